@@ -1,0 +1,81 @@
+#ifndef CR_PROC_PARSE_H
+#define CR_PROC_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One line of /proc/PID/maps. */
+struct proc_vma {
+	uint64_t start, end;
+	uint64_t pgoff;			/* bytes */
+	unsigned int prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	bool shared;			/* 's' rather than 'p' */
+	unsigned int dev_maj, dev_min;
+	uint64_t ino;
+	char *name;			/* malloc'ed, NULL when the area has no name */
+	bool deleted;			/* " (deleted)" was stripped from name */
+};
+
+/* Parse one maps line (with or without its trailing newline). 0 or -1. */
+int parse_maps_line(const char *line, struct proc_vma *v);
+/* Parse a whole maps text. On success *vmas is malloc'ed, *nr set. 0 or -1. */
+int parse_maps_buf(const char *buf, struct proc_vma **vmas, int *nr);
+int parse_maps(pid_t pid, struct proc_vma **vmas, int *nr);
+void free_maps(struct proc_vma *vmas, int nr);
+
+/* The fields of /proc/PID/stat we use. */
+struct proc_pid_stat {
+	int pid;
+	char comm[64];
+	char state;
+	int ppid, pgid, sid;
+	int tty_nr;
+	unsigned long flags;
+	long num_threads;
+	int exit_signal;
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_code;
+};
+
+int parse_pid_stat_buf(const char *buf, struct proc_pid_stat *s);
+int parse_pid_stat(pid_t pid, struct proc_pid_stat *s);
+
+#define PROC_MAX_GROUPS 65536
+
+/* The fields of /proc/PID/status we use. */
+struct proc_status {
+	char state;
+	int tgid, pid, ppid, tracer_pid;
+	unsigned int uid[4], gid[4];	/* real, effective, saved, fs */
+	unsigned int *groups;		/* malloc'ed */
+	int ngroups;
+	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	int threads;
+	int umask;			/* -1 if the kernel does not show it */
+	int seccomp;
+	int nonewprivs;
+};
+
+int parse_pid_status_buf(const char *buf, struct proc_status *st);
+int parse_pid_status(pid_t pid, struct proc_status *st);
+void free_pid_status(struct proc_status *st);
+
+/* /proc/PID/fdinfo/FD */
+struct proc_fdinfo {
+	uint64_t pos;
+	unsigned int flags;	/* octal in the file */
+	int mnt_id;
+	uint64_t ino;
+};
+
+int parse_fdinfo_buf(const char *buf, struct proc_fdinfo *fi);
+int parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
+
+/* Read a whole /proc file into a malloc'ed NUL-terminated buffer. */
+char *read_proc_file(pid_t pid, const char *name, size_t *len);
+
+#endif

@@ -1,0 +1,98 @@
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_fd = STDERR_FILENO;
+static int log_level = DEFAULT_LOGLEVEL;
+static struct timespec log_start;
+
+int log_init(const char *path, int level)
+{
+	log_level = level;
+	clock_gettime(CLOCK_MONOTONIC, &log_start);
+	if (!path || !strcmp(path, "-"))
+		return 0;
+
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "Error: can't open log file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	log_fd = fd;
+	return 0;
+}
+
+void log_fini(void)
+{
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = STDERR_FILENO;
+}
+
+void log_set_level(int level)
+{
+	log_level = level;
+}
+
+int log_get_level(void)
+{
+	return log_level;
+}
+
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= n;
+	}
+}
+
+void print_on_level(int level, const char *fmt, ...)
+{
+	char buf[4096];
+	int save_errno = errno;
+	int off = 0, n;
+	va_list args;
+
+	if (level > log_level)
+		return;
+
+	if (log_fd != STDERR_FILENO || log_level >= LOG_INFO) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long us = (now.tv_sec - log_start.tv_sec) * 1000000L +
+			  (now.tv_nsec - log_start.tv_nsec) / 1000;
+		off = snprintf(buf, sizeof(buf), "(%02ld.%06ld) %5d: ", us / 1000000, us % 1000000, getpid());
+	}
+
+	va_start(args, fmt);
+	n = vsnprintf(buf + off, sizeof(buf) - off, fmt, args);
+	va_end(args);
+	if (n < 0)
+		goto out;
+	n += off;
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+
+	write_all(log_fd, buf, n);
+	/* Errors also reach the person at the terminal when logging to a file. */
+	if (level <= LOG_ERROR && log_fd != STDERR_FILENO)
+		write_all(STDERR_FILENO, buf + off, n - off);
+out:
+	errno = save_errno;
+}
