@@ -1,1 +1,217 @@
-/* placeholder */
+/* Command line: criu ACTION [options]. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compel/compel.h"
+#include "cr_options.h"
+#include "crtools.h"
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+struct cr_options opts = {
+	.imgs_dir = ".",
+	.log_level = DEFAULT_LOGLEVEL,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage:\n"
+"  criu dump -t PID -D DIR [-o LOG] [-v[N]] [-R] [--shell-job]\n"
+"  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
+"  criu check [--feature NAME]\n"
+"  criu show FILE\n"
+"  criu -V | --version\n"
+"\n"
+"Options:\n"
+"  -t, --tree PID          root of the process tree to dump\n"
+"  -D, --images-dir DIR    directory with the images\n"
+"  -W, --work-dir DIR      directory for logs and stats (default: images dir)\n"
+"  -o, --log-file FILE     log file, relative to the work dir\n"
+"  -v[N], --verbosity=N    log level 0-4 (4 = debug); -v alone raises it by one\n"
+"  -R, --leave-running     leave the tree running after a dump\n"
+"  -s, --leave-stopped     leave the tree stopped after a dump\n"
+"  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
+"  -d, --restore-detached  do not wait for the restored tree\n"
+"      --pidfile FILE      write the restored root's pid to FILE\n"
+"      --feature NAME      with check: test one feature (exit 0 if present)\n");
+}
+
+static void compel_log(int level, const char *fmt, va_list args)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	print_on_level(level, "%s", buf);
+}
+
+enum {
+	OPT_PIDFILE = 1000,
+	OPT_FEATURE,
+	OPT_LINK_REMAP,
+	OPT_EXT_UNIX_SK,
+	OPT_TCP_ESTABLISHED,
+};
+
+static int parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tree", required_argument, NULL, 't' },
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "work-dir", required_argument, NULL, 'W' },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "leave-stopped", no_argument, NULL, 's' },
+		{ "shell-job", no_argument, NULL, 'j' },
+		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "restore-sibling", no_argument, NULL, 'S' },
+		{ "file-locks", no_argument, NULL, 'l' },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "feature", required_argument, NULL, OPT_FEATURE },
+		{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
+		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
+		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v <= 0 || v > INT_MAX) {
+				pr_err("bad pid '%s'\n", optarg);
+				return -1;
+			}
+			opts.pid = v;
+			break;
+		}
+		case 'D': opts.imgs_dir = optarg; break;
+		case 'W': opts.work_dir = optarg; break;
+		case 'o': opts.log_file = optarg; break;
+		case 'v':
+			if (!optarg)
+				opts.log_level++;
+			else if (optarg[0] == 'v')	/* -vvv */
+				opts.log_level += strlen(optarg) + 1;
+			else
+				opts.log_level = atoi(optarg);
+			break;
+		case 'R': opts.leave_running = true; break;
+		case 's': opts.leave_stopped = true; break;
+		case 'j': opts.shell_job = true; break;
+		case 'd': opts.restore_detached = true; break;
+		case 'S': opts.restore_sibling = true; break;
+		case 'l': opts.file_locks = true; break;
+		case OPT_PIDFILE: opts.pidfile = optarg; break;
+		case OPT_FEATURE: opts.feature = optarg; break;
+		case OPT_LINK_REMAP: opts.link_remap = true; break;
+		case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
+		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
+		case 'V':
+			printf("Version: %s\n", CR_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (opts.log_level > LOG_DEBUG)
+		opts.log_level = LOG_DEBUG;
+	return 0;
+}
+
+/* The log goes to the work dir (default: images dir) unless given absolute. */
+static int setup_log(const char *action)
+{
+	char path[PATH_MAX];
+	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
+
+	if (!opts.log_file)
+		return log_init(NULL, opts.log_level);
+	if (opts.log_file[0] == '/' || !strcmp(opts.log_file, "-"))
+		return log_init(opts.log_file, opts.log_level);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, opts.log_file) >= (int)sizeof(path)) {
+		fprintf(stderr, "Error: log path too long\n");
+		return -1;
+	}
+	return log_init(path, opts.log_level);
+}
+
+int main(int argc, char **argv)
+{
+	const char *action;
+	int ret;
+
+	log_init(NULL, DEFAULT_LOGLEVEL);
+	if (parse_options(argc, argv))
+		return 1;
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	action = argv[optind];
+	compel_set_log(compel_log);
+
+	if (!strcmp(action, "show")) {
+		if (optind + 1 >= argc) {
+			pr_err("show needs an image file\n");
+			return 1;
+		}
+		log_set_level(opts.log_level);
+		return show_image(argv[optind + 1], stdout) ? 1 : 0;
+	}
+
+	if (!strcmp(action, "dump") || !strcmp(action, "restore")) {
+		if (opts.work_dir && mkdir(opts.work_dir, 0700) && errno != EEXIST) {
+			pr_perror("can't create work dir %s", opts.work_dir);
+			return 1;
+		}
+		if (!strcmp(action, "dump") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
+			pr_perror("can't create images dir %s", opts.imgs_dir);
+			return 1;
+		}
+	}
+	if (setup_log(action))
+		return 1;
+	pr_info("criu %s: %s\n", CR_VERSION, action);
+	kerndat_init();
+
+	if (!strcmp(action, "dump")) {
+		if (!opts.pid) {
+			pr_err("dump needs -t PID\n");
+			return 1;
+		}
+		ret = cr_dump_tasks(opts.pid);
+	} else if (!strcmp(action, "restore")) {
+		ret = cr_restore_tasks();
+	} else if (!strcmp(action, "check")) {
+		ret = cr_check(opts.feature);
+	} else if (!strcmp(action, "pre-dump") || !strcmp(action, "page-server") ||
+		   !strcmp(action, "lazy-pages") || !strcmp(action, "swrk")) {
+		pr_err("action '%s' is not implemented yet\n", action);
+		ret = 1;
+	} else {
+		pr_err("unknown action '%s'\n", action);
+		usage(stderr);
+		ret = 1;
+	}
+	log_fini();
+	return ret ? 1 : 0;
+}

@@ -1,1 +1,581 @@
-/* placeholder */
+/*
+ * criu dump: freeze the task, read what /proc and ptrace show, run the
+ * parasite for the rest and for memory, write the images, then kill the
+ * task or let it go. Any failure lets the task go as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compel/compel.h"
+#include "core.pb-c.h"
+#include "cr_options.h"
+#include "crtools.h"
+#include "files.h"
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "mem.h"
+#include "parasite.h"
+#include "parasite-blob.h"
+#include "proc_parse.h"
+#include "pstree.pb-c.h"
+#include "util.h"
+
+#ifndef PTRACE_PEEKSIGINFO
+#define PTRACE_PEEKSIGINFO	0x4209
+#endif
+#define PTRACE_PEEKSIGINFO_SHARED	1
+
+/* Kernel-internal syscall restart codes, as seen in %rax of a stopped task. */
+#define ERESTARTSYS		512
+#define ERESTARTNOINTR		513
+#define ERESTARTNOHAND		514
+#define ERESTART_RESTARTBLOCK	516
+
+struct dump_ctx {
+	pid_t pid;
+	int dfd;
+	int state;
+	struct proc_pid_stat stat;
+	struct proc_status status;
+	struct proc_vma *pvmas;
+	int nr_pvmas;
+	struct file_table files;
+	struct mm_dump md;
+	struct compel_thread_state regs;
+	struct parasite_misc misc;
+	SiginfoEntry *sig_priv, *sig_shared;
+	size_t nr_sig_priv, nr_sig_shared;
+	uint8_t (*siginfo_buf)[128];
+	struct dump_stats st;
+};
+
+static int check_task(struct dump_ctx *dc)
+{
+	char path[64];
+	struct stat st;
+
+	if (dc->pid == getpid()) {
+		pr_err("criu can't dump itself\n");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d", dc->pid);
+	if (stat(path, &st)) {
+		pr_err("no process with pid %d\n", dc->pid);
+		return -1;
+	}
+	if (parse_pid_stat(dc->pid, &dc->stat) || parse_pid_status(dc->pid, &dc->status)) {
+		pr_err("can't read /proc/%d: is it a process?\n", dc->pid);
+		return -1;
+	}
+	if (dc->status.tgid != dc->pid) {
+		pr_err("%d is a thread of %d; dump the process instead\n", dc->pid, dc->status.tgid);
+		return -1;
+	}
+	return 0;
+}
+
+/* What this milestone can't do yet is refused by name. */
+static int check_supported(struct dump_ctx *dc)
+{
+	char *children;
+
+	if (dc->status.threads > 1) {
+		pr_err("can't dump task %d: it has %d threads; multi-threaded processes are not supported yet\n",
+		       dc->pid, dc->status.threads);
+		return -1;
+	}
+	children = read_proc_file(dc->pid, "task/0/children", NULL);
+	if (!children) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "task/%d/children", dc->pid);
+		children = read_proc_file(dc->pid, name, NULL);
+	}
+	if (children && children[0]) {
+		pr_err("can't dump task %d: it has children (%s); process trees are not supported yet\n",
+		       dc->pid, children);
+		free(children);
+		return -1;
+	}
+	free(children);
+	if (dc->state == COMPEL_TASK_STOPPED) {
+		pr_err("can't dump task %d: it is stopped (SIGSTOP); not supported yet\n", dc->pid);
+		return -1;
+	}
+	if (dc->status.seccomp) {
+		pr_err("can't dump task %d: it runs under seccomp; not supported yet\n", dc->pid);
+		return -1;
+	}
+	if (dc->stat.sid != dc->pid && !opts.shell_job) {
+		pr_err("can't dump task %d: its session leader %d is outside the dump; "
+		       "use --shell-job if it is a shell job\n", dc->pid, dc->stat.sid);
+		return -1;
+	}
+	if (dc->stat.pgid != dc->pid && dc->stat.pgid != dc->stat.sid && !opts.shell_job) {
+		pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
+		       dc->pid, dc->stat.pgid);
+		return -1;
+	}
+	return 0;
+}
+
+static int peek_signals(pid_t pid, int shared, SiginfoEntry **out, size_t *nr, uint8_t (**bufp)[128])
+{
+	struct {
+		uint64_t off;
+		uint32_t flags;
+		int32_t nr;
+	} arg = { .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0, .nr = 32 };
+	uint8_t chunk[32][128];
+	size_t total = 0;
+
+	while (1) {
+		long n = ptrace(PTRACE_PEEKSIGINFO, pid, &arg, chunk);
+
+		if (n < 0) {
+			pr_perror("PTRACE_PEEKSIGINFO of %d", pid);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		uint8_t (*nb)[128] = realloc(*bufp, (total + n) * 128);
+
+		if (!nb)
+			return -1;
+		*bufp = nb;
+		memcpy(nb[total], chunk, n * 128);
+		total += n;
+		arg.off += n;
+	}
+	*out = calloc(total ? total : 1, sizeof(**out));
+	if (!*out)
+		return -1;
+	for (size_t i = 0; i < total; i++) {
+		siginfo_entry__init(&(*out)[i]);
+		(*out)[i].siginfo.len = 128;
+		(*out)[i].siginfo.data = (*bufp)[i];
+	}
+	*nr = total;
+	return 0;
+}
+
+/* A task stopped inside a syscall resumes by re-running it; see restore. */
+static void fixup_syscall_restart(struct user_regs_struct *r)
+{
+	if ((long)r->orig_rax < 0)
+		return;
+	switch ((long)(int)r->rax) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		/*
+		 * The restart block can't be carried over, so a restart-block
+		 * syscall (nanosleep, poll, futex with timeout) runs again with
+		 * its original arguments: timeouts count from the restore.
+		 */
+		r->rax = r->orig_rax;
+		r->rip -= 2;
+		break;
+	}
+}
+
+static int run_parasite(struct dump_ctx *dc)
+{
+	struct parasite_ctl *ctl;
+	int ret = -1;
+
+	ctl = compel_prepare(dc->pid);
+	if (!ctl)
+		return -1;
+	const struct compel_thread_state *orig = compel_orig_state(ctl);
+
+	dc->regs = *orig;
+	dc->regs.xsave = malloc(orig->xsave_size);
+	if (!dc->regs.xsave)
+		goto cure;
+	memcpy(dc->regs.xsave, orig->xsave, orig->xsave_size);
+
+	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
+		goto cure;
+	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
+		pr_perror("parasite failed to collect task state (step %d)",
+			  ((union parasite_args *)compel_parasite_args(ctl))->misc.err_where);
+		goto cure;
+	}
+	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, &dc->st))
+		goto cure;
+	ret = 0;
+cure:
+	if (compel_cure(ctl)) {
+		pr_err("failed to remove the parasite from %d cleanly\n", dc->pid);
+		ret = -1;
+	}
+	return ret;
+}
+
+static int fill_mm(struct dump_ctx *dc)
+{
+	MmEntry *mm = &dc->md.mm;
+	char exe[PATH_MAX], path[64];
+	struct stat st;
+	size_t len;
+	char *auxv;
+
+	mm_entry__init(mm);
+	mm->start_code = dc->stat.start_code;
+	mm->end_code = dc->stat.end_code;
+	mm->start_data = dc->stat.start_data;
+	mm->end_data = dc->stat.end_data;
+	mm->start_stack = dc->stat.start_stack;
+	mm->start_brk = dc->stat.start_brk;
+	mm->brk = dc->misc.brk;
+	mm->arg_start = dc->stat.arg_start;
+	mm->arg_end = dc->stat.arg_end;
+	mm->env_start = dc->stat.env_start;
+	mm->env_end = dc->stat.env_end;
+
+	auxv = read_proc_file(dc->pid, "auxv", &len);
+	if (!auxv) {
+		pr_perror("can't read /proc/%d/auxv", dc->pid);
+		return -1;
+	}
+	len /= 8;
+	if (len > ARRAY_SIZE(dc->md.auxv))
+		len = ARRAY_SIZE(dc->md.auxv);
+	memcpy(dc->md.auxv, auxv, len * 8);
+	free(auxv);
+	mm->n_auxv = len;
+	mm->auxv = dc->md.auxv;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", dc->pid);
+	if (read_link(path, exe, sizeof(exe)) < 0 || stat(path, &st)) {
+		pr_perror("can't read the executable of %d", dc->pid);
+		return -1;
+	}
+	if (st.st_nlink == 0) {
+		pr_err("can't dump task %d: its executable %s was unlinked; not supported yet\n", dc->pid, exe);
+		return -1;
+	}
+	if (file_table_add_path(&dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
+		return -1;
+	mm->n_vmas = dc->md.nr_vmas;
+	mm->vmas = dc->md.vma_ptrs;
+	return 0;
+}
+
+static int write_mm(struct dump_ctx *dc)
+{
+	struct cr_img *img = open_image_at(dc->dfd, CR_FD_MM, O_DUMP, dc->pid);
+	int ret;
+
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, &dc->md.mm);
+	close_image(img);
+	return ret;
+}
+
+static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
+{
+	g->r15 = r->r15; g->r14 = r->r14; g->r13 = r->r13; g->r12 = r->r12;
+	g->bp = r->rbp; g->bx = r->rbx; g->r11 = r->r11; g->r10 = r->r10;
+	g->r9 = r->r9; g->r8 = r->r8; g->ax = r->rax; g->cx = r->rcx;
+	g->dx = r->rdx; g->si = r->rsi; g->di = r->rdi; g->orig_ax = r->orig_rax;
+	g->ip = r->rip; g->cs = r->cs; g->flags = r->eflags; g->sp = r->rsp;
+	g->ss = r->ss; g->fs_base = r->fs_base; g->gs_base = r->gs_base;
+	g->ds = r->ds; g->es = r->es; g->fs = r->fs; g->gs = r->gs;
+}
+
+static int write_core(struct dump_ctx *dc)
+{
+	CoreEntry core = CORE_ENTRY__INIT;
+	TaskCoreEntry tc = TASK_CORE_ENTRY__INIT;
+	ThreadCoreEntry th = THREAD_CORE_ENTRY__INIT;
+	UserRegsX86Entry gp = USER_REGS_X86_ENTRY__INIT;
+	UserFpregsX86Entry fp = USER_FPREGS_X86_ENTRY__INIT;
+	SigaltstackEntry ss = SIGALTSTACK_ENTRY__INIT;
+	CredsEntry cr = CREDS_ENTRY__INIT;
+	SigactionEntry sa[NR_SIGNALS], *sap[NR_SIGNALS];
+	RlimitEntry rl[NR_RLIMITS], *rlp[NR_RLIMITS];
+	SiginfoEntry *sp[512], *ssp[512];
+	struct cr_img *img;
+	char personality[32];
+	char *pers;
+	int ret;
+
+	struct user_regs_struct r = dc->regs.regs;
+
+	fixup_syscall_restart(&r);
+	fill_regs(&gp, &r);
+	fp.xsave.len = dc->regs.xsave_size;
+	fp.xsave.data = dc->regs.xsave;
+	fp.xfeatures = dc->regs.xfeatures;
+
+	ss.sp = dc->misc.altstack.sp;
+	ss.size = dc->misc.altstack.size;
+	ss.flags = dc->misc.altstack.flags;
+
+	th.tid = dc->pid;
+	th.gpregs = &gp;
+	th.fpregs = &fp;
+	th.blk_sigset = dc->regs.sigmask;
+	th.altstack = &ss;
+	th.comm = dc->stat.comm;
+	th.has_in_syscall = true;
+	th.in_syscall = (long)dc->regs.regs.orig_rax;
+	if (dc->nr_sig_priv > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
+		pr_err("task %d has more than %zu queued signals\n", dc->pid, ARRAY_SIZE(sp));
+		return -1;
+	}
+	for (size_t i = 0; i < dc->nr_sig_priv; i++)
+		sp[i] = &dc->sig_priv[i];
+	for (size_t i = 0; i < dc->nr_sig_shared; i++)
+		ssp[i] = &dc->sig_shared[i];
+	th.n_pending = dc->nr_sig_priv;
+	th.pending = sp;
+
+	for (int i = 0; i < NR_SIGNALS; i++) {
+		sigaction_entry__init(&sa[i]);
+		sa[i].sig = i + 1;
+		sa[i].handler = dc->misc.sa[i].handler;
+		sa[i].flags = dc->misc.sa[i].flags;
+		sa[i].restorer = dc->misc.sa[i].restorer;
+		sa[i].mask = dc->misc.sa[i].mask;
+		sap[i] = &sa[i];
+	}
+	for (int i = 0; i < NR_RLIMITS; i++) {
+		rlimit_entry__init(&rl[i]);
+		rl[i].resource = i;
+		rl[i].cur = dc->misc.rlim[i].cur;
+		rl[i].max = dc->misc.rlim[i].max;
+		rlp[i] = &rl[i];
+	}
+
+	cr.uid = dc->status.uid[0]; cr.euid = dc->status.uid[1];
+	cr.suid = dc->status.uid[2]; cr.fsuid = dc->status.uid[3];
+	cr.gid = dc->status.gid[0]; cr.egid = dc->status.gid[1];
+	cr.sgid = dc->status.gid[2]; cr.fsgid = dc->status.gid[3];
+	cr.n_groups = dc->status.ngroups;
+	cr.groups = dc->status.groups;
+	cr.cap_inh = dc->status.cap_inh;
+	cr.cap_prm = dc->status.cap_prm;
+	cr.cap_eff = dc->status.cap_eff;
+	cr.cap_bnd = dc->status.cap_bnd;
+	cr.has_cap_amb = true;
+	cr.cap_amb = dc->status.cap_amb;
+	cr.secbits = dc->misc.secbits;
+
+	pers = read_proc_file(dc->pid, "personality", NULL);
+	if (!pers) {
+		pr_perror("can't read /proc/%d/personality", dc->pid);
+		return -1;
+	}
+	snprintf(personality, sizeof(personality), "%s", pers);
+	free(pers);
+
+	tc.comm = dc->stat.comm;
+	tc.personality = strtoul(personality, NULL, 16);
+	tc.umask = dc->misc.umask;
+	tc.n_sigactions = NR_SIGNALS;
+	tc.sigactions = sap;
+	tc.n_rlimits = NR_RLIMITS;
+	tc.rlimits = rlp;
+	tc.creds = &cr;
+	tc.n_shared_pending = dc->nr_sig_shared;
+	tc.shared_pending = ssp;
+	tc.dumpable = dc->misc.dumpable;
+	tc.has_exit_signal = true;
+	tc.exit_signal = dc->stat.exit_signal;
+
+	core.tc = &tc;
+	core.thread = &th;
+
+	img = open_image_at(dc->dfd, CR_FD_CORE, O_DUMP, dc->pid);
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, &core);
+	close_image(img);
+	return ret;
+}
+
+static int write_pstree(struct dump_ctx *dc)
+{
+	PstreeEntry pe = PSTREE_ENTRY__INIT;
+	int32_t tid = dc->pid;
+	struct cr_img *img;
+	int ret;
+
+	pe.pid = dc->pid;
+	pe.ppid = 0;
+	pe.pgid = dc->stat.pgid;
+	pe.sid = dc->stat.sid;
+	pe.n_threads = 1;
+	pe.threads = &tid;
+	img = open_image_at(dc->dfd, CR_FD_PSTREE, O_DUMP);
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, &pe);
+	close_image(img);
+	return ret;
+}
+
+/* Written last: restore refuses a directory without it. */
+static int write_inventory(struct dump_ctx *dc)
+{
+	InventoryEntry ie = INVENTORY_ENTRY__INIT;
+	struct utsname u;
+	struct timeval tv;
+	struct cr_img *img;
+	char *options[4];
+	int nopt = 0, ret;
+
+	uname(&u);
+	gettimeofday(&tv, NULL);
+	ie.img_version = IMG_FORMAT_VERSION;
+	ie.tool_version = CR_VERSION;
+	ie.kernel_release = u.release;
+	ie.root_pid = dc->pid;
+	ie.has_leave_running = true;
+	ie.leave_running = opts.leave_running;
+	ie.has_shell_job = true;
+	ie.shell_job = opts.shell_job;
+	if (opts.shell_job)
+		options[nopt++] = "shell-job";
+	if (opts.leave_running)
+		options[nopt++] = "leave-running";
+	ie.n_options = nopt;
+	ie.options = options;
+	ie.has_dump_time_us = true;
+	ie.dump_time_us = tv.tv_sec * 1000000ULL + tv.tv_usec;
+	ie.has_page_size = true;
+	ie.page_size = PAGE_SIZE;
+
+	img = open_image_at(dc->dfd, CR_FD_INVENTORY, O_DUMP);
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, &ie);
+	if (close(img->fd) && !ret) {
+		pr_perror("closing %s", img->path);
+		ret = -1;
+	}
+	img->fd = -1;
+	close_image(img);
+	return ret;
+}
+
+static int write_images(struct dump_ctx *dc)
+{
+	if (fill_mm(dc) || write_mm(dc) || write_core(dc) || dump_files(dc->dfd, dc->pid, &dc->files) ||
+	    dump_fs(dc->dfd, dc->pid) || write_pstree(dc))
+		return -1;
+	return write_inventory(dc);
+}
+
+static void finish_task(struct dump_ctx *dc, int ok)
+{
+	int status;
+
+	if (!ok || opts.leave_running) {
+		compel_resume_task(dc->pid, dc->state);
+		return;
+	}
+	if (opts.leave_stopped) {
+		kill(dc->pid, SIGSTOP);
+		compel_resume_task(dc->pid, dc->state);
+		return;
+	}
+	kill(dc->pid, SIGKILL);
+	/* We are its tracer: collect the exit so the pid is gone when we return. */
+	while (compel_wait(dc->pid, &status) == dc->pid && !WIFEXITED(status) && !WIFSIGNALED(status))
+		ptrace(PTRACE_CONT, dc->pid, NULL, NULL);
+}
+
+static void free_ctx(struct dump_ctx *dc)
+{
+	free_maps(dc->pvmas, dc->nr_pvmas);
+	free_pid_status(&dc->status);
+	file_table_free(&dc->files);
+	free_mm_dump(&dc->md);
+	free(dc->regs.xsave);
+	free(dc->sig_priv);
+	free(dc->sig_shared);
+	free(dc->siginfo_buf);
+}
+
+int cr_dump_tasks(pid_t pid)
+{
+	struct dump_ctx dc = { .pid = pid, .dfd = -1 };
+	uint64_t t_start, t_frozen;
+	uint8_t (*shared_buf)[128] = NULL;
+	int ret = -1;
+
+	if (check_privileges())
+		return -1;
+	dc.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (dc.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return -1;
+	}
+	if (faccessat(dc.dfd, ".", W_OK, AT_EACCESS)) {
+		pr_perror("images dir %s is not writable", opts.imgs_dir);
+		goto out_close;
+	}
+	unlinkat(dc.dfd, "inventory.img", 0);
+	if (check_task(&dc))
+		goto out_close;
+
+	t_start = now_us();
+	dc.state = compel_stop_task(pid);
+	if (dc.state < 0)
+		goto out_close;
+	t_frozen = now_us();
+	dc.st.freezing_time = t_frozen - t_start;
+	pr_info("task %d seized in %lu us\n", pid, (unsigned long)dc.st.freezing_time);
+
+	/* Re-read now that it can't change under us. */
+	free_pid_status(&dc.status);
+	if (parse_pid_stat(pid, &dc.stat) || parse_pid_status(pid, &dc.status) || check_supported(&dc))
+		goto out_resume;
+	if (parse_maps(pid, &dc.pvmas, &dc.nr_pvmas))
+		goto out_resume;
+	if (collect_fds(pid, &dc.files) || collect_vmas(pid, dc.pvmas, dc.nr_pvmas, &dc.files, &dc.md))
+		goto out_resume;
+	if (peek_signals(pid, 0, &dc.sig_priv, &dc.nr_sig_priv, &dc.siginfo_buf) ||
+	    peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &shared_buf))
+		goto out_resume;
+	if (run_parasite(&dc))
+		goto out_resume;
+	if (write_images(&dc))
+		goto out_resume;
+	ret = 0;
+out_resume:
+	if (ret)
+		unlinkat(dc.dfd, "inventory.img", 0);
+	finish_task(&dc, ret == 0);
+	dc.st.frozen_time = now_us() - t_frozen;
+	if (ret == 0) {
+		write_dump_stats(dc.dfd, &dc.st);
+		pr_info("dump of %d done: %lu pages written, frozen for %lu us\n", pid,
+			(unsigned long)dc.st.pages_written, (unsigned long)dc.st.frozen_time);
+	} else {
+		pr_err("dump of %d failed; the task was left running\n", pid);
+	}
+	free(shared_buf);
+out_close:
+	free_ctx(&dc);
+	close(dc.dfd);
+	return ret;
+}

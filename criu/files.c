@@ -1,1 +1,536 @@
-/* placeholder */
+/*
+ * File descriptors: which kinds we can dump, writing them to files.img and
+ * fdinfo-PID.img, and opening them again at restore.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cr_options.h"
+#include "files.h"
+#include "image.h"
+#include "log.h"
+#include "proc_parse.h"
+#include "util.h"
+
+static struct file_desc *new_desc(struct file_table *ft)
+{
+	struct file_desc *d;
+
+	if (ft->nr == ft->cap) {
+		size_t cap = ft->cap ? ft->cap * 2 : 16;
+		struct file_desc *n = realloc(ft->d, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return NULL;
+		}
+		ft->d = n;
+		ft->cap = cap;
+	}
+	d = &ft->d[ft->nr];
+	memset(d, 0, sizeof(*d));
+	file_entry__init(&d->fe);
+	reg_file_entry__init(&d->reg);
+	d->id = ft->nr + 1;
+	d->owner_fd = -1;
+	return d;
+}
+
+static int is_tty(const struct stat *st)
+{
+	unsigned int maj = major(st->st_rdev);
+
+	return S_ISCHR(st->st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+}
+
+/* Two fds of one task sharing one open file description must stay shared. */
+static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, const struct stat *st)
+{
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+
+		if (d->owner_fd < 0 || d->st.st_dev != st->st_dev || d->st.st_ino != st->st_ino)
+			continue;
+		if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, d->owner_fd, fd) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+/* Names an fd kind we can't dump, for the refusal message. */
+static const char *fd_kind(const char *link, const struct stat *st)
+{
+	if (!strncmp(link, "anon_inode:", 11))
+		return link + 11;
+	if (!strncmp(link, "socket:", 7))
+		return "socket";
+	if (!strncmp(link, "pipe:", 5))
+		return "pipe";
+	if (S_ISFIFO(st->st_mode))
+		return "fifo";
+	if (S_ISSOCK(st->st_mode))
+		return "socket";
+	if (S_ISBLK(st->st_mode))
+		return "block device";
+	if (is_tty(st))
+		return "terminal";
+	return "unknown";
+}
+
+static int has_locks(const char *fdinfo)
+{
+	return strstr(fdinfo, "\nlock:") != NULL;
+}
+
+static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
+{
+	char path[64], link[PATH_MAX], *info;
+	struct proc_fdinfo fi;
+	struct file_desc *d;
+	FdinfoEntry *fe;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (read_link(path, link, sizeof(link)) < 0 || stat(path, &st)) {
+		pr_perror("can't inspect fd %d of %d", fd, pid);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "fdinfo/%d", fd);
+	info = read_proc_file(pid, path, NULL);
+	if (!info || parse_fdinfo_buf(info, &fi)) {
+		pr_err("can't parse /proc/%d/fdinfo/%d\n", pid, fd);
+		free(info);
+		return -1;
+	}
+	if (has_locks(info)) {
+		free(info);
+		pr_err("can't dump task %d: fd %d (%s) holds a file lock; file locks are not supported yet\n",
+		       pid, fd, link);
+		return -1;
+	}
+	free(info);
+
+	d = find_shared(ft, pid, fd, &st);
+	if (d)
+		goto add_fd;
+
+	if (is_tty(&st) && opts.shell_job) {
+		d = new_desc(ft);
+		if (!d)
+			return -1;
+		d->fe.type = FILE_TYPE__FT_TTY_SHELL;
+		d->reg.path = strdup(link);
+	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
+		if (st.st_nlink == 0 || strstr(link, " (deleted)")) {
+			pr_err("can't dump task %d: fd %d refers to the unlinked file %s; not supported yet\n",
+			       pid, fd, link);
+			return -1;
+		}
+		d = new_desc(ft);
+		if (!d)
+			return -1;
+		d->fe.type = FILE_TYPE__FT_REG;
+		d->reg.path = strdup(link);
+	} else {
+		const char *kind = fd_kind(link, &st);
+
+		if (!strcmp(kind, "terminal"))
+			pr_err("can't dump task %d: fd %d is the terminal %s (use --shell-job if it is the caller's)\n",
+			       pid, fd, link);
+		else
+			pr_err("can't dump task %d: fd %d is of an unsupported kind: %s (%s)\n", pid, fd, kind, link);
+		return -1;
+	}
+	if (!d->reg.path) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	d->owner_fd = fd;
+	d->st = st;
+	d->reg.flags = fi.flags & ~O_CLOEXEC;
+	d->reg.pos = fi.pos;
+	d->reg.mode = st.st_mode;
+	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = d->reg.has_rdev = true;
+	d->reg.size = st.st_size;
+	d->reg.ino = st.st_ino;
+	d->reg.dev = st.st_dev;
+	d->reg.rdev = st.st_rdev;
+	d->fe.id = d->id;
+	ft->nr++;
+add_fd:
+	fe = &ft->fds[ft->nr_fds++];
+	fdinfo_entry__init(fe);
+	fe->fd = fd;
+	fe->id = d->id;
+	fe->fd_flags = (fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	if (fd > ft->max_fd)
+		ft->max_fd = fd;
+	pr_debug("fd %d of %d: %s, file id %u, pos %lu\n", fd, pid, link, d->id, (unsigned long)fi.pos);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int collect_fds(pid_t pid, struct file_table *ft)
+{
+	char path[64];
+	struct dirent *de;
+	int *fds = NULL, nr = 0, cap = 0, ret = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (nr == cap) {
+			cap = cap ? cap * 2 : 64;
+			int *n = realloc(fds, cap * sizeof(int));
+
+			if (!n)
+				goto out;
+			fds = n;
+		}
+		fds[nr++] = atoi(de->d_name);
+	}
+	qsort(fds, nr, sizeof(int), cmp_int);
+	ft->fds = calloc(nr ? nr : 1, sizeof(*ft->fds));
+	if (!ft->fds)
+		goto out;
+	ft->max_fd = -1;
+	for (int i = 0; i < nr; i++)
+		if (collect_one_fd(ft, pid, fds[i]))
+			goto out;
+	ret = 0;
+out:
+	if (ret && !ft->fds)
+		pr_err("out of memory\n");
+	closedir(dir);
+	free(fds);
+	return ret;
+}
+
+int file_table_add_path(struct file_table *ft, const char *path, int flags, const struct stat *st, uint32_t *id)
+{
+	struct file_desc *d;
+
+	for (size_t i = 0; i < ft->nr; i++) {
+		d = &ft->d[i];
+		if (d->owner_fd < 0 && d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+			*id = d->id;
+			return 0;
+		}
+	}
+	d = new_desc(ft);
+	if (!d)
+		return -1;
+	d->fe.type = FILE_TYPE__FT_REG;
+	d->reg.path = strdup(path);
+	if (!d->reg.path) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	d->reg.flags = flags;
+	d->st = *st;
+	d->reg.mode = st->st_mode;
+	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = true;
+	d->reg.size = st->st_size;
+	d->reg.ino = st->st_ino;
+	d->reg.dev = st->st_dev;
+	d->fe.id = d->id;
+	ft->nr++;
+	*id = d->id;
+	return 0;
+}
+
+int dump_files(int dfd, pid_t pid, struct file_table *ft)
+{
+	struct cr_img *img;
+	int ret = 0;
+
+	img = open_image_at(dfd, CR_FD_FILES, O_DUMP);
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < ft->nr && !ret; i++) {
+		ft->d[i].fe.reg = &ft->d[i].reg;
+		ret = pb_write_one(img, &ft->d[i].fe);
+	}
+	close_image(img);
+	if (ret)
+		return -1;
+
+	img = open_image_at(dfd, CR_FD_FDINFO, O_DUMP, pid);
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < ft->nr_fds && !ret; i++)
+		ret = pb_write_one(img, &ft->fds[i]);
+	close_image(img);
+	return ret;
+}
+
+int dump_fs(int dfd, pid_t pid)
+{
+	char path[64], cwd[PATH_MAX], root[PATH_MAX];
+	FsEntry fe = FS_ENTRY__INIT;
+	struct cr_img *img;
+	struct stat st;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (read_link(path, cwd, sizeof(cwd)) < 0 || stat(path, &st)) {
+		pr_perror("can't read the cwd of %d", pid);
+		return -1;
+	}
+	if (st.st_nlink == 0 || strstr(cwd, " (deleted)")) {
+		pr_err("can't dump task %d: its cwd %s was removed; not supported yet\n", pid, cwd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	if (read_link(path, root, sizeof(root)) < 0) {
+		pr_perror("can't read the root of %d", pid);
+		return -1;
+	}
+	fe.cwd = cwd;
+	fe.root = root;
+	img = open_image_at(dfd, CR_FD_FS, O_DUMP, pid);
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, &fe);
+	close_image(img);
+	return ret;
+}
+
+void file_table_free(struct file_table *ft)
+{
+	for (size_t i = 0; i < ft->nr; i++)
+		free(ft->d[i].reg.path);
+	free(ft->d);
+	free(ft->fds);
+	memset(ft, 0, sizeof(*ft));
+}
+
+/* ---- restore ---- */
+
+int read_files(int dfd, struct rst_files *rf)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FILES, O_RDONLY);
+	void *msg;
+	int ret;
+
+	memset(rf, 0, sizeof(*rf));
+	if (!img)
+		return -1;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FileEntry *fe = msg, **n;
+
+		if (fe->type == FILE_TYPE__FT_REG && !fe->reg) {
+			pr_err("%s: file %u has no path\n", img->path, fe->id);
+			pb_free(img, msg);
+			ret = -1;
+			break;
+		}
+		n = realloc(rf->fe, (rf->nr + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(img, msg);
+			ret = -1;
+			break;
+		}
+		rf->fe = n;
+		rf->fe[rf->nr++] = fe;
+	}
+	close_image(img);
+	return ret < 0 ? -1 : 0;
+}
+
+void free_files(struct rst_files *rf)
+{
+	for (size_t i = 0; i < rf->nr; i++)
+		file_entry__free_unpacked(rf->fe[i], NULL);
+	free(rf->fe);
+	memset(rf, 0, sizeof(*rf));
+}
+
+FileEntry *find_file(struct rst_files *rf, uint32_t id)
+{
+	for (size_t i = 0; i < rf->nr; i++)
+		if (rf->fe[i]->id == id)
+			return rf->fe[i];
+	return NULL;
+}
+
+int open_file(struct rst_files *rf, uint32_t id, int flags)
+{
+	FileEntry *fe = find_file(rf, id);
+	RegFileEntry *r;
+	struct stat st;
+	int fd;
+
+	if (!fe || fe->type != FILE_TYPE__FT_REG || !fe->reg) {
+		pr_err("no regular file with id %u in the images\n", id);
+		return -1;
+	}
+	r = fe->reg;
+	if (flags < 0)
+		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
+	fd = open(r->path, flags | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s", r->path);
+		return -1;
+	}
+	if (fstat(fd, &st)) {
+		pr_perror("can't stat %s", r->path);
+		goto err;
+	}
+	if ((st.st_mode & S_IFMT) != (r->mode & S_IFMT) ||
+	    (S_ISCHR(st.st_mode) && r->has_rdev && st.st_rdev != r->rdev)) {
+		pr_err("%s is not the kind of file it was at dump time\n", r->path);
+		goto err;
+	}
+	if (S_ISREG(st.st_mode) && r->pos && lseek(fd, r->pos, SEEK_SET) != (off_t)r->pos) {
+		pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+int image_max_fd(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	int max = -1, ret;
+	void *msg;
+
+	if (!img)
+		return -2;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if ((int)e->fd > max)
+			max = e->fd;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	return ret < 0 ? -2 : max;
+}
+
+static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened)
+{
+	FileEntry *fe = find_file(rf, e->id);
+	int fd;
+
+	if (!fe) {
+		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
+		return -1;
+	}
+	if (opened[e->id] >= 0) {
+		/* Same open file description as an fd restored before. */
+		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
+	} else if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
+		if (shell_tty < 0) {
+			pr_err("fd %u was the caller's terminal: restore needs --shell-job and a terminal\n", e->fd);
+			return -1;
+		}
+		fd = fcntl(shell_tty, F_DUPFD_CLOEXEC, 0);
+	} else {
+		fd = open_file(rf, e->id, -1);
+	}
+	if (fd < 0) {
+		pr_perror("can't open fd %u", e->fd);
+		return -1;
+	}
+	if (move_fd(fd, e->fd) < 0) {
+		pr_perror("can't move fd %d to %u", fd, e->fd);
+		close(fd);
+		return -1;
+	}
+	if (fcntl(e->fd, F_SETFD, e->fd_flags & FD_CLOEXEC)) {
+		pr_perror("can't set flags of fd %u", e->fd);
+		return -1;
+	}
+	if (opened[e->id] < 0)
+		opened[e->id] = e->fd;
+	return 0;
+}
+
+int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	uint32_t max_id = 0;
+	int *opened, ret;
+	void *msg;
+
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < rf->nr; i++)
+		if (rf->fe[i]->id > max_id)
+			max_id = rf->fe[i]->id;
+	opened = malloc((max_id + 1) * sizeof(int));
+	if (!opened) {
+		close_image(img);
+		return -1;
+	}
+	for (uint32_t i = 0; i <= max_id; i++)
+		opened[i] = -1;
+	*max_fd = -1;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if (e->id > max_id)
+			ret = -1;
+		else
+			ret = restore_one_fd(rf, e, shell_tty, opened);
+		if (ret == 0 && (int)e->fd > *max_fd)
+			*max_fd = e->fd;
+		pb_free(img, msg);
+		if (ret)
+			break;
+	}
+	free(opened);
+	close_image(img);
+	return ret < 0 ? -1 : 0;
+}
+
+int restore_fs(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
+	FsEntry *fe;
+	int ret = -1;
+
+	if (!img)
+		return -1;
+	if (pb_read_one_required(img, (void **)&fe))
+		goto out;
+	if (strcmp(fe->root, "/") && chroot(fe->root)) {
+		pr_perror("can't chroot to %s", fe->root);
+		goto free;
+	}
+	if (chdir(fe->cwd)) {
+		pr_perror("can't chdir to %s", fe->cwd);
+		goto free;
+	}
+	ret = 0;
+free:
+	pb_free(img, fe);
+out:
+	close_image(img);
+	return ret;
+}

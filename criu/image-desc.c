@@ -1,1 +1,114 @@
-/* placeholder */
+/*
+ * Table of image kinds: file name, type magic and the protobuf messages
+ * each image holds. Indexed by enum cr_img_type.
+ */
+#include <stddef.h>
+
+#include "image.h"
+
+#include "inventory.pb-c.h"
+#include "stats.pb-c.h"
+#include "pstree.pb-c.h"
+#include "core.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "files.pb-c.h"
+
+/* Second header word of each image; the stats one is fixed by podman. */
+#define INVENTORY_MAGIC	0x5e3a7c21u
+#define STATS_MAGIC	0x57093306u
+#define PSTREE_MAGIC	0x4c1b9e53u
+#define CORE_MAGIC	0x6a2f0d47u
+#define MM_MAGIC	0x53d81a6cu
+#define PAGEMAP_MAGIC	0x47a2e915u
+#define FILES_MAGIC	0x5b94c230u
+#define FDINFO_MAGIC	0x62e07b8du
+#define FS_MAGIC	0x4fd35a12u
+
+const struct img_desc img_descs[CR_FD_MAX] = {
+	[CR_FD_INVENTORY] = {
+		.name_fmt	= "inventory.img",
+		.magic		= INVENTORY_MAGIC,
+		.pb		= &inventory_entry__descriptor,
+	},
+	[CR_FD_STATS_DUMP] = {
+		.name_fmt	= "stats-dump",
+		.magic		= STATS_MAGIC,
+		.pb		= &stats_entry__descriptor,
+	},
+	[CR_FD_STATS_RESTORE] = {
+		.name_fmt	= "stats-restore",
+		.magic		= STATS_MAGIC,
+		.pb		= &stats_entry__descriptor,
+	},
+	[CR_FD_PSTREE] = {
+		.name_fmt	= "pstree.img",
+		.magic		= PSTREE_MAGIC,
+		.pb		= &pstree_entry__descriptor,
+	},
+	[CR_FD_CORE] = {
+		.name_fmt	= "core-%d.img",
+		.magic		= CORE_MAGIC,
+		.pb		= &core_entry__descriptor,
+	},
+	[CR_FD_MM] = {
+		.name_fmt	= "mm-%d.img",
+		.magic		= MM_MAGIC,
+		.pb		= &mm_entry__descriptor,
+	},
+	[CR_FD_PAGEMAP] = {
+		.name_fmt	= "pagemap-%d.img",
+		.magic		= PAGEMAP_MAGIC,
+		.head		= &pagemap_head__descriptor,
+		.pb		= &pagemap_entry__descriptor,
+	},
+	[CR_FD_FILES] = {
+		.name_fmt	= "files.img",
+		.magic		= FILES_MAGIC,
+		.pb		= &file_entry__descriptor,
+	},
+	[CR_FD_FDINFO] = {
+		.name_fmt	= "fdinfo-%d.img",
+		.magic		= FDINFO_MAGIC,
+		.pb		= &fdinfo_entry__descriptor,
+	},
+	[CR_FD_FS] = {
+		.name_fmt	= "fs-%d.img",
+		.magic		= FS_MAGIC,
+		.pb		= &fs_entry__descriptor,
+	},
+	[CR_FD_PAGES] = {
+		.name_fmt	= "pages-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
+};
+
+static const char *const img_type_names[CR_FD_MAX] = {
+	[CR_FD_INVENTORY]	= "INVENTORY",
+	[CR_FD_STATS_DUMP]	= "STATS",
+	[CR_FD_STATS_RESTORE]	= "STATS",
+	[CR_FD_PSTREE]		= "PSTREE",
+	[CR_FD_CORE]		= "CORE",
+	[CR_FD_MM]		= "MM",
+	[CR_FD_PAGEMAP]		= "PAGEMAP",
+	[CR_FD_FILES]		= "FILES",
+	[CR_FD_FDINFO]		= "FDINFO",
+	[CR_FD_FS]		= "FS",
+	[CR_FD_PAGES]		= "PAGES",
+};
+
+const char *img_type_name(int type)
+{
+	if (type < 0 || type >= CR_FD_MAX)
+		return "UNKNOWN";
+	return img_type_names[type];
+}
+
+/* First header word: stats files use the service magic, the rest the common one. */
+uint32_t img_common_magic(int type)
+{
+	if (type == CR_FD_STATS_DUMP || type == CR_FD_STATS_RESTORE)
+		return IMG_SERVICE_MAGIC;
+	return IMG_COMMON_MAGIC;
+}

@@ -1,1 +1,577 @@
-/* placeholder */
+/*
+ * Reading and writing image files.
+ *
+ * Layout: two little-endian 32-bit magic words (common, then type), then
+ * entries, each a little-endian 32-bit length followed by that many bytes
+ * of a packed protobuf message. Raw images (page data) have no header and
+ * no entries; callers read and write them through img->fd directly.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+
+#define IMG_HDR_SIZE	(2 * sizeof(uint32_t))
+#define IMG_LEN_SIZE	sizeof(uint32_t)
+
+static uint32_t get_le32(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static void put_le32(void *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static bool img_is_raw(int type)
+{
+	return img_descs[type].pb == NULL;
+}
+
+/*
+ * Read up to @len bytes, stopping early only at end of file.
+ * Returns the number of bytes read, or -1 (logged) on a read error.
+ */
+static ssize_t read_full(struct cr_img *img, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(img->fd, (char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("%s: read failed at offset %llu", img->path,
+				  (unsigned long long)(img->off + done));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static int write_full(struct cr_img *img, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(img->fd, (const char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("%s: write failed at offset %llu", img->path,
+				  (unsigned long long)(img->off + done));
+			return -1;
+		}
+		if (n == 0) {
+			pr_err("%s: write returned 0 at offset %llu\n", img->path,
+			       (unsigned long long)(img->off + done));
+			return -1;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* Fill img->path with "<dir of dfd>/<name>" for messages; best effort. */
+static void set_img_path(struct cr_img *img, int dfd, const char *name)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+
+	if (dfd == AT_FDCWD || name[0] == '/')
+		goto name_only;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n <= 0)
+		goto name_only;
+	dir[n] = '\0';
+	if (snprintf(img->path, sizeof(img->path), "%s/%s", dir, name) < (int)sizeof(img->path))
+		return;
+name_only:
+	snprintf(img->path, sizeof(img->path), "%s", name);
+}
+
+static int build_name(char *buf, size_t size, int type, va_list args)
+{
+	int n;
+
+	/* A format without a conversion consumes no argument. */
+	n = vsnprintf(buf, size, img_descs[type].name_fmt, args);
+	if (n < 0 || (size_t)n >= size) {
+		pr_err("Image name for %s too long\n", img_type_name(type));
+		return -1;
+	}
+	return 0;
+}
+
+/* Type whose header is (@common, @magic), or -1. Stats maps to the dump one. */
+static int magic_to_type(uint32_t common, uint32_t magic)
+{
+	int type;
+
+	for (type = 0; type < CR_FD_MAX; type++) {
+		if (img_is_raw(type))
+			continue;
+		if (img_common_magic(type) == common && img_descs[type].magic == magic)
+			return type;
+	}
+	return -1;
+}
+
+/* Read the 8 header bytes into @hdr. Returns 0 or -1 (logged). */
+static int read_header(struct cr_img *img, uint32_t hdr[2])
+{
+	unsigned char buf[IMG_HDR_SIZE];
+	ssize_t n;
+
+	n = read_full(img, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(buf)) {
+		pr_err("%s: file too short to hold a header (%zd of %zu bytes)\n",
+		       img->path, n, sizeof(buf));
+		return -1;
+	}
+	hdr[0] = get_le32(buf);
+	hdr[1] = get_le32(buf + sizeof(uint32_t));
+	img->off = IMG_HDR_SIZE;
+	return 0;
+}
+
+static int check_header(struct cr_img *img)
+{
+	uint32_t want_common = img_common_magic(img->type);
+	uint32_t want = img_descs[img->type].magic;
+	const char *tname = img_type_name(img->type);
+	uint32_t hdr[2];
+	int other;
+
+	if (read_header(img, hdr))
+		return -1;
+
+	if (hdr[0] != want_common) {
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
+		       img->path, hdr[0], want_common, tname);
+		return -1;
+	}
+	if (hdr[1] == want)
+		return 0;
+
+	other = magic_to_type(hdr[0], hdr[1]);
+	if (other >= 0)
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image; this is a %s image)\n",
+		       img->path, hdr[1], want, tname, img_type_name(other));
+	else
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
+		       img->path, hdr[1], want, tname);
+	return -1;
+}
+
+static int write_header(struct cr_img *img)
+{
+	unsigned char buf[IMG_HDR_SIZE];
+
+	put_le32(buf, img_common_magic(img->type));
+	put_le32(buf + sizeof(uint32_t), img_descs[img->type].magic);
+	img->off = 0;
+	if (write_full(img, buf, sizeof(buf)))
+		return -1;
+	img->off = IMG_HDR_SIZE;
+	return 0;
+}
+
+static struct cr_img *alloc_img(int type, int flags)
+{
+	struct cr_img *img = calloc(1, sizeof(*img));
+
+	if (!img) {
+		pr_err("Can't allocate image descriptor\n");
+		return NULL;
+	}
+	img->fd = -1;
+	img->type = type;
+	img->flags = flags;
+	return img;
+}
+
+struct cr_img *open_image_at(int dfd, int type, int flags, ...)
+{
+	char name[PATH_MAX];
+	struct cr_img *img;
+	va_list args;
+	int ret;
+
+	if (type < 0 || type >= CR_FD_MAX) {
+		pr_err("Unknown image type %d\n", type);
+		return NULL;
+	}
+	if (flags != O_RDONLY && flags != O_DUMP) {
+		pr_err("Bad flags 0x%x for %s image (O_RDONLY or O_DUMP only)\n",
+		       flags, img_type_name(type));
+		return NULL;
+	}
+
+	va_start(args, flags);
+	ret = build_name(name, sizeof(name), type, args);
+	va_end(args);
+	if (ret)
+		return NULL;
+
+	img = alloc_img(type, flags);
+	if (!img)
+		return NULL;
+	set_img_path(img, dfd, name);
+
+	img->fd = openat(dfd, name, flags | O_CLOEXEC, 0600);
+	if (img->fd < 0) {
+		pr_perror("Can't open image %s", img->path);
+		goto err;
+	}
+	if (img_is_raw(type))
+		return img;
+
+	if (flags == O_DUMP)
+		ret = write_header(img);
+	else
+		ret = check_header(img);
+	if (ret)
+		goto err;
+	return img;
+err:
+	close_image(img);
+	return NULL;
+}
+
+/* Raw pages files have no header; recognise them by name. */
+static bool is_pages_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	unsigned int id;
+	int end = 0;
+
+	base = base ? base + 1 : path;
+	if (sscanf(base, "pages-%u.img%n", &id, &end) != 1)
+		return false;
+	return end > 0 && base[end] == '\0';
+}
+
+struct cr_img *open_image_path(const char *path)
+{
+	struct cr_img *img;
+	uint32_t hdr[2];
+	int type;
+
+	img = alloc_img(CR_FD_PAGES, O_RDONLY);
+	if (!img)
+		return NULL;
+	snprintf(img->path, sizeof(img->path), "%s", path);
+
+	img->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		pr_perror("Can't open image %s", path);
+		goto err;
+	}
+	if (is_pages_name(path))
+		return img;
+
+	if (read_header(img, hdr))
+		goto err;
+	type = magic_to_type(hdr[0], hdr[1]);
+	if (type < 0) {
+		pr_err("%s: unknown magic 0x%08x 0x%08x, not an image file\n",
+		       path, hdr[0], hdr[1]);
+		goto err;
+	}
+	/* Both stats files share one magic pair; tell them apart by name. */
+	if (type == CR_FD_STATS_DUMP) {
+		const char *base = strrchr(path, '/');
+
+		base = base ? base + 1 : path;
+		if (!strcmp(base, img_descs[CR_FD_STATS_RESTORE].name_fmt))
+			type = CR_FD_STATS_RESTORE;
+	}
+	img->type = type;
+	return img;
+err:
+	close_image(img);
+	return NULL;
+}
+
+void close_image(struct cr_img *img)
+{
+	if (!img)
+		return;
+	if (img->fd >= 0 && close(img->fd))
+		pr_perror("%s: close failed", img->path);
+	free(img);
+}
+
+bool image_exists(int dfd, int type, ...)
+{
+	char name[PATH_MAX];
+	struct stat st;
+	va_list args;
+	int ret;
+
+	if (type < 0 || type >= CR_FD_MAX) {
+		pr_err("Unknown image type %d\n", type);
+		return false;
+	}
+
+	va_start(args, type);
+	ret = build_name(name, sizeof(name), type, args);
+	va_end(args);
+	if (ret)
+		return false;
+
+	if (fstatat(dfd, name, &st, 0) == 0)
+		return true;
+	if (errno != ENOENT)
+		pr_perror("Can't stat image %s", name);
+	return false;
+}
+
+const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img)
+{
+	const struct img_desc *d = &img_descs[img->type];
+
+	if (img->nr_read == 0 && d->head)
+		return d->head;
+	return d->pb;
+}
+
+/* Name of a top-level required field left NULL, to explain a failed check. */
+static const char *unset_required_field(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	unsigned int i;
+
+	for (i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		const void *member = (const char *)m + f->offset;
+
+		if (f->label != PROTOBUF_C_LABEL_REQUIRED)
+			continue;
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (*(void *const *)member == NULL)
+			return f->name;
+	}
+	return NULL;
+}
+
+static int check_writable(struct cr_img *img, const ProtobufCMessage *m,
+			  const ProtobufCMessageDescriptor **pdesc)
+{
+	const ProtobufCMessageDescriptor *desc;
+	const char *field;
+
+	if (img->flags != O_DUMP) {
+		pr_err("%s: image is not open for writing\n", img->path);
+		return -1;
+	}
+	desc = img_next_desc(img);
+	if (!desc) {
+		pr_err("%s: raw image, can't write protobuf entries\n", img->path);
+		return -1;
+	}
+	if (m->descriptor != desc) {
+		pr_err("%s: can't write a %s as entry #%lu, expected %s\n", img->path,
+		       m->descriptor->name, img->nr_read, desc->name);
+		return -1;
+	}
+	if (!protobuf_c_message_check(m)) {
+		field = unset_required_field(m);
+		if (field)
+			pr_err("%s: %s entry #%lu: required field %s is not set\n",
+			       img->path, desc->name, img->nr_read, field);
+		else
+			pr_err("%s: %s entry #%lu: a required field of a sub-message is not set\n",
+			       img->path, desc->name, img->nr_read);
+		return -1;
+	}
+	*pdesc = desc;
+	return 0;
+}
+
+int pb_write_one(struct cr_img *img, const void *msg)
+{
+	const ProtobufCMessageDescriptor *desc;
+	const ProtobufCMessage *m = msg;
+	unsigned char *buf;
+	size_t size, packed;
+	int ret = -1;
+
+	if (!img || !m) {
+		pr_err("pb_write_one: %s\n", img ? "NULL message" : "NULL image");
+		return -1;
+	}
+	if (check_writable(img, m, &desc))
+		return -1;
+
+	size = protobuf_c_message_get_packed_size(m);
+	if (size > IMG_MAX_ENTRY_SIZE) {
+		pr_err("%s: %s entry #%lu is %zu bytes, more than the %u limit\n",
+		       img->path, desc->name, img->nr_read, size, IMG_MAX_ENTRY_SIZE);
+		return -1;
+	}
+
+	buf = malloc(IMG_LEN_SIZE + size);
+	if (!buf) {
+		pr_err("%s: can't allocate %zu bytes for an entry\n", img->path, size);
+		return -1;
+	}
+	put_le32(buf, size);
+	packed = protobuf_c_message_pack(m, buf + IMG_LEN_SIZE);
+	if (packed != size) {
+		pr_err("%s: packed %zu bytes of %s, expected %zu\n", img->path,
+		       packed, desc->name, size);
+		goto out;
+	}
+	if (write_full(img, buf, IMG_LEN_SIZE + size))
+		goto out;
+
+	img->off += IMG_LEN_SIZE + size;
+	img->nr_read++;
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+static int check_readable(struct cr_img *img)
+{
+	if (img->flags != O_RDONLY) {
+		pr_err("%s: image is not open for reading\n", img->path);
+		return -1;
+	}
+	if (img_is_raw(img->type)) {
+		pr_err("%s: raw image, it has no protobuf entries\n", img->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the length word. Returns 1 and sets *plen, 0 at clean EOF, -1 on error. */
+static int read_entry_len(struct cr_img *img, uint32_t *plen)
+{
+	unsigned char buf[IMG_LEN_SIZE];
+	ssize_t n;
+
+	n = read_full(img, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if ((size_t)n < sizeof(buf)) {
+		pr_err("%s: entry #%lu at offset %llu: truncated length word (%zd of %zu bytes)\n",
+		       img->path, img->nr_read, (unsigned long long)img->off, n, sizeof(buf));
+		return -1;
+	}
+	*plen = get_le32(buf);
+	if (*plen > IMG_MAX_ENTRY_SIZE) {
+		pr_err("%s: entry #%lu at offset %llu: length %u exceeds the %u byte limit\n",
+		       img->path, img->nr_read, (unsigned long long)img->off, *plen,
+		       IMG_MAX_ENTRY_SIZE);
+		return -1;
+	}
+	return 1;
+}
+
+int pb_read_one(struct cr_img *img, void **pmsg)
+{
+	const ProtobufCMessageDescriptor *desc;
+	unsigned char *buf = NULL;
+	ProtobufCMessage *m;
+	uint32_t len;
+	ssize_t n;
+	int ret;
+
+	*pmsg = NULL;
+	if (!img) {
+		pr_err("pb_read_one: NULL image\n");
+		return -1;
+	}
+	if (check_readable(img))
+		return -1;
+	desc = img_next_desc(img);
+
+	ret = read_entry_len(img, &len);
+	if (ret <= 0)
+		return ret;
+
+	ret = -1;
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		pr_err("%s: can't allocate %u bytes for entry at offset %llu\n",
+		       img->path, len, (unsigned long long)img->off);
+		return -1;
+	}
+	n = read_full(img, buf, len);
+	if (n < 0)
+		goto out;
+	if ((size_t)n < len) {
+		pr_err("%s: entry #%lu at offset %llu: truncated %s, length %u but only %zd bytes left\n",
+		       img->path, img->nr_read, (unsigned long long)img->off, desc->name, len, n);
+		goto out;
+	}
+
+	m = protobuf_c_message_unpack(desc, NULL, len, buf);
+	if (!m) {
+		pr_err("%s: entry #%lu at offset %llu: can't decode %u bytes as %s "
+		       "(corrupt data or a required field missing)\n",
+		       img->path, img->nr_read, (unsigned long long)img->off, len, desc->name);
+		goto out;
+	}
+
+	img->off += IMG_LEN_SIZE + len;
+	img->nr_read++;
+	*pmsg = m;
+	ret = 1;
+out:
+	free(buf);
+	return ret;
+}
+
+int pb_read_one_required(struct cr_img *img, void **pmsg)
+{
+	const ProtobufCMessageDescriptor *desc;
+	int ret;
+
+	ret = pb_read_one(img, pmsg);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		desc = img_next_desc(img);
+		pr_err("%s: unexpected end of file at offset %llu, expected a %s entry\n",
+		       img->path, (unsigned long long)img->off, desc->name);
+		return -1;
+	}
+	return 0;
+}
+
+void pb_free(struct cr_img *img, void *msg)
+{
+	if (!msg)
+		return;
+	protobuf_c_message_free_unpacked(msg, NULL);
+}

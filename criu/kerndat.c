@@ -1,1 +1,172 @@
-/* placeholder */
+/* What the running kernel offers, probed once at start-up, and `criu check`. */
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "crtools.h"
+#include "log.h"
+#include "util.h"
+
+struct kerndat kdat;
+
+static int probe_pagemap_scan(void)
+{
+	struct page_region r[4];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = (unsigned long)&kdat & ~4095UL,
+		.end = ((unsigned long)&kdat & ~4095UL) + 4096,
+		.vec = (unsigned long)r,
+		.vec_len = 4,
+		.category_anyof_mask = PAGE_IS_PRESENT,
+		.return_mask = PAGE_IS_PRESENT,
+	};
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return 0;
+	ret = ioctl(fd, PAGEMAP_SCAN, &arg);
+	close(fd);
+	return ret >= 0;
+}
+
+static int probe_clone3_set_tid(void)
+{
+	struct clone_args args;
+	long ret;
+
+	/* set_tid_size without set_tid is refused with EINVAL where clone3 exists. */
+	memset(&args, 0, sizeof(args));
+	args.exit_signal = SIGCHLD;
+	args.set_tid_size = 1;
+	ret = syscall(__NR_clone3, &args, sizeof(args));
+	if (ret == 0)
+		_exit(0);
+	if (ret > 0)
+		return 1;
+	return errno != ENOSYS && errno != E2BIG;
+}
+
+static void probe_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	kdat.has_uffd = 1;
+	if (ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_WP_ASYNC))
+		kdat.has_uffd_wp_async = 1;
+	close(fd);
+}
+
+static int probe_pidfd(void)
+{
+	int fd = syscall(__NR_pidfd_open, getpid(), 0);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static int read_pipe_max(void)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+	int v = 1 << 20;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 1 << 20;
+		fclose(f);
+	}
+	return v;
+}
+
+int kerndat_init(void)
+{
+	unsigned int mm_map_size = 0;
+
+	kdat.has_pagemap_scan = probe_pagemap_scan();
+	kdat.has_clone3_set_tid = probe_clone3_set_tid();
+	kdat.has_map_files = access("/proc/self/map_files", R_OK) == 0;
+	kdat.has_ptrace_sigmask = 1;	/* Linux 3.11 */
+	kdat.has_prctl_mm_map = prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mm_map_size, 0, 0) == 0;
+	kdat.has_pidfd = probe_pidfd();
+	kdat.pipe_max_size = read_pipe_max();
+	probe_uffd();
+	/* 4-level paging; 5-level kernels still hand out only 47-bit addresses by default. */
+	kdat.task_size = (1UL << 47) - 4096;
+	pr_debug("kerndat: pagemap_scan %d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
+		 kdat.has_pagemap_scan, kdat.has_clone3_set_tid, kdat.has_map_files, kdat.has_prctl_mm_map,
+		 kdat.has_uffd, kdat.has_uffd_wp_async, kdat.has_pidfd, kdat.pipe_max_size);
+	return 0;
+}
+
+struct feature {
+	const char *name;
+	const char *what;
+	int *have;
+	int required;
+};
+
+int cr_check(const char *feature)
+{
+	static int mem_track;
+	struct feature feats[] = {
+		{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
+		{ "map_files", "/proc/PID/map_files, to share memory with the parasite", &kdat.has_map_files, 1 },
+		{ "prctl_mm_map", "prctl(PR_SET_MM_MAP), to restore mm fields", &kdat.has_prctl_mm_map, 1 },
+		{ "ptrace_sigmask", "PTRACE_GETSIGMASK/SETSIGMASK", &kdat.has_ptrace_sigmask, 1 },
+		{ "pagemap_scan", "PAGEMAP_SCAN ioctl, to find present pages quickly", &kdat.has_pagemap_scan, 0 },
+		{ "pidfd", "pidfd_open()", &kdat.has_pidfd, 0 },
+		{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
+		{ "uffd-noncoop", "userfaultfd()", &kdat.has_uffd, 0 },
+		{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
+		{ "mem_dirty_track", "dirty memory tracking (uffd WP + PAGEMAP_SCAN)", &mem_track, 0 },
+	};
+	struct utsname u;
+	int missing = 0;
+
+	mem_track = kdat.has_uffd_wp_async && kdat.has_pagemap_scan;
+	if (feature) {
+		for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
+			if (!strcmp(feats[i].name, feature)) {
+				pr_msg("%s is %ssupported\n", feature, *feats[i].have ? "" : "NOT ");
+				return *feats[i].have ? 0 : 1;
+			}
+		pr_err("unknown feature %s\n", feature);
+		return 1;
+	}
+
+	uname(&u);
+	pr_msg("Kernel %s %s\n", u.release, u.machine);
+	for (size_t i = 0; i < ARRAY_SIZE(feats); i++) {
+		pr_msg("  %-16s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
+		       feats[i].required ? " (required)" : "");
+		if (feats[i].required && !*feats[i].have)
+			missing++;
+	}
+	if (check_privileges())
+		missing++;
+	if (missing) {
+		pr_msg("%d required feature(s) missing: dump and restore will not work here\n", missing);
+		return 1;
+	}
+	pr_msg("Looks good.\n");
+	return 0;
+}

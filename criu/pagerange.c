@@ -1,1 +1,147 @@
-/* placeholder */
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Sorted lists of page ranges, built in address order while scanning a
+ * memory area and later walked in iovec-sized batches (for
+ * process_vm_readv(), vmsplice() and friends).
+ *
+ * Internally all range arithmetic is done in page frame numbers so that
+ * a range ending exactly at the top of the 64-bit space does not wrap.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pagerange.h"
+
+#define PAGE_LIST_MIN_CAP	16
+/* Page frame numbers of a 64-bit address space: 2^64 / PAGE_SIZE. */
+#define PFN_LIMIT		(1ULL << (64 - PAGE_SHIFT))
+
+void page_list_init(struct page_list *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void page_list_free(struct page_list *l)
+{
+	free(l->r);
+	page_list_init(l);
+}
+
+static uint64_t range_end_pfn(const struct page_range *r)
+{
+	return (r->start >> PAGE_SHIFT) + r->nr_pages;
+}
+
+static int page_list_grow(struct page_list *l)
+{
+	struct page_range *tmp;
+	size_t new_cap;
+
+	if (l->cap > SIZE_MAX / 2 / sizeof(*l->r)) {
+		pr_err("Page list is too long (%zu ranges)\n", l->cap);
+		errno = ENOMEM;
+		return -1;
+	}
+	new_cap = l->cap ? l->cap * 2 : PAGE_LIST_MIN_CAP;
+
+	tmp = realloc(l->r, new_cap * sizeof(*l->r));
+	if (!tmp) {
+		pr_perror("Can't grow page list to %zu ranges", new_cap);
+		return -1;
+	}
+
+	l->r = tmp;
+	l->cap = new_cap;
+	return 0;
+}
+
+static int check_new_range(const struct page_list *l, uint64_t addr, uint64_t nr_pages)
+{
+	uint64_t pfn = addr >> PAGE_SHIFT;
+
+	if (!nr_pages || (addr & (PAGE_SIZE - 1))) {
+		pr_err("Bad page range %#llx+%llu pages\n",
+		       (unsigned long long)addr, (unsigned long long)nr_pages);
+		return -1;
+	}
+	if (nr_pages > PFN_LIMIT - pfn) {
+		pr_err("Page range %#llx+%llu pages wraps the address space\n",
+		       (unsigned long long)addr, (unsigned long long)nr_pages);
+		return -1;
+	}
+	if (l->nr && pfn < range_end_pfn(&l->r[l->nr - 1])) {
+		pr_err("Page range %#llx+%llu pages overlaps or precedes the last one\n",
+		       (unsigned long long)addr, (unsigned long long)nr_pages);
+		return -1;
+	}
+	return 0;
+}
+
+int page_list_add(struct page_list *l, uint64_t addr, uint64_t nr_pages)
+{
+	struct page_range *last;
+
+	if (check_new_range(l, addr, nr_pages)) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	last = l->nr ? &l->r[l->nr - 1] : NULL;
+	if (last && range_end_pfn(last) == addr >> PAGE_SHIFT) {
+		last->nr_pages += nr_pages;
+		l->total_pages += nr_pages;
+		return 0;
+	}
+
+	if (l->nr == l->cap && page_list_grow(l))
+		return -1;
+
+	l->r[l->nr].start = addr;
+	l->r[l->nr].nr_pages = nr_pages;
+	l->nr++;
+	l->total_pages += nr_pages;
+	return 0;
+}
+
+size_t page_list_next_batch(const struct page_list *l, struct page_cursor *cur,
+			    uint64_t max_pages, struct iovec *iov, size_t max_iov,
+			    uint64_t *nr_pages)
+{
+	const struct page_range *r;
+	uint64_t pages = 0, take;
+	size_t n = 0;
+
+	while (cur->idx < l->nr && n < max_iov && pages < max_pages) {
+		r = &l->r[cur->idx];
+		if (cur->off >= r->nr_pages) {
+			/* Tolerate a cursor left at the very end of a range. */
+			cur->idx++;
+			cur->off = 0;
+			continue;
+		}
+
+		take = r->nr_pages - cur->off;
+		if (take > max_pages - pages)
+			take = max_pages - pages;
+		/* Keep iov_len representable even for absurdly large ranges. */
+		if (take > SIZE_MAX >> PAGE_SHIFT)
+			take = SIZE_MAX >> PAGE_SHIFT;
+
+		iov[n].iov_base = (void *)(uintptr_t)(r->start + (cur->off << PAGE_SHIFT));
+		iov[n].iov_len = take << PAGE_SHIFT;
+		n++;
+		pages += take;
+
+		cur->off += take;
+		if (cur->off == r->nr_pages) {
+			cur->idx++;
+			cur->off = 0;
+		}
+	}
+
+	if (nr_pages)
+		*nr_pages = pages;
+	return n;
+}

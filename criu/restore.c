@@ -1,1 +1,1 @@
-/* placeholder */
+int cr_restore_tasks(void) { return 1; }

@@ -1,1 +1,453 @@
-/* placeholder */
+/*
+ * "criu show FILE": print any image as JSON.
+ *
+ * Messages are walked generically through their protobuf-c descriptors, so
+ * new fields and new image types need no code here. The whole document is
+ * built in memory first, so a corrupt image produces an error and no
+ * half-printed JSON.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+
+#define INDENT_WIDTH	4
+
+static void print_indent(FILE *f, int depth)
+{
+	fprintf(f, "%*s", depth * INDENT_WIDTH, "");
+}
+
+/* Length of a well-formed UTF-8 sequence at @s (of @left bytes), 0 if bad. */
+static size_t utf8_seq_len(const unsigned char *s, size_t left)
+{
+	size_t len, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (left < len)
+		return 0;
+
+	/* Reject overlong forms, surrogates and code points past U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* JSON escape for @c, or NULL when it needs none (or a \u one). */
+static const char *json_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	}
+	return NULL;
+}
+
+/* Bytes that are not valid UTF-8 come out as \u00XX so the JSON stays valid. */
+static void print_json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t left = strlen(str), n;
+	const char *esc;
+
+	fputc('"', f);
+	while (left) {
+		esc = json_escape(*s);
+		n = utf8_seq_len(s, left);
+		if (esc) {
+			fputs(esc, f);
+		} else if (*s < 0x20 || n == 0) {
+			fprintf(f, "\\u%04x", *s);
+			n = 1;
+		} else {
+			fwrite(s, 1, n, f);
+		}
+		s += n;
+		left -= n;
+	}
+	fputc('"', f);
+}
+
+static void print_hex(FILE *f, const ProtobufCBinaryData *b)
+{
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; b->data && i < b->len; i++)
+		fprintf(f, "%02x", b->data[i]);
+	fputc('"', f);
+}
+
+/* uint64 fields whose name has one of these words (split on '_') are addresses. */
+static bool is_addr_field(const char *name)
+{
+	static const char *const words[] = {
+		"start", "end", "addr", "ip", "sp", "base", "vaddr", "brk",
+		"code", "data", "stack", "handler", "restorer",
+	};
+	const char *p = name;
+
+	while (*p) {
+		size_t len = strcspn(p, "_");
+		size_t i;
+
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strlen(words[i]) == len && !strncmp(p, words[i], len))
+				return true;
+		p += len;
+		if (*p == '_')
+			p++;
+	}
+	return false;
+}
+
+static void print_double(FILE *f, double v, const char *fmt)
+{
+	if (isnan(v))
+		fputs("\"nan\"", f);
+	else if (isinf(v))
+		fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
+	else
+		fprintf(f, fmt, v);
+}
+
+static void print_enum(FILE *f, const ProtobufCFieldDescriptor *fd, int v)
+{
+	const ProtobufCEnumValue *ev;
+
+	ev = protobuf_c_enum_descriptor_get_value(fd->descriptor, v);
+	if (ev)
+		print_json_string(f, ev->name);
+	else
+		fprintf(f, "%d", v);	/* unknown value: keep the number */
+}
+
+static void print_message(FILE *f, const ProtobufCMessage *m, int depth);
+
+/* Print one value of field @fd stored at @p. */
+static void print_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p, int depth)
+{
+	const ProtobufCMessage *sub;
+	const char *str;
+	uint64_t u64;
+
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		fprintf(f, "%" PRId32, *(const int32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		fprintf(f, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		fprintf(f, "%" PRId64, *(const int64_t *)p);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		u64 = *(const uint64_t *)p;
+		if (is_addr_field(fd->name))
+			fprintf(f, "\"0x%" PRIx64 "\"", u64);
+		else
+			fprintf(f, "%" PRIu64, u64);
+		break;
+	case PROTOBUF_C_TYPE_FLOAT:
+		print_double(f, *(const float *)p, "%.9g");
+		break;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		print_double(f, *(const double *)p, "%.17g");
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		fputs(*(const protobuf_c_boolean *)p ? "true" : "false", f);
+		break;
+	case PROTOBUF_C_TYPE_ENUM:
+		print_enum(f, fd, *(const int *)p);
+		break;
+	case PROTOBUF_C_TYPE_STRING:
+		str = *(const char *const *)p;
+		if (str)
+			print_json_string(f, str);
+		else
+			fputs("null", f);
+		break;
+	case PROTOBUF_C_TYPE_BYTES:
+		print_hex(f, p);
+		break;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		sub = *(const ProtobufCMessage *const *)p;
+		if (sub)
+			print_message(f, sub, depth);
+		else
+			fputs("null", f);
+		break;
+	default:
+		fprintf(f, "\"<unsupported type %d>\"", fd->type);
+	}
+}
+
+/* Size of one element of a repeated field's array. */
+static size_t elem_size(ProtobufCType type)
+{
+	switch (type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return sizeof(uint32_t);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return sizeof(uint64_t);
+	case PROTOBUF_C_TYPE_FLOAT:
+		return sizeof(float);
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return sizeof(double);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+	default:
+		return sizeof(void *);
+	}
+}
+
+static void print_array(FILE *f, const ProtobufCFieldDescriptor *fd,
+			const char *arr, size_t n, int depth)
+{
+	bool multiline = fd->type == PROTOBUF_C_TYPE_MESSAGE;
+	size_t size = elem_size(fd->type);
+	size_t i;
+
+	fputc('[', f);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		if (multiline) {
+			fputc('\n', f);
+			print_indent(f, depth + 1);
+		} else if (i) {
+			fputc(' ', f);
+		}
+		print_value(f, fd, arr + i * size, depth + 1);
+	}
+	if (multiline) {
+		fputc('\n', f);
+		print_indent(f, depth);
+	}
+	fputc(']', f);
+}
+
+static bool is_pointer_type(ProtobufCType type)
+{
+	return type == PROTOBUF_C_TYPE_STRING || type == PROTOBUF_C_TYPE_MESSAGE;
+}
+
+/* Whether a non-repeated field holds a value worth printing. */
+static bool field_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
+{
+	const char *base = (const char *)m;
+	const void *member = base + fd->offset;
+
+	if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		return *(const uint32_t *)(base + fd->quantifier_offset) == fd->id;
+	if (is_pointer_type(fd->type))
+		return *(const void *const *)member != NULL;
+	if (fd->label == PROTOBUF_C_LABEL_OPTIONAL && fd->quantifier_offset)
+		return *(const protobuf_c_boolean *)(base + fd->quantifier_offset);
+	return true;
+}
+
+/* Print the field name and value; returns false when there was nothing to print. */
+static bool print_field(FILE *f, const ProtobufCMessage *m,
+			const ProtobufCFieldDescriptor *fd, bool first, int depth)
+{
+	const char *base = (const char *)m;
+	const void *member = base + fd->offset;
+	const char *arr = NULL;
+	size_t n = 0;
+
+	if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+		n = *(const size_t *)(base + fd->quantifier_offset);
+		arr = *(const char *const *)member;
+		if (!n || !arr)
+			return false;
+	} else if (!field_present(m, fd)) {
+		return false;
+	}
+
+	fputs(first ? "\n" : ",\n", f);
+	print_indent(f, depth);
+	print_json_string(f, fd->name);
+	fputs(": ", f);
+	if (arr)
+		print_array(f, fd, arr, n, depth);
+	else
+		print_value(f, fd, member, depth);
+	return true;
+}
+
+static void print_message(FILE *f, const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+	bool first = true;
+	unsigned int i;
+
+	fputc('{', f);
+	for (i = 0; i < desc->n_fields; i++)
+		if (print_field(f, m, &desc->fields[i], first, depth + 1))
+			first = false;
+	if (!first) {
+		fputc('\n', f);
+		print_indent(f, depth);
+	}
+	fputc('}', f);
+}
+
+static int show_pages(struct cr_img *img, FILE *out)
+{
+	long page_size = sysconf(_SC_PAGESIZE);
+	struct stat st;
+
+	if (fstat(img->fd, &st)) {
+		pr_perror("%s: can't stat", img->path);
+		return -1;
+	}
+	if (page_size <= 0)
+		page_size = 4096;
+	if (st.st_size % page_size) {
+		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
+		       img->path, (long long)st.st_size, page_size);
+		return -1;
+	}
+	fprintf(out, "{\"magic\": \"%s\", \"size\": %lld, \"pages\": %lld}\n",
+		img_type_name(img->type), (long long)st.st_size,
+		(long long)(st.st_size / page_size));
+	return 0;
+}
+
+/* Print all entries of @img into @f. Returns 0 or -1 (logged by pb_read_one). */
+static int show_entries(struct cr_img *img, FILE *f)
+{
+	unsigned long nr = 0;
+	void *msg;
+	int ret;
+
+	fprintf(f, "{\n");
+	print_indent(f, 1);
+	fprintf(f, "\"magic\": \"%s\",\n", img_type_name(img->type));
+	print_indent(f, 1);
+	fprintf(f, "\"entries\": [");
+
+	while ((ret = pb_read_one(img, &msg)) > 0) {
+		fputs(nr++ ? ",\n" : "\n", f);
+		print_indent(f, 2);
+		print_message(f, msg, 2);
+		pb_free(img, msg);
+	}
+	if (ret < 0)
+		return -1;
+
+	if (nr) {
+		fputc('\n', f);
+		print_indent(f, 1);
+	}
+	fprintf(f, "]\n}\n");
+	return 0;
+}
+
+static int flush_output(const char *path, const char *buf, size_t size, FILE *out)
+{
+	if (fwrite(buf, 1, size, out) != size || fflush(out)) {
+		pr_perror("%s: can't write the JSON output", path);
+		return -1;
+	}
+	return 0;
+}
+
+int show_image(const char *path, FILE *out)
+{
+	struct cr_img *img;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *mem;
+	int ret = -1;
+
+	img = open_image_path(path);
+	if (!img)
+		return -1;
+
+	if (img->type == CR_FD_PAGES) {
+		ret = show_pages(img, out);
+		goto out_img;
+	}
+
+	mem = open_memstream(&buf, &size);
+	if (!mem) {
+		pr_perror("%s: can't create the output buffer", path);
+		goto out_img;
+	}
+	ret = show_entries(img, mem);
+	if (ferror(mem)) {
+		pr_err("%s: can't build the JSON output\n", path);
+		ret = -1;
+	}
+	if (fclose(mem)) {
+		pr_perror("%s: can't finish the JSON output", path);
+		ret = -1;
+	}
+	if (!ret)
+		ret = flush_output(path, buf, size, out);
+	free(buf);
+out_img:
+	close_image(img);
+	return ret;
+}

@@ -1,1 +1,111 @@
-/* placeholder */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+ssize_t read_link(const char *path, char *buf, size_t size)
+{
+	ssize_t n = readlink(path, buf, size - 1);
+
+	if (n < 0)
+		return -1;
+	if ((size_t)n == size - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int move_fd(int fd, int to)
+{
+	if (fd == to)
+		return to;
+	if (dup2(fd, to) < 0)
+		return -1;
+	close(fd);
+	return to;
+}
+
+int check_privileges(void)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t sys_admin = CAP_CLEAR, cr = CAP_CLEAR, ptrace = CAP_CLEAR;
+
+	if (!caps) {
+		pr_perror("can't read our capabilities");
+		return -1;
+	}
+	cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &sys_admin);
+	cap_get_flag(caps, CAP_SYS_PTRACE, CAP_EFFECTIVE, &ptrace);
+#ifdef CAP_CHECKPOINT_RESTORE
+	cap_get_flag(caps, CAP_CHECKPOINT_RESTORE, CAP_EFFECTIVE, &cr);
+#else
+	cap_get_flag(caps, 40, CAP_EFFECTIVE, &cr);
+#endif
+	cap_free(caps);
+	if ((sys_admin == CAP_SET || cr == CAP_SET) && ptrace == CAP_SET)
+		return 0;
+	pr_err("criu must run as root (it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, and CAP_SYS_PTRACE)\n");
+	return -1;
+}
+
+int write_pidfile(const char *path, pid_t pid)
+{
+	char buf[32], tmp[4096];
+	int fd, n;
+
+	n = snprintf(buf, sizeof(buf), "%d", pid);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		pr_err("pidfile path %s is too long\n", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		pr_perror("can't create pidfile %s", tmp);
+		return -1;
+	}
+	if (write_all(fd, buf, n) || close(fd)) {
+		pr_perror("can't write pidfile %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path)) {
+		pr_perror("can't rename %s to %s", tmp, path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

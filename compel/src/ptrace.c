@@ -1,1 +1,191 @@
-/* placeholder */
+/* Seizing tasks and moving their register state in and out. */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "compel/compel.h"
+#include "log.h"
+
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK	0x420a
+#define PTRACE_SETSIGMASK	0x420b
+#endif
+
+#define XSAVE_MAX_SIZE		(64 * 1024)
+#define XSAVE_SW_XFEATURES	464	/* XCR0 copy in the software-reserved bytes */
+
+static compel_log_fn log_fn;
+
+void compel_set_log(compel_log_fn fn)
+{
+	log_fn = fn;
+}
+
+void compel_print(int level, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	if (log_fn)
+		log_fn(level, fmt, args);
+	else if (level <= 1)
+		vfprintf(stderr, fmt, args);
+	va_end(args);
+}
+
+void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long base)
+{
+	memcpy(mem, blob->image, blob->image_size);
+	memset((char *)mem + blob->image_size, 0, blob->mem_size - blob->image_size);
+	for (size_t i = 0; i < blob->nr_relocs; i++)
+		*(uint64_t *)((char *)mem + blob->relocs[i].off) = base + blob->relocs[i].addend;
+}
+
+pid_t compel_wait(pid_t pid, int *status)
+{
+	pid_t ret;
+
+	do {
+		ret = waitpid(pid, status, __WALL);
+	} while (ret < 0 && errno == EINTR);
+	return ret;
+}
+
+static int seize_wait(pid_t pid)
+{
+	int status;
+
+	while (1) {
+		if (compel_wait(pid, &status) < 0) {
+			cpr_perror("waitpid(%d) after PTRACE_INTERRUPT", pid);
+			return -1;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			cpr_err("task %d exited while being seized\n", pid);
+			return -1;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			int sig = WSTOPSIG(status);
+
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+				return COMPEL_TASK_STOPPED;
+			return COMPEL_TASK_ALIVE;
+		}
+		/*
+		 * A signal was on its way in. Let it be delivered as it would
+		 * have been, and stop the task again after that.
+		 */
+		cpr_debug("task %d: letting signal %d through before stopping\n", pid, WSTOPSIG(status));
+		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status)) ||
+		    ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+			cpr_perror("re-stopping task %d", pid);
+			return -1;
+		}
+	}
+}
+
+int compel_stop_task(pid_t pid)
+{
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
+		if (errno == ESRCH)
+			cpr_err("no process with pid %d\n", pid);
+		else if (errno == EPERM)
+			cpr_err("can't seize task %d: it is traced by someone else or we lack permission\n", pid);
+		else
+			cpr_perror("PTRACE_SEIZE of %d", pid);
+		return -1;
+	}
+	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+		cpr_perror("PTRACE_INTERRUPT of %d", pid);
+		goto detach;
+	}
+	ret = seize_wait(pid);
+	if (ret < 0)
+		goto detach;
+	return ret;
+detach:
+	ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	return -1;
+}
+
+int compel_resume_task(pid_t pid, int orig_state)
+{
+	/* A task we found group-stopped goes back to that stop. */
+	if (orig_state == COMPEL_TASK_STOPPED)
+		kill(pid, SIGSTOP);
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+		cpr_perror("PTRACE_DETACH of %d", pid);
+		return -1;
+	}
+	return 0;
+}
+
+int compel_get_thread_state(pid_t tid, struct compel_thread_state *st)
+{
+	struct iovec iov;
+
+	memset(st, 0, sizeof(*st));
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &st->regs)) {
+		cpr_perror("PTRACE_GETREGS of %d", tid);
+		return -1;
+	}
+	st->xsave = aligned_alloc(64, XSAVE_MAX_SIZE);
+	if (!st->xsave) {
+		cpr_err("out of memory\n");
+		return -1;
+	}
+	memset(st->xsave, 0, XSAVE_MAX_SIZE);
+	iov.iov_base = st->xsave;
+	iov.iov_len = XSAVE_MAX_SIZE;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+		cpr_perror("PTRACE_GETREGSET(NT_X86_XSTATE) of %d", tid);
+		goto err;
+	}
+	st->xsave_size = iov.iov_len;
+	if (st->xsave_size > XSAVE_SW_XFEATURES + 8)
+		memcpy(&st->xfeatures, st->xsave + XSAVE_SW_XFEATURES, 8);
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+		cpr_perror("PTRACE_GETSIGMASK of %d", tid);
+		goto err;
+	}
+	return 0;
+err:
+	compel_free_thread_state(st);
+	return -1;
+}
+
+int compel_set_thread_state(pid_t tid, const struct compel_thread_state *st)
+{
+	struct iovec iov = { .iov_base = st->xsave, .iov_len = st->xsave_size };
+	int ret = 0;
+
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &st->regs)) {
+		cpr_perror("PTRACE_SETREGS of %d", tid);
+		ret = -1;
+	}
+	if (st->xsave && ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", tid);
+		ret = -1;
+	}
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+		cpr_perror("PTRACE_SETSIGMASK of %d", tid);
+		ret = -1;
+	}
+	return ret;
+}
+
+void compel_free_thread_state(struct compel_thread_state *st)
+{
+	free(st->xsave);
+	st->xsave = NULL;
+}

@@ -1,1 +1,158 @@
-/* placeholder */
+/* Tool side of the control channel. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compel/rpc.h"
+#include "internal.h"
+#include "log.h"
+
+#define RPC_TIMEOUT_MS	(120 * 1000)
+
+/*
+ * The parasite may crash instead of answering: poll the socket in short
+ * steps and look at the task in between, so a dead or stopped task is
+ * reported instead of waited on forever.
+ */
+int compel_wait_sock(struct parasite_ctl *ctl, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int waited = 0;
+
+	while (waited < RPC_TIMEOUT_MS) {
+		int status, ret;
+
+		ret = poll(&p, 1, 100);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			cpr_perror("poll on the control socket of %d", ctl->pid);
+			return -1;
+		}
+		waited += 100;
+		ret = waitpid(ctl->pid, &status, __WALL | WNOHANG);
+		if (ret == ctl->pid) {
+			if (WIFSTOPPED(status)) {
+				cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
+				ctl->running = 0;
+			} else {
+				cpr_err("task %d died running the parasite (status 0x%x)\n", ctl->pid, status);
+				ctl->running = 0;
+			}
+			return -1;
+		}
+	}
+	cpr_err("parasite in %d did not answer in %d s\n", ctl->pid, RPC_TIMEOUT_MS / 1000);
+	return -1;
+}
+
+int compel_rpc_call(struct parasite_ctl *ctl, unsigned int cmd)
+{
+	struct compel_ctl_msg m = { .cmd = cmd };
+
+	if (write(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+		cpr_perror("sending command %u to the parasite in %d", cmd, ctl->pid);
+		return -1;
+	}
+	return 0;
+}
+
+int compel_rpc_sync(struct parasite_ctl *ctl, unsigned int cmd)
+{
+	struct compel_ctl_msg m;
+
+	if (compel_wait_sock(ctl, ctl->sock))
+		return -1;
+	if (read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+		cpr_perror("reading the reply to %u from the parasite in %d", cmd, ctl->pid);
+		return -1;
+	}
+	if (m.cmd != cmd) {
+		cpr_err("parasite in %d answered %u to command %u\n", ctl->pid, m.cmd, cmd);
+		return -1;
+	}
+	if (m.ret < 0) {
+		errno = m.err;
+		return -1;
+	}
+	return m.ret;
+}
+
+int compel_rpc_call_sync(struct parasite_ctl *ctl, unsigned int cmd)
+{
+	if (compel_rpc_call(ctl, cmd))
+		return -1;
+	return compel_rpc_sync(ctl, cmd);
+}
+
+#define MAX_FDS 64
+
+static void fds_msg(struct msghdr *mh, struct iovec *iov, char *cbuf, int nr, char *dummy)
+{
+	struct cmsghdr *ch;
+
+	memset(mh, 0, sizeof(*mh));
+	iov->iov_base = dummy;
+	iov->iov_len = 1;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_control = cbuf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nr);
+	ch = CMSG_FIRSTHDR(mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int) * nr);
+}
+
+int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	struct msghdr mh;
+	struct iovec iov;
+	char dummy = 0;
+
+	if (nr <= 0 || nr > MAX_FDS) {
+		cpr_err("can't pass %d fds at once\n", nr);
+		return -1;
+	}
+	fds_msg(&mh, &iov, cbuf, nr, &dummy);
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
+	if (sendmsg(ctl->sock, &mh, 0) < 0) {
+		cpr_perror("passing fds to the parasite in %d", ctl->pid);
+		return -1;
+	}
+	return 0;
+}
+
+int compel_recv_fds(struct parasite_ctl *ctl, int *fds, int nr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	struct cmsghdr *ch;
+	struct msghdr mh;
+	struct iovec iov;
+	char dummy;
+
+	if (nr <= 0 || nr > MAX_FDS) {
+		cpr_err("can't take %d fds at once\n", nr);
+		return -1;
+	}
+	fds_msg(&mh, &iov, cbuf, nr, &dummy);
+	if (compel_wait_sock(ctl, ctl->sock))
+		return -1;
+	if (recvmsg(ctl->sock, &mh, MSG_CMSG_CLOEXEC) < 0) {
+		cpr_perror("receiving fds from the parasite in %d", ctl->pid);
+		return -1;
+	}
+	ch = CMSG_FIRSTHDR(&mh);
+	if (!ch || ch->cmsg_type != SCM_RIGHTS || ch->cmsg_len != CMSG_LEN(sizeof(int) * nr)) {
+		cpr_err("parasite in %d sent a malformed fd message\n", ctl->pid);
+		return -1;
+	}
+	memcpy(fds, CMSG_DATA(ch), sizeof(int) * nr);
+	return 0;
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <protobuf-c/protobuf-c.h>
 
 /*
@@ -41,12 +42,18 @@ struct img_desc {
 
 extern const struct img_desc img_descs[CR_FD_MAX];
 
+/* Short upper-case name of an image type ("CORE", "PAGEMAP", ...). */
+const char *img_type_name(int type);
+/* First header word of @type: IMG_SERVICE_MAGIC for stats, IMG_COMMON_MAGIC otherwise. */
+uint32_t img_common_magic(int type);
+
 struct cr_img {
 	int fd;
 	int type;
 	int flags;			/* O_RDONLY or O_DUMP */
 	unsigned long nr_read;		/* entries read so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
+	uint64_t off;			/* file offset of the next entry, for messages */
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#undef PAGE_SIZE
 #define PAGE_SIZE	4096UL
 #define PAGE_SHIFT	12
 #define PAGE_ALIGN(x)	(((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))

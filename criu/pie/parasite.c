@@ -1,1 +1,148 @@
-/* placeholder */
+/*
+ * The parasite: runs inside a dumped task as a compel daemon, reports the
+ * state only the task itself can read, and vmsplices its memory into pipes
+ * the dumper gave it.
+ */
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/prctl.h>
+#include <asm/unistd.h>
+
+#include "compel/blob.h"
+#include "parasite.h"
+
+#ifndef SPLICE_F_NONBLOCK
+#define SPLICE_F_NONBLOCK	0x02
+#endif
+
+static int pipes[PARASITE_MAX_PIPES];
+static int nr_pipes;
+
+static int dump_misc(struct parasite_misc *m)
+{
+	long ret;
+	int i;
+
+	for (i = 0; i < NR_SIGNALS; i++) {
+		m->sa[i].handler = m->sa[i].flags = m->sa[i].restorer = m->sa[i].mask = 0;
+		if (i + 1 == 9 || i + 1 == 19)	/* SIGKILL, SIGSTOP */
+			continue;
+		ret = sys_rt_sigaction(i + 1, 0, &m->sa[i], 8);
+		if (ret < 0) {
+			m->err_where = 1;
+			return ret;
+		}
+	}
+	ret = sys_sigaltstack(0, &m->altstack);
+	if (ret < 0) {
+		m->err_where = 2;
+		return ret;
+	}
+	for (i = 0; i < NR_RLIMITS; i++) {
+		ret = sys_prlimit64(0, i, 0, &m->rlim[i]);
+		if (ret < 0) {
+			m->err_where = 3;
+			return ret;
+		}
+	}
+	m->brk = sys_brk(0);
+	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	ret = sys_prctl(PR_GET_PDEATHSIG, &m->pdeath_sig, 0, 0, 0);
+	if (ret < 0)
+		m->pdeath_sig = 0;
+	/* umask(2) can only be read by setting it: set it back at once. */
+	m->umask = sys_umask(0);
+	sys_umask(m->umask);
+	return 0;
+}
+
+static int take_pipes(int nr)
+{
+	int i, ret;
+
+	if (nr <= 0 || nr > PARASITE_MAX_PIPES)
+		return -EINVAL;
+	for (i = 0; i < nr_pipes; i++)
+		sys_close(pipes[i]);
+	nr_pipes = 0;
+	ret = compel_blob_recv_fds(pipes, nr);
+	if (ret)
+		return ret;
+	nr_pipes = nr;
+	return 0;
+}
+
+static long splice_iovs(int fd, struct iovec *iov, unsigned int nr)
+{
+	long total = 0;
+
+	while (nr) {
+		long ret = sys_vmsplice(fd, iov, nr, SPLICE_F_NONBLOCK);
+
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return -EIO;
+		total += ret;
+		/* Skip what went in; the pipe was sized for all of it. */
+		while (nr && (unsigned long)ret >= iov->iov_len) {
+			ret -= iov->iov_len;
+			iov++;
+			nr--;
+		}
+		if (nr && ret) {
+			iov->iov_base = (char *)iov->iov_base + ret;
+			iov->iov_len -= ret;
+		}
+	}
+	return total;
+}
+
+static int dump_pages(struct parasite_pages *p)
+{
+	struct iovec *iov = p->iovs;
+	unsigned int i, used = 0;
+
+	if (p->nr_pipes > (unsigned int)nr_pipes)
+		return -EINVAL;
+	for (i = 0; i < p->nr_pipes; i++) {
+		long ret;
+
+		if (p->nr_iovs[i] > PARASITE_MAX_IOVS - used)
+			return -E2BIG;
+		ret = splice_iovs(pipes[i], iov, p->nr_iovs[i]);
+		if (ret < 0)
+			return ret;
+		p->nr_bytes[i] = ret;
+		iov += p->nr_iovs[i];
+		used += p->nr_iovs[i];
+	}
+	return 0;
+}
+
+static int handle_cmd(unsigned int cmd, void *data)
+{
+	union parasite_args *args = data;
+
+	switch (cmd) {
+	case PARASITE_CMD_DUMP_MISC:
+		return dump_misc(&args->misc);
+	case PARASITE_CMD_TAKE_PIPES:
+		return take_pipes(args->nr_pipes);
+	case PARASITE_CMD_DUMP_PAGES:
+		return dump_pages(&args->pages);
+	}
+	return -ENOSYS;
+}
+
+long blob_main(void *args)
+{
+	long ret = compel_daemon(args, handle_cmd);
+	int i;
+
+	for (i = 0; i < nr_pipes; i++)
+		sys_close(pipes[i]);
+	nr_pipes = 0;
+	return ret;
+}

@@ -1,1 +1,271 @@
-/* placeholder */
+/*
+ * The restorer: the last stage of a restore, running from the bootstrap
+ * area after the restore child has opened everything it needs. It swaps
+ * the child's address space for the dumped one, puts back the per-task
+ * kernel state, and enters the saved registers through rt_sigreturn.
+ */
+#include <linux/errno.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+#include <linux/capability.h>
+#include <asm/prctl.h>
+#include <asm/unistd.h>
+
+#include "compel/blob.h"
+#include "restorer.h"
+
+#define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
+
+#define PAGE_SZ		4096UL
+
+static struct restore_args *A;
+
+static void fail(const char *what, long err)
+{
+	char buf[256];
+	int n;
+
+	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s failed: errno %ld\n",
+			  (int)sys_getpid(), what, -err);
+	if (A && A->log_fd >= 0)
+		sys_write(A->log_fd, buf, n);
+	sys_exit_group(1);
+}
+
+static void check(long ret, const char *what)
+{
+	if (ret < 0 && ret > -4096)
+		fail(what, ret);
+}
+
+static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), void *priv)
+{
+	for (int i = 0; i < VDSO_NR_PARTS; i++) {
+		uint64_t len = from[i].end - from[i].start;
+		uint64_t dst;
+		long ret;
+
+		if (!len)
+			continue;
+		dst = to(i, priv);
+		if (dst == from[i].start)
+			continue;
+		ret = sys_mremap(from[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+		if (ret != (long)dst)
+			fail("moving the vDSO", ret);
+	}
+}
+
+static uint64_t to_park(int i, void *priv)
+{
+	struct restore_args *a = priv;
+	uint64_t off = 0;
+
+	for (int j = 0; j < i; j++)
+		off += a->self_vdso[j].end - a->self_vdso[j].start;
+	return a->vdso_park + off;
+}
+
+static uint64_t to_target(int i, void *priv)
+{
+	return ((struct restore_args *)priv)->tgt_vdso[i].start;
+}
+
+/*
+ * Two steps, through a parking place in the bootstrap area, so that a
+ * target position overlapping our own vDSO can't clobber a part not yet
+ * moved.
+ */
+static void restore_vdso(struct restore_args *a)
+{
+	struct rst_vdso_part parked[VDSO_NR_PARTS];
+
+	vdso_move(a->self_vdso, to_park, a);
+	for (int i = 0; i < VDSO_NR_PARTS; i++) {
+		uint64_t len = a->self_vdso[i].end - a->self_vdso[i].start;
+
+		parked[i].start = len ? to_park(i, a) : 0;
+		parked[i].end = parked[i].start + len;
+	}
+	vdso_move(parked, to_target, a);
+}
+
+/* Unmap everything but the bootstrap area and the (moved) vDSO. */
+static void unmap_old(struct restore_args *a)
+{
+	struct rst_vdso_part keep[VDSO_NR_PARTS + 1];
+	int nr = 0;
+	uint64_t pos = 0;
+
+	keep[nr].start = a->bootstrap_start;
+	keep[nr++].end = a->bootstrap_start + a->bootstrap_len;
+	for (int i = 0; i < VDSO_NR_PARTS; i++)
+		if (a->tgt_vdso[i].end > a->tgt_vdso[i].start)
+			keep[nr++] = a->tgt_vdso[i];
+	/* a handful of entries: insertion sort */
+	for (int i = 1; i < nr; i++)
+		for (int j = i; j > 0 && keep[j].start < keep[j - 1].start; j--) {
+			struct rst_vdso_part t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < nr; i++) {
+		if (keep[i].start > pos)
+			check(sys_munmap(pos, keep[i].start - pos), "unmapping the restore child");
+		if (keep[i].end > pos)
+			pos = keep[i].end;
+	}
+	if (a->task_size > pos)
+		check(sys_munmap(pos, a->task_size - pos), "unmapping the restore child");
+}
+
+static void map_vmas(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		uint32_t prot = v->prot;
+		long ret;
+
+		/* Private areas are filled before they get their protection. */
+		if (v->kind != RST_VMA_FILE_SHARED)
+			prot |= PROT_READ | PROT_WRITE;
+		ret = sys_mmap(v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
+			       v->kind == RST_VMA_ANON ? -1 : v->fd, v->kind == RST_VMA_ANON ? 0 : v->pgoff);
+		if (ret != (long)v->start)
+			fail("mapping a memory area", ret);
+	}
+}
+
+static void fill_pages(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+		uint64_t done = 0, len = pm->nr_pages * PAGE_SZ;
+
+		while (done < len) {
+			long ret = sys_pread64(a->pages_fd, pm->vaddr + done, len - done, pm->off + done);
+
+			if (ret == 0)
+				fail("reading pages (file too short)", -EIO);
+			check(ret, "reading pages");
+			done += ret;
+		}
+	}
+}
+
+static void protect_vmas(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+
+		if (v->kind == RST_VMA_FILE_SHARED || v->prot == (PROT_READ | PROT_WRITE))
+			continue;
+		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
+	}
+}
+
+static void restore_task_state(struct restore_args *a)
+{
+	a->mm.auxv = (uint64_t)a->auxv;
+	check(sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0), "PR_SET_MM_MAP");
+
+	for (int i = 0; i < NR_SIGNALS; i++) {
+		if (i + 1 == 9 || i + 1 == 19)
+			continue;
+		check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
+	}
+	for (uint32_t i = 0; i < a->nr_rlim; i++)
+		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
+
+	check(sys_arch_prctl(ARCH_SET_FS, a->fs_base), "setting the fs base");
+	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
+	if (a->pdeath_sig)
+		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
+}
+
+static void queue_signals(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
+		int sig = *(int32_t *)a->siginfo[i];
+		long ret;
+
+		if (i < a->nr_shared_siginfo)
+			ret = sys_rt_sigqueueinfo(a->pid, sig, a->siginfo[i]);
+		else
+			ret = sys_rt_tgsigqueueinfo(a->pid, a->pid, sig, a->siginfo[i]);
+		check(ret, "queueing a pending signal");
+	}
+}
+
+#define SECBIT_KEEP_CAPS_BIT	(1 << 4)
+
+static void restore_creds(struct restore_args *a)
+{
+	struct rst_creds *c = &a->creds;
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	/* Keep capabilities across the uid change; dropped below if wanted. */
+	check(sys_prctl(PR_SET_SECUREBITS, c->secbits | SECBIT_KEEP_CAPS_BIT, 0, 0, 0), "PR_SET_SECUREBITS");
+	for (int i = 0; i <= c->cap_last; i++)
+		if (!(c->cap_bnd & (1ULL << i)))
+			check(sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0), "PR_CAPBSET_DROP");
+
+	check(sys_setgroups(c->ngroups, c->groups), "setgroups");
+	check(sys_setresgid(c->gid, c->egid, c->sgid), "setresgid");
+	sys_setfsgid(c->fsgid);
+	check(sys_setresuid(c->uid, c->euid, c->suid), "setresuid");
+	sys_setfsuid(c->fsuid);
+
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = c->cap_eff >> (32 * i);
+		data[i].permitted = c->cap_prm >> (32 * i);
+		data[i].inheritable = c->cap_inh >> (32 * i);
+	}
+	check(sys_capset(&hdr, data), "capset");
+	if (!(c->secbits & SECBIT_KEEP_CAPS_BIT))
+		check(sys_prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "PR_SET_KEEPCAPS");
+	for (int i = 0; i <= c->cap_last; i++)
+		if (c->cap_amb & (1ULL << i))
+			check(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0), "raising an ambient capability");
+}
+
+static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
+{
+	/* The tool waits on this trap, then lets rt_sigreturn run. */
+	asm volatile("movq %0, %%rsp\n"
+		     ".globl restorer_final_trap\n"
+		     "restorer_final_trap:\n"
+		     "int3\n"
+		     "movq $15, %%rax\n"
+		     "syscall\n"
+		     "ud2\n"
+		     : : "r"(sp) : "memory");
+	__builtin_unreachable();
+}
+
+long blob_main(void *data)
+{
+	struct restore_args *a = data;
+
+	A = a;
+	restore_vdso(a);
+	unmap_old(a);
+	map_vmas(a);
+	fill_pages(a);
+	protect_vmas(a);
+	restore_task_state(a);
+
+	for (uint32_t i = 0; i < a->nr_fds_to_close; i++)
+		sys_close(a->fds_to_close[i]);
+
+	restore_creds(a);
+	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
+	queue_signals(a);
+	if (a->log_fd >= 0)
+		sys_close(a->log_fd);
+	a->log_fd = -1;
+
+	sigreturn((uint64_t)a->sigframe + 8);
+}

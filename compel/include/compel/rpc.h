@@ -1,0 +1,37 @@
+/* The control channel between the tool and a parasite daemon. */
+#ifndef COMPEL_RPC_H
+#define COMPEL_RPC_H
+
+#include <stdint.h>
+#include <sys/un.h>
+
+#define COMPEL_ARGS_MAGIC	0x434f4d50u
+
+/* Commands below COMPEL_CMD_USER belong to compel. */
+enum {
+	COMPEL_CMD_FINI		= 1,	/* reply, close the channel and return to the trap */
+	COMPEL_CMD_USER		= 16,
+};
+
+/* One message each way: a command, then its reply with the same cmd. */
+struct compel_ctl_msg {
+	uint32_t cmd;
+	int32_t ret;		/* handler's return value */
+	int32_t err;		/* errno-like code when ret < 0 */
+};
+
+/* Start of the area shared by the tool and the blob; user args follow. */
+struct compel_args {
+	uint32_t magic;
+	int32_t addr_len;
+	struct sockaddr_un addr;	/* tool's listening socket (abstract) */
+	uint64_t user_off;		/* offset of the user args from this struct */
+	uint64_t user_size;
+} __attribute__((aligned(64)));
+
+static inline void *compel_user_args(struct compel_args *a)
+{
+	return (char *)a + a->user_off;
+}
+
+#endif

@@ -1,0 +1,29 @@
+#ifndef CR_OPTIONS_H
+#define CR_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct cr_options {
+	pid_t pid;
+	const char *imgs_dir;
+	const char *work_dir;
+	const char *log_file;
+	int log_level;
+	bool leave_running;
+	bool leave_stopped;
+	bool shell_job;
+	bool restore_detached;
+	bool restore_sibling;
+	const char *pidfile;
+	const char *feature;
+	/* accepted for compatibility; what they ask for is refused when met */
+	bool file_locks;
+	bool link_remap;
+	bool ext_unix_sk;
+	bool tcp_established;
+};
+
+extern struct cr_options opts;
+
+#endif

@@ -1,0 +1,41 @@
+#ifndef CR_CRTOOLS_H
+#define CR_CRTOOLS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pagemap_scan.h"
+
+int cr_dump_tasks(pid_t pid);
+int cr_restore_tasks(void);
+int cr_check(const char *feature);
+
+/* Kernel features probed at start-up. */
+struct kerndat {
+	int has_pagemap_scan;
+	int has_clone3_set_tid;
+	int has_map_files;
+	int has_ptrace_sigmask;
+	int has_prctl_mm_map;
+	int has_uffd;
+	int has_uffd_wp_async;
+	int has_pidfd;
+	int pipe_max_size;
+	unsigned long task_size;
+};
+
+extern struct kerndat kdat;
+int kerndat_init(void);
+
+/* stats.c */
+struct dump_stats {
+	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time;
+	uint64_t pages_scanned, pages_written, pages_zero;
+};
+struct restore_stats {
+	uint64_t forking_time, restore_time, pages_restored;
+};
+int write_dump_stats(int dfd, const struct dump_stats *st);
+int write_restore_stats(int dfd, const struct restore_stats *st);
+
+#endif

@@ -1,0 +1,53 @@
+#ifndef CR_FILES_H
+#define CR_FILES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "files.pb-c.h"
+
+/* One open file description (or a file a mapping or the exe needs). */
+struct file_desc {
+	uint32_t id;
+	FileEntry fe;
+	RegFileEntry reg;
+	int owner_fd;		/* fd in the dumped task, -1 for mapping/exe files */
+	struct stat st;
+};
+
+struct file_table {
+	struct file_desc *d;
+	size_t nr, cap;
+	FdinfoEntry *fds;
+	size_t nr_fds;
+	int max_fd;
+};
+
+/* Dump side */
+int collect_fds(pid_t pid, struct file_table *ft);
+/* A file opened by path for a mapping or the exe (open flags as given). */
+int file_table_add_path(struct file_table *ft, const char *path, int flags, const struct stat *st, uint32_t *id);
+int dump_files(int dfd, pid_t pid, struct file_table *ft);
+int dump_fs(int dfd, pid_t pid);
+void file_table_free(struct file_table *ft);
+
+/* Restore side: everything from files.img, looked up by id. */
+struct rst_files {
+	FileEntry **fe;
+	size_t nr;
+};
+
+int read_files(int dfd, struct rst_files *rf);
+void free_files(struct rst_files *rf);
+FileEntry *find_file(struct rst_files *rf, uint32_t id);
+/* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
+int open_file(struct rst_files *rf, uint32_t id, int flags);
+/* Put every fd of @pid back at its number; shell_tty is the caller's terminal fd or -1. */
+int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd);
+int restore_fs(int dfd, pid_t pid);
+/* Highest fd number the task had, from fdinfo-PID.img. */
+int image_max_fd(int dfd, pid_t pid);
+
+#endif

@@ -1,0 +1,28 @@
+#ifndef CR_MEM_H
+#define CR_MEM_H
+
+#include <sys/types.h>
+
+#include "files.h"
+#include "mm.pb-c.h"
+#include "proc_parse.h"
+
+struct parasite_ctl;
+struct dump_stats;
+
+/* The task's memory areas as they go into mm-PID.img. */
+struct mm_dump {
+	MmEntry mm;
+	VmaEntry *vmas;
+	VmaEntry **vma_ptrs;
+	size_t nr_vmas;
+	uint64_t auxv[128];
+};
+
+/* Classify every area of @pid; refuse (with a message) any we can't restore. */
+int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md);
+/* Write the contents of private areas to pages-1.img and pagemap-PID.img. */
+int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st);
+void free_mm_dump(struct mm_dump *md);
+
+#endif

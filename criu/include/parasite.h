@@ -1,0 +1,61 @@
+/* Commands and arguments shared by the dumper and the parasite blob. */
+#ifndef CR_PARASITE_H
+#define CR_PARASITE_H
+
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "compel/rpc.h"
+
+enum {
+	PARASITE_CMD_DUMP_MISC = COMPEL_CMD_USER,	/* fill struct parasite_misc */
+	PARASITE_CMD_TAKE_PIPES,			/* receive nr_pipes pipe write ends */
+	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
+};
+
+#define PARASITE_MAX_PIPES	16
+#define PARASITE_MAX_IOVS	2048
+#define NR_SIGNALS		64
+#define NR_RLIMITS		16
+
+/* The kernel's struct sigaction on x86-64. */
+struct k_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct parasite_misc {
+	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
+	struct {
+		uint64_t sp;
+		int32_t flags;
+		uint32_t pad;
+		uint64_t size;
+	} altstack;
+	struct {
+		uint64_t cur, max;
+	} rlim[NR_RLIMITS];
+	uint64_t brk;
+	int32_t dumpable;
+	int32_t secbits;
+	int32_t umask;
+	int32_t pdeath_sig;
+	int32_t err_where;		/* which step failed, for messages */
+};
+
+struct parasite_pages {
+	uint32_t nr_pipes;
+	uint32_t nr_iovs[PARASITE_MAX_PIPES];	/* iovs for pipe i follow those of pipe i-1 */
+	uint64_t nr_bytes[PARASITE_MAX_PIPES];	/* out: bytes spliced into pipe i */
+	struct iovec iovs[PARASITE_MAX_IOVS];
+};
+
+union parasite_args {
+	struct parasite_misc misc;
+	struct parasite_pages pages;
+	int32_t nr_pipes;
+};
+
+#endif

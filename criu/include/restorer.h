@@ -1,0 +1,138 @@
+/*
+ * What the restore child hands to the restorer blob. Everything lives in
+ * the bootstrap area (the blob, this struct, the arrays it points to, the
+ * stack), which no target mapping overlaps, so plain pointers stay valid
+ * while everything else is unmapped.
+ */
+#ifndef CR_RESTORER_H
+#define CR_RESTORER_H
+
+#include <stdint.h>
+
+#include "parasite.h"
+
+enum rst_vma_kind {
+	RST_VMA_ANON = 1,
+	RST_VMA_FILE_PRIVATE,
+	RST_VMA_FILE_SHARED,
+};
+
+struct rst_vma {
+	uint64_t start, end;
+	uint64_t pgoff;
+	uint32_t prot;
+	uint32_t flags;		/* MAP_* */
+	int32_t fd;		/* for file-backed areas */
+	uint32_t kind;
+};
+
+struct rst_pagemap {
+	uint64_t vaddr;
+	uint64_t nr_pages;
+	uint64_t off;
+};
+
+/* A part of the vDSO: [vvar], [vvar_vclock] or [vdso]. */
+enum { VDSO_PART_VVAR, VDSO_PART_VCLOCK, VDSO_PART_VDSO, VDSO_NR_PARTS };
+
+struct rst_vdso_part {
+	uint64_t start, end;	/* 0, 0 when absent */
+};
+
+/* struct sigcontext on x86-64 as rt_sigreturn reads it. */
+struct rst_sigcontext {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2;
+	uint64_t fpstate;
+	uint64_t reserved1[8];
+};
+
+struct rst_ucontext {
+	uint64_t uc_flags;
+	uint64_t uc_link;
+	struct {
+		uint64_t ss_sp;
+		int32_t ss_flags;
+		int32_t pad;
+		uint64_t ss_size;
+	} uc_stack;
+	struct rst_sigcontext uc_mcontext;
+	uint64_t uc_sigmask;
+};
+
+/* rt_sigreturn finds this at %rsp - 8; the XSAVE area follows, 64-aligned. */
+struct rst_sigframe {
+	uint64_t pretcode;
+	struct rst_ucontext uc;
+	uint8_t info[128];
+};
+
+#define RST_MAX_SIGINFO	512
+
+struct rst_creds {
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint32_t groups[256];
+	int32_t ngroups;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t secbits;
+	int32_t cap_last;
+};
+
+struct restore_args {
+	uint64_t bootstrap_start, bootstrap_len;
+	uint64_t task_size;		/* unmap everything below this */
+
+	struct rst_vma *vmas;
+	uint32_t nr_vmas;
+	struct rst_pagemap *pms;
+	uint32_t nr_pms;
+	int32_t pages_fd;
+
+	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
+	struct rst_vdso_part tgt_vdso[VDSO_NR_PARTS];	/* where the task had them */
+	uint64_t vdso_park;		/* free room in the bootstrap area for moving them */
+
+	/* struct prctl_mm_map, field for field */
+	struct {
+		uint64_t start_code, end_code, start_data, end_data;
+		uint64_t start_brk, brk, start_stack;
+		uint64_t arg_start, arg_end, env_start, env_end;
+		uint64_t auxv;
+		uint32_t auxv_size;
+		uint32_t exe_fd;
+	} mm;
+	uint64_t auxv[128];
+
+	struct k_sigaction sa[NR_SIGNALS];
+	struct {
+		uint64_t cur, max;
+	} rlim[NR_RLIMITS];
+	uint32_t nr_rlim;
+	struct rst_creds creds;
+	int32_t dumpable;
+	int32_t pdeath_sig;
+
+	uint64_t fs_base, gs_base;
+	struct {
+		uint64_t sp;
+		int32_t flags;
+		uint32_t pad;
+		uint64_t size;
+	} altstack;
+
+	uint8_t (*siginfo)[128];	/* queued signals to put back */
+	uint32_t nr_siginfo;
+	uint32_t nr_shared_siginfo;	/* the first ones are process-wide */
+	int32_t pid;
+
+	int32_t log_fd;
+	int32_t fds_to_close[64];
+	uint32_t nr_fds_to_close;
+
+	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
+};
+
+#endif

@@ -1,0 +1,25 @@
+#ifndef CR_UTIL_H
+#define CR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define CR_VERSION	"4.0"
+
+/* Microseconds on CLOCK_MONOTONIC. */
+uint64_t now_us(void);
+
+/* readlink(2) into buf (NUL-terminated); returns length or -1. */
+ssize_t read_link(const char *path, char *buf, size_t size);
+/* Write all of buf; 0 or -1. */
+int write_all(int fd, const void *buf, size_t len);
+/* Move fd to the number @to (closing what was there); returns @to or -1. */
+int move_fd(int fd, int to);
+/* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */
+int check_privileges(void);
+/* Write pid to path (for --pidfile); 0 or -1. */
+int write_pidfile(const char *path, pid_t pid);
+
+#endif
