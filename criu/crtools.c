@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 		ret = cr_dump_tasks(opts.pid);
 	} else if (!strcmp(action, "restore")) {
 		ret = cr_restore_tasks();
+		log_fini();
+		return ret;
 	} else if (!strcmp(action, "check")) {
 		ret = cr_check(opts.feature);
 	} else if (!strcmp(action, "pre-dump") || !strcmp(action, "page-server") ||

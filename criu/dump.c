@@ -42,6 +42,18 @@
 #define ERESTARTNOHAND		514
 #define ERESTART_RESTARTBLOCK	516
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION	0x420f
+#endif
+
+struct rseq_conf {
+	uint64_t ptr;
+	uint32_t size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
 struct dump_ctx {
 	pid_t pid;
 	int dfd;
@@ -54,6 +66,7 @@ struct dump_ctx {
 	struct mm_dump md;
 	struct compel_thread_state regs;
 	struct parasite_misc misc;
+	struct rseq_conf rseq;
 	SiginfoEntry *sig_priv, *sig_shared;
 	size_t nr_sig_priv, nr_sig_shared;
 	uint8_t (*siginfo_buf)[128];
@@ -95,13 +108,10 @@ static int check_supported(struct dump_ctx *dc)
 		       dc->pid, dc->status.threads);
 		return -1;
 	}
-	children = read_proc_file(dc->pid, "task/0/children", NULL);
-	if (!children) {
-		char name[64];
+	char name[64];
 
-		snprintf(name, sizeof(name), "task/%d/children", dc->pid);
-		children = read_proc_file(dc->pid, name, NULL);
-	}
+	snprintf(name, sizeof(name), "task/%d/children", dc->pid);
+	children = read_proc_file(dc->pid, name, NULL);
 	if (children && children[0]) {
 		pr_err("can't dump task %d: it has children (%s); process trees are not supported yet\n",
 		       dc->pid, children);
@@ -189,6 +199,16 @@ static void fixup_syscall_restart(struct user_regs_struct *r)
 		r->rip -= 2;
 		break;
 	}
+}
+
+static int get_rseq(pid_t tid, struct rseq_conf *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(*rc), rc) < 0) {
+		pr_perror("PTRACE_GET_RSEQ_CONFIGURATION of %d", tid);
+		return -1;
+	}
+	return 0;
 }
 
 static int run_parasite(struct dump_ctx *dc)
@@ -344,6 +364,16 @@ static int write_core(struct dump_ctx *dc)
 		sp[i] = &dc->sig_priv[i];
 	for (size_t i = 0; i < dc->nr_sig_shared; i++)
 		ssp[i] = &dc->sig_shared[i];
+	RseqEntry rs = RSEQ_ENTRY__INIT;
+
+	if (dc->rseq.size) {
+		rs.ptr = dc->rseq.ptr;
+		rs.size = dc->rseq.size;
+		rs.signature = dc->rseq.signature;
+		rs.has_flags = true;
+		rs.flags = dc->rseq.flags;
+		th.rseq = &rs;
+	}
 	th.n_pending = dc->nr_sig_priv;
 	th.pending = sp;
 
@@ -556,7 +586,7 @@ int cr_dump_tasks(pid_t pid)
 	if (peek_signals(pid, 0, &dc.sig_priv, &dc.nr_sig_priv, &dc.siginfo_buf) ||
 	    peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &shared_buf))
 		goto out_resume;
-	if (run_parasite(&dc))
+	if (get_rseq(pid, &dc.rseq) || run_parasite(&dc))
 		goto out_resume;
 	if (write_images(&dc))
 		goto out_resume;

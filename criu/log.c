@@ -96,3 +96,8 @@ void print_on_level(int level, const char *fmt, ...)
 out:
 	errno = save_errno;
 }
+
+void log_set_fd(int fd)
+{
+	log_fd = fd;
+}

@@ -1,1 +1,1078 @@
-int cr_restore_tasks(void) { return 1; }
+/*
+ * criu restore: read and check every image, fork a child with the dumped
+ * pid, let it reopen files and build the restorer's arguments, and hand
+ * over to the restorer blob. We trace the child to its final trap, let
+ * rt_sigreturn run, remove the bootstrap area and let it go.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compel/compel.h"
+#include "core.pb-c.h"
+#include "cr_options.h"
+#include "crtools.h"
+#include "files.h"
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pagerange.h"
+#include "proc_parse.h"
+#include "pstree.pb-c.h"
+#include "restorer.h"
+#include "restorer-blob.h"
+#include "util.h"
+
+#define RESTORER_STACK	(64 * 1024)
+#define XSTATE_MAGIC1	0x46505853u
+#define XSTATE_MAGIC2	0x46505845u
+#define UC_FP_XSTATE		0x1
+#define UC_SIGCONTEXT_SS	0x2
+#define UC_STRICT_RESTORE_SS	0x4
+
+struct rst_ctx {
+	int dfd;
+	pid_t pid;
+	InventoryEntry *inv;
+	PstreeEntry *pe;
+	CoreEntry *core;
+	MmEntry *mm;
+	PagemapEntry **pms;
+	size_t nr_pms;
+	uint64_t nr_pages;
+	struct rst_files files;
+	int sync_pipe[2];
+	uint64_t bootstrap, bootstrap_len;
+	struct restore_stats st;
+};
+
+/* ---- reading and checking the images ---- */
+
+static int read_one(int dfd, int type, void **msg, ...)
+{
+	struct cr_img *img;
+	va_list ap;
+	int id, ret;
+
+	va_start(ap, msg);
+	id = va_arg(ap, int);
+	va_end(ap);
+	img = open_image_at(dfd, type, O_RDONLY, id);
+	if (!img)
+		return -1;
+	ret = pb_read_one_required(img, msg);
+	if (ret == 0) {
+		/* keep the message; the image descriptor goes */
+	}
+	close_image(img);
+	return ret;
+}
+
+static int read_inventory(struct rst_ctx *rc)
+{
+	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
+		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
+		return -1;
+	}
+	if (read_one(rc->dfd, CR_FD_INVENTORY, (void **)&rc->inv, 0))
+		return -1;
+	if (rc->inv->img_version > IMG_FORMAT_VERSION) {
+		pr_err("images in %s have format version %u, made by criu %s; this criu (%s) reads up to version %d\n",
+		       opts.imgs_dir, rc->inv->img_version, rc->inv->tool_version, CR_VERSION, IMG_FORMAT_VERSION);
+		return -1;
+	}
+	if (rc->inv->has_page_size && rc->inv->page_size != PAGE_SIZE) {
+		pr_err("images were made with %u-byte pages\n", rc->inv->page_size);
+		return -1;
+	}
+	if (rc->inv->shell_job && !opts.shell_job)
+		pr_warn("the dump was made with --shell-job; restoring without it\n");
+	return 0;
+}
+
+static int vma_private(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
+	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+static int check_mm(struct rst_ctx *rc)
+{
+	MmEntry *mm = rc->mm;
+	uint64_t prev_end = 0;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		VmaEntry *v = mm->vmas[i];
+
+		if (v->start >= v->end || (v->start | v->end) & (PAGE_SIZE - 1) || v->start < prev_end ||
+		    v->end > kdat.task_size) {
+			pr_err("mm-%d.img: memory area %zu (%lx-%lx) is malformed or out of order\n", rc->pid, i,
+			       (unsigned long)v->start, (unsigned long)v->end);
+			return -1;
+		}
+		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+		    (!v->has_file_id || !find_file(&rc->files, v->file_id))) {
+			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
+			return -1;
+		}
+		prev_end = v->end;
+	}
+	if (!find_file(&rc->files, mm->exe_file_id)) {
+		pr_err("mm-%d.img: the executable names no known file\n", rc->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every page must land in a private area, and come from inside the pages file. */
+static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t file_size)
+{
+	MmEntry *mm = rc->mm;
+	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
+	size_t lo = 0, hi = mm->n_vmas;
+
+	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
+	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
+		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
+		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
+		       (unsigned long)pe->off, (unsigned long)file_size);
+		return -1;
+	}
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (mm->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; addr < end; i++) {
+		if (i >= mm->n_vmas || mm->vmas[i]->start > addr || !vma_private(mm->vmas[i])) {
+			pr_err("pagemap-%d.img: pages at %lx are outside any private memory area\n", rc->pid,
+			       (unsigned long)addr);
+			return -1;
+		}
+		addr = mm->vmas[i]->end;
+	}
+	return 0;
+}
+
+static int read_pagemap(struct rst_ctx *rc)
+{
+	struct cr_img *img = open_image_at(rc->dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid);
+	PagemapHead *head = NULL;
+	struct stat st;
+	char name[32];
+	void *msg;
+	int ret = -1, r;
+
+	if (!img)
+		return -1;
+	if (pb_read_one_required(img, (void **)&head))
+		goto out;
+	snprintf(name, sizeof(name), "pages-%u.img", head->pages_id);
+	if (fstatat(rc->dfd, name, &st, 0)) {
+		pr_perror("can't stat %s/%s", opts.imgs_dir, name);
+		goto out;
+	}
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		PagemapEntry *pe = msg, **n;
+
+		if (check_pagemap_entry(rc, pe, st.st_size)) {
+			pb_free(img, msg);
+			goto out;
+		}
+		n = realloc(rc->pms, (rc->nr_pms + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(img, msg);
+			goto out;
+		}
+		rc->pms = n;
+		rc->pms[rc->nr_pms++] = pe;
+		rc->nr_pages += pe->nr_pages;
+	}
+	if (r < 0)
+		goto out;
+	ret = 0;
+out:
+	if (head)
+		pb_free(img, head);
+	close_image(img);
+	return ret;
+}
+
+static int check_pid_free(pid_t pid)
+{
+	char path[64], comm[64] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+	pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
+	return -1;
+}
+
+static int read_images(struct rst_ctx *rc)
+{
+	if (read_inventory(rc) || read_one(rc->dfd, CR_FD_PSTREE, (void **)&rc->pe, 0))
+		return -1;
+	rc->pid = rc->pe->pid;
+	if (rc->pid != rc->inv->root_pid) {
+		pr_err("pstree.img and inventory.img disagree about the root pid (%d vs %d)\n", rc->pid,
+		       rc->inv->root_pid);
+		return -1;
+	}
+	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid) ||
+	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid) || read_files(rc->dfd, &rc->files))
+		return -1;
+	if (check_mm(rc) || read_pagemap(rc))
+		return -1;
+	return 0;
+}
+
+/* ---- the child ---- */
+
+struct self_vdso {
+	struct rst_vdso_part part[VDSO_NR_PARTS];
+};
+
+static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
+{
+	memset(sv, 0, sizeof(*sv));
+	for (int i = 0; i < nr; i++) {
+		int p = -1;
+
+		if (!vmas[i].name)
+			continue;
+		if (!strcmp(vmas[i].name, "[vvar]"))
+			p = VDSO_PART_VVAR;
+		else if (!strcmp(vmas[i].name, "[vvar_vclock]"))
+			p = VDSO_PART_VCLOCK;
+		else if (!strcmp(vmas[i].name, "[vdso]"))
+			p = VDSO_PART_VDSO;
+		if (p >= 0) {
+			sv->part[p].start = vmas[i].start;
+			sv->part[p].end = vmas[i].end;
+		}
+	}
+	return 0;
+}
+
+static int vdso_part_of(const VmaEntry *v)
+{
+	switch (v->kind) {
+	case VMA_KIND__VMA_VVAR: return VDSO_PART_VVAR;
+	case VMA_KIND__VMA_VVAR_VCLOCK: return VDSO_PART_VCLOCK;
+	case VMA_KIND__VMA_VDSO: return VDSO_PART_VDSO;
+	default: return -1;
+	}
+}
+
+/*
+ * The vDSO is moved, not copied: this kernel's must have the parts, sizes
+ * and relative placement the dumped one had.
+ */
+static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a)
+{
+	struct rst_vdso_part tgt[VDSO_NR_PARTS] = { };
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		int p = vdso_part_of(rc->mm->vmas[i]);
+
+		if (p >= 0) {
+			tgt[p].start = rc->mm->vmas[i]->start;
+			tgt[p].end = rc->mm->vmas[i]->end;
+		}
+	}
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		uint64_t sl = sv->part[p].end - sv->part[p].start, tl = tgt[p].end - tgt[p].start;
+
+		if (sl != tl) {
+			pr_err("the vDSO of this kernel differs from the dumped one (part %d: %lu vs %lu bytes); "
+			       "restoring across vDSO layouts is not supported yet\n", p, (unsigned long)sl,
+			       (unsigned long)tl);
+			return -1;
+		}
+		if (tl && sv->part[VDSO_PART_VDSO].start && tgt[VDSO_PART_VDSO].start &&
+		    (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
+		    (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start)) {
+			pr_err("the vDSO parts of this kernel are laid out differently from the dumped ones\n");
+			return -1;
+		}
+	}
+	memcpy(a->self_vdso, sv->part, sizeof(sv->part));
+	memcpy(a->tgt_vdso, tgt, sizeof(tgt));
+	return 0;
+}
+
+static int overlaps(uint64_t s, uint64_t e, uint64_t s2, uint64_t e2)
+{
+	return s < e2 && s2 < e;
+}
+
+/* A hole free both in the child now and in the task to be. */
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len)
+{
+	uint64_t cand = kdat.task_size - (1ULL << 32);	/* stay well below the stack */
+
+	while (cand > (1ULL << 32)) {
+		uint64_t end = cand + len, lowest = cand;
+		int hit = 0;
+
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (overlaps(cand, end, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end)) {
+				hit = 1;
+				if (rc->mm->vmas[i]->start < lowest)
+					lowest = rc->mm->vmas[i]->start;
+			}
+		for (int i = 0; i < nr_self; i++)
+			if (overlaps(cand, end, self[i].start, self[i].end)) {
+				hit = 1;
+				if (self[i].start < lowest)
+					lowest = self[i].start;
+			}
+		if (!hit)
+			return cand;
+		cand = ((lowest - len) & ~(PAGE_SIZE - 1)) - PAGE_SIZE;
+	}
+	return 0;
+}
+
+static void *bump(char **p, size_t size)
+{
+	void *ret = (void *)(((uintptr_t)*p + 63) & ~63UL);
+
+	*p = (char *)ret + size;
+	return ret;
+}
+
+/* Service fds live from svc_base up, above every fd the task will have. */
+enum {
+	SVC_LOG,
+	SVC_DIR,
+	SVC_PAGES,
+	SVC_EXE,
+	SVC_TTY,
+	SVC_SYNC,
+	SVC_FILES,	/* mapped files from here on */
+};
+
+struct child_fds {
+	int base;
+	int next;
+};
+
+static int svc_fd(struct child_fds *cf, int fd, int slot)
+{
+	int to = cf->base + slot;
+
+	if (fd < 0)
+		return -1;
+	if (move_fd(fd, to) < 0) {
+		pr_perror("can't move fd %d to %d", fd, to);
+		return -1;
+	}
+	return to;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf)
+{
+	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
+	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
+	int nr_files = 0, ret = -1;
+
+	if (!ids || !fds)
+		goto out;
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		VmaEntry *v = rc->mm->vmas[i];
+		struct rst_vma *r;
+
+		if (vdso_part_of(v) >= 0)
+			continue;
+		r = &a->vmas[a->nr_vmas++];
+		r->start = v->start;
+		r->end = v->end;
+		r->pgoff = v->pgoff;
+		r->prot = v->prot;
+		r->flags = v->flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN);
+		r->fd = -1;
+		r->kind = RST_VMA_ANON;
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+
+		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
+		for (int j = 0; j < nr_files; j++)
+			if (ids[j] == v->file_id)
+				r->fd = fds[j];
+		if (r->fd >= 0)
+			continue;
+		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
+			       SVC_FILES + nr_files);
+		if (r->fd < 0)
+			goto out;
+		ids[nr_files] = v->file_id;
+		fds[nr_files++] = r->fd;
+	}
+	ret = 0;
+out:
+	free(ids);
+	free(fds);
+	return ret;
+}
+
+static void fill_creds(struct restore_args *a, CredsEntry *c)
+{
+	struct rst_creds *r = &a->creds;
+	FILE *f;
+
+	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
+	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
+	r->ngroups = c->n_groups < ARRAY_SIZE(r->groups) ? c->n_groups : ARRAY_SIZE(r->groups);
+	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
+	r->cap_inh = c->cap_inh;
+	r->cap_prm = c->cap_prm;
+	r->cap_eff = c->cap_eff;
+	r->cap_bnd = c->cap_bnd;
+	r->cap_amb = c->has_cap_amb ? c->cap_amb : 0;
+	r->secbits = c->secbits;
+	r->cap_last = 40;
+	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) {
+		if (fscanf(f, "%d", &r->cap_last) != 1)
+			r->cap_last = 40;
+		fclose(f);
+	}
+}
+
+static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
+{
+	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
+	sc->r12 = g->r12; sc->r13 = g->r13; sc->r14 = g->r14; sc->r15 = g->r15;
+	sc->rdi = g->di; sc->rsi = g->si; sc->rbp = g->bp; sc->rbx = g->bx;
+	sc->rdx = g->dx; sc->rax = g->ax; sc->rcx = g->cx; sc->rsp = g->sp;
+	sc->rip = g->ip; sc->eflags = g->flags;
+	sc->cs = 0x33;
+	sc->ss = 0x2b;
+}
+
+static int fill_sigframe(struct rst_ctx *rc, struct restore_args *a, uint8_t *xsave)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	struct rst_sigframe *f = a->sigframe;
+	ProtobufCBinaryData *x = &th->fpregs->xsave;
+
+	memset(f, 0, sizeof(*f));
+	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f->uc.uc_stack.ss_sp = th->altstack->sp;
+	f->uc.uc_stack.ss_flags = th->altstack->flags;
+	f->uc.uc_stack.ss_size = th->altstack->size;
+	f->uc.uc_sigmask = th->blk_sigset;
+	fill_regs(&f->uc.uc_mcontext, th->gpregs);
+
+	if (x->len < 576 || x->len > 64 * 1024) {
+		pr_err("core-%d.img: the FPU state has an impossible size (%zu)\n", rc->pid, x->len);
+		return -1;
+	}
+	memcpy(xsave, x->data, x->len);
+	/* The software-reserved bytes tell rt_sigreturn this is a full XSAVE image. */
+	uint32_t *sw = (uint32_t *)(xsave + 464);
+
+	sw[0] = XSTATE_MAGIC1;
+	sw[1] = x->len + 4;
+	memcpy(&sw[2], &th->fpregs->xfeatures, 8);
+	sw[4] = x->len;
+	*(uint32_t *)(xsave + x->len) = XSTATE_MAGIC2;
+	f->uc.uc_mcontext.fpstate = (uint64_t)xsave;
+	return 0;
+}
+
+static int fill_task(struct rst_ctx *rc, struct restore_args *a)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	ThreadCoreEntry *th = rc->core->thread;
+	MmEntry *mm = rc->mm;
+
+	a->mm.start_code = mm->start_code;
+	a->mm.end_code = mm->end_code;
+	a->mm.start_data = mm->start_data;
+	a->mm.end_data = mm->end_data;
+	a->mm.start_brk = mm->start_brk;
+	a->mm.brk = mm->brk;
+	a->mm.start_stack = mm->start_stack;
+	a->mm.arg_start = mm->arg_start;
+	a->mm.arg_end = mm->arg_end;
+	a->mm.env_start = mm->env_start;
+	a->mm.env_end = mm->env_end;
+	if (mm->n_auxv > ARRAY_SIZE(a->auxv)) {
+		pr_err("mm-%d.img: auxv too long\n", rc->pid);
+		return -1;
+	}
+	memcpy(a->auxv, mm->auxv, mm->n_auxv * 8);
+	a->mm.auxv_size = mm->n_auxv * 8;
+
+	for (size_t i = 0; i < tc->n_sigactions; i++) {
+		SigactionEntry *s = tc->sigactions[i];
+
+		if (s->sig < 1 || s->sig > NR_SIGNALS)
+			continue;
+		a->sa[s->sig - 1].handler = s->handler;
+		a->sa[s->sig - 1].flags = s->flags;
+		a->sa[s->sig - 1].restorer = s->restorer;
+		a->sa[s->sig - 1].mask = s->mask;
+	}
+	for (size_t i = 0; i < tc->n_rlimits && i < NR_RLIMITS; i++) {
+		struct rlimit cur;
+		RlimitEntry *r = tc->rlimits[i];
+
+		if (r->resource >= NR_RLIMITS)
+			continue;
+		getrlimit(r->resource, &cur);
+		if (r->max > cur.rlim_max) {
+			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
+			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
+			       (unsigned long)cur.rlim_max);
+			return -1;
+		}
+		a->rlim[r->resource].cur = r->cur;
+		a->rlim[r->resource].max = r->max;
+		if (r->resource + 1 > a->nr_rlim)
+			a->nr_rlim = r->resource + 1;
+	}
+	fill_creds(a, tc->creds);
+	a->dumpable = tc->dumpable;
+	if (th->rseq && th->rseq->size) {
+		a->rseq_ptr = th->rseq->ptr;
+		a->rseq_size = th->rseq->size;
+		a->rseq_sig = th->rseq->signature;
+	}
+	a->fs_base = th->gpregs->fs_base;
+	a->gs_base = th->gpregs->gs_base;
+	a->pid = rc->pid;
+	return 0;
+}
+
+static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	ThreadCoreEntry *th = rc->core->thread;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < tc->n_shared_pending; i++)
+		memcpy(a->siginfo[n++], tc->shared_pending[i]->siginfo.data, 128);
+	a->nr_shared_siginfo = n;
+	for (size_t i = 0; i < th->n_pending; i++)
+		memcpy(a->siginfo[n++], th->pending[i]->siginfo.data, 128);
+	a->nr_siginfo = n;
+	for (uint32_t i = 0; i < n; i++) {
+		int sig = *(int32_t *)a->siginfo[i];
+
+		if (sig < 1 || sig > NR_SIGNALS) {
+			pr_err("core-%d.img: a pending signal has number %d\n", rc->pid, sig);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_siginfo_sizes(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	TaskCoreEntry *tc = rc->core->tc;
+
+	for (size_t i = 0; i < th->n_pending; i++)
+		if (th->pending[i]->siginfo.len != 128)
+			goto bad;
+	for (size_t i = 0; i < tc->n_shared_pending; i++)
+		if (tc->shared_pending[i]->siginfo.len != 128)
+			goto bad;
+	return 0;
+bad:
+	pr_err("core-%d.img: a pending signal record has the wrong size\n", rc->pid);
+	return -1;
+}
+
+/*
+ * Lay out the bootstrap area: blob, args, arrays, sigframe with XSAVE,
+ * vDSO parking room, stack. Returns the args, or NULL.
+ */
+static size_t vdso_park_size(struct self_vdso *sv)
+{
+	size_t park = 0;
+
+	for (int i = 0; i < VDSO_NR_PARTS; i++)
+		park += sv->part[i].end - sv->part[i].start;
+	return park;
+}
+
+/*
+ * In the parent, before forking: size the bootstrap area, find a hole for
+ * it and reserve the hole, so the child inherits the reservation.
+ */
+static int plan_bootstrap(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	struct proc_vma *self;
+	struct self_vdso sv;
+	size_t nr_sig, len;
+	int nr_self, ret = -1;
+	void *mem;
+
+	if (parse_maps(0, &self, &nr_self))
+		return -1;
+	find_self_vdso(&sv, self, nr_self);
+	nr_sig = th->n_pending + rc->core->tc->n_shared_pending;
+	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 8 +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
+	      nr_sig * 128 + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024;
+	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK;
+
+	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
+	if (!rc->bootstrap) {
+		pr_err("no room for the restorer in the address space of %d\n", rc->pid);
+		goto out;
+	}
+	mem = mmap((void *)rc->bootstrap, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (mem != (void *)rc->bootstrap) {
+		pr_perror("can't reserve room for the restorer at %lx", (unsigned long)rc->bootstrap);
+		goto out;
+	}
+	rc->bootstrap_len = len;
+	ret = 0;
+out:
+	free_maps(self, nr_self);
+	return ret;
+}
+
+/* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
+static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	size_t nr_sig = th->n_pending + rc->core->tc->n_shared_pending;
+	size_t len = rc->bootstrap_len, park;
+	struct proc_vma *self;
+	struct self_vdso sv;
+	struct restore_args *a;
+	int nr_self;
+	char *p, *mem;
+
+	if (parse_maps(0, &self, &nr_self))
+		return NULL;
+	find_self_vdso(&sv, self, nr_self);
+	park = vdso_park_size(&sv);
+	mem = mmap((void *)rc->bootstrap, len, PROT_READ | PROT_WRITE | PROT_EXEC,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (mem != (void *)rc->bootstrap) {
+		pr_perror("can't map the restorer at %lx", (unsigned long)rc->bootstrap);
+		goto err;
+	}
+	compel_blob_load(&restorer_blob, mem, rc->bootstrap);
+
+	p = mem + restorer_blob.mem_size;
+	a = bump(&p, sizeof(*a));
+	memset(a, 0, sizeof(*a));
+	a->bootstrap_start = rc->bootstrap;
+	a->bootstrap_len = len;
+	a->task_size = kdat.task_size;
+	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
+	a->pms = bump(&p, rc->nr_pms * sizeof(struct rst_pagemap));
+	a->siginfo = bump(&p, nr_sig * 128);
+	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
+	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
+
+	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
+	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
+		pr_err("bootstrap area layout overflow\n");
+		goto err;
+	}
+
+	for (size_t i = 0; i < rc->nr_pms; i++) {
+		a->pms[i].vaddr = rc->pms[i]->vaddr;
+		a->pms[i].nr_pages = rc->pms[i]->nr_pages;
+		a->pms[i].off = rc->pms[i]->off;
+	}
+	a->nr_pms = rc->nr_pms;
+	a->pages_fd = pages_fd;
+	a->log_fd = cf->base + SVC_LOG;
+	a->close_from = cf->base + SVC_DIR;
+	if (plan_vdso(rc, &sv, a) || fill_vmas(rc, a, cf) || fill_task(rc, a) || fill_siginfo(rc, a) ||
+	    fill_sigframe(rc, a, xsave))
+		goto err;
+	free_maps(self, nr_self);
+	return a;
+err:
+	free_maps(self, nr_self);
+	return NULL;
+}
+
+static int setup_session(struct rst_ctx *rc)
+{
+	if (rc->pe->sid == rc->pid) {
+		if (setsid() < 0) {
+			pr_perror("setsid");
+			return -1;
+		}
+		return 0;
+	}
+	if (!opts.shell_job) {
+		pr_err("%d was not a session leader: restore it with --shell-job\n", rc->pid);
+		return -1;
+	}
+	if (rc->pe->pgid == rc->pid && setpgid(0, 0)) {
+		pr_perror("setpgid");
+		return -1;
+	}
+	return 0;
+}
+
+static int open_shell_tty(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (isatty(fd))
+			return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
+static int raise_nofile(int need)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return -1;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	if ((rlim_t)need > r.rlim_cur) {
+		pr_err("the task had fd %d, but we may only open up to %lu\n", need, (unsigned long)r.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+/* glibc registers 32 bytes but may report the smaller feature size. */
+static int unregister_rseq(void)
+{
+	void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+
+	if (!syscall(__NR_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
+		return 0;
+	return syscall(__NR_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+}
+
+static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struct restore_args *a)
+{
+	uint64_t stack = rc->bootstrap + rc->bootstrap_len - 64;
+	uint64_t entry = rc->bootstrap + restorer_blob.entry;
+
+	asm volatile("movq %0, %%rsp\n"
+		     "movq %1, %%rdi\n"
+		     "jmp *%2\n"
+		     : : "r"(stack), "r"(a), "r"(entry) : "memory");
+	__builtin_unreachable();
+}
+
+static int restore_child(struct rst_ctx *rc)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	struct child_fds cf;
+	struct restore_args *a;
+	int max_fd, tty = -1, pages_fd, exe_fd;
+	sigset_t all;
+	char go;
+
+	close(rc->sync_pipe[1]);
+	if (read(rc->sync_pipe[0], &go, 1) != 1)
+		_exit(1);
+	close(rc->sync_pipe[0]);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (setup_session(rc))
+		return -1;
+	if (opts.shell_job)
+		tty = open_shell_tty();
+
+	max_fd = image_max_fd(rc->dfd, rc->pid);
+	if (max_fd < -1)
+		return -1;
+	cf.base = (max_fd < 100 ? 100 : max_fd + 1);
+	if (raise_nofile(cf.base + SVC_FILES + rc->mm->n_vmas + 1))
+		return -1;
+
+	/* Our own fds go up out of the way, everything else of ours goes. */
+	log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	rc->dfd = svc_fd(&cf, rc->dfd, SVC_DIR);
+	if (tty >= 0)
+		tty = svc_fd(&cf, tty, SVC_TTY);
+	if (rc->dfd < 0 || syscall(SYS_close_range, 0, cf.base - 1, 0)) {
+		pr_perror("can't set up service fds");
+		return -1;
+	}
+
+	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd))
+		return -1;
+	pages_fd = svc_fd(&cf, openat(rc->dfd, "pages-1.img", O_RDONLY | O_CLOEXEC), SVC_PAGES);
+	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), SVC_EXE);
+	if (pages_fd < 0 || exe_fd < 0) {
+		pr_perror("can't open the pages file or the executable");
+		return -1;
+	}
+
+	a = build_bootstrap(rc, &cf, pages_fd);
+	if (!a)
+		return -1;
+	a->mm.exe_fd = exe_fd;
+
+	if (restore_fs(rc->dfd, rc->pid))
+		return -1;
+	umask(tc->umask);
+	if (personality(tc->personality) < 0)
+		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
+	prctl(PR_SET_NAME, tc->comm);
+	prctl(PR_SET_PDEATHSIG, 0);
+
+	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/*
+	 * The kernel writes to our rseq area on the way back to user space;
+	 * once the restorer unmaps glibc's TLS that would be a SIGSEGV.
+	 */
+	if (__rseq_size && unregister_rseq()) {
+		pr_perror("can't unregister rseq");
+		return -1;
+	}
+	jump_to_restorer(rc, a);
+}
+
+/* ---- the parent ---- */
+
+static int wait_final_trap(pid_t pid, uint64_t trap_ip)
+{
+	struct user_regs_struct regs;
+	int status;
+
+	while (1) {
+		if (compel_wait(pid, &status) < 0) {
+			pr_perror("waiting for %d", pid);
+			return -1;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", pid,
+			       WIFEXITED(status) ? "exited with" : "was killed by signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			return -1;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
+			if (ptrace(PTRACE_GETREGS, pid, NULL, &regs)) {
+				pr_perror("PTRACE_GETREGS of %d", pid);
+				return -1;
+			}
+			if (regs.rip == trap_ip + 1)
+				return 0;
+			pr_err("restore of %d: unexpected trap at %llx\n", pid, regs.rip);
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			ptrace(PTRACE_CONT, pid, NULL, NULL);
+			continue;
+		}
+		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
+			ptrace(PTRACE_GETREGS, pid, NULL, &regs);
+			pr_err("restore of %d: the restorer crashed with signal %d at %llx\n", pid,
+			       WSTOPSIG(status), regs.rip);
+			return -1;
+		}
+		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status));
+	}
+}
+
+static int step_syscall(pid_t pid)
+{
+	int status;
+
+	if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL)) {
+		pr_perror("PTRACE_SYSCALL of %d", pid);
+		return -1;
+	}
+	if (compel_wait(pid, &status) < 0 || !WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+		pr_err("restore of %d: did not stop at rt_sigreturn (status %x)\n", pid, status);
+		return -1;
+	}
+	return 0;
+}
+
+/* The task now runs its own registers: remove the bootstrap area from under it. */
+static int finish_restore(struct rst_ctx *rc, pid_t pid)
+{
+	struct parasite_ctl *ctl;
+	long ret;
+
+	if (step_syscall(pid) || step_syscall(pid))
+		return -1;
+	ctl = compel_prepare(pid);
+	if (!ctl)
+		return -1;
+	if (compel_syscall(ctl, __NR_munmap, &ret, rc->bootstrap, rc->bootstrap_len, 0, 0, 0, 0) || ret) {
+		pr_err("can't unmap the restorer from %d\n", pid);
+		compel_cure(ctl);
+		return -1;
+	}
+	if (compel_cure(ctl))
+		return -1;
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+		pr_perror("PTRACE_DETACH of %d", pid);
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t fork_with_pid(struct rst_ctx *rc)
+{
+	struct clone_args ca;
+	pid_t tid = rc->pid;
+	long ret;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = opts.restore_sibling ? CLONE_PARENT : 0;
+	ca.exit_signal = opts.restore_sibling ? 0 : SIGCHLD;
+	ca.set_tid = (uintptr_t)&tid;
+	ca.set_tid_size = 1;
+	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (ret < 0) {
+		if (errno == EEXIST)
+			pr_err("can't restore: pid %d is in use by another process\n", rc->pid);
+		else
+			pr_perror("clone3 with pid %d", rc->pid);
+		return -1;
+	}
+	return ret;
+}
+
+static void free_ctx(struct rst_ctx *rc)
+{
+	if (rc->inv)
+		inventory_entry__free_unpacked(rc->inv, NULL);
+	if (rc->pe)
+		pstree_entry__free_unpacked(rc->pe, NULL);
+	if (rc->core)
+		core_entry__free_unpacked(rc->core, NULL);
+	if (rc->mm)
+		mm_entry__free_unpacked(rc->mm, NULL);
+	for (size_t i = 0; i < rc->nr_pms; i++)
+		pagemap_entry__free_unpacked(rc->pms[i], NULL);
+	free(rc->pms);
+	free_files(&rc->files);
+}
+
+/* Returns the exit code for criu. */
+int cr_restore_tasks(void)
+{
+	struct rst_ctx rc = { .dfd = -1 };
+	uint64_t t0 = now_us(), t1;
+	int ret = 1, status;
+	pid_t pid;
+
+	if (check_privileges())
+		return 1;
+	if (!kdat.has_clone3_set_tid || !kdat.has_prctl_mm_map) {
+		pr_err("this kernel lacks clone3 set_tid or PR_SET_MM_MAP; see criu check\n");
+		return 1;
+	}
+	rc.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (rc.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return 1;
+	}
+	if (read_images(&rc) || check_siginfo_sizes(&rc) || check_pid_free(rc.pid))
+		goto out;
+	if (plan_bootstrap(&rc))
+		goto out;
+	if (pipe2(rc.sync_pipe, O_CLOEXEC)) {
+		pr_perror("pipe");
+		goto out;
+	}
+
+	pid = fork_with_pid(&rc);
+	if (pid < 0)
+		goto out;
+	if (pid == 0) {
+		restore_child(&rc);
+		pr_err("restore of %d failed before the restorer\n", rc.pid);
+		_exit(1);
+	}
+	close(rc.sync_pipe[0]);
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
+		pr_perror("can't trace the restoring process %d", pid);
+		kill(pid, SIGKILL);
+		goto reap;
+	}
+	t1 = now_us();
+	rc.st.forking_time = t1 - t0;
+	if (write(rc.sync_pipe[1], "g", 1) != 1)
+		goto kill;
+	close(rc.sync_pipe[1]);
+
+	if (wait_final_trap(pid, rc.bootstrap + restorer_sym_restorer_final_trap) < 0)
+		goto kill;
+	if (finish_restore(&rc, pid))
+		goto kill;
+	rc.st.restore_time = now_us() - t1;
+	rc.st.pages_restored = rc.nr_pages;
+	pr_info("restored %d in %lu us (%lu pages)\n", pid, (unsigned long)(now_us() - t0),
+		(unsigned long)rc.nr_pages);
+	write_restore_stats(rc.dfd, &rc.st);
+	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
+		pr_warn("the task runs, but its pidfile could not be written\n");
+	ret = 0;
+	if (opts.restore_detached || opts.restore_sibling)
+		goto done;
+	free_ctx(&rc);
+	close(rc.dfd);
+	rc.dfd = -1;
+	/* Without -d we stand in for the task: its exit status is ours. */
+	if (waitpid(pid, &status, 0) != pid) {
+		pr_perror("waiting for %d", pid);
+		return 1;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+kill:
+	kill(pid, SIGKILL);
+reap:
+	if (!opts.restore_sibling)
+		waitpid(pid, &status, 0);
+	ret = 1;
+out:
+	free_ctx(&rc);
+	close(rc.dfd);
+	return ret;
+done:
+	free_ctx(&rc);
+	close(rc.dfd);
+	return ret;
+}

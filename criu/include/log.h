@@ -21,6 +21,7 @@ void log_fini(void);
 void log_set_level(int level);
 int log_get_level(void);
 int log_get_fd(void);
+void log_set_fd(int fd);
 
 void print_on_level(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

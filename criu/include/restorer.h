@@ -116,6 +116,8 @@ struct restore_args {
 	int32_t pdeath_sig;
 
 	uint64_t fs_base, gs_base;
+	uint64_t rseq_ptr;
+	uint32_t rseq_size, rseq_sig;
 	struct {
 		uint64_t sp;
 		int32_t flags;
@@ -129,8 +131,7 @@ struct restore_args {
 	int32_t pid;
 
 	int32_t log_fd;
-	int32_t fds_to_close[64];
-	uint32_t nr_fds_to_close;
+	int32_t close_from;		/* service fds: everything from here up goes */
 
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
 };

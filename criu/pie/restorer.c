@@ -32,6 +32,17 @@ static void fail(const char *what, long err)
 	sys_exit_group(1);
 }
 
+static void progress(const char *what)
+{
+	char buf[128];
+	int n;
+
+	if (!A || A->log_fd < 0)
+		return;
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: %s\n", (int)sys_getpid(), what);
+	sys_write(A->log_fd, buf, n);
+}
+
 static void check(long ret, const char *what)
 {
 	if (ret < 0 && ret > -4096)
@@ -180,6 +191,8 @@ static void restore_task_state(struct restore_args *a)
 
 	check(sys_arch_prctl(ARCH_SET_FS, a->fs_base), "setting the fs base");
 	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
+	if (a->rseq_size)
+		check(__S(__NR_rseq, a->rseq_ptr, a->rseq_size, 0, a->rseq_sig, 0, 0), "registering rseq");
 	if (a->pdeath_sig)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 }
@@ -250,15 +263,21 @@ long blob_main(void *data)
 	struct restore_args *a = data;
 
 	A = a;
+	progress("moving the vDSO");
 	restore_vdso(a);
+	progress("unmapping");
 	unmap_old(a);
+	progress("mapping");
 	map_vmas(a);
+	progress("filling pages");
 	fill_pages(a);
+	progress("protecting");
 	protect_vmas(a);
+	progress("task state");
 	restore_task_state(a);
+	progress("creds");
 
-	for (uint32_t i = 0; i < a->nr_fds_to_close; i++)
-		sys_close(a->fds_to_close[i]);
+	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
 
 	restore_creds(a);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
