@@ -427,6 +427,10 @@ static int write_core(struct dump_ctx *dc)
 	tc.n_shared_pending = dc->nr_sig_shared;
 	tc.shared_pending = ssp;
 	tc.dumpable = dc->misc.dumpable;
+	tc.has_pdeath_sig = true;
+	tc.pdeath_sig = dc->misc.pdeath_sig;
+	tc.has_no_new_privs = true;
+	tc.no_new_privs = dc->status.nonewprivs;
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 

@@ -18,6 +18,7 @@
 #include "files.h"
 #include "image.h"
 #include "log.h"
+#include "pipes.h"
 #include "proc_parse.h"
 #include "util.h"
 
@@ -73,8 +74,6 @@ static const char *fd_kind(const char *link, const struct stat *st)
 		return link + 11;
 	if (!strncmp(link, "socket:", 7))
 		return "socket";
-	if (!strncmp(link, "pipe:", 5))
-		return "pipe";
 	if (S_ISFIFO(st->st_mode))
 		return "fifo";
 	if (S_ISSOCK(st->st_mode))
@@ -129,6 +128,15 @@ static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_TTY_SHELL;
 		d->reg.path = strdup(link);
+	} else if (!strncmp(link, "pipe:", 5)) {
+		d = new_desc(ft);
+		if (!d || dump_pipe(pid, fd, &st, &fi, d))
+			return -1;
+		d->owner_fd = fd;
+		d->st = st;
+		d->fe.id = d->id;
+		ft->nr++;
+		goto add_fd;
 	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
 		if (st.st_nlink == 0 || strstr(link, " (deleted)")) {
@@ -218,6 +226,8 @@ int collect_fds(pid_t pid, struct file_table *ft)
 	for (int i = 0; i < nr; i++)
 		if (collect_one_fd(ft, pid, fds[i]))
 			goto out;
+	if (check_pipes(pid, ft))
+		goto out;
 	ret = 0;
 out:
 	if (ret && !ft->fds)
@@ -269,7 +279,8 @@ int dump_files(int dfd, pid_t pid, struct file_table *ft)
 	if (!img)
 		return -1;
 	for (size_t i = 0; i < ft->nr && !ret; i++) {
-		ft->d[i].fe.reg = &ft->d[i].reg;
+		if (ft->d[i].fe.type != FILE_TYPE__FT_PIPE)
+			ft->d[i].fe.reg = &ft->d[i].reg;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
 	close_image(img);
@@ -319,8 +330,10 @@ int dump_fs(int dfd, pid_t pid)
 
 void file_table_free(struct file_table *ft)
 {
-	for (size_t i = 0; i < ft->nr; i++)
+	for (size_t i = 0; i < ft->nr; i++) {
 		free(ft->d[i].reg.path);
+		free(ft->d[i].pipe.data.data);
+	}
 	free(ft->d);
 	free(ft->fds);
 	memset(ft, 0, sizeof(*ft));
@@ -340,7 +353,7 @@ int read_files(int dfd, struct rst_files *rf)
 	while ((ret = pb_read_one(img, &msg)) == 1) {
 		FileEntry *fe = msg, **n;
 
-		if (fe->type == FILE_TYPE__FT_REG && !fe->reg) {
+		if ((fe->type == FILE_TYPE__FT_REG && !fe->reg) || (fe->type == FILE_TYPE__FT_PIPE && !fe->pipe)) {
 			pr_err("%s: file %u has no path\n", img->path, fe->id);
 			pb_free(img, msg);
 			ret = -1;
@@ -450,6 +463,8 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 			return -1;
 		}
 		fd = fcntl(shell_tty, F_DUPFD_CLOEXEC, 0);
+	} else if (fe->type == FILE_TYPE__FT_PIPE) {
+		fd = open_pipe_end(rf, fe);
 	} else {
 		fd = open_file(rf, e->id, -1);
 	}
@@ -471,42 +486,76 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 	return 0;
 }
 
-int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd)
+/* All entries are read before any fd is placed: the image's own fd must not be in the way. */
+static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
-	uint32_t max_id = 0;
-	int *opened, ret;
+	FdinfoEntry **list = NULL, **n;
 	void *msg;
+	int ret;
 
+	*nr = 0;
 	if (!img)
+		return NULL;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		n = realloc(list, (*nr + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(img, msg);
+			ret = -1;
+			break;
+		}
+		list = n;
+		list[(*nr)++] = msg;
+	}
+	close_image(img);
+	if (ret < 0) {
+		for (size_t i = 0; i < *nr; i++)
+			fdinfo_entry__free_unpacked(list[i], NULL);
+		free(list);
+		return NULL;
+	}
+	return list ? list : calloc(1, sizeof(*list));
+}
+
+int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd)
+{
+	FdinfoEntry **list;
+	uint32_t max_id = 0;
+	int *opened = NULL, ret = -1;
+	size_t nr;
+
+	list = read_fdinfo(dfd, pid, &nr);
+	if (!list)
 		return -1;
 	for (size_t i = 0; i < rf->nr; i++)
 		if (rf->fe[i]->id > max_id)
 			max_id = rf->fe[i]->id;
 	opened = malloc((max_id + 1) * sizeof(int));
-	if (!opened) {
-		close_image(img);
-		return -1;
-	}
+	if (!opened)
+		goto out;
 	for (uint32_t i = 0; i <= max_id; i++)
 		opened[i] = -1;
 	*max_fd = -1;
-	while ((ret = pb_read_one(img, &msg)) == 1) {
-		FdinfoEntry *e = msg;
+	for (size_t i = 0; i < nr; i++) {
+		FdinfoEntry *e = list[i];
 
-		if (e->id > max_id)
-			ret = -1;
-		else
-			ret = restore_one_fd(rf, e, shell_tty, opened);
-		if (ret == 0 && (int)e->fd > *max_fd)
+		if (e->id > max_id) {
+			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
+			goto out;
+		}
+		if (restore_one_fd(rf, e, shell_tty, opened))
+			goto out;
+		if ((int)e->fd > *max_fd)
 			*max_fd = e->fd;
-		pb_free(img, msg);
-		if (ret)
-			break;
 	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < nr; i++)
+		fdinfo_entry__free_unpacked(list[i], NULL);
+	free(list);
 	free(opened);
-	close_image(img);
-	return ret < 0 ? -1 : 0;
+	pipes_restore_fini();
+	return ret;
 }
 
 int restore_fs(int dfd, pid_t pid)

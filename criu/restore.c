@@ -34,6 +34,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
+#include "pipes.h"
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
 #include "restorer.h"
@@ -562,6 +563,8 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	}
 	fill_creds(a, tc->creds);
 	a->dumpable = tc->dumpable;
+	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
+	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
 	if (th->rseq && th->rseq->size) {
 		a->rseq_ptr = th->rseq->ptr;
 		a->rseq_size = th->rseq->size;
@@ -715,6 +718,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->nr_pms = rc->nr_pms;
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
+	a->log_level = log_get_level();
 	a->close_from = cf->base + SVC_DIR;
 	if (plan_vdso(rc, &sv, a) || fill_vmas(rc, a, cf) || fill_task(rc, a) || fill_siginfo(rc, a) ||
 	    fill_sigframe(rc, a, xsave))
@@ -817,8 +821,9 @@ static int restore_child(struct rst_ctx *rc)
 	if (max_fd < -1)
 		return -1;
 	cf.base = (max_fd < 100 ? 100 : max_fd + 1);
-	if (raise_nofile(cf.base + SVC_FILES + rc->mm->n_vmas + 1))
+	if (raise_nofile(cf.base + SVC_FILES + rc->mm->n_vmas + 2 * rc->files.nr + 16))
 		return -1;
+	pipes_restore_init(cf.base + SVC_FILES + rc->mm->n_vmas + 1);
 
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));

@@ -13,6 +13,7 @@ struct file_desc {
 	uint32_t id;
 	FileEntry fe;
 	RegFileEntry reg;
+	PipeEntry pipe;
 	int owner_fd;		/* fd in the dumped task, -1 for mapping/exe files */
 	struct stat st;
 };

@@ -114,6 +114,7 @@ struct restore_args {
 	struct rst_creds creds;
 	int32_t dumpable;
 	int32_t pdeath_sig;
+	int32_t no_new_privs;
 
 	uint64_t fs_base, gs_base;
 	uint64_t rseq_ptr;
@@ -131,6 +132,7 @@ struct restore_args {
 	int32_t pid;
 
 	int32_t log_fd;
+	int32_t log_level;
 	int32_t close_from;		/* service fds: everything from here up goes */
 
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */

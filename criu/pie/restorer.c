@@ -37,7 +37,7 @@ static void progress(const char *what)
 	char buf[128];
 	int n;
 
-	if (!A || A->log_fd < 0)
+	if (!A || A->log_fd < 0 || A->log_level < 4)
 		return;
 	n = blob_snprintf(buf, sizeof(buf), "restorer %d: %s\n", (int)sys_getpid(), what);
 	sys_write(A->log_fd, buf, n);
@@ -281,6 +281,8 @@ long blob_main(void *data)
 
 	restore_creds(a);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
+	if (a->no_new_privs)
+		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	queue_signals(a);
 	if (a->log_fd >= 0)
 		sys_close(a->log_fd);

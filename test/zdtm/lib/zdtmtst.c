@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * zdtm test helper library: daemonizing, readiness reporting to the
+ * runner, SIGTERM handling, messages and a few memory/procfs helpers.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "zdtmtst.h"
+
+int test_argc;
+char **test_argv;
+volatile sig_atomic_t test_sigterm;
+int test_failures;
+
+static char *pidfile_path;
+static char *outfile_path;
+static char *outdir_path;
+static int ready_fd = -1;
+static void (*sigterm_hook)(void);
+
+static void sigterm_handler(int sig)
+{
+	int saved_errno = errno;
+
+	test_sigterm = 1;
+	if (sigterm_hook)
+		sigterm_hook();
+	errno = saved_errno;
+}
+
+void test_set_sigterm_hook(void (*hook)(void))
+{
+	sigterm_hook = hook;
+}
+
+/* Makes path absolute so that a later chdir() of the test is harmless. */
+static char *abs_path(const char *path)
+{
+	char cwd[4096];
+	char *res;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&res, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return res;
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr, "Usage: %s --pidfile=PATH --outfile=PATH [test args]\n",
+		prog);
+	exit(1);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	int i;
+
+	test_argv = calloc(argc + 1, sizeof(char *));
+	if (!test_argv) {
+		perror("calloc");
+		exit(1);
+	}
+	test_argv[test_argc++] = argv[0];
+
+	for (i = 1; i < argc; i++) {
+		char **dst = NULL;
+		const char *val = NULL;
+
+		if (!strncmp(argv[i], "--pidfile=", 10)) {
+			dst = &pidfile_path;
+			val = argv[i] + 10;
+		} else if (!strncmp(argv[i], "--outfile=", 10)) {
+			dst = &outfile_path;
+			val = argv[i] + 10;
+		} else if (!strcmp(argv[i], "--pidfile") ||
+			   !strcmp(argv[i], "--outfile")) {
+			dst = argv[i][2] == 'p' ? &pidfile_path : &outfile_path;
+			if (i + 1 >= argc)
+				usage(argv[0]);
+			val = argv[++i];
+		}
+
+		if (!dst) {
+			test_argv[test_argc++] = argv[i];
+			continue;
+		}
+		if (!*val)
+			usage(argv[0]);
+		*dst = abs_path(val);
+		if (!*dst) {
+			perror("abs_path");
+			exit(1);
+		}
+	}
+	test_argv[test_argc] = NULL;
+
+	if (!pidfile_path || !outfile_path)
+		usage(argv[0]);
+
+	outdir_path = strdup(outfile_path);
+	if (!outdir_path) {
+		perror("strdup");
+		exit(1);
+	}
+	*strrchr(outdir_path, '/') = '\0';
+	if (!*outdir_path)
+		strcpy(outdir_path, "/");
+}
+
+/* The parent's side: wait for readiness or for the child's death. */
+static void __attribute__((noreturn)) wait_ready(pid_t child, int fd)
+{
+	char c, buf[4096];
+	ssize_t ret;
+	int status, ofd;
+
+	do {
+		ret = read(fd, &c, 1);
+	} while (ret < 0 && errno == EINTR);
+
+	if (ret == 1)
+		_exit(0);
+
+	if (waitpid(child, &status, 0) < 0)
+		perror("waitpid");
+	else if (WIFEXITED(status))
+		fprintf(stderr, "test exited with %d before being ready\n",
+			WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		fprintf(stderr, "test killed by signal %d before being ready\n",
+			WTERMSIG(status));
+
+	ofd = open(outfile_path, O_RDONLY);
+	if (ofd >= 0) {
+		while ((ret = read(ofd, buf, sizeof(buf))) > 0)
+			if (write(STDERR_FILENO, buf, ret) != ret)
+				break;
+		close(ofd);
+	}
+	_exit(1);
+}
+
+void test_init(int argc, char **argv)
+{
+	struct sigaction sa = {};
+	int pfd[2], fd;
+	pid_t pid;
+
+	parse_args(argc, argv);
+
+	/* Output from now on goes through the outfile; keep stdio clean. */
+	fflush(NULL);
+
+	if (pipe(pfd)) {
+		perror("pipe");
+		exit(1);
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		wait_ready(pid, pfd[0]);
+	}
+
+	close(pfd[0]);
+	ready_fd = pfd[1];
+
+	if (setsid() < 0) {
+		perror("setsid");
+		exit(1);
+	}
+
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) {
+		perror("/dev/null");
+		exit(1);
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+
+	fd = open(outfile_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0) {
+		perror(outfile_path);
+		exit(1);
+	}
+	if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) {
+		perror("dup2");
+		exit(1);
+	}
+	if (fd > STDERR_FILENO)
+		close(fd);
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setvbuf(stderr, NULL, _IONBF, 0);
+
+	/* SA_RESTART: a read() blocked in a test is restarted after it. */
+	sa.sa_handler = sigterm_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL)) {
+		fail("sigaction(SIGTERM)");
+		exit(1);
+	}
+}
+
+int test_daemon_prepare(void)
+{
+	char tmp[4096], buf[32];
+	int fd, len;
+
+	if (ready_fd < 0)
+		test_bug("test_daemon() called twice or before test_init()");
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		test_bug("can't create %s", tmp);
+	len = snprintf(buf, sizeof(buf), "%d\n", getpid());
+	if (write(fd, buf, len) != len)
+		test_bug("can't write %s", tmp);
+	if (close(fd))
+		test_bug("can't close %s", tmp);
+	if (rename(tmp, pidfile_path))
+		test_bug("can't rename %s to %s", tmp, pidfile_path);
+
+	fd = ready_fd;
+	ready_fd = -1;
+	return fd;
+}
+
+void test_daemon(void)
+{
+	int fd = test_daemon_prepare();
+
+	if (write(fd, "R", 1) != 1)
+		test_bug("can't report readiness");
+	close(fd);
+}
+
+void test_waitsig(void)
+{
+	sigset_t block, old, wait;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	/* Wait with the test's own mask, only SIGTERM let through. */
+	wait = old;
+	sigdelset(&wait, SIGTERM);
+	while (!test_sigterm)
+		sigsuspend(&wait);
+
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+const char *test_dir(void)
+{
+	return outdir_path;
+}
+
+void test_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", outdir_path, name);
+}
+
+static void vmsg(const char *prefix, const char *fmt, va_list args,
+		 int err)
+{
+	char buf[1024];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s", prefix);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, args);
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (err)
+		n += snprintf(buf + n, sizeof(buf) - n, " (%s)", strerror(err));
+	if (n >= (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 2;
+	if (n == 0 || buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	buf[n] = '\0';
+
+	fflush(stdout);
+	fputs(buf, stdout);
+	fflush(stdout);
+}
+
+void test_msg(const char *fmt, ...)
+{
+	int saved_errno = errno;
+	va_list args;
+
+	va_start(args, fmt);
+	vmsg("", fmt, args, 0);
+	va_end(args);
+	errno = saved_errno;
+}
+
+void pass(void)
+{
+	fflush(stdout);
+	fputs("PASS\n", stdout);
+	fflush(stdout);
+}
+
+void __test_fail(const char *file, int line, const char *fmt, ...)
+{
+	int saved_errno = errno;
+	char prefix[256];
+	va_list args;
+
+	test_failures++;
+	snprintf(prefix, sizeof(prefix), "FAIL: %s:%d: ", file, line);
+	va_start(args, fmt);
+	vmsg(prefix, fmt, args, saved_errno);
+	va_end(args);
+	errno = saved_errno;
+}
+
+void zdtm_fill(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t *p = buf;
+	size_t i, n = len / 8;
+
+	for (i = 0; i < n; i++)
+		p[i] = zdtm_pattern(seed, i);
+	if (len % 8) {
+		uint64_t v = zdtm_pattern(seed, n);
+
+		memcpy(p + n, &v, len % 8);
+	}
+}
+
+size_t zdtm_check(const void *buf, size_t len, uint64_t seed)
+{
+	const uint64_t *p = buf;
+	size_t i, n = len / 8;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != zdtm_pattern(seed, i))
+			goto bad;
+	if (len % 8) {
+		uint64_t v = zdtm_pattern(seed, n);
+
+		if (memcmp(p + n, &v, len % 8))
+			goto bad;
+	}
+	return (size_t)-1;
+bad:
+	{
+		const unsigned char *b = buf;
+		uint64_t v = zdtm_pattern(seed, i);
+		const unsigned char *e = (const unsigned char *)&v;
+		size_t j;
+
+		for (j = 0; j < 8 && i * 8 + j < len; j++)
+			if (b[i * 8 + j] != e[j])
+				return i * 8 + j;
+		return i * 8;
+	}
+}
+
+size_t zdtm_check_zero(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	const uint64_t *p = buf;
+	size_t i, n = len / 8;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			break;
+	for (i *= 8; i < len; i++)
+		if (b[i])
+			return i;
+	return (size_t)-1;
+}
+
+uint64_t zdtm_random(void)
+{
+	struct timespec ts;
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), 0) == sizeof(v))
+		return v;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return zdtm_pattern(ts.tv_nsec ^ ((uint64_t)getpid() << 32),
+			    ts.tv_sec);
+}
+
+int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
+		  char prot[5])
+{
+	unsigned long a = (unsigned long)addr, s, e;
+	char line[4096], p[5];
+	int ret = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %4s", &s, &e, p) != 3)
+			continue;
+		if (a < s || a >= e)
+			continue;
+		if (start)
+			*start = s;
+		if (end)
+			*end = e;
+		if (prot)
+			memcpy(prot, p, 5);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+ssize_t zdtm_read_file(const char *path, char **bufp)
+{
+	size_t size = 4096, len = 0;
+	char *buf, *nbuf;
+	ssize_t ret;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	buf = malloc(size);
+	if (!buf)
+		goto err;
+	for (;;) {
+		if (len == size) {
+			size *= 2;
+			nbuf = realloc(buf, size);
+			if (!nbuf)
+				goto err;
+			buf = nbuf;
+		}
+		ret = read(fd, buf + len, size - len);
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		if (ret == 0)
+			break;
+		len += ret;
+	}
+	close(fd);
+	*bufp = buf;
+	return len;
+err:
+	free(buf);
+	close(fd);
+	return -1;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helper library for the zdtm checkpoint/restore tests.
+ *
+ * Life of a test:
+ *
+ *	test_init(argc, argv);	// daemonize, output goes to --outfile
+ *	... build the state to be checkpointed ...
+ *	test_daemon();		// write --pidfile, the runner may dump now
+ *	test_waitsig();		// sleep until the runner sends SIGTERM
+ *	... verify the state ...
+ *	pass();			// or fail("...")
+ *
+ * Tests that have to stay busy (spin in asm, sleep in a loop, ...)
+ * poll test_go() instead of calling test_waitsig().
+ */
+#ifndef ZDTM_TST_H
+#define ZDTM_TST_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define ZDTM_PAGE_SIZE 4096UL
+
+/* Arguments left after --pidfile/--outfile have been consumed. */
+extern int test_argc;
+extern char **test_argv;
+
+/* Set to 1 by the SIGTERM handler. */
+extern volatile sig_atomic_t test_sigterm;
+
+void test_init(int argc, char **argv);
+void test_daemon(void);
+/*
+ * test_daemon() in two halves for tests that must report readiness
+ * without calling a function (e.g. from inside an asm block holding
+ * register values): writes the pidfile and returns the readiness pipe
+ * descriptor.  The caller must write one byte into it and close it
+ * (e.g. with raw write/close syscalls) before it may be dumped.
+ */
+int test_daemon_prepare(void);
+void test_waitsig(void);
+
+/* True while no SIGTERM has been received. */
+static inline bool test_go(void)
+{
+	return !test_sigterm;
+}
+
+/*
+ * Optional hook called from the SIGTERM handler after the flag has been
+ * set; it must be async-signal-safe.
+ */
+void test_set_sigterm_hook(void (*hook)(void));
+
+/* Directory the outfile lives in; tests create their files there. */
+const char *test_dir(void);
+/* Builds "<test_dir>/<name>" into a static buffer of the caller. */
+void test_path(char *buf, size_t len, const char *name);
+
+void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pass(void);
+void __test_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prints "FAIL: file:line: message (strerror(errno))" when errno != 0. */
+#define fail(fmt, ...) __test_fail(__FILE__, __LINE__, fmt, ##__VA_ARGS__)
+
+/* Like fail() for value mismatches: never appends a stale errno. */
+#define failv(fmt, ...)						\
+	do {							\
+		errno = 0;					\
+		fail(fmt, ##__VA_ARGS__);			\
+	} while (0)
+
+/* Number of fail() calls so far. */
+extern int test_failures;
+
+/* Setup errors before test_daemon(): print and exit(1). */
+#define test_bug(fmt, ...)					\
+	do {							\
+		fail("setup: " fmt, ##__VA_ARGS__);		\
+		_exit(1);					\
+	} while (0)
+
+/*
+ * A cheap, well mixed 64-bit pattern for a (seed, index) pair
+ * (splitmix64 finalizer), used to fill and verify memory.
+ */
+static inline uint64_t zdtm_pattern(uint64_t seed, uint64_t idx)
+{
+	uint64_t z = seed + (idx + 1) * 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Fills len bytes (multiple of 8) at buf with the pattern for seed. */
+void zdtm_fill(void *buf, size_t len, uint64_t seed);
+/*
+ * Checks a buffer filled by zdtm_fill().  Returns the offset of the
+ * first mismatching byte or (size_t)-1 if all bytes match.
+ */
+size_t zdtm_check(const void *buf, size_t len, uint64_t seed);
+/* Returns the offset of the first non-zero byte or (size_t)-1. */
+size_t zdtm_check_zero(const void *buf, size_t len);
+
+/* Returns a random 64-bit value (getrandom, falls back to time/pid). */
+uint64_t zdtm_random(void);
+
+/*
+ * Looks up the mapping containing addr in /proc/self/maps.  Fills
+ * start/end (may be NULL) and the 4-letter protection string prot
+ * (e.g. "rw-p", may be NULL).  Returns 0 on success, -1 if no mapping
+ * contains addr.
+ */
+int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
+		  char prot[5]);
+
+/*
+ * Reads a whole file into a malloc'ed buffer.  Returns the length or
+ * -1; *buf must be freed by the caller.
+ */
+ssize_t zdtm_read_file(const char *path, char **buf);
+
+#endif /* ZDTM_TST_H */

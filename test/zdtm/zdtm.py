@@ -1,0 +1,777 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""zdtm.py: run the zdtm checkpoint/restore tests against criu.
+
+Each test is a small program (test/zdtm/static/NAME.c) that builds some
+state, daemonizes, writes a pidfile and waits for SIGTERM; then it checks
+its state and prints PASS or FAIL.  Between the pidfile and SIGTERM this
+runner dumps the process with criu, restores it, and compares what
+/proc shows about it before and after.  See test/zdtm/README.md.
+"""
+
+import argparse
+import ctypes
+import difflib
+import errno
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ZDTM_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(os.path.dirname(ZDTM_DIR))
+STATIC_DIR = os.path.join(ZDTM_DIR, 'static')
+
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+DEFAULT_TIMEOUT = 120           # whole test, seconds
+START_TIMEOUT = 60              # until the test reports it is ready
+DUMP_EXIT_TIMEOUT = 10          # until a dumped task is gone
+STOP_TIMEOUT = 30               # from SIGTERM until the test exits
+PR_SET_CHILD_SUBREAPER = 36
+
+TEST_ENV = {
+    'PATH': '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'LANG': 'C',
+}
+
+DESC_KEYS = {
+    'dump_fail': bool,          # the dump must fail, the task survive
+    'log_match': list,          # regexes the failed dump's output must match
+    'corrupt': str,             # 'truncate-pages': restore must fail
+    'opts': list,               # extra options for dump and restore
+    'dump_opts': list,          # extra options for dump only
+    'restore_opts': list,       # extra options for restore only
+    'root_only': bool,          # skip the --user nobody run
+    'args': list,               # extra test arguments
+    'env': dict,                # extra environment variables
+    'timeout': int,             # per-test timeout instead of 120 s
+    'skip': str,                # skip the test, the value is the reason
+}
+
+CORRUPTIONS = ('truncate-pages',)
+
+# /proc/PID/status fields compared before and after C/R
+STATUS_FIELDS = ('TracerPid', 'Uid', 'Gid', 'Groups', 'SigPnd', 'ShdPnd', 'SigBlk',
+                 'SigIgn', 'SigCgt', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd',
+                 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters',
+                 'Umask')
+
+# /proc/PID/stat fields (1-based, as in proc(5)) compared as well
+STAT_FIELDS = ((5, 'pgrp'), (6, 'session'), (7, 'tty_nr'), (19, 'nice'),
+               (26, 'startcode'), (27, 'endcode'), (28, 'startstack'),
+               (38, 'exit_signal'), (40, 'rt_priority'), (41, 'policy'),
+               (45, 'start_data'), (46, 'end_data'), (47, 'start_brk'),
+               (48, 'arg_start'), (49, 'arg_end'), (50, 'env_start'),
+               (51, 'env_end'))
+
+verbose = False
+
+
+class TestFail(Exception):
+    pass
+
+
+class TestSkip(Exception):
+    pass
+
+
+def log(msg):
+    if verbose:
+        print('  ' + msg, file=sys.stderr, flush=True)
+
+
+def set_subreaper():
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, 'prctl(PR_SET_CHILD_SUBREAPER): ' +
+                      os.strerror(err))
+
+
+def read_bytes(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def read_text(path):
+    return read_bytes(path).decode('utf-8', 'replace')
+
+
+def tail(path, lines=40):
+    try:
+        data = read_text(path).splitlines()
+    except OSError as e:
+        return '    (%s: %s)' % (path, e.strerror)
+    if not data:
+        return '    ---- %s (empty) ----' % path
+    head = '    ---- %s (last %d of %d lines) ----' % (
+        path, min(lines, len(data)), len(data))
+    return '\n'.join([head] + ['    ' + l for l in data[-lines:]])
+
+
+# --------------------------------------------------------------------------
+# processes
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat from field 3 on, or None if no such task."""
+    try:
+        data = read_bytes('/proc/%d/stat' % pid).decode('ascii', 'replace')
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return data[data.rindex(')') + 2:].split()
+
+
+def alive(pid):
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ('Z', 'X')
+
+
+def check_running(pid, what):
+    """The task must exist and not be left stopped or traced."""
+    deadline = time.monotonic() + 2
+    while True:
+        st = proc_stat(pid)
+        if st is None or st[0] in ('Z', 'X'):
+            raise TestFail('task %d is dead %s' % (pid, what))
+        if st[0] not in ('T', 't'):
+            return
+        if time.monotonic() >= deadline:
+            raise TestFail('task %d is left stopped (state %s) %s' %
+                           (pid, st[0], what))
+        time.sleep(0.05)
+
+
+def stat_field(st, n):
+    return st[n - 3]
+
+
+def my_children():
+    """Tasks whose parent is this runner (a subreaper: all leftovers)."""
+    me = str(os.getpid())
+    res = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        st = proc_stat(int(d))
+        if st and stat_field(st, 4) == me:
+            res.append(int(d))
+    return res
+
+
+def reap(pid, timeout):
+    """Wait for pid to exit.  Returns (gone, wait status or None)."""
+    deadline = time.monotonic() + timeout
+    ours = True
+    while True:
+        if ours:
+            try:
+                wpid, status = os.waitpid(pid, os.WNOHANG)
+                if wpid == pid:
+                    return True, status
+            except ChildProcessError:
+                ours = False
+        if not ours and not alive(pid):
+            return True, None
+        if time.monotonic() >= deadline:
+            return False, None
+        time.sleep(0.02)
+
+
+def reap_zombies():
+    while True:
+        try:
+            wpid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if wpid == 0:
+            return
+
+
+def kill_leftovers(test_pid):
+    """SIGKILL the test task (if it is ours) and every child of ours."""
+    victims = set(my_children())
+    st = proc_stat(test_pid) if test_pid else None
+    if st and stat_field(st, 4) == str(os.getpid()):
+        victims.add(test_pid)
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in victims:
+        reap(pid, 5)
+    reap_zombies()
+
+
+def clean_signals():
+    """In the test's child: default dispositions, nothing blocked."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def describe_status(status):
+    if status is None:
+        return 'unknown status (not our child)'
+    if os.WIFEXITED(status):
+        return 'exit code %d' % os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return 'killed by %s' % name
+    return 'status %#x' % status
+
+
+# --------------------------------------------------------------------------
+# /proc snapshots
+
+_ID_RE = re.compile(r'^([A-Za-z_]+):\[(\d+)\]$')
+
+
+def merge_maps(maps):
+    """Merge adjacent areas that differ only in where the kernel split them.
+
+    Whether two neighbouring areas with the same protection, file and
+    contiguous offsets are one VMA or two depends on their history (e.g.
+    anon_vma chains inherited across fork), which a restore cannot and
+    need not reproduce.
+    """
+    out = []
+    prev = None
+    for l in maps:
+        f = l.split(None, 5)
+        if len(f) < 5:
+            out.append(l)
+            prev = None
+            continue
+        start, end = (int(x, 16) for x in f[0].split('-'))
+        cur = [start, end, f[1], int(f[2], 16), f[3], f[4], f[5] if len(f) > 5 else '']
+        if (prev and prev[1] == start and prev[2] == cur[2] and prev[4] == cur[4] and
+                prev[5] == cur[5] and prev[6] == cur[6] and
+                (cur[5] == '0' or prev[3] + (prev[1] - prev[0]) == cur[3])):
+            prev[1] = end
+            continue
+        if prev:
+            out.append(prev)
+        prev = cur
+    if prev:
+        out.append(prev)
+    return ['%x-%x %s %08x %s %s %s' % (p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+            if isinstance(p, list) else p for p in out]
+
+
+def snapshot(pid):
+    """What /proc shows about a task, as a list of comparable lines.
+
+    Inode numbers of pipes/sockets are replaced by their order of first
+    appearance: a restored pipe is a new pipe, but which descriptors
+    share one must not change.
+    """
+    lines = []
+    base = '/proc/%d' % pid
+    try:
+        for l in merge_maps(read_text(base + '/maps').splitlines()):
+            lines.append('maps: ' + l)
+
+        ids = {}
+        for fd in sorted(os.listdir(base + '/fd'), key=int):
+            try:
+                target = os.readlink('%s/fd/%s' % (base, fd))
+                info = read_text('%s/fdinfo/%s' % (base, fd))
+            except FileNotFoundError:
+                continue
+            m = _ID_RE.match(target)
+            if m:
+                key = (m.group(1), m.group(2))
+                ids.setdefault(key, len(ids) + 1)
+                target = '%s:[#%d]' % (m.group(1), ids[key])
+            extra = []
+            for il in info.splitlines():
+                k, _, v = il.partition(':')
+                if k in ('pos', 'flags'):
+                    extra.append('%s=%s' % (k, v.strip()))
+            lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))
+
+        status = {}
+        for l in read_text(base + '/status').splitlines():
+            k, _, v = l.partition(':')
+            status[k] = ' '.join(v.split())
+        for k in STATUS_FIELDS:
+            if k in status:
+                lines.append('status %s: %s' % (k, status[k]))
+
+        st = proc_stat(pid)
+        if st is None:
+            raise FileNotFoundError(base + '/stat')
+        for n, name in STAT_FIELDS:
+            lines.append('stat %s: %s' % (name, stat_field(st, n)))
+
+        lines.append('cmdline: %r' % read_bytes(base + '/cmdline'))
+        lines.append('comm: %r' % read_bytes(base + '/comm'))
+    except (FileNotFoundError, ProcessLookupError):
+        raise TestFail('task %d vanished while reading /proc' % pid)
+    return lines
+
+
+def compare_snapshots(before, after, what):
+    if before == after:
+        return
+    diff = difflib.unified_diff(before, after, 'before', what,
+                                lineterm='', n=2)
+    raise TestFail('/proc state differs %s:\n%s' % (
+        what, '\n'.join('    ' + l for l in diff)))
+
+
+# --------------------------------------------------------------------------
+# test descriptions
+
+def list_tests():
+    return sorted(os.path.basename(p)[:-2]
+                  for p in glob.glob(os.path.join(STATIC_DIR, '*.c')))
+
+
+def load_desc(name):
+    path = os.path.join(STATIC_DIR, name + '.desc')
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as f:
+            desc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise TestFail('bad %s: %s' % (path, e))
+    if not isinstance(desc, dict):
+        raise TestFail('bad %s: not a JSON object' % path)
+    for k, v in desc.items():
+        if k not in DESC_KEYS:
+            raise TestFail('bad %s: unknown key "%s"' % (path, k))
+        if not isinstance(v, DESC_KEYS[k]):
+            raise TestFail('bad %s: "%s" must be a %s' %
+                           (path, k, DESC_KEYS[k].__name__))
+    if desc.get('corrupt') and desc['corrupt'] not in CORRUPTIONS:
+        raise TestFail('bad %s: unknown corruption "%s"' %
+                       (path, desc['corrupt']))
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match'):
+        if not all(isinstance(x, str) for x in desc.get(k, [])):
+            raise TestFail('bad %s: "%s" must hold strings' % (path, k))
+    return desc
+
+
+def check_nobody_access(path):
+    """Every directory on the way must be searchable by 'others'."""
+    d = os.path.dirname(path)
+    while True:
+        if not os.stat(d).st_mode & 0o001:
+            raise TestFail('%s is not accessible to nobody (%s lacks o+x)'
+                           % (path, d))
+        if d == '/':
+            break
+        d = os.path.dirname(d)
+    if not os.stat(path).st_mode & 0o001:
+        raise TestFail('%s is not executable by nobody' % path)
+
+
+# --------------------------------------------------------------------------
+# one test run
+
+class Run:
+    def __init__(self, name, user, opts):
+        self.name = name
+        self.user = user
+        self.opts = opts
+        self.pid = None
+        self.workdir = None
+        self.logs = []          # files worth showing on failure
+        self.deadline = None
+        self.timeout = DEFAULT_TIMEOUT
+        self.pid_done = False
+
+    def remaining(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TestFail('timed out (test timeout %d s)' % self.timeout)
+        return left
+
+    def criu(self, action, imgdir, extra):
+        logname = action + '.log'
+        out = os.path.join(imgdir, action + '.out')
+        cmd = [self.opts.criu, action]
+        if action == 'dump':
+            cmd += ['-t', str(self.pid)]
+        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra
+        self.logs += [out, os.path.join(imgdir, logname)]
+        log('$ ' + ' '.join(cmd))
+        with open(out, 'wb') as f:
+            try:
+                p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
+                                   stderr=subprocess.STDOUT,
+                                   timeout=self.remaining())
+            except subprocess.TimeoutExpired:
+                raise TestFail('criu %s did not finish in time' % action)
+        log('criu %s exited with %d' % (action, p.returncode))
+        return p.returncode
+
+    def start(self, desc):
+        binary = os.path.join(self.opts.build, 'test', 'zdtm', 'static',
+                              self.name)
+        if not os.access(binary, os.X_OK):
+            raise TestFail('no test binary %s (not built?)' % binary)
+
+        testdir = os.path.join(self.workdir, 'test')
+        os.mkdir(testdir)
+        kw = {}
+        if self.user == 'nobody':
+            check_nobody_access(binary)
+            os.chmod(self.workdir, 0o777)
+            os.chmod(testdir, 0o777)
+            kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
+
+        self.pidfile = os.path.join(testdir, self.name + '.pid')
+        self.outfile = os.path.join(testdir, self.name + '.out')
+        self.logs.append(self.outfile)
+        launcher_log = os.path.join(self.workdir, 'launcher.out')
+        self.logs.append(launcher_log)
+
+        env = dict(TEST_ENV)
+        env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
+        cmd = [binary, '--pidfile=' + self.pidfile,
+               '--outfile=' + self.outfile] + desc.get('args', [])
+        log('$ ' + ' '.join(cmd))
+
+        with open(launcher_log, 'wb') as f:
+            p = subprocess.Popen(cmd, cwd=testdir, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=f,
+                                 stderr=subprocess.STDOUT,
+                                 preexec_fn=clean_signals, **kw)
+        try:
+            rc = p.wait(timeout=min(START_TIMEOUT, self.remaining()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise TestFail('test did not become ready in time')
+        if rc != 0:
+            raise TestFail('test failed to start (launcher exit code %d)'
+                           % rc)
+        try:
+            self.pid = int(read_text(self.pidfile).strip())
+        except (OSError, ValueError) as e:
+            raise TestFail('bad pidfile %s: %s' % (self.pidfile, e))
+        if not alive(self.pid):
+            raise TestFail('test task %d is not running' % self.pid)
+        log('test task %d is ready' % self.pid)
+
+    def dump_restore(self, desc, before, it):
+        imgdir = os.path.join(self.workdir, 'img-%d' % it)
+        os.mkdir(imgdir)
+        common = desc.get('opts', [])
+
+        rc = self.criu('dump', imgdir, common + desc.get('dump_opts', []))
+
+        if desc.get('dump_fail'):
+            if rc == 0:
+                raise TestFail('dump succeeded but must fail')
+            text = ''
+            for f in ('dump.out', 'dump.log'):
+                try:
+                    text += read_text(os.path.join(imgdir, f))
+                except OSError:
+                    pass
+            for rx in desc.get('log_match', []):
+                if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
+                    raise TestFail('the failed dump does not say /%s/' % rx)
+            check_running(self.pid, 'after the failed dump')
+            compare_snapshots(before, snapshot(self.pid),
+                              'after the failed dump')
+            return 'stop'
+
+        if rc != 0:
+            raise TestFail('dump failed with exit code %d' % rc)
+        if not os.path.exists(os.path.join(imgdir, 'inventory.img')):
+            raise TestFail('dump left no inventory.img')
+        gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
+        if not gone:
+            raise TestFail('task %d is still alive after dump' % self.pid)
+        log('dumped task %s' % describe_status(status))
+
+        if desc.get('corrupt') == 'truncate-pages':
+            pages = glob.glob(os.path.join(imgdir, 'pages-*.img'))
+            if not pages:
+                raise TestFail('dump produced no pages-*.img')
+            for p in pages:
+                size = os.path.getsize(p)
+                os.truncate(p, size // 2)
+                log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
+
+        pidfile = os.path.join(imgdir, 'restored.pid')
+        rc = self.criu('restore', imgdir,
+                       ['-d', '--pidfile', pidfile] + common +
+                       desc.get('restore_opts', []))
+
+        if desc.get('corrupt'):
+            if rc == 0:
+                raise TestFail('restore from corrupted images succeeded')
+            deadline = time.monotonic() + 5
+            while alive(self.pid) and time.monotonic() < deadline:
+                reap_zombies()
+                time.sleep(0.05)
+            reap_zombies()
+            if alive(self.pid):
+                raise TestFail('a task with pid %d exists after the failed '
+                               'restore' % self.pid)
+            return 'done'
+
+        if rc != 0:
+            raise TestFail('restore failed with exit code %d' % rc)
+        try:
+            rpid = int(read_text(pidfile).strip())
+        except (OSError, ValueError) as e:
+            raise TestFail('bad restore pidfile: %s' % e)
+        if rpid != self.pid:
+            raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
+        check_running(self.pid, 'after restore')
+        compare_snapshots(before, snapshot(self.pid),
+                          'after restore #%d' % it)
+        return 'next'
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            raise TestFail('task %d is gone before SIGTERM' % self.pid)
+        gone, status = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+        if not gone:
+            raise TestFail('task %d did not exit after SIGTERM' % self.pid)
+        self.pid_done = True
+
+        try:
+            out = read_text(self.outfile)
+        except OSError as e:
+            raise TestFail('no test output: %s' % e)
+        lines = out.splitlines()
+        fails = [l for l in lines if l.startswith('FAIL')]
+        if fails:
+            raise TestFail('test says: ' + '; '.join(fails[:5]))
+        if 'PASS' not in lines:
+            raise TestFail('test did not print PASS (%s)' %
+                           describe_status(status))
+        if status is not None and not (os.WIFEXITED(status) and
+                                       os.WEXITSTATUS(status) == 0):
+            raise TestFail('test printed PASS but ended with %s' %
+                           describe_status(status))
+        if verbose:
+            for l in lines:
+                log('| ' + l)
+
+    def run(self):
+        desc = load_desc(self.name)
+        if desc.get('skip'):
+            raise TestSkip(desc['skip'])
+        if self.user == 'nobody' and desc.get('root_only'):
+            raise TestSkip('root only')
+        self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
+        self.deadline = time.monotonic() + self.timeout
+
+        self.workdir = tempfile.mkdtemp(
+            prefix='zdtm-%s-%s-' % (self.name, self.user), dir='/tmp')
+        self.start(desc)
+
+        self.let_run()
+        before = snapshot(self.pid)
+        if self.opts.norestore:
+            self.let_run()
+            compare_snapshots(before, snapshot(self.pid), 'a moment later')
+        else:
+            for it in range(1, self.opts.iters + 1):
+                if it > 1:
+                    self.let_run()
+                res = self.dump_restore(desc, before, it)
+                if res == 'done':
+                    self.pid_done = True
+                    return
+                if res == 'stop':
+                    break
+            self.let_run()
+        self.stop()
+
+    def let_run(self):
+        """Give the test some time on its own (--wait)."""
+        if self.opts.wait > 0:
+            time.sleep(min(self.opts.wait, self.remaining()))
+            if not alive(self.pid):
+                raise TestFail('task %d died' % self.pid)
+
+    def cleanup(self, failed):
+        kill_leftovers(None if self.pid_done else self.pid)
+        if self.workdir:
+            if failed and self.opts.keep:
+                print('    kept %s' % self.workdir)
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run_test(name, user, opts):
+    """Returns ('PASS'|'FAIL'|'SKIP', reason)."""
+    r = Run(name, user, opts)
+    failed = True
+    try:
+        r.run()
+        failed = False
+        return 'PASS', ''
+    except TestSkip as e:
+        failed = False
+        return 'SKIP', str(e)
+    except TestFail as e:
+        msg = str(e)
+        details = [tail(f) for f in r.logs if os.path.exists(f)]
+        if details:
+            msg += '\n' + '\n'.join(details)
+        return 'FAIL', msg
+    except OSError as e:
+        return 'FAIL', 'runner error: %s' % e
+    finally:
+        r.cleanup(failed)
+
+
+# --------------------------------------------------------------------------
+
+def default_build():
+    return os.path.join(REPO_DIR, 'build')
+
+
+def cmd_run(opts):
+    global verbose
+    verbose = opts.verbose
+
+    all_tests = list_tests()
+    if opts.all or not opts.tests:
+        if not opts.all:
+            print('zdtm: no tests given, use -t NAME or --all',
+                  file=sys.stderr)
+            return 2
+        tests = all_tests
+    else:
+        tests = []
+        for t in opts.tests:
+            if t not in all_tests:
+                print('zdtm: unknown test %s' % t, file=sys.stderr)
+                return 2
+            tests.append(t)
+
+    opts.build = os.path.abspath(opts.build or default_build())
+    if not opts.criu:
+        opts.criu = os.path.join(opts.build, 'criu', 'criu')
+    opts.criu = os.path.abspath(opts.criu)
+    if opts.iters < 1:
+        print('zdtm: --iters must be at least 1', file=sys.stderr)
+        return 2
+    if not opts.norestore and not os.access(opts.criu, os.X_OK):
+        print('zdtm: criu binary %s not found (use --criu or --build)'
+              % opts.criu, file=sys.stderr)
+        return 2
+
+    users = ['root', 'nobody'] if opts.user == 'both' else [opts.user]
+    if 'nobody' in users and os.geteuid() != 0:
+        print('zdtm: --user nobody needs root', file=sys.stderr)
+        return 2
+    if not opts.norestore and os.geteuid() != 0:
+        print('zdtm: dump/restore needs root (or use --norestore)',
+              file=sys.stderr)
+        return 2
+
+    set_subreaper()
+
+    passed = failed = skipped = 0
+    stop = False
+    for name in tests:
+        for user in users:
+            t0 = time.monotonic()
+            res, reason = run_test(name, user, opts)
+            took = time.monotonic() - t0
+            if res == 'PASS':
+                passed += 1
+                print('PASS %s (%s)%s' % (name, user,
+                      ' [%.1fs]' % took if verbose else ''), flush=True)
+            elif res == 'SKIP':
+                skipped += 1
+                print('SKIP %s (%s): %s' % (name, user, reason), flush=True)
+            else:
+                failed += 1
+                print('FAIL %s (%s): %s' % (name, user, reason), flush=True)
+                if not opts.keep_going:
+                    stop = True
+                    break
+        if stop:
+            break
+
+    print('zdtm: %d passed, %d failed, %d skipped' % (passed, failed,
+                                                      skipped), flush=True)
+    return 0 if failed == 0 else 1
+
+
+def cmd_list(opts):
+    for t in list_tests():
+        try:
+            desc = load_desc(t)
+        except TestFail as e:
+            desc = {'error': str(e)}
+        print(t + ('  ' + json.dumps(desc) if desc else ''))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description='Run zdtm checkpoint/restore tests.')
+    sub = ap.add_subparsers(dest='cmd', required=True)
+
+    rp = sub.add_parser('run', help='run tests')
+    rp.add_argument('-t', '--test', dest='tests', action='append',
+                    default=[], metavar='NAME', help='test to run '
+                    '(repeatable)')
+    rp.add_argument('-a', '--all', action='store_true', help='run all tests')
+    rp.add_argument('--user', choices=('root', 'nobody', 'both'),
+                    default='root', help='who runs the test binaries')
+    rp.add_argument('--criu', help='criu binary (default BUILD/criu/criu)')
+    rp.add_argument('--build', help='meson build directory '
+                    '(default <repo>/build)')
+    rp.add_argument('--keep-going', '-k', action='store_true',
+                    help='go on after a failure')
+    rp.add_argument('--keep', action='store_true',
+                    help='keep the work directory of failed tests')
+    rp.add_argument('--norestore', action='store_true',
+                    help='no dump/restore, just run the tests')
+    rp.add_argument('--iters', type=int, default=1,
+                    help='dump/restore cycles per test (default 1)')
+    rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
+                    help='let the test run this long before the dump and '
+                    'before SIGTERM (default 0.2)')
+    rp.add_argument('-v', '--verbose', action='store_true')
+    rp.set_defaults(func=cmd_run)
+
+    lp = sub.add_parser('list', help='list tests and their options')
+    lp.set_defaults(func=cmd_list)
+
+    opts = ap.parse_args()
+    try:
+        return opts.func(opts)
+    except KeyboardInterrupt:
+        kill_leftovers(None)
+        print('zdtm: interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
