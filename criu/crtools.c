@@ -59,6 +59,7 @@ enum {
 	OPT_LINK_REMAP,
 	OPT_EXT_UNIX_SK,
 	OPT_TCP_ESTABLISHED,
+	OPT_FORCE_VDSO_PROXY,
 };
 
 static int parse_options(int argc, char **argv)
@@ -80,6 +81,7 @@ static int parse_options(int argc, char **argv)
 		{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+		{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -121,6 +123,7 @@ static int parse_options(int argc, char **argv)
 		case OPT_LINK_REMAP: opts.link_remap = true; break;
 		case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
+		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 		case 'V':
 			printf("Version: %s\n", CR_VERSION);
 			exit(0);

@@ -30,6 +30,7 @@
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
 #include "util.h"
+#include "vdso.h"
 
 #ifndef PTRACE_PEEKSIGINFO
 #define PTRACE_PEEKSIGINFO	0x4209
@@ -67,6 +68,8 @@ struct dump_ctx {
 	struct compel_thread_state regs;
 	struct parasite_misc misc;
 	struct rseq_conf rseq;
+	struct vdso_symtab vdso;
+	VdsoSymEntry vdso_syms[VDSO_MAX_SYMS], *vdso_sym_ptrs[VDSO_MAX_SYMS];
 	SiginfoEntry *sig_priv, *sig_shared;
 	size_t nr_sig_priv, nr_sig_shared;
 	uint8_t (*siginfo_buf)[128];
@@ -246,6 +249,30 @@ cure:
 	return ret;
 }
 
+/* What the task's vDSO exports, for a proxy if it is restored on another kernel. */
+static int fill_vdso_syms(struct dump_ctx *dc)
+{
+	MmEntry *mm = &dc->md.mm;
+
+	for (size_t i = 0; i < dc->md.nr_vmas; i++) {
+		VmaEntry *v = &dc->md.vmas[i];
+
+		if (v->kind != VMA_KIND__VMA_VDSO)
+			continue;
+		if (vdso_read_task_syms(dc->pid, v->start, v->end, &dc->vdso))
+			return -1;
+		for (int j = 0; j < dc->vdso.nr; j++) {
+			vdso_sym_entry__init(&dc->vdso_syms[j]);
+			dc->vdso_syms[j].name = dc->vdso.sym[j].name;
+			dc->vdso_syms[j].offset = dc->vdso.sym[j].off;
+			dc->vdso_sym_ptrs[j] = &dc->vdso_syms[j];
+		}
+		mm->n_vdso_syms = dc->vdso.nr;
+		mm->vdso_syms = dc->vdso_sym_ptrs;
+	}
+	return 0;
+}
+
 static int fill_mm(struct dump_ctx *dc)
 {
 	MmEntry *mm = &dc->md.mm;
@@ -293,7 +320,7 @@ static int fill_mm(struct dump_ctx *dc)
 		return -1;
 	mm->n_vmas = dc->md.nr_vmas;
 	mm->vmas = dc->md.vma_ptrs;
-	return 0;
+	return fill_vdso_syms(dc);
 }
 
 static int write_mm(struct dump_ctx *dc)

@@ -40,6 +40,7 @@
 #include "restorer.h"
 #include "restorer-blob.h"
 #include "util.h"
+#include "vdso.h"
 
 #define RESTORER_STACK	(64 * 1024)
 #define XSTATE_MAGIC1	0x46505853u
@@ -291,14 +292,9 @@ static int vdso_part_of(const VmaEntry *v)
 	}
 }
 
-/*
- * The vDSO is moved, not copied: this kernel's must have the parts, sizes
- * and relative placement the dumped one had.
- */
-static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a)
+static void target_vdso(struct rst_ctx *rc, struct rst_vdso_part *tgt)
 {
-	struct rst_vdso_part tgt[VDSO_NR_PARTS] = { };
-
+	memset(tgt, 0, sizeof(*tgt) * VDSO_NR_PARTS);
 	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
 		int p = vdso_part_of(rc->mm->vmas[i]);
 
@@ -307,21 +303,84 @@ static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_ar
 			tgt[p].end = rc->mm->vmas[i]->end;
 		}
 	}
+}
+
+/* Can this kernel's vDSO simply be moved to where the task's was? */
+static int vdso_layout_same(struct self_vdso *sv, struct rst_vdso_part *tgt)
+{
 	for (int p = 0; p < VDSO_NR_PARTS; p++) {
 		uint64_t sl = sv->part[p].end - sv->part[p].start, tl = tgt[p].end - tgt[p].start;
 
-		if (sl != tl) {
-			pr_err("the vDSO of this kernel differs from the dumped one (part %d: %lu vs %lu bytes); "
-			       "restoring across vDSO layouts is not supported yet\n", p, (unsigned long)sl,
-			       (unsigned long)tl);
+		if (sl != tl)
+			return 0;
+		if (tl && (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
+			  (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start))
+			return 0;
+	}
+	return 1;
+}
+
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len);
+
+/*
+ * Different layout: our vDSO goes to a free spot, and the task's old vDSO
+ * address gets trampolines into it (see vdso.c).
+ */
+static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a,
+			   struct rst_vdso_part *tgt, uint8_t *proxy_buf)
+{
+	struct vdso_symtab old = { 0 }, new;
+	struct proc_vma boot = { .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len };
+	uint64_t lo = UINT64_MAX, hi = 0, base;
+
+	if (!tgt[VDSO_PART_VDSO].end || !sv->part[VDSO_PART_VDSO].end) {
+		pr_err("can't restore %d: no vDSO on one side\n", rc->pid);
+		return -1;
+	}
+	if (!rc->mm->n_vdso_syms) {
+		pr_err("can't restore %d on a kernel with another vDSO layout: the images list no vDSO functions\n",
+		       rc->pid);
+		return -1;
+	}
+	for (size_t i = 0; i < rc->mm->n_vdso_syms && i < VDSO_MAX_SYMS; i++) {
+		snprintf(old.sym[i].name, VDSO_NAME_LEN, "%s", rc->mm->vdso_syms[i]->name);
+		old.sym[i].off = rc->mm->vdso_syms[i]->offset;
+		old.nr++;
+	}
+	if (vdso_parse_symtab((const uint8_t *)sv->part[VDSO_PART_VDSO].start,
+			      sv->part[VDSO_PART_VDSO].end - sv->part[VDSO_PART_VDSO].start, &new))
+		return -1;
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		if (!sv->part[p].end)
+			continue;
+		lo = sv->part[p].start < lo ? sv->part[p].start : lo;
+		hi = sv->part[p].end > hi ? sv->part[p].end : hi;
+	}
+	base = find_bootstrap_hole(rc, &boot, 1, hi - lo);
+	if (!base) {
+		pr_err("no room for this kernel's vDSO in the address space of %d\n", rc->pid);
+		return -1;
+	}
+	a->proxy_start = tgt[VDSO_PART_VDSO].start;
+	a->proxy_len = tgt[VDSO_PART_VDSO].end - tgt[VDSO_PART_VDSO].start;
+	a->proxy_image = proxy_buf;
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		tgt[p].start = sv->part[p].end ? base + (sv->part[p].start - lo) : 0;
+		tgt[p].end = sv->part[p].end ? base + (sv->part[p].end - lo) : 0;
+	}
+	pr_info("%d: vDSO proxy at %lx, this kernel's vDSO moves to %lx\n", rc->pid,
+		(unsigned long)a->proxy_start, (unsigned long)tgt[VDSO_PART_VDSO].start);
+	return vdso_build_proxy(proxy_buf, a->proxy_len, &old, &new, tgt[VDSO_PART_VDSO].start);
+}
+
+static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a, uint8_t *proxy_buf)
+{
+	struct rst_vdso_part tgt[VDSO_NR_PARTS];
+
+	target_vdso(rc, tgt);
+	if (opts.force_vdso_proxy || !vdso_layout_same(sv, tgt)) {
+		if (plan_vdso_proxy(rc, sv, a, tgt, proxy_buf))
 			return -1;
-		}
-		if (tl && sv->part[VDSO_PART_VDSO].start && tgt[VDSO_PART_VDSO].start &&
-		    (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
-		    (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start)) {
-			pr_err("the vDSO parts of this kernel are laid out differently from the dumped ones\n");
-			return -1;
-		}
 	}
 	memcpy(a->self_vdso, sv->part, sizeof(sv->part));
 	memcpy(a->tgt_vdso, tgt, sizeof(tgt));
@@ -620,6 +679,14 @@ bad:
  * Lay out the bootstrap area: blob, args, arrays, sigframe with XSAVE,
  * vDSO parking room, stack. Returns the args, or NULL.
  */
+static size_t old_vdso_size(struct rst_ctx *rc)
+{
+	struct rst_vdso_part tgt[VDSO_NR_PARTS];
+
+	target_vdso(rc, tgt);
+	return tgt[VDSO_PART_VDSO].end - tgt[VDSO_PART_VDSO].start;
+}
+
 static size_t vdso_park_size(struct self_vdso *sv)
 {
 	size_t park = 0;
@@ -649,7 +716,7 @@ static int plan_bootstrap(struct rst_ctx *rc)
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 8 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
 	      nr_sig * 128 + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024;
-	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK;
+	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
 	if (!rc->bootstrap) {
@@ -703,6 +770,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
+	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
 	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
@@ -720,7 +788,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
 	a->close_from = cf->base + SVC_DIR;
-	if (plan_vdso(rc, &sv, a) || fill_vmas(rc, a, cf) || fill_task(rc, a) || fill_siginfo(rc, a) ||
+	if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_task(rc, a) || fill_siginfo(rc, a) ||
 	    fill_sigframe(rc, a, xsave))
 		goto err;
 	free_maps(self, nr_self);

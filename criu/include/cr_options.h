@@ -17,6 +17,7 @@ struct cr_options {
 	bool restore_sibling;
 	const char *pidfile;
 	const char *feature;
+	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool link_remap;

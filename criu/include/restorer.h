@@ -94,6 +94,9 @@ struct restore_args {
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
 	struct rst_vdso_part tgt_vdso[VDSO_NR_PARTS];	/* where the task had them */
 	uint64_t vdso_park;		/* free room in the bootstrap area for moving them */
+	/* When the layouts differ: trampolines put where the task's vDSO was. */
+	uint64_t proxy_start, proxy_len;
+	uint8_t *proxy_image;
 
 	/* struct prctl_mm_map, field for field */
 	struct {

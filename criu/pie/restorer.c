@@ -148,6 +148,20 @@ static void map_vmas(struct restore_args *a)
 	}
 }
 
+static void map_vdso_proxy(struct restore_args *a)
+{
+	long ret;
+
+	if (!a->proxy_len)
+		return;
+	ret = sys_mmap(a->proxy_start, a->proxy_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (ret != (long)a->proxy_start)
+		fail("mapping the vDSO proxy", ret);
+	memcpy((void *)a->proxy_start, a->proxy_image, a->proxy_len);
+	check(sys_mprotect(a->proxy_start, a->proxy_len, PROT_READ | PROT_EXEC), "protecting the vDSO proxy");
+}
+
 static void fill_pages(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
@@ -269,6 +283,7 @@ long blob_main(void *data)
 	unmap_old(a);
 	progress("mapping");
 	map_vmas(a);
+	map_vdso_proxy(a);
 	progress("filling pages");
 	fill_pages(a);
 	progress("protecting");
