@@ -181,6 +181,10 @@ int main(int argc, char **argv)
 		return show_image(argv[optind + 1], stdout) ? 1 : 0;
 	}
 
+	if (!strcmp(action, "dump") && !opts.pid) {
+		pr_err("dump needs -t PID\n");
+		return 1;
+	}
 	if (!strcmp(action, "dump") || !strcmp(action, "restore")) {
 		if (opts.work_dir && mkdir(opts.work_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create work dir %s", opts.work_dir);

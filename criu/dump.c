@@ -116,6 +116,9 @@ static int check_supported(struct dump_ctx *dc)
 	snprintf(name, sizeof(name), "task/%d/children", dc->pid);
 	children = read_proc_file(dc->pid, name, NULL);
 	if (children && children[0]) {
+		children[strcspn(children, "\n")] = '\0';
+		while (children[0] && children[strlen(children) - 1] == ' ')
+			children[strlen(children) - 1] = '\0';
 		pr_err("can't dump task %d: it has children (%s); process trees are not supported yet\n",
 		       dc->pid, children);
 		free(children);
@@ -594,7 +597,6 @@ int cr_dump_tasks(pid_t pid)
 		pr_perror("images dir %s is not writable", opts.imgs_dir);
 		goto out_close;
 	}
-	unlinkat(dc.dfd, "inventory.img", 0);
 	if (check_task(&dc))
 		goto out_close;
 
@@ -617,6 +619,8 @@ int cr_dump_tasks(pid_t pid)
 	if (peek_signals(pid, 0, &dc.sig_priv, &dc.nr_sig_priv, &dc.siginfo_buf) ||
 	    peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &shared_buf))
 		goto out_resume;
+	/* From here on images get written: an older dump here is no longer whole. */
+	unlinkat(dc.dfd, "inventory.img", 0);
 	if (get_rseq(pid, &dc.rseq) || run_parasite(&dc))
 		goto out_resume;
 	if (write_images(&dc))

@@ -146,17 +146,17 @@ int cr_check(const char *feature)
 	if (feature) {
 		for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 			if (!strcmp(feats[i].name, feature)) {
-				pr_msg("%s is %ssupported\n", feature, *feats[i].have ? "" : "NOT ");
+				printf("%s is %ssupported\n", feature, *feats[i].have ? "" : "NOT ");
 				return *feats[i].have ? 0 : 1;
 			}
-		pr_err("unknown feature %s\n", feature);
+		fprintf(stderr, "unknown feature %s\n", feature);
 		return 1;
 	}
 
 	uname(&u);
-	pr_msg("Kernel %s %s\n", u.release, u.machine);
+	printf("Kernel %s %s\n", u.release, u.machine);
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++) {
-		pr_msg("  %-16s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
+		printf("  %-16s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
 		       feats[i].required ? " (required)" : "");
 		if (feats[i].required && !*feats[i].have)
 			missing++;
@@ -164,9 +164,9 @@ int cr_check(const char *feature)
 	if (check_privileges())
 		missing++;
 	if (missing) {
-		pr_msg("%d required feature(s) missing: dump and restore will not work here\n", missing);
+		printf("%d required feature(s) missing: dump and restore will not work here\n", missing);
 		return 1;
 	}
-	pr_msg("Looks good.\n");
+	printf("Looks good.\n");
 	return 0;
 }

@@ -1,0 +1,911 @@
+#!/usr/bin/env python3
+"""Bad input to criu must give a clear error, never a crash, and leave
+nothing behind.
+
+Each check prints "PASS name" or "FAIL name: why"; the last line is
+"cli: N passed, M failed".  Exit status 0 only if nothing failed.
+
+Must run as root.  The criu binary is taken from $CRIU, or else
+<repo>/build/criu/criu.  Target processes are built from helpers.c
+(next to this file) into a temporary directory.
+"""
+
+import ctypes
+import os
+import random
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
+NOBODY = 65534
+CRIU_TIMEOUT = 20
+VERBOSE = os.environ.get("CLI_VERBOSE") == "1"    # show every criu command and its output
+
+PR_SET_CHILD_SUBREAPER = 36
+
+# --------------------------------------------------------------------------
+# bookkeeping and cleanup
+
+results = []            # (name, None | reason)
+live_targets = []       # Target objects still to be ended
+mounts = []             # mount points to undo
+TMP = None              # scratch dir
+HELPER = None           # compiled helper binary
+
+
+class Fail(Exception):
+    pass
+
+
+def report(name, why):
+    results.append((name, why))
+    if why is None:
+        print("PASS %s" % name, flush=True)
+    else:
+        why = " ".join(str(why).split())
+        if len(why) > 600:
+            why = why[:600] + "..."
+        print("FAIL %s: %s" % (name, why), flush=True)
+
+
+def check(name, fn, *args):
+    try:
+        fn(*args)
+    except Fail as e:
+        report(name, str(e))
+    except Exception as e:  # a bug in the test itself: still report it
+        report(name, "test error: %s: %s" % (type(e).__name__, e))
+    else:
+        report(name, None)
+
+
+def umount_all():
+    while mounts:
+        mp = mounts.pop()
+        r = subprocess.run(["umount", mp], capture_output=True)
+        if r.returncode:
+            subprocess.run(["umount", "-l", mp], capture_output=True)
+
+
+def cleanup():
+    for t in list(live_targets):
+        t.kill()
+    umount_all()
+    reap_orphans()
+    if TMP and os.path.isdir(TMP):
+        # an immutable flag or a mount would stop rmtree: be thorough
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def on_signal(signum, frame):
+    cleanup()
+    print("cli: interrupted by signal %d" % signum, flush=True)
+    os._exit(2)
+
+
+# --------------------------------------------------------------------------
+# /proc helpers
+
+def proc_exists(pid):
+    return os.path.exists("/proc/%d" % pid)
+
+
+def proc_status(pid):
+    d = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                d[k] = v.strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return d
+
+
+def proc_stat_fields(pid):
+    """Fields of /proc/PID/stat after the comm, so index 0 is the state."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return s[s.rindex(")") + 2:].split()
+
+
+def proc_state(pid):
+    f = proc_stat_fields(pid)
+    return f[0] if f else None
+
+
+def proc_starttime(pid):
+    f = proc_stat_fields(pid)
+    return f[19] if f else None
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def fd_table(pid):
+    d = "/proc/%d/fd" % pid
+    out = {}
+    try:
+        for n in os.listdir(d):
+            try:
+                out[int(n)] = os.readlink(os.path.join(d, n))
+            except OSError:
+                pass
+    except OSError:
+        return None
+    return out
+
+
+def reap_orphans():
+    """We are a child subreaper: collect whatever criu left to us."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        reaped.append((pid, status))
+    return reaped
+
+
+def our_children():
+    me = os.getpid()
+    kids = []
+    for n in os.listdir("/proc"):
+        if not n.isdigit():
+            continue
+        f = proc_stat_fields(int(n))
+        if f and int(f[1]) == me:
+            kids.append(int(n))
+    return kids
+
+
+def ensure_no_pid(pid, what="the dumped pid"):
+    """After a failed restore nothing may run with PID.  A zombie that was
+    handed to us (we are a subreaper) is reaped and not counted."""
+    deadline = time.time() + 2
+    while True:
+        st = proc_state(pid)
+        if st is None:
+            return
+        if st == "Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if time.time() > deadline:
+            break
+        time.sleep(0.02)
+    st = proc_state(pid)
+    if st is None:
+        return
+    comm = (read_text("/proc/%d/comm" % pid) or "?").strip()
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    time.sleep(0.05)
+    reap_orphans()
+    raise Fail("a process (%s, state %s) was left running with %s %d" % (comm, st, what, pid))
+
+
+# --------------------------------------------------------------------------
+# running criu
+
+class Res:
+    def __init__(self, argv, rc, out, err):
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err
+
+    def brief(self):
+        return "rc=%s stderr=%r stdout=%r" % (self.rc, self.err.strip()[-400:], self.out.strip()[-200:])
+
+
+def criu(*args, user=None, cwd=None, argv0=None):
+    argv = [CRIU] + [str(a) for a in args]
+    rundir = cwd or new_dir("cwd", mode=0o777)
+    kw = {}
+    if user is not None:
+        kw = dict(user=user, group=user, extra_groups=[])
+    try:
+        p = subprocess.run(argv if argv0 is None else argv0, cwd=rundir, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=CRIU_TIMEOUT, **kw)
+    except subprocess.TimeoutExpired as e:
+        raise Fail("criu hung for %ds: %s" % (CRIU_TIMEOUT, " ".join(argv)))
+    r = Res(argv, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+    if VERBOSE:
+        print("  $ %s%s -> rc %d\n%s" % ("(uid %d) " % user if user is not None else "",
+              " ".join(argv if argv0 is None else argv0), r.rc,
+              "".join("    | " + l + "\n" for l in (r.err + r.out).splitlines())), end="", flush=True)
+    if cwd is None:
+        cores = [f for f in os.listdir(rundir) if f.startswith("core")]
+        if cores:
+            raise Fail("criu left core files %s; %s" % (cores, r.brief()))
+        shutil.rmtree(rundir, ignore_errors=True)
+    return r
+
+
+def expect_error(r, *keywords):
+    """R must be a clean failure whose stderr matches every keyword regex."""
+    if r.rc < 0:
+        raise Fail("criu was killed by signal %d; %s" % (-r.rc, r.brief()))
+    if r.rc == 0:
+        raise Fail("criu succeeded (exit 0) on bad input; %s" % r.brief())
+    for bad in ("Segmentation fault", "core dumped", "AddressSanitizer", "Aborted", "stack smashing"):
+        if bad in r.err or bad in r.out:
+            raise Fail("criu crashed (%s); %s" % (bad, r.brief()))
+    if not r.err.strip():
+        raise Fail("no message on stderr; %s" % r.brief())
+    for kw in keywords:
+        if not re.search(kw, r.err, re.I):
+            raise Fail("stderr does not match /%s/; %s" % (kw, r.brief()))
+
+
+# --------------------------------------------------------------------------
+# scratch space
+
+_ndirs = [0]
+
+
+def new_dir(tag, create=True, mode=0o755):
+    _ndirs[0] += 1
+    d = os.path.join(TMP, "%s-%d" % (tag, _ndirs[0]))
+    if create:
+        os.mkdir(d)
+        os.chmod(d, mode)
+    return d
+
+
+def images_in(d):
+    try:
+        return sorted(f for f in os.listdir(d) if f.endswith(".img"))
+    except OSError:
+        return []
+
+
+def expect_no_images(d):
+    imgs = images_in(d)
+    if imgs:
+        raise Fail("the failed dump left images behind in %s: %s" % (d, imgs))
+
+
+# --------------------------------------------------------------------------
+# target processes
+
+class Target:
+    def __init__(self, mode):
+        self.mode = mode
+        _ndirs[0] += 1
+        self.outpath = os.path.join(TMP, "target-%s-%d.out" % (mode, _ndirs[0]))
+        out = open(self.outpath, "w")
+        err = open(self.outpath + ".err", "w")
+        try:
+            self.p = subprocess.Popen([HELPER, mode], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                      close_fds=True, start_new_session=True, cwd=TMP)
+        finally:
+            out.close()
+            err.close()
+        live_targets.append(self)
+        self.pid = self.p.pid
+        deadline = time.time() + 5
+        while True:
+            m = re.search(r"ready pid=(\d+) extra=(-?\d+)", read_text(self.outpath) or "")
+            if m:
+                break
+            if self.p.poll() is not None:
+                raise Fail("helper %s died at start (rc %s): %s" %
+                           (mode, self.p.returncode, read_text(self.outpath + ".err")))
+            if time.time() > deadline:
+                raise Fail("helper %s did not get ready" % mode)
+            time.sleep(0.005)
+        self.extra = int(m.group(2))
+        self.maps = read_text("/proc/%d/maps" % self.pid)
+        self.fds = fd_table(self.pid)
+        self.start = proc_starttime(self.pid)
+
+    def unharmed(self, compare_maps=True):
+        """Raise Fail unless the target still runs, untraced, as before."""
+        if self.p.poll() is not None:
+            raise Fail("target %d (%s) is gone (exit %s)" % (self.pid, self.mode, self.p.returncode))
+        st = proc_status(self.pid)
+        if st is None:
+            raise Fail("target %d vanished" % self.pid)
+        if proc_starttime(self.pid) != self.start:
+            raise Fail("pid %d is now a different process" % self.pid)
+        if st.get("TracerPid", "0") != "0":
+            raise Fail("target %d is still traced by %s" % (self.pid, st.get("TracerPid")))
+        state = st.get("State", "?")
+        if state[:1] in ("T", "t", "Z", "X"):
+            raise Fail("target %d was left in state %s" % (self.pid, state))
+        if compare_maps:
+            maps = read_text("/proc/%d/maps" % self.pid)
+            if maps != self.maps:
+                raise Fail("memory map of target %d changed (parasite left behind?)" % self.pid)
+        fds = fd_table(self.pid)
+        if fds != self.fds:
+            raise Fail("fd table of target %d changed: %s -> %s" % (self.pid, self.fds, fds))
+
+    def finish(self):
+        """SIGTERM: the helper checks itself and must say ok."""
+        try:
+            self.p.send_signal(signal.SIGTERM)
+            rc = self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Fail("target %d did not answer SIGTERM" % self.pid)
+        if self in live_targets:
+            live_targets.remove(self)
+        out = read_text(self.outpath) or ""
+        if rc != 0 or "\nok\n" not in out:
+            raise Fail("target self-check failed after the refused dump (rc %s): %r" % (rc, out[-200:]))
+
+    def kill(self):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.p.kill()
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self in live_targets:
+            live_targets.remove(self)
+
+
+def with_target(mode, body):
+    t = Target(mode)
+    try:
+        body(t)
+        t.unharmed()
+        t.finish()
+    finally:
+        t.kill()
+
+
+def refused_dump(mode, keywords, tree_pid=None):
+    """Dump a target criu cannot handle: clean refusal, target unchanged."""
+    def body(t):
+        d = new_dir("dump", create=False)
+        pid = t.pid if tree_pid is None else tree_pid(t)
+        r = criu("dump", "-t", pid, "-D", d)
+        expect_error(r, *[k.format(pid=t.pid, extra=t.extra) for k in keywords])
+        expect_no_images(d)
+    return lambda: with_target(mode, body)
+
+
+# --------------------------------------------------------------------------
+# dump: bad arguments
+
+def t_dump_no_pid():
+    d = new_dir("dump", create=False)
+    r = criu("dump", "-D", d)
+    expect_error(r, r"-t|--tree|pid")
+    if os.path.exists(d):
+        raise Fail("a dump without -t created the images dir %s" % d)
+
+
+def t_dump_bad_pid(arg):
+    d = new_dir("dump", create=False)
+    r = criu("dump", "-t", arg, "-D", d)
+    expect_error(r, r"pid", re.escape(arg))
+    if os.path.exists(d):
+        raise Fail("a dump with an invalid -t created the images dir %s" % d)
+
+
+def free_pid():
+    pid_max = int(read_text("/proc/sys/kernel/pid_max") or "32768")
+    for pid in range(pid_max - 3, pid_max // 2, -97):
+        if not proc_exists(pid):
+            return pid
+    raise Fail("no free pid found")
+
+
+def t_dump_no_such_pid():
+    pid = free_pid()
+    d = new_dir("dump", create=False)
+    r = criu("dump", "-t", pid, "-D", d)
+    expect_error(r, r"no (such )?process|does not exist|not exist|no task", str(pid))
+    expect_no_images(d)
+
+
+def t_dump_self():
+    # sh execs criu in place, so $$ is criu's own pid
+    d = new_dir("dump", create=False)
+    r = criu(argv0=["sh", "-c", 'exec "$0" dump -t $$ -D "$1"', CRIU, d])
+    expect_error(r, r"itself|own|self")
+    expect_no_images(d)
+
+
+# --------------------------------------------------------------------------
+# dump: unwritable images dir
+
+def t_dump_dir_is_file():
+    def body(t):
+        f = os.path.join(TMP, "not-a-dir")
+        with open(f, "w") as fh:
+            fh.write("precious\n")
+        r = criu("dump", "-t", t.pid, "-D", f)
+        expect_error(r, r"director|ENOTDIR", re.escape(f))
+        if read_text(f) != "precious\n":
+            raise Fail("criu modified the file given as -D")
+        os.unlink(f)
+    with_target("plain", body)
+
+
+def ro_mount():
+    src = new_dir("rosrc")
+    dst = new_dir("ro")
+    r = subprocess.run(["mount", "--bind", src, dst], capture_output=True, text=True)
+    if r.returncode:
+        raise Fail("setup: bind mount failed: %s" % r.stderr.strip())
+    mounts.append(dst)
+    r = subprocess.run(["mount", "-o", "remount,bind,ro", dst], capture_output=True, text=True)
+    if r.returncode:
+        raise Fail("setup: remount ro failed: %s" % r.stderr.strip())
+    try:
+        open(os.path.join(dst, "probe"), "w").close()
+    except OSError:
+        pass
+    else:
+        raise Fail("setup: the read-only mount is writable")
+    return src, dst
+
+
+def t_dump_ro_dir(subdir):
+    def body(t):
+        src, dst = ro_mount()
+        try:
+            d = os.path.join(dst, "imgs") if subdir else dst
+            r = criu("dump", "-t", t.pid, "-D", d)
+            expect_error(r, r"read-only|not writable|EROFS|writ", re.escape(d))
+        finally:
+            umount_all()
+        if os.listdir(src):
+            raise Fail("something was written under the read-only mount: %s" % os.listdir(src))
+    with_target("plain", body)
+
+
+# --------------------------------------------------------------------------
+# non-root
+
+def t_nonroot_dump():
+    def body(t):
+        d = new_dir("nobody-dump", mode=0o777)
+        r = criu("dump", "-t", t.pid, "-D", d, user=NOBODY)
+        expect_error(r, r"root|capabilit|CAP_|privilege|permitted")
+        if os.listdir(d):
+            raise Fail("the refused dump left files: %s" % os.listdir(d))
+    with_target("plain", body)
+
+
+def t_nonroot_restore(good):
+    if not good:
+        raise Fail("setup: no good dump to restore from")
+    d = copy_dump(good)
+    for root, dirs, files in os.walk(d):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+    r = criu("restore", "-D", d, "-d", user=NOBODY)
+    expect_error(r, r"root|capabilit|CAP_|privilege|permitted")
+    ensure_no_pid(good_pid[0])
+
+
+# --------------------------------------------------------------------------
+# restore from bad images
+
+good_pid = [None]
+
+
+def make_good_dump():
+    """Dump a plain helper (it is killed by the dump).  Returns the dir."""
+    t = Target("plain")
+    try:
+        d = new_dir("good", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump of a plain helper failed; %s" % r.brief())
+        try:
+            t.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            raise Fail("setup: the dumped helper %d kept running" % t.pid)
+        if not os.path.exists(os.path.join(d, "inventory.img")):
+            raise Fail("setup: the dump wrote no inventory.img")
+        good_pid[0] = t.pid
+        return d
+    finally:
+        t.kill()
+
+
+def copy_dump(good):
+    d = new_dir("case", create=False)
+    shutil.copytree(good, d)
+    return d
+
+
+def img(d, fmt):
+    return os.path.join(d, fmt.format(pid=good_pid[0]))
+
+
+def pb_entries(path):
+    """(offset, length) of each protobuf entry after the 8-byte header."""
+    data = open(path, "rb").read()
+    off, ents = 8, []
+    while off + 4 <= len(data):
+        (n,) = struct.unpack_from("<I", data, off)
+        ents.append((off, n))
+        off += 4 + n
+    if off != len(data):
+        raise Fail("setup: cannot parse %s as entries" % path)
+    return ents
+
+
+def truncate_mid_entry(path):
+    ents = pb_entries(path)
+    if not ents:
+        raise Fail("setup: %s has no entries" % path)
+    off, n = ents[-1]
+    os.truncate(path, off + 4 + n // 2)
+
+
+def restore_fails(good, mangle, *keywords):
+    if not good:
+        raise Fail("setup: no good dump to restore from")
+    d = copy_dump(good)
+    mangle(d)
+    pidfile = os.path.join(TMP, "pidfile-%d" % _ndirs[0])
+    r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+    try:
+        expect_error(r, *keywords)
+    finally:
+        ensure_no_pid(good_pid[0])
+    if os.path.exists(pidfile):
+        raise Fail("a failed restore wrote a pidfile")
+
+
+def m_remove(name):
+    return lambda d: os.unlink(img(d, name))
+
+
+def m_truncate(name):
+    return lambda d: truncate_mid_entry(img(d, name))
+
+
+def m_empty(d):
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+
+
+def m_version(d):
+    p = img(d, "inventory.img")
+    data = bytearray(open(p, "rb").read())
+    if data[12] != 0x08 or data[13] >= 0x7f:
+        raise Fail("setup: inventory does not start with a one-byte img_version (%s)" % data[12:14].hex())
+    data[13] = 0x7f
+    open(p, "wb").write(data)
+
+
+def m_garbage(d):
+    rnd = random.Random(1234)
+    open(img(d, "inventory.img"), "wb").write(bytes(rnd.randrange(256) for _ in range(256)))
+
+
+def m_magic(name, word):
+    def f(d):
+        p = img(d, name)
+        data = bytearray(open(p, "rb").read())
+        struct.pack_into("<I", data, 4 * word, 0x0badf00d)
+        open(p, "wb").write(data)
+    return f
+
+
+def m_pages_short(d):
+    p = img(d, "pages-1.img")
+    size = os.path.getsize(p)
+    if size < 4096:
+        raise Fail("setup: pages-1.img is too small (%d)" % size)
+    os.truncate(p, size - 4096)
+
+
+def t_restore_nonexistent_dir():
+    d = new_dir("absent", create=False)
+    r = criu("restore", "-D", d, "-d")
+    expect_error(r, re.escape(d), r"no such|not exist|ENOENT")
+    if os.path.exists(d):
+        raise Fail("restore created the images dir %s" % d)
+
+
+def t_restore_good(good):
+    """Control: the unmangled images do restore, so the failures above are
+    due to the damage."""
+    if not good:
+        raise Fail("setup: no good dump to restore from")
+    d = copy_dump(good)
+    pidfile = os.path.join(TMP, "pidfile-good")
+    r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+    pid = good_pid[0]
+    try:
+        if r.rc != 0:
+            raise Fail("restore of intact images failed; %s" % r.brief())
+        if (read_text(pidfile) or "").strip() != str(pid):
+            raise Fail("pidfile says %r, expected %d" % (read_text(pidfile), pid))
+        if proc_state(pid) in (None, "Z"):
+            raise Fail("restored task %d is not running" % pid)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 5
+        status = None
+        while time.time() < deadline:
+            try:
+                wp, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                # not ours: wait for it to disappear
+                if not proc_exists(pid):
+                    break
+                wp = 0
+            if wp == pid:
+                break
+            time.sleep(0.01)
+        else:
+            raise Fail("restored task did not exit on SIGTERM")
+        if status is not None and not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            raise Fail("restored task's self-check failed (wait status 0x%x)" % status)
+    finally:
+        if proc_state(pid) not in (None, "Z"):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+        reap_orphans()
+
+
+def t_restore_pid_in_use():
+    t = Target("plain")
+    try:
+        d = new_dir("inuse", create=False)
+        r = criu("dump", "-R", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump -R failed; %s" % r.brief())
+        t.unharmed()
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"in use|already|exists|taken|busy", str(t.pid))
+        t.unharmed()
+        t.finish()
+    finally:
+        t.kill()
+
+
+# --------------------------------------------------------------------------
+# misc CLI
+
+def t_version():
+    for opt in ("--version", "-V"):
+        r = criu(opt)
+        if r.rc != 0:
+            raise Fail("%s: %s" % (opt, r.brief()))
+        if not re.fullmatch(r"Version: \d+\.\d+(\.\d+)?\n", r.out):
+            raise Fail("%s printed %r" % (opt, r.out))
+
+
+def feature_lines(text):
+    return re.findall(r"^\s+([A-Za-z0-9_-]+)\s+(yes|no)\b", text, re.M)
+
+
+def t_check():
+    r = criu("check")
+    if r.rc != 0:
+        raise Fail("criu check failed; %s" % r.brief())
+    feats = feature_lines(r.out + r.err)
+    if len(feats) < 3:
+        raise Fail("criu check lists no features; %s" % r.brief())
+
+
+def t_check_feature_known():
+    r = criu("check")
+    feats = [n for n, yes in feature_lines(r.out + r.err) if yes == "yes"]
+    if not feats:
+        raise Fail("criu check reports no supported feature; %s" % r.brief())
+    r = criu("check", "--feature", feats[0])
+    if r.rc != 0:
+        raise Fail("check --feature %s: %s" % (feats[0], r.brief()))
+    if feats[0] not in r.out + r.err:
+        raise Fail("check --feature %s does not name it; %s" % (feats[0], r.brief()))
+
+
+def t_check_feature_unknown():
+    r = criu("check", "--feature", "no_such_feature_xyz")
+    expect_error(r, r"unknown|not known|no such|unsupported", "no_such_feature_xyz")
+
+
+def t_show_garbage():
+    p = os.path.join(TMP, "garbage.img")
+    rnd = random.Random(99)
+    open(p, "wb").write(bytes(rnd.randrange(256) for _ in range(200)))
+    r = criu("show", p)
+    expect_error(r, re.escape(p), r"magic|not an image|unknown|bad|invalid")
+
+
+def t_show_short():
+    p = os.path.join(TMP, "short.img")
+    open(p, "wb").write(b"\x01\x02\x03")
+    r = criu("show", p)
+    expect_error(r, re.escape(p))
+
+
+def t_show_missing():
+    p = os.path.join(TMP, "missing.img")
+    r = criu("show", p)
+    expect_error(r, re.escape(p), r"no such|not exist|ENOENT|open")
+
+
+def t_show_truncated(good):
+    if not good:
+        raise Fail("setup: no good dump")
+    d = copy_dump(good)
+    p = img(d, "core-{pid}.img")
+    truncate_mid_entry(p)
+    r = criu("show", p)
+    expect_error(r, re.escape(os.path.basename(p)), r"truncat|short|end of file|only")
+
+
+def t_unknown_action():
+    r = criu("frobnicate")
+    expect_error(r, r"unknown|invalid|unsupported", "frobnicate")
+
+
+def t_no_action():
+    r = criu()
+    expect_error(r, r"usage|action")
+
+
+def t_bad_option():
+    r = criu("--no-such-option", "check")
+    expect_error(r, r"unrecognized|unknown|invalid|usage")
+
+
+# --------------------------------------------------------------------------
+
+def build_helper():
+    src = os.path.join(HERE, "helpers.c")
+    out = os.path.join(TMP, "helpers")
+    r = subprocess.run(["gcc", "-O1", "-Wall", "-pthread", "-o", out, src], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit("cannot build helpers.c:\n" + r.stderr)
+    return out
+
+
+def main():
+    global TMP, HELPER
+    if os.geteuid() != 0:
+        print("cli_errors.py must run as root", file=sys.stderr)
+        return 2
+    if not os.access(CRIU, os.X_OK):
+        print("no criu binary at %s" % CRIU, file=sys.stderr)
+        return 2
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    TMP = tempfile.mkdtemp(prefix="criu-cli-")
+    os.chmod(TMP, 0o755)    # uid 65534 has to reach its dirs
+    start = time.time()
+    try:
+        HELPER = build_helper()
+
+        # dump: arguments
+        check("dump_no_pid", t_dump_no_pid)
+        check("dump_pid_not_numeric", t_dump_bad_pid, "abc")
+        check("dump_pid_negative", t_dump_bad_pid, "-5")
+        check("dump_pid_zero", t_dump_bad_pid, "0")
+        check("dump_pid_trailing_junk", t_dump_bad_pid, "12x")
+        check("dump_no_such_pid", t_dump_no_such_pid)
+        check("dump_self", t_dump_self)
+
+        # dump: targets criu refuses
+        check("dump_thread_id", refused_dump("threads", [r"thread", r"{extra}"], lambda t: t.extra))
+        check("dump_multithreaded", refused_dump("threads", [r"threads", r"{pid}"]))
+        check("dump_with_child", refused_dump("child", [r"child", r"{pid}"]))
+        check("dump_eventfd", refused_dump("eventfd", [r"eventfd", r"\bfd {extra}\b"]))
+        check("dump_socket", refused_dump("socket", [r"socket", r"\bfd {extra}\b"]))
+
+        # dump: where the images can't go
+        check("dump_dir_is_file", t_dump_dir_is_file)
+        check("dump_readonly_dir", t_dump_ro_dir, False)
+        check("dump_readonly_subdir", t_dump_ro_dir, True)
+
+        # non-root
+        check("nonroot_dump", t_nonroot_dump)
+
+        # restore
+        good = None
+        try:
+            good = make_good_dump()
+        except Fail as e:
+            report("setup_good_dump", str(e))
+        check("nonroot_restore", t_nonroot_restore, good)
+        check("restore_nonexistent_dir", t_restore_nonexistent_dir)
+        check("restore_empty_dir", restore_fails, good, m_empty, r"inventory|empty|no images")
+        check("restore_no_inventory", restore_fails, good, m_remove("inventory.img"), r"inventory")
+        check("restore_future_version", restore_fails, good, m_version, r"version")
+        check("restore_truncated_core", restore_fails, good, m_truncate("core-{pid}.img"),
+              re.escape("core-%s.img" % good_pid[0]))
+        check("restore_truncated_mm", restore_fails, good, m_truncate("mm-{pid}.img"),
+              re.escape("mm-%s.img" % good_pid[0]))
+        check("restore_truncated_pagemap", restore_fails, good, m_truncate("pagemap-{pid}.img"),
+              re.escape("pagemap-%s.img" % good_pid[0]))
+        check("restore_short_pages", restore_fails, good, m_pages_short, r"pages")
+        check("restore_no_core", restore_fails, good, m_remove("core-{pid}.img"),
+              re.escape("core-%s.img" % good_pid[0]))
+        check("restore_garbage_inventory", restore_fails, good, m_garbage, r"inventory")
+        check("restore_bad_magic_inventory", restore_fails, good, m_magic("inventory.img", 0),
+              r"magic", r"inventory")
+        check("restore_bad_magic_core", restore_fails, good, m_magic("core-{pid}.img", 1),
+              r"magic", re.escape("core-%s.img" % good_pid[0]))
+        check("restore_intact_control", t_restore_good, good)
+        check("restore_pid_in_use", t_restore_pid_in_use)
+
+        # misc
+        check("version", t_version)
+        check("check", t_check)
+        check("check_feature_known", t_check_feature_known)
+        check("check_feature_unknown", t_check_feature_unknown)
+        check("show_garbage", t_show_garbage)
+        check("show_short_file", t_show_short)
+        check("show_missing_file", t_show_missing)
+        check("show_truncated_core", t_show_truncated, good)
+        check("unknown_action", t_unknown_action)
+        check("no_action", t_no_action)
+        check("bad_option", t_bad_option)
+
+        # nothing may be left: processes, mounts
+        def t_leftovers():
+            time.sleep(0.05)
+            reap_orphans()
+            kids = [k for k in our_children() if proc_state(k) != "Z"]
+            mine = [t.pid for t in live_targets]
+            stray = [k for k in kids if k not in mine]
+            for k in stray:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if stray:
+                raise Fail("processes left behind: %s" % stray)
+            left = [l for l in (read_text("/proc/self/mountinfo") or "").splitlines() if TMP in l]
+            if left:
+                raise Fail("mounts left behind: %s" % left)
+        check("nothing_left_behind", t_leftovers)
+    finally:
+        cleanup()
+
+    passed = sum(1 for _, w in results if w is None)
+    failed = len(results) - passed
+    elapsed = time.time() - start
+    if elapsed > 60:
+        print("note: took %.1fs" % elapsed, file=sys.stderr)
+    print("cli: %d passed, %d failed" % (passed, failed), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
