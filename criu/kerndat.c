@@ -126,7 +126,8 @@ struct feature {
 
 int cr_check(const char *feature)
 {
-	static int mem_track;
+	/* Features criu offers to clients: the kernel having them is not enough. */
+	static int mem_track, lazy;
 	struct feature feats[] = {
 		{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
 		{ "map_files", "/proc/PID/map_files, to share memory with the parasite", &kdat.has_map_files, 1 },
@@ -135,14 +136,15 @@ int cr_check(const char *feature)
 		{ "pagemap_scan", "PAGEMAP_SCAN ioctl, to find present pages quickly", &kdat.has_pagemap_scan, 0 },
 		{ "pidfd", "pidfd_open()", &kdat.has_pidfd, 0 },
 		{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
-		{ "uffd-noncoop", "userfaultfd()", &kdat.has_uffd, 0 },
+		{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &lazy, 0 },
 		{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
-		{ "mem_dirty_track", "dirty memory tracking (uffd WP + PAGEMAP_SCAN)", &mem_track, 0 },
+		{ "mem_dirty_track", "incremental dumps (kernel ready; pre-dump not implemented yet)", &mem_track, 0 },
 	};
 	struct utsname u;
 	int missing = 0;
 
-	mem_track = kdat.has_uffd_wp_async && kdat.has_pagemap_scan;
+	mem_track = 0;
+	lazy = 0;
 	if (feature) {
 		for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 			if (!strcmp(feats[i].name, feature)) {

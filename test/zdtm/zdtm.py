@@ -738,9 +738,9 @@ def main():
     sub = ap.add_subparsers(dest='cmd', required=True)
 
     rp = sub.add_parser('run', help='run tests')
-    rp.add_argument('-t', '--test', dest='tests', action='append',
-                    default=[], metavar='NAME', help='test to run '
-                    '(repeatable)')
+    rp.add_argument('-t', '--test', dest='tests', action='extend',
+                    nargs='+', default=[], metavar='NAME',
+                    help='tests to run (repeatable)')
     rp.add_argument('-a', '--all', action='store_true', help='run all tests')
     rp.add_argument('--user', choices=('root', 'nobody', 'both'),
                     default='root', help='who runs the test binaries')
