@@ -117,6 +117,105 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 	return refuse_vma(pid, p, "this kind of memory area is not supported");
 }
 
+/*
+ * VmFlags of /proc/PID/smaps: what madvise/mlock set on an area is not in
+ * maps but must come back. Bit N of the result means madvise(N); the
+ * MADV_LOCK pseudo-advice means mlock.
+ */
+struct vmflag {
+	char name[3];
+	int advice;		/* -1: refuse the area */
+	const char *why;
+};
+
+static const struct vmflag vmflags[] = {
+	{ "dc", MADV_DONTFORK },
+	{ "dd", MADV_DONTDUMP },
+	{ "wf", MADV_WIPEONFORK },
+	{ "hg", MADV_HUGEPAGE },
+	{ "nh", MADV_NOHUGEPAGE },
+	{ "mg", MADV_MERGEABLE },
+	{ "sr", MADV_SEQUENTIAL },
+	{ "rr", MADV_RANDOM },
+	{ "lo", VMA_MADV_LOCK },
+	{ "ht", -1, "hugetlbfs memory is not supported yet" },
+	{ "um", -1, "memory registered with userfaultfd is not supported" },
+	{ "uw", -1, "memory registered with userfaultfd is not supported" },
+	{ "ui", -1, "memory registered with userfaultfd is not supported" },
+	{ "sl", -1, "sealed memory (mseal) is not supported yet" },
+	{ "io", -1, "device (VM_IO) memory is not supported" },
+	{ "pf", -1, "device (PFN) memory is not supported" },
+};
+
+static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown)
+{
+	*madv = 0;
+	*growsdown = 0;
+	for (const char *f = flags; *f; ) {
+		while (*f == ' ')
+			f++;
+		if (!f[0] || !f[1])
+			break;
+		if (f[0] == 'g' && f[1] == 'd')
+			*growsdown = 1;
+		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
+			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
+				continue;
+			/* the vDSO and friends are special mappings: the kernel's business */
+			if (vmflags[i].advice < 0 && !(p->name && p->name[0] == '['))
+				return refuse_vma(pid, p, vmflags[i].why);
+			if (vmflags[i].advice >= 0)
+				*madv |= 1ULL << vmflags[i].advice;
+		}
+		f += 2;
+	}
+	return 0;
+}
+
+/* Attach the VmFlags of each area in smaps to md's areas. */
+static int collect_vmflags(pid_t pid, struct mm_dump *md)
+{
+	char *smaps = read_proc_file(pid, "smaps", NULL), *line, *save = NULL;
+	struct proc_vma cur = { 0 };
+	int have = 0, ret = 0;
+	size_t vi = 0;
+
+	if (!smaps) {
+		pr_perror("can't read /proc/%d/smaps", pid);
+		return -1;
+	}
+	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "VmFlags:", 8)) {
+			uint64_t madv;
+			int gd;
+
+			if (!have)
+				continue;
+			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd);
+			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
+				vi++;
+			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start) {
+				VmaEntry *v = &md->vmas[vi];
+
+				v->has_madv = madv != 0;
+				v->madv = madv;
+				if (gd)
+					v->flags |= MAP_GROWSDOWN;
+			}
+			continue;
+		}
+		/* area header lines look like maps lines; "Key: value" lines do not parse */
+		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ')) {
+			free(cur.name);
+			memset(&cur, 0, sizeof(cur));
+			have = parse_maps_line(line, &cur) == 0;
+		}
+	}
+	free(cur.name);
+	free(smaps);
+	return ret;
+}
+
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
@@ -133,7 +232,7 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
 		md->nr_vmas++;
 	}
-	return 0;
+	return collect_vmflags(pid, md);
 }
 
 void free_mm_dump(struct mm_dump *md)

@@ -479,6 +479,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->flags = v->flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN);
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
+		r->madv = v->has_madv ? v->madv : 0;
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
 

@@ -10,6 +10,9 @@
 struct parasite_ctl;
 struct dump_stats;
 
+/* vma_entry.madv bit standing for mlock() rather than an madvise() advice */
+#define VMA_MADV_LOCK	63
+
 /* The task's memory areas as they go into mm-PID.img. */
 struct mm_dump {
 	MmEntry mm;

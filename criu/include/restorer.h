@@ -24,6 +24,7 @@ struct rst_vma {
 	uint32_t flags;		/* MAP_* */
 	int32_t fd;		/* for file-backed areas */
 	uint32_t kind;
+	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
 };
 
 struct rst_pagemap {

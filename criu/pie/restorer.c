@@ -179,10 +179,24 @@ static void fill_pages(struct restore_args *a)
 	}
 }
 
+#define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)
+
+static void advise_vma(struct rst_vma *v)
+{
+	for (int adv = 0; adv < 63; adv++)
+		if (v->madv & (1ULL << adv))
+			check(sys_madvise(v->start, v->end - v->start, adv), "madvise");
+	if (v->madv & (1ULL << 63))
+		check(sys_mlock(v->start, v->end - v->start), "mlock");
+}
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
 		struct rst_vma *v = &a->vmas[i];
+
+		if (v->madv)
+			advise_vma(v);
 
 		if (v->kind == RST_VMA_FILE_SHARED || v->prot == (PROT_READ | PROT_WRITE))
 			continue;
