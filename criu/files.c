@@ -568,12 +568,13 @@ int restore_fs(int dfd, pid_t pid)
 		return -1;
 	if (pb_read_one_required(img, (void **)&fe))
 		goto out;
-	if (strcmp(fe->root, "/") && chroot(fe->root)) {
-		pr_perror("can't chroot to %s", fe->root);
-		goto free;
-	}
+	/* Both paths are as seen from outside: cwd first, chroot keeps it. */
 	if (chdir(fe->cwd)) {
 		pr_perror("can't chdir to %s", fe->cwd);
+		goto free;
+	}
+	if (strcmp(fe->root, "/") && chroot(fe->root)) {
+		pr_perror("can't chroot to %s", fe->root);
 		goto free;
 	}
 	ret = 0;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -38,8 +39,12 @@ static int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	if (ioctl(rd, FIONREAD, &queued) || queued == 0)
-		return queued ? -1 : 0;
+	if (ioctl(rd, FIONREAD, &queued)) {
+		pr_perror("FIONREAD on a pipe");
+		return -1;
+	}
+	if (queued == 0)
+		return 0;
 	if (pipe2(tmp, O_CLOEXEC) || fcntl(tmp[1], F_SETPIPE_SZ, size) < 0) {
 		pr_perror("can't make a pipe to copy pipe data");
 		goto out;
@@ -128,6 +133,7 @@ int check_pipes(pid_t pid, struct file_table *ft)
 struct rst_pipe {
 	uint64_t ino;
 	int fd[2];		/* -1 once handed out */
+	int keep[2];		/* for reopening an end as another open file description */
 };
 
 static struct rst_pipe *rst_pipes;
@@ -178,6 +184,7 @@ static struct rst_pipe *create_pipe(struct rst_files *rf, PipeEntry *pe)
 	rst_pipes = n;
 	p = &rst_pipes[nr_rst_pipes];
 	p->ino = pe->ino;
+	p->keep[0] = p->keep[1] = -1;
 	if (pipe2(p->fd, O_CLOEXEC)) {
 		pr_perror("pipe");
 		return NULL;
@@ -186,6 +193,10 @@ static struct rst_pipe *create_pipe(struct rst_files *rf, PipeEntry *pe)
 	p->fd[0] = lift_fd(p->fd[0]);
 	p->fd[1] = lift_fd(p->fd[1]);
 	if (p->fd[0] < 0 || p->fd[1] < 0)
+		return NULL;
+	p->keep[0] = lift_fd(fcntl(p->fd[0], F_DUPFD_CLOEXEC, 0));
+	p->keep[1] = lift_fd(fcntl(p->fd[1], F_DUPFD_CLOEXEC, 0));
+	if (p->keep[0] < 0 || p->keep[1] < 0)
 		return NULL;
 	if (pe->has_pipe_size && fcntl(p->fd[1], F_SETPIPE_SZ, pe->pipe_size) < 0) {
 		pr_perror("can't give pipe:[%lu] its size %u", (unsigned long)pe->ino, pe->pipe_size);
@@ -218,11 +229,19 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe)
 		return -1;
 	end = (pe->flags & O_ACCMODE) == O_WRONLY;
 	if (p->fd[end] < 0) {
-		pr_err("pipe:[%lu] has two file records for one end\n", (unsigned long)pe->ino);
-		return -1;
+		char path[64];
+
+		/* Another open file description of the same end, as /proc/PID/fd/N opens make. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->keep[end]);
+		fd = open(path, (end ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
+			return -1;
+		}
+	} else {
+		fd = p->fd[end];
+		p->fd[end] = -1;
 	}
-	fd = p->fd[end];
-	p->fd[end] = -1;
 	if (fcntl(fd, F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
 		pr_perror("can't set pipe flags");
 		close(fd);
@@ -234,9 +253,12 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe)
 void pipes_restore_fini(void)
 {
 	for (size_t i = 0; i < nr_rst_pipes; i++)
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < 2; j++) {
 			if (rst_pipes[i].fd[j] >= 0)
 				close(rst_pipes[i].fd[j]);
+			if (rst_pipes[i].keep[j] >= 0)
+				close(rst_pipes[i].keep[j]);
+		}
 	free(rst_pipes);
 	rst_pipes = NULL;
 	nr_rst_pipes = 0;

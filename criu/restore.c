@@ -4,8 +4,10 @@
  * over to the restorer blob. We trace the child to its final trap, let
  * rt_sigreturn run, remove the bootstrap area and let it go.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/auxv.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
@@ -60,6 +63,7 @@ struct rst_ctx {
 	size_t nr_pms;
 	uint64_t nr_pages;
 	struct rst_files files;
+	char pages_name[32];
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
@@ -130,13 +134,14 @@ static int check_mm(struct rst_ctx *rc)
 			return -1;
 		}
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
-		    (!v->has_file_id || !find_file(&rc->files, v->file_id))) {
+		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
+		     !find_file(&rc->files, v->file_id)->reg)) {
 			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
 			return -1;
 		}
 		prev_end = v->end;
 	}
-	if (!find_file(&rc->files, mm->exe_file_id)) {
+	if (!find_file(&rc->files, mm->exe_file_id) || !find_file(&rc->files, mm->exe_file_id)->reg) {
 		pr_err("mm-%d.img: the executable names no known file\n", rc->pid);
 		return -1;
 	}
@@ -181,7 +186,6 @@ static int read_pagemap(struct rst_ctx *rc)
 	struct cr_img *img = open_image_at(rc->dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid);
 	PagemapHead *head = NULL;
 	struct stat st;
-	char name[32];
 	void *msg;
 	int ret = -1, r;
 
@@ -189,9 +193,9 @@ static int read_pagemap(struct rst_ctx *rc)
 		return -1;
 	if (pb_read_one_required(img, (void **)&head))
 		goto out;
-	snprintf(name, sizeof(name), "pages-%u.img", head->pages_id);
-	if (fstatat(rc->dfd, name, &st, 0)) {
-		pr_perror("can't stat %s/%s", opts.imgs_dir, name);
+	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
+	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
+		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
 		goto out;
 	}
 	while ((r = pb_read_one(img, &msg)) == 1) {
@@ -236,6 +240,32 @@ static int check_pid_free(pid_t pid)
 	return -1;
 }
 
+/* The registers must fit this CPU: every XSAVE feature the task used must be here. */
+static int check_fpu(struct rst_ctx *rc)
+{
+	UserFpregsX86Entry *fp = rc->core->thread->fpregs;
+	unsigned int eax, ebx, ecx, edx, lo, hi;
+	uint64_t xcr0;
+
+	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx)) {
+		pr_err("this CPU has no XSAVE; can't restore FPU state\n");
+		return -1;
+	}
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = ((uint64_t)hi << 32) | lo;
+	if (fp->xfeatures & ~xcr0) {
+		pr_err("can't restore %d: it used CPU state components %#lx this CPU lacks (it has %#lx)\n",
+		       rc->pid, (unsigned long)(fp->xfeatures & ~xcr0), (unsigned long)xcr0);
+		return -1;
+	}
+	if (fp->xsave.len > ebx) {
+		pr_err("can't restore %d: its FPU state is %zu bytes, more than this CPU's %u\n", rc->pid,
+		       fp->xsave.len, ebx);
+		return -1;
+	}
+	return 0;
+}
+
 static int read_images(struct rst_ctx *rc)
 {
 	if (read_inventory(rc) || read_one(rc->dfd, CR_FD_PSTREE, (void **)&rc->pe, 0))
@@ -249,7 +279,7 @@ static int read_images(struct rst_ctx *rc)
 	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid) ||
 	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid) || read_files(rc->dfd, &rc->files))
 		return -1;
-	if (check_mm(rc) || read_pagemap(rc))
+	if (check_mm(rc) || read_pagemap(rc) || check_fpu(rc))
 		return -1;
 	return 0;
 }
@@ -368,6 +398,10 @@ static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct rest
 		tgt[p].start = sv->part[p].end ? base + (sv->part[p].start - lo) : 0;
 		tgt[p].end = sv->part[p].end ? base + (sv->part[p].end - lo) : 0;
 	}
+	/* Whoever looks the vDSO up later must find a real one. */
+	for (size_t i = 0; i + 1 < rc->mm->n_auxv; i += 2)
+		if (rc->mm->auxv[i] == AT_SYSINFO_EHDR)
+			a->auxv[i + 1] = tgt[VDSO_PART_VDSO].start;
 	pr_info("%d: vDSO proxy at %lx, this kernel's vDSO moves to %lx\n", rc->pid,
 		(unsigned long)a->proxy_start, (unsigned long)tgt[VDSO_PART_VDSO].start);
 	return vdso_build_proxy(proxy_buf, a->proxy_len, &old, &new, tgt[VDSO_PART_VDSO].start);
@@ -435,7 +469,6 @@ enum {
 	SVC_PAGES,
 	SVC_EXE,
 	SVC_TTY,
-	SVC_SYNC,
 	SVC_FILES,	/* mapped files from here on */
 };
 
@@ -503,6 +536,16 @@ out:
 	return ret;
 }
 
+static int have_cap_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
+}
+
 static void fill_creds(struct restore_args *a, CredsEntry *c)
 {
 	struct rst_creds *r = &a->creds;
@@ -510,7 +553,7 @@ static void fill_creds(struct restore_args *a, CredsEntry *c)
 
 	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
 	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
-	r->ngroups = c->n_groups < ARRAY_SIZE(r->groups) ? c->n_groups : ARRAY_SIZE(r->groups);
+	r->ngroups = c->n_groups;
 	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
 	r->cap_inh = c->cap_inh;
 	r->cap_prm = c->cap_prm;
@@ -610,7 +653,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource >= NR_RLIMITS)
 			continue;
 		getrlimit(r->resource, &cur);
-		if (r->max > cur.rlim_max) {
+		if (r->max > cur.rlim_max && !have_cap_sys_resource()) {
 			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
 			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
 			       (unsigned long)cur.rlim_max);
@@ -621,9 +664,20 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource + 1 > a->nr_rlim)
 			a->nr_rlim = r->resource + 1;
 	}
+	if (tc->creds->n_groups > RST_MAX_GROUPS) {
+		pr_err("can't restore %d: it has %zu supplementary groups, more than %d\n", rc->pid,
+		       tc->creds->n_groups, RST_MAX_GROUPS);
+		return -1;
+	}
 	fill_creds(a, tc->creds);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
+	if (a->pdeath_sig && opts.restore_detached && !opts.restore_sibling) {
+		/* criu would be its parent, and criu exits at once with -d */
+		pr_err("can't restore %d detached: it has a parent-death signal (%d), which would fire as soon as "
+		       "criu exits; restore it without -d or with --restore-sibling\n", rc->pid, a->pdeath_sig);
+		return -1;
+	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
 	if (th->rseq && th->rseq->size) {
 		a->rseq_ptr = th->rseq->ptr;
@@ -789,7 +843,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
 	a->close_from = cf->base + SVC_DIR;
-	if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_task(rc, a) || fill_siginfo(rc, a) ||
+	if (fill_task(rc, a) || plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_siginfo(rc, a) ||
 	    fill_sigframe(rc, a, xsave))
 		goto err;
 	free_maps(self, nr_self);
@@ -906,7 +960,7 @@ static int restore_child(struct rst_ctx *rc)
 
 	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd))
 		return -1;
-	pages_fd = svc_fd(&cf, openat(rc->dfd, "pages-1.img", O_RDONLY | O_CLOEXEC), SVC_PAGES);
+	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), SVC_PAGES);
 	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), SVC_EXE);
 	if (pages_fd < 0 || exe_fd < 0) {
 		pr_perror("can't open the pages file or the executable");

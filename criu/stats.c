@@ -1,18 +1,31 @@
 /* stats-dump and stats-restore in the work directory, as podman reads them. */
+#include <unistd.h>
+
+#include "cr_options.h"
 #include "crtools.h"
 #include "image.h"
 #include "log.h"
 #include "stats.pb-c.h"
 
+/* Stats go to the work dir (-W), which defaults to the images dir. */
 static int write_stats(int dfd, int type, StatsEntry *se)
 {
-	struct cr_img *img = open_image_at(dfd, type, O_DUMP);
-	int ret;
+	struct cr_img *img;
+	int wfd = -1, ret;
 
-	if (!img)
-		return -1;
-	ret = pb_write_one(img, se);
+	if (opts.work_dir) {
+		wfd = open(opts.work_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+		if (wfd < 0) {
+			pr_perror("can't open work dir %s", opts.work_dir);
+			return -1;
+		}
+		dfd = wfd;
+	}
+	img = open_image_at(dfd, type, O_DUMP);
+	ret = img ? pb_write_one(img, se) : -1;
 	close_image(img);
+	if (wfd >= 0)
+		close(wfd);
 	return ret;
 }
 

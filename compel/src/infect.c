@@ -274,6 +274,15 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 		cpr_perror("accepting the parasite's connection from %d", ctl->pid);
 		return -1;
 	}
+	/* The name is guessable: make sure it is our parasite that called. */
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+
+	if (getsockopt(ctl->sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cred.pid != ctl->pid) {
+		cpr_err("control socket of %d was connected by pid %d, not by the parasite\n", ctl->pid,
+			cl == sizeof(cred) ? cred.pid : -1);
+		return -1;
+	}
 	close(ctl->listen_sock);
 	ctl->listen_sock = -1;
 	cpr_debug("task %d: parasite %s running at 0x%lx\n", ctl->pid, blob->name, ctl->remote_map);

@@ -70,12 +70,12 @@ struct rst_sigframe {
 	uint8_t info[128];
 };
 
-#define RST_MAX_SIGINFO	512
+#define RST_MAX_GROUPS	4096
 
 struct rst_creds {
 	uint32_t uid, euid, suid, fsuid;
 	uint32_t gid, egid, sgid, fsgid;
-	uint32_t groups[256];
+	uint32_t groups[RST_MAX_GROUPS];
 	int32_t ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint32_t secbits;
