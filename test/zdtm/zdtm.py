@@ -12,7 +12,6 @@ runner dumps the process with criu, restores it, and compares what
 import argparse
 import ctypes
 import difflib
-import errno
 import glob
 import json
 import os

@@ -3,9 +3,13 @@
  * Resource limits: soft limits of many resources are changed (never
  * above the hard limit, hard limits are never raised).  After C/R
  * getrlimit() reports the same soft and hard values for every
- * resource and the NOFILE limit is enforced.
+ * resource and the NOFILE limit is enforced.  A descriptor above the
+ * lowered NOFILE limit (opened before lowering it) must survive too.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/resource.h>
 
 #include "zdtmtst.h"
@@ -41,13 +45,29 @@ static const rlim_t wanted[RLIM_NLIMITS] = {
 	[RLIMIT_RTTIME] = 10000003,
 };
 
+#define HIGH_FD 900
+
 int main(int argc, char **argv)
 {
 	struct rlimit before[RLIM_NLIMITS], r;
 	int res, changed = 0;
 	rlim_t nofile;
+	struct stat st;
+	int fd;
 
 	test_init(argc, argv);
+
+	/* Opened before NOFILE is lowered below its number. */
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		test_bug("getrlimit(NOFILE)");
+	if (r.rlim_cur <= HIGH_FD && r.rlim_max > HIGH_FD) {
+		r.rlim_cur = HIGH_FD + 1;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, HIGH_FD) != HIGH_FD)
+		test_bug("can't open fd %d", HIGH_FD);
+	close(fd);
 
 	for (res = 0; res < RLIM_NLIMITS; res++) {
 		if (getrlimit(res, &r))
@@ -89,6 +109,11 @@ int main(int argc, char **argv)
 			      (unsigned long long)before[res].rlim_cur,
 			      (unsigned long long)before[res].rlim_max);
 	}
+
+	if (fstat(HIGH_FD, &st))
+		fail("fd %d above the NOFILE limit is gone", HIGH_FD);
+	else if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		failv("fd %d is not /dev/null any more", HIGH_FD);
 
 	/* The NOFILE limit is enforced. */
 	if (dup2(0, nofile - 1) != (int)nofile - 1)
