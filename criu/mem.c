@@ -147,10 +147,12 @@ static const struct vmflag vmflags[] = {
 	{ "pf", -1, "device (PFN) memory is not supported" },
 };
 
-static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown)
+static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown,
+			 int *maywrite)
 {
 	*madv = 0;
 	*growsdown = 0;
+	*maywrite = 0;
 	for (const char *f = flags; *f; ) {
 		while (*f == ' ')
 			f++;
@@ -158,6 +160,8 @@ static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags,
 			break;
 		if (f[0] == 'g' && f[1] == 'd')
 			*growsdown = 1;
+		if (f[0] == 'm' && f[1] == 'w')
+			*maywrite = 1;
 		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
 			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
 				continue;
@@ -173,7 +177,24 @@ static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags,
 }
 
 /* Attach the VmFlags of each area in smaps to md's areas. */
-static int collect_vmflags(pid_t pid, struct mm_dump *md)
+/*
+ * A shared file area that may become writable (mprotect) needs the file
+ * opened for writing, whatever its protection is now.
+ */
+static int shared_maywrite(pid_t pid, VmaEntry *v, const char *path, struct file_table *ft)
+{
+	char mf[128];
+	struct stat st;
+
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start, (unsigned long)v->end);
+	if (stat(mf, &st)) {
+		pr_perror("can't stat %s", mf);
+		return -1;
+	}
+	return file_table_add_path(ft, path, O_RDWR, &st, &v->file_id);
+}
+
+static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 {
 	char *smaps = read_proc_file(pid, "smaps", NULL), *line, *save = NULL;
 	struct proc_vma cur = { 0 };
@@ -187,11 +208,11 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md)
 	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "VmFlags:", 8)) {
 			uint64_t madv;
-			int gd;
+			int gd, mw;
 
 			if (!have)
 				continue;
-			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd);
+			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd, &mw);
 			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
 				vi++;
 			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start) {
@@ -201,6 +222,8 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md)
 				v->madv = madv;
 				if (gd)
 					v->flags |= MAP_GROWSDOWN;
+				if (mw && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
+					ret = shared_maywrite(pid, v, cur.name, ft);
 			}
 			continue;
 		}
@@ -232,7 +255,7 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
 		md->nr_vmas++;
 	}
-	return collect_vmflags(pid, md);
+	return collect_vmflags(pid, md, ft);
 }
 
 void free_mm_dump(struct mm_dump *md)

@@ -8,6 +8,7 @@
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/capability.h>
+#include <linux/auxvec.h>
 #include <asm/prctl.h>
 #include <asm/unistd.h>
 
@@ -162,6 +163,47 @@ static void map_vdso_proxy(struct restore_args *a)
 	check(sys_mprotect(a->proxy_start, a->proxy_len, PROT_READ | PROT_EXEC), "protecting the vDSO proxy");
 }
 
+static struct rst_vma *vma_of(struct restore_args *a, uint64_t addr)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++)
+		if (a->vmas[i].start <= addr && addr < a->vmas[i].end)
+			return &a->vmas[i];
+	return 0;
+}
+
+/*
+ * With the vDSO proxy, AT_SYSINFO_EHDR moves. libc reads it from the
+ * auxv copy on the initial stack, not from the kernel's: patch that copy
+ * too, if the stack still holds argc, argv, envp and auxv as the kernel
+ * laid them out (checked against the saved auxv).
+ */
+static void patch_stack_auxv(struct restore_args *a)
+{
+	struct rst_vma *st = vma_of(a, a->mm.start_stack);
+	uint64_t *p, *end, argc;
+	uint32_t n = a->mm.auxv_size / 8;
+
+	if (!a->proxy_len || !st)
+		return;
+	p = (uint64_t *)a->mm.start_stack;
+	end = (uint64_t *)st->end;
+	argc = *p;
+	if (argc > (uint64_t)(end - p))
+		return;
+	p += argc + 2;				/* argc, argv[], NULL */
+	while (p < end && *p)			/* envp[] */
+		p++;
+	p++;
+	if (p + n > end)
+		return;
+	for (uint32_t i = 0; i + 1 < n; i += 2)
+		if (p[i] != a->auxv[i] || (p[i] != AT_SYSINFO_EHDR && p[i + 1] != a->auxv[i + 1]))
+			return;			/* not the layout we expect: leave it */
+	for (uint32_t i = 0; i + 1 < n; i += 2)
+		if (p[i] == AT_SYSINFO_EHDR)
+			p[i + 1] = a->auxv[i + 1];
+}
+
 static void fill_pages(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
@@ -300,6 +342,7 @@ long blob_main(void *data)
 	map_vdso_proxy(a);
 	progress("filling pages");
 	fill_pages(a);
+	patch_stack_auxv(a);
 	progress("protecting");
 	protect_vmas(a);
 	progress("task state");

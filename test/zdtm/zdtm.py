@@ -52,6 +52,9 @@ DESC_KEYS = {
     'env': dict,                # extra environment variables
     'timeout': int,             # per-test timeout instead of 120 s
     'skip': str,                # skip the test, the value is the reason
+    'vdso_proxy': bool,         # restore through the vDSO proxy (--force-vdso-proxy)
+    'leave_running': bool,      # dump with -R: the task must go on untouched, no restore
+    'imgdir_size': str,         # images dir on a tmpfs of this size (root only)
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -242,26 +245,44 @@ def describe_status(status):
 _ID_RE = re.compile(r'^([A-Za-z_]+):\[(\d+)\]$')
 
 
-def merge_maps(maps):
+# VmFlags that say something about an area a program can observe or rely on
+VMFLAGS = set('rd wr ex sh mr mw me ms gd pf dc de dd wf hg nh mg lo io sr rr ht ui um uw sl'.split())
+_VMA_RE = re.compile(r'^[0-9a-f]+-[0-9a-f]+ ')
+
+
+def read_vmas(pid):
+    """(maps line, relevant VmFlags) for each area, from /proc/PID/smaps."""
+    vmas = []
+    for l in read_text('/proc/%d/smaps' % pid).splitlines():
+        if _VMA_RE.match(l):
+            vmas.append([l, ''])
+        elif l.startswith('VmFlags:') and vmas:
+            vmas[-1][1] = ' '.join(sorted(f for f in l[8:].split() if f in VMFLAGS))
+    return vmas
+
+
+def merge_maps(vmas):
     """Merge adjacent areas that differ only in where the kernel split them.
 
-    Whether two neighbouring areas with the same protection, file and
-    contiguous offsets are one VMA or two depends on their history (e.g.
-    anon_vma chains inherited across fork), which a restore cannot and
-    need not reproduce.
+    Whether two neighbouring areas with the same protection, flags, file
+    and contiguous offsets are one VMA or two depends on their history
+    (e.g. anon_vma chains inherited across fork), which a restore cannot
+    and need not reproduce.
     """
     out = []
     prev = None
-    for l in maps:
+    for l, flags in vmas:
         f = l.split(None, 5)
         if len(f) < 5:
+            if prev:
+                out.append(prev)
             out.append(l)
             prev = None
             continue
         start, end = (int(x, 16) for x in f[0].split('-'))
-        cur = [start, end, f[1], int(f[2], 16), f[3], f[4], f[5] if len(f) > 5 else '']
+        cur = [start, end, f[1], int(f[2], 16), f[3], f[4], f[5] if len(f) > 5 else '', flags]
         if (prev and prev[1] == start and prev[2] == cur[2] and prev[4] == cur[4] and
-                prev[5] == cur[5] and prev[6] == cur[6] and
+                prev[5] == cur[5] and prev[6] == cur[6] and prev[7] == cur[7] and
                 (cur[5] == '0' or prev[3] + (prev[1] - prev[0]) == cur[3])):
             prev[1] = end
             continue
@@ -270,8 +291,29 @@ def merge_maps(maps):
         prev = cur
     if prev:
         out.append(prev)
-    return ['%x-%x %s %08x %s %s %s' % (p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-            if isinstance(p, list) else p for p in out]
+    return ['%x-%x %s %08x %s %s %s [%s]' % tuple(p) if isinstance(p, list) else p
+            for p in out]
+
+
+_VDSO_NAMES = ('[vvar]', '[vvar_vclock]', '[vdso]')
+
+
+def drop_vdso(before, after):
+    """For a restore through the vDSO proxy: the vDSO is elsewhere by design."""
+    spans = []
+    for l in before:
+        if l.startswith('maps: ') and any(n in l for n in _VDSO_NAMES):
+            a, b = l.split()[1].split('-')
+            spans.append((int(a, 16), int(b, 16)))
+
+    def keep(l):
+        if not l.startswith('maps: '):
+            return True
+        if any(n in l for n in _VDSO_NAMES):
+            return False
+        a, b = (int(x, 16) for x in l.split()[1].split('-'))
+        return not any(a < e and s < b for s, e in spans)
+    return [l for l in before if keep(l)], [l for l in after if keep(l)]
 
 
 def snapshot(pid):
@@ -284,7 +326,7 @@ def snapshot(pid):
     lines = []
     base = '/proc/%d' % pid
     try:
-        for l in merge_maps(read_text(base + '/maps').splitlines()):
+        for l in merge_maps(read_vmas(pid)):
             lines.append('maps: ' + l)
 
         ids = {}
@@ -395,6 +437,7 @@ class Run:
         self.pid = None
         self.workdir = None
         self.logs = []          # files worth showing on failure
+        self.mounts = []        # tmpfs images dirs to unmount
         self.deadline = None
         self.timeout = DEFAULT_TIMEOUT
         self.pid_done = False
@@ -476,7 +519,15 @@ class Run:
     def dump_restore(self, desc, before, it):
         imgdir = os.path.join(self.workdir, 'img-%d' % it)
         os.mkdir(imgdir)
+        if desc.get('imgdir_size'):
+            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + desc['imgdir_size'],
+                            'zdtm-img', imgdir], check=True)
+            self.mounts.append(imgdir)
         common = desc.get('opts', [])
+        if desc.get('vdso_proxy'):
+            desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
+        if desc.get('leave_running'):
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
         rc = self.criu('dump', imgdir, common + desc.get('dump_opts', []))
 
@@ -501,6 +552,10 @@ class Run:
             raise TestFail('dump failed with exit code %d' % rc)
         if not os.path.exists(os.path.join(imgdir, 'inventory.img')):
             raise TestFail('dump left no inventory.img')
+        if desc.get('leave_running'):
+            check_running(self.pid, 'after dump -R')
+            compare_snapshots(before, snapshot(self.pid), 'after dump -R')
+            return 'next'
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
             raise TestFail('task %d is still alive after dump' % self.pid)
@@ -542,8 +597,10 @@ class Run:
         if rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
         check_running(self.pid, 'after restore')
-        compare_snapshots(before, snapshot(self.pid),
-                          'after restore #%d' % it)
+        after = snapshot(self.pid)
+        if desc.get('vdso_proxy'):
+            before, after = drop_vdso(before, after)
+        compare_snapshots(before, after, 'after restore #%d' % it)
         return 'next'
 
     def stop(self):
@@ -615,6 +672,8 @@ class Run:
 
     def cleanup(self, failed):
         kill_leftovers(None if self.pid_done else self.pid)
+        for m in self.mounts:
+            subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:
             if failed and self.opts.keep:
                 print('    kept %s' % self.workdir)
