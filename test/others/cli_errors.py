@@ -678,6 +678,39 @@ def t_restore_good(good):
         reap_orphans()
 
 
+def t_restore_wait(sig, want_rc):
+    """Without -d criu waits for the restored task and exits with its status."""
+    saved = good_pid[0]
+    good = make_good_dump()
+    pid = good_pid[0]
+    good_pid[0] = saved
+    p = subprocess.Popen([CRIU, "restore", "-D", good, "-o", "restore.log"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while proc_state(pid) in (None, "Z") or proc_status(pid).get("TracerPid", "0") != "0":
+            if p.poll() is not None:
+                raise Fail("criu restore exited (%s) before the task ran: %s" % (p.returncode, p.stderr.read()))
+            if time.time() > deadline:
+                raise Fail("restored task %d did not appear" % pid)
+            time.sleep(0.01)
+        time.sleep(0.1)
+        os.kill(pid, sig)
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise Fail("criu restore did not exit after its task did")
+        if rc != want_rc:
+            raise Fail("criu restore exited with %d, expected %d" % (rc, want_rc))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if proc_state(pid) not in (None, "Z"):
+            os.kill(pid, signal.SIGKILL)
+        reap_orphans()
+
+
 def t_restore_pid_in_use():
     t = Target("plain")
     try:
@@ -863,6 +896,8 @@ def main():
               r"magic", re.escape("core-%s.img" % good_pid[0]))
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)
+        check("restore_wait_killed", t_restore_wait, signal.SIGKILL, 128 + signal.SIGKILL)
 
         # misc
         check("version", t_version)
