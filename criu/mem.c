@@ -357,10 +357,13 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
 	return pb_write_one(x->pagemap, &pe);
 }
 
-static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len)
+/* Explicit offsets: each pipe's data has its own place, whoever writes it. */
+static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off)
 {
+	loff_t pos = off;
+
 	while (len) {
-		ssize_t n = splice(pipe_rd, NULL, x->pages_fd, NULL, len, SPLICE_F_MOVE);
+		ssize_t n = splice(pipe_rd, NULL, x->pages_fd, &pos, len, SPLICE_F_MOVE);
 
 		if (n <= 0) {
 			pr_perror("splicing pages into the pages file (%lu bytes left)", (unsigned long)len);
@@ -389,7 +392,10 @@ static int xfer_setup(struct page_xfer *x)
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 		wr[i] = x->pipes[i][1];
 	}
+	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
+	if (x->pipe_pages > PARASITE_MAX_IOVS / NR_PIPES)
+		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
@@ -409,7 +415,8 @@ static void xfer_close(struct page_xfer *x)
 }
 
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
-static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int *done)
+static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+		      int *done)
 {
 	struct parasite_pages *p = x->args;
 	size_t used = 0;
@@ -431,6 +438,7 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 		return 0;
 	}
 	p->nr_pipes = np;
+	p->skip_zero = skip_zero;
 
 	/* The parasite needs the iovecs in the task's terms: they are already task addresses. */
 	t0 = now_us();
@@ -439,24 +447,29 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 		return -1;
 	}
 	x->st->memdump_time += now_us() - t0;
+	x->st->pages_zero += p->zero_pages;
 
 	t0 = now_us();
 	for (uint32_t i = 0, k = 0; i < np; i++) {
 		uint64_t expect = 0, off = x->off;
 
-		for (uint32_t j = 0; j < p->nr_iovs[i]; j++)
-			expect += p->iovs[k + j].iov_len;
+		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
+			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
+			return -1;
+		}
+		for (uint32_t j = 0; j < p->nr_out[i]; j++)
+			expect += p->out[k + j].iov_len;
 		if (p->nr_bytes[i] != expect) {
 			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
 			       (unsigned long)expect);
 			return -1;
 		}
-		if (drain_pipe(x, x->pipes[i][0], expect))
+		if (drain_pipe(x, x->pipes[i][0], expect, off))
 			return -1;
-		for (uint32_t j = 0; j < p->nr_iovs[i]; j++, k++) {
-			if (write_pagemap(x, (unsigned long)p->iovs[k].iov_base, p->iovs[k].iov_len >> PAGE_SHIFT, off))
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, off))
 				return -1;
-			off += p->iovs[k].iov_len;
+			off += p->out[k].iov_len;
 		}
 		x->off = off;
 		x->st->pages_written += expect >> PAGE_SHIFT;
@@ -499,15 +512,12 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("writing the pages file");
 				goto out;
 			}
-			/* keep the fd offset in step for the splices */
 			x->off += chunk;
 			addr += chunk;
 			left -= chunk;
 		}
 		x->st->pages_written += pl->r[i].nr_pages;
 	}
-	if (lseek(x->pages_fd, x->off, SEEK_SET) < 0)
-		goto out;
 	ret = 0;
 out:
 	if (fd >= 0)
@@ -516,8 +526,13 @@ out:
 	return ret;
 }
 
-static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *pl, struct page_list *hidden,
-			 struct dump_stats *st)
+/*
+ * Three lists: anonymous memory (where an all-zero page needs no saving),
+ * private file memory (where it does: zero is not what the file has), and
+ * areas the task itself can't read.
+ */
+static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, struct page_list *file,
+			 struct page_list *hidden, struct dump_stats *st)
 {
 	char path[64];
 	int fd, ret = 0;
@@ -530,7 +545,8 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *pl, st
 	}
 	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
 		const VmaEntry *v = &md->vmas[i];
-		struct page_list *l = (v->prot & PROT_READ) ? pl : hidden;
+		struct page_list *l = !(v->prot & PROT_READ) ? hidden :
+				      v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
 
 		if (!vma_is_private_mem(v))
 			continue;
@@ -548,18 +564,20 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list pl, hidden;
+	struct page_list anon, file, hidden;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
 
-	page_list_init(&pl);
+	page_list_init(&anon);
+	page_list_init(&file);
 	page_list_init(&hidden);
 	memset(x.pipes, -1, sizeof(x.pipes));
-	if (collect_pages(pid, md, &pl, &hidden, st))
+	if (collect_pages(pid, md, &anon, &file, &hidden, st))
 		goto out;
-	pr_info("task %d: %lu pages to dump (%lu in unreadable areas) of %lu scanned\n", pid,
-		(unsigned long)(pl.total_pages + hidden.total_pages), (unsigned long)hidden.total_pages,
+	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
+		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
+		(unsigned long)anon.total_pages, (unsigned long)file.total_pages, (unsigned long)hidden.total_pages,
 		(unsigned long)st->pages_scanned);
 
 	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
@@ -573,8 +591,14 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	if (xfer_setup(&x))
 		goto out;
 	while (!done)
-		if (xfer_round(&x, &pl, &cur, &done))
+		if (xfer_round(&x, &anon, &cur, 1, &done))
 			goto out;
+	memset(&cur, 0, sizeof(cur));
+	done = 0;
+	while (!done)
+		if (xfer_round(&x, &file, &cur, 0, &done))
+			goto out;
+	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &hidden))
 		goto out;
 	ret = 0;
@@ -582,7 +606,8 @@ out:
 	xfer_close(&x);
 	close_image(x.pagemap);
 	close_image(pages);
-	page_list_free(&pl);
+	page_list_free(&anon);
+	page_list_free(&file);
 	page_list_free(&hidden);
 	return ret;
 }

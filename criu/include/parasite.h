@@ -45,11 +45,20 @@ struct parasite_misc {
 	int32_t err_where;		/* which step failed, for messages */
 };
 
+/*
+ * One round of the page path: iovs[] are task addresses, grouped by pipe.
+ * With skip_zero (anonymous memory only) the parasite drops all-zero
+ * pages; out[] says what went into each pipe.
+ */
 struct parasite_pages {
 	uint32_t nr_pipes;
+	uint32_t skip_zero;
 	uint32_t nr_iovs[PARASITE_MAX_PIPES];	/* iovs for pipe i follow those of pipe i-1 */
+	uint32_t nr_out[PARASITE_MAX_PIPES];	/* out: iovs spliced into pipe i, in out[] likewise */
 	uint64_t nr_bytes[PARASITE_MAX_PIPES];	/* out: bytes spliced into pipe i */
+	uint64_t zero_pages;			/* out: pages dropped as all-zero */
 	struct iovec iovs[PARASITE_MAX_IOVS];
+	struct iovec out[PARASITE_MAX_IOVS];
 };
 
 union parasite_args {

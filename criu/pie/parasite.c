@@ -99,24 +99,91 @@ static long splice_iovs(int fd, struct iovec *iov, unsigned int nr)
 	return total;
 }
 
+#define PAGE_SZ	4096UL
+
+static int page_is_zero(const uint64_t *w)
+{
+	for (unsigned int i = 0; i < PAGE_SZ / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return 0;
+	return 1;
+}
+
+/*
+ * Copy @n iovs to @out, leaving out all-zero pages when asked. Returns the
+ * number of iovs written, or -E2BIG when @max is too small.
+ */
+static long filter_iovs(const struct iovec *in, unsigned int n, struct iovec *out, unsigned int max,
+			int skip_zero, uint64_t *zero)
+{
+	unsigned int nr = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		char *base = in[i].iov_base;
+
+		if (!skip_zero) {
+			if (nr == max)
+				return -E2BIG;
+			out[nr++] = in[i];
+			continue;
+		}
+		for (unsigned long off = 0; off < in[i].iov_len; off += PAGE_SZ) {
+			char *page = base + off;
+
+			if (page_is_zero((const uint64_t *)page)) {
+				(*zero)++;
+				continue;
+			}
+			if (nr && (char *)out[nr - 1].iov_base + out[nr - 1].iov_len == page) {
+				out[nr - 1].iov_len += PAGE_SZ;
+				continue;
+			}
+			if (nr == max)
+				return -E2BIG;
+			out[nr].iov_base = page;
+			out[nr].iov_len = PAGE_SZ;
+			nr++;
+		}
+	}
+	return nr;
+}
+
 static int dump_pages(struct parasite_pages *p)
 {
-	struct iovec *iov = p->iovs;
-	unsigned int i, used = 0;
+	unsigned int i, in = 0, out = 0;
 
 	if (p->nr_pipes > (unsigned int)nr_pipes)
 		return -EINVAL;
+	p->zero_pages = 0;
 	for (i = 0; i < p->nr_pipes; i++) {
 		long ret;
 
-		if (p->nr_iovs[i] > PARASITE_MAX_IOVS - used)
+		if (p->nr_iovs[i] > PARASITE_MAX_IOVS - in)
 			return -E2BIG;
-		ret = splice_iovs(pipes[i], iov, p->nr_iovs[i]);
+		ret = filter_iovs(&p->iovs[in], p->nr_iovs[i], &p->out[out], PARASITE_MAX_IOVS - out,
+				  p->skip_zero, &p->zero_pages);
 		if (ret < 0)
 			return ret;
-		p->nr_bytes[i] = ret;
-		iov += p->nr_iovs[i];
-		used += p->nr_iovs[i];
+		p->nr_out[i] = ret;
+		p->nr_bytes[i] = 0;
+		if (ret) {
+			/* splice_iovs consumes its iovs: hand it a copy, keep out[] for the tool */
+			struct iovec tmp[64];
+			long done = 0;
+
+			for (long k = 0; k < ret; k += 64) {
+				long cnt = ret - k < 64 ? ret - k : 64, r;
+
+				memcpy(tmp, &p->out[out + k], cnt * sizeof(*tmp));
+				r = splice_iovs(pipes[i], tmp, cnt);
+				if (r < 0)
+					return r;
+				done += r;
+			}
+			p->nr_bytes[i] = done;
+		}
+		in += p->nr_iovs[i];
+		out += ret;
 	}
 	return 0;
 }

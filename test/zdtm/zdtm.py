@@ -597,6 +597,9 @@ class Run:
         if rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
         check_running(self.pid, 'after restore')
+        # Let it run back into whatever it was doing (say, sigsuspend with
+        # its temporary mask) before looking at it.
+        time.sleep(min(self.opts.wait, self.remaining()))
         after = snapshot(self.pid)
         if desc.get('vdso_proxy'):
             before, after = drop_vdso(before, after)

@@ -9,6 +9,9 @@
  */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "zdtmtst.h"
