@@ -1,0 +1,122 @@
+/*
+ * memhog MODE SIZE_MIB PIDFILE [SEED]
+ *
+ * The benchmark's victim. Maps SIZE_MIB of private anonymous memory, fills
+ * it according to MODE (random: every page distinct PRNG data; sparse: one
+ * page in 16 random, the rest never touched; zeroed: all of it memset to 0),
+ * records a hash of every page with data, writes its pid to PIDFILE (atomic
+ * rename) and waits for SIGTERM. Then it checks every page against what it
+ * recorded (pages without data must read as zeroes), prints OK or BAD on
+ * stdout and exits 0 only if the memory is intact.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fill.h"
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static int write_pidfile(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", getpid());
+	if (fclose(f))
+		return -1;
+	return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	enum fill_mode mode;
+	size_t size, npages, with_data, bad = 0, first_bad = 0;
+	uint64_t seed, *hashes, table_hash;
+	double t0, fill_s, check_s;
+	char *mem;
+	pid_t pid0;
+
+	if (argc < 4 || argc > 5 || fill_mode_parse(argv[1], &mode)) {
+		fprintf(stderr, "usage: %s random|sparse|zeroed SIZE_MIB PIDFILE [SEED]\n", argv[0]);
+		return 2;
+	}
+	size = strtoull(argv[2], NULL, 0) << 20;
+	if (!size) {
+		fprintf(stderr, "memhog: bad size %s\n", argv[2]);
+		return 2;
+	}
+	seed = argc == 5 ? strtoull(argv[4], NULL, 0) : seed_from_clock();
+	npages = size / BENCH_PAGE;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (sigaction(SIGTERM, &sa, NULL)) {
+		perror("memhog: sigaction");
+		return 2;
+	}
+	hashes = calloc(npages, sizeof(*hashes));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!hashes || mem == MAP_FAILED) {
+		perror("memhog: allocating memory");
+		return 2;
+	}
+
+	t0 = now_s();
+	with_data = fill_buffer(mem, npages, mode, seed, hashes);
+	fill_s = now_s() - t0;
+	table_hash = hash_words(hashes, npages);
+	pid0 = getpid();
+
+	printf("memhog: pid %d mode %s size_mib %zu pages %zu data_pages %zu seed %#" PRIx64
+	       " fill_s %.3f at %p ready\n",
+	       pid0, fill_mode_name(mode), size >> 20, npages, with_data, seed, fill_s, (void *)mem);
+	if (write_pidfile(argv[3])) {
+		perror("memhog: pidfile");
+		return 2;
+	}
+
+	while (!got_term)
+		pause();
+
+	t0 = now_s();
+	if (hash_words(hashes, npages) != table_hash) {
+		printf("memhog: BAD pid %d: the table of page hashes itself changed\n", getpid());
+		return 1;
+	}
+	for (size_t i = 0; i < npages; i++) {
+		const char *p = mem + i * BENCH_PAGE;
+		int ok = fill_page_has_data(mode, i) ? page_hash(p) == hashes[i] : page_is_zero(p);
+
+		if (!ok && !bad++)
+			first_bad = i;
+	}
+	check_s = now_s() - t0;
+	if (getpid() != pid0)
+		printf("memhog: note: pid was %d at fill time, is %d now\n", pid0, getpid());
+	if (bad) {
+		printf("memhog: BAD pid %d mode %s: %zu of %zu pages differ, first: page %zu (address %p)\n",
+		       getpid(), fill_mode_name(mode), bad, npages, first_bad,
+		       (void *)(mem + first_bad * BENCH_PAGE));
+		return 1;
+	}
+	printf("memhog: OK pid %d mode %s: %zu pages checked (%zu with data, %zu zero) in %.3f s\n", getpid(),
+	       fill_mode_name(mode), npages, with_data, npages - with_data, check_s);
+	return 0;
+}
