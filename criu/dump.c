@@ -548,20 +548,23 @@ static int write_images(struct dump_ctx *dc)
 	return write_inventory(dc);
 }
 
-static void finish_task(struct dump_ctx *dc, int ok)
+static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
 {
 	int status;
 
 	if (!ok || opts.leave_running) {
 		compel_resume_task(dc->pid, dc->state);
+		*frozen = now_us() - t_frozen;
 		return;
 	}
 	if (opts.leave_stopped) {
 		kill(dc->pid, SIGSTOP);
 		compel_resume_task(dc->pid, dc->state);
+		*frozen = now_us() - t_frozen;
 		return;
 	}
 	kill(dc->pid, SIGKILL);
+	*frozen = now_us() - t_frozen;
 	/* We are its tracer: collect the exit so the pid is gone when we return. */
 	while (compel_wait(dc->pid, &status) == dc->pid && !WIFEXITED(status) && !WIFSIGNALED(status))
 		ptrace(PTRACE_CONT, dc->pid, NULL, NULL);
@@ -629,8 +632,8 @@ int cr_dump_tasks(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(dc.dfd, "inventory.img", 0);
-	finish_task(&dc, ret == 0);
-	dc.st.frozen_time = now_us() - t_frozen;
+	/* Frozen until the task is let go or killed; reaping it is not its time. */
+	finish_task(&dc, ret == 0, &dc.st.frozen_time, t_frozen);
 	if (ret == 0) {
 		write_dump_stats(dc.dfd, &dc.st);
 		pr_info("dump of %d done: %lu pages written, frozen for %lu us\n", pid,
