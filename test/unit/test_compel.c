@@ -1,0 +1,217 @@
+/*
+ * compel against a real child process: syscall injection, loading a blob
+ * with relocations, RPC, fd passing both ways, a crashing parasite, and
+ * that the child always carries on as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "compel/compel.h"
+#include "testblob-blob.h"
+#include "testblob.h"
+
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig)
+{
+	got_usr1 = 1;
+}
+
+/* The child: sleeps in sigsuspend until SIGUSR1, then exits 7. */
+static pid_t start_child(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigset_t mask, old;
+
+		signal(SIGUSR1, on_usr1);
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &mask, &old);
+		while (!got_usr1)
+			sigsuspend(&old);
+		_exit(7);
+	}
+	usleep(50 * 1000);	/* let it reach sigsuspend */
+	return pid;
+}
+
+static char *read_maps(pid_t pid)
+{
+	char path[64], *buf = calloc(1, 1 << 16);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0 && buf);
+	assert_true(read(fd, buf, (1 << 16) - 1) > 0);
+	close(fd);
+	return buf;
+}
+
+/* Detach, wake it, and require it to exit 7 as it would have. */
+static void finish_child(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(compel_resume_task(pid, COMPEL_TASK_ALIVE), 0);
+	assert_int_equal(kill(pid, SIGUSR1), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+}
+
+static void test_blob_relocs(void **state)
+{
+	const struct compel_blob *b = &testblob_blob;
+	uint8_t *m1 = calloc(1, b->mem_size), *m2 = calloc(1, b->mem_size);
+
+	/* the handler table must need relocating */
+	assert_true(b->nr_relocs >= 4);
+	compel_blob_load(b, m1, 0x10000);
+	compel_blob_load(b, m2, 0x7f0000000000UL);
+	for (size_t i = 0; i < b->nr_relocs; i++) {
+		uint64_t v1, v2;
+
+		memcpy(&v1, m1 + b->relocs[i].off, 8);
+		memcpy(&v2, m2 + b->relocs[i].off, 8);
+		assert_int_equal(v1 - 0x10000, b->relocs[i].addend);
+		assert_int_equal(v2 - 0x7f0000000000UL, b->relocs[i].addend);
+	}
+	free(m1);
+	free(m2);
+}
+
+static void test_syscall(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after;
+	long ret = 0;
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	/* it was stopped inside sigsuspend */
+	assert_int_equal(compel_orig_state(ctl)->regs.orig_rax, __NR_rt_sigsuspend);
+	assert_int_equal(compel_syscall(ctl, __NR_getpid, &ret, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(ret, pid);
+	assert_int_equal(compel_syscall(ctl, __NR_getppid, &ret, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(ret, getpid());
+	assert_int_equal(compel_cure(ctl), 0);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
+static void test_infect_rpc(void **state)
+{
+	pid_t pid = start_child();
+	struct testblob_args *a;
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after, buf[16] = { 0 };
+	struct stat s1, s2;
+	int p[2], back = -1;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(*a)), 0);
+	a = compel_parasite_args(ctl);
+
+	a->x = 2;
+	a->y = 40;
+	assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_ADD), 0);
+	assert_int_equal(a->result, 42);
+
+	assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_GETPID), 0);
+	assert_int_equal(a->result, pid);
+
+	assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_STRING), 0);
+	assert_string_equal(a->str, "hello from the blob");
+
+	assert_int_equal(compel_rpc_call(ctl, TB_CMD_FDS), 0);
+	assert_int_equal(compel_send_fds(ctl, &p[1], 1), 0);
+	assert_int_equal(compel_recv_fds(ctl, &back, 1), 0);
+	assert_int_equal(compel_rpc_sync(ctl, TB_CMD_FDS), 0);
+	assert_int_equal(read(p[0], buf, 8), 8);
+	assert_string_equal(buf, "parasite");
+	assert_int_equal(fstat(back, &s1), 0);
+	assert_int_equal(fstat(p[1], &s2), 0);
+	assert_int_equal(s1.st_ino, s2.st_ino);
+
+	/* an unknown command is an error, not a crash */
+	assert_int_equal(compel_rpc_call_sync(ctl, 1000), -1);
+	assert_int_equal(errno, ENOSYS);
+
+	assert_int_equal(compel_cure(ctl), 0);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	close(p[0]);
+	close(p[1]);
+	close(back);
+	free(before);
+	free(after);
+}
+
+static void test_parasite_crash(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after;
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_CRASH), -1);
+	/* cure after a crash still takes everything out */
+	compel_cure(ctl);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
+static void quiet(int level, const char *fmt, va_list args)
+{
+	if (getenv("COMPEL_TEST_VERBOSE"))
+		vfprintf(stderr, fmt, args);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_blob_relocs),
+		cmocka_unit_test(test_syscall),
+		cmocka_unit_test(test_infect_rpc),
+		cmocka_unit_test(test_parasite_crash),
+	};
+
+	compel_set_log(quiet);
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_compel needs root (ptrace and /proc/PID/map_files)\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
