@@ -3,13 +3,16 @@
  * parasite for the rest and for memory, write the images, then kill the
  * task or let it go. Any failure lets the task go as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -55,24 +58,46 @@ struct rseq_conf {
 	uint32_t pad;
 };
 
+/* What is per thread; th[0] is the leader. */
+struct dump_thread {
+	pid_t tid;
+	int state;
+	struct compel_thread_state regs;
+	struct rseq_conf rseq;
+	SiginfoEntry *sig;
+	size_t nr_sig;
+	uint8_t (*sigbuf)[128];
+	struct {
+		uint64_t sp;
+		int32_t flags;
+		uint32_t pad;
+		uint64_t size;
+	} altstack;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_len;
+	char comm[64];
+};
+
+#define MAX_THREADS	4096
+
 struct dump_ctx {
 	pid_t pid;
 	int dfd;
 	int state;
+	struct dump_thread *th;
+	int nr_th;
 	struct proc_pid_stat stat;
 	struct proc_status status;
 	struct proc_vma *pvmas;
 	int nr_pvmas;
 	struct file_table files;
 	struct mm_dump md;
-	struct compel_thread_state regs;
 	struct parasite_misc misc;
-	struct rseq_conf rseq;
 	struct vdso_symtab vdso;
 	VdsoSymEntry vdso_syms[VDSO_MAX_SYMS], *vdso_sym_ptrs[VDSO_MAX_SYMS];
-	SiginfoEntry *sig_priv, *sig_shared;
-	size_t nr_sig_priv, nr_sig_shared;
-	uint8_t (*siginfo_buf)[128];
+	SiginfoEntry *sig_shared;
+	size_t nr_sig_shared;
+	uint8_t (*shared_buf)[128];
 	struct dump_stats st;
 };
 
@@ -106,11 +131,6 @@ static int check_supported(struct dump_ctx *dc)
 {
 	char *children;
 
-	if (dc->status.threads > 1) {
-		pr_err("can't dump task %d: it has %d threads; multi-threaded processes are not supported yet\n",
-		       dc->pid, dc->status.threads);
-		return -1;
-	}
 	char name[64];
 
 	snprintf(name, sizeof(name), "task/%d/children", dc->pid);
@@ -217,6 +237,184 @@ static int get_rseq(pid_t tid, struct rseq_conf *rc)
 	return 0;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	return ((const struct dump_thread *)a)->tid - ((const struct dump_thread *)b)->tid;
+}
+
+static int is_seized(struct dump_ctx *dc, pid_t tid)
+{
+	for (int i = 0; i < dc->nr_th; i++)
+		if (dc->th[i].tid == tid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Seize every thread, again and again until a pass finds no new one: a
+ * thread may clone another while we are at it.
+ */
+static int seize_threads(struct dump_ctx *dc)
+{
+	char path[64];
+	int found = 1;
+
+	dc->th = calloc(MAX_THREADS, sizeof(*dc->th));
+	if (!dc->th)
+		return -1;
+	while (found) {
+		struct dirent *de;
+		DIR *d;
+
+		found = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task", dc->pid);
+		d = opendir(path);
+		if (!d) {
+			pr_perror("can't list the threads of %d", dc->pid);
+			return -1;
+		}
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+			int state;
+
+			if (tid <= 0 || is_seized(dc, tid))
+				continue;
+			if (dc->nr_th == MAX_THREADS) {
+				pr_err("can't dump task %d: more than %d threads\n", dc->pid, MAX_THREADS);
+				closedir(d);
+				return -1;
+			}
+			state = compel_stop_task(tid);
+			if (state < 0) {
+				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
+				if (access(path, F_OK))
+					continue;	/* it exited meanwhile */
+				closedir(d);
+				return -1;
+			}
+			dc->th[dc->nr_th].tid = tid;
+			dc->th[dc->nr_th].state = state;
+			dc->nr_th++;
+			found = 1;
+		}
+		closedir(d);
+	}
+	/* the leader first, the rest in tid order */
+	for (int i = 0; i < dc->nr_th; i++)
+		if (dc->th[i].tid == dc->pid) {
+			struct dump_thread t = dc->th[0];
+
+			dc->th[0] = dc->th[i];
+			dc->th[i] = t;
+		}
+	if (dc->th[0].tid != dc->pid) {
+		pr_err("the leader of %d is gone\n", dc->pid);
+		return -1;
+	}
+	qsort(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
+	dc->state = dc->th[0].state;
+	return 0;
+}
+
+static void release_threads(struct dump_ctx *dc)
+{
+	for (int i = 0; i < dc->nr_th; i++)
+		compel_resume_task(dc->th[i].tid, dc->th[i].state);
+}
+
+/* Credentials are per thread in the kernel; we restore one set for all. */
+static int check_thread_creds(struct dump_ctx *dc, pid_t tid)
+{
+	struct proc_status st;
+	char name[64];
+	char *buf;
+	int ret = 0;
+
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	buf = read_proc_file(dc->pid, name, NULL);
+	if (!buf || parse_pid_status_buf(buf, &st)) {
+		free(buf);
+		pr_err("can't read the status of thread %d\n", tid);
+		return -1;
+	}
+	free(buf);
+	if (memcmp(st.uid, dc->status.uid, sizeof(st.uid)) || memcmp(st.gid, dc->status.gid, sizeof(st.gid)) ||
+	    st.cap_eff != dc->status.cap_eff || st.cap_prm != dc->status.cap_prm ||
+	    st.cap_inh != dc->status.cap_inh) {
+		pr_err("can't dump task %d: thread %d has credentials of its own; not supported yet\n", dc->pid, tid);
+		ret = -1;
+	}
+	free_pid_status(&st);
+	return ret;
+}
+
+static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
+{
+	char name[64], *comm;
+	long len = 0;
+
+	if (get_rseq(t->tid, &t->rseq) || peek_signals(t->tid, 0, &t->sig, &t->nr_sig, &t->sigbuf))
+		return -1;
+	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &len)) {
+		pr_perror("get_robust_list of %d", t->tid);
+		return -1;
+	}
+	t->robust_len = len;
+	snprintf(name, sizeof(name), "task/%d/comm", t->tid);
+	comm = read_proc_file(dc->pid, name, NULL);
+	if (!comm) {
+		pr_perror("can't read the name of thread %d", t->tid);
+		return -1;
+	}
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	free(comm);
+	return t->tid == dc->pid ? 0 : check_thread_creds(dc, t->tid);
+}
+
+static int copy_state(struct compel_thread_state *dst, const struct compel_thread_state *src)
+{
+	*dst = *src;
+	dst->xsave = malloc(src->xsave_size);
+	if (!dst->xsave) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	memcpy(dst->xsave, src->xsave, src->xsave_size);
+	return 0;
+}
+
+/*
+ * What only a thread itself can tell (its sigaltstack, its clear_child_tid),
+ * read by running syscalls in it that write into the parasite's area.
+ */
+static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
+{
+	union parasite_args *args = compel_parasite_args(leader);
+	unsigned long remote = compel_remote_addr(leader, args);
+	struct parasite_ctl *ctl;
+	long ret1 = -1, ret2 = -1;
+	int err;
+
+	ctl = compel_prepare(t->tid);
+	if (!ctl)
+		return -1;
+	err = copy_state(&t->regs, compel_orig_state(ctl));
+	memset(args, 0, 64);
+	if (!err)
+		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0);
+	if (compel_cure(ctl))
+		err = -1;
+	if (err || ret1 || ret2) {
+		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
+		return -1;
+	}
+	memcpy(&t->altstack, args, sizeof(t->altstack));
+	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -225,14 +423,8 @@ static int run_parasite(struct dump_ctx *dc)
 	ctl = compel_prepare(dc->pid);
 	if (!ctl)
 		return -1;
-	const struct compel_thread_state *orig = compel_orig_state(ctl);
-
-	dc->regs = *orig;
-	dc->regs.xsave = malloc(orig->xsave_size);
-	if (!dc->regs.xsave)
+	if (copy_state(&dc->th[0].regs, compel_orig_state(ctl)))
 		goto cure;
-	memcpy(dc->regs.xsave, orig->xsave, orig->xsave_size);
-
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;
 	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
@@ -241,6 +433,11 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
+	dc->th[0].clear_child_tid = dc->misc.tid_address;
+	for (int i = 1; i < dc->nr_th; i++)
+		if (dump_thread_inside(dc, ctl, &dc->th[i]))
+			goto cure;
 	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, &dc->st))
 		goto cure;
 	ret = 0;
@@ -349,7 +546,7 @@ static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
 	g->ds = r->ds; g->es = r->es; g->fs = r->fs; g->gs = r->gs;
 }
 
-static int write_core(struct dump_ctx *dc)
+static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 {
 	CoreEntry core = CORE_ENTRY__INIT;
 	TaskCoreEntry tc = TASK_CORE_ENTRY__INIT;
@@ -366,45 +563,50 @@ static int write_core(struct dump_ctx *dc)
 	char *pers;
 	int ret;
 
-	struct user_regs_struct r = dc->regs.regs;
+	struct user_regs_struct r = t->regs.regs;
 
 	fixup_syscall_restart(&r);
 	fill_regs(&gp, &r);
-	fp.xsave.len = dc->regs.xsave_size;
-	fp.xsave.data = dc->regs.xsave;
-	fp.xfeatures = dc->regs.xfeatures;
+	fp.xsave.len = t->regs.xsave_size;
+	fp.xsave.data = t->regs.xsave;
+	fp.xfeatures = t->regs.xfeatures;
 
-	ss.sp = dc->misc.altstack.sp;
-	ss.size = dc->misc.altstack.size;
-	ss.flags = dc->misc.altstack.flags;
+	ss.sp = t->altstack.sp;
+	ss.size = t->altstack.size;
+	ss.flags = t->altstack.flags;
 
-	th.tid = dc->pid;
+	th.tid = t->tid;
 	th.gpregs = &gp;
 	th.fpregs = &fp;
-	th.blk_sigset = dc->regs.sigmask;
+	th.blk_sigset = t->regs.sigmask;
 	th.altstack = &ss;
-	th.comm = dc->stat.comm;
+	th.comm = t->comm;
 	th.has_in_syscall = true;
-	th.in_syscall = (long)dc->regs.regs.orig_rax;
-	if (dc->nr_sig_priv > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
-		pr_err("task %d has more than %zu queued signals\n", dc->pid, ARRAY_SIZE(sp));
+	th.in_syscall = (long)t->regs.regs.orig_rax;
+	th.has_clear_child_tid = true;
+	th.clear_child_tid = t->clear_child_tid;
+	th.has_robust_list = th.has_robust_list_len = true;
+	th.robust_list = t->robust_list;
+	th.robust_list_len = t->robust_len;
+	if (t->nr_sig > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
+		pr_err("task %d has more than %zu queued signals\n", t->tid, ARRAY_SIZE(sp));
 		return -1;
 	}
-	for (size_t i = 0; i < dc->nr_sig_priv; i++)
-		sp[i] = &dc->sig_priv[i];
+	for (size_t i = 0; i < t->nr_sig; i++)
+		sp[i] = &t->sig[i];
 	for (size_t i = 0; i < dc->nr_sig_shared; i++)
 		ssp[i] = &dc->sig_shared[i];
 	RseqEntry rs = RSEQ_ENTRY__INIT;
 
-	if (dc->rseq.size) {
-		rs.ptr = dc->rseq.ptr;
-		rs.size = dc->rseq.size;
-		rs.signature = dc->rseq.signature;
+	if (t->rseq.size) {
+		rs.ptr = t->rseq.ptr;
+		rs.size = t->rseq.size;
+		rs.signature = t->rseq.signature;
 		rs.has_flags = true;
-		rs.flags = dc->rseq.flags;
+		rs.flags = t->rseq.flags;
 		th.rseq = &rs;
 	}
-	th.n_pending = dc->nr_sig_priv;
+	th.n_pending = t->nr_sig;
 	th.pending = sp;
 
 	for (int i = 0; i < NR_SIGNALS; i++) {
@@ -464,10 +666,10 @@ static int write_core(struct dump_ctx *dc)
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 
-	core.tc = &tc;
+	core.tc = t->tid == dc->pid ? &tc : NULL;
 	core.thread = &th;
 
-	img = open_image_at(dc->dfd, CR_FD_CORE, O_DUMP, dc->pid);
+	img = open_image_at(dc->dfd, CR_FD_CORE, O_DUMP, t->tid);
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &core);
@@ -486,8 +688,13 @@ static int write_pstree(struct dump_ctx *dc)
 	pe.ppid = 0;
 	pe.pgid = dc->stat.pgid;
 	pe.sid = dc->stat.sid;
-	pe.n_threads = 1;
-	pe.threads = &tid;
+	int32_t tids[MAX_THREADS];
+
+	for (int i = 0; i < dc->nr_th; i++)
+		tids[i] = dc->th[i].tid;
+	(void)tid;
+	pe.n_threads = dc->nr_th;
+	pe.threads = tids;
 	img = open_image_at(dc->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
 		return -1;
@@ -542,7 +749,10 @@ static int write_inventory(struct dump_ctx *dc)
 
 static int write_images(struct dump_ctx *dc)
 {
-	if (fill_mm(dc) || write_mm(dc) || write_core(dc) || dump_files(dc->dfd, dc->pid, &dc->files) ||
+	for (int i = 0; i < dc->nr_th; i++)
+		if (write_core(dc, &dc->th[i]))
+			return -1;
+	if (fill_mm(dc) || write_mm(dc) || dump_files(dc->dfd, dc->pid, &dc->files) ||
 	    dump_fs(dc->dfd, dc->pid) || write_pstree(dc))
 		return -1;
 	return write_inventory(dc);
@@ -553,21 +763,27 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 	int status;
 
 	if (!ok || opts.leave_running) {
-		compel_resume_task(dc->pid, dc->state);
+		release_threads(dc);
 		*frozen = now_us() - t_frozen;
 		return;
 	}
 	if (opts.leave_stopped) {
 		kill(dc->pid, SIGSTOP);
-		compel_resume_task(dc->pid, dc->state);
+		release_threads(dc);
 		*frozen = now_us() - t_frozen;
 		return;
 	}
 	kill(dc->pid, SIGKILL);
 	*frozen = now_us() - t_frozen;
-	/* We are its tracer: collect the exit so the pid is gone when we return. */
-	while (compel_wait(dc->pid, &status) == dc->pid && !WIFEXITED(status) && !WIFSIGNALED(status))
-		ptrace(PTRACE_CONT, dc->pid, NULL, NULL);
+	/*
+	 * We trace every thread: collect each exit so the pid is gone when we
+	 * return. The leader's comes only after all the others'.
+	 */
+	for (int i = dc->nr_th - 1; i >= 0; i--) {
+		while (compel_wait(dc->th[i].tid, &status) == dc->th[i].tid && !WIFEXITED(status) &&
+		       !WIFSIGNALED(status))
+			ptrace(PTRACE_CONT, dc->th[i].tid, NULL, NULL);
+	}
 }
 
 static void free_ctx(struct dump_ctx *dc)
@@ -576,17 +792,20 @@ static void free_ctx(struct dump_ctx *dc)
 	free_pid_status(&dc->status);
 	file_table_free(&dc->files);
 	free_mm_dump(&dc->md);
-	free(dc->regs.xsave);
-	free(dc->sig_priv);
+	for (int i = 0; dc->th && i < dc->nr_th; i++) {
+		free(dc->th[i].regs.xsave);
+		free(dc->th[i].sig);
+		free(dc->th[i].sigbuf);
+	}
+	free(dc->th);
 	free(dc->sig_shared);
-	free(dc->siginfo_buf);
+	free(dc->shared_buf);
 }
 
 int cr_dump_tasks(pid_t pid)
 {
 	struct dump_ctx dc = { .pid = pid, .dfd = -1 };
-	uint64_t t_start, t_frozen;
-	uint8_t (*shared_buf)[128] = NULL;
+	uint64_t t_start, t_frozen = 0;
 	int ret = -1;
 
 	if (check_privileges())
@@ -604,9 +823,8 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 
 	t_start = now_us();
-	dc.state = compel_stop_task(pid);
-	if (dc.state < 0)
-		goto out_close;
+	if (seize_threads(&dc))
+		goto out_resume;
 	t_frozen = now_us();
 	dc.st.freezing_time = t_frozen - t_start;
 	pr_info("task %d seized in %lu us\n", pid, (unsigned long)dc.st.freezing_time);
@@ -619,12 +837,14 @@ int cr_dump_tasks(pid_t pid)
 		goto out_resume;
 	if (collect_fds(pid, &dc.files) || collect_vmas(pid, dc.pvmas, dc.nr_pvmas, &dc.files, &dc.md))
 		goto out_resume;
-	if (peek_signals(pid, 0, &dc.sig_priv, &dc.nr_sig_priv, &dc.siginfo_buf) ||
-	    peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &shared_buf))
+	for (int i = 0; i < dc.nr_th; i++)
+		if (collect_thread(&dc, &dc.th[i]))
+			goto out_resume;
+	if (peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &dc.shared_buf))
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(dc.dfd, "inventory.img", 0);
-	if (get_rseq(pid, &dc.rseq) || run_parasite(&dc))
+	if (run_parasite(&dc))
 		goto out_resume;
 	if (write_images(&dc))
 		goto out_resume;
@@ -641,7 +861,6 @@ out_resume:
 	} else {
 		pr_err("dump of %d failed; the task was left running\n", pid);
 	}
-	free(shared_buf);
 out_close:
 	free_ctx(&dc);
 	close(dc.dfd);

@@ -57,7 +57,9 @@ struct rst_ctx {
 	pid_t pid;
 	InventoryEntry *inv;
 	PstreeEntry *pe;
-	CoreEntry *core;
+	CoreEntry *core;		/* the leader's */
+	CoreEntry **tcores;		/* the other threads', in pstree order */
+	size_t nr_tcores;
 	MmEntry *mm;
 	PagemapEntry **pms;
 	size_t nr_pms;
@@ -266,6 +268,28 @@ static int check_fpu(struct rst_ctx *rc)
 	return 0;
 }
 
+static int read_thread_cores(struct rst_ctx *rc)
+{
+	rc->tcores = calloc(rc->pe->n_threads + 1, sizeof(*rc->tcores));
+	if (!rc->tcores)
+		return -1;
+	for (size_t i = 0; i < rc->pe->n_threads; i++) {
+		pid_t tid = rc->pe->threads[i];
+		CoreEntry *c;
+
+		if (tid == rc->pid)
+			continue;
+		if (tid <= 0 || read_one(rc->dfd, CR_FD_CORE, (void **)&c, tid))
+			return -1;
+		rc->tcores[rc->nr_tcores++] = c;
+		if (c->thread->tid != tid || !c->thread->fpregs || !c->thread->altstack) {
+			pr_err("core-%d.img does not describe thread %d\n", tid, tid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int read_images(struct rst_ctx *rc)
 {
 	if (read_inventory(rc) || read_one(rc->dfd, CR_FD_PSTREE, (void **)&rc->pe, 0))
@@ -278,6 +302,12 @@ static int read_images(struct rst_ctx *rc)
 	}
 	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid) ||
 	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid) || read_files(rc->dfd, &rc->files))
+		return -1;
+	if (!rc->core->tc) {
+		pr_err("core-%d.img has no process state: is %d a thread?\n", rc->pid, rc->pid);
+		return -1;
+	}
+	if (read_thread_cores(rc))
 		return -1;
 	if (check_mm(rc) || read_pagemap(rc) || check_fpu(rc))
 		return -1;
@@ -581,10 +611,8 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 	sc->ss = 0x2b;
 }
 
-static int fill_sigframe(struct rst_ctx *rc, struct restore_args *a, uint8_t *xsave)
+static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sigframe *f, uint8_t *xsave)
 {
-	ThreadCoreEntry *th = rc->core->thread;
-	struct rst_sigframe *f = a->sigframe;
 	ProtobufCBinaryData *x = &th->fpregs->xsave;
 
 	memset(f, 0, sizeof(*f));
@@ -596,7 +624,7 @@ static int fill_sigframe(struct rst_ctx *rc, struct restore_args *a, uint8_t *xs
 	fill_regs(&f->uc.uc_mcontext, th->gpregs);
 
 	if (x->len < 576 || x->len > 64 * 1024) {
-		pr_err("core-%d.img: the FPU state has an impossible size (%zu)\n", rc->pid, x->len);
+		pr_err("core-%d.img: the FPU state has an impossible size (%zu)\n", th->tid, x->len);
 		return -1;
 	}
 	memcpy(xsave, x->data, x->len);
@@ -690,17 +718,26 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	return 0;
 }
 
+static void add_siginfo(struct restore_args *a, ThreadCoreEntry *th, int32_t tid, uint32_t *n)
+{
+	for (size_t i = 0; i < th->n_pending; i++) {
+		memcpy(a->siginfo[*n], th->pending[i]->siginfo.data, 128);
+		a->siginfo_tid[(*n)++] = tid;
+	}
+}
+
 static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
 {
 	TaskCoreEntry *tc = rc->core->tc;
-	ThreadCoreEntry *th = rc->core->thread;
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < tc->n_shared_pending; i++)
-		memcpy(a->siginfo[n++], tc->shared_pending[i]->siginfo.data, 128);
-	a->nr_shared_siginfo = n;
-	for (size_t i = 0; i < th->n_pending; i++)
-		memcpy(a->siginfo[n++], th->pending[i]->siginfo.data, 128);
+	for (size_t i = 0; i < tc->n_shared_pending; i++) {
+		memcpy(a->siginfo[n], tc->shared_pending[i]->siginfo.data, 128);
+		a->siginfo_tid[n++] = 0;
+	}
+	add_siginfo(a, rc->core->thread, rc->pid, &n);
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		add_siginfo(a, rc->tcores[i]->thread, rc->tcores[i]->thread->tid, &n);
 	a->nr_siginfo = n;
 	for (uint32_t i = 0; i < n; i++) {
 		int sig = *(int32_t *)a->siginfo[i];
@@ -713,6 +750,57 @@ static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
 	return 0;
 }
 
+static size_t nr_siginfo(struct rst_ctx *rc)
+{
+	size_t n = rc->core->tc->n_shared_pending + rc->core->thread->n_pending;
+
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		n += rc->tcores[i]->thread->n_pending;
+	return n;
+}
+
+static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
+{
+	for (size_t i = 0; i < rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = rc->tcores[i]->thread;
+		struct rst_thread *t = &a->threads[i];
+		uint8_t *xsave;
+
+		memset(t, 0, sizeof(*t));
+		t->tid = th->tid;
+		t->fs_base = th->gpregs->fs_base;
+		t->gs_base = th->gpregs->gs_base;
+		if (th->rseq && th->rseq->size) {
+			t->rseq_ptr = th->rseq->ptr;
+			t->rseq_size = th->rseq->size;
+			t->rseq_sig = th->rseq->signature;
+		}
+		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
+		t->robust_list = th->has_robust_list ? th->robust_list : 0;
+		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
+		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : "");
+		t->sigframe = bump(p, sizeof(struct rst_sigframe));
+		xsave = bump(p, th->fpregs->xsave.len + 64);
+		t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
+		t->stack_size = RST_THREAD_STACK;
+		if (fill_sigframe(rc, th, t->sigframe, xsave))
+			return -1;
+	}
+	a->nr_threads = rc->nr_tcores;
+	return 0;
+}
+
+/* Bytes of the bootstrap area all threads but the leader need. */
+static size_t threads_size(struct rst_ctx *rc)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
+		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64;
+	return len;
+}
+
 static int check_siginfo_sizes(struct rst_ctx *rc)
 {
 	ThreadCoreEntry *th = rc->core->thread;
@@ -721,6 +809,10 @@ static int check_siginfo_sizes(struct rst_ctx *rc)
 	for (size_t i = 0; i < th->n_pending; i++)
 		if (th->pending[i]->siginfo.len != 128)
 			goto bad;
+	for (size_t t = 0; t < rc->nr_tcores; t++)
+		for (size_t i = 0; i < rc->tcores[t]->thread->n_pending; i++)
+			if (rc->tcores[t]->thread->pending[i]->siginfo.len != 128)
+				goto bad;
 	for (size_t i = 0; i < tc->n_shared_pending; i++)
 		if (tc->shared_pending[i]->siginfo.len != 128)
 			goto bad;
@@ -767,10 +859,11 @@ static int plan_bootstrap(struct rst_ctx *rc)
 	if (parse_maps(0, &self, &nr_self))
 		return -1;
 	find_self_vdso(&sv, self, nr_self);
-	nr_sig = th->n_pending + rc->core->tc->n_shared_pending;
-	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 8 +
+	nr_sig = nr_siginfo(rc);
+	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
-	      nr_sig * 128 + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024;
+	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
+	      threads_size(rc);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
@@ -794,7 +887,7 @@ out:
 static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
 	ThreadCoreEntry *th = rc->core->thread;
-	size_t nr_sig = th->n_pending + rc->core->tc->n_shared_pending;
+	size_t nr_sig = nr_siginfo(rc);
 	size_t len = rc->bootstrap_len, park;
 	struct proc_vma *self;
 	struct self_vdso sv;
@@ -823,9 +916,14 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
 	a->pms = bump(&p, rc->nr_pms * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
+	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
+	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
 	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
+
+	if (fill_threads(rc, a, &p))
+		goto err;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
 	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
@@ -844,7 +942,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->log_level = log_get_level();
 	a->close_from = cf->base + SVC_DIR;
 	if (fill_task(rc, a) || plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_siginfo(rc, a) ||
-	    fill_sigframe(rc, a, xsave))
+	    fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
 		goto err;
 	free_maps(self, nr_self);
 	return a;
@@ -996,17 +1094,28 @@ static int restore_child(struct rst_ctx *rc)
 
 /* ---- the parent ---- */
 
-static int wait_final_trap(pid_t pid, uint64_t trap_ip)
+/*
+ * Run the restore until every thread sits on the restorer's final trap.
+ * Threads the restorer clones are traced from birth (PTRACE_O_TRACECLONE).
+ */
+static int wait_final_traps(struct rst_ctx *rc, pid_t pid, uint64_t trap_ip, pid_t *trapped)
 {
+	size_t want = 1 + rc->nr_tcores, got = 0;
 	struct user_regs_struct regs;
 	int status;
 
-	while (1) {
-		if (compel_wait(pid, &status) < 0) {
+	while (got < want) {
+		pid_t t = waitpid(-1, &status, __WALL);
+
+		if (t < 0) {
+			if (errno == EINTR)
+				continue;
 			pr_perror("waiting for %d", pid);
 			return -1;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (t != pid)
+				continue;	/* a thread gone with its leader: reported below */
 			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", pid,
 			       WIFEXITED(status) ? "exited with" : "was killed by signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
@@ -1015,27 +1124,30 @@ static int wait_final_trap(pid_t pid, uint64_t trap_ip)
 		if (!WIFSTOPPED(status))
 			continue;
 		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
-			if (ptrace(PTRACE_GETREGS, pid, NULL, &regs)) {
-				pr_perror("PTRACE_GETREGS of %d", pid);
+			if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
+				pr_perror("PTRACE_GETREGS of %d", t);
 				return -1;
 			}
-			if (regs.rip == trap_ip + 1)
-				return 0;
-			pr_err("restore of %d: unexpected trap at %llx\n", pid, regs.rip);
-			return -1;
+			if (regs.rip != trap_ip + 1) {
+				pr_err("restore of %d: thread %d trapped at %llx\n", pid, t, regs.rip);
+				return -1;
+			}
+			trapped[got++] = t;
+			continue;
 		}
-		if ((status >> 16) == PTRACE_EVENT_STOP) {
-			ptrace(PTRACE_CONT, pid, NULL, NULL);
+		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE) {
+			ptrace(PTRACE_CONT, t, NULL, NULL);
 			continue;
 		}
 		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
-			ptrace(PTRACE_GETREGS, pid, NULL, &regs);
-			pr_err("restore of %d: the restorer crashed with signal %d at %llx\n", pid,
+			ptrace(PTRACE_GETREGS, t, NULL, &regs);
+			pr_err("restore of %d: the restorer crashed in %d with signal %d at %llx\n", pid, t,
 			       WSTOPSIG(status), regs.rip);
 			return -1;
 		}
-		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status));
+		ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
 	}
+	return 0;
 }
 
 static int step_syscall(pid_t pid)
@@ -1054,13 +1166,15 @@ static int step_syscall(pid_t pid)
 }
 
 /* The task now runs its own registers: remove the bootstrap area from under it. */
-static int finish_restore(struct rst_ctx *rc, pid_t pid)
+/* Every thread now runs its own registers: remove the bootstrap area from under them. */
+static int finish_restore(struct rst_ctx *rc, pid_t pid, pid_t *tids, size_t nr)
 {
 	struct parasite_ctl *ctl;
 	long ret;
 
-	if (step_syscall(pid) || step_syscall(pid))
-		return -1;
+	for (size_t i = 0; i < nr; i++)
+		if (step_syscall(tids[i]) || step_syscall(tids[i]))
+			return -1;
 	ctl = compel_prepare(pid);
 	if (!ctl)
 		return -1;
@@ -1071,10 +1185,11 @@ static int finish_restore(struct rst_ctx *rc, pid_t pid)
 	}
 	if (compel_cure(ctl))
 		return -1;
-	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
-		pr_perror("PTRACE_DETACH of %d", pid);
-		return -1;
-	}
+	for (size_t i = 0; i < nr; i++)
+		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
+			pr_perror("PTRACE_DETACH of %d", tids[i]);
+			return -1;
+		}
 	return 0;
 }
 
@@ -1108,6 +1223,9 @@ static void free_ctx(struct rst_ctx *rc)
 		pstree_entry__free_unpacked(rc->pe, NULL);
 	if (rc->core)
 		core_entry__free_unpacked(rc->core, NULL);
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		core_entry__free_unpacked(rc->tcores[i], NULL);
+	free(rc->tcores);
 	if (rc->mm)
 		mm_entry__free_unpacked(rc->mm, NULL);
 	for (size_t i = 0; i < rc->nr_pms; i++)
@@ -1121,6 +1239,7 @@ int cr_restore_tasks(void)
 {
 	struct rst_ctx rc = { .dfd = -1 };
 	uint64_t t0 = now_us(), t1;
+	pid_t *trapped = NULL;
 	int ret = 1, status;
 	pid_t pid;
 
@@ -1153,7 +1272,8 @@ int cr_restore_tasks(void)
 		_exit(1);
 	}
 	close(rc.sync_pipe[0]);
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL,
+		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
 		pr_perror("can't trace the restoring process %d", pid);
 		kill(pid, SIGKILL);
 		goto reap;
@@ -1164,9 +1284,10 @@ int cr_restore_tasks(void)
 		goto kill;
 	close(rc.sync_pipe[1]);
 
-	if (wait_final_trap(pid, rc.bootstrap + restorer_sym_restorer_final_trap) < 0)
+	trapped = calloc(rc.nr_tcores + 1, sizeof(*trapped));
+	if (!trapped || wait_final_traps(&rc, pid, rc.bootstrap + restorer_sym_restorer_final_trap, trapped) < 0)
 		goto kill;
-	if (finish_restore(&rc, pid))
+	if (finish_restore(&rc, pid, trapped, rc.nr_tcores + 1))
 		goto kill;
 	rc.st.restore_time = now_us() - t1;
 	rc.st.pages_restored = rc.nr_pages;
@@ -1178,6 +1299,7 @@ int cr_restore_tasks(void)
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto done;
+	free(trapped);
 	free_ctx(&rc);
 	close(rc.dfd);
 	rc.dfd = -1;
@@ -1196,10 +1318,8 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
-	free_ctx(&rc);
-	close(rc.dfd);
-	return ret;
 done:
+	free(trapped);
 	free_ctx(&rc);
 	close(rc.dfd);
 	return ret;

@@ -42,7 +42,8 @@ struct parasite_misc {
 	int32_t secbits;
 	int32_t umask;
 	int32_t pdeath_sig;
-	int32_t err_where;		/* which step failed, for messages */
+	int32_t err_where;
+	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */		/* which step failed, for messages */
 };
 
 /*

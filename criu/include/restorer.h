@@ -82,6 +82,22 @@ struct rst_creds {
 	int32_t cap_last;
 };
 
+/* A thread other than the leader, started by the restorer with its tid. */
+struct rst_thread {
+	int32_t tid;
+	uint32_t pad;
+	uint64_t fs_base, gs_base;
+	uint64_t rseq_ptr;
+	uint32_t rseq_size, rseq_sig;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_len;
+	char comm[16];
+	uint64_t stack, stack_size;
+	struct rst_sigframe *sigframe;
+};
+
+#define RST_THREAD_STACK	(16 * 1024)
+
 struct restore_args {
 	uint64_t bootstrap_start, bootstrap_len;
 	uint64_t task_size;		/* unmap everything below this */
@@ -131,8 +147,11 @@ struct restore_args {
 	} altstack;
 
 	uint8_t (*siginfo)[128];	/* queued signals to put back */
+	int32_t *siginfo_tid;		/* the thread each is queued to; 0: process-wide */
 	uint32_t nr_siginfo;
-	uint32_t nr_shared_siginfo;	/* the first ones are process-wide */
+
+	struct rst_thread *threads;	/* all but the leader */
+	uint32_t nr_threads;
 	int32_t pid;
 
 	int32_t log_fd;

@@ -267,16 +267,20 @@ static void restore_task_state(struct restore_args *a)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 }
 
+/*
+ * The leader queues everyone's signals: only a sender whose tid is the
+ * tgid may queue kernel-style siginfo to a thread of its own.
+ */
 static void queue_signals(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
 		int sig = *(int32_t *)a->siginfo[i];
 		long ret;
 
-		if (i < a->nr_shared_siginfo)
+		if (!a->siginfo_tid[i])
 			ret = sys_rt_sigqueueinfo(a->pid, sig, a->siginfo[i]);
 		else
-			ret = sys_rt_tgsigqueueinfo(a->pid, a->pid, sig, a->siginfo[i]);
+			ret = sys_rt_tgsigqueueinfo(a->pid, a->siginfo_tid[i], sig, a->siginfo[i]);
 		check(ret, "queueing a pending signal");
 	}
 }
@@ -328,6 +332,81 @@ static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 	__builtin_unreachable();
 }
 
+/* ---- threads ---- */
+
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal;
+	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define CLONE_THREAD_FLAGS	(0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000)
+				/* VM | FS | FILES | SIGHAND | THREAD | SYSVSEM */
+
+/* clone3 into fn(arg) on the new thread's stack; returns the tid in the caller. */
+static long clone_thread(struct clone_args_k *ca, void (*fn)(void *), void *arg)
+{
+	register void (*r12)(void *) asm("r12") = fn;
+	register void *r13 asm("r13") = arg;
+	long ret;
+
+	asm volatile("syscall\n"
+		     "testq %%rax, %%rax\n"
+		     "jnz 1f\n"
+		     "movq %%r13, %%rdi\n"
+		     "andq $-16, %%rsp\n"
+		     "callq *%%r12\n"
+		     "ud2\n"
+		     "1:\n"
+		     : "=a"(ret)
+		     : "0"((long)__NR_clone3), "D"(ca), "S"(sizeof(*ca)), "r"(r12), "r"(r13)
+		     : "rcx", "r11", "rdx", "memory");
+	return ret;
+}
+
+#define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
+#define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
+
+static void __attribute__((noreturn)) sigreturn(uint64_t sp);
+
+static void thread_main(void *arg)
+{
+	struct rst_thread *t = arg;
+
+	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting a thread's fs base");
+	check(sys_arch_prctl(ARCH_SET_GS, t->gs_base), "setting a thread's gs base");
+	if (t->rseq_size)
+		check(__S(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig, 0, 0), "registering a thread's rseq");
+	sys_set_tid_address(t->clear_child_tid);
+	if (t->robust_list)
+		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
+	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+	/* credentials and no_new_privs belong to each thread */
+	restore_creds(A);
+	if (A->no_new_privs)
+		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	sigreturn((uint64_t)t->sigframe + 8);
+}
+
+static void start_threads(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_threads; i++) {
+		struct rst_thread *t = &a->threads[i];
+		int32_t tid = t->tid;
+		struct clone_args_k ca = {
+			.flags = CLONE_THREAD_FLAGS,
+			.stack = t->stack,
+			.stack_size = t->stack_size,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+		long ret;
+
+		ret = clone_thread(&ca, thread_main, t);
+		if (ret != t->tid)
+			fail("creating a thread with its tid", ret < 0 ? ret : -EEXIST);
+	}
+}
+
 long blob_main(void *data)
 {
 	struct restore_args *a = data;
@@ -347,6 +426,8 @@ long blob_main(void *data)
 	protect_vmas(a);
 	progress("task state");
 	restore_task_state(a);
+	progress("threads");
+	start_threads(a);
 	progress("creds");
 
 	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");

@@ -356,6 +356,21 @@ def snapshot(pid):
             if k in status:
                 lines.append('status %s: %s' % (k, status[k]))
 
+        # every thread: its tid, name and per-thread signal state
+        for tid in sorted(os.listdir(base + '/task'), key=int):
+            if int(tid) == pid:
+                continue
+            try:
+                comm = read_text('%s/task/%s/comm' % (base, tid)).strip()
+                tst = {}
+                for l in read_text('%s/task/%s/status' % (base, tid)).splitlines():
+                    k, _, v = l.partition(':')
+                    tst[k] = ' '.join(v.split())
+            except FileNotFoundError:
+                continue
+            lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
+                tid, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff')))
+
         st = proc_stat(pid)
         if st is None:
             raise FileNotFoundError(base + '/stat')
