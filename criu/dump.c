@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -546,6 +548,53 @@ static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
 	g->ds = r->ds; g->es = r->es; g->fs = r->fs; g->gs = r->gs;
 }
 
+static int read_int_file(pid_t pid, const char *name, long *val)
+{
+	char *buf = read_proc_file(pid, name, NULL);
+
+	if (!buf) {
+		pr_perror("can't read /proc/%d/%s", pid, name);
+		return -1;
+	}
+	*val = strtol(buf, NULL, 10);
+	free(buf);
+	return 0;
+}
+
+/* Scheduling policy and priority, nice, OOM score adjustment, login uid. */
+static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
+{
+	struct sched_param sp;
+	long v;
+	int policy;
+
+	policy = sched_getscheduler(dc->pid);
+	if (policy < 0 || sched_getparam(dc->pid, &sp)) {
+		pr_perror("can't read the scheduling policy of %d", dc->pid);
+		return -1;
+	}
+	tc->has_sched_policy = tc->has_sched_prio = true;
+	tc->sched_policy = policy;
+	tc->sched_prio = sp.sched_priority;
+	errno = 0;
+	v = getpriority(PRIO_PROCESS, dc->pid);
+	if (errno) {
+		pr_perror("can't read the nice value of %d", dc->pid);
+		return -1;
+	}
+	tc->has_nice = true;
+	tc->nice = v;
+	if (read_int_file(dc->pid, "oom_score_adj", &v))
+		return -1;
+	tc->has_oom_score_adj = true;
+	tc->oom_score_adj = v;
+	if (read_int_file(dc->pid, "loginuid", &v) == 0) {
+		tc->has_loginuid = true;
+		tc->loginuid = (uint32_t)v;
+	}
+	return 0;
+}
+
 static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 {
 	CoreEntry core = CORE_ENTRY__INIT;
@@ -663,6 +712,24 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.pdeath_sig = dc->misc.pdeath_sig;
 	tc.has_no_new_privs = true;
 	tc.no_new_privs = dc->status.nonewprivs;
+	ItimerEntry it[3], *itp[3];
+
+	for (int i = 0; i < 3; i++) {
+		itimer_entry__init(&it[i]);
+		it[i].value_us = dc->misc.itimer[i].value_sec * 1000000ULL + dc->misc.itimer[i].value_usec;
+		it[i].interval_us = dc->misc.itimer[i].interval_sec * 1000000ULL + dc->misc.itimer[i].interval_usec;
+		itp[i] = &it[i];
+	}
+	tc.n_itimers = 3;
+	tc.itimers = itp;
+	tc.has_timer_slack_ns = true;
+	tc.timer_slack_ns = dc->misc.timer_slack;
+	tc.has_child_subreaper = true;
+	tc.child_subreaper = dc->misc.child_subreaper;
+	tc.has_thp_disabled = true;
+	tc.thp_disabled = dc->misc.thp_disabled;
+	if (fill_sched(dc, &tc))
+		return -1;
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 

@@ -707,6 +707,21 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		return -1;
 	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
+	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
+		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
+		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
+		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
+		a->itimer[i].interval_usec = tc->itimers[i]->interval_us % 1000000;
+	}
+	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
+	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
+	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	if (tc->has_sched_policy && tc->has_nice) {
+		a->has_sched = 1;
+		a->sched_policy = tc->sched_policy;
+		a->sched_prio = tc->has_sched_prio ? tc->sched_prio : 0;
+		a->nice = tc->nice;
+	}
 	if (th->rseq && th->rseq->size) {
 		a->rseq_ptr = th->rseq->ptr;
 		a->rseq_size = th->rseq->size;
@@ -1006,6 +1021,48 @@ static int unregister_rseq(void)
 	return syscall(__NR_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
 
+/* Write @val to /proc/self/@name unless it is there already. */
+static int write_self_int(const char *name, long val, const char *what)
+{
+	char path[64], buf[32];
+	long cur;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
+		pr_perror("can't read %s", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	buf[n] = '\0';
+	cur = strtol(buf, NULL, 10);
+	if (cur == val) {
+		close(fd);
+		return 0;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld", val);
+	if (pwrite(fd, buf, n, 0) != n) {
+		pr_perror("can't restore %s %ld (now %ld)", what, val, cur);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int restore_proc_ints(struct rst_ctx *rc)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+
+	if (tc->has_oom_score_adj && write_self_int("oom_score_adj", tc->oom_score_adj, "the OOM score adjustment"))
+		return -1;
+	if (tc->has_loginuid && write_self_int("loginuid", (long)tc->loginuid, "the login uid"))
+		return -1;
+	return 0;
+}
+
 static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struct restore_args *a)
 {
 	uint64_t stack = rc->bootstrap + rc->bootstrap_len - 64;
@@ -1073,6 +1130,8 @@ static int restore_child(struct rst_ctx *rc)
 	if (restore_fs(rc->dfd, rc->pid))
 		return -1;
 	umask(tc->umask);
+	if (restore_proc_ints(rc))
+		return -1;
 	if (personality(tc->personality) < 0)
 		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
 	prctl(PR_SET_NAME, tc->comm);

@@ -43,7 +43,13 @@ struct parasite_misc {
 	int32_t umask;
 	int32_t pdeath_sig;
 	int32_t err_where;
-	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */		/* which step failed, for messages */
+	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
+	struct {
+		int64_t interval_sec, interval_usec, value_sec, value_usec;
+	} itimer[3];
+	uint64_t timer_slack;
+	int32_t child_subreaper;
+	int32_t thp_disabled;		/* which step failed, for messages */
 };
 
 /*

@@ -135,6 +135,15 @@ struct restore_args {
 	int32_t dumpable;
 	int32_t pdeath_sig;
 	int32_t no_new_privs;
+	struct {
+		int64_t interval_sec, interval_usec, value_sec, value_usec;
+	} itimer[3];
+	uint64_t timer_slack;
+	int32_t child_subreaper;
+	int32_t thp_disabled;
+	int32_t has_sched;
+	uint32_t sched_policy, sched_prio;
+	int32_t nice;
 
 	uint64_t fs_base, gs_base;
 	uint64_t rseq_ptr;

@@ -46,6 +46,17 @@ static int dump_misc(struct parasite_misc *m)
 		}
 	}
 	m->brk = sys_brk(0);
+	for (i = 0; i < 3; i++) {
+		ret = __S(__NR_getitimer, i, &m->itimer[i], 0, 0, 0, 0);
+		if (ret < 0) {
+			m->err_where = 4;
+			return ret;
+		}
+	}
+	m->timer_slack = sys_prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
+		m->child_subreaper = 0;
+	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
 	if (sys_prctl(PR_GET_TID_ADDRESS, &m->tid_address, 0, 0, 0) < 0)
 		m->tid_address = 0;
 	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);

@@ -265,6 +265,26 @@ static void restore_task_state(struct restore_args *a)
 		check(__S(__NR_rseq, a->rseq_ptr, a->rseq_size, 0, a->rseq_sig, 0, 0), "registering rseq");
 	if (a->pdeath_sig)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
+	if (a->timer_slack)
+		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
+	if (a->child_subreaper)
+		check(sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER");
+	if (a->thp_disabled)
+		check(sys_prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), "PR_SET_THP_DISABLE");
+	/* before the threads: they inherit policy and nice from the leader */
+	if (a->has_sched) {
+		int32_t prio = a->sched_prio;
+
+		check(__S(__NR_sched_setscheduler, 0, a->sched_policy, &prio, 0, 0, 0), "sched_setscheduler");
+		check(__S(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, a->nice, 0, 0, 0), "setpriority");
+	}
+}
+
+/* Last, so that the timers start counting as late as possible. */
+static void restore_itimers(struct restore_args *a)
+{
+	for (int i = 0; i < 3; i++)
+		check(__S(__NR_setitimer, i, &a->itimer[i], 0, 0, 0, 0), "setitimer");
 }
 
 /*
@@ -437,6 +457,7 @@ long blob_main(void *data)
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	queue_signals(a);
+	restore_itimers(a);
 	if (a->log_fd >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
