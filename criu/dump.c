@@ -84,6 +84,10 @@ struct dump_thread {
 
 struct dump_ctx {
 	pid_t pid;
+	pid_t ppid;		/* parent in the dump, 0 for the root */
+	int zombie;
+	int exit_code;		/* of a zombie, as wait() would report it */
+	uint32_t pages_id;
 	int dfd;
 	int state;
 	struct dump_thread *th;
@@ -92,7 +96,8 @@ struct dump_ctx {
 	struct proc_status status;
 	struct proc_vma *pvmas;
 	int nr_pvmas;
-	struct file_table files;
+	struct file_table *files;	/* shared by the whole dump */
+	struct fd_list fds;
 	struct mm_dump md;
 	struct parasite_misc misc;
 	struct vdso_symtab vdso;
@@ -100,7 +105,7 @@ struct dump_ctx {
 	SiginfoEntry *sig_shared;
 	size_t nr_sig_shared;
 	uint8_t (*shared_buf)[128];
-	struct dump_stats st;
+	struct dump_stats *st;
 };
 
 static int check_task(struct dump_ctx *dc)
@@ -133,36 +138,13 @@ static int check_supported(struct dump_ctx *dc)
 {
 	char *children;
 
-	char name[64];
-
-	snprintf(name, sizeof(name), "task/%d/children", dc->pid);
-	children = read_proc_file(dc->pid, name, NULL);
-	if (children && children[0]) {
-		children[strcspn(children, "\n")] = '\0';
-		while (children[0] && children[strlen(children) - 1] == ' ')
-			children[strlen(children) - 1] = '\0';
-		pr_err("can't dump task %d: it has children (%s); process trees are not supported yet\n",
-		       dc->pid, children);
-		free(children);
-		return -1;
-	}
-	free(children);
+	(void)children;
 	if (dc->state == COMPEL_TASK_STOPPED) {
 		pr_err("can't dump task %d: it is stopped (SIGSTOP); not supported yet\n", dc->pid);
 		return -1;
 	}
 	if (dc->status.seccomp) {
 		pr_err("can't dump task %d: it runs under seccomp; not supported yet\n", dc->pid);
-		return -1;
-	}
-	if (dc->stat.sid != dc->pid && !opts.shell_job) {
-		pr_err("can't dump task %d: its session leader %d is outside the dump; "
-		       "use --shell-job if it is a shell job\n", dc->pid, dc->stat.sid);
-		return -1;
-	}
-	if (dc->stat.pgid != dc->pid && dc->stat.pgid != dc->stat.sid && !opts.shell_job) {
-		pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
-		       dc->pid, dc->stat.pgid);
 		return -1;
 	}
 	return 0;
@@ -440,7 +422,7 @@ static int run_parasite(struct dump_ctx *dc)
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
-	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, &dc->st))
+	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id))
 		goto cure;
 	ret = 0;
 cure:
@@ -518,7 +500,7 @@ static int fill_mm(struct dump_ctx *dc)
 		pr_err("can't dump task %d: its executable %s was unlinked; not supported yet\n", dc->pid, exe);
 		return -1;
 	}
-	if (file_table_add_path(&dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
+	if (file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
 		return -1;
 	mm->n_vmas = dc->md.nr_vmas;
 	mm->vmas = dc->md.vma_ptrs;
@@ -744,34 +726,31 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	return ret;
 }
 
-static int write_pstree(struct dump_ctx *dc)
+static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	int32_t tid = dc->pid;
-	struct cr_img *img;
-	int ret;
-
-	pe.pid = dc->pid;
-	pe.ppid = 0;
-	pe.pgid = dc->stat.pgid;
-	pe.sid = dc->stat.sid;
 	int32_t tids[MAX_THREADS];
 
+	pe.pid = dc->pid;
+	pe.ppid = dc->ppid;
+	pe.pgid = dc->stat.pgid;
+	pe.sid = dc->stat.sid;
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
-	(void)tid;
 	pe.n_threads = dc->nr_th;
 	pe.threads = tids;
-	img = open_image_at(dc->dfd, CR_FD_PSTREE, O_DUMP);
-	if (!img)
-		return -1;
-	ret = pb_write_one(img, &pe);
-	close_image(img);
-	return ret;
+	if (dc->zombie) {
+		tids[0] = dc->pid;
+		pe.n_threads = 1;
+		pe.has_zombie = pe.has_exit_code = true;
+		pe.zombie = true;
+		pe.exit_code = dc->exit_code;
+	}
+	return pb_write_one(img, &pe);
 }
 
 /* Written last: restore refuses a directory without it. */
-static int write_inventory(struct dump_ctx *dc)
+static int write_inventory(int dfd, pid_t root)
 {
 	InventoryEntry ie = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -785,7 +764,7 @@ static int write_inventory(struct dump_ctx *dc)
 	ie.img_version = IMG_FORMAT_VERSION;
 	ie.tool_version = CR_VERSION;
 	ie.kernel_release = u.release;
-	ie.root_pid = dc->pid;
+	ie.root_pid = root;
 	ie.has_leave_running = true;
 	ie.leave_running = opts.leave_running;
 	ie.has_shell_job = true;
@@ -801,7 +780,7 @@ static int write_inventory(struct dump_ctx *dc)
 	ie.has_page_size = true;
 	ie.page_size = PAGE_SIZE;
 
-	img = open_image_at(dc->dfd, CR_FD_INVENTORY, O_DUMP);
+	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &ie);
@@ -814,15 +793,14 @@ static int write_inventory(struct dump_ctx *dc)
 	return ret;
 }
 
-static int write_images(struct dump_ctx *dc)
+static int write_task_images(struct dump_ctx *dc)
 {
 	for (int i = 0; i < dc->nr_th; i++)
 		if (write_core(dc, &dc->th[i]))
 			return -1;
-	if (fill_mm(dc) || write_mm(dc) || dump_files(dc->dfd, dc->pid, &dc->files) ||
-	    dump_fs(dc->dfd, dc->pid) || write_pstree(dc))
+	if (fill_mm(dc) || write_mm(dc) || dump_fdinfo(dc->dfd, dc->pid, &dc->fds) || dump_fs(dc->dfd, dc->pid))
 		return -1;
-	return write_inventory(dc);
+	return 0;
 }
 
 static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
@@ -857,7 +835,7 @@ static void free_ctx(struct dump_ctx *dc)
 {
 	free_maps(dc->pvmas, dc->nr_pvmas);
 	free_pid_status(&dc->status);
-	file_table_free(&dc->files);
+	fd_list_free(&dc->fds);
 	free_mm_dump(&dc->md);
 	for (int i = 0; dc->th && i < dc->nr_th; i++) {
 		free(dc->th[i].regs.xsave);
@@ -869,67 +847,285 @@ static void free_ctx(struct dump_ctx *dc)
 	free(dc->shared_buf);
 }
 
+/* ---- the tree ---- */
+
+struct dump_tree {
+	struct dump_ctx *p;
+	int nr, cap;
+	int dfd;
+	struct file_table files;
+	struct dump_stats st;
+};
+
+static struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
+{
+	for (int i = 0; i < t->nr; i++)
+		if (t->p[i].pid == pid)
+			return &t->p[i];
+	return NULL;
+}
+
+static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
+{
+	struct dump_ctx *dc;
+
+	if (t->nr == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 16;
+		struct dump_ctx *n = realloc(t->p, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return NULL;
+		}
+		t->p = n;
+		t->cap = cap;
+	}
+	dc = &t->p[t->nr++];
+	memset(dc, 0, sizeof(*dc));
+	dc->pid = pid;
+	dc->ppid = ppid;
+	dc->dfd = t->dfd;
+	dc->files = &t->files;
+	dc->st = &t->st;
+	dc->pages_id = t->nr;
+	return dc;
+}
+
+/* Seize a process, or note it as a zombie. */
+static int seize_process(struct dump_ctx *dc)
+{
+	if (parse_pid_stat(dc->pid, &dc->stat)) {
+		pr_err("process %d vanished while the tree was being frozen\n", dc->pid);
+		return -1;
+	}
+	if (dc->stat.state == 'Z') {
+		dc->zombie = 1;
+		dc->exit_code = dc->stat.exit_code;
+		return 0;
+	}
+	return seize_threads(dc);
+}
+
+/* Add the children of every thread of @dc that are not in the tree yet. */
+static int add_children(struct dump_tree *t, int idx, int *added)
+{
+	pid_t pid = t->p[idx].pid;
+	char name[64];
+
+	if (t->p[idx].zombie)
+		return 0;
+	for (int i = 0; i < t->p[idx].nr_th; i++) {
+		char *buf, *tok, *save = NULL;
+
+		snprintf(name, sizeof(name), "task/%d/children", t->p[idx].th[i].tid);
+		buf = read_proc_file(pid, name, NULL);
+		if (!buf) {
+			pr_perror("can't read the children of %d", pid);
+			return -1;
+		}
+		for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			pid_t c = atoi(tok);
+			struct dump_ctx *dc;
+
+			if (c <= 0 || tree_find(t, c))
+				continue;
+			dc = tree_add(t, c, pid);
+			if (!dc || seize_process(dc)) {
+				free(buf);
+				return -1;
+			}
+			(*added)++;
+		}
+		free(buf);
+	}
+	return 0;
+}
+
+/*
+ * Freeze the whole tree: seize each process as it is found, then look
+ * again at everyone's children until a pass finds nobody new (a process
+ * may have forked before we got to it).
+ */
+static int freeze_tree(struct dump_tree *t, pid_t root)
+{
+	struct dump_ctx *dc = tree_add(t, root, 0);
+	int added = 1;
+
+	if (!dc || seize_process(dc))
+		return -1;
+	if (dc->zombie) {
+		pr_err("%d is a zombie: nothing to dump\n", root);
+		return -1;
+	}
+	while (added) {
+		added = 0;
+		for (int i = 0; i < t->nr; i++)
+			if (add_children(t, i, &added))
+				return -1;
+	}
+	return 0;
+}
+
+static int is_ancestor(struct dump_tree *t, pid_t anc, struct dump_ctx *dc)
+{
+	while (dc && dc->ppid) {
+		if (dc->ppid == anc)
+			return 1;
+		dc = tree_find(t, dc->ppid);
+	}
+	return 0;
+}
+
+/*
+ * Sessions and groups must be re-creatable by forking the tree again:
+ * a session is the task's own or its parent's, a group is its own, its
+ * parent's, or led by an ancestor.
+ */
+static int check_sid_pgid(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
+		int sid = dc->stat.sid, pgid = dc->stat.pgid;
+
+		if (!parent) {	/* the root */
+			if (sid != dc->pid && !opts.shell_job) {
+				pr_err("can't dump task %d: its session leader %d is outside the dump; "
+				       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				return -1;
+			}
+			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
+				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
+				       dc->pid, pgid);
+				return -1;
+			}
+			continue;
+		}
+		if (sid != dc->pid && sid != parent->stat.sid) {
+			pr_err("can't dump task %d: it is in session %d, neither its own nor its parent's; "
+			       "not supported yet\n", dc->pid, sid);
+			return -1;
+		}
+		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc)) {
+			pr_err("can't dump task %d: its process group %d is not led by it or an ancestor; "
+			       "not supported yet\n", dc->pid, pgid);
+			return -1;
+		}
+		if (dc->zombie && pgid == dc->pid) {
+			pr_err("can't dump task %d: a zombie leading its own process group; not supported yet\n",
+			       dc->pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int collect_process(struct dump_ctx *dc)
+{
+	pid_t pid = dc->pid;
+
+	/* Re-read now that it can't change under us. */
+	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
+		return -1;
+	if (parse_maps(pid, &dc->pvmas, &dc->nr_pvmas))
+		return -1;
+	if (collect_fds(pid, dc->files, &dc->fds) || collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
+		return -1;
+	for (int i = 0; i < dc->nr_th; i++)
+		if (collect_thread(dc, &dc->th[i]))
+			return -1;
+	return peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
+}
+
+static int write_tree_images(struct dump_tree *t, pid_t root)
+{
+	struct cr_img *img;
+	int ret = 0;
+
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && write_task_images(&t->p[i]))
+			return -1;
+	if (dump_files(t->dfd, &t->files))
+		return -1;
+	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
+	if (!img)
+		return -1;
+	for (int i = 0; i < t->nr && !ret; i++)
+		ret = write_pstree_entry(img, &t->p[i]);
+	close_image(img);
+	if (ret)
+		return -1;
+	return write_inventory(t->dfd, root);
+}
+
+static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
+{
+	/* kill (or let go) every process before reaping any of them */
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && t->p[i].th)
+			finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
+}
+
 int cr_dump_tasks(pid_t pid)
 {
-	struct dump_ctx dc = { .pid = pid, .dfd = -1 };
+	struct dump_tree t = { .dfd = -1 };
+	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1;
 
 	if (check_privileges())
 		return -1;
-	dc.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
-	if (dc.dfd < 0) {
+	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (t.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return -1;
 	}
-	if (faccessat(dc.dfd, ".", W_OK, AT_EACCESS)) {
+	if (faccessat(t.dfd, ".", W_OK, AT_EACCESS)) {
 		pr_perror("images dir %s is not writable", opts.imgs_dir);
 		goto out_close;
 	}
-	if (check_task(&dc))
+	if (check_task(&probe)) {
+		free_pid_status(&probe.status);
 		goto out_close;
+	}
+	free_pid_status(&probe.status);
 
 	t_start = now_us();
-	if (seize_threads(&dc))
+	if (freeze_tree(&t, pid))
 		goto out_resume;
 	t_frozen = now_us();
-	dc.st.freezing_time = t_frozen - t_start;
-	pr_info("task %d seized in %lu us\n", pid, (unsigned long)dc.st.freezing_time);
+	t.st.freezing_time = t_frozen - t_start;
+	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
 
-	/* Re-read now that it can't change under us. */
-	free_pid_status(&dc.status);
-	if (parse_pid_stat(pid, &dc.stat) || parse_pid_status(pid, &dc.status) || check_supported(&dc))
-		goto out_resume;
-	if (parse_maps(pid, &dc.pvmas, &dc.nr_pvmas))
-		goto out_resume;
-	if (collect_fds(pid, &dc.files) || collect_vmas(pid, dc.pvmas, dc.nr_pvmas, &dc.files, &dc.md))
-		goto out_resume;
-	for (int i = 0; i < dc.nr_th; i++)
-		if (collect_thread(&dc, &dc.th[i]))
+	for (int i = 0; i < t.nr; i++)
+		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
-	if (peek_signals(pid, 1, &dc.sig_shared, &dc.nr_sig_shared, &dc.shared_buf))
+	if (check_sid_pgid(&t) || check_pipes_all(&t.files))
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
-	unlinkat(dc.dfd, "inventory.img", 0);
-	if (run_parasite(&dc))
-		goto out_resume;
-	if (write_images(&dc))
+	unlinkat(t.dfd, "inventory.img", 0);
+	for (int i = 0; i < t.nr; i++)
+		if (!t.p[i].zombie && run_parasite(&t.p[i]))
+			goto out_resume;
+	if (write_tree_images(&t, pid))
 		goto out_resume;
 	ret = 0;
 out_resume:
 	if (ret)
-		unlinkat(dc.dfd, "inventory.img", 0);
-	/* Frozen until the task is let go or killed; reaping it is not its time. */
-	finish_task(&dc, ret == 0, &dc.st.frozen_time, t_frozen);
+		unlinkat(t.dfd, "inventory.img", 0);
+	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
+	finish_tree(&t, ret == 0, t_frozen);
 	if (ret == 0) {
-		write_dump_stats(dc.dfd, &dc.st);
-		pr_info("dump of %d done: %lu pages written, frozen for %lu us\n", pid,
-			(unsigned long)dc.st.pages_written, (unsigned long)dc.st.frozen_time);
+		write_dump_stats(t.dfd, &t.st);
+		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
+			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
 	} else {
-		pr_err("dump of %d failed; the task was left running\n", pid);
+		pr_err("dump of %d failed; the tree was left running\n", pid);
 	}
 out_close:
-	free_ctx(&dc);
-	close(dc.dfd);
+	for (int i = 0; i < t.nr; i++)
+		free_ctx(&t.p[i]);
+	free(t.p);
+	file_table_free(&t.files);
+	close(t.dfd);
 	return ret;
 }

@@ -61,7 +61,7 @@ static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, c
 
 		if (d->owner_fd < 0 || d->st.st_dev != st->st_dev || d->st.st_ino != st->st_ino)
 			continue;
-		if (syscall(SYS_kcmp, pid, pid, KCMP_FILE, d->owner_fd, fd) == 0)
+		if (syscall(SYS_kcmp, d->owner_pid, pid, KCMP_FILE, d->owner_fd, fd) == 0)
 			return d;
 	}
 	return NULL;
@@ -90,7 +90,7 @@ static int has_locks(const char *fdinfo)
 	return strstr(fdinfo, "\nlock:") != NULL;
 }
 
-static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
+static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, int fd)
 {
 	char path[64], link[PATH_MAX], *info;
 	struct proc_fdinfo fi;
@@ -132,6 +132,7 @@ static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
 		d = new_desc(ft);
 		if (!d || dump_pipe(pid, fd, &st, &fi, d))
 			return -1;
+		d->owner_pid = pid;
 		d->owner_fd = fd;
 		d->st = st;
 		d->fe.id = d->id;
@@ -163,6 +164,7 @@ static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
 		pr_err("out of memory\n");
 		return -1;
 	}
+	d->owner_pid = pid;
 	d->owner_fd = fd;
 	d->st = st;
 	d->reg.flags = fi.flags & ~O_CLOEXEC;
@@ -176,13 +178,13 @@ static int collect_one_fd(struct file_table *ft, pid_t pid, int fd)
 	d->fe.id = d->id;
 	ft->nr++;
 add_fd:
-	fe = &ft->fds[ft->nr_fds++];
+	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);
 	fe->fd = fd;
 	fe->id = d->id;
 	fe->fd_flags = (fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
-	if (fd > ft->max_fd)
-		ft->max_fd = fd;
+	if (fd > fl->max_fd)
+		fl->max_fd = fd;
 	pr_debug("fd %d of %d: %s, file id %u, pos %lu\n", fd, pid, link, d->id, (unsigned long)fi.pos);
 	return 0;
 }
@@ -192,7 +194,7 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int collect_fds(pid_t pid, struct file_table *ft)
+int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 {
 	char path[64];
 	struct dirent *de;
@@ -219,18 +221,16 @@ int collect_fds(pid_t pid, struct file_table *ft)
 		fds[nr++] = atoi(de->d_name);
 	}
 	qsort(fds, nr, sizeof(int), cmp_int);
-	ft->fds = calloc(nr ? nr : 1, sizeof(*ft->fds));
-	if (!ft->fds)
+	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
+	if (!fl->fds)
 		goto out;
-	ft->max_fd = -1;
+	fl->max_fd = -1;
 	for (int i = 0; i < nr; i++)
-		if (collect_one_fd(ft, pid, fds[i]))
+		if (collect_one_fd(ft, fl, pid, fds[i]))
 			goto out;
-	if (check_pipes(pid, ft))
-		goto out;
 	ret = 0;
 out:
-	if (ret && !ft->fds)
+	if (ret && !fl->fds)
 		pr_err("out of memory\n");
 	closedir(dir);
 	free(fds);
@@ -270,7 +270,31 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	return 0;
 }
 
-int dump_files(int dfd, pid_t pid, struct file_table *ft)
+int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_DUMP, pid);
+	int ret = 0;
+
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < fl->nr && !ret; i++)
+		ret = pb_write_one(img, &fl->fds[i]);
+	close_image(img);
+	return ret;
+}
+
+void fd_list_free(struct fd_list *fl)
+{
+	free(fl->fds);
+	memset(fl, 0, sizeof(*fl));
+}
+
+int check_pipes_all(struct file_table *ft)
+{
+	return check_pipes(0, ft);
+}
+
+int dump_files(int dfd, struct file_table *ft)
 {
 	struct cr_img *img;
 	int ret = 0;
@@ -283,15 +307,6 @@ int dump_files(int dfd, pid_t pid, struct file_table *ft)
 			ft->d[i].fe.reg = &ft->d[i].reg;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
-	close_image(img);
-	if (ret)
-		return -1;
-
-	img = open_image_at(dfd, CR_FD_FDINFO, O_DUMP, pid);
-	if (!img)
-		return -1;
-	for (size_t i = 0; i < ft->nr_fds && !ret; i++)
-		ret = pb_write_one(img, &ft->fds[i]);
 	close_image(img);
 	return ret;
 }
@@ -335,7 +350,6 @@ void file_table_free(struct file_table *ft)
 		free(ft->d[i].pipe.data.data);
 	}
 	free(ft->d);
-	free(ft->fds);
 	memset(ft, 0, sizeof(*ft));
 }
 
@@ -426,6 +440,33 @@ err:
 	return -1;
 }
 
+int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	int ret;
+	void *msg;
+
+	*max_fd = -1;
+	if (!img)
+		return -1;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if (e->id >= nr_ids) {
+			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
+			pb_free(img, msg);
+			ret = -1;
+			break;
+		}
+		uses[e->id] = 1;
+		if ((int)e->fd > *max_fd)
+			*max_fd = e->fd;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	return ret < 0 ? -1 : 0;
+}
+
 int image_max_fd(int dfd, pid_t pid)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
@@ -445,7 +486,28 @@ int image_max_fd(int dfd, pid_t pid)
 	return ret < 0 ? -2 : max;
 }
 
-static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened)
+/* A new open file description for file @id. */
+static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
+{
+	if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
+		if (shell_tty < 0) {
+			pr_err("file %u was the caller's terminal: restore needs --shell-job and a terminal\n", fe->id);
+			return -1;
+		}
+		return fcntl(shell_tty, F_DUPFD_CLOEXEC, 0);
+	}
+	if (fe->type == FILE_TYPE__FT_PIPE)
+		return open_pipe_end(rf, fe);
+	return open_file(rf, fe->id, -1);
+}
+
+static int in_transit(const struct rst_transit *tr, uint32_t id)
+{
+	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
+}
+
+static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened,
+			  const struct rst_transit *tr)
 {
 	FileEntry *fe = find_file(rf, e->id);
 	int fd;
@@ -454,20 +516,12 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
 		return -1;
 	}
-	if (opened[e->id] >= 0) {
-		/* Same open file description as an fd restored before. */
+	if (opened[e->id] >= 0)		/* shared with an fd restored before */
 		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
-	} else if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
-		if (shell_tty < 0) {
-			pr_err("fd %u was the caller's terminal: restore needs --shell-job and a terminal\n", e->fd);
-			return -1;
-		}
-		fd = fcntl(shell_tty, F_DUPFD_CLOEXEC, 0);
-	} else if (fe->type == FILE_TYPE__FT_PIPE) {
-		fd = open_pipe_end(rf, fe);
-	} else {
-		fd = open_file(rf, e->id, -1);
-	}
+	else if (in_transit(tr, e->id))	/* shared with an ancestor or a relative */
+		fd = fcntl(tr->base + e->id, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = open_desc(rf, fe, shell_tty);
 	if (fd < 0) {
 		pr_perror("can't open fd %u", e->fd);
 		return -1;
@@ -483,6 +537,38 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 	}
 	if (opened[e->id] < 0)
 		opened[e->id] = e->fd;
+	return 0;
+}
+
+/*
+ * Hand the open file descriptions our descendants share down to them: each
+ * goes to slot base + id, from our own fd if we hold it, else opened here,
+ * the lowest common holder, so that every descendant inherits the same one.
+ */
+static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int *opened, int shell_tty)
+{
+	for (uint32_t id = 0; id < tr->nr_ids; id++) {
+		int want = tr->need && tr->need[id], fd;
+		FileEntry *fe;
+
+		if (!want) {
+			close(tr->base + id);
+			continue;
+		}
+		if (in_transit(tr, id))
+			continue;
+		fe = find_file(rf, id);
+		if (!fe) {
+			pr_err("a descendant needs file %u, which is not in files.img\n", id);
+			return -1;
+		}
+		fd = opened[id] >= 0 ? fcntl(opened[id], F_DUPFD_CLOEXEC, 0) : open_desc(rf, fe, shell_tty);
+		if (fd < 0 || move_fd(fd, tr->base + id) < 0) {
+			pr_perror("can't pass file %u on to the children", id);
+			return -1;
+		}
+		fcntl(tr->base + id, F_SETFD, FD_CLOEXEC);
+	}
 	return 0;
 }
 
@@ -517,7 +603,8 @@ static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 	return list ? list : calloc(1, sizeof(*list));
 }
 
-int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd)
+int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
+		const struct rst_transit *tr)
 {
 	FdinfoEntry **list;
 	uint32_t max_id = 0;
@@ -543,11 +630,13 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
 			goto out;
 		}
-		if (restore_one_fd(rf, e, shell_tty, opened))
+		if (restore_one_fd(rf, e, shell_tty, opened, tr))
 			goto out;
 		if ((int)e->fd > *max_fd)
 			*max_fd = e->fd;
 	}
+	if (tr && fill_transit(rf, tr, opened, shell_tty))
+		goto out;
 	ret = 0;
 out:
 	for (size_t i = 0; i < nr; i++)

@@ -560,7 +560,8 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	return ret;
 }
 
-int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st)
+int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
+	       uint32_t pages_id)
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
@@ -581,11 +582,11 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		(unsigned long)st->pages_scanned);
 
 	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
-	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, 1);
+	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
 	if (!x.pagemap || !pages)
 		goto out;
 	x.pages_fd = pages->fd;
-	ph.pages_id = 1;
+	ph.pages_id = pages_id;
 	if (pb_write_one(x.pagemap, &ph))
 		goto out;
 	if (xfer_setup(&x))

@@ -121,7 +121,7 @@ int check_pipes(pid_t pid, struct file_table *ft)
 				(ft->d[j].pipe.flags & O_ACCMODE) != (d->pipe.flags & O_ACCMODE);
 		if (!found) {
 			pr_err("can't dump task %d: fd %d is a pipe (pipe:[%lu]) whose other end is outside the dump; "
-			       "not supported yet\n", pid, d->owner_fd, (unsigned long)d->pipe.ino);
+			       "not supported yet\n", d->owner_pid, d->owner_fd, (unsigned long)d->pipe.ino);
 			return -1;
 		}
 	}
@@ -248,6 +248,14 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe)
 		return -1;
 	}
 	return fd;
+}
+
+/* In a new child: the parent's table is not ours; its fds were closed. */
+void pipes_restore_forget(void)
+{
+	free(rst_pipes);
+	rst_pipes = NULL;
+	nr_rst_pipes = 0;
 }
 
 void pipes_restore_fini(void)

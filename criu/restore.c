@@ -52,9 +52,18 @@
 #define UC_SIGCONTEXT_SS	0x2
 #define UC_STRICT_RESTORE_SS	0x4
 
+struct rst_tree;
+
+/* One process to restore; the tree's tasks share files and inventory. */
 struct rst_ctx {
+	struct rst_tree *tree;
 	int dfd;
 	pid_t pid;
+	int zombie, exit_code;
+	int *children;			/* indices in tree->t */
+	int nr_children;
+	uint8_t *uses, *need;		/* file ids it uses; file ids its descendants use */
+	int max_fd;
 	InventoryEntry *inv;
 	PstreeEntry *pe;
 	CoreEntry *core;		/* the leader's */
@@ -69,6 +78,19 @@ struct rst_ctx {
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
+};
+
+struct rst_tree {
+	struct rst_ctx *t;		/* t[0] is the root */
+	int nr;
+	int dfd;
+	InventoryEntry *inv;
+	struct rst_files files;
+	uint32_t nr_ids;
+	int svc_base;			/* service fds, the same in every task */
+	int files_base;			/* fds for mapped files */
+	int scratch_base;		/* pipe ends waiting to be placed */
+	int sync_pipe[2];
 };
 
 /* ---- reading and checking the images ---- */
@@ -290,18 +312,10 @@ static int read_thread_cores(struct rst_ctx *rc)
 	return 0;
 }
 
-static int read_images(struct rst_ctx *rc)
+static int read_task_images(struct rst_ctx *rc)
 {
-	if (read_inventory(rc) || read_one(rc->dfd, CR_FD_PSTREE, (void **)&rc->pe, 0))
-		return -1;
-	rc->pid = rc->pe->pid;
-	if (rc->pid != rc->inv->root_pid) {
-		pr_err("pstree.img and inventory.img disagree about the root pid (%d vs %d)\n", rc->pid,
-		       rc->inv->root_pid);
-		return -1;
-	}
 	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid) ||
-	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid) || read_files(rc->dfd, &rc->files))
+	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid))
 		return -1;
 	if (!rc->core->tc) {
 		pr_err("core-%d.img has no process state: is %d a thread?\n", rc->pid, rc->pid);
@@ -496,15 +510,15 @@ static void *bump(char **p, size_t size)
 enum {
 	SVC_LOG,
 	SVC_DIR,
+	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
-	SVC_TTY,
-	SVC_FILES,	/* mapped files from here on */
+	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
 };
 
 struct child_fds {
 	int base;
-	int next;
+	int files;		/* slot of the first mapped file */
 };
 
 static int svc_fd(struct child_fds *cf, int fd, int slot)
@@ -553,7 +567,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		if (r->fd >= 0)
 			continue;
 		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
-			       SVC_FILES + nr_files);
+			       cf->files + nr_files);
 		if (r->fd < 0)
 			goto out;
 		ids[nr_files] = v->file_id;
@@ -968,6 +982,8 @@ err:
 
 static int setup_session(struct rst_ctx *rc)
 {
+	int root = rc == &rc->tree->t[0];
+
 	if (rc->pe->sid == rc->pid) {
 		if (setsid() < 0) {
 			pr_perror("setsid");
@@ -975,12 +991,17 @@ static int setup_session(struct rst_ctx *rc)
 		}
 		return 0;
 	}
-	if (!opts.shell_job) {
+	if (root && !opts.shell_job) {
 		pr_err("%d was not a session leader: restore it with --shell-job\n", rc->pid);
 		return -1;
 	}
-	if (rc->pe->pgid == rc->pid && setpgid(0, 0)) {
-		pr_perror("setpgid");
+	if (rc->pe->pgid == rc->pid) {
+		if (setpgid(0, 0)) {
+			pr_perror("setpgid");
+			return -1;
+		}
+	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
+		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
 	}
 	return 0;
@@ -1075,46 +1096,119 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 	__builtin_unreachable();
 }
 
-static int restore_child(struct rst_ctx *rc)
+static pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 {
-	TaskCoreEntry *tc = rc->core->tc;
-	struct child_fds cf;
-	struct restore_args *a;
-	int max_fd, tty = -1, pages_fd, exe_fd;
-	sigset_t all;
-	char go;
+	struct clone_args ca;
+	long ret;
 
-	close(rc->sync_pipe[1]);
-	if (read(rc->sync_pipe[0], &go, 1) != 1)
-		_exit(1);
-	close(rc->sync_pipe[0]);
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (setup_session(rc))
-		return -1;
-	if (opts.shell_job)
-		tty = open_shell_tty();
-
-	max_fd = image_max_fd(rc->dfd, rc->pid);
-	if (max_fd < -1)
-		return -1;
-	cf.base = (max_fd < 100 ? 100 : max_fd + 1);
-	if (raise_nofile(cf.base + SVC_FILES + rc->mm->n_vmas + 2 * rc->files.nr + 16))
-		return -1;
-	pipes_restore_init(cf.base + SVC_FILES + rc->mm->n_vmas + 1);
-
-	/* Our own fds go up out of the way, everything else of ours goes. */
-	log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
-	rc->dfd = svc_fd(&cf, rc->dfd, SVC_DIR);
-	if (tty >= 0)
-		tty = svc_fd(&cf, tty, SVC_TTY);
-	if (rc->dfd < 0 || syscall(SYS_close_range, 0, cf.base - 1, 0)) {
-		pr_perror("can't set up service fds");
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = flags;
+	ca.exit_signal = exit_signal;
+	ca.set_tid = (uintptr_t)&pid;
+	ca.set_tid_size = 1;
+	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (ret < 0) {
+		if (errno == EEXIST)
+			pr_err("can't restore: pid %d is in use by another process\n", pid);
+		else
+			pr_perror("clone3 with pid %d", pid);
 		return -1;
 	}
+	return ret;
+}
 
-	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd))
+/* A zombie: exit the way it did; its parent reaps it when it wants to. */
+static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
+{
+	int st = rc->exit_code;
+
+	if (WIFSIGNALED(st)) {
+		sigset_t none;
+
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		kill(getpid(), WTERMSIG(st));
+	}
+	_exit(WEXITSTATUS(st));
+}
+
+static int restore_task(struct rst_ctx *rc);
+
+/* Fork the children, each with its pid; they go on in restore_task(). */
+static int fork_children(struct rst_ctx *rc)
+{
+	for (int i = 0; i < rc->nr_children; i++) {
+		struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+		pid_t pid = clone_with_pid(c->pid, 0, SIGCHLD);
+
+		if (pid < 0)
+			return -1;
+		if (pid == 0) {
+			restore_task(c);
+			pr_err("restore of %d failed before the restorer\n", c->pid);
+			_exit(1);
+		}
+	}
+	return 0;
+}
+
+static int restore_task(struct rst_ctx *rc)
+{
+	struct rst_tree *tr = rc->tree;
+	struct child_fds cf = { .base = tr->svc_base, .files = tr->files_base - tr->svc_base };
+	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
+	struct restore_args *a;
+	TaskCoreEntry *tc;
+	int max_fd, tty = tr->svc_base + SVC_TTY, pages_fd, exe_fd;
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (rc == &tr->t[0]) {
+		char go;
+
+		close(tr->sync_pipe[1]);
+		if (read(tr->sync_pipe[0], &go, 1) != 1)
+			_exit(1);
+		close(tr->sync_pipe[0]);
+		/* Our own fds go up out of the way, everything else of ours goes. */
+		tty = opts.shell_job ? open_shell_tty() : -1;
+		log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+		tr->dfd = svc_fd(&cf, tr->dfd, SVC_DIR);
+		if (tty >= 0)
+			tty = svc_fd(&cf, tty, SVC_TTY);
+		if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf.base - 1, 0) ||
+		    syscall(SYS_close_range, cf.base + SVC_TTY + 1, ~0U, 0)) {
+			pr_perror("can't set up service fds");
+			return -1;
+		}
+	} else {
+		/* The parent's fds and pipe ends waiting in its table are not ours. */
+		pipes_restore_forget();
+		if (syscall(SYS_close_range, 0, cf.base - 1, 0) ||
+		    syscall(SYS_close_range, tr->scratch_base, ~0U, 0)) {
+			pr_perror("can't drop the parent's fds");
+			return -1;
+		}
+		if (fcntl(tty, F_GETFD) < 0)
+			tty = -1;
+	}
+	rc->dfd = tr->dfd;
+
+	if (setup_session(rc))
 		return -1;
+	if (rc->zombie)
+		become_zombie(rc);
+	tc = rc->core->tc;
+
+	pipes_restore_init(tr->scratch_base);
+	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit))
+		return -1;
+	if (fork_children(rc))
+		return -1;
+	/* what the children needed is theirs now */
+	syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+
 	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), SVC_PAGES);
 	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), SVC_EXE);
 	if (pages_fd < 0 || exe_fd < 0) {
@@ -1153,29 +1247,44 @@ static int restore_child(struct rst_ctx *rc)
 
 /* ---- the parent ---- */
 
-/*
- * Run the restore until every thread sits on the restorer's final trap.
- * Threads the restorer clones are traced from birth (PTRACE_O_TRACECLONE).
- */
-static int wait_final_traps(struct rst_ctx *rc, pid_t pid, uint64_t trap_ip, pid_t *trapped)
+static struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
-	size_t want = 1 + rc->nr_tcores, got = 0;
+	for (int i = 0; i < tr->nr; i++)
+		if (tr->t[i].pid == pid)
+			return &tr->t[i];
+	return NULL;
+}
+
+/*
+ * Run the restore until every thread of every process sits on the
+ * restorer's final trap and every zombie has exited. The whole tree is
+ * traced from birth (PTRACE_O_TRACEFORK/CLONE).
+ */
+static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
+{
+	size_t got = 0, gone = 0;
 	struct user_regs_struct regs;
 	int status;
 
-	while (got < want) {
+	while (got < want || gone < zombies) {
 		pid_t t = waitpid(-1, &status, __WALL);
+		struct rst_ctx *rc;
 
 		if (t < 0) {
 			if (errno == EINTR)
 				continue;
-			pr_perror("waiting for %d", pid);
+			pr_perror("waiting for the restored tree");
 			return -1;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			if (t != pid)
-				continue;	/* a thread gone with its leader: reported below */
-			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", pid,
+			rc = task_of(tr, t);
+			if (!rc)
+				continue;	/* a thread gone with its leader: reported with it */
+			if (rc->zombie && status == rc->exit_code) {
+				gone++;
+				continue;
+			}
+			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
 			       WIFEXITED(status) ? "exited with" : "was killed by signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 			return -1;
@@ -1187,24 +1296,26 @@ static int wait_final_traps(struct rst_ctx *rc, pid_t pid, uint64_t trap_ip, pid
 				pr_perror("PTRACE_GETREGS of %d", t);
 				return -1;
 			}
-			if (regs.rip != trap_ip + 1) {
-				pr_err("restore of %d: thread %d trapped at %llx\n", pid, t, regs.rip);
+			if (got == want) {
+				pr_err("restore: more threads trapped than expected (%d)\n", t);
 				return -1;
 			}
 			trapped[got++] = t;
 			continue;
 		}
-		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE) {
+		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE ||
+		    (status >> 16) == PTRACE_EVENT_FORK) {
 			ptrace(PTRACE_CONT, t, NULL, NULL);
 			continue;
 		}
 		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
 			ptrace(PTRACE_GETREGS, t, NULL, &regs);
-			pr_err("restore of %d: the restorer crashed in %d with signal %d at %llx\n", pid, t,
+			pr_err("restore: the restorer crashed in %d with signal %d at %llx\n", t,
 			       WSTOPSIG(status), regs.rip);
 			return -1;
 		}
-		ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
+		/* our own children's SIGCHLDs stay for after the restore */
+		ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
 	}
 	return 0;
 }
@@ -1224,26 +1335,30 @@ static int step_syscall(pid_t pid)
 	return 0;
 }
 
-/* The task now runs its own registers: remove the bootstrap area from under it. */
-/* Every thread now runs its own registers: remove the bootstrap area from under them. */
-static int finish_restore(struct rst_ctx *rc, pid_t pid, pid_t *tids, size_t nr)
+/* Every thread now runs its own registers: remove the bootstrap areas from under them. */
+static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
-	struct parasite_ctl *ctl;
-	long ret;
-
 	for (size_t i = 0; i < nr; i++)
 		if (step_syscall(tids[i]) || step_syscall(tids[i]))
 			return -1;
-	ctl = compel_prepare(pid);
-	if (!ctl)
-		return -1;
-	if (compel_syscall(ctl, __NR_munmap, &ret, rc->bootstrap, rc->bootstrap_len, 0, 0, 0, 0) || ret) {
-		pr_err("can't unmap the restorer from %d\n", pid);
-		compel_cure(ctl);
-		return -1;
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+		struct parasite_ctl *ctl;
+		long ret;
+
+		if (rc->zombie)
+			continue;
+		ctl = compel_prepare(rc->pid);
+		if (!ctl)
+			return -1;
+		if (compel_syscall(ctl, __NR_munmap, &ret, rc->bootstrap, rc->bootstrap_len, 0, 0, 0, 0) || ret) {
+			pr_err("can't unmap the restorer from %d\n", rc->pid);
+			compel_cure(ctl);
+			return -1;
+		}
+		if (compel_cure(ctl))
+			return -1;
 	}
-	if (compel_cure(ctl))
-		return -1;
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
 			pr_perror("PTRACE_DETACH of %d", tids[i]);
@@ -1252,32 +1367,8 @@ static int finish_restore(struct rst_ctx *rc, pid_t pid, pid_t *tids, size_t nr)
 	return 0;
 }
 
-static pid_t fork_with_pid(struct rst_ctx *rc)
-{
-	struct clone_args ca;
-	pid_t tid = rc->pid;
-	long ret;
-
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = opts.restore_sibling ? CLONE_PARENT : 0;
-	ca.exit_signal = opts.restore_sibling ? 0 : SIGCHLD;
-	ca.set_tid = (uintptr_t)&tid;
-	ca.set_tid_size = 1;
-	ret = syscall(__NR_clone3, &ca, sizeof(ca));
-	if (ret < 0) {
-		if (errno == EEXIST)
-			pr_err("can't restore: pid %d is in use by another process\n", rc->pid);
-		else
-			pr_perror("clone3 with pid %d", rc->pid);
-		return -1;
-	}
-	return ret;
-}
-
 static void free_ctx(struct rst_ctx *rc)
 {
-	if (rc->inv)
-		inventory_entry__free_unpacked(rc->inv, NULL);
 	if (rc->pe)
 		pstree_entry__free_unpacked(rc->pe, NULL);
 	if (rc->core)
@@ -1290,17 +1381,178 @@ static void free_ctx(struct rst_ctx *rc)
 	for (size_t i = 0; i < rc->nr_pms; i++)
 		pagemap_entry__free_unpacked(rc->pms[i], NULL);
 	free(rc->pms);
-	free_files(&rc->files);
+	free(rc->children);
+	free(rc->uses);
+	free(rc->need);
+}
+
+static void free_tree(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++)
+		free_ctx(&tr->t[i]);
+	free(tr->t);
+	if (tr->inv)
+		inventory_entry__free_unpacked(tr->inv, NULL);
+	free_files(&tr->files);
+	if (tr->dfd >= 0)
+		close(tr->dfd);
+}
+
+/* pstree.img: every process, the root first, each parent before its children. */
+static int read_pstree(struct rst_tree *tr)
+{
+	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
+	void *msg;
+	int r;
+
+	if (!img)
+		return -1;
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		struct rst_ctx *n = realloc(tr->t, (tr->nr + 1) * sizeof(*n));
+
+		if (!n) {
+			pb_free(img, msg);
+			r = -1;
+			break;
+		}
+		tr->t = n;
+		memset(&tr->t[tr->nr], 0, sizeof(*n));
+		tr->t[tr->nr].pe = msg;
+		tr->t[tr->nr].pid = ((PstreeEntry *)msg)->pid;
+		tr->nr++;
+	}
+	close_image(img);
+	if (r < 0)
+		return -1;
+	if (!tr->nr || tr->t[0].pid != tr->inv->root_pid) {
+		pr_err("pstree.img and inventory.img disagree about the root pid\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *parent;
+
+		rc->tree = tr;
+		rc->zombie = rc->pe->has_zombie && rc->pe->zombie;
+		rc->exit_code = rc->pe->has_exit_code ? rc->pe->exit_code : 0;
+		if (!rc->zombie && rc->pe->n_threads < 1) {
+			pr_err("pstree.img: process %d has no threads\n", rc->pid);
+			return -1;
+		}
+		if (i == 0)
+			continue;
+		parent = NULL;
+		for (int j = 0; j < i; j++)
+			if (tr->t[j].pid == rc->pe->ppid)
+				parent = &tr->t[j];
+		if (!parent || parent->zombie || task_of(tr, rc->pid) != rc) {
+			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
+			return -1;
+		}
+		int *c = realloc(parent->children, (parent->nr_children + 1) * sizeof(int));
+
+		if (!c)
+			return -1;
+		parent->children = c;
+		parent->children[parent->nr_children++] = i;
+	}
+	if (tr->t[0].zombie) {
+		pr_err("pstree.img: the root is a zombie\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* need[] of a task: the file ids any of its descendants uses. */
+static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
+{
+	for (int i = 0; i < rc->nr_children; i++) {
+		struct rst_ctx *c = &tr->t[rc->children[i]];
+
+		add_needs(tr, c);
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (c->uses[id] || c->need[id])
+				rc->need[id] = 1;
+	}
+}
+
+static int read_tree_images(struct rst_tree *tr)
+{
+	int max_fd = -1, max_vmas = 0;
+
+	if (read_files(tr->dfd, &tr->files))
+		return -1;
+	for (size_t i = 0; i < tr->files.nr; i++)
+		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
+			tr->nr_ids = tr->files.fe[i]->id + 1;
+	if (tr->nr_ids > 65536) {
+		pr_err("files.img: file ids up to %u are more than we handle\n", tr->nr_ids);
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+
+		rc->dfd = tr->dfd;
+		rc->inv = tr->inv;
+		rc->files = tr->files;
+		rc->uses = calloc(tr->nr_ids + 1, 1);
+		rc->need = calloc(tr->nr_ids + 1, 1);
+		if (!rc->uses || !rc->need)
+			return -1;
+		if (rc->zombie)
+			continue;
+		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
+		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
+			return -1;
+		if (rc->max_fd > max_fd)
+			max_fd = rc->max_fd;
+		if ((int)rc->mm->n_vmas > max_vmas)
+			max_vmas = rc->mm->n_vmas;
+	}
+	add_needs(tr, &tr->t[0]);
+	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
+	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
+	tr->scratch_base = tr->files_base + max_vmas + 1;
+	return raise_nofile(tr->scratch_base + 4 * tr->nr_ids + 16);
+}
+
+static int check_pids_free(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (check_pid_free(pe->pid))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (pe->threads[j] != pe->pid && check_pid_free(pe->threads[j]))
+				return -1;
+	}
+	return 0;
+}
+
+/* Only what we made and trace is ours to kill: a pid may be anyone's. */
+static int traced_by_us(pid_t pid)
+{
+	struct proc_status st;
+	int ours;
+
+	if (parse_pid_status(pid, &st))
+		return 0;
+	ours = st.tracer_pid == getpid();
+	free_pid_status(&st);
+	return ours;
 }
 
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
-	struct rst_ctx rc = { .dfd = -1 };
+	struct rst_tree tr = { .dfd = -1 };
+	struct rst_ctx *root;
 	uint64_t t0 = now_us(), t1;
-	pid_t *trapped = NULL;
+	size_t want = 0, zombies = 0;
+	pid_t *trapped = NULL, pid;
+	struct restore_stats st = { 0 };
+	uint64_t pages = 0;
 	int ret = 1, status;
-	pid_t pid;
 
 	if (check_privileges())
 		return 1;
@@ -1308,60 +1560,76 @@ int cr_restore_tasks(void)
 		pr_err("this kernel lacks clone3 set_tid or PR_SET_MM_MAP; see criu check\n");
 		return 1;
 	}
-	rc.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	if (rc.dfd < 0) {
+	tr.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (tr.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
-	if (read_images(&rc) || check_siginfo_sizes(&rc) || check_pid_free(rc.pid))
+	{
+		struct rst_ctx probe = { .dfd = tr.dfd };
+
+		if (read_inventory(&probe))
+			goto out;
+		tr.inv = probe.inv;
+	}
+	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr))
 		goto out;
-	if (plan_bootstrap(&rc))
-		goto out;
-	if (pipe2(rc.sync_pipe, O_CLOEXEC)) {
+	root = &tr.t[0];
+	for (int i = 0; i < tr.nr; i++) {
+		if (tr.t[i].zombie) {
+			zombies++;
+			continue;
+		}
+		want += 1 + tr.t[i].nr_tcores;
+		pages += tr.t[i].nr_pages;
+		/* reserve every task's bootstrap area in our layout: they all start as our copies */
+		if (plan_bootstrap(&tr.t[i]))
+			goto out;
+	}
+	trapped = calloc(want + 1, sizeof(*trapped));
+	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");
 		goto out;
 	}
 
-	pid = fork_with_pid(&rc);
+	pid = clone_with_pid(root->pid, opts.restore_sibling ? CLONE_PARENT : 0,
+			     opts.restore_sibling ? 0 : SIGCHLD);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {
-		restore_child(&rc);
-		pr_err("restore of %d failed before the restorer\n", rc.pid);
+		restore_task(root);
+		pr_err("restore of %d failed before the restorer\n", root->pid);
 		_exit(1);
 	}
-	close(rc.sync_pipe[0]);
+	close(tr.sync_pipe[0]);
 	if (ptrace(PTRACE_SEIZE, pid, NULL,
-		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
+		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK))) {
 		pr_perror("can't trace the restoring process %d", pid);
 		kill(pid, SIGKILL);
 		goto reap;
 	}
 	t1 = now_us();
-	rc.st.forking_time = t1 - t0;
-	if (write(rc.sync_pipe[1], "g", 1) != 1)
+	st.forking_time = t1 - t0;
+	if (write(tr.sync_pipe[1], "g", 1) != 1)
 		goto kill;
-	close(rc.sync_pipe[1]);
+	close(tr.sync_pipe[1]);
 
-	trapped = calloc(rc.nr_tcores + 1, sizeof(*trapped));
-	if (!trapped || wait_final_traps(&rc, pid, rc.bootstrap + restorer_sym_restorer_final_trap, trapped) < 0)
+	if (wait_final_traps(&tr, trapped, want, zombies) < 0)
 		goto kill;
-	if (finish_restore(&rc, pid, trapped, rc.nr_tcores + 1))
+	if (finish_restore(&tr, trapped, want))
 		goto kill;
-	rc.st.restore_time = now_us() - t1;
-	rc.st.pages_restored = rc.nr_pages;
-	pr_info("restored %d in %lu us (%lu pages)\n", pid, (unsigned long)(now_us() - t0),
-		(unsigned long)rc.nr_pages);
-	write_restore_stats(rc.dfd, &rc.st);
+	st.restore_time = now_us() - t1;
+	st.pages_restored = pages;
+	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
+		(unsigned long)pages);
+	write_restore_stats(tr.dfd, &st);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
-		goto done;
+		goto out;
 	free(trapped);
-	free_ctx(&rc);
-	close(rc.dfd);
-	rc.dfd = -1;
+	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
 	if (waitpid(pid, &status, 0) != pid) {
 		pr_perror("waiting for %d", pid);
@@ -1371,15 +1639,16 @@ int cr_restore_tasks(void)
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
 kill:
-	kill(pid, SIGKILL);
+	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
+	for (int i = tr.nr - 1; i >= 0; i--)
+		if (traced_by_us(tr.t[i].pid))
+			kill(tr.t[i].pid, SIGKILL);
 reap:
 	if (!opts.restore_sibling)
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
-done:
 	free(trapped);
-	free_ctx(&rc);
-	close(rc.dfd);
+	free_tree(&tr);
 	return ret;
 }

@@ -14,23 +14,33 @@ struct file_desc {
 	FileEntry fe;
 	RegFileEntry reg;
 	PipeEntry pipe;
-	int owner_fd;		/* fd in the dumped task, -1 for mapping/exe files */
+	pid_t owner_pid;	/* a task holding it, and at which fd (-1 for mapping/exe files) */
+	int owner_fd;
 	struct stat st;
 };
 
+/* Every open file description of the dump, shared by all its tasks. */
 struct file_table {
 	struct file_desc *d;
 	size_t nr, cap;
+};
+
+/* One task's fds. */
+struct fd_list {
 	FdinfoEntry *fds;
-	size_t nr_fds;
+	size_t nr;
 	int max_fd;
 };
 
 /* Dump side */
-int collect_fds(pid_t pid, struct file_table *ft);
+int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
+/* Every pipe must have both ends in the dump (for now). */
+int check_pipes_all(struct file_table *ft);
+int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl);
+void fd_list_free(struct fd_list *fl);
 /* A file opened by path for a mapping or the exe (open flags as given). */
 int file_table_add_path(struct file_table *ft, const char *path, int flags, const struct stat *st, uint32_t *id);
-int dump_files(int dfd, pid_t pid, struct file_table *ft);
+int dump_files(int dfd, struct file_table *ft);
 int dump_fs(int dfd, pid_t pid);
 void file_table_free(struct file_table *ft);
 
@@ -45,8 +55,25 @@ void free_files(struct rst_files *rf);
 FileEntry *find_file(struct rst_files *rf, uint32_t id);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);
-/* Put every fd of @pid back at its number; shell_tty is the caller's terminal fd or -1. */
-int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd);
+/*
+ * Open file descriptions passed from a task to its descendants: file id N
+ * sits at fd base + N. need[N] says whether our descendants use it.
+ */
+struct rst_transit {
+	int base;
+	uint32_t nr_ids;
+	const uint8_t *need;
+};
+
+/*
+ * Put every fd of @pid back at its number, taking shared descriptions from
+ * @tr, then fill @tr for the children. shell_tty is the caller's terminal
+ * fd or -1.
+ */
+int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
+		const struct rst_transit *tr);
+/* The fd numbers in fdinfo-PID.img, and the file ids they use, for planning. */
+int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids);
 int restore_fs(int dfd, pid_t pid);
 /* Highest fd number the task had, from fdinfo-PID.img. */
 int image_max_fd(int dfd, pid_t pid);

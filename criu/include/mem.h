@@ -25,7 +25,8 @@ struct mm_dump {
 /* Classify every area of @pid; refuse (with a message) any we can't restore. */
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md);
 /* Write the contents of private areas to pages-1.img and pagemap-PID.img. */
-int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st);
+int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
+	       uint32_t pages_id);
 void free_mm_dump(struct mm_dump *md);
 
 #endif

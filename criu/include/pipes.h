@@ -16,6 +16,7 @@ int check_pipes(pid_t pid, struct file_table *ft);
 int open_pipe_end(struct rst_files *rf, FileEntry *fe);
 /* Pipe ends waiting to be placed are kept at or above @scratch. */
 void pipes_restore_init(int scratch);
+void pipes_restore_forget(void);
 /* Close the pipe ends the restore kept around. */
 void pipes_restore_fini(void);
 

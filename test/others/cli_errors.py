@@ -724,6 +724,19 @@ def t_dump_threads_leave_running():
     with_target("threads", body)
 
 
+def t_dump_tree_leave_running():
+    """A process with a child dumped with -R: both go on untouched."""
+    def body(t):
+        d = new_dir("tree", create=False)
+        r = criu("dump", "-R", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("dump -R of a process tree failed; %s" % r.brief())
+        cores = [f for f in os.listdir(d) if f.startswith("core-")]
+        if len(cores) < 2:
+            raise Fail("expected a core image per process, got %s" % cores)
+    with_target("child", body)
+
+
 def t_restore_pid_in_use():
     t = Target("plain")
     try:
@@ -870,7 +883,7 @@ def main():
         # dump: targets criu refuses
         check("dump_thread_id", refused_dump("threads", [r"thread", r"{extra}"], lambda t: t.extra))
         check("dump_multithreaded_leave_running", t_dump_threads_leave_running)
-        check("dump_with_child", refused_dump("child", [r"child", r"{pid}"]))
+        check("dump_tree_leave_running", t_dump_tree_leave_running)
         check("dump_eventfd", refused_dump("eventfd", [r"eventfd", r"\bfd {extra}\b"]))
         check("dump_socket", refused_dump("socket", [r"socket", r"\bfd {extra}\b"]))
 

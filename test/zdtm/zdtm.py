@@ -186,6 +186,24 @@ def reap(pid, timeout):
         time.sleep(0.02)
 
 
+def tree_pids(pid):
+    """pid and all its descendants, from /proc/PID/task/TID/children."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir('/proc/%d/task' % p):
+                try:
+                    kids = read_text('/proc/%d/task/%s/children' % (p, tid)).split()
+                except OSError:
+                    continue
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return out
+
+
 def reap_zombies():
     while True:
         try:
@@ -453,6 +471,7 @@ class Run:
         self.workdir = None
         self.logs = []          # files worth showing on failure
         self.mounts = []        # tmpfs images dirs to unmount
+        self.tree_pids = []     # the test's process tree at dump time
         self.deadline = None
         self.timeout = DEFAULT_TIMEOUT
         self.pid_done = False
@@ -544,6 +563,7 @@ class Run:
         if desc.get('leave_running'):
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
+        self.tree_pids = tree_pids(self.pid)
         rc = self.criu('dump', imgdir, common + desc.get('dump_opts', []))
 
         if desc.get('dump_fail'):
@@ -574,6 +594,13 @@ class Run:
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
             raise TestFail('task %d is still alive after dump' % self.pid)
+        # the dumped tree's zombies and orphans come to us: their pids must be free
+        deadline = time.monotonic() + DUMP_EXIT_TIMEOUT
+        while time.monotonic() < deadline:
+            reap_zombies()
+            if not any(os.path.exists('/proc/%d' % p) for p in self.tree_pids):
+                break
+            time.sleep(0.02)
         log('dumped task %s' % describe_status(status))
 
         if desc.get('corrupt') == 'truncate-pages':
