@@ -140,6 +140,7 @@ static int check_supported(struct dump_ctx *dc)
 
 	(void)children;
 	if (dc->state == COMPEL_TASK_STOPPED) {
+		/* a group-stopped task re-enters its stop as soon as we let it run our code */
 		pr_err("can't dump task %d: it is stopped (SIGSTOP); not supported yet\n", dc->pid);
 		return -1;
 	}
@@ -712,6 +713,8 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.thp_disabled = dc->misc.thp_disabled;
 	if (fill_sched(dc, &tc))
 		return -1;
+	tc.has_stopped = true;
+	tc.stopped = dc->state == COMPEL_TASK_STOPPED;
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 

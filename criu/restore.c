@@ -1359,6 +1359,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
+	/* a task that was stopped goes back into its group stop once we let go */
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && tr->t[i].core->tc->has_stopped && tr->t[i].core->tc->stopped)
+			kill(tr->t[i].pid, SIGSTOP);
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
 			pr_perror("PTRACE_DETACH of %d", tids[i]);

@@ -120,9 +120,12 @@ detach:
 
 int compel_resume_task(pid_t pid, int orig_state)
 {
-	/* A task we found group-stopped goes back to that stop. */
-	if (orig_state == COMPEL_TASK_STOPPED)
-		kill(pid, SIGSTOP);
+	/*
+	 * A task we found group-stopped goes back into that stop by itself:
+	 * running our code under ptrace did not end the group stop, only
+	 * SIGCONT does, and the kernel re-arms it when we detach.
+	 */
+	(void)orig_state;
 	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_DETACH of %d", pid);
 		return -1;

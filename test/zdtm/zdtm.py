@@ -55,6 +55,7 @@ DESC_KEYS = {
     'vdso_proxy': bool,         # restore through the vDSO proxy (--force-vdso-proxy)
     'leave_running': bool,      # dump with -R: the task must go on untouched, no restore
     'imgdir_size': str,         # images dir on a tmpfs of this size (root only)
+    'stopped': bool,            # SIGSTOP the task before the dump; it must come back stopped
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -135,14 +136,29 @@ def alive(pid):
     return st is not None and st[0] not in ('Z', 'X')
 
 
-def check_running(pid, what):
-    """The task must exist and not be left stopped or traced."""
+def all_threads_stopped(pid):
+    try:
+        for tid in os.listdir('/proc/%d/task' % pid):
+            st = read_text('/proc/%d/task/%s/stat' % (pid, tid))
+            if st[st.rindex(')') + 2] != 'T':
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def check_running(pid, what, stopped=False):
+    """The task must exist and not be left stopped or traced (or be stopped, if it was)."""
     deadline = time.monotonic() + 2
     while True:
         st = proc_stat(pid)
         if st is None or st[0] in ('Z', 'X'):
             raise TestFail('task %d is dead %s' % (pid, what))
-        if st[0] not in ('T', 't'):
+        if stopped and st[0] == 'T' and all_threads_stopped(pid):
+            return
+        if stopped and time.monotonic() >= deadline:
+            raise TestFail('task %d is not stopped (state %s) %s' % (pid, st[0], what))
+        if not stopped and st[0] not in ('T', 't'):
             return
         if time.monotonic() >= deadline:
             raise TestFail('task %d is left stopped (state %s) %s' %
@@ -578,7 +594,7 @@ class Run:
             for rx in desc.get('log_match', []):
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
-            check_running(self.pid, 'after the failed dump')
+            check_running(self.pid, 'after the failed dump', stopped=desc.get('stopped', False))
             compare_snapshots(before, snapshot(self.pid),
                               'after the failed dump')
             return 'stop'
@@ -638,7 +654,7 @@ class Run:
             raise TestFail('bad restore pidfile: %s' % e)
         if rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
-        check_running(self.pid, 'after restore')
+        check_running(self.pid, 'after restore', stopped=desc.get('stopped', False))
         # Let it run back into whatever it was doing (say, sigsuspend with
         # its temporary mask) before looking at it.
         time.sleep(min(self.opts.wait, self.remaining()))
@@ -691,6 +707,9 @@ class Run:
         self.start(desc)
 
         self.let_run()
+        if desc.get('stopped'):
+            os.kill(self.pid, signal.SIGSTOP)
+            check_running(self.pid, 'after SIGSTOP', stopped=True)
         before = snapshot(self.pid)
         if self.opts.norestore:
             self.let_run()
@@ -706,6 +725,8 @@ class Run:
                 if res == 'stop':
                     break
             self.let_run()
+        if desc.get('stopped'):
+            os.kill(self.pid, signal.SIGCONT)
         self.stop()
 
     def let_run(self):

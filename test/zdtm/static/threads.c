@@ -76,6 +76,7 @@ static void *worker(void *arg)
 	prctl(PR_SET_NAME, name);
 	sigemptyset(&set);
 	sigaddset(&set, SIGRTMIN + (me->idx % 8));
+	sigaddset(&set, SIGTERM);	/* SIGTERM is for the main thread */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	me->altstack = malloc(16384);
 	ss.ss_sp = me->altstack;
