@@ -78,6 +78,9 @@ struct dump_thread {
 	uint64_t clear_child_tid;
 	uint64_t robust_list, robust_len;
 	char comm[64];
+	int seccomp_mode;
+	ProtobufCBinaryData *filters;	/* oldest first */
+	size_t nr_filters;
 };
 
 #define MAX_THREADS	4096
@@ -142,10 +145,6 @@ static int check_supported(struct dump_ctx *dc)
 	if (dc->state == COMPEL_TASK_STOPPED) {
 		/* a group-stopped task re-enters its stop as soon as we let it run our code */
 		pr_err("can't dump task %d: it is stopped (SIGSTOP); not supported yet\n", dc->pid);
-		return -1;
-	}
-	if (dc->status.seccomp) {
-		pr_err("can't dump task %d: it runs under seccomp; not supported yet\n", dc->pid);
 		return -1;
 	}
 	return 0;
@@ -333,12 +332,61 @@ static int check_thread_creds(struct dump_ctx *dc, pid_t tid)
 	return ret;
 }
 
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER	0x420c
+#endif
+
+/* The thread's seccomp mode and, in filter mode, every filter program. */
+static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
+{
+	struct proc_status st;
+	char name[64], *buf;
+	long n;
+
+	snprintf(name, sizeof(name), "task/%d/status", t->tid);
+	buf = read_proc_file(dc->pid, name, NULL);
+	if (!buf || parse_pid_status_buf(buf, &st)) {
+		free(buf);
+		pr_err("can't read the status of thread %d\n", t->tid);
+		return -1;
+	}
+	free(buf);
+	t->seccomp_mode = st.seccomp;
+	free_pid_status(&st);
+	if (t->seccomp_mode != 2)
+		return 0;
+	/* index 0 is the newest filter: count them, then store oldest first */
+	for (n = 0; ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, n, NULL) > 0; n++)
+		;
+	if (errno != ENOENT || n == 0) {
+		pr_perror("can't read the seccomp filters of %d", t->tid);
+		return -1;
+	}
+	t->filters = calloc(n, sizeof(*t->filters));
+	if (!t->filters)
+		return -1;
+	for (long i = 0; i < n; i++) {
+		ProtobufCBinaryData *f = &t->filters[n - 1 - i];
+		long len = ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, i, NULL);
+
+		f->data = len > 0 ? calloc(len, 8) : NULL;
+		if (!f->data || ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, i, f->data) != len) {
+			pr_perror("can't read seccomp filter %ld of %d", i, t->tid);
+			return -1;
+		}
+		f->len = len * 8;
+		t->nr_filters++;
+	}
+	return 0;
+}
+
 static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 {
 	char name[64], *comm;
 	long len = 0;
 
-	if (get_rseq(t->tid, &t->rseq) || peek_signals(t->tid, 0, &t->sig, &t->nr_sig, &t->sigbuf))
+	if (get_rseq(t->tid, &t->rseq) || peek_signals(t->tid, 0, &t->sig, &t->nr_sig, &t->sigbuf) ||
+	    collect_seccomp(dc, t))
 		return -1;
 	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &len)) {
 		pr_perror("get_robust_list of %d", t->tid);
@@ -617,6 +665,10 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.in_syscall = (long)t->regs.regs.orig_rax;
 	th.has_clear_child_tid = true;
 	th.clear_child_tid = t->clear_child_tid;
+	th.has_seccomp_mode = true;
+	th.seccomp_mode = t->seccomp_mode;
+	th.n_seccomp_filters = t->nr_filters;
+	th.seccomp_filters = t->filters;
 	th.has_robust_list = th.has_robust_list_len = true;
 	th.robust_list = t->robust_list;
 	th.robust_list_len = t->robust_len;
@@ -844,6 +896,9 @@ static void free_ctx(struct dump_ctx *dc)
 		free(dc->th[i].regs.xsave);
 		free(dc->th[i].sig);
 		free(dc->th[i].sigbuf);
+		for (size_t j = 0; j < dc->th[i].nr_filters; j++)
+			free(dc->th[i].filters[j].data);
+		free(dc->th[i].filters);
 	}
 	free(dc->th);
 	free(dc->sig_shared);

@@ -788,6 +788,42 @@ static size_t nr_siginfo(struct rst_ctx *rc)
 	return n;
 }
 
+static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
+{
+	s->mode = th->has_seccomp_mode ? th->seccomp_mode : 0;
+	if (s->mode > 2) {
+		pr_err("core-%d.img: unknown seccomp mode %u\n", th->tid, s->mode);
+		return -1;
+	}
+	if (s->mode != 2)
+		return 0;
+	s->f = bump(p, th->n_seccomp_filters * sizeof(*s->f));
+	for (size_t i = 0; i < th->n_seccomp_filters; i++) {
+		ProtobufCBinaryData *b = &th->seccomp_filters[i];
+		void *insns;
+
+		if (!b->len || b->len % 8 || b->len > 4096 * 8) {
+			pr_err("core-%d.img: a seccomp filter of %zu bytes\n", th->tid, b->len);
+			return -1;
+		}
+		insns = bump(p, b->len);
+		memcpy(insns, b->data, b->len);
+		s->f[i].len = b->len / 8;
+		s->f[i].insns = (uint64_t)insns;
+	}
+	s->nr = th->n_seccomp_filters;
+	return 0;
+}
+
+static size_t seccomp_size(ThreadCoreEntry *th)
+{
+	size_t len = 64 + th->n_seccomp_filters * (sizeof(struct rst_filter) + 64);
+
+	for (size_t i = 0; i < th->n_seccomp_filters; i++)
+		len += th->seccomp_filters[i].len;
+	return len;
+}
+
 static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 {
 	for (size_t i = 0; i < rc->nr_tcores; i++) {
@@ -812,7 +848,7 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		xsave = bump(p, th->fpregs->xsave.len + 64);
 		t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
 		t->stack_size = RST_THREAD_STACK;
-		if (fill_sigframe(rc, th, t->sigframe, xsave))
+		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
 			return -1;
 	}
 	a->nr_threads = rc->nr_tcores;
@@ -826,7 +862,8 @@ static size_t threads_size(struct rst_ctx *rc)
 
 	for (size_t i = 0; i < rc->nr_tcores; i++)
 		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
-		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64;
+		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
+		       seccomp_size(rc->tcores[i]->thread);
 	return len;
 }
 
@@ -892,7 +929,7 @@ static int plan_bootstrap(struct rst_ctx *rc)
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
-	      threads_size(rc);
+	      threads_size(rc) + seccomp_size(th);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
@@ -951,7 +988,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 
-	if (fill_threads(rc, a, &p))
+	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
 		goto err;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
@@ -1338,6 +1375,14 @@ static int step_syscall(pid_t pid)
 /* Every thread now runs its own registers: remove the bootstrap areas from under them. */
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
+	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
+	for (size_t i = 0; i < nr; i++)
+		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL,
+			   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP)) &&
+		    ptrace(PTRACE_SETOPTIONS, tids[i], NULL, (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
+			pr_perror("PTRACE_SETOPTIONS of %d", tids[i]);
+			return -1;
+		}
 	for (size_t i = 0; i < nr; i++)
 		if (step_syscall(tids[i]) || step_syscall(tids[i]))
 			return -1;

@@ -96,7 +96,13 @@ int compel_stop_task(pid_t pid)
 {
 	int ret;
 
-	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
+	/*
+	 * The task's seccomp filters must not judge the syscalls we run in it:
+	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
+	 * without and let a filtered task fail later, loudly).
+	 */
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP) &&
+	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, NULL))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)

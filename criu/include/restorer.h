@@ -82,6 +82,18 @@ struct rst_creds {
 	int32_t cap_last;
 };
 
+/* Seccomp state of a thread: strict, or filters installed oldest first. */
+struct rst_filter {
+	uint64_t len;		/* instructions */
+	uint64_t insns;		/* struct sock_filter[] */
+};
+
+struct rst_seccomp {
+	uint32_t mode;
+	uint32_t nr;
+	struct rst_filter *f;
+};
+
 /* A thread other than the leader, started by the restorer with its tid. */
 struct rst_thread {
 	int32_t tid;
@@ -94,6 +106,7 @@ struct rst_thread {
 	char comm[16];
 	uint64_t stack, stack_size;
 	struct rst_sigframe *sigframe;
+	struct rst_seccomp seccomp;
 };
 
 #define RST_THREAD_STACK	(16 * 1024)
@@ -159,6 +172,7 @@ struct restore_args {
 	int32_t *siginfo_tid;		/* the thread each is queued to; 0: process-wide */
 	uint32_t nr_siginfo;
 
+	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;

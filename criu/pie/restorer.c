@@ -352,6 +352,27 @@ static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 	__builtin_unreachable();
 }
 
+/*
+ * Seccomp goes last: after it, nothing but rt_sigreturn should be needed,
+ * and a filter may forbid anything else.
+ */
+static void apply_seccomp(struct rst_seccomp *s)
+{
+	if (s->mode == 1) {
+		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
+		return;
+	}
+	for (uint32_t i = 0; i < s->nr; i++) {
+		struct {
+			uint16_t len;
+			uint16_t pad[3];
+			uint64_t filter;
+		} prog = { .len = s->f[i].len, .filter = s->f[i].insns };
+
+		check(__S(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog, 0, 0, 0), "installing a seccomp filter");
+	}
+}
+
 /* ---- threads ---- */
 
 struct clone_args_k {
@@ -404,6 +425,7 @@ static void thread_main(void *arg)
 	restore_creds(A);
 	if (A->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	apply_seccomp(&t->seccomp);
 	sigreturn((uint64_t)t->sigframe + 8);
 }
 
@@ -461,6 +483,7 @@ long blob_main(void *data)
 	if (a->log_fd >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
+	apply_seccomp(&a->seccomp);
 
 	sigreturn((uint64_t)a->sigframe + 8);
 }
