@@ -105,6 +105,11 @@ struct dump_ctx {
 	struct parasite_misc misc;
 	struct vdso_symtab vdso;
 	VdsoSymEntry vdso_syms[VDSO_MAX_SYMS], *vdso_sym_ptrs[VDSO_MAX_SYMS];
+	struct {
+		int id, clock, signo, notify, tid;
+		uint64_t value;
+	} timers[MAX_POSIX_TIMERS];
+	int nr_timers;
 	SiginfoEntry *sig_shared;
 	size_t nr_sig_shared;
 	uint8_t (*shared_buf)[128];
@@ -460,6 +465,11 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;
+	union parasite_args *pa = compel_parasite_args(ctl);
+
+	pa->misc.nr_timers = dc->nr_timers;
+	for (int i = 0; i < dc->nr_timers; i++)
+		pa->misc.timers[i].id = dc->timers[i].id;
 	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
 		pr_perror("parasite failed to collect task state (step %d)",
 			  ((union parasite_args *)compel_parasite_args(ctl))->misc.err_where);
@@ -765,6 +775,27 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.thp_disabled = dc->misc.thp_disabled;
 	if (fill_sched(dc, &tc))
 		return -1;
+	PosixTimerEntry pt[MAX_POSIX_TIMERS], *ptp[MAX_POSIX_TIMERS];
+
+	for (int i = 0; i < dc->nr_timers; i++) {
+		typeof(dc->misc.timers[0].spec) *sp = &dc->misc.timers[i].spec;
+
+		posix_timer_entry__init(&pt[i]);
+		pt[i].id = dc->timers[i].id;
+		pt[i].clock = dc->timers[i].clock;
+		pt[i].signo = dc->timers[i].signo;
+		pt[i].notify = dc->timers[i].notify;
+		pt[i].has_notify_tid = true;
+		pt[i].notify_tid = dc->timers[i].tid;
+		pt[i].sigev_value = dc->timers[i].value;
+		pt[i].value_ns = sp->value_sec * 1000000000ULL + sp->value_nsec;
+		pt[i].interval_ns = sp->interval_sec * 1000000000ULL + sp->interval_nsec;
+		pt[i].has_overrun = true;
+		pt[i].overrun = dc->misc.timers[i].overrun;
+		ptp[i] = &pt[i];
+	}
+	tc.n_posix_timers = dc->nr_timers;
+	tc.posix_timers = ptp;
 	tc.has_stopped = true;
 	tc.stopped = dc->state == COMPEL_TASK_STOPPED;
 	tc.has_exit_signal = true;
@@ -1077,6 +1108,45 @@ static int check_sid_pgid(struct dump_tree *t)
 	return 0;
 }
 
+/* /proc/PID/timers: four lines a timer (ID, signal, notify, ClockID). */
+static int collect_posix_timers(struct dump_ctx *dc)
+{
+	char *buf = read_proc_file(dc->pid, "timers", NULL), *line, *save = NULL;
+	int n = -1;
+
+	if (!buf) {
+		pr_perror("can't read /proc/%d/timers", dc->pid);
+		return -1;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char how[16], who[16];
+		unsigned long val;
+		int id, v;
+
+		if (sscanf(line, "ID: %d", &id) == 1) {
+			if (++n == MAX_POSIX_TIMERS) {
+				pr_err("can't dump task %d: more than %d POSIX timers\n", dc->pid, MAX_POSIX_TIMERS);
+				free(buf);
+				return -1;
+			}
+			memset(&dc->timers[n], 0, sizeof(dc->timers[n]));
+			dc->timers[n].id = id;
+		} else if (n >= 0 && sscanf(line, "signal: %d/%lx", &v, &val) == 2) {
+			dc->timers[n].signo = v;
+			dc->timers[n].value = val;
+		} else if (n >= 0 && sscanf(line, "notify: %15[a-z]/%15[a-z].%d", how, who, &v) == 3) {
+			dc->timers[n].notify = !strcmp(how, "none") ? SIGEV_NONE :
+					       !strcmp(how, "thread") ? SIGEV_THREAD_ID : SIGEV_SIGNAL;
+			dc->timers[n].tid = v;
+		} else if (n >= 0 && sscanf(line, "ClockID: %d", &v) == 1) {
+			dc->timers[n].clock = v;
+		}
+	}
+	free(buf);
+	dc->nr_timers = n + 1;
+	return 0;
+}
+
 static int collect_process(struct dump_ctx *dc)
 {
 	pid_t pid = dc->pid;
@@ -1091,6 +1161,8 @@ static int collect_process(struct dump_ctx *dc)
 	for (int i = 0; i < dc->nr_th; i++)
 		if (collect_thread(dc, &dc->th[i]))
 			return -1;
+	if (collect_posix_timers(dc))
+		return -1;
 	return peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
 }
 

@@ -727,6 +727,25 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
 		a->itimer[i].interval_usec = tc->itimers[i]->interval_us % 1000000;
 	}
+	for (size_t i = 0; i < tc->n_posix_timers; i++) {
+		PosixTimerEntry *p = tc->posix_timers[i];
+		struct rst_timer *t = &a->timers[i];
+
+		t->id = p->id;
+		t->clock = p->clock;
+		t->signo = p->signo;
+		t->notify = p->notify;
+		t->tid = p->has_notify_tid ? p->notify_tid : 0;
+		t->value = p->sigev_value;
+		t->spec.value_sec = p->value_ns / 1000000000ULL;
+		t->spec.value_nsec = p->value_ns % 1000000000ULL;
+		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
+		t->spec.interval_nsec = p->interval_ns % 1000000000ULL;
+		/* a disarmed timer has value 0; an armed one that is due now must still fire */
+		if (!p->value_ns && p->interval_ns)
+			t->spec.value_nsec = 1;
+	}
+	a->nr_timers = tc->n_posix_timers;
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
@@ -929,7 +948,7 @@ static int plan_bootstrap(struct rst_ctx *rc)
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
-	      threads_size(rc) + seccomp_size(th);
+	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
@@ -984,6 +1003,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
 	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
+	a->timers = bump(&p, rc->core->tc->n_posix_timers * sizeof(struct rst_timer));
 	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));

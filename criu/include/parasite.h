@@ -17,6 +17,7 @@ enum {
 #define PARASITE_MAX_IOVS	2048
 #define NR_SIGNALS		64
 #define NR_RLIMITS		16
+#define MAX_POSIX_TIMERS	64
 
 /* The kernel's struct sigaction on x86-64. */
 struct k_sigaction {
@@ -49,7 +50,15 @@ struct parasite_misc {
 	} itimer[3];
 	uint64_t timer_slack;
 	int32_t child_subreaper;
-	int32_t thp_disabled;		/* which step failed, for messages */
+	int32_t thp_disabled;
+	int32_t nr_timers;			/* in: ids to read */
+	struct {
+		int32_t id;			/* in */
+		int32_t overrun;
+		struct {
+			int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+		} spec;
+	} timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 
 /*

@@ -82,6 +82,14 @@ struct rst_creds {
 	int32_t cap_last;
 };
 
+struct rst_timer {
+	int32_t id, clock, signo, notify, tid, pad;
+	uint64_t value;		/* sigev_value */
+	struct {
+		int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+	} spec;
+};
+
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
 struct rst_filter {
 	uint64_t len;		/* instructions */
@@ -173,6 +181,8 @@ struct restore_args {
 	uint32_t nr_siginfo;
 
 	struct rst_seccomp seccomp;	/* the leader's */
+	struct rst_timer *timers;
+	uint32_t nr_timers;
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;

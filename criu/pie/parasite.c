@@ -57,6 +57,14 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	for (i = 0; i < m->nr_timers && i < MAX_POSIX_TIMERS; i++) {
+		ret = __S(__NR_timer_gettime, m->timers[i].id, &m->timers[i].spec, 0, 0, 0, 0);
+		if (ret < 0) {
+			m->err_where = 5;
+			return ret;
+		}
+		m->timers[i].overrun = __S(__NR_timer_getoverrun, m->timers[i].id, 0, 0, 0, 0, 0);
+	}
 	if (sys_prctl(PR_GET_TID_ADDRESS, &m->tid_address, 0, 0, 0) < 0)
 		m->tid_address = 0;
 	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);

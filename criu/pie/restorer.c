@@ -280,11 +280,36 @@ static void restore_task_state(struct restore_args *a)
 	}
 }
 
-/* Last, so that the timers start counting as late as possible. */
-static void restore_itimers(struct restore_args *a)
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+
+/*
+ * Last, so that the timers start counting as late as possible. POSIX
+ * timers get their ids back through PR_TIMER_CREATE_RESTORE_IDS (6.17+):
+ * timer_create() then takes the id it is given.
+ */
+static void restore_timers(struct restore_args *a)
 {
 	for (int i = 0; i < 3; i++)
 		check(__S(__NR_setitimer, i, &a->itimer[i], 0, 0, 0, 0), "setitimer");
+	if (!a->nr_timers)
+		return;
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
+	for (uint32_t i = 0; i < a->nr_timers; i++) {
+		struct rst_timer *t = &a->timers[i];
+		struct {
+			uint64_t value;
+			int32_t signo, notify;
+			int32_t tid;
+			int32_t pad[11];
+		} sev = { .value = t->value, .signo = t->signo, .notify = t->notify, .tid = t->tid };
+		int32_t id = t->id;
+
+		check(__S(__NR_timer_create, t->clock, &sev, &id, 0, 0, 0), "timer_create");
+		if (id != t->id)
+			fail("timer_create did not give the timer its id back", -EINVAL);
+		check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
+	}
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
 }
 
 /*
@@ -479,7 +504,7 @@ long blob_main(void *data)
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	queue_signals(a);
-	restore_itimers(a);
+	restore_timers(a);
 	if (a->log_fd >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
