@@ -34,6 +34,7 @@
 #include "parasite-blob.h"
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
+#include "shmem.h"
 #include "util.h"
 #include "vdso.h"
 
@@ -1174,7 +1175,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd))
 		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)

@@ -24,6 +24,7 @@
 #define FILES_MAGIC	0x5b94c230u
 #define FDINFO_MAGIC	0x62e07b8du
 #define FS_MAGIC	0x4fd35a12u
+#define SHMEM_MAGIC	0x5d3c81e7u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -82,6 +83,16 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_SHMEM] = {
+		.name_fmt	= "shmem.img",
+		.magic		= SHMEM_MAGIC,
+		.pb		= &shmem_entry__descriptor,
+	},
+	[CR_FD_SHMEM_PAGES] = {
+		.name_fmt	= "shmem-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -96,6 +107,8 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_FDINFO]		= "FDINFO",
 	[CR_FD_FS]		= "FS",
 	[CR_FD_PAGES]		= "PAGES",
+	[CR_FD_SHMEM]		= "SHMEM",
+	[CR_FD_SHMEM_PAGES]	= "SHMEM_PAGES",
 };
 
 const char *img_type_name(int type)

@@ -21,6 +21,7 @@
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "parasite.h"
+#include "shmem.h"
 #include "util.h"
 
 #define NR_PIPES	8
@@ -44,10 +45,16 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	struct stat st;
 	int flags;
 
+	if (p->shared && p->deleted && !strcmp(p->name, "/dev/zero")) {
+		v->kind = VMA_KIND__VMA_SHMEM;
+		v->flags = MAP_SHARED;
+		v->has_shmem_id = true;
+		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
+	}
+	if (p->shared && !strncmp(p->name, "/SYSV", 5))
+		return refuse_vma(pid, p, "SysV shared memory is not supported yet");
 	if (p->deleted)
 		return refuse_vma(pid, p, "mappings of unlinked files are not supported yet");
-	if (p->shared && (!strncmp(p->name, "/dev/zero", 9) || !strncmp(p->name, "/SYSV", 5)))
-		return refuse_vma(pid, p, "shared anonymous memory is not supported yet");
 
 	/* The file behind the area must still be the one at that path. */
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start, (unsigned long)p->end);

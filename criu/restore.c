@@ -42,6 +42,7 @@
 #include "pstree.pb-c.h"
 #include "restorer.h"
 #include "restorer-blob.h"
+#include "shmem.h"
 #include "util.h"
 #include "vdso.h"
 
@@ -64,6 +65,8 @@ struct rst_ctx {
 	int nr_children;
 	uint8_t *uses, *need;		/* file ids it uses; file ids its descendants use */
 	int max_fd;
+	uint32_t nr_shmem;
+	int shmem_base;
 	InventoryEntry *inv;
 	PstreeEntry *pe;
 	CoreEntry *core;		/* the leader's */
@@ -89,6 +92,8 @@ struct rst_tree {
 	uint32_t nr_ids;
 	int svc_base;			/* service fds, the same in every task */
 	int files_base;			/* fds for mapped files */
+	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
+	uint32_t nr_shmem;
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int sync_pipe[2];
 };
@@ -155,6 +160,11 @@ static int check_mm(struct rst_ctx *rc)
 		    v->end > kdat.task_size) {
 			pr_err("mm-%d.img: memory area %zu (%lx-%lx) is malformed or out of order\n", rc->pid, i,
 			       (unsigned long)v->start, (unsigned long)v->end);
+			return -1;
+		}
+		if (v->kind == VMA_KIND__VMA_SHMEM && (!v->has_shmem_id || !v->shmem_id || v->shmem_id > rc->nr_shmem)) {
+			pr_err("mm-%d.img: shared memory at %lx names no known object\n", rc->pid,
+			       (unsigned long)v->start);
 			return -1;
 		}
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
@@ -557,6 +567,12 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
+		if (v->kind == VMA_KIND__VMA_SHMEM) {
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
 
@@ -1239,6 +1255,9 @@ static int restore_task(struct rst_ctx *rc)
 			pr_perror("can't set up service fds");
 			return -1;
 		}
+		/* shared memory objects, for the whole tree to inherit */
+		if (shmem_restore_all(tr->dfd, tr->shmem_base))
+			return -1;
 	} else {
 		/* The parent's fds and pipe ends waiting in its table are not ours. */
 		pipes_restore_forget();
@@ -1548,7 +1567,7 @@ static int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1, max_vmas = 0;
 
-	if (read_files(tr->dfd, &tr->files))
+	if (read_files(tr->dfd, &tr->files) || shmem_count(tr->dfd, &tr->nr_shmem))
 		return -1;
 	for (size_t i = 0; i < tr->files.nr; i++)
 		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
@@ -1569,6 +1588,7 @@ static int read_tree_images(struct rst_tree *tr)
 			return -1;
 		if (rc->zombie)
 			continue;
+		rc->nr_shmem = tr->nr_shmem;
 		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
@@ -1580,7 +1600,8 @@ static int read_tree_images(struct rst_tree *tr)
 	add_needs(tr, &tr->t[0]);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
-	tr->scratch_base = tr->files_base + max_vmas + 1;
+	tr->shmem_base = tr->files_base + max_vmas + 1;
+	tr->scratch_base = tr->shmem_base + tr->nr_shmem + 1;
 	return raise_nofile(tr->scratch_base + 4 * tr->nr_ids + 16);
 }
 

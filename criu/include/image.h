@@ -30,6 +30,8 @@ enum cr_img_type {
 	CR_FD_FDINFO,	/* fdinfo-PID.img */
 	CR_FD_FS,	/* fs-PID.img */
 	CR_FD_PAGES,	/* pages-ID.img, raw */
+	CR_FD_SHMEM,	/* shmem.img: shared anonymous memory objects */
+	CR_FD_SHMEM_PAGES,	/* shmem-ID.img: raw, sparse, the object's bytes at their offsets */
 	CR_FD_MAX
 };
 

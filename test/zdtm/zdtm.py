@@ -295,6 +295,23 @@ def read_vmas(pid):
     return vmas
 
 
+_SHMEM_NAMES = ('/dev/zero (deleted)', '/memfd:')
+
+
+def renumber_shmem(vmas):
+    """A restored shared memory object is a new object: which areas share one
+    matters, not its inode number."""
+    ids = {}
+    out = []
+    for l, flags in vmas:
+        f = l.split(None, 5)
+        if len(f) > 5 and any(f[5].startswith(n) for n in _SHMEM_NAMES):
+            ids.setdefault(f[4], len(ids) + 1)
+            l = ' '.join(f[:4] + ['#%d' % ids[f[4]], f[5]])
+        out.append([l, flags])
+    return out
+
+
 def merge_maps(vmas):
     """Merge adjacent areas that differ only in where the kernel split them.
 
@@ -360,7 +377,7 @@ def snapshot(pid):
     lines = []
     base = '/proc/%d' % pid
     try:
-        for l in merge_maps(read_vmas(pid)):
+        for l in merge_maps(renumber_shmem(read_vmas(pid))):
             lines.append('maps: ' + l)
 
         ids = {}

@@ -1,0 +1,223 @@
+/*
+ * Shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS): a shmem object
+ * behind "/dev/zero (deleted)" areas, shared by whoever maps it. Its bytes
+ * are saved once, read through /proc/PID/map_files (holes stay holes);
+ * at restore the object is made again the same way (so that it still shows
+ * as /dev/zero) and every task maps it from an fd it inherits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "mm.pb-c.h"
+#include "shmem.h"
+#include "util.h"
+
+struct shmem_obj {
+	uint32_t id;
+	dev_t dev;
+	ino_t ino;
+	uint64_t size;
+	pid_t pid;		/* a task mapping it, and where */
+	uint64_t start, end;
+};
+
+static struct shmem_obj *objs;
+static uint32_t nr_objs;
+
+int shmem_add_vma(pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
+{
+	char mf[128];
+	struct stat st;
+	struct shmem_obj *n;
+
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)start, (unsigned long)end);
+	if (stat(mf, &st)) {
+		pr_perror("can't stat %s", mf);
+		return -1;
+	}
+	for (uint32_t i = 0; i < nr_objs; i++)
+		if (objs[i].dev == st.st_dev && objs[i].ino == st.st_ino) {
+			*id = objs[i].id;
+			return 0;
+		}
+	n = realloc(objs, (nr_objs + 1) * sizeof(*n));
+	if (!n)
+		return -1;
+	objs = n;
+	objs[nr_objs] = (struct shmem_obj){ .id = nr_objs + 1, .dev = st.st_dev, .ino = st.st_ino,
+					    .size = st.st_size, .pid = pid, .start = start, .end = end };
+	*id = objs[nr_objs++].id;
+	return 0;
+}
+
+/* Copy the data (not the holes) of @src to the same offsets of @dst. */
+static int copy_sparse(int src, int dst, uint64_t size, void *dst_mem)
+{
+	char *buf = malloc(1 << 20);
+	off_t off = 0;
+	int ret = -1;
+
+	if (!buf)
+		return -1;
+	while ((uint64_t)off < size) {
+		off_t data = lseek(src, off, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			pr_perror("SEEK_DATA");
+			goto out;
+		}
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = size;
+		for (off = data; off < hole;) {
+			size_t chunk = hole - off > (1 << 20) ? (1 << 20) : hole - off;
+			ssize_t n = pread(src, dst_mem ? (char *)dst_mem + off : buf, chunk, off);
+
+			if (n <= 0) {
+				pr_perror("reading shared memory at %ld", (long)off);
+				goto out;
+			}
+			if (!dst_mem && pwrite(dst, buf, n, off) != n) {
+				pr_perror("writing shared memory at %ld", (long)off);
+				goto out;
+			}
+			off += n;
+		}
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+int shmem_dump_all(int dfd)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_SHMEM, O_DUMP);
+	int ret = 0;
+
+	if (!img)
+		return -1;
+	for (uint32_t i = 0; i < nr_objs && !ret; i++) {
+		struct shmem_obj *o = &objs[i];
+		ShmemEntry se = SHMEM_ENTRY__INIT;
+		struct cr_img *data;
+		char mf[128];
+		int src;
+
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", o->pid, (unsigned long)o->start,
+			 (unsigned long)o->end);
+		src = open(mf, O_RDONLY | O_CLOEXEC);
+		data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_DUMP, o->id);
+		if (src < 0 || !data) {
+			pr_perror("can't save shared memory %s", mf);
+			ret = -1;
+		} else if (ftruncate(data->fd, o->size) || copy_sparse(src, data->fd, o->size, NULL)) {
+			pr_err("can't save shared memory object %u (%s)\n", o->id, mf);
+			ret = -1;
+		}
+		if (src >= 0)
+			close(src);
+		close_image(data);
+		se.id = o->id;
+		se.size = o->size;
+		se.has_ino = true;
+		se.ino = o->ino;
+		if (!ret)
+			ret = pb_write_one(img, &se);
+	}
+	close_image(img);
+	return ret;
+}
+
+int shmem_count(int dfd, uint32_t *max_id)
+{
+	struct cr_img *img;
+	void *msg;
+	int r;
+
+	*max_id = 0;
+	if (!image_exists(dfd, CR_FD_SHMEM))
+		return 0;
+	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
+	if (!img)
+		return -1;
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		ShmemEntry *se = msg;
+
+		if (se->id > *max_id)
+			*max_id = se->id;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	if (*max_id > 65536) {
+		pr_err("shmem.img: object ids up to %u\n", *max_id);
+		return -1;
+	}
+	return r < 0 ? -1 : 0;
+}
+
+/* Make one object again: anonymous shared memory of its size, its bytes, an fd to it. */
+static int shmem_make(int dfd, ShmemEntry *se, int slot)
+{
+	struct cr_img *data;
+	char mf[128];
+	void *mem;
+	int fd = -1;
+
+	if (!se->size || se->size > (1ULL << 46) || se->size % 4096) {
+		pr_err("shmem.img: object %u has an impossible size %lu\n", se->id, (unsigned long)se->size);
+		return -1;
+	}
+	mem = mmap(NULL, se->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		pr_perror("can't make shared memory of %lu bytes", (unsigned long)se->size);
+		return -1;
+	}
+	data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_RDONLY, se->id);
+	if (!data || copy_sparse(data->fd, -1, se->size, mem))
+		goto out;
+	snprintf(mf, sizeof(mf), "/proc/self/map_files/%lx-%lx", (unsigned long)mem,
+		 (unsigned long)mem + se->size);
+	fd = open(mf, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || move_fd(fd, slot) < 0) {
+		pr_perror("can't get an fd for shared memory object %u", se->id);
+		fd = -1;
+	}
+out:
+	close_image(data);
+	munmap(mem, se->size);
+	return fd < 0 ? -1 : 0;
+}
+
+int shmem_restore_all(int dfd, int base)
+{
+	struct cr_img *img;
+	void *msg;
+	int r;
+
+	if (!image_exists(dfd, CR_FD_SHMEM))
+		return 0;
+	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
+	if (!img)
+		return -1;
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		ShmemEntry *se = msg;
+
+		r = shmem_make(dfd, se, base + se->id);
+		pb_free(img, msg);
+		if (r)
+			break;
+	}
+	close_image(img);
+	return r ? -1 : 0;
+}
