@@ -4,6 +4,7 @@
  * task or let it go. Any failure lets the task go as it was.
  */
 #include <dirent.h>
+#include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1148,6 +1149,37 @@ static int collect_posix_timers(struct dump_ctx *dc)
 	return 0;
 }
 
+/*
+ * Processes sharing what fork() copies (clone with CLONE_VM, CLONE_FILES,
+ * CLONE_FS, CLONE_SIGHAND, or a vfork in progress) would come back with
+ * copies: refuse them by name.
+ */
+static int check_sharing(struct dump_tree *t)
+{
+	static const struct {
+		int type;
+		const char *what;
+	} kinds[] = {
+		{ KCMP_VM, "its memory (CLONE_VM, or a vfork in progress)" },
+		{ KCMP_FILES, "its fd table (CLONE_FILES)" },
+		{ KCMP_FS, "its cwd, root and umask (CLONE_FS)" },
+		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
+	};
+
+	for (int i = 0; i < t->nr; i++)
+		for (int j = i + 1; j < t->nr; j++) {
+			if (t->p[i].zombie || t->p[j].zombie)
+				continue;
+			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+				if (syscall(SYS_kcmp, t->p[i].pid, t->p[j].pid, kinds[k].type, 0, 0) == 0) {
+					pr_err("can't dump: process %d shares %s with process %d; not supported yet\n",
+					       t->p[j].pid, kinds[k].what, t->p[i].pid);
+					return -1;
+				}
+		}
+	return 0;
+}
+
 static int collect_process(struct dump_ctx *dc)
 {
 	pid_t pid = dc->pid;
@@ -1230,7 +1262,7 @@ int cr_dump_tasks(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
-	if (check_sid_pgid(&t) || check_pipes_all(&t.files))
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_pipes_all(&t.files))
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
