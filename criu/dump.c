@@ -1222,10 +1222,25 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 
 static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
-	/* kill (or let go) every process before reaping any of them */
+	int status;
+
+	if (!ok || opts.leave_running || opts.leave_stopped) {
+		for (int i = 0; i < t->nr; i++)
+			if (!t->p[i].zombie && t->p[i].th)
+				finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
+		return;
+	}
+	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && t->p[i].th)
-			finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
+			kill(t->p[i].pid, SIGKILL);
+	t->st.frozen_time = now_us() - t_frozen;
+	/* we trace every thread; a leader's exit comes only after all its threads' */
+	for (int i = 0; i < t->nr; i++)
+		for (int j = t->p[i].zombie ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
+			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
+			       !WIFEXITED(status) && !WIFSIGNALED(status))
+				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
 }
 
 int cr_dump_tasks(pid_t pid)
