@@ -436,7 +436,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	long ret1 = -1, ret2 = -1;
 	int err;
 
-	ctl = compel_prepare(t->tid);
+	ctl = compel_prepare_thread(leader, t->tid);
 	if (!ctl)
 		return -1;
 	err = copy_state(&t->regs, compel_orig_state(ctl));

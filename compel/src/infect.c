@@ -58,6 +58,38 @@ static int find_exec_area(pid_t pid, unsigned long *addr)
 	return -1;
 }
 
+struct parasite_ctl *compel_prepare_thread(struct parasite_ctl *leader, pid_t tid)
+{
+	struct parasite_ctl *ctl;
+	uint64_t all = ~0ULL;
+
+	if (!leader->remote_map) {
+		cpr_err("thread %d: its leader has no parasite\n", tid);
+		return NULL;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl) {
+		cpr_err("out of memory\n");
+		return NULL;
+	}
+	ctl->pid = tid;
+	ctl->sock = ctl->listen_sock = -1;
+	ctl->blob = leader->blob;
+	ctl->remote_map = leader->remote_map;
+	ctl->borrowed = 1;
+	if (compel_get_thread_state(tid, &ctl->orig))
+		goto err;
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all)) {
+		cpr_perror("blocking signals of %d", tid);
+		goto err;
+	}
+	return ctl;
+err:
+	compel_free_thread_state(&ctl->orig);
+	free(ctl);
+	return NULL;
+}
+
 struct parasite_ctl *compel_prepare(pid_t pid)
 {
 	struct parasite_ctl *ctl;
@@ -353,7 +385,7 @@ int compel_cure(struct parasite_ctl *ctl)
 
 	if (ctl->local_map)
 		munmap(ctl->local_map, ctl->map_size);
-	if (ctl->remote_map) {
+	if (ctl->remote_map && !ctl->borrowed) {
 		unsigned long addr = ctl->remote_map;
 
 		/* The blob's own syscall insn is going away: use the pokes. */

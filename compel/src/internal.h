@@ -19,6 +19,7 @@ struct parasite_ctl {
 	int listen_sock;
 	int sock;
 	int running;			/* daemon started and not yet finished */
+	int borrowed;			/* remote_map belongs to another ctl: never unmap it */
 };
 
 /* Wait for the control socket to be readable, watching the task meanwhile. */

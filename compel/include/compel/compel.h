@@ -81,6 +81,13 @@ struct parasite_ctl;
 struct parasite_ctl *compel_prepare(pid_t pid);
 const struct compel_thread_state *compel_orig_state(struct parasite_ctl *ctl);
 
+/*
+ * Prepare another thread of a process whose leader @leader is infected:
+ * its syscalls run from the leader's blob (no code poked, no maps read).
+ * compel_cure() of it restores the thread and leaves the blob alone.
+ */
+struct parasite_ctl *compel_prepare_thread(struct parasite_ctl *leader, pid_t tid);
+
 /* Run one syscall in the task; its return value goes to *ret. 0 or -1. */
 int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 		   unsigned long a1, unsigned long a2, unsigned long a3,
