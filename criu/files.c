@@ -17,6 +17,7 @@
 #include "cr_options.h"
 #include "files.h"
 #include "image.h"
+#include "fdkinds.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
@@ -116,11 +117,31 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		       pid, fd, link);
 		return -1;
 	}
-	free(info);
 
 	d = find_shared(ft, pid, fd, &st);
-	if (d)
+	if (d) {
+		free(info);
 		goto add_fd;
+	}
+
+	const struct fd_kind *kind = fd_kind_by_link(link);
+
+	if (kind) {
+		d = new_desc(ft);
+		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
+			free(info);
+			return -1;
+		}
+		free(info);
+		d->fe.type = kind->type;
+		d->owner_pid = pid;
+		d->owner_fd = fd;
+		d->st = st;
+		d->fe.id = d->id;
+		ft->nr++;
+		goto add_fd;
+	}
+	free(info);
 
 	if (is_tty(&st) && opts.shell_job) {
 		d = new_desc(ft);
@@ -303,7 +324,7 @@ int dump_files(int dfd, struct file_table *ft)
 	if (!img)
 		return -1;
 	for (size_t i = 0; i < ft->nr && !ret; i++) {
-		if (ft->d[i].fe.type != FILE_TYPE__FT_PIPE)
+		if (ft->d[i].fe.type == FILE_TYPE__FT_REG || ft->d[i].fe.type == FILE_TYPE__FT_TTY_SHELL)
 			ft->d[i].fe.reg = &ft->d[i].reg;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
@@ -346,8 +367,12 @@ int dump_fs(int dfd, pid_t pid)
 void file_table_free(struct file_table *ft)
 {
 	for (size_t i = 0; i < ft->nr; i++) {
+		const struct fd_kind *k = fd_kind_by_type(ft->d[i].fe.type);
+
 		free(ft->d[i].reg.path);
 		free(ft->d[i].pipe.data.data);
+		if (k)
+			k->free(&ft->d[i].fe);
 	}
 	free(ft->d);
 	memset(ft, 0, sizeof(*ft));
@@ -498,6 +523,8 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	}
 	if (fe->type == FILE_TYPE__FT_PIPE)
 		return open_pipe_end(rf, fe);
+	if (fd_kind_by_type(fe->type))
+		return fd_kind_by_type(fe->type)->open(fe);
 	return open_file(rf, fe->id, -1);
 }
 

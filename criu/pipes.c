@@ -15,21 +15,6 @@
 #include "pipes.h"
 #include "util.h"
 
-static int task_fd(pid_t pid, int fd)
-{
-	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
-
-	if (pidfd < 0) {
-		pr_perror("pidfd_open(%d)", pid);
-		return -1;
-	}
-	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (ret < 0)
-		pr_perror("pidfd_getfd(%d, %d)", pid, fd);
-	close(pidfd);
-	return ret;
-}
-
 /* Copy what is queued in @rd without consuming it. */
 static int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
 {

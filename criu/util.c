@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -109,3 +110,20 @@ int write_pidfile(const char *path, pid_t pid)
 	}
 	return 0;
 }
+
+/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
+int task_fd(pid_t pid, int fd)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
+
+	if (pidfd < 0) {
+		pr_perror("pidfd_open(%d)", pid);
+		return -1;
+	}
+	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (ret < 0)
+		pr_perror("pidfd_getfd(%d, %d)", pid, fd);
+	close(pidfd);
+	return ret;
+}
+

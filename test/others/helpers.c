@@ -8,6 +8,7 @@
  *   threads  a task with a second thread
  *   child    a task with a child process
  *   eventfd  a task holding an eventfd
+ *   inotify  a task holding an inotify fd (a kind criu refuses)
  *   socket   a task holding a unix socket
  *
  * The task fills a buffer with a known pattern, reports on stdout
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -151,6 +153,11 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return 4;
 		extra = fd;
+	} else if (!strcmp(mode, "inotify")) {
+		fd = inotify_init1(IN_CLOEXEC);
+		if (fd < 0)
+			return 4;
+		extra = fd;
 	} else if (!strcmp(mode, "socket")) {
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -199,6 +206,8 @@ int main(int argc, char **argv)
 		else if (read(fd, &v, sizeof(v)) != sizeof(v) || v != 7)
 			bad = "eventfd counter changed";
 	}
+	if (!bad && !strcmp(mode, "inotify") && !fd_is(fd, "anon_inode:inotify"))
+		bad = "inotify fd changed";
 	if (!bad && !strcmp(mode, "socket") && !fd_is(fd, "socket:"))
 		bad = "socket fd changed";
 

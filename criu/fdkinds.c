@@ -1,0 +1,41 @@
+/* The table of anonymous-inode fd kinds; adding a kind is a file and a line here. */
+#include <string.h>
+
+#include "fdkinds.h"
+
+static const struct fd_kind *const kinds[] = {
+	&eventfd_kind,
+	&signalfd_kind,
+	&timerfd_kind,
+};
+
+const struct fd_kind *fd_kind_by_link(const char *link)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kinds[i]->link, link))
+			return kinds[i];
+	return NULL;
+}
+
+const struct fd_kind *fd_kind_by_type(FileType type)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->type == type)
+			return kinds[i];
+	return NULL;
+}
+
+const char *fdinfo_field(const char *fdinfo, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (const char *l = fdinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (!strncmp(l, key, klen) && l[klen] == ':') {
+			l += klen + 1;
+			while (*l == ' ' || *l == '\t')
+				l++;
+			return l;
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,33 @@
+/*
+ * Kinds of fd that are anonymous inodes (eventfd, signalfd, timerfd ...):
+ * each is a file of its own with a dump and an open function, found by
+ * the link name /proc shows for it.
+ */
+#ifndef CR_FDKINDS_H
+#define CR_FDKINDS_H
+
+#include <sys/types.h>
+
+#include "files.pb-c.h"
+#include "proc_parse.h"
+
+struct fd_kind {
+	const char *link;	/* readlink of /proc/PID/fd/N */
+	FileType type;
+	/* Fill @fe from the fdinfo text; allocate the sub-message. 0 or -1. */
+	int (*dump)(pid_t pid, int fd, const char *fdinfo, const struct proc_fdinfo *fi, FileEntry *fe);
+	/* A new fd as the entry describes it, or -1. */
+	int (*open)(FileEntry *fe);
+	/* Free what dump allocated. */
+	void (*free)(FileEntry *fe);
+};
+
+const struct fd_kind *fd_kind_by_link(const char *link);
+const struct fd_kind *fd_kind_by_type(FileType type);
+
+extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind;
+
+/* "key: value" from fdinfo text; the value's start, or NULL. */
+const char *fdinfo_field(const char *fdinfo, const char *key);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * timerfd: clock, time left, interval and expirations not read yet, from
+ * fdinfo. The time left is relative, so it is set back relative; ticks go
+ * back with TFD_IOC_SET_TICKS.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+
+#include "fdkinds.h"
+#include "log.h"
+#include "util.h"
+#include <unistd.h>
+
+static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe);
+
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
+#endif
+
+/*
+ * A periodic timer that fired and was not read is not re-armed until
+ * someone looks: fdinfo would show no time left and too few ticks.
+ * timerfd_gettime() on a duplicate brings both up to date (the count a
+ * read() would return does not change), so ask it first, then fdinfo.
+ */
+static int dump_timerfd(pid_t pid, int fd, const char *stale, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	struct itimerspec its;
+	char name[64], *info;
+	int dup = task_fd(pid, fd), ret;
+
+	if (dup < 0)
+		return -1;
+	ret = timerfd_gettime(dup, &its);
+	close(dup);
+	if (ret) {
+		pr_perror("timerfd_gettime on fd %d of %d", fd, pid);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	info = read_proc_file(pid, name, NULL);
+	if (!info) {
+		pr_perror("can't read /proc/%d/fdinfo/%d", pid, fd);
+		return -1;
+	}
+	ret = parse_timerfd(pid, fd, info, fi, fe);
+	free(info);
+	return ret;
+}
+
+static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	const char *clk = fdinfo_field(info, "clockid"), *ticks = fdinfo_field(info, "ticks"),
+		   *sf = fdinfo_field(info, "settime flags"), *val = fdinfo_field(info, "it_value"),
+		   *intv = fdinfo_field(info, "it_interval");
+	TimerfdEntry *e = malloc(sizeof(*e));
+	unsigned long long a, b, c, d;
+
+	if (!e || !clk || !ticks || !sf || !val || !intv || sscanf(val, "(%llu, %llu)", &a, &b) != 2 ||
+	    sscanf(intv, "(%llu, %llu)", &c, &d) != 2) {
+		free(e);
+		pr_err("can't read the timerfd fd %d of %d\n", fd, pid);
+		return -1;
+	}
+	timerfd_entry__init(e);
+	e->clockid = atoi(clk);
+	e->ticks = strtoull(ticks, NULL, 10);
+	e->settime_flags = strtoul(sf, NULL, 8);
+	e->value_sec = a;
+	e->value_nsec = b;
+	e->interval_sec = c;
+	e->interval_nsec = d;
+	e->flags = fi->flags & O_NONBLOCK;
+	fe->tfd = e;
+	return 0;
+}
+
+static int open_timerfd(FileEntry *fe)
+{
+	TimerfdEntry *e = fe->tfd;
+	struct itimerspec its;
+	int fd;
+
+	if (!e || e->value_nsec >= 1000000000 || e->interval_nsec >= 1000000000) {
+		pr_err("file %u: a bad timerfd record\n", fe->id);
+		return -1;
+	}
+	fd = timerfd_create(e->clockid, TFD_CLOEXEC | (e->flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+	if (fd < 0) {
+		pr_perror("timerfd_create(%d)", e->clockid);
+		return -1;
+	}
+	its.it_value.tv_sec = e->value_sec;
+	its.it_value.tv_nsec = e->value_nsec;
+	its.it_interval.tv_sec = e->interval_sec;
+	its.it_interval.tv_nsec = e->interval_nsec;
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL)) {
+		pr_perror("timerfd_settime");
+		return -1;
+	}
+	if (e->ticks && ioctl(fd, TFD_IOC_SET_TICKS, &e->ticks)) {
+		pr_perror("can't give a timerfd its %llu expirations", (unsigned long long)e->ticks);
+		return -1;
+	}
+	return fd;
+}
+
+static void free_timerfd(FileEntry *fe)
+{
+	free(fe->tfd);
+	fe->tfd = NULL;
+}
+
+const struct fd_kind timerfd_kind = {
+	.link = "anon_inode:[timerfd]",
+	.type = FILE_TYPE__FT_TIMERFD,
+	.dump = dump_timerfd,
+	.open = open_timerfd,
+	.free = free_timerfd,
+};
