@@ -7,6 +7,7 @@ static const struct fd_kind *const kinds[] = {
 	&eventfd_kind,
 	&signalfd_kind,
 	&timerfd_kind,
+	&epoll_kind,
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link)

@@ -650,9 +650,14 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 	for (uint32_t i = 0; i <= max_id; i++)
 		opened[i] = -1;
 	*max_fd = -1;
-	for (size_t i = 0; i < nr; i++) {
-		FdinfoEntry *e = list[i];
+	/* two passes: kinds that refer to other fds (epoll) come last */
+	for (size_t pass = 0; pass < 2 * nr; pass++) {
+		FdinfoEntry *e = list[pass % nr];
+		FileEntry *fe = find_file(rf, e->id);
+		const struct fd_kind *k = fe ? fd_kind_by_type(fe->type) : NULL;
 
+		if ((pass < nr) == (k && k->late))
+			continue;
 		if (e->id > max_id) {
 			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
 			goto out;

@@ -20,12 +20,14 @@ struct fd_kind {
 	int (*open)(FileEntry *fe);
 	/* Free what dump allocated. */
 	void (*free)(FileEntry *fe);
+	/* Opened after every other fd of the task (it refers to them). */
+	int late;
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
-extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind;
+extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind;
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);
