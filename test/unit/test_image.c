@@ -534,13 +534,18 @@ static void test_names_and_exists(void **state)
 	assert_null(img_descs[CR_FD_PAGES].pb);
 
 	/* Header type magics are all distinct, except the two stats files. */
+	/* raw images (page data) have neither a header nor a schema */
+#define IS_RAW(t)	((t) == CR_FD_PAGES || (t) == CR_FD_SHMEM_PAGES)
 	for (t = 0; t < CR_FD_MAX; t++) {
 		assert_non_null(img_descs[t].name_fmt);
-		if (t == CR_FD_PAGES)
+		if (IS_RAW(t)) {
+			assert_null(img_descs[t].pb);
+			assert_int_equal(img_descs[t].magic, 0);
 			continue;
+		}
 		assert_non_null(img_descs[t].pb);
 		for (u = t + 1; u < CR_FD_MAX; u++) {
-			if (u == CR_FD_PAGES || (t == CR_FD_STATS_DUMP && u == CR_FD_STATS_RESTORE))
+			if (IS_RAW(u) || (t == CR_FD_STATS_DUMP && u == CR_FD_STATS_RESTORE))
 				continue;
 			assert_int_not_equal(img_descs[t].magic, img_descs[u].magic);
 		}
