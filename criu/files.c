@@ -569,8 +569,9 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 
 /*
  * Hand the open file descriptions our descendants share down to them: each
- * goes to slot base + id, from our own fd if we hold it, else opened here,
- * the lowest common holder, so that every descendant inherits the same one.
+ * goes to slot base + id, from our own fd if we hold it, else opened here
+ * (the first task on the way down that needs it passed on), so that every
+ * descendant inherits the same one.
  */
 static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int *opened, int shell_tty)
 {
@@ -587,6 +588,12 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
+			return -1;
+		}
+		/* an epoll names its targets by fd number: only a holder can make it */
+		if (opened[id] < 0 && fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->late) {
+			pr_err("file %u (%s) is shared by tasks none of whose ancestors holds it; not supported yet\n",
+			       id, fd_kind_by_type(fe->type)->link);
 			return -1;
 		}
 		fd = opened[id] >= 0 ? fcntl(opened[id], F_DUPFD_CLOEXEC, 0) : open_desc(rf, fe, shell_tty);

@@ -89,7 +89,7 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 
 	if (!name || !strncmp(name, "[anon:", 6)) {
 		if (p->shared)
-			return refuse_vma(pid, p, "shared anonymous memory is not supported yet");
+			return refuse_vma(pid, p, "shared memory with no object behind it is not supported");
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
 		v->pgoff = 0;
 		return 0;

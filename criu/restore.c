@@ -63,7 +63,8 @@ struct rst_ctx {
 	int zombie, exit_code;
 	int *children;			/* indices in tree->t */
 	int nr_children;
-	uint8_t *uses, *need;		/* file ids it uses; file ids its descendants use */
+	uint8_t *uses, *need;		/* file ids it uses; shared ids its descendants use */
+	uint8_t *uses_shared;		/* the ids it uses that other tasks use too */
 	int max_fd;
 	uint32_t nr_shmem;
 	int shmem_base;
@@ -730,7 +731,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	fill_creds(a, tc->creds);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
-	if (a->pdeath_sig && opts.restore_detached && !opts.restore_sibling) {
+	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
 		/* criu would be its parent, and criu exits at once with -d */
 		pr_err("can't restore %d detached: it has a parent-death signal (%d), which would fire as soon as "
 		       "criu exits; restore it without -d or with --restore-sibling\n", rc->pid, a->pdeath_sig);
@@ -776,6 +777,9 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		a->rseq_size = th->rseq->size;
 		a->rseq_sig = th->rseq->signature;
 	}
+	a->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
+	a->robust_list = th->has_robust_list ? th->robust_list : 0;
+	a->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
 	a->fs_base = th->gpregs->fs_base;
 	a->gs_base = th->gpregs->gs_base;
 	a->pid = rc->pid;
@@ -1336,6 +1340,14 @@ static struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
  * restorer's final trap and every zombie has exited. The whole tree is
  * traced from birth (PTRACE_O_TRACEFORK/CLONE).
  */
+static int is_final_trap(struct rst_tree *tr, uint64_t ip)
+{
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1)
+			return 1;
+	return 0;
+}
+
 static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
 {
 	size_t got = 0, gone = 0;
@@ -1356,7 +1368,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 			rc = task_of(tr, t);
 			if (!rc)
 				continue;	/* a thread gone with its leader: reported with it */
-			if (rc->zombie && status == rc->exit_code) {
+			/* a re-killed zombie may differ in the core-dump bit only */
+			if (rc->zombie && (status & ~0x80) == (rc->exit_code & ~0x80)) {
 				gone++;
 				continue;
 			}
@@ -1372,8 +1385,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 				pr_perror("PTRACE_GETREGS of %d", t);
 				return -1;
 			}
-			if (got == want) {
-				pr_err("restore: more threads trapped than expected (%d)\n", t);
+			if (got == want || !is_final_trap(tr, regs.rip)) {
+				pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
 				return -1;
 			}
 			trapped[got++] = t;
@@ -1390,7 +1403,7 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 			       WSTOPSIG(status), regs.rip);
 			return -1;
 		}
-		/* our own children's SIGCHLDs stay for after the restore */
+		/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
 		ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
 	}
 	return 0;
@@ -1471,6 +1484,7 @@ static void free_ctx(struct rst_ctx *rc)
 	free(rc->pms);
 	free(rc->children);
 	free(rc->uses);
+	free(rc->uses_shared);
 	free(rc->need);
 }
 
@@ -1558,7 +1572,7 @@ static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
 
 		add_needs(tr, c);
 		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (c->uses[id] || c->need[id])
+			if (c->uses_shared[id] || c->need[id])
 				rc->need[id] = 1;
 	}
 }
@@ -1583,8 +1597,9 @@ static int read_tree_images(struct rst_tree *tr)
 		rc->inv = tr->inv;
 		rc->files = tr->files;
 		rc->uses = calloc(tr->nr_ids + 1, 1);
+		rc->uses_shared = calloc(tr->nr_ids + 1, 1);
 		rc->need = calloc(tr->nr_ids + 1, 1);
-		if (!rc->uses || !rc->need)
+		if (!rc->uses || !rc->need || !rc->uses_shared)
 			return -1;
 		if (rc->zombie)
 			continue;
@@ -1592,11 +1607,47 @@ static int read_tree_images(struct rst_tree *tr)
 		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
+		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
 		if ((int)rc->mm->n_vmas > max_vmas)
 			max_vmas = rc->mm->n_vmas;
 	}
+	/* only descriptions used by two tasks or more need passing down */
+	uint8_t *users = calloc(tr->nr_ids + 1, 1);
+
+	if (!users)
+		return -1;
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (tr->t[i].uses[id] && users[id] < 2)
+				users[id]++;
+	/*
+	 * The two ends of a pipe are two descriptions but one pipe: if
+	 * different tasks hold them, both must come from one pipe made above.
+	 */
+	for (uint32_t id = 0; id < tr->nr_ids; id++) {
+		FileEntry *fe = find_file(&tr->files, id);
+
+		if (!fe || fe->type != FILE_TYPE__FT_PIPE || !fe->pipe)
+			continue;
+		for (uint32_t other = 0; other < tr->nr_ids; other++) {
+			FileEntry *oe = find_file(&tr->files, other);
+
+			if (other == id || !oe || oe->type != FILE_TYPE__FT_PIPE || !oe->pipe ||
+			    oe->pipe->ino != fe->pipe->ino)
+				continue;
+			for (int i = 0; i < tr->nr; i++)
+				for (int j = 0; j < tr->nr; j++)
+					if (i != j && tr->t[i].uses[id] && tr->t[j].uses[other])
+						users[id] = users[other] = 2;
+		}
+	}
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (users[id] < 2)
+				tr->t[i].uses_shared[id] = 0;
+	free(users);
 	add_needs(tr, &tr->t[0]);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;

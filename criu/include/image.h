@@ -15,7 +15,7 @@
  */
 #define IMG_COMMON_MAGIC	0x54564319u
 #define IMG_SERVICE_MAGIC	0x55105940u	/* stats files, as podman expects */
-#define IMG_FORMAT_VERSION	1
+#define IMG_FORMAT_VERSION	2	/* 2: trees, threads, shmem, more fd kinds */
 #define IMG_MAX_ENTRY_SIZE	(64u << 20)
 
 enum cr_img_type {

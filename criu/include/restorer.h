@@ -169,6 +169,8 @@ struct restore_args {
 	uint64_t fs_base, gs_base;
 	uint64_t rseq_ptr;
 	uint32_t rseq_size, rseq_sig;
+	uint64_t clear_child_tid;	/* the leader's */
+	uint64_t robust_list, robust_len;
 	struct {
 		uint64_t sp;
 		int32_t flags;

@@ -263,6 +263,9 @@ static void restore_task_state(struct restore_args *a)
 	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
 	if (a->rseq_size)
 		check(__S(__NR_rseq, a->rseq_ptr, a->rseq_size, 0, a->rseq_sig, 0, 0), "registering rseq");
+	__S(__NR_set_tid_address, a->clear_child_tid, 0, 0, 0, 0, 0);
+	if (a->robust_list)
+		check(__S(__NR_set_robust_list, a->robust_list, a->robust_len, 0, 0, 0, 0), "set_robust_list");
 	if (a->pdeath_sig)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
