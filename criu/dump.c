@@ -143,9 +143,36 @@ static int check_task(struct dump_ctx *dc)
 	return 0;
 }
 
+/* A task in namespaces other than ours would come back in ours: refuse it. */
+static int check_namespaces(struct dump_ctx *dc)
+{
+	static const char *const ns[] = { "mnt", "net", "pid", "ipc", "uts", "user", "cgroup", "time" };
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		snprintf(a, sizeof(a), "/proc/%d/ns/%s", dc->pid, ns[i]);
+		snprintf(b, sizeof(b), "/proc/self/ns/%s", ns[i]);
+		if (stat(b, &sb))
+			continue;	/* a kind this kernel lacks */
+		if (stat(a, &sa)) {
+			pr_perror("can't read %s", a);
+			return -1;
+		}
+		if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev) {
+			pr_err("can't dump task %d: it is in another %s namespace than criu; namespaces are not "
+			       "supported yet\n", dc->pid, ns[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* What this milestone can't do yet is refused by name. */
 static int check_supported(struct dump_ctx *dc)
 {
+	if (check_namespaces(dc))
+		return -1;
 	char *children;
 
 	(void)children;
