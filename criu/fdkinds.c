@@ -8,12 +8,14 @@ static const struct fd_kind *const kinds[] = {
 	&signalfd_kind,
 	&timerfd_kind,
 	&epoll_kind,
+	&memfd_kind,
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (!strcmp(kinds[i]->link, link))
+		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))
+				     : !strcmp(kinds[i]->link, link))
 			return kinds[i];
 	return NULL;
 }

@@ -12,7 +12,8 @@
 #include "proc_parse.h"
 
 struct fd_kind {
-	const char *link;	/* readlink of /proc/PID/fd/N */
+	const char *link;	/* readlink of /proc/PID/fd/N (its start, with prefix) */
+	int prefix;
 	FileType type;
 	/* Fill @fe from the fdinfo text; allocate the sub-message. 0 or -1. */
 	int (*dump)(pid_t pid, int fd, const char *fdinfo, const struct proc_fdinfo *fi, FileEntry *fe);
@@ -27,7 +28,7 @@ struct fd_kind {
 const struct fd_kind *fd_kind_by_link(const char *link);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
-extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind;
+extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind;
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);
