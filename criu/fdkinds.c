@@ -9,14 +9,18 @@ static const struct fd_kind *const kinds[] = {
 	&timerfd_kind,
 	&epoll_kind,
 	&memfd_kind,
+	&fifo_kind,
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i]->link)
+			continue;	/* found by file type, not by name */
 		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))
 				     : !strcmp(kinds[i]->link, link))
 			return kinds[i];
+	}
 	return NULL;
 }
 

@@ -124,7 +124,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto add_fd;
 	}
 
-	const struct fd_kind *kind = fd_kind_by_link(link);
+	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
 
 	if (kind) {
 		d = new_desc(ft);

@@ -16,7 +16,7 @@
 #include "util.h"
 
 /* Copy what is queued in @rd without consuming it. */
-static int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
+int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
 {
 	int tmp[2] = { -1, -1 }, queued = 0, ret = -1;
 	uint8_t *buf = NULL;

@@ -9,6 +9,8 @@
 
 /* Fill @d for pipe end @fd of @pid, including the queued data on the read end. */
 int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo *fi, struct file_desc *d);
+/* Copy what is queued in pipe @rd (of capacity @size) without consuming it. */
+int peek_pipe(int rd, int size, uint8_t **data, size_t *len);
 /* Every pipe must have both ends in the dump (for now). */
 int check_pipes(pid_t pid, struct file_table *ft);
 

@@ -1,0 +1,137 @@
+/*
+ * FIFOs opened by path. Every open of one FIFO shares its pipe, so the
+ * queued bytes are saved once (peeked through a fresh read-only open of
+ * /proc/PID/fd/N, which consumes nothing) and written back by whoever
+ * opens that FIFO first at restore. Opens go through a read-write keeper
+ * so that none of them blocks waiting for the other end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fdkinds.h"
+#include "log.h"
+#include "pipes.h"
+#include "util.h"
+
+#define MAX_FIFOS	1024
+
+static uint64_t seen[MAX_FIFOS];	/* FIFO inodes whose data is taken care of */
+static int nr_seen;
+
+static int first_time(uint64_t ino)
+{
+	for (int i = 0; i < nr_seen; i++)
+		if (seen[i] == ino)
+			return 0;
+	if (nr_seen < MAX_FIFOS)
+		seen[nr_seen++] = ino;
+	return 1;
+}
+
+static void free_fifo(FileEntry *fe);
+
+static int dump_fifo(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	char path[64], link[4096];
+	FifoEntry *f = calloc(1, sizeof(*f));
+	struct stat st;
+	int rd = -1, size;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (!f || read_link(path, link, sizeof(link)) < 0 || stat(path, &st))
+		goto err;
+	fifo_entry__init(f);
+	fe->fifo = f;
+	if (st.st_nlink == 0 || strstr(link, " (deleted)")) {
+		pr_err("can't dump task %d: fd %d is the unlinked FIFO %s; not supported yet\n", pid, fd, link);
+		goto err_quiet;
+	}
+	f->path = strdup(link);
+	f->flags = fi->flags & ~O_CLOEXEC;
+	f->ino = st.st_ino;
+	if (!f->path)
+		goto err;
+	if (!first_time(st.st_ino))
+		return 0;
+	/* a new read-only open of the same FIFO: peeking it takes nothing away */
+	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	size = rd >= 0 ? fcntl(rd, F_GETPIPE_SZ) : -1;
+	if (size < 0 || peek_pipe(rd, size, &f->data.data, &f->data.len))
+		goto err;
+	f->has_pipe_size = true;
+	f->pipe_size = size;
+	f->has_data = f->data.len > 0;
+	close(rd);
+	return 0;
+err:
+	pr_perror("can't dump the FIFO at fd %d of %d", fd, pid);
+err_quiet:
+	if (rd >= 0)
+		close(rd);
+	free_fifo(fe);
+	return -1;
+}
+
+static int open_fifo(FileEntry *fe)
+{
+	FifoEntry *f = fe->fifo;
+	int keeper, fd = -1;
+	struct stat st;
+
+	if (!f || !f->path) {
+		pr_err("file %u: a bad FIFO record\n", fe->id);
+		return -1;
+	}
+	keeper = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (keeper < 0 || fstat(keeper, &st) || !S_ISFIFO(st.st_mode)) {
+		pr_perror("can't open the FIFO %s", f->path);
+		goto out;
+	}
+	fd = open(f->path, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fcntl(fd, F_SETFL, f->flags & ~O_ACCMODE)) {
+		pr_perror("can't open the FIFO %s as it was", f->path);
+		goto fail;
+	}
+	if (first_time(st.st_ino) && f->has_data) {
+		if (f->has_pipe_size && fcntl(keeper, F_SETPIPE_SZ, f->pipe_size) < 0)
+			pr_warn("can't give the FIFO %s its size %u\n", f->path, f->pipe_size);
+		if (write_all(keeper, f->data.data, f->data.len)) {
+			pr_perror("can't refill the FIFO %s", f->path);
+			goto fail;
+		}
+	}
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+out:
+	if (keeper >= 0)
+		close(keeper);
+	return fd;
+}
+
+static void free_fifo(FileEntry *fe)
+{
+	FifoEntry *f = fe->fifo;
+
+	if (!f)
+		return;
+	free(f->path);
+	free(f->data.data);
+	free(f);
+	fe->fifo = NULL;
+}
+
+const struct fd_kind fifo_kind = {
+	.link = NULL,		/* files.c picks it for S_ISFIFO paths */
+	.type = FILE_TYPE__FT_FIFO,
+	.dump = dump_fifo,
+	.open = open_fifo,
+	.free = free_fifo,
+};
