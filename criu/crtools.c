@@ -18,6 +18,7 @@
 
 struct cr_options opts = {
 	.imgs_dir = ".",
+	.ghost_limit = 1 << 20,
 	.log_level = DEFAULT_LOGLEVEL,
 };
 
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
+"      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
 
@@ -60,6 +62,7 @@ enum {
 	OPT_EXT_UNIX_SK,
 	OPT_TCP_ESTABLISHED,
 	OPT_FORCE_VDSO_PROXY,
+	OPT_GHOST_LIMIT,
 };
 
 static int parse_options(int argc, char **argv)
@@ -82,6 +85,7 @@ static int parse_options(int argc, char **argv)
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 		{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
+		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -124,6 +128,23 @@ static int parse_options(int argc, char **argv)
 		case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
 		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
+		case OPT_GHOST_LIMIT: {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end == 'K' || *end == 'k')
+				v <<= 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v <<= 20, end++;
+			else if (*end == 'G' || *end == 'g')
+				v <<= 30, end++;
+			if (*end || v > (1ULL << 32)) {
+				pr_err("bad --ghost-limit '%s'\n", optarg);
+				return -1;
+			}
+			opts.ghost_limit = v;
+			break;
+		}
 		case 'V':
 			printf("Version: %s\n", CR_VERSION);
 			exit(0);

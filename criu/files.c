@@ -86,6 +86,53 @@ static const char *fd_kind(const char *link, const struct stat *st)
 	return "unknown";
 }
 
+/* The contents of an unlinked file, holes left out, read through a duplicate of the fd. */
+static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
+{
+	int dup = task_fd(pid, fd);
+	off_t off = 0;
+
+	if (dup < 0)
+		return -1;
+	r->has_ghost = r->has_ghost_size = true;
+	r->has_uid = r->has_gid = true;
+	r->uid = st->st_uid;
+	r->gid = st->st_gid;
+	r->ghost = true;
+	r->ghost_size = st->st_size;
+	while (off < st->st_size) {
+		off_t data = lseek(dup, off, SEEK_DATA), hole;
+		MemfdChunk *c, **n;
+
+		if (data < 0)
+			break;
+		hole = lseek(dup, data, SEEK_HOLE);
+		if (hole < 0 || hole > st->st_size)
+			hole = st->st_size;
+		c = calloc(1, sizeof(*c));
+		n = realloc(r->ghost_chunks, (r->n_ghost_chunks + 1) * sizeof(*n));
+		if (!c || !n) {
+			free(c);
+			goto err;
+		}
+		r->ghost_chunks = n;
+		memfd_chunk__init(c);
+		r->ghost_chunks[r->n_ghost_chunks++] = c;
+		c->off = data;
+		c->data.len = hole - data;
+		c->data.data = malloc(c->data.len);
+		if (!c->data.data || pread(dup, c->data.data, c->data.len, data) != (ssize_t)c->data.len)
+			goto err;
+		off = hole;
+	}
+	close(dup);
+	return 0;
+err:
+	pr_perror("can't save the unlinked file at fd %d of %d", fd, pid);
+	close(dup);
+	return -1;
+}
+
 static int has_locks(const char *fdinfo)
 {
 	return strstr(fdinfo, "\nlock:") != NULL;
@@ -161,15 +208,26 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto add_fd;
 	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
-		if (st.st_nlink == 0 || strstr(link, " (deleted)")) {
-			pr_err("can't dump task %d: fd %d refers to the unlinked file %s; not supported yet\n",
-			       pid, fd, link);
+		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
+
+		if (ghost && (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > opts.ghost_limit)) {
+			pr_err("can't dump task %d: fd %d refers to the unlinked %s %s (%ld bytes); only regular files "
+			       "up to --ghost-limit (%lu) are saved\n", pid, fd, S_ISREG(st.st_mode) ? "file" : "directory",
+			       link, (long)st.st_size, (unsigned long)opts.ghost_limit);
 			return -1;
 		}
 		d = new_desc(ft);
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
+		if (ghost) {
+			char *del = strstr(link, " (deleted)");
+
+			if (del)
+				*del = '\0';
+			if (save_ghost(pid, fd, &st, &d->reg))
+				return -1;
+		}
 		d->reg.path = strdup(link);
 	} else {
 		const char *kind = fd_kind(link, &st);
@@ -371,6 +429,11 @@ void file_table_free(struct file_table *ft)
 
 		free(ft->d[i].reg.path);
 		free(ft->d[i].pipe.data.data);
+		for (size_t j = 0; j < ft->d[i].reg.n_ghost_chunks; j++) {
+			free(ft->d[i].reg.ghost_chunks[j]->data.data);
+			free(ft->d[i].reg.ghost_chunks[j]);
+		}
+		free(ft->d[i].reg.ghost_chunks);
 		if (k)
 			k->free(&ft->d[i].fe);
 	}
@@ -427,6 +490,74 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 	return NULL;
 }
 
+/*
+ * An unlinked file comes back unlinked: made next to where it was, filled,
+ * opened as it was, unlinked again. Every open of the same one shares the
+ * inode (kept open by the first one).
+ */
+static struct {
+	uint64_t dev, ino;
+	int fd;
+} ghosts[256];
+static int nr_ghosts;
+
+static int open_ghost(RegFileEntry *r, int flags)
+{
+	char tmp[4200], proc[64];
+	int fd, keep = -1;
+
+	for (int i = 0; i < nr_ghosts; i++)
+		if (ghosts[i].dev == r->dev && ghosts[i].ino == r->ino && fcntl(ghosts[i].fd, F_GETFD) >= 0)
+			keep = ghosts[i].fd;
+	if (keep < 0) {
+		if (r->ghost_size > (1ULL << 32) || nr_ghosts == 256) {
+			pr_err("the unlinked file %s is too big or one too many\n", r->path);
+			return -1;
+		}
+		/* its own name if that is free, so /proc shows what it showed */
+		snprintf(tmp, sizeof(tmp), "%s", r->path);
+		keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
+		if (keep < 0 && errno == EEXIST) {
+			snprintf(tmp, sizeof(tmp), "%s.criu-ghost.%d", r->path, getpid());
+			keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
+		}
+		if (keep < 0) {
+			pr_perror("can't make the unlinked file %s again", r->path);
+			return -1;
+		}
+		unlink(tmp);
+		if ((r->has_uid && fchown(keep, r->uid, r->has_gid ? r->gid : (gid_t)-1)) ||
+		    fchmod(keep, r->mode & 07777)) {
+			pr_perror("can't give the unlinked file %s its owner and mode", r->path);
+			goto err;
+		}
+		if (ftruncate(keep, r->ghost_size))
+			goto err;
+		for (size_t i = 0; i < r->n_ghost_chunks; i++) {
+			MemfdChunk *c = r->ghost_chunks[i];
+
+			if (c->off > r->ghost_size || c->data.len > r->ghost_size - c->off ||
+			    pwrite(keep, c->data.data, c->data.len, c->off) != (ssize_t)c->data.len)
+				goto err;
+		}
+		keep = restore_lift_fd(keep);
+		if (keep < 0)
+			return -1;
+		ghosts[nr_ghosts].dev = r->dev;
+		ghosts[nr_ghosts].ino = r->ino;
+		ghosts[nr_ghosts++].fd = keep;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keep);
+	fd = open(proc, flags | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't reopen the unlinked file %s", r->path);
+	return fd;
+err:
+	pr_perror("can't fill the unlinked file %s", r->path);
+	close(keep);
+	return -1;
+}
+
 int open_file(struct rst_files *rf, uint32_t id, int flags)
 {
 	FileEntry *fe = find_file(rf, id);
@@ -441,7 +572,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	r = fe->reg;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
-	fd = open(r->path, flags | O_CLOEXEC);
+	fd = r->has_ghost && r->ghost ? open_ghost(r, flags) : open(r->path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

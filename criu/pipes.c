@@ -130,8 +130,8 @@ void pipes_restore_init(int scratch)
 	scratch_base = scratch;
 }
 
-/* Keep the end not yet handed out away from fd numbers still to be placed. */
-static int lift_fd(int fd)
+/* Keep an fd not yet handed out away from fd numbers still to be placed. */
+int restore_lift_fd(int fd)
 {
 	int hi;
 
@@ -175,12 +175,12 @@ static struct rst_pipe *create_pipe(struct rst_files *rf, PipeEntry *pe)
 		return NULL;
 	}
 	nr_rst_pipes++;
-	p->fd[0] = lift_fd(p->fd[0]);
-	p->fd[1] = lift_fd(p->fd[1]);
+	p->fd[0] = restore_lift_fd(p->fd[0]);
+	p->fd[1] = restore_lift_fd(p->fd[1]);
 	if (p->fd[0] < 0 || p->fd[1] < 0)
 		return NULL;
-	p->keep[0] = lift_fd(fcntl(p->fd[0], F_DUPFD_CLOEXEC, 0));
-	p->keep[1] = lift_fd(fcntl(p->fd[1], F_DUPFD_CLOEXEC, 0));
+	p->keep[0] = restore_lift_fd(fcntl(p->fd[0], F_DUPFD_CLOEXEC, 0));
+	p->keep[1] = restore_lift_fd(fcntl(p->fd[1], F_DUPFD_CLOEXEC, 0));
 	if (p->keep[0] < 0 || p->keep[1] < 0)
 		return NULL;
 	if (pe->has_pipe_size && fcntl(p->fd[1], F_SETPIPE_SZ, pe->pipe_size) < 0) {

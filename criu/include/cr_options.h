@@ -2,6 +2,7 @@
 #define CR_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct cr_options {
@@ -18,6 +19,7 @@ struct cr_options {
 	const char *pidfile;
 	const char *feature;
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
+	uint64_t ghost_limit;		/* biggest unlinked file whose contents go into the images */
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool link_remap;

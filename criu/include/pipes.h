@@ -19,6 +19,8 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe);
 /* Pipe ends waiting to be placed are kept at or above @scratch. */
 void pipes_restore_init(int scratch);
 void pipes_restore_forget(void);
+/* Move @fd up among the scratch fds (closing the original); returns the new fd or -1. */
+int restore_lift_fd(int fd);
 /* Close the pipe ends the restore kept around. */
 void pipes_restore_fini(void);
 
