@@ -44,6 +44,7 @@ static void usage(FILE *f)
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
+"      --allow-changed-files  restore even if a file's inode or size changed since the dump\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
 
@@ -63,6 +64,7 @@ enum {
 	OPT_TCP_ESTABLISHED,
 	OPT_FORCE_VDSO_PROXY,
 	OPT_GHOST_LIMIT,
+	OPT_ALLOW_CHANGED,
 };
 
 static int parse_options(int argc, char **argv)
@@ -86,6 +88,7 @@ static int parse_options(int argc, char **argv)
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 		{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
 		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
+		{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -128,6 +131,7 @@ static int parse_options(int argc, char **argv)
 		case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
 		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
+		case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 		case OPT_GHOST_LIMIT: {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);

@@ -586,6 +586,14 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
 		goto err;
 	}
+	/* a regular file must be the one dumped: same inode, same size */
+	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !opts.allow_changed_files &&
+	    ((r->has_ino && st.st_ino != r->ino) || (r->has_size && (uint64_t)st.st_size != r->size))) {
+		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
+		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st.st_ino,
+		       (unsigned long)st.st_size, (unsigned long)r->ino, (unsigned long)r->size);
+		goto err;
+	}
 	if (S_ISREG(st.st_mode) && r->pos && lseek(fd, r->pos, SEEK_SET) != (off_t)r->pos) {
 		pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
 		goto err;

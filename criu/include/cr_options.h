@@ -19,7 +19,8 @@ struct cr_options {
 	const char *pidfile;
 	const char *feature;
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
-	uint64_t ghost_limit;		/* biggest unlinked file whose contents go into the images */
+	uint64_t ghost_limit;
+	bool allow_changed_files;	/* restore even if a file differs from the dump */		/* biggest unlinked file whose contents go into the images */
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool link_remap;

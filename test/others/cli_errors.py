@@ -737,6 +737,31 @@ def t_dump_tree_leave_running():
     with_target("child", body)
 
 
+def t_restore_changed_file():
+    """A file that changed since the dump stops the restore, unless told to go on."""
+    t = Target("plain")
+    try:
+        d = new_dir("changed", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        with open(t.outpath, "a") as f:       # the task's stdout grows behind its back
+            f.write("appended after the dump\n")
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"changed since the dump", r"allow-changed-files")
+        ensure_no_pid(t.pid)
+        pidfile = os.path.join(TMP, "pidfile-changed")
+        r = criu("restore", "-D", d, "-d", "--allow-changed-files", "--pidfile", pidfile)
+        if r.rc != 0:
+            raise Fail("restore with --allow-changed-files failed; %s" % r.brief())
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+    finally:
+        t.kill()
+
+
 def t_restore_pid_in_use():
     t = Target("plain")
     try:
@@ -922,6 +947,7 @@ def main():
               r"magic", re.escape("core-%s.img" % good_pid[0]))
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_changed_file", t_restore_changed_file)
         check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)
         check("restore_wait_killed", t_restore_wait, signal.SIGKILL, 128 + signal.SIGKILL)
 
