@@ -364,7 +364,18 @@ def drop_vdso(before, after):
             return False
         a, b = (int(x, 16) for x in l.split()[1].split('-'))
         return not any(a < e and s < b for s, e in spans)
-    return [l for l in before if keep(l)], [l for l in after if keep(l)]
+    # after a restore through the proxy the proxy itself is an anonymous r-xp
+    # area where a vDSO was; a later dump and proxied restore moves it again
+    def anon_rx(l):
+        f = l.split(None, 6)
+        return (l.startswith('maps: ') and len(f) == 7 and f[2] == 'r-xp' and f[5] == '0' and
+                f[6].count('[') == 1)
+    proxies = set(l.split()[1] for l in before if anon_rx(l))
+
+    def keep_after(l):
+        return not anon_rx(l) and keep(l)
+    return ([l for l in before if keep(l) and (not l.startswith('maps: ') or l.split()[1] not in proxies)],
+            [l for l in after if keep_after(l)])
 
 
 def snapshot(pid):
