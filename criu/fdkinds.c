@@ -10,6 +10,7 @@ static const struct fd_kind *const kinds[] = {
 	&epoll_kind,
 	&memfd_kind,
 	&fifo_kind,
+	&pidfd_kind,
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link)

@@ -730,6 +730,10 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 			return -1;
 		}
 		/* an epoll names its targets by fd number: only a holder can make it */
+		if (fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->in_restorer) {
+			close(tr->base + id);
+			continue;	/* each holder opens its own in the restorer */
+		}
 		if (opened[id] < 0 && fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->late) {
 			pr_err("file %u (%s) is shared by tasks none of whose ancestors holds it; not supported yet\n",
 			       id, fd_kind_by_type(fe->type)->link);
@@ -777,7 +781,7 @@ static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 }
 
 int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
-		const struct rst_transit *tr)
+		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late)
 {
 	FdinfoEntry **list;
 	uint32_t max_id = 0;
@@ -804,6 +808,19 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 
 		if ((pass < nr) == (k && k->late))
 			continue;
+		if (k && k->in_restorer) {
+			/* the restorer opens these: hand them over */
+			if (pass >= nr)
+				continue;
+			if (!late || *nr_late >= max_late) {
+				pr_err("too many fds for the restorer to open\n");
+				goto out;
+			}
+			late[(*nr_late)++] = (struct late_fd){ .fd = e->fd, .fd_flags = e->fd_flags,
+							      .pid = fe->pidfd ? fe->pidfd->pid : 0,
+							      .flags = fe->pidfd ? fe->pidfd->flags : 0 };
+			continue;
+		}
 		if (e->id > max_id) {
 			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
 			goto out;

@@ -66,6 +66,8 @@ struct rst_ctx {
 	uint8_t *uses, *need;		/* file ids it uses; shared ids its descendants use */
 	uint8_t *uses_shared;		/* the ids it uses that other tasks use too */
 	int max_fd;
+	struct late_fd late[64];	/* pidfds, for the restorer */
+	int nr_late;
 	uint32_t nr_shmem;
 	int shmem_base;
 	InventoryEntry *inv;
@@ -1282,7 +1284,8 @@ static int restore_task(struct rst_ctx *rc)
 	tc = rc->core->tc;
 
 	pipes_restore_init(tr->scratch_base);
-	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit))
+	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late, &rc->nr_late,
+			ARRAY_SIZE(rc->late)))
 		return -1;
 	if (fork_children(rc))
 		return -1;
@@ -1300,6 +1303,8 @@ static int restore_task(struct rst_ctx *rc)
 	if (!a)
 		return -1;
 	a->mm.exe_fd = exe_fd;
+	memcpy(a->pidfds, rc->late, sizeof(rc->late));
+	a->nr_pidfds = rc->nr_late;
 
 	if (restore_fs(rc->dfd, rc->pid))
 		return -1;

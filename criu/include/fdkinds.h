@@ -23,12 +23,15 @@ struct fd_kind {
 	void (*free)(FileEntry *fe);
 	/* Opened after every other fd of the task (it refers to them). */
 	int late;
+	/* Opened by the restorer (it refers to processes that exist only then). */
+	int in_restorer;
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
-extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind;
+extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
+	pidfd_kind;
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);

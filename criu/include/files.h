@@ -70,8 +70,16 @@ struct rst_transit {
  * @tr, then fill @tr for the children. shell_tty is the caller's terminal
  * fd or -1.
  */
+/* An fd the restorer opens (a pidfd): where, and of which process. */
+struct late_fd {
+	int32_t fd;
+	uint32_t fd_flags;
+	int32_t pid;
+	uint32_t flags;
+};
+
 int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
-		const struct rst_transit *tr);
+		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late);
 /* The fd numbers in fdinfo-PID.img, and the file ids they use, for planning. */
 int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids);
 int restore_fs(int dfd, pid_t pid);

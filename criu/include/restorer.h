@@ -11,6 +11,15 @@
 
 #include "parasite.h"
 
+#ifndef CR_FILES_H
+struct late_fd {
+	int32_t fd;
+	uint32_t fd_flags;
+	int32_t pid;
+	uint32_t flags;
+};
+#endif
+
 enum rst_vma_kind {
 	RST_VMA_ANON = 1,
 	RST_VMA_FILE_PRIVATE,
@@ -185,6 +194,8 @@ struct restore_args {
 	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
+	struct late_fd pidfds[64];	/* opened once every process exists */
+	int32_t nr_pidfds;
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;

@@ -401,6 +401,23 @@ static void apply_seccomp(struct rst_seccomp *s)
 	}
 }
 
+/* Every process of the tree exists by now: pidfds can refer to them. */
+static void open_pidfds(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		long fd = __S(__NR_pidfd_open, l->pid, (l->flags & 04000) ? 04000 : 0, 0, 0, 0, 0);
+
+		check(fd, "pidfd_open");
+		if (fd != l->fd) {
+			check(__S(__NR_dup3, fd, l->fd, (l->fd_flags & 1) ? 02000000 : 0, 0, 0, 0), "placing a pidfd");
+			sys_close(fd);
+		} else if (!(l->fd_flags & 1)) {
+			check(__S(__NR_fcntl, fd, 2 /* F_SETFD */, 0, 0, 0, 0), "clearing FD_CLOEXEC");
+		}
+	}
+}
+
 /* ---- threads ---- */
 
 struct clone_args_k {
@@ -498,6 +515,7 @@ long blob_main(void *data)
 	restore_task_state(a);
 	progress("threads");
 	start_threads(a);
+	open_pidfds(a);
 	progress("creds");
 
 	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
