@@ -133,6 +133,52 @@ err:
 	return -1;
 }
 
+/* The file's owner for signal-driven I/O, read through a duplicate (same description). */
+static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc *d)
+{
+	struct f_owner_ex owner = { 0 };
+	int dup, sig;
+
+	if (d->fe.type == FILE_TYPE__FT_PIDFD)
+		return 0;
+	dup = task_fd(pid, fd);
+	if (dup < 0)
+		return -1;
+	if (fcntl(dup, F_GETOWN_EX, &owner) || (sig = fcntl(dup, F_GETSIG)) < 0) {
+		pr_perror("can't read the owner of fd %d of %d", fd, pid);
+		close(dup);
+		return -1;
+	}
+	close(dup);
+	if (!owner.pid && !sig && !(flags & O_ASYNC))
+		return 0;
+	fown_entry__init(&d->fown);
+	d->fown.type = owner.type;
+	d->fown.pid = owner.pid;
+	d->fown.signum = sig;
+	d->fown.async = !!(flags & O_ASYNC);
+	d->fe.fown = &d->fown;
+	return 0;
+}
+
+/* After open: owner, signal and O_ASYNC back. */
+static int restore_fown(FileEntry *fe, int fd)
+{
+	FownEntry *o = fe->fown;
+	struct f_owner_ex owner;
+
+	if (!o)
+		return 0;
+	owner.type = o->type;
+	owner.pid = o->pid;
+	if ((o->pid && fcntl(fd, F_SETOWN_EX, &owner)) || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
+	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
+		pr_perror("can't give file %u its owner %d (signal %u)", fe->id, o->pid, o->signum);
+		return -1;
+	}
+	return 0;
+}
+
 static int has_locks(const char *fdinfo)
 {
 	return strstr(fdinfo, "\nlock:") != NULL;
@@ -257,6 +303,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	d->fe.id = d->id;
 	ft->nr++;
 add_fd:
+	if (d->owner_pid == pid && d->owner_fd == fd && collect_fown(pid, fd, fi.flags, d))
+		return -1;
 	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);
 	fe->fd = fd;
@@ -382,8 +430,13 @@ int dump_files(int dfd, struct file_table *ft)
 	if (!img)
 		return -1;
 	for (size_t i = 0; i < ft->nr && !ret; i++) {
+		/* the table may have moved since: point at the embedded records again */
 		if (ft->d[i].fe.type == FILE_TYPE__FT_REG || ft->d[i].fe.type == FILE_TYPE__FT_TTY_SHELL)
 			ft->d[i].fe.reg = &ft->d[i].reg;
+		if (ft->d[i].fe.type == FILE_TYPE__FT_PIPE)
+			ft->d[i].fe.pipe = &ft->d[i].pipe;
+		if (ft->d[i].fe.fown)
+			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
 	close_image(img);
@@ -701,6 +754,9 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 		pr_perror("can't set flags of fd %u", e->fd);
 		return -1;
 	}
+	/* at its final number: O_ASYNC remembers the fd number it was set on */
+	if (opened[e->id] < 0 && restore_fown(fe, e->fd))
+		return -1;
 	if (opened[e->id] < 0)
 		opened[e->id] = e->fd;
 	return 0;

@@ -14,6 +14,7 @@ struct file_desc {
 	FileEntry fe;
 	RegFileEntry reg;
 	PipeEntry pipe;
+	FownEntry fown;
 	pid_t owner_pid;	/* a task holding it, and at which fd (-1 for mapping/exe files) */
 	int owner_fd;
 	struct stat st;
