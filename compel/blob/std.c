@@ -7,6 +7,7 @@
 #include <linux/errno.h>
 
 #include "compel/blob.h"
+#include "compel/fdmsg.h"
 
 /*
  * compel starts a blob with %rdi = args and %rsp somewhere in the blob's
@@ -233,39 +234,16 @@ out:
 	return ret;
 }
 
-#define MAX_FDS 64
-
-static int fds_msg(struct msghdr *mh, struct iovec *iov, char *cbuf, int nr, char *dummy)
-{
-	struct cmsghdr *ch;
-
-	if (nr <= 0 || nr > MAX_FDS)
-		return -EINVAL;
-	memset(mh, 0, sizeof(*mh));
-	iov->iov_base = dummy;
-	iov->iov_len = 1;
-	mh->msg_iov = iov;
-	mh->msg_iovlen = 1;
-	mh->msg_control = cbuf;
-	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nr);
-	ch = CMSG_FIRSTHDR(mh);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int) * nr);
-	return 0;
-}
-
 int compel_blob_send_fds(const int *fds, int nr)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(sizeof(int) * COMPEL_MAX_FDS)] __attribute__((aligned(8)));
 	struct msghdr mh;
 	struct iovec iov;
 	char dummy = 0;
 	long ret;
 
-	ret = fds_msg(&mh, &iov, cbuf, nr, &dummy);
-	if (ret)
-		return ret;
+	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy))
+		return -EINVAL;
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
 	ret = sys_sendmsg(ctl_sock, &mh, 0);
 	return ret < 0 ? ret : 0;
@@ -273,16 +251,15 @@ int compel_blob_send_fds(const int *fds, int nr)
 
 int compel_blob_recv_fds(int *fds, int nr)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(sizeof(int) * COMPEL_MAX_FDS)] __attribute__((aligned(8)));
 	struct cmsghdr *ch;
 	struct msghdr mh;
 	struct iovec iov;
 	char dummy;
 	long ret;
 
-	ret = fds_msg(&mh, &iov, cbuf, nr, &dummy);
-	if (ret)
-		return ret;
+	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy))
+		return -EINVAL;
 	ret = sys_recvmsg(ctl_sock, &mh, MSG_CMSG_CLOEXEC);
 	if (ret < 0)
 		return ret;

@@ -58,15 +58,16 @@ static int find_exec_area(pid_t pid, unsigned long *addr)
 	return -1;
 }
 
-struct parasite_ctl *compel_prepare_thread(struct parasite_ctl *leader, pid_t tid)
+/*
+ * A ctl for @tid with its state saved and every signal blocked (restored
+ * by compel_cure()). @leader, if given, lends its blob for running
+ * syscalls; otherwise they run from code poked into the task's text.
+ */
+static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 {
 	struct parasite_ctl *ctl;
 	uint64_t all = ~0ULL;
 
-	if (!leader->remote_map) {
-		cpr_err("thread %d: its leader has no parasite\n", tid);
-		return NULL;
-	}
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
 		cpr_err("out of memory\n");
@@ -74,11 +75,23 @@ struct parasite_ctl *compel_prepare_thread(struct parasite_ctl *leader, pid_t ti
 	}
 	ctl->pid = tid;
 	ctl->sock = ctl->listen_sock = -1;
-	ctl->blob = leader->blob;
-	ctl->remote_map = leader->remote_map;
-	ctl->borrowed = 1;
 	if (compel_get_thread_state(tid, &ctl->orig))
 		goto err;
+	if (leader) {
+		ctl->blob = leader->blob;
+		ctl->remote_map = leader->remote_map;
+		ctl->borrowed = 1;
+	} else {
+		if (find_exec_area(tid, &ctl->code_addr))
+			goto err;
+		errno = 0;
+		ctl->code_orig = ptrace(PTRACE_PEEKDATA, tid, (void *)ctl->code_addr, NULL);
+		if (errno) {
+			cpr_perror("PTRACE_PEEKDATA of %d at 0x%lx", tid, ctl->code_addr);
+			goto err;
+		}
+	}
+	/* Nothing may interrupt what we run in there. */
 	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all)) {
 		cpr_perror("blocking signals of %d", tid);
 		goto err;
@@ -90,39 +103,18 @@ err:
 	return NULL;
 }
 
-struct parasite_ctl *compel_prepare(pid_t pid)
+struct parasite_ctl *compel_prepare_thread(struct parasite_ctl *leader, pid_t tid)
 {
-	struct parasite_ctl *ctl;
-	uint64_t all = ~0ULL;
-
-	ctl = calloc(1, sizeof(*ctl));
-	if (!ctl) {
-		cpr_err("out of memory\n");
+	if (!leader->remote_map) {
+		cpr_err("thread %d: its leader has no parasite\n", tid);
 		return NULL;
 	}
-	ctl->pid = pid;
-	ctl->sock = ctl->listen_sock = -1;
+	return prepare(tid, leader);
+}
 
-	if (compel_get_thread_state(pid, &ctl->orig))
-		goto err;
-	if (find_exec_area(pid, &ctl->code_addr))
-		goto err;
-	errno = 0;
-	ctl->code_orig = ptrace(PTRACE_PEEKDATA, pid, (void *)ctl->code_addr, NULL);
-	if (errno) {
-		cpr_perror("PTRACE_PEEKDATA of %d at 0x%lx", pid, ctl->code_addr);
-		goto err;
-	}
-	/* Nothing may interrupt what we run in there; restored by compel_cure(). */
-	if (ptrace(PTRACE_SETSIGMASK, pid, (void *)sizeof(all), &all)) {
-		cpr_perror("blocking signals of %d", pid);
-		goto err;
-	}
-	return ctl;
-err:
-	compel_free_thread_state(&ctl->orig);
-	free(ctl);
-	return NULL;
+struct parasite_ctl *compel_prepare(pid_t pid)
+{
+	return prepare(pid, NULL);
 }
 
 const struct compel_thread_state *compel_orig_state(struct parasite_ctl *ctl)

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compel/fdmsg.h"
 #include "compel/rpc.h"
 #include "internal.h"
 #include "log.h"
@@ -90,37 +91,17 @@ int compel_rpc_call_sync(struct parasite_ctl *ctl, unsigned int cmd)
 	return compel_rpc_sync(ctl, cmd);
 }
 
-#define MAX_FDS 64
-
-static void fds_msg(struct msghdr *mh, struct iovec *iov, char *cbuf, int nr, char *dummy)
-{
-	struct cmsghdr *ch;
-
-	memset(mh, 0, sizeof(*mh));
-	iov->iov_base = dummy;
-	iov->iov_len = 1;
-	mh->msg_iov = iov;
-	mh->msg_iovlen = 1;
-	mh->msg_control = cbuf;
-	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nr);
-	ch = CMSG_FIRSTHDR(mh);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int) * nr);
-}
-
 int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(sizeof(int) * COMPEL_MAX_FDS)] __attribute__((aligned(8)));
 	struct msghdr mh;
 	struct iovec iov;
 	char dummy = 0;
 
-	if (nr <= 0 || nr > MAX_FDS) {
+	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy)) {
 		cpr_err("can't pass %d fds at once\n", nr);
 		return -1;
 	}
-	fds_msg(&mh, &iov, cbuf, nr, &dummy);
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
 	if (sendmsg(ctl->sock, &mh, 0) < 0) {
 		cpr_perror("passing fds to the parasite in %d", ctl->pid);
@@ -131,17 +112,16 @@ int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
 
 int compel_recv_fds(struct parasite_ctl *ctl, int *fds, int nr)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * MAX_FDS)] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(sizeof(int) * COMPEL_MAX_FDS)] __attribute__((aligned(8)));
 	struct cmsghdr *ch;
 	struct msghdr mh;
 	struct iovec iov;
 	char dummy;
 
-	if (nr <= 0 || nr > MAX_FDS) {
+	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy)) {
 		cpr_err("can't take %d fds at once\n", nr);
 		return -1;
 	}
-	fds_msg(&mh, &iov, cbuf, nr, &dummy);
 	if (compel_wait_sock(ctl, ctl->sock))
 		return -1;
 	if (recvmsg(ctl->sock, &mh, MSG_CMSG_CLOEXEC) < 0) {
