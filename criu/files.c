@@ -139,7 +139,8 @@ static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc 
 	struct f_owner_ex owner = { 0 };
 	int dup, sig;
 
-	if (d->fe.type == FILE_TYPE__FT_PIDFD)
+	/* an O_PATH fd has no owner to ask (fcntl says EBADF) */
+	if (d->fe.type == FILE_TYPE__FT_PIDFD || (flags & O_PATH))
 		return 0;
 	dup = task_fd(pid, fd);
 	if (dup < 0)
