@@ -17,6 +17,7 @@
 #include "cr_options.h"
 #include "files.h"
 #include "image.h"
+#include "chunks.h"
 #include "fdkinds.h"
 #include "log.h"
 #include "pipes.h"
@@ -90,7 +91,6 @@ static const char *fd_kind(const char *link, const struct stat *st)
 static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
 {
 	int dup = task_fd(pid, fd);
-	off_t off = 0;
 
 	if (dup < 0)
 		return -1;
@@ -100,31 +100,8 @@ static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
 	r->gid = st->st_gid;
 	r->ghost = true;
 	r->ghost_size = st->st_size;
-	while (off < st->st_size) {
-		off_t data = lseek(dup, off, SEEK_DATA), hole;
-		MemfdChunk *c, **n;
-
-		if (data < 0)
-			break;
-		hole = lseek(dup, data, SEEK_HOLE);
-		if (hole < 0 || hole > st->st_size)
-			hole = st->st_size;
-		c = calloc(1, sizeof(*c));
-		n = realloc(r->ghost_chunks, (r->n_ghost_chunks + 1) * sizeof(*n));
-		if (!c || !n) {
-			free(c);
-			goto err;
-		}
-		r->ghost_chunks = n;
-		memfd_chunk__init(c);
-		r->ghost_chunks[r->n_ghost_chunks++] = c;
-		c->off = data;
-		c->data.len = hole - data;
-		c->data.data = malloc(c->data.len);
-		if (!c->data.data || pread(dup, c->data.data, c->data.len, data) != (ssize_t)c->data.len)
-			goto err;
-		off = hole;
-	}
+	if (read_chunks(dup, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks))
+		goto err;
 	close(dup);
 	return 0;
 err:
@@ -483,11 +460,7 @@ void file_table_free(struct file_table *ft)
 
 		free(ft->d[i].reg.path);
 		free(ft->d[i].pipe.data.data);
-		for (size_t j = 0; j < ft->d[i].reg.n_ghost_chunks; j++) {
-			free(ft->d[i].reg.ghost_chunks[j]->data.data);
-			free(ft->d[i].reg.ghost_chunks[j]);
-		}
-		free(ft->d[i].reg.ghost_chunks);
+		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
 			k->free(&ft->d[i].fe);
 	}
@@ -587,13 +560,8 @@ static int open_ghost(RegFileEntry *r, int flags)
 		}
 		if (ftruncate(keep, r->ghost_size))
 			goto err;
-		for (size_t i = 0; i < r->n_ghost_chunks; i++) {
-			MemfdChunk *c = r->ghost_chunks[i];
-
-			if (c->off > r->ghost_size || c->data.len > r->ghost_size - c->off ||
-			    pwrite(keep, c->data.data, c->data.len, c->off) != (ssize_t)c->data.len)
-				goto err;
-		}
+		if (write_chunks(keep, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size))
+			goto err;
 		keep = restore_lift_fd(keep);
 		if (keep < 0)
 			return -1;

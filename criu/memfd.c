@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunks.h"
 #include "fdkinds.h"
 #include "log.h"
 #include "util.h"
@@ -19,35 +20,12 @@
 
 static void free_memfd(FileEntry *fe);
 
-static int add_chunk(MemfdEntry *m, int fd, off_t off, size_t len)
-{
-	MemfdChunk *c = calloc(1, sizeof(*c)), **n;
-
-	n = realloc(m->chunks, (m->n_chunks + 1) * sizeof(*n));
-	if (!c || !n) {
-		free(c);
-		return -1;
-	}
-	m->chunks = n;
-	memfd_chunk__init(c);
-	c->off = off;
-	c->data.data = malloc(len);
-	c->data.len = len;
-	m->chunks[m->n_chunks++] = c;
-	if (!c->data.data || pread(fd, c->data.data, len, off) != (ssize_t)len) {
-		pr_perror("reading a memfd at %ld", (long)off);
-		return -1;
-	}
-	return 0;
-}
-
 static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096], *name, *del;
 	MemfdEntry *m = calloc(1, sizeof(*m));
 	int dup = task_fd(pid, fd), seals;
 	struct stat st;
-	off_t off = 0;
 
 	if (!m || dup < 0 || fstat(dup, &st))
 		goto err;
@@ -73,18 +51,8 @@ static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdi
 	m->seals = seals;
 	m->flags = fi->flags & ~O_CLOEXEC;
 	m->pos = fi->pos;
-	while (off < st.st_size) {
-		off_t data = lseek(dup, off, SEEK_DATA), hole;
-
-		if (data < 0)
-			break;		/* ENXIO: only a hole is left */
-		hole = lseek(dup, data, SEEK_HOLE);
-		if (hole < 0 || hole > st.st_size)
-			hole = st.st_size;
-		if (add_chunk(m, dup, data, hole - data))
-			goto err;
-		off = hole;
-	}
+	if (read_chunks(dup, st.st_size, &m->chunks, &m->n_chunks))
+		goto err;
 	close(dup);
 	return 0;
 err:
@@ -112,13 +80,8 @@ static int open_memfd(FileEntry *fe)
 	}
 	if (ftruncate(fd, m->size))
 		goto err;
-	for (size_t i = 0; i < m->n_chunks; i++) {
-		MemfdChunk *c = m->chunks[i];
-
-		if (c->off > m->size || c->data.len > m->size - c->off ||
-		    pwrite(fd, c->data.data, c->data.len, c->off) != (ssize_t)c->data.len)
-			goto err;
-	}
+	if (write_chunks(fd, m->chunks, m->n_chunks, m->size))
+		goto err;
 	if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))
 		goto err;
 	/* the same file opened as the task had it (it may be read-only) */
@@ -148,11 +111,7 @@ static void free_memfd(FileEntry *fe)
 
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n_chunks; i++) {
-		free(m->chunks[i]->data.data);
-		free(m->chunks[i]);
-	}
-	free(m->chunks);
+	free_chunks(m->chunks, m->n_chunks);
 	free(m->name);
 	free(m);
 	fe->memfd = NULL;

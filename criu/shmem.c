@@ -139,31 +139,47 @@ int shmem_dump_all(int dfd)
 	return ret;
 }
 
-int shmem_count(int dfd, uint32_t *max_id)
+/* Call @fn for every entry of shmem.img (none if there is no such image). */
+static int for_each_shmem(int dfd, int (*fn)(int dfd, ShmemEntry *se, void *arg), void *arg)
 {
 	struct cr_img *img;
 	void *msg;
 	int r;
 
-	*max_id = 0;
 	if (!image_exists(dfd, CR_FD_SHMEM))
 		return 0;
 	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
 	if (!img)
 		return -1;
 	while ((r = pb_read_one(img, &msg)) == 1) {
-		ShmemEntry *se = msg;
-
-		if (se->id > *max_id)
-			*max_id = se->id;
+		r = fn(dfd, msg, arg);
 		pb_free(img, msg);
+		if (r)
+			break;
 	}
 	close_image(img);
+	return r < 0 ? -1 : 0;
+}
+
+static int note_max_id(int dfd, ShmemEntry *se, void *arg)
+{
+	uint32_t *max_id = arg;
+
+	if (se->id > *max_id)
+		*max_id = se->id;
+	return 0;
+}
+
+int shmem_count(int dfd, uint32_t *max_id)
+{
+	*max_id = 0;
+	if (for_each_shmem(dfd, note_max_id, max_id))
+		return -1;
 	if (*max_id > 65536) {
 		pr_err("shmem.img: object ids up to %u\n", *max_id);
 		return -1;
 	}
-	return r < 0 ? -1 : 0;
+	return 0;
 }
 
 /* Make one object again: anonymous shared memory of its size, its bytes, an fd to it. */
@@ -199,25 +215,12 @@ out:
 	return fd < 0 ? -1 : 0;
 }
 
+static int make_one(int dfd, ShmemEntry *se, void *arg)
+{
+	return shmem_make(dfd, se, *(int *)arg + se->id) ? -1 : 0;
+}
+
 int shmem_restore_all(int dfd, int base)
 {
-	struct cr_img *img;
-	void *msg;
-	int r;
-
-	if (!image_exists(dfd, CR_FD_SHMEM))
-		return 0;
-	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
-	if (!img)
-		return -1;
-	while ((r = pb_read_one(img, &msg)) == 1) {
-		ShmemEntry *se = msg;
-
-		r = shmem_make(dfd, se, base + se->id);
-		pb_free(img, msg);
-		if (r)
-			break;
-	}
-	close_image(img);
-	return r ? -1 : 0;
+	return for_each_shmem(dfd, make_one, &base);
 }

@@ -3,6 +3,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "fill.h"
 
 #define WORDS_PER_PAGE	(BENCH_PAGE / sizeof(uint64_t))
@@ -132,4 +135,21 @@ uint64_t seed_from_clock(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 1;
+}
+
+/* Our pid into @path, atomically (write a temporary, then rename). 0 or -1. */
+int write_pidfile(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", getpid());
+	if (fclose(f))
+		return -1;
+	return rename(tmp, path);
 }

@@ -39,4 +39,7 @@ uint64_t hash_words(const uint64_t *w, size_t n);
 double now_s(void);
 uint64_t seed_from_clock(void);
 
+/* Our pid into @path, atomically. 0 or -1. */
+int write_pidfile(const char *path);
+
 #endif

@@ -28,22 +28,6 @@ static void on_term(int sig)
 	got_term = 1;
 }
 
-static int write_pidfile(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%d\n", getpid());
-	if (fclose(f))
-		return -1;
-	return rename(tmp, path);
-}
-
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };

@@ -92,22 +92,6 @@ static size_t region_check(const struct region *r, size_t *first_bad)
 	return bad;
 }
 
-static int write_pidfile(const char *path)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%d\n", getpid());
-	if (fclose(f))
-		return -1;
-	return rename(tmp, path);
-}
-
 static uint64_t sub_seed(uint64_t seed, unsigned idx)
 {
 	return (seed ^ (0x9E3779B97F4A7C15ULL * (idx + 1))) | 1;
