@@ -218,8 +218,20 @@ class Res:
         return "rc=%s stderr=%r stdout=%r" % (self.rc, self.err.strip()[-400:], self.out.strip()[-200:])
 
 
+def criu_for(user):
+    """criu as @user can run it: a copy in our temp dir when the build is out of reach
+    (a clone in a 0700 directory)."""
+    if user is None:
+        return CRIU
+    copy = os.path.join(TMP, "criu-copy")
+    if not os.path.exists(copy):
+        shutil.copy2(CRIU, copy)
+        os.chmod(copy, 0o755)
+    return copy
+
+
 def criu(*args, user=None, cwd=None, argv0=None):
-    argv = [CRIU] + [str(a) for a in args]
+    argv = [criu_for(user)] + [str(a) for a in args]
     rundir = cwd or new_dir("cwd", mode=0o777)
     kw = {}
     if user is not None:
