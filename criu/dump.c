@@ -176,11 +176,13 @@ static int check_supported(struct dump_ctx *dc)
 	char *children;
 
 	(void)children;
-	if (dc->state == COMPEL_TASK_STOPPED) {
-		/* a group-stopped task re-enters its stop as soon as we let it run our code */
-		pr_err("can't dump task %d: it is stopped (SIGSTOP); not supported yet\n", dc->pid);
-		return -1;
-	}
+	/* a stop signal that came while we seized: its group stop is half done */
+	for (int i = 1; i < dc->nr_th; i++)
+		if (dc->th[i].state != dc->state) {
+			pr_err("can't dump task %d: a group stop began while it was being seized (thread %d); "
+			       "try again\n", dc->pid, dc->th[i].tid);
+			return -1;
+		}
 	return 0;
 }
 

@@ -740,6 +740,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		return -1;
 	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
+	a->stopped = tc->has_stopped && tc->stopped;
 	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
 		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
@@ -1416,13 +1417,19 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 
 static int step_syscall(pid_t pid)
 {
-	int status;
+	int status = 0;
 
 	if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL)) {
 		pr_perror("PTRACE_SYSCALL of %d", pid);
 		return -1;
 	}
-	if (compel_wait(pid, &status) < 0 || !WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+	/* a thread of a stopping group reports the group stop first: go on */
+	while (compel_wait(pid, &status) == pid && WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP)
+		if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL)) {
+			pr_perror("PTRACE_SYSCALL of %d", pid);
+			return -1;
+		}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80)) {
 		pr_err("restore of %d: did not stop at rt_sigreturn (status %x)\n", pid, status);
 		return -1;
 	}
@@ -1461,10 +1468,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	/* a task that was stopped goes back into its group stop once we let go */
-	for (int i = 0; i < tr->nr; i++)
-		if (!tr->t[i].zombie && tr->t[i].core->tc->has_stopped && tr->t[i].core->tc->stopped)
-			kill(tr->t[i].pid, SIGSTOP);
+	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
 			pr_perror("PTRACE_DETACH of %d", tids[i]);

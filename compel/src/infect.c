@@ -159,6 +159,14 @@ static int run_until_trap(struct parasite_ctl *ctl, struct user_regs_struct *reg
 		}
 		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0 && regs->rip == trap_ip)
 			return 0;
+		/* a group-stop trap left over: the task is ours, let it go on */
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+				cpr_perror("PTRACE_CONT of %d", ctl->pid);
+				return -1;
+			}
+			continue;
+		}
 		cpr_err("task %d stopped unexpectedly with signal %d at 0x%llx (status 0x%x)\n",
 			ctl->pid, WSTOPSIG(status), regs->rip, status);
 		return -1;

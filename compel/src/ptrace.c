@@ -92,6 +92,32 @@ static int seize_wait(pid_t pid)
 	}
 }
 
+/*
+ * Seizing a group-stopped task traps it by itself; our PTRACE_INTERRUPT
+ * may then be left pending and trap it again the moment we resume it to
+ * run injected code. Make that second trap happen now, so none is left:
+ * interrupt again (a no-op if one is pending), resume, and take the trap,
+ * which comes before the task runs any instruction of its own.
+ */
+static int drain_stop_trap(pid_t pid)
+{
+	int status;
+
+	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) || ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+		cpr_perror("re-trapping stopped task %d", pid);
+		return -1;
+	}
+	if (compel_wait(pid, &status) < 0) {
+		cpr_perror("waitpid(%d)", pid);
+		return -1;
+	}
+	if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_STOP) {
+		cpr_err("stopped task %d did not trap again (status 0x%x)\n", pid, status);
+		return -1;
+	}
+	return 0;
+}
+
 int compel_stop_task(pid_t pid)
 {
 	int ret;
@@ -117,6 +143,8 @@ int compel_stop_task(pid_t pid)
 	}
 	ret = seize_wait(pid);
 	if (ret < 0)
+		goto detach;
+	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
 		goto detach;
 	return ret;
 detach:

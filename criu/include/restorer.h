@@ -199,6 +199,7 @@ struct restore_args {
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;
+	int32_t stopped;		/* re-enter a group stop before queueing signals */
 
 	int32_t log_fd;
 	int32_t log_level;

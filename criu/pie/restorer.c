@@ -524,6 +524,14 @@ long blob_main(void *data)
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	/*
+	 * A task dumped in a group stop stops again now, while all its
+	 * signals are blocked and none is queued yet: the stop comes first,
+	 * as it did, and signals that were pending stay pending until SIGCONT.
+	 * SIGSTOP gets through the blocked mask; the tool passes it on.
+	 */
+	if (a->stopped)
+		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
 	queue_signals(a);
 	restore_timers(a);
 	if (a->log_fd >= 0)

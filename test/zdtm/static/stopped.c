@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A task in a group stop (the runner sends SIGSTOP before the dump) with
- * two threads. Dumping stopped tasks is not supported yet: the dump must
- * refuse it and leave it stopped and untouched; SIGCONT then lets it go on
- * (it counts SIGCONT deliveries: exactly one). Memory and the thread are
- * checked after SIGTERM.
+ * A single-threaded process in a group stop (the runner sends SIGSTOP
+ * before the dump). It must come back stopped (state T) without its
+ * SIGCONT handler having run; after the runner's SIGCONT the handler runs
+ * exactly once. A blocked SIGUSR2 queued before the stop must still be
+ * pending, with its value, and the memory unchanged.
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "zdtmtst.h"
 
-#define SZ	(4 << 20)
+#define SZ	(2 << 20)
+#define VALUE	0x5eed
 
 static volatile int conts;
 
@@ -21,41 +22,37 @@ static void on_cont(int sig)
 	conts++;
 }
 
-static void *worker(void *arg)
-{
-	sigset_t term;
-
-	/* SIGTERM is for the main thread, which waits for it in sigsuspend */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &term, NULL);
-	while (test_go())
-		usleep(10 * 1000);
-	return (void *)42L;
-}
-
 int main(int argc, char **argv)
 {
-	pthread_t t;
-	void *ret;
+	union sigval v = { .sival_int = VALUE };
+	siginfo_t si;
+	sigset_t set;
 	char *mem;
 
 	test_init(argc, argv);
 	signal(SIGCONT, on_cont);
 	mem = malloc(SZ);
-	if (!mem || pthread_create(&t, NULL, worker, NULL))
-		test_bug("setup");
-	zdtm_fill(mem, SZ, 5);
+	if (!mem)
+		test_bug("malloc");
+	zdtm_fill(mem, SZ, 11);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		test_bug("sigprocmask");
 
 	test_daemon();
+	if (sigqueue(getpid(), SIGUSR2, v))
+		test_bug("sigqueue");
 	test_waitsig();
 
 	if (conts != 1)
 		failv("SIGCONT came %d times, want exactly once", conts);
-	if (zdtm_check(mem, SZ, 5) != (size_t)-1)
+	if (zdtm_check(mem, SZ, 11) != (size_t)-1)
 		failv("memory changed");
-	if (pthread_join(t, &ret) || ret != (void *)42L)
-		failv("the thread did not finish well");
+	if (sigtimedwait(&set, &si, &(struct timespec){ 0 }) != SIGUSR2)
+		failv("SIGUSR2 is no longer pending");
+	else if (si.si_value.sival_int != VALUE || si.si_pid != getpid())
+		failv("SIGUSR2 came back with value %x from %d", si.si_value.sival_int, si.si_pid);
 	if (test_failures)
 		return 1;
 	pass();
