@@ -92,6 +92,7 @@ struct dump_ctx {
 	pid_t ppid;		/* parent in the dump, 0 for the root */
 	int zombie;
 	int exit_code;		/* of a zombie, as wait() would report it */
+	int pgid_gone;		/* its group's leader has exited */
 	uint32_t pages_id;
 	int dfd;
 	int state;
@@ -852,6 +853,8 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 	pe.ppid = dc->ppid;
 	pe.pgid = dc->stat.pgid;
 	pe.sid = dc->stat.sid;
+	if (dc->pgid_gone)
+		pe.has_pgid_gone = pe.pgid_gone = true;
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
@@ -1097,6 +1100,22 @@ static int is_ancestor(struct dump_tree *t, pid_t anc, struct dump_ctx *dc)
 }
 
 /*
+ * A group outlives its leader, and its id stays reserved while it does:
+ * no process has that pid. Restore makes the group again with a helper
+ * (criu/pgrp.c). The session's own group is not one of these: it would
+ * need the session rebuilt too.
+ */
+static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)
+{
+	char path[64];
+
+	if (pgid == sid || tree_find(t, pgid))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d", pgid);
+	return access(path, F_OK) && errno == ENOENT;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
  * a session is the task's own or its parent's, a group is its own, its
  * parent's, or led by an ancestor.
@@ -1125,14 +1144,15 @@ static int check_sid_pgid(struct dump_tree *t)
 			       "not supported yet\n", dc->pid, sid);
 			return -1;
 		}
-		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc)) {
-			pr_err("can't dump task %d: its process group %d is not led by it or an ancestor; "
-			       "not supported yet\n", dc->pid, pgid);
+		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
+		    !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
+			pr_err("can't dump task %d: its process group %d is led by a process that is neither "
+			       "it, an ancestor, nor gone; not supported yet\n", dc->pid, pgid);
 			return -1;
 		}
 		if (dc->zombie && pgid == dc->pid) {
-			pr_err("can't dump task %d: a zombie leading its own process group; not supported yet\n",
-			       dc->pid);
+			pr_err("can't dump task %d: a zombie leading its own process group%s; not supported yet\n",
+			       dc->pid, sid == dc->pid ? " and session" : "");
 			return -1;
 		}
 	}

@@ -37,6 +37,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
+#include "pgrp.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
@@ -1080,6 +1081,8 @@ static int setup_session(struct rst_ctx *rc)
 			pr_perror("setpgid");
 			return -1;
 		}
+	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
+		return join_leaderless_group(rc->pe->pgid);
 	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
 		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
@@ -1670,7 +1673,7 @@ static int check_pids_free(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++) {
 		PstreeEntry *pe = tr->t[i].pe;
 
-		if (check_pid_free(pe->pid))
+		if (check_pid_free(pe->pid) || (pe->pgid_gone && check_pid_free(pe->pgid)))
 			return -1;
 		for (size_t j = 0; j < pe->n_threads; j++)
 			if (pe->threads[j] != pe->pid && check_pid_free(pe->threads[j]))
