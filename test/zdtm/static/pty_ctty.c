@@ -9,8 +9,11 @@
  * /proc/PID/stat of both, /dev/tty naming the pty in both, data written
  * through /dev/tty read on the master, and ^C written to the master (ISIG
  * on) sends SIGINT to C's group only.
+ * A second pty (raw) has its master in C (44) and its slave in the test
+ * (45): after C/R they are still connected, the test writes, C reads.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -25,6 +28,8 @@
 #define S_FD	41
 #define T_FD	42
 #define C_TFD	43
+#define M2_FD	44
+#define S2_FD	45
 
 static volatile sig_atomic_t got_int;
 
@@ -88,6 +93,13 @@ static int child(pid_t leader, dev_t slave, int ready)
 		return 4;
 	if (tcgetpgrp(C_TFD) != getpid())
 		return 5;
+	{
+		char b[8] = {};
+
+		if (poll(&(struct pollfd){ .fd = M2_FD, .events = POLLIN }, 1, 5000) != 1 || read(M2_FD, b, 8) != 4 ||
+		    strcmp(b, "to C"))
+			return 7;
+	}
 	return got_int == 1 ? 0 : 6;
 }
 
@@ -120,6 +132,23 @@ int main(int argc, char **argv)
 	close(s);
 	if (fstat(S_FD, &st))
 		test_bug("fstat");
+	/* the second pty, raw */
+	{
+		struct termios t;
+
+		m = posix_openpt(O_RDWR | O_NOCTTY);
+		if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, buf, sizeof(buf)) || dup2(m, M2_FD) != M2_FD)
+			test_bug("posix_openpt");
+		close(m);
+		s = open(buf, O_RDWR | O_NOCTTY | O_NONBLOCK);
+		if (s < 0 || dup2(s, S2_FD) != S2_FD || tcgetattr(S2_FD, &t))
+			test_bug("open %s", buf);
+		close(s);
+		cfmakeraw(&t);
+		if (tcsetattr(S2_FD, TCSANOW, &t))
+			test_bug("tcsetattr");
+		memset(buf, 0, sizeof(buf));
+	}
 
 	test_daemon();
 	if (pipe(ready))
@@ -129,11 +158,13 @@ int main(int argc, char **argv)
 		test_bug("fork");
 	if (c == 0) {
 		close(ready[0]);
+		close(S2_FD);
 		if (setpgid(0, 0))
 			_exit(1);
 		_exit(child(me, st.st_rdev, ready[1]));
 	}
 	close(ready[1]);
+	close(M2_FD);
 	if (read(ready[0], buf, 1) != 0)
 		test_bug("the child did not get ready");
 	close(ready[0]);
@@ -169,6 +200,8 @@ int main(int argc, char **argv)
 	}
 	if (got != 9 || strcmp(buf, "via tty\r\n"))
 		failv("the master read \"%s\"", buf);
+	if (write(S2_FD, "to C", 4) != 4)
+		fail("write on the second pty");
 	/* ^C on the terminal: SIGINT to the foreground group (C), not to us */
 	if (write(M_FD, "\003", 1) != 1)
 		fail("write ^C");
