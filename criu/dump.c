@@ -36,6 +36,7 @@
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
 #include "shmem.h"
+#include "tty.h"
 #include "util.h"
 #include "vdso.h"
 
@@ -1159,6 +1160,24 @@ static int check_sid_pgid(struct dump_tree *t)
 	return 0;
 }
 
+/* Ptys: both ends inside, sessions' terminals known (tty.c). */
+static int check_ttys(struct dump_tree *t)
+{
+	struct tty_proc *p = calloc(t->nr > 0 ? (size_t)t->nr : 1, sizeof(*p));
+	int ret;
+
+	if (!p) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < t->nr; i++)
+		p[i] = (struct tty_proc){ .pid = t->p[i].pid, .sid = t->p[i].stat.sid, .pgid = t->p[i].stat.pgid,
+					  .tty_nr = t->p[i].stat.tty_nr, .zombie = t->p[i].zombie };
+	ret = tty_check_tree(&t->files, p, t->nr);
+	free(p);
+	return ret;
+}
+
 /* /proc/PID/timers: four lines a timer (ID, signal, notify, ClockID). */
 static int collect_posix_timers(struct dump_ctx *dc)
 {
@@ -1326,7 +1345,7 @@ int cr_dump_tasks(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_pipes_all(&t.files))
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files))
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
+#include "tty.h"
 #include "util.h"
 
 static struct file_desc *new_desc(struct file_table *ft)
@@ -196,6 +197,9 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	}
 
 	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
+
+	if (!kind && is_tty(&st) && tty_is_pty(pid, fd, &st))
+		kind = &tty_kind;
 
 	if (kind) {
 		d = new_desc(ft);
@@ -689,6 +693,13 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	return open_file(rf, fe->id, -1);
 }
 
+int files_linked(const FileEntry *a, const FileEntry *b)
+{
+	if (a->type == FILE_TYPE__FT_PIPE && b->type == FILE_TYPE__FT_PIPE && a->pipe && b->pipe)
+		return a->pipe->ino == b->pipe->ino;
+	return tty_linked(a, b);
+}
+
 static int in_transit(const struct rst_transit *tr, uint32_t id)
 {
 	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
@@ -825,6 +836,9 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 	for (uint32_t i = 0; i <= max_id; i++)
 		opened[i] = -1;
 	*max_fd = -1;
+	tty_restore_begin(rf);
+	if (tty_restore_session(rf, pid, tr))
+		goto out;
 	/* two passes: kinds that refer to other fds (epoll) come last */
 	for (size_t pass = 0; pass < 2 * nr; pass++) {
 		FdinfoEntry *e = list[pass % nr];
@@ -863,6 +877,7 @@ out:
 		fdinfo_entry__free_unpacked(list[i], NULL);
 	free(list);
 	free(opened);
+	tty_restore_fini();
 	pipes_restore_fini();
 	return ret;
 }

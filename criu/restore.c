@@ -44,6 +44,7 @@
 #include "restorer.h"
 #include "restorer-blob.h"
 #include "shmem.h"
+#include "tty.h"
 #include "util.h"
 #include "vdso.h"
 
@@ -1619,6 +1620,7 @@ static int read_tree_images(struct rst_tree *tr)
 		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
+		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
@@ -1635,19 +1637,19 @@ static int read_tree_images(struct rst_tree *tr)
 			if (tr->t[i].uses[id] && users[id] < 2)
 				users[id]++;
 	/*
-	 * The two ends of a pipe are two descriptions but one pipe: if
-	 * different tasks hold them, both must come from one pipe made above.
+	 * The two ends of a pipe are two descriptions but one pipe (so are the
+	 * files of a pty): if different tasks hold them, both must come from
+	 * one object made above.
 	 */
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		FileEntry *fe = find_file(&tr->files, id);
 
-		if (!fe || fe->type != FILE_TYPE__FT_PIPE || !fe->pipe)
+		if (!fe || (fe->type != FILE_TYPE__FT_PIPE && fe->type != FILE_TYPE__FT_TTY))
 			continue;
 		for (uint32_t other = 0; other < tr->nr_ids; other++) {
 			FileEntry *oe = find_file(&tr->files, other);
 
-			if (other == id || !oe || oe->type != FILE_TYPE__FT_PIPE || !oe->pipe ||
-			    oe->pipe->ino != fe->pipe->ino)
+			if (other == id || !oe || !files_linked(fe, oe))
 				continue;
 			for (int i = 0; i < tr->nr; i++)
 				for (int j = 0; j < tr->nr; j++)
@@ -1661,6 +1663,8 @@ static int read_tree_images(struct rst_tree *tr)
 				tr->t[i].uses_shared[id] = 0;
 	free(users);
 	add_needs(tr, &tr->t[0]);
+	for (int i = 0; i < tr->nr; i++)
+		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
 	tr->shmem_base = tr->files_base + max_vmas + 1;

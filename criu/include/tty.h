@@ -1,0 +1,41 @@
+/* Unix98 ptys inside the tree (criu/tty.c). */
+#ifndef CR_TTY_H
+#define CR_TTY_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "files.h"
+
+/* Is fd @fd of @pid (stat @st) a pty master, slave, or /dev/tty naming a pty? */
+int tty_is_pty(pid_t pid, int fd, const struct stat *st);
+
+/* What the tree-wide check needs to know of each process. */
+struct tty_proc {
+	pid_t pid, sid, pgid;
+	int tty_nr;		/* /proc/PID/stat */
+	int zombie;
+};
+
+/*
+ * After every fd is collected: both ends of each pty in the dump (a slave
+ * of an outside master becomes the caller's terminal with --shell-job),
+ * no queued input, sessions and foreground groups led from inside.
+ */
+int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr);
+
+/* Restore, in each task: around restore_fds(). */
+void tty_restore_begin(struct rst_files *rf);
+/* Give a session leader its terminal, a foreground group's leader the terminal's foreground. */
+int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr);
+void tty_restore_fini(void);
+
+/* Planning: the masters a task needs for that without holding them. */
+void tty_session_uses(struct rst_files *rf, pid_t pid, pid_t sid, pid_t pgid, uint8_t *uses, uint32_t nr_ids);
+/* Two files of one pty: made by one task, like the ends of a pipe. */
+int tty_linked(const FileEntry *a, const FileEntry *b);
+/* /dev/tty files are made inside their session only: clear @need of a task in session @sid. */
+void tty_limit_needs(struct rst_files *rf, pid_t sid, uint8_t *need, uint32_t nr_ids);
+
+#endif

@@ -1,0 +1,791 @@
+/*
+ * Unix98 ptys held inside the tree: the master (/dev/ptmx), slaves
+ * (/dev/pts/N) and /dev/tty opened on a pty. The pty's state (termios,
+ * window size, modes, owner of /dev/pts/N, the session it is the
+ * controlling terminal of and its foreground group) is saved with the
+ * master. Both ends must be in the dump; with --shell-job a slave whose
+ * master is outside is the caller's terminal. Queued data can't be read
+ * without taking it away, so a pty with queued bytes is refused.
+ *
+ * Restore: the pty is made again with its index (ptmx is opened until
+ * the kernel hands out N), slaves come from TIOCGPTPEER on the master.
+ * All descriptions of one pty are made by one task (restore.c links
+ * them like the two ends of a pipe), except /dev/tty ones, which are
+ * opened inside their session once it has its terminal again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <asm/termbits.h>
+
+#include "cr_options.h"
+#include "fdkinds.h"
+#include "log.h"
+#include "pipes.h"
+#include "tty.h"
+#include "util.h"
+
+#define PTS_MAJOR_FIRST	136
+#define PTS_MAJOR_LAST	143
+#define MAX_PTYS	4096
+
+static int is_pts_dev(dev_t dev)
+{
+	return major(dev) >= PTS_MAJOR_FIRST && major(dev) <= PTS_MAJOR_LAST;
+}
+
+static uint32_t pts_index(dev_t dev)
+{
+	return (major(dev) - PTS_MAJOR_FIRST) * 256 + minor(dev);
+}
+
+static dev_t pts_dev(uint32_t index)
+{
+	return makedev(PTS_MAJOR_FIRST + index / 256, index % 256);
+}
+
+static int is_ptmx(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 5 && minor(st->st_rdev) == 2;
+}
+
+static int is_dev_tty(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 5 && minor(st->st_rdev) == 0;
+}
+
+/* The real device behind a tty fd (a /dev/tty fd names its pty this way). */
+static int tty_dev(int fd, dev_t *dev)
+{
+	unsigned int d;
+
+	if (ioctl(fd, TIOCGDEV, &d))
+		return -1;
+	*dev = makedev((d >> 8) & 0xfff, (d & 0xff) | ((d >> 12) & 0xfff00));
+	return 0;
+}
+
+int tty_is_pty(pid_t pid, int fd, const struct stat *st)
+{
+	dev_t dev;
+	int dup, ret;
+
+	if (is_ptmx(st) || (S_ISCHR(st->st_mode) && is_pts_dev(st->st_rdev)))
+		return 1;
+	if (!is_dev_tty(st))
+		return 0;
+	dup = task_fd(pid, fd);
+	if (dup < 0)
+		return 0;
+	ret = !tty_dev(dup, &dev) && is_pts_dev(dev);
+	close(dup);
+	return ret;
+}
+
+/* ---- dump ---- */
+
+/* What the dump learnt about pty N from all its fds. */
+static struct dump_pty {
+	uint32_t index;
+	TtyEntry *master;
+	int nr_slaves;		/* slave and /dev/tty descriptions */
+} dptys[MAX_PTYS];
+static int nr_dptys;
+
+static struct dump_pty *dump_pty(uint32_t index)
+{
+	for (int i = 0; i < nr_dptys; i++)
+		if (dptys[i].index == index)
+			return &dptys[i];
+	if (nr_dptys == MAX_PTYS) {
+		pr_err("more than %d ptys\n", MAX_PTYS);
+		return NULL;
+	}
+	dptys[nr_dptys].index = index;
+	dptys[nr_dptys].master = NULL;
+	dptys[nr_dptys].nr_slaves = 0;
+	return &dptys[nr_dptys++];
+}
+
+static char *slave_path(const char *master, uint32_t index)
+{
+	const char *slash = strrchr(master, '/');
+	char buf[4200];
+
+	/* /dev/ptmx serves the devpts at /dev/pts; a devpts's own ptmx its directory */
+	if (!strcmp(master, "/dev/ptmx") || !slash)
+		snprintf(buf, sizeof(buf), "/dev/pts/%u", index);
+	else
+		snprintf(buf, sizeof(buf), "%.*s/%u", (int)(slash - master), master, index);
+	return strdup(buf);
+}
+
+static int queued(int fd, int *n)
+{
+	return ioctl(fd, FIONREAD, n);
+}
+
+/* Input for the slave nobody holds, looked at through a slave opened for the purpose. */
+static int check_closed_slave(pid_t pid, int fd, int master, TtyInfo *ti, uint32_t index)
+{
+	int s, n = 0;
+
+	if (ti->locked) {
+		pr_warn("pts %u (fd %d of %d): its slave is closed and locked; input queued for it can't be "
+			"looked at\n", index, fd, pid);
+		return 0;
+	}
+	/* the last close sets "other side closed" again: nothing changes */
+	s = ioctl(master, TIOCGPTPEER, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (s < 0) {
+		pr_perror("can't open the slave of pts %u to look at its input", index);
+		return -1;
+	}
+	if (queued(s, &n)) {
+		pr_perror("FIONREAD on the slave of pts %u", index);
+		close(s);
+		return -1;
+	}
+	close(s);
+	if (n > 0) {
+		pr_err("can't dump task %d: fd %d is the master of pts %u, whose slave has %d bytes of input "
+		       "nobody read; queued tty data is not supported\n", pid, fd, index, n);
+		return -1;
+	}
+	return 0;
+}
+
+static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
+{
+	struct pollfd pfd = { .fd = m, .events = POLLIN | POLLPRI };
+	TtyInfo *ti = calloc(1, sizeof(*ti));
+	struct termios2 t;
+	struct winsize ws;
+	int pkt = 0, lck = 0, excl = 0, ldisc = 0, n = 0;
+	pid_t sid = 0, pgrp = 0;
+	struct stat st;
+
+	if (!ti)
+		return -1;
+	tty_info__init(ti);
+	te->info = ti;
+	if (ioctl(m, TCGETS2, &t) || ioctl(m, TIOCGWINSZ, &ws) || ioctl(m, TIOCGPKT, &pkt) ||
+	    ioctl(m, TIOCGPTLCK, &lck) || ioctl(m, TIOCGEXCL, &excl) || ioctl(m, TIOCGETD, &ldisc) ||
+	    ioctl(m, TIOCGPGRP, &pgrp) || queued(m, &n) || poll(&pfd, 1, 0) < 0) {
+		pr_perror("can't read the state of pts %u (fd %d of %d)", te->index, fd, pid);
+		return -1;
+	}
+	if (ioctl(m, TIOCGSID, &sid)) {
+		if (errno != ENOTTY) {
+			pr_perror("TIOCGSID on pts %u", te->index);
+			return -1;
+		}
+		sid = pgrp = 0;	/* nobody's controlling terminal */
+	}
+	if (ldisc != N_TTY) {
+		pr_err("can't dump task %d: fd %d is the master of pts %u with line discipline %d; only N_TTY "
+		       "is supported\n", pid, fd, te->index, ldisc);
+		return -1;
+	}
+	if (n > 0) {
+		pr_err("can't dump task %d: fd %d is the master of pts %u with %d bytes of output nobody read; "
+		       "queued tty data is not supported\n", pid, fd, te->index, n);
+		return -1;
+	}
+	if (pkt && (pfd.revents & POLLPRI)) {
+		pr_err("can't dump task %d: fd %d is the master of pts %u in packet mode with a status byte "
+		       "nobody read; not supported\n", pid, fd, te->index);
+		return -1;
+	}
+	ti->iflag = t.c_iflag;
+	ti->oflag = t.c_oflag;
+	ti->cflag = t.c_cflag;
+	ti->lflag = t.c_lflag;
+	ti->line = t.c_line;
+	ti->cc.data = malloc(sizeof(t.c_cc));
+	if (!ti->cc.data)
+		return -1;
+	memcpy(ti->cc.data, t.c_cc, sizeof(t.c_cc));
+	ti->cc.len = sizeof(t.c_cc);
+	ti->ispeed = t.c_ispeed;
+	ti->ospeed = t.c_ospeed;
+	ti->rows = ws.ws_row;
+	ti->cols = ws.ws_col;
+	ti->xpixel = ws.ws_xpixel;
+	ti->ypixel = ws.ws_ypixel;
+	ti->packet = !!pkt;
+	ti->locked = !!lck;
+	ti->excl_master = !!excl;
+	ti->sid = sid;
+	ti->pgrp = pgrp;
+	ti->slave_closed = !!(pfd.revents & POLLHUP);
+	ti->slave_path = slave_path(te->path, te->index);
+	if (!ti->slave_path)
+		return -1;
+	if (stat(ti->slave_path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != pts_dev(te->index)) {
+		pr_err("can't dump task %d: the slave of pts %u (fd %d) is not at %s\n", pid, te->index, fd,
+		       ti->slave_path);
+		return -1;
+	}
+	ti->uid = st.st_uid;
+	ti->gid = st.st_gid;
+	ti->mode = st.st_mode & 07777;
+	if (ti->lflag & ICANON)
+		pr_warn("pts %u is in canonical mode: a line typed only in part can't be seen, and is not "
+			"saved\n", te->index);
+	if (ti->slave_closed && check_closed_slave(pid, fd, m, ti, te->index))
+		return -1;
+	return 0;
+}
+
+static void free_tty(FileEntry *fe);
+
+static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	char path[64], link[4096];
+	TtyEntry *te = calloc(1, sizeof(*te));
+	struct dump_pty *dp;
+	struct stat st;
+	int dup = -1;
+
+	if (!te)
+		goto err;
+	tty_entry__init(te);
+	fe->tty = te;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (read_link(path, link, sizeof(link)) < 0 || stat(path, &st))
+		goto err;
+	te->path = strdup(link);
+	te->flags = fi->flags & ~O_CLOEXEC;
+	dup = task_fd(pid, fd);
+	if (!te->path || dup < 0)
+		goto err;
+	if (is_ptmx(&st)) {
+		unsigned int n;
+
+		te->type = TTY_TYPE__TTY_MASTER;
+		if (ioctl(dup, TIOCGPTN, &n)) {
+			pr_perror("can't dump task %d: fd %d (%s) is a pty master that doesn't tell its index", pid,
+				  fd, link);
+			goto fail;
+		}
+		te->index = n;
+		if (fill_info(pid, fd, dup, te))
+			goto fail;
+	} else {
+		dev_t dev = st.st_rdev;
+
+		te->type = is_dev_tty(&st) ? TTY_TYPE__TTY_CURRENT : TTY_TYPE__TTY_SLAVE;
+		if ((is_dev_tty(&st) && tty_dev(dup, &dev)) || !is_pts_dev(dev)) {
+			pr_perror("can't dump task %d: fd %d (%s) is a terminal that is not a pty (or hung up)", pid,
+				  fd, link);
+			goto fail;
+		}
+		te->index = pts_index(dev);
+	}
+	dp = dump_pty(te->index);
+	if (!dp)
+		goto fail;
+	if (te->type == TTY_TYPE__TTY_MASTER)
+		dp->master = te;
+	else
+		dp->nr_slaves++;
+	close(dup);
+	pr_debug("fd %d of %d: pts %u, %s\n", fd, pid, te->index,
+		 te->type == TTY_TYPE__TTY_MASTER ? "master" : te->type == TTY_TYPE__TTY_SLAVE ? "slave" : "/dev/tty");
+	return 0;
+err:
+	pr_perror("can't dump the terminal at fd %d of %d", fd, pid);
+fail:
+	if (dup >= 0)
+		close(dup);
+	free_tty(fe);
+	return -1;
+}
+
+/* The slave side, looked at once we know both ends are ours: a shell job's terminal is left alone. */
+static int check_slave(struct file_desc *d, TtyInfo *ti)
+{
+	int s = task_fd(d->owner_pid, d->owner_fd), ldisc = 0, n = 0, excl = 0;
+
+	if (s < 0)
+		return -1;
+	if (ioctl(s, TIOCGETD, &ldisc) || queued(s, &n) || ioctl(s, TIOCGEXCL, &excl)) {
+		pr_perror("can't dump task %d: can't read the state of pts %u at fd %d (hung up?)", d->owner_pid,
+			  d->fe.tty->index, d->owner_fd);
+		close(s);
+		return -1;
+	}
+	close(s);
+	if (ldisc != N_TTY) {
+		pr_err("can't dump task %d: fd %d is pts %u with line discipline %d; only N_TTY is supported\n",
+		       d->owner_pid, d->owner_fd, d->fe.tty->index, ldisc);
+		return -1;
+	}
+	if (n > 0) {
+		pr_err("can't dump task %d: fd %d is pts %u with %d bytes of input nobody read; queued tty "
+		       "data is not supported\n", d->owner_pid, d->owner_fd, d->fe.tty->index, n);
+		return -1;
+	}
+	ti->excl_slave = ti->excl_slave || excl;
+	return 0;
+}
+
+static const struct tty_proc *find_proc(const struct tty_proc *p, int nr, pid_t pid)
+{
+	for (int i = 0; i < nr; i++)
+		if (p[i].pid == pid)
+			return &p[i];
+	return NULL;
+}
+
+/* A slave whose master is outside: the caller's terminal with --shell-job, else refused. */
+static int outside_master(struct file_desc *d)
+{
+	TtyEntry *te = d->fe.tty;
+
+	if (!opts.shell_job || te->type == TTY_TYPE__TTY_MASTER) {
+		pr_err("can't dump task %d: fd %d is pts %u (%s), whose master is outside the dump (use "
+		       "--shell-job if it is the caller's terminal)\n", d->owner_pid, d->owner_fd, te->index, te->path);
+		return -1;
+	}
+	d->reg.path = strdup(te->path);
+	if (!d->reg.path)
+		return -1;
+	d->reg.flags = te->flags;
+	d->reg.mode = d->st.st_mode;
+	free_tty(&d->fe);
+	d->fe.type = FILE_TYPE__FT_TTY_SHELL;
+	return 0;
+}
+
+static int check_session(const TtyEntry *m, const struct tty_proc *p, int nr)
+{
+	const TtyInfo *ti = m->info;
+	const struct tty_proc *l, *g;
+
+	if (!ti->sid)
+		return 0;
+	l = find_proc(p, nr, ti->sid);
+	if (!l || l->zombie || l->sid != l->pid) {
+		pr_err("can't dump: pts %u is the controlling terminal of session %d, which is not led from inside "
+		       "the dump\n", m->index, ti->sid);
+		return -1;
+	}
+	if (!ti->pgrp || ti->pgrp == ti->sid)
+		return 0;
+	g = find_proc(p, nr, ti->pgrp);
+	if (!g || g->zombie || g->pgid != g->pid || g->sid != ti->sid) {
+		pr_err("can't dump: the foreground group %d of pts %u (session %d) has no live leader in the "
+		       "dump\n", ti->pgrp, m->index, ti->sid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every session leader's controlling terminal must be a pty of the dump that knows it. */
+static int check_cttys(const struct tty_proc *p, int nr)
+{
+	for (int i = 0; i < nr; i++) {
+		dev_t dev = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
+		struct dump_pty *dp = NULL;
+
+		if (p[i].zombie || p[i].sid != p[i].pid || !p[i].tty_nr)
+			continue;
+		for (int j = 0; j < nr_dptys && is_pts_dev(dev); j++)
+			if (dptys[j].index == pts_index(dev))
+				dp = &dptys[j];
+		if (!dp || !dp->master || dp->master->info->sid != p[i].pid) {
+			pr_err("can't dump task %d: its session's controlling terminal (%u:%u) is not a pty whose "
+			       "master is in the dump; not supported\n", p[i].pid, major(dev), minor(dev));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
+{
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+		struct dump_pty *dp;
+		TtyEntry *te = d->fe.tty;
+
+		if (d->fe.type != FILE_TYPE__FT_TTY || !te)
+			continue;
+		dp = dump_pty(te->index);
+		if (!dp)
+			return -1;
+		if (!dp->master) {
+			if (outside_master(d))
+				return -1;
+			continue;
+		}
+		if (te->type == TTY_TYPE__TTY_MASTER) {
+			if (!te->info->slave_closed && !dp->nr_slaves) {
+				pr_err("can't dump task %d: fd %d is the master of pts %u, whose slave is open outside "
+				       "the dump (or was never opened); not supported\n", d->owner_pid, d->owner_fd,
+				       te->index);
+				return -1;
+			}
+			if (check_session(te, p, nr))
+				return -1;
+			continue;
+		}
+		if (check_slave(d, dp->master->info))
+			return -1;
+		if (te->type == TTY_TYPE__TTY_CURRENT) {
+			const struct tty_proc *h = find_proc(p, nr, d->owner_pid);
+
+			if (!h || h->sid != dp->master->info->sid) {
+				pr_err("can't dump task %d: fd %d is /dev/tty of pts %u, which is not the controlling "
+				       "terminal of its session; not supported\n", d->owner_pid, d->owner_fd, te->index);
+				return -1;
+			}
+		}
+	}
+	return check_cttys(p, nr);
+}
+
+/* ---- restore ---- */
+
+/* The ptys this task made, with their masters kept (lifted out of the way). */
+static struct rst_pty {
+	uint32_t index;
+	int master;
+	int nr_slaves;
+	TtyEntry *te;
+} rptys[MAX_PTYS];
+static int nr_rptys;
+static struct rst_files *rst_rf;
+
+static FileEntry *find_master(uint32_t index)
+{
+	for (size_t i = 0; rst_rf && i < rst_rf->nr; i++) {
+		FileEntry *fe = rst_rf->fe[i];
+
+		if (fe->type == FILE_TYPE__FT_TTY && fe->tty && fe->tty->type == TTY_TYPE__TTY_MASTER &&
+		    fe->tty->index == index && fe->tty->info)
+			return fe;
+	}
+	pr_err("files.img: pts %u has no master with its state\n", index);
+	return NULL;
+}
+
+/* Open ptmx until the kernel hands out @index (it gives the lowest free one). */
+static int open_ptmx_at(const TtyEntry *te)
+{
+	int *extra = malloc((te->index + 1) * sizeof(int)), nr = 0, fd = -1;
+
+	if (!extra)
+		return -1;
+	while (nr <= (int)te->index) {
+		unsigned int n;
+		int m = open(te->path, (te->flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC);
+
+		if (m < 0 || ioctl(m, TIOCGPTN, &n)) {
+			pr_perror("can't open %s for pts %u", te->path, te->index);
+			if (m >= 0)
+				close(m);
+			break;
+		}
+		if (n == te->index) {
+			fd = m;
+			break;
+		}
+		extra[nr++] = m;
+		if (n > te->index) {
+			pr_err("can't restore pts %u: it is in use by someone else\n", te->index);
+			break;
+		}
+	}
+	while (nr)
+		close(extra[--nr]);
+	free(extra);
+	return fd;
+}
+
+static int setup_pty(int m, const TtyEntry *te)
+{
+	const TtyInfo *ti = te->info;
+	struct winsize ws = { .ws_row = ti->rows, .ws_col = ti->cols, .ws_xpixel = ti->xpixel,
+			      .ws_ypixel = ti->ypixel };
+	struct termios2 t = { 0 };
+	int zero = 0, one = 1;
+
+	t.c_iflag = ti->iflag;
+	t.c_oflag = ti->oflag;
+	t.c_cflag = ti->cflag;
+	t.c_lflag = ti->lflag;
+	t.c_line = ti->line;
+	memcpy(t.c_cc, ti->cc.data, ti->cc.len < sizeof(t.c_cc) ? ti->cc.len : sizeof(t.c_cc));
+	t.c_ispeed = ti->ispeed;
+	t.c_ospeed = ti->ospeed;
+	if (ioctl(m, TIOCSPTLCK, &zero) || ioctl(m, TCSETS2, &t) || ioctl(m, TIOCSWINSZ, &ws) ||
+	    (ti->packet && ioctl(m, TIOCPKT, &one)) || (ti->excl_master && ioctl(m, TIOCEXCL))) {
+		pr_perror("can't give pts %u its state", te->index);
+		return -1;
+	}
+	if (chown(ti->slave_path, ti->uid, ti->gid) || chmod(ti->slave_path, ti->mode)) {
+		pr_perror("can't give %s its owner and mode", ti->slave_path);
+		return -1;
+	}
+	return 0;
+}
+
+static struct rst_pty *get_pty(uint32_t index)
+{
+	struct rst_pty *p;
+	FileEntry *fe;
+	int m;
+
+	for (int i = 0; i < nr_rptys; i++)
+		if (rptys[i].index == index)
+			return &rptys[i];
+	fe = find_master(index);
+	if (!fe)
+		return NULL;
+	if (nr_rptys == MAX_PTYS || index >= MAX_PTYS) {
+		pr_err("pts %u: too many ptys\n", index);
+		return NULL;
+	}
+	m = open_ptmx_at(fe->tty);
+	if (m < 0)
+		return NULL;
+	if (setup_pty(m, fe->tty)) {
+		close(m);
+		return NULL;
+	}
+	m = restore_lift_fd(m);
+	if (m < 0)
+		return NULL;
+	p = &rptys[nr_rptys++];
+	p->index = index;
+	p->master = m;
+	p->nr_slaves = 0;
+	p->te = fe->tty;
+	pr_info("pts %u made again\n", index);
+	return p;
+}
+
+static int set_flags(int fd, const TtyEntry *te)
+{
+	if (fcntl(fd, F_SETFL, te->flags & (O_NONBLOCK | O_APPEND))) {
+		pr_perror("can't set the flags of pts %u", te->index);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* /dev/tty is opened in the session whose terminal it is; a slave is held open meanwhile. */
+static int open_current(const TtyEntry *te)
+{
+	FileEntry *m = find_master(te->index);
+	int keep, fd;
+	dev_t dev;
+
+	if (!m)
+		return -1;
+	keep = open(m->tty->info->slave_path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (keep < 0) {
+		pr_perror("can't open %s", m->tty->info->slave_path);
+		return -1;
+	}
+	fd = open("/dev/tty", (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	close(keep);
+	if (fd < 0) {
+		pr_perror("can't open /dev/tty of pts %u", te->index);
+		return -1;
+	}
+	if (tty_dev(fd, &dev) || dev != pts_dev(te->index)) {
+		pr_err("/dev/tty here is not pts %u\n", te->index);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int open_tty(FileEntry *fe)
+{
+	TtyEntry *te = fe->tty;
+	struct rst_pty *p;
+	int fd;
+
+	if (!te) {
+		pr_err("file %u: a bad tty record\n", fe->id);
+		return -1;
+	}
+	if (te->type == TTY_TYPE__TTY_CURRENT)
+		return open_current(te);
+	p = get_pty(te->index);
+	if (!p)
+		return -1;
+	if (te->type == TTY_TYPE__TTY_MASTER)
+		return set_flags(fcntl(p->master, F_DUPFD_CLOEXEC, 0), te);
+	/* by path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's flags and no O_LARGEFILE */
+	fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || (p->te->info->excl_slave && ioctl(fd, TIOCEXCL))) {
+		pr_perror("can't open the slave of pts %u", te->index);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p->nr_slaves++;
+	return fd;
+}
+
+void tty_restore_begin(struct rst_files *rf)
+{
+	rst_rf = rf;
+	nr_rptys = 0;
+}
+
+/* The master of pty @fe: passed down by an ancestor, or made here. */
+static int master_fd(FileEntry *fe, const struct rst_transit *tr)
+{
+	struct rst_pty *p;
+
+	if (tr && fe->id < tr->nr_ids && fcntl(tr->base + fe->id, F_GETFD) >= 0)
+		return tr->base + fe->id;
+	p = get_pty(fe->tty->index);
+	return p ? p->master : -1;
+}
+
+/* TIOCSPGRP from a background group would stop us with SIGTTOU. */
+static int set_fg(int m, pid_t pgrp, uint32_t index)
+{
+	sigset_t ttou, old;
+	int ret;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	ret = ioctl(m, TIOCSPGRP, &pgrp);
+	if (ret)
+		pr_perror("can't make group %d the foreground of pts %u", pgrp, index);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr)
+{
+	pid_t sid = getsid(0), pgrp = getpgrp();
+
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+		TtyInfo *ti = fe->type == FILE_TYPE__FT_TTY && fe->tty && fe->tty->type == TTY_TYPE__TTY_MASTER ?
+			      fe->tty->info : NULL;
+		int m;
+
+		if (!ti || !ti->sid || ti->sid != sid)
+			continue;
+		if (ti->sid == pid) {
+			m = master_fd(fe, tr);
+			if (m < 0 || ioctl(m, TIOCSCTTY, 0)) {
+				pr_perror("can't make pts %u the controlling terminal of session %d", fe->tty->index, pid);
+				return -1;
+			}
+			pr_info("pts %u: the controlling terminal of session %d\n", fe->tty->index, pid);
+		} else if (ti->pgrp == pid && pgrp == pid) {
+			m = master_fd(fe, tr);
+			if (m < 0 || set_fg(m, pid, fe->tty->index))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void tty_restore_fini(void)
+{
+	for (int i = 0; i < nr_rptys; i++) {
+		struct rst_pty *p = &rptys[i];
+		const TtyInfo *ti = p->te->info;
+		int one = 1;
+
+		/* no slave anywhere: the master reads EIO, as after the slave's last close */
+		if (ti->slave_closed && !p->nr_slaves) {
+			int s = ioctl(p->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+			if (s < 0)
+				pr_perror("can't close the slave of pts %u again", p->index);
+			else
+				close(s);
+		}
+		if (ti->locked && ioctl(p->master, TIOCSPTLCK, &one))
+			pr_perror("can't lock pts %u again", p->index);
+		close(p->master);
+	}
+	nr_rptys = 0;
+	rst_rf = NULL;
+}
+
+/* The ids of the masters this task needs for its session's terminal, though it holds no fd of them. */
+void tty_session_uses(struct rst_files *rf, pid_t pid, pid_t sid, pid_t pgid, uint8_t *uses, uint32_t nr_ids)
+{
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+		TtyInfo *ti = fe->type == FILE_TYPE__FT_TTY && fe->tty && fe->tty->type == TTY_TYPE__TTY_MASTER ?
+			      fe->tty->info : NULL;
+
+		if (!ti || !ti->sid || fe->id >= nr_ids)
+			continue;
+		if ((ti->sid == pid && sid == pid) || (ti->sid == sid && ti->pgrp == pid && pgid == pid))
+			uses[fe->id] = 1;
+	}
+}
+
+int tty_linked(const FileEntry *a, const FileEntry *b)
+{
+	return a->type == FILE_TYPE__FT_TTY && b->type == FILE_TYPE__FT_TTY && a->tty && b->tty &&
+	       a->tty->index == b->tty->index;
+}
+
+/* /dev/tty can only be opened in its session: no task outside it makes it for the ones inside. */
+void tty_limit_needs(struct rst_files *rf, pid_t sid, uint8_t *need, uint32_t nr_ids)
+{
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i], *m;
+
+		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_CURRENT ||
+		    fe->id >= nr_ids || !need[fe->id])
+			continue;
+		rst_rf = rf;
+		m = find_master(fe->tty->index);
+		rst_rf = NULL;
+		if (m && m->tty->info->sid != sid)
+			need[fe->id] = 0;
+	}
+}
+
+static void free_tty(FileEntry *fe)
+{
+	TtyEntry *te = fe->tty;
+
+	if (!te)
+		return;
+	if (te->info) {
+		free(te->info->cc.data);
+		free(te->info->slave_path);
+		free(te->info);
+	}
+	free(te->path);
+	free(te);
+	fe->tty = NULL;
+}
+
+const struct fd_kind tty_kind = {
+	.link = NULL,		/* files.c picks it for pty files (tty_is_pty) */
+	.type = FILE_TYPE__FT_TTY,
+	.dump = dump_tty,
+	.open = open_tty,
+	.free = free_tty,
+};
