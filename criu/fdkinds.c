@@ -11,7 +11,15 @@ static const struct fd_kind *const kinds[] = {
 	&memfd_kind,
 	&fifo_kind,
 	&pidfd_kind,
+	&unixsk_kind,
 };
+
+void fd_kinds_restore_fini(void)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->restore_fini)
+			kinds[i]->restore_fini();
+}
 
 const struct fd_kind *fd_kind_by_link(const char *link)
 {

@@ -1628,19 +1628,19 @@ static int read_tree_images(struct rst_tree *tr)
 			if (tr->t[i].uses[id] && users[id] < 2)
 				users[id]++;
 	/*
-	 * The two ends of a pipe are two descriptions but one pipe: if
-	 * different tasks hold them, both must come from one pipe made above.
+	 * The two ends of a pipe are two descriptions but one pipe (and
+	 * connected sockets are made together): if different tasks hold
+	 * them, all must come from one place above.
 	 */
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		FileEntry *fe = find_file(&tr->files, id);
 
-		if (!fe || fe->type != FILE_TYPE__FT_PIPE || !fe->pipe)
+		if (!fe || (fe->type != FILE_TYPE__FT_PIPE && fe->type != FILE_TYPE__FT_UNIXSK))
 			continue;
 		for (uint32_t other = 0; other < tr->nr_ids; other++) {
 			FileEntry *oe = find_file(&tr->files, other);
 
-			if (other == id || !oe || oe->type != FILE_TYPE__FT_PIPE || !oe->pipe ||
-			    oe->pipe->ino != fe->pipe->ino)
+			if (other == id || !oe || !files_linked(fe, oe))
 				continue;
 			for (int i = 0; i < tr->nr; i++)
 				for (int j = 0; j < tr->nr; j++)

@@ -54,6 +54,8 @@ struct rst_files {
 int read_files(int dfd, struct rst_files *rf);
 void free_files(struct rst_files *rf);
 FileEntry *find_file(struct rst_files *rf, uint32_t id);
+/* Two descriptions that must be made together (the ends of a pipe, connected sockets). */
+int files_linked(const FileEntry *a, const FileEntry *b);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);
 /*
