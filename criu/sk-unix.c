@@ -600,6 +600,16 @@ static void number_groups(struct file_table *ft)
 			if (p)
 				join(ft, e, p);
 		}
+		/* a datagram is queued again by its sender */
+		for (size_t j = 0; j < e->n_queue; j++) {
+			if (!e->queue[j]->has_src)
+				continue;
+			for (size_t k = 0; k < ft->nr; k++) {
+				p = ft->d[k].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[k].fe.usk : NULL;
+				if (p && p->has_name && name_eq(&p->name, &e->queue[j]->src))
+					join(ft, e, p);
+			}
+		}
 	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		UnixSkEntry *e = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
