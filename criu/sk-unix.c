@@ -1043,7 +1043,8 @@ static int finish_member(struct gm *m)
 		pr_perror("can't shut unix socket %lu for reading", (unsigned long)e->ino);
 		return -1;
 	}
-	if (fcntl(m->fd, F_SETFL, e->flags & ~O_ACCMODE)) {
+	/* O_ASYNC is set by the fown code at the final fd number */
+	if (fcntl(m->fd, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
 		pr_perror("can't set the file flags of unix socket %lu", (unsigned long)e->ino);
 		return -1;
 	}
