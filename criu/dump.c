@@ -34,6 +34,7 @@
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "proc_parse.h"
+#include "sk-unix.h"
 #include "pstree.pb-c.h"
 #include "shmem.h"
 #include "tty.h"
@@ -1345,7 +1346,8 @@ int cr_dump_tasks(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files))
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
+	    check_unix_sockets(&t.files))
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);

@@ -12,7 +12,15 @@ static const struct fd_kind *const kinds[] = {
 	&fifo_kind,
 	&pidfd_kind,
 	&tty_kind,
+	&unixsk_kind,
 };
+
+void fd_kinds_restore_fini(void)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->restore_fini)
+			kinds[i]->restore_fini();
+}
 
 const struct fd_kind *fd_kind_by_link(const char *link)
 {

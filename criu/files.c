@@ -513,6 +513,17 @@ void free_files(struct rst_files *rf)
 	memset(rf, 0, sizeof(*rf));
 }
 
+int files_linked(const FileEntry *a, const FileEntry *b)
+{
+	const struct fd_kind *k = fd_kind_by_type(a->type);
+
+	if (a->type != b->type)
+		return 0;
+	if (a->type == FILE_TYPE__FT_PIPE)
+		return a->pipe && b->pipe && a->pipe->ino == b->pipe->ino;
+	return k && k->link_key && k->link_key(a) && k->link_key(a) == k->link_key(b);
+}
+
 FileEntry *find_file(struct rst_files *rf, uint32_t id)
 {
 	for (size_t i = 0; i < rf->nr; i++)
@@ -688,16 +699,11 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	}
 	if (fe->type == FILE_TYPE__FT_PIPE)
 		return open_pipe_end(rf, fe);
+	if (fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->open_rf)
+		return fd_kind_by_type(fe->type)->open_rf(rf, fe);
 	if (fd_kind_by_type(fe->type))
 		return fd_kind_by_type(fe->type)->open(fe);
 	return open_file(rf, fe->id, -1);
-}
-
-int files_linked(const FileEntry *a, const FileEntry *b)
-{
-	if (a->type == FILE_TYPE__FT_PIPE && b->type == FILE_TYPE__FT_PIPE && a->pipe && b->pipe)
-		return a->pipe->ino == b->pipe->ino;
-	return tty_linked(a, b);
 }
 
 static int in_transit(const struct rst_transit *tr, uint32_t id)
@@ -879,6 +885,7 @@ out:
 	free(opened);
 	tty_restore_fini();
 	pipes_restore_fini();
+	fd_kinds_restore_fini();
 	return ret;
 }
 

@@ -1638,13 +1638,14 @@ static int read_tree_images(struct rst_tree *tr)
 				users[id]++;
 	/*
 	 * The two ends of a pipe are two descriptions but one pipe (so are the
-	 * files of a pty): if different tasks hold them, both must come from
-	 * one object made above.
+	 * files of a pty, and connected sockets are made together): if
+	 * different tasks hold them, all must come from one place above.
 	 */
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		FileEntry *fe = find_file(&tr->files, id);
 
-		if (!fe || (fe->type != FILE_TYPE__FT_PIPE && fe->type != FILE_TYPE__FT_TTY))
+		if (!fe || (fe->type != FILE_TYPE__FT_PIPE && fe->type != FILE_TYPE__FT_TTY &&
+			    fe->type != FILE_TYPE__FT_UNIXSK))
 			continue;
 		for (uint32_t other = 0; other < tr->nr_ids; other++) {
 			FileEntry *oe = find_file(&tr->files, other);

@@ -743,10 +743,10 @@ void tty_session_uses(struct rst_files *rf, pid_t pid, pid_t sid, pid_t pgid, ui
 	}
 }
 
-int tty_linked(const FileEntry *a, const FileEntry *b)
+/* Every file of one pty (master, slaves, /dev/tty) is made together. */
+static uint64_t tty_link_key(const FileEntry *fe)
 {
-	return a->type == FILE_TYPE__FT_TTY && b->type == FILE_TYPE__FT_TTY && a->tty && b->tty &&
-	       a->tty->index == b->tty->index;
+	return fe->tty ? (uint64_t)fe->tty->index + 1 : 0;
 }
 
 /* /dev/tty can only be opened in its session: no task outside it makes it for the ones inside. */
@@ -788,4 +788,5 @@ const struct fd_kind tty_kind = {
 	.dump = dump_tty,
 	.open = open_tty,
 	.free = free_tty,
+	.link_key = tty_link_key,
 };

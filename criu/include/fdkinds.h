@@ -11,6 +11,8 @@
 #include "files.pb-c.h"
 #include "proc_parse.h"
 
+struct rst_files;
+
 struct fd_kind {
 	const char *link;	/* readlink of /proc/PID/fd/N (its start, with prefix) */
 	int prefix;
@@ -19,6 +21,12 @@ struct fd_kind {
 	int (*dump)(pid_t pid, int fd, const char *fdinfo, const struct proc_fdinfo *fi, FileEntry *fe);
 	/* A new fd as the entry describes it, or -1. */
 	int (*open)(FileEntry *fe);
+	/* Instead of open, for kinds that need the other files (connected sockets). */
+	int (*open_rf)(struct rst_files *rf, FileEntry *fe);
+	/* At the end of a task's fd restore: drop what was made for others. */
+	void (*restore_fini)(void);
+	/* Files with one nonzero key must be made in one task (connected sockets). */
+	uint64_t (*link_key)(const FileEntry *fe);
 	/* Free what dump allocated. */
 	void (*free)(FileEntry *fe);
 	/* Opened after every other fd of the task (it refers to them). */
@@ -31,7 +39,10 @@ const struct fd_kind *fd_kind_by_link(const char *link);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
-	pidfd_kind, tty_kind;
+	pidfd_kind, tty_kind, unixsk_kind;
+
+/* Every kind's restore_fini. */
+void fd_kinds_restore_fini(void);
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);

@@ -54,7 +54,7 @@ struct rst_files {
 int read_files(int dfd, struct rst_files *rf);
 void free_files(struct rst_files *rf);
 FileEntry *find_file(struct rst_files *rf, uint32_t id);
-/* Two descriptions of one object (pipe ends, files of one pty): the same task must make both. */
+/* Two descriptions that must be made together (pipe ends, files of one pty, connected sockets). */
 int files_linked(const FileEntry *a, const FileEntry *b);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);

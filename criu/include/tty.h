@@ -34,7 +34,6 @@ void tty_restore_fini(void);
 /* Planning: the masters a task needs for that without holding them. */
 void tty_session_uses(struct rst_files *rf, pid_t pid, pid_t sid, pid_t pgid, uint8_t *uses, uint32_t nr_ids);
 /* Two files of one pty: made by one task, like the ends of a pipe. */
-int tty_linked(const FileEntry *a, const FileEntry *b);
 /* /dev/tty files are made inside their session only: clear @need of a task in session @sid. */
 void tty_limit_needs(struct rst_files *rf, pid_t sid, uint8_t *need, uint32_t nr_ids);
 

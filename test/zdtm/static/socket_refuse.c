@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Negative test: a unix socket pair (fds 79 and 80, with a queued
- * message) is not supported, so the dump must fail, name the resource
- * and leave the process running untouched (see socket_refuse.desc).
- * After SIGTERM the test checks its memory and that the queued message
- * is still there.
+ * Negative test: an inet (UDP) socket at fd 79 bound to a loopback port,
+ * with a datagram queued, is not supported, so the dump must fail, name
+ * the resource (kind and fd) and leave the process running untouched
+ * (see socket_refuse.desc). After SIGTERM the test checks its memory,
+ * the socket's address and that the queued datagram is still there.
  */
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -18,11 +19,13 @@
 
 int main(int argc, char **argv)
 {
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) }, b;
+	socklen_t len = sizeof(a), blen = sizeof(b);
 	unsigned char *mem;
 	char buf[64] = {};
-	int sk[2];
 	uint64_t seed;
 	size_t bad;
+	int sk;
 
 	test_init(argc, argv);
 
@@ -33,14 +36,14 @@ int main(int argc, char **argv)
 		test_bug("mmap");
 	zdtm_fill(mem, MEM_SIZE, seed);
 
-	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sk))
-		test_bug("socketpair");
-	if (dup2(sk[0], SOCK_FD) != SOCK_FD || dup2(sk[1], SOCK_FD + 1) !=
-	    SOCK_FD + 1)
+	sk = socket(AF_INET, SOCK_DGRAM, 0);
+	if (sk < 0 || bind(sk, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(sk, (struct sockaddr *)&a, &len))
+		test_bug("socket");
+	if (dup2(sk, SOCK_FD) != SOCK_FD)
 		test_bug("dup2");
-	close(sk[0]);
-	close(sk[1]);
-	if (send(SOCK_FD, MSG, sizeof(MSG), 0) != sizeof(MSG))
+	close(sk);
+	if (sendto(SOCK_FD, MSG, sizeof(MSG), 0, (struct sockaddr *)&a, len) != sizeof(MSG))
 		test_bug("send");
 
 	test_daemon();
@@ -49,7 +52,9 @@ int main(int argc, char **argv)
 	bad = zdtm_check(mem, MEM_SIZE, seed);
 	if (bad != (size_t)-1)
 		failv("memory differs at byte %zu", bad);
-	if (recv(SOCK_FD + 1, buf, sizeof(buf), MSG_DONTWAIT) != sizeof(MSG))
+	if (getsockname(SOCK_FD, (struct sockaddr *)&b, &blen) || b.sin_port != a.sin_port)
+		fail("the socket lost its address");
+	if (recv(SOCK_FD, buf, sizeof(buf), MSG_DONTWAIT) != sizeof(MSG))
 		fail("recv");
 	else if (strcmp(buf, MSG))
 		failv("received \"%s\"", buf);
