@@ -19,6 +19,7 @@
 #include "image.h"
 #include "chunks.h"
 #include "fdkinds.h"
+#include "file-lock.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
@@ -169,6 +170,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	struct file_desc *d;
 	FdinfoEntry *fe;
 	struct stat st;
+	int locked;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (read_link(path, link, sizeof(link)) < 0 || stat(path, &st)) {
@@ -182,9 +184,10 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		free(info);
 		return -1;
 	}
-	if (has_locks(info)) {
+	locked = has_locks(info);
+	if (locked && !opts.file_locks) {
 		free(info);
-		pr_err("can't dump task %d: fd %d (%s) holds a file lock; file locks are not supported yet\n",
+		pr_err("can't dump task %d: fd %d (%s) holds a file lock; dump with --file-locks to save it\n",
 		       pid, fd, link);
 		return -1;
 	}
@@ -282,6 +285,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	ft->nr++;
 add_fd:
 	if (d->owner_pid == pid && d->owner_fd == fd && collect_fown(pid, fd, fi.flags, d))
+		return -1;
+	if (locked && file_locks_collect(pid, fd, d->id, link))
 		return -1;
 	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);

@@ -31,6 +31,7 @@
 #include "cr_options.h"
 #include "crtools.h"
 #include "files.h"
+#include "file-lock.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -1305,6 +1306,8 @@ static int restore_task(struct rst_ctx *rc)
 	a->mm.exe_fd = exe_fd;
 	memcpy(a->pidfds, rc->late, sizeof(rc->late));
 	a->nr_pidfds = rc->nr_late;
+	if (file_locks_prepare(rc->dfd, rc->pid, a))
+		return -1;
 
 	if (restore_fs(rc->dfd, rc->pid))
 		return -1;
