@@ -43,6 +43,7 @@ static void usage(FILE *f)
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
+"  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
 "      --allow-changed-files  restore even if a file's inode or size changed since the dump\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
