@@ -28,6 +28,7 @@
 #include "crtools.h"
 #include "files.h"
 #include "file-lock.h"
+#include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -1237,7 +1238,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 			return -1;
 	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd))
 		return -1;
-	if (opts.file_locks && file_locks_dump(t->dfd))
+	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd))
 		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
@@ -1335,6 +1336,7 @@ out_close:
 	free(t.p);
 	file_table_free(&t.files);
 	file_locks_free();
+	external_free();
 	close(t.dfd);
 	return ret;
 }

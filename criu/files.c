@@ -20,6 +20,7 @@
 #include "chunks.h"
 #include "fdkinds.h"
 #include "file-lock.h"
+#include "external.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
@@ -198,9 +199,10 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto add_fd;
 	}
 
+	const char *ext = external_match(link, &st, fi.mnt_id);
 	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
 
-	if (kind) {
+	if (kind && !ext) {
 		d = new_desc(ft);
 		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
 			free(info);
@@ -217,7 +219,14 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	}
 	free(info);
 
-	if (is_tty(&st) && opts.shell_job) {
+	if (ext) {
+		/* not looked into: restore gets it from --inherit-fd */
+		d = new_desc(ft);
+		if (!d || external_note(d->id, link, ext))
+			return -1;
+		d->fe.type = FILE_TYPE__FT_REG;
+		d->reg.path = strdup(link);
+	} else if (is_tty(&st) && opts.shell_job) {
 		d = new_desc(ft);
 		if (!d)
 			return -1;
@@ -680,6 +689,10 @@ int image_max_fd(int dfd, pid_t pid)
 /* A new open file description for file @id. */
 static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 {
+	int fd = inherit_fd_open(fe);
+
+	if (fd != -2)
+		return fd;
 	if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
 		if (shell_tty < 0) {
 			pr_err("file %u was the caller's terminal: restore needs --shell-job and a terminal\n", fe->id);
