@@ -12,6 +12,7 @@
 #include "compel/compel.h"
 #include "cr_options.h"
 #include "crtools.h"
+#include "external.h"
 #include "image.h"
 #include "log.h"
 #include "util.h"
@@ -43,8 +44,12 @@ static void usage(FILE *f)
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
+"  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
 "      --allow-changed-files  restore even if a file's inode or size changed since the dump\n"
+"      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
+"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
+"      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
 
@@ -65,6 +70,8 @@ enum {
 	OPT_FORCE_VDSO_PROXY,
 	OPT_GHOST_LIMIT,
 	OPT_ALLOW_CHANGED,
+	OPT_EXTERNAL,
+	OPT_INHERIT_FD,
 };
 
 static int parse_options(int argc, char **argv)
@@ -89,6 +96,8 @@ static int parse_options(int argc, char **argv)
 		{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
 		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
 		{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
+		{ "external", required_argument, NULL, OPT_EXTERNAL },
+		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -132,6 +141,14 @@ static int parse_options(int argc, char **argv)
 		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
 		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 		case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
+		case OPT_EXTERNAL:
+			if (external_add(optarg))
+				return -1;
+			break;
+		case OPT_INHERIT_FD:
+			if (inherit_fd_add(optarg))
+				return -1;
+			break;
 		case OPT_GHOST_LIMIT: {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);

@@ -27,6 +27,8 @@
 #include "cr_options.h"
 #include "crtools.h"
 #include "files.h"
+#include "file-lock.h"
+#include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -1278,6 +1280,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 			return -1;
 	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd))
 		return -1;
+	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd))
+		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
 		return -1;
@@ -1347,7 +1351,7 @@ int cr_dump_tasks(pid_t pid)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
-	    check_unix_sockets(&t.files))
+	    check_unix_sockets(&t.files) || file_locks_check_waiters())
 		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
@@ -1374,6 +1378,8 @@ out_close:
 		free_ctx(&t.p[i]);
 	free(t.p);
 	file_table_free(&t.files);
+	file_locks_free();
+	external_free();
 	close(t.dfd);
 	return ret;
 }

@@ -19,6 +19,8 @@
 #include "image.h"
 #include "chunks.h"
 #include "fdkinds.h"
+#include "file-lock.h"
+#include "external.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
@@ -170,6 +172,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	struct file_desc *d;
 	FdinfoEntry *fe;
 	struct stat st;
+	int locked;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (read_link(path, link, sizeof(link)) < 0 || stat(path, &st)) {
@@ -183,9 +186,10 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		free(info);
 		return -1;
 	}
-	if (has_locks(info)) {
+	locked = has_locks(info);
+	if (locked && !opts.file_locks) {
 		free(info);
-		pr_err("can't dump task %d: fd %d (%s) holds a file lock; file locks are not supported yet\n",
+		pr_err("can't dump task %d: fd %d (%s) holds a file lock; dump with --file-locks to save it\n",
 		       pid, fd, link);
 		return -1;
 	}
@@ -196,12 +200,13 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto add_fd;
 	}
 
+	const char *ext = external_match(link, &st, fi.mnt_id);
 	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
 
-	if (!kind && is_tty(&st) && tty_is_pty(pid, fd, &st))
+	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
 
-	if (kind) {
+	if (kind && !ext) {
 		d = new_desc(ft);
 		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
 			free(info);
@@ -218,7 +223,14 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	}
 	free(info);
 
-	if (is_tty(&st) && opts.shell_job) {
+	if (ext) {
+		/* not looked into: restore gets it from --inherit-fd */
+		d = new_desc(ft);
+		if (!d || external_note(d->id, link, ext))
+			return -1;
+		d->fe.type = FILE_TYPE__FT_REG;
+		d->reg.path = strdup(link);
+	} else if (is_tty(&st) && opts.shell_job) {
 		d = new_desc(ft);
 		if (!d)
 			return -1;
@@ -286,6 +298,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	ft->nr++;
 add_fd:
 	if (d->owner_pid == pid && d->owner_fd == fd && collect_fown(pid, fd, fi.flags, d))
+		return -1;
+	if (locked && file_locks_collect(pid, fd, d->id, link))
 		return -1;
 	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);
@@ -690,6 +704,10 @@ int image_max_fd(int dfd, pid_t pid)
 /* A new open file description for file @id. */
 static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 {
+	int fd = inherit_fd_open(fe);
+
+	if (fd != -2)
+		return fd;
 	if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
 		if (shell_tty < 0) {
 			pr_err("file %u was the caller's terminal: restore needs --shell-job and a terminal\n", fe->id);

@@ -13,6 +13,8 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "files.pb-c.h"
+#include "file-lock.pb-c.h"
+#include "ext-file.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -25,6 +27,8 @@
 #define FDINFO_MAGIC	0x62e07b8du
 #define FS_MAGIC	0x4fd35a12u
 #define SHMEM_MAGIC	0x5d3c81e7u
+#define FILE_LOCKS_MAGIC	0x4a6f1b2du
+#define EXT_FILES_MAGIC	0x6c2e9a13u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -93,6 +97,16 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_FILE_LOCKS] = {
+		.name_fmt	= "file-locks.img",
+		.magic		= FILE_LOCKS_MAGIC,
+		.pb		= &file_lock_entry__descriptor,
+	},
+	[CR_FD_EXT_FILES] = {
+		.name_fmt	= "ext-files.img",
+		.magic		= EXT_FILES_MAGIC,
+		.pb		= &ext_file_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -109,6 +123,8 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_PAGES]		= "PAGES",
 	[CR_FD_SHMEM]		= "SHMEM",
 	[CR_FD_SHMEM_PAGES]	= "SHMEM_PAGES",
+	[CR_FD_FILE_LOCKS]	= "FILE_LOCKS",
+	[CR_FD_EXT_FILES]	= "EXT_FILES",
 };
 
 const char *img_type_name(int type)

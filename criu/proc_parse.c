@@ -949,3 +949,77 @@ int parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi)
 	free(buf);
 	return ret;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Lock lines of /proc/locks and fdinfo                                   */
+/* ---------------------------------------------------------------------- */
+
+/* A word up to the next blank; fails on an empty or too long one. */
+static int scan_word(const char **pp, char *out, size_t size)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	while (!is_eol(p[n]) && !is_blank(p[n]))
+		n++;
+	if (!n || n >= size)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	*pp = p + n;
+	return 0;
+}
+
+static int scan_lock_fields(const char *p, struct proc_lock *l)
+{
+	uint64_t v;
+
+	/* the number of the lock, then "->" for a task blocked on it */
+	if (scan_u64(&p, 10, &v) || expect_char(&p, ':'))
+		return -1;
+	p = skip_blanks(p);
+	if (!strncmp(p, "->", 2)) {
+		l->waiter = true;
+		p = skip_blanks(p + 2);
+	}
+	if (scan_word(&p, l->kind, sizeof(l->kind)))
+		return -1;
+	p = skip_blanks(p);
+	if (scan_word(&p, l->mode, sizeof(l->mode)))
+		return -1;
+	p = skip_blanks(p);
+	if (scan_word(&p, l->type, sizeof(l->type)))
+		return -1;
+	p = skip_blanks(p);
+	if (scan_int(&p, &l->pid))
+		return -1;
+	p = skip_blanks(p);
+	/* MAJ:MIN:INO, major and minor in hex */
+	if (scan_u32(&p, 16, &l->maj) || expect_char(&p, ':') || scan_u32(&p, 16, &l->min) ||
+	    expect_char(&p, ':') || scan_u64(&p, 10, &l->ino))
+		return -1;
+	p = skip_blanks(p);
+	if (scan_u64(&p, 10, &l->start))
+		return -1;
+	p = skip_blanks(p);
+	if (!strncmp(p, "EOF", 3)) {
+		l->end = UINT64_MAX;
+		p += 3;
+	} else if (scan_u64(&p, 10, &l->end) || l->end < l->start) {
+		return -1;
+	}
+	return expect_eol(p);
+}
+
+int parse_lock_line(const char *line, struct proc_lock *l)
+{
+	memset(l, 0, sizeof(*l));
+	if (!strncmp(line, "lock:", 5))
+		line = skip_blanks(line + 5);
+	if (scan_lock_fields(skip_blanks(line), l)) {
+		report_bad_line("lock", line);
+		memset(l, 0, sizeof(*l));
+		return -1;
+	}
+	return 0;
+}

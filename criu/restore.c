@@ -31,6 +31,8 @@
 #include "cr_options.h"
 #include "crtools.h"
 #include "files.h"
+#include "file-lock.h"
+#include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -528,8 +530,10 @@ enum {
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
 };
+_Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
 
 struct child_fds {
 	int base;
@@ -1244,7 +1248,7 @@ static int restore_task(struct rst_ctx *rc)
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
-	int max_fd, tty = tr->svc_base + SVC_TTY, pages_fd, exe_fd;
+	int max_fd, tty = tr->svc_base + SVC_TTY, pages_fd, exe_fd, keep_to;
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1256,13 +1260,17 @@ static int restore_task(struct rst_ctx *rc)
 			_exit(1);
 		close(tr->sync_pipe[0]);
 		/* Our own fds go up out of the way, everything else of ours goes. */
+		keep_to = inherit_fd_lift(cf.base + SVC_INHERIT);
+		if (keep_to < 0)
+			return -1;
 		tty = opts.shell_job ? open_shell_tty() : -1;
 		log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
 		tr->dfd = svc_fd(&cf, tr->dfd, SVC_DIR);
 		if (tty >= 0)
 			tty = svc_fd(&cf, tty, SVC_TTY);
 		if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf.base - 1, 0) ||
-		    syscall(SYS_close_range, cf.base + SVC_TTY + 1, ~0U, 0)) {
+		    syscall(SYS_close_range, cf.base + SVC_TTY + 1, cf.base + SVC_INHERIT - 1, 0) ||
+		    syscall(SYS_close_range, keep_to, ~0U, 0)) {
 			pr_perror("can't set up service fds");
 			return -1;
 		}
@@ -1310,6 +1318,8 @@ static int restore_task(struct rst_ctx *rc)
 	a->mm.exe_fd = exe_fd;
 	memcpy(a->pidfds, rc->late, sizeof(rc->late));
 	a->nr_pidfds = rc->nr_late;
+	if (file_locks_prepare(rc->dfd, rc->pid, a))
+		return -1;
 
 	if (restore_fs(rc->dfd, rc->pid))
 		return -1;
@@ -1594,7 +1604,8 @@ static int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1, max_vmas = 0;
 
-	if (read_files(tr->dfd, &tr->files) || shmem_count(tr->dfd, &tr->nr_shmem))
+	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
+	    shmem_count(tr->dfd, &tr->nr_shmem))
 		return -1;
 	for (size_t i = 0; i < tr->files.nr; i++)
 		if (tr->files.fe[i]->id + 1 > tr->nr_ids)

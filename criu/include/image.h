@@ -32,6 +32,8 @@ enum cr_img_type {
 	CR_FD_PAGES,	/* pages-ID.img, raw */
 	CR_FD_SHMEM,	/* shmem.img: shared anonymous memory objects */
 	CR_FD_SHMEM_PAGES,	/* shmem-ID.img: raw, sparse, the object's bytes at their offsets */
+	CR_FD_FILE_LOCKS,	/* file-locks.img: locks the tree holds, with --file-locks */
+	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
 	CR_FD_MAX
 };
 

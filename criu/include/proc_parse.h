@@ -75,6 +75,23 @@ struct proc_fdinfo {
 int parse_fdinfo_buf(const char *buf, struct proc_fdinfo *fi);
 int parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi);
 
+/*
+ * A line of /proc/locks, or a "lock:" line of fdinfo:
+ * "N: [-> ]KIND MODE TYPE PID MAJ:MIN:INO START END|EOF".
+ */
+struct proc_lock {
+	bool waiter;		/* "->": a task blocked on the lock listed before */
+	char kind[12];		/* FLOCK, POSIX, OFDLCK, LEASE, DELEG, ACCESS, ... */
+	char mode[12];		/* ADVISORY for locks; ACTIVE, BREAKING, ... for leases */
+	char type[8];		/* READ, WRITE, UNLCK */
+	int pid;		/* -1 for OFD locks */
+	unsigned int maj, min;	/* the device of the inode */
+	uint64_t ino;
+	uint64_t start, end;	/* inclusive; end UINT64_MAX for EOF */
+};
+
+int parse_lock_line(const char *line, struct proc_lock *l);
+
 /* Read a whole /proc file into a malloc'ed NUL-terminated buffer. */
 char *read_proc_file(pid_t pid, const char *name, size_t *len);
 

@@ -128,6 +128,17 @@ struct rst_thread {
 
 #define RST_THREAD_STACK	(16 * 1024)
 
+/* A file lock the process takes back (kind as in file-lock.proto). */
+#define RST_MAX_LOCKS	256
+
+struct rst_file_lock {
+	int32_t fd;
+	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD */
+	uint32_t type;		/* F_RDLCK, F_WRLCK */
+	uint32_t pad;
+	uint64_t start, len;	/* len 0: to the end of the file */
+};
+
 struct restore_args {
 	uint64_t bootstrap_start, bootstrap_len;
 	uint64_t task_size;		/* unmap everything below this */
@@ -196,6 +207,8 @@ struct restore_args {
 	uint32_t nr_timers;
 	struct late_fd pidfds[64];	/* opened once every process exists */
 	int32_t nr_pidfds;
+	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
+	uint32_t nr_locks;
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;

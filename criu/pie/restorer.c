@@ -418,6 +418,33 @@ static void open_pidfds(struct restore_args *a)
 	}
 }
 
+/*
+ * File locks come back in the process that owns them (POSIX ones belong to
+ * the process), once no more fds get closed: a close drops POSIX locks.
+ */
+static void take_file_locks(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_locks; i++) {
+		struct rst_file_lock *l = &a->locks[i];
+		struct {
+			int16_t type, whence;
+			int64_t start, len;
+			int32_t pid, pad;
+		} fl = { .type = l->type, .whence = 0, .start = l->start, .len = l->len };
+		char what[96];
+		long ret;
+
+		if (l->kind == 1)	/* flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4 */
+			ret = __S(__NR_flock, l->fd, (l->type == 1 ? 2 : 1) | 4, 0, 0, 0, 0);
+		else			/* F_SETLK 6, F_OFD_SETLK 37 */
+			ret = __S(__NR_fcntl, l->fd, l->kind == 2 ? 6 : 37, &fl, 0, 0, 0);
+		if (ret < 0) {
+			blob_snprintf(what, sizeof(what), "taking back the file lock at fd %d", l->fd);
+			fail(what, ret);
+		}
+	}
+}
+
 /* ---- threads ---- */
 
 struct clone_args_k {
@@ -519,6 +546,7 @@ long blob_main(void *data)
 	progress("creds");
 
 	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
+	take_file_locks(a);
 
 	restore_creds(a);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");

@@ -873,6 +873,69 @@ def t_no_action():
     expect_error(r, r"usage|action")
 
 
+def t_bad_inherit_fd():
+    """Malformed --inherit-fd / --external, and an fd criu does not have."""
+    d = new_dir("inherit", create=False)
+    for arg in ("fd[x]:pipe:[1]", "fd[3]", "fd[3]:", "3:pipe:[1]", "fd[-1]:pipe:[1]"):
+        r = criu("restore", "-D", d, "--inherit-fd", arg)
+        expect_error(r, r"bad --inherit-fd", re.escape(arg))
+    r = criu("restore", "-D", d, "--inherit-fd", "fd[987]:pipe:[1]")
+    expect_error(r, r"inherit-fd", r"fd 987 is not open")
+    for arg in ("pipe:[x]", "pipe:[1]junk", "tty[zz:1]", "nonsense"):
+        r = criu("dump", "-t", "1", "-D", d, "--external", arg)
+        expect_error(r, r"bad --external", re.escape(arg))
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
+def t_inherit_fd_missing():
+    """A pipe to the outside: dumped with --external, restored only with --inherit-fd."""
+    rfd, wfd = os.pipe()
+    try:
+        ino = os.fstat(rfd).st_ino
+        res = "pipe:[%d]" % ino
+        p = subprocess.Popen(["sleep", "1000"], stdin=rfd, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        os.close(rfd)
+        rfd = -1
+        try:
+            d = new_dir("extpipe", create=False)
+            r = criu("dump", "-t", p.pid, "-D", d)
+            expect_error(r, r"pipe", r"outside|other end|tree")
+            r = criu("dump", "-t", p.pid, "-D", d, "--external", res)
+            if r.rc != 0:
+                raise Fail("dump with --external %s failed; %s" % (res, r.brief()))
+            p.wait(timeout=5)
+            r = criu("restore", "-D", d, "-d")
+            expect_error(r, r"--inherit-fd", re.escape(res))
+            ensure_no_pid(p.pid)
+            # criu's fd is the write end: the task gets the read end of that same pipe
+            pidfile = os.path.join(TMP, "pidfile-extpipe")
+            argv = [CRIU, "restore", "-D", d, "-d", "--pidfile", pidfile,
+                    "--inherit-fd", "fd[%d]:%s" % (wfd, res)]
+            q = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=CRIU_TIMEOUT, pass_fds=(wfd,))
+            if q.returncode != 0:
+                raise Fail("restore with --inherit-fd failed: %r" % q.stderr.decode(errors="replace")[-400:])
+            try:
+                link = os.readlink("/proc/%d/fd/0" % p.pid)
+                flags = read_text("/proc/%d/fdinfo/0" % p.pid) or ""
+                if link != res or not re.search(r"^flags:\s+0*[0-7]*0$", flags, re.M):
+                    raise Fail("restored fd 0 is %s (%r), expected the read end of %s" % (link, flags, res))
+            finally:
+                os.kill(p.pid, signal.SIGKILL)
+                time.sleep(0.05)
+                reap_orphans()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    finally:
+        if rfd >= 0:
+            os.close(rfd)
+        os.close(wfd)
+
+
 def t_bad_option():
     r = criu("--no-such-option", "check")
     expect_error(r, r"unrecognized|unknown|invalid|usage")
@@ -975,6 +1038,8 @@ def main():
         check("unknown_action", t_unknown_action)
         check("no_action", t_no_action)
         check("bad_option", t_bad_option)
+        check("bad_inherit_fd", t_bad_inherit_fd)
+        check("inherit_fd_missing", t_inherit_fd_missing)
 
         # nothing may be left: processes, mounts
         def t_leftovers():

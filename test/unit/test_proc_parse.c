@@ -956,6 +956,61 @@ static void test_fdinfo_optional(void **state)
 	assert_int_equal(fi.ino, 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* lock lines                                                             */
+/* ---------------------------------------------------------------------- */
+
+static void test_lock_lines(void **state)
+{
+	struct proc_lock l;
+
+	assert_int_equal(parse_lock_line("lock:\t1: FLOCK  ADVISORY  WRITE 26219 fe:00:10953794 0 EOF", &l), 0);
+	assert_false(l.waiter);
+	assert_string_equal(l.kind, "FLOCK");
+	assert_string_equal(l.mode, "ADVISORY");
+	assert_string_equal(l.type, "WRITE");
+	assert_int_equal(l.pid, 26219);
+	assert_int_equal(l.maj, 0xfe);
+	assert_int_equal(l.min, 0);
+	assert_int_equal(l.ino, 10953794);
+	assert_int_equal(l.start, 0);
+	assert_true(l.end == UINT64_MAX);
+
+	assert_int_equal(parse_lock_line("2: POSIX  ADVISORY  READ 17 08:1a:5 40 49\n", &l), 0);
+	assert_string_equal(l.kind, "POSIX");
+	assert_string_equal(l.type, "READ");
+	assert_int_equal(l.maj, 8);
+	assert_int_equal(l.min, 0x1a);
+	assert_int_equal(l.start, 40);
+	assert_int_equal(l.end, 49);
+
+	/* OFD locks have no pid; a waiter follows the lock it waits for */
+	assert_int_equal(parse_lock_line("1: -> OFDLCK ADVISORY  WRITE -1 fe:00:10953828 3 9", &l), 0);
+	assert_true(l.waiter);
+	assert_string_equal(l.kind, "OFDLCK");
+	assert_int_equal(l.pid, -1);
+	assert_int_equal(l.start, 3);
+	assert_int_equal(l.end, 9);
+
+	assert_int_equal(parse_lock_line("lock:\t1: LEASE  ACTIVE    READ 300 00:2a:77 0 EOF\n", &l), 0);
+	assert_string_equal(l.kind, "LEASE");
+	assert_string_equal(l.mode, "ACTIVE");
+}
+
+static void test_lock_lines_malformed(void **state)
+{
+	struct proc_lock l;
+
+	assert_int_equal(parse_lock_line("", &l), -1);
+	assert_int_equal(parse_lock_line("1 FLOCK  ADVISORY  WRITE 1 fe:00:1 0 EOF", &l), -1);
+	assert_int_equal(parse_lock_line("1: FLOCK  ADVISORY  WRITE 1 fe:00 0 EOF", &l), -1);
+	assert_int_equal(parse_lock_line("1: POSIX  ADVISORY  WRITE 1 fe:00:1 9 3", &l), -1);
+	assert_int_equal(parse_lock_line("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF junk", &l), -1);
+	assert_int_equal(parse_lock_line("1: POSIX  ADVISORY  WRITE x fe:00:1 0 EOF", &l), -1);
+	assert_int_equal(parse_lock_line("1: POSIX  ADVISORY  WRITE 1 <none>:0 0 EOF", &l), -1);
+	assert_int_equal(parse_lock_line("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0", &l), -1);
+}
+
 static void test_fdinfo_malformed(void **state)
 {
 	static const char *bad[] = {
@@ -1206,6 +1261,8 @@ int main(void)
 		cmocka_unit_test(test_fdinfo_other_extras),
 		cmocka_unit_test(test_fdinfo_optional),
 		cmocka_unit_test(test_fdinfo_malformed),
+		cmocka_unit_test(test_lock_lines),
+		cmocka_unit_test(test_lock_lines_malformed),
 		cmocka_unit_test(test_live_maps),
 		cmocka_unit_test(test_live_maps_odd_name),
 		cmocka_unit_test(test_live_stat),

@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,9 @@ DESC_KEYS = {
     'leave_running': bool,      # dump with -R: the task must go on untouched, no restore
     'imgdir_size': str,         # images dir on a tmpfs of this size (root only)
     'stopped': bool,            # SIGSTOP the task before the dump; it must come back stopped
+    'ext_pipe': bool,           # the test holds the write end of the runner's pipe (fd in
+                                # $ZDTM_EXT_FD): dumped --external, restored --inherit-fd; the
+                                # runner must read a line "ext-pipe-ok" from it at the end
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -523,6 +527,7 @@ class Run:
         self.deadline = None
         self.timeout = DEFAULT_TIMEOUT
         self.pid_done = False
+        self.ext = None         # (read end, write end, inode) with ext_pipe
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -541,9 +546,11 @@ class Run:
         log('$ ' + ' '.join(cmd))
         with open(out, 'wb') as f:
             try:
+                # with ext_pipe, criu gets the runner's write end (--inherit-fd)
                 p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                    stderr=subprocess.STDOUT,
-                                   timeout=self.remaining())
+                                   timeout=self.remaining(),
+                                   pass_fds=(self.ext[1],) if self.ext else ())
             except subprocess.TimeoutExpired:
                 raise TestFail('criu %s did not finish in time' % action)
         log('criu %s exited with %d' % (action, p.returncode))
@@ -580,6 +587,11 @@ class Run:
 
         env = dict(TEST_ENV)
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
+        if desc.get('ext_pipe'):
+            r, w = os.pipe()
+            self.ext = (r, w, os.fstat(w).st_ino)
+            env['ZDTM_EXT_FD'] = str(w)
+            kw['pass_fds'] = (w,)
         cmd = [binary, '--pidfile=' + self.pidfile,
                '--outfile=' + self.outfile] + desc.get('args', [])
         log('$ ' + ' '.join(cmd))
@@ -614,6 +626,11 @@ class Run:
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
         common = desc.get('opts', [])
+        if self.ext:
+            res = 'pipe:[%d]' % self.ext[2]
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--external', res],
+                        restore_opts=desc.get('restore_opts', []) +
+                        ['--inherit-fd', 'fd[%d]:%s' % (self.ext[1], res)])
         if desc.get('vdso_proxy'):
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
         if desc.get('leave_running'):
@@ -740,6 +757,22 @@ class Run:
         if verbose:
             for l in lines:
                 log('| ' + l)
+        if self.ext:
+            self.check_ext_pipe()
+
+    def check_ext_pipe(self):
+        """What the test wrote into the runner's pipe, before and after C/R."""
+        os.close(self.ext[1])
+        self.ext = (self.ext[0], -1, self.ext[2])
+        data = b''
+        while select.select([self.ext[0]], [], [], self.remaining())[0]:
+            chunk = os.read(self.ext[0], 65536)
+            if not chunk:
+                break
+            data += chunk
+        log('ext pipe: %r' % data)
+        if b'ext-pipe-ok' not in data.splitlines():
+            raise TestFail('the runner\'s pipe did not carry "ext-pipe-ok" (got %r)' % data[:200])
 
     def run(self):
         desc = load_desc(self.name)
@@ -790,6 +823,9 @@ class Run:
 
     def cleanup(self, failed):
         kill_leftovers(None if self.pid_done else self.pid)
+        for fd in self.ext[:2] if self.ext else ():
+            if fd >= 0:
+                os.close(fd)
         for m in self.mounts:
             subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:

@@ -1,0 +1,29 @@
+#ifndef CR_EXTERNAL_H
+#define CR_EXTERNAL_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "files.h"
+
+/* --inherit-fd fds live in service slots 5..15 of the restore processes */
+#define MAX_INHERIT_FD	11
+
+/* Command line: 0, or -1 with a message. */
+int external_add(const char *arg);
+int inherit_fd_add(const char *arg);
+
+/* Dump: the --external an fd matches (NULL: none); record it; ext-files.img. */
+const char *external_match(const char *link, const struct stat *st, int mnt_id);
+int external_note(uint32_t id, const char *link, const char *what);
+int external_dump(int dfd);
+void external_free(void);
+
+/* Restore: every external file must have its --inherit-fd (parent, before forking). */
+int inherit_fd_prepare(int dfd, struct rst_files *rf);
+/* In the root: move the inherited fds to base.., returns the first slot after them. */
+int inherit_fd_lift(int base);
+/* A new fd for @fe from an --inherit-fd, -2 if none names it, -1 on error. */
+int inherit_fd_open(FileEntry *fe);
+
+#endif
