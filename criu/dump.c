@@ -121,6 +121,7 @@ struct dump_ctx {
 	size_t nr_sig_shared;
 	uint8_t (*shared_buf)[128];
 	struct dump_stats *st;
+	struct mm_parent parent;	/* whose pages it may share (cow.c); md NULL for the root */
 };
 
 static int check_task(struct dump_ctx *dc)
@@ -517,7 +518,7 @@ static int run_parasite(struct dump_ctx *dc)
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
-	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id))
+	if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL))
 		goto cure;
 	ret = 0;
 cure:
@@ -1353,6 +1354,12 @@ int cr_dump_tasks(pid_t pid)
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters())
 		goto out_resume;
+	for (int i = 0; i < t.nr; i++) {
+		struct dump_ctx *p = tree_find(&t, t.p[i].ppid);
+
+		if (p && !p->zombie)
+			t.p[i].parent = (struct mm_parent){ .pid = p->pid, .md = &p->md };
+	}
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
 	for (int i = 0; i < t.nr; i++)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "cow.h"
 #include "crtools.h"
 #include "image.h"
 #include "log.h"
@@ -567,12 +568,44 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	return ret;
 }
 
+/* Pages the parent has: an entry with no data. */
+static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	pe.has_in_parent = true;
+	pe.in_parent = true;
+	for (size_t i = 0; i < pl->nr; i++) {
+		pe.vaddr = pl->r[i].start;
+		pe.nr_pages = pl->r[i].nr_pages;
+		if (pb_write_one(x->pagemap, &pe))
+			return -1;
+		x->st->pages_in_parent += pl->r[i].nr_pages;
+	}
+	return 0;
+}
+
+/* Leave out of @anon and @hidden what the task shares with its parent; it goes to @inh. */
+static int split_inherited(pid_t pid, struct mm_dump *md, const struct mm_parent *parent, struct page_list *anon,
+			   struct page_list *hidden, struct page_list *inh)
+{
+	struct page_list l[2] = { *anon, *hidden };
+	int ret = cow_split_inherited(pid, md, parent, l, 2, inh);
+
+	*anon = l[0];
+	*hidden = l[1];
+	if (!ret)
+		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
+			(unsigned long)(inh[0].total_pages + inh[1].total_pages), parent->pid);
+	return ret;
+}
+
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
-	       uint32_t pages_id)
+	       uint32_t pages_id, const struct mm_parent *parent)
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden;
+	struct page_list anon, file, hidden, inh[2];
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
@@ -580,8 +613,12 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	page_list_init(&anon);
 	page_list_init(&file);
 	page_list_init(&hidden);
+	page_list_init(&inh[0]);
+	page_list_init(&inh[1]);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &anon, &file, &hidden, st))
+		goto out;
+	if (parent && split_inherited(pid, md, parent, &anon, &hidden, inh))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
@@ -609,6 +646,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &hidden))
 		goto out;
+	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]))
+		goto out;
 	ret = 0;
 out:
 	xfer_close(&x);
@@ -617,5 +656,7 @@ out:
 	page_list_free(&anon);
 	page_list_free(&file);
 	page_list_free(&hidden);
+	page_list_free(&inh[0]);
+	page_list_free(&inh[1]);
 	return ret;
 }

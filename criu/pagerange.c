@@ -105,6 +105,44 @@ int page_list_add(struct page_list *l, uint64_t addr, uint64_t nr_pages)
 	return 0;
 }
 
+int page_list_split(const struct page_list *l, const struct page_list *sel, struct page_list *in,
+		    struct page_list *out)
+{
+	size_t j = 0;
+
+	page_list_init(in);
+	page_list_init(out);
+	for (size_t i = 0; i < l->nr; i++) {
+		uint64_t pfn = l->r[i].start >> PAGE_SHIFT, end = range_end_pfn(&l->r[i]);
+
+		while (pfn < end) {
+			uint64_t s, e, next;
+			struct page_list *to;
+
+			/* skip selected ranges wholly below pfn */
+			while (j < sel->nr && range_end_pfn(&sel->r[j]) <= pfn)
+				j++;
+			s = j < sel->nr ? sel->r[j].start >> PAGE_SHIFT : end;
+			e = j < sel->nr ? range_end_pfn(&sel->r[j]) : end;
+			if (pfn < s) {
+				next = s < end ? s : end;
+				to = out;
+			} else {
+				next = e < end ? e : end;
+				to = in;
+			}
+			if (page_list_add(to, pfn << PAGE_SHIFT, next - pfn))
+				goto err;
+			pfn = next;
+		}
+	}
+	return 0;
+err:
+	page_list_free(in);
+	page_list_free(out);
+	return -1;
+}
+
 size_t page_list_next_batch(const struct page_list *l, struct page_cursor *cur,
 			    uint64_t max_pages, struct iovec *iov, size_t max_iov,
 			    uint64_t *nr_pages)

@@ -28,6 +28,7 @@
 
 #include "compel/compel.h"
 #include "core.pb-c.h"
+#include "cow.h"
 #include "cr_options.h"
 #include "crtools.h"
 #include "files.h"
@@ -88,6 +89,7 @@ struct rst_ctx {
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
+	struct cow_task cow;		/* private memory shared with the parent (cow.c) */
 };
 
 struct rst_tree {
@@ -103,6 +105,7 @@ struct rst_tree {
 	uint32_t nr_shmem;
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int sync_pipe[2];
+	struct cow_tree cow;
 };
 
 /* ---- reading and checking the images ---- */
@@ -196,6 +199,11 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
 	size_t lo = 0, hi = mm->n_vmas;
 
+	/* pages the parent has (cow.c) take no room in the pages file */
+	if (pe->has_in_parent && pe->in_parent) {
+		file_size = UINT64_MAX;
+		pe->off = 0;
+	}
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
 	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
@@ -253,7 +261,10 @@ static int read_pagemap(struct rst_ctx *rc)
 		}
 		rc->pms = n;
 		rc->pms[rc->nr_pms++] = pe;
-		rc->nr_pages += pe->nr_pages;
+		if (pe->has_in_parent && pe->in_parent)
+			rc->st.pages_cow += pe->nr_pages;
+		else
+			rc->nr_pages += pe->nr_pages;
 	}
 	if (r < 0)
 		goto out;
@@ -421,7 +432,10 @@ static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct rest
 			   struct rst_vdso_part *tgt, uint8_t *proxy_buf)
 {
 	struct vdso_symtab old = { 0 }, new;
-	struct proc_vma boot = { .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len };
+	struct proc_vma boot[2] = {
+		{ .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len },
+		{ .start = rc->tree->cow.base, .end = rc->tree->cow.base + rc->tree->cow.len },
+	};
 	uint64_t lo = UINT64_MAX, hi = 0, base;
 
 	if (!tgt[VDSO_PART_VDSO].end || !sv->part[VDSO_PART_VDSO].end) {
@@ -447,7 +461,7 @@ static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct rest
 		lo = sv->part[p].start < lo ? sv->part[p].start : lo;
 		hi = sv->part[p].end > hi ? sv->part[p].end : hi;
 	}
-	base = find_bootstrap_hole(rc, &boot, 1, hi - lo);
+	base = find_bootstrap_hole(rc, boot, 2, hi - lo);
 	if (!base) {
 		pr_err("no room for this kernel's vDSO in the address space of %d\n", rc->pid);
 		return -1;
@@ -576,6 +590,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
+		r->premap = cow_slot(&rc->cow, v->start);
 		if (v->kind == VMA_KIND__VMA_SHMEM) {
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
@@ -975,7 +990,7 @@ static int plan_bootstrap(struct rst_ctx *rc)
 	find_self_vdso(&sv, self, nr_self);
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
-	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_pms * sizeof(struct rst_pagemap) +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
 	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
@@ -1028,7 +1043,7 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->bootstrap_len = len;
 	a->task_size = kdat.task_size;
 	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
-	a->pms = bump(&p, rc->nr_pms * sizeof(struct rst_pagemap));
+	a->pms = bump(&p, (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
 	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
@@ -1046,12 +1061,14 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 		goto err;
 	}
 
-	for (size_t i = 0; i < rc->nr_pms; i++) {
-		a->pms[i].vaddr = rc->pms[i]->vaddr;
-		a->pms[i].nr_pages = rc->pms[i]->nr_pages;
-		a->pms[i].off = rc->pms[i]->off;
-	}
-	a->nr_pms = rc->nr_pms;
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	a->premap_start = rc->tree->cow.base;
+	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
@@ -1300,7 +1317,7 @@ static int restore_task(struct rst_ctx *rc)
 	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late, &rc->nr_late,
 			ARRAY_SIZE(rc->late)))
 		return -1;
-	if (fork_children(rc))
+	if (cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name) || fork_children(rc))
 		return -1;
 	/* what the children needed is theirs now */
 	syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
@@ -1509,6 +1526,7 @@ static void free_ctx(struct rst_ctx *rc)
 	free(rc->uses);
 	free(rc->uses_shared);
 	free(rc->need);
+	cow_task_free(&rc->cow);
 }
 
 static void free_tree(struct rst_tree *tr)
@@ -1516,6 +1534,7 @@ static void free_tree(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++)
 		free_ctx(&tr->t[i]);
 	free(tr->t);
+	free(tr->cow.t);
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
@@ -1711,6 +1730,28 @@ static int traced_by_us(pid_t pid)
 	return ours;
 }
 
+/* Which private areas are built before forking, so that children share their pages (cow.c). */
+static int plan_cow(struct rst_tree *tr)
+{
+	tr->cow.t = calloc((size_t)tr->nr + 1, sizeof(*tr->cow.t));
+	if (!tr->cow.t)
+		return -1;
+	tr->cow.nr = tr->nr;
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+		struct rst_ctx *parent = i ? task_of(tr, rc->pe->ppid) : NULL;
+
+		rc->cow.pid = rc->pid;
+		rc->cow.parent = parent ? parent - tr->t : -1;
+		rc->cow.live = !rc->zombie;
+		rc->cow.mm = rc->mm;
+		rc->cow.pms = rc->pms;
+		rc->cow.nr_pms = rc->nr_pms;
+		tr->cow.t[i] = &rc->cow;
+	}
+	return cow_plan(&tr->cow);
+}
+
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
@@ -1741,7 +1782,7 @@ int cr_restore_tasks(void)
 			goto out;
 		tr.inv = probe.inv;
 	}
-	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr))
+	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
@@ -1751,10 +1792,13 @@ int cr_restore_tasks(void)
 		}
 		want += 1 + tr.t[i].nr_tcores;
 		pages += tr.t[i].nr_pages;
+		st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
 		if (plan_bootstrap(&tr.t[i]))
 			goto out;
 	}
+	if (cow_reserve(&tr.cow))
+		goto out;
 	trapped = calloc(want + 1, sizeof(*trapped));
 	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");

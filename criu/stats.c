@@ -39,7 +39,7 @@ int write_dump_stats(int dfd, const struct dump_stats *st)
 	ds.memdump_time = st->memdump_time;
 	ds.memwrite_time = st->memwrite_time;
 	ds.pages_scanned = st->pages_scanned;
-	ds.pages_skipped_parent = 0;
+	ds.pages_skipped_parent = st->pages_in_parent;
 	ds.pages_written = st->pages_written;
 	ds.pages_lazy = 0;
 	se.dump = &ds;
@@ -55,6 +55,7 @@ int write_restore_stats(int dfd, const struct restore_stats *st)
 	rs.restore_time = st->restore_time;
 	rs.has_pages_restored = true;
 	rs.pages_restored = st->pages_restored;
+	rs.pages_skipped_cow = st->pages_cow;
 	se.restore = &rs;
 	return write_stats(dfd, CR_FD_STATS_RESTORE, &se);
 }

@@ -31,9 +31,11 @@ int kerndat_init(void);
 struct dump_stats {
 	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time;
 	uint64_t pages_scanned, pages_written, pages_zero;
+	uint64_t pages_in_parent;	/* left out: still shared with the parent (cow.c) */
 };
 struct restore_stats {
 	uint64_t forking_time, restore_time, pages_restored;
+	uint64_t pages_cow;		/* shared with the parent again, not read (cow.c) */
 };
 int write_dump_stats(int dfd, const struct dump_stats *st);
 int write_restore_stats(int dfd, const struct restore_stats *st);

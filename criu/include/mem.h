@@ -22,11 +22,17 @@ struct mm_dump {
 	uint64_t auxv[128];
 };
 
+/* The process a task was forked from: the task may still share pages with it. */
+struct mm_parent {
+	pid_t pid;
+	const struct mm_dump *md;
+};
+
 /* Classify every area of @pid; refuse (with a message) any we can't restore. */
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md);
 /* Write the contents of private areas to pages-1.img and pagemap-PID.img. */
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
-	       uint32_t pages_id);
+	       uint32_t pages_id, const struct mm_parent *parent);
 void free_mm_dump(struct mm_dump *md);
 
 #endif

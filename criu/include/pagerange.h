@@ -31,6 +31,13 @@ void page_list_free(struct page_list *l);
  */
 int page_list_add(struct page_list *l, uint64_t addr, uint64_t nr_pages);
 
+/*
+ * Split @l by @sel: the pages of @l that are in @sel go to @in, the others
+ * to @out (both initialised here). 0 or -1.
+ */
+int page_list_split(const struct page_list *l, const struct page_list *sel, struct page_list *in,
+		    struct page_list *out);
+
 /* A position inside a page_list, for walking it in batches. */
 struct page_cursor {
 	size_t idx;		/* range index */

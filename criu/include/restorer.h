@@ -34,6 +34,7 @@ struct rst_vma {
 	int32_t fd;		/* for file-backed areas */
 	uint32_t kind;
 	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
+	uint64_t premap;	/* built already at this address (cow.c): moved, not mapped; 0 if not */
 };
 
 struct rst_pagemap {
@@ -148,6 +149,7 @@ struct restore_args {
 	struct rst_pagemap *pms;
 	uint32_t nr_pms;
 	int32_t pages_fd;
+	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
 
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
 	struct rst_vdso_part tgt_vdso[VDSO_NR_PARTS];	/* where the task had them */

@@ -105,12 +105,16 @@ static void restore_vdso(struct restore_args *a)
 /* Unmap everything but the bootstrap area and the (moved) vDSO. */
 static void unmap_old(struct restore_args *a)
 {
-	struct rst_vdso_part keep[VDSO_NR_PARTS + 1];
+	struct rst_vdso_part keep[VDSO_NR_PARTS + 2];
 	int nr = 0;
 	uint64_t pos = 0;
 
 	keep[nr].start = a->bootstrap_start;
 	keep[nr++].end = a->bootstrap_start + a->bootstrap_len;
+	if (a->premap_len) {
+		keep[nr].start = a->premap_start;
+		keep[nr++].end = a->premap_start + a->premap_len;
+	}
 	for (int i = 0; i < VDSO_NR_PARTS; i++)
 		if (a->tgt_vdso[i].end > a->tgt_vdso[i].start)
 			keep[nr++] = a->tgt_vdso[i];
@@ -132,12 +136,38 @@ static void unmap_old(struct restore_args *a)
 		check(sys_munmap(pos, a->task_size - pos), "unmapping the restore child");
 }
 
+/*
+ * Areas built before the fork (cow.c) wait in the premap region, which no
+ * area of the task overlaps: move them into place, then drop the region
+ * with whatever else of the tree's is left in it.
+ */
+static void move_premapped(struct restore_args *a)
+{
+	if (!a->premap_len)
+		return;
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		uint64_t len = v->end - v->start;
+		long ret;
+
+		if (!v->premap)
+			continue;
+		ret = sys_mremap(v->premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		if (ret != (long)v->start)
+			fail("moving a premapped memory area", ret);
+	}
+	check(sys_munmap(a->premap_start, a->premap_len), "unmapping the premap region");
+}
+
 static void map_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
 		struct rst_vma *v = &a->vmas[i];
 		uint32_t prot = v->prot;
 		long ret;
+
+		if (v->premap)
+			continue;
 
 		/* Private areas are filled before they get their protection. */
 		if (v->kind != RST_VMA_FILE_SHARED)
@@ -531,6 +561,7 @@ long blob_main(void *data)
 	progress("unmapping");
 	unmap_old(a);
 	progress("mapping");
+	move_premapped(a);
 	map_vmas(a);
 	map_vdso_proxy(a);
 	progress("filling pages");

@@ -14,6 +14,11 @@
  *	memory, its pid and its parent and exits 0 if all is intact; the root
  *	reaps them all by pid, checks its own memory and prints OK or BAD.
  *
+ * cow: like tree, but the root fills MIB before forking, and child k
+ *	rewrites only slice (k-1) mod 16 of the 16 slices of that memory:
+ *	the rest stays shared copy-on-write with the root. Each process
+ *	checks the pages as it sees them.
+ *
  * threads: one process with NTHREADS threads (main + NTHREADS-1 workers
  *	with small stacks). The main thread fills MIB of memory; each worker
  *	records its tid, puts a small pattern on its own stack and blocks in
@@ -99,14 +104,28 @@ static uint64_t sub_seed(uint64_t seed, unsigned idx)
 
 /* ------------------------------------------------------------------ tree */
 
-static int child_main(unsigned idx, size_t mib, uint64_t seed, pid_t root, int rfd, int wfd)
+#define COW_SLICES	16
+
+/* A child of the cow scenario: its slice of the root's memory is its own. */
+static void cow_rewrite(struct region *r, unsigned idx, uint64_t seed)
+{
+	size_t per = r->npages / COW_SLICES, from = ((idx - 1) % COW_SLICES) * per;
+
+	fill_buffer(r->mem + from * BENCH_PAGE, per, FILL_RANDOM, sub_seed(seed, idx), r->hashes + from);
+	r->table_hash = hash_words(r->hashes, r->npages);
+}
+
+static int child_main(unsigned idx, size_t mib, uint64_t seed, pid_t root, int rfd, int wfd, struct region *cow)
 {
 	struct region r;
 	pid_t pid0 = getpid();
 	size_t bad, first_bad = 0;
 
 	close(rfd);
-	if (region_fill(&r, mib, sub_seed(seed, idx))) {
+	if (cow) {
+		r = *cow;
+		cow_rewrite(&r, idx, seed);
+	} else if (region_fill(&r, mib, sub_seed(seed, idx))) {
 		printf("taskhog: child %u (pid %d): cannot allocate %zu MiB\n", idx, getpid(), mib);
 		return 2;
 	}
@@ -129,7 +148,7 @@ static int child_main(unsigned idx, size_t mib, uint64_t seed, pid_t root, int r
 	return 0;
 }
 
-static int tree_main(unsigned n, size_t mib, const char *pidfile, uint64_t seed)
+static int tree_main(unsigned n, size_t mib, const char *pidfile, uint64_t seed, int cow)
 {
 	pid_t root = getpid(), *kids;
 	struct region r;
@@ -145,6 +164,12 @@ static int tree_main(unsigned n, size_t mib, const char *pidfile, uint64_t seed)
 		return 2;
 	}
 	t0 = now_s();
+	if (cow && region_fill(&r, mib, sub_seed(seed, 0))) {
+		perror("taskhog: allocating memory");
+		return 2;
+	}
+	fill_s = now_s() - t0;
+	t0 = now_s();
 	for (unsigned i = 0; i < nkids; i++) {
 		kids[i] = fork();
 		if (kids[i] < 0) {
@@ -155,7 +180,7 @@ static int tree_main(unsigned n, size_t mib, const char *pidfile, uint64_t seed)
 		}
 		if (kids[i] == 0) {
 			free(kids);
-			_exit(child_main(i + 1, mib, seed, root, p[0], p[1]));
+			_exit(child_main(i + 1, mib, seed, root, p[0], p[1], cow ? &r : NULL));
 		}
 	}
 	spawn_s = now_s() - t0;
@@ -176,11 +201,13 @@ static int tree_main(unsigned n, size_t mib, const char *pidfile, uint64_t seed)
 			kill(kids[i], SIGKILL);
 		return 2;
 	}
-	if (region_fill(&r, mib, sub_seed(seed, 0))) {
-		perror("taskhog: allocating memory");
-		return 2;
+	if (!cow) {
+		if (region_fill(&r, mib, sub_seed(seed, 0))) {
+			perror("taskhog: allocating memory");
+			return 2;
+		}
+		fill_s = now_s() - t0 - spawn_s;
 	}
-	fill_s = now_s() - t0 - spawn_s;
 	printf("taskhog: pid %d scenario tree tasks %u processes %u threads 1 mib_per_process %zu seed %#" PRIx64
 	       " spawn_s %.4f fill_s %.4f ready\n", root, n, n, mib, seed, spawn_s, fill_s);
 	if (write_pidfile(pidfile)) {
@@ -358,8 +385,8 @@ int main(int argc, char **argv)
 	size_t mib;
 	uint64_t seed;
 
-	if (argc < 5 || argc > 6 || (strcmp(argv[1], "tree") && strcmp(argv[1], "threads"))) {
-		fprintf(stderr, "usage: %s tree NPROC MIB PIDFILE [SEED] | %s threads NTHREADS MIB PIDFILE [SEED]\n",
+	if (argc < 5 || argc > 6 || (strcmp(argv[1], "tree") && strcmp(argv[1], "cow") && strcmp(argv[1], "threads"))) {
+		fprintf(stderr, "usage: %s tree|cow NPROC MIB PIDFILE [SEED] | %s threads NTHREADS MIB PIDFILE [SEED]\n",
 			argv[0], argv[0]);
 		return 2;
 	}
@@ -375,7 +402,7 @@ int main(int argc, char **argv)
 		perror("taskhog: sigaction");
 		return 2;
 	}
-	if (!strcmp(argv[1], "tree"))
-		return tree_main(n, mib, argv[4], seed);
+	if (!strcmp(argv[1], "tree") || !strcmp(argv[1], "cow"))
+		return tree_main(n, mib, argv[4], seed, !strcmp(argv[1], "cow"));
 	return threads_main(n, mib, argv[4], seed);
 }

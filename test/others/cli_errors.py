@@ -641,6 +641,19 @@ def m_pages_short(d):
     os.truncate(p, size - 4096)
 
 
+def m_in_parent_root(d):
+    """The root gets an in_parent pagemap entry (a copy of its first one,
+    with field 10 set): a root has no parent to share pages with."""
+    p = img(d, "pagemap-{pid}.img")
+    ents = pb_entries(p)
+    if len(ents) < 2:
+        raise Fail("setup: pagemap has no page entry")
+    data = open(p, "rb").read()
+    off, n = ents[1]
+    body = data[off + 4:off + 4 + n] + b"\x50\x01"
+    open(p, "ab").write(struct.pack("<I", len(body)) + body)
+
+
 def t_restore_nonexistent_dir():
     d = new_dir("absent", create=False)
     r = criu("restore", "-D", d, "-d")
@@ -1013,6 +1026,7 @@ def main():
         check("restore_truncated_pagemap", restore_fails, good, m_truncate("pagemap-{pid}.img"),
               re.escape("pagemap-%s.img" % good_pid[0]))
         check("restore_short_pages", restore_fails, good, m_pages_short, r"pages")
+        check("restore_in_parent_root", restore_fails, good, m_in_parent_root, r"marked as the parent's")
         check("restore_no_core", restore_fails, good, m_remove("core-{pid}.img"),
               re.escape("core-%s.img" % good_pid[0]))
         check("restore_garbage_inventory", restore_fails, good, m_garbage, r"inventory")

@@ -363,6 +363,59 @@ static void test_big_list(void **state)
 	page_list_free(&l);
 }
 
+/* Pages of l inside sel go one way, the rest the other, pieces cut at every edge. */
+static void test_split(void **state)
+{
+	struct page_list l, sel, in, out;
+
+	page_list_init(&l);
+	page_list_init(&sel);
+	/* l: pages 1-10, 20-21, 30 */
+	assert_int_equal(page_list_add(&l, 0x1000, 10), 0);
+	assert_int_equal(page_list_add(&l, 0x14000, 2), 0);
+	assert_int_equal(page_list_add(&l, 0x1e000, 1), 0);
+	/* sel: 0-2 (starts before l), 5-6, 9-20 (spans a gap), 40 (beyond) */
+	assert_int_equal(page_list_add(&sel, 0x0, 3), 0);
+	assert_int_equal(page_list_add(&sel, 0x5000, 2), 0);
+	assert_int_equal(page_list_add(&sel, 0x9000, 12), 0);
+	assert_int_equal(page_list_add(&sel, 0x28000, 1), 0);
+	assert_int_equal(page_list_split(&l, &sel, &in, &out), 0);
+
+	assert_int_equal(in.nr, 4);
+	assert_int_equal(in.r[0].start, 0x1000);
+	assert_int_equal(in.r[0].nr_pages, 2);
+	assert_int_equal(in.r[1].start, 0x5000);
+	assert_int_equal(in.r[1].nr_pages, 2);
+	assert_int_equal(in.r[2].start, 0x9000);
+	assert_int_equal(in.r[2].nr_pages, 2);
+	assert_int_equal(in.r[3].start, 0x14000);
+	assert_int_equal(in.r[3].nr_pages, 1);
+	assert_int_equal(in.total_pages, 7);
+
+	assert_int_equal(out.nr, 4);
+	assert_int_equal(out.r[0].start, 0x3000);
+	assert_int_equal(out.r[0].nr_pages, 2);
+	assert_int_equal(out.r[1].start, 0x7000);
+	assert_int_equal(out.r[1].nr_pages, 2);
+	assert_int_equal(out.r[2].start, 0x15000);
+	assert_int_equal(out.r[2].nr_pages, 1);
+	assert_int_equal(out.r[3].start, 0x1e000);
+	assert_int_equal(out.r[3].nr_pages, 1);
+	assert_int_equal(out.total_pages, 6);
+	page_list_free(&in);
+	page_list_free(&out);
+
+	/* an empty selection keeps everything out */
+	page_list_free(&sel);
+	assert_int_equal(page_list_split(&l, &sel, &in, &out), 0);
+	assert_int_equal(in.nr, 0);
+	assert_int_equal(out.nr, 3);
+	assert_int_equal(out.total_pages, 13);
+	page_list_free(&in);
+	page_list_free(&out);
+	page_list_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_batch_zero_limits),
 		cmocka_unit_test(test_many_adjacent_adds),
 		cmocka_unit_test(test_big_list),
+		cmocka_unit_test(test_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
