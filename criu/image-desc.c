@@ -13,6 +13,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "files.pb-c.h"
+#include "ipc.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -25,6 +26,7 @@
 #define FDINFO_MAGIC	0x62e07b8du
 #define FS_MAGIC	0x4fd35a12u
 #define SHMEM_MAGIC	0x5d3c81e7u
+#define IPC_NS_MAGIC	0x4e8b2f61u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -93,6 +95,16 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_IPC_NS] = {
+		.name_fmt	= "ipc-ns.img",
+		.magic		= IPC_NS_MAGIC,
+		.pb		= &ipc_ns_entry__descriptor,
+	},
+	[CR_FD_SYSVSHM_PAGES] = {
+		.name_fmt	= "sysvshm-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -109,6 +121,8 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_PAGES]		= "PAGES",
 	[CR_FD_SHMEM]		= "SHMEM",
 	[CR_FD_SHMEM_PAGES]	= "SHMEM_PAGES",
+	[CR_FD_IPC_NS]		= "IPC_NS",
+	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
 };
 
 const char *img_type_name(int type)

@@ -32,6 +32,8 @@ enum cr_img_type {
 	CR_FD_PAGES,	/* pages-ID.img, raw */
 	CR_FD_SHMEM,	/* shmem.img: shared anonymous memory objects */
 	CR_FD_SHMEM_PAGES,	/* shmem-ID.img: raw, sparse, the object's bytes at their offsets */
+	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
+	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_MAX
 };
 
