@@ -861,11 +861,66 @@ out:
 	return ret;
 }
 
+/*
+ * A limit lowered after objects were made would refuse making them again
+ * (and a queue size above msgmnb needs CAP_SYS_RESOURCE): such limits are
+ * raised while the objects are made, then set to their saved values.
+ */
+struct limit {
+	const char *name;
+	uint64_t need;
+	const char *saved;
+};
+
+static void note_needs(struct limit *l)
+{
+	for (size_t i = 0; i < rst_ns->n_msqs; i++) {
+		IpcMsqEntry *q = rst_ns->msqs[i];
+
+		if (q->qbytes > l[0].need)
+			l[0].need = q->qbytes;
+		for (size_t j = 0; j < q->n_msgs; j++)
+			if (q->msgs[j]->data.len > l[1].need)
+				l[1].need = q->msgs[j]->data.len;
+	}
+	for (size_t i = 0; i < rst_ns->n_shms; i++)
+		if (rst_ns->shms[i]->size > l[2].need)
+			l[2].need = rst_ns->shms[i]->size;
+}
+
+static int raise_limits(struct limit *l, int nr)
+{
+	char val[32];
+
+	note_needs(l);
+	for (int i = 0; i < nr; i++) {
+		l[i].saved = ns_value(rst_ns, l[i].name);
+		if (!l[i].saved || strtoull(l[i].saved, NULL, 10) >= l[i].need) {
+			l[i].saved = NULL;
+			continue;
+		}
+		snprintf(val, sizeof(val), "%lu", (unsigned long)l[i].need);
+		if (write_sysctl(l[i].name, val))
+			return -1;
+	}
+	return 0;
+}
+
+static int lower_limits(struct limit *l, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (l[i].saved && write_sysctl(l[i].name, l[i].saved))
+			return -1;
+	return 0;
+}
+
 int ipc_sysv_restore(int dfd)
 {
+	struct limit limits[] = { { "kernel/msgmnb" }, { "kernel/msgmax" }, { "kernel/shmmax" } };
+
 	if (!rst_ns)
 		return 0;
-	if (write_sysctls(0))
+	if (write_sysctls(0) || raise_limits(limits, ARRAY_SIZE(limits)))
 		return -1;
 	for (size_t i = 0; i < rst_ns->n_shms; i++)
 		if (restore_shm(dfd, rst_ns->shms[i]))
@@ -878,7 +933,7 @@ int ipc_sysv_restore(int dfd)
 			return -1;
 	pr_info("ipc namespace: %zu shm segments, %zu queues, %zu semaphore sets made again\n", rst_ns->n_shms,
 		rst_ns->n_msqs, rst_ns->n_sems);
-	return write_sysctls(1);
+	return lower_limits(limits, ARRAY_SIZE(limits)) || write_sysctls(1) ? -1 : 0;
 }
 
 /* In a child that joined the restored namespace. */
