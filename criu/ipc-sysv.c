@@ -101,18 +101,56 @@ static int stat_ns(pid_t pid, struct stat *st)
 	return 0;
 }
 
+/* How many semaphore sets the ipc namespace of @pid has (0: criu's own). */
+static int count_sem_sets(pid_t pid)
+{
+	struct seminfo info;
+	char path[64];
+	int self = -1, fd = -1, ret = -1;
+
+	if (pid) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+		self = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (self < 0 || fd < 0 || setns(fd, CLONE_NEWIPC)) {
+			pr_perror("can't enter the ipc namespace of %d", pid);
+			goto out;
+		}
+	}
+	if (semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info }) < 0)
+		pr_perror("semctl(SEM_INFO)");
+	else
+		ret = info.semusz;
+	if (pid && setns(self, CLONE_NEWIPC)) {
+		pr_perror("can't go back to criu's ipc namespace");
+		ret = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /*
- * The undo list is per task (shared by CLONE_SYSVSEM threads) and no
- * interface reads its adjustments back. criu never uses SEM_UNDO, so a
- * task whose list differs from ours has one.
+ * SEM_UNDO adjustments live in a per-task undo list (shared by
+ * CLONE_SYSVSEM threads) that no interface reads back. criu never uses
+ * SEM_UNDO, so a task whose list differs from ours (kcmp) has one; but
+ * every task that made threads has one too, empty or not. Adjustments
+ * only exist while the namespace has semaphore sets: only then is a task
+ * with an undo list refused.
  */
-static int check_sem_undo(pid_t pid)
+static int check_sem_undo(pid_t pid, int nr_sets)
 {
 	char path[64];
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
 
+	if (!nr_sets)
+		return 0;
+	/* a thread made without CLONE_SYSVSEM has a list of its own */
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
 	if (!d) {
@@ -130,8 +168,9 @@ static int check_sem_undo(pid_t pid)
 			pr_perror("kcmp(KCMP_SYSVSEM) of %d", tid);
 			ret = -1;
 		} else if (r) {
-			pr_err("can't dump task %d: thread %d has SysV semaphore undo adjustments (SEM_UNDO); "
-			       "they can't be read back, not supported\n", pid, tid);
+			pr_err("can't dump task %d: thread %d has a SysV semaphore undo list (from SEM_UNDO, or from "
+			       "making threads) and its ipc namespace has %d semaphore sets; undo adjustments "
+			       "(SEM_UNDO) can't be read back, not supported\n", pid, tid, nr_sets);
 			ret = -1;
 		}
 	}
@@ -142,6 +181,7 @@ static int check_sem_undo(pid_t pid)
 int ipc_sysv_check_tree(const pid_t *pids, int nr)
 {
 	struct stat self, root, st;
+	int nr_sets;
 
 	if (stat_ns(0, &self) || stat_ns(pids[0], &root))
 		return -1;
@@ -154,11 +194,14 @@ int ipc_sysv_check_tree(const pid_t *pids, int nr)
 			return -1;
 		}
 	}
-	for (int i = 0; i < nr; i++)
-		if (check_sem_undo(pids[i]))
-			return -1;
 	ipc_own_ns = root.st_ino != self.st_ino || root.st_dev != self.st_dev;
 	ipc_ns_pid = pids[0];
+	nr_sets = count_sem_sets(ipc_own_ns ? pids[0] : 0);
+	if (nr_sets < 0)
+		return -1;
+	for (int i = 0; i < nr; i++)
+		if (check_sem_undo(pids[i], nr_sets))
+			return -1;
 	if (ipc_own_ns)
 		pr_info("the tree has an ipc namespace of its own: dumping it\n");
 	return 0;
