@@ -31,6 +31,7 @@
 #include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
+#include "ipc-sysv.h"
 #include "log.h"
 #include "mem.h"
 #include "parasite.h"
@@ -149,10 +150,13 @@ static int check_task(struct dump_ctx *dc)
 	return 0;
 }
 
-/* A task in namespaces other than ours would come back in ours: refuse it. */
+/*
+ * A task in namespaces other than ours would come back in ours: refuse it.
+ * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()).
+ */
 static int check_namespaces(struct dump_ctx *dc)
 {
-	static const char *const ns[] = { "mnt", "net", "pid", "ipc", "uts", "user", "cgroup", "time" };
+	static const char *const ns[] = { "mnt", "net", "pid", "uts", "user", "cgroup", "time" };
 	char a[64], b[64];
 	struct stat sa, sb;
 
@@ -1252,6 +1256,22 @@ static int check_sharing(struct dump_tree *t)
 	return 0;
 }
 
+/* The ipc namespace: the tree's own one is dumped whole, criu's is left alone. */
+static int check_ipc(struct dump_tree *t)
+{
+	pid_t *pids = calloc(t->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids)
+		return -1;
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie)
+			pids[nr++] = t->p[i].pid;
+	ret = ipc_sysv_check_tree(pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int collect_process(struct dump_ctx *dc)
 {
 	pid_t pid = dc->pid;
@@ -1279,7 +1299,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd))
 		return -1;
@@ -1347,6 +1367,8 @@ int cr_dump_tasks(pid_t pid)
 	t_frozen = now_us();
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
+	if (check_ipc(&t))
+		goto out_resume;
 
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))

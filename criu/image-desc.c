@@ -15,6 +15,7 @@
 #include "files.pb-c.h"
 #include "file-lock.pb-c.h"
 #include "ext-file.pb-c.h"
+#include "ipc.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -29,6 +30,7 @@
 #define SHMEM_MAGIC	0x5d3c81e7u
 #define FILE_LOCKS_MAGIC	0x4a6f1b2du
 #define EXT_FILES_MAGIC	0x6c2e9a13u
+#define IPC_NS_MAGIC	0x4e8b2f61u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -107,6 +109,16 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= EXT_FILES_MAGIC,
 		.pb		= &ext_file_entry__descriptor,
 	},
+	[CR_FD_IPC_NS] = {
+		.name_fmt	= "ipc-ns.img",
+		.magic		= IPC_NS_MAGIC,
+		.pb		= &ipc_ns_entry__descriptor,
+	},
+	[CR_FD_SYSVSHM_PAGES] = {
+		.name_fmt	= "sysvshm-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -125,6 +137,8 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_SHMEM_PAGES]	= "SHMEM_PAGES",
 	[CR_FD_FILE_LOCKS]	= "FILE_LOCKS",
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
+	[CR_FD_IPC_NS]		= "IPC_NS",
+	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
 };
 
 const char *img_type_name(int type)

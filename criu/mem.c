@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "compel/compel.h"
 #include "cow.h"
 #include "crtools.h"
+#include "ipc-sysv.h"
 #include "image.h"
 #include "log.h"
 #include "mem.h"
@@ -52,8 +54,8 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->has_shmem_id = true;
 		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
 	}
-	if (p->shared && !strncmp(p->name, "/SYSV", 5))
-		return refuse_vma(pid, p, "SysV shared memory is not supported yet");
+	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
+		return sysvshm_add_vma(pid, p, v);
 	if (p->deleted)
 		return refuse_vma(pid, p, "mappings of unlinked files are not supported yet");
 
@@ -232,6 +234,8 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 					v->flags |= MAP_GROWSDOWN;
 				if (mw && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
 					ret = shared_maywrite(pid, v, cur.name, ft);
+				if (mw && v->kind == VMA_KIND__VMA_SYSVSHM)
+					v->flags &= ~SHM_RDONLY;
 			}
 			continue;
 		}

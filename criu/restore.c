@@ -36,6 +36,7 @@
 #include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
+#include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -174,6 +175,12 @@ static int check_mm(struct rst_ctx *rc)
 		}
 		if (v->kind == VMA_KIND__VMA_SHMEM && (!v->has_shmem_id || !v->shmem_id || v->shmem_id > rc->nr_shmem)) {
 			pr_err("mm-%d.img: shared memory at %lx names no known object\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
+		if (v->kind == VMA_KIND__VMA_SYSVSHM &&
+		    (!v->has_shmid || v->pgoff + (v->end - v->start) > ipc_sysv_shm_size(v->shmid))) {
+			pr_err("mm-%d.img: SysV shm at %lx names no segment of ipc-ns.img it fits in\n", rc->pid,
 			       (unsigned long)v->start);
 			return -1;
 		}
@@ -595,6 +602,13 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
 			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
+			r->kind = RST_VMA_SYSVSHM;
+			r->flags = v->flags;	/* shmat() flags */
+			r->fd = v->shmid;
+			r->shm_size = ipc_sysv_shm_size(v->shmid);
 			continue;
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
@@ -1294,6 +1308,9 @@ static int restore_task(struct rst_ctx *rc)
 		/* shared memory objects, for the whole tree to inherit */
 		if (shmem_restore_all(tr->dfd, tr->shmem_base))
 			return -1;
+		/* SysV objects of the new ipc namespace, before the children inherit it */
+		if (ipc_sysv_restore(tr->dfd))
+			return -1;
 	} else {
 		/* The parent's fds and pipe ends waiting in its table are not ours. */
 		pipes_restore_forget();
@@ -1499,6 +1516,8 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
+	if (ipc_sysv_restore_finish(tr->t[0].pid))
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
@@ -1538,6 +1557,7 @@ static void free_tree(struct rst_tree *tr)
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
+	ipc_sysv_free();
 	if (tr->dfd >= 0)
 		close(tr->dfd);
 }
@@ -1624,7 +1644,7 @@ static int read_tree_images(struct rst_tree *tr)
 	int max_fd = -1, max_vmas = 0;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
-	    shmem_count(tr->dfd, &tr->nr_shmem))
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
 		return -1;
 	for (size_t i = 0; i < tr->files.nr; i++)
 		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
@@ -1805,7 +1825,7 @@ int cr_restore_tasks(void)
 		goto out;
 	}
 
-	pid = clone_with_pid(root->pid, opts.restore_sibling ? CLONE_PARENT : 0,
+	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags(),
 			     opts.restore_sibling ? 0 : SIGCHLD);
 	if (pid < 0)
 		goto out;

@@ -59,7 +59,7 @@ int shmem_add_vma(pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
 }
 
 /* Copy the data (not the holes) of @src to the same offsets of @dst. */
-static int copy_sparse(int src, int dst, uint64_t size, void *dst_mem)
+int copy_sparse(int src, int dst, uint64_t size, void *dst_mem)
 {
 	char *buf = malloc(1 << 20);
 	off_t off = 0;

@@ -34,6 +34,8 @@ enum cr_img_type {
 	CR_FD_SHMEM_PAGES,	/* shmem-ID.img: raw, sparse, the object's bytes at their offsets */
 	CR_FD_FILE_LOCKS,	/* file-locks.img: locks the tree holds, with --file-locks */
 	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
+	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
+	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_MAX
 };
 

@@ -24,6 +24,7 @@ enum rst_vma_kind {
 	RST_VMA_ANON = 1,
 	RST_VMA_FILE_PRIVATE,
 	RST_VMA_FILE_SHARED,
+	RST_VMA_SYSVSHM,	/* fd: the shm id, flags: shmat() flags */
 };
 
 struct rst_vma {
@@ -35,6 +36,7 @@ struct rst_vma {
 	uint32_t kind;
 	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
 	uint64_t premap;	/* built already at this address (cow.c): moved, not mapped; 0 if not */
+	uint64_t shm_size;	/* RST_VMA_SYSVSHM: the segment's size, rounded up to pages */
 };
 
 struct rst_pagemap {

@@ -14,4 +14,7 @@ int shmem_count(int dfd, uint32_t *max_id);
 /* Restore: make every object again; object N's fd goes to base + N. */
 int shmem_restore_all(int dfd, int base);
 
+/* Copy the data (not the holes) of @src, up to @size, to the same offsets of @dst or of @dst_mem. */
+int copy_sparse(int src, int dst, uint64_t size, void *dst_mem);
+
 #endif

@@ -159,6 +159,46 @@ static void move_premapped(struct restore_args *a)
 	check(sys_munmap(a->premap_start, a->premap_len), "unmapping the premap region");
 }
 
+#define sys_shmat(id, addr, fl)	__S(__NR_shmat, id, addr, fl, 0, 0, 0)
+#ifndef SHM_RDONLY
+#define SHM_RDONLY	010000
+#endif
+
+/*
+ * A SysV shm attachment. A whole segment is attached in place. A piece of
+ * one (what is left after a split or a partial munmap) is attached
+ * wherever the kernel likes and the piece moved into place; its place is
+ * reserved first, so that the attach can't land on it.
+ */
+static void attach_sysvshm(struct rst_vma *v)
+{
+	uint64_t len = v->end - v->start;
+	uint32_t prot = (v->flags & SHM_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
+	long addr, ret;
+
+	if (v->pgoff == 0 && len == v->shm_size) {
+		addr = sys_shmat(v->fd, v->start, v->flags & SHM_RDONLY);
+		if (addr != (long)v->start)
+			fail("attaching a SysV shm segment", addr);
+	} else {
+		ret = sys_mmap(v->start, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (ret != (long)v->start)
+			fail("reserving room for a SysV shm segment", ret);
+		addr = sys_shmat(v->fd, 0, v->flags & SHM_RDONLY);
+		check(addr, "attaching a SysV shm segment");
+		ret = sys_mremap(addr + v->pgoff, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		if (ret != (long)v->start)
+			fail("moving a piece of a SysV shm segment", ret);
+		if (v->pgoff)
+			check(sys_munmap(addr, v->pgoff), "detaching the rest of a SysV shm segment");
+		if (v->pgoff + len < v->shm_size)
+			check(sys_munmap(addr + v->pgoff + len, v->shm_size - v->pgoff - len),
+			      "detaching the rest of a SysV shm segment");
+	}
+	if (v->prot != prot)
+		check(sys_mprotect(v->start, len, v->prot), "protecting a SysV shm segment");
+}
+
 static void map_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -168,6 +208,10 @@ static void map_vmas(struct restore_args *a)
 
 		if (v->premap)
 			continue;
+		if (v->kind == RST_VMA_SYSVSHM) {
+			attach_sysvshm(v);
+			continue;
+		}
 
 		/* Private areas are filled before they get their protection. */
 		if (v->kind != RST_VMA_FILE_SHARED)
@@ -270,7 +314,7 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_FILE_SHARED || v->prot == (PROT_READ | PROT_WRITE))
+		if (v->kind == RST_VMA_FILE_SHARED || v->kind == RST_VMA_SYSVSHM || v->prot == (PROT_READ | PROT_WRITE))
 			continue;
 		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}

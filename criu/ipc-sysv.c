@@ -1,0 +1,1033 @@
+/*
+ * System V IPC: shared memory segments, message queues and semaphore
+ * sets live in an IPC namespace, not in a task. A tree whose root has an
+ * IPC namespace of its own gets the whole namespace saved (objects with
+ * their ids, keys, owners, modes and contents, and the namespace's
+ * sysctls); restore clones the root into a new IPC namespace and makes
+ * every object again there under its old id (*_next_id), so the tasks'
+ * ids stay valid. Attached segments come back attached at their address
+ * (VMA_SYSVSHM, shmat() in the restorer).
+ *
+ * A tree in criu's own namespace keeps using that namespace's objects,
+ * which outlive the dump; only an attachment would be lost, so it is
+ * refused.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "ipc-sysv.h"
+#include "ipc.pb-c.h"
+#include "log.h"
+#include "shmem.h"
+#include "util.h"
+
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY	15
+#endif
+#ifndef MSG_STAT_ANY
+#define MSG_STAT_ANY	13
+#endif
+#ifndef SEM_STAT_ANY
+#define SEM_STAT_ANY	20
+#endif
+#ifndef MSG_COPY
+#define MSG_COPY	040000
+#endif
+#ifndef SHM_DEST
+#define SHM_DEST	01000
+#endif
+#ifndef SHM_LOCKED
+#define SHM_LOCKED	02000
+#endif
+#define HUGETLBFS_MAGIC	0x958458f6
+
+#define PG_UP(x)	(((x) + 4095) & ~4095ULL)
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+/* The namespace's settings, under /proc/sys; *_next_id and shm_rmid_forced go last. */
+static const char *const ipc_sysctls[] = {
+	"kernel/shmmax", "kernel/shmall", "kernel/shmmni",
+	"kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+	"fs/mqueue/queues_max", "fs/mqueue/msg_max", "fs/mqueue/msgsize_max",
+	"fs/mqueue/msg_default", "fs/mqueue/msgsize_default",
+	"kernel/shm_next_id", "kernel/msg_next_id", "kernel/sem_next_id",
+	"kernel/shm_rmid_forced",
+};
+
+static int is_late_sysctl(const char *name)
+{
+	return strstr(name, "_next_id") || !strcmp(name, "kernel/shm_rmid_forced");
+}
+
+/* ---- dump ---- */
+
+static int ipc_own_ns;		/* the tree's namespace is not criu's */
+static pid_t ipc_ns_pid;	/* a task in it */
+
+static int stat_ns(pid_t pid, struct stat *st)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/ipc");
+	if (stat(path, st)) {
+		pr_perror("can't read %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* How many semaphore sets the ipc namespace of @pid has (0: criu's own). */
+static int count_sem_sets(pid_t pid)
+{
+	struct seminfo info;
+	char path[64];
+	int self = -1, fd = -1, ret = -1;
+
+	if (pid) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+		self = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (self < 0 || fd < 0 || setns(fd, CLONE_NEWIPC)) {
+			pr_perror("can't enter the ipc namespace of %d", pid);
+			goto out;
+		}
+	}
+	if (semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info }) < 0)
+		pr_perror("semctl(SEM_INFO)");
+	else
+		ret = info.semusz;
+	if (pid && setns(self, CLONE_NEWIPC)) {
+		pr_perror("can't go back to criu's ipc namespace");
+		ret = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * SEM_UNDO adjustments live in a per-task undo list (shared by
+ * CLONE_SYSVSEM threads) that no interface reads back. criu never uses
+ * SEM_UNDO, so a task whose list differs from ours (kcmp) has one; but
+ * every task that made threads has one too, empty or not. Adjustments
+ * only exist while the namespace has semaphore sets: only then is a task
+ * with an undo list refused.
+ */
+static int check_sem_undo(pid_t pid, int nr_sets)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	if (!nr_sets)
+		return 0;
+	/* a thread made without CLONE_SYSVSEM has a list of its own */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("can't list %s", path);
+		return -1;
+	}
+	while ((de = readdir(d)) && !ret) {
+		pid_t tid = atoi(de->d_name);
+		long r;
+
+		if (tid <= 0)
+			continue;
+		r = syscall(SYS_kcmp, getpid(), tid, KCMP_SYSVSEM, 0, 0);
+		if (r < 0) {
+			pr_perror("kcmp(KCMP_SYSVSEM) of %d", tid);
+			ret = -1;
+		} else if (r) {
+			pr_err("can't dump task %d: thread %d has a SysV semaphore undo list (from SEM_UNDO, or from "
+			       "making threads) and its ipc namespace has %d semaphore sets; undo adjustments "
+			       "(SEM_UNDO) can't be read back, not supported\n", pid, tid, nr_sets);
+			ret = -1;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int ipc_sysv_check_tree(const pid_t *pids, int nr)
+{
+	struct stat self, root, st;
+	int nr_sets;
+
+	if (stat_ns(0, &self) || stat_ns(pids[0], &root))
+		return -1;
+	for (int i = 1; i < nr; i++) {
+		if (stat_ns(pids[i], &st))
+			return -1;
+		if (st.st_ino != root.st_ino || st.st_dev != root.st_dev) {
+			pr_err("can't dump task %d: it is in another ipc namespace than the root %d of the tree; "
+			       "not supported\n", pids[i], pids[0]);
+			return -1;
+		}
+	}
+	ipc_own_ns = root.st_ino != self.st_ino || root.st_dev != self.st_dev;
+	ipc_ns_pid = pids[0];
+	nr_sets = count_sem_sets(ipc_own_ns ? pids[0] : 0);
+	if (nr_sets < 0)
+		return -1;
+	for (int i = 0; i < nr; i++)
+		if (check_sem_undo(pids[i], nr_sets))
+			return -1;
+	if (ipc_own_ns)
+		pr_info("the tree has an ipc namespace of its own: dumping it\n");
+	return 0;
+}
+
+int sysvshm_add_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v)
+{
+	char mf[128];
+	struct stat st;
+
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start, (unsigned long)p->end);
+	if (stat(mf, &st)) {
+		pr_perror("can't stat %s", mf);
+		return -1;
+	}
+	/* the segment's file has the shm id as its inode number */
+	if (!ipc_own_ns) {
+		pr_err("can't dump task %d: SysV shared memory segment shmid %lu (%s) is attached at %lx-%lx, "
+		       "in criu's own ipc namespace; SysV shared memory is only supported in an ipc namespace "
+		       "of the tree's own\n", pid, (unsigned long)st.st_ino, p->name + 1,
+		       (unsigned long)p->start, (unsigned long)p->end);
+		return -1;
+	}
+	if (p->pgoff + (p->end - p->start) > PG_UP((uint64_t)st.st_size)) {
+		pr_err("can't dump task %d: SysV shm area %lx-%lx lies beyond its %ld-byte segment %lu\n", pid,
+		       (unsigned long)p->start, (unsigned long)p->end, (long)st.st_size, (unsigned long)st.st_ino);
+		return -1;
+	}
+	v->kind = VMA_KIND__VMA_SYSVSHM;
+	v->has_shmid = true;
+	v->shmid = st.st_ino;
+	/* shmat() flags; collect_vmflags() clears SHM_RDONLY if the area may become writable */
+	v->flags = (p->prot & PROT_WRITE) ? 0 : SHM_RDONLY;
+	return 0;
+}
+
+static IpcPermEntry *make_perm(const struct ipc_perm *ip, int id)
+{
+	IpcPermEntry *pe = malloc(sizeof(*pe));
+
+	if (!pe)
+		return NULL;
+	ipc_perm_entry__init(pe);
+	pe->id = id;
+	pe->key = ip->__key;
+	pe->uid = ip->uid;
+	pe->gid = ip->gid;
+	pe->cuid = ip->cuid;
+	pe->cgid = ip->cgid;
+	pe->mode = ip->mode;
+	return pe;
+}
+
+static int add_sysctls(IpcNsEntry *ns)
+{
+	ns->sysctls = calloc(ARRAY_SIZE(ipc_sysctls), sizeof(*ns->sysctls));
+	if (!ns->sysctls)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
+		IpcSysctlEntry *se = calloc(1, sizeof(*se));
+		char path[128], buf[256];
+		ssize_t n;
+		int fd;
+
+		if (!se)
+			return -1;
+		ipc_sysctl_entry__init(se);
+		snprintf(path, sizeof(path), "/proc/sys/%s", ipc_sysctls[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			free(se);
+			if (errno == ENOENT)
+				continue;	/* a knob this kernel lacks */
+			pr_perror("can't open %s", path);
+			return -1;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n < 0) {
+			pr_perror("can't read %s", path);
+			free(se);
+			return -1;
+		}
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		se->name = strdup(ipc_sysctls[i]);
+		se->value = strdup(buf);
+		ns->sysctls[ns->n_sysctls++] = se;
+		if (!se->name || !se->value)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *ns_value(IpcNsEntry *ns, const char *name)
+{
+	for (size_t i = 0; i < ns->n_sysctls; i++)
+		if (!strcmp(ns->sysctls[i]->name, name))
+			return ns->sysctls[i]->value;
+	return NULL;
+}
+
+/* The bytes of a segment, read through an attach of our own, holes kept. */
+static int dump_shm_data(int dfd, IpcNsEntry *ns, const struct shmid_ds *ds, int id)
+{
+	const char *forced = ns_value(ns, "kernel/shm_rmid_forced");
+	uint64_t len = PG_UP(ds->shm_segsz);
+	struct cr_img *img;
+	struct statfs sfs;
+	char mf[128];
+	void *addr;
+	int fd, ret = -1;
+
+	if (!ds->shm_nattch && forced && strcmp(forced, "0")) {
+		/* our detach would destroy it */
+		pr_err("can't dump SysV shm segment %d: nobody has it attached and shm_rmid_forced is set\n", id);
+		return -1;
+	}
+	addr = shmat(id, NULL, SHM_RDONLY);
+	if (addr == (void *)-1) {
+		pr_perror("can't attach SysV shm segment %d to read it", id);
+		return -1;
+	}
+	snprintf(mf, sizeof(mf), "/proc/self/map_files/%lx-%lx", (unsigned long)addr, (unsigned long)addr + len);
+	fd = open(mf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstatfs(fd, &sfs)) {
+		pr_perror("can't open SysV shm segment %d through %s", id, mf);
+		goto out;
+	}
+	if (sfs.f_type == HUGETLBFS_MAGIC) {
+		pr_err("can't dump SysV shm segment %d: hugetlb segments are not supported yet\n", id);
+		goto out;
+	}
+	img = open_image_at(dfd, CR_FD_SYSVSHM_PAGES, O_DUMP, id);
+	if (!img)
+		goto out;
+	if (ftruncate(img->fd, ds->shm_segsz) || copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
+		pr_err("can't save the bytes of SysV shm segment %d\n", id);
+	else
+		ret = 0;
+	close_image(img);
+out:
+	if (fd >= 0)
+		close(fd);
+	shmdt(addr);
+	return ret;
+}
+
+static int dump_shms(int dfd, IpcNsEntry *ns)
+{
+	struct shm_info info;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+
+	if (max < 0) {
+		pr_perror("shmctl(SHM_INFO)");
+		return -1;
+	}
+	ns->shms = calloc(max + 1, sizeof(*ns->shms));
+	if (!ns->shms)
+		return -1;
+	for (int i = 0; i <= max; i++) {
+		struct shmid_ds ds;
+		IpcShmEntry *se;
+		int id = shmctl(i, SHM_STAT_ANY, &ds);
+
+		if (id < 0) {
+			if (errno == EINVAL)
+				continue;	/* a free slot */
+			pr_perror("shmctl(%d, SHM_STAT_ANY)", i);
+			return -1;
+		}
+		se = calloc(1, sizeof(*se));
+		if (!se)
+			return -1;
+		ipc_shm_entry__init(se);
+		ns->shms[ns->n_shms++] = se;
+		se->perm = make_perm(&ds.shm_perm, id);
+		se->size = ds.shm_segsz;
+		if (!se->perm || dump_shm_data(dfd, ns, &ds, id))
+			return -1;
+		pr_info("SysV shm %d: key %#x, %lu bytes, mode %o, %lu attached\n", id, ds.shm_perm.__key,
+			(unsigned long)ds.shm_segsz, ds.shm_perm.mode, (unsigned long)ds.shm_nattch);
+	}
+	return 0;
+}
+
+/* Every message of a queue, in order, copied and left in place (MSG_COPY). */
+static int dump_msgs(IpcMsqEntry *qe, const struct msqid_ds *ds, int id)
+{
+	size_t size = ds->__msg_cbytes;
+	struct {
+		long mtype;
+		char mtext[];
+	} *buf = malloc(sizeof(long) + size + 1);
+
+	if (!buf)
+		return -1;
+	qe->msgs = calloc(ds->msg_qnum + 1, sizeof(*qe->msgs));
+	if (!qe->msgs) {
+		free(buf);
+		return -1;
+	}
+	for (unsigned long n = 0; n < ds->msg_qnum; n++) {
+		ssize_t len = msgrcv(id, buf, size, n, IPC_NOWAIT | MSG_COPY);
+		IpcMsgEntry *me;
+
+		if (len < 0) {
+			pr_perror("can't copy message %lu of SysV queue %d (MSG_COPY needs CONFIG_CHECKPOINT_RESTORE)",
+				  n, id);
+			free(buf);
+			return -1;
+		}
+		me = calloc(1, sizeof(*me));
+		if (!me) {
+			free(buf);
+			return -1;
+		}
+		ipc_msg_entry__init(me);
+		qe->msgs[qe->n_msgs++] = me;
+		me->mtype = buf->mtype;
+		me->data.len = len;
+		me->data.data = malloc(len + 1);
+		if (!me->data.data) {
+			free(buf);
+			return -1;
+		}
+		memcpy(me->data.data, buf->mtext, len);
+	}
+	free(buf);
+	return 0;
+}
+
+static int dump_msqs(IpcNsEntry *ns)
+{
+	struct msginfo info;
+	int max = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+
+	if (max < 0) {
+		pr_perror("msgctl(MSG_INFO)");
+		return -1;
+	}
+	ns->msqs = calloc(max + 1, sizeof(*ns->msqs));
+	if (!ns->msqs)
+		return -1;
+	for (int i = 0; i <= max; i++) {
+		struct msqid_ds ds;
+		IpcMsqEntry *qe;
+		int id = msgctl(i, MSG_STAT_ANY, &ds);
+
+		if (id < 0) {
+			if (errno == EINVAL)
+				continue;
+			pr_perror("msgctl(%d, MSG_STAT_ANY)", i);
+			return -1;
+		}
+		qe = calloc(1, sizeof(*qe));
+		if (!qe)
+			return -1;
+		ipc_msq_entry__init(qe);
+		ns->msqs[ns->n_msqs++] = qe;
+		qe->perm = make_perm(&ds.msg_perm, id);
+		qe->qbytes = ds.msg_qbytes;
+		if (!qe->perm || dump_msgs(qe, &ds, id))
+			return -1;
+		pr_info("SysV queue %d: key %#x, %lu messages, %lu bytes\n", id, ds.msg_perm.__key,
+			(unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes);
+	}
+	return 0;
+}
+
+static int dump_sems(IpcNsEntry *ns)
+{
+	struct seminfo info;
+	int max = semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info });
+
+	if (max < 0) {
+		pr_perror("semctl(SEM_INFO)");
+		return -1;
+	}
+	ns->sems = calloc(max + 1, sizeof(*ns->sems));
+	if (!ns->sems)
+		return -1;
+	for (int i = 0; i <= max; i++) {
+		struct semid_ds ds;
+		unsigned short *vals;
+		IpcSemEntry *se;
+		int id = semctl(i, 0, SEM_STAT_ANY, (union semun){ .buf = &ds });
+
+		if (id < 0) {
+			if (errno == EINVAL)
+				continue;
+			pr_perror("semctl(%d, SEM_STAT_ANY)", i);
+			return -1;
+		}
+		se = calloc(1, sizeof(*se));
+		vals = calloc(ds.sem_nsems + 1, sizeof(*vals));
+		if (se)
+			ns->sems[ns->n_sems++] = se;
+		if (!se || !vals) {
+			free(vals);
+			return -1;
+		}
+		ipc_sem_entry__init(se);
+		se->perm = make_perm(&ds.sem_perm, id);
+		se->values = calloc(ds.sem_nsems + 1, sizeof(*se->values));
+		if (!se->perm || !se->values || semctl(id, 0, GETALL, (union semun){ .array = vals }) < 0) {
+			pr_perror("can't read the values of SysV semaphore set %d", id);
+			free(vals);
+			return -1;
+		}
+		for (unsigned long j = 0; j < ds.sem_nsems; j++)
+			se->values[j] = vals[j];
+		se->n_values = ds.sem_nsems;
+		free(vals);
+		pr_info("SysV semaphores %d: key %#x, %lu of them\n", id, ds.sem_perm.__key,
+			(unsigned long)ds.sem_nsems);
+	}
+	return 0;
+}
+
+/* POSIX message queues live in the namespace too: refuse any, by name. */
+static int check_mqueues(void)
+{
+	int fs, mnt, dfd;
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	fs = syscall(SYS_fsopen, "mqueue", 0);
+	if (fs < 0) {
+		pr_perror("fsopen(mqueue)");
+		return -1;
+	}
+	if (syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0)) {
+		pr_perror("can't make an mqueue mount of the namespace");
+		close(fs);
+		return -1;
+	}
+	mnt = syscall(SYS_fsmount, fs, 0, 0);
+	close(fs);
+	if (mnt < 0) {
+		pr_perror("fsmount(mqueue)");
+		return -1;
+	}
+	dfd = openat(mnt, ".", O_RDONLY | O_DIRECTORY);
+	close(mnt);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		pr_perror("can't list the POSIX message queues");
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		pr_err("can't dump the ipc namespace of task %d: it has POSIX message queue /%s; not supported yet\n",
+		       ipc_ns_pid, de->d_name);
+		ret = -1;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Runs in a child that joins the tree's namespace and exits: nothing to free. */
+static int dump_ns(int dfd)
+{
+	IpcNsEntry *ns = calloc(1, sizeof(*ns));
+	struct cr_img *img;
+	char path[64];
+	int fd, ret = -1;
+
+	if (!ns)
+		return -1;
+	ipc_ns_entry__init(ns);
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", ipc_ns_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWIPC)) {
+		pr_perror("can't enter the ipc namespace of %d", ipc_ns_pid);
+		goto out;
+	}
+	close(fd);
+	if (check_mqueues() || add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
+		goto out;
+	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
+	if (!img)
+		goto out;
+	ret = pb_write_one(img, ns);
+	close_image(img);
+out:
+	return ret;
+}
+
+int ipc_sysv_dump(int dfd)
+{
+	int status;
+	pid_t pid;
+
+	if (!ipc_own_ns) {
+		/* restore looks for it: one from an older dump here must go */
+		if (unlinkat(dfd, "ipc-ns.img", 0) && errno != ENOENT) {
+			pr_perror("can't remove an old ipc-ns.img");
+			return -1;
+		}
+		return 0;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (pid == 0)
+		_exit(dump_ns(dfd) ? 1 : 0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("dumping the ipc namespace of %d failed\n", ipc_ns_pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- restore ---- */
+
+static IpcNsEntry *rst_ns;
+
+static int check_perm(const IpcPermEntry *p, const char *what)
+{
+	if (!p || p->id < 0) {
+		pr_err("ipc-ns.img: a %s without a valid id\n", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_ns_entry(IpcNsEntry *ns)
+{
+	for (size_t i = 0; i < ns->n_shms; i++)
+		if (check_perm(ns->shms[i]->perm, "shm segment"))
+			return -1;
+	for (size_t i = 0; i < ns->n_msqs; i++) {
+		if (check_perm(ns->msqs[i]->perm, "message queue"))
+			return -1;
+		for (size_t j = 0; j < ns->msqs[i]->n_msgs; j++)
+			if (ns->msqs[i]->msgs[j]->mtype <= 0) {
+				pr_err("ipc-ns.img: queue %d has a message of type %ld\n", ns->msqs[i]->perm->id,
+				       (long)ns->msqs[i]->msgs[j]->mtype);
+				return -1;
+			}
+	}
+	for (size_t i = 0; i < ns->n_sems; i++) {
+		if (check_perm(ns->sems[i]->perm, "semaphore set"))
+			return -1;
+		if (!ns->sems[i]->n_values || ns->sems[i]->n_values > 65535) {
+			pr_err("ipc-ns.img: semaphore set %d has %zu semaphores\n", ns->sems[i]->perm->id,
+			       ns->sems[i]->n_values);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < ns->n_sysctls; i++)
+		if (strstr(ns->sysctls[i]->name, "..") || strchr(ns->sysctls[i]->name, '\n')) {
+			pr_err("ipc-ns.img: bad sysctl name %s\n", ns->sysctls[i]->name);
+			return -1;
+		}
+	return 0;
+}
+
+int ipc_sysv_read(int dfd)
+{
+	struct cr_img *img;
+
+	if (!image_exists(dfd, CR_FD_IPC_NS))
+		return 0;
+	img = open_image_at(dfd, CR_FD_IPC_NS, O_RDONLY);
+	if (!img)
+		return -1;
+	if (pb_read_one_required(img, (void **)&rst_ns)) {
+		close_image(img);
+		return -1;
+	}
+	close_image(img);
+	return check_ns_entry(rst_ns);
+}
+
+uint64_t ipc_sysv_clone_flags(void)
+{
+	return rst_ns ? CLONE_NEWIPC : 0;
+}
+
+uint64_t ipc_sysv_shm_size(int shmid)
+{
+	for (size_t i = 0; rst_ns && i < rst_ns->n_shms; i++)
+		if (rst_ns->shms[i]->perm->id == shmid)
+			return PG_UP(rst_ns->shms[i]->size);
+	return 0;
+}
+
+static int write_sysctl(const char *name, const char *value)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value)) {
+		pr_perror("can't set %s to %s", path, value);
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int write_sysctls(int late)
+{
+	for (size_t i = 0; i < rst_ns->n_sysctls; i++) {
+		IpcSysctlEntry *se = rst_ns->sysctls[i];
+
+		if (is_late_sysctl(se->name) != late || !strcmp(se->name, "kernel/shm_rmid_forced"))
+			continue;
+		if (strstr(se->name, "_next_id") && !strcmp(se->value, "-1"))
+			continue;	/* unset: the default of a new namespace */
+		if (write_sysctl(se->name, se->value))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make the object under its old id (the kernel takes *_next_id once) and
+ * with its creator: the creds we have while calling @create are what the
+ * kernel records as cuid/cgid.
+ */
+static int create_with_id(const char *next_id, const IpcPermEntry *p, int (*create)(const void *arg),
+			  const void *arg, const char *what)
+{
+	char val[16];
+	int id, err;
+
+	snprintf(val, sizeof(val), "%d", p->id);
+	if (write_sysctl(next_id, val))
+		return -1;
+	if (setresgid(-1, p->cgid, -1) || setresuid(-1, p->cuid, -1)) {
+		pr_perror("can't take creator %u:%u of %s %d", p->cuid, p->cgid, what, p->id);
+		return -1;
+	}
+	id = create(arg);
+	err = errno;
+	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1)) {
+		pr_perror("can't become root again");
+		return -1;
+	}
+	if (id < 0) {
+		errno = err;
+		pr_perror("can't make %s %d (key %#x) again", what, p->id, p->key);
+		return -1;
+	}
+	if (id != p->id) {
+		pr_err("%s %d came back as %d\n", what, p->id, id);
+		return -1;
+	}
+	return 0;
+}
+
+static int create_flags(const IpcPermEntry *p)
+{
+	return IPC_CREAT | IPC_EXCL | (p->mode & 0777);
+}
+
+static int create_shm(const void *arg)
+{
+	const IpcShmEntry *se = arg;
+
+	return shmget(se->perm->key, se->size, create_flags(se->perm));
+}
+
+static int fill_shm(int dfd, const IpcShmEntry *se)
+{
+	struct cr_img *img;
+	void *addr;
+	int ret;
+
+	img = open_image_at(dfd, CR_FD_SYSVSHM_PAGES, O_RDONLY, se->perm->id);
+	if (!img)
+		return -1;
+	addr = shmat(se->perm->id, NULL, 0);
+	if (addr == (void *)-1) {
+		pr_perror("can't attach SysV shm segment %d to fill it", se->perm->id);
+		close_image(img);
+		return -1;
+	}
+	ret = copy_sparse(img->fd, -1, se->size, addr);
+	if (ret)
+		pr_err("can't fill SysV shm segment %d\n", se->perm->id);
+	shmdt(addr);
+	close_image(img);
+	return ret;
+}
+
+static int restore_shm(int dfd, const IpcShmEntry *se)
+{
+	struct shmid_ds ds = { 0 };
+
+	if (create_with_id("kernel/shm_next_id", se->perm, create_shm, se, "SysV shm segment") ||
+	    fill_shm(dfd, se))
+		return -1;
+	ds.shm_perm.uid = se->perm->uid;
+	ds.shm_perm.gid = se->perm->gid;
+	ds.shm_perm.mode = se->perm->mode & 0777;
+	if (shmctl(se->perm->id, IPC_SET, &ds)) {
+		pr_perror("can't set the owner and mode of SysV shm segment %d", se->perm->id);
+		return -1;
+	}
+	if ((se->perm->mode & SHM_LOCKED) && shmctl(se->perm->id, SHM_LOCK, NULL)) {
+		pr_perror("can't lock SysV shm segment %d", se->perm->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int create_msq(const void *arg)
+{
+	const IpcMsqEntry *qe = arg;
+
+	return msgget(qe->perm->key, create_flags(qe->perm));
+}
+
+static int restore_msq(const IpcMsqEntry *qe)
+{
+	struct msqid_ds ds = { 0 };
+	size_t max = 0;
+	struct {
+		long mtype;
+		char mtext[];
+	} *buf;
+
+	if (create_with_id("kernel/msg_next_id", qe->perm, create_msq, qe, "SysV message queue"))
+		return -1;
+	/* the queue's size first, so that every message fits again */
+	ds.msg_perm.uid = qe->perm->uid;
+	ds.msg_perm.gid = qe->perm->gid;
+	ds.msg_perm.mode = qe->perm->mode & 0777;
+	ds.msg_qbytes = qe->qbytes;
+	if (msgctl(qe->perm->id, IPC_SET, &ds)) {
+		pr_perror("can't set the owner, mode and size of SysV queue %d", qe->perm->id);
+		return -1;
+	}
+	for (size_t i = 0; i < qe->n_msgs; i++)
+		if (qe->msgs[i]->data.len > max)
+			max = qe->msgs[i]->data.len;
+	buf = malloc(sizeof(long) + max + 1);
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < qe->n_msgs; i++) {
+		buf->mtype = qe->msgs[i]->mtype;
+		memcpy(buf->mtext, qe->msgs[i]->data.data, qe->msgs[i]->data.len);
+		if (msgsnd(qe->perm->id, buf, qe->msgs[i]->data.len, IPC_NOWAIT)) {
+			pr_perror("can't queue message %zu (%zu bytes) on SysV queue %d again", i,
+				  qe->msgs[i]->data.len, qe->perm->id);
+			free(buf);
+			return -1;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
+static int create_sem(const void *arg)
+{
+	const IpcSemEntry *se = arg;
+
+	return semget(se->perm->key, se->n_values, create_flags(se->perm));
+}
+
+static int restore_sem(const IpcSemEntry *se)
+{
+	unsigned short *vals = calloc(se->n_values, sizeof(*vals));
+	struct semid_ds ds = { 0 };
+	int ret = -1;
+
+	if (!vals)
+		return -1;
+	if (create_with_id("kernel/sem_next_id", se->perm, create_sem, se, "SysV semaphore set"))
+		goto out;
+	for (size_t i = 0; i < se->n_values; i++)
+		vals[i] = se->values[i];
+	if (semctl(se->perm->id, 0, SETALL, (union semun){ .array = vals })) {
+		pr_perror("can't set the values of SysV semaphore set %d", se->perm->id);
+		goto out;
+	}
+	ds.sem_perm.uid = se->perm->uid;
+	ds.sem_perm.gid = se->perm->gid;
+	ds.sem_perm.mode = se->perm->mode & 0777;
+	if (semctl(se->perm->id, 0, IPC_SET, (union semun){ .buf = &ds })) {
+		pr_perror("can't set the owner and mode of SysV semaphore set %d", se->perm->id);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(vals);
+	return ret;
+}
+
+/*
+ * A limit lowered after objects were made would refuse making them again
+ * (and a queue size above msgmnb needs CAP_SYS_RESOURCE): such limits are
+ * raised while the objects are made, then set to their saved values.
+ */
+struct limit {
+	const char *name;
+	uint64_t need;
+	const char *saved;
+};
+
+static void note_needs(struct limit *l)
+{
+	for (size_t i = 0; i < rst_ns->n_msqs; i++) {
+		IpcMsqEntry *q = rst_ns->msqs[i];
+
+		if (q->qbytes > l[0].need)
+			l[0].need = q->qbytes;
+		for (size_t j = 0; j < q->n_msgs; j++)
+			if (q->msgs[j]->data.len > l[1].need)
+				l[1].need = q->msgs[j]->data.len;
+	}
+	for (size_t i = 0; i < rst_ns->n_shms; i++)
+		if (rst_ns->shms[i]->size > l[2].need)
+			l[2].need = rst_ns->shms[i]->size;
+}
+
+static int raise_limits(struct limit *l, int nr)
+{
+	char val[32];
+
+	note_needs(l);
+	for (int i = 0; i < nr; i++) {
+		l[i].saved = ns_value(rst_ns, l[i].name);
+		if (!l[i].saved || strtoull(l[i].saved, NULL, 10) >= l[i].need) {
+			l[i].saved = NULL;
+			continue;
+		}
+		snprintf(val, sizeof(val), "%lu", (unsigned long)l[i].need);
+		if (write_sysctl(l[i].name, val))
+			return -1;
+	}
+	return 0;
+}
+
+static int lower_limits(struct limit *l, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (l[i].saved && write_sysctl(l[i].name, l[i].saved))
+			return -1;
+	return 0;
+}
+
+int ipc_sysv_restore(int dfd)
+{
+	struct limit limits[] = { { "kernel/msgmnb" }, { "kernel/msgmax" }, { "kernel/shmmax" } };
+
+	if (!rst_ns)
+		return 0;
+	if (write_sysctls(0) || raise_limits(limits, ARRAY_SIZE(limits)))
+		return -1;
+	for (size_t i = 0; i < rst_ns->n_shms; i++)
+		if (restore_shm(dfd, rst_ns->shms[i]))
+			return -1;
+	for (size_t i = 0; i < rst_ns->n_msqs; i++)
+		if (restore_msq(rst_ns->msqs[i]))
+			return -1;
+	for (size_t i = 0; i < rst_ns->n_sems; i++)
+		if (restore_sem(rst_ns->sems[i]))
+			return -1;
+	pr_info("ipc namespace: %zu shm segments, %zu queues, %zu semaphore sets made again\n", rst_ns->n_shms,
+		rst_ns->n_msqs, rst_ns->n_sems);
+	return lower_limits(limits, ARRAY_SIZE(limits)) || write_sysctls(1) ? -1 : 0;
+}
+
+/* In a child that joined the restored namespace. */
+static int finish_ns(pid_t root)
+{
+	const char *forced = ns_value(rst_ns, "kernel/shm_rmid_forced");
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWIPC)) {
+		pr_perror("can't enter the ipc namespace of %d", root);
+		return -1;
+	}
+	close(fd);
+	/* only now that the tasks hold their attachments: a marked segment nobody holds goes */
+	for (size_t i = 0; i < rst_ns->n_shms; i++)
+		if ((rst_ns->shms[i]->perm->mode & SHM_DEST) && shmctl(rst_ns->shms[i]->perm->id, IPC_RMID, NULL)) {
+			pr_perror("can't mark SysV shm segment %d for removal", rst_ns->shms[i]->perm->id);
+			return -1;
+		}
+	if (forced && strcmp(forced, "0") && write_sysctl("kernel/shm_rmid_forced", forced))
+		return -1;
+	return 0;
+}
+
+int ipc_sysv_restore_finish(pid_t root)
+{
+	int status;
+	pid_t pid;
+
+	if (!rst_ns)
+		return 0;
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (pid == 0)
+		_exit(finish_ns(root) ? 1 : 0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("finishing the ipc namespace of %d failed\n", root);
+		return -1;
+	}
+	return 0;
+}
+
+void ipc_sysv_free(void)
+{
+	if (rst_ns)
+		ipc_ns_entry__free_unpacked(rst_ns, NULL);
+	rst_ns = NULL;
+}
