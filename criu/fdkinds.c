@@ -11,6 +11,8 @@ static const struct fd_kind *const kinds[] = {
 	&memfd_kind,
 	&fifo_kind,
 	&pidfd_kind,
+	&inotify_kind,
+	&fanotify_kind,
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link)

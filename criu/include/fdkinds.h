@@ -32,6 +32,7 @@ const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
 	pidfd_kind;
+extern const struct fd_kind inotify_kind, fanotify_kind;
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);
