@@ -34,6 +34,12 @@ extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kin
 	pidfd_kind;
 extern const struct fd_kind inotify_kind, fanotify_kind;
 
+/*
+ * The kind an anon-inode link names, for messages: "anon_inode:[io_uring]"
+ * gives "io_uring", "anon_inode:bpf-map" "bpf-map"; NULL if not anon_inode:.
+ */
+const char *anon_kind_name(const char *link, char *buf, size_t size);
+
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);
 
