@@ -25,6 +25,11 @@
 
 static char file[4096], other[4096];
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The fanotify lines of fdinfo, sorted, for comparing. */
 static void marks(int fd, char *out, size_t size)
 {
@@ -40,7 +45,7 @@ static void marks(int fd, char *out, size_t size)
 		if (!strncmp(line, "fanotify ", 9))
 			lines[n++] = strdup(line);
 	fclose(f);
-	qsort(lines, n, sizeof(*lines), (int (*)(const void *, const void *))strcmp);
+	qsort(lines, n, sizeof(*lines), cmp_str);
 	out[0] = '\0';
 	for (int i = 0; i < n; i++) {
 		snprintf(out + strlen(out), size - strlen(out), "%s", lines[i]);
