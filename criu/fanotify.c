@@ -266,8 +266,8 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
 	add = FAN_MARK_ADD | kind_flags[m.type] | (d->mflags & FAN_MARK_EVICTABLE);
-	ign = (d->mflags & FAN_MARK_IGNORE) ? FAN_MARK_IGNORE :
-					      FAN_MARK_IGNORED_MASK | (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
+	ign = ((d->mflags & FAN_MARK_IGNORE) ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK) |
+	      (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
 	if (d->mask && fanotify_mark(fd, add, d->mask, AT_FDCWD, proc)) {
 		pr_perror("can't mark %s (%s, mask %#x) again", d->path, type_names[m.type], d->mask);
 		ret = -1;

@@ -3,7 +3,8 @@
  * fanotify (root): fd 80 is a notification group (FAN_CLOEXEC|
  * FAN_NONBLOCK, O_RDONLY|O_LARGEFILE event fds) with an inode mark
  * (FAN_ACCESS|FAN_MODIFY) on a file, an inode mark with only an ignored
- * mask (FAN_CLOSE_WRITE, FAN_MARK_IGNORED_SURV_MODIFY) on another, a mount
+ * mask (FAN_CLOSE_WRITE, FAN_MARK_IGNORED_SURV_MODIFY) on another, a
+ * mark with FAN_MODIFY and a FAN_MARK_IGNORE mask (FAN_OPEN) on a third, a mount
  * mark (FAN_OPEN) and a filesystem mark (FAN_CLOSE_NOWRITE) on a quiet
  * tmpfs (/sys/fs/cgroup, else /dev/shm: the marks must not fill the queue
  * with other programs' events, which would make the dump refuse). After C/R: the group flags, event flags and
@@ -23,7 +24,7 @@
 
 #define FAN_FD	80
 
-static char file[4096], other[4096];
+static char file[4096], other[4096], third[4096];
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -97,6 +98,11 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	test_path(file, sizeof(file), "fanotify.file");
 	test_path(other, sizeof(other), "fanotify.other");
+	test_path(third, sizeof(third), "fanotify.third");
+	fd = open(third, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		test_bug("create %s", third);
+	close(fd);
 	fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, "abc", 3) != 3)
 		test_bug("create %s", file);
@@ -113,6 +119,8 @@ int main(int argc, char **argv)
 	if (fanotify_mark(FAN_FD, FAN_MARK_ADD, FAN_ACCESS | FAN_MODIFY, AT_FDCWD, file) ||
 	    fanotify_mark(FAN_FD, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
 			  FAN_CLOSE_WRITE, AT_FDCWD, other) ||
+	    fanotify_mark(FAN_FD, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, third) ||
+	    fanotify_mark(FAN_FD, FAN_MARK_ADD | FAN_MARK_IGNORE, FAN_OPEN, AT_FDCWD, third) ||
 	    fanotify_mark(FAN_FD, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_OPEN, AT_FDCWD, quiet) ||
 	    fanotify_mark(FAN_FD, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_NOWRITE, AT_FDCWD, quiet))
 		test_bug("fanotify_mark");
