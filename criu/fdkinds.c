@@ -1,4 +1,5 @@
 /* The table of anonymous-inode fd kinds; adding a kind is a file and a line here. */
+#include <stdio.h>
 #include <string.h>
 
 #include "fdkinds.h"
@@ -13,6 +14,8 @@ static const struct fd_kind *const kinds[] = {
 	&pidfd_kind,
 	&tty_kind,
 	&unixsk_kind,
+	&inotify_kind,
+	&fanotify_kind,
 };
 
 void fd_kinds_restore_fini(void)
@@ -40,6 +43,23 @@ const struct fd_kind *fd_kind_by_type(FileType type)
 		if (kinds[i]->type == type)
 			return kinds[i];
 	return NULL;
+}
+
+const char *anon_kind_name(const char *link, char *buf, size_t size)
+{
+	const char *name;
+	size_t len;
+
+	if (strncmp(link, "anon_inode:", strlen("anon_inode:")))
+		return NULL;
+	name = link + strlen("anon_inode:");
+	len = strlen(name);
+	if (len >= 2 && name[0] == '[' && name[len - 1] == ']') {
+		name++;
+		len -= 2;
+	}
+	snprintf(buf, size, "%.*s", (int)len, name);
+	return buf;
 }
 
 const char *fdinfo_field(const char *fdinfo, const char *key)

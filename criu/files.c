@@ -73,10 +73,10 @@ static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, c
 }
 
 /* Names an fd kind we can't dump, for the refusal message. */
-static const char *fd_kind(const char *link, const struct stat *st)
+static const char *fd_kind(const char *link, const struct stat *st, char *buf, size_t size)
 {
-	if (!strncmp(link, "anon_inode:", 11))
-		return link + 11;
+	if (anon_kind_name(link, buf, size))
+		return buf;
 	if (!strncmp(link, "socket:", 7))
 		return "socket";
 	if (S_ISFIFO(st->st_mode))
@@ -270,7 +270,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		}
 		d->reg.path = strdup(link);
 	} else {
-		const char *kind = fd_kind(link, &st);
+		char name[64];
+		const char *kind = fd_kind(link, &st, name, sizeof(name));
 
 		if (!strcmp(kind, "terminal"))
 			pr_err("can't dump task %d: fd %d is the terminal %s (use --shell-job if it is the caller's)\n",

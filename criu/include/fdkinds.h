@@ -40,9 +40,16 @@ const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
 	pidfd_kind, tty_kind, unixsk_kind;
+extern const struct fd_kind inotify_kind, fanotify_kind;
 
 /* Every kind's restore_fini. */
 void fd_kinds_restore_fini(void);
+
+/*
+ * The kind an anon-inode link names, for messages: "anon_inode:[io_uring]"
+ * gives "io_uring", "anon_inode:bpf-map" "bpf-map"; NULL if not anon_inode:.
+ */
+const char *anon_kind_name(const char *link, char *buf, size_t size);
 
 /* "key: value" from fdinfo text; the value's start, or NULL. */
 const char *fdinfo_field(const char *fdinfo, const char *key);

@@ -997,7 +997,7 @@ def main():
         check("dump_thread_id", refused_dump("threads", [r"thread", r"{extra}"], lambda t: t.extra))
         check("dump_multithreaded_leave_running", t_dump_threads_leave_running)
         check("dump_tree_leave_running", t_dump_tree_leave_running)
-        check("dump_inotify", refused_dump("inotify", [r"inotify", r"\bfd {extra}\b"]))
+        check("dump_userfaultfd", refused_dump("userfaultfd", [r"userfaultfd", r"\bfd {extra}\b"]))
         check("dump_socket", refused_dump("socket", [r"socket", r"\bfd {extra}\b"]))
 
         # dump: where the images can't go

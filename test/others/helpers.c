@@ -8,7 +8,7 @@
  *   threads  a task with a second thread
  *   child    a task with a child process
  *   eventfd  a task holding an eventfd
- *   inotify  a task holding an inotify fd (a kind criu refuses)
+ *   userfaultfd  a task holding a userfaultfd (a kind criu refuses)
  *   socket   a task holding an inet socket (a kind criu refuses)
  *
  * The task fills a buffer with a known pattern, reports on stdout
@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -153,8 +153,9 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return 4;
 		extra = fd;
-	} else if (!strcmp(mode, "inotify")) {
-		fd = inotify_init1(IN_CLOEXEC);
+	} else if (!strcmp(mode, "userfaultfd")) {
+		/* user-mode-only faults need no privilege */
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
 		if (fd < 0)
 			return 4;
 		extra = fd;
@@ -206,8 +207,8 @@ int main(int argc, char **argv)
 		else if (read(fd, &v, sizeof(v)) != sizeof(v) || v != 7)
 			bad = "eventfd counter changed";
 	}
-	if (!bad && !strcmp(mode, "inotify") && !fd_is(fd, "anon_inode:inotify"))
-		bad = "inotify fd changed";
+	if (!bad && !strcmp(mode, "userfaultfd") && !fd_is(fd, "anon_inode:[userfaultfd]"))
+		bad = "userfaultfd changed";
 	if (!bad && !strcmp(mode, "socket") && !fd_is(fd, "socket:"))
 		bad = "socket fd changed";
 

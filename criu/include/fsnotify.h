@@ -1,0 +1,80 @@
+/*
+ * inotify and fanotify: the fdinfo lines that describe watches and marks,
+ * and the helpers both kinds use to find a watched object again (a file
+ * handle decoded on a mount of the right filesystem).
+ */
+#ifndef CR_FSNOTIFY_H
+#define CR_FSNOTIFY_H
+
+#include <stdint.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+
+#define FSN_HANDLE_MAX	128	/* MAX_HANDLE_SZ */
+
+struct fsn_handle {
+	unsigned int bytes;	/* 0: the kernel showed none */
+	int type;
+	unsigned char data[FSN_HANDLE_MAX];
+};
+
+/* "inotify wd:.. ino:.. sdev:.. mask:.. ignored_mask:.. fhandle-bytes:.. ..." */
+struct fsn_inotify_wd {
+	int wd;
+	uint64_t ino;
+	unsigned int sdev;	/* the kernel's dev_t: major << 20 | minor */
+	unsigned int mask, ignored_mask;
+	struct fsn_handle fh;
+};
+
+enum fsn_mark_type {
+	FSN_MARK_INODE,
+	FSN_MARK_MOUNT,
+	FSN_MARK_SB,
+};
+
+/* "fanotify ino:.. sdev:.." / "fanotify mnt_id:.." / "fanotify sdev:.." with mflags, masks */
+struct fsn_fanotify_mark {
+	enum fsn_mark_type type;
+	uint64_t ino;
+	unsigned int sdev;
+	int mnt_id;
+	unsigned int mflags, mask, ignored_mask;
+	struct fsn_handle fh;
+};
+
+/* One line of /proc/PID/mountinfo, the fields we use. */
+struct fsn_mount {
+	int mnt_id;
+	unsigned int maj, min;
+	char root[4096];
+	char point[4096];	/* octal escapes undone */
+};
+
+/* 1 parsed, 0 not a line of this kind, -1 malformed. */
+int fsn_parse_inotify_wd(const char *line, struct fsn_inotify_wd *w);
+int fsn_parse_fanotify_group(const char *line, unsigned int *flags, unsigned int *event_flags);
+int fsn_parse_fanotify_mark(const char *line, struct fsn_fanotify_mark *m);
+/* 0 or -1. */
+int fsn_parse_mountinfo_line(const char *line, struct fsn_mount *m);
+
+static inline dev_t fsn_kdev(unsigned int sdev)
+{
+	return makedev(sdev >> 20, sdev & 0xfffff);
+}
+
+/* Dump and restore helpers (criu/fsnotify.c). */
+
+/*
+ * The watched object of @fh as an O_PATH fd, checked to be inode @ino on
+ * @sdev, or -1 (errno from open_by_handle_at, ESTALE when it is gone).
+ */
+int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh);
+/* A directory fd of the mount with id @mnt_id, or -1. */
+int fsn_open_mount(int mnt_id);
+/* Any directory of a mount of filesystem @sdev, or -1. */
+int fsn_open_sb(unsigned int sdev);
+/* Events queued and not read yet on fd @fd of @pid (FIONREAD on a copy): bytes, or -1. */
+int fsn_queued(pid_t pid, int fd);
+
+#endif
