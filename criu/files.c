@@ -19,12 +19,13 @@
 #include "image.h"
 #include "chunks.h"
 #include "fdkinds.h"
+#include "fileobj.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "util.h"
 
-static struct file_desc *new_desc(struct file_table *ft)
+struct file_desc *file_desc_new(struct file_table *ft)
 {
 	struct file_desc *d;
 
@@ -90,24 +91,15 @@ static const char *fd_kind(const char *link, const struct stat *st)
 /* The contents of an unlinked file, holes left out, read through a duplicate of the fd. */
 static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
 {
-	int dup = task_fd(pid, fd);
+	int dup = task_fd(pid, fd), ret;
 
 	if (dup < 0)
 		return -1;
-	r->has_ghost = r->has_ghost_size = true;
-	r->has_uid = r->has_gid = true;
-	r->uid = st->st_uid;
-	r->gid = st->st_gid;
-	r->ghost = true;
-	r->ghost_size = st->st_size;
-	if (read_chunks(dup, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks))
-		goto err;
+	ret = ghost_save(dup, st, r);
+	if (ret)
+		pr_perror("can't save the unlinked file at fd %d of %d", fd, pid);
 	close(dup);
-	return 0;
-err:
-	pr_perror("can't save the unlinked file at fd %d of %d", fd, pid);
-	close(dup);
-	return -1;
+	return ret;
 }
 
 /* The file's owner for signal-driven I/O, read through a duplicate (same description). */
@@ -195,10 +187,27 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto add_fd;
 	}
 
+	/* another open file description of a memfd or unlinked file seen before */
+	uint32_t holder = fileobj_find(ft, &st);
+
+	if (holder) {
+		free(info);
+		d = file_desc_new(ft);
+		if (!d)
+			return -1;
+		d->fe.type = FILE_TYPE__FT_REG;
+		d->reg.has_same_as = true;
+		d->reg.same_as = holder;
+		if (strstr(link, " (deleted)"))
+			*strstr(link, " (deleted)") = '\0';
+		d->reg.path = strdup(link);
+		goto reg;
+	}
+
 	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
 
 	if (kind) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
 			free(info);
 			return -1;
@@ -215,13 +224,13 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	free(info);
 
 	if (is_tty(&st) && opts.shell_job) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_TTY_SHELL;
 		d->reg.path = strdup(link);
 	} else if (!strncmp(link, "pipe:", 5)) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d || dump_pipe(pid, fd, &st, &fi, d))
 			return -1;
 		d->owner_pid = pid;
@@ -240,7 +249,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			       link, (long)st.st_size, (unsigned long)opts.ghost_limit);
 			return -1;
 		}
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
@@ -263,6 +272,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			pr_err("can't dump task %d: fd %d is of an unsupported kind: %s (%s)\n", pid, fd, kind, link);
 		return -1;
 	}
+reg:
 	if (!d->reg.path) {
 		pr_err("out of memory\n");
 		return -1;
@@ -348,12 +358,13 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 
 	for (size_t i = 0; i < ft->nr; i++) {
 		d = &ft->d[i];
-		if (d->owner_fd < 0 && d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+		if (d->owner_fd < 0 && d->fe.type == FILE_TYPE__FT_REG && !d->reg.has_ghost && !d->reg.has_same_as &&
+		    d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
 			*id = d->id;
 			return 0;
 		}
 	}
-	d = new_desc(ft);
+	d = file_desc_new(ft);
 	if (!d)
 		return -1;
 	d->fe.type = FILE_TYPE__FT_REG;
@@ -517,67 +528,16 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 	return NULL;
 }
 
-/*
- * An unlinked file comes back unlinked: made next to where it was, filled,
- * opened as it was, unlinked again. Every open of the same one shares the
- * inode (kept open by the first one).
- */
-static struct {
-	uint64_t dev, ino;
-	int fd;
-} ghosts[256];
-static int nr_ghosts;
-
-static int open_ghost(RegFileEntry *r, int flags)
+/* Another view of a memfd or unlinked file: the object made for its holder. */
+static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
-	char tmp[4200], proc[64];
-	int fd, keep = -1;
+	FileEntry *h = find_file(rf, r->same_as);
 
-	for (int i = 0; i < nr_ghosts; i++)
-		if (ghosts[i].dev == r->dev && ghosts[i].ino == r->ino && fcntl(ghosts[i].fd, F_GETFD) >= 0)
-			keep = ghosts[i].fd;
-	if (keep < 0) {
-		if (r->ghost_size > (1ULL << 32) || nr_ghosts == 256) {
-			pr_err("the unlinked file %s is too big or one too many\n", r->path);
-			return -1;
-		}
-		/* its own name if that is free, so /proc shows what it showed */
-		snprintf(tmp, sizeof(tmp), "%s", r->path);
-		keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-		if (keep < 0 && errno == EEXIST) {
-			snprintf(tmp, sizeof(tmp), "%s.criu-ghost.%d", r->path, getpid());
-			keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-		}
-		if (keep < 0) {
-			pr_perror("can't make the unlinked file %s again", r->path);
-			return -1;
-		}
-		unlink(tmp);
-		if ((r->has_uid && fchown(keep, r->uid, r->has_gid ? r->gid : (gid_t)-1)) ||
-		    fchmod(keep, r->mode & 07777)) {
-			pr_perror("can't give the unlinked file %s its owner and mode", r->path);
-			goto err;
-		}
-		if (ftruncate(keep, r->ghost_size))
-			goto err;
-		if (write_chunks(keep, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size))
-			goto err;
-		keep = restore_lift_fd(keep);
-		if (keep < 0)
-			return -1;
-		ghosts[nr_ghosts].dev = r->dev;
-		ghosts[nr_ghosts].ino = r->ino;
-		ghosts[nr_ghosts++].fd = keep;
+	if (!h || !fileobj_is_holder(h)) {
+		pr_err("%s: file %u is no memfd or unlinked file to open again\n", r->path, r->same_as);
+		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keep);
-	fd = open(proc, flags | O_CLOEXEC);
-	if (fd < 0)
-		pr_perror("can't reopen the unlinked file %s", r->path);
-	return fd;
-err:
-	pr_perror("can't fill the unlinked file %s", r->path);
-	close(keep);
-	return -1;
+	return fileobj_reopen(r->same_as, flags);
 }
 
 int open_file(struct rst_files *rf, uint32_t id, int flags)
@@ -594,7 +554,12 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	r = fe->reg;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
-	fd = r->has_ghost && r->ghost ? open_ghost(r, flags) : open(r->path, flags | O_CLOEXEC);
+	if (r->has_same_as)
+		fd = open_same_as(rf, r, flags);
+	else if (fileobj_is_holder(fe))
+		fd = fileobj_reopen(fe->id, flags);
+	else
+		fd = open(r->path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;
@@ -609,7 +574,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		goto err;
 	}
 	/* a regular file must be the one dumped: same inode, same size */
-	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !opts.allow_changed_files &&
+	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !r->has_same_as && !opts.allow_changed_files &&
 	    ((r->has_ino && st.st_ino != r->ino) || (r->has_size && (uint64_t)st.st_size != r->size))) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st.st_ino,

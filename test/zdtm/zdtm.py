@@ -300,12 +300,12 @@ _SHMEM_NAMES = ('/dev/zero (deleted)', '/memfd:')
 
 def renumber_shmem(vmas):
     """A restored shared memory object is a new object: which areas share one
-    matters, not its inode number."""
+    matters, not its inode number. So is an unlinked file made again."""
     ids = {}
     out = []
     for l, flags in vmas:
         f = l.split(None, 5)
-        if len(f) > 5 and any(f[5].startswith(n) for n in _SHMEM_NAMES):
+        if len(f) > 5 and (any(f[5].startswith(n) for n in _SHMEM_NAMES) or f[5].endswith(' (deleted)')):
             ids.setdefault(f[4], len(ids) + 1)
             l = ' '.join(f[:4] + ['#%d' % ids[f[4]], f[5]])
         out.append([l, flags])
