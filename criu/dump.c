@@ -27,6 +27,7 @@
 #include "cr_options.h"
 #include "crtools.h"
 #include "files.h"
+#include "fileobj.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -1317,6 +1318,7 @@ int cr_dump_tasks(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
+	fileobj_dump_fini(ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
 	if (ret == 0) {

@@ -9,6 +9,7 @@
  * fd all tasks inherit; every fd and mapping is a new open of that fd.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,16 @@
 #include "log.h"
 #include "util.h"
 
+static int reg_is_holder(const RegFileEntry *r)
+{
+	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted));
+}
+
 static int desc_is_holder(const struct file_desc *d)
 {
 	if (d->fe.type == FILE_TYPE__FT_MEMFD)
 		return 1;
-	return d->fe.type == FILE_TYPE__FT_REG && d->reg.has_ghost && d->reg.ghost && !d->reg.has_same_as;
+	return d->fe.type == FILE_TYPE__FT_REG && reg_is_holder(&d->reg);
 }
 
 uint32_t fileobj_find(struct file_table *ft, const struct stat *st)
@@ -49,6 +55,119 @@ int ghost_save(int fd, const struct stat *st, RegFileEntry *r)
 	r->ghost = true;
 	r->ghost_size = st->st_size;
 	return read_chunks(fd, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks);
+}
+
+/* --link-remap names this dump made: gone again if the dump fails. */
+static char **remaps;
+static size_t nr_remaps;
+
+/*
+ * Link the file open at @proc back next to @path under a name of ours
+ * (the kernel allows it for files with links left and O_TMPFILE ones).
+ * 0, or -1 with errno set.
+ */
+static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
+{
+	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
+	struct stat o;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		errno = EINVAL;
+		return -1;
+	}
+	*slash = '\0';
+	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
+		 (unsigned long)st->st_ino);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
+		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
+		if (!n || !(n[nr_remaps] = strdup(name))) {
+			unlink(name);
+			remaps = n ? n : remaps;
+			errno = ENOMEM;
+			return -1;
+		}
+		remaps = n;
+		nr_remaps++;
+	} else if (errno != EEXIST || stat(name, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
+		return -1;
+	}
+	/* an earlier dump's link to the same file (--leave-running) serves as well */
+	r->link_remap = strdup(name);
+	if (!r->link_remap) {
+		errno = ENOMEM;
+		return -1;
+	}
+	pr_info("%s is linked at %s until the restore\n", path, name);
+	return 0;
+}
+
+int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const char *path, const struct stat *st,
+			  RegFileEntry *r)
+{
+	int big = (uint64_t)st->st_size > opts.ghost_limit, fd, ret;
+
+	if (S_ISDIR(st->st_mode)) {
+		/* removed, so empty: only its mode and owner matter */
+		r->has_dir_deleted = r->dir_deleted = true;
+		r->has_uid = r->has_gid = true;
+		r->uid = st->st_uid;
+		r->gid = st->st_gid;
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file or directory\n", pid, what,
+		       path);
+		return -1;
+	}
+	if (opts.link_remap || st->st_nlink > 0 || big) {
+		if (!opts.link_remap && st->st_nlink > 0) {
+			pr_err("can't dump task %d: %s refers to %s, whose name was removed but which has %lu other "
+			       "link(s) we can't find; dump with --link-remap\n", pid, what, path,
+			       (unsigned long)st->st_nlink);
+			return -1;
+		}
+		if (!opts.link_remap) {
+			pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes); only regular files "
+			       "up to --ghost-limit (%lu) are saved\n", pid, what, path, (long)st->st_size,
+			       (unsigned long)opts.ghost_limit);
+			return -1;
+		}
+		if (!link_remap(proc, path, st, r))
+			return 0;
+		if (errno != ENOENT || big || st->st_nlink > 0) {
+			pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes), which --link-remap "
+			       "can't link back: %s%s\n", pid, what, path, (long)st->st_size, strerror(errno),
+			       st->st_nlink ? "" : " (the kernel links back no file with no links left unless it "
+			       "was made with O_TMPFILE; raise --ghost-limit to save it whole)");
+			return -1;
+		}
+		/* no links left: small enough to be saved whole, as without the option */
+	}
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s (%s of %d)", proc, what, pid);
+		return -1;
+	}
+	ret = ghost_save(fd, st, r);
+	if (ret)
+		pr_perror("can't save the unlinked file %s (%s of %d)", path, what, pid);
+	close(fd);
+	return ret;
+}
+
+void fileobj_dump_fini(int ok)
+{
+	for (size_t i = 0; i < nr_remaps; i++) {
+		if (!ok && unlink(remaps[i]) && errno != ENOENT)
+			pr_perror("can't remove the link-remap file %s", remaps[i]);
+		free(remaps[i]);
+	}
+	free(remaps);
+	remaps = NULL;
+	nr_remaps = 0;
 }
 
 static void fill_reg(struct file_desc *d, const char *path, int flags, const struct stat *st)
@@ -87,36 +206,29 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 			return refuse(pid, p, "a kernel-internal file of this kind is not supported");
 	if (!S_ISREG(st->st_mode))
 		return refuse(pid, p, "not a regular file");
-	if (!memfd && (uint64_t)st->st_size > opts.ghost_limit) {
-		pr_err("can't dump task %d: memory area %lx-%lx maps the unlinked file %s of %ld bytes, more than "
-		       "--ghost-limit (%lu)\n", pid, (unsigned long)p->start, (unsigned long)p->end, p->name,
-		       (long)st->st_size, (unsigned long)opts.ghost_limit);
-		return 0;
-	}
-	fd = open(mf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open %s", mf);
-		return 0;
-	}
 	d = file_desc_new(ft);
-	if (!d) {
-		close(fd);
+	if (!d)
 		return 0;
-	}
 	d->owner_pid = pid;
-	if (memfd) {
-		d->fe.type = FILE_TYPE__FT_MEMFD;
-		d->st = *st;
-		d->fe.id = d->id;
-		ret = memfd_dump_fd(fd, p->name, O_RDWR, 0, &d->fe);
-	} else {
-		fill_reg(d, p->name, O_RDWR, st);
-		ret = !d->reg.path || ghost_save(fd, st, &d->reg);
-	}
-	close(fd);
 	ft->nr++;		/* freed with the table even if half filled */
+	if (!memfd) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "memory area %lx-%lx", (unsigned long)p->start, (unsigned long)p->end);
+		fill_reg(d, p->name, O_RDWR, st);
+		if (!d->reg.path || fileobj_dump_unlinked(pid, what, mf, p->name, st, &d->reg))
+			return 0;
+		return d->id;
+	}
+	d->fe.type = FILE_TYPE__FT_MEMFD;
+	d->st = *st;
+	d->fe.id = d->id;
+	fd = open(mf, O_RDONLY | O_CLOEXEC);
+	ret = fd < 0 ? -1 : memfd_dump_fd(fd, p->name, O_RDWR, 0, &d->fe);
+	if (fd >= 0)
+		close(fd);
 	if (ret) {
-		pr_err("can't save the contents of %s mapped at %lx by %d\n", p->name, (unsigned long)p->start, pid);
+		pr_perror("can't save the memfd %s mapped at %lx by %d", p->name, (unsigned long)p->start, pid);
 		return 0;
 	}
 	return d->id;
@@ -200,8 +312,7 @@ int fileobj_is_holder(const FileEntry *fe)
 {
 	if (fe->type == FILE_TYPE__FT_MEMFD)
 		return fe->memfd != NULL;
-	return fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->has_ghost && fe->reg->ghost &&
-	       !fe->reg->has_same_as;
+	return fe->type == FILE_TYPE__FT_REG && fe->reg && reg_is_holder(fe->reg);
 }
 
 /*
@@ -246,13 +357,105 @@ err:
 	return -1;
 }
 
+/* A removed directory: made again (under its own name if free), opened, removed. */
+static int dir_make(RegFileEntry *r)
+{
+	char tmp[4200];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s", r->path);
+	if (mkdir(tmp, 0700)) {
+		if (errno != EEXIST)
+			goto err;
+		snprintf(tmp, sizeof(tmp), "%s.criu-dir.%d", r->path, getpid());
+		if (mkdir(tmp, 0700))
+			goto err;
+	}
+	fd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
+	    chmod(tmp, r->mode & 07777) || rmdir(tmp)) {
+		pr_perror("can't make the removed directory %s again (at %s)", r->path, tmp);
+		if (fd >= 0)
+			close(fd);
+		rmdir(tmp);
+		return -1;
+	}
+	return fd;
+err:
+	pr_perror("can't make the removed directory %s again", r->path);
+	return -1;
+}
+
+/*
+ * A file linked back at dump (--link-remap): opened by that name, or
+ * by its own name for a moment if that is free, so that /proc shows
+ * what it showed. The link-remap name goes once the tree runs.
+ */
+static int remap_open(RegFileEntry *r)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(r->link_remap, &st) || (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev))) {
+		pr_err("%s: the link-remap file %s is gone or is not the dumped file\n", r->path, r->link_remap);
+		return -1;
+	}
+	if (linkat(AT_FDCWD, r->link_remap, AT_FDCWD, r->path, 0) == 0) {
+		fd = open(r->path, O_PATH | O_CLOEXEC);
+		if (unlink(r->path)) {
+			pr_perror("can't unlink %s", r->path);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	} else {
+		fd = open(r->link_remap, O_PATH | O_CLOEXEC);
+	}
+	if (fd < 0)
+		pr_perror("can't open the link-remap file %s", r->link_remap);
+	return fd;
+}
+
+int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	RegFileEntry r = REG_FILE_ENTRY__INIT;
+	int fd, ret;
+
+	r.path = (char *)path;
+	r.mode = mode;
+	r.has_uid = uid != (uint32_t)-1;
+	r.uid = uid;
+	r.has_gid = gid != (uint32_t)-1;
+	r.gid = gid;
+	fd = dir_make(&r);
+	if (fd < 0)
+		return -1;
+	ret = fchdir(fd);
+	if (ret)
+		pr_perror("can't enter the removed directory %s", path);
+	close(fd);
+	return ret;
+}
+
+void fileobj_restore_done(struct rst_files *rf)
+{
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+
+		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
+		    unlink(fe->reg->link_remap) && errno != ENOENT)
+			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
+	}
+}
+
 /* Images with two holders of one unlinked inode: one object all the same. */
 static int same_ghost(struct rst_files *rf, size_t upto, RegFileEntry *r)
 {
 	for (size_t i = 0; i < upto; i++) {
 		FileEntry *o = rf->fe[i];
 
-		if (o->type == FILE_TYPE__FT_REG && fileobj_is_holder(o) && o->reg->has_dev && r->has_dev &&
+		if (o->type == FILE_TYPE__FT_REG && fileobj_is_holder(o) && o->reg->has_ghost && o->reg->has_dev &&
+		    r->has_dev &&
 		    o->reg->dev == r->dev && o->reg->ino == r->ino)
 			return obj_base + o->id;
 	}
@@ -270,6 +473,10 @@ int fileobj_make_all(struct rst_files *rf, int base)
 			continue;
 		if (fe->type == FILE_TYPE__FT_MEMFD)
 			fd = memfd_make(fe);
+		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
+			fd = dir_make(fe->reg);
+		else if (fe->reg->link_remap)
+			fd = remap_open(fe->reg);
 		else if ((same = same_ghost(rf, i, fe->reg)) >= 0)
 			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
 		else

@@ -88,20 +88,6 @@ static const char *fd_kind(const char *link, const struct stat *st)
 	return "unknown";
 }
 
-/* The contents of an unlinked file, holes left out, read through a duplicate of the fd. */
-static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
-{
-	int dup = task_fd(pid, fd), ret;
-
-	if (dup < 0)
-		return -1;
-	ret = ghost_save(dup, st, r);
-	if (ret)
-		pr_perror("can't save the unlinked file at fd %d of %d", fd, pid);
-	close(dup);
-	return ret;
-}
-
 /* The file's owner for signal-driven I/O, read through a duplicate (same description). */
 static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc *d)
 {
@@ -156,7 +142,7 @@ static int has_locks(const char *fdinfo)
 
 static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, int fd)
 {
-	char path[64], link[PATH_MAX], *info;
+	char path[64], what[32], link[PATH_MAX], *info;
 	struct proc_fdinfo fi;
 	struct file_desc *d;
 	FdinfoEntry *fe;
@@ -243,12 +229,6 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
 
-		if (ghost && (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > opts.ghost_limit)) {
-			pr_err("can't dump task %d: fd %d refers to the unlinked %s %s (%ld bytes); only regular files "
-			       "up to --ghost-limit (%lu) are saved\n", pid, fd, S_ISREG(st.st_mode) ? "file" : "directory",
-			       link, (long)st.st_size, (unsigned long)opts.ghost_limit);
-			return -1;
-		}
 		d = file_desc_new(ft);
 		if (!d)
 			return -1;
@@ -258,7 +238,9 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 
 			if (del)
 				*del = '\0';
-			if (save_ghost(pid, fd, &st, &d->reg))
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+			snprintf(what, sizeof(what), "fd %d", fd);
+			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
 				return -1;
 		}
 		d->reg.path = strdup(link);
@@ -434,10 +416,10 @@ int dump_files(int dfd, struct file_table *ft)
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
-	struct stat st;
+	struct stat st, pst;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
@@ -446,8 +428,22 @@ int dump_fs(int dfd, pid_t pid)
 		return -1;
 	}
 	if (st.st_nlink == 0 || strstr(cwd, " (deleted)")) {
-		pr_err("can't dump task %d: its cwd %s was removed; not supported yet\n", pid, cwd);
-		return -1;
+		char *del = strstr(cwd, " (deleted)");
+
+		/* made again at restore: its parent must be there */
+		if (del)
+			*del = '\0';
+		snprintf(parent, sizeof(parent), "%s", cwd);
+		if (strrchr(parent, '/'))
+			*strrchr(parent, '/') = '\0';
+		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
+			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
+			return -1;
+		}
+		fe.has_cwd_deleted_mode = fe.has_cwd_uid = fe.has_cwd_gid = true;
+		fe.cwd_deleted_mode = st.st_mode;
+		fe.cwd_uid = st.st_uid;
+		fe.cwd_gid = st.st_gid;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -843,7 +839,11 @@ int restore_fs(int dfd, pid_t pid)
 	if (pb_read_one_required(img, (void **)&fe))
 		goto out;
 	/* Both paths are as seen from outside: cwd first, chroot keeps it. */
-	if (chdir(fe->cwd)) {
+	if (fe->has_cwd_deleted_mode) {
+		if (fileobj_chdir_removed(fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
+					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1))
+			goto free;
+	} else if (chdir(fe->cwd)) {
 		pr_perror("can't chdir to %s", fe->cwd);
 		goto free;
 	}

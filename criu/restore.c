@@ -1772,6 +1772,7 @@ int cr_restore_tasks(void)
 	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
+	fileobj_restore_done(&tr.files);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;
