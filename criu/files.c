@@ -550,6 +550,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	r = fe->reg;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
+	/* an O_TMPFILE file is opened again as the file it now is */
+	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_TMPFILE;
 	if (r->has_same_as)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))

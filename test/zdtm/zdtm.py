@@ -406,6 +406,10 @@ def snapshot(pid):
             extra = []
             for il in info.splitlines():
                 k, _, v = il.partition(':')
+                if k == 'flags' and int(v, 8) & 0o20200000 == 0o20200000:
+                    # O_TMPFILE stays only on the description open() made;
+                    # the file comes back as a plain open of the same file
+                    v = '0%o' % (int(v, 8) & ~0o20200000)
                 if k in ('pos', 'flags'):
                     extra.append('%s=%s' % (k, v.strip()))
             lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))
