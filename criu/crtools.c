@@ -44,6 +44,7 @@ static void usage(FILE *f)
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
+"      --link-remap        link unlinked files back under a temporary name instead (until restore)\n"
 "      --allow-changed-files  restore even if a file's inode or size changed since the dump\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
