@@ -466,6 +466,7 @@ void file_table_free(struct file_table *ft)
 		const struct fd_kind *k = fd_kind_by_type(ft->d[i].fe.type);
 
 		free(ft->d[i].reg.path);
+		free(ft->d[i].reg.link_remap);
 		free(ft->d[i].pipe.data.data);
 		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
