@@ -46,6 +46,7 @@ static void usage(FILE *f)
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
+"      --link-remap        link unlinked files back under a temporary name instead (until restore)\n"
 "      --allow-changed-files  restore even if a file's inode or size changed since the dump\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"

@@ -29,6 +29,7 @@
 #include "files.h"
 #include "file-lock.h"
 #include "external.h"
+#include "fileobj.h"
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "ipc-sysv.h"
@@ -1393,6 +1394,7 @@ int cr_dump_tasks(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
+	fileobj_dump_fini(ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
 	if (ret == 0) {

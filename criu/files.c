@@ -21,13 +21,14 @@
 #include "fdkinds.h"
 #include "file-lock.h"
 #include "external.h"
+#include "fileobj.h"
 #include "log.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "tty.h"
 #include "util.h"
 
-static struct file_desc *new_desc(struct file_table *ft)
+struct file_desc *file_desc_new(struct file_table *ft)
 {
 	struct file_desc *d;
 
@@ -90,29 +91,6 @@ static const char *fd_kind(const char *link, const struct stat *st, char *buf, s
 	return "unknown";
 }
 
-/* The contents of an unlinked file, holes left out, read through a duplicate of the fd. */
-static int save_ghost(pid_t pid, int fd, const struct stat *st, RegFileEntry *r)
-{
-	int dup = task_fd(pid, fd);
-
-	if (dup < 0)
-		return -1;
-	r->has_ghost = r->has_ghost_size = true;
-	r->has_uid = r->has_gid = true;
-	r->uid = st->st_uid;
-	r->gid = st->st_gid;
-	r->ghost = true;
-	r->ghost_size = st->st_size;
-	if (read_chunks(dup, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks))
-		goto err;
-	close(dup);
-	return 0;
-err:
-	pr_perror("can't save the unlinked file at fd %d of %d", fd, pid);
-	close(dup);
-	return -1;
-}
-
 /* The file's owner for signal-driven I/O, read through a duplicate (same description). */
 static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc *d)
 {
@@ -167,7 +145,7 @@ static int has_locks(const char *fdinfo)
 
 static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, int fd)
 {
-	char path[64], link[PATH_MAX], *info;
+	char path[64], what[32], link[PATH_MAX], *info;
 	struct proc_fdinfo fi;
 	struct file_desc *d;
 	FdinfoEntry *fe;
@@ -201,13 +179,30 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	}
 
 	const char *ext = external_match(link, &st, fi.mnt_id);
+	/* another open file description of a memfd or unlinked file seen before */
+	uint32_t holder = ext ? 0 : fileobj_find(ft, &st);
+
+	if (holder) {
+		free(info);
+		d = file_desc_new(ft);
+		if (!d)
+			return -1;
+		d->fe.type = FILE_TYPE__FT_REG;
+		d->reg.has_same_as = true;
+		d->reg.same_as = holder;
+		if (strstr(link, " (deleted)"))
+			*strstr(link, " (deleted)") = '\0';
+		d->reg.path = strdup(link);
+		goto reg;
+	}
+
 	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
 
 	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
 
 	if (kind && !ext) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
 			free(info);
 			return -1;
@@ -225,19 +220,19 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 
 	if (ext) {
 		/* not looked into: restore gets it from --inherit-fd */
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d || external_note(d->id, link, ext))
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
 		d->reg.path = strdup(link);
 	} else if (is_tty(&st) && opts.shell_job) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_TTY_SHELL;
 		d->reg.path = strdup(link);
 	} else if (!strncmp(link, "pipe:", 5)) {
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d || dump_pipe(pid, fd, &st, &fi, d))
 			return -1;
 		d->owner_pid = pid;
@@ -250,13 +245,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
 
-		if (ghost && (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > opts.ghost_limit)) {
-			pr_err("can't dump task %d: fd %d refers to the unlinked %s %s (%ld bytes); only regular files "
-			       "up to --ghost-limit (%lu) are saved\n", pid, fd, S_ISREG(st.st_mode) ? "file" : "directory",
-			       link, (long)st.st_size, (unsigned long)opts.ghost_limit);
-			return -1;
-		}
-		d = new_desc(ft);
+		d = file_desc_new(ft);
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
@@ -265,7 +254,9 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 
 			if (del)
 				*del = '\0';
-			if (save_ghost(pid, fd, &st, &d->reg))
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+			snprintf(what, sizeof(what), "fd %d", fd);
+			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
 				return -1;
 		}
 		d->reg.path = strdup(link);
@@ -280,6 +271,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			pr_err("can't dump task %d: fd %d is of an unsupported kind: %s (%s)\n", pid, fd, kind, link);
 		return -1;
 	}
+reg:
 	if (!d->reg.path) {
 		pr_err("out of memory\n");
 		return -1;
@@ -367,12 +359,13 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 
 	for (size_t i = 0; i < ft->nr; i++) {
 		d = &ft->d[i];
-		if (d->owner_fd < 0 && d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+		if (d->owner_fd < 0 && d->fe.type == FILE_TYPE__FT_REG && !d->reg.has_ghost && !d->reg.has_same_as &&
+		    d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
 			*id = d->id;
 			return 0;
 		}
 	}
-	d = new_desc(ft);
+	d = file_desc_new(ft);
 	if (!d)
 		return -1;
 	d->fe.type = FILE_TYPE__FT_REG;
@@ -442,10 +435,10 @@ int dump_files(int dfd, struct file_table *ft)
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
-	struct stat st;
+	struct stat st, pst;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
@@ -454,8 +447,22 @@ int dump_fs(int dfd, pid_t pid)
 		return -1;
 	}
 	if (st.st_nlink == 0 || strstr(cwd, " (deleted)")) {
-		pr_err("can't dump task %d: its cwd %s was removed; not supported yet\n", pid, cwd);
-		return -1;
+		char *del = strstr(cwd, " (deleted)");
+
+		/* made again at restore: its parent must be there */
+		if (del)
+			*del = '\0';
+		snprintf(parent, sizeof(parent), "%s", cwd);
+		if (strrchr(parent, '/'))
+			*strrchr(parent, '/') = '\0';
+		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
+			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
+			return -1;
+		}
+		fe.has_cwd_deleted_mode = fe.has_cwd_uid = fe.has_cwd_gid = true;
+		fe.cwd_deleted_mode = st.st_mode;
+		fe.cwd_uid = st.st_uid;
+		fe.cwd_gid = st.st_gid;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -478,6 +485,7 @@ void file_table_free(struct file_table *ft)
 		const struct fd_kind *k = fd_kind_by_type(ft->d[i].fe.type);
 
 		free(ft->d[i].reg.path);
+		free(ft->d[i].reg.link_remap);
 		free(ft->d[i].pipe.data.data);
 		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
@@ -547,67 +555,16 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 	return NULL;
 }
 
-/*
- * An unlinked file comes back unlinked: made next to where it was, filled,
- * opened as it was, unlinked again. Every open of the same one shares the
- * inode (kept open by the first one).
- */
-static struct {
-	uint64_t dev, ino;
-	int fd;
-} ghosts[256];
-static int nr_ghosts;
-
-static int open_ghost(RegFileEntry *r, int flags)
+/* Another view of a memfd or unlinked file: the object made for its holder. */
+static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
-	char tmp[4200], proc[64];
-	int fd, keep = -1;
+	FileEntry *h = find_file(rf, r->same_as);
 
-	for (int i = 0; i < nr_ghosts; i++)
-		if (ghosts[i].dev == r->dev && ghosts[i].ino == r->ino && fcntl(ghosts[i].fd, F_GETFD) >= 0)
-			keep = ghosts[i].fd;
-	if (keep < 0) {
-		if (r->ghost_size > (1ULL << 32) || nr_ghosts == 256) {
-			pr_err("the unlinked file %s is too big or one too many\n", r->path);
-			return -1;
-		}
-		/* its own name if that is free, so /proc shows what it showed */
-		snprintf(tmp, sizeof(tmp), "%s", r->path);
-		keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-		if (keep < 0 && errno == EEXIST) {
-			snprintf(tmp, sizeof(tmp), "%s.criu-ghost.%d", r->path, getpid());
-			keep = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-		}
-		if (keep < 0) {
-			pr_perror("can't make the unlinked file %s again", r->path);
-			return -1;
-		}
-		unlink(tmp);
-		if ((r->has_uid && fchown(keep, r->uid, r->has_gid ? r->gid : (gid_t)-1)) ||
-		    fchmod(keep, r->mode & 07777)) {
-			pr_perror("can't give the unlinked file %s its owner and mode", r->path);
-			goto err;
-		}
-		if (ftruncate(keep, r->ghost_size))
-			goto err;
-		if (write_chunks(keep, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size))
-			goto err;
-		keep = restore_lift_fd(keep);
-		if (keep < 0)
-			return -1;
-		ghosts[nr_ghosts].dev = r->dev;
-		ghosts[nr_ghosts].ino = r->ino;
-		ghosts[nr_ghosts++].fd = keep;
+	if (!h || !fileobj_is_holder(h)) {
+		pr_err("%s: file %u is no memfd or unlinked file to open again\n", r->path, r->same_as);
+		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", keep);
-	fd = open(proc, flags | O_CLOEXEC);
-	if (fd < 0)
-		pr_perror("can't reopen the unlinked file %s", r->path);
-	return fd;
-err:
-	pr_perror("can't fill the unlinked file %s", r->path);
-	close(keep);
-	return -1;
+	return fileobj_reopen(r->same_as, flags);
 }
 
 int open_file(struct rst_files *rf, uint32_t id, int flags)
@@ -624,7 +581,15 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	r = fe->reg;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
-	fd = r->has_ghost && r->ghost ? open_ghost(r, flags) : open(r->path, flags | O_CLOEXEC);
+	/* an O_TMPFILE file is opened again as the file it now is */
+	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_TMPFILE;
+	if (r->has_same_as)
+		fd = open_same_as(rf, r, flags);
+	else if (fileobj_is_holder(fe))
+		fd = fileobj_reopen(fe->id, flags);
+	else
+		fd = open(r->path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;
@@ -639,7 +604,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		goto err;
 	}
 	/* a regular file must be the one dumped: same inode, same size */
-	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !opts.allow_changed_files &&
+	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !r->has_same_as && !opts.allow_changed_files &&
 	    ((r->has_ino && st.st_ino != r->ino) || (r->has_size && (uint64_t)st.st_size != r->size))) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st.st_ino,
@@ -919,7 +884,11 @@ int restore_fs(int dfd, pid_t pid)
 	if (pb_read_one_required(img, (void **)&fe))
 		goto out;
 	/* Both paths are as seen from outside: cwd first, chroot keeps it. */
-	if (chdir(fe->cwd)) {
+	if (fe->has_cwd_deleted_mode) {
+		if (fileobj_chdir_removed(fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
+					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1))
+			goto free;
+	} else if (chdir(fe->cwd)) {
 		pr_perror("can't chdir to %s", fe->cwd);
 		goto free;
 	}

@@ -18,6 +18,7 @@
 #include "cow.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
+#include "fileobj.h"
 #include "image.h"
 #include "log.h"
 #include "mem.h"
@@ -56,8 +57,14 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
-	if (p->deleted)
-		return refuse_vma(pid, p, "mappings of unlinked files are not supported yet");
+	if (p->deleted) {
+		/* an unlinked file or a memfd: its contents travel in files.img */
+		v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
+		v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
+		v->has_file_id = true;
+		flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
+		return fileobj_add_vma(ft, pid, p, flags, &v->file_id);
+	}
 
 	/* The file behind the area must still be the one at that path. */
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start, (unsigned long)p->end);
@@ -195,7 +202,10 @@ static int shared_maywrite(pid_t pid, VmaEntry *v, const char *path, struct file
 {
 	char mf[128];
 	struct stat st;
+	int ret = fileobj_view_flags(ft, &v->file_id, O_RDWR);
 
+	if (ret)
+		return ret < 0 ? -1 : 0;
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start, (unsigned long)v->end);
 	if (stat(mf, &st)) {
 		pr_perror("can't stat %s", mf);

@@ -1,7 +1,8 @@
 /*
  * memfd: name, size, seals, position and contents (holes left out), read
  * through a duplicate of the task's fd. Restored with memfd_create(), the
- * contents written back, then the seals added.
+ * contents written back, then the seals added, once for the whole tree;
+ * each fd is a new open of that one memfd.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "chunks.h"
 #include "fdkinds.h"
+#include "fileobj.h"
 #include "log.h"
 #include "util.h"
 
@@ -20,54 +22,60 @@
 
 static void free_memfd(FileEntry *fe);
 
-static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+/* Fill @fe from @dup, our own fd of the memfd; @link is what /proc shows for it. */
+int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileEntry *fe)
 {
-	char path[64], link[4096], *name, *del;
 	MemfdEntry *m = calloc(1, sizeof(*m));
-	int dup = task_fd(pid, fd), seals;
+	const char *name = link + strlen("/memfd:");
+	const char *del = strstr(name, " (deleted)");
 	struct stat st;
+	int seals;
 
-	if (!m || dup < 0 || fstat(dup, &st))
+	if (!m || fstat(dup, &st))
 		goto err;
 	memfd_entry__init(m);
 	fe->memfd = m;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (read_link(path, link, sizeof(link)) < 0)
-		goto err;
-	name = link + strlen("/memfd:");
-	del = strstr(name, " (deleted)");
-	if (del)
-		*del = '\0';
-	m->name = strdup(name);
+	m->name = strndup(name, del ? (size_t)(del - name) : strlen(name));
 	seals = fcntl(dup, F_GET_SEALS);
 	if (!m->name || seals < 0)
 		goto err;
 	if ((uint64_t)st.st_size > MEMFD_MAX_SIZE) {
-		pr_err("can't dump task %d: memfd fd %d holds %ld bytes, more than we save\n", pid, fd,
-		       (long)st.st_size);
+		pr_err("the memfd %s holds %ld bytes, more than we save\n", link, (long)st.st_size);
 		goto err;
 	}
 	m->size = st.st_size;
 	m->seals = seals;
-	m->flags = fi->flags & ~O_CLOEXEC;
-	m->pos = fi->pos;
+	m->flags = flags & ~O_CLOEXEC;
+	m->pos = pos;
 	if (read_chunks(dup, st.st_size, &m->chunks, &m->n_chunks))
 		goto err;
-	close(dup);
 	return 0;
 err:
-	pr_err("can't dump the memfd at fd %d of %d\n", fd, pid);
-	if (dup >= 0)
-		close(dup);
 	free_memfd(fe);
 	return -1;
 }
 
-static int open_memfd(FileEntry *fe)
+static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	char path[64], link[4096];
+	int dup = task_fd(pid, fd), ret = -1;
+
+	(void)info;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (dup >= 0 && read_link(path, link, sizeof(link)) >= 0)
+		ret = memfd_dump_fd(dup, link, fi->flags, fi->pos, fe);
+	if (ret)
+		pr_err("can't dump the memfd at fd %d of %d\n", fd, pid);
+	if (dup >= 0)
+		close(dup);
+	return ret;
+}
+
+/* The memfd made again, contents and seals: an O_RDWR fd of it, or -1. */
+int memfd_make(FileEntry *fe)
 {
 	MemfdEntry *m = fe->memfd;
-	char path[64];
-	int fd, ret;
+	int fd;
 
 	if (!m || !m->name || m->size > MEMFD_MAX_SIZE) {
 		pr_err("file %u: a bad memfd record\n", fe->id);
@@ -78,31 +86,37 @@ static int open_memfd(FileEntry *fe)
 		pr_perror("memfd_create(%s)", m->name);
 		return -1;
 	}
-	if (ftruncate(fd, m->size))
-		goto err;
-	if (write_chunks(fd, m->chunks, m->n_chunks, m->size))
-		goto err;
-	if (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))
-		goto err;
-	/* the same file opened as the task had it (it may be read-only) */
-	if ((m->flags & O_ACCMODE) != O_RDWR) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		ret = open(path, (m->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
+	if (ftruncate(fd, m->size) || write_chunks(fd, m->chunks, m->n_chunks, m->size) ||
+	    (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))) {
+		pr_perror("can't make the memfd %s again", m->name);
 		close(fd);
-		fd = ret;
-		if (fd < 0)
-			goto err;
-	} else if (fcntl(fd, F_SETFL, m->flags)) {
-		goto err;
+		return -1;
 	}
-	if (lseek(fd, m->pos, SEEK_SET) != (off_t)m->pos)
-		goto err;
 	return fd;
-err:
-	pr_perror("can't make the memfd %s again", m->name);
-	if (fd >= 0)
+}
+
+/*
+ * The memfd itself was made once for the whole tree (see fileobj.c): this
+ * is a new description of it, opened as the task had it.
+ */
+static int open_memfd(FileEntry *fe)
+{
+	MemfdEntry *m = fe->memfd;
+	int fd;
+
+	if (!m) {
+		pr_err("file %u: a bad memfd record\n", fe->id);
+		return -1;
+	}
+	fd = fileobj_reopen(fe->id, m->flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+	if (fd < 0)
+		return -1;
+	if (lseek(fd, m->pos, SEEK_SET) != (off_t)m->pos) {
+		pr_perror("can't seek the memfd %s to %lu", m->name, (unsigned long)m->pos);
 		close(fd);
-	return -1;
+		return -1;
+	}
+	return fd;
 }
 
 static void free_memfd(FileEntry *fe)

@@ -49,6 +49,7 @@
 #include "restorer-blob.h"
 #include "shmem.h"
 #include "tty.h"
+#include "fileobj.h"
 #include "util.h"
 #include "vdso.h"
 
@@ -104,6 +105,7 @@ struct rst_tree {
 	int files_base;			/* fds for mapped files */
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
+	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int sync_pipe[2];
 	struct cow_tree cow;
@@ -1306,7 +1308,7 @@ static int restore_task(struct rst_ctx *rc)
 			return -1;
 		}
 		/* shared memory objects, for the whole tree to inherit */
-		if (shmem_restore_all(tr->dfd, tr->shmem_base))
+		if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
 			return -1;
 		/* SysV objects of the new ipc namespace, before the children inherit it */
 		if (ipc_sysv_restore(tr->dfd))
@@ -1719,7 +1721,8 @@ static int read_tree_images(struct rst_tree *tr)
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
 	tr->shmem_base = tr->files_base + max_vmas + 1;
-	tr->scratch_base = tr->shmem_base + tr->nr_shmem + 1;
+	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
+	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
 	return raise_nofile(tr->scratch_base + 4 * tr->nr_ids + 16);
 }
 
@@ -1856,6 +1859,7 @@ int cr_restore_tasks(void)
 	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
+	fileobj_restore_done(&tr.files);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;

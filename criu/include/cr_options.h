@@ -21,9 +21,9 @@ struct cr_options {
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
 	uint64_t ghost_limit;
 	bool allow_changed_files;	/* restore even if a file differs from the dump */		/* biggest unlinked file whose contents go into the images */
+	bool link_remap;		/* link unlinked files back at dump (fileobj.c) */
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
-	bool link_remap;
 	bool ext_unix_sk;
 	bool tcp_established;
 };

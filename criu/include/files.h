@@ -34,6 +34,8 @@ struct fd_list {
 };
 
 /* Dump side */
+/* A zeroed entry at the end of the table; the caller fills it and counts it (ft->nr++). */
+struct file_desc *file_desc_new(struct file_table *ft);
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
 /* Every pipe must have both ends in the dump (for now). */
 int check_pipes_all(struct file_table *ft);

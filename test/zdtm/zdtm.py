@@ -304,12 +304,12 @@ _SHMEM_NAMES = ('/dev/zero (deleted)', '/memfd:')
 
 def renumber_shmem(vmas):
     """A restored shared memory object is a new object: which areas share one
-    matters, not its inode number."""
+    matters, not its inode number. So is an unlinked file made again."""
     ids = {}
     out = []
     for l, flags in vmas:
         f = l.split(None, 5)
-        if len(f) > 5 and any(f[5].startswith(n) for n in _SHMEM_NAMES):
+        if len(f) > 5 and (any(f[5].startswith(n) for n in _SHMEM_NAMES) or f[5].endswith(' (deleted)')):
             ids.setdefault(f[4], len(ids) + 1)
             l = ' '.join(f[:4] + ['#%d' % ids[f[4]], f[5]])
         out.append([l, flags])
@@ -410,6 +410,10 @@ def snapshot(pid):
             extra = []
             for il in info.splitlines():
                 k, _, v = il.partition(':')
+                if k == 'flags' and int(v, 8) & 0o20200000 == 0o20200000:
+                    # O_TMPFILE stays only on the description open() made;
+                    # the file comes back as a plain open of the same file
+                    v = '0%o' % (int(v, 8) & ~0o20200000)
                 if k in ('pos', 'flags'):
                     extra.append('%s=%s' % (k, v.strip()))
             lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))

@@ -1,0 +1,55 @@
+/*
+ * File objects: inodes with no name to open them by at restore (unlinked
+ * files, memfds). One file entry carries the contents (the "holder");
+ * other fds and mappings of the same inode are reg entries with same_as
+ * naming it. At restore the root makes each object once, before any task
+ * forks, so that every task reopens the same inode.
+ */
+#ifndef CR_FILEOBJ_H
+#define CR_FILEOBJ_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "files.h"
+#include "proc_parse.h"
+
+/* Dump: the holder of the inode @st is, or 0. */
+uint32_t fileobj_find(struct file_table *ft, const struct stat *st);
+/* Dump: the contents of the unlinked file open at our fd @fd into @r. 0 or -1. */
+int ghost_save(int fd, const struct stat *st, RegFileEntry *r);
+/*
+ * Dump: an unlinked file or removed directory @path (inode @st), which
+ * task @pid reaches at @proc (/proc/PID/fd/N or map_files/...): into @r
+ * as a removed directory, a copy (up to --ghost-limit) or a link-remap
+ * name (--link-remap). @what names it in messages ("fd 5"). 0 or -1.
+ */
+int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const char *path, const struct stat *st,
+			  RegFileEntry *r);
+/* Dump: the end of it; the link-remap names made go again unless @ok. */
+void fileobj_dump_fini(int ok);
+/*
+ * Dump: a mapping of an unlinked file or of a memfd, to be opened with
+ * @flags: *id names the view of it. 0 or -1 (with a message naming the area).
+ */
+int fileobj_add_vma(struct file_table *ft, pid_t pid, const struct proc_vma *p, int flags, uint32_t *id);
+/* Dump: if file *id is such a view, make *id the same view opened with @flags. 1 if so, 0 if not, -1. */
+int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags);
+
+/* Restore: does @fe carry an object's contents? */
+int fileobj_is_holder(const FileEntry *fe);
+/* Restore (in the root, before forking): make every object; object of file N at base + N. */
+int fileobj_make_all(struct rst_files *rf, int base);
+/* Restore: a new open of the object made for file @id, with open flags @flags. */
+int fileobj_reopen(uint32_t id, int flags);
+/* Restore: make a removed cwd again, enter it, remove it. 0 or -1. */
+int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
+/* Restore: the tree runs; the link-remap names go. */
+void fileobj_restore_done(struct rst_files *rf);
+
+/* memfd.c */
+int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileEntry *fe);
+int memfd_make(FileEntry *fe);
+
+#endif

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * --link-remap. "lr.x" and "lr.y" are two links of one file; the task
+ * opens it as lr.x, maps it MAP_SHARED and removes lr.x (nlink stays 1).
+ * A 2 MiB O_TMPFILE file (more than --ghost-limit, 1 MiB) is open too.
+ * Both are linked back at dump under temporary names. After C/R: the
+ * lr.x fd and mapping are still the file at lr.y (a write by path shows
+ * through both), /proc shows "lr.x (deleted)", the big file's contents
+ * are back and it has no links, and no temporary link is left.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "zdtmtst.h"
+
+#define BIG	(2 << 20)
+
+static int remaps_left(void)
+{
+	DIR *d = opendir(test_dir());
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".criu-link-remap."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	char x[4096], y[4096], want[4200], lnk[4200], path[64], buf[4];
+	static char big[BIG];
+	struct stat sf, sp;
+	volatile char *map;
+	int fx, fy, ft;
+	ssize_t n;
+
+	test_init(argc, argv);
+	test_path(x, sizeof(x), "lr.x");
+	test_path(y, sizeof(y), "lr.y");
+	fx = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fx < 0 || ftruncate(fx, 8192) || pwrite(fx, "data", 4, 0) != 4 || link(x, y) || unlink(x))
+		test_bug("links");
+	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fx, 0);
+	ft = open(test_dir(), O_TMPFILE | O_RDWR, 0600);
+	zdtm_fill(big, BIG, 61);
+	if (map == MAP_FAILED || ft < 0 || pwrite(ft, big, BIG, 0) != BIG)
+		test_bug("tmpfile");
+
+	test_daemon();
+	test_waitsig();
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fx);
+	snprintf(want, sizeof(want), "%s (deleted)", x);
+	n = readlink(path, lnk, sizeof(lnk) - 1);
+	if (n < 0 || (lnk[n] = '\0', strcmp(lnk, want)))
+		failv("the fd shows '%s', not '%s'", n < 0 ? "?" : lnk, want);
+	if (fstat(fx, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
+		failv("the fd is not the file at %s (nlink %ld)", y, (long)sf.st_nlink);
+	fy = open(y, O_RDWR);
+	if (fy < 0 || pwrite(fy, "Y", 1, 100) != 1)
+		fail("writing by path");
+	if (pread(fx, buf, 1, 100) != 1 || buf[0] != 'Y' || map[100] != 'Y' || memcmp((char *)map, "data", 4))
+		failv("the fd or the mapping is not the file at %s", y);
+	memset(big, 0, BIG);
+	if (fstat(ft, &sf) || sf.st_nlink != 0 || sf.st_size != BIG || pread(ft, big, BIG, 0) != BIG ||
+	    zdtm_check(big, BIG, 61) != (size_t)-1)
+		failv("the big unlinked file is not back (nlink %ld, size %ld)", (long)sf.st_nlink, (long)sf.st_size);
+	if (remaps_left() != 0)
+		failv("%d link-remap files are left in %s", remaps_left(), test_dir());
+	unlink(y);
+	if (test_failures)
+		return 1;
+	pass();
+	return 0;
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Negative test with --link-remap: a file whose open name was removed
+ * (it has another link) is linked back at dump, then an inotify fd (fd 90)
+ * makes the dump fail. The temporary link must be gone again: afterwards
+ * the directory holds no link-remap file and the fd is still the file.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "zdtmtst.h"
+
+int main(int argc, char **argv)
+{
+	char x[4096], y[4096];
+	struct stat sf, sp;
+	struct dirent *de;
+	int fd, in;
+	DIR *d;
+
+	test_init(argc, argv);
+	test_path(x, sizeof(x), "lrf.x");
+	test_path(y, sizeof(y), "lrf.y");
+	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	in = inotify_init1(0);
+	if (fd < 0 || in < 0 || dup2(in, 90) != 90 || close(in) || link(x, y) || unlink(x))
+		test_bug("setup");
+
+	test_daemon();
+	test_waitsig();
+
+	d = opendir(test_dir());
+	if (!d)
+		fail("opendir");
+	while (d && (de = readdir(d)))
+		if (strstr(de->d_name, ".criu-link-remap."))
+			failv("%s is left behind", de->d_name);
+	if (d)
+		closedir(d);
+	if (fstat(fd, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
+		failv("the fd is not the file at %s any more", y);
+	unlink(y);
+	if (test_failures)
+		return 1;
+	pass();
+	return 0;
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Negative test: a file open (fd 72) by a name that was removed while the
+ * file keeps another link. Without --link-remap the dump can't reach it
+ * again and must fail, naming the fd and the option (see
+ * link_remap_refuse.desc). Afterwards the fd is still the file at the
+ * other name.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "zdtmtst.h"
+
+int main(int argc, char **argv)
+{
+	char x[4096], y[4096];
+	struct stat sf, sp;
+	int fd;
+
+	test_init(argc, argv);
+	test_path(x, sizeof(x), "lrr.x");
+	test_path(y, sizeof(y), "lrr.y");
+	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || dup2(fd, 72) != 72 || close(fd) || link(x, y) || unlink(x))
+		test_bug("setup");
+
+	test_daemon();
+	test_waitsig();
+
+	if (fstat(72, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
+		failv("fd 72 is not the file at %s any more", y);
+	unlink(y);
+	if (test_failures)
+		return 1;
+	pass();
+	return 0;
+}
