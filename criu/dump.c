@@ -25,6 +25,7 @@
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
+#include "creds.h"
 #include "crtools.h"
 #include "files.h"
 #include "image.h"
@@ -83,6 +84,8 @@ struct dump_thread {
 	int seccomp_mode;
 	ProtobufCBinaryData *filters;	/* oldest first */
 	size_t nr_filters;
+	struct proc_status status;	/* task/TID/status: its creds */
+	uint32_t secbits;
 };
 
 #define MAX_THREADS	4096
@@ -343,53 +346,28 @@ static void release_threads(struct dump_ctx *dc)
 		compel_resume_task(dc->th[i].tid, dc->th[i].state);
 }
 
-/* Credentials are per thread in the kernel; we restore one set for all. */
-static int check_thread_creds(struct dump_ctx *dc, pid_t tid)
-{
-	struct proc_status st;
-	char name[64];
-	char *buf;
-	int ret = 0;
-
-	snprintf(name, sizeof(name), "task/%d/status", tid);
-	buf = read_proc_file(dc->pid, name, NULL);
-	if (!buf || parse_pid_status_buf(buf, &st)) {
-		free(buf);
-		pr_err("can't read the status of thread %d\n", tid);
-		return -1;
-	}
-	free(buf);
-	if (memcmp(st.uid, dc->status.uid, sizeof(st.uid)) || memcmp(st.gid, dc->status.gid, sizeof(st.gid)) ||
-	    st.cap_eff != dc->status.cap_eff || st.cap_prm != dc->status.cap_prm ||
-	    st.cap_inh != dc->status.cap_inh) {
-		pr_err("can't dump task %d: thread %d has credentials of its own; not supported yet\n", dc->pid, tid);
-		ret = -1;
-	}
-	free_pid_status(&st);
-	return ret;
-}
-
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER	0x420c
 #endif
 
-/* The thread's seccomp mode and, in filter mode, every filter program. */
+/*
+ * The thread's status (its creds, kept for its core), its seccomp mode
+ * and, in filter mode, every filter program.
+ */
 static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 {
-	struct proc_status st;
 	char name[64], *buf;
 	long n;
 
 	snprintf(name, sizeof(name), "task/%d/status", t->tid);
 	buf = read_proc_file(dc->pid, name, NULL);
-	if (!buf || parse_pid_status_buf(buf, &st)) {
+	if (!buf || parse_pid_status_buf(buf, &t->status)) {
 		free(buf);
 		pr_err("can't read the status of thread %d\n", t->tid);
 		return -1;
 	}
 	free(buf);
-	t->seccomp_mode = st.seccomp;
-	free_pid_status(&st);
+	t->seccomp_mode = t->status.seccomp;
 	if (t->seccomp_mode != 2)
 		return 0;
 	/* index 0 is the newest filter: count them, then store oldest first */
@@ -439,7 +417,7 @@ static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 	comm[strcspn(comm, "\n")] = '\0';
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	free(comm);
-	return t->tid == dc->pid ? 0 : check_thread_creds(dc, t->tid);
+	return 0;
 }
 
 static int copy_state(struct compel_thread_state *dst, const struct compel_thread_state *src)
@@ -455,7 +433,8 @@ static int copy_state(struct compel_thread_state *dst, const struct compel_threa
 }
 
 /*
- * What only a thread itself can tell (its sigaltstack, its clear_child_tid),
+ * What only a thread itself can tell (its sigaltstack, its clear_child_tid,
+ * its securebits),
  * read by running syscalls in it that write into the parasite's area.
  */
 static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
@@ -463,7 +442,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1;
+	long ret1 = -1, ret2 = -1, secbits = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -473,15 +452,17 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memset(args, 0, 64);
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
 	if (compel_cure(ctl))
 		err = -1;
-	if (err || ret1 || ret2) {
+	if (err || ret1 || ret2 || secbits < 0) {
 		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
 		return -1;
 	}
 	memcpy(&t->altstack, args, sizeof(t->altstack));
 	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
+	t->secbits = secbits;
 	return 0;
 }
 
@@ -676,7 +657,7 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	UserRegsX86Entry gp = USER_REGS_X86_ENTRY__INIT;
 	UserFpregsX86Entry fp = USER_FPREGS_X86_ENTRY__INIT;
 	SigaltstackEntry ss = SIGALTSTACK_ENTRY__INIT;
-	CredsEntry cr = CREDS_ENTRY__INIT;
+	CredsEntry cr, tcr;
 	SigactionEntry sa[NR_SIGNALS], *sap[NR_SIGNALS];
 	RlimitEntry rl[NR_RLIMITS], *rlp[NR_RLIMITS];
 	SiginfoEntry *sp[512], *ssp[512];
@@ -752,19 +733,12 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		rlp[i] = &rl[i];
 	}
 
-	cr.uid = dc->status.uid[0]; cr.euid = dc->status.uid[1];
-	cr.suid = dc->status.uid[2]; cr.fsuid = dc->status.uid[3];
-	cr.gid = dc->status.gid[0]; cr.egid = dc->status.gid[1];
-	cr.sgid = dc->status.gid[2]; cr.fsgid = dc->status.gid[3];
-	cr.n_groups = dc->status.ngroups;
-	cr.groups = dc->status.groups;
-	cr.cap_inh = dc->status.cap_inh;
-	cr.cap_prm = dc->status.cap_prm;
-	cr.cap_eff = dc->status.cap_eff;
-	cr.cap_bnd = dc->status.cap_bnd;
-	cr.has_cap_amb = true;
-	cr.cap_amb = dc->status.cap_amb;
-	cr.secbits = dc->misc.secbits;
+	creds_fill_entry(&cr, &dc->status, dc->misc.secbits);
+	/* a thread that changed its creds with raw syscalls keeps its own */
+	if (t->tid != dc->pid && creds_differ(&t->status, t->secbits, &dc->status, dc->misc.secbits)) {
+		creds_fill_entry(&tcr, &t->status, t->secbits);
+		th.creds = &tcr;
+	}
 
 	pers = read_proc_file(dc->pid, "personality", NULL);
 	if (!pers) {
@@ -964,6 +938,7 @@ static void free_ctx(struct dump_ctx *dc)
 		for (size_t j = 0; j < dc->th[i].nr_filters; j++)
 			free(dc->th[i].filters[j].data);
 		free(dc->th[i].filters);
+		free_pid_status(&dc->th[i].status);
 	}
 	free(dc->th);
 	free(dc->sig_shared);

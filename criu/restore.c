@@ -29,6 +29,7 @@
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
+#include "creds.h"
 #include "crtools.h"
 #include "files.h"
 #include "image.h"
@@ -610,30 +611,6 @@ static int have_cap_sys_resource(void)
 	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
 }
 
-static void fill_creds(struct restore_args *a, CredsEntry *c)
-{
-	struct rst_creds *r = &a->creds;
-	FILE *f;
-
-	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
-	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
-	r->ngroups = c->n_groups;
-	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
-	r->cap_inh = c->cap_inh;
-	r->cap_prm = c->cap_prm;
-	r->cap_eff = c->cap_eff;
-	r->cap_bnd = c->cap_bnd;
-	r->cap_amb = c->has_cap_amb ? c->cap_amb : 0;
-	r->secbits = c->secbits;
-	r->cap_last = 40;
-	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	if (f) {
-		if (fscanf(f, "%d", &r->cap_last) != 1)
-			r->cap_last = 40;
-		fclose(f);
-	}
-}
-
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 {
 	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
@@ -731,7 +708,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		       tc->creds->n_groups, RST_MAX_GROUPS);
 		return -1;
 	}
-	fill_creds(a, tc->creds);
+	creds_to_rst(&a->creds, tc->creds);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
 	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
@@ -893,6 +870,16 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->stack_size = RST_THREAD_STACK;
 		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
 			return -1;
+		t->creds = &a->creds;
+		if (!th->creds)
+			continue;
+		if (th->creds->n_groups > RST_MAX_GROUPS) {
+			pr_err("can't restore thread %d: it has %zu supplementary groups, more than %d\n", t->tid,
+			       th->creds->n_groups, RST_MAX_GROUPS);
+			return -1;
+		}
+		t->creds = bump(p, sizeof(struct rst_creds));
+		creds_to_rst(t->creds, th->creds);
 	}
 	a->nr_threads = rc->nr_tcores;
 	return 0;
@@ -906,7 +893,8 @@ static size_t threads_size(struct rst_ctx *rc)
 	for (size_t i = 0; i < rc->nr_tcores; i++)
 		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
 		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
-		       seccomp_size(rc->tcores[i]->thread);
+		       seccomp_size(rc->tcores[i]->thread) +
+		       (rc->tcores[i]->thread->creds ? sizeof(struct rst_creds) + 64 : 0);
 	return len;
 }
 
