@@ -96,6 +96,8 @@ struct dump_ctx {
 	int zombie;
 	int exit_code;		/* of a zombie, as wait() would report it */
 	int pgid_gone;		/* its group's leader has exited */
+	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
+	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	uint32_t pages_id;
 	int dfd;
 	int state;
@@ -829,6 +831,10 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 	pe.sid = dc->stat.sid;
 	if (dc->pgid_gone)
 		pe.has_pgid_gone = pe.pgid_gone = true;
+	if (dc->fs_from)
+		pe.has_fs_from = true, pe.fs_from = dc->fs_from;
+	if (dc->files_from)
+		pe.has_files_from = true, pe.files_from = dc->files_from;
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
@@ -1173,10 +1179,60 @@ static int collect_posix_timers(struct dump_ctx *dc)
 	return 0;
 }
 
+static int kcmp_same(pid_t a, pid_t b, int type)
+{
+	return syscall(SYS_kcmp, a, b, type, 0, 0) == 0;
+}
+
+/* The process whose fs (or fd table) dc has through its chain of sharing parents. */
+static struct dump_ctx *sharing_root(struct dump_tree *t, struct dump_ctx *dc, int files)
+{
+	pid_t from;
+
+	while ((from = files ? dc->files_from : dc->fs_from))
+		dc = tree_find(t, from);
+	return dc;
+}
+
+/*
+ * Restore can rebuild an fs struct or fd table shared by a child with the
+ * parent that created it (clone with CLONE_FS, CLONE_FILES), and chains of
+ * them: mark those, and refuse any other sharing. A path-based open of one
+ * sharer would see the other's chroot, so a shared fs needs root "/".
+ */
+static int link_sharing_parents(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
+		char root[PATH_MAX], path[64];
+
+		if (dc->zombie || !parent || parent->zombie)
+			continue;
+		if (kcmp_same(parent->pid, dc->pid, KCMP_FILES))
+			dc->files_from = parent->pid;
+		if (!kcmp_same(parent->pid, dc->pid, KCMP_FS))
+			continue;
+		dc->fs_from = parent->pid;
+		snprintf(path, sizeof(path), "/proc/%d/root", dc->pid);
+		if (read_link(path, root, sizeof(root)) < 0) {
+			pr_perror("can't read the root of %d", dc->pid);
+			return -1;
+		}
+		if (strcmp(root, "/")) {
+			pr_err("can't dump: process %d shares its cwd, root and umask (CLONE_FS) with its parent %d "
+			       "and its root is %s; a shared fs is supported only with root /\n", dc->pid,
+			       parent->pid, root);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Processes sharing what fork() copies (clone with CLONE_VM, CLONE_FILES,
  * CLONE_FS, CLONE_SIGHAND, or a vfork in progress) would come back with
- * copies: refuse them by name.
+ * copies: refuse them by name, unless it is an fs or fd table shared
+ * with the parent that created the process.
  */
 static int check_sharing(struct dump_tree *t)
 {
@@ -1185,21 +1241,36 @@ static int check_sharing(struct dump_tree *t)
 		const char *what;
 	} kinds[] = {
 		{ KCMP_VM, "its memory (CLONE_VM, or a vfork in progress)" },
+		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 		{ KCMP_FILES, "its fd table (CLONE_FILES)" },
 		{ KCMP_FS, "its cwd, root and umask (CLONE_FS)" },
-		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 	};
 
+	if (link_sharing_parents(t))
+		return -1;
 	for (int i = 0; i < t->nr; i++)
 		for (int j = i + 1; j < t->nr; j++) {
-			if (t->p[i].zombie || t->p[j].zombie)
+			struct dump_ctx *a = &t->p[i], *b = &t->p[j];
+
+			if (a->zombie || b->zombie)
 				continue;
-			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
-				if (syscall(SYS_kcmp, t->p[i].pid, t->p[j].pid, kinds[k].type, 0, 0) == 0) {
+			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+				int files = kinds[k].type == KCMP_FILES;
+
+				if (!kcmp_same(a->pid, b->pid, kinds[k].type))
+					continue;
+				if (k < 2) {
 					pr_err("can't dump: process %d shares %s with process %d; not supported yet\n",
-					       t->p[j].pid, kinds[k].what, t->p[i].pid);
+					       b->pid, kinds[k].what, a->pid);
 					return -1;
 				}
+				if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
+					pr_err("can't dump: process %d shares %s with process %d, which is not its "
+					       "parent (only a child sharing with the parent that cloned it can be "
+					       "restored)\n", b->pid, kinds[k].what, a->pid);
+					return -1;
+				}
+			}
 		}
 	return 0;
 }

@@ -86,6 +86,9 @@ struct rst_ctx {
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
+	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
+	int shares_files;		/* its fd table is another process's too */
+	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 };
 
 struct rst_tree {
@@ -100,6 +103,7 @@ struct rst_tree {
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
 	int scratch_base;		/* pipe ends waiting to be placed */
+	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
 	int sync_pipe[2];
 };
 
@@ -533,6 +537,7 @@ enum {
 
 struct child_fds {
 	int base;
+	int pages, exe;		/* slots of the pages file and the executable */
 	int files;		/* slot of the first mapped file */
 };
 
@@ -1038,7 +1043,8 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
-	a->close_from = cf->base + SVC_DIR;
+	/* a shared fd table is cleaned by criu once every sharer is done with it */
+	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
 	if (fill_task(rc, a) || plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_siginfo(rc, a) ||
 	    fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
 		goto err;
@@ -1206,28 +1212,38 @@ static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
 
 static int restore_task(struct rst_ctx *rc);
 
-/* Fork the children, each with its pid; they go on in restore_task(). */
+/*
+ * Fork the children, each with its pid; they go on in restore_task().
+ * Those that share our fd table come last, after the others took their
+ * copies of it.
+ */
 static int fork_children(struct rst_ctx *rc)
 {
-	for (int i = 0; i < rc->nr_children; i++) {
-		struct rst_ctx *c = &rc->tree->t[rc->children[i]];
-		pid_t pid = clone_with_pid(c->pid, 0, SIGCHLD);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < rc->nr_children; i++) {
+			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0);
+			pid_t pid;
 
-		if (pid < 0)
-			return -1;
-		if (pid == 0) {
-			restore_task(c);
-			pr_err("restore of %d failed before the restorer\n", c->pid);
-			_exit(1);
+			if (c->files_child != pass)
+				continue;
+			pid = clone_with_pid(c->pid, flags, SIGCHLD);
+			if (pid < 0)
+				return -1;
+			if (pid == 0) {
+				restore_task(c);
+				pr_err("restore of %d failed before the restorer\n", c->pid);
+				_exit(1);
+			}
 		}
-	}
 	return 0;
 }
 
 static int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
-	struct child_fds cf = { .base = tr->svc_base, .files = tr->files_base - tr->svc_base };
+	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
+				.files = tr->files_base - tr->svc_base };
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
@@ -1256,6 +1272,9 @@ static int restore_task(struct rst_ctx *rc)
 		/* shared memory objects, for the whole tree to inherit */
 		if (shmem_restore_all(tr->dfd, tr->shmem_base))
 			return -1;
+	} else if (rc->files_child) {
+		/* the table is the parent's, restored already: only its pipe bookkeeping is not ours */
+		pipes_restore_forget();
 	} else {
 		/* The parent's fds and pipe ends waiting in its table are not ours. */
 		pipes_restore_forget();
@@ -1276,16 +1295,22 @@ static int restore_task(struct rst_ctx *rc)
 	tc = rc->core->tc;
 
 	pipes_restore_init(tr->scratch_base);
-	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late, &rc->nr_late,
-			ARRAY_SIZE(rc->late)))
+	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
+					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
 	if (fork_children(rc))
 		return -1;
-	/* what the children needed is theirs now */
-	syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
+	if (!rc->shares_files)
+		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (rc->own_slots >= 0) {
+		cf.pages = rc->own_slots - cf.base;
+		cf.exe = cf.pages + 1;
+		cf.files = cf.pages + 2;
+	}
 
-	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), SVC_PAGES);
-	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), SVC_EXE);
+	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
+	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
 	if (pages_fd < 0 || exe_fd < 0) {
 		pr_perror("can't open the pages file or the executable");
 		return -1;
@@ -1298,9 +1323,12 @@ static int restore_task(struct rst_ctx *rc)
 	memcpy(a->pidfds, rc->late, sizeof(rc->late));
 	a->nr_pidfds = rc->nr_late;
 
-	if (restore_fs(rc->dfd, rc->pid))
-		return -1;
-	umask(tc->umask);
+	/* a CLONE_FS child has the parent's fs, which the parent restores */
+	if (!rc->fs_child) {
+		if (restore_fs(rc->dfd, rc->pid))
+			return -1;
+		umask(tc->umask);
+	}
 	if (restore_proc_ints(rc))
 		return -1;
 	if (personality(tc->personality) < 0)
@@ -1456,6 +1484,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			compel_cure(ctl);
 			return -1;
 		}
+		/* every sharer of this fd table is past its restorer: the service fds go */
+		if (rc->shares_files &&
+		    (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base, ~0U, 0, 0, 0, 0) || ret)) {
+			pr_err("can't close the service fds of %d\n", rc->pid);
+			compel_cure(ctl);
+			return -1;
+		}
 		if (compel_cure(ctl))
 			return -1;
 	}
@@ -1501,6 +1536,27 @@ static void free_tree(struct rst_tree *tr)
 }
 
 /* pstree.img: every process, the root first, each parent before its children. */
+/* An fs or fd table shared with the parent that cloned the process. */
+static int read_sharing(struct rst_ctx *rc, struct rst_ctx *parent)
+{
+	PstreeEntry *pe = rc->pe;
+
+	rc->fs_child = pe->has_fs_from && pe->fs_from;
+	rc->files_child = pe->has_files_from && pe->files_from;
+	if ((rc->fs_child && pe->fs_from != pe->ppid) || (rc->files_child && pe->files_from != pe->ppid)) {
+		pr_err("pstree.img: process %d shares its fs or fd table with %d, not its parent %d\n", rc->pid,
+		       rc->fs_child ? pe->fs_from : pe->files_from, pe->ppid);
+		return -1;
+	}
+	if ((rc->fs_child || rc->files_child) && rc->zombie) {
+		pr_err("pstree.img: zombie %d shares its parent's fs or fd table\n", rc->pid);
+		return -1;
+	}
+	if (rc->files_child)
+		rc->shares_files = parent->shares_files = 1;
+	return 0;
+}
+
 static int read_pstree(struct rst_tree *tr)
 {
 	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
@@ -1550,6 +1606,8 @@ static int read_pstree(struct rst_tree *tr)
 			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
 			return -1;
 		}
+		if (read_sharing(rc, parent))
+			return -1;
 		int *c = realloc(parent->children, (parent->nr_children + 1) * sizeof(int));
 
 		if (!c)
@@ -1653,7 +1711,14 @@ static int read_tree_images(struct rst_tree *tr)
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
 	tr->shmem_base = tr->files_base + max_vmas + 1;
 	tr->scratch_base = tr->shmem_base + tr->nr_shmem + 1;
-	return raise_nofile(tr->scratch_base + 4 * tr->nr_ids + 16);
+	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
+	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
+	tr->own_span = max_vmas + 3;
+	int nr_own = 0;
+
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
+	return raise_nofile(tr->own_base + tr->own_span * nr_own);
 }
 
 static int check_pids_free(struct rst_tree *tr)

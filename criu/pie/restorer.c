@@ -521,7 +521,9 @@ long blob_main(void *data)
 	open_pidfds(a);
 	progress("creds");
 
-	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
+	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
+	if (a->close_from >= 0)
+		check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
 
 	restore_creds(&a->creds);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
@@ -537,7 +539,7 @@ long blob_main(void *data)
 		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
 	queue_signals(a);
 	restore_timers(a);
-	if (a->log_fd >= 0)
+	if (a->log_fd >= 0 && a->close_from >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
 	apply_seccomp(&a->seccomp);
