@@ -98,6 +98,7 @@ struct dump_ctx {
 	int pgid_gone;		/* its group's leader has exited */
 	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
+	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
 	uint32_t pages_id;
 	int dfd;
 	int state;
@@ -835,6 +836,8 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.has_fs_from = true, pe.fs_from = dc->fs_from;
 	if (dc->files_from)
 		pe.has_files_from = true, pe.files_from = dc->files_from;
+	if (dc->session_from)
+		pe.has_session_from = true, pe.session_from = dc->session_from;
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
@@ -1097,9 +1100,30 @@ static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)
 }
 
 /*
+ * The session of a zombie sibling that led it (its members were
+ * re-parented to their parent's parent, or a subreaper): restore has the
+ * leader, alive again, fork the process with CLONE_PARENT before it dies,
+ * so the process needs to be in the leader's group or its own.
+ */
+static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
+{
+	struct dump_ctx *z = tree_find(t, dc->stat.sid);
+
+	if (!z || !z->zombie || z->stat.sid != z->pid || z->ppid != dc->ppid)
+		return 0;
+	if (dc->stat.pgid != z->pid && dc->stat.pgid != dc->pid) {
+		pr_err("can't dump task %d: it is in the session of zombie %d but in process group %d, "
+		       "neither the session's nor its own; not supported yet\n", dc->pid, z->pid, dc->stat.pgid);
+		return -1;
+	}
+	dc->session_from = z->pid;
+	return 1;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
- * a session is the task's own or its parent's, a group is its own, its
- * parent's, or led by an ancestor.
+ * a session is the task's own, its parent's, or that of a zombie sibling
+ * that led it; a group is its own, its parent's, or led by an ancestor.
  */
 static int check_sid_pgid(struct dump_tree *t)
 {
@@ -1121,8 +1145,14 @@ static int check_sid_pgid(struct dump_tree *t)
 			continue;
 		}
 		if (sid != dc->pid && sid != parent->stat.sid) {
-			pr_err("can't dump task %d: it is in session %d, neither its own nor its parent's; "
-			       "not supported yet\n", dc->pid, sid);
+			int ret = in_zombie_session(t, dc);
+
+			if (ret < 0)
+				return -1;
+			if (ret)
+				continue;
+			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's nor a "
+			       "zombie sibling's; not supported yet\n", dc->pid, sid);
 			return -1;
 		}
 		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
@@ -1131,9 +1161,9 @@ static int check_sid_pgid(struct dump_tree *t)
 			       "it, an ancestor, nor gone; not supported yet\n", dc->pid, pgid);
 			return -1;
 		}
-		if (dc->zombie && pgid == dc->pid) {
-			pr_err("can't dump task %d: a zombie leading its own process group%s; not supported yet\n",
-			       dc->pid, sid == dc->pid ? " and session" : "");
+		if (dc->zombie && pgid == dc->pid && sid != dc->pid) {
+			pr_err("can't dump task %d: a zombie leading its own process group (but not its session); "
+			       "not supported yet\n", dc->pid);
 			return -1;
 		}
 	}

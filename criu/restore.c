@@ -89,6 +89,7 @@ struct rst_ctx {
 	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
 	int shares_files;		/* its fd table is another process's too */
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
+	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 };
 
 struct rst_tree {
@@ -1222,12 +1223,14 @@ static int fork_children(struct rst_ctx *rc)
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < rc->nr_children; i++) {
 			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
-			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0);
+			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
+				    (c->clone_parent ? CLONE_PARENT : 0);
 			pid_t pid;
 
 			if (c->files_child != pass)
 				continue;
-			pid = clone_with_pid(c->pid, flags, SIGCHLD);
+			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
+			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
 			if (pid < 0)
 				return -1;
 			if (pid == 0) {
@@ -1290,8 +1293,12 @@ static int restore_task(struct rst_ctx *rc)
 
 	if (setup_session(rc))
 		return -1;
-	if (rc->zombie)
+	if (rc->zombie) {
+		/* the members of its session, its siblings, are born in it before it dies */
+		if (fork_children(rc))
+			return -1;
 		become_zombie(rc);
+	}
 	tc = rc->core->tc;
 
 	pipes_restore_init(tr->scratch_base);
@@ -1557,6 +1564,41 @@ static int read_sharing(struct rst_ctx *rc, struct rst_ctx *parent)
 	return 0;
 }
 
+/*
+ * A process in the session of a zombie sibling that led it: the sibling,
+ * alive at first, forks it with CLONE_PARENT after setsid(), so it is a
+ * child of the zombie in the restore's tree.
+ */
+static int zombie_sessions(struct rst_tree *tr)
+{
+	for (int i = 1; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *z, *parent;
+		PstreeEntry *pe = rc->pe;
+
+		if (!pe->has_session_from || !pe->session_from)
+			continue;
+		z = task_of(tr, pe->session_from);
+		parent = task_of(tr, pe->ppid);
+		if (!z || !z->zombie || z->pe->sid != z->pid || z->pe->ppid != pe->ppid || pe->sid != z->pid ||
+		    rc->fs_child || rc->files_child) {
+			pr_err("pstree.img: process %d can't be forked by %d into its session\n", rc->pid,
+			       pe->session_from);
+			return -1;
+		}
+		for (int j = 0; j < parent->nr_children; j++)
+			if (parent->children[j] == i)
+				parent->children[j] = parent->children[--parent->nr_children];
+		int *c = realloc(z->children, (z->nr_children + 1) * sizeof(int));
+
+		if (!c)
+			return -1;
+		z->children = c;
+		z->children[z->nr_children++] = i;
+		rc->clone_parent = 1;
+	}
+	return 0;
+}
+
 static int read_pstree(struct rst_tree *tr)
 {
 	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
@@ -1619,7 +1661,7 @@ static int read_pstree(struct rst_tree *tr)
 		pr_err("pstree.img: the root is a zombie\n");
 		return -1;
 	}
-	return 0;
+	return zombie_sessions(tr);
 }
 
 /* need[] of a task: the file ids any of its descendants uses. */
