@@ -25,6 +25,7 @@
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
+#include "creds.h"
 #include "crtools.h"
 #include "files.h"
 #include "file-lock.h"
@@ -89,6 +90,8 @@ struct dump_thread {
 	int seccomp_mode;
 	ProtobufCBinaryData *filters;	/* oldest first */
 	size_t nr_filters;
+	struct proc_status status;	/* task/TID/status: its creds */
+	uint32_t secbits;
 };
 
 #define MAX_THREADS	4096
@@ -99,6 +102,9 @@ struct dump_ctx {
 	int zombie;
 	int exit_code;		/* of a zombie, as wait() would report it */
 	int pgid_gone;		/* its group's leader has exited */
+	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
+	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
+	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
 	uint32_t pages_id;
 	int dfd;
 	int state;
@@ -353,53 +359,28 @@ static void release_threads(struct dump_ctx *dc)
 		compel_resume_task(dc->th[i].tid, dc->th[i].state);
 }
 
-/* Credentials are per thread in the kernel; we restore one set for all. */
-static int check_thread_creds(struct dump_ctx *dc, pid_t tid)
-{
-	struct proc_status st;
-	char name[64];
-	char *buf;
-	int ret = 0;
-
-	snprintf(name, sizeof(name), "task/%d/status", tid);
-	buf = read_proc_file(dc->pid, name, NULL);
-	if (!buf || parse_pid_status_buf(buf, &st)) {
-		free(buf);
-		pr_err("can't read the status of thread %d\n", tid);
-		return -1;
-	}
-	free(buf);
-	if (memcmp(st.uid, dc->status.uid, sizeof(st.uid)) || memcmp(st.gid, dc->status.gid, sizeof(st.gid)) ||
-	    st.cap_eff != dc->status.cap_eff || st.cap_prm != dc->status.cap_prm ||
-	    st.cap_inh != dc->status.cap_inh) {
-		pr_err("can't dump task %d: thread %d has credentials of its own; not supported yet\n", dc->pid, tid);
-		ret = -1;
-	}
-	free_pid_status(&st);
-	return ret;
-}
-
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER	0x420c
 #endif
 
-/* The thread's seccomp mode and, in filter mode, every filter program. */
+/*
+ * The thread's status (its creds, kept for its core), its seccomp mode
+ * and, in filter mode, every filter program.
+ */
 static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 {
-	struct proc_status st;
 	char name[64], *buf;
 	long n;
 
 	snprintf(name, sizeof(name), "task/%d/status", t->tid);
 	buf = read_proc_file(dc->pid, name, NULL);
-	if (!buf || parse_pid_status_buf(buf, &st)) {
+	if (!buf || parse_pid_status_buf(buf, &t->status)) {
 		free(buf);
 		pr_err("can't read the status of thread %d\n", t->tid);
 		return -1;
 	}
 	free(buf);
-	t->seccomp_mode = st.seccomp;
-	free_pid_status(&st);
+	t->seccomp_mode = t->status.seccomp;
 	if (t->seccomp_mode != 2)
 		return 0;
 	/* index 0 is the newest filter: count them, then store oldest first */
@@ -449,7 +430,7 @@ static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 	comm[strcspn(comm, "\n")] = '\0';
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	free(comm);
-	return t->tid == dc->pid ? 0 : check_thread_creds(dc, t->tid);
+	return 0;
 }
 
 static int copy_state(struct compel_thread_state *dst, const struct compel_thread_state *src)
@@ -465,7 +446,8 @@ static int copy_state(struct compel_thread_state *dst, const struct compel_threa
 }
 
 /*
- * What only a thread itself can tell (its sigaltstack, its clear_child_tid),
+ * What only a thread itself can tell (its sigaltstack, its clear_child_tid,
+ * its securebits),
  * read by running syscalls in it that write into the parasite's area.
  */
 static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
@@ -473,7 +455,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1;
+	long ret1 = -1, ret2 = -1, secbits = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -483,15 +465,17 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memset(args, 0, 64);
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
 	if (compel_cure(ctl))
 		err = -1;
-	if (err || ret1 || ret2) {
+	if (err || ret1 || ret2 || secbits < 0) {
 		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
 		return -1;
 	}
 	memcpy(&t->altstack, args, sizeof(t->altstack));
 	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
+	t->secbits = secbits;
 	return 0;
 }
 
@@ -686,7 +670,7 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	UserRegsX86Entry gp = USER_REGS_X86_ENTRY__INIT;
 	UserFpregsX86Entry fp = USER_FPREGS_X86_ENTRY__INIT;
 	SigaltstackEntry ss = SIGALTSTACK_ENTRY__INIT;
-	CredsEntry cr = CREDS_ENTRY__INIT;
+	CredsEntry cr, tcr;
 	SigactionEntry sa[NR_SIGNALS], *sap[NR_SIGNALS];
 	RlimitEntry rl[NR_RLIMITS], *rlp[NR_RLIMITS];
 	SiginfoEntry *sp[512], *ssp[512];
@@ -762,19 +746,12 @@ static int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		rlp[i] = &rl[i];
 	}
 
-	cr.uid = dc->status.uid[0]; cr.euid = dc->status.uid[1];
-	cr.suid = dc->status.uid[2]; cr.fsuid = dc->status.uid[3];
-	cr.gid = dc->status.gid[0]; cr.egid = dc->status.gid[1];
-	cr.sgid = dc->status.gid[2]; cr.fsgid = dc->status.gid[3];
-	cr.n_groups = dc->status.ngroups;
-	cr.groups = dc->status.groups;
-	cr.cap_inh = dc->status.cap_inh;
-	cr.cap_prm = dc->status.cap_prm;
-	cr.cap_eff = dc->status.cap_eff;
-	cr.cap_bnd = dc->status.cap_bnd;
-	cr.has_cap_amb = true;
-	cr.cap_amb = dc->status.cap_amb;
-	cr.secbits = dc->misc.secbits;
+	creds_fill_entry(&cr, &dc->status, dc->misc.secbits);
+	/* a thread that changed its creds with raw syscalls keeps its own */
+	if (t->tid != dc->pid && creds_differ(&t->status, t->secbits, &dc->status, dc->misc.secbits)) {
+		creds_fill_entry(&tcr, &t->status, t->secbits);
+		th.creds = &tcr;
+	}
 
 	pers = read_proc_file(dc->pid, "personality", NULL);
 	if (!pers) {
@@ -865,6 +842,12 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 	pe.sid = dc->stat.sid;
 	if (dc->pgid_gone)
 		pe.has_pgid_gone = pe.pgid_gone = true;
+	if (dc->fs_from)
+		pe.has_fs_from = true, pe.fs_from = dc->fs_from;
+	if (dc->files_from)
+		pe.has_files_from = true, pe.files_from = dc->files_from;
+	if (dc->session_from)
+		pe.has_session_from = true, pe.session_from = dc->session_from;
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
@@ -974,6 +957,7 @@ static void free_ctx(struct dump_ctx *dc)
 		for (size_t j = 0; j < dc->th[i].nr_filters; j++)
 			free(dc->th[i].filters[j].data);
 		free(dc->th[i].filters);
+		free_pid_status(&dc->th[i].status);
 	}
 	free(dc->th);
 	free(dc->sig_shared);
@@ -1126,9 +1110,30 @@ static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)
 }
 
 /*
+ * The session of a zombie sibling that led it (its members were
+ * re-parented to their parent's parent, or a subreaper): restore has the
+ * leader, alive again, fork the process with CLONE_PARENT before it dies,
+ * so the process needs to be in the leader's group or its own.
+ */
+static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
+{
+	struct dump_ctx *z = tree_find(t, dc->stat.sid);
+
+	if (!z || !z->zombie || z->stat.sid != z->pid || z->ppid != dc->ppid)
+		return 0;
+	if (dc->stat.pgid != z->pid && dc->stat.pgid != dc->pid) {
+		pr_err("can't dump task %d: it is in the session of zombie %d but in process group %d, "
+		       "neither the session's nor its own; not supported yet\n", dc->pid, z->pid, dc->stat.pgid);
+		return -1;
+	}
+	dc->session_from = z->pid;
+	return 1;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
- * a session is the task's own or its parent's, a group is its own, its
- * parent's, or led by an ancestor.
+ * a session is the task's own, its parent's, or that of a zombie sibling
+ * that led it; a group is its own, its parent's, or led by an ancestor.
  */
 static int check_sid_pgid(struct dump_tree *t)
 {
@@ -1150,8 +1155,14 @@ static int check_sid_pgid(struct dump_tree *t)
 			continue;
 		}
 		if (sid != dc->pid && sid != parent->stat.sid) {
-			pr_err("can't dump task %d: it is in session %d, neither its own nor its parent's; "
-			       "not supported yet\n", dc->pid, sid);
+			int ret = in_zombie_session(t, dc);
+
+			if (ret < 0)
+				return -1;
+			if (ret)
+				continue;
+			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's nor a "
+			       "zombie sibling's; not supported yet\n", dc->pid, sid);
 			return -1;
 		}
 		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
@@ -1160,9 +1171,9 @@ static int check_sid_pgid(struct dump_tree *t)
 			       "it, an ancestor, nor gone; not supported yet\n", dc->pid, pgid);
 			return -1;
 		}
-		if (dc->zombie && pgid == dc->pid) {
-			pr_err("can't dump task %d: a zombie leading its own process group%s; not supported yet\n",
-			       dc->pid, sid == dc->pid ? " and session" : "");
+		if (dc->zombie && pgid == dc->pid && sid != dc->pid) {
+			pr_err("can't dump task %d: a zombie leading its own process group (but not its session); "
+			       "not supported yet\n", dc->pid);
 			return -1;
 		}
 	}
@@ -1226,10 +1237,60 @@ static int collect_posix_timers(struct dump_ctx *dc)
 	return 0;
 }
 
+static int kcmp_same(pid_t a, pid_t b, int type)
+{
+	return syscall(SYS_kcmp, a, b, type, 0, 0) == 0;
+}
+
+/* The process whose fs (or fd table) dc has through its chain of sharing parents. */
+static struct dump_ctx *sharing_root(struct dump_tree *t, struct dump_ctx *dc, int files)
+{
+	pid_t from;
+
+	while ((from = files ? dc->files_from : dc->fs_from))
+		dc = tree_find(t, from);
+	return dc;
+}
+
+/*
+ * Restore can rebuild an fs struct or fd table shared by a child with the
+ * parent that created it (clone with CLONE_FS, CLONE_FILES), and chains of
+ * them: mark those, and refuse any other sharing. A path-based open of one
+ * sharer would see the other's chroot, so a shared fs needs root "/".
+ */
+static int link_sharing_parents(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
+		char root[PATH_MAX], path[64];
+
+		if (dc->zombie || !parent || parent->zombie)
+			continue;
+		if (kcmp_same(parent->pid, dc->pid, KCMP_FILES))
+			dc->files_from = parent->pid;
+		if (!kcmp_same(parent->pid, dc->pid, KCMP_FS))
+			continue;
+		dc->fs_from = parent->pid;
+		snprintf(path, sizeof(path), "/proc/%d/root", dc->pid);
+		if (read_link(path, root, sizeof(root)) < 0) {
+			pr_perror("can't read the root of %d", dc->pid);
+			return -1;
+		}
+		if (strcmp(root, "/")) {
+			pr_err("can't dump: process %d shares its cwd, root and umask (CLONE_FS) with its parent %d "
+			       "and its root is %s; a shared fs is supported only with root /\n", dc->pid,
+			       parent->pid, root);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Processes sharing what fork() copies (clone with CLONE_VM, CLONE_FILES,
  * CLONE_FS, CLONE_SIGHAND, or a vfork in progress) would come back with
- * copies: refuse them by name.
+ * copies: refuse them by name, unless it is an fs or fd table shared
+ * with the parent that created the process.
  */
 static int check_sharing(struct dump_tree *t)
 {
@@ -1238,21 +1299,36 @@ static int check_sharing(struct dump_tree *t)
 		const char *what;
 	} kinds[] = {
 		{ KCMP_VM, "its memory (CLONE_VM, or a vfork in progress)" },
+		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 		{ KCMP_FILES, "its fd table (CLONE_FILES)" },
 		{ KCMP_FS, "its cwd, root and umask (CLONE_FS)" },
-		{ KCMP_SIGHAND, "its signal handlers (CLONE_SIGHAND)" },
 	};
 
+	if (link_sharing_parents(t))
+		return -1;
 	for (int i = 0; i < t->nr; i++)
 		for (int j = i + 1; j < t->nr; j++) {
-			if (t->p[i].zombie || t->p[j].zombie)
+			struct dump_ctx *a = &t->p[i], *b = &t->p[j];
+
+			if (a->zombie || b->zombie)
 				continue;
-			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
-				if (syscall(SYS_kcmp, t->p[i].pid, t->p[j].pid, kinds[k].type, 0, 0) == 0) {
+			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+				int files = kinds[k].type == KCMP_FILES;
+
+				if (!kcmp_same(a->pid, b->pid, kinds[k].type))
+					continue;
+				if (k < 2) {
 					pr_err("can't dump: process %d shares %s with process %d; not supported yet\n",
-					       t->p[j].pid, kinds[k].what, t->p[i].pid);
+					       b->pid, kinds[k].what, a->pid);
 					return -1;
 				}
+				if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
+					pr_err("can't dump: process %d shares %s with process %d, which is not its "
+					       "parent (only a child sharing with the parent that cloned it can be "
+					       "restored)\n", b->pid, kinds[k].what, a->pid);
+					return -1;
+				}
+			}
 		}
 	return 0;
 }

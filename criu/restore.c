@@ -30,6 +30,7 @@
 #include "core.pb-c.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "creds.h"
 #include "crtools.h"
 #include "files.h"
 #include "file-lock.h"
@@ -92,6 +93,10 @@ struct rst_ctx {
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
 	struct cow_task cow;		/* private memory shared with the parent (cow.c) */
+	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
+	int shares_files;		/* its fd table is another process's too */
+	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
+	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 };
 
 struct rst_tree {
@@ -107,6 +112,7 @@ struct rst_tree {
 	uint32_t nr_shmem;
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
+	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
 	int sync_pipe[2];
 	struct cow_tree cow;
 };
@@ -560,6 +566,7 @@ _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots 
 
 struct child_fds {
 	int base;
+	int pages, exe;		/* slots of the pages file and the executable */
 	int files;		/* slot of the first mapped file */
 };
 
@@ -644,30 +651,6 @@ static int have_cap_sys_resource(void)
 	if (syscall(SYS_capget, &h, d))
 		return 0;
 	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
-}
-
-static void fill_creds(struct restore_args *a, CredsEntry *c)
-{
-	struct rst_creds *r = &a->creds;
-	FILE *f;
-
-	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
-	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
-	r->ngroups = c->n_groups;
-	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
-	r->cap_inh = c->cap_inh;
-	r->cap_prm = c->cap_prm;
-	r->cap_eff = c->cap_eff;
-	r->cap_bnd = c->cap_bnd;
-	r->cap_amb = c->has_cap_amb ? c->cap_amb : 0;
-	r->secbits = c->secbits;
-	r->cap_last = 40;
-	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	if (f) {
-		if (fscanf(f, "%d", &r->cap_last) != 1)
-			r->cap_last = 40;
-		fclose(f);
-	}
 }
 
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
@@ -767,7 +750,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		       tc->creds->n_groups, RST_MAX_GROUPS);
 		return -1;
 	}
-	fill_creds(a, tc->creds);
+	creds_to_rst(&a->creds, tc->creds);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
 	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
@@ -929,6 +912,16 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->stack_size = RST_THREAD_STACK;
 		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
 			return -1;
+		t->creds = &a->creds;
+		if (!th->creds)
+			continue;
+		if (th->creds->n_groups > RST_MAX_GROUPS) {
+			pr_err("can't restore thread %d: it has %zu supplementary groups, more than %d\n", t->tid,
+			       th->creds->n_groups, RST_MAX_GROUPS);
+			return -1;
+		}
+		t->creds = bump(p, sizeof(struct rst_creds));
+		creds_to_rst(t->creds, th->creds);
 	}
 	a->nr_threads = rc->nr_tcores;
 	return 0;
@@ -942,7 +935,8 @@ static size_t threads_size(struct rst_ctx *rc)
 	for (size_t i = 0; i < rc->nr_tcores; i++)
 		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
 		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
-		       seccomp_size(rc->tcores[i]->thread);
+		       seccomp_size(rc->tcores[i]->thread) +
+		       (rc->tcores[i]->thread->creds ? sizeof(struct rst_creds) + 64 : 0);
 	return len;
 }
 
@@ -1088,7 +1082,8 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
-	a->close_from = cf->base + SVC_DIR;
+	/* a shared fd table is cleaned by criu once every sharer is done with it */
+	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
 	if (fill_task(rc, a) || plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_siginfo(rc, a) ||
 	    fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
 		goto err;
@@ -1256,28 +1251,40 @@ static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
 
 static int restore_task(struct rst_ctx *rc);
 
-/* Fork the children, each with its pid; they go on in restore_task(). */
+/*
+ * Fork the children, each with its pid; they go on in restore_task().
+ * Those that share our fd table come last, after the others took their
+ * copies of it.
+ */
 static int fork_children(struct rst_ctx *rc)
 {
-	for (int i = 0; i < rc->nr_children; i++) {
-		struct rst_ctx *c = &rc->tree->t[rc->children[i]];
-		pid_t pid = clone_with_pid(c->pid, 0, SIGCHLD);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < rc->nr_children; i++) {
+			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
+				    (c->clone_parent ? CLONE_PARENT : 0);
+			pid_t pid;
 
-		if (pid < 0)
-			return -1;
-		if (pid == 0) {
-			restore_task(c);
-			pr_err("restore of %d failed before the restorer\n", c->pid);
-			_exit(1);
+			if (c->files_child != pass)
+				continue;
+			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
+			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
+			if (pid < 0)
+				return -1;
+			if (pid == 0) {
+				restore_task(c);
+				pr_err("restore of %d failed before the restorer\n", c->pid);
+				_exit(1);
+			}
 		}
-	}
 	return 0;
 }
 
 static int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
-	struct child_fds cf = { .base = tr->svc_base, .files = tr->files_base - tr->svc_base };
+	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
+				.files = tr->files_base - tr->svc_base };
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
@@ -1313,6 +1320,9 @@ static int restore_task(struct rst_ctx *rc)
 		/* SysV objects of the new ipc namespace, before the children inherit it */
 		if (ipc_sysv_restore(tr->dfd))
 			return -1;
+	} else if (rc->files_child) {
+		/* the table is the parent's, restored already: only its pipe bookkeeping is not ours */
+		pipes_restore_forget();
 	} else {
 		/* The parent's fds and pipe ends waiting in its table are not ours. */
 		pipes_restore_forget();
@@ -1328,21 +1338,31 @@ static int restore_task(struct rst_ctx *rc)
 
 	if (setup_session(rc))
 		return -1;
-	if (rc->zombie)
+	if (rc->zombie) {
+		/* the members of its session, its siblings, are born in it before it dies */
+		if (fork_children(rc))
+			return -1;
 		become_zombie(rc);
+	}
 	tc = rc->core->tc;
 
 	pipes_restore_init(tr->scratch_base);
-	if (restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late, &rc->nr_late,
-			ARRAY_SIZE(rc->late)))
+	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
+					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
 	if (cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name) || fork_children(rc))
 		return -1;
-	/* what the children needed is theirs now */
-	syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
+	if (!rc->shares_files)
+		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (rc->own_slots >= 0) {
+		cf.pages = rc->own_slots - cf.base;
+		cf.exe = cf.pages + 1;
+		cf.files = cf.pages + 2;
+	}
 
-	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), SVC_PAGES);
-	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), SVC_EXE);
+	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
+	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
 	if (pages_fd < 0 || exe_fd < 0) {
 		pr_perror("can't open the pages file or the executable");
 		return -1;
@@ -1357,9 +1377,12 @@ static int restore_task(struct rst_ctx *rc)
 	if (file_locks_prepare(rc->dfd, rc->pid, a))
 		return -1;
 
-	if (restore_fs(rc->dfd, rc->pid))
-		return -1;
-	umask(tc->umask);
+	/* a CLONE_FS child has the parent's fs, which the parent restores */
+	if (!rc->fs_child) {
+		if (restore_fs(rc->dfd, rc->pid))
+			return -1;
+		umask(tc->umask);
+	}
 	if (restore_proc_ints(rc))
 		return -1;
 	if (personality(tc->personality) < 0)
@@ -1515,6 +1538,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			compel_cure(ctl);
 			return -1;
 		}
+		/* every sharer of this fd table is past its restorer: the service fds go */
+		if (rc->shares_files &&
+		    (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base, ~0U, 0, 0, 0, 0) || ret)) {
+			pr_err("can't close the service fds of %d\n", rc->pid);
+			compel_cure(ctl);
+			return -1;
+		}
 		if (compel_cure(ctl))
 			return -1;
 	}
@@ -1565,6 +1595,62 @@ static void free_tree(struct rst_tree *tr)
 }
 
 /* pstree.img: every process, the root first, each parent before its children. */
+/* An fs or fd table shared with the parent that cloned the process. */
+static int read_sharing(struct rst_ctx *rc, struct rst_ctx *parent)
+{
+	PstreeEntry *pe = rc->pe;
+
+	rc->fs_child = pe->has_fs_from && pe->fs_from;
+	rc->files_child = pe->has_files_from && pe->files_from;
+	if ((rc->fs_child && pe->fs_from != pe->ppid) || (rc->files_child && pe->files_from != pe->ppid)) {
+		pr_err("pstree.img: process %d shares its fs or fd table with %d, not its parent %d\n", rc->pid,
+		       rc->fs_child ? pe->fs_from : pe->files_from, pe->ppid);
+		return -1;
+	}
+	if ((rc->fs_child || rc->files_child) && rc->zombie) {
+		pr_err("pstree.img: zombie %d shares its parent's fs or fd table\n", rc->pid);
+		return -1;
+	}
+	if (rc->files_child)
+		rc->shares_files = parent->shares_files = 1;
+	return 0;
+}
+
+/*
+ * A process in the session of a zombie sibling that led it: the sibling,
+ * alive at first, forks it with CLONE_PARENT after setsid(), so it is a
+ * child of the zombie in the restore's tree.
+ */
+static int zombie_sessions(struct rst_tree *tr)
+{
+	for (int i = 1; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *z, *parent;
+		PstreeEntry *pe = rc->pe;
+
+		if (!pe->has_session_from || !pe->session_from)
+			continue;
+		z = task_of(tr, pe->session_from);
+		parent = task_of(tr, pe->ppid);
+		if (!z || !z->zombie || z->pe->sid != z->pid || z->pe->ppid != pe->ppid || pe->sid != z->pid ||
+		    rc->fs_child || rc->files_child) {
+			pr_err("pstree.img: process %d can't be forked by %d into its session\n", rc->pid,
+			       pe->session_from);
+			return -1;
+		}
+		for (int j = 0; j < parent->nr_children; j++)
+			if (parent->children[j] == i)
+				parent->children[j] = parent->children[--parent->nr_children];
+		int *c = realloc(z->children, (z->nr_children + 1) * sizeof(int));
+
+		if (!c)
+			return -1;
+		z->children = c;
+		z->children[z->nr_children++] = i;
+		rc->clone_parent = 1;
+	}
+	return 0;
+}
+
 static int read_pstree(struct rst_tree *tr)
 {
 	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
@@ -1614,6 +1700,8 @@ static int read_pstree(struct rst_tree *tr)
 			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
 			return -1;
 		}
+		if (read_sharing(rc, parent))
+			return -1;
 		int *c = realloc(parent->children, (parent->nr_children + 1) * sizeof(int));
 
 		if (!c)
@@ -1625,7 +1713,7 @@ static int read_pstree(struct rst_tree *tr)
 		pr_err("pstree.img: the root is a zombie\n");
 		return -1;
 	}
-	return 0;
+	return zombie_sessions(tr);
 }
 
 /* need[] of a task: the file ids any of its descendants uses. */
@@ -1723,7 +1811,14 @@ static int read_tree_images(struct rst_tree *tr)
 	tr->shmem_base = tr->files_base + max_vmas + 1;
 	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
 	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
-	return raise_nofile(tr->scratch_base + 4 * tr->nr_ids + 16);
+	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
+	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
+	tr->own_span = max_vmas + 3;
+	int nr_own = 0;
+
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
+	return raise_nofile(tr->own_base + tr->own_span * nr_own);
 }
 
 static int check_pids_free(struct rst_tree *tr)

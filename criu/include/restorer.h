@@ -127,6 +127,7 @@ struct rst_thread {
 	uint64_t stack, stack_size;
 	struct rst_sigframe *sigframe;
 	struct rst_seccomp seccomp;
+	struct rst_creds *creds;	/* its own, or the process's */
 };
 
 #define RST_THREAD_STACK	(16 * 1024)

@@ -409,9 +409,12 @@ static void queue_signals(struct restore_args *a)
 
 #define SECBIT_KEEP_CAPS_BIT	(1 << 4)
 
-static void restore_creds(struct restore_args *a)
+/*
+ * Raw syscalls: they change the calling thread only, and every thread
+ * sets its own. Groups and ids with keep-caps on, then the capabilities.
+ */
+static void restore_creds(struct rst_creds *c)
 {
-	struct rst_creds *c = &a->creds;
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
@@ -568,7 +571,7 @@ static void thread_main(void *arg)
 		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 	/* credentials and no_new_privs belong to each thread */
-	restore_creds(A);
+	restore_creds(t->creds);
 	if (A->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	apply_seccomp(&t->seccomp);
@@ -620,10 +623,12 @@ long blob_main(void *data)
 	open_pidfds(a);
 	progress("creds");
 
-	check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
+	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
+	if (a->close_from >= 0)
+		check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
 	take_file_locks(a);
 
-	restore_creds(a);
+	restore_creds(&a->creds);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
@@ -637,7 +642,7 @@ long blob_main(void *data)
 		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
 	queue_signals(a);
 	restore_timers(a);
-	if (a->log_fd >= 0)
+	if (a->log_fd >= 0 && a->close_from >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
 	apply_seccomp(&a->seccomp);

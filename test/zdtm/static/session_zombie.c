@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Negative test: a session whose leader is a zombie. The test process is
- * a subreaper; its child L calls setsid() and forks C, then exits and is
- * left unreaped, so C (re-parented to the test process) is in the session
- * of a zombie. Restore can't rebuild that yet: the dump must refuse it by
- * name and leave everything as it was. After SIGTERM, L is reaped with
- * its status and C is still in L's session.
+ * A session whose leader is a zombie. The test process is a subreaper;
+ * its child L calls setsid() and forks C, then exits and is left
+ * unreaped, so C (re-parented to the test process) is in the session and
+ * group of a zombie. After C/R, L is still a zombie, is reaped with its
+ * status, C is alive, still our child, in L's session and group.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,24 +16,28 @@
 
 #include "zdtmtst.h"
 
-static char state_of(pid_t pid)
+/* State letter and parent of a process, from /proc/PID/stat. */
+static char state_of(pid_t pid, pid_t *ppid)
 {
 	char path[64], *buf, st = '?', *p;
+	int pp = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	if (zdtm_read_file(path, &buf) < 0)
 		return '?';
 	p = strrchr(buf, ')');
-	if (p && p[1])
-		st = p[2];
+	if (p && sscanf(p + 1, " %c %d", &st, &pp) != 2)
+		st = '?';
 	free(buf);
+	if (ppid)
+		*ppid = pp;
 	return st;
 }
 
 int main(int argc, char **argv)
 {
 	int p[2], status;
-	pid_t l, c;
+	pid_t l, c, pp;
 
 	test_init(argc, argv);
 	test_daemon();
@@ -55,13 +58,17 @@ int main(int argc, char **argv)
 	}
 	if (read(p[0], &c, sizeof(c)) != sizeof(c))
 		test_bug("read");
-	while (state_of(l) != 'Z' || getppid() == 0)
+	while (state_of(l, NULL) != 'Z' || state_of(c, &pp) == '?' || pp != getpid())
 		usleep(1000);
 
 	test_waitsig();
 
-	if (getsid(c) != l)
-		failv("%d is in session %d, want %d", c, getsid(c), l);
+	if (state_of(l, NULL) != 'Z')
+		failv("the leader %d is not a zombie", l);
+	if (state_of(c, &pp) != 'S' || pp != getpid())
+		failv("%d is not a sleeping child of ours (parent %d)", c, pp);
+	if (getsid(c) != l || getpgid(c) != l)
+		failv("%d is in session %d, group %d, want %d", c, getsid(c), getpgid(c), l);
 	if (waitpid(l, &status, 0) != l || !WIFEXITED(status) || WEXITSTATUS(status) != 5)
 		failv("leader %d: status %#x", l, status);
 	kill(c, SIGKILL);
