@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Negative test with --link-remap: a file whose open name was removed
- * (it has another link) is linked back at dump, then an inotify fd (fd 90)
- * makes the dump fail. The temporary link must be gone again: afterwards
+ * (it has another link) is linked back at dump, then an inet socket (fd 90),
+ * a kind criu refuses, makes the dump fail. The temporary link must be gone again: afterwards
  * the directory holds no link-remap file and the fd is still the file.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/inotify.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "zdtmtst.h"
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 	test_path(x, sizeof(x), "lrf.x");
 	test_path(y, sizeof(y), "lrf.y");
 	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	in = inotify_init1(0);
+	in = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0 || in < 0 || dup2(in, 90) != 90 || close(in) || link(x, y) || unlink(x))
 		test_bug("setup");
 
