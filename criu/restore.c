@@ -28,6 +28,7 @@
 
 #include "compel/compel.h"
 #include "core.pb-c.h"
+#include "clone-vm.h"
 #include "cow.h"
 #include "cr_options.h"
 #include "creds.h"
@@ -62,6 +63,9 @@
 #define UC_STRICT_RESTORE_SS	0x4
 
 struct rst_tree;
+struct rst_ctx;
+
+static struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid);
 
 /* One process to restore; the tree's tasks share files and inventory. */
 struct rst_ctx {
@@ -97,6 +101,7 @@ struct rst_ctx {
 	int shares_files;		/* its fd table is another process's too */
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
+	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
 };
 
 struct rst_tree {
@@ -357,14 +362,20 @@ static int read_thread_cores(struct rst_ctx *rc)
 
 static int read_task_images(struct rst_ctx *rc)
 {
-	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid) ||
-	    read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid))
+	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid))
 		return -1;
 	if (!rc->core->tc) {
 		pr_err("core-%d.img has no process state: is %d a thread?\n", rc->pid, rc->pid);
 		return -1;
 	}
 	if (read_thread_cores(rc))
+		return -1;
+	/* memory shared with the parent is the parent's: its mm, read before ours, is ours */
+	if (rc->vm_child) {
+		rc->mm = task_of(rc->tree, rc->pe->ppid)->mm;
+		return check_fpu(rc);
+	}
+	if (read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid))
 		return -1;
 	if (check_mm(rc) || read_pagemap(rc) || check_fpu(rc))
 		return -1;
@@ -1022,6 +1033,28 @@ out:
 	return ret;
 }
 
+/* Where build_bootstrap() puts the restorer's args in a process's bootstrap area. */
+static struct restore_args *args_in(struct rst_ctx *rc)
+{
+	char *p = (char *)rc->bootstrap + restorer_blob.mem_size;
+
+	return bump(&p, sizeof(struct restore_args));
+}
+
+/* Children sharing our memory wait in their bootstrap areas (built already) until it is back. */
+static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
+{
+	for (int i = 0; i < rc->nr_children; i++) {
+		struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+
+		if (!c->vm_child)
+			continue;
+		a->vm_kids[a->nr_vm_kids].start = c->bootstrap;
+		a->vm_kids[a->nr_vm_kids].len = c->bootstrap_len;
+		a->vm_kids[a->nr_vm_kids++].ready = &args_in(c)->mm_ready;
+	}
+}
+
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
@@ -1084,9 +1117,13 @@ static struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds
 	a->log_level = log_get_level();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
-	if (fill_task(rc, a) || plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf) || fill_siginfo(rc, a) ||
-	    fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
+	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
 		goto err;
+	if (rc->vm_child)
+		a->shares_mm = 1;
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf))
+		goto err;
+	fill_vm_kids(rc, a);
 	free_maps(self, nr_self);
 	return a;
 err:
@@ -1251,6 +1288,15 @@ static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
 
 static int restore_task(struct rst_ctx *rc);
 
+static void vm_child_main(void *arg)
+{
+	struct rst_ctx *c = arg;
+
+	restore_task(c);
+	pr_err("restore of %d failed before the restorer\n", c->pid);
+	_exit(1);
+}
+
 /*
  * Fork the children, each with its pid; they go on in restore_task().
  * Those that share our fd table come last, after the others took their
@@ -1258,15 +1304,24 @@ static int restore_task(struct rst_ctx *rc);
  */
 static int fork_children(struct rst_ctx *rc)
 {
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 3; pass++)
 		for (int i = 0; i < rc->nr_children; i++) {
 			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
 			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
 				    (c->clone_parent ? CLONE_PARENT : 0);
 			pid_t pid;
 
-			if (c->files_child != pass)
+			/*
+			 * Children sharing our memory come last: they change criu's
+			 * globals in it (pipes, ptys...) as they restore their fds.
+			 */
+			if ((c->vm_child ? 2 : c->files_child) != pass)
 				continue;
+			if (c->vm_child) {
+				if (clone_vm_child(c->pid, flags, vm_child_main, c) < 0)
+					return -1;
+				continue;
+			}
 			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
 			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
 			if (pid < 0)
@@ -1350,7 +1405,9 @@ static int restore_task(struct rst_ctx *rc)
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
-	if (cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name) || fork_children(rc))
+	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
+		return -1;
+	if (fork_children(rc))
 		return -1;
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
 	if (!rc->shares_files)
@@ -1361,15 +1418,19 @@ static int restore_task(struct rst_ctx *rc)
 		cf.files = cf.pages + 2;
 	}
 
-	pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
-	exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
-	if (pages_fd < 0 || exe_fd < 0) {
-		pr_perror("can't open the pages file or the executable");
-		return -1;
+	/* the memory of a child sharing it is the parent's: no pages, no exe */
+	pages_fd = exe_fd = -1;
+	if (!rc->vm_child) {
+		pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
+		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		if (pages_fd < 0 || exe_fd < 0) {
+			pr_perror("can't open the pages file or the executable");
+			return -1;
+		}
 	}
 
 	a = build_bootstrap(rc, &cf, pages_fd);
-	if (!a)
+	if (!a || a != args_in(rc))
 		return -1;
 	a->mm.exe_fd = exe_fd;
 	memcpy(a->pidfds, rc->late, sizeof(rc->late));
@@ -1397,7 +1458,10 @@ static int restore_task(struct rst_ctx *rc)
 	 * The kernel writes to our rseq area on the way back to user space;
 	 * once the restorer unmaps glibc's TLS that would be a SIGSEGV.
 	 */
-	if (__rseq_size && unregister_rseq()) {
+	if (rc->vm_child) {
+		/* a CLONE_VM child has no rseq; its restorer lets the parent go on */
+		a->started = clone_vm_ready_word(&a->started_val);
+	} else if (__rseq_size && unregister_rseq()) {
 		pr_perror("can't unregister rseq");
 		return -1;
 	}
@@ -1568,7 +1632,7 @@ static void free_ctx(struct rst_ctx *rc)
 	for (size_t i = 0; i < rc->nr_tcores; i++)
 		core_entry__free_unpacked(rc->tcores[i], NULL);
 	free(rc->tcores);
-	if (rc->mm)
+	if (rc->mm && !rc->vm_child)
 		mm_entry__free_unpacked(rc->mm, NULL);
 	for (size_t i = 0; i < rc->nr_pms; i++)
 		pagemap_entry__free_unpacked(rc->pms[i], NULL);
@@ -1613,6 +1677,32 @@ static int read_sharing(struct rst_ctx *rc, struct rst_ctx *parent)
 	}
 	if (rc->files_child)
 		rc->shares_files = parent->shares_files = 1;
+	rc->vm_child = pe->has_vm_from && pe->vm_from;
+	if (!rc->vm_child)
+		return 0;
+	if (pe->vm_from != pe->ppid || rc->zombie || parent->vm_child) {
+		pr_err("pstree.img: process %d shares the memory of %d, which is not its parent %d or shares "
+		       "another's\n", rc->pid, pe->vm_from, pe->ppid);
+		return -1;
+	}
+	return 0;
+}
+
+/* A child sharing its parent's memory is started from the parent's restorer: no children of its own. */
+static int check_vm_children(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+		int kids = 0;
+
+		for (int j = 0; j < rc->nr_children; j++)
+			kids += tr->t[rc->children[j]].vm_child;
+		if (kids > RST_MAX_VM_KIDS || (rc->vm_child && rc->nr_children)) {
+			pr_err("pstree.img: process %d shares memory with its parent and has children, or has more "
+			       "than %d children sharing its memory\n", rc->pid, RST_MAX_VM_KIDS);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1632,7 +1722,7 @@ static int zombie_sessions(struct rst_tree *tr)
 		z = task_of(tr, pe->session_from);
 		parent = task_of(tr, pe->ppid);
 		if (!z || !z->zombie || z->pe->sid != z->pid || z->pe->ppid != pe->ppid || pe->sid != z->pid ||
-		    rc->fs_child || rc->files_child) {
+		    rc->fs_child || rc->files_child || rc->vm_child) {
 			pr_err("pstree.img: process %d can't be forked by %d into its session\n", rc->pid,
 			       pe->session_from);
 			return -1;
@@ -1713,7 +1803,7 @@ static int read_pstree(struct rst_tree *tr)
 		pr_err("pstree.img: the root is a zombie\n");
 		return -1;
 	}
-	return zombie_sessions(tr);
+	return zombie_sessions(tr) ?: check_vm_children(tr);
 }
 
 /* need[] of a task: the file ids any of its descendants uses. */
@@ -1861,8 +1951,9 @@ static int plan_cow(struct rst_tree *tr)
 
 		rc->cow.pid = rc->pid;
 		rc->cow.parent = parent ? parent - tr->t : -1;
-		rc->cow.live = !rc->zombie;
-		rc->cow.mm = rc->mm;
+		/* a child sharing the parent's memory has no memory of its own to build */
+		rc->cow.live = !rc->zombie && !rc->vm_child;
+		rc->cow.mm = rc->vm_child ? NULL : rc->mm;
 		rc->cow.pms = rc->pms;
 		rc->cow.nr_pms = rc->nr_pms;
 		tr->cow.t[i] = &rc->cow;

@@ -143,6 +143,18 @@ struct rst_file_lock {
 	uint64_t start, len;	/* len 0: to the end of the file */
 };
 
+/*
+ * A child sharing the process's memory and signal handlers (pstree vm_from):
+ * it waits in its own bootstrap area, which the process's restorer keeps,
+ * until the memory is back and *ready is set.
+ */
+#define RST_MAX_VM_KIDS	4
+
+struct rst_vm_kid {
+	uint64_t start, len;	/* its bootstrap area */
+	int32_t *ready;		/* its restore_args.mm_ready */
+};
+
 struct restore_args {
 	uint64_t bootstrap_start, bootstrap_len;
 	uint64_t task_size;		/* unmap everything below this */
@@ -224,6 +236,13 @@ struct restore_args {
 	int32_t close_from;		/* service fds: everything from here up goes */
 
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
+
+	struct rst_vm_kid vm_kids[RST_MAX_VM_KIDS];
+	uint32_t nr_vm_kids;
+	int32_t shares_mm;		/* the memory and signal handlers are the parent's, restored by it */
+	int32_t mm_ready;		/* set by the parent's restorer (a futex) */
+	int32_t *started;		/* set to started_val and woken once running here (a futex), or NULL */
+	int32_t started_val;
 };
 
 #endif

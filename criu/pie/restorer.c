@@ -105,9 +105,15 @@ static void restore_vdso(struct restore_args *a)
 /* Unmap everything but the bootstrap area and the (moved) vDSO. */
 static void unmap_old(struct restore_args *a)
 {
-	struct rst_vdso_part keep[VDSO_NR_PARTS + 2];
+	struct rst_vdso_part keep[VDSO_NR_PARTS + 2 + RST_MAX_VM_KIDS];
 	int nr = 0;
 	uint64_t pos = 0;
+
+	/* children sharing our memory wait in their bootstrap areas */
+	for (uint32_t i = 0; i < a->nr_vm_kids; i++) {
+		keep[nr].start = a->vm_kids[i].start;
+		keep[nr++].end = a->vm_kids[i].start + a->vm_kids[i].len;
+	}
 
 	keep[nr].start = a->bootstrap_start;
 	keep[nr++].end = a->bootstrap_start + a->bootstrap_len;
@@ -322,13 +328,15 @@ static void protect_vmas(struct restore_args *a)
 
 static void restore_task_state(struct restore_args *a)
 {
-	a->mm.auxv = (uint64_t)a->auxv;
-	check(sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0), "PR_SET_MM_MAP");
-
-	for (int i = 0; i < NR_SIGNALS; i++) {
-		if (i + 1 == 9 || i + 1 == 19)
-			continue;
-		check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
+	/* memory and signal handlers shared with the parent are the parent's to restore */
+	if (!a->shares_mm) {
+		a->mm.auxv = (uint64_t)a->auxv;
+		check(sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0), "PR_SET_MM_MAP");
+		for (int i = 0; i < NR_SIGNALS; i++) {
+			if (i + 1 == 9 || i + 1 == 19)
+				continue;
+			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
+		}
 	}
 	for (uint32_t i = 0; i < a->nr_rlim; i++)
 		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
@@ -346,7 +354,7 @@ static void restore_task_state(struct restore_args *a)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
 		check(sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER");
-	if (a->thp_disabled)
+	if (a->thp_disabled && !a->shares_mm)
 		check(sys_prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), "PR_SET_THP_DISABLE");
 	/* before the threads: they inherit policy and nice from the leader */
 	if (a->has_sched) {
@@ -598,11 +606,31 @@ static void start_threads(struct restore_args *a)
 	}
 }
 
-long blob_main(void *data)
-{
-	struct restore_args *a = data;
+#define FUTEX_WAIT	0
+#define FUTEX_WAKE	1
 
-	A = a;
+/* Children sharing our memory may go on: it is all in place, and so are the signal handlers. */
+static void release_vm_kids(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vm_kids; i++) {
+		__atomic_store_n(a->vm_kids[i].ready, 1, __ATOMIC_RELEASE);
+		check(__S(__NR_futex, a->vm_kids[i].ready, FUTEX_WAKE, 1, 0, 0, 0), "waking a child sharing our memory");
+	}
+}
+
+static void wait_parent_mm(struct restore_args *a)
+{
+	while (!__atomic_load_n(&a->mm_ready, __ATOMIC_ACQUIRE)) {
+		long ret = __S(__NR_futex, &a->mm_ready, FUTEX_WAIT, 0, 0, 0, 0);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			fail("waiting for the parent's memory", ret);
+	}
+}
+
+/* The memory part: everything from the vDSO to the protection of the areas. */
+static void restore_memory(struct restore_args *a)
+{
 	progress("moving the vDSO");
 	restore_vdso(a);
 	progress("unmapping");
@@ -616,8 +644,27 @@ long blob_main(void *data)
 	patch_stack_auxv(a);
 	progress("protecting");
 	protect_vmas(a);
+}
+
+long blob_main(void *data)
+{
+	struct restore_args *a = data;
+
+	A = a;
+	/* off criu's stack and code: the parent's restore process may go on */
+	if (a->started) {
+		__atomic_store_n(a->started, a->started_val, __ATOMIC_RELEASE);
+		check(__S(__NR_futex, a->started, FUTEX_WAKE, 1, 0, 0, 0), "waking the parent");
+	}
+	if (a->shares_mm) {
+		progress("waiting for the parent's memory");
+		wait_parent_mm(a);
+	} else {
+		restore_memory(a);
+	}
 	progress("task state");
 	restore_task_state(a);
+	release_vm_kids(a);
 	progress("threads");
 	start_threads(a);
 	open_pidfds(a);
