@@ -20,6 +20,7 @@
 #include "chunks.h"
 #include "fdkinds.h"
 #include "file-lock.h"
+#include "epoll.h"
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
@@ -742,25 +743,23 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		int want = tr->need && tr->need[id], fd;
+		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want) {
-			close(tr->base + id);
-			continue;
-		}
-		if (in_transit(tr, id))
+		if (!want || in_transit(tr, id))
 			continue;
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
 			return -1;
 		}
-		/* an epoll names its targets by fd number: only a holder can make it */
-		if (fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->in_restorer) {
+		k = fd_kind_by_type(fe->type);
+		if (k && k->in_restorer) {
 			close(tr->base + id);
 			continue;	/* each holder opens its own in the restorer */
 		}
-		if (opened[id] < 0 && fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->late) {
+		/* e.g. an epoll of an older image, which names its targets by the maker's fd numbers */
+		if (opened[id] < 0 && k && k->late && (!k->numbered || k->numbered(fe))) {
 			pr_err("file %u (%s) is shared by tasks none of whose ancestors holds it; not supported yet\n",
 			       id, fd_kind_by_type(fe->type)->link);
 			return -1;
@@ -773,6 +772,14 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		fcntl(tr->base + id, F_SETFD, FD_CLOEXEC);
 	}
 	return 0;
+}
+
+/* Slots inherited for ourselves only (or for adding epoll targets) are done with. */
+static void drop_transit(const struct rst_transit *tr)
+{
+	for (uint32_t id = 0; id < tr->nr_ids; id++)
+		if (!tr->need || !tr->need[id])
+			close(tr->base + id);
 }
 
 /* All entries are read before any fd is placed: the image's own fd must not be in the way. */
@@ -861,6 +868,11 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 	}
 	if (tr && fill_transit(rf, tr, opened, shell_tty))
 		goto out;
+	/* every fd and shared description is in place: epoll targets by our own numbers */
+	if (epoll_add_targets(rf, pid, opened, tr))
+		goto out;
+	if (tr)
+		drop_transit(tr);
 	ret = 0;
 out:
 	for (size_t i = 0; i < nr; i++)

@@ -1729,6 +1729,39 @@ static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
 	}
 }
 
+/*
+ * The process that adds an epoll target uses the epoll, whether it holds
+ * it or not: it gets it passed down like any shared description. A process
+ * sharing its parent's fd table restores no fds: the table's owner adds.
+ */
+static int epoll_adders_use(struct rst_tree *tr)
+{
+	for (size_t i = 0; i < tr->files.nr; i++) {
+		FileEntry *fe = tr->files.fe[i];
+		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
+
+		if (e && e->n_tfd_pids && e->n_tfd_pids != e->n_tfds) {
+			pr_err("files.img: epoll file %u has %zu targets but %zu adders\n", fe->id, e->n_tfds,
+			       e->n_tfd_pids);
+			return -1;
+		}
+		for (size_t j = 0; e && j < e->n_tfd_pids && fe->id < tr->nr_ids; j++) {
+			struct rst_ctx *rc = task_of(tr, e->tfd_pids[j]);
+
+			while (rc && rc->files_child)
+				rc = task_of(tr, rc->pe->ppid);
+			if (!rc || rc->zombie) {
+				pr_err("files.img: epoll file %u names %d to add its target fd %d, which is no live "
+				       "process of the tree\n", fe->id, e->tfd_pids[j], e->tfds[j]->tfd);
+				return -1;
+			}
+			e->tfd_pids[j] = rc->pid;
+			rc->uses[fe->id] = rc->uses_shared[fe->id] = 1;
+		}
+	}
+	return 0;
+}
+
 static int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1, max_vmas = 0;
@@ -1767,6 +1800,8 @@ static int read_tree_images(struct rst_tree *tr)
 		if ((int)rc->mm->n_vmas > max_vmas)
 			max_vmas = rc->mm->n_vmas;
 	}
+	if (epoll_adders_use(tr))
+		return -1;
 	/* only descriptions used by two tasks or more need passing down */
 	uint8_t *users = calloc(tr->nr_ids + 1, 1);
 

@@ -31,6 +31,12 @@ struct fd_kind {
 	void (*free)(FileEntry *fe);
 	/* Opened after every other fd of the task (it refers to them). */
 	int late;
+	/*
+	 * A late kind may be made in a process not holding it (for others to
+	 * inherit) only if this says the entry does not refer to the maker's
+	 * fds by number.
+	 */
+	int (*numbered)(const FileEntry *fe);
 	/* Opened by the restorer (it refers to processes that exist only then). */
 	int in_restorer;
 };
