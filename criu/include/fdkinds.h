@@ -48,6 +48,9 @@ extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kin
 	pidfd_kind, tty_kind, unixsk_kind;
 extern const struct fd_kind inotify_kind, fanotify_kind;
 
+/* For .numbered: the kind never refers to fds by number. */
+int fd_kind_never_numbered(const FileEntry *fe);
+
 /* Every kind's restore_fini. */
 void fd_kinds_restore_fini(void);
 
