@@ -139,6 +139,13 @@ static int restore_fown(FileEntry *fe, int fd)
 	return 0;
 }
 
+static void reg_set_mtime(RegFileEntry *r, const struct stat *st)
+{
+	r->has_mtime_sec = r->has_mtime_nsec = true;
+	r->mtime_sec = st->st_mtim.tv_sec;
+	r->mtime_nsec = st->st_mtim.tv_nsec;
+}
+
 static int has_locks(const char *fdinfo)
 {
 	return strstr(fdinfo, "\nlock:") != NULL;
@@ -288,6 +295,7 @@ reg:
 	d->reg.ino = st.st_ino;
 	d->reg.dev = st.st_dev;
 	d->reg.rdev = st.st_rdev;
+	reg_set_mtime(&d->reg, &st);
 	d->fe.id = d->id;
 	ft->nr++;
 add_fd:
@@ -382,6 +390,7 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
 	d->reg.dev = st->st_dev;
+	reg_set_mtime(&d->reg, st);
 	d->fe.id = d->id;
 	ft->nr++;
 	*id = d->id;
@@ -556,6 +565,25 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 	return NULL;
 }
 
+/* A regular file must be the one dumped: same inode, same size, not modified since. */
+static int reg_changed(const RegFileEntry *r, const struct stat *st)
+{
+	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
+		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
+		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
+		return 1;
+	}
+	if (r->has_mtime_sec && (st->st_mtim.tv_sec != r->mtime_sec ||
+				 (r->has_mtime_nsec && (uint32_t)st->st_mtim.tv_nsec != r->mtime_nsec))) {
+		pr_err("%s was modified since the dump (mtime %ld.%09ld; it was %ld.%09u); "
+		       "restore with --allow-changed-files to use it anyway\n", r->path, (long)st->st_mtim.tv_sec,
+		       (long)st->st_mtim.tv_nsec, (long)r->mtime_sec, r->has_mtime_nsec ? r->mtime_nsec : 0);
+		return 1;
+	}
+	return 0;
+}
+
 /* Another view of a memfd or unlinked file: the object made for its holder. */
 static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
@@ -604,14 +632,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
 		goto err;
 	}
-	/* a regular file must be the one dumped: same inode, same size */
 	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !r->has_same_as && !opts.allow_changed_files &&
-	    ((r->has_ino && st.st_ino != r->ino) || (r->has_size && (uint64_t)st.st_size != r->size))) {
-		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
-		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st.st_ino,
-		       (unsigned long)st.st_size, (unsigned long)r->ino, (unsigned long)r->size);
+	    reg_changed(r, &st))
 		goto err;
-	}
 	if (S_ISREG(st.st_mode) && r->pos && lseek(fd, r->pos, SEEK_SET) != (off_t)r->pos) {
 		pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
 		goto err;
