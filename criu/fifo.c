@@ -50,6 +50,12 @@ static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, F
 
 	if (del)
 		*del = '\0';
+	/* a new FIFO would not be the one still reachable by its other name */
+	if (st->st_nlink) {
+		pr_err("can't dump task %d: fd %d is the FIFO %s, unlinked there but linked elsewhere; not "
+		       "supported\n", pid, fd, link);
+		return -1;
+	}
 	snprintf(dir, sizeof(dir), "%s", link);
 	slash = strrchr(dir, '/');
 	if (slash)
