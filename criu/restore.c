@@ -34,6 +34,7 @@
 #include "crtools.h"
 #include "files.h"
 #include "file-lock.h"
+#include "fsnotify.h"
 #include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
@@ -1510,6 +1511,24 @@ static int step_syscall(pid_t pid)
 }
 
 /* Every thread now runs its own registers: remove the bootstrap areas from under them. */
+/* Events the restore's own opens queued on inotify and fanotify fds (fsnotify.c). */
+static int drain_notifications(struct rst_tree *tr)
+{
+	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && !tr->t[i].files_child)
+			pids[nr++] = tr->t[i].pid;
+	ret = fsnotify_drain(tr->dfd, &tr->files, pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -1548,7 +1567,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (ipc_sysv_restore_finish(tr->t[0].pid))
+	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
