@@ -27,6 +27,7 @@
 #include "cr_options.h"
 #include "creds.h"
 #include "crtools.h"
+#include "epoll.h"
 #include "files.h"
 #include "file-lock.h"
 #include "external.h"
@@ -1419,18 +1420,44 @@ static int check_sharing(struct dump_tree *t)
 	return 0;
 }
 
+/* The pids of the live processes, in tree order. */
+static pid_t *live_pids(struct dump_tree *t, int *nr)
+{
+	pid_t *pids = calloc(t->nr, sizeof(*pids));
+
+	*nr = 0;
+	if (!pids) {
+		pr_err("out of memory\n");
+		return NULL;
+	}
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie)
+			pids[(*nr)++] = t->p[i].pid;
+	return pids;
+}
+
 /* The ipc namespace: the tree's own one is dumped whole, criu's is left alone. */
 static int check_ipc(struct dump_tree *t)
 {
-	pid_t *pids = calloc(t->nr, sizeof(*pids));
-	int nr = 0, ret;
+	int nr, ret;
+	pid_t *pids = live_pids(t, &nr);
 
 	if (!pids)
 		return -1;
-	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie)
-			pids[nr++] = t->p[i].pid;
 	ret = ipc_sysv_check_tree(pids, nr);
+	free(pids);
+	return ret;
+}
+
+/* Who adds each epoll target at restore (epoll.c). */
+static int check_epolls(struct dump_tree *t)
+{
+	int nr, ret;
+	pid_t *pids = live_pids(t, &nr);
+
+	if (!pids)
+		return -1;
+	ret = epoll_check_targets(&t->files, pids, nr);
 	free(pids);
 	return ret;
 }
@@ -1541,7 +1568,7 @@ int cr_dump_tasks(pid_t pid)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters())
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
 		struct dump_ctx *p = tree_find(&t, t.p[i].ppid);

@@ -387,4 +387,6 @@ const struct fd_kind fanotify_kind = {
 	.free = free_fanotify,
 	/* after the other fds: opening them must not leave events in the queue */
 	.late = 1,
+	/* watches and marks name no fds: made wherever shared descriptions are made */
+	.numbered = fd_kind_never_numbered,
 };

@@ -18,6 +18,12 @@ static const struct fd_kind *const kinds[] = {
 	&fanotify_kind,
 };
 
+int fd_kind_never_numbered(const FileEntry *fe)
+{
+	(void)fe;
+	return 0;
+}
+
 void fd_kinds_restore_fini(void)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

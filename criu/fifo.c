@@ -4,6 +4,12 @@
  * /proc/PID/fd/N, which consumes nothing) and written back by whoever
  * opens that FIFO first at restore. Opens go through a read-write keeper
  * so that none of them blocks waiting for the other end.
+ *
+ * A FIFO whose path was unlinked is a file object (fileobj.c): the root
+ * makes it at its old name (or next to it, if the name is taken), keeps a
+ * read-write fd of it for the whole tree, unlinks it and puts the queued
+ * bytes back; every description of that inode is then opened again
+ * through /proc/self/fd of the keeper, so all of them are one pipe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +20,7 @@
 #include <unistd.h>
 
 #include "fdkinds.h"
+#include "fileobj.h"
 #include "log.h"
 #include "pipes.h"
 #include "util.h"
@@ -35,6 +42,41 @@ static int first_time(uint64_t ino)
 
 static void free_fifo(FileEntry *fe);
 
+/* Made again next to its old name at restore: that directory must still be there. */
+static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, FifoEntry *f)
+{
+	char *del = strstr(link, " (deleted)"), dir[4096], *slash;
+	struct stat dst;
+
+	if (del)
+		*del = '\0';
+	/* a new FIFO would not be the one still reachable by its other name */
+	if (st->st_nlink) {
+		pr_err("can't dump task %d: fd %d is the FIFO %s, unlinked there but linked elsewhere; not "
+		       "supported\n", pid, fd, link);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", link);
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir] = '\0';
+	if (link[0] != '/' || !slash || stat(dir, &dst) || !S_ISDIR(dst.st_mode)) {
+		pr_err("can't dump task %d: fd %d is the unlinked FIFO %s, whose directory is gone too\n", pid, fd,
+		       link);
+		return -1;
+	}
+	f->unlinked = malloc(sizeof(*f->unlinked));
+	if (!f->unlinked) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	fifo_unlinked_entry__init(f->unlinked);
+	f->unlinked->mode = st->st_mode & 07777;
+	f->unlinked->uid = st->st_uid;
+	f->unlinked->gid = st->st_gid;
+	return 0;
+}
+
 static int dump_fifo(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
@@ -47,10 +89,8 @@ static int dump_fifo(pid_t pid, int fd, const char *info, const struct proc_fdin
 		goto err;
 	fifo_entry__init(f);
 	fe->fifo = f;
-	if (st.st_nlink == 0 || strstr(link, " (deleted)")) {
-		pr_err("can't dump task %d: fd %d is the unlinked FIFO %s; not supported yet\n", pid, fd, link);
+	if ((st.st_nlink == 0 || strstr(link, " (deleted)")) && dump_unlinked(pid, fd, link, &st, f))
 		goto err_quiet;
-	}
 	f->path = strdup(link);
 	f->flags = fi->flags & ~O_CLOEXEC;
 	f->ino = st.st_ino;
@@ -86,6 +126,16 @@ static int open_fifo(FileEntry *fe)
 	if (!f || !f->path) {
 		pr_err("file %u: a bad FIFO record\n", fe->id);
 		return -1;
+	}
+	if (f->unlinked) {
+		/* the keeper is read-write: no open blocks for the other end */
+		fd = fileobj_reopen(fe->id, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK);
+		if (fd >= 0 && fcntl(fd, F_SETFL, f->flags & ~O_ACCMODE)) {
+			pr_perror("can't give the unlinked FIFO %s its flags", f->path);
+			close(fd);
+			return -1;
+		}
+		return fd;
 	}
 	keeper = open(f->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (keeper < 0 || fstat(keeper, &st) || !S_ISFIFO(st.st_mode)) {
@@ -124,8 +174,68 @@ static void free_fifo(FileEntry *fe)
 		return;
 	free(f->path);
 	free(f->data.data);
+	free(f->unlinked);
 	free(f);
 	fe->fifo = NULL;
+}
+
+/*
+ * The keeper of an unlinked FIFO, in the root before anything else: a dup
+ * of @same (the keeper of an earlier description of the inode) or a new
+ * FIFO. Either way the bytes this record carries go in.
+ */
+int fifo_make_unlinked(FileEntry *fe, int same)
+{
+	FifoEntry *f = fe->fifo;
+	FifoUnlinkedEntry *u = f ? f->unlinked : NULL;
+	char tmp[4200];
+	int fd, ret;
+
+	if (!u || !f->path) {
+		pr_err("file %u: a bad FIFO record\n", fe->id);
+		return -1;
+	}
+	if (same >= 0) {
+		fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			pr_perror("can't keep the unlinked FIFO %s", f->path);
+		goto fill;
+	}
+	/* under its own name if free, so that /proc shows what it showed */
+	snprintf(tmp, sizeof(tmp), "%s", f->path);
+	ret = mknod(tmp, S_IFIFO | 0600, 0);
+	if (ret && errno == EEXIST) {
+		snprintf(tmp, sizeof(tmp), "%s.criu-fifo.%d", f->path, getpid());
+		ret = mknod(tmp, S_IFIFO | 0600, 0);
+	}
+	if (ret)
+		goto err_make;
+	fd = open(tmp, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || unlink(tmp)) {
+		pr_perror("can't open and unlink the FIFO %s made again", tmp);
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (fchown(fd, u->uid, u->gid) || fchmod(fd, u->mode)) {
+		pr_perror("can't give the unlinked FIFO %s its owner and mode", f->path);
+		goto err;
+	}
+	if (f->has_pipe_size && fcntl(fd, F_SETPIPE_SZ, f->pipe_size) < 0)
+		pr_warn("can't give the unlinked FIFO %s its size %u\n", f->path, f->pipe_size);
+fill:
+	if (fd >= 0 && f->has_data && write_all(fd, f->data.data, f->data.len)) {
+		pr_perror("can't refill the unlinked FIFO %s", f->path);
+		goto err;
+	}
+	return fd;
+err_make:
+	pr_perror("can't make the unlinked FIFO %s again", f->path);
+	return -1;
+err:
+	close(fd);
+	return -1;
 }
 
 const struct fd_kind fifo_kind = {

@@ -312,6 +312,8 @@ int fileobj_is_holder(const FileEntry *fe)
 {
 	if (fe->type == FILE_TYPE__FT_MEMFD)
 		return fe->memfd != NULL;
+	if (fe->type == FILE_TYPE__FT_FIFO)
+		return fe->fifo && fe->fifo->unlinked;
 	return fe->type == FILE_TYPE__FT_REG && fe->reg && reg_is_holder(fe->reg);
 }
 
@@ -462,6 +464,18 @@ static int same_ghost(struct rst_files *rf, size_t upto, RegFileEntry *r)
 	return -1;
 }
 
+/* Every description of one unlinked FIFO reopens one FIFO. */
+static int same_fifo(struct rst_files *rf, size_t upto, FifoEntry *f)
+{
+	for (size_t i = 0; i < upto; i++) {
+		FileEntry *o = rf->fe[i];
+
+		if (o->type == FILE_TYPE__FT_FIFO && fileobj_is_holder(o) && o->fifo->ino == f->ino)
+			return obj_base + o->id;
+	}
+	return -1;
+}
+
 int fileobj_make_all(struct rst_files *rf, int base)
 {
 	obj_base = base;
@@ -473,6 +487,8 @@ int fileobj_make_all(struct rst_files *rf, int base)
 			continue;
 		if (fe->type == FILE_TYPE__FT_MEMFD)
 			fd = memfd_make(fe);
+		else if (fe->type == FILE_TYPE__FT_FIFO)
+			fd = fifo_make_unlinked(fe, same_fifo(rf, i, fe->fifo));
 		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
 			fd = dir_make(fe->reg);
 		else if (fe->reg->link_remap)

@@ -20,6 +20,7 @@
 #include "chunks.h"
 #include "fdkinds.h"
 #include "file-lock.h"
+#include "epoll.h"
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
@@ -136,6 +137,13 @@ static int restore_fown(FileEntry *fe, int fd)
 		return -1;
 	}
 	return 0;
+}
+
+static void reg_set_mtime(RegFileEntry *r, const struct stat *st)
+{
+	r->has_mtime_sec = r->has_mtime_nsec = true;
+	r->mtime_sec = st->st_mtim.tv_sec;
+	r->mtime_nsec = st->st_mtim.tv_nsec;
 }
 
 static int has_locks(const char *fdinfo)
@@ -287,6 +295,7 @@ reg:
 	d->reg.ino = st.st_ino;
 	d->reg.dev = st.st_dev;
 	d->reg.rdev = st.st_rdev;
+	reg_set_mtime(&d->reg, &st);
 	d->fe.id = d->id;
 	ft->nr++;
 add_fd:
@@ -381,6 +390,7 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
 	d->reg.dev = st->st_dev;
+	reg_set_mtime(&d->reg, st);
 	d->fe.id = d->id;
 	ft->nr++;
 	*id = d->id;
@@ -555,6 +565,25 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 	return NULL;
 }
 
+/* A regular file must be the one dumped: same inode, same size, not modified since. */
+static int reg_changed(const RegFileEntry *r, const struct stat *st)
+{
+	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
+		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
+		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
+		return 1;
+	}
+	if (r->has_mtime_sec && (st->st_mtim.tv_sec != r->mtime_sec ||
+				 (r->has_mtime_nsec && (uint32_t)st->st_mtim.tv_nsec != r->mtime_nsec))) {
+		pr_err("%s was modified since the dump (mtime %ld.%09ld; it was %ld.%09u); "
+		       "restore with --allow-changed-files to use it anyway\n", r->path, (long)st->st_mtim.tv_sec,
+		       (long)st->st_mtim.tv_nsec, (long)r->mtime_sec, r->has_mtime_nsec ? r->mtime_nsec : 0);
+		return 1;
+	}
+	return 0;
+}
+
 /* Another view of a memfd or unlinked file: the object made for its holder. */
 static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
@@ -603,14 +632,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
 		goto err;
 	}
-	/* a regular file must be the one dumped: same inode, same size */
 	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !r->has_same_as && !opts.allow_changed_files &&
-	    ((r->has_ino && st.st_ino != r->ino) || (r->has_size && (uint64_t)st.st_size != r->size))) {
-		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
-		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st.st_ino,
-		       (unsigned long)st.st_size, (unsigned long)r->ino, (unsigned long)r->size);
+	    reg_changed(r, &st))
 		goto err;
-	}
 	if (S_ISREG(st.st_mode) && r->pos && lseek(fd, r->pos, SEEK_SET) != (off_t)r->pos) {
 		pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
 		goto err;
@@ -742,25 +766,23 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		int want = tr->need && tr->need[id], fd;
+		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want) {
-			close(tr->base + id);
-			continue;
-		}
-		if (in_transit(tr, id))
+		if (!want || in_transit(tr, id))
 			continue;
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
 			return -1;
 		}
-		/* an epoll names its targets by fd number: only a holder can make it */
-		if (fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->in_restorer) {
+		k = fd_kind_by_type(fe->type);
+		if (k && k->in_restorer) {
 			close(tr->base + id);
 			continue;	/* each holder opens its own in the restorer */
 		}
-		if (opened[id] < 0 && fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->late) {
+		/* e.g. an epoll of an older image, which names its targets by the maker's fd numbers */
+		if (opened[id] < 0 && k && k->late && (!k->numbered || k->numbered(fe))) {
 			pr_err("file %u (%s) is shared by tasks none of whose ancestors holds it; not supported yet\n",
 			       id, fd_kind_by_type(fe->type)->link);
 			return -1;
@@ -773,6 +795,14 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		fcntl(tr->base + id, F_SETFD, FD_CLOEXEC);
 	}
 	return 0;
+}
+
+/* Slots inherited for ourselves only (or for adding epoll targets) are done with. */
+static void drop_transit(const struct rst_transit *tr)
+{
+	for (uint32_t id = 0; id < tr->nr_ids; id++)
+		if (!tr->need || !tr->need[id])
+			close(tr->base + id);
 }
 
 /* All entries are read before any fd is placed: the image's own fd must not be in the way. */
@@ -861,6 +891,11 @@ int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *ma
 	}
 	if (tr && fill_transit(rf, tr, opened, shell_tty))
 		goto out;
+	/* every fd and shared description is in place: epoll targets by our own numbers */
+	if (epoll_add_targets(rf, pid, opened, tr))
+		goto out;
+	if (tr)
+		drop_transit(tr);
 	ret = 0;
 out:
 	for (size_t i = 0; i < nr; i++)

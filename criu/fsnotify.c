@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "fsnotify.h"
+#include "image.h"
 #include "log.h"
 #include "proc_parse.h"
 #include "util.h"
@@ -131,4 +134,82 @@ int fsn_queued(pid_t pid, int fd)
 	}
 	close(dup);
 	return n;
+}
+
+/* ---- restore: what the restore itself queued ---- */
+
+/* Read everything queued on our copy of the task's notification fd (a fanotify event carries an fd). */
+static int drain_one(pid_t pid, int fd, int fan)
+{
+	char buf[65536] __attribute__((aligned(8)));
+	int f = task_fd(pid, fd), flags, ret = 0;
+	ssize_t len;
+
+	if (f < 0)
+		return -1;
+	flags = fcntl(f, F_GETFL);
+	/* the description is the task's, which is stopped: its O_NONBLOCK comes back below */
+	if (flags < 0 || fcntl(f, F_SETFL, flags | O_NONBLOCK)) {
+		pr_perror("can't drain the notification fd %d of %d", fd, pid);
+		close(f);
+		return -1;
+	}
+	while ((len = read(f, buf, sizeof(buf))) > 0) {
+		struct fanotify_event_metadata *m = (void *)buf;
+
+		pr_debug("fd %d of %d: %zd bytes of events queued by the restore dropped\n", fd, pid, len);
+		for (; fan && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+			if (m->fd >= 0)
+				close(m->fd);
+	}
+	if (len < 0 && errno != EAGAIN) {
+		pr_perror("can't drain the notification fd %d of %d", fd, pid);
+		ret = -1;
+	}
+	if (fcntl(f, F_SETFL, flags)) {
+		pr_perror("can't give the notification fd %d of %d its flags back", fd, pid);
+		ret = -1;
+	}
+	close(f);
+	return ret;
+}
+
+int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
+{
+	uint8_t *done = calloc(rf->nr + 1, 1);
+	int ret = 0;
+
+	if (!done) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < nr && !ret; i++) {
+		struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pids[i]);
+		void *msg;
+		int r;
+
+		if (!img) {
+			ret = -1;
+			break;
+		}
+		while (!ret && (r = pb_read_one(img, &msg)) == 1) {
+			FdinfoEntry *e = msg;
+
+			for (size_t j = 0; j < rf->nr && !ret; j++) {
+				FileEntry *fe = rf->fe[j];
+
+				if (fe->id != e->id || done[j] ||
+				    (fe->type != FILE_TYPE__FT_INOTIFY && fe->type != FILE_TYPE__FT_FANOTIFY))
+					continue;
+				done[j] = 1;
+				ret = drain_one(pids[i], e->fd, fe->type == FILE_TYPE__FT_FANOTIFY);
+			}
+			pb_free(img, msg);
+		}
+		if (r < 0)
+			ret = -1;
+		close_image(img);
+	}
+	free(done);
+	return ret;
 }

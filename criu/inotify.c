@@ -331,4 +331,6 @@ const struct fd_kind inotify_kind = {
 	.free = free_inotify,
 	/* after the other fds: opening them must not leave events in the queue */
 	.late = 1,
+	/* watches and marks name no fds: made wherever shared descriptions are made */
+	.numbered = fd_kind_never_numbered,
 };

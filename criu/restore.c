@@ -35,6 +35,7 @@
 #include "crtools.h"
 #include "files.h"
 #include "file-lock.h"
+#include "fsnotify.h"
 #include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
@@ -1574,6 +1575,24 @@ static int step_syscall(pid_t pid)
 }
 
 /* Every thread now runs its own registers: remove the bootstrap areas from under them. */
+/* Events the restore's own opens queued on inotify and fanotify fds (fsnotify.c). */
+static int drain_notifications(struct rst_tree *tr)
+{
+	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && !tr->t[i].files_child)
+			pids[nr++] = tr->t[i].pid;
+	ret = fsnotify_drain(tr->dfd, &tr->files, pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -1612,7 +1631,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (ipc_sysv_restore_finish(tr->t[0].pid))
+	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
@@ -1819,6 +1838,39 @@ static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
 	}
 }
 
+/*
+ * The process that adds an epoll target uses the epoll, whether it holds
+ * it or not: it gets it passed down like any shared description. A process
+ * sharing its parent's fd table restores no fds: the table's owner adds.
+ */
+static int epoll_adders_use(struct rst_tree *tr)
+{
+	for (size_t i = 0; i < tr->files.nr; i++) {
+		FileEntry *fe = tr->files.fe[i];
+		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
+
+		if (e && e->n_tfd_pids && e->n_tfd_pids != e->n_tfds) {
+			pr_err("files.img: epoll file %u has %zu targets but %zu adders\n", fe->id, e->n_tfds,
+			       e->n_tfd_pids);
+			return -1;
+		}
+		for (size_t j = 0; e && j < e->n_tfd_pids && fe->id < tr->nr_ids; j++) {
+			struct rst_ctx *rc = task_of(tr, e->tfd_pids[j]);
+
+			while (rc && rc->files_child)
+				rc = task_of(tr, rc->pe->ppid);
+			if (!rc || rc->zombie) {
+				pr_err("files.img: epoll file %u names %d to add its target fd %d, which is no live "
+				       "process of the tree\n", fe->id, e->tfd_pids[j], e->tfds[j]->tfd);
+				return -1;
+			}
+			e->tfd_pids[j] = rc->pid;
+			rc->uses[fe->id] = rc->uses_shared[fe->id] = 1;
+		}
+	}
+	return 0;
+}
+
 static int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1, max_vmas = 0;
@@ -1857,6 +1909,8 @@ static int read_tree_images(struct rst_tree *tr)
 		if ((int)rc->mm->n_vmas > max_vmas)
 			max_vmas = rc->mm->n_vmas;
 	}
+	if (epoll_adders_use(tr))
+		return -1;
 	/* only descriptions used by two tasks or more need passing down */
 	uint8_t *users = calloc(tr->nr_ids + 1, 1);
 

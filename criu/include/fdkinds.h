@@ -31,6 +31,12 @@ struct fd_kind {
 	void (*free)(FileEntry *fe);
 	/* Opened after every other fd of the task (it refers to them). */
 	int late;
+	/*
+	 * A late kind may be made in a process not holding it (for others to
+	 * inherit) only if this says the entry does not refer to the maker's
+	 * fds by number.
+	 */
+	int (*numbered)(const FileEntry *fe);
 	/* Opened by the restorer (it refers to processes that exist only then). */
 	int in_restorer;
 };
@@ -41,6 +47,9 @@ const struct fd_kind *fd_kind_by_type(FileType type);
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
 	pidfd_kind, tty_kind, unixsk_kind;
 extern const struct fd_kind inotify_kind, fanotify_kind;
+
+/* For .numbered: the kind never refers to fds by number. */
+int fd_kind_never_numbered(const FileEntry *fe);
 
 /* Every kind's restore_fini. */
 void fd_kinds_restore_fini(void);

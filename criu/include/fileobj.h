@@ -41,6 +41,8 @@ int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags);
 int fileobj_is_holder(const FileEntry *fe);
 /* Restore (in the root, before forking): make every object; object of file N at base + N. */
 int fileobj_make_all(struct rst_files *rf, int base);
+/* fifo.c: the keeper of an unlinked FIFO (a dup of @same, another keeper of it, if >= 0). */
+int fifo_make_unlinked(FileEntry *fe, int same);
 /* Restore: a new open of the object made for file @id, with open flags @flags. */
 int fileobj_reopen(uint32_t id, int flags);
 /* Restore: make a removed cwd again, enter it, remove it. 0 or -1. */

@@ -77,4 +77,14 @@ int fsn_open_sb(unsigned int sdev);
 /* Events queued and not read yet on fd @fd of @pid (FIONREAD on a copy): bytes, or -1. */
 int fsn_queued(pid_t pid, int fd);
 
+struct rst_files;
+
+/*
+ * After restore, before the tasks run: drop the events the restore itself
+ * queued on inotify and fanotify fds (opens of watched files for fds and
+ * mappings, made after the fd). The dump refused non-empty queues, so all
+ * of them are ours. @pids: the live processes.
+ */
+int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr);
+
 #endif

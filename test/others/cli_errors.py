@@ -762,21 +762,30 @@ def t_dump_tree_leave_running():
     with_target("child", body)
 
 
-def t_restore_changed_file():
+def grow_file(path):
+    with open(path, "a") as f:       # the task's stdout grows behind its back
+        f.write("appended after the dump\n")
+
+
+def touch_file(path):
+    st = os.stat(path)               # same size, another mtime
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 5 * 10**9 + 1))
+
+
+def t_restore_changed_file(change, name, pattern):
     """A file that changed since the dump stops the restore, unless told to go on."""
     t = Target("plain")
     try:
-        d = new_dir("changed", create=False)
+        d = new_dir(name, create=False)
         r = criu("dump", "-t", t.pid, "-D", d)
         if r.rc != 0:
             raise Fail("setup: dump failed; %s" % r.brief())
         t.p.wait(timeout=5)
-        with open(t.outpath, "a") as f:       # the task's stdout grows behind its back
-            f.write("appended after the dump\n")
+        change(t.outpath)
         r = criu("restore", "-D", d, "-d")
-        expect_error(r, r"changed since the dump", r"allow-changed-files")
+        expect_error(r, pattern, r"allow-changed-files")
         ensure_no_pid(t.pid)
-        pidfile = os.path.join(TMP, "pidfile-changed")
+        pidfile = os.path.join(TMP, "pidfile-" + name)
         r = criu("restore", "-D", d, "-d", "--allow-changed-files", "--pidfile", pidfile)
         if r.rc != 0:
             raise Fail("restore with --allow-changed-files failed; %s" % r.brief())
@@ -1036,7 +1045,10 @@ def main():
               r"magic", re.escape("core-%s.img" % good_pid[0]))
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
-        check("restore_changed_file", t_restore_changed_file)
+        check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
+              r"changed since the dump")
+        check("restore_changed_file_mtime", t_restore_changed_file, touch_file, "touched",
+              r"modified since the dump \(mtime \d+\.\d{9}; it was \d+\.\d{9}\)")
         check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)
         check("restore_wait_killed", t_restore_wait, signal.SIGKILL, 128 + signal.SIGKILL)
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import select
+import socket
 import shutil
 import signal
 import subprocess
@@ -60,6 +61,9 @@ DESC_KEYS = {
     'ext_pipe': bool,           # the test holds the write end of the runner's pipe (fd in
                                 # $ZDTM_EXT_FD): dumped --external, restored --inherit-fd; the
                                 # runner must read a line "ext-pipe-ok" from it at the end
+    'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
+                                # test dir) for the test to connect to; dump and restore get
+                                # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -532,6 +536,7 @@ class Run:
         self.timeout = DEFAULT_TIMEOUT
         self.pid_done = False
         self.ext = None         # (read end, write end, inode) with ext_pipe
+        self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -596,6 +601,12 @@ class Run:
             self.ext = (r, w, os.fstat(w).st_ino)
             env['ZDTM_EXT_FD'] = str(w)
             kw['pass_fds'] = (w,)
+        if desc.get('ext_unix_sk'):
+            path = os.path.join(testdir, 'ext.sock')
+            self.ext_sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.ext_sk.bind(path)
+            os.chmod(path, 0o777)       # nobody must be able to connect
+            env['ZDTM_EXT_SK'] = path
         cmd = [binary, '--pidfile=' + self.pidfile,
                '--outfile=' + self.outfile] + desc.get('args', [])
         log('$ ' + ' '.join(cmd))
@@ -630,6 +641,8 @@ class Run:
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
         common = desc.get('opts', [])
+        if self.ext_sk:
+            common = common + ['--ext-unix-sk']
         if self.ext:
             res = 'pipe:[%d]' % self.ext[2]
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--external', res],
@@ -763,6 +776,21 @@ class Run:
                 log('| ' + l)
         if self.ext:
             self.check_ext_pipe()
+        if self.ext_sk:
+            self.check_ext_sk()
+
+    def check_ext_sk(self):
+        """The datagrams the test sent to the runner's socket, before and after C/R."""
+        got = []
+        while select.select([self.ext_sk], [], [], 0.5)[0]:
+            data, sender = self.ext_sk.recvfrom(65536)
+            got.append((data, sender))
+        log('ext unix socket: %r' % got)
+        want_from = os.path.join(self.workdir, 'test', 'ext-client.sock')
+        if [d for d, _ in got] != [b'before', b'ext-unix-sk-ok']:
+            raise TestFail('the runner\'s socket got %r, want "before" and "ext-unix-sk-ok"' % got[:5])
+        if any(s != want_from for _, s in got):
+            raise TestFail('a datagram came from %r, not from the test\'s %s' % (got, want_from))
 
     def check_ext_pipe(self):
         """What the test wrote into the runner's pipe, before and after C/R."""
@@ -830,6 +858,8 @@ class Run:
         for fd in self.ext[:2] if self.ext else ():
             if fd >= 0:
                 os.close(fd)
+        if self.ext_sk:
+            self.ext_sk.close()
         for m in self.mounts:
             subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:

@@ -1,0 +1,22 @@
+#ifndef CR_EPOLL_H
+#define CR_EPOLL_H
+
+#include <sys/types.h>
+
+struct file_table;
+struct rst_files;
+struct rst_transit;
+
+/*
+ * Dump: for every epoll target, a process of the tree (@pids, live ones
+ * in tree order) holding that very file at the target's fd number; refused
+ * if there is none.
+ */
+int epoll_check_targets(struct file_table *ft, const pid_t *pids, int nr);
+/*
+ * Restore, once every fd of @pid is in place: add the targets recorded for
+ * @pid to their epolls, found at @opened[id] or in the transit slots.
+ */
+int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const struct rst_transit *tr);
+
+#endif
