@@ -4,8 +4,8 @@
  * window size, modes, owner of /dev/pts/N, the session it is the
  * controlling terminal of and its foreground group) is saved with the
  * master. Both ends must be in the dump; with --shell-job a slave whose
- * master is outside is the caller's terminal. Queued data can't be read
- * without taking it away, so a pty with queued bytes is refused.
+ * master is outside is the caller's terminal. Bytes queued either way are
+ * saved with the master and put back at once (tty-queue.c).
  *
  * Restore: the pty is made again with its index (ptmx is opened until
  * the kernel hands out N), slaves come from TIOCGPTPEER on the master.
@@ -30,6 +30,7 @@
 #include "fdkinds.h"
 #include "log.h"
 #include "pipes.h"
+#include "tty-queue.h"
 #include "tty.h"
 #include "util.h"
 
@@ -128,48 +129,13 @@ static char *slave_path(const char *master, uint32_t index)
 	return strdup(buf);
 }
 
-static int queued(int fd, int *n)
-{
-	return ioctl(fd, FIONREAD, n);
-}
-
-/* Input for the slave nobody holds, looked at through a slave opened for the purpose. */
-static int check_closed_slave(pid_t pid, int fd, int master, TtyInfo *ti, uint32_t index)
-{
-	int s, n = 0;
-
-	if (ti->locked) {
-		pr_warn("pts %u (fd %d of %d): its slave is closed and locked; input queued for it can't be "
-			"looked at\n", index, fd, pid);
-		return 0;
-	}
-	/* the last close sets "other side closed" again: nothing changes */
-	s = ioctl(master, TIOCGPTPEER, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (s < 0) {
-		pr_perror("can't open the slave of pts %u to look at its input", index);
-		return -1;
-	}
-	if (queued(s, &n)) {
-		pr_perror("FIONREAD on the slave of pts %u", index);
-		close(s);
-		return -1;
-	}
-	close(s);
-	if (n > 0) {
-		pr_err("can't dump task %d: fd %d is the master of pts %u, whose slave has %d bytes of input "
-		       "nobody read; queued tty data is not supported\n", pid, fd, index, n);
-		return -1;
-	}
-	return 0;
-}
-
 static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 {
 	struct pollfd pfd = { .fd = m, .events = POLLIN | POLLPRI };
 	TtyInfo *ti = calloc(1, sizeof(*ti));
 	struct termios2 t;
 	struct winsize ws;
-	int pkt = 0, lck = 0, excl = 0, ldisc = 0, n = 0;
+	int pkt = 0, lck = 0, excl = 0, ldisc = 0;
 	pid_t sid = 0, pgrp = 0;
 	struct stat st;
 
@@ -179,7 +145,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	te->info = ti;
 	if (ioctl(m, TCGETS2, &t) || ioctl(m, TIOCGWINSZ, &ws) || ioctl(m, TIOCGPKT, &pkt) ||
 	    ioctl(m, TIOCGPTLCK, &lck) || ioctl(m, TIOCGEXCL, &excl) || ioctl(m, TIOCGETD, &ldisc) ||
-	    ioctl(m, TIOCGPGRP, &pgrp) || queued(m, &n) || poll(&pfd, 1, 0) < 0) {
+	    ioctl(m, TIOCGPGRP, &pgrp) || poll(&pfd, 1, 0) < 0) {
 		pr_perror("can't read the state of pts %u (fd %d of %d)", te->index, fd, pid);
 		return -1;
 	}
@@ -193,11 +159,6 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	if (ldisc != N_TTY) {
 		pr_err("can't dump task %d: fd %d is the master of pts %u with line discipline %d; only N_TTY "
 		       "is supported\n", pid, fd, te->index, ldisc);
-		return -1;
-	}
-	if (n > 0) {
-		pr_err("can't dump task %d: fd %d is the master of pts %u with %d bytes of output nobody read; "
-		       "queued tty data is not supported\n", pid, fd, te->index, n);
 		return -1;
 	}
 	if (pkt && (pfd.revents & POLLPRI)) {
@@ -241,8 +202,6 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	if (ti->lflag & ICANON)
 		pr_warn("pts %u is in canonical mode: a line typed only in part can't be seen, and is not "
 			"saved\n", te->index);
-	if (ti->slave_closed && check_closed_slave(pid, fd, m, ti, te->index))
-		return -1;
 	return 0;
 }
 
@@ -314,11 +273,11 @@ fail:
 /* The slave side, looked at once we know both ends are ours: a shell job's terminal is left alone. */
 static int check_slave(struct file_desc *d, TtyInfo *ti)
 {
-	int s = task_fd(d->owner_pid, d->owner_fd), ldisc = 0, n = 0, excl = 0;
+	int s = task_fd(d->owner_pid, d->owner_fd), ldisc = 0, excl = 0;
 
 	if (s < 0)
 		return -1;
-	if (ioctl(s, TIOCGETD, &ldisc) || queued(s, &n) || ioctl(s, TIOCGEXCL, &excl)) {
+	if (ioctl(s, TIOCGETD, &ldisc) || ioctl(s, TIOCGEXCL, &excl)) {
 		pr_perror("can't dump task %d: can't read the state of pts %u at fd %d (hung up?)", d->owner_pid,
 			  d->fe.tty->index, d->owner_fd);
 		close(s);
@@ -328,11 +287,6 @@ static int check_slave(struct file_desc *d, TtyInfo *ti)
 	if (ldisc != N_TTY) {
 		pr_err("can't dump task %d: fd %d is pts %u with line discipline %d; only N_TTY is supported\n",
 		       d->owner_pid, d->owner_fd, d->fe.tty->index, ldisc);
-		return -1;
-	}
-	if (n > 0) {
-		pr_err("can't dump task %d: fd %d is pts %u with %d bytes of input nobody read; queued tty "
-		       "data is not supported\n", d->owner_pid, d->owner_fd, d->fe.tty->index, n);
 		return -1;
 	}
 	ti->excl_slave = ti->excl_slave || excl;
@@ -391,6 +345,30 @@ static int check_session(const TtyEntry *m, const struct tty_proc *p, int nr)
 	return 0;
 }
 
+/* Take the bytes queued in the pty of master @d (both ends are in the dump) into its image. */
+static int save_queues(struct file_desc *d)
+{
+	TtyInfo *ti = d->fe.tty->info;
+	struct ttyq_ctx c = { .pid = d->owner_pid, .fd = d->owner_fd, .index = d->fe.tty->index,
+			      .packet = ti->packet, .locked = ti->locked };
+	struct ttyq_buf in, out;
+	int m = task_fd(d->owner_pid, d->owner_fd), ret;
+
+	if (m < 0)
+		return -1;
+	ret = ttyq_dump(&c, m, &in, &out);
+	close(m);
+	if (ret)
+		return -1;
+	ti->has_in_queue = !!in.len;
+	ti->in_queue.data = in.data;
+	ti->in_queue.len = in.len;
+	ti->has_out_queue = !!out.len;
+	ti->out_queue.data = out.data;
+	ti->out_queue.len = out.len;
+	return 0;
+}
+
 /* Every session leader's controlling terminal must be a pty of the dump that knows it. */
 static int check_cttys(const struct tty_proc *p, int nr)
 {
@@ -436,7 +414,7 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 				       te->index);
 				return -1;
 			}
-			if (check_session(te, p, nr))
+			if (check_session(te, p, nr) || save_queues(d))
 				return -1;
 			continue;
 		}
@@ -518,6 +496,8 @@ static int setup_pty(int m, const TtyEntry *te)
 	const TtyInfo *ti = te->info;
 	struct winsize ws = { .ws_row = ti->rows, .ws_col = ti->cols, .ws_xpixel = ti->xpixel,
 			      .ws_ypixel = ti->ypixel };
+	struct ttyq_buf in = { ti->in_queue.data, ti->has_in_queue ? ti->in_queue.len : 0 };
+	struct ttyq_buf out = { ti->out_queue.data, ti->has_out_queue ? ti->out_queue.len : 0 };
 	struct termios2 t = { 0 };
 	int zero = 0, one = 1;
 
@@ -529,9 +509,15 @@ static int setup_pty(int m, const TtyEntry *te)
 	memcpy(t.c_cc, ti->cc.data, ti->cc.len < sizeof(t.c_cc) ? ti->cc.len : sizeof(t.c_cc));
 	t.c_ispeed = ti->ispeed;
 	t.c_ospeed = ti->ospeed;
-	if (ioctl(m, TIOCSPTLCK, &zero) || ioctl(m, TCSETS2, &t) || ioctl(m, TIOCSWINSZ, &ws) ||
-	    (ti->packet && ioctl(m, TIOCPKT, &one)) || (ti->excl_master && ioctl(m, TIOCEXCL))) {
+	if (ioctl(m, TIOCSPTLCK, &zero) || ioctl(m, TCSETS2, &t) || ioctl(m, TIOCSWINSZ, &ws)) {
 		pr_perror("can't give pts %u its state", te->index);
+		return -1;
+	}
+	/* before packet mode: switching processing off and on could post status bytes */
+	if (ttyq_restore(m, te->index, &in, &out))
+		return -1;
+	if ((ti->packet && ioctl(m, TIOCPKT, &one)) || (ti->excl_master && ioctl(m, TIOCEXCL))) {
+		pr_perror("can't give pts %u its modes", te->index);
 		return -1;
 	}
 	if (chown(ti->slave_path, ti->uid, ti->gid) || chmod(ti->slave_path, ti->mode)) {
@@ -775,6 +761,10 @@ static void free_tty(FileEntry *fe)
 	if (te->info) {
 		free(te->info->cc.data);
 		free(te->info->slave_path);
+		if (te->info->has_in_queue)
+			free(te->info->in_queue.data);
+		if (te->info->has_out_queue)
+			free(te->info->out_queue.data);
 		free(te->info);
 	}
 	free(te->path);

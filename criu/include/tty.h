@@ -21,7 +21,8 @@ struct tty_proc {
 /*
  * After every fd is collected: both ends of each pty in the dump (a slave
  * of an outside master becomes the caller's terminal with --shell-job),
- * no queued input, sessions and foreground groups led from inside.
+ * sessions and foreground groups led from inside; the bytes queued in each
+ * pty are taken into its master's image (and put back at once).
  */
 int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr);
 

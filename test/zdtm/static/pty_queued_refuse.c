@@ -1,27 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Negative test: input queued for a pty slave (written to the master, not
- * read yet) can't be read without taking it away, so the dump must fail
- * naming the fd (77) and the pts index, and leave everything as it was:
- * afterwards the slave still reads exactly the queued bytes.
+ * Negative test: whole lines queued for a pty slave in canonical mode
+ * (written to the master, not read yet) can't be fed back with their
+ * boundaries exactly, so the dump must fail naming the master (fd 76) and
+ * the pts index, and leave everything as it was: afterwards the slave
+ * still reads exactly the queued lines, one per read.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "zdtmtst.h"
 
 #define M_FD	76
 #define S_FD	77
-#define DATA	"queued\001bytes"
+#define LINE1	"queued\001line\n"
+#define LINE2	"and another\n"
+
+static void expect_line(const char *want)
+{
+	struct pollfd p = { .fd = S_FD, .events = POLLIN };
+	char buf[64] = {};
+	ssize_t n = -1;
+
+	if (poll(&p, 1, 2000) == 1)
+		n = read(S_FD, buf, sizeof(buf) - 1);
+	if (n != (ssize_t)strlen(want) || memcmp(buf, want, n))
+		failv("the slave read %zd bytes: \"%s\", wanted \"%s\"", n, buf, want);
+}
 
 int main(int argc, char **argv)
 {
 	struct termios t;
-	char name[64], buf[64] = {};
-	int m, s;
-	ssize_t n;
+	char name[64];
+	int m, s, n = 0;
 
 	test_init(argc, argv);
 	m = posix_openpt(O_RDWR | O_NOCTTY);
@@ -34,16 +50,21 @@ int main(int argc, char **argv)
 	close(s);
 	if (tcgetattr(S_FD, &t))
 		test_bug("tcgetattr");
-	cfmakeraw(&t);
-	if (tcsetattr(S_FD, TCSANOW, &t) || write(M_FD, DATA, sizeof(DATA) - 1) != sizeof(DATA) - 1)
+	t.c_lflag |= ICANON;
+	t.c_lflag &= ~ECHO;
+	if (tcsetattr(S_FD, TCSANOW, &t) || write(M_FD, LINE1 LINE2, strlen(LINE1 LINE2)) != strlen(LINE1 LINE2))
 		test_bug("setup");
+	for (int i = 0; i < 2000 && n != strlen(LINE1 LINE2); i++) {
+		usleep(1000);
+		if (ioctl(S_FD, FIONREAD, &n))
+			test_bug("FIONREAD");
+	}
 
 	test_daemon();
 	test_waitsig();
 
-	n = read(S_FD, buf, sizeof(buf));
-	if (n != sizeof(DATA) - 1 || memcmp(buf, DATA, n))
-		failv("the slave read %zd bytes: \"%s\"", n, buf);
+	expect_line(LINE1);
+	expect_line(LINE2);
 	if (test_failures)
 		return 1;
 	pass();
