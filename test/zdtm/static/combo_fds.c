@@ -6,12 +6,14 @@
  * slots), an epoll (fd 340) over 60 of them, a memfd mapped MAP_SHARED
  * with no fd left, a pidfd of C at fd 1150 (above the soft limit, opened
  * before it was lowered) and a file at fd 1199, the highest the hard
- * limit allows; a child F made with clone(CLONE_FILES) shares the table.
+ * limit allows; a child F made with clone(CLONE_FILES) shares the table
+ * and is stopped (SIGSTOP).
  * After C/R: the limits are the same, each pipe has its message, the
  * epoll reports exactly its 60 ready pipes, the memfd mapping its
  * contents, fd 1150 is still C's pidfd (a signal through it ends C),
  * fd 1199 reads its file, no other fd is open (none of the restore's
- * own fds leaked), and F still shares the table.
+ * own fds leaked), and F is still stopped, then, continued, still shares
+ * the table.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -39,11 +41,26 @@ static volatile int *f_step;
 
 static int f_child(void *arg)
 {
+	raise(SIGSTOP);
 	while (*f_step < 1)
 		usleep(1000);
 	/* after C/R: the table is still the parent's */
 	*f_step = fcntl(TOP_FD, F_GETFD) >= 0 && dup2(TOP_FD, 5) == 5 ? 2 : -1;
 	return 0;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], *buf, *p, st = '?';
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (zdtm_read_file(path, &buf) < 0)
+		return '?';
+	p = strrchr(buf, ')');
+	if (p && p[1] == ' ')
+		st = p[2];
+	free(buf);
+	return st;
 }
 
 static int count_fds(void)
@@ -127,6 +144,8 @@ int main(int argc, char **argv)
 	f = clone(f_child, stack + 64 * 1024, CLONE_FILES | SIGCHLD, NULL);
 	if (f < 0)
 		test_bug("clone");
+	if (waitpid(f, &status, WUNTRACED) != f || !WIFSTOPPED(status))
+		test_bug("F did not stop");
 	expect = count_fds();
 
 	test_waitsig();
@@ -157,6 +176,9 @@ int main(int argc, char **argv)
 	memset(buf, 0, sizeof(buf));
 	if (pread(TOP_FD, buf, 8, 0) != 8 || strcmp(buf, "top-data"))
 		failv("fd %d reads '%s'", TOP_FD, buf);
+	if (proc_state(f) != 'T')
+		failv("F is in state %c, not stopped", proc_state(f));
+	kill(f, SIGCONT);
 	*f_step = 1;
 	for (int i = 0; i < 5000 && *f_step == 1; i++)
 		usleep(1000);

@@ -4,10 +4,11 @@
  * an unlinked 64 KiB file MAP_SHARED read-write (fd 30 kept). Its child
  * A makes a process group, child B joins it and A exits and is reaped,
  * so the group has no leader; child Z exits with 42 and stays a zombie;
- * child V is made with clone(CLONE_VM | CLONE_SIGHAND). B and V have the
+ * child V is made with clone(CLONE_VM | CLONE_SIGHAND) and stops itself
+ * (SIGSTOP). B and V have the
  * file mapped through the test's mapping (B a copy of it, V the very
  * same). After C/R: B is in group A and A's pid is free; Z is a zombie
- * and reaping it gives 42; kill(-A, SIGUSR1) reaches B, which then writes
+ * and reaping it gives 42; V is stopped until SIGCONT; kill(-A, SIGUSR1) reaches B, which then writes
  * page 1 of its mapping; V writes page 2 once told through memory; the
  * test sees both writes in its mapping and through fd 30, which is still
  * an unlinked file, and B and V exit 0 (V had found the test's SIGUSR2
@@ -75,6 +76,7 @@ static void __attribute__((noreturn)) member(pid_t pgid)
 
 static int vm_child(void *arg)
 {
+	raise(SIGSTOP);
 	while (v_step < 1)
 		usleep(1000);
 	if (zdtm_check(map + 2 * PG, PG, SEED + 2) != (size_t)-1)
@@ -152,7 +154,7 @@ int main(int argc, char **argv)
 	v = clone(vm_child, stack + 64 * 1024, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
 	if (v < 0)
 		test_bug("clone");
-	while (state_of(z) != 'Z')
+	while (state_of(z) != 'Z' || state_of(v) != 'T')
 		usleep(1000);
 	if (getpgid(b) != a)
 		test_bug("B is in group %d, not %d", getpgid(b), a);
@@ -166,6 +168,9 @@ int main(int argc, char **argv)
 	if (state_of(z) != 'Z')
 		failv("Z is in state %c, not a zombie", state_of(z));
 	reap(z, 42, "the zombie");
+	if (state_of(v) != 'T')
+		failv("V is in state %c, not stopped", state_of(v));
+	kill(v, SIGCONT);
 	signal(SIGUSR2, on_usr2);
 	v_step = 1;
 	if (kill(-a, SIGUSR1))
