@@ -1406,6 +1406,9 @@ static int restore_task(struct rst_ctx *rc)
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
+	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
+	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
+		return -1;
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
 		return -1;
 	if (fork_children(rc))

@@ -338,9 +338,6 @@ static void restore_task_state(struct restore_args *a)
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
 	}
-	for (uint32_t i = 0; i < a->nr_rlim; i++)
-		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
-
 	check(sys_arch_prctl(ARCH_SET_FS, a->fs_base), "setting the fs base");
 	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
 	if (a->rseq_size)
@@ -484,6 +481,16 @@ static void apply_seccomp(struct rst_seccomp *s)
 
 		check(__S(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog, 0, 0, 0), "installing a seccomp filter");
 	}
+}
+
+/*
+ * After the pidfds: one may sit above the RLIMIT_NOFILE soft limit (opened
+ * before the limit was lowered), and dup3 to it fails under the limit.
+ */
+static void restore_rlimits(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_rlim; i++)
+		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
 }
 
 /* Every process of the tree exists by now: pidfds can refer to them. */
@@ -668,6 +675,7 @@ long blob_main(void *data)
 	progress("threads");
 	start_threads(a);
 	open_pidfds(a);
+	restore_rlimits(a);
 	progress("creds");
 
 	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
