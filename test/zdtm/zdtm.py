@@ -239,19 +239,31 @@ def reap_zombies():
 
 
 def kill_leftovers(test_pid):
-    """SIGKILL the test task (if it is ours) and every child of ours."""
-    victims = set(my_children())
-    st = proc_stat(test_pid) if test_pid else None
-    if st and stat_field(st, 4) == str(os.getpid()):
-        victims.add(test_pid)
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for pid in victims:
-        reap(pid, 5)
-    reap_zombies()
+    """SIGKILL the test task (if it is ours) and every task below us.
+
+    Whole trees go at once: killing only our children would let their
+    children re-parent to us (a subreaper) after the kill and live on.
+    Repeat until nothing is left below us.
+    """
+    me = str(os.getpid())
+    deadline = time.monotonic() + 10
+    while True:
+        victims = set(my_children())
+        st = proc_stat(test_pid) if test_pid else None
+        if st and stat_field(st, 4) == me and st[0] != 'Z':
+            victims.add(test_pid)
+        live = [p for p in victims if (proc_stat(p) or 'Z')[0] != 'Z']
+        for pid in victims:
+            for p in tree_pids(pid):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for pid in victims:
+            reap(pid, 1)
+        reap_zombies()
+        if not live or time.monotonic() >= deadline:
+            return
 
 
 def clean_signals():
