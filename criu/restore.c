@@ -218,7 +218,6 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 {
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
-	size_t lo = 0, hi = mm->n_vmas;
 
 	/* pages the parent has (cow.c) take no room in the pages file */
 	if (pe->has_in_parent && pe->in_parent) {
@@ -232,15 +231,7 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 		       (unsigned long)pe->off, (unsigned long)file_size);
 		return -1;
 	}
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (mm->vmas[mid]->end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; addr < end; i++) {
+	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
 		if (i >= mm->n_vmas || mm->vmas[i]->start > addr || !vma_private(mm->vmas[i])) {
 			pr_err("pagemap-%d.img: pages at %lx are outside any private memory area\n", rc->pid,
 			       (unsigned long)addr);
