@@ -472,3 +472,63 @@ err:
 	close(fd);
 	return -1;
 }
+
+void zdtm_block_usr1(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL))
+		test_bug("sigprocmask(SIGUSR1)");
+}
+
+int zdtm_wait_usr1(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	return sigwait(&set, &sig) ? -1 : 0;
+}
+
+int zdtm_reap(pid_t pid, int *status)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		st = -1;
+	if (status)
+		*status = st;
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int zdtm_wake_and_reap(pid_t pid, int *status)
+{
+	if (kill(pid, SIGUSR1)) {
+		if (status)
+			*status = -1;
+		return -1;
+	}
+	return zdtm_reap(pid, status);
+}
+
+int zdtm_wait_ready(int p[2])
+{
+	char c;
+	ssize_t n;
+
+	close(p[1]);
+	n = read(p[0], &c, 1);
+	close(p[0]);
+	return n == 0 ? 0 : -1;
+}
+
+bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink)
+{
+	struct stat sf, sp;
+
+	return !fstat(fd, &sf) && !stat(path, &sp) && sf.st_dev == sp.st_dev && sf.st_ino == sp.st_ino &&
+	       sf.st_nlink == nlink;
+}

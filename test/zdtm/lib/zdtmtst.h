@@ -130,4 +130,33 @@ int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
  */
 ssize_t zdtm_read_file(const char *path, char **buf);
 
+/*
+ * Children that check shared state after the restore: the parent blocks
+ * SIGUSR1 before forking them (zdtm_block_usr1(true)), so that none is
+ * lost before they wait; they wait with zdtm_wait_usr1(); after SIGTERM
+ * the parent wakes and reaps each with zdtm_wake_and_reap().
+ */
+void zdtm_block_usr1(bool block);
+/* In a child: 0 once SIGUSR1 arrived, -1 on error. */
+int zdtm_wait_usr1(void);
+
+/*
+ * Waits for child @pid to end: its exit code, or -1 if waitpid failed or
+ * a signal killed it.  *status (may be NULL) gets the wait status, -1 if
+ * waitpid failed.
+ */
+int zdtm_reap(pid_t pid, int *status);
+/* Sends SIGUSR1 to child @pid, then zdtm_reap(); -1 if the kill failed. */
+int zdtm_wake_and_reap(pid_t pid, int *status);
+
+/*
+ * The parent's half of a readiness pipe @p: a child closes p[1] (or
+ * exits) once it is set up.  Closes both ends; 0 once the child closed
+ * its end, -1 if something was written or the read failed.
+ */
+int zdtm_wait_ready(int p[2]);
+
+/* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
+bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
+
 #endif /* ZDTM_TST_H */

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	wait_step(5);
 	if (sh->err[0])
 		failv("%s", sh->err);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (test_failures)
 		return 1;

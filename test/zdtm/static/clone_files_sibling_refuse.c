@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 
 	sh->go = 1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (waitpid(sh->sibling, &status, 0) != sh->sibling || !WIFEXITED(status))
 		failv("the sibling did not finish (%#x)", status);

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 		failv("%s", sh->err);
 	else if (!cwd_is(top))
 		failv("the parent does not see the child's chdir");
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (test_failures)
 		return 1;

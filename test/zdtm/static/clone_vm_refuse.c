@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 
 	go = 1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+	if (zdtm_reap(pid, &status) != 7)
 		failv("the child did not finish with 7 (%#x)", status);
 	if (written != 42)
 		failv("the memory is not shared any more");

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	raise(SIGUSR1);
 	if (!usr1_in_parent)
 		failv("the parent's own SIGUSR1 handler did not run");
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 42)
+	if (zdtm_reap(pid, &status) != 42)
 		failv("the child did not finish with 42 (%#x)", status);
 	if (test_failures)
 		return 1;

@@ -38,12 +38,8 @@ static int child(void)
 {
 	const uint64_t two[] = { 0x1111, 0x2222 }, three[] = { 0x1111, 0x2222, 0x3333 };
 	eventfd_t v;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 10;
 	if (eventfd_read(70, &v) || v != 5)
 		return 11;
@@ -60,7 +56,6 @@ int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep, p[2], efd, status;
-	sigset_t set;
 	char buf[8];
 	eventfd_t v;
 	pid_t kid;
@@ -94,9 +89,7 @@ int main(int argc, char **argv)
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 72, &ev))
 		test_bug("epoll_ctl 72");
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	zdtm_block_usr1(true);
 	kid = fork();
 	if (kid < 0)
 		test_bug("fork");
@@ -109,13 +102,11 @@ int main(int argc, char **argv)
 		close(efd);
 		_exit(child());
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	zdtm_block_usr1(false);
 	close(50);
 	test_waitsig();
 
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		fail("wake and reap the child");
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child's epoll is not what it was (status %#x: step %d)", status, WEXITSTATUS(status));
 	if (eventfd_read(70, &v) || v != 1)
 		failv("the task's eventfd 70 lost its count 1");

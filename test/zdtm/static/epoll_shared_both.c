@@ -37,12 +37,8 @@ static int ready_are(int ep, const uint64_t *want, int nr)
 static int child(void)
 {
 	eventfd_t v;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 10;
 	if (eventfd_read(70, &v) || v != 5)
 		return 11;
@@ -80,7 +76,6 @@ int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep, p[2], efd, status, go[2], ret;
-	sigset_t set;
 	pid_t kid;
 
 	test_init(argc, argv);
@@ -105,9 +100,7 @@ int main(int argc, char **argv)
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 70, &ev))
 		test_bug("epoll_ctl 70");
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	zdtm_block_usr1(true);
 	if (pipe(go))
 		test_bug("pipe");
 	kid = fork();
@@ -119,21 +112,17 @@ int main(int argc, char **argv)
 		close(go[1]);
 		_exit(ret ? ret : child());
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	close(go[1]);
+	zdtm_block_usr1(false);
 	/* the child has registered its target when it closes its end */
-	if (read(go[0], &ret, 1) != 0)
+	if (zdtm_wait_ready(go))
 		test_bug("sync with the child");
-	close(go[0]);
 	test_waitsig();
 
 	if (ready_are(50, one, 1))
 		fail("before any write the epoll should report just the pipe");
 	if (eventfd_write(70, 1) || ready_are(50, two, 2))
 		fail("after writing the task's eventfd the epoll should report the pipe and the eventfd");
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		fail("wake and reap the child");
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child's view of the epoll is not what it was (status %#x: step %d)", status,
 		      WEXITSTATUS(status));
 	/* the child's eventfd went with it */

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 		failv("A is free while the child holds its description");
 	if (write(pfd[1], "g", 1) != 1)
 		fail("waking the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("the child failed (status %x)", status);
 	if (try_lock(path_a, LOCK_EX))
 		failv("A is still locked after the child unlocked it");

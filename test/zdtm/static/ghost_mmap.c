@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 		failv("an untouched private page does not follow the file");
 	if (write(pfd[1], "g", 1) != 1 || read(qfd[0], &c, 1) != 1)
 		fail("talking to the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	/* mapping (child) -> fd and parent's mapping */
 	if (pread(a, buf, 1, 200) != 1 || buf[0] != 'K' || shr[200] != 'K')

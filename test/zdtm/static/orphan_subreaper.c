@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		failv("orphan %d is in group %d, want %d", b, getpgid(b), a);
 	kill(b, SIGUSR1);
 	alarm(10);
-	if (waitpid(b, &status, 0) != b || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+	if (zdtm_reap(b, &status) != 7)
 		failv("orphan %d: status %#x (3: wrong parent)", b, status);
 	if (test_failures)
 		return 1;

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		failv("kill(-%d): %m", a);
 	for (int i = 0; i < 2; i++) {
 		alarm(10);
-		if (waitpid(m[i], &status, 0) != m[i] || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		if (zdtm_reap(m[i], &status) != 7)
 			failv("member %d: status %#x", m[i], status);
 	}
 	if (test_failures)

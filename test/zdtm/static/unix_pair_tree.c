@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 	close(s[1]);
 	test_waitsig();
 	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+	if (zdtm_reap(pid, &st))
 		failv("the child failed (status %#x)", st);
 	if (recv(s[0], buf, 6, MSG_DONTWAIT) != 6 || strcmp(buf, "early") ||
 	    recv(s[0], buf, sizeof(buf), MSG_DONTWAIT) != 5 || strcmp(buf, "pong"))
