@@ -185,16 +185,6 @@ err:
 	return -1;
 }
 
-/* Read away events the restore itself caused (event fds closed). */
-static int drain(int fd)
-{
-	if (fsn_read_away(fd, 1) < 0) {
-		pr_perror("can't empty a new fanotify fd");
-		return -1;
-	}
-	return 0;
-}
-
 static int mark_type(const FanotifyMarkEntry *d, enum fsn_mark_type *t)
 {
 	switch (d->type) {
@@ -299,7 +289,7 @@ static int verify(int fd, const FanotifyEntry *e)
 static int open_fanotify(FileEntry *fe)
 {
 	FanotifyEntry *e = fe->fanotify;
-	int fd;
+	int fd, fl;
 
 	if (!e || (e->flags & FAN_PERM_CLASSES)) {
 		pr_err("file %u: a bad fanotify record\n", fe->id);
@@ -310,19 +300,17 @@ static int open_fanotify(FileEntry *fe)
 		pr_perror("fanotify_init(%#x, %#x)", e->flags, e->event_flags);
 		return -1;
 	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
 		pr_perror("fcntl on a new fanotify fd");
 		goto err;
 	}
 	for (size_t i = 0; i < e->n_marks; i++)
 		if (restore_mark(fd, e->marks[i]))
 			goto err;
-	if (drain(fd) || verify(fd, e))
+	/* events the restore itself caused */
+	if (fsn_empty_new(fd, 1) || verify(fd, e) || fsn_set_blocking(fd, e->file_flags, fe->id))
 		goto err;
-	if (!(e->file_flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
-		pr_perror("can't make fanotify file %u blocking", fe->id);
-		goto err;
-	}
 	return fd;
 err:
 	close(fd);

@@ -216,6 +216,29 @@ ssize_t fsn_read_away(int fd, int fan)
 	return len < 0 && errno != EAGAIN ? -1 : total;
 }
 
+int fsn_empty_new(int fd, int fan)
+{
+	if (fsn_read_away(fd, fan) < 0) {
+		pr_perror("can't empty a new %s fd", fan ? "fanotify" : "inotify");
+		return -1;
+	}
+	return 0;
+}
+
+int fsn_set_blocking(int fd, unsigned int flags, uint32_t id)
+{
+	int fl;
+
+	if (flags & O_NONBLOCK)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+		pr_perror("can't make notification file %u blocking", id);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- restore: what the restore itself queued ---- */
 
 /* Read everything queued on our copy of the task's notification fd (a fanotify event carries an fd). */

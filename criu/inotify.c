@@ -137,16 +137,6 @@ err:
 	return -1;
 }
 
-/* Read away whatever is queued (IN_IGNORED of the throwaway watches). */
-static int drain(int fd)
-{
-	if (fsn_read_away(fd, 0) < 0) {
-		pr_perror("can't empty a new inotify fd");
-		return -1;
-	}
-	return 0;
-}
-
 /* Add and remove a watch on a pipe until the kernel's next wd is @wd; 0 or -1. */
 static int skip_to(int fd, const char *dummy, int *next, int wd)
 {
@@ -165,7 +155,7 @@ static int skip_to(int fd, const char *dummy, int *next, int wd)
 		}
 		*next = got + 1;
 		/* the queue holds 16384 events by default: make room in time */
-		if (++rounds % 4096 == 0 && drain(fd))
+		if (++rounds % 4096 == 0 && fsn_empty_new(fd, 0))
 			return -1;
 	}
 	return 0;
@@ -265,12 +255,9 @@ static int open_inotify(FileEntry *fe)
 	}
 	close(p[0]);
 	close(p[1]);
-	if (drain(fd) || verify(fd, e))
+	/* the IN_IGNORED events of the throwaway watches go */
+	if (fsn_empty_new(fd, 0) || verify(fd, e) || fsn_set_blocking(fd, e->flags, fe->id))
 		goto err_fd;
-	if (!(e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
-		pr_perror("can't make inotify file %u blocking", fe->id);
-		goto err_fd;
-	}
 	return fd;
 err:
 	close(p[0]);

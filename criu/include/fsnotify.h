@@ -100,6 +100,10 @@ char *fsn_own_fdinfo(int fd);
  * fanotify event carries (@fan): the bytes read, or -1 (errno).
  */
 ssize_t fsn_read_away(int fd, int fan);
+/* fsn_read_away() on a notification fd the restore made (@fan: fanotify); 0 or -1, logged. */
+int fsn_empty_new(int fd, int fan);
+/* The new notification fd of file @id made blocking unless @flags has O_NONBLOCK; 0 or -1, logged. */
+int fsn_set_blocking(int fd, unsigned int flags, uint32_t id);
 
 struct FsnotifyHandle;
 /* The image's copy of @fh, or NULL (out of memory). */
