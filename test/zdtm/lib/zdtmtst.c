@@ -532,3 +532,17 @@ bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink)
 	return !fstat(fd, &sf) && !stat(path, &sp) && sf.st_dev == sp.st_dev && sf.st_ino == sp.st_ino &&
 	       sf.st_nlink == nlink;
 }
+
+int zdtm_fd_at(int fd, int to)
+{
+	if (fd < 0)
+		return -1;
+	if (fd == to)
+		return to;
+	if (dup2(fd, to) != to) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return to;
+}

@@ -156,6 +156,13 @@ int zdtm_wake_and_reap(pid_t pid, int *status);
  */
 int zdtm_wait_ready(int p[2]);
 
+/*
+ * Puts the open file @fd at number @to (the old number is closed): @to,
+ * or -1 if @fd < 0 (so that the call that made it can be the argument)
+ * or dup2 failed.
+ */
+int zdtm_fd_at(int fd, int to);
+
 /* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
 bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 

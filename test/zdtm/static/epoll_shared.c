@@ -55,7 +55,7 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int ep, p[2], efd, status;
+	int p[2], status;
 	char buf[8];
 	eventfd_t v;
 	pid_t kid;
@@ -63,20 +63,12 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	test_daemon();
 
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
-	efd = eventfd(1, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(1, 0), 70) < 0)
 		test_bug("eventfd");
-	close(efd);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 72) != 72)
+	if (zdtm_fd_at(eventfd(0, 0), 72) < 0)
 		test_bug("eventfd");
-	close(efd);
 	if (write(61, "data", 4) != 4)
 		test_bug("write");
 	ev.data.u64 = 0x1111;
@@ -96,10 +88,8 @@ int main(int argc, char **argv)
 	if (kid == 0) {
 		close(60);
 		close(61);
-		efd = eventfd(5, 0);
-		if (efd < 0 || dup2(efd, 70) != 70)
+		if (zdtm_fd_at(eventfd(5, 0), 70) < 0)
 			_exit(20);
-		close(efd);
 		_exit(child());
 	}
 	zdtm_block_usr1(false);

@@ -54,19 +54,14 @@ static int child(void)
 static int child_setup(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x8888 };
-	int efd;
 
 	close(60);
 	close(61);
 	close(70);
-	efd = eventfd(5, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(5, 0), 70) < 0)
 		return 20;
-	close(efd);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 80) != 80)
+	if (zdtm_fd_at(eventfd(0, 0), 80) < 0)
 		return 21;
-	close(efd);
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 80, &ev))
 		return 22;
 	return 0;
@@ -75,22 +70,16 @@ static int child_setup(void)
 int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int ep, p[2], efd, status, go[2], ret;
+	int p[2], status, go[2], ret;
 	pid_t kid;
 
 	test_init(argc, argv);
 	test_daemon();
 
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(0, 0), 70) < 0)
 		test_bug("eventfd");
-	close(efd);
 	if (write(61, "data", 4) != 4)
 		test_bug("write");
 	ev.data.u64 = 0x1111;

@@ -52,10 +52,8 @@ int main(int argc, char **argv)
 		pause();
 		_exit(0);
 	}
-	fd = inotify_init1(IN_NONBLOCK);
-	if (fd < 0 || dup2(fd, INOTIFY_FD) != INOTIFY_FD)
+	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
-	close(fd);
 	if (inotify_add_watch(INOTIFY_FD, path, IN_ALL_EVENTS) != 1 ||
 	    inotify_add_watch(INOTIFY_FD, dir, IN_OPEN) != 2)
 		test_bug("inotify_add_watch");

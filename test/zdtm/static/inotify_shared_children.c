@@ -65,10 +65,8 @@ int main(int argc, char **argv)
 	close(fd);
 	test_daemon();
 
-	fd = inotify_init1(IN_NONBLOCK);
-	if (fd < 0 || dup2(fd, INOTIFY_FD) != INOTIFY_FD)
+	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
-	close(fd);
 	if (inotify_add_watch(INOTIFY_FD, path, IN_MODIFY) != 1)
 		test_bug("inotify_add_watch");
 	zdtm_block_usr1(true);
