@@ -371,7 +371,9 @@ static int dump_shm_data(int dfd, IpcNsEntry *ns, const struct shmid_ds *ds, int
 	img = open_image_at(dfd, CR_FD_SYSVSHM_PAGES, O_DUMP, id);
 	if (!img)
 		goto out;
-	if (ftruncate(img->fd, ds->shm_segsz) || copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
+	if (ftruncate(img->fd, ds->shm_segsz))
+		pr_perror("can't size the image of SysV shm segment %d", id);
+	else if (copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
 		pr_err("can't save the bytes of SysV shm segment %d\n", id);
 	else
 		ret = 0;
