@@ -4,6 +4,7 @@
  * runner, SIGTERM handling, messages and a few memory/procfs helpers.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,4 +546,21 @@ int zdtm_fd_at(int fd, int to)
 	}
 	close(fd);
 	return to;
+}
+
+#define ZDTM_CLONE_STACK	(256 << 10)
+
+pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg)
+{
+	char *stack = malloc(ZDTM_CLONE_STACK);
+
+	if (!stack)
+		return -1;
+	return clone(fn, stack + ZDTM_CLONE_STACK, flags, arg);
+}
+
+void zdtm_wait_step(volatile int *step, int want)
+{
+	while (*step < want && *step >= 0)
+		usleep(1000);
 }

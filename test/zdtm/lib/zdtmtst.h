@@ -157,6 +157,17 @@ int zdtm_wake_and_reap(pid_t pid, int *status);
 int zdtm_wait_ready(int p[2]);
 
 /*
+ * clone(@fn, @flags, @arg) on a stack of its own (never freed: a CLONE_VM
+ * child uses it in our memory): the child's pid, or -1.
+ */
+pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg);
+/*
+ * Polls until *@step, set by another process or a CLONE_VM child, reaches
+ * @want, or becomes negative (that one failed).
+ */
+void zdtm_wait_step(volatile int *step, int want);
+
+/*
  * Puts the open file @fd at number @to (the old number is closed): @to,
  * or -1 if @fd < 0 (so that the call that made it can be the argument)
  * or dup2 failed.
