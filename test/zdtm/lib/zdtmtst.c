@@ -3,6 +3,7 @@
  * zdtm test helper library: daemonizing, readiness reporting to the
  * runner, SIGTERM handling, messages and a few memory/procfs helpers.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -563,4 +564,23 @@ void zdtm_wait_step(volatile int *step, int want)
 {
 	while (*step < want && *step >= 0)
 		usleep(1000);
+}
+
+int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (!strstr(de->d_name, part))
+			continue;
+		n++;
+		if (path)
+			snprintf(path, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
 }

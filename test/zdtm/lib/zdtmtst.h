@@ -174,6 +174,12 @@ void zdtm_wait_step(volatile int *step, int want);
  */
 int zdtm_fd_at(int fd, int to);
 
+/*
+ * How many entries of directory @dir have @part in their name (-1 if it
+ * can't be read); the path of the last one in @path (may be NULL).
+ */
+int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len);
+
 /* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
 bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 

@@ -8,7 +8,6 @@
  * through both), /proc shows "lr.x (deleted)", the big file's contents
  * are back and it has no links, and no temporary link is left.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,21 +18,6 @@
 #include "zdtmtst.h"
 
 #define BIG	(2 << 20)
-
-static int remaps_left(void)
-{
-	DIR *d = opendir(test_dir());
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strstr(de->d_name, ".criu-link-remap."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 int main(int argc, char **argv)
 {
@@ -75,8 +59,9 @@ int main(int argc, char **argv)
 	if (fstat(ft, &sf) || sf.st_nlink != 0 || sf.st_size != BIG || pread(ft, big, BIG, 0) != BIG ||
 	    zdtm_check(big, BIG, 61) != (size_t)-1)
 		failv("the big unlinked file is not back (nlink %ld, size %ld)", (long)sf.st_nlink, (long)sf.st_size);
-	if (remaps_left() != 0)
-		failv("%d link-remap files are left in %s", remaps_left(), test_dir());
+	n = zdtm_dir_count(test_dir(), ".criu-link-remap.", NULL, 0);
+	if (n != 0)
+		failv("%zd link-remap files are left in %s", n, test_dir());
 	unlink(y);
 	if (test_failures)
 		return 1;
