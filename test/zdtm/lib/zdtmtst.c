@@ -584,3 +584,12 @@ int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len)
 	closedir(d);
 	return n;
 }
+
+pid_t zdtm_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		test_bug("fork");
+	return pid;
+}

@@ -130,6 +130,9 @@ int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
  */
 ssize_t zdtm_read_file(const char *path, char **buf);
 
+/* fork(), a setup error (test_bug) if it fails: 0 in the child, its pid in the parent. */
+pid_t zdtm_fork(void);
+
 /*
  * Children that check shared state after the restore: the parent blocks
  * SIGUSR1 before forking them (zdtm_block_usr1(true)), so that none is

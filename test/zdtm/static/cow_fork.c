@@ -234,9 +234,7 @@ int main(int argc, char **argv)
 	write_pages(0, NPAGES, ORIG);
 
 	test_daemon();
-	c = fork();
-	if (c < 0)
-		test_bug("fork");
+	c = zdtm_fork();
 	if (!c) {
 		close(ready[0]);
 		child(ready[1]);

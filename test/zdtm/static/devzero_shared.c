@@ -35,9 +35,7 @@ int main(int argc, char **argv)
 	zdtm_fill((char *)priv, SZ / 2, 42);
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		priv[0] = 'C';	/* the child's own copy */
 		if (read(pfd[0], &c, 1) != 1)

@@ -82,9 +82,7 @@ int main(int argc, char **argv)
 		test_bug("epoll_ctl 72");
 
 	zdtm_block_usr1(true);
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(60);
 		close(61);

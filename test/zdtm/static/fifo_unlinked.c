@@ -58,9 +58,7 @@ int main(int argc, char **argv)
 	zdtm_block_usr1(true);
 	if (pipe(go))
 		test_bug("pipe");
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(go[0]);
 		fd = open(path, O_WRONLY);

@@ -77,9 +77,7 @@ int main(int argc, char **argv)
 		test_bug("unlink");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		/* after the restore: see the parent's write, answer through the mapping */
 		if (read(pfd[0], &c, 1) != 1)

@@ -42,9 +42,7 @@ int main(int argc, char **argv)
 	close(fd);
 	test_daemon();
 
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		fd = open(path, O_RDONLY);
 		if (fd < 0)

@@ -49,9 +49,7 @@ int main(int argc, char **argv)
 	if (inotify_add_watch(INOTIFY_FD, path, IN_MODIFY) != 1)
 		test_bug("inotify_add_watch");
 	zdtm_block_usr1(true);
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0)
 		_exit(child());
 	zdtm_block_usr1(false);

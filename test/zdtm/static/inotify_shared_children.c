@@ -71,9 +71,7 @@ int main(int argc, char **argv)
 		test_bug("inotify_add_watch");
 	zdtm_block_usr1(true);
 	for (int i = 0; i < 2; i++) {
-		kid[i] = fork();
-		if (kid[i] < 0)
-			test_bug("fork");
+		kid[i] = zdtm_fork();
 		if (kid[i] == 0)
 			_exit(i ? checker() : reader());
 	}

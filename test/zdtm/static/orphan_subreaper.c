@@ -35,9 +35,7 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
 
-	a = fork();
-	if (a < 0)
-		test_bug("fork");
+	a = zdtm_fork();
 	if (a == 0) {
 		setpgid(0, 0);
 		b = fork();

@@ -20,10 +20,8 @@ static void on_usr1(int sig)
 
 static pid_t member(pid_t pgid)
 {
-	pid_t pid = fork();
+	pid_t pid = zdtm_fork();
 
-	if (pid < 0)
-		test_bug("fork");
 	if (pid == 0) {
 		sigset_t none;
 

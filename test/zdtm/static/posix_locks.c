@@ -96,9 +96,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(cmd[1]);
 		close(ack[0]);

@@ -153,9 +153,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	if (pipe(ready))
 		test_bug("pipe");
-	c = fork();
-	if (c < 0)
-		test_bug("fork");
+	c = zdtm_fork();
 	if (c == 0) {
 		close(ready[0]);
 		close(S2_FD);

@@ -43,9 +43,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
-	l = fork();
-	if (l < 0)
-		test_bug("fork");
+	l = zdtm_fork();
 	if (l == 0) {
 		setsid();
 		c = fork();

@@ -52,9 +52,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		if (read(pfd[0], &c, 1) != 1)
 			_exit(2);

@@ -87,9 +87,7 @@ int main(int argc, char **argv)
 		test_bug("IPC_RMID");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(pfd[1]);
 		_exit(child(pfd[0], a, b));

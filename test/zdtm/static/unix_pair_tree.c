@@ -67,9 +67,7 @@ int main(int argc, char **argv)
 		test_bug("socketpair");
 	if (send(s[0], "ping", 5, 0) != 5 || send(s[1], "early", 6, 0) != 6 || send(d[0], "dgram", 6, 0) != 6)
 		test_bug("send");
-	pid = fork();
-	if (pid < 0)
-		test_bug("fork");
+	pid = zdtm_fork();
 	if (pid == 0)
 		child();
 	close(s[1]);
