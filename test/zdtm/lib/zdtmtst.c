@@ -449,7 +449,8 @@ ssize_t zdtm_read_file(const char *path, char **bufp)
 	if (!buf)
 		goto err;
 	for (;;) {
-		if (len == size) {
+		/* room for the NUL the text is terminated with */
+		if (len + 1 >= size) {
 			size *= 2;
 			nbuf = realloc(buf, size);
 			if (!nbuf)
@@ -467,6 +468,7 @@ ssize_t zdtm_read_file(const char *path, char **bufp)
 		len += ret;
 	}
 	close(fd);
+	buf[len] = '\0';
 	*bufp = buf;
 	return len;
 err:

@@ -125,8 +125,9 @@ int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
 		  char prot[5]);
 
 /*
- * Reads a whole file into a malloc'ed buffer.  Returns the length or
- * -1; *buf must be freed by the caller.
+ * Reads a whole file into a malloc'ed buffer, NUL-terminated (so that it
+ * can be parsed as text).  Returns the length or -1; *buf must be freed
+ * by the caller.
  */
 ssize_t zdtm_read_file(const char *path, char **buf);
 
