@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clone-vm.h"
+#include "clone3-stack.h"
 #include "log.h"
 
 #define VM_CHILD_STACK	(8 << 20)
@@ -28,26 +29,6 @@ enum { VM_GONE, VM_RUNNING, VM_READY };
 
 /* Cleared by the kernel (CLONE_CHILD_CLEARTID) if the child dies before it is ready. */
 static volatile int32_t vm_state;
-
-static long clone3_on_stack(struct clone_args *ca, void (*fn)(void *), void *arg)
-{
-	register void (*r12)(void *) asm("r12") = fn;
-	register void *r13 asm("r13") = arg;
-	long ret;
-
-	asm volatile("syscall\n"
-		     "testq %%rax, %%rax\n"
-		     "jnz 1f\n"
-		     "movq %%r13, %%rdi\n"
-		     "andq $-16, %%rsp\n"
-		     "callq *%%r12\n"
-		     "ud2\n"
-		     "1:\n"
-		     : "=a"(ret)
-		     : "0"((long)__NR_clone3), "D"(ca), "S"(sizeof(*ca)), "r"(r12), "r"(r13)
-		     : "rcx", "r11", "rdx", "memory");
-	return ret;
-}
 
 pid_t clone_vm_child(pid_t pid, int flags, void (*fn)(void *), void *arg)
 {
@@ -71,7 +52,7 @@ pid_t clone_vm_child(pid_t pid, int flags, void (*fn)(void *), void *arg)
 	ca.set_tid = (uintptr_t)&pid;
 	ca.set_tid_size = 1;
 	vm_state = VM_RUNNING;
-	ret = clone3_on_stack(&ca, fn, arg);
+	ret = clone3_into(&ca, sizeof(ca), fn, arg);
 	if (ret < 0) {
 		if (ret == -EEXIST)
 			pr_err("can't restore: pid %d is in use by another process\n", pid);

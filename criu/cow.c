@@ -203,16 +203,8 @@ out:
 
 static ssize_t vma_index(const MmEntry *mm, uint64_t addr)
 {
-	size_t lo = 0, hi = mm->n_vmas;
+	size_t lo = mm_vma_lower_bound(mm, addr);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (mm->vmas[mid]->end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < mm->n_vmas && mm->vmas[lo]->start <= addr ? (ssize_t)lo : -1;
 }
 

@@ -39,10 +39,26 @@ int creds_differ(const struct proc_status *a, uint32_t secbits_a, const struct p
 	       a->cap_bnd != b->cap_bnd || a->cap_amb != b->cap_amb || secbits_a != secbits_b;
 }
 
-void creds_to_rst(struct rst_creds *r, const CredsEntry *c)
+/* The highest capability the kernel knows (40 if it doesn't say), read once: every thread asks. */
+static int cap_last_cap(void)
 {
+	static int last = -1;
 	FILE *f;
 
+	if (last >= 0)
+		return last;
+	last = 40;
+	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 40;
+		fclose(f);
+	}
+	return last;
+}
+
+void creds_to_rst(struct rst_creds *r, const CredsEntry *c)
+{
 	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
 	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
 	r->ngroups = c->n_groups;
@@ -53,11 +69,5 @@ void creds_to_rst(struct rst_creds *r, const CredsEntry *c)
 	r->cap_bnd = c->cap_bnd;
 	r->cap_amb = c->has_cap_amb ? c->cap_amb : 0;
 	r->secbits = c->secbits;
-	r->cap_last = 40;
-	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	if (f) {
-		if (fscanf(f, "%d", &r->cap_last) != 1)
-			r->cap_last = 40;
-		fclose(f);
-	}
+	r->cap_last = cap_last_cap();
 }

@@ -262,11 +262,11 @@ int inherit_fd_lift(int base)
 		}
 	}
 	for (int i = 0; i < nr_inherit; i++) {
-		if (move_fd(tmp[i], base + i) < 0) {
+		/* dup2 drops FD_CLOEXEC: the tasks get these fds only where the images name them */
+		if (move_fd(tmp[i], base + i) < 0 || fcntl(base + i, F_SETFD, FD_CLOEXEC)) {
 			pr_perror("can't keep --inherit-fd fd %d", inherit[i].fd);
 			return -1;
 		}
-		fcntl(base + i, F_SETFD, FD_CLOEXEC);
 		inherit[i].fd = base + i;
 	}
 	return base + nr_inherit;

@@ -54,7 +54,6 @@ static int open_object(const struct fsn_fanotify_mark *m)
 static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char *path, size_t size)
 {
 	struct stat st;
-	char proc[64];
 	int ofd = open_object(m);
 
 	if (ofd < 0) {
@@ -72,8 +71,7 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 			       err == EOPNOTSUPP ? "its filesystem gives no file handle" : strerror(err));
 		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-	if (fstat(ofd, &st) || read_link(proc, path, size) < 0) {
+	if (fsn_inspect(ofd, &st, path, size)) {
 		pr_perror("can't inspect a mark of fanotify fd %d of %d", fd, pid);
 		close(ofd);
 		return -1;
@@ -106,16 +104,9 @@ static int add_mark(FanotifyEntry *e, const struct fsn_fanotify_mark *m, const c
 	d->ignored_mask = m->ignored_mask;
 	switch (m->type) {
 	case FSN_MARK_INODE:
-		h = calloc(1, sizeof(*h));
+		h = fsn_handle_to_pb(&m->fh);
 		if (!h)
 			goto err;
-		fsnotify_handle__init(h);
-		h->type = m->fh.type;
-		h->bytes.len = m->fh.bytes;
-		h->bytes.data = malloc(m->fh.bytes ? m->fh.bytes : 1);
-		if (!h->bytes.data)
-			goto err;
-		memcpy(h->bytes.data, m->fh.data, m->fh.bytes);
 		d->type = FANOTIFY_MARK_TYPE__FAN_MARK_TYPE_INODE;
 		d->handle = h;
 		d->has_ino = d->has_sdev = true;
@@ -137,7 +128,7 @@ static int add_mark(FanotifyEntry *e, const struct fsn_fanotify_mark *m, const c
 	return 0;
 err:
 	pr_err("out of memory\n");
-	free(h);
+	fsn_handle_free(h);
 	if (d)
 		free(d->path);
 	free(d);
@@ -147,8 +138,8 @@ err:
 static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	FanotifyEntry *e = malloc(sizeof(*e));
-	int queued, have_group = 0;
 	char path[PATH_MAX];
+	int have_group = 0;
 	const char *l;
 
 	if (!e)
@@ -156,14 +147,9 @@ static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_
 	fanotify_entry__init(e);
 	e->file_flags = fi->flags & O_NONBLOCK;
 	fe->fanotify = e;
-	queued = fsn_queued(pid, fd);
-	if (queued) {
-		if (queued > 0)
-			pr_err("can't dump task %d: fanotify fd %d has %d bytes of events queued and not read yet; "
-			       "they can't be saved without taking them from the task\n", pid, fd, queued);
+	if (fsn_refuse_queued(pid, fd, "fanotify"))
 		goto err;
-	}
-	for (l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	fsn_for_each_line(l, info) {
 		struct fsn_fanotify_mark m;
 		int r = fsn_parse_fanotify_group(l, &e->flags, &e->event_flags);
 
@@ -199,33 +185,12 @@ err:
 	return -1;
 }
 
-/* Read away events the restore itself caused (event fds closed). */
-static int drain(int fd)
-{
-	char buf[8192] __attribute__((aligned(8)));
-
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		struct fanotify_event_metadata *md = (void *)buf;
-
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0) {
-			pr_perror("can't empty a new fanotify fd");
-			return -1;
-		}
-		for (; FAN_EVENT_OK(md, n); md = FAN_EVENT_NEXT(md, n))
-			if (md->fd >= 0)
-				close(md->fd);
-	}
-}
-
 static int mark_type(const FanotifyMarkEntry *d, enum fsn_mark_type *t)
 {
 	switch (d->type) {
 	case FANOTIFY_MARK_TYPE__FAN_MARK_TYPE_INODE:
 		*t = FSN_MARK_INODE;
-		return d->handle && d->has_ino && d->has_sdev && d->handle->bytes.len <= FSN_HANDLE_MAX ? 0 : -1;
+		return d->handle && d->has_ino && d->has_sdev ? 0 : -1;
 	case FANOTIFY_MARK_TYPE__FAN_MARK_TYPE_MOUNT:
 		*t = FSN_MARK_MOUNT;
 		return d->has_mnt_id ? 0 : -1;
@@ -247,18 +212,13 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 	char proc[64];
 	int ofd, ret = 0;
 
-	if (mark_type(d, &m.type)) {
+	if (mark_type(d, &m.type) || (d->handle && fsn_handle_from_pb(d->handle, &m.fh))) {
 		pr_err("a bad fanotify mark record (%s)\n", d->path ? d->path : "?");
 		return -1;
 	}
 	m.ino = d->ino;
 	m.sdev = d->sdev;
 	m.mnt_id = d->mnt_id;
-	if (d->handle) {
-		m.fh.bytes = d->handle->bytes.len;
-		m.fh.type = d->handle->type;
-		memcpy(m.fh.data, d->handle->bytes.data, m.fh.bytes);
-	}
 	ofd = open_object(&m);
 	if (ofd < 0) {
 		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
@@ -296,16 +256,14 @@ static int same_mark(const FanotifyMarkEntry *d, const struct fsn_fanotify_mark 
 static int verify(int fd, const FanotifyEntry *e)
 {
 	unsigned int flags = 0, eflags = 0;
-	char name[64], *info;
+	char *info = fsn_own_fdinfo(fd);
 	size_t found = 0;
 	const char *l;
 	int ret = 0;
 
-	snprintf(name, sizeof(name), "fdinfo/%d", fd);
-	info = read_proc_file(0, name, NULL);
 	if (!info)
 		return -1;
-	for (l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	fsn_for_each_line(l, info) {
 		struct fsn_fanotify_mark m;
 		size_t i;
 
@@ -331,7 +289,7 @@ static int verify(int fd, const FanotifyEntry *e)
 static int open_fanotify(FileEntry *fe)
 {
 	FanotifyEntry *e = fe->fanotify;
-	int fd;
+	int fd, fl;
 
 	if (!e || (e->flags & FAN_PERM_CLASSES)) {
 		pr_err("file %u: a bad fanotify record\n", fe->id);
@@ -342,19 +300,17 @@ static int open_fanotify(FileEntry *fe)
 		pr_perror("fanotify_init(%#x, %#x)", e->flags, e->event_flags);
 		return -1;
 	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
 		pr_perror("fcntl on a new fanotify fd");
 		goto err;
 	}
 	for (size_t i = 0; i < e->n_marks; i++)
 		if (restore_mark(fd, e->marks[i]))
 			goto err;
-	if (drain(fd) || verify(fd, e))
+	/* events the restore itself caused */
+	if (fsn_empty_new(fd, 1) || verify(fd, e) || fsn_set_blocking(fd, e->file_flags, fe->id))
 		goto err;
-	if (!(e->file_flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
-		pr_perror("can't make fanotify file %u blocking", fe->id);
-		goto err;
-	}
 	return fd;
 err:
 	close(fd);
@@ -368,9 +324,7 @@ static void free_fanotify(FileEntry *fe)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_marks; i++) {
-		if (e->marks[i]->handle)
-			free(e->marks[i]->handle->bytes.data);
-		free(e->marks[i]->handle);
+		fsn_handle_free(e->marks[i]->handle);
 		free(e->marks[i]->path);
 		free(e->marks[i]);
 	}

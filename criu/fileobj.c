@@ -398,8 +398,12 @@ static int remap_open(RegFileEntry *r)
 	struct stat st;
 	int fd;
 
-	if (stat(r->link_remap, &st) || (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev))) {
-		pr_err("%s: the link-remap file %s is gone or is not the dumped file\n", r->path, r->link_remap);
+	if (stat(r->link_remap, &st)) {
+		pr_perror("%s: the link-remap file %s is gone", r->path, r->link_remap);
+		return -1;
+	}
+	if (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
+		pr_err("%s: the link-remap file %s is not the dumped file\n", r->path, r->link_remap);
 		return -1;
 	}
 	if (linkat(AT_FDCWD, r->link_remap, AT_FDCWD, r->path, 0) == 0) {

@@ -151,6 +151,43 @@ static int has_locks(const char *fdinfo)
 	return strstr(fdinfo, "\nlock:") != NULL;
 }
 
+/* @d, new, is the description of fd @fd of @pid, the first one seen: it is dumped with its owner. */
+static void desc_owned(struct file_table *ft, struct file_desc *d, pid_t pid, int fd, const struct stat *st)
+{
+	d->owner_pid = pid;
+	d->owner_fd = fd;
+	d->st = *st;
+	d->fe.id = d->id;
+	ft->nr++;
+}
+
+static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
+{
+	char name[64];
+	const char *kind = fd_kind(link, st, name, sizeof(name));
+
+	if (!strcmp(kind, "terminal"))
+		pr_err("can't dump task %d: fd %d is the terminal %s (use --shell-job if it is the caller's)\n", pid,
+		       fd, link);
+	else
+		pr_err("can't dump task %d: fd %d is of an unsupported kind: %s (%s)\n", pid, fd, kind, link);
+	return -1;
+}
+
+/* The path, position, flags and inode of a regular file, directory or device description @d. */
+static void fill_reg(struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
+{
+	d->reg.flags = fi->flags & ~O_CLOEXEC;
+	d->reg.pos = fi->pos;
+	d->reg.mode = st->st_mode;
+	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = d->reg.has_rdev = true;
+	d->reg.size = st->st_size;
+	d->reg.ino = st->st_ino;
+	d->reg.dev = st->st_dev;
+	d->reg.rdev = st->st_rdev;
+	reg_set_mtime(&d->reg, st);
+}
+
 static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, int fd)
 {
 	char path[64], what[32], link[PATH_MAX], *info;
@@ -217,11 +254,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		}
 		free(info);
 		d->fe.type = kind->type;
-		d->owner_pid = pid;
-		d->owner_fd = fd;
-		d->st = st;
-		d->fe.id = d->id;
-		ft->nr++;
+		desc_owned(ft, d, pid, fd, &st);
 		goto add_fd;
 	}
 	free(info);
@@ -243,11 +276,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		d = file_desc_new(ft);
 		if (!d || dump_pipe(pid, fd, &st, &fi, d))
 			return -1;
-		d->owner_pid = pid;
-		d->owner_fd = fd;
-		d->st = st;
-		d->fe.id = d->id;
-		ft->nr++;
+		desc_owned(ft, d, pid, fd, &st);
 		goto add_fd;
 	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
@@ -269,35 +298,15 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		}
 		d->reg.path = strdup(link);
 	} else {
-		char name[64];
-		const char *kind = fd_kind(link, &st, name, sizeof(name));
-
-		if (!strcmp(kind, "terminal"))
-			pr_err("can't dump task %d: fd %d is the terminal %s (use --shell-job if it is the caller's)\n",
-			       pid, fd, link);
-		else
-			pr_err("can't dump task %d: fd %d is of an unsupported kind: %s (%s)\n", pid, fd, kind, link);
-		return -1;
+		return refuse_fd(pid, fd, link, &st);
 	}
 reg:
 	if (!d->reg.path) {
 		pr_err("out of memory\n");
 		return -1;
 	}
-	d->owner_pid = pid;
-	d->owner_fd = fd;
-	d->st = st;
-	d->reg.flags = fi.flags & ~O_CLOEXEC;
-	d->reg.pos = fi.pos;
-	d->reg.mode = st.st_mode;
-	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = d->reg.has_rdev = true;
-	d->reg.size = st.st_size;
-	d->reg.ino = st.st_ino;
-	d->reg.dev = st.st_dev;
-	d->reg.rdev = st.st_rdev;
-	reg_set_mtime(&d->reg, &st);
-	d->fe.id = d->id;
-	ft->nr++;
+	fill_reg(d, &fi, &st);
+	desc_owned(ft, d, pid, fd, &st);
 add_fd:
 	if (d->owner_pid == pid && d->owner_fd == fd && collect_fown(pid, fd, fi.flags, d))
 		return -1;

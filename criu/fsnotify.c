@@ -27,14 +27,15 @@
 static int for_each_mount(int (*fn)(const struct fsn_mount *m, const void *arg), const void *arg)
 {
 	struct fsn_mount *m = malloc(sizeof(*m));
-	char *text = read_proc_file(0, "mountinfo", NULL), *l;
+	char *text = read_proc_file(0, "mountinfo", NULL);
+	const char *l;
 	int ret = -1;
 
 	if (!text || !m) {
 		pr_err("can't read /proc/self/mountinfo\n");
 		goto out;
 	}
-	for (l = text; l && *l && ret < 0; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	for (l = text; l && *l && ret < 0; l = fsn_next_line(l)) {
 		if (fsn_parse_mountinfo_line(l, m)) {
 			pr_err("bad line in /proc/self/mountinfo: %.80s\n", l);
 			break;
@@ -122,7 +123,7 @@ int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh
 	return fd;
 }
 
-int fsn_queued(pid_t pid, int fd)
+static int queued(pid_t pid, int fd)
 {
 	int dup = task_fd(pid, fd), n = 0;
 
@@ -136,14 +137,115 @@ int fsn_queued(pid_t pid, int fd)
 	return n;
 }
 
+int fsn_refuse_queued(pid_t pid, int fd, const char *kind)
+{
+	int n = queued(pid, fd);
+
+	if (n > 0)
+		pr_err("can't dump task %d: %s fd %d has %d bytes of events queued and not read yet; "
+		       "they can't be saved without taking them from the task\n", pid, kind, fd, n);
+	return n ? -1 : 0;
+}
+
+int fsn_inspect(int ofd, struct stat *st, char *path, size_t size)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+	if (fstat(ofd, st) || read_link(proc, path, size) < 0)
+		return -1;
+	return 0;
+}
+
+char *fsn_own_fdinfo(int fd)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	return read_proc_file(0, name, NULL);
+}
+
+FsnotifyHandle *fsn_handle_to_pb(const struct fsn_handle *fh)
+{
+	FsnotifyHandle *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	fsnotify_handle__init(h);
+	h->type = fh->type;
+	h->bytes.len = fh->bytes;
+	h->bytes.data = malloc(fh->bytes ? fh->bytes : 1);
+	if (!h->bytes.data) {
+		free(h);
+		return NULL;
+	}
+	memcpy(h->bytes.data, fh->data, fh->bytes);
+	return h;
+}
+
+int fsn_handle_from_pb(const FsnotifyHandle *h, struct fsn_handle *fh)
+{
+	if (h->bytes.len > FSN_HANDLE_MAX)
+		return -1;
+	fh->bytes = h->bytes.len;
+	fh->type = h->type;
+	memcpy(fh->data, h->bytes.data, fh->bytes);
+	return 0;
+}
+
+void fsn_handle_free(FsnotifyHandle *h)
+{
+	if (h)
+		free(h->bytes.data);
+	free(h);
+}
+
+ssize_t fsn_read_away(int fd, int fan)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	ssize_t len, total = 0;
+
+	while ((len = read(fd, buf, sizeof(buf))) > 0) {
+		struct fanotify_event_metadata *m = (void *)buf;
+
+		total += len;
+		for (; fan && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+			if (m->fd >= 0)
+				close(m->fd);
+	}
+	return len < 0 && errno != EAGAIN ? -1 : total;
+}
+
+int fsn_empty_new(int fd, int fan)
+{
+	if (fsn_read_away(fd, fan) < 0) {
+		pr_perror("can't empty a new %s fd", fan ? "fanotify" : "inotify");
+		return -1;
+	}
+	return 0;
+}
+
+int fsn_set_blocking(int fd, unsigned int flags, uint32_t id)
+{
+	int fl;
+
+	if (flags & O_NONBLOCK)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+		pr_perror("can't make notification file %u blocking", id);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- restore: what the restore itself queued ---- */
 
 /* Read everything queued on our copy of the task's notification fd (a fanotify event carries an fd). */
 static int drain_one(pid_t pid, int fd, int fan)
 {
-	char buf[65536] __attribute__((aligned(8)));
 	int f = task_fd(pid, fd), flags, ret = 0;
-	ssize_t len;
+	ssize_t dropped;
 
 	if (f < 0)
 		return -1;
@@ -154,17 +256,12 @@ static int drain_one(pid_t pid, int fd, int fan)
 		close(f);
 		return -1;
 	}
-	while ((len = read(f, buf, sizeof(buf))) > 0) {
-		struct fanotify_event_metadata *m = (void *)buf;
-
-		pr_debug("fd %d of %d: %zd bytes of events queued by the restore dropped\n", fd, pid, len);
-		for (; fan && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
-			if (m->fd >= 0)
-				close(m->fd);
-	}
-	if (len < 0 && errno != EAGAIN) {
+	dropped = fsn_read_away(f, fan);
+	if (dropped < 0) {
 		pr_perror("can't drain the notification fd %d of %d", fd, pid);
 		ret = -1;
+	} else if (dropped) {
+		pr_debug("fd %d of %d: %zd bytes of events queued by the restore dropped\n", fd, pid, dropped);
 	}
 	if (fcntl(f, F_SETFL, flags)) {
 		pr_perror("can't give the notification fd %d of %d its flags back", fd, pid);

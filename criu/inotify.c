@@ -29,7 +29,6 @@ static void free_inotify(FileEntry *fe);
 /* A readable name of the watched object, or a message why it can't be watched again. */
 static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *path, size_t size)
 {
-	char proc[64];
 	struct stat st;
 	int ofd;
 
@@ -48,8 +47,7 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 			pr_err("open_by_handle_at: %s\n", strerror(err));
 		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-	if (fstat(ofd, &st) || read_link(proc, path, size) < 0) {
+	if (fsn_inspect(ofd, &st, path, size)) {
 		pr_perror("can't inspect the object of watch %d of inotify fd %d of %d", w->wd, fd, pid);
 		close(ofd);
 		return -1;
@@ -71,7 +69,7 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *path)
 {
 	InotifyWdEntry *d = calloc(1, sizeof(*d)), **n;
-	FsnotifyHandle *h = calloc(1, sizeof(*h));
+	FsnotifyHandle *h = fsn_handle_to_pb(&w->fh);
 
 	n = realloc(e->wds, (e->n_wds + 1) * sizeof(*n));
 	if (n)
@@ -79,14 +77,9 @@ static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *p
 	if (!d || !h || !n)
 		goto err;
 	inotify_wd_entry__init(d);
-	fsnotify_handle__init(h);
-	h->type = w->fh.type;
-	h->bytes.len = w->fh.bytes;
-	h->bytes.data = malloc(w->fh.bytes);
 	d->path = strdup(path);
-	if (!h->bytes.data || !d->path)
+	if (!d->path)
 		goto err;
-	memcpy(h->bytes.data, w->fh.data, w->fh.bytes);
 	d->wd = w->wd;
 	d->mask = w->mask;
 	d->ino = w->ino;
@@ -96,11 +89,9 @@ static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *p
 	return 0;
 err:
 	pr_err("out of memory\n");
-	if (h)
-		free(h->bytes.data);
+	fsn_handle_free(h);
 	if (d)
 		free(d->path);
-	free(h);
 	free(d);
 	return -1;
 }
@@ -117,21 +108,15 @@ static int dump_inotify(pid_t pid, int fd, const char *info, const struct proc_f
 	InotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
 	const char *l;
-	int queued;
 
 	if (!e)
 		return -1;
 	inotify_entry__init(e);
 	e->flags = fi->flags & O_NONBLOCK;
 	fe->inotify = e;
-	queued = fsn_queued(pid, fd);
-	if (queued) {
-		if (queued > 0)
-			pr_err("can't dump task %d: inotify fd %d has %d bytes of events queued and not read yet; "
-			       "they can't be saved without taking them from the task\n", pid, fd, queued);
+	if (fsn_refuse_queued(pid, fd, "inotify"))
 		goto err;
-	}
-	for (l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	fsn_for_each_line(l, info) {
 		struct fsn_inotify_wd w;
 		int r = fsn_parse_inotify_wd(l, &w);
 
@@ -152,23 +137,6 @@ err:
 	return -1;
 }
 
-/* Read away whatever is queued (IN_IGNORED of the throwaway watches). */
-static int drain(int fd)
-{
-	char buf[16384] __attribute__((aligned(8)));
-
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n > 0)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		pr_perror("can't empty a new inotify fd");
-		return -1;
-	}
-}
-
 /* Add and remove a watch on a pipe until the kernel's next wd is @wd; 0 or -1. */
 static int skip_to(int fd, const char *dummy, int *next, int wd)
 {
@@ -187,7 +155,7 @@ static int skip_to(int fd, const char *dummy, int *next, int wd)
 		}
 		*next = got + 1;
 		/* the queue holds 16384 events by default: make room in time */
-		if (++rounds % 4096 == 0 && drain(fd))
+		if (++rounds % 4096 == 0 && fsn_empty_new(fd, 0))
 			return -1;
 	}
 	return 0;
@@ -195,16 +163,15 @@ static int skip_to(int fd, const char *dummy, int *next, int wd)
 
 static int add_watch(int fd, const InotifyWdEntry *d)
 {
-	struct fsn_handle fh = { .bytes = d->handle->bytes.len, .type = d->handle->type };
 	const char *name = d->path ? d->path : "?";
+	struct fsn_handle fh;
 	char proc[64];
 	int ofd, got;
 
-	if (fh.bytes > FSN_HANDLE_MAX) {
+	if (fsn_handle_from_pb(d->handle, &fh)) {
 		pr_err("inotify watch %u: a bad file handle\n", d->wd);
 		return -1;
 	}
-	memcpy(fh.data, d->handle->bytes.data, fh.bytes);
 	ofd = fsn_open_handle(d->sdev, d->ino, &fh);
 	if (ofd < 0) {
 		pr_perror("can't find %s (inode %lu) again for inotify watch %u", name, (unsigned long)d->ino, d->wd);
@@ -223,16 +190,14 @@ static int add_watch(int fd, const InotifyWdEntry *d)
 /* Every watch as the image has it, seen by the kernel: fdinfo of the new fd. */
 static int verify(int fd, const InotifyEntry *e)
 {
-	char name[64], *info;
+	char *info = fsn_own_fdinfo(fd);
 	size_t found = 0;
 	const char *l;
 	int ret = 0;
 
-	snprintf(name, sizeof(name), "fdinfo/%d", fd);
-	info = read_proc_file(0, name, NULL);
 	if (!info)
 		return -1;
-	for (l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+	fsn_for_each_line(l, info) {
 		struct fsn_inotify_wd w;
 		size_t i;
 
@@ -290,12 +255,9 @@ static int open_inotify(FileEntry *fe)
 	}
 	close(p[0]);
 	close(p[1]);
-	if (drain(fd) || verify(fd, e))
+	/* the IN_IGNORED events of the throwaway watches go */
+	if (fsn_empty_new(fd, 0) || verify(fd, e) || fsn_set_blocking(fd, e->flags, fe->id))
 		goto err_fd;
-	if (!(e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
-		pr_perror("can't make inotify file %u blocking", fe->id);
-		goto err_fd;
-	}
 	return fd;
 err:
 	close(p[0]);
@@ -312,9 +274,7 @@ static void free_inotify(FileEntry *fe)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->n_wds; i++) {
-		if (e->wds[i]->handle)
-			free(e->wds[i]->handle->bytes.data);
-		free(e->wds[i]->handle);
+		fsn_handle_free(e->wds[i]->handle);
 		free(e->wds[i]->path);
 		free(e->wds[i]);
 	}

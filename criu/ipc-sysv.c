@@ -101,21 +101,56 @@ static int stat_ns(pid_t pid, struct stat *st)
 	return 0;
 }
 
+static int join_ipc_ns(pid_t pid)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWIPC)) {
+		pr_perror("can't enter the ipc namespace of %d", pid);
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* Runs @fn(@arg) in a child (one that joins another namespace); 0 if it succeeded. */
+static int in_child(int (*fn)(int arg), int arg, const char *what, pid_t pid)
+{
+	int status;
+	pid_t child;
+
+	child = fork();
+	if (child < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (child == 0)
+		_exit(fn(arg) ? 1 : 0);
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("%s the ipc namespace of %d failed\n", what, pid);
+		return -1;
+	}
+	return 0;
+}
+
 /* How many semaphore sets the ipc namespace of @pid has (0: criu's own). */
 static int count_sem_sets(pid_t pid)
 {
 	struct seminfo info;
-	char path[64];
-	int self = -1, fd = -1, ret = -1;
+	int self = -1, ret = -1;
 
 	if (pid) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
 		self = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (self < 0 || fd < 0 || setns(fd, CLONE_NEWIPC)) {
-			pr_perror("can't enter the ipc namespace of %d", pid);
-			goto out;
+		if (self < 0) {
+			pr_perror("can't open /proc/self/ns/ipc");
+			return -1;
 		}
+		if (join_ipc_ns(pid))
+			goto out;
 	}
 	if (semctl(0, 0, SEM_INFO, (union semun){ .buf = (struct semid_ds *)&info }) < 0)
 		pr_perror("semctl(SEM_INFO)");
@@ -128,8 +163,6 @@ static int count_sem_sets(pid_t pid)
 out:
 	if (self >= 0)
 		close(self);
-	if (fd >= 0)
-		close(fd);
 	return ret;
 }
 
@@ -338,7 +371,9 @@ static int dump_shm_data(int dfd, IpcNsEntry *ns, const struct shmid_ds *ds, int
 	img = open_image_at(dfd, CR_FD_SYSVSHM_PAGES, O_DUMP, id);
 	if (!img)
 		goto out;
-	if (ftruncate(img->fd, ds->shm_segsz) || copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
+	if (ftruncate(img->fd, ds->shm_segsz))
+		pr_perror("can't size the image of SysV shm segment %d", id);
+	else if (copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
 		pr_err("can't save the bytes of SysV shm segment %d\n", id);
 	else
 		ret = 0;
@@ -348,6 +383,59 @@ out:
 		close(fd);
 	shmdt(addr);
 	return ret;
+}
+
+union ipc_ds {
+	struct shmid_ds shm;
+	struct msqid_ds msq;
+	struct semid_ds sem;
+};
+
+/*
+ * Calls @dump for every object of one kind: @stat (a *_STAT_ANY call)
+ * gives the id and state of the object at each index up to @max, the
+ * highest one in use.
+ */
+static int for_each_object(int max, int (*stat)(int idx, union ipc_ds *ds), const char *stat_name,
+			   int (*dump)(int dfd, IpcNsEntry *ns, int id, union ipc_ds *ds), int dfd, IpcNsEntry *ns)
+{
+	for (int i = 0; i <= max; i++) {
+		union ipc_ds ds;
+		int id = stat(i, &ds);
+
+		if (id < 0) {
+			if (errno == EINVAL)
+				continue;	/* a free slot */
+			pr_perror("%s of slot %d", stat_name, i);
+			return -1;
+		}
+		if (dump(dfd, ns, id, &ds))
+			return -1;
+	}
+	return 0;
+}
+
+static int stat_shm(int idx, union ipc_ds *ds)
+{
+	return shmctl(idx, SHM_STAT_ANY, &ds->shm);
+}
+
+static int dump_shm(int dfd, IpcNsEntry *ns, int id, union ipc_ds *u)
+{
+	const struct shmid_ds *ds = &u->shm;
+	IpcShmEntry *se = calloc(1, sizeof(*se));
+
+	if (!se)
+		return -1;
+	ipc_shm_entry__init(se);
+	ns->shms[ns->n_shms++] = se;
+	se->perm = make_perm(&ds->shm_perm, id);
+	se->size = ds->shm_segsz;
+	if (!se->perm || dump_shm_data(dfd, ns, ds, id))
+		return -1;
+	pr_info("SysV shm %d: key %#x, %lu bytes, mode %o, %lu attached\n", id, ds->shm_perm.__key,
+		(unsigned long)ds->shm_segsz, ds->shm_perm.mode, (unsigned long)ds->shm_nattch);
+	return 0;
 }
 
 static int dump_shms(int dfd, IpcNsEntry *ns)
@@ -362,30 +450,7 @@ static int dump_shms(int dfd, IpcNsEntry *ns)
 	ns->shms = calloc(max + 1, sizeof(*ns->shms));
 	if (!ns->shms)
 		return -1;
-	for (int i = 0; i <= max; i++) {
-		struct shmid_ds ds;
-		IpcShmEntry *se;
-		int id = shmctl(i, SHM_STAT_ANY, &ds);
-
-		if (id < 0) {
-			if (errno == EINVAL)
-				continue;	/* a free slot */
-			pr_perror("shmctl(%d, SHM_STAT_ANY)", i);
-			return -1;
-		}
-		se = calloc(1, sizeof(*se));
-		if (!se)
-			return -1;
-		ipc_shm_entry__init(se);
-		ns->shms[ns->n_shms++] = se;
-		se->perm = make_perm(&ds.shm_perm, id);
-		se->size = ds.shm_segsz;
-		if (!se->perm || dump_shm_data(dfd, ns, &ds, id))
-			return -1;
-		pr_info("SysV shm %d: key %#x, %lu bytes, mode %o, %lu attached\n", id, ds.shm_perm.__key,
-			(unsigned long)ds.shm_segsz, ds.shm_perm.mode, (unsigned long)ds.shm_nattch);
-	}
-	return 0;
+	return for_each_object(max, stat_shm, "shmctl(SHM_STAT_ANY)", dump_shm, dfd, ns);
 }
 
 /* Every message of a queue, in order, copied and left in place (MSG_COPY). */
@@ -434,6 +499,30 @@ static int dump_msgs(IpcMsqEntry *qe, const struct msqid_ds *ds, int id)
 	return 0;
 }
 
+static int stat_msq(int idx, union ipc_ds *ds)
+{
+	return msgctl(idx, MSG_STAT_ANY, &ds->msq);
+}
+
+static int dump_msq(int dfd, IpcNsEntry *ns, int id, union ipc_ds *u)
+{
+	const struct msqid_ds *ds = &u->msq;
+	IpcMsqEntry *qe = calloc(1, sizeof(*qe));
+
+	(void)dfd;
+	if (!qe)
+		return -1;
+	ipc_msq_entry__init(qe);
+	ns->msqs[ns->n_msqs++] = qe;
+	qe->perm = make_perm(&ds->msg_perm, id);
+	qe->qbytes = ds->msg_qbytes;
+	if (!qe->perm || dump_msgs(qe, ds, id))
+		return -1;
+	pr_info("SysV queue %d: key %#x, %lu messages, %lu bytes\n", id, ds->msg_perm.__key,
+		(unsigned long)ds->msg_qnum, (unsigned long)ds->__msg_cbytes);
+	return 0;
+}
+
 static int dump_msqs(IpcNsEntry *ns)
 {
 	struct msginfo info;
@@ -446,29 +535,40 @@ static int dump_msqs(IpcNsEntry *ns)
 	ns->msqs = calloc(max + 1, sizeof(*ns->msqs));
 	if (!ns->msqs)
 		return -1;
-	for (int i = 0; i <= max; i++) {
-		struct msqid_ds ds;
-		IpcMsqEntry *qe;
-		int id = msgctl(i, MSG_STAT_ANY, &ds);
+	return for_each_object(max, stat_msq, "msgctl(MSG_STAT_ANY)", dump_msq, -1, ns);
+}
 
-		if (id < 0) {
-			if (errno == EINVAL)
-				continue;
-			pr_perror("msgctl(%d, MSG_STAT_ANY)", i);
-			return -1;
-		}
-		qe = calloc(1, sizeof(*qe));
-		if (!qe)
-			return -1;
-		ipc_msq_entry__init(qe);
-		ns->msqs[ns->n_msqs++] = qe;
-		qe->perm = make_perm(&ds.msg_perm, id);
-		qe->qbytes = ds.msg_qbytes;
-		if (!qe->perm || dump_msgs(qe, &ds, id))
-			return -1;
-		pr_info("SysV queue %d: key %#x, %lu messages, %lu bytes\n", id, ds.msg_perm.__key,
-			(unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes);
+static int stat_sem(int idx, union ipc_ds *ds)
+{
+	return semctl(idx, 0, SEM_STAT_ANY, (union semun){ .buf = &ds->sem });
+}
+
+static int dump_sem(int dfd, IpcNsEntry *ns, int id, union ipc_ds *u)
+{
+	const struct semid_ds *ds = &u->sem;
+	IpcSemEntry *se = calloc(1, sizeof(*se));
+	unsigned short *vals = calloc(ds->sem_nsems + 1, sizeof(*vals));
+
+	(void)dfd;
+	if (se)
+		ns->sems[ns->n_sems++] = se;
+	if (!se || !vals) {
+		free(vals);
+		return -1;
 	}
+	ipc_sem_entry__init(se);
+	se->perm = make_perm(&ds->sem_perm, id);
+	se->values = calloc(ds->sem_nsems + 1, sizeof(*se->values));
+	if (!se->perm || !se->values || semctl(id, 0, GETALL, (union semun){ .array = vals }) < 0) {
+		pr_perror("can't read the values of SysV semaphore set %d", id);
+		free(vals);
+		return -1;
+	}
+	for (unsigned long j = 0; j < ds->sem_nsems; j++)
+		se->values[j] = vals[j];
+	se->n_values = ds->sem_nsems;
+	free(vals);
+	pr_info("SysV semaphores %d: key %#x, %lu of them\n", id, ds->sem_perm.__key, (unsigned long)ds->sem_nsems);
 	return 0;
 }
 
@@ -484,42 +584,7 @@ static int dump_sems(IpcNsEntry *ns)
 	ns->sems = calloc(max + 1, sizeof(*ns->sems));
 	if (!ns->sems)
 		return -1;
-	for (int i = 0; i <= max; i++) {
-		struct semid_ds ds;
-		unsigned short *vals;
-		IpcSemEntry *se;
-		int id = semctl(i, 0, SEM_STAT_ANY, (union semun){ .buf = &ds });
-
-		if (id < 0) {
-			if (errno == EINVAL)
-				continue;
-			pr_perror("semctl(%d, SEM_STAT_ANY)", i);
-			return -1;
-		}
-		se = calloc(1, sizeof(*se));
-		vals = calloc(ds.sem_nsems + 1, sizeof(*vals));
-		if (se)
-			ns->sems[ns->n_sems++] = se;
-		if (!se || !vals) {
-			free(vals);
-			return -1;
-		}
-		ipc_sem_entry__init(se);
-		se->perm = make_perm(&ds.sem_perm, id);
-		se->values = calloc(ds.sem_nsems + 1, sizeof(*se->values));
-		if (!se->perm || !se->values || semctl(id, 0, GETALL, (union semun){ .array = vals }) < 0) {
-			pr_perror("can't read the values of SysV semaphore set %d", id);
-			free(vals);
-			return -1;
-		}
-		for (unsigned long j = 0; j < ds.sem_nsems; j++)
-			se->values[j] = vals[j];
-		se->n_values = ds.sem_nsems;
-		free(vals);
-		pr_info("SysV semaphores %d: key %#x, %lu of them\n", id, ds.sem_perm.__key,
-			(unsigned long)ds.sem_nsems);
-	}
-	return 0;
+	return for_each_object(max, stat_sem, "semctl(SEM_STAT_ANY)", dump_sem, -1, ns);
 }
 
 /* POSIX message queues live in the namespace too: refuse any, by name. */
@@ -572,19 +637,13 @@ static int dump_ns(int dfd)
 {
 	IpcNsEntry *ns = calloc(1, sizeof(*ns));
 	struct cr_img *img;
-	char path[64];
-	int fd, ret = -1;
+	int ret = -1;
 
 	if (!ns)
 		return -1;
 	ipc_ns_entry__init(ns);
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", ipc_ns_pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWIPC)) {
-		pr_perror("can't enter the ipc namespace of %d", ipc_ns_pid);
+	if (join_ipc_ns(ipc_ns_pid))
 		goto out;
-	}
-	close(fd);
 	if (check_mqueues() || add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
 		goto out;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
@@ -598,9 +657,6 @@ out:
 
 int ipc_sysv_dump(int dfd)
 {
-	int status;
-	pid_t pid;
-
 	if (!ipc_own_ns) {
 		/* restore looks for it: one from an older dump here must go */
 		if (unlinkat(dfd, "ipc-ns.img", 0) && errno != ENOENT) {
@@ -609,18 +665,7 @@ int ipc_sysv_dump(int dfd)
 		}
 		return 0;
 	}
-	pid = fork();
-	if (pid < 0) {
-		pr_perror("fork");
-		return -1;
-	}
-	if (pid == 0)
-		_exit(dump_ns(dfd) ? 1 : 0);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		pr_err("dumping the ipc namespace of %d failed\n", ipc_ns_pid);
-		return -1;
-	}
-	return 0;
+	return in_child(dump_ns, dfd, "dumping", ipc_ns_pid);
 }
 
 /* ---- restore ---- */
@@ -770,6 +815,14 @@ static int create_flags(const IpcPermEntry *p)
 	return IPC_CREAT | IPC_EXCL | (p->mode & 0777);
 }
 
+/* What IPC_SET gives back: the owner and the mode. */
+static void set_owner(struct ipc_perm *ip, const IpcPermEntry *p)
+{
+	ip->uid = p->uid;
+	ip->gid = p->gid;
+	ip->mode = p->mode & 0777;
+}
+
 static int create_shm(const void *arg)
 {
 	const IpcShmEntry *se = arg;
@@ -807,9 +860,7 @@ static int restore_shm(int dfd, const IpcShmEntry *se)
 	if (create_with_id("kernel/shm_next_id", se->perm, create_shm, se, "SysV shm segment") ||
 	    fill_shm(dfd, se))
 		return -1;
-	ds.shm_perm.uid = se->perm->uid;
-	ds.shm_perm.gid = se->perm->gid;
-	ds.shm_perm.mode = se->perm->mode & 0777;
+	set_owner(&ds.shm_perm, se->perm);
 	if (shmctl(se->perm->id, IPC_SET, &ds)) {
 		pr_perror("can't set the owner and mode of SysV shm segment %d", se->perm->id);
 		return -1;
@@ -840,9 +891,7 @@ static int restore_msq(const IpcMsqEntry *qe)
 	if (create_with_id("kernel/msg_next_id", qe->perm, create_msq, qe, "SysV message queue"))
 		return -1;
 	/* the queue's size first, so that every message fits again */
-	ds.msg_perm.uid = qe->perm->uid;
-	ds.msg_perm.gid = qe->perm->gid;
-	ds.msg_perm.mode = qe->perm->mode & 0777;
+	set_owner(&ds.msg_perm, qe->perm);
 	ds.msg_qbytes = qe->qbytes;
 	if (msgctl(qe->perm->id, IPC_SET, &ds)) {
 		pr_perror("can't set the owner, mode and size of SysV queue %d", qe->perm->id);
@@ -891,9 +940,7 @@ static int restore_sem(const IpcSemEntry *se)
 		pr_perror("can't set the values of SysV semaphore set %d", se->perm->id);
 		goto out;
 	}
-	ds.sem_perm.uid = se->perm->uid;
-	ds.sem_perm.gid = se->perm->gid;
-	ds.sem_perm.mode = se->perm->mode & 0777;
+	set_owner(&ds.sem_perm, se->perm);
 	if (semctl(se->perm->id, 0, IPC_SET, (union semun){ .buf = &ds })) {
 		pr_perror("can't set the owner and mode of SysV semaphore set %d", se->perm->id);
 		goto out;
@@ -983,16 +1030,9 @@ int ipc_sysv_restore(int dfd)
 static int finish_ns(pid_t root)
 {
 	const char *forced = ns_value(rst_ns, "kernel/shm_rmid_forced");
-	char path[64];
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", root);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWIPC)) {
-		pr_perror("can't enter the ipc namespace of %d", root);
+	if (join_ipc_ns(root))
 		return -1;
-	}
-	close(fd);
 	/* only now that the tasks hold their attachments: a marked segment nobody holds goes */
 	for (size_t i = 0; i < rst_ns->n_shms; i++)
 		if ((rst_ns->shms[i]->perm->mode & SHM_DEST) && shmctl(rst_ns->shms[i]->perm->id, IPC_RMID, NULL)) {
@@ -1006,23 +1046,9 @@ static int finish_ns(pid_t root)
 
 int ipc_sysv_restore_finish(pid_t root)
 {
-	int status;
-	pid_t pid;
-
 	if (!rst_ns)
 		return 0;
-	pid = fork();
-	if (pid < 0) {
-		pr_perror("fork");
-		return -1;
-	}
-	if (pid == 0)
-		_exit(finish_ns(root) ? 1 : 0);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
-		pr_err("finishing the ipc namespace of %d failed\n", root);
-		return -1;
-	}
-	return 0;
+	return in_child(finish_ns, root, "finishing", root);
 }
 
 void ipc_sysv_free(void)

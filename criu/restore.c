@@ -218,7 +218,6 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 {
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
-	size_t lo = 0, hi = mm->n_vmas;
 
 	/* pages the parent has (cow.c) take no room in the pages file */
 	if (pe->has_in_parent && pe->in_parent) {
@@ -232,15 +231,7 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 		       (unsigned long)pe->off, (unsigned long)file_size);
 		return -1;
 	}
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (mm->vmas[mid]->end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; addr < end; i++) {
+	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
 		if (i >= mm->n_vmas || mm->vmas[i]->start > addr || !vma_private(mm->vmas[i])) {
 			pr_err("pagemap-%d.img: pages at %lx are outside any private memory area\n", rc->pid,
 			       (unsigned long)addr);
@@ -1336,6 +1327,64 @@ static int fork_children(struct rst_ctx *rc)
 	return 0;
 }
 
+/*
+ * The root: wait for the go, lift criu's own fds (log, image dir, tty,
+ * --inherit-fd) into the service slots, close everything else and make
+ * what the whole tree inherits. The tty slot's fd, or -1.
+ */
+static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
+{
+	int tty, keep_to;
+	char go;
+
+	close(tr->sync_pipe[1]);
+	if (read(tr->sync_pipe[0], &go, 1) != 1)
+		_exit(1);
+	close(tr->sync_pipe[0]);
+	/* Our own fds go up out of the way, everything else of ours goes. */
+	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
+	if (keep_to < 0)
+		return -2;
+	tty = opts.shell_job ? open_shell_tty() : -1;
+	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	if (tty >= 0)
+		tty = svc_fd(cf, tty, SVC_TTY);
+	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
+	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+		pr_perror("can't set up service fds");
+		return -2;
+	}
+	/* shared memory objects, for the whole tree to inherit */
+	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
+		return -2;
+	/* SysV objects of the new ipc namespace, before the children inherit it */
+	if (ipc_sysv_restore(tr->dfd))
+		return -2;
+	return tty;
+}
+
+/* The fd table a task starts its restore with: the tty slot's fd, -1 if none, or -2 on error. */
+static int task_fd_space(struct rst_ctx *rc, struct child_fds *cf)
+{
+	struct rst_tree *tr = rc->tree;
+	int tty = tr->svc_base + SVC_TTY;
+
+	if (rc == &tr->t[0])
+		return root_fd_space(tr, cf);
+	/* the parent's pipe ends waiting in its table are not ours */
+	pipes_restore_forget();
+	/* a shared table is the parent's, restored already */
+	if (rc->files_child)
+		return tty;
+	if (syscall(SYS_close_range, 0, cf->base - 1, 0) || syscall(SYS_close_range, tr->scratch_base, ~0U, 0)) {
+		pr_perror("can't drop the parent's fds");
+		return -2;
+	}
+	return fcntl(tty, F_GETFD) < 0 ? -1 : tty;
+}
+
 static int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
@@ -1344,52 +1393,13 @@ static int restore_task(struct rst_ctx *rc)
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
-	int max_fd, tty = tr->svc_base + SVC_TTY, pages_fd, exe_fd, keep_to;
+	int max_fd, tty, pages_fd, exe_fd;
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (rc == &tr->t[0]) {
-		char go;
-
-		close(tr->sync_pipe[1]);
-		if (read(tr->sync_pipe[0], &go, 1) != 1)
-			_exit(1);
-		close(tr->sync_pipe[0]);
-		/* Our own fds go up out of the way, everything else of ours goes. */
-		keep_to = inherit_fd_lift(cf.base + SVC_INHERIT);
-		if (keep_to < 0)
-			return -1;
-		tty = opts.shell_job ? open_shell_tty() : -1;
-		log_set_fd(svc_fd(&cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
-		tr->dfd = svc_fd(&cf, tr->dfd, SVC_DIR);
-		if (tty >= 0)
-			tty = svc_fd(&cf, tty, SVC_TTY);
-		if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf.base - 1, 0) ||
-		    syscall(SYS_close_range, cf.base + SVC_TTY + 1, cf.base + SVC_INHERIT - 1, 0) ||
-		    syscall(SYS_close_range, keep_to, ~0U, 0)) {
-			pr_perror("can't set up service fds");
-			return -1;
-		}
-		/* shared memory objects, for the whole tree to inherit */
-		if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
-			return -1;
-		/* SysV objects of the new ipc namespace, before the children inherit it */
-		if (ipc_sysv_restore(tr->dfd))
-			return -1;
-	} else if (rc->files_child) {
-		/* the table is the parent's, restored already: only its pipe bookkeeping is not ours */
-		pipes_restore_forget();
-	} else {
-		/* The parent's fds and pipe ends waiting in its table are not ours. */
-		pipes_restore_forget();
-		if (syscall(SYS_close_range, 0, cf.base - 1, 0) ||
-		    syscall(SYS_close_range, tr->scratch_base, ~0U, 0)) {
-			pr_perror("can't drop the parent's fds");
-			return -1;
-		}
-		if (fcntl(tty, F_GETFD) < 0)
-			tty = -1;
-	}
+	tty = task_fd_space(rc, &cf);
+	if (tty < -1)
+		return -1;
 	rc->dfd = tr->dfd;
 
 	if (setup_session(rc))

@@ -7,6 +7,8 @@
 #define CR_FSNOTIFY_H
 
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 
@@ -63,6 +65,15 @@ static inline dev_t fsn_kdev(unsigned int sdev)
 	return makedev(sdev >> 20, sdev & 0xfffff);
 }
 
+/* The line after @l in a text read from /proc, or NULL after the last one. */
+static inline const char *fsn_next_line(const char *l)
+{
+	l = strchr(l, '\n');
+	return l ? l + 1 : NULL;
+}
+
+#define fsn_for_each_line(l, text) for (l = (text); l && *l; l = fsn_next_line(l))
+
 /* Dump and restore helpers (criu/fsnotify.c). */
 
 /*
@@ -74,8 +85,32 @@ int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh
 int fsn_open_mount(int mnt_id);
 /* Any directory of a mount of filesystem @sdev, or -1. */
 int fsn_open_sb(unsigned int sdev);
-/* Events queued and not read yet on fd @fd of @pid (FIONREAD on a copy): bytes, or -1. */
-int fsn_queued(pid_t pid, int fd);
+/*
+ * 0 if nothing is queued on fd @fd (a @kind fd) of @pid; -1 if events are
+ * queued and not read yet (refused: reading them would take them from the
+ * task) or the queue can't be inspected.
+ */
+int fsn_refuse_queued(pid_t pid, int fd, const char *kind);
+/* Stat and /proc/self/fd path of @ofd (the watched object, opened); 0 or -1 (errno). */
+int fsn_inspect(int ofd, struct stat *st, char *path, size_t size);
+/* fdinfo of our own fd @fd, malloc'ed, or NULL. */
+char *fsn_own_fdinfo(int fd);
+/*
+ * Read away what is queued on non-blocking fd @fd, closing the fd a
+ * fanotify event carries (@fan): the bytes read, or -1 (errno).
+ */
+ssize_t fsn_read_away(int fd, int fan);
+/* fsn_read_away() on a notification fd the restore made (@fan: fanotify); 0 or -1, logged. */
+int fsn_empty_new(int fd, int fan);
+/* The new notification fd of file @id made blocking unless @flags has O_NONBLOCK; 0 or -1, logged. */
+int fsn_set_blocking(int fd, unsigned int flags, uint32_t id);
+
+struct FsnotifyHandle;
+/* The image's copy of @fh, or NULL (out of memory). */
+struct FsnotifyHandle *fsn_handle_to_pb(const struct fsn_handle *fh);
+/* @h back into @fh: 0, or -1 if it is too large to be a handle. */
+int fsn_handle_from_pb(const struct FsnotifyHandle *h, struct fsn_handle *fh);
+void fsn_handle_free(struct FsnotifyHandle *h);
 
 struct rst_files;
 

@@ -35,4 +35,20 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	       uint32_t pages_id, const struct mm_parent *parent);
 void free_mm_dump(struct mm_dump *md);
 
+/* The first of @mm's areas (sorted) that ends above @addr: its index, or n_vmas. */
+static inline size_t mm_vma_lower_bound(const MmEntry *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (mm->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 #endif

@@ -12,6 +12,7 @@
 #include <asm/prctl.h>
 #include <asm/unistd.h>
 
+#include "clone3-stack.h"
 #include "compel/blob.h"
 #include "restorer.h"
 
@@ -547,27 +548,6 @@ struct clone_args_k {
 #define CLONE_THREAD_FLAGS	(0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000)
 				/* VM | FS | FILES | SIGHAND | THREAD | SYSVSEM */
 
-/* clone3 into fn(arg) on the new thread's stack; returns the tid in the caller. */
-static long clone_thread(struct clone_args_k *ca, void (*fn)(void *), void *arg)
-{
-	register void (*r12)(void *) asm("r12") = fn;
-	register void *r13 asm("r13") = arg;
-	long ret;
-
-	asm volatile("syscall\n"
-		     "testq %%rax, %%rax\n"
-		     "jnz 1f\n"
-		     "movq %%r13, %%rdi\n"
-		     "andq $-16, %%rsp\n"
-		     "callq *%%r12\n"
-		     "ud2\n"
-		     "1:\n"
-		     : "=a"(ret)
-		     : "0"((long)__NR_clone3), "D"(ca), "S"(sizeof(*ca)), "r"(r12), "r"(r13)
-		     : "rcx", "r11", "rdx", "memory");
-	return ret;
-}
-
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
 #define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
 
@@ -607,7 +587,7 @@ static void start_threads(struct restore_args *a)
 		};
 		long ret;
 
-		ret = clone_thread(&ca, thread_main, t);
+		ret = clone3_into(&ca, sizeof(ca), thread_main, t);
 		if (ret != t->tid)
 			fail("creating a thread with its tid", ret < 0 ? ret : -EEXIST);
 	}

@@ -3,7 +3,9 @@
  * zdtm test helper library: daemonizing, readiness reporting to the
  * runner, SIGTERM handling, messages and a few memory/procfs helpers.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,7 +449,8 @@ ssize_t zdtm_read_file(const char *path, char **bufp)
 	if (!buf)
 		goto err;
 	for (;;) {
-		if (len == size) {
+		/* room for the NUL the text is terminated with */
+		if (len + 1 >= size) {
 			size *= 2;
 			nbuf = realloc(buf, size);
 			if (!nbuf)
@@ -465,10 +468,130 @@ ssize_t zdtm_read_file(const char *path, char **bufp)
 		len += ret;
 	}
 	close(fd);
+	buf[len] = '\0';
 	*bufp = buf;
 	return len;
 err:
 	free(buf);
 	close(fd);
 	return -1;
+}
+
+void zdtm_block_usr1(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL))
+		test_bug("sigprocmask(SIGUSR1)");
+}
+
+int zdtm_wait_usr1(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	return sigwait(&set, &sig) ? -1 : 0;
+}
+
+int zdtm_reap(pid_t pid, int *status)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		st = -1;
+	if (status)
+		*status = st;
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int zdtm_wake_and_reap(pid_t pid, int *status)
+{
+	if (kill(pid, SIGUSR1)) {
+		if (status)
+			*status = -1;
+		return -1;
+	}
+	return zdtm_reap(pid, status);
+}
+
+int zdtm_wait_ready(int p[2])
+{
+	char c;
+	ssize_t n;
+
+	close(p[1]);
+	n = read(p[0], &c, 1);
+	close(p[0]);
+	return n == 0 ? 0 : -1;
+}
+
+bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink)
+{
+	struct stat sf, sp;
+
+	return !fstat(fd, &sf) && !stat(path, &sp) && sf.st_dev == sp.st_dev && sf.st_ino == sp.st_ino &&
+	       sf.st_nlink == nlink;
+}
+
+int zdtm_fd_at(int fd, int to)
+{
+	if (fd < 0)
+		return -1;
+	if (fd == to)
+		return to;
+	if (dup2(fd, to) != to) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return to;
+}
+
+#define ZDTM_CLONE_STACK	(256 << 10)
+
+pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg)
+{
+	char *stack = malloc(ZDTM_CLONE_STACK);
+
+	if (!stack)
+		return -1;
+	return clone(fn, stack + ZDTM_CLONE_STACK, flags, arg);
+}
+
+void zdtm_wait_step(volatile int *step, int want)
+{
+	while (*step < want && *step >= 0)
+		usleep(1000);
+}
+
+int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (!strstr(de->d_name, part))
+			continue;
+		n++;
+		if (path)
+			snprintf(path, len, "%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+pid_t zdtm_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		test_bug("fork");
+	return pid;
 }

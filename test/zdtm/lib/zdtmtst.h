@@ -125,9 +125,66 @@ int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
 		  char prot[5]);
 
 /*
- * Reads a whole file into a malloc'ed buffer.  Returns the length or
- * -1; *buf must be freed by the caller.
+ * Reads a whole file into a malloc'ed buffer, NUL-terminated (so that it
+ * can be parsed as text).  Returns the length or -1; *buf must be freed
+ * by the caller.
  */
 ssize_t zdtm_read_file(const char *path, char **buf);
+
+/* fork(), a setup error (test_bug) if it fails: 0 in the child, its pid in the parent. */
+pid_t zdtm_fork(void);
+
+/*
+ * Children that check shared state after the restore: the parent blocks
+ * SIGUSR1 before forking them (zdtm_block_usr1(true)), so that none is
+ * lost before they wait; they wait with zdtm_wait_usr1(); after SIGTERM
+ * the parent wakes and reaps each with zdtm_wake_and_reap().
+ */
+void zdtm_block_usr1(bool block);
+/* In a child: 0 once SIGUSR1 arrived, -1 on error. */
+int zdtm_wait_usr1(void);
+
+/*
+ * Waits for child @pid to end: its exit code, or -1 if waitpid failed or
+ * a signal killed it.  *status (may be NULL) gets the wait status, -1 if
+ * waitpid failed.
+ */
+int zdtm_reap(pid_t pid, int *status);
+/* Sends SIGUSR1 to child @pid, then zdtm_reap(); -1 if the kill failed. */
+int zdtm_wake_and_reap(pid_t pid, int *status);
+
+/*
+ * The parent's half of a readiness pipe @p: a child closes p[1] (or
+ * exits) once it is set up.  Closes both ends; 0 once the child closed
+ * its end, -1 if something was written or the read failed.
+ */
+int zdtm_wait_ready(int p[2]);
+
+/*
+ * clone(@fn, @flags, @arg) on a stack of its own (never freed: a CLONE_VM
+ * child uses it in our memory): the child's pid, or -1.
+ */
+pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg);
+/*
+ * Polls until *@step, set by another process or a CLONE_VM child, reaches
+ * @want, or becomes negative (that one failed).
+ */
+void zdtm_wait_step(volatile int *step, int want);
+
+/*
+ * Puts the open file @fd at number @to (the old number is closed): @to,
+ * or -1 if @fd < 0 (so that the call that made it can be the argument)
+ * or dup2 failed.
+ */
+int zdtm_fd_at(int fd, int to);
+
+/*
+ * How many entries of directory @dir have @part in their name (-1 if it
+ * can't be read); the path of the last one in @path (may be NULL).
+ */
+int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len);
+
+/* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
+bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 
 #endif /* ZDTM_TST_H */

@@ -25,12 +25,6 @@ struct shared {
 static struct shared *sh;
 static int parent_fd;
 
-static void wait_step(int step)
-{
-	while (sh->step < step && sh->step >= 0)
-		usleep(1000);
-}
-
 static int make_file(const char *name, const char *data)
 {
 	int fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -46,11 +40,11 @@ static int child(void *arg)
 
 	sh->child_fd = make_file("child.txt", "child-data");
 	sh->step = sh->child_fd < 0 ? -1 : 1;
-	wait_step(2);
+	zdtm_wait_step(&sh->step, 2);
 	/* after restore */
 	sh->new_fd = make_file("late.txt", "late-data");
 	sh->step = 3;
-	wait_step(4);
+	zdtm_wait_step(&sh->step, 4);
 	/* the parent closed its first fd and read 4 bytes of parent.txt */
 	if (fcntl(parent_fd + 100, F_GETFD) != -1 || errno != EBADF)
 		snprintf(sh->err, sizeof(sh->err), "fd %d is still open in the child", parent_fd + 100);
@@ -62,23 +56,23 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024), buf[16] = {};
+	char buf[16] = {};
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
 	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!stack || sh == MAP_FAILED)
+	if (sh == MAP_FAILED)
 		test_bug("setup");
 	parent_fd = make_file("parent.txt", "parent-data");
 	/* an fd of a high number: the service fds must not collide with it */
 	if (parent_fd < 0 || dup2(parent_fd, parent_fd + 100) < 0)
 		test_bug("open");
 	test_daemon();
-	pid = clone(child, stack + 64 * 1024, CLONE_FILES | SIGCHLD, NULL);
+	pid = zdtm_clone(child, CLONE_FILES | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
-	wait_step(1);
+	zdtm_wait_step(&sh->step, 1);
 	if (sh->step < 0)
 		test_bug("the child can't open its file");
 	if (pread(sh->child_fd, buf, 5, 0) != 5 || memcmp(buf, "child", 5))
@@ -89,17 +83,17 @@ int main(int argc, char **argv)
 	if (pread(sh->child_fd, buf, 10, 0) != 10 || memcmp(buf, "child-data", 10))
 		failv("the child's fd %d does not read its file: '%s'", sh->child_fd, buf);
 	sh->step = 2;
-	wait_step(3);
+	zdtm_wait_step(&sh->step, 3);
 	memset(buf, 0, sizeof(buf));
 	if (sh->new_fd < 0 || pread(sh->new_fd, buf, 9, 0) != 9 || memcmp(buf, "late-data", 9))
 		failv("the fd %d the child opened after restore is not ours: '%s'", sh->new_fd, buf);
 	if (close(parent_fd + 100))
 		failv("close: %m");
 	sh->step = 4;
-	wait_step(5);
+	zdtm_wait_step(&sh->step, 5);
 	if (sh->err[0])
 		failv("%s", sh->err);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (test_failures)
 		return 1;

@@ -26,15 +26,12 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024);
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
-	if (!stack)
-		test_bug("setup");
 	test_daemon();
-	pid = clone(child, stack + 64 * 1024, CLONE_VM | SIGCHLD, NULL);
+	pid = zdtm_clone(child, CLONE_VM | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
 	test_waitsig();

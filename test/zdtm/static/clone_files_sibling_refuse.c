@@ -35,12 +35,10 @@ static int sibling(void *arg)
 
 static int child(void *arg)
 {
-	char *stack = malloc(64 * 1024);
-
 	fd = open("/dev/null", O_RDONLY);
-	if (!stack || fd < 0)
+	if (fd < 0)
 		return 1;
-	sh->sibling = clone(sibling, stack + 64 * 1024, CLONE_FILES | CLONE_PARENT | SIGCHLD, NULL);
+	sh->sibling = zdtm_clone(sibling, CLONE_FILES | CLONE_PARENT | SIGCHLD, NULL);
 	if (sh->sibling < 0)
 		return 1;
 	while (!sh->closed)
@@ -51,16 +49,15 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024);
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
 	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!stack || sh == MAP_FAILED)
+	if (sh == MAP_FAILED)
 		test_bug("setup");
 	test_daemon();
-	pid = clone(child, stack + 64 * 1024, SIGCHLD, NULL);
+	pid = zdtm_clone(child, SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
 	while (!sh->sibling)
@@ -70,7 +67,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 
 	sh->go = 1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (waitpid(sh->sibling, &status, 0) != sh->sibling || !WIFEXITED(status))
 		failv("the sibling did not finish (%#x)", status);

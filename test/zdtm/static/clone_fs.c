@@ -26,12 +26,6 @@ struct shared {
 static struct shared *sh;
 static char top[PATH_MAX];
 
-static void wait_step(int step)
-{
-	while (sh->step < step)
-		usleep(1000);
-}
-
 static int cwd_is(const char *dir)
 {
 	char cwd[PATH_MAX];
@@ -51,7 +45,7 @@ static int child(void *arg)
 	}
 	umask(027);
 	sh->step = 1;
-	wait_step(2);
+	zdtm_wait_step(&sh->step, 2);
 	/* after restore: the parent went to "two" and set umask 077 */
 	snprintf(dir, sizeof(dir), "%s/two", top);
 	if (!cwd_is(dir))
@@ -66,22 +60,22 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024), dir[PATH_MAX + 8];
+	char dir[PATH_MAX + 8];
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
 	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!stack || sh == MAP_FAILED || !getcwd(top, sizeof(top)))
+	if (sh == MAP_FAILED || !getcwd(top, sizeof(top)))
 		test_bug("setup");
 	if ((mkdir("one", 0755) && errno != EEXIST) || (mkdir("two", 0755) && errno != EEXIST))
 		test_bug("mkdir");
 	umask(027);
 	test_daemon();
-	pid = clone(child, stack + 64 * 1024, CLONE_FS | SIGCHLD, NULL);
+	pid = zdtm_clone(child, CLONE_FS | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
-	wait_step(1);
+	zdtm_wait_step(&sh->step, 1);
 	if (sh->step < 0)
 		test_bug("child: %s", sh->err);
 	snprintf(dir, sizeof(dir), "%s/one", top);
@@ -96,12 +90,12 @@ int main(int argc, char **argv)
 		failv("chdir: %m");
 	umask(077);
 	sh->step = 2;
-	wait_step(3);
+	zdtm_wait_step(&sh->step, 3);
 	if (sh->err[0])
 		failv("%s", sh->err);
 	else if (!cwd_is(top))
 		failv("the parent does not see the child's chdir");
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		failv("the child did not finish (%#x)", status);
 	if (test_failures)
 		return 1;

@@ -24,21 +24,18 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024);
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
-	if (!stack)
-		test_bug("setup");
 	test_daemon();
-	pid = clone(child, stack + 64 * 1024, CLONE_VM | CLONE_SIGHAND | CLONE_FILES | SIGCHLD, NULL);
+	pid = zdtm_clone(child, CLONE_VM | CLONE_SIGHAND | CLONE_FILES | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
 	test_waitsig();
 
 	go = 1;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+	if (zdtm_reap(pid, &status) != 7)
 		failv("the child did not finish with 7 (%#x)", status);
 	if (written != 42)
 		failv("the memory is not shared any more");

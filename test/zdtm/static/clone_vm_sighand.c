@@ -23,12 +23,6 @@ static volatile pid_t child_pid, child_ppid;
 static int fd;
 static char err[200];
 
-static void wait_step(int s)
-{
-	while (step < s && step >= 0)
-		usleep(1000);
-}
-
 static void on_usr1(int sig)
 {
 	usr1_in_parent = 1;
@@ -64,7 +58,7 @@ static int child(void *arg)
 	child_pid = syscall(SYS_getpid);
 	child_ppid = syscall(SYS_getppid);
 	step = 1;
-	wait_step(2);
+	zdtm_wait_step(&step, 2);
 	/* after restore */
 	if (value != 1234)
 		snprintf(err, sizeof(err), "the child sees %d, not the parent's 1234", value);
@@ -84,22 +78,20 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(256 * 1024), buf[16] = {};
+	char buf[16] = {};
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	int status;
 	pid_t pid;
 
 	test_init(argc, argv);
-	if (!stack)
-		test_bug("setup");
 	fd = make_file("parent.txt", "parent-data");
 	if (fd < 0)
 		test_bug("open");
 	test_daemon();
-	pid = clone(child, stack + 256 * 1024, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
+	pid = zdtm_clone(child, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
-	wait_step(1);
+	zdtm_wait_step(&step, 1);
 	if (step < 0)
 		test_bug("the child did not get its own file at fd %d", fd);
 	if (child_pid != pid || child_ppid != getpid())
@@ -113,7 +105,7 @@ int main(int argc, char **argv)
 		failv("sigaction: %m");
 	value = 1234;
 	step = 2;
-	wait_step(3);
+	zdtm_wait_step(&step, 3);
 	if (err[0])
 		failv("%s", err);
 	if (from_child != 5678)
@@ -125,7 +117,7 @@ int main(int argc, char **argv)
 	raise(SIGUSR1);
 	if (!usr1_in_parent)
 		failv("the parent's own SIGUSR1 handler did not run");
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 42)
+	if (zdtm_reap(pid, &status) != 42)
 		failv("the child did not finish with 42 (%#x)", status);
 	if (test_failures)
 		return 1;

@@ -234,9 +234,7 @@ int main(int argc, char **argv)
 	write_pages(0, NPAGES, ORIG);
 
 	test_daemon();
-	c = fork();
-	if (c < 0)
-		test_bug("fork");
+	c = zdtm_fork();
 	if (!c) {
 		close(ready[0]);
 		child(ready[1]);
@@ -252,7 +250,7 @@ int main(int argc, char **argv)
 	if (check_contents(0))
 		failv("the root's pages have wrong contents");
 	kill(c, SIGUSR1);
-	if (waitpid(c, &status, 0) != c || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(c, &status))
 		failv("child: status %#x", status);
 	if (test_failures)
 		return 1;

@@ -35,9 +35,7 @@ int main(int argc, char **argv)
 	zdtm_fill((char *)priv, SZ / 2, 42);
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		priv[0] = 'C';	/* the child's own copy */
 		if (read(pfd[0], &c, 1) != 1)
@@ -56,7 +54,7 @@ int main(int argc, char **argv)
 	shr[SZ / 2 + 10] = 'P';
 	if (write(pfd[1], "g", 1) != 1 || read(qfd[0], &c, 1) != 1)
 		fail("talking to the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x (3: the parent's write is not in the child's view)", status);
 	if (shr[SZ / 2 + 20] != 'K')
 		failv("the child's write is not in the parent's view");

@@ -13,19 +13,13 @@
 int main(int argc, char **argv)
 {
 	struct epoll_event ev, out[4];
-	int ep, p[2], efd, n;
+	int p[2], n;
 
 	test_init(argc, argv);
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(0, 0), 70) < 0)
 		test_bug("eventfd");
-	close(efd);
 	ev.events = EPOLLIN;
 	ev.data.u64 = 0x1111222233334444ULL;
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 60, &ev))

@@ -38,12 +38,8 @@ static int child(void)
 {
 	const uint64_t two[] = { 0x1111, 0x2222 }, three[] = { 0x1111, 0x2222, 0x3333 };
 	eventfd_t v;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 10;
 	if (eventfd_read(70, &v) || v != 5)
 		return 11;
@@ -59,8 +55,7 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int ep, p[2], efd, status;
-	sigset_t set;
+	int p[2], status;
 	char buf[8];
 	eventfd_t v;
 	pid_t kid;
@@ -68,20 +63,12 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	test_daemon();
 
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
-	efd = eventfd(1, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(1, 0), 70) < 0)
 		test_bug("eventfd");
-	close(efd);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 72) != 72)
+	if (zdtm_fd_at(eventfd(0, 0), 72) < 0)
 		test_bug("eventfd");
-	close(efd);
 	if (write(61, "data", 4) != 4)
 		test_bug("write");
 	ev.data.u64 = 0x1111;
@@ -94,28 +81,20 @@ int main(int argc, char **argv)
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 72, &ev))
 		test_bug("epoll_ctl 72");
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	zdtm_block_usr1(true);
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(60);
 		close(61);
-		efd = eventfd(5, 0);
-		if (efd < 0 || dup2(efd, 70) != 70)
+		if (zdtm_fd_at(eventfd(5, 0), 70) < 0)
 			_exit(20);
-		close(efd);
 		_exit(child());
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	zdtm_block_usr1(false);
 	close(50);
 	test_waitsig();
 
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		fail("wake and reap the child");
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child's epoll is not what it was (status %#x: step %d)", status, WEXITSTATUS(status));
 	if (eventfd_read(70, &v) || v != 1)
 		failv("the task's eventfd 70 lost its count 1");

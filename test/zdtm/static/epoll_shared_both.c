@@ -37,12 +37,8 @@ static int ready_are(int ep, const uint64_t *want, int nr)
 static int child(void)
 {
 	eventfd_t v;
-	sigset_t set;
-	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 10;
 	if (eventfd_read(70, &v) || v != 5)
 		return 11;
@@ -58,19 +54,14 @@ static int child(void)
 static int child_setup(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x8888 };
-	int efd;
 
 	close(60);
 	close(61);
 	close(70);
-	efd = eventfd(5, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(5, 0), 70) < 0)
 		return 20;
-	close(efd);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 80) != 80)
+	if (zdtm_fd_at(eventfd(0, 0), 80) < 0)
 		return 21;
-	close(efd);
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 80, &ev))
 		return 22;
 	return 0;
@@ -79,23 +70,16 @@ static int child_setup(void)
 int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int ep, p[2], efd, status, go[2], ret;
-	sigset_t set;
+	int p[2], status, go[2], ret;
 	pid_t kid;
 
 	test_init(argc, argv);
 	test_daemon();
 
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
-	efd = eventfd(0, 0);
-	if (efd < 0 || dup2(efd, 70) != 70)
+	if (zdtm_fd_at(eventfd(0, 0), 70) < 0)
 		test_bug("eventfd");
-	close(efd);
 	if (write(61, "data", 4) != 4)
 		test_bug("write");
 	ev.data.u64 = 0x1111;
@@ -105,35 +89,27 @@ int main(int argc, char **argv)
 	if (epoll_ctl(50, EPOLL_CTL_ADD, 70, &ev))
 		test_bug("epoll_ctl 70");
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	zdtm_block_usr1(true);
 	if (pipe(go))
 		test_bug("pipe");
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(go[0]);
 		ret = child_setup();
 		close(go[1]);
 		_exit(ret ? ret : child());
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	close(go[1]);
+	zdtm_block_usr1(false);
 	/* the child has registered its target when it closes its end */
-	if (read(go[0], &ret, 1) != 0)
+	if (zdtm_wait_ready(go))
 		test_bug("sync with the child");
-	close(go[0]);
 	test_waitsig();
 
 	if (ready_are(50, one, 1))
 		fail("before any write the epoll should report just the pipe");
 	if (eventfd_write(70, 1) || ready_are(50, two, 2))
 		fail("after writing the task's eventfd the epoll should report the pipe and the eventfd");
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		fail("wake and reap the child");
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child's view of the epoll is not what it was (status %#x: step %d)", status,
 		      WEXITSTATUS(status));
 	/* the child's eventfd went with it */

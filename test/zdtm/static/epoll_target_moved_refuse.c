@@ -14,15 +14,11 @@
 int main(int argc, char **argv)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x6060 }, out[2];
-	int ep, p[2], null, n;
+	int p[2], null, n;
 
 	test_init(argc, argv);
-	ep = epoll_create1(0);
-	if (ep < 0 || dup2(ep, 50) != 50 || pipe(p) || dup2(p[0], 60) != 60 || dup2(p[1], 61) != 61)
+	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
-	close(ep);
-	close(p[0]);
-	close(p[1]);
 	if (write(61, "x", 1) != 1 || epoll_ctl(50, EPOLL_CTL_ADD, 60, &ev))
 		test_bug("epoll_ctl");
 	null = open("/dev/null", O_RDONLY);

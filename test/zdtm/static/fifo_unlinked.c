@@ -19,12 +19,7 @@
 
 static int child(void)
 {
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 2;
 	if (write(62, "child", 5) != 5)
 		return 3;
@@ -36,7 +31,6 @@ int main(int argc, char **argv)
 	char path[4096], data[1000], buf[1200];
 	struct stat st, st2;
 	int fd, go[2], status = 0;
-	sigset_t set;
 	pid_t kid;
 	ssize_t n;
 
@@ -61,14 +55,10 @@ int main(int argc, char **argv)
 		test_bug("write");
 	test_daemon();
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	zdtm_block_usr1(true);
 	if (pipe(go))
 		test_bug("pipe");
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(go[0]);
 		fd = open(path, O_WRONLY);
@@ -78,10 +68,8 @@ int main(int argc, char **argv)
 		close(go[1]);
 		_exit(child());
 	}
-	close(go[1]);
-	if (read(go[0], &fd, 1) != 0)
+	if (zdtm_wait_ready(go))
 		test_bug("sync with the child");
-	close(go[0]);
 	if (unlink(path))
 		test_bug("unlink");
 
@@ -97,7 +85,7 @@ int main(int argc, char **argv)
 	n = read(60, buf, sizeof(buf));
 	if (n != 1000 || memcmp(buf, data, 1000))
 		failv("read %zd bytes back, want the 1000 queued ones", n);
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child could not write through its own end (status %#x)", status);
 	n = read(60, buf, sizeof(buf));
 	if (n != 5 || memcmp(buf, "child", 5))

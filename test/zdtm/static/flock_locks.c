@@ -71,9 +71,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(pfd[1]);
 		close(34);
@@ -115,7 +113,7 @@ int main(int argc, char **argv)
 		failv("A is free while the child holds its description");
 	if (write(pfd[1], "g", 1) != 1)
 		fail("waking the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("the child failed (status %x)", status);
 	if (try_lock(path_a, LOCK_EX))
 		failv("A is still locked after the child unlocked it");

@@ -77,9 +77,7 @@ int main(int argc, char **argv)
 		test_bug("unlink");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		/* after the restore: see the parent's write, answer through the mapping */
 		if (read(pfd[0], &c, 1) != 1)
@@ -112,7 +110,7 @@ int main(int argc, char **argv)
 		failv("an untouched private page does not follow the file");
 	if (write(pfd[1], "g", 1) != 1 || read(qfd[0], &c, 1) != 1)
 		fail("talking to the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	/* mapping (child) -> fd and parent's mapping */
 	if (pread(a, buf, 1, 200) != 1 || buf[0] != 'K' || shr[200] != 'K')

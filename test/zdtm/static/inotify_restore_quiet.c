@@ -42,9 +42,7 @@ int main(int argc, char **argv)
 	close(fd);
 	test_daemon();
 
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
@@ -52,10 +50,8 @@ int main(int argc, char **argv)
 		pause();
 		_exit(0);
 	}
-	fd = inotify_init1(IN_NONBLOCK);
-	if (fd < 0 || dup2(fd, INOTIFY_FD) != INOTIFY_FD)
+	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
-	close(fd);
 	if (inotify_add_watch(INOTIFY_FD, path, IN_ALL_EVENTS) != 1 ||
 	    inotify_add_watch(INOTIFY_FD, dir, IN_OPEN) != 2)
 		test_bug("inotify_add_watch");

@@ -20,13 +20,9 @@ static int child(void)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct inotify_event *ev = (void *)buf;
-	sigset_t set;
-	int sig;
 	ssize_t len;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (sigwait(&set, &sig))
+	if (zdtm_wait_usr1())
 		return 2;
 	len = read(INOTIFY_FD, buf, sizeof(buf));
 	if (len != (ssize_t)sizeof(*ev) || ev->wd != 1 || ev->mask != IN_MODIFY)
@@ -37,7 +33,6 @@ static int child(void)
 int main(int argc, char **argv)
 {
 	char path[4096], buf[64];
-	sigset_t set;
 	int fd, status;
 	pid_t kid;
 
@@ -49,30 +44,22 @@ int main(int argc, char **argv)
 	close(fd);
 	test_daemon();
 
-	fd = inotify_init1(IN_NONBLOCK);
-	if (fd < 0 || dup2(fd, INOTIFY_FD) != INOTIFY_FD)
+	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
-	close(fd);
 	if (inotify_add_watch(INOTIFY_FD, path, IN_MODIFY) != 1)
 		test_bug("inotify_add_watch");
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	zdtm_block_usr1(true);
+	kid = zdtm_fork();
 	if (kid == 0)
 		_exit(child());
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	zdtm_block_usr1(false);
 	test_waitsig();
 
 	fd = open(path, O_WRONLY);
 	if (fd < 0 || write(fd, "x", 1) != 1)
 		test_bug("write %s", path);
 	close(fd);
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		fail("wake and reap the child");
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the child did not read wd 1 IN_MODIFY through its fd (status %#x)", status);
 	errno = 0;
 	if (read(INOTIFY_FD, buf, sizeof(buf)) != -1 || errno != EAGAIN)

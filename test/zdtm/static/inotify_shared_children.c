@@ -17,23 +17,13 @@
 
 #define INOTIFY_FD	77
 
-static int wait_usr1(void)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	return sigwait(&set, &sig);
-}
-
 static int reader(void)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct inotify_event *ev = (void *)buf;
 	ssize_t len;
 
-	if (wait_usr1())
+	if (zdtm_wait_usr1())
 		return 2;
 	len = read(INOTIFY_FD, buf, sizeof(buf));
 	if (len != (ssize_t)sizeof(*ev) || ev->wd != 1 || ev->mask != IN_MODIFY)
@@ -45,7 +35,7 @@ static int checker(void)
 {
 	char buf[4096];
 
-	if (wait_usr1())
+	if (zdtm_wait_usr1())
 		return 2;
 	errno = 0;
 	if (read(INOTIFY_FD, buf, sizeof(buf)) != -1 || errno != EAGAIN)
@@ -57,16 +47,13 @@ static void reap(pid_t kid, const char *who)
 {
 	int status;
 
-	if (kill(kid, SIGUSR1) || waitpid(kid, &status, 0) != kid)
-		failv("wake and reap the %s", who);
-	else if (!WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_wake_and_reap(kid, &status))
 		failv("the %s failed (status %#x)", who, status);
 }
 
 int main(int argc, char **argv)
 {
 	char path[4096];
-	sigset_t set;
 	pid_t kid[2];
 	int fd;
 
@@ -78,23 +65,17 @@ int main(int argc, char **argv)
 	close(fd);
 	test_daemon();
 
-	fd = inotify_init1(IN_NONBLOCK);
-	if (fd < 0 || dup2(fd, INOTIFY_FD) != INOTIFY_FD)
+	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
-	close(fd);
 	if (inotify_add_watch(INOTIFY_FD, path, IN_MODIFY) != 1)
 		test_bug("inotify_add_watch");
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	zdtm_block_usr1(true);
 	for (int i = 0; i < 2; i++) {
-		kid[i] = fork();
-		if (kid[i] < 0)
-			test_bug("fork");
+		kid[i] = zdtm_fork();
 		if (kid[i] == 0)
 			_exit(i ? checker() : reader());
 	}
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	zdtm_block_usr1(false);
 	close(INOTIFY_FD);
 	test_waitsig();
 

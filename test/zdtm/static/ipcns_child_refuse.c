@@ -53,8 +53,7 @@ int main(int argc, char **argv)
 	test_waitsig();
 	if (stat("/proc/self/ns/ipc", &after) || after.st_ino != before.st_ino)
 		failv("the root's ipc namespace changed");
-	if (write(pfd[1], "g", 1) != 1 || waitpid(kid, &status, 0) != kid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
+	if (write(pfd[1], "g", 1) != 1 || zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	if (test_failures)
 		return 1;

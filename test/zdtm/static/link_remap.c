@@ -8,7 +8,6 @@
  * through both), /proc shows "lr.x (deleted)", the big file's contents
  * are back and it has no links, and no temporary link is left.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,26 +19,11 @@
 
 #define BIG	(2 << 20)
 
-static int remaps_left(void)
-{
-	DIR *d = opendir(test_dir());
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strstr(de->d_name, ".criu-link-remap."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	char x[4096], y[4096], want[4200], lnk[4200], path[64], buf[4];
 	static char big[BIG];
-	struct stat sf, sp;
+	struct stat sf;
 	volatile char *map;
 	int fx, fy, ft;
 	ssize_t n;
@@ -64,8 +48,8 @@ int main(int argc, char **argv)
 	n = readlink(path, lnk, sizeof(lnk) - 1);
 	if (n < 0 || (lnk[n] = '\0', strcmp(lnk, want)))
 		failv("the fd shows '%s', not '%s'", n < 0 ? "?" : lnk, want);
-	if (fstat(fx, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
-		failv("the fd is not the file at %s (nlink %ld)", y, (long)sf.st_nlink);
+	if (!zdtm_fd_is_path(fx, y, 1))
+		failv("the fd is not the file at %s, with one link", y);
 	fy = open(y, O_RDWR);
 	if (fy < 0 || pwrite(fy, "Y", 1, 100) != 1)
 		fail("writing by path");
@@ -75,8 +59,9 @@ int main(int argc, char **argv)
 	if (fstat(ft, &sf) || sf.st_nlink != 0 || sf.st_size != BIG || pread(ft, big, BIG, 0) != BIG ||
 	    zdtm_check(big, BIG, 61) != (size_t)-1)
 		failv("the big unlinked file is not back (nlink %ld, size %ld)", (long)sf.st_nlink, (long)sf.st_size);
-	if (remaps_left() != 0)
-		failv("%d link-remap files are left in %s", remaps_left(), test_dir());
+	n = zdtm_dir_count(test_dir(), ".criu-link-remap.", NULL, 0);
+	if (n != 0)
+		failv("%zd link-remap files are left in %s", n, test_dir());
 	unlink(y);
 	if (test_failures)
 		return 1;

@@ -5,7 +5,6 @@
  * a kind criu refuses, makes the dump fail. The temporary link must be gone again: afterwards
  * the directory holds no link-remap file and the fd is still the file.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -16,11 +15,8 @@
 
 int main(int argc, char **argv)
 {
-	char x[4096], y[4096];
-	struct stat sf, sp;
-	struct dirent *de;
-	int fd, in;
-	DIR *d;
+	char x[4096], y[4096], left[4400];
+	int fd, in, n;
 
 	test_init(argc, argv);
 	test_path(x, sizeof(x), "lrf.x");
@@ -33,15 +29,12 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	d = opendir(test_dir());
-	if (!d)
+	n = zdtm_dir_count(test_dir(), ".criu-link-remap.", left, sizeof(left));
+	if (n < 0)
 		fail("opendir");
-	while (d && (de = readdir(d)))
-		if (strstr(de->d_name, ".criu-link-remap."))
-			failv("%s is left behind", de->d_name);
-	if (d)
-		closedir(d);
-	if (fstat(fd, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
+	else if (n)
+		failv("%s is left behind", left);
+	if (!zdtm_fd_is_path(fd, y, 1))
 		failv("the fd is not the file at %s any more", y);
 	unlink(y);
 	if (test_failures)

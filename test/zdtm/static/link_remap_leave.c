@@ -6,7 +6,6 @@
  * directory holds exactly one link-remap file, of the same inode as the fd
  * (the test removes it).
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,10 +16,7 @@
 int main(int argc, char **argv)
 {
 	char x[4096], y[4096], r[4400];
-	struct stat sf, sr;
-	struct dirent *de;
-	int fd, n = 0;
-	DIR *d;
+	int fd, n;
 
 	test_init(argc, argv);
 	test_path(x, sizeof(x), "lrl.x");
@@ -32,22 +28,15 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	d = opendir(test_dir());
-	if (!d)
-		fail("opendir");
-	while (d && (de = readdir(d))) {
-		if (!strstr(de->d_name, ".criu-link-remap."))
-			continue;
-		n++;
-		snprintf(r, sizeof(r), "%s/%s", test_dir(), de->d_name);
-		if (fstat(fd, &sf) || stat(r, &sr) || sf.st_ino != sr.st_ino)
+	n = zdtm_dir_count(test_dir(), ".criu-link-remap.", r, sizeof(r));
+	if (n != 1) {
+		failv("%d link-remap files instead of one", n);
+	} else {
+		/* its links: y and the link-remap file */
+		if (!zdtm_fd_is_path(fd, r, 2))
 			failv("%s is not the file of the fd", r);
 		unlink(r);
 	}
-	if (d)
-		closedir(d);
-	if (n != 1)
-		failv("%d link-remap files instead of one", n);
 	unlink(y);
 	if (test_failures)
 		return 1;

@@ -14,7 +14,6 @@
 int main(int argc, char **argv)
 {
 	char x[4096], y[4096];
-	struct stat sf, sp;
 	int fd;
 
 	test_init(argc, argv);
@@ -27,7 +26,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	if (fstat(72, &sf) || stat(y, &sp) || sf.st_ino != sp.st_ino || sf.st_nlink != 1)
+	if (!zdtm_fd_is_path(72, y, 1))
 		failv("fd 72 is not the file at %s any more", y);
 	unlink(y);
 	if (test_failures)

@@ -58,9 +58,7 @@ int main(int argc, char **argv)
 		test_bug("lock");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		if (fork() == 0) {
 			int w;

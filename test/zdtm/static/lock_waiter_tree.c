@@ -30,9 +30,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(got[0]);
 		close(done[1]);
@@ -64,12 +62,12 @@ int main(int argc, char **argv)
 			_exit(f < 0 || fcntl(f, F_GETLK, &q) || q.l_type != F_WRLCK || q.l_pid != kid ||
 			      q.l_start != 0 || q.l_len != 10);
 		}
-		if (probe < 0 || waitpid(probe, &status, 0) != probe || !WIFEXITED(status) || WEXITSTATUS(status))
+		if (probe < 0 || zdtm_reap(probe, &status))
 			failv("the lock is not the child's");
 	}
 	if (write(done[1], "d", 1) != 1)
 		fail("write");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("the child failed (status %x)", status);
 	if (test_failures)
 		return 1;

@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 		/* wipe-on-fork reads zero in the child */
 		_exit(zdtm_check_zero(area[2], SZ) == (size_t)-1 ? 0 : 1);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (pid < 0 || zdtm_reap(pid, &status))
 		failv("wipe-on-fork memory is not zero in a child (status %#x)", status);
 
 	if (mprotect(shm, 4096, PROT_READ | PROT_WRITE))

@@ -63,9 +63,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(m);
 		if (read(pfd[0], &c, 1) != 1)
@@ -89,7 +87,7 @@ int main(int argc, char **argv)
 		failv("a write through the fd does not show in the mapping");
 	if (write(pfd[1], "g", 1) != 1 || read(qfd[0], &c, 1) != 1)
 		fail("talking to the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x (3: the parent's fd write is not in the child's mapping)", status);
 	if (pread(m, buf, 1, 200) != 1 || buf[0] != 'K' || shr[200] != 'K')
 		failv("the child's write through its mapping is not in the memfd");

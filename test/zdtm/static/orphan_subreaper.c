@@ -35,9 +35,7 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
 
-	a = fork();
-	if (a < 0)
-		test_bug("fork");
+	a = zdtm_fork();
 	if (a == 0) {
 		setpgid(0, 0);
 		b = fork();
@@ -80,7 +78,7 @@ int main(int argc, char **argv)
 		failv("orphan %d is in group %d, want %d", b, getpgid(b), a);
 	kill(b, SIGUSR1);
 	alarm(10);
-	if (waitpid(b, &status, 0) != b || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+	if (zdtm_reap(b, &status) != 7)
 		failv("orphan %d: status %#x (3: wrong parent)", b, status);
 	if (test_failures)
 		return 1;

@@ -20,10 +20,8 @@ static void on_usr1(int sig)
 
 static pid_t member(pid_t pgid)
 {
-	pid_t pid = fork();
+	pid_t pid = zdtm_fork();
 
-	if (pid < 0)
-		test_bug("fork");
 	if (pid == 0) {
 		sigset_t none;
 
@@ -68,7 +66,7 @@ int main(int argc, char **argv)
 		failv("kill(-%d): %m", a);
 	for (int i = 0; i < 2; i++) {
 		alarm(10);
-		if (waitpid(m[i], &status, 0) != m[i] || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		if (zdtm_reap(m[i], &status) != 7)
 			failv("member %d: status %#x", m[i], status);
 	}
 	if (test_failures)

@@ -51,7 +51,7 @@ static int probe(short type, off_t start, off_t len, struct flock *out)
 	if (read(pfd[0], out, sizeof(*out)) != sizeof(*out))
 		out->l_type = -1;
 	close(pfd[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(pid, &status))
 		return -1;
 	return 0;
 }
@@ -96,9 +96,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(cmd[1]);
 		close(ack[0]);
@@ -131,7 +129,7 @@ int main(int argc, char **argv)
 	/* the child lets go of its own ranges, ours stay */
 	if (write(cmd[1], "u", 1) != 1 || read(ack[0], &c, 1) != 1 || c != 'u')
 		fail("the child did not unlock");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("the child failed (status %x)", status);
 	expect("child write gone", F_WRLCK, 100, 100, F_UNLCK, 0, 0, 0);
 	expect("child read gone", F_WRLCK, 300, 1000, F_UNLCK, 0, 0, 0);

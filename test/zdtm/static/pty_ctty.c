@@ -153,9 +153,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	if (pipe(ready))
 		test_bug("pipe");
-	c = fork();
-	if (c < 0)
-		test_bug("fork");
+	c = zdtm_fork();
 	if (c == 0) {
 		close(ready[0]);
 		close(S2_FD);
@@ -163,11 +161,9 @@ int main(int argc, char **argv)
 			_exit(1);
 		_exit(child(me, st.st_rdev, ready[1]));
 	}
-	close(ready[1]);
 	close(M2_FD);
-	if (read(ready[0], buf, 1) != 0)
+	if (zdtm_wait_ready(ready))
 		test_bug("the child did not get ready");
-	close(ready[0]);
 	setpgid(c, c);
 	if (tcsetpgrp(S_FD, c))
 		test_bug("tcsetpgrp");

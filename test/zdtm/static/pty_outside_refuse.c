@@ -56,9 +56,7 @@ int main(int argc, char **argv)
 		test_bug("tcsetattr");
 
 	test_daemon();
-	mid = fork();
-	if (mid < 0)
-		test_bug("fork");
+	mid = zdtm_fork();
 	if (mid == 0) {
 		if (fork() == 0)
 			helper(m);

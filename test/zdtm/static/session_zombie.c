@@ -43,9 +43,7 @@ int main(int argc, char **argv)
 	test_daemon();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
-	l = fork();
-	if (l < 0)
-		test_bug("fork");
+	l = zdtm_fork();
 	if (l == 0) {
 		setsid();
 		c = fork();
@@ -69,7 +67,7 @@ int main(int argc, char **argv)
 		failv("%d is not a sleeping child of ours (parent %d)", c, pp);
 	if (getsid(c) != l || getpgid(c) != l)
 		failv("%d is in session %d, group %d, want %d", c, getsid(c), getpgid(c), l);
-	if (waitpid(l, &status, 0) != l || !WIFEXITED(status) || WEXITSTATUS(status) != 5)
+	if (zdtm_reap(l, &status) != 5)
 		failv("leader %d: status %#x", l, status);
 	kill(c, SIGKILL);
 	waitpid(c, &status, 0);

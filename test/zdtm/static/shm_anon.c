@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	shm[HALF + 10] = 'P';
 	if (write(pfd[1], "g", 1) != 1)
 		fail("waking the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	if (shm[HALF + 20] != 'K')
 		failv("the child's write is not visible to the parent");

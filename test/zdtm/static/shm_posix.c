@@ -52,9 +52,7 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		if (read(pfd[0], &c, 1) != 1)
 			_exit(2);
@@ -72,7 +70,7 @@ int main(int argc, char **argv)
 	b[10] = 'B';
 	if (write(pfd[1], "g", 1) != 1 || read(qfd[0], &c, 1) != 1)
 		fail("talking to the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x (3: the parent's writes are not in the child's views)", status);
 	if (a[20] != 'a' || b[20] != 'b')
 		failv("the child's writes are not in the parent's views");

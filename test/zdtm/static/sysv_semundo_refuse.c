@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	}
 	test_waitsig();
 	kill(kid, SIGTERM);
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	else if (semctl(id, 0, GETVAL) != 0)
 		failv("the child's SEM_UNDO adjustment was not applied at its exit (value %d)", semctl(id, 0, GETVAL));

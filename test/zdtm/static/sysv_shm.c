@@ -87,9 +87,7 @@ int main(int argc, char **argv)
 		test_bug("IPC_RMID");
 
 	test_daemon();
-	kid = fork();
-	if (kid < 0)
-		test_bug("fork");
+	kid = zdtm_fork();
 	if (kid == 0) {
 		close(pfd[1]);
 		_exit(child(pfd[0], a, b));
@@ -127,7 +125,7 @@ int main(int argc, char **argv)
 		failv("a write through the piece is not seen");
 	if (write(pfd[1], "g", 1) != 1)
 		fail("waking the child");
-	if (waitpid(kid, &status, 0) != kid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (zdtm_reap(kid, &status))
 		failv("child: status %#x", status);
 	if (a[FILLED + 20] != 'K' || b[200] != 'L')
 		failv("the child's writes are not visible to the parent");

@@ -26,9 +26,7 @@ int main(int argc, char **argv)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sk) || dup2(sk[0], SOCK_FD) != SOCK_FD)
 		test_bug("socketpair");
 	close(sk[0]);
-	pid = fork();
-	if (pid < 0)
-		test_bug("fork");
+	pid = zdtm_fork();
 	if (pid == 0) {
 		/* the grandchild echoes one message, then goes when we close our end */
 		if (fork() == 0) {

@@ -67,15 +67,13 @@ int main(int argc, char **argv)
 		test_bug("socketpair");
 	if (send(s[0], "ping", 5, 0) != 5 || send(s[1], "early", 6, 0) != 6 || send(d[0], "dgram", 6, 0) != 6)
 		test_bug("send");
-	pid = fork();
-	if (pid < 0)
-		test_bug("fork");
+	pid = zdtm_fork();
 	if (pid == 0)
 		child();
 	close(s[1]);
 	test_waitsig();
 	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+	if (zdtm_reap(pid, &st))
 		failv("the child failed (status %#x)", st);
 	if (recv(s[0], buf, 6, MSG_DONTWAIT) != 6 || strcmp(buf, "early") ||
 	    recv(s[0], buf, sizeof(buf), MSG_DONTWAIT) != 5 || strcmp(buf, "pong"))

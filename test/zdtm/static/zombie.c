@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 
 	if (state_of(a) != 'Z' || state_of(b) != 'Z')
 		failv("not zombies any more: %c %c", state_of(a), state_of(b));
-	if (waitpid(a, &status, 0) != a || !WIFEXITED(status) || WEXITSTATUS(status) != 42)
+	if (zdtm_reap(a, &status) != 42)
 		failv("child a: status %#x", status);
 	if (waitpid(b, &status, 0) != b || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		failv("child b: status %#x", status);
