@@ -3,8 +3,8 @@
  * A dgram socket bound to a path that was removed afterwards, with a
  * sender connected to it and two datagrams queued, and a path-bound
  * dgram socket whose path is now taken by another socket file. After C/R
- * getsockname still shows the path, the path is not there again (nor
- * changed for the other), the datagrams come back and the connected
+ * getsockname still shows the path, the path is not there again (and
+ * still a socket for the other), the datagrams come back and the connected
  * sender still reaches the socket.
  */
 #include <errno.h>
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	char path[108], path2[108], buf[16] = {};
 	struct sockaddr_un a, n;
 	socklen_t nl = sizeof(n);
-	struct stat st, st2;
+	struct stat st2;
 	int r, s, q, other;
 
 	test_init(argc, argv);
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 		test_bug("unlink");
 	/* q's path now belongs to another socket */
 	if (bind(q, (struct sockaddr *)&a, addr(&a, path2)) || unlink(path2) ||
-	    bind(other, (struct sockaddr *)&a, addr(&a, path2)) || stat(path2, &st))
+	    bind(other, (struct sockaddr *)&a, addr(&a, path2)))
 		test_bug("replace");
 
 	test_daemon();
@@ -62,8 +62,13 @@ int main(int argc, char **argv)
 	errno = 0;
 	if (!stat(path, &st2) || errno != ENOENT)
 		fail("the removed path is back");
-	if (stat(path2, &st2) || st2.st_ino != st.st_ino)
-		fail("the other socket's file was changed");
+	/*
+	 * The other socket is bound again at restore, so its file is a new
+	 * inode (ext4 often hands back the same number, so comparing it would
+	 * only pass by chance); it must be there and be a socket.
+	 */
+	if (stat(path2, &st2) || !S_ISSOCK(st2.st_mode))
+		fail("the other socket's file is gone");
 	if (recv(r, buf, sizeof(buf), MSG_DONTWAIT) != 3 || memcmp(buf, "one", 3) ||
 	    recv(r, buf, sizeof(buf), MSG_DONTWAIT) != 4 || memcmp(buf, "two!", 4))
 		fail("the queued datagrams are lost");
