@@ -261,17 +261,30 @@ err:
 	return NULL;
 }
 
-/* Raw pages files have no header; recognise them by name. */
-static bool is_pages_name(const char *path)
+/*
+ * Raw images (pages, shmem and SysV segment bytes) have no header: find
+ * their type by name, from the "NAME-%u.img" of their description.
+ */
+static int raw_type_by_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
-	unsigned int id;
-	int end = 0;
 
 	base = base ? base + 1 : path;
-	if (sscanf(base, "pages-%u.img%n", &id, &end) != 1)
-		return false;
-	return end > 0 && base[end] == '\0';
+	for (int t = 0; t < CR_FD_MAX; t++) {
+		const char *fmt = img_descs[t].name_fmt;
+		const char *conv = fmt ? strstr(fmt, "%u") : NULL;
+		size_t plen = conv ? (size_t)(conv - fmt) : 0;
+		char *end;
+
+		if (img_descs[t].magic || !conv || strncmp(base, fmt, plen))
+			continue;
+		if (base[plen] < '0' || base[plen] > '9')
+			continue;
+		strtoul(base + plen, &end, 10);
+		if (!strcmp(end, conv + 2))
+			return t;
+	}
+	return -1;
 }
 
 struct cr_img *open_image_path(const char *path)
@@ -290,8 +303,11 @@ struct cr_img *open_image_path(const char *path)
 		pr_perror("Can't open image %s", path);
 		goto err;
 	}
-	if (is_pages_name(path))
+	type = raw_type_by_name(path);
+	if (type >= 0) {
+		img->type = type;
 		return img;
+	}
 
 	if (read_header(img, hdr))
 		goto err;

@@ -352,7 +352,8 @@ static void print_message(FILE *f, const ProtobufCMessage *m, int depth)
 	fputc('}', f);
 }
 
-static int show_pages(struct cr_img *img, FILE *out)
+/* A raw image has no entries: say what it is and how big. */
+static int show_raw(struct cr_img *img, FILE *out)
 {
 	long page_size = sysconf(_SC_PAGESIZE);
 	struct stat st;
@@ -363,6 +364,12 @@ static int show_pages(struct cr_img *img, FILE *out)
 	}
 	if (page_size <= 0)
 		page_size = 4096;
+	if (img->type != CR_FD_PAGES) {
+		/* shmem and SysV bytes: sparse, any size */
+		fprintf(out, "{\"magic\": \"%s\", \"size\": %lld}\n", img_type_name(img->type),
+			(long long)st.st_size);
+		return 0;
+	}
 	if (st.st_size % page_size) {
 		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
 		       img->path, (long long)st.st_size, page_size);
@@ -425,8 +432,8 @@ int show_image(const char *path, FILE *out)
 	if (!img)
 		return -1;
 
-	if (img->type == CR_FD_PAGES) {
-		ret = show_pages(img, out);
+	if (!img_descs[img->type].magic) {
+		ret = show_raw(img, out);
 		goto out_img;
 	}
 

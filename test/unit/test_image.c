@@ -1002,6 +1002,31 @@ static void test_show_pages(void **state)
 	free(buf);
 }
 
+/* Segment bytes (shmem, SysV) are raw too, sparse and of any size. */
+static void test_show_raw_segments(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[100] = { 1 };
+	char *out = NULL;
+
+	write_file(fx, "shmem-4.img", buf, sizeof(buf));
+	assert_int_equal(show(fx, "shmem-4.img", &out), 0);
+	assert_string_equal(out, "{\"magic\": \"SHMEM_PAGES\", \"size\": 100}\n");
+	free(out);
+
+	out = NULL;
+	write_file(fx, "sysvshm-32768.img", buf, sizeof(buf));
+	assert_int_equal(show(fx, "sysvshm-32768.img", &out), 0);
+	assert_string_equal(out, "{\"magic\": \"SYSVSHM_PAGES\", \"size\": 100}\n");
+	free(out);
+
+	/* not a raw name: read as an image, and refused for its magic */
+	out = NULL;
+	write_file(fx, "shmem-4x.img", buf, sizeof(buf));
+	assert_int_equal(show(fx, "shmem-4x.img", &out), -1);
+	free(out);
+}
+
 static void test_show_corrupt(void **state)
 {
 	struct fixture *fx = *state;
@@ -1056,6 +1081,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_show_core, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_stats_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_raw_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_corrupt, setup, teardown),
 	};
 
