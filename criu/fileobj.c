@@ -20,6 +20,7 @@
 #include "chunks.h"
 #include "cr_options.h"
 #include "fileobj.h"
+#include "shmem.h"
 #include "log.h"
 #include "util.h"
 
@@ -63,7 +64,7 @@ static size_t nr_remaps;
 
 /*
  * Link the file open at @proc back next to @path under a name of ours
- * (the kernel allows it for files with links left and O_TMPFILE ones).
+ * (only files with links left: see fileobj_dump_unlinked()).
  * 0, or -1 with errno set.
  */
 static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
@@ -122,29 +123,30 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 		       path);
 		return -1;
 	}
-	if (opts.link_remap || st->st_nlink > 0 || big) {
-		if (!opts.link_remap && st->st_nlink > 0) {
+	if (st->st_nlink > 0) {
+		if (!opts.link_remap) {
 			pr_err("can't dump task %d: %s refers to %s, whose name was removed but which has %lu other "
 			       "link(s) we can't find; dump with --link-remap\n", pid, what, path,
 			       (unsigned long)st->st_nlink);
 			return -1;
 		}
-		if (!opts.link_remap) {
-			pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes); only regular files "
-			       "up to --ghost-limit (%lu) are saved\n", pid, what, path, (long)st->st_size,
-			       (unsigned long)opts.ghost_limit);
-			return -1;
-		}
 		if (!link_remap(proc, path, st, r))
 			return 0;
-		if (errno != ENOENT || big || st->st_nlink > 0) {
-			pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes), which --link-remap "
-			       "can't link back: %s%s\n", pid, what, path, (long)st->st_size, strerror(errno),
-			       st->st_nlink ? "" : " (the kernel links back no file with no links left unless it "
-			       "was made with O_TMPFILE; raise --ghost-limit to save it whole)");
-			return -1;
-		}
-		/* no links left: small enough to be saved whole, as without the option */
+		pr_perror("can't dump task %d: %s refers to %s, whose name was removed, and --link-remap can't link "
+			  "it back", pid, what, path);
+		return -1;
+	}
+	/*
+	 * No links left: never linked back, even an O_TMPFILE file (which the
+	 * kernel would allow): a link takes from it for good the task's right
+	 * to link it in itself.
+	 */
+	if (big) {
+		pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes, no links left); only files "
+		       "up to --ghost-limit (%lu) are saved%s\n", pid, what, path, (long)st->st_size,
+		       (unsigned long)opts.ghost_limit,
+		       opts.link_remap ? ", and --link-remap links back only files with links left" : "");
+		return -1;
 	}
 	fd = open(proc, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -359,6 +361,62 @@ err:
 	return -1;
 }
 
+/*
+ * An O_TMPFILE file stays one: made with O_TMPFILE in its directory, so
+ * that the task can still link it in, and filled from the image.
+ */
+static int tmpfile_make(RegFileEntry *r)
+{
+	char dir[4200], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", r->path);
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		pr_err("the O_TMPFILE file %s has no directory\n", r->path);
+		return -1;
+	}
+	slash[slash == dir] = '\0';
+	fd = open(dir, O_TMPFILE | O_CLOEXEC | (r->flags & (O_ACCMODE | O_EXCL | O_LARGEFILE)), r->mode & 07777);
+	if (fd < 0) {
+		pr_perror("can't make the O_TMPFILE file %s again in %s", r->path, dir);
+		return -1;
+	}
+	if ((r->has_uid && fchown(fd, r->uid, r->has_gid ? r->gid : (gid_t)-1)) || fchmod(fd, r->mode & 07777)) {
+		pr_perror("can't give the O_TMPFILE file %s its owner and mode", r->path);
+		goto err;
+	}
+	if (ftruncate(fd, r->ghost_size) || write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size)) {
+		pr_perror("can't fill the O_TMPFILE file %s", r->path);
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+static int is_tmpfile(const RegFileEntry *r)
+{
+	return S_ISREG(r->mode) && (r->flags & O_TMPFILE) == O_TMPFILE && r->has_ghost && r->ghost;
+}
+
+/*
+ * The description of an O_TMPFILE file is the one O_TMPFILE made (dups of
+ * it, not new opens), as it was: its flags say O_TMPFILE.
+ */
+int fileobj_dup_tmpfile(const FileEntry *fe)
+{
+	int fd;
+
+	if (obj_base < 0 || fe->type != FILE_TYPE__FT_REG || !fe->reg || !is_tmpfile(fe->reg))
+		return -2;
+	fd = fcntl(obj_base + (int)fe->id, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		pr_perror("can't dup the O_TMPFILE file %s", fe->reg->path);
+	return fd;
+}
+
 /* A removed directory: made again (under its own name if free), opened, removed. */
 static int dir_make(RegFileEntry *r)
 {
@@ -500,7 +558,7 @@ int fileobj_make_all(struct rst_files *rf, int base)
 		else if ((same = same_ghost(rf, i, fe->reg)) >= 0)
 			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
 		else
-			fd = ghost_make(fe->reg);
+			fd = is_tmpfile(fe->reg) ? tmpfile_make(fe->reg) : ghost_make(fe->reg);
 		if (fd < 0 || move_fd(fd, base + fe->id) < 0 || fcntl(base + fe->id, F_SETFD, FD_CLOEXEC)) {
 			pr_perror("can't make the object of file %u", fe->id);
 			return -1;

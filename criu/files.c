@@ -605,6 +605,14 @@ static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 	return fileobj_reopen(r->same_as, flags);
 }
 
+/* An object made at restore: a dup of an O_TMPFILE file's own description, else a new open. */
+static int open_holder(const FileEntry *fe, int flags)
+{
+	int fd = fileobj_dup_tmpfile(fe);
+
+	return fd != -2 ? fd : fileobj_reopen(fe->id, flags);
+}
+
 int open_file(struct rst_files *rf, uint32_t id, int flags)
 {
 	FileEntry *fe = find_file(rf, id);
@@ -625,7 +633,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	if (r->has_same_as)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
-		fd = fileobj_reopen(fe->id, flags);
+		fd = open_holder(fe, flags);
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
 	if (fd < 0) {
@@ -641,7 +649,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
 		goto err;
 	}
-	if (S_ISREG(st.st_mode) && !(r->has_ghost && r->ghost) && !r->has_same_as && !opts.allow_changed_files &&
+	/* objects made at restore are new inodes (a link-remap file is checked when opened) */
+	if (S_ISREG(st.st_mode) && !fileobj_is_holder(fe) && !r->has_same_as && !opts.allow_changed_files &&
 	    reg_changed(r, &st))
 		goto err;
 	if (S_ISREG(st.st_mode) && r->pos && lseek(fd, r->pos, SEEK_SET) != (off_t)r->pos) {

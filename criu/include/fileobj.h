@@ -54,4 +54,7 @@ void fileobj_restore_done(struct rst_files *rf);
 int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileEntry *fe);
 int memfd_make(FileEntry *fe);
 
+/* A dup of the O_TMPFILE file made for @fe, -1 on error, -2 if it isn't one. */
+int fileobj_dup_tmpfile(const FileEntry *fe);
+
 #endif

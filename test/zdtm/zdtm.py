@@ -318,6 +318,9 @@ def read_vmas(pid):
 _SHMEM_NAMES = ('/dev/zero (deleted)', '/memfd:')
 
 
+_TMPFILE_RE = re.compile(r'^(.*/)#(\d+) \(deleted\)$')
+
+
 def renumber_shmem(vmas):
     """A restored shared memory object is a new object: which areas share one
     matters, not its inode number. So is an unlinked file made again."""
@@ -327,7 +330,8 @@ def renumber_shmem(vmas):
         f = l.split(None, 5)
         if len(f) > 5 and (any(f[5].startswith(n) for n in _SHMEM_NAMES) or f[5].endswith(' (deleted)')):
             ids.setdefault(f[4], len(ids) + 1)
-            l = ' '.join(f[:4] + ['#%d' % ids[f[4]], f[5]])
+            name = _TMPFILE_RE.sub(r'\1#tmpfile (deleted)', f[5])
+            l = ' '.join(f[:4] + ['#%d' % ids[f[4]], name])
         out.append([l, flags])
     return out
 
@@ -423,6 +427,12 @@ def snapshot(pid):
                 key = (m.group(1), m.group(2))
                 ids.setdefault(key, len(ids) + 1)
                 target = '%s:[#%d]' % (m.group(1), ids[key])
+            m = _TMPFILE_RE.match(target)
+            if m:
+                # an O_TMPFILE file's name is its inode number: a new one
+                key = ('tmpfile', m.group(2))
+                ids.setdefault(key, len(ids) + 1)
+                target = '%s#tmpfile%d (deleted)' % (m.group(1), ids[key])
             extra = []
             for il in info.splitlines():
                 k, _, v = il.partition(':')

@@ -2,11 +2,13 @@
 /*
  * --link-remap. "lr.x" and "lr.y" are two links of one file; the task
  * opens it as lr.x, maps it MAP_SHARED and removes lr.x (nlink stays 1).
- * A 2 MiB O_TMPFILE file (more than --ghost-limit, 1 MiB) is open too.
- * Both are linked back at dump under temporary names. After C/R: the
+ * A 512 KiB O_TMPFILE file is open too: it has no links left, so it is
+ * never linked back (that would take from the task the right to link it
+ * in) but saved whole. lr.x is linked back at dump under a temporary name. After C/R: the
  * lr.x fd and mapping are still the file at lr.y (a write by path shows
  * through both), /proc shows "lr.x (deleted)", the big file's contents
- * are back and it has no links, and no temporary link is left.
+ * are back and it has no links, and no temporary link is left; the big
+ * file is still an O_TMPFILE one: the task can link it in.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@
 
 #include "zdtmtst.h"
 
-#define BIG	(2 << 20)
+#define BIG	(512 << 10)
 
 int main(int argc, char **argv)
 {
@@ -58,10 +60,18 @@ int main(int argc, char **argv)
 	memset(big, 0, BIG);
 	if (fstat(ft, &sf) || sf.st_nlink != 0 || sf.st_size != BIG || pread(ft, big, BIG, 0) != BIG ||
 	    zdtm_check(big, BIG, 61) != (size_t)-1)
-		failv("the big unlinked file is not back (nlink %ld, size %ld)", (long)sf.st_nlink, (long)sf.st_size);
+		failv("the O_TMPFILE file is not back (nlink %ld, size %ld)", (long)sf.st_nlink, (long)sf.st_size);
 	n = zdtm_dir_count(test_dir(), ".criu-link-remap.", NULL, 0);
 	if (n != 0)
 		failv("%zd link-remap files are left in %s", n, test_dir());
+	/* still an O_TMPFILE file: it can be linked in (and dumped again) */
+	test_path(lnk, sizeof(lnk), "lr.tmp");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ft);
+	if (linkat(AT_FDCWD, path, AT_FDCWD, lnk, AT_SYMLINK_FOLLOW))
+		fail("the O_TMPFILE file can't be linked in any more");
+	else if (!zdtm_fd_is_path(ft, lnk, 1))
+		fail("the O_TMPFILE file linked in is not the file");
+	unlink(lnk);
 	unlink(y);
 	if (test_failures)
 		return 1;
