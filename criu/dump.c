@@ -79,12 +79,7 @@ struct dump_thread {
 	SiginfoEntry *sig;
 	size_t nr_sig;
 	uint8_t (*sigbuf)[128];
-	struct {
-		uint64_t sp;
-		int32_t flags;
-		uint32_t pad;
-		uint64_t size;
-	} altstack;
+	struct k_altstack altstack;
 	uint64_t clear_child_tid;
 	uint64_t robust_list, robust_len;
 	char comm[64];

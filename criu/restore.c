@@ -1926,35 +1926,35 @@ static int read_tree_images(struct rst_tree *tr)
 		return -1;
 	/* only descriptions used by two tasks or more need passing down */
 	uint8_t *users = calloc(tr->nr_ids + 1, 1);
+	int *first = calloc(tr->nr_ids + 1, sizeof(*first));
 
-	if (!users)
+	if (!users || !first) {
+		free(users);
+		free(first);
 		return -1;
+	}
 	for (int i = 0; i < tr->nr; i++)
 		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (tr->t[i].uses[id] && users[id] < 2)
-				users[id]++;
+			if (tr->t[i].uses[id] && users[id] < 2 && !users[id]++)
+				first[id] = i;	/* bits 0-1: tasks using it (up to 2); bit 2: linked to one */
 	/*
 	 * The two ends of a pipe are two descriptions but one pipe (so are the
 	 * files of a pty, and connected sockets are made together): if
 	 * different tasks hold them, all must come from one place above.
 	 */
-	for (uint32_t id = 0; id < tr->nr_ids; id++) {
-		FileEntry *fe = find_file(&tr->files, id);
+	for (size_t a = 0; a < tr->files.nr; a++)
+		for (size_t b = a + 1; b < tr->files.nr; b++) {
+			FileEntry *fa = tr->files.fe[a], *fb = tr->files.fe[b];
+			uint32_t x = fa->id, y = fb->id;
 
-		if (!fe || (fe->type != FILE_TYPE__FT_PIPE && fe->type != FILE_TYPE__FT_TTY &&
-			    fe->type != FILE_TYPE__FT_UNIXSK))
-			continue;
-		for (uint32_t other = 0; other < tr->nr_ids; other++) {
-			FileEntry *oe = find_file(&tr->files, other);
-
-			if (other == id || !oe || !files_linked(fe, oe))
+			/* linked and held by two different tasks: both pass down */
+			if (x >= tr->nr_ids || y >= tr->nr_ids || !users[x] || !users[y] ||
+			    ((users[x] & 3) == 1 && (users[y] & 3) == 1 && first[x] == first[y]) || !files_linked(fa, fb))
 				continue;
-			for (int i = 0; i < tr->nr; i++)
-				for (int j = 0; j < tr->nr; j++)
-					if (i != j && tr->t[i].uses[id] && tr->t[j].uses[other])
-						users[id] = users[other] = 2;
+			users[x] |= 4;
+			users[y] |= 4;
 		}
-	}
+	free(first);
 	for (int i = 0; i < tr->nr; i++)
 		for (uint32_t id = 0; id < tr->nr_ids; id++)
 			if (users[id] < 2)

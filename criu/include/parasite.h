@@ -27,14 +27,17 @@ struct k_sigaction {
 	uint64_t mask;
 };
 
+/* stack_t as the kernel lays it out */
+struct k_altstack {
+	uint64_t sp;
+	int32_t flags;
+	uint32_t pad;
+	uint64_t size;
+};
+
 struct parasite_misc {
 	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
-	struct {
-		uint64_t sp;
-		int32_t flags;
-		uint32_t pad;
-		uint64_t size;
-	} altstack;
+	struct k_altstack altstack;
 	struct {
 		uint64_t cur, max;
 	} rlim[NR_RLIMITS];

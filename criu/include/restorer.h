@@ -208,12 +208,6 @@ struct restore_args {
 	uint32_t rseq_size, rseq_sig;
 	uint64_t clear_child_tid;	/* the leader's */
 	uint64_t robust_list, robust_len;
-	struct {
-		uint64_t sp;
-		int32_t flags;
-		uint32_t pad;
-		uint64_t size;
-	} altstack;
 
 	uint8_t (*siginfo)[128];	/* queued signals to put back */
 	int32_t *siginfo_tid;		/* the thread each is queued to; 0: process-wide */
