@@ -1,5 +1,6 @@
 /* Seizing tasks and moving their register state in and out. */
 #include <elf.h>
+#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,7 +8,10 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "compel/compel.h"
 #include "log.h"
@@ -57,15 +61,91 @@ pid_t compel_wait(pid_t pid, int *status)
 	return ret;
 }
 
+/* How long a seized task may take to reach its interrupt stop. */
+#define SEIZE_STOP_TIMEOUT_NS	(3 * 1000000000LL)
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Why a task doesn't stop: it sleeps where no signal or trap reaches it
+ * (state D), e.g. waiting for its vfork child.
+ */
+static void report_no_stop(pid_t pid)
+{
+	char path[64], buf[256] = "", state = '?';
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			state = strrchr(buf, ')')[2];
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	if (nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3)
+		cpr_err("can't seize task %d: it waits in a vfork for its child (state %c, syscall %ld); "
+			"not supported\n", pid, state, nr);
+	else
+		cpr_err("can't seize task %d: it did not stop within %lld s (state %c, syscall %ld)\n", pid,
+			SEIZE_STOP_TIMEOUT_NS / 1000000000LL, state, nr);
+}
+
+/*
+ * waitpid() for the interrupt stop, but not for ever: a task asleep
+ * where traps don't reach it would hang us. Polls, yielding first, then
+ * with a growing pause (the stop usually comes within microseconds). 0 or -1 (reported).
+ */
+static int wait_stop(pid_t pid, int *status)
+{
+	long long deadline = now_ns() + SEIZE_STOP_TIMEOUT_NS;
+	struct timespec pause = { 0, 1000 };
+	int spins = 0;
+
+	for (;;) {
+		pid_t ret = waitpid(pid, status, __WALL | WNOHANG);
+
+		if (ret == pid)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			cpr_perror("waitpid(%d) after PTRACE_INTERRUPT", pid);
+			return -1;
+		}
+		if (now_ns() >= deadline) {
+			report_no_stop(pid);
+			return -1;
+		}
+		/* the trap is usually a reschedule away: yield before sleeping */
+		if (spins++ < 64) {
+			sched_yield();
+			continue;
+		}
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 10000000)
+			pause.tv_nsec *= 2;
+	}
+}
+
 static int seize_wait(pid_t pid)
 {
 	int status;
 
 	while (1) {
-		if (compel_wait(pid, &status) < 0) {
-			cpr_perror("waitpid(%d) after PTRACE_INTERRUPT", pid);
+		if (wait_stop(pid, &status))
 			return -1;
-		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			cpr_err("task %d exited while being seized\n", pid);
 			return -1;
