@@ -667,9 +667,49 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 	sc->ss = 0x2b;
 }
 
+#define XFEATURE_XTILEDATA	18
+#define XSAVE_HDR_END		576	/* legacy area + XSAVE header */
+#define XSAVE_HDR_XSTATE_BV	512
+#define ARCH_REQ_XCOMP_PERM	0x1023
+
+/*
+ * rt_sigreturn takes an XSAVE image only up to the task's own user size;
+ * anything bigger silently falls back to the legacy FX part (ymm and up
+ * lost). ptrace hands out the largest layout, which on a CPU with AMX
+ * includes the tile data that the kernel leaves out of a task's default
+ * state. So the frame is cut to the end of the last component it needs,
+ * and a task that had tile data in use asks for the permission first.
+ */
+static uint32_t xstate_end(uint64_t features)
+{
+	unsigned int eax, ebx, ecx, edx;
+	uint32_t end = XSAVE_HDR_END;
+
+	for (int i = 2; i < 63; i++) {
+		if (!(features & (1ULL << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
+			continue;
+		if (ecx & 1)	/* supervisor state: not in the user layout */
+			continue;
+		if (ebx + eax > end)
+			end = ebx + eax;
+	}
+	return end;
+}
+
+static int xstate_request_tiles(pid_t pid)
+{
+	if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)) {
+		pr_perror("can't restore %d: arch_prctl(ARCH_REQ_XCOMP_PERM, AMX tile data)", pid);
+		return -1;
+	}
+	return 0;
+}
+
 static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sigframe *f, uint8_t *xsave)
 {
 	ProtobufCBinaryData *x = &th->fpregs->xsave;
+	uint64_t features, bv;
+	uint32_t size;
 
 	memset(f, 0, sizeof(*f));
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
@@ -684,14 +724,26 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 		return -1;
 	}
 	memcpy(xsave, x->data, x->len);
+	memcpy(&bv, xsave + XSAVE_HDR_XSTATE_BV, 8);
+	features = th->fpregs->xfeatures;
+	if (!(bv & (1ULL << XFEATURE_XTILEDATA)))
+		features &= ~(1ULL << XFEATURE_XTILEDATA);
+	else if (xstate_request_tiles(rc->pid))
+		return -1;
+	bv &= features;
+	memcpy(xsave + XSAVE_HDR_XSTATE_BV, &bv, 8);
+	size = xstate_end(features);
+	if (size > x->len)
+		size = x->len;
+
 	/* The software-reserved bytes tell rt_sigreturn this is a full XSAVE image. */
 	uint32_t *sw = (uint32_t *)(xsave + 464);
 
 	sw[0] = XSTATE_MAGIC1;
-	sw[1] = x->len + 4;
-	memcpy(&sw[2], &th->fpregs->xfeatures, 8);
-	sw[4] = x->len;
-	*(uint32_t *)(xsave + x->len) = XSTATE_MAGIC2;
+	sw[1] = size + 4;
+	memcpy(&sw[2], &features, 8);
+	sw[4] = size;
+	*(uint32_t *)(xsave + size) = XSTATE_MAGIC2;
 	f->uc.uc_mcontext.fpstate = (uint64_t)xsave;
 	return 0;
 }
