@@ -74,7 +74,7 @@ static inline const char *fsn_next_line(const char *l)
 
 #define fsn_for_each_line(l, text) for (l = (text); l && *l; l = fsn_next_line(l))
 
-/* Dump and restore helpers (criu/fsnotify.c). */
+/* Dump and restore helpers (criu/files/fsnotify.c). */
 
 /*
  * The watched object of @fh as an O_PATH fd, checked to be inode @ino on

@@ -1,4 +1,4 @@
-/* Bytes queued inside a pty, taken at dump and put back (criu/tty-queue.c). */
+/* Bytes queued inside a pty, taken at dump and put back (criu/files/tty-queue.c). */
 #ifndef CR_TTY_QUEUE_H
 #define CR_TTY_QUEUE_H
 

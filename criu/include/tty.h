@@ -1,4 +1,4 @@
-/* Unix98 ptys inside the tree (criu/tty.c). */
+/* Unix98 ptys inside the tree (criu/files/tty.c). */
 #ifndef CR_TTY_H
 #define CR_TTY_H
 

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the image layer (criu/image.c, image-desc.c) and
- * "criu show" (criu/show.c).
+ * Unit tests for the image layer (criu/image/image.c, image-desc.c) and
+ * "criu show" (criu/image/show.c).
  */
 #include <stdarg.h>
 #include <stddef.h>

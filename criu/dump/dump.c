@@ -1099,7 +1099,7 @@ static int is_ancestor(struct dump_tree *t, pid_t anc, struct dump_ctx *dc)
 /*
  * A group outlives its leader, and its id stays reserved while it does:
  * no process has that pid. Restore makes the group again with a helper
- * (criu/pgrp.c). The session's own group is not one of these: it would
+ * (criu/restore/pgrp.c). The session's own group is not one of these: it would
  * need the session rebuilt too.
  */
 static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)

@@ -1,5 +1,5 @@
 /*
- * Bytes queued inside a pty (criu/tty.c): output the slave wrote that the
+ * Bytes queued inside a pty (criu/files/tty.c): output the slave wrote that the
  * master has not read, and input written to the master that the slave has
  * not read (non-canonical mode only).
  *
