@@ -1,0 +1,117 @@
+/* The dump flow's own declarations, shared by the files of criu/dump/. */
+#ifndef CR_DUMP_DUMP_H
+#define CR_DUMP_DUMP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "compel/compel.h"
+#include "core.pb-c.h"
+#include "cr_options.h"
+#include "creds.h"
+#include "crtools.h"
+#include "epoll.h"
+#include "files.h"
+#include "file-lock.h"
+#include "external.h"
+#include "fileobj.h"
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "ipc-sysv.h"
+#include "log.h"
+#include "mem.h"
+#include "parasite.h"
+#include "parasite-blob.h"
+#include "proc_parse.h"
+#include "sk-unix.h"
+#include "pstree.pb-c.h"
+#include "shmem.h"
+#include "tty.h"
+#include "util.h"
+#include "vdso.h"
+
+#ifndef PTRACE_PEEKSIGINFO
+#define PTRACE_PEEKSIGINFO	0x4209
+#endif
+#define PTRACE_PEEKSIGINFO_SHARED	1
+
+/* Kernel-internal syscall restart codes, as seen in %rax of a stopped task. */
+#define ERESTARTSYS		512
+#define ERESTARTNOINTR		513
+#define ERESTARTNOHAND		514
+#define ERESTART_RESTARTBLOCK	516
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION	0x420f
+#endif
+
+struct rseq_conf {
+	uint64_t ptr;
+	uint32_t size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+/* What is per thread; th[0] is the leader. */
+struct dump_thread {
+	pid_t tid;
+	int state;
+	struct compel_thread_state regs;
+	struct rseq_conf rseq;
+	SiginfoEntry *sig;
+	size_t nr_sig;
+	uint8_t (*sigbuf)[128];
+	struct k_altstack altstack;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_len;
+	char comm[64];
+	int seccomp_mode;
+	ProtobufCBinaryData *filters;	/* oldest first */
+	size_t nr_filters;
+	struct proc_status status;	/* task/TID/status: its creds */
+	uint32_t secbits;
+};
+
+#define MAX_THREADS	4096
+
+struct dump_ctx {
+	pid_t pid;
+	pid_t ppid;		/* parent in the dump, 0 for the root */
+	int zombie;
+	int exit_code;		/* of a zombie, as wait() would report it */
+	int pgid_gone;		/* its group's leader has exited */
+	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
+	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
+	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
+	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
+	uint32_t pages_id;
+	int dfd;
+	int state;
+	struct dump_thread *th;
+	int nr_th;
+	struct proc_pid_stat stat;
+	struct proc_status status;
+	struct proc_vma *pvmas;
+	int nr_pvmas;
+	struct file_table *files;	/* shared by the whole dump */
+	struct fd_list fds;
+	struct mm_dump md;
+	struct parasite_misc misc;
+	struct vdso_symtab vdso;
+	VdsoSymEntry vdso_syms[VDSO_MAX_SYMS], *vdso_sym_ptrs[VDSO_MAX_SYMS];
+	struct {
+		int id, clock, signo, notify, tid;
+		uint64_t value;
+	} timers[MAX_POSIX_TIMERS];
+	int nr_timers;
+	SiginfoEntry *sig_shared;
+	size_t nr_sig_shared;
+	uint8_t (*shared_buf)[128];
+	struct dump_stats *st;
+	struct mm_parent parent;	/* whose pages it may share (cow.c); md NULL for the root */
+};
+
+int write_core(struct dump_ctx *dc, struct dump_thread *t);
+
+#endif

@@ -1,0 +1,787 @@
+/*
+ * The restorer's arguments: everything the blob needs to map the task's
+ * memory back and become it (areas, registers and FPU state, threads,
+ * signals, seccomp, the vDSO plan), laid out in one bootstrap area.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rst.h"
+
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len);
+
+static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
+{
+	memset(sv, 0, sizeof(*sv));
+	for (int i = 0; i < nr; i++) {
+		int p = -1;
+
+		if (!vmas[i].name)
+			continue;
+		if (!strcmp(vmas[i].name, "[vvar]"))
+			p = VDSO_PART_VVAR;
+		else if (!strcmp(vmas[i].name, "[vvar_vclock]"))
+			p = VDSO_PART_VCLOCK;
+		else if (!strcmp(vmas[i].name, "[vdso]"))
+			p = VDSO_PART_VDSO;
+		if (p >= 0) {
+			sv->part[p].start = vmas[i].start;
+			sv->part[p].end = vmas[i].end;
+		}
+	}
+	return 0;
+}
+
+static int vdso_part_of(const VmaEntry *v)
+{
+	switch (v->kind) {
+	case VMA_KIND__VMA_VVAR: return VDSO_PART_VVAR;
+	case VMA_KIND__VMA_VVAR_VCLOCK: return VDSO_PART_VCLOCK;
+	case VMA_KIND__VMA_VDSO: return VDSO_PART_VDSO;
+	default: return -1;
+	}
+}
+
+static void target_vdso(struct rst_ctx *rc, struct rst_vdso_part *tgt)
+{
+	memset(tgt, 0, sizeof(*tgt) * VDSO_NR_PARTS);
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		int p = vdso_part_of(rc->mm->vmas[i]);
+
+		if (p >= 0) {
+			tgt[p].start = rc->mm->vmas[i]->start;
+			tgt[p].end = rc->mm->vmas[i]->end;
+		}
+	}
+}
+
+/* Can this kernel's vDSO simply be moved to where the task's was? */
+static int vdso_layout_same(struct self_vdso *sv, struct rst_vdso_part *tgt)
+{
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		uint64_t sl = sv->part[p].end - sv->part[p].start, tl = tgt[p].end - tgt[p].start;
+
+		if (sl != tl)
+			return 0;
+		if (tl && (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
+			  (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Different layout: our vDSO goes to a free spot, and the task's old vDSO
+ * address gets trampolines into it (see vdso.c).
+ */
+static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a,
+			   struct rst_vdso_part *tgt, uint8_t *proxy_buf)
+{
+	struct vdso_symtab old = { 0 }, new;
+	struct proc_vma boot[2] = {
+		{ .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len },
+		{ .start = rc->tree->cow.base, .end = rc->tree->cow.base + rc->tree->cow.len },
+	};
+	uint64_t lo = UINT64_MAX, hi = 0, base;
+
+	if (!tgt[VDSO_PART_VDSO].end || !sv->part[VDSO_PART_VDSO].end) {
+		pr_err("can't restore %d: no vDSO on one side\n", rc->pid);
+		return -1;
+	}
+	if (!rc->mm->n_vdso_syms) {
+		pr_err("can't restore %d on a kernel with another vDSO layout: the images list no vDSO functions\n",
+		       rc->pid);
+		return -1;
+	}
+	for (size_t i = 0; i < rc->mm->n_vdso_syms && i < VDSO_MAX_SYMS; i++) {
+		snprintf(old.sym[i].name, VDSO_NAME_LEN, "%s", rc->mm->vdso_syms[i]->name);
+		old.sym[i].off = rc->mm->vdso_syms[i]->offset;
+		old.nr++;
+	}
+	if (vdso_parse_symtab((const uint8_t *)sv->part[VDSO_PART_VDSO].start,
+			      sv->part[VDSO_PART_VDSO].end - sv->part[VDSO_PART_VDSO].start, &new))
+		return -1;
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		if (!sv->part[p].end)
+			continue;
+		lo = sv->part[p].start < lo ? sv->part[p].start : lo;
+		hi = sv->part[p].end > hi ? sv->part[p].end : hi;
+	}
+	base = find_bootstrap_hole(rc, boot, 2, hi - lo);
+	if (!base) {
+		pr_err("no room for this kernel's vDSO in the address space of %d\n", rc->pid);
+		return -1;
+	}
+	a->proxy_start = tgt[VDSO_PART_VDSO].start;
+	a->proxy_len = tgt[VDSO_PART_VDSO].end - tgt[VDSO_PART_VDSO].start;
+	a->proxy_image = proxy_buf;
+	for (int p = 0; p < VDSO_NR_PARTS; p++) {
+		tgt[p].start = sv->part[p].end ? base + (sv->part[p].start - lo) : 0;
+		tgt[p].end = sv->part[p].end ? base + (sv->part[p].end - lo) : 0;
+	}
+	/* Whoever looks the vDSO up later must find a real one. */
+	for (size_t i = 0; i + 1 < rc->mm->n_auxv; i += 2)
+		if (rc->mm->auxv[i] == AT_SYSINFO_EHDR)
+			a->auxv[i + 1] = tgt[VDSO_PART_VDSO].start;
+	pr_info("%d: vDSO proxy at %lx, this kernel's vDSO moves to %lx\n", rc->pid,
+		(unsigned long)a->proxy_start, (unsigned long)tgt[VDSO_PART_VDSO].start);
+	return vdso_build_proxy(proxy_buf, a->proxy_len, &old, &new, tgt[VDSO_PART_VDSO].start);
+}
+
+static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_args *a, uint8_t *proxy_buf)
+{
+	struct rst_vdso_part tgt[VDSO_NR_PARTS];
+
+	target_vdso(rc, tgt);
+	if (opts.force_vdso_proxy || !vdso_layout_same(sv, tgt)) {
+		if (plan_vdso_proxy(rc, sv, a, tgt, proxy_buf))
+			return -1;
+	}
+	memcpy(a->self_vdso, sv->part, sizeof(sv->part));
+	memcpy(a->tgt_vdso, tgt, sizeof(tgt));
+	return 0;
+}
+
+static int overlaps(uint64_t s, uint64_t e, uint64_t s2, uint64_t e2)
+{
+	return s < e2 && s2 < e;
+}
+
+/* A hole free both in the child now and in the task to be. */
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len)
+{
+	uint64_t cand = kdat.task_size - (1ULL << 32);	/* stay well below the stack */
+
+	while (cand > (1ULL << 32)) {
+		uint64_t end = cand + len, lowest = cand;
+		int hit = 0;
+
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (overlaps(cand, end, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end)) {
+				hit = 1;
+				if (rc->mm->vmas[i]->start < lowest)
+					lowest = rc->mm->vmas[i]->start;
+			}
+		for (int i = 0; i < nr_self; i++)
+			if (overlaps(cand, end, self[i].start, self[i].end)) {
+				hit = 1;
+				if (self[i].start < lowest)
+					lowest = self[i].start;
+			}
+		if (!hit)
+			return cand;
+		cand = ((lowest - len) & ~(PAGE_SIZE - 1)) - PAGE_SIZE;
+	}
+	return 0;
+}
+
+static void *bump(char **p, size_t size)
+{
+	void *ret = (void *)(((uintptr_t)*p + 63) & ~63UL);
+
+	*p = (char *)ret + size;
+	return ret;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf)
+{
+	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
+	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
+	int nr_files = 0, ret = -1;
+
+	if (!ids || !fds)
+		goto out;
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		VmaEntry *v = rc->mm->vmas[i];
+		struct rst_vma *r;
+
+		if (vdso_part_of(v) >= 0)
+			continue;
+		r = &a->vmas[a->nr_vmas++];
+		r->start = v->start;
+		r->end = v->end;
+		r->pgoff = v->pgoff;
+		r->prot = v->prot;
+		r->flags = v->flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN);
+		r->fd = -1;
+		r->kind = RST_VMA_ANON;
+		r->madv = v->has_madv ? v->madv : 0;
+		r->premap = cow_slot(&rc->cow, v->start);
+		if (v->kind == VMA_KIND__VMA_SHMEM) {
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
+			r->kind = RST_VMA_SYSVSHM;
+			r->flags = v->flags;	/* shmat() flags */
+			r->fd = v->shmid;
+			r->shm_size = ipc_sysv_shm_size(v->shmid);
+			continue;
+		}
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+
+		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
+		for (int j = 0; j < nr_files; j++)
+			if (ids[j] == v->file_id)
+				r->fd = fds[j];
+		if (r->fd >= 0)
+			continue;
+		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
+			       cf->files + nr_files);
+		if (r->fd < 0)
+			goto out;
+		ids[nr_files] = v->file_id;
+		fds[nr_files++] = r->fd;
+	}
+	ret = 0;
+out:
+	free(ids);
+	free(fds);
+	return ret;
+}
+
+static int have_cap_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
+}
+
+static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
+{
+	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
+	sc->r12 = g->r12; sc->r13 = g->r13; sc->r14 = g->r14; sc->r15 = g->r15;
+	sc->rdi = g->di; sc->rsi = g->si; sc->rbp = g->bp; sc->rbx = g->bx;
+	sc->rdx = g->dx; sc->rax = g->ax; sc->rcx = g->cx; sc->rsp = g->sp;
+	sc->rip = g->ip; sc->eflags = g->flags;
+	sc->cs = 0x33;
+	sc->ss = 0x2b;
+}
+
+/*
+ * rt_sigreturn takes an XSAVE image only up to the task's own user size;
+ * anything bigger silently falls back to the legacy FX part (ymm and up
+ * lost). ptrace hands out the largest layout, which on a CPU with AMX
+ * includes the tile data that the kernel leaves out of a task's default
+ * state. So the frame is cut to the end of the last component it needs,
+ * and a task that had tile data in use asks for the permission first.
+ */
+static uint32_t xstate_end(uint64_t features)
+{
+	unsigned int eax, ebx, ecx, edx;
+	uint32_t end = XSAVE_HDR_END;
+
+	for (int i = 2; i < 63; i++) {
+		if (!(features & (1ULL << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
+			continue;
+		if (ecx & 1)	/* supervisor state: not in the user layout */
+			continue;
+		if (ebx + eax > end)
+			end = ebx + eax;
+	}
+	return end;
+}
+
+static int xstate_request_tiles(pid_t pid)
+{
+	if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)) {
+		pr_perror("can't restore %d: arch_prctl(ARCH_REQ_XCOMP_PERM, AMX tile data)", pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sigframe *f, uint8_t *xsave)
+{
+	ProtobufCBinaryData *x = &th->fpregs->xsave;
+	uint64_t features, bv;
+	uint32_t size;
+
+	memset(f, 0, sizeof(*f));
+	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f->uc.uc_stack.ss_sp = th->altstack->sp;
+	f->uc.uc_stack.ss_flags = th->altstack->flags;
+	f->uc.uc_stack.ss_size = th->altstack->size;
+	f->uc.uc_sigmask = th->blk_sigset;
+	fill_regs(&f->uc.uc_mcontext, th->gpregs);
+
+	if (x->len < 576 || x->len > 64 * 1024) {
+		pr_err("core-%d.img: the FPU state has an impossible size (%zu)\n", th->tid, x->len);
+		return -1;
+	}
+	memcpy(xsave, x->data, x->len);
+	memcpy(&bv, xsave + XSAVE_HDR_XSTATE_BV, 8);
+	features = th->fpregs->xfeatures;
+	if (!(bv & (1ULL << XFEATURE_XTILEDATA)))
+		features &= ~(1ULL << XFEATURE_XTILEDATA);
+	else if (xstate_request_tiles(rc->pid))
+		return -1;
+	bv &= features;
+	memcpy(xsave + XSAVE_HDR_XSTATE_BV, &bv, 8);
+	size = xstate_end(features);
+	if (size > x->len)
+		size = x->len;
+
+	/* The software-reserved bytes tell rt_sigreturn this is a full XSAVE image. */
+	uint32_t *sw = (uint32_t *)(xsave + 464);
+
+	sw[0] = XSTATE_MAGIC1;
+	sw[1] = size + 4;
+	memcpy(&sw[2], &features, 8);
+	sw[4] = size;
+	*(uint32_t *)(xsave + size) = XSTATE_MAGIC2;
+	f->uc.uc_mcontext.fpstate = (uint64_t)xsave;
+	return 0;
+}
+
+static int fill_task(struct rst_ctx *rc, struct restore_args *a)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	ThreadCoreEntry *th = rc->core->thread;
+	MmEntry *mm = rc->mm;
+
+	a->mm.start_code = mm->start_code;
+	a->mm.end_code = mm->end_code;
+	a->mm.start_data = mm->start_data;
+	a->mm.end_data = mm->end_data;
+	a->mm.start_brk = mm->start_brk;
+	a->mm.brk = mm->brk;
+	a->mm.start_stack = mm->start_stack;
+	a->mm.arg_start = mm->arg_start;
+	a->mm.arg_end = mm->arg_end;
+	a->mm.env_start = mm->env_start;
+	a->mm.env_end = mm->env_end;
+	if (mm->n_auxv > ARRAY_SIZE(a->auxv)) {
+		pr_err("mm-%d.img: auxv too long\n", rc->pid);
+		return -1;
+	}
+	memcpy(a->auxv, mm->auxv, mm->n_auxv * 8);
+	a->mm.auxv_size = mm->n_auxv * 8;
+
+	for (size_t i = 0; i < tc->n_sigactions; i++) {
+		SigactionEntry *s = tc->sigactions[i];
+
+		if (s->sig < 1 || s->sig > NR_SIGNALS)
+			continue;
+		a->sa[s->sig - 1].handler = s->handler;
+		a->sa[s->sig - 1].flags = s->flags;
+		a->sa[s->sig - 1].restorer = s->restorer;
+		a->sa[s->sig - 1].mask = s->mask;
+	}
+	for (size_t i = 0; i < tc->n_rlimits && i < NR_RLIMITS; i++) {
+		struct rlimit cur;
+		RlimitEntry *r = tc->rlimits[i];
+
+		if (r->resource >= NR_RLIMITS)
+			continue;
+		getrlimit(r->resource, &cur);
+		if (r->max > cur.rlim_max && !have_cap_sys_resource()) {
+			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
+			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
+			       (unsigned long)cur.rlim_max);
+			return -1;
+		}
+		a->rlim[r->resource].cur = r->cur;
+		a->rlim[r->resource].max = r->max;
+		if (r->resource + 1 > a->nr_rlim)
+			a->nr_rlim = r->resource + 1;
+	}
+	if (tc->creds->n_groups > RST_MAX_GROUPS) {
+		pr_err("can't restore %d: it has %zu supplementary groups, more than %d\n", rc->pid,
+		       tc->creds->n_groups, RST_MAX_GROUPS);
+		return -1;
+	}
+	creds_to_rst(&a->creds, tc->creds);
+	a->dumpable = tc->dumpable;
+	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
+	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
+		/* criu would be its parent, and criu exits at once with -d */
+		pr_err("can't restore %d detached: it has a parent-death signal (%d), which would fire as soon as "
+		       "criu exits; restore it without -d or with --restore-sibling\n", rc->pid, a->pdeath_sig);
+		return -1;
+	}
+	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
+	a->stopped = tc->has_stopped && tc->stopped;
+	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
+		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
+		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
+		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
+		a->itimer[i].interval_usec = tc->itimers[i]->interval_us % 1000000;
+	}
+	for (size_t i = 0; i < tc->n_posix_timers; i++) {
+		PosixTimerEntry *p = tc->posix_timers[i];
+		struct rst_timer *t = &a->timers[i];
+
+		t->id = p->id;
+		t->clock = p->clock;
+		t->signo = p->signo;
+		t->notify = p->notify;
+		t->tid = p->has_notify_tid ? p->notify_tid : 0;
+		t->value = p->sigev_value;
+		t->spec.value_sec = p->value_ns / 1000000000ULL;
+		t->spec.value_nsec = p->value_ns % 1000000000ULL;
+		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
+		t->spec.interval_nsec = p->interval_ns % 1000000000ULL;
+		/* a disarmed timer has value 0; an armed one that is due now must still fire */
+		if (!p->value_ns && p->interval_ns)
+			t->spec.value_nsec = 1;
+	}
+	a->nr_timers = tc->n_posix_timers;
+	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
+	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
+	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	if (tc->has_sched_policy && tc->has_nice) {
+		a->has_sched = 1;
+		a->sched_policy = tc->sched_policy;
+		a->sched_prio = tc->has_sched_prio ? tc->sched_prio : 0;
+		a->nice = tc->nice;
+	}
+	if (th->rseq && th->rseq->size) {
+		a->rseq_ptr = th->rseq->ptr;
+		a->rseq_size = th->rseq->size;
+		a->rseq_sig = th->rseq->signature;
+	}
+	a->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
+	a->robust_list = th->has_robust_list ? th->robust_list : 0;
+	a->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
+	a->fs_base = th->gpregs->fs_base;
+	a->gs_base = th->gpregs->gs_base;
+	a->pid = rc->pid;
+	return 0;
+}
+
+static void add_siginfo(struct restore_args *a, ThreadCoreEntry *th, int32_t tid, uint32_t *n)
+{
+	for (size_t i = 0; i < th->n_pending; i++) {
+		memcpy(a->siginfo[*n], th->pending[i]->siginfo.data, 128);
+		a->siginfo_tid[(*n)++] = tid;
+	}
+}
+
+static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < tc->n_shared_pending; i++) {
+		memcpy(a->siginfo[n], tc->shared_pending[i]->siginfo.data, 128);
+		a->siginfo_tid[n++] = 0;
+	}
+	add_siginfo(a, rc->core->thread, rc->pid, &n);
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		add_siginfo(a, rc->tcores[i]->thread, rc->tcores[i]->thread->tid, &n);
+	a->nr_siginfo = n;
+	for (uint32_t i = 0; i < n; i++) {
+		int sig = *(int32_t *)a->siginfo[i];
+
+		if (sig < 1 || sig > NR_SIGNALS) {
+			pr_err("core-%d.img: a pending signal has number %d\n", rc->pid, sig);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static size_t nr_siginfo(struct rst_ctx *rc)
+{
+	size_t n = rc->core->tc->n_shared_pending + rc->core->thread->n_pending;
+
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		n += rc->tcores[i]->thread->n_pending;
+	return n;
+}
+
+static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
+{
+	s->mode = th->has_seccomp_mode ? th->seccomp_mode : 0;
+	if (s->mode > 2) {
+		pr_err("core-%d.img: unknown seccomp mode %u\n", th->tid, s->mode);
+		return -1;
+	}
+	if (s->mode != 2)
+		return 0;
+	s->f = bump(p, th->n_seccomp_filters * sizeof(*s->f));
+	for (size_t i = 0; i < th->n_seccomp_filters; i++) {
+		ProtobufCBinaryData *b = &th->seccomp_filters[i];
+		void *insns;
+
+		if (!b->len || b->len % 8 || b->len > 4096 * 8) {
+			pr_err("core-%d.img: a seccomp filter of %zu bytes\n", th->tid, b->len);
+			return -1;
+		}
+		insns = bump(p, b->len);
+		memcpy(insns, b->data, b->len);
+		s->f[i].len = b->len / 8;
+		s->f[i].insns = (uint64_t)insns;
+	}
+	s->nr = th->n_seccomp_filters;
+	return 0;
+}
+
+static size_t seccomp_size(ThreadCoreEntry *th)
+{
+	size_t len = 64 + th->n_seccomp_filters * (sizeof(struct rst_filter) + 64);
+
+	for (size_t i = 0; i < th->n_seccomp_filters; i++)
+		len += th->seccomp_filters[i].len;
+	return len;
+}
+
+static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
+{
+	for (size_t i = 0; i < rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = rc->tcores[i]->thread;
+		struct rst_thread *t = &a->threads[i];
+		uint8_t *xsave;
+
+		memset(t, 0, sizeof(*t));
+		t->tid = th->tid;
+		t->fs_base = th->gpregs->fs_base;
+		t->gs_base = th->gpregs->gs_base;
+		if (th->rseq && th->rseq->size) {
+			t->rseq_ptr = th->rseq->ptr;
+			t->rseq_size = th->rseq->size;
+			t->rseq_sig = th->rseq->signature;
+		}
+		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
+		t->robust_list = th->has_robust_list ? th->robust_list : 0;
+		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
+		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : "");
+		t->sigframe = bump(p, sizeof(struct rst_sigframe));
+		xsave = bump(p, th->fpregs->xsave.len + 64);
+		t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
+		t->stack_size = RST_THREAD_STACK;
+		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
+			return -1;
+		t->creds = &a->creds;
+		if (!th->creds)
+			continue;
+		if (th->creds->n_groups > RST_MAX_GROUPS) {
+			pr_err("can't restore thread %d: it has %zu supplementary groups, more than %d\n", t->tid,
+			       th->creds->n_groups, RST_MAX_GROUPS);
+			return -1;
+		}
+		t->creds = bump(p, sizeof(struct rst_creds));
+		creds_to_rst(t->creds, th->creds);
+	}
+	a->nr_threads = rc->nr_tcores;
+	return 0;
+}
+
+/* Bytes of the bootstrap area all threads but the leader need. */
+static size_t threads_size(struct rst_ctx *rc)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
+		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
+		       seccomp_size(rc->tcores[i]->thread) +
+		       (rc->tcores[i]->thread->creds ? sizeof(struct rst_creds) + 64 : 0);
+	return len;
+}
+
+int check_siginfo_sizes(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	TaskCoreEntry *tc = rc->core->tc;
+
+	for (size_t i = 0; i < th->n_pending; i++)
+		if (th->pending[i]->siginfo.len != 128)
+			goto bad;
+	for (size_t t = 0; t < rc->nr_tcores; t++)
+		for (size_t i = 0; i < rc->tcores[t]->thread->n_pending; i++)
+			if (rc->tcores[t]->thread->pending[i]->siginfo.len != 128)
+				goto bad;
+	for (size_t i = 0; i < tc->n_shared_pending; i++)
+		if (tc->shared_pending[i]->siginfo.len != 128)
+			goto bad;
+	return 0;
+bad:
+	pr_err("core-%d.img: a pending signal record has the wrong size\n", rc->pid);
+	return -1;
+}
+
+/*
+ * Lay out the bootstrap area: blob, args, arrays, sigframe with XSAVE,
+ * vDSO parking room, stack. Returns the args, or NULL.
+ */
+static size_t old_vdso_size(struct rst_ctx *rc)
+{
+	struct rst_vdso_part tgt[VDSO_NR_PARTS];
+
+	target_vdso(rc, tgt);
+	return tgt[VDSO_PART_VDSO].end - tgt[VDSO_PART_VDSO].start;
+}
+
+static size_t vdso_park_size(struct self_vdso *sv)
+{
+	size_t park = 0;
+
+	for (int i = 0; i < VDSO_NR_PARTS; i++)
+		park += sv->part[i].end - sv->part[i].start;
+	return park;
+}
+
+/*
+ * In the parent, before forking: size the bootstrap area, find a hole for
+ * it and reserve the hole, so the child inherits the reservation.
+ */
+int plan_bootstrap(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	struct proc_vma *self;
+	struct self_vdso sv;
+	size_t nr_sig, len;
+	int nr_self, ret = -1;
+	void *mem;
+
+	if (parse_maps(0, &self, &nr_self))
+		return -1;
+	find_self_vdso(&sv, self, nr_self);
+	nr_sig = nr_siginfo(rc);
+	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
+	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
+	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
+
+	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
+	if (!rc->bootstrap) {
+		pr_err("no room for the restorer in the address space of %d\n", rc->pid);
+		goto out;
+	}
+	mem = mmap((void *)rc->bootstrap, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (mem != (void *)rc->bootstrap) {
+		pr_perror("can't reserve room for the restorer at %lx", (unsigned long)rc->bootstrap);
+		goto out;
+	}
+	rc->bootstrap_len = len;
+	ret = 0;
+out:
+	free_maps(self, nr_self);
+	return ret;
+}
+
+/* Where build_bootstrap() puts the restorer's args in a process's bootstrap area. */
+struct restore_args *args_in(struct rst_ctx *rc)
+{
+	char *p = (char *)rc->bootstrap + restorer_blob.mem_size;
+
+	return bump(&p, sizeof(struct restore_args));
+}
+
+/* Children sharing our memory wait in their bootstrap areas (built already) until it is back. */
+static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
+{
+	for (int i = 0; i < rc->nr_children; i++) {
+		struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+
+		if (!c->vm_child)
+			continue;
+		a->vm_kids[a->nr_vm_kids].start = c->bootstrap;
+		a->vm_kids[a->nr_vm_kids].len = c->bootstrap_len;
+		a->vm_kids[a->nr_vm_kids++].ready = &args_in(c)->mm_ready;
+	}
+}
+
+/* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
+struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
+{
+	ThreadCoreEntry *th = rc->core->thread;
+	size_t nr_sig = nr_siginfo(rc);
+	size_t len = rc->bootstrap_len, park;
+	struct proc_vma *self;
+	struct self_vdso sv;
+	struct restore_args *a;
+	int nr_self;
+	char *p, *mem;
+
+	if (parse_maps(0, &self, &nr_self))
+		return NULL;
+	find_self_vdso(&sv, self, nr_self);
+	park = vdso_park_size(&sv);
+	mem = mmap((void *)rc->bootstrap, len, PROT_READ | PROT_WRITE | PROT_EXEC,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (mem != (void *)rc->bootstrap) {
+		pr_perror("can't map the restorer at %lx", (unsigned long)rc->bootstrap);
+		goto err;
+	}
+	compel_blob_load(&restorer_blob, mem, rc->bootstrap);
+
+	p = mem + restorer_blob.mem_size;
+	a = bump(&p, sizeof(*a));
+	memset(a, 0, sizeof(*a));
+	a->bootstrap_start = rc->bootstrap;
+	a->bootstrap_len = len;
+	a->task_size = kdat.task_size;
+	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
+	a->pms = bump(&p, (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap));
+	a->siginfo = bump(&p, nr_sig * 128);
+	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
+	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
+	a->timers = bump(&p, rc->core->tc->n_posix_timers * sizeof(struct rst_timer));
+	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
+	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
+	uint8_t *proxy = bump(&p, old_vdso_size(rc));
+
+	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
+		goto err;
+
+	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
+	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
+		pr_err("bootstrap area layout overflow\n");
+		goto err;
+	}
+
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	a->premap_start = rc->tree->cow.base;
+	a->premap_len = rc->tree->cow.len;
+	a->pages_fd = pages_fd;
+	a->log_fd = cf->base + SVC_LOG;
+	a->log_level = log_get_level();
+	/* a shared fd table is cleaned by criu once every sharer is done with it */
+	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
+	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
+		goto err;
+	if (rc->vm_child)
+		a->shares_mm = 1;
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf))
+		goto err;
+	fill_vm_kids(rc, a);
+	free_maps(self, nr_self);
+	return a;
+err:
+	free_maps(self, nr_self);
+	return NULL;
+}

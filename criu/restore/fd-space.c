@@ -1,0 +1,116 @@
+/*
+ * The fd layout of a restoring process: the task's own fds from 0 up,
+ * then criu's service fds (log, images dir, pages, ...) above them, at the
+ * same numbers in every process of the tree.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rst.h"
+
+int svc_fd(struct child_fds *cf, int fd, int slot)
+{
+	int to = cf->base + slot;
+
+	if (fd < 0)
+		return -1;
+	if (move_fd(fd, to) < 0) {
+		pr_perror("can't move fd %d to %d", fd, to);
+		return -1;
+	}
+	return to;
+}
+
+int raise_nofile(int need)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return -1;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	if ((rlim_t)need > r.rlim_cur) {
+		pr_err("the task had fd %d, but we may only open up to %lu\n", need, (unsigned long)r.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The root: wait for the go, lift criu's own fds (log, image dir, tty,
+ * --inherit-fd) into the service slots, close everything else and make
+ * what the whole tree inherits. The tty slot's fd, or -1.
+ */
+static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
+{
+	int tty, keep_to;
+	char go;
+
+	close(tr->sync_pipe[1]);
+	if (read(tr->sync_pipe[0], &go, 1) != 1)
+		_exit(1);
+	close(tr->sync_pipe[0]);
+	/* Our own fds go up out of the way, everything else of ours goes. */
+	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
+	if (keep_to < 0)
+		return -2;
+	tty = opts.shell_job ? open_shell_tty() : -1;
+	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	if (tty >= 0)
+		tty = svc_fd(cf, tty, SVC_TTY);
+	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
+	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+		pr_perror("can't set up service fds");
+		return -2;
+	}
+	/* shared memory objects, for the whole tree to inherit */
+	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
+		return -2;
+	/* SysV objects of the new ipc namespace, before the children inherit it */
+	if (ipc_sysv_restore(tr->dfd))
+		return -2;
+	return tty;
+}
+
+/* The fd table a task starts its restore with: the tty slot's fd, -1 if none, or -2 on error. */
+int task_fd_space(struct rst_ctx *rc, struct child_fds *cf)
+{
+	struct rst_tree *tr = rc->tree;
+	int tty = tr->svc_base + SVC_TTY;
+
+	if (rc == &tr->t[0])
+		return root_fd_space(tr, cf);
+	/* the parent's pipe ends waiting in its table are not ours */
+	pipes_restore_forget();
+	/* a shared table is the parent's, restored already */
+	if (rc->files_child)
+		return tty;
+	if (syscall(SYS_close_range, 0, cf->base - 1, 0) || syscall(SYS_close_range, tr->scratch_base, ~0U, 0)) {
+		pr_perror("can't drop the parent's fds");
+		return -2;
+	}
+	return fcntl(tty, F_GETFD) < 0 ? -1 : tty;
+}

@@ -1,0 +1,310 @@
+/*
+ * The restoring child: made with its pid (clone3 set_tid), it forks its
+ * own children, sets up its session, fds and proc settings, builds the
+ * restorer's arguments and jumps into the blob.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rst.h"
+
+static int setup_session(struct rst_ctx *rc)
+{
+	int root = rc == &rc->tree->t[0];
+
+	if (rc->pe->sid == rc->pid) {
+		if (setsid() < 0) {
+			pr_perror("setsid");
+			return -1;
+		}
+		return 0;
+	}
+	if (root && !opts.shell_job) {
+		pr_err("%d was not a session leader: restore it with --shell-job\n", rc->pid);
+		return -1;
+	}
+	if (rc->pe->pgid == rc->pid) {
+		if (setpgid(0, 0)) {
+			pr_perror("setpgid");
+			return -1;
+		}
+	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
+		return join_leaderless_group(rc->pe->pgid);
+	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
+		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
+		return -1;
+	}
+	return 0;
+}
+
+int open_shell_tty(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (isatty(fd))
+			return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return -1;
+}
+
+/* glibc registers 32 bytes but may report the smaller feature size. */
+static int unregister_rseq(void)
+{
+	void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+
+	if (!syscall(__NR_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
+		return 0;
+	return syscall(__NR_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+}
+
+/* Write @val to /proc/self/@name unless it is there already. */
+static int write_self_int(const char *name, long val, const char *what)
+{
+	char path[64], buf[32];
+	long cur;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
+		pr_perror("can't read %s", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	buf[n] = '\0';
+	cur = strtol(buf, NULL, 10);
+	if (cur == val) {
+		close(fd);
+		return 0;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld", val);
+	if (pwrite(fd, buf, n, 0) != n) {
+		pr_perror("can't restore %s %ld (now %ld)", what, val, cur);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int restore_proc_ints(struct rst_ctx *rc)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+
+	if (tc->has_oom_score_adj && write_self_int("oom_score_adj", tc->oom_score_adj, "the OOM score adjustment"))
+		return -1;
+	if (tc->has_loginuid && write_self_int("loginuid", (long)tc->loginuid, "the login uid"))
+		return -1;
+	return 0;
+}
+
+static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struct restore_args *a)
+{
+	uint64_t stack = rc->bootstrap + rc->bootstrap_len - 64;
+	uint64_t entry = rc->bootstrap + restorer_blob.entry;
+
+	asm volatile("movq %0, %%rsp\n"
+		     "movq %1, %%rdi\n"
+		     "jmp *%2\n"
+		     : : "r"(stack), "r"(a), "r"(entry) : "memory");
+	__builtin_unreachable();
+}
+
+pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
+{
+	struct clone_args ca;
+	long ret;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = flags;
+	ca.exit_signal = exit_signal;
+	ca.set_tid = (uintptr_t)&pid;
+	ca.set_tid_size = 1;
+	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (ret < 0) {
+		if (errno == EEXIST)
+			pr_err("can't restore: pid %d is in use by another process\n", pid);
+		else
+			pr_perror("clone3 with pid %d", pid);
+		return -1;
+	}
+	return ret;
+}
+
+/* A zombie: exit the way it did; its parent reaps it when it wants to. */
+static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
+{
+	int st = rc->exit_code;
+
+	if (WIFSIGNALED(st)) {
+		sigset_t none;
+
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		kill(getpid(), WTERMSIG(st));
+	}
+	_exit(WEXITSTATUS(st));
+}
+
+static void vm_child_main(void *arg)
+{
+	struct rst_ctx *c = arg;
+
+	restore_task(c);
+	pr_err("restore of %d failed before the restorer\n", c->pid);
+	_exit(1);
+}
+
+/*
+ * Fork the children, each with its pid; they go on in restore_task().
+ * Those that share our fd table come last, after the others took their
+ * copies of it.
+ */
+static int fork_children(struct rst_ctx *rc)
+{
+	for (int pass = 0; pass < 3; pass++)
+		for (int i = 0; i < rc->nr_children; i++) {
+			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
+				    (c->clone_parent ? CLONE_PARENT : 0);
+			pid_t pid;
+
+			/*
+			 * Children sharing our memory come last: they change criu's
+			 * globals in it (pipes, ptys...) as they restore their fds.
+			 */
+			if ((c->vm_child ? 2 : c->files_child) != pass)
+				continue;
+			if (c->vm_child) {
+				if (clone_vm_child(c->pid, flags, vm_child_main, c) < 0)
+					return -1;
+				continue;
+			}
+			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
+			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
+			if (pid < 0)
+				return -1;
+			if (pid == 0) {
+				restore_task(c);
+				pr_err("restore of %d failed before the restorer\n", c->pid);
+				_exit(1);
+			}
+		}
+	return 0;
+}
+
+int restore_task(struct rst_ctx *rc)
+{
+	struct rst_tree *tr = rc->tree;
+	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
+				.files = tr->files_base - tr->svc_base };
+	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
+	struct restore_args *a;
+	TaskCoreEntry *tc;
+	int max_fd, tty, pages_fd, exe_fd;
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	tty = task_fd_space(rc, &cf);
+	if (tty < -1)
+		return -1;
+	rc->dfd = tr->dfd;
+
+	if (setup_session(rc))
+		return -1;
+	if (rc->zombie) {
+		/* the members of its session, its siblings, are born in it before it dies */
+		if (fork_children(rc))
+			return -1;
+		become_zombie(rc);
+	}
+	tc = rc->core->tc;
+
+	pipes_restore_init(tr->scratch_base);
+	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
+					    &rc->nr_late, ARRAY_SIZE(rc->late)))
+		return -1;
+	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
+	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
+		return -1;
+	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
+		return -1;
+	if (fork_children(rc))
+		return -1;
+	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
+	if (!rc->shares_files)
+		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (rc->own_slots >= 0) {
+		cf.pages = rc->own_slots - cf.base;
+		cf.exe = cf.pages + 1;
+		cf.files = cf.pages + 2;
+	}
+
+	/* the memory of a child sharing it is the parent's: no pages, no exe */
+	pages_fd = exe_fd = -1;
+	if (!rc->vm_child) {
+		pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
+		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		if (pages_fd < 0 || exe_fd < 0) {
+			pr_perror("can't open the pages file or the executable");
+			return -1;
+		}
+	}
+
+	a = build_bootstrap(rc, &cf, pages_fd);
+	if (!a || a != args_in(rc))
+		return -1;
+	a->mm.exe_fd = exe_fd;
+	memcpy(a->pidfds, rc->late, sizeof(rc->late));
+	a->nr_pidfds = rc->nr_late;
+	if (file_locks_prepare(rc->dfd, rc->pid, a))
+		return -1;
+
+	/* a CLONE_FS child has the parent's fs, which the parent restores */
+	if (!rc->fs_child) {
+		if (restore_fs(rc->dfd, rc->pid))
+			return -1;
+		umask(tc->umask);
+	}
+	if (restore_proc_ints(rc))
+		return -1;
+	if (personality(tc->personality) < 0)
+		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
+	prctl(PR_SET_NAME, tc->comm);
+	prctl(PR_SET_PDEATHSIG, 0);
+
+	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/*
+	 * The kernel writes to our rseq area on the way back to user space;
+	 * once the restorer unmaps glibc's TLS that would be a SIGSEGV.
+	 */
+	if (rc->vm_child) {
+		/* a CLONE_VM child has no rseq; its restorer lets the parent go on */
+		a->started = clone_vm_ready_word(&a->started_val);
+	} else if (__rseq_size && unregister_rseq()) {
+		pr_perror("can't unregister rseq");
+		return -1;
+	}
+	jump_to_restorer(rc, a);
+}

@@ -1,0 +1,610 @@
+/* Restore, step one: read every image of the tree and check it fits this machine before anything is made. */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rst.h"
+
+static int read_one(int dfd, int type, void **msg, ...)
+{
+	struct cr_img *img;
+	va_list ap;
+	int id, ret;
+
+	va_start(ap, msg);
+	id = va_arg(ap, int);
+	va_end(ap);
+	img = open_image_at(dfd, type, O_RDONLY, id);
+	if (!img)
+		return -1;
+	ret = pb_read_one_required(img, msg);
+	if (ret == 0) {
+		/* keep the message; the image descriptor goes */
+	}
+	close_image(img);
+	return ret;
+}
+
+int read_inventory(struct rst_ctx *rc)
+{
+	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
+		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
+		return -1;
+	}
+	if (read_one(rc->dfd, CR_FD_INVENTORY, (void **)&rc->inv, 0))
+		return -1;
+	if (rc->inv->img_version > IMG_FORMAT_VERSION) {
+		pr_err("images in %s have format version %u, made by criu %s; this criu (%s) reads up to version %d\n",
+		       opts.imgs_dir, rc->inv->img_version, rc->inv->tool_version, CR_VERSION, IMG_FORMAT_VERSION);
+		return -1;
+	}
+	if (rc->inv->has_page_size && rc->inv->page_size != PAGE_SIZE) {
+		pr_err("images were made with %u-byte pages\n", rc->inv->page_size);
+		return -1;
+	}
+	if (rc->inv->shell_job && !opts.shell_job)
+		pr_warn("the dump was made with --shell-job; restoring without it\n");
+	return 0;
+}
+
+static int vma_private(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
+	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+static int check_mm(struct rst_ctx *rc)
+{
+	MmEntry *mm = rc->mm;
+	uint64_t prev_end = 0;
+
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		VmaEntry *v = mm->vmas[i];
+
+		if (v->start >= v->end || (v->start | v->end) & (PAGE_SIZE - 1) || v->start < prev_end ||
+		    v->end > kdat.task_size) {
+			pr_err("mm-%d.img: memory area %zu (%lx-%lx) is malformed or out of order\n", rc->pid, i,
+			       (unsigned long)v->start, (unsigned long)v->end);
+			return -1;
+		}
+		if (v->kind == VMA_KIND__VMA_SHMEM && (!v->has_shmem_id || !v->shmem_id || v->shmem_id > rc->nr_shmem)) {
+			pr_err("mm-%d.img: shared memory at %lx names no known object\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
+		if (v->kind == VMA_KIND__VMA_SYSVSHM &&
+		    (!v->has_shmid || v->pgoff + (v->end - v->start) > ipc_sysv_shm_size(v->shmid))) {
+			pr_err("mm-%d.img: SysV shm at %lx names no segment of ipc-ns.img it fits in\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
+		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
+		     !find_file(&rc->files, v->file_id)->reg)) {
+			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
+			return -1;
+		}
+		prev_end = v->end;
+	}
+	if (!find_file(&rc->files, mm->exe_file_id) || !find_file(&rc->files, mm->exe_file_id)->reg) {
+		pr_err("mm-%d.img: the executable names no known file\n", rc->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every page must land in a private area, and come from inside the pages file. */
+static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t file_size)
+{
+	MmEntry *mm = rc->mm;
+	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
+
+	/* pages the parent has (cow.c) take no room in the pages file */
+	if (pe->has_in_parent && pe->in_parent) {
+		file_size = UINT64_MAX;
+		pe->off = 0;
+	}
+	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
+	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
+		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
+		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
+		       (unsigned long)pe->off, (unsigned long)file_size);
+		return -1;
+	}
+	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
+		if (i >= mm->n_vmas || mm->vmas[i]->start > addr || !vma_private(mm->vmas[i])) {
+			pr_err("pagemap-%d.img: pages at %lx are outside any private memory area\n", rc->pid,
+			       (unsigned long)addr);
+			return -1;
+		}
+		addr = mm->vmas[i]->end;
+	}
+	return 0;
+}
+
+static int read_pagemap(struct rst_ctx *rc)
+{
+	struct cr_img *img = open_image_at(rc->dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid);
+	PagemapHead *head = NULL;
+	struct stat st;
+	void *msg;
+	int ret = -1, r;
+
+	if (!img)
+		return -1;
+	if (pb_read_one_required(img, (void **)&head))
+		goto out;
+	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
+	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
+		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
+		goto out;
+	}
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		PagemapEntry *pe = msg, **n;
+
+		if (check_pagemap_entry(rc, pe, st.st_size)) {
+			pb_free(img, msg);
+			goto out;
+		}
+		n = realloc(rc->pms, (rc->nr_pms + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(img, msg);
+			goto out;
+		}
+		rc->pms = n;
+		rc->pms[rc->nr_pms++] = pe;
+		if (pe->has_in_parent && pe->in_parent)
+			rc->st.pages_cow += pe->nr_pages;
+		else
+			rc->nr_pages += pe->nr_pages;
+	}
+	if (r < 0)
+		goto out;
+	ret = 0;
+out:
+	if (head)
+		pb_free(img, head);
+	close_image(img);
+	return ret;
+}
+
+static int check_pid_free(pid_t pid)
+{
+	char path[64], comm[64] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+	pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
+	return -1;
+}
+
+/* The registers must fit this CPU: every XSAVE feature the task used must be here. */
+static int check_fpu(struct rst_ctx *rc)
+{
+	UserFpregsX86Entry *fp = rc->core->thread->fpregs;
+	unsigned int eax, ebx, ecx, edx, lo, hi;
+	uint64_t xcr0;
+
+	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx)) {
+		pr_err("this CPU has no XSAVE; can't restore FPU state\n");
+		return -1;
+	}
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = ((uint64_t)hi << 32) | lo;
+	if (fp->xfeatures & ~xcr0) {
+		pr_err("can't restore %d: it used CPU state components %#lx this CPU lacks (it has %#lx)\n",
+		       rc->pid, (unsigned long)(fp->xfeatures & ~xcr0), (unsigned long)xcr0);
+		return -1;
+	}
+	if (fp->xsave.len > ebx) {
+		pr_err("can't restore %d: its FPU state is %zu bytes, more than this CPU's %u\n", rc->pid,
+		       fp->xsave.len, ebx);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_thread_cores(struct rst_ctx *rc)
+{
+	rc->tcores = calloc(rc->pe->n_threads + 1, sizeof(*rc->tcores));
+	if (!rc->tcores)
+		return -1;
+	for (size_t i = 0; i < rc->pe->n_threads; i++) {
+		pid_t tid = rc->pe->threads[i];
+		CoreEntry *c;
+
+		if (tid == rc->pid)
+			continue;
+		if (tid <= 0 || read_one(rc->dfd, CR_FD_CORE, (void **)&c, tid))
+			return -1;
+		rc->tcores[rc->nr_tcores++] = c;
+		if (c->thread->tid != tid || !c->thread->fpregs || !c->thread->altstack) {
+			pr_err("core-%d.img does not describe thread %d\n", tid, tid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int read_task_images(struct rst_ctx *rc)
+{
+	if (read_one(rc->dfd, CR_FD_CORE, (void **)&rc->core, rc->pid))
+		return -1;
+	if (!rc->core->tc) {
+		pr_err("core-%d.img has no process state: is %d a thread?\n", rc->pid, rc->pid);
+		return -1;
+	}
+	if (read_thread_cores(rc))
+		return -1;
+	/* memory shared with the parent is the parent's: its mm, read before ours, is ours */
+	if (rc->vm_child) {
+		rc->mm = task_of(rc->tree, rc->pe->ppid)->mm;
+		return check_fpu(rc);
+	}
+	if (read_one(rc->dfd, CR_FD_MM, (void **)&rc->mm, rc->pid))
+		return -1;
+	if (check_mm(rc) || read_pagemap(rc) || check_fpu(rc))
+		return -1;
+	return 0;
+}
+
+static void free_ctx(struct rst_ctx *rc)
+{
+	if (rc->pe)
+		pstree_entry__free_unpacked(rc->pe, NULL);
+	if (rc->core)
+		core_entry__free_unpacked(rc->core, NULL);
+	for (size_t i = 0; i < rc->nr_tcores; i++)
+		core_entry__free_unpacked(rc->tcores[i], NULL);
+	free(rc->tcores);
+	if (rc->mm && !rc->vm_child)
+		mm_entry__free_unpacked(rc->mm, NULL);
+	for (size_t i = 0; i < rc->nr_pms; i++)
+		pagemap_entry__free_unpacked(rc->pms[i], NULL);
+	free(rc->pms);
+	free(rc->children);
+	free(rc->uses);
+	free(rc->uses_shared);
+	free(rc->need);
+	cow_task_free(&rc->cow);
+}
+
+void free_tree(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++)
+		free_ctx(&tr->t[i]);
+	free(tr->t);
+	free(tr->cow.t);
+	if (tr->inv)
+		inventory_entry__free_unpacked(tr->inv, NULL);
+	free_files(&tr->files);
+	ipc_sysv_free();
+	if (tr->dfd >= 0)
+		close(tr->dfd);
+}
+
+/* pstree.img: every process, the root first, each parent before its children. */
+/* An fs or fd table shared with the parent that cloned the process. */
+static int read_sharing(struct rst_ctx *rc, struct rst_ctx *parent)
+{
+	PstreeEntry *pe = rc->pe;
+
+	rc->fs_child = pe->has_fs_from && pe->fs_from;
+	rc->files_child = pe->has_files_from && pe->files_from;
+	if ((rc->fs_child && pe->fs_from != pe->ppid) || (rc->files_child && pe->files_from != pe->ppid)) {
+		pr_err("pstree.img: process %d shares its fs or fd table with %d, not its parent %d\n", rc->pid,
+		       rc->fs_child ? pe->fs_from : pe->files_from, pe->ppid);
+		return -1;
+	}
+	if ((rc->fs_child || rc->files_child) && rc->zombie) {
+		pr_err("pstree.img: zombie %d shares its parent's fs or fd table\n", rc->pid);
+		return -1;
+	}
+	if (rc->files_child)
+		rc->shares_files = parent->shares_files = 1;
+	rc->vm_child = pe->has_vm_from && pe->vm_from;
+	if (!rc->vm_child)
+		return 0;
+	if (pe->vm_from != pe->ppid || rc->zombie || parent->vm_child) {
+		pr_err("pstree.img: process %d shares the memory of %d, which is not its parent %d or shares "
+		       "another's\n", rc->pid, pe->vm_from, pe->ppid);
+		return -1;
+	}
+	return 0;
+}
+
+/* A child sharing its parent's memory is started from the parent's restorer: no children of its own. */
+static int check_vm_children(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+		int kids = 0;
+
+		for (int j = 0; j < rc->nr_children; j++)
+			kids += tr->t[rc->children[j]].vm_child;
+		if (kids > RST_MAX_VM_KIDS || (rc->vm_child && rc->nr_children)) {
+			pr_err("pstree.img: process %d shares memory with its parent and has children, or has more "
+			       "than %d children sharing its memory\n", rc->pid, RST_MAX_VM_KIDS);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A process in the session of a zombie sibling that led it: the sibling,
+ * alive at first, forks it with CLONE_PARENT after setsid(), so it is a
+ * child of the zombie in the restore's tree.
+ */
+static int zombie_sessions(struct rst_tree *tr)
+{
+	for (int i = 1; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *z, *parent;
+		PstreeEntry *pe = rc->pe;
+
+		if (!pe->has_session_from || !pe->session_from)
+			continue;
+		z = task_of(tr, pe->session_from);
+		parent = task_of(tr, pe->ppid);
+		if (!z || !z->zombie || z->pe->sid != z->pid || z->pe->ppid != pe->ppid || pe->sid != z->pid ||
+		    rc->fs_child || rc->files_child || rc->vm_child) {
+			pr_err("pstree.img: process %d can't be forked by %d into its session\n", rc->pid,
+			       pe->session_from);
+			return -1;
+		}
+		for (int j = 0; j < parent->nr_children; j++)
+			if (parent->children[j] == i)
+				parent->children[j] = parent->children[--parent->nr_children];
+		int *c = realloc(z->children, (z->nr_children + 1) * sizeof(int));
+
+		if (!c)
+			return -1;
+		z->children = c;
+		z->children[z->nr_children++] = i;
+		rc->clone_parent = 1;
+	}
+	return 0;
+}
+
+int read_pstree(struct rst_tree *tr)
+{
+	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
+	void *msg;
+	int r;
+
+	if (!img)
+		return -1;
+	while ((r = pb_read_one(img, &msg)) == 1) {
+		struct rst_ctx *n = realloc(tr->t, (tr->nr + 1) * sizeof(*n));
+
+		if (!n) {
+			pb_free(img, msg);
+			r = -1;
+			break;
+		}
+		tr->t = n;
+		memset(&tr->t[tr->nr], 0, sizeof(*n));
+		tr->t[tr->nr].pe = msg;
+		tr->t[tr->nr].pid = ((PstreeEntry *)msg)->pid;
+		tr->nr++;
+	}
+	close_image(img);
+	if (r < 0)
+		return -1;
+	if (!tr->nr || tr->t[0].pid != tr->inv->root_pid) {
+		pr_err("pstree.img and inventory.img disagree about the root pid\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *parent;
+
+		rc->tree = tr;
+		rc->zombie = rc->pe->has_zombie && rc->pe->zombie;
+		rc->exit_code = rc->pe->has_exit_code ? rc->pe->exit_code : 0;
+		if (!rc->zombie && rc->pe->n_threads < 1) {
+			pr_err("pstree.img: process %d has no threads\n", rc->pid);
+			return -1;
+		}
+		if (i == 0)
+			continue;
+		parent = NULL;
+		for (int j = 0; j < i; j++)
+			if (tr->t[j].pid == rc->pe->ppid)
+				parent = &tr->t[j];
+		if (!parent || parent->zombie || task_of(tr, rc->pid) != rc) {
+			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
+			return -1;
+		}
+		if (read_sharing(rc, parent))
+			return -1;
+		int *c = realloc(parent->children, (parent->nr_children + 1) * sizeof(int));
+
+		if (!c)
+			return -1;
+		parent->children = c;
+		parent->children[parent->nr_children++] = i;
+	}
+	if (tr->t[0].zombie) {
+		pr_err("pstree.img: the root is a zombie\n");
+		return -1;
+	}
+	return zombie_sessions(tr) ?: check_vm_children(tr);
+}
+
+/* need[] of a task: the file ids any of its descendants uses. */
+static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
+{
+	for (int i = 0; i < rc->nr_children; i++) {
+		struct rst_ctx *c = &tr->t[rc->children[i]];
+
+		add_needs(tr, c);
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (c->uses_shared[id] || c->need[id])
+				rc->need[id] = 1;
+	}
+}
+
+/*
+ * The process that adds an epoll target uses the epoll, whether it holds
+ * it or not: it gets it passed down like any shared description. A process
+ * sharing its parent's fd table restores no fds: the table's owner adds.
+ */
+static int epoll_adders_use(struct rst_tree *tr)
+{
+	for (size_t i = 0; i < tr->files.nr; i++) {
+		FileEntry *fe = tr->files.fe[i];
+		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
+
+		if (e && e->n_tfd_pids && e->n_tfd_pids != e->n_tfds) {
+			pr_err("files.img: epoll file %u has %zu targets but %zu adders\n", fe->id, e->n_tfds,
+			       e->n_tfd_pids);
+			return -1;
+		}
+		for (size_t j = 0; e && j < e->n_tfd_pids && fe->id < tr->nr_ids; j++) {
+			struct rst_ctx *rc = task_of(tr, e->tfd_pids[j]);
+
+			while (rc && rc->files_child)
+				rc = task_of(tr, rc->pe->ppid);
+			if (!rc || rc->zombie) {
+				pr_err("files.img: epoll file %u names %d to add its target fd %d, which is no live "
+				       "process of the tree\n", fe->id, e->tfd_pids[j], e->tfds[j]->tfd);
+				return -1;
+			}
+			e->tfd_pids[j] = rc->pid;
+			rc->uses[fe->id] = rc->uses_shared[fe->id] = 1;
+		}
+	}
+	return 0;
+}
+
+int read_tree_images(struct rst_tree *tr)
+{
+	int max_fd = -1, max_vmas = 0;
+
+	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
+		return -1;
+	for (size_t i = 0; i < tr->files.nr; i++)
+		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
+			tr->nr_ids = tr->files.fe[i]->id + 1;
+	if (tr->nr_ids > 65536) {
+		pr_err("files.img: file ids up to %u are more than we handle\n", tr->nr_ids);
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+
+		rc->dfd = tr->dfd;
+		rc->inv = tr->inv;
+		rc->files = tr->files;
+		rc->uses = calloc(tr->nr_ids + 1, 1);
+		rc->uses_shared = calloc(tr->nr_ids + 1, 1);
+		rc->need = calloc(tr->nr_ids + 1, 1);
+		if (!rc->uses || !rc->need || !rc->uses_shared)
+			return -1;
+		if (rc->zombie)
+			continue;
+		rc->nr_shmem = tr->nr_shmem;
+		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
+		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
+			return -1;
+		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
+		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
+		if (rc->max_fd > max_fd)
+			max_fd = rc->max_fd;
+		if ((int)rc->mm->n_vmas > max_vmas)
+			max_vmas = rc->mm->n_vmas;
+	}
+	if (epoll_adders_use(tr))
+		return -1;
+	/* only descriptions used by two tasks or more need passing down */
+	uint8_t *users = calloc(tr->nr_ids + 1, 1);
+	int *first = calloc(tr->nr_ids + 1, sizeof(*first));
+
+	if (!users || !first) {
+		free(users);
+		free(first);
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (tr->t[i].uses[id] && users[id] < 2 && !users[id]++)
+				first[id] = i;	/* bits 0-1: tasks using it (up to 2); bit 2: linked to one */
+	/*
+	 * The two ends of a pipe are two descriptions but one pipe (so are the
+	 * files of a pty, and connected sockets are made together): if
+	 * different tasks hold them, all must come from one place above.
+	 */
+	for (size_t a = 0; a < tr->files.nr; a++)
+		for (size_t b = a + 1; b < tr->files.nr; b++) {
+			FileEntry *fa = tr->files.fe[a], *fb = tr->files.fe[b];
+			uint32_t x = fa->id, y = fb->id;
+
+			/* linked and held by two different tasks: both pass down */
+			if (x >= tr->nr_ids || y >= tr->nr_ids || !users[x] || !users[y] ||
+			    ((users[x] & 3) == 1 && (users[y] & 3) == 1 && first[x] == first[y]) || !files_linked(fa, fb))
+				continue;
+			users[x] |= 4;
+			users[y] |= 4;
+		}
+	free(first);
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (users[id] < 2)
+				tr->t[i].uses_shared[id] = 0;
+	free(users);
+	add_needs(tr, &tr->t[0]);
+	for (int i = 0; i < tr->nr; i++)
+		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
+	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
+	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
+	tr->shmem_base = tr->files_base + max_vmas + 1;
+	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
+	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
+	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
+	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
+	tr->own_span = max_vmas + 3;
+	int nr_own = 0;
+
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
+	return raise_nofile(tr->own_base + tr->own_span * nr_own);
+}
+
+int check_pids_free(struct rst_tree *tr)
+{
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (check_pid_free(pe->pid) || (pe->pgid_gone && check_pid_free(pe->pgid)))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (pe->threads[j] != pe->pid && check_pid_free(pe->threads[j]))
+				return -1;
+	}
+	return 0;
+}

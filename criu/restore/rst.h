@@ -1,0 +1,149 @@
+/* The restore flow's own declarations, shared by the files of criu/restore/. */
+#ifndef CR_RESTORE_RST_H
+#define CR_RESTORE_RST_H
+
+
+#include "compel/compel.h"
+#include "core.pb-c.h"
+#include "clone-vm.h"
+#include "cow.h"
+#include "cr_options.h"
+#include "creds.h"
+#include "crtools.h"
+#include "files.h"
+#include "file-lock.h"
+#include "fsnotify.h"
+#include "external.h"
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "ipc-sysv.h"
+#include "log.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pagerange.h"
+#include "pgrp.h"
+#include "pipes.h"
+#include "proc_parse.h"
+#include "pstree.pb-c.h"
+#include "restorer.h"
+#include "restorer-blob.h"
+#include "shmem.h"
+#include "tty.h"
+#include "fileobj.h"
+#include "util.h"
+#include "vdso.h"
+
+
+#define RESTORER_STACK	(64 * 1024)
+#define XSTATE_MAGIC1	0x46505853u
+#define XSTATE_MAGIC2	0x46505845u
+#define UC_FP_XSTATE		0x1
+#define UC_SIGCONTEXT_SS	0x2
+#define UC_STRICT_RESTORE_SS	0x4
+
+
+struct rst_tree;
+struct rst_ctx;
+
+
+/* One process to restore; the tree's tasks share files and inventory. */
+struct rst_ctx {
+	struct rst_tree *tree;
+	int dfd;
+	pid_t pid;
+	int zombie, exit_code;
+	int *children;			/* indices in tree->t */
+	int nr_children;
+	uint8_t *uses, *need;		/* file ids it uses; shared ids its descendants use */
+	uint8_t *uses_shared;		/* the ids it uses that other tasks use too */
+	int max_fd;
+	struct late_fd late[64];	/* pidfds, for the restorer */
+	int nr_late;
+	uint32_t nr_shmem;
+	int shmem_base;
+	InventoryEntry *inv;
+	PstreeEntry *pe;
+	CoreEntry *core;		/* the leader's */
+	CoreEntry **tcores;		/* the other threads', in pstree order */
+	size_t nr_tcores;
+	MmEntry *mm;
+	PagemapEntry **pms;
+	size_t nr_pms;
+	uint64_t nr_pages;
+	struct rst_files files;
+	char pages_name[32];
+	int sync_pipe[2];
+	uint64_t bootstrap, bootstrap_len;
+	struct restore_stats st;
+	struct cow_task cow;		/* private memory shared with the parent (cow.c) */
+	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
+	int shares_files;		/* its fd table is another process's too */
+	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
+	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
+	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+};
+
+struct rst_tree {
+	struct rst_ctx *t;		/* t[0] is the root */
+	int nr;
+	int dfd;
+	InventoryEntry *inv;
+	struct rst_files files;
+	uint32_t nr_ids;
+	int svc_base;			/* service fds, the same in every task */
+	int files_base;			/* fds for mapped files */
+	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
+	uint32_t nr_shmem;
+	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
+	int scratch_base;		/* pipe ends waiting to be placed */
+	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int sync_pipe[2];
+	struct cow_tree cow;
+};
+
+/* Service fds live from svc_base up, above every fd the task will have. */
+enum {
+	SVC_LOG,
+	SVC_DIR,
+	SVC_TTY,
+	SVC_PAGES,
+	SVC_EXE,
+	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
+	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
+};
+_Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
+
+struct child_fds {
+	int base;
+	int pages, exe;		/* slots of the pages file and the executable */
+	int files;		/* slot of the first mapped file */
+};
+
+struct self_vdso {
+	struct rst_vdso_part part[VDSO_NR_PARTS];
+};
+
+#define XFEATURE_XTILEDATA	18
+#define XSAVE_HDR_END		576	/* legacy area + XSAVE header */
+#define XSAVE_HDR_XSTATE_BV	512
+#define ARCH_REQ_XCOMP_PERM	0x1023
+
+/* ---- across the files of criu/restore/ ---- */
+int read_inventory(struct rst_ctx *rc);
+int svc_fd(struct child_fds *cf, int fd, int slot);
+int check_siginfo_sizes(struct rst_ctx *rc);
+int plan_bootstrap(struct rst_ctx *rc);
+struct restore_args *args_in(struct rst_ctx *rc);
+struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
+int open_shell_tty(void);
+int raise_nofile(int need);
+pid_t clone_with_pid(pid_t pid, int flags, int exit_signal);
+int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
+int restore_task(struct rst_ctx *rc);
+struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid);
+void free_tree(struct rst_tree *tr);
+int read_pstree(struct rst_tree *tr);
+int read_tree_images(struct rst_tree *tr);
+int check_pids_free(struct rst_tree *tr);
+
+#endif
