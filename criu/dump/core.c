@@ -268,6 +268,5 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &core);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }

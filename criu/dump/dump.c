@@ -474,8 +474,7 @@ static int write_mm(struct dump_ctx *dc)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &dc->md.mm);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
@@ -546,13 +545,7 @@ static int write_inventory(int dfd, pid_t root)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &ie);
-	if (close(img->fd) && !ret) {
-		pr_perror("closing %s", img->path);
-		ret = -1;
-	}
-	img->fd = -1;
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 static int write_task_images(struct dump_ctx *dc)
@@ -1143,8 +1136,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		return -1;
 	for (int i = 0; i < t->nr && !ret; i++)
 		ret = write_pstree_entry(img, &t->p[i]);
-	close_image(img);
-	if (ret)
+	if (finish_image(img, ret))
 		return -1;
 	return write_inventory(t->dfd, root);
 }

@@ -160,8 +160,7 @@ int external_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_ext_files && !ret; i++)
 		ret = pb_write_one(img, &ext_files[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void external_free(void)

@@ -220,8 +220,7 @@ int file_locks_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_held && !ret; i++)
 		ret = pb_write_one(img, &held[i].e);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_locks_free(void)

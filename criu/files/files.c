@@ -415,8 +415,7 @@ int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
 		return -1;
 	for (size_t i = 0; i < fl->nr && !ret; i++)
 		ret = pb_write_one(img, &fl->fds[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void fd_list_free(struct fd_list *fl)
@@ -448,8 +447,7 @@ int dump_files(int dfd, struct file_table *ft)
 			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 int dump_fs(int dfd, pid_t pid)
@@ -494,8 +492,7 @@ int dump_fs(int dfd, pid_t pid)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &fe);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_table_free(struct file_table *ft)

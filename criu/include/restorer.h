@@ -43,6 +43,7 @@ struct rst_pagemap {
 	uint64_t vaddr;
 	uint64_t nr_pages;
 	uint64_t off;
+	const uint64_t *csum;	/* one per page (csum.h), checked as the pages are read */
 };
 
 /* A part of the vDSO: [vvar], [vvar_vclock] or [vdso]. */
@@ -164,6 +165,8 @@ struct restore_args {
 	struct rst_pagemap *pms;
 	uint32_t nr_pms;
 	int32_t pages_fd;
+	char pages_name[32];		/* for messages */
+	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
 
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */

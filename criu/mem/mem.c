@@ -1,7 +1,8 @@
 /*
  * Memory: which areas a task has and how each comes back, and the page
  * path: PAGEMAP_SCAN finds the pages worth saving, the parasite vmsplices
- * them into pipes, and we splice the pipes into the pages file.
+ * them into pipes, and we splice the pipes into the pages file while the
+ * parasite checksums the same pages (on another CPU if there is one).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include "compel/compel.h"
 #include "cow.h"
+#include "csum.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
 #include "fileobj.h"
@@ -369,13 +371,15 @@ struct page_xfer {
 	struct dump_stats *st;
 };
 
-static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off)
+static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
 	pe.vaddr = vaddr;
 	pe.nr_pages = nr_pages;
 	pe.off = off;
+	pe.n_csum = nr_pages;
+	pe.csum = csum;
 	return pb_write_one(x->pagemap, &pe);
 }
 
@@ -419,11 +423,30 @@ static int xfer_setup(struct page_xfer *x)
 	if (x->pipe_pages > PARASITE_MAX_IOVS / NR_PIPES)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
+	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
+		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
+
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
+	}
+	return 0;
+}
+
+/* Which build of the checksums the parasite runs, and what of the task's state it saves around it. */
+static int csum_setup(struct page_xfer *x)
+{
+	struct parasite_pages *p = x->args;
+	size_t size;
+
+	p->csum_isa = csum_isa();
+	p->xsave_mask = csum_xsave_mask(&size);
+	if (size > PARASITE_XSAVE_SIZE) {
+		pr_warn("XSAVE of the vector state takes %zu bytes: checksumming pages without SIMD\n", size);
+		p->csum_isa = CSUM_SCALAR;
+		p->xsave_mask = 0;
 	}
 	return 0;
 }
@@ -441,9 +464,9 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 		      int *done)
 {
 	struct parasite_pages *p = x->args;
+	uint64_t t0, drained = 0;
 	size_t used = 0;
 	uint32_t np = 0;
-	uint64_t t0;
 
 	while (np < NR_PIPES && used < PARASITE_MAX_IOVS) {
 		uint64_t pages;
@@ -471,33 +494,48 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 	x->st->memdump_time += now_us() - t0;
 	x->st->pages_zero += p->zero_pages;
 
+	/* the parasite checksums the pages while we move them */
 	t0 = now_us();
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
+		return -1;
 	for (uint32_t i = 0, k = 0; i < np; i++) {
-		uint64_t expect = 0, off = x->off;
+		uint64_t expect = 0;
 
 		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
 			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
-			return -1;
+			goto wait;
 		}
-		for (uint32_t j = 0; j < p->nr_out[i]; j++)
-			expect += p->out[k + j].iov_len;
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++)
+			expect += p->out[k].iov_len;
 		if (p->nr_bytes[i] != expect) {
 			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
 			       (unsigned long)expect);
-			return -1;
+			goto wait;
 		}
-		if (drain_pipe(x, x->pipes[i][0], expect, off))
-			return -1;
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, off))
-				return -1;
-			off += p->out[k].iov_len;
-		}
-		x->off = off;
-		x->st->pages_written += expect >> PAGE_SHIFT;
+		if (drain_pipe(x, x->pipes[i][0], expect, x->off + drained))
+			goto wait;
+		drained += expect;
 	}
+	if (compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES) < 0) {
+		pr_perror("parasite failed to checksum pages");
+		return -1;
+	}
+	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++)
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, x->off, &p->csum[pg]))
+				return -1;
+			x->off += p->out[k].iov_len;
+			pg += n;
+		}
+	x->st->pages_written += drained >> PAGE_SHIFT;
 	x->st->memwrite_time += now_us() - t0;
 	return 0;
+wait:
+	/* the parasite's answer is still due: take it, so the channel stays in step */
+	compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
+	return -1;
 }
 
 /*
@@ -506,6 +544,7 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
  */
 static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_list *pl)
 {
+	uint64_t csum[64];
 	char path[64], *buf;
 	int fd, ret = -1;
 
@@ -518,11 +557,10 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 		pr_perror("can't open %s", path);
 		goto out;
 	}
+	/* an entry per 64 pages: its checksums are known before it is written */
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages * PAGE_SIZE;
 
-		if (write_pagemap(x, addr, pl->r[i].nr_pages, x->off))
-			goto out;
 		while (left) {
 			size_t chunk = left > PAGE_SIZE * 64 ? PAGE_SIZE * 64 : left;
 
@@ -530,6 +568,9 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("reading memory of %d at %lx", pid, (unsigned long)addr);
 				goto out;
 			}
+			csum_pages(buf, chunk >> PAGE_SHIFT, csum);
+			if (write_pagemap(x, addr, chunk >> PAGE_SHIFT, x->off, csum))
+				goto out;
 			if (pwrite(x->pages_fd, buf, chunk, x->off) != (ssize_t)chunk) {
 				pr_perror("writing the pages file");
 				goto out;
@@ -649,6 +690,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		goto out;
 	if (xfer_setup(&x))
 		goto out;
+	if (csum_setup(&x))
+		goto out;
 	while (!done)
 		if (xfer_round(&x, &anon, &cur, 1, &done))
 			goto out;
@@ -665,8 +708,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	ret = 0;
 out:
 	xfer_close(&x);
-	close_image(x.pagemap);
-	close_image(pages);
+	ret = finish_image(x.pagemap, ret);
+	ret = finish_image(pages, ret);
 	page_list_free(&anon);
 	page_list_free(&file);
 	page_list_free(&hidden);

@@ -14,6 +14,7 @@
 
 #include "clone3-stack.h"
 #include "compel/blob.h"
+#include "csum.h"
 #include "restorer.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
@@ -285,6 +286,37 @@ static void patch_stack_auxv(struct restore_args *a)
 			p[i + 1] = a->auxv[i + 1];
 }
 
+static size_t check_pages(struct restore_args *a, const void *p, size_t nr, const uint64_t *want)
+{
+	switch (a->csum_isa) {
+	case CSUM_AVX512:
+		return csum_check_pages_avx512(p, nr, want);
+	case CSUM_AVX2:
+		return csum_check_pages_avx2(p, nr, want);
+	}
+	return csum_check_pages_scalar(p, nr, want);
+}
+
+static void page_damaged(struct restore_args *a, struct rst_pagemap *pm, uint64_t page)
+{
+	char buf[256];
+	int n;
+
+	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s: the page at offset %lu (address %lx) "
+			  "is damaged (checksum mismatch)\n", (int)sys_getpid(), a->pages_name,
+			  (unsigned long)(pm->off + page * PAGE_SZ), (unsigned long)(pm->vaddr + page * PAGE_SZ));
+	if (a->log_fd >= 0)
+		sys_write(a->log_fd, buf, n);
+	sys_exit_group(1);
+}
+
+/*
+ * Pages are read a piece at a time and checked while the piece is still in
+ * the cache: checking costs a few percent of the copy then, not another
+ * trip through memory.
+ */
+#define FILL_PIECE	(64 * PAGE_SZ)
+
 static void fill_pages(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
@@ -292,12 +324,22 @@ static void fill_pages(struct restore_args *a)
 		uint64_t done = 0, len = pm->nr_pages * PAGE_SZ;
 
 		while (done < len) {
-			long ret = sys_pread64(a->pages_fd, pm->vaddr + done, len - done, pm->off + done);
+			uint64_t piece = len - done < FILL_PIECE ? len - done : FILL_PIECE, got = 0;
+			size_t bad;
 
-			if (ret == 0)
-				fail("reading pages (file too short)", -EIO);
-			check(ret, "reading pages");
-			done += ret;
+			while (got < piece) {
+				long ret = sys_pread64(a->pages_fd, pm->vaddr + done + got, piece - got,
+						       pm->off + done + got);
+
+				if (ret == 0)
+					fail("reading pages (file too short)", -EIO);
+				check(ret, "reading pages");
+				got += ret;
+			}
+			bad = check_pages(a, (void *)(pm->vaddr + done), piece / PAGE_SZ, pm->csum + done / PAGE_SZ);
+			if (bad < piece / PAGE_SZ)
+				page_damaged(a, pm, done / PAGE_SZ + bad);
+			done += piece;
 		}
 	}
 }

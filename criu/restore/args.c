@@ -667,6 +667,7 @@ int plan_bootstrap(struct rst_ctx *rc)
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
 	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
@@ -710,6 +711,18 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 	}
 }
 
+/* The pages' checksums go where the restorer finds them (the pieces point into criu's memory until now). */
+static void copy_page_csums(struct restore_args *a, char **p)
+{
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+		uint64_t *c = bump(p, pm->nr_pages * sizeof(uint64_t));
+
+		memcpy(c, pm->csum, pm->nr_pages * sizeof(uint64_t));
+		pm->csum = c;
+	}
+}
+
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
@@ -750,6 +763,13 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	copy_page_csums(a, &p);
 	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
 		goto err;
 
@@ -759,15 +779,11 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	}
 
-	/* what cow_premap() filled is not filled again */
-	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
-
-	if (nr_pms < 0)
-		goto err;
-	a->nr_pms = nr_pms;
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */

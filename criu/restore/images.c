@@ -129,6 +129,11 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 		       (unsigned long)pe->off, (unsigned long)file_size);
 		return -1;
 	}
+	if (pe->n_csum != (pe->has_in_parent && pe->in_parent ? 0 : pe->nr_pages)) {
+		pr_err("pagemap-%d.img: entry %lx+%u pages has %zu page checksums\n", rc->pid,
+		       (unsigned long)pe->vaddr, pe->nr_pages, pe->n_csum);
+		return -1;
+	}
 	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
 		if (i >= mm->n_vmas || mm->vmas[i]->start > addr || !vma_private(mm->vmas[i])) {
 			pr_err("pagemap-%d.img: pages at %lx are outside any private memory area\n", rc->pid,
@@ -153,8 +158,12 @@ static int read_pagemap(struct rst_ctx *rc)
 	if (pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
-	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
+	if (fstatat(rc->dfd, rc->pages_name, &st, AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image %s/%s is not a regular file\n", opts.imgs_dir, rc->pages_name);
 		goto out;
 	}
 	while ((r = pb_read_one(img, &msg)) == 1) {

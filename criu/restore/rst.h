@@ -8,6 +8,7 @@
 #include "clone-vm.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "csum.h"
 #include "creds.h"
 #include "crtools.h"
 #include "files.h"
