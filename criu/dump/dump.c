@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -540,6 +541,8 @@ static int write_inventory(int dfd, pid_t root)
 	ie.dump_time_us = tv.tv_sec * 1000000ULL + tv.tv_usec;
 	ie.has_page_size = true;
 	ie.page_size = PAGE_SIZE;
+	ie.has_dump_id = true;
+	ie.dump_id = img_get_dump_id();
 
 	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)
@@ -1164,6 +1167,16 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
 }
 
+/* Every image of a dump carries its id (image.h): one left from another dump is not taken for its own. */
+static uint64_t new_dump_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		id = now_us() ^ ((uint64_t)getpid() << 40);
+	return id ?: 1;
+}
+
 int cr_dump_tasks(pid_t pid)
 {
 	struct dump_tree t = { .dfd = -1 };
@@ -1213,6 +1226,7 @@ int cr_dump_tasks(pid_t pid)
 	}
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
+	img_set_dump_id(new_dump_id());
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && run_parasite(&t.p[i]))
 			goto out_resume;

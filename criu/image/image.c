@@ -4,8 +4,9 @@
  * Layout: two little-endian 32-bit magic words (common, then type), then
  * entries, each a little-endian 32-bit length, that many bytes of a packed
  * protobuf message and a 32-bit check (the low half of the XXH3 of the
- * length word and the message), then the trailer: 0xffffffff, the number
- * of entries, and the XXH3 of every byte before the trailer. Raw images
+ * length word and the message), then the trailer (image.h): the number of
+ * entries, the dump's id, the hash of the file's name, and the XXH3 of
+ * every byte before it. Raw images
  * (page data) have no header and no entries; callers read and write them
  * through img->fd directly, and their checksums live in other images.
  *
@@ -30,6 +31,26 @@
 #define IMG_HDR_SIZE	(2 * sizeof(uint32_t))
 #define IMG_LEN_SIZE	sizeof(uint32_t)
 #define IMG_CHECK_SIZE	sizeof(uint32_t)
+
+static uint64_t dump_id;
+
+void img_set_dump_id(uint64_t id)
+{
+	dump_id = id;
+}
+
+uint64_t img_get_dump_id(void)
+{
+	return dump_id;
+}
+
+static uint64_t name_hash(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return csum_buf(base, strlen(base));
+}
 
 static uint32_t get_le32(const void *p)
 {
@@ -332,8 +353,13 @@ static int check_header(struct cr_img *img)
 	return -1;
 }
 
-/* What is at @off, where the trailer was found: it must close the file and match. */
-static int check_trailer(struct cr_img *img, size_t off, unsigned long nr)
+/*
+ * What is at @off, where the trailer was found: it must close the file and
+ * match. With @name (not for show, where a file may have been copied under
+ * another name), it must have been written under that name, and by the
+ * dump being read.
+ */
+static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const char *name)
 {
 	const unsigned char *t = img->buf + off;
 	uint32_t count;
@@ -354,9 +380,22 @@ static int check_trailer(struct cr_img *img, size_t off, unsigned long nr)
 		       img->path, off, count, nr);
 		return -1;
 	}
-	if (csum_buf(img->buf, off) != get_le64(t + 8)) {
-		pr_err("%s: checksum of bytes 0-%zu does not match the trailer's: damaged image\n",
-		       img->path, off);
+	if (csum_buf(img->buf, off + IMG_TRAILER_SIZE - 8) != get_le64(t + 24)) {
+		pr_err("%s: checksum of bytes 0-%u does not match the trailer's: damaged image\n",
+		       img->path, (unsigned int)(off + IMG_TRAILER_SIZE - 9));
+		return -1;
+	}
+	img->dump_id = get_le64(t + 8);
+	if (!name)
+		return 0;
+	if (get_le64(t + 16) != name_hash(name)) {
+		pr_err("%s: written as another image file, not as %s (files swapped or renamed?)\n", img->path,
+		       name);
+		return -1;
+	}
+	if (dump_id && img->dump_id != dump_id) {
+		pr_err("%s: written by another dump (id %016llx, not %016llx as inventory.img)\n", img->path,
+		       (unsigned long long)img->dump_id, (unsigned long long)dump_id);
 		return -1;
 	}
 	return 0;
@@ -367,7 +406,7 @@ static int check_trailer(struct cr_img *img, size_t off, unsigned long nr)
  * word match, and the trailer close the file. Sets img->end to the
  * trailer's offset.
  */
-static int check_entries(struct cr_img *img)
+static int check_entries(struct cr_img *img, const char *name)
 {
 	size_t off = IMG_HDR_SIZE;
 	unsigned long nr = 0;
@@ -387,7 +426,7 @@ static int check_entries(struct cr_img *img)
 		}
 		len = get_le32(img->buf + off);
 		if (len == IMG_TRAILER_MARK) {
-			if (check_trailer(img, off, nr))
+			if (check_trailer(img, off, nr, name))
 				return -1;
 			img->end = off;
 			return 0;
@@ -457,7 +496,7 @@ static int open_img_fd(struct cr_img *img, int dfd, const char *name)
 		}
 		return write_header(img);
 	}
-	if (load_file(img) || check_header(img) || check_entries(img))
+	if (load_file(img) || check_header(img) || check_entries(img, name))
 		return -1;
 	img->off = IMG_HDR_SIZE;
 	return 0;
@@ -565,7 +604,7 @@ struct cr_img *open_image_path(const char *path)
 			type = CR_FD_STATS_RESTORE;
 	}
 	img->type = type;
-	if (check_entries(img))
+	if (check_entries(img, NULL))
 		goto err;
 	img->off = IMG_HDR_SIZE;
 	return img;
@@ -591,7 +630,13 @@ static int write_trailer(struct cr_img *img)
 
 	put_le32(t, IMG_TRAILER_MARK);
 	put_le32(t + 4, img->nr_read);
-	put_le64(t + 8, csum_stream_digest(img->hash));
+	put_le64(t + 8, dump_id);
+	put_le64(t + 16, name_hash(img->path));
+	csum_stream_update(img->hash, t, IMG_TRAILER_SIZE - 8);
+	put_le64(t + 24, csum_stream_digest(img->hash));
+	/* what is written from here on is not part of the checksum */
+	csum_stream_free(img->hash);
+	img->hash = NULL;
 	return write_full(img, t, sizeof(t));
 }
 

@@ -13,10 +13,12 @@ struct csum_stream;
  * Image files: two 32-bit little-endian magic words (a common one, then one
  * naming the image type), then entries, each a 32-bit little-endian length,
  * that many bytes of one protobuf message and a 32-bit check of both, then
- * a trailer: 0xffffffff, the number of entries and a 64-bit checksum of
- * every byte before the trailer (csum.h). An image without its trailer is
- * not complete. Raw images (pages, shmem and SysV segment bytes) have no
- * header: their checksums are in the images that describe them.
+ * a trailer (struct below) with the number of entries, the dump's id, a
+ * hash of the file's name and a 64-bit checksum of every byte before it
+ * (csum.h). An image without its trailer is not complete; one written
+ * under another name or by another dump is not this one. Raw images
+ * (pages, shmem and SysV segment bytes) have no header: their checksums
+ * are in the images that describe them.
  */
 #define IMG_COMMON_MAGIC	0x5a8f3c27u
 #define IMG_COMMON_MAGIC_V2	0x54564319u	/* before checksums (version 2 and older) */
@@ -25,7 +27,12 @@ struct csum_stream;
 #define IMG_MAX_ENTRY_SIZE	(64u << 20)
 #define IMG_MAX_FILE_SIZE	(2ull << 30)	/* a protobuf image is read whole: refuse a bigger one */
 #define IMG_TRAILER_MARK	0xffffffffu
-#define IMG_TRAILER_SIZE	16u		/* mark, entry count, checksum */
+/*
+ * The trailer, little endian: u32 IMG_TRAILER_MARK (where a length word
+ * would be), u32 number of entries, u64 dump id, u64 XXH3 of the file's
+ * base name, u64 XXH3 of every byte of the file before this last word.
+ */
+#define IMG_TRAILER_SIZE	32u
 
 enum cr_img_type {
 	CR_FD_INVENTORY,
@@ -71,6 +78,7 @@ struct cr_img {
 	uint64_t off;			/* file offset of the next entry, for messages */
 	unsigned char *buf;		/* reading: the whole file, checked at open */
 	size_t end;			/* reading: offset of the trailer */
+	uint64_t dump_id;		/* reading: the trailer's */
 	struct csum_stream *hash;	/* writing: of every byte written */
 	bool failed;			/* writing: a write failed, never seal it */
 };
@@ -98,6 +106,12 @@ int finish_image(struct cr_img *img, int ret);
 /* Close without sealing (reading, or giving up on a write). */
 void close_image(struct cr_img *img);
 bool image_exists(int dfd, int type, ...);
+/*
+ * The id of the dump images are written for, and that images read must
+ * have (0: any, until the inventory is read). A dump picks one at random.
+ */
+void img_set_dump_id(uint64_t id);
+uint64_t img_get_dump_id(void);
 /* Type of a raw image (pages-N.img, ...) from its file name, or -1. */
 int raw_type_by_name(const char *path);
 /*

@@ -45,12 +45,25 @@ static int read_one(int dfd, int type, void **msg, ...)
 
 int read_inventory(struct rst_ctx *rc)
 {
+	struct cr_img *img;
+
 	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
 		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
 		return -1;
 	}
-	if (read_one(rc->dfd, CR_FD_INVENTORY, (void **)&rc->inv, 0))
+	img = open_image_at(rc->dfd, CR_FD_INVENTORY, O_RDONLY);
+	if (!img || pb_read_one_required(img, (void **)&rc->inv)) {
+		close_image(img);
 		return -1;
+	}
+	/* every other image must come from the same dump */
+	if (!rc->inv->has_dump_id || rc->inv->dump_id != img->dump_id || !img->dump_id) {
+		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		close_image(img);
+		return -1;
+	}
+	img_set_dump_id(img->dump_id);
+	close_image(img);
 	if (rc->inv->img_version > IMG_FORMAT_VERSION) {
 		pr_err("images in %s have format version %u, made by criu %s; this criu (%s) reads up to version %d\n",
 		       opts.imgs_dir, rc->inv->img_version, rc->inv->tool_version, CR_VERSION, IMG_FORMAT_VERSION);

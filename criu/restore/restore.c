@@ -235,6 +235,16 @@ static int plan_cow(struct rst_tree *tr)
 	return cow_plan(&tr->cow);
 }
 
+int read_all_images(struct rst_tree *tr)
+{
+	struct rst_ctx probe = { .dfd = tr->dfd };
+
+	if (read_inventory(&probe))
+		return -1;
+	tr->inv = probe.inv;
+	return read_pstree(tr) || read_tree_images(tr) || plan_cow(tr) ? -1 : 0;
+}
+
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
@@ -258,14 +268,7 @@ int cr_restore_tasks(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
-	{
-		struct rst_ctx probe = { .dfd = tr.dfd };
-
-		if (read_inventory(&probe))
-			goto out;
-		tr.inv = probe.inv;
-	}
-	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
+	if (read_all_images(&tr) || check_pids_free(&tr))
 		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {

@@ -146,5 +146,7 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+/* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
+int read_all_images(struct rst_tree *tr);
 
 #endif

@@ -133,6 +133,12 @@ static size_t put32(unsigned char *p, uint32_t v)
 	return 4;
 }
 
+static void put64(unsigned char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
 static uint32_t get32(const unsigned char *p)
 {
 	uint32_t v;
@@ -175,7 +181,7 @@ static void write_sealed(struct fixture *fx, const char *name, int type, const u
 	while (in < len) {
 		uint32_t n = get32(tail + in);
 
-		assert_true(in + 4 + n <= len && off + 4 + n + 4 + 16 <= sizeof(buf));
+		assert_true(in + 4 + n <= len && off + 4 + n + 4 + IMG_TRAILER_SIZE <= sizeof(buf));
 		memcpy(buf + off, tail + in, 4 + n);
 		put32(buf + off + 4 + n, (uint32_t)csum_buf(buf + off, 4 + n));
 		off += 4 + n + 4;
@@ -184,12 +190,10 @@ static void write_sealed(struct fixture *fx, const char *name, int type, const u
 	}
 	put32(buf + off, IMG_TRAILER_MARK);
 	put32(buf + off + 4, nr);
-	{
-		uint64_t h = htole64(csum_buf(buf, off));
-
-		memcpy(buf + off + 8, &h, 8);
-	}
-	write_file(fx, name, buf, off + 16);
+	put64(buf + off + 8, img_get_dump_id());
+	put64(buf + off + 16, csum_buf(name, strlen(name)));
+	put64(buf + off + 24, csum_buf(buf, off + 24));
+	write_file(fx, name, buf, off + IMG_TRAILER_SIZE);
 }
 
 static void write_pstree_sealed(struct fixture *fx, const void *tail, size_t len)
@@ -260,10 +264,10 @@ static void test_inventory_roundtrip(void **state)
 	assert_int_equal(get32(raw), IMG_COMMON_MAGIC);
 	assert_int_equal(get32(raw + 4), img_descs[CR_FD_INVENTORY].magic);
 	assert_int_equal(get32(raw + 8), inventory_entry__get_packed_size(&e));
-	assert_int_equal(n, 12 + get32(raw + 8) + 4 + 16);
+	assert_int_equal(n, 12 + get32(raw + 8) + 4 + IMG_TRAILER_SIZE);
 	assert_int_equal(get32(raw + 12 + get32(raw + 8)), (uint32_t)csum_buf(raw + 8, 4 + get32(raw + 8)));
-	assert_int_equal(get32(raw + n - 16), IMG_TRAILER_MARK);
-	assert_int_equal(get32(raw + n - 12), 1);
+	assert_int_equal(get32(raw + n - 32), IMG_TRAILER_MARK);
+	assert_int_equal(get32(raw + n - 28), 1);
 
 	img = open_image_at(fx->dfd, CR_FD_INVENTORY, O_RDONLY);
 	assert_non_null(img);
@@ -524,7 +528,7 @@ static void test_stats_layout(void **state)
 	assert_true(n > 12);
 	assert_int_equal(get32(raw), 0x55105940);
 	assert_int_equal(get32(raw + 4), 0x57093306);
-	assert_int_equal(get32(raw + 8), n - 12 - 4 - 16);
+	assert_int_equal(get32(raw + 8), n - 12 - 4 - IMG_TRAILER_SIZE);
 	r = stats_entry__unpack(NULL, get32(raw + 8), raw + 12);
 	assert_non_null(r);
 	assert_non_null(r->dump);
@@ -545,7 +549,7 @@ static void test_stats_layout(void **state)
 	assert_non_null(img);
 	finish(img);
 	n = read_file(fx, "stats-restore", raw, sizeof(raw));
-	assert_int_equal(n, 8 + 16);
+	assert_int_equal(n, 8 + IMG_TRAILER_SIZE);
 	assert_int_equal(get32(raw), 0x55105940);
 	assert_int_equal(get32(raw + 4), 0x57093306);
 }
@@ -577,7 +581,7 @@ static void test_names_and_exists(void **state)
 		assert_int_equal(fstatat(fx->dfd, cases[i].name, &st, 0), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
 		/* Raw pages files have no header at all; an empty image is a header and a trailer. */
-		assert_int_equal(st.st_size, cases[i].type == CR_FD_PAGES ? 0 : 8 + 16);
+		assert_int_equal(st.st_size, cases[i].type == CR_FD_PAGES ? 0 : 8 + IMG_TRAILER_SIZE);
 		assert_true(image_exists(fx->dfd, cases[i].type, cases[i].id));
 	}
 	assert_false(image_exists(fx->dfd, CR_FD_CORE, 43));
@@ -1175,9 +1179,44 @@ static void test_damage_anywhere(void **state)
 	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
 	assert_true(log_has(fx, "entry #0 at offset 8"));
 	assert_true(log_has(fx, "checksum mismatch: damaged image"));
-	write_file(fx, "pstree.img", raw, n - 16);
+	write_file(fx, "pstree.img", raw, n - IMG_TRAILER_SIZE);
 	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
 	assert_true(log_has(fx, "after entry #3, without a trailer"));
+}
+
+/* Intact files in the wrong place: under another name, or from another dump. */
+static void test_swapped_and_foreign(void **state)
+{
+	struct fixture *fx = *state;
+	FsEntry fs = FS_ENTRY__INIT;
+	struct cr_img *img;
+
+	fs.cwd = fs.root = "/";
+	img_set_dump_id(0x1111);
+	for (int pid = 1; pid <= 2; pid++) {
+		img = open_image_at(fx->dfd, CR_FD_FS, O_DUMP, pid);
+		assert_non_null(img);
+		assert_int_equal(pb_write_one(img, &fs), 0);
+		finish(img);
+	}
+	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
+	assert_non_null(img);
+	assert_true(img->dump_id == 0x1111);
+	close_image(img);
+
+	/* fs-2.img renamed to fs-3.img */
+	assert_int_equal(renameat(fx->dfd, "fs-2.img", fx->dfd, "fs-3.img"), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 3));
+	assert_true(log_has(fx, "fs-3.img: written as another image file, not as fs-3.img (files swapped or renamed?)"));
+
+	/* read as part of another dump */
+	img_set_dump_id(0x2222);
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1));
+	assert_true(log_has(fx, "written by another dump (id 0000000000001111, not 0000000000002222"));
+	img_set_dump_id(0);
+	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
+	assert_non_null(img);
+	close_image(img);
 }
 
 /* The last entry taken out, trailer kept: the count (and checksum) say so. */
@@ -1192,8 +1231,8 @@ static void test_entry_missing(void **state)
 		off += 4 + get32(raw + off) + 4;
 	}
 	memcpy(cut, raw, last);
-	memcpy(cut + last, raw + off, 16);
-	write_file(fx, "pstree.img", cut, last + 16);
+	memcpy(cut + last, raw + off, IMG_TRAILER_SIZE);
+	write_file(fx, "pstree.img", cut, last + IMG_TRAILER_SIZE);
 	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
 	assert_true(log_has(fx, "counts 3 entries, the file holds 2: damaged image"));
 	(void)n;
@@ -1421,6 +1460,7 @@ int main(void)
 		cmocka_unit_test(test_csum_builds),
 		cmocka_unit_test_setup_teardown(test_damage_anywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swapped_and_foreign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trailer_and_old_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
