@@ -137,9 +137,9 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	}
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
 	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
-		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
+		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit %s, of %lu bytes "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
-		       (unsigned long)pe->off, (unsigned long)file_size);
+		       (unsigned long)pe->off, rc->pages_name, (unsigned long)file_size);
 		return -1;
 	}
 	if (pe->n_csum != (pe->has_in_parent && pe->in_parent ? 0 : pe->nr_pages)) {

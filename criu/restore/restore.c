@@ -344,8 +344,13 @@ kill:
 		if (traced_by_us(tr.t[i].pid))
 			kill(tr.t[i].pid, SIGKILL);
 reap:
-	if (!opts.restore_sibling)
-		waitpid(pid, &status, 0);
+	/*
+	 * Every task of the tree is our tracee: wait for each one's end, so
+	 * that none is still dying when we return (its pid still taken), and
+	 * no killed leader waits as a zombie for its traced threads.
+	 */
+	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
+		;
 	ret = 1;
 out:
 	free(trapped);
