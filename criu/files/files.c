@@ -923,6 +923,25 @@ out:
 	return ret;
 }
 
+/* Before anything is made: fs-PID.img reads and holds absolute paths. */
+int check_fs(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
+	FsEntry *fe;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&fe))
+		goto out;
+	if (fe->cwd[0] != '/' || fe->root[0] != '/')
+		pr_err("%s: cwd %s or root %s is not an absolute path\n", img->path, fe->cwd, fe->root);
+	else
+		ret = 0;
+	pb_free(img, fe);
+out:
+	close_image(img);
+	return ret;
+}
+
 int restore_fs(int dfd, pid_t pid)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);

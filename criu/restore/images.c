@@ -523,6 +523,13 @@ static int epoll_adders_use(struct rst_tree *tr)
 	return 0;
 }
 
+static int is_live_task(pid_t pid, void *arg)
+{
+	struct rst_ctx *rc = task_of(arg, pid);
+
+	return rc && !rc->zombie;
+}
+
 int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1, max_vmas = 0;
@@ -551,7 +558,7 @@ int read_tree_images(struct rst_tree *tr)
 		if (rc->zombie)
 			continue;
 		rc->nr_shmem = tr->nr_shmem;
-		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
+		if (read_task_images(rc) || check_siginfo_sizes(rc) || (!rc->fs_child && check_fs(tr->dfd, rc->pid)) ||
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
 		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
@@ -561,7 +568,7 @@ int read_tree_images(struct rst_tree *tr)
 		if ((int)rc->mm->n_vmas > max_vmas)
 			max_vmas = rc->mm->n_vmas;
 	}
-	if (epoll_adders_use(tr))
+	if (epoll_adders_use(tr) || file_locks_read_check(tr->dfd, is_live_task, tr))
 		return -1;
 	/* only descriptions used by two tasks or more need passing down */
 	uint8_t *users = calloc(tr->nr_ids + 1, 1);

@@ -238,10 +238,11 @@ static int plan_cow(struct rst_tree *tr)
 int read_all_images(struct rst_tree *tr)
 {
 	struct rst_ctx probe = { .dfd = tr->dfd };
+	int ret = read_inventory(&probe);
 
-	if (read_inventory(&probe))
+	tr->inv = probe.inv;	/* free_tree() frees it, read or not */
+	if (ret)
 		return -1;
-	tr->inv = probe.inv;
 	return read_pstree(tr) || read_tree_images(tr) || plan_cow(tr) ? -1 : 0;
 }
 
