@@ -388,14 +388,16 @@ int compel_cure(struct parasite_ctl *ctl)
 	if (ctl->remote_map && !ctl->borrowed) {
 		unsigned long addr = ctl->remote_map;
 
-		/* The blob's own syscall insn is going away: use the pokes. */
+		/* The blob's own syscall insn is going away: use the pokes. A failed step is tried once more. */
 		ctl->remote_map = 0;
-		if (compel_syscall(ctl, __NR_munmap, &sret, addr, ctl->map_size, 0, 0, 0, 0) || sret) {
+		if ((compel_syscall(ctl, __NR_munmap, &sret, addr, ctl->map_size, 0, 0, 0, 0) || sret) &&
+		    (compel_syscall(ctl, __NR_munmap, &sret, addr, ctl->map_size, 0, 0, 0, 0) || sret)) {
 			cpr_err("can't unmap the parasite from %d at 0x%lx\n", ctl->pid, addr);
 			ret = -1;
 		}
 	}
-	if (compel_set_thread_state(ctl->pid, &ctl->orig))
+	/* the task must get its own state back: once more if it did not take */
+	if (compel_set_thread_state(ctl->pid, &ctl->orig) && compel_set_thread_state(ctl->pid, &ctl->orig))
 		ret = -1;
 	compel_free_thread_state(&ctl->orig);
 	free(ctl);

@@ -52,9 +52,21 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd)
 	return -1;
 }
 
+static compel_fault_fn fault_fn;
+
+void compel_set_fault(compel_fault_fn fn)
+{
+	fault_fn = fn;
+}
+
 int compel_rpc_call(struct parasite_ctl *ctl, unsigned int cmd)
 {
 	struct compel_ctl_msg m = { .cmd = cmd };
+
+	if (fault_fn && fault_fn("parasite command %u in %d", cmd, ctl->pid)) {
+		errno = EIO;
+		return -1;
+	}
 
 	if (write(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 		cpr_perror("sending command %u to the parasite in %d", cmd, ctl->pid);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "fault.h"
 #include "cr_options.h"
 #include "crtools.h"
 #include "external.h"
@@ -207,6 +208,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	log_init(NULL, DEFAULT_LOGLEVEL);
+	fault_init();
+	compel_set_fault(fault_hit);
 	if (parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {

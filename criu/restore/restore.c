@@ -256,7 +256,7 @@ int cr_restore_tasks(void)
 	pid_t *trapped = NULL, pid;
 	struct restore_stats st = { 0 };
 	uint64_t pages = 0;
-	int ret = 1, status;
+	int ret = 1, status, all_ours = 0;
 
 	if (check_privileges())
 		return 1;
@@ -316,6 +316,8 @@ int cr_restore_tasks(void)
 
 	if (wait_final_traps(&tr, trapped, want, zombies) < 0)
 		goto kill;
+	/* every thread made it to its final trap: every pid of the tree is ours now, traced or let go */
+	all_ours = 1;
 	if (finish_restore(&tr, trapped, want))
 		goto kill;
 	st.restore_time = now_us() - t1;
@@ -342,7 +344,7 @@ int cr_restore_tasks(void)
 kill:
 	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
 	for (int i = tr.nr - 1; i >= 0; i--)
-		if (traced_by_us(tr.t[i].pid))
+		if (all_ours || traced_by_us(tr.t[i].pid))
 			kill(tr.t[i].pid, SIGKILL);
 reap:
 	/*

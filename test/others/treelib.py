@@ -56,16 +56,21 @@ def tids(pid):
         return []
 
 
+def gone(pid):
+    return not os.path.exists("/proc/%d" % pid)
+
+
 def kill_all(pids):
+    """Kill @pids and wait until they are reaped: their pids free again."""
     for p in pids:
         try:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
     deadline = time.time() + 5
-    while time.time() < deadline and any(alive(p) for p in pids):
+    while time.time() < deadline and not all(gone(p) for p in pids):
         reap()
-        time.sleep(0.01)
+        time.sleep(0.005)
     reap()
 
 

@@ -50,6 +50,10 @@ void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long b
 typedef void (*compel_log_fn)(int level, const char *fmt, va_list args);
 void compel_set_log(compel_log_fn fn);
 
+/* Fault injection: @fn counts each parasite command as a step and says whether it is to fail. */
+typedef int (*compel_fault_fn)(const char *fmt, ...);
+void compel_set_fault(compel_fault_fn fn);
+
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
 	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP) */
