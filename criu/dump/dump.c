@@ -64,8 +64,12 @@ static int check_namespaces(struct dump_ctx *dc)
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		snprintf(a, sizeof(a), "/proc/%d/ns/%s", dc->pid, ns[i]);
 		snprintf(b, sizeof(b), "/proc/self/ns/%s", ns[i]);
-		if (stat(b, &sb))
-			continue;	/* a kind this kernel lacks */
+		if (stat(b, &sb)) {
+			if (errno == ENOENT)
+				continue;	/* a kind this kernel lacks */
+			pr_perror("can't read %s", b);
+			return -1;
+		}
 		if (stat(a, &sa)) {
 			pr_perror("can't read %s", a);
 			return -1;
@@ -167,7 +171,7 @@ static int is_seized(struct dump_ctx *dc, pid_t tid)
 static int seize_threads(struct dump_ctx *dc)
 {
 	char path[64];
-	int found = 1;
+	int found = 1, r;
 
 	dc->th = calloc(MAX_THREADS, sizeof(*dc->th));
 	if (!dc->th)
@@ -183,7 +187,7 @@ static int seize_threads(struct dump_ctx *dc)
 			pr_perror("can't list the threads of %d", dc->pid);
 			return -1;
 		}
-		while ((de = readdir(d))) {
+		while ((r = next_dirent(d, &de, path)) > 0) {
 			pid_t tid = atoi(de->d_name);
 			int state;
 
@@ -197,7 +201,7 @@ static int seize_threads(struct dump_ctx *dc)
 			state = compel_stop_task(tid);
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
-				if (access(path, F_OK))
+				if (access(path, F_OK) && errno == ENOENT)
 					continue;	/* it exited meanwhile */
 				closedir(d);
 				return -1;
@@ -208,6 +212,8 @@ static int seize_threads(struct dump_ctx *dc)
 			found = 1;
 		}
 		closedir(d);
+		if (r < 0)
+			return -1;
 	}
 	/* the leader first, the rest in tid order */
 	for (int i = 0; i < dc->nr_th; i++)

@@ -212,7 +212,7 @@ int inherit_fd_prepare(int dfd, struct rst_files *rf)
 	void *msg;
 	int ret;
 
-	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, 0)) {
+	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;
 		pr_perror("can't look for ext-files.img");

@@ -249,8 +249,12 @@ int file_locks_read_check(int dfd, int (*is_task)(pid_t pid, void *arg), void *a
 	void *msg;
 	int ret;
 
-	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW))
-		return errno == ENOENT ? 0 : -1;
+	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		if (errno == ENOENT)
+			return 0;
+		pr_perror("can't look for file-locks.img");
+		return -1;
+	}
 	img = open_image_at(dfd, CR_FD_FILE_LOCKS, O_RDONLY);
 	if (!img)
 		return -1;
@@ -290,7 +294,7 @@ int file_locks_prepare(int dfd, pid_t pid, struct restore_args *a)
 	int ret;
 
 	a->nr_locks = 0;
-	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, 0)) {
+	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;	/* dumped without --file-locks */
 		pr_perror("can't look for file-locks.img");

@@ -332,7 +332,7 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 {
 	char path[64];
 	struct dirent *de;
-	int *fds = NULL, nr = 0, cap = 0, ret = -1;
+	int *fds = NULL, nr = 0, cap = 0, ret = -1, r;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
@@ -341,31 +341,35 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while ((de = readdir(dir))) {
+	while ((r = next_dirent(dir, &de, path)) > 0) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 64;
 			int *n = realloc(fds, cap * sizeof(int));
 
-			if (!n)
+			if (!n) {
+				pr_err("out of memory\n");
 				goto out;
+			}
 			fds = n;
 		}
 		fds[nr++] = atoi(de->d_name);
 	}
+	if (r < 0)
+		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
 	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
-	if (!fl->fds)
+	if (!fl->fds) {
+		pr_err("out of memory\n");
 		goto out;
+	}
 	fl->max_fd = -1;
 	for (int i = 0; i < nr; i++)
 		if (collect_one_fd(ft, fl, pid, fds[i]))
 			goto out;
 	ret = 0;
 out:
-	if (ret && !fl->fds)
-		pr_err("out of memory\n");
 	closedir(dir);
 	free(fds);
 	return ret;

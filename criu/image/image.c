@@ -661,7 +661,7 @@ int finish_image(struct cr_img *img, int ret)
 	return ret;
 }
 
-bool image_exists(int dfd, int type, ...)
+int image_exists(int dfd, int type, ...)
 {
 	char name[PATH_MAX];
 	struct stat st;
@@ -670,21 +670,22 @@ bool image_exists(int dfd, int type, ...)
 
 	if (type < 0 || type >= CR_FD_MAX) {
 		pr_err("Unknown image type %d\n", type);
-		return false;
+		return -1;
 	}
 
 	va_start(args, type);
 	ret = build_name(name, sizeof(name), type, args);
 	va_end(args);
 	if (ret)
-		return false;
+		return -1;
 
 	/* anything there counts: opening it tells what is wrong with it */
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return true;
-	if (errno != ENOENT)
-		pr_perror("Can't stat image %s", name);
-	return false;
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	pr_perror("Can't stat image %s", name);
+	return -1;
 }
 
 const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img)

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
+#include "proc_parse.h"
 #include "sparse.h"
 
 #define INDENT_WIDTH	4
@@ -443,7 +444,7 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 		close(dfd);
 		return -1;
 	}
-	while (!ret && (de = readdir(d))) {
+	while (!ret && (ret = next_dirent(d, &de, "the images directory")) > 0) {
 		PagemapHead *head;
 		struct cr_img *pm;
 		char *end;
@@ -451,6 +452,7 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 		void *msg;
 		int r = 0;
 
+		ret = 0;
 		if (strncmp(de->d_name, "pagemap-", 8))
 			continue;
 		pid = strtol(de->d_name + 8, &end, 10);
@@ -495,8 +497,10 @@ static int check_sparse_file(struct cr_img *img, int type, char *by, size_t by_l
 
 	if (dfd < 0)
 		return -1;
-	if (!image_exists(dfd, type))
+	ret = image_exists(dfd, type);
+	if (ret <= 0)
 		goto out;
+	ret = 0;
 	desc = open_image_at(dfd, type, O_RDONLY);
 	ret = desc ? 0 : -1;
 	while (!ret && desc && pb_read_one(desc, &msg) > 0) {

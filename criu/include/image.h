@@ -105,7 +105,8 @@ struct cr_img *open_image_path(const char *path);
 int finish_image(struct cr_img *img, int ret);
 /* Close without sealing (reading, or giving up on a write). */
 void close_image(struct cr_img *img);
-bool image_exists(int dfd, int type, ...);
+/* 1 if there is a file (of any kind) where the image belongs, 0 if not, -1 if that can't be told (logged). */
+int image_exists(int dfd, int type, ...);
 /*
  * The id of the dump images are written for, and that images read must
  * have (0: any, until the inventory is read). A dump picks one at random.

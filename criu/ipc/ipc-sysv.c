@@ -35,6 +35,7 @@
 #include "ipc-sysv.h"
 #include "ipc.pb-c.h"
 #include "log.h"
+#include "proc_parse.h"
 #include "shmem.h"
 #include "util.h"
 
@@ -190,10 +191,11 @@ static int check_sem_undo(pid_t pid, int nr_sets)
 		pr_perror("can't list %s", path);
 		return -1;
 	}
-	while ((de = readdir(d)) && !ret) {
+	while (!ret && (ret = next_dirent(d, &de, path)) > 0) {
 		pid_t tid = atoi(de->d_name);
 		long r;
 
+		ret = 0;
 		if (tid <= 0)
 			continue;
 		r = syscall(SYS_kcmp, getpid(), tid, KCMP_SYSVSEM, 0, 0);
@@ -622,7 +624,7 @@ static int check_mqueues(void)
 			close(dfd);
 		return -1;
 	}
-	while ((de = readdir(d))) {
+	while ((ret = next_dirent(d, &de, "the POSIX message queues")) > 0) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		pr_err("can't dump the ipc namespace of task %d: it has POSIX message queue /%s; not supported yet\n",
@@ -717,9 +719,10 @@ static int check_ns_entry(IpcNsEntry *ns)
 int ipc_sysv_read(int dfd)
 {
 	struct cr_img *img;
+	int r = image_exists(dfd, CR_FD_IPC_NS);
 
-	if (!image_exists(dfd, CR_FD_IPC_NS))
-		return 0;
+	if (r <= 0)
+		return r;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_RDONLY);
 	if (!img)
 		return -1;

@@ -107,8 +107,9 @@ static int for_each_shmem(int dfd, int (*fn)(int dfd, ShmemEntry *se, void *arg)
 	void *msg;
 	int r;
 
-	if (!image_exists(dfd, CR_FD_SHMEM))
-		return 0;
+	r = image_exists(dfd, CR_FD_SHMEM);
+	if (r <= 0)
+		return r;
 	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
 	if (!img)
 		return -1;

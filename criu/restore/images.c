@@ -46,9 +46,11 @@ static int read_one(int dfd, int type, void **msg, ...)
 int read_inventory(struct rst_ctx *rc)
 {
 	struct cr_img *img;
+	int r = image_exists(rc->dfd, CR_FD_INVENTORY);
 
-	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
-		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
+	if (r <= 0) {
+		if (!r)
+			pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
 		return -1;
 	}
 	img = open_image_at(rc->dfd, CR_FD_INVENTORY, O_RDONLY);

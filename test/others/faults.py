@@ -58,9 +58,23 @@ class Walk:
         self.tried = self.failed_cleanly = self.succeeded = self.named_in_log = 0
         self.harms = []
 
-    def harm(self, step, why):
+    def harm(self, step, why, r=None):
+        what = [l.split("fault injection: ")[1] for l in (r.err if r else "").splitlines() if "fault injection: " in l]
+        why = "%s%s" % ("(%s) " % what[0] if what else "", why)
         self.harms.append("%s step %d: %s" % (self.name, step, why))
         print("FAIL %s step %d: %s" % (self.name, step, why), flush=True)
+
+
+def settled_snapshot(tree):
+    """A snapshot of the tree at rest (two in a row alike)."""
+    snap = treelib.snapshot(tree.pids)
+    for _ in range(20):
+        time.sleep(0.02)
+        again = treelib.snapshot(tree.pids)
+        if again == snap:
+            break
+        snap = again
+    return snap
 
 
 def settled_diff(before, tree):
@@ -105,7 +119,7 @@ def dump_walk(work, args, rnd):
     try:
         for n in steps:
             w.tried += 1
-            before = treelib.snapshot(tree.pids)
+            before = settled_snapshot(tree)
             shutil.rmtree(images, ignore_errors=True)
             r = criu("dump", "-t", tree.root, "-D", images, "-R", "-v4", "-o", "dump.log",
                      env={"CRIU_FAULT": str(n)}, timeout=args.timeout)
@@ -116,14 +130,14 @@ def dump_walk(work, args, rnd):
             why = settled_diff(before, tree) or tree.check()
             if why:
                 w.harm(n, "the tree after the %s dump: %s (%s)" % ("failed" if r.rc else "successful", why,
-                                                                    r.brief()))
+                                                                    r.brief()), r)
             elif r.rc == 0 and not r.timed_out:
                 # what it wrote must be a whole and true dump: the tree comes back from it
                 w.succeeded += 1
                 kill_all(tree.pids)
                 why = restore_tree(work, images, tree)
                 if why:
-                    w.harm(n, "the dump succeeded but " + why)
+                    w.harm(n, "the dump succeeded but " + why, r)
             elif r.rc:
                 w.failed_cleanly += 1
                 if not names_step(r, n, os.path.join(images, "dump.log")):
@@ -165,7 +179,7 @@ def restore_walk(work, args, rnd):
             reap()
             left = [p for p in tree.pids if alive(p)]
             if left:
-                w.harm(n, "left %s behind: %s" % (left, r.brief()))
+                w.harm(n, "left %s behind: %s" % (left, r.brief()), r)
             elif os.path.exists(pidfile):
                 w.harm(n, "wrote a pidfile: " + r.brief())
             elif not names_step(r, n, os.path.join(good, "restore.log")):
@@ -177,7 +191,7 @@ def restore_walk(work, args, rnd):
         else:
             why = tree.check() or tree.final()
             if why:
-                w.harm(n, "the restore succeeded but the tree is wrong: " + why)
+                w.harm(n, "the restore succeeded but the tree is wrong: " + why, r)
             else:
                 w.succeeded += 1
         kill_all(tree.pids)
