@@ -10,6 +10,8 @@
 static int log_fd = STDERR_FILENO;
 static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
+static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
+static int keep_errors;
 
 int log_init(const char *path, int level)
 {
@@ -61,6 +63,37 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* "Error (file.c:12): text\n" is kept as "text" */
+static void keep_error(const char *msg, int len)
+{
+	const char *p = msg;
+
+	if (!strncmp(p, "Error (", 7)) {
+		const char *e = memchr(p, ')', len);
+
+		if (e && e[1] == ':' && e[2] == ' ')
+			p = e + 3;
+	}
+	len -= p - msg;
+	while (len > 0 && p[len - 1] == '\n')
+		len--;
+	if (len >= (int)sizeof(first_error))
+		len = sizeof(first_error) - 1;
+	memcpy(first_error, p, len);
+	first_error[len] = '\0';
+}
+
+void log_keep_errors(void)
+{
+	keep_errors = 1;
+	first_error[0] = '\0';
+}
+
+const char *log_first_error(void)
+{
+	return first_error[0] ? first_error : NULL;
+}
+
 void print_on_level(int level, const char *fmt, ...)
 {
 	char buf[4096];
@@ -89,6 +122,8 @@ void print_on_level(int level, const char *fmt, ...)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 
+	if (level <= LOG_ERROR && keep_errors && !first_error[0])
+		keep_error(buf + off, n - off);
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
 	if (level <= LOG_ERROR && log_fd != STDERR_FILENO)
