@@ -333,7 +333,7 @@ int cr_restore_tasks(void)
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
-	if (run_hook(HOOK_POST_RESUME, pid, -1))
+	if (run_hook(HOOK_POST_RESUME, 0, -1))
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
