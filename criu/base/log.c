@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ int log_init(const char *path, int level)
 	if (!path || !strcmp(path, "-"))
 		return 0;
 
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "Error: can't open log file %s: %s\n", path, strerror(errno));
 		return -1;
@@ -89,8 +90,34 @@ void log_keep_errors(void)
 	first_error[0] = '\0';
 }
 
+/*
+ * Processes we forked (the restore's) log their errors to the same file
+ * but not to our memory: the first error line of the file is the cause.
+ */
+static void first_error_in_file(void)
+{
+	char buf[65536], *p;
+	struct stat st;
+	ssize_t n;
+
+	if (log_fd == STDERR_FILENO || fstat(log_fd, &st) || !S_ISREG(st.st_mode))
+		return;
+	n = pread(log_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "Error (");
+	if (p) {
+		char *e = strchr(p, '\n');
+
+		keep_error(p, e ? e - p : (int)strlen(p));
+	}
+}
+
 const char *log_first_error(void)
 {
+	if (keep_errors)
+		first_error_in_file();
 	return first_error[0] ? first_error : NULL;
 }
 

@@ -321,6 +321,13 @@ def t_dump_leave_running_no_notify():
     expect(os.path.exists(os.path.join(wd, "dump.log")) and os.path.exists(os.path.join(wd, "stats-dump")),
            "log or stats not in the work dir: %r" % os.listdir(wd))
     t.kill()
+    # its file changed since: the restoring child's error is the reply's cr_errmsg
+    fd = dir_fd(d)
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_file": "restore.log",
+                     "rst_sibling": True}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "changed")
+    expect(not t.alive(), "a failed restore left the tree")
 
 
 def t_notify_refused(at):
@@ -633,6 +640,94 @@ def t_action_script_fails():
     t.kill()
 
 
+# ---- crun's calls through libcriu.so.2
+
+CRUN_CLIENT = os.path.join(REPO, "build", "test", "others", "libcriu", "crun_client")
+
+
+def crun(*args):
+    """crun_client with libcriu.so.2 and criu found the way crun finds them."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.path.join(REPO, "build", "lib", "c")
+    env["PATH"] = os.path.dirname(CRIU) + ":" + env.get("PATH", "/usr/bin:/bin")
+    return subprocess.run([CRUN_CLIENT] + list(args), capture_output=True, text=True, env=env, timeout=120)
+
+
+def t_crun_checkpoint_restore(leave_running):
+    t = Target()
+    d = new_dir("img")
+    w = new_dir("work")
+    args = ["checkpoint", "--image-path", d, "--work-path", w, "--pid", str(t.pid)]
+    if leave_running:
+        args.append("--leave-running")
+    r = crun(*args)
+    expect(r.returncode == 0, "checkpoint: %s" % r.stderr)
+    expect(os.path.exists(os.path.join(w, "dump.log")) and os.path.exists(os.path.join(w, "stats-dump")),
+           "no dump.log or stats-dump in the work path")
+    with open(os.path.join(d, "descriptors.json")) as f:
+        expect(f.read() == '["/dev/null","/dev/null","/dev/null"]', "descriptors.json")
+    if leave_running:
+        expect(t.alive() and t.counting(), "not left running")
+        t.kill()
+        # it wrote on after the dump: its file no longer matches, and the restore says so
+        r = crun("restore", "--image-path", d, "--work-path", w)
+        # crun quotes the Error lines of restore.log
+        log = open(os.path.join(w, "restore.log")).read()
+        errs = [l for l in log.splitlines() if "Error" in l]
+        expect(r.returncode != 0 and errs and "changed" in errs[0], "restore of a changed file: %s" % errs)
+        expect(not t.alive(), "a failed restore left the tree")
+        return
+    else:
+        expect(not t.alive(), "still running after the checkpoint")
+        try:
+            os.waitpid(t.pid, 0)
+        except ChildProcessError:
+            pass
+    r = crun("restore", "--image-path", d, "--work-path", w)
+    expect(r.returncode == 0, "restore: %s" % r.stderr)
+    expect(r.stdout.strip() == str(t.pid), "restore printed %r, not %d" % (r.stdout, t.pid))
+    expect(os.path.exists(os.path.join(w, "restore.log")), "no restore.log in the work path")
+    expect(t.alive() and t.counting(), "the restored tree does not count")
+    t.kill()
+
+
+def t_crun_restore_wait():
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid))
+    expect(r.returncode == 0, "checkpoint: %s" % r.stderr)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    killer = subprocess.Popen(["sh", "-c", "sleep 0.5; kill -TERM %d" % t.pid])
+    r = crun("restore", "--image-path", d, "--wait")
+    killer.wait()
+    # the restored root was crun_client's own child: it saw it die of SIGTERM
+    expect(r.returncode == 128 + signal.SIGTERM, "restore --wait: rc %d %s" % (r.returncode, r.stderr))
+
+
+def t_crun_pre_dump():
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid), "--pre-dump")
+    expect(r.returncode != 0 and "mem_track" in r.stderr, "pre-dump: rc %d %s" % (r.returncode, r.stderr))
+    expect(t.alive() and t.counting(), "harmed")
+    t.kill()
+
+
+def t_crun_container():
+    """crun's container calls: refused by name until --root and cgroups are there."""
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid), "--container", "/")
+    expect(r.returncode != 0, "a container checkpoint succeeded without container support")
+    log = open(os.path.join(d, "dump.log")).read() if os.path.exists(os.path.join(d, "dump.log")) else ""
+    expect("not supported yet" in r.stderr + log, "no clear refusal: %s" % r.stderr)
+    expect(t.alive() and t.counting(), "harmed")
+    t.kill()
+
+
 def main():
     global TMP, COUNTER
     if os.geteuid() != 0:
@@ -700,6 +795,11 @@ def main():
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
         check("unpriv_restore", t_unpriv_restore)
+        check("crun_checkpoint_restore", t_crun_checkpoint_restore, False)
+        check("crun_checkpoint_leave_running", t_crun_checkpoint_restore, True)
+        check("crun_restore_wait", t_crun_restore_wait)
+        check("crun_pre_dump", t_crun_pre_dump)
+        check("crun_container", t_crun_container)
         check("action_script", t_action_script)
         check("action_script_fails", t_action_script_fails)
     finally:
