@@ -332,19 +332,28 @@ static int apply_field(const CriuOpts *o, const ProtobufCFieldDescriptor *f, con
 	return -1;
 }
 
-/* The options of a request, but for the dir fds (rpc_open_dirs()). */
-int rpc_apply_opts(const CriuOpts *o)
+static int is_log_field(const char *name)
+{
+	return !strcmp(name, "log_level") || !strcmp(name, "log_file") || !strcmp(name, "log_to_stderr");
+}
+
+/*
+ * The options of a request, but for the dir fds (service.c). First the
+ * config file and the log's fields, so that the log is there to tell what
+ * is wrong with the rest; then the rest.
+ */
+int rpc_apply_opts(const CriuOpts *o, bool log_only)
 {
 	const ProtobufCMessageDescriptor *d = o->base.descriptor;
 
 	/* the request's own fields win over the config file's */
-	if (o->config_file && parse_config_file(o->config_file, true))
+	if (log_only && o->config_file && parse_config_file(o->config_file, true))
 		return -1;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const struct field_opt *fo = NULL;
 
-		if (!field_present(&o->base, f))
+		if (!field_present(&o->base, f) || is_log_field(f->name) != log_only)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(table); k++)
 			if (!strcmp(table[k].field, f->name)) {

@@ -339,7 +339,7 @@ static int setup_request(CriuReq *req, bool dump)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
-	if (rpc_apply_opts(o))
+	if (rpc_apply_opts(o, true))
 		return -1;
 	if (o->images_dir_fd < 0) {
 		pr_err("images_dir_fd is required\n");
@@ -358,6 +358,8 @@ static int setup_request(CriuReq *req, bool dump)
 	if (cr_setup_log())
 		return -1;
 	pr_info("criu %s: swrk request %d from pid %d (uid %u)\n", CR_VERSION, req->type, peer.pid, peer.uid);
+	if (rpc_apply_opts(o, false))
+		return -1;
 	kerndat_init();
 	return 0;
 }
