@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "criu.h"
+#include "rpc.pb-c.h"
 
 static char tmp[] = "/tmp/libcriu-test.XXXXXX";
 static const char *criu_bin;
@@ -268,6 +270,111 @@ static void test_errors(void **state)
 	close(dfd);
 }
 
+/*
+ * A server of our own on a socketpair (CRIU_COMM_FD): it sends
+ * orphan-pts-master with a pty master by SCM_RIGHTS, as criu does for a
+ * container's console, then the restore's reply.
+ */
+static void fake_send(int sk, CriuResp *r, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	uint8_t buf[512];
+	struct iovec iov = { .iov_base = buf, .iov_len = criu_resp__pack(r, buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *ch;
+
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = sizeof(c.buf);
+		ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	}
+	if (sendmsg(sk, &mh, 0) < 0)
+		_exit(1);
+}
+
+static void fake_server(int sk)
+{
+	CriuResp r = CRIU_RESP__INIT;
+	CriuNotify n = CRIU_NOTIFY__INIT;
+	CriuRestoreResp rr = CRIU_RESTORE_RESP__INIT;
+	uint8_t buf[4096];
+	CriuReq *req;
+	ssize_t len;
+	int ptm;
+
+	len = recv(sk, buf, sizeof(buf), 0);
+	req = criu_req__unpack(NULL, len, buf);
+	if (!req || req->type != CRIU_REQ_TYPE__RESTORE || !req->opts->orphan_pts_master)
+		_exit(2);
+	ptm = posix_openpt(O_RDWR | O_NOCTTY);
+	r.type = CRIU_REQ_TYPE__NOTIFY;
+	r.success = true;
+	r.notify = &n;
+	n.script = "orphan-pts-master";
+	fake_send(sk, &r, ptm);
+	len = recv(sk, buf, sizeof(buf), 0);
+	req = criu_req__unpack(NULL, len, buf);
+	if (!req || req->type != CRIU_REQ_TYPE__NOTIFY || !req->notify_success)
+		_exit(3);
+	r = (CriuResp)CRIU_RESP__INIT;
+	r.type = CRIU_REQ_TYPE__RESTORE;
+	r.success = true;
+	r.restore = &rr;
+	rr.pid = 4242;
+	fake_send(sk, &r, -1);
+	_exit(0);
+}
+
+static int pts_seen;
+
+static int pts_cb(char *action, criu_notify_arg_t na)
+{
+	if (!strcmp(action, "orphan-pts-master"))
+		pts_seen = criu_get_orphan_pts_master_fd();
+	return 0;
+}
+
+static void test_orphan_pts_master(void **state)
+{
+	int sk[2], status, fd;
+	pid_t srv;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sk), 0);
+	srv = fork();
+	assert_true(srv >= 0);
+	if (srv == 0) {
+		close(sk[0]);
+		fake_server(sk[1]);
+	}
+	close(sk[1]);
+	assert_int_equal(criu_init_opts(), 0);
+	criu_set_service_fd(sk[0]);
+	criu_set_images_dir_fd(0);
+	criu_set_orphan_pts_master(true);
+	criu_set_notify_cb(pts_cb);
+	assert_int_equal(criu_restore(), 4242);
+	fd = criu_get_orphan_pts_master_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(pts_seen, fd);
+	/* a pty master: ptsname() works on it */
+	assert_non_null(ptsname(fd));
+	close(fd);
+	close(sk[0]);
+	assert_int_equal(waitpid(srv, &status, 0), srv);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* restore_child needs a criu of its own making: not over a given fd */
+	assert_int_equal(criu_restore_child(), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_dump_restore_child),
 		cmocka_unit_test(test_refused_notify),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_orphan_pts_master),
 	};
 	char cmd[300];
 	int ret;
