@@ -33,6 +33,7 @@ static void usage(FILE *f)
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
+"  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
 "  criu -V | --version\n"
 "\n"
 "Options:\n"
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 "  -s, --leave-stopped     leave the tree stopped after a dump\n"
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
+"  -S, --restore-sibling   restore: the restored root becomes the caller's child (implies -d)\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
@@ -54,7 +56,10 @@ static void usage(FILE *f)
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
-"      --feature NAME      with check: test one feature (exit 0 if present)\n");
+"      --feature NAME      with check: test one feature (exit 0 if present)\n"
+"      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
+"                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
+"      --config FILE       options from FILE, one a line: long name without dashes, argument\n");
 }
 
 static void compel_log(int level, const char *fmt, va_list args)

@@ -393,6 +393,28 @@ def t_restore_no_sibling_pid():
     os.kill(t.pid, signal.SIGKILL)
 
 
+def t_wait_pid():
+    """A root restored without rst_sibling is criu's child: WAIT_PID in the same session."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, _ = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    t.kill()
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    r = s.call({"type": T["RESTORE"], "keep_open": True, "opts": {"images_dir_fd": fd}})
+    os.close(fd)
+    expect(r and r["success"] and r["restore"]["pid"] == t.pid, "restore: %r" % r)
+    expect(t.alive() and t.counting(), "restored tree does not run")
+    os.kill(t.pid, signal.SIGTERM)
+    r = s.call({"type": T["WAIT_PID"], "pid": t.pid})
+    rc = s.close()
+    expect(r and r["success"] and r.get("status") == signal.SIGTERM, "wait_pid: %r" % r)
+    expect(rc == 0, "criu exited %r" % rc)
+    r, _ = request({"type": T["WAIT_PID"], "pid": 1})
+    failed_with(r, "only a child of this criu")
+
+
 def t_second_dump_in_session():
     d = new_dir("img")
     fd = dir_fd(d)
@@ -770,6 +792,7 @@ def main():
             check("client_vanishes_" + at, t_client_vanishes, at)
         check("vanish_without_notify", t_vanish_without_notify)
         check("restore_no_sibling", t_restore_no_sibling_pid)
+        check("wait_pid", t_wait_pid)
         check("second_dump_in_session", t_second_dump_in_session)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
