@@ -60,9 +60,12 @@ static int run_script(const char *script, enum cr_hook h, pid_t pid)
 		return -1;
 	}
 	if (child == 0) {
+		char *dir = opts.imgs_dir ? realpath(opts.imgs_dir, NULL) : NULL;
+
 		setenv("CRTOOLS_SCRIPT_ACTION", names[h], 1);
-		if (opts.imgs_dir)
-			setenv("CRTOOLS_IMAGE_DIR", opts.imgs_dir, 1);
+		/* under swrk imgs_dir is /proc/self/fd/N, which means nothing to the script */
+		if (dir)
+			setenv("CRTOOLS_IMAGE_DIR", dir, 1);
 		if (pid) {
 			snprintf(num, sizeof(num), "%d", pid);
 			setenv("CRTOOLS_INIT_PID", num, 1);

@@ -175,8 +175,12 @@ static int opt_join_ns(const CriuOpts *o, const char *cli)
 	for (size_t i = 0; i < o->n_join_ns; i++) {
 		JoinNamespace *j = o->join_ns[i];
 
-		snprintf(buf, sizeof(buf), "%s:%s%s%s", j->ns, j->ns_file, j->extra_opt ? "," : "",
-			 j->extra_opt ? j->extra_opt : "");
+		/* the command line has no NS:PATH,EXTRA form (a user namespace's ids) */
+		if (j->extra_opt) {
+			pr_err("join_ns %s: extra_opt '%s' is not supported yet\n", j->ns, j->extra_opt);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%s:%s", j->ns, j->ns_file);
 		if (set(cli, buf))
 			return -1;
 	}
