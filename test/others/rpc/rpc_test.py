@@ -427,6 +427,49 @@ def t_second_dump_in_session():
     failed_with(r2, "one dump or restore per swrk session")
 
 
+def t_fuzz():
+    """Mangled requests: criu answers or exits, never dies of a signal, harms nothing."""
+    import random
+    rnd = random.Random(11)
+    from criu_rpc import encode
+    d = new_dir("img")
+    fd = dir_fd(d)
+    gone = 2 ** 22 + 7      # above pid_max's default: no such process
+    seeds = [encode("criu_req", {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": gone,
+                                 "log_file": "f.log", "external": ["pipe:[1]"],
+                                 "ext_mnt": [{"key": "a", "val": "b"}]}}),
+             encode("criu_req", {"type": T["FEATURE_CHECK"], "features": {"mem_track": True}}),
+             encode("criu_req", {"type": T["RESTORE"], "opts": {"images_dir_fd": fd,
+                                 "inherit_fd": [{"key": "k", "fd": 0}]}})]
+    for i in range(60):
+        b = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 4)):
+            op = rnd.randint(0, 2)
+            pos = rnd.randrange(len(b))
+            if op == 0:
+                b[pos] = rnd.randrange(256)
+            elif op == 1:
+                del b[pos:pos + rnd.randint(1, 4)]
+            else:
+                b[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 4)))
+        s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+        try:
+            s.send_raw(bytes(b))
+            try:
+                while True:
+                    r = s.recv(timeout=20)
+                    if r is None or r.get("type") != T["NOTIFY"]:
+                        break
+                    s.send({"type": T["NOTIFY"], "notify_success": True})
+            except (OSError, ValueError, IndexError, KeyError, UnicodeDecodeError):
+                pass
+        finally:
+            rc = s.close()
+        expect(rc is not None and rc >= 0, "criu died (%r) on request %s" % (rc, bytes(b).hex()))
+    os.close(fd)
+    expect(not os.listdir(d) or os.listdir(d) == ["f.log"], "left %r" % os.listdir(d))
+
+
 # ---- bad options
 
 def bad_dump(opts_extra, *words, target=True):
@@ -510,13 +553,20 @@ def t_config_file():
     d = new_dir("img")
     fd = dir_fd(d)
     conf = os.path.join(d, "c.conf")
+    hooks = os.path.join(d, "hooks")
     with open(conf, "w") as f:
-        f.write("# options\nleave-running\nlog-file conf.log\n")
+        f.write("# options\nleave-running\nlog-file conf.log\n"
+                "action-script echo \"$CRTOOLS_SCRIPT_ACTION $CRTOOLS_IMAGE_DIR\" >> %s\n" % hooks)
     r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "config_file": conf}},
                     pass_fds=(fd,))
     os.close(fd)
     expect(r and r["success"] and rc == 0, "dump: %r" % r)
     expect(t.alive() and os.path.exists(os.path.join(d, "conf.log")), "config file options not applied")
+    # the scripts run under swrk too, and see the images dir by its real path
+    with open(hooks) as f:
+        got = f.read().split("\n")
+    want = ["%s %s" % (a, os.path.realpath(d)) for a in DUMP_ORDER + ["network-unlock"]]
+    expect(got[:-1] == want, "hooks %r, not %r" % (got, want))
     t.kill()
 
 
@@ -784,6 +834,7 @@ def main():
         check("unknown_field_req", t_unknown_field, "req")
         check("unknown_field_opts", t_unknown_field, "opts")
         check("no_client", t_no_client)
+        check("fuzz", t_fuzz)
         check("not_a_socket", t_not_a_socket)
         check("dump_restore", t_dump_restore)
         check("dump_leave_running_work_dir", t_dump_leave_running_no_notify)
