@@ -73,6 +73,7 @@ WRAP(ssize_t, splice, -1, EIO, (int a, off64_t *ao, int b, off64_t *bo, size_t n
 WRAP(ssize_t, tee, -1, EIO, (int a, int b, size_t n, unsigned int f), (a, b, n, f), "fd %d to fd %d", a, b)
 WRAP(int, pipe, -1, EMFILE, (int p[2]), (p), "")
 WRAP(int, pipe2, -1, EMFILE, (int p[2], int f), (p, f), "")
+WRAP(int, dup, -1, EMFILE, (int a), (a), "fd %d", a)
 WRAP(int, dup2, -1, EMFILE, (int a, int b), (a, b), "fd %d to fd %d", a, b)
 WRAP(int, poll, -1, ENOMEM, (struct pollfd *p, nfds_t n, int t), (p, n, t), "")
 WRAP(int, mkdir, -1, EIO, (const char *p, mode_t m), (p, m), "%s", p)
@@ -98,6 +99,7 @@ WRAP(int, open_by_handle_at, -1, EIO, (int d, struct file_handle *h, int f), (d,
 WRAP(void *, mmap64, MAP_FAILED, ENOMEM, (void *a, size_t l, int p, int f, int fd, off64_t o),
      (a, l, p, f, fd, o), "%zu bytes", l)
 WRAP(int, munmap, -1, EINVAL, (void *a, size_t l), (a, l), "%p", a)
+WRAP(char *, realpath, NULL, EIO, (const char *p, char *r), (p, r), "%s", p)
 WRAP(int, madvise, -1, EINVAL, (void *a, size_t l, int adv), (a, l, adv), "%p", a)
 
 /* processes */
@@ -126,6 +128,7 @@ WRAP(int, listen, -1, EADDRINUSE, (int fd, int b), (fd, b), "fd %d", fd)
 WRAP(int, accept4, -1, ENOBUFS, (int fd, struct sockaddr *a, socklen_t *l, int f), (fd, a, l, f), "fd %d", fd)
 WRAP(ssize_t, sendmsg, -1, ENOBUFS, (int fd, const struct msghdr *m, int f), (fd, m, f), "fd %d", fd)
 WRAP(ssize_t, recvmsg, -1, ENOBUFS, (int fd, struct msghdr *m, int f), (fd, m, f), "fd %d", fd)
+WRAP(ssize_t, recv, -1, ENOBUFS, (int fd, void *b, size_t n, int f), (fd, b, n, f), "fd %d", fd)
 WRAP(int, setsockopt, -1, ENOBUFS, (int fd, int l, int o, const void *v, socklen_t n), (fd, l, o, v, n),
      "fd %d, %d", fd, o)
 WRAP(int, getsockopt, -1, ENOBUFS, (int fd, int l, int o, void *v, socklen_t *n), (fd, l, o, v, n),
@@ -172,6 +175,25 @@ WRAP(FILE *, fopen64, NULL, EMFILE, (const char *p, const char *m), (p, m), "%s"
 WRAP(char *, fgets, NULL, EIO, (char *b, int n, FILE *f), (b, n, f), "")
 
 /* with variable arguments */
+void *__real_mremap(void *a, size_t o, size_t n, int f, ...);
+void *__wrap_mremap(void *a, size_t o, size_t n, int f, ...);
+void *__wrap_mremap(void *a, size_t o, size_t n, int f, ...)
+{
+	void *to = NULL;
+	va_list ap;
+
+	if (f & MREMAP_FIXED) {
+		va_start(ap, f);
+		to = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (fault_hit("mremap(%p)", a)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mremap(a, o, n, f, to);
+}
+
 int __real_open64(const char *p, int f, ...);
 int __wrap_open64(const char *p, int f, ...);
 int __wrap_open64(const char *p, int f, ...)
