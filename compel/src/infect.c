@@ -145,7 +145,7 @@ static int run_until_trap(struct parasite_ctl *ctl, struct user_regs_struct *reg
 		return -1;
 	}
 	while (1) {
-		if (compel_wait(ctl->pid, &status) < 0) {
+		if (compel_wait_stop(ctl->pid, &status) < 0) {
 			cpr_perror("waitpid(%d)", ctl->pid);
 			return -1;
 		}
@@ -200,14 +200,16 @@ int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 	regs.orig_rax = -1;	/* not in a syscall: no restart games on resume */
 
 	err = run_until_trap(ctl, &regs, ip + 3);
-	if (!ctl->remote_map && poke_code(ctl->pid, ip, ctl->code_orig))
+	/* what the syscall did is done: say so even if putting things back fails (tried twice) */
+	if (!err)
+		*ret = regs.rax;
+	if (!ctl->remote_map && poke_code(ctl->pid, ip, ctl->code_orig) && poke_code(ctl->pid, ip, ctl->code_orig))
 		err = -1;
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, &ctl->orig.regs)) {
+	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, &ctl->orig.regs) &&
+	    ptrace(PTRACE_SETREGS, ctl->pid, NULL, &ctl->orig.regs)) {
 		cpr_perror("restoring registers of %d", ctl->pid);
 		err = -1;
 	}
-	if (!err)
-		*ret = regs.rax;
 	cpr_debug("task %d: syscall %ld = %ld\n", ctl->pid, nr, err ? -1L : (long)regs.rax);
 	return err;
 }
@@ -239,11 +241,17 @@ static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
 static int map_shared_area(struct parasite_ctl *ctl, size_t size)
 {
 	char path[128];
-	long remote;
-	int fd;
+	long remote = -1;
+	int fd, err;
 
-	if (compel_syscall(ctl, __NR_mmap, &remote, 0, size, PROT_READ | PROT_WRITE | PROT_EXEC,
-			   MAP_SHARED | MAP_ANONYMOUS, -1, 0))
+	err = compel_syscall(ctl, __NR_mmap, &remote, 0, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (err && remote > 0 && !(remote & 4095)) {
+		/* the area was made: cure must remove it */
+		ctl->remote_map = remote;
+		ctl->map_size = size;
+	}
+	if (err)
 		return -1;
 	if (remote < 0 && remote > -4096) {
 		cpr_err("mmap of %zu bytes in task %d failed: %s\n", size, ctl->pid, strerror(-remote));
@@ -354,7 +362,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL))
 			cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 	}
-	if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+	if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 		cpr_err("task %d did not stop after its parasite (status 0x%x)\n", ctl->pid, status);
 		ctl->running = 0;
 		return -1;

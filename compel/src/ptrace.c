@@ -2,6 +2,7 @@
 #include <elf.h>
 #include <sched.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,59 @@ pid_t compel_wait(pid_t pid, int *status)
 		ret = waitpid(pid, status, __WALL);
 	} while (ret < 0 && errno == EINTR);
 	return ret;
+}
+
+/* State letter of @pid in /proc/PID/stat, or 0 when it can't be read. */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait for a traced task to stop (or end). A killed leader whose threads we
+ * trace never reports: its end waits for theirs to be collected, so a
+ * plain waitpid() on it would wait for ever. Poll instead, and give up
+ * when it is a zombie.
+ */
+pid_t compel_wait_stop(pid_t pid, int *status)
+{
+	struct timespec pause = { 0, 1000 };
+
+	for (int spins = 0;; spins++) {
+		pid_t ret = waitpid(pid, status, __WALL | WNOHANG);
+
+		if (ret || (ret < 0 && errno != EINTR))
+			return ret;
+		if (spins < 64) {
+			sched_yield();
+			continue;
+		}
+		if (task_state(pid) == 'Z' || task_state(pid) == 'X') {
+			ret = waitpid(pid, status, __WALL | WNOHANG);
+			if (ret)
+				return ret;
+			cpr_err("task %d died (a zombie whose threads are not collected yet)\n", pid);
+			errno = ESRCH;
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 1000000)
+			pause.tv_nsec *= 2;
+	}
 }
 
 /* How long a seized task may take to reach its interrupt stop. */
@@ -187,7 +241,7 @@ static int drain_stop_trap(pid_t pid)
 		cpr_perror("re-trapping stopped task %d", pid);
 		return -1;
 	}
-	if (compel_wait(pid, &status) < 0) {
+	if (compel_wait_stop(pid, &status) < 0) {
 		cpr_perror("waitpid(%d)", pid);
 		return -1;
 	}

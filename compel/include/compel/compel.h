@@ -66,6 +66,8 @@ int compel_stop_task(pid_t pid);
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */
 pid_t compel_wait(pid_t pid, int *status);
+/* waitpid() for a stop of a traced task, which does not wait for ever on one killed meanwhile (-1, ESRCH). */
+pid_t compel_wait_stop(pid_t pid, int *status);
 
 /* The saved state of a stopped thread. */
 struct compel_thread_state {
