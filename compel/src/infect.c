@@ -153,7 +153,8 @@ static int run_until_trap(struct parasite_ctl *ctl, struct user_regs_struct *reg
 			cpr_err("task %d died while running injected code (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
-		if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, regs)) {
+		/* what the injected code did is in there: a second try before giving it up */
+		if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, regs) && ptrace(PTRACE_GETREGS, ctl->pid, NULL, regs)) {
 			cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
 			return -1;
 		}
