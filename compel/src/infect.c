@@ -340,26 +340,64 @@ unsigned long compel_remote_addr(struct parasite_ctl *ctl, const void *local)
 	return ctl->remote_map + ((const char *)local - (const char *)ctl->local_map);
 }
 
+/* Wait up to @ms for the daemon to stop by itself: 0 once it stopped (where, the caller checks). */
+static int wait_trap(struct parasite_ctl *ctl, int *status, int ms)
+{
+	for (int waited = 0; waited < ms; waited++) {
+		pid_t ret = waitpid(ctl->pid, status, __WALL | WNOHANG);
+
+		if (ret == ctl->pid)
+			return WIFSTOPPED(*status) ? 0 : -1;
+		if (ret < 0 && errno != EINTR)
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
 /* Bring the daemon to its final trap; the task is stopped afterwards. */
 static int stop_daemon(struct parasite_ctl *ctl)
 {
 	struct user_regs_struct regs;
 	int status, ret = 0;
 
-	if (ctl->sock >= 0) {
+	/*
+	 * A command left half done (its fds never sent, say) may take our
+	 * FINI for its own and answer as itself: only FINI's own answer ends
+	 * the daemon, so ask again until that one comes.
+	 */
+	for (int tries = 0; ctl->sock >= 0 && tries < 3; tries++) {
 		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 
 		if (write(ctl->sock, &m, sizeof(m)) != sizeof(m) ||
 		    compel_wait_sock(ctl, ctl->sock) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
-			cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
 			ret = -1;
+			break;
 		}
+		if (m.cmd == COMPEL_CMD_FINI) {
+			ret = 0;
+			break;
+		}
+		cpr_debug("parasite in %d answered command %u on the way out\n", ctl->pid, m.cmd);
+		ret = -1;
 	}
+	if (ret)
+		cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
 	if (!ctl->running)
 		return ret;
 
+	/*
+	 * Not talking to us: hang up, so that the daemon ends by itself and
+	 * closes what it holds in the task (its socket, fds it was given);
+	 * only if it does not come to its end, stop it wherever it is.
+	 */
+	if (ret && ctl->sock >= 0) {
+		close(ctl->sock);
+		ctl->sock = -1;
+		if (wait_trap(ctl, &status, 5000) == 0)
+			goto stopped;
+	}
 	if (ret || ctl->sock < 0) {
-		/* Not talking to us: stop it wherever it is. */
 		if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL))
 			cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 	}
@@ -368,6 +406,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		ctl->running = 0;
 		return -1;
 	}
+stopped:
 	ctl->running = 0;
 	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, &regs) == 0 &&
 	    regs.rip != ctl->remote_map + ctl->blob->trap_off + 1) {

@@ -95,8 +95,10 @@ pid_t compel_wait_stop(pid_t pid, int *status)
 	for (int spins = 0;; spins++) {
 		pid_t ret = waitpid(pid, status, __WALL | WNOHANG);
 
-		if (ret || (ret < 0 && errno != EINTR))
+		if (ret > 0 || (ret < 0 && errno != EINTR))
 			return ret;
+		if (ret < 0)
+			continue;	/* a signal came: no reason to give up */
 		if (spins < 64) {
 			sched_yield();
 			continue;

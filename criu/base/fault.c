@@ -1,4 +1,5 @@
 /* Fault injection: the step counter (fault.h). */
+#include <execinfo.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,17 @@ void fault_fini(void)
 		fprintf(stderr, "fault injection: %lu steps\n", __atomic_load_n(&fs->step, __ATOMIC_SEQ_CST));
 }
 
+unsigned int fault_restorer_step(void)
+{
+	const char *env = getenv("CRIU_FAULT_RESTORER");
+
+	if (!env || !*env)
+		return 0;
+	if (!strcmp(env, "count"))
+		return ~0U;
+	return strtoul(env, NULL, 10);
+}
+
 int fault_hit(const char *fmt, ...)
 {
 	char what[256];
@@ -63,5 +75,10 @@ int fault_hit(const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	pr_err("fault injection: step %lu: %s fails\n", n, what);
+	if (getenv("CRIU_FAULT_BACKTRACE")) {
+		void *bt[32];
+
+		backtrace_symbols_fd(bt, backtrace(bt, 32), log_get_fd());
+	}
 	return 1;
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 
 static int log_fd = STDERR_FILENO;
+static int err_fd = STDERR_FILENO;	/* where errors go too, when the log is a file */
 static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
 static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
@@ -153,8 +154,8 @@ void print_on_level(int level, const char *fmt, ...)
 		keep_error(buf + off, n - off);
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
-	if (level <= LOG_ERROR && log_fd != STDERR_FILENO)
-		write_all(STDERR_FILENO, buf + off, n - off);
+	if (level <= LOG_ERROR && log_fd != STDERR_FILENO && err_fd >= 0)
+		write_all(err_fd, buf + off, n - off);
 out:
 	errno = save_errno;
 }
@@ -162,4 +163,14 @@ out:
 void log_set_fd(int fd)
 {
 	log_fd = fd;
+}
+
+void log_set_err_fd(int fd)
+{
+	err_fd = fd;
+}
+
+int log_get_err_fd(void)
+{
+	return err_fd;
 }

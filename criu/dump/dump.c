@@ -583,22 +583,36 @@ static int write_task_images(struct dump_ctx *dc)
 	return 0;
 }
 
-static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
+/* A signal the dump's end depends on: tried twice, and a failure said. */
+static int signal_task(pid_t pid, int sig)
 {
-	int status;
+	if (kill(pid, sig) && kill(pid, sig)) {
+		pr_perror("can't send signal %d to %d at the end of the dump", sig, pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
+{
+	int status, ret = 0;
 
 	if (!ok || opts.leave_running) {
 		release_threads(dc);
 		*frozen = now_us() - t_frozen;
-		return;
+		return 0;
 	}
 	if (opts.leave_stopped) {
-		kill(dc->pid, SIGSTOP);
+		ret = signal_task(dc->pid, SIGSTOP);
 		release_threads(dc);
 		*frozen = now_us() - t_frozen;
-		return;
+		return ret;
 	}
-	kill(dc->pid, SIGKILL);
+	if (signal_task(dc->pid, SIGKILL)) {
+		/* waiting for an end that does not come would hang us: it runs on */
+		release_threads(dc);
+		return -1;
+	}
 	*frozen = now_us() - t_frozen;
 	/*
 	 * We trace every thread: collect each exit so the pid is gone when we
@@ -609,6 +623,7 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 		       !WIFSIGNALED(status))
 			ptrace(PTRACE_CONT, dc->th[i].tid, NULL, NULL);
 	}
+	return 0;
 }
 
 static void free_ctx(struct dump_ctx *dc)
@@ -1164,27 +1179,38 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	return write_inventory(t->dfd, root);
 }
 
-static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
+/* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
+static int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
-	int status;
+	int status, ret = 0;
+	char *alive;
 
 	if (!ok || opts.leave_running || opts.leave_stopped) {
 		for (int i = 0; i < t->nr; i++)
-			if (!t->p[i].zombie && t->p[i].th)
-				finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
-		return;
+			if (!t->p[i].zombie && t->p[i].th && finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen))
+				ret = -1;
+		return ret;
 	}
+	alive = calloc(t->nr + 1, 1);
+	if (!alive)
+		return -1;
 	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie && t->p[i].th)
-			kill(t->p[i].pid, SIGKILL);
+		if (!t->p[i].zombie && t->p[i].th && signal_task(t->p[i].pid, SIGKILL)) {
+			/* waiting for an end that does not come would hang us: it runs on */
+			release_threads(&t->p[i]);
+			alive[i] = 1;
+			ret = -1;
+		}
 	t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	for (int i = 0; i < t->nr; i++)
-		for (int j = t->p[i].zombie ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
+		for (int j = t->p[i].zombie || alive[i] ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
 			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
 			       !WIFEXITED(status) && !WIFSIGNALED(status))
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
+	free(alive);
+	return ret;
 }
 
 /* Every image of a dump carries its id (image.h): one left from another dump is not taken for its own. */
@@ -1266,7 +1292,10 @@ out_resume:
 		unlinkat(t.dfd, "inventory.img", 0);
 	fileobj_dump_fini(ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
-	finish_tree(&t, ret == 0, t_frozen);
+	if (finish_tree(&t, ret == 0, t_frozen) && !ret) {
+		pr_err("dump of %d: the images are whole, but not every process could be ended as asked\n", pid);
+		ret = -1;
+	}
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
 	if (ret == 0) {

@@ -733,9 +733,17 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	return open_file(rf, fe->id, -1);
 }
 
-static int in_transit(const struct rst_transit *tr, uint32_t id)
+int in_transit(const struct rst_transit *tr, uint32_t id)
 {
-	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
+	if (!tr || id >= tr->nr_ids)
+		return 0;
+	if (fcntl(tr->base + id, F_GETFD) >= 0)
+		return 1;
+	if (errno == EBADF)
+		return 0;
+	/* not knowing must not pass for "not passed down": the sharing would be lost */
+	pr_perror("can't tell whether file %u was passed down", id);
+	return -1;
 }
 
 static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened,
@@ -748,9 +756,13 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
 		return -1;
 	}
+	int passed = opened[e->id] >= 0 ? 0 : in_transit(tr, e->id);
+
+	if (passed < 0)
+		return -1;
 	if (opened[e->id] >= 0)		/* shared with an fd restored before */
 		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
-	else if (in_transit(tr, e->id))	/* shared with an ancestor or a relative */
+	else if (passed)		/* shared with an ancestor or a relative */
 		fd = fcntl(tr->base + e->id, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open_desc(rf, fe, shell_tty);
@@ -788,8 +800,14 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want || in_transit(tr, id))
+		if (!want)
 			continue;
+		switch (in_transit(tr, id)) {
+		case -1:
+			return -1;
+		case 1:
+			continue;
+		}
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);

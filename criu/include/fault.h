@@ -19,5 +19,13 @@ void fault_init(void);
 void fault_fini(void);
 /* Counts a step; true (with the error logged) when it is the one to fail. */
 int fault_hit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The restorer blob runs without criu's library calls: its own checked
+ * syscalls are steps of their own, numbered in each restorer from 1.
+ * CRIU_FAULT_RESTORER=N fails the Nth of every restorer; =count logs how
+ * many each had ("restorer PID: fault injection: N steps"). Returns what
+ * goes into restore_args.fault_at: N, ~0 for count, 0 for none.
+ */
+unsigned int fault_restorer_step(void);
 
 #endif

@@ -83,6 +83,8 @@ struct late_fd {
 	uint32_t flags;
 };
 
+/* Was file @id passed down to us at tr->base + id? 1, 0, or -1 when that can't be told (logged). */
+int in_transit(const struct rst_transit *tr, uint32_t id);
 int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
 		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late);
 /* The fd numbers in fdinfo-PID.img, and the file ids they use, for planning. */

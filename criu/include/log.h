@@ -22,6 +22,13 @@ void log_set_level(int level);
 int log_get_level(void);
 int log_get_fd(void);
 void log_set_fd(int fd);
+/*
+ * Where errors are echoed when the log is a file (stderr, by default). A
+ * restoring process moves criu's stderr to a service fd and says so here:
+ * its fd 2 soon is the task's own, which must never get criu's messages.
+ */
+void log_set_err_fd(int fd);
+int log_get_err_fd(void);
 /* From now on keep the first error printed (in this process), for log_first_error(). */
 void log_keep_errors(void);
 const char *log_first_error(void);

@@ -229,7 +229,10 @@ struct restore_args {
 	int32_t stopped;		/* re-enter a group stop before queueing signals */
 
 	int32_t log_fd;
+	int32_t err_fd;			/* criu's stderr, for errors too; -1 if the log is it */
 	int32_t log_level;
+	uint32_t fault_at;		/* CRIU_FAULT_RESTORER: the checked step to fail; ~0: count them */
+	uint32_t fault_steps;
 	int32_t close_from;		/* service fds: everything from here up goes */
 
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */

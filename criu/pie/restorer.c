@@ -23,6 +23,15 @@
 
 static struct restore_args *A;
 
+/* An error goes to the log and to criu's stderr. */
+static void say_error(const char *buf, int n)
+{
+	if (A && A->log_fd >= 0)
+		sys_write(A->log_fd, buf, n);
+	if (A && A->err_fd >= 0)
+		sys_write(A->err_fd, buf, n);
+}
+
 static void fail(const char *what, long err)
 {
 	char buf[256];
@@ -30,8 +39,7 @@ static void fail(const char *what, long err)
 
 	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s failed: errno %ld\n",
 			  (int)sys_getpid(), what, -err);
-	if (A && A->log_fd >= 0)
-		sys_write(A->log_fd, buf, n);
+	say_error(buf, n);
 	sys_exit_group(1);
 }
 
@@ -46,10 +54,36 @@ static void progress(const char *what)
 	sys_write(A->log_fd, buf, n);
 }
 
+/*
+ * Every syscall whose failure ends the restore goes through here, and so
+ * it is also where fault injection fails one (CRIU_FAULT_RESTORER=N, the
+ * Nth of each restorer, threads included; fault.h).
+ */
 static void check(long ret, const char *what)
 {
+	if (A && A->fault_at && __atomic_add_fetch(&A->fault_steps, 1, __ATOMIC_RELAXED) == A->fault_at) {
+		char buf[160];
+		int n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: fault injection: restorer step %u: %s fails\n",
+				      (int)sys_getpid(), A->fault_at, what);
+
+		say_error(buf, n);
+		ret = -EIO;
+	}
 	if (ret < 0 && ret > -4096)
 		fail(what, ret);
+}
+
+/* With CRIU_FAULT_RESTORER=count, the log gets how many checked steps there were. */
+static void count_steps(struct restore_args *a)
+{
+	char buf[96];
+	int n;
+
+	if (a->fault_at != ~0U || a->log_fd < 0)
+		return;
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: fault injection: %u steps\n", (int)sys_getpid(),
+			  __atomic_load_n(&a->fault_steps, __ATOMIC_RELAXED));
+	sys_write(a->log_fd, buf, n);
 }
 
 static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), void *priv)
@@ -305,8 +339,7 @@ static void page_damaged(struct restore_args *a, struct rst_pagemap *pm, uint64_
 	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s: the page at offset %lu (address %lx) "
 			  "is damaged (checksum mismatch)\n", (int)sys_getpid(), a->pages_name,
 			  (unsigned long)(pm->off + page * PAGE_SZ), (unsigned long)(pm->vaddr + page * PAGE_SZ));
-	if (a->log_fd >= 0)
-		sys_write(a->log_fd, buf, n);
+	say_error(buf, n);
 	sys_exit_group(1);
 }
 
@@ -388,8 +421,8 @@ static void restore_task_state(struct restore_args *a)
 	__S(__NR_set_tid_address, a->clear_child_tid, 0, 0, 0, 0, 0);
 	if (a->robust_list)
 		check(__S(__NR_set_robust_list, a->robust_list, a->robust_len, 0, 0, 0, 0), "set_robust_list");
-	if (a->pdeath_sig)
-		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
+	/* always: the restore child ran with SIGKILL as its own until now */
+	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
@@ -719,9 +752,8 @@ long blob_main(void *data)
 		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
 	queue_signals(a);
 	restore_timers(a);
-	if (a->log_fd >= 0 && a->close_from >= 0)
-		sys_close(a->log_fd);
-	a->log_fd = -1;
+	count_steps(a);
+	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	apply_seccomp(&a->seccomp);
 
 	sigreturn((uint64_t)a->sigframe + 8);

@@ -785,7 +785,9 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
 	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
+	a->err_fd = log_get_err_fd() >= 0 ? cf->base + SVC_ERR : -1;
 	a->log_level = log_get_level();
+	a->fault_at = fault_restorer_step();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
 	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))

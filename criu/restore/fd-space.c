@@ -76,6 +76,11 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
+	/* errors go to criu's stderr as well, from a slot of its own: fd 2 will be the task's */
+	if (log_get_fd() != STDERR_FILENO)
+		log_set_err_fd(svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR));
+	else
+		log_set_err_fd(-1);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)

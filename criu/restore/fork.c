@@ -223,7 +223,11 @@ int restore_task(struct rst_ctx *rc)
 	int max_fd, tty, pages_fd, exe_fd;
 	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* if criu goes, a half-made process goes too (the restorer sets the task's own) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL)) {
+		pr_perror("%d: PR_SET_PDEATHSIG", rc->pid);
+		return -1;
+	}
 	tty = task_fd_space(rc, &cf);
 	if (tty < -1)
 		return -1;
@@ -251,8 +255,10 @@ int restore_task(struct rst_ctx *rc)
 	if (fork_children(rc))
 		return -1;
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
-	if (!rc->shares_files)
-		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0)) {
+		pr_perror("%d: can't close the descriptions passed down", rc->pid);
+		return -1;
+	}
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
@@ -287,10 +293,14 @@ int restore_task(struct rst_ctx *rc)
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0)
-		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
-	prctl(PR_SET_NAME, tc->comm);
-	prctl(PR_SET_PDEATHSIG, 0);
+	if (personality(tc->personality) < 0) {
+		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
+		return -1;
+	}
+	if (prctl(PR_SET_NAME, tc->comm)) {
+		pr_perror("%d: can't set its name", rc->pid);
+		return -1;
+	}
 
 	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
 	sigfillset(&all);

@@ -51,6 +51,16 @@ static int is_final_trap(struct rst_tree *tr, uint64_t ip)
 	return 0;
 }
 
+/* Let a stopped tracee go on; left stopped, it would be waited for for ever. Tried twice. */
+static int resume(pid_t t, int sig)
+{
+	if (ptrace(PTRACE_CONT, t, NULL, (void *)(long)sig) && ptrace(PTRACE_CONT, t, NULL, (void *)(long)sig)) {
+		pr_perror("PTRACE_CONT of %d", t);
+		return -1;
+	}
+	return 0;
+}
+
 static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
 {
 	size_t got = 0, gone = 0;
@@ -97,7 +107,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 		}
 		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE ||
 		    (status >> 16) == PTRACE_EVENT_FORK) {
-			ptrace(PTRACE_CONT, t, NULL, NULL);
+			if (resume(t, 0))
+				return -1;
 			continue;
 		}
 		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
@@ -107,7 +118,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 			return -1;
 		}
 		/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
-		ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
+		if (resume(t, WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)))
+			return -1;
 	}
 	return 0;
 }
@@ -180,9 +192,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			compel_cure(ctl);
 			return -1;
 		}
-		/* every sharer of this fd table is past its restorer: the service fds go */
-		if (rc->shares_files &&
-		    (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base, ~0U, 0, 0, 0, 0) || ret)) {
+		/*
+		 * Every sharer of this fd table is past its restorer: the service
+		 * fds go; otherwise the restorer closed all but the log and criu's
+		 * stderr, which its threads may have needed to the last.
+		 */
+		if (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base + (rc->shares_files ? 0 : SVC_LOG),
+				   rc->shares_files ? ~0U : tr->svc_base + SVC_ERR, 0, 0, 0, 0) || ret) {
 			pr_err("can't close the service fds of %d\n", rc->pid);
 			compel_cure(ctl);
 			return -1;

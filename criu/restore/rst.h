@@ -10,6 +10,7 @@
 #include "cow.h"
 #include "cr_options.h"
 #include "csum.h"
+#include "fault.h"
 #include "creds.h"
 #include "crtools.h"
 #include "files.h"
@@ -106,12 +107,13 @@ struct rst_tree {
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
 	SVC_LOG,
+	SVC_ERR,		/* criu's stderr, where errors go too: fd 2 is the task's own by then */
 	SVC_DIR,
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
-	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
+	SVC_TRANSIT = 17,	/* descriptions passed to children, then mapped files */
 };
 _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
 

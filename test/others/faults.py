@@ -15,6 +15,10 @@ memory, a signal handler) this walks N over the steps of
             and name the step on stderr; a restore that succeeds all the
             same must give a tree that passes its check;
 
+  restorer  the same, for a failure of the Nth checked syscall of every
+            restorer blob (CRIU_FAULT_RESTORER=N; the blob makes no
+            library calls, so its steps are counted apart);
+
 and never a crash or a hang. Every other outcome is a harm, printed as
 FAIL. Run as root:
 
@@ -198,6 +202,53 @@ def restore_walk(work, args, rnd):
     return w
 
 
+def restorer_walk(work, args, rnd):
+    """The restorer blob's own checked syscalls: CRIU_FAULT_RESTORER=K fails the Kth of each restorer."""
+    w = Walk("restorer")
+    tree = Tree(work, args.mem)
+    good = os.path.join(work, "good-restorer")
+    r = criu("dump", "-t", tree.root, "-D", good)
+    if r.rc:
+        tree.kill()
+        raise RuntimeError("dump failed: " + r.brief())
+    kill_all(tree.pids)
+    r = criu("restore", "-D", good, "-d", "-v4", "-o", "restore.log", env={"CRIU_FAULT_RESTORER": "count"})
+    kill_all(tree.pids)
+    counts = [int(x) for x in re.findall(r"restorer \d+: fault injection: (\d+) steps",
+                                          open(os.path.join(good, "restore.log")).read())]
+    if r.rc or not counts:
+        raise RuntimeError("counting the restorers' steps failed: " + r.brief())
+    total = max(counts)
+    steps = pick(total, args.steps if not args.all else total, rnd)
+    print("faults: the restorers take %s checked steps; trying %d" % (counts, len(steps)), flush=True)
+    log = os.path.join(good, "restore.log")
+    for n in steps:
+        w.tried += 1
+        r = criu("restore", "-D", good, "-d", "-v4", "-o", "restore.log", env={"CRIU_FAULT_RESTORER": str(n)},
+                 timeout=args.timeout)
+        want = "fault injection: restorer step %d" % n
+        if r.timed_out or r.crashed:
+            w.harm(n, ("hung: " if r.timed_out else "crashed: ") + r.brief())
+        elif r.rc:
+            reap()
+            left = [p for p in tree.pids if alive(p)]
+            if left:
+                w.harm(n, "left %s behind: %s" % (left, r.brief()))
+            elif want not in open(log).read():
+                w.harm(n, "the log does not name the step: " + r.brief())
+            else:
+                w.failed_cleanly += 1
+                w.named_in_log += 1
+        else:
+            why = tree.check() or tree.final()
+            if why:
+                w.harm(n, "the restore succeeded but the tree is wrong: " + why)
+            else:
+                w.succeeded += 1
+        kill_all(tree.pids)
+    return w
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=40, help="steps to try in each walk (default 40)")
@@ -221,6 +272,7 @@ def main():
             walks.append(dump_walk(work, args, rnd))
         if args.only != "dump":
             walks.append(restore_walk(work, args, rnd))
+            walks.append(restorer_walk(work, args, rnd))
     except RuntimeError as e:
         print("FAIL setup: %s" % e, flush=True)
         setup_fail = 1
