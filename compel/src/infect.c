@@ -391,9 +391,13 @@ static int stop_daemon(struct parasite_ctl *ctl)
 	 * closes what it holds in the task (its socket, fds it was given);
 	 * only if it does not come to its end, stop it wherever it is.
 	 */
-	if (ret && ctl->sock >= 0) {
-		close(ctl->sock);
-		ctl->sock = -1;
+	if (ret || ctl->sock < 0) {
+		/* not connected yet: closing the listener resets the connection it waits in */
+		if (ctl->sock >= 0)
+			close(ctl->sock);
+		if (ctl->listen_sock >= 0)
+			close(ctl->listen_sock);
+		ctl->sock = ctl->listen_sock = -1;
 		if (wait_trap(ctl, &status, 5000) == 0)
 			goto stopped;
 	}
