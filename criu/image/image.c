@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "csum.h"
+#include "fault.h"
 #include "image.h"
 #include "log.h"
 
@@ -830,6 +831,8 @@ int pb_read_one(struct cr_img *img, void **pmsg)
 	if (img->off >= img->end)
 		return 0;
 	len = get_le32(img->buf + img->off);
+	if (fault_hit("reading entry #%lu of %s", img->nr_read, img->path))
+		return -1;
 
 	m = protobuf_c_message_unpack(desc, NULL, len, img->buf + img->off + IMG_LEN_SIZE);
 	if (!m) {
