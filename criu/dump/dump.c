@@ -400,6 +400,8 @@ static int run_parasite(struct dump_ctx *dc)
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
+	dc->md.live_start = dc->th[0].rseq.ptr;
+	dc->md.live_end = dc->th[0].rseq.size ? dc->th[0].rseq.ptr + dc->th[0].rseq.size : 0;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
 	if (!dc->vm_from &&
 	    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL))

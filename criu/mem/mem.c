@@ -622,6 +622,41 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	return ret;
 }
 
+/*
+ * The pages of md->live_* may change under the parasite's feet, between its
+ * checksum and our copy: they leave @anon and @file for @live, which is
+ * read and checksummed here, from one copy.
+ */
+static int split_live(const struct mm_dump *md, struct page_list *anon, struct page_list *file, struct page_list *live)
+{
+	uint64_t start = md->live_start & ~(PAGE_SIZE - 1), end = PAGE_ALIGN(md->live_end);
+	struct page_list sel, in[2], out[2], *l[2] = { anon, file };
+	int ret = 0;
+
+	page_list_init(live);
+	if (md->live_end <= md->live_start)
+		return 0;
+	page_list_init(&sel);
+	if (page_list_add(&sel, start, (end - start) >> PAGE_SHIFT)) {
+		page_list_free(&sel);
+		return -1;
+	}
+	for (int i = 0; i < 2 && !ret; i++) {
+		ret = page_list_split(l[i], &sel, &in[i], &out[i]);
+		if (ret)
+			break;
+		page_list_free(l[i]);
+		*l[i] = out[i];
+		/* the area is in one mapping: in anonymous memory or a file's, not both */
+		if (in[i].nr && !live->nr)
+			*live = in[i];
+		else
+			page_list_free(&in[i]);
+	}
+	page_list_free(&sel);
+	return ret;
+}
+
 /* Pages the parent has: an entry with no data. */
 static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
 {
@@ -659,7 +694,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[2];
+	struct page_list anon, file, hidden, inh[2], live;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
@@ -669,8 +704,11 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	page_list_init(&hidden);
 	page_list_init(&inh[0]);
 	page_list_init(&inh[1]);
+	page_list_init(&live);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &anon, &file, &hidden, st))
+		goto out;
+	if (split_live(md, &anon, &file, &live))
 		goto out;
 	if (parent && split_inherited(pid, md, parent, &anon, &hidden, inh))
 		goto out;
@@ -699,7 +737,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		if (xfer_round(&x, &file, &cur, 0, &done))
 			goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
-	if (copy_unreadable(&x, pid, &hidden))
+	if (copy_unreadable(&x, pid, &hidden) || copy_unreadable(&x, pid, &live))
 		goto out;
 	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]))
 		goto out;
@@ -713,5 +751,6 @@ out:
 	page_list_free(&hidden);
 	page_list_free(&inh[0]);
 	page_list_free(&inh[1]);
+	page_list_free(&live);
 	return ret;
 }
