@@ -494,16 +494,16 @@ static int check_sparse_file(struct cr_img *img, int type, char *by, size_t by_l
 	int dfd = open_dir_of(img->path), ret = 0;
 	struct cr_img *desc;
 	void *msg;
+	int r = 0;
 
 	if (dfd < 0)
 		return -1;
 	ret = image_exists(dfd, type);
 	if (ret <= 0)
 		goto out;
-	ret = 0;
 	desc = open_image_at(dfd, type, O_RDONLY);
 	ret = desc ? 0 : -1;
-	while (!ret && desc && pb_read_one(desc, &msg) > 0) {
+	while (!ret && desc && (r = pb_read_one(desc, &msg)) > 0) {
 		if (type == CR_FD_SHMEM) {
 			ShmemEntry *se = msg;
 
@@ -519,6 +519,8 @@ static int check_sparse_file(struct cr_img *img, int type, char *by, size_t by_l
 		}
 		pb_free(desc, msg);
 	}
+	if (r < 0)
+		ret = -1;
 	if (ret > 0)
 		snprintf(by, by_len, "%s", img_descs[type].name_fmt);
 	close_image(desc);
