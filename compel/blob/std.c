@@ -176,9 +176,13 @@ int blob_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 static int ctl_sock = -1;
 
+/*
+ * Never a SIGPIPE if the tool hung up: it would be the task's (this runs
+ * in the task), and could kill it.
+ */
 static int ctl_send(struct compel_ctl_msg *m)
 {
-	long ret = sys_write(ctl_sock, m, sizeof(*m));
+	long ret = sys_sendto(ctl_sock, m, sizeof(*m), MSG_NOSIGNAL, 0, 0);
 
 	return ret == sizeof(*m) ? 0 : -1;
 }
@@ -245,7 +249,7 @@ int compel_blob_send_fds(const int *fds, int nr)
 	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy))
 		return -EINVAL;
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
-	ret = sys_sendmsg(ctl_sock, &mh, 0);
+	ret = sys_sendmsg(ctl_sock, &mh, MSG_NOSIGNAL);
 	return ret < 0 ? ret : 0;
 }
 

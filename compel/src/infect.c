@@ -369,7 +369,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 	for (int tries = 0; ctl->sock >= 0 && tries < 3; tries++) {
 		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 
-		if (write(ctl->sock, &m, sizeof(m)) != sizeof(m) ||
+		if (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
 		    compel_wait_sock(ctl, ctl->sock) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 			ret = -1;
 			break;

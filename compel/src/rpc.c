@@ -68,7 +68,8 @@ int compel_rpc_call(struct parasite_ctl *ctl, unsigned int cmd)
 		return -1;
 	}
 
-	if (write(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+	/* a parasite gone must not end us with SIGPIPE */
+	if (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
 		cpr_perror("sending command %u to the parasite in %d", cmd, ctl->pid);
 		return -1;
 	}
@@ -115,7 +116,7 @@ int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
 		return -1;
 	}
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
-	if (sendmsg(ctl->sock, &mh, 0) < 0) {
+	if (sendmsg(ctl->sock, &mh, MSG_NOSIGNAL) < 0) {
 		cpr_perror("passing fds to the parasite in %d", ctl->pid);
 		return -1;
 	}

@@ -129,6 +129,7 @@ WRAP(int, accept4, -1, ENOBUFS, (int fd, struct sockaddr *a, socklen_t *l, int f
 WRAP(ssize_t, sendmsg, -1, ENOBUFS, (int fd, const struct msghdr *m, int f), (fd, m, f), "fd %d", fd)
 WRAP(ssize_t, recvmsg, -1, ENOBUFS, (int fd, struct msghdr *m, int f), (fd, m, f), "fd %d", fd)
 WRAP(ssize_t, recv, -1, ENOBUFS, (int fd, void *b, size_t n, int f), (fd, b, n, f), "fd %d", fd)
+WRAP(ssize_t, send, -1, ENOBUFS, (int fd, const void *b, size_t n, int f), (fd, b, n, f), "fd %d", fd)
 WRAP(int, setsockopt, -1, ENOBUFS, (int fd, int l, int o, const void *v, socklen_t n), (fd, l, o, v, n),
      "fd %d, %d", fd, o)
 WRAP(int, getsockopt, -1, ENOBUFS, (int fd, int l, int o, void *v, socklen_t *n), (fd, l, o, v, n),
