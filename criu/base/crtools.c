@@ -15,6 +15,7 @@
 #include "external.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "util.h"
 
 struct cr_options opts = {
@@ -52,6 +53,17 @@ static void usage(FILE *f)
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
+"\n"
+"Mounts (a tree in a mount namespace of its own):\n"
+"  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
+"      --external mnt[KEY]:VAL, -M, --ext-mount-map KEY:VAL\n"
+"                          dump: the mount at path KEY is external, saved as the key VAL;\n"
+"                          restore: bind the host path VAL where the mount with key KEY was\n"
+"  -M auto                 accepted (LXC); at restore the binds of criu's own filesystems\n"
+"                          are not checked by device and inode\n"
+"      --enable-external-sharing  mounts may share peer groups with criu's namespace\n"
+"      --enable-external-masters  mounts may be slaves of peer groups of criu's namespace\n"
+"      --enable-fs NAME    mounts of filesystem NAME may be made anew from their options\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
 
@@ -74,6 +86,9 @@ enum {
 	OPT_ALLOW_CHANGED,
 	OPT_EXTERNAL,
 	OPT_INHERIT_FD,
+	OPT_EXT_SHARING,
+	OPT_EXT_MASTERS,
+	OPT_ENABLE_FS,
 };
 
 static int parse_options(int argc, char **argv)
@@ -100,13 +115,18 @@ static int parse_options(int argc, char **argv)
 		{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
 		{ "external", required_argument, NULL, OPT_EXTERNAL },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
+		{ "root", required_argument, NULL, 'r' },
+		{ "ext-mount-map", required_argument, NULL, 'M' },
+		{ "enable-external-sharing", no_argument, NULL, OPT_EXT_SHARING },
+		{ "enable-external-masters", no_argument, NULL, OPT_EXT_MASTERS },
+		{ "enable-fs", required_argument, NULL, OPT_ENABLE_FS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVhr:M:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': {
 			char *end;
@@ -144,7 +164,18 @@ static int parse_options(int argc, char **argv)
 		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 		case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 		case OPT_EXTERNAL:
-			if (external_add(optarg))
+			if (!strncmp(optarg, "mnt[", 4) ? mnt_opt_external(optarg) : external_add(optarg))
+				return -1;
+			break;
+		case 'r': opts.root = optarg; break;
+		case 'M':
+			if (mnt_opt_ext_map(optarg))
+				return -1;
+			break;
+		case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
+		case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
+		case OPT_ENABLE_FS:
+			if (mnt_opt_enable_fs(optarg))
 				return -1;
 			break;
 		case OPT_INHERIT_FD:

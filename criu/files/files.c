@@ -24,6 +24,7 @@
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
+#include "mntns.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "tty.h"
@@ -295,6 +296,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			snprintf(what, sizeof(what), "fd %d", fd);
 			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
 				return -1;
+		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
+			return -1;
 		}
 		d->reg.path = strdup(link);
 	} else {
@@ -577,7 +580,10 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
-	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+	/* a file of a tmpfs made again is a new inode: its size and mtime are what can tell */
+	bool remade = r->has_dev && mntns_dev_remade(r->dev);
+
+	if ((r->has_ino && !remade && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
@@ -634,6 +640,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(fe, flags);
+	else if (r->has_mnt_id)
+		fd = mntns_open_hidden(r, flags);
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
 	if (fd < 0) {

@@ -71,6 +71,9 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (read(tr->sync_pipe[0], &go, 1) != 1)
 		_exit(1);
 	close(tr->sync_pipe[0]);
+	/* the tree's mounts, in the mount namespace it was cloned into: paths lead there from now on */
+	if (mntns_restore(tr->dfd))
+		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
 	if (keep_to < 0)
@@ -80,9 +83,10 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
-	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	if (tr->dfd < 0 || mntns_place_fds(tr->mnt_base) || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
 	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
-	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+	    syscall(SYS_close_range, keep_to, tr->mnt_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}

@@ -288,8 +288,8 @@ int cr_restore_tasks(void)
 		goto out;
 	}
 
-	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags(),
-			     opts.restore_sibling ? 0 : SIGCHLD);
+	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags() |
+				 mntns_clone_flags(), opts.restore_sibling ? 0 : SIGCHLD);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {

@@ -19,6 +19,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "mntns.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"
@@ -97,6 +98,7 @@ struct rst_tree {
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int mnt_base;			/* fds of mounts files are opened through, from here up */
 	int sync_pipe[2];
 	struct cow_tree cow;
 };

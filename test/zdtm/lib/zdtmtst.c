@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -594,4 +596,68 @@ pid_t zdtm_fork(void)
 	if (pid < 0)
 		test_bug("fork");
 	return pid;
+}
+
+void zdtm_mntns(void)
+{
+	char root[2048], path[4096];
+	struct stat sr, st;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		test_bug("a mount namespace of its own");
+	snprintf(root, sizeof(root), "%s/.zdtm-root", test_dir());
+	if (mkdir(root, 0755) && errno != EEXIST)
+		test_bug("mkdir %s", root);
+	if (mount("/", root, NULL, MS_BIND, NULL))
+		test_bug("bind / at %s", root);
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (mount("/dev", path, NULL, MS_BIND, NULL))
+		test_bug("bind /dev");
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		test_bug("mount proc");
+	/* the test directory is on another mount than "/": bring it in too */
+	if (stat("/", &sr) || stat(test_dir(), &st))
+		test_bug("stat");
+	snprintf(path, sizeof(path), "%s%s", root, test_dir());
+	if (st.st_dev != sr.st_dev && mount(test_dir(), path, NULL, MS_BIND, NULL))
+		test_bug("bind %s", test_dir());
+	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
+		test_bug("pivot into %s", root);
+}
+
+int zdtm_mountinfo(const char *point, struct zdtm_mnt *m)
+{
+	char *buf, *line, *save = NULL;
+	int found = -1;
+
+	if (zdtm_read_file("/proc/self/mountinfo", &buf) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct zdtm_mnt x = { 0 };
+		char *tok, *s2 = NULL, *sep = strstr(line, " - ");
+		int n = 0;
+
+		if (!sep || sscanf(line, "%d %d %*u:%*u %255s %255s %255s", &x.id, &x.parent, x.root, x.point,
+				   x.opts) != 5)
+			continue;
+		*sep = '\0';
+		/* optional fields: after the 6th */
+		for (tok = strtok_r(line, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2), n++) {
+			if (n < 6)
+				continue;
+			sscanf(tok, "shared:%d", &x.shared);
+			sscanf(tok, "master:%d", &x.master);
+			if (!strcmp(tok, "unbindable"))
+				x.unbindable = true;
+		}
+		if (sscanf(sep + 3, "%31s %63s %255s", x.fstype, x.source, x.sbopts) < 2)
+			continue;
+		if (!strcmp(x.point, point)) {
+			*m = x;		/* the last one listed at a point is the one on top */
+			found = 0;
+		}
+	}
+	free(buf);
+	return found;
 }

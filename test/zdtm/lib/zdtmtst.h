@@ -187,4 +187,24 @@ int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len);
 /* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
 bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 
+/*
+ * Puts the test in a mount namespace of its own, as a container runtime
+ * would: all private, pivoted into a root that is a bind of the host's
+ * "/" (its own mount only), with a bind of the host's /dev, a proc of its
+ * own at /proc and the test directory (bound too if it is on another
+ * mount). The test adds its mounts below test_dir(). Root only.
+ */
+void zdtm_mntns(void);
+
+/* One line of /proc/self/mountinfo: the mount at @point (the topmost), or -1. */
+struct zdtm_mnt {
+	int id, parent;
+	char root[256], point[256], fstype[32], source[64];
+	char opts[256];		/* per-mount options */
+	char sbopts[256];	/* superblock options */
+	int shared, master;	/* peer group numbers, 0 if none */
+	bool unbindable;
+};
+int zdtm_mountinfo(const char *point, struct zdtm_mnt *m);
+
 #endif /* ZDTM_TST_H */

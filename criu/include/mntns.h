@@ -1,0 +1,75 @@
+/*
+ * The mount namespace of the tree (criu/mount/): its mount tree at dump,
+ * rebuilt inside a new mount namespace at restore.
+ */
+#ifndef CR_MNTNS_H
+#define CR_MNTNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "files.h"
+#include "files.pb-c.h"
+
+/* ---- options (mnt-opts.c) ---- */
+
+/* --external mnt[KEY]:VAL, -M/--ext-mount-map KEY:VAL or auto: 0, or -1 with a message. */
+int mnt_opt_external(const char *arg);
+int mnt_opt_ext_map(const char *arg);
+/* --enable-fs NAME[,NAME...] */
+int mnt_opt_enable_fs(const char *arg);
+void mnt_opt_free(void);
+
+/* ---- dump ---- */
+
+/*
+ * After the tree is frozen: if its processes are in a mount namespace
+ * other than criu's (all must share one), read that namespace's mount
+ * tree and refuse what can't be made again, naming the mount.
+ */
+int mntns_dump_prepare(const pid_t *pids, int nr);
+/* Is the tree in a mount namespace of its own? */
+bool mntns_dumping(void);
+/* Write mntns.img and the contents of its tmpfs mounts. */
+int mntns_dump(int dfd);
+void mntns_dump_fini(void);
+/*
+ * A path as a task of the tree sees it (in its namespace, from its root),
+ * for criu to use: the path itself, or the same place reached through the
+ * namespace's root. Returns @buf or @path.
+ */
+const char *mntns_path(const char *path, char *buf, size_t size);
+/*
+ * A file at @path (as /proc shows it) on the mount fdinfo calls @mnt_id:
+ * when the path does not lead to it (an overmounted mount), the entry
+ * gets the mount to open it through at restore.
+ */
+int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const struct stat *st, RegFileEntry *r);
+
+/* ---- restore ---- */
+
+/* In criu, before forking: read mntns.img if there is one; 0, or -1. */
+int mntns_read(int dfd);
+/* CLONE_NEWNS if the tree comes back in a mount namespace of its own. */
+int mntns_clone_flags(void);
+/*
+ * In the tree's root, just cloned into its new mount namespace: build
+ * the mount tree and pivot into it. 0, or -1.
+ */
+int mntns_restore(int dfd);
+/* After files.img is read: how many mounts files are opened through (their fds get service slots). */
+int mntns_plan_fds(struct rst_files *rf);
+int mntns_nr_fds(void);
+/* Move those fds to @base.. (in the root, before it closes the rest). */
+int mntns_place_fds(int base);
+/* Open @r->path through its mount (r->mnt_id set). */
+int mntns_open_hidden(const RegFileEntry *r, int flags);
+/* Are files of this device (st_dev at dump) on a filesystem made anew (new inodes)? */
+bool mntns_dev_remade(uint64_t dev);
+/* A pty master criu had to make while building mounts (a bind of /dev/pts/N): its fd or -1. */
+int mntns_take_pty(const char *slave_path, unsigned int index);
+void mntns_restore_fini(void);
+
+#endif
