@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -127,3 +128,33 @@ int task_fd(pid_t pid, int fd)
 	return ret;
 }
 
+
+static int proc_fd = -1;
+
+int proc_dir(void)
+{
+	if (proc_fd < 0)
+		proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		pr_perror("can't open /proc");
+	return proc_fd;
+}
+
+void proc_set_dir(int fd)
+{
+	proc_fd = fd;
+}
+
+int proc_open(int flags, const char *fmt, ...)
+{
+	char path[256];
+	va_list args;
+	int dir = proc_dir();
+
+	va_start(args, fmt);
+	vsnprintf(path, sizeof(path), fmt, args);
+	va_end(args);
+	if (dir < 0)
+		return -1;
+	return openat(dir, path, flags | O_CLOEXEC);
+}

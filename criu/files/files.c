@@ -457,7 +457,7 @@ int dump_files(int dfd, struct file_table *ft)
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX], at[PATH_MAX + 64];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
 	struct stat st, pst;
@@ -477,7 +477,8 @@ int dump_fs(int dfd, pid_t pid)
 		snprintf(parent, sizeof(parent), "%s", cwd);
 		if (strrchr(parent, '/'))
 			*strrchr(parent, '/') = '\0';
-		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
+		if (cwd[0] != '/' ||
+		    (parent[0] && (stat(mntns_path(parent, at, sizeof(at)), &pst) || !S_ISDIR(pst.st_mode)))) {
 			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
 			return -1;
 		}

@@ -29,6 +29,7 @@
 #include "cr_options.h"
 #include "fdkinds.h"
 #include "log.h"
+#include "mntns.h"
 #include "pipes.h"
 #include "tty-queue.h"
 #include "tty.h"
@@ -138,6 +139,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	int pkt = 0, lck = 0, excl = 0, ldisc = 0;
 	pid_t sid = 0, pgrp = 0;
 	struct stat st;
+	char at[PATH_MAX + 64];
 
 	if (!ti)
 		return -1;
@@ -191,7 +193,8 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	ti->slave_path = slave_path(te->path, te->index);
 	if (!ti->slave_path)
 		return -1;
-	if (stat(ti->slave_path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != pts_dev(te->index)) {
+	if (stat(mntns_path(ti->slave_path, at, sizeof(at)), &st) || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != pts_dev(te->index)) {
 		pr_err("can't dump task %d: the slave of pts %u (fd %d) is not at %s\n", pid, te->index, fd,
 		       ti->slave_path);
 		return -1;
@@ -543,7 +546,13 @@ static struct rst_pty *get_pty(uint32_t index)
 		pr_err("pts %u: too many ptys\n", index);
 		return NULL;
 	}
-	m = open_ptmx_at(fe->tty);
+	/* a bind of /dev/pts/N (say, runc's /dev/console) needed the pty made with the mounts */
+	m = fe->tty->info ? mntns_take_pty(fe->tty->info->slave_path, index) : -1;
+	if (m >= 0 && (fe->tty->flags & O_ACCMODE) != O_RDWR)
+		pr_warn("pts %u: its master was opened with flags %o, made again read-write for a bind of it\n",
+			index, fe->tty->flags);
+	if (m < 0)
+		m = open_ptmx_at(fe->tty);
 	if (m < 0)
 		return NULL;
 	if (setup_pty(m, fe->tty)) {

@@ -24,4 +24,13 @@ int task_fd(pid_t pid, int fd);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 
+/*
+ * /proc, as criu found it: the restore runs in the tree's own mount
+ * namespace, which may have no /proc, or a read-only /proc/sys. Paths
+ * are relative to /proc ("self/fd/3", "sys/kernel/shm_next_id").
+ */
+int proc_dir(void);
+void proc_set_dir(int fd);
+int proc_open(int flags, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

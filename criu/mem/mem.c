@@ -21,6 +21,7 @@
 #include "fileobj.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "mem.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -73,8 +74,9 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		return -1;
 	}
 	struct stat pst;
+	char buf[PATH_MAX + 64];
 
-	if (stat(p->name, &pst) || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev)
+	if (stat(mntns_path(p->name, buf, sizeof(buf)), &pst) || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev)
 		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
 	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
 		return refuse_vma(pid, p, "not a regular file");

@@ -80,11 +80,13 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
-	if (tr->dfd < 0 || mntns_place_fds(tr->mnt_base) || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
-	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
+	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
+	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_PROC - 1, 0) ||
 	    syscall(SYS_close_range, keep_to, tr->mnt_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");

@@ -82,7 +82,7 @@ static int write_self_int(const char *name, long val, const char *what)
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/self/%s", name);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = proc_open(O_RDWR, "self/%s", name);
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
 		pr_perror("can't read %s", path);
 		if (fd >= 0)

@@ -267,6 +267,9 @@ int cr_restore_tasks(void)
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
+	/* ours, before the root moves into the tree's mount namespace */
+	if (proc_dir() < 0)
+		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {

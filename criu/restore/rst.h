@@ -110,6 +110,7 @@ enum {
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
 };
