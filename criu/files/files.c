@@ -492,6 +492,11 @@ int dump_fs(int dfd, pid_t pid)
 		pr_perror("can't read the root of %d", pid);
 		return -1;
 	}
+	if (mntns_check_reach(pid, "root", path, root))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (!fe.has_cwd_deleted_mode && mntns_check_reach(pid, "cwd", path, cwd))
+		return -1;
 	fe.cwd = cwd;
 	fe.root = root;
 	img = open_image_at(dfd, CR_FD_FS, O_DUMP, pid);

@@ -47,6 +47,11 @@ const char *mntns_path(const char *path, char *buf, size_t size);
  * gets the mount to open it through at restore.
  */
 int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const struct stat *st, RegFileEntry *r);
+/*
+ * The task's cwd or root (@link: /proc/PID/cwd) must be where @path leads
+ * in its namespace, since it is entered by that path: 0, or -1 with a message.
+ */
+int mntns_check_reach(pid_t pid, const char *what, const char *link, const char *path);
 
 /* ---- restore ---- */
 

@@ -703,9 +703,10 @@ int mntns_dump_prepare(const pid_t *pids, int nr)
 	/* listmount leaves out the namespace's root mount: it is the parent nobody lists */
 	for (size_t i = 0; i < ns.nr; i++)
 		if (!find_id(ns.m[i].parent_id)) {
+			uint64_t root_id = ns.m[i].parent_id;
 			struct dmnt *n = realloc(ns.m, (ns.nr + 1) * sizeof(*n));
 
-			if (!n || read_mount(ns.m[i].parent_id, nsid, &n[ns.nr], true)) {
+			if (!n || read_mount(root_id, nsid, &n[ns.nr], true)) {
 				ns.m = n ? n : ns.m;
 				return -1;
 			}
@@ -764,6 +765,27 @@ int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const stru
 		fd, pid, path, m->old_id, m->point);
 	r->has_mnt_id = true;
 	r->mnt_id = m->img_id;
+	return 0;
+}
+
+int mntns_check_reach(pid_t pid, const char *what, const char *link, const char *path)
+{
+	struct statx a, b;
+
+	if (!ns.on || path[0] != '/')
+		return 0;
+	if (statx(AT_FDCWD, link, AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE | STATX_INO, &a)) {
+		pr_perror("can't stat %s", link);
+		return -1;
+	}
+	if (statx(ns.rootfd, path + 1, AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
+		  STATX_MNT_ID_UNIQUE | STATX_INO, &b) ||
+	    a.stx_mnt_id != b.stx_mnt_id || a.stx_ino != b.stx_ino || a.stx_dev_major != b.stx_dev_major ||
+	    a.stx_dev_minor != b.stx_dev_minor) {
+		pr_err("can't dump task %d: its %s %s is on a mount that path doesn't lead to (covered by another "
+		       "mount); not supported\n", pid, what, path);
+		return -1;
+	}
 	return 0;
 }
 

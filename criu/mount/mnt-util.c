@@ -109,6 +109,8 @@ int mnt_helper(int nsfd, int (*fn)(void *arg, int sk), void *arg, int *fd_out)
 			goto out;
 		}
 	ret = WIFEXITED(status) && WEXITSTATUS(status) == 0 && (!fd_out || *fd_out >= 0) ? 0 : -1;
+	if (WIFSIGNALED(status))
+		pr_err("the mount namespace helper was killed by signal %d\n", WTERMSIG(status));
 	if (ret && fd_out && *fd_out >= 0) {
 		close(*fd_out);
 		*fd_out = -1;

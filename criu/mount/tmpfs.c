@@ -205,13 +205,14 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 			goto out;
 	}
 	ret = pb_write_one(w->img, &n);
-	if (!ret && S_ISDIR(st.st_mode))
-		ret = dump_tree(w, fd, name, path);
 out:
+	/* xa is reused by the nodes below this one */
 	for (size_t i = 0; i < n.n_xattrs; i++) {
 		free(xa[i].name);
 		free(xa[i].value.data);
 	}
+	if (!ret && S_ISDIR(st.st_mode))
+		ret = dump_tree(w, fd, name, path);
 	if (fd >= 0)
 		close(fd);
 	return ret;

@@ -248,7 +248,9 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 				r->fd = fds[j];
 		if (r->fd >= 0)
 			continue;
-		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
+		/* mmap() would touch the file's access time: the restore is no access of the task's */
+		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id,
+					     (find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME),
 			       cf->files + nr_files);
 		if (r->fd < 0)
 			goto out;

@@ -64,7 +64,14 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'new_inodes': bool,         # mapped files come back as new inodes (a tmpfs made anew): maps
+                                # are compared without device and inode numbers
+    'host_shared_mount': bool,  # the runner mounts a tmpfs at host-shared in the test dir, in its
+                                # own mount namespace (criu's), makes it shared, and unmounts it
+                                # at the end (root only)
 }
+
+# In opts, dump_opts and restore_opts, {testdir} stands for the test's directory.
 
 CORRUPTIONS = ('truncate-pages',)
 
@@ -480,6 +487,19 @@ def snapshot(pid):
     return lines
 
 
+def drop_inodes(lines):
+    """maps lines without their device and inode columns."""
+    out = []
+    for l in lines:
+        if l.startswith('maps: '):
+            f = l.split(' ')
+            if len(f) > 5:
+                f[4] = f[5] = '-'
+            l = ' '.join(f)
+        out.append(l)
+    return out
+
+
 def drop_sigblk(lines):
     return [l for l in lines if not l.startswith('status SigBlk:')]
 
@@ -560,6 +580,10 @@ class Run:
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
 
+    def subst(self, opts):
+        testdir = os.path.join(self.workdir, 'test')
+        return [o.replace('{testdir}', testdir) for o in opts]
+
     def remaining(self):
         left = self.deadline - time.monotonic()
         if left <= 0:
@@ -623,6 +647,12 @@ class Run:
             self.ext = (r, w, os.fstat(w).st_ino)
             env['ZDTM_EXT_FD'] = str(w)
             kw['pass_fds'] = (w,)
+        if desc.get('host_shared_mount'):
+            path = os.path.join(testdir, 'host-shared')
+            os.mkdir(path)
+            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'zdtm-shared', path], check=True)
+            self.mounts.append(path)
+            subprocess.run(['mount', '--make-shared', path], check=True)
         if desc.get('ext_unix_sk'):
             path = os.path.join(testdir, 'ext.sock')
             self.ext_sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -662,6 +692,7 @@ class Run:
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + desc['imgdir_size'],
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
+        desc = dict(desc, **{k: self.subst(desc.get(k, [])) for k in ('opts', 'dump_opts', 'restore_opts')})
         common = desc.get('opts', [])
         if self.ext_sk:
             common = common + ['--ext-unix-sk']
@@ -760,6 +791,8 @@ class Run:
         after = snapshot(self.pid)
         if desc.get('vdso_proxy'):
             before, after = drop_vdso(before, after)
+        if desc.get('new_inodes'):
+            before, after = drop_inodes(before), drop_inodes(after)
         if desc.get('stopped'):
             # Stopped in sigsuspend(), a task shows its temporary mask; restored,
             # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
