@@ -600,10 +600,21 @@ pid_t zdtm_fork(void)
 
 void zdtm_mntns(void)
 {
+	zdtm_mntns_keep(NULL);
+}
+
+void zdtm_mntns_keep(const char *shared)
+{
 	char root[2048], path[4096];
 	struct stat sr, st;
+	int keep = -1;
 
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (unshare(CLONE_NEWNS))
+		test_bug("a mount namespace of its own");
+	/* a detached clone of a shared mount is in its peer group, whatever happens to the tree */
+	if (shared && (keep = open_tree(AT_FDCWD, shared, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		test_bug("clone %s", shared);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		test_bug("a mount namespace of its own");
 	snprintf(root, sizeof(root), "%s/.zdtm-root", test_dir());
 	if (mkdir(root, 0755) && errno != EEXIST)
@@ -624,9 +635,41 @@ void zdtm_mntns(void)
 		test_bug("bind %s", test_dir());
 	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
 		test_bug("pivot into %s", root);
+	if (keep >= 0 && (move_mount(keep, "", AT_FDCWD, shared, MOVE_MOUNT_F_EMPTY_PATH) || close(keep)))
+		test_bug("mount the peer of %s", shared);
+}
+
+int zdtm_fd_mnt_id(int fd)
+{
+	char path[64], *buf, *l;
+	int id = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (zdtm_read_file(path, &buf) < 0)
+		return -1;
+	l = strstr(buf, "mnt_id:");
+	if (l)
+		id = atoi(l + 7);
+	free(buf);
+	return id;
 }
 
 int zdtm_mountinfo(const char *point, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_src(point, NULL, m);
+}
+
+int zdtm_mountinfo_src(const char *point, const char *source, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_find(point, source, -1, m);
+}
+
+int zdtm_mountinfo_id(int id, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_find(NULL, NULL, id, m);
+}
+
+int zdtm_mountinfo_find(const char *point, const char *source, int id, struct zdtm_mnt *m)
 {
 	char *buf, *line, *save = NULL;
 	int found = -1;
@@ -653,7 +696,8 @@ int zdtm_mountinfo(const char *point, struct zdtm_mnt *m)
 		}
 		if (sscanf(sep + 3, "%31s %63s %255s", x.fstype, x.source, x.sbopts) < 2)
 			continue;
-		if (!strcmp(x.point, point)) {
+		if ((!point || !strcmp(x.point, point)) && (!source || !strcmp(x.source, source)) &&
+		    (id < 0 || x.id == id)) {
 			*m = x;		/* the last one listed at a point is the one on top */
 			found = 0;
 		}

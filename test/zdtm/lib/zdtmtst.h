@@ -195,6 +195,11 @@ bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
  * mount). The test adds its mounts below test_dir(). Root only.
  */
 void zdtm_mntns(void);
+/*
+ * The same, keeping a peer of the mount at @shared (in the test directory,
+ * of criu's namespace) at the same path: still in that mount's peer group.
+ */
+void zdtm_mntns_keep(const char *shared);
 
 /* One line of /proc/self/mountinfo: the mount at @point (the topmost), or -1. */
 struct zdtm_mnt {
@@ -206,5 +211,12 @@ struct zdtm_mnt {
 	bool unbindable;
 };
 int zdtm_mountinfo(const char *point, struct zdtm_mnt *m);
+/* The same, among the mounts at @point the one whose source is @source (covered or not). */
+int zdtm_mountinfo_src(const char *point, const char *source, struct zdtm_mnt *m);
+int zdtm_mountinfo_id(int id, struct zdtm_mnt *m);
+/* Any of them may be left out (NULL, -1). */
+int zdtm_mountinfo_find(const char *point, const char *source, int id, struct zdtm_mnt *m);
+/* fdinfo's mnt_id of our fd @fd, or -1. */
+int zdtm_fd_mnt_id(int fd);
 
 #endif /* ZDTM_TST_H */
