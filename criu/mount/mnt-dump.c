@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -502,16 +503,22 @@ done:
 	return 0;
 }
 
-/* A tmpfs made anew needs a mount of it seen from the root that holds every other one's root. */
+/*
+ * A tmpfs made anew is read through the mount of it with the widest root,
+ * which must hold every other one's root. One seen from the root is read
+ * as it is; one covered by other mounts is uncovered first, in a private
+ * copy of the namespace (content_walk()).
+ */
 static int pick_content_mounts(void)
 {
 	for (size_t i = 0; i < ns.nr_order; i++) {
 		struct dmnt *m = ns.order[i];
 		struct origin *o = m->origin;
 
-		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents || !m->visible)
+		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
 			continue;
-		if (!o->content || strlen(m->root) < strlen(o->content->root))
+		if (!o->content || strlen(m->root) < strlen(o->content->root) ||
+		    (strlen(m->root) == strlen(o->content->root) && m->visible && !o->content->visible))
 			o->content = m;
 	}
 	for (size_t i = 0; i < ns.nr_order; i++) {
@@ -520,10 +527,9 @@ static int pick_content_mounts(void)
 
 		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
 			continue;
-		if (!o->content || !path_within(m->root, o->content->root)) {
-			pr_err("mount %u at %s: its %s filesystem is covered by other mounts everywhere it is "
-			       "mounted, so its contents can't be read; not supported\n", m->old_id, m->point,
-			       m->fstype);
+		if (!path_within(m->root, o->content->root)) {
+			pr_err("mount %u at %s shows %s of a %s filesystem that no mount shows whole enough to save "
+			       "its contents; not supported\n", m->old_id, m->point, m->root, m->fstype);
 			return -1;
 		}
 	}
@@ -791,8 +797,103 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 
 /* ---- writing ---- */
 
+/* ---- reading covered mounts: in a private copy of the namespace, their covers unmounted ---- */
+
+struct copy {
+	struct dmnt *m;		/* the copy's mounts, by unique id */
+	size_t nr;
+	uint64_t *of;		/* the copy of each of the tree's mounts (by img_id - 1) */
+};
+
+static struct dmnt *copy_find(struct copy *c, uint64_t id)
+{
+	struct dmnt key = { .id = id };
+
+	return bsearch(&key, c->m, c->nr, sizeof(*c->m), cmp_id);
+}
+
+/* Which mount of the copy is which of the tree: the same parent, mountpoint, device and root. */
+static int map_copy(struct copy *c)
+{
+	struct statx sx;
+
+	if (list_mounts(0, &c->m, &c->nr, false))
+		return -1;
+	qsort(c->m, c->nr, sizeof(*c->m), cmp_id);
+	c->of = calloc(ns.nr_order, sizeof(*c->of));
+	if (!c->of || statx(AT_FDCWD, "/", AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, &sx))
+		return -1;
+	c->of[0] = sx.stx_mnt_id;
+	for (size_t i = 0; i < c->nr; i++) {
+		struct dmnt *k = &c->m[i], *p = copy_find(c, k->parent_id);
+
+		if (p && p != k && add_kid(p, k))
+			return -1;
+	}
+	for (size_t i = 1; i < ns.nr_order; i++) {
+		struct dmnt *m = ns.order[i], *p = copy_find(c, c->of[m->parent->img_id - 1]);
+
+		for (int j = 0; p && j < p->nr_kids; j++)
+			if (p->kids[j]->dev == m->dev && !strcmp(p->kids[j]->point, m->point) &&
+			    !strcmp(p->kids[j]->root, m->root))
+				c->of[i] = p->kids[j]->id;
+		if (!c->of[i]) {
+			pr_err("mount %u at %s has no copy in a copy of its namespace\n", m->old_id, m->point);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static uint64_t mnt_at(const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, &sx))
+		return 0;
+	return sx.stx_mnt_id;
+}
+
+/*
+ * Unmount what covers the copy of @m: walking its mountpoint from "/",
+ * every prefix must lead to the deepest of its ancestors mounted there.
+ */
+static int uncover(struct copy *c, struct dmnt *m)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(m->point);
+
+	for (int tries = 0; tries < 1000; tries++) {
+		bool changed = false;
+
+		for (size_t end = 1; end <= len && !changed; end++) {
+			struct dmnt *want = m;
+
+			if (end < len && m->point[end] != '/')
+				continue;
+			snprintf(prefix, sizeof(prefix), "%.*s", (int)end, m->point);
+			while (want->parent && want != ns.root && !path_within(prefix, want->point))
+				want = want->parent;
+			if (end < len && want == m)
+				want = m->parent;
+			if (mnt_at(prefix) == c->of[want->img_id - 1])
+				continue;
+			if (umount2(prefix, MNT_DETACH)) {
+				pr_perror("can't uncover mount %u at %s (at %s)", m->old_id, m->point, prefix);
+				return -1;
+			}
+			changed = true;
+		}
+		if (!changed)
+			return 0;
+	}
+	pr_err("mount %u at %s stays covered\n", m->old_id, m->point);
+	return -1;
+}
+
 static int content_walk(void *arg, int sk)
 {
+	struct copy c = { 0 };
 	int dfd = *(int *)arg;
 
 	(void)sk;
@@ -802,6 +903,14 @@ static int content_walk(void *arg, int sk)
 
 		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
 			continue;
+		/* nothing done here reaches the tree's namespace: this copy is ours, and private */
+		if (!o->content->visible && !c.of &&
+		    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || map_copy(&c))) {
+			pr_perror("can't make a copy of the tree's mount namespace");
+			return -1;
+		}
+		if (!o->content->visible && uncover(&c, o->content))
+			return -1;
 		/* a copy of this mount alone: what other mounts cover is seen too */
 		fd = open_tree(AT_FDCWD, o->content->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (fd < 0) {
