@@ -429,15 +429,18 @@ static struct origin *same_sb(struct dmnt *m)
 	return NULL;
 }
 
-static int host_origin(struct dmnt *m, struct dmnt *h)
+/* An origin of criu's mount @h showing directory @root of the filesystem. */
+static int host_origin(struct dmnt *m, struct dmnt *h, const char *root)
 {
-	struct origin *o = new_origin(m, MNT_ORIGIN_KIND__MNT_HOST, h->root);
+	struct origin *o = new_origin(m, MNT_ORIGIN_KIND__MNT_HOST, root);
+	const char *below = path_below(root, h->root);
 
-	if (!o)
+	if (!o || !below)
 		return -1;
-	o->path = strdup(h->point);
-	if (!o->path)
+	if (asprintf(&o->path, "%s%s%s", h->point, below[0] && strcmp(h->point, "/") ? "/" : "", below) < 0) {
+		o->path = NULL;
 		return -1;
+	}
 	if (stat(o->path, &o->st) || o->st.st_dev != m->dev) {
 		pr_err("mount %u at %s: its filesystem (%s, device %u:%u) was found at %s in criu's namespace, "
 		       "but that path does not lead there\n", m->old_id, m->point, m->fstype, major(m->dev),
@@ -470,11 +473,12 @@ static int classify(struct dmnt *m)
 		       "made again\n", m->old_id, m->point, m->root, m->fstype);
 		return -1;
 	}
-	if ((m->origin = same_sb(m)))
+	/* the root mount's origin is its own directory: --root may stand for it at restore */
+	if (m != ns.root && (m->origin = same_sb(m)))
 		goto done;
 	h = host_mount(m->dev, m->root);
 	if (h) {
-		if (host_origin(m, h))
+		if (host_origin(m, h, m == ns.root ? m->root : h->root))
 			return -1;
 		goto done;
 	}
