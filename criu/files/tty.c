@@ -626,8 +626,23 @@ static int open_tty(FileEntry *fe)
 		return -1;
 	if (te->type == TTY_TYPE__TTY_MASTER)
 		return set_flags(fcntl(p->master, F_DUPFD_CLOEXEC, 0), te);
-	/* by path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's flags and no O_LARGEFILE */
-	fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * By path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's
+	 * flags and no O_LARGEFILE. By its own path when that is another name
+	 * of the pty (a bind of it, such as runc's /dev/console).
+	 */
+	fd = -1;
+	if (strcmp(te->path, p->te->info->slave_path)) {
+		struct stat st;
+
+		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || st.st_rdev != pts_dev(te->index))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0)
+		fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || (p->te->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)

@@ -11,9 +11,43 @@
  * hugetlbfs and tracefs). A mount of a filesystem criu's own namespace has
  * too is never made anew: it is bound from there (mnt-dump.c).
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "mnt.h"
+#include "util.h"
+
+/*
+ * A v1 hierarchy without controllers (name=X only) shows no "none", but
+ * a new one can't be made without it.
+ */
+static int cgroup_options(int ctx, char *const *opts, size_t nr)
+{
+	char line[256], name[64];
+	FILE *f;
+	int fd = proc_open(O_RDONLY, "cgroups");
+
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		pr_perror("can't read /proc/cgroups");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#' && sscanf(line, "%63s", name) == 1)
+			for (size_t i = 0; i < nr; i++)
+				if (!strcmp(opts[i], name)) {
+					fclose(f);
+					return 0;
+				}
+	fclose(f);
+	return fsconfig(ctx, FSCONFIG_SET_FLAG, "none", NULL, 0);
+}
 
 static const struct fs_kind kinds[] = {
 	{ .name = "tmpfs", .dump_contents = tmpfs_dump_contents, .restore_contents = tmpfs_restore_contents },
@@ -21,7 +55,7 @@ static const struct fs_kind kinds[] = {
 	{ .name = "sysfs" },
 	{ .name = "devpts" },
 	{ .name = "mqueue" },
-	{ .name = "cgroup" },
+	{ .name = "cgroup", .more_options = cgroup_options },
 	{ .name = "cgroup2" },
 };
 

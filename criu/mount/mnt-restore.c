@@ -39,6 +39,7 @@
 #include "mnt.h"
 #include "mntns.h"
 #include "mount-api.h"
+#include "tty.pb-c.h"
 #include "util.h"
 
 #define MNT_ATTRS	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | \
@@ -63,7 +64,8 @@ static struct {
 	int *fd;		/* per mount (index id - 1) */
 	int *origin_fd;		/* per origin */
 	int *slot;		/* per mount: its service slot for files, or -1 */
-	int nr_slots, base;
+	int nr_slots, nr_pty_slots, base;
+	struct rst_files *rf;	/* files.img: where the masters of bound ptys were opened */
 	struct u64_map groups;
 	struct u64_map remade;	/* dump-time devices of filesystems made anew */
 	struct {
@@ -142,6 +144,23 @@ bool mntns_dev_remade(uint64_t dev)
 	return rs.ne && u64_map_get(&rs.remade, dev);
 }
 
+static int pty_index(const char *rel, unsigned int *index);
+
+/* Binds of /dev/pts/N of a devpts made anew: each keeps its pty's master until tty.c takes it. */
+static int nr_pty_binds(void)
+{
+	int nr = 0;
+
+	for (size_t i = 0; i < rs.ne->n_mounts; i++) {
+		MntEntry *m = rs.ne->mounts[i];
+		MntOriginEntry *o = rs.ne->origins[m->origin - 1];
+		unsigned int index;
+
+		nr += o->kind == MNT_ORIGIN_KIND__MNT_FRESH && !strcmp(o->fstype, "devpts") && pty_index(m->root, &index);
+	}
+	return nr;
+}
+
 int mntns_plan_fds(struct rst_files *rf)
 {
 	for (size_t i = 0; i < rf->nr; i++) {
@@ -157,7 +176,10 @@ int mntns_plan_fds(struct rst_files *rf)
 		if (rs.slot[r->mnt_id - 1] < 0)
 			rs.slot[r->mnt_id - 1] = rs.nr_slots++;
 	}
-	return rs.nr_slots;
+	rs.rf = rf;
+	if (rs.ne)
+		rs.nr_pty_slots = nr_pty_binds();
+	return rs.nr_slots + rs.nr_pty_slots;
 }
 
 /* ---- building, in the root ---- */
@@ -187,20 +209,14 @@ static int set_option(int fs, const char *opt)
 	return ret;
 }
 
-static int make_fresh(int dfd, MntOriginEntry *o)
+/* A configured context for a new superblock of @o's type; -1, or -2 to try again. */
+static int configure(MntOriginEntry *o, const struct fs_kind *fs)
 {
 	static const struct { uint32_t flag; const char *name; } sbf[] = {
 		{ SB_SYNCHRONOUS, "sync" }, { SB_DIRSYNC, "dirsync" }, { SB_LAZYTIME, "lazytime" },
 	};
-	const struct fs_kind *fs = fs_kind_fresh(o->fstype);
-	int ctx, mfd = -1;
+	int ctx = fsopen(o->fstype, FSOPEN_CLOEXEC);
 
-	if (!fs) {
-		pr_err("the images need a new %s filesystem, which criu doesn't make (--enable-fs %s?)\n", o->fstype,
-		       o->fstype);
-		return -1;
-	}
-	ctx = fsopen(o->fstype, FSOPEN_CLOEXEC);
 	if (ctx < 0) {
 		pr_perror("can't make a %s filesystem", o->fstype);
 		return -1;
@@ -212,36 +228,76 @@ static int make_fresh(int dfd, MntOriginEntry *o)
 			pr_perror("the %s filesystem takes no option %s", o->fstype, o->options[i]);
 			goto err;
 		}
+	if (fs->more_options && fs->more_options(ctx, o->options, o->n_options))
+		goto err;
 	for (size_t i = 0; i < sizeof(sbf) / sizeof(sbf[0]); i++)
 		if ((o->sb_flags & sbf[i].flag) && fsconfig(ctx, FSCONFIG_SET_FLAG, sbf[i].name, NULL, 0))
 			goto err;
-	if (fsconfig(ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
-		goto err;
-	mfd = fsmount(ctx, FSMOUNT_CLOEXEC, 0);
-	if (mfd < 0)
-		goto err;
+	if (!fsconfig(ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		return ctx;
+	/*
+	 * A filesystem that asks for a restart (a cgroup hierarchy still
+	 * going away) leaves the context failed, and the restarted call
+	 * says EBUSY: a new context may do.
+	 */
+	if (errno == EBUSY) {
+		close(ctx);
+		return -2;
+	}
+err:
+	pr_perror("can't make the %s filesystem %s (origin %u)", o->fstype, o->source ? o->source : "", o->id);
+	fs_errors(ctx);
 	close(ctx);
-	ctx = -1;
+	return -1;
+}
+
+static int make_fresh(int dfd, MntOriginEntry *o)
+{
+	const struct fs_kind *fs = fs_kind_fresh(o->fstype);
+	int ctx = -2, mfd, tries = 0;
+
+	if (!fs) {
+		pr_err("the images need a new %s filesystem, which criu doesn't make (--enable-fs %s?)\n", o->fstype,
+		       o->fstype);
+		return -1;
+	}
+	while (ctx == -2 && tries++ < 100) {
+		ctx = configure(o, fs);
+		if (ctx == -2)
+			usleep(10000);
+	}
+	if (ctx < 0) {
+		if (ctx == -2)
+			pr_err("the %s filesystem %s (origin %u) stays busy\n", o->fstype, o->source, o->id);
+		return -1;
+	}
+	mfd = fsmount(ctx, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0) {
+		pr_perror("can't mount the new %s filesystem (origin %u)", o->fstype, o->id);
+		fs_errors(ctx);
+		close(ctx);
+		return -1;
+	}
+	close(ctx);
 	if (fs->restore_contents && fs->restore_contents(dfd, o->id, mfd))
-		goto out;
+		goto err;
 	/* read-only once it is filled */
 	if (o->sb_flags & SB_RDONLY) {
 		ctx = fspick(mfd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
 		if (ctx < 0 || fsconfig(ctx, FSCONFIG_SET_FLAG, "ro", NULL, 0) ||
-		    fsconfig(ctx, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0))
+		    fsconfig(ctx, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)) {
+			pr_perror("can't make the %s filesystem (origin %u) read-only", o->fstype, o->id);
+			if (ctx >= 0) {
+				fs_errors(ctx);
+				close(ctx);
+			}
 			goto err;
+		}
 		close(ctx);
 	}
 	return mfd;
 err:
-	pr_perror("can't make the %s filesystem %s (origin %u)", o->fstype, o->source ? o->source : "", o->id);
-	if (ctx >= 0)
-		fs_errors(ctx);
-out:
-	if (ctx >= 0)
-		close(ctx);
-	if (mfd >= 0)
-		close(mfd);
+	close(mfd);
 	return -1;
 }
 
@@ -311,27 +367,24 @@ static int make_origin(int dfd, MntOriginEntry *o)
 }
 
 /*
- * A bind of /dev/pts/N of a devpts made anew needs pty N now: make it,
- * keeping the master for tty.c (the ptys below N stay, taken, until the
- * mounts are done).
+ * A bind of /dev/pts/N of a devpts made anew needs pty N before it is
+ * bound: it is made once the namespace is in place, by the path its
+ * master had (so the master's fd shows that path), keeping the master
+ * for tty.c. The ptys below N it had to take are given back after.
  */
-static int make_pty(int devpts, unsigned int index)
+static int make_pty(const char *ptmx, uint64_t dev, unsigned int index)
 {
-	struct stat st;
-
-	if (fstat(devpts, &st))
-		return -1;
 	for (int i = 0; i < rs.nr_ptys; i++)
-		if (rs.ptys[i].dev == st.st_dev && rs.ptys[i].index == index) {
+		if (rs.ptys[i].dev == dev && rs.ptys[i].index == index) {
 			rs.ptys[i].bound = true;
 			return 0;
 		}
 	while (1) {
-		int m = openat(devpts, "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		int m = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		unsigned int n;
 
 		if (m < 0 || ioctl(m, TIOCGPTN, &n)) {
-			pr_perror("can't make pty %u for a bind of it", index);
+			pr_perror("can't make pty %u (%s) for a bind of it", index, ptmx);
 			if (m >= 0)
 				close(m);
 			return -1;
@@ -341,8 +394,7 @@ static int make_pty(int devpts, unsigned int index)
 			close(m);
 			return -1;
 		}
-		rs.ptys[rs.nr_ptys++] = (typeof(rs.ptys[0])){ .fd = m, .dev = st.st_dev, .index = n,
-							       .bound = n == index };
+		rs.ptys[rs.nr_ptys++] = (typeof(rs.ptys[0])){ .fd = m, .dev = dev, .index = n, .bound = n == index };
 		if (n == index)
 			return 0;
 		if (n > index) {
@@ -365,15 +417,10 @@ static int pty_index(const char *rel, unsigned int *index)
 
 static int make_mount(MntEntry *m)
 {
-	MntOriginEntry *o = rs.ne->origins[m->origin - 1];
 	int ofd = rs.origin_fd[m->origin - 1], fd, target;
 	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
 				.propagation = MS_PRIVATE };
-	unsigned int index;
 
-	if (o->kind == MNT_ORIGIN_KIND__MNT_FRESH && !strcmp(o->fstype, "devpts") && pty_index(m->root, &index) &&
-	    make_pty(ofd, index))
-		return -1;
 	fd = open_tree(ofd, rel_or_dot(m->root), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
@@ -544,6 +591,62 @@ static int set_propagation(void)
 	return 0;
 }
 
+static bool is_pty_bind(const MntEntry *m)
+{
+	MntOriginEntry *o = rs.ne->origins[m->origin - 1];
+	unsigned int index;
+
+	return o->kind == MNT_ORIGIN_KIND__MNT_FRESH && !strcmp(o->fstype, "devpts") && pty_index(m->root, &index);
+}
+
+/* The path the master of pty @index of the devpts mounted at @point had, if the tree held it. */
+static const char *master_path(const char *point, unsigned int index)
+{
+	for (size_t i = 0; rs.rf && i < rs.rf->nr; i++) {
+		FileEntry *fe = rs.rf->fe[i];
+		const char *rel;
+
+		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_MASTER ||
+		    fe->tty->index != index || !fe->tty->info)
+			continue;
+		rel = path_below(fe->tty->info->slave_path, point);
+		if (rel && !strchr(rel, '/'))
+			return fe->tty->path;
+	}
+	return NULL;
+}
+
+/* Binds of /dev/pts/N: with the namespace in place, pty N is made, then bound. */
+static int make_pty_binds(void)
+{
+	for (size_t i = 0; i < rs.ne->n_mounts; i++) {
+		MntEntry *m = rs.ne->mounts[i], *main = NULL;
+		char ptmx[PATH_MAX];
+		const char *path;
+		unsigned int index = 0;
+		struct stat st;
+
+		if (!is_pty_bind(m))
+			continue;
+		pty_index(m->root, &index);
+		/* the devpts mounted whole: its ptmx is the one a master of the tree had */
+		for (size_t j = 0; j < rs.ne->n_mounts && !main; j++)
+			if (rs.ne->mounts[j]->origin == m->origin && !rs.ne->mounts[j]->root[0])
+				main = rs.ne->mounts[j];
+		if (!main) {
+			pr_err("mount %u at %s binds pty %u of a devpts mounted nowhere whole; not supported\n", m->id,
+			       m->mountpoint, index);
+			return -1;
+		}
+		path = master_path(main->mountpoint, index);
+		snprintf(ptmx, sizeof(ptmx), "%s/ptmx", main->mountpoint);
+		if (fstat(rs.origin_fd[m->origin - 1], &st) || make_pty(path ? path : ptmx, st.st_dev, index) ||
+		    make_mount(m))
+			return -1;
+	}
+	return 0;
+}
+
 static int pivot(int root)
 {
 	/* our copy of criu's tree: nothing done here may reach criu's */
@@ -573,9 +676,9 @@ int mntns_restore(int dfd)
 			return -1;
 	}
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
-		if (make_mount(rs.ne->mounts[i]))
+		if (!is_pty_bind(rs.ne->mounts[i]) && make_mount(rs.ne->mounts[i]))
 			return -1;
-	if (pivot(rs.fd[0]) || set_propagation())
+	if (pivot(rs.fd[0]) || make_pty_binds() || set_propagation())
 		return -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++)
 		close(rs.origin_fd[i]);
@@ -597,7 +700,7 @@ int mntns_restore(int dfd)
 
 int mntns_nr_fds(void)
 {
-	return rs.nr_slots;
+	return rs.nr_slots + rs.nr_pty_slots;
 }
 
 int mntns_place_fds(int base)
@@ -627,6 +730,25 @@ int mntns_place_fds(int base)
 		rs.fd[i] = rs.slot[i] >= 0 ? base + rs.slot[i] : -1;
 	}
 	free(tmp);
+	/* the masters of bound ptys, after them */
+	for (int i = 0, k = 0; i < rs.nr_ptys; i++) {
+		int fd;
+
+		if (rs.ptys[i].fd < 0)
+			continue;
+		if (k == rs.nr_pty_slots) {
+			pr_err("more ptys made for binds than planned\n");
+			return -1;
+		}
+		fd = fcntl(rs.ptys[i].fd, F_DUPFD_CLOEXEC, base + rs.nr_slots + rs.nr_pty_slots);
+		if (fd < 0 || move_fd(fd, base + rs.nr_slots + k) < 0) {
+			pr_perror("can't keep the master of pty %u", rs.ptys[i].index);
+			return -1;
+		}
+		fcntl(base + rs.nr_slots + k, F_SETFD, FD_CLOEXEC);
+		close(rs.ptys[i].fd);
+		rs.ptys[i].fd = base + rs.nr_slots + k++;
+	}
 	return 0;
 }
 

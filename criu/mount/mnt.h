@@ -17,6 +17,8 @@ struct fs_kind {
 	int (*dump_contents)(int dfd, uint32_t origin, int root_fd, const char *prefix);
 	/* @root_fd is the root of the new filesystem */
 	int (*restore_contents)(int dfd, uint32_t origin, int root_fd);
+	/* options statmount leaves out but the filesystem needs (@ctx: fsopen's) */
+	int (*more_options)(int ctx, char *const *opts, size_t nr);
 };
 
 /*
