@@ -705,3 +705,87 @@ int zdtm_mountinfo_find(const char *point, const char *source, int id, struct zd
 	free(buf);
 	return found;
 }
+
+static void mkdir_p(const char *path)
+{
+	char buf[1024], *s;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			test_bug("mkdir %s", buf);
+		*s = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		test_bug("mkdir %s", buf);
+}
+
+static const char *exe_dir(void)
+{
+	static char dir[512];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0)
+		test_bug("readlink /proc/self/exe");
+	dir[n] = '\0';
+	*strrchr(dir, '/') = '\0';
+	return dir;
+}
+
+void zdtm_rootfs(const char *name)
+{
+	static const char *const sub[] = { "usr", "dev", "proc", "sys", "tmp" };
+	static const char *const links[][2] = { { "usr/lib", "lib" }, { "usr/lib64", "lib64" },
+						{ "usr/bin", "bin" }, { "usr/sbin", "sbin" } };
+	char root[600], path[1200];
+	int fd;
+
+	snprintf(root, sizeof(root), "%s/%s", test_dir(), name);
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, sub[i]);
+		mkdir_p(path);
+	}
+	snprintf(path, sizeof(path), "%s%s", root, test_dir());
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s%s", root, exe_dir());
+	mkdir_p(path);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, links[i][1]);
+		if (symlink(links[i][0], path))
+			test_bug("symlink %s", path);
+	}
+	snprintf(path, sizeof(path), "%s/marker", root);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd))
+		test_bug("marker");
+}
+
+static void bind_in(const char *root, const char *what)
+{
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s%s", root, what);
+	if (mount(what, path, NULL, MS_BIND, NULL))
+		test_bug("bind %s", what);
+}
+
+void zdtm_mntns_rootfs(const char *name, bool host_dev)
+{
+	char root[600];
+
+	snprintf(root, sizeof(root), "%s/%s", test_dir(), name);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(root, root, NULL, MS_BIND, NULL))
+		test_bug("the root %s", root);
+	bind_in(root, "/usr");
+	bind_in(root, test_dir());
+	bind_in(root, exe_dir());
+	if (host_dev)
+		bind_in(root, "/dev");
+	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
+		test_bug("pivot into %s", root);
+}

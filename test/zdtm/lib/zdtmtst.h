@@ -201,6 +201,19 @@ void zdtm_mntns(void);
  */
 void zdtm_mntns_keep(const char *shared);
 
+/*
+ * A root as container runtimes make one: zdtm_rootfs(NAME) makes the
+ * directory NAME in the test directory with the mountpoints of a root
+ * (usr, dev, proc, sys, the test directory and the test's executable's),
+ * the merged-/usr links and a file "marker" holding NAME;
+ * zdtm_mntns_rootfs(NAME) puts the test in a mount namespace of its own
+ * pivoted into a bind of it, with the host's /usr, the test directory and
+ * the executable's directory bound in, and the host's /dev if asked (the
+ * caller mounts /proc, /sys and the rest). Root only.
+ */
+void zdtm_rootfs(const char *name);
+void zdtm_mntns_rootfs(const char *name, bool host_dev);
+
 /* One line of /proc/self/mountinfo: the mount at @point (the topmost), or -1. */
 struct zdtm_mnt {
 	int id, parent;
