@@ -60,10 +60,12 @@ int mntns_read(int dfd);
 /* CLONE_NEWNS if the tree comes back in a mount namespace of its own. */
 int mntns_clone_flags(void);
 /*
- * In the tree's root, just cloned into its new mount namespace: build
- * the mount tree and pivot into it. 0, or -1.
+ * In the tree's root, once it is in its new mount namespace (and in the
+ * tree's other namespaces: proc, sysfs, mqueue and cgroup mounts are made
+ * for them), before it opens any file or forks: build the mount tree and
+ * pivot into it. The images directory is the one mntns_read() had. 0, or -1.
  */
-int mntns_restore(int dfd);
+int mntns_restore(void);
 /* After files.img is read: how many mounts files are opened through (their fds get service slots). */
 int mntns_plan_fds(struct rst_files *rf);
 int mntns_nr_fds(void);

@@ -65,6 +65,7 @@ static struct {
 	int *origin_fd;		/* per origin */
 	int *slot;		/* per mount: its service slot for files, or -1 */
 	int nr_slots, nr_pty_slots, base;
+	int dfd;		/* the images directory (criu's fd, inherited) */
 	struct rst_files *rf;	/* files.img: where the masters of bound ptys were opened */
 	struct u64_map groups;
 	struct u64_map remade;	/* dump-time devices of filesystems made anew */
@@ -111,6 +112,7 @@ int mntns_read(int dfd)
 	img = open_image_at(dfd, CR_FD_MNTNS, O_RDONLY);
 	if (!img)
 		return -1;
+	rs.dfd = dfd;
 	if (pb_read_one_required(img, (void **)&rs.ne) || check_image(rs.ne)) {
 		close_image(img);
 		return -1;
@@ -662,9 +664,10 @@ static int pivot(int root)
 	return 0;
 }
 
-int mntns_restore(int dfd)
+int mntns_restore(void)
 {
 	uint64_t t0 = now_us();
+	int dfd = rs.dfd;
 
 	if (!rs.ne)
 		return 0;

@@ -72,7 +72,7 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		_exit(1);
 	close(tr->sync_pipe[0]);
 	/* the tree's mounts, in the mount namespace it was cloned into: paths lead there from now on */
-	if (mntns_restore(tr->dfd))
+	if (mntns_restore())
 		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
