@@ -128,12 +128,12 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.pb		= &mnt_ns_entry__descriptor,
 	},
 	[CR_FD_TMPFS] = {
-		.name_fmt	= "tmpfs-%u.img",
+		.name_fmt	= "tmpfs.img",
 		.magic		= TMPFS_MAGIC,
 		.pb		= &tmpfs_node__descriptor,
 	},
 	[CR_FD_TMPFS_DATA] = {
-		.name_fmt	= "tmpfs-%u.data",
+		.name_fmt	= "tmpfs.data",
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},

@@ -37,8 +37,8 @@ enum cr_img_type {
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
-	CR_FD_TMPFS,		/* tmpfs-ID.img: the nodes of a tmpfs made again (origin ID) */
-	CR_FD_TMPFS_DATA,	/* tmpfs-ID.data: raw, the bytes of its regular files in node order */
+	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
+	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
 	CR_FD_MAX
 };
 

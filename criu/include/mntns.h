@@ -66,10 +66,14 @@ int mntns_clone_flags(void);
  * pivot into it. The images directory is the one mntns_read() had. 0, or -1.
  */
 int mntns_restore(void);
-/* After files.img is read: how many mounts files are opened through (their fds get service slots). */
-int mntns_plan_fds(struct rst_files *rf);
+/*
+ * After files.img is read: the mounts files are opened through, and the
+ * ptys bound elsewhere: their fds get service slots from @base (the top
+ * of the fd layout) up. mntns_nr_fds() of them.
+ */
+int mntns_plan_fds(struct rst_files *rf, int base);
 int mntns_nr_fds(void);
-/* Move those fds to @base.. (in the root, before it closes the rest). */
+/* In the root, after it moved its service fds: the kept fds go to their slots. */
 int mntns_place_fds(int base);
 /* Open @r->path through its mount (r->mnt_id set). */
 int mntns_open_hidden(const RegFileEntry *r, int flags);

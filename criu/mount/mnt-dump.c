@@ -927,7 +927,8 @@ static int content_walk(void *arg, int sk)
 		}
 		close(fd);
 	}
-	return 0;
+	/* tmpfs is the only kind with contents: its images stay open across filesystems */
+	return tmpfs_contents_done();
 }
 
 static MntOriginEntry *origin_entry(struct origin *o, MntOriginEntry *e)

@@ -163,8 +163,9 @@ static int nr_pty_binds(void)
 	return nr;
 }
 
-int mntns_plan_fds(struct rst_files *rf)
+int mntns_plan_fds(struct rst_files *rf, int base)
 {
+	rs.base = base;
 	for (size_t i = 0; i < rf->nr; i++) {
 		RegFileEntry *r = rf->fe[i]->type == FILE_TYPE__FT_REG ? rf->fe[i]->reg : NULL;
 
@@ -664,6 +665,41 @@ static int pivot(int root)
 	return 0;
 }
 
+/* Move @fd above the fd layout (its top: base + all slots), out of the way of the service fds. */
+static int lift(int *fd, const char *what)
+{
+	int n = fcntl(*fd, F_DUPFD_CLOEXEC, rs.base + rs.nr_slots + rs.nr_pty_slots);
+
+	if (n < 0) {
+		pr_perror("can't keep the fd of %s", what);
+		return -1;
+	}
+	close(*fd);
+	*fd = n;
+	return 0;
+}
+
+/*
+ * Once the tree is built: every fd of ours goes but the mounts files are
+ * opened through and the masters of bound ptys, which wait above the fd
+ * layout until mntns_place_fds() (the root moves its service fds first).
+ */
+static int keep_fds(void)
+{
+	for (size_t i = 0; i < rs.ne->n_mounts; i++) {
+		if (rs.slot[i] >= 0 && lift(&rs.fd[i], rs.ne->mounts[i]->mountpoint))
+			return -1;
+		if (rs.slot[i] < 0) {
+			close(rs.fd[i]);
+			rs.fd[i] = -1;
+		}
+	}
+	for (int i = 0; i < rs.nr_ptys; i++)
+		if (rs.ptys[i].fd >= 0 && lift(&rs.ptys[i].fd, "a pty's master"))
+			return -1;
+	return 0;
+}
+
 int mntns_restore(void)
 {
 	uint64_t t0 = now_us();
@@ -678,6 +714,7 @@ int mntns_restore(void)
 		if (rs.origin_fd[i] < 0)
 			return -1;
 	}
+	tmpfs_restore_done();
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
 		if (!is_pty_bind(rs.ne->mounts[i]) && make_mount(rs.ne->mounts[i]))
 			return -1;
@@ -697,6 +734,8 @@ int mntns_restore(void)
 			close(rs.ptys[i].fd);
 			rs.ptys[i].fd = -1;
 		}
+	if (keep_fds())
+		return -1;
 	pr_info("%zu mounts made in %llu us\n", rs.ne->n_mounts, (unsigned long long)(now_us() - t0));
 	return 0;
 }
@@ -708,49 +747,30 @@ int mntns_nr_fds(void)
 
 int mntns_place_fds(int base)
 {
-	int *tmp = calloc(rs.nr_slots + 1, sizeof(int));
-
-	if (!tmp)
+	if (!rs.ne)
+		return 0;
+	if (base != rs.base) {
+		pr_err("the fds of mounts were planned at %d, not %d\n", rs.base, base);
 		return -1;
-	rs.base = base;
-	/* out of the way first: a slot may be another one's number */
-	for (size_t i = 0; rs.ne && i < rs.ne->n_mounts; i++)
-		if (rs.slot[i] >= 0 && (tmp[rs.slot[i]] = fcntl(rs.fd[i], F_DUPFD_CLOEXEC, 0)) < 0) {
-			pr_perror("can't keep the fd of mount %zu", i + 1);
-			free(tmp);
-			return -1;
-		}
-	for (size_t i = 0; rs.ne && i < rs.ne->n_mounts; i++) {
-		if (rs.slot[i] >= 0 && move_fd(tmp[rs.slot[i]], base + rs.slot[i]) < 0) {
-			pr_perror("can't keep the fd of mount %zu", i + 1);
-			free(tmp);
-			return -1;
-		}
-		if (rs.slot[i] >= 0)
-			fcntl(base + rs.slot[i], F_SETFD, FD_CLOEXEC);
-		if (rs.fd[i] >= 0)
-			close(rs.fd[i]);
-		rs.fd[i] = rs.slot[i] >= 0 ? base + rs.slot[i] : -1;
 	}
-	free(tmp);
-	/* the masters of bound ptys, after them */
+	for (size_t i = 0; i < rs.ne->n_mounts; i++)
+		if (rs.slot[i] >= 0) {
+			if (move_fd(rs.fd[i], base + rs.slot[i]) < 0) {
+				pr_perror("can't move the fd of mount %zu", i + 1);
+				return -1;
+			}
+			rs.fd[i] = base + rs.slot[i];
+			fcntl(rs.fd[i], F_SETFD, FD_CLOEXEC);
+		}
 	for (int i = 0, k = 0; i < rs.nr_ptys; i++) {
-		int fd;
-
 		if (rs.ptys[i].fd < 0)
 			continue;
-		if (k == rs.nr_pty_slots) {
-			pr_err("more ptys made for binds than planned\n");
+		if (k == rs.nr_pty_slots || move_fd(rs.ptys[i].fd, base + rs.nr_slots + k) < 0) {
+			pr_perror("can't move the master of pty %u", rs.ptys[i].index);
 			return -1;
 		}
-		fd = fcntl(rs.ptys[i].fd, F_DUPFD_CLOEXEC, base + rs.nr_slots + rs.nr_pty_slots);
-		if (fd < 0 || move_fd(fd, base + rs.nr_slots + k) < 0) {
-			pr_perror("can't keep the master of pty %u", rs.ptys[i].index);
-			return -1;
-		}
-		fcntl(base + rs.nr_slots + k, F_SETFD, FD_CLOEXEC);
-		close(rs.ptys[i].fd);
 		rs.ptys[i].fd = base + rs.nr_slots + k++;
+		fcntl(rs.ptys[i].fd, F_SETFD, FD_CLOEXEC);
 	}
 	return 0;
 }

@@ -31,6 +31,9 @@ bool mnt_fs_enabled(const char *fstype);
 /* tmpfs.c */
 int tmpfs_dump_contents(int dfd, uint32_t origin, int root_fd, const char *prefix);
 int tmpfs_restore_contents(int dfd, uint32_t origin, int root_fd);
+/* After the last filesystem: the images are closed (dump, restore). */
+int tmpfs_contents_done(void);
+void tmpfs_restore_done(void);
 
 /* ---- options (mnt-opts.c) ---- */
 

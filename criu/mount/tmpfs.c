@@ -2,8 +2,10 @@
  * The contents of a tmpfs made anew: every node (directories, regular
  * files with their holes, symlinks, hard links, device nodes, FIFOs and
  * sockets as plain nodes) with its mode, owner, times, xattrs and inode
- * flags. tmpfs-ID.img lists the nodes parents first; the bytes of regular
- * files follow one another in tmpfs-ID.data.
+ * flags. tmpfs.img lists the nodes, each filesystem's together, parents
+ * first; the bytes of regular files follow one another in tmpfs.data
+ * (one pair of files for all: a file made per filesystem costs more than
+ * a small tmpfs's whole contents).
  *
  * The dump reads a copy of the mount alone (open_tree without its
  * submounts), so what other mounts cover is saved too. The restore fills
@@ -34,6 +36,7 @@
 struct walk {
 	struct cr_img *img;
 	int data_fd;
+	uint32_t origin;
 	uint64_t data_off;
 	struct u64_map links;		/* inode -> first path, for hard links */
 	char **paths;			/* the strings the map points to */
@@ -150,6 +153,7 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 		pr_perror("can't stat %s", path);
 		return -1;
 	}
+	n.origin = w->origin;
 	n.path = (char *)path;
 	n.mode = st.st_mode;
 	n.uid = st.st_uid;
@@ -280,29 +284,50 @@ static int dump_tree(struct walk *w, int dfd, const char *name, const char *path
 	return ret;
 }
 
+/* Both images stay open from the first filesystem to tmpfs_contents_done(). */
+static struct cr_img *img, *data;
+
 int tmpfs_dump_contents(int dfd, uint32_t origin, int root_fd, const char *prefix)
 {
-	struct walk w = { .data_fd = -1 };
-	struct cr_img *data;
-	int ret = -1;
+	struct walk w = { .origin = origin };
+	int ret;
 
-	w.img = open_image_at(dfd, CR_FD_TMPFS, O_DUMP, origin);
-	data = open_image_at(dfd, CR_FD_TMPFS_DATA, O_DUMP, origin);
-	if (!w.img || !data)
-		goto out;
+	if (!img && !(img = open_image_at(dfd, CR_FD_TMPFS, O_DUMP)))
+		return -1;
+	if (!data && !(data = open_image_at(dfd, CR_FD_TMPFS_DATA, O_DUMP)))
+		return -1;
+	w.img = img;
 	w.data_fd = data->fd;
 	ret = dump_node(&w, root_fd, "", prefix);
 	if (!ret)
 		pr_info("tmpfs of origin %u: %llu bytes of data saved\n", origin, (unsigned long long)w.data_off);
-out:
 	for (size_t i = 0; i < w.nr_paths; i++)
 		free(w.paths[i]);
 	free(w.paths);
 	u64_map_free(&w.links);
-	if (data)
+	return ret;
+}
+
+int tmpfs_contents_done(void)
+{
+	int ret = 0;
+
+	/* a short write of the last entries shows at close */
+	if (img && close(img->fd))
+		ret = -1;
+	if (data && close(data->fd))
+		ret = -1;
+	if (ret)
+		pr_perror("can't write the tmpfs images");
+	if (img) {
+		img->fd = -1;
+		close_image(img);
+	}
+	if (data) {
+		data->fd = -1;
 		close_image(data);
-	if (w.img)
-		close_image(w.img);
+	}
+	img = data = NULL;
 	return ret;
 }
 
@@ -454,55 +479,82 @@ static int finish_nodes(int root, struct made *m, size_t nr)
 	return 0;
 }
 
+/* Restore reads the nodes in turn: the next filesystem's first node waits here. */
+static TmpfsNode *pending;
+static uint64_t data_off;
+
+static int remember(struct made **m, size_t *nr, size_t *cap, const TmpfsNode *n)
+{
+	if (*nr == *cap) {
+		struct made *x = realloc(*m, (*cap = *cap ? *cap * 2 : 64) * sizeof(*x));
+
+		if (!x)
+			return -1;
+		*m = x;
+	}
+	(*m)[*nr] = (struct made){ .path = strdup(n->path), .mode = n->mode, .fsflags = n->has_fsflags ? n->fsflags : 0 };
+	(*m)[*nr].times[0] = (struct timespec){ n->atime_sec, n->atime_nsec };
+	(*m)[*nr].times[1] = (struct timespec){ n->mtime_sec, n->mtime_nsec };
+	return (*m)[(*nr)++].path ? 0 : -1;
+}
+
 int tmpfs_restore_contents(int dfd, uint32_t origin, int root_fd)
 {
-	struct cr_img *img = open_image_at(dfd, CR_FD_TMPFS, O_RDONLY, origin);
-	struct cr_img *data = open_image_at(dfd, CR_FD_TMPFS_DATA, O_RDONLY, origin);
 	struct made *m = NULL;
 	size_t nr = 0, cap = 0;
-	uint64_t data_off = 0;
+	int ret = -1, r = 1;
 	void *msg;
-	int ret = -1, r;
 
-	if (!img || !data)
-		goto out;
-	while ((r = pb_read_one(img, &msg)) == 1) {
-		TmpfsNode *n = msg;
+	if (!img && !(img = open_image_at(dfd, CR_FD_TMPFS, O_RDONLY)))
+		return -1;
+	if (!data && !(data = open_image_at(dfd, CR_FD_TMPFS_DATA, O_RDONLY)))
+		return -1;
+	while (1) {
+		TmpfsNode *n = pending;
 
-		if (make_node(root_fd, data->fd, &data_off, n)) {
-			pb_free(img, msg);
+		pending = NULL;
+		if (!n) {
+			r = pb_read_one(img, &msg);
+			if (r <= 0)
+				break;
+			n = msg;
+		}
+		/* the filesystems' nodes come in their origins' order */
+		if (n->origin > origin) {
+			pending = n;
+			r = 0;
+			break;
+		}
+		if (n->origin < origin) {
+			pr_err("tmpfs.img: a node of filesystem %u after those of %u\n", n->origin, origin);
+			tmpfs_node__free_unpacked(n, NULL);
 			goto out;
 		}
-		if (!n->link) {
-			if (nr == cap) {
-				struct made *x = realloc(m, (cap = cap ? cap * 2 : 64) * sizeof(*x));
-
-				if (!x) {
-					pb_free(img, msg);
-					goto out;
-				}
-				m = x;
-			}
-			m[nr] = (struct made){ .path = strdup(n->path), .mode = n->mode,
-					       .fsflags = n->has_fsflags ? n->fsflags : 0 };
-			m[nr].times[0] = (struct timespec){ n->atime_sec, n->atime_nsec };
-			m[nr].times[1] = (struct timespec){ n->mtime_sec, n->mtime_nsec };
-			if (!m[nr++].path) {
-				pb_free(img, msg);
-				goto out;
-			}
-		}
-		pb_free(img, msg);
+		r = make_node(root_fd, data->fd, &data_off, n) || (!n->link && remember(&m, &nr, &cap, n));
+		tmpfs_node__free_unpacked(n, NULL);
+		if (r)
+			goto out;
 	}
-	if (r == 0)
+	if (r == 0 && !nr)
+		pr_err("tmpfs.img has no nodes of filesystem %u\n", origin);
+	else if (r == 0)
 		ret = finish_nodes(root_fd, m, nr);
 out:
 	for (size_t i = 0; i < nr; i++)
 		free(m[i].path);
 	free(m);
+	return ret;
+}
+
+void tmpfs_restore_done(void)
+{
+	if (pending)
+		tmpfs_node__free_unpacked(pending, NULL);
+	pending = NULL;
+	data_off = 0;
 	if (img)
 		close_image(img);
 	if (data)
 		close_image(data);
-	return ret;
+	img = data = NULL;
 }
