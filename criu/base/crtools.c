@@ -64,6 +64,7 @@ static void usage(FILE *f)
 "      --enable-external-sharing  mounts may share peer groups with criu's namespace\n"
 "      --enable-external-masters  mounts may be slaves of peer groups of criu's namespace\n"
 "      --enable-fs NAME    mounts of filesystem NAME may be made anew from their options\n"
+"      --evasive-devices   restore: a device file not at its path is opened by another path to it\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
 
@@ -89,6 +90,7 @@ enum {
 	OPT_EXT_SHARING,
 	OPT_EXT_MASTERS,
 	OPT_ENABLE_FS,
+	OPT_EVASIVE_DEVICES,
 };
 
 static int parse_options(int argc, char **argv)
@@ -120,6 +122,7 @@ static int parse_options(int argc, char **argv)
 		{ "enable-external-sharing", no_argument, NULL, OPT_EXT_SHARING },
 		{ "enable-external-masters", no_argument, NULL, OPT_EXT_MASTERS },
 		{ "enable-fs", required_argument, NULL, OPT_ENABLE_FS },
+		{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -174,6 +177,7 @@ static int parse_options(int argc, char **argv)
 			break;
 		case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
 		case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
+		case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 		case OPT_ENABLE_FS:
 			if (mnt_opt_enable_fs(optarg))
 				return -1;

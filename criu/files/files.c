@@ -605,6 +605,51 @@ static int reg_changed(const RegFileEntry *r, const struct stat *st)
 	return 0;
 }
 
+/*
+ * --evasive-devices (runc): a device not at its path any more (a
+ * container's /dev is made anew) is opened by any other path to it: the
+ * kernel's /dev/char or /dev/block name, or a node of /dev with its
+ * number.
+ */
+static int open_device_elsewhere(const RegFileEntry *r, int flags)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int fd;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/dev/%s/%u:%u", S_ISCHR(r->mode) ? "char" : "block", major(r->rdev),
+		 minor(r->rdev));
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && st.st_rdev == r->rdev && (st.st_mode & S_IFMT) == (r->mode & S_IFMT))
+		goto found;
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	d = opendir("/dev");
+	while (d && (de = readdir(d))) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_rdev != r->rdev ||
+		    (st.st_mode & S_IFMT) != (r->mode & S_IFMT))
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		fd = open(path, flags | O_CLOEXEC);
+		if (fd >= 0)
+			break;
+	}
+	if (d)
+		closedir(d);
+	if (fd < 0) {
+		pr_err("%s (device %u:%u) is not there, nor anywhere in /dev (--evasive-devices)\n", r->path,
+		       major(r->rdev), minor(r->rdev));
+		errno = ENOENT;
+		return -1;
+	}
+found:
+	pr_info("%s (device %u:%u) opened at %s (--evasive-devices)\n", r->path, major(r->rdev), minor(r->rdev), path);
+	return fd;
+}
+
 /* Another view of a memfd or unlinked file: the object made for its holder. */
 static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
@@ -650,6 +695,12 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = mntns_open_hidden(r, flags);
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	if (opts.evasive_devices && (S_ISCHR(r->mode) || S_ISBLK(r->mode)) && r->has_rdev &&
+	    (fd < 0 || fstat(fd, &st) || st.st_rdev != r->rdev || (st.st_mode & S_IFMT) != (r->mode & S_IFMT))) {
+		if (fd >= 0)
+			close(fd);
+		fd = open_device_elsewhere(r, flags);
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

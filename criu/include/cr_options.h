@@ -26,6 +26,7 @@ struct cr_options {
 	const char *root;
 	bool enable_external_sharing;
 	bool enable_external_masters;
+	bool evasive_devices;		/* restore: a device not at its path is opened by another (runc) */
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool ext_unix_sk;
