@@ -757,14 +757,30 @@ int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const stru
 	if (!ns.on || path[0] != '/')
 		return 0;
 	m = u64_map_get(&ns.by_old, (uint64_t)mnt_id);
+	if (statx(ns.rootfd, path + 1, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
+		  STATX_MNT_ID_UNIQUE | STATX_INO, &sx))
+		sx.stx_ino = 0;
 	if (!m) {
-		/* a mount outside the namespace (say, inherited from criu's): reopened by its path */
+		/*
+		 * A mount outside the namespace (say, stdout inherited from
+		 * criu's): reopened by its path, which must lead to the file
+		 * in the tree's namespace too. A device is the device wherever
+		 * its node is: restore checks the number it opens (or, with
+		 * --evasive-devices, finds another node).
+		 */
+		bool dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
+
+		if (!dev && (!sx.stx_ino || sx.stx_ino != st->st_ino ||
+			     makedev(sx.stx_dev_major, sx.stx_dev_minor) != st->st_dev)) {
+			pr_err("can't dump task %d: fd %d (%s) is on a mount outside its mount namespace, where that "
+			       "path leads elsewhere; name it with --external file[%x:%lx] and --inherit-fd\n", pid,
+			       fd, path, mnt_id, (unsigned long)st->st_ino);
+			return -1;
+		}
 		pr_debug("fd %d of %d: %s is on mount %d, not in the tree's namespace\n", fd, pid, path, mnt_id);
 		return 0;
 	}
-	if (!statx(ns.rootfd, path + 1, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
-		   STATX_MNT_ID_UNIQUE | STATX_INO, &sx) &&
-	    sx.stx_mnt_id == m->id && sx.stx_ino == st->st_ino)
+	if (sx.stx_ino && sx.stx_mnt_id == m->id && sx.stx_ino == st->st_ino)
 		return 0;
 	if (!path_within(path, m->point)) {
 		pr_err("can't dump task %d: fd %d (%s) is on mount %u at %s, outside it; not supported\n", pid, fd,
