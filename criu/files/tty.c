@@ -97,10 +97,14 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st)
 /* What the dump learnt about pty N from all its fds. */
 static struct dump_pty {
 	uint32_t index;
+	dev_t devpts;		/* the devpts instance (its st_dev), 0 while unknown */
 	TtyEntry *master;
 	int nr_slaves;		/* slave and /dev/tty descriptions */
 } dptys[MAX_PTYS];
 static int nr_dptys;
+
+/* the devpts instance fill_info() found the master's slave in */
+static dev_t pts_inst;
 
 static struct dump_pty *dump_pty(uint32_t index)
 {
@@ -112,6 +116,7 @@ static struct dump_pty *dump_pty(uint32_t index)
 		return NULL;
 	}
 	dptys[nr_dptys].index = index;
+	dptys[nr_dptys].devpts = 0;
 	dptys[nr_dptys].master = NULL;
 	dptys[nr_dptys].nr_slaves = 0;
 	return &dptys[nr_dptys++];
@@ -199,6 +204,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 		       ti->slave_path);
 		return -1;
 	}
+	pts_inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
 	ti->mode = st.st_mode & 07777;
@@ -256,6 +262,20 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	dp = dump_pty(te->index);
 	if (!dp)
 		goto fail;
+	/*
+	 * ptys are known by their index: two devpts instances (a container's
+	 * and the host's) can each have pts N. The instance is the slave's
+	 * st_dev (the master's: of the slave at its path, fill_info()).
+	 */
+	dev_t inst = te->type == TTY_TYPE__TTY_SLAVE ? st.st_dev : te->type == TTY_TYPE__TTY_MASTER ? pts_inst : 0;
+
+	if (inst && dp->devpts && inst != dp->devpts) {
+		pr_err("can't dump task %d: fd %d (%s) is pts %u of another devpts instance than another pts %u of "
+		       "the tree; not supported\n", pid, fd, link, te->index, te->index);
+		goto fail;
+	}
+	if (inst)
+		dp->devpts = inst;
 	if (te->type == TTY_TYPE__TTY_MASTER)
 		dp->master = te;
 	else
