@@ -510,8 +510,11 @@ void fileobj_restore_done(struct rst_files *rf)
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 
+		char at[PATH_MAX + 64];
+
+		/* a path of the tree's mount namespace, which may not be ours */
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink(fe->reg->link_remap) && errno != ENOENT)
+		    unlink(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }

@@ -81,6 +81,13 @@ int mntns_open_hidden(const RegFileEntry *r, int flags);
 bool mntns_dev_remade(uint64_t dev);
 /* A pty master criu had to make while building mounts (a bind of /dev/pts/N): its fd or -1. */
 int mntns_take_pty(const char *slave_path, unsigned int index);
+/*
+ * In criu, once the tree runs: a path of the restored mount namespace
+ * (reached through the root's /proc/PID/root, @root its pid as criu sees
+ * it), or @path itself when the tree is in criu's.
+ */
+void mntns_restored(pid_t root);
+const char *mntns_rst_path(const char *path, char *buf, size_t size);
 void mntns_restore_fini(void);
 
 #endif

@@ -824,6 +824,21 @@ int mntns_take_pty(const char *slave_path, unsigned int index)
 	return -1;
 }
 
+static pid_t restored_root;
+
+void mntns_restored(pid_t root)
+{
+	restored_root = root;
+}
+
+const char *mntns_rst_path(const char *path, char *buf, size_t size)
+{
+	if (!rs.ne || !restored_root || path[0] != '/')
+		return path;
+	snprintf(buf, size, "/proc/%d/root%s", restored_root, path);
+	return buf;
+}
+
 void mntns_restore_fini(void)
 {
 	if (rs.ne)

@@ -333,6 +333,7 @@ int cr_restore_tasks(void)
 	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
+	mntns_restored(pid);
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */

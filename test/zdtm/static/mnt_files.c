@@ -7,7 +7,9 @@
  * tmpfs was then mounted over (its path now leads to the other one); a
  * file on a bind hidden below a sibling mounted over its parent
  * directory; the cwd on a tmpfs. Offsets, flags, and data written
- * through each fd land in the right file.
+ * through each fd land in the right file. And with --link-remap, a file
+ * open by a removed name that has another link: linked back for the
+ * restore in the test's namespace, and that link gone again after it.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -63,7 +65,7 @@ static void check_file(const char *rel, const char *text)
 int main(int argc, char **argv)
 {
 	struct stat st, cwd_before;
-	int fh, ft, fo;
+	int fh, ft, fo, fl;
 
 	test_init(argc, argv);
 	snprintf(dir, sizeof(dir), "%s", test_dir());
@@ -77,6 +79,9 @@ int main(int argc, char **argv)
 	fh = open_at("b/host", "host-file", 2);
 	ft = open_at("t/hidden", "tmpfs-file", 3);
 	fo = open_at("ov/in/under", "under-file", 4);
+	fl = open_at("b/removed", "remapped", 5);
+	if (link(P("b/removed"), P("b/other")) || unlink(P("b/removed")))
+		test_bug("link, unlink");
 	if (mount("zdtm-cover", P("t"), "tmpfs", 0, "size=1m") || mount("zdtm-ov", P("ov"), "tmpfs", 0, "size=1m"))
 		test_bug("cover");
 	if (mkdir(P("w/cwd"), 0710) || chdir(P("w/cwd")) || stat(".", &cwd_before))
@@ -92,6 +97,8 @@ int main(int argc, char **argv)
 	    stat(P("w/cwd"), &cwd_before) || st.st_ino != cwd_before.st_ino || st.st_dev != cwd_before.st_dev)
 		fail("the cwd is not w/cwd");
 	check_file("b/host", "hoWt-file");
+	if (!zdtm_fd_is_path(fl, P("b/other"), 1) || zdtm_dir_count(P("src"), "link-remap", NULL, 0) != 0)
+		fail("the removed name's file: not the one at b/other with one link, or a link-remap file is left");
 	check_file("src/host", "hoWt-file");
 	if (umount2(P("t"), 0) || umount2(P("ov"), 0))
 		fail("uncover");
