@@ -819,8 +819,11 @@ static int dump_tcp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *d
 		e->has_bound = 1;
 		/* a connection that is over keeps its old port in the name but no longer holds it */
 		e->bound = !(tx.segs_out || tx.segs_in) && (e->src_port || !addr_any(e->src_addr.data, e->family));
-		if (!e->bound && (tx.segs_out || tx.segs_in))
+		if (!e->bound && (tx.segs_out || tx.segs_in)) {
 			e->shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+			/* TCP_MAXSEG shows the MSS the connection used, not one the task set */
+			e->tcp->has_maxseg = 0;
+		}
 		return 0;
 	case TCP_SYN_SENT:
 	case TCP_SYN_RECV:
