@@ -40,6 +40,10 @@
 #endif
 #define TCP_CA_NAME_MAX		16
 #define MAX_USER_MSS		32767	/* MAX_TCP_WINDOW: what TCP_MAXSEG accepts */
+#define TCP_MIN_MSS		88
+#ifndef TCPOLEN_TSTAMP_APPA
+#define TCPOLEN_TSTAMP_APPA	12
+#endif
 #define MAX_STREAM_BYTES	(48U << 20)	/* both queues of one connection, to fit one image entry */
 
 static const struct sk_opt tcp_tab[] = {
@@ -267,6 +271,8 @@ int tcp_dump_stream(int sk, InetSkEntry *e, const char *who)
 	if (get_opt(sk, TCP_MAXSEG, &mss, sizeof(mss), "TCP_MAXSEG", who))
 		return -1;
 	s->mss_clamp = mss;
+	s->has_snd_mss = 1;
+	s->snd_mss = ti.tcpi_snd_mss;
 	s->opt_mask = ti.tcpi_options;
 	s->snd_wscale = ti.tcpi_snd_wscale;
 	s->rcv_wscale = ti.tcpi_rcv_wscale;
@@ -359,6 +365,22 @@ static int fill_queue(int sk, int q, const uint8_t *data, size_t len, const char
 		done += n;
 	}
 	return 0;
+}
+
+/*
+ * The user MSS that makes the connect compute the segment size the
+ * connection had (it was fixed at the handshake, bounded by half the
+ * window then): plus the timestamp option it leaves room for.
+ */
+static int user_mss(const TcpStreamEntry *s)
+{
+	uint32_t mss = s->mss_clamp;
+
+	if (s->has_snd_mss && s->snd_mss && s->snd_mss + TCPOLEN_TSTAMP_APPA < mss)
+		mss = s->snd_mss + ((s->opt_mask & TCPI_OPT_TIMESTAMPS) ? TCPOLEN_TSTAMP_APPA : 0);
+	if (mss > MAX_USER_MSS)
+		mss = MAX_USER_MSS;
+	return mss < TCP_MIN_MSS ? TCP_MIN_MSS : mss;
 }
 
 static int repair_options(int sk, const TcpStreamEntry *s, const char *who)
@@ -560,7 +582,7 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, const char *who)
 	 * at the 536 default): give the clamp as the user MSS for the connect.
 	 * The kernel takes at most 32767 there (loopback has 65495).
 	 */
-	if (set_opt(sk, TCP_MAXSEG, s->mss_clamp < MAX_USER_MSS ? s->mss_clamp : MAX_USER_MSS, "TCP_MAXSEG", who))
+	if (set_opt(sk, TCP_MAXSEG, user_mss(s), "TCP_MAXSEG", who))
 		return -1;
 	/* in repair mode: established at once, no packet */
 	if (connect(sk, (struct sockaddr *)&ss, len)) {

@@ -289,6 +289,9 @@ def net_locks(pid):
 
 
 def drop_net_locks(pid):
+    # and the tables tests make themselves (zdtm-PID)
+    subprocess.run(['nft', 'delete', 'table', 'inet', 'zdtm-%d' % pid],
+                   stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     for tool, name in net_locks(pid):
         if tool == 'nft':
             subprocess.run(['nft', 'delete', 'table', 'inet', name], stderr=subprocess.DEVNULL)
