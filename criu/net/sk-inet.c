@@ -230,6 +230,12 @@ void inet_ep_unmap(struct inet_ep *ep)
 	}
 }
 
+/* A raw socket may have any protocol number: TCP and UDP are also a matter of type. */
+static int is_tcp(const InetSkEntry *e)
+{
+	return e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP;
+}
+
 static int addr_len(int family)
 {
 	return family == AF_INET6 ? 16 : 4;
@@ -508,7 +514,7 @@ static int dump_ip_opts(struct dump_ctx *c, InetSkEntry *e)
 			ip->has_icmp6_filter = 1;
 		}
 	}
-	if (e->protocol == IPPROTO_TCP) {
+	if (is_tcp(e)) {
 		/* multicast doesn't apply to stream sockets (they can't set it either) */
 		ip->has_mc_ttl = ip->has_mc_loop = ip->has_mc_all = ip->has_mc_addr = 0;
 		ip->has_mc_hops = ip->has_mc6_loop = ip->has_mc6_if = ip->has_mc6_all = 0;
@@ -746,8 +752,14 @@ static int dump_proc_net(struct dump_ctx *c, InetSkEntry *e)
 	e->has_bound = 1;
 	e->bound = !addr_any(ep.addr, e->family) || ep.port;
 	if (p.state == TCP_ESTABLISHED) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		/* /proc shows no peer port; getpeername does, unless the peer port is 0 */
 		memcpy(ep.addr, p.dst, addr_len(e->family));
 		ep.port = e->type == SOCK_RAW ? 0 : p.dport;
+		if (!getpeername(c->sk, (struct sockaddr *)&ss, &len))
+			inet_ep_from(&ep, &ss);
 		if (set_ep(e, &ep, 1))
 			return -1;
 	}
@@ -930,9 +942,9 @@ static int dump_isk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		goto out;
 	if (check_error(&c, e) || dump_ip_opts(&c, e))
 		goto out;
-	if (protocol == IPPROTO_TCP)
+	if (type == SOCK_STREAM)
 		ret = dump_tcp(&c, e, di);
-	else if (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE)
+	else if (type == SOCK_DGRAM && (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
 		ret = dump_udp(&c, e, di);
 	else
 		ret = dump_proc_net(&c, e);
@@ -1020,7 +1032,7 @@ static int needs_stream(const FileEntry *fe)
 {
 	const InetSkEntry *e = fe->type == FILE_TYPE__FT_INETSK ? fe->isk : NULL;
 
-	return e && e->protocol == IPPROTO_TCP && tcp_connection_state(e->state) && !e->closed;
+	return e && is_tcp(e) && tcp_connection_state(e->state) && !e->closed;
 }
 
 /* Listeners with connections in their accept queue: refused, or with --skip-in-flight left behind. */
@@ -1116,7 +1128,7 @@ int inet_dump_streams(struct file_table *ft)
 			continue;
 		if (!ns && !(ns = netns_of(ft->d[i].owner_pid)))
 			return -1;
-		if (fe->isk->protocol == IPPROTO_TCP && fe->isk->state == TCP_LISTEN) {
+		if (is_tcp(fe->isk) && fe->isk->state == TCP_LISTEN) {
 			if (!t && !(t = netns_inet_diag(ns, 1)))
 				return -1;
 			if (check_in_flight(&ft->d[i], t))
@@ -1434,12 +1446,12 @@ static int open_isk(FileEntry *fe)
 	if (restore_ip_opts(sk, e, who) || sk_opts_restore(sk, e->opts, SK_OPT_EARLY, 0, who) ||
 	    restore_udp_opts(sk, e, SK_OPT_EARLY, who))
 		goto err;
-	if (e->protocol == IPPROTO_TCP && tcp_restore_opts(sk, e, SK_OPT_EARLY, who))
+	if (is_tcp(e) && tcp_restore_opts(sk, e, SK_OPT_EARLY, who))
 		goto err;
 	if (repair) {
 		if (tcp_restore_stream(sk, e, who))
 			goto err;
-	} else if (e->protocol == IPPROTO_TCP && (e->closed || e->stream)) {
+	} else if (is_tcp(e) && (e->closed || e->stream)) {
 		/* --tcp-close: a connection that is over, as if the peer had gone */
 		if (do_shutdown(sk, RCV_SHUTDOWN | SEND_SHUTDOWN, who))
 			goto err;
@@ -1464,11 +1476,11 @@ static int open_isk(FileEntry *fe)
 	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, repair || e->n_queue, who) ||
 	    restore_udp_opts(sk, e, SK_OPT_LATE, who))
 		goto err;
-	if (e->protocol == IPPROTO_TCP && tcp_restore_opts(sk, e, SK_OPT_LATE, who))
+	if (is_tcp(e) && tcp_restore_opts(sk, e, SK_OPT_LATE, who))
 		goto err;
-	if (!repair && e->protocol != IPPROTO_TCP && do_shutdown(sk, e->shutdown, who))
+	if (!repair && !is_tcp(e) && do_shutdown(sk, e->shutdown, who))
 		goto err;
-	if (!repair && e->protocol == IPPROTO_TCP && !e->closed && !e->stream && e->state != TCP_LISTEN &&
+	if (!repair && is_tcp(e) && !e->closed && !e->stream && e->state != TCP_LISTEN &&
 	    do_shutdown(sk, e->shutdown, who))
 		goto err;
 	if (e->opts) {

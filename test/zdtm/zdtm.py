@@ -69,6 +69,8 @@ DESC_KEYS = {
                                 # reset, no byte lost or doubled) or "reset" (it must see a reset)
     'iters': int,               # dump/restore at least this many times (more with --iters)
     'restore_delay_ms': int,    # wait this long between the dump and the restore
+    'sysctl': dict,             # sysctls set before the test starts and put back after it
+                                # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -693,6 +695,7 @@ class Run:
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
         self.tcp_peer = None    # TcpPeer with tcp_peer
+        self.sysctls = {}       # name: value to put back
         self.desc = {}
 
     def remaining(self):
@@ -751,6 +754,11 @@ class Run:
         launcher_log = os.path.join(self.workdir, 'launcher.out')
         self.logs.append(launcher_log)
 
+        for name, value in desc.get('sysctl', {}).items():
+            path = '/proc/sys/' + name.replace('.', '/')
+            self.sysctls[path] = read_text(path).strip()
+            with open(path, 'w') as f:
+                f.write(str(value))
         env = dict(TEST_ENV)
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
         if desc.get('ext_pipe'):
@@ -1035,6 +1043,9 @@ class Run:
             self.tcp_peer.close()
         if self.pid:
             drop_net_locks(self.pid)
+        for path, value in self.sysctls.items():
+            with open(path, 'w') as f:
+                f.write(value)
         for m in self.mounts:
             subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:
