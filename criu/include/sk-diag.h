@@ -64,6 +64,8 @@ struct inet_diag_table {
 	int protocol;			/* of the request being read */
 };
 
+/* Fill @i from one answer to a request for @protocol; 0, or -1 if it is malformed. */
+int inet_diag_parse(struct nlmsghdr *h, int protocol, struct inet_diag_info *i);
 /* Every TCP, UDP and UDP-Lite socket of both families in our network namespace. */
 int inet_diag_collect(struct inet_diag_table *t);
 struct inet_diag_info *inet_diag_find(struct inet_diag_table *t, uint32_t ino);
@@ -82,5 +84,7 @@ struct proc_net_sk {
 
 /* 0 and @out filled, 1 if @ino is not there, -1 on errors. */
 int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk *out);
+/* The same from the file's text (header line first); @v6 for raw6 and icmp6. */
+int proc_net_parse(const char *text, int v6, uint32_t ino, struct proc_net_sk *out);
 
 #endif

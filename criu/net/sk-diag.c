@@ -18,6 +18,7 @@
 #include <netlink/socket.h>
 
 #include "log.h"
+#include "proc_parse.h"
 #include "sk-diag.h"
 
 static struct nla_policy unix_diag_policy[UNIX_DIAG_MAX + 1] = {
@@ -225,38 +226,33 @@ void unix_diag_free(struct unix_diag_table *t)
 
 /* ---- inet, inet6: TCP, UDP, UDP-Lite ---- */
 
-static int inet_one(struct nlmsghdr *h, void *arg)
+static struct nla_policy inet_diag_policy[INET_DIAG_MAX + 1] = {
+	[INET_DIAG_SHUTDOWN] = { .type = NLA_U8 },
+	[INET_DIAG_MARK] = { .type = NLA_U32 },
+};
+
+int inet_diag_parse(struct nlmsghdr *h, int protocol, struct inet_diag_info *i)
 {
-	struct inet_diag_table *t = arg;
 	struct nlattr *tb[INET_DIAG_MAX + 1];
-	struct inet_diag_info *i;
 	struct inet_diag_msg *m;
 
+	memset(i, 0, sizeof(*i));
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m))) {
 		pr_err("inet diag: a message of %u bytes is too short\n", h->nlmsg_len);
 		return -1;
 	}
 	m = nlmsg_data(h);
-	if (nlmsg_parse(h, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0) {
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
+		pr_err("inet diag: an answer for family %u\n", m->idiag_family);
+		return -1;
+	}
+	if (nlmsg_parse(h, sizeof(*m), tb, INET_DIAG_MAX, inet_diag_policy) < 0) {
 		pr_err("inet diag: malformed attributes for socket %u\n", m->idiag_inode);
 		return -1;
 	}
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct inet_diag_info *n = realloc(t->s, cap * sizeof(*n));
-
-		if (!n) {
-			pr_err("out of memory\n");
-			return -1;
-		}
-		t->s = n;
-		t->cap = cap;
-	}
-	i = &t->s[t->nr++];
-	memset(i, 0, sizeof(*i));
 	i->ino = m->idiag_inode;
 	i->family = m->idiag_family;
-	i->protocol = t->protocol;
+	i->protocol = protocol;
 	i->state = m->idiag_state;
 	i->sport = ntohs(m->id.idiag_sport);
 	i->dport = ntohs(m->id.idiag_dport);
@@ -276,6 +272,27 @@ static int inet_one(struct nlmsghdr *h, void *arg)
 		i->md5 = 1;
 	if (tb[INET_DIAG_ULP_INFO])
 		i->ulp = 1;
+	return 0;
+}
+
+static int inet_one(struct nlmsghdr *h, void *arg)
+{
+	struct inet_diag_table *t = arg;
+
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct inet_diag_info *n = realloc(t->s, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		t->s = n;
+		t->cap = cap;
+	}
+	if (inet_diag_parse(h, t->protocol, &t->s[t->nr]))
+		return -1;
+	t->nr++;
 	return 0;
 }
 
@@ -366,47 +383,52 @@ static int parse_hex_addr(const char *hex, uint32_t *a, int words)
 	return 0;
 }
 
-int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk *out)
+int proc_net_parse(const char *text, int v6, uint32_t ino, struct proc_net_sk *out)
 {
-	char path[64], line[512];
-	int words = strchr(name, '6') ? 4 : 1, ret = 1;
-	FILE *f;
+	int words = v6 ? 4 : 1;
+	const char *l = strchr(text, '\n');	/* after the header */
 
-	snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, name);
-	f = fopen(path, "re");
-	if (!f) {
-		pr_perror("can't open %s", path);
-		return -1;
-	}
-	if (!fgets(line, sizeof(line), f)) {	/* the header */
-		fclose(f);
-		return 1;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	for (l = l ? l + 1 : NULL; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		char src[40], dst[40];
 		unsigned int sport, dport, state, uid;
 		unsigned long inode;
+		int len = strcspn(l, "\n");
 
-		if (sscanf(line, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu", src,
-			   &sport, dst, &dport, &state, &uid, &inode) != 7) {
-			pr_err("%s: can't parse the line '%s'\n", path, line);
-			ret = -1;
-			break;
+		if (sscanf(l, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu", src, &sport,
+			   dst, &dport, &state, &uid, &inode) != 7) {
+			pr_err("can't parse the line '%.*s'\n", len, l);
+			return -1;
 		}
 		if (inode != ino)
 			continue;
 		memset(out, 0, sizeof(*out));
 		if (parse_hex_addr(src, out->src, words) || parse_hex_addr(dst, out->dst, words)) {
-			pr_err("%s: bad address in '%s'\n", path, line);
-			ret = -1;
-			break;
+			pr_err("bad address in '%.*s'\n", len, l);
+			return -1;
 		}
 		out->sport = sport;
 		out->dport = dport;
 		out->state = state;
-		ret = 0;
-		break;
+		return 0;
 	}
-	fclose(f);
+	return 1;
+}
+
+int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk *out)
+{
+	char path[64];
+	char *text;
+	int ret;
+
+	snprintf(path, sizeof(path), "net/%s", name);
+	text = read_proc_file(pid, path, NULL);
+	if (!text) {
+		pr_err("can't read /proc/%d/%s\n", pid, path);
+		return -1;
+	}
+	ret = proc_net_parse(text, strchr(name, '6') != NULL, ino, out);
+	if (ret < 0)
+		pr_err("/proc/%d/%s: malformed\n", pid, path);
+	free(text);
 	return ret;
 }
