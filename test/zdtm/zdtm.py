@@ -69,6 +69,8 @@ DESC_KEYS = {
                                 # reset, no byte lost or doubled) or "reset" (it must see a reset)
     'iters': int,               # dump/restore at least this many times (more with --iters)
     'restore_delay_ms': int,    # wait this long between the dump and the restore
+    'drop_net_lock': bool,      # remove the network lock the dump left (as on another host): the
+                                # restore must take it again (its log says so) and remove it
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
 }
@@ -874,6 +876,10 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
+        if desc.get('drop_net_lock'):
+            if not net_locks(self.pid):
+                raise TestFail('the dump left no network lock')
+            drop_net_locks(self.pid)
         if desc.get('restore_delay_ms'):
             time.sleep(min(desc['restore_delay_ms'] / 1000, self.remaining()))
         pidfile = os.path.join(imgdir, 'restored.pid')
@@ -896,6 +902,9 @@ class Run:
 
         if rc != 0:
             raise TestFail('restore failed with exit code %d' % rc)
+        if desc.get('drop_net_lock') and 'network locked again' not in read_text(
+                os.path.join(imgdir, 'restore.log')):
+            raise TestFail('the restore did not take the network lock again')
         try:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
