@@ -17,6 +17,7 @@
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
 #include "mnt.pb-c.h"
+#include "net.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -34,6 +35,7 @@
 #define IPC_NS_MAGIC	0x4e8b2f61u
 #define MNTNS_MAGIC	0x5a17c3e9u
 #define TMPFS_MAGIC	0x43b6e05du
+#define NET_LOCK_MAGIC	0x58c10a93u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -137,6 +139,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_NET_LOCK] = {
+		.name_fmt	= "net-lock.img",
+		.magic		= NET_LOCK_MAGIC,
+		.pb		= &net_lock_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -160,6 +167,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_MNTNS]		= "MNTNS",
 	[CR_FD_TMPFS]		= "TMPFS",
 	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",
+	[CR_FD_NET_LOCK]	= "NET_LOCK",
 };
 
 const char *img_type_name(int type)

@@ -39,6 +39,7 @@ enum cr_img_type {
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
+	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_MAX
 };
 
