@@ -192,6 +192,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	}
 	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
+	/* threads into their cgroups, then the limits, with every task in place */
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie &&
+		    cgroup_restore_threads(tr->t[i].pid, tr->t[i].pe->threads, tr->t[i].pe->n_threads))
+			return -1;
+	if (cgroup_restore_finish())
+		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
 	if (run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
@@ -202,7 +209,8 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			pr_perror("PTRACE_DETACH of %d", tids[i]);
 			return -1;
 		}
-	return 0;
+	/* frozen cgroups freeze again once their tasks are not ours */
+	return cgroup_restore_freezer();
 }
 
 /* Only what we made and trace is ours to kill: a pid may be anyone's. */
@@ -273,7 +281,7 @@ int cr_restore_tasks(void)
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
-	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || cgroup_restore_prepare(tr.dfd))
 		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
@@ -337,6 +345,7 @@ int cr_restore_tasks(void)
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
+	cgroup_restore_fini(true);
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
@@ -360,6 +369,7 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	cgroup_restore_fini(ret == 0);
 	free(trapped);
 	free_tree(&tr);
 	return ret;
