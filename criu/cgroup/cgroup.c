@@ -425,7 +425,7 @@ static int walk_owned(CgroupHier *ch, int h, const char *path)
 		close(fd);
 		return -1;
 	}
-	dfd = dup(fd);
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* a description of its own: readdir offsets are shared by dups */
 	dir = dfd >= 0 ? fdopendir(dfd) : NULL;
 	close(fd);
 	if (!dir) {
@@ -464,8 +464,12 @@ static int dump_hier(CgroupHier *ch, int h)
 	int ret = 0;
 
 	snprintf(home, sizeof(home), "%s", dmp.sets[0].paths[h]);
-	for (size_t i = 1; i < dmp.nr_sets; i++)
-		cg_common_ancestor(home, dmp.sets[i].paths[h], home, sizeof(home));
+	for (size_t i = 1; i < dmp.nr_sets; i++) {
+		char tmp[PATH_MAX];
+
+		cg_common_ancestor(home, dmp.sets[i].paths[h], tmp, sizeof(tmp));
+		memcpy(home, tmp, sizeof(home));
+	}
 	ch->controllers = hiers[h].ctrls;
 	ch->home = strdup(home);
 	if (!ch->home)

@@ -144,7 +144,7 @@ static int add_dir(int fd, const char *path)
 /* The cgroups right below dirs[idx], appended (so the array ends up parents first). */
 static int add_children(int idx)
 {
-	int dfd = dup(fz.dirs[idx].fd);
+	int dfd = openat(fz.dirs[idx].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *dir;
 	int ret = 0;

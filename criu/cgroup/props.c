@@ -59,6 +59,8 @@ static const struct prop_desc {
 	/* a real-time task can't join a cgroup without real-time runtime */
 	{ "cpu.rt_period_us",			CG_PHASE_EARLY,	PLAIN },
 	{ "cpu.rt_runtime_us",			CG_PHASE_EARLY,	PLAIN },
+	/* a devices cgroup that has children can't become a whitelist: before they are made */
+	{ "devices.list",			CG_PHASE_EARLY,	DEVICES },
 
 	{ "memory.limit_in_bytes",		CG_PHASE_LATE,	PLAIN },
 	{ "memory.memsw.limit_in_bytes",	CG_PHASE_LATE,	PLAIN },
@@ -94,7 +96,6 @@ static const struct prop_desc {
 	{ "io.weight",				CG_PHASE_LATE,	LINES },
 	{ "io.bfq.weight",			CG_PHASE_LATE,	LINES },
 	{ "io.max",				CG_PHASE_LATE,	LINES },
-	{ "devices.list",			CG_PHASE_LATE,	DEVICES },
 	{ "net_cls.classid",			CG_PHASE_LATE,	PLAIN },
 	{ "net_prio.ifpriomap",			CG_PHASE_LATE,	LINES },
 	{ "hugetlb.*.limit_in_bytes",		CG_PHASE_LATE,	PLAIN },
@@ -227,7 +228,7 @@ int cg_props_dump(int dirfd, bool v2, bool freezer, CgroupDir *d)
 	DIR *dir;
 	struct dirent *de;
 	struct stat st;
-	int fd = dup(dirfd), orig, ret = 0;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), orig, ret = 0;
 
 	if (fd < 0 || fstat(fd, &st)) {
 		pr_perror("can't look at cgroup %s", d->path);
