@@ -105,16 +105,26 @@ int cg_relocate(const char *path, const char *from, const char *to, char *out, s
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* Is @w (of length @n) one of the comma-separated names of @ctrls? */
+static bool has_ctrl(const char *ctrls, const char *w, size_t n)
+{
+	for (const char *p = ctrls; *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
+		if (!strncmp(p, w, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* A list ("cpu,cpuacct") names a hierarchy if any of its names is one of the hierarchy's. */
 bool cg_ctrl_matches(const char *ctrls, const char *want)
 {
-	size_t n = strlen(want);
-
 	if (!ctrls[0])
 		return !want[0] || !strcmp(want, "unified") || !strcmp(want, "cgroup2");
-	if (!want[0] || !strcmp(ctrls, want))
-		return !strcmp(ctrls, want);
-	for (const char *p = ctrls; (p = strstr(p, want)); p += n)
-		if ((p == ctrls || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+	while (*want) {
+		size_t n = strcspn(want, ",");
+
+		if (n && has_ctrl(ctrls, want, n))
 			return true;
+		want += n + (want[n] == ',');
+	}
 	return false;
 }

@@ -108,6 +108,7 @@ static bool same_ctrls(const char *a, const char *b)
 	if (!a[0] || !b[0])
 		return !a[0] && !b[0];
 	snprintf(x, sizeof(x), "%s", a);
+	/* each name of a alone is one of b's */
 	for (char *c = strtok_r(x, ",", &save); c; c = strtok_r(NULL, ",", &save), na++)
 		if (!cg_ctrl_matches(b, c))
 			return false;

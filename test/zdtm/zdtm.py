@@ -508,8 +508,10 @@ def compare_snapshots(before, after, what):
 # test descriptions
 
 def list_tests():
-    return sorted(os.path.basename(p)[:-2]
-                  for p in glob.glob(os.path.join(STATIC_DIR, '*.c')))
+    """Every NAME.c, and every NAME.desc of a variant (a program built from another test's source)."""
+    return sorted(set(os.path.basename(p).rsplit('.', 1)[0]
+                      for p in glob.glob(os.path.join(STATIC_DIR, '*.c')) +
+                      glob.glob(os.path.join(STATIC_DIR, '*.desc'))))
 
 
 def load_desc(name):
