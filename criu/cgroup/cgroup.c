@@ -699,6 +699,8 @@ static struct {
 	size_t nr_dirs;
 	char **made;		/* "H/path" of every cgroup criu made, in order */
 	size_t nr_made;
+	char **thawed;		/* "H/path" of frozen cgroups thawed for the restore, frozen again at the end */
+	size_t nr_thawed;
 	int sk;			/* to the mover; a service fd in restore processes */
 	bool active;
 } rs = { .sk = -1 };
@@ -872,6 +874,101 @@ static int read_rst_image(int dfd)
 	return 0;
 }
 
+/* Is cgroup @rel ("H/path") frozen by a write of its own? 1, 0 or -1. */
+static int own_frozen(int h, const char *rel)
+{
+	int fd = openat(yard, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char *v;
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	v = read_text_at(fd, hiers[h].v2 ? "cgroup.freeze" : "freezer.self_freezing");
+	close(fd);
+	if (!v)
+		return -1;
+	r = v[0] == '1';
+	free(v);
+	return r;
+}
+
+static int set_frozen(const char *rel, bool v2, bool on)
+{
+	int fd = openat(yard, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write_file_at(fd, v2 ? "cgroup.freeze" : "freezer.state", v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED"));
+	close(fd);
+	return ret;
+}
+
+/*
+ * A task moved into a frozen cgroup stops there, restore and all: every
+ * frozen cgroup the tree goes into, or above one, is thawed for the
+ * restore and frozen again once the tree is let go (or the restore failed).
+ */
+static int thaw_for_restore(void)
+{
+	for (size_t i = 0; i < rs.nr_dirs; i++) {
+		int h = rs.map[rs.dirs[i].ih];
+		char rel[PATH_MAX + 16], *end;
+
+		if ((!hiers[h].v2 && !hiers[h].freezer) || !strcmp(rs.dirs[i].path, "/"))
+			continue;
+		snprintf(rel, sizeof(rel), "%d%s", h, rs.dirs[i].path);
+		/* the cgroup and each one above it, up to (not with) the root */
+		for (end = rel + strlen(rel); end > strchr(rel, '/'); end = strrchr(rel, '/')) {
+			bool seen = false;
+			char **n;
+			int r;
+
+			*end = '\0';
+			for (size_t k = 0; k < rs.nr_thawed && !seen; k++)
+				seen = !strcmp(rs.thawed[k], rel);
+			if (seen || (r = own_frozen(h, rel)) == 0)
+				goto up;
+			n = realloc(rs.thawed, (rs.nr_thawed + 1) * sizeof(*n));
+			if (r < 0 || !n || !(n[rs.nr_thawed] = strdup(rel))) {
+				pr_perror("can't look at the freezer state of cgroup %s (hierarchy number first)", rel);
+				return -1;
+			}
+			rs.thawed = n;
+			rs.nr_thawed++;
+			if (set_frozen(rel, hiers[h].v2, false)) {
+				pr_perror("can't thaw cgroup %s (hierarchy number first) for the restore", rel);
+				return -1;
+			}
+			pr_info("cgroup %s (hierarchy number first) thawed for the restore\n", rel);
+up:
+			;
+		}
+	}
+	return 0;
+}
+
+/* What the restore thawed freezes again, unless its own saved state is put back. */
+static int refreeze(bool props_too)
+{
+	int ret = 0;
+
+	for (size_t k = 0; k < rs.nr_thawed; k++) {
+		char *slash = strchr(rs.thawed[k], '/');
+		int h = atoi(rs.thawed[k]);
+		bool own = false;
+
+		for (size_t i = 0; props_too && i < rs.nr_dirs && !own; i++)
+			own = rs.dirs[i].props && rs.map[rs.dirs[i].ih] == h && !strcmp(rs.dirs[i].path, slash);
+		if (own)
+			continue;
+		if (set_frozen(rs.thawed[k], hiers[h].v2, true)) {
+			pr_perror("can't freeze cgroup %s (hierarchy number first) again", rs.thawed[k]);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
 int cgroup_restore_prepare(int dfd)
 {
 	bool use[CG_MAX_HIERS] = { false };
@@ -921,6 +1018,8 @@ int cgroup_restore_prepare(int dfd)
 			if (relocate(ih, rd->d->path, &rd->path) || prepare_dir(rd))
 				return -1;
 		}
+	if (thaw_for_restore())
+		return -1;
 	rs.sk = cg_mover_start();
 	return rs.sk < 0 ? -1 : 0;
 }
@@ -1071,6 +1170,9 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 
 int cg_rst_props(int phase)
 {
+	/* a cgroup whose state is saved gets it below; the others what they had */
+	if (phase == CG_PHASE_FREEZER && refreeze(true))
+		return -1;
 	for (size_t i = 0; i < rs.nr_dirs; i++) {
 		struct rdir *rd = &rs.dirs[i];
 		char where[PATH_MAX + 300];
@@ -1092,6 +1194,26 @@ int cg_rst_props(int phase)
 	return 0;
 }
 
+/* The cgroups the restore froze (their saved state), thawed again. */
+static void thaw_restored(void)
+{
+	for (size_t i = 0; i < rs.nr_dirs; i++) {
+		const CgroupDir *d = rs.dirs[i].d;
+		int h = rs.map[rs.dirs[i].ih];
+
+		if (!rs.dirs[i].props || (!hiers[h].v2 && !hiers[h].freezer))
+			continue;
+		for (size_t j = 0; j < d->n_props; j++)
+			if ((!strcmp(d->props[j]->name, "freezer.state") && !strcmp(d->props[j]->value, "FROZEN")) ||
+			    (!strcmp(d->props[j]->name, "cgroup.freeze") && !strcmp(d->props[j]->value, "1"))) {
+				char rel[PATH_MAX + 16];
+
+				snprintf(rel, sizeof(rel), "%d%s", h, rs.dirs[i].path);
+				set_frozen(rel, hiers[h].v2, false);
+			}
+	}
+}
+
 /* What criu made goes again, deepest first; a task that is dying may hold one a moment longer. */
 static void remove_made(void)
 {
@@ -1111,8 +1233,17 @@ static void remove_made(void)
 void cgroup_restore_fini(bool ok)
 {
 	cg_mover_stop();
+	/* a killed task in a frozen cgroup dies only once it is thawed */
+	if (!ok)
+		thaw_restored();
 	if (!ok && rs.nr_made)
 		remove_made();
+	/* (after a success the mover froze them again) */
+	if (!ok && rs.nr_thawed)
+		refreeze(false);
+	for (size_t i = 0; i < rs.nr_thawed; i++)
+		free(rs.thawed[i]);
+	free(rs.thawed);
 	for (size_t i = 0; i < rs.nr_made; i++)
 		free(rs.made[i]);
 	free(rs.made);

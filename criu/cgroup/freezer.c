@@ -341,6 +341,13 @@ int cgfreeze_check_claimed(void)
 	return 0;
 }
 
+void cgfreeze_refreeze(void)
+{
+	/* traced and stopped, a task freezes all the same and stays frozen once let go */
+	if (fz.active)
+		restore_states();
+}
+
 void cgfreeze_end(void)
 {
 	if (!fz.active)

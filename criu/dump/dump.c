@@ -1268,6 +1268,9 @@ out_resume:
 		unlinkat(t.dfd, "inventory.img", 0);
 	fileobj_dump_fini(ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
+	/* a tree that stays is frozen again (as it was) before it is let go, not after */
+	if (ret || opts.leave_running || opts.leave_stopped)
+		cgfreeze_refreeze();
 	finish_tree(&t, ret == 0, t_frozen);
 	/* the freezer cgroup's other threads go, and its cgroups get their states back */
 	cgfreeze_end();

@@ -73,6 +73,8 @@ bool cgfreeze_seized(pid_t tid);
 void cgfreeze_claim(pid_t tid);
 /* A thread seized from the cgroup that is not in the tree: refused, naming it. */
 int cgfreeze_check_claimed(void);
+/* The tree stays: every cgroup gets back its freezer state before the tree is let go. */
+void cgfreeze_refreeze(void);
 /* The dump is over: let the others go, and put back the freezer states as they were. */
 void cgfreeze_end(void);
 /* The state a cgroup had before criu froze or thawed it: 1 frozen, 0 thawed, -1 not touched. */

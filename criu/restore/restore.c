@@ -203,14 +203,16 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	if (run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
 		return -1;
+	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
+	if (cgroup_restore_freezer())
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
 			pr_perror("PTRACE_DETACH of %d", tids[i]);
 			return -1;
 		}
-	/* frozen cgroups freeze again once their tasks are not ours */
-	return cgroup_restore_freezer();
+	return 0;
 }
 
 /* Only what we made and trace is ours to kill: a pid may be anyone's. */
