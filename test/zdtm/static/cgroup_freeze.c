@@ -7,6 +7,11 @@
  * back. Checked after the restore (or -R): F/sub is still frozen and its
  * child does not run; F runs (the forker's count goes on); once the test
  * thaws F/sub its child runs on, with its memory intact.
+ *
+ * With --outsider a process that is not in the tree (a grandchild that
+ * went to the runner) also runs in F/run: the dump must be refused by
+ * name, and everything, the outsider too, left running (or frozen) as it
+ * was.
  */
 #include <limits.h>
 #include <signal.h>
@@ -19,9 +24,9 @@
 
 #include "zdtmtst.h"
 
-static bool v2;
+static bool v2, outsider;
 static char base[PATH_MAX], run[PATH_MAX], sub[PATH_MAX];
-static volatile uint64_t *counters;	/* [0] the forker's, [1] the frozen child's */
+static volatile uint64_t *counters;	/* [0] the forker's, [1] the frozen child's, [2] the outsider's */
 
 static int frozen(const char *dir)
 {
@@ -98,6 +103,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < test_argc; i++)
 		if (!strcmp(test_argv[i], "--v2"))
 			v2 = true;
+		else if (!strcmp(test_argv[i], "--outsider"))
+			outsider = true;
 		else
 			test_bug("bad argument %s", test_argv[i]);
 	snprintf(base, sizeof(base), "%s", zdtm_cg(v2 ? "v2" : "freezer"));
@@ -118,7 +125,19 @@ int main(int argc, char **argv)
 			test_bug("into %s", sub);
 		exit(sleeper());
 	}
-	while (!counters[1] || !counters[0])
+	if (outsider && zdtm_fork() == 0) {
+		/* its parent exits: it goes to the runner (a subreaper), out of our tree */
+		if (fork() == 0) {
+			counters[3] = getpid();
+			signal(SIGTERM, SIG_DFL);
+			while (1) {
+				counters[2]++;
+				usleep(1000);
+			}
+		}
+		_exit(0);
+	}
+	while (!counters[1] || !counters[0] || (outsider && !counters[2]))
 		usleep(1000);
 	set_frozen(sub, true);
 	if (moves(1))
@@ -148,6 +167,13 @@ int main(int argc, char **argv)
 	if (!moves(0)) {
 		failv("the forker does not fork");
 		bad = 1;
+	}
+	if (outsider) {
+		if (!moves(2)) {
+			failv("the outsider %lu does not run", (unsigned long)counters[3]);
+			bad = 1;
+		}
+		kill(counters[3], SIGKILL);
 	}
 	set_frozen(sub, false);
 	if (!moves(1)) {
