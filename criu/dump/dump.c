@@ -862,7 +862,7 @@ static int check_ttys(struct dump_tree *t)
 	}
 	for (int i = 0; i < t->nr; i++)
 		p[i] = (struct tty_proc){ .pid = t->p[i].pid, .sid = t->p[i].stat.sid, .pgid = t->p[i].stat.pgid,
-					  .tty_nr = t->p[i].stat.tty_nr, .zombie = t->p[i].zombie };
+					  .tty_nr = t->p[i].stat.tty_nr, .tpgid = t->p[i].stat.tpgid, .zombie = t->p[i].zombie };
 	ret = tty_check_tree(&t->files, p, t->nr);
 	free(p);
 	return ret;
