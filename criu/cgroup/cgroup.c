@@ -193,40 +193,43 @@ err:
 	return -1;
 }
 
-/* The yard: a tmpfs attached nowhere, with every hierarchy @use[i] mounted at "i". */
-static int open_yard(const bool *use)
+/*
+ * The yard: a tmpfs attached nowhere, with hierarchy i mounted at "i" the
+ * first time it is needed (a cgroup2 mount costs milliseconds: most dumps
+ * and restores need none).
+ */
+static bool mounted[CG_MAX_HIERS];
+
+static int use_hier(int h)
 {
-	int fs, tm = -1;
+	char name[16];
+	int m;
 
-	if (yard >= 0)
-		return 0;
-	fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) ||
-	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) || (tm = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0) {
-		pr_perror("can't make a tmpfs for the cgroup yard");
-		if (fs >= 0)
-			close(fs);
-		return -1;
-	}
-	close(fs);
-	for (int i = 0; i < nr_hiers; i++) {
-		char name[16];
-		int m;
+	if (yard < 0) {
+		int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 
-		if (use && !use[i])
-			continue;
-		snprintf(name, sizeof(name), "%d", i);
-		m = mount_hier(&hiers[i]);
-		if (m < 0 || mkdirat(tm, name, 0700) || move_mount(m, "", tm, name, MOVE_MOUNT_F_EMPTY_PATH)) {
-			pr_perror("can't mount cgroup hierarchy %s", hiers[i].v2 ? "cgroup2" : hiers[i].ctrls);
-			if (m >= 0)
-				close(m);
-			close(tm);
+		if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) ||
+		    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) || (yard = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0) {
+			pr_perror("can't make a tmpfs for the cgroup yard");
+			if (fs >= 0)
+				close(fs);
 			return -1;
 		}
-		close(m);
+		close(fs);
+		memset(mounted, 0, sizeof(mounted));
 	}
-	yard = tm;
+	if (mounted[h])
+		return 0;
+	snprintf(name, sizeof(name), "%d", h);
+	m = mount_hier(&hiers[h]);
+	if (m < 0 || mkdirat(yard, name, 0700) || move_mount(m, "", yard, name, MOVE_MOUNT_F_EMPTY_PATH)) {
+		pr_perror("can't mount cgroup hierarchy %s", hiers[h].v2 ? "cgroup2" : hiers[h].ctrls);
+		if (m >= 0)
+			close(m);
+		return -1;
+	}
+	close(m);
+	mounted[h] = true;
 	return 0;
 }
 
@@ -235,6 +238,8 @@ static int open_cg(int h, const char *path, int flags)
 {
 	char rel[PATH_MAX + 16];
 
+	if (use_hier(h))
+		return -1;
 	snprintf(rel, sizeof(rel), "%d%s", h, path);
 	return openat(yard, rel, flags | O_DIRECTORY | O_CLOEXEC);
 }
@@ -521,16 +526,11 @@ int cgroup_dump_write(int dfd)
 {
 	CgroupEntry e = CGROUP_ENTRY__INIT;
 	CgroupMember **mp = NULL;
-	bool use[CG_MAX_HIERS];
 	struct cr_img *img;
 	int ret = -1;
 
 	if (opts.manage_cgroups == CG_MODE_IGNORE || !dmp.ready || !dmp.nr_sets)
 		return 0;
-	for (int h = 0; h < nr_hiers; h++)
-		use[h] = true;
-	if (open_yard(use))
-		return -1;
 	e.hiers = calloc(nr_hiers, sizeof(*e.hiers));
 	e.sets = calloc(dmp.nr_sets, sizeof(*e.sets));
 	mp = calloc(dmp.nr_members, sizeof(*mp));
@@ -603,9 +603,7 @@ int cgroup_task_frozen(pid_t pid)
 
 		if ((!hiers[h].v2 && !hiers[h].freezer) || !strcmp(paths[h], "/"))
 			continue;
-		if (open_yard(NULL))
-			ret = -1;
-		fd = ret ? -1 : open_cg(h, paths[h], O_RDONLY);
+		fd = open_cg(h, paths[h], O_RDONLY);
 		if (fd < 0) {
 			pr_perror("can't open cgroup %s of task %d", paths[h], pid);
 			ret = -1;
@@ -786,9 +784,13 @@ static int chown_dir(int fd, const struct rdir *rd, bool v2)
 static int prepare_dir(struct rdir *rd)
 {
 	bool owned = rs.e->hiers[rd->ih]->owned, exists;
-	int fd = open_cg(rs.map[rd->ih], rd->path, O_RDONLY);
 	char where[PATH_MAX + 300];
+	int fd;
 
+	/* criu is in it (or below): it exists, and it is not the tree's own */
+	if (!owned && cg_path_within(hiers[rs.map[rd->ih]].self, rd->path))
+		return 0;
+	fd = open_cg(rs.map[rd->ih], rd->path, O_RDONLY);
 	snprintf(where, sizeof(where), "%s:%s", hier_name(rd->ih), rd->path);
 	exists = fd >= 0;
 	if (!exists && errno != ENOENT) {
@@ -877,7 +879,7 @@ static int read_rst_image(int dfd)
 /* Is cgroup @rel ("H/path") frozen by a write of its own? 1, 0 or -1. */
 static int own_frozen(int h, const char *rel)
 {
-	int fd = openat(yard, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = use_hier(h) ? -1 : openat(yard, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char *v;
 	int r;
 
@@ -914,7 +916,8 @@ static int thaw_for_restore(void)
 		int h = rs.map[rs.dirs[i].ih];
 		char rel[PATH_MAX + 16], *end;
 
-		if ((!hiers[h].v2 && !hiers[h].freezer) || !strcmp(rs.dirs[i].path, "/"))
+		/* criu's own cgroup and those above it are not frozen: criu runs */
+		if ((!hiers[h].v2 && !hiers[h].freezer) || cg_path_within(hiers[h].self, rs.dirs[i].path))
 			continue;
 		snprintf(rel, sizeof(rel), "%d%s", h, rs.dirs[i].path);
 		/* the cgroup and each one above it, up to (not with) the root */
@@ -924,6 +927,8 @@ static int thaw_for_restore(void)
 			int r;
 
 			*end = '\0';
+			if (cg_path_within(hiers[h].self, strchr(rel, '/')))
+				break;
 			for (size_t k = 0; k < rs.nr_thawed && !seen; k++)
 				seen = !strcmp(rs.thawed[k], rel);
 			if (seen || (r = own_frozen(h, rel)) == 0)
@@ -971,7 +976,6 @@ static int refreeze(bool props_too)
 
 int cgroup_restore_prepare(int dfd)
 {
-	bool use[CG_MAX_HIERS] = { false };
 	size_t nr = 0;
 
 	if (!image_exists(dfd, CR_FD_CGROUP))
@@ -991,11 +995,8 @@ int cgroup_restore_prepare(int dfd)
 			return -1;
 		}
 		rs.map[ih] = h;
-		use[h] = true;
 		nr += rs.e->hiers[ih]->n_dirs;
 	}
-	if (open_yard(use))
-		return -1;
 	rs.paths = calloc(rs.e->n_sets, sizeof(*rs.paths));
 	rs.dirs = calloc(nr ? nr : 1, sizeof(*rs.dirs));
 	if (!rs.paths || !rs.dirs)
@@ -1137,20 +1138,26 @@ static int move_to_threaded(int h, const char *path, int fd, const char *num)
 /* In the mover: @pid (or thread) into set @set, where it differs from @base. */
 int cg_rst_move(pid_t pid, int set, int base, bool thread)
 {
-	char num[16];
+	char num[16], *buf = NULL, *now[CG_MAX_HIERS];
 
 	if (set < 0 || (size_t)set >= rs.e->n_sets || base >= (int)rs.e->n_sets)
 		return -1;
+	/* where it is now: only what differs is written (it starts where criu was, often its place) */
+	if (read_task_cgroups(pid, pid, &buf, now)) {
+		free(buf);
+		return -1;
+	}
 	snprintf(num, sizeof(num), "%d", pid);
 	for (size_t ih = 0; ih < rs.e->n_hiers; ih++) {
 		const char *p = rs.paths[set][ih];
 		int h = rs.map[ih], fd, ret;
 
-		if (base >= 0 && !strcmp(p, rs.paths[base][ih]))
+		if ((base >= 0 && !strcmp(p, rs.paths[base][ih])) || !strcmp(p, now[h]))
 			continue;
 		fd = open_cg(h, p, O_RDONLY);
 		if (fd < 0) {
 			pr_perror("can't open cgroup %s:%s", hier_name(ih), p);
+			free(buf);
 			return -1;
 		}
 		ret = write_file_at(fd, thread ? (hiers[h].v2 ? "cgroup.threads" : "tasks") : "cgroup.procs", num);
@@ -1161,10 +1168,12 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 		if (ret) {
 			pr_perror("can't move %s %d into cgroup %s:%s", thread ? "thread" : "process", pid,
 				  hier_name(ih), p);
+			free(buf);
 			return -1;
 		}
 		pr_debug("%s %d is in cgroup %s:%s\n", thread ? "thread" : "process", pid, hier_name(ih), p);
 	}
+	free(buf);
 	return 0;
 }
 
