@@ -18,6 +18,7 @@
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
+#include "net.h"
 #include "util.h"
 
 struct cr_options opts = {
@@ -54,6 +55,12 @@ static void usage(FILE *f)
 "      --link-remap        link unlinked files back under a temporary name instead (until restore)\n"
 "      --allow-changed-files  restore even if a file's inode, size or mtime changed since the dump\n"
 "      --ext-unix-sk       dump: a dgram unix socket connected outside the tree is reconnected by name\n"
+"      --tcp-established   dump and restore established TCP connections (in repair mode)\n"
+"      --tcp-close         dump: TCP connections are saved without their state; restore: they come back\n"
+"                          closed (also for images made with --tcp-established)\n"
+"      --skip-in-flight    dump: connections not yet accepted by a listener are dropped, not refused\n"
+"      --network-lock M    how the network of TCP connections is locked while the tree is away:\n"
+"                          nftables (default), iptables, or skip (the caller does it)\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
@@ -97,6 +104,9 @@ enum {
 	OPT_FREEZE_CGROUP,
 	OPT_ORPHAN_PTS_MASTER,
 	OPT_EVASIVE_DEVICES,
+	OPT_TCP_CLOSE,
+	OPT_SKIP_IN_FLIGHT,
+	OPT_NETWORK_LOCK,
 };
 
 static const struct option longopts[] = {
@@ -128,6 +138,9 @@ static const struct option longopts[] = {
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
 	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
+	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
+	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
+	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -196,6 +209,15 @@ static int handle_option(int c, const char *arg)
 	case OPT_LINK_REMAP: opts.link_remap = true; break;
 	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 	case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
+	case OPT_TCP_CLOSE: opts.tcp_close = true; break;
+	case OPT_SKIP_IN_FLIGHT: opts.skip_in_flight = true; break;
+	case OPT_NETWORK_LOCK:
+		opts.network_lock = net_lock_method(arg);
+		if (opts.network_lock < 0) {
+			pr_err("bad --network-lock '%s': nftables, iptables or skip\n", arg);
+			return -1;
+		}
+		break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL: return external_add(arg);

@@ -1164,7 +1164,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 			return -1;
 	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
 		return -1;
-	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || cgroup_dump_write(t->dfd))
+	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
+	    cgroup_dump_write(t->dfd))
 		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
@@ -1244,7 +1245,8 @@ int cr_dump_tasks(pid_t pid)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t))
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
 		struct dump_ctx *p = tree_find(&t, t.p[i].ppid);
@@ -1267,6 +1269,8 @@ out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
 	fileobj_dump_fini(ret == 0);
+	/* connections of a tree that goes on leave repair mode and the lock goes, before it runs */
+	inet_dump_fini(ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	/* a tree that stays is frozen again (as it was) before it is let go, not after */
 	if (ret || opts.leave_running || opts.leave_stopped)
@@ -1291,6 +1295,7 @@ out_close:
 	file_locks_free();
 	external_free();
 	cgroup_dump_fini();
+	netns_free_all();
 	close(t.dfd);
 	return ret;
 }

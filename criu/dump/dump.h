@@ -25,6 +25,8 @@
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "proc_parse.h"
+#include "net.h"
+#include "sk-inet.h"
 #include "sk-unix.h"
 #include "pstree.pb-c.h"
 #include "shmem.h"

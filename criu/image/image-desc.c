@@ -16,6 +16,7 @@
 #include "file-lock.pb-c.h"
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
+#include "net.pb-c.h"
 #include "cgroup.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
@@ -32,6 +33,7 @@
 #define FILE_LOCKS_MAGIC	0x4a6f1b2du
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
+#define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
@@ -121,6 +123,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_NET_LOCK] = {
+		.name_fmt	= "net-lock.img",
+		.magic		= NET_LOCK_MAGIC,
+		.pb		= &net_lock_entry__descriptor,
+	},
 	[CR_FD_CGROUP] = {
 		.name_fmt	= "cgroup.img",
 		.magic		= CGROUP_MAGIC,
@@ -146,6 +153,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
+	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",
 };
 

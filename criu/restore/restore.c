@@ -152,6 +152,24 @@ static int drain_notifications(struct rst_tree *tr)
 	return ret;
 }
 
+/* Every task is back: the network lock goes, then the TCP connections leave repair mode. */
+static int finish_connections(struct rst_tree *tr)
+{
+	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && !tr->t[i].files_child)
+			pids[nr++] = tr->t[i].pid;
+	ret = net_restore_finish(tr->dfd, &tr->files, pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -190,7 +208,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
+	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
 		return -1;
 	/* threads into their cgroups, then the limits, with every task in place */
 	for (int i = 0; i < tr->nr; i++)
@@ -299,6 +317,9 @@ int cr_restore_tasks(void)
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
+		goto out;
+	/* before any socket exists: nothing may reach the connections until they are whole */
+	if (net_restore_lock(tr.dfd))
 		goto out;
 	trapped = calloc(want + 1, sizeof(*trapped));
 	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {

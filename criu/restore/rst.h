@@ -21,6 +21,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"

@@ -1050,8 +1050,7 @@ def main():
                                 ("lazy_pages", True, "lazy-pages"),
                                 ("ext_mnt", [{"key": "/a", "val": "/a"}], "ext-mount-map"),
                                 ("join_ns", [{"ns": "uts", "ns_file": "/proc/1/ns/uts"}], "join-ns"),
-                                ("lsm_profile", "apparmor:x", "lsm-profile"),
-                                ("network_lock", 2, "network-lock")):
+                                ("lsm_profile", "apparmor:x", "lsm-profile")):
             check("unsupported_" + field, t_unsupported_option, field, val, cli)
         check("log_file_path", t_log_file_path)
         check("empty_ns_not_net", t_empty_ns_bad)

@@ -596,7 +596,7 @@ pid_t zdtm_fork(void)
 
 	if (pid < 0)
 		test_bug("fork");
-	/* forked before test_daemon(): readiness is the parent's to report */
+	/* a child made before test_daemon() must not hold the readiness pipe (it would be outside the dump) */
 	if (pid == 0 && ready_fd >= 0) {
 		close(ready_fd);
 		ready_fd = -1;

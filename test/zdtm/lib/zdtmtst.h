@@ -132,7 +132,6 @@ int zdtm_find_vma(const void *addr, unsigned long *start, unsigned long *end,
 ssize_t zdtm_read_file(const char *path, char **buf);
 
 /* fork(), a setup error (test_bug) if it fails: 0 in the child, its pid in the parent. */
-/* fork(), test_bug() if it fails; a child made before test_daemon() closes the readiness pipe */
 pid_t zdtm_fork(void);
 
 /*
