@@ -618,51 +618,6 @@ static int reg_changed(const RegFileEntry *r, const struct stat *st)
 	return 0;
 }
 
-/*
- * --evasive-devices (runc): a device not at its path any more (a
- * container's /dev is made anew) is opened by any other path to it: the
- * kernel's /dev/char or /dev/block name, or a node of /dev with its
- * number.
- */
-static int open_device_elsewhere(const RegFileEntry *r, int flags)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	struct stat st;
-	int fd;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/dev/%s/%u:%u", S_ISCHR(r->mode) ? "char" : "block", major(r->rdev),
-		 minor(r->rdev));
-	fd = open(path, flags | O_CLOEXEC);
-	if (fd >= 0 && !fstat(fd, &st) && st.st_rdev == r->rdev && (st.st_mode & S_IFMT) == (r->mode & S_IFMT))
-		goto found;
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	d = opendir("/dev");
-	while (d && (de = readdir(d))) {
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_rdev != r->rdev ||
-		    (st.st_mode & S_IFMT) != (r->mode & S_IFMT))
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		fd = open(path, flags | O_CLOEXEC);
-		if (fd >= 0)
-			break;
-	}
-	if (d)
-		closedir(d);
-	if (fd < 0) {
-		pr_err("%s (device %u:%u) is not there, nor anywhere in /dev (--evasive-devices)\n", r->path,
-		       major(r->rdev), minor(r->rdev));
-		errno = ENOENT;
-		return -1;
-	}
-found:
-	pr_info("%s (device %u:%u) opened at %s (--evasive-devices)\n", r->path, major(r->rdev), minor(r->rdev), path);
-	return fd;
-}
-
 /* Another view of a memfd or unlinked file: the object made for its holder. */
 static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
 {
@@ -681,6 +636,14 @@ static int open_holder(const FileEntry *fe, int flags)
 	int fd = fileobj_dup_tmpfile(fe);
 
 	return fd != -2 ? fd : fileobj_reopen(fe->id, flags);
+}
+
+/* Is the character device of @r (its number) at its path? */
+static bool device_at(const RegFileEntry *r)
+{
+	struct stat st;
+
+	return !stat(r->path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == r->rdev;
 }
 
 int open_file(struct rst_files *rf, uint32_t id, int flags)
@@ -706,13 +669,15 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_holder(fe, flags);
 	else if (r->has_mnt_id)
 		fd = mntns_open_hidden(r, flags);
+	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
+		/* not even opened: opening another device may do something (a tty would become ours) */
+		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
-	if (opts.evasive_devices && (S_ISCHR(r->mode) || S_ISBLK(r->mode)) && r->has_rdev &&
-	    (fd < 0 || fstat(fd, &st) || st.st_rdev != r->rdev || (st.st_mode & S_IFMT) != (r->mode & S_IFMT))) {
-		if (fd >= 0)
-			close(fd);
-		fd = open_device_elsewhere(r, flags);
+	if (fd == -2) {
+		pr_err("%s is not the device it was (%u:%u) at dump time; --evasive-devices opens it by its "
+		       "number\n", r->path, major(r->rdev), minor(r->rdev));
+		return -1;
 	}
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
@@ -999,6 +964,7 @@ out:
 	free(list);
 	free(opened);
 	tty_restore_fini();
+	evasive_fini();
 	pipes_restore_fini();
 	fd_kinds_restore_fini();
 	return ret;

@@ -18,6 +18,7 @@
 #include "ipc.pb-c.h"
 #include "mnt.pb-c.h"
 #include "net.pb-c.h"
+#include "cgroup.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -36,6 +37,7 @@
 #define MNTNS_MAGIC	0x5a17c3e9u
 #define TMPFS_MAGIC	0x43b6e05du
 #define NET_LOCK_MAGIC	0x58c10a93u
+#define CGROUP_MAGIC	0x59c3a815u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -144,6 +146,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= NET_LOCK_MAGIC,
 		.pb		= &net_lock_entry__descriptor,
 	},
+	[CR_FD_CGROUP] = {
+		.name_fmt	= "cgroup.img",
+		.magic		= CGROUP_MAGIC,
+		.pb		= &cgroup_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -168,6 +175,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_TMPFS]		= "TMPFS",
 	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
+	[CR_FD_CGROUP]		= "CGROUP",
 };
 
 const char *img_type_name(int type)

@@ -6,8 +6,8 @@
 
 #include "files.h"
 
-/* --inherit-fd fds live in service slots 6..15 of the restore processes */
-#define MAX_INHERIT_FD	10
+/* --inherit-fd fds live in service slots 8..18 of the restore processes */
+#define MAX_INHERIT_FD	11
 
 /* Command line: 0, or -1 with a message. */
 int external_add(const char *arg);

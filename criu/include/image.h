@@ -40,6 +40,7 @@ enum cr_img_type {
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
+	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_MAX
 };
 
