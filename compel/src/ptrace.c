@@ -139,7 +139,7 @@ static int wait_stop(pid_t pid, int *status)
 	}
 }
 
-static int seize_wait(pid_t pid)
+static int seize_wait(pid_t pid, int *stopsig)
 {
 	int status;
 
@@ -155,8 +155,11 @@ static int seize_wait(pid_t pid)
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
 			int sig = WSTOPSIG(status);
 
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+				/* the trap of a group stop carries the signal that stopped it */
+				*stopsig = sig;
 				return COMPEL_TASK_STOPPED;
+			}
 			return COMPEL_TASK_ALIVE;
 		}
 		/*
@@ -200,7 +203,12 @@ static int drain_stop_trap(pid_t pid)
 
 int compel_stop_task(pid_t pid)
 {
-	int ret;
+	return compel_stop_task_sig(pid, NULL);
+}
+
+int compel_stop_task_sig(pid_t pid, int *stopsig)
+{
+	int ret, sig = 0;
 
 	/*
 	 * The task's seccomp filters must not judge the syscalls we run in it:
@@ -221,11 +229,13 @@ int compel_stop_task(pid_t pid)
 		cpr_perror("PTRACE_INTERRUPT of %d", pid);
 		goto detach;
 	}
-	ret = seize_wait(pid);
+	ret = seize_wait(pid, &sig);
 	if (ret < 0)
 		goto detach;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
 		goto detach;
+	if (stopsig)
+		*stopsig = sig;
 	return ret;
 detach:
 	ptrace(PTRACE_DETACH, pid, NULL, NULL);

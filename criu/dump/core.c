@@ -146,6 +146,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.seccomp_mode = t->seccomp_mode;
 	th.n_seccomp_filters = t->nr_filters;
 	th.seccomp_filters = t->filters;
+	th.n_seccomp_filter_flags = t->nr_filters;
+	th.seccomp_filter_flags = t->filter_flags;
 	th.has_robust_list = th.has_robust_list_len = true;
 	th.robust_list = t->robust_list;
 	th.robust_list_len = t->robust_len;
@@ -258,6 +260,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.posix_timers = ptp;
 	tc.has_stopped = true;
 	tc.stopped = dc->state == COMPEL_TASK_STOPPED;
+	if (tc.stopped) {
+		tc.has_stop_signo = true;
+		tc.stop_signo = dc->stopsig;
+	}
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 

@@ -184,7 +184,7 @@ static int seize_threads(struct dump_ctx *dc)
 		}
 		while ((de = readdir(d))) {
 			pid_t tid = atoi(de->d_name);
-			int state;
+			int state, stopsig;
 
 			if (tid <= 0 || is_seized(dc, tid))
 				continue;
@@ -193,7 +193,7 @@ static int seize_threads(struct dump_ctx *dc)
 				closedir(d);
 				return -1;
 			}
-			state = compel_stop_task(tid);
+			state = compel_stop_task_sig(tid, &stopsig);
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
 				if (access(path, F_OK))
@@ -203,6 +203,7 @@ static int seize_threads(struct dump_ctx *dc)
 			}
 			dc->th[dc->nr_th].tid = tid;
 			dc->th[dc->nr_th].state = state;
+			dc->th[dc->nr_th].stopsig = stopsig;
 			dc->nr_th++;
 			found = 1;
 		}
@@ -222,6 +223,7 @@ static int seize_threads(struct dump_ctx *dc)
 	}
 	qsort(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
 	dc->state = dc->th[0].state;
+	dc->stopsig = dc->th[0].stopsig;
 	return 0;
 }
 
@@ -234,6 +236,25 @@ static void release_threads(struct dump_ctx *dc)
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER	0x420c
 #endif
+#ifndef PTRACE_SECCOMP_GET_METADATA
+#define PTRACE_SECCOMP_GET_METADATA	0x420d
+#endif
+
+/* The flags a filter was installed with that the kernel keeps (SECCOMP_FILTER_FLAG_LOG). */
+static int seccomp_filter_flags(pid_t tid, long idx, uint32_t *flags)
+{
+	struct {
+		uint64_t filter_off;
+		uint64_t flags;
+	} md = { .filter_off = idx };
+
+	if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, sizeof(md), &md) < 0) {
+		pr_perror("can't read the flags of seccomp filter %ld of %d", idx, tid);
+		return -1;
+	}
+	*flags = md.flags;
+	return 0;
+}
 
 /*
  * The thread's status (its creds, kept for its core), its seccomp mode
@@ -255,7 +276,7 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 	t->seccomp_mode = t->status.seccomp;
 	if (t->seccomp_mode != 2)
 		return 0;
-	/* index 0 is the newest filter: count them, then store oldest first */
+	/* index 0 is the oldest filter (the kernel walks back from the newest): count them, store in that order */
 	for (n = 0; ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, n, NULL) > 0; n++)
 		;
 	if (errno != ENOENT || n == 0) {
@@ -263,10 +284,11 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 		return -1;
 	}
 	t->filters = calloc(n, sizeof(*t->filters));
-	if (!t->filters)
+	t->filter_flags = calloc(n, sizeof(*t->filter_flags));
+	if (!t->filters || !t->filter_flags)
 		return -1;
 	for (long i = 0; i < n; i++) {
-		ProtobufCBinaryData *f = &t->filters[n - 1 - i];
+		ProtobufCBinaryData *f = &t->filters[i];
 		long len = ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, i, NULL);
 
 		f->data = len > 0 ? calloc(len, 8) : NULL;
@@ -275,6 +297,8 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 			return -1;
 		}
 		f->len = len * 8;
+		if (seccomp_filter_flags(t->tid, i, &t->filter_flags[i]))
+			return -1;
 		t->nr_filters++;
 	}
 	return 0;
@@ -608,6 +632,7 @@ static void free_ctx(struct dump_ctx *dc)
 		for (size_t j = 0; j < dc->th[i].nr_filters; j++)
 			free(dc->th[i].filters[j].data);
 		free(dc->th[i].filters);
+		free(dc->th[i].filter_flags);
 		free_pid_status(&dc->th[i].status);
 	}
 	free(dc->th);
@@ -876,8 +901,11 @@ static int collect_posix_timers(struct dump_ctx *dc)
 			dc->timers[n].signo = v;
 			dc->timers[n].value = val;
 		} else if (n >= 0 && sscanf(line, "notify: %15[a-z]/%15[a-z].%d", how, who, &v) == 3) {
+			/* "signal", "none" or "thread", then "/tid" with SIGEV_THREAD_ID (the target thread), else "/pid" */
 			dc->timers[n].notify = !strcmp(how, "none") ? SIGEV_NONE :
-					       !strcmp(how, "thread") ? SIGEV_THREAD_ID : SIGEV_SIGNAL;
+					       !strcmp(how, "thread") ? SIGEV_THREAD : SIGEV_SIGNAL;
+			if (!strcmp(who, "tid"))
+				dc->timers[n].notify |= SIGEV_THREAD_ID;
 			dc->timers[n].tid = v;
 		} else if (n >= 0 && sscanf(line, "ClockID: %d", &v) == 1) {
 			dc->timers[n].clock = v;

@@ -57,6 +57,7 @@ struct rseq_conf {
 struct dump_thread {
 	pid_t tid;
 	int state;
+	int stopsig;			/* the signal of its group stop, if in one */
 	struct compel_thread_state regs;
 	struct rseq_conf rseq;
 	SiginfoEntry *sig;
@@ -68,6 +69,7 @@ struct dump_thread {
 	char comm[64];
 	int seccomp_mode;
 	ProtobufCBinaryData *filters;	/* oldest first */
+	uint32_t *filter_flags;		/* of each filter */
 	size_t nr_filters;
 	struct proc_status status;	/* task/TID/status: its creds */
 	uint32_t secbits;
@@ -88,6 +90,7 @@ struct dump_ctx {
 	uint32_t pages_id;
 	int dfd;
 	int state;
+	int stopsig;		/* in a group stop: the signal that stopped it */
 	struct dump_thread *th;
 	int nr_th;
 	struct proc_pid_stat stat;

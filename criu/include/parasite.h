@@ -13,6 +13,21 @@ enum {
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 };
 
+/*
+ * Signal numbers and masks the blobs use: they see no libc headers, the
+ * tool sees libc's (the same values).
+ */
+#ifndef SIGKILL
+#define SIGTRAP		5
+#define SIGKILL		9
+#define SIGSTOP		19
+#define SIG_BLOCK	0
+#define SIG_UNBLOCK	1
+#define SIG_SETMASK	2
+#define SIG_DFL		0
+#endif
+#define SIGMASK_BIT(sig)	(1ULL << ((sig) - 1))
+
 #define PARASITE_MAX_PIPES	16
 #define PARASITE_MAX_IOVS	2048
 #define NR_SIGNALS		64

@@ -106,11 +106,20 @@ struct rst_timer {
 struct rst_filter {
 	uint64_t len;		/* instructions */
 	uint64_t insns;		/* struct sock_filter[] */
+	uint32_t flags;		/* SECCOMP_FILTER_FLAG_LOG or 0 */
+	uint32_t pad;
 };
 
+/*
+ * The first @shared filters are the same in every thread of the process:
+ * one filter for all of them (installed with TSYNC by the leader), so
+ * that a later TSYNC install works as it did. Each thread adds its own.
+ */
 struct rst_seccomp {
 	uint32_t mode;
 	uint32_t nr;
+	uint32_t shared;
+	uint32_t pad;
 	struct rst_filter *f;
 };
 
@@ -223,7 +232,7 @@ struct restore_args {
 	struct rst_thread *threads;	/* all but the leader */
 	uint32_t nr_threads;
 	int32_t pid;
-	int32_t stopped;		/* re-enter a group stop before queueing signals */
+	int32_t stop_signo;		/* re-enter a group stop with this signal before queueing signals; 0: none */
 
 	int32_t log_fd;
 	int32_t log_level;
@@ -237,6 +246,7 @@ struct restore_args {
 	int32_t mm_ready;		/* set by the parent's restorer (a futex) */
 	int32_t *started;		/* set to started_val and woken once running here (a futex), or NULL */
 	int32_t started_val;
+	int32_t seccomp_synced;		/* the shared filters are in (a futex the threads wait on) */
 };
 
 #endif

@@ -334,7 +334,7 @@ static void restore_task_state(struct restore_args *a)
 		a->mm.auxv = (uint64_t)a->auxv;
 		check(sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0), "PR_SET_MM_MAP");
 		for (int i = 0; i < NR_SIGNALS; i++) {
-			if (i + 1 == 9 || i + 1 == 19)
+			if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 				continue;
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
@@ -449,6 +449,36 @@ static void restore_creds(struct rst_creds *c)
 			check(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0), "raising an ambient capability");
 }
 
+/*
+ * Into the group stop with the signal that began it (the parent's
+ * waitid() reports it): SIGSTOP gets through the blocked mask, the
+ * others are unblocked for the moment of the kill, and the stop happens
+ * on the way out of it. The tool passes the signal on.
+ */
+static void stop_again(struct restore_args *a)
+{
+	uint64_t sig = SIGMASK_BIT(a->stop_signo), all = ~0ULL;
+
+	if (a->stop_signo != SIGSTOP)
+		check(sys_rt_sigprocmask(SIG_UNBLOCK, &sig, 0, 8), "unblocking the stop signal");
+	check(__S(__NR_tgkill, a->pid, a->pid, a->stop_signo, 0, 0, 0), "stopping the task again");
+	if (a->stop_signo != SIGSTOP)
+		check(sys_rt_sigprocmask(SIG_SETMASK, &all, 0, 8), "blocking signals again");
+}
+
+/*
+ * The int3 of sigreturn() raises SIGTRAP by force: blocked, it would
+ * reset the task's own SIGTRAP handler to the default. Unblocked, the
+ * handler stays; the tool takes the trap and suppresses it. Before the
+ * seccomp filters, which may forbid the call.
+ */
+static void unblock_trap(void)
+{
+	uint64_t trap = SIGMASK_BIT(SIGTRAP);
+
+	check(sys_rt_sigprocmask(SIG_UNBLOCK, &trap, 0, 8), "unblocking SIGTRAP");
+}
+
 static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 {
 	/* The tool waits on this trap, then lets rt_sigreturn run. */
@@ -463,25 +493,52 @@ static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 	__builtin_unreachable();
 }
 
-/*
- * Seccomp goes last: after it, nothing but rt_sigreturn should be needed,
- * and a filter may forbid anything else.
- */
-static void apply_seccomp(struct rst_seccomp *s)
+#define SECCOMP_SET_MODE_STRICT		0
+#define SECCOMP_SET_MODE_FILTER		1
+#define SECCOMP_FILTER_FLAG_TSYNC	(1UL << 0)
+#define FUTEX_WAIT	0
+#define FUTEX_WAKE	1
+
+static void install_filters(struct rst_seccomp *s, uint32_t from, uint32_t to, uint32_t flags)
 {
-	if (s->mode == 1) {
-		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
-		return;
-	}
-	for (uint32_t i = 0; i < s->nr; i++) {
+	for (uint32_t i = from; i < to; i++) {
 		struct {
 			uint16_t len;
 			uint16_t pad[3];
 			uint64_t filter;
 		} prog = { .len = s->f[i].len, .filter = s->f[i].insns };
+		long ret = __S(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags | s->f[i].flags, &prog, 0, 0, 0);
 
-		check(__S(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog, 0, 0, 0), "installing a seccomp filter");
+		/* with TSYNC, a positive return names a thread that could not take the filter */
+		if (ret)
+			fail("installing a seccomp filter", ret > 0 ? -EBUSY : ret);
 	}
+}
+
+/*
+ * Seccomp goes last: after it, nothing but rt_sigreturn should be needed,
+ * and a filter may forbid anything else. The filters all threads share
+ * the leader installs for all at once (TSYNC); a thread waits for them
+ * before it adds its own on top.
+ */
+static void apply_seccomp(struct rst_seccomp *s, int leader)
+{
+	if (s->mode == 1) {
+		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
+		return;
+	}
+	if (leader && s->shared) {
+		install_filters(s, 0, s->shared, SECCOMP_FILTER_FLAG_TSYNC);
+		__atomic_store_n(&A->seccomp_synced, 1, __ATOMIC_RELEASE);
+		check(__S(__NR_futex, &A->seccomp_synced, FUTEX_WAKE, 0x7fffffff, 0, 0, 0), "waking the threads");
+	}
+	while (!leader && s->shared && !__atomic_load_n(&A->seccomp_synced, __ATOMIC_ACQUIRE)) {
+		long ret = __S(__NR_futex, &A->seccomp_synced, FUTEX_WAIT, 0, 0, 0, 0);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			fail("waiting for the shared seccomp filters", ret);
+	}
+	install_filters(s, s->shared, s->nr, 0);
 }
 
 /*
@@ -569,7 +626,8 @@ static void thread_main(void *arg)
 	restore_creds(t->creds);
 	if (A->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
-	apply_seccomp(&t->seccomp);
+	unblock_trap();
+	apply_seccomp(&t->seccomp, 0);
 	sigreturn((uint64_t)t->sigframe + 8);
 }
 
@@ -592,9 +650,6 @@ static void start_threads(struct restore_args *a)
 			fail("creating a thread with its tid", ret < 0 ? ret : -EEXIST);
 	}
 }
-
-#define FUTEX_WAIT	0
-#define FUTEX_WAKE	1
 
 /* Children sharing our memory may go on: it is all in place, and so are the signal handlers. */
 static void release_vm_kids(struct restore_args *a)
@@ -671,16 +726,16 @@ long blob_main(void *data)
 	 * A task dumped in a group stop stops again now, while all its
 	 * signals are blocked and none is queued yet: the stop comes first,
 	 * as it did, and signals that were pending stay pending until SIGCONT.
-	 * SIGSTOP gets through the blocked mask; the tool passes it on.
 	 */
-	if (a->stopped)
-		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
+	if (a->stop_signo)
+		stop_again(a);
 	queue_signals(a);
 	restore_timers(a);
 	if (a->log_fd >= 0 && a->close_from >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
-	apply_seccomp(&a->seccomp);
+	unblock_trap();
+	apply_seccomp(&a->seccomp, 1);
 
 	sigreturn((uint64_t)a->sigframe + 8);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,6 +360,29 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 	return 0;
 }
 
+/*
+ * The signal a task dumped in a group stop stops again with: the one that
+ * stopped it, which the parent's waitid() reports, where it would still
+ * stop the task (default action, group not orphaned); else SIGSTOP,
+ * which always does.
+ */
+static int stop_signal(struct rst_ctx *rc, struct restore_args *a)
+{
+	TaskCoreEntry *tc = rc->core->tc;
+	int sig = tc->has_stop_signo ? tc->stop_signo : SIGSTOP;
+
+	if (!tc->has_stopped || !tc->stopped)
+		return 0;
+	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return SIGSTOP;
+	if (a->sa[sig - 1].handler != (uint64_t)SIG_DFL || rc->pgrp_orphaned) {
+		pr_warn("%d comes back stopped by SIGSTOP, not %d: %s\n", rc->pid, sig,
+			rc->pgrp_orphaned ? "its process group is orphaned" : "the signal has a handler now");
+		return SIGSTOP;
+	}
+	return sig;
+}
+
 static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 {
 	TaskCoreEntry *tc = rc->core->tc;
@@ -426,7 +450,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		return -1;
 	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
-	a->stopped = tc->has_stopped && tc->stopped;
+	a->stop_signo = stop_signal(rc, a);
 	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
 		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
@@ -538,9 +562,41 @@ static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
 		memcpy(insns, b->data, b->len);
 		s->f[i].len = b->len / 8;
 		s->f[i].insns = (uint64_t)insns;
+		s->f[i].flags = i < th->n_seccomp_filter_flags ? th->seccomp_filter_flags[i] & SECCOMP_FILTER_FLAG_LOG : 0;
 	}
 	s->nr = th->n_seccomp_filters;
 	return 0;
+}
+
+static int same_filter(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/*
+ * How many of the oldest filters every thread has alike: those were
+ * installed for the whole process (TSYNC, or before the threads were
+ * made) and are one filter shared by all threads, which a later TSYNC
+ * install needs. Restored so, with TSYNC (restorer.c).
+ */
+static uint32_t shared_filters(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *l = rc->core->thread;
+	size_t n = l->n_seccomp_filters;
+
+	if (!rc->nr_tcores || !l->has_seccomp_mode || l->seccomp_mode != 2)
+		return 0;
+	for (size_t t = 0; t < rc->nr_tcores; t++) {
+		ThreadCoreEntry *th = rc->tcores[t]->thread;
+		size_t k = 0;
+
+		if (!th->has_seccomp_mode || th->seccomp_mode != 2)
+			return 0;
+		while (k < n && k < th->n_seccomp_filters && same_filter(&l->seccomp_filters[k], &th->seccomp_filters[k]))
+			k++;
+		n = k;
+	}
+	return n;
 }
 
 static size_t seccomp_size(ThreadCoreEntry *th)
@@ -752,6 +808,9 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 
 	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
 		goto err;
+	a->seccomp.shared = shared_filters(rc);
+	for (uint32_t i = 0; i < a->nr_threads; i++)
+		a->threads[i].seccomp.shared = a->seccomp.shared;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
 	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {

@@ -299,6 +299,8 @@ void free_tree(struct rst_tree *tr)
 		free_ctx(&tr->t[i]);
 	free(tr->t);
 	free(tr->cow.t);
+	pidmap_free(&tr->pids);
+	pidmap_free(&tr->tids);
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
@@ -390,6 +392,42 @@ static int zombie_sessions(struct rst_tree *tr)
 	return 0;
 }
 
+/* pid -> process and tid -> process, once; a pid or tid twice is refused. */
+static int map_id(struct pidmap *m, int32_t id, int i)
+{
+	if (id <= 0 || pidmap_get(m, id) >= 0) {
+		pr_err("pstree.img: pid or tid %d is not positive or is there twice\n", id);
+		return -1;
+	}
+	if (pidmap_set(m, id, i)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int map_pids(struct rst_tree *tr)
+{
+	size_t nr_tids = 0;
+
+	for (int i = 0; i < tr->nr; i++)
+		nr_tids += tr->t[i].pe->n_threads;
+	if (pidmap_init(&tr->pids, tr->nr) || pidmap_init(&tr->tids, nr_tids + tr->nr)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (map_id(&tr->pids, pe->pid, i) || map_id(&tr->tids, pe->pid, i))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (pe->threads[j] != pe->pid && map_id(&tr->tids, pe->threads[j], i))
+				return -1;
+	}
+	return 0;
+}
+
 int read_pstree(struct rst_tree *tr)
 {
 	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
@@ -419,6 +457,8 @@ int read_pstree(struct rst_tree *tr)
 		pr_err("pstree.img and inventory.img disagree about the root pid\n");
 		return -1;
 	}
+	if (map_pids(tr))
+		return -1;
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *parent;
 
@@ -431,11 +471,8 @@ int read_pstree(struct rst_tree *tr)
 		}
 		if (i == 0)
 			continue;
-		parent = NULL;
-		for (int j = 0; j < i; j++)
-			if (tr->t[j].pid == rc->pe->ppid)
-				parent = &tr->t[j];
-		if (!parent || parent->zombie || task_of(tr, rc->pid) != rc) {
+		parent = task_of(tr, rc->pe->ppid);
+		if (!parent || parent >= rc || parent->zombie) {
 			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
 			return -1;
 		}
@@ -593,6 +630,35 @@ int read_tree_images(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++)
 		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
 	return raise_nofile(tr->own_base + tr->own_span * nr_own);
+}
+
+/*
+ * A process group is orphaned if no member's parent is in another group
+ * of the same session; there the kernel drops SIGTSTP, SIGTTIN and
+ * SIGTTOU instead of stopping. Which groups will be, once restored (the
+ * root's parent is criu, or criu's parent with --restore-sibling).
+ */
+int find_orphaned_groups(struct rst_tree *tr)
+{
+	pid_t outer = opts.restore_sibling ? getppid() : getpid();
+	pid_t osid = getsid(outer), opgid = getpgid(outer);
+	struct pidmap held = { 0 };
+
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *p = i ? task_of(tr, rc->pe->ppid) : NULL;
+		pid_t psid = p ? p->pe->sid : osid, ppgid = p ? p->pe->pgid : opgid;
+
+		if (rc->zombie || psid != rc->pe->sid || ppgid == rc->pe->pgid)
+			continue;
+		if (pidmap_set(&held, rc->pe->pgid, 1)) {
+			pidmap_free(&held);
+			return -1;
+		}
+	}
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].pgrp_orphaned = pidmap_get(&held, tr->t[i].pe->pgid) < 0;
+	pidmap_free(&held);
+	return 0;
 }
 
 int check_pids_free(struct rst_tree *tr)

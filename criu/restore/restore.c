@@ -30,10 +30,9 @@
 
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (tr->t[i].pid == pid)
-			return &tr->t[i];
-	return NULL;
+	int32_t i = pidmap_get(&tr->pids, pid);
+
+	return i < 0 ? NULL : &tr->t[i];
 }
 
 /*
@@ -41,12 +40,11 @@ struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
  * restorer's final trap and every zombie has exited. The whole tree is
  * traced from birth (PTRACE_O_TRACEFORK/CLONE).
  */
-static int is_final_trap(struct rst_tree *tr, uint64_t ip)
+static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (!tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1)
-			return 1;
-	return 0;
+	int32_t i = pidmap_get(&tr->tids, tid);
+
+	return i >= 0 && !tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1;
 }
 
 static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
@@ -81,12 +79,18 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 		}
 		if (!WIFSTOPPED(status))
 			continue;
+		rc = task_of(tr, t);
+		/* a zombie dies again the way it did: by its own signal, which may be a fault's or SIGTRAP */
+		if (rc && rc->zombie && (status >> 16) == 0) {
+			ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
+			continue;
+		}
 		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
 			if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
 				pr_perror("PTRACE_GETREGS of %d", t);
 				return -1;
 			}
-			if (got == want || !is_final_trap(tr, regs.rip)) {
+			if (got == want || !is_final_trap(tr, t, regs.rip)) {
 				pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
 				return -1;
 			}
@@ -203,9 +207,12 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 static int traced_by_us(pid_t pid)
 {
 	struct proc_status st;
+	char path[64];
 	int ours;
 
-	if (parse_pid_status(pid, &st))
+	/* one that is gone already is nothing to kill, and no error */
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (access(path, F_OK) || parse_pid_status(pid, &st))
 		return 0;
 	ours = st.tracer_pid == getpid();
 	free_pid_status(&st);
@@ -265,7 +272,8 @@ int cr_restore_tasks(void)
 			goto out;
 		tr.inv = probe.inv;
 	}
-	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
+	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || find_orphaned_groups(&tr) ||
+	    plan_cow(&tr) || zombie_cores_prepare(&tr))
 		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
@@ -325,6 +333,7 @@ int cr_restore_tasks(void)
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
+	zombie_cores_done(&tr);
 	free(trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
@@ -345,6 +354,7 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	zombie_cores_done(&tr);
 	free(trapped);
 	free_tree(&tr);
 	return ret;

@@ -22,6 +22,7 @@
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"
+#include "pidmap.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
@@ -81,6 +82,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
 struct rst_tree {
@@ -99,6 +101,9 @@ struct rst_tree {
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
 	int sync_pipe[2];
 	struct cow_tree cow;
+	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	struct pidmap pids;		/* pid -> index in t[] */
+	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
 };
 
 /* Service fds live from svc_base up, above every fd the task will have. */
@@ -145,5 +150,8 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+int find_orphaned_groups(struct rst_tree *tr);
+int zombie_cores_prepare(struct rst_tree *tr);
+void zombie_cores_done(struct rst_tree *tr);
 
 #endif

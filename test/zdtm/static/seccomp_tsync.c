@@ -15,6 +15,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -111,8 +112,12 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&mu);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    install(__NR_getcwd, EACCES, SECCOMP_FILTER_FLAG_TSYNC) ||
-	    install(__NR_uname, EPERM, SECCOMP_FILTER_FLAG_TSYNC))
+	    install(__NR_uname, EPERM, SECCOMP_FILTER_FLAG_TSYNC) ||
+	    install(__NR_getpgid, ENOENT, SECCOMP_FILTER_FLAG_TSYNC) ||
+	    install(__NR_getpgid, EEXIST, SECCOMP_FILTER_FLAG_TSYNC))
 		test_bug("installing the filters");
+	if (getpgid(0) != -1 || errno != EEXIST)
+		test_bug("getpgid: %s", strerror(errno));
 	run_round();		/* round 1: worker 0 adds its own */
 	if (result[0])
 		test_bug("the worker's filter");
@@ -126,6 +131,8 @@ int main(int argc, char **argv)
 			failv("worker %d: filters %#x, want %#x", i, result[i], i == 0 ? 7 : 3);
 	if (blocked() != 3)
 		failv("main thread: filters %#x, want 3", blocked());
+	if (getpgid(0) != -1 || errno != EEXIST)
+		failv("getpgid fails with %s, want EEXIST of the newer filter", strerror(errno));
 	run_round();		/* round 3: worker 0 installs one with TSYNC */
 	ret = result[0];
 	if (ret)

@@ -5,9 +5,12 @@
  * plain ones (SIGHUP, SIGKILL, SIGTERM, SIGUSR1, SIGALRM, SIGPIPE, RT
  * signals, ...) and those that dump core (SIGQUIT, SIGILL, SIGABRT,
  * SIGBUS, SIGFPE, SIGSEGV, SIGTRAP, SIGSYS, SIGXCPU, SIGXFSZ), with
- * RLIMIT_CORE 0 so that no core is written. After C/R all are zombies
- * still, and reaping each gives the status it had.
+ * RLIMIT_CORE 0 so that no core is written; and one killed by SIGABRT
+ * that did dump core (a tiny one, into the test's directory), if the
+ * core pattern writes a file there. After C/R all are zombies still, and
+ * reaping each gives the status it had, the core-dump flag included.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,23 @@ static const int sigs[] = {
 };
 #define NR_CODES	(sizeof(codes) / sizeof(codes[0]))
 #define NR_SIGS		(sizeof(sigs) / sizeof(sigs[0]))
-#define NR		(NR_CODES + NR_SIGS)
+#define NR		(NR_CODES + NR_SIGS + 1)
+
+/* In the child that dumps core: a small core, in the cwd if the pattern says so. */
+static void core_on(void)
+{
+	struct rlimit rl;
+	int fd = open("/proc/self/coredump_filter", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			_exit(5);
+		close(fd);
+	}
+	getrlimit(RLIMIT_CORE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_CORE, &rl);
+}
 
 static char state_of(pid_t pid)
 {
@@ -42,12 +61,16 @@ static char state_of(pid_t pid)
 
 int main(int argc, char **argv)
 {
-	struct rlimit nocore = { 0, 0 };
+	struct rlimit nocore;
 	pid_t pid[NR];
 	int want[NR], status;
 	sigset_t all, old;
+	siginfo_t si;
+	int core_status = 0;
 
 	test_init(argc, argv);
+	getrlimit(RLIMIT_CORE, &nocore);
+	nocore.rlim_cur = 0;
 	if (setrlimit(RLIMIT_CORE, &nocore))
 		test_bug("RLIMIT_CORE");
 	/* a child takes its signal only once it has the default handlers */
@@ -60,6 +83,8 @@ int main(int argc, char **argv)
 		if (pid[i] == 0) {
 			if (i < NR_CODES)
 				_exit(codes[i]);
+			if (i == NR - 1)
+				core_on();
 			for (int s = 1; s < 65; s++)
 				signal(s, SIG_DFL);
 			sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -67,15 +92,17 @@ int main(int argc, char **argv)
 				pause();
 		}
 		if (i >= NR_CODES)
-			kill(pid[i], sigs[i - NR_CODES]);
+			kill(pid[i], i == NR - 1 ? SIGABRT : sigs[i - NR_CODES]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (size_t i = 0; i < NR; i++) {
 		while (state_of(pid[i]) != 'Z')
 			usleep(1000);
-		if (waitid(P_PID, pid[i], &(siginfo_t){ 0 }, WEXITED | WNOWAIT))
+		if (waitid(P_PID, pid[i], &si, WEXITED | WNOWAIT))
 			test_bug("waitid");
-		want[i] = i < NR_CODES ? codes[i] << 8 : sigs[i - NR_CODES];
+		if (i == NR - 1)
+			core_status = SIGABRT | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+		want[i] = i < NR_CODES ? codes[i] << 8 : i == NR - 1 ? core_status : sigs[i - NR_CODES];
 	}
 
 	test_daemon();
