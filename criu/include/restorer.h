@@ -27,6 +27,10 @@ enum rst_vma_kind {
 	RST_VMA_SYSVSHM,	/* fd: the shm id, flags: shmat() flags */
 };
 
+struct rst_range {
+	uint64_t start, len;
+};
+
 struct rst_vma {
 	uint64_t start, end;
 	uint64_t pgoff;
@@ -37,6 +41,9 @@ struct rst_vma {
 	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
 	uint64_t premap;	/* built already at this address (cow.c): moved, not mapped; 0 if not */
 	uint64_t shm_size;	/* RST_VMA_SYSVSHM: the segment's size, rounded up to pages */
+	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
+	uint32_t nr_guards;
+	uint32_t sealed;	/* mseal() once all is in place */
 };
 
 struct rst_pagemap {

@@ -30,9 +30,6 @@
 #include "restorer.h"
 #include "util.h"
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_FILE		(1ULL << 61)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 #define PM_CHUNK	4096
 
 int cow_vma_anon(const VmaEntry *v)

@@ -135,14 +135,26 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 }
 
 /*
- * VmFlags of /proc/PID/smaps: what madvise/mlock set on an area is not in
- * maps but must come back. Bit N of the result means madvise(N); the
- * MADV_LOCK pseudo-advice means mlock.
+ * VmFlags of /proc/PID/smaps: what madvise/mlock/mseal set on an area is
+ * not in maps but must come back. An advice sets bit N of vma_entry.madv
+ * (madvise(N)); the MADV_LOCK pseudo-advice means mlock. The others are
+ * properties of the area (VMF_*).
  */
+enum {
+	VMF_GROWSDOWN	= 1 << 0,	/* gd */
+	VMF_MAYWRITE	= 1 << 1,	/* mw */
+	VMF_GUARD	= 1 << 2,	/* gu: may hold guard regions */
+	VMF_DROPPABLE	= 1 << 3,	/* dp: MAP_DROPPABLE */
+	VMF_NORESERVE	= 1 << 4,	/* nr: MAP_NORESERVE */
+	VMF_SEALED	= 1 << 5,	/* sl: mseal() */
+	VMF_HUGETLB	= 1 << 6,	/* ht: hugetlbfs */
+};
+
 struct vmflag {
 	char name[3];
-	int advice;		/* -1: refuse the area */
-	const char *why;
+	int advice;		/* madvise(advice), or -1 */
+	int prop;		/* a VMF_* */
+	const char *why;	/* refused, unless the area is one of the kernel's [...] */
 };
 
 static const struct vmflag vmflags[] = {
@@ -155,45 +167,44 @@ static const struct vmflag vmflags[] = {
 	{ "sr", MADV_SEQUENTIAL },
 	{ "rr", MADV_RANDOM },
 	{ "lo", VMA_MADV_LOCK },
-	{ "ht", -1, "hugetlbfs memory is not supported yet" },
-	{ "um", -1, "memory registered with userfaultfd is not supported" },
-	{ "uw", -1, "memory registered with userfaultfd is not supported" },
-	{ "ui", -1, "memory registered with userfaultfd is not supported" },
-	{ "sl", -1, "sealed memory (mseal) is not supported yet" },
-	{ "io", -1, "device (VM_IO) memory is not supported" },
-	{ "pf", -1, "device (PFN) memory is not supported" },
+	{ "gd", -1, VMF_GROWSDOWN },
+	{ "mw", -1, VMF_MAYWRITE },
+	{ "gu", -1, VMF_GUARD },
+	{ "dp", -1, VMF_DROPPABLE },
+	{ "nr", -1, VMF_NORESERVE },
+	{ "sl", -1, VMF_SEALED },
+	{ "ht", -1, VMF_HUGETLB },
+	{ "um", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "uw", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "ui", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "io", -1, 0, "device (VM_IO) memory is not supported" },
+	{ "pf", -1, 0, "device (PFN) memory is not supported" },
 };
 
-static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown,
-			 int *maywrite)
+static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *props)
 {
 	*madv = 0;
-	*growsdown = 0;
-	*maywrite = 0;
+	*props = 0;
 	for (const char *f = flags; *f; ) {
 		while (*f == ' ')
 			f++;
 		if (!f[0] || !f[1])
 			break;
-		if (f[0] == 'g' && f[1] == 'd')
-			*growsdown = 1;
-		if (f[0] == 'm' && f[1] == 'w')
-			*maywrite = 1;
 		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
 			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
 				continue;
 			/* the vDSO and friends are special mappings: the kernel's business */
-			if (vmflags[i].advice < 0 && !(p->name && p->name[0] == '['))
+			if (vmflags[i].why && !(p->name && p->name[0] == '['))
 				return refuse_vma(pid, p, vmflags[i].why);
 			if (vmflags[i].advice >= 0)
 				*madv |= 1ULL << vmflags[i].advice;
+			*props |= vmflags[i].prop;
 		}
 		f += 2;
 	}
 	return 0;
 }
 
-/* Attach the VmFlags of each area in smaps to md's areas. */
 /*
  * A shared file area that may become writable (mprotect) needs the file
  * opened for writing, whatever its protection is now.
@@ -214,10 +225,52 @@ static int shared_maywrite(pid_t pid, VmaEntry *v, const char *path, struct file
 	return file_table_add_path(ft, path, O_RDWR, &st, &v->file_id);
 }
 
+static int private_anon(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
+	       v->kind == VMA_KIND__VMA_STACK;
+}
+
+/* What the VmFlags (and the page size) of an area say, applied to its entry. */
+static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct proc_vma *p, uint64_t madv,
+			 int props, unsigned long kpage, struct file_table *ft)
+{
+	VmaEntry *v = &md->vmas[vi];
+
+	v->has_madv = madv != 0;
+	v->madv = madv;
+	if (props & VMF_GROWSDOWN)
+		v->flags |= MAP_GROWSDOWN;
+	if ((props & VMF_MAYWRITE) && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE) &&
+	    shared_maywrite(pid, v, p->name, ft))
+		return -1;
+	if ((props & VMF_MAYWRITE) && v->kind == VMA_KIND__VMA_SYSVSHM)
+		v->flags &= ~SHM_RDONLY;
+	if ((props & VMF_DROPPABLE) && v->kind == VMA_KIND__VMA_ANON_PRIVATE)
+		v->flags = (v->flags & ~MAP_TYPE) | MAP_DROPPABLE;
+	if ((props & VMF_NORESERVE) && (private_anon(v) || v->kind == VMA_KIND__VMA_FILE_PRIVATE))
+		v->flags |= MAP_NORESERVE;
+	if (props & VMF_SEALED)
+		v->has_sealed = v->sealed = true;
+	if (props & VMF_GUARD)
+		md->may_guard[vi] = 1;
+	if (props & VMF_HUGETLB) {
+		/* huge pages of a memfd shared with its fd (MFD_HUGETLB): the file carries them */
+		if (v->kind != VMA_KIND__VMA_FILE_SHARED || !p->name || strncmp(p->name, "/memfd:", 7))
+			return refuse_vma(pid, p, "hugetlbfs memory is supported only as a shared mapping of an "
+					  "MFD_HUGETLB memfd");
+		v->has_page_size = true;
+		v->page_size = kpage << 10;
+	}
+	return 0;
+}
+
+/* Attach the VmFlags of each area in smaps to md's areas. */
 static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 {
 	char *smaps = read_proc_file(pid, "smaps", NULL), *line, *save = NULL;
 	struct proc_vma cur = { 0 };
+	unsigned long kpage = 4;
 	int have = 0, ret = 0;
 	size_t vi = 0;
 
@@ -228,25 +281,19 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "VmFlags:", 8)) {
 			uint64_t madv;
-			int gd, mw;
+			int props;
 
 			if (!have)
 				continue;
-			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd, &mw);
+			ret = parse_vmflags(pid, &cur, line + 8, &madv, &props);
 			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
 				vi++;
-			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start) {
-				VmaEntry *v = &md->vmas[vi];
-
-				v->has_madv = madv != 0;
-				v->madv = madv;
-				if (gd)
-					v->flags |= MAP_GROWSDOWN;
-				if (mw && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
-					ret = shared_maywrite(pid, v, cur.name, ft);
-				if (mw && v->kind == VMA_KIND__VMA_SYSVSHM)
-					v->flags &= ~SHM_RDONLY;
-			}
+			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start)
+				ret = apply_vmflags(pid, md, vi, &cur, madv, props, kpage, ft);
+			continue;
+		}
+		if (!strncmp(line, "KernelPageSize:", 15)) {
+			kpage = strtoul(line + 15, NULL, 10);
 			continue;
 		}
 		/* area header lines look like maps lines; "Key: value" lines do not parse */
@@ -261,11 +308,116 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 	return ret;
 }
 
+/* ---- guard regions ---- */
+
+static int add_guard(VmaEntry *v, uint64_t start, uint64_t nr_pages)
+{
+	GuardEntry *g, *last = v->n_guards ? v->guards[v->n_guards - 1] : NULL, **n;
+
+	/* neighbours come from one scan in address order: merge them */
+	if (last && last->start + last->nr_pages * PAGE_SIZE == start) {
+		last->nr_pages += nr_pages;
+		return 0;
+	}
+	g = malloc(sizeof(*g));
+	n = v->guards;
+	/* capacity doubles at every power of two */
+	if (!(v->n_guards & (v->n_guards - 1)))
+		n = realloc(v->guards, (v->n_guards ? 2 * v->n_guards : 1) * sizeof(*n));
+	if (!g || !n) {
+		free(g);
+		pr_err("out of memory\n");
+		return -1;
+	}
+	v->guards = n;
+	guard_entry__init(g);
+	g->start = start;
+	g->nr_pages = nr_pages;
+	v->guards[v->n_guards++] = g;
+	return 0;
+}
+
+/* The guard pages of an area: PAGEMAP_SCAN's GUARD category (6.16), or pagemap bit 58 (6.15). */
+static int scan_guards(int pm_fd, VmaEntry *v)
+{
+	if (kdat.has_pagemap_scan_guard) {
+		struct page_region r[64];
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = v->start,
+			.end = v->end,
+			.vec = (unsigned long)r,
+			.vec_len = ARRAY_SIZE(r),
+			.category_mask = PAGE_IS_GUARD,
+			.return_mask = PAGE_IS_GUARD,
+		};
+
+		while (arg.start < v->end) {
+			long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+
+			if (n < 0) {
+				pr_perror("PAGEMAP_SCAN for guards at %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
+				return -1;
+			}
+			for (long i = 0; i < n; i++)
+				if (add_guard(v, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT))
+					return -1;
+			if (arg.walk_end <= arg.start)
+				break;
+			arg.start = arg.walk_end;
+		}
+		return 0;
+	}
+	for (uint64_t addr = v->start; addr < v->end;) {
+		uint64_t buf[512];
+		size_t n = (v->end - addr) >> PAGE_SHIFT;
+
+		if (n > ARRAY_SIZE(buf))
+			n = ARRAY_SIZE(buf);
+		if (pread(pm_fd, buf, n * 8, (addr >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8)) {
+			pr_perror("reading pagemap at %lx", (unsigned long)addr);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++, addr += PAGE_SIZE)
+			if ((buf[i] & PM_GUARD) && add_guard(v, addr, 1))
+				return -1;
+	}
+	return 0;
+}
+
+/* Only areas whose VmFlags say they may hold guards ("gu") are looked at. */
+static int collect_guards(pid_t pid, struct mm_dump *md)
+{
+	char path[64];
+	int fd = -1, ret = 0;
+
+	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
+		if (!md->may_guard[i])
+			continue;
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				pr_perror("can't open %s", path);
+				return -1;
+			}
+		}
+		ret = scan_guards(fd, &md->vmas[i]);
+		if (!ret && md->vmas[i].n_guards)
+			pr_info("task %d: %zu guard regions in %lx-%lx\n", pid, md->vmas[i].n_guards,
+				(unsigned long)md->vmas[i].start, (unsigned long)md->vmas[i].end);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
 	md->vma_ptrs = calloc(nr ? nr : 1, sizeof(*md->vma_ptrs));
-	if (!md->vmas || !md->vma_ptrs) {
+	md->may_guard = calloc(nr ? nr : 1, 1);
+	if (!md->vmas || !md->vma_ptrs || !md->may_guard) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -277,11 +429,20 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
 		md->nr_vmas++;
 	}
-	return collect_vmflags(pid, md, ft);
+	if (collect_vmflags(pid, md, ft))
+		return -1;
+	return collect_guards(pid, md);
 }
 
 void free_mm_dump(struct mm_dump *md)
 {
+	for (size_t i = 0; md->vmas && i < md->nr_vmas; i++) {
+		for (size_t k = 0; k < md->vmas[i].n_guards; k++)
+			free(md->vmas[i].guards[k]);
+		free(md->vmas[i].guards);
+	}
+	free(md->may_guard);
+	md->may_guard = NULL;
 	free(md->vmas);
 	free(md->vma_ptrs);
 	md->vmas = NULL;
@@ -295,6 +456,8 @@ void free_mm_dump(struct mm_dump *md)
 /* Pages that hold data: present or swapped, not the zero page, not page cache. */
 static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, uint64_t *zero)
 {
+	/* a guard page reads as swapped: not one to save */
+	uint64_t guard = kdat.has_pagemap_scan_guard ? PAGE_IS_GUARD : 0;
 	struct page_region r[SCAN_VEC];
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
@@ -303,8 +466,8 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 		.vec = (unsigned long)r,
 		.vec_len = SCAN_VEC,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
-		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE | guard,
+		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | guard,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 
@@ -328,10 +491,6 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 	return 0;
 }
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
-#define PM_FILE		(1ULL << 61)
-
 /* Without PAGEMAP_SCAN: read the 64-bit pagemap entries. */
 static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 {
@@ -350,7 +509,7 @@ static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++, addr += PAGE_SIZE)
-			if ((buf[i] & (PM_PRESENT | PM_SWAP)) && !(buf[i] & PM_FILE) && page_list_add(pl, addr, 1))
+			if ((buf[i] & (PM_PRESENT | PM_SWAP)) && !(buf[i] & (PM_FILE | PM_GUARD)) && page_list_add(pl, addr, 1))
 				return -1;
 	}
 	return 0;

@@ -313,6 +313,27 @@ static void advise_vma(struct rst_vma *v)
 		check(sys_mlock(v->start, v->end - v->start), "mlock");
 }
 
+#define MADV_GUARD_INSTALL	102
+
+/* Before the protection and mlock: an mlock()ed area takes no guards. */
+static void install_guards(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++)
+		for (uint32_t k = 0; k < a->vmas[i].nr_guards; k++)
+			check(sys_madvise(a->vmas[i].guards[k].start, a->vmas[i].guards[k].len, MADV_GUARD_INSTALL),
+			      "installing a guard region");
+}
+
+#define sys_mseal(a, l)	__S(462 /* __NR_mseal */, a, l, 0, 0, 0, 0)
+
+/* Last of the memory: a sealed area can't be changed any more, by us either. */
+static void seal_vmas(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++)
+		if (a->vmas[i].sealed)
+			check(sys_mseal(a->vmas[i].start, a->vmas[i].end - a->vmas[i].start), "mseal");
+}
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -684,8 +705,10 @@ static void restore_memory(struct restore_args *a)
 	progress("filling pages");
 	fill_pages(a);
 	patch_stack_auxv(a);
+	install_guards(a);
 	progress("protecting");
 	protect_vmas(a);
+	seal_vmas(a);
 }
 
 long blob_main(void *data)

@@ -203,7 +203,20 @@ static void *bump(char **p, size_t size)
 	return ret;
 }
 
-static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf)
+/* Guard regions and the seal of an area, for the restorer. */
+static void fill_vma_extras(const VmaEntry *v, struct rst_vma *r, struct rst_range **guards)
+{
+	r->guards = *guards;
+	r->nr_guards = v->n_guards;
+	for (size_t k = 0; k < v->n_guards; k++) {
+		(*guards)[k].start = v->guards[k]->start;
+		(*guards)[k].len = v->guards[k]->nr_pages * PAGE_SIZE;
+	}
+	*guards += v->n_guards;
+	r->sealed = v->has_sealed && v->sealed;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
 {
 	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
 	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
@@ -222,11 +235,12 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->end = v->end;
 		r->pgoff = v->pgoff;
 		r->prot = v->prot;
-		r->flags = v->flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN);
+		r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE);
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
+		fill_vma_extras(v, r, &guards);
 		if (v->kind == VMA_KIND__VMA_SHMEM) {
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
@@ -721,8 +735,8 @@ int plan_bootstrap(struct rst_ctx *rc)
 		return -1;
 	find_self_vdso(&sv, self, nr_self);
 	nr_sig = nr_siginfo(rc);
-	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
-	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
 	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
@@ -797,6 +811,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->bootstrap_len = len;
 	a->task_size = kdat.task_size;
 	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
+	struct rst_range *guards = bump(&p, rc->nr_guards * sizeof(struct rst_range));
 	a->pms = bump(&p, (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
@@ -835,7 +850,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	if (rc->vm_child)
 		a->shares_mm = 1;
-	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf))
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))
 		goto err;
 	fill_vm_kids(rc, a);
 	free_maps(self, nr_self);

@@ -71,6 +71,32 @@ static int vma_private(const VmaEntry *v)
 	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 }
 
+/* Guard regions sorted, inside their area; a huge page size only on a shared file area it divides. */
+static int check_vma_extras(struct rst_ctx *rc, const VmaEntry *v)
+{
+	uint64_t pos = v->start;
+
+	for (size_t k = 0; k < v->n_guards; k++) {
+		const GuardEntry *g = v->guards[k];
+
+		if (g->start < pos || g->start & (PAGE_SIZE - 1) || !g->nr_pages ||
+		    g->nr_pages > (v->end - g->start) >> PAGE_SHIFT) {
+			pr_err("mm-%d.img: a guard region of the area at %lx is out of order or outside it\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
+		pos = g->start + g->nr_pages * PAGE_SIZE;
+	}
+	rc->nr_guards += v->n_guards;
+	if (v->has_page_size && (v->kind != VMA_KIND__VMA_FILE_SHARED || v->page_size < PAGE_SIZE ||
+				 v->page_size & (v->page_size - 1) || (v->start | v->end | v->pgoff) & (v->page_size - 1))) {
+		pr_err("mm-%d.img: the area at %lx has a huge page size it does not fit\n", rc->pid,
+		       (unsigned long)v->start);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_mm(struct rst_ctx *rc)
 {
 	MmEntry *mm = rc->mm;
@@ -102,6 +128,8 @@ static int check_mm(struct rst_ctx *rc)
 			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
 			return -1;
 		}
+		if (check_vma_extras(rc, v))
+			return -1;
 		prev_end = v->end;
 	}
 	if (!find_file(&rc->files, mm->exe_file_id) || !find_file(&rc->files, mm->exe_file_id)->reg) {

@@ -68,6 +68,7 @@ struct rst_ctx {
 	CoreEntry **tcores;		/* the other threads', in pstree order */
 	size_t nr_tcores;
 	MmEntry *mm;
+	size_t nr_guards;		/* guard regions in all its areas */
 	PagemapEntry **pms;
 	size_t nr_pms;
 	uint64_t nr_pages;
