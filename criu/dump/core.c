@@ -235,6 +235,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	if (dc->misc.membarrier > 0) {
+		tc.has_membarrier = true;
+		tc.membarrier = dc->misc.membarrier;
+	}
 	if (fill_sched(dc, &tc))
 		return -1;
 	PosixTimerEntry pt[MAX_POSIX_TIMERS], *ptp[MAX_POSIX_TIMERS];

@@ -28,6 +28,10 @@ enum {
 #endif
 #define SIGMASK_BIT(sig)	(1ULL << ((sig) - 1))
 
+/* membarrier(2): the registrations a process can have, and how to read them (Linux 6.3) */
+#define MEMBARRIER_CMD_GET_REGISTRATIONS	(1 << 9)
+#define MEMBARRIER_REGISTRATIONS		((1 << 2) | (1 << 4) | (1 << 6) | (1 << 8))
+
 #define PARASITE_MAX_PIPES	16
 #define PARASITE_MAX_IOVS	2048
 #define NR_SIGNALS		64
@@ -69,6 +73,7 @@ struct parasite_misc {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
 	int32_t nr_timers;			/* in: ids to read */
 	struct {
 		int32_t id;			/* in */

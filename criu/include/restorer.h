@@ -215,6 +215,7 @@ struct restore_args {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
 	int32_t has_sched;
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;

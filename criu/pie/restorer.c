@@ -61,8 +61,8 @@ static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), v
 		if (!len)
 			continue;
 		dst = to(i, priv);
-		if (dst == from[i].start)
-			continue;
+		if (!dst || dst == from[i].start)
+			continue;	/* a part the task does not have stays parked, and goes with the bootstrap area */
 		ret = sys_mremap(from[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		if (ret != (long)dst)
 			fail("moving the vDSO", ret);
@@ -87,7 +87,7 @@ static uint64_t to_target(int i, void *priv)
 /*
  * Two steps, through a parking place in the bootstrap area, so that a
  * target position overlapping our own vDSO can't clobber a part not yet
- * moved.
+ * moved. Each part moves on its own: the task may have moved them apart.
  */
 static void restore_vdso(struct restore_args *a)
 {
@@ -375,6 +375,10 @@ static void restore_task_state(struct restore_args *a)
 		check(sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER");
 	if (a->thp_disabled && !a->shares_mm)
 		check(sys_prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), "PR_SET_THP_DISABLE");
+	/* registrations belong to the mm: each REGISTER command that was run, again */
+	for (int bit = 0; bit < 32 && !a->shares_mm; bit++)
+		if (a->membarrier & (1U << bit))
+			check(__S(__NR_membarrier, 1U << bit, 0, 0, 0, 0, 0), "registering for membarrier");
 	/* before the threads: they inherit policy and nice from the leader */
 	if (a->has_sched) {
 		int32_t prio = a->sched_prio;

@@ -75,16 +75,18 @@ static void target_vdso(struct rst_ctx *rc, struct rst_vdso_part *tgt)
 	}
 }
 
-/* Can this kernel's vDSO simply be moved to where the task's was? */
+/*
+ * Can this kernel's vDSO parts simply be moved to where the task had
+ * them? Each part the task has must be one of ours of the same size.
+ * Where they are relative to each other is the task's business: it may
+ * have moved or unmapped parts (those it lacks stay out).
+ */
 static int vdso_layout_same(struct self_vdso *sv, struct rst_vdso_part *tgt)
 {
 	for (int p = 0; p < VDSO_NR_PARTS; p++) {
 		uint64_t sl = sv->part[p].end - sv->part[p].start, tl = tgt[p].end - tgt[p].start;
 
-		if (sl != tl)
-			return 0;
-		if (tl && (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
-			  (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start))
+		if (tl && sl != tl)
 			return 0;
 	}
 	return 1;
@@ -493,6 +495,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
 	if (tc->has_sched_policy && tc->has_nice) {
 		a->has_sched = 1;
 		a->sched_policy = tc->sched_policy;
