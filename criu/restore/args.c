@@ -222,7 +222,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 {
 	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
 	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
-	int nr_files = 0, ret = -1;
+	int nr_files = 0, ret = -1, fd;
 
 	if (!ids || !fds)
 		goto out;
@@ -265,8 +265,10 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 				r->fd = fds[j];
 		if (r->fd >= 0)
 			continue;
-		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
-			       cf->files + nr_files);
+		fd = fileobj_map_fd(&rc->files, v->file_id);
+		if (fd < 0)
+			fd = open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE);
+		r->fd = svc_fd(cf, fd, cf->files + nr_files);
 		if (r->fd < 0)
 			goto out;
 		ids[nr_files] = v->file_id;
