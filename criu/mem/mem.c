@@ -758,18 +758,19 @@ static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
 	return 0;
 }
 
-/* Leave out of @anon and @hidden what the task shares with its parent; it goes to @inh. */
+/* Leave out of @anon, @file and @hidden what the task shares with its parent; it goes to @inh. */
 static int split_inherited(pid_t pid, struct mm_dump *md, const struct mm_parent *parent, struct page_list *anon,
-			   struct page_list *hidden, struct page_list *inh)
+			   struct page_list *file, struct page_list *hidden, struct page_list *inh)
 {
-	struct page_list l[2] = { *anon, *hidden };
-	int ret = cow_split_inherited(pid, md, parent, l, 2, inh);
+	struct page_list l[3] = { *anon, *file, *hidden };
+	int ret = cow_split_inherited(pid, md, parent, l, 3, inh);
 
 	*anon = l[0];
-	*hidden = l[1];
+	*file = l[1];
+	*hidden = l[2];
 	if (!ret)
 		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
-			(unsigned long)(inh[0].total_pages + inh[1].total_pages), parent->pid);
+			(unsigned long)(inh[0].total_pages + inh[1].total_pages + inh[2].total_pages), parent->pid);
 	return ret;
 }
 
@@ -778,7 +779,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[2];
+	struct page_list anon, file, hidden, inh[3];
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
@@ -786,12 +787,12 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	page_list_init(&anon);
 	page_list_init(&file);
 	page_list_init(&hidden);
-	page_list_init(&inh[0]);
-	page_list_init(&inh[1]);
+	for (int i = 0; i < 3; i++)
+		page_list_init(&inh[i]);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &anon, &file, &hidden, st))
 		goto out;
-	if (parent && split_inherited(pid, md, parent, &anon, &hidden, inh))
+	if (parent && split_inherited(pid, md, parent, &anon, &file, &hidden, inh))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
@@ -819,7 +820,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &hidden))
 		goto out;
-	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]))
+	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]))
 		goto out;
 	ret = 0;
 out:
@@ -829,7 +830,7 @@ out:
 	page_list_free(&anon);
 	page_list_free(&file);
 	page_list_free(&hidden);
-	page_list_free(&inh[0]);
-	page_list_free(&inh[1]);
+	for (int i = 0; i < 3; i++)
+		page_list_free(&inh[i]);
 	return ret;
 }

@@ -218,14 +218,30 @@ static void fill_vma_extras(const VmaEntry *v, struct rst_vma *r, struct rst_ran
 	r->sealed = v->has_sealed && v->sealed;
 }
 
-static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
+/*
+ * The fd to map a file-backed or shared memory area from, in its premap
+ * slot (cow.c): a memfd's own file, the object of anonymous shared memory,
+ * or the file opened as the dump saw it (checked to be the same file).
+ */
+int premap_open(void *priv, const VmaEntry *v)
 {
-	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
-	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
-	int nr_files = 0, ret = -1, fd;
+	struct rst_ctx *rc = priv;
+	int fd;
 
-	if (!ids || !fds)
-		goto out;
+	if (v->kind == VMA_KIND__VMA_SHMEM) {
+		fd = fcntl(rc->tree->shmem_base + v->shmem_id, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			pr_perror("can't take shared memory object %u", v->shmem_id);
+		return fd;
+	}
+	fd = fileobj_map_fd(&rc->files, v->file_id);
+	if (fd < 0)
+		fd = open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE);
+	return fd;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct rst_range *guards)
+{
 	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
@@ -243,12 +259,6 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->madv = v->has_madv ? v->madv : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
 		fill_vma_extras(v, r, &guards);
-		if (v->kind == VMA_KIND__VMA_SHMEM) {
-			r->kind = RST_VMA_FILE_SHARED;
-			r->flags = MAP_SHARED;
-			r->fd = rc->tree->shmem_base + v->shmem_id;
-			continue;
-		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
 			r->kind = RST_VMA_SYSVSHM;
 			r->flags = v->flags;	/* shmat() flags */
@@ -256,29 +266,19 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->shm_size = ipc_sysv_shm_size(v->shmid);
 			continue;
 		}
-		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+		if (v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_FILE_SHARED)
+			r->kind = RST_VMA_FILE_SHARED;
+		else if (v->kind == VMA_KIND__VMA_FILE_PRIVATE)
+			r->kind = RST_VMA_FILE_PRIVATE;
+		else
 			continue;
-
-		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
-		for (int j = 0; j < nr_files; j++)
-			if (ids[j] == v->file_id)
-				r->fd = fds[j];
-		if (r->fd >= 0)
-			continue;
-		fd = fileobj_map_fd(&rc->files, v->file_id);
-		if (fd < 0)
-			fd = open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE);
-		r->fd = svc_fd(cf, fd, cf->files + nr_files);
-		if (r->fd < 0)
-			goto out;
-		ids[nr_files] = v->file_id;
-		fds[nr_files++] = r->fd;
+		/* file-backed areas were all mapped in their slots by now, from their files */
+		if (!r->premap) {
+			pr_err("%d: the file area at %lx was not premapped\n", rc->pid, (unsigned long)v->start);
+			return -1;
+		}
 	}
-	ret = 0;
-out:
-	free(ids);
-	free(fds);
-	return ret;
+	return 0;
 }
 
 static int have_cap_sys_resource(void)
@@ -855,7 +855,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	if (rc->vm_child)
 		a->shares_mm = 1;
-	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, guards))
 		goto err;
 	fill_vm_kids(rc, a);
 	free_maps(self, nr_self);

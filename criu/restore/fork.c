@@ -297,8 +297,7 @@ static int fork_children(struct rst_ctx *rc)
 int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
-	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
-				.files = tr->files_base - tr->svc_base };
+	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE };
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
@@ -328,9 +327,12 @@ int restore_task(struct rst_ctx *rc)
 	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
 	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
 		return -1;
-	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
+	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
 	if (fork_children(rc))
+		return -1;
+	/* its file areas: not needed by the children, so not inherited by them */
+	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))
 		return -1;
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
 	if (!rc->shares_files)
@@ -338,7 +340,6 @@ int restore_task(struct rst_ctx *rc)
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
-		cf.files = cf.pages + 2;
 	}
 
 	/* the memory of a child sharing it is the parent's: no pages, no exe */

@@ -568,7 +568,7 @@ static int epoll_adders_use(struct rst_tree *tr)
 
 int read_tree_images(struct rst_tree *tr)
 {
-	int max_fd = -1, max_vmas = 0;
+	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
 	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
@@ -601,8 +601,6 @@ int read_tree_images(struct rst_tree *tr)
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
-		if ((int)rc->mm->n_vmas > max_vmas)
-			max_vmas = rc->mm->n_vmas;
 	}
 	if (epoll_adders_use(tr))
 		return -1;
@@ -646,13 +644,12 @@ int read_tree_images(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++)
 		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
-	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
-	tr->shmem_base = tr->files_base + max_vmas + 1;
+	tr->shmem_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
 	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
 	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
-	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
+	/* processes sharing an fd table open their pages file and exe in slots of their own */
 	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
-	tr->own_span = max_vmas + 3;
+	tr->own_span = 2;
 	int nr_own = 0;
 
 	for (int i = 0; i < tr->nr; i++)

@@ -80,7 +80,7 @@ struct rst_ctx {
 	struct cow_task cow;		/* private memory shared with the parent (cow.c) */
 	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
 	int shares_files;		/* its fd table is another process's too */
-	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
+	int own_slots;			/* a sharer's pages file and exe fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
@@ -94,7 +94,6 @@ struct rst_tree {
 	struct rst_files files;
 	uint32_t nr_ids;
 	int svc_base;			/* service fds, the same in every task */
-	int files_base;			/* fds for mapped files */
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
@@ -115,14 +114,13 @@ enum {
 	SVC_PAGES,
 	SVC_EXE,
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
-	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
+	SVC_TRANSIT = 16,	/* descriptions passed to children */
 };
 _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
 
 struct child_fds {
 	int base;
 	int pages, exe;		/* slots of the pages file and the executable */
-	int files;		/* slot of the first mapped file */
 };
 
 struct self_vdso {
@@ -141,6 +139,7 @@ int check_siginfo_sizes(struct rst_ctx *rc);
 int plan_bootstrap(struct rst_ctx *rc);
 struct restore_args *args_in(struct rst_ctx *rc);
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
+int premap_open(void *priv, const VmaEntry *v);
 int open_shell_tty(void);
 int raise_nofile(int need);
 pid_t clone_with_pid(pid_t pid, int flags, int exit_signal);
