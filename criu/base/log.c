@@ -11,6 +11,11 @@ static int log_fd = STDERR_FILENO;
 static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
 
+uint64_t log_start_us(void)
+{
+	return log_start.tv_sec * 1000000ULL + log_start.tv_nsec / 1000;
+}
+
 int log_init(const char *path, int level)
 {
 	log_level = level;

@@ -622,6 +622,7 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 static void free_ctx(struct dump_ctx *dc)
 {
 	free_maps(dc->pvmas, dc->nr_pvmas);
+	free(dc->smaps);
 	free_pid_status(&dc->status);
 	fd_list_free(&dc->fds);
 	free_mm_dump(&dc->md);
@@ -1140,12 +1141,14 @@ static int collect_process(struct dump_ctx *dc)
 	/* Re-read now that it can't change under us. */
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
-	if (parse_maps(pid, &dc->pvmas, &dc->nr_pvmas))
+	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
+	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
 	if (collect_fds(pid, dc->files, &dc->fds))
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;
+	pr_debug("task %d: %zu fds and %zu memory areas collected\n", pid, dc->fds.nr, dc->md.nr_vmas);
 	for (int i = 0; i < dc->nr_th; i++)
 		if (collect_thread(dc, &dc->th[i]))
 			return -1;

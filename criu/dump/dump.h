@@ -95,8 +95,9 @@ struct dump_ctx {
 	int nr_th;
 	struct proc_pid_stat stat;
 	struct proc_status status;
-	struct proc_vma *pvmas;
+	struct proc_vma *pvmas;		/* from smaps, with their VmFlags */
 	int nr_pvmas;
+	char *smaps;			/* the text they point into */
 	struct file_table *files;	/* shared by the whole dump */
 	struct fd_list fds;
 	struct mm_dump md;

@@ -43,10 +43,14 @@ int cow_split_inherited(pid_t pid, const struct mm_dump *md, const struct mm_par
  * premap region, and moved into place by the restorer:
  *  - an area whose pages are shared with the parent or a child (cow), made
  *    before the task forks so that the fork shares them;
- *  - any file-backed or shared memory area ("late"), mapped from its file
- *    after the fork, so that the restorer needs no fd for it (restore's
- *    fds stay few whatever the number of mappings).
+ *  - a file area of a task mapping more than COW_DIRECT_FILES files
+ *    ("late"), of the files beyond those: mapped from its file after the
+ *    fork, so that the restorer needs no fd for it. The restorer maps the
+ *    others from one fd per file; restore's fds stay few whatever the
+ *    mappings (moving an area costs more than mapping it: only the rest).
  */
+#define COW_DIRECT_FILES	256
+
 struct cow_area {
 	uint64_t start, end;		/* where it ends up */
 	uint64_t slot;			/* where it is built, in the premap region */

@@ -244,6 +244,7 @@ struct restore_args {
 
 	int32_t log_fd;
 	int32_t log_level;
+	uint64_t log_start_us;		/* CLOCK_MONOTONIC of criu's first log line */
 	int32_t close_from;		/* service fds: everything from here up goes */
 
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cow.h"
+#include "pidmap.h"
 #include "crtools.h"
 #include "log.h"
 #include "pagerange.h"
@@ -271,11 +272,23 @@ static int mark_task(struct cow_tree *ct, int i, int **mark)
 	return 0;
 }
 
-/* File-backed and shared memory areas: built in the premap region too, after the fork. */
-static int premap_late(const VmaEntry *v)
+/*
+ * File areas of a task mapping more files than the restorer may hold fds
+ * for: those of the files beyond the first COW_DIRECT_FILES are built in
+ * the premap region too, after the fork. @direct counts the files seen.
+ */
+static int premap_late(const VmaEntry *v, struct pidmap *direct)
 {
-	return v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED ||
-	       v->kind == VMA_KIND__VMA_SHMEM;
+	int32_t key;
+
+	if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+		return 0;
+	key = (int32_t)v->file_id + 1;
+	if (pidmap_get(direct, key) >= 0)
+		return 0;
+	if (direct->nr >= COW_DIRECT_FILES)
+		return 1;
+	return pidmap_set(direct, key, 1) ? -1 : 0;
 }
 
 /* A slot of @len bytes in the region, aligned to the area's page size; an offset until cow_reserve(). */
@@ -298,23 +311,34 @@ static uint64_t take_slot(struct cow_tree *ct, const VmaEntry *v, int gap)
 static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 {
 	struct cow_task *t = ct->t[i];
+	struct pidmap direct = { 0 };
+	uint8_t *late = calloc(t->mm->n_vmas + 1, 1);
 	size_t n = 0;
+	int ret = -1;
 
-	for (size_t k = 0; k < t->mm->n_vmas; k++)
-		n += mark[k] != -2 || premap_late(t->mm->vmas[k]);
 	pidx[i] = calloc(t->mm->n_vmas + 1, sizeof(int));
-	if (!pidx[i])
-		return -1;
+	if (!pidx[i] || !late)
+		goto out;
+	for (size_t k = 0; k < t->mm->n_vmas; k++) {
+		int l = mark[k] == -2 ? premap_late(t->mm->vmas[k], &direct) : 0;
+
+		if (l < 0)
+			goto out;
+		late[k] = l;
+		n += mark[k] != -2 || l;
+	}
+	ret = 0;
 	if (!n)
-		return 0;
+		goto out;
+	ret = -1;
 	t->areas = calloc(n, sizeof(*t->areas));
 	if (!t->areas)
-		return -1;
+		goto out;
 	for (size_t k = 0; k < t->mm->n_vmas; k++) {
 		const VmaEntry *v = t->mm->vmas[k];
 		struct cow_area *a;
 
-		if (mark[k] == -2 && !premap_late(v))
+		if (mark[k] == -2 && !late[k])
 			continue;
 		pidx[i][k] = t->nr_areas;
 		a = &t->areas[t->nr_areas++];
@@ -332,11 +356,15 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 
 			a->from = pidx[t->parent][mark[k]];
 			if (a->from < 0 || (size_t)a->from >= p->nr_areas || p->areas[a->from].start != pv->start)
-				return -1;	/* can't be: mark_task() marked it */
+				goto out;	/* can't be: mark_task() marked it */
 			a->from_len = (v->end < pv->end ? v->end : pv->end) - v->start;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	free(late);
+	pidmap_free(&direct);
+	return ret;
 }
 
 int cow_plan(struct cow_tree *ct)

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -43,10 +44,23 @@ static int refuse_vma(pid_t pid, const struct proc_vma *p, const char *why)
 	return -1;
 }
 
-static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft)
+/*
+ * The last file area's file: areas of one file come in runs (a library's
+ * text, data...), and each would cost two stat()s and a lookup in the
+ * file table otherwise.
+ */
+struct file_memo {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	int flags;
+	uint32_t id;
+};
+
+static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
+			     struct file_memo *memo)
 {
-	char mf[128];
-	struct stat st;
+	struct stat pst;
 	int flags;
 
 	if (p->shared && p->deleted && !strcmp(p->name, "/dev/zero")) {
@@ -57,36 +71,36 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
-	if (p->deleted) {
-		/* an unlinked file or a memfd: its contents travel in files.img */
-		v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
-		v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
-		v->has_file_id = true;
-		flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
-		return fileobj_add_vma(ft, pid, p, flags, &v->file_id);
-	}
-
-	/* The file behind the area must still be the one at that path. */
-	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start, (unsigned long)p->end);
-	if (stat(mf, &st)) {
-		pr_perror("can't stat %s", mf);
-		return -1;
-	}
-	struct stat pst;
-
-	if (stat(p->name, &pst) || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev)
-		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
-	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-		return refuse_vma(pid, p, "not a regular file");
-
 	v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
-	flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
 	v->has_file_id = true;
-	return file_table_add_path(ft, p->name, flags, &st, &v->file_id);
+	flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
+	if (p->deleted)		/* an unlinked file or a memfd: its contents travel in files.img */
+		return fileobj_add_vma(ft, pid, p, flags, &v->file_id);
+
+	/* maps names the mapped file's device and inode: the file at that path must still be it */
+	if (memo->path && memo->flags == flags && memo->ino == p->ino &&
+	    memo->dev == makedev(p->dev_maj, p->dev_min) && !strcmp(memo->path, p->name)) {
+		v->file_id = memo->id;
+		return 0;
+	}
+	if (stat(p->name, &pst) || pst.st_ino != p->ino || pst.st_dev != makedev(p->dev_maj, p->dev_min))
+		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
+	if (!S_ISREG(pst.st_mode) && !S_ISCHR(pst.st_mode))
+		return refuse_vma(pid, p, "not a regular file");
+	if (file_table_add_path(ft, p->name, flags, &pst, &v->file_id))
+		return -1;
+	free(memo->path);
+	memo->path = strdup(p->name);
+	memo->dev = pst.st_dev;
+	memo->ino = pst.st_ino;
+	memo->flags = flags;
+	memo->id = v->file_id;
+	return 0;
 }
 
-static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft)
+static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
+			struct file_memo *memo)
 {
 	const char *name = p->name;
 
@@ -128,7 +142,7 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		return 0;
 	}
 	if (name[0] == '/')
-		return classify_file_vma(pid, p, v, ft);
+		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
 		return refuse_vma(pid, p, "memfd mappings are not supported yet");
 	return refuse_vma(pid, p, "this kind of memory area is not supported");
@@ -185,10 +199,10 @@ static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags,
 {
 	*madv = 0;
 	*props = 0;
-	for (const char *f = flags; *f; ) {
+	for (const char *f = flags; *f && *f != '\n'; ) {
 		while (*f == ' ')
 			f++;
-		if (!f[0] || !f[1])
+		if (!f[0] || !f[1] || f[0] == '\n' || f[1] == '\n')
 			break;
 		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
 			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
@@ -263,49 +277,6 @@ static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct 
 		v->page_size = kpage << 10;
 	}
 	return 0;
-}
-
-/* Attach the VmFlags of each area in smaps to md's areas. */
-static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
-{
-	char *smaps = read_proc_file(pid, "smaps", NULL), *line, *save = NULL;
-	struct proc_vma cur = { 0 };
-	unsigned long kpage = 4;
-	int have = 0, ret = 0;
-	size_t vi = 0;
-
-	if (!smaps) {
-		pr_perror("can't read /proc/%d/smaps", pid);
-		return -1;
-	}
-	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "VmFlags:", 8)) {
-			uint64_t madv;
-			int props;
-
-			if (!have)
-				continue;
-			ret = parse_vmflags(pid, &cur, line + 8, &madv, &props);
-			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
-				vi++;
-			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start)
-				ret = apply_vmflags(pid, md, vi, &cur, madv, props, kpage, ft);
-			continue;
-		}
-		if (!strncmp(line, "KernelPageSize:", 15)) {
-			kpage = strtoul(line + 15, NULL, 10);
-			continue;
-		}
-		/* area header lines look like maps lines; "Key: value" lines do not parse */
-		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ')) {
-			free(cur.name);
-			memset(&cur, 0, sizeof(cur));
-			have = parse_maps_line(line, &cur) == 0;
-		}
-	}
-	free(cur.name);
-	free(smaps);
-	return ret;
 }
 
 /* ---- guard regions ---- */
@@ -414,6 +385,9 @@ static int collect_guards(pid_t pid, struct mm_dump *md)
 
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
+	struct file_memo memo = { 0 };
+	int ret = -1;
+
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
 	md->vma_ptrs = calloc(nr ? nr : 1, sizeof(*md->vma_ptrs));
 	md->may_guard = calloc(nr ? nr : 1, 1);
@@ -422,16 +396,28 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		return -1;
 	}
 	for (int i = 0; i < nr; i++) {
+		size_t vi = md->nr_vmas;
+		uint64_t madv;
+		int props;
+
 		if (pv[i].name && !strcmp(pv[i].name, "[vsyscall]"))
 			continue;
-		if (classify_vma(pid, &pv[i], &md->vmas[md->nr_vmas], ft))
-			return -1;
-		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
+		if (classify_vma(pid, &pv[i], &md->vmas[vi], ft, &memo))
+			goto out;
+		md->vma_ptrs[vi] = &md->vmas[vi];
 		md->nr_vmas++;
+		if (!pv[i].vmflags) {
+			pr_err("no VmFlags for the area at %lx of %d\n", (unsigned long)pv[i].start, pid);
+			goto out;
+		}
+		if (parse_vmflags(pid, &pv[i], pv[i].vmflags, &madv, &props) ||
+		    apply_vmflags(pid, md, vi, &pv[i], madv, props, pv[i].kpage_kb, ft))
+			goto out;
 	}
-	if (collect_vmflags(pid, md, ft))
-		return -1;
-	return collect_guards(pid, md);
+	ret = collect_guards(pid, md);
+out:
+	free(memo.path);
+	return ret;
 }
 
 void free_mm_dump(struct mm_dump *md)
@@ -801,7 +787,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 
 	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
 	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x.pagemap || !pages)
+	if (!x.pagemap || !pages || img_buffer_writes(x.pagemap))
 		goto out;
 	x.pages_fd = pages->fd;
 	ph.pages_id = pages_id;
@@ -820,11 +806,14 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &hidden))
 		goto out;
-	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]))
+	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]) ||
+	    img_flush(x.pagemap))
 		goto out;
 	ret = 0;
 out:
 	xfer_close(&x);
+	if (ret && x.pagemap)
+		x.pagemap->buf_len = 0;		/* failed anyway: nothing to flush */
 	close_image(x.pagemap);
 	close_image(pages);
 	page_list_free(&anon);

@@ -41,7 +41,14 @@ static void progress(const char *what)
 
 	if (!A || A->log_fd < 0 || A->log_level < 4)
 		return;
-	n = blob_snprintf(buf, sizeof(buf), "restorer %d: %s\n", (int)sys_getpid(), what);
+	struct {
+		int64_t sec, nsec;
+	} ts = { 0, 0 };
+
+	/* microseconds since criu's log started, as its own lines count: what each step costs */
+	__S(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts, 0, 0, 0, 0);
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: at %lu us: %s\n", (int)sys_getpid(),
+			  (unsigned long)(ts.sec * 1000000 + ts.nsec / 1000 - A->log_start_us), what);
 	sys_write(A->log_fd, buf, n);
 }
 
@@ -285,21 +292,60 @@ static void patch_stack_auxv(struct restore_args *a)
 			p[i + 1] = a->auxv[i + 1];
 }
 
-static void fill_pages(struct restore_args *a)
+#define FILL_IOVS	1024	/* UIO_MAXIOV */
+
+struct k_iovec {
+	uint64_t base, len;
+};
+
+/* One preadv() of @n iovecs from @off on, to the end (a short read goes on where it stopped). */
+static void preadv_all(int fd, struct k_iovec *iov, int n, uint64_t off)
 {
-	for (uint32_t i = 0; i < a->nr_pms; i++) {
-		struct rst_pagemap *pm = &a->pms[i];
-		uint64_t done = 0, len = pm->nr_pages * PAGE_SZ;
+	while (n) {
+		long ret = __S(__NR_preadv, fd, iov, n, off, 0, 0);
 
-		while (done < len) {
-			long ret = sys_pread64(a->pages_fd, pm->vaddr + done, len - done, pm->off + done);
-
-			if (ret == 0)
-				fail("reading pages (file too short)", -EIO);
-			check(ret, "reading pages");
-			done += ret;
+		if (ret == 0)
+			fail("reading pages (file too short)", -EIO);
+		check(ret, "reading pages");
+		off += ret;
+		while (n && (uint64_t)ret >= iov->len) {
+			ret -= iov->len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->base += ret;
+			iov->len -= ret;
 		}
 	}
+}
+
+/*
+ * Pagemap entries whose data follow each other in the pages file (the
+ * dump writes them so) go in with one preadv(): one syscall for up to
+ * FILL_IOVS areas, however small each is.
+ */
+static void fill_pages(struct restore_args *a)
+{
+	struct k_iovec iov[FILL_IOVS];
+	uint64_t off = 0, next = 0;
+	int n = 0;
+
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+
+		if (n && (n == FILL_IOVS || pm->off != next)) {
+			preadv_all(a->pages_fd, iov, n, off);
+			n = 0;
+		}
+		if (!n)
+			off = pm->off;
+		iov[n].base = pm->vaddr;
+		iov[n++].len = pm->nr_pages * PAGE_SZ;
+		next = pm->off + pm->nr_pages * PAGE_SZ;
+	}
+	if (n)
+		preadv_all(a->pages_fd, iov, n, off);
 }
 
 #define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)

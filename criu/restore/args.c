@@ -240,8 +240,34 @@ int premap_open(void *priv, const VmaEntry *v)
 	return fd;
 }
 
-static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct rst_range *guards)
+/*
+ * The fd the restorer maps a file area from: one slot per file, for the
+ * first COW_DIRECT_FILES files of the task (the areas of any others were
+ * premapped, cow.c).
+ */
+static int direct_file_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, struct pidmap *slots)
 {
+	int32_t slot = pidmap_get(slots, v->file_id + 1);
+	int fd;
+
+	if (slot >= 0)
+		return cf->base + cf->files + slot;
+	if (slots->nr >= COW_DIRECT_FILES) {
+		pr_err("%d: more than %d files mapped the direct way\n", rc->pid, COW_DIRECT_FILES);
+		return -1;
+	}
+	slot = slots->nr;
+	fd = svc_fd(cf, premap_open(rc, v), cf->files + slot);
+	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
+		return -1;
+	return fd;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
+{
+	struct pidmap slots = { 0 };
+	int ret = -1;
+
 	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
@@ -259,6 +285,12 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct rst_rang
 		r->madv = v->has_madv ? v->madv : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
 		fill_vma_extras(v, r, &guards);
+		if (v->kind == VMA_KIND__VMA_SHMEM) {
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
 			r->kind = RST_VMA_SYSVSHM;
 			r->flags = v->flags;	/* shmat() flags */
@@ -266,19 +298,16 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct rst_rang
 			r->shm_size = ipc_sysv_shm_size(v->shmid);
 			continue;
 		}
-		if (v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_FILE_SHARED)
-			r->kind = RST_VMA_FILE_SHARED;
-		else if (v->kind == VMA_KIND__VMA_FILE_PRIVATE)
-			r->kind = RST_VMA_FILE_PRIVATE;
-		else
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
-		/* file-backed areas were all mapped in their slots by now, from their files */
-		if (!r->premap) {
-			pr_err("%d: the file area at %lx was not premapped\n", rc->pid, (unsigned long)v->start);
-			return -1;
-		}
+		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
+		if (!r->premap && (r->fd = direct_file_fd(rc, cf, v, &slots)) < 0)
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&slots);
+	return ret;
 }
 
 static int have_cap_sys_resource(void)
@@ -849,13 +878,14 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
+	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
 	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
 		goto err;
 	if (rc->vm_child)
 		a->shares_mm = 1;
-	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, guards))
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))
 		goto err;
 	fill_vm_kids(rc, a);
 	free_maps(self, nr_self);

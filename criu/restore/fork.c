@@ -297,7 +297,8 @@ static int fork_children(struct rst_ctx *rc)
 int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
-	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE };
+	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
+				.files = tr->files_base - tr->svc_base };
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
@@ -340,6 +341,7 @@ int restore_task(struct rst_ctx *rc)
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
+		cf.files = cf.pages + 2;
 	}
 
 	/* the memory of a child sharing it is the parent's: no pages, no exe */

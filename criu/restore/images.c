@@ -644,12 +644,13 @@ int read_tree_images(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++)
 		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
-	tr->shmem_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
+	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
+	tr->shmem_base = tr->files_base + COW_DIRECT_FILES + 1;
 	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
 	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
-	/* processes sharing an fd table open their pages file and exe in slots of their own */
+	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
 	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
-	tr->own_span = 2;
+	tr->own_span = COW_DIRECT_FILES + 2;
 	int nr_own = 0;
 
 	for (int i = 0; i < tr->nr; i++)

@@ -80,7 +80,7 @@ struct rst_ctx {
 	struct cow_task cow;		/* private memory shared with the parent (cow.c) */
 	int fs_child, files_child;	/* made with CLONE_FS, CLONE_FILES: shares the parent's */
 	int shares_files;		/* its fd table is another process's too */
-	int own_slots;			/* a sharer's pages file and exe fds, or -1 */
+	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
@@ -96,6 +96,7 @@ struct rst_tree {
 	int svc_base;			/* service fds, the same in every task */
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
+	int files_base;			/* fds of files mapped directly (COW_DIRECT_FILES of them) */
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
@@ -114,13 +115,14 @@ enum {
 	SVC_PAGES,
 	SVC_EXE,
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
-	SVC_TRANSIT = 16,	/* descriptions passed to children */
+	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
 };
 _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
 
 struct child_fds {
 	int base;
 	int pages, exe;		/* slots of the pages file and the executable */
+	int files;		/* slot of the first of COW_DIRECT_FILES mapped files */
 };
 
 struct self_vdso {
