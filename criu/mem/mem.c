@@ -437,18 +437,29 @@ void free_mm_dump(struct mm_dump *md)
 
 /* ---- finding pages ---- */
 
-#define SCAN_VEC	512
+#define SCAN_VEC	4096
 
-/* Pages that hold data: present or swapped, not the zero page, not page cache. */
-static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, uint64_t *zero)
+static struct page_list *list_of(const VmaEntry *v, struct page_list *anon, struct page_list *file,
+				 struct page_list *hidden)
 {
-	/* a guard page reads as swapped: not one to save */
+	return !(v->prot & PROT_READ) ? hidden : v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
+}
+
+/*
+ * Pages that hold data: present or swapped, not the zero page, not page
+ * cache (shared memory and unwritten file pages are that), not a guard.
+ * One scan over the whole address space, however many areas: the regions
+ * come in address order and are dealt out to the private areas they lie in.
+ */
+static int scan_pagemap_scan(int pm_fd, struct mm_dump *md, struct page_list *anon, struct page_list *file,
+			     struct page_list *hidden)
+{
 	uint64_t guard = kdat.has_pagemap_scan_guard ? PAGE_IS_GUARD : 0;
-	struct page_region r[SCAN_VEC];
+	struct page_region *r = malloc(SCAN_VEC * sizeof(*r));
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
-		.start = v->start,
-		.end = v->end,
+		.start = md->vmas[0].start,
+		.end = md->vmas[md->nr_vmas - 1].end,
 		.vec = (unsigned long)r,
 		.vec_len = SCAN_VEC,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
@@ -456,25 +467,50 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | guard,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
+	uint64_t done = 0;
+	size_t vi = 0;
+	int ret = -1;
 
-	while (arg.start < v->end) {
+	if (!r) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	while (arg.start < arg.end) {
 		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
 
 		if (n < 0) {
-			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
-			return -1;
+			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)arg.end);
+			goto out;
 		}
-		for (long i = 0; i < n; i++)
-			if (page_list_add(pl, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT)) {
-				pr_perror("page list");
-				return -1;
+		/* a region cut short by a full vector is reported again, whole, by the next call */
+		for (long k = 0; k < n; k++)
+			for (uint64_t s = r[k].start > done ? r[k].start : done, e = r[k].end; s < e; done = s) {
+				const VmaEntry *v;
+				uint64_t ce;
+
+				while (vi < md->nr_vmas && md->vmas[vi].end <= s)
+					vi++;
+				if (vi == md->nr_vmas || md->vmas[vi].start >= e)
+					break;
+				v = &md->vmas[vi];
+				if (s < v->start)
+					s = v->start;
+				ce = e < v->end ? e : v->end;
+				if (vma_is_private_mem(v) &&
+				    page_list_add(list_of(v, anon, file, hidden), s, (ce - s) >> PAGE_SHIFT)) {
+					pr_perror("page list");
+					goto out;
+				}
+				s = ce;
 			}
 		if (arg.walk_end <= arg.start)
 			break;
 		arg.start = arg.walk_end;
 	}
-	(void)zero;
-	return 0;
+	ret = 0;
+out:
+	free(r);
+	return ret;
 }
 
 /* Without PAGEMAP_SCAN: read the 64-bit pagemap entries. */
@@ -704,6 +740,8 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	char path[64];
 	int fd, ret = 0;
 
+	if (!md->nr_vmas)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -712,17 +750,15 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	}
 	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
 		const VmaEntry *v = &md->vmas[i];
-		struct page_list *l = !(v->prot & PROT_READ) ? hidden :
-				      v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
 
 		if (!vma_is_private_mem(v))
 			continue;
 		st->pages_scanned += (v->end - v->start) >> PAGE_SHIFT;
-		if (kdat.has_pagemap_scan)
-			ret = scan_vma_pagemap_scan(fd, v, l, &st->pages_zero);
-		else
-			ret = scan_vma_pagemap(fd, v, l);
+		if (!kdat.has_pagemap_scan)
+			ret = scan_vma_pagemap(fd, v, list_of(v, anon, file, hidden));
 	}
+	if (!ret && kdat.has_pagemap_scan)
+		ret = scan_pagemap_scan(fd, md, anon, file, hidden);
 	close(fd);
 	return ret;
 }
