@@ -196,6 +196,9 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		th.creds = &tcr;
 	}
 
+	/* the process part goes into the leader's core only */
+	if (t->tid != dc->pid)
+		goto write;
 	pers = read_proc_file(dc->pid, "personality", NULL);
 	if (!pers) {
 		pr_perror("can't read /proc/%d/personality", dc->pid);
@@ -271,7 +274,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 
-	core.tc = t->tid == dc->pid ? &tc : NULL;
+	core.tc = &tc;
+write:
 	core.thread = &th;
 
 	img = open_image_at(dc->dfd, CR_FD_CORE, O_DUMP, t->tid);

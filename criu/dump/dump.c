@@ -151,26 +151,35 @@ static int cmp_pid(const void *a, const void *b)
 	return ((const struct dump_thread *)a)->tid - ((const struct dump_thread *)b)->tid;
 }
 
-static int is_seized(struct dump_ctx *dc, pid_t tid)
+/* Room for one more thread in dc->th: the array doubles. */
+static int grow_threads(struct dump_ctx *dc, int *cap)
 {
-	for (int i = 0; i < dc->nr_th; i++)
-		if (dc->th[i].tid == tid)
-			return 1;
+	struct dump_thread *n;
+
+	if (dc->nr_th < *cap)
+		return 0;
+	n = realloc(dc->th, (*cap ? *cap * 2 : 16) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	dc->th = n;
+	*cap = *cap ? *cap * 2 : 16;
+	memset(&dc->th[dc->nr_th], 0, (*cap - dc->nr_th) * sizeof(*n));
 	return 0;
 }
 
 /*
  * Seize every thread, again and again until a pass finds no new one: a
- * thread may clone another while we are at it.
+ * thread may clone another while we are at it. Which are seized already
+ * is a hash lookup: a pass over N threads costs N, not N^2.
  */
 static int seize_threads(struct dump_ctx *dc)
 {
+	struct pidmap seized = { 0 };
 	char path[64];
-	int found = 1;
+	int found = 1, cap = 0, ret = -1;
 
-	dc->th = calloc(MAX_THREADS, sizeof(*dc->th));
-	if (!dc->th)
-		return -1;
 	while (found) {
 		struct dirent *de;
 		DIR *d;
@@ -180,18 +189,17 @@ static int seize_threads(struct dump_ctx *dc)
 		d = opendir(path);
 		if (!d) {
 			pr_perror("can't list the threads of %d", dc->pid);
-			return -1;
+			goto out;
 		}
 		while ((de = readdir(d))) {
 			pid_t tid = atoi(de->d_name);
 			int state, stopsig;
 
-			if (tid <= 0 || is_seized(dc, tid))
+			if (tid <= 0 || pidmap_get(&seized, tid) >= 0)
 				continue;
-			if (dc->nr_th == MAX_THREADS) {
-				pr_err("can't dump task %d: more than %d threads\n", dc->pid, MAX_THREADS);
+			if (grow_threads(dc, &cap)) {
 				closedir(d);
-				return -1;
+				goto out;
 			}
 			state = compel_stop_task_sig(tid, &stopsig);
 			if (state < 0) {
@@ -199,13 +207,17 @@ static int seize_threads(struct dump_ctx *dc)
 				if (access(path, F_OK))
 					continue;	/* it exited meanwhile */
 				closedir(d);
-				return -1;
+				goto out;
 			}
 			dc->th[dc->nr_th].tid = tid;
 			dc->th[dc->nr_th].state = state;
 			dc->th[dc->nr_th].stopsig = stopsig;
 			dc->nr_th++;
 			found = 1;
+			if (pidmap_set(&seized, tid, dc->nr_th - 1)) {
+				closedir(d);
+				goto out;
+			}
 		}
 		closedir(d);
 	}
@@ -217,14 +229,17 @@ static int seize_threads(struct dump_ctx *dc)
 			dc->th[0] = dc->th[i];
 			dc->th[i] = t;
 		}
-	if (dc->th[0].tid != dc->pid) {
+	if (!dc->nr_th || dc->th[0].tid != dc->pid) {
 		pr_err("the leader of %d is gone\n", dc->pid);
-		return -1;
+		goto out;
 	}
 	qsort(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
 	dc->state = dc->th[0].state;
 	dc->stopsig = dc->th[0].stopsig;
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&seized);
+	return ret;
 }
 
 static void release_threads(struct dump_ctx *dc)
@@ -505,8 +520,13 @@ static int write_mm(struct dump_ctx *dc)
 static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	int32_t tids[MAX_THREADS];
+	int32_t *tids = calloc(dc->nr_th + 1, sizeof(*tids));
+	int ret;
 
+	if (!tids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	pe.pid = dc->pid;
 	pe.ppid = dc->ppid;
 	pe.pgid = dc->stat.pgid;
@@ -532,7 +552,9 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.zombie = true;
 		pe.exit_code = dc->exit_code;
 	}
-	return pb_write_one(img, &pe);
+	ret = pb_write_one(img, &pe);
+	free(tids);
+	return ret;
 }
 
 /* Written last: restore refuses a directory without it. */

@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "parasite.h"
 #include "parasite-blob.h"
+#include "pidmap.h"
 #include "proc_parse.h"
 #include "sk-unix.h"
 #include "pstree.pb-c.h"
@@ -74,8 +75,6 @@ struct dump_thread {
 	struct proc_status status;	/* task/TID/status: its creds */
 	uint32_t secbits;
 };
-
-#define MAX_THREADS	4096
 
 struct dump_ctx {
 	pid_t pid;

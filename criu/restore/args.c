@@ -341,8 +341,14 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
  */
 static uint32_t xstate_end(uint64_t features)
 {
+	/* cpuid is slow in a VM (it traps): every thread asks the same, remember the last answer */
+	static uint64_t last_features;
+	static uint32_t last_end;
 	unsigned int eax, ebx, ecx, edx;
 	uint32_t end = XSAVE_HDR_END;
+
+	if (last_end && features == last_features)
+		return last_end;
 
 	for (int i = 2; i < 63; i++) {
 		if (!(features & (1ULL << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
@@ -352,6 +358,8 @@ static uint32_t xstate_end(uint64_t features)
 		if (ebx + eax > end)
 			end = ebx + eax;
 	}
+	last_features = features;
+	last_end = end;
 	return end;
 }
 
