@@ -671,14 +671,14 @@ struct dump_tree {
 	int dfd;
 	struct file_table files;
 	struct dump_stats st;
+	struct pidmap idx;	/* pid -> index in p[] */
 };
 
 static struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
 {
-	for (int i = 0; i < t->nr; i++)
-		if (t->p[i].pid == pid)
-			return &t->p[i];
-	return NULL;
+	int32_t i = pid > 0 ? pidmap_get(&t->idx, pid) : -1;
+
+	return i < 0 ? NULL : &t->p[i];
 }
 
 static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
@@ -695,6 +695,10 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 		}
 		t->p = n;
 		t->cap = cap;
+	}
+	if (pidmap_set(&t->idx, pid, t->nr)) {
+		pr_err("out of memory\n");
+		return NULL;
 	}
 	dc = &t->p[t->nr++];
 	memset(dc, 0, sizeof(*dc));
@@ -1057,11 +1061,51 @@ static int mark_vm_children(struct dump_tree *t)
 	return 0;
 }
 
+static int kcmp_type, kcmp_failed;
+
+/* kcmp() orders kernel objects: sharers of one sort next to each other. */
+static int cmp_kcmp(const void *a, const void *b)
+{
+	pid_t x = (*(struct dump_ctx *const *)a)->pid, y = (*(struct dump_ctx *const *)b)->pid;
+	long r = syscall(SYS_kcmp, x, y, kcmp_type, 0, 0);
+
+	if (r < 0) {
+		kcmp_failed = errno;
+		return x - y;
+	}
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/* Is sharing @kind between @a and @b one restore can make again? 0 or -1 with a message. */
+static int check_pair(struct dump_tree *t, struct dump_ctx *a, struct dump_ctx *b, int k, int type,
+		      const char *what)
+{
+	int files = type == KCMP_FILES;
+
+	if (k < 2 && (b->vm_from == a->pid || a->vm_from == b->pid))
+		return 0;
+	if (k < 2) {
+		pr_err("can't dump: process %d shares %s with process %d; only a child sharing "
+		       "both memory and signal handlers (CLONE_VM | CLONE_SIGHAND) with the parent "
+		       "that cloned it is supported\n", b->pid, what, a->pid);
+		return -1;
+	}
+	if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
+		pr_err("can't dump: process %d shares %s with process %d, which is not its "
+		       "parent (only a child sharing with the parent that cloned it can be "
+		       "restored)\n", b->pid, what, a->pid);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Processes sharing what fork() copies (clone with CLONE_VM, CLONE_FILES,
  * CLONE_FS, CLONE_SIGHAND, or a vfork in progress) would come back with
  * copies: refuse them by name, unless it is an fs or fd table shared
- * with the parent that created the process.
+ * with the parent that created the process. The live processes are
+ * sorted by kcmp() once per kind, so sharers are neighbours: n log n
+ * kcmp() calls, not n^2.
  */
 static int check_sharing(struct dump_tree *t)
 {
@@ -1074,6 +1118,8 @@ static int check_sharing(struct dump_tree *t)
 		{ KCMP_FILES, "its fd table (CLONE_FILES)" },
 		{ KCMP_FS, "its cwd, root and umask (CLONE_FS)" },
 	};
+	struct dump_ctx **live;
+	int n = 0, ret = -1;
 
 	if (link_sharing_parents(t))
 		return -1;
@@ -1084,34 +1130,39 @@ static int check_sharing(struct dump_tree *t)
 			       "in the session of a zombie sibling; not supported\n", t->p[i].pid);
 			return -1;
 		}
+	live = calloc(t->nr + 1, sizeof(*live));
+	if (!live) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (int i = 0; i < t->nr; i++)
-		for (int j = i + 1; j < t->nr; j++) {
-			struct dump_ctx *a = &t->p[i], *b = &t->p[j];
-
-			if (a->zombie || b->zombie)
-				continue;
-			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-				int files = kinds[k].type == KCMP_FILES;
-
-				if (!kcmp_same(a->pid, b->pid, kinds[k].type))
-					continue;
-				if (k < 2 && b->vm_from == a->pid)
-					continue;
-				if (k < 2) {
-					pr_err("can't dump: process %d shares %s with process %d; only a child sharing "
-					       "both memory and signal handlers (CLONE_VM | CLONE_SIGHAND) with the parent "
-					       "that cloned it is supported\n", b->pid, kinds[k].what, a->pid);
-					return -1;
-				}
-				if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
-					pr_err("can't dump: process %d shares %s with process %d, which is not its "
-					       "parent (only a child sharing with the parent that cloned it can be "
-					       "restored)\n", b->pid, kinds[k].what, a->pid);
-					return -1;
-				}
-			}
+		if (!t->p[i].zombie)
+			live[n++] = &t->p[i];
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		kcmp_type = kinds[k].type;
+		kcmp_failed = 0;
+		qsort(live, n, sizeof(*live), cmp_kcmp);
+		if (kcmp_failed) {
+			errno = kcmp_failed;
+			pr_perror("kcmp of the tree's processes");
+			goto out;
 		}
-	return 0;
+		/* a run of sharers: every pair in it must be one restore makes again */
+		for (int a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && kcmp_same(live[a]->pid, live[b]->pid, kinds[k].type); b++)
+				;
+			for (int x = a; x < b; x++)
+				for (int y = x + 1; y < b; y++)
+					if (check_pair(t, live[x] < live[y] ? live[x] : live[y],
+						       live[x] < live[y] ? live[y] : live[x], k, kinds[k].type,
+						       kinds[k].what))
+						goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(live);
+	return ret;
 }
 
 /* The pids of the live processes, in tree order. */
@@ -1297,6 +1348,7 @@ out_close:
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);
+	pidmap_free(&t.idx);
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
