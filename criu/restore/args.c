@@ -28,7 +28,7 @@
 
 #include "rst.h"
 
-static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len);
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
 
 static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
 {
@@ -100,7 +100,7 @@ static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct rest
 			   struct rst_vdso_part *tgt, uint8_t *proxy_buf)
 {
 	struct vdso_symtab old = { 0 }, new;
-	struct proc_vma boot[2] = {
+	struct span boot[2] = {
 		{ .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len },
 		{ .start = rc->tree->cow.base, .end = rc->tree->cow.base + rc->tree->cow.len },
 	};
@@ -164,37 +164,22 @@ static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_ar
 	return 0;
 }
 
-static int overlaps(uint64_t s, uint64_t e, uint64_t s2, uint64_t e2)
+/* A hole free both in the child now (@self) and in the task to be. */
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len)
 {
-	return s < e2 && s2 < e;
-}
+	struct span_set ss = { 0 };
+	uint64_t hole = 0;
 
-/* A hole free both in the child now and in the task to be. */
-static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len)
-{
-	uint64_t cand = kdat.task_size - (1ULL << 32);	/* stay well below the stack */
-
-	while (cand > (1ULL << 32)) {
-		uint64_t end = cand + len, lowest = cand;
-		int hit = 0;
-
-		for (size_t i = 0; i < rc->mm->n_vmas; i++)
-			if (overlaps(cand, end, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end)) {
-				hit = 1;
-				if (rc->mm->vmas[i]->start < lowest)
-					lowest = rc->mm->vmas[i]->start;
-			}
-		for (int i = 0; i < nr_self; i++)
-			if (overlaps(cand, end, self[i].start, self[i].end)) {
-				hit = 1;
-				if (self[i].start < lowest)
-					lowest = self[i].start;
-			}
-		if (!hit)
-			return cand;
-		cand = ((lowest - len) & ~(PAGE_SIZE - 1)) - PAGE_SIZE;
-	}
-	return 0;
+	for (size_t i = 0; i < nr_self; i++)
+		if (span_set_add(&ss, self[i].start, self[i].end))
+			goto out;
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		if (span_set_add(&ss, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end))
+			goto out;
+	hole = find_free_hole(&ss, len, PAGE_SIZE);
+out:
+	free(ss.s);
+	return hole;
 }
 
 static void *bump(char **p, size_t size)
@@ -764,38 +749,46 @@ static size_t vdso_park_size(struct self_vdso *sv)
  * In the parent, before forking: size the bootstrap area, find a hole for
  * it and reserve the hole, so the child inherits the reservation.
  */
-int plan_bootstrap(struct rst_ctx *rc)
+int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso *sv)
 {
 	ThreadCoreEntry *th = rc->core->thread;
-	struct proc_vma *self;
-	struct self_vdso sv;
 	size_t nr_sig, len;
-	int nr_self, ret = -1;
 	void *mem;
 
-	if (parse_maps(0, &self, &nr_self))
-		return -1;
-	find_self_vdso(&sv, self, nr_self);
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
-	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
+	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
 	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
-	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
+	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
-	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
+	rc->bootstrap = find_bootstrap_hole(rc, taken->s, taken->n, len);
 	if (!rc->bootstrap) {
 		pr_err("no room for the restorer in the address space of %d\n", rc->pid);
-		goto out;
+		return -1;
 	}
 	mem = mmap((void *)rc->bootstrap, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (mem != (void *)rc->bootstrap) {
 		pr_perror("can't reserve room for the restorer at %lx", (unsigned long)rc->bootstrap);
-		goto out;
+		return -1;
 	}
 	rc->bootstrap_len = len;
-	ret = 0;
-out:
+	/* the next process's area goes elsewhere: all are reserved in our layout, which they inherit */
+	return span_set_add(taken, rc->bootstrap, rc->bootstrap + len);
+}
+
+/* criu's own layout, once, for plan_bootstrap(): the areas and the vDSO. */
+int self_layout(struct span_set *taken, struct self_vdso *sv)
+{
+	struct proc_vma *self;
+	int nr_self, ret = 0;
+
+	if (parse_maps(0, &self, &nr_self))
+		return -1;
+	find_self_vdso(sv, self, nr_self);
+	for (int i = 0; i < nr_self && !ret; i++)
+		ret = span_set_add(taken, self[i].start, self[i].end);
 	free_maps(self, nr_self);
 	return ret;
 }
@@ -828,15 +821,11 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	ThreadCoreEntry *th = rc->core->thread;
 	size_t nr_sig = nr_siginfo(rc);
 	size_t len = rc->bootstrap_len, park;
-	struct proc_vma *self;
-	struct self_vdso sv;
+	/* a restore process is criu's fork: its vDSO is where criu's is */
+	struct self_vdso sv = rc->tree->self_vdso;
 	struct restore_args *a;
-	int nr_self;
 	char *p, *mem;
 
-	if (parse_maps(0, &self, &nr_self))
-		return NULL;
-	find_self_vdso(&sv, self, nr_self);
 	park = vdso_park_size(&sv);
 	mem = mmap((void *)rc->bootstrap, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -896,9 +885,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))
 		goto err;
 	fill_vm_kids(rc, a);
-	free_maps(self, nr_self);
 	return a;
 err:
-	free_maps(self, nr_self);
 	return NULL;
 }

@@ -359,6 +359,7 @@ int cr_restore_tasks(void)
 	size_t want = 0, zombies = 0;
 	pid_t *trapped = NULL, pid;
 	struct restore_stats st = { 0 };
+	struct span_set taken = { 0 };
 	uint64_t pages = 0;
 	int ret = 1, status;
 
@@ -384,6 +385,8 @@ int cr_restore_tasks(void)
 	    plan_cow(&tr) || zombie_cores_prepare(&tr))
 		goto out;
 	root = &tr.t[0];
+	if (self_layout(&taken, &tr.self_vdso))
+		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
 			zombies++;
@@ -393,7 +396,7 @@ int cr_restore_tasks(void)
 		pages += tr.t[i].nr_pages;
 		st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
-		if (plan_bootstrap(&tr.t[i]))
+		if (plan_bootstrap(&tr.t[i], &taken, &tr.self_vdso))
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
@@ -442,6 +445,7 @@ int cr_restore_tasks(void)
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
 	zombie_cores_done(&tr);
+	free(taken.s);
 	free(trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
@@ -462,6 +466,7 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	free(taken.s);
 	zombie_cores_done(&tr);
 	free(trapped);
 	free_tree(&tr);

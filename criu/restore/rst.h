@@ -46,6 +46,10 @@
 struct rst_tree;
 struct rst_ctx;
 
+struct self_vdso {
+	struct rst_vdso_part part[VDSO_NR_PARTS];
+};
+
 
 /* One process to restore; the tree's tasks share files and inventory. */
 struct rst_ctx {
@@ -103,6 +107,7 @@ struct rst_tree {
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
 };
@@ -125,9 +130,6 @@ struct child_fds {
 	int files;		/* slot of the first of COW_DIRECT_FILES mapped files */
 };
 
-struct self_vdso {
-	struct rst_vdso_part part[VDSO_NR_PARTS];
-};
 
 #define XFEATURE_XTILEDATA	18
 #define XSAVE_HDR_END		576	/* legacy area + XSAVE header */
@@ -138,7 +140,8 @@ struct self_vdso {
 int read_inventory(struct rst_ctx *rc);
 int svc_fd(struct child_fds *cf, int fd, int slot);
 int check_siginfo_sizes(struct rst_ctx *rc);
-int plan_bootstrap(struct rst_ctx *rc);
+int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso *sv);
+int self_layout(struct span_set *taken, struct self_vdso *sv);
 struct restore_args *args_in(struct rst_ctx *rc);
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
 int premap_open(void *priv, const VmaEntry *v);
