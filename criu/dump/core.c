@@ -222,15 +222,15 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.pdeath_sig = dc->misc.pdeath_sig;
 	tc.has_no_new_privs = true;
 	tc.no_new_privs = dc->status.nonewprivs;
-	ItimerEntry it[3], *itp[3];
+	ItimerEntry it[NR_ITIMERS], *itp[NR_ITIMERS];
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NR_ITIMERS; i++) {
 		itimer_entry__init(&it[i]);
 		it[i].value_us = dc->misc.itimer[i].value_sec * 1000000ULL + dc->misc.itimer[i].value_usec;
 		it[i].interval_us = dc->misc.itimer[i].interval_sec * 1000000ULL + dc->misc.itimer[i].interval_usec;
 		itp[i] = &it[i];
 	}
-	tc.n_itimers = 3;
+	tc.n_itimers = NR_ITIMERS;
 	tc.itimers = itp;
 	tc.has_timer_slack_ns = true;
 	tc.timer_slack_ns = dc->misc.timer_slack;
@@ -247,7 +247,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	PosixTimerEntry pt[MAX_POSIX_TIMERS], *ptp[MAX_POSIX_TIMERS];
 
 	for (int i = 0; i < dc->nr_timers; i++) {
-		typeof(dc->misc.timers[0].spec) *sp = &dc->misc.timers[i].spec;
+		struct k_itimerspec *sp = &dc->misc.timers[i].spec;
 
 		posix_timer_entry__init(&pt[i]);
 		pt[i].id = dc->timers[i].id;

@@ -289,7 +289,7 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 	}
 	free(buf);
 	t->seccomp_mode = t->status.seccomp;
-	if (t->seccomp_mode != 2)
+	if (t->seccomp_mode != SECCOMP_MODE_FILTER_)
 		return 0;
 	/* index 0 is the oldest filter (the kernel walks back from the newest): count them, store in that order */
 	for (n = 0; ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, n, NULL) > 0; n++)
@@ -390,6 +390,32 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	return 0;
 }
 
+/*
+ * What restore would refuse on this machine is refused now, while the
+ * task runs on: a hard limit above criu's own that only CAP_SYS_RESOURCE
+ * could set again, POSIX timers on a kernel that can't give them their
+ * ids back (PR_TIMER_CREATE_RESTORE_IDS, 6.17).
+ */
+static int check_restorable(struct dump_ctx *dc)
+{
+	for (int i = 0; i < NR_RLIMITS; i++) {
+		struct rlimit ours;
+
+		if (getrlimit(i, &ours) || dc->misc.rlim[i].max <= ours.rlim_max || has_cap_sys_resource())
+			continue;
+		pr_err("can't dump task %d: its hard limit %d is %lu, above criu's (%lu), and restoring it needs "
+		       "CAP_SYS_RESOURCE, which criu lacks\n", dc->pid, i, (unsigned long)dc->misc.rlim[i].max,
+		       (unsigned long)ours.rlim_max);
+		return -1;
+	}
+	if (dc->nr_timers && prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0) < 0) {
+		pr_err("can't dump task %d: it has POSIX timers, and this kernel can't create them with their ids "
+		       "(PR_TIMER_CREATE_RESTORE_IDS, Linux 6.17)\n", dc->pid);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -413,6 +439,8 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	if (check_restorable(dc))
+		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	for (int i = 1; i < dc->nr_th; i++)

@@ -72,12 +72,7 @@ struct rst_sigcontext {
 struct rst_ucontext {
 	uint64_t uc_flags;
 	uint64_t uc_link;
-	struct {
-		uint64_t ss_sp;
-		int32_t ss_flags;
-		int32_t pad;
-		uint64_t ss_size;
-	} uc_stack;
+	struct k_altstack uc_stack;
 	struct rst_sigcontext uc_mcontext;
 	uint64_t uc_sigmask;
 };
@@ -89,12 +84,10 @@ struct rst_sigframe {
 	uint8_t info[128];
 };
 
-#define RST_MAX_GROUPS	4096
-
 struct rst_creds {
 	uint32_t uid, euid, suid, fsuid;
 	uint32_t gid, egid, sgid, fsgid;
-	uint32_t groups[RST_MAX_GROUPS];
+	uint32_t *groups;		/* ngroups of them, up to the kernel's NGROUPS_MAX */
 	int32_t ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint32_t secbits;
@@ -102,11 +95,9 @@ struct rst_creds {
 };
 
 struct rst_timer {
-	int32_t id, clock, signo, notify, tid, pad;
-	uint64_t value;		/* sigev_value */
-	struct {
-		int64_t interval_sec, interval_nsec, value_sec, value_nsec;
-	} spec;
+	int32_t id, clock;
+	struct k_sigevent sev;
+	struct k_itimerspec spec;
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
@@ -130,7 +121,11 @@ struct rst_seccomp {
 	struct rst_filter *f;
 };
 
-/* A thread other than the leader, started by the restorer with its tid. */
+/*
+ * A thread: what it sets for itself before entering its registers.
+ * threads[0] is the leader, which runs the restorer on its own stack;
+ * the restorer starts each other one with its tid, on the stack given.
+ */
 struct rst_thread {
 	int32_t tid;
 	uint32_t pad;
@@ -141,7 +136,7 @@ struct rst_thread {
 	uint64_t robust_list, robust_len;
 	char comm[16];
 	uint64_t stack, stack_size;
-	struct rst_sigframe *sigframe;
+	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
 	struct rst_seccomp seccomp;
 	struct rst_creds *creds;	/* its own, or the process's */
 };
@@ -201,17 +196,13 @@ struct restore_args {
 	uint64_t auxv[128];
 
 	struct k_sigaction sa[NR_SIGNALS];
-	struct {
-		uint64_t cur, max;
-	} rlim[NR_RLIMITS];
+	struct k_rlimit rlim[NR_RLIMITS];
 	uint32_t nr_rlim;
 	struct rst_creds creds;
 	int32_t dumpable;
 	int32_t pdeath_sig;
 	int32_t no_new_privs;
-	struct {
-		int64_t interval_sec, interval_usec, value_sec, value_usec;
-	} itimer[3];
+	struct k_itimerval itimer[NR_ITIMERS];
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
@@ -220,24 +211,17 @@ struct restore_args {
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;
 
-	uint64_t fs_base, gs_base;
-	uint64_t rseq_ptr;
-	uint32_t rseq_size, rseq_sig;
-	uint64_t clear_child_tid;	/* the leader's */
-	uint64_t robust_list, robust_len;
-
 	uint8_t (*siginfo)[128];	/* queued signals to put back */
 	int32_t *siginfo_tid;		/* the thread each is queued to; 0: process-wide */
 	uint32_t nr_siginfo;
 
-	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
 	struct late_fd pidfds[64];	/* opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;
-	struct rst_thread *threads;	/* all but the leader */
+	struct rst_thread *threads;	/* threads[0] is the leader */
 	uint32_t nr_threads;
 	int32_t pid;
 	int32_t stop_signo;		/* re-enter a group stop with this signal before queueing signals; 0: none */
@@ -246,8 +230,6 @@ struct restore_args {
 	int32_t log_level;
 	uint64_t log_start_us;		/* CLOCK_MONOTONIC of criu's first log line */
 	int32_t close_from;		/* service fds: everything from here up goes */
-
-	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
 
 	struct rst_vm_kid vm_kids[RST_MAX_VM_KIDS];
 	uint32_t nr_vm_kids;

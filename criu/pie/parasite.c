@@ -46,7 +46,7 @@ static int dump_misc(struct parasite_misc *m)
 		}
 	}
 	m->brk = sys_brk(0);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NR_ITIMERS; i++) {
 		ret = __S(__NR_getitimer, i, &m->itimer[i], 0, 0, 0, 0);
 		if (ret < 0) {
 			m->err_where = 4;

@@ -11,6 +11,7 @@
 #include <linux/auxvec.h>
 #include <asm/prctl.h>
 #include <asm/unistd.h>
+#include <linux/sched.h>
 
 #include "clone3-stack.h"
 #include "compel/blob.h"
@@ -46,7 +47,7 @@ static void progress(const char *what)
 	} ts = { 0, 0 };
 
 	/* microseconds since criu's log started, as its own lines count: what each step costs */
-	__S(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts, 0, 0, 0, 0);
+	__S(__NR_clock_gettime, CLOCK_MONOTONIC, &ts, 0, 0, 0, 0);
 	n = blob_snprintf(buf, sizeof(buf), "restorer %d: at %lu us: %s\n", (int)sys_getpid(),
 			  (unsigned long)(ts.sec * 1000000 + ts.nsec / 1000 - A->log_start_us), what);
 	sys_write(A->log_fd, buf, n);
@@ -370,7 +371,10 @@ static void install_guards(struct restore_args *a)
 			      "installing a guard region");
 }
 
-#define sys_mseal(a, l)	__S(462 /* __NR_mseal */, a, l, 0, 0, 0, 0)
+#ifndef __NR_mseal
+#define __NR_mseal	462	/* Linux 6.10 */
+#endif
+#define sys_mseal(a, l)	__S(__NR_mseal, a, l, 0, 0, 0, 0)
 
 /* Last of the memory: a sealed area can't be changed any more, by us either. */
 static void seal_vmas(struct restore_args *a)
@@ -394,6 +398,22 @@ static void protect_vmas(struct restore_args *a)
 	}
 }
 
+#define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
+#define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
+
+/* What each thread, the leader too, sets for itself: TLS bases, rseq, tid address, robust list, name. */
+static void thread_self(struct rst_thread *t)
+{
+	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting the fs base");
+	check(sys_arch_prctl(ARCH_SET_GS, t->gs_base), "setting the gs base");
+	if (t->rseq_size)
+		check(__S(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig, 0, 0), "registering rseq");
+	sys_set_tid_address(t->clear_child_tid);
+	if (t->robust_list)
+		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
+	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+}
+
 static void restore_task_state(struct restore_args *a)
 {
 	/* memory and signal handlers shared with the parent are the parent's to restore */
@@ -406,13 +426,7 @@ static void restore_task_state(struct restore_args *a)
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
 	}
-	check(sys_arch_prctl(ARCH_SET_FS, a->fs_base), "setting the fs base");
-	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
-	if (a->rseq_size)
-		check(__S(__NR_rseq, a->rseq_ptr, a->rseq_size, 0, a->rseq_sig, 0, 0), "registering rseq");
-	__S(__NR_set_tid_address, a->clear_child_tid, 0, 0, 0, 0, 0);
-	if (a->robust_list)
-		check(__S(__NR_set_robust_list, a->robust_list, a->robust_len, 0, 0, 0, 0), "set_robust_list");
+	thread_self(&a->threads[0]);
 	if (a->pdeath_sig)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
@@ -430,11 +444,9 @@ static void restore_task_state(struct restore_args *a)
 		int32_t prio = a->sched_prio;
 
 		check(__S(__NR_sched_setscheduler, 0, a->sched_policy, &prio, 0, 0, 0), "sched_setscheduler");
-		check(__S(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, a->nice, 0, 0, 0), "setpriority");
+		check(__S(__NR_setpriority, PRIO_PROCESS, 0, a->nice, 0, 0, 0), "setpriority");
 	}
 }
-
-#define PR_TIMER_CREATE_RESTORE_IDS	77
 
 /*
  * Last, so that the timers start counting as late as possible. POSIX
@@ -443,27 +455,23 @@ static void restore_task_state(struct restore_args *a)
  */
 static void restore_timers(struct restore_args *a)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NR_ITIMERS; i++)
 		check(__S(__NR_setitimer, i, &a->itimer[i], 0, 0, 0, 0), "setitimer");
 	if (!a->nr_timers)
 		return;
-	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0),
+	      "PR_TIMER_CREATE_RESTORE_IDS");
 	for (uint32_t i = 0; i < a->nr_timers; i++) {
 		struct rst_timer *t = &a->timers[i];
-		struct {
-			uint64_t value;
-			int32_t signo, notify;
-			int32_t tid;
-			int32_t pad[11];
-		} sev = { .value = t->value, .signo = t->signo, .notify = t->notify, .tid = t->tid };
 		int32_t id = t->id;
 
-		check(__S(__NR_timer_create, t->clock, &sev, &id, 0, 0, 0), "timer_create");
+		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
 		if (id != t->id)
 			fail("timer_create did not give the timer its id back", -EINVAL);
 		check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
 	}
-	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0),
+	      "PR_TIMER_CREATE_RESTORE_IDS");
 }
 
 /*
@@ -594,7 +602,7 @@ static void install_filters(struct rst_seccomp *s, uint32_t from, uint32_t to, u
  */
 static void apply_seccomp(struct rst_seccomp *s, int leader)
 {
-	if (s->mode == 1) {
+	if (s->mode == SECCOMP_MODE_STRICT_) {
 		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
 		return;
 	}
@@ -673,11 +681,7 @@ struct clone_args_k {
 	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-#define CLONE_THREAD_FLAGS	(0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000)
-				/* VM | FS | FILES | SIGHAND | THREAD | SYSVSEM */
-
-#define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
-#define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
+#define CLONE_THREAD_FLAGS	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
 
 static void __attribute__((noreturn)) sigreturn(uint64_t sp);
 
@@ -685,14 +689,7 @@ static void thread_main(void *arg)
 {
 	struct rst_thread *t = arg;
 
-	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting a thread's fs base");
-	check(sys_arch_prctl(ARCH_SET_GS, t->gs_base), "setting a thread's gs base");
-	if (t->rseq_size)
-		check(__S(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig, 0, 0), "registering a thread's rseq");
-	sys_set_tid_address(t->clear_child_tid);
-	if (t->robust_list)
-		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
-	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+	thread_self(t);
 	/* credentials and no_new_privs belong to each thread */
 	restore_creds(t->creds);
 	if (A->no_new_privs)
@@ -704,7 +701,7 @@ static void thread_main(void *arg)
 
 static void start_threads(struct restore_args *a)
 {
-	for (uint32_t i = 0; i < a->nr_threads; i++) {
+	for (uint32_t i = 1; i < a->nr_threads; i++) {
 		struct rst_thread *t = &a->threads[i];
 		int32_t tid = t->tid;
 		struct clone_args_k ca = {
@@ -808,7 +805,7 @@ long blob_main(void *data)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
 	unblock_trap();
-	apply_seccomp(&a->seccomp, 1);
+	apply_seccomp(&a->threads[0].seccomp, 1);
 
-	sigreturn((uint64_t)a->sigframe + 8);
+	sigreturn((uint64_t)a->threads[0].sigframe + 8);
 }

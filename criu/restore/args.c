@@ -295,16 +295,6 @@ out:
 	return ret;
 }
 
-static int have_cap_sys_resource(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return 0;
-	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
-}
-
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 {
 	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
@@ -312,8 +302,8 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 	sc->rdi = g->di; sc->rsi = g->si; sc->rbp = g->bp; sc->rbx = g->bx;
 	sc->rdx = g->dx; sc->rax = g->ax; sc->rcx = g->cx; sc->rsp = g->sp;
 	sc->rip = g->ip; sc->eflags = g->flags;
-	sc->cs = 0x33;
-	sc->ss = 0x2b;
+	sc->cs = USER_CS;
+	sc->ss = USER_DS;
 }
 
 /*
@@ -365,9 +355,9 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 
 	memset(f, 0, sizeof(*f));
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-	f->uc.uc_stack.ss_sp = th->altstack->sp;
-	f->uc.uc_stack.ss_flags = th->altstack->flags;
-	f->uc.uc_stack.ss_size = th->altstack->size;
+	f->uc.uc_stack.sp = th->altstack->sp;
+	f->uc.uc_stack.flags = th->altstack->flags;
+	f->uc.uc_stack.size = th->altstack->size;
 	f->uc.uc_sigmask = th->blk_sigset;
 	fill_regs(&f->uc.uc_mcontext, th->gpregs);
 
@@ -389,7 +379,7 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 		size = x->len;
 
 	/* The software-reserved bytes tell rt_sigreturn this is a full XSAVE image. */
-	uint32_t *sw = (uint32_t *)(xsave + 464);
+	uint32_t *sw = (uint32_t *)(xsave + XSAVE_SW_BYTES);
 
 	sw[0] = XSTATE_MAGIC1;
 	sw[1] = size + 4;
@@ -423,10 +413,9 @@ static int stop_signal(struct rst_ctx *rc, struct restore_args *a)
 	return sig;
 }
 
-static int fill_task(struct rst_ctx *rc, struct restore_args *a)
+static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *groups)
 {
 	TaskCoreEntry *tc = rc->core->tc;
-	ThreadCoreEntry *th = rc->core->thread;
 	MmEntry *mm = rc->mm;
 
 	a->mm.start_code = mm->start_code;
@@ -464,7 +453,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource >= NR_RLIMITS)
 			continue;
 		getrlimit(r->resource, &cur);
-		if (r->max > cur.rlim_max && !have_cap_sys_resource()) {
+		if (r->max > cur.rlim_max && !has_cap_sys_resource()) {
 			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
 			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
 			       (unsigned long)cur.rlim_max);
@@ -475,12 +464,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource + 1 > a->nr_rlim)
 			a->nr_rlim = r->resource + 1;
 	}
-	if (tc->creds->n_groups > RST_MAX_GROUPS) {
-		pr_err("can't restore %d: it has %zu supplementary groups, more than %d\n", rc->pid,
-		       tc->creds->n_groups, RST_MAX_GROUPS);
-		return -1;
-	}
-	creds_to_rst(&a->creds, tc->creds);
+	creds_to_rst(&a->creds, tc->creds, groups);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
 	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
@@ -491,7 +475,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
 	a->stop_signo = stop_signal(rc, a);
-	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
+	for (size_t i = 0; i < tc->n_itimers && i < NR_ITIMERS; i++) {
 		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
 		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
@@ -503,10 +487,10 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 
 		t->id = p->id;
 		t->clock = p->clock;
-		t->signo = p->signo;
-		t->notify = p->notify;
-		t->tid = p->has_notify_tid ? p->notify_tid : 0;
-		t->value = p->sigev_value;
+		t->sev.signo = p->signo;
+		t->sev.notify = p->notify;
+		t->sev.tid = p->has_notify_tid ? p->notify_tid : 0;
+		t->sev.value = p->sigev_value;
 		t->spec.value_sec = p->value_ns / 1000000000ULL;
 		t->spec.value_nsec = p->value_ns % 1000000000ULL;
 		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
@@ -526,16 +510,6 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		a->sched_prio = tc->has_sched_prio ? tc->sched_prio : 0;
 		a->nice = tc->nice;
 	}
-	if (th->rseq && th->rseq->size) {
-		a->rseq_ptr = th->rseq->ptr;
-		a->rseq_size = th->rseq->size;
-		a->rseq_sig = th->rseq->signature;
-	}
-	a->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
-	a->robust_list = th->has_robust_list ? th->robust_list : 0;
-	a->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
-	a->fs_base = th->gpregs->fs_base;
-	a->gs_base = th->gpregs->gs_base;
 	a->pid = rc->pid;
 	return 0;
 }
@@ -584,11 +558,11 @@ static size_t nr_siginfo(struct rst_ctx *rc)
 static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
 {
 	s->mode = th->has_seccomp_mode ? th->seccomp_mode : 0;
-	if (s->mode > 2) {
+	if (s->mode > SECCOMP_MODE_FILTER_) {
 		pr_err("core-%d.img: unknown seccomp mode %u\n", th->tid, s->mode);
 		return -1;
 	}
-	if (s->mode != 2)
+	if (s->mode != SECCOMP_MODE_FILTER_)
 		return 0;
 	s->f = bump(p, th->n_seccomp_filters * sizeof(*s->f));
 	for (size_t i = 0; i < th->n_seccomp_filters; i++) {
@@ -625,13 +599,13 @@ static uint32_t shared_filters(struct rst_ctx *rc)
 	ThreadCoreEntry *l = rc->core->thread;
 	size_t n = l->n_seccomp_filters;
 
-	if (!rc->nr_tcores || !l->has_seccomp_mode || l->seccomp_mode != 2)
+	if (!rc->nr_tcores || !l->has_seccomp_mode || l->seccomp_mode != SECCOMP_MODE_FILTER_)
 		return 0;
 	for (size_t t = 0; t < rc->nr_tcores; t++) {
 		ThreadCoreEntry *th = rc->tcores[t]->thread;
 		size_t k = 0;
 
-		if (!th->has_seccomp_mode || th->seccomp_mode != 2)
+		if (!th->has_seccomp_mode || th->seccomp_mode != SECCOMP_MODE_FILTER_)
 			return 0;
 		while (k < n && k < th->n_seccomp_filters && same_filter(&l->seccomp_filters[k], &th->seccomp_filters[k]))
 			k++;
@@ -649,15 +623,26 @@ static size_t seccomp_size(ThreadCoreEntry *th)
 	return len;
 }
 
+/* Thread @i of the process: 0 is the leader, the others in pstree order. */
+static ThreadCoreEntry *thread_core(struct rst_ctx *rc, size_t i)
+{
+	return i ? rc->tcores[i - 1]->thread : rc->core->thread;
+}
+
+/*
+ * One rst_thread per thread, the leader's first: what each sets for
+ * itself. The leader runs on the restorer's stack and has the process's
+ * creds; another thread gets a stack and, if it had its own, its creds.
+ */
 static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 {
-	for (size_t i = 0; i < rc->nr_tcores; i++) {
-		ThreadCoreEntry *th = rc->tcores[i]->thread;
+	for (size_t i = 0; i <= rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = thread_core(rc, i);
 		struct rst_thread *t = &a->threads[i];
 		uint8_t *xsave;
 
 		memset(t, 0, sizeof(*t));
-		t->tid = th->tid;
+		t->tid = i ? th->tid : rc->pid;
 		t->fs_base = th->gpregs->fs_base;
 		t->gs_base = th->gpregs->gs_base;
 		if (th->rseq && th->rseq->size) {
@@ -668,38 +653,37 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
 		t->robust_list = th->has_robust_list ? th->robust_list : 0;
 		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
-		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : "");
+		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : rc->core->tc->comm);
 		t->sigframe = bump(p, sizeof(struct rst_sigframe));
 		xsave = bump(p, th->fpregs->xsave.len + 64);
-		t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
-		t->stack_size = RST_THREAD_STACK;
+		if (i) {
+			t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
+			t->stack_size = RST_THREAD_STACK;
+		}
 		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
 			return -1;
 		t->creds = &a->creds;
-		if (!th->creds)
+		if (!i || !th->creds)
 			continue;
-		if (th->creds->n_groups > RST_MAX_GROUPS) {
-			pr_err("can't restore thread %d: it has %zu supplementary groups, more than %d\n", t->tid,
-			       th->creds->n_groups, RST_MAX_GROUPS);
-			return -1;
-		}
 		t->creds = bump(p, sizeof(struct rst_creds));
-		creds_to_rst(t->creds, th->creds);
+		creds_to_rst(t->creds, th->creds, bump(p, th->creds->n_groups * sizeof(uint32_t)));
 	}
-	a->nr_threads = rc->nr_tcores;
+	a->nr_threads = rc->nr_tcores + 1;
 	return 0;
 }
 
-/* Bytes of the bootstrap area all threads but the leader need. */
+/* Bytes of the bootstrap area the threads need, the leader's included. */
 static size_t threads_size(struct rst_ctx *rc)
 {
 	size_t len = 0;
 
-	for (size_t i = 0; i < rc->nr_tcores; i++)
-		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
-		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
-		       seccomp_size(rc->tcores[i]->thread) +
-		       (rc->tcores[i]->thread->creds ? sizeof(struct rst_creds) + 64 : 0);
+	for (size_t i = 0; i <= rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = thread_core(rc, i);
+
+		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len +
+		       (i ? RST_THREAD_STACK : 0) + 4 * 64 + seccomp_size(th) +
+		       (i && th->creds ? sizeof(struct rst_creds) + 128 + th->creds->n_groups * sizeof(uint32_t) : 0);
+	}
 	return len;
 }
 
@@ -751,7 +735,6 @@ static size_t vdso_park_size(struct self_vdso *sv)
  */
 int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso *sv)
 {
-	ThreadCoreEntry *th = rc->core->thread;
 	size_t nr_sig, len;
 	void *mem;
 
@@ -759,8 +742,8 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
 	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
-	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
-	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
+	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
+	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
 	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, taken->s, taken->n, len);
@@ -818,7 +801,6 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
-	ThreadCoreEntry *th = rc->core->thread;
 	size_t nr_sig = nr_siginfo(rc);
 	size_t len = rc->bootstrap_len, park;
 	/* a restore process is criu's fork: its vDSO is where criu's is */
@@ -846,17 +828,17 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->pms = bump(&p, (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
-	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
+	a->threads = bump(&p, (rc->nr_tcores + 1) * sizeof(struct rst_thread));
 	a->timers = bump(&p, rc->core->tc->n_posix_timers * sizeof(struct rst_timer));
-	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
-	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
+	uint32_t *groups, shared;
 
-	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
+	if (fill_threads(rc, a, &p))
 		goto err;
-	a->seccomp.shared = shared_filters(rc);
+	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
+	shared = shared_filters(rc);
 	for (uint32_t i = 0; i < a->nr_threads; i++)
-		a->threads[i].seccomp.shared = a->seccomp.shared;
+		a->threads[i].seccomp.shared = shared;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
 	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
@@ -878,7 +860,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
-	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
+	if (fill_task(rc, a, groups) || fill_siginfo(rc, a))
 		goto err;
 	if (rc->vm_child)
 		a->shares_mm = 1;

@@ -134,6 +134,9 @@ struct child_fds {
 #define XFEATURE_XTILEDATA	18
 #define XSAVE_HDR_END		576	/* legacy area + XSAVE header */
 #define XSAVE_HDR_XSTATE_BV	512
+#define XSAVE_SW_BYTES		464	/* the FX area's software-reserved bytes: the XSAVE frame's description */
+#define USER_CS			0x33	/* x86-64 user code and data segment selectors */
+#define USER_DS			0x2b
 #define ARCH_REQ_XCOMP_PERM	0x1023
 
 /* ---- across the files of criu/restore/ ---- */
