@@ -59,6 +59,7 @@ struct cow_area {
 	int from;			/* the parent's area it takes pages from, or -1 */
 	uint64_t from_len;		/* bytes taken from there */
 	int late;			/* mapped after the fork; its pages are the restorer's to fill */
+	int pages;			/* the pagemap has pages for it */
 	const VmaEntry *vma;
 };
 
@@ -69,6 +70,7 @@ struct cow_task {
 	MmEntry *mm;
 	PagemapEntry **pms;
 	size_t nr_pms;
+	const uint8_t *vma_pages;	/* per area of mm: pages in the pagemap */
 	struct cow_area *areas;		/* sorted by address */
 	size_t nr_areas;
 	struct page_list inherited;	/* the pages marked in_parent */
@@ -97,6 +99,14 @@ int span_set_add(struct span_set *ss, uint64_t start, uint64_t end);
  * 4 GiB below the task size, or 0. Sorts and merges the set: O(n log n).
  */
 uint64_t find_free_hole(struct span_set *ss, uint64_t len, uint64_t align);
+
+/*
+ * The protection a private area is mapped with before the restorer gives
+ * it its own: writable if pages go in (@pages) or if it was writable once
+ * (VM_ACCOUNT, which mprotect() keeps; mapping an area writable that
+ * never was would charge it, and let it merge with neighbours it did not).
+ */
+uint32_t cow_map_prot(const VmaEntry *v, int pages);
 
 /* An fd to map file-backed area @v from (closed by the caller), or -1. */
 typedef int (*cow_open_fn)(void *priv, const VmaEntry *v);

@@ -35,6 +35,7 @@ struct rst_vma {
 	uint64_t start, end;
 	uint64_t pgoff;
 	uint32_t prot;
+	uint32_t map_prot;	/* what it is mapped with: writable first if pages go in or it was once */
 	uint32_t flags;		/* MAP_* */
 	int32_t fd;		/* for file-backed areas */
 	uint32_t kind;

@@ -349,6 +349,7 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 		a->nohuge = v->has_madv && (v->madv & (1ULL << MADV_NOHUGEPAGE));
 		a->from = -1;
 		a->late = mark[k] == -2;
+		a->pages = t->vma_pages && t->vma_pages[k];
 		a->slot = take_slot(ct, v, !a->late);
 		if (mark[k] >= 0) {
 			const struct cow_task *p = ct->t[t->parent];
@@ -525,6 +526,15 @@ static int drop_unshared(struct cow_task *t, struct cow_area *a)
 	return 0;
 }
 
+uint32_t cow_map_prot(const VmaEntry *v, int pages)
+{
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM)
+		return v->prot;
+	if (pages || (v->has_accounted && v->accounted) || !v->has_accounted)
+		return v->prot | PROT_READ | PROT_WRITE;
+	return v->prot;
+}
+
 /* A private mapping of a character device (/dev/zero) is anonymous memory with a file. */
 static int devzero_like(int fd)
 {
@@ -553,7 +563,8 @@ static int map_fresh(struct cow_task *t, struct cow_area *a, cow_open_fn open_fd
 {
 	const VmaEntry *v = a->vma;
 	uint64_t len = a->end - a->start;
-	int prot = PROT_READ | PROT_WRITE, flags = MAP_FIXED | (v->flags & MAP_NORESERVE), own = -1;
+	int prot = a->late ? cow_map_prot(v, a->pages) : PROT_READ | PROT_WRITE;
+	int flags = MAP_FIXED | (v->flags & MAP_NORESERVE), own = -1;
 	void *m;
 
 	if (vma_anon(v)) {
@@ -563,12 +574,7 @@ static int map_fresh(struct cow_task *t, struct cow_area *a, cow_open_fn open_fd
 			fd = own = open_fd(priv, v);
 		if (fd < 0)
 			return -1;
-		if (v->kind == VMA_KIND__VMA_FILE_PRIVATE) {
-			flags |= MAP_PRIVATE;
-		} else {
-			flags |= MAP_SHARED;
-			prot = v->prot;
-		}
+		flags |= v->kind == VMA_KIND__VMA_FILE_PRIVATE ? MAP_PRIVATE : MAP_SHARED;
 	}
 	m = mmap((void *)a->slot, len, prot, flags, vma_anon(v) ? -1 : fd, vma_anon(v) ? 0 : v->pgoff);
 	if (m == (void *)a->slot && v->kind == VMA_KIND__VMA_FILE_PRIVATE && devzero_like(fd) && touch_anon(m))

@@ -162,6 +162,7 @@ enum {
 	VMF_NORESERVE	= 1 << 4,	/* nr: MAP_NORESERVE */
 	VMF_SEALED	= 1 << 5,	/* sl: mseal() */
 	VMF_HUGETLB	= 1 << 6,	/* ht: hugetlbfs */
+	VMF_ACCOUNT	= 1 << 7,	/* ac: VM_ACCOUNT, it was writable once */
 };
 
 struct vmflag {
@@ -188,6 +189,7 @@ static const struct vmflag vmflags[] = {
 	{ "nr", -1, VMF_NORESERVE },
 	{ "sl", -1, VMF_SEALED },
 	{ "ht", -1, VMF_HUGETLB },
+	{ "ac", -1, VMF_ACCOUNT },
 	{ "um", -1, 0, "memory registered with userfaultfd is not supported" },
 	{ "uw", -1, 0, "memory registered with userfaultfd is not supported" },
 	{ "ui", -1, 0, "memory registered with userfaultfd is not supported" },
@@ -266,6 +268,8 @@ static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct 
 		v->flags |= MAP_NORESERVE;
 	if (props & VMF_SEALED)
 		v->has_sealed = v->sealed = true;
+	v->has_accounted = true;
+	v->accounted = !!(props & VMF_ACCOUNT);
 	if (props & VMF_GUARD)
 		md->may_guard[vi] = 1;
 	if (props & VMF_HUGETLB) {

@@ -228,9 +228,8 @@ static void map_vmas(struct restore_args *a)
 			continue;
 		}
 
-		/* Private areas are filled before they get their protection. */
-		if (v->kind != RST_VMA_FILE_SHARED)
-			prot |= PROT_READ | PROT_WRITE;
+		/* a private area is writable until it is filled, if it gets pages or was writable once */
+		prot = v->map_prot;
 		ret = sys_mmap(v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
 			       v->kind == RST_VMA_ANON ? -1 : v->fd, v->kind == RST_VMA_ANON ? 0 : v->pgoff);
 		if (ret != (long)v->start)
@@ -392,7 +391,7 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_FILE_SHARED || v->kind == RST_VMA_SYSVSHM || v->prot == (PROT_READ | PROT_WRITE))
+		if (v->kind == RST_VMA_SYSVSHM || v->prot == v->map_prot)
 			continue;
 		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}

@@ -269,6 +269,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
+		r->map_prot = cow_map_prot(v, rc->vma_pages && rc->vma_pages[i]);
 		fill_vma_extras(v, r, &guards);
 		if (v->kind == VMA_KIND__VMA_SHMEM) {
 			r->kind = RST_VMA_FILE_SHARED;

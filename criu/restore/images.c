@@ -163,6 +163,7 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 			       (unsigned long)addr);
 			return -1;
 		}
+		rc->vma_pages[i] = 1;
 		addr = mm->vmas[i]->end;
 	}
 	return 0;
@@ -178,7 +179,8 @@ static int read_pagemap(struct rst_ctx *rc)
 
 	if (!img)
 		return -1;
-	if (pb_read_one_required(img, (void **)&head))
+	rc->vma_pages = calloc(rc->mm->n_vmas + 1, 1);
+	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
 	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
@@ -318,6 +320,7 @@ static void free_ctx(struct rst_ctx *rc)
 	free(rc->uses);
 	free(rc->uses_shared);
 	free(rc->need);
+	free(rc->vma_pages);
 	cow_task_free(&rc->cow);
 }
 

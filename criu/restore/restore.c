@@ -344,6 +344,7 @@ static int plan_cow(struct rst_tree *tr)
 		rc->cow.live = !rc->zombie && !rc->vm_child;
 		rc->cow.mm = rc->vm_child ? NULL : rc->mm;
 		rc->cow.pms = rc->pms;
+		rc->cow.vma_pages = rc->vm_child ? NULL : rc->vma_pages;
 		rc->cow.nr_pms = rc->nr_pms;
 		tr->cow.t[i] = &rc->cow;
 	}

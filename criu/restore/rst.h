@@ -73,6 +73,7 @@ struct rst_ctx {
 	size_t nr_tcores;
 	MmEntry *mm;
 	size_t nr_guards;		/* guard regions in all its areas */
+	uint8_t *vma_pages;		/* per area: the pagemap has pages for it */
 	PagemapEntry **pms;
 	size_t nr_pms;
 	uint64_t nr_pages;
