@@ -26,6 +26,9 @@ int log_get_level(void);
 uint64_t log_start_us(void);
 int log_get_fd(void);
 void log_set_fd(int fd);
+/* From now on keep the first error printed (in this process), for log_first_error(). */
+void log_keep_errors(void);
+const char *log_first_error(void);
 
 void print_on_level(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
