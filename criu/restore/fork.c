@@ -180,9 +180,9 @@ int zombie_cores_prepare(struct rst_tree *tr)
 	snprintf(tr->core_dir, sizeof(tr->core_dir), "%s/.criu-zombie-cores.XXXXXX",
 		 opts.work_dir ? opts.work_dir : opts.imgs_dir);
 	if (!mkdtemp(tr->core_dir)) {
-		pr_perror("can't make %s", tr->core_dir);
+		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
+			tr->core_dir, strerror(errno));
 		tr->core_dir[0] = '\0';
-		return -1;
 	}
 	return 0;
 }
