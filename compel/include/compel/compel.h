@@ -52,7 +52,7 @@ void compel_set_log(compel_log_fn fn);
 
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
-	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP) */
+	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) */
 	COMPEL_TASK_ZOMBIE	= 3,
 };
 
@@ -65,6 +65,10 @@ int compel_stop_task(pid_t pid);
  */
 int compel_seize_task(pid_t pid);
 int compel_wait_task(pid_t pid);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_wait_task_sig(pid_t pid, int *stopsig);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_stop_task_sig(pid_t pid, int *stopsig);
 /* Detach; a task that was in a group stop is left stopped. 0 or -1. */
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */
