@@ -207,8 +207,8 @@ int compel_stop_task(pid_t pid)
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
 	 * without and let a filtered task fail later, loudly).
 	 */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP) &&
-	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, NULL))) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
+	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)

@@ -398,7 +398,7 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 
 static int xfer_setup(struct page_xfer *x)
 {
-	int wr[NR_PIPES];
+	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
 	long sz = kdat.pipe_max_size;
 
 	for (int i = 0; i < NR_PIPES; i++) {
@@ -413,6 +413,7 @@ static int xfer_setup(struct page_xfer *x)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 		wr[i] = x->pipes[i][1];
+		wr[NR_PIPES + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -420,7 +421,7 @@ static int xfer_setup(struct page_xfer *x)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;

@@ -39,8 +39,9 @@ struct compel_blob {
 	const struct compel_reloc *relocs;
 	size_t nr_relocs;
 	unsigned long entry;		/* offsets from the load address */
-	unsigned long syscall_off;	/* "syscall; int3" */
-	unsigned long trap_off;		/* the int3 reached when blob_main returns */
+	unsigned long syscall_off;	/* "syscall; ret": the tool's syscalls, healing on the ret */
+	unsigned long sigreturn_off;	/* "mov $15, %eax; syscall": rt_sigreturn of the frame at %rsp - 8 */
+	unsigned long trap_off;		/* the int3 reached when blob_main returns without a daemon */
 };
 
 /* Copy @blob into @mem (mem_size bytes) so that it runs at address @base. */
