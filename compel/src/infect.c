@@ -664,7 +664,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 
 		if (write(ctl->sock, &m, sizeof(m)) != sizeof(m) ||
-		    compel_wait_sock(ctl, ctl->sock) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+		    compel_wait_sock_how(ctl, ctl->sock, 0) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 			cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
 			ret = -1;
 		}

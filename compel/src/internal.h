@@ -28,6 +28,8 @@ struct parasite_ctl {
 
 /* Wait for the control socket to be readable, watching the task meanwhile. */
 int compel_wait_sock(struct parasite_ctl *ctl, int fd);
+/* The same, not cut short by compel_interrupted() (for the cure). */
+int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
 
 /* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
 int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);

@@ -25,6 +25,17 @@
 #define XSAVE_SW_XFEATURES	464	/* XCR0 copy in the software-reserved bytes */
 
 static compel_log_fn log_fn;
+static int (*interrupt_fn)(void);
+
+void compel_set_interrupt(int (*fn)(void))
+{
+	interrupt_fn = fn;
+}
+
+int compel_interrupted(void)
+{
+	return interrupt_fn && interrupt_fn();
+}
 
 void compel_set_log(compel_log_fn fn)
 {
@@ -126,6 +137,10 @@ static int wait_stop(pid_t pid, int *status)
 		}
 		if (now_ns() >= deadline) {
 			report_no_stop(pid);
+			return -1;
+		}
+		if (compel_interrupted()) {
+			cpr_err("interrupted while seizing task %d\n", pid);
 			return -1;
 		}
 		/* the trap is usually a reschedule away: yield before sleeping */

@@ -76,6 +76,82 @@ enum {
 	OPT_INHERIT_FD,
 };
 
+/* The actions an option means something for; any other use is an error. */
+enum { A_DUMP = 1, A_RESTORE = 2, A_CHECK = 4, A_SHOW = 8, A_ALL = 15 };
+
+static const struct opt_use {
+	int opt;
+	const char *name;
+	int actions;		/* 0: not implemented */
+} opt_uses[] = {
+	{ 't', "-t/--tree", A_DUMP },
+	{ 'D', "-D/--images-dir", A_DUMP | A_RESTORE },
+	{ 'W', "-W/--work-dir", A_DUMP | A_RESTORE },
+	{ 'o', "-o/--log-file", A_DUMP | A_RESTORE | A_CHECK },
+	{ 'v', "-v/--verbosity", A_ALL },
+	{ 'R', "-R/--leave-running", A_DUMP },
+	{ 's', "-s/--leave-stopped", A_DUMP },
+	{ 'j', "-j/--shell-job", A_DUMP | A_RESTORE },
+	{ 'd', "-d/--restore-detached", A_RESTORE },
+	{ 'S', "-S/--restore-sibling", A_RESTORE },
+	/* these two name how the images were made: restore takes them as well */
+	{ 'l', "-l/--file-locks", A_DUMP | A_RESTORE },
+	{ OPT_LINK_REMAP, "--link-remap", A_DUMP | A_RESTORE },
+	{ OPT_PIDFILE, "--pidfile", A_RESTORE },
+	{ OPT_FEATURE, "--feature", A_CHECK },
+	{ OPT_EXT_UNIX_SK, "--ext-unix-sk", A_DUMP | A_RESTORE },
+	{ OPT_TCP_ESTABLISHED, "--tcp-established", 0 },
+	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
+	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
+	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
+	{ OPT_EXTERNAL, "--external", A_DUMP },
+	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
+};
+
+static int opts_seen[2048];
+
+static int action_bit(const char *action)
+{
+	static const struct { const char *name; int bit; } acts[] = {
+		{ "dump", A_DUMP }, { "restore", A_RESTORE }, { "check", A_CHECK }, { "show", A_SHOW },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
+		if (!strcmp(action, acts[i].name))
+			return acts[i].bit;
+	return 0;
+}
+
+/* Options that don't apply to @action, conflicts, stray arguments: errors. */
+static int check_option_use(const char *action, int nr_args, char **args)
+{
+	int bit = action_bit(action), max_args = !strcmp(action, "show") ? 1 : 0;
+
+	if (!bit)
+		return 0;	/* unknown actions are reported as such */
+	for (size_t i = 0; i < ARRAY_SIZE(opt_uses); i++) {
+		if (!opts_seen[opt_uses[i].opt])
+			continue;
+		if (!opt_uses[i].actions) {
+			pr_err("%s is not implemented yet\n", opt_uses[i].name);
+			return -1;
+		}
+		if (!(opt_uses[i].actions & bit)) {
+			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
+			return -1;
+		}
+	}
+	if (opts.leave_running && opts.leave_stopped) {
+		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
+		return -1;
+	}
+	if (nr_args > max_args) {
+		pr_err("unexpected argument '%s' after %s\n", args[max_args], action);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -107,6 +183,8 @@ static int parse_options(int argc, char **argv)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+		if (c >= 0 && c < (int)ARRAY_SIZE(opts_seen))
+			opts_seen[c] = 1;
 		switch (c) {
 		case 't': {
 			char *end;
@@ -125,10 +203,14 @@ static int parse_options(int argc, char **argv)
 		case 'v':
 			if (!optarg)
 				opts.log_level++;
-			else if (optarg[0] == 'v')	/* -vvv */
+			else if (optarg[0] == 'v' && strspn(optarg, "v") == strlen(optarg))	/* -vvv */
 				opts.log_level += strlen(optarg) + 1;
-			else
-				opts.log_level = atoi(optarg);
+			else if (optarg[0] >= '0' && optarg[0] <= '9' && !optarg[1])
+				opts.log_level = optarg[0] - '0';
+			else {
+				pr_err("bad verbosity '%s': 0 to 4\n", optarg);
+				return -1;
+			}
 			break;
 		case 'R': opts.leave_running = true; break;
 		case 's': opts.leave_stopped = true; break;
@@ -206,6 +288,8 @@ int main(int argc, char **argv)
 	const char *action;
 	int ret;
 
+	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
+	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
 	if (parse_options(argc, argv))
 		return 1;
@@ -214,7 +298,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	action = argv[optind];
+	if (check_option_use(action, argc - optind - 1, argv + optind + 1))
+		return 1;
 	compel_set_log(compel_log);
+	compel_set_interrupt(interrupted);
 
 	if (!strcmp(action, "show")) {
 		if (optind + 1 >= argc) {

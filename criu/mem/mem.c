@@ -438,7 +438,18 @@ static void xfer_close(struct page_xfer *x)
 }
 
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+			  int *done);
+
 static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+		      int *done)
+{
+	if (check_interrupted())
+		return -1;
+	return xfer_round_one(x, pl, cur, skip_zero, done);
+}
+
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 		      int *done)
 {
 	struct parasite_pages *p = x->args;

@@ -224,6 +224,9 @@ int restore_task(struct rst_ctx *rc)
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
+	reaper_forget();
+	log_forward_errors();	/* our stderr is the task's, or closed */
 	tty = task_fd_space(rc, &cf);
 	if (tty < -1)
 		return -1;

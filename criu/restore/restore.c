@@ -60,8 +60,11 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 		struct rst_ctx *rc;
 
 		if (t < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
+				if (check_interrupted())
+					return -1;
 				continue;
+			}
 			pr_perror("waiting for the restored tree");
 			return -1;
 		}
@@ -74,9 +77,10 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 				gone++;
 				continue;
 			}
-			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
+			pr_err("restore of %d failed: the restoring process %s %d%s\n", t,
 			       WIFEXITED(status) ? "exited with" : "was killed by signal",
-			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			       *log_forwarded_errors() ? "" : " (see the log)");
 			return -1;
 		}
 		if (!WIFSTOPPED(status))
@@ -190,6 +194,21 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	}
 	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
+	if (check_interrupted())
+		return -1;
+	/*
+	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
+	 * and the reaper for what is let go already); after it, the kernel
+	 * lets the rest go whole. So EXITKILL goes first, then the word to the
+	 * reaper, then the tasks.
+	 */
+	for (size_t i = 0; i < nr; i++)
+		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
+			pr_perror("PTRACE_SETOPTIONS of %d", tids[i]);
+			return -1;
+		}
+	if (reaper_commit())
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
@@ -199,17 +218,27 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	return 0;
 }
 
-/* Only what we made and trace is ours to kill: a pid may be anyone's. */
+/*
+ * Only what we made and trace is ours to kill: a pid may be anyone's. A
+ * pid that is gone (most of them, after a failure) is no error.
+ */
 static int traced_by_us(pid_t pid)
 {
-	struct proc_status st;
-	int ours;
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
 
-	if (parse_pid_status(pid, &st))
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	ours = st.tracer_pid == getpid();
-	free_pid_status(&st);
-	return ours;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, "\nTracerPid:");
+	return p && atoi(p + 11) == getpid();
 }
 
 /* Which private areas are built before forking, so that children share their pages (cow.c). */
@@ -282,6 +311,8 @@ int cr_restore_tasks(void)
 	}
 	if (cow_reserve(&tr.cow))
 		goto out;
+	if (reaper_start(&tr) || log_share_errors())
+		goto out;
 	trapped = calloc(want + 1, sizeof(*trapped));
 	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");
@@ -310,7 +341,7 @@ int cr_restore_tasks(void)
 		goto kill;
 	close(tr.sync_pipe[1]);
 
-	if (wait_final_traps(&tr, trapped, want, zombies) < 0)
+	if (wait_final_traps(&tr, trapped, want, zombies) < 0 || check_interrupted())
 		goto kill;
 	if (finish_restore(&tr, trapped, want))
 		goto kill;
@@ -328,7 +359,10 @@ int cr_restore_tasks(void)
 	free(trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
-	if (waitpid(pid, &status, 0) != pid) {
+	interrupt_reset();
+	while (waitpid(pid, &status, 0) != pid) {
+		if (errno == EINTR)
+			continue;
 		pr_perror("waiting for %d", pid);
 		return 1;
 	}
@@ -345,6 +379,12 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	reaper_abort();
+	/* what went wrong in a restoring child was only in the log so far */
+	if (ret && log_to_file() && *log_forwarded_errors())
+		fprintf(stderr, "%s", log_forwarded_errors());
+	if (ret && interrupted())
+		pr_err("restore interrupted by signal %d; nothing of it was left running\n", interrupted());
 	free(trapped);
 	free_tree(&tr);
 	return ret;

@@ -146,4 +146,10 @@ int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
 
+/* reaper.c: kills the tree if criu dies before the restore is complete */
+int reaper_start(struct rst_tree *tr);
+void reaper_forget(void);
+int reaper_commit(void);
+void reaper_abort(void);
+
 #endif

@@ -963,6 +963,35 @@ def t_bad_option():
     expect_error(r, r"unrecognized|unknown|invalid|usage")
 
 
+def t_option_misuse():
+    """Conflicting options, options that mean nothing for the action (or
+    are not implemented), stray arguments and bad values are errors, and
+    nothing is created for them."""
+    d = new_dir("misuse", create=False)
+    cases = [
+        (("dump", "-t", "1", "-D", d, "-R", "-s"), (r"leave-running", r"leave-stopped")),
+        (("dump", "-t", "1", "-D", d, "stray"), (r"unexpected argument", r"stray")),
+        (("restore", "-D", d, "stray"), (r"unexpected argument", r"stray")),
+        (("check", "stray"), (r"unexpected argument", r"stray")),
+        (("show", "a", "b"), (r"unexpected argument", r"'b'")),
+        (("restore", "-D", d, "-R"), (r"leave-running", r"nothing for restore")),
+        (("restore", "-D", d, "-t", "1"), (r"--tree", r"nothing for restore")),
+        (("dump", "-t", "1", "-D", d, "-d"), (r"restore-detached", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--pidfile", "x"), (r"--pidfile", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--inherit-fd", "fd[0]:x"), (r"--inherit-fd", r"nothing for dump")),
+        (("restore", "-D", d, "--ghost-limit", "1M"), (r"--ghost-limit", r"nothing for restore")),
+        (("check", "-t", "1"), (r"--tree", r"nothing for check")),
+        (("dump", "-t", "1", "-D", d, "--feature", "x"), (r"--feature", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--tcp-established"), (r"--tcp-established", r"not implemented")),
+        (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
+    ]
+    for args, keys in cases:
+        r = criu(*args)
+        expect_error(r, *keys)
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
 # --------------------------------------------------------------------------
 
 def build_helper():
@@ -1064,6 +1093,7 @@ def main():
         check("unknown_action", t_unknown_action)
         check("no_action", t_no_action)
         check("bad_option", t_bad_option)
+        check("option_misuse", t_option_misuse)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("inherit_fd_missing", t_inherit_fd_missing)
 

@@ -154,6 +154,12 @@ class Tree:
         msg = b[NR_WORKERS * 8 + 8:NR_WORKERS * 8 + 8 + 256].split(b"\0")[0].decode(errors="replace")
         return beats, err, ready, msg
 
+    def clear_error(self):
+        """The restored tree maps the same state file: forget what an earlier try found."""
+        with open(self.state, "r+b") as f:
+            f.seek(NR_WORKERS * 8)
+            f.write(b"\0" * 4)
+
     def ready(self):
         try:
             return self.shared()[2] == 1
@@ -384,6 +390,7 @@ def restore_tries(binary, work, n, rnd):
     for i in range(n):
         sig = rnd.choice(SIGNALS)
         delay = rnd.uniform(0, span)
+        t.clear_error()
         rc, dt, err, sent = run_criu(["restore", "-D", d, "-d", "-o", "restore.log", "-v4"] + RST_OPTS, delay, sig)
         stats["tries"] += 1
         time.sleep(0.05)
@@ -393,7 +400,9 @@ def restore_tries(binary, work, n, rnd):
         if not alive:
             stats["nothing"] += 1
         elif len(alive) != len(all_tids):
-            why = "half alive: %s of %s (criu rc %d)" % (alive, all_tids, rc)
+            why = "half alive: %s of %s (criu rc %d): %s" % (alive, all_tids, rc, "; ".join(
+                "%d %s ppid %s tracer %s" % (x, state(x), status_field(x, "PPid"), status_field(x, "TracerPid"))
+                for x in alive))
         elif rc != 0 and sig != signal.SIGKILL:
             why = "criu failed (rc %d) but left the tree running: %s" % (rc, err.strip()[-200:])
         else:
@@ -428,6 +437,7 @@ def restore_tries(binary, work, n, rnd):
 
 def main():
     global VERBOSE
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     ap = argparse.ArgumentParser()
     ap.add_argument("--tries", type=int, default=100, help="dump tries")
     ap.add_argument("--restore-tries", type=int, default=50)

@@ -51,6 +51,15 @@ void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long b
 typedef void (*compel_log_fn)(int level, const char *fmt, va_list args);
 void compel_set_log(compel_log_fn fn);
 
+/*
+ * @fn returns non-zero when the tool wants to give up (it was asked to
+ * stop): compel's waits (for a seized task's stop, for the parasite's
+ * answer) then fail at once. The caller's cure rolls back as after any
+ * failure.
+ */
+void compel_set_interrupt(int (*fn)(void));
+int compel_interrupted(void);
+
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
 	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP) */
