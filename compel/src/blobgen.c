@@ -154,6 +154,9 @@ int main(int argc, char **argv)
 	fprintf(out, "\t.trap_off = %s_sym___blob_trap,\n", name);
 	fprintf(out, "};\n");
 
+	free(img);
+	munmap((void *)elf, st.st_size);
+	close(fd);
 	if (fclose(out))
 		die(strerror(errno));
 	return 0;

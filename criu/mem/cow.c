@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cow.h"
+#include "image.h"
 #include "crtools.h"
 #include "log.h"
 #include "pagerange.h"
@@ -534,6 +535,10 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 		if (map_area(ct, t, &t->areas[k]))
 			return -1;
 	fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && image_trusted(fd, pages_name)) {
+		close(fd);
+		return -1;
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", pages_name);
 		return -1;

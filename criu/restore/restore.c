@@ -287,6 +287,10 @@ int cr_restore_tasks(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
+	/* the images decide what the tasks get: only root's or the caller's are believed */
+	image_trust_required = 1;
+	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr.dfd, opts.imgs_dir))
+		goto out;
 	{
 		struct rst_ctx probe = { .dfd = tr.dfd };
 

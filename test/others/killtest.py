@@ -308,7 +308,7 @@ def dump_tries(binary, work, n, rnd):
     log("dump takes %.0f ms; killing within that" % (span * 1000))
 
     ok = bad = 0
-    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0}
+    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0, "early": 0}
     for i in range(n):
         sig = rnd.choice(SIGNALS)
         delay = rnd.uniform(0, span)
@@ -325,6 +325,8 @@ def dump_tries(binary, work, n, rnd):
                 why = "criu failed by itself (rc %d): %s" % (rc, err.strip()[-300:])
         elif sig != signal.SIGKILL and rc == 0:
             why = None  # it had just finished
+        elif sig != signal.SIGKILL and rc == -sig and not os.path.exists(os.path.join(d, "dump.log")):
+            stats["early"] += 1  # before criu's main(): its handlers were not there yet, nothing was done
         elif sig != signal.SIGKILL and (rc <= 0 or "interrupted" not in err):
             why = "criu got signal %d: rc %d, stderr %r" % (sig, rc, err.strip()[-300:])
         harm, leftover = t.check(allow_leftover=sent and sig == signal.SIGKILL)
@@ -393,9 +395,14 @@ def restore_tries(binary, work, n, rnd):
         t.clear_error()
         rc, dt, err, sent = run_criu(["restore", "-D", d, "-d", "-o", "restore.log", "-v4"] + RST_OPTS, delay, sig)
         stats["tries"] += 1
-        time.sleep(0.05)
-        reap()
-        alive = [x for x in all_tids if state(x) not in (None, "Z")]
+        # what criu left settles within an instant: all or nothing
+        deadline = time.time() + 1
+        while True:
+            time.sleep(0.05)
+            reap()
+            alive = [x for x in all_tids if state(x) not in (None, "Z")]
+            if not alive or len(alive) == len(all_tids) or time.time() > deadline:
+                break
         why = None
         if not alive:
             stats["nothing"] += 1
@@ -463,8 +470,9 @@ def main():
         ok += o
         bad += b
         print("dump: %d tries, %d survived unharmed (%d with the parasite's area left), %d harmed; "
-              "%d finished before the signal" % (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0),
-                                                  b, st.get("completed", 0)), flush=True)
+              "%d finished before the signal, %d signalled before criu's main()" %
+              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), b, st.get("completed", 0),
+               st.get("early", 0)), flush=True)
     if a.restore_tries:
         o, b, st = restore_tries(binary, work, a.restore_tries, rnd)
         ok += o
