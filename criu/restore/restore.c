@@ -222,7 +222,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
  * Only what we made and trace is ours to kill: a pid may be anyone's. A
  * pid that is gone (most of them, after a failure) is no error.
  */
-static int traced_by_us(pid_t pid)
+static int status_field_is(pid_t pid, const char *key, int want)
 {
 	char path[64], buf[4096], *p;
 	ssize_t n;
@@ -237,8 +237,13 @@ static int traced_by_us(pid_t pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	p = strstr(buf, "\nTracerPid:");
-	return p && atoi(p + 11) == getpid();
+	p = strstr(buf, key);
+	return p && atoi(p + strlen(key)) == want;
+}
+
+static int traced_by_us(pid_t pid)
+{
+	return status_field_is(pid, "\nTracerPid:", getpid());
 }
 
 /* Which private areas are built before forking, so that children share their pages (cow.c). */
@@ -294,9 +299,11 @@ int cr_restore_tasks(void)
 	{
 		struct rst_ctx probe = { .dfd = tr.dfd };
 
-		if (read_inventory(&probe))
+		int bad = read_inventory(&probe);
+
+		tr.inv = probe.inv;	/* freed with the tree, also when it was refused */
+		if (bad)
 			goto out;
-		tr.inv = probe.inv;
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
@@ -344,6 +351,7 @@ int cr_restore_tasks(void)
 	if (write(tr.sync_pipe[1], "g", 1) != 1)
 		goto kill;
 	close(tr.sync_pipe[1]);
+	tr.sync_pipe[1] = -1;
 
 	if (wait_final_traps(&tr, trapped, want, zombies) < 0 || check_interrupted())
 		goto kill;
@@ -378,9 +386,13 @@ kill:
 	for (int i = tr.nr - 1; i >= 0; i--)
 		if (traced_by_us(tr.t[i].pid))
 			kill(tr.t[i].pid, SIGKILL);
+	/* the root, traced yet or not, if it is still our child */
+	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
+		kill(pid, SIGKILL);
 reap:
 	if (!opts.restore_sibling)
-		waitpid(pid, &status, 0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 	ret = 1;
 out:
 	reaper_abort();

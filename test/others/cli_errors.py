@@ -1060,6 +1060,37 @@ def t_bad_option():
     expect_error(r, r"unrecognized|unknown|invalid|usage")
 
 
+def t_pidns_init_refused():
+    """The init of a pid namespace is refused at once (it used to hang the
+    dump), by name, and goes on running untouched."""
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "1000"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         close_fds=True, start_new_session=True)
+    try:
+        init = None
+        deadline = time.time() + 5
+        while init is None and time.time() < deadline:
+            kids = (read_text("/proc/%d/task/%d/children" % (p.pid, p.pid)) or "").split()
+            if kids and (read_text("/proc/%s/comm" % kids[0]) or "").strip() == "sleep":
+                init = int(kids[0])
+            time.sleep(0.01)
+        if init is None:
+            raise Fail("setup: no pid namespace init appeared")
+        before = proc_starttime(init)
+        d = new_dir("pidns", create=False)
+        for extra in ((), ("-R",)):
+            r = criu("dump", "-t", init, "-D", d, *extra)
+            expect_error(r, r"init of a pid namespace", str(init))
+        if proc_starttime(init) != before or proc_state(init) not in ("S", "R"):
+            raise Fail("the namespace's init %d did not go on (state %s)" % (init, proc_state(init)))
+        st = proc_status(init)
+        if st and st.get("TracerPid") != "0":
+            raise Fail("the namespace's init %d is still traced" % init)
+    finally:
+        p.kill()
+        p.wait()
+
+
 def t_option_misuse():
     """Conflicting options, options that mean nothing for the action (or
     are not implemented), stray arguments and bad values are errors, and
@@ -1192,6 +1223,7 @@ def main():
         check("no_action", t_no_action)
         check("bad_option", t_bad_option)
         check("option_misuse", t_option_misuse)
+        check("pidns_init_refused", t_pidns_init_refused)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("inherit_fd_missing", t_inherit_fd_missing)
 
