@@ -241,7 +241,20 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto reg;
 	}
 
-	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
+	const struct fd_kind *kind;
+
+	if (link[0] == '/' && S_ISFIFO(st.st_mode)) {
+		kind = &fifo_kind;
+	} else if (!ext && !strncmp(link, "socket:[", 8)) {
+		/* by family; one we can't dump is refused there, by name */
+		kind = fd_kind_of(pid, fd, link);
+		if (!kind) {
+			free(info);
+			return -1;
+		}
+	} else {
+		kind = fd_kind_by_link(link);
+	}
 
 	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;

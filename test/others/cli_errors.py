@@ -1110,7 +1110,8 @@ def t_option_misuse():
         (("restore", "-D", d, "--ghost-limit", "1M"), (r"--ghost-limit", r"nothing for restore")),
         (("check", "-t", "1"), (r"--tree", r"nothing for check")),
         (("dump", "-t", "1", "-D", d, "--feature", "x"), (r"--feature", r"nothing for dump")),
-        (("dump", "-t", "1", "-D", d, "--tcp-established"), (r"--tcp-established", r"not implemented")),
+        (("dump", "-t", "1", "-D", d, "--skip-in-flight", "x"), (r"unexpected argument", r"'x'")),
+        (("restore", "-D", d, "--skip-in-flight"), (r"--skip-in-flight", r"nothing for restore")),
         (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
     ]
     for args, keys in cases:
