@@ -139,6 +139,8 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+static int has_avx;
+
 static void *computer(void *arg)
 {
 	pthread_sigmask(SIG_SETMASK, &want_mask, NULL);
@@ -147,11 +149,19 @@ static void *computer(void *arg)
 				  0xddddeeeeffff0000ULL ^ sh->beat[2] };
 		uint64_t b[4];
 
-		/* keep a value in ymm9 across a long computation */
-		asm volatile("vmovdqu %0, %%ymm9" : : "m"(a) : "xmm9");
-		for (volatile int i = 0; i < 200000; i++)
-			;
-		asm volatile("vmovdqu %%ymm9, %0" : "=m"(b));
+		/* keep a value in ymm9 (xmm9 without AVX) across a long computation */
+		if (has_avx) {
+			asm volatile("vmovdqu %0, %%ymm9" : : "m"(a) : "xmm9");
+			for (volatile int i = 0; i < 200000; i++)
+				;
+			asm volatile("vmovdqu %%ymm9, %0" : "=m"(b));
+		} else {
+			memcpy(b, a, sizeof(b));
+			asm volatile("movdqu %0, %%xmm9" : : "m"(a) : "xmm9");
+			for (volatile int i = 0; i < 200000; i++)
+				;
+			asm volatile("movdqu %%xmm9, %0" : "=m"(b));
+		}
 		if (memcmp(a, b, sizeof(a)))
 			fail("ymm9 changed");
 		sh->beat[2]++;
@@ -236,6 +246,8 @@ int main(int argc, char **argv)
 	pid_t kids[3];
 	int fd;
 
+	__builtin_cpu_init();
+	has_avx = __builtin_cpu_supports("avx");
 	if (argc != 2) {
 		fprintf(stderr, "usage: killtree STATEFILE\n");
 		return 2;
