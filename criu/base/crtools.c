@@ -301,6 +301,43 @@ static int handle_option(int c, const char *arg)
 	return 0;
 }
 
+/*
+ * Option arguments from a config file or a swrk request are pointed at by
+ * opts for the rest of the run: copies, kept in a list and freed at exit
+ * (so that LeakSanitizer has nothing to say about them).
+ */
+struct kept_arg {
+	struct kept_arg *next;
+	char s[];
+};
+static struct kept_arg *kept_args;
+static int kept_args_registered;
+
+static void free_kept_args(void)
+{
+	while (kept_args) {
+		struct kept_arg *k = kept_args;
+
+		kept_args = k->next;
+		free(k);
+	}
+}
+
+static const char *keep_arg(const char *arg)
+{
+	size_t len = strlen(arg) + 1;
+	struct kept_arg *k = malloc(sizeof(*k) + len);
+
+	if (!k)
+		return NULL;
+	if (!kept_args_registered && !atexit(free_kept_args))
+		kept_args_registered = 1;
+	memcpy(k->s, arg, len);
+	k->next = kept_args;
+	kept_args = k;
+	return k->s;
+}
+
 int cr_option_set(const char *name, const char *arg)
 {
 	const struct option *o;
@@ -320,7 +357,7 @@ int cr_option_set(const char *name, const char *arg)
 		pr_err("option --%s takes no argument\n", name);
 		return -1;
 	}
-	if (arg && !(arg = strdup(arg))) {
+	if (arg && !(arg = keep_arg(arg))) {
 		pr_err("out of memory\n");
 		return -1;
 	}
