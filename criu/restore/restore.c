@@ -426,9 +426,13 @@ kill:
 	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
 		kill(pid, SIGKILL);
 reap:
-	if (!opts.restore_sibling)
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+	/*
+	 * Everything we made or trace goes: a killed thread we trace is ours
+	 * to reap, and its leader can't be reaped before it (waiting for the
+	 * root alone would hang).
+	 */
+	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
+		;
 	ret = 1;
 out:
 	reaper_abort();
