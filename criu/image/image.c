@@ -285,6 +285,8 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 		pr_perror("Can't open image %s", img->path);
 		goto err;
 	}
+	if (flags == O_RDONLY && image_trust_required && image_trusted(img->fd, img->path))
+		goto err;
 	if (img_is_raw(type))
 		return img;
 

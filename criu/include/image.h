@@ -105,4 +105,12 @@ const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img);
 #include <stdio.h>
 int show_image(const char *path, FILE *out);
 
+/*
+ * trust.c: restore reads only images no one but root and the caller can
+ * have written (Documentation/security.md). 0, or -1 with the reason.
+ */
+extern int image_trust_required;	/* set by restore: open_image_at() checks every image it reads */
+int image_trusted(int fd, const char *path);
+int images_dir_trusted(const char *dir);
+
 #endif

@@ -26,4 +26,16 @@ int task_fd(pid_t pid, int fd);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 
+/*
+ * SIGINT, SIGTERM and SIGHUP to criu: noted by a handler, acted on at the
+ * next check, which fails the step so that the normal rollback runs.
+ */
+void interrupt_setup(void);
+/* Stop noting them (restore children: the signal's default action is right there). */
+void interrupt_reset(void);
+/* The signal that came, or 0. */
+int interrupted(void);
+/* -1 with a message (once) if a signal came, else 0. */
+int check_interrupted(void);
+
 #endif

@@ -583,7 +583,7 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 
 static int xfer_setup(struct page_xfer *x)
 {
-	int wr[NR_PIPES];
+	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
 	long sz = kdat.pipe_max_size;
 
 	for (int i = 0; i < NR_PIPES; i++) {
@@ -598,6 +598,7 @@ static int xfer_setup(struct page_xfer *x)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 		wr[i] = x->pipes[i][1];
+		wr[NR_PIPES + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -605,7 +606,7 @@ static int xfer_setup(struct page_xfer *x)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -622,7 +623,18 @@ static void xfer_close(struct page_xfer *x)
 }
 
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+			  int *done);
+
 static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+		      int *done)
+{
+	if (check_interrupted())
+		return -1;
+	return xfer_round_one(x, pl, cur, skip_zero, done);
+}
+
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 		      int *done)
 {
 	struct parasite_pages *p = x->args;

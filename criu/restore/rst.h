@@ -168,4 +168,10 @@ int find_orphaned_groups(struct rst_tree *tr);
 int zombie_cores_prepare(struct rst_tree *tr);
 void zombie_cores_done(struct rst_tree *tr);
 
+/* reaper.c: kills the tree if criu dies before the restore is complete */
+int reaper_start(struct rst_tree *tr);
+void reaper_forget(void);
+int reaper_commit(void);
+void reaper_abort(void);
+
 #endif
