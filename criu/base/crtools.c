@@ -197,7 +197,13 @@ static const struct opt_use {
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
 	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
-	{ OPT_EXTERNAL, "--external", A_DUMP },
+	/* mnt[KEY]:PATH also at restore; the other kinds only at dump (ext_nonmnt) */
+	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
+	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
+	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
+	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
+	{ OPT_EXT_MASTERS, "--enable-external-masters", A_DUMP | A_RESTORE },
+	{ OPT_ENABLE_FS, "--enable-fs", A_DUMP | A_RESTORE },
 	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
 	{ OPT_ACTION_SCRIPT, "--action-script", A_DUMP | A_RESTORE },
 	{ OPT_MANAGE_CGROUPS, "--manage-cgroups", A_DUMP | A_RESTORE },
@@ -208,6 +214,7 @@ static const struct opt_use {
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
+static bool ext_nonmnt;			/* an --external other than mnt[] */
 
 static int action_bit(const char *action)
 {
@@ -233,6 +240,10 @@ static int check_option_use(const char *action, int nr_args, char **args)
 			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
+	if (bit == A_RESTORE && ext_nonmnt) {
+		pr_err("--external RES means nothing for restore (only --external mnt[KEY]:PATH does)\n");
+		return -1;
+	}
 	if (opts.leave_running && opts.leave_stopped) {
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;
@@ -322,7 +333,11 @@ static int handle_option(int c, const char *arg)
 		break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
-	case OPT_EXTERNAL: return !strncmp(arg, "mnt[", 4) ? mnt_opt_external(arg) : external_add(arg);
+	case OPT_EXTERNAL:
+		if (!strncmp(arg, "mnt[", 4))
+			return mnt_opt_external(arg);
+		ext_nonmnt = true;
+		return external_add(arg);
 	case 'r': opts.root = arg; break;
 	case 'M': return mnt_opt_ext_map(arg);
 	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
