@@ -216,6 +216,12 @@ static int open_file(int dfd, const char *name, int flags, const char *path)
 		errno = EINVAL;
 		return -1;
 	}
+	/* restore reads only what no one but root and the caller can have written */
+	if (flags == O_RDONLY && image_trust_required && image_trusted(fd, path)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	/* O_NONBLOCK means nothing for a regular file; drop it all the same */
 	if (fcntl(fd, F_SETFL, flags & O_ACCMODE)) {
 		pr_perror("Can't set the flags of image %s", path);
@@ -552,6 +558,8 @@ int raw_type_by_name(const char *path)
 		size_t plen = conv ? (size_t)(conv - fmt) : 0;
 		char *end;
 
+		if (!img_descs[t].magic && fmt && !conv && !strcmp(base, fmt))
+			return t;	/* one raw file per dump */
 		if (img_descs[t].magic || !conv || strncmp(base, fmt, plen))
 			continue;
 		if (base[plen] < '0' || base[plen] > '9')
@@ -614,6 +622,44 @@ err:
 	return NULL;
 }
 
+#define IMG_WBUF_SIZE	(64 << 10)
+
+int img_buffer_writes(struct cr_img *img)
+{
+	if (img->flags != O_DUMP || img->wbuf)
+		return img->wbuf ? 0 : -1;
+	img->wbuf = malloc(IMG_WBUF_SIZE);
+	img->wbuf_len = 0;
+	if (!img->wbuf) {
+		pr_err("%s: no memory for a write buffer\n", img->path);
+		return -1;
+	}
+	return 0;
+}
+
+int img_flush(struct cr_img *img)
+{
+	int ret;
+
+	if (img->flags != O_DUMP || !img->wbuf || !img->wbuf_len)
+		return 0;
+	ret = write_full(img, img->wbuf, img->wbuf_len);
+	img->wbuf_len = 0;
+	return ret;
+}
+
+/* Append to the write buffer, writing it out when full. 0 or -1. */
+static int write_buffered(struct cr_img *img, const void *src, size_t len)
+{
+	if (len >= IMG_WBUF_SIZE)
+		return img_flush(img) ?: write_full(img, src, len);
+	if (img->wbuf_len + len > IMG_WBUF_SIZE && img_flush(img))
+		return -1;
+	memcpy(img->wbuf + img->wbuf_len, src, len);
+	img->wbuf_len += len;
+	return 0;
+}
+
 void close_image(struct cr_img *img)
 {
 	if (!img)
@@ -622,6 +668,7 @@ void close_image(struct cr_img *img)
 		pr_perror("%s: close failed", img->path);
 	csum_stream_free(img->hash);
 	free(img->buf);
+	free(img->wbuf);	/* what it holds is dropped with the unsealed image */
 	free(img);
 }
 
@@ -651,7 +698,7 @@ int finish_image(struct cr_img *img, int ret)
 		close_image(img);
 		return ret;
 	}
-	if (!img_is_raw(img->type) && write_trailer(img))
+	if (img_flush(img) || (!img_is_raw(img->type) && write_trailer(img)))
 		ret = -1;
 	if (close(img->fd)) {
 		pr_perror("%s: close failed", img->path);
@@ -788,7 +835,7 @@ int pb_write_one(struct cr_img *img, const void *msg)
 		goto out;
 	}
 	put_le32(buf + IMG_LEN_SIZE + size, entry_check(buf, size));
-	if (write_full(img, buf, total))
+	if (img->wbuf ? write_buffered(img, buf, total) : write_full(img, buf, total))
 		goto out;
 
 	img->off += total;

@@ -19,13 +19,24 @@ struct cr_options {
 	const char *pidfile;
 	const char *feature;
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
-	uint64_t ghost_limit;
-	bool allow_changed_files;	/* restore even if a file differs from the dump */		/* biggest unlinked file whose contents go into the images */
+	uint64_t ghost_limit;		/* biggest unlinked file whose contents go into the images */
+	bool allow_changed_files;	/* restore even if a file differs from the dump */
 	bool link_remap;		/* link unlinked files back at dump (fileobj.c) */
+	/* mounts (criu/mount/): the root mount's directory at restore, peer groups shared with ours */
+	const char *root;
+	bool enable_external_sharing;
+	bool enable_external_masters;
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool ext_unix_sk;
 	bool tcp_established;
+	bool tcp_close;			/* TCP connections are restored closed */
+	bool skip_in_flight;		/* connections not accepted yet are left behind */
+	int network_lock;		/* NET_LOCK_NFTABLES (default), _IPTABLES, _SKIP (net.h) */
+	int manage_cgroups;		/* enum cg_mode (cgroup.h): --manage-cgroups[=MODE] */
+	const char *freeze_cgroup;	/* dump: freeze the tree with this freezer cgroup */
+	bool orphan_pts_master;		/* a pty slave's master may be outside the tree (tty.c) */
+	bool evasive_devices;		/* restore: a device whose path names another one is opened by number */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

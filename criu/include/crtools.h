@@ -21,12 +21,14 @@ int cr_setup_log(void);
 /* Kernel features probed at start-up. */
 struct kerndat {
 	int has_pagemap_scan;
+	int has_pagemap_scan_guard;	/* PAGE_IS_GUARD (6.16) */
 	int has_clone3_set_tid;
 	int has_map_files;
 	int has_ptrace_sigmask;
 	int has_prctl_mm_map;
 	int has_uffd;
 	int has_uffd_wp_async;
+	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
 	int pipe_max_size;
 	unsigned long task_size;

@@ -71,23 +71,34 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (read(tr->sync_pipe[0], &go, 1) != 1)
 		_exit(1);
 	close(tr->sync_pipe[0]);
+	/* the tree's mounts, in the mount namespace it was cloned into: paths lead there from now on */
+	if (mntns_restore())
+		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
-	/* errors go to criu's stderr as well, from a slot of its own: fd 2 will be the task's */
-	if (log_get_fd() != STDERR_FILENO)
-		log_set_err_fd(svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR));
-	else
-		log_set_err_fd(-1);
+	/* the restorer's errors reach criu's stderr from a slot of their own: fd 2 will be the task's */
+	if (log_to_file())
+		svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
-	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
-	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
-	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+	if (cgroup_restore_sk() >= 0)
+		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
+	if (tty_orphan_task_sk() >= 0)
+		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
+	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
+	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_EXE, 0) ||
+	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
+	    (tty_orphan_task_sk() < 0 &&
+	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
+	    syscall(SYS_close_range, keep_to, tr->mnt_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}
