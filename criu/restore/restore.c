@@ -174,8 +174,12 @@ static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
 	int status, ev;
 
 	for (;;) {
-		/* a new thread starts in a stop of its own */
-		if (nt && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+		/*
+		 * A new thread starts in a stop of its own, unless that stop (and
+		 * its final trap, even) came to the wait for anyone before its
+		 * clone event did: then there is nothing more to wait for.
+		 */
+		if (nt && pidmap_get(&w->seen, nt) < 0 && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
 			return -1;
 		nt = 0;
 		if (pidmap_get(&w->seen, rc->pid) >= 0)
