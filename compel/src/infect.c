@@ -278,7 +278,8 @@ const struct compel_thread_state *compel_orig_state(struct parasite_ctl *ctl)
 
 static int set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 {
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
+	/* where the task goes next hangs on it: once more before giving up */
+	if (cptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
 		cpr_perror("PTRACE_SETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -296,7 +297,7 @@ static int arm(struct parasite_ctl *ctl)
 
 	if (ctl->armed)
 		return 0;
-	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
 		cpr_perror("blocking signals of %d", ctl->pid);
 		return -1;
 	}
@@ -310,7 +311,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 	struct syscall_info_hdr info;
 	int status;
 
-	if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 		return -1;
 	}
@@ -325,7 +326,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 		}
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
 			memset(&info, 0, sizeof(info));
-			if (ptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
+			if (cptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
 				cpr_perror("PTRACE_GET_SYSCALL_INFO of %d", ctl->pid);
 				return -1;
 			}
@@ -334,7 +335,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 		}
 		/* a group-stop trap left over: the task is ours, let it go on */
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
-			if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+			if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
 				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 				return -1;
 			}
@@ -406,7 +407,7 @@ static int syscall_bare(struct parasite_ctl *ctl, long nr, const unsigned long *
 	syscall_args(&regs, a);
 	if (set_regs(ctl, &regs) || syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
-	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
 		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -433,7 +434,7 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
 	    syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
-	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
 		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -474,22 +475,22 @@ static int put_back(struct parasite_ctl *ctl)
 	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
 	int status, ret = 0;
 
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
 	}
-	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+	if (ctl->armed && cptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
 		cpr_perror("PTRACE_SETSIGMASK of %d", ctl->pid);
 		ret = -1;
 	}
 	if (set_regs(ctl, &ctl->orig.regs))
 		return -1;
 	ctl->armed = 0;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_CONT of %d", ctl->pid);
 		return -1;
 	}
@@ -501,7 +502,7 @@ static int put_back(struct parasite_ctl *ctl)
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return ret;
 		/* a signal of its own came first: deliver it, the trap follows */
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
 			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
 					  WSTOPSIG(status) : 0))) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);
@@ -613,7 +614,7 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	regs.orig_rax = -1;
 	if (set_regs(ctl, &regs) || arm(ctl))
 		return -1;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("starting the parasite in %d", ctl->pid);
 		return -1;
 	}
@@ -672,7 +673,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 	if (!ctl->running)
 		return ret;
 	ctl->running = 0;
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
 	}
@@ -686,7 +687,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		/* a crash (or a stop signal) of the parasite's: drop it, take the trap */
 		cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
 		ret = -1;
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);
 			return -1;
 		}
@@ -720,7 +721,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	int ret = 0, status;
 
 	/* the FPU state first, while the registers still lead to rt_sigreturn */
-	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+	if (ctl->armed && cptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
@@ -732,14 +733,14 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		ret = -1;
 	}
 	/* the interrupt first: leaving through the signal path restarts its syscall right */
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL) ||
-	    ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask) ||
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL) ||
+	    cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask) ||
 	    set_regs(ctl, &ctl->orig.regs)) {
 		cpr_perror("putting the state of %d back", ctl->pid);
 		return -1;
 	}
 	ctl->armed = 0;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_CONT of %d", ctl->pid);
 		return -1;
 	}
@@ -750,7 +751,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		}
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return ret;
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
 			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
 					  WSTOPSIG(status) : 0))) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);

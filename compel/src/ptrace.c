@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "internal.h"
 #include "log.h"
 
 #ifndef PTRACE_GETSIGMASK
@@ -108,6 +109,10 @@ pid_t compel_wait_stop(pid_t pid, int *status)
 
 		if (ret > 0 || (ret < 0 && errno != EINTR))
 			return ret;
+		if (compel_interrupted()) {
+			errno = EINTR;
+			return -1;
+		}
 		if (ret < 0)
 			continue;	/* a signal came: no reason to give up */
 		if (spins < 64) {
@@ -123,7 +128,7 @@ pid_t compel_wait_stop(pid_t pid, int *status)
 			return -1;
 		}
 		nanosleep(&pause, NULL);
-		if (pause.tv_nsec < 1000000)
+		if (pause.tv_nsec < 200000)
 			pause.tv_nsec *= 2;
 	}
 }
@@ -238,8 +243,8 @@ static int seize_wait(pid_t pid, int *stopsig)
 		 * have been, and stop the task again after that.
 		 */
 		cpr_debug("task %d: letting signal %d through before stopping\n", pid, WSTOPSIG(status));
-		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status)) ||
-		    ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+		if (cptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status)) ||
+		    cptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 			cpr_perror("re-stopping task %d", pid);
 			return -1;
 		}
@@ -257,7 +262,7 @@ static int drain_stop_trap(pid_t pid)
 {
 	int status;
 
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) || ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, pid, NULL, NULL) || cptrace(PTRACE_CONT, pid, NULL, NULL)) {
 		cpr_perror("re-trapping stopped task %d", pid);
 		return -1;
 	}
@@ -279,8 +284,8 @@ int compel_seize_task(pid_t pid)
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
 	 * without and let a filtered task fail later, loudly).
 	 */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
-	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
+	if (cptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
+	    (errno != EPERM || cptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)
@@ -289,9 +294,9 @@ int compel_seize_task(pid_t pid)
 			cpr_perror("PTRACE_SEIZE of %d", pid);
 		return -1;
 	}
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", pid);
-		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		cptrace(PTRACE_DETACH, pid, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -310,7 +315,7 @@ int compel_wait_task_sig(pid_t pid, int *stopsig)
 		*stopsig = sig;
 	return ret;
 detach:
-	ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	cptrace(PTRACE_DETACH, pid, NULL, NULL);
 	return -1;
 }
 
@@ -339,7 +344,7 @@ int compel_resume_task(pid_t pid, int orig_state)
 	 * SIGCONT does, and the kernel re-arms it when we detach.
 	 */
 	(void)orig_state;
-	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_DETACH, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_DETACH of %d", pid);
 		return -1;
 	}
@@ -351,7 +356,7 @@ int compel_get_thread_state(pid_t tid, struct compel_thread_state *st)
 	struct iovec iov;
 
 	memset(st, 0, sizeof(*st));
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &st->regs)) {
+	if (cptrace(PTRACE_GETREGS, tid, NULL, &st->regs)) {
 		cpr_perror("PTRACE_GETREGS of %d", tid);
 		return -1;
 	}
@@ -363,14 +368,14 @@ int compel_get_thread_state(pid_t tid, struct compel_thread_state *st)
 	memset(st->xsave, 0, XSAVE_MAX_SIZE);
 	iov.iov_base = st->xsave;
 	iov.iov_len = XSAVE_MAX_SIZE;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+	if (cptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_GETREGSET(NT_X86_XSTATE) of %d", tid);
 		goto err;
 	}
 	st->xsave_size = iov.iov_len;
 	if (st->xsave_size > XSAVE_SW_XFEATURES + 8)
 		memcpy(&st->xfeatures, st->xsave + XSAVE_SW_XFEATURES, 8);
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+	if (cptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
 		cpr_perror("PTRACE_GETSIGMASK of %d", tid);
 		goto err;
 	}
@@ -385,15 +390,15 @@ int compel_set_thread_state(pid_t tid, const struct compel_thread_state *st)
 	struct iovec iov = { .iov_base = st->xsave, .iov_len = st->xsave_size };
 	int ret = 0;
 
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &st->regs)) {
+	if (cptrace(PTRACE_SETREGS, tid, NULL, &st->regs)) {
 		cpr_perror("PTRACE_SETREGS of %d", tid);
 		ret = -1;
 	}
-	if (st->xsave && ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+	if (st->xsave && cptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", tid);
 		ret = -1;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+	if (cptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
 		cpr_perror("PTRACE_SETSIGMASK of %d", tid);
 		ret = -1;
 	}

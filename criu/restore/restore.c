@@ -136,6 +136,18 @@ static pid_t wait_one(pid_t pid, int *status)
 {
 	pid_t t;
 
+	/*
+	 * One of the tree that died waits, a zombie, for its traced threads to
+	 * be reaped before it reports: waiting for it alone would wait for ever.
+	 */
+	if (pid > 0) {
+		t = compel_wait_stop(pid, status);
+		if (t < 0 && errno == EINTR && check_interrupted())
+			return -1;
+		if (t < 0)
+			pr_perror("waiting for %d of the restored tree", pid);
+		return t;
+	}
 	do {
 		t = waitpid(pid, status, __WALL);
 		if (t < 0 && errno == EINTR && check_interrupted())
