@@ -653,6 +653,40 @@ unsigned long compel_remote_addr(struct parasite_ctl *ctl, const void *local)
 }
 
 /*
+ * FINI, and its answer. Answers to commands we gave up on may come first
+ * (a reply we failed to read is still queued): they are skipped, or the
+ * task would be stopped before the handler cleaned up (the parasite's
+ * pipes left open in it). A call that fails is made once more, as
+ * cptrace() does: a broken channel fails again, and the daemon then heals
+ * by itself.
+ */
+static int fini_daemon(struct parasite_ctl *ctl)
+{
+	struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
+	int failed = 0, stale = 0;
+
+	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		if (failed++)
+			return -1;
+	while (stale < 16) {
+		if (compel_wait_sock_how(ctl, ctl->sock, 0)) {
+			if (!ctl->running || failed++)
+				return -1;
+			continue;
+		}
+		if (read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+			if (failed++)
+				return -1;
+			continue;
+		}
+		if (m.cmd == COMPEL_CMD_FINI)
+			return 0;
+		stale++;
+	}
+	return -1;
+}
+
+/*
  * Stop the daemon where it waits (after FINI: for the channel to close) and
  * take it out of its syscall. The task is then in an interrupt stop, still
  * on the daemon's heal path.
@@ -661,14 +695,9 @@ static int stop_daemon(struct parasite_ctl *ctl)
 {
 	int status, ret = 0;
 
-	if (ctl->sock >= 0) {
-		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
-
-		if (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
-		    compel_wait_sock_how(ctl, ctl->sock, 0) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
-			cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
-			ret = -1;
-		}
+	if (ctl->sock >= 0 && fini_daemon(ctl)) {
+		cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
+		ret = -1;
 	}
 	if (!ctl->running)
 		return ret;
