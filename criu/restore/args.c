@@ -232,6 +232,20 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->fd = rc->tree->shmem_base + v->shmem_id;
 			continue;
 		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING) {
+			/* the restored socket's own rings, made and filled when it was opened */
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->pgoff = 0;
+			r->fd = svc_fd(cf, rc->ring_fds ? rc->ring_fds[i] : -1, cf->files + nr_files);
+			if (r->fd < 0)
+				goto out;
+			if (rc->ring_fds)
+				rc->ring_fds[i] = -1;
+			ids[nr_files] = 0;
+			fds[nr_files++] = r->fd;
+			continue;
+		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
 			r->kind = RST_VMA_SYSVSHM;
 			r->flags = v->flags;	/* shmat() flags */
