@@ -465,7 +465,7 @@ int packet_diag_parse(struct nlmsghdr *h, struct packet_diag_sk *p)
 	}
 	p->ino = m->pdiag_ino;
 	p->type = m->pdiag_type;
-	p->num = ntohs(m->pdiag_num);
+	p->num = m->pdiag_num;	/* the kernel gives it in host order */
 	if (tb[PACKET_DIAG_INFO]) {
 		p->has_info = 1;
 		memcpy(&p->info, nla_data(tb[PACKET_DIAG_INFO]), sizeof(p->info));
