@@ -1066,7 +1066,9 @@ static int restore_rx(struct ring *r, int sk, const PacketSkEntry *e, int *bound
 		*bound = 1;
 		if (r->blocks ? rx_advance_blocks(r, tx, steps) : rx_advance_frames(r, tx, head))
 			goto out;
-		if (setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0)) {
+		int zero = 0;
+
+		if (setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, &zero, sizeof(zero))) {
 			pr_perror("%s: can't take criu's filter off", r->who);
 			goto out;
 		}

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A packet socket with a receive and a transmit ring mapped in one area
+ * (root: CAP_NET_RAW), TPACKET_V1, V2 or V3 (the first argument; the
+ * variants packet_ring_v1, packet_ring_v3 run the others), bound to lo.
+ *  - receive, V1/V2: ten frames came, the task took six: four wait in
+ *    frames 6-9. V3: two blocks came, the task took the first: the second
+ *    waits with its two frames; the kernel fills block 2 next.
+ *  - transmit: frames 0-4 were sent; frames 5 and 6 ask to be sent, but
+ *    no send() came yet.
+ * After restore the area is at the same address (the runner compares the
+ * maps) and is the new socket's ring: the waiting frames are there as
+ * they were; new frames land where the kernel would have put them (frame
+ * 10 on, block 2); a send() sends frames 5 and 6, then frame 7 when it is
+ * written. Each would fail if the kernel's cursors started at 0 again.
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "zdtmtst.h"
+
+#define P_RX	0x88B9
+#define P_TX	0x88BA
+#define BLOCK	8192
+#define NBLOCKS	4
+#define FRAME	2048
+#define NFRAMES	(BLOCK / FRAME * NBLOCKS)
+
+static int version, lo;
+static uint8_t *rx, *tx;
+
+static uint8_t *frame(uint8_t *ring, int i)
+{
+	return ring + (i / (BLOCK / FRAME)) * BLOCK + (i % (BLOCK / FRAME)) * FRAME;
+}
+
+static volatile uint32_t *rx_status(int i)
+{
+	if (version == TPACKET_V3)
+		return &((struct tpacket_block_desc *)(rx + i * BLOCK))->hdr.bh1.block_status;
+	return (volatile uint32_t *)frame(rx, i);	/* V1's is an unsigned long: its low half */
+}
+
+static void rx_release(int i)
+{
+	if (version == TPACKET_V1)
+		*(volatile unsigned long *)frame(rx, i) = TP_STATUS_KERNEL;
+	else
+		*rx_status(i) = TP_STATUS_KERNEL;
+}
+
+static volatile uint32_t *tx_status(int i)
+{
+	uint8_t *f = frame(tx, i);
+
+	if (version == TPACKET_V3)
+		return &((struct tpacket3_hdr *)f)->tp_status;
+	return (volatile uint32_t *)f;
+}
+
+/* The payload (after the Ethernet header) of a V1/V2 frame. */
+static const char *rx_payload(int i)
+{
+	uint8_t *f = frame(rx, i);
+	int mac = version == TPACKET_V1 ? ((struct tpacket_hdr *)f)->tp_mac : ((struct tpacket2_hdr *)f)->tp_mac;
+
+	return (const char *)f + mac + ETH_HLEN;
+}
+
+static int wait_for(volatile uint32_t *st, int set)
+{
+	for (int i = 0; i < 3000; i++) {
+		if (!!(*st) == set)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void send_rx(int snd, int n)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = lo, .sll_protocol = htons(P_RX),
+				  .sll_halen = ETH_ALEN };
+	char payload[46] = {};
+
+	snprintf(payload, sizeof(payload), "rx-%02d", n);
+	if (sendto(snd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) != sizeof(payload))
+		fail("sending frame %d", n);
+}
+
+/* Check the frames of V3 block @b: @n of them, rx-@first on. Returns 0 if right. */
+static int check_block(int b, int first, int n)
+{
+	struct tpacket_block_desc *bd = (struct tpacket_block_desc *)(rx + b * BLOCK);
+	uint8_t *p = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
+	char want[8];
+
+	if ((int)bd->hdr.bh1.num_pkts != n) {
+		failv("block %d has %u frames, want %d", b, bd->hdr.bh1.num_pkts, n);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct tpacket3_hdr *h = (struct tpacket3_hdr *)p;
+
+		snprintf(want, sizeof(want), "rx-%02d", first + i);
+		if (strncmp((char *)p + h->tp_mac + ETH_HLEN, want, 5)) {
+			failv("block %d frame %d is '%.5s', want %s", b, i, (char *)p + h->tp_mac + ETH_HLEN, want);
+			return -1;
+		}
+		p += h->tp_next_offset;
+	}
+	return 0;
+}
+
+static void tx_write(int i)
+{
+	uint8_t *f = frame(tx, i);
+	size_t off = TPACKET_ALIGN(version == TPACKET_V1 ? sizeof(struct tpacket_hdr) :
+				   version == TPACKET_V2 ? sizeof(struct tpacket2_hdr) : sizeof(struct tpacket3_hdr));
+	struct ethhdr *eh = (struct ethhdr *)(f + off);
+	int len = ETH_HLEN + 46;
+
+	memset(f + off, 0, len);
+	eh->h_proto = htons(P_TX);
+	snprintf((char *)(eh + 1), 46, "tx-%02d", i);
+	if (version == TPACKET_V1)
+		((struct tpacket_hdr *)f)->tp_len = len;
+	else if (version == TPACKET_V2)
+		((struct tpacket2_hdr *)f)->tp_len = len;
+	else
+		((struct tpacket3_hdr *)f)->tp_len = len;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (version == TPACKET_V1)
+		*(volatile unsigned long *)f = TP_STATUS_SEND_REQUEST;
+	else
+		*tx_status(i) = TP_STATUS_SEND_REQUEST;
+}
+
+/* The tx-NN numbers of the frames @sk got, in order, up to @max; how many. */
+static int got_tx(int sk, int *nums, int max)
+{
+	int n = 0;
+	char buf[128];
+
+	while (n < max) {
+		struct pollfd p = { .fd = sk, .events = POLLIN };
+
+		if (poll(&p, 1, 1000) != 1)
+			break;
+		if (recv(sk, buf, sizeof(buf), 0) < 5 || strncmp(buf, "tx-", 3))
+			continue;
+		nums[n++] = atoi(buf + 3);
+	}
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct tpacket_req3 req = { .tp_block_size = BLOCK, .tp_block_nr = NBLOCKS, .tp_frame_size = FRAME,
+				    .tp_frame_nr = NFRAMES };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET };
+	int sk, snd, rcv, nums[8], n;
+	size_t rlen;
+
+	test_init(argc, argv);
+	version = test_argc > 1 ? atoi(test_argv[1]) - 1 : TPACKET_V2;
+	lo = if_nametoindex("lo");
+	rlen = version == TPACKET_V3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
+
+	sk = socket(AF_PACKET, SOCK_RAW, 0);
+	snd = socket(AF_PACKET, SOCK_DGRAM, 0);
+	rcv = socket(AF_PACKET, SOCK_DGRAM, 0);
+	if (sk < 0 || snd < 0 || rcv < 0)
+		test_bug("packet sockets");
+	if (setsockopt(sk, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)))
+		test_bug("PACKET_VERSION");
+	if (version == TPACKET_V3)
+		req.tp_retire_blk_tov = 10;
+	if (setsockopt(sk, SOL_PACKET, PACKET_RX_RING, &req, rlen))
+		test_bug("PACKET_RX_RING");
+	req.tp_retire_blk_tov = 0;
+	if (setsockopt(sk, SOL_PACKET, PACKET_TX_RING, &req, rlen))
+		test_bug("PACKET_TX_RING");
+	rx = mmap(NULL, 2 * BLOCK * NBLOCKS, PROT_READ | PROT_WRITE, MAP_SHARED, sk, 0);
+	if (rx == MAP_FAILED)
+		test_bug("mmap");
+	tx = rx + BLOCK * NBLOCKS;
+	ll.sll_ifindex = lo;
+	ll.sll_protocol = htons(P_RX);
+	if (bind(sk, (struct sockaddr *)&ll, sizeof(ll)))
+		test_bug("bind");
+	ll.sll_protocol = htons(P_TX);
+	if (bind(rcv, (struct sockaddr *)&ll, sizeof(ll)))
+		test_bug("bind the receiver");
+
+	if (version == TPACKET_V3) {
+		for (int i = 0; i < 3; i++)
+			send_rx(snd, i);
+		if (wait_for(rx_status(0), 1))
+			test_bug("block 0 not handed over");
+		for (int i = 3; i < 5; i++)
+			send_rx(snd, i);
+		if (wait_for(rx_status(1), 1) || check_block(0, 0, 3))
+			test_bug("block 1 not handed over");
+		rx_release(0);
+	} else {
+		for (int i = 0; i < 10; i++)
+			send_rx(snd, i);
+		if (wait_for(rx_status(9), 1))
+			test_bug("frames not received");
+		for (int i = 0; i < 6; i++) {
+			if (strncmp(rx_payload(i), "rx-", 3) || atoi(rx_payload(i) + 3) != i)
+				test_bug("frame %d is '%.5s'", i, rx_payload(i));
+			rx_release(i);
+		}
+	}
+	for (int i = 0; i < 5; i++)
+		tx_write(i);
+	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(4), 0) || got_tx(rcv, nums, 8) != 5)
+		test_bug("sending frames 0-4");
+	tx_write(5);
+	tx_write(6);
+
+	test_daemon();
+	test_waitsig();
+
+	if (version == TPACKET_V3) {
+		if (!*rx_status(1) || check_block(1, 3, 2))
+			fail("block 1 lost its frames");
+		rx_release(1);
+		send_rx(snd, 5);
+		send_rx(snd, 6);
+		if (wait_for(rx_status(2), 1))
+			fail("new frames did not fill block 2");
+		else
+			check_block(2, 5, 2);
+		if (*rx_status(0) || *rx_status(3))
+			fail("blocks 0 or 3 were filled");
+	} else {
+		for (int i = 6; i < 10; i++) {
+			if (!*rx_status(i) || strncmp(rx_payload(i), "rx-", 3) || atoi(rx_payload(i) + 3) != i)
+				failv("waiting frame %d is '%.5s' (status %x)", i, rx_payload(i), *rx_status(i));
+			rx_release(i);
+		}
+		for (int i = 10; i < 13; i++)
+			send_rx(snd, i);
+		for (int i = 10; i < 13; i++)
+			if (wait_for(rx_status(i), 1) || atoi(rx_payload(i) + 3) != i)
+				failv("new frame %d did not land in its place", i);
+		if (*rx_status(0))
+			fail("a new frame landed in frame 0");
+	}
+	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(6), 0))
+		fail("frames 5 and 6 were not sent");
+	tx_write(7);
+	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(7), 0))
+		fail("frame 7 was not sent");
+	n = got_tx(rcv, nums, 8);
+	if (n != 3 || nums[0] != 5 || nums[1] != 6 || nums[2] != 7)
+		failv("the receiver got %d frames (%d %d %d), want 5 6 7", n, nums[0], nums[1], nums[2]);
+
+	if (test_failures)
+		return 1;
+	pass();
+	return 0;
+}
