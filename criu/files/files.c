@@ -867,7 +867,7 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (!tr->need || !tr->need[id])
+		if ((!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
 			close(tr->base + id);
 }
 

@@ -71,6 +71,7 @@ struct rst_transit {
 	int base;
 	uint32_t nr_ids;
 	const uint8_t *need;
+	const uint8_t *keep;	/* ids the task itself needs later, not as an fd (a mapped packet ring) */
 };
 
 /*

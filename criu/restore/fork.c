@@ -262,6 +262,7 @@ int restore_task(struct rst_ctx *rc)
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
+	uint8_t *keep = NULL;
 	int max_fd, tty, pages_fd, exe_fd;
 	sigset_t all;
 
@@ -285,6 +286,15 @@ int restore_task(struct rst_ctx *rc)
 	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
 		return -1;
 	pipes_restore_init(tr->scratch_base);
+	if (!rc->vm_child && rc->mm) {
+		keep = calloc(tr->nr_ids + 1, 1);
+		if (!keep)
+			return -1;
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_PACKET_RING && rc->mm->vmas[i]->file_id < tr->nr_ids)
+				keep[rc->mm->vmas[i]->file_id] = 1;
+		transit.keep = keep;
+	}
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
@@ -297,6 +307,7 @@ int restore_task(struct rst_ctx *rc)
 		return -1;
 	if (take_ring_fds(rc, &transit))
 		return -1;
+	free(keep);
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
 	if (!rc->shares_files)
 		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
