@@ -36,7 +36,7 @@
 #define FRAME	2048
 #define NFRAMES	(BLOCK / FRAME * NBLOCKS)
 
-static int version, lo;
+static int version, lo, dgram;
 static uint8_t *rx, *tx;
 
 static uint8_t *frame(uint8_t *ring, int i)
@@ -73,8 +73,9 @@ static const char *rx_payload(int i)
 {
 	uint8_t *f = frame(rx, i);
 	int mac = version == TPACKET_V1 ? ((struct tpacket_hdr *)f)->tp_mac : ((struct tpacket2_hdr *)f)->tp_mac;
+	int net = version == TPACKET_V1 ? ((struct tpacket_hdr *)f)->tp_net : ((struct tpacket2_hdr *)f)->tp_net;
 
-	return (const char *)f + mac + ETH_HLEN;
+	return (const char *)f + (dgram ? net : mac + ETH_HLEN);
 }
 
 static int wait_for(volatile uint32_t *st, int set)
@@ -112,9 +113,11 @@ static int check_block(int b, int first, int n)
 	for (int i = 0; i < n; i++) {
 		struct tpacket3_hdr *h = (struct tpacket3_hdr *)p;
 
+		char *data = (char *)p + (dgram ? h->tp_net : h->tp_mac + ETH_HLEN);
+
 		snprintf(want, sizeof(want), "rx-%02d", first + i);
-		if (strncmp((char *)p + h->tp_mac + ETH_HLEN, want, 5)) {
-			failv("block %d frame %d is '%.5s', want %s", b, i, (char *)p + h->tp_mac + ETH_HLEN, want);
+		if (strncmp(data, want, 5)) {
+			failv("block %d frame %d is '%.5s', want %s", b, i, data, want);
 			return -1;
 		}
 		p += h->tp_next_offset;
@@ -128,11 +131,15 @@ static void tx_write(int i)
 	size_t off = TPACKET_ALIGN(version == TPACKET_V1 ? sizeof(struct tpacket_hdr) :
 				   version == TPACKET_V2 ? sizeof(struct tpacket2_hdr) : sizeof(struct tpacket3_hdr));
 	struct ethhdr *eh = (struct ethhdr *)(f + off);
-	int len = ETH_HLEN + 46;
+	int len = dgram ? 46 : ETH_HLEN + 46;
 
 	memset(f + off, 0, len);
-	eh->h_proto = htons(P_TX);
-	snprintf((char *)(eh + 1), 46, "tx-%02d", i);
+	if (dgram) {
+		snprintf((char *)(f + off), 46, "tx-%02d", i);
+	} else {
+		eh->h_proto = htons(P_TX);
+		snprintf((char *)(eh + 1), 46, "tx-%02d", i);
+	}
 	if (version == TPACKET_V1)
 		((struct tpacket_hdr *)f)->tp_len = len;
 	else if (version == TPACKET_V2)
@@ -144,6 +151,17 @@ static void tx_write(int i)
 		*(volatile unsigned long *)f = TP_STATUS_SEND_REQUEST;
 	else
 		*tx_status(i) = TP_STATUS_SEND_REQUEST;
+}
+
+/* Send what the transmit ring asks to (a dgram socket needs the address). */
+static int tx_send(int sk)
+{
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = lo, .sll_protocol = htons(P_TX),
+				  .sll_halen = ETH_ALEN };
+
+	if (!dgram)
+		return send(sk, NULL, 0, 0);
+	return sendto(sk, NULL, 0, 0, (struct sockaddr *)&to, sizeof(to));
 }
 
 /* The tx-NN numbers of the frames @sk got, in order, up to @max; how many. */
@@ -174,16 +192,20 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	version = test_argc > 1 ? atoi(test_argv[1]) - 1 : TPACKET_V2;
+	dgram = test_argc > 2 && !strcmp(test_argv[2], "dgram");
 	lo = if_nametoindex("lo");
 	rlen = version == TPACKET_V3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
 
-	sk = socket(AF_PACKET, SOCK_RAW, 0);
+	sk = socket(AF_PACKET, dgram ? SOCK_DGRAM : SOCK_RAW, 0);
 	snd = socket(AF_PACKET, SOCK_DGRAM, 0);
 	rcv = socket(AF_PACKET, SOCK_DGRAM, 0);
 	if (sk < 0 || snd < 0 || rcv < 0)
 		test_bug("packet sockets");
 	if (setsockopt(sk, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)))
 		test_bug("PACKET_VERSION");
+	n = 32;
+	if (dgram && setsockopt(sk, SOL_PACKET, PACKET_RESERVE, &n, sizeof(n)))
+		test_bug("PACKET_RESERVE");
 	if (version == TPACKET_V3)
 		req.tp_retire_blk_tov = 10;
 	if (setsockopt(sk, SOL_PACKET, PACKET_RX_RING, &req, rlen))
@@ -226,7 +248,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 5; i++)
 		tx_write(i);
-	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(4), 0) || got_tx(rcv, nums, 8) != 5)
+	if (tx_send(sk) < 0 || wait_for(tx_status(4), 0) || got_tx(rcv, nums, 8) != 5)
 		test_bug("sending frames 0-4");
 	tx_write(5);
 	tx_write(6);
@@ -260,10 +282,10 @@ int main(int argc, char **argv)
 		if (*rx_status(0))
 			fail("a new frame landed in frame 0");
 	}
-	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(6), 0))
+	if (tx_send(sk) < 0 || wait_for(tx_status(6), 0))
 		fail("frames 5 and 6 were not sent");
 	tx_write(7);
-	if (send(sk, NULL, 0, 0) < 0 || wait_for(tx_status(7), 0))
+	if (tx_send(sk) < 0 || wait_for(tx_status(7), 0))
 		fail("frame 7 was not sent");
 	n = got_tx(rcv, nums, 8);
 	if (n != 3 || nums[0] != 5 || nums[1] != 6 || nums[2] != 7)

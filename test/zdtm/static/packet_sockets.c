@@ -2,15 +2,15 @@
 /*
  * Packet sockets without rings (root: CAP_NET_RAW):
  *  - s1: SOCK_RAW bound to lo for protocol 0x88B6, with PACKET_AUXDATA,
- *    ORIGDEV, TIMESTAMP, QDISC_BYPASS, IGNORE_OUTGOING, COPY_THRESH and
- *    RESERVE set, SO_RCVBUF, a classic BPF filter taking frames whose
+ *    ORIGDEV, TIMESTAMP, QDISC_BYPASS, IGNORE_OUTGOING, RESERVE and
+ *    COPY_THRESH set, SO_RCVBUF, a classic BPF filter taking frames whose
  *    first payload byte is 'A', and memberships on lo: PROMISC twice,
  *    ALLMULTI once;
  *  - s2 (SOCK_DGRAM) and s3 (SOCK_RAW, PACKET_VNET_HDR_SZ 12) in one fanout
  *    group (hash, with the rollover and defrag flags), bound to lo for
  *    0x88B7;
  *  - s4: SOCK_PACKET (the old interface) bound to "lo" for 0x88B8;
- *  - s5: SOCK_RAW for protocol 0, TPACKET_V2, bound nowhere.
+ *  - s5: SOCK_RAW for protocol 0, TPACKET_V2, PACKET_LOSS, bound nowhere.
  * After restore: addresses, options, fanout (with its flags), filter and
  * memberships (lo's IFF_PROMISC and IFF_ALLMULTI go exactly when s1 drops
  * them: two promiscuous ones, one allmulti; this takes nobody else to use
@@ -45,8 +45,8 @@
 #define P4 0x88B8
 
 static const int s1_opts[] = { PACKET_AUXDATA, PACKET_ORIGDEV, PACKET_TIMESTAMP, PACKET_QDISC_BYPASS,
-			       PACKET_IGNORE_OUTGOING, PACKET_RESERVE };
-static const int s1_vals[] = { 1, 1, 3, 1, 1, 64 };
+			       PACKET_IGNORE_OUTGOING, PACKET_RESERVE, PACKET_COPY_THRESH };
+static const int s1_vals[] = { 1, 1, 3, 1, 1, 64, 1 };
 
 static int lo;
 
@@ -164,7 +164,6 @@ int main(int argc, char **argv)
 	s1 = pk_socket(SOCK_RAW, 0);
 	for (size_t i = 0; i < sizeof(s1_opts) / sizeof(s1_opts[0]); i++)
 		seti(s1, s1_opts[i], s1_vals[i]);
-	seti(s1, PACKET_COPY_THRESH, 1);
 	rcvbuf = 200000;
 	if (setsockopt(s1, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) ||
 	    setsockopt(s1, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
@@ -193,6 +192,7 @@ int main(int argc, char **argv)
 
 	s5 = pk_socket(SOCK_RAW, 0);
 	seti(s5, PACKET_VERSION, TPACKET_V2);
+	seti(s5, PACKET_LOSS, 1);
 
 	test_daemon();
 	test_waitsig();
@@ -233,8 +233,9 @@ int main(int argc, char **argv)
 		failv("s4 is bound to '%.14s'", sa.sa_data);
 	len = sizeof(ll);
 	if (getsockname(s5, (struct sockaddr *)&ll, &len) || ll.sll_ifindex != 0 || ll.sll_protocol != 0 ||
-	    geti(s5, PACKET_VERSION) != TPACKET_V2)
-		failv("s5: bound to %d/%x, version %d", ll.sll_ifindex, ntohs(ll.sll_protocol), geti(s5, PACKET_VERSION));
+	    geti(s5, PACKET_VERSION) != TPACKET_V2 || geti(s5, PACKET_LOSS) != 1)
+		failv("s5: bound to %d/%x, version %d, loss %d", ll.sll_ifindex, ntohs(ll.sll_protocol),
+		      geti(s5, PACKET_VERSION), geti(s5, PACKET_LOSS));
 
 	tx = pk_socket(SOCK_DGRAM, 0);
 	send_frame(tx, P1, 'B');
