@@ -4,7 +4,7 @@
  *  - a route socket bound to a port id of its own choosing, in groups 1
  *    (RTNLGRP_NOTIFY, quiet) and 33 and 36 (past the 32 getsockname shows), with
  *    NETLINK_PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK and
- *    GET_STRICT_CHK on and SO_RCVBUF set;
+ *    GET_STRICT_CHK on (and as root LISTEN_ALL_NSID) and SO_RCVBUF set;
  *  - a route socket never bound, and one autobound by connecting to the
  *    kernel;
  *  - usersock sockets: A bound to a port, B connected to A's port; as
@@ -26,6 +26,9 @@
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_LISTEN_ALL_NSID
+#define NETLINK_LISTEN_ALL_NSID 8
 #endif
 #ifndef NETLINK_LIST_MEMBERSHIPS
 #define NETLINK_LIST_MEMBERSHIPS 9
@@ -162,6 +165,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
 		if (setsockopt(r, SOL_NETLINK, flag_opts[i], &one, sizeof(one)))
 			test_bug("netlink option %d", flag_opts[i]);
+	if (root && setsockopt(r, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)))
+		test_bug("NETLINK_LISTEN_ALL_NSID");
 	rcvbuf = 123456;
 	if (setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
 		test_bug("SO_RCVBUF");
@@ -201,6 +206,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
 		if (geti(r, SOL_NETLINK, flag_opts[i]) != 1)
 			failv("netlink option %d is %d", flag_opts[i], geti(r, SOL_NETLINK, flag_opts[i]));
+	if (geti(r, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID) != root)
+		failv("NETLINK_LISTEN_ALL_NSID is %d", geti(r, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID));
 	if (geti(r, SOL_SOCKET, SO_RCVBUF) != rcvbuf)
 		failv("SO_RCVBUF %d, want %d", geti(r, SOL_SOCKET, SO_RCVBUF), rcvbuf);
 	if (ask_link(r, 77))
