@@ -395,6 +395,17 @@ static size_t tx_hdr_len(int version)
 	       version == TPACKET_V2 ? sizeof(struct tpacket2_hdr) : sizeof(struct tpacket3_hdr);
 }
 
+static uint32_t tx_get_len(const struct ring *r, uint32_t i)
+{
+	uint8_t *s = r->base + slot_off(r, i);
+
+	if (r->version == TPACKET_V1)
+		return ((struct tpacket_hdr *)s)->tp_len;
+	if (r->version == TPACKET_V2)
+		return ((struct tpacket2_hdr *)s)->tp_len;
+	return ((struct tpacket3_hdr *)s)->tp_len;
+}
+
 static void tx_set_len(const struct ring *r, uint32_t i, uint32_t len)
 {
 	uint8_t *s = r->base + slot_off(r, i);
@@ -454,9 +465,7 @@ static int tx_cursor(struct ring *r, int sk, int type, int loss, uint32_t *head)
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		memcpy(saved + i * hl, r->base + slot_off(r, i), hl);
 		all[i] = i;
-		/* tp_len: V1 after an unsigned long status, V2 after a u32 one, V3 at 16 */
-		used |= get_status(r, i) ||
-			*(uint32_t *)(saved + i * hl + (r->version == TPACKET_V1 ? 8 : r->version == TPACKET_V2 ? 4 : 16));
+		used |= get_status(r, i) || tx_get_len(r, i);
 	}
 	if (!used) {
 		/* never written: nothing was ever sent */
@@ -530,7 +539,17 @@ static int add_chunk(PacketRingEntry *re, size_t off, const void *data, size_t l
 	return 0;
 }
 
-/* The slots not the kernel's (or not free to write), runs of them as one chunk each. */
+/*
+ * A slot worth saving: handed to the task (receive), or asked to be sent
+ * or written by the task (transmit: a frame it is filling has a length
+ * before it asks for it to be sent).
+ */
+static int slot_kept(const struct ring *r, uint32_t i)
+{
+	return get_status(r, i) || (!r->rx && tx_get_len(r, i));
+}
+
+/* The slots worth saving, runs of them as one chunk each. */
 static int save_slots(const struct ring *r, PacketRingEntry *re, size_t *total)
 {
 	uint32_t i = 0;
@@ -538,13 +557,13 @@ static int save_slots(const struct ring *r, PacketRingEntry *re, size_t *total)
 	while (i < r->nslots) {
 		size_t start, end;
 
-		if (!get_status(r, i)) {
+		if (!slot_kept(r, i)) {
 			i++;
 			continue;
 		}
 		start = slot_off(r, i);
 		end = start + slot_size(r);
-		for (i++; i < r->nslots && get_status(r, i) && slot_off(r, i) == end; i++)
+		for (i++; i < r->nslots && slot_kept(r, i) && slot_off(r, i) == end; i++)
 			end += slot_size(r);
 		*total += end - start;
 		if (*total > MAX_RING_SAVED) {

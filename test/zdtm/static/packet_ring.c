@@ -7,12 +7,12 @@
  *    frames 6-9. V3: two blocks came, the task took the first: the second
  *    waits with its two frames; the kernel fills block 2 next.
  *  - transmit: frames 0-4 were sent; frames 5 and 6 ask to be sent, but
- *    no send() came yet.
+ *    no send() came yet; frame 7 is written but not asked for yet.
  * After restore the area is at the same address (the runner compares the
  * maps) and is the new socket's ring: the waiting frames are there as
  * they were; new frames land where the kernel would have put them (frame
- * 10 on, block 2); a send() sends frames 5 and 6, then frame 7 when it is
- * written. Each would fail if the kernel's cursors started at 0 again.
+ * 10 on, block 2); a send() sends frames 5 and 6, then frame 7 once it is
+ * asked for. Each would fail if the kernel's cursors started at 0 again.
  */
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -125,7 +125,17 @@ static int check_block(int b, int first, int n)
 	return 0;
 }
 
-static void tx_write(int i)
+static void tx_ask(int i)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (version == TPACKET_V1)
+		*(volatile unsigned long *)frame(tx, i) = TP_STATUS_SEND_REQUEST;
+	else
+		*tx_status(i) = TP_STATUS_SEND_REQUEST;
+}
+
+/* A frame written, not yet asked to be sent. */
+static void tx_fill(int i)
 {
 	uint8_t *f = frame(tx, i);
 	size_t off = TPACKET_ALIGN(version == TPACKET_V1 ? sizeof(struct tpacket_hdr) :
@@ -146,11 +156,12 @@ static void tx_write(int i)
 		((struct tpacket2_hdr *)f)->tp_len = len;
 	else
 		((struct tpacket3_hdr *)f)->tp_len = len;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	if (version == TPACKET_V1)
-		*(volatile unsigned long *)f = TP_STATUS_SEND_REQUEST;
-	else
-		*tx_status(i) = TP_STATUS_SEND_REQUEST;
+}
+
+static void tx_write(int i)
+{
+	tx_fill(i);
+	tx_ask(i);
 }
 
 /* Send what the transmit ring asks to (a dgram socket needs the address). */
@@ -252,6 +263,7 @@ int main(int argc, char **argv)
 		test_bug("sending frames 0-4");
 	tx_write(5);
 	tx_write(6);
+	tx_fill(7);
 
 	test_daemon();
 	test_waitsig();
@@ -284,7 +296,7 @@ int main(int argc, char **argv)
 	}
 	if (tx_send(sk) < 0 || wait_for(tx_status(6), 0))
 		fail("frames 5 and 6 were not sent");
-	tx_write(7);
+	tx_ask(7);
 	if (tx_send(sk) < 0 || wait_for(tx_status(7), 0))
 		fail("frame 7 was not sent");
 	n = got_tx(rcv, nums, 8);
