@@ -18,6 +18,7 @@
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "net.h"
 #include "util.h"
 
@@ -75,7 +76,18 @@ static void usage(FILE *f)
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
-"      --config FILE       options from FILE, one a line: long name without dashes, argument\n");
+"      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
+"\n"
+"Mounts (a tree in a mount namespace of its own; Documentation/mounts.md):\n"
+"  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
+"      --external mnt[KEY]:VAL, -M, --ext-mount-map KEY:VAL\n"
+"                          dump: the mount at path KEY is external, saved as the key VAL;\n"
+"                          restore: bind the host path VAL where the mount with key KEY was\n"
+"  -M auto                 accepted (LXC); at restore the binds of criu's own filesystems\n"
+"                          are not checked by device and inode\n"
+"      --enable-external-sharing  mounts may share peer groups with criu's namespace\n"
+"      --enable-external-masters  mounts may be slaves of peer groups of criu's namespace\n"
+"      --enable-fs NAME    mounts of filesystem NAME may be made anew from their options\n");
 }
 
 static void compel_log(int level, const char *fmt, va_list args)
@@ -99,6 +111,9 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_ACTION_SCRIPT,
 	OPT_CONFIG,
+	OPT_EXT_SHARING,
+	OPT_EXT_MASTERS,
+	OPT_ENABLE_FS,
 	OPT_MANAGE_CGROUPS,
 	OPT_CGROUP_ROOT,
 	OPT_FREEZE_CGROUP,
@@ -133,6 +148,11 @@ static const struct option longopts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "root", required_argument, NULL, 'r' },
+	{ "ext-mount-map", required_argument, NULL, 'M' },
+	{ "enable-external-sharing", no_argument, NULL, OPT_EXT_SHARING },
+	{ "enable-external-masters", no_argument, NULL, OPT_EXT_MASTERS },
+	{ "enable-fs", required_argument, NULL, OPT_ENABLE_FS },
 	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
@@ -177,7 +197,13 @@ static const struct opt_use {
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
 	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
-	{ OPT_EXTERNAL, "--external", A_DUMP },
+	/* mnt[KEY]:PATH also at restore; the other kinds only at dump (ext_nonmnt) */
+	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
+	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
+	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
+	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
+	{ OPT_EXT_MASTERS, "--enable-external-masters", A_DUMP | A_RESTORE },
+	{ OPT_ENABLE_FS, "--enable-fs", A_DUMP | A_RESTORE },
 	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
 	{ OPT_ACTION_SCRIPT, "--action-script", A_DUMP | A_RESTORE },
 	{ OPT_MANAGE_CGROUPS, "--manage-cgroups", A_DUMP | A_RESTORE },
@@ -188,6 +214,7 @@ static const struct opt_use {
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
+static bool ext_nonmnt;			/* an --external other than mnt[] */
 
 static int action_bit(const char *action)
 {
@@ -213,6 +240,10 @@ static int check_option_use(const char *action, int nr_args, char **args)
 			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
+	if (bit == A_RESTORE && ext_nonmnt) {
+		pr_err("--external RES means nothing for restore (only --external mnt[KEY]:PATH does)\n");
+		return -1;
+	}
 	if (opts.leave_running && opts.leave_stopped) {
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;
@@ -302,7 +333,17 @@ static int handle_option(int c, const char *arg)
 		break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
-	case OPT_EXTERNAL: return external_add(arg);
+	case OPT_EXTERNAL:
+		if (!strncmp(arg, "mnt[", 4))
+			return mnt_opt_external(arg);
+		ext_nonmnt = true;
+		return external_add(arg);
+	case 'r': opts.root = arg; break;
+	case 'M': return mnt_opt_ext_map(arg);
+	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
+	case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
+	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
+	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
@@ -316,7 +357,6 @@ static int handle_option(int c, const char *arg)
 	case OPT_CGROUP_ROOT: return cgroup_root_add(arg);
 	case OPT_FREEZE_CGROUP: opts.freeze_cgroup = arg; break;
 	case OPT_ORPHAN_PTS_MASTER: opts.orphan_pts_master = true; break;
-	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_GHOST_LIMIT:
 		if (parse_size(arg, &opts.ghost_limit)) {
 			pr_err("bad --ghost-limit '%s'\n", arg);
@@ -456,7 +496,7 @@ static int parse_options(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVhr:M:", longopts, NULL)) != -1) {
 		if (c >= 0 && c < (int)sizeof(opts_seen))
 			opts_seen[c] = 1;
 		if (handle_option(c, optarg))

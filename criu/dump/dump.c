@@ -80,11 +80,12 @@ static int check_task(struct dump_ctx *dc)
 
 /*
  * A task in namespaces other than ours would come back in ours: refuse it.
- * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()).
+ * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()), the mount
+ * namespace criu/mount/'s (mntns_dump_prepare()).
  */
 static int check_namespaces(struct dump_ctx *dc)
 {
-	static const char *const ns[] = { "mnt", "net", "pid", "uts", "user", "cgroup", "time" };
+	static const char *const ns[] = { "net", "pid", "uts", "user", "cgroup", "time" };
 	char a[64], b[64];
 	struct stat sa, sb;
 
@@ -1269,6 +1270,19 @@ static int check_ipc(struct dump_tree *t)
 	return ret;
 }
 
+/* The mount namespace: criu's own, or one of the tree's whose mounts are saved (criu/mount/). */
+static int check_mntns(struct dump_tree *t)
+{
+	int nr, ret;
+	pid_t *pids = live_pids(t, &nr);
+
+	if (!pids)
+		return -1;
+	ret = mntns_dump_prepare(pids, nr);
+	free(pids);
+	return ret;
+}
+
 /* Who adds each epoll target at restore (epoll.c). */
 static int check_epolls(struct dump_tree *t)
 {
@@ -1329,7 +1343,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd) || mntns_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
 	    cgroup_dump_write(t->dfd))
@@ -1403,7 +1417,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_resume;
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
-	if (check_ipc(&t))
+	if (check_ipc(&t) || check_mntns(&t))
 		goto out_resume;
 
 	if (mark_vm_children(&t))
@@ -1468,6 +1482,7 @@ out_close:
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
+	mntns_dump_fini();
 	cgroup_dump_fini();
 	netns_free_all();
 	close(t.dfd);

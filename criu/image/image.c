@@ -317,6 +317,8 @@ static int raw_type_by_name(const char *path)
 		size_t plen = conv ? (size_t)(conv - fmt) : 0;
 		char *end;
 
+		if (!img_descs[t].magic && fmt && !conv && !strcmp(base, fmt))
+			return t;	/* one raw file per dump */
 		if (img_descs[t].magic || !conv || strncmp(base, fmt, plen))
 			continue;
 		if (base[plen] < '0' || base[plen] > '9')

@@ -758,7 +758,7 @@ static int write_sysctl(const char *name, const char *value)
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = proc_open(O_WRONLY, "sys/%s", name);
 	if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value)) {
 		pr_perror("can't set %s to %s", path, value);
 		ret = -1;

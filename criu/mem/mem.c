@@ -22,6 +22,7 @@
 #include "fileobj.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "mem.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -85,7 +86,11 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->file_id = memo->id;
 		return 0;
 	}
-	if (stat(p->name, &pst) || pst.st_ino != p->ino || pst.st_dev != makedev(p->dev_maj, p->dev_min))
+	char at[PATH_MAX + 64];
+
+	/* the path as the task sees it: in its mount namespace */
+	if (stat(mntns_path(p->name, at, sizeof(at)), &pst) || pst.st_ino != p->ino ||
+	    pst.st_dev != makedev(p->dev_maj, p->dev_min))
 		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
 	if (!S_ISREG(pst.st_mode) && !S_ISCHR(pst.st_mode))
 		return refuse_vma(pid, p, "not a regular file");

@@ -83,7 +83,7 @@ static int write_self_int(const char *name, long val, const char *what)
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/self/%s", name);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = proc_open(O_RDWR, "self/%s", name);
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
 		pr_perror("can't read %s", path);
 		if (fd >= 0)
@@ -414,7 +414,7 @@ int restore_task(struct rst_ctx *rc)
 			return -1;
 		}
 		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
-		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;

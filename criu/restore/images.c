@@ -343,6 +343,7 @@ void free_tree(struct rst_tree *tr)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
 	ipc_sysv_free();
+	mntns_restore_fini();
 	if (tr->dfd >= 0)
 		close(tr->dfd);
 }
@@ -581,7 +582,7 @@ int read_tree_images(struct rst_tree *tr)
 	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
-	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || mntns_read(tr->dfd))
 		return -1;
 	for (size_t i = 0; i < tr->files.nr; i++)
 		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
@@ -669,7 +670,12 @@ int read_tree_images(struct rst_tree *tr)
 
 	for (int i = 0; i < tr->nr; i++)
 		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
-	return raise_nofile(tr->own_base + tr->own_span * nr_own);
+	/* fds of mounts files are opened through (criu/mount/) */
+	tr->mnt_base = tr->own_base + tr->own_span * nr_own;
+	if (mntns_plan_fds(&tr->files, tr->mnt_base) < 0)
+		return -1;
+	/* and room above it: the kept fds wait there while the root moves its own (mntns_place_fds()) */
+	return raise_nofile(tr->mnt_base + 2 * mntns_nr_fds() + 1);
 }
 
 /*

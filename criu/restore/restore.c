@@ -457,6 +457,9 @@ int cr_restore_tasks(void)
 		goto out;
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
+	/* ours, before the root moves into the tree's mount namespace */
+	if (proc_dir() < 0)
+		goto out;
 	root = &tr.t[0];
 	if (self_layout(&taken, &tr.self_vdso))
 		goto out;
@@ -485,8 +488,8 @@ int cr_restore_tasks(void)
 		goto out;
 	}
 
-	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags(),
-			     opts.restore_sibling ? 0 : SIGCHLD);
+	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags() |
+				 mntns_clone_flags(), opts.restore_sibling ? 0 : SIGCHLD);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {
@@ -520,6 +523,7 @@ int cr_restore_tasks(void)
 	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
+	mntns_restored(pid);
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */

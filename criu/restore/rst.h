@@ -21,6 +21,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "mntns.h"
 #include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -109,6 +110,7 @@ struct rst_tree {
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int mnt_base;			/* fds of mounts files are opened through, from here up */
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
@@ -124,6 +126,7 @@ enum {
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
