@@ -187,6 +187,28 @@ static void set_status(const struct ring *r, uint32_t i, uint32_t v)
 		__atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE);
 }
 
+/*
+ * Probing marks slots with a status the kernel never writes, and takes the
+ * mark off only if it is still there: a slot the kernel filled meanwhile
+ * keeps what the kernel wrote (and the search starts again).
+ */
+#define PROBE_MARK	(TP_STATUS_USER | (1U << 27))
+
+static int unmark(const struct ring *r, uint32_t i)
+{
+	void *p = status_ptr(r, i);
+
+	if (!r->blocks && r->version == TPACKET_V1) {
+		unsigned long want = PROBE_MARK;
+
+		return __atomic_compare_exchange_n((unsigned long *)p, &want, 0UL, 0, __ATOMIC_ACQ_REL,
+						   __ATOMIC_ACQUIRE) ? 0 : -1;
+	}
+	uint32_t want = PROBE_MARK;
+
+	return __atomic_compare_exchange_n((uint32_t *)p, &want, 0U, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
 /* When the kernel filled a receive slot (a V3 block: opened it), in ns; 0 if never. */
 static uint64_t slot_time(const struct ring *r, uint32_t i)
 {
@@ -230,7 +252,7 @@ static int rx_prev_taken(int sk)
  * (the kernel fills none of those) among those that are the kernel's
  * (@st[i] == 0), and poll says whether the slot before the cursor is one.
  * -1 if the search can't tell (the slot before the cursor is the task's
- * already), -2 on errors.
+ * already), -2 on errors, -3 if the kernel filled a slot meanwhile.
  */
 static int rx_probe(struct ring *r, int sk, const uint32_t *st)
 {
@@ -252,13 +274,15 @@ static int rx_probe(struct ring *r, int sk, const uint32_t *st)
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
+		int moved = 0;
+
 		for (uint32_t k = lo; k < mid; k++)
-			set_status(r, cand[k], TP_STATUS_USER);
+			set_status(r, cand[k], PROBE_MARK);
 		t = rx_prev_taken(sk);
 		for (uint32_t k = lo; k < mid; k++)
-			set_status(r, cand[k], TP_STATUS_KERNEL);
-		if (t < 0) {
-			ret = -2;
+			moved |= unmark(r, cand[k]);
+		if (t < 0 || moved) {
+			ret = t < 0 ? -2 : -3;
 			goto out;
 		}
 		if (t)
@@ -267,10 +291,11 @@ static int rx_probe(struct ring *r, int sk, const uint32_t *st)
 			lo = mid;
 	}
 	/* check it: marked it says readable, unmarked not */
-	set_status(r, cand[lo], TP_STATUS_USER);
+	set_status(r, cand[lo], PROBE_MARK);
 	t = rx_prev_taken(sk);
-	set_status(r, cand[lo], TP_STATUS_KERNEL);
-	if (t == 1 && rx_prev_taken(sk) == 0)
+	if (unmark(r, cand[lo]))
+		ret = -3;
+	else if (t == 1 && rx_prev_taken(sk) == 0)
 		ret = (cand[lo] + 1) % r->nslots;
 out:
 	free(cand);
@@ -336,6 +361,10 @@ static int rx_cursor_once(struct ring *r, int sk, uint32_t *st, uint32_t *head)
 		return 0;
 	}
 	h = rx_probe(r, sk, st);
+	if (h == -3) {
+		*head = 0;
+		return 1;	/* something came: again */
+	}
 	if (h == -2) {
 		pr_perror("can't find where the kernel is in the receive ring of %s", r->who);
 		return -1;
@@ -344,6 +373,9 @@ static int rx_cursor_once(struct ring *r, int sk, uint32_t *st, uint32_t *head)
 		/* handed out of order: the kernel is after the newest slot it filled */
 		h = newest_filled(r);
 		h = h < 0 ? 0 : (h + 1) % (int)r->nslots;
+		pr_debug("%s: the receive cursor by time: %d\n", r->who, h);
+	} else {
+		pr_debug("%s: the receive cursor by probing: %d\n", r->who, h);
 	}
 	*head = h;
 	return 0;
@@ -357,22 +389,25 @@ static int rx_cursor(struct ring *r, int sk, uint32_t *head)
 
 	if (!st)
 		return -1;
-	/* packets arriving meanwhile move things: read until two rounds agree */
-	for (int tries = 0; tries < 20; tries++) {
-		int same = 1;
+	/*
+	 * Packets arriving meanwhile move things: read until two rounds agree
+	 * (with the task stopped the ring fills up, and then nothing moves).
+	 */
+	for (uint64_t until = now_us() + 2000000; now_us() < until;) {
+		int same = 1, r1 = rx_cursor_once(r, sk, st, head);
 
-		if (rx_cursor_once(r, sk, st, head))
+		if (r1 < 0)
 			goto out;
 		for (uint32_t i = 0; i < r->nslots && same; i++)
 			same = get_status(r, i) == st[i];
-		if (same) {
+		if (!r1 && same) {
 			ret = 0;
 			goto out;
 		}
 		usleep(1000);
 	}
-	pr_warn("%s: packets kept arriving while the receive ring was read; the newest may be lost\n", r->who);
-	ret = 0;
+	pr_err("can't dump %s: packets kept arriving while criu looked for the kernel's place in its receive ring\n",
+	       r->who);
 out:
 	free(st);
 	return ret;
@@ -596,15 +631,23 @@ static PacketRingEntry *new_ring(const struct packet_diag_ring *d)
 	return re;
 }
 
-/* A V3 block the kernel is filling has frames the task can't see yet: give its timer a chance to hand them over. */
-static void settle_block(struct ring *r, int sk, uint32_t *head, uint32_t tmo)
+/*
+ * A V3 block the kernel is filling has frames the task can't see yet: give
+ * its timer a chance to hand them over. Frames still in it are lost; 1 if
+ * there are some. A block the kernel froze at and the task then took back
+ * keeps an old header: it is not the newest block opened, and has none.
+ */
+static int settle_block(struct ring *r, int sk, uint32_t *head, uint32_t tmo)
 {
 	uint64_t until = now_us() + (uint64_t)(tmo > 1000 ? 1000 : tmo) * 1000 + 20000;
 
+	if (get_status(r, *head) || !block_pkts(r, *head) || newest_filled(r) != (int)*head)
+		return 0;
 	while (!get_status(r, *head) && block_pkts(r, *head) && now_us() < until)
 		usleep(1000);
 	if (get_status(r, *head))
-		rx_cursor(r, sk, head);
+		return rx_cursor(r, sk, head);
+	return block_pkts(r, *head) ? 1 : 0;
 }
 
 static int dump_rings(int sk, PacketSkEntry *e, const struct packet_diag_sk *d, const char *who)
@@ -630,11 +673,14 @@ static int dump_rings(int sk, PacketSkEntry *e, const struct packet_diag_sk *d, 
 		if (ring_init(&r, e->rx_ring, e->version, 1, map, who) || rx_cursor(&r, sk, &e->rx_ring->head))
 			goto out;
 		if (r.blocks) {
-			settle_block(&r, sk, &e->rx_ring->head, e->rx_ring->retire_tmo);
-			if (!get_status(&r, e->rx_ring->head) && block_pkts(&r, e->rx_ring->head))
-				pr_warn("%s: up to %u frames in the block the kernel is filling are not saved (the task "
-					"can't see them yet, nor can criu tell them from old ones)\n", who,
-					block_pkts(&r, e->rx_ring->head));
+			int lost = settle_block(&r, sk, &e->rx_ring->head, e->rx_ring->retire_tmo);
+
+			if (lost < 0)
+				goto out;
+			if (lost)
+				pr_warn("%s: the %u frames in the block the kernel is still filling are not saved (no "
+					"interface gives the kernel a half-filled block back); they are lost as on a "
+					"lossy network\n", who, block_pkts(&r, e->rx_ring->head));
 		}
 		if (save_slots(&r, e->rx_ring, &total))
 			goto out;

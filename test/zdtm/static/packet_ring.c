@@ -4,14 +4,19 @@
  * (root: CAP_NET_RAW), TPACKET_V1, V2 or V3 (the first argument; the
  * variants packet_ring_v1, packet_ring_v3 run the others), bound to lo.
  *  - receive, V1/V2: ten frames came, the task took six: four wait in
- *    frames 6-9. V3: two blocks came, the task took the first: the second
+ *    frames 6-9; with "consumed" (packet_ring_consumed) it took all ten,
+ *    nothing shows where the kernel is (criu probes); with "full"
+ *    (packet_ring_full) twelve more came and fill the ring: the kernel
+ *    waits at frame 6 (criu goes by the frames' times). packet_ring_leave
+ *    dumps the "consumed" state with -R: the probing leaves the rings
+ *    as they were. V3: two blocks came, the task took the first: the second
  *    waits with its two frames; the kernel fills block 2 next.
  *  - transmit: frames 0-4 were sent; frames 5 and 6 ask to be sent, but
  *    no send() came yet; frame 7 is written but not asked for yet.
  * After restore the area is at the same address (the runner compares the
  * maps) and is the new socket's ring: the waiting frames are there as
- * they were; new frames land where the kernel would have put them (frame
- * 10 on, block 2); a send() sends frames 5 and 6, then frame 7 once it is
+ * they were; new frames land where the kernel would have put them (right
+ * after the waiting ones; block 2); a send() sends frames 5 and 6, then frame 7 once it is
  * asked for. Each would fail if the kernel's cursors started at 0 again.
  */
 #include <arpa/inet.h>
@@ -97,6 +102,38 @@ static void send_rx(int snd, int n)
 	snprintf(payload, sizeof(payload), "rx-%02d", n);
 	if (sendto(snd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) != sizeof(payload))
 		fail("sending frame %d", n);
+}
+
+enum { MODE_WAITING, MODE_CONSUMED, MODE_FULL };
+static int mode, cur, pend, seq;
+
+/* @n more frames (rx-seq...), landing after the pending ones. */
+static void rx_fill(int snd, int n)
+{
+	for (int i = 0; i < n; i++)
+		send_rx(snd, seq++);
+	pend += n;
+	if (wait_for(rx_status((cur + pend - 1) % NFRAMES), 1))
+		fail("frames did not arrive");
+}
+
+/* Take @n frames at the task's cursor, each with the next number. 0 if all were right. */
+static int rx_take(int n)
+{
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		int want = seq - pend;
+
+		if (!*rx_status(cur) || strncmp(rx_payload(cur), "rx-", 3) || atoi(rx_payload(cur) + 3) != want) {
+			failv("frame %d is '%.5s' (status %x), want rx-%02d", cur, rx_payload(cur), *rx_status(cur), want);
+			bad = 1;
+		}
+		rx_release(cur);
+		cur = (cur + 1) % NFRAMES;
+		pend--;
+	}
+	return bad;
 }
 
 /* Check the frames of V3 block @b: @n of them, rx-@first on. Returns 0 if right. */
@@ -204,6 +241,8 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	version = test_argc > 1 ? atoi(test_argv[1]) - 1 : TPACKET_V2;
 	dgram = test_argc > 2 && !strcmp(test_argv[2], "dgram");
+	mode = test_argc > 2 && !strcmp(test_argv[2], "consumed") ? MODE_CONSUMED :
+	       test_argc > 2 && !strcmp(test_argv[2], "full") ? MODE_FULL : MODE_WAITING;
 	lo = if_nametoindex("lo");
 	rlen = version == TPACKET_V3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
 
@@ -247,15 +286,11 @@ int main(int argc, char **argv)
 			test_bug("block 1 not handed over");
 		rx_release(0);
 	} else {
-		for (int i = 0; i < 10; i++)
-			send_rx(snd, i);
-		if (wait_for(rx_status(9), 1))
-			test_bug("frames not received");
-		for (int i = 0; i < 6; i++) {
-			if (strncmp(rx_payload(i), "rx-", 3) || atoi(rx_payload(i) + 3) != i)
-				test_bug("frame %d is '%.5s'", i, rx_payload(i));
-			rx_release(i);
-		}
+		/* frame f carries rx-(seq of f); the task reads at cur, pend frames wait */
+		rx_fill(snd, 10);
+		rx_take(mode == MODE_CONSUMED ? 10 : 6);
+		if (mode == MODE_FULL)
+			rx_fill(snd, NFRAMES - pend);
 	}
 	for (int i = 0; i < 5; i++)
 		tx_write(i);
@@ -281,18 +316,20 @@ int main(int argc, char **argv)
 		if (*rx_status(0) || *rx_status(3))
 			fail("blocks 0 or 3 were filled");
 	} else {
-		for (int i = 6; i < 10; i++) {
-			if (!*rx_status(i) || strncmp(rx_payload(i), "rx-", 3) || atoi(rx_payload(i) + 3) != i)
-				failv("waiting frame %d is '%.5s' (status %x)", i, rx_payload(i), *rx_status(i));
-			rx_release(i);
-		}
-		for (int i = 10; i < 13; i++)
-			send_rx(snd, i);
-		for (int i = 10; i < 13; i++)
-			if (wait_for(rx_status(i), 1) || atoi(rx_payload(i) + 3) != i)
-				failv("new frame %d did not land in its place", i);
-		if (*rx_status(0))
-			fail("a new frame landed in frame 0");
+		int at;
+
+		if (rx_take(pend))
+			fail("frames waiting in the ring were lost or changed");
+		at = cur;
+		rx_fill(snd, 3);
+		for (int i = 0; i < 3; i++)
+			if (!*rx_status((at + i) % NFRAMES))
+				failv("new frame %d did not land at %d, after the old ones", seq - 3 + i, (at + i) % NFRAMES);
+		if (rx_take(3))
+			fail("new frames are not where they should be");
+		for (int i = 0; i < NFRAMES; i++)
+			if (*rx_status(i))
+				failv("frame %d was filled too", i);
 	}
 	if (tx_send(sk) < 0 || wait_for(tx_status(6), 0))
 		fail("frames 5 and 6 were not sent");
