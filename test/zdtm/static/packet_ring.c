@@ -3,6 +3,9 @@
  * A packet socket with a receive and a transmit ring mapped in one area
  * (root: CAP_NET_RAW), TPACKET_V1, V2 or V3 (the first argument; the
  * variants packet_ring_v1, packet_ring_v3 run the others), bound to lo.
+ *  - receive, V3 with "full" (packet_ring_v3_full): blocks 2, 3 and 0 got
+ *    a frame each after that, and the kernel is frozen at block 1, all
+ *    four the task's.
  *  - receive, V1/V2: ten frames came, the task took six: four wait in
  *    frames 6-9; with "consumed" (packet_ring_consumed) it took all ten,
  *    nothing shows where the kernel is (criu probes); with "full"
@@ -285,6 +288,14 @@ int main(int argc, char **argv)
 		if (wait_for(rx_status(1), 1) || check_block(0, 0, 3))
 			test_bug("block 1 not handed over");
 		rx_release(0);
+		if (mode == MODE_FULL) {
+			/* blocks 2, 3 and 0 get a frame each; the kernel then freezes at block 1 */
+			for (int i = 0; i < 3; i++) {
+				send_rx(snd, 5 + i);
+				if (wait_for(rx_status((2 + i) % NBLOCKS), 1))
+					test_bug("block %d not handed over", (2 + i) % NBLOCKS);
+			}
+		}
 	} else {
 		/* frame f carries rx-(seq of f); the task reads at cur, pend frames wait */
 		rx_fill(snd, 10);
@@ -303,7 +314,21 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	if (version == TPACKET_V3) {
+	if (version == TPACKET_V3 && mode == MODE_FULL) {
+		if (!*rx_status(1) || check_block(1, 3, 2))
+			fail("block 1 lost its frames");
+		for (int i = 0; i < 3; i++)
+			if (!*rx_status((2 + i) % NBLOCKS) || check_block((2 + i) % NBLOCKS, 5 + i, 1))
+				failv("block %d lost its frame", (2 + i) % NBLOCKS);
+		for (int i = 1; i < 1 + NBLOCKS; i++)
+			rx_release(i % NBLOCKS);
+		send_rx(snd, 8);
+		send_rx(snd, 9);
+		if (wait_for(rx_status(1), 1))
+			fail("new frames did not fill block 1, where the kernel was frozen");
+		else
+			check_block(1, 8, 2);
+	} else if (version == TPACKET_V3) {
 		if (!*rx_status(1) || check_block(1, 3, 2))
 			fail("block 1 lost its frames");
 		rx_release(1);
