@@ -11,6 +11,7 @@
 #include <linux/netlink.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -22,14 +23,16 @@ static void synth(int tag)
 {
 	char buf[80];
 	int fd = open(UEVENT, O_WRONLY);
-	int n = snprintf(buf, sizeof(buf), "change 00000000-0000-4000-8000-0000000000%02d", tag);
+	/* the pid keeps other runs' uevents apart */
+	int n = snprintf(buf, sizeof(buf), "change 00000000-0000-4000-8000-%012llx",
+			 (unsigned long long)getpid() << 8 | tag);
 
 	if (fd < 0 || write(fd, buf, n) != n)
 		test_bug("writing %s", UEVENT);
 	close(fd);
 }
 
-/* The SYNTH_UUID tag of the next uevent about lo, or -1. */
+/* The tag of the next uevent about lo with our pid in its SYNTH_UUID, or -1. */
 static int next_tag(int sk)
 {
 	char buf[8192];
@@ -46,9 +49,14 @@ static int next_tag(int sk)
 		buf[n] = 0;
 		if (!strstr(buf, "/net/lo"))
 			continue;
-		for (char *s = buf; s < buf + n; s += strlen(s) + 1)
-			if (!strncmp(s, "SYNTH_UUID=", 11))
-				return atoi(s + strlen(s) - 2);
+		for (char *s = buf; s < buf + n; s += strlen(s) + 1) {
+			unsigned long long v;
+
+			if (strncmp(s, "SYNTH_UUID=", 11) || strlen(s) < 12 ||
+			    sscanf(s + strlen(s) - 12, "%12llx", &v) != 1 || (pid_t)(v >> 8) != getpid())
+				continue;
+			return v & 0xff;
+		}
 	}
 }
 

@@ -23,6 +23,7 @@
  * asked for. Each would fail if the kernel's cursors started at 0 again.
  */
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -45,6 +46,29 @@
 #define NFRAMES	(BLOCK / FRAME * NBLOCKS)
 
 static int version, lo, dgram;
+static uint32_t tag;	/* in every frame of this test, at payload byte 8: other runs' frames are filtered out */
+
+/* Take only frames with our tag at @off (payload + 8). */
+static void tag_filter(int sk, int off)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tag, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+
+	if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		test_bug("SO_ATTACH_FILTER");
+}
+
+static void put_tag(char *payload)
+{
+	uint32_t t = htonl(tag);
+
+	memcpy(payload + 8, &t, 4);
+}
 static uint8_t *rx, *tx;
 
 static uint8_t *frame(uint8_t *ring, int i)
@@ -103,6 +127,7 @@ static void send_rx(int snd, int n)
 	char payload[46] = {};
 
 	snprintf(payload, sizeof(payload), "rx-%02d", n);
+	put_tag(payload);
 	if (sendto(snd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) != sizeof(payload))
 		fail("sending frame %d", n);
 }
@@ -186,9 +211,11 @@ static void tx_fill(int i)
 	memset(f + off, 0, len);
 	if (dgram) {
 		snprintf((char *)(f + off), 46, "tx-%02d", i);
+		put_tag((char *)(f + off));
 	} else {
 		eh->h_proto = htons(P_TX);
 		snprintf((char *)(eh + 1), 46, "tx-%02d", i);
+		put_tag((char *)(eh + 1));
 	}
 	if (version == TPACKET_V1)
 		((struct tpacket_hdr *)f)->tp_len = len;
@@ -272,6 +299,9 @@ int main(int argc, char **argv)
 	tx = rx + BLOCK * NBLOCKS;
 	ll.sll_ifindex = lo;
 	ll.sll_protocol = htons(P_RX);
+	tag = getpid();
+	tag_filter(sk, dgram ? 8 : ETH_HLEN + 8);
+	tag_filter(rcv, 8);
 	if (bind(sk, (struct sockaddr *)&ll, sizeof(ll)))
 		test_bug("bind");
 	ll.sll_protocol = htons(P_TX);

@@ -8,6 +8,7 @@
  * frame after the three that came before the dump.
  */
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -21,13 +22,32 @@
 #define P_RX	0x88BB
 #define SIZE	(4 * 4096)
 
+static uint32_t tag;	/* at payload byte 8 of every frame: other runs' frames are filtered out */
+
+static void tag_filter(int sk)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ETH_HLEN + 8),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tag, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+
+	if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		test_bug("SO_ATTACH_FILTER");
+}
+
 static void send_frame(int snd, int lo, char c)
 {
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = lo, .sll_protocol = htons(P_RX),
 				  .sll_halen = ETH_ALEN };
 	char payload[46];
 
+	uint32_t t = htonl(tag);
+
 	memset(payload, c, sizeof(payload));
+	memcpy(payload + 8, &t, 4);
 	if (sendto(snd, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) != sizeof(payload))
 		fail("send");
 }
@@ -57,6 +77,9 @@ int main(int argc, char **argv)
 	sk = socket(AF_PACKET, SOCK_RAW, 0);
 	snd = socket(AF_PACKET, SOCK_DGRAM, 0);
 	ll.sll_ifindex = lo;
+	tag = getpid();
+	if (sk >= 0)
+		tag_filter(sk);
 	if (sk < 0 || snd < 0 || setsockopt(sk, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) ||
 	    setsockopt(sk, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) ||
 	    bind(sk, (struct sockaddr *)&ll, sizeof(ll)))

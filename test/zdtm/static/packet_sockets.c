@@ -4,17 +4,17 @@
  *  - s1: SOCK_RAW bound to lo for protocol 0x88B6, with PACKET_AUXDATA,
  *    ORIGDEV, TIMESTAMP, QDISC_BYPASS, IGNORE_OUTGOING, RESERVE and
  *    COPY_THRESH set, SO_RCVBUF, a classic BPF filter taking frames whose
- *    first payload byte is 'A', and memberships on lo: PROMISC twice,
- *    ALLMULTI once;
+ *    first payload byte is 'A' (and the test's tag: every frame carries
+ *    one, so that other runs' frames on lo don't count), and memberships
+ *    on lo: PROMISC twice, ALLMULTI once;
  *  - s2 (SOCK_DGRAM) and s3 (SOCK_RAW, PACKET_VNET_HDR_SZ 12) in one fanout
  *    group (hash, with the rollover and defrag flags), bound to lo for
  *    0x88B7;
  *  - s4: SOCK_PACKET (the old interface) bound to "lo" for 0x88B8;
  *  - s5: SOCK_RAW for protocol 0, TPACKET_V2, PACKET_LOSS, bound nowhere.
  * After restore: addresses, options, fanout (with its flags), filter and
- * memberships (lo's IFF_PROMISC and IFF_ALLMULTI go exactly when s1 drops
- * them: two promiscuous ones, one allmulti; this takes nobody else to use
- * lo so meanwhile) read back the same,
+ * memberships (two promiscuous ones, one allmulti, as packet_diag counts
+ * them) read back the same,
  * and frames sent on lo reach the socket they should: s1 takes 'A' frames
  * only, with their auxiliary data (an 'A' frame queued at the dump is
  * gone: packet sockets can't be read past the first frame without taking
@@ -26,12 +26,17 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/packet_diag.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "zdtmtst.h"
 
@@ -85,17 +90,78 @@ static void seti(int sk, int opt, int v)
 		test_bug("packet option %d", opt);
 }
 
-static int lo_flags(void)
-{
-	char buf[32];
-	FILE *f = fopen("/sys/class/net/lo/flags", "r");
-	int v = -1;
+static uint32_t tag;	/* in every frame of this test, at payload byte 8: other runs' frames don't count */
 
-	if (!f || !fgets(buf, sizeof(buf), f))
-		test_bug("reading the flags of lo");
-	fclose(f);
-	v = strtol(buf, NULL, 0);
-	return v;
+/* How many times socket @sk joined membership @type on lo, from packet_diag; -1 on errors. */
+static int mc_count(int sk, int type)
+{
+	struct {
+		struct nlmsghdr h;
+		struct packet_diag_req r;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = AF_PACKET, .pdiag_show = PACKET_SHOW_MCLIST },
+	};
+	static char buf[65536];
+	int nl = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG), count = -1, done = 0;
+	struct stat st;
+
+	if (nl < 0 || fstat(sk, &st) || send(nl, &req, sizeof(req), 0) != sizeof(req))
+		goto out;
+	while (!done) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			struct packet_diag_msg *m = NLMSG_DATA(h);
+			int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (m->pdiag_ino != st.st_ino)
+				continue;
+			count = 0;
+			for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+				struct packet_diag_mclist *mc = RTA_DATA(a);
+
+				if (a->rta_type != PACKET_DIAG_MCLIST)
+					continue;
+				for (size_t i = 0; i < RTA_PAYLOAD(a) / sizeof(*mc); i++)
+					if (mc[i].pdmc_index == (uint32_t)lo && mc[i].pdmc_type == type)
+						count += mc[i].pdmc_count;
+			}
+		}
+	}
+out:
+	if (nl >= 0)
+		close(nl);
+	return count;
+}
+
+/* Take only our frames whose first payload byte is @c (or any, if 0) at @off (the payload). */
+static void tag_filter(int sk, int off, char c)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, off),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, c, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off + 8),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tag, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 6, .filter = code };
+
+	if (!c) {
+		/* no byte check: jump straight to the tag */
+		code[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off + 8);
+		code[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tag, 2, 3);
+	}
+	if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		test_bug("SO_ATTACH_FILTER");
 }
 
 static int membership(int sk, int add, int type)
@@ -112,13 +178,19 @@ static void send_frame(int tx, int proto, char c)
 				  .sll_halen = ETH_ALEN };
 	char payload[46];
 
+	uint32_t t = htonl(tag);
+
 	memset(payload, c, sizeof(payload));
+	memcpy(payload + 8, &t, 4);
 	if (sendto(tx, payload, sizeof(payload), 0, (struct sockaddr *)&to, sizeof(to)) != sizeof(payload))
 		fail("sending a frame");
 }
 
-/* How many frames @sk has within @ms; the first payload byte of each in @first (if not NULL). */
-static int drain(int sk, int ms, char *first, int max, int *aux)
+/*
+ * How many of our frames @sk has within @ms (the payload at @off of what
+ * recv gives); the first payload byte of each in @first (if not NULL).
+ */
+static int drain(int sk, int off, int ms, char *first, int max, int *aux)
 {
 	int n = 0;
 
@@ -137,21 +209,23 @@ static int drain(int sk, int ms, char *first, int max, int *aux)
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); aux && cm; cm = CMSG_NXTHDR(&mh, cm))
 			if (cm->cmsg_level == SOL_PACKET && cm->cmsg_type == PACKET_AUXDATA)
 				(*aux)++;
-		if (first && n < max)
-			first[n] = r > ETH_HLEN ? buf[ETH_HLEN] : 0;
+		{
+			uint32_t t;
+
+			if (r < off + 12)
+				continue;
+			memcpy(&t, buf + off + 8, 4);
+			if (ntohl(t) != tag)
+				continue;	/* another run's */
+			if (first && n < max)
+				first[n] = buf[off];
+		}
 		n++;
 	}
 }
 
 int main(int argc, char **argv)
 {
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ETH_HLEN),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 'A', 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	struct sock_fprog prog = { .len = 4, .filter = code };
 	int s1, s2, s3, s4, s5, tx, fanout, rcvbuf, n, aux = 0;
 	struct sockaddr_ll ll;
 	struct sockaddr sa;
@@ -167,9 +241,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(s1_opts) / sizeof(s1_opts[0]); i++)
 		seti(s1, s1_opts[i], s1_vals[i]);
 	rcvbuf = 200000;
-	if (setsockopt(s1, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) ||
-	    setsockopt(s1, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+	if (setsockopt(s1, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
 		test_bug("s1 socket options");
+	tag = getpid();
+	tag_filter(s1, ETH_HLEN, 'A');
 	pk_bind(s1, lo, P1);
 	if (membership(s1, 1, PACKET_MR_PROMISC) || membership(s1, 1, PACKET_MR_PROMISC) ||
 	    membership(s1, 1, PACKET_MR_ALLMULTI))
@@ -178,6 +253,8 @@ int main(int argc, char **argv)
 	s2 = pk_socket(SOCK_DGRAM, 0);
 	s3 = pk_socket(SOCK_RAW, 0);
 	seti(s3, PACKET_VNET_HDR_SZ, 12);
+	tag_filter(s2, 0, 0);
+	tag_filter(s3, ETH_HLEN, 0);
 	pk_bind(s2, lo, P2);
 	pk_bind(s3, lo, P2);
 	fanout = (getpid() & 0xffff) | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_ROLLOVER | PACKET_FANOUT_FLAG_DEFRAG) << 16;
@@ -198,7 +275,7 @@ int main(int argc, char **argv)
 
 	tx = pk_socket(SOCK_DGRAM, 0);
 	send_frame(tx, P1, 'A');
-	if (drain(s5, 200, NULL, 0, NULL))	/* a moment for lo to deliver it */
+	if (drain(s5, ETH_HLEN, 200, NULL, 0, NULL))	/* a moment for lo to deliver it */
 		test_bug("s5 took frames");
 
 	test_daemon();
@@ -214,18 +291,11 @@ int main(int argc, char **argv)
 	if (getsockopt(s1, SOL_SOCKET, SO_RCVBUF, &n, &len) || n != 2 * rcvbuf)
 		failv("s1: SO_RCVBUF %d", n);
 	len = 0;
-	if (getsockopt(s1, SOL_SOCKET, SO_GET_FILTER, NULL, &len) || len != 4)
+	if (getsockopt(s1, SOL_SOCKET, SO_GET_FILTER, NULL, &len) || len != 6)
 		failv("s1: a filter of %u instructions", len);
-	/* the kernel says nothing about drops: the interface's flags show the count (nobody else uses lo so) */
-	n = lo_flags();
-	membership(s1, 0, PACKET_MR_PROMISC);
-	if (!(n & IFF_PROMISC) || !(n & IFF_ALLMULTI) || !(lo_flags() & IFF_PROMISC))
-		failv("lo flags %x, then %x: s1 lost memberships", n, lo_flags());
-	membership(s1, 0, PACKET_MR_PROMISC);
-	membership(s1, 0, PACKET_MR_ALLMULTI);
-	if (lo_flags() & (IFF_PROMISC | IFF_ALLMULTI))
-		failv("lo flags %x: s1 has more memberships than it had", lo_flags());
-
+	if (mc_count(s1, PACKET_MR_PROMISC) != 2 || mc_count(s1, PACKET_MR_ALLMULTI) != 1)
+		failv("s1 has %d promiscuous and %d allmulti memberships, want 2 and 1", mc_count(s1, PACKET_MR_PROMISC),
+		      mc_count(s1, PACKET_MR_ALLMULTI));
 	for (int *s = (int[]){ s2, s3 }, i = 0; i < 2; i++) {
 		len = sizeof(ll);
 		if (getsockname(s[i], (struct sockaddr *)&ll, &len) || ll.sll_ifindex != lo || ll.sll_protocol != htons(P2))
@@ -247,19 +317,19 @@ int main(int argc, char **argv)
 	send_frame(tx, P1, 'B');
 	send_frame(tx, P1, 'A');
 	send_frame(tx, P1, 'A');
-	n = drain(s1, 500, first, 8, &aux);
+	n = drain(s1, ETH_HLEN, 500, first, 8, &aux);
 	if (n != 2 || first[0] != 'A' || first[1] != 'A' || aux != 2)
 		failv("s1 took %d frames (%d with auxdata), want the 2 'A' ones", n, aux);
 	for (int i = 0; i < 5; i++)
 		send_frame(tx, P2, 'C');
-	n = drain(s2, 500, NULL, 0, NULL) + drain(s3, 100, NULL, 0, NULL);
+	n = drain(s2, 0, 500, NULL, 0, NULL) + drain(s3, 12 + ETH_HLEN, 100, NULL, 0, NULL);
 	if (n != 5)
 		failv("the fanout group took %d frames, want 5", n);
 	send_frame(tx, P4, 'D');
-	n = drain(s4, 500, NULL, 0, NULL);
+	n = drain(s4, ETH_HLEN, 500, NULL, 0, NULL);
 	if (n != 1)
 		failv("s4 took %d frames, want 1", n);
-	if (drain(s5, 100, NULL, 0, NULL))
+	if (drain(s5, ETH_HLEN, 100, NULL, 0, NULL))
 		fail("s5 took frames");
 
 	if (test_failures)
