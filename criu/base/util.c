@@ -111,19 +111,43 @@ int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/*
+ * The pidfd of the task last asked about: a dump asks for the fds of one
+ * task after the other, thousands of times (the tree is frozen: no pid is
+ * reused meanwhile).
+ */
+static struct {
+	pid_t pid;
+	int pidfd;
+} pidfd_cache = { 0, -1 };
+
+void task_fd_forget(void)
+{
+	if (pidfd_cache.pidfd >= 0)
+		close(pidfd_cache.pidfd);
+	pidfd_cache.pid = 0;
+	pidfd_cache.pidfd = -1;
+}
+
 /* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
 int task_fd(pid_t pid, int fd)
 {
-	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
+	int ret;
 
-	if (pidfd < 0) {
-		pr_perror("pidfd_open(%d)", pid);
-		return -1;
+	if (pidfd_cache.pid != pid || pidfd_cache.pidfd < 0) {
+		int pidfd = syscall(SYS_pidfd_open, pid, 0);
+
+		if (pidfd < 0) {
+			pr_perror("pidfd_open(%d)", pid);
+			return -1;
+		}
+		task_fd_forget();
+		pidfd_cache.pid = pid;
+		pidfd_cache.pidfd = pidfd;
 	}
-	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	ret = syscall(SYS_pidfd_getfd, pidfd_cache.pidfd, fd, 0);
 	if (ret < 0)
 		pr_perror("pidfd_getfd(%d, %d)", pid, fd);
-	close(pidfd);
 	return ret;
 }
 

@@ -44,7 +44,7 @@ static int add_tfd(EpollEntry *e, int tfd, unsigned int events, unsigned long lo
 
 static void free_epoll(FileEntry *fe);
 
-static int dump_epoll(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_epoll(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	EpollEntry *e = malloc(sizeof(*e));
 	const char *l;
@@ -83,7 +83,7 @@ static int add_target(int epfd, const EpollTfdEntry *t)
 	return 0;
 }
 
-static int open_epoll(FileEntry *fe)
+static int open_epoll(struct fd_rst *c, FileEntry *fe)
 {
 	EpollEntry *e = fe->epoll;
 	int fd;
@@ -171,8 +171,10 @@ int epoll_check_targets(struct file_table *ft, const pid_t *pids, int nr)
 
 /* ---- restore: the targets this process adds ---- */
 
-int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const struct rst_transit *tr)
+int epoll_add_targets(struct fd_rst *c)
 {
+	struct rst_files *rf = c->rf;
+
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
@@ -181,13 +183,13 @@ int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const 
 		if (!e || e->n_tfd_pids != e->n_tfds)
 			continue;
 		for (size_t j = 0; j < e->n_tfds; j++) {
-			if (e->tfd_pids[j] != pid)
+			if (e->tfd_pids[j] != c->pid)
 				continue;
 			if (epfd < 0)
-				epfd = opened[fe->id] >= 0 ? opened[fe->id] : tr ? tr->base + (int)fe->id : -1;
-			if (epfd < 0 || fcntl(epfd, F_GETFD) < 0) {
+				epfd = fd_rst_have(c, fe->id);
+			if (epfd < 0) {
 				pr_err("epoll file %u: process %d is to add its target fd %d but does not have it\n",
-				       fe->id, pid, e->tfds[j]->tfd);
+				       fe->id, c->pid, e->tfds[j]->tfd);
 				return -1;
 			}
 			if (add_target(epfd, e->tfds[j]))

@@ -135,7 +135,7 @@ err:
 	return -1;
 }
 
-static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	FanotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
@@ -286,7 +286,7 @@ static int verify(int fd, const FanotifyEntry *e)
 	return ret;
 }
 
-static int open_fanotify(FileEntry *fe)
+static int open_fanotify(struct fd_rst *c, FileEntry *fe)
 {
 	FanotifyEntry *e = fe->fanotify;
 	int fd, fl;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fdkinds.h"
+#include "util.h"
 
 static const struct fd_kind *const kinds[] = {
 	&eventfd_kind,
@@ -24,16 +25,28 @@ int fd_kind_never_numbered(const FileEntry *fe)
 	return 0;
 }
 
-void fd_kinds_restore_fini(void)
+int fd_kinds_restore_fini(struct fd_rst *c)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (kinds[i]->restore_fini)
-			kinds[i]->restore_fini();
+	int ret = 0;
+
+	/* all of them, even after a failure: each drops what it holds */
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i]->restore_fini && kinds[i]->restore_fini(c))
+			ret = -1;
+	return ret;
+}
+
+int fd_kinds_prepare(struct rst_files *rf)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i]->prepare && kinds[i]->prepare(rf))
+			return -1;
+	return 0;
 }
 
 const struct fd_kind *fd_kind_by_link(const char *link)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		if (!kinds[i]->link)
 			continue;	/* found by file type, not by name */
 		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))
@@ -45,7 +58,7 @@ const struct fd_kind *fd_kind_by_link(const char *link)
 
 const struct fd_kind *fd_kind_by_type(FileType type)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (kinds[i]->type == type)
 			return kinds[i];
 	return NULL;

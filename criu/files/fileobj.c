@@ -38,11 +38,20 @@ static int desc_is_holder(const struct file_desc *d)
 
 uint32_t fileobj_find(struct file_table *ft, const struct stat *st)
 {
-	for (size_t i = 0; i < ft->nr; i++) {
-		struct file_desc *d = &ft->d[i];
+	uint64_t *id = hmap_get(&ft->holders, inode_key(st->st_dev, st->st_ino));
+	struct file_desc *d = id ? file_desc_by_id(ft, *id) : NULL;
 
-		if (desc_is_holder(d) && d->st.st_dev == st->st_dev && d->st.st_ino == st->st_ino)
-			return d->id;
+	/* a hash collision of two inodes is no match */
+	return d && d->st.st_dev == st->st_dev && d->st.st_ino == st->st_ino ? d->id : 0;
+}
+
+int fileobj_note(struct file_table *ft, struct file_desc *d)
+{
+	if (!desc_is_holder(d) || fileobj_find(ft, &d->st))
+		return 0;
+	if (hmap_put(&ft->holders, inode_key(d->st.st_dev, d->st.st_ino), d->id)) {
+		pr_err("out of memory\n");
+		return -1;
 	}
 	return 0;
 }
@@ -218,7 +227,7 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 
 		snprintf(what, sizeof(what), "memory area %lx-%lx", (unsigned long)p->start, (unsigned long)p->end);
 		fill_reg(d, p->name, O_RDWR, st);
-		if (!d->reg.path || fileobj_dump_unlinked(pid, what, mf, p->name, st, &d->reg))
+		if (!d->reg.path || fileobj_dump_unlinked(pid, what, mf, p->name, st, &d->reg) || fileobj_note(ft, d))
 			return 0;
 		return d->id;
 	}
@@ -233,22 +242,19 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 		pr_perror("can't save the memfd %s mapped at %lx by %d", p->name, (unsigned long)p->start, pid);
 		return 0;
 	}
-	return d->id;
+	return fileobj_note(ft, d) ? 0 : d->id;
 }
 
 /* A reg entry opening the object of file @holder with @flags (one per holder and flags). */
 static int add_view(struct file_table *ft, uint32_t holder, const char *path, int flags, const struct stat *st,
 		    uint32_t *id)
 {
+	uint64_t key = ((uint64_t)holder << 32) | (uint32_t)flags, *known = hmap_get(&ft->views, key);
 	struct file_desc *d;
 
-	for (size_t i = 0; i < ft->nr; i++) {
-		d = &ft->d[i];
-		if (d->owner_fd < 0 && d->fe.type == FILE_TYPE__FT_REG && d->reg.has_same_as &&
-		    d->reg.same_as == holder && d->reg.flags == (uint32_t)flags) {
-			*id = d->id;
-			return 0;
-		}
+	if (known) {
+		*id = *known;
+		return 0;
 	}
 	d = file_desc_new(ft);
 	if (!d)
@@ -257,7 +263,7 @@ static int add_view(struct file_table *ft, uint32_t holder, const char *path, in
 	d->reg.has_same_as = true;
 	d->reg.same_as = holder;
 	ft->nr++;
-	if (!d->reg.path) {
+	if (!d->reg.path || hmap_put(&ft->views, key, d->id)) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -286,14 +292,11 @@ int fileobj_add_vma(struct file_table *ft, pid_t pid, const struct proc_vma *p, 
 
 int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags)
 {
-	struct file_desc *d = NULL;
+	struct file_desc *d = file_desc_by_id(ft, *id);
 	struct stat st;
 	char *path;
 	int ret;
 
-	for (size_t i = 0; i < ft->nr; i++)
-		if (ft->d[i].id == *id)
-			d = &ft->d[i];
 	if (!d || d->fe.type != FILE_TYPE__FT_REG || !d->reg.has_same_as)
 		return 0;
 	/* the table may move under add_view */
@@ -308,7 +311,12 @@ int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags)
 
 /* ---- restore ---- */
 
-static int obj_base = -1;
+/* The fd the object of file @id sits at in every restoring process, or -1. */
+static int obj_fd(const struct rst_files *rf, uint32_t id)
+{
+	return rf->obj_base >= 0 && rf->obj_slot && id < rf->nr_ids && rf->obj_slot[id] >= 0 ?
+		       rf->obj_base + rf->obj_slot[id] : -1;
+}
 
 int fileobj_is_holder(const FileEntry *fe)
 {
@@ -405,13 +413,13 @@ static int is_tmpfile(const RegFileEntry *r)
  * The description of an O_TMPFILE file is the one O_TMPFILE made (dups of
  * it, not new opens), as it was: its flags say O_TMPFILE.
  */
-int fileobj_dup_tmpfile(const FileEntry *fe)
+int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe)
 {
 	int fd;
 
-	if (obj_base < 0 || fe->type != FILE_TYPE__FT_REG || !fe->reg || !is_tmpfile(fe->reg))
+	if (obj_fd(rf, fe->id) < 0 || fe->type != FILE_TYPE__FT_REG || !fe->reg || !is_tmpfile(fe->reg))
 		return -2;
-	fd = fcntl(obj_base + (int)fe->id, F_DUPFD_CLOEXEC, 0);
+	fd = fcntl(obj_fd(rf, fe->id), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		pr_perror("can't dup the O_TMPFILE file %s", fe->reg->path);
 	return fd;
@@ -512,71 +520,94 @@ void fileobj_restore_done(struct rst_files *rf)
 	}
 }
 
-/* Images with two holders of one unlinked inode: one object all the same. */
-static int same_ghost(struct rst_files *rf, size_t upto, RegFileEntry *r)
+int fileobj_plan(struct rst_files *rf)
 {
-	for (size_t i = 0; i < upto; i++) {
-		FileEntry *o = rf->fe[i];
-
-		if (o->type == FILE_TYPE__FT_REG && fileobj_is_holder(o) && o->reg->has_ghost && o->reg->has_dev &&
-		    r->has_dev &&
-		    o->reg->dev == r->dev && o->reg->ino == r->ino)
-			return obj_base + o->id;
+	rf->obj_slot = malloc((rf->nr_ids + 1) * sizeof(*rf->obj_slot));
+	if (!rf->obj_slot) {
+		pr_err("out of memory\n");
+		return -1;
 	}
-	return -1;
-}
+	rf->nr_objs = 0;
+	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
+		FileEntry *fe = find_file(rf, id);
 
-/* Every description of one unlinked FIFO reopens one FIFO. */
-static int same_fifo(struct rst_files *rf, size_t upto, FifoEntry *f)
-{
-	for (size_t i = 0; i < upto; i++) {
-		FileEntry *o = rf->fe[i];
-
-		if (o->type == FILE_TYPE__FT_FIFO && fileobj_is_holder(o) && o->fifo->ino == f->ino)
-			return obj_base + o->id;
-	}
-	return -1;
-}
-
-int fileobj_make_all(struct rst_files *rf, int base)
-{
-	obj_base = base;
-	for (size_t i = 0; i < rf->nr; i++) {
-		FileEntry *fe = rf->fe[i];
-		int fd, same;
-
-		if (!fileobj_is_holder(fe))
-			continue;
-		if (fe->type == FILE_TYPE__FT_MEMFD)
-			fd = memfd_make(fe);
-		else if (fe->type == FILE_TYPE__FT_FIFO)
-			fd = fifo_make_unlinked(fe, same_fifo(rf, i, fe->fifo));
-		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
-			fd = dir_make(fe->reg);
-		else if (fe->reg->link_remap)
-			fd = remap_open(fe->reg);
-		else if ((same = same_ghost(rf, i, fe->reg)) >= 0)
-			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
-		else
-			fd = is_tmpfile(fe->reg) ? tmpfile_make(fe->reg) : ghost_make(fe->reg);
-		if (fd < 0 || move_fd(fd, base + fe->id) < 0 || fcntl(base + fe->id, F_SETFD, FD_CLOEXEC)) {
-			pr_perror("can't make the object of file %u", fe->id);
-			return -1;
-		}
+		rf->obj_slot[id] = fe && fileobj_is_holder(fe) ? (int)rf->nr_objs++ : -1;
 	}
 	return 0;
 }
 
-int fileobj_reopen(uint32_t id, int flags)
+/*
+ * Images with two holders of one unlinked inode (ghosts by dev and inode,
+ * FIFOs by inode): one object all the same. The fd of the object made
+ * first for that inode, or -1.
+ */
+static int same_object(struct rst_files *rf, struct hmap *seen, FileEntry *fe, int *err)
+{
+	uint64_t key, *first;
+	int made;
+
+	if (fe->type == FILE_TYPE__FT_FIFO)
+		key = hash_u64(fe->fifo->ino) ^ 1;
+	else if (fe->type == FILE_TYPE__FT_REG && fe->reg->has_ghost && fe->reg->has_dev)
+		key = inode_key(fe->reg->dev, fe->reg->ino);
+	else
+		return -1;
+	first = hmap_get_or_put(seen, key, fe->id, &made);
+	if (!first) {
+		pr_err("out of memory\n");
+		*err = 1;
+		return -1;
+	}
+	return made ? -1 : obj_fd(rf, *first);
+}
+
+int fileobj_make_all(struct rst_files *rf)
+{
+	struct hmap seen = { 0 };
+	int ret = -1, err = 0;
+
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+		int fd, same, to = obj_fd(rf, fe->id);
+
+		if (to < 0)
+			continue;
+		same = same_object(rf, &seen, fe, &err);
+		if (err)
+			goto out;
+		if (fe->type == FILE_TYPE__FT_MEMFD)
+			fd = memfd_make(fe);
+		else if (fe->type == FILE_TYPE__FT_FIFO)
+			fd = fifo_make_unlinked(fe, same);
+		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
+			fd = dir_make(fe->reg);
+		else if (fe->reg->link_remap)
+			fd = remap_open(fe->reg);
+		else if (same >= 0)
+			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
+		else
+			fd = is_tmpfile(fe->reg) ? tmpfile_make(fe->reg) : ghost_make(fe->reg);
+		if (fd < 0 || move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+			pr_perror("can't make the object of file %u", fe->id);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	hmap_free(&seen);
+	return ret;
+}
+
+int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)
 {
 	char path[64];
 	int fd;
 
-	if (obj_base < 0) {
+	if (obj_fd(rf, id) < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", obj_base + (int)id);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", obj_fd(rf, id));
 	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);

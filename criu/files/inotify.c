@@ -103,7 +103,7 @@ static int cmp_wd(const void *a, const void *b)
 	return (x->wd > y->wd) - (x->wd < y->wd);
 }
 
-static int dump_inotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	InotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
@@ -221,7 +221,7 @@ static int verify(int fd, const InotifyEntry *e)
 	return ret;
 }
 
-static int open_inotify(FileEntry *fe)
+static int open_inotify(struct fd_rst *c, FileEntry *fe)
 {
 	InotifyEntry *e = fe->inotify;
 	int fd, p[2], next = 1;

@@ -55,13 +55,17 @@ err:
 	return -1;
 }
 
-static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_memfd(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
-	int dup = task_fd(pid, fd), ret = -1;
+	int dup, ret = -1;
 
 	(void)info;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	/* a description of our own: reading the contents (lseek SEEK_DATA) must not move the task's */
+	dup = open(path, O_RDONLY | O_CLOEXEC);
+	if (dup < 0)
+		pr_perror("can't open %s", path);
 	if (dup >= 0 && read_link(path, link, sizeof(link)) >= 0)
 		ret = memfd_dump_fd(dup, link, fi->flags, fi->pos, fe);
 	if (ret)
@@ -99,7 +103,7 @@ int memfd_make(FileEntry *fe)
  * The memfd itself was made once for the whole tree (see fileobj.c): this
  * is a new description of it, opened as the task had it.
  */
-static int open_memfd(FileEntry *fe)
+static int open_memfd(struct fd_rst *c, FileEntry *fe)
 {
 	MemfdEntry *m = fe->memfd;
 	int fd;
@@ -108,7 +112,7 @@ static int open_memfd(FileEntry *fe)
 		pr_err("file %u: a bad memfd record\n", fe->id);
 		return -1;
 	}
-	fd = fileobj_reopen(fe->id, m->flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+	fd = fileobj_reopen(c->rf, fe->id, m->flags & ~(O_CREAT | O_TRUNC | O_EXCL));
 	if (fd < 0)
 		return -1;
 	if (lseek(fd, m->pos, SEEK_SET) != (off_t)m->pos) {

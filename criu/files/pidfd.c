@@ -9,7 +9,7 @@
 #include "fdkinds.h"
 #include "log.h"
 
-static int dump_pidfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_pidfd(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	const char *p = fdinfo_field(info, "Pid");
 	PidfdEntry *e;
@@ -28,7 +28,7 @@ static int dump_pidfd(pid_t pid, int fd, const char *info, const struct proc_fdi
 	return 0;
 }
 
-static int open_pidfd(FileEntry *fe)
+static int open_pidfd(struct fd_rst *c, FileEntry *fe)
 {
 	pr_err("file %u: a pidfd is opened by the restorer, not here\n", fe->id);
 	return -1;

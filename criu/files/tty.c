@@ -94,26 +94,62 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st)
 /* ---- dump ---- */
 
 /* What the dump learnt about pty N from all its fds. */
-static struct dump_pty {
+struct dump_pty {
 	uint32_t index;
 	TtyEntry *master;
 	int nr_slaves;		/* slave and /dev/tty descriptions */
-} dptys[MAX_PTYS];
-static int nr_dptys;
+};
 
-static struct dump_pty *dump_pty(uint32_t index)
+/* The ptys of the dump (file_table.ttys). */
+struct tty_dump {
+	struct hmap by_index;	/* pty index -> position in p */
+	struct dump_pty *p;
+	size_t nr;
+};
+
+static struct dump_pty *find_pty(struct file_table *ft, uint32_t index)
 {
-	for (int i = 0; i < nr_dptys; i++)
-		if (dptys[i].index == index)
-			return &dptys[i];
-	if (nr_dptys == MAX_PTYS) {
-		pr_err("more than %d ptys\n", MAX_PTYS);
+	uint64_t *pos = ft->ttys ? hmap_get(&ft->ttys->by_index, index) : NULL;
+
+	return pos ? &ft->ttys->p[*pos] : NULL;
+}
+
+static struct dump_pty *dump_pty(struct file_table *ft, uint32_t index)
+{
+	struct dump_pty *dp = find_pty(ft, index), *n;
+	struct tty_dump *td;
+
+	if (dp)
+		return dp;
+	if (index >= MAX_PTYS) {
+		/* the restore opens ptmx until it gets this index */
+		pr_err("pts %u: an index above %d is more than we make again\n", index, MAX_PTYS - 1);
 		return NULL;
 	}
-	dptys[nr_dptys].index = index;
-	dptys[nr_dptys].master = NULL;
-	dptys[nr_dptys].nr_slaves = 0;
-	return &dptys[nr_dptys++];
+	if (!ft->ttys && !(ft->ttys = calloc(1, sizeof(*ft->ttys))))
+		goto oom;
+	td = ft->ttys;
+	n = realloc(td->p, (td->nr + 1) * sizeof(*n));
+	if (!n)
+		goto oom;
+	td->p = n;
+	if (hmap_put(&td->by_index, index, td->nr))
+		goto oom;
+	td->p[td->nr] = (struct dump_pty){ .index = index };
+	return &td->p[td->nr++];
+oom:
+	pr_err("out of memory\n");
+	return NULL;
+}
+
+void tty_dump_free(struct file_table *ft)
+{
+	if (!ft->ttys)
+		return;
+	hmap_free(&ft->ttys->by_index);
+	free(ft->ttys->p);
+	free(ft->ttys);
+	ft->ttys = NULL;
 }
 
 static char *slave_path(const char *master, uint32_t index)
@@ -207,7 +243,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 
 static void free_tty(FileEntry *fe);
 
-static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_tty(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
 	TtyEntry *te = calloc(1, sizeof(*te));
@@ -250,7 +286,7 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		}
 		te->index = pts_index(dev);
 	}
-	dp = dump_pty(te->index);
+	dp = dump_pty(ft, te->index);
 	if (!dp)
 		goto fail;
 	if (te->type == TTY_TYPE__TTY_MASTER)
@@ -370,7 +406,7 @@ static int save_queues(struct file_desc *d)
 }
 
 /* Every session leader's controlling terminal must be a pty of the dump that knows it. */
-static int check_cttys(const struct tty_proc *p, int nr)
+static int check_cttys(struct file_table *ft, const struct tty_proc *p, int nr)
 {
 	for (int i = 0; i < nr; i++) {
 		dev_t dev = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
@@ -378,9 +414,8 @@ static int check_cttys(const struct tty_proc *p, int nr)
 
 		if (p[i].zombie || p[i].sid != p[i].pid || !p[i].tty_nr)
 			continue;
-		for (int j = 0; j < nr_dptys && is_pts_dev(dev); j++)
-			if (dptys[j].index == pts_index(dev))
-				dp = &dptys[j];
+		if (is_pts_dev(dev))
+			dp = find_pty(ft, pts_index(dev));
 		if (!dp || !dp->master || dp->master->info->sid != p[i].pid) {
 			pr_err("can't dump task %d: its session's controlling terminal (%u:%u) is not a pty whose "
 			       "master is in the dump; not supported\n", p[i].pid, major(dev), minor(dev));
@@ -399,7 +434,7 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 
 		if (d->fe.type != FILE_TYPE__FT_TTY || !te)
 			continue;
-		dp = dump_pty(te->index);
+		dp = dump_pty(ft, te->index);
 		if (!dp)
 			return -1;
 		if (!dp->master) {
@@ -430,32 +465,41 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 			}
 		}
 	}
-	return check_cttys(p, nr);
+	return check_cttys(ft, p, nr);
 }
 
 /* ---- restore ---- */
 
-/* The ptys this task made, with their masters kept (lifted out of the way). */
-static struct rst_pty {
-	uint32_t index;
-	int master;
-	int nr_slaves;
-	TtyEntry *te;
-} rptys[MAX_PTYS];
-static int nr_rptys;
-static struct rst_files *rst_rf;
+/* The key of a pty's count of slaves opened here, in fd_rst.made. */
+#define MADE_PTY	(1ULL << 62)
 
-static FileEntry *find_master(uint32_t index)
+static int tty_prepare(struct rst_files *rf)
 {
-	for (size_t i = 0; rst_rf && i < rst_rf->nr; i++) {
-		FileEntry *fe = rst_rf->fe[i];
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
 
-		if (fe->type == FILE_TYPE__FT_TTY && fe->tty && fe->tty->type == TTY_TYPE__TTY_MASTER &&
-		    fe->tty->index == index && fe->tty->info)
-			return fe;
+		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_MASTER ||
+		    !fe->tty->info)
+			continue;
+		if (hmap_get(&rf->pty_masters, fe->tty->index)) {
+			pr_err("files.img: pts %u has two masters\n", fe->tty->index);
+			return -1;
+		}
+		if (hmap_put(&rf->pty_masters, fe->tty->index, fe->id)) {
+			pr_err("out of memory\n");
+			return -1;
+		}
 	}
-	pr_err("files.img: pts %u has no master with its state\n", index);
-	return NULL;
+	return 0;
+}
+
+static FileEntry *find_master(struct rst_files *rf, uint32_t index)
+{
+	uint64_t *id = hmap_get(&rf->pty_masters, index);
+
+	if (!id)
+		pr_err("files.img: pts %u has no master with its state\n", index);
+	return id ? find_file(rf, *id) : NULL;
 }
 
 /* Open ptmx until the kernel hands out @index (it gives the lowest free one). */
@@ -527,39 +571,32 @@ static int setup_pty(int m, const TtyEntry *te)
 	return 0;
 }
 
-static struct rst_pty *get_pty(uint32_t index)
+/* The pty of master @fe made again, here: its master fd. */
+static int make_pty(struct fd_rst *c, FileEntry *fe)
 {
-	struct rst_pty *p;
-	FileEntry *fe;
+	uint32_t *n;
 	int m;
 
-	for (int i = 0; i < nr_rptys; i++)
-		if (rptys[i].index == index)
-			return &rptys[i];
-	fe = find_master(index);
-	if (!fe)
-		return NULL;
-	if (nr_rptys == MAX_PTYS || index >= MAX_PTYS) {
-		pr_err("pts %u: too many ptys\n", index);
-		return NULL;
+	if (fe->tty->index >= MAX_PTYS) {
+		pr_err("pts %u: more ptys than we make again\n", fe->tty->index);
+		return -1;
 	}
+	n = realloc(c->ptys, (c->nr_ptys + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	c->ptys = n;
 	m = open_ptmx_at(fe->tty);
 	if (m < 0)
-		return NULL;
+		return -1;
 	if (setup_pty(m, fe->tty)) {
 		close(m);
-		return NULL;
+		return -1;
 	}
-	m = restore_lift_fd(m);
-	if (m < 0)
-		return NULL;
-	p = &rptys[nr_rptys++];
-	p->index = index;
-	p->master = m;
-	p->nr_slaves = 0;
-	p->te = fe->tty;
-	pr_info("pts %u made again\n", index);
-	return p;
+	c->ptys[c->nr_ptys++] = fe->id;
+	pr_info("pts %u made again\n", fe->tty->index);
+	return m;
 }
 
 static int set_flags(int fd, const TtyEntry *te)
@@ -573,9 +610,9 @@ static int set_flags(int fd, const TtyEntry *te)
 }
 
 /* /dev/tty is opened in the session whose terminal it is; a slave is held open meanwhile. */
-static int open_current(const TtyEntry *te)
+static int open_current(struct rst_files *rf, const TtyEntry *te)
 {
-	FileEntry *m = find_master(te->index);
+	FileEntry *m = find_master(rf, te->index);
 	int keep, fd;
 	dev_t dev;
 
@@ -600,10 +637,11 @@ static int open_current(const TtyEntry *te)
 	return fd;
 }
 
-static int open_tty(FileEntry *fe)
+static int open_tty(struct fd_rst *c, FileEntry *fe)
 {
 	TtyEntry *te = fe->tty;
-	struct rst_pty *p;
+	FileEntry *m;
+	uint64_t *slaves;
 	int fd;
 
 	if (!te) {
@@ -611,39 +649,35 @@ static int open_tty(FileEntry *fe)
 		return -1;
 	}
 	if (te->type == TTY_TYPE__TTY_CURRENT)
-		return open_current(te);
-	p = get_pty(te->index);
-	if (!p)
+		return open_current(c->rf, te);
+	if (te->type == TTY_TYPE__TTY_MASTER) {
+		/* a master: made once (its slaves need it); another description of it is refused at dump */
+		if (!te->info) {
+			pr_err("file %u: pts %u's master has no state\n", fe->id, te->index);
+			return -1;
+		}
+		fd = make_pty(c, fe);
+		return fd < 0 ? -1 : set_flags(fd, te);
+	}
+	m = find_master(c->rf, te->index);
+	if (!m || fd_rst_get(c, m->id) < 0)
 		return -1;
-	if (te->type == TTY_TYPE__TTY_MASTER)
-		return set_flags(fcntl(p->master, F_DUPFD_CLOEXEC, 0), te);
 	/* by path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's flags and no O_LARGEFILE */
-	fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || (p->te->info->excl_slave && ioctl(fd, TIOCEXCL))) {
+	fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || (m->tty->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	p->nr_slaves++;
+	slaves = hmap_get_or_put(&c->made, MADE_PTY | te->index, 0, NULL);
+	if (!slaves) {
+		pr_err("out of memory\n");
+		close(fd);
+		return -1;
+	}
+	(*slaves)++;
 	return fd;
-}
-
-void tty_restore_begin(struct rst_files *rf)
-{
-	rst_rf = rf;
-	nr_rptys = 0;
-}
-
-/* The master of pty @fe: passed down by an ancestor, or made here. */
-static int master_fd(FileEntry *fe, const struct rst_transit *tr)
-{
-	struct rst_pty *p;
-
-	if (tr && fe->id < tr->nr_ids && fcntl(tr->base + fe->id, F_GETFD) >= 0)
-		return tr->base + fe->id;
-	p = get_pty(fe->tty->index);
-	return p ? p->master : -1;
 }
 
 /* TIOCSPGRP from a background group would stop us with SIGTTOU. */
@@ -662,9 +696,10 @@ static int set_fg(int m, pid_t pgrp, uint32_t index)
 	return ret;
 }
 
-int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr)
+int tty_restore_session(struct fd_rst *c)
 {
-	pid_t sid = getsid(0), pgrp = getpgrp();
+	pid_t sid = getsid(0), pgrp = getpgrp(), pid = c->pid;
+	struct rst_files *rf = c->rf;
 
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
@@ -675,14 +710,14 @@ int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transi
 		if (!ti || !ti->sid || ti->sid != sid)
 			continue;
 		if (ti->sid == pid) {
-			m = master_fd(fe, tr);
+			m = fd_rst_get(c, fe->id);
 			if (m < 0 || ioctl(m, TIOCSCTTY, 0)) {
 				pr_perror("can't make pts %u the controlling terminal of session %d", fe->tty->index, pid);
 				return -1;
 			}
 			pr_info("pts %u: the controlling terminal of session %d\n", fe->tty->index, pid);
 		} else if (ti->pgrp == pid && pgrp == pid) {
-			m = master_fd(fe, tr);
+			m = fd_rst_get(c, fe->id);
 			if (m < 0 || set_fg(m, pid, fe->tty->index))
 				return -1;
 		}
@@ -690,28 +725,38 @@ int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transi
 	return 0;
 }
 
-void tty_restore_fini(void)
+static int tty_restore_fini(struct fd_rst *c)
 {
-	for (int i = 0; i < nr_rptys; i++) {
-		struct rst_pty *p = &rptys[i];
-		const TtyInfo *ti = p->te->info;
-		int one = 1;
+	int ret = 0;
 
-		/* no slave anywhere: the master reads EIO, as after the slave's last close */
-		if (ti->slave_closed && !p->nr_slaves) {
-			int s = ioctl(p->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	for (size_t i = 0; i < c->nr_ptys; i++) {
+		FileEntry *fe = find_file(c->rf, c->ptys[i]);
+		const TtyInfo *ti = fe->tty->info;
+		uint64_t *slaves = hmap_get(&c->made, MADE_PTY | fe->tty->index);
+		int m = fd_rst_have(c, fe->id), one = 1;
 
-			if (s < 0)
-				pr_perror("can't close the slave of pts %u again", p->index);
-			else
-				close(s);
+		if (m < 0) {
+			pr_err("pts %u: its master is gone before its restore ended\n", fe->tty->index);
+			ret = -1;
+			continue;
 		}
-		if (ti->locked && ioctl(p->master, TIOCSPTLCK, &one))
-			pr_perror("can't lock pts %u again", p->index);
-		close(p->master);
+		/* no slave anywhere: the master reads EIO, as after the slave's last close */
+		if (ti->slave_closed && (!slaves || !*slaves)) {
+			int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+			if (s < 0) {
+				pr_perror("can't close the slave of pts %u again", fe->tty->index);
+				ret = -1;
+			} else {
+				close(s);
+			}
+		}
+		if (ti->locked && ioctl(m, TIOCSPTLCK, &one)) {
+			pr_perror("can't lock pts %u again", fe->tty->index);
+			ret = -1;
+		}
 	}
-	nr_rptys = 0;
-	rst_rf = NULL;
+	return ret;
 }
 
 /* The ids of the masters this task needs for its session's terminal, though it holds no fd of them. */
@@ -744,9 +789,7 @@ void tty_limit_needs(struct rst_files *rf, pid_t sid, uint8_t *need, uint32_t nr
 		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_CURRENT ||
 		    fe->id >= nr_ids || !need[fe->id])
 			continue;
-		rst_rf = rf;
-		m = find_master(fe->tty->index);
-		rst_rf = NULL;
+		m = find_master(rf, fe->tty->index);
 		if (m && m->tty->info->sid != sid)
 			need[fe->id] = 0;
 	}
@@ -778,5 +821,7 @@ const struct fd_kind tty_kind = {
 	.dump = dump_tty,
 	.open = open_tty,
 	.free = free_tty,
+	.prepare = tty_prepare,
+	.restore_fini = tty_restore_fini,
 	.link_key = tty_link_key,
 };

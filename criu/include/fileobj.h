@@ -17,6 +17,8 @@
 
 /* Dump: the holder of the inode @st is, or 0. */
 uint32_t fileobj_find(struct file_table *ft, const struct stat *st);
+/* Dump: @d, counted in the table, may be a holder: fileobj_find() finds it from now on. 0 or -1. */
+int fileobj_note(struct file_table *ft, struct file_desc *d);
 /* Dump: the contents of the unlinked file open at our fd @fd into @r. 0 or -1. */
 int ghost_save(int fd, const struct stat *st, RegFileEntry *r);
 /*
@@ -39,12 +41,14 @@ int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags);
 
 /* Restore: does @fe carry an object's contents? */
 int fileobj_is_holder(const FileEntry *fe);
-/* Restore (in the root, before forking): make every object; object of file N at base + N. */
-int fileobj_make_all(struct rst_files *rf, int base);
+/* Restore, planning: a slot for every object (rst_files.obj_slot, nr_objs). 0 or -1. */
+int fileobj_plan(struct rst_files *rf);
+/* Restore (in the root, before forking): make every object, at rst_files.obj_base + its slot. */
+int fileobj_make_all(struct rst_files *rf);
 /* fifo.c: the keeper of an unlinked FIFO (a dup of @same, another keeper of it, if >= 0). */
 int fifo_make_unlinked(FileEntry *fe, int same);
 /* Restore: a new open of the object made for file @id, with open flags @flags. */
-int fileobj_reopen(uint32_t id, int flags);
+int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags);
 /* Restore: make a removed cwd again, enter it, remove it. 0 or -1. */
 int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
 /* Restore: the tree runs; the link-remap names go. */
@@ -55,6 +59,6 @@ int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileE
 int memfd_make(FileEntry *fe);
 
 /* A dup of the O_TMPFILE file made for @fe, -1 on error, -2 if it isn't one. */
-int fileobj_dup_tmpfile(const FileEntry *fe);
+int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe);
 
 #endif

@@ -60,6 +60,8 @@ struct cr_img {
 	unsigned long nr_read;		/* entries read so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
 	uint64_t off;			/* file offset of the next entry, for messages */
+	unsigned char *rbuf;		/* read ahead: entries are small and many */
+	size_t rpos, rlen;
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)

@@ -19,8 +19,10 @@ int write_all(int fd, const void *buf, size_t len);
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */
 int check_privileges(void);
-/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
+/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. The task's pidfd is kept for the next call. */
 int task_fd(pid_t pid, int fd);
+/* Close the pidfd task_fd() keeps. */
+void task_fd_forget(void);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 

@@ -41,8 +41,31 @@
 
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
 
-static struct unix_diag_table diag;
-static int diag_ready;
+/* What the dump keeps about unix sockets (file_table.usks). */
+struct usk_dump {
+	struct unix_diag_table diag;	/* every unix socket of the namespace, read once */
+	int diag_ready;
+	struct hmap by_ino;		/* inode -> id of the tree's socket */
+	struct hmap pending;		/* client inode -> id of the tree listener it waits on */
+	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
+	struct hmap names;		/* hash of a name -> id of a tree socket bound to it */
+};
+
+void usk_dump_free(struct file_table *ft)
+{
+	struct usk_dump *u = ft->usks;
+
+	if (!u)
+		return;
+	if (u->diag_ready)
+		unix_diag_free(&u->diag);
+	hmap_free(&u->by_ino);
+	hmap_free(&u->pending);
+	hmap_free(&u->outside_pending);
+	hmap_free(&u->names);
+	free(u);
+	ft->usks = NULL;
+}
 
 static const char *family_name(int family)
 {
@@ -291,7 +314,7 @@ static int refuse_family(pid_t pid, int fd, uint64_t ino)
 	return -1;
 }
 
-static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[64];
 	struct unix_diag_info *u;
@@ -304,12 +327,16 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
 		return -1;
 	}
-	if (!diag_ready) {
-		if (unix_diag_collect(&diag))
-			return -1;
-		diag_ready = 1;
+	if (!ft->usks && !(ft->usks = calloc(1, sizeof(*ft->usks)))) {
+		pr_err("out of memory\n");
+		return -1;
 	}
-	u = unix_diag_find(&diag, ino);
+	if (!ft->usks->diag_ready) {
+		if (unix_diag_collect(&ft->usks->diag))
+			return -1;
+		ft->usks->diag_ready = 1;
+	}
+	u = unix_diag_find(&ft->usks->diag, ino);
 	if (!u)
 		return refuse_family(pid, fd, ino);
 	if (u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) {
@@ -417,38 +444,25 @@ static void free_usk(FileEntry *fe)
 
 static UnixSkEntry *tree_sk(struct file_table *ft, uint64_t ino, struct file_desc **d)
 {
-	for (size_t i = 0; ino && i < ft->nr; i++) {
-		FileEntry *fe = &ft->d[i].fe;
+	uint64_t *id = ino ? hmap_get(&ft->usks->by_ino, ino) : NULL;
+	struct file_desc *fd = id ? file_desc_by_id(ft, *id) : NULL;
 
-		if (fe->type == FILE_TYPE__FT_UNIXSK && fe->usk && fe->usk->ino == ino) {
-			if (d)
-				*d = &ft->d[i];
-			return fe->usk;
-		}
-	}
-	return NULL;
+	if (d)
+		*d = fd;
+	return fd ? fd->fe.usk : NULL;
 }
 
 /* The tree listener whose clients-not-accepted list has @ino. */
 static UnixSkEntry *pending_on(struct file_table *ft, uint64_t ino)
 {
-	for (size_t i = 0; i < ft->nr; i++) {
-		UnixSkEntry *l = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
+	uint64_t *id = hmap_get(&ft->usks->pending, ino);
 
-		for (size_t j = 0; l && j < l->n_icons; j++)
-			if (l->icons[j] == ino)
-				return l;
-	}
-	return NULL;
+	return id ? file_desc_by_id(ft, *id)->fe.usk : NULL;
 }
 
-static int outside_listener_has(uint64_t ino)
+static int outside_listener_has(struct file_table *ft, uint64_t ino)
 {
-	for (size_t i = 0; i < diag.nr; i++)
-		for (uint32_t j = 0; j < diag.s[i].nr_icons; j++)
-			if (diag.s[i].icons[j] == ino)
-				return 1;
-	return 0;
+	return hmap_get(&ft->usks->outside_pending, ino) != NULL;
 }
 
 static int name_eq(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
@@ -456,10 +470,51 @@ static int name_eq(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 	return a->len == b->len && !memcmp(a->data, b->data, a->len);
 }
 
+static uint64_t name_key(const ProtobufCBinaryData *name)
+{
+	return hash_bytes(name->data, name->len, 0);
+}
+
+/* A tree socket bound to @name, NULL if none. */
+static UnixSkEntry *tree_sk_named(struct file_table *ft, const ProtobufCBinaryData *name)
+{
+	uint64_t *id = hmap_get(&ft->usks->names, name_key(name));
+	UnixSkEntry *e = id ? file_desc_by_id(ft, *id)->fe.usk : NULL;
+
+	return e && e->has_name && name_eq(&e->name, name) ? e : NULL;
+}
+
+/* The maps the checks look things up in, built once. */
+static int index_sockets(struct file_table *ft)
+{
+	struct usk_dump *u = ft->usks;
+	int made;
+
+	for (size_t i = 0; i < ft->nr; i++) {
+		UnixSkEntry *e = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
+
+		if (!e)
+			continue;
+		if (hmap_put(&u->by_ino, e->ino, ft->d[i].id))
+			return -1;
+		for (size_t j = 0; j < e->n_icons; j++)
+			if (hmap_put(&u->pending, e->icons[j], ft->d[i].id))
+				return -1;
+		if (e->has_name && e->name.len && !hmap_get_or_put(&u->names, name_key(&e->name), ft->d[i].id, &made))
+			return -1;
+	}
+	for (size_t i = 0; i < u->diag.nr; i++)
+		for (uint32_t j = 0; j < u->diag.s[i].nr_icons; j++)
+			if (hmap_put(&u->outside_pending, u->diag.s[i].icons[j], 1))
+				return -1;
+	return 0;
+}
+
 static int check_peer(struct file_table *ft, struct file_desc *d)
 {
+	struct unix_diag_table *diag = &ft->usks->diag;
 	UnixSkEntry *e = d->fe.usk, *p = tree_sk(ft, e->peer, NULL), *l = pending_on(ft, e->ino);
-	struct unix_diag_info *pu = unix_diag_find(&diag, e->peer), *me = unix_diag_find(&diag, e->ino);
+	struct unix_diag_info *pu = unix_diag_find(diag, e->peer), *me = unix_diag_find(diag, e->ino);
 	char nb[128];
 
 	if (l) {
@@ -474,7 +529,7 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 	}
 	if (!e->peer || p)
 		return 0;
-	if (outside_listener_has(e->ino)) {
+	if (outside_listener_has(ft, e->ino)) {
 		pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection not accepted yet by a listener "
 		       "outside the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino);
 		return -1;
@@ -507,21 +562,13 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 
 	for (size_t i = 0; e->type != SOCK_STREAM && i < e->n_queue; i++) {
 		UnixSkMsg *m = e->queue[i];
-		int found = 0;
 
-		if (!m->has_src)
+		if (!m->has_src || tree_sk_named(ft, &m->src))
 			continue;
-		for (size_t j = 0; j < ft->nr && !found; j++) {
-			UnixSkEntry *o = ft->d[j].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[j].fe.usk : NULL;
-
-			found = o && o->has_name && name_eq(&o->name, &m->src);
-		}
-		if (!found) {
-			pr_err("can't dump task %d: fd %d (unix socket %lu) has a datagram queued from %s, which is "
-			       "not a socket of the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino,
-			       name_str(m->src.data, m->src.len, nb, sizeof(nb)));
-			return -1;
-		}
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has a datagram queued from %s, which is "
+		       "not a socket of the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino,
+		       name_str(m->src.data, m->src.len, nb, sizeof(nb)));
+		return -1;
 	}
 	return 0;
 }
@@ -529,8 +576,10 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 /* Sockets outside the tree connected to ours would lose their peer. */
 static int check_outside_peers(struct file_table *ft)
 {
-	for (size_t i = 0; i < diag.nr; i++) {
-		struct unix_diag_info *o = &diag.s[i];
+	struct unix_diag_table *diag = &ft->usks->diag;
+
+	for (size_t i = 0; i < diag->nr; i++) {
+		struct unix_diag_info *o = &diag->s[i];
 		struct file_desc *d;
 		UnixSkEntry *t;
 
@@ -554,19 +603,24 @@ static int check_outside_peers(struct file_table *ft)
 }
 
 /* Union-find over the tree's sockets: connected ones get one group number (the least inode). */
-static uint64_t find_group(struct file_table *ft, UnixSkEntry *e, int depth)
+static uint64_t find_group(struct file_table *ft, UnixSkEntry *e)
 {
-	UnixSkEntry *p;
+	UnixSkEntry *r = e, *p;
 
-	if (depth > 1000 || !e->has_group || e->group == e->ino)
-		return e->has_group ? e->group : e->ino;
-	p = tree_sk(ft, e->group, NULL);
-	return p ? find_group(ft, p, depth + 1) : e->group;
+	while (r->group != r->ino && (p = tree_sk(ft, r->group, NULL)))
+		r = p;
+	/* path compression: the next walk is short */
+	while (e != r) {
+		p = tree_sk(ft, e->group, NULL);
+		e->group = r->ino;
+		e = p;
+	}
+	return r->ino;
 }
 
 static void join(struct file_table *ft, UnixSkEntry *a, UnixSkEntry *b)
 {
-	uint64_t ga = find_group(ft, a, 0), gb = find_group(ft, b, 0);
+	uint64_t ga = find_group(ft, a), gb = find_group(ft, b);
 	UnixSkEntry *ra = tree_sk(ft, ga, NULL), *rb = tree_sk(ft, gb, NULL);
 
 	if (ga == gb || !ra || !rb)
@@ -602,76 +656,90 @@ static void number_groups(struct file_table *ft)
 		}
 		/* a datagram is queued again by its sender */
 		for (size_t j = 0; j < e->n_queue; j++) {
-			if (!e->queue[j]->has_src)
-				continue;
-			for (size_t k = 0; k < ft->nr; k++) {
-				p = ft->d[k].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[k].fe.usk : NULL;
-				if (p && p->has_name && name_eq(&p->name, &e->queue[j]->src))
-					join(ft, e, p);
-			}
+			p = e->queue[j]->has_src ? tree_sk_named(ft, &e->queue[j]->src) : NULL;
+			if (p)
+				join(ft, e, p);
 		}
 	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		UnixSkEntry *e = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
 
 		if (e)
-			e->group = find_group(ft, e, 0);
+			e->group = find_group(ft, e);
 	}
 }
 
 int check_unix_sockets(struct file_table *ft)
 {
-	int ret = -1;
-
-	if (!diag_ready)
+	if (!ft->usks || !ft->usks->diag_ready)
 		return 0;	/* no socket in the tree */
+	if (index_sockets(ft)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
 
 		if (d->fe.type != FILE_TYPE__FT_UNIXSK || !d->fe.usk)
 			continue;
 		if (check_peer(ft, d) || check_sources(ft, d))
-			goto out;
+			return -1;
 		for (size_t j = 0; j < d->fe.usk->n_icons; j++)
 			if (!tree_sk(ft, d->fe.usk->icons[j], NULL)) {
 				pr_err("can't dump task %d: fd %d (unix socket %lu) is a listener with a connection "
 				       "not accepted yet from unix socket %lu outside the dumped tree\n", d->owner_pid,
 				       d->owner_fd, (unsigned long)d->fe.usk->ino, (unsigned long)d->fe.usk->icons[j]);
-				goto out;
+				return -1;
 			}
 	}
 	if (check_outside_peers(ft))
-		goto out;
+		return -1;
 	number_groups(ft);
-	ret = 0;
-out:
-	unix_diag_free(&diag);
-	diag_ready = 0;
-	return ret;
+	return 0;
 }
 
 /* ---- restore ---- */
 
-/* Sockets made but not placed yet, by inode; -1 once handed out. */
-struct rsk {
-	uint64_t ino;
-	int fd;
-};
+/* The key of a socket group made in this task, in fd_rst.made. */
+#define MADE_USK_GROUP	(1ULL << 60)
 
-static struct rsk *rsks;
-static size_t nr_rsks;
-
-static struct rsk *rsk_find(uint64_t ino)
+static uint64_t group_of(UnixSkEntry *e)
 {
-	for (size_t i = 0; i < nr_rsks; i++)
-		if (rsks[i].ino == ino)
-			return &rsks[i];
-	return NULL;
+	return e->has_group ? e->group : e->ino;
+}
+
+/* The sockets of each group, found by group number. */
+static int usk_prepare(struct rst_files *rf)
+{
+	rf->usk_next = calloc(rf->nr_ids + 1, sizeof(*rf->usk_next));
+	if (!rf->usk_next) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t i = rf->nr; i-- > 0;) {
+		FileEntry *fe = rf->fe[i];
+		uint64_t *first;
+		int made;
+
+		if (fe->type != FILE_TYPE__FT_UNIXSK || !fe->usk)
+			continue;
+		first = hmap_get_or_put(&rf->usk_groups, group_of(fe->usk), fe->id, &made);
+		if (!first) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		if (!made) {
+			rf->usk_next[fe->id] = *first;
+			*first = fe->id;
+		}
+	}
+	return 0;
 }
 
 /* One member of the group being made. */
 struct gm {
 	UnixSkEntry *e;
+	uint32_t id;		/* its file */
 	int fd;
 	char *aside;		/* what sat at our path, moved away while we bind */
 };
@@ -680,22 +748,23 @@ struct group {
 	struct gm *m;
 	size_t nr;
 	int cwd;		/* to come back after binding a relative name */
+	struct hmap by_ino;	/* inode -> member */
+	struct hmap by_name;	/* hash of the name -> member (the first bound to it) */
 };
 
 static struct gm *gm_find(struct group *g, uint64_t ino)
 {
-	for (size_t i = 0; ino && i < g->nr; i++)
-		if (g->m[i].e->ino == ino)
-			return &g->m[i];
-	return NULL;
+	uint64_t *i = ino ? hmap_get(&g->by_ino, ino) : NULL;
+
+	return i ? &g->m[*i] : NULL;
 }
 
 static struct gm *gm_by_name(struct group *g, const ProtobufCBinaryData *name)
 {
-	for (size_t i = 0; i < g->nr; i++)
-		if (g->m[i].e->has_name && name_eq(&g->m[i].e->name, name))
-			return &g->m[i];
-	return NULL;
+	uint64_t *i = hmap_get(&g->by_name, name_key(name));
+	struct gm *m = i ? &g->m[*i] : NULL;
+
+	return m && name_eq(&m->e->name, name) ? m : NULL;
 }
 
 static int mutual(struct group *g, struct gm *m)
@@ -827,7 +896,8 @@ static int connect_to(struct group *g, struct gm *m, UnixSkEntry *dir_of, const 
 	return ret;
 }
 
-static int create_members(struct group *g)
+/* Each member lifted out of the way of the fd numbers the members go to. */
+static int create_members(struct fd_rst *c, struct group *g)
 {
 	for (size_t i = 0; i < g->nr; i++) {
 		struct gm *m = &g->m[i], *p;
@@ -842,14 +912,19 @@ static int create_members(struct group *g)
 					  (unsigned long)p->e->ino);
 				return -1;
 			}
-			m->fd = sv[0];
-			p->fd = sv[1];
+			m->fd = fd_rst_lift(c, sv[0]);
+			p->fd = fd_rst_lift(c, sv[1]);
+			if (m->fd < 0 || p->fd < 0)
+				return -1;
 		} else {
 			m->fd = socket(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0);
 			if (m->fd < 0) {
 				pr_perror("can't make unix socket %lu", (unsigned long)m->e->ino);
 				return -1;
 			}
+			m->fd = fd_rst_lift(c, m->fd);
+			if (m->fd < 0)
+				return -1;
 		}
 	}
 	return 0;
@@ -1081,45 +1156,32 @@ static int unlink_paths(struct group *g)
 	return ret;
 }
 
-static int keep_members(struct group *g)
+static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 {
-	struct rsk *n = realloc(rsks, (nr_rsks + g->nr) * sizeof(*n));
-
-	if (!n)
-		return -1;
-	rsks = n;
-	for (size_t i = 0; i < g->nr; i++) {
-		int fd = restore_lift_fd(g->m[i].fd);
-
-		g->m[i].fd = -1;
-		if (fd < 0)
-			return -1;
-		rsks[nr_rsks].ino = g->m[i].e->ino;
-		rsks[nr_rsks++].fd = fd;
-	}
-	return 0;
-}
-
-static uint64_t group_of(UnixSkEntry *e)
-{
-	return e->has_group ? e->group : e->ino;
-}
-
-static int build_group(struct rst_files *rf, uint64_t group)
-{
+	struct rst_files *rf = c->rf;
 	struct group g = { .cwd = -1 };
+	uint64_t *first = hmap_get(&rf->usk_groups, group);
 	int ret = -1;
 
-	g.m = calloc(rf->nr, sizeof(*g.m));
+	for (FileEntry *fe = first ? find_file(rf, *first) : NULL; fe; fe = find_file(rf, rf->usk_next[fe->id]))
+		g.nr++;
+	g.m = calloc(g.nr + 1, sizeof(*g.m));
 	if (!g.m)
 		return -1;
-	for (size_t i = 0; i < rf->nr; i++) {
-		UnixSkEntry *e = rf->fe[i]->type == FILE_TYPE__FT_UNIXSK ? rf->fe[i]->usk : NULL;
+	g.nr = 0;
+	for (FileEntry *fe = first ? find_file(rf, *first) : NULL; fe; fe = find_file(rf, rf->usk_next[fe->id])) {
+		UnixSkEntry *e = fe->usk;
+		int made;
 
-		if (e && group_of(e) == group && !gm_find(&g, e->ino)) {
-			g.m[g.nr].e = e;
-			g.m[g.nr++].fd = -1;
+		if (gm_find(&g, e->ino))
+			continue;
+		g.m[g.nr] = (struct gm){ .e = e, .id = fe->id, .fd = -1 };
+		if (hmap_put(&g.by_ino, e->ino, g.nr) ||
+		    (e->has_name && e->name.len && !hmap_get_or_put(&g.by_name, name_key(&e->name), g.nr, &made))) {
+			pr_err("out of memory\n");
+			goto out;
 		}
+		g.nr++;
 	}
 	g.cwd = open(".", O_PATH | O_CLOEXEC);
 	if (g.cwd < 0) {
@@ -1127,7 +1189,7 @@ static int build_group(struct rst_files *rf, uint64_t group)
 		goto out;
 	}
 	pr_debug("unix sockets: making group %lu of %zu\n", (unsigned long)group, g.nr);
-	if (create_members(&g))
+	if (create_members(c, &g))
 		goto out;
 	for (size_t i = 0; i < g.nr; i++)
 		if (bind_member(&g, &g.m[i]))
@@ -1142,9 +1204,31 @@ static int build_group(struct rst_files *rf, uint64_t group)
 	for (size_t i = 0; i < g.nr; i++)
 		if (finish_member(&g.m[i]))
 			goto out;
-	ret = keep_members(&g);
+	if (hmap_put(&c->made, MADE_USK_GROUP | group, 1)) {
+		pr_err("out of memory\n");
+		goto out;
+	}
+	/* every other member where it belongs; the one asked for to the caller */
+	ret = -2;
+	for (size_t i = 0; i < g.nr; i++) {
+		int fd = g.m[i].fd;
+
+		g.m[i].fd = -1;
+		if (g.m[i].id == want) {
+			ret = fd;
+			continue;
+		}
+		if (fd_rst_place(c, g.m[i].id, fd) == -1) {
+			if (ret >= 0)
+				close(ret);
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == -2)
+		pr_err("unix socket file %u is not in its group\n", want);
 out:
-	if (ret)
+	if (ret < 0)
 		unlink_paths(&g);
 	for (size_t i = 0; i < g.nr; i++) {
 		if (g.m[i].fd >= 0)
@@ -1154,43 +1238,24 @@ out:
 	if (g.cwd >= 0)
 		close(g.cwd);
 	free(g.m);
-	return ret;
+	hmap_free(&g.by_ino);
+	hmap_free(&g.by_name);
+	return ret < 0 ? -1 : ret;
 }
 
-static int open_usk(struct rst_files *rf, FileEntry *fe)
+static int open_usk(struct fd_rst *c, FileEntry *fe)
 {
 	UnixSkEntry *e = fe->usk;
-	struct rsk *r;
-	int fd;
 
 	if (!e || (e->type != SOCK_STREAM && e->type != SOCK_DGRAM && e->type != SOCK_SEQPACKET)) {
 		pr_err("file %u: a bad unix socket record\n", fe->id);
 		return -1;
 	}
-	r = rsk_find(e->ino);
-	if (!r) {
-		if (build_group(rf, group_of(e)))
-			return -1;
-		r = rsk_find(e->ino);
-	}
-	if (!r || r->fd < 0) {
-		pr_err("unix socket %lu is wanted twice\n", (unsigned long)e->ino);
+	if (hmap_get(&c->made, MADE_USK_GROUP | group_of(e))) {
+		pr_err("unix socket %lu is wanted again after its group was made\n", (unsigned long)e->ino);
 		return -1;
 	}
-	fd = r->fd;
-	r->fd = -1;
-	return fd;
-}
-
-/* Once a task's fds are placed: what it made for others is theirs through transit, or not needed. */
-static void usk_restore_fini(void)
-{
-	for (size_t i = 0; i < nr_rsks; i++)
-		if (rsks[i].fd >= 0)
-			close(rsks[i].fd);
-	free(rsks);
-	rsks = NULL;
-	nr_rsks = 0;
+	return build_group(c, group_of(e), fe->id);
 }
 
 static uint64_t usk_link_key(const FileEntry *fe)
@@ -1203,8 +1268,8 @@ const struct fd_kind unixsk_kind = {
 	.prefix = 1,
 	.type = FILE_TYPE__FT_UNIXSK,
 	.dump = dump_usk,
-	.open_rf = open_usk,
+	.open = open_usk,
 	.free = free_usk,
-	.restore_fini = usk_restore_fini,
+	.prepare = usk_prepare,
 	.link_key = usk_link_key,
 };

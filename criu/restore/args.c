@@ -248,7 +248,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 				r->fd = fds[j];
 		if (r->fd >= 0)
 			continue;
-		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
+		r->fd = svc_fd(cf, open_file(rc->files, v->file_id, find_file(rc->files, v->file_id)->reg->flags & O_ACCMODE),
 			       cf->files + nr_files);
 		if (r->fd < 0)
 			goto out;

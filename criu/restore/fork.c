@@ -217,10 +217,11 @@ int restore_task(struct rst_ctx *rc)
 	struct rst_tree *tr = rc->tree;
 	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
 				.files = tr->files_base - tr->svc_base };
-	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
+	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids,
+				       .slot = tr->transit_slot, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
-	int max_fd, tty, pages_fd, exe_fd;
+	int tty, pages_fd, exe_fd;
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -239,12 +240,11 @@ int restore_task(struct rst_ctx *rc)
 	}
 	tc = rc->core->tc;
 
-	pipes_restore_init(tr->scratch_base);
-	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
-					    &rc->nr_late, ARRAY_SIZE(rc->late)))
+	if (!rc->files_child && restore_fds(rc->fds, rc->nr_fds, rc->pid, rc->files, tty, &transit, tr->scratch_base,
+					    rc->late, &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
 	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
-	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
+	if (rc->files_child && restore_tty_session(rc->files, rc->pid, &transit, tr->scratch_base))
 		return -1;
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
 		return -1;
@@ -252,7 +252,7 @@ int restore_task(struct rst_ctx *rc)
 		return -1;
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
 	if (!rc->shares_files)
-		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+		syscall(SYS_close_range, transit.base, transit.base + tr->nr_transit, 0);
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
@@ -263,7 +263,7 @@ int restore_task(struct rst_ctx *rc)
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
 		pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
-		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;

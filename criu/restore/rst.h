@@ -57,6 +57,8 @@ struct rst_ctx {
 	uint8_t *uses, *need;		/* file ids it uses; shared ids its descendants use */
 	uint8_t *uses_shared;		/* the ids it uses that other tasks use too */
 	int max_fd;
+	FdinfoEntry **fds;		/* fdinfo-PID.img */
+	size_t nr_fds;
 	struct late_fd late[64];	/* pidfds, for the restorer */
 	int nr_late;
 	uint32_t nr_shmem;
@@ -70,7 +72,7 @@ struct rst_ctx {
 	PagemapEntry **pms;
 	size_t nr_pms;
 	uint64_t nr_pages;
-	struct rst_files files;
+	struct rst_files *files;	/* the tree's */
 	char pages_name[32];
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
@@ -91,15 +93,21 @@ struct rst_tree {
 	struct rst_files files;
 	uint32_t nr_ids;
 	int svc_base;			/* service fds, the same in every task */
+	int *transit_slot;		/* file id -> its slot among the transit fds, -1 if never passed on */
+	uint32_t nr_transit;
 	int files_base;			/* fds for mapped files */
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
-	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
-	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int scratch_base;		/* temporaries, each gone before the next is made: at the top */
 	int sync_pipe[2];
 	struct cow_tree cow;
 };
+
+/* Service fds live from svc_base up, above every fd the task will have (and at least here). */
+#define SVC_MIN_BASE	100
+/* Temporaries alive at once: a pipe's ends, the sockets of one group, a few descriptions kept a while. */
+#define SCRATCH_ROOM	256
 
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
@@ -136,7 +144,7 @@ int plan_bootstrap(struct rst_ctx *rc);
 struct restore_args *args_in(struct rst_ctx *rc);
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
 int open_shell_tty(void);
-int raise_nofile(int need);
+int raise_nofile(int max_fd, int need);
 pid_t clone_with_pid(pid_t pid, int flags, int exit_signal);
 int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
 int restore_task(struct rst_ctx *rc);
