@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,3 +152,44 @@ int task_fd(pid_t pid, int fd)
 	return ret;
 }
 
+
+/* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
+static unsigned long nr_open(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f && fscanf(f, "%lu", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+long raise_nofile_limit(unsigned long *nr_open_out)
+{
+	unsigned long most = nr_open();
+	struct rlimit r;
+
+	if (nr_open_out)
+		*nr_open_out = most;
+	if (getrlimit(RLIMIT_NOFILE, &r)) {
+		pr_perror("getrlimit(RLIMIT_NOFILE)");
+		return -1;
+	}
+	/* up to fs.nr_open where we may (CAP_SYS_RESOURCE), else to our hard limit */
+	if (most > r.rlim_max) {
+		struct rlimit up = { most, most };
+
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			r = up;
+	}
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r)) {
+			pr_perror("can't raise RLIMIT_NOFILE to %lu", (unsigned long)r.rlim_max);
+			return -1;
+		}
+	}
+	return r.rlim_cur;
+}

@@ -1,6 +1,7 @@
 /* The table of anonymous-inode fd kinds; adding a kind is a file and a line here. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fdkinds.h"
 #include "util.h"
@@ -17,6 +18,7 @@ static const struct fd_kind *const kinds[] = {
 	&unixsk_kind,
 	&inotify_kind,
 	&fanotify_kind,
+	&nsfs_kind,
 };
 
 int fd_kind_never_numbered(const FileEntry *fe)
@@ -44,9 +46,11 @@ int fd_kinds_prepare(struct rst_files *rf)
 	return 0;
 }
 
-const struct fd_kind *fd_kind_by_link(const char *link)
+const struct fd_kind *fd_kind_by_link(const char *link, const struct stat *st)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (kinds[i]->match && kinds[i]->match(link, st))
+			return kinds[i];
 		if (!kinds[i]->link)
 			continue;	/* found by file type, not by name */
 		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))

@@ -248,8 +248,14 @@ err:
 	return -1;
 }
 
+/* A FIFO opened by path (an anonymous pipe's link is pipe:[INO]). */
+static int is_fifo(const char *link, const struct stat *st)
+{
+	return link[0] == '/' && S_ISFIFO(st->st_mode);
+}
+
 const struct fd_kind fifo_kind = {
-	.link = NULL,		/* files.c picks it for S_ISFIFO paths */
+	.match = is_fifo,
 	.type = FILE_TYPE__FT_FIFO,
 	.dump = dump_fifo,
 	.open = open_fifo,

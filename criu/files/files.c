@@ -30,6 +30,9 @@
 #include "tty.h"
 #include "util.h"
 
+/* fd numbers a restore needs above a task's highest fd, in the usual case (see plan_fd_layout()). */
+#define FD_RESTORE_ROOM	64
+
 /* fdinfo is read in one go into a buffer this big (an epoll's or inotify's may need more). */
 #define FDINFO_READ	4096
 
@@ -300,11 +303,45 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 }
 
 /* The path, position, flags and inode of a regular file, directory or device description @d. */
-static void fill_reg(struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
+/* Is @st a file of procfs? Its inode, size and mtime say nothing about it being the same. */
+static int is_procfs(struct file_table *ft, const struct stat *st)
+{
+	struct stat p;
+
+	if (!ft->proc_dev_known) {
+		if (stat("/proc/self", &p))
+			return 0;
+		ft->proc_dev = p.st_dev;
+		ft->proc_dev_known = 1;
+	}
+	return st->st_dev == ft->proc_dev;
+}
+
+/* The PID of a path /proc/PID/..., 0 if it is none. */
+static pid_t proc_path_pid(const char *path)
+{
+	char *end;
+	long pid;
+
+	if (strncmp(path, "/proc/", 6))
+		return 0;
+	pid = strtol(path + 6, &end, 10);
+	return end != path + 6 && *end == '/' && pid > 0 && pid <= INT32_MAX ? pid : 0;
+}
+
+static void fill_reg(struct file_table *ft, struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
 {
 	d->reg.flags = fi->flags & ~O_CLOEXEC;
 	d->reg.pos = fi->pos;
 	d->reg.mode = st->st_mode;
+	if (is_procfs(ft, st)) {
+		/* reopened by path; one of a task of the tree once that task is back (restore decides) */
+		pid_t pid = proc_path_pid(d->reg.path);
+
+		d->reg.has_proc_pid = pid > 0;
+		d->reg.proc_pid = pid;
+		return;
+	}
 	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = d->reg.has_rdev = true;
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
@@ -411,9 +448,11 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto reg;
 	}
 
-	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
+	/* an O_PATH fd holds no object of its kind (no pipe, no pty): a name to reopen, whatever it names */
+	int path_only = (fi.flags & O_PATH) && link[0] == '/';
+	const struct fd_kind *kind = path_only ? NULL : fd_kind_by_link(link, &st);
 
-	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
+	if (!kind && !ext && !path_only && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
 
 	if (kind && !ext) {
@@ -437,7 +476,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
 		d->reg.path = strdup(link);
-	} else if (is_tty(&st) && opts.shell_job) {
+	} else if (is_tty(&st) && opts.shell_job && !path_only) {
 		d = file_desc_new(ft);
 		if (!d)
 			return -1;
@@ -448,7 +487,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		if (!d || dump_pipe(pid, fd, &st, &fi, d) || desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
 		goto add_fd;
-	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || path_only ||
 				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
 
@@ -475,7 +514,7 @@ reg:
 		pr_err("out of memory\n");
 		return -1;
 	}
-	fill_reg(d, &fi, &st);
+	fill_reg(ft, d, &fi, &st);
 	if (desc_owned(ft, d, pid, fd, &st, &fi))
 		return -1;
 add_fd:
@@ -497,6 +536,24 @@ add_fd:
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * The restore puts its own fds (service fds, slots, temporaries) above the
+ * task's highest one: refused now if they could not fit under the fd limit
+ * this machine gives criu.
+ */
+static int check_fd_room(pid_t pid, int max_fd)
+{
+	unsigned long most;
+	long lim = raise_nofile_limit(&most);
+
+	if (lim < 0 || max_fd + FD_RESTORE_ROOM <= lim)
+		return lim < 0 ? -1 : 0;
+	pr_err("can't dump task %d: it has fd %d, and a restore here needs about %d fd numbers above the task's "
+	       "highest, but RLIMIT_NOFILE allows only %ld (fs.nr_open is %lu, raising the hard limit needs "
+	       "CAP_SYS_RESOURCE)\n", pid, max_fd, FD_RESTORE_ROOM, lim, most);
+	return -1;
 }
 
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
@@ -538,6 +595,8 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 	if (!fl->fds)
 		goto out;
 	fl->max_fd = -1;
+	if (nr && check_fd_room(pid, fds[nr - 1]))
+		goto out;
 	for (int i = 0; i < nr; i++)
 		if (collect_one_fd(ft, fl, pid, &dirs, fds[i]))
 			goto out;
@@ -796,6 +855,7 @@ void free_files(struct rst_files *rf)
 	hmap_free(&rf->usk_groups);
 	free(rf->usk_next);
 	free(rf->obj_slot);
+	hmap_free(&rf->tree_pids);
 	memset(rf, 0, sizeof(*rf));
 }
 
@@ -970,6 +1030,42 @@ err:
 	return -1;
 }
 
+/*
+ * Opened by the restorer, once every process and thread of the tree
+ * exists: pidfds of live processes, /proc/PID/... files of tree tasks.
+ */
+static int opened_by_restorer(struct rst_files *rf, const FileEntry *fe)
+{
+	const struct fd_kind *k = fd_kind_by_type(fe->type);
+
+	if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->has_proc_pid)
+		return hmap_get(&rf->tree_pids, fe->reg->proc_pid) != NULL;
+	return k && k->in_restorer && k->in_restorer(fe);
+}
+
+static int late_fd(const FileEntry *fe, const FdinfoEntry *e, struct late_fd *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = e->fd;
+	l->fd_flags = e->fd_flags;
+	if (fe->type == FILE_TYPE__FT_PIDFD) {
+		l->kind = LATE_PIDFD;
+		l->pid = fe->pidfd->pid;
+		l->flags = fe->pidfd->flags;
+		return 0;
+	}
+	l->kind = LATE_PATH;
+	l->pid = fe->reg->proc_pid;
+	l->flags = fe->reg->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
+	l->pos = fe->reg->pos;
+	if (strlen(fe->reg->path) >= sizeof(l->path)) {
+		pr_err("%s: the path of this /proc file is too long for the restorer\n", fe->reg->path);
+		return -1;
+	}
+	strcpy(l->path, fe->reg->path);
+	return 0;
+}
+
 /* A new open file description for file @fe. */
 static int open_desc(struct fd_rst *c, FileEntry *fe)
 {
@@ -1029,6 +1125,26 @@ int fd_rst_lift(struct fd_rst *c, int fd)
 		pr_perror("can't move fd %d above %d", fd, c->scratch);
 	close(fd);
 	return hi;
+}
+
+/* Temporaries alive at once beyond the sockets of one group: a pipe's ends, a few descriptions kept a while. */
+#define SCRATCH_MIN	16
+
+int fd_rst_scratch_room(struct rst_files *rf)
+{
+	uint32_t most = 0;
+
+	for (size_t i = 0; i < rf->usk_groups.cap; i++) {
+		uint32_t n = 0;
+
+		if (!rf->usk_groups.used[i])
+			continue;
+		for (FileEntry *fe = find_file(rf, rf->usk_groups.vals[i]); fe; fe = find_file(rf, rf->usk_next[fe->id]))
+			n++;
+		if (n > most)
+			most = n;
+	}
+	return SCRATCH_MIN + most;
 }
 
 /* Keep @fd, description @id the task uses but holds no fd of, until its fds are all placed. */
@@ -1154,7 +1270,7 @@ static int fill_transit(struct fd_rst *c)
 			return -1;
 		}
 		k = fd_kind_by_type(fe->type);
-		if (k && k->in_restorer)
+		if (opened_by_restorer(c->rf, fe))
 			continue;	/* each holder opens its own in the restorer */
 		/* e.g. an epoll of an older image, which names its targets by the maker's fd numbers */
 		if (c->opened[id] < 0 && k && k->late && (!k->numbered || k->numbered(fe))) {
@@ -1306,17 +1422,15 @@ int restore_fds(FdinfoEntry **list, size_t nr, pid_t pid, struct rst_files *rf, 
 
 		if ((pass < nr) == (k && k->late))
 			continue;
-		if (k && k->in_restorer) {
+		if (opened_by_restorer(rf, fe)) {
 			/* the restorer opens these: hand them over */
-			if (pass >= nr)
-				continue;
 			if (!late || *nr_late >= max_late) {
-				pr_err("too many fds for the restorer to open\n");
+				pr_err("too many fds for the restorer to open (pidfds and /proc files, at most %d)\n",
+				       max_late);
 				goto out;
 			}
-			late[(*nr_late)++] = (struct late_fd){ .fd = e->fd, .fd_flags = e->fd_flags,
-							      .pid = fe->pidfd ? fe->pidfd->pid : 0,
-							      .flags = fe->pidfd ? fe->pidfd->flags : 0 };
+			if (late_fd(fe, e, &late[(*nr_late)++]))
+				goto out;
 			continue;
 		}
 		if (place_one_fd(&c, e))

@@ -19,6 +19,8 @@ struct file_table;
 struct fd_kind {
 	const char *link;	/* readlink of /proc/PID/fd/N (its start, with prefix) */
 	int prefix;
+	/* Instead of link: is the fd with this link and stat one of ours? */
+	int (*match)(const char *link, const struct stat *st);
 	FileType type;
 	/*
 	 * Fill @fe from the fdinfo text; allocate the sub-message. 0 or -1.
@@ -51,15 +53,15 @@ struct fd_kind {
 	 * fds by number.
 	 */
 	int (*numbered)(const FileEntry *fe);
-	/* Opened by the restorer (it refers to processes that exist only then). */
-	int in_restorer;
+	/* Is this entry opened by the restorer (it refers to processes that exist only then)? */
+	int (*in_restorer)(const FileEntry *fe);
 };
 
-const struct fd_kind *fd_kind_by_link(const char *link);
+const struct fd_kind *fd_kind_by_link(const char *link, const struct stat *st);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
-	pidfd_kind, tty_kind, unixsk_kind;
+	pidfd_kind, tty_kind, unixsk_kind, nsfs_kind;
 extern const struct fd_kind inotify_kind, fanotify_kind;
 
 /* For .numbered: the kind never refers to fds by number. */

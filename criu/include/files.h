@@ -49,6 +49,8 @@ struct file_table {
 	struct hmap paths;		/* path and flags key -> id of a file opened for mappings */
 	struct hmap views;		/* holder and flags key -> id of a view of it (fileobj.c) */
 	struct hmap fifos;		/* FIFO inodes whose queued bytes are saved (fifo.c) */
+	dev_t proc_dev;			/* procfs's, once looked up */
+	int proc_dev_known;
 	struct tty_dump *ttys;		/* tty.c */
 	struct usk_dump *usks;		/* sk-unix.c */
 };
@@ -93,6 +95,7 @@ struct rst_files {
 	struct hmap pty_masters;	/* tty.c: pty index -> id of its master */
 	struct hmap usk_groups;		/* sk-unix.c: group -> id of its first socket */
 	uint32_t *usk_next;		/* sk-unix.c: id -> id of the next socket of its group, 0 */
+	struct hmap tree_pids;		/* every pid and tid of the tree (its /proc files open late) */
 	int obj_base;			/* fileobj.c: the object of file N at obj_base + obj_slot[N] */
 	int *obj_slot;			/* -1 for files that are no object */
 	uint32_t nr_objs;
@@ -123,13 +126,7 @@ struct rst_transit {
 	const uint8_t *need;
 };
 
-/* An fd the restorer opens (a pidfd): where, and of which process. */
-struct late_fd {
-	int32_t fd;
-	uint32_t fd_flags;
-	int32_t pid;
-	uint32_t flags;
-};
+#include "late-fd.h"
 
 /*
  * Restore: the fds of one task being put back. Descriptions made as a
@@ -158,6 +155,8 @@ int fd_rst_get(struct fd_rst *c, uint32_t id);
 int fd_rst_have(struct fd_rst *c, uint32_t id);
 /* Restore: @fd is a new description of @id made as a by-product: put where it belongs (or closed). */
 int fd_rst_place(struct fd_rst *c, uint32_t id, int fd);
+/* Restore, planning: how many temporaries may be alive at once (the largest socket group, and some). */
+int fd_rst_scratch_room(struct rst_files *rf);
 /* Restore: @fd up among the temporaries, out of the way of the fd numbers still to place (closing @fd). */
 int fd_rst_lift(struct fd_rst *c, int fd);
 

@@ -9,16 +9,8 @@
 
 #include <stdint.h>
 
+#include "late-fd.h"
 #include "parasite.h"
-
-#ifndef CR_FILES_H
-struct late_fd {
-	int32_t fd;
-	uint32_t fd_flags;
-	int32_t pid;
-	uint32_t flags;
-};
-#endif
 
 enum rst_vma_kind {
 	RST_VMA_ANON = 1,
@@ -216,7 +208,7 @@ struct restore_args {
 	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
-	struct late_fd pidfds[64];	/* opened once every process exists */
+	struct late_fd pidfds[64];	/* pidfds and /proc files, opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;

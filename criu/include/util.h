@@ -23,6 +23,12 @@ int check_privileges(void);
 int task_fd(pid_t pid, int fd);
 /* Close the pidfd task_fd() keeps. */
 void task_fd_forget(void);
+/*
+ * Raise RLIMIT_NOFILE as far as we may: the hard limit up to fs.nr_open
+ * with CAP_SYS_RESOURCE, the soft one up to the hard one. The soft limit
+ * reached, or -1; *nr_open (if not NULL) gets fs.nr_open.
+ */
+long raise_nofile_limit(unsigned long *nr_open);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 

@@ -494,14 +494,28 @@ static void restore_rlimits(struct restore_args *a)
 		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
 }
 
-/* Every process of the tree exists by now: pidfds can refer to them. */
+/*
+ * Every process and thread of the tree exists by now: pidfds can refer to
+ * them, and their /proc/PID directories are there.
+ */
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
-		long fd = __S(__NR_pidfd_open, l->pid, (l->flags & 04000) ? 04000 : 0, 0, 0, 0, 0);
+		long fd;
 
-		check(fd, "pidfd_open");
+		if (l->kind == LATE_PATH) {
+			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
+				 0);
+			check(fd, "opening a /proc file of the tree");
+			if (l->pos)
+				check(__S(__NR_lseek, fd, l->pos, 0 /* SEEK_SET */, 0, 0, 0) == (long)l->pos ? 0 : -1,
+				      "seeking a /proc file");
+		} else {
+			/* O_NONBLOCK, O_EXCL: PIDFD_NONBLOCK, PIDFD_THREAD */
+			fd = __S(__NR_pidfd_open, l->pid, l->flags & (04000 | 0200), 0, 0, 0, 0);
+			check(fd, "pidfd_open");
+		}
 		if (fd != l->fd) {
 			check(__S(__NR_dup3, fd, l->fd, (l->fd_flags & 1) ? 02000000 : 0, 0, 0, 0), "placing a pidfd");
 			sys_close(fd);

@@ -40,46 +40,17 @@ int svc_fd(struct child_fds *cf, int fd, int slot)
 	return to;
 }
 
-/* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
-static rlim_t nr_open(void)
-{
-	unsigned long v = 0;
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-
-	if (f && fscanf(f, "%lu", &v) != 1)
-		v = 0;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 int raise_nofile(int max_fd, int need)
 {
-	rlim_t most = nr_open();
-	struct rlimit r;
+	unsigned long most;
+	long lim = raise_nofile_limit(&most);
 
-	if (getrlimit(RLIMIT_NOFILE, &r)) {
-		pr_perror("getrlimit(RLIMIT_NOFILE)");
+	if (lim < 0)
 		return -1;
-	}
-	/* as far as fs.nr_open where we may (CAP_SYS_RESOURCE), else up to our hard limit */
-	if (most > r.rlim_max) {
-		struct rlimit up = { most, most };
-
-		if (!setrlimit(RLIMIT_NOFILE, &up))
-			r = up;
-	}
-	if (r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &r)) {
-			pr_perror("can't raise RLIMIT_NOFILE to %lu", (unsigned long)r.rlim_max);
-			return -1;
-		}
-	}
-	if ((rlim_t)need > r.rlim_cur) {
+	if (need > lim) {
 		pr_err("the tree has fds up to %d and the restore needs fd numbers up to %d above them, but may only "
-		       "open up to %lu (RLIMIT_NOFILE; fs.nr_open is %lu, raising the hard limit needs "
-		       "CAP_SYS_RESOURCE)\n", max_fd, need, (unsigned long)r.rlim_cur, (unsigned long)most);
+		       "open up to %ld (RLIMIT_NOFILE; fs.nr_open is %lu, raising the hard limit needs "
+		       "CAP_SYS_RESOURCE)\n", max_fd, need, lim, most);
 		return -1;
 	}
 	return 0;

@@ -614,7 +614,7 @@ static int plan_fd_layout(struct rst_tree *tr, int max_fd, int max_vmas)
 	tr->scratch_base = tr->own_base + tr->own_span * nr_own;
 	pr_info("fd layout: task fds below %d, transit %u, objects %u, temporaries from %d\n", tr->svc_base,
 		tr->nr_transit, tr->files.nr_objs, tr->scratch_base);
-	return raise_nofile(max_fd, tr->scratch_base + SCRATCH_ROOM);
+	return raise_nofile(max_fd, tr->scratch_base + fd_rst_scratch_room(&tr->files));
 }
 
 int read_tree_images(struct rst_tree *tr)
@@ -625,6 +625,16 @@ int read_tree_images(struct rst_tree *tr)
 	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || fileobj_plan(&tr->files))
 		return -1;
 	tr->nr_ids = tr->files.nr_ids;
+	/* every pid and tid of the tree: their /proc files and pidfds open late, helpers avoid them */
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (hmap_put(&tr->files.tree_pids, pe->pid, 1))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (hmap_put(&tr->files.tree_pids, pe->threads[j], 1))
+				return -1;
+	}
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i];
 

@@ -106,8 +106,6 @@ struct rst_tree {
 
 /* Service fds live from svc_base up, above every fd the task will have (and at least here). */
 #define SVC_MIN_BASE	100
-/* Temporaries alive at once: a pipe's ends, the sockets of one group, a few descriptions kept a while. */
-#define SCRATCH_ROOM	256
 
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
