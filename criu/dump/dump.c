@@ -1230,7 +1230,7 @@ int cr_dump_tasks(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
-	fileobj_dump_fini(ret == 0);
+	fileobj_dump_fini(&t.files, ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
 	if (ret == 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "chunks.h"
+#include "image.h"
 #include "cr_options.h"
 #include "fileobj.h"
 #include "shmem.h"
@@ -26,7 +27,8 @@
 
 static int reg_is_holder(const RegFileEntry *r)
 {
-	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted));
+	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted) ||
+				   (r->has_node_deleted && r->node_deleted));
 }
 
 static int desc_is_holder(const struct file_desc *d)
@@ -56,27 +58,33 @@ int fileobj_note(struct file_table *ft, struct file_desc *d)
 	return 0;
 }
 
-int ghost_save(int fd, const struct stat *st, RegFileEntry *r)
+/* The bytes of @fd (of @size) that hold data: holes are neither counted against --ghost-limit nor saved. */
+static int64_t data_bytes(int fd, uint64_t size)
 {
-	r->has_ghost = r->has_ghost_size = true;
-	r->has_uid = r->has_gid = true;
-	r->uid = st->st_uid;
-	r->gid = st->st_gid;
-	r->ghost = true;
-	r->ghost_size = st->st_size;
-	return read_chunks(fd, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks);
-}
+	int64_t total = 0;
+	off_t off = 0;
 
-/* --link-remap names this dump made: gone again if the dump fails. */
-static char **remaps;
-static size_t nr_remaps;
+	while ((uint64_t)off < size) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+
+		if (data < 0)
+			return errno == ENXIO ? total : -1;	/* ENXIO: only a hole is left */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = size;
+		total += hole - data;
+		off = hole;
+	}
+	return total;
+}
 
 /*
  * Link the file open at @proc back next to @path under a name of ours
  * (only files with links left: see fileobj_dump_unlinked()).
  * 0, or -1 with errno set.
  */
-static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
+static int link_remap(struct file_table *ft, const char *proc, const char *path, const struct stat *st,
+		      RegFileEntry *r)
 {
 	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
 	struct stat o;
@@ -92,15 +100,15 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
-		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
-		if (!n || !(n[nr_remaps] = strdup(name))) {
+		n = realloc(ft->remaps, (ft->nr_remaps + 1) * sizeof(*n));
+		if (!n || !(n[ft->nr_remaps] = strdup(name))) {
 			unlink(name);
-			remaps = n ? n : remaps;
+			ft->remaps = n ? n : ft->remaps;
 			errno = ENOMEM;
 			return -1;
 		}
-		remaps = n;
-		nr_remaps++;
+		ft->remaps = n;
+		ft->nr_remaps++;
 	} else if (errno != EEXIST || stat(name, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
 		return -1;
 	}
@@ -114,22 +122,68 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	return 0;
 }
 
-int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const char *path, const struct stat *st,
-			  RegFileEntry *r)
+/* An unlinked regular file with no links left: its contents go to ghost-ID.img when the images are written. */
+static int dump_ghost(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
+		      const struct stat *st, struct file_desc *d)
 {
-	int big = (uint64_t)st->st_size > opts.ghost_limit, fd, ret;
+	RegFileEntry *r = &d->reg;
+	int64_t data;
+	int fd;
 
-	if (S_ISDIR(st->st_mode)) {
-		/* removed, so empty: only its mode and owner matter */
-		r->has_dir_deleted = r->dir_deleted = true;
-		r->has_uid = r->has_gid = true;
+	/* a description of our own, which reads leave the file's atime and the task's position alone */
+	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s (%s of %d)", proc, what, pid);
+		return -1;
+	}
+	data = data_bytes(fd, st->st_size);
+	close(fd);
+	if (data < 0) {
+		pr_perror("can't find the data of %s (%s of %d)", path, what, pid);
+		return -1;
+	}
+	if ((uint64_t)data > opts.ghost_limit) {
+		pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes of data in %ld, no links "
+		       "left); only files with up to --ghost-limit (%lu) bytes of data are saved%s\n", pid, what,
+		       path, (long)data, (long)st->st_size, (unsigned long)opts.ghost_limit,
+		       opts.link_remap ? ", and --link-remap links back only files with links left" : "");
+		return -1;
+	}
+	(void)ft;
+	r->has_ghost = r->has_ghost_size = r->has_ghost_raw = true;
+	r->ghost = r->ghost_raw = true;
+	r->has_uid = r->has_gid = true;
+	r->uid = st->st_uid;
+	r->gid = st->st_gid;
+	r->ghost_size = st->st_size;
+	d->ghost_src = strdup(proc);
+	if (!d->ghost_src) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+int fileobj_dump_unlinked(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
+			  const struct stat *st, struct file_desc *d)
+{
+	RegFileEntry *r = &d->reg;
+
+	if (S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		/* removed, so empty (or a device): only its mode, owner and device matter */
+		if (S_ISDIR(st->st_mode))
+			r->has_dir_deleted = r->dir_deleted = true;
+		else
+			r->has_node_deleted = r->node_deleted = true;
+		r->has_uid = r->has_gid = r->has_rdev = true;
 		r->uid = st->st_uid;
 		r->gid = st->st_gid;
+		r->rdev = st->st_rdev;
 		return 0;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file or directory\n", pid, what,
-		       path);
+		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file, directory or device\n",
+		       pid, what, path);
 		return -1;
 	}
 	if (st->st_nlink > 0) {
@@ -139,7 +193,7 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 			       (unsigned long)st->st_nlink);
 			return -1;
 		}
-		if (!link_remap(proc, path, st, r))
+		if (!link_remap(ft, proc, path, st, r))
 			return 0;
 		pr_perror("can't dump task %d: %s refers to %s, whose name was removed, and --link-remap can't link "
 			  "it back", pid, what, path);
@@ -150,35 +204,46 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 	 * kernel would allow): a link takes from it for good the task's right
 	 * to link it in itself.
 	 */
-	if (big) {
-		pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes, no links left); only files "
-		       "up to --ghost-limit (%lu) are saved%s\n", pid, what, path, (long)st->st_size,
-		       (unsigned long)opts.ghost_limit,
-		       opts.link_remap ? ", and --link-remap links back only files with links left" : "");
-		return -1;
-	}
-	fd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open %s (%s of %d)", proc, what, pid);
-		return -1;
-	}
-	ret = ghost_save(fd, st, r);
-	if (ret)
-		pr_perror("can't save the unlinked file %s (%s of %d)", path, what, pid);
-	close(fd);
-	return ret;
+	return dump_ghost(ft, pid, what, proc, path, st, d);
 }
 
-void fileobj_dump_fini(int ok)
+int fileobj_dump_ghosts(int dfd, struct file_table *ft)
 {
-	for (size_t i = 0; i < nr_remaps; i++) {
-		if (!ok && unlink(remaps[i]) && errno != ENOENT)
-			pr_perror("can't remove the link-remap file %s", remaps[i]);
-		free(remaps[i]);
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+		struct cr_img *img;
+		int src, ret;
+
+		if (!d->ghost_src)
+			continue;
+		src = open(d->ghost_src, O_RDONLY | O_NOATIME | O_CLOEXEC);
+		if (src < 0) {
+			pr_perror("can't open %s to save the unlinked file %s", d->ghost_src, d->reg.path);
+			return -1;
+		}
+		img = open_image_at(dfd, CR_FD_GHOST, O_DUMP, d->id);
+		ret = !img || ftruncate(img->fd, d->reg.ghost_size) ||
+		      copy_sparse(src, img->fd, d->reg.ghost_size, NULL);
+		if (ret)
+			pr_perror("can't save the unlinked file %s", d->reg.path);
+		close_image(img);
+		close(src);
+		if (ret)
+			return -1;
 	}
-	free(remaps);
-	remaps = NULL;
-	nr_remaps = 0;
+	return 0;
+}
+
+void fileobj_dump_fini(struct file_table *ft, int ok)
+{
+	for (size_t i = 0; i < ft->nr_remaps; i++) {
+		if (!ok && unlink(ft->remaps[i]) && errno != ENOENT)
+			pr_perror("can't remove the link-remap file %s", ft->remaps[i]);
+		free(ft->remaps[i]);
+	}
+	free(ft->remaps);
+	ft->remaps = NULL;
+	ft->nr_remaps = 0;
 }
 
 static void fill_reg(struct file_desc *d, const char *path, int flags, const struct stat *st)
@@ -227,7 +292,7 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 
 		snprintf(what, sizeof(what), "memory area %lx-%lx", (unsigned long)p->start, (unsigned long)p->end);
 		fill_reg(d, p->name, O_RDWR, st);
-		if (!d->reg.path || fileobj_dump_unlinked(pid, what, mf, p->name, st, &d->reg) || fileobj_note(ft, d))
+		if (!d->reg.path || fileobj_dump_unlinked(ft, pid, what, mf, p->name, st, d) || fileobj_note(ft, d))
 			return 0;
 		return d->id;
 	}
@@ -328,53 +393,186 @@ int fileobj_is_holder(const FileEntry *fe)
 }
 
 /*
- * An unlinked file comes back unlinked: made next to where it was (under
- * its own name if that is free, so /proc shows what it showed), filled,
- * unlinked again.
+ * The directories missing on the way to @path, made for a moment (mode
+ * 0700): an object whose directory was removed too is made in a
+ * directory of that name, which goes again with it. The first one made
+ * is returned in @made ("" if none).
  */
-static int ghost_make(RegFileEntry *r)
+static int make_parents(const char *path, char *made, size_t size)
 {
-	char tmp[4200];
-	int fd;
+	char buf[PATH_MAX];
+	struct stat st;
 
-	if (r->ghost_size > (1ULL << 32)) {
-		pr_err("the unlinked file %s is too big (%lu bytes)\n", r->path, (unsigned long)r->ghost_size);
+	made[0] = '\0';
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (stat(buf, &st)) {
+			if (errno != ENOENT || mkdir(buf, 0700)) {
+				pr_perror("can't make the directory %s that %s was in", buf, path);
+				*p = '/';
+				return -1;
+			}
+			if (!made[0])
+				snprintf(made, size, "%s", buf);
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Remove what make_parents() made under @path, deepest first. */
+static void remove_parents(const char *path, const char *made)
+{
+	char buf[PATH_MAX], *slash;
+
+	if (!made[0])
+		return;
+	snprintf(buf, sizeof(buf), "%s", path);
+	while ((slash = strrchr(buf, '/')) && strlen(buf) > strlen(made)) {
+		*slash = '\0';
+		if (rmdir(buf))
+			pr_perror("can't remove %s again", buf);
+	}
+}
+
+/* A name to make @path's object at: its own if free, so /proc shows what it showed. */
+static void free_name(const char *path, const char *what, char *buf, size_t size)
+{
+	struct stat st;
+
+	snprintf(buf, size, "%s", path);
+	if (!lstat(buf, &st) || errno != ENOENT)
+		snprintf(buf, size, "%s.criu-%s.%d", path, what, getpid());
+}
+
+/* Owner first: a chown clears the set-id bits of the mode. Through /proc for an O_PATH fd. */
+static int set_owner_mode(int fd, const RegFileEntry *r)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
+	    chmod(proc, r->mode & 07777)) {
+		pr_perror("can't give %s its owner and mode", r->path);
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s", r->path);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-	if (fd < 0 && errno == EEXIST) {
-		snprintf(tmp, sizeof(tmp), "%s.criu-ghost.%d", r->path, getpid());
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
+	return 0;
+}
+
+/* The contents of an unlinked file: from ghost-ID.img (holes kept), or from chunks (older images). */
+static int ghost_fill(int dfd, uint32_t id, RegFileEntry *r, int fd)
+{
+	struct cr_img *img;
+	int ret;
+
+	if (ftruncate(fd, r->ghost_size))
+		return -1;
+	if (!r->has_ghost_raw || !r->ghost_raw)
+		return write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size);
+	img = open_image_at(dfd, CR_FD_GHOST, O_RDONLY, id);
+	if (!img)
+		return -1;
+	ret = copy_sparse(img->fd, fd, r->ghost_size, NULL);
+	close_image(img);
+	return ret;
+}
+
+/*
+ * The other names the object of holder @id had (hard links, opened by
+ * them): linked to @made while it has a name, each opened O_PATH into its
+ * own slot, then unlinked, so that every fd shows its own name.
+ */
+static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, char (*names)[PATH_MAX], int *nr)
+{
+	*nr = 0;
+	for (uint64_t *a = hmap_get(&rf->obj_aliases, id); a && *a; a = NULL) {
+		for (uint32_t v = *a; v; v = rf->obj_next[v]) {
+			FileEntry *fe = find_file(rf, v);
+			char *name = names[*nr];
+			int fd, to = obj_fd(rf, v);
+
+			free_name(fe->reg->path, "link", name, PATH_MAX);
+			if (link(made, name)) {
+				pr_perror("can't link %s again as %s", made, fe->reg->path);
+				return -1;
+			}
+			(*nr)++;
+			fd = open(name, O_PATH | O_CLOEXEC);
+			if (fd < 0 || move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+				pr_perror("can't keep %s", name);
+				return -1;
+			}
+		}
 	}
+	return 0;
+}
+
+/*
+ * An unlinked file or device node comes back unlinked, and a removed
+ * directory removed: made where it was (see free_name(), make_parents()),
+ * given its owner, mode and contents, linked under its other names, opened
+ * and unlinked again.
+ */
+static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
+{
+	RegFileEntry *r = fe->reg;
+	char made[PATH_MAX], parents[PATH_MAX], (*names)[PATH_MAX] = NULL;
+	int dir = r->has_dir_deleted && r->dir_deleted, node = r->has_node_deleted && r->node_deleted;
+	int fd = -1, nr_names = 0, ret = -1;
+
+	free_name(r->path, dir ? "dir" : node ? "node" : "ghost", made, sizeof(made));
+	if (make_parents(made, parents, sizeof(parents)))
+		return -1;
+	if (dir)
+		ret = mkdir(made, 0700);
+	else if (node)
+		ret = mknod(made, (r->mode & S_IFMT) | 0600, r->rdev);
+	else
+		ret = close(open(made, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	if (ret) {
+		pr_perror("can't make %s again (at %s)", r->path, made);
+		remove_parents(made, parents);
+		return -1;
+	}
+	ret = -1;
+	fd = open(made, dir || node ? O_PATH | O_CLOEXEC : O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		pr_perror("can't make the unlinked file %s again", r->path);
-		return -1;
+		pr_perror("can't open %s", made);
+		goto out;
 	}
-	if (unlink(tmp)) {
-		pr_perror("can't unlink %s", tmp);
-		goto err;
-	}
-	if ((r->has_uid && fchown(fd, r->uid, r->has_gid ? r->gid : (gid_t)-1)) || fchmod(fd, r->mode & 07777)) {
-		pr_perror("can't give the unlinked file %s its owner and mode", r->path);
-		goto err;
-	}
-	if (ftruncate(fd, r->ghost_size) || write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size)) {
+	if (!dir && !node && ghost_fill(dfd, fe->id, r, fd)) {
 		pr_perror("can't fill the unlinked file %s", r->path);
-		goto err;
+		goto out;
 	}
-	return fd;
-err:
-	close(fd);
-	return -1;
+	if (set_owner_mode(fd, r))
+		goto out;
+	names = calloc(rf->nr_objs + 1, sizeof(*names));
+	if (!names || make_aliases(rf, fe->id, made, names, &nr_names))
+		goto out;
+	ret = 0;
+out:
+	for (int i = 0; i < nr_names; i++)
+		if (unlink(names[i]))
+			pr_perror("can't unlink %s again", names[i]);
+	if ((dir ? rmdir(made) : unlink(made)) && !ret) {
+		pr_perror("can't remove %s again", made);
+		ret = -1;
+	}
+	remove_parents(made, parents);
+	free(names);
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ? -1 : fd;
 }
 
 /*
  * An O_TMPFILE file stays one: made with O_TMPFILE in its directory, so
  * that the task can still link it in, and filled from the image.
  */
-static int tmpfile_make(RegFileEntry *r)
+static int tmpfile_make(int dfd, FileEntry *fe)
 {
+	RegFileEntry *r = fe->reg;
 	char dir[4200], *slash;
 	int fd;
 
@@ -390,11 +588,9 @@ static int tmpfile_make(RegFileEntry *r)
 		pr_perror("can't make the O_TMPFILE file %s again in %s", r->path, dir);
 		return -1;
 	}
-	if ((r->has_uid && fchown(fd, r->uid, r->has_gid ? r->gid : (gid_t)-1)) || fchmod(fd, r->mode & 07777)) {
-		pr_perror("can't give the O_TMPFILE file %s its owner and mode", r->path);
+	if (set_owner_mode(fd, r))
 		goto err;
-	}
-	if (ftruncate(fd, r->ghost_size) || write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size)) {
+	if (ghost_fill(dfd, fe->id, r, fd)) {
 		pr_perror("can't fill the O_TMPFILE file %s", r->path);
 		goto err;
 	}
@@ -423,35 +619,6 @@ int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe)
 	if (fd < 0)
 		pr_perror("can't dup the O_TMPFILE file %s", fe->reg->path);
 	return fd;
-}
-
-/* A removed directory: made again (under its own name if free), opened, removed. */
-static int dir_make(RegFileEntry *r)
-{
-	char tmp[4200];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s", r->path);
-	if (mkdir(tmp, 0700)) {
-		if (errno != EEXIST)
-			goto err;
-		snprintf(tmp, sizeof(tmp), "%s.criu-dir.%d", r->path, getpid());
-		if (mkdir(tmp, 0700))
-			goto err;
-	}
-	fd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
-	    chmod(tmp, r->mode & 07777) || rmdir(tmp)) {
-		pr_perror("can't make the removed directory %s again (at %s)", r->path, tmp);
-		if (fd >= 0)
-			close(fd);
-		rmdir(tmp);
-		return -1;
-	}
-	return fd;
-err:
-	pr_perror("can't make the removed directory %s again", r->path);
-	return -1;
 }
 
 /*
@@ -488,18 +655,35 @@ static int remap_open(RegFileEntry *r)
 	return fd;
 }
 
-int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+int fileobj_chdir_removed(struct rst_files *rf, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
+			  uint64_t dev, uint64_t ino)
 {
 	RegFileEntry r = REG_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
 	int fd, ret;
 
+	/* a removed directory an fd holds too: the same one */
+	for (size_t i = 0; ino && i < rf->nr; i++) {
+		FileEntry *h = rf->fe[i];
+
+		if (obj_fd(rf, h->id) >= 0 && h->type == FILE_TYPE__FT_REG && h->reg->has_dir_deleted &&
+		    h->reg->dir_deleted && h->reg->has_ino && h->reg->ino == ino && h->reg->dev == dev) {
+			ret = fchdir(obj_fd(rf, h->id));
+			if (ret)
+				pr_perror("can't enter the removed directory %s", path);
+			return ret;
+		}
+	}
 	r.path = (char *)path;
 	r.mode = mode;
 	r.has_uid = uid != (uint32_t)-1;
 	r.uid = uid;
 	r.has_gid = gid != (uint32_t)-1;
 	r.gid = gid;
-	fd = dir_make(&r);
+	r.has_dir_deleted = r.dir_deleted = true;
+	fe.type = FILE_TYPE__FT_REG;
+	fe.reg = &r;
+	fd = object_make(-1, rf, &fe);
 	if (fd < 0)
 		return -1;
 	ret = fchdir(fd);
@@ -520,20 +704,61 @@ void fileobj_restore_done(struct rst_files *rf)
 	}
 }
 
+/* A view of holder @h opened by another name than the holder's (a hard link): it needs one of its own. */
+static int is_alias(struct rst_files *rf, const FileEntry *fe)
+{
+	FileEntry *h = fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->has_same_as ?
+			       find_file(rf, fe->reg->same_as) : NULL;
+	RegFileEntry *r = h && h->type == FILE_TYPE__FT_REG ? h->reg : NULL;
+
+	if (!r || !reg_is_holder(r) || is_tmpfile(r) || r->link_remap || (r->has_dir_deleted && r->dir_deleted))
+		return 0;
+	return strcmp(fe->reg->path, r->path) != 0;
+}
+
 int fileobj_plan(struct rst_files *rf)
 {
+	struct hmap names = { 0 };	/* holder and name -> the first view of that name */
+
 	rf->obj_slot = malloc((rf->nr_ids + 1) * sizeof(*rf->obj_slot));
-	if (!rf->obj_slot) {
-		pr_err("out of memory\n");
-		return -1;
-	}
+	rf->obj_next = calloc(rf->nr_ids + 1, sizeof(*rf->obj_next));
+	if (!rf->obj_slot || !rf->obj_next)
+		goto oom;
 	rf->nr_objs = 0;
 	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
 		FileEntry *fe = find_file(rf, id);
 
 		rf->obj_slot[id] = fe && fileobj_is_holder(fe) ? (int)rf->nr_objs++ : -1;
 	}
+	/* views of a holder by another name: one slot per name, its views reopen that */
+	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
+		FileEntry *fe = find_file(rf, id);
+		uint64_t key, *first, *list;
+		int made;
+
+		if (!fe || !is_alias(rf, fe))
+			continue;
+		key = hash_bytes(fe->reg->path, strlen(fe->reg->path), fe->reg->same_as);
+		first = hmap_get_or_put(&names, key, id, &made);
+		if (!first)
+			goto oom;
+		if (!made && !strcmp(find_file(rf, *first)->reg->path, fe->reg->path)) {
+			rf->obj_slot[id] = rf->obj_slot[*first];
+			continue;
+		}
+		rf->obj_slot[id] = rf->nr_objs++;
+		list = hmap_get_or_put(&rf->obj_aliases, fe->reg->same_as, 0, NULL);
+		if (!list)
+			goto oom;
+		rf->obj_next[id] = *list;
+		*list = id;
+	}
+	hmap_free(&names);
 	return 0;
+oom:
+	pr_err("out of memory\n");
+	hmap_free(&names);
+	return -1;
 }
 
 /*
@@ -561,7 +786,7 @@ static int same_object(struct rst_files *rf, struct hmap *seen, FileEntry *fe, i
 	return made ? -1 : obj_fd(rf, *first);
 }
 
-int fileobj_make_all(struct rst_files *rf)
+int fileobj_make_all(int dfd, struct rst_files *rf)
 {
 	struct hmap seen = { 0 };
 	int ret = -1, err = 0;
@@ -570,8 +795,8 @@ int fileobj_make_all(struct rst_files *rf)
 		FileEntry *fe = rf->fe[i];
 		int fd, same, to = obj_fd(rf, fe->id);
 
-		if (to < 0)
-			continue;
+		if (to < 0 || (fe->type == FILE_TYPE__FT_REG && fe->reg->has_same_as))
+			continue;	/* no holder: an alias, made with its holder */
 		same = same_object(rf, &seen, fe, &err);
 		if (err)
 			goto out;
@@ -579,14 +804,12 @@ int fileobj_make_all(struct rst_files *rf)
 			fd = memfd_make(fe);
 		else if (fe->type == FILE_TYPE__FT_FIFO)
 			fd = fifo_make_unlinked(fe, same);
-		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
-			fd = dir_make(fe->reg);
 		else if (fe->reg->link_remap)
 			fd = remap_open(fe->reg);
 		else if (same >= 0)
 			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
 		else
-			fd = is_tmpfile(fe->reg) ? tmpfile_make(fe->reg) : ghost_make(fe->reg);
+			fd = is_tmpfile(fe->reg) ? tmpfile_make(dfd, fe) : object_make(dfd, rf, fe);
 		if (fd < 0 || move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
 			pr_perror("can't make the object of file %u", fe->id);
 			goto out;
@@ -596,6 +819,11 @@ int fileobj_make_all(struct rst_files *rf)
 out:
 	hmap_free(&seen);
 	return ret;
+}
+
+int fileobj_has_own(struct rst_files *rf, uint32_t id)
+{
+	return obj_fd(rf, id) >= 0;
 }
 
 int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)

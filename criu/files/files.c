@@ -502,7 +502,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 				*del = '\0';
 			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 			snprintf(what, sizeof(what), "fd %d", fd);
-			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
+			if (fileobj_dump_unlinked(ft, pid, what, path, link, &st, d))
 				return -1;
 		}
 		d->reg.path = strdup(link);
@@ -683,6 +683,8 @@ int dump_files(int dfd, struct file_table *ft)
 	struct cr_img *img;
 	int ret = 0;
 
+	if (fileobj_dump_ghosts(dfd, ft))
+		return -1;
 	img = open_image_at(dfd, CR_FD_FILES, O_DUMP);
 	if (!img)
 		return -1;
@@ -702,10 +704,10 @@ int dump_files(int dfd, struct file_table *ft)
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
-	struct stat st, pst;
+	struct stat st;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
@@ -716,20 +718,21 @@ int dump_fs(int dfd, pid_t pid)
 	if (st.st_nlink == 0 || strstr(cwd, " (deleted)")) {
 		char *del = strstr(cwd, " (deleted)");
 
-		/* made again at restore: its parent must be there */
+		/* made again at restore where it was (with its parents for a moment if they went too) */
 		if (del)
 			*del = '\0';
-		snprintf(parent, sizeof(parent), "%s", cwd);
-		if (strrchr(parent, '/'))
-			*strrchr(parent, '/') = '\0';
-		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
-			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
+		if (cwd[0] != '/') {
+			pr_err("can't dump task %d: its cwd %s was removed and has no path to make it at\n", pid, cwd);
 			return -1;
 		}
 		fe.has_cwd_deleted_mode = fe.has_cwd_uid = fe.has_cwd_gid = true;
 		fe.cwd_deleted_mode = st.st_mode;
 		fe.cwd_uid = st.st_uid;
 		fe.cwd_gid = st.st_gid;
+		/* an fd may hold it too: then it is one directory again */
+		fe.has_cwd_dev = fe.has_cwd_ino = true;
+		fe.cwd_dev = st.st_dev;
+		fe.cwd_ino = st.st_ino;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -753,6 +756,7 @@ void file_table_free(struct file_table *ft)
 
 		free(ft->d[i].reg.path);
 		free(ft->d[i].reg.link_remap);
+		free(ft->d[i].ghost_src);
 		free(ft->d[i].pipe.data.data);
 		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
@@ -855,6 +859,8 @@ void free_files(struct rst_files *rf)
 	hmap_free(&rf->usk_groups);
 	free(rf->usk_next);
 	free(rf->obj_slot);
+	hmap_free(&rf->obj_aliases);
+	free(rf->obj_next);
 	hmap_free(&rf->tree_pids);
 	memset(rf, 0, sizeof(*rf));
 }
@@ -960,16 +966,17 @@ static int reg_changed(const RegFileEntry *r, const struct stat *st)
 	return 0;
 }
 
-/* Another view of a memfd or unlinked file: the object made for its holder. */
-static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
+/* Another view of a memfd or unlinked file: the object made for its holder (or its name of the view's). */
+static int open_same_as(struct rst_files *rf, FileEntry *fe, int flags)
 {
+	RegFileEntry *r = fe->reg;
 	FileEntry *h = find_file(rf, r->same_as);
 
 	if (!h || !fileobj_is_holder(h)) {
 		pr_err("%s: file %u is no memfd or unlinked file to open again\n", r->path, r->same_as);
 		return -1;
 	}
-	return fileobj_reopen(rf, r->same_as, flags);
+	return fileobj_reopen(rf, fileobj_has_own(rf, fe->id) ? fe->id : r->same_as, flags);
 }
 
 /* An object made at restore: a dup of an O_TMPFILE file's own description, else a new open. */
@@ -998,7 +1005,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_TMPFILE;
 	if (r->has_same_as)
-		fd = open_same_as(rf, r, flags);
+		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(rf, fe, flags);
 	else
@@ -1451,7 +1458,7 @@ out:
 	return ret;
 }
 
-int restore_fs(int dfd, pid_t pid)
+int restore_fs(int dfd, pid_t pid, struct rst_files *rf)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
 	FsEntry *fe;
@@ -1463,8 +1470,9 @@ int restore_fs(int dfd, pid_t pid)
 		goto out;
 	/* Both paths are as seen from outside: cwd first, chroot keeps it. */
 	if (fe->has_cwd_deleted_mode) {
-		if (fileobj_chdir_removed(fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
-					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1))
+		if (fileobj_chdir_removed(rf, fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
+					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1, fe->has_cwd_dev ? fe->cwd_dev : 0,
+					  fe->has_cwd_ino ? fe->cwd_ino : 0))
 			goto free;
 	} else if (chdir(fe->cwd)) {
 		pr_perror("can't chdir to %s", fe->cwd);

@@ -119,6 +119,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_GHOST] = {
+		.name_fmt	= "ghost-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -139,6 +144,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
+	[CR_FD_GHOST]		= "GHOST",
 };
 
 const char *img_type_name(int type)

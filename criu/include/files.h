@@ -22,6 +22,7 @@ struct file_desc {
 	uint64_t pos;		/* the owner's fd's position and flags, when it has one: fds of one */
 	uint32_t flags;		/* description always agree on them (find_shared) */
 	uint32_t next_path;	/* the next entry with the same path key (file_table_add_path), or 0 */
+	char *ghost_src;	/* an unlinked file: where its contents are read (/proc/PID/fd/N), until written */
 };
 
 /* The descriptions fds hold of one inode at one position and flags, in the order kcmp puts files in. */
@@ -49,6 +50,8 @@ struct file_table {
 	struct hmap paths;		/* path and flags key -> id of a file opened for mappings */
 	struct hmap views;		/* holder and flags key -> id of a view of it (fileobj.c) */
 	struct hmap fifos;		/* FIFO inodes whose queued bytes are saved (fifo.c) */
+	char **remaps;			/* --link-remap names this dump made: gone again if it fails (fileobj.c) */
+	size_t nr_remaps;
 	dev_t proc_dev;			/* procfs's, once looked up */
 	int proc_dev_known;
 	struct tty_dump *ttys;		/* tty.c */
@@ -97,8 +100,10 @@ struct rst_files {
 	uint32_t *usk_next;		/* sk-unix.c: id -> id of the next socket of its group, 0 */
 	struct hmap tree_pids;		/* every pid and tid of the tree (its /proc files open late) */
 	int obj_base;			/* fileobj.c: the object of file N at obj_base + obj_slot[N] */
-	int *obj_slot;			/* -1 for files that are no object */
+	int *obj_slot;			/* -1 for files that are no object (or alias of one) */
 	uint32_t nr_objs;
+	struct hmap obj_aliases;	/* fileobj.c: holder id -> first view opened by another name */
+	uint32_t *obj_next;		/* fileobj.c: id -> the next such view of its holder, 0 */
 };
 
 int read_files(int dfd, struct rst_files *rf);
@@ -173,7 +178,7 @@ int restore_tty_session(struct rst_files *rf, pid_t pid, const struct rst_transi
 /* The entries of fdinfo-PID.img (in increasing fd order, else refused); *nr of them. */
 FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr);
 void free_fdinfo(FdinfoEntry **list, size_t nr);
-int restore_fs(int dfd, pid_t pid);
+int restore_fs(int dfd, pid_t pid, struct rst_files *rf);
 
 
 #endif

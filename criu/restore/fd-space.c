@@ -86,7 +86,7 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		return -2;
 	}
 	/* shared memory objects, for the whole tree to inherit */
-	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files))
+	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(tr->dfd, &tr->files))
 		return -2;
 	/* SysV objects of the new ipc namespace, before the children inherit it */
 	if (ipc_sysv_restore(tr->dfd))

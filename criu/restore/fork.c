@@ -281,7 +281,7 @@ int restore_task(struct rst_ctx *rc)
 
 	/* a CLONE_FS child has the parent's fs, which the parent restores */
 	if (!rc->fs_child) {
-		if (restore_fs(rc->dfd, rc->pid))
+		if (restore_fs(rc->dfd, rc->pid, rc->files))
 			return -1;
 		umask(tc->umask);
 	}
