@@ -1210,7 +1210,7 @@ int cr_dump_tasks(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {

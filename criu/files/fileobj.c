@@ -821,6 +821,11 @@ out:
 	return ret;
 }
 
+int fileobj_fd(struct rst_files *rf, uint32_t id)
+{
+	return obj_fd(rf, id);
+}
+
 int fileobj_has_own(struct rst_files *rf, uint32_t id)
 {
 	return obj_fd(rf, id) >= 0;

@@ -673,9 +673,17 @@ void fd_list_free(struct fd_list *fl)
 	memset(fl, 0, sizeof(*fl));
 }
 
-int check_pipes_all(struct file_table *ft)
+int files_check_tree(struct file_table *ft)
 {
-	return check_pipes(ft);
+	if (check_pipes(ft))
+		return -1;
+	for (size_t i = 0; i < ft->nr; i++) {
+		const struct fd_kind *k = fd_kind_by_type(ft->d[i].fe.type);
+
+		if (k && k->check_tree && k->check_tree(ft, &ft->d[i]))
+			return -1;
+	}
+	return 0;
 }
 
 int dump_files(int dfd, struct file_table *ft)

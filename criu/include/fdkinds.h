@@ -43,6 +43,8 @@ struct fd_kind {
 	uint64_t (*link_key)(const FileEntry *fe);
 	/* The ids of other files making this one needs (files in flight on a socket); their number. */
 	size_t (*refs)(const FileEntry *fe, uint32_t *ids, size_t max);
+	/* Dump, every task's fds collected: what needs the whole tree (other fds). 0 or -1. */
+	int (*check_tree)(struct file_table *ft, struct file_desc *d);
 	/* Free what dump allocated. */
 	void (*free)(FileEntry *fe);
 	/* Opened after every other fd of the task (it refers to them). */

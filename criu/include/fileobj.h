@@ -47,6 +47,8 @@ int fileobj_is_holder(const FileEntry *fe);
 int fileobj_plan(struct rst_files *rf);
 /* Restore (in the root, before forking): make every object, at rst_files.obj_base + its slot. */
 int fileobj_make_all(int dfd, struct rst_files *rf);
+/* Restore: the fd of the object made for file @id (in every restoring process), or -1. */
+int fileobj_fd(struct rst_files *rf, uint32_t id);
 /* Restore: has view @id an object of its own (a name of its own of its holder)? */
 int fileobj_has_own(struct rst_files *rf, uint32_t id);
 /* fifo.c: the keeper of an unlinked FIFO (a dup of @same, another keeper of it, if >= 0). */

@@ -74,8 +74,8 @@ struct fd_list {
 /* A zeroed entry at the end of the table; the caller fills it and counts it (ft->nr++). */
 struct file_desc *file_desc_new(struct file_table *ft);
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
-/* Every pipe must have both ends in the dump (for now). */
-int check_pipes_all(struct file_table *ft);
+/* Every task's fds collected: pipes and what each fd kind checks against the whole tree. */
+int files_check_tree(struct file_table *ft);
 int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl);
 void fd_list_free(struct fd_list *fl);
 /* A file opened by path for a mapping or the exe (open flags as given). */

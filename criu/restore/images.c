@@ -498,6 +498,9 @@ static int epoll_adders_use(struct rst_tree *tr)
 			}
 			e->tfd_pids[j] = rc->pid;
 			rc->uses[fe->id] = rc->uses_shared[fe->id] = 1;
+			/* a target moved away from its number: the adder puts it there for a moment */
+			if (e->tfds[j]->has_file_id && e->tfds[j]->file_id < tr->nr_ids)
+				rc->uses[e->tfds[j]->file_id] = rc->uses_shared[e->tfds[j]->file_id] = 1;
 		}
 	}
 	return 0;
