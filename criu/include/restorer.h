@@ -129,7 +129,7 @@ struct rst_thread {
 
 struct rst_file_lock {
 	int32_t fd;
-	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD */
+	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD, 4 lease */
 	uint32_t type;		/* F_RDLCK, F_WRLCK */
 	uint32_t pad;
 	uint64_t start, len;	/* len 0: to the end of the file */

@@ -543,6 +543,8 @@ static void take_file_locks(struct restore_args *a)
 
 		if (l->kind == 1)	/* flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4 */
 			ret = __S(__NR_flock, l->fd, (l->type == 1 ? 2 : 1) | 4, 0, 0, 0, 0);
+		else if (l->kind == 4)	/* F_SETLEASE 1024, with F_RDLCK or F_WRLCK; the owner is this task */
+			ret = __S(__NR_fcntl, l->fd, 1024, l->type, 0, 0, 0);
 		else			/* F_SETLK 6, F_OFD_SETLK 37 */
 			ret = __S(__NR_fcntl, l->fd, l->kind == 2 ? 6 : 37, &fl, 0, 0, 0);
 		if (ret < 0) {
