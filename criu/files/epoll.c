@@ -312,9 +312,12 @@ static size_t epoll_refs(const FileEntry *fe, uint32_t *ids, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; fe->epoll && i < fe->epoll->n_tfds && n < max; i++)
-		if (fe->epoll->tfds[i]->has_file_id)
-			ids[n++] = fe->epoll->tfds[i]->file_id;
+	for (size_t i = 0; fe->epoll && i < fe->epoll->n_tfds; i++)
+		if (fe->epoll->tfds[i]->has_file_id) {
+			if (n < max)
+				ids[n] = fe->epoll->tfds[i]->file_id;
+			n++;
+		}
 	return n;
 }
 

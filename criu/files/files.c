@@ -456,12 +456,19 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		kind = &tty_kind;
 
 	if (kind && !ext) {
+		/* aside first: a kind's dump may add descriptions of its own (files in flight on a socket) */
+		FileEntry fe_kind = FILE_ENTRY__INIT;
+		int ret = kind->dump(ft, pid, fd, info, &fi, &fe_kind);
+
+		free(info);
+		if (ret)
+			return -1;
 		d = file_desc_new(ft);
-		if (!d || kind->dump(ft, pid, fd, info, &fi, &d->fe)) {
-			free(info);
+		if (!d) {
+			kind->free(&fe_kind);
 			return -1;
 		}
-		free(info);
+		d->fe = fe_kind;
 		d->fe.type = kind->type;
 		if (desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
@@ -536,6 +543,53 @@ add_fd:
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
+}
+
+int files_dump_inflight(struct file_table *ft, int fd, uint32_t *id)
+{
+	FdinfoEntry one;
+	struct fd_list fl = { .fds = &one };
+	struct fd_dirs dirs = { -1, -1 };
+	struct file_desc *d;
+	pid_t self = getpid();
+	int ret = -1;
+
+	dirs.fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirs.fd < 0 || dirs.info < 0) {
+		pr_perror("can't open /proc/self/fd");
+		goto out;
+	}
+	if (collect_one_fd(ft, &fl, self, &dirs, fd))
+		goto out;
+	*id = one.id;
+	d = file_desc_by_id(ft, one.id);
+	if (d->fe.type == FILE_TYPE__FT_EPOLL || d->fe.type == FILE_TYPE__FT_TTY ||
+	    d->fe.type == FILE_TYPE__FT_TTY_SHELL) {
+		pr_err("can't dump: an %s is in flight on a unix socket (SCM_RIGHTS); not supported\n",
+		       d->fe.type == FILE_TYPE__FT_EPOLL ? "epoll" : "terminal");
+		goto out;
+	}
+	/* a description first seen here is reached through our fd until the dump ends */
+	ret = d->owner_pid == self && d->owner_fd == fd;
+	if (ret) {
+		int *n = realloc(ft->inflight, (ft->nr_inflight + 1) * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			ret = -1;
+			goto out;
+		}
+		ft->inflight = n;
+		ft->inflight[ft->nr_inflight++] = fd;
+	}
+	pr_debug("a file in flight: our fd %d, file %u\n", fd, *id);
+out:
+	if (dirs.fd >= 0)
+		close(dirs.fd);
+	if (dirs.info >= 0)
+		close(dirs.info);
+	return ret;
 }
 
 /*
@@ -779,6 +833,9 @@ void file_table_free(struct file_table *ft)
 	hmap_free(&ft->paths);
 	hmap_free(&ft->views);
 	hmap_free(&ft->fifos);
+	for (size_t i = 0; i < ft->nr_inflight; i++)
+		close(ft->inflight[i]);
+	free(ft->inflight);
 	task_fd_forget();
 	tty_dump_free(ft);
 	usk_dump_free(ft);
@@ -918,8 +975,14 @@ static uint64_t link_class(const FileEntry *fe)
 int files_link(struct rst_files *rf, uint32_t *parent)
 {
 	struct hmap first = { 0 };
-	uint32_t refs[64];
+	size_t max = 64;
+	uint32_t *refs = malloc(max * sizeof(*refs));
 	int ret = -1;
+
+	if (!refs) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 
 	for (uint32_t id = 0; id < rf->nr_ids; id++)
 		parent[id] = id;
@@ -939,8 +1002,19 @@ int files_link(struct rst_files *rf, uint32_t *parent)
 		}
 		if (!k || !k->refs)
 			continue;
-		size_t n = k->refs(fe, refs, ARRAY_SIZE(refs));
+		size_t n = k->refs(fe, refs, max);
 
+		if (n > max) {
+			uint32_t *more = realloc(refs, n * sizeof(*refs));
+
+			if (!more) {
+				pr_err("out of memory\n");
+				goto out;
+			}
+			refs = more;
+			max = n;
+			k->refs(fe, refs, max);
+		}
 		for (size_t j = 0; j < n; j++) {
 			if (!find_file(rf, refs[j])) {
 				pr_err("files.img: file %u refers to file %u, which is not there\n", fe->id, refs[j]);
@@ -952,6 +1026,7 @@ int files_link(struct rst_files *rf, uint32_t *parent)
 	ret = 0;
 out:
 	hmap_free(&first);
+	free(refs);
 	return ret;
 }
 

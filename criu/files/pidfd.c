@@ -146,7 +146,8 @@ static int dead_pidfd(struct rst_files *rf, int32_t status)
 		if (want < 2 || hmap_get(&rf->tree_pids, want))
 			continue;
 		memset(&ca, 0, sizeof(ca));
-		ca.flags = CLONE_PIDFD;
+		/* not traced along: criu's tracer need not hear of it */
+		ca.flags = CLONE_PIDFD | CLONE_UNTRACED;
 		ca.pidfd = (uintptr_t)&pidfd;
 		ca.exit_signal = SIGCHLD;
 		ca.set_tid = (uintptr_t)&want;

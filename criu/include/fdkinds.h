@@ -41,7 +41,11 @@ struct fd_kind {
 	int (*prepare)(struct rst_files *rf);
 	/* Files with one nonzero key must be made in one task (connected sockets). */
 	uint64_t (*link_key)(const FileEntry *fe);
-	/* The ids of other files making this one needs (files in flight on a socket); their number. */
+	/*
+	 * The ids of other files making this one needs (files in flight on a
+	 * socket): up to @max in @ids; their number (ask again with more room
+	 * if it is above @max).
+	 */
 	size_t (*refs)(const FileEntry *fe, uint32_t *ids, size_t max);
 	/* Dump, every task's fds collected: what needs the whole tree (other fds). 0 or -1. */
 	int (*check_tree)(struct file_table *ft, struct file_desc *d);

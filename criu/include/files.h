@@ -54,6 +54,8 @@ struct file_table {
 	size_t nr_remaps;
 	dev_t proc_dev;			/* procfs's, once looked up */
 	int proc_dev_known;
+	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
+	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */
 	struct usk_dump *usks;		/* sk-unix.c */
 };
@@ -74,6 +76,13 @@ struct fd_list {
 /* A zeroed entry at the end of the table; the caller fills it and counts it (ft->nr++). */
 struct file_desc *file_desc_new(struct file_table *ft);
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
+/*
+ * A file in flight on a unix socket (SCM_RIGHTS), at fd @fd of ours: its
+ * description in @ft (one a task holds too, or one of its own), *id its
+ * file id. 1: @fd is now its owner's and stays open until the table is
+ * freed; 0: the caller closes @fd; -1: error.
+ */
+int files_dump_inflight(struct file_table *ft, int fd, uint32_t *id);
 /* Every task's fds collected: pipes and what each fd kind checks against the whole tree. */
 int files_check_tree(struct file_table *ft);
 int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl);

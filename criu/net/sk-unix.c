@@ -13,11 +13,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <linux/sched.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,6 +47,7 @@
 #define SEND_SHUTDOWN	2
 
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
+#define SCM_MAX_FD	253		/* fds one message carries at most (the kernel's limit) */
 
 /* What the dump keeps about unix sockets (file_table.usks). */
 struct usk_dump {
@@ -49,6 +57,7 @@ struct usk_dump {
 	struct hmap pending;		/* client inode -> id of the tree listener it waits on */
 	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
 	struct hmap names;		/* hash of a name -> id of a tree socket bound to it */
+	struct hmap dumping;		/* inode -> 1 while its queue is read (fds in flight nest) */
 };
 
 void usk_dump_free(struct file_table *ft)
@@ -63,6 +72,7 @@ void usk_dump_free(struct file_table *ft)
 	hmap_free(&u->pending);
 	hmap_free(&u->outside_pending);
 	hmap_free(&u->names);
+	hmap_free(&u->dumping);
 	free(u);
 	ft->usks = NULL;
 }
@@ -144,7 +154,7 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 }
 
 static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct sockaddr_un *src, socklen_t srclen,
-		   const struct ucred *cred)
+		   const struct ucred *cred, const uint32_t *fds, size_t nr_fds)
 {
 	UnixSkMsg *m = calloc(1, sizeof(*m)), **n;
 
@@ -172,6 +182,13 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 		m->cred_uid = cred->uid;
 		m->cred_gid = cred->gid;
 	}
+	if (nr_fds) {
+		m->fds = malloc(nr_fds * sizeof(*m->fds));
+		if (!m->fds)
+			goto err;
+		memcpy(m->fds, fds, nr_fds * sizeof(*m->fds));
+		m->n_fds = nr_fds;
+	}
 	n = realloc(e->queue, (e->n_queue + 1) * sizeof(*n));
 	if (!n)
 		goto err;
@@ -179,30 +196,56 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 	e->queue[e->n_queue++] = m;
 	return 0;
 err:
+	free(m->fds);
 	free(m->src.data);
 	free(m->data.data);
 	free(m);
 	return -1;
 }
 
-/* What a control message says; -1 if it carries something we can't put back (fds). */
-static int scan_cmsgs(struct msghdr *mh, struct ucred *cred, int *has_cred)
+/* One peek of the queue: its data, sender, credentials and the fds in flight (in our table now). */
+struct peeked {
+	ssize_t len;
+	struct sockaddr_un src;
+	socklen_t srclen;
+	struct ucred cred;
+	int has_cred;
+	int fds[SCM_MAX_FD];
+	int nr_fds;
+};
+
+static void close_peeked(struct peeked *p)
+{
+	for (int i = 0; i < p->nr_fds; i++)
+		close(p->fds[i]);
+	p->nr_fds = 0;
+}
+
+/* What a control message says; -1 if it carries something we can't put back. */
+static int scan_cmsgs(struct msghdr *mh, struct peeked *p)
 {
 	int ret = 0;
 
-	*has_cred = 0;
+	p->has_cred = 0;
+	p->nr_fds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int *fds = (int *)CMSG_DATA(c);
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
 			/* peeking installed copies of them in our table */
-			for (size_t i = 0; i < n; i++)
-				close(fds[i]);
-			ret = -1;
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (p->nr_fds < SCM_MAX_FD)
+					p->fds[p->nr_fds++] = fd;
+				else
+					close(fd);
+			}
 		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
-			*has_cred = 1;
+			memcpy(&p->cred, CMSG_DATA(c), sizeof(p->cred));
+			/* pid 0: sent while neither side had SO_PASSCRED, so it carries none */
+			p->has_cred = p->cred.pid != 0;
 		} else {
 			ret = -1;
 		}
@@ -210,71 +253,138 @@ static int scan_cmsgs(struct msghdr *mh, struct ucred *cred, int *has_cred)
 	return ret;
 }
 
-/*
- * Copy the receive queue, message by message, leaving it in place: each
- * peek starts at SO_PEEK_OFF, which we set ourselves.
- */
-static int peek_queue(pid_t pid, int fd, int sk, UnixSkEntry *e, int passcred)
+/* Peek @size bytes at offset @off of the queue of @sk. */
+static int peek_at(int sk, int type, int off, uint8_t *buf, size_t size, struct peeked *p, int *flags)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
+	struct iovec iov = { buf, size };
+	struct msghdr mh = { .msg_name = &p->src, .msg_namelen = sizeof(p->src), .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+		return -1;
+	p->len = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | (type == SOCK_STREAM ? 0 : MSG_TRUNC));
+	p->srclen = mh.msg_namelen;
+	p->nr_fds = 0;
+	*flags = mh.msg_flags;
+	if (p->len < 0)
+		return -1;
+	return scan_cmsgs(&mh, p) ? -2 : 0;
+}
+
+/* The files of the fds in flight: dumped as descriptions of their own (or found shared with a task's). */
+static int inflight_ids(struct file_table *ft, struct peeked *p, uint32_t *ids)
+{
+	for (int i = 0; i < p->nr_fds; i++) {
+		int ret = files_dump_inflight(ft, p->fds[i], &ids[i]);
+
+		/* the description keeps our fd when it is the first one seen of it */
+		if (ret == 1)
+			p->fds[i] = -1;
+		else if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_peeked(struct file_table *ft, UnixSkEntry *e, uint8_t *buf, size_t len, struct peeked *p)
+{
+	uint32_t ids[SCM_MAX_FD];
+	int ret;
+
+	ret = inflight_ids(ft, p, ids) ||
+	      add_msg(e, buf, len, &p->src, e->type == SOCK_STREAM ? 0 : p->srclen, p->has_cred ? &p->cred : NULL,
+		      ids, p->nr_fds);
+	close_peeked(p);
+	return ret;
+}
+
+/*
+ * Copy the receive queue, message by message, leaving it in place: each
+ * peek starts at SO_PEEK_OFF, which we set ourselves. SO_PASSCRED is on
+ * meanwhile, so that every message comes with its sender's credentials
+ * (and a stream's sends of different senders are not glued).
+ */
+static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t limit)
+{
 	size_t size = 256 << 10, total = 0;
 	uint8_t *buf = malloc(size);
-	int off = 0, ret = -1;
+	int off = 0, ret = -1, one = 1, flags;
 
 	if (!buf)
 		return -1;
+	if (setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+		pr_perror("can't set SO_PASSCRED on fd %d of %d for the moment", fd, pid);
+		goto out;
+	}
 	for (;;) {
-		struct sockaddr_un src;
-		struct iovec iov = { buf, size };
-		struct msghdr mh = { .msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		struct ucred cred;
-		int has_cred;
-		ssize_t n;
+		struct peeked p;
+		int r;
 
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
-			pr_perror("can't set SO_PEEK_OFF on fd %d of %d", fd, pid);
-			goto out;
-		}
-		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | (e->type == SOCK_STREAM ? 0 : MSG_TRUNC));
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* an error pending comes instead of EAGAIN at the end, and the read takes it away */
+		if (limit >= 0 && off >= limit)
 			break;
-		if (n < 0) {
+		r = peek_at(sk, e->type, off, buf, size, &p, &flags);
+
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r == -1) {
 			pr_perror("can't peek the queue of fd %d of %d", fd, pid);
 			goto out;
 		}
+		if (r == -2 || (flags & MSG_CTRUNC)) {
+			close_peeked(&p);
+			pr_err("can't dump task %d: fd %d (unix socket %lu) has a message carrying control data other "
+			       "than fds and credentials queued; not supported\n", pid, fd, (unsigned long)e->ino);
+			goto out;
+		}
 		/* no more data on a shut-down socket reads as 0 */
-		if (n == 0 && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
+		if (p.len == 0 && !p.nr_fds && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
 			break;
-		if ((size_t)n > size || (mh.msg_flags & MSG_TRUNC)) {
-			uint8_t *nb = realloc(buf, n);
+		if ((size_t)p.len > size || (flags & MSG_TRUNC)) {
+			uint8_t *nb = realloc(buf, p.len);
 
+			close_peeked(&p);
 			if (!nb)
 				goto out;
 			buf = nb;
-			size = n;
+			size = p.len;
 			continue;	/* again from the same offset */
 		}
-		if ((mh.msg_flags & MSG_CTRUNC) || scan_cmsgs(&mh, &cred, &has_cred)) {
-			pr_err("can't dump task %d: fd %d (unix socket %lu) has a message carrying file descriptors "
-			       "or other control data queued; not supported yet\n", pid, fd, (unsigned long)e->ino);
-			goto out;
-		}
-		total += n;
+		total += p.len;
 		if (total > MAX_QUEUE_BYTES) {
+			close_peeked(&p);
 			pr_err("can't dump task %d: fd %d (unix socket %lu) has more than %u bytes queued\n", pid, fd,
 			       (unsigned long)e->ino, MAX_QUEUE_BYTES);
 			goto out;
 		}
-		if (add_msg(e, buf, n, &src, e->type == SOCK_STREAM ? 0 : mh.msg_namelen,
-			    passcred && has_cred ? &cred : NULL)) {
-			pr_err("out of memory\n");
+		/*
+		 * A stream peek glues the data of the sends before the one with
+		 * the fds to it, and no peek tells where that one starts (any
+		 * peek that reaches it brings its fds). A read stopping before
+		 * it gets none: the fds go back with the last byte only, so a
+		 * read gets them no earlier than it did.
+		 */
+		if (e->type == SOCK_STREAM && p.nr_fds && p.len > 1) {
+			struct peeked head = p;
+
+			head.nr_fds = 0;
+			if (save_peeked(ft, e, buf, p.len - 1, &head)) {
+				close_peeked(&p);
+				goto out;
+			}
+			memmove(buf, buf + p.len - 1, 1);
+			off += p.len - 1;
+			p.len = 1;
+		}
+		if (save_peeked(ft, e, buf, p.len, &p)) {
+			pr_err("can't save the queue of fd %d of %d\n", fd, pid);
 			goto out;
 		}
-		off += n;
+		off += p.len;
 	}
 	ret = 0;
 out:
@@ -298,6 +408,74 @@ static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 	e->passcred = passcred;
 	e->peek_off = peek_off;
 	e->rcvlowat = rcvlowat;
+	return 0;
+}
+
+/*
+ * Connected, and sock_diag shows no peer: the peer was closed. A stream or
+ * seqpacket socket has its shutdown then, and an error pending (POLLERR,
+ * ECONNRESET) if the peer went with data unread; a dgram socket keeps the
+ * dead peer until its next send. Its name is still there (getpeername).
+ */
+static int peer_gone(pid_t pid, int fd, int sk, UnixSkEntry *e)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+
+	/* a dgram socket others connected to shows "established" too: it has no peer of its own */
+	if (getpeername(sk, (struct sockaddr *)&a, &len)) {
+		if (errno == ENOTCONN)
+			return 0;
+		pr_perror("can't ask fd %d of %d for its peer", fd, pid);
+		return -1;
+	}
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll fd %d of %d", fd, pid);
+		return -1;
+	}
+	/* (a client not accepted yet looks the same: check_peer() tells) */
+	e->has_peer_gone = e->peer_gone = true;
+	if (e->type != SOCK_DGRAM && (p.revents & POLLERR))
+		e->has_peer_reset = e->peer_reset = true;
+	if (len > offsetof(struct sockaddr_un, sun_path)) {
+		e->peer_name.len = len - offsetof(struct sockaddr_un, sun_path);
+		e->peer_name.data = malloc(e->peer_name.len);
+		if (!e->peer_name.data)
+			return -1;
+		memcpy(e->peer_name.data, a.sun_path, e->peer_name.len);
+		e->has_peer_name = true;
+	}
+	return 0;
+}
+
+/*
+ * How far the queue may be read: with an error pending (POLLERR) a read past
+ * the end takes it away. A stream's or seqpacket's queued bytes are known
+ * (SIOCINQ): the peeks stop there. -1: no limit.
+ */
+static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+	int inq = 0;
+
+	*limit = -1;
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll fd %d of %d", fd, pid);
+		return -1;
+	}
+	if (!(p.revents & POLLERR))
+		return 0;
+	if (e->type == SOCK_DGRAM) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has an error pending, which reading its queue would "
+		       "take away; not supported\n", pid, fd, (unsigned long)e->ino);
+		return -1;
+	}
+	if (ioctl(sk, SIOCINQ, &inq)) {
+		pr_perror("SIOCINQ on fd %d of %d", fd, pid);
+		return -1;
+	}
+	*limit = inq;
 	return 0;
 }
 
@@ -393,22 +571,34 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	sk = task_fd(pid, fd);
 	if (sk < 0)
 		goto out;
-	if (dump_options(pid, fd, sk, e))
+	if (dump_options(pid, fd, sk, e) || (u->state == TCP_ESTABLISHED && !u->peer && peer_gone(pid, fd, sk, e)))
+		goto close;
+	/* a socket in flight on a socket in flight on it: nothing can send the first one again */
+	if (hmap_get(&ft->usks->dumping, u->ino) && *hmap_get(&ft->usks->dumping, u->ino)) {
+		pr_err("can't dump task %d: unix socket %u is in flight (SCM_RIGHTS) on a socket in flight on it; "
+		       "not supported\n", pid, u->ino);
+		goto close;
+	}
+	if (hmap_put(&ft->usks->dumping, u->ino, 1))
 		goto close;
 	/* a stream socket that isn't connected has no queue to read */
 	if (u->type == SOCK_DGRAM || u->state == TCP_ESTABLISHED) {
 		int orig = e->peek_off;
+		int64_t limit;
 
-		ret = peek_queue(pid, fd, sk, e, e->passcred);
-		/* the task's own peek offset back as it was */
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
-			pr_perror("can't put SO_PEEK_OFF of fd %d of %d back", fd, pid);
+		ret = queue_limit(pid, fd, sk, e, &limit) ?: peek_queue(ft, pid, fd, sk, e, limit);
+		/* the task's own peek offset and SO_PASSCRED back as they were */
+		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) ||
+		    setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &e->passcred, sizeof(int))) {
+			pr_perror("can't put SO_PEEK_OFF and SO_PASSCRED of fd %d of %d back", fd, pid);
 			ret = -1;
 		}
+		hmap_put(&ft->usks->dumping, u->ino, 0);
 		if (ret)
 			goto close;
 		ret = -1;
 	}
+	hmap_put(&ft->usks->dumping, u->ino, 0);
 	pr_debug("fd %d of %d: unix socket %lu type %u state %u peer %lu, %zu messages queued\n", fd, pid,
 		 (unsigned long)e->ino, e->type, e->state, (unsigned long)e->peer, e->n_queue);
 	ret = 0;
@@ -429,8 +619,10 @@ static void free_usk(FileEntry *fe)
 	for (size_t i = 0; i < e->n_queue; i++) {
 		free(e->queue[i]->data.data);
 		free(e->queue[i]->src.data);
+		free(e->queue[i]->fds);
 		free(e->queue[i]);
 	}
+	free(e->peer_name.data);
 	free(e->queue);
 	free(e->icons);
 	free(e->name.data);
@@ -518,6 +710,8 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 	char nb[128];
 
 	if (l) {
+		/* not accepted yet: its peer is the listener's embryo, which no fd reaches */
+		e->has_peer_gone = e->peer_gone = e->has_peer_reset = e->peer_reset = false;
 		/* what a client sent before being accepted sits in a socket no fd reaches */
 		if (me && me->wqlen) {
 			pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection not accepted yet with "
@@ -527,13 +721,13 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 		}
 		return 0;
 	}
-	if (!e->peer || p)
-		return 0;
 	if (outside_listener_has(ft, e->ino)) {
 		pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection not accepted yet by a listener "
 		       "outside the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino);
 		return -1;
 	}
+	if (!e->peer || p)
+		return 0;
 	if (e->type == SOCK_DGRAM && opts.ext_unix_sk && pu && pu->namelen) {
 		e->has_ext_peer = true;
 		e->ext_peer.len = pu->namelen;
@@ -741,15 +935,18 @@ struct gm {
 	UnixSkEntry *e;
 	uint32_t id;		/* its file */
 	int fd;
+	int standin;		/* the peer of a socket whose peer is gone, until the queue is in */
 	char *aside;		/* what sat at our path, moved away while we bind */
 };
 
 struct group {
+	struct fd_rst *c;
 	struct gm *m;
 	size_t nr;
 	int cwd;		/* to come back after binding a relative name */
 	struct hmap by_ino;	/* inode -> member */
 	struct hmap by_name;	/* hash of the name -> member (the first bound to it) */
+	struct hmap by_id;	/* file id -> member (files in flight may be members) */
 };
 
 static struct gm *gm_find(struct group *g, uint64_t ino)
@@ -905,7 +1102,17 @@ static int create_members(struct fd_rst *c, struct group *g)
 
 		if (m->fd >= 0)
 			continue;
-		if (mutual(g, m)) {
+		if (m->e->type != SOCK_DGRAM && m->e->peer_gone) {
+			/* connected to a stand-in, which sends the queue and goes */
+			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
+				pr_perror("can't make unix socket %lu with a peer", (unsigned long)m->e->ino);
+				return -1;
+			}
+			m->fd = fd_rst_lift(c, sv[0]);
+			m->standin = fd_rst_lift(c, sv[1]);
+			if (m->fd < 0 || m->standin < 0)
+				return -1;
+		} else if (mutual(g, m)) {
 			p = gm_find(g, m->e->peer);
 			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
 				pr_perror("can't make the pair of unix sockets %lu and %lu", (unsigned long)m->e->ino,
@@ -928,6 +1135,48 @@ static int create_members(struct fd_rst *c, struct group *g)
 		}
 	}
 	return 0;
+}
+
+/*
+ * A dgram socket whose peer went away: connected to a socket that goes at
+ * once, by the dead peer's name if we may take it (an abstract one that is
+ * free; a path name only if nothing is there, removed again), else by an
+ * autobound one. Its next send fails with ECONNREFUSED, as it would have.
+ */
+static int connect_gone(struct gm *m)
+{
+	UnixSkEntry *e = m->e;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), named = 0, ret = -1;
+	socklen_t len = sizeof(a);
+	char path[sizeof(a.sun_path) + 1];
+
+	if (tmp < 0) {
+		pr_perror("socket");
+		return -1;
+	}
+	if (e->has_peer_name && e->peer_name.len && e->peer_name.len <= sizeof(a.sun_path)) {
+		socklen_t l = make_addr(&a, &e->peer_name);
+
+		named = !bind(tmp, (struct sockaddr *)&a, l);
+	}
+	/* autobind: an abstract name of the kernel's choosing */
+	if (!named && bind(tmp, (struct sockaddr *)&a, sizeof(sa_family_t))) {
+		pr_perror("can't bind a stand-in for the peer of unix socket %lu", (unsigned long)e->ino);
+		goto out;
+	}
+	if (getsockname(tmp, (struct sockaddr *)&a, &len) || connect(m->fd, (struct sockaddr *)&a, len)) {
+		pr_perror("can't connect unix socket %lu to a stand-in for its peer", (unsigned long)e->ino);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(tmp);
+	if (named && e->peer_name.data[0]) {
+		name_path(&e->peer_name, path);
+		unlink(path);
+	}
+	return ret;
 }
 
 static int connect_members(struct group *g)
@@ -956,39 +1205,116 @@ static int connect_members(struct group *g)
 			return -1;
 		if (e->has_ext_peer && connect_to(g, m, NULL, &e->ext_peer))
 			return -1;
+		if (e->peer_gone && connect_gone(m))
+			return -1;
 	}
 	return 0;
 }
 
-static int send_one(int from, UnixSkEntry *to, UnixSkMsg *msg, int by_name)
+/*
+ * A process that has pid @pid while a message with its credentials is
+ * sent: the kernel wants the pid to exist. A helper that only waits takes
+ * it (clone3 set_tid) if nobody has it (a process gone, or one of the tree
+ * not made yet: restore_task() retries a pid taken for that moment); its
+ * pid, 0 if not needed, or -1.
+ */
+static pid_t hold_pid(pid_t pid)
+{
+	struct clone_args ca;
+	pid_t got;
+
+	if (pid <= 0 || !kill(pid, 0) || errno != ESRCH)
+		return 0;
+	memset(&ca, 0, sizeof(ca));
+	/* not traced along: criu's tracer must not take it for the task of that pid */
+	ca.flags = CLONE_UNTRACED;
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uintptr_t)&pid;
+	ca.set_tid_size = 1;
+	got = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (got == 0) {
+		for (;;)
+			pause();
+	}
+	if (got < 0)
+		pr_perror("can't hold pid %d for the credentials of a queued message", pid);
+	return got;
+}
+
+static void release_pid(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The fds of the files in flight on @msg, from the group or the task's. */
+static int inflight_fds(struct group *g, const UnixSkMsg *msg, int *fds)
+{
+	for (size_t i = 0; i < msg->n_fds; i++) {
+		uint64_t *m = hmap_get(&g->by_id, msg->fds[i]);
+
+		fds[i] = m ? g->m[*m].fd : fd_rst_get(g->c, msg->fds[i]);
+		if (fds[i] < 0) {
+			pr_err("file %u, in flight on a unix socket, can't be made\n", msg->fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, int by_name)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { msg->data.data, msg->data.len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c = NULL;
 	struct sockaddr_un a;
+	pid_t held = 0;
 	ssize_t n;
 
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
 	if (by_name) {
 		mh.msg_name = &a;
 		mh.msg_namelen = make_addr(&a, &to->name);
 	}
-	if (msg->has_cred_pid && to->passcred) {
-		struct cmsghdr *c;
+	if (msg->has_cred_pid) {
 		struct ucred cr = { .pid = msg->cred_pid, .uid = msg->cred_uid, .gid = msg->cred_gid };
 
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
+		mh.msg_controllen += CMSG_SPACE(sizeof(cr));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_CREDENTIALS;
 		c->cmsg_len = CMSG_LEN(sizeof(cr));
 		memcpy(CMSG_DATA(c), &cr, sizeof(cr));
+		held = hold_pid(msg->cred_pid);
+		if (held < 0)
+			return -1;
 	}
+	if (msg->n_fds) {
+		int fds[SCM_MAX_FD];
+
+		if (msg->n_fds > SCM_MAX_FD || inflight_fds(g, msg, fds)) {
+			release_pid(held);
+			return -1;
+		}
+		mh.msg_controllen += CMSG_SPACE(msg->n_fds * sizeof(int));
+		c = c ? CMSG_NXTHDR(&mh, c) : CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(msg->n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, msg->n_fds * sizeof(int));
+	}
+	if (!mh.msg_controllen)
+		mh.msg_control = NULL;
 	n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	release_pid(held);
 	if (n != (ssize_t)msg->data.len) {
 		pr_perror("can't queue %zu bytes on unix socket %lu again", msg->data.len, (unsigned long)to->ino);
 		return -1;
@@ -1012,43 +1338,51 @@ static int grow_sndbuf(int fd, size_t bytes)
  * for a pair, the sender of that name for a datagram, else a socket of
  * our own. A stream whose peer is gone gets a peer that goes away again.
  */
+/*
+ * An older image says a stream socket's peer is gone only by data queued
+ * without a peer: the socket is made again with a stand-in then.
+ */
+static int old_standin(struct gm *r)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, r->e->type | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("socketpair");
+		return -1;
+	}
+	if (dup3(sv[0], r->fd, O_CLOEXEC) < 0) {
+		pr_perror("dup3");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[0]);
+	r->standin = sv[1];
+	return 0;
+}
+
 static int fill_queue(struct group *g, struct gm *r)
 {
 	UnixSkEntry *e = r->e;
 	struct gm *p = gm_find(g, e->peer);
-	int tmp = -1, standin = -1, sv[2], ret = -1, on = 1;
+	int tmp = -1, ret = -1;
 	size_t total = 0;
 
-	if (!e->n_queue)
-		return 0;
+	/*
+	 * SO_PASSCRED comes after (finish_member()): with it on, a message sent
+	 * without credentials would get ours.
+	 */
 	for (size_t i = 0; i < e->n_queue; i++)
 		total += e->queue[i]->data.len;
-	if (e->passcred && setsockopt(r->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
-		pr_perror("can't set SO_PASSCRED");
-		return -1;
-	}
-	if (e->type != SOCK_DGRAM && !p) {
-		/* the peer was closed: a stand-in sends, then closes */
-		if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv)) {
-			pr_perror("socketpair");
-			return -1;
-		}
-		if (dup2(sv[0], r->fd) < 0) {
-			pr_perror("dup2");
-			close(sv[0]);
-			close(sv[1]);
-			return -1;
-		}
-		close(sv[0]);
-		standin = sv[1];
-	}
 	for (size_t i = 0; i < e->n_queue; i++) {
 		UnixSkMsg *msg = e->queue[i];
 		struct gm *s = msg->has_src ? gm_by_name(g, &msg->src) : NULL;
 		int from, by_name = 0;
 
-		if (standin >= 0) {
-			from = standin;
+		if (r->standin < 0 && e->type != SOCK_DGRAM && !p && old_standin(r))
+			goto out;
+		if (r->standin >= 0) {
+			from = r->standin;
 		} else if (e->type != SOCK_DGRAM) {
 			from = p->fd;
 		} else if (s) {
@@ -1071,15 +1405,22 @@ static int fill_queue(struct group *g, struct gm *r)
 			       (unsigned long)e->ino);
 			goto out;
 		}
-		if (grow_sndbuf(from, total) || send_one(from, e, msg, by_name))
+		if (grow_sndbuf(from, total) || send_one(g, from, e, msg, by_name))
 			goto out;
+	}
+	/* the peer is gone: with data of ours unread (ECONNRESET), or not */
+	if (r->standin >= 0) {
+		if (e->peer_reset && write(r->fd, "", 1) != 1) {
+			pr_perror("can't leave data unread at the peer of unix socket %lu", (unsigned long)e->ino);
+			goto out;
+		}
+		close(r->standin);
+		r->standin = -1;
 	}
 	ret = 0;
 out:
 	if (tmp >= 0)
 		close(tmp);
-	if (standin >= 0)
-		close(standin);
 	return ret;
 }
 
@@ -1159,7 +1500,7 @@ static int unlink_paths(struct group *g)
 static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 {
 	struct rst_files *rf = c->rf;
-	struct group g = { .cwd = -1 };
+	struct group g = { .c = c, .cwd = -1 };
 	uint64_t *first = hmap_get(&rf->usk_groups, group);
 	int ret = -1;
 
@@ -1175,8 +1516,8 @@ static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 
 		if (gm_find(&g, e->ino))
 			continue;
-		g.m[g.nr] = (struct gm){ .e = e, .id = fe->id, .fd = -1 };
-		if (hmap_put(&g.by_ino, e->ino, g.nr) ||
+		g.m[g.nr] = (struct gm){ .e = e, .id = fe->id, .fd = -1, .standin = -1 };
+		if (hmap_put(&g.by_ino, e->ino, g.nr) || hmap_put(&g.by_id, fe->id, g.nr) ||
 		    (e->has_name && e->name.len && !hmap_get_or_put(&g.by_name, name_key(&e->name), g.nr, &made))) {
 			pr_err("out of memory\n");
 			goto out;
@@ -1233,6 +1574,8 @@ out:
 	for (size_t i = 0; i < g.nr; i++) {
 		if (g.m[i].fd >= 0)
 			close(g.m[i].fd);
+		if (g.m[i].standin >= 0)
+			close(g.m[i].standin);
 		free(g.m[i].aside);
 	}
 	if (g.cwd >= 0)
@@ -1240,6 +1583,7 @@ out:
 	free(g.m);
 	hmap_free(&g.by_ino);
 	hmap_free(&g.by_name);
+	hmap_free(&g.by_id);
 	return ret < 0 ? -1 : ret;
 }
 
@@ -1263,6 +1607,18 @@ static uint64_t usk_link_key(const FileEntry *fe)
 	return fe->usk ? group_of(fe->usk) : 0;
 }
 
+/* Files in flight on the socket are sent again where its group is made: they go with it. */
+static size_t usk_refs(const FileEntry *fe, uint32_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; fe->usk && i < fe->usk->n_queue; i++)
+		for (size_t j = 0; j < fe->usk->queue[i]->n_fds; j++, n++)
+			if (n < max)
+				ids[n] = fe->usk->queue[i]->fds[j];
+	return n;
+}
+
 const struct fd_kind unixsk_kind = {
 	.link = "socket:[",
 	.prefix = 1,
@@ -1272,4 +1628,5 @@ const struct fd_kind unixsk_kind = {
 	.free = free_usk,
 	.prepare = usk_prepare,
 	.link_key = usk_link_key,
+	.refs = usk_refs,
 };

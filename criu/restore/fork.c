@@ -128,6 +128,9 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 	__builtin_unreachable();
 }
 
+/* How long (in ms) a pid held by a helper of another restoring process is waited for. */
+#define PID_BUSY_TRIES	200
+
 pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 {
 	struct clone_args ca;
@@ -139,6 +142,11 @@ pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 	ca.set_tid = (uintptr_t)&pid;
 	ca.set_tid_size = 1;
 	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	/* another restoring process may hold it for a moment (sk-unix.c: credentials of a queued message) */
+	for (int i = 0; ret < 0 && errno == EEXIST && i < PID_BUSY_TRIES; i++) {
+		usleep(1000);
+		ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	}
 	if (ret < 0) {
 		if (errno == EEXIST)
 			pr_err("can't restore: pid %d is in use by another process\n", pid);
