@@ -235,9 +235,6 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
 	ti->mode = st.st_mode & 07777;
-	if (ti->lflag & ICANON)
-		pr_warn("pts %u is in canonical mode: a line typed only in part can't be seen, and is not "
-			"saved\n", te->index);
 	return 0;
 }
 
@@ -387,21 +384,46 @@ static int save_queues(struct file_desc *d)
 	TtyInfo *ti = d->fe.tty->info;
 	struct ttyq_ctx c = { .pid = d->owner_pid, .fd = d->owner_fd, .index = d->fe.tty->index,
 			      .packet = ti->packet, .locked = ti->locked };
-	struct ttyq_buf in, out;
 	int m = task_fd(d->owner_pid, d->owner_fd), ret;
+	struct ttyq q;
 
 	if (m < 0)
 		return -1;
-	ret = ttyq_dump(&c, m, &in, &out);
+	ret = ttyq_dump(&c, m, &q);
 	close(m);
 	if (ret)
 		return -1;
-	ti->has_in_queue = !!in.len;
-	ti->in_queue.data = in.data;
-	ti->in_queue.len = in.len;
-	ti->has_out_queue = !!out.len;
-	ti->out_queue.data = out.data;
-	ti->out_queue.len = out.len;
+	/* the image takes the buffers over */
+	ti->has_in_queue = !!q.in.len;
+	ti->in_queue.data = q.in.data;
+	ti->in_queue.len = q.in.len;
+	ti->has_out_queue = !!q.out.len;
+	ti->out_queue.data = q.out.data;
+	ti->out_queue.len = q.out.len;
+	ti->has_in_partial = !!q.partial.len;
+	ti->in_partial.data = q.partial.data;
+	ti->in_partial.len = q.partial.len;
+	q.in.data = q.out.data = q.partial.data = NULL;
+	ti->in_lines = calloc(q.nr_lines + 1, sizeof(*ti->in_lines));
+	if (!ti->in_lines) {
+		ttyq_free(&q);
+		return -1;
+	}
+	for (size_t i = 0; i < q.nr_lines; i++) {
+		TtyLine *l = malloc(sizeof(*l));
+
+		if (!l) {
+			ttyq_free(&q);
+			return -1;
+		}
+		tty_line__init(l);
+		l->data.data = q.lines[i].b.data;
+		l->data.len = q.lines[i].b.len;
+		l->has_eof = l->eof = q.lines[i].eof;
+		q.lines[i].b.data = NULL;
+		ti->in_lines[ti->n_in_lines++] = l;
+	}
+	ttyq_free(&q);
 	return 0;
 }
 
@@ -540,10 +562,13 @@ static int setup_pty(int m, const TtyEntry *te)
 	const TtyInfo *ti = te->info;
 	struct winsize ws = { .ws_row = ti->rows, .ws_col = ti->cols, .ws_xpixel = ti->xpixel,
 			      .ws_ypixel = ti->ypixel };
-	struct ttyq_buf in = { ti->in_queue.data, ti->has_in_queue ? ti->in_queue.len : 0 };
-	struct ttyq_buf out = { ti->out_queue.data, ti->has_out_queue ? ti->out_queue.len : 0 };
+	struct ttyq q = {
+		.in = { ti->in_queue.data, ti->has_in_queue ? ti->in_queue.len : 0 },
+		.out = { ti->out_queue.data, ti->has_out_queue ? ti->out_queue.len : 0 },
+		.partial = { ti->in_partial.data, ti->has_in_partial ? ti->in_partial.len : 0 },
+	};
 	struct termios2 t = { 0 };
-	int zero = 0, one = 1;
+	int zero = 0, one = 1, ret;
 
 	t.c_iflag = ti->iflag;
 	t.c_oflag = ti->oflag;
@@ -558,7 +583,15 @@ static int setup_pty(int m, const TtyEntry *te)
 		return -1;
 	}
 	/* before packet mode: switching processing off and on could post status bytes */
-	if (ttyq_restore(m, te->index, &in, &out))
+	q.lines = calloc(ti->n_in_lines + 1, sizeof(*q.lines));
+	if (!q.lines)
+		return -1;
+	for (size_t i = 0; i < ti->n_in_lines; i++)
+		q.lines[q.nr_lines++] = (struct ttyq_line){ { ti->in_lines[i]->data.data, ti->in_lines[i]->data.len },
+							    ti->in_lines[i]->has_eof && ti->in_lines[i]->eof };
+	ret = ttyq_restore(m, te->index, &q);
+	free(q.lines);
+	if (ret)
 		return -1;
 	if ((ti->packet && ioctl(m, TIOCPKT, &one)) || (ti->excl_master && ioctl(m, TIOCEXCL))) {
 		pr_perror("can't give pts %u its modes", te->index);
@@ -808,6 +841,12 @@ static void free_tty(FileEntry *fe)
 			free(te->info->in_queue.data);
 		if (te->info->has_out_queue)
 			free(te->info->out_queue.data);
+		free(te->info->in_partial.data);
+		for (size_t i = 0; i < te->info->n_in_lines; i++) {
+			free(te->info->in_lines[i]->data.data);
+			free(te->info->in_lines[i]);
+		}
+		free(te->info->in_lines);
 		free(te->info);
 	}
 	free(te->path);
