@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/major.h>
 #include <unistd.h>
 
 #include "cr_options.h"
@@ -65,6 +66,19 @@ static int is_tty(const struct stat *st)
 	unsigned int maj = major(st->st_rdev);
 
 	return S_ISCHR(st->st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+}
+
+/*
+ * A terminal that is the machine's, not made by the tree: a virtual
+ * console or serial line (major 4), /dev/console, or /dev/tty (the caller's
+ * controlling terminal, whichever it is). It outlives the tree with its
+ * state: opened again by path (without becoming a controlling terminal).
+ */
+static int is_system_tty(const struct stat *st)
+{
+	unsigned int maj = major(st->st_rdev), min = minor(st->st_rdev);
+
+	return S_ISCHR(st->st_mode) && (maj == TTY_MAJOR || (maj == TTYAUX_MAJOR && (min == 0 || min == 1)));
 }
 
 uint64_t inode_key(dev_t dev, ino_t ino)
@@ -483,7 +497,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
 		d->reg.path = strdup(link);
-	} else if (is_tty(&st) && opts.shell_job && !path_only) {
+	} else if (is_tty(&st) && opts.shell_job && !path_only && !is_system_tty(&st)) {
 		d = file_desc_new(ft);
 		if (!d)
 			return -1;
@@ -495,7 +509,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			return -1;
 		goto add_fd;
 	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || path_only ||
-				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
+				      (S_ISCHR(st.st_mode) && (!is_tty(&st) || is_system_tty(&st))))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
 
 		d = file_desc_new(ft);
@@ -1087,6 +1101,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	/* an O_TMPFILE file is opened again as the file it now is */
 	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_TMPFILE;
+	/* a terminal opened by path must not become the restoring session leader's controlling one */
+	if (S_ISCHR(r->mode))
+		flags |= O_NOCTTY;
 	if (r->has_same_as)
 		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))

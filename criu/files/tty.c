@@ -349,8 +349,11 @@ static int outside_master(struct file_desc *d)
 		return -1;
 	d->reg.flags = te->flags;
 	d->reg.mode = d->st.st_mode;
+	/* /dev/tty stays /dev/tty: opened again, it is the caller's terminal of the restore too */
+	d->fe.type = te->type == TTY_TYPE__TTY_CURRENT ? FILE_TYPE__FT_REG : FILE_TYPE__FT_TTY_SHELL;
+	d->reg.has_rdev = true;
+	d->reg.rdev = d->st.st_rdev;
 	free_tty(&d->fe);
-	d->fe.type = FILE_TYPE__FT_TTY_SHELL;
 	return 0;
 }
 
