@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,4 +193,35 @@ long raise_nofile_limit(unsigned long *nr_open_out)
 		}
 	}
 	return r.rlim_cur;
+}
+
+int times_save(const char *path, struct file_times *t)
+{
+	struct stat st;
+
+	t->valid = !lstat(path, &st);
+	if (t->valid) {
+		t->ts[0] = st.st_atim;
+		t->ts[1] = st.st_mtim;
+	}
+	return t->valid ? 0 : -1;
+}
+
+void times_put_back(const char *path, const struct file_times *t)
+{
+	if (t->valid && utimensat(AT_FDCWD, path, t->ts, AT_SYMLINK_NOFOLLOW))
+		pr_warn("can't give %s its times back: %s\n", path, strerror(errno));
+}
+
+int parent_dir(const char *path, char *buf, size_t size)
+{
+	char *slash;
+
+	if (snprintf(buf, size, "%s", path) >= (int)size)
+		return -1;
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	slash[slash == buf] = '\0';
+	return 0;
 }

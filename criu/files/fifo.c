@@ -152,12 +152,17 @@ static int open_fifo(struct fd_rst *c, FileEntry *fe)
 		goto fail;
 	}
 	if (f->has_data && first_time(&c->made, MADE_FIFO | st.st_ino) > 0) {
+		struct file_times t;
+
 		if (f->has_pipe_size && fcntl(keeper, F_SETPIPE_SZ, f->pipe_size) < 0)
 			pr_warn("can't give the FIFO %s its size %u\n", f->path, f->pipe_size);
+		/* the writes would make it look written to now */
+		times_save(f->path, &t);
 		if (write_all(keeper, f->data.data, f->data.len)) {
 			pr_perror("can't refill the FIFO %s", f->path);
 			goto fail;
 		}
+		times_put_back(f->path, &t);
 	}
 	goto out;
 fail:

@@ -87,6 +87,7 @@ static int link_remap(struct file_table *ft, const char *proc, const char *path,
 		      RegFileEntry *r)
 {
 	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
+	struct file_times dt;
 	struct stat o;
 	char *slash;
 
@@ -99,7 +100,10 @@ static int link_remap(struct file_table *ft, const char *proc, const char *path,
 	*slash = '\0';
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
+	times_save(dir, &dt);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
+		/* the name is ours: the directory looks untouched */
+		times_put_back(dir, &dt);
 		n = realloc(ft->remaps, (ft->nr_remaps + 1) * sizeof(*n));
 		if (!n || !(n[ft->nr_remaps] = strdup(name))) {
 			unlink(name);
@@ -234,10 +238,24 @@ int fileobj_dump_ghosts(int dfd, struct file_table *ft)
 	return 0;
 }
 
+/* Remove a name criu made, leaving its directory's times as they were. */
+static int unlink_keeping_times(const char *name)
+{
+	char dir[PATH_MAX];
+	struct file_times dt = { 0 };
+	int ret;
+
+	if (!parent_dir(name, dir, sizeof(dir)))
+		times_save(dir, &dt);
+	ret = unlink(name);
+	times_put_back(dir, &dt);
+	return ret;
+}
+
 void fileobj_dump_fini(struct file_table *ft, int ok)
 {
 	for (size_t i = 0; i < ft->nr_remaps; i++) {
-		if (!ok && unlink(ft->remaps[i]) && errno != ENOENT)
+		if (!ok && unlink_keeping_times(ft->remaps[i]) && errno != ENOENT)
 			pr_perror("can't remove the link-remap file %s", ft->remaps[i]);
 		free(ft->remaps[i]);
 	}
@@ -256,6 +274,11 @@ static void fill_reg(struct file_desc *d, const char *path, int flags, const str
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
 	d->reg.dev = st->st_dev;
+	d->reg.has_mtime_sec = d->reg.has_mtime_nsec = d->reg.has_atime_sec = d->reg.has_atime_nsec = true;
+	d->reg.mtime_sec = st->st_mtim.tv_sec;
+	d->reg.mtime_nsec = st->st_mtim.tv_nsec;
+	d->reg.atime_sec = st->st_atim.tv_sec;
+	d->reg.atime_nsec = st->st_atim.tv_nsec;
 	d->st = *st;
 	d->fe.id = d->id;
 }
@@ -299,7 +322,7 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 	d->fe.type = FILE_TYPE__FT_MEMFD;
 	d->st = *st;
 	d->fe.id = d->id;
-	fd = open(mf, O_RDONLY | O_CLOEXEC);
+	fd = open(mf, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	ret = fd < 0 ? -1 : memfd_dump_fd(fd, p->name, O_RDWR, 0, &d->fe);
 	if (fd >= 0)
 		close(fd);
@@ -478,21 +501,65 @@ static int ghost_fill(int dfd, uint32_t id, RegFileEntry *r, int fd)
 	return ret;
 }
 
+/* Another name an object is made under for a moment, and the times of its directory to put back. */
+struct alias {
+	char name[PATH_MAX];
+	struct file_times dir_times;
+};
+
+/* The nearest directory above @path that exists: the one whose times making things below change. */
+static int existing_parent(const char *path, char *buf, size_t size)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	if (parent_dir(path, buf, size))
+		return -1;
+	while (stat(buf, &st)) {
+		snprintf(tmp, sizeof(tmp), "%s", buf);
+		if (parent_dir(tmp, buf, size))
+			return -1;
+	}
+	return 0;
+}
+
+/* The object's own times as the dump saw them, through its fd (it has no name any more). */
+static void set_object_times(int fd, const RegFileEntry *r)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	char proc[64];
+
+	if (r->has_atime_sec) {
+		ts[0].tv_sec = r->atime_sec;
+		ts[0].tv_nsec = r->has_atime_nsec ? r->atime_nsec : 0;
+	}
+	if (r->has_mtime_sec) {
+		ts[1].tv_sec = r->mtime_sec;
+		ts[1].tv_nsec = r->has_mtime_nsec ? r->mtime_nsec : 0;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((r->has_atime_sec || r->has_mtime_sec) && utimensat(AT_FDCWD, proc, ts, 0))
+		pr_warn("can't give %s its times back: %s\n", r->path, strerror(errno));
+}
+
 /*
  * The other names the object of holder @id had (hard links, opened by
  * them): linked to @made while it has a name, each opened O_PATH into its
  * own slot, then unlinked, so that every fd shows its own name.
  */
-static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, char (*names)[PATH_MAX], int *nr)
+static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, struct alias *names, int *nr)
 {
 	*nr = 0;
 	for (uint64_t *a = hmap_get(&rf->obj_aliases, id); a && *a; a = NULL) {
 		for (uint32_t v = *a; v; v = rf->obj_next[v]) {
 			FileEntry *fe = find_file(rf, v);
-			char *name = names[*nr];
+			char *name = names[*nr].name, dir[PATH_MAX];
 			int fd, to = obj_fd(rf, v);
 
 			free_name(fe->reg->path, "link", name, PATH_MAX);
+			names[*nr].dir_times.valid = 0;
+			if (!parent_dir(name, dir, sizeof(dir)))
+				times_save(dir, &names[*nr].dir_times);
 			if (link(made, name)) {
 				pr_perror("can't link %s again as %s", made, fe->reg->path);
 				return -1;
@@ -517,11 +584,16 @@ static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, cha
 static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
 {
 	RegFileEntry *r = fe->reg;
-	char made[PATH_MAX], parents[PATH_MAX], (*names)[PATH_MAX] = NULL;
+	char made[PATH_MAX], parents[PATH_MAX], above[PATH_MAX];
 	int dir = r->has_dir_deleted && r->dir_deleted, node = r->has_node_deleted && r->node_deleted;
 	int fd = -1, nr_names = 0, ret = -1;
+	struct file_times above_times = { 0 };
+	struct alias *names = NULL;
 
 	free_name(r->path, dir ? "dir" : node ? "node" : "ghost", made, sizeof(made));
+	/* the directory it goes into looks untouched afterwards */
+	if (!existing_parent(made, above, sizeof(above)))
+		times_save(above, &above_times);
 	if (make_parents(made, parents, sizeof(parents)))
 		return -1;
 	if (dir)
@@ -533,6 +605,7 @@ static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
 	if (ret) {
 		pr_perror("can't make %s again (at %s)", r->path, made);
 		remove_parents(made, parents);
+		times_put_back(above, &above_times);
 		return -1;
 	}
 	ret = -1;
@@ -552,17 +625,25 @@ static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
 		goto out;
 	ret = 0;
 out:
-	for (int i = 0; i < nr_names; i++)
-		if (unlink(names[i]))
-			pr_perror("can't unlink %s again", names[i]);
+	for (int i = 0; i < nr_names; i++) {
+		char d[PATH_MAX];
+
+		if (unlink(names[i].name))
+			pr_perror("can't unlink %s again", names[i].name);
+		if (!parent_dir(names[i].name, d, sizeof(d)))
+			times_put_back(d, &names[i].dir_times);
+	}
 	if ((dir ? rmdir(made) : unlink(made)) && !ret) {
 		pr_perror("can't remove %s again", made);
 		ret = -1;
 	}
 	remove_parents(made, parents);
+	times_put_back(above, &above_times);
 	free(names);
 	if (ret && fd >= 0)
 		close(fd);
+	if (!ret)
+		set_object_times(fd, r);
 	return ret ? -1 : fd;
 }
 
@@ -594,6 +675,7 @@ static int tmpfile_make(int dfd, FileEntry *fe)
 		pr_perror("can't fill the O_TMPFILE file %s", r->path);
 		goto err;
 	}
+	set_object_times(fd, r);
 	return fd;
 err:
 	close(fd);
@@ -628,8 +710,10 @@ int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe)
  */
 static int remap_open(RegFileEntry *r)
 {
+	struct file_times dt = { 0 };
+	char dir[PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	if (stat(r->link_remap, &st)) {
 		pr_perror("%s: the link-remap file %s is gone", r->path, r->link_remap);
@@ -639,9 +723,13 @@ static int remap_open(RegFileEntry *r)
 		pr_err("%s: the link-remap file %s is not the dumped file\n", r->path, r->link_remap);
 		return -1;
 	}
+	if (!parent_dir(r->path, dir, sizeof(dir)))
+		times_save(dir, &dt);
 	if (linkat(AT_FDCWD, r->link_remap, AT_FDCWD, r->path, 0) == 0) {
 		fd = open(r->path, O_PATH | O_CLOEXEC);
-		if (unlink(r->path)) {
+		ret = unlink(r->path);
+		times_put_back(dir, &dt);
+		if (ret) {
 			pr_perror("can't unlink %s", r->path);
 			if (fd >= 0)
 				close(fd);
@@ -699,7 +787,7 @@ void fileobj_restore_done(struct rst_files *rf)
 		FileEntry *fe = rf->fe[i];
 
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink(fe->reg->link_remap) && errno != ENOENT)
+		    unlink_keeping_times(fe->reg->link_remap) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }

@@ -279,9 +279,11 @@ static int restore_fown(FileEntry *fe, int fd)
 
 static void reg_set_mtime(RegFileEntry *r, const struct stat *st)
 {
-	r->has_mtime_sec = r->has_mtime_nsec = true;
+	r->has_mtime_sec = r->has_mtime_nsec = r->has_atime_sec = r->has_atime_nsec = true;
 	r->mtime_sec = st->st_mtim.tv_sec;
 	r->mtime_nsec = st->st_mtim.tv_nsec;
+	r->atime_sec = st->st_atim.tv_sec;
+	r->atime_nsec = st->st_atim.tv_nsec;
 }
 
 static int has_locks(const char *fdinfo)
@@ -1096,6 +1098,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		return -1;
 	}
 	r = fe->reg;
+	/* files criu opens for itself (mappings, the exe) leave the file's atime alone */
+	if (flags >= 0 && S_ISREG(r->mode))
+		flags |= O_NOATIME;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
 	/* an O_TMPFILE file is opened again as the file it now is */
@@ -1110,6 +1115,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_holder(rf, fe, flags);
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
+		fd = open(r->path, (flags & ~O_NOATIME) | O_CLOEXEC);	/* not ours, and no CAP_FOWNER */
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

@@ -63,7 +63,7 @@ static int dump_memfd(struct file_table *ft, pid_t pid, int fd, const char *info
 	(void)info;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	/* a description of our own: reading the contents (lseek SEEK_DATA) must not move the task's */
-	dup = open(path, O_RDONLY | O_CLOEXEC);
+	dup = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	if (dup < 0)
 		pr_perror("can't open %s", path);
 	if (dup >= 0 && read_link(path, link, sizeof(link)) >= 0)

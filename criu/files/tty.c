@@ -388,14 +388,25 @@ static int save_queues(struct file_desc *d)
 	struct ttyq_ctx c = { .pid = d->owner_pid, .fd = d->owner_fd, .index = d->fe.tty->index,
 			      .packet = ti->packet, .locked = ti->locked };
 	int m = task_fd(d->owner_pid, d->owner_fd), ret;
+	struct file_times times;
 	struct ttyq q;
 
 	if (m < 0)
 		return -1;
+	/* the reads and writes that take the queues and put them back would change the node's times */
+	times_save(ti->slave_path, &times);
 	ret = ttyq_dump(&c, m, &q);
 	close(m);
+	times_put_back(ti->slave_path, &times);
 	if (ret)
 		return -1;
+	if (times.valid) {
+		ti->has_atime_sec = ti->has_atime_nsec = ti->has_mtime_sec = ti->has_mtime_nsec = true;
+		ti->atime_sec = times.ts[0].tv_sec;
+		ti->atime_nsec = times.ts[0].tv_nsec;
+		ti->mtime_sec = times.ts[1].tv_sec;
+		ti->mtime_nsec = times.ts[1].tv_nsec;
+	}
 	/* the image takes the buffers over */
 	ti->has_in_queue = !!q.in.len;
 	ti->in_queue.data = q.in.data;
@@ -603,6 +614,11 @@ static int setup_pty(int m, const TtyEntry *te)
 	if (chown(ti->slave_path, ti->uid, ti->gid) || chmod(ti->slave_path, ti->mode)) {
 		pr_perror("can't give %s its owner and mode", ti->slave_path);
 		return -1;
+	}
+	if (ti->has_atime_sec && ti->has_mtime_sec) {
+		struct file_times times = { 1, { { ti->atime_sec, ti->atime_nsec }, { ti->mtime_sec, ti->mtime_nsec } } };
+
+		times_put_back(ti->slave_path, &times);
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define CR_VERSION	"4.0"
@@ -29,6 +30,22 @@ void task_fd_forget(void);
  * reached, or -1; *nr_open (if not NULL) gets fs.nr_open.
  */
 long raise_nofile_limit(unsigned long *nr_open);
+/*
+ * A file's atime and mtime, saved before criu changes something in or
+ * about it (a name made and removed in a directory, bytes written back
+ * into a FIFO or pty) and put back after: dump and restore leave file
+ * times as they found them.
+ */
+struct file_times {
+	int valid;
+	struct timespec ts[2];	/* atime, mtime: as utimensat() takes them */
+};
+
+int times_save(const char *path, struct file_times *t);
+void times_put_back(const char *path, const struct file_times *t);
+/* The directory @path is in, into @buf; 0, or -1 if it has none. */
+int parent_dir(const char *path, char *buf, size_t size);
+
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 

@@ -150,6 +150,11 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
 	e->gid = st.st_gid;
+	e->has_atime_sec = e->has_atime_nsec = e->has_mtime_sec = e->has_mtime_nsec = true;
+	e->atime_sec = st.st_atim.tv_sec;
+	e->atime_nsec = st.st_atim.tv_nsec;
+	e->mtime_sec = st.st_mtim.tv_sec;
+	e->mtime_nsec = st.st_mtim.tv_nsec;
 	return 0;
 }
 
@@ -937,7 +942,15 @@ struct gm {
 	int fd;
 	int standin;		/* the peer of a socket whose peer is gone, until the queue is in */
 	char *aside;		/* what sat at our path, moved away while we bind */
+	struct file_times dir_times;	/* of the directory of its path, put back once the file is settled */
 };
+
+/* The directory of a path name, relative ones in the current directory. */
+static void name_dir(const char *path, char *dir, size_t size)
+{
+	if (parent_dir(path, dir, size))
+		snprintf(dir, size, ".");
+}
 
 struct group {
 	struct fd_rst *c;
@@ -1010,7 +1023,7 @@ static int leave_dir(struct group *g, UnixSkEntry *e)
 static int bind_member(struct group *g, struct gm *m)
 {
 	UnixSkEntry *e = m->e;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], nb[128];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], nb[128], dir[PATH_MAX];
 	struct sockaddr_un a;
 	socklen_t len;
 	struct stat st;
@@ -1034,6 +1047,9 @@ static int bind_member(struct group *g, struct gm *m)
 	name_path(&e->name, path);
 	if (enter_dir(g, e))
 		return -1;
+	/* the file goes and comes again: its directory looks untouched afterwards */
+	name_dir(path, dir, sizeof(dir));
+	times_save(dir, &m->dir_times);
 	if (!lstat(path, &st)) {
 		if (S_ISSOCK(st.st_mode) && !e->unlinked) {
 			/* the file the dumped socket left behind */
@@ -1063,6 +1079,15 @@ static int bind_member(struct group *g, struct gm *m)
 		pr_perror("can't give the socket file %s its mode and owner", path);
 		goto out;
 	}
+	if (e->has_atime_sec && e->has_mtime_sec) {
+		struct timespec ts[2] = { { e->atime_sec, e->atime_nsec }, { e->mtime_sec, e->mtime_nsec } };
+
+		if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW))
+			pr_warn("can't give the socket file %s its times back: %s\n", path, strerror(errno));
+	}
+	/* one unlinked again (unlink_paths()) changes the directory once more: its times go back then */
+	if (!e->unlinked && !m->aside)
+		times_put_back(dir, &m->dir_times);
 	ret = 0;
 out:
 	if (leave_dir(g, e))
@@ -1488,6 +1513,12 @@ static int unlink_paths(struct group *g)
 		if (g->m[i].aside && rename(g->m[i].aside, path)) {
 			pr_perror("can't move %s back to %s", g->m[i].aside, path);
 			ret = -1;
+		}
+		{
+			char dir[PATH_MAX];
+
+			name_dir(path, dir, sizeof(dir));
+			times_put_back(dir, &g->m[i].dir_times);
 		}
 		free(g->m[i].aside);
 		g->m[i].aside = NULL;
