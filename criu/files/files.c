@@ -545,6 +545,20 @@ add_fd:
 		return -1;
 	if (locked && file_locks_collect(pid, fd, d->id, link))
 		return -1;
+	/* the restorer opens these, from a table of its own: refused now what would not fit there */
+	if ((d->fe.type == FILE_TYPE__FT_PIDFD && d->fe.pidfd && !d->fe.pidfd->dead) ||
+	    (d->fe.type == FILE_TYPE__FT_REG && d->reg.has_proc_pid)) {
+		if (d->fe.type == FILE_TYPE__FT_REG && strlen(d->reg.path) >= LATE_PATH_MAX) {
+			pr_err("can't dump task %d: fd %d is %s, a /proc file with a path longer than %d\n", pid, fd,
+			       d->reg.path, LATE_PATH_MAX - 1);
+			return -1;
+		}
+		if (++fl->nr_late > MAX_LATE_FDS) {
+			pr_err("can't dump task %d: it has more than %d pidfds and /proc/PID files (fd %d)\n", pid,
+			       MAX_LATE_FDS, fd);
+			return -1;
+		}
+	}
 	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);
 	fe->fd = fd;

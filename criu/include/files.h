@@ -70,6 +70,7 @@ struct fd_list {
 	FdinfoEntry *fds;
 	size_t nr;
 	int max_fd;
+	int nr_late;		/* pidfds and /proc files: the restorer opens them */
 };
 
 /* Dump side */

@@ -14,6 +14,8 @@ enum {
 };
 
 #define LATE_PATH_MAX	96
+/* How many a process may have (restore_args.pidfds) */
+#define MAX_LATE_FDS	64
 
 struct late_fd {
 	int32_t fd;

@@ -208,7 +208,7 @@ struct restore_args {
 	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
-	struct late_fd pidfds[64];	/* pidfds and /proc files, opened once every process exists */
+	struct late_fd pidfds[MAX_LATE_FDS];	/* pidfds and /proc files, opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;

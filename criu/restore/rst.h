@@ -59,7 +59,7 @@ struct rst_ctx {
 	int max_fd;
 	FdinfoEntry **fds;		/* fdinfo-PID.img */
 	size_t nr_fds;
-	struct late_fd late[64];	/* pidfds, for the restorer */
+	struct late_fd late[MAX_LATE_FDS];	/* pidfds and /proc files, for the restorer */
 	int nr_late;
 	uint32_t nr_shmem;
 	int shmem_base;
