@@ -78,10 +78,24 @@ static int check_namespaces(struct dump_ctx *dc)
 	return 0;
 }
 
+/* A swrk client without CAP_SYS_PTRACE: only tasks it could trace itself (rpc/service.c). */
+static int check_owner(struct dump_ctx *dc)
+{
+	if (!opts.owner_only)
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if (dc->status.uid[i] != opts.owner_uid || dc->status.gid[i] != opts.owner_gid) {
+			pr_err("can't dump task %d: it belongs to uid %u gid %u, and the client (uid %u) "
+			       "may not dump it\n", dc->pid, dc->status.uid[i], dc->status.gid[i], opts.owner_uid);
+			return -1;
+		}
+	return 0;
+}
+
 /* What this milestone can't do yet is refused by name. */
 static int check_supported(struct dump_ctx *dc)
 {
-	if (check_namespaces(dc))
+	if (check_owner(dc) || check_namespaces(dc))
 		return -1;
 	char *children;
 
@@ -1136,7 +1150,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 			return -1;
 	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
 		return -1;
-	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd))
+	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd))
 		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
@@ -1177,7 +1191,7 @@ int cr_dump_tasks(pid_t pid)
 	struct dump_tree t = { .dfd = -1 };
 	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
-	int ret = -1;
+	int ret = -1, locked = 0;
 
 	if (check_privileges())
 		return -1;
@@ -1195,11 +1209,16 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
+	if (run_hook(HOOK_PRE_DUMP, 0, -1))
+		goto out_close;
 
 	t_start = now_us();
 	if (freeze_tree(&t, pid))
 		goto out_resume;
 	t_frozen = now_us();
+	locked = 1;
+	if (run_hook(HOOK_NETWORK_LOCK, 0, -1))
+		goto out_resume;
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
 	if (check_ipc(&t))
@@ -1211,7 +1230,8 @@ int cr_dump_tasks(pid_t pid)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t))
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
 		struct dump_ctx *p = tree_find(&t, t.p[i].ppid);
@@ -1226,13 +1246,20 @@ int cr_dump_tasks(pid_t pid)
 			goto out_resume;
 	if (write_tree_images(&t, pid))
 		goto out_resume;
+	/* the last word before the tree is killed: a failure here leaves it running */
+	if (run_hook(HOOK_POST_DUMP, 0, -1))
+		goto out_resume;
 	ret = 0;
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
 	fileobj_dump_fini(&t.files, ret == 0);
+	/* connections of a tree that goes on leave repair mode and the lock goes, before it runs */
+	inet_dump_fini(ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
+	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
+		ret = -1;
 	if (ret == 0) {
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
@@ -1247,6 +1274,7 @@ out_close:
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
+	netns_free_all();
 	close(t.dfd);
 	return ret;
 }

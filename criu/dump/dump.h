@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "action-scripts.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
@@ -23,6 +24,8 @@
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "proc_parse.h"
+#include "net.h"
+#include "sk-inet.h"
 #include "sk-unix.h"
 #include "pstree.pb-c.h"
 #include "shmem.h"

@@ -466,7 +466,20 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 
 	/* an O_PATH fd holds no object of its kind (no pipe, no pty): a name to reopen, whatever it names */
 	int path_only = (fi.flags & O_PATH) && link[0] == '/';
-	const struct fd_kind *kind = path_only ? NULL : fd_kind_by_link(link, &st);
+	const struct fd_kind *kind = NULL;
+
+	if (path_only) {
+		;
+	} else if (!ext && !strncmp(link, "socket:[", 8)) {
+		/* by family; one we can't dump is refused there, by name */
+		kind = fd_kind_of(pid, fd, link, &st);
+		if (!kind) {
+			free(info);
+			return -1;
+		}
+	} else {
+		kind = fd_kind_by_link(link, &st);
+	}
 
 	if (!kind && !ext && !path_only && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;

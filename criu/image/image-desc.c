@@ -16,6 +16,7 @@
 #include "file-lock.pb-c.h"
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
+#include "net.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -31,6 +32,7 @@
 #define FILE_LOCKS_MAGIC	0x4a6f1b2du
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
+#define NET_LOCK_MAGIC	0x58c10a93u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -124,6 +126,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_NET_LOCK] = {
+		.name_fmt	= "net-lock.img",
+		.magic		= NET_LOCK_MAGIC,
+		.pb		= &net_lock_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -145,6 +152,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
 	[CR_FD_GHOST]		= "GHOST",
+	[CR_FD_NET_LOCK]	= "NET_LOCK",
 };
 
 const char *img_type_name(int type)

@@ -26,6 +26,13 @@ struct cr_options {
 	bool file_locks;
 	bool ext_unix_sk;
 	bool tcp_established;
+	bool tcp_close;			/* TCP connections are restored closed */
+	bool skip_in_flight;		/* connections not accepted yet are left behind */
+	int network_lock;		/* NET_LOCK_NFTABLES (default), _IPTABLES, _SKIP (net.h) */
+	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
+	bool owner_only;
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 extern struct cr_options opts;

@@ -33,6 +33,7 @@
 #include "fdkinds.h"
 #include "files.h"
 #include "log.h"
+#include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
 #include "sk-unix.h"
@@ -51,8 +52,7 @@
 
 /* What the dump keeps about unix sockets (file_table.usks). */
 struct usk_dump {
-	struct unix_diag_table diag;	/* every unix socket of the namespace, read once */
-	int diag_ready;
+	struct unix_diag_table *diag;	/* every unix socket of the namespace (its state object's, net.c) */
 	struct hmap by_ino;		/* inode -> id of the tree's socket */
 	struct hmap pending;		/* client inode -> id of the tree listener it waits on */
 	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
@@ -66,8 +66,6 @@ void usk_dump_free(struct file_table *ft)
 
 	if (!u)
 		return;
-	if (u->diag_ready)
-		unix_diag_free(&u->diag);
 	hmap_free(&u->by_ino);
 	hmap_free(&u->pending);
 	hmap_free(&u->outside_pending);
@@ -77,19 +75,6 @@ void usk_dump_free(struct file_table *ft)
 	ft->usks = NULL;
 }
 
-static const char *family_name(int family)
-{
-	switch (family) {
-	case AF_INET: return "inet";
-	case AF_INET6: return "inet6";
-	case AF_NETLINK: return "netlink";
-	case AF_PACKET: return "packet";
-	case AF_VSOCK: return "vsock";
-	case AF_ALG: return "alg";
-	case AF_UNIX: return "unix";
-	default: return "other";
-	}
-}
 
 static void free_usk(FileEntry *fe);
 
@@ -484,18 +469,6 @@ static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit
 	return 0;
 }
 
-static int refuse_family(pid_t pid, int fd, uint64_t ino)
-{
-	int sk = task_fd(pid, fd), family = -1;
-
-	if (sk >= 0) {
-		getopt_int(sk, SO_DOMAIN, &family);
-		close(sk);
-	}
-	pr_err("can't dump task %d: fd %d is a socket of an unsupported kind: %s (family %d, socket:[%lu]); "
-	       "only unix sockets are supported\n", pid, fd, family_name(family), family, (unsigned long)ino);
-	return -1;
-}
 
 static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
@@ -514,14 +487,18 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		pr_err("out of memory\n");
 		return -1;
 	}
-	if (!ft->usks->diag_ready) {
-		if (unix_diag_collect(&ft->usks->diag))
+	if (!ft->usks->diag) {
+		struct netns_state *ns = netns_of(pid);
+
+		ft->usks->diag = ns ? netns_unix_diag(ns) : NULL;
+		if (!ft->usks->diag)
 			return -1;
-		ft->usks->diag_ready = 1;
 	}
-	u = unix_diag_find(&ft->usks->diag, ino);
-	if (!u)
-		return refuse_family(pid, fd, ino);
+	u = unix_diag_find(ft->usks->diag, ino);
+	if (!u) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) is not known to sock_diag\n", pid, fd, ino);
+		return -1;
+	}
 	if (u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) {
 		pr_err("can't dump task %d: fd %d is a unix socket of type %u\n", pid, fd, u->type);
 		return -1;
@@ -700,16 +677,16 @@ static int index_sockets(struct file_table *ft)
 		if (e->has_name && e->name.len && !hmap_get_or_put(&u->names, name_key(&e->name), ft->d[i].id, &made))
 			return -1;
 	}
-	for (size_t i = 0; i < u->diag.nr; i++)
-		for (uint32_t j = 0; j < u->diag.s[i].nr_icons; j++)
-			if (hmap_put(&u->outside_pending, u->diag.s[i].icons[j], 1))
+	for (size_t i = 0; i < u->diag->nr; i++)
+		for (uint32_t j = 0; j < u->diag->s[i].nr_icons; j++)
+			if (hmap_put(&u->outside_pending, u->diag->s[i].icons[j], 1))
 				return -1;
 	return 0;
 }
 
 static int check_peer(struct file_table *ft, struct file_desc *d)
 {
-	struct unix_diag_table *diag = &ft->usks->diag;
+	struct unix_diag_table *diag = ft->usks->diag;
 	UnixSkEntry *e = d->fe.usk, *p = tree_sk(ft, e->peer, NULL), *l = pending_on(ft, e->ino);
 	struct unix_diag_info *pu = unix_diag_find(diag, e->peer), *me = unix_diag_find(diag, e->ino);
 	char nb[128];
@@ -775,7 +752,7 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 /* Sockets outside the tree connected to ours would lose their peer. */
 static int check_outside_peers(struct file_table *ft)
 {
-	struct unix_diag_table *diag = &ft->usks->diag;
+	struct unix_diag_table *diag = ft->usks->diag;
 
 	for (size_t i = 0; i < diag->nr; i++) {
 		struct unix_diag_info *o = &diag->s[i];
@@ -870,7 +847,7 @@ static void number_groups(struct file_table *ft)
 
 int check_unix_sockets(struct file_table *ft)
 {
-	if (!ft->usks || !ft->usks->diag_ready)
+	if (!ft->usks || !ft->usks->diag)
 		return 0;	/* no socket in the tree */
 	if (index_sockets(ft)) {
 		pr_err("out of memory\n");
@@ -1653,6 +1630,7 @@ static size_t usk_refs(const FileEntry *fe, uint32_t *ids, size_t max)
 const struct fd_kind unixsk_kind = {
 	.link = "socket:[",
 	.prefix = 1,
+	.sk_families = 1ULL << AF_UNIX,
 	.type = FILE_TYPE__FT_UNIXSK,
 	.dump = dump_usk,
 	.open = open_usk,

@@ -28,6 +28,8 @@
 
 #include "rst.h"
 
+pid_t cr_restored_pid;
+
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
 	for (int i = 0; i < tr->nr; i++)
@@ -150,6 +152,24 @@ static int drain_notifications(struct rst_tree *tr)
 	return ret;
 }
 
+/* Every task is back: the network lock goes, then the TCP connections leave repair mode. */
+static int finish_connections(struct rst_tree *tr)
+{
+	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && !tr->t[i].files_child)
+			pids[nr++] = tr->t[i].pid;
+	ret = net_restore_finish(tr->dfd, &tr->files, pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -188,7 +208,11 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
+	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
+		return -1;
+	/* the tree is whole and still held: the caller's last say before it runs */
+	if (run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
+	    run_hook(HOOK_PRE_RESUME, 0, -1))
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
@@ -267,6 +291,8 @@ int cr_restore_tasks(void)
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
@@ -281,6 +307,9 @@ int cr_restore_tasks(void)
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
+		goto out;
+	/* before any socket exists: nothing may reach the connections until they are whole */
+	if (net_restore_lock(tr.dfd))
 		goto out;
 	trapped = calloc(want + 1, sizeof(*trapped));
 	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
@@ -304,6 +333,9 @@ int cr_restore_tasks(void)
 		kill(pid, SIGKILL);
 		goto reap;
 	}
+	/* the root waits for our word: namespaces would be set up around here */
+	if (run_hook(HOOK_SETUP_NAMESPACES, pid, -1) || run_hook(HOOK_POST_SETUP_NAMESPACES, 0, -1))
+		goto kill;
 	t1 = now_us();
 	st.forking_time = t1 - t0;
 	if (write(tr.sync_pipe[1], "g", 1) != 1)
@@ -320,6 +352,10 @@ int cr_restore_tasks(void)
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
 	fileobj_restore_done(&tr.files);
+	cr_restored_pid = pid;
+	/* it runs: nothing to undo if the caller fails here */
+	if (run_hook(HOOK_POST_RESUME, 0, -1))
+		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;

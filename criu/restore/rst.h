@@ -3,6 +3,7 @@
 #define CR_RESTORE_RST_H
 
 
+#include "action-scripts.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "clone-vm.h"
@@ -19,6 +20,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"

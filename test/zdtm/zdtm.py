@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ZDTM_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +65,14 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'tcp_peer': str,            # the runner is a TCP peer outside the tree (see TcpPeer): "ok" (no
+                                # reset, no byte lost or doubled) or "reset" (it must see a reset)
+    'iters': int,               # dump/restore at least this many times (more with --iters)
+    'restore_delay_ms': int,    # wait this long between the dump and the restore
+    'drop_net_lock': bool,      # remove the network lock the dump left (as on another host): the
+                                # restore must take it again (its log says so) and remove it
+    'sysctl': dict,             # sysctls set before the test starts and put back after it
+                                # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
 }
 
 CORRUPTIONS = ('truncate-pages',)
@@ -264,6 +273,134 @@ def kill_leftovers(test_pid):
         reap_zombies()
         if not live or time.monotonic() >= deadline:
             return
+
+
+def net_locks(pid):
+    """The network locks criu left for a dump of pid: nftables tables, iptables chains."""
+    found = []
+    prefix = 'CRIU-%d-' % pid
+    for cmd, rx in ((['nft', 'list', 'tables'], r'^table inet (CRIU-\S+)'),
+                    (['iptables', '-w', '-S'], r'^-N (CRIU-\S+)'),
+                    (['ip6tables', '-w', '-S'], r'^-N (CRIU-\S+)')):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        except OSError:
+            continue
+        for m in re.finditer(rx, out, re.MULTILINE):
+            if m.group(1).startswith(prefix):
+                found.append((cmd[0], m.group(1)))
+    return found
+
+
+def drop_net_locks(pid):
+    # and the tables tests make themselves (zdtm-PID)
+    subprocess.run(['nft', 'delete', 'table', 'inet', 'zdtm-%d' % pid],
+                   stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    for tool, name in net_locks(pid):
+        if tool == 'nft':
+            subprocess.run(['nft', 'delete', 'table', 'inet', name], stderr=subprocess.DEVNULL)
+        else:
+            for chain in ('INPUT', 'OUTPUT'):
+                subprocess.run([tool, '-w', '-D', chain, '-j', name], stderr=subprocess.DEVNULL)
+            subprocess.run([tool, '-w', '-F', name], stderr=subprocess.DEVNULL)
+            subprocess.run([tool, '-w', '-X', name], stderr=subprocess.DEVNULL)
+
+
+def stream_bytes(seed, off, n):
+    """Bytes off..off+n of pattern stream seed (zdtm_stream_byte() in lib/zdtmnet.h)."""
+    M = (1 << 64) - 1
+    out = bytearray()
+    i = off
+    while i < off + n:
+        z = (seed + (i // 8 + 1) * 0x9e3779b97f4a7c15) & M
+        z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M
+        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M
+        z ^= z >> 31
+        word = z.to_bytes(8, 'little')
+        j = i % 8
+        take = min(8 - j, off + n - i)
+        out += word[j:j + take]
+        i += take
+    return bytes(out)
+
+
+class TcpPeer:
+    """A TCP peer outside the dumped tree: a thread of the runner.
+
+    It listens on 127.0.0.1 ($ZDTM_TCP_PEER is the port, $ZDTM_TCP_SEED the
+    seed), takes one connection, sends pattern stream seed+1 in pieces every
+    few milliseconds and checks that what comes in is stream seed, byte for
+    byte, until the test shuts its side (then it shuts its own). Whatever
+    goes wrong (a reset, a wrong byte) is kept in self.error.
+    """
+
+    def __init__(self):
+        self.lsk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsk.bind(('127.0.0.1', 0))
+        self.lsk.listen(1)
+        self.port = self.lsk.getsockname()[1]
+        self.seed = int.from_bytes(os.urandom(7), 'little')
+        self.got = self.sent = 0
+        self.error = None
+        self.eof = False
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        sk = None
+        try:
+            self.lsk.settimeout(60)
+            sk, _ = self.lsk.accept()
+            sk.setblocking(False)
+            # every piece goes out at once: some reach the tree while it is away
+            sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            out_open = True
+            while not self.done.is_set():
+                r, _, _ = select.select([sk], [], [], 0.005)
+                if r:
+                    data = sk.recv(65536)
+                    if not data:
+                        self.eof = True
+                        sk.shutdown(socket.SHUT_WR)
+                        break
+                    want = stream_bytes(self.seed, self.got, len(data))
+                    if data != want:
+                        bad = next(i for i in range(len(data)) if data[i] != want[i])
+                        self.error = 'a wrong byte at offset %d of what the test sent' % (self.got + bad)
+                        break
+                    self.got += len(data)
+                if out_open:
+                    try:
+                        self.sent += sk.send(stream_bytes(self.seed + 1, self.sent, 512))
+                    except BlockingIOError:
+                        pass
+        except OSError as e:
+            self.error = 'the peer outside the tree: %s' % e
+        finally:
+            if sk:
+                sk.close()
+            self.lsk.close()
+
+    def check(self, mode, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.done.set()
+            raise TestFail('the TCP peer did not see the connection end (got %d bytes, sent %d)'
+                           % (self.got, self.sent))
+        log('tcp peer: got %d bytes, sent %d, error %s' % (self.got, self.sent, self.error))
+        if mode == 'reset':
+            if not self.error or ('reset' not in self.error and 'Broken pipe' not in self.error):
+                raise TestFail('the TCP peer saw no reset (%s)' % (self.error or 'clean end'))
+            return
+        if self.error:
+            raise TestFail(self.error)
+        if not self.eof or not self.got:
+            raise TestFail('the TCP peer got %d bytes and no end' % self.got)
+
+    def close(self):
+        self.done.set()
+        self.thread.join(5)
 
 
 def clean_signals():
@@ -559,6 +696,9 @@ class Run:
         self.pid_done = False
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
+        self.tcp_peer = None    # TcpPeer with tcp_peer
+        self.sysctls = {}       # name: value to put back
+        self.desc = {}
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -616,6 +756,11 @@ class Run:
         launcher_log = os.path.join(self.workdir, 'launcher.out')
         self.logs.append(launcher_log)
 
+        for name, value in desc.get('sysctl', {}).items():
+            path = '/proc/sys/' + name.replace('.', '/')
+            self.sysctls[path] = read_text(path).strip()
+            with open(path, 'w') as f:
+                f.write(str(value))
         env = dict(TEST_ENV)
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
         if desc.get('ext_pipe'):
@@ -623,6 +768,10 @@ class Run:
             self.ext = (r, w, os.fstat(w).st_ino)
             env['ZDTM_EXT_FD'] = str(w)
             kw['pass_fds'] = (w,)
+        if desc.get('tcp_peer'):
+            self.tcp_peer = TcpPeer()
+            env['ZDTM_TCP_PEER'] = str(self.tcp_peer.port)
+            env['ZDTM_TCP_SEED'] = str(self.tcp_peer.seed)
         if desc.get('ext_unix_sk'):
             path = os.path.join(testdir, 'ext.sock')
             self.ext_sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -727,6 +876,12 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
+        if desc.get('drop_net_lock'):
+            if not net_locks(self.pid):
+                raise TestFail('the dump left no network lock')
+            drop_net_locks(self.pid)
+        if desc.get('restore_delay_ms'):
+            time.sleep(min(desc['restore_delay_ms'] / 1000, self.remaining()))
         pidfile = os.path.join(imgdir, 'restored.pid')
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
@@ -747,6 +902,9 @@ class Run:
 
         if rc != 0:
             raise TestFail('restore failed with exit code %d' % rc)
+        if desc.get('drop_net_lock') and 'network locked again' not in read_text(
+                os.path.join(imgdir, 'restore.log')):
+            raise TestFail('the restore did not take the network lock again')
         try:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
@@ -783,6 +941,8 @@ class Run:
         except OSError as e:
             raise TestFail('no test output: %s' % e)
         lines = out.splitlines()
+        if self.tcp_peer:
+            log('tcp peer: got %d, sent %d, error %s' % (self.tcp_peer.got, self.tcp_peer.sent, self.tcp_peer.error))
         fails = [l for l in lines if l.startswith('FAIL')]
         if fails:
             raise TestFail('test says: ' + '; '.join(fails[:5]))
@@ -800,6 +960,11 @@ class Run:
             self.check_ext_pipe()
         if self.ext_sk:
             self.check_ext_sk()
+        if self.tcp_peer:
+            self.tcp_peer.check(self.desc['tcp_peer'], min(30, self.remaining()))
+        left = net_locks(self.pid)
+        if left:
+            raise TestFail('criu left the network lock %s in place' % ', '.join(n for _, n in left))
 
     def check_ext_sk(self):
         """The datagrams the test sent to the runner's socket, before and after C/R."""
@@ -830,6 +995,7 @@ class Run:
 
     def run(self):
         desc = load_desc(self.name)
+        self.desc = desc
         if desc.get('skip'):
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
@@ -850,7 +1016,7 @@ class Run:
             self.let_run()
             compare_snapshots(before, snapshot(self.pid), 'a moment later')
         else:
-            for it in range(1, self.opts.iters + 1):
+            for it in range(1, max(self.opts.iters, desc.get('iters', 1)) + 1):
                 if it > 1:
                     self.let_run()
                 res = self.dump_restore(desc, before, it)
@@ -882,6 +1048,13 @@ class Run:
                 os.close(fd)
         if self.ext_sk:
             self.ext_sk.close()
+        if self.tcp_peer:
+            self.tcp_peer.close()
+        if self.pid:
+            drop_net_locks(self.pid)
+        for path, value in self.sysctls.items():
+            with open(path, 'w') as f:
+                f.write(value)
         for m in self.mounts:
             subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:
