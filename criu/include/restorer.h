@@ -31,6 +31,18 @@ struct rst_vma {
 	uint64_t shm_size;	/* RST_VMA_SYSVSHM: the segment's size, rounded up to pages */
 };
 
+/*
+ * An AIO context: the restorer makes it with io_setup(nr_req), moves its
+ * ring to start, and brings the ring to head and tail with the events
+ * between them.
+ */
+struct rst_aio {
+	uint64_t start, len;
+	uint32_t nr_req;	/* io_setup()'s argument for a ring of len bytes */
+	uint32_t nr, head, tail;
+	uint64_t events;	/* (tail - head) mod nr struct io_event, in the bootstrap area */
+};
+
 struct rst_pagemap {
 	uint64_t vaddr;
 	uint64_t nr_pages;
@@ -208,6 +220,8 @@ struct restore_args {
 	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
+	struct rst_aio *aios;
+	uint32_t nr_aios;
 	struct late_fd pidfds[MAX_LATE_FDS];	/* pidfds and /proc files, opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */

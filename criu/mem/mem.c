@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "compel/compel.h"
 #include "cow.h"
 #include "crtools.h"
@@ -127,6 +128,8 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	if (aio_is_ring(p))
+		return aio_dump_ring(pid, p, v);
 	if (name[0] == '/')
 		return classify_file_vma(pid, p, v, ft);
 	if (!strncmp(name, "memfd:", 6))
@@ -282,6 +285,8 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 
 void free_mm_dump(struct mm_dump *md)
 {
+	for (size_t i = 0; md->vmas && i < md->nr_vmas; i++)
+		aio_free(md->vmas[i].aio);
 	free(md->vmas);
 	free(md->vma_ptrs);
 	md->vmas = NULL;

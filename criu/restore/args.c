@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "rst.h"
 
 static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len);
@@ -214,8 +215,8 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
 
-		if (vdso_part_of(v) >= 0)
-			continue;
+		if (vdso_part_of(v) >= 0 || v->kind == VMA_KIND__VMA_AIO)
+			continue;	/* the vDSO moves, an AIO ring is made (fill_aios()) */
 		r = &a->vmas[a->nr_vmas++];
 		r->start = v->start;
 		r->end = v->end;
@@ -260,6 +261,48 @@ out:
 	free(ids);
 	free(fds);
 	return ret;
+}
+
+/* The bootstrap room fill_aios() takes. */
+static size_t aios_size(struct rst_ctx *rc)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO)
+			len += sizeof(struct rst_aio) + 64 + rc->mm->vmas[i]->aio->events.len + 64;
+	return len;
+}
+
+static int fill_aios(struct rst_ctx *rc, struct restore_args *a, char **p)
+{
+	size_t nr = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		nr += rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO;
+	a->aios = bump(p, nr * sizeof(struct rst_aio));
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		VmaEntry *v = rc->mm->vmas[i];
+		struct rst_aio *r;
+		char who[96];
+
+		if (v->kind != VMA_KIND__VMA_AIO)
+			continue;
+		r = &a->aios[a->nr_aios++];
+		snprintf(who, sizeof(who), "can't restore task %d: AIO context %lx", rc->pid, (unsigned long)v->start);
+		r->start = v->start;
+		r->len = v->end - v->start;
+		r->nr_req = aio_nr_for_len(r->len, who);
+		if (!r->nr_req)
+			return -1;
+		r->nr = v->aio->nr;
+		r->head = v->aio->head;
+		r->tail = v->aio->tail;
+		r->events = (uintptr_t)bump(p, v->aio->events.len);
+		if (v->aio->events.len)
+			memcpy((void *)(uintptr_t)r->events, v->aio->events.data, v->aio->events.len);
+	}
+	return 0;
 }
 
 static int have_cap_sys_resource(void)
@@ -668,7 +711,8 @@ int plan_bootstrap(struct rst_ctx *rc)
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
 	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
-	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
+	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
+	      aios_size(rc);
 	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
@@ -750,7 +794,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 
-	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
+	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p) || (!rc->vm_child && fill_aios(rc, a, &p)))
 		goto err;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);

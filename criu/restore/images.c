@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "rst.h"
 
 static int read_one(int dfd, int type, void **msg, ...)
@@ -71,6 +72,23 @@ static int vma_private(const VmaEntry *v)
 	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 }
 
+/* An AIO ring: its header must fit the area, and this machine's io_setup() make a ring as big. */
+static int check_aio(struct rst_ctx *rc, const VmaEntry *v)
+{
+	const AioRingEntry *e = v->aio;
+	uint64_t len = v->end - v->start;
+	char who[96];
+
+	if (!e || e->nr != (len - sizeof(struct aio_ring_hdr)) / AIO_EVENT_SIZE || e->head >= e->nr ||
+	    e->tail >= e->nr || e->events.len != (uint64_t)((e->tail + e->nr - e->head) % e->nr) * AIO_EVENT_SIZE) {
+		pr_err("mm-%d.img: the AIO ring at %lx does not fit its area (corrupt image)\n", rc->pid,
+		       (unsigned long)v->start);
+		return -1;
+	}
+	snprintf(who, sizeof(who), "can't restore task %d: AIO context %lx", rc->pid, (unsigned long)v->start);
+	return aio_nr_for_len(len, who) ? 0 : -1;
+}
+
 static int check_mm(struct rst_ctx *rc)
 {
 	MmEntry *mm = rc->mm;
@@ -96,6 +114,8 @@ static int check_mm(struct rst_ctx *rc)
 			       (unsigned long)v->start);
 			return -1;
 		}
+		if (v->kind == VMA_KIND__VMA_AIO && check_aio(rc, v))
+			return -1;
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->has_file_id || !find_file(rc->files, v->file_id) ||
 		     !find_file(rc->files, v->file_id)->reg)) {
