@@ -1148,7 +1148,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(&t->files, t->dfd) || ipc_sysv_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd))
 		return -1;

@@ -22,6 +22,7 @@
 
 #include "epoll.h"
 #include "fdkinds.h"
+#include "fsnotify.h"
 #include "files.h"
 #include "log.h"
 
@@ -131,7 +132,7 @@ static int has_target(pid_t pid, pid_t owner, int efd, const EpollTfdEntry *t, u
 /* The kernel's dev_t of fdinfo (major << 20 | minor) as stat shows it. */
 static dev_t kdev_to_dev(uint32_t kdev)
 {
-	return makedev(kdev >> 20, kdev & 0xfffff);
+	return fsn_kdev(kdev);
 }
 
 /*

@@ -64,8 +64,8 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 			       "not supported\n", pid, fd, m->mnt_id);
 		else
 			pr_err("can't dump task %d: fanotify fd %d: the %s mark on inode %lu of device %u:%u can't be "
-			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> 20,
-			       m->sdev & 0xfffff,
+			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> KDEV_MINORBITS,
+			       m->sdev & KDEV_MINORMASK,
 			       err == ESTALE	 ? "the file was deleted" :
 			       err == ENODEV	 ? "no mount of its filesystem is visible" :
 			       err == EOPNOTSUPP ? "its filesystem gives no file handle" : strerror(err));

@@ -29,6 +29,7 @@
 #include "proc_parse.h"
 #include "sk-unix.h"
 #include "tty.h"
+#include "shmem.h"
 #include "util.h"
 
 /* fd numbers a restore needs above a task's highest fd, in the usual case (see plan_fd_layout()). */
@@ -65,7 +66,9 @@ static int is_tty(const struct stat *st)
 {
 	unsigned int maj = major(st->st_rdev);
 
-	return S_ISCHR(st->st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+	return S_ISCHR(st->st_mode) && (maj == TTY_MAJOR || maj == TTYAUX_MAJOR ||
+					(maj >= UNIX98_PTY_SLAVE_MAJOR &&
+					 maj < UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT));
 }
 
 /*
@@ -879,6 +882,7 @@ void file_table_free(struct file_table *ft)
 	for (size_t i = 0; i < ft->nr_inflight; i++)
 		close(ft->inflight[i]);
 	free(ft->inflight);
+	shmem_dump_free(ft);
 	task_fd_forget();
 	tty_dump_free(ft);
 	usk_dump_free(ft);

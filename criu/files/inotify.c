@@ -51,7 +51,7 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 		int err = errno;
 
 		pr_err("can't dump task %d: inotify fd %d: watch %d is on inode %lu of device %u:%u, which %s\n", pid,
-		       fd, w->wd, (unsigned long)w->ino, w->sdev >> 20, w->sdev & 0xfffff,
+		       fd, w->wd, (unsigned long)w->ino, w->sdev >> KDEV_MINORBITS, w->sdev & KDEV_MINORMASK,
 		       err == ESTALE	 ? "was deleted; watches on deleted files are not supported" :
 		       err == ENODEV	 ? "is on no mounted filesystem (a pipe, socket or other internal object); "
 					   "not supported" :

@@ -42,6 +42,7 @@ struct pidfd_info_compat {
 #define PIDFD_FLAG_THREAD	O_EXCL		/* PIDFD_THREAD */
 /* pid numbers tried for a helper, from pid_max down, before giving up */
 #define HELPER_PID_TRIES	1000
+#define PID_MAX_DEFAULT		32768		/* kernel.pid_max when it can't be read */
 
 /* How the reaped process of pidfd @fd of @pid ended, as wait() reports it. */
 static int dead_exit_code(pid_t pid, int fd, int32_t *code)
@@ -107,10 +108,10 @@ static int is_dead(const FileEntry *fe)
 static int pid_max(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	int v = 32768;
+	int v = PID_MAX_DEFAULT;
 
 	if (f && fscanf(f, "%d", &v) != 1)
-		v = 32768;
+		v = PID_MAX_DEFAULT;
 	if (f)
 		fclose(f);
 	return v;

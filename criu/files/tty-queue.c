@@ -45,6 +45,8 @@
 #define TTYQ_LIMIT	(4096 - 128)
 /* what may come back from a queue when the flip buffer had more after all */
 #define TTYQ_READ_MAX	(64 * 1024)
+/* how long the pty's buffer work may take to show queued bytes */
+#define QUEUE_WAIT_MS	2000
 
 #define IN_IFLAGS	(ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)
 #define IN_LFLAGS	(ISIG | ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | IEXTEN)
@@ -118,10 +120,10 @@ static int put_all(int fd, const struct ttyq_buf *b, const char *what)
 /* The pty's buffer work runs asynchronously: wait until @fd reads at least @len bytes. */
 static int wait_queued(int fd, size_t len, const char *what)
 {
-	struct timespec d = { 0, 1000 * 1000 };
+	struct timespec d = { 0, 1000 * 1000 };	/* 1 ms a try */
 	int n = 0;
 
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < QUEUE_WAIT_MS; i++) {
 		if (ioctl(fd, FIONREAD, &n)) {
 			pr_perror("FIONREAD on a pty");
 			return -1;

@@ -36,6 +36,7 @@
 
 #define PTS_MAJOR_FIRST	136
 #define PTS_MAJOR_LAST	143
+#define PTS_MINORS	256		/* ptys a major holds */
 #define MAX_PTYS	4096
 
 static int is_pts_dev(dev_t dev)
@@ -45,12 +46,12 @@ static int is_pts_dev(dev_t dev)
 
 static uint32_t pts_index(dev_t dev)
 {
-	return (major(dev) - PTS_MAJOR_FIRST) * 256 + minor(dev);
+	return (major(dev) - PTS_MAJOR_FIRST) * PTS_MINORS + minor(dev);
 }
 
 static dev_t pts_dev(uint32_t index)
 {
-	return makedev(PTS_MAJOR_FIRST + index / 256, index % 256);
+	return makedev(PTS_MAJOR_FIRST + index / PTS_MINORS, index % PTS_MINORS);
 }
 
 static int is_ptmx(const struct stat *st)
@@ -441,11 +442,17 @@ static int save_queues(struct file_desc *d)
 	return 0;
 }
 
+/* stat's tty_nr is the kernel's encoding of dev_t: minor bits 0-7 and 20-31, major bits 8-19 */
+static dev_t tty_nr_dev(unsigned int nr)
+{
+	return makedev((nr >> 8) & 0xfff, (nr & 0xff) | ((nr >> 12) & 0xfff00));
+}
+
 /* Every session leader's controlling terminal must be a pty of the dump that knows it. */
 static int check_cttys(struct file_table *ft, const struct tty_proc *p, int nr)
 {
 	for (int i = 0; i < nr; i++) {
-		dev_t dev = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
+		dev_t dev = tty_nr_dev(p[i].tty_nr);
 		struct dump_pty *dp = NULL;
 
 		if (p[i].zombie || p[i].sid != p[i].pid || !p[i].tty_nr)

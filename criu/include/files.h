@@ -58,6 +58,7 @@ struct file_table {
 	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */
 	struct usk_dump *usks;		/* sk-unix.c */
+	struct shmem_dump *shmem;	/* shared anonymous memory objects (shmem.c) */
 };
 
 /* The key of an inode in the maps. */

@@ -54,7 +54,7 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->kind = VMA_KIND__VMA_SHMEM;
 		v->flags = MAP_SHARED;
 		v->has_shmem_id = true;
-		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
+		return shmem_add_vma(ft, pid, p->start, p->end, &v->shmem_id);
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);

@@ -49,6 +49,9 @@
 
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
 #define SCM_MAX_FD	253		/* fds one message carries at most (the kernel's limit) */
+#define PEEK_BUF_FIRST	(256U << 10)	/* a queue is peeked into this much first, more if it holds more */
+#define SNDBUF_MAX	(1U << 29)	/* the send buffer forced to hold a queue again, at most */
+#define SNDBUF_SLACK	(1U << 20)	/* and above the queue's bytes (the kernel counts overhead) */
 
 /* What the dump keeps about unix sockets (file_table.usks). */
 struct usk_dump {
@@ -300,7 +303,7 @@ static int save_peeked(struct file_table *ft, UnixSkEntry *e, uint8_t *buf, size
  */
 static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t limit)
 {
-	size_t size = 256 << 10, total = 0;
+	size_t size = PEEK_BUF_FIRST, total = 0;
 	uint8_t *buf = malloc(size);
 	int off = 0, ret = -1, one = 1, flags;
 
@@ -1326,7 +1329,7 @@ static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, 
 
 static int grow_sndbuf(int fd, size_t bytes)
 {
-	int val = bytes > (1U << 29) ? 1 << 29 : (int)bytes + (1 << 20);
+	int val = bytes > SNDBUF_MAX ? SNDBUF_MAX : (int)bytes + SNDBUF_SLACK;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &val, sizeof(val))) {
 		pr_perror("can't make room to queue data again");
