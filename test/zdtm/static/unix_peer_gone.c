@@ -13,7 +13,11 @@
  *  - fd 44/45, a stream pair with SO_PASSCRED on 45: a message from a child
  *    that exited since ("kid"), and one of ours ("me"), each with its
  *    sender's credentials; one queued before SO_PASSCRED was on, by a
- *    sender without it, has none (pid 0).
+ *    sender without it, has none (pid 0);
+ *  - fd 46: a seqpacket socket whose peer closed with data of ours unread:
+ *    a read gives ECONNRESET;
+ *  - fd 47/48, a seqpacket pair with SO_PASSCRED on 48: records from a
+ *    child that exited since and from us, with their senders' credentials.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -51,7 +55,7 @@ int main(int argc, char **argv)
 	int sv[2], r, one = 1, status;
 	struct ucred cred;
 	char buf[16];
-	pid_t kid;
+	pid_t kid, kid2;
 
 	test_init(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -77,6 +81,17 @@ int main(int argc, char **argv)
 		_exit(write(44, "kid", 3) == 3 ? 0 : 1);
 	if (waitpid(kid, &status, 0) != kid || status || write(44, "me", 2) != 2)
 		test_bug("the child's message");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) || zdtm_fd_at(sv[0], 46) < 0 || write(46, "x", 1) != 1 ||
+	    close(sv[1]))
+		test_bug("seqpacket reset");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) || zdtm_fd_at(sv[0], 47) < 0 || zdtm_fd_at(sv[1], 48) < 0 ||
+	    setsockopt(48, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)))
+		test_bug("seqpacket credentials pair");
+	kid2 = zdtm_fork();
+	if (kid2 == 0)
+		_exit(write(47, "kid2", 4) == 4 ? 0 : 1);
+	if (waitpid(kid2, &status, 0) != kid2 || status || write(47, "me2", 3) != 3)
+		test_bug("the child's record");
 
 	test_daemon();
 	test_waitsig();
@@ -107,6 +122,14 @@ int main(int argc, char **argv)
 		      getuid(), getgid());
 	if (recv_cred(45, buf, 2, &cred) != 2 || memcmp(buf, "me", 2) || cred.pid != getpid())
 		failv("fd 45: \"me\" came with pid %d, want %d", cred.pid, getpid());
+	errno = 0;
+	if (read(46, buf, sizeof(buf)) != -1 || errno != ECONNRESET)
+		fail("fd 46: a read did not fail with ECONNRESET");
+	if (recv_cred(48, buf, sizeof(buf), &cred) != 4 || memcmp(buf, "kid2", 4) || cred.pid != kid2 ||
+	    cred.uid != getuid())
+		failv("fd 48: \"kid2\" came with pid %d uid %d, want %d %d", cred.pid, cred.uid, kid2, getuid());
+	if (recv_cred(48, buf, sizeof(buf), &cred) != 3 || memcmp(buf, "me2", 3) || cred.pid != getpid())
+		failv("fd 48: \"me2\" came with pid %d, want %d", cred.pid, getpid());
 	if (test_failures)
 		return 1;
 	pass();
