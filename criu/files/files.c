@@ -34,6 +34,8 @@
 
 /* fd numbers a restore needs above a task's highest fd, in the usual case (see plan_fd_layout()). */
 #define FD_RESTORE_ROOM	64
+/* 2^64 / the golden ratio: spreads positions before they are mixed into a key */
+#define GOLDEN_MULT	0x9e3779b97f4a7c15ULL
 
 /* fdinfo is read in one go into a buffer this big (an epoll's or inotify's may need more). */
 #define FDINFO_READ	4096
@@ -109,7 +111,7 @@ static int file_order(pid_t pid, int fd, const struct file_desc *d)
 /* Two fds of one description agree on inode, position and flags (but for O_CLOEXEC, the fd's own). */
 static uint64_t share_key(const struct stat *st, uint64_t pos, uint32_t flags)
 {
-	return inode_key(st->st_dev, st->st_ino) ^ hash_u64(pos * 0x9e3779b97f4a7c15ULL + (flags & ~O_CLOEXEC));
+	return inode_key(st->st_dev, st->st_ino) ^ hash_u64(pos * GOLDEN_MULT + (flags & ~O_CLOEXEC));
 }
 
 /* The descriptions fds hold with that key (made if @make); NULL if none. */
