@@ -123,16 +123,23 @@ static struct {
 	int pidfd;
 } pidfd_cache = { 0, -1 };
 
+/* The copy of the fd being collected (task_fd_hold()): further copies are dups of it. */
+static struct {
+	pid_t pid;
+	int fd;
+	int copy;
+} held = { 0, -1, -1 };
+
 void task_fd_forget(void)
 {
+	task_fd_release();
 	if (pidfd_cache.pidfd >= 0)
 		close(pidfd_cache.pidfd);
 	pidfd_cache.pid = 0;
 	pidfd_cache.pidfd = -1;
 }
 
-/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
-int task_fd(pid_t pid, int fd)
+static int getfd(pid_t pid, int fd, int quiet)
 {
 	int ret;
 
@@ -143,16 +150,57 @@ int task_fd(pid_t pid, int fd)
 			pr_perror("pidfd_open(%d)", pid);
 			return -1;
 		}
-		task_fd_forget();
+		if (pidfd_cache.pidfd >= 0)
+			close(pidfd_cache.pidfd);
 		pidfd_cache.pid = pid;
 		pidfd_cache.pidfd = pidfd;
 	}
 	ret = syscall(SYS_pidfd_getfd, pidfd_cache.pidfd, fd, 0);
-	if (ret < 0)
+	if (ret < 0 && !quiet)
 		pr_perror("pidfd_getfd(%d, %d)", pid, fd);
 	return ret;
 }
 
+/* A duplicate of fd @fd of task @pid (pidfd_getfd, or a dup of the held copy), or -1. */
+int task_fd(pid_t pid, int fd)
+{
+	int ret;
+
+	if (held.copy >= 0 && held.pid == pid && held.fd == fd) {
+		ret = fcntl(held.copy, F_DUPFD_CLOEXEC, 0);
+		if (ret < 0)
+			pr_perror("dup of fd %d of %d", fd, pid);
+		return ret;
+	}
+	return getfd(pid, fd, 0);
+}
+
+int task_fd_hold(pid_t pid, int fd)
+{
+	if (held.copy >= 0 && held.pid == pid && held.fd == fd)
+		return held.copy;
+	task_fd_release();
+	held.copy = getfd(pid, fd, 1);	/* O_PATH fds have none: the caller copes */
+	if (held.copy >= 0) {
+		held.pid = pid;
+		held.fd = fd;
+	}
+	return held.copy;
+}
+
+int task_fd_held(pid_t pid, int fd)
+{
+	return held.copy >= 0 && held.pid == pid && held.fd == fd ? held.copy : -1;
+}
+
+void task_fd_release(void)
+{
+	if (held.copy >= 0)
+		close(held.copy);
+	held.copy = -1;
+	held.fd = -1;
+	held.pid = 0;
+}
 
 /* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
 static unsigned long nr_open(void)

@@ -97,16 +97,18 @@ const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link, const stru
 {
 	const struct fd_kind *k;
 	socklen_t len = sizeof(int);
-	int sk, family = -1;
+	int sk, held, family = -1;
 
 	if (strncmp(link, "socket:[", 8))
 		return fd_kind_by_link(link, st);
-	sk = task_fd(pid, fd);
+	held = task_fd_held(pid, fd);	/* collect_one_fd() holds a copy */
+	sk = held >= 0 ? held : task_fd(pid, fd);
 	if (sk < 0)
 		return NULL;
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &family, &len))
 		pr_perror("can't read the family of socket fd %d of %d", fd, pid);
-	close(sk);
+	if (sk != held)
+		close(sk);
 	k = fd_kind_by_family(family);
 	if (!k)
 		pr_err("can't dump task %d: fd %d is a socket of an unsupported kind: %s (family %d, %s)\n", pid, fd,

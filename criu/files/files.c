@@ -239,20 +239,24 @@ static const char *fd_kind(const char *link, const struct stat *st, char *buf, s
 static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc *d)
 {
 	struct f_owner_ex owner = { 0 };
-	int dup, sig;
+	int dup, held, sig;
 
 	/* an O_PATH fd has no owner to ask (fcntl says EBADF) */
 	if (d->fe.type == FILE_TYPE__FT_PIDFD || (flags & O_PATH))
 		return 0;
-	dup = task_fd(pid, fd);
+	/* the copy collect_one_fd() holds, else one of our own */
+	held = task_fd_held(pid, fd);
+	dup = held >= 0 ? held : task_fd(pid, fd);
 	if (dup < 0)
 		return -1;
 	if (fcntl(dup, F_GETOWN_EX, &owner) || (sig = fcntl(dup, F_GETSIG)) < 0) {
 		pr_perror("can't read the owner of fd %d of %d", fd, pid);
-		close(dup);
+		if (dup != held)
+			close(dup);
 		return -1;
 	}
-	close(dup);
+	if (dup != held)
+		close(dup);
 	if (!owner.pid && !sig && !(flags & O_ASYNC))
 		return 0;
 	fown_entry__init(&d->fown);
@@ -414,7 +418,20 @@ err:
 	return NULL;
 }
 
+static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs,
+				int fd);
+
+/* One fd of @pid, with a copy of it held meanwhile: what looks into it dups that (task_fd()). */
 static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs, int fd)
+{
+	int ret = collect_one_fd_held(ft, fl, pid, dirs, fd);
+
+	task_fd_release();
+	return ret;
+}
+
+static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs,
+				int fd)
 {
 	char path[64], what[32], link[PATH_MAX], *info;
 	struct proc_fdinfo fi;
@@ -422,11 +439,13 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 	FdinfoEntry *fe;
 	struct stat st;
 	ssize_t len;
-	int locked;
+	int locked, copy;
 
 	snprintf(path, sizeof(path), "%d", fd);
 	len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
-	if (len < 0 || len == sizeof(link) - 1 || fstatat(dirs->fd, path, &st, 0)) {
+	/* fstat of a copy walks no path; an O_PATH fd gives no copy */
+	copy = len < 0 ? -1 : task_fd_hold(pid, fd);
+	if (len < 0 || len == sizeof(link) - 1 || (copy >= 0 ? fstat(copy, &st) : fstatat(dirs->fd, path, &st, 0))) {
 		pr_perror("can't inspect fd %d of %d", fd, pid);
 		return -1;
 	}

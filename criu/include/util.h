@@ -22,7 +22,16 @@ int move_fd(int fd, int to);
 int check_privileges(void);
 /* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. The task's pidfd is kept for the next call. */
 int task_fd(pid_t pid, int fd);
-/* Close the pidfd task_fd() keeps. */
+/*
+ * A copy of fd @fd of @pid kept until task_fd_release() (not to be closed
+ * by the caller), or -1: meanwhile task_fd() of that fd is a dup of it,
+ * cheaper than another pidfd_getfd().
+ */
+int task_fd_hold(pid_t pid, int fd);
+/* The copy held of fd @fd of @pid, or -1 if that is not the one held. */
+int task_fd_held(pid_t pid, int fd);
+void task_fd_release(void);
+/* Close the pidfd task_fd() keeps (and the held copy). */
 void task_fd_forget(void);
 /*
  * Raise RLIMIT_NOFILE as far as we may: the hard limit up to fs.nr_open

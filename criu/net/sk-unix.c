@@ -445,7 +445,7 @@ static int peer_gone(pid_t pid, int fd, int sk, UnixSkEntry *e)
 /*
  * How far the queue may be read: with an error pending (POLLERR) a read past
  * the end takes it away. A stream's or seqpacket's queued bytes are known
- * (SIOCINQ): the peeks stop there. -1: no limit.
+ * (SIOCINQ): the peeks stop there. -1: no limit; 0: the queue is empty.
  */
 static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit)
 {
@@ -456,6 +456,11 @@ static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit
 	if (poll(&p, 1, 0) < 0) {
 		pr_perror("can't poll fd %d of %d", fd, pid);
 		return -1;
+	}
+	/* nothing to read (not even a datagram of no bytes), nothing pending: no queue */
+	if (!(p.revents & (POLLIN | POLLERR | POLLHUP | POLLRDHUP))) {
+		*limit = 0;
+		return 0;
 	}
 	if (!(p.revents & POLLERR))
 		return 0;
@@ -481,8 +486,10 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	UnixSkEntry *e;
 	int sk, ret = -1;
 
+	/* fdinfo's ino is the socket's (kernels before 5.15 have none: then its link says) */
+	ino = fi->ino;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
+	if (!ino && (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1)) {
 		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
 		return -1;
 	}
@@ -571,7 +578,13 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		int orig = e->peek_off;
 		int64_t limit;
 
-		ret = queue_limit(pid, fd, sk, e, &limit) ?: peek_queue(ft, pid, fd, sk, e, limit);
+		ret = queue_limit(pid, fd, sk, e, &limit);
+		if (!ret && !limit) {
+			/* empty: nothing read, nothing changed */
+			hmap_put(&ft->usks->dumping, u->ino, 0);
+			goto done;
+		}
+		ret = ret ?: peek_queue(ft, pid, fd, sk, e, limit);
 		/* the task's own peek offset and SO_PASSCRED back as they were */
 		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) ||
 		    setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &e->passcred, sizeof(int))) {
@@ -584,6 +597,7 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		ret = -1;
 	}
 	hmap_put(&ft->usks->dumping, u->ino, 0);
+done:
 	pr_debug("fd %d of %d: unix socket %lu type %u state %u peer %lu, %zu messages queued\n", fd, pid,
 		 (unsigned long)e->ino, e->type, e->state, (unsigned long)e->peer, e->n_queue);
 	ret = 0;
