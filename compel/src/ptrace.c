@@ -139,7 +139,7 @@ static int wait_stop(pid_t pid, int *status)
 	}
 }
 
-static int seize_wait(pid_t pid)
+static int seize_wait(pid_t pid, int *stopsig)
 {
 	int status;
 
@@ -155,8 +155,11 @@ static int seize_wait(pid_t pid)
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
 			int sig = WSTOPSIG(status);
 
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+				/* the trap of a group stop carries the signal that stopped it */
+				*stopsig = sig;
 				return COMPEL_TASK_STOPPED;
+			}
 			return COMPEL_TASK_ALIVE;
 		}
 		/*
@@ -198,10 +201,8 @@ static int drain_stop_trap(pid_t pid)
 	return 0;
 }
 
-int compel_stop_task(pid_t pid)
+int compel_seize_task(pid_t pid)
 {
-	int ret;
-
 	/*
 	 * The task's seccomp filters must not judge the syscalls we run in it:
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
@@ -219,17 +220,44 @@ int compel_stop_task(pid_t pid)
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", pid);
-		goto detach;
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return -1;
 	}
-	ret = seize_wait(pid);
+	return 0;
+}
+
+int compel_wait_task_sig(pid_t pid, int *stopsig)
+{
+	int sig = 0;
+	int ret = seize_wait(pid, &sig);
+
 	if (ret < 0)
 		goto detach;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
 		goto detach;
+	if (stopsig)
+		*stopsig = sig;
 	return ret;
 detach:
 	ptrace(PTRACE_DETACH, pid, NULL, NULL);
 	return -1;
+}
+
+int compel_wait_task(pid_t pid)
+{
+	return compel_wait_task_sig(pid, NULL);
+}
+
+int compel_stop_task_sig(pid_t pid, int *stopsig)
+{
+	if (compel_seize_task(pid))
+		return -1;
+	return compel_wait_task_sig(pid, stopsig);
+}
+
+int compel_stop_task(pid_t pid)
+{
+	return compel_stop_task_sig(pid, NULL);
 }
 
 int compel_resume_task(pid_t pid, int orig_state)

@@ -14,6 +14,11 @@ static struct timespec log_start;
 static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
 static int keep_errors;
 
+uint64_t log_start_us(void)
+{
+	return log_start.tv_sec * 1000000ULL + log_start.tv_nsec / 1000;
+}
+
 int log_init(const char *path, int level)
 {
 	log_level = level;

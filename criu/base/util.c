@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -272,4 +273,14 @@ int parent_dir(const char *path, char *buf, size_t size)
 		return -1;
 	slash[slash == buf] = '\0';
 	return 0;
+}
+
+int has_cap_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
 }

@@ -19,6 +19,7 @@
 #include "files.h"
 #include "image.h"
 #include "chunks.h"
+#include "cow.h"
 #include "fdkinds.h"
 #include "file-lock.h"
 #include "epoll.h"
@@ -32,8 +33,12 @@
 #include "shmem.h"
 #include "util.h"
 
-/* fd numbers a restore needs above a task's highest fd, in the usual case (see plan_fd_layout()). */
-#define FD_RESTORE_ROOM	64
+/*
+ * fd numbers a restore needs above a task's highest fd, in the usual case
+ * (see plan_fd_layout()): its service fds (24), the files it maps directly
+ * (COW_DIRECT_FILES), and a few slots and temporaries.
+ */
+#define FD_RESTORE_ROOM	(24 + COW_DIRECT_FILES + 40)
 /* 2^64 / the golden ratio: spreads positions before they are mixed into a key */
 #define GOLDEN_MULT	0x9e3779b97f4a7c15ULL
 
@@ -1138,6 +1143,14 @@ static int open_holder(struct rst_files *rf, const FileEntry *fe, int flags)
 	return fd != -2 ? fd : fileobj_reopen(rf, fe->id, flags);
 }
 
+/* Is the character device of @r (its number) at its path? */
+static bool device_at(const RegFileEntry *r)
+{
+	struct stat st;
+
+	return !stat(r->path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == r->rdev;
+}
+
 int open_file(struct rst_files *rf, uint32_t id, int flags)
 {
 	FileEntry *fe = find_file(rf, id);
@@ -1165,8 +1178,16 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(rf, fe, flags);
+	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
+		/* not even opened: opening another device may do something (a tty would become ours) */
+		fd = opts.evasive_devices ? evasive_open(rf, r, flags) : -2;
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	if (fd == -2) {
+		pr_err("%s is not the device it was (%u:%u) at dump time; --evasive-devices opens it by its "
+		       "number\n", r->path, major(r->rdev), minor(r->rdev));
+		return -1;
+	}
 	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
 		fd = open(r->path, (flags & ~O_NOATIME) | O_CLOEXEC);	/* not ours, and no CAP_FOWNER */
 	if (fd < 0) {
@@ -1612,6 +1633,7 @@ out:
 	/* before the transit slots go: a kind's end may need what is there (a pty's master) */
 	if (fd_rst_fini(&c))
 		ret = -1;
+	evasive_fini();
 	if (tr)
 		drop_transit(tr);
 	return ret;

@@ -62,6 +62,10 @@ int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags);
  */
 int fileobj_chdir_removed(struct rst_files *rf, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
 			  uint64_t dev, uint64_t ino);
+/* A dup of the object of file @id itself (its very open file description), or -1. */
+int fileobj_dup(struct rst_files *rf, uint32_t id);
+/* The fd to map file @id from when it is a view of a memfd (the memfd's own file), or -1: open it as usual. */
+int fileobj_map_fd(struct rst_files *rf, uint32_t id);
 /* Restore: the tree runs; the link-remap names go. */
 void fileobj_restore_done(struct rst_files *rf);
 

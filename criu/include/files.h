@@ -113,6 +113,7 @@ struct rst_files {
 	int obj_base;			/* fileobj.c: the object of file N at obj_base + obj_slot[N] */
 	int *obj_slot;			/* -1 for files that are no object (or alias of one) */
 	uint32_t nr_objs;
+	int scratch_base;		/* temporaries of a restoring task go at or above this fd */
 	struct hmap obj_aliases;	/* fileobj.c: holder id -> first view opened by another name */
 	uint32_t *obj_next;		/* fileobj.c: id -> the next such view of its holder, 0 */
 };
@@ -130,6 +131,9 @@ int files_link(struct rst_files *rf, uint32_t *parent);
 uint32_t files_root(uint32_t *parent, uint32_t id);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);
+/* --evasive-devices: character device @r opened by its number, not its path (evasive.c). */
+int evasive_open(struct rst_files *rf, const RegFileEntry *r, int flags);
+void evasive_fini(void);
 /*
  * Open file descriptions passed from a task to its descendants: file id N
  * sits at fd base + slot[N] (slot[N] is -1 for files never passed on, the

@@ -38,6 +38,7 @@ enum cr_img_type {
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_GHOST,		/* ghost-ID.img: raw, sparse, the bytes of unlinked file ID of files.img */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
+	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_MAX
 };
 
@@ -62,11 +63,19 @@ struct cr_img {
 	unsigned long nr_read;		/* entries read so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
 	uint64_t off;			/* file offset of the next entry, for messages */
-	unsigned char *rbuf;		/* read ahead: entries are small and many */
-	size_t rpos, rlen;
+	char *buf;			/* read-ahead of pb images; opt-in write buffer (img_buffer_writes) */
+	size_t buf_len, buf_pos;	/* bytes in buf, and the next to read */
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)
+
+/*
+ * Entries written to @img from now on collect in a buffer, written out when
+ * it fills and by img_flush(), which must be called (and checked) before
+ * the image is closed: for images of many small entries (pagemaps). 0 or -1.
+ */
+int img_buffer_writes(struct cr_img *img);
+int img_flush(struct cr_img *img);
 
 /*
  * Open image @type in directory @dfd. For per-task images pass the id

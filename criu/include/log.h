@@ -1,6 +1,8 @@
 #ifndef CR_LOG_H
 #define CR_LOG_H
 
+#include <stdint.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -20,6 +22,8 @@ int log_init(const char *path, int level);
 void log_fini(void);
 void log_set_level(int level);
 int log_get_level(void);
+/* CLOCK_MONOTONIC in microseconds when the log began: what "(SS.UUUUUU)" counts from. */
+uint64_t log_start_us(void);
 int log_get_fd(void);
 void log_set_fd(int fd);
 /* From now on keep the first error printed (in this process), for log_first_error(). */

@@ -20,6 +20,8 @@ int write_all(int fd, const void *buf, size_t len);
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */
 int check_privileges(void);
+/* Does criu have CAP_SYS_RESOURCE (to raise a hard rlimit)? 1 or 0. */
+int has_cap_sys_resource(void);
 /* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. The task's pidfd is kept for the next call. */
 int task_fd(pid_t pid, int fd);
 /*

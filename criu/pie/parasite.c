@@ -25,7 +25,7 @@ static int dump_misc(struct parasite_misc *m)
 
 	for (i = 0; i < NR_SIGNALS; i++) {
 		m->sa[i].handler = m->sa[i].flags = m->sa[i].restorer = m->sa[i].mask = 0;
-		if (i + 1 == 9 || i + 1 == 19)	/* SIGKILL, SIGSTOP */
+		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 			continue;
 		ret = sys_rt_sigaction(i + 1, 0, &m->sa[i], 8);
 		if (ret < 0) {
@@ -46,7 +46,7 @@ static int dump_misc(struct parasite_misc *m)
 		}
 	}
 	m->brk = sys_brk(0);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NR_ITIMERS; i++) {
 		ret = __S(__NR_getitimer, i, &m->itimer[i], 0, 0, 0, 0);
 		if (ret < 0) {
 			m->err_where = 4;
@@ -57,6 +57,8 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
+	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
 	for (i = 0; i < m->nr_timers && i < MAX_POSIX_TIMERS; i++) {
 		ret = __S(__NR_timer_gettime, m->timers[i].id, &m->timers[i].spec, 0, 0, 0, 0);
 		if (ret < 0) {

@@ -32,84 +32,196 @@ pid_t cr_restored_pid;
 
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (tr->t[i].pid == pid)
-			return &tr->t[i];
-	return NULL;
+	int32_t i = pidmap_get(&tr->pids, pid);
+
+	return i < 0 ? NULL : &tr->t[i];
 }
 
 /*
  * Run the restore until every thread of every process sits on the
  * restorer's final trap and every zombie has exited. The whole tree is
  * traced from birth (PTRACE_O_TRACEFORK/CLONE).
+ *
+ * waitpid(-1) costs as much as there are tracees (the kernel walks them
+ * all), waitpid(tid) is a lookup: a process creating its threads is
+ * followed with waits for it and for each new thread, and once it sits
+ * on its final trap, each of its threads is waited for by tid. So a
+ * process of N threads costs N, not N^2.
  */
-static int is_final_trap(struct rst_tree *tr, uint64_t ip)
+struct trap_wait {
+	struct rst_tree *tr;
+	pid_t *trapped;
+	size_t got, want, gone, zombies;
+	struct pidmap seen;	/* tids on their final trap */
+};
+
+static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (!tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1)
-			return 1;
+	int32_t i = pidmap_get(&tr->tids, tid);
+
+	return i >= 0 && !tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1;
+}
+
+enum { EV_OTHER, EV_TRAP, EV_CLONE, EV_GONE };
+
+/* One wait status of @t: deal with it. EV_* or -1 on failure. */
+static int handle_status(struct trap_wait *w, pid_t t, int status)
+{
+	struct rst_tree *tr = w->tr;
+	struct user_regs_struct regs;
+	struct rst_ctx *rc;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		rc = task_of(tr, t);
+		if (!rc)
+			return EV_GONE;	/* a thread gone with its leader: reported with it */
+		/* a re-killed zombie may differ in the core-dump bit only */
+		if (rc->zombie && (status & ~0x80) == (rc->exit_code & ~0x80)) {
+			w->gone++;
+			return EV_GONE;
+		}
+		pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
+		       WIFEXITED(status) ? "exited with" : "was killed by signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return -1;
+	}
+	if (!WIFSTOPPED(status))
+		return EV_OTHER;
+	rc = task_of(tr, t);
+	/* a zombie dies again the way it did: by its own signal, which may be a fault's or SIGTRAP */
+	if (rc && rc->zombie && (status >> 16) == 0) {
+		ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
+		return EV_OTHER;
+	}
+	if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
+		if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
+			pr_perror("PTRACE_GETREGS of %d", t);
+			return -1;
+		}
+		if (w->got == w->want || !is_final_trap(tr, t, regs.rip) || pidmap_get(&w->seen, t) >= 0) {
+			pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
+			return -1;
+		}
+		if (pidmap_set(&w->seen, t, 1))
+			return -1;
+		w->trapped[w->got++] = t;
+		return EV_TRAP;
+	}
+	if ((status >> 16) == PTRACE_EVENT_CLONE || (status >> 16) == PTRACE_EVENT_FORK) {
+		ptrace(PTRACE_CONT, t, NULL, NULL);
+		return EV_CLONE;
+	}
+	if ((status >> 16) == PTRACE_EVENT_STOP) {
+		ptrace(PTRACE_CONT, t, NULL, NULL);
+		return EV_OTHER;
+	}
+	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
+		ptrace(PTRACE_GETREGS, t, NULL, &regs);
+		pr_err("restore: the restorer crashed in %d with signal %d at %llx\n", t, WSTOPSIG(status), regs.rip);
+		return -1;
+	}
+	/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
+	ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
+	return EV_OTHER;
+}
+
+static pid_t wait_one(pid_t pid, int *status)
+{
+	pid_t t;
+
+	do
+		t = waitpid(pid, status, __WALL);
+	while (t < 0 && errno == EINTR);
+	if (t < 0)
+		pr_perror("waiting for %d of the restored tree", pid);
+	return t;
+}
+
+/* Wait for @tid by its tid until it sits on its final trap (or is gone). 0 or -1. */
+static int wait_trap_of(struct trap_wait *w, pid_t tid)
+{
+	int status, ev;
+
+	while (pidmap_get(&w->seen, tid) < 0) {
+		if (wait_one(tid, &status) < 0)
+			return -1;
+		ev = handle_status(w, tid, status);
+		if (ev < 0)
+			return -1;
+		if (ev == EV_GONE)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Process @rc made thread @first (its clone event continued already):
+ * follow it by its pid while it makes the others, then take each
+ * thread's final trap by tid.
+ */
+static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
+{
+	unsigned long nt = first;
+	int status, ev;
+
+	for (;;) {
+		/* a new thread starts in a stop of its own */
+		if (nt && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+			return -1;
+		nt = 0;
+		if (pidmap_get(&w->seen, rc->pid) >= 0)
+			break;
+		if (wait_one(rc->pid, &status) < 0)
+			return -1;
+		if ((status >> 16) == PTRACE_EVENT_CLONE && ptrace(PTRACE_GETEVENTMSG, rc->pid, NULL, &nt)) {
+			pr_perror("PTRACE_GETEVENTMSG of %d", rc->pid);
+			return -1;
+		}
+		ev = handle_status(w, rc->pid, status);
+		if (ev < 0)
+			return -1;
+		if (ev == EV_GONE)
+			return 0;
+		if (ev != EV_CLONE)
+			nt = 0;
+	}
+	for (size_t i = 0; i < rc->pe->n_threads; i++)
+		if (rc->pe->threads[i] != rc->pid && wait_trap_of(w, rc->pe->threads[i]))
+			return -1;
 	return 0;
 }
 
 static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
 {
-	size_t got = 0, gone = 0;
-	struct user_regs_struct regs;
-	int status;
+	struct trap_wait w = { .tr = tr, .trapped = trapped, .want = want, .zombies = zombies };
+	int status, ret = -1;
 
-	while (got < want || gone < zombies) {
-		pid_t t = waitpid(-1, &status, __WALL);
-		struct rst_ctx *rc;
+	if (pidmap_init(&w.seen, want))
+		return -1;
+	while (w.got < w.want || w.gone < w.zombies) {
+		unsigned long nt = 0;
+		pid_t t = wait_one(-1, &status);
+		int32_t pi;
+		int ev;
 
-		if (t < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("waiting for the restored tree");
-			return -1;
+		if (t < 0)
+			goto out;
+		if ((status >> 16) == PTRACE_EVENT_CLONE && ptrace(PTRACE_GETEVENTMSG, t, NULL, &nt)) {
+			pr_perror("PTRACE_GETEVENTMSG of %d", t);
+			goto out;
 		}
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			rc = task_of(tr, t);
-			if (!rc)
-				continue;	/* a thread gone with its leader: reported with it */
-			/* a re-killed zombie may differ in the core-dump bit only */
-			if (rc->zombie && (status & ~0x80) == (rc->exit_code & ~0x80)) {
-				gone++;
-				continue;
-			}
-			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
-			       WIFEXITED(status) ? "exited with" : "was killed by signal",
-			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-			return -1;
-		}
-		if (!WIFSTOPPED(status))
-			continue;
-		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
-			if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
-				pr_perror("PTRACE_GETREGS of %d", t);
-				return -1;
-			}
-			if (got == want || !is_final_trap(tr, regs.rip)) {
-				pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
-				return -1;
-			}
-			trapped[got++] = t;
-			continue;
-		}
-		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE ||
-		    (status >> 16) == PTRACE_EVENT_FORK) {
-			ptrace(PTRACE_CONT, t, NULL, NULL);
-			continue;
-		}
-		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
-			ptrace(PTRACE_GETREGS, t, NULL, &regs);
-			pr_err("restore: the restorer crashed in %d with signal %d at %llx\n", t,
-			       WSTOPSIG(status), regs.rip);
-			return -1;
-		}
-		/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
-		ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
+		ev = handle_status(&w, t, status);
+		if (ev < 0)
+			goto out;
+		/* the first thread a restorer makes: follow its process from here */
+		pi = ev == EV_CLONE && nt ? pidmap_get(&tr->tids, nt) : -1;
+		if (pi >= 0 && tr->t[pi].pid == t && (pid_t)nt != t && follow_threads(&w, &tr->t[pi], nt))
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&w.seen);
+	return ret;
 }
 
 static int step_syscall(pid_t pid)
@@ -210,9 +322,19 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	}
 	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
 		return -1;
+	/* threads into their cgroups, then the limits, with every task in place */
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie &&
+		    cgroup_restore_threads(tr->t[i].pid, tr->t[i].pe->threads, tr->t[i].pe->n_threads))
+			return -1;
+	if (cgroup_restore_finish())
+		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
-	if (run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
+	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
+		return -1;
+	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
+	if (cgroup_restore_freezer())
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
@@ -227,9 +349,12 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 static int traced_by_us(pid_t pid)
 {
 	struct proc_status st;
+	char path[64];
 	int ours;
 
-	if (parse_pid_status(pid, &st))
+	/* one that is gone already is nothing to kill, and no error */
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (access(path, F_OK) || parse_pid_status(pid, &st))
 		return 0;
 	ours = st.tracer_pid == getpid();
 	free_pid_status(&st);
@@ -253,6 +378,7 @@ static int plan_cow(struct rst_tree *tr)
 		rc->cow.live = !rc->zombie && !rc->vm_child;
 		rc->cow.mm = rc->vm_child ? NULL : rc->mm;
 		rc->cow.pms = rc->pms;
+		rc->cow.vma_pages = rc->vm_child ? NULL : rc->vma_pages;
 		rc->cow.nr_pms = rc->nr_pms;
 		tr->cow.t[i] = &rc->cow;
 	}
@@ -268,6 +394,7 @@ int cr_restore_tasks(void)
 	size_t want = 0, zombies = 0;
 	pid_t *trapped = NULL, pid;
 	struct restore_stats st = { 0 };
+	struct span_set taken = { 0 };
 	uint64_t pages = 0;
 	int ret = 1, status;
 
@@ -289,11 +416,14 @@ int cr_restore_tasks(void)
 			goto out;
 		tr.inv = probe.inv;
 	}
-	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
+	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || find_orphaned_groups(&tr) ||
+	    plan_cow(&tr) || zombie_cores_prepare(&tr))
 		goto out;
-	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
 	root = &tr.t[0];
+	if (self_layout(&taken, &tr.self_vdso))
+		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
 			zombies++;
@@ -303,7 +433,7 @@ int cr_restore_tasks(void)
 		pages += tr.t[i].nr_pages;
 		st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
-		if (plan_bootstrap(&tr.t[i]))
+		if (plan_bootstrap(&tr.t[i], &taken, &tr.self_vdso))
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
@@ -358,9 +488,13 @@ int cr_restore_tasks(void)
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
+	cgroup_restore_fini(true);
+	tty_orphan_fini();
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
+	zombie_cores_done(&tr);
+	free(taken.s);
 	free(trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
@@ -381,6 +515,10 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	cgroup_restore_fini(ret == 0);
+	tty_orphan_fini();
+	free(taken.s);
+	zombie_cores_done(&tr);
 	free(trapped);
 	free_tree(&tr);
 	return ret;

@@ -52,12 +52,23 @@ void compel_set_log(compel_log_fn fn);
 
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
-	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP) */
+	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) */
 	COMPEL_TASK_ZOMBIE	= 3,
 };
 
 /* PTRACE_SEIZE + PTRACE_INTERRUPT; returns an enum compel_task_state or -1. */
 int compel_stop_task(pid_t pid);
+/*
+ * The same in two steps, for tasks that can't reach their stop yet (a
+ * frozen cgroup: the interrupt takes effect once it is thawed). Seize:
+ * 0 or -1 (left alone). Wait: an enum compel_task_state, or -1 (detached).
+ */
+int compel_seize_task(pid_t pid);
+int compel_wait_task(pid_t pid);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_wait_task_sig(pid_t pid, int *stopsig);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_stop_task_sig(pid_t pid, int *stopsig);
 /* Detach; a task that was in a group stop is left stopped. 0 or -1. */
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */
