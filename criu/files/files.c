@@ -785,10 +785,15 @@ int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_DUMP, pid);
 	int ret = 0;
 
-	if (!img)
+	/* an entry of a few bytes per fd: through a buffer, not a write each */
+	if (!img || img_buffer_writes(img)) {
+		close_image(img);
 		return -1;
+	}
 	for (size_t i = 0; i < fl->nr && !ret; i++)
 		ret = pb_write_one(img, &fl->fds[i]);
+	if (img_flush(img))
+		ret = -1;
 	close_image(img);
 	return ret;
 }
@@ -820,8 +825,10 @@ int dump_files(int dfd, struct file_table *ft)
 	if (fileobj_dump_ghosts(dfd, ft))
 		return -1;
 	img = open_image_at(dfd, CR_FD_FILES, O_DUMP);
-	if (!img)
+	if (!img || img_buffer_writes(img)) {
+		close_image(img);
 		return -1;
+	}
 	for (size_t i = 0; i < ft->nr && !ret; i++) {
 		/* the table may have moved since: point at the embedded records again */
 		if (ft->d[i].fe.type == FILE_TYPE__FT_REG || ft->d[i].fe.type == FILE_TYPE__FT_TTY_SHELL)
@@ -832,6 +839,8 @@ int dump_files(int dfd, struct file_table *ft)
 			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
+	if (img_flush(img))
+		ret = -1;
 	close_image(img);
 	return ret;
 }
