@@ -25,6 +25,17 @@
 #define XSAVE_SW_XFEATURES	464	/* XCR0 copy in the software-reserved bytes */
 
 static compel_log_fn log_fn;
+static int (*interrupt_fn)(void);
+
+void compel_set_interrupt(int (*fn)(void))
+{
+	interrupt_fn = fn;
+}
+
+int compel_interrupted(void)
+{
+	return interrupt_fn && interrupt_fn();
+}
 
 void compel_set_log(compel_log_fn fn)
 {
@@ -128,6 +139,10 @@ static int wait_stop(pid_t pid, int *status)
 			report_no_stop(pid);
 			return -1;
 		}
+		if (compel_interrupted()) {
+			cpr_err("interrupted while seizing task %d\n", pid);
+			return -1;
+		}
 		/* the trap is usually a reschedule away: yield before sleeping */
 		if (spins++ < 64) {
 			sched_yield();
@@ -208,8 +223,8 @@ int compel_seize_task(pid_t pid)
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
 	 * without and let a filtered task fail later, loudly).
 	 */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP) &&
-	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, NULL))) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
+	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)

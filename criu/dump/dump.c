@@ -25,6 +25,34 @@
 #include "dump.h"
 
 
+/*
+ * The init of a pid namespace (pid 1 in its innermost namespace): killing
+ * it at the end of the dump kills the whole namespace (criu too, if it is
+ * in there), and restore can't make a pid 1. Refused until pid namespaces
+ * are supported; lifting this is dropping the call in check_supported().
+ */
+static int check_pidns_init(struct dump_ctx *dc)
+{
+	char *buf = read_proc_file(dc->pid, "status", NULL), *line, *last;
+
+	if (!buf)
+		return -1;
+	line = strstr(buf, "\nNSpid:");
+	if (line) {
+		line[strcspn(line + 1, "\n") + 1] = '\0';
+		last = strrchr(line, '\t');
+		if (last && atoi(last + 1) == 1) {
+			pr_err("can't dump task %d: it is the init of a pid namespace (pid 1 there); killing it would "
+			       "end every process of the namespace, and pid namespaces are not supported yet\n",
+			       dc->pid);
+			free(buf);
+			return -1;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
 static int check_task(struct dump_ctx *dc)
 {
 	char path[64];
@@ -47,16 +75,17 @@ static int check_task(struct dump_ctx *dc)
 		pr_err("%d is a thread of %d; dump the process instead\n", dc->pid, dc->status.tgid);
 		return -1;
 	}
-	return 0;
+	return check_pidns_init(dc);
 }
 
 /*
  * A task in namespaces other than ours would come back in ours: refuse it.
- * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()).
+ * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()), the mount
+ * namespace criu/mount/'s (mntns_dump_prepare()).
  */
 static int check_namespaces(struct dump_ctx *dc)
 {
-	static const char *const ns[] = { "mnt", "net", "pid", "uts", "user", "cgroup", "time" };
+	static const char *const ns[] = { "net", "pid", "uts", "user", "cgroup", "time" };
 	char a[64], b[64];
 	struct stat sa, sb;
 
@@ -95,7 +124,7 @@ static int check_owner(struct dump_ctx *dc)
 /* What this milestone can't do yet is refused by name. */
 static int check_supported(struct dump_ctx *dc)
 {
-	if (check_owner(dc) || check_namespaces(dc))
+	if (check_owner(dc) || check_namespaces(dc) || check_pidns_init(dc))
 		return -1;
 	char *children;
 
@@ -1241,6 +1270,19 @@ static int check_ipc(struct dump_tree *t)
 	return ret;
 }
 
+/* The mount namespace: criu's own, or one of the tree's whose mounts are saved (criu/mount/). */
+static int check_mntns(struct dump_tree *t)
+{
+	int nr, ret;
+	pid_t *pids = live_pids(t, &nr);
+
+	if (!pids)
+		return -1;
+	ret = mntns_dump_prepare(pids, nr);
+	free(pids);
+	return ret;
+}
+
 /* Who adds each epoll target at restore (epoll.c). */
 static int check_epolls(struct dump_tree *t)
 {
@@ -1301,7 +1343,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(&t->files, t->dfd) || ipc_sysv_dump(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(&t->files, t->dfd) || ipc_sysv_dump(t->dfd) ||
+	    mntns_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
 	    cgroup_dump_write(t->dfd))
@@ -1367,7 +1410,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 
 	t_start = now_us();
-	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
+	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
 		goto out_resume;
 	t_frozen = now_us();
 	locked = 1;
@@ -1375,13 +1418,13 @@ int cr_dump_tasks(pid_t pid)
 		goto out_resume;
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
-	if (check_ipc(&t))
+	if (check_ipc(&t) || check_mntns(&t))
 		goto out_resume;
 
 	if (mark_vm_children(&t))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++)
-		if (!t.p[i].zombie && collect_process(&t.p[i]))
+		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
@@ -1396,9 +1439,9 @@ int cr_dump_tasks(pid_t pid)
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
 	for (int i = 0; i < t.nr; i++)
-		if (!t.p[i].zombie && run_parasite(&t.p[i]))
+		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
-	if (write_tree_images(&t, pid))
+	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
@@ -1423,6 +1466,9 @@ out_resume:
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
+	} else if (interrupted()) {
+		pr_err("dump of %d interrupted by signal %d; rolled back, the tree was left running\n", pid,
+		       interrupted());
 	} else {
 		pr_err("dump of %d failed; the tree was left running\n", pid);
 	}
@@ -1434,6 +1480,7 @@ out_close:
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
+	mntns_dump_fini();
 	cgroup_dump_fini();
 	netns_free_all();
 	close(t.dfd);

@@ -23,6 +23,7 @@
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "mntns.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
@@ -86,8 +87,9 @@ static int64_t data_bytes(int fd, uint64_t size)
 static int link_remap(struct file_table *ft, const char *proc, const char *path, const struct stat *st,
 		      RegFileEntry *r)
 {
-	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
+	char dir[PATH_MAX], name[PATH_MAX + 64], at[PATH_MAX + 128], atd[PATH_MAX + 64], **n;
 	struct file_times dt;
+	const char *here, *dhere;
 	struct stat o;
 	char *slash;
 
@@ -100,20 +102,23 @@ static int link_remap(struct file_table *ft, const char *proc, const char *path,
 	*slash = '\0';
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
-	times_save(dir, &dt);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
+	/* the name as the tree sees it goes into the image; we reach it through its namespace */
+	here = mntns_path(name, at, sizeof(at));
+	dhere = mntns_path(dir, atd, sizeof(atd));
+	times_save(dhere, &dt);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		/* the name is ours: the directory looks untouched */
-		times_put_back(dir, &dt);
+		times_put_back(dhere, &dt);
 		n = realloc(ft->remaps, (ft->nr_remaps + 1) * sizeof(*n));
-		if (!n || !(n[ft->nr_remaps] = strdup(name))) {
-			unlink(name);
+		if (!n || !(n[ft->nr_remaps] = strdup(here))) {
+			unlink(here);
 			ft->remaps = n ? n : ft->remaps;
 			errno = ENOMEM;
 			return -1;
 		}
 		ft->remaps = n;
 		ft->nr_remaps++;
-	} else if (errno != EEXIST || stat(name, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
+	} else if (errno != EEXIST || stat(here, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
 		return -1;
 	}
 	/* an earlier dump's link to the same file (--leave-running) serves as well */
@@ -474,9 +479,10 @@ static int set_owner_mode(int fd, const RegFileEntry *r)
 {
 	char proc[64];
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	/* criu's /proc: the tree's mount namespace may have none */
+	snprintf(proc, sizeof(proc), "self/fd/%d", fd);
 	if ((r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
-	    chmod(proc, r->mode & 07777)) {
+	    fchmodat(proc_dir(), proc, r->mode & 07777, 0)) {
 		pr_perror("can't give %s its owner and mode", r->path);
 		return -1;
 	}
@@ -537,8 +543,8 @@ static void set_object_times(int fd, const RegFileEntry *r)
 		ts[1].tv_sec = r->mtime_sec;
 		ts[1].tv_nsec = r->has_mtime_nsec ? r->mtime_nsec : 0;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if ((r->has_atime_sec || r->has_mtime_sec) && utimensat(AT_FDCWD, proc, ts, 0))
+	snprintf(proc, sizeof(proc), "self/fd/%d", fd);
+	if ((r->has_atime_sec || r->has_mtime_sec) && utimensat(proc_dir(), proc, ts, 0))
 		pr_warn("can't give %s its times back: %s\n", r->path, strerror(errno));
 }
 
@@ -786,8 +792,11 @@ void fileobj_restore_done(struct rst_files *rf)
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 
+		char at[PATH_MAX + 64];
+
+		/* a path of the tree's mount namespace, which may not be ours */
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink_keeping_times(fe->reg->link_remap) && errno != ENOENT)
+		    unlink_keeping_times(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }
@@ -952,15 +961,13 @@ int fileobj_map_fd(struct rst_files *rf, uint32_t id)
 
 int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)
 {
-	char path[64];
 	int fd;
 
 	if (obj_fd(rf, id) < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", obj_fd(rf, id));
-	fd = open(path, flags | O_CLOEXEC);
+	fd = proc_open(flags, "self/fd/%d", obj_fd(rf, id));
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;

@@ -26,6 +26,7 @@
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
+#include "mntns.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "sk-unix.h"
@@ -569,6 +570,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 			snprintf(what, sizeof(what), "fd %d", fd);
 			if (fileobj_dump_unlinked(ft, pid, what, path, link, &st, d))
 				return -1;
+		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
+			return -1;
 		}
 		d->reg.path = strdup(link);
 	} else {
@@ -882,6 +885,11 @@ int dump_fs(int dfd, pid_t pid)
 		pr_perror("can't read the root of %d", pid);
 		return -1;
 	}
+	if (mntns_check_reach(pid, "root", path, root))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (!fe.has_cwd_deleted_mode && mntns_check_reach(pid, "cwd", path, cwd))
+		return -1;
 	fe.cwd = cwd;
 	fe.root = root;
 	img = open_image_at(dfd, CR_FD_FS, O_DUMP, pid);
@@ -1115,7 +1123,10 @@ out:
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
-	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+	/* a file of a tmpfs made again is a new inode: its size and mtime are what can tell */
+	bool remade = r->has_dev && mntns_dev_remade(r->dev);
+
+	if ((r->has_ino && !remade && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
@@ -1187,6 +1198,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(rf, fe, flags);
+	else if (r->has_mnt_id)
+		fd = mntns_open_hidden(r, flags);
 	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
 		/* not even opened: opening another device may do something (a tty would become ours) */
 		fd = opts.evasive_devices ? evasive_open(rf, r, flags) : -2;

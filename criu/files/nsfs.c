@@ -117,7 +117,8 @@ static int open_nsfs(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/self/ns/%s", e->type);
-	fd = open(path, (e->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	/* criu's /proc: the tree's mount namespace may have none */
+	fd = proc_open(e->flags & ~(O_CREAT | O_EXCL | O_TRUNC), "self/ns/%s", e->type);
 	if (fd < 0)
 		pr_perror("can't open %s (it was %s:[%lu])", path, e->type, (unsigned long)e->ino);
 	return fd;

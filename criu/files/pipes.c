@@ -287,7 +287,6 @@ int open_pipe_end(struct fd_rst *c, FileEntry *fe)
 {
 	PipeEntry *pe = fe->pipe;
 	uint64_t *made;
-	char path[64];
 	int fd, any;
 
 	if (!pe) {
@@ -303,8 +302,7 @@ int open_pipe_end(struct fd_rst *c, FileEntry *fe)
 		pr_err("pipe:[%lu] was made here, but none of its ends is left to open again\n", (unsigned long)pe->ino);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", any);
-	fd = open(path, (is_read_end(fe) ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+	fd = proc_open(is_read_end(fe) ? O_RDONLY : O_WRONLY, "self/fd/%d", any);
 	if (fd < 0) {
 		pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
 		return -1;

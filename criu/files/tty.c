@@ -31,6 +31,7 @@
 #include "cr_options.h"
 #include "fdkinds.h"
 #include "log.h"
+#include "mntns.h"
 #include "pipes.h"
 #include "rpc.h"
 #include "tty-queue.h"
@@ -100,6 +101,7 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st)
 /* What the dump learnt about pty N from all its fds. */
 struct dump_pty {
 	uint32_t index;
+	dev_t devpts;		/* the devpts instance (its st_dev), 0 while unknown */
 	TtyEntry *master;
 	int nr_slaves;		/* slave and /dev/tty descriptions */
 };
@@ -178,7 +180,7 @@ static char *slave_path(const char *master, uint32_t index)
 	return strdup(buf);
 }
 
-static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
+static int fill_info(pid_t pid, int fd, int m, TtyEntry *te, dev_t *inst)
 {
 	struct pollfd pfd = { .fd = m, .events = POLLIN | POLLPRI };
 	TtyInfo *ti = calloc(1, sizeof(*ti));
@@ -187,6 +189,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	int pkt = 0, lck = 0, excl = 0, ldisc = 0;
 	pid_t sid = 0, pgrp = 0;
 	struct stat st;
+	char at[PATH_MAX + 64];
 
 	if (!ti)
 		return -1;
@@ -240,11 +243,13 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	ti->slave_path = slave_path(te->path, te->index);
 	if (!ti->slave_path)
 		return -1;
-	if (stat(ti->slave_path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != pts_dev(te->index)) {
+	if (stat(mntns_path(ti->slave_path, at, sizeof(at)), &st) || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != pts_dev(te->index)) {
 		pr_err("can't dump task %d: the slave of pts %u (fd %d) is not at %s\n", pid, te->index, fd,
 		       ti->slave_path);
 		return -1;
 	}
+	*inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
 	ti->mode = st.st_mode & 07777;
@@ -259,6 +264,7 @@ static int dump_tty(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	TtyEntry *te = calloc(1, sizeof(*te));
 	struct dump_pty *dp;
 	struct stat st;
+	dev_t minst = 0;
 	int dup = -1;
 
 	if (!te)
@@ -283,7 +289,7 @@ static int dump_tty(struct file_table *ft, pid_t pid, int fd, const char *info, 
 			goto fail;
 		}
 		te->index = n;
-		if (fill_info(pid, fd, dup, te))
+		if (fill_info(pid, fd, dup, te, &minst))
 			goto fail;
 	} else {
 		dev_t dev = st.st_rdev;
@@ -299,6 +305,20 @@ static int dump_tty(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	dp = dump_pty(ft, te->index);
 	if (!dp)
 		goto fail;
+	/*
+	 * ptys are known by their index: two devpts instances (a container's
+	 * and the host's) can each have pts N. The instance is the slave's
+	 * st_dev (the master's: of the slave at its path, fill_info()).
+	 */
+	dev_t inst = te->type == TTY_TYPE__TTY_SLAVE ? st.st_dev : te->type == TTY_TYPE__TTY_MASTER ? minst : 0;
+
+	if (inst && dp->devpts && inst != dp->devpts) {
+		pr_err("can't dump task %d: fd %d (%s) is pts %u of another devpts instance than another pts %u of "
+		       "the tree; not supported\n", pid, fd, link, te->index, te->index);
+		goto fail;
+	}
+	if (inst)
+		dp->devpts = inst;
 	if (te->type == TTY_TYPE__TTY_MASTER)
 		dp->master = te;
 	else
@@ -566,7 +586,19 @@ static int save_queues(struct file_desc *d)
 		ti->mtime_sec = times.ts[1].tv_sec;
 		ti->mtime_nsec = times.ts[1].tv_nsec;
 	}
-	/* the image takes the buffers over */
+	/* the image takes the buffers over; an empty one's is not the image's to free (free_tty() looks at has_*) */
+	if (!q.in.len) {
+		free(q.in.data);
+		q.in.data = NULL;
+	}
+	if (!q.out.len) {
+		free(q.out.data);
+		q.out.data = NULL;
+	}
+	if (!q.partial.len) {
+		free(q.partial.data);
+		q.partial.data = NULL;
+	}
 	ti->has_in_queue = !!q.in.len;
 	ti->in_queue.data = q.in.data;
 	ti->in_queue.len = q.in.len;
@@ -805,7 +837,13 @@ static int make_pty(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	c->ptys = n;
-	m = open_ptmx_at(fe->tty);
+	/* a bind of /dev/pts/N (say, runc's /dev/console) needed the pty made with the mounts */
+	m = fe->tty->info ? mntns_take_pty(fe->tty->info->slave_path, fe->tty->index) : -1;
+	if (m >= 0 && (fe->tty->flags & O_ACCMODE) != O_RDWR)
+		pr_warn("pts %u: its master was opened with flags %o, made again read-write for a bind of it\n",
+			fe->tty->index, fe->tty->flags);
+	if (m < 0)
+		m = open_ptmx_at(fe->tty);
 	if (m < 0)
 		return -1;
 	if (setup_pty(m, fe->tty)) {
@@ -880,8 +918,23 @@ static int open_tty(struct fd_rst *c, FileEntry *fe)
 	m = find_master(c->rf, te->index);
 	if (!m || fd_rst_get(c, m->id) < 0)
 		return -1;
-	/* by path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's flags and no O_LARGEFILE */
-	fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * By path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's
+	 * flags and no O_LARGEFILE. By its own path when that is another name
+	 * of the pty (a bind of it, such as runc's /dev/console).
+	 */
+	fd = -1;
+	if (te->path && strcmp(te->path, m->tty->info->slave_path)) {
+		struct stat st;
+
+		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || st.st_rdev != pts_dev(te->index))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0)
+		fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || (m->tty->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)

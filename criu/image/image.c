@@ -285,6 +285,8 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 		pr_perror("Can't open image %s", img->path);
 		goto err;
 	}
+	if (flags == O_RDONLY && image_trust_required && image_trusted(img->fd, img->path))
+		goto err;
 	if (img_is_raw(type))
 		return img;
 
@@ -315,6 +317,8 @@ static int raw_type_by_name(const char *path)
 		size_t plen = conv ? (size_t)(conv - fmt) : 0;
 		char *end;
 
+		if (!img_descs[t].magic && fmt && !conv && !strcmp(base, fmt))
+			return t;	/* one raw file per dump */
 		if (img_descs[t].magic || !conv || strncmp(base, fmt, plen))
 			continue;
 		if (base[plen] < '0' || base[plen] > '9')

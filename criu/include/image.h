@@ -37,6 +37,9 @@ enum cr_img_type {
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_GHOST,		/* ghost-ID.img: raw, sparse, the bytes of unlinked file ID of files.img */
+	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
+	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
+	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_MAX
@@ -105,5 +108,13 @@ const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img);
 /* Print every entry of the image at @path as JSON to @out. Returns 0 or -1. */
 #include <stdio.h>
 int show_image(const char *path, FILE *out);
+
+/*
+ * trust.c: restore reads only images no one but root and the caller can
+ * have written (Documentation/security.md). 0, or -1 with the reason.
+ */
+extern int image_trust_required;	/* set by restore: open_image_at() checks every image it reads */
+int image_trusted(int fd, const char *path);
+int images_dir_trusted(const char *dir);
 
 #endif

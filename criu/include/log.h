@@ -30,6 +30,19 @@ void log_set_fd(int fd);
 void log_keep_errors(void);
 const char *log_first_error(void);
 
+/*
+ * A restoring child's stderr is the task's (or closed): its errors go to
+ * its log and into a buffer shared with criu, which shows them on its own
+ * stderr. log_share_errors() (in criu, before forking) makes the buffer,
+ * log_forward_errors() (in the child) sends the errors there,
+ * log_forwarded_errors() (in criu) returns what came, "" if nothing.
+ */
+int log_share_errors(void);
+void log_forward_errors(void);
+const char *log_forwarded_errors(void);
+/* Is the log a file (-o), so that errors must be shown on stderr as well? */
+int log_to_file(void);
+
 void print_on_level(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_msg(fmt, ...)	print_on_level(LOG_MSG, fmt, ##__VA_ARGS__)

@@ -25,6 +25,7 @@
 
 #include "cow.h"
 #include "pidmap.h"
+#include "image.h"
 #include "crtools.h"
 #include "log.h"
 #include "pagerange.h"
@@ -682,6 +683,10 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 	if (!any)
 		return 0;
 	fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && image_trusted(fd, pages_name)) {
+		close(fd);
+		return -1;
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", pages_name);
 		return -1;

@@ -23,6 +23,7 @@
 #include "fileobj.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "mem.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -85,7 +86,11 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->file_id = memo->id;
 		return 0;
 	}
-	if (stat(p->name, &pst) || pst.st_ino != p->ino || pst.st_dev != makedev(p->dev_maj, p->dev_min))
+	char at[PATH_MAX + 64];
+
+	/* the path as the task sees it: in its mount namespace */
+	if (stat(mntns_path(p->name, at, sizeof(at)), &pst) || pst.st_ino != p->ino ||
+	    pst.st_dev != makedev(p->dev_maj, p->dev_min))
 		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
 	if (!S_ISREG(pst.st_mode) && !S_ISCHR(pst.st_mode))
 		return refuse_vma(pid, p, "not a regular file");
@@ -587,7 +592,7 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 
 static int xfer_setup(struct page_xfer *x)
 {
-	int wr[NR_PIPES];
+	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
 	long sz = kdat.pipe_max_size;
 
 	for (int i = 0; i < NR_PIPES; i++) {
@@ -602,6 +607,7 @@ static int xfer_setup(struct page_xfer *x)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 		wr[i] = x->pipes[i][1];
+		wr[NR_PIPES + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -609,7 +615,7 @@ static int xfer_setup(struct page_xfer *x)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -626,7 +632,18 @@ static void xfer_close(struct page_xfer *x)
 }
 
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+			  int *done);
+
 static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+		      int *done)
+{
+	if (check_interrupted())
+		return -1;
+	return xfer_round_one(x, pl, cur, skip_zero, done);
+}
+
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 		      int *done)
 {
 	struct parasite_pages *p = x->args;

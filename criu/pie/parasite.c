@@ -15,7 +15,7 @@
 #define SPLICE_F_NONBLOCK	0x02
 #endif
 
-static int pipes[PARASITE_MAX_PIPES];
+static int pipes[2 * PARASITE_MAX_PIPES];	/* write ends, then read ends */
 static int nr_pipes;
 
 static int dump_misc(struct parasite_misc *m)
@@ -80,16 +80,26 @@ static int dump_misc(struct parasite_misc *m)
 	return 0;
 }
 
+static void close_pipes(void)
+{
+	for (int i = 0; i < 2 * nr_pipes; i++)
+		sys_close(pipes[i]);
+	nr_pipes = 0;
+}
+
+/*
+ * The write ends we vmsplice into, then their read ends: holding those
+ * too, a pipe never loses its readers, so a dumper that dies under us
+ * can't get the task a SIGPIPE (blocked now, it would hit the task later).
+ */
 static int take_pipes(int nr)
 {
-	int i, ret;
+	int ret;
 
 	if (nr <= 0 || nr > PARASITE_MAX_PIPES)
 		return -EINVAL;
-	for (i = 0; i < nr_pipes; i++)
-		sys_close(pipes[i]);
-	nr_pipes = 0;
-	ret = compel_blob_recv_fds(pipes, nr);
+	close_pipes();
+	ret = compel_blob_recv_fds(pipes, 2 * nr);
 	if (ret)
 		return ret;
 	nr_pipes = nr;
@@ -222,17 +232,19 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return take_pipes(args->nr_pipes);
 	case PARASITE_CMD_DUMP_PAGES:
 		return dump_pages(&args->pages);
+	case COMPEL_CMD_FINI:
+		close_pipes();
+		return 0;
 	}
 	return -ENOSYS;
 }
 
+/* Returns only when the dumper is gone: the task is then put back by compel. */
 long blob_main(void *args)
 {
 	long ret = compel_daemon(args, handle_cmd);
-	int i;
 
-	for (i = 0; i < nr_pipes; i++)
-		sys_close(pipes[i]);
-	nr_pipes = 0;
+	if (!((struct compel_args *)args)->no_close)
+		close_pipes();
 	return ret;
 }

@@ -221,8 +221,10 @@ int premap_open(void *priv, const VmaEntry *v)
 		return fd;
 	}
 	fd = fileobj_map_fd(rc->files, v->file_id);
+	/* mmap() would touch the file's access time: the restore is no access of the task's */
 	if (fd < 0)
-		fd = open_file(rc->files, v->file_id, find_file(rc->files, v->file_id)->reg->flags & O_ACCMODE);
+		fd = open_file(rc->files, v->file_id,
+			       (find_file(rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
 	return fd;
 }
 

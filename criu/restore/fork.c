@@ -83,7 +83,7 @@ static int write_self_int(const char *name, long val, const char *what)
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/self/%s", name);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = proc_open(O_RDWR, "self/%s", name);
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
 		pr_perror("can't read %s", path);
 		if (fd >= 0)
@@ -315,6 +315,9 @@ int restore_task(struct rst_ctx *rc)
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
+	reaper_forget();
+	log_forward_errors();	/* our stderr is the task's, or closed */
 	tty = task_fd_space(rc, &cf);
 	if (tty < -1)
 		return -1;
@@ -358,8 +361,13 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
-		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		pages_fd = openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC);
+		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
+			close(pages_fd);
+			return -1;
+		}
+		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
+		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;

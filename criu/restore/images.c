@@ -358,6 +358,7 @@ void free_tree(struct rst_tree *tr)
 	free_files(&tr->files);
 	free(tr->transit_slot);
 	ipc_sysv_free();
+	mntns_restore_fini();
 	if (tr->dfd >= 0)
 		close(tr->dfd);
 }
@@ -685,8 +686,8 @@ static int plan_transit(struct rst_tree *tr)
 /*
  * The fd layout of every restoring process: the task's fds, then the
  * service fds, the transit slots, mapped files, shared memory, file
- * objects, the slots of processes sharing an fd table, and the
- * temporaries at the top. Only the last four grow with what the tree
+ * objects, the slots of processes sharing an fd table, the mounts files
+ * are opened through, and the temporaries at the top. Only the last four grow with what the tree
  * has, and none with the number of a task's own fds.
  */
 static int plan_fd_layout(struct rst_tree *tr, int max_fd)
@@ -702,7 +703,11 @@ static int plan_fd_layout(struct rst_tree *tr, int max_fd)
 	tr->own_span = COW_DIRECT_FILES + 2;
 	for (int i = 0; i < tr->nr; i++)
 		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
-	tr->scratch_base = tr->own_base + tr->own_span * nr_own;
+	/* fds of mounts files are opened through (criu/mount/), and room above them for the root's moves */
+	tr->mnt_base = tr->own_base + tr->own_span * nr_own;
+	if (mntns_plan_fds(&tr->files, tr->mnt_base) < 0)
+		return -1;
+	tr->scratch_base = tr->mnt_base + 2 * mntns_nr_fds() + 1;
 	tr->files.scratch_base = tr->scratch_base;
 	pr_info("fd layout: task fds below %d, transit %u, objects %u, temporaries from %d\n", tr->svc_base,
 		tr->nr_transit, tr->files.nr_objs, tr->scratch_base);
@@ -714,7 +719,8 @@ int read_tree_images(struct rst_tree *tr)
 	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
-	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || fileobj_plan(&tr->files))
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || mntns_read(tr->dfd) ||
+	    fileobj_plan(&tr->files))
 		return -1;
 	tr->nr_ids = tr->files.nr_ids;
 	/* every pid and tid of the tree: their /proc files and pidfds open late, helpers avoid them */

@@ -80,9 +80,10 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 			w->gone++;
 			return EV_GONE;
 		}
-		pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
+		pr_err("restore of %d failed: the restoring process %s %d%s\n", t,
 		       WIFEXITED(status) ? "exited with" : "was killed by signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		       *log_forwarded_errors() ? "" : " (see the log)");
 		return -1;
 	}
 	if (!WIFSTOPPED(status))
@@ -129,9 +130,11 @@ static pid_t wait_one(pid_t pid, int *status)
 {
 	pid_t t;
 
-	do
+	do {
 		t = waitpid(pid, status, __WALL);
-	while (t < 0 && errno == EINTR);
+		if (t < 0 && errno == EINTR && check_interrupted())
+			return -1;
+	} while (t < 0 && errno == EINTR);
 	if (t < 0)
 		pr_perror("waiting for %d of the restored tree", pid);
 	return t;
@@ -336,6 +339,21 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
+	if (check_interrupted())
+		return -1;
+	/*
+	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
+	 * and the reaper for what is let go already); after it, the kernel
+	 * lets the rest go whole. So EXITKILL goes first, then the word to the
+	 * reaper, then the tasks.
+	 */
+	for (size_t i = 0; i < nr; i++)
+		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
+			pr_perror("PTRACE_SETOPTIONS of %d", tids[i]);
+			return -1;
+		}
+	if (reaper_commit())
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
@@ -345,20 +363,32 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	return 0;
 }
 
-/* Only what we made and trace is ours to kill: a pid may be anyone's. */
+/*
+ * Only what we made and trace is ours to kill: a pid may be anyone's. A
+ * pid that is gone (most of them, after a failure) is no error.
+ */
+static int status_field_is(pid_t pid, const char *key, int want)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, key);
+	return p && atoi(p + strlen(key)) == want;
+}
+
 static int traced_by_us(pid_t pid)
 {
-	struct proc_status st;
-	char path[64];
-	int ours;
-
-	/* one that is gone already is nothing to kill, and no error */
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	if (access(path, F_OK) || parse_pid_status(pid, &st))
-		return 0;
-	ours = st.tracer_pid == getpid();
-	free_pid_status(&st);
-	return ours;
+	return status_field_is(pid, "\nTracerPid:", getpid());
 }
 
 /* Which private areas are built before forking, so that children share their pages (cow.c). */
@@ -409,17 +439,26 @@ int cr_restore_tasks(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
+	/* the images decide what the tasks get: only root's or the caller's are believed */
+	image_trust_required = 1;
+	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr.dfd, opts.imgs_dir))
+		goto out;
 	{
 		struct rst_ctx probe = { .dfd = tr.dfd };
 
-		if (read_inventory(&probe))
+		int bad = read_inventory(&probe);
+
+		tr.inv = probe.inv;	/* freed with the tree, also when it was refused */
+		if (bad)
 			goto out;
-		tr.inv = probe.inv;
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || find_orphaned_groups(&tr) ||
 	    plan_cow(&tr) || zombie_cores_prepare(&tr))
 		goto out;
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
+		goto out;
+	/* ours, before the root moves into the tree's mount namespace */
+	if (proc_dir() < 0)
 		goto out;
 	root = &tr.t[0];
 	if (self_layout(&taken, &tr.self_vdso))
@@ -438,6 +477,8 @@ int cr_restore_tasks(void)
 	}
 	if (cow_reserve(&tr.cow))
 		goto out;
+	if (reaper_start(&tr) || log_share_errors())
+		goto out;
 	/* before any socket exists: nothing may reach the connections until they are whole */
 	if (net_restore_lock(tr.dfd))
 		goto out;
@@ -447,8 +488,8 @@ int cr_restore_tasks(void)
 		goto out;
 	}
 
-	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags(),
-			     opts.restore_sibling ? 0 : SIGCHLD);
+	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags() |
+				 mntns_clone_flags(), opts.restore_sibling ? 0 : SIGCHLD);
 	if (pid < 0)
 		goto out;
 	if (pid == 0) {
@@ -471,8 +512,9 @@ int cr_restore_tasks(void)
 	if (write(tr.sync_pipe[1], "g", 1) != 1)
 		goto kill;
 	close(tr.sync_pipe[1]);
+	tr.sync_pipe[1] = -1;
 
-	if (wait_final_traps(&tr, trapped, want, zombies) < 0)
+	if (wait_final_traps(&tr, trapped, want, zombies) < 0 || check_interrupted())
 		goto kill;
 	if (finish_restore(&tr, trapped, want))
 		goto kill;
@@ -481,6 +523,7 @@ int cr_restore_tasks(void)
 	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
+	mntns_restored(pid);
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
@@ -498,7 +541,10 @@ int cr_restore_tasks(void)
 	free(trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
-	if (waitpid(pid, &status, 0) != pid) {
+	interrupt_reset();
+	while (waitpid(pid, &status, 0) != pid) {
+		if (errno == EINTR)
+			continue;
 		pr_perror("waiting for %d", pid);
 		return 1;
 	}
@@ -510,15 +556,31 @@ kill:
 	for (int i = tr.nr - 1; i >= 0; i--)
 		if (traced_by_us(tr.t[i].pid))
 			kill(tr.t[i].pid, SIGKILL);
+	/* the root, traced yet or not, if it is still our child */
+	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
+		kill(pid, SIGKILL);
 reap:
-	if (!opts.restore_sibling)
-		waitpid(pid, &status, 0);
+	/* helper children of criu's own go first: the wait below takes every child */
+	cgroup_restore_abort();
+	/*
+	 * Everything we made or trace goes: a killed thread we trace is ours
+	 * to reap, and its leader can't be reaped before it (waiting for the
+	 * root alone would hang).
+	 */
+	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
+		;
 	ret = 1;
 out:
 	cgroup_restore_fini(ret == 0);
 	tty_orphan_fini();
 	free(taken.s);
 	zombie_cores_done(&tr);
+	reaper_abort();
+	/* what went wrong in a restoring child was only in the log so far */
+	if (ret && log_to_file() && *log_forwarded_errors())
+		fprintf(stderr, "%s", log_forwarded_errors());
+	if (ret && interrupted())
+		pr_err("restore interrupted by signal %d; nothing of it was left running\n", interrupted());
 	free(trapped);
 	free_tree(&tr);
 	return ret;

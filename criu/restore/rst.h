@@ -21,6 +21,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "mntns.h"
 #include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -111,6 +112,7 @@ struct rst_tree {
 	int files_base;			/* fds of files mapped directly (COW_DIRECT_FILES of them) */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
 	int scratch_base;		/* temporaries, each gone before the next is made: at the top */
+	int mnt_base;			/* fds of mounts files are opened through, from here up */
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
@@ -129,6 +131,7 @@ enum {
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
@@ -173,5 +176,11 @@ int check_pids_free(struct rst_tree *tr);
 int find_orphaned_groups(struct rst_tree *tr);
 int zombie_cores_prepare(struct rst_tree *tr);
 void zombie_cores_done(struct rst_tree *tr);
+
+/* reaper.c: kills the tree if criu dies before the restore is complete */
+int reaper_start(struct rst_tree *tr);
+void reaper_forget(void);
+int reaper_commit(void);
+void reaper_abort(void);
 
 #endif

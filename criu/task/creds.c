@@ -63,7 +63,8 @@ void creds_to_rst(struct rst_creds *r, const CredsEntry *c, uint32_t *groups)
 	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
 	r->ngroups = c->n_groups;
 	r->groups = groups;
-	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
+	if (r->ngroups)
+		memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
 	r->cap_inh = c->cap_inh;
 	r->cap_prm = c->cap_prm;
 	r->cap_eff = c->cap_eff;

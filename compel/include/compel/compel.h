@@ -39,8 +39,9 @@ struct compel_blob {
 	const struct compel_reloc *relocs;
 	size_t nr_relocs;
 	unsigned long entry;		/* offsets from the load address */
-	unsigned long syscall_off;	/* "syscall; int3" */
-	unsigned long trap_off;		/* the int3 reached when blob_main returns */
+	unsigned long syscall_off;	/* "syscall; ret": the tool's syscalls, healing on the ret */
+	unsigned long sigreturn_off;	/* "mov $15, %eax; syscall": rt_sigreturn of the frame at %rsp - 8 */
+	unsigned long trap_off;		/* the int3 reached when blob_main returns without a daemon */
 };
 
 /* Copy @blob into @mem (mem_size bytes) so that it runs at address @base. */
@@ -49,6 +50,15 @@ void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long b
 /* Logging: compel calls @fn for each message; levels as the tool's -v. */
 typedef void (*compel_log_fn)(int level, const char *fmt, va_list args);
 void compel_set_log(compel_log_fn fn);
+
+/*
+ * @fn returns non-zero when the tool wants to give up (it was asked to
+ * stop): compel's waits (for a seized task's stop, for the parasite's
+ * answer) then fail at once. The caller's cure rolls back as after any
+ * failure.
+ */
+void compel_set_interrupt(int (*fn)(void));
+int compel_interrupted(void);
 
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
