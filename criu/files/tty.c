@@ -567,16 +567,19 @@ static int save_queues(struct file_desc *d)
 	struct ttyq_ctx c = { .pid = d->owner_pid, .fd = d->owner_fd, .index = d->fe.tty->index,
 			      .packet = ti->packet, .locked = ti->locked };
 	int m = task_fd(d->owner_pid, d->owner_fd), ret;
+	char at[PATH_MAX + 64];
 	struct file_times times;
+	const char *here;
 	struct ttyq q;
 
 	if (m < 0)
 		return -1;
 	/* the reads and writes that take the queues and put them back would change the node's times */
-	times_save(ti->slave_path, &times);
+	here = mntns_path(ti->slave_path, at, sizeof(at));
+	times_save(here, &times);
 	ret = ttyq_dump(&c, m, &q);
 	close(m);
-	times_put_back(ti->slave_path, &times);
+	times_put_back(here, &times);
 	if (ret)
 		return -1;
 	if (times.valid) {
