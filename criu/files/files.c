@@ -1506,7 +1506,7 @@ static int fill_transit(struct fd_rst *c)
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (transit_slot(tr, id) >= 0 && (!tr->need || !tr->need[id]))
+		if (transit_slot(tr, id) >= 0 && (!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
 			close(transit_slot(tr, id));
 }
 

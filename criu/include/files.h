@@ -144,6 +144,7 @@ struct rst_transit {
 	uint32_t nr_ids;
 	const int *slot;
 	const uint8_t *need;
+	const uint8_t *keep;	/* ids the task itself needs later, not as an fd (a mapped packet ring) */
 };
 
 #include "late-fd.h"
