@@ -23,6 +23,7 @@
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "sparse.h"
 #include "mntns.h"
 #include "util.h"
 
@@ -231,11 +232,13 @@ int fileobj_dump_ghosts(int dfd, struct file_table *ft)
 			return -1;
 		}
 		img = open_image_at(dfd, CR_FD_GHOST, O_DUMP, d->id);
-		ret = !img || ftruncate(img->fd, d->reg.ghost_size) ||
-		      copy_sparse(src, img->fd, d->reg.ghost_size, NULL);
+		d->reg.n_ghost_csum = sparse_nr_csum(d->reg.ghost_size);
+		d->reg.ghost_csum = calloc(d->reg.n_ghost_csum + 1, sizeof(uint64_t));
+		ret = !img || !d->reg.ghost_csum ||
+		      save_sparse(src, img->fd, d->reg.ghost_size, d->reg.ghost_csum, img->path);
 		if (ret)
-			pr_perror("can't save the unlinked file %s", d->reg.path);
-		close_image(img);
+			pr_err("can't save the unlinked file %s\n", d->reg.path);
+		ret = finish_image(img, ret);
 		close(src);
 		if (ret)
 			return -1;
@@ -495,14 +498,15 @@ static int ghost_fill(int dfd, uint32_t id, RegFileEntry *r, int fd)
 	struct cr_img *img;
 	int ret;
 
-	if (ftruncate(fd, r->ghost_size))
-		return -1;
-	if (!r->has_ghost_raw || !r->ghost_raw)
+	if (!r->has_ghost_raw || !r->ghost_raw) {
+		if (ftruncate(fd, r->ghost_size))
+			return -1;
 		return write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size);
+	}
 	img = open_image_at(dfd, CR_FD_GHOST, O_RDONLY, id);
 	if (!img)
 		return -1;
-	ret = copy_sparse(img->fd, fd, r->ghost_size, NULL);
+	ret = load_sparse_fd(img, r->ghost_size, fd, r->ghost_csum, r->n_ghost_csum);
 	close_image(img);
 	return ret;
 }
