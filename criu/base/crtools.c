@@ -32,6 +32,7 @@ static void usage(FILE *f)
 "Usage:\n"
 "  criu dump -t PID -D DIR [-o LOG] [-v[N]] [-R] [--shell-job]\n"
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
+"  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
 "  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
@@ -63,6 +64,10 @@ static void usage(FILE *f)
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
+"      --track-mem         pre-dump, dump: track the pages the tree writes, for the next dump of the chain\n"
+"      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
+"                          unchanged since are left out, linked as DIR/parent\n"
+"      --auto-dedup        pre-dump, dump: free in the previous images what this dump replaces\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -93,6 +98,9 @@ enum {
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
+	OPT_PREV_IMAGES_DIR,
+	OPT_TRACK_MEM,
+	OPT_AUTO_DEDUP,
 };
 
 static const struct option longopts[] = {
@@ -122,6 +130,9 @@ static const struct option longopts[] = {
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES_DIR },
+	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
+	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -199,6 +210,9 @@ static int handle_option(int c, const char *arg)
 			return -1;
 		}
 		break;
+	case OPT_PREV_IMAGES_DIR: opts.prev_images_dir = arg; break;
+	case OPT_TRACK_MEM: opts.track_mem = true; break;
+	case OPT_AUTO_DEDUP: opts.auto_dedup = true; break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL: return external_add(arg);
@@ -367,16 +381,16 @@ int main(int argc, char **argv)
 		return show_image(argv[optind + 1], stdout) ? 1 : 0;
 	}
 
-	if (!strcmp(action, "dump") && !opts.pid) {
-		pr_err("dump needs -t PID\n");
+	if ((!strcmp(action, "dump") || !strcmp(action, "pre-dump")) && !opts.pid) {
+		pr_err("%s needs -t PID\n", action);
 		return 1;
 	}
-	if (!strcmp(action, "dump") || !strcmp(action, "restore")) {
+	if (!strcmp(action, "dump") || !strcmp(action, "pre-dump") || !strcmp(action, "restore")) {
 		if (opts.work_dir && mkdir(opts.work_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create work dir %s", opts.work_dir);
 			return 1;
 		}
-		if (!strcmp(action, "dump") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
+		if (strcmp(action, "restore") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create images dir %s", opts.imgs_dir);
 			return 1;
 		}
@@ -398,8 +412,9 @@ int main(int argc, char **argv)
 		return ret;
 	} else if (!strcmp(action, "check")) {
 		ret = cr_check(opts.feature);
-	} else if (!strcmp(action, "pre-dump") || !strcmp(action, "page-server") ||
-		   !strcmp(action, "lazy-pages")) {
+	} else if (!strcmp(action, "pre-dump")) {
+		ret = cr_pre_dump_tasks(opts.pid);
+	} else if (!strcmp(action, "page-server") || !strcmp(action, "lazy-pages")) {
 		pr_err("action '%s' is not implemented yet\n", action);
 		ret = 1;
 	} else {

@@ -23,9 +23,10 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "pagechain.h"
 
 
-static int check_task(struct dump_ctx *dc)
+int check_task(struct dump_ctx *dc)
 {
 	char path[64];
 	struct stat st;
@@ -365,6 +366,48 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	return 0;
 }
 
+/* A dump that leaves the tree running and goes on tracking write-protects what it dumps. */
+static bool track_protects(void)
+{
+	return opts.track_mem && (opts.leave_running || opts.leave_stopped);
+}
+
+int open_prev_images(struct dump_tree *t)
+{
+	t->prev_dfd = -1;
+	if (opts.prev_images_dir) {
+		t->prev_dfd = openat(t->dfd, opts.prev_images_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (t->prev_dfd < 0) {
+			pr_perror("--prev-images-dir %s (relative to the images dir %s)", opts.prev_images_dir,
+				  opts.imgs_dir);
+			return -1;
+		}
+		if (chain_link(t->dfd, opts.prev_images_dir))
+			return -1;
+		if (!opts.track_mem)
+			pr_info("--prev-images-dir without --track-mem: nothing tells which pages changed: a full dump\n");
+	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
+		pr_perror("can't remove the old %s link", PARENT_LINK);
+		return -1;
+	}
+	if (!opts.track_mem)
+		return track_open(&t->track, -1);
+	return track_open(&t->track, t->prev_dfd);
+}
+
+int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect)
+{
+	if (!opts.track_mem)
+		return 0;
+	if (track_task(&t->track, ctl, dc->pid, dc->stat.start_time, &dc->md, protect, protect, &dc->tt))
+		return -1;
+	if (dc->tt->since_prev && chain_cover(t->prev_dfd, dc->pid, &dc->tt->cover)) {
+		pr_warn("memory tracking: the previous images' pages of %d can't be read: dumped whole\n", dc->pid);
+		dc->tt->since_prev = false;
+	}
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -394,9 +437,16 @@ static int run_parasite(struct dump_ctx *dc)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
-	if (!dc->vm_from &&
-	    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL))
-		goto cure;
+	if (!dc->vm_from) {
+		struct page_opts po = { .protect = track_protects() };
+
+		if (track_process(dc->tree, dc, ctl, po.protect))
+			goto cure;
+		po.tt = dc->tt;
+		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
+			       &po))
+			goto cure;
+	}
 	ret = 0;
 cure:
 	if (compel_cure(ctl)) {
@@ -526,7 +576,7 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 }
 
 /* Written last: restore refuses a directory without it. */
-static int write_inventory(int dfd, pid_t root)
+int write_inventory(int dfd, pid_t root, bool pre_dump)
 {
 	InventoryEntry ie = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -555,6 +605,8 @@ static int write_inventory(int dfd, pid_t root)
 	ie.dump_time_us = tv.tv_sec * 1000000ULL + tv.tv_usec;
 	ie.has_page_size = true;
 	ie.page_size = PAGE_SIZE;
+	if (pre_dump)
+		ie.has_pre_dump = ie.pre_dump = true;
 
 	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)
@@ -609,7 +661,7 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 	}
 }
 
-static void free_ctx(struct dump_ctx *dc)
+void free_ctx(struct dump_ctx *dc)
 {
 	free_maps(dc->pvmas, dc->nr_pvmas);
 	free_pid_status(&dc->status);
@@ -631,15 +683,7 @@ static void free_ctx(struct dump_ctx *dc)
 
 /* ---- the tree ---- */
 
-struct dump_tree {
-	struct dump_ctx *p;
-	int nr, cap;
-	int dfd;
-	struct file_table files;
-	struct dump_stats st;
-};
-
-static struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
+struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
 {
 	for (int i = 0; i < t->nr; i++)
 		if (t->p[i].pid == pid)
@@ -670,6 +714,7 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 	dc->files = &t->files;
 	dc->st = &t->st;
 	dc->pages_id = t->nr;
+	dc->tree = t;
 	return dc;
 }
 
@@ -728,7 +773,7 @@ static int add_children(struct dump_tree *t, int idx, int *added)
  * again at everyone's children until a pass finds nobody new (a process
  * may have forked before we got to it).
  */
-static int freeze_tree(struct dump_tree *t, pid_t root)
+int freeze_tree(struct dump_tree *t, pid_t root)
 {
 	struct dump_ctx *dc = tree_add(t, root, 0);
 	int added = 1;
@@ -983,7 +1028,7 @@ static int in_vfork(struct dump_ctx *dc)
  * parent's. Mark those before collecting; other sharing of memory is
  * refused by check_sharing().
  */
-static int mark_vm_children(struct dump_tree *t)
+int mark_vm_children(struct dump_tree *t)
 {
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
@@ -1160,10 +1205,10 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	close_image(img);
 	if (ret)
 		return -1;
-	return write_inventory(t->dfd, root);
+	return write_inventory(t->dfd, root, false);
 }
 
-static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
+void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status;
 
@@ -1188,7 +1233,8 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 
 int cr_dump_tasks(pid_t pid)
 {
-	struct dump_tree t = { .dfd = -1 };
+	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
+			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
 	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1, locked = 0;
@@ -1241,6 +1287,9 @@ int cr_dump_tasks(pid_t pid)
 	}
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
+	unlinkat(t.dfd, "track.img", 0);
+	if (open_prev_images(&t) || (track_protects() && track_invalidate(&t.track)))
+		goto out_resume;
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && run_parasite(&t.p[i]))
 			goto out_resume;
@@ -1260,6 +1309,14 @@ out_resume:
 	finish_tree(&t, ret == 0, t_frozen);
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
+	if (ret == 0 && track_protects()) {
+		if (track_commit(&t.track, t.dfd))
+			pr_warn("memory tracking could not go on: the next dump will be a full one\n");
+		track_close(&t.track, true);
+	} else {
+		/* a dead tree needs no tracker; a failed dump leaves it as it was */
+		track_close(&t.track, ret == 0 && !opts.leave_running && !opts.leave_stopped);
+	}
 	if (ret == 0) {
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
@@ -1275,6 +1332,8 @@ out_close:
 	file_locks_free();
 	external_free();
 	netns_free_all();
+	if (t.prev_dfd >= 0)
+		close(t.prev_dfd);
 	close(t.dfd);
 	return ret;
 }

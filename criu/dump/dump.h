@@ -31,6 +31,7 @@
 #include "shmem.h"
 #include "tty.h"
 #include "util.h"
+#include "track.h"
 #include "vdso.h"
 
 #ifndef PTRACE_PEEKSIGINFO
@@ -113,8 +114,34 @@ struct dump_ctx {
 	uint8_t (*shared_buf)[128];
 	struct dump_stats *st;
 	struct mm_parent parent;	/* whose pages it may share (cow.c); md NULL for the root */
+	struct track_task *tt;		/* its dirty tracking (track.c), or NULL */
+	struct dump_tree *tree;
+};
+
+/* The tree being dumped. */
+struct dump_tree {
+	struct dump_ctx *p;
+	int nr, cap;
+	int dfd;
+	struct file_table files;
+	struct dump_stats st;
+	int prev_dfd;			/* --prev-images-dir, or -1 */
+	struct track_state track;
 };
 
 int write_core(struct dump_ctx *dc, struct dump_thread *t);
+
+/* dump.c, for pre-dump (predump.c) */
+int check_task(struct dump_ctx *dc);
+int freeze_tree(struct dump_tree *t, pid_t root);
+int mark_vm_children(struct dump_tree *t);
+void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
+void free_ctx(struct dump_ctx *dc);
+struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
+int write_inventory(int dfd, pid_t root, bool pre_dump);
+/* --prev-images-dir: opened, linked as DIR/parent; tracking found (track.c). 0 or -1. */
+int open_prev_images(struct dump_tree *t);
+/* Tracking of one seized process, its parent's coverage for in_prev. 0 or -1. */
+int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect);
 
 #endif

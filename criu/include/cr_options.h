@@ -28,7 +28,10 @@ struct cr_options {
 	bool tcp_established;
 	bool tcp_close;			/* TCP connections are restored closed */
 	bool skip_in_flight;		/* connections not accepted yet are left behind */
-	int network_lock;		/* NET_LOCK_NFTABLES (default), _IPTABLES, _SKIP (net.h) */
+	int network_lock;
+	const char *prev_images_dir;	/* --prev-images-dir: the previous dump of the chain, relative to imgs_dir */
+	bool track_mem;			/* --track-mem: dirty tracking between dumps (track.c) */
+	bool auto_dedup;		/* --auto-dedup: punch out of parent images what a dump replaces */		/* NET_LOCK_NFTABLES (default), _IPTABLES, _SKIP (net.h) */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

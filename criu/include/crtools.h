@@ -8,6 +8,7 @@
 #include "pagemap_scan.h"
 
 int cr_dump_tasks(pid_t pid);
+int cr_pre_dump_tasks(pid_t pid);
 int cr_restore_tasks(void);
 int cr_check(const char *feature);
 int cr_feature_check(const char *name);
@@ -41,6 +42,7 @@ struct dump_stats {
 	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time;
 	uint64_t pages_scanned, pages_written, pages_zero;
 	uint64_t pages_in_parent;	/* left out: still shared with the parent (cow.c) */
+	uint64_t pages_in_prev;		/* left out: unchanged since the previous images (--track-mem) */
 };
 struct restore_stats {
 	uint64_t forking_time, restore_time, pages_restored;

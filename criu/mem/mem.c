@@ -26,6 +26,7 @@
 #include "pagerange.h"
 #include "parasite.h"
 #include "shmem.h"
+#include "track.h"
 #include "util.h"
 
 #define NR_PIPES	8
@@ -157,7 +158,7 @@ static const struct vmflag vmflags[] = {
 	{ "lo", VMA_MADV_LOCK },
 	{ "ht", -1, "hugetlbfs memory is not supported yet" },
 	{ "um", -1, "memory registered with userfaultfd is not supported" },
-	{ "uw", -1, "memory registered with userfaultfd is not supported" },
+	{ "uw", -2 },	/* asynchronous write-protect (dirty tracking) is checked by collect_vmas() */
 	{ "ui", -1, "memory registered with userfaultfd is not supported" },
 	{ "sl", -1, "sealed memory (mseal) is not supported yet" },
 	{ "io", -1, "device (VM_IO) memory is not supported" },
@@ -165,8 +166,9 @@ static const struct vmflag vmflags[] = {
 };
 
 static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown,
-			 int *maywrite)
+			 int *maywrite, int *uffd_wp)
 {
+	*uffd_wp = 0;
 	*madv = 0;
 	*growsdown = 0;
 	*maywrite = 0;
@@ -182,6 +184,10 @@ static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags,
 		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
 			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
 				continue;
+			if (vmflags[i].advice == -2) {
+				*uffd_wp = 1;
+				continue;
+			}
 			/* the vDSO and friends are special mappings: the kernel's business */
 			if (vmflags[i].advice < 0 && !(p->name && p->name[0] == '['))
 				return refuse_vma(pid, p, vmflags[i].why);
@@ -228,11 +234,11 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(line, "VmFlags:", 8)) {
 			uint64_t madv;
-			int gd, mw;
+			int gd, mw, uw;
 
 			if (!have)
 				continue;
-			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd, &mw);
+			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd, &mw, &uw);
 			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
 				vi++;
 			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start) {
@@ -240,6 +246,7 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 
 				v->has_madv = madv != 0;
 				v->madv = madv;
+				md->wp[vi] = uw ? MD_WP_OLD : 0;
 				if (gd)
 					v->flags |= MAP_GROWSDOWN;
 				if (mw && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
@@ -261,11 +268,35 @@ static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
 	return ret;
 }
 
+/*
+ * An area registered with a userfaultfd in asynchronous write-protect
+ * mode is one our dirty tracking registered (track.c): the task never
+ * waits on it, and it comes back unregistered. Any other registration
+ * (the task's own, where a fault waits for a monitor) is refused.
+ */
+static int check_uffd_areas(pid_t pid, struct mm_dump *md)
+{
+	for (size_t i = 0; i < md->nr_vmas; i++) {
+		struct proc_vma p = { .start = md->vmas[i].start, .end = md->vmas[i].end };
+		int r;
+
+		if (!(md->wp[i] & MD_WP_OLD))
+			continue;
+		r = track_area_async(pid, md->vmas[i].start, md->vmas[i].end);
+		if (r < 0)
+			return -1;
+		if (!r)
+			return refuse_vma(pid, &p, "memory registered with userfaultfd is not supported");
+	}
+	return 0;
+}
+
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
 	md->vma_ptrs = calloc(nr ? nr : 1, sizeof(*md->vma_ptrs));
-	if (!md->vmas || !md->vma_ptrs) {
+	md->wp = calloc(nr ? nr : 1, 1);
+	if (!md->vmas || !md->vma_ptrs || !md->wp) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -277,27 +308,40 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
 		md->nr_vmas++;
 	}
-	return collect_vmflags(pid, md, ft);
+	if (collect_vmflags(pid, md, ft))
+		return -1;
+	return check_uffd_areas(pid, md);
 }
 
 void free_mm_dump(struct mm_dump *md)
 {
 	free(md->vmas);
 	free(md->vma_ptrs);
+	free(md->wp);
 	md->vmas = NULL;
 	md->vma_ptrs = NULL;
+	md->wp = NULL;
 }
 
 /* ---- finding pages ---- */
 
 #define SCAN_VEC	512
 
-/* Pages that hold data: present or swapped, not the zero page, not page cache. */
-static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, uint64_t *zero)
+/*
+ * Pages that hold data: present or swapped, not the zero page, not page
+ * cache. @clean (tracked areas): pages not written since the last round
+ * go there instead. @wp: the area is registered for asynchronous
+ * write-protect; @protect: write-protect what is reported, for the next
+ * round (atomically: a page written after it is reported is written
+ * again).
+ */
+static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, struct page_list *clean,
+				 int wp, int protect)
 {
 	struct page_region r[SCAN_VEC];
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
+		.flags = (wp ? PM_SCAN_CHECK_WPASYNC : 0) | (wp && protect ? PM_SCAN_WP_MATCHING : 0),
 		.start = v->start,
 		.end = v->end,
 		.vec = (unsigned long)r,
@@ -305,7 +349,7 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
 		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE,
-		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | (clean ? PAGE_IS_WRITTEN : 0),
 	};
 
 	while (arg.start < v->end) {
@@ -315,16 +359,18 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
 			return -1;
 		}
-		for (long i = 0; i < n; i++)
-			if (page_list_add(pl, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT)) {
+		for (long i = 0; i < n; i++) {
+			struct page_list *to = clean && !(r[i].categories & PAGE_IS_WRITTEN) ? clean : pl;
+
+			if (page_list_add(to, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT)) {
 				pr_perror("page list");
 				return -1;
 			}
+		}
 		if (arg.walk_end <= arg.start)
 			break;
 		arg.start = arg.walk_end;
 	}
-	(void)zero;
 	return 0;
 }
 
@@ -549,16 +595,70 @@ out:
 }
 
 /*
- * Three lists: anonymous memory (where an all-zero page needs no saving),
- * private file memory (where it does: zero is not what the file has), and
- * areas the task itself can't read.
+ * The pages of a process by what becomes of them: data in three lists
+ * (anonymous memory, where an all-zero page needs no saving; private file
+ * memory, where it does: zero is not what the file has; areas the task
+ * itself can't read), pages the parent images hold unchanged (in_prev),
+ * and pages still shared with the parent process (in_parent, cow.c).
  */
-static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, struct page_list *file,
-			 struct page_list *hidden, struct dump_stats *st)
+struct page_sets {
+	struct page_list anon, file, hidden;
+	struct page_list prev;
+	struct page_list inh[4];
+};
+
+static void page_sets_init(struct page_sets *ps)
 {
+	page_list_init(&ps->anon);
+	page_list_init(&ps->file);
+	page_list_init(&ps->hidden);
+	page_list_init(&ps->prev);
+	for (int i = 0; i < 4; i++)
+		page_list_init(&ps->inh[i]);
+}
+
+static void page_sets_free(struct page_sets *ps)
+{
+	page_list_free(&ps->anon);
+	page_list_free(&ps->file);
+	page_list_free(&ps->hidden);
+	page_list_free(&ps->prev);
+	for (int i = 0; i < 4; i++)
+		page_list_free(&ps->inh[i]);
+}
+
+/* Pages of @clean the parent images have go to @prev, the others back to @data. */
+static int split_clean(struct page_list *clean, const struct page_list *cover, struct page_list *data,
+		       struct page_list *prev)
+{
+	struct page_list in, out, a, b;
+
+	if (page_list_split(clean, cover, &in, &out))
+		return -1;
+	if (page_list_merge(data, &out, &a) || page_list_merge(prev, &in, &b)) {
+		page_list_free(&in);
+		page_list_free(&out);
+		return -1;
+	}
+	page_list_free(&in);
+	page_list_free(&out);
+	page_list_free(data);
+	page_list_free(prev);
+	*data = a;
+	*prev = b;
+	return 0;
+}
+
+static int collect_pages(pid_t pid, struct mm_dump *md, struct page_sets *ps, struct dump_stats *st,
+			 const struct page_opts *po, const struct mm_parent *parent)
+{
+	const struct track_task *tt = po ? po->tt : NULL;
+	struct page_list clean[2];	/* anon, hidden */
 	char path[64];
 	int fd, ret = 0;
 
+	page_list_init(&clean[0]);
+	page_list_init(&clean[1]);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -567,77 +667,97 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	}
 	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
 		const VmaEntry *v = &md->vmas[i];
-		struct page_list *l = !(v->prot & PROT_READ) ? hidden :
-				      v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
+		int hidden = !(v->prot & PROT_READ), file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+		struct page_list *l = hidden ? &ps->hidden : file ? &ps->file : &ps->anon;
+		int tracked = tt && tt->since_prev && (md->wp[i] & MD_WP_OLD) && !file;
+		int protect = po && po->protect && md->wp[i];
 
 		if (!vma_is_private_mem(v))
 			continue;
 		st->pages_scanned += (v->end - v->start) >> PAGE_SHIFT;
 		if (kdat.has_pagemap_scan)
-			ret = scan_vma_pagemap_scan(fd, v, l, &st->pages_zero);
+			ret = scan_vma_pagemap_scan(fd, v, l, tracked ? &clean[hidden] : NULL, tracked || protect,
+						    protect);
 		else
 			ret = scan_vma_pagemap(fd, v, l);
 	}
 	close(fd);
-	return ret;
+	if (ret)
+		goto out;
+	if (parent) {
+		struct page_list l[4] = { ps->anon, ps->hidden, clean[0], clean[1] };
+
+		ret = cow_split_inherited(pid, md, parent, l, 4, ps->inh);
+		ps->anon = l[0];
+		ps->hidden = l[1];
+		clean[0] = l[2];
+		clean[1] = l[3];
+		if (ret)
+			goto out;
+		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
+			(unsigned long)(ps->inh[0].total_pages + ps->inh[1].total_pages + ps->inh[2].total_pages +
+					ps->inh[3].total_pages), parent->pid);
+	}
+	if (tt && tt->since_prev) {
+		ret = split_clean(&clean[0], &tt->cover, &ps->anon, &ps->prev) ||
+		      split_clean(&clean[1], &tt->cover, &ps->hidden, &ps->prev);
+		if (!ret)
+			pr_info("task %d: %lu pages unchanged since the previous dump left out\n", pid,
+				(unsigned long)ps->prev.total_pages);
+	}
+out:
+	page_list_free(&clean[0]);
+	page_list_free(&clean[1]);
+	return ret ? -1 : 0;
 }
 
-/* Pages the parent has: an entry with no data. */
-static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
+/* Pages with no data here: the parent process's (in_parent) or the previous images' (in_prev). */
+static int write_dataless(struct cr_img *pagemap, const struct page_list *pl, int prev, uint64_t *count)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
-	pe.has_in_parent = true;
-	pe.in_parent = true;
+	if (prev)
+		pe.has_in_prev = pe.in_prev = true;
+	else
+		pe.has_in_parent = pe.in_parent = true;
 	for (size_t i = 0; i < pl->nr; i++) {
 		pe.vaddr = pl->r[i].start;
 		pe.nr_pages = pl->r[i].nr_pages;
-		if (pb_write_one(x->pagemap, &pe))
+		if (pb_write_one(pagemap, &pe))
 			return -1;
-		x->st->pages_in_parent += pl->r[i].nr_pages;
+		*count += pl->r[i].nr_pages;
 	}
 	return 0;
 }
 
-/* Leave out of @anon and @hidden what the task shares with its parent; it goes to @inh. */
-static int split_inherited(pid_t pid, struct mm_dump *md, const struct mm_parent *parent, struct page_list *anon,
-			   struct page_list *hidden, struct page_list *inh)
+static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, struct dump_stats *st)
 {
-	struct page_list l[2] = { *anon, *hidden };
-	int ret = cow_split_inherited(pid, md, parent, l, 2, inh);
-
-	*anon = l[0];
-	*hidden = l[1];
-	if (!ret)
-		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
-			(unsigned long)(inh[0].total_pages + inh[1].total_pages), parent->pid);
-	return ret;
+	if (write_dataless(pagemap, &ps->prev, 1, &st->pages_in_prev))
+		return -1;
+	for (int i = 0; i < 4; i++)
+		if (write_dataless(pagemap, &ps->inh[i], 0, &st->pages_in_parent))
+			return -1;
+	return 0;
 }
 
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
-	       uint32_t pages_id, const struct mm_parent *parent)
+	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po)
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[2];
+	struct page_sets ps;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
 
-	page_list_init(&anon);
-	page_list_init(&file);
-	page_list_init(&hidden);
-	page_list_init(&inh[0]);
-	page_list_init(&inh[1]);
+	page_sets_init(&ps);
 	memset(x.pipes, -1, sizeof(x.pipes));
-	if (collect_pages(pid, md, &anon, &file, &hidden, st))
-		goto out;
-	if (parent && split_inherited(pid, md, parent, &anon, &hidden, inh))
+	if (collect_pages(pid, md, &ps, st, po, parent))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
-		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
-		(unsigned long)anon.total_pages, (unsigned long)file.total_pages, (unsigned long)hidden.total_pages,
-		(unsigned long)st->pages_scanned);
+		pid, (unsigned long)(ps.anon.total_pages + ps.file.total_pages + ps.hidden.total_pages),
+		(unsigned long)ps.anon.total_pages, (unsigned long)ps.file.total_pages,
+		(unsigned long)ps.hidden.total_pages, (unsigned long)st->pages_scanned);
 
 	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
 	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
@@ -650,27 +770,157 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	if (xfer_setup(&x))
 		goto out;
 	while (!done)
-		if (xfer_round(&x, &anon, &cur, 1, &done))
+		if (xfer_round(&x, &ps.anon, &cur, 1, &done))
 			goto out;
 	memset(&cur, 0, sizeof(cur));
 	done = 0;
 	while (!done)
-		if (xfer_round(&x, &file, &cur, 0, &done))
+		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
-	if (copy_unreadable(&x, pid, &hidden))
+	if (copy_unreadable(&x, pid, &ps.hidden))
 		goto out;
-	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]))
+	if (write_dataless_all(x.pagemap, &ps, st))
 		goto out;
 	ret = 0;
 out:
 	xfer_close(&x);
 	close_image(x.pagemap);
 	close_image(pages);
-	page_list_free(&anon);
-	page_list_free(&file);
-	page_list_free(&hidden);
-	page_list_free(&inh[0]);
-	page_list_free(&inh[1]);
+	page_sets_free(&ps);
+	return ret;
+}
+
+/* ---- pre-dump: pages copied while the tree runs ---- */
+
+struct predump_pages {
+	struct page_sets ps;
+};
+
+struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po)
+{
+	struct predump_pages *pp = calloc(1, sizeof(*pp));
+
+	if (!pp) {
+		pr_err("out of memory\n");
+		return NULL;
+	}
+	page_sets_init(&pp->ps);
+	/* no parent process sharing: a pre-dump saves each process's pages whole */
+	if (collect_pages(pid, md, &pp->ps, st, po, NULL)) {
+		predump_free(pp);
+		return NULL;
+	}
+	return pp;
+}
+
+void predump_free(struct predump_pages *pp)
+{
+	if (!pp)
+		return;
+	page_sets_free(&pp->ps);
+	free(pp);
+}
+
+static int all_zero(const char *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+#define LIVE_CHUNK	256	/* pages read at a time */
+
+/*
+ * Copy @pl from the running task through /proc/PID/mem (it reads what the
+ * task can't, too). Pages that went away meanwhile (unmapped) are left
+ * out: the next dump finds them gone, or written, and does not take them
+ * from here. Runs of data become one entry each.
+ */
+static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct page_list *pl, int skip_zero, char *buf)
+{
+	for (size_t i = 0; i < pl->nr; i++) {
+		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages;
+
+		while (left) {
+			uint64_t n = left > LIVE_CHUNK ? LIVE_CHUNK : left, run = 0, run_addr = 0, got;
+			ssize_t r = pread(mem_fd, buf, n * PAGE_SIZE, addr);
+
+			if (r < 0 && n > 1) {
+				n = 1;	/* somewhere in there a page went away: find out which, page by page */
+				r = pread(mem_fd, buf, PAGE_SIZE, addr);
+			}
+			got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
+			if (!got)
+				pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
+			for (uint64_t k = 0; k <= got; k++) {
+				int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
+
+				if (keep && !run++)
+					run_addr = k;
+				if (keep)
+					continue;
+				if (skip_zero && k < got)
+					x->st->pages_zero++;
+				if (!run)
+					continue;
+				if (write_pagemap(x, addr + run_addr * PAGE_SIZE, run, x->off) ||
+				    write_all(x->pages_fd, buf + run_addr * PAGE_SIZE, run * PAGE_SIZE)) {
+					pr_perror("writing the pre-dump pages of %d", pid);
+					return -1;
+				}
+				x->off += run * PAGE_SIZE;
+				x->st->pages_written += run;
+				run = 0;
+			}
+			if (!got)
+				got = 1;
+			addr += got * PAGE_SIZE;
+			left -= got;
+		}
+	}
+	return 0;
+}
+
+int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st)
+{
+	struct page_xfer x = { .st = st, .pages_fd = -1 };
+	PagemapHead ph = PAGEMAP_HEAD__INIT;
+	struct cr_img *pages = NULL;
+	char path[64], *buf = NULL;
+	int mem_fd, ret = -1;
+	uint64_t t0 = now_us();
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	buf = malloc(LIVE_CHUNK * PAGE_SIZE);
+	if (mem_fd < 0 || !buf) {
+		pr_perror("can't read the memory of %d", pid);
+		goto out;
+	}
+	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
+	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
+	if (!x.pagemap || !pages)
+		goto out;
+	x.pages_fd = pages->fd;
+	ph.pages_id = pages_id;
+	if (pb_write_one(x.pagemap, &ph))
+		goto out;
+	if (copy_live(&x, mem_fd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, pid, &pp->ps.file, 0, buf) ||
+	    copy_live(&x, mem_fd, pid, &pp->ps.hidden, 0, buf))
+		goto out;
+	if (write_dataless_all(x.pagemap, &pp->ps, st))
+		goto out;
+	ret = 0;
+out:
+	st->memwrite_time += now_us() - t0;
+	if (mem_fd >= 0)
+		close(mem_fd);
+	free(buf);
+	close_image(x.pagemap);
+	close_image(pages);
 	return ret;
 }

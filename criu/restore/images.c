@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "pagechain.h"
 
 static int read_one(int dfd, int type, void **msg, ...)
 {
@@ -58,6 +59,11 @@ int read_inventory(struct rst_ctx *rc)
 	}
 	if (rc->inv->has_page_size && rc->inv->page_size != PAGE_SIZE) {
 		pr_err("images were made with %u-byte pages\n", rc->inv->page_size);
+		return -1;
+	}
+	if (rc->inv->has_pre_dump && rc->inv->pre_dump) {
+		pr_err("%s holds a pre-dump (memory only): it can't be restored; it is a parent for later dumps "
+		       "(--prev-images-dir)\n", opts.imgs_dir);
 		return -1;
 	}
 	if (rc->inv->shell_job && !opts.shell_job)
@@ -117,10 +123,15 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
 
-	/* pages the parent has (cow.c) take no room in the pages file */
-	if (pe->has_in_parent && pe->in_parent) {
+	/* pages the parent has (cow.c), or the previous images (pagechain.c), take no room in the pages file */
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev)) {
 		file_size = UINT64_MAX;
 		pe->off = 0;
+	}
+	if (pe->has_in_parent && pe->in_parent && pe->has_in_prev && pe->in_prev) {
+		pr_err("pagemap-%d.img: pages at %lx are both the parent process's and the previous images'\n",
+		       rc->pid, (unsigned long)pe->vaddr);
+		return -1;
 	}
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
 	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
@@ -146,7 +157,7 @@ static int read_pagemap(struct rst_ctx *rc)
 	PagemapHead *head = NULL;
 	struct stat st;
 	void *msg;
-	int ret = -1, r;
+	int ret = -1, r, chained = 0;
 
 	if (!img)
 		return -1;
@@ -160,6 +171,7 @@ static int read_pagemap(struct rst_ctx *rc)
 	while ((r = pb_read_one(img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
+		chained |= pe->has_in_prev && pe->in_prev;
 		if (check_pagemap_entry(rc, pe, st.st_size)) {
 			pb_free(img, msg);
 			goto out;
@@ -178,6 +190,17 @@ static int read_pagemap(struct rst_ctx *rc)
 	}
 	if (r < 0)
 		goto out;
+	if (chained) {
+		int fd;
+
+		/*
+		 * Pages of the previous images: gathered with ours into one memfd,
+		 * which the restoring processes open through our fd table.
+		 */
+		if (chain_gather(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &fd))
+			goto out;
+		snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
+	}
 	ret = 0;
 out:
 	if (head)

@@ -1,0 +1,134 @@
+/*
+ * criu pre-dump: the memory of a tree, taken while it runs. The tree is
+ * frozen only to find its pages and (with --track-mem) start tracking the
+ * ones it writes: each process makes a userfaultfd (an injected syscall),
+ * its private anonymous areas are registered for asynchronous
+ * write-protect, and PAGEMAP_SCAN reports the pages while protecting them.
+ * Then the tree runs again and the pages are copied from /proc/PID/mem. A
+ * page written after the scan is copied in whatever state it is in, and
+ * is taken again by the next dump of the chain, which sees it written.
+ * Only pagemap and pages images, track.img and an inventory marked
+ * pre_dump are written: the images are a parent for later dumps
+ * (--prev-images-dir), not a restorable dump.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "pagechain.h"
+
+static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_pages **out)
+{
+	struct page_opts po = { .protect = opts.track_mem };
+	struct parasite_ctl *ctl;
+	int ret = -1;
+
+	if (parse_pid_stat(dc->pid, &dc->stat) || parse_maps(dc->pid, &dc->pvmas, &dc->nr_pvmas) ||
+	    collect_vmas(dc->pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
+		return -1;
+	ctl = compel_prepare(dc->pid);
+	if (!ctl)
+		return -1;
+	if (track_process(t, dc, ctl, po.protect))
+		goto cure;
+	po.tt = dc->tt;
+	*out = predump_find(dc->pid, &dc->md, dc->st, &po);
+	ret = *out ? 0 : -1;
+cure:
+	if (compel_cure(ctl)) {
+		pr_err("failed to put %d back cleanly\n", dc->pid);
+		ret = -1;
+	}
+	return ret;
+}
+
+int cr_pre_dump_tasks(pid_t pid)
+{
+	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
+			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
+	struct dump_ctx probe = { .pid = pid };
+	struct predump_pages **pp = NULL;
+	uint64_t t_start, t_frozen = 0;
+	int ret = -1, frozen = 0;
+
+	if (check_privileges())
+		return -1;
+	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (t.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return -1;
+	}
+	if (faccessat(t.dfd, ".", W_OK, AT_EACCESS)) {
+		pr_perror("images dir %s is not writable", opts.imgs_dir);
+		goto out_close;
+	}
+	if (opts.track_mem && (!kdat.has_pagemap_scan || !kdat.has_uffd_wp_async)) {
+		pr_err("--track-mem needs PAGEMAP_SCAN and userfaultfd asynchronous write-protect (Linux 6.7)\n");
+		goto out_close;
+	}
+	if (check_task(&probe)) {
+		free_pid_status(&probe.status);
+		goto out_close;
+	}
+	free_pid_status(&probe.status);
+	if (run_hook(HOOK_PRE_DUMP, 0, -1))
+		goto out_close;
+
+	t_start = now_us();
+	if (freeze_tree(&t, pid))
+		goto out_release;
+	t_frozen = now_us();
+	frozen = 1;
+	t.st.freezing_time = t_frozen - t_start;
+	unlinkat(t.dfd, "inventory.img", 0);
+	unlinkat(t.dfd, "track.img", 0);
+	if (open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) || mark_vm_children(&t))
+		goto out_release;
+	pp = calloc(t.nr, sizeof(*pp));
+	if (!pp)
+		goto out_release;
+	for (int i = 0; i < t.nr; i++)
+		if (!t.p[i].zombie && !t.p[i].vm_from && find_pages(&t, &t.p[i], &pp[i]))
+			goto out_release;
+	ret = 0;
+out_release:
+	/* the tree runs again from here; what it writes now is tracked */
+	if (frozen)
+		finish_tree(&t, 0, t_frozen);
+	for (int i = 0; i < t.nr && !ret; i++)
+		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
+			ret = -1;
+	if (!ret)
+		ret = write_inventory(t.dfd, pid, true);
+	if (!ret && opts.track_mem) {
+		if (track_commit(&t.track, t.dfd))
+			pr_warn("memory tracking could not start: the next dump will be a full one\n");
+		track_close(&t.track, true);
+	} else {
+		/* a failed pre-dump takes back the tracking it started */
+		track_close(&t.track, false);
+	}
+	if (ret == 0) {
+		write_dump_stats(t.dfd, &t.st);
+		pr_info("pre-dump of %d done: %d processes, %lu pages written (%lu unchanged since the previous "
+			"images), frozen for %lu us\n", pid, t.nr, (unsigned long)t.st.pages_written,
+			(unsigned long)t.st.pages_in_prev, (unsigned long)t.st.frozen_time);
+	} else {
+		unlinkat(t.dfd, "inventory.img", 0);
+		pr_err("pre-dump of %d failed; the tree was left running\n", pid);
+	}
+out_close:
+	for (int i = 0; pp && i < t.nr; i++)
+		predump_free(pp[i]);
+	free(pp);
+	for (int i = 0; i < t.nr; i++)
+		free_ctx(&t.p[i]);
+	free(t.p);
+	file_table_free(&t.files);
+	if (t.prev_dfd >= 0)
+		close(t.prev_dfd);
+	close(t.dfd);
+	return ret;
+}

@@ -1,0 +1,35 @@
+/*
+ * Chains of images dirs: a dump taken with --prev-images-dir keeps a
+ * "parent" symlink to the previous images dir, and leaves out of its pages
+ * file what did not change since (pagemap entries with in_prev). Those
+ * pages are wherever the parent's pagemap of the same pid puts them:
+ * in its pages file, or again in_prev, further up.
+ */
+#ifndef CR_PAGECHAIN_H
+#define CR_PAGECHAIN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "pagemap.pb-c.h"
+#include "pagerange.h"
+
+#define PARENT_LINK	"parent"
+
+/* Make @dfd/parent point at @prev (relative to @dfd, as given), replacing an old one. 0 or -1. */
+int chain_link(int dfd, const char *prev);
+/* The images dir @dfd's parent link, opened (O_PATH), or -1 with errno ENOENT when it has none. */
+int chain_open_parent(int dfd);
+/* The pages the images in @dfd hold for @pid (stored or in_prev, not the parent process's). 0 or -1. */
+int chain_cover(int dfd, pid_t pid, struct page_list *out);
+/*
+ * Restore: @pms (the pagemap of @pid in @dfd, whose pages are @pages_name)
+ * has in_prev entries: gather every page from the chain into one memfd,
+ * in the order of @pms, and rewrite the entries to point into it. *memfd
+ * gets the memfd. 0 or -1 (a page the chain does not have, a short file).
+ */
+int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd);
+/* How many levels up the chain of @dfd goes (0: no parent). */
+int chain_depth(int dfd);
+
+#endif

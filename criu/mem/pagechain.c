@@ -1,0 +1,339 @@
+/*
+ * Chains of images dirs (pagechain.h): the "parent" link, what a parent
+ * holds for a pid (the dump's side), and gathering a pid's pages from the
+ * whole chain (the restore's side).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "pagechain.h"
+#include "util.h"
+
+/* Long chains are fine; a loop of links is not. */
+#define MAX_CHAIN	4096
+
+int chain_link(int dfd, const char *prev)
+{
+	if (unlinkat(dfd, PARENT_LINK, 0) && errno != ENOENT) {
+		pr_perror("can't remove the old %s link", PARENT_LINK);
+		return -1;
+	}
+	if (symlinkat(prev, dfd, PARENT_LINK)) {
+		pr_perror("can't link %s to the previous images %s", PARENT_LINK, prev);
+		return -1;
+	}
+	return 0;
+}
+
+int chain_open_parent(int dfd)
+{
+	return openat(dfd, PARENT_LINK, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int chain_depth(int dfd)
+{
+	int d = 0, fd = dfd;
+
+	while (d < MAX_CHAIN) {
+		int up = chain_open_parent(fd);
+
+		if (fd != dfd)
+			close(fd);
+		if (up < 0)
+			break;
+		fd = up;
+		d++;
+	}
+	return d;
+}
+
+/* A pid's pagemap in one dir of the chain: its entries by address. */
+struct level {
+	int dfd;
+	int pages_fd;
+	char pages_name[32];
+	PagemapEntry **e;	/* sorted by vaddr; the parent process's (in_parent) left out */
+	size_t n;
+	struct cr_img *img;	/* owns the entries */
+	struct level *up;	/* opened when first needed */
+	int depth;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const PagemapEntry *x = *(PagemapEntry *const *)a, *y = *(PagemapEntry *const *)b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+static int is_in_parent(const PagemapEntry *pe)
+{
+	return pe->has_in_parent && pe->in_parent;
+}
+
+static int is_in_prev(const PagemapEntry *pe)
+{
+	return pe->has_in_prev && pe->in_prev;
+}
+
+static void level_free(struct level *l)
+{
+	while (l) {
+		struct level *up = l->up;
+
+		for (size_t i = 0; i < l->n; i++)
+			pb_free(l->img, l->e[i]);
+		free(l->e);
+		if (l->img)
+			close_image(l->img);
+		if (l->pages_fd >= 0)
+			close(l->pages_fd);
+		if (l->dfd >= 0)
+			close(l->dfd);
+		free(l);
+		l = up;
+	}
+}
+
+/* Load @pid's pagemap of the dir @dfd (taken over); NULL (with a message) on error. */
+static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
+{
+	struct level *l = calloc(1, sizeof(*l));
+	PagemapHead *head = NULL;
+	void *msg;
+	int r;
+
+	if (!l) {
+		close(dfd);
+		return NULL;
+	}
+	l->dfd = dfd;
+	l->pages_fd = -1;
+	l->depth = depth;
+	if (!image_exists(dfd, CR_FD_PAGEMAP, pid)) {
+		pr_err("the images %d level(s) up the chain have no pagemap-%d.img: the chain is broken "
+		       "(a missing or foreign parent)\n", depth, pid);
+		goto err;
+	}
+	l->img = open_image_at(dfd, CR_FD_PAGEMAP, O_RDONLY, pid);
+	if (!l->img || pb_read_one_required(l->img, (void **)&head))
+		goto err;
+	snprintf(l->pages_name, sizeof(l->pages_name), "pages-%u.img", head->pages_id);
+	pb_free(l->img, head);
+	while ((r = pb_read_one(l->img, &msg)) == 1) {
+		PagemapEntry *pe = msg, **n;
+
+		if (is_in_parent(pe) || !pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1)) {
+			if (!is_in_parent(pe))
+				pr_err("%s: pagemap-%d.img %d level(s) up the chain: a bad entry at %lx\n",
+				       l->pages_name, pid, depth, (unsigned long)pe->vaddr);
+			pb_free(l->img, pe);
+			if (!is_in_parent(pe))
+				goto err;
+			continue;
+		}
+		n = realloc(l->e, (l->n + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(l->img, pe);
+			goto err;
+		}
+		l->e = n;
+		l->e[l->n++] = pe;
+	}
+	if (r < 0)
+		goto err;
+	qsort(l->e, l->n, sizeof(*l->e), cmp_entry);
+	for (size_t i = 1; i < l->n; i++)
+		if (l->e[i - 1]->vaddr + (uint64_t)l->e[i - 1]->nr_pages * PAGE_SIZE > l->e[i]->vaddr) {
+			pr_err("pagemap-%d.img %d level(s) up the chain: entries overlap at %lx\n", pid, depth,
+			       (unsigned long)l->e[i]->vaddr);
+			goto err;
+		}
+	if (want_pages) {
+		l->pages_fd = openat(dfd, l->pages_name, O_RDONLY | O_CLOEXEC);
+		if (l->pages_fd < 0) {
+			pr_perror("can't open %s %d level(s) up the chain", l->pages_name, depth);
+			goto err;
+		}
+	}
+	return l;
+err:
+	level_free(l);
+	return NULL;
+}
+
+int chain_cover(int dfd, pid_t pid, struct page_list *out)
+{
+	struct page_range *r;
+	struct level *l;
+	int fd = dup(dfd), ret;
+
+	page_list_init(out);
+	if (fd < 0)
+		return -1;
+	l = level_load(fd, pid, 1, 0);
+	if (!l)
+		return -1;
+	r = calloc(l->n ? l->n : 1, sizeof(*r));
+	if (!r) {
+		level_free(l);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		r[i].start = l->e[i]->vaddr;
+		r[i].nr_pages = l->e[i]->nr_pages;
+	}
+	ret = page_list_normalize(r, l->n, out);
+	free(r);
+	level_free(l);
+	return ret;
+}
+
+/* The first entry of @l ending above @addr. */
+static size_t lower_bound(const struct level *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->e[mid]->vaddr + (uint64_t)l->e[mid]->nr_pages * PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint64_t len, const char *what)
+{
+	off_t in = from_off;
+
+	if (lseek(to, to_off, SEEK_SET) < 0) {
+		pr_perror("seeking the gathered pages");
+		return -1;
+	}
+	while (len) {
+		ssize_t n = sendfile(to, from, &in, len);
+
+		if (n <= 0) {
+			if (n == 0)
+				pr_err("%s is shorter than its pagemap says\n", what);
+			else
+				pr_perror("copying pages from %s", what);
+			return -1;
+		}
+		len -= n;
+	}
+	return 0;
+}
+
+/* Copy the pages [addr, addr + nr pages) as level @l has them to @to at @to_off. */
+static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to, uint64_t to_off)
+{
+	uint64_t end = addr + nr * PAGE_SIZE;
+
+	for (size_t i = lower_bound(l, addr); addr < end; i++) {
+		PagemapEntry *pe = i < l->n ? l->e[i] : NULL;
+		uint64_t s, e;
+
+		if (!pe || pe->vaddr > addr) {
+			pr_err("the pages of %d at %lx are marked as unchanged since the previous dump, but the "
+			       "images %d level(s) up the chain do not have them\n", pid, (unsigned long)addr,
+			       l->depth);
+			return -1;
+		}
+		s = addr;
+		e = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+		if (e > end)
+			e = end;
+		if (is_in_prev(pe)) {
+			if (!l->up) {
+				int up = chain_open_parent(l->dfd);
+
+				if (up < 0 || l->depth >= MAX_CHAIN) {
+					pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its "
+						  "parent, but it has no parent link", pid, l->depth, (unsigned long)s);
+					if (up >= 0)
+						close(up);
+					return -1;
+				}
+				l->up = level_load(up, pid, l->depth + 1, 1);
+				if (!l->up)
+					return -1;
+			}
+			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off))
+				return -1;
+		} else if (copy_range(to, to_off, l->pages_fd, pe->off + (s - pe->vaddr), e - s, l->pages_name)) {
+			return -1;
+		}
+		to_off += e - s;
+		addr = e;
+	}
+	return 0;
+}
+
+int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd)
+{
+	struct level top = { .dfd = -1, .pages_fd = -1, .depth = 0 };
+	uint64_t off = 0;
+	int fd, ret = -1;
+
+	fd = memfd_create("criu-pages", MFD_CLOEXEC);
+	top.pages_fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || top.pages_fd < 0) {
+		pr_perror("can't gather the pages of %d from the chain of images", pid);
+		goto out;
+	}
+	snprintf(top.pages_name, sizeof(top.pages_name), "%s", pages_name);
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *pe = pms[i];
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+
+		if (is_in_parent(pe))
+			continue;
+		if (is_in_prev(pe)) {
+			if (!top.up) {
+				int up = chain_open_parent(dfd);
+
+				if (up < 0) {
+					pr_perror("pagemap-%d.img has pages in the previous images, but there is no "
+						  "%s link", pid, PARENT_LINK);
+					goto out;
+				}
+				top.up = level_load(up, pid, 1, 1);
+				if (!top.up)
+					goto out;
+			}
+			if (gather(top.up, pid, pe->vaddr, pe->nr_pages, fd, off))
+				goto out;
+			pe->in_prev = false;
+			pe->has_in_prev = false;
+		} else if (copy_range(fd, off, top.pages_fd, pe->off, len, pages_name)) {
+			goto out;
+		}
+		pe->off = off;
+		off += len;
+	}
+	pr_info("%d: %lu KiB of pages gathered from a chain of %d images dirs\n", pid, (unsigned long)(off >> 10),
+		chain_depth(dfd) + 1);
+	*memfd = fd;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (top.pages_fd >= 0)
+		close(top.pages_fd);
+	level_free(top.up);
+	return ret;
+}
