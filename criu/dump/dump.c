@@ -384,20 +384,17 @@ int open_prev_images(struct dump_tree *t)
 		}
 		if (chain_link(t->dfd, opts.prev_images_dir))
 			return -1;
-		if (!opts.track_mem)
-			pr_info("--prev-images-dir without --track-mem: nothing tells which pages changed: a full dump\n");
 	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
 		pr_perror("can't remove the old %s link", PARENT_LINK);
 		return -1;
 	}
-	if (!opts.track_mem)
-		return track_open(&t->track, -1);
+	/* the previous images' tracking counts whether or not this dump goes on tracking */
 	return track_open(&t->track, t->prev_dfd);
 }
 
 int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect)
 {
-	if (!opts.track_mem)
+	if (!protect && !t->track.valid)
 		return 0;
 	if (track_task(&t->track, ctl, dc->pid, dc->stat.start_time, &dc->md, protect, protect, &dc->tt))
 		return -1;

@@ -30,6 +30,7 @@ struct kerndat {
 	int has_uffd_wp_async;
 	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
+	int has_mem_track;	/* --track-mem works: PAGEMAP_SCAN and uffd WP_ASYNC + WP_UNPOPULATED */
 	int pipe_max_size;
 	unsigned long task_size;
 };

@@ -378,6 +378,21 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	return cr_dump_tasks(opts.pid) ? -1 : 0;
 }
 
+/* PRE_DUMP and SINGLE_PRE_DUMP: one pre-dump of the tree, which runs on. */
+static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
+{
+	resp->dump = d;
+	if (setup_request(req, true))
+		return -1;
+	if (!opts.pid) {
+		pr_err("a pre-dump needs opts.pid\n");
+		return -1;
+	}
+	if (check_may_dump(opts.pid))
+		return -1;
+	return cr_pre_dump_tasks(opts.pid) ? -1 : 0;
+}
+
 static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 {
 	if (setup_request(req, false) || check_may_restore())
@@ -486,7 +501,7 @@ static int handle(CriuReq *req)
 	case CRIU_REQ_TYPE__FEATURE_CHECK: do_features(&resp, &f); ret = 0; break;
 	case CRIU_REQ_TYPE__WAIT_PID: ret = do_wait_pid(req, &resp); break;
 	case CRIU_REQ_TYPE__PRE_DUMP:
-	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP: ret = not_yet("pre-dump"); break;
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP: ret = do_pre_dump(req, &resp, &d); break;
 	case CRIU_REQ_TYPE__PAGE_SERVER:
 	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD: ret = not_yet("page-server"); break;
 	case CRIU_REQ_TYPE__CPUINFO_DUMP:
