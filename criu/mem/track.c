@@ -200,11 +200,33 @@ static int can_track(const VmaEntry *v)
 	       v->kind == VMA_KIND__VMA_STACK;
 }
 
+/*
+ * Register [start, end) and clear whatever write-protect bits its page
+ * table entries still carry. The kernel can leave them behind: an mremap
+ * next to a registered area merges the two and drops the registration of
+ * the whole (no EVENT_REMAP), but not the bits of the part that stayed,
+ * whose pages then get written without losing them. PAGEMAP_SCAN would
+ * take such a page as protected and never protect it again (it protects
+ * only what it reports written), so a write after this round would go
+ * unseen. Cleared here, every present page counts as written once and is
+ * protected by this round's scan.
+ */
 static int uffd_register(int uffd, uint64_t start, uint64_t end)
 {
 	struct uffdio_register r = { .range = { .start = start, .len = end - start }, .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .range = { .start = start, .len = end - start }, .mode = 0 };
 
-	return ioctl(uffd, UFFDIO_REGISTER, &r);
+	if (ioctl(uffd, UFFDIO_REGISTER, &r))
+		return -1;
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		int err = errno;
+		struct uffdio_range ur = { .start = start, .len = end - start };
+
+		ioctl(uffd, UFFDIO_UNREGISTER, &ur);
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 /* Register the private anonymous areas not registered yet, in runs of neighbours. */
