@@ -1136,7 +1136,7 @@ static pid_t *live_pids(struct dump_tree *t, int *nr)
 }
 
 /* The ipc namespace: the tree's own one is dumped whole, criu's is left alone. */
-static int check_ipc(struct dump_tree *t)
+int check_ipc(struct dump_tree *t)
 {
 	int nr, ret;
 	pid_t *pids = live_pids(t, &nr);

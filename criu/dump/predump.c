@@ -84,7 +84,8 @@ int cr_pre_dump_tasks(pid_t pid)
 	t.st.freezing_time = t_frozen - t_start;
 	unlinkat(t.dfd, "inventory.img", 0);
 	unlinkat(t.dfd, "track.img", 0);
-	if (open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) || mark_vm_children(&t))
+	if (check_ipc(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
+	    mark_vm_children(&t))
 		goto out_release;
 	pp = calloc(t.nr, sizeof(*pp));
 	if (!pp)
@@ -116,7 +117,16 @@ out_release:
 			"images), frozen for %lu us\n", pid, t.nr, (unsigned long)t.st.pages_written,
 			(unsigned long)t.st.pages_in_prev, (unsigned long)t.st.frozen_time);
 	} else {
+		/* what was written is of no use: give the room back (a full disk is one way to get here) */
 		unlinkat(t.dfd, "inventory.img", 0);
+		for (int i = 0; i < t.nr; i++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "pagemap-%d.img", t.p[i].pid);
+			unlinkat(t.dfd, name, 0);
+			snprintf(name, sizeof(name), "pages-%u.img", t.p[i].pages_id);
+			unlinkat(t.dfd, name, 0);
+		}
 		pr_err("pre-dump of %d failed; the tree was left running\n", pid);
 	}
 out_close:

@@ -828,7 +828,8 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
         self.tree_pids = tree_pids(self.pid)
-        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common) + desc.get('dump_opts', []))
+        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common, imgdir) +
+                       desc.get('dump_opts', []))
 
         if desc.get('dump_fail'):
             if rc == 0:
@@ -942,7 +943,7 @@ class Run:
         compare_snapshots(before, after, 'after restore #%d' % it)
         return 'next'
 
-    def pre_dumps(self, desc, it, common):
+    def pre_dumps(self, desc, it, common, imgdir):
         """--pre N: a chain of N pre-dumps before the dump, which takes the rest.
 
         The tree runs on after each (the runner checks it); what they leave in
@@ -952,13 +953,17 @@ class Run:
         """
         prev = None
         n = max(self.opts.pre, desc.get('pre', 0))
+        # with a small images dir the pre-dumps go in it too: the chain must fit
+        top = imgdir if desc.get('imgdir_size') else self.workdir
+        up = '' if desc.get('imgdir_size') else '../'
         for k in range(1, n + 1):
-            pdir = os.path.join(self.workdir, 'pre-%d-%d' % (it, k))
+            pdir = os.path.join(top, 'pre-%d-%d' % (it, k))
             os.mkdir(pdir)
             extra = ['--track-mem'] + (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
             rc = self.criu('pre-dump', pdir, common + extra)
             if rc != 0:
                 if desc.get('dump_fail'):
+                    check_running(self.pid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
                     return []
                 raise TestFail('pre-dump #%d failed with exit code %d' % (k, rc))
             check_running(self.pid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
@@ -973,7 +978,7 @@ class Run:
                     os.kill(pid, signal.SIGKILL)
                     reap(pid, 5)
                     log('killed the memory tracker %d' % pid)
-        return ['--prev-images-dir', '../' + os.path.basename(prev), '--track-mem']
+        return ['--prev-images-dir', up + os.path.basename(prev), '--track-mem']
 
     def stop(self):
         try:
