@@ -14,6 +14,7 @@
 #include "crtools.h"
 #include "action-scripts.h"
 #include "external.h"
+#include "cgroup.h"
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
@@ -64,6 +65,14 @@ static void usage(FILE *f)
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
+"      --manage-cgroups[=MODE]  cgroups at restore: soft (default: make missing ones, set their\n"
+"                          properties), full, strict, props, none, ignore (Documentation/cgroups.md)\n"
+"      --cgroup-root [CTRL:]PATH  restore: the tree's cgroups go under PATH (in hierarchy CTRL)\n"
+"      --freeze-cgroup PATH  dump: stop the tree with the freezer cgroup PATH (v1 or v2)\n"
+"      --orphan-pts-master  a pty slave's master may be outside the tree; restore sends the new\n"
+"                          master to the swrk client (orphan-pts-master notification)\n"
+"      --evasive-devices   restore: a device file whose path now names another device is\n"
+"                          opened by its device number\n"
 "      --track-mem         pre-dump, dump: track the pages the tree writes, for the next dump of the chain\n"
 "      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
 "                          unchanged since are left out, linked as DIR/parent\n"
@@ -95,6 +104,11 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_ACTION_SCRIPT,
 	OPT_CONFIG,
+	OPT_MANAGE_CGROUPS,
+	OPT_CGROUP_ROOT,
+	OPT_FREEZE_CGROUP,
+	OPT_ORPHAN_PTS_MASTER,
+	OPT_EVASIVE_DEVICES,
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
@@ -127,6 +141,11 @@ static const struct option longopts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
+	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
+	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
+	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
@@ -219,6 +238,17 @@ static int handle_option(int c, const char *arg)
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
+	case OPT_MANAGE_CGROUPS:
+		opts.manage_cgroups = cg_mode_parse(arg);
+		if (opts.manage_cgroups < 0) {
+			pr_err("bad --manage-cgroups mode '%s': none, props, soft, full, strict or ignore\n", arg);
+			return -1;
+		}
+		break;
+	case OPT_CGROUP_ROOT: return cgroup_root_add(arg);
+	case OPT_FREEZE_CGROUP: opts.freeze_cgroup = arg; break;
+	case OPT_ORPHAN_PTS_MASTER: opts.orphan_pts_master = true; break;
+	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_GHOST_LIMIT:
 		if (parse_size(arg, &opts.ghost_limit)) {
 			pr_err("bad --ghost-limit '%s'\n", arg);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "action-scripts.h"
+#include "cgroup.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"

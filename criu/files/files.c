@@ -626,6 +626,14 @@ static int open_holder(const FileEntry *fe, int flags)
 	return fd != -2 ? fd : fileobj_reopen(fe->id, flags);
 }
 
+/* Is the character device of @r (its number) at its path? */
+static bool device_at(const RegFileEntry *r)
+{
+	struct stat st;
+
+	return !stat(r->path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == r->rdev;
+}
+
 int open_file(struct rst_files *rf, uint32_t id, int flags)
 {
 	FileEntry *fe = find_file(rf, id);
@@ -647,8 +655,16 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(fe, flags);
+	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
+		/* not even opened: opening another device may do something (a tty would become ours) */
+		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	if (fd == -2) {
+		pr_err("%s is not the device it was (%u:%u) at dump time; --evasive-devices opens it by its "
+		       "number\n", r->path, major(r->rdev), minor(r->rdev));
+		return -1;
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;
@@ -934,6 +950,7 @@ out:
 	free(list);
 	free(opened);
 	tty_restore_fini();
+	evasive_fini();
 	pipes_restore_fini();
 	fd_kinds_restore_fini();
 	return ret;

@@ -17,6 +17,7 @@
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
 #include "net.pb-c.h"
+#include "cgroup.pb-c.h"
 #include "track.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
@@ -34,6 +35,7 @@
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
 #define NET_LOCK_MAGIC	0x58c10a93u
+#define CGROUP_MAGIC	0x59c3a815u
 #define TRACK_MAGIC	0x5a17d3e9u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
@@ -128,6 +130,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= NET_LOCK_MAGIC,
 		.pb		= &net_lock_entry__descriptor,
 	},
+	[CR_FD_CGROUP] = {
+		.name_fmt	= "cgroup.img",
+		.magic		= CGROUP_MAGIC,
+		.pb		= &cgroup_entry__descriptor,
+	},
 	[CR_FD_TRACK] = {
 		.name_fmt	= "track.img",
 		.magic		= TRACK_MAGIC,
@@ -154,6 +161,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
+	[CR_FD_CGROUP]		= "CGROUP",
 	[CR_FD_TRACK]		= "TRACK",
 };
 

@@ -37,6 +37,7 @@ enum cr_img_type {
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
+	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_TRACK,		/* track.img: where the dirty tracking of the tree lives (track.c) */
 	CR_FD_MAX
 };

@@ -239,6 +239,9 @@ int restore_task(struct rst_ctx *rc)
 	}
 	tc = rc->core->tc;
 
+	/* into its own cgroups before it maps anything (memory is charged where it is faulted in) */
+	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
+		return -1;
 	pipes_restore_init(tr->scratch_base);
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))

@@ -210,9 +210,19 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	}
 	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
 		return -1;
+	/* threads into their cgroups, then the limits, with every task in place */
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie &&
+		    cgroup_restore_threads(tr->t[i].pid, tr->t[i].pe->threads, tr->t[i].pe->n_threads))
+			return -1;
+	if (cgroup_restore_finish())
+		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
-	if (run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
+	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
+		return -1;
+	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
+	if (cgroup_restore_freezer())
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
@@ -291,7 +301,7 @@ int cr_restore_tasks(void)
 	}
 	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
 		goto out;
-	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
 	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
@@ -358,6 +368,8 @@ int cr_restore_tasks(void)
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
+	cgroup_restore_fini(true);
+	tty_orphan_fini();
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
@@ -381,6 +393,8 @@ reap:
 		waitpid(pid, &status, 0);
 	ret = 1;
 out:
+	cgroup_restore_fini(ret == 0);
+	tty_orphan_fini();
 	free(trapped);
 	free_tree(&tr);
 	return ret;

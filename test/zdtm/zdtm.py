@@ -65,6 +65,13 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'cgroups': list,            # hierarchies the test gets a cgroup of its own in, below the
+                                # runner's: v1 controllers ("cpu", "memory", "name=systemd", ...)
+                                # and "v2" (on a private cgroup2 mount); its directory is in
+                                # $ZDTM_CG_<NAME> (upper case, "name=x" as NAME_X); removed at the end
+    'before_restore': str,      # a shell command run between dump and restore (with the test's
+                                # environment); it must exit 0
+    'restore_fail': bool,       # the restore must fail (log_match applies to it), leaving no task
     'tcp_peer': str,            # the runner is a TCP peer outside the tree (see TcpPeer): "ok" (no
                                 # reset, no byte lost or doubled) or "reset" (it must see a reset)
     'iters': int,               # dump/restore at least this many times (more with --iters)
@@ -77,6 +84,10 @@ DESC_KEYS = {
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'dump_log_match': list,     # regexes the log of a successful dump must match
 }
+
+# In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
+# directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
+# file system and {cgpath:NAME} its path within its hierarchy.
 
 CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
 
@@ -637,8 +648,10 @@ def compare_snapshots(before, after, what):
 # test descriptions
 
 def list_tests():
-    return sorted(os.path.basename(p)[:-2]
-                  for p in glob.glob(os.path.join(STATIC_DIR, '*.c')))
+    """Every NAME.c, and every NAME.desc of a variant (a program built from another test's source)."""
+    return sorted(set(os.path.basename(p).rsplit('.', 1)[0]
+                      for p in glob.glob(os.path.join(STATIC_DIR, '*.c')) +
+                      glob.glob(os.path.join(STATIC_DIR, '*.desc'))))
 
 
 def load_desc(name):
@@ -661,7 +674,7 @@ def load_desc(name):
     if desc.get('corrupt') and desc['corrupt'] not in CORRUPTIONS:
         raise TestFail('bad %s: unknown corruption "%s"' %
                        (path, desc['corrupt']))
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match'):
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -679,6 +692,69 @@ def check_nobody_access(path):
         d = os.path.dirname(d)
     if not os.stat(path).st_mode & 0o001:
         raise TestFail('%s is not executable by nobody' % path)
+
+
+# --------------------------------------------------------------------------
+# cgroups for tests ('cgroups' in the desc)
+
+def cg_env_name(name):
+    return 'ZDTM_CG_' + re.sub(r'[^A-Z0-9]', '_', name.upper())
+
+
+def own_cgroups():
+    """{controllers: path} of the runner, from /proc/self/cgroup ('' is cgroup2)."""
+    out = {}
+    for l in read_text('/proc/self/cgroup').splitlines():
+        hid, ctrls, path = l.split(':', 2)
+        out[ctrls] = path
+    return out
+
+
+def cg_mount_of(name):
+    """Where v1 hierarchy NAME is mounted with its root, and its controller list."""
+    for l in read_text('/proc/self/mountinfo').splitlines():
+        pre, _, post = l.partition(' - ')
+        f, g = pre.split(), post.split()
+        if len(g) < 3 or g[0] != 'cgroup' or f[3] != '/':
+            continue
+        if name in g[2].split(','):
+            return f[4]
+    raise TestFail('cgroup hierarchy %s is not mounted here' % name)
+
+
+def cg_thaw_kill_remove(top, v2):
+    """Thaw and empty the cgroup subtree at TOP (deepest first), then remove it."""
+    if not os.path.isdir(top):
+        return
+    dirs = [d for d, _, _ in os.walk(top)]
+    for d in dirs:
+        try:
+            with open(os.path.join(d, 'cgroup.freeze' if v2 else 'freezer.state'), 'w') as f:
+                f.write('0' if v2 else 'THAWED')
+        except OSError:
+            pass
+    for _ in range(100):
+        busy = False
+        for d in reversed(dirs):
+            try:
+                for p in read_text(os.path.join(d, 'cgroup.procs')).split():
+                    busy = True
+                    try:
+                        os.kill(int(p), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            except OSError:
+                pass
+        reap_zombies()
+        for d in reversed(dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                busy = True
+        if not busy or not os.path.isdir(top):
+            return
+        time.sleep(0.05)
+    print('    zdtm: could not remove cgroup %s' % top, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -702,6 +778,56 @@ class Run:
         self.tcp_peer = None    # TcpPeer with tcp_peer
         self.sysctls = {}       # name: value to put back
         self.desc = {}
+        self.cgroups = {}       # name: (file system path, path in its hierarchy, v2)
+        self.cg2_mount = None   # the private cgroup2 mount
+        self.env = dict(TEST_ENV)
+
+    def subst(self, opts):
+        """{testdir}, {cg:NAME} and {cgpath:NAME} in options (see DESC_KEYS)."""
+        testdir = os.path.join(self.workdir, 'test')
+        out = []
+        for o in opts:
+            o = o.replace('{testdir}', testdir)
+            for name, (fs, path, _) in self.cgroups.items():
+                o = o.replace('{cg:%s}' % name, fs).replace('{cgpath:%s}' % name, path)
+            out.append(o)
+        return out
+
+    def make_cgroups(self, names, env):
+        """A cgroup of the test's own below the runner's, in each hierarchy asked for."""
+        mine = own_cgroups()
+        leaf = 'zdtm.%s.%s.%d' % (self.name, self.user, os.getpid())
+        for name in names:
+            if name == 'v2':
+                mnt = os.path.join(self.workdir, 'cgroup2')
+                os.mkdir(mnt)
+                subprocess.run(['mount', '-t', 'cgroup2', 'zdtm-cgroup2', mnt], check=True)
+                self.cg2_mount = mnt
+                base = mine.get('', '/')
+                v2 = True
+            else:
+                mnt = cg_mount_of(name)
+                base = next((p for c, p in mine.items() if name in c.split(',')), None)
+                if base is None:
+                    raise TestFail('the runner is in no cgroup of hierarchy %s' % name)
+                v2 = False
+            path = os.path.join(base, leaf)
+            fs = mnt + path
+            os.mkdir(fs)
+            self.cgroups[name] = (fs, path, v2)
+            if name == 'cpuset':
+                # a new cpuset has no cpus nor memory nodes: the parent's
+                for k in ('cpuset.cpus', 'cpuset.mems'):
+                    with open(os.path.join(fs, k), 'w') as f:
+                        f.write(read_text(os.path.join(os.path.dirname(fs), k)).strip())
+            env[cg_env_name(name)] = fs
+            log('cgroup %s: %s' % (name, fs))
+
+    def remove_cgroups(self):
+        for name, (fs, _, v2) in self.cgroups.items():
+            cg_thaw_kill_remove(fs, v2)
+        if self.cg2_mount:
+            subprocess.run(['umount', '-l', self.cg2_mount], stderr=subprocess.DEVNULL)
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -766,6 +892,9 @@ class Run:
                 f.write(str(value))
         env = dict(TEST_ENV)
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
+        if desc.get('cgroups'):
+            self.make_cgroups(desc['cgroups'], env)
+        self.env = env
         if desc.get('ext_pipe'):
             r, w = os.pipe()
             self.ext = (r, w, os.fstat(w).st_ino)
@@ -814,6 +943,7 @@ class Run:
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + desc['imgdir_size'],
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
+        desc = dict(desc, **{k: self.subst(desc.get(k, [])) for k in ('opts', 'dump_opts', 'restore_opts')})
         common = desc.get('opts', [])
         if self.ext_sk:
             common = common + ['--ext-unix-sk']
@@ -899,12 +1029,33 @@ class Run:
             drop_net_locks(self.pid)
         if desc.get('restore_delay_ms'):
             time.sleep(min(desc['restore_delay_ms'] / 1000, self.remaining()))
+        if desc.get('before_restore'):
+            cmd = self.subst([desc['before_restore']])[0]
+            log('$ ' + cmd)
+            p = subprocess.run(['sh', '-c', cmd], env=self.env, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise TestFail('before_restore "%s" failed (%d): %s' % (cmd, p.returncode,
+                               (p.stdout + p.stderr).strip()[-500:]))
+
         pidfile = os.path.join(imgdir, 'restored.pid')
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
                        desc.get('restore_opts', []))
 
-        if desc.get('corrupt'):
+        if desc.get('restore_fail'):
+            if rc == 0:
+                raise TestFail('restore succeeded but must fail')
+            text = ''
+            for f in ('restore.out', 'restore.log'):
+                try:
+                    text += read_text(os.path.join(imgdir, f))
+                except OSError:
+                    pass
+            for rx in desc.get('log_match', []):
+                if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
+                    raise TestFail('the failed restore does not say /%s/' % rx)
+
+        if desc.get('corrupt') or desc.get('restore_fail'):
             if rc == 0:
                 raise TestFail('restore from corrupted images succeeded')
             deadline = time.monotonic() + 5
@@ -1096,7 +1247,16 @@ class Run:
                 raise TestFail('task %d died' % self.pid)
 
     def cleanup(self, failed):
+        # a frozen task dies only once thawed
+        for name, (fs, _, v2) in self.cgroups.items():
+            for d, _, _ in os.walk(fs):
+                try:
+                    with open(os.path.join(d, 'cgroup.freeze' if v2 else 'freezer.state'), 'w') as f:
+                        f.write('0' if v2 else 'THAWED')
+                except OSError:
+                    pass
         kill_leftovers(None if self.pid_done else self.pid)
+        self.remove_cgroups()
         for fd in self.ext[:2] if self.ext else ():
             if fd >= 0:
                 os.close(fd)
