@@ -1188,6 +1188,7 @@ static int collect_process(struct dump_ctx *dc)
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;
+	pr_debug("%d: %zu memory areas collected\n", pid, dc->md.nr_vmas);
 	for (int i = 0; i < dc->nr_th; i++)
 		if (collect_thread(dc, &dc->th[i]))
 			return -1;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,15 +336,15 @@ void free_mm_dump(struct mm_dump *md)
  * round (atomically: a page written after it is reported is written
  * again).
  */
-static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, struct page_list *clean,
-				 int wp, int protect)
+static int scan_range_pagemap_scan(int pm_fd, uint64_t start, uint64_t end, struct page_list *pl,
+				   struct page_list *clean, int wp, int protect)
 {
 	struct page_region r[SCAN_VEC];
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
 		.flags = (wp ? PM_SCAN_CHECK_WPASYNC : 0) | (wp && protect ? PM_SCAN_WP_MATCHING : 0),
-		.start = v->start,
-		.end = v->end,
+		.start = start,
+		.end = end,
 		.vec = (unsigned long)r,
 		.vec_len = SCAN_VEC,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
@@ -352,11 +353,11 @@ static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list 
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | (clean ? PAGE_IS_WRITTEN : 0),
 	};
 
-	while (arg.start < v->end) {
+	while (arg.start < end) {
 		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
 
 		if (n < 0) {
-			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
+			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)end);
 			return -1;
 		}
 		for (long i = 0; i < n; i++) {
@@ -408,6 +409,7 @@ struct page_xfer {
 	struct parasite_ctl *ctl;
 	struct parasite_pages *args;
 	int pipes[NR_PIPES][2];
+	int nr_pipes;			/* as many as the pages need, up to NR_PIPES */
 	uint64_t pipe_pages;
 	int pages_fd;
 	uint64_t off;			/* end of data in the pages file */
@@ -442,12 +444,24 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 	return 0;
 }
 
-static int xfer_setup(struct page_xfer *x)
+/*
+ * Pipes for @pages pages: a few pages (an incremental dump) get one small
+ * pipe, not NR_PIPES of the biggest size: making those is downtime too.
+ */
+static int xfer_setup(struct page_xfer *x, uint64_t pages)
 {
 	int wr[NR_PIPES];
-	long sz = kdat.pipe_max_size;
+	long sz = kdat.pipe_max_size, want = 1L << 16;
 
-	for (int i = 0; i < NR_PIPES; i++) {
+	while (want < sz && (uint64_t)want < pages * PAGE_SIZE)
+		want <<= 1;
+	sz = want < sz ? want : sz;
+	x->nr_pipes = (pages * PAGE_SIZE + sz - 1) / sz;
+	if (x->nr_pipes < 1)
+		x->nr_pipes = 1;
+	if (x->nr_pipes > NR_PIPES)
+		x->nr_pipes = NR_PIPES;
+	for (int i = 0; i < x->nr_pipes; i++) {
 		if (pipe2(x->pipes[i], O_CLOEXEC)) {
 			pr_perror("pipe");
 			return -1;
@@ -465,8 +479,8 @@ static int xfer_setup(struct page_xfer *x)
 	if (x->pipe_pages > PARASITE_MAX_IOVS / NR_PIPES)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
-	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
+	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, x->nr_pipes) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -491,7 +505,7 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 	uint32_t np = 0;
 	uint64_t t0;
 
-	while (np < NR_PIPES && used < PARASITE_MAX_IOVS) {
+	while (np < (uint32_t)x->nr_pipes && used < PARASITE_MAX_IOVS) {
 		uint64_t pages;
 		size_t n = page_list_next_batch(pl, cur, x->pipe_pages, &p->iovs[used],
 						PARASITE_MAX_IOVS - used, &pages);
@@ -649,39 +663,134 @@ static int split_clean(struct page_list *clean, const struct page_list *cover, s
 	return 0;
 }
 
+/*
+ * The scan of a big address space is split in two halves by pages, each
+ * walked by its own thread: PAGEMAP_SCAN visits every page table entry
+ * (tens of ms per GiB of 4 KiB pages here), and with the tree frozen that
+ * is downtime.
+ */
+struct scan_part {
+	pid_t pid;
+	const struct mm_dump *md;
+	const struct page_opts *po;
+	uint64_t from, to;		/* the addresses of this part */
+	struct page_list l[3];		/* anon, file, hidden */
+	struct page_list clean[2];	/* anon, hidden: not written since the last round (tracked areas) */
+	int ret;
+};
+
+static void *scan_part_run(void *arg)
+{
+	struct scan_part *sp = arg;
+	const struct track_task *tt = sp->po ? sp->po->tt : NULL;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", sp->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s", path);
+		sp->ret = -1;
+		return NULL;
+	}
+	for (size_t i = 0; i < sp->md->nr_vmas && !sp->ret; i++) {
+		const VmaEntry *v = &sp->md->vmas[i];
+		int hidden = !(v->prot & PROT_READ), file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+		struct page_list *l = &sp->l[hidden ? 2 : file ? 1 : 0];
+		int tracked = tt && tt->since_prev && (sp->md->wp[i] & MD_WP_OLD) && !file;
+		int protect = sp->po && sp->po->protect && sp->md->wp[i];
+		uint64_t s = v->start > sp->from ? v->start : sp->from, e = v->end < sp->to ? v->end : sp->to;
+
+		if (!vma_is_private_mem(v) || s >= e)
+			continue;
+		if (kdat.has_pagemap_scan)
+			sp->ret = scan_range_pagemap_scan(fd, s, e, l, tracked ? &sp->clean[hidden] : NULL,
+							  tracked || protect, protect);
+		else
+			sp->ret = scan_vma_pagemap(fd, v, l);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void scan_part_free(struct scan_part *sp)
+{
+	for (int i = 0; i < 3; i++)
+		page_list_free(&sp->l[i]);
+	page_list_free(&sp->clean[0]);
+	page_list_free(&sp->clean[1]);
+}
+
+/* The address where half of the private pages lie below, or 0 when not worth two threads. */
+static uint64_t scan_split(const struct mm_dump *md, uint64_t total)
+{
+	uint64_t below = 0;
+
+	if (!kdat.has_pagemap_scan || total < (64ULL << 20) / PAGE_SIZE)
+		return 0;
+	for (size_t i = 0; i < md->nr_vmas; i++) {
+		const VmaEntry *v = &md->vmas[i];
+		uint64_t n = (v->end - v->start) >> PAGE_SHIFT;
+
+		if (!vma_is_private_mem(v))
+			continue;
+		if (below + n >= total / 2)
+			return v->start + (total / 2 - below) * PAGE_SIZE;
+		below += n;
+	}
+	return 0;
+}
+
+/* Both parts' lists, the lower one's first: they are in address order. */
+static int join_lists(struct page_list *a, struct page_list *b, struct page_list *out)
+{
+	struct page_list m;
+
+	if (page_list_merge(a, b, &m))
+		return -1;
+	page_list_free(out);
+	*out = m;
+	return 0;
+}
+
 static int collect_pages(pid_t pid, struct mm_dump *md, struct page_sets *ps, struct dump_stats *st,
 			 const struct page_opts *po, const struct mm_parent *parent)
 {
 	const struct track_task *tt = po ? po->tt : NULL;
+	struct scan_part part[2] = {
+		{ .pid = pid, .md = md, .po = po, .from = 0, .to = UINT64_MAX },
+		{ .pid = pid, .md = md, .po = po, .from = UINT64_MAX, .to = UINT64_MAX },
+	};
 	struct page_list clean[2];	/* anon, hidden */
-	char path[64];
-	int fd, ret = 0;
+	uint64_t total = 0, mid;
+	pthread_t th;
+	int ret = 0, threaded = 0;
 
 	page_list_init(&clean[0]);
 	page_list_init(&clean[1]);
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open %s", path);
-		return -1;
+	for (size_t i = 0; i < md->nr_vmas; i++)
+		if (vma_is_private_mem(&md->vmas[i]))
+			total += (md->vmas[i].end - md->vmas[i].start) >> PAGE_SHIFT;
+	st->pages_scanned += total;
+	mid = scan_split(md, total);
+	if (mid) {
+		part[0].to = part[1].from = mid;
+		threaded = pthread_create(&th, NULL, scan_part_run, &part[1]) == 0;
+		if (!threaded)
+			part[0].to = UINT64_MAX;
 	}
-	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
-		const VmaEntry *v = &md->vmas[i];
-		int hidden = !(v->prot & PROT_READ), file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
-		struct page_list *l = hidden ? &ps->hidden : file ? &ps->file : &ps->anon;
-		int tracked = tt && tt->since_prev && (md->wp[i] & MD_WP_OLD) && !file;
-		int protect = po && po->protect && md->wp[i];
-
-		if (!vma_is_private_mem(v))
-			continue;
-		st->pages_scanned += (v->end - v->start) >> PAGE_SHIFT;
-		if (kdat.has_pagemap_scan)
-			ret = scan_vma_pagemap_scan(fd, v, l, tracked ? &clean[hidden] : NULL, tracked || protect,
-						    protect);
-		else
-			ret = scan_vma_pagemap(fd, v, l);
-	}
-	close(fd);
+	scan_part_run(&part[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	ret = part[0].ret || part[1].ret;
+	if (!ret)
+		ret = join_lists(&part[0].l[0], &part[1].l[0], &ps->anon) ||
+		      join_lists(&part[0].l[1], &part[1].l[1], &ps->file) ||
+		      join_lists(&part[0].l[2], &part[1].l[2], &ps->hidden) ||
+		      join_lists(&part[0].clean[0], &part[1].clean[0], &clean[0]) ||
+		      join_lists(&part[0].clean[1], &part[1].clean[1], &clean[1]);
+	scan_part_free(&part[0]);
+	scan_part_free(&part[1]);
 	if (ret)
 		goto out;
 	if (parent) {
@@ -767,7 +876,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	ph.pages_id = pages_id;
 	if (pb_write_one(x.pagemap, &ph))
 		goto out;
-	if (xfer_setup(&x))
+	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 		goto out;
 	while (!done)
 		if (xfer_round(&x, &ps.anon, &cur, 1, &done))

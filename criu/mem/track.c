@@ -83,6 +83,7 @@ int track_area_async(pid_t pid, uint64_t start, uint64_t end)
 		.end = end,
 		.vec = (unsigned long)&r,
 		.vec_len = 1,
+		.max_pages = 1,		/* the check is per area, at the start of the walk: no need to walk it all */
 		.category_anyof_mask = PAGE_IS_PRESENT,
 		.return_mask = PAGE_IS_PRESENT,
 	};
