@@ -394,6 +394,23 @@ int open_prev_images(struct dump_tree *t)
 	return track_open(&t->track, t->prev_dfd);
 }
 
+/*
+ * --auto-dedup, once the images are whole: what they replace in the chain
+ * is freed there. A failure only leaves the chain bigger than it could be.
+ */
+void dedup_chain(struct dump_tree *t)
+{
+	uint64_t punched = 0;
+
+	if (!opts.auto_dedup || t->prev_dfd < 0)
+		return;
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && !t->p[i].vm_from && chain_dedup(t->dfd, t->p[i].pid, &punched))
+			pr_warn("--auto-dedup of %d failed: the previous images keep pages they need no more\n",
+				t->p[i].pid);
+	pr_info("--auto-dedup: %lu pages freed in the previous images\n", (unsigned long)punched);
+}
+
 int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect)
 {
 	if (!protect && !t->track.valid)
@@ -1268,7 +1285,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (run_hook(HOOK_PRE_DUMP, 0, -1) || cgroup_dump_init())
+	if (run_hook(HOOK_PRE_DUMP, 0, -1) || cgroup_dump_init() || dump_live_rounds(pid))
 		goto out_close;
 
 	t_start = now_us();
@@ -1336,6 +1353,7 @@ out_resume:
 		track_close(&t.track, ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	}
 	if (ret == 0) {
+		dedup_chain(&t);
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);

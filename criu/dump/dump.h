@@ -143,6 +143,10 @@ struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
 int write_inventory(int dfd, pid_t root, bool pre_dump);
 /* --prev-images-dir: opened, linked as DIR/parent; tracking found (track.c). 0 or -1. */
 int open_prev_images(struct dump_tree *t);
+/* --auto-dedup: free in the previous images what these replace. */
+void dedup_chain(struct dump_tree *t);
+/* Before freezing: pre-dump rounds while much is written since the previous images (predump.c). */
+int dump_live_rounds(pid_t pid);
 /* Tracking of one seized process, its parent's coverage for in_prev. 0 or -1. */
 int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect);
 

@@ -18,6 +18,7 @@
 
 #include "dump.h"
 #include "pagechain.h"
+#include "track.pb-c.h"
 
 static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_pages **out)
 {
@@ -44,7 +45,7 @@ cure:
 	return ret;
 }
 
-int cr_pre_dump_tasks(pid_t pid)
+static int pre_dump(pid_t pid, bool hooks)
 {
 	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
 			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
@@ -73,7 +74,7 @@ int cr_pre_dump_tasks(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (run_hook(HOOK_PRE_DUMP, 0, -1))
+	if (hooks && run_hook(HOOK_PRE_DUMP, 0, -1))
 		goto out_close;
 
 	t_start = now_us();
@@ -112,6 +113,7 @@ out_release:
 		track_close(&t.track, false);
 	}
 	if (ret == 0) {
+		dedup_chain(&t);
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("pre-dump of %d done: %d processes, %lu pages written (%lu unchanged since the previous "
 			"images), frozen for %lu us\n", pid, t.nr, (unsigned long)t.st.pages_written,
@@ -140,5 +142,137 @@ out_close:
 	if (t.prev_dfd >= 0)
 		close(t.prev_dfd);
 	close(t.dfd);
+	return ret;
+}
+
+int cr_pre_dump_tasks(pid_t pid)
+{
+	return pre_dump(pid, true);
+}
+
+/* ---- live rounds of a dump ---- */
+
+#define LIVE_ROUNDS	2
+#define LIVE_MIN_PAGES	2048	/* 8 MiB: below that the frozen dump writes them faster than a round */
+
+/*
+ * Pages of the tracked processes written since the round of the images in
+ * @prev_dfd (all present pages of areas not tracked): what a dump would
+ * write while the tree is frozen. A look while the tree runs; -1 if it
+ * can't be had.
+ */
+static int64_t written_since(int prev_dfd)
+{
+	struct cr_img *img;
+	TrackEntry *te = NULL;
+	int64_t total = 0;
+
+	if (!image_exists(prev_dfd, CR_FD_TRACK))
+		return -1;
+	img = open_image_at(prev_dfd, CR_FD_TRACK, O_RDONLY);
+	if (!img || pb_read_one_required(img, (void **)&te)) {
+		close_image(img);
+		return -1;
+	}
+	close_image(img);
+	for (size_t i = 0; i < te->n_tasks && total >= 0; i++) {
+		struct page_region r[256];
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = 0,
+			.end = kdat.task_size,
+			.vec = (unsigned long)r,
+			.vec_len = 256,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+			.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", te->tasks[i]->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			total = -1;
+			break;
+		}
+		while (arg.start < arg.end) {
+			long n = ioctl(fd, PAGEMAP_SCAN, &arg);
+
+			if (n < 0) {
+				total = -1;
+				break;
+			}
+			for (long k = 0; k < n; k++)
+				total += (r[k].end - r[k].start) >> PAGE_SHIFT;
+			if (arg.walk_end <= arg.start)
+				break;
+			arg.start = arg.walk_end;
+		}
+		close(fd);
+	}
+	track_entry__free_unpacked(te, NULL);
+	return total;
+}
+
+/*
+ * Before a dump with --prev-images-dir freezes the tree: if much was
+ * written since the previous images, a pre-dump round (into DIR/.live-N,
+ * whose parent is the previous images) takes it while the tree runs, and
+ * the dump's parent is that round. So the tree is frozen only for what it
+ * writes during the last round, as live migration converges. A round that
+ * fails changes nothing: the dump goes on from the images it had.
+ */
+int dump_live_rounds(pid_t pid)
+{
+	const char *prev = opts.prev_images_dir;
+	char *own[LIVE_ROUNDS] = { NULL };
+	int dfd, ret = 0;
+
+	if (!prev || !kdat.has_mem_track)
+		return 0;
+	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	for (int round = 1; round <= LIVE_ROUNDS; round++) {
+		struct cr_options saved = opts;
+		int pdfd = openat(dfd, prev, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int64_t dirty = pdfd >= 0 ? written_since(pdfd) : -1;
+		char name[32], *dir = NULL, *up = NULL;
+
+		if (pdfd >= 0)
+			close(pdfd);
+		if (dirty >= 0 && dirty < LIVE_MIN_PAGES)
+			break;
+		snprintf(name, sizeof(name), ".live-%d", round);
+		if ((mkdirat(dfd, name, 0700) && errno != EEXIST) || asprintf(&dir, "%s/%s", opts.imgs_dir, name) < 0 ||
+		    asprintf(&up, "%s%s", prev[0] == '/' ? "" : "../", prev) < 0) {
+			free(dir);
+			free(up);
+			break;
+		}
+		pr_info("dump: %ld pages written since the previous images: a live round into %s first\n",
+			(long)dirty, name);
+		opts.imgs_dir = dir;
+		opts.prev_images_dir = up;
+		opts.track_mem = true;
+		opts.work_dir = NULL;
+		ret = pre_dump(pid, false);
+		opts = saved;
+		free(dir);
+		free(up);
+		if (ret) {
+			pr_warn("the live round failed: the dump goes on from %s\n", prev);
+			ret = 0;
+			break;
+		}
+		own[round - 1] = strdup(name);
+		if (!own[round - 1])
+			break;
+		prev = own[round - 1];
+	}
+	close(dfd);
+	opts.prev_images_dir = prev;	/* lives as long as the run, as options do */
 	return ret;
 }

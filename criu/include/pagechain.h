@@ -29,6 +29,12 @@ int chain_cover(int dfd, pid_t pid, struct page_list *out);
  * gets the memfd. 0 or -1 (a page the chain does not have, a short file).
  */
 int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd);
+/*
+ * --auto-dedup: the images in @dfd are whole: punch out of the pages files
+ * up its chain, for @pid, every stored page its pagemap (through in_prev)
+ * no longer needs. *punched counts the pages. 0 or -1.
+ */
+int chain_dedup(int dfd, pid_t pid, uint64_t *punched);
 /* How many levels up the chain of @dfd goes (0: no parent). */
 int chain_depth(int dfd);
 

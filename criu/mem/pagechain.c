@@ -337,3 +337,138 @@ out:
 	level_free(top.up);
 	return ret;
 }
+
+/* ---- --auto-dedup ---- */
+
+/* Punch out of @l's pages file the stored pages of @l not in @keep; what @l takes from above, into @up. */
+static int dedup_level(struct level *l, pid_t pid, const struct page_list *keep, struct page_list *up,
+		       uint64_t *punched)
+{
+	struct page_range *r = calloc(l->n ? l->n : 1, sizeof(*r));
+	struct page_list stored, prev, in, out;
+	size_t ns = 0, np = 0;
+	int ret = -1;
+
+	page_list_init(up);
+	if (!r)
+		return -1;
+	/* two sorted lists: what the level stores, what it takes from its parent */
+	for (size_t i = 0; i < l->n; i++)
+		if (!is_in_prev(l->e[i]))
+			r[ns++] = (struct page_range){ l->e[i]->vaddr, l->e[i]->nr_pages };
+	if (page_list_normalize(r, ns, &stored))
+		goto out_r;
+	for (size_t i = 0; i < l->n; i++)
+		if (is_in_prev(l->e[i]))
+			r[np++] = (struct page_range){ l->e[i]->vaddr, l->e[i]->nr_pages };
+	if (page_list_normalize(r, np, &prev))
+		goto out_stored;
+	/* what the new images still need from above this level */
+	if (page_list_split(&prev, keep, up, &out))
+		goto out_prev;
+	page_list_free(&out);
+	/* stored pages nobody needs any more */
+	if (page_list_split(&stored, keep, &in, &out))
+		goto out_prev;
+	for (size_t i = 0; i < out.nr; i++) {
+		uint64_t s = out.r[i].start, e = s + out.r[i].nr_pages * PAGE_SIZE;
+
+		for (size_t k = lower_bound(l, s); k < l->n && l->e[k]->vaddr < e; k++) {
+			PagemapEntry *pe = l->e[k];
+			uint64_t ps = pe->vaddr > s ? pe->vaddr : s;
+			uint64_t pend = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+
+			if (is_in_prev(pe))
+				continue;
+			if (pend > e)
+				pend = e;
+			if (ps >= pend)
+				continue;
+			if (fallocate(l->pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      pe->off + (ps - pe->vaddr), pend - ps)) {
+				pr_perror("--auto-dedup: can't free pages of %d in %s %d level(s) up", pid,
+					  l->pages_name, l->depth);
+				goto out_lists;
+			}
+			*punched += (pend - ps) >> PAGE_SHIFT;
+		}
+	}
+	ret = 0;
+out_lists:
+	page_list_free(&in);
+	page_list_free(&out);
+out_prev:
+	page_list_free(&prev);
+out_stored:
+	page_list_free(&stored);
+out_r:
+	free(r);
+	if (ret)
+		page_list_free(up);
+	return ret;
+}
+
+int chain_dedup(int dfd, pid_t pid, uint64_t *punched)
+{
+	struct page_list keep, up;
+	struct level *l = NULL, *first = NULL, *top;
+	struct page_range *r;
+	int fd, ret = -1, depth = 1;
+	size_t n = 0;
+
+	fd = dup(dfd);
+	top = fd >= 0 ? level_load(fd, pid, 0, 0) : NULL;
+	if (!top)
+		return -1;
+	/* what the new images take from the chain: their in_prev entries */
+	r = calloc(top->n ? top->n : 1, sizeof(*r));
+	if (!r) {
+		level_free(top);
+		return -1;
+	}
+	for (size_t i = 0; i < top->n; i++)
+		if (is_in_prev(top->e[i]))
+			r[n++] = (struct page_range){ top->e[i]->vaddr, top->e[i]->nr_pages };
+	ret = page_list_normalize(r, n, &keep);
+	free(r);
+	level_free(top);
+	if (ret)
+		return -1;
+	ret = -1;
+	page_list_init(&up);
+	fd = chain_open_parent(dfd);
+	/* down the chain while some level still takes pages from above */
+	while (fd >= 0 && depth < MAX_CHAIN) {
+		struct level *lv = level_load(fd, pid, depth, 1);
+
+		if (!lv)
+			goto out;
+		if (!first)
+			first = lv;
+		else
+			l->up = lv;
+		l = lv;
+		/* it can be written now: reopen the pages file for punching */
+		close(l->pages_fd);
+		l->pages_fd = openat(l->dfd, l->pages_name, O_RDWR | O_CLOEXEC);
+		if (l->pages_fd < 0) {
+			pr_perror("--auto-dedup: can't open %s %d level(s) up", l->pages_name, depth);
+			goto out;
+		}
+		if (dedup_level(l, pid, &keep, &up, punched))
+			goto out;
+		page_list_free(&keep);
+		keep = up;
+		page_list_init(&up);
+		if (!keep.nr)
+			break;
+		fd = chain_open_parent(l->dfd);
+		depth++;
+	}
+	ret = 0;
+out:
+	page_list_free(&keep);
+	page_list_free(&up);
+	level_free(first);
+	return ret;
+}
