@@ -77,6 +77,7 @@ static void usage(FILE *f)
 "      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
 "                          unchanged since are left out, linked as DIR/parent\n"
 "      --auto-dedup        pre-dump, dump: free in the previous images what this dump replaces\n"
+"      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -115,6 +116,7 @@ enum {
 	OPT_PREV_IMAGES_DIR,
 	OPT_TRACK_MEM,
 	OPT_AUTO_DEDUP,
+	OPT_COMPRESS,
 };
 
 static const struct option longopts[] = {
@@ -152,6 +154,7 @@ static const struct option longopts[] = {
 	{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES_DIR },
 	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
 	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
+	{ "compress", no_argument, NULL, OPT_COMPRESS },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -232,6 +235,7 @@ static int handle_option(int c, const char *arg)
 	case OPT_PREV_IMAGES_DIR: opts.prev_images_dir = arg; break;
 	case OPT_TRACK_MEM: opts.track_mem = true; break;
 	case OPT_AUTO_DEDUP: opts.auto_dedup = true; break;
+	case OPT_COMPRESS: opts.compress = true; break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL: return external_add(arg);

@@ -36,6 +36,7 @@ struct cr_options {
 	const char *prev_images_dir;	/* --prev-images-dir: the previous dump of the chain, relative to imgs_dir */
 	bool track_mem;			/* --track-mem: dirty tracking between dumps (track.c) */
 	bool auto_dedup;		/* --auto-dedup: punch out of parent images what a dump replaces */
+	bool compress;			/* --compress: pages files in frames of zstd (compress.h) */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "compress.h"
 #include "cow.h"
+#include "cr_options.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
 #include "fileobj.h"
@@ -415,6 +417,8 @@ struct page_xfer {
 	uint64_t off;			/* end of data in the pages file */
 	struct cr_img *pagemap;
 	struct dump_stats *st;
+	struct page_comp *comp;		/* --compress, or NULL */
+	char *buf;			/* a pipe's data, with --compress */
 };
 
 static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off)
@@ -425,6 +429,65 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
 	pe.nr_pages = nr_pages;
 	pe.off = off;
 	return pb_write_one(x->pagemap, &pe);
+}
+
+/*
+ * @nr pages of data for @vaddr at the end of the pages file: one entry,
+ * or with --compress one entry per frame of up to COMP_FRAME_PAGES pages.
+ */
+static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const char *data)
+{
+	if (!x->comp) {
+		if (write_pagemap(x, vaddr, nr, x->off) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
+		    (ssize_t)(nr * PAGE_SIZE)) {
+			pr_perror("writing the pages file");
+			return -1;
+		}
+		x->off += nr * PAGE_SIZE;
+		return 0;
+	}
+	while (nr) {
+		uint64_t n = nr > COMP_FRAME_PAGES ? COMP_FRAME_PAGES : nr;
+		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+		const void *frame = data;
+		size_t len = comp_frame(x->comp, data, n, &frame);
+
+		pe.vaddr = vaddr;
+		pe.nr_pages = n;
+		pe.off = x->off;
+		if (len) {
+			pe.has_clen = true;
+			pe.clen = len;
+		} else {
+			len = n * PAGE_SIZE;
+		}
+		if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
+			pr_perror("writing the pages file");
+			return -1;
+		}
+		/* frames start page-aligned, as the pages of uncompressed entries do (restore checks offsets so) */
+		x->off += PAGE_ALIGN(len);
+		vaddr += n * PAGE_SIZE;
+		data += n * PAGE_SIZE;
+		nr -= n;
+	}
+	return 0;
+}
+
+/* --compress: the pipe's bytes come here, then go out frame by frame. */
+static int read_pipe(int pipe_rd, char *buf, uint64_t len)
+{
+	while (len) {
+		ssize_t n = read(pipe_rd, buf, len);
+
+		if (n <= 0) {
+			pr_perror("reading pages from a pipe (%lu bytes left)", (unsigned long)len);
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* Explicit offsets: each pipe's data has its own place, whoever writes it. */
@@ -488,6 +551,22 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 	return 0;
 }
 
+/* --compress: the compressor, and room for a pipe's data. */
+static int comp_setup(struct page_xfer *x, PagemapHead *ph, long pipe_bytes)
+{
+	if (!opts.compress)
+		return 0;
+	x->comp = comp_new();
+	x->buf = pipe_bytes ? malloc(pipe_bytes) : NULL;
+	if (!x->comp || (pipe_bytes && !x->buf)) {
+		pr_err("out of memory for --compress\n");
+		return -1;
+	}
+	ph->has_compress = true;
+	ph->compress = COMP_ZSTD;
+	return 0;
+}
+
 static void xfer_close(struct page_xfer *x)
 {
 	for (int i = 0; i < NR_PIPES; i++)
@@ -546,6 +625,19 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 			       (unsigned long)expect);
 			return -1;
 		}
+		if (x->comp) {
+			char *d = x->buf;
+
+			if (read_pipe(x->pipes[i][0], x->buf, expect))
+				return -1;
+			for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+				if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d))
+					return -1;
+				d += p->out[k].iov_len;
+			}
+			x->st->pages_written += expect >> PAGE_SHIFT;
+			continue;
+		}
 		if (drain_pipe(x, x->pipes[i][0], expect, off))
 			return -1;
 		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
@@ -581,8 +673,6 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages * PAGE_SIZE;
 
-		if (write_pagemap(x, addr, pl->r[i].nr_pages, x->off))
-			goto out;
 		while (left) {
 			size_t chunk = left > PAGE_SIZE * 64 ? PAGE_SIZE * 64 : left;
 
@@ -590,11 +680,8 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("reading memory of %d at %lx", pid, (unsigned long)addr);
 				goto out;
 			}
-			if (pwrite(x->pages_fd, buf, chunk, x->off) != (ssize_t)chunk) {
-				pr_perror("writing the pages file");
+			if (store_pages(x, addr, chunk >> PAGE_SHIFT, buf))
 				goto out;
-			}
-			x->off += chunk;
 			addr += chunk;
 			left -= chunk;
 		}
@@ -874,7 +961,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		goto out;
 	x.pages_fd = pages->fd;
 	ph.pages_id = pages_id;
-	if (pb_write_one(x.pagemap, &ph))
+	if (comp_setup(&x, &ph, kdat.pipe_max_size) || pb_write_one(x.pagemap, &ph))
 		goto out;
 	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 		goto out;
@@ -894,6 +981,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	ret = 0;
 out:
 	xfer_close(&x);
+	comp_free(x.comp);
+	free(x.buf);
 	close_image(x.pagemap);
 	close_image(pages);
 	page_sets_free(&ps);
@@ -976,12 +1065,10 @@ static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct pa
 					x->st->pages_zero++;
 				if (!run)
 					continue;
-				if (write_pagemap(x, addr + run_addr * PAGE_SIZE, run, x->off) ||
-				    write_all(x->pages_fd, buf + run_addr * PAGE_SIZE, run * PAGE_SIZE)) {
-					pr_perror("writing the pre-dump pages of %d", pid);
+				if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE)) {
+					pr_err("can't write the pre-dump pages of %d\n", pid);
 					return -1;
 				}
-				x->off += run * PAGE_SIZE;
 				x->st->pages_written += run;
 				run = 0;
 			}
@@ -1016,7 +1103,7 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 		goto out;
 	x.pages_fd = pages->fd;
 	ph.pages_id = pages_id;
-	if (pb_write_one(x.pagemap, &ph))
+	if (comp_setup(&x, &ph, 0) || pb_write_one(x.pagemap, &ph))
 		goto out;
 	if (copy_live(&x, mem_fd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, pid, &pp->ps.file, 0, buf) ||
 	    copy_live(&x, mem_fd, pid, &pp->ps.hidden, 0, buf))
@@ -1026,6 +1113,7 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 	ret = 0;
 out:
 	st->memwrite_time += now_us() - t0;
+	comp_free(x.comp);
 	if (mem_fd >= 0)
 		close(mem_fd);
 	free(buf);

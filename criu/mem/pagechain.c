@@ -15,6 +15,7 @@
 
 #include "image.h"
 #include "log.h"
+#include "compress.h"
 #include "pagechain.h"
 #include "util.h"
 
@@ -214,6 +215,39 @@ static size_t lower_bound(const struct level *l, uint64_t addr)
 	return lo;
 }
 
+/* A compressed frame's pages [s, e) (within the entry @pe), to @to at @to_off. */
+static int copy_frame(int to, uint64_t to_off, int from, const PagemapEntry *pe, uint64_t s, uint64_t e,
+		      const char *what)
+{
+	size_t len = (size_t)pe->nr_pages * PAGE_SIZE;
+	char *frame = malloc(pe->clen), *pages = malloc(len);
+	int ret = -1;
+
+	if (!frame || !pages) {
+		pr_err("out of memory for a compressed frame\n");
+		goto out;
+	}
+	if (pe->clen > len + 4096 || pread(from, frame, pe->clen, pe->off) != (ssize_t)pe->clen) {
+		pr_err("%s: the compressed frame of %lx at offset %lu is cut short or too big\n", what,
+		       (unsigned long)pe->vaddr, (unsigned long)pe->off);
+		goto out;
+	}
+	if (decomp_frame(frame, pe->clen, pages, pe->nr_pages)) {
+		pr_err("%s: the compressed frame of %lx at offset %lu is damaged\n", what, (unsigned long)pe->vaddr,
+		       (unsigned long)pe->off);
+		goto out;
+	}
+	if (pwrite(to, pages + (s - pe->vaddr), e - s, to_off) != (ssize_t)(e - s)) {
+		pr_perror("writing the gathered pages");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(frame);
+	free(pages);
+	return ret;
+}
+
 static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint64_t len, const char *what)
 {
 	off_t in = from_off;
@@ -273,6 +307,9 @@ static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to
 			}
 			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off))
 				return -1;
+		} else if (pe->has_clen) {
+			if (copy_frame(to, to_off, l->pages_fd, pe, s, e, l->pages_name))
+				return -1;
 		} else if (copy_range(to, to_off, l->pages_fd, pe->off + (s - pe->vaddr), e - s, l->pages_name)) {
 			return -1;
 		}
@@ -318,14 +355,18 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 				goto out;
 			pe->in_prev = false;
 			pe->has_in_prev = false;
+		} else if (pe->has_clen) {
+			if (copy_frame(fd, off, top.pages_fd, pe, pe->vaddr, pe->vaddr + len, pages_name))
+				goto out;
+			pe->has_clen = false;
 		} else if (copy_range(fd, off, top.pages_fd, pe->off, len, pages_name)) {
 			goto out;
 		}
 		pe->off = off;
 		off += len;
 	}
-	pr_info("%d: %lu KiB of pages gathered from a chain of %d images dirs\n", pid, (unsigned long)(off >> 10),
-		chain_depth(dfd) + 1);
+	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded)\n", pid,
+		(unsigned long)(off >> 10), chain_depth(dfd) + 1);
 	*memfd = fd;
 	fd = -1;
 	ret = 0;
@@ -384,8 +425,12 @@ static int dedup_level(struct level *l, pid_t pid, const struct page_list *keep,
 				pend = e;
 			if (ps >= pend)
 				continue;
+			/* a compressed frame goes whole or not at all */
+			if (pe->has_clen && (ps != pe->vaddr || pend != pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
+				continue;
 			if (fallocate(l->pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				      pe->off + (ps - pe->vaddr), pend - ps)) {
+				      pe->off + (pe->has_clen ? 0 : ps - pe->vaddr),
+				      pe->has_clen ? PAGE_ALIGN(pe->clen) : pend - ps)) {
 				pr_perror("--auto-dedup: can't free pages of %d in %s %d level(s) up", pid,
 					  l->pages_name, l->depth);
 				goto out_lists;

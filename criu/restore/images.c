@@ -133,8 +133,12 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 		       rc->pid, (unsigned long)pe->vaddr);
 		return -1;
 	}
+	/* a compressed frame takes clen bytes of the file */
+	uint64_t stored = pe->has_clen ? pe->clen : pe->nr_pages * PAGE_SIZE;
+
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
-	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
+	    (pe->has_clen && (!pe->clen || pe->clen > pe->nr_pages * PAGE_SIZE)) ||
+	    pe->off + stored > file_size || pe->off + stored < pe->off) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
 		       (unsigned long)pe->off, (unsigned long)file_size);
@@ -171,7 +175,8 @@ static int read_pagemap(struct rst_ctx *rc)
 	while ((r = pb_read_one(img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
-		chained |= pe->has_in_prev && pe->in_prev;
+		/* pages from the chain, or compressed: gathered below */
+		chained |= (pe->has_in_prev && pe->in_prev) || pe->has_clen;
 		if (check_pagemap_entry(rc, pe, st.st_size)) {
 			pb_free(img, msg);
 			goto out;
