@@ -19,12 +19,14 @@
 #include "image.h"
 #include "log.h"
 #include "net.h"
+#include "page-server.h"
 #include "util.h"
 
 struct cr_options opts = {
 	.imgs_dir = ".",
 	.ghost_limit = 1 << 20,
 	.log_level = DEFAULT_LOGLEVEL,
+	.status_fd = -1,
 };
 
 static void usage(FILE *f)
@@ -34,6 +36,7 @@ static void usage(FILE *f)
 "  criu dump -t PID -D DIR [-o LOG] [-v[N]] [-R] [--shell-job]\n"
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
 "  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
+"  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
 "  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
@@ -78,6 +81,9 @@ static void usage(FILE *f)
 "                          unchanged since are left out, linked as DIR/parent\n"
 "      --auto-dedup        pre-dump, dump: free in the previous images what this dump replaces\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
+"      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
+"      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
+"      --status-fd FD      page-server: write a byte to FD once listening\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -117,6 +123,10 @@ enum {
 	OPT_TRACK_MEM,
 	OPT_AUTO_DEDUP,
 	OPT_COMPRESS,
+	OPT_PAGE_SERVER,
+	OPT_ADDRESS,
+	OPT_PORT,
+	OPT_STATUS_FD,
 };
 
 static const struct option longopts[] = {
@@ -155,6 +165,10 @@ static const struct option longopts[] = {
 	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
 	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
 	{ "compress", no_argument, NULL, OPT_COMPRESS },
+	{ "page-server", no_argument, NULL, OPT_PAGE_SERVER },
+	{ "address", required_argument, NULL, OPT_ADDRESS },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -236,6 +250,30 @@ static int handle_option(int c, const char *arg)
 	case OPT_TRACK_MEM: opts.track_mem = true; break;
 	case OPT_AUTO_DEDUP: opts.auto_dedup = true; break;
 	case OPT_COMPRESS: opts.compress = true; break;
+	case OPT_PAGE_SERVER: opts.page_server = true; break;
+	case OPT_ADDRESS: opts.address = arg; break;
+	case OPT_PORT: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+
+		if (*end || end == arg || v <= 0 || v > 65535) {
+			pr_err("bad --port '%s'\n", arg);
+			return -1;
+		}
+		opts.port = v;
+		break;
+	}
+	case OPT_STATUS_FD: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+
+		if (*end || end == arg || v < 0 || v > INT_MAX) {
+			pr_err("bad --status-fd '%s'\n", arg);
+			return -1;
+		}
+		opts.status_fd = v;
+		break;
+	}
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL: return external_add(arg);
@@ -419,7 +457,8 @@ int main(int argc, char **argv)
 		pr_err("%s needs -t PID\n", action);
 		return 1;
 	}
-	if (!strcmp(action, "dump") || !strcmp(action, "pre-dump") || !strcmp(action, "restore")) {
+	if (!strcmp(action, "dump") || !strcmp(action, "pre-dump") || !strcmp(action, "restore") ||
+	    !strcmp(action, "page-server")) {
 		if (opts.work_dir && mkdir(opts.work_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create work dir %s", opts.work_dir);
 			return 1;
@@ -448,7 +487,9 @@ int main(int argc, char **argv)
 		ret = cr_check(opts.feature);
 	} else if (!strcmp(action, "pre-dump")) {
 		ret = cr_pre_dump_tasks(opts.pid);
-	} else if (!strcmp(action, "page-server") || !strcmp(action, "lazy-pages")) {
+	} else if (!strcmp(action, "page-server")) {
+		ret = cr_page_server();
+	} else if (!strcmp(action, "lazy-pages")) {
 		pr_err("action '%s' is not implemented yet\n", action);
 		ret = 1;
 	} else {

@@ -24,6 +24,7 @@
 
 #include "dump.h"
 #include "pagechain.h"
+#include "page-server.h"
 
 
 int check_task(struct dump_ctx *dc)
@@ -377,6 +378,8 @@ static bool track_protects(void)
 int open_prev_images(struct dump_tree *t)
 {
 	t->prev_dfd = -1;
+	if (ps_connect())
+		return -1;
 	if (opts.prev_images_dir) {
 		t->prev_dfd = openat(t->dfd, opts.prev_images_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (t->prev_dfd < 0) {
@@ -404,6 +407,10 @@ void dedup_chain(struct dump_tree *t)
 
 	if (!opts.auto_dedup || t->prev_dfd < 0)
 		return;
+	if (opts.page_server) {
+		pr_warn("--auto-dedup: the previous images are at the page server; nothing freed\n");
+		return;
+	}
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && !t->p[i].vm_from && chain_dedup(t->dfd, t->p[i].pid, &punched))
 			pr_warn("--auto-dedup of %d failed: the previous images keep pages they need no more\n",
@@ -417,7 +424,8 @@ int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl 
 		return 0;
 	if (track_task(&t->track, ctl, dc->pid, dc->stat.start_time, &dc->md, protect, protect, &dc->tt))
 		return -1;
-	if (dc->tt->since_prev && chain_cover(t->prev_dfd, dc->pid, &dc->tt->cover)) {
+	if (dc->tt->since_prev && (ps_active() ? ps_cover(dc->pid, &dc->tt->cover) :
+				   chain_cover(t->prev_dfd, dc->pid, &dc->tt->cover))) {
 		pr_warn("memory tracking: the previous images' pages of %d can't be read: dumped whole\n", dc->pid);
 		dc->tt->since_prev = false;
 	}
@@ -1325,6 +1333,9 @@ int cr_dump_tasks(pid_t pid)
 			goto out_resume;
 	if (write_tree_images(&t, pid))
 		goto out_resume;
+	/* the pages at the page server must be written there before the tree may go */
+	if (ps_finish())
+		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
 		goto out_resume;
@@ -1371,6 +1382,7 @@ out_close:
 	netns_free_all();
 	if (t.prev_dfd >= 0)
 		close(t.prev_dfd);
+	ps_close();
 	close(t.dfd);
 	return ret;
 }

@@ -18,6 +18,7 @@
 
 #include "dump.h"
 #include "pagechain.h"
+#include "page-server.h"
 #include "track.pb-c.h"
 
 static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_pages **out)
@@ -102,6 +103,8 @@ out_release:
 	for (int i = 0; i < t.nr && !ret; i++)
 		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
 			ret = -1;
+	if (!ret && ps_finish())
+		ret = -1;
 	if (!ret)
 		ret = write_inventory(t.dfd, pid, true);
 	if (!ret && opts.track_mem) {
@@ -141,6 +144,7 @@ out_close:
 	file_table_free(&t.files);
 	if (t.prev_dfd >= 0)
 		close(t.prev_dfd);
+	ps_close();
 	close(t.dfd);
 	return ret;
 }
@@ -230,7 +234,8 @@ int dump_live_rounds(pid_t pid)
 	char *own[LIVE_ROUNDS] = { NULL };
 	int dfd, ret = 0;
 
-	if (!prev || !kdat.has_mem_track)
+	/* the rounds' images would be at the page server too: not yet */
+	if (!prev || !kdat.has_mem_track || opts.page_server)
 		return 0;
 	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (dfd < 0)

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pagemap.pb-c.h"
+#include "page-server.h"
 #include "pagerange.h"
 #include "parasite.h"
 #include "shmem.h"
@@ -418,11 +419,16 @@ struct page_xfer {
 	struct cr_img *pagemap;
 	struct dump_stats *st;
 	struct page_comp *comp;		/* --compress, or NULL */
-	char *buf;			/* a pipe's data, with --compress */
+	char *buf;			/* a pipe's data, with --compress or --page-server */
+	bool ps;			/* --page-server: everything goes there instead (page-server.c) */
 };
 
 static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off)
 {
+	if (x->ps) {
+		pr_err("BUG: a pagemap entry without its data to the page server\n");
+		return -1;
+	}
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
 	pe.vaddr = vaddr;
@@ -437,6 +443,8 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
  */
 static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const char *data)
 {
+	if (x->ps && !x->comp)
+		return ps_send(PS_PAGES, 0, vaddr, nr, 0, data, nr * PAGE_SIZE);
 	if (!x->comp) {
 		if (write_pagemap(x, vaddr, nr, x->off) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
 		    (ssize_t)(nr * PAGE_SIZE)) {
@@ -461,7 +469,10 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 		} else {
 			len = n * PAGE_SIZE;
 		}
-		if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
+		if (x->ps) {
+			if (ps_send(PS_PAGES, 0, vaddr, n, pe.has_clen ? len : 0, frame, len))
+				return -1;
+		} else if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
@@ -554,17 +565,43 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 /* --compress: the compressor, and room for a pipe's data. */
 static int comp_setup(struct page_xfer *x, PagemapHead *ph, long pipe_bytes)
 {
-	if (!opts.compress)
+	if (!opts.compress && !x->ps)
 		return 0;
-	x->comp = comp_new();
+	x->comp = opts.compress ? comp_new() : NULL;
 	x->buf = pipe_bytes ? malloc(pipe_bytes) : NULL;
-	if (!x->comp || (pipe_bytes && !x->buf)) {
-		pr_err("out of memory for --compress\n");
+	if ((opts.compress && !x->comp) || (pipe_bytes && !x->buf)) {
+		pr_err("out of memory for --compress or --page-server\n");
 		return -1;
 	}
-	ph->has_compress = true;
-	ph->compress = COMP_ZSTD;
+	if (opts.compress) {
+		ph->has_compress = true;
+		ph->compress = COMP_ZSTD;
+	}
 	return 0;
+}
+
+/* The images of @pid: here, or at the page server. */
+static int open_page_images(struct page_xfer *x, PagemapHead *ph, int dfd, pid_t pid, uint32_t pages_id,
+			    long pipe_bytes, struct cr_img **pages)
+{
+	x->ps = ps_active();
+	ph->pages_id = pages_id;
+	if (x->ps) {
+		x->pages_fd = -1;
+		return comp_setup(x, ph, pipe_bytes) ||
+		       ps_send(PS_OPEN, opts.compress ? PS_F_COMPRESS : 0, pid, pages_id, 0, NULL, 0) ? -1 : 0;
+	}
+	x->pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
+	*pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
+	if (!x->pagemap || !*pages)
+		return -1;
+	x->pages_fd = (*pages)->fd;
+	return comp_setup(x, ph, pipe_bytes) || pb_write_one(x->pagemap, ph) ? -1 : 0;
+}
+
+static int close_page_images(struct page_xfer *x)
+{
+	return x->ps ? ps_send(PS_CLOSE, 0, 0, 0, 0, NULL, 0) : 0;
 }
 
 static void xfer_close(struct page_xfer *x)
@@ -625,7 +662,7 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 			       (unsigned long)expect);
 			return -1;
 		}
-		if (x->comp) {
+		if (x->buf) {
 			char *d = x->buf;
 
 			if (read_pipe(x->pipes[i][0], x->buf, expect))
@@ -912,6 +949,16 @@ static int write_dataless(struct cr_img *pagemap, const struct page_list *pl, in
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
+	if (!pagemap) {	/* the page server's */
+		for (size_t i = 0; i < pl->nr; i++) {
+			if (ps_send(PS_DATALESS, prev ? PS_F_IN_PREV : PS_F_IN_PARENT, pl->r[i].start, pl->r[i].nr_pages,
+				    0, NULL, 0))
+				return -1;
+			*count += pl->r[i].nr_pages;
+		}
+		return 0;
+	}
+
 	if (prev)
 		pe.has_in_prev = pe.in_prev = true;
 	else
@@ -955,13 +1002,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		(unsigned long)ps.anon.total_pages, (unsigned long)ps.file.total_pages,
 		(unsigned long)ps.hidden.total_pages, (unsigned long)st->pages_scanned);
 
-	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
-	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x.pagemap || !pages)
-		goto out;
-	x.pages_fd = pages->fd;
-	ph.pages_id = pages_id;
-	if (comp_setup(&x, &ph, kdat.pipe_max_size) || pb_write_one(x.pagemap, &ph))
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
 		goto out;
 	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 		goto out;
@@ -976,7 +1017,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &ps.hidden))
 		goto out;
-	if (write_dataless_all(x.pagemap, &ps, st))
+	if (write_dataless_all(x.pagemap, &ps, st) || close_page_images(&x))
 		goto out;
 	ret = 0;
 out:
@@ -1097,18 +1138,12 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
-	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
-	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x.pagemap || !pages)
-		goto out;
-	x.pages_fd = pages->fd;
-	ph.pages_id = pages_id;
-	if (comp_setup(&x, &ph, 0) || pb_write_one(x.pagemap, &ph))
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, &pages))
 		goto out;
 	if (copy_live(&x, mem_fd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, pid, &pp->ps.file, 0, buf) ||
 	    copy_live(&x, mem_fd, pid, &pp->ps.hidden, 0, buf))
 		goto out;
-	if (write_dataless_all(x.pagemap, &pp->ps, st))
+	if (write_dataless_all(x.pagemap, &pp->ps, st) || close_page_images(&x))
 		goto out;
 	ret = 0;
 out:
