@@ -18,6 +18,7 @@
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "net.h"
 #include "page-server.h"
 #include "util.h"
@@ -87,7 +88,18 @@ static void usage(FILE *f)
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
-"      --config FILE       options from FILE, one a line: long name without dashes, argument\n");
+"      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
+"\n"
+"Mounts (a tree in a mount namespace of its own; Documentation/mounts.md):\n"
+"  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
+"      --external mnt[KEY]:VAL, -M, --ext-mount-map KEY:VAL\n"
+"                          dump: the mount at path KEY is external, saved as the key VAL;\n"
+"                          restore: bind the host path VAL where the mount with key KEY was\n"
+"  -M auto                 accepted (LXC); at restore the binds of criu's own filesystems\n"
+"                          are not checked by device and inode\n"
+"      --enable-external-sharing  mounts may share peer groups with criu's namespace\n"
+"      --enable-external-masters  mounts may be slaves of peer groups of criu's namespace\n"
+"      --enable-fs NAME    mounts of filesystem NAME may be made anew from their options\n");
 }
 
 static void compel_log(int level, const char *fmt, va_list args)
@@ -111,6 +123,9 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_ACTION_SCRIPT,
 	OPT_CONFIG,
+	OPT_EXT_SHARING,
+	OPT_EXT_MASTERS,
+	OPT_ENABLE_FS,
 	OPT_MANAGE_CGROUPS,
 	OPT_CGROUP_ROOT,
 	OPT_FREEZE_CGROUP,
@@ -153,6 +168,11 @@ static const struct option longopts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "root", required_argument, NULL, 'r' },
+	{ "ext-mount-map", required_argument, NULL, 'M' },
+	{ "enable-external-sharing", no_argument, NULL, OPT_EXT_SHARING },
+	{ "enable-external-masters", no_argument, NULL, OPT_EXT_MASTERS },
+	{ "enable-fs", required_argument, NULL, OPT_ENABLE_FS },
 	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
@@ -173,6 +193,105 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ },
 };
+
+/* The actions an option means something for; any other use is an error. */
+enum { A_DUMP = 1, A_RESTORE = 2, A_CHECK = 4, A_SHOW = 8, A_PAGE_SERVER = 16, A_ALL = 31 };
+
+static const struct opt_use {
+	int opt;
+	const char *name;
+	int actions;
+} opt_uses[] = {
+	{ 't', "-t/--tree", A_DUMP },
+	{ 'D', "-D/--images-dir", A_DUMP | A_RESTORE | A_PAGE_SERVER },
+	{ 'W', "-W/--work-dir", A_DUMP | A_RESTORE | A_PAGE_SERVER },
+	{ 'o', "-o/--log-file", A_DUMP | A_RESTORE | A_CHECK | A_PAGE_SERVER },
+	{ 'v', "-v/--verbosity", A_ALL },
+	{ 'R', "-R/--leave-running", A_DUMP },
+	{ 's', "-s/--leave-stopped", A_DUMP },
+	{ 'j', "-j/--shell-job", A_DUMP | A_RESTORE },
+	{ 'd', "-d/--restore-detached", A_RESTORE },
+	{ 'S', "-S/--restore-sibling", A_RESTORE },
+	/* these name how the images were made: restore takes them as well */
+	{ 'l', "-l/--file-locks", A_DUMP | A_RESTORE },
+	{ OPT_LINK_REMAP, "--link-remap", A_DUMP | A_RESTORE },
+	{ OPT_EXT_UNIX_SK, "--ext-unix-sk", A_DUMP | A_RESTORE },
+	{ OPT_TCP_ESTABLISHED, "--tcp-established", A_DUMP | A_RESTORE },
+	{ OPT_TCP_CLOSE, "--tcp-close", A_DUMP | A_RESTORE },
+	{ OPT_SKIP_IN_FLIGHT, "--skip-in-flight", A_DUMP },
+	{ OPT_NETWORK_LOCK, "--network-lock", A_DUMP | A_RESTORE },
+	{ OPT_PIDFILE, "--pidfile", A_RESTORE },
+	{ OPT_FEATURE, "--feature", A_CHECK },
+	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
+	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
+	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
+	/* mnt[KEY]:PATH also at restore; the other kinds only at dump (ext_nonmnt) */
+	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
+	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
+	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
+	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
+	{ OPT_EXT_MASTERS, "--enable-external-masters", A_DUMP | A_RESTORE },
+	{ OPT_ENABLE_FS, "--enable-fs", A_DUMP | A_RESTORE },
+	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
+	{ OPT_ACTION_SCRIPT, "--action-script", A_DUMP | A_RESTORE },
+	{ OPT_MANAGE_CGROUPS, "--manage-cgroups", A_DUMP | A_RESTORE },
+	{ OPT_CGROUP_ROOT, "--cgroup-root", A_DUMP | A_RESTORE },
+	{ OPT_FREEZE_CGROUP, "--freeze-cgroup", A_DUMP },
+	{ OPT_ORPHAN_PTS_MASTER, "--orphan-pts-master", A_DUMP | A_RESTORE },
+	{ OPT_EVASIVE_DEVICES, "--evasive-devices", A_DUMP | A_RESTORE },
+	/* pre-dump takes what dump takes (A_DUMP); these name how the images were made, too */
+	{ OPT_PREV_IMAGES_DIR, "--prev-images-dir", A_DUMP },
+	{ OPT_TRACK_MEM, "--track-mem", A_DUMP | A_RESTORE },
+	{ OPT_AUTO_DEDUP, "--auto-dedup", A_DUMP | A_RESTORE },
+	{ OPT_COMPRESS, "--compress", A_DUMP | A_RESTORE },
+	{ OPT_PAGE_SERVER, "--page-server", A_DUMP },
+	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },
+	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER },
+	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER },
+};
+
+static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
+static bool ext_nonmnt;			/* an --external other than mnt[] */
+
+static int action_bit(const char *action)
+{
+	static const struct { const char *name; int bit; } acts[] = {
+		{ "dump", A_DUMP }, { "restore", A_RESTORE }, { "check", A_CHECK }, { "show", A_SHOW },
+		{ "pre-dump", A_DUMP }, { "page-server", A_PAGE_SERVER },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
+		if (!strcmp(action, acts[i].name))
+			return acts[i].bit;
+	return 0;
+}
+
+/* Options that don't apply to @action, conflicts, stray arguments: errors. */
+static int check_option_use(const char *action, int nr_args, char **args)
+{
+	int bit = action_bit(action), max_args = !strcmp(action, "show") ? 1 : 0;
+
+	if (!bit)
+		return 0;	/* swrk takes its own; unknown actions are reported as such */
+	for (size_t i = 0; i < ARRAY_SIZE(opt_uses); i++)
+		if (opts_seen[opt_uses[i].opt] && !(opt_uses[i].actions & bit)) {
+			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
+			return -1;
+		}
+	if (bit == A_RESTORE && ext_nonmnt) {
+		pr_err("--external RES means nothing for restore (only --external mnt[KEY]:PATH does)\n");
+		return -1;
+	}
+	if (opts.leave_running && opts.leave_stopped) {
+		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
+		return -1;
+	}
+	if (nr_args > max_args) {
+		pr_err("unexpected argument '%s' after %s\n", args[max_args], action);
+		return -1;
+	}
+	return 0;
+}
 
 static int parse_pid(const char *arg, pid_t *pid)
 {
@@ -221,10 +340,14 @@ static int handle_option(int c, const char *arg)
 	case 'v':
 		if (!arg)
 			opts.log_level++;
-		else if (arg[0] == 'v')	/* -vvv */
+		else if (arg[0] == 'v' && strspn(arg, "v") == strlen(arg))	/* -vvv */
 			opts.log_level += strlen(arg) + 1;
-		else
-			opts.log_level = atoi(arg);
+		else if (arg[0] >= '0' && arg[0] <= '9' && !arg[1])
+			opts.log_level = arg[0] - '0';
+		else {
+			pr_err("bad verbosity '%s': 0 to 4\n", arg);
+			return -1;
+		}
 		break;
 	case 'R': opts.leave_running = true; break;
 	case 's': opts.leave_stopped = true; break;
@@ -276,7 +399,17 @@ static int handle_option(int c, const char *arg)
 	}
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
-	case OPT_EXTERNAL: return external_add(arg);
+	case OPT_EXTERNAL:
+		if (!strncmp(arg, "mnt[", 4))
+			return mnt_opt_external(arg);
+		ext_nonmnt = true;
+		return external_add(arg);
+	case 'r': opts.root = arg; break;
+	case 'M': return mnt_opt_ext_map(arg);
+	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
+	case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
+	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
+	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
@@ -290,7 +423,6 @@ static int handle_option(int c, const char *arg)
 	case OPT_CGROUP_ROOT: return cgroup_root_add(arg);
 	case OPT_FREEZE_CGROUP: opts.freeze_cgroup = arg; break;
 	case OPT_ORPHAN_PTS_MASTER: opts.orphan_pts_master = true; break;
-	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_GHOST_LIMIT:
 		if (parse_size(arg, &opts.ghost_limit)) {
 			pr_err("bad --ghost-limit '%s'\n", arg);
@@ -308,6 +440,43 @@ static int handle_option(int c, const char *arg)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Option arguments from a config file or a swrk request are pointed at by
+ * opts for the rest of the run: copies, kept in a list and freed at exit
+ * (so that LeakSanitizer has nothing to say about them).
+ */
+struct kept_arg {
+	struct kept_arg *next;
+	char s[];
+};
+static struct kept_arg *kept_args;
+static int kept_args_registered;
+
+static void free_kept_args(void)
+{
+	while (kept_args) {
+		struct kept_arg *k = kept_args;
+
+		kept_args = k->next;
+		free(k);
+	}
+}
+
+static const char *keep_arg(const char *arg)
+{
+	size_t len = strlen(arg) + 1;
+	struct kept_arg *k = malloc(sizeof(*k) + len);
+
+	if (!k)
+		return NULL;
+	if (!kept_args_registered && !atexit(free_kept_args))
+		kept_args_registered = 1;
+	memcpy(k->s, arg, len);
+	k->next = kept_args;
+	kept_args = k;
+	return k->s;
 }
 
 int cr_option_set(const char *name, const char *arg)
@@ -329,7 +498,7 @@ int cr_option_set(const char *name, const char *arg)
 		pr_err("option --%s takes no argument\n", name);
 		return -1;
 	}
-	if (arg && !(arg = strdup(arg))) {
+	if (arg && !(arg = keep_arg(arg))) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -393,9 +562,12 @@ static int parse_options(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVhr:M:", longopts, NULL)) != -1) {
+		if (c >= 0 && c < (int)sizeof(opts_seen))
+			opts_seen[c] = 1;
 		if (handle_option(c, optarg))
 			return -1;
+	}
 	if (opts.log_level > LOG_DEBUG)
 		opts.log_level = LOG_DEBUG;
 	return 0;
@@ -426,6 +598,8 @@ int main(int argc, char **argv)
 	const char *action;
 	int ret;
 
+	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
+	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
 	if (parse_options(argc, argv))
 		return 1;
@@ -434,7 +608,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	action = argv[optind];
+	if (check_option_use(action, argc - optind - 1, argv + optind + 1))
+		return 1;
 	compel_set_log(compel_log);
+	compel_set_interrupt(interrupted);
 
 	if (!strcmp(action, "swrk")) {
 		if (optind + 1 >= argc) {

@@ -27,7 +27,7 @@ static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_p
 	struct parasite_ctl *ctl;
 	int ret = -1;
 
-	if (parse_pid_stat(dc->pid, &dc->stat) || parse_maps(dc->pid, &dc->pvmas, &dc->nr_pvmas) ||
+	if (parse_pid_stat(dc->pid, &dc->stat) || parse_smaps(dc->pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps) ||
 	    collect_vmas(dc->pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;
 	ctl = compel_prepare(dc->pid);

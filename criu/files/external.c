@@ -274,7 +274,7 @@ int inherit_fd_lift(int base)
 
 int inherit_fd_open(FileEntry *fe)
 {
-	char buf[64], proc[64];
+	char buf[64];
 	const char *key = file_key(fe, buf, sizeof(buf));
 	int i = key ? find_inherit(key) : -1, fl, want, fd;
 
@@ -290,8 +290,7 @@ int inherit_fd_open(FileEntry *fe)
 	if ((fl & O_ACCMODE) == (want & O_ACCMODE))
 		return fcntl(inherit[i].fd, F_DUPFD_CLOEXEC, 0);
 	/* the other end of an inherited pipe, say: the same object, another mode */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", inherit[i].fd);
-	fd = open(proc, (want & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	fd = proc_open(want & ~(O_CREAT | O_EXCL | O_TRUNC), "self/fd/%d", inherit[i].fd);
 	if (fd < 0)
 		pr_perror("can't open %s (--inherit-fd) with the mode file %u had", key, fe->id);
 	return fd;

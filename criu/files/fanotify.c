@@ -224,15 +224,15 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
 		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+	snprintf(proc, sizeof(proc), "self/fd/%d", ofd);
 	add = FAN_MARK_ADD | kind_flags[m.type] | (d->mflags & FAN_MARK_EVICTABLE);
 	ign = ((d->mflags & FAN_MARK_IGNORE) ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK) |
 	      (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
-	if (d->mask && fanotify_mark(fd, add, d->mask, AT_FDCWD, proc)) {
+	if (d->mask && fanotify_mark(fd, add, d->mask, proc_dir(), proc)) {
 		pr_perror("can't mark %s (%s, mask %#x) again", d->path, type_names[m.type], d->mask);
 		ret = -1;
 	} else if ((d->ignored_mask || (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY)) &&
-		   fanotify_mark(fd, add | ign, d->ignored_mask, AT_FDCWD, proc)) {
+		   fanotify_mark(fd, add | ign, d->ignored_mask, proc_dir(), proc)) {
 		pr_perror("can't give the mark on %s its ignored mask %#x again", d->path, d->ignored_mask);
 		ret = -1;
 	}

@@ -22,6 +22,7 @@
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "mntns.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
@@ -69,7 +70,8 @@ static size_t nr_remaps;
  */
 static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
 {
-	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
+	char dir[PATH_MAX], name[PATH_MAX + 64], at[PATH_MAX + 128], **n;
+	const char *here;
 	struct stat o;
 	char *slash;
 
@@ -82,17 +84,19 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	*slash = '\0';
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
+	/* the name as the tree sees it goes into the image; we reach it through its namespace */
+	here = mntns_path(name, at, sizeof(at));
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
-		if (!n || !(n[nr_remaps] = strdup(name))) {
-			unlink(name);
+		if (!n || !(n[nr_remaps] = strdup(here))) {
+			unlink(here);
 			remaps = n ? n : remaps;
 			errno = ENOMEM;
 			return -1;
 		}
 		remaps = n;
 		nr_remaps++;
-	} else if (errno != EEXIST || stat(name, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
+	} else if (errno != EEXIST || stat(here, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
 		return -1;
 	}
 	/* an earlier dump's link to the same file (--leave-running) serves as well */
@@ -506,8 +510,11 @@ void fileobj_restore_done(struct rst_files *rf)
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 
+		char at[PATH_MAX + 64];
+
+		/* a path of the tree's mount namespace, which may not be ours */
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink(fe->reg->link_remap) && errno != ENOENT)
+		    unlink(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }
@@ -567,17 +574,46 @@ int fileobj_make_all(struct rst_files *rf, int base)
 	return 0;
 }
 
-int fileobj_reopen(uint32_t id, int flags)
+int fileobj_dup(uint32_t id)
 {
-	char path[64];
 	int fd;
 
 	if (obj_base < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", obj_base + (int)id);
-	fd = open(path, flags | O_CLOEXEC);
+	fd = fcntl(obj_base + (int)id, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		pr_perror("can't take the object of file %u", id);
+	return fd;
+}
+
+/*
+ * The fd a mapping of file @id is made from: for a memfd, memfd_create()'s
+ * own file (a reopen for writing would keep the inode written to while
+ * mapped: no execveat()), else -1 (open it as usual).
+ */
+int fileobj_map_fd(struct rst_files *rf, uint32_t id)
+{
+	FileEntry *fe = find_file(rf, id), *h;
+
+	if (!fe || fe->type != FILE_TYPE__FT_REG || !fe->reg || !fe->reg->has_same_as)
+		return -1;
+	h = find_file(rf, fe->reg->same_as);
+	if (!h || h->type != FILE_TYPE__FT_MEMFD)
+		return -1;
+	return fileobj_dup(h->id);
+}
+
+int fileobj_reopen(uint32_t id, int flags)
+{
+	int fd;
+
+	if (obj_base < 0) {
+		pr_err("file %u: no object was made for it\n", id);
+		return -1;
+	}
+	fd = proc_open(flags, "self/fd/%d", obj_base + (int)id);
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;

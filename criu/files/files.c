@@ -24,6 +24,7 @@
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
+#include "mntns.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "tty.h"
@@ -308,6 +309,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			snprintf(what, sizeof(what), "fd %d", fd);
 			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
 				return -1;
+		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
+			return -1;
 		}
 		d->reg.path = strdup(link);
 	} else {
@@ -467,7 +470,7 @@ int dump_files(int dfd, struct file_table *ft)
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX], at[PATH_MAX + 64];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
 	struct stat st, pst;
@@ -487,7 +490,8 @@ int dump_fs(int dfd, pid_t pid)
 		snprintf(parent, sizeof(parent), "%s", cwd);
 		if (strrchr(parent, '/'))
 			*strrchr(parent, '/') = '\0';
-		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
+		if (cwd[0] != '/' ||
+		    (parent[0] && (stat(mntns_path(parent, at, sizeof(at)), &pst) || !S_ISDIR(pst.st_mode)))) {
 			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
 			return -1;
 		}
@@ -501,6 +505,11 @@ int dump_fs(int dfd, pid_t pid)
 		pr_perror("can't read the root of %d", pid);
 		return -1;
 	}
+	if (mntns_check_reach(pid, "root", path, root))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (!fe.has_cwd_deleted_mode && mntns_check_reach(pid, "cwd", path, cwd))
+		return -1;
 	fe.cwd = cwd;
 	fe.root = root;
 	img = open_image_at(dfd, CR_FD_FS, O_DUMP, pid);
@@ -590,7 +599,10 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
-	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+	/* a file of a tmpfs made again is a new inode: its size and mtime are what can tell */
+	bool remade = r->has_dev && mntns_dev_remade(r->dev);
+
+	if ((r->has_ino && !remade && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
@@ -655,6 +667,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(fe, flags);
+	else if (r->has_mnt_id)
+		fd = mntns_open_hidden(r, flags);
 	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
 		/* not even opened: opening another device may do something (a tty would become ours) */
 		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;

@@ -150,10 +150,12 @@ int fsn_refuse_queued(pid_t pid, int fd, const char *kind)
 int fsn_inspect(int ofd, struct stat *st, char *path, size_t size)
 {
 	char proc[64];
+	ssize_t n;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
-	if (fstat(ofd, st) || read_link(proc, path, size) < 0)
+	snprintf(proc, sizeof(proc), "self/fd/%d", ofd);
+	if (fstat(ofd, st) || (n = readlinkat(proc_dir(), proc, path, size - 1)) < 0)
 		return -1;
+	path[n] = '\0';
 	return 0;
 }
 

@@ -36,6 +36,9 @@ enum cr_img_type {
 	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
+	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
+	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
+	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_TRACK,		/* track.img: where the dirty tracking of the tree lives (track.c) */
@@ -63,9 +66,19 @@ struct cr_img {
 	unsigned long nr_read;		/* entries read so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
 	uint64_t off;			/* file offset of the next entry, for messages */
+	char *buf;			/* read-ahead of pb images; opt-in write buffer (img_buffer_writes) */
+	size_t buf_len, buf_pos;	/* bytes in buf, and the next to read */
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)
+
+/*
+ * Entries written to @img from now on collect in a buffer, written out when
+ * it fills and by img_flush(), which must be called (and checked) before
+ * the image is closed: for images of many small entries (pagemaps). 0 or -1.
+ */
+int img_buffer_writes(struct cr_img *img);
+int img_flush(struct cr_img *img);
 
 /*
  * Open image @type in directory @dfd. For per-task images pass the id
@@ -95,5 +108,13 @@ const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img);
 /* Print every entry of the image at @path as JSON to @out. Returns 0 or -1. */
 #include <stdio.h>
 int show_image(const char *path, FILE *out);
+
+/*
+ * trust.c: restore reads only images no one but root and the caller can
+ * have written (Documentation/security.md). 0, or -1 with the reason.
+ */
+extern int image_trust_required;	/* set by restore: open_image_at() checks every image it reads */
+int image_trusted(int fd, const char *path);
+int images_dir_trusted(const char *dir);
 
 #endif

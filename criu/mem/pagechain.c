@@ -327,7 +327,8 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 
 	fd = memfd_create("criu-pages", MFD_CLOEXEC);
 	top.pages_fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || top.pages_fd < 0) {
+	/* ours alone, as images must be (trust.c): the restoring processes open it by path */
+	if (fd < 0 || top.pages_fd < 0 || fchmod(fd, 0600)) {
 		pr_perror("can't gather the pages of %d from the chain of images", pid);
 		goto out;
 	}

@@ -202,9 +202,8 @@ static int shmem_make(int dfd, ShmemEntry *se, int slot)
 	data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_RDONLY, se->id);
 	if (!data || copy_sparse(data->fd, -1, se->size, mem))
 		goto out;
-	snprintf(mf, sizeof(mf), "/proc/self/map_files/%lx-%lx", (unsigned long)mem,
-		 (unsigned long)mem + se->size);
-	fd = open(mf, O_RDWR | O_CLOEXEC);
+	snprintf(mf, sizeof(mf), "self/map_files/%lx-%lx", (unsigned long)mem, (unsigned long)mem + se->size);
+	fd = proc_open(O_RDWR, "%s", mf);
 	if (fd < 0 || move_fd(fd, slot) < 0) {
 		pr_perror("can't get an fd for shared memory object %u", se->id);
 		fd = -1;

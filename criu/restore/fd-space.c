@@ -71,12 +71,16 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (read(tr->sync_pipe[0], &go, 1) != 1)
 		_exit(1);
 	close(tr->sync_pipe[0]);
+	/* the tree's mounts, in the mount namespace it was cloned into: paths lead there from now on */
+	if (mntns_restore())
+		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
@@ -84,12 +88,14 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
 	if (tty_orphan_task_sk() >= 0)
 		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
-	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
+	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
 	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_EXE, 0) ||
 	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
 	    (tty_orphan_task_sk() < 0 &&
 	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
-	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+	    syscall(SYS_close_range, keep_to, tr->mnt_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}

@@ -65,6 +65,11 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'new_inodes': bool,         # mapped files come back as new inodes (a tmpfs made anew): maps
+                                # are compared without device and inode numbers
+    'host_shared_mount': bool,  # the runner mounts a tmpfs at host-shared in the test dir, in its
+                                # own mount namespace (criu's), makes it shared, and unmounts it
+                                # at the end (root only)
     'cgroups': list,            # hierarchies the test gets a cgroup of its own in, below the
                                 # runner's: v1 controllers ("cpu", "memory", "name=systemd", ...)
                                 # and "v2" (on a private cgroup2 mount); its directory is in
@@ -631,6 +636,19 @@ def snapshot(pid):
     return lines
 
 
+def drop_inodes(lines):
+    """maps lines without their device and inode columns."""
+    out = []
+    for l in lines:
+        if l.startswith('maps: '):
+            f = l.split(' ')
+            if len(f) > 5:
+                f[4] = f[5] = '-'
+            l = ' '.join(f)
+        out.append(l)
+    return out
+
+
 def drop_sigblk(lines):
     return [l for l in lines if not l.startswith('status SigBlk:')]
 
@@ -866,7 +884,9 @@ class Run:
         os.mkdir(testdir)
         kw = {}
         if self.user == 'nobody':
-            os.chmod(self.workdir, 0o777)
+            # sticky: nobody may write here, but not move the images (root's) away;
+            # restore refuses images under a directory others could change
+            os.chmod(self.workdir, 0o1777)
             os.chmod(testdir, 0o777)
             try:
                 check_nobody_access(binary)
@@ -900,6 +920,12 @@ class Run:
             self.ext = (r, w, os.fstat(w).st_ino)
             env['ZDTM_EXT_FD'] = str(w)
             kw['pass_fds'] = (w,)
+        if desc.get('host_shared_mount'):
+            path = os.path.join(testdir, 'host-shared')
+            os.mkdir(path)
+            subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'zdtm-shared', path], check=True)
+            self.mounts.append(path)
+            subprocess.run(['mount', '--make-shared', path], check=True)
         if desc.get('tcp_peer'):
             self.tcp_peer = TcpPeer()
             env['ZDTM_TCP_PEER'] = str(self.tcp_peer.port)
@@ -1086,6 +1112,8 @@ class Run:
         after = snapshot(self.pid)
         if desc.get('vdso_proxy'):
             before, after = drop_vdso(before, after)
+        if desc.get('new_inodes'):
+            before, after = drop_inodes(before), drop_inodes(after)
         if desc.get('stopped'):
             # Stopped in sigsuspend(), a task shows its temporary mask; restored,
             # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
