@@ -536,6 +536,9 @@ static int run_parasite(struct dump_ctx *dc)
 		return -1;
 	if (copy_state(&dc->th[0].regs, compel_orig_state(ctl)))
 		goto cure;
+	/* the tracking's userfaultfd is made by an injected syscall: before the parasite runs */
+	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
+		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
@@ -558,11 +561,8 @@ static int run_parasite(struct dump_ctx *dc)
 			goto cure;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
 	if (!dc->vm_from) {
-		struct page_opts po = { .protect = track_protects() };
+		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
 
-		if (track_process(dc->tree, dc, ctl, po.protect))
-			goto cure;
-		po.tt = dc->tt;
 		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
 			       &po))
 			goto cure;
@@ -1337,7 +1337,7 @@ int check_ipc(struct dump_tree *t)
 }
 
 /* The mount namespace: criu's own, or one of the tree's whose mounts are saved (criu/mount/). */
-static int check_mntns(struct dump_tree *t)
+int check_mntns(struct dump_tree *t)
 {
 	int nr, ret;
 	pid_t *pids = live_pids(t, &nr);
@@ -1472,7 +1472,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (run_hook(HOOK_PRE_DUMP, 0, -1) || cgroup_dump_init() || dump_live_rounds(pid))
+	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
 
 	t_start = now_us();

@@ -142,6 +142,8 @@ int check_task(struct dump_ctx *dc);
 int freeze_tree(struct dump_tree *t, pid_t root);
 int mark_vm_children(struct dump_tree *t);
 int check_ipc(struct dump_tree *t);
+/* The mount namespace of the tree (criu/mount/): before its areas are read. */
+int check_mntns(struct dump_tree *t);
 void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
 void free_ctx(struct dump_ctx *dc);
 struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);

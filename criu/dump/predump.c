@@ -75,18 +75,19 @@ static int pre_dump(pid_t pid, bool hooks)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (hooks && run_hook(HOOK_PRE_DUMP, 0, -1))
+	if ((hooks && run_hook(HOOK_PRE_DUMP, 0, -1)) || cgroup_dump_init())
 		goto out_close;
 
 	t_start = now_us();
-	if (freeze_tree(&t, pid))
+	/* --freeze-cgroup as dump does it: a frozen cgroup's tasks are seized frozen */
+	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
 		goto out_release;
 	t_frozen = now_us();
 	frozen = 1;
 	t.st.freezing_time = t_frozen - t_start;
 	unlinkat(t.dfd, "inventory.img", 0);
 	unlinkat(t.dfd, "track.img", 0);
-	if (check_ipc(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
+	if (check_ipc(&t) || check_mntns(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
 	    mark_vm_children(&t))
 		goto out_release;
 	pp = calloc(t.nr, sizeof(*pp));
@@ -98,8 +99,11 @@ static int pre_dump(pid_t pid, bool hooks)
 	ret = 0;
 out_release:
 	/* the tree runs again from here; what it writes now is tracked */
-	if (frozen)
+	if (frozen) {
+		cgfreeze_refreeze();
 		finish_tree(&t, 0, t_frozen);
+	}
+	cgfreeze_end();
 	for (int i = 0; i < t.nr && !ret; i++)
 		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
 			ret = -1;
@@ -141,7 +145,10 @@ out_close:
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);
+	pidmap_free(&t.idx);
 	file_table_free(&t.files);
+	cgroup_dump_fini();
+	mntns_dump_fini();
 	if (t.prev_dfd >= 0)
 		close(t.prev_dfd);
 	ps_close();
@@ -279,5 +286,8 @@ int dump_live_rounds(pid_t pid)
 	}
 	close(dfd);
 	opts.prev_images_dir = prev;	/* lives as long as the run, as options do */
+	for (int i = 0; i < LIVE_ROUNDS; i++)
+		if (own[i] && own[i] != prev)
+			free(own[i]);
 	return ret;
 }

@@ -1473,6 +1473,11 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem_fd < 0 && (errno == ENOENT || errno == ESRCH)) {
+		/* it exited since the tree was let go: nothing of it to keep (the next dump has no parent for it) */
+		pr_info("pre-dump: process %d exited meanwhile: left out\n", pid);
+		return 0;
+	}
 	buf = malloc(LIVE_CHUNK * PAGE_SIZE);
 	if (mem_fd < 0 || !buf) {
 		pr_perror("can't read the memory of %d", pid);

@@ -984,8 +984,8 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
         self.tree_pids = tree_pids(self.pid)
-        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common, imgdir) +
-                       desc.get('dump_opts', []))
+        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
+                                                                imgdir) + desc.get('dump_opts', []))
 
         if desc.get('dump_fail'):
             if rc == 0:
