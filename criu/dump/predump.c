@@ -11,6 +11,7 @@
  * pre_dump are written: the images are a parent for later dumps
  * (--prev-images-dir), not a restorable dump.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -235,6 +236,22 @@ static int64_t written_since(int prev_dfd)
  * writes during the last round, as live migration converges. A round that
  * fails changes nothing: the dump goes on from the images it had.
  */
+static void rm_live_dir(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
 int dump_live_rounds(pid_t pid)
 {
 	const char *prev = opts.prev_images_dir;
@@ -276,6 +293,8 @@ int dump_live_rounds(pid_t pid)
 		free(up);
 		if (ret) {
 			pr_warn("the live round failed: the dump goes on from %s\n", prev);
+			/* what it left (logs, stats) goes with it */
+			rm_live_dir(dfd, name);
 			ret = 0;
 			break;
 		}
