@@ -1492,6 +1492,8 @@ int cr_dump_tasks(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
+	if (resolve_socket_vmas(&t.files))
+		goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
 	    inet_dump_streams(&t.files))
@@ -1557,6 +1559,7 @@ out_close:
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);
+	resolve_socket_vmas(NULL);
 	pidmap_free(&t.idx);
 	file_table_free(&t.files);
 	file_locks_free();

@@ -733,6 +733,25 @@ int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids)
 	return ret < 0 ? -1 : 0;
 }
 
+int fd_of_file(int dfd, pid_t pid, uint32_t id)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	int fd = -1, ret;
+	void *msg;
+
+	if (!img)
+		return -2;
+	while (fd < 0 && (ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if (e->id == id)
+			fd = e->fd;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	return ret < 0 && fd < 0 ? -2 : fd;
+}
+
 int image_max_fd(int dfd, pid_t pid)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
@@ -862,7 +881,7 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (!tr->need || !tr->need[id])
+		if ((!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
 			close(tr->base + id);
 }
 

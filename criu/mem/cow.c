@@ -529,7 +529,8 @@ static int drop_unshared(struct cow_task *t, struct cow_area *a)
 
 uint32_t cow_map_prot(const VmaEntry *v, int pages)
 {
-	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM)
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM ||
+	    v->kind == VMA_KIND__VMA_PACKET_RING)
 		return v->prot;
 	if (pages || (v->has_accounted && v->accounted) || !v->has_accounted)
 		return v->prot | PROT_READ | PROT_WRITE;

@@ -32,6 +32,7 @@
 #include "pagerange.h"
 #include "parasite.h"
 #include "shmem.h"
+#include "sk-packet.h"
 #include "track.h"
 #include "util.h"
 
@@ -109,6 +110,46 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	return 0;
 }
 
+/* Mappings of sockets, named once every fd of the tree is known. */
+struct socket_vma {
+	pid_t pid;
+	uint64_t ino;
+	VmaEntry *v;
+};
+
+static struct socket_vma *socket_vmas;
+static size_t nr_socket_vmas;
+
+static int classify_socket_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v)
+{
+	struct socket_vma *n;
+
+	if (!p->shared)
+		return refuse_vma(pid, p, "a private mapping of a socket is not supported");
+	n = realloc(socket_vmas, (nr_socket_vmas + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	socket_vmas = n;
+	n[nr_socket_vmas++] = (struct socket_vma){ .pid = pid, .ino = p->ino, .v = v };
+	v->kind = VMA_KIND__VMA_PACKET_RING;
+	v->flags = MAP_SHARED;
+	return 0;
+}
+
+int resolve_socket_vmas(struct file_table *ft)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ft && i < nr_socket_vmas && !ret; i++)
+		ret = packet_ring_vma(ft, socket_vmas[i].pid, socket_vmas[i].ino, socket_vmas[i].v);
+	free(socket_vmas);
+	socket_vmas = NULL;
+	nr_socket_vmas = 0;
+	return ret;
+}
+
 static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
 			struct file_memo *memo)
 {
@@ -155,6 +196,8 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
 		return refuse_vma(pid, p, "memfd mappings are not supported yet");
+	if (!strncmp(name, "socket:[", 8))
+		return classify_socket_vma(pid, p, v);
 	return refuse_vma(pid, p, "this kind of memory area is not supported");
 }
 

@@ -250,6 +250,30 @@ static int direct_file_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEnt
 	return fd;
 }
 
+/* A packet socket whose rings area @i maps (take_ring_fds() copied it), in the slot of its file. */
+static int ring_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, size_t i, struct pidmap *slots)
+{
+	int32_t slot = pidmap_get(slots, v->file_id + 1);
+	int fd = rc->ring_fds ? rc->ring_fds[i] : -1;
+
+	if (rc->ring_fds)
+		rc->ring_fds[i] = -1;
+	if (slot >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return cf->base + cf->files + slot;
+	}
+	if (slots->nr >= COW_DIRECT_FILES) {
+		pr_err("%d: more than %d files mapped the direct way\n", rc->pid, COW_DIRECT_FILES);
+		return -1;
+	}
+	slot = slots->nr;
+	fd = svc_fd(cf, fd, cf->files + slot);
+	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
+		return -1;
+	return fd;
+}
+
 static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
 {
 	struct pidmap slots = { 0 };
@@ -277,6 +301,15 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
 			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING) {
+			/* the restored socket's own rings, made and filled when it was opened */
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->pgoff = 0;
+			if ((r->fd = ring_fd(rc, cf, v, i, &slots)) < 0)
+				goto out;
 			continue;
 		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {

@@ -128,6 +128,13 @@ static int check_mm(struct rst_ctx *rc)
 			       (unsigned long)v->start);
 			return -1;
 		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING &&
+		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
+		     find_file(&rc->files, v->file_id)->type != FILE_TYPE__FT_PACKETSK || v->file_id >= rc->tree->nr_ids)) {
+			pr_err("mm-%d.img: the packet ring at %lx names no packet socket\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
 		     !find_file(&rc->files, v->file_id)->reg)) {
@@ -630,6 +637,10 @@ int read_tree_images(struct rst_tree *tr)
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
 		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
+		/* a mapped packet ring needs its socket, held by this task or passed down to it */
+		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
+			if (rc->mm->vmas[v]->kind == VMA_KIND__VMA_PACKET_RING)
+				rc->uses[rc->mm->vmas[v]->file_id] = 1;
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;

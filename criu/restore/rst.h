@@ -92,6 +92,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
