@@ -144,7 +144,9 @@ int mark_vm_children(struct dump_tree *t);
 int check_ipc(struct dump_tree *t);
 /* The mount namespace of the tree (criu/mount/): before its areas are read. */
 int check_mntns(struct dump_tree *t);
-void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
+int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
+/* A fresh id for the images of a dump (or pre-dump) about to be written (image.h). */
+uint64_t new_dump_id(void);
 void free_ctx(struct dump_ctx *dc);
 struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
 int write_inventory(int dfd, pid_t root, bool pre_dump);

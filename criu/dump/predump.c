@@ -88,6 +88,8 @@ static int pre_dump(pid_t pid, bool hooks)
 	t.st.freezing_time = t_frozen - t_start;
 	unlinkat(t.dfd, "inventory.img", 0);
 	unlinkat(t.dfd, "track.img", 0);
+	/* a pre-dump is a dump of its own in the chain: its images carry its own id (pagechain.h) */
+	img_set_dump_id(new_dump_id());
 	if (check_ipc(&t) || check_mntns(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
 	    mark_vm_children(&t))
 		goto out_release;
@@ -102,7 +104,8 @@ out_release:
 	/* the tree runs again from here; what it writes now is tracked */
 	if (frozen) {
 		cgfreeze_refreeze();
-		finish_tree(&t, 0, t_frozen);
+		if (finish_tree(&t, 0, t_frozen))
+			ret = -1;
 	}
 	cgfreeze_end();
 	for (int i = 0; i < t.nr && !ret; i++)
@@ -178,10 +181,11 @@ static int64_t written_since(int prev_dfd)
 	struct cr_img *img;
 	TrackEntry *te = NULL;
 	int64_t total = 0;
+	uint64_t prev_id;
 
-	if (!image_exists(prev_dfd, CR_FD_TRACK))
+	if (image_exists(prev_dfd, CR_FD_TRACK) <= 0 || chain_dump_id(prev_dfd, &prev_id))
 		return -1;
-	img = open_image_at(prev_dfd, CR_FD_TRACK, O_RDONLY);
+	img = open_image_of(prev_dfd, prev_id, CR_FD_TRACK);
 	if (!img || pb_read_one_required(img, (void **)&te)) {
 		close_image(img);
 		return -1;

@@ -27,6 +27,12 @@ struct mm_dump {
 	uint8_t *wp;		/* per area: MD_WP_* (dirty tracking, track.c) */
 	size_t nr_vmas;
 	uint64_t auxv[128];
+	/*
+	 * Memory the kernel may write while the parasite runs in the task:
+	 * the rseq area of the thread it runs in, updated each time that
+	 * thread comes back to user space on another CPU.
+	 */
+	uint64_t live_start, live_end;
 };
 
 #define MD_WP_OLD	1	/* registered for asynchronous write-protect before this dump (ours: track.c) */

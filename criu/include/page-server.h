@@ -21,10 +21,10 @@
 #define PS_DEFAULT_PORT	27027
 
 enum ps_cmd {
-	PS_HELLO = 1,	/* a: PS_MAGIC; reply */
+	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry; reply */
 	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D */
 	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS */
-	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: the data */
+	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: b checksums, the data */
 	PS_DATALESS,	/* a: vaddr, b: nr_pages, flags: PS_F_IN_PREV or PS_F_IN_PARENT */
 	PS_CLOSE,	/* the images of the last PS_OPEN are whole */
 	PS_COVER,	/* a: pid; reply: payload of (start, nr_pages) pairs the previous images hold */
@@ -50,6 +50,8 @@ int cr_page_server(void);
 bool ps_active(void);
 int ps_connect(void);
 int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, const void *data, uint64_t len);
+/* PS_PAGES: @nr pages at @vaddr, their checksums (of the uncompressed bytes), @len bytes of data (@clen: compressed). */
+int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len);
 /* The previous images' pages of @pid, as the server has them (chain_cover there). 0 or -1. */
 int ps_cover(pid_t pid, struct page_list *out);
 /* All sent: wait until the server has written it. 0 or -1. */

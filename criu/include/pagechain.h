@@ -9,6 +9,7 @@
 #define CR_PAGECHAIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pagemap.pb-c.h"
@@ -35,6 +36,18 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
  * no longer needs. *punched counts the pages. 0 or -1.
  */
 int chain_dedup(int dfd, pid_t pid, uint64_t *punched);
+/*
+ * The dump id of the images dir @dfd, from its inventory.img (entry and
+ * trailer must agree): the id every image of that dir carries, which a
+ * child dump in a chain reads it with (open_image_of()). 0 or -1.
+ */
+int chain_dump_id(int dfd, uint64_t *id);
+/*
+ * Restore: open the pages file @name of a pagemap (an image file of @dfd),
+ * or, once chain_gather() replaced it, its memfd by the /proc path it
+ * was given. The fd or -1 (logged).
+ */
+int chain_open_pages(int dfd, const char *name);
 /* How many levels up the chain of @dfd goes (0: no parent). */
 int chain_depth(int dfd);
 

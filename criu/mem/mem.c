@@ -1,7 +1,8 @@
 /*
  * Memory: which areas a task has and how each comes back, and the page
  * path: PAGEMAP_SCAN finds the pages worth saving, the parasite vmsplices
- * them into pipes, and we splice the pipes into the pages file.
+ * them into pipes, and we splice the pipes into the pages file while the
+ * parasite checksums the same pages (on another CPU if there is one).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +17,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "compel/compel.h"
 #include "compress.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "csum.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
 #include "fileobj.h"
@@ -74,7 +77,7 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->kind = VMA_KIND__VMA_SHMEM;
 		v->flags = MAP_SHARED;
 		v->has_shmem_id = true;
-		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
+		return shmem_add_vma(ft, pid, p->start, p->end, &v->shmem_id);
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
@@ -192,6 +195,8 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	if (aio_is_ring(p))
+		return aio_dump_ring(pid, p, v);
 	if (name[0] == '/')
 		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
@@ -510,6 +515,7 @@ void free_mm_dump(struct mm_dump *md)
 		for (size_t k = 0; k < md->vmas[i].n_guards; k++)
 			free(md->vmas[i].guards[k]);
 		free(md->vmas[i].guards);
+		aio_free(md->vmas[i].aio);
 	}
 	free(md->may_guard);
 	md->may_guard = NULL;
@@ -695,9 +701,11 @@ struct page_xfer {
 	struct page_comp *comp;		/* --compress, or NULL */
 	char *buf;			/* a pipe's data, with --compress or --page-server */
 	bool ps;			/* --page-server: everything goes there instead (page-server.c) */
+	uint64_t *csum;			/* checksums of pages we read ourselves (page_csums()) */
+	uint64_t csum_cap;
 };
 
-static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off)
+static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
 {
 	if (x->ps) {
 		pr_err("BUG: a pagemap entry without its data to the page server\n");
@@ -708,19 +716,42 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
 	pe.vaddr = vaddr;
 	pe.nr_pages = nr_pages;
 	pe.off = off;
+	pe.n_csum = nr_pages;
+	pe.csum = csum;
 	return pb_write_one(x->pagemap, &pe);
+}
+
+/* Checksums of @nr pages at @data that we read ourselves (not through the parasite's pipes). */
+static uint64_t *page_csums(struct page_xfer *x, const char *data, uint64_t nr)
+{
+	if (nr > x->csum_cap) {
+		uint64_t *n = realloc(x->csum, nr * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory for page checksums\n");
+			return NULL;
+		}
+		x->csum = n;
+		x->csum_cap = nr;
+	}
+	csum_pages(data, nr, x->csum);
+	return x->csum;
 }
 
 /*
  * @nr pages of data for @vaddr at the end of the pages file: one entry,
  * or with --compress one entry per frame of up to COMP_FRAME_PAGES pages.
+ * @csum: their checksums (of the uncompressed bytes), or NULL to take
+ * them here.
  */
-static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const char *data)
+static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const char *data, uint64_t *csum)
 {
+	if (!csum && !(csum = page_csums(x, data, nr)))
+		return -1;
 	if (x->ps && !x->comp)
-		return ps_send(PS_PAGES, 0, vaddr, nr, 0, data, nr * PAGE_SIZE);
+		return ps_send_pages(vaddr, nr, 0, csum, data, nr * PAGE_SIZE);
 	if (!x->comp) {
-		if (write_pagemap(x, vaddr, nr, x->off) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
+		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
 		    (ssize_t)(nr * PAGE_SIZE)) {
 			pr_perror("writing the pages file");
 			return -1;
@@ -737,6 +768,8 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 		pe.vaddr = vaddr;
 		pe.nr_pages = n;
 		pe.off = x->off;
+		pe.n_csum = n;
+		pe.csum = csum;
 		if (len) {
 			pe.has_clen = true;
 			pe.clen = len;
@@ -744,7 +777,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 			len = n * PAGE_SIZE;
 		}
 		if (x->ps) {
-			if (ps_send(PS_PAGES, 0, vaddr, n, pe.has_clen ? len : 0, frame, len))
+			if (ps_send_pages(vaddr, n, pe.has_clen ? len : 0, csum, frame, len))
 				return -1;
 		} else if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
 			pr_perror("writing the pages file");
@@ -754,6 +787,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 		x->off += PAGE_ALIGN(len);
 		vaddr += n * PAGE_SIZE;
 		data += n * PAGE_SIZE;
+		csum += n;
 		nr -= n;
 	}
 	return 0;
@@ -830,6 +864,9 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 	if (x->pipe_pages > PARASITE_MAX_IOVS / NR_PIPES)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
+	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
+		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
+
 	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * x->nr_pipes) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
@@ -881,6 +918,31 @@ static int close_page_images(struct page_xfer *x)
 	return x->ps ? ps_send(PS_CLOSE, 0, 0, 0, 0, NULL, 0) : img_flush(x->pagemap);
 }
 
+/* Sealed if @ret is 0, dropped unsealed if not (image.h); none here with --page-server. */
+static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
+{
+	if (x->pagemap)
+		ret = finish_image(x->pagemap, ret);
+	if (pages)
+		ret = finish_image(pages, ret);
+	return ret;
+}
+
+/* Which build of the checksums the parasite runs, and what of the task's state it saves around it. */
+static void csum_setup(struct page_xfer *x)
+{
+	struct parasite_pages *p = x->args;
+	size_t size;
+
+	p->csum_isa = csum_isa();
+	p->xsave_mask = csum_xsave_mask(&size);
+	if (size > PARASITE_XSAVE_SIZE) {
+		pr_warn("XSAVE of the vector state takes %zu bytes: checksumming pages without SIMD\n", size);
+		p->csum_isa = CSUM_SCALAR;
+		p->xsave_mask = 0;
+	}
+}
+
 static void xfer_close(struct page_xfer *x)
 {
 	for (int i = 0; i < NR_PIPES; i++)
@@ -911,13 +973,10 @@ static void *drain_some(void *arg)
 	return NULL;
 }
 
-static int drain_round(struct page_xfer *x, uint32_t np)
+/* The sizes the parasite reports for each pipe of a round must add up. */
+static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
 {
 	struct parasite_pages *p = x->args;
-	struct drain_job a = { .x = x, .first = 0, .np = np }, b;
-	uint64_t off = x->off, total = 0;
-	pthread_t th;
-	int threaded = 0;
 
 	for (uint32_t i = 0, k = 0; i < np; i++) {
 		uint64_t expect = 0;
@@ -933,17 +992,37 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 			       (unsigned long)expect);
 			return -1;
 		}
-		a.len[i] = expect;
-		a.off[i] = off;
-		off += expect;
-		total += expect;
+		len[i] = expect;
 	}
+	return 0;
+}
+
+/*
+ * Into the pages file: the pipes spliced (by two threads when it is worth
+ * it) while the parasite checksums the same pages in the task; the
+ * pagemap entries once both are done.
+ */
+static int drain_round(struct page_xfer *x, uint32_t np)
+{
+	struct parasite_pages *p = x->args;
+	struct drain_job a = { .x = x, .first = 0, .np = np }, b;
+	uint64_t off = x->off, total = 0;
+	pthread_t th;
+	int threaded = 0, ret;
+
+	if (check_round(x, np, a.len))
+		return -1;
+	for (uint32_t i = 0; i < np; i++) {
+		a.off[i] = off;
+		off += a.len[i];
+		total += a.len[i];
+	}
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
+		return -1;
 	b = a;
 	b.first = 1;
 	if (np > 1 && total >= (256 << 10))
 		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
-	if (!threaded)
-		a.first = 0, a.np = np;
 	if (threaded) {
 		drain_some(&a);
 		pthread_join(th, NULL);
@@ -951,19 +1030,54 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 		for (uint32_t i = 0; i < np && !a.ret; i++)
 			a.ret = drain_pipe(x, x->pipes[i][0], a.len[i], a.off[i]);
 	}
+	/* the parasite's answer is due whatever became of the drain: the channel stays in step */
+	ret = compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
 	if (a.ret || b.ret)
 		return -1;
-	for (uint32_t i = 0, k = 0; i < np; i++) {
+	if (ret < 0) {
+		pr_perror("parasite failed to checksum pages");
+		return -1;
+	}
+	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
 		uint64_t o = a.off[i];
 
 		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, o))
+			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &p->csum[pg]))
 				return -1;
 			o += p->out[k].iov_len;
+			pg += n;
 		}
 	}
 	x->off = off;
 	x->st->pages_written += total >> PAGE_SHIFT;
+	return 0;
+}
+
+/*
+ * --compress or --page-server: each pipe's bytes come here, are
+ * checksummed here as they are (uncompressed), and go out from here.
+ */
+static int buffer_round(struct page_xfer *x, uint32_t np)
+{
+	struct parasite_pages *p = x->args;
+	uint64_t len[NR_PIPES];
+
+	if (check_round(x, np, len))
+		return -1;
+	for (uint32_t i = 0, k = 0; i < np; i++) {
+		char *d = x->buf;
+
+		if (read_pipe(x->pipes[i][0], x->buf, len[i]))
+			return -1;
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d, NULL))
+				return -1;
+			d += p->out[k].iov_len;
+		}
+		x->st->pages_written += len[i] >> PAGE_SHIFT;
+	}
 	return 0;
 }
 
@@ -986,6 +1100,7 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 	size_t used = 0;
 	uint32_t np = 0;
 	uint64_t t0;
+	int ret;
 
 	while (np < (uint32_t)x->nr_pipes && used < PARASITE_MAX_IOVS) {
 		uint64_t pages;
@@ -1014,39 +1129,9 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 	x->st->pages_zero += p->zero_pages;
 
 	t0 = now_us();
-	if (!x->buf) {
-		if (drain_round(x, np))
-			return -1;
-		x->st->memwrite_time += now_us() - t0;
-		return 0;
-	}
-	for (uint32_t i = 0, k = 0; i < np; i++) {
-		uint64_t expect = 0;
-
-		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
-			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
-			return -1;
-		}
-		for (uint32_t j = 0; j < p->nr_out[i]; j++)
-			expect += p->out[k + j].iov_len;
-		if (p->nr_bytes[i] != expect) {
-			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
-			       (unsigned long)expect);
-			return -1;
-		}
-		char *d = x->buf;
-
-		if (read_pipe(x->pipes[i][0], x->buf, expect))
-			return -1;
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d))
-				return -1;
-			d += p->out[k].iov_len;
-		}
-		x->st->pages_written += expect >> PAGE_SHIFT;
-	}
+	ret = x->buf ? buffer_round(x, np) : drain_round(x, np);
 	x->st->memwrite_time += now_us() - t0;
-	return 0;
+	return ret;
 }
 
 /*
@@ -1067,6 +1152,7 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 		pr_perror("can't open %s", path);
 		goto out;
 	}
+	/* an entry per 64 pages: its checksums are known before it is written */
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages * PAGE_SIZE;
 
@@ -1077,7 +1163,7 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("reading memory of %d at %lx", pid, (unsigned long)addr);
 				goto out;
 			}
-			if (store_pages(x, addr, chunk >> PAGE_SHIFT, buf))
+			if (store_pages(x, addr, chunk >> PAGE_SHIFT, buf, NULL))
 				goto out;
 			addr += chunk;
 			left -= chunk;
@@ -1225,6 +1311,41 @@ static uint64_t scan_split(const struct mm_dump *md, uint64_t total)
 	return 0;
 }
 
+/*
+ * The pages of md->live_* may change under the parasite's feet, between its
+ * checksum and our copy: they leave @anon and @file for @live, which is
+ * read and checksummed here, from one copy.
+ */
+static int split_live(const struct mm_dump *md, struct page_list *anon, struct page_list *file, struct page_list *live)
+{
+	uint64_t start = md->live_start & ~(PAGE_SIZE - 1), end = PAGE_ALIGN(md->live_end);
+	struct page_list sel, in[2], out[2], *l[2] = { anon, file };
+	int ret = 0;
+
+	page_list_init(live);
+	if (md->live_end <= md->live_start)
+		return 0;
+	page_list_init(&sel);
+	if (page_list_add(&sel, start, (end - start) >> PAGE_SHIFT)) {
+		page_list_free(&sel);
+		return -1;
+	}
+	for (int i = 0; i < 2 && !ret; i++) {
+		ret = page_list_split(l[i], &sel, &in[i], &out[i]);
+		if (ret)
+			break;
+		page_list_free(l[i]);
+		*l[i] = out[i];
+		/* the area is in one mapping: in anonymous memory or a file's, not both */
+		if (in[i].nr && !live->nr)
+			*live = in[i];
+		else
+			page_list_free(&in[i]);
+	}
+	page_list_free(&sel);
+	return ret;
+}
+
 /* Both parts' lists, the lower one's first: they are in address order. */
 static int join_lists(struct page_list *a, struct page_list *b, struct page_list *out)
 {
@@ -1370,13 +1491,17 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct page_sets ps;
+	struct page_list live;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
 
 	page_sets_init(&ps);
+	page_list_init(&live);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &ps, st, po, parent))
+		goto out;
+	if (split_live(md, &ps.anon, &ps.file, &live))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(ps.anon.total_pages + ps.file.total_pages + ps.hidden.total_pages),
@@ -1387,6 +1512,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		goto out;
 	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 		goto out;
+	csum_setup(&x);
 	while (!done)
 		if (xfer_round(&x, &ps.anon, &cur, 1, &done))
 			goto out;
@@ -1396,7 +1522,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
-	if (copy_unreadable(&x, pid, &ps.hidden))
+	if (copy_unreadable(&x, pid, &ps.hidden) || copy_unreadable(&x, pid, &live))
 		goto out;
 	if (write_dataless_all(x.pagemap, &ps, st) || close_page_images(&x))
 		goto out;
@@ -1405,11 +1531,10 @@ out:
 	xfer_close(&x);
 	comp_free(x.comp);
 	free(x.buf);
-	if (ret && x.pagemap)
-		x.pagemap->buf_len = 0;		/* failed anyway: nothing to flush */
-	close_image(x.pagemap);
-	close_image(pages);
+	free(x.csum);
+	ret = close_images(&x, pages, ret);
 	page_sets_free(&ps);
+	page_list_free(&live);
 	return ret;
 }
 
@@ -1489,7 +1614,7 @@ static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct pa
 					x->st->pages_zero++;
 				if (!run)
 					continue;
-				if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE)) {
+				if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
 					pr_err("can't write the pre-dump pages of %d\n", pid);
 					return -1;
 				}
@@ -1537,12 +1662,9 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 out:
 	st->memwrite_time += now_us() - t0;
 	comp_free(x.comp);
+	free(x.csum);
 	if (mem_fd >= 0)
 		close(mem_fd);
 	free(buf);
-	if (ret && x.pagemap)
-		x.pagemap->buf_len = 0;
-	close_image(x.pagemap);
-	close_image(pages);
-	return ret;
+	return close_images(&x, pages, ret);
 }

@@ -18,6 +18,7 @@
 
 #include "compress.h"
 #include "cr_options.h"
+#include "csum.h"
 #include "image.h"
 #include "log.h"
 #include "page-server.h"
@@ -104,27 +105,26 @@ struct ps_server {
 	size_t cap;
 };
 
-static int srv_close_images(struct ps_server *s)
+/* The images of the last PS_OPEN: sealed (@ok) or dropped unsealed, as a failed dump's are. */
+static int srv_close_images(struct ps_server *s, int ok)
 {
-	int ret = 0;
+	int ret = ok ? 0 : -1;
 
-	if (s->pages && close(s->pages->fd)) {
-		pr_perror("closing the pages file of %d", s->pid);
-		ret = -1;
-	}
+	if (s->pagemap)
+		ret = finish_image(s->pagemap, ret);
 	if (s->pages)
-		s->pages->fd = -1;
-	close_image(s->pages);
-	close_image(s->pagemap);
+		ret = finish_image(s->pages, ret);
 	s->pages = s->pagemap = NULL;
-	return ret;
+	if (ok && ret)
+		pr_err("page server: can't write the images of %d\n", s->pid);
+	return ok ? ret : 0;
 }
 
 static int srv_open(struct ps_server *s, struct ps_msg *m)
 {
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 
-	if (srv_close_images(s))
+	if (srv_close_images(s, 1))
 		return -1;
 	s->pid = m->a;
 	s->off = 0;
@@ -140,13 +140,21 @@ static int srv_open(struct ps_server *s, struct ps_msg *m)
 	return pb_write_one(s->pagemap, &ph);
 }
 
+/*
+ * The payload: the pages' checksums (b of them, of the uncompressed bytes,
+ * as the dumping side took them), then the data. They go into the pagemap
+ * entry as a local dump writes it; data that is not compressed is checked
+ * against them here, so what the network spoilt is not written as good.
+ */
 static int srv_pages(struct ps_server *s, struct ps_msg *m)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
-	uint64_t want = m->c ? m->c : m->b * PAGE_SIZE;
+	uint64_t data = m->c ? m->c : m->b * PAGE_SIZE, want = data + m->b * sizeof(uint64_t);
+	uint64_t *csum;
+	char *d;
 
-	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1) || m->len != want || (m->c && m->c > m->b * PAGE_SIZE) ||
-	    m->b > (1ULL << 30)) {
+	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1) || m->b > (1ULL << 30) || m->len != want ||
+	    (m->c && m->c > m->b * PAGE_SIZE)) {
 		pr_err("page server: a bad pages message (%lx, %lu pages, %lu bytes)\n", (unsigned long)m->a,
 		       (unsigned long)m->b, (unsigned long)m->len);
 		return -1;
@@ -165,18 +173,31 @@ static int srv_pages(struct ps_server *s, struct ps_msg *m)
 		pr_perror("page server: the dump went away in the middle of %lu pages", (unsigned long)m->b);
 		return -1;
 	}
+	csum = (uint64_t *)s->buf;
+	d = s->buf + m->b * sizeof(uint64_t);
+	if (!m->c) {
+		size_t bad = csum_check_pages(d, m->b, csum);
+
+		if (bad < m->b) {
+			pr_err("page server: the page of %d at %lx came with a wrong checksum\n", s->pid,
+			       (unsigned long)(m->a + bad * PAGE_SIZE));
+			return -1;
+		}
+	}
 	pe.vaddr = m->a;
 	pe.nr_pages = m->b;
 	pe.off = s->off;
+	pe.n_csum = m->b;
+	pe.csum = csum;
 	if (m->c) {
 		pe.has_clen = true;
 		pe.clen = m->c;
 	}
-	if (pb_write_one(s->pagemap, &pe) || pwrite(s->pages->fd, s->buf, m->len, s->off) != (ssize_t)m->len) {
+	if (pb_write_one(s->pagemap, &pe) || pwrite(s->pages->fd, d, data, s->off) != (ssize_t)data) {
 		pr_perror("page server: writing the pages of %d", s->pid);
 		return -1;
 	}
-	s->off += PAGE_ALIGN(m->len);
+	s->off += PAGE_ALIGN(data);
 	return 0;
 }
 
@@ -236,7 +257,13 @@ static int serve(struct ps_server *s)
 		}
 		switch (m.cmd) {
 		case PS_HELLO:
-			ret = m.a == PS_MAGIC ? msg_send(s->sk, PS_REPLY, 0, 0, 0, 0, NULL, 0) : -1;
+			/* the images written here carry the id of the dump that sends them (image.h) */
+			if (m.a != PS_MAGIC || !m.b) {
+				pr_err("page server: not a criu dump of this version on the other end\n");
+				return -1;
+			}
+			img_set_dump_id(m.b);
+			ret = msg_send(s->sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
 			break;
 		case PS_PARENT:
 			ret = srv_payload(s, &m, path, sizeof(path)) || chain_link(s->dfd, path) ? -1 : 0;
@@ -251,13 +278,13 @@ static int serve(struct ps_server *s)
 			ret = srv_dataless(s, &m);
 			break;
 		case PS_CLOSE:
-			ret = srv_close_images(s);
+			ret = srv_close_images(s, 1);
 			break;
 		case PS_COVER:
 			ret = srv_cover(s, &m);
 			break;
 		case PS_FINISH:
-			ret = srv_close_images(s);
+			ret = srv_close_images(s, 1);
 			msg_send(s->sk, PS_REPLY, 0, ret ? EIO : 0, 0, 0, NULL, 0);
 			return ret;
 		default:
@@ -307,7 +334,7 @@ int cr_page_server(void)
 	setsockopt(s.sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ret = serve(&s);
 	if (ret)
-		srv_close_images(&s);
+		srv_close_images(&s, 0);
 	pr_info("page server: %s\n", ret ? "the dump failed" : "done");
 out:
 	if (s.sk >= 0)
@@ -361,7 +388,7 @@ int ps_connect(void)
 		return -1;
 	}
 	setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, 0, 0, NULL, 0) || ps_reply(&m, "hello")) {
+	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, img_get_dump_id(), 0, NULL, 0) || ps_reply(&m, "hello")) {
 		ps_close();
 		return -1;
 	}
@@ -377,6 +404,17 @@ int ps_connect(void)
 int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, const void *data, uint64_t len)
 {
 	if (msg_send(ps_sk, cmd, flags, a, b, c, data, len)) {
+		pr_perror("sending pages to the page server");
+		return -1;
+	}
+	return 0;
+}
+
+int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len)
+{
+	struct ps_msg m = { .cmd = PS_PAGES, .a = vaddr, .b = nr, .c = clen, .len = nr * sizeof(*csum) + len };
+
+	if (send_all(ps_sk, &m, sizeof(m)) || send_all(ps_sk, csum, nr * sizeof(*csum)) || send_all(ps_sk, data, len)) {
 		pr_perror("sending pages to the page server");
 		return -1;
 	}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "inventory.pb-c.h"
 #include "log.h"
 #include "compress.h"
 #include "pagechain.h"
@@ -34,6 +35,19 @@ int chain_link(int dfd, const char *prev)
 		return -1;
 	}
 	return 0;
+}
+
+int chain_open_pages(int dfd, const char *name)
+{
+	int fd;
+
+	if (name[0] != '/')
+		return open_image_file(dfd, name, O_RDONLY);
+	/* chain_gather()'s memfd, by its /proc path: made by us, not an image file of the dir */
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open the gathered pages %s", name);
+	return fd;
 }
 
 int chain_open_parent(int dfd)
@@ -58,9 +72,32 @@ int chain_depth(int dfd)
 	return d;
 }
 
+int chain_dump_id(int dfd, uint64_t *id)
+{
+	struct cr_img *img = open_image_of(dfd, 0, CR_FD_INVENTORY);
+	InventoryEntry *ie = NULL;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&ie))
+		goto out;
+	/* the entry and the trailer must agree, as read_inventory() wants of a dump's own */
+	if (!ie->has_dump_id || !ie->dump_id || ie->dump_id != img->dump_id) {
+		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		goto out;
+	}
+	*id = ie->dump_id;
+	ret = 0;
+out:
+	if (ie)
+		pb_free(img, ie);
+	close_image(img);
+	return ret;
+}
+
 /* A pid's pagemap in one dir of the chain: its entries by address. */
 struct level {
 	int dfd;
+	uint64_t dump_id;	/* the dir's own (its inventory's): its images must carry it */
 	int pages_fd;
 	char pages_name[32];
 	PagemapEntry **e;	/* sorted by vaddr; the parent process's (in_parent) left out */
@@ -126,7 +163,12 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 		       "(a missing or foreign parent)\n", depth, pid);
 		goto err;
 	}
-	l->img = open_image_at(dfd, CR_FD_PAGEMAP, O_RDONLY, pid);
+	if (chain_dump_id(dfd, &l->dump_id)) {
+		pr_err("the images %d level(s) up the chain have no usable inventory.img: the chain is broken\n",
+		       depth);
+		goto err;
+	}
+	l->img = open_image_of(dfd, l->dump_id, CR_FD_PAGEMAP, pid);
 	if (!l->img || pb_read_one_required(l->img, (void **)&head))
 		goto err;
 	snprintf(l->pages_name, sizeof(l->pages_name), "pages-%u.img", head->pages_id);
@@ -142,6 +184,14 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 			if (!is_in_parent(pe))
 				goto err;
 			continue;
+		}
+		/* stored pages carry their checksums, which gathering hands down to the entries that take them */
+		if (pe->n_csum != (is_in_prev(pe) ? 0 : pe->nr_pages)) {
+			pr_err("%s: pagemap-%d.img %d level(s) up the chain: the entry at %lx has %zu page checksums "
+			       "for %u pages\n", l->pages_name, pid, depth, (unsigned long)pe->vaddr, pe->n_csum,
+			       pe->nr_pages);
+			pb_free(l->img, pe);
+			goto err;
 		}
 		n = realloc(l->e, (l->n + 1) * sizeof(*n));
 		if (!n) {
@@ -272,8 +322,12 @@ static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint
 	return 0;
 }
 
-/* Copy the pages [addr, addr + nr pages) as level @l has them to @to at @to_off. */
-static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to, uint64_t to_off)
+/*
+ * Copy the pages [addr, addr + nr pages) as level @l has them to @to at
+ * @to_off, and their checksums (as the level that stores them has them)
+ * to @csum.
+ */
+static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to, uint64_t to_off, uint64_t *csum)
 {
 	uint64_t end = addr + nr * PAGE_SIZE;
 
@@ -306,7 +360,7 @@ static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to
 				if (!l->up)
 					return -1;
 			}
-			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off))
+			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off, csum))
 				return -1;
 		} else if (pe->has_clen) {
 			if (copy_frame(to, to_off, l->pages_fd, pe, s, e, l->pages_name))
@@ -314,6 +368,9 @@ static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to
 		} else if (copy_range(to, to_off, l->pages_fd, pe->off + (s - pe->vaddr), e - s, l->pages_name)) {
 			return -1;
 		}
+		if (!is_in_prev(pe))
+			memcpy(csum, pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT), ((e - s) >> PAGE_SHIFT) * sizeof(*csum));
+		csum += (e - s) >> PAGE_SHIFT;
 		to_off += e - s;
 		addr = e;
 	}
@@ -368,7 +425,8 @@ static void *gather_part_run(void *arg)
 				if (!top.up)
 					goto out;
 			}
-			if (gather(top.up, g->pid, pe->vaddr, pe->nr_pages, g->fd, off))
+			/* chain_gather() gave the entry room for the checksums of its pages */
+			if (gather(top.up, g->pid, pe->vaddr, pe->nr_pages, g->fd, off, pe->csum))
 				goto out;
 		} else if (pe->has_clen) {
 			if (copy_frame(g->fd, off, top.pages_fd, pe, pe->vaddr, pe->vaddr + len, g->pages_name))
@@ -416,6 +474,21 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 			split = i + 1;
 	}
 	half = acc;
+	/* an in_prev entry takes the checksums of its pages from the level that stores them */
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *pe = pms[i];
+
+		if (!is_in_prev(pe))
+			continue;
+		free(pe->csum);
+		pe->n_csum = 0;
+		pe->csum = calloc(pe->nr_pages, sizeof(*pe->csum));
+		if (!pe->csum) {
+			pr_err("out of memory for the checksums of the pages of %d\n", pid);
+			goto out;
+		}
+		pe->n_csum = pe->nr_pages;
+	}
 	if (ftruncate(fd, off)) {
 		pr_perror("can't size the gathered pages of %d", pid);
 		goto out;

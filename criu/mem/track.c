@@ -38,6 +38,7 @@
 #include "mem.h"
 #include "pagemap_scan.h"
 #include "proc_parse.h"
+#include "pagechain.h"
 #include "track.h"
 #include "track.pb-c.h"
 #include "util.h"
@@ -112,7 +113,7 @@ int track_open(struct track_state *ts, int prev_dfd)
 	struct proc_pid_stat st;
 	struct cr_img *img;
 	TrackEntry *te = NULL;
-	uint64_t gen = 0;
+	uint64_t gen = 0, prev_id;
 
 	memset(ts, 0, sizeof(*ts));
 	ts->prev_dfd = prev_dfd;
@@ -124,7 +125,8 @@ int track_open(struct track_state *ts, int prev_dfd)
 			"a full dump\n");
 		return 0;
 	}
-	img = open_image_at(prev_dfd, CR_FD_TRACK, O_RDONLY);
+	/* the previous images are another dump's: read with their own dump id */
+	img = chain_dump_id(prev_dfd, &prev_id) ? NULL : open_image_of(prev_dfd, prev_id, CR_FD_TRACK);
 	if (!img || pb_read_one_required(img, (void **)&te)) {
 		close_image(img);
 		pr_warn("memory tracking: the previous images' track.img can't be read: a full dump\n");
@@ -487,8 +489,7 @@ int track_commit(struct track_state *ts, int dfd)
 	img = open_image_at(dfd, CR_FD_TRACK, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, &te);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, &te));
 	pr_info("memory tracking: tracker %d holds %d process(es), round %lx\n", tracker, n, (unsigned long)gen);
 out:
 	if (ret) {
