@@ -18,6 +18,7 @@
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "compress.h"
+#include "csum.h"
 #include "pagechain.h"
 #include "util.h"
 
@@ -211,9 +212,10 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 			goto err;
 		}
 	if (want_pages) {
-		l->pages_fd = openat(dfd, l->pages_name, O_RDONLY | O_CLOEXEC);
+		/* as any image file: a regular file, no FIFO to block on, no symlink, trusted */
+		l->pages_fd = open_image_file(dfd, l->pages_name, O_RDONLY);
 		if (l->pages_fd < 0) {
-			pr_perror("can't open %s %d level(s) up the chain", l->pages_name, depth);
+			pr_err("can't open %s %d level(s) up the chain\n", l->pages_name, depth);
 			goto err;
 		}
 	}
@@ -273,6 +275,7 @@ static int copy_frame(int to, uint64_t to_off, int from, const PagemapEntry *pe,
 	size_t len = (size_t)pe->nr_pages * PAGE_SIZE;
 	char *frame = malloc(pe->clen), *pages = malloc(len);
 	int ret = -1;
+	size_t bad;
 
 	if (!frame || !pages) {
 		pr_err("out of memory for a compressed frame\n");
@@ -286,6 +289,17 @@ static int copy_frame(int to, uint64_t to_off, int from, const PagemapEntry *pe,
 	if (decomp_frame(frame, pe->clen, pages, pe->nr_pages)) {
 		pr_err("%s: the compressed frame of %lx at offset %lu is damaged\n", what, (unsigned long)pe->vaddr,
 		       (unsigned long)pe->off);
+		goto out;
+	}
+	/*
+	 * The restorer checks these pages again as it reads them from the
+	 * memfd; checked here too (a fraction of the cost of expanding them),
+	 * so that damage is named by the file it is in.
+	 */
+	bad = csum_check_pages(pages + (s - pe->vaddr), (e - s) >> PAGE_SHIFT, pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT));
+	if (bad < (e - s) >> PAGE_SHIFT) {
+		pr_err("%s: the page at %lx of the compressed frame at offset %lu is damaged (checksum mismatch)\n",
+		       what, (unsigned long)(s + bad * PAGE_SIZE), (unsigned long)pe->off);
 		goto out;
 	}
 	if (pwrite(to, pages + (s - pe->vaddr), e - s, to_off) != (ssize_t)(e - s)) {
@@ -400,11 +414,9 @@ static void *gather_part_run(void *arg)
 	struct level top = { .dfd = -1, .pages_fd = -1, .depth = 0 };
 
 	g->ret = -1;
-	top.pages_fd = openat(g->dfd, g->pages_name, O_RDONLY | O_CLOEXEC);
-	if (top.pages_fd < 0) {
-		pr_perror("can't open %s", g->pages_name);
+	top.pages_fd = open_image_file(g->dfd, g->pages_name, O_RDONLY);
+	if (top.pages_fd < 0)
 		return NULL;
-	}
 	snprintf(top.pages_name, sizeof(top.pages_name), "%s", g->pages_name);
 	for (size_t i = g->from; i < g->to; i++) {
 		PagemapEntry *pe = g->pms[i];
@@ -651,9 +663,9 @@ int chain_dedup(int dfd, pid_t pid, uint64_t *punched)
 		l = lv;
 		/* it can be written now: reopen the pages file for punching */
 		close(l->pages_fd);
-		l->pages_fd = openat(l->dfd, l->pages_name, O_RDWR | O_CLOEXEC);
+		l->pages_fd = open_image_file(l->dfd, l->pages_name, O_RDWR);
 		if (l->pages_fd < 0) {
-			pr_perror("--auto-dedup: can't open %s %d level(s) up", l->pages_name, depth);
+			pr_err("--auto-dedup: can't open %s %d level(s) up\n", l->pages_name, depth);
 			goto out;
 		}
 		if (dedup_level(l, pid, &keep, &up, punched))

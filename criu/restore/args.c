@@ -948,7 +948,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
-	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_what);
 	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
 	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;

@@ -246,6 +246,7 @@ static int read_pagemap(struct rst_ctx *rc)
 	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
+	snprintf(rc->pages_what, sizeof(rc->pages_what), "%s", rc->pages_name);
 	if (fstatat(rc->dfd, rc->pages_name, &st, AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
 		goto out;
@@ -286,6 +287,7 @@ static int read_pagemap(struct rst_ctx *rc)
 		 */
 		if (chain_gather(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &fd))
 			goto out;
+		snprintf(rc->pages_what, sizeof(rc->pages_what), "%.20s (gathered)", rc->pages_name);
 		snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
 	}
 	ret = 0;
