@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "csum.h"
 #include "image.h"
 #include "ipc.pb-c.h"
@@ -391,20 +392,59 @@ static unsigned long raw_id(const char *path)
 	return dash ? strtoul(dash + 1, NULL, 10) : 0;
 }
 
+/* A compressed frame (--compress): expanded, its pages checked against their checksums. */
+static int check_frame(struct cr_img *img, const PagemapEntry *pe, unsigned long nr, const char *by)
+{
+	size_t len = (size_t)pe->nr_pages * CSUM_PAGE, bad;
+	char *frame = malloc(pe->clen), *pages = malloc(len);
+	int ret = -1;
+
+	if (!frame || !pages) {
+		pr_err("out of memory for a compressed frame\n");
+		goto out;
+	}
+	if (pread(img->fd, frame, pe->clen, pe->off) != (ssize_t)pe->clen) {
+		pr_perror("%s: can't read the %u-byte frame at offset %lu", img->path, pe->clen,
+			  (unsigned long)pe->off);
+		goto out;
+	}
+	if (decomp_frame(frame, pe->clen, pages, pe->nr_pages)) {
+		pr_err("%s: the compressed frame at offset %lu (%s entry #%lu) is damaged\n", img->path,
+		       (unsigned long)pe->off, by, nr);
+		goto out;
+	}
+	bad = csum_check_pages(pages, pe->nr_pages, pe->csum);
+	if (bad < pe->nr_pages) {
+		pr_err("%s: the page at address %lx of the compressed frame at offset %lu (%s entry #%lu) is "
+		       "damaged (checksum mismatch)\n", img->path, (unsigned long)(pe->vaddr + bad * CSUM_PAGE),
+		       (unsigned long)pe->off, by, nr);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(frame);
+	free(pages);
+	return ret;
+}
+
 /* Check the pages placed by pagemap entry @pe (#@nr of @by) against their checksums. */
 static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned long nr, const char *by,
 			  off_t size, char *buf)
 {
 	uint64_t len = (uint64_t)pe->nr_pages * CSUM_PAGE;
+	uint64_t stored = pe->has_clen ? pe->clen : len;
 
-	if (pe->has_in_parent && pe->in_parent)
+	/* no data here: the parent process's pages, or those of the images up the chain */
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev))
 		return 0;
-	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + len > (uint64_t)size ||
-	    pe->off + len < pe->off) {
+	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + stored > (uint64_t)size ||
+	    pe->off + stored < pe->off || (pe->has_clen && (!pe->clen || pe->clen > len))) {
 		pr_err("%s: entry #%lu (%u pages at offset %lu, %zu checksums) does not fit %s\n", by, nr,
 		       pe->nr_pages, (unsigned long)pe->off, pe->n_csum, img->path);
 		return -1;
 	}
+	if (pe->has_clen)
+		return check_frame(img, pe, nr, by);
 	for (uint64_t done = 0; done < len; done += 64 * CSUM_PAGE) {
 		size_t piece = len - done < 64 * CSUM_PAGE ? len - done : 64 * CSUM_PAGE, bad;
 
