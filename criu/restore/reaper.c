@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #include "rst.h"
 
 static int reaper_fd = -1;
+/* a pidfd of the reaper: readable once it is gone */
+static int reaper_done = -1;
 
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
 static unsigned long long start_time(pid_t pid)
@@ -80,8 +83,8 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 
 int reaper_start(struct rst_tree *tr)
 {
-	pid_t *pids, child;
-	int nr = 0, p[2], status;
+	pid_t *pids, child, reaper_pid = 0;
+	int nr = 0, p[2], d[2], status;
 
 	for (int i = 0; i < tr->nr; i++)
 		nr += 1 + (tr->t[i].pe ? (int)tr->t[i].pe->n_threads : 0);
@@ -102,30 +105,52 @@ int reaper_start(struct rst_tree *tr)
 		free(pids);
 		return -1;
 	}
+	if (pipe2(d, O_CLOEXEC)) {
+		pr_perror("pipe for the restore's reaper");
+		close(p[0]);
+		close(p[1]);
+		free(pids);
+		return -1;
+	}
 	/* twice forked, so that it is nobody's child of ours and outlives us */
 	child = fork();
 	if (child < 0) {
 		pr_perror("fork of the restore's reaper");
 		close(p[0]);
 		close(p[1]);
+		close(d[0]);
+		close(d[1]);
 		free(pids);
 		return -1;
 	}
 	if (child == 0) {
+		pid_t r;
+
 		close(p[1]);
-		if (fork() == 0) {
+		close(d[0]);
+		r = fork();
+		if (r == 0) {
 			/* nothing of criu's kept open: an inherited pipe end would keep its reader waiting */
 			if (p[0] > 0)
 				syscall(SYS_close_range, 0, p[0] - 1, 0);
 			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
 			reaper_main(p[0], pids, nr);
 		}
+		/* its pid, for criu to wait for its end (reaper_wait()) */
+		if (r > 0 && write(d[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
 		_exit(0);
 	}
 	close(p[0]);
+	close(d[1]);
 	free(pids);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
+	if (read(d[0], &reaper_pid, sizeof(reaper_pid)) == sizeof(reaper_pid))
+		reaper_done = syscall(SYS_pidfd_open, reaper_pid, 0);
+	if (reaper_done < 0)
+		pr_warn("the restore's reaper can't be waited for: it may outlive criu for a moment\n");
+	close(d[0]);
 	reaper_fd = p[1];
 	return 0;
 }
@@ -136,6 +161,26 @@ void reaper_forget(void)
 	if (reaper_fd >= 0)
 		close(reaper_fd);
 	reaper_fd = -1;
+	if (reaper_done >= 0)
+		close(reaper_done);
+	reaper_done = -1;
+}
+
+/*
+ * The reaper has its word: wait (a while) until it is gone, so that criu
+ * does not return with a process of its own still about (a caller that
+ * counts what a failed restore left would find it).
+ */
+static void reaper_wait(void)
+{
+	struct pollfd pfd = { .fd = reaper_done, .events = POLLIN };
+
+	if (reaper_done < 0)
+		return;
+	while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
+		;
+	close(reaper_done);
+	reaper_done = -1;
 }
 
 int reaper_commit(void)
@@ -148,6 +193,7 @@ int reaper_commit(void)
 	}
 	close(reaper_fd);
 	reaper_fd = -1;
+	reaper_wait();
 	return 0;
 }
 
@@ -157,4 +203,5 @@ void reaper_abort(void)
 	if (reaper_fd >= 0)
 		close(reaper_fd);
 	reaper_fd = -1;
+	reaper_wait();
 }
