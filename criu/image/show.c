@@ -469,7 +469,7 @@ static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned l
  * is one next to it. Returns 1 (checked, *by names the pagemap), 0 (none
  * found) or -1 (damage, logged).
  */
-static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_len)
+static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_len, bool *compressed)
 {
 	unsigned long id = raw_id(img->path);
 	int dfd = open_dir_of(img->path), ret = 0;
@@ -509,6 +509,8 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 			close_image(pm);
 			continue;
 		}
+		/* compressed frames (--compress) take what they take: the file need not be whole pages */
+		*compressed = head->has_compress && head->compress;
 		pb_free(pm, head);
 		snprintf(by, by_len, "%s", de->d_name);
 		buf = buf ?: malloc(64 * CSUM_PAGE);
@@ -577,6 +579,7 @@ static int show_raw(struct cr_img *img, FILE *out)
 {
 	long page_size = sysconf(_SC_PAGESIZE);
 	char by[NAME_MAX + 1] = "", checked[NAME_MAX + 32] = "";
+	bool compressed = false;
 	struct stat st;
 	int ret;
 
@@ -586,18 +589,18 @@ static int show_raw(struct cr_img *img, FILE *out)
 	}
 	if (page_size <= 0)
 		page_size = 4096;
-	if (img->type == CR_FD_PAGES && st.st_size % page_size) {
-		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
-		       img->path, (long long)st.st_size, page_size);
-		return -1;
-	}
 	if (img->type == CR_FD_PAGES)
-		ret = check_pages_file(img, st.st_size, by, sizeof(by));
+		ret = check_pages_file(img, st.st_size, by, sizeof(by), &compressed);
 	else
 		ret = check_sparse_file(img, img->type == CR_FD_SHMEM_PAGES ? CR_FD_SHMEM : CR_FD_IPC_NS, by,
 					sizeof(by));
 	if (ret < 0)
 		return -1;
+	if (img->type == CR_FD_PAGES && !compressed && st.st_size % page_size) {
+		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
+		       img->path, (long long)st.st_size, page_size);
+		return -1;
+	}
 	if (ret > 0)
 		snprintf(checked, sizeof(checked), ", \"checked_with\": \"%s\"", by);
 	if (img->type != CR_FD_PAGES) {
