@@ -749,7 +749,10 @@ int write_inventory(int dfd, pid_t root, bool pre_dump)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &ie);
-	return finish_image(img, ret);
+	if (finish_image(img, ret))
+		return -1;
+	/* the page server's dir holds the pages: with the inventory it is a whole parent for a chain */
+	return ps_active() ? ps_send_inventory(&ie) : 0;
 }
 
 static int write_task_images(struct dump_ctx *dc)

@@ -111,10 +111,11 @@ out_release:
 	for (int i = 0; i < t.nr && !ret; i++)
 		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
 			ret = -1;
-	if (!ret && ps_finish())
-		ret = -1;
+	/* the inventory goes to the page server too (a parent there): before the end of the pages */
 	if (!ret)
 		ret = write_inventory(t.dfd, pid, true);
+	if (!ret && ps_finish())
+		ret = -1;
 	if (!ret && opts.track_mem) {
 		if (track_commit(&t.track, t.dfd))
 			pr_warn("memory tracking could not start: the next dump will be a full one\n");

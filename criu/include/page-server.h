@@ -30,6 +30,7 @@ enum ps_cmd {
 	PS_COVER,	/* a: pid; reply: payload of (start, nr_pages) pairs the previous images hold */
 	PS_FINISH,	/* everything sent; reply once it is all written */
 	PS_REPLY,	/* a: 0 or an errno */
+	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
 };
 
 #define PS_F_COMPRESS	1
@@ -54,6 +55,9 @@ int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, co
 int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len);
 /* The previous images' pages of @pid, as the server has them (chain_cover there). 0 or -1. */
 int ps_cover(pid_t pid, struct page_list *out);
+/* The dump's (or pre-dump's) inventory, for the server's dir to be a parent of later dumps. 0 or -1. */
+struct InventoryEntry;
+int ps_send_inventory(const struct InventoryEntry *ie);
 /* All sent: wait until the server has written it. 0 or -1. */
 int ps_finish(void);
 void ps_close(void);

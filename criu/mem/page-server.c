@@ -23,6 +23,7 @@
 #include "log.h"
 #include "page-server.h"
 #include "pagechain.h"
+#include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "util.h"
 
@@ -235,6 +236,48 @@ static int srv_cover(struct ps_server *s, struct ps_msg *m)
 	return ret;
 }
 
+/*
+ * The dump's inventory, written here as it is there: with it this dir is
+ * a whole parent for a later dump's chain (its dump id, chain_dump_id()).
+ * It must name the dump that said HELLO.
+ */
+static int srv_inventory(struct ps_server *s, struct ps_msg *m)
+{
+	InventoryEntry *ie;
+	struct cr_img *img;
+	int ret;
+
+	if (m->len > (1 << 20)) {
+		pr_err("page server: a bad inventory message (%lu bytes)\n", (unsigned long)m->len);
+		return -1;
+	}
+	if (m->len > s->cap) {
+		char *n = realloc(s->buf, m->len);
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		s->buf = n;
+		s->cap = m->len;
+	}
+	if (read_all(s->sk, s->buf, m->len)) {
+		pr_perror("page server: the dump went away in the middle of its inventory");
+		return -1;
+	}
+	ie = inventory_entry__unpack(NULL, m->len, (uint8_t *)s->buf);
+	if (!ie || !ie->has_dump_id || ie->dump_id != img_get_dump_id()) {
+		pr_err("page server: the inventory is malformed or of another dump\n");
+		if (ie)
+			inventory_entry__free_unpacked(ie, NULL);
+		return -1;
+	}
+	img = open_image_at(s->dfd, CR_FD_INVENTORY, O_DUMP);
+	ret = img ? finish_image(img, pb_write_one(img, ie)) : -1;
+	inventory_entry__free_unpacked(ie, NULL);
+	return ret;
+}
+
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
 {
 	if (m->len >= max || read_all(s->sk, buf, m->len))
@@ -282,6 +325,9 @@ static int serve(struct ps_server *s)
 			break;
 		case PS_COVER:
 			ret = srv_cover(s, &m);
+			break;
+		case PS_INVENTORY:
+			ret = srv_inventory(s, &m);
 			break;
 		case PS_FINISH:
 			ret = srv_close_images(s, 1);
@@ -442,6 +488,22 @@ int ps_cover(pid_t pid, struct page_list *out)
 	}
 	ret = page_list_normalize(r, m.b, out);
 	free(r);
+	return ret;
+}
+
+int ps_send_inventory(const InventoryEntry *ie)
+{
+	size_t len = inventory_entry__get_packed_size(ie);
+	uint8_t *buf = malloc(len ? len : 1);
+	int ret;
+
+	if (!buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	inventory_entry__pack(ie, buf);
+	ret = ps_send(PS_INVENTORY, 0, 0, 0, 0, buf, len);
+	free(buf);
 	return ret;
 }
 
