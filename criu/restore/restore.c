@@ -569,6 +569,7 @@ reap:
 	 */
 	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
 		;
+	ipc_sysv_restore_abort(pid);
 	ret = 1;
 out:
 	cgroup_restore_fini(ret == 0);
