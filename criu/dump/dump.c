@@ -889,6 +889,18 @@ static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)
 }
 
 /*
+ * A group led by another task of the tree than an ancestor, in the same
+ * session: a shell's pipeline, whose first process leads the group of
+ * its siblings. Restore has the members join once the leader made it.
+ */
+static int led_in_tree(struct dump_tree *t, pid_t pgid, pid_t sid)
+{
+	struct dump_ctx *l = tree_find(t, pgid);
+
+	return l && l->stat.pgid == pgid && l->stat.sid == sid;
+}
+
+/*
  * The session of a zombie sibling that led it (its members were
  * re-parented to their parent's parent, or a subreaper): restore has the
  * leader, alive again, fork the process with CLONE_PARENT before it dies,
@@ -912,7 +924,8 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
 /*
  * Sessions and groups must be re-creatable by forking the tree again:
  * a session is the task's own, its parent's, or that of a zombie sibling
- * that led it; a group is its own, its parent's, or led by an ancestor.
+ * that led it; a group is its own, its parent's, led by another task of
+ * the tree in the session, or one whose leader is gone.
  */
 static int check_sid_pgid(struct dump_tree *t)
 {
@@ -945,9 +958,9 @@ static int check_sid_pgid(struct dump_tree *t)
 			return -1;
 		}
 		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
-		    !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
+		    !led_in_tree(t, pgid, sid) && !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
 			pr_err("can't dump task %d: its process group %d is led by a process that is neither "
-			       "it, an ancestor, nor gone; not supported yet\n", dc->pid, pgid);
+			       "in the tree, nor gone; not supported yet\n", dc->pid, pgid);
 			return -1;
 		}
 		if (dc->zombie && pgid == dc->pid && sid != dc->pid) {

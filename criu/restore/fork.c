@@ -28,6 +28,24 @@
 
 #include "rst.h"
 
+/* The task leading group @rc->pe->pgid is another one of the tree, and not an ancestor. */
+static int group_led_apart(struct rst_ctx *rc)
+{
+	struct rst_tree *tr = rc->tree;
+	struct rst_ctx *l = task_of(tr, rc->pe->pgid), *a = rc;
+
+	if (!l || l == rc)
+		return 0;
+	while (a != &tr->t[0]) {
+		a = task_of(tr, a->pe->ppid);
+		if (!a)
+			return 0;
+		if (a == l)
+			return 0;	/* an ancestor made it before forking us */
+	}
+	return 1;
+}
+
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
@@ -50,6 +68,9 @@ static int setup_session(struct rst_ctx *rc)
 		}
 	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
 		return join_leaderless_group(rc->pe->pgid);
+	} else if (!root && group_led_apart(rc)) {
+		/* a sibling's, say: it may be made after us, or by one of our children */
+		rc->pgrp_late = 1;
 	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
 		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
@@ -363,6 +384,8 @@ int restore_task(struct rst_ctx *rc)
 		/* the members of its session, its siblings, are born in it before it dies */
 		if (fork_children(rc))
 			return -1;
+		if (rc->pgrp_late && join_group_when_made(rc->pe->pgid))
+			return -1;
 		become_zombie(rc);
 	}
 	tc = rc->core->tc;
@@ -389,6 +412,8 @@ int restore_task(struct rst_ctx *rc)
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
 	if (fork_children(rc))
+		return -1;
+	if (rc->pgrp_late && join_group_when_made(rc->pe->pgid))
 		return -1;
 	/* its file areas: not needed by the children, so not inherited by them */
 	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))

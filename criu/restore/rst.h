@@ -94,6 +94,7 @@ struct rst_ctx {
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
 	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
+	int pgrp_late;			/* its group's leader is no ancestor: joined after forking */
 };
 
 struct rst_tree {
