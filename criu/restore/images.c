@@ -223,11 +223,50 @@ out:
 	return ret;
 }
 
+/* The state letter of @pid (Z for a zombie) and its parent; 0 if it is gone. */
+static char pid_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[512], *p;
+	char state = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %d", &state, ppid) != 2)
+		return '?';
+	return state;
+}
+
+/*
+ * Right after a dump the tasks it killed are zombies until their parent
+ * reaps them, which a slow init (or a busy shell) may take a while to do:
+ * a restore run at once waits for them, RESTORE_REAP_WAIT_MS in all.
+ */
+#define RESTORE_REAP_WAIT_MS	5000
+static int reap_wait_left = RESTORE_REAP_WAIT_MS;
+
 static int check_pid_free(pid_t pid)
 {
 	char path[64], comm[64] = "?";
+	pid_t ppid = 0;
+	char state;
 	FILE *f;
 
+	while ((state = pid_state(pid, &ppid)) == 'Z' && reap_wait_left > 0) {
+		usleep(10000);
+		reap_wait_left -= 10;
+	}
+	if (!state)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -235,7 +274,11 @@ static int check_pid_free(pid_t pid)
 	if (fgets(comm, sizeof(comm), f))
 		comm[strcspn(comm, "\n")] = '\0';
 	fclose(f);
-	pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
+	if (state == 'Z')
+		pr_err("can't restore: pid %d is a zombie (%s) its parent %d has not reaped in %d ms\n", pid,
+		       comm, ppid, RESTORE_REAP_WAIT_MS);
+	else
+		pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
 	return -1;
 }
 
