@@ -7,6 +7,7 @@
 #include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -630,10 +631,40 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 	return ret;
 }
 
+/* The modes of the terminal at fd 0, 1 or 2 of @pid (a shell job), or NULL. */
+static ShellTtyEntry *shell_tty_modes(pid_t pid, ShellTtyEntry *st, uint8_t *cc)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		char path[64];
+		struct termios t;
+		int tfd, ok;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+		tfd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (tfd < 0)
+			continue;
+		ok = isatty(tfd) && !tcgetattr(tfd, &t);
+		close(tfd);
+		if (!ok)
+			continue;
+		shell_tty_entry__init(st);
+		st->iflag = t.c_iflag;
+		st->oflag = t.c_oflag;
+		st->lflag = t.c_lflag;
+		memcpy(cc, t.c_cc, NCCS);
+		st->cc.data = cc;
+		st->cc.len = NCCS;
+		return st;
+	}
+	return NULL;
+}
+
 /* Written last: restore refuses a directory without it. */
-static int write_inventory(int dfd, pid_t root)
+static int write_inventory(int dfd, pid_t root, const struct dump_ctx *rc)
 {
 	InventoryEntry ie = INVENTORY_ENTRY__INIT;
+	ShellTtyEntry st;
+	uint8_t cc[NCCS];
 	struct utsname u;
 	struct timeval tv;
 	struct cr_img *img;
@@ -652,6 +683,10 @@ static int write_inventory(int dfd, pid_t root)
 	ie.shell_job = opts.shell_job;
 	if (opts.shell_job)
 		options[nopt++] = "shell-job";
+	if (opts.shell_job && rc->stat.pgid == rc->pid && rc->stat.tpgid == rc->pid) {
+		ie.has_shell_job_fg = ie.shell_job_fg = true;
+		ie.shell_tty = shell_tty_modes(rc->pid, &st, cc);
+	}
 	if (opts.leave_running)
 		options[nopt++] = "leave-running";
 	ie.n_options = nopt;
@@ -1369,7 +1404,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	close_image(img);
 	if (ret)
 		return -1;
-	return write_inventory(t->dfd, root);
+	return write_inventory(t->dfd, root, &t->p[0]);
 }
 
 static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)

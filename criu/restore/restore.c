@@ -339,7 +339,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
-	if (check_interrupted())
+	if (check_interrupted() || jobctl_take(tr->inv, tr->t[0].pid))
 		return -1;
 	/*
 	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
@@ -524,6 +524,7 @@ int cr_restore_tasks(void)
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
 	mntns_restored(pid);
+	jobctl_resumed();
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
@@ -542,12 +543,8 @@ int cr_restore_tasks(void)
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
 	interrupt_reset();
-	while (waitpid(pid, &status, 0) != pid) {
-		if (errno == EINTR)
-			continue;
-		pr_perror("waiting for %d", pid);
+	if (jobctl_wait(pid, &status))
 		return 1;
-	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
@@ -560,6 +557,7 @@ kill:
 	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
 		kill(pid, SIGKILL);
 reap:
+	jobctl_give_back();
 	/* helper children of criu's own go first: the wait below takes every child */
 	cgroup_restore_abort();
 	/*

@@ -179,4 +179,12 @@ void reaper_forget(void);
 int reaper_commit(void);
 void reaper_abort(void);
 
+/* jobctl.c: a --shell-job in the foreground of criu's terminal, and criu waiting for it as a shell's child */
+int jobctl_take(const InventoryEntry *inv, pid_t root);
+void jobctl_give_back(void);
+/* the tree runs: the job draws itself anew (SIGWINCH) */
+void jobctl_resumed(void);
+/* waitpid() of the root that follows its stops (criu stops too, and goes on with it); 0 or -1 */
+int jobctl_wait(pid_t pid, int *status);
+
 #endif
