@@ -222,7 +222,7 @@ static int seize_threads(struct dump_ctx *dc)
 {
 	struct pidmap seized = { 0 };
 	char path[64];
-	int found = 1, cap = 0, ret = -1;
+	int found = 1, cap = 0, ret = -1, leader_exited = 0;
 
 	while (found) {
 		struct dirent *de;
@@ -247,6 +247,15 @@ static int seize_threads(struct dump_ctx *dc)
 			}
 			/* a thread of the --freeze-cgroup cgroup is seized already: it stops as it thaws */
 			state = cgfreeze_seized(tid) ? compel_wait_task_sig(tid, &stopsig) : compel_stop_task_sig(tid, &stopsig);
+			if (state == COMPEL_TASK_ZOMBIE) {
+				/* it exited meanwhile; the leader's exit is the process's */
+				if (pidmap_set(&seized, tid, INT32_MAX)) {
+					closedir(d);
+					goto out;
+				}
+				leader_exited |= tid == dc->pid;
+				continue;
+			}
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
 				if (access(path, F_OK))
@@ -266,6 +275,14 @@ static int seize_threads(struct dump_ctx *dc)
 			}
 		}
 		closedir(d);
+	}
+	if (leader_exited) {
+		/* the process is exiting: let its other threads go, it will be a zombie */
+		for (int i = 0; i < dc->nr_th; i++)
+			compel_resume_task(dc->th[i].tid, dc->th[i].state);
+		dc->nr_th = 0;
+		ret = 1;
+		goto out;
 	}
 	/* the leader first, the rest in tid order */
 	for (int i = 0; i < dc->nr_th; i++)
@@ -819,22 +836,39 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 	return dc;
 }
 
-/* Seize a process, or note it as a zombie. */
+/*
+ * Seize a process, or note it as a zombie: also one that exited while we
+ * seized it (its parent, seized before it, can't reap it meanwhile).
+ */
 static int seize_process(struct dump_ctx *dc)
 {
-	if (parse_pid_stat(dc->pid, &dc->stat)) {
-		pr_err("process %d vanished while the tree was being frozen\n", dc->pid);
-		return -1;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		if (parse_pid_stat(dc->pid, &dc->stat)) {
+			pr_err("process %d vanished while the tree was being frozen\n", dc->pid);
+			return -1;
+		}
+		if (dc->stat.state == 'Z') {
+			dc->zombie = 1;
+			dc->exit_code = dc->stat.exit_code;
+			return 0;
+		}
+		if (tries == 0) {
+			/* a frozen task would not stop for us before it is thawed */
+			if (!cgfreeze_seized(dc->pid) && cgroup_task_frozen(dc->pid))
+				return -1;
+			ret = seize_threads(dc);
+			if (ret <= 0)
+				return ret;
+			pr_info("process %d exited while being seized: waiting for its zombie\n", dc->pid);
+		} else if (tries == 1000) {
+			pr_err("process %d was exiting while the tree was being frozen, and did not finish\n",
+			       dc->pid);
+			return -1;
+		}
+		usleep(1000);
 	}
-	if (dc->stat.state == 'Z') {
-		dc->zombie = 1;
-		dc->exit_code = dc->stat.exit_code;
-		return 0;
-	}
-	/* a frozen task would not stop for us before it is thawed */
-	if (!cgfreeze_seized(dc->pid) && cgroup_task_frozen(dc->pid))
-		return -1;
-	return seize_threads(dc);
 }
 
 /* Add the children of every thread of @dc that are not in the tree yet. */
