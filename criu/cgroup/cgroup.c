@@ -974,6 +974,43 @@ static int refreeze(bool props_too)
 	return ret;
 }
 
+/*
+ * A hierarchy that is gone from this machine (a named v1 hierarchy some
+ * tool mounted for a while, say: every process shows in its root then)
+ * in whose root every task of the tree was, with nothing of the tree's
+ * own in it, holds nothing to restore: it is left out.
+ */
+static void drop_absent_root_hiers(void)
+{
+	size_t ih = 0;
+
+	while (ih < rs.e->n_hiers) {
+		CgroupHier *ch = rs.e->hiers[ih];
+		int at_root = find_hier(ch->controllers) < 0 && !strcmp(ch->home, "/");
+
+		for (size_t d = 0; at_root && d < ch->n_dirs; d++)
+			at_root = !strcmp(ch->dirs[d]->path, "/") && !ch->dirs[d]->n_props;
+		for (size_t s = 0; at_root && s < rs.e->n_sets; s++)
+			at_root = ih < rs.e->sets[s]->n_paths && !strcmp(rs.e->sets[s]->paths[ih], "/");
+		if (!at_root) {
+			ih++;
+			continue;
+		}
+		pr_warn("cgroup hierarchy %s is not on this machine; the tree was in its root: left out\n",
+			ch->controllers);
+		cgroup_hier__free_unpacked(ch, NULL);
+		memmove(&rs.e->hiers[ih], &rs.e->hiers[ih + 1], (rs.e->n_hiers - ih - 1) * sizeof(*rs.e->hiers));
+		rs.e->n_hiers--;
+		for (size_t s = 0; s < rs.e->n_sets; s++) {
+			CgroupSet *set = rs.e->sets[s];
+
+			free(set->paths[ih]);
+			memmove(&set->paths[ih], &set->paths[ih + 1], (set->n_paths - ih - 1) * sizeof(*set->paths));
+			set->n_paths--;
+		}
+	}
+}
+
 int cgroup_restore_prepare(int dfd)
 {
 	size_t nr = 0;
@@ -986,6 +1023,7 @@ int cgroup_restore_prepare(int dfd)
 	}
 	if (read_rst_image(dfd) || read_self_hiers())
 		return -1;
+	drop_absent_root_hiers();
 	for (size_t ih = 0; ih < rs.e->n_hiers; ih++) {
 		int h = find_hier(rs.e->hiers[ih]->controllers);
 
