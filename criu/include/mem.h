@@ -25,6 +25,12 @@ struct mm_dump {
 	uint8_t *may_guard;	/* per area: VmFlags "gu", so it is scanned for guard regions */
 	size_t nr_vmas;
 	uint64_t auxv[128];
+	/*
+	 * Memory the kernel may write while the parasite runs in the task:
+	 * the rseq area of the thread it runs in, updated each time that
+	 * thread comes back to user space on another CPU.
+	 */
+	uint64_t live_start, live_end;
 };
 
 /* The process a task was forked from: the task may still share pages with it. */

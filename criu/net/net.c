@@ -462,8 +462,7 @@ int net_lock_write(int dfd)
 		e.conns = pc;
 		e.n_conns = ns->nr_conns;
 		img = open_image_at(dfd, CR_FD_NET_LOCK, O_DUMP);
-		ret = img ? pb_write_one(img, &e) : -1;
-		close_image(img);
+		ret = finish_image(img, img ? pb_write_one(img, &e) : -1);
 		free(cs);
 		free(pc);
 		if (ret)

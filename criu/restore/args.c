@@ -777,7 +777,7 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
-	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) + rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
 	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
 	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
@@ -834,6 +834,18 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 	}
 }
 
+/* The pages' checksums go where the restorer finds them (the pieces point into criu's memory until now). */
+static void copy_page_csums(struct restore_args *a, char **p)
+{
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+		uint64_t *c = bump(p, pm->nr_pages * sizeof(uint64_t));
+
+		memcpy(c, pm->csum, pm->nr_pages * sizeof(uint64_t));
+		pm->csum = c;
+	}
+}
+
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
@@ -869,6 +881,13 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 	uint32_t *groups, shared;
 
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	copy_page_csums(a, &p);
 	if (fill_threads(rc, a, &p))
 		goto err;
 	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
@@ -882,17 +901,15 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	}
 
-	/* what cow_premap() filled is not filled again */
-	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
-
-	if (nr_pms < 0)
-		goto err;
-	a->nr_pms = nr_pms;
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
+	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;
 	a->log_level = log_get_level();
+	a->fault_at = fault_restorer_step();
 	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;

@@ -369,7 +369,11 @@ int restore_task(struct rst_ctx *rc)
 	int max_fd, tty, pages_fd, exe_fd;
 	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* if criu goes, a half-made process goes too (the restorer sets the task's own) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL)) {
+		pr_perror("%d: PR_SET_PDEATHSIG", rc->pid);
+		return -1;
+	}
 	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
 	reaper_forget();
 	log_forward_errors();	/* our stderr is the task's, or closed */
@@ -422,8 +426,10 @@ int restore_task(struct rst_ctx *rc)
 		return -1;
 	free(keep);
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
-	if (!rc->shares_files)
-		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0)) {
+		pr_perror("%d: can't close the descriptions passed down", rc->pid);
+		return -1;
+	}
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
@@ -433,12 +439,7 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC);
-		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
-			close(pages_fd);
-			return -1;
-		}
-		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
+		pages_fd = svc_fd(&cf, open_image_file(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
 		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
@@ -463,10 +464,14 @@ int restore_task(struct rst_ctx *rc)
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0)
-		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
-	prctl(PR_SET_NAME, tc->comm);
-	prctl(PR_SET_PDEATHSIG, 0);
+	if (personality(tc->personality) < 0) {
+		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
+		return -1;
+	}
+	if (prctl(PR_SET_NAME, tc->comm)) {
+		pr_perror("%d: can't set its name", rc->pid);
+		return -1;
+	}
 
 	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
 	sigfillset(&all);
