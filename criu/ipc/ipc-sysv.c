@@ -757,7 +757,7 @@ static int dump_host_shm(int dfd, IpcNsEntry *ns, const struct host_shm *h, long
 	}
 	pr_info("SysV shm %d of criu's namespace: marked for removal, %lu bytes saved, made again at restore\n",
 		h->id, (unsigned long)ds.shm_segsz);
-	return dump_shm_data(dfd, ns, &ds, h->id);
+	return dump_shm_data(dfd, ns, se, &ds, h->id);
 }
 
 /* The segments of criu's namespace the tree has attached (ipc-ns.img with host set). */
@@ -780,11 +780,11 @@ static int dump_host_shms(int dfd)
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, &ns);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, &ns));
 out:
 	for (size_t i = 0; i < ns.n_shms; i++) {
 		free(ns.shms[i]->perm);
+		free(ns.shms[i]->csum);
 		free(ns.shms[i]);
 	}
 	free(ns.shms);
