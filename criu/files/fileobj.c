@@ -1022,7 +1022,11 @@ int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	fd = proc_open(flags, "self/fd/%d", obj_fd(rf, id));
+	/*
+	 * Through /proc's link to the object: O_NOFOLLOW (shm_open() gives
+	 * it) was about the name the task opened, and would refuse this link.
+	 */
+	fd = proc_open(flags & ~O_NOFOLLOW, "self/fd/%d", obj_fd(rf, id));
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;
