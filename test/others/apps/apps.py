@@ -1222,17 +1222,19 @@ class Sshd(App):
         return [((), [r"TCP connection 127\.0\.0\.1:%d" % self.port, r"--tcp-established"])]
 
 
+SUBREAPER_EXEC = "import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); os.execvp(sys.argv[1], sys.argv[1:])"
 CHROMIUM_PAGE = "data:text/html,<script>let n=0;setInterval(()=>{document.title='n'+(++n)},20)</script>"
 
 
 class Chromium(App):
     """Headless chromium: a browser process, its zygotes, a network
-    service, a renderer per page; a page whose script counts in its
+    service, a renderer per page, its crash handlers; a page whose script counts in its
     title, read and a new page opened through the DevTools HTTP endpoint."""
     name = "chromium"
     pkgs = ("chromium",)
     cmds = ("chromium",)
     transient = 2
+    opts = ("--file-locks",)   # its profile's sqlite databases
 
     def devtools(self, what, method="GET"):
         req = urllib.request.Request("http://127.0.0.1:%d/json/%s" % (self.port, what), method=method)
@@ -1241,7 +1243,9 @@ class Chromium(App):
 
     def start(self):
         self.port = free_port()
-        pid = self.spawn(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        # a subreaper, as a user would run it (under an init like tini): its crash
+        # handler forks twice to leave it and would otherwise be outside the tree
+        pid = self.spawn([PY, "-c", SUBREAPER_EXEC, "chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                           "--no-default-browser-check", "--disable-breakpad", "--disable-crash-reporter",
                           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % self.port,
                           "--user-data-dir=" + self.path("profile"), CHROMIUM_PAGE], out="chromium.log")
