@@ -638,6 +638,8 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.has_files_from = true, pe.files_from = dc->files_from;
 	if (dc->session_from)
 		pe.has_session_from = true, pe.session_from = dc->session_from;
+	if (dc->session_gone)
+		pe.has_session_gone = true, pe.session_gone = dc->session_gone;
 	if (dc->vm_from)
 		pe.has_vm_from = true, pe.vm_from = dc->vm_from;
 	for (int i = 0; i < dc->nr_th; i++)
@@ -1010,6 +1012,48 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
 }
 
 /*
+ * The session of a leader that is gone: a daemon's double fork (fork,
+ * setsid, fork, exit), its last child re-parented to a subreaper of the
+ * tree. Restore has a helper with the leader's pid, a child of the
+ * parent, call setsid() and fork the session's members with CLONE_PARENT,
+ * then exit. So the members the parent has (those whose parent is not in
+ * the session) must all be of one parent, in the session's group or their
+ * own, and share nothing with it.
+ */
+static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidmap *parents)
+{
+	pid_t sid = dc->stat.sid, pgid = dc->stat.pgid;
+	int32_t other;
+	char path[64];
+
+	if (tree_find(t, sid))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d", sid);
+	if (!access(path, F_OK) || errno != ENOENT)
+		return 0;	/* its leader lives, outside the tree */
+	if (pgid != sid && pgid != dc->pid) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, but in process group %d, "
+		       "neither the session's nor its own; not supported yet\n", dc->pid, sid, pgid);
+		return -1;
+	}
+	if (dc->fs_from || dc->files_from || dc->vm_from) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, and shares its parent's fs, "
+		       "fd table or memory; not supported\n", dc->pid, sid);
+		return -1;
+	}
+	other = pidmap_get(parents, sid);
+	if (other >= 0 && other != dc->ppid) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
+		       "members of two parents are not supported\n", dc->pid, sid, other);
+		return -1;
+	}
+	if (other < 0 && pidmap_set(parents, sid, dc->ppid))
+		return -1;
+	dc->session_gone = sid;
+	return 1;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
  * a session is the task's own, its parent's, or that of a zombie sibling
  * that led it; a group is its own, its parent's, led by another task of
@@ -1017,6 +1061,9 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
  */
 static int check_sid_pgid(struct dump_tree *t)
 {
+	struct pidmap gone = { 0 };	/* session whose leader is gone -> the parent of its members */
+	int ret = -1;
+
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
 		int sid = dc->stat.sid, pgid = dc->stat.pgid;
@@ -1025,39 +1072,44 @@ static int check_sid_pgid(struct dump_tree *t)
 			if (sid != dc->pid && !opts.shell_job) {
 				pr_err("can't dump task %d: its session leader %d is outside the dump; "
 				       "use --shell-job if it is a shell job\n", dc->pid, sid);
-				return -1;
+				goto out;
 			}
 			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
 				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
 				       dc->pid, pgid);
-				return -1;
+				goto out;
 			}
 			continue;
 		}
 		if (sid != dc->pid && sid != parent->stat.sid) {
-			int ret = in_zombie_session(t, dc);
+			int r = in_zombie_session(t, dc);
 
-			if (ret < 0)
-				return -1;
-			if (ret)
+			if (!r && !dc->zombie)
+				r = in_gone_session(t, dc, &gone);
+			if (r < 0)
+				goto out;
+			if (r)
 				continue;
-			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's nor a "
-			       "zombie sibling's; not supported yet\n", dc->pid, sid);
-			return -1;
+			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's, a "
+			       "zombie sibling's nor one whose leader is gone; not supported yet\n", dc->pid, sid);
+			goto out;
 		}
 		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
 		    !led_in_tree(t, pgid, sid) && !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
 			pr_err("can't dump task %d: its process group %d is led by a process that is neither "
 			       "in the tree, nor gone; not supported yet\n", dc->pid, pgid);
-			return -1;
+			goto out;
 		}
 		if (dc->zombie && pgid == dc->pid && sid != dc->pid) {
 			pr_err("can't dump task %d: a zombie leading its own process group (but not its session); "
 			       "not supported yet\n", dc->pid);
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&gone);
+	return ret;
 }
 
 /* Ptys: both ends inside, sessions' terminals known (tty.c). */

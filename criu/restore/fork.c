@@ -286,6 +286,70 @@ static void vm_child_main(void *arg)
 }
 
 /*
+ * The children in session @sid, whose leader is gone: a helper with the
+ * leader's pid calls setsid() and forks them with CLONE_PARENT (they are
+ * ours, as they were), then exits, and is reaped here. Only one helper
+ * can be: the session keeps the pid taken as long as a member lives.
+ */
+static int fork_gone_session(struct rst_ctx *rc, pid_t sid)
+{
+	int status;
+	pid_t h, r;
+
+	h = clone_with_pid(sid, 0, SIGCHLD);
+	if (h < 0)
+		return -1;
+	if (h == 0) {
+		if (setsid() < 0) {
+			pr_perror("setsid in the helper making session %d", sid);
+			_exit(1);
+		}
+		for (int i = 0; i < rc->nr_children; i++) {
+			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+			pid_t pid;
+
+			if (!c->pe->has_session_gone || c->pe->session_gone != sid)
+				continue;
+			pid = clone_with_pid(c->pid, CLONE_PARENT, 0);
+			if (pid < 0)
+				_exit(1);
+			if (pid == 0) {
+				restore_task(c);
+				pr_err("restore of %d failed before the restorer\n", c->pid);
+				_exit(1);
+			}
+		}
+		_exit(0);
+	}
+	do
+		r = waitpid(h, &status, __WALL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		pr_perror("waiting for the helper making session %d", sid);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("the helper making session %d failed (status %#x)\n", sid, status);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is @c the first of our children in its session whose leader is gone (its helper forks them all)? */
+static int first_of_gone_session(struct rst_ctx *rc, int i)
+{
+	PstreeEntry *pe = rc->tree->t[rc->children[i]].pe;
+
+	for (int j = 0; j < i; j++) {
+		PstreeEntry *o = rc->tree->t[rc->children[j]].pe;
+
+		if (o->has_session_gone && o->session_gone == pe->session_gone)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Fork the children, each with its pid; they go on in restore_task().
  * Those that share our fd table come last, after the others took their
  * copies of it.
@@ -305,6 +369,11 @@ static int fork_children(struct rst_ctx *rc)
 			 */
 			if ((c->vm_child ? 2 : c->files_child) != pass)
 				continue;
+			if (c->pe->has_session_gone && c->pe->session_gone) {
+				if (first_of_gone_session(rc, i) && fork_gone_session(rc, c->pe->session_gone))
+					return -1;
+				continue;
+			}
 			if (c->vm_child) {
 				if (clone_vm_child(c->pid, flags, vm_child_main, c) < 0)
 					return -1;

@@ -490,8 +490,30 @@ static int check_vm_children(struct rst_tree *tr)
  * alive at first, forks it with CLONE_PARENT after setsid(), so it is a
  * child of the zombie in the restore's tree.
  */
+/*
+ * A process in a session whose leader is gone: a helper with the leader's
+ * pid, a child of its parent, makes the session and forks it (fork.c).
+ */
+static int check_gone_session(struct rst_tree *tr, struct rst_ctx *rc)
+{
+	PstreeEntry *pe = rc->pe;
+
+	if (!pe->has_session_gone || !pe->session_gone)
+		return 0;
+	if (pe->sid != pe->session_gone || (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie ||
+	    rc->fs_child || rc->files_child || rc->vm_child || task_of(tr, pe->sid) || rc == &tr->t[0]) {
+		pr_err("pstree.img: process %d can't be forked into session %d by a helper\n", rc->pid,
+		       pe->session_gone);
+		return -1;
+	}
+	return 0;
+}
+
 static int zombie_sessions(struct rst_tree *tr)
 {
+	for (int i = 0; i < tr->nr; i++)
+		if (check_gone_session(tr, &tr->t[i]))
+			return -1;
 	for (int i = 1; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *z, *parent;
 		PstreeEntry *pe = rc->pe;
