@@ -62,6 +62,7 @@ struct usk_dump {
 	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
 	struct hmap names;		/* hash of a name -> id of a tree socket bound to it */
 	struct hmap listeners;		/* hash of an abstract name and type -> its listener in diag */
+	struct hmap named;		/* hash of an abstract name and type -> how many sockets have it */
 	struct hmap dumping;		/* inode -> 1 while its queue is read (fds in flight nest) */
 };
 
@@ -76,6 +77,7 @@ void usk_dump_free(struct file_table *ft)
 	hmap_free(&u->outside_pending);
 	hmap_free(&u->names);
 	hmap_free(&u->listeners);
+	hmap_free(&u->named);
 	hmap_free(&u->dumping);
 	free(u);
 	ft->usks = NULL;
@@ -699,9 +701,16 @@ static int index_sockets(struct file_table *ft)
 		struct unix_diag_info *l = &u->diag->s[i];
 		ProtobufCBinaryData n = { .len = l->namelen, .data = (uint8_t *)l->name };
 
-		if (l->state == TCP_LISTEN && l->namelen && !l->name[0] &&
-		    !hmap_get_or_put(&u->listeners, name_key(&n) ^ l->type, i, &made))
+		uint64_t *nr;
+
+		if (!l->namelen || l->name[0])
+			continue;
+		if (l->state == TCP_LISTEN && !hmap_get_or_put(&u->listeners, name_key(&n) ^ l->type, i, &made))
 			return -1;
+		nr = hmap_get_or_put(&u->named, name_key(&n) ^ l->type, 0, &made);
+		if (!nr)
+			return -1;
+		(*nr)++;
 	}
 	for (size_t i = 0; i < u->diag->nr; i++)
 		for (uint32_t j = 0; j < u->diag->s[i].nr_icons; j++)
@@ -831,7 +840,9 @@ static int abstract_free(const ProtobufCBinaryData *name, uint32_t type)
  * name (accept() gives it the listener's address, not bound: the name
  * stays the listener's). It is made again by a connection to that
  * listener, a tree socket then, or to one of ours made for a moment if
- * the listener is gone and its name free.
+ * the listener is gone and its name free. Unless the name is held and
+ * the socket is the only one with it: it bound the name itself (a client
+ * with SO_PASSCRED is autobound as it connects), and binds it again.
  */
 static int check_accepted(struct file_table *ft, struct file_desc *d)
 {
@@ -861,9 +872,15 @@ static int check_accepted(struct file_table *ft, struct file_desc *d)
 	avail = abstract_free(&e->name, e->type);
 	if (avail < 0)
 		return -1;
+	i = hmap_get(&u->named, name_key(&e->name) ^ e->type);
+	if (!avail && i && *i == 1) {
+		/* the only socket with the name holds it: bound by itself (a client autobound by SO_PASSCRED) */
+		e->has_accepted_on = false;
+		return 0;
+	}
 	if (!avail) {
 		pr_err("can't dump task %d: fd %d (unix socket %lu) is connected with the abstract name %s, which "
-		       "no listener has and something else holds (bound by the socket itself?); not supported\n",
+		       "no listener has and one of several sockets with it holds; not supported\n",
 		       d->owner_pid, d->owner_fd, (unsigned long)e->ino, nb);
 		return -1;
 	}

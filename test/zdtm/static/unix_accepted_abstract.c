@@ -5,12 +5,15 @@
  *  - a stream listener bound to an abstract name with a connection
  *    accepted (data queued both ways) and one waiting to be accepted;
  *  - a seqpacket listener on an autobound name with a connection
- *    accepted, the listener closed since (its name is free).
+ *    accepted, the listener closed since (its name is free);
+ *  - a client with SO_PASSCRED, autobound as it connected: its name is
+ *    its own, held, and its accepted peer has the listener's.
  * After C/R: the accepted ends still have the names (getsockname) and
  * their clients see them (getpeername), the queued data and message
  * boundaries are there, accept() gives the waiting client, the listener
- * still holds its name and takes new clients, and the name of the
- * listener gone is still free.
+ * still holds its name and takes new clients, the name of the
+ * listener gone is still free, and the autobound client keeps its name,
+ * held.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,7 +49,9 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_un a, g, n;
 	socklen_t al, gl = sizeof(g), nl;
-	int l, c1, a1, c3, l2, c2, a2, s, x;
+	int l, c1, a1, c3, l2, c2, a2, s, x, c4, a4, one = 1;
+	struct sockaddr_un b;
+	socklen_t bl = sizeof(b);
 	char name[64], buf[64] = {};
 
 	test_init(argc, argv);
@@ -56,10 +61,18 @@ int main(int argc, char **argv)
 	c1 = socket(AF_UNIX, SOCK_STREAM, 0);
 	c3 = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&a, al) || listen(l, 4) || connect(c1, (struct sockaddr *)&a, al) ||
-	    (a1 = accept(l, NULL, NULL)) < 0 || connect(c3, (struct sockaddr *)&a, al))
+	    (a1 = accept(l, NULL, NULL)) < 0)
 		test_bug("the stream listener");
 	if (write(c1, "hello", 5) != 5 || write(a1, "world", 5) != 5)
 		test_bug("queueing");
+	c4 = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (c4 < 0 || setsockopt(c4, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) ||
+	    connect(c4, (struct sockaddr *)&a, al) || (a4 = accept(l, NULL, NULL)) < 0 ||
+	    getsockname(c4, (struct sockaddr *)&b, &bl) || bl <= sizeof(sa_family_t))
+		test_bug("the autobound client");
+	/* and one waiting to be accepted */
+	if (c3 < 0 || connect(c3, (struct sockaddr *)&a, al))
+		test_bug("the waiting client");
 
 	/* autobind: an abstract name of the kernel's choosing */
 	l2 = socket(AF_UNIX, SOCK_SEQPACKET, 0);
@@ -94,6 +107,20 @@ int main(int argc, char **argv)
 	if (connect(x, (struct sockaddr *)&a, al) || (s = accept(l, NULL, NULL)) < 0 || write(x, "n", 1) != 1 ||
 	    read(s, buf, 1) != 1 || buf[0] != 'n')
 		fail("the listener takes no new client");
+
+	nl = sizeof(n);
+	if (getsockname(c4, (struct sockaddr *)&n, &nl) || !same(&n, nl, &b, bl))
+		fail("the autobound client lost its name");
+	nl = sizeof(n);
+	if (getpeername(a4, (struct sockaddr *)&n, &nl) || !same(&n, nl, &b, bl))
+		fail("its peer does not see the client's name");
+	nl = sizeof(n);
+	if (getsockname(a4, (struct sockaddr *)&n, &nl) || !same(&n, nl, &a, al))
+		fail("the client's peer lost the listener's name");
+	if (!name_taken(&b, bl, SOCK_STREAM))
+		fail("the autobound client does not hold its name");
+	if (write(c4, "4", 1) != 1 || read(a4, buf, 1) != 1 || buf[0] != '4')
+		fail("the autobound client's connection");
 
 	nl = sizeof(n);
 	if (getsockname(a2, (struct sockaddr *)&n, &nl) || !same(&n, nl, &g, gl))
