@@ -235,6 +235,16 @@ def criu(*args, timeout=120):
     return r.returncode, r.stderr.decode(errors="replace")
 
 
+def dump(app, imgs, *args):
+    """criu dump of the app's tree, tried again (5 times) while refused for a passing state."""
+    for attempt in range(5):
+        rc, err = criu("dump", "-t", app.root, "-D", imgs, *args)
+        if rc == 0 or not any(re.search(p, err) for p in app.transient_refusals):
+            break
+        time.sleep(0.2)
+    return rc, err
+
+
 def log_errors(d, name):
     text = read(os.path.join(d, name))
     return " | ".join(l.strip() for l in text.splitlines() if "Error" in l)[-800:]
@@ -252,6 +262,7 @@ class App:
     dump_opts = ()
     restore_opts = ()
     as_user = True          # run as the unprivileged user, and (--as both) as root
+    transient_refusals = () # refusals of a passing state (regexps): the dump is tried again
     transient = 0           # processes of the tree that come and go
 
     def __init__(self, work, user, as_root):
@@ -534,6 +545,9 @@ class Node(App):
         self.sids.append(spawn([PY, self.path("client.py"), str(self.port), self.path("client.count")],
                                self.path("client.log")))
         self.reqs = Counter("the keep-alive client's requests")
+        # connected before the refusal is tried
+        if not wait_for(lambda: int(read(self.path("client.count")) or "0") > 0):
+            raise Fail("the keep-alive client did not connect: %s" % read(self.path("client.log"))[-300:])
         return pid
 
     def refusals(self):
@@ -674,6 +688,9 @@ class ConnectedClient:
         self.sids.append(spawn([PY, self.path("client.py"), str(self.port), self.path("client.count"), cmd],
                                self.path("client.log")))
         self.reqs = Counter("the connected client's requests")
+        # connected before the refusal is tried
+        if not wait_for(lambda: int(read(self.path("client.count")) or "0") > 0):
+            raise Fail("the connected client did not connect: %s" % read(self.path("client.log"))[-300:])
 
     def client_ok(self):
         self.reqs.grows(lambda: int(read(self.path("client.count")) or "0"))
@@ -741,7 +758,8 @@ class Memcached(App, ConnectedClient):
 
     def start(self):
         self.port = free_port()
-        pid = self.spawn(["memcached", "-p", str(self.port), "-l", "127.0.0.1", "-U", "0", "-m", "64", "-t", "4"])
+        pid = self.spawn(["memcached", "-p", str(self.port), "-l", "127.0.0.1", "-U", "0", "-m", "64", "-t", "4"] +
+                         ([] if self.user else ["-u", "root"]))
         wait_for(lambda: "STORED" in self.mc("set k 0 0 5\r\nhello\r\n"))
         for i in range(200):
             self.mc("set key%d 0 0 %d\r\n%s\r\n" % (i, len(str(i * 7)), i * 7))
@@ -1235,6 +1253,8 @@ class Chromium(App):
     cmds = ("chromium",)
     transient = 2
     opts = ("--file-locks",)   # its profile's sqlite databases
+    # its network change notifier reads the kernel's answers a moment later
+    transient_refusals = (r"netlink route socket .* has messages queued",)
 
     def devtools(self, what, method="GET"):
         req = urllib.request.Request("http://127.0.0.1:%d/json/%s" % (self.port, what), method=method)
@@ -1426,8 +1446,7 @@ def run_app(cls, work, user, cycles, as_root):
                 pids = tree_of(app.root)
                 shutil.rmtree(imgs, ignore_errors=True)
                 os.makedirs(imgs)
-                rc, err = criu("dump", "-t", app.root, "-D", imgs, "-o", "dump.log", "-v4", "-R",
-                               *(app.opts + app.dump_opts))
+                rc, err = dump(app, imgs, "-o", "dump.log", "-v4", "-R", *(app.opts + app.dump_opts))
                 if rc:
                     raise Fail("dump -R failed: %s %s" % (err.strip()[-300:], log_errors(imgs, "dump.log")))
                 # processes of the tree may come and go (a shell's sleep): those that stay run on
@@ -1442,8 +1461,7 @@ def run_app(cls, work, user, cycles, as_root):
                 shutil.rmtree(imgs, ignore_errors=True)
                 os.makedirs(imgs)
                 t0 = time.time()
-                rc, err = criu("dump", "-t", app.root, "-D", imgs, "-o", "dump.log", "-v4",
-                               *(app.opts + app.dump_opts))
+                rc, err = dump(app, imgs, "-o", "dump.log", "-v4", *(app.opts + app.dump_opts))
                 if rc:
                     raise Fail("dump failed: %s %s" % (err.strip()[-300:], log_errors(imgs, "dump.log")))
                 if not wait_gone(app.root) and alive(app.root):
