@@ -8,9 +8,11 @@ leave the program running.
 
     test/others/apps/apps.py [--quick] [--only NAME ...] [--list] [--keep]
 
---quick runs the programs a new machine has (no package to install);
-without it every program, installing its Debian packages first. Prints a
-line per step and "apps: N passed, M failed, K skipped". Run as root.
+--quick runs the programs scripts/packages installs (python, perl, sh,
+tail, tcl, ruby, node, tmux), never installing anything (one missing is
+skipped: no network at test time); without it every program, installing
+its Debian packages first. Prints a line per step and "apps: N passed, M
+failed, K skipped". Run as root.
 """
 import argparse
 import ctypes
@@ -224,12 +226,15 @@ def ensure_user():
 apt_updated = [False]
 
 
+install = [True]
+
+
 def need(pkgs=(), cmds=()):
-    """Install the Debian packages @pkgs if one of @cmds is missing."""
+    """Install the Debian packages @pkgs if one of @cmds is missing (not with --quick: skipped)."""
     missing = [c for c in cmds if not shutil.which(c) and not os.path.exists(c)]
     if not missing:
         return
-    if not pkgs:
+    if not pkgs or not install[0]:
         raise Skip("%s not installed" % ", ".join(missing))
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for attempt in range(2):
@@ -1295,7 +1300,7 @@ class Chromium(App):
         # a subreaper, as a user would run it (under an init like tini): its crash
         # handler forks twice to leave it and would otherwise be outside the tree
         pid = self.spawn([PY, "-c", SUBREAPER_EXEC, "chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--no-default-browser-check", "--disable-breakpad", "--disable-crash-reporter",
+                          "--no-default-browser-check", "--disable-breakpad", "--disable-crash-reporter", "--enable-logging=stderr",
                           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % self.port,
                           "--user-data-dir=" + self.path("profile"), CHROMIUM_PAGE], out="chromium.log")
         if not wait_for(lambda: self.title(), 60):
@@ -1527,6 +1532,7 @@ def main():
     ap.add_argument("--as", dest="who", choices=("user", "root", "both"), default="both",
                     help="run the programs as the unprivileged user, as root or both (both)")
     a = ap.parse_args()
+    install[0] = not a.quick
     if a.list:
         for c in APPS:
             print("%-22s %s%s" % (c.name, "quick " if c.quick else "      ", " ".join(c.pkgs)))
