@@ -299,8 +299,13 @@ static int set_of(char **paths)
 	return dmp.nr_sets++;
 }
 
-/* The cgroups of thread @tid of @pid: one path per criu hierarchy, into @paths (pointing into @buf). */
-static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths)
+/*
+ * The cgroups of thread @tid of @pid: one path per criu hierarchy, into
+ * @paths (pointing into @buf). @restoring: a hierarchy made since criu
+ * read its own (a named v1 one the restored tree's mount namespace
+ * mounted again), where the task is in the root as everyone, is passed by.
+ */
+static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, int restoring)
 {
 	struct cg_line lines[CG_MAX_HIERS];
 	char path[64];
@@ -323,6 +328,8 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths)
 		if (lines[i].id && !lines[i].ctrls[0])
 			continue;
 		h = find_hier(lines[i].ctrls);
+		if (h < 0 && restoring && !strcmp(lines[i].path, "/"))
+			continue;
 		if (h < 0) {
 			pr_err("thread %d of %d is in a cgroup hierarchy criu is not in (%s)\n", tid, pid,
 			       lines[i].ctrls);
@@ -352,7 +359,7 @@ int cgroup_dump_task(pid_t pid, const pid_t *tids, int nr)
 		char *buf = NULL, *paths[CG_MAX_HIERS];
 		int set;
 
-		if (read_task_cgroups(pid, tids[i], &buf, paths)) {
+		if (read_task_cgroups(pid, tids[i], &buf, paths, 0)) {
 			free(buf);
 			return -1;
 		}
@@ -592,7 +599,7 @@ int cgroup_task_frozen(pid_t pid)
 
 	if (!dmp.ready)
 		return 0;
-	if (read_task_cgroups(pid, pid, &buf, paths)) {
+	if (read_task_cgroups(pid, pid, &buf, paths, 0)) {
 		free(buf);
 		return -1;
 	}
@@ -1180,7 +1187,7 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 	if (set < 0 || (size_t)set >= rs.e->n_sets || base >= (int)rs.e->n_sets)
 		return -1;
 	/* where it is now: only what differs is written (it starts where criu was, often its place) */
-	if (read_task_cgroups(pid, pid, &buf, now)) {
+	if (read_task_cgroups(pid, pid, &buf, now, 1)) {
 		free(buf);
 		return -1;
 	}
