@@ -331,6 +331,13 @@ class App:
         return []
 
     def stop(self):
+        # the tree first: processes that made sessions of their own (crash handlers) are in it
+        if self.root:
+            for p in tree_of(self.root):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         for s in self.sids:
             kill_session(s)
 
