@@ -93,36 +93,62 @@ struct gadgets {
 	unsigned long sigret_ip;	/* "mov $15, %rax; syscall" */
 };
 
-/* A file's gadgets, by offset: the same libraries are in most tasks of a tree. */
+/*
+ * A file's gadgets, by offset: the same libraries and programs are in most
+ * tasks of a tree. Every area scanned stays (a program of 200 MiB is
+ * scanned once per dump, not once per process).
+ */
 static struct gadget_cache {
 	dev_t dev;
 	ino_t ino;
 	unsigned long pgoff, len;
 	long sys, sys_ret, sigret;	/* offsets in the area, -1 if none */
-} gcache[16];
-static unsigned int gcache_nr;
+} *gcache;
+static unsigned int gcache_nr, gcache_cap;
+
+/*
+ * Every gadget ends a "syscall" (0f 05): its places are found with
+ * memchr() (a scan of a whole program's text costs a copy of it), and
+ * each is looked at as a syscall, the start of a syscall-ret, and the end
+ * of either form of the rt_sigreturn code.
+ */
+static void scan_buf(const unsigned char *buf, size_t n, unsigned long a, struct gadgets *g)
+{
+	const unsigned char *p = buf, *end = buf + n;
+	size_t skip = 0;
+
+	while (p + 1 < end && (p = memchr(p, 0x0f, end - p - 1))) {
+		size_t i = p - buf;
+
+		if (p[1] == 0x05) {
+			if (!g->sys_ip)
+				g->sys_ip = a + i;
+			if (!g->sys_ret_ip && is_sys_ret(p, end - p))
+				g->sys_ret_ip = a + i;
+			if (!g->sigret_ip && i >= 7 && is_sigret(p - 7, end - p + 7, &skip))
+				g->sigret_ip = a + i - 7;
+			if (!g->sigret_ip && i >= 5 && is_sigret(p - 5, end - p + 5, &skip))
+				g->sigret_ip = a + i - 5;
+			if (g->sys_ip && g->sys_ret_ip && g->sigret_ip)
+				return;
+		}
+		p++;
+	}
+}
 
 static void scan_area(pid_t pid, unsigned long start, unsigned long end, struct gadgets *g)
 {
-	unsigned char buf[65536 + 32];
+	static unsigned char buf[(1 << 20) + 32];
 	unsigned long a = start;
 
 	while (a < end && (!g->sys_ret_ip || !g->sigret_ip || !g->sys_ip)) {
 		size_t want = end - a < sizeof(buf) ? end - a : sizeof(buf);
 		struct iovec l = { buf, want }, r = { (void *)a, want };
 		ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
-		size_t skip = 0;
 
 		if (n <= 0)
 			return;
-		for (ssize_t i = 0; i < n; i++) {
-			if (!g->sys_ip && i + 1 < n && buf[i] == 0x0f && buf[i + 1] == 0x05)
-				g->sys_ip = a + i;
-			if (!g->sys_ret_ip && is_sys_ret(buf + i, n - i))
-				g->sys_ret_ip = a + i;
-			if (!g->sigret_ip && is_sigret(buf + i, n - i, &skip))
-				g->sigret_ip = a + i;
-		}
+		scan_buf(buf, n, a, g);
 		if ((size_t)n < want || (size_t)n <= 32)
 			return;
 		a += n - 32;	/* overlap: a pattern may straddle two reads */
@@ -141,8 +167,19 @@ static void scan_file_area(pid_t pid, unsigned long start, unsigned long end, un
 			c = &gcache[i];
 	if (!c) {
 		scan_area(pid, start, end, &local);
-		if (gcache_nr == sizeof(gcache) / sizeof(gcache[0]))
-			gcache_nr = 0;
+		if (gcache_nr == gcache_cap) {
+			unsigned int cap = gcache_cap ? gcache_cap * 2 : 64;
+			struct gadget_cache *n = realloc(gcache, cap * sizeof(*n));
+
+			if (!n) {
+				/* not remembered: what was found serves this task */
+				*g = (struct gadgets){ g->sys_ip ?: local.sys_ip, g->sys_ret_ip ?: local.sys_ret_ip,
+						       g->sigret_ip ?: local.sigret_ip };
+				return;
+			}
+			gcache = n;
+			gcache_cap = cap;
+		}
 		c = &gcache[gcache_nr++];
 		*c = (struct gadget_cache){ dev, ino, pgoff, end - start,
 					    local.sys_ip ? (long)(local.sys_ip - start) : -1,
@@ -157,37 +194,71 @@ static void scan_file_area(pid_t pid, unsigned long start, unsigned long end, un
 		g->sigret_ip = start + c->sigret;
 }
 
-/* The vDSO first, then the other executable areas, until all three are found. */
+struct xarea {
+	unsigned long start, end, pgoff, ino;
+	dev_t dev;
+};
+
+static int cmp_size(const void *a, const void *b)
+{
+	const struct xarea *x = a, *y = b;
+	unsigned long lx = x->end - x->start, ly = y->end - y->start;
+
+	return lx < ly ? -1 : lx > ly;
+}
+
+/*
+ * The vDSO first, then the other executable areas, smallest first, until
+ * all three are found: libc has them all, and a program of hundreds of
+ * MiB (a browser) is not read through for them.
+ */
 static int find_gadgets(pid_t pid, struct gadgets *g)
 {
+	struct xarea *xa = NULL;
+	size_t nr = 0, cap = 0;
 	char path[64], line[4096];
+	FILE *f;
 
 	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	for (int pass = 0; pass < 2; pass++) {
-		FILE *f = fopen(path, "re");
-
-		if (!f) {
-			cpr_perror("open %s", path);
-			return -1;
-		}
-		while (fgets(line, sizeof(line), f) && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip)) {
-			unsigned long start, end, pgoff, ino, maj, min;
-			char perms[5];
-
-			if (sscanf(line, "%lx-%lx %4s %lx %lx:%lx %lu", &start, &end, perms, &pgoff, &maj, &min,
-				   &ino) != 7 || perms[2] != 'x' || perms[0] != 'r' || strstr(line, "[vsyscall]") ||
-			    strstr(line, "[uprobes]"))
-				continue;
-			if ((pass == 0) != (strstr(line, "[vdso]") != NULL))
-				continue;
-			if (ino)
-				scan_file_area(pid, start, end, pgoff, makedev(maj, min), ino, g);
-			else
-				scan_area(pid, start, end, g);
-		}
-		fclose(f);
+	f = fopen(path, "re");
+	if (!f) {
+		cpr_perror("open %s", path);
+		return -1;
 	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, pgoff, ino, maj, min;
+		char perms[5];
+
+		if (sscanf(line, "%lx-%lx %4s %lx %lx:%lx %lu", &start, &end, perms, &pgoff, &maj, &min, &ino) != 7 ||
+		    perms[2] != 'x' || perms[0] != 'r' || strstr(line, "[vsyscall]") || strstr(line, "[uprobes]"))
+			continue;
+		if (strstr(line, "[vdso]")) {
+			scan_area(pid, start, end, g);
+			continue;
+		}
+		if (nr == cap) {
+			struct xarea *n = realloc(xa, (cap = cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n) {
+				cpr_err("out of memory\n");
+				fclose(f);
+				free(xa);
+				return -1;
+			}
+			xa = n;
+		}
+		xa[nr++] = (struct xarea){ start, end, pgoff, ino, makedev(maj, min) };
+	}
+	fclose(f);
+	qsort(xa, nr, sizeof(*xa), cmp_size);
+	for (size_t i = 0; i < nr && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip); i++) {
+		if (xa[i].ino)
+			scan_file_area(pid, xa[i].start, xa[i].end, xa[i].pgoff, xa[i].dev, xa[i].ino, g);
+		else
+			scan_area(pid, xa[i].start, xa[i].end, g);
+	}
+	free(xa);
 	if (!g->sys_ip) {
 		cpr_err("task %d has no syscall instruction to run syscalls from (no vDSO?)\n", pid);
 		return -1;

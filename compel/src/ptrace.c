@@ -239,8 +239,9 @@ static int seize_wait(pid_t pid, int *stopsig)
 		if (wait_stop(pid, &status))
 			return -1;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			cpr_err("task %d exited while being seized\n", pid);
-			return -1;
+			/* it was on its way out: a zombie now, and no longer traced */
+			cpr_debug("task %d exited while being seized\n", pid);
+			return COMPEL_TASK_ZOMBIE;
 		}
 		if (!WIFSTOPPED(status))
 			continue;
@@ -293,7 +294,33 @@ static int drain_stop_trap(pid_t pid)
 	return 0;
 }
 
-int compel_seize_task(pid_t pid)
+/* The task is on its way out (PF_EXITING) or gone: ptrace refuses to attach to it. */
+static int task_exiting(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags = 0;
+	char state = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* state ppid pgrp session tty_nr tpgid flags */
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return 0;
+	return state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */);
+}
+
+/* 0, or -1 (reported, unless the task is exiting: *@exiting set, when asked). */
+static int seize(pid_t pid, int *exiting)
 {
 	/*
 	 * The task's seccomp filters must not judge the syscalls we run in it:
@@ -302,6 +329,12 @@ int compel_seize_task(pid_t pid)
 	 */
 	if (cptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
 	    (errno != EPERM || cptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
+		if (exiting && (errno == EPERM || errno == ESRCH) && task_exiting(pid)) {
+			/* ptrace refuses a task on its way out */
+			cpr_debug("task %d is exiting: not seized\n", pid);
+			*exiting = 1;
+			return -1;
+		}
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)
@@ -318,6 +351,11 @@ int compel_seize_task(pid_t pid)
 	return 0;
 }
 
+int compel_seize_task(pid_t pid)
+{
+	return seize(pid, NULL);
+}
+
 int compel_wait_task_sig(pid_t pid, int *stopsig)
 {
 	int sig = 0;
@@ -325,6 +363,8 @@ int compel_wait_task_sig(pid_t pid, int *stopsig)
 
 	if (ret < 0)
 		goto detach;
+	if (ret == COMPEL_TASK_ZOMBIE)
+		return ret;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
 		goto detach;
 	if (stopsig)
@@ -342,8 +382,10 @@ int compel_wait_task(pid_t pid)
 
 int compel_stop_task_sig(pid_t pid, int *stopsig)
 {
-	if (compel_seize_task(pid))
-		return -1;
+	int exiting = 0;
+
+	if (seize(pid, &exiting))
+		return exiting ? COMPEL_TASK_ZOMBIE : -1;
 	return compel_wait_task_sig(pid, stopsig);
 }
 

@@ -299,8 +299,13 @@ static int set_of(char **paths)
 	return dmp.nr_sets++;
 }
 
-/* The cgroups of thread @tid of @pid: one path per criu hierarchy, into @paths (pointing into @buf). */
-static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths)
+/*
+ * The cgroups of thread @tid of @pid: one path per criu hierarchy, into
+ * @paths (pointing into @buf). @restoring: a hierarchy made since criu
+ * read its own (a named v1 one the restored tree's mount namespace
+ * mounted again), where the task is in the root as everyone, is passed by.
+ */
+static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, int restoring)
 {
 	struct cg_line lines[CG_MAX_HIERS];
 	char path[64];
@@ -323,6 +328,8 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths)
 		if (lines[i].id && !lines[i].ctrls[0])
 			continue;
 		h = find_hier(lines[i].ctrls);
+		if (h < 0 && restoring && !strcmp(lines[i].path, "/"))
+			continue;
 		if (h < 0) {
 			pr_err("thread %d of %d is in a cgroup hierarchy criu is not in (%s)\n", tid, pid,
 			       lines[i].ctrls);
@@ -352,7 +359,7 @@ int cgroup_dump_task(pid_t pid, const pid_t *tids, int nr)
 		char *buf = NULL, *paths[CG_MAX_HIERS];
 		int set;
 
-		if (read_task_cgroups(pid, tids[i], &buf, paths)) {
+		if (read_task_cgroups(pid, tids[i], &buf, paths, 0)) {
 			free(buf);
 			return -1;
 		}
@@ -592,7 +599,7 @@ int cgroup_task_frozen(pid_t pid)
 
 	if (!dmp.ready)
 		return 0;
-	if (read_task_cgroups(pid, pid, &buf, paths)) {
+	if (read_task_cgroups(pid, pid, &buf, paths, 0)) {
 		free(buf);
 		return -1;
 	}
@@ -973,6 +980,43 @@ static int refreeze(bool props_too)
 	return ret;
 }
 
+/*
+ * A hierarchy that is gone from this machine (a named v1 hierarchy some
+ * tool mounted for a while, say: every process shows in its root then)
+ * in whose root every task of the tree was, with nothing of the tree's
+ * own in it, holds nothing to restore: it is left out.
+ */
+static void drop_absent_root_hiers(void)
+{
+	size_t ih = 0;
+
+	while (ih < rs.e->n_hiers) {
+		CgroupHier *ch = rs.e->hiers[ih];
+		int at_root = find_hier(ch->controllers) < 0 && !strcmp(ch->home, "/");
+
+		for (size_t d = 0; at_root && d < ch->n_dirs; d++)
+			at_root = !strcmp(ch->dirs[d]->path, "/") && !ch->dirs[d]->n_props;
+		for (size_t s = 0; at_root && s < rs.e->n_sets; s++)
+			at_root = ih < rs.e->sets[s]->n_paths && !strcmp(rs.e->sets[s]->paths[ih], "/");
+		if (!at_root) {
+			ih++;
+			continue;
+		}
+		pr_warn("cgroup hierarchy %s is not on this machine; the tree was in its root: left out\n",
+			ch->controllers);
+		cgroup_hier__free_unpacked(ch, NULL);
+		memmove(&rs.e->hiers[ih], &rs.e->hiers[ih + 1], (rs.e->n_hiers - ih - 1) * sizeof(*rs.e->hiers));
+		rs.e->n_hiers--;
+		for (size_t s = 0; s < rs.e->n_sets; s++) {
+			CgroupSet *set = rs.e->sets[s];
+
+			free(set->paths[ih]);
+			memmove(&set->paths[ih], &set->paths[ih + 1], (set->n_paths - ih - 1) * sizeof(*set->paths));
+			set->n_paths--;
+		}
+	}
+}
+
 int cgroup_restore_prepare(int dfd)
 {
 	size_t nr = 0;
@@ -985,6 +1029,7 @@ int cgroup_restore_prepare(int dfd)
 	}
 	if (read_rst_image(dfd) || read_self_hiers())
 		return -1;
+	drop_absent_root_hiers();
 	for (size_t ih = 0; ih < rs.e->n_hiers; ih++) {
 		int h = find_hier(rs.e->hiers[ih]->controllers);
 
@@ -1142,7 +1187,7 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 	if (set < 0 || (size_t)set >= rs.e->n_sets || base >= (int)rs.e->n_sets)
 		return -1;
 	/* where it is now: only what differs is written (it starts where criu was, often its place) */
-	if (read_task_cgroups(pid, pid, &buf, now)) {
+	if (read_task_cgroups(pid, pid, &buf, now, 1)) {
 		free(buf);
 		return -1;
 	}

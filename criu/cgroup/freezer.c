@@ -357,7 +357,7 @@ void cgfreeze_end(void)
 		if (!fz.th[i].claimed) {
 			int st = compel_wait_task(fz.th[i].tid);
 
-			if (st > 0)
+			if (st > 0 && st != COMPEL_TASK_ZOMBIE)
 				compel_resume_task(fz.th[i].tid, st);
 		}
 	restore_states();

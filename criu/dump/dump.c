@@ -7,6 +7,7 @@
 #include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,7 +229,7 @@ static int seize_threads(struct dump_ctx *dc)
 {
 	struct pidmap seized = { 0 };
 	char path[64];
-	int found = 1, cap = 0, ret = -1, r;
+	int found = 1, cap = 0, ret = -1, r, leader_exited = 0;
 
 	while (found) {
 		struct dirent *de;
@@ -253,6 +254,15 @@ static int seize_threads(struct dump_ctx *dc)
 			}
 			/* a thread of the --freeze-cgroup cgroup is seized already: it stops as it thaws */
 			state = cgfreeze_seized(tid) ? compel_wait_task_sig(tid, &stopsig) : compel_stop_task_sig(tid, &stopsig);
+			if (state == COMPEL_TASK_ZOMBIE) {
+				/* it exited meanwhile; the leader's exit is the process's */
+				if (pidmap_set(&seized, tid, INT32_MAX)) {
+					closedir(d);
+					goto out;
+				}
+				leader_exited |= tid == dc->pid;
+				continue;
+			}
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
 				if (access(path, F_OK) && errno == ENOENT)
@@ -274,6 +284,14 @@ static int seize_threads(struct dump_ctx *dc)
 		closedir(d);
 		if (r < 0)
 			goto out;
+	}
+	if (leader_exited) {
+		/* the process is exiting: let its other threads go, it will be a zombie */
+		for (int i = 0; i < dc->nr_th; i++)
+			compel_resume_task(dc->th[i].tid, dc->th[i].state);
+		dc->nr_th = 0;
+		ret = 1;
+		goto out;
 	}
 	/* the leader first, the rest in tid order */
 	for (int i = 0; i < dc->nr_th; i++)
@@ -692,6 +710,8 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.has_files_from = true, pe.files_from = dc->files_from;
 	if (dc->session_from)
 		pe.has_session_from = true, pe.session_from = dc->session_from;
+	if (dc->session_gone)
+		pe.has_session_gone = true, pe.session_gone = dc->session_gone;
 	if (dc->vm_from)
 		pe.has_vm_from = true, pe.vm_from = dc->vm_from;
 	for (int i = 0; i < dc->nr_th; i++)
@@ -710,10 +730,40 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 	return ret;
 }
 
+/* The modes of the terminal at fd 0, 1 or 2 of @pid (a shell job), or NULL. */
+static ShellTtyEntry *shell_tty_modes(pid_t pid, ShellTtyEntry *st, uint8_t *cc)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		char path[64];
+		struct termios t;
+		int tfd, ok;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+		tfd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (tfd < 0)
+			continue;
+		ok = isatty(tfd) && !tcgetattr(tfd, &t);
+		close(tfd);
+		if (!ok)
+			continue;
+		shell_tty_entry__init(st);
+		st->iflag = t.c_iflag;
+		st->oflag = t.c_oflag;
+		st->lflag = t.c_lflag;
+		memcpy(cc, t.c_cc, NCCS);
+		st->cc.data = cc;
+		st->cc.len = NCCS;
+		return st;
+	}
+	return NULL;
+}
+
 /* Written last: restore refuses a directory without it. */
-int write_inventory(int dfd, pid_t root, bool pre_dump)
+int write_inventory(int dfd, pid_t root, bool pre_dump, const struct dump_ctx *rc)
 {
 	InventoryEntry ie = INVENTORY_ENTRY__INIT;
+	ShellTtyEntry st;
+	uint8_t cc[NCCS];
 	struct utsname u;
 	struct timeval tv;
 	struct cr_img *img;
@@ -732,6 +782,10 @@ int write_inventory(int dfd, pid_t root, bool pre_dump)
 	ie.shell_job = opts.shell_job;
 	if (opts.shell_job)
 		options[nopt++] = "shell-job";
+	if (opts.shell_job && rc && rc->stat.pgid == rc->pid && rc->stat.tpgid == rc->pid) {
+		ie.has_shell_job_fg = ie.shell_job_fg = true;
+		ie.shell_tty = shell_tty_modes(rc->pid, &st, cc);
+	}
 	if (opts.leave_running)
 		options[nopt++] = "leave-running";
 	ie.n_options = nopt;
@@ -872,22 +926,39 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 	return dc;
 }
 
-/* Seize a process, or note it as a zombie. */
+/*
+ * Seize a process, or note it as a zombie: also one that exited while we
+ * seized it (its parent, seized before it, can't reap it meanwhile).
+ */
 static int seize_process(struct dump_ctx *dc)
 {
-	if (parse_pid_stat(dc->pid, &dc->stat)) {
-		pr_err("process %d vanished while the tree was being frozen\n", dc->pid);
-		return -1;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		if (parse_pid_stat(dc->pid, &dc->stat)) {
+			pr_err("process %d vanished while the tree was being frozen\n", dc->pid);
+			return -1;
+		}
+		if (dc->stat.state == 'Z') {
+			dc->zombie = 1;
+			dc->exit_code = dc->stat.exit_code;
+			return 0;
+		}
+		if (tries == 0) {
+			/* a frozen task would not stop for us before it is thawed */
+			if (!cgfreeze_seized(dc->pid) && cgroup_task_frozen(dc->pid))
+				return -1;
+			ret = seize_threads(dc);
+			if (ret <= 0)
+				return ret;
+			pr_info("process %d exited while being seized: waiting for its zombie\n", dc->pid);
+		} else if (tries == 1000) {
+			pr_err("process %d was exiting while the tree was being frozen, and did not finish\n",
+			       dc->pid);
+			return -1;
+		}
+		usleep(1000);
 	}
-	if (dc->stat.state == 'Z') {
-		dc->zombie = 1;
-		dc->exit_code = dc->stat.exit_code;
-		return 0;
-	}
-	/* a frozen task would not stop for us before it is thawed */
-	if (!cgfreeze_seized(dc->pid) && cgroup_task_frozen(dc->pid))
-		return -1;
-	return seize_threads(dc);
 }
 
 /* Add the children of every thread of @dc that are not in the tree yet. */
@@ -977,6 +1048,18 @@ static int group_leader_gone(struct dump_tree *t, pid_t pgid, pid_t sid)
 }
 
 /*
+ * A group led by another task of the tree than an ancestor, in the same
+ * session: a shell's pipeline, whose first process leads the group of
+ * its siblings. Restore has the members join once the leader made it.
+ */
+static int led_in_tree(struct dump_tree *t, pid_t pgid, pid_t sid)
+{
+	struct dump_ctx *l = tree_find(t, pgid);
+
+	return l && l->stat.pgid == pgid && l->stat.sid == sid;
+}
+
+/*
  * The session of a zombie sibling that led it (its members were
  * re-parented to their parent's parent, or a subreaper): restore has the
  * leader, alive again, fork the process with CLONE_PARENT before it dies,
@@ -998,12 +1081,58 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
 }
 
 /*
+ * The session of a leader that is gone: a daemon's double fork (fork,
+ * setsid, fork, exit), its last child re-parented to a subreaper of the
+ * tree. Restore has a helper with the leader's pid, a child of the
+ * parent, call setsid() and fork the session's members with CLONE_PARENT,
+ * then exit. So the members the parent has (those whose parent is not in
+ * the session) must all be of one parent, in the session's group or their
+ * own, and share nothing with it.
+ */
+static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidmap *parents)
+{
+	pid_t sid = dc->stat.sid, pgid = dc->stat.pgid;
+	int32_t other;
+	char path[64];
+
+	if (tree_find(t, sid))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d", sid);
+	if (!access(path, F_OK) || errno != ENOENT)
+		return 0;	/* its leader lives, outside the tree */
+	if (pgid != sid && pgid != dc->pid) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, but in process group %d, "
+		       "neither the session's nor its own; not supported yet\n", dc->pid, sid, pgid);
+		return -1;
+	}
+	if (dc->fs_from || dc->files_from || dc->vm_from) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, and shares its parent's fs, "
+		       "fd table or memory; not supported\n", dc->pid, sid);
+		return -1;
+	}
+	other = pidmap_get(parents, sid);
+	if (other >= 0 && other != dc->ppid) {
+		pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
+		       "members of two parents are not supported\n", dc->pid, sid, other);
+		return -1;
+	}
+	if (other < 0 && pidmap_set(parents, sid, dc->ppid))
+		return -1;
+	dc->session_gone = sid;
+	return 1;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
  * a session is the task's own, its parent's, or that of a zombie sibling
- * that led it; a group is its own, its parent's, or led by an ancestor.
+ * that led it; a group is its own, its parent's, led by another task of
+ * the tree in the session, or one whose leader is gone.
  */
 static int check_sid_pgid(struct dump_tree *t)
 {
+	struct pidmap gone = { 0 };	/* session whose leader is gone -> the parent of its members */
+	int ret = -1;
+
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
 		int sid = dc->stat.sid, pgid = dc->stat.pgid;
@@ -1012,39 +1141,44 @@ static int check_sid_pgid(struct dump_tree *t)
 			if (sid != dc->pid && !opts.shell_job) {
 				pr_err("can't dump task %d: its session leader %d is outside the dump; "
 				       "use --shell-job if it is a shell job\n", dc->pid, sid);
-				return -1;
+				goto out;
 			}
 			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
 				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
 				       dc->pid, pgid);
-				return -1;
+				goto out;
 			}
 			continue;
 		}
 		if (sid != dc->pid && sid != parent->stat.sid) {
-			int ret = in_zombie_session(t, dc);
+			int r = in_zombie_session(t, dc);
 
-			if (ret < 0)
-				return -1;
-			if (ret)
+			if (!r && !dc->zombie)
+				r = in_gone_session(t, dc, &gone);
+			if (r < 0)
+				goto out;
+			if (r)
 				continue;
-			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's nor a "
-			       "zombie sibling's; not supported yet\n", dc->pid, sid);
-			return -1;
+			pr_err("can't dump task %d: it is in session %d, neither its own, its parent's, a "
+			       "zombie sibling's nor one whose leader is gone; not supported yet\n", dc->pid, sid);
+			goto out;
 		}
 		if (pgid != dc->pid && pgid != parent->stat.pgid && !is_ancestor(t, pgid, dc) &&
-		    !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
+		    !led_in_tree(t, pgid, sid) && !(dc->pgid_gone = group_leader_gone(t, pgid, sid))) {
 			pr_err("can't dump task %d: its process group %d is led by a process that is neither "
-			       "it, an ancestor, nor gone; not supported yet\n", dc->pid, pgid);
-			return -1;
+			       "in the tree, nor gone; not supported yet\n", dc->pid, pgid);
+			goto out;
 		}
 		if (dc->zombie && pgid == dc->pid && sid != dc->pid) {
 			pr_err("can't dump task %d: a zombie leading its own process group (but not its session); "
 			       "not supported yet\n", dc->pid);
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&gone);
+	return ret;
 }
 
 /* Ptys: both ends inside, sessions' terminals known (tty.c). */
@@ -1444,7 +1578,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		ret = write_pstree_entry(img, &t->p[i]);
 	if (finish_image(img, ret))
 		return -1;
-	return write_inventory(t->dfd, root, false);
+	return write_inventory(t->dfd, root, false, &t->p[0]);
 }
 
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */

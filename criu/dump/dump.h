@@ -91,6 +91,7 @@ struct dump_ctx {
 	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
+	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0 */
 	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
 	uint32_t pages_id;
 	int dfd;
@@ -149,7 +150,7 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
 uint64_t new_dump_id(void);
 void free_ctx(struct dump_ctx *dc);
 struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
-int write_inventory(int dfd, pid_t root, bool pre_dump);
+int write_inventory(int dfd, pid_t root, bool pre_dump, const struct dump_ctx *rc);
 /* --prev-images-dir: opened, linked as DIR/parent; tracking found (track.c). 0 or -1. */
 int open_prev_images(struct dump_tree *t);
 /* --auto-dedup: free in the previous images what these replace. */

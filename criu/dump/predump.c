@@ -113,7 +113,7 @@ out_release:
 			ret = -1;
 	/* the inventory goes to the page server too (a parent there): before the end of the pages */
 	if (!ret)
-		ret = write_inventory(t.dfd, pid, true);
+		ret = write_inventory(t.dfd, pid, true, NULL);
 	if (!ret && ps_finish())
 		ret = -1;
 	if (!ret && opts.track_mem) {

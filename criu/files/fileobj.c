@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,13 @@
 #include "log.h"
 #include "sparse.h"
 #include "mntns.h"
+#include "proc_parse.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
 {
-	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted) ||
+	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || r->other_link ||
+				   (r->has_dir_deleted && r->dir_deleted) ||
 				   (r->has_node_deleted && r->node_deleted));
 }
 
@@ -132,6 +135,47 @@ static int link_remap(struct file_table *ft, const char *proc, const char *path,
 	return 0;
 }
 
+/*
+ * A file whose name was removed but which has another link, looked for
+ * beside the removed name: a file made under a temporary name and linked
+ * or renamed into place while held (glibc's sem_open(), which maps its
+ * temporary file and links it to the semaphore's name). That name opens
+ * the same inode at restore, as any other file's path would.
+ * 1 when found (r->other_link set), 0 when not, -1 on error.
+ */
+static int find_other_link(const char *path, const struct stat *st, RegFileEntry *r)
+{
+	char dir[PATH_MAX], at[PATH_MAX + 64], name[PATH_MAX + 256];
+	const char *here;
+	struct dirent *de;
+	struct stat o;
+	int ret = 0;
+	DIR *d;
+
+	if (parent_dir(path, dir, sizeof(dir)))
+		return 0;
+	here = mntns_path(dir, at, sizeof(at));
+	d = opendir(here);
+	if (!d)
+		return 0;	/* its directory went too: no name beside it */
+	while ((ret = next_dirent(d, &de, here)) > 0) {
+		/* a link of an earlier dump with --link-remap is link_remap()'s, removed at restore */
+		if (!strncmp(de->d_name, ".criu-link-remap.", 17))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &o, AT_SYMLINK_NOFOLLOW) || o.st_dev != st->st_dev ||
+		    o.st_ino != st->st_ino)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
+		r->other_link = strdup(name);
+		ret = r->other_link ? 1 : -1;
+		if (ret > 0)
+			pr_info("%s was removed; its inode is opened by its other name %s\n", path, name);
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
 /* An unlinked regular file with no links left: its contents go to ghost-ID.img when the images are written. */
 static int dump_ghost(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
 		      const struct stat *st, struct file_desc *d)
@@ -197,6 +241,10 @@ int fileobj_dump_unlinked(struct file_table *ft, pid_t pid, const char *what, co
 		return -1;
 	}
 	if (st->st_nlink > 0) {
+		int found = find_other_link(path, st, r);
+
+		if (found)
+			return found > 0 ? 0 : -1;
 		if (!opts.link_remap) {
 			pr_err("can't dump task %d: %s refers to %s, whose name was removed but which has %lu other "
 			       "link(s) we can't find; dump with --link-remap\n", pid, what, path,
@@ -720,22 +768,24 @@ int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe)
  */
 static int remap_open(RegFileEntry *r)
 {
+	const char *other = r->link_remap ? r->link_remap : r->other_link;
+	const char *what = r->link_remap ? "link-remap file" : "other name of the removed file";
 	struct file_times dt = { 0 };
 	char dir[PATH_MAX];
 	struct stat st;
 	int fd, ret;
 
-	if (stat(r->link_remap, &st)) {
-		pr_perror("%s: the link-remap file %s is gone", r->path, r->link_remap);
+	if (stat(other, &st)) {
+		pr_perror("%s: the %s %s is gone", r->path, what, other);
 		return -1;
 	}
 	if (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
-		pr_err("%s: the link-remap file %s is not the dumped file\n", r->path, r->link_remap);
+		pr_err("%s: the %s %s is not the dumped file\n", r->path, what, other);
 		return -1;
 	}
 	if (!parent_dir(r->path, dir, sizeof(dir)))
 		times_save(dir, &dt);
-	if (linkat(AT_FDCWD, r->link_remap, AT_FDCWD, r->path, 0) == 0) {
+	if (linkat(AT_FDCWD, other, AT_FDCWD, r->path, 0) == 0) {
 		fd = open(r->path, O_PATH | O_CLOEXEC);
 		ret = unlink(r->path);
 		times_put_back(dir, &dt);
@@ -746,10 +796,10 @@ static int remap_open(RegFileEntry *r)
 			return -1;
 		}
 	} else {
-		fd = open(r->link_remap, O_PATH | O_CLOEXEC);
+		fd = open(other, O_PATH | O_CLOEXEC);
 	}
 	if (fd < 0)
-		pr_perror("can't open the link-remap file %s", r->link_remap);
+		pr_perror("can't open the %s %s", what, other);
 	return fd;
 }
 
@@ -812,7 +862,8 @@ static int is_alias(struct rst_files *rf, const FileEntry *fe)
 			       find_file(rf, fe->reg->same_as) : NULL;
 	RegFileEntry *r = h && h->type == FILE_TYPE__FT_REG ? h->reg : NULL;
 
-	if (!r || !reg_is_holder(r) || is_tmpfile(r) || r->link_remap || (r->has_dir_deleted && r->dir_deleted))
+	if (!r || !reg_is_holder(r) || is_tmpfile(r) || r->link_remap || r->other_link ||
+	    (r->has_dir_deleted && r->dir_deleted))
 		return 0;
 	return strcmp(fe->reg->path, r->path) != 0;
 }
@@ -905,7 +956,7 @@ int fileobj_make_all(int dfd, struct rst_files *rf)
 			fd = memfd_make(fe);
 		else if (fe->type == FILE_TYPE__FT_FIFO)
 			fd = fifo_make_unlinked(fe, same);
-		else if (fe->reg->link_remap)
+		else if (fe->reg->link_remap || fe->reg->other_link)
 			fd = remap_open(fe->reg);
 		else if (same >= 0)
 			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
@@ -971,7 +1022,11 @@ int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	fd = proc_open(flags, "self/fd/%d", obj_fd(rf, id));
+	/*
+	 * Through /proc's link to the object: O_NOFOLLOW (shm_open() gives
+	 * it) was about the name the task opened, and would refuse this link.
+	 */
+	fd = proc_open(flags & ~O_NOFOLLOW, "self/fd/%d", obj_fd(rf, id));
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;

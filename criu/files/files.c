@@ -909,6 +909,7 @@ void file_table_free(struct file_table *ft)
 
 		free(ft->d[i].reg.path);
 		free(ft->d[i].reg.link_remap);
+		free(ft->d[i].reg.other_link);
 		free(ft->d[i].ghost_src);
 		free(ft->d[i].reg.ghost_csum);
 		free(ft->d[i].pipe.data.data);

@@ -9,8 +9,13 @@
  * (VMA_SYSVSHM, shmat() in the restorer).
  *
  * A tree in criu's own namespace keeps using that namespace's objects,
- * which outlive the dump; only an attachment would be lost, so it is
- * refused.
+ * which outlive the dump, like files of a file system: a segment it has
+ * attached (postgres' interlock segment, say) is listed in ipc-ns.img
+ * with host set, and restore attaches that same segment again (same id,
+ * key, size, creator pid and ctime, else the restore stops). A segment
+ * marked for removal (IPC_RMID) dies with the tree, so it is saved with
+ * its bytes and made again under its id, then marked again; unless
+ * something outside the tree holds it too, which is refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -87,6 +92,14 @@ static int is_late_sysctl(const char *name)
 
 static int ipc_own_ns;		/* the tree's namespace is not criu's */
 static pid_t ipc_ns_pid;	/* a task in it */
+
+/* Segments of criu's own namespace the tree has attached, with its number of areas of each. */
+struct host_shm {
+	int id;
+	unsigned int nr_areas;
+};
+static struct host_shm *host_shms;
+static size_t nr_host_shms;
 
 static int stat_ns(pid_t pid, struct stat *st)
 {
@@ -251,6 +264,24 @@ int ipc_sysv_check_tree(const pid_t *pids, int nr)
 	return 0;
 }
 
+/* Counts the kernel's nattch way: one per area (a split or a fork adds one). */
+static int note_host_shm(int id)
+{
+	struct host_shm *n;
+
+	for (size_t i = 0; i < nr_host_shms; i++)
+		if (host_shms[i].id == id) {
+			host_shms[i].nr_areas++;
+			return 0;
+		}
+	n = realloc(host_shms, (nr_host_shms + 1) * sizeof(*n));
+	if (!n)
+		return -1;
+	host_shms = n;
+	host_shms[nr_host_shms++] = (struct host_shm){ .id = id, .nr_areas = 1 };
+	return 0;
+}
+
 int sysvshm_add_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 {
 	char mf[128];
@@ -262,13 +293,8 @@ int sysvshm_add_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		return -1;
 	}
 	/* the segment's file has the shm id as its inode number */
-	if (!ipc_own_ns) {
-		pr_err("can't dump task %d: SysV shared memory segment shmid %lu (%s) is attached at %lx-%lx, "
-		       "in criu's own ipc namespace; SysV shared memory is only supported in an ipc namespace "
-		       "of the tree's own\n", pid, (unsigned long)st.st_ino, p->name + 1,
-		       (unsigned long)p->start, (unsigned long)p->end);
+	if (!ipc_own_ns && note_host_shm(st.st_ino))
 		return -1;
-	}
 	if (p->pgoff + (p->end - p->start) > PG_UP((uint64_t)st.st_size)) {
 		pr_err("can't dump task %d: SysV shm area %lx-%lx lies beyond its %ld-byte segment %lu\n", pid,
 		       (unsigned long)p->start, (unsigned long)p->end, (long)st.st_size, (unsigned long)st.st_ino);
@@ -667,17 +693,120 @@ out:
 	return ret;
 }
 
-int ipc_sysv_dump(int dfd)
+static int read_long_sysctl(const char *name, long *val)
 {
-	if (!ipc_own_ns) {
-		/* restore looks for it: one from an older dump here must go */
-		if (unlinkat(dfd, "ipc-ns.img", 0) && errno != ENOENT) {
-			pr_perror("can't remove an old ipc-ns.img");
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		pr_perror("can't read %s", path);
+		return -1;
+	}
+	buf[n] = '\0';
+	*val = strtol(buf, NULL, 10);
+	return 0;
+}
+
+/* One segment of criu's namespace the tree has attached. */
+static int dump_host_shm(int dfd, IpcNsEntry *ns, const struct host_shm *h, long forced)
+{
+	IpcShmEntry *se = calloc(1, sizeof(*se));
+	struct shmid_ds ds;
+
+	if (!se)
+		return -1;
+	ipc_shm_entry__init(se);
+	ns->shms[ns->n_shms++] = se;
+	if (shmctl(h->id, IPC_STAT, &ds)) {
+		pr_perror("can't read SysV shm segment %d, attached by the tree", h->id);
+		return -1;
+	}
+	se->perm = make_perm(&ds.shm_perm, h->id);
+	if (!se->perm)
+		return -1;
+	se->size = ds.shm_segsz;
+	se->has_cpid = se->has_ctime = true;
+	se->cpid = ds.shm_cpid;
+	se->ctime = ds.shm_ctime;
+	if (!(ds.shm_perm.mode & SHM_DEST)) {
+		if (forced) {
+			/* the tree's death could take it, made by one of the tree's tasks or not */
+			pr_err("can't dump SysV shm segment %d (key %#x) attached by the tree in criu's ipc "
+			       "namespace: kernel.shm_rmid_forced is set there; not supported\n", h->id,
+			       ds.shm_perm.__key);
 			return -1;
 		}
+		pr_info("SysV shm %d of criu's namespace: key %#x, %lu bytes, creator %d, attached again in place\n",
+			h->id, ds.shm_perm.__key, (unsigned long)ds.shm_segsz, ds.shm_cpid);
 		return 0;
 	}
-	return in_child(dump_ns, dfd, "dumping", ipc_ns_pid);
+	if (ds.shm_nattch > h->nr_areas) {
+		pr_err("can't dump SysV shm segment %d: it is marked for removal (IPC_RMID) and attached %lu times, "
+		       "%u of them by the tree: its bytes would be copied away from the other holders outside "
+		       "the tree; not supported\n", h->id, (unsigned long)ds.shm_nattch, h->nr_areas);
+		return -1;
+	}
+	pr_info("SysV shm %d of criu's namespace: marked for removal, %lu bytes saved, made again at restore\n",
+		h->id, (unsigned long)ds.shm_segsz);
+	return dump_shm_data(dfd, ns, se, &ds, h->id);
+}
+
+/* The segments of criu's namespace the tree has attached (ipc-ns.img with host set). */
+static int dump_host_shms(int dfd)
+{
+	IpcNsEntry ns = IPC_NS_ENTRY__INIT;
+	struct cr_img *img;
+	long forced = 0;
+	int ret = -1;
+
+	ns.has_host = ns.host = true;
+	ns.shms = calloc(nr_host_shms, sizeof(*ns.shms));
+	if (!ns.shms)
+		return -1;
+	if (read_long_sysctl("kernel/shm_rmid_forced", &forced))
+		goto out;
+	for (size_t i = 0; i < nr_host_shms; i++)
+		if (dump_host_shm(dfd, &ns, &host_shms[i], forced))
+			goto out;
+	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
+	if (!img)
+		goto out;
+	ret = finish_image(img, pb_write_one(img, &ns));
+out:
+	for (size_t i = 0; i < ns.n_shms; i++) {
+		free(ns.shms[i]->perm);
+		free(ns.shms[i]->csum);
+		free(ns.shms[i]);
+	}
+	free(ns.shms);
+	return ret;
+}
+
+int ipc_sysv_dump(int dfd)
+{
+	int ret;
+
+	if (ipc_own_ns)
+		return in_child(dump_ns, dfd, "dumping", ipc_ns_pid);
+	/* restore looks for it: one from an older dump here must go */
+	if (unlinkat(dfd, "ipc-ns.img", 0) && errno != ENOENT) {
+		pr_perror("can't remove an old ipc-ns.img");
+		return -1;
+	}
+	ret = nr_host_shms ? dump_host_shms(dfd) : 0;
+	free(host_shms);
+	host_shms = NULL;
+	nr_host_shms = 0;
+	return ret;
 }
 
 /* ---- restore ---- */
@@ -695,6 +824,17 @@ static int check_perm(const IpcPermEntry *p, const char *what)
 
 static int check_ns_entry(IpcNsEntry *ns)
 {
+	if (ns->host && (ns->n_msqs || ns->n_sems || ns->n_sysctls)) {
+		pr_err("ipc-ns.img: criu's namespace (host) with queues, semaphores or sysctls\n");
+		return -1;
+	}
+	for (size_t i = 0; ns->host && i < ns->n_shms; i++)
+		if (ns->shms[i]->perm && !(ns->shms[i]->perm->mode & SHM_DEST) &&
+		    (!ns->shms[i]->has_cpid || !ns->shms[i]->has_ctime)) {
+			pr_err("ipc-ns.img: segment %d of criu's namespace without its creator and ctime\n",
+			       ns->shms[i]->perm->id);
+			return -1;
+		}
 	for (size_t i = 0; i < ns->n_shms; i++)
 		if (check_perm(ns->shms[i]->perm, "shm segment"))
 			return -1;
@@ -745,7 +885,7 @@ int ipc_sysv_read(int dfd)
 
 uint64_t ipc_sysv_clone_flags(void)
 {
-	return rst_ns ? CLONE_NEWIPC : 0;
+	return rst_ns && !rst_ns->host ? CLONE_NEWIPC : 0;
 }
 
 uint64_t ipc_sysv_shm_size(int shmid)
@@ -812,6 +952,8 @@ static int create_with_id(const char *next_id, const IpcPermEntry *p, int (*crea
 		return -1;
 	}
 	if (id < 0) {
+		/* unused, it would give the next object made (criu's namespace: anyone's) this id */
+		write_sysctl(next_id, "-1");
 		errno = err;
 		pr_perror("can't make %s %d (key %#x) again", what, p->id, p->key);
 		return -1;
@@ -1017,12 +1159,50 @@ static int lower_limits(struct limit *l, int nr)
 	return 0;
 }
 
+/* A segment of criu's namespace the tree held, and which outlived it: it must be that very one. */
+static int check_host_shm(const IpcShmEntry *se)
+{
+	const IpcPermEntry *p = se->perm;
+	struct shmid_ds ds;
+
+	if (shmctl(p->id, IPC_STAT, &ds)) {
+		pr_perror("can't restore: SysV shm segment %d (key %#x) of criu's ipc namespace, which the tree had "
+			  "attached, is gone", p->id, p->key);
+		return -1;
+	}
+	if (ds.shm_perm.__key != p->key || ds.shm_segsz != se->size || ds.shm_cpid != se->cpid ||
+	    ds.shm_ctime != se->ctime || (ds.shm_perm.mode & SHM_DEST)) {
+		pr_err("can't restore: SysV shm segment %d of criu's ipc namespace is not the one the tree had "
+		       "attached (key %#x, %lu bytes, creator %d, ctime %ld; now key %#x, %lu bytes, creator %d, "
+		       "ctime %ld%s)\n", p->id, p->key, (unsigned long)se->size, se->cpid, (long)se->ctime,
+		       ds.shm_perm.__key, (unsigned long)ds.shm_segsz, ds.shm_cpid, (long)ds.shm_ctime,
+		       (ds.shm_perm.mode & SHM_DEST) ? ", marked for removal" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* criu's own namespace: the tree's segments checked, those that died with it made again. */
+static int restore_host_shms(int dfd)
+{
+	for (size_t i = 0; i < rst_ns->n_shms; i++) {
+		const IpcShmEntry *se = rst_ns->shms[i];
+
+		if (se->perm->mode & SHM_DEST ? restore_shm(dfd, se) : check_host_shm(se))
+			return -1;
+	}
+	pr_info("criu's ipc namespace: %zu shm segments the tree had attached are there\n", rst_ns->n_shms);
+	return 0;
+}
+
 int ipc_sysv_restore(int dfd)
 {
 	struct limit limits[] = { { "kernel/msgmnb" }, { "kernel/msgmax" }, { "kernel/shmmax" } };
 
 	if (!rst_ns)
 		return 0;
+	if (rst_ns->host)
+		return restore_host_shms(dfd);
 	if (write_sysctls(0) || raise_limits(limits, ARRAY_SIZE(limits)))
 		return -1;
 	for (size_t i = 0; i < rst_ns->n_shms; i++)
@@ -1062,6 +1242,22 @@ int ipc_sysv_restore_finish(pid_t root)
 	if (!rst_ns)
 		return 0;
 	return in_child(finish_ns, root, "finishing", root);
+}
+
+void ipc_sysv_restore_abort(pid_t root)
+{
+	struct shmid_ds ds;
+
+	for (size_t i = 0; rst_ns && rst_ns->host && i < rst_ns->n_shms; i++) {
+		int id = rst_ns->shms[i]->perm->id;
+
+		/* ours only: made by the root (key IPC_PRIVATE once marked), not marked yet */
+		if (!(rst_ns->shms[i]->perm->mode & SHM_DEST) || shmctl(id, IPC_STAT, &ds) || ds.shm_cpid != root ||
+		    (ds.shm_perm.mode & SHM_DEST))
+			continue;
+		if (shmctl(id, IPC_RMID, NULL))
+			pr_perror("can't remove SysV shm segment %d made for the failed restore", id);
+	}
 }
 
 void ipc_sysv_free(void)

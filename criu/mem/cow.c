@@ -135,28 +135,78 @@ static int same_pages(int cfd, int pfd, pid_t pid, pid_t ppid, uint64_t start, u
 	return 0;
 }
 
-static int find_shared(pid_t pid, const struct mm_dump *md, const struct mm_parent *par, struct page_list *out)
+static int cmp_range(const void *a, const void *b)
 {
+	const struct page_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The area of @md holding @addr, or NULL. */
+static const VmaEntry *vma_at(const struct mm_dump *md, uint64_t addr)
+{
+	size_t lo = 0, hi = md->nr_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (md->vmas[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < md->nr_vmas && md->vmas[lo].start <= addr ? &md->vmas[lo] : NULL;
+}
+
+/*
+ * Only the pages the task has (@lists, from the scan) are compared with
+ * the parent's: areas of many GiB reserved and hardly used (a browser's
+ * heaps) would cost their whole size in pagemap reads otherwise.
+ */
+static int find_shared(pid_t pid, const struct mm_dump *md, const struct mm_parent *par,
+		       const struct page_list *lists, int nr, struct page_list *out)
+{
+	struct page_range *r;
+	size_t n = 0;
 	int cfd, pfd = -1, ret = -1;
 
+	for (int l = 0; l < nr; l++)
+		n += lists[l].nr;
+	r = calloc(n + 1, sizeof(*r));
+	if (!r)
+		return -1;
+	n = 0;
+	for (int l = 0; l < nr; l++)
+		for (size_t k = 0; k < lists[l].nr; k++)
+			r[n++] = lists[l].r[k];
+	qsort(r, n, sizeof(*r), cmp_range);
 	cfd = open_pm(pid);
 	if (cfd < 0)
-		return -1;
+		goto out;
 	pfd = open_pm(par->pid);
 	if (pfd < 0)
 		goto out;
-	for (size_t i = 0; i < md->nr_vmas; i++) {
-		const VmaEntry *v = &md->vmas[i];
-		const VmaEntry *p = cow_parent_vma(v, par->md->vma_ptrs, par->md->nr_vmas);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t a = r[k].start, e = a + (r[k].nr_pages << PAGE_SHIFT);
 
-		if (!p)
-			continue;
-		if (same_pages(cfd, pfd, pid, par->pid, v->start, v->end < p->end ? v->end : p->end, out))
-			goto out;
+		while (a < e) {
+			const VmaEntry *v = vma_at(md, a), *p;
+			uint64_t ve;
+
+			if (!v)
+				break;
+			ve = v->end < e ? v->end : e;
+			p = cow_parent_vma(v, par->md->vma_ptrs, par->md->nr_vmas);
+			if (p && a < p->end && same_pages(cfd, pfd, pid, par->pid, a, ve < p->end ? ve : p->end, out))
+				goto out;
+			a = ve;
+		}
 	}
 	ret = 0;
 out:
-	close(cfd);
+	free(r);
+	if (cfd >= 0)
+		close(cfd);
 	if (pfd >= 0)
 		close(pfd);
 	return ret;
@@ -172,7 +222,7 @@ int cow_split_inherited(pid_t pid, const struct mm_dump *md, const struct mm_par
 	for (int i = 0; i < nr; i++)
 		page_list_init(&inh[i]);
 	page_list_init(&shared);
-	if (find_shared(pid, md, par, &shared))
+	if (find_shared(pid, md, par, lists, nr, &shared))
 		goto out;
 	for (int i = 0; i < nr; i++) {
 		if (page_list_split(&lists[i], &shared, &inh[i], &rest))
@@ -187,13 +237,6 @@ out:
 }
 
 /* ---- restore ---- */
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct page_range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
 
 /* The in_parent entries of a task as a sorted page list; overlaps are refused. */
 static int collect_inherited(struct cow_task *t, pid_t pid)

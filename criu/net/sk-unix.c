@@ -61,6 +61,8 @@ struct usk_dump {
 	struct hmap pending;		/* client inode -> id of the tree listener it waits on */
 	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
 	struct hmap names;		/* hash of a name -> id of a tree socket bound to it */
+	struct hmap listeners;		/* hash of an abstract name and type -> its listener in diag */
+	struct hmap named;		/* hash of an abstract name and type -> how many sockets have it */
 	struct hmap dumping;		/* inode -> 1 while its queue is read (fds in flight nest) */
 };
 
@@ -74,6 +76,8 @@ void usk_dump_free(struct file_table *ft)
 	hmap_free(&u->pending);
 	hmap_free(&u->outside_pending);
 	hmap_free(&u->names);
+	hmap_free(&u->listeners);
+	hmap_free(&u->named);
 	hmap_free(&u->dumping);
 	free(u);
 	ft->usks = NULL;
@@ -535,14 +539,9 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		if (!e->name.data)
 			goto out;
 		memcpy(e->name.data, u->name, u->namelen);
-		if (u->type != SOCK_DGRAM && u->state == TCP_ESTABLISHED && !u->name[0]) {
-			char nb[128];
-
-			pr_err("can't dump task %d: fd %d (unix socket %u) is a connection accepted on the abstract "
-			       "name %s; not supported yet\n", pid, fd, u->ino,
-			       name_str((uint8_t *)u->name, u->namelen, nb, sizeof(nb)));
-			goto out;
-		}
+		/* a connection accepted on an abstract name: its listener is looked for in check_accepted() */
+		if (u->type != SOCK_DGRAM && u->state == TCP_ESTABLISHED && !u->name[0])
+			e->has_accepted_on = true;
 		if (u->name[0] && check_path(pid, u, e))
 			goto out;
 		/*
@@ -698,6 +697,21 @@ static int index_sockets(struct file_table *ft)
 		if (e->has_name && e->name.len && !hmap_get_or_put(&u->names, name_key(&e->name), ft->d[i].id, &made))
 			return -1;
 	}
+	for (size_t i = 0; i < u->diag->nr; i++) {
+		struct unix_diag_info *l = &u->diag->s[i];
+		ProtobufCBinaryData n = { .len = l->namelen, .data = (uint8_t *)l->name };
+
+		uint64_t *nr;
+
+		if (!l->namelen || l->name[0])
+			continue;
+		if (l->state == TCP_LISTEN && !hmap_get_or_put(&u->listeners, name_key(&n) ^ l->type, i, &made))
+			return -1;
+		nr = hmap_get_or_put(&u->named, name_key(&n) ^ l->type, 0, &made);
+		if (!nr)
+			return -1;
+		(*nr)++;
+	}
 	for (size_t i = 0; i < u->diag->nr; i++)
 		for (uint32_t j = 0; j < u->diag->s[i].nr_icons; j++)
 			if (hmap_put(&u->outside_pending, u->diag->s[i].icons[j], 1))
@@ -799,6 +813,81 @@ static int check_outside_peers(struct file_table *ft)
 	return 0;
 }
 
+/* Is the abstract name @name free for a socket of @type? 1 yes, 0 no, -1 error. */
+static int abstract_free(const ProtobufCBinaryData *name, uint32_t type)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int sk, ret;
+
+	if (name->len > sizeof(a.sun_path))
+		return 0;
+	memcpy(a.sun_path, name->data, name->len);
+	sk = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (sk < 0) {
+		pr_perror("can't make a unix socket");
+		return -1;
+	}
+	ret = bind(sk, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + name->len);
+	if (ret && errno != EADDRINUSE)
+		pr_perror("can't try the abstract name of a unix socket");
+	ret = ret ? (errno == EADDRINUSE ? 0 : -1) : 1;
+	close(sk);
+	return ret;
+}
+
+/*
+ * A connection with an abstract name was accepted on a listener of that
+ * name (accept() gives it the listener's address, not bound: the name
+ * stays the listener's). It is made again by a connection to that
+ * listener, a tree socket then, or to one of ours made for a moment if
+ * the listener is gone and its name free. Unless the name is held and
+ * the socket is the only one with it: it bound the name itself (a client
+ * with SO_PASSCRED is autobound as it connects), and binds it again.
+ */
+static int check_accepted(struct file_table *ft, struct file_desc *d)
+{
+	struct usk_dump *u = ft->usks;
+	UnixSkEntry *e = d->fe.usk;
+	struct unix_diag_info *l = NULL;
+	uint64_t *i;
+	char nb[128];
+	int avail;
+
+	if (!e->has_accepted_on)
+		return 0;
+	name_str(e->name.data, e->name.len, nb, sizeof(nb));
+	i = hmap_get(&u->listeners, name_key(&e->name) ^ e->type);
+	if (i)
+		l = &u->diag->s[*i];
+	if (l && l->type == e->type && l->namelen == e->name.len && !memcmp(l->name, e->name.data, l->namelen)) {
+		if (!tree_sk(ft, l->ino, NULL)) {
+			pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection accepted on the abstract "
+			       "name %s, whose listener (unix socket %u) is outside the dumped tree\n", d->owner_pid,
+			       d->owner_fd, (unsigned long)e->ino, nb, l->ino);
+			return -1;
+		}
+		e->accepted_on = l->ino;
+		return 0;
+	}
+	avail = abstract_free(&e->name, e->type);
+	if (avail < 0)
+		return -1;
+	i = hmap_get(&u->named, name_key(&e->name) ^ e->type);
+	if (!avail && i && *i == 1) {
+		/* the only socket with the name holds it: bound by itself (a client autobound by SO_PASSCRED) */
+		e->has_accepted_on = false;
+		return 0;
+	}
+	if (!avail) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) is connected with the abstract name %s, which "
+		       "no listener has and one of several sockets with it holds; not supported\n",
+		       d->owner_pid, d->owner_fd, (unsigned long)e->ino, nb);
+		return -1;
+	}
+	e->accepted_on = 0;	/* its listener is gone: one of ours, for a moment, at restore */
+	return 0;
+}
+
 /* Union-find over the tree's sockets: connected ones get one group number (the least inode). */
 static uint64_t find_group(struct file_table *ft, UnixSkEntry *e)
 {
@@ -846,6 +935,10 @@ static void number_groups(struct file_table *ft)
 		p = tree_sk(ft, e->peer, NULL);
 		if (p)
 			join(ft, e, p);
+		/* made by an accept() on its listener */
+		p = e->has_accepted_on ? tree_sk(ft, e->accepted_on, NULL) : NULL;
+		if (p)
+			join(ft, e, p);
 		for (size_t j = 0; j < e->n_icons; j++) {
 			p = tree_sk(ft, e->icons[j], NULL);
 			if (p)
@@ -879,7 +972,7 @@ int check_unix_sockets(struct file_table *ft)
 
 		if (d->fe.type != FILE_TYPE__FT_UNIXSK || !d->fe.usk)
 			continue;
-		if (check_peer(ft, d) || check_sources(ft, d))
+		if (check_peer(ft, d) || check_sources(ft, d) || check_accepted(ft, d))
 			return -1;
 		for (size_t j = 0; j < d->fe.usk->n_icons; j++)
 			if (!tree_sk(ft, d->fe.usk->icons[j], NULL)) {
@@ -982,6 +1075,12 @@ static int mutual(struct group *g, struct gm *m)
 	return p && p->e->peer == m->e->ino;
 }
 
+/* A connection accept() makes (connect_members()): an abstract name that is its listener's. */
+static int accepted(const UnixSkEntry *e)
+{
+	return e->has_accepted_on && e->type != SOCK_DGRAM;
+}
+
 static socklen_t make_addr(struct sockaddr_un *a, const ProtobufCBinaryData *name)
 {
 	memset(a, 0, sizeof(*a));
@@ -1027,7 +1126,7 @@ static int bind_member(struct group *g, struct gm *m)
 	struct stat st;
 	int ret = -1;
 
-	if (!e->has_name || !e->name.len)
+	if (!e->has_name || !e->name.len || accepted(e))
 		return 0;
 	if (e->name.len > sizeof(a.sun_path)) {
 		pr_err("unix socket %lu: a name of %zu bytes\n", (unsigned long)e->ino, e->name.len);
@@ -1123,7 +1222,7 @@ static int create_members(struct fd_rst *c, struct group *g)
 		struct gm *m = &g->m[i], *p;
 		int sv[2];
 
-		if (m->fd >= 0)
+		if (m->fd >= 0 || accepted(m->e))
 			continue;
 		if (m->e->type != SOCK_DGRAM && m->e->peer_gone) {
 			/* connected to a stand-in, which sends the queue and goes */
@@ -1135,7 +1234,7 @@ static int create_members(struct fd_rst *c, struct group *g)
 			m->standin = fd_rst_lift(c, sv[1]);
 			if (m->fd < 0 || m->standin < 0)
 				return -1;
-		} else if (mutual(g, m)) {
+		} else if (mutual(g, m) && !accepted(gm_find(g, m->e->peer)->e)) {
 			p = gm_find(g, m->e->peer);
 			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
 				pr_perror("can't make the pair of unix sockets %lu and %lu", (unsigned long)m->e->ino,
@@ -1202,17 +1301,71 @@ out:
 	return ret;
 }
 
+/*
+ * Connection @a made as it was, by accept() on listener @lfd bound to its
+ * name: its peer (or the stand-in of a peer gone) connects first.
+ */
+static int accept_member(struct group *g, struct gm *a, int lfd)
+{
+	struct gm *p = a->e->peer_gone ? NULL : gm_find(g, a->e->peer);
+	int *client = p ? &p->fd : &a->standin, fd;
+
+	if (*client < 0) {
+		*client = socket(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0);
+		if (*client < 0 || (*client = fd_rst_lift(g->c, *client)) < 0) {
+			pr_perror("can't make the peer of unix socket %lu", (unsigned long)a->e->ino);
+			return -1;
+		}
+	}
+	if (connect_to(g, p ? p : a, NULL, &a->e->name))
+		return -1;
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 || (a->fd = fd_rst_lift(g->c, fd)) < 0) {
+		pr_perror("can't accept unix socket %lu again", (unsigned long)a->e->ino);
+		return -1;
+	}
+	return 0;
+}
+
+/* An accepted connection whose listener is gone: one bound to its name for a moment. */
+static int accept_gone(struct group *g, struct gm *a)
+{
+	struct sockaddr_un addr;
+	socklen_t len = make_addr(&addr, &a->e->name);
+	int l = socket(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0), ret = -1;
+	char nb[128];
+
+	if (l < 0) {
+		pr_perror("can't make a unix socket");
+		return -1;
+	}
+	if (bind(l, (struct sockaddr *)&addr, len) || listen(l, 1))
+		pr_perror("can't listen on %s for a moment to accept unix socket %lu again",
+			  name_str(a->e->name.data, a->e->name.len, nb, sizeof(nb)), (unsigned long)a->e->ino);
+	else
+		ret = accept_member(g, a, l);
+	close(l);
+	return ret;
+}
+
 static int connect_members(struct group *g)
 {
 	for (size_t i = 0; i < g->nr; i++) {
 		struct gm *m = &g->m[i], *p;
 		UnixSkEntry *e = m->e;
 
+		if (accepted(e) && !e->accepted_on && accept_gone(g, m))
+			return -1;
 		if (e->state == TCP_LISTEN) {
 			if (listen(m->fd, e->has_backlog ? (int)e->backlog : SOMAXCONN)) {
 				pr_perror("can't listen on unix socket %lu", (unsigned long)e->ino);
 				return -1;
 			}
+			/* its accepted connections, before the clients that wait (accept() would take them) */
+			for (size_t j = 0; j < g->nr; j++)
+				if (accepted(g->m[j].e) && g->m[j].e->accepted_on == e->ino &&
+				    accept_member(g, &g->m[j], m->fd))
+					return -1;
 			/* the clients not accepted yet, in the order they came */
 			for (size_t j = 0; j < e->n_icons; j++) {
 				p = gm_find(g, e->icons[j]);

@@ -29,6 +29,24 @@
 #include "pagechain.h"
 #include "rst.h"
 
+/* The task leading group @rc->pe->pgid is another one of the tree, and not an ancestor. */
+static int group_led_apart(struct rst_ctx *rc)
+{
+	struct rst_tree *tr = rc->tree;
+	struct rst_ctx *l = task_of(tr, rc->pe->pgid), *a = rc;
+
+	if (!l || l == rc)
+		return 0;
+	while (a != &tr->t[0]) {
+		a = task_of(tr, a->pe->ppid);
+		if (!a)
+			return 0;
+		if (a == l)
+			return 0;	/* an ancestor made it before forking us */
+	}
+	return 1;
+}
+
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
@@ -51,6 +69,9 @@ static int setup_session(struct rst_ctx *rc)
 		}
 	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
 		return join_leaderless_group(rc->pe->pgid);
+	} else if (!root && group_led_apart(rc)) {
+		/* a sibling's, say: it may be made after us, or by one of our children */
+		rc->pgrp_late = 1;
 	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
 		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
@@ -266,6 +287,70 @@ static void vm_child_main(void *arg)
 }
 
 /*
+ * The children in session @sid, whose leader is gone: a helper with the
+ * leader's pid calls setsid() and forks them with CLONE_PARENT (they are
+ * ours, as they were), then exits, and is reaped here. Only one helper
+ * can be: the session keeps the pid taken as long as a member lives.
+ */
+static int fork_gone_session(struct rst_ctx *rc, pid_t sid)
+{
+	int status;
+	pid_t h, r;
+
+	h = clone_with_pid(sid, 0, SIGCHLD);
+	if (h < 0)
+		return -1;
+	if (h == 0) {
+		if (setsid() < 0) {
+			pr_perror("setsid in the helper making session %d", sid);
+			_exit(1);
+		}
+		for (int i = 0; i < rc->nr_children; i++) {
+			struct rst_ctx *c = &rc->tree->t[rc->children[i]];
+			pid_t pid;
+
+			if (!c->pe->has_session_gone || c->pe->session_gone != sid)
+				continue;
+			pid = clone_with_pid(c->pid, CLONE_PARENT, 0);
+			if (pid < 0)
+				_exit(1);
+			if (pid == 0) {
+				restore_task(c);
+				pr_err("restore of %d failed before the restorer\n", c->pid);
+				_exit(1);
+			}
+		}
+		_exit(0);
+	}
+	do
+		r = waitpid(h, &status, __WALL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		pr_perror("waiting for the helper making session %d", sid);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("the helper making session %d failed (status %#x)\n", sid, status);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is @c the first of our children in its session whose leader is gone (its helper forks them all)? */
+static int first_of_gone_session(struct rst_ctx *rc, int i)
+{
+	PstreeEntry *pe = rc->tree->t[rc->children[i]].pe;
+
+	for (int j = 0; j < i; j++) {
+		PstreeEntry *o = rc->tree->t[rc->children[j]].pe;
+
+		if (o->has_session_gone && o->session_gone == pe->session_gone)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Fork the children, each with its pid; they go on in restore_task().
  * Those that share our fd table come last, after the others took their
  * copies of it.
@@ -285,6 +370,11 @@ static int fork_children(struct rst_ctx *rc)
 			 */
 			if ((c->vm_child ? 2 : c->files_child) != pass)
 				continue;
+			if (c->pe->has_session_gone && c->pe->session_gone) {
+				if (first_of_gone_session(rc, i) && fork_gone_session(rc, c->pe->session_gone))
+					return -1;
+				continue;
+			}
 			if (c->vm_child) {
 				if (clone_vm_child(c->pid, flags, vm_child_main, c) < 0)
 					return -1;
@@ -379,6 +469,8 @@ int restore_task(struct rst_ctx *rc)
 		/* the members of its session, its siblings, are born in it before it dies */
 		if (fork_children(rc))
 			return -1;
+		if (rc->pgrp_late && join_group_when_made(rc->pe->pgid))
+			return -1;
 		become_zombie(rc);
 	}
 	tc = rc->core->tc;
@@ -404,6 +496,8 @@ int restore_task(struct rst_ctx *rc)
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
 	if (fork_children(rc))
+		return -1;
+	if (rc->pgrp_late && join_group_when_made(rc->pe->pgid))
 		return -1;
 	/* its file areas: not needed by the children, so not inherited by them */
 	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))

@@ -298,11 +298,50 @@ out:
 	return ret;
 }
 
+/* The state letter of @pid (Z for a zombie) and its parent; 0 if it is gone. */
+static char pid_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[512], *p;
+	char state = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %d", &state, ppid) != 2)
+		return '?';
+	return state;
+}
+
+/*
+ * Right after a dump the tasks it killed are zombies until their parent
+ * reaps them, which a slow init (or a busy shell) may take a while to do:
+ * a restore run at once waits for them, RESTORE_REAP_WAIT_MS in all.
+ */
+#define RESTORE_REAP_WAIT_MS	5000
+static int reap_wait_left = RESTORE_REAP_WAIT_MS;
+
 static int check_pid_free(pid_t pid)
 {
 	char path[64], comm[64] = "?";
+	pid_t ppid = 0;
+	char state;
 	FILE *f;
 
+	while ((state = pid_state(pid, &ppid)) == 'Z' && reap_wait_left > 0) {
+		usleep(10000);
+		reap_wait_left -= 10;
+	}
+	if (!state)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -310,7 +349,11 @@ static int check_pid_free(pid_t pid)
 	if (fgets(comm, sizeof(comm), f))
 		comm[strcspn(comm, "\n")] = '\0';
 	fclose(f);
-	pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
+	if (state == 'Z')
+		pr_err("can't restore: pid %d is a zombie (%s) its parent %d has not reaped in %d ms\n", pid,
+		       comm, ppid, RESTORE_REAP_WAIT_MS);
+	else
+		pr_err("can't restore: pid %d is in use by another process (%s)\n", pid, comm);
 	return -1;
 }
 
@@ -478,8 +521,30 @@ static int check_vm_children(struct rst_tree *tr)
  * alive at first, forks it with CLONE_PARENT after setsid(), so it is a
  * child of the zombie in the restore's tree.
  */
+/*
+ * A process in a session whose leader is gone: a helper with the leader's
+ * pid, a child of its parent, makes the session and forks it (fork.c).
+ */
+static int check_gone_session(struct rst_tree *tr, struct rst_ctx *rc)
+{
+	PstreeEntry *pe = rc->pe;
+
+	if (!pe->has_session_gone || !pe->session_gone)
+		return 0;
+	if (pe->sid != pe->session_gone || (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie ||
+	    rc->fs_child || rc->files_child || rc->vm_child || task_of(tr, pe->sid) || rc == &tr->t[0]) {
+		pr_err("pstree.img: process %d can't be forked into session %d by a helper\n", rc->pid,
+		       pe->session_gone);
+		return -1;
+	}
+	return 0;
+}
+
 static int zombie_sessions(struct rst_tree *tr)
 {
+	for (int i = 0; i < tr->nr; i++)
+		if (check_gone_session(tr, &tr->t[i]))
+			return -1;
 	for (int i = 1; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *z, *parent;
 		PstreeEntry *pe = rc->pe;

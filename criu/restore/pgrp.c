@@ -110,3 +110,23 @@ int join_leaderless_group(pid_t pgid)
 	pr_err("can't make process group %d again: its pid stays taken\n", pgid);
 	return -1;
 }
+
+/* The leader makes it first thing in its restore; only a failed restore (which kills us) keeps it away. */
+#define MADE_WAIT_MS	30000
+
+int join_group_when_made(pid_t pgid)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; i < MADE_WAIT_MS; i++) {
+		if (setpgid(0, pgid) == 0)
+			return 0;
+		if (errno != EPERM) {
+			pr_perror("joining process group %d", pgid);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	pr_err("can't join process group %d: its leader did not make it\n", pgid);
+	return -1;
+}

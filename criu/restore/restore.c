@@ -365,7 +365,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
-	if (check_interrupted())
+	if (check_interrupted() || jobctl_take(tr->inv, tr->t[0].pid))
 		return -1;
 	/*
 	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
@@ -553,6 +553,7 @@ int cr_restore_tasks(void)
 		(unsigned long)pages);
 	write_restore_stats(tr.dfd, &st);
 	mntns_restored(pid);
+	jobctl_resumed();
 	fileobj_restore_done(&tr.files);
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
@@ -571,12 +572,8 @@ int cr_restore_tasks(void)
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
 	interrupt_reset();
-	while (waitpid(pid, &status, 0) != pid) {
-		if (errno == EINTR)
-			continue;
-		pr_perror("waiting for %d", pid);
+	if (jobctl_wait(pid, &status))
 		return 1;
-	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
@@ -589,6 +586,7 @@ kill:
 	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
 		kill(pid, SIGKILL);
 reap:
+	jobctl_give_back();
 	/* helper children of criu's own go first: the wait below takes every child */
 	cgroup_restore_abort();
 	/*
@@ -598,6 +596,7 @@ reap:
 	 */
 	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
 		;
+	ipc_sysv_restore_abort(pid);
 	ret = 1;
 out:
 	cgroup_restore_fini(ret == 0);

@@ -99,6 +99,7 @@ struct rst_ctx {
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
 	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
+	int pgrp_late;			/* its group's leader is no ancestor: joined after forking */
 };
 
 struct rst_tree {
@@ -190,5 +191,13 @@ int reaper_start(struct rst_tree *tr);
 void reaper_forget(void);
 int reaper_commit(void);
 void reaper_abort(void);
+
+/* jobctl.c: a --shell-job in the foreground of criu's terminal, and criu waiting for it as a shell's child */
+int jobctl_take(const InventoryEntry *inv, pid_t root);
+void jobctl_give_back(void);
+/* the tree runs: the job draws itself anew (SIGWINCH) */
+void jobctl_resumed(void);
+/* waitpid() of the root that follows its stops (criu stops too, and goes on with it); 0 or -1 */
+int jobctl_wait(pid_t pid, int *status);
 
 #endif

@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -952,6 +953,41 @@ def t_restore_pid_in_use():
         t.kill()
 
 
+def t_restore_zombie_reaped_late(reap_after):
+    """Right after a dump its tasks are zombies until their parent reaps them
+    (here: us, after @reap_after s, or never): a restore at once waits for
+    that, and names the zombie if it stays."""
+    t = Target("plain")
+    timer = None
+    try:
+        d = new_dir("zombie-%s" % reap_after, create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        if proc_state(t.pid) != "Z":
+            raise Fail("setup: the dumped task %d is not our zombie" % t.pid)
+        if reap_after is not None:
+            timer = threading.Timer(reap_after, t.p.wait)
+            timer.start()
+        r = criu("restore", "-D", d, "-d")
+        if reap_after is None:
+            expect_error(r, r"zombie", str(t.pid), r"not reaped")
+            t.p.wait(timeout=5)
+            ensure_no_pid(t.pid)
+            return
+        if r.rc != 0:
+            raise Fail("restore while the dumped task was a zombie for %s s failed; %s" % (reap_after, r.brief()))
+        if proc_state(t.pid) in (None, "Z"):
+            raise Fail("restored task %d is not running" % t.pid)
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+    finally:
+        if timer:
+            timer.join()
+        t.kill()
+
+
 # --------------------------------------------------------------------------
 # misc CLI
 
@@ -1293,6 +1329,8 @@ def main():
         check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)
+        check("restore_zombie_never_reaped", t_restore_zombie_reaped_late, None)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
               r"changed since the dump")
         check("restore_changed_file_mtime", t_restore_changed_file, touch_file, "touched",

@@ -601,6 +601,11 @@ def snapshot(pid):
                     # O_TMPFILE stays only on the description open() made;
                     # the file comes back as a plain open of the same file
                     v = '0%o' % (int(v, 8) & ~0o20200000)
+                if k == 'flags' and target.endswith(' (deleted)'):
+                    # an unlinked file is opened again through /proc, which
+                    # O_NOFOLLOW (shm_open() gives it) would refuse: it is
+                    # dropped, as it has no effect once the file is open
+                    v = '0%o' % (int(v, 8) & ~0o400000)
                 if k in ('pos', 'flags'):
                     extra.append('%s=%s' % (k, v.strip()))
             lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))

@@ -67,7 +67,7 @@ int compel_interrupted(void);
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
 	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) */
-	COMPEL_TASK_ZOMBIE	= 3,
+	COMPEL_TASK_ZOMBIE	= 3,	/* exited while being seized: not traced any more */
 };
 
 /* PTRACE_SEIZE + PTRACE_INTERRUPT; returns an enum compel_task_state or -1. */

@@ -23,7 +23,7 @@
 
 int main(int argc, char **argv)
 {
-	char x[4096], y[4096], want[4200], lnk[4200], path[64], buf[4];
+	char x[4096], y[4096], dir[4096], want[4200], lnk[4200], path[64], buf[4];
 	static char big[BIG];
 	struct stat sf;
 	volatile char *map;
@@ -32,7 +32,11 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	test_path(x, sizeof(x), "lr.x");
-	test_path(y, sizeof(y), "lr.y");
+	/* the other link in another directory: one beside the removed name would be found */
+	test_path(dir, sizeof(dir), "lr.d");
+	test_path(y, sizeof(y), "lr.d/lr.y");
+	if (mkdir(dir, 0755))
+		test_bug("mkdir");
 	fx = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fx < 0 || ftruncate(fx, 8192) || pwrite(fx, "data", 4, 0) != 4 || link(x, y) || unlink(x))
 		test_bug("links");
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
 		fail("the O_TMPFILE file linked in is not the file");
 	unlink(lnk);
 	unlink(y);
+	rmdir(dir);
 	if (test_failures)
 		return 1;
 	pass();

@@ -14,12 +14,16 @@
 
 int main(int argc, char **argv)
 {
-	char x[4096], y[4096], left[4400];
+	char x[4096], y[4096], dir[4096], left[4400];
 	int fd, in, n;
 
 	test_init(argc, argv);
 	test_path(x, sizeof(x), "lrf.x");
-	test_path(y, sizeof(y), "lrf.y");
+	/* the other link in another directory: one beside the removed name would be found */
+	test_path(dir, sizeof(dir), "lrf.d");
+	test_path(y, sizeof(y), "lrf.d/lrf.y");
+	if (mkdir(dir, 0755))
+		test_bug("mkdir");
 	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	/* user-mode-only faults need no privilege */
 	in = syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
@@ -37,6 +41,7 @@ int main(int argc, char **argv)
 	if (!zdtm_fd_is_path(fd, y, 1))
 		failv("the fd is not the file at %s any more", y);
 	unlink(y);
+	rmdir(dir);
 	if (test_failures)
 		return 1;
 	pass();

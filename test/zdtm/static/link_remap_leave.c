@@ -15,12 +15,16 @@
 
 int main(int argc, char **argv)
 {
-	char x[4096], y[4096], r[4400];
+	char x[4096], y[4096], dir[4096], r[4400];
 	int fd, n;
 
 	test_init(argc, argv);
 	test_path(x, sizeof(x), "lrl.x");
-	test_path(y, sizeof(y), "lrl.y");
+	/* the other link in another directory: one beside the removed name would be found */
+	test_path(dir, sizeof(dir), "lrl.d");
+	test_path(y, sizeof(y), "lrl.d/lrl.y");
+	if (mkdir(dir, 0755))
+		test_bug("mkdir");
 	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || link(x, y) || unlink(x))
 		test_bug("setup");
@@ -38,6 +42,7 @@ int main(int argc, char **argv)
 		unlink(r);
 	}
 	unlink(y);
+	rmdir(dir);
 	if (test_failures)
 		return 1;
 	pass();
