@@ -797,6 +797,7 @@ int compel_cure(struct parasite_ctl *ctl)
 
 	if (!ctl)
 		return 0;
+	compel_hold_interrupts(1);
 	a = ctl->args;
 	if (ctl->running && stop_daemon(ctl))
 		ret = -1;
@@ -831,5 +832,6 @@ int compel_cure(struct parasite_ctl *ctl)
 	(void)sret;
 	compel_free_thread_state(&ctl->orig);
 	free(ctl);
+	compel_hold_interrupts(0);
 	return ret;
 }

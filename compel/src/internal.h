@@ -49,6 +49,13 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd);
 /* The same, not cut short by compel_interrupted() (for the cure). */
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
 
+/*
+ * While held, compel_interrupted() is false: the tool's interrupt is what
+ * the cure rolls back for, and a wait it cut short would leave the task
+ * with our area mapped (the daemon heals the registers, not the mapping).
+ */
+void compel_hold_interrupts(int hold);
+
 /* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
 int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);
 

@@ -28,6 +28,7 @@
 
 static compel_log_fn log_fn;
 static int (*interrupt_fn)(void);
+static int interrupts_held;
 
 void compel_set_interrupt(int (*fn)(void))
 {
@@ -36,7 +37,12 @@ void compel_set_interrupt(int (*fn)(void))
 
 int compel_interrupted(void)
 {
-	return interrupt_fn && interrupt_fn();
+	return !interrupts_held && interrupt_fn && interrupt_fn();
+}
+
+void compel_hold_interrupts(int hold)
+{
+	interrupts_held += hold ? 1 : -1;
 }
 
 void compel_set_log(compel_log_fn fn)
