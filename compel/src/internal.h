@@ -50,11 +50,14 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd);
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
 
 /*
- * While held, compel_interrupted() is false: the tool's interrupt is what
- * the cure rolls back for, and a wait it cut short would leave the task
- * with our area mapped (the daemon heals the registers, not the mapping).
+ * compel_wait_stop(), not cut short by compel_interrupted(): for a task
+ * we resumed into our own code (an injected syscall, the cure, a put-back,
+ * a trap we make it take). Given up on, it would go on running that code
+ * untraced by us: the cure would unmap the area under it (SIGSEGV), or
+ * leave the area mapped. The tool's interrupt is acted on once the task
+ * has stopped.
  */
-void compel_hold_interrupts(int hold);
+pid_t compel_wait_stop_held(pid_t pid, int *status);
 
 /* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
 int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);

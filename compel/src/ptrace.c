@@ -40,9 +40,14 @@ int compel_interrupted(void)
 	return !interrupts_held && interrupt_fn && interrupt_fn();
 }
 
-void compel_hold_interrupts(int hold)
+pid_t compel_wait_stop_held(pid_t pid, int *status)
 {
-	interrupts_held += hold ? 1 : -1;
+	pid_t ret;
+
+	interrupts_held++;
+	ret = compel_wait_stop(pid, status);
+	interrupts_held--;
+	return ret;
 }
 
 void compel_set_log(compel_log_fn fn)
@@ -272,7 +277,7 @@ static int drain_stop_trap(pid_t pid)
 		cpr_perror("re-trapping stopped task %d", pid);
 		return -1;
 	}
-	if (compel_wait_stop(pid, &status) < 0) {
+	if (compel_wait_stop_held(pid, &status) < 0) {
 		cpr_perror("waitpid(%d)", pid);
 		return -1;
 	}
