@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 	buf = load(argv[2], &size);
 	if (!buf || size < 8) {
 		fprintf(stderr, "imgtool: %s: %s\n", argv[2], buf ? "no header" : strerror(errno));
+		free(buf);
 		return 1;
 	}
 	end = walk(buf, size, !strcmp(argv[1], "entries"), &count);
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 			printf("trailer %zu %u\n", end, get32(buf + end + 4));
 		else
 			printf("no trailer %zu\n", end);
+		free(buf);	/* LeakSanitizer runs it too (scripts/sanitize) */
 		return 0;
 	}
 
@@ -166,7 +168,9 @@ int main(int argc, char **argv)
 	f = fopen(argv[2], "wb");
 	if (!f || fwrite(buf, 1, end + IMG_TRAILER_SIZE, f) != end + IMG_TRAILER_SIZE || fclose(f)) {
 		fprintf(stderr, "imgtool: can't write %s\n", argv[2]);
+		free(buf);
 		return 1;
 	}
+	free(buf);
 	return 0;
 }
