@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -196,6 +197,36 @@ static void test_parasite_crash(void **state)
 	free(after);
 }
 
+/*
+ * fds that can't be passed (sendmsg fails) while the parasite waits for
+ * them: the cure still takes everything out, and at once. It used to send
+ * FINI down the channel out of step and wait out the RPC timeout (2 min).
+ */
+static void test_send_fds_fails(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after;
+	struct timespec t0, t1;
+	int bad = 1000;		/* not open: sendmsg() fails with EBADF */
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	assert_int_equal(compel_rpc_call(ctl, TB_CMD_FDS), 0);
+	assert_int_equal(compel_send_fds(ctl, &bad, 1), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	compel_cure(ctl);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
 static int always(void)
 {
 	return 1;
@@ -248,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_infect_rpc),
 		cmocka_unit_test(test_parasite_crash),
 		cmocka_unit_test(test_interrupted),
+		cmocka_unit_test(test_send_fds_fails),
 	};
 
 	compel_set_log(quiet);
