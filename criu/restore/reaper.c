@@ -26,7 +26,7 @@
 #include "rst.h"
 
 static int reaper_fd = -1;
-/* read end of a pipe whose write end only the reaper holds: EOF once it is gone */
+/* a pidfd of the reaper: readable once it has exited */
 static int reaper_alive = -1;
 
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
@@ -132,52 +132,50 @@ int reaper_start(struct rst_tree *tr)
 		if (g < 0)
 			_exit(1);	/* reported by criu: no reaper, no restore */
 		if (g == 0) {
-			int lo = p[0] < q[1] ? p[0] : q[1], hi = p[0] < q[1] ? q[1] : p[0];
-
 			/* nothing of criu's kept open: an inherited pipe end would keep its reader waiting */
-			if (lo > 0)
-				syscall(SYS_close_range, 0, lo - 1, 0);
-			if (hi > lo + 1)
-				syscall(SYS_close_range, lo + 1, hi - 1, 0);
-			syscall(SYS_close_range, hi + 1, ~0U, 0);
+			if (p[0] > 0)
+				syscall(SYS_close_range, 0, p[0] - 1, 0);
+			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
 			reaper_main(p[0], pids, nr);
 		}
-		_exit(0);
+		/* its pid, for criu to wait for its end: it waits for criu's word till then */
+		_exit(write(q[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);
 	}
 	close(p[0]);
 	close(q[1]);
 	free(pids);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || read(q[0], &child, sizeof(child)) != sizeof(child)) {
 		/* the commit would have written to a pipe nobody reads: SIGPIPE */
 		pr_err("can't fork the restore's reaper (its parent ended with status 0x%x)\n", status);
 		close(p[1]);
 		close(q[0]);
 		return -1;
 	}
+	close(q[0]);
 	reaper_fd = p[1];
-	reaper_alive = q[0];
+	/* without a pidfd (not expected here) criu just does not wait for it */
+	reaper_alive = syscall(SYS_pidfd_open, child, 0);
 	return 0;
 }
 
 /*
  * criu returns only once the reaper is gone: a caller that finds a
  * process of criu's left after a failed restore would be right to count
- * it (mutate.py did, about one failed restore in 80).
+ * it (mutate.py did, about one failed restore in 80). Its pidfd, not the
+ * EOF of a pipe it holds: files are closed early in an exit, and the
+ * process was still found running.
  */
 static void reaper_wait(void)
 {
 	struct pollfd p = { .fd = reaper_alive, .events = POLLIN };
-	char c;
 
 	if (reaper_alive < 0)
 		return;
 	/* its work after our word is a few kill()s: 5 s is plenty, never hang on it */
 	while (poll(&p, 1, 5000) < 0 && errno == EINTR)
 		;
-	if (p.revents & POLLIN)
-		(void)!read(reaper_alive, &c, 1);
 	close(reaper_alive);
 	reaper_alive = -1;
 }
