@@ -49,15 +49,8 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd);
 /* The same, not cut short by compel_interrupted() (for the cure). */
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
 
-/*
- * compel_wait_stop(), not cut short by compel_interrupted(): for a task
- * we resumed into our own code (an injected syscall, the cure, a put-back,
- * a trap we make it take). Given up on, it would go on running that code
- * untraced by us: the cure would unmap the area under it (SIGSEGV), or
- * leave the area mapped. The tool's interrupt is acted on once the task
- * has stopped.
- */
-pid_t compel_wait_stop_held(pid_t pid, int *status);
+/* compel_wait_stop(), not cut short by compel_interrupted(): for stops that come within moments. */
+pid_t compel_wait_stop_nointr(pid_t pid, int *status);
 
 /* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
 int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);

@@ -176,6 +176,8 @@ static void reaper_wait(void)
 	/* its work after our word is a few kill()s: 5 s is plenty, never hang on it */
 	while (poll(&p, 1, 5000) < 0 && errno == EINTR)
 		;
+	if (!(p.revents & POLLIN))
+		pr_warn("the restore's reaper did not end within 5 s\n");
 	close(reaper_alive);
 	reaper_alive = -1;
 }
