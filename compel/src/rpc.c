@@ -127,6 +127,14 @@ int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
 	if (sendmsg(ctl->sock, &mh, MSG_NOSIGNAL) < 0) {
 		cpr_perror("passing fds to the parasite in %d", ctl->pid);
+		/*
+		 * The parasite waits for these fds: it would take the next
+		 * message (the cure's FINI) for them and the cure would wait
+		 * for an answer that never comes. The channel is out of step:
+		 * close it, and the cure stops the daemon without it.
+		 */
+		close(ctl->sock);
+		ctl->sock = -1;
 		return -1;
 	}
 	return 0;

@@ -174,7 +174,8 @@ static int feed_lines(int m, const struct termios2 *orig, const struct ttyq *q)
 	if (!all)
 		return -1;
 	for (size_t i = 0; i < q->nr_lines; i++) {
-		memcpy(p, q->lines[i].b.data, q->lines[i].b.len);
+		if (q->lines[i].b.len)	/* an empty bytes field has no data (NULL) */
+			memcpy(p, q->lines[i].b.data, q->lines[i].b.len);
 		p += q->lines[i].b.len;
 		if (q->lines[i].eof)
 			*p++ = orig->c_cc[VEOF];

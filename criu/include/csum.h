@@ -28,6 +28,12 @@ enum csum_isa {
 	CSUM_SCALAR,
 	CSUM_AVX2,
 	CSUM_AVX512,
+	/*
+	 * Page checksums neither computed nor checked: CRIU_CSUM_OFF=1 in
+	 * criu's environment, for measuring what they cost and nothing else
+	 * (images dumped so carry zeros and restore only with it set too).
+	 */
+	CSUM_NONE,
 };
 
 /* Declared for each ISA by csum-impl.h. */

@@ -1060,7 +1060,8 @@ static int restore_msq(const IpcMsqEntry *qe)
 		return -1;
 	for (size_t i = 0; i < qe->n_msgs; i++) {
 		buf->mtype = qe->msgs[i]->mtype;
-		memcpy(buf->mtext, qe->msgs[i]->data.data, qe->msgs[i]->data.len);
+		if (qe->msgs[i]->data.len)	/* an empty message has no data (NULL) */
+			memcpy(buf->mtext, qe->msgs[i]->data.data, qe->msgs[i]->data.len);
 		if (msgsnd(qe->perm->id, buf, qe->msgs[i]->data.len, IPC_NOWAIT)) {
 			pr_perror("can't queue message %zu (%zu bytes) on SysV queue %d again", i,
 				  qe->msgs[i]->data.len, qe->perm->id);

@@ -325,7 +325,9 @@ static int order_tree(void)
 
 		m->in_tree = true;
 		m->img_id = head;
-		qsort(m->kids, m->nr_kids, sizeof(*m->kids), cmp_kids);
+		/* a leaf has no array at all: qsort() must not see NULL (UBSan) */
+		if (m->nr_kids > 1)
+			qsort(m->kids, m->nr_kids, sizeof(*m->kids), cmp_kids);
 		for (int i = 0; i < m->nr_kids; i++)
 			ns.order[ns.nr_order++] = m->kids[i];
 	}

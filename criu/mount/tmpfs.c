@@ -294,7 +294,8 @@ static int dump_tree(struct walk *w, int dfd, const char *name, const char *path
 		}
 		nr++;
 	}
-	qsort(names, nr, sizeof(*names), cmp_names);
+	if (nr > 1)	/* an empty directory has no array (NULL) */
+		qsort(names, nr, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nr && !ret; i++) {
 		char *p = join(path, names[i]), **np;
 

@@ -163,7 +163,8 @@ int inject_udp(int protocol, const struct inet_ep *from, const struct inet_ep *t
 	} else {
 		uh->uh_ulen = htons(total);
 	}
-	memcpy(buf + sizeof(*uh), data, len);
+	if (len)	/* an empty datagram has no data (NULL) */
+		memcpy(buf + sizeof(*uh), data, len);
 	uh->uh_sum = fold(sum16(buf, covered, pseudo(from, to, protocol, total)));
 	if (!uh->uh_sum)
 		uh->uh_sum = 0xffff;

@@ -1255,7 +1255,8 @@ static int join_mclist(int sk, const PacketSkEntry *e, const char *who)
 			pr_err("%s: a membership with a %zu-byte address\n", who, m->addr.len);
 			return -1;
 		}
-		memcpy(mr.addr, m->addr.data, m->addr.len);
+		if (m->addr.len)	/* no address: no data (NULL) */
+			memcpy(mr.addr, m->addr.data, m->addr.len);
 		for (uint32_t n = 0; n < m->count; n++)
 			if (setsockopt(sk, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
 				pr_perror("can't add membership #%zu (type %u on interface %u) of %s", i, m->type,

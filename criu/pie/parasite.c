@@ -267,6 +267,10 @@ static int csum_pages(struct parasite_pages *p)
 			return -E2BIG;
 		done += p->out[k].iov_len / PAGE_SZ;
 	}
+	if (p->csum_isa == CSUM_NONE) {
+		memset(p->csum, 0, done * sizeof(p->csum[0]));
+		return 0;
+	}
 	if (p->csum_isa != CSUM_SCALAR)
 		xsave(p->xsave, p->xsave_mask);
 	done = 0;

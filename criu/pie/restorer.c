@@ -335,6 +335,8 @@ static size_t check_pages(struct restore_args *a, const void *p, size_t nr, cons
 		return csum_check_pages_avx512(p, nr, want);
 	case CSUM_AVX2:
 		return csum_check_pages_avx2(p, nr, want);
+	case CSUM_NONE:
+		return nr;
 	}
 	return csum_check_pages_scalar(p, nr, want);
 }

@@ -13,11 +13,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,8 +26,8 @@
 #include "rst.h"
 
 static int reaper_fd = -1;
-/* Read end of a pipe the reaper holds open while it lives: EOF once it is gone. */
-static int reaper_gone_fd = -1;
+/* a pidfd of the reaper: readable once it has exited */
+static int reaper_alive = -1;
 
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
 static unsigned long long start_time(pid_t pid)
@@ -84,7 +84,7 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 int reaper_start(struct rst_tree *tr)
 {
 	pid_t *pids, child;
-	int nr = 0, p[2], g[2], status;
+	int nr = 0, p[2], q[2], status;
 
 	for (int i = 0; i < tr->nr; i++)
 		nr += 1 + (tr->t[i].pe ? (int)tr->t[i].pe->n_threads : 0);
@@ -105,7 +105,7 @@ int reaper_start(struct rst_tree *tr)
 		free(pids);
 		return -1;
 	}
-	if (pipe2(g, O_CLOEXEC)) {
+	if (pipe2(q, O_CLOEXEC)) {
 		pr_perror("pipe for the restore's reaper");
 		close(p[0]);
 		close(p[1]);
@@ -118,33 +118,68 @@ int reaper_start(struct rst_tree *tr)
 		pr_perror("fork of the restore's reaper");
 		close(p[0]);
 		close(p[1]);
-		close(g[0]);
-		close(g[1]);
+		close(q[0]);
+		close(q[1]);
 		free(pids);
 		return -1;
 	}
 	if (child == 0) {
-		close(p[1]);
-		close(g[0]);
-		if (fork() == 0) {
-			int rd = fcntl(p[0], F_DUPFD, 3), gone = fcntl(g[1], F_DUPFD, 3);
+		pid_t g;
 
+		close(p[1]);
+		close(q[0]);
+		g = fork();
+		if (g < 0)
+			_exit(1);	/* reported by criu: no reaper, no restore */
+		if (g == 0) {
 			/* nothing of criu's kept open: an inherited pipe end would keep its reader waiting */
-			if (rd < 0 || gone < 0 || dup2(rd, 0) < 0 || dup2(gone, 1) < 0)
-				_exit(1);
-			syscall(SYS_close_range, 2, ~0U, 0);
-			reaper_main(0, pids, nr);
+			if (p[0] > 0)
+				syscall(SYS_close_range, 0, p[0] - 1, 0);
+			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
+			reaper_main(p[0], pids, nr);
 		}
-		_exit(0);
+		/* its pid, for criu to wait for its end: it waits for criu's word till then */
+		_exit(write(q[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);
 	}
 	close(p[0]);
-	close(g[1]);
-	reaper_gone_fd = g[0];
+	close(q[1]);
 	free(pids);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || read(q[0], &child, sizeof(child)) != sizeof(child)) {
+		/* the commit would have written to a pipe nobody reads: SIGPIPE */
+		pr_err("can't fork the restore's reaper (its parent ended with status 0x%x)\n", status);
+		close(p[1]);
+		close(q[0]);
+		return -1;
+	}
+	close(q[0]);
 	reaper_fd = p[1];
+	/* without a pidfd (not expected here) criu just does not wait for it */
+	reaper_alive = syscall(SYS_pidfd_open, child, 0);
 	return 0;
+}
+
+/*
+ * criu returns only once the reaper is gone: a caller that finds a
+ * process of criu's left after a failed restore would be right to count
+ * it (mutate.py did, about one failed restore in 80). Its pidfd, not the
+ * EOF of a pipe it holds: files are closed early in an exit, and the
+ * process was still found running.
+ */
+static void reaper_wait(void)
+{
+	struct pollfd p = { .fd = reaper_alive, .events = POLLIN };
+
+	if (reaper_alive < 0)
+		return;
+	/* its work after our word is a few kill()s: 5 s is plenty, never hang on it */
+	while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+		;
+	if (!(p.revents & POLLIN))
+		pr_warn("the restore's reaper did not end within 5 s\n");
+	close(reaper_alive);
+	reaper_alive = -1;
 }
 
 /* In a restoring process: the commit is criu's alone to make. */
@@ -152,42 +187,30 @@ void reaper_forget(void)
 {
 	if (reaper_fd >= 0)
 		close(reaper_fd);
-	if (reaper_gone_fd >= 0)
-		close(reaper_gone_fd);
-	reaper_fd = reaper_gone_fd = -1;
-}
-
-/*
- * criu's exit must not come before the reaper's: whoever waits for criu
- * then finds nothing of the restore still running. Not for ever: it has
- * only a few kills to make.
- */
-static void reaper_wait_gone(void)
-{
-	struct pollfd pfd = { .fd = reaper_gone_fd, .events = POLLIN };
-	char c;
-
-	if (reaper_gone_fd < 0)
-		return;
-	while (poll(&pfd, 1, 5000) < 0 && errno == EINTR)
-		;
-	if (!(pfd.revents & (POLLIN | POLLHUP)) || read(reaper_gone_fd, &c, 1) != 0)
-		pr_warn("the restore's reaper did not end within 5 s\n");
-	close(reaper_gone_fd);
-	reaper_gone_fd = -1;
+	reaper_fd = -1;
+	if (reaper_alive >= 0)
+		close(reaper_alive);
+	reaper_alive = -1;
 }
 
 int reaper_commit(void)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	ssize_t n;
+
 	if (reaper_fd < 0)
 		return 0;
-	if (write(reaper_fd, "c", 1) != 1) {
+	/* a reaper gone (killed by someone) is an error of ours, not a SIGPIPE */
+	sigaction(SIGPIPE, &ign, &old);
+	n = write(reaper_fd, "c", 1);
+	sigaction(SIGPIPE, &old, NULL);
+	if (n != 1) {
 		pr_perror("telling the reaper the restore is done");
 		return -1;
 	}
 	close(reaper_fd);
 	reaper_fd = -1;
-	reaper_wait_gone();
+	reaper_wait();
 	return 0;
 }
 
@@ -197,5 +220,5 @@ void reaper_abort(void)
 	if (reaper_fd >= 0)
 		close(reaper_fd);
 	reaper_fd = -1;
-	reaper_wait_gone();
+	reaper_wait();
 }

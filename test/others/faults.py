@@ -48,7 +48,7 @@ import tempfile
 import time
 
 import treelib
-from treelib import Tree, criu, reap, alive, kill_all
+from treelib import Tree, criu, reap, alive, kill_all, ours
 
 
 def count_steps(args_, env=None):
@@ -254,7 +254,7 @@ def restore_walk(work, args, rnd, chain=False):
             w.harm(n, ("hung: " if r.timed_out else "crashed: ") + r.brief())
         elif r.rc:
             reap()
-            left = [p for p in tree.pids if alive(p)]
+            left = [p for p in tree.pids if alive(p) and ours(p)]
             if left:
                 w.harm(n, "left %s behind: %s" % (left, r.brief()), r)
             elif os.path.exists(pidfile):
@@ -304,7 +304,7 @@ def restorer_walk(work, args, rnd):
             w.harm(n, ("hung: " if r.timed_out else "crashed: ") + r.brief())
         elif r.rc:
             reap()
-            left = [p for p in tree.pids if alive(p)]
+            left = [p for p in tree.pids if alive(p) and ours(p)]
             if left:
                 w.harm(n, "left %s behind: %s" % (left, r.brief()))
             elif want not in open(log).read():

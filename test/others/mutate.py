@@ -203,7 +203,7 @@ class Stats:
 
 def leftovers(pids, before):
     reap()
-    stray = [p for p in pids if alive(p)]
+    stray = [p for p in pids if alive(p) and treelib.ours(p)]
     kids = set(treelib_children()) - before
     return stray + sorted(k for k in kids if k not in stray)
 

@@ -60,8 +60,27 @@ def gone(pid):
     return not os.path.exists("/proc/%d" % pid)
 
 
+def ours(pid):
+    """@pid descends from us (a tree we started, or restored: we are its subreaper), and is not
+    another's process that took one of the tree's pids meanwhile (other test runs share the machine)."""
+    me = os.getpid()
+    for _ in range(64):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+        if ppid == me:
+            return True
+        if ppid <= 1:
+            return False
+        pid = ppid
+    return False
+
+
 def kill_all(pids):
-    """Kill @pids and wait until they are reaped: their pids free again."""
+    """Kill those of @pids that are ours and wait until they are reaped: their pids free again."""
+    pids = [p for p in pids if ours(p)]
     for p in pids:
         try:
             os.kill(p, signal.SIGKILL)

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +41,8 @@ static pid_t start_child(void)
 	if (pid == 0) {
 		sigset_t mask, old;
 
+		/* a failed assertion ends the test without finish_child(): go with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGUSR1, on_usr1);
 		sigemptyset(&mask);
 		sigaddset(&mask, SIGUSR1);
@@ -193,6 +197,74 @@ static void test_parasite_crash(void **state)
 	free(after);
 }
 
+/*
+ * fds that can't be passed (sendmsg fails) while the parasite waits for
+ * them: the cure still takes everything out, and at once. It used to send
+ * FINI down the channel out of step and wait out the RPC timeout (2 min).
+ */
+static void test_send_fds_fails(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after;
+	struct timespec t0, t1;
+	int bad = 1000;		/* not open: sendmsg() fails with EBADF */
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	assert_int_equal(compel_rpc_call(ctl, TB_CMD_FDS), 0);
+	assert_int_equal(compel_send_fds(ctl, &bad, 1), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	compel_cure(ctl);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 10);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
+static int always(void)
+{
+	return 1;
+}
+
+/*
+ * The tool interrupted (SIGINT to criu) while the task is ours: injected
+ * syscalls still complete and the cure still takes everything out. The
+ * waits for a task running our code once gave up at the interrupt, which
+ * left the area mapped or the task running injected code unwatched.
+ */
+static void test_interrupted(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	char *before = read_maps(pid), *after;
+	long ret = 0;
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	compel_set_interrupt(always);
+	assert_true(compel_interrupted());
+	assert_int_equal(compel_syscall(ctl, __NR_getpid, &ret, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(ret, pid);
+	compel_set_interrupt(NULL);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_GETPID), 0);
+	compel_set_interrupt(always);
+	assert_int_equal(compel_cure(ctl), 0);
+	compel_set_interrupt(NULL);
+	after = read_maps(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
 static void quiet(int level, const char *fmt, va_list args)
 {
 	if (getenv("COMPEL_TEST_VERBOSE"))
@@ -206,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_syscall),
 		cmocka_unit_test(test_infect_rpc),
 		cmocka_unit_test(test_parasite_crash),
+		cmocka_unit_test(test_interrupted),
+		cmocka_unit_test(test_send_fds_fails),
 	};
 
 	compel_set_log(quiet);
