@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -158,6 +159,13 @@ static void __attribute__((noreturn)) wait_ready(pid_t child, int fd)
 	_exit(1);
 }
 
+static void drop_ready_fd(void)
+{
+	if (ready_fd >= 0)
+		close(ready_fd);
+	ready_fd = -1;
+}
+
 void test_init(int argc, char **argv)
 {
 	struct sigaction sa = {};
@@ -186,6 +194,11 @@ void test_init(int argc, char **argv)
 
 	close(pfd[0]);
 	ready_fd = pfd[1];
+	/* children forked while the test builds its state must not hold the readiness pipe */
+	if (pthread_atfork(NULL, NULL, drop_ready_fd)) {
+		perror("pthread_atfork");
+		exit(1);
+	}
 
 	if (setsid() < 0) {
 		perror("setsid");
@@ -558,13 +571,34 @@ int zdtm_fd_at(int fd, int to)
 
 #define ZDTM_CLONE_STACK	(256 << 10)
 
+struct clone_start {
+	int (*fn)(void *);
+	void *arg;
+	int flags;
+};
+
+/* What fork() does through drop_ready_fd(), for a clone() child with a table of its own. */
+static int clone_start(void *p)
+{
+	struct clone_start *cs = p;
+
+	if (!(cs->flags & CLONE_FILES) && ready_fd >= 0) {
+		close(ready_fd);
+		if (!(cs->flags & CLONE_VM))
+			ready_fd = -1;
+	}
+	return cs->fn(cs->arg);
+}
+
 pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg)
 {
 	char *stack = malloc(ZDTM_CLONE_STACK);
+	struct clone_start *cs = malloc(sizeof(*cs));	/* the child may read it at any time: kept */
 
-	if (!stack)
+	if (!stack || !cs)
 		return -1;
-	return clone(fn, stack + ZDTM_CLONE_STACK, flags, arg);
+	*cs = (struct clone_start){ fn, arg, flags };
+	return clone(clone_start, stack + ZDTM_CLONE_STACK, flags, cs);
 }
 
 void zdtm_wait_step(volatile int *step, int want)
@@ -598,11 +632,7 @@ pid_t zdtm_fork(void)
 
 	if (pid < 0)
 		test_bug("fork");
-	/* a child made before test_daemon() must not hold the readiness pipe (it would be outside the dump) */
-	if (pid == 0 && ready_fd >= 0) {
-		close(ready_fd);
-		ready_fd = -1;
-	}
+	/* a child made before test_daemon() drops the readiness pipe: drop_ready_fd() */
 	return pid;
 }
 
