@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -137,8 +138,18 @@ static void __attribute__((noreturn)) wait_ready(pid_t child, int fd)
 		ret = read(fd, &c, 1);
 	} while (ret < 0 && errno == EINTR);
 
-	if (ret == 1)
+	if (ret == 1) {
+		/*
+		 * Ready: once the test has closed its end too (EOF), or the
+		 * runner could look at the test before it did. 10 s at most,
+		 * should a child made before test_daemon() still hold it.
+		 */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+			;
 		_exit(0);
+	}
 
 	if (waitpid(child, &status, 0) < 0)
 		perror("waitpid");
@@ -177,7 +188,7 @@ void test_init(int argc, char **argv)
 	/* Output from now on goes through the outfile; keep stdio clean. */
 	fflush(NULL);
 
-	if (pipe(pfd)) {
+	if (pipe2(pfd, O_CLOEXEC)) {
 		perror("pipe");
 		exit(1);
 	}
