@@ -586,15 +586,22 @@ struct clone_start {
 	int (*fn)(void *);
 	void *arg;
 	int flags;
+	int ready_fd;		/* the readiness pipe when the child was made */
 };
 
-/* What fork() does through drop_ready_fd(), for a clone() child with a table of its own. */
+/*
+ * What fork() does through drop_ready_fd(), for a clone() child with a
+ * table of its own. The fd is the one of the clone() time: with CLONE_VM
+ * the parent may have reported readiness (ready_fd = -1 in the memory
+ * they share) before the child runs, and the child's copy would be left
+ * open (the launcher waited its 10 s for EOF).
+ */
 static int clone_start(void *p)
 {
 	struct clone_start *cs = p;
 
-	if (!(cs->flags & CLONE_FILES) && ready_fd >= 0) {
-		close(ready_fd);
+	if (!(cs->flags & CLONE_FILES) && cs->ready_fd >= 0) {
+		close(cs->ready_fd);
 		if (!(cs->flags & CLONE_VM))
 			ready_fd = -1;
 	}
@@ -608,7 +615,7 @@ pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg)
 
 	if (!stack || !cs)
 		return -1;
-	*cs = (struct clone_start){ fn, arg, flags };
+	*cs = (struct clone_start){ fn, arg, flags, ready_fd };
 	return clone(clone_start, stack + ZDTM_CLONE_STACK, flags, cs);
 }
 
