@@ -301,13 +301,14 @@ static int set_of(char **paths)
 
 /*
  * The cgroups of thread @tid of @pid: one path per criu hierarchy, into
- * @paths (pointing into @buf). @restoring: a hierarchy criu did not know
- * is left out, not refused (the restored tree's mount namespace may have
- * made one again since: gone_with_tree()).
+ * @paths (pointing into @buf). A hierarchy criu did not know is left out
+ * if new: any when @restoring, a named one holding the thread in its root
+ * otherwise.
  */
 static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, bool restoring)
 {
 	struct cg_line lines[CG_MAX_HIERS];
+	bool in[CG_MAX_HIERS] = { false };
 	char path[64];
 	int n, seen = 0;
 
@@ -328,7 +329,12 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, boo
 		if (lines[i].id && !lines[i].ctrls[0])
 			continue;
 		h = find_hier(lines[i].ctrls);
-		if (h < 0 && restoring) {
+		/*
+		 * Made since criu looked: by the restored tree's mount namespace
+		 * (gone_with_tree()), or by anyone mounting a named hierarchy
+		 * meanwhile, which has every task in its root: not the tree's.
+		 */
+		if (h < 0 && (restoring || (!strncmp(lines[i].ctrls, "name=", 5) && !strcmp(lines[i].path, "/")))) {
 			pr_debug("thread %d of %d: cgroup hierarchy %s is new\n", tid, pid, lines[i].ctrls);
 			continue;
 		}
@@ -344,8 +350,16 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, boo
 			return -1;
 		}
 		paths[h] = lines[i].path;
+		in[h] = true;
 		seen++;
 	}
+	/* every task is in every hierarchy: one missing went away since criu looked, a named one is no loss */
+	for (int h = 0; h < nr_hiers; h++)
+		if (!in[h] && !strncmp(hiers[h].ctrls, "name=", 5)) {
+			pr_debug("thread %d of %d: cgroup hierarchy %s is gone\n", tid, pid, hiers[h].ctrls);
+			paths[h] = "/";
+			seen++;
+		}
 	if (seen != nr_hiers) {
 		pr_err("thread %d of %d is in %d cgroup hierarchies, criu in %d\n", tid, pid, seen, nr_hiers);
 		return -1;

@@ -632,6 +632,9 @@ static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
  * reads as a value of 0 with its interval, and setitimer() with a value of 0
  * disarms it and drops the interval. With a SIGALRM pending, the task would
  * have it armed again one interval on when it takes the signal: so it is.
+ * Without one, the timer fired after the dump read the pending signals
+ * (before the parasite read the timer): armed to fire at once, the
+ * kernel's signal comes and re-arms it with its interval.
  */
 static void rearm_fired_itimer(struct restore_args *a)
 {
@@ -646,6 +649,7 @@ static void rearm_fired_itimer(struct restore_args *a)
 			return;
 		}
 	}
+	it->value_usec = 1;
 }
 
 static size_t nr_siginfo(struct rst_ctx *rc)
