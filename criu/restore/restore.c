@@ -53,6 +53,7 @@ struct trap_wait {
 	pid_t *trapped;
 	size_t got, want, gone, zombies;
 	struct pidmap seen;	/* tids on their final trap */
+	struct pidmap started;	/* tids waitpid(-1) reported a stop of */
 };
 
 static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
@@ -187,11 +188,13 @@ static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
 
 	for (;;) {
 		/*
-		 * A new thread starts in a stop of its own, unless that stop (and
-		 * its final trap, even) came to the wait for anyone before its
-		 * clone event did: then there is nothing more to wait for.
+		 * A new thread starts in a stop of its own. The first one's may
+		 * have come before its creator's clone event, and been dealt
+		 * with by waitpid(-1) already (then the thread may even be on
+		 * its final trap): no stop of it to wait for then.
 		 */
-		if (nt && pidmap_get(&w->seen, nt) < 0 && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+		if (nt && pidmap_get(&w->started, nt) < 0 &&
+		    (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
 			return -1;
 		nt = 0;
 		if (pidmap_get(&w->seen, rc->pid) >= 0)
@@ -223,6 +226,10 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 
 	if (pidmap_init(&w.seen, want))
 		return -1;
+	if (pidmap_init(&w.started, 64)) {
+		pidmap_free(&w.seen);
+		return -1;
+	}
 	while (w.got < w.want || w.gone < w.zombies) {
 		unsigned long nt = 0;
 		pid_t t = wait_one(-1, &status);
@@ -238,6 +245,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 		ev = handle_status(&w, t, status);
 		if (ev < 0)
 			goto out;
+		if (WIFSTOPPED(status) && pidmap_get(&w.started, t) < 0 && pidmap_set(&w.started, t, 1))
+			goto out;
 		/* the first thread a restorer makes: follow its process from here */
 		pi = ev == EV_CLONE && nt ? pidmap_get(&tr->tids, nt) : -1;
 		if (pi >= 0 && tr->t[pi].pid == t && (pid_t)nt != t && follow_threads(&w, &tr->t[pi], nt))
@@ -246,6 +255,7 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 	ret = 0;
 out:
 	pidmap_free(&w.seen);
+	pidmap_free(&w.started);
 	return ret;
 }
 

@@ -35,6 +35,7 @@ NOBODY_GID = 65534
 DEFAULT_TIMEOUT = 120           # whole test, seconds
 START_TIMEOUT = 60              # until the test reports it is ready
 DUMP_EXIT_TIMEOUT = 10          # until a dumped task is gone
+SETTLE_TIME = 3                 # for a task criu let go to look as before
 STOP_TIMEOUT = 30               # from SIGTERM until the test exits
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -614,6 +615,7 @@ def snapshot(pid):
         for l in read_text(base + '/status').splitlines():
             k, _, v = l.partition(':')
             status[k] = ' '.join(v.split())
+        in_flight(status)
         for k in STATUS_FIELDS:
             if k in status:
                 lines.append('status %s: %s' % (k, status[k]))
@@ -630,6 +632,7 @@ def snapshot(pid):
                     tst[k] = ' '.join(v.split())
             except FileNotFoundError:
                 continue
+            in_flight(tst)
             lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
                 tid, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff')))
 
@@ -644,6 +647,24 @@ def snapshot(pid):
     except (FileNotFoundError, ProcessLookupError):
         raise TestFail('task %d vanished while reading /proc' % pid)
     return lines
+
+
+def in_flight(status):
+    """Leave out of SigPnd/ShdPnd the signals that are pending but not blocked.
+
+    A running task takes such a signal as soon as it runs again: it is on
+    its way (say, a timer's signal raised while the task waited for a CPU),
+    not state that stays. A stopped task keeps them pending: kept then.
+    """
+    if status.get('State', 'R')[:1] in ('T', 't'):
+        return
+    try:
+        blk = int(status.get('SigBlk', '0'), 16)
+        for k in ('SigPnd', 'ShdPnd'):
+            if k in status:
+                status[k] = '%016x' % (int(status[k], 16) & blk)
+    except ValueError:
+        pass
 
 
 def drop_inodes(lines):
@@ -661,6 +682,42 @@ def drop_inodes(lines):
 
 def drop_sigblk(lines):
     return [l for l in lines if not l.startswith('status SigBlk:')]
+
+
+def steady_snapshot(pid, deadline):
+    """The task's snapshot once two in a row 20 ms apart agree (SETTLE_TIME at most).
+
+    Taken from a running task, one snapshot may catch a passing state (say,
+    a signal handler running with its signal blocked).
+    """
+    end = min(time.monotonic() + SETTLE_TIME, deadline)
+    last = snapshot(pid)
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        now = snapshot(pid)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def settled_snapshot(pid, before, what, deadline, fix=None):
+    """Compare the task with @before until it matches or the time is up.
+
+    A task just restored or left running by criu needs a moment to get back
+    into what it was doing (say, re-enter sigsuspend() with its temporary
+    mask): compared at once, then every 20 ms, for SETTLE_TIME at most.
+    @fix maps (before, after) to what is compared.
+    """
+    end = min(time.monotonic() + SETTLE_TIME, deadline)
+    while True:
+        b, a = before, snapshot(pid)
+        if fix:
+            b, a = fix(b, a)
+        if b == a or time.monotonic() >= end:
+            compare_snapshots(b, a, what)
+            return
+        time.sleep(0.02)
 
 
 def compare_snapshots(before, after, what):
@@ -1010,11 +1067,9 @@ class Run:
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
             check_running(self.pid, 'after the failed dump', stopped=desc.get('stopped', False))
-            after = snapshot(self.pid)
-            if desc.get('stopped'):
-                # see dump_restore() below: run() compares in full after SIGCONT
-                before, after = drop_sigblk(before), drop_sigblk(after)
-            compare_snapshots(before, after, 'after the failed dump')
+            # see dump_restore() below: run() compares in full after SIGCONT
+            fix = (lambda b, a: (drop_sigblk(b), drop_sigblk(a))) if desc.get('stopped') else None
+            settled_snapshot(self.pid, before, 'after the failed dump', self.deadline, fix)
             return 'stop'
 
         if rc != 0:
@@ -1023,7 +1078,7 @@ class Run:
             raise TestFail('dump left no inventory.img')
         if desc.get('leave_running'):
             check_running(self.pid, 'after dump -R')
-            compare_snapshots(before, snapshot(self.pid), 'after dump -R')
+            settled_snapshot(self.pid, before, 'after dump -R', self.deadline)
             return 'next'
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
@@ -1116,20 +1171,21 @@ class Run:
         if rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
         check_running(self.pid, 'after restore', stopped=desc.get('stopped', False))
-        # Let it run back into whatever it was doing (say, sigsuspend with
-        # its temporary mask) before looking at it.
-        time.sleep(min(self.opts.wait, self.remaining()))
-        after = snapshot(self.pid)
-        if desc.get('vdso_proxy'):
-            before, after = drop_vdso(before, after)
-        if desc.get('new_inodes'):
-            before, after = drop_inodes(before), drop_inodes(after)
-        if desc.get('stopped'):
-            # Stopped in sigsuspend(), a task shows its temporary mask; restored,
-            # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
-            # SIGCONT lets it enter the call again. run() compares in full then.
-            before, after = drop_sigblk(before), drop_sigblk(after)
-        compare_snapshots(before, after, 'after restore #%d' % it)
+
+        def fix(before, after):
+            if desc.get('vdso_proxy'):
+                before, after = drop_vdso(before, after)
+            if desc.get('new_inodes'):
+                before, after = drop_inodes(before), drop_inodes(after)
+            if desc.get('stopped'):
+                # Stopped in sigsuspend(), a task shows its temporary mask; restored,
+                # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
+                # SIGCONT lets it enter the call again. run() compares in full then.
+                before, after = drop_sigblk(before), drop_sigblk(after)
+            return before, after
+        # it may take a moment to run back into what it was doing (say,
+        # sigsuspend with its temporary mask)
+        settled_snapshot(self.pid, before, 'after restore #%d' % it, self.deadline, fix)
         return 'next'
 
     def pre_dumps(self, desc, it, common, imgdir):
@@ -1254,7 +1310,7 @@ class Run:
         if desc.get('stopped'):
             os.kill(self.pid, signal.SIGSTOP)
             check_running(self.pid, 'after SIGSTOP', stopped=True)
-        before = snapshot(self.pid)
+        before = steady_snapshot(self.pid, self.deadline)
         if self.opts.norestore:
             self.let_run()
             compare_snapshots(before, snapshot(self.pid), 'a moment later')
@@ -1273,8 +1329,7 @@ class Run:
             os.kill(self.pid, signal.SIGCONT)
             check_running(self.pid, 'after SIGCONT')
             if not self.opts.norestore:
-                time.sleep(min(max(self.opts.wait, 0.2), self.remaining()))
-                compare_snapshots(before, snapshot(self.pid), 'after SIGCONT')
+                settled_snapshot(self.pid, before, 'after SIGCONT', self.deadline)
         self.stop()
 
     def let_run(self):
@@ -1395,11 +1450,14 @@ def cmd_run(opts):
 
     passed = failed = skipped = 0
     stop = False
+    times = []
+    start = time.monotonic()
     for name in tests:
         for user in users:
             t0 = time.monotonic()
             res, reason = run_test(name, user, opts)
             took = time.monotonic() - t0
+            times.append((took, '%s (%s)' % (name, user)))
             if res == 'PASS':
                 passed += 1
                 print('PASS %s (%s)%s' % (name, user,
@@ -1416,6 +1474,10 @@ def cmd_run(opts):
         if stop:
             break
 
+    times.sort(reverse=True)
+    print('zdtm: %.0f s for %d runs; slowest: %s' % (
+        time.monotonic() - start, len(times),
+        ', '.join('%s %.1fs' % (n, t) for t, n in times[:8])), flush=True)
     print('zdtm: %d passed, %d failed, %d skipped' % (passed, failed,
                                                       skipped), flush=True)
     return 0 if failed == 0 else 1

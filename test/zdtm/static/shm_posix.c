@@ -51,7 +51,6 @@ int main(int argc, char **argv)
 	if (pipe(pfd) || pipe(qfd))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		if (read(pfd[0], &c, 1) != 1)
@@ -62,6 +61,7 @@ int main(int argc, char **argv)
 		b[20] = 'b';
 		_exit(write(qfd[1], "k", 1) == 1 ? 0 : 4);
 	}
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check((char *)a, SZ, 51) != (size_t)-1 || zdtm_check((char *)b, SZ, 52) != (size_t)-1)
