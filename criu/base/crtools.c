@@ -15,6 +15,7 @@
 #include "external.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 struct cr_options opts = {
@@ -50,7 +51,13 @@ static void usage(FILE *f)
 "      --allow-changed-files  restore even if a file's inode, size or mtime changed since the dump\n"
 "      --ext-unix-sk       dump: a dgram unix socket connected outside the tree is reconnected by name\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
-"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
+"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd;\n"
+"                          pid[INO]:KEY or net[INO]:KEY: the tree's pid or network namespace\n"
+"                          (inode INO) is not saved; restore joins --inherit-fd fd[N]:KEY\n"
+"      --join-ns NS:PATH   restore: join the namespace at PATH instead of making one\n"
+"                          (NS: pid, net, uts, ipc, time, cgroup)\n"
+"      --empty-ns net      dump: don't look into the tree's network namespace;\n"
+"                          restore: a new one with loopback up\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n");
 }
@@ -74,6 +81,8 @@ enum {
 	OPT_ALLOW_CHANGED,
 	OPT_EXTERNAL,
 	OPT_INHERIT_FD,
+	OPT_JOIN_NS,
+	OPT_EMPTY_NS,
 };
 
 static int parse_options(int argc, char **argv)
@@ -100,6 +109,8 @@ static int parse_options(int argc, char **argv)
 		{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
 		{ "external", required_argument, NULL, OPT_EXTERNAL },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
+		{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+		{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ },
@@ -149,6 +160,14 @@ static int parse_options(int argc, char **argv)
 			break;
 		case OPT_INHERIT_FD:
 			if (inherit_fd_add(optarg))
+				return -1;
+			break;
+		case OPT_JOIN_NS:
+			if (ns_join_add(optarg))
+				return -1;
+			break;
+		case OPT_EMPTY_NS:
+			if (ns_empty_add(optarg))
 				return -1;
 			break;
 		case OPT_GHOST_LIMIT: {

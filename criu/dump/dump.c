@@ -50,42 +50,9 @@ static int check_task(struct dump_ctx *dc)
 	return 0;
 }
 
-/*
- * A task in namespaces other than ours would come back in ours: refuse it.
- * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()).
- */
-static int check_namespaces(struct dump_ctx *dc)
-{
-	static const char *const ns[] = { "mnt", "net", "pid", "uts", "user", "cgroup", "time" };
-	char a[64], b[64];
-	struct stat sa, sb;
-
-	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
-		snprintf(a, sizeof(a), "/proc/%d/ns/%s", dc->pid, ns[i]);
-		snprintf(b, sizeof(b), "/proc/self/ns/%s", ns[i]);
-		if (stat(b, &sb))
-			continue;	/* a kind this kernel lacks */
-		if (stat(a, &sa)) {
-			pr_perror("can't read %s", a);
-			return -1;
-		}
-		if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev) {
-			pr_err("can't dump task %d: it is in another %s namespace than criu; namespaces are not "
-			       "supported yet\n", dc->pid, ns[i]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* What this milestone can't do yet is refused by name. */
 static int check_supported(struct dump_ctx *dc)
 {
-	if (check_namespaces(dc))
-		return -1;
-	char *children;
-
-	(void)children;
 	/* a stop signal that came while we seized: its group stop is half done */
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dc->th[i].state != dc->state) {
@@ -501,6 +468,7 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
 	pe.threads = tids;
+	ns_fill_pstree(dc->pid, &pe);
 	if (dc->zombie) {
 		tids[0] = dc->pid;
 		pe.n_threads = 1;
@@ -1143,10 +1111,24 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		return -1;
 	for (int i = 0; i < t->nr && !ret; i++)
 		ret = write_pstree_entry(img, &t->p[i]);
+	if (!ret)
+		ret = ns_dump_write(t->dfd);
 	close_image(img);
 	if (ret)
 		return -1;
 	return write_inventory(t->dfd, root);
+}
+
+/*
+ * Our pid namespace's init ignores our SIGKILL: criu kills it from
+ * outside once we are done (criu/ns/pid.c), and us with it.
+ */
+static int ns_init_left(struct dump_ctx *dc)
+{
+	if (dc->pid != 1 || !ns_dump_in_agent())
+		return 0;
+	ns_dump_agent_done(1, 1);
+	return 1;
 }
 
 static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
@@ -1161,26 +1143,55 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	}
 	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie && t->p[i].th)
+		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
 			kill(t->p[i].pid, SIGKILL);
 	t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	for (int i = 0; i < t->nr; i++)
-		for (int j = t->p[i].zombie ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
+		for (int j = t->p[i].zombie || ns_init_left(&t->p[i]) ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
 			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
 			       !WIFEXITED(status) && !WIFSIGNALED(status))
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
 }
 
+/* The tree's namespaces: saved if its own, refused by name if they can't be restored. */
+static int check_ns(struct dump_tree *t)
+{
+	struct ns_task *nt = calloc(t->nr, sizeof(*nt));
+	int ret;
+
+	if (!nt) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < t->nr; i++) {
+		nt[i].pid = t->p[i].pid;
+		nt[i].ppid = t->p[i].ppid;
+		nt[i].zombie = t->p[i].zombie;
+	}
+	ret = ns_dump_collect(nt, t->nr);
+	free(nt);
+	return ret;
+}
+
+static int dump_tree_of(pid_t pid);
+
 int cr_dump_tasks(pid_t pid)
+{
+	if (check_privileges())
+		return -1;
+	ns_init_self();
+	/* in the tree's pid namespace, if it is not ours */
+	return ns_dump_run(pid, dump_tree_of);
+}
+
+static int dump_tree_of(pid_t pid)
 {
 	struct dump_tree t = { .dfd = -1 };
 	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1;
 
-	if (check_privileges())
-		return -1;
 	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (t.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -1202,7 +1213,7 @@ int cr_dump_tasks(pid_t pid)
 	t_frozen = now_us();
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
-	if (check_ipc(&t))
+	if (check_ipc(&t) || check_ns(&t))
 		goto out_resume;
 
 	if (mark_vm_children(&t))
@@ -1247,6 +1258,7 @@ out_close:
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
+	ns_dump_free();
 	close(t.dfd);
 	return ret;
 }

@@ -20,6 +20,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mem.h"
+#include "namespaces.h"
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "proc_parse.h"

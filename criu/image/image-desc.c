@@ -16,6 +16,7 @@
 #include "file-lock.pb-c.h"
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
+#include "ns.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -31,6 +32,7 @@
 #define FILE_LOCKS_MAGIC	0x4a6f1b2du
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
+#define NS_MAGIC	0x59d1c4a7u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -119,6 +121,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_NS] = {
+		.name_fmt	= "ns.img",
+		.magic		= NS_MAGIC,
+		.pb		= &ns_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -139,6 +146,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
+	[CR_FD_NS]		= "NS",
 };
 
 const char *img_type_name(int type)

@@ -36,6 +36,7 @@ enum cr_img_type {
 	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
+	CR_FD_NS,		/* ns.img: the tree's namespaces (criu/ns/) */
 	CR_FD_MAX
 };
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "namespaces.h"
 
 int svc_fd(struct child_fds *cf, int fd, int slot)
 {
@@ -71,6 +72,9 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (read(tr->sync_pipe[0], &go, 1) != 1)
 		_exit(1);
 	close(tr->sync_pipe[0]);
+	/* our namespaces, before anything is opened (--inherit-fd fds are still where criu had them) */
+	if (ns_restore_root())
+		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
 	if (keep_to < 0)
@@ -89,8 +93,8 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	/* shared memory objects, for the whole tree to inherit */
 	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
 		return -2;
-	/* SysV objects of the new ipc namespace, before the children inherit it */
-	if (ipc_sysv_restore(tr->dfd))
+	/* SysV objects of the new ipc namespace, before the children inherit it (a joined one has its own) */
+	if (!ns_restore_joined(NS_IPC) && ipc_sysv_restore(tr->dfd))
 		return -2;
 	return tty;
 }

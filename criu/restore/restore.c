@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "namespaces.h"
 
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
@@ -235,24 +236,189 @@ static int plan_cow(struct rst_tree *tr)
 	return cow_plan(&tr->cow);
 }
 
+/* One restore's running state: shared by criu and, in a pid namespace, its supervisor agent. */
+struct rst_run {
+	struct rst_tree *tr;
+	pid_t *trapped;
+	size_t want, zombies;
+	struct restore_stats st;
+	uint64_t t0, pages;
+	int clone_root;			/* the supervisor clones the root itself (a root inside a pid namespace) */
+};
+
+static pid_t clone_root(struct rst_tree *tr, unsigned long flags, int exit_signal)
+{
+	pid_t pid = clone_with_pid(tr->t[0].pid, flags, exit_signal);
+
+	if (pid == 0) {
+		restore_task(&tr->t[0]);
+		pr_err("restore of %d failed before the restorer\n", tr->t[0].pid);
+		_exit(1);
+	}
+	return pid;
+}
+
+/*
+ * Trace the root from its start, let it go, and see the tree through to
+ * its tasks' own code. On failure nothing we made stays alive.
+ */
+static int supervise(struct rst_run *r, pid_t pid)
+{
+	struct rst_tree *tr = r->tr;
+	uint64_t t1;
+
+	close(tr->sync_pipe[0]);
+	if (ptrace(PTRACE_SEIZE, pid, NULL,
+		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK))) {
+		pr_perror("can't trace the restoring process %d", pid);
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	t1 = now_us();
+	r->st.forking_time = t1 - r->t0;
+	if (write(tr->sync_pipe[1], "g", 1) != 1)
+		goto kill;
+	close(tr->sync_pipe[1]);
+
+	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0)
+		goto kill;
+	/* every task exists: the pid namespace's next fork is as it was */
+	if (ns_restore_pid_finish() || finish_restore(tr, r->trapped, r->want))
+		goto kill;
+	r->st.restore_time = now_us() - t1;
+	r->st.pages_restored = r->pages;
+	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr->nr, (unsigned long)(now_us() - r->t0),
+		(unsigned long)r->pages);
+	write_restore_stats(tr->dfd, &r->st);
+	fileobj_restore_done(&tr->files);
+	return 0;
+kill:
+	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
+	for (int i = tr->nr - 1; i >= 0; i--)
+		if (traced_by_us(tr->t[i].pid))
+			kill(tr->t[i].pid, SIGKILL);
+	return -1;
+}
+
+/* In the supervisor agent inside the tree's pid namespace (criu/ns/pid.c). */
+static int agent_supervise(void *arg, pid_t root_vpid)
+{
+	struct rst_run *r = arg;
+	pid_t pid = root_vpid;
+
+	if (r->clone_root) {
+		/* a joined namespace has others in it */
+		if (check_pids_free(r->tr))
+			return -1;
+		/* its parent is criu, as for a root outside: criu waits for it */
+		pid = clone_root(r->tr, CLONE_PARENT, 0);
+		if (pid < 0)
+			return -1;
+	}
+	return supervise(r, pid);
+}
+
+/* The highest pid the tree's namespace must keep free for it. */
+static pid_t max_tree_pid(struct rst_tree *tr)
+{
+	pid_t m = 1;
+
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		pid_t v[3] = { pe->pid, pe->pgid, pe->sid };
+
+		for (int j = 0; j < 3; j++)
+			m = v[j] > m ? v[j] : m;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			m = pe->threads[j] > m ? pe->threads[j] : m;
+	}
+	return m;
+}
+
+/*
+ * The tree in a pid namespace not criu's: clone its first process (the
+ * root as init, or a helper init), then supervise from inside. 0 with
+ * the root's pid as criu sees it, or -1 with nothing left.
+ */
+static int restore_in_pidns(struct rst_run *r, pid_t *host_root)
+{
+	enum ns_pid_mode mode = ns_restore_pid_mode();
+	struct rst_tree *tr = r->tr;
+	struct ns_pid_restore pr = { .root_vpid = tr->t[0].pid, .supervise = agent_supervise, .arg = r,
+				     .max_pid = max_tree_pid(tr) };
+	int mnt_fd = -1, user_fd = -1, status;
+	char path[64];
+
+	if (mode == NS_PID_INIT) {
+		pr.first_host = clone_root(tr, (opts.restore_sibling ? CLONE_PARENT : 0) | ns_first_clone_flags(),
+					   opts.restore_sibling ? 0 : SIGCHLD);
+	} else {
+		if (mode == NS_PID_JOIN && (ns_first_clone_flags() & CLONE_NEWUSER)) {
+			pr_err("can't restore a user namespace of the tree's own in a joined pid namespace\n");
+			return -1;
+		}
+		if (mode == NS_PID_HELPER)
+			pr.first_host = ns_pid_helper_init(tr->t[0].pid, ns_first_clone_flags());
+		r->clone_root = 1;
+		/* the root, cloned inside, comes back to our mounts and into the helper's user namespace */
+		mnt_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		if (mnt_fd < 0) {
+			pr_perror("can't open /proc/self/ns/mnt");
+			goto fail;
+		}
+	}
+	if (pr.first_host < 0 || (pr.first_host && ns_restore_first_made(pr.first_host)))
+		goto fail;
+	if (mode == NS_PID_HELPER && ns_restore_is_new(NS_USER)) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", pr.first_host);
+		user_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (user_fd < 0) {
+			pr_perror("can't open %s", path);
+			goto fail;
+		}
+	}
+	ns_restore_root_joins(mnt_fd, user_fd);
+	if (ns_pid_restore(&pr, host_root))
+		goto fail;
+	close(tr->sync_pipe[0]);
+	close(tr->sync_pipe[1]);
+	if (mnt_fd >= 0)
+		close(mnt_fd);
+	if (user_fd >= 0)
+		close(user_fd);
+	return 0;
+fail:
+	close(tr->sync_pipe[0]);
+	close(tr->sync_pipe[1]);
+	if (pr.first_host > 0) {
+		kill(pr.first_host, SIGKILL);
+		if (!(mode == NS_PID_INIT && opts.restore_sibling))
+			waitpid(pr.first_host, &status, 0);
+	}
+	if (mnt_fd >= 0)
+		close(mnt_fd);
+	if (user_fd >= 0)
+		close(user_fd);
+	return -1;
+}
+
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
 	struct rst_tree tr = { .dfd = -1 };
-	struct rst_ctx *root;
-	uint64_t t0 = now_us(), t1;
-	size_t want = 0, zombies = 0;
-	pid_t *trapped = NULL, pid;
-	struct restore_stats st = { 0 };
-	uint64_t pages = 0;
+	struct rst_run run = { .tr = &tr };
+	pid_t pid;
 	int ret = 1, status;
 
+	run.t0 = now_us();
 	if (check_privileges())
 		return 1;
 	if (!kdat.has_clone3_set_tid || !kdat.has_prctl_mm_map) {
 		pr_err("this kernel lacks clone3 set_tid or PR_SET_MM_MAP; see criu check\n");
 		return 1;
 	}
+	ns_init_self();
 	tr.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (tr.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -265,67 +431,53 @@ int cr_restore_tasks(void)
 			goto out;
 		tr.inv = probe.inv;
 	}
-	if (read_pstree(&tr) || read_tree_images(&tr) || check_pids_free(&tr) || plan_cow(&tr))
+	if (read_pstree(&tr) || ns_restore_read(tr.dfd, tr.t[0].pe) || read_tree_images(&tr) ||
+	    (ns_restore_pid_mode() == NS_PID_NONE && check_pids_free(&tr)) || plan_cow(&tr))
 		goto out;
-	root = &tr.t[0];
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
-			zombies++;
+			run.zombies++;
 			continue;
 		}
-		want += 1 + tr.t[i].nr_tcores;
-		pages += tr.t[i].nr_pages;
-		st.pages_cow += tr.t[i].st.pages_cow;
+		run.want += 1 + tr.t[i].nr_tcores;
+		run.pages += tr.t[i].nr_pages;
+		run.st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
 		if (plan_bootstrap(&tr.t[i]))
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
 		goto out;
-	trapped = calloc(want + 1, sizeof(*trapped));
-	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
+	run.trapped = calloc(run.want + 1, sizeof(*run.trapped));
+	if (!run.trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");
 		goto out;
 	}
+	if (ns_restore_prepare())
+		goto out_ns;
 
-	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags(),
-			     opts.restore_sibling ? 0 : SIGCHLD);
-	if (pid < 0)
-		goto out;
-	if (pid == 0) {
-		restore_task(root);
-		pr_err("restore of %d failed before the restorer\n", root->pid);
-		_exit(1);
+	if (ns_restore_pid_mode() != NS_PID_NONE) {
+		if (restore_in_pidns(&run, &pid))
+			goto out_ns;
+	} else {
+		pid = clone_root(&tr, (opts.restore_sibling ? CLONE_PARENT : 0) | ns_first_clone_flags(),
+				 opts.restore_sibling ? 0 : SIGCHLD);
+		if (pid < 0)
+			goto out_ns;
+		if (ns_restore_first_made(pid)) {
+			kill(pid, SIGKILL);
+			goto reap;
+		}
+		if (supervise(&run, pid))
+			goto reap;
 	}
-	close(tr.sync_pipe[0]);
-	if (ptrace(PTRACE_SEIZE, pid, NULL,
-		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK))) {
-		pr_perror("can't trace the restoring process %d", pid);
-		kill(pid, SIGKILL);
-		goto reap;
-	}
-	t1 = now_us();
-	st.forking_time = t1 - t0;
-	if (write(tr.sync_pipe[1], "g", 1) != 1)
-		goto kill;
-	close(tr.sync_pipe[1]);
-
-	if (wait_final_traps(&tr, trapped, want, zombies) < 0)
-		goto kill;
-	if (finish_restore(&tr, trapped, want))
-		goto kill;
-	st.restore_time = now_us() - t1;
-	st.pages_restored = pages;
-	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
-		(unsigned long)pages);
-	write_restore_stats(tr.dfd, &st);
-	fileobj_restore_done(&tr.files);
+	ns_restore_parent_done();
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
-	free(trapped);
+	free(run.trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
 	if (waitpid(pid, &status, 0) != pid) {
@@ -335,17 +487,14 @@ int cr_restore_tasks(void)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
-kill:
-	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
-	for (int i = tr.nr - 1; i >= 0; i--)
-		if (traced_by_us(tr.t[i].pid))
-			kill(tr.t[i].pid, SIGKILL);
 reap:
 	if (!opts.restore_sibling)
 		waitpid(pid, &status, 0);
+out_ns:
+	ns_restore_parent_done();
 	ret = 1;
 out:
-	free(trapped);
+	free(run.trapped);
 	free_tree(&tr);
 	return ret;
 }
