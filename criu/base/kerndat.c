@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include "crtools.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 struct kerndat kdat;
@@ -127,7 +128,7 @@ struct feature {
 int cr_check(const char *feature)
 {
 	/* Features criu offers to clients: the kernel having them is not enough. */
-	static int mem_track, lazy;
+	static int mem_track, lazy, mntns;
 	struct feature feats[] = {
 		{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
 		{ "map_files", "/proc/PID/map_files, to share memory with the parasite", &kdat.has_map_files, 1 },
@@ -139,12 +140,14 @@ int cr_check(const char *feature)
 		{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &lazy, 0 },
 		{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
 		{ "mem_dirty_track", "incremental dumps (kernel ready; pre-dump not implemented yet)", &mem_track, 0 },
+		{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
 	};
 	struct utsname u;
 	int missing = 0;
 
 	mem_track = 0;
 	lazy = 0;
+	mntns = mnt_ns_supported();
 	if (feature) {
 		for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 			if (!strcmp(feats[i].name, feature)) {

@@ -133,6 +133,7 @@ pid_t ns_pid_helper_init(pid_t root_vpid, unsigned long flags);
 int ns_pid_join_fd(void);
 
 /* ---- the mount namespace: the mount tree's dump and restore (mnt.c) ---- */
+int mnt_ns_supported(void);
 int mnt_ns_dump(pid_t pid, NsEntry *e);
 /*
  * THE HOOK FOR THE MOUNT TREE: called in the root restore process, in its

@@ -391,11 +391,14 @@ static int restore_in_pidns(struct rst_run *r, pid_t *host_root)
 fail:
 	close(tr->sync_pipe[0]);
 	close(tr->sync_pipe[1]);
-	if (pr.first_host > 0) {
+	if (pr.first_host > 0)
 		kill(pr.first_host, SIGKILL);
-		if (!(mode == NS_PID_INIT && opts.restore_sibling))
-			waitpid(pr.first_host, &status, 0);
-	}
+	/*
+	 * Reap all we made: the first process, and a root the agent cloned
+	 * as ours, whose exit the dying helper init waits for.
+	 */
+	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
+		;
 	if (mnt_fd >= 0)
 		close(mnt_fd);
 	if (user_fd >= 0)

@@ -64,7 +64,15 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
 }
+
+# h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
+# child in new pid, net, ipc, uts and time namespaces (and mount, pivoted
+# into a root of its own, once criu supports mount namespaces); uns: ns
+# plus a user namespace (ids 0-65535 inside are 100000-165535 outside).
+FLAVORS = ('h', 'ns', 'uns')
+USERNS_BASE = 100000
 
 CORRUPTIONS = ('truncate-pages',)
 
@@ -402,8 +410,11 @@ def drop_vdso(before, after):
             [l for l in after if keep_after(l)])
 
 
-def snapshot(pid):
+def snapshot(pid, nsview=False):
     """What /proc shows about a task, as a list of comparable lines.
+
+    With nsview, process group and session are as the task's pid
+    namespace sees them (its host pids change with a restore).
 
     Inode numbers of pipes/sockets are replaced by their order of first
     appearance: a restored pipe is a new pipe, but which descriptors
@@ -465,13 +476,18 @@ def snapshot(pid):
             except FileNotFoundError:
                 continue
             lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
-                tid, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff')))
+                tid if not nsview else tst.get('NSpid', '?').split()[-1], comm, tst.get('SigPnd'),
+            tst.get('SigCgt'), tst.get('CapEff')))
 
         st = proc_stat(pid)
         if st is None:
             raise FileNotFoundError(base + '/stat')
         for n, name in STAT_FIELDS:
-            lines.append('stat %s: %s' % (name, stat_field(st, n)))
+            v = stat_field(st, n)
+            if nsview and name in ('pgrp', 'session'):
+                key = 'NSpgid' if name == 'pgrp' else 'NSsid'
+                v = status.get(key, '?').split()[-1] if status.get(key) else v
+            lines.append('stat %s: %s' % (name, v))
 
         lines.append('cmdline: %r' % read_bytes(base + '/cmdline'))
         lines.append('comm: %r' % read_bytes(base + '/comm'))
@@ -521,7 +537,9 @@ def load_desc(name):
     if desc.get('corrupt') and desc['corrupt'] not in CORRUPTIONS:
         raise TestFail('bad %s: unknown corruption "%s"' %
                        (path, desc['corrupt']))
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match'):
+    if any(f not in FLAVORS for f in desc.get('flavors', [])):
+        raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'flavors'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -544,12 +562,31 @@ def check_nobody_access(path):
 # --------------------------------------------------------------------------
 # one test run
 
+def read_children(pid):
+    try:
+        return [int(x) for x in read_text('/proc/%d/task/%d/children' % (pid, pid)).split()]
+    except OSError:
+        return []
+
+
+def nspid(pid):
+    """The pid of a task in its own pid namespace (the last of NSpid)."""
+    for l in read_text('/proc/%d/status' % pid).splitlines():
+        if l.startswith('NSpid:'):
+            return int(l.split()[-1])
+    return pid
+
+
 class Run:
-    def __init__(self, name, user, opts):
+    def __init__(self, name, user, opts, flavor='h'):
         self.name = name
         self.user = user
         self.opts = opts
-        self.pid = None
+        self.flavor = flavor
+        self.nsview = flavor != 'h'
+        self.pid = None         # the dump's root: the test, or the init of its namespaces
+        self.tpid = None        # the test task (host pid)
+        self.vpid = None        # the test task's pid in its pid namespace
         self.workdir = None
         self.logs = []          # files worth showing on failure
         self.mounts = []        # tmpfs images dirs to unmount
@@ -572,7 +609,7 @@ class Run:
         cmd = [self.opts.criu, action]
         if action == 'dump':
             cmd += ['-t', str(self.pid)]
-        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra
+        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra + self.flavor_opts(action)
         self.logs += [out, os.path.join(imgdir, logname)]
         log('$ ' + ' '.join(cmd))
         with open(out, 'wb') as f:
@@ -587,6 +624,70 @@ class Run:
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
 
+    def flavor_opts(self, action):
+        """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
+        if self.flavor == 'h' or not self.opts.mntns:
+            return []
+        if action == 'dump':
+            return ['--external', 'mnt[/dev]:zdtm_dev']
+        return ['--external', 'mnt[zdtm_dev]:' + os.path.join(self.workdir, 'dev')]
+
+    def make_root(self, binary):
+        """A root for the test: its binary and the libraries it loads, /dev, /proc, /test."""
+        root = os.path.join(self.workdir, 'root')
+        for d in ('bin', 'dev', 'proc', 'test', 'tmp'):
+            os.makedirs(os.path.join(root, d))
+        os.chmod(os.path.join(root, 'tmp'), 0o1777)
+        inside = '/bin/' + self.name
+        shutil.copy2(binary, root + inside)
+        out = subprocess.run(['ldd', binary], capture_output=True, text=True).stdout
+        for l in out.splitlines():
+            for w in l.split():
+                if w.startswith('/') and os.path.exists(w):
+                    dst = root + w
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    shutil.copy2(w, dst)
+                    real = os.path.realpath(w)
+                    if real != w:
+                        os.makedirs(os.path.dirname(root + real), exist_ok=True)
+                        shutil.copy2(real, root + real)
+        dev = os.path.join(self.workdir, 'dev')
+        os.mkdir(dev)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=1m', 'zdtm-dev', dev], check=True)
+        self.mounts.append(dev)
+        for n, (ma, mi) in (('null', (1, 3)), ('zero', (1, 5)), ('full', (1, 7)), ('random', (1, 8)),
+                            ('urandom', (1, 9)), ('tty', (5, 0))):
+            os.mknod(os.path.join(dev, n), 0o666 | 0o020000, os.makedev(ma, mi))
+            os.chmod(os.path.join(dev, n), 0o666)
+        return root, inside
+
+    def start_ns(self, cmd, env, launcher_log):
+        """Start the test under zdtm_ns_init; the dump's root is that init."""
+        init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+        info = os.path.join(self.workdir, 'ns-init.info')
+        pre = [init, '--info', info]
+        if self.flavor == 'uns':
+            pre.append('--user')
+        if self.user == 'nobody':
+            pre += ['--uid', str(NOBODY_UID), '--gid', str(NOBODY_GID)]
+        if self.opts.mntns:
+            pre += ['--root', os.path.join(self.workdir, 'root'), '--dev', os.path.join(self.workdir, 'dev')]
+        log('$ ' + ' '.join(pre + ['--'] + cmd))
+        with open(launcher_log, 'wb') as f:
+            p = subprocess.Popen(pre + ['--'] + cmd, cwd=self.testdir_inside, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=f,
+                                 stderr=subprocess.STDOUT, preexec_fn=clean_signals)
+        return p
+
+    def find_test_task(self):
+        """The init's child whose pid in the namespace the pidfile names."""
+        kids = read_children(self.pid)
+        for k in kids:
+            if nspid(k) == self.vpid:
+                return k
+        raise TestFail('no child of the namespaces\' init %d is the test (pid %d inside; children %s)'
+                       % (self.pid, self.vpid, kids))
+
     def start(self, desc):
         binary = os.path.join(self.opts.build, 'test', 'zdtm', 'static',
                               self.name)
@@ -595,7 +696,19 @@ class Run:
 
         testdir = os.path.join(self.workdir, 'test')
         os.mkdir(testdir)
+        self.testdir_inside = testdir
         kw = {}
+        if self.flavor == 'uns':
+            # root inside is uid 100000 outside
+            os.chmod(self.workdir, 0o777)
+            os.chmod(testdir, 0o777)
+            try:
+                check_nobody_access(binary)
+            except TestFail:
+                copy = os.path.join(self.workdir, self.name)
+                shutil.copy2(binary, copy)
+                os.chmod(copy, 0o755)
+                binary = copy
         if self.user == 'nobody':
             os.chmod(self.workdir, 0o777)
             os.chmod(testdir, 0o777)
@@ -610,6 +723,13 @@ class Run:
                 binary = copy
             kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
 
+        inside_dir = testdir
+        if self.flavor != 'h' and self.opts.mntns:
+            root, binary = self.make_root(binary)
+            testdir = os.path.join(root, 'test')
+            os.chmod(testdir, 0o777)
+            inside_dir = '/test'
+            self.testdir_inside = testdir
         self.pidfile = os.path.join(testdir, self.name + '.pid')
         self.outfile = os.path.join(testdir, self.name + '.out')
         self.logs.append(self.outfile)
@@ -629,15 +749,17 @@ class Run:
             self.ext_sk.bind(path)
             os.chmod(path, 0o777)       # nobody must be able to connect
             env['ZDTM_EXT_SK'] = path
-        cmd = [binary, '--pidfile=' + self.pidfile,
-               '--outfile=' + self.outfile] + desc.get('args', [])
-        log('$ ' + ' '.join(cmd))
-
-        with open(launcher_log, 'wb') as f:
-            p = subprocess.Popen(cmd, cwd=testdir, env=env,
-                                 stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT,
-                                 preexec_fn=clean_signals, **kw)
+        cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
+               '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
+        if self.flavor != 'h':
+            p = self.start_ns(cmd, env, launcher_log)
+        else:
+            log('$ ' + ' '.join(cmd))
+            with open(launcher_log, 'wb') as f:
+                p = subprocess.Popen(cmd, cwd=testdir, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=f,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=clean_signals, **kw)
         try:
             rc = p.wait(timeout=min(START_TIMEOUT, self.remaining()))
         except subprocess.TimeoutExpired:
@@ -648,12 +770,18 @@ class Run:
             raise TestFail('test failed to start (launcher exit code %d)'
                            % rc)
         try:
-            self.pid = int(read_text(self.pidfile).strip())
+            self.pid = self.vpid = self.tpid = int(read_text(self.pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad pidfile %s: %s' % (self.pidfile, e))
-        if not alive(self.pid):
-            raise TestFail('test task %d is not running' % self.pid)
-        log('test task %d is ready' % self.pid)
+        if self.flavor != 'h':
+            try:
+                self.pid = int(read_text(os.path.join(self.workdir, 'ns-init.info')).strip())
+            except (OSError, ValueError) as e:
+                raise TestFail('bad zdtm_ns_init info: %s' % e)
+            self.tpid = self.find_test_task()
+        if not alive(self.tpid):
+            raise TestFail('test task %d is not running' % self.tpid)
+        log('test task %d is ready (dump root %d)' % (self.tpid, self.pid))
 
     def dump_restore(self, desc, before, it):
         imgdir = os.path.join(self.workdir, 'img-%d' % it)
@@ -690,8 +818,8 @@ class Run:
             for rx in desc.get('log_match', []):
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
-            check_running(self.pid, 'after the failed dump', stopped=desc.get('stopped', False))
-            after = snapshot(self.pid)
+            check_running(self.tpid, 'after the failed dump', stopped=desc.get('stopped', False))
+            after = snapshot(self.tpid, self.nsview)
             if desc.get('stopped'):
                 # see dump_restore() below: run() compares in full after SIGCONT
                 before, after = drop_sigblk(before), drop_sigblk(after)
@@ -703,8 +831,8 @@ class Run:
         if not os.path.exists(os.path.join(imgdir, 'inventory.img')):
             raise TestFail('dump left no inventory.img')
         if desc.get('leave_running'):
-            check_running(self.pid, 'after dump -R')
-            compare_snapshots(before, snapshot(self.pid), 'after dump -R')
+            check_running(self.tpid, 'after dump -R')
+            compare_snapshots(before, snapshot(self.tpid, self.nsview), 'after dump -R')
             return 'next'
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
@@ -751,13 +879,19 @@ class Run:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad restore pidfile: %s' % e)
-        if rpid != self.pid:
+        if self.flavor != 'h':
+            # new host pids: the init is 1 inside, the test its child with its pid
+            if nspid(rpid) != 1:
+                raise TestFail('restored init %d is %d in its pid namespace, not 1' % (rpid, nspid(rpid)))
+            self.pid = rpid
+            self.tpid = self.find_test_task()
+        elif rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
-        check_running(self.pid, 'after restore', stopped=desc.get('stopped', False))
+        check_running(self.tpid, 'after restore', stopped=desc.get('stopped', False))
         # Let it run back into whatever it was doing (say, sigsuspend with
         # its temporary mask) before looking at it.
         time.sleep(min(self.opts.wait, self.remaining()))
-        after = snapshot(self.pid)
+        after = snapshot(self.tpid, self.nsview)
         if desc.get('vdso_proxy'):
             before, after = drop_vdso(before, after)
         if desc.get('stopped'):
@@ -770,12 +904,17 @@ class Run:
 
     def stop(self):
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.tpid, signal.SIGTERM)
         except ProcessLookupError:
-            raise TestFail('task %d is gone before SIGTERM' % self.pid)
-        gone, status = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            raise TestFail('task %d is gone before SIGTERM' % self.tpid)
+        gone, status = reap(self.tpid, min(STOP_TIMEOUT, self.remaining()))
         if not gone:
-            raise TestFail('task %d did not exit after SIGTERM' % self.pid)
+            raise TestFail('task %d did not exit after SIGTERM' % self.tpid)
+        if self.tpid != self.pid:
+            # the init goes when it has nobody left to reap (the test's exit status is its)
+            gone, _ = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            if not gone:
+                raise TestFail('the namespaces\' init %d did not exit after the test' % self.pid)
         self.pid_done = True
 
         try:
@@ -834,21 +973,23 @@ class Run:
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
             raise TestSkip('root only')
+        if self.flavor not in desc.get('flavors', FLAVORS):
+            raise TestSkip('not in the %s flavor' % self.flavor)
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
         self.workdir = tempfile.mkdtemp(
-            prefix='zdtm-%s-%s-' % (self.name, self.user), dir='/tmp')
+            prefix='zdtm-%s-%s-%s-' % (self.name, self.user, self.flavor), dir='/tmp')
         self.start(desc)
 
         self.let_run()
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGSTOP)
-            check_running(self.pid, 'after SIGSTOP', stopped=True)
-        before = snapshot(self.pid)
+            os.kill(self.tpid, signal.SIGSTOP)
+            check_running(self.tpid, 'after SIGSTOP', stopped=True)
+        before = snapshot(self.tpid, self.nsview)
         if self.opts.norestore:
             self.let_run()
-            compare_snapshots(before, snapshot(self.pid), 'a moment later')
+            compare_snapshots(before, snapshot(self.tpid, self.nsview), 'a moment later')
         else:
             for it in range(1, self.opts.iters + 1):
                 if it > 1:
@@ -861,19 +1002,19 @@ class Run:
                     break
             self.let_run()
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGCONT)
-            check_running(self.pid, 'after SIGCONT')
+            os.kill(self.tpid, signal.SIGCONT)
+            check_running(self.tpid, 'after SIGCONT')
             if not self.opts.norestore:
                 time.sleep(min(max(self.opts.wait, 0.2), self.remaining()))
-                compare_snapshots(before, snapshot(self.pid), 'after SIGCONT')
+                compare_snapshots(before, snapshot(self.tpid, self.nsview), 'after SIGCONT')
         self.stop()
 
     def let_run(self):
         """Give the test some time on its own (--wait)."""
         if self.opts.wait > 0:
             time.sleep(min(self.opts.wait, self.remaining()))
-            if not alive(self.pid):
-                raise TestFail('task %d died' % self.pid)
+            if not alive(self.tpid):
+                raise TestFail('task %d died' % self.tpid)
 
     def cleanup(self, failed):
         kill_leftovers(None if self.pid_done else self.pid)
@@ -891,9 +1032,9 @@ class Run:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run_test(name, user, opts):
+def run_test(name, user, opts, flavor='h'):
     """Returns ('PASS'|'FAIL'|'SKIP', reason)."""
-    r = Run(name, user, opts)
+    r = Run(name, user, opts, flavor)
     failed = True
     try:
         r.run()
@@ -960,28 +1101,47 @@ def cmd_run(opts):
               file=sys.stderr)
         return 2
 
+    flavors = opts.flavor.split(',')
+    if any(f not in FLAVORS for f in flavors):
+        print('zdtm: --flavor takes %s (comma-separated)' % ', '.join(FLAVORS), file=sys.stderr)
+        return 2
+    opts.mntns = False
+    if any(f != 'h' for f in flavors) and not opts.norestore:
+        # the full ns flavor pivots into a root of its own: it needs criu's mount namespaces
+        opts.mntns = subprocess.run([opts.criu, 'check', '--feature', 'mntns'], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL).returncode == 0
+        if not opts.mntns:
+            print('zdtm: criu does not support mount namespaces yet: the ns flavors run without one',
+                  flush=True)
+    elif any(f != 'h' for f in flavors):
+        opts.mntns = True
+
     set_subreaper()
 
     passed = failed = skipped = 0
     stop = False
-    for name in tests:
-        for user in users:
-            t0 = time.monotonic()
-            res, reason = run_test(name, user, opts)
-            took = time.monotonic() - t0
-            if res == 'PASS':
-                passed += 1
-                print('PASS %s (%s)%s' % (name, user,
-                      ' [%.1fs]' % took if verbose else ''), flush=True)
-            elif res == 'SKIP':
-                skipped += 1
-                print('SKIP %s (%s): %s' % (name, user, reason), flush=True)
-            else:
-                failed += 1
-                print('FAIL %s (%s): %s' % (name, user, reason), flush=True)
-                if not opts.keep_going:
-                    stop = True
-                    break
+    for flavor in flavors:
+        for name in tests:
+            for user in users:
+                t0 = time.monotonic()
+                res, reason = run_test(name, user, opts, flavor)
+                took = time.monotonic() - t0
+                who = user if flavor == 'h' else '%s, %s' % (user, flavor)
+                if res == 'PASS':
+                    passed += 1
+                    print('PASS %s (%s)%s' % (name, who,
+                          ' [%.1fs]' % took if verbose else ''), flush=True)
+                elif res == 'SKIP':
+                    skipped += 1
+                    print('SKIP %s (%s): %s' % (name, who, reason), flush=True)
+                else:
+                    failed += 1
+                    print('FAIL %s (%s): %s' % (name, who, reason), flush=True)
+                    if not opts.keep_going:
+                        stop = True
+                        break
+            if stop:
+                break
         if stop:
             break
 
@@ -1026,6 +1186,10 @@ def main():
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')
+    rp.add_argument('--flavor', default='h', metavar='h|ns|uns',
+                    help='where the tests run: h (the host, default), ns (in new pid, net, '
+                    'ipc, uts, time and mount namespaces), uns (ns plus a user namespace); '
+                    'a comma-separated list runs each')
     rp.add_argument('-v', '--verbose', action='store_true')
     rp.set_defaults(func=cmd_run)
 
