@@ -84,6 +84,7 @@ static void walk(struct sysctls *s, char *path, size_t len)
 		if (n < 0)
 			continue;
 		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
 		if (s->nr == SYSCTL_MAX) {
 			s->overflow = 1;
 			continue;
@@ -234,14 +235,18 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 		pr_perror("mmap");
 		goto out;
 	}
-	if (ns_in_child(pid, CLONE_NEWNET, look_inside, in))
+	unsigned long userns = ns_id_of(pid, "user") != ns_self_id(NS_USER) ? CLONE_NEWUSER : 0;
+
+	/* read as the tree reads them: some values are ids mapped into the reader's user namespace */
+	if (ns_in_child(pid, userns | CLONE_NEWNET, look_inside, in))
 		goto out;
 	if (in->what[0]) {
 		pr_err("can't dump the network namespace of %d: it holds more than loopback (%s); network namespace "
 		       "contents are not supported yet (--empty-ns net leaves them to the caller)\n", pid, in->what);
 		goto out;
 	}
-	if (ns_in_child(getpid(), 0, fresh, ref))
+	/* a new one as the restore makes it: in the tree's user namespace (that hides some sysctls) */
+	if (ns_in_child(pid, userns, fresh, ref))
 		goto out;
 	if (in->overflow || ref->overflow) {
 		pr_err("can't dump the network namespace of %d: too many sysctls to compare\n", pid);

@@ -165,19 +165,30 @@ int ns_in_child(pid_t pid, unsigned long flags, int (*fn)(void *arg), void *arg)
 		return -1;
 	}
 	if (child == 0) {
+		int fds[NS_NR];
+
+		/* all opened first: once in another user namespace /proc/PID/ns may be out of reach */
 		for (int k = 0; k < NS_NR; k++) {
 			char path[64];
-			int fd;
 
+			fds[k] = -1;
 			if (!(flags & ns_kinds[k].flag))
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns_kinds[k].name);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (fd < 0 || setns(fd, ns_kinds[k].flag)) {
+			fds[k] = open(path, O_RDONLY | O_CLOEXEC);
+			if (fds[k] < 0) {
+				pr_perror("can't open %s", path);
+				_exit(1);
+			}
+		}
+		for (int k = 0; k < NS_NR; k++) {
+			if (fds[k] < 0)
+				continue;
+			if (setns(fds[k], ns_kinds[k].flag)) {
 				pr_perror("can't enter the %s namespace of %d", ns_kinds[k].name, pid);
 				_exit(1);
 			}
-			close(fd);
+			close(fds[k]);
 		}
 		_exit(fn(arg) ? 1 : 0);
 	}
@@ -389,6 +400,9 @@ static int check_owner(pid_t pid, int k, uint64_t userns)
 		pr_perror("can't find the owner of the %s namespace of %d", ns_kinds[k].name, pid);
 		return -1;
 	}
+	/* criu makes the time namespace before the user namespace: either owner comes back as criu's */
+	if (k == NS_TIME && (owner == userns || owner == self_id[NS_USER]))
+		return 0;
 	if (owner != userns) {
 		pr_err("can't dump: the %s namespace of %d belongs to another user namespace than the tree's; "
 		       "restore would make it in the tree's\n", ns_kinds[k].name, pid);

@@ -107,6 +107,9 @@ static int init_main(int go, int report)
 	if (read(go, &c, 1) != 1)
 		exit(1);
 	close(go);
+	/* root inside, as a runtime makes it: ids the user namespace maps */
+	if (opt_user && (setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0)))
+		die("become root in the user namespace");
 	/* a container's init leads its own session */
 	if (setsid() < 0)
 		die("setsid");
