@@ -1147,7 +1147,8 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 			kill(t->p[i].pid, SIGKILL);
 	t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
-	for (int i = 0; i < t->nr; i++)
+	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
+	for (int i = t->nr - 1; i >= 0; i--)
 		for (int j = t->p[i].zombie || ns_init_left(&t->p[i]) ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
 			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
 			       !WIFEXITED(status) && !WIFSIGNALED(status))

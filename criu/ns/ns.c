@@ -130,16 +130,20 @@ static uint64_t self_id[NS_NR];
 
 uint64_t ns_id_of(pid_t pid, const char *name)
 {
-	char path[64];
-	struct stat st;
+	char path[64], link[64], *br;
+	ssize_t n;
 
+	/* readlink, not stat: a namespace made for children nobody is in yet can't be opened */
 	if (pid)
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
 	else
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
-	if (stat(path, &st))
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
 		return 0;
-	return st.st_ino;
+	link[n] = '\0';
+	br = strchr(link, '[');
+	return br ? strtoull(br + 1, NULL, 10) : 0;
 }
 
 int ns_init_self(void)
@@ -460,6 +464,12 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 			       "are not supported\n", root->pid);
 			return -1;
 		}
+	}
+	if (userns != self_id[NS_USER] && root->id[NS_PID] == self_id[NS_PID]) {
+		/* its restore processes could not set pids in criu's pid namespace from inside it */
+		pr_err("can't dump: a user namespace of the tree's own (task %d) without a pid namespace of its own "
+		       "is not supported\n", root->pid);
+		return -1;
 	}
 	/* the tree's own namespaces: user first, mnt last (the kinds' order) */
 	for (int k = 0; k < NS_NR; k++) {

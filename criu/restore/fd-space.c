@@ -84,14 +84,16 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
+	/* the shared memory objects criu made before cloning us stay (restore.c) */
 	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
 	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
-	    syscall(SYS_close_range, keep_to, ~0U, 0)) {
+	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}
-	/* shared memory objects, for the whole tree to inherit */
-	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(&tr->files, tr->obj_base))
+	/* file objects, for the whole tree to inherit */
+	if (fileobj_make_all(&tr->files, tr->obj_base))
 		return -2;
 	/* SysV objects of the new ipc namespace, before the children inherit it (a joined one has its own) */
 	if (!ns_restore_joined(NS_IPC) && ipc_sysv_restore(tr->dfd))

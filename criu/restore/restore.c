@@ -456,6 +456,18 @@ int cr_restore_tasks(void)
 		pr_perror("pipe");
 		goto out;
 	}
+	/*
+	 * Shared memory objects, for the whole tree to inherit at shmem_base + N:
+	 * made here, where /proc/self/map_files is open to us (not inside a user
+	 * namespace of the tree's).
+	 */
+	for (uint32_t i = 0; i <= tr.nr_shmem; i++)
+		if (fcntl(tr.shmem_base + i, F_GETFD) >= 0) {
+			pr_err("criu's fd %d is where shared memory objects go; pass it lower\n", tr.shmem_base + i);
+			goto out;
+		}
+	if (shmem_restore_all(tr.dfd, tr.shmem_base))
+		goto out;
 	if (ns_restore_prepare())
 		goto out_ns;
 

@@ -206,11 +206,14 @@ int main(int argc, char **argv)
 	close(go[0]);
 	close(report[1]);
 	if (opt_user) {
-		char map[64];
+		char map[96];
 
-		snprintf(map, sizeof(map), "0 %d %d\n", USERNS_BASE, USERNS_SIZE);
+		/* uids in two extents (the same ids): restore must write maps of several lines */
+		snprintf(map, sizeof(map), "0 %d 1000\n1000 %d %d\n", USERNS_BASE, USERNS_BASE + 1000,
+			 USERNS_SIZE - 1000);
 		snprintf(buf, sizeof(buf), "/proc/%d/uid_map", init);
 		write_file(buf, map);
+		snprintf(map, sizeof(map), "0 %d %d\n", USERNS_BASE, USERNS_SIZE);
 		snprintf(buf, sizeof(buf), "/proc/%d/gid_map", init);
 		write_file(buf, map);
 	}
