@@ -1125,10 +1125,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
  */
 static int ns_init_left(struct dump_ctx *dc)
 {
-	if (dc->pid != 1 || !ns_dump_in_agent())
-		return 0;
-	ns_dump_agent_done(1, 1);
-	return 1;
+	return dc->pid == 1 && ns_dump_in_agent();
 }
 
 static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
@@ -1141,11 +1138,25 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
 		return;
 	}
+	/*
+	 * In a pid namespace the tree's death may be its init's and so ours:
+	 * the result and stats go out first (the frozen time ends with the kills).
+	 */
+	if (ns_dump_in_agent()) {
+		int kill_init = 0;
+
+		for (int i = 0; i < t->nr; i++)
+			kill_init |= ns_init_left(&t->p[i]);
+		t->st.frozen_time = now_us() - t_frozen;
+		write_dump_stats(t->dfd, &t->st);
+		ns_dump_agent_report(1, kill_init);
+	}
 	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
 			kill(t->p[i].pid, SIGKILL);
-	t->st.frozen_time = now_us() - t_frozen;
+	if (!ns_dump_in_agent())
+		t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
@@ -1246,7 +1257,8 @@ out_resume:
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
 	if (ret == 0) {
-		write_dump_stats(t.dfd, &t.st);
+		if (!ns_dump_in_agent() || opts.leave_running || opts.leave_stopped)
+			write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
 	} else {

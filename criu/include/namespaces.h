@@ -71,7 +71,7 @@ struct ns_task {
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid));
 /* In the agent: the tree's init (pid 1) is killed from outside, by criu, once all else is done. */
 int ns_dump_in_agent(void);
-void ns_dump_agent_done(int ok, int kill_init);
+void ns_dump_agent_report(int ok, int kill_init);
 
 /* After the freeze: read every task's namespaces, refuse what can't be restored, save their state. */
 int ns_dump_collect(const struct ns_task *t, int nr);

@@ -51,10 +51,19 @@ int ns_dump_in_agent(void)
 	return agent_fd >= 0;
 }
 
-void ns_dump_agent_done(int ok, int kill_init)
+/* The agent's result, for criu outside: once only, before the kills that may end the agent. */
+static int agent_reported;
+
+void ns_dump_agent_report(int ok, int kill_init)
 {
-	(void)ok;
+	struct agent_result res = { .ok = ok, .kill_init = kill_init };
+
+	if (agent_reported || agent_fd < 0)
+		return;
+	agent_reported = 1;
 	agent_kill_init = kill_init;
+	if (write(agent_fd, &res, sizeof(res)) != sizeof(res))
+		pr_perror("can't report the dump's result");
 }
 
 int pid_ns_dump(pid_t pid, NsEntry *e)
@@ -155,11 +164,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		if (own_proc())
 			_exit(1);
 		ret = dump(vpid);
-		res.ok = ret == 0;
-		res.kill_init = agent_kill_init;
-		if (write(agent_fd, &res, sizeof(res)) != sizeof(res))
-			_exit(1);
-		if (res.kill_init)
+		ns_dump_agent_report(ret == 0, 0);
+		if (ret == 0 && agent_kill_init)
 			/* keep the init traced and stopped until criu kills it (and us with it) */
 			for (;;)
 				pause();
@@ -201,11 +207,9 @@ static int helper_main(void *arg)
 	int pidfd, root_gone = 0;
 	char c;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* criu gone or failed (the pipe's end closed without a word): so is the namespace */
 	if (read(h->go, &c, 1) != 1 || c != 'g')
 		_exit(1);
-	/* the tree runs: it lives on after criu */
-	prctl(PR_SET_PDEATHSIG, 0);
 	syscall(SYS_close_range, 0, ~0U, 0);
 	if (chdir("/"))
 		_exit(1);

@@ -65,6 +65,12 @@ DESC_KEYS = {
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
+    'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
+                                # (restore then makes a helper init to hold the pid namespace)
+    'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
+                                # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
+                                # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
+                                # namespace, whose init is the runner's: --external pid[INO]:KEY)
 }
 
 # h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
@@ -596,6 +602,9 @@ class Run:
         self.pid_done = False
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
+        self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
+        self.pass_fds = ()      # more fds for criu (an external namespace's)
+        self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -618,7 +627,7 @@ class Run:
                 p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                    stderr=subprocess.STDOUT,
                                    timeout=self.remaining(),
-                                   pass_fds=(self.ext[1],) if self.ext else ())
+                                   pass_fds=((self.ext[1],) if self.ext else ()) + self.pass_fds)
             except subprocess.TimeoutExpired:
                 raise TestFail('criu %s did not finish in time' % action)
         log('criu %s exited with %d' % (action, p.returncode))
@@ -678,6 +687,46 @@ class Run:
                                  stdin=subprocess.DEVNULL, stdout=f,
                                  stderr=subprocess.STDOUT, preexec_fn=clean_signals)
         return p
+
+    def make_ext_ns(self, kind):
+        """A namespace of the runner's for the test to run in; the preexec_fn that enters it."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        if kind in ('net', 'net-join'):
+            path = os.path.join(self.workdir, 'netns')
+            open(path, 'w').close()
+            subprocess.run(['unshare', '--net=' + path, 'true'], check=True)
+            self.mounts.append(path)
+            flag = 0x40000000          # CLONE_NEWNET
+        elif kind == 'pid':
+            # a pid namespace whose init (zdtm_ns_init) reaps whoever it adopts
+            init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+            info = os.path.join(self.workdir, 'holder.info')
+            subprocess.run([init, '--info', info, '--', '/bin/sh', '-c', 'sleep 3600 & exit 0'],
+                           check=True, stdin=subprocess.DEVNULL)
+            path = '/proc/%d/ns/pid' % int(read_text(info).strip())
+            flag = 0x20000000          # CLONE_NEWPID: the test's fork (its daemon) goes there
+        else:
+            raise TestFail('bad ext_ns "%s"' % kind)
+        self.ext_ns = (kind, path, 'zdtm_%sns' % kind.split('-')[0])
+
+        def enter():
+            clean_signals()
+            fd = os.open(path, os.O_RDONLY)
+            if libc.setns(fd, flag) != 0:
+                os._exit(99)
+            os.close(fd)
+        return enter
+
+    def ext_ns_opts(self):
+        """(dump options, restore options, fds criu must get) for ext_ns."""
+        kind, path, key = self.ext_ns
+        ino = os.stat(path).st_ino
+        if kind == 'net-join':
+            return [], ['--join-ns', 'net:' + path], ()
+        fd = os.open(path, os.O_RDONLY)
+        self.ext_ns_fd = fd
+        return (['--external', '%s[%d]:%s' % (kind, ino, key)],
+                ['--inherit-fd', 'fd[%d]:%s' % (fd, key)], (fd,))
 
     def find_test_task(self):
         """The init's child whose pid in the namespace the pidfile names."""
@@ -749,6 +798,8 @@ class Run:
             self.ext_sk.bind(path)
             os.chmod(path, 0o777)       # nobody must be able to connect
             env['ZDTM_EXT_SK'] = path
+        if desc.get('ext_ns'):
+            kw['preexec_fn'] = self.make_ext_ns(desc['ext_ns'])
         cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
                '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
         if self.flavor != 'h':
@@ -756,10 +807,10 @@ class Run:
         else:
             log('$ ' + ' '.join(cmd))
             with open(launcher_log, 'wb') as f:
+                kw.setdefault('preexec_fn', clean_signals)
                 p = subprocess.Popen(cmd, cwd=testdir, env=env,
                                      stdin=subprocess.DEVNULL, stdout=f,
-                                     stderr=subprocess.STDOUT,
-                                     preexec_fn=clean_signals, **kw)
+                                     stderr=subprocess.STDOUT, **kw)
         try:
             rc = p.wait(timeout=min(START_TIMEOUT, self.remaining()))
         except subprocess.TimeoutExpired:
@@ -779,6 +830,22 @@ class Run:
             except (OSError, ValueError) as e:
                 raise TestFail('bad zdtm_ns_init info: %s' % e)
             self.tpid = self.find_test_task()
+            if desc.get('ns_root_task'):
+                self.pid = self.tpid
+                self.root_inside = True
+        elif self.ext_ns and self.ext_ns[0] == 'pid':
+            # the test's daemon, inside the runner's pid namespace (adopted by us, outside)
+            ns = os.stat(self.ext_ns[1]).st_ino
+            for d in os.listdir('/proc'):
+                try:
+                    if d.isdigit() and os.stat('/proc/%s/ns/pid' % d).st_ino == ns and nspid(int(d)) == self.vpid:
+                        self.tpid = int(d)
+                except OSError:
+                    pass
+            if self.tpid == self.vpid:
+                raise TestFail('the test (%d in the runner\'s pid namespace) is not there' % self.vpid)
+            self.pid = self.tpid
+            self.root_inside = self.nsview = True
         if not alive(self.tpid):
             raise TestFail('test task %d is not running' % self.tpid)
         log('test task %d is ready (dump root %d)' % (self.tpid, self.pid))
@@ -798,6 +865,10 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--external', res],
                         restore_opts=desc.get('restore_opts', []) +
                         ['--inherit-fd', 'fd[%d]:%s' % (self.ext[1], res)])
+        if self.ext_ns:
+            dopts, ropts, self.pass_fds = self.ext_ns_opts()
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + dopts,
+                        restore_opts=desc.get('restore_opts', []) + ropts)
         if desc.get('vdso_proxy'):
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
         if desc.get('leave_running'):
@@ -879,7 +950,12 @@ class Run:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad restore pidfile: %s' % e)
-        if self.flavor != 'h':
+        if self.root_inside:
+            # the root is inside a pid namespace: new host pid, same pid inside
+            if nspid(rpid) != self.vpid:
+                raise TestFail('restored root %d is %d in its pid namespace, not %d' % (rpid, nspid(rpid), self.vpid))
+            self.pid = self.tpid = rpid
+        elif self.flavor != 'h':
             # new host pids: the init is 1 inside, the test its child with its pid
             if nspid(rpid) != 1:
                 raise TestFail('restored init %d is %d in its pid namespace, not 1' % (rpid, nspid(rpid)))
