@@ -1213,7 +1213,7 @@ static int dump_tree_of(pid_t pid)
 		pr_perror("images dir %s is not writable", opts.imgs_dir);
 		goto out_close;
 	}
-	if (check_task(&probe)) {
+	if (check_task(&probe) || ns_dump_join_net(pid)) {
 		free_pid_status(&probe.status);
 		goto out_close;
 	}

@@ -73,6 +73,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid));
 int ns_dump_in_agent(void);
 void ns_dump_agent_report(int ok, int kill_init);
 
+/* The dump works from the tree's network namespace (its unix sockets are seen from there). */
+int ns_dump_join_net(pid_t pid);
 /* After the freeze: read every task's namespaces, refuse what can't be restored, save their state. */
 int ns_dump_collect(const struct ns_task *t, int nr);
 /* The pstree fields of task @pid (pointers into ns.c's storage, valid until ns_dump_free()). */
@@ -95,6 +97,8 @@ int ns_restore_read(int dfd, const PstreeEntry *root);
 enum ns_pid_mode ns_restore_pid_mode(void);
 /* Parent, before cloning the first process: the time namespace with its offsets. */
 int ns_restore_prepare(void);
+/* Parent, once the first process is made: back to criu's clocks for its other children. */
+void ns_restore_time_done(void);
 /* The flags the first process is cloned with (pid, user). */
 unsigned long ns_first_clone_flags(void);
 /* Parent, once the first process exists (still waiting): its user namespace's maps. */

@@ -205,6 +205,26 @@ int ns_in_child(pid_t pid, unsigned long flags, int (*fn)(void *arg), void *arg)
 
 /* ---- dump ---- */
 
+int ns_dump_join_net(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	if (ns_id_of(pid, "net") == self_id[NS_NET])
+		return 0;
+	/* sock_diag and the parasites' control sockets see the tree's sockets only from inside */
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		pr_perror("can't enter the network namespace of %d", pid);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 struct task_ns {
 	pid_t pid;
 	uint64_t id[NS_NR];
@@ -561,6 +581,7 @@ static NsEntry **rst_all;
 static size_t nr_rst_all;
 static pid_t rst_root_vpid;
 static int self_fd[NS_NR] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+static int root_time_fd = -1;		/* the tree's time namespace, for a root the supervisor clones */
 
 static int open_join(int k)
 {
@@ -672,7 +693,22 @@ int ns_restore_prepare(void)
 	} else if (is_new(NS_TIME) && time_ns_prepare(rst_ent[NS_TIME])) {
 		return -1;
 	}
+	/* a root cloned by the supervisor (which keeps criu's clocks) enters it itself */
+	if (joined(NS_TIME) || is_new(NS_TIME)) {
+		root_time_fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+		if (root_time_fd < 0) {
+			pr_perror("can't open the tree's time namespace");
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/* The first process is made (it entered the time namespace): criu's children keep criu's clocks. */
+void ns_restore_time_done(void)
+{
+	if (self_fd[NS_TIME] >= 0 && setns(self_fd[NS_TIME], CLONE_NEWTIME))
+		pr_perror("can't go back to criu's time namespace");
 }
 
 unsigned long ns_first_clone_flags(void)
@@ -746,6 +782,12 @@ int ns_restore_root(void)
 		pr_perror("can't go back to criu's mount namespace");
 		return -1;
 	}
+	if (root_mnt_fd >= 0 && root_time_fd >= 0 && setns(root_time_fd, CLONE_NEWTIME)) {
+		pr_perror("can't enter the tree's time namespace");
+		return -1;
+	}
+	if (root_time_fd >= 0)
+		close(root_time_fd);
 	if (root_user_fd >= 0 && setns(root_user_fd, CLONE_NEWUSER)) {
 		pr_perror("can't enter the tree's user namespace");
 		return -1;

@@ -368,6 +368,8 @@ static int restore_in_pidns(struct rst_run *r, pid_t *host_root)
 			goto fail;
 		}
 	}
+	/* the supervisor keeps criu's clocks (its times are the stats'); the root enters the tree's itself */
+	ns_restore_time_done();
 	if (pr.first_host < 0 || (pr.first_host && ns_restore_first_made(pr.first_host)))
 		goto fail;
 	if (mode == NS_PID_HELPER && ns_restore_is_new(NS_USER)) {

@@ -670,7 +670,7 @@ class Run:
             os.chmod(os.path.join(dev, n), 0o666)
         return root, inside
 
-    def start_ns(self, cmd, env, launcher_log):
+    def start_ns(self, cmd, env, launcher_log, pass_fds=()):
         """Start the test under zdtm_ns_init; the dump's root is that init."""
         init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
         info = os.path.join(self.workdir, 'ns-init.info')
@@ -685,7 +685,7 @@ class Run:
         with open(launcher_log, 'wb') as f:
             p = subprocess.Popen(pre + ['--'] + cmd, cwd=self.testdir_inside, env=env,
                                  stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT, preexec_fn=clean_signals)
+                                 stderr=subprocess.STDOUT, preexec_fn=clean_signals, pass_fds=pass_fds)
         return p
 
     def make_ext_ns(self, kind):
@@ -803,7 +803,7 @@ class Run:
         cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
                '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
         if self.flavor != 'h':
-            p = self.start_ns(cmd, env, launcher_log)
+            p = self.start_ns(cmd, env, launcher_log, kw.get('pass_fds', ()))
         else:
             log('$ ' + ' '.join(cmd))
             with open(launcher_log, 'wb') as f:
