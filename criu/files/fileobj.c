@@ -22,6 +22,7 @@
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
@@ -82,7 +83,11 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	*slash = '\0';
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0) {
+	/* the new name in the tree's mounts (the dump may run in a mount namespace of its own: EXDEV) */
+	char in_tree[PATH_MAX + 96];
+
+	ns_tree_path(name, in_tree, sizeof(in_tree));
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, in_tree, AT_SYMLINK_FOLLOW) == 0) {
 		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
 		if (!n || !(n[nr_remaps] = strdup(name))) {
 			unlink(name);

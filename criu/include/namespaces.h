@@ -71,6 +71,13 @@ struct ns_task {
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid));
 /* In the agent: the tree's init (pid 1) is killed from outside, by criu, once all else is done. */
 int ns_dump_in_agent(void);
+/*
+ * The dump agent runs in a mount namespace of its own (for its /proc):
+ * the tree's mounts are seen through its root task, whose pid this is
+ * (0 outside an agent); ns_tree_path() puts an absolute path there.
+ */
+pid_t ns_dump_view_pid(void);
+void ns_tree_path(const char *path, char *buf, size_t size);
 void ns_dump_agent_report(int ok, int kill_init);
 
 /* The dump works from the tree's network namespace (its unix sockets are seen from there). */

@@ -51,6 +51,22 @@ int ns_dump_in_agent(void)
 	return agent_fd >= 0;
 }
 
+/* In the dump agent the tree's root, whose /proc/PID/root and mountinfo are the tree's mounts. */
+static pid_t view_pid;
+
+pid_t ns_dump_view_pid(void)
+{
+	return view_pid;
+}
+
+void ns_tree_path(const char *path, char *buf, size_t size)
+{
+	if (view_pid && path[0] == '/')
+		snprintf(buf, size, "/proc/%d/root%s", view_pid, path);
+	else
+		snprintf(buf, size, "%s", path);
+}
+
 /* The agent's result, for criu outside: once only, before the kills that may end the agent. */
 static int agent_reported;
 
@@ -136,7 +152,10 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	struct agent_result res = { 0 };
 	pid_t agent;
 
-	if (ns_id_of(pid, "pid") == ns_self_id(NS_PID))
+	uint64_t id = ns_id_of(pid, "pid");
+
+	/* no such task (the dump says so by name), or one in our pid namespace */
+	if (!id || id == ns_self_id(NS_PID))
 		return dump(pid);
 	vpid = last_nspid(pid);
 	if (vpid <= 0) {
@@ -163,6 +182,7 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		agent_vpid = getpid();
 		if (own_proc())
 			_exit(1);
+		view_pid = vpid;
 		ret = dump(vpid);
 		ns_dump_agent_report(ret == 0, 0);
 		if (ret == 0 && agent_kill_init)

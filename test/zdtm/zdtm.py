@@ -67,6 +67,8 @@ DESC_KEYS = {
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
     'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
                                 # (restore then makes a helper init to hold the pid namespace)
+    'needs_own_proc': bool,     # the test reads /proc/PID of tasks by the pids it knows: in the ns
+                                # flavors that needs a /proc of its pid namespace (a mount namespace)
     'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
                                 # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
                                 # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
@@ -1051,6 +1053,9 @@ class Run:
             raise TestSkip('root only')
         if self.flavor not in desc.get('flavors', FLAVORS):
             raise TestSkip('not in the %s flavor' % self.flavor)
+        if self.flavor != 'h' and desc.get('needs_own_proc') and not self.opts.mntns:
+            raise TestSkip('needs a /proc of its pid namespace (the %s flavor without mount namespaces)'
+                           % self.flavor)
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +27,6 @@ static int init_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	char path[64];
 	int own, ns, p[2], status;
 	pid_t init, member;
 	char c;
@@ -35,9 +35,9 @@ int main(int argc, char **argv)
 	init = zdtm_clone(init_main, CLONE_NEWPID | SIGCHLD, NULL);
 	if (init < 0)
 		test_bug("clone(CLONE_NEWPID)");
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
+	/* by pidfd: /proc may be of another pid namespace than ours (the ns flavors) */
 	own = open("/proc/self/ns/pid", O_RDONLY);
-	ns = open(path, O_RDONLY);
+	ns = syscall(SYS_pidfd_open, init, 0);
 	if (own < 0 || ns < 0 || setns(ns, CLONE_NEWPID) || pipe(p))
 		test_bug("setns");
 	member = zdtm_fork();

@@ -6,11 +6,17 @@
  */
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
+
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_USER_NAMESPACE	_IO(0xFF, 9)
+#endif
 
 static int child_main(void *arg)
 {
@@ -22,7 +28,7 @@ static int child_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	char path[64];
+	int pfd, ufd;
 	struct stat a, b;
 	int status;
 	pid_t c;
@@ -33,8 +39,10 @@ int main(int argc, char **argv)
 		test_bug("clone(CLONE_NEWUSER)");
 	test_daemon();
 	test_waitsig();
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", c);
-	if (stat(path, &a) || stat("/proc/self/ns/user", &b) || a.st_ino == b.st_ino)
+	/* by pidfd: /proc may be of another pid namespace than ours (the ns flavors) */
+	pfd = syscall(SYS_pidfd_open, c, 0);
+	ufd = pfd < 0 ? -1 : ioctl(pfd, PIDFD_GET_USER_NAMESPACE, 0);
+	if (ufd < 0 || fstat(ufd, &a) || stat("/proc/self/ns/user", &b) || a.st_ino == b.st_ino)
 		failv("the child is not in a user namespace of its own");
 	kill(c, SIGKILL);
 	waitpid(c, &status, 0);
