@@ -12,7 +12,9 @@
 #include "compel/compel.h"
 #include "cr_options.h"
 #include "crtools.h"
+#include "action-scripts.h"
 #include "external.h"
+#include "rpc.h"
 #include "image.h"
 #include "log.h"
 #include "namespaces.h"
@@ -32,6 +34,7 @@ static void usage(FILE *f)
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
+"  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
 "  criu -V | --version\n"
 "\n"
 "Options:\n"
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 "  -s, --leave-stopped     leave the tree stopped after a dump\n"
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
+"  -S, --restore-sibling   restore: the restored root becomes the caller's child (implies -d)\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
@@ -59,7 +63,10 @@ static void usage(FILE *f)
 "      --empty-ns net      dump: don't look into the tree's network namespace;\n"
 "                          restore: a new one with loopback up\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
-"      --feature NAME      with check: test one feature (exit 0 if present)\n");
+"      --feature NAME      with check: test one feature (exit 0 if present)\n"
+"      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
+"                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
+"      --config FILE       options from FILE, one a line: long name without dashes, argument\n");
 }
 
 static void compel_log(int level, const char *fmt, va_list args)
@@ -81,132 +88,231 @@ enum {
 	OPT_ALLOW_CHANGED,
 	OPT_EXTERNAL,
 	OPT_INHERIT_FD,
+	OPT_ACTION_SCRIPT,
+	OPT_CONFIG,
 	OPT_JOIN_NS,
 	OPT_EMPTY_NS,
 };
 
-static int parse_options(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "tree", required_argument, NULL, 't' },
+	{ "images-dir", required_argument, NULL, 'D' },
+	{ "work-dir", required_argument, NULL, 'W' },
+	{ "log-file", required_argument, NULL, 'o' },
+	{ "verbosity", optional_argument, NULL, 'v' },
+	{ "leave-running", no_argument, NULL, 'R' },
+	{ "leave-stopped", no_argument, NULL, 's' },
+	{ "shell-job", no_argument, NULL, 'j' },
+	{ "restore-detached", no_argument, NULL, 'd' },
+	{ "restore-sibling", no_argument, NULL, 'S' },
+	{ "file-locks", no_argument, NULL, 'l' },
+	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "feature", required_argument, NULL, OPT_FEATURE },
+	{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
+	{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
+	{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+	{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
+	{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
+	{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
+	{ "external", required_argument, NULL, OPT_EXTERNAL },
+	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
+	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ },
+};
+
+static int parse_pid(const char *arg, pid_t *pid)
 {
-	static const struct option longopts[] = {
-		{ "tree", required_argument, NULL, 't' },
-		{ "images-dir", required_argument, NULL, 'D' },
-		{ "work-dir", required_argument, NULL, 'W' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "leave-running", no_argument, NULL, 'R' },
-		{ "leave-stopped", no_argument, NULL, 's' },
-		{ "shell-job", no_argument, NULL, 'j' },
-		{ "restore-detached", no_argument, NULL, 'd' },
-		{ "restore-sibling", no_argument, NULL, 'S' },
-		{ "file-locks", no_argument, NULL, 'l' },
-		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
-		{ "feature", required_argument, NULL, OPT_FEATURE },
-		{ "link-remap", no_argument, NULL, OPT_LINK_REMAP },
-		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
-		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
-		{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
-		{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
-		{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
-		{ "external", required_argument, NULL, OPT_EXTERNAL },
-		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
-		{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
-		{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ },
-	};
-	int c;
+	char *end;
+	long v = strtol(arg, &end, 10);
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
+	if (*end || end == arg || v <= 0 || v > INT_MAX) {
+		pr_err("bad pid '%s'\n", arg);
+		return -1;
+	}
+	*pid = v;
+	return 0;
+}
 
-			if (*end || v <= 0 || v > INT_MAX) {
-				pr_err("bad pid '%s'\n", optarg);
-				return -1;
-			}
-			opts.pid = v;
-			break;
-		}
-		case 'D': opts.imgs_dir = optarg; break;
-		case 'W': opts.work_dir = optarg; break;
-		case 'o': opts.log_file = optarg; break;
-		case 'v':
-			if (!optarg)
-				opts.log_level++;
-			else if (optarg[0] == 'v')	/* -vvv */
-				opts.log_level += strlen(optarg) + 1;
-			else
-				opts.log_level = atoi(optarg);
-			break;
-		case 'R': opts.leave_running = true; break;
-		case 's': opts.leave_stopped = true; break;
-		case 'j': opts.shell_job = true; break;
-		case 'd': opts.restore_detached = true; break;
-		case 'S': opts.restore_sibling = true; break;
-		case 'l': opts.file_locks = true; break;
-		case OPT_PIDFILE: opts.pidfile = optarg; break;
-		case OPT_FEATURE: opts.feature = optarg; break;
-		case OPT_LINK_REMAP: opts.link_remap = true; break;
-		case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
-		case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
-		case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
-		case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
-		case OPT_EXTERNAL:
-			if (external_add(optarg))
-				return -1;
-			break;
-		case OPT_INHERIT_FD:
-			if (inherit_fd_add(optarg))
-				return -1;
-			break;
-		case OPT_JOIN_NS:
-			if (ns_join_add(optarg))
-				return -1;
-			break;
-		case OPT_EMPTY_NS:
-			if (ns_empty_add(optarg))
-				return -1;
-			break;
-		case OPT_GHOST_LIMIT: {
-			char *end;
-			unsigned long long v = strtoull(optarg, &end, 10);
+static int parse_size(const char *arg, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(arg, &end, 10);
 
-			if (*end == 'K' || *end == 'k')
-				v <<= 10, end++;
-			else if (*end == 'M' || *end == 'm')
-				v <<= 20, end++;
-			else if (*end == 'G' || *end == 'g')
-				v <<= 30, end++;
-			if (*end || v > (1ULL << 32)) {
-				pr_err("bad --ghost-limit '%s'\n", optarg);
-				return -1;
-			}
-			opts.ghost_limit = v;
-			break;
-		}
-		case 'V':
-			printf("Version: %s\n", CR_VERSION);
-			exit(0);
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
+	if (end == arg)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30, end++;
+	if (*end || v > (1ULL << 32))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * One option, from the command line, a config file or a swrk request: all
+ * three end here, so an option means the same wherever it comes from.
+ * arg must stay valid for the whole run.
+ */
+static int handle_option(int c, const char *arg)
+{
+	switch (c) {
+	case 't': return parse_pid(arg, &opts.pid);
+	case 'D': opts.imgs_dir = arg; break;
+	case 'W': opts.work_dir = arg; break;
+	case 'o': opts.log_file = arg; break;
+	case 'v':
+		if (!arg)
+			opts.log_level++;
+		else if (arg[0] == 'v')	/* -vvv */
+			opts.log_level += strlen(arg) + 1;
+		else
+			opts.log_level = atoi(arg);
+		break;
+	case 'R': opts.leave_running = true; break;
+	case 's': opts.leave_stopped = true; break;
+	case 'j': opts.shell_job = true; break;
+	case 'd': opts.restore_detached = true; break;
+	case 'S': opts.restore_sibling = true; break;
+	case 'l': opts.file_locks = true; break;
+	case OPT_PIDFILE: opts.pidfile = arg; break;
+	case OPT_FEATURE: opts.feature = arg; break;
+	case OPT_LINK_REMAP: opts.link_remap = true; break;
+	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
+	case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
+	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
+	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
+	case OPT_EXTERNAL: return external_add(arg);
+	case OPT_INHERIT_FD: return inherit_fd_add(arg);
+	case OPT_JOIN_NS: return ns_join_add(arg);
+	case OPT_EMPTY_NS: return ns_empty_add(arg);
+	case OPT_ACTION_SCRIPT: return action_script_add(arg);
+	case OPT_CONFIG: return parse_config_file(arg, false);
+	case OPT_GHOST_LIMIT:
+		if (parse_size(arg, &opts.ghost_limit)) {
+			pr_err("bad --ghost-limit '%s'\n", arg);
 			return -1;
 		}
+		break;
+	case 'V':
+		printf("Version: %s\n", CR_VERSION);
+		exit(0);
+	case 'h':
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return -1;
 	}
+	return 0;
+}
+
+int cr_option_set(const char *name, const char *arg)
+{
+	const struct option *o;
+
+	for (o = longopts; o->name; o++)
+		if (!strcmp(o->name, name))
+			break;
+	if (!o->name || o->val == 'V' || o->val == 'h') {
+		pr_err("option --%s is not supported yet\n", name);
+		return -2;
+	}
+	if (o->has_arg == required_argument && !arg) {
+		pr_err("option --%s needs an argument\n", name);
+		return -1;
+	}
+	if (o->has_arg == no_argument && arg) {
+		pr_err("option --%s takes no argument\n", name);
+		return -1;
+	}
+	if (arg && !(arg = strdup(arg))) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return handle_option(o->val, arg);
+}
+
+/*
+ * A config file: one option a line, its long name without the dashes and
+ * its argument after a space ("tcp-established", "ghost-limit 4M");
+ * blank lines and lines starting with # are skipped.
+ */
+int parse_config_file(const char *path, bool missing_ok)
+{
+	char line[4096];
+	int n = 0, ret = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		if (missing_ok && errno == ENOENT) {
+			pr_warn("config file %s does not exist: skipped\n", path);
+			return 0;
+		}
+		pr_perror("can't open config file %s", path);
+		return -1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char *name = line, *arg, *e;
+
+		n++;
+		e = name + strlen(name);
+		while (e > name && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		while (*name == ' ' || *name == '\t')
+			name++;
+		if (!*name || *name == '#')
+			continue;
+		if (!strncmp(name, "--", 2))
+			name += 2;
+		arg = strpbrk(name, " \t=");
+		if (arg) {
+			*arg++ = '\0';
+			arg += strspn(arg, " \t");
+			if (*arg == '"' && e > arg + 1 && e[-1] == '"') {
+				arg++;
+				e[-1] = '\0';
+			}
+		}
+		if (!strcmp(name, "config")) {
+			pr_err("%s:%d: a config file can't name another one\n", path, n);
+			ret = -1;
+		} else if (cr_option_set(name, arg)) {
+			pr_err("%s:%d: bad option line\n", path, n);
+			ret = -1;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static int parse_options(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1)
+		if (handle_option(c, optarg))
+			return -1;
 	if (opts.log_level > LOG_DEBUG)
 		opts.log_level = LOG_DEBUG;
 	return 0;
 }
 
 /* The log goes to the work dir (default: images dir) unless given absolute. */
-static int setup_log(const char *action)
+int cr_setup_log(void)
 {
 	char path[PATH_MAX];
+
+	if (opts.log_level > LOG_DEBUG)
+		opts.log_level = LOG_DEBUG;
 	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
 
 	if (!opts.log_file)
@@ -235,6 +341,14 @@ int main(int argc, char **argv)
 	action = argv[optind];
 	compel_set_log(compel_log);
 
+	if (!strcmp(action, "swrk")) {
+		if (optind + 1 >= argc) {
+			pr_err("swrk needs the number of its socket fd\n");
+			return 1;
+		}
+		return cr_service_work(argv[optind + 1]) ? 1 : 0;
+	}
+
 	if (!strcmp(action, "show")) {
 		if (optind + 1 >= argc) {
 			pr_err("show needs an image file\n");
@@ -258,7 +372,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (setup_log(action))
+	if (cr_setup_log())
 		return 1;
 	pr_info("criu %s: %s\n", CR_VERSION, action);
 	kerndat_init();
@@ -276,7 +390,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(action, "check")) {
 		ret = cr_check(opts.feature);
 	} else if (!strcmp(action, "pre-dump") || !strcmp(action, "page-server") ||
-		   !strcmp(action, "lazy-pages") || !strcmp(action, "swrk")) {
+		   !strcmp(action, "lazy-pages")) {
 		pr_err("action '%s' is not implemented yet\n", action);
 		ret = 1;
 	} else {

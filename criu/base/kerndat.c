@@ -125,43 +125,58 @@ struct feature {
 	int required;
 };
 
+/* Features criu offers to clients: the kernel having them is not enough; 0 until criu does them. */
+static int not_yet, yes = 1, mntns;
+
+static struct feature feats[] = {
+	{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
+	{ "map_files", "/proc/PID/map_files, to share memory with the parasite", &kdat.has_map_files, 1 },
+	{ "prctl_mm_map", "prctl(PR_SET_MM_MAP), to restore mm fields", &kdat.has_prctl_mm_map, 1 },
+	{ "ptrace_sigmask", "PTRACE_GETSIGMASK/SETSIGMASK", &kdat.has_ptrace_sigmask, 1 },
+	{ "pagemap_scan", "PAGEMAP_SCAN ioctl, to find present pages quickly", &kdat.has_pagemap_scan, 0 },
+	{ "pidfd", "pidfd_open()", &kdat.has_pidfd, 0 },
+	{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
+	{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
+	{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &not_yet, 0 },
+	{ "mem_dirty_track", "incremental dumps (kernel ready; pre-dump not implemented yet)", &not_yet, 0 },
+	{ "external_net_ns", "an external net namespace (--external net[INO]:KEY)", &yes, 0 },
+	{ "external_pid_ns", "an external pid namespace (--external pid[INO]:KEY)", &yes, 0 },
+	{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
+	{ "pidfd_store", "pidfd store for pre-dumps (not implemented yet)", &not_yet, 0 },
+	{ "network_lock_nftables", "network locking with nftables (not implemented yet)", &not_yet, 0 },
+};
+
+/* 1: there, 0: not there, -1: no such feature */
+int cr_feature_check(const char *name)
+{
+	mntns = mnt_ns_supported();
+	for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
+		if (!strcmp(feats[i].name, name))
+			return *feats[i].have ? 1 : 0;
+	return -1;
+}
+
 int cr_check(const char *feature)
 {
-	/* Features criu offers to clients: the kernel having them is not enough. */
-	static int mem_track, lazy, mntns;
-	struct feature feats[] = {
-		{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
-		{ "map_files", "/proc/PID/map_files, to share memory with the parasite", &kdat.has_map_files, 1 },
-		{ "prctl_mm_map", "prctl(PR_SET_MM_MAP), to restore mm fields", &kdat.has_prctl_mm_map, 1 },
-		{ "ptrace_sigmask", "PTRACE_GETSIGMASK/SETSIGMASK", &kdat.has_ptrace_sigmask, 1 },
-		{ "pagemap_scan", "PAGEMAP_SCAN ioctl, to find present pages quickly", &kdat.has_pagemap_scan, 0 },
-		{ "pidfd", "pidfd_open()", &kdat.has_pidfd, 0 },
-		{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
-		{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &lazy, 0 },
-		{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
-		{ "mem_dirty_track", "incremental dumps (kernel ready; pre-dump not implemented yet)", &mem_track, 0 },
-		{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
-	};
 	struct utsname u;
 	int missing = 0;
 
-	mem_track = 0;
-	lazy = 0;
 	mntns = mnt_ns_supported();
 	if (feature) {
-		for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
-			if (!strcmp(feats[i].name, feature)) {
-				printf("%s is %ssupported\n", feature, *feats[i].have ? "" : "NOT ");
-				return *feats[i].have ? 0 : 1;
-			}
-		fprintf(stderr, "unknown feature %s\n", feature);
-		return 1;
+		int have = cr_feature_check(feature);
+
+		if (have < 0) {
+			fprintf(stderr, "unknown feature %s\n", feature);
+			return 1;
+		}
+		printf("%s is %ssupported\n", feature, have ? "" : "NOT ");
+		return have ? 0 : 1;
 	}
 
 	uname(&u);
 	printf("Kernel %s %s\n", u.release, u.machine);
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++) {
-		printf("  %-16s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
+		printf("  %-22s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
 		       feats[i].required ? " (required)" : "");
 		if (feats[i].required && !*feats[i].have)
 			missing++;

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 static int log_fd = STDERR_FILENO;
 static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
+static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
+static int keep_errors;
 
 int log_init(const char *path, int level)
 {
@@ -18,7 +21,7 @@ int log_init(const char *path, int level)
 	if (!path || !strcmp(path, "-"))
 		return 0;
 
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "Error: can't open log file %s: %s\n", path, strerror(errno));
 		return -1;
@@ -61,6 +64,63 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* "Error (file.c:12): text\n" is kept as "text" */
+static void keep_error(const char *msg, int len)
+{
+	const char *p = msg;
+
+	if (!strncmp(p, "Error (", 7)) {
+		const char *e = memchr(p, ')', len);
+
+		if (e && e[1] == ':' && e[2] == ' ')
+			p = e + 3;
+	}
+	len -= p - msg;
+	while (len > 0 && p[len - 1] == '\n')
+		len--;
+	if (len >= (int)sizeof(first_error))
+		len = sizeof(first_error) - 1;
+	memcpy(first_error, p, len);
+	first_error[len] = '\0';
+}
+
+void log_keep_errors(void)
+{
+	keep_errors = 1;
+	first_error[0] = '\0';
+}
+
+/*
+ * Processes we forked (the restore's) log their errors to the same file
+ * but not to our memory: the first error line of the file is the cause.
+ */
+static void first_error_in_file(void)
+{
+	char buf[65536], *p;
+	struct stat st;
+	ssize_t n;
+
+	if (log_fd == STDERR_FILENO || fstat(log_fd, &st) || !S_ISREG(st.st_mode))
+		return;
+	n = pread(log_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strstr(buf, "Error (");
+	if (p) {
+		char *e = strchr(p, '\n');
+
+		keep_error(p, e ? e - p : (int)strlen(p));
+	}
+}
+
+const char *log_first_error(void)
+{
+	if (keep_errors)
+		first_error_in_file();
+	return first_error[0] ? first_error : NULL;
+}
+
 void print_on_level(int level, const char *fmt, ...)
 {
 	char buf[4096];
@@ -89,6 +149,8 @@ void print_on_level(int level, const char *fmt, ...)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 
+	if (level <= LOG_ERROR && keep_errors && !first_error[0])
+		keep_error(buf + off, n - off);
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
 	if (level <= LOG_ERROR && log_fd != STDERR_FILENO)

@@ -50,9 +50,25 @@ static int check_task(struct dump_ctx *dc)
 	return 0;
 }
 
-/* What this milestone can't do yet is refused by name. */
+/* A swrk client without CAP_SYS_PTRACE: only tasks it could trace itself (rpc/service.c). */
+static int check_owner(struct dump_ctx *dc)
+{
+	if (!opts.owner_only)
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if (dc->status.uid[i] != opts.owner_uid || dc->status.gid[i] != opts.owner_gid) {
+			pr_err("can't dump task %d: it belongs to uid %u gid %u, and the client (uid %u) "
+			       "may not dump it\n", dc->pid, dc->status.uid[i], dc->status.gid[i], opts.owner_uid);
+			return -1;
+		}
+	return 0;
+}
+
+/* What this milestone can't do yet is refused by name (namespaces: ns_dump_collect()). */
 static int check_supported(struct dump_ctx *dc)
 {
+	if (check_owner(dc))
+		return -1;
 	/* a stop signal that came while we seized: its group stop is half done */
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dc->th[i].state != dc->state) {
@@ -1202,7 +1218,7 @@ static int dump_tree_of(pid_t pid)
 	struct dump_tree t = { .dfd = -1 };
 	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
-	int ret = -1;
+	int ret = -1, locked = 0;
 
 	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (t.dfd < 0) {
@@ -1218,11 +1234,16 @@ static int dump_tree_of(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
+	if (run_hook(HOOK_PRE_DUMP, 0, -1))
+		goto out_close;
 
 	t_start = now_us();
 	if (freeze_tree(&t, pid))
 		goto out_resume;
 	t_frozen = now_us();
+	locked = 1;
+	if (run_hook(HOOK_NETWORK_LOCK, 0, -1))
+		goto out_resume;
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
 	if (check_ipc(&t) || check_ns(&t))
@@ -1249,6 +1270,9 @@ static int dump_tree_of(pid_t pid)
 			goto out_resume;
 	if (write_tree_images(&t, pid))
 		goto out_resume;
+	/* the last word before the tree is killed: a failure here leaves it running */
+	if (run_hook(HOOK_POST_DUMP, 0, -1))
+		goto out_resume;
 	ret = 0;
 out_resume:
 	if (ret)
@@ -1256,6 +1280,8 @@ out_resume:
 	fileobj_dump_fini(ret == 0);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	finish_tree(&t, ret == 0, t_frozen);
+	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
+		ret = -1;
 	if (ret == 0) {
 		if (!ns_dump_in_agent() || opts.leave_running || opts.leave_stopped)
 			write_dump_stats(t.dfd, &t.st);

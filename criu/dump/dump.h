@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "action-scripts.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"

@@ -26,6 +26,10 @@ struct cr_options {
 	bool file_locks;
 	bool ext_unix_sk;
 	bool tcp_established;
+	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
+	bool owner_only;
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 extern struct cr_options opts;

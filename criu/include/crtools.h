@@ -1,6 +1,7 @@
 #ifndef CR_CRTOOLS_H
 #define CR_CRTOOLS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -9,6 +10,13 @@
 int cr_dump_tasks(pid_t pid);
 int cr_restore_tasks(void);
 int cr_check(const char *feature);
+int cr_feature_check(const char *name);
+extern pid_t cr_restored_pid;		/* the root of the last restore, once it runs */
+
+/* crtools.c: options by their long name, from config files and swrk requests */
+int cr_option_set(const char *name, const char *arg);
+int parse_config_file(const char *path, bool missing_ok);
+int cr_setup_log(void);
 
 /* Kernel features probed at start-up. */
 struct kerndat {

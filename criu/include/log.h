@@ -22,6 +22,9 @@ void log_set_level(int level);
 int log_get_level(void);
 int log_get_fd(void);
 void log_set_fd(int fd);
+/* From now on keep the first error printed (in this process), for log_first_error(). */
+void log_keep_errors(void);
+const char *log_first_error(void);
 
 void print_on_level(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

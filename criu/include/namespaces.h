@@ -140,6 +140,8 @@ struct ns_pid_restore {
 	pid_t max_pid;		/* the highest pid the tree needs in its namespace */
 };
 int ns_pid_restore(struct ns_pid_restore *r, pid_t *host_root);
+/* A pid of the tree as criu's caller sees it (asked of criu from inside the restore supervisor). */
+pid_t ns_host_pid(pid_t vpid);
 pid_t ns_pid_helper_init(pid_t root_vpid, unsigned long flags);
 int ns_pid_join_fd(void);
 

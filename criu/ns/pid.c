@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -309,16 +310,62 @@ static int read_int(const char *path)
 	return atoi(buf);
 }
 
+/*
+ * The supervisor and criu talk over a seqpacket pair: the supervisor asks
+ * for the host pid of one of the tree's (the hooks' pids are the caller's
+ * view), and tells the result last.
+ */
+enum { MSG_HOST_PID = 1, MSG_RESULT };
+
+struct agent_msg {
+	int type;
+	int val;
+};
+
+static int rst_agent_ch = -1;	/* in the restore supervisor: its end */
+
+pid_t ns_host_pid(pid_t vpid)
+{
+	struct agent_msg m = { .type = MSG_HOST_PID, .val = vpid };
+
+	if (rst_agent_ch < 0)
+		return vpid;
+	if (write(rst_agent_ch, &m, sizeof(m)) != sizeof(m) || read(rst_agent_ch, &m, sizeof(m)) != sizeof(m) ||
+	    m.type != MSG_HOST_PID || m.val <= 0) {
+		pr_err("can't learn the host pid of %d from criu\n", vpid);
+		return -1;
+	}
+	return m.val;
+}
+
+/* criu's side: answer the supervisor until its result (0 or -1) or its end. */
+static int serve_agent(int ch, int nsfd)
+{
+	struct agent_msg m;
+
+	while (read(ch, &m, sizeof(m)) == sizeof(m)) {
+		if (m.type == MSG_RESULT)
+			return m.val ? 0 : -1;
+		if (m.type != MSG_HOST_PID)
+			break;
+		m.val = ioctl(nsfd, NS_GET_PID_FROM_PIDNS, m.val);
+		if (m.val <= 0)
+			pr_perror("can't find the host pid of a task of the tree");
+		if (write(ch, &m, sizeof(m)) != sizeof(m))
+			break;
+	}
+	return -1;
+}
+
 int ns_pid_restore(struct ns_pid_restore *r, pid_t *host_root)
 {
 	enum ns_pid_mode mode = ns_restore_pid_mode();
-	int nsfd, selffd, p[2], status, pid_max = read_int("/proc/sys/kernel/pid_max");
-	struct agent_result res = { 0 };
+	int nsfd, selffd, ch[2], status, ok, pid_max = read_int("/proc/sys/kernel/pid_max");
 	pid_t agent, avpid;
 
 	nsfd = mode == NS_PID_JOIN ? ns_pid_join_fd() : open_pidns(r->first_host);
 	selffd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0 || selffd < 0 || pipe2(p, O_CLOEXEC)) {
+	if (nsfd < 0 || selffd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch)) {
 		pr_perror("can't prepare the restore agent");
 		return -1;
 	}
@@ -330,31 +377,32 @@ int ns_pid_restore(struct ns_pid_restore *r, pid_t *host_root)
 	avpid = r->max_pid + 1 < pid_max ? r->max_pid + 1 : 0;
 	agent = clone_into(avpid);
 	if (agent == 0) {
+		struct agent_msg m = { .type = MSG_RESULT };
 		int ret;
 
-		close(p[0]);
+		close(ch[0]);
+		rst_agent_ch = ch[1];
 		ret = own_proc() ? -1 : r->supervise(r->arg, r->root_vpid);
-		res.ok = ret == 0;
-		if (write(p[1], &res, sizeof(res)) != sizeof(res))
+		m.val = ret == 0;
+		if (write(ch[1], &m, sizeof(m)) != sizeof(m))
 			_exit(1);
 		_exit(ret ? 1 : 0);
 	}
 	if (setns(selffd, CLONE_NEWPID))
 		pr_perror("can't go back to criu's pid namespace");
 	close(selffd);
-	close(p[1]);
+	close(ch[1]);
 	if (agent < 0) {
 		pr_perror("can't clone the restore agent into the tree's pid namespace");
-		close(p[0]);
+		close(ch[0]);
 		close(nsfd);
 		return -1;
 	}
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res.ok = 0;
-	close(p[0]);
+	ok = serve_agent(ch[0], nsfd) == 0;
+	close(ch[0]);
 	if (waitpid(agent, &status, 0) != agent)
 		pr_perror("waiting for the restore agent");
-	if (!res.ok) {
+	if (!ok) {
 		close(nsfd);
 		return -1;
 	}

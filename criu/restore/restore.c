@@ -29,6 +29,8 @@
 #include "rst.h"
 #include "namespaces.h"
 
+pid_t cr_restored_pid;
+
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
 	for (int i = 0; i < tr->nr; i++)
@@ -191,6 +193,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	}
 	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
+	/* the tree is whole and still held: the caller's last say before it runs */
+	if (run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
+	    run_hook(HOOK_PRE_RESUME, 0, -1))
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
@@ -274,6 +280,9 @@ static int supervise(struct rst_run *r, pid_t pid)
 		kill(pid, SIGKILL);
 		return -1;
 	}
+	/* the root waits for our word: its namespaces are set up when it has it */
+	if (run_hook(HOOK_SETUP_NAMESPACES, ns_host_pid(pid), -1) || run_hook(HOOK_POST_SETUP_NAMESPACES, 0, -1))
+		goto kill;
 	t1 = now_us();
 	r->st.forking_time = t1 - r->t0;
 	if (write(tr->sync_pipe[1], "g", 1) != 1)
@@ -439,6 +448,8 @@ int cr_restore_tasks(void)
 	if (read_pstree(&tr) || ns_restore_read(tr.dfd, tr.t[0].pe) || read_tree_images(&tr) ||
 	    (ns_restore_pid_mode() == NS_PID_NONE && check_pids_free(&tr)) || plan_cow(&tr))
 		goto out;
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
 			run.zombies++;
@@ -489,6 +500,10 @@ int cr_restore_tasks(void)
 			goto reap;
 	}
 	ns_restore_parent_done();
+	cr_restored_pid = pid;
+	/* it runs: nothing to undo if the caller fails here */
+	if (run_hook(HOOK_POST_RESUME, 0, -1))
+		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	ret = 0;

@@ -3,6 +3,7 @@
 #define CR_RESTORE_RST_H
 
 
+#include "action-scripts.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "clone-vm.h"

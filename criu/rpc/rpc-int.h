@@ -1,0 +1,17 @@
+/* Shared by the files of criu/rpc/. */
+#ifndef CR_RPC_INT_H
+#define CR_RPC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rpc.pb-c.h"
+
+/* go-criu reads a reply into 8 KiB */
+#define RPC_MAX_REPLY	8192
+
+int rpc_apply_opts(const CriuOpts *o, bool log_only);
+int rpc_unknown_field(const ProtobufCMessage *m, char *buf, size_t len);
+void rpc_notify_enable(bool on);
+
+#endif

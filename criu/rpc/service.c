@@ -1,0 +1,585 @@
+/*
+ * criu swrk FD: the server side of the socket protocol runc, podman and
+ * libcriu speak. FD is one end of a SOCK_SEQPACKET socket; each packet
+ * is one criu_req (from the client) or criu_resp (from us), and a reply
+ * may carry one fd (SCM_RIGHTS). A request's options go through the same
+ * code as the command line's (opts.c). Under notify_scripts the client is
+ * asked at each hook (action-scripts.h) and must answer before we go on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cr_options.h"
+#include "crtools.h"
+#include "log.h"
+#include "proc_parse.h"
+#include "rpc.h"
+#include "rpc-int.h"
+#include "util.h"
+
+#define CAP_BIT(n)	(1ULL << (n))
+#define CAP_SYS_PTRACE_BIT		19
+#define CAP_SYS_ADMIN_BIT		21
+#define CAP_CHECKPOINT_RESTORE_BIT	40
+
+static int sk = -1;
+static bool notify_on;
+static struct ucred peer;
+static bool dumped_or_restored;	/* options of a session are used once */
+static int denied;		/* the request was refused for the client's lack of rights: EPERM */
+
+bool rpc_notify_wanted(void)
+{
+	return sk >= 0 && notify_on;
+}
+
+void rpc_notify_enable(bool on)
+{
+	notify_on = on;
+}
+
+static int send_resp(CriuResp *r, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	uint8_t buf[RPC_MAX_REPLY];
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t len = criu_resp__get_packed_size(r);
+
+	if (len > sizeof(buf) && r->cr_errmsg) {
+		/* a long error text is cut rather than lose the reply */
+		size_t over = len - sizeof(buf);
+		size_t ml = strlen(r->cr_errmsg);
+
+		r->cr_errmsg[ml > over + 8 ? ml - over - 8 : 0] = '\0';
+		len = criu_resp__get_packed_size(r);
+	}
+	if (len > sizeof(buf)) {
+		pr_err("a reply of %zu bytes would not fit the client's %d-byte buffer\n", len, RPC_MAX_REPLY);
+		return -1;
+	}
+	iov.iov_len = criu_resp__pack(r, buf);
+	if (fd >= 0) {
+		struct cmsghdr *ch;
+
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = sizeof(c.buf);
+		ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	}
+	while (sendmsg(sk, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno == EINTR)
+			continue;
+		pr_perror("can't send the reply to the client");
+		return -1;
+	}
+	return 0;
+}
+
+/* NULL with *eof set when the client closed its end. */
+static CriuReq *recv_req(int *eof)
+{
+	uint8_t *buf;
+	ssize_t len;
+	CriuReq *req;
+
+	*eof = 0;
+	do
+		len = recv(sk, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (len < 0 && errno == EINTR);
+	if (len < 0) {
+		pr_perror("can't read a request from the client");
+		return NULL;
+	}
+	if (len == 0) {
+		char c;
+
+		/* an empty packet and the end look alike: take it off and see */
+		if (recv(sk, &c, 1, MSG_DONTWAIT) == 0 && recv(sk, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+		    errno == EAGAIN) {
+			pr_err("malformed request: an empty packet\n");
+			return NULL;
+		}
+		*eof = 1;
+		return NULL;
+	}
+	buf = malloc(len);
+	if (!buf) {
+		pr_err("out of memory for a %zd-byte request\n", len);
+		recv(sk, NULL, 0, MSG_TRUNC);
+		return NULL;
+	}
+	len = recv(sk, buf, len, 0);
+	if (len < 0) {
+		pr_perror("can't read a request from the client");
+		free(buf);
+		return NULL;
+	}
+	req = criu_req__unpack(NULL, len, buf);
+	free(buf);
+	if (!req)
+		pr_err("malformed request: %zd bytes that are not a criu_req message\n", len);
+	return req;
+}
+
+static int peer_gone(void)
+{
+	struct pollfd p = { .fd = sk, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+int rpc_notify(const char *action, pid_t pid, int fd)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	CriuNotify n = CRIU_NOTIFY__INIT;
+	CriuReq *ack;
+	int eof, ret = -1;
+
+	if (sk < 0)
+		return 0;
+	/* a client gone before the dump or restore is committed gets nothing done */
+	if (peer_gone()) {
+		pr_err("the client went away before %s\n", action);
+		return -1;
+	}
+	if (!notify_on)
+		return 0;
+	resp.type = CRIU_REQ_TYPE__NOTIFY;
+	resp.success = true;
+	resp.notify = &n;
+	n.script = (char *)action;
+	if (pid) {
+		n.has_pid = true;
+		n.pid = pid;
+	}
+	if (send_resp(&resp, fd))
+		return -1;
+	ack = recv_req(&eof);
+	if (!ack) {
+		if (eof)
+			pr_err("the client went away without answering %s\n", action);
+		return -1;
+	}
+	if (ack->type != CRIU_REQ_TYPE__NOTIFY)
+		pr_err("the client answered %s with a request of type %d, not NOTIFY\n", action, ack->type);
+	else if (!ack->notify_success)
+		pr_err("the client refused %s\n", action);
+	else
+		ret = 0;
+	criu_req__free_unpacked(ack, NULL);
+	return ret;
+}
+
+/* ---- the client's credentials ---- */
+
+static int peer_caps(uint64_t *eff)
+{
+	struct proc_status st;
+
+	if (parse_pid_status(peer.pid, &st)) {
+		pr_err("can't read the client's status (pid %d)\n", peer.pid);
+		return -1;
+	}
+	*eff = st.cap_eff;
+	free_pid_status(&st);
+	return 0;
+}
+
+static int same_ns(pid_t pid, const char *ns)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	if (stat(path, &a))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+	if (stat(path, &b))
+		return -1;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/*
+ * A client that could not ptrace the tree itself must not get it dumped
+ * by a more privileged criu: it may only dump tasks wholly its own (all
+ * uids and gids its), and dump.c checks that again for every task once
+ * the tree is frozen.
+ */
+static int check_may_dump(pid_t pid)
+{
+	struct proc_status st;
+	uint64_t eff;
+
+	if (same_ns(peer.pid, "pid") != 1) {
+		pr_err("the client (pid %d) is in another pid namespace than criu: its pid %d is not ours\n",
+		       peer.pid, pid);
+		return -1;
+	}
+	if (peer_caps(&eff))
+		return -1;
+	if (eff & CAP_BIT(CAP_SYS_PTRACE_BIT))
+		return 0;
+	if (parse_pid_status(pid, &st)) {
+		pr_err("no process with pid %d\n", pid);
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		if (st.uid[i] != peer.uid || st.gid[i] != peer.gid) {
+			pr_err("pid %d belongs to uid %u gid %u: the client (pid %d, uid %u, without "
+			       "CAP_SYS_PTRACE) may not dump it\n", pid, st.uid[i], st.gid[i], peer.pid, peer.uid);
+			free_pid_status(&st);
+			denied = EPERM;
+			return -1;
+		}
+	free_pid_status(&st);
+	opts.owner_only = true;
+	opts.owner_uid = peer.uid;
+	opts.owner_gid = peer.gid;
+	return 0;
+}
+
+/* A restore makes tasks with the images' credentials: only for a client allowed to. */
+static int check_may_restore(void)
+{
+	uint64_t eff;
+
+	if (peer_caps(&eff))
+		return -1;
+	if ((eff & CAP_BIT(CAP_SYS_ADMIN_BIT)) || (eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT)))
+		return 0;
+	pr_err("the client (pid %d, uid %u) has neither CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE: "
+	       "it may not restore\n", peer.pid, peer.uid);
+	denied = EPERM;
+	return -1;
+}
+
+/* Could the client itself write (or read) in dfd? Asked with its fsuid/fsgid. */
+static int peer_may_access(int dfd, int mode, const char *what)
+{
+	uid_t ouid = geteuid();
+	gid_t ogid = getegid();
+	int ret;
+
+	if (peer.uid == ouid)
+		return 0;
+	setfsgid(peer.gid);
+	setfsuid(peer.uid);
+	ret = faccessat(dfd, ".", mode, AT_EACCESS);
+	setfsuid(ouid);
+	setfsgid(ogid);
+	if (ret) {
+		pr_perror("the client (uid %u) may not %s its %s", peer.uid, mode == W_OK ? "write in" : "read",
+			  what);
+		denied = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/* A dir fd in the client's table, opened here as /proc/PEER/fd/N; the path for opts. */
+static const char *open_peer_dir(int n, const char *what, int mode, bool check)
+{
+	char path[64], *out;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", peer.pid, n);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			pr_err("%s %d: the client (pid %d) has no fd %d\n", what, n, peer.pid, n);
+		else
+			pr_perror("%s %d: can't open the client's fd (%s)", what, n, path);
+		return NULL;
+	}
+	if (check && peer_may_access(fd, mode, what)) {
+		close(fd);
+		return NULL;
+	}
+	if (asprintf(&out, "/proc/self/fd/%d", fd) < 0) {
+		close(fd);
+		return NULL;
+	}
+	return out;
+}
+
+static int setup_request(CriuReq *req, bool dump)
+{
+	CriuOpts *o = req->opts;
+	bool unpriv = peer.uid != geteuid();
+	uint64_t eff = 0;
+
+	if (dumped_or_restored) {
+		pr_err("one dump or restore per swrk session: start another criu swrk\n");
+		return -1;
+	}
+	dumped_or_restored = true;
+	if (!o) {
+		pr_err("the request has no opts\n");
+		return -1;
+	}
+	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
+		unpriv = false;
+	if (rpc_apply_opts(o, true))
+		return -1;
+	if (o->images_dir_fd < 0) {
+		pr_err("images_dir_fd is required\n");
+		return -1;
+	}
+	opts.imgs_dir = open_peer_dir(o->images_dir_fd, "images_dir_fd", dump ? W_OK : R_OK, unpriv);
+	if (!opts.imgs_dir)
+		return -1;
+	if (o->has_work_dir_fd) {
+		opts.work_dir = open_peer_dir(o->work_dir_fd, "work_dir_fd", W_OK, unpriv);
+		if (!opts.work_dir)
+			return -1;
+	} else {
+		opts.work_dir = NULL;
+	}
+	if (cr_setup_log())
+		return -1;
+	pr_info("criu %s: swrk request %d from pid %d (uid %u)\n", CR_VERSION, req->type, peer.pid, peer.uid);
+	if (rpc_apply_opts(o, false))
+		return -1;
+	kerndat_init();
+	return 0;
+}
+
+static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
+{
+	resp->dump = d;
+	if (setup_request(req, true))
+		return -1;
+	if (!opts.pid) {
+		pr_err("a dump needs opts.pid\n");
+		return -1;
+	}
+	if (check_may_dump(opts.pid))
+		return -1;
+	return cr_dump_tasks(opts.pid) ? -1 : 0;
+}
+
+static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
+{
+	if (setup_request(req, false) || check_may_restore())
+		return -1;
+	/* the service never stands in for the tree: it answers and goes */
+	opts.restore_detached = true;
+	if (cr_restore_tasks())
+		return -1;
+	r->pid = cr_restored_pid;
+	resp->restore = r;
+	return 0;
+}
+
+static int do_check(void)
+{
+	int out, save, ret;
+
+	/* the report is for the log, not for the client's stdout */
+	kerndat_init();
+	fflush(stdout);
+	save = dup(STDOUT_FILENO);
+	out = log_get_fd() != STDERR_FILENO ? log_get_fd() : open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (save >= 0 && out >= 0)
+		dup2(out, STDOUT_FILENO);
+	ret = cr_check(NULL);
+	fflush(stdout);
+	if (save >= 0) {
+		dup2(save, STDOUT_FILENO);
+		close(save);
+	}
+	if (out >= 0 && out != log_get_fd())
+		close(out);
+	if (ret)
+		pr_err("criu check failed: a required kernel feature or privilege is missing\n");
+	return ret ? -1 : 0;
+}
+
+static void do_version(CriuResp *resp, CriuVersion *v)
+{
+	int major = 0, minor = 0, sub = 0;
+
+	sscanf(CR_VERSION, "%d.%d.%d", &major, &minor, &sub);
+	v->major_number = major;
+	v->minor_number = minor;
+	v->has_sublevel = true;
+	v->sublevel = sub;
+	resp->version = v;
+}
+
+static void do_features(CriuResp *resp, CriuFeatures *f)
+{
+	kerndat_init();
+	f->has_mem_track = f->has_lazy_pages = f->has_pidfd_store = true;
+	f->mem_track = cr_feature_check("mem_dirty_track") == 1;
+	f->lazy_pages = cr_feature_check("uffd-noncoop") == 1;
+	f->pidfd_store = cr_feature_check("pidfd_store") == 1;
+	resp->features = f;
+}
+
+static int do_wait_pid(CriuReq *req, CriuResp *resp)
+{
+	int status;
+
+	if (!req->has_pid || req->pid <= 0) {
+		pr_err("WAIT_PID needs a pid\n");
+		return -1;
+	}
+	while (waitpid(req->pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			pr_perror("can't wait for %d (only a child of this criu can be waited for)", req->pid);
+			return -1;
+		}
+	resp->has_status = true;
+	resp->status = status;
+	return 0;
+}
+
+static int not_yet(const char *what)
+{
+	pr_err("%s is not implemented yet\n", what);
+	return -1;
+}
+
+/* One request: its reply is sent here. Returns 0 if it succeeded. */
+static int handle(CriuReq *req)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	CriuDumpResp d = CRIU_DUMP_RESP__INIT;
+	CriuRestoreResp r = CRIU_RESTORE_RESP__INIT;
+	CriuVersion v = CRIU_VERSION__INIT;
+	CriuFeatures f = CRIU_FEATURES__INIT;
+	char why[256], *msg = NULL;
+	int ret = -1;
+
+	resp.type = req->type;
+	denied = 0;
+	if (rpc_unknown_field(&req->base, why, sizeof(why))) {
+		pr_err("unknown field in the request: %s\n", why);
+		goto reply;
+	}
+	switch (req->type) {
+	case CRIU_REQ_TYPE__DUMP: ret = do_dump(req, &resp, &d); break;
+	case CRIU_REQ_TYPE__RESTORE: ret = do_restore(req, &resp, &r); break;
+	case CRIU_REQ_TYPE__CHECK: ret = do_check(); break;
+	case CRIU_REQ_TYPE__VERSION: do_version(&resp, &v); ret = 0; break;
+	case CRIU_REQ_TYPE__FEATURE_CHECK: do_features(&resp, &f); ret = 0; break;
+	case CRIU_REQ_TYPE__WAIT_PID: ret = do_wait_pid(req, &resp); break;
+	case CRIU_REQ_TYPE__PRE_DUMP:
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP: ret = not_yet("pre-dump"); break;
+	case CRIU_REQ_TYPE__PAGE_SERVER:
+	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD: ret = not_yet("page-server"); break;
+	case CRIU_REQ_TYPE__CPUINFO_DUMP:
+	case CRIU_REQ_TYPE__CPUINFO_CHECK: ret = not_yet("cpuinfo dump/check"); break;
+	case CRIU_REQ_TYPE__NOTIFY:
+		pr_err("a NOTIFY answer came with no notification pending\n");
+		break;
+	default:
+		pr_err("unknown request type %d\n", req->type);
+		resp.type = CRIU_REQ_TYPE__EMPTY;
+		break;
+	}
+reply:
+	resp.success = ret == 0;
+	if (ret) {
+		const char *e = log_first_error();
+
+		msg = strdup(e ? e : "the request failed; see the log");
+		resp.cr_errmsg = msg;
+		if (denied) {
+			resp.has_cr_errno = true;
+			resp.cr_errno = denied;
+		}
+	}
+	if (send_resp(&resp, -1))
+		ret = -1;
+	free(msg);
+	return ret;
+}
+
+static int reply_bad(int type)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	const char *e = log_first_error();
+	char *msg = strdup(e ? e : "malformed request");
+
+	resp.type = type;
+	resp.success = false;
+	resp.cr_errmsg = msg;
+	send_resp(&resp, -1);
+	free(msg);
+	return -1;
+}
+
+int cr_service_work(const char *fd_arg)
+{
+	int type = 0, served = 0, ret = -1, eof;
+	socklen_t len = sizeof(type);
+	char *end;
+	long n;
+
+	log_keep_errors();
+	n = strtol(fd_arg, &end, 10);
+	if (*end || end == fd_arg || n < 0 || n > INT_MAX) {
+		pr_err("swrk: bad fd '%s'\n", fd_arg);
+		return -1;
+	}
+	if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET) {
+		pr_err("swrk: fd %ld is not a SOCK_SEQPACKET socket\n", n);
+		return -1;
+	}
+	len = sizeof(peer);
+	if (getsockopt(n, SOL_SOCKET, SO_PEERCRED, &peer, &len) || peer.pid <= 0) {
+		pr_perror("swrk: can't learn who the client is (SO_PEERCRED)");
+		return -1;
+	}
+	sk = n;
+	fcntl(sk, F_SETFD, FD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (;;) {
+		CriuReq *req = recv_req(&eof);
+
+		if (!req) {
+			if (eof && served)
+				break;
+			if (eof)
+				pr_err("swrk: the client closed the socket before any request\n");
+			else
+				reply_bad(CRIU_REQ_TYPE__EMPTY);
+			ret = -1;
+			break;
+		}
+		served++;
+		log_keep_errors();
+		ret = handle(req);
+		eof = !req->keep_open;
+		criu_req__free_unpacked(req, NULL);
+		if (eof)
+			break;
+	}
+	log_fini();
+	close(sk);
+	sk = -1;
+	return ret;
+}

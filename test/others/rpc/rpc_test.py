@@ -1,0 +1,890 @@
+#!/usr/bin/env python3
+"""The swrk protocol from a client's side: every request type, the
+notifications in their order with their answers, the reply fields clients
+dereference, and bad input (malformed or unknown requests, wrong fds, a
+client that goes away, a client without the rights to what it asks).
+
+Each check prints "PASS name" or "FAIL name: why"; the last line is
+"rpc: N passed, M failed". Must run as root. The criu binary is $CRIU or
+<repo>/build/criu/criu.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
+NOBODY = 65534
+sys.path.insert(0, HERE)
+from criu_rpc import Swrk, TYPES, score  # noqa: E402
+
+T = TYPES
+results = []
+TMP = None
+COUNTER = None
+targets = []
+
+COUNTER_C = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+/* counts up in memory and shows the count in a file: the count must go on after a restore */
+int main(int argc, char **argv)
+{
+	int fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
+	char b[32];
+
+	if (fd < 0)
+		return 1;
+	for (unsigned long n = 0;; n++) {
+		int l = snprintf(b, sizeof(b), "%020lu\n", n);
+		if (pwrite(fd, b, l, 0) != l)
+			return 1;
+		usleep(5000);
+	}
+}
+"""
+
+
+class Fail(Exception):
+    pass
+
+
+def check(name, fn, *args):
+    try:
+        fn(*args)
+    except Fail as e:
+        results.append((name, str(e)))
+        print("FAIL %s: %s" % (name, " ".join(str(e).split())[:800]), flush=True)
+    except Exception as e:
+        results.append((name, "test error"))
+        print("FAIL %s: test error: %s: %s" % (name, type(e).__name__, e), flush=True)
+    else:
+        results.append((name, None))
+        print("PASS %s" % name, flush=True)
+
+
+def expect(cond, why):
+    if not cond:
+        raise Fail(why)
+
+
+def new_dir(tag, owner=None):
+    d = tempfile.mkdtemp(prefix=tag + ".", dir=TMP)
+    if owner is not None:
+        os.chown(d, owner, owner)
+    return d
+
+
+class Target:
+    """The counter in a session of its own, as a runtime's container init would be."""
+
+    def __init__(self, user=None):
+        self.dir = new_dir("target", user)
+        self.file = os.path.join(self.dir, "count")
+
+        def pre():
+            os.setsid()
+            if user is not None:
+                os.setgroups([])
+                os.setgid(user)
+                os.setuid(user)
+        self.p = subprocess.Popen([COUNTER, self.file], preexec_fn=pre, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        self.pid = self.p.pid
+        targets.append(self)
+        deadline = time.time() + 5
+        while self.count() < 3:
+            expect(time.time() < deadline, "the counter did not start")
+            time.sleep(0.01)
+
+    def count(self):
+        try:
+            with open(self.file) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def alive(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().split(") ")[1][0] not in "ZX"
+        except OSError:
+            return False
+
+    def counting(self):
+        a = self.count()
+        time.sleep(0.1)
+        return self.count() > a
+
+    def kill(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def dir_fd(path):
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def request(req, on_notify=None, pass_fds=()):
+    """One request in its own criu swrk, as runc and libcriu do; (reply, exit status)."""
+    s = Swrk(CRIU, pass_fds=pass_fds, stderr=subprocess.DEVNULL)
+    r = s.call(req, on_notify)
+    rc = s.close()
+    return r, rc
+
+
+def failed_with(r, *words):
+    expect(r is not None, "no reply")
+    expect(r.get("success") is False, "succeeded: %r" % r)
+    msg = r.get("cr_errmsg", "")
+    for w in words:
+        expect(w in msg, "cr_errmsg %r does not say %r" % (msg, w))
+
+
+# ---- requests without images
+
+def t_version():
+    r, rc = request({"type": T["VERSION"]})
+    expect(r and r["success"] and r["type"] == T["VERSION"], "reply %r" % r)
+    v = r.get("version")
+    expect(v and "major_number" in v and "minor_number" in v, "no version in %r" % r)
+    expect(score(v) >= 40000, "version %r scores %d, below 4.0" % (v, score(v)))
+    expect(rc == 0, "criu exited %r" % rc)
+
+
+def t_feature_check():
+    r, rc = request({"type": T["FEATURE_CHECK"], "features": {"mem_track": True, "lazy_pages": True}})
+    expect(r and r["success"] and r["type"] == T["FEATURE_CHECK"], "reply %r" % r)
+    f = r.get("features")
+    expect(f is not None and all(k in f for k in ("mem_track", "lazy_pages", "pidfd_store")),
+           "features not all set: %r" % f)
+    # truthful: pre-dump and lazy pages are not there yet
+    expect(f["mem_track"] is False and f["lazy_pages"] is False, "features %r claim too much" % f)
+    expect(rc == 0, "criu exited %r" % rc)
+
+
+def t_check():
+    r, rc = request({"type": T["CHECK"]})
+    expect(r and r["success"] and r["type"] == T["CHECK"], "reply %r" % r)
+    expect(rc == 0, "criu exited %r" % rc)
+
+
+def t_keep_open():
+    s = Swrk(CRIU, stderr=subprocess.DEVNULL)
+    r1 = s.call({"type": T["VERSION"], "keep_open": True})
+    r2 = s.call({"type": T["FEATURE_CHECK"]})
+    rc = s.close()
+    expect(r1 and r1["success"] and r2 and r2["success"] and "features" in r2, "replies %r %r" % (r1, r2))
+    expect(rc == 0, "criu exited %r" % rc)
+
+
+def t_unknown_type():
+    r, rc = request({"type": 77})
+    failed_with(r, "unknown request type 77")
+    expect(r["type"] == T["EMPTY"], "reply type %r, not EMPTY" % r["type"])
+    expect(rc != 0, "criu exited 0 after a failed request")
+
+
+def t_not_yet(typ, words):
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, _ = request({"type": T[typ], "opts": {"images_dir_fd": fd, "pid": 1}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, *words)
+    expect(r["type"] == T[typ], "reply type %r" % r["type"])
+
+
+def t_malformed():
+    s = Swrk(CRIU, stderr=subprocess.DEVNULL)
+    s.send_raw(b"\xff\xff\xff\xff\x0f garbage")
+    r = s.recv()
+    rc = s.close()
+    failed_with(r, "malformed")
+    expect(rc not in (0, None), "criu exited %r" % rc)
+
+
+def t_empty_packet():
+    s = Swrk(CRIU, stderr=subprocess.DEVNULL)
+    s.send_raw(b"")
+    r = s.recv()
+    rc = s.close()
+    failed_with(r, "malformed")
+    expect(rc not in (0, None), "criu exited %r" % rc)
+
+
+def t_unknown_field(where):
+    d = new_dir("img")
+    fd = dir_fd(d)
+    if where == "req":
+        req = {"type": T["VERSION"], 100: 1}
+    else:
+        req = {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 1, 200: 1}}
+    r, _ = request(req, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "field %d" % (100 if where == "req" else 200))
+
+
+def t_no_client():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    p = subprocess.Popen([CRIU, "swrk", str(b.fileno())], pass_fds=(b.fileno(),), stderr=subprocess.PIPE)
+    b.close()
+    a.close()
+    _, err = p.communicate(timeout=30)
+    expect(p.returncode != 0 and b"closed the socket" in err, "rc %r, %r" % (p.returncode, err))
+
+
+def t_not_a_socket():
+    r = subprocess.run([CRIU, "swrk", "0"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    expect(r.returncode != 0 and b"SOCK_SEQPACKET" in r.stderr, "rc %d, %r" % (r.returncode, r.stderr))
+
+
+# ---- dump and restore
+
+DUMP_ORDER = ["pre-dump", "network-lock", "post-dump"]
+RESTORE_ORDER = ["pre-restore", "setup-namespaces", "post-setup-namespaces", "post-restore",
+                 "network-unlock", "pre-resume", "post-resume"]
+
+
+def dump_opts(fd, pid, **kw):
+    o = {"images_dir_fd": fd, "pid": pid, "log_level": 4, "log_file": "dump.log", "notify_scripts": True}
+    o.update(kw)
+    return o
+
+
+def t_dump_restore():
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    seen = []
+
+    def note(r):
+        seen.append((r["notify"]["script"], r["notify"].get("pid")))
+        return True
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid)}, note, (fd,))
+    expect(r and r["success"] and r["type"] == T["DUMP"], "dump: %r" % r)
+    expect("dump" in r, "the dump reply has no dump{} (libcriu dereferences it)")
+    expect(rc == 0, "criu exited %r after the dump" % rc)
+    expect([s for s, _ in seen] == DUMP_ORDER, "dump notifications %r" % seen)
+    expect(not t.alive(), "the tree still runs after the dump")
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    expect(os.path.exists(os.path.join(d, "inventory.img")), "no inventory.img")
+    expect(os.path.exists(os.path.join(d, "dump.log")), "no dump.log in the images dir")
+    before = t.count()
+
+    seen.clear()
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_level": 4,
+                     "log_file": "restore.log", "notify_scripts": True, "rst_sibling": True}}, note, (fd,))
+    os.close(fd)
+    expect(r and r["success"] and r["type"] == T["RESTORE"], "restore: %r" % r)
+    expect(rc == 0, "criu exited %r after the restore" % rc)
+    expect(r.get("restore", {}).get("pid") == t.pid, "restore.pid %r, not %d" % (r.get("restore"), t.pid))
+    expect([s for s, _ in seen] == RESTORE_ORDER, "restore notifications %r" % seen)
+    pids = dict(seen)
+    expect(pids["setup-namespaces"] == t.pid and pids["post-restore"] == t.pid,
+           "notification pids %r" % seen)
+    expect(t.alive() and t.counting(), "the restored counter does not count")
+    expect(t.count() > before, "the count went back")
+    # rst_sibling: the restored root is our child
+    t.kill()
+    expect(not t.alive(), "the restored root was not our child")
+
+
+def t_dump_leave_running_no_notify():
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    wd = new_dir("work")
+    wfd = dir_fd(wd)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "work_dir_fd": wfd, "pid": t.pid,
+                     "leave_running": True, "log_file": "dump.log", "log_level": 4}}, pass_fds=(fd, wfd))
+    os.close(fd)
+    os.close(wfd)
+    expect(r and r["success"] and "dump" in r and rc == 0, "dump: %r, rc %r" % (r, rc))
+    expect(t.alive() and t.counting(), "the tree does not run on")
+    expect(os.path.exists(os.path.join(wd, "dump.log")) and os.path.exists(os.path.join(wd, "stats-dump")),
+           "log or stats not in the work dir: %r" % os.listdir(wd))
+    t.kill()
+    # its file changed since: the restoring child's error is the reply's cr_errmsg
+    fd = dir_fd(d)
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_file": "restore.log",
+                     "rst_sibling": True}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "changed")
+    expect(not t.alive(), "a failed restore left the tree")
+
+
+def t_notify_refused(at):
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid)},
+                    lambda r: r["notify"]["script"] != at, (fd,))
+    os.close(fd)
+    failed_with(r, "refused " + at)
+    expect(t.alive() and t.counting(), "the tree was harmed by a failed dump")
+    expect(not os.path.exists(os.path.join(d, "inventory.img")), "a failed dump left inventory.img")
+    t.kill()
+
+
+def t_client_vanishes(at):
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    s.send({"type": T["DUMP"], "opts": dump_opts(fd, t.pid)})
+    while True:
+        r = s.recv()
+        expect(r is not None and r.get("type") == T["NOTIFY"], "no notification %s: %r" % (at, r))
+        if r["notify"]["script"] == at:
+            break
+        s.send({"type": T["NOTIFY"], "notify_success": True})
+    rc = s.close()
+    os.close(fd)
+    expect(rc not in (0, None), "criu exited %r with its client gone" % rc)
+    expect(t.alive() and t.counting(), "the tree was harmed when the client went away")
+    t.kill()
+
+
+def t_vanish_without_notify():
+    """No notifications: criu still sees its client gone before it kills the tree."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    s.send({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}})
+    s.sk.shutdown(socket.SHUT_RDWR)
+    rc = s.close()
+    os.close(fd)
+    expect(rc not in (0, None), "criu exited %r with its client gone" % rc)
+    expect(t.alive() and t.counting(), "the tree was killed with no one to tell")
+    t.kill()
+
+
+def t_restore_no_sibling_pid():
+    """Without rst_sibling the reply still names the root (detached: criu does not wait)."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, _ = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    t.kill()
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and r.get("restore", {}).get("pid") == t.pid and rc == 0,
+           "restore: %r rc %r" % (r, rc))
+    expect(t.alive() and t.counting(), "restored tree does not run")
+    os.kill(t.pid, signal.SIGKILL)
+
+
+def t_wait_pid():
+    """A root restored without rst_sibling is criu's child: WAIT_PID in the same session."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, _ = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    t.kill()
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    r = s.call({"type": T["RESTORE"], "keep_open": True, "opts": {"images_dir_fd": fd}})
+    os.close(fd)
+    expect(r and r["success"] and r["restore"]["pid"] == t.pid, "restore: %r" % r)
+    expect(t.alive() and t.counting(), "restored tree does not run")
+    os.kill(t.pid, signal.SIGTERM)
+    r = s.call({"type": T["WAIT_PID"], "pid": t.pid})
+    rc = s.close()
+    expect(r and r["success"] and r.get("status") == signal.SIGTERM, "wait_pid: %r" % r)
+    expect(rc == 0, "criu exited %r" % rc)
+    r, _ = request({"type": T["WAIT_PID"], "pid": 1})
+    failed_with(r, "only a child of this criu")
+
+
+def t_second_dump_in_session():
+    d = new_dir("img")
+    fd = dir_fd(d)
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    r1 = s.call({"type": T["DUMP"], "keep_open": True, "opts": {"images_dir_fd": fd, "pid": 999999999}})
+    r2 = s.call({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 1}})
+    s.close()
+    os.close(fd)
+    failed_with(r1, "999999999")
+    failed_with(r2, "one dump or restore per swrk session")
+
+
+def t_fuzz():
+    """Mangled requests: criu answers or exits, never dies of a signal, harms nothing."""
+    import random
+    rnd = random.Random(11)
+    from criu_rpc import encode
+    d = new_dir("img")
+    fd = dir_fd(d)
+    gone = 2 ** 22 + 7      # above pid_max's default: no such process
+    seeds = [encode("criu_req", {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": gone,
+                                 "log_file": "f.log", "external": ["pipe:[1]"],
+                                 "ext_mnt": [{"key": "a", "val": "b"}]}}),
+             encode("criu_req", {"type": T["FEATURE_CHECK"], "features": {"mem_track": True}}),
+             encode("criu_req", {"type": T["RESTORE"], "opts": {"images_dir_fd": fd,
+                                 "inherit_fd": [{"key": "k", "fd": 0}]}})]
+    for i in range(60):
+        b = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 4)):
+            op = rnd.randint(0, 2)
+            pos = rnd.randrange(len(b))
+            if op == 0:
+                b[pos] = rnd.randrange(256)
+            elif op == 1:
+                del b[pos:pos + rnd.randint(1, 4)]
+            else:
+                b[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 4)))
+        s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+        try:
+            s.send_raw(bytes(b))
+            try:
+                while True:
+                    r = s.recv(timeout=20)
+                    if r is None or r.get("type") != T["NOTIFY"]:
+                        break
+                    s.send({"type": T["NOTIFY"], "notify_success": True})
+            except (OSError, ValueError, IndexError, KeyError, UnicodeDecodeError):
+                pass
+        finally:
+            rc = s.close()
+        expect(rc is not None and rc >= 0, "criu died (%r) on request %s" % (rc, bytes(b).hex()))
+    os.close(fd)
+    expect(not os.listdir(d) or os.listdir(d) == ["f.log"], "left %r" % os.listdir(d))
+
+
+# ---- bad options
+
+def bad_dump(opts_extra, *words, target=True):
+    t = Target() if target else None
+    d = new_dir("img")
+    fd = dir_fd(d)
+    o = {"images_dir_fd": fd, "pid": t.pid if t else 1}
+    o.update(opts_extra)
+    r, rc = request({"type": T["DUMP"], "opts": o}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, *words)
+    expect(rc not in (0, None), "criu exited %r" % rc)
+    if t:
+        expect(t.alive() and t.counting(), "the tree was harmed")
+        t.kill()
+    return r
+
+
+def t_wrong_images_fd():
+    bad_dump({"images_dir_fd": 987}, "no fd 987")
+
+
+def t_images_fd_not_dir():
+    f = os.open("/dev/null", os.O_RDONLY)
+    t = Target()
+    r, _ = request({"type": T["DUMP"], "opts": {"images_dir_fd": f, "pid": t.pid}}, pass_fds=(f,))
+    os.close(f)
+    failed_with(r, "images_dir_fd")
+    expect(t.alive(), "tree harmed")
+    t.kill()
+
+
+def t_no_images_fd():
+    r, _ = request({"type": T["DUMP"], "opts": {"pid": 1}})
+    failed_with(r, "images_dir_fd")
+
+
+def t_unsupported_option(field, val, cli):
+    bad_dump({field: val}, "--%s is not supported yet" % cli)
+
+
+def t_log_file_path():
+    bad_dump({"log_file": "../x.log"}, "plain file name")
+
+
+def t_empty_ns_bad():
+    bad_dump({"empty_ns": 0x20000}, "only CLONE_NEWNET")
+
+
+def t_inherit_fd_bad():
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, _ = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd,
+                    "inherit_fd": [{"key": "pipe:[1]", "fd": 913}]}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "fd 913 is not open in criu")
+
+
+def t_external_bad():
+    bad_dump({"external": ["net[4026531840]:extRootNetNS"]}, "bad --external")
+
+
+def t_reply_size():
+    r = bad_dump({"log_file": "/" + "x" * 20000}, "log_file", target=False)
+    expect(r["_size"] <= 8192, "a reply of %d bytes" % r["_size"])
+
+
+def t_missing_config_ok():
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                     "config_file": "/nonexistent/runc.conf"}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump with a missing config file: %r" % r)
+    t.kill()
+
+
+def t_config_file():
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    conf = os.path.join(d, "c.conf")
+    hooks = os.path.join(d, "hooks")
+    with open(conf, "w") as f:
+        f.write("# options\nleave-running\nlog-file conf.log\n"
+                "action-script echo \"$CRTOOLS_SCRIPT_ACTION $CRTOOLS_IMAGE_DIR\" >> %s\n" % hooks)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "config_file": conf}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump: %r" % r)
+    expect(t.alive() and os.path.exists(os.path.join(d, "conf.log")), "config file options not applied")
+    # the scripts run under swrk too, and see the images dir by its real path
+    with open(hooks) as f:
+        got = f.read().split("\n")
+    want = ["%s %s" % (a, os.path.realpath(d)) for a in DUMP_ORDER + ["network-unlock"]]
+    expect(got[:-1] == want, "hooks %r, not %r" % (got, want))
+    t.kill()
+
+
+# ---- a client without the rights to what it asks
+
+def as_nobody_client(build_req, dirs_owner=NOBODY):
+    """A client running as nobody, connected to a root criu swrk (as a root
+    service would be); returns its reply."""
+    path = "\0criu-rpc-test-%d" % os.getpid()
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ls.bind(path)
+    ls.listen(1)
+    rpipe, wpipe = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            ls.close()
+            os.close(rpipe)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            c.connect(path)
+            req, keep = build_req()
+            s = Swrk.__new__(Swrk)
+            s.sk = c
+            r = s.call(req)
+            os.write(wpipe, repr(r).encode())
+        finally:
+            os._exit(0)
+    os.close(wpipe)
+    conn, _ = ls.accept()
+    ls.close()
+    p = subprocess.Popen([CRIU, "swrk", str(conn.fileno())], pass_fds=(conn.fileno(),),
+                         stderr=subprocess.DEVNULL)
+    conn.close()
+    out = b""
+    while True:
+        b = os.read(rpipe, 65536)
+        if not b:
+            break
+        out += b
+    os.close(rpipe)
+    os.waitpid(child, 0)
+    p.wait(timeout=60)
+    return eval(out.decode()) if out else None
+
+
+def t_unpriv_dump_foreign():
+    t = Target()        # root's
+    d = new_dir("img", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "may not dump")
+    expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    expect(not os.listdir(d), "images written: %r" % os.listdir(d))
+    t.kill()
+
+
+def t_unpriv_dump_into_foreign_dir():
+    t = Target(NOBODY)
+    d = new_dir("img")      # root's, 0700: nobody can't write there
+
+    os.chmod(d, 0o755)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "may not write")
+    expect(not os.listdir(d), "images written into a dir the client can't write: %r" % os.listdir(d))
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_unpriv_dump_own():
+    t = Target(NOBODY)
+    d = new_dir("img", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True}}, fd
+    r = as_nobody_client(req)
+    expect(r and r.get("success"), "a client dumping its own task: %r" % r)
+    expect(t.alive() and t.counting(), "the tree does not run on")
+    t.kill()
+
+
+def t_unpriv_restore():
+    d = new_dir("img", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["RESTORE"], "opts": {"images_dir_fd": fd}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "may not restore")
+
+
+# ---- the command line's side of the same hooks
+
+def t_action_script():
+    t = Target()
+    d = new_dir("img")
+    log = os.path.join(d, "hooks")
+    script = os.path.join(d, "hook.sh")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho "$CRTOOLS_SCRIPT_ACTION ${CRTOOLS_INIT_PID:-}" >> %s\n' % log)
+    os.chmod(script, 0o755)
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "--action-script", script],
+                       capture_output=True, timeout=60)
+    expect(r.returncode == 0, "dump: %r" % r.stderr)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    # -S: the root becomes our child (LXC finds it among its children)
+    r = subprocess.run([CRIU, "restore", "-D", d, "-d", "-S", "--action-script", script],
+                       capture_output=True, timeout=60)
+    expect(r.returncode == 0, "restore: %r" % r.stderr)
+    with open(log) as f:
+        got = [l.split() for l in f.read().splitlines()]
+    want = [[a] for a in DUMP_ORDER] + [[a] for a in RESTORE_ORDER]
+    for w in want:
+        if w[0] in ("setup-namespaces", "post-restore"):
+            w.append(str(t.pid))
+    expect(got == want, "hooks ran as %r" % got)
+    expect(t.alive() and t.counting(), "not restored")
+    t.kill()
+    expect(not t.alive(), "the -S restored root is not our child")
+
+
+def t_action_script_fails():
+    t = Target()
+    d = new_dir("img")
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "--action-script",
+                        '[ "$CRTOOLS_SCRIPT_ACTION" != post-dump ]'], capture_output=True, timeout=60)
+    expect(r.returncode != 0 and b"post-dump" in r.stderr, "dump: rc %d %r" % (r.returncode, r.stderr))
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+# ---- crun's calls through libcriu.so.2
+
+CRUN_CLIENT = os.path.join(REPO, "build", "test", "others", "libcriu", "crun_client")
+
+
+def crun(*args):
+    """crun_client with libcriu.so.2 and criu found the way crun finds them."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.path.join(REPO, "build", "lib", "c")
+    env["PATH"] = os.path.dirname(CRIU) + ":" + env.get("PATH", "/usr/bin:/bin")
+    return subprocess.run([CRUN_CLIENT] + list(args), capture_output=True, text=True, env=env, timeout=120)
+
+
+def t_crun_checkpoint_restore(leave_running):
+    t = Target()
+    d = new_dir("img")
+    w = new_dir("work")
+    args = ["checkpoint", "--image-path", d, "--work-path", w, "--pid", str(t.pid)]
+    if leave_running:
+        args.append("--leave-running")
+    r = crun(*args)
+    expect(r.returncode == 0, "checkpoint: %s" % r.stderr)
+    expect(os.path.exists(os.path.join(w, "dump.log")) and os.path.exists(os.path.join(w, "stats-dump")),
+           "no dump.log or stats-dump in the work path")
+    with open(os.path.join(d, "descriptors.json")) as f:
+        expect(f.read() == '["/dev/null","/dev/null","/dev/null"]', "descriptors.json")
+    if leave_running:
+        expect(t.alive() and t.counting(), "not left running")
+        t.kill()
+        # it wrote on after the dump: its file no longer matches, and the restore says so
+        r = crun("restore", "--image-path", d, "--work-path", w)
+        # crun quotes the Error lines of restore.log
+        log = open(os.path.join(w, "restore.log")).read()
+        errs = [l for l in log.splitlines() if "Error" in l]
+        expect(r.returncode != 0 and errs and "changed" in errs[0], "restore of a changed file: %s" % errs)
+        expect(not t.alive(), "a failed restore left the tree")
+        return
+    else:
+        expect(not t.alive(), "still running after the checkpoint")
+        try:
+            os.waitpid(t.pid, 0)
+        except ChildProcessError:
+            pass
+    r = crun("restore", "--image-path", d, "--work-path", w)
+    expect(r.returncode == 0, "restore: %s" % r.stderr)
+    expect(r.stdout.strip() == str(t.pid), "restore printed %r, not %d" % (r.stdout, t.pid))
+    expect(os.path.exists(os.path.join(w, "restore.log")), "no restore.log in the work path")
+    expect(t.alive() and t.counting(), "the restored tree does not count")
+    t.kill()
+
+
+def t_crun_restore_wait():
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid))
+    expect(r.returncode == 0, "checkpoint: %s" % r.stderr)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    killer = subprocess.Popen(["sh", "-c", "sleep 0.5; kill -TERM %d" % t.pid])
+    r = crun("restore", "--image-path", d, "--wait")
+    killer.wait()
+    # the restored root was crun_client's own child: it saw it die of SIGTERM
+    expect(r.returncode == 128 + signal.SIGTERM, "restore --wait: rc %d %s" % (r.returncode, r.stderr))
+
+
+def t_crun_pre_dump():
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid), "--pre-dump")
+    expect(r.returncode != 0 and "mem_track" in r.stderr, "pre-dump: rc %d %s" % (r.returncode, r.stderr))
+    expect(t.alive() and t.counting(), "harmed")
+    t.kill()
+
+
+def t_crun_container():
+    """crun's container calls: refused by name until --root and cgroups are there."""
+    t = Target()
+    d = new_dir("img")
+    r = crun("checkpoint", "--image-path", d, "--pid", str(t.pid), "--container", "/")
+    expect(r.returncode != 0, "a container checkpoint succeeded without container support")
+    log = open(os.path.join(d, "dump.log")).read() if os.path.exists(os.path.join(d, "dump.log")) else ""
+    expect("not supported yet" in r.stderr + log, "no clear refusal: %s" % r.stderr)
+    expect(t.alive() and t.counting(), "harmed")
+    t.kill()
+
+
+def main():
+    global TMP, COUNTER
+    if os.geteuid() != 0:
+        print("rpc: must run as root")
+        return 1
+    TMP = tempfile.mkdtemp(prefix="criu-rpc.")
+    os.chmod(TMP, 0o755)
+    COUNTER = os.path.join(TMP, "counter")
+    src = COUNTER + ".c"
+    with open(src, "w") as f:
+        f.write(COUNTER_C)
+    subprocess.run(["cc", "-O2", "-o", COUNTER, src], check=True)
+    # a restored root that is not our child comes back to us
+    import ctypes
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+    start = time.time()
+    try:
+        check("version", t_version)
+        check("feature_check", t_feature_check)
+        check("check", t_check)
+        check("keep_open", t_keep_open)
+        check("unknown_type", t_unknown_type)
+        for typ, words in (("PRE_DUMP", ["pre-dump", "not implemented"]),
+                           ("SINGLE_PRE_DUMP", ["pre-dump", "not implemented"]),
+                           ("PAGE_SERVER", ["page-server", "not implemented"]),
+                           ("PAGE_SERVER_CHLD", ["page-server", "not implemented"]),
+                           ("CPUINFO_DUMP", ["not implemented"]),
+                           ("NOTIFY", ["no notification pending"])):
+            check("not_yet_" + typ.lower(), t_not_yet, typ, words)
+        check("malformed", t_malformed)
+        check("empty_packet", t_empty_packet)
+        check("unknown_field_req", t_unknown_field, "req")
+        check("unknown_field_opts", t_unknown_field, "opts")
+        check("no_client", t_no_client)
+        check("fuzz", t_fuzz)
+        check("not_a_socket", t_not_a_socket)
+        check("dump_restore", t_dump_restore)
+        check("dump_leave_running_work_dir", t_dump_leave_running_no_notify)
+        for at in DUMP_ORDER:
+            check("notify_refused_" + at, t_notify_refused, at)
+            check("client_vanishes_" + at, t_client_vanishes, at)
+        check("vanish_without_notify", t_vanish_without_notify)
+        check("restore_no_sibling", t_restore_no_sibling_pid)
+        check("wait_pid", t_wait_pid)
+        check("second_dump_in_session", t_second_dump_in_session)
+        check("wrong_images_fd", t_wrong_images_fd)
+        check("images_fd_not_dir", t_images_fd_not_dir)
+        check("no_images_fd", t_no_images_fd)
+        for field, val, cli in (("root", "/", "root"), ("manage_cgroups", True, "manage-cgroups"),
+                                ("freeze_cgroup", "/sys/fs/cgroup/x", "freeze-cgroup"),
+                                ("orphan_pts_master", True, "orphan-pts-master"),
+                                ("empty_ns", 0x40000000, "empty-ns"), ("track_mem", True, "track-mem"),
+                                ("lazy_pages", True, "lazy-pages"),
+                                ("ext_mnt", [{"key": "/a", "val": "/a"}], "ext-mount-map"),
+                                ("join_ns", [{"ns": "uts", "ns_file": "/proc/1/ns/uts"}], "join-ns"),
+                                ("lsm_profile", "apparmor:x", "lsm-profile"),
+                                ("network_lock", 2, "network-lock")):
+            check("unsupported_" + field, t_unsupported_option, field, val, cli)
+        check("log_file_path", t_log_file_path)
+        check("empty_ns_not_net", t_empty_ns_bad)
+        check("inherit_fd_bad", t_inherit_fd_bad)
+        check("external_bad", t_external_bad)
+        check("reply_size", t_reply_size)
+        check("missing_config_file", t_missing_config_ok)
+        check("config_file", t_config_file)
+        check("unpriv_dump_foreign", t_unpriv_dump_foreign)
+        check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
+        check("unpriv_dump_own", t_unpriv_dump_own)
+        check("unpriv_restore", t_unpriv_restore)
+        check("crun_checkpoint_restore", t_crun_checkpoint_restore, False)
+        check("crun_checkpoint_leave_running", t_crun_checkpoint_restore, True)
+        check("crun_restore_wait", t_crun_restore_wait)
+        check("crun_pre_dump", t_crun_pre_dump)
+        check("crun_container", t_crun_container)
+        check("action_script", t_action_script)
+        check("action_script_fails", t_action_script_fails)
+    finally:
+        for t in targets:
+            t.kill()
+        shutil.rmtree(TMP, ignore_errors=True)
+    passed = sum(1 for _, w in results if w is None)
+    failed = len(results) - passed
+    print("rpc: %d passed, %d failed (%.0fs)" % (passed, failed, time.time() - start), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
