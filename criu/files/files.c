@@ -24,6 +24,7 @@
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "tty.h"
@@ -482,6 +483,8 @@ int dump_fs(int dfd, pid_t pid)
 		fe.cwd_deleted_mode = st.st_mode;
 		fe.cwd_uid = st.st_uid;
 		fe.cwd_gid = st.st_gid;
+		if (ns_owner_inside(&fe.cwd_uid, &fe.cwd_gid, "a removed cwd"))
+			return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -636,6 +639,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_holder(fe, flags);
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		fd = img_open_file(r->path, flags);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

@@ -75,6 +75,15 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...);
 struct cr_img *open_image_path(const char *path);
 void close_image(struct cr_img *img);
 bool image_exists(int dfd, int type, ...);
+/*
+ * Opening images by name (read-only: through criu's image server when
+ * img_use_server() gave one, in a restore process inside a user namespace).
+ */
+int img_openat(int dfd, const char *name, int flags);
+int img_accessat(int dfd, const char *name);
+void img_use_server(int fd);
+int img_open_file(const char *path, int flags);
+void img_serve(int srv, int dfd);
 
 /* Returns 0 or -1. */
 int pb_write_one(struct cr_img *img, const void *msg);

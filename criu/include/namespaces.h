@@ -86,6 +86,10 @@ int ns_dump_join_net(pid_t pid);
 int ns_dump_collect(const struct ns_task *t, int nr);
 /* The pstree fields of task @pid (pointers into ns.c's storage, valid until ns_dump_free()). */
 void ns_fill_pstree(pid_t pid, PstreeEntry *pe);
+/* Dump: does the tree have a user namespace of its own? */
+int ns_tree_has_userns(void);
+/* A file's owner as the tree sees it (criu's view in, the user namespace's out): 0, or -1 naming @what. */
+int ns_owner_inside(uint32_t *uid, uint32_t *gid, const char *what);
 /* Credentials as the task sees them inside its user namespace. */
 int ns_creds_inside(CredsEntry *cr);
 int ns_dump_write(int dfd);
@@ -117,6 +121,14 @@ int ns_restore_root(void);
 /* For a root cloned by the restore supervisor: criu's mount namespace and the tree's user namespace to join first. */
 void ns_restore_root_joins(int mnt_fd, int user_fd);
 const NsEntry *ns_restore_entry(int kind);
+/*
+ * With a user namespace of the tree's: a process of criu's that opens the
+ * images for the restore processes (which can't); its socket's fd, which
+ * the root puts in the images directory's service slot (-1: none).
+ */
+int ns_restore_image_server(int dfd);
+int ns_image_server_fd(void);
+void ns_restore_image_server_done(void);
 int ns_restore_is_new(int kind);
 int ns_restore_joined(int kind);
 /* A child of a restore process: the flags it is cloned with and its pids, innermost first. */

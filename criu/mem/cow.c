@@ -24,6 +24,7 @@
 
 #include "cow.h"
 #include "crtools.h"
+#include "image.h"
 #include "log.h"
 #include "pagerange.h"
 #include "proc_parse.h"
@@ -533,7 +534,7 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 	for (size_t k = 0; k < t->nr_areas; k++)
 		if (map_area(ct, t, &t->areas[k]))
 			return -1;
-	fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
+	fd = img_openat(dfd, pages_name, O_RDONLY);
 	if (fd < 0) {
 		pr_perror("can't open %s", pages_name);
 		return -1;

@@ -23,9 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "cr_options.h"
@@ -775,6 +778,42 @@ static int enter(int k)
 	return 0;
 }
 
+/*
+ * In a user namespace of the tree's the restore runs as its root: files it
+ * makes get owners the namespace maps, sysctls and devpts nodes of the
+ * namespace are its root's. The images, whose owner is not mapped, come
+ * through criu's image server (img_use_server()).
+ */
+static int become_ns_root(void)
+{
+	const NsEntry *e = rst_ent[NS_USER];
+	uint32_t zero_u = 0, zero_g = 0;
+	int mapped_u = 0, mapped_g = 0;
+
+	for (size_t i = 0; i < e->n_uid_map; i++)
+		mapped_u |= e->uid_map[i]->first == 0;
+	for (size_t i = 0; i < e->n_gid_map; i++)
+		mapped_g |= e->gid_map[i]->first == 0;
+	if (!mapped_u || !mapped_g) {
+		pr_info("uid or gid 0 is not mapped in the user namespace: the restore keeps criu's ids\n");
+		return 0;
+	}
+	if (!(e->has_setgroups_deny && e->setgroups_deny) && setgroups(0, NULL)) {
+		pr_perror("can't drop the groups in the user namespace");
+		return -1;
+	}
+	if (setresgid(zero_g, zero_g, zero_g) || setresuid(zero_u, zero_u, zero_u)) {
+		pr_perror("can't become root in the user namespace");
+		return -1;
+	}
+	/* an id change made us undumpable: /proc/self would be root's (criu's) and closed to us */
+	if (prctl(PR_SET_DUMPABLE, 1)) {
+		pr_perror("PR_SET_DUMPABLE");
+		return -1;
+	}
+	return 0;
+}
+
 int ns_restore_root(void)
 {
 	/* a root cloned from inside the pid namespace comes back to criu's mounts first */
@@ -799,7 +838,7 @@ int ns_restore_root(void)
 	for (int k = NS_UTS; k < NS_NR; k++)
 		if (enter(k))
 			return -1;
-	return 0;
+	return is_new(NS_USER) ? become_ns_root() : 0;
 }
 
 int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *tids, int *nr, unsigned long *flags)
@@ -834,6 +873,54 @@ int ns_restore_pid_finish(void)
 	}
 	close(fd);
 	return 0;
+}
+
+static int img_srv_fd = -1;
+static pid_t img_srv_pid;
+
+int ns_restore_image_server(int dfd)
+{
+	int sk[2];
+
+	if (!is_new(NS_USER))
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("can't make the image server's socket");
+		return -1;
+	}
+	img_srv_pid = fork();
+	if (img_srv_pid < 0) {
+		pr_perror("can't fork the image server");
+		return -1;
+	}
+	if (img_srv_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sk[1]);
+		img_serve(sk[0], dfd);
+		_exit(0);
+	}
+	close(sk[0]);
+	img_srv_fd = sk[1];
+	return 0;
+}
+
+int ns_image_server_fd(void)
+{
+	return img_srv_fd;
+}
+
+void ns_restore_image_server_done(void)
+{
+	int status;
+
+	if (img_srv_fd >= 0)
+		close(img_srv_fd);
+	img_srv_fd = -1;
+	if (img_srv_pid > 0) {
+		kill(img_srv_pid, SIGKILL);
+		waitpid(img_srv_pid, &status, 0);
+	}
+	img_srv_pid = 0;
 }
 
 const NsEntry *ns_restore_entry(int kind)

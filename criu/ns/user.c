@@ -104,6 +104,25 @@ int ns_uid_inside(uint32_t *id, int gid)
 	return map_inside(dumped->uid_map, dumped->n_uid_map, id);
 }
 
+int ns_tree_has_userns(void)
+{
+	return dumped != NULL;
+}
+
+int ns_owner_inside(uint32_t *uid, uint32_t *gid, const char *what)
+{
+	uint32_t u = *uid, g = *gid;
+
+	if (!dumped)
+		return 0;
+	if (ns_uid_inside(uid, 0) || ns_uid_inside(gid, 1)) {
+		pr_err("can't dump: %s is owned by uid %u gid %u, not mapped in the tree's user namespace: restore "
+		       "could not give it that owner\n", what ? what : "a file", u, g);
+		return -1;
+	}
+	return 0;
+}
+
 int ns_creds_inside(CredsEntry *cr)
 {
 	uint32_t *u[] = { &cr->uid, &cr->euid, &cr->suid, &cr->fsuid };

@@ -81,7 +81,13 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
-	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	/* in a user namespace of the tree's the images come through criu's image server */
+	if (ns_image_server_fd() >= 0) {
+		tr->dfd = svc_fd(cf, fcntl(ns_image_server_fd(), F_DUPFD_CLOEXEC, 0), SVC_DIR);
+		img_use_server(tr->dfd);
+	} else {
+		tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	}
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
 	/* the shared memory objects criu made before cloning us stay (restore.c) */

@@ -295,7 +295,7 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = svc_fd(&cf, openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC), cf.pages);
+		pages_fd = svc_fd(&cf, img_openat(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
 		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");

@@ -402,6 +402,8 @@ static int restore_in_pidns(struct rst_run *r, pid_t *host_root)
 fail:
 	close(tr->sync_pipe[0]);
 	close(tr->sync_pipe[1]);
+	/* not a child to wait for below: it would wait for us */
+	ns_restore_image_server_done();
 	if (pr.first_host > 0)
 		kill(pr.first_host, SIGKILL);
 	/*
@@ -479,7 +481,7 @@ int cr_restore_tasks(void)
 			pr_err("criu's fd %d is where shared memory objects go; pass it lower\n", tr.shmem_base + i);
 			goto out;
 		}
-	if (shmem_restore_all(tr.dfd, tr.shmem_base))
+	if (shmem_restore_all(tr.dfd, tr.shmem_base) || ns_restore_image_server(tr.dfd))
 		goto out;
 	if (ns_restore_prepare())
 		goto out_ns;
@@ -500,6 +502,7 @@ int cr_restore_tasks(void)
 			goto reap;
 	}
 	ns_restore_parent_done();
+	ns_restore_image_server_done();
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
 	if (run_hook(HOOK_POST_RESUME, 0, -1))
@@ -524,6 +527,7 @@ reap:
 		waitpid(pid, &status, 0);
 out_ns:
 	ns_restore_parent_done();
+	ns_restore_image_server_done();
 	ret = 1;
 out:
 	free(run.trapped);
