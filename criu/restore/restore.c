@@ -197,6 +197,9 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	if (run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
 		return -1;
+	/* nothing of ours forks in the tree's pid namespace any more: its next pid is as it was */
+	if (ns_restore_pid_finish())
+		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
@@ -291,8 +294,7 @@ static int supervise(struct rst_run *r, pid_t pid)
 
 	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0)
 		goto kill;
-	/* every task exists: the pid namespace's next fork is as it was */
-	if (ns_restore_pid_finish() || finish_restore(tr, r->trapped, r->want))
+	if (finish_restore(tr, r->trapped, r->want))
 		goto kill;
 	r->st.restore_time = now_us() - t1;
 	r->st.pages_restored = r->pages;
