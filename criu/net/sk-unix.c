@@ -149,6 +149,9 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 		m->cred_pid = cred->pid;
 		m->cred_uid = cred->uid;
 		m->cred_gid = cred->gid;
+		/* as the receiver sees them: in the tree's user namespace */
+		if (ns_owner_inside(&m->cred_uid, &m->cred_gid, "the sender credentials of a queued message"))
+			goto err;
 	}
 	n = realloc(e->queue, (e->n_queue + 1) * sizeof(*n));
 	if (!n)

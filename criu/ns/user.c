@@ -116,8 +116,8 @@ int ns_owner_inside(uint32_t *uid, uint32_t *gid, const char *what)
 	if (!dumped)
 		return 0;
 	if (ns_uid_inside(uid, 0) || ns_uid_inside(gid, 1)) {
-		pr_err("can't dump: %s is owned by uid %u gid %u, not mapped in the tree's user namespace: restore "
-		       "could not give it that owner\n", what ? what : "a file", u, g);
+		pr_err("can't dump: %s: uid %u gid %u are not mapped in the tree's user namespace; restore could "
+		       "not give them back\n", what ? what : "a file's owner", u, g);
 		return -1;
 	}
 	return 0;

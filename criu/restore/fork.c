@@ -273,6 +273,9 @@ int restore_task(struct rst_ctx *rc)
 	tc = rc->core->tc;
 
 	pipes_restore_init(tr->scratch_base);
+	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
+	if (ns_restore_is_new(NS_USER) && tc->creds)
+		restore_fown_as(tc->creds->euid);
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;

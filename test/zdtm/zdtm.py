@@ -471,7 +471,9 @@ def snapshot(pid, nsview=False):
             if k in status:
                 lines.append('status %s: %s' % (k, status[k]))
 
-        # every thread: its tid, name and per-thread signal state
+        # every thread: its tid, name and per-thread signal state (in the order of
+        # the tids shown: with nsview those inside, which keep their order)
+        thread_lines = []
         for tid in sorted(os.listdir(base + '/task'), key=int):
             if int(tid) == pid:
                 continue
@@ -483,9 +485,10 @@ def snapshot(pid, nsview=False):
                     tst[k] = ' '.join(v.split())
             except FileNotFoundError:
                 continue
-            lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
-                tid if not nsview else tst.get('NSpid', '?').split()[-1], comm, tst.get('SigPnd'),
-            tst.get('SigCgt'), tst.get('CapEff')))
+            shown = tid if not nsview else tst.get('NSpid', '?').split()[-1]
+            thread_lines.append((int(shown) if shown.isdigit() else 0, 'thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
+                shown, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff'))))
+        lines += [l for _, l in sorted(thread_lines)]
 
         st = proc_stat(pid)
         if st is None:
