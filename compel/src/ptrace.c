@@ -198,10 +198,8 @@ static int drain_stop_trap(pid_t pid)
 	return 0;
 }
 
-int compel_stop_task(pid_t pid)
+int compel_seize_task(pid_t pid)
 {
-	int ret;
-
 	/*
 	 * The task's seccomp filters must not judge the syscalls we run in it:
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
@@ -219,9 +217,16 @@ int compel_stop_task(pid_t pid)
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", pid);
-		goto detach;
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return -1;
 	}
-	ret = seize_wait(pid);
+	return 0;
+}
+
+int compel_wait_task(pid_t pid)
+{
+	int ret = seize_wait(pid);
+
 	if (ret < 0)
 		goto detach;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
@@ -230,6 +235,13 @@ int compel_stop_task(pid_t pid)
 detach:
 	ptrace(PTRACE_DETACH, pid, NULL, NULL);
 	return -1;
+}
+
+int compel_stop_task(pid_t pid)
+{
+	if (compel_seize_task(pid))
+		return -1;
+	return compel_wait_task(pid);
 }
 
 int compel_resume_task(pid_t pid, int orig_state)

@@ -14,9 +14,11 @@
 #include "crtools.h"
 #include "action-scripts.h"
 #include "external.h"
+#include "cgroup.h"
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
+#include "net.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -54,6 +56,12 @@ static void usage(FILE *f)
 "      --link-remap        link unlinked files back under a temporary name instead (until restore)\n"
 "      --allow-changed-files  restore even if a file's inode, size or mtime changed since the dump\n"
 "      --ext-unix-sk       dump: a dgram unix socket connected outside the tree is reconnected by name\n"
+"      --tcp-established   dump and restore established TCP connections (in repair mode)\n"
+"      --tcp-close         dump: TCP connections are saved without their state; restore: they come back\n"
+"                          closed (also for images made with --tcp-established)\n"
+"      --skip-in-flight    dump: connections not yet accepted by a listener are dropped, not refused\n"
+"      --network-lock M    how the network of TCP connections is locked while the tree is away:\n"
+"                          nftables (default), iptables, or skip (the caller does it)\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd;\n"
 "                          pid[INO]:KEY or net[INO]:KEY: the tree's pid or network namespace\n"
@@ -63,6 +71,14 @@ static void usage(FILE *f)
 "      --empty-ns net      dump: don't look into the tree's network namespace;\n"
 "                          restore: a new one with loopback up\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
+"      --manage-cgroups[=MODE]  cgroups at restore: soft (default: make missing ones, set their\n"
+"                          properties), full, strict, props, none, ignore (Documentation/cgroups.md)\n"
+"      --cgroup-root [CTRL:]PATH  restore: the tree's cgroups go under PATH (in hierarchy CTRL)\n"
+"      --freeze-cgroup PATH  dump: stop the tree with the freezer cgroup PATH (v1 or v2)\n"
+"      --orphan-pts-master  a pty slave's master may be outside the tree; restore sends the new\n"
+"                          master to the swrk client (orphan-pts-master notification)\n"
+"      --evasive-devices   restore: a device file whose path now names another device is\n"
+"                          opened by its device number\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -90,6 +106,14 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_ACTION_SCRIPT,
 	OPT_CONFIG,
+	OPT_MANAGE_CGROUPS,
+	OPT_CGROUP_ROOT,
+	OPT_FREEZE_CGROUP,
+	OPT_ORPHAN_PTS_MASTER,
+	OPT_EVASIVE_DEVICES,
+	OPT_TCP_CLOSE,
+	OPT_SKIP_IN_FLIGHT,
+	OPT_NETWORK_LOCK,
 	OPT_JOIN_NS,
 	OPT_EMPTY_NS,
 };
@@ -118,6 +142,14 @@ static const struct option longopts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
+	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
+	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
+	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
+	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
+	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
+	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
+	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
 	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
 	{ "version", no_argument, NULL, 'V' },
@@ -188,6 +220,15 @@ static int handle_option(int c, const char *arg)
 	case OPT_LINK_REMAP: opts.link_remap = true; break;
 	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 	case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
+	case OPT_TCP_CLOSE: opts.tcp_close = true; break;
+	case OPT_SKIP_IN_FLIGHT: opts.skip_in_flight = true; break;
+	case OPT_NETWORK_LOCK:
+		opts.network_lock = net_lock_method(arg);
+		if (opts.network_lock < 0) {
+			pr_err("bad --network-lock '%s': nftables, iptables or skip\n", arg);
+			return -1;
+		}
+		break;
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL: return external_add(arg);
@@ -196,6 +237,17 @@ static int handle_option(int c, const char *arg)
 	case OPT_EMPTY_NS: return ns_empty_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
+	case OPT_MANAGE_CGROUPS:
+		opts.manage_cgroups = cg_mode_parse(arg);
+		if (opts.manage_cgroups < 0) {
+			pr_err("bad --manage-cgroups mode '%s': none, props, soft, full, strict or ignore\n", arg);
+			return -1;
+		}
+		break;
+	case OPT_CGROUP_ROOT: return cgroup_root_add(arg);
+	case OPT_FREEZE_CGROUP: opts.freeze_cgroup = arg; break;
+	case OPT_ORPHAN_PTS_MASTER: opts.orphan_pts_master = true; break;
+	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_GHOST_LIMIT:
 		if (parse_size(arg, &opts.ghost_limit)) {
 			pr_err("bad --ghost-limit '%s'\n", arg);

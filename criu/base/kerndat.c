@@ -98,6 +98,25 @@ static int read_pipe_max(void)
 	return v;
 }
 
+/* An executable of that name on PATH (the network lock runs nft, iptables-restore). */
+static int in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	for (const char *p = path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"; *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len && len + strlen(name) + 2 < sizeof(buf)) {
+			snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, name);
+			if (!access(buf, X_OK))
+				return 1;
+		}
+		p += len + (p[len] == ':');
+	}
+	return 0;
+}
+
 int kerndat_init(void)
 {
 	unsigned int mm_map_size = 0;
@@ -110,6 +129,7 @@ int kerndat_init(void)
 	kdat.has_pidfd = probe_pidfd();
 	kdat.pipe_max_size = read_pipe_max();
 	probe_uffd();
+	kdat.has_nft = in_path("nft");
 	/* 4-level paging; 5-level kernels still hand out only 47-bit addresses by default. */
 	kdat.task_size = (1UL << 47) - 4096;
 	pr_debug("kerndat: pagemap_scan %d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
@@ -143,7 +163,7 @@ static struct feature feats[] = {
 	{ "external_pid_ns", "an external pid namespace (--external pid[INO]:KEY)", &yes, 0 },
 	{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
 	{ "pidfd_store", "pidfd store for pre-dumps (not implemented yet)", &not_yet, 0 },
-	{ "network_lock_nftables", "network locking with nftables (not implemented yet)", &not_yet, 0 },
+	{ "network_lock_nftables", "network locking with nftables (the nft command)", &kdat.has_nft, 0 },
 };
 
 /* 1: there, 0: not there, -1: no such feature */

@@ -504,6 +504,7 @@ static const struct stat_field stat_fields[] = {
 	SF(5,  STAT_INT,   pgid),
 	SF(6,  STAT_INT,   sid),
 	SF(7,  STAT_INT,   tty_nr),
+	SF(8,  STAT_INT,   tpgid),
 	SF(9,  STAT_ULONG, flags),
 	SF(20, STAT_LONG,  num_threads),
 	SF(26, STAT_U64,   start_code),

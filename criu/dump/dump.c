@@ -176,7 +176,8 @@ static int seize_threads(struct dump_ctx *dc)
 				closedir(d);
 				return -1;
 			}
-			state = compel_stop_task(tid);
+			/* a thread of the --freeze-cgroup cgroup is seized already: it stops as it thaws */
+			state = cgfreeze_seized(tid) ? compel_wait_task(tid) : compel_stop_task(tid);
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
 				if (access(path, F_OK))
@@ -187,6 +188,7 @@ static int seize_threads(struct dump_ctx *dc)
 			dc->th[dc->nr_th].tid = tid;
 			dc->th[dc->nr_th].state = state;
 			dc->nr_th++;
+			cgfreeze_claim(tid);
 			found = 1;
 		}
 		closedir(d);
@@ -655,6 +657,9 @@ static int seize_process(struct dump_ctx *dc)
 		dc->exit_code = dc->stat.exit_code;
 		return 0;
 	}
+	/* a frozen task would not stop for us before it is thawed */
+	if (!cgfreeze_seized(dc->pid) && cgroup_task_frozen(dc->pid))
+		return -1;
 	return seize_threads(dc);
 }
 
@@ -827,7 +832,7 @@ static int check_ttys(struct dump_tree *t)
 	}
 	for (int i = 0; i < t->nr; i++)
 		p[i] = (struct tty_proc){ .pid = t->p[i].pid, .sid = t->p[i].stat.sid, .pgid = t->p[i].stat.pgid,
-					  .tty_nr = t->p[i].stat.tty_nr, .zombie = t->p[i].zombie };
+					  .tty_nr = t->p[i].stat.tty_nr, .tpgid = t->p[i].stat.tpgid, .zombie = t->p[i].zombie };
 	ret = tty_check_tree(&t->files, p, t->nr);
 	free(p);
 	return ret;
@@ -1089,6 +1094,15 @@ static int check_epolls(struct dump_tree *t)
 	return ret;
 }
 
+static int collect_cgroups(struct dump_ctx *dc)
+{
+	pid_t tids[MAX_THREADS];
+
+	for (int i = 0; i < dc->nr_th; i++)
+		tids[i] = dc->th[i].tid;
+	return cgroup_dump_task(dc->pid, tids, dc->nr_th);
+}
+
 static int collect_process(struct dump_ctx *dc)
 {
 	pid_t pid = dc->pid;
@@ -1105,7 +1119,7 @@ static int collect_process(struct dump_ctx *dc)
 	for (int i = 0; i < dc->nr_th; i++)
 		if (collect_thread(dc, &dc->th[i]))
 			return -1;
-	if (collect_posix_timers(dc))
+	if (collect_cgroups(dc) || collect_posix_timers(dc))
 		return -1;
 	return peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
 }
@@ -1120,7 +1134,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 			return -1;
 	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd))
 		return -1;
-	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd))
+	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
+	    cgroup_dump_write(t->dfd))
 		return -1;
 	img = open_image_at(t->dfd, CR_FD_PSTREE, O_DUMP);
 	if (!img)
@@ -1234,11 +1249,11 @@ static int dump_tree_of(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (run_hook(HOOK_PRE_DUMP, 0, -1))
+	if (run_hook(HOOK_PRE_DUMP, 0, -1) || cgroup_dump_init())
 		goto out_close;
 
 	t_start = now_us();
-	if (freeze_tree(&t, pid))
+	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
 		goto out_resume;
 	t_frozen = now_us();
 	locked = 1;
@@ -1255,7 +1270,8 @@ static int dump_tree_of(pid_t pid)
 		if (!t.p[i].zombie && collect_process(&t.p[i]))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t))
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
 		struct dump_ctx *p = tree_find(&t, t.p[i].ppid);
@@ -1278,8 +1294,15 @@ out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
 	fileobj_dump_fini(ret == 0);
+	/* connections of a tree that goes on leave repair mode and the lock goes, before it runs */
+	inet_dump_fini(ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
+	/* a tree that stays is frozen again (as it was) before it is let go, not after */
+	if (ret || opts.leave_running || opts.leave_stopped)
+		cgfreeze_refreeze();
 	finish_tree(&t, ret == 0, t_frozen);
+	/* the freezer cgroup's other threads go, and its cgroups get their states back */
+	cgfreeze_end();
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
 	if (ret == 0) {
@@ -1297,6 +1320,8 @@ out_close:
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
+	cgroup_dump_fini();
+	netns_free_all();
 	ns_dump_free();
 	close(t.dfd);
 	return ret;

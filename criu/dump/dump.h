@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "action-scripts.h"
+#include "cgroup.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
@@ -25,6 +26,8 @@
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "proc_parse.h"
+#include "net.h"
+#include "sk-inet.h"
 #include "sk-unix.h"
 #include "pstree.pb-c.h"
 #include "shmem.h"

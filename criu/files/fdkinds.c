@@ -1,6 +1,11 @@
 /* The table of anonymous-inode fd kinds; adding a kind is a file and a line here. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
 
 #include "fdkinds.h"
 
@@ -14,6 +19,7 @@ static const struct fd_kind *const kinds[] = {
 	&pidfd_kind,
 	&tty_kind,
 	&unixsk_kind,
+	&inetsk_kind,
 	&inotify_kind,
 	&fanotify_kind,
 };
@@ -34,13 +40,62 @@ void fd_kinds_restore_fini(void)
 const struct fd_kind *fd_kind_by_link(const char *link)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!kinds[i]->link)
-			continue;	/* found by file type, not by name */
+		if (!kinds[i]->link || kinds[i]->sk_families)
+			continue;	/* found by file type or socket family, not by name */
 		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))
 				     : !strcmp(kinds[i]->link, link))
 			return kinds[i];
 	}
 	return NULL;
+}
+
+const struct fd_kind *fd_kind_by_family(int family)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (family >= 0 && family < 64 && (kinds[i]->sk_families & (1ULL << family)))
+			return kinds[i];
+	return NULL;
+}
+
+const char *sk_family_name(int family)
+{
+	switch (family) {
+	case AF_INET: return "inet";
+	case AF_INET6: return "inet6";
+	case AF_NETLINK: return "netlink";
+	case AF_PACKET: return "packet";
+	case AF_VSOCK: return "vsock";
+	case AF_ALG: return "alg";
+	case AF_UNIX: return "unix";
+	case AF_XDP: return "xdp";
+	case AF_BLUETOOTH: return "bluetooth";
+	case AF_CAN: return "can";
+	case AF_TIPC: return "tipc";
+	case AF_KCM: return "kcm";
+	case AF_QIPCRTR: return "qipcrtr";
+	default: return "other";
+	}
+}
+
+const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link)
+{
+	const struct fd_kind *k;
+	socklen_t len = sizeof(int);
+	int sk, family = -1;
+
+	if (strncmp(link, "socket:[", 8))
+		return fd_kind_by_link(link);
+	sk = task_fd(pid, fd);
+	if (sk < 0)
+		return NULL;
+	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &family, &len))
+		pr_perror("can't read the family of socket fd %d of %d", fd, pid);
+	close(sk);
+	k = fd_kind_by_family(family);
+	if (!k)
+		pr_err("can't dump task %d: fd %d is a socket of an unsupported kind: %s (family %d, %s)\n", pid, fd,
+		       sk_family_name(family), family, link);
+	return k;
 }
 
 const struct fd_kind *fd_kind_by_type(FileType type)

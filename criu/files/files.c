@@ -271,7 +271,20 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto reg;
 	}
 
-	const struct fd_kind *kind = link[0] == '/' && S_ISFIFO(st.st_mode) ? &fifo_kind : fd_kind_by_link(link);
+	const struct fd_kind *kind;
+
+	if (link[0] == '/' && S_ISFIFO(st.st_mode)) {
+		kind = &fifo_kind;
+	} else if (!ext && !strncmp(link, "socket:[", 8)) {
+		/* by family; one we can't dump is refused there, by name */
+		kind = fd_kind_of(pid, fd, link);
+		if (!kind) {
+			free(info);
+			return -1;
+		}
+	} else {
+		kind = fd_kind_by_link(link);
+	}
 
 	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
@@ -645,6 +658,14 @@ static int open_holder(const FileEntry *fe, int flags)
 	return fd != -2 ? fd : fileobj_reopen(fe->id, flags);
 }
 
+/* Is the character device of @r (its number) at its path? */
+static bool device_at(const RegFileEntry *r)
+{
+	struct stat st;
+
+	return !stat(r->path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == r->rdev;
+}
+
 int open_file(struct rst_files *rf, uint32_t id, int flags)
 {
 	FileEntry *fe = find_file(rf, id);
@@ -666,8 +687,16 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(fe, flags);
+	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
+		/* not even opened: opening another device may do something (a tty would become ours) */
+		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
+	if (fd == -2) {
+		pr_err("%s is not the device it was (%u:%u) at dump time; --evasive-devices opens it by its "
+		       "number\n", r->path, major(r->rdev), minor(r->rdev));
+		return -1;
+	}
 	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
 		fd = img_open_file(r->path, flags);
@@ -956,6 +985,7 @@ out:
 	free(list);
 	free(opened);
 	tty_restore_fini();
+	evasive_fini();
 	pipes_restore_fini();
 	fd_kinds_restore_fini();
 	return ret;

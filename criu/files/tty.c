@@ -21,16 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <asm/termbits.h>
 
+#include "action-scripts.h"
 #include "cr_options.h"
 #include "fdkinds.h"
 #include "log.h"
 #include "namespaces.h"
 #include "pipes.h"
+#include "rpc.h"
 #include "tty-queue.h"
 #include "tty.h"
 #include "util.h"
@@ -304,6 +307,151 @@ static const struct tty_proc *find_proc(const struct tty_proc *p, int nr, pid_t 
 	return NULL;
 }
 
+/* Where pts @index is: the slave's own path if it names it in a devpts, else /dev/pts/N (a /dev/console bind). */
+static char *orphan_slave_path(const char *link, uint32_t index)
+{
+	const char *slash = strrchr(link, '/');
+	char buf[4200];
+
+	if (slash && slash > link && strtoul(slash + 1, NULL, 10) == index && !strncmp(slash - 4, "/pts", 4))
+		return strdup(link);
+	snprintf(buf, sizeof(buf), "/dev/pts/%u", index);
+	return strdup(buf);
+}
+
+/*
+ * What the master would tell of pty @te, read through slave @s: termios,
+ * window size, modes of the slave side. The session is the tree's leader
+ * whose terminal it is, the foreground group what that leader's stat says.
+ * Packet mode and the lock are the master's own: the client's business.
+ */
+static int orphan_info(int s, TtyEntry *te, const char *link, const struct tty_proc *p, int nr)
+{
+	TtyInfo *ti = calloc(1, sizeof(*ti));
+	dev_t dev = pts_dev(te->index);
+	struct termios2 t;
+	struct winsize ws;
+	struct stat st;
+	int ldisc = 0, queued = 0;
+
+	if (!ti)
+		return -1;
+	tty_info__init(ti);
+	te->info = ti;
+	if (ioctl(s, TCGETS2, &t) || ioctl(s, TIOCGWINSZ, &ws) || ioctl(s, TIOCGETD, &ldisc) ||
+	    ioctl(s, FIONREAD, &queued) || fstat(s, &st)) {
+		pr_perror("can't read the state of pts %u through its slave", te->index);
+		return -1;
+	}
+	if (ldisc != N_TTY) {
+		pr_err("can't dump: pts %u has line discipline %d; only N_TTY is supported\n", te->index, ldisc);
+		return -1;
+	}
+	/* input the slave has not read can't be read without taking it */
+	if (queued) {
+		pr_err("can't dump: pts %u, whose master is outside the tree, has %d bytes of input queued that "
+		       "nobody read\n", te->index, queued);
+		return -1;
+	}
+	ti->iflag = t.c_iflag;
+	ti->oflag = t.c_oflag;
+	ti->cflag = t.c_cflag;
+	ti->lflag = t.c_lflag;
+	ti->line = t.c_line;
+	ti->cc.data = malloc(sizeof(t.c_cc));
+	if (!ti->cc.data)
+		return -1;
+	memcpy(ti->cc.data, t.c_cc, sizeof(t.c_cc));
+	ti->cc.len = sizeof(t.c_cc);
+	ti->ispeed = t.c_ispeed;
+	ti->ospeed = t.c_ospeed;
+	ti->rows = ws.ws_row;
+	ti->cols = ws.ws_col;
+	ti->xpixel = ws.ws_xpixel;
+	ti->ypixel = ws.ws_ypixel;
+	ti->uid = st.st_uid;
+	ti->gid = st.st_gid;
+	ti->mode = st.st_mode & 07777;
+	for (int i = 0; i < nr; i++) {
+		dev_t ctty = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
+
+		if (!p[i].zombie && p[i].sid == p[i].pid && p[i].tty_nr && ctty == dev) {
+			ti->sid = p[i].pid;
+			ti->pgrp = p[i].tpgid > 0 ? p[i].tpgid : 0;
+		}
+	}
+	ti->slave_path = orphan_slave_path(link, te->index);
+	return ti->slave_path ? 0 : -1;
+}
+
+/*
+ * --orphan-pts-master: a slave of the tree whose master is held outside
+ * (runc's and crun's console): a master entry of our own, made anew at
+ * restore and handed to the swrk client. One such pty at most: the
+ * notification carries one master.
+ */
+static int orphan_master(struct file_table *ft, size_t i, struct dump_pty *dp, const struct tty_proc *p, int nr)
+{
+	static uint32_t orphan_index = (uint32_t)-1;
+	struct file_desc *d = &ft->d[i], *m;
+	TtyEntry *te;
+	char *slash;
+	int s;
+
+	if (orphan_index != (uint32_t)-1 && orphan_index != d->fe.tty->index) {
+		pr_err("can't dump: pts %u and pts %u both have their master outside the tree; "
+		       "--orphan-pts-master hands over one\n", orphan_index, d->fe.tty->index);
+		return -1;
+	}
+	orphan_index = d->fe.tty->index;
+	te = calloc(1, sizeof(*te));
+	s = task_fd(d->owner_pid, d->owner_fd);
+	if (!te || s < 0) {
+		free(te);
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	tty_entry__init(te);
+	te->type = TTY_TYPE__TTY_MASTER;
+	te->index = d->fe.tty->index;
+	te->flags = O_RDWR;
+	te->has_orphan = te->orphan = true;
+	if (orphan_info(s, te, d->fe.tty->path, p, nr)) {
+		close(s);
+		goto err;
+	}
+	close(s);
+	/* the devpts's ptmx; /dev/pts is served by /dev/ptmx */
+	slash = strrchr(te->info->slave_path, '/');
+	if (!strncmp(te->info->slave_path, "/dev/pts/", 9) && slash == te->info->slave_path + 8)
+		te->path = strdup("/dev/ptmx");
+	else if (asprintf(&te->path, "%.*s/ptmx", (int)(slash - te->info->slave_path), te->info->slave_path) < 0)
+		te->path = NULL;
+	if (!te->path)
+		goto err;
+	m = file_desc_new(ft);	/* may move the table: d is stale from here */
+	if (!m)
+		goto err;
+	m->fe.type = FILE_TYPE__FT_TTY;
+	m->fe.id = m->id;
+	m->fe.tty = te;
+	m->owner_pid = 0;
+	ft->nr++;
+	dp->master = te;
+	pr_info("pts %u: its master is outside the tree; a new one is made at restore (file %u)\n", te->index, m->id);
+	return 0;
+err:
+	if (te->info) {
+		free(te->info->cc.data);
+		free(te->info->slave_path);
+		free(te->info);
+	}
+	free(te->path);
+	free(te);
+	return -1;
+}
+
 /* A slave whose master is outside: the caller's terminal with --shell-job, else refused. */
 static int outside_master(struct file_desc *d)
 {
@@ -311,7 +459,8 @@ static int outside_master(struct file_desc *d)
 
 	if (!opts.shell_job || te->type == TTY_TYPE__TTY_MASTER) {
 		pr_err("can't dump task %d: fd %d is pts %u (%s), whose master is outside the dump (use "
-		       "--shell-job if it is the caller's terminal)\n", d->owner_pid, d->owner_fd, te->index, te->path);
+		       "--shell-job if it is the caller's terminal, --orphan-pts-master if a client of criu swrk "
+		       "takes a new master)\n", d->owner_pid, d->owner_fd, te->index, te->path);
 		return -1;
 	}
 	d->reg.path = strdup(te->path);
@@ -405,11 +554,18 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 		dp = dump_pty(te->index);
 		if (!dp)
 			return -1;
+		if (!dp->master && opts.orphan_pts_master && !opts.shell_job && te->type != TTY_TYPE__TTY_MASTER) {
+			if (orphan_master(ft, i, dp, p, nr))
+				return -1;
+			d = &ft->d[i];
+		}
 		if (!dp->master) {
 			if (outside_master(d))
 				return -1;
 			continue;
 		}
+		if (te->type == TTY_TYPE__TTY_MASTER && te->orphan)
+			continue;
 		if (te->type == TTY_TYPE__TTY_MASTER) {
 			if (!te->info->slave_closed && !dp->nr_slaves) {
 				pr_err("can't dump task %d: fd %d is the master of pts %u, whose slave is open outside "
@@ -693,12 +849,128 @@ int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transi
 	return 0;
 }
 
+/* ---- --orphan-pts-master at restore ---- */
+
+static int orphan_task_sk = -1, orphan_main_sk = -1;
+
+int tty_orphan_prepare(struct rst_files *rf)
+{
+	int sk[2];
+	const TtyEntry *te = NULL;
+
+	for (size_t i = 0; i < rf->nr && !te; i++)
+		if (rf->fe[i]->type == FILE_TYPE__FT_TTY && rf->fe[i]->tty && rf->fe[i]->tty->orphan)
+			te = rf->fe[i]->tty;
+	if (!te)
+		return 0;
+	if (!opts.orphan_pts_master) {
+		pr_err("can't restore: the master of pts %u was outside the tree (dumped with --orphan-pts-master); "
+		       "restore with --orphan-pts-master too\n", te->index);
+		return -1;
+	}
+	/* a script can't take an fd: only a swrk client listening to notifications gets the master */
+	if (!rpc_notify_wanted()) {
+		pr_err("can't restore pts %u: its new master goes to the client in the orphan-pts-master "
+		       "notification, and only criu swrk with notify_scripts has a client to take it\n", te->index);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("can't make a socket for the orphan pty master");
+		return -1;
+	}
+	orphan_main_sk = sk[0];
+	orphan_task_sk = sk[1];
+	return 0;
+}
+
+int tty_orphan_task_sk(void)
+{
+	return orphan_task_sk;
+}
+
+void tty_orphan_set_task_sk(int fd)
+{
+	orphan_task_sk = fd;
+}
+
+/* In the task that made the pty: its master to criu, which hands it over. */
+static int send_orphan(int m, uint32_t index)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	uint32_t idx = index;
+	struct iovec iov = { .iov_base = &idx, .iov_len = sizeof(idx) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *ch;
+
+	memset(&c, 0, sizeof(c));
+	ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &m, sizeof(int));
+	if (orphan_task_sk < 0 || sendmsg(orphan_task_sk, &mh, MSG_NOSIGNAL) != sizeof(idx)) {
+		pr_perror("can't pass the new master of pts %u to criu", index);
+		return -1;
+	}
+	return 0;
+}
+
+int tty_orphan_notify(void)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+	uint32_t idx;
+	struct iovec iov = { .iov_base = &idx, .iov_len = sizeof(idx) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *ch;
+	int m = -1, ret;
+
+	if (orphan_main_sk < 0)
+		return 0;
+	if (recvmsg(orphan_main_sk, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != sizeof(idx)) {
+		pr_perror("the new master of the orphan pty never came");
+		return -1;
+	}
+	ch = CMSG_FIRSTHDR(&mh);
+	if (ch && ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS)
+		memcpy(&m, CMSG_DATA(ch), sizeof(int));
+	if (m < 0) {
+		pr_err("the new master of pts %u came without its fd\n", idx);
+		return -1;
+	}
+	pr_info("pts %u: its new master goes to the client\n", idx);
+	ret = run_hook(HOOK_ORPHAN_PTS_MASTER, 0, m);
+	close(m);
+	return ret;
+}
+
+void tty_orphan_fini(void)
+{
+	if (orphan_main_sk >= 0)
+		close(orphan_main_sk);
+	if (orphan_task_sk >= 0)
+		close(orphan_task_sk);
+	orphan_main_sk = orphan_task_sk = -1;
+}
+
 void tty_restore_fini(void)
 {
 	for (int i = 0; i < nr_rptys; i++) {
 		struct rst_pty *p = &rptys[i];
 		const TtyInfo *ti = p->te->info;
 		int one = 1;
+
+		/* nobody in the tree holds this master: the client takes it */
+		if (p->te->orphan) {
+			send_orphan(p->master, p->index);
+			close(p->master);
+			continue;
+		}
 
 		/* no slave anywhere: the master reads EIO, as after the slave's last close */
 		if (ti->slave_closed && !p->nr_slaves) {

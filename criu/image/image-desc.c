@@ -17,6 +17,8 @@
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
 #include "ns.pb-c.h"
+#include "net.pb-c.h"
+#include "cgroup.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -33,6 +35,8 @@
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
 #define NS_MAGIC	0x59d1c4a7u
+#define NET_LOCK_MAGIC	0x58c10a93u
+#define CGROUP_MAGIC	0x59c3a815u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -126,6 +130,16 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= NS_MAGIC,
 		.pb		= &ns_entry__descriptor,
 	},
+	[CR_FD_NET_LOCK] = {
+		.name_fmt	= "net-lock.img",
+		.magic		= NET_LOCK_MAGIC,
+		.pb		= &net_lock_entry__descriptor,
+	},
+	[CR_FD_CGROUP] = {
+		.name_fmt	= "cgroup.img",
+		.magic		= CGROUP_MAGIC,
+		.pb		= &cgroup_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -147,6 +161,8 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
 	[CR_FD_NS]		= "NS",
+	[CR_FD_NET_LOCK]	= "NET_LOCK",
+	[CR_FD_CGROUP]		= "CGROUP",
 };
 
 const char *img_type_name(int type)

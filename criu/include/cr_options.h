@@ -26,6 +26,13 @@ struct cr_options {
 	bool file_locks;
 	bool ext_unix_sk;
 	bool tcp_established;
+	bool tcp_close;			/* TCP connections are restored closed */
+	bool skip_in_flight;		/* connections not accepted yet are left behind */
+	int network_lock;		/* NET_LOCK_NFTABLES (default), _IPTABLES, _SKIP (net.h) */
+	int manage_cgroups;		/* enum cg_mode (cgroup.h): --manage-cgroups[=MODE] */
+	const char *freeze_cgroup;	/* dump: freeze the tree with this freezer cgroup */
+	bool orphan_pts_master;		/* a pty slave's master may be outside the tree (tty.c) */
+	bool evasive_devices;		/* restore: a device whose path names another one is opened by number */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

@@ -27,6 +27,7 @@ struct kerndat {
 	int has_prctl_mm_map;
 	int has_uffd;
 	int has_uffd_wp_async;
+	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
 	int pipe_max_size;
 	unsigned long task_size;

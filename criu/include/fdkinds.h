@@ -1,7 +1,8 @@
 /*
- * Kinds of fd that are anonymous inodes (eventfd, signalfd, timerfd ...):
- * each is a file of its own with a dump and an open function, found by
- * the link name /proc shows for it.
+ * Kinds of fd other than plain files and pipes (eventfd, signalfd, timerfd,
+ * ttys, sockets ...): each is a file of its own with a dump and an open
+ * function, found by the link name /proc shows for it, sockets by their
+ * family.
  */
 #ifndef CR_FDKINDS_H
 #define CR_FDKINDS_H
@@ -16,6 +17,8 @@ struct rst_files;
 struct fd_kind {
 	const char *link;	/* readlink of /proc/PID/fd/N (its start, with prefix) */
 	int prefix;
+	/* A socket kind: the families (1 << AF_x) it dumps; found by family, not by link. */
+	uint64_t sk_families;
 	FileType type;
 	/* Fill @fe from the fdinfo text; allocate the sub-message. 0 or -1. */
 	int (*dump)(pid_t pid, int fd, const char *fdinfo, const struct proc_fdinfo *fi, FileEntry *fe);
@@ -42,10 +45,16 @@ struct fd_kind {
 };
 
 const struct fd_kind *fd_kind_by_link(const char *link);
+/* The kind of a socket of @family, or NULL. */
+const struct fd_kind *fd_kind_by_family(int family);
+/* The kind for fd @fd of @pid, whose /proc link is @link; NULL if none. A socket's family is asked. */
+const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link);
+/* "inet", "netlink", ... for messages. */
+const char *sk_family_name(int family);
 const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
-	pidfd_kind, tty_kind, unixsk_kind;
+	pidfd_kind, tty_kind, unixsk_kind, inetsk_kind;
 extern const struct fd_kind inotify_kind, fanotify_kind;
 
 /* For .numbered: the kind never refers to fds by number. */

@@ -60,6 +60,9 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id);
 int files_linked(const FileEntry *a, const FileEntry *b);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);
+/* --evasive-devices: character device @r opened by its number, not its path (evasive.c). */
+int evasive_open(const RegFileEntry *r, int flags);
+void evasive_fini(void);
 /*
  * Open file descriptions passed from a task to its descendants: file id N
  * sits at fd base + N. need[N] says whether our descendants use it.

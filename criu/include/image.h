@@ -37,6 +37,8 @@ enum cr_img_type {
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
 	CR_FD_NS,		/* ns.img: the tree's namespaces (criu/ns/) */
+	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
+	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_MAX
 };
 

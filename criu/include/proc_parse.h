@@ -31,6 +31,7 @@ struct proc_pid_stat {
 	char state;
 	int ppid, pgid, sid;
 	int tty_nr;
+	int tpgid;		/* foreground group of its controlling terminal, -1 if none */
 	unsigned long flags;
 	long num_threads;
 	int exit_signal;

@@ -15,6 +15,7 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st);
 struct tty_proc {
 	pid_t pid, sid, pgid;
 	int tty_nr;		/* /proc/PID/stat */
+	pid_t tpgid;		/* its terminal's foreground group (stat) */
 	int zombie;
 };
 
@@ -31,6 +32,19 @@ void tty_restore_begin(struct rst_files *rf);
 /* Give a session leader its terminal, a foreground group's leader the terminal's foreground. */
 int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr);
 void tty_restore_fini(void);
+
+/*
+ * --orphan-pts-master: a pty whose master was outside the tree is made
+ * by the task holding its slave, which sends the master to criu over a
+ * socket (a service fd); criu hands it to the swrk client in the
+ * orphan-pts-master notification. Prepare: 0 (also when there is no such
+ * pty) or -1, refused by name.
+ */
+int tty_orphan_prepare(struct rst_files *rf);
+int tty_orphan_task_sk(void);
+void tty_orphan_set_task_sk(int fd);
+int tty_orphan_notify(void);
+void tty_orphan_fini(void);
 
 /* Planning: the masters a task needs for that without holding them. */
 void tty_session_uses(struct rst_files *rf, pid_t pid, pid_t sid, pid_t pgid, uint8_t *uses, uint32_t nr_ids);

@@ -1,4 +1,7 @@
-/* Unix socket state through netlink sock_diag, read with libnl. */
+/*
+ * Socket state through netlink sock_diag, read with libnl: one request per
+ * family (and protocol), answers kept sorted by inode.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,11 +9,16 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <linux/inet_diag.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
 #include "log.h"
+#include "proc_parse.h"
 #include "sk-diag.h"
 
 static struct nla_policy unix_diag_policy[UNIX_DIAG_MAX + 1] = {
@@ -91,30 +99,86 @@ int unix_diag_parse(struct nlmsghdr *h, struct unix_diag_info *u)
 	return 0;
 }
 
-static int collect_one(struct nl_msg *msg, void *arg)
+struct diag_call {
+	sk_diag_cb cb;
+	void *arg;
+	int failed;
+};
+
+static int diag_one(struct nl_msg *msg, void *arg)
+{
+	struct diag_call *c = arg;
+
+	if (c->cb(nlmsg_hdr(msg), c->arg)) {
+		c->failed = 1;
+		return NL_STOP;
+	}
+	return NL_OK;
+}
+
+/*
+ * One SOCK_DIAG_BY_FAMILY dump request; @cb sees every answer. The kernel
+ * answers only about our own network namespace. 0, -ENOENT if it has no
+ * handler for what was asked (a family or protocol not built in), or -1.
+ */
+int sk_diag_request(void *req, size_t len, sk_diag_cb cb, void *arg, const char *what)
+{
+	struct diag_call call = { .cb = cb, .arg = arg };
+	struct nl_sock *sk;
+	int ret = -1, err;
+
+	sk = nl_socket_alloc();
+	if (!sk) {
+		pr_err("can't allocate a netlink socket\n");
+		return -1;
+	}
+	err = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (err < 0) {
+		pr_err("can't open a sock_diag netlink socket: %s\n", nl_geterror(err));
+		goto out;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_one, &call);
+	err = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req, len);
+	if (err < 0) {
+		pr_err("can't ask sock_diag for %s: %s\n", what, nl_geterror(err));
+		goto out;
+	}
+	err = nl_recvmsgs_default(sk);
+	if (err == -NLE_OBJ_NOTFOUND || err == -NLE_OPNOTSUPP) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (err < 0 || call.failed) {
+		pr_err("can't read %s from sock_diag: %s\n", what, call.failed ? "bad answer" : nl_geterror(err));
+		goto out;
+	}
+	ret = 0;
+out:
+	nl_socket_free(sk);
+	return ret;
+}
+
+static int unix_one(struct nlmsghdr *h, void *arg)
 {
 	struct unix_diag_table *t = arg;
 	struct unix_diag_info u;
 
-	if (unix_diag_parse(nlmsg_hdr(msg), &u)) {
-		t->failed = 1;
-		return NL_STOP;
-	}
+	if (unix_diag_parse(h, &u))
+		return -1;
 	if (t->nr == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct unix_diag_info *n = realloc(t->s, cap * sizeof(*n));
 
 		if (!n) {
 			free(u.icons);
-			t->failed = 1;
 			pr_err("out of memory\n");
-			return NL_STOP;
+			return -1;
 		}
 		t->s = n;
 		t->cap = cap;
 	}
 	t->s[t->nr++] = u;
-	return NL_OK;
+	return 0;
 }
 
 static int cmp_ino(const void *a, const void *b)
@@ -132,39 +196,15 @@ int unix_diag_collect(struct unix_diag_table *t)
 		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
 			      UDIAG_SHOW_RQLEN,
 	};
-	struct nl_sock *sk;
-	int ret = -1, err;
 
 	memset(t, 0, sizeof(*t));
-	sk = nl_socket_alloc();
-	if (!sk) {
-		pr_err("can't allocate a netlink socket\n");
+	if (sk_diag_request(&req, sizeof(req), unix_one, t, "the unix sockets")) {
+		unix_diag_free(t);
 		return -1;
-	}
-	err = nl_connect(sk, NETLINK_SOCK_DIAG);
-	if (err < 0) {
-		pr_err("can't open a sock_diag netlink socket: %s\n", nl_geterror(err));
-		goto out;
-	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, collect_one, t);
-	err = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
-	if (err < 0) {
-		pr_err("can't ask for the unix sockets: %s\n", nl_geterror(err));
-		goto out;
-	}
-	err = nl_recvmsgs_default(sk);
-	if (err < 0 || t->failed) {
-		pr_err("can't read the unix sockets from sock_diag: %s\n", t->failed ? "bad answer" : nl_geterror(err));
-		goto out;
 	}
 	qsort(t->s, t->nr, sizeof(*t->s), cmp_ino);
 	pr_debug("sock_diag: %zu unix sockets\n", t->nr);
-	ret = 0;
-out:
-	nl_socket_free(sk);
-	if (ret)
-		unix_diag_free(t);
-	return ret;
+	return 0;
 }
 
 struct unix_diag_info *unix_diag_find(struct unix_diag_table *t, uint32_t ino)
@@ -182,4 +222,213 @@ void unix_diag_free(struct unix_diag_table *t)
 		free(t->s[i].icons);
 	free(t->s);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- inet, inet6: TCP, UDP, UDP-Lite ---- */
+
+static struct nla_policy inet_diag_policy[INET_DIAG_MAX + 1] = {
+	[INET_DIAG_SHUTDOWN] = { .type = NLA_U8 },
+	[INET_DIAG_MARK] = { .type = NLA_U32 },
+};
+
+int inet_diag_parse(struct nlmsghdr *h, int protocol, struct inet_diag_info *i)
+{
+	struct nlattr *tb[INET_DIAG_MAX + 1];
+	struct inet_diag_msg *m;
+
+	memset(i, 0, sizeof(*i));
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m))) {
+		pr_err("inet diag: a message of %u bytes is too short\n", h->nlmsg_len);
+		return -1;
+	}
+	m = nlmsg_data(h);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6) {
+		pr_err("inet diag: an answer for family %u\n", m->idiag_family);
+		return -1;
+	}
+	if (nlmsg_parse(h, sizeof(*m), tb, INET_DIAG_MAX, inet_diag_policy) < 0) {
+		pr_err("inet diag: malformed attributes for socket %u\n", m->idiag_inode);
+		return -1;
+	}
+	i->ino = m->idiag_inode;
+	i->family = m->idiag_family;
+	i->protocol = protocol;
+	i->state = m->idiag_state;
+	i->sport = ntohs(m->id.idiag_sport);
+	i->dport = ntohs(m->id.idiag_dport);
+	memcpy(i->src, m->id.idiag_src, sizeof(i->src));
+	memcpy(i->dst, m->id.idiag_dst, sizeof(i->dst));
+	i->ifindex = m->id.idiag_if;
+	i->rqueue = m->idiag_rqueue;
+	i->wqueue = m->idiag_wqueue;
+	i->uid = m->idiag_uid;
+	if (tb[INET_DIAG_SHUTDOWN])
+		i->shutdown = nla_get_u8(tb[INET_DIAG_SHUTDOWN]);
+	if (tb[INET_DIAG_MARK]) {
+		i->has_mark = 1;
+		i->mark = nla_get_u32(tb[INET_DIAG_MARK]);
+	}
+	if (tb[INET_DIAG_MD5SIG])
+		i->md5 = 1;
+	if (tb[INET_DIAG_ULP_INFO])
+		i->ulp = 1;
+	return 0;
+}
+
+static int inet_one(struct nlmsghdr *h, void *arg)
+{
+	struct inet_diag_table *t = arg;
+
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct inet_diag_info *n = realloc(t->s, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		t->s = n;
+		t->cap = cap;
+	}
+	if (inet_diag_parse(h, t->protocol, &t->s[t->nr]))
+		return -1;
+	t->nr++;
+	return 0;
+}
+
+static int cmp_inet(const void *a, const void *b)
+{
+	const struct inet_diag_info *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static const char *proto_name(int protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP: return "TCP";
+	case IPPROTO_UDP: return "UDP";
+	case IPPROTO_UDPLITE: return "UDP-Lite";
+	default: return "inet";
+	}
+}
+
+int inet_diag_collect(struct inet_diag_table *t)
+{
+	static const int protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE };
+	static const int families[] = { AF_INET, AF_INET6 };
+	char what[64];
+
+	memset(t, 0, sizeof(*t));
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t p = 0; p < 3; p++) {
+			struct inet_diag_req_v2 req = {
+				.sdiag_family = families[f],
+				.sdiag_protocol = protos[p],
+				.idiag_states = ~0U,
+				/* INFO also brings MD5SIG and ULP_INFO, which we refuse */
+				.idiag_ext = 1 << (INET_DIAG_INFO - 1),
+			};
+			int ret;
+
+			t->protocol = protos[p];
+			snprintf(what, sizeof(what), "the %s%s sockets", proto_name(protos[p]),
+				 families[f] == AF_INET6 ? "v6" : "");
+			ret = sk_diag_request(&req, sizeof(req), inet_one, t, what);
+			if (ret == -ENOENT) {
+				pr_debug("sock_diag has no handler for %s\n", what);
+				continue;
+			}
+			if (ret) {
+				inet_diag_free(t);
+				return -1;
+			}
+		}
+	}
+	qsort(t->s, t->nr, sizeof(*t->s), cmp_inet);
+	pr_debug("sock_diag: %zu inet sockets\n", t->nr);
+	return 0;
+}
+
+struct inet_diag_info *inet_diag_find(struct inet_diag_table *t, uint32_t ino)
+{
+	struct inet_diag_info key = { .ino = ino };
+
+	/* embryos (connections not accepted yet) have inode 0: never looked up */
+	if (!t->nr || !ino)
+		return NULL;
+	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_inet);
+}
+
+void inet_diag_free(struct inet_diag_table *t)
+{
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- raw and ping sockets: /proc/PID/net/{raw,raw6,icmp,icmp6} ---- */
+
+static int parse_hex_addr(const char *hex, uint32_t *a, int words)
+{
+	if ((int)strlen(hex) != words * 8)
+		return -1;
+	for (int i = 0; i < words; i++) {
+		char w[9];
+
+		memcpy(w, hex + i * 8, 8);
+		w[8] = '\0';
+		/* each word is printed as the host-order value of its network-order bytes */
+		a[i] = strtoul(w, NULL, 16);
+	}
+	return 0;
+}
+
+int proc_net_parse(const char *text, int v6, uint32_t ino, struct proc_net_sk *out)
+{
+	int words = v6 ? 4 : 1;
+	const char *l = strchr(text, '\n');	/* after the header */
+
+	for (l = l ? l + 1 : NULL; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char src[40], dst[40];
+		unsigned int sport, dport, state, uid;
+		unsigned long inode;
+		int len = strcspn(l, "\n");
+
+		if (sscanf(l, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*x:%*x %*x:%*x %*x %u %*d %lu", src, &sport,
+			   dst, &dport, &state, &uid, &inode) != 7) {
+			pr_err("can't parse the line '%.*s'\n", len, l);
+			return -1;
+		}
+		if (inode != ino)
+			continue;
+		memset(out, 0, sizeof(*out));
+		if (parse_hex_addr(src, out->src, words) || parse_hex_addr(dst, out->dst, words)) {
+			pr_err("bad address in '%.*s'\n", len, l);
+			return -1;
+		}
+		out->sport = sport;
+		out->dport = dport;
+		out->state = state;
+		return 0;
+	}
+	return 1;
+}
+
+int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk *out)
+{
+	char path[64];
+	char *text;
+	int ret;
+
+	snprintf(path, sizeof(path), "net/%s", name);
+	text = read_proc_file(pid, path, NULL);
+	if (!text) {
+		pr_err("can't read /proc/%d/%s\n", pid, path);
+		return -1;
+	}
+	ret = proc_net_parse(text, strchr(name, '6') != NULL, ino, out);
+	if (ret < 0)
+		pr_err("/proc/%d/%s: malformed\n", pid, path);
+	free(text);
+	return ret;
 }

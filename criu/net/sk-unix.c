@@ -27,6 +27,7 @@
 #include "files.h"
 #include "log.h"
 #include "namespaces.h"
+#include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
 #include "sk-unix.h"
@@ -42,22 +43,8 @@
 
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
 
-static struct unix_diag_table diag;
-static int diag_ready;
-
-static const char *family_name(int family)
-{
-	switch (family) {
-	case AF_INET: return "inet";
-	case AF_INET6: return "inet6";
-	case AF_NETLINK: return "netlink";
-	case AF_PACKET: return "packet";
-	case AF_VSOCK: return "vsock";
-	case AF_ALG: return "alg";
-	case AF_UNIX: return "unix";
-	default: return "other";
-	}
-}
+/* The unix sockets of the tree's network namespace, from its state object (net.c). */
+static struct unix_diag_table *diag;
 
 static void free_usk(FileEntry *fe);
 
@@ -282,18 +269,6 @@ static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 	return 0;
 }
 
-static int refuse_family(pid_t pid, int fd, uint64_t ino)
-{
-	int sk = task_fd(pid, fd), family = -1;
-
-	if (sk >= 0) {
-		getopt_int(sk, SO_DOMAIN, &family);
-		close(sk);
-	}
-	pr_err("can't dump task %d: fd %d is a socket of an unsupported kind: %s (family %d, socket:[%lu]); "
-	       "only unix sockets are supported\n", pid, fd, family_name(family), family, (unsigned long)ino);
-	return -1;
-}
 
 static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
@@ -308,14 +283,18 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
 		return -1;
 	}
-	if (!diag_ready) {
-		if (unix_diag_collect(&diag))
+	if (!diag) {
+		struct netns_state *ns = netns_of(pid);
+
+		diag = ns ? netns_unix_diag(ns) : NULL;
+		if (!diag)
 			return -1;
-		diag_ready = 1;
 	}
-	u = unix_diag_find(&diag, ino);
-	if (!u)
-		return refuse_family(pid, fd, ino);
+	u = unix_diag_find(diag, ino);
+	if (!u) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) is not known to sock_diag\n", pid, fd, ino);
+		return -1;
+	}
 	if (u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) {
 		pr_err("can't dump task %d: fd %d is a unix socket of type %u\n", pid, fd, u->type);
 		return -1;
@@ -448,9 +427,9 @@ static UnixSkEntry *pending_on(struct file_table *ft, uint64_t ino)
 
 static int outside_listener_has(uint64_t ino)
 {
-	for (size_t i = 0; i < diag.nr; i++)
-		for (uint32_t j = 0; j < diag.s[i].nr_icons; j++)
-			if (diag.s[i].icons[j] == ino)
+	for (size_t i = 0; i < diag->nr; i++)
+		for (uint32_t j = 0; j < diag->s[i].nr_icons; j++)
+			if (diag->s[i].icons[j] == ino)
 				return 1;
 	return 0;
 }
@@ -463,7 +442,7 @@ static int name_eq(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 static int check_peer(struct file_table *ft, struct file_desc *d)
 {
 	UnixSkEntry *e = d->fe.usk, *p = tree_sk(ft, e->peer, NULL), *l = pending_on(ft, e->ino);
-	struct unix_diag_info *pu = unix_diag_find(&diag, e->peer), *me = unix_diag_find(&diag, e->ino);
+	struct unix_diag_info *pu = unix_diag_find(diag, e->peer), *me = unix_diag_find(diag, e->ino);
 	char nb[128];
 
 	if (l) {
@@ -533,8 +512,8 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 /* Sockets outside the tree connected to ours would lose their peer. */
 static int check_outside_peers(struct file_table *ft)
 {
-	for (size_t i = 0; i < diag.nr; i++) {
-		struct unix_diag_info *o = &diag.s[i];
+	for (size_t i = 0; i < diag->nr; i++) {
+		struct unix_diag_info *o = &diag->s[i];
 		struct file_desc *d;
 		UnixSkEntry *t;
 
@@ -627,7 +606,7 @@ int check_unix_sockets(struct file_table *ft)
 {
 	int ret = -1;
 
-	if (!diag_ready)
+	if (!diag)
 		return 0;	/* no socket in the tree */
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
@@ -649,8 +628,7 @@ int check_unix_sockets(struct file_table *ft)
 	number_groups(ft);
 	ret = 0;
 out:
-	unix_diag_free(&diag);
-	diag_ready = 0;
+	diag = NULL;	/* the namespace's state object keeps the table */
 	return ret;
 }
 
@@ -1222,6 +1200,7 @@ static uint64_t usk_link_key(const FileEntry *fe)
 const struct fd_kind unixsk_kind = {
 	.link = "socket:[",
 	.prefix = 1,
+	.sk_families = 1ULL << AF_UNIX,
 	.type = FILE_TYPE__FT_UNIXSK,
 	.dump = dump_usk,
 	.open_rf = open_usk,

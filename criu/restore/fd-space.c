@@ -90,9 +90,16 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	}
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
+	if (cgroup_restore_sk() >= 0)
+		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
+	if (tty_orphan_task_sk() >= 0)
+		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
 	/* the shared memory objects criu made before cloning us stay (restore.c) */
 	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
-	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_INHERIT - 1, 0) ||
+	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_EXE, 0) ||
+	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
+	    (tty_orphan_task_sk() < 0 &&
+	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
 	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, ~0U, 0)) {
 		pr_perror("can't set up service fds");

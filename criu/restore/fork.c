@@ -272,6 +272,9 @@ int restore_task(struct rst_ctx *rc)
 	}
 	tc = rc->core->tc;
 
+	/* into its own cgroups before it maps anything (memory is charged where it is faulted in) */
+	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
+		return -1;
 	pipes_restore_init(tr->scratch_base);
 	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
 	if (ns_restore_is_new(NS_USER) && tc->creds)

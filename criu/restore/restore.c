@@ -153,6 +153,24 @@ static int drain_notifications(struct rst_tree *tr)
 	return ret;
 }
 
+/* Every task is back: the network lock goes, then the TCP connections leave repair mode. */
+static int finish_connections(struct rst_tree *tr)
+{
+	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	int nr = 0, ret;
+
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && !tr->t[i].files_child)
+			pids[nr++] = tr->t[i].pid;
+	ret = net_restore_finish(tr->dfd, &tr->files, pids, nr);
+	free(pids);
+	return ret;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -191,11 +209,21 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid))
+	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
+		return -1;
+	/* threads into their cgroups, then the limits, with every task in place */
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie &&
+		    cgroup_restore_threads(tr->t[i].pid, tr->t[i].pe->threads, tr->t[i].pe->n_threads))
+			return -1;
+	if (cgroup_restore_finish())
 		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
-	if (run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
-	    run_hook(HOOK_PRE_RESUME, 0, -1))
+	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) ||
+	    run_hook(HOOK_NETWORK_UNLOCK, 0, -1) || run_hook(HOOK_PRE_RESUME, 0, -1))
+		return -1;
+	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
+	if (cgroup_restore_freezer())
 		return -1;
 	/* nothing of ours forks in the tree's pid namespace any more: its next pid is as it was */
 	if (ns_restore_pid_finish())
@@ -452,7 +480,7 @@ int cr_restore_tasks(void)
 	if (read_pstree(&tr) || ns_restore_read(tr.dfd, tr.t[0].pe) || read_tree_images(&tr) ||
 	    (ns_restore_pid_mode() == NS_PID_NONE && check_pids_free(&tr)) || plan_cow(&tr))
 		goto out;
-	if (run_hook(HOOK_PRE_RESTORE, 0, -1))
+	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
@@ -467,6 +495,9 @@ int cr_restore_tasks(void)
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
+		goto out;
+	/* before any socket exists: nothing may reach the connections until they are whole */
+	if (net_restore_lock(tr.dfd))
 		goto out;
 	run.trapped = calloc(run.want + 1, sizeof(*run.trapped));
 	if (!run.trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
@@ -511,6 +542,8 @@ int cr_restore_tasks(void)
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
 	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
 		pr_warn("the task runs, but its pidfile could not be written\n");
+	cgroup_restore_fini(true);
+	tty_orphan_fini();
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
@@ -532,6 +565,8 @@ out_ns:
 	ns_restore_image_server_done();
 	ret = 1;
 out:
+	cgroup_restore_fini(ret == 0);
+	tty_orphan_fini();
 	free(run.trapped);
 	free_tree(&tr);
 	return ret;

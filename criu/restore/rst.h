@@ -4,6 +4,7 @@
 
 
 #include "action-scripts.h"
+#include "cgroup.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "clone-vm.h"
@@ -20,6 +21,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"
@@ -109,8 +111,10 @@ enum {
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
+	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
-	SVC_TRANSIT = 16,	/* descriptions passed to children, then mapped files */
+	SVC_TRANSIT = 24,	/* descriptions passed to children, then mapped files */
 };
 _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots overlap the transit ones");
 

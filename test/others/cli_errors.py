@@ -963,6 +963,21 @@ def t_bad_option():
     expect_error(r, r"unrecognized|unknown|invalid|usage")
 
 
+def t_bad_cgroup_options():
+    expect_error(criu("--manage-cgroups=sometimes", "check"), r"bad --manage-cgroups mode 'sometimes'",
+                 r"none, props, soft, full, strict or ignore")
+    expect_error(criu("--cgroup-root", "cpu:relative/path", "check"), r"bad --cgroup-root 'cpu:relative/path'")
+
+
+def t_freeze_cgroup_not_cgroup(path, *keywords):
+    def body(t):
+        d = new_dir("dump", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d, "--freeze-cgroup", path)
+        expect_error(r, *keywords)
+        expect_no_images(d)
+    with_target("plain", body)
+
+
 # --------------------------------------------------------------------------
 
 def build_helper():
@@ -1064,6 +1079,11 @@ def main():
         check("unknown_action", t_unknown_action)
         check("no_action", t_no_action)
         check("bad_option", t_bad_option)
+        check("bad_cgroup_options", t_bad_cgroup_options)
+        check("freeze_cgroup_not_a_cgroup", t_freeze_cgroup_not_cgroup, TMP, r"neither a v1 freezer cgroup",
+              re.escape(TMP))
+        check("freeze_cgroup_missing", t_freeze_cgroup_not_cgroup, os.path.join(TMP, "nope"),
+              r"can't open --freeze-cgroup")
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("inherit_fd_missing", t_inherit_fd_missing)
 

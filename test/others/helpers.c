@@ -9,7 +9,7 @@
  *   child    a task with a child process
  *   eventfd  a task holding an eventfd
  *   userfaultfd  a task holding a userfaultfd (a kind criu refuses)
- *   socket   a task holding an inet socket (a kind criu refuses)
+ *   socket   a task holding a vsock socket (a family criu refuses)
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 			return 4;
 		extra = fd;
 	} else if (!strcmp(mode, "socket")) {
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return 4;
 		extra = fd;

@@ -1,10 +1,13 @@
 /*
  * libcriu.so.2 through the build tree's real criu ($CRIU): versions,
  * features, dump and restore_child of a forked counter, notifications,
- * and errors a caller must get back as negative values.
+ * errors a caller must get back as negative values, and a console pty
+ * whose master criu hands back (orphan-pts-master).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -375,6 +380,96 @@ static void test_orphan_pts_master(void **state)
 	assert_int_equal(criu_restore_child(), -EINVAL);
 }
 
+/* cat on a pty whose master is ours: a container's console, as crun sets it up. */
+static pid_t start_console(int *master, int *index)
+{
+	struct termios t;
+	int slave;
+	pid_t pid;
+
+	assert_int_equal(openpty(master, &slave, NULL, NULL, NULL), 0);
+	*index = atoi(strrchr(ptsname(*master), '/') + 1);
+	assert_int_equal(tcgetattr(slave, &t), 0);
+	cfmakeraw(&t);
+	assert_int_equal(tcsetattr(slave, TCSANOW, &t), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setsid();
+		ioctl(slave, TIOCSCTTY, 0);
+		for (int i = 0; i < 3; i++)
+			dup2(slave, i);
+		close_range(3, ~0U, 0);
+		execlp("cat", "cat", NULL);
+		_exit(127);
+	}
+	close(slave);
+	return pid;
+}
+
+/* What goes in at @m comes back out. */
+static int echoes(int m, const char *what)
+{
+	char buf[64];
+	size_t got = 0, want = strlen(what);
+	struct pollfd p = { .fd = m, .events = POLLIN };
+
+	if (write(m, what, want) != (ssize_t)want)
+		return 0;
+	while (got < want && poll(&p, 1, 5000) == 1) {
+		ssize_t n = read(m, buf + got, sizeof(buf) - got);
+
+		if (n <= 0)
+			return 0;
+		got += n;
+	}
+	return got == want && !memcmp(buf, what, want);
+}
+
+static void test_orphan_pts_restore_child(void **state)
+{
+	int master, index, dfd, status, m;
+	unsigned int n;
+	pid_t pid, back;
+
+	if (!is_root())
+		skip();
+	pid = start_console(&master, &index);
+	assert_true(echoes(master, "before"));
+	dfd = images_dir("img-pts");
+
+	opts_init();
+	criu_set_images_dir_fd(dfd);
+	criu_set_pid(pid);
+	criu_set_log_level(4);
+	assert_int_equal(criu_set_log_file("dump.log"), 0);
+	criu_set_orphan_pts_master(true);
+	assert_int_equal(criu_dump(), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* the old pty goes with its master, so that its index is free again */
+	close(master);
+
+	opts_init();
+	criu_set_images_dir_fd(dfd);
+	criu_set_log_level(4);
+	assert_int_equal(criu_set_log_file("restore.log"), 0);
+	criu_set_orphan_pts_master(true);
+	criu_set_notify_cb(pts_cb);
+	pts_seen = -1;
+	back = criu_restore_child();
+	assert_int_equal(back, pid);
+	m = criu_get_orphan_pts_master_fd();
+	assert_true(m >= 0);
+	assert_int_equal(pts_seen, m);
+	assert_int_equal(ioctl(m, TIOCGPTN, &n), 0);
+	assert_int_equal(n, index);
+	assert_true(echoes(m, "after"));
+	close(m);
+	kill(back, SIGKILL);
+	assert_int_equal(waitpid(back, &status, 0), back);
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_refused_notify),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_orphan_pts_master),
+		cmocka_unit_test(test_orphan_pts_restore_child),
 	};
 	char cmd[300];
 	int ret;

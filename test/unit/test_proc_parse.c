@@ -475,6 +475,7 @@ static void test_stat_real(void **state)
 	assert_int_equal(s.pgid, 3789);
 	assert_int_equal(s.sid, 2413);
 	assert_int_equal(s.tty_nr, 34816);
+	assert_int_equal(s.tpgid, -1);
 	assert_int_equal(s.flags, 4194304);
 	assert_int_equal(s.num_threads, 1);
 	assert_int_equal(s.start_code, 94290505953280ULL);
@@ -526,6 +527,7 @@ static void test_stat_field_numbers(void **state)
 	assert_int_equal(s.pgid, 5007);
 	assert_int_equal(s.sid, 6007);
 	assert_int_equal(s.tty_nr, 7007);
+	assert_int_equal(s.tpgid, -1);
 	assert_int_equal(s.flags, 9007);
 	assert_int_equal(s.num_threads, 20007);
 	assert_int_equal(s.start_code, 26007);

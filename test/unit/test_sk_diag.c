@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* unix_diag_parse(): answers built with libnl the way the kernel sends them. */
+/*
+ * unix_diag_parse(), inet_diag_parse(): answers built with libnl the way the
+ * kernel sends them; proc_net_parse(): /proc/net/raw and raw6 text.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,9 @@
 #include <sys/socket.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <linux/inet_diag.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
 #include <cmocka.h>
@@ -114,9 +120,95 @@ static void test_bad(void **state)
 	log_set_level(DEFAULT_LOGLEVEL);
 }
 
+static void test_inet(void **state)
+{
+	struct inet_diag_msg m = { .idiag_family = AF_INET6, .idiag_state = 1, .idiag_inode = 555,
+				   .idiag_rqueue = 10, .idiag_wqueue = 20, .idiag_uid = 65534 };
+	struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct inet_diag_info i;
+
+	(void)state;
+	m.id.idiag_sport = htons(80);
+	m.id.idiag_dport = htons(40000);
+	m.id.idiag_src[3] = htonl(1);
+	m.id.idiag_if = 1;
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(nla_put_u8(msg, INET_DIAG_SHUTDOWN, 1), 0);
+	assert_int_equal(nla_put_u32(msg, INET_DIAG_MARK, 0x42), 0);
+	assert_int_equal(inet_diag_parse(nlmsg_hdr(msg), IPPROTO_TCP, &i), 0);
+	assert_int_equal(i.ino, 555);
+	assert_int_equal(i.family, AF_INET6);
+	assert_int_equal(i.protocol, IPPROTO_TCP);
+	assert_int_equal(i.sport, 80);
+	assert_int_equal(i.dport, 40000);
+	assert_int_equal(i.src[3], htonl(1));
+	assert_int_equal(i.ifindex, 1);
+	assert_int_equal(i.rqueue, 10);
+	assert_int_equal(i.wqueue, 20);
+	assert_int_equal(i.shutdown, 1);
+	assert_true(i.has_mark);
+	assert_int_equal(i.mark, 0x42);
+	assert_false(i.md5);
+	nlmsg_free(msg);
+}
+
+static void test_inet_bad(void **state)
+{
+	struct inet_diag_msg m = { .idiag_family = AF_UNIX };
+	struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct inet_diag_info i;
+
+	(void)state;
+	/* too short */
+	assert_int_equal(nlmsg_append(msg, &m, 8, NLMSG_ALIGNTO), 0);
+	assert_int_equal(inet_diag_parse(nlmsg_hdr(msg), IPPROTO_TCP, &i), -1);
+	nlmsg_free(msg);
+	/* another family */
+	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(inet_diag_parse(nlmsg_hdr(msg), IPPROTO_TCP, &i), -1);
+	nlmsg_free(msg);
+}
+
+static const char raw4[] =
+	"   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+	"    1: 0100007F:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1111 2 0000000000000000 0\n"
+	"  255: 00000000:00FF 0100007F:0000 01 00000000:00000000 00:00000000 00000000  1000        0 2222 2 0000000000000000 0\n";
+static const char raw6[] =
+	"  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+	"   58: 00000000000000000000000001000000:003A 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 3333 2 0000000000000000 0\n";
+
+static void test_proc_net(void **state)
+{
+	struct proc_net_sk p;
+	struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
+
+	(void)state;
+	assert_int_equal(proc_net_parse(raw4, 0, 1111, &p), 0);
+	assert_int_equal(p.src[0], htonl(INADDR_LOOPBACK));
+	assert_int_equal(p.sport, 1);
+	assert_int_equal(p.state, 7);
+	assert_int_equal(proc_net_parse(raw4, 0, 2222, &p), 0);
+	assert_int_equal(p.src[0], 0);
+	assert_int_equal(p.dst[0], htonl(INADDR_LOOPBACK));
+	assert_int_equal(p.sport, 255);
+	assert_int_equal(p.state, 1);
+	assert_int_equal(proc_net_parse(raw6, 1, 3333, &p), 0);
+	assert_memory_equal(p.src, &lo6, 16);
+	assert_int_equal(p.sport, 58);
+	/* not there; a header only; an address of the wrong size; garbage */
+	assert_int_equal(proc_net_parse(raw4, 0, 4444, &p), 1);
+	assert_int_equal(proc_net_parse("header only\n", 0, 1, &p), 1);
+	assert_int_equal(proc_net_parse(raw6, 0, 3333, &p), -1);
+	assert_int_equal(proc_net_parse("h\n  1: garbage\n", 0, 1, &p), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inet),
+		cmocka_unit_test(test_inet_bad),
+		cmocka_unit_test(test_proc_net),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bare),
 		cmocka_unit_test(test_abstract),

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ZDTM_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +65,21 @@ DESC_KEYS = {
     'ext_unix_sk': bool,        # the runner binds a dgram unix socket at $ZDTM_EXT_SK (in the
                                 # test dir) for the test to connect to; dump and restore get
                                 # --ext-unix-sk; the runner must receive "ext-unix-sk-ok" at the end
+    'cgroups': list,            # hierarchies the test gets a cgroup of its own in, below the
+                                # runner's: v1 controllers ("cpu", "memory", "name=systemd", ...)
+                                # and "v2" (on a private cgroup2 mount); its directory is in
+                                # $ZDTM_CG_<NAME> (upper case, "name=x" as NAME_X); removed at the end
+    'before_restore': str,      # a shell command run between dump and restore (with the test's
+                                # environment); it must exit 0
+    'restore_fail': bool,       # the restore must fail (log_match applies to it), leaving no task
+    'tcp_peer': str,            # the runner is a TCP peer outside the tree (see TcpPeer): "ok" (no
+                                # reset, no byte lost or doubled) or "reset" (it must see a reset)
+    'iters': int,               # dump/restore at least this many times (more with --iters)
+    'restore_delay_ms': int,    # wait this long between the dump and the restore
+    'drop_net_lock': bool,      # remove the network lock the dump left (as on another host): the
+                                # restore must take it again (its log says so) and remove it
+    'sysctl': dict,             # sysctls set before the test starts and put back after it
+                                # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
     'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
                                 # (restore then makes a helper init to hold the pid namespace)
@@ -74,6 +90,10 @@ DESC_KEYS = {
                                 # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
                                 # namespace, whose init is the runner's: --external pid[INO]:KEY)
 }
+
+# In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
+# directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
+# file system and {cgpath:NAME} its path within its hierarchy.
 
 # h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
 # child in new pid, net, ipc, uts and time namespaces (and mount, pivoted
@@ -280,6 +300,134 @@ def kill_leftovers(test_pid):
         reap_zombies()
         if not live or time.monotonic() >= deadline:
             return
+
+
+def net_locks(pid):
+    """The network locks criu left for a dump of pid: nftables tables, iptables chains."""
+    found = []
+    prefix = 'CRIU-%d-' % pid
+    for cmd, rx in ((['nft', 'list', 'tables'], r'^table inet (CRIU-\S+)'),
+                    (['iptables', '-w', '-S'], r'^-N (CRIU-\S+)'),
+                    (['ip6tables', '-w', '-S'], r'^-N (CRIU-\S+)')):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        except OSError:
+            continue
+        for m in re.finditer(rx, out, re.MULTILINE):
+            if m.group(1).startswith(prefix):
+                found.append((cmd[0], m.group(1)))
+    return found
+
+
+def drop_net_locks(pid):
+    # and the tables tests make themselves (zdtm-PID)
+    subprocess.run(['nft', 'delete', 'table', 'inet', 'zdtm-%d' % pid],
+                   stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    for tool, name in net_locks(pid):
+        if tool == 'nft':
+            subprocess.run(['nft', 'delete', 'table', 'inet', name], stderr=subprocess.DEVNULL)
+        else:
+            for chain in ('INPUT', 'OUTPUT'):
+                subprocess.run([tool, '-w', '-D', chain, '-j', name], stderr=subprocess.DEVNULL)
+            subprocess.run([tool, '-w', '-F', name], stderr=subprocess.DEVNULL)
+            subprocess.run([tool, '-w', '-X', name], stderr=subprocess.DEVNULL)
+
+
+def stream_bytes(seed, off, n):
+    """Bytes off..off+n of pattern stream seed (zdtm_stream_byte() in lib/zdtmnet.h)."""
+    M = (1 << 64) - 1
+    out = bytearray()
+    i = off
+    while i < off + n:
+        z = (seed + (i // 8 + 1) * 0x9e3779b97f4a7c15) & M
+        z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M
+        z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M
+        z ^= z >> 31
+        word = z.to_bytes(8, 'little')
+        j = i % 8
+        take = min(8 - j, off + n - i)
+        out += word[j:j + take]
+        i += take
+    return bytes(out)
+
+
+class TcpPeer:
+    """A TCP peer outside the dumped tree: a thread of the runner.
+
+    It listens on 127.0.0.1 ($ZDTM_TCP_PEER is the port, $ZDTM_TCP_SEED the
+    seed), takes one connection, sends pattern stream seed+1 in pieces every
+    few milliseconds and checks that what comes in is stream seed, byte for
+    byte, until the test shuts its side (then it shuts its own). Whatever
+    goes wrong (a reset, a wrong byte) is kept in self.error.
+    """
+
+    def __init__(self):
+        self.lsk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsk.bind(('127.0.0.1', 0))
+        self.lsk.listen(1)
+        self.port = self.lsk.getsockname()[1]
+        self.seed = int.from_bytes(os.urandom(7), 'little')
+        self.got = self.sent = 0
+        self.error = None
+        self.eof = False
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        sk = None
+        try:
+            self.lsk.settimeout(60)
+            sk, _ = self.lsk.accept()
+            sk.setblocking(False)
+            # every piece goes out at once: some reach the tree while it is away
+            sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            out_open = True
+            while not self.done.is_set():
+                r, _, _ = select.select([sk], [], [], 0.005)
+                if r:
+                    data = sk.recv(65536)
+                    if not data:
+                        self.eof = True
+                        sk.shutdown(socket.SHUT_WR)
+                        break
+                    want = stream_bytes(self.seed, self.got, len(data))
+                    if data != want:
+                        bad = next(i for i in range(len(data)) if data[i] != want[i])
+                        self.error = 'a wrong byte at offset %d of what the test sent' % (self.got + bad)
+                        break
+                    self.got += len(data)
+                if out_open:
+                    try:
+                        self.sent += sk.send(stream_bytes(self.seed + 1, self.sent, 512))
+                    except BlockingIOError:
+                        pass
+        except OSError as e:
+            self.error = 'the peer outside the tree: %s' % e
+        finally:
+            if sk:
+                sk.close()
+            self.lsk.close()
+
+    def check(self, mode, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.done.set()
+            raise TestFail('the TCP peer did not see the connection end (got %d bytes, sent %d)'
+                           % (self.got, self.sent))
+        log('tcp peer: got %d bytes, sent %d, error %s' % (self.got, self.sent, self.error))
+        if mode == 'reset':
+            if not self.error or ('reset' not in self.error and 'Broken pipe' not in self.error):
+                raise TestFail('the TCP peer saw no reset (%s)' % (self.error or 'clean end'))
+            return
+        if self.error:
+            raise TestFail(self.error)
+        if not self.eof or not self.got:
+            raise TestFail('the TCP peer got %d bytes and no end' % self.got)
+
+    def close(self):
+        self.done.set()
+        self.thread.join(5)
 
 
 def clean_signals():
@@ -524,8 +672,10 @@ def compare_snapshots(before, after, what):
 # test descriptions
 
 def list_tests():
-    return sorted(os.path.basename(p)[:-2]
-                  for p in glob.glob(os.path.join(STATIC_DIR, '*.c')))
+    """Every NAME.c, and every NAME.desc of a variant (a program built from another test's source)."""
+    return sorted(set(os.path.basename(p).rsplit('.', 1)[0]
+                      for p in glob.glob(os.path.join(STATIC_DIR, '*.c')) +
+                      glob.glob(os.path.join(STATIC_DIR, '*.desc'))))
 
 
 def load_desc(name):
@@ -550,7 +700,7 @@ def load_desc(name):
                        (path, desc['corrupt']))
     if any(f not in FLAVORS for f in desc.get('flavors', [])):
         raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'flavors'):
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -568,6 +718,69 @@ def check_nobody_access(path):
         d = os.path.dirname(d)
     if not os.stat(path).st_mode & 0o001:
         raise TestFail('%s is not executable by nobody' % path)
+
+
+# --------------------------------------------------------------------------
+# cgroups for tests ('cgroups' in the desc)
+
+def cg_env_name(name):
+    return 'ZDTM_CG_' + re.sub(r'[^A-Z0-9]', '_', name.upper())
+
+
+def own_cgroups():
+    """{controllers: path} of the runner, from /proc/self/cgroup ('' is cgroup2)."""
+    out = {}
+    for l in read_text('/proc/self/cgroup').splitlines():
+        hid, ctrls, path = l.split(':', 2)
+        out[ctrls] = path
+    return out
+
+
+def cg_mount_of(name):
+    """Where v1 hierarchy NAME is mounted with its root, and its controller list."""
+    for l in read_text('/proc/self/mountinfo').splitlines():
+        pre, _, post = l.partition(' - ')
+        f, g = pre.split(), post.split()
+        if len(g) < 3 or g[0] != 'cgroup' or f[3] != '/':
+            continue
+        if name in g[2].split(','):
+            return f[4]
+    raise TestFail('cgroup hierarchy %s is not mounted here' % name)
+
+
+def cg_thaw_kill_remove(top, v2):
+    """Thaw and empty the cgroup subtree at TOP (deepest first), then remove it."""
+    if not os.path.isdir(top):
+        return
+    dirs = [d for d, _, _ in os.walk(top)]
+    for d in dirs:
+        try:
+            with open(os.path.join(d, 'cgroup.freeze' if v2 else 'freezer.state'), 'w') as f:
+                f.write('0' if v2 else 'THAWED')
+        except OSError:
+            pass
+    for _ in range(100):
+        busy = False
+        for d in reversed(dirs):
+            try:
+                for p in read_text(os.path.join(d, 'cgroup.procs')).split():
+                    busy = True
+                    try:
+                        os.kill(int(p), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            except OSError:
+                pass
+        reap_zombies()
+        for d in reversed(dirs):
+            try:
+                os.rmdir(d)
+            except OSError:
+                busy = True
+        if not busy or not os.path.isdir(top):
+            return
+        time.sleep(0.05)
+    print('    zdtm: could not remove cgroup %s' % top, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -610,6 +823,59 @@ class Run:
         self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
         self.pass_fds = ()      # more fds for criu (an external namespace's)
         self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
+        self.tcp_peer = None    # TcpPeer with tcp_peer
+        self.sysctls = {}       # name: value to put back
+        self.desc = {}
+        self.cgroups = {}       # name: (file system path, path in its hierarchy, v2)
+        self.cg2_mount = None   # the private cgroup2 mount
+        self.env = dict(TEST_ENV)
+
+    def subst(self, opts):
+        """{testdir}, {cg:NAME} and {cgpath:NAME} in options (see DESC_KEYS)."""
+        testdir = os.path.join(self.workdir, 'test')
+        out = []
+        for o in opts:
+            o = o.replace('{testdir}', testdir)
+            for name, (fs, path, _) in self.cgroups.items():
+                o = o.replace('{cg:%s}' % name, fs).replace('{cgpath:%s}' % name, path)
+            out.append(o)
+        return out
+
+    def make_cgroups(self, names, env):
+        """A cgroup of the test's own below the runner's, in each hierarchy asked for."""
+        mine = own_cgroups()
+        leaf = 'zdtm.%s.%s.%d' % (self.name, self.user, os.getpid())
+        for name in names:
+            if name == 'v2':
+                mnt = os.path.join(self.workdir, 'cgroup2')
+                os.mkdir(mnt)
+                subprocess.run(['mount', '-t', 'cgroup2', 'zdtm-cgroup2', mnt], check=True)
+                self.cg2_mount = mnt
+                base = mine.get('', '/')
+                v2 = True
+            else:
+                mnt = cg_mount_of(name)
+                base = next((p for c, p in mine.items() if name in c.split(',')), None)
+                if base is None:
+                    raise TestFail('the runner is in no cgroup of hierarchy %s' % name)
+                v2 = False
+            path = os.path.join(base, leaf)
+            fs = mnt + path
+            os.mkdir(fs)
+            self.cgroups[name] = (fs, path, v2)
+            if name == 'cpuset':
+                # a new cpuset has no cpus nor memory nodes: the parent's
+                for k in ('cpuset.cpus', 'cpuset.mems'):
+                    with open(os.path.join(fs, k), 'w') as f:
+                        f.write(read_text(os.path.join(os.path.dirname(fs), k)).strip())
+            env[cg_env_name(name)] = fs
+            log('cgroup %s: %s' % (name, fs))
+
+    def remove_cgroups(self):
+        for name, (fs, _, v2) in self.cgroups.items():
+            cg_thaw_kill_remove(fs, v2)
+        if self.cg2_mount:
+            subprocess.run(['umount', '-l', self.cg2_mount], stderr=subprocess.DEVNULL)
 
     def remaining(self):
         left = self.deadline - time.monotonic()
@@ -790,13 +1056,25 @@ class Run:
         launcher_log = os.path.join(self.workdir, 'launcher.out')
         self.logs.append(launcher_log)
 
+        for name, value in desc.get('sysctl', {}).items():
+            path = '/proc/sys/' + name.replace('.', '/')
+            self.sysctls[path] = read_text(path).strip()
+            with open(path, 'w') as f:
+                f.write(str(value))
         env = dict(TEST_ENV)
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
+        if desc.get('cgroups'):
+            self.make_cgroups(desc['cgroups'], env)
+        self.env = env
         if desc.get('ext_pipe'):
             r, w = os.pipe()
             self.ext = (r, w, os.fstat(w).st_ino)
             env['ZDTM_EXT_FD'] = str(w)
             kw['pass_fds'] = (w,)
+        if desc.get('tcp_peer'):
+            self.tcp_peer = TcpPeer()
+            env['ZDTM_TCP_PEER'] = str(self.tcp_peer.port)
+            env['ZDTM_TCP_SEED'] = str(self.tcp_peer.seed)
         if desc.get('ext_unix_sk'):
             path = os.path.join(testdir, 'ext.sock')
             self.ext_sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -862,6 +1140,7 @@ class Run:
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=' + desc['imgdir_size'],
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
+        desc = dict(desc, **{k: self.subst(desc.get(k, [])) for k in ('opts', 'dump_opts', 'restore_opts')})
         common = desc.get('opts', [])
         if self.ext_sk:
             common = common + ['--ext-unix-sk']
@@ -931,12 +1210,39 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
+        if desc.get('drop_net_lock'):
+            if not net_locks(self.pid):
+                raise TestFail('the dump left no network lock')
+            drop_net_locks(self.pid)
+        if desc.get('restore_delay_ms'):
+            time.sleep(min(desc['restore_delay_ms'] / 1000, self.remaining()))
+        if desc.get('before_restore'):
+            cmd = self.subst([desc['before_restore']])[0]
+            log('$ ' + cmd)
+            p = subprocess.run(['sh', '-c', cmd], env=self.env, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise TestFail('before_restore "%s" failed (%d): %s' % (cmd, p.returncode,
+                               (p.stdout + p.stderr).strip()[-500:]))
+
         pidfile = os.path.join(imgdir, 'restored.pid')
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
                        desc.get('restore_opts', []))
 
-        if desc.get('corrupt'):
+        if desc.get('restore_fail'):
+            if rc == 0:
+                raise TestFail('restore succeeded but must fail')
+            text = ''
+            for f in ('restore.out', 'restore.log'):
+                try:
+                    text += read_text(os.path.join(imgdir, f))
+                except OSError:
+                    pass
+            for rx in desc.get('log_match', []):
+                if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
+                    raise TestFail('the failed restore does not say /%s/' % rx)
+
+        if desc.get('corrupt') or desc.get('restore_fail'):
             if rc == 0:
                 raise TestFail('restore from corrupted images succeeded')
             deadline = time.monotonic() + 5
@@ -951,6 +1257,9 @@ class Run:
 
         if rc != 0:
             raise TestFail('restore failed with exit code %d' % rc)
+        if desc.get('drop_net_lock') and 'network locked again' not in read_text(
+                os.path.join(imgdir, 'restore.log')):
+            raise TestFail('the restore did not take the network lock again')
         try:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
@@ -1003,6 +1312,8 @@ class Run:
         except OSError as e:
             raise TestFail('no test output: %s' % e)
         lines = out.splitlines()
+        if self.tcp_peer:
+            log('tcp peer: got %d, sent %d, error %s' % (self.tcp_peer.got, self.tcp_peer.sent, self.tcp_peer.error))
         fails = [l for l in lines if l.startswith('FAIL')]
         if fails:
             raise TestFail('test says: ' + '; '.join(fails[:5]))
@@ -1020,6 +1331,11 @@ class Run:
             self.check_ext_pipe()
         if self.ext_sk:
             self.check_ext_sk()
+        if self.tcp_peer:
+            self.tcp_peer.check(self.desc['tcp_peer'], min(30, self.remaining()))
+        left = net_locks(self.pid)
+        if left:
+            raise TestFail('criu left the network lock %s in place' % ', '.join(n for _, n in left))
 
     def check_ext_sk(self):
         """The datagrams the test sent to the runner's socket, before and after C/R."""
@@ -1050,6 +1366,7 @@ class Run:
 
     def run(self):
         desc = load_desc(self.name)
+        self.desc = desc
         if desc.get('skip'):
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
@@ -1075,7 +1392,7 @@ class Run:
             self.let_run()
             compare_snapshots(before, snapshot(self.tpid, self.nsview), 'a moment later')
         else:
-            for it in range(1, self.opts.iters + 1):
+            for it in range(1, max(self.opts.iters, desc.get('iters', 1)) + 1):
                 if it > 1:
                     self.let_run()
                 res = self.dump_restore(desc, before, it)
@@ -1101,12 +1418,28 @@ class Run:
                 raise TestFail('task %d died' % self.tpid)
 
     def cleanup(self, failed):
+        # a frozen task dies only once thawed
+        for name, (fs, _, v2) in self.cgroups.items():
+            for d, _, _ in os.walk(fs):
+                try:
+                    with open(os.path.join(d, 'cgroup.freeze' if v2 else 'freezer.state'), 'w') as f:
+                        f.write('0' if v2 else 'THAWED')
+                except OSError:
+                    pass
         kill_leftovers(None if self.pid_done else self.pid)
+        self.remove_cgroups()
         for fd in self.ext[:2] if self.ext else ():
             if fd >= 0:
                 os.close(fd)
         if self.ext_sk:
             self.ext_sk.close()
+        if self.tcp_peer:
+            self.tcp_peer.close()
+        if self.pid:
+            drop_net_locks(self.pid)
+        for path, value in self.sysctls.items():
+            with open(path, 'w') as f:
+                f.write(value)
         for m in self.mounts:
             subprocess.run(['umount', '-l', m], stderr=subprocess.DEVNULL)
         if self.workdir:

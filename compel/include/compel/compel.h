@@ -58,6 +58,13 @@ enum compel_task_state {
 
 /* PTRACE_SEIZE + PTRACE_INTERRUPT; returns an enum compel_task_state or -1. */
 int compel_stop_task(pid_t pid);
+/*
+ * The same in two steps, for tasks that can't reach their stop yet (a
+ * frozen cgroup: the interrupt takes effect once it is thawed). Seize:
+ * 0 or -1 (left alone). Wait: an enum compel_task_state, or -1 (detached).
+ */
+int compel_seize_task(pid_t pid);
+int compel_wait_task(pid_t pid);
 /* Detach; a task that was in a group stop is left stopped. 0 or -1. */
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */

@@ -511,6 +511,203 @@ def t_unsupported_option(field, val, cli):
     bad_dump({field: val}, "--%s is not supported yet" % cli)
 
 
+# ---- a container's console: a pty whose master is the runtime's (orphan_pts_master)
+
+TIOCGPTN = 0x80045430
+TIOCSCTTY = 0x540E
+
+
+class PtyTarget:
+    """cat on a pty of its own, as the container's console: the master is ours, outside the tree."""
+
+    def __init__(self):
+        import fcntl
+        import struct
+        import termios
+        import tty
+        self.master, slave = os.openpty()
+        self.index = int(os.ttyname(slave).rsplit("/", 1)[1])
+        tty.setraw(slave)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
+
+        def pre():
+            os.setsid()
+            fcntl.ioctl(slave, TIOCSCTTY, 0)
+            for i in range(3):
+                os.dup2(slave, i)
+        self.p = subprocess.Popen(["cat"], preexec_fn=pre, pass_fds=(), close_fds=True,
+                                  stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        self.pid = self.p.pid
+        targets.append(self)
+        expect(self.echo(self.master, b"hello"), "cat does not echo before the dump")
+
+    def echo(self, m, data):
+        import select
+        os.write(m, data)
+        got = b""
+        deadline = time.time() + 5
+        while got != data and time.time() < deadline:
+            if select.select([m], [], [], 0.2)[0]:
+                got += os.read(m, 100)
+        return got == data
+
+    def alive(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().split(") ")[1][0] not in "ZX"
+        except OSError:
+            return False
+
+    def kill(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def dump_pty(extra=None):
+    t = PtyTarget()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    o = dump_opts(fd, t.pid, orphan_pts_master=True)
+    o.update(extra or {})
+    r, rc = request({"type": T["DUMP"], "opts": o}, None, (fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    # the old pty goes with its last master, or its index stays taken
+    os.close(t.master)
+    return t, d, fd
+
+
+def t_orphan_pts():
+    import fcntl
+    import struct
+    import termios
+    t, d, fd = dump_pty()
+    got = []
+
+    def note(r):
+        if r["notify"]["script"] == "orphan-pts-master":
+            expect(len(r["_fds"]) == 1, "orphan-pts-master came with %d fds" % len(r["_fds"]))
+            got.append(os.dup(r["_fds"][0]))
+        return True
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_level": 4,
+                     "log_file": "restore.log", "notify_scripts": True, "rst_sibling": True,
+                     "orphan_pts_master": True}}, note, (fd,))
+    os.close(fd)
+    expect(r and r["success"], "restore: %r" % r)
+    expect(len(got) == 1, "no orphan-pts-master notification with a master")
+    m = got[0]
+    idx = struct.unpack("I", fcntl.ioctl(m, TIOCGPTN, b"\0" * 4))[0]
+    expect(idx == t.index, "the new master is of pts %d, not %d" % (idx, t.index))
+    rows, cols = struct.unpack("HHHH", fcntl.ioctl(m, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+    expect((rows, cols) == (33, 77), "the window is %dx%d, not 33x77" % (rows, cols))
+    lflag = termios.tcgetattr(m)[3]
+    expect(not lflag & (termios.ICANON | termios.ECHO), "the pty is not raw any more (lflag %#x)" % lflag)
+    with open("/proc/%d/stat" % t.pid) as f:
+        st = f.read().split(") ")[1].split()
+    expect(int(st[4]) == (136 << 8 | t.index), "the restored cat's terminal is %s, not pts %d" % (st[4], t.index))
+    expect(t.echo(m, b"after restore"), "cat does not echo through the new master")
+    os.close(m)
+    t.kill()
+
+
+def t_orphan_pts_refused():
+    t = PtyTarget()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid)}, None, (fd,))
+    os.close(fd)
+    failed_with(r, "pts %d" % t.index, "master is outside", "--orphan-pts-master")
+    expect(t.alive() and t.echo(t.master, b"still"), "the tree was harmed")
+    t.kill()
+    os.close(t.master)
+
+
+def t_orphan_pts_needs_notify():
+    t, d, fd = dump_pty()
+    # without notifications nobody takes the master: refused, and on the command line too
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "rst_sibling": True,
+                     "orphan_pts_master": True}}, None, (fd,))
+    failed_with(r, "orphan-pts-master", "notify_scripts")
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "rst_sibling": True,
+                     "notify_scripts": True}}, None, (fd,))
+    failed_with(r, "restore with --orphan-pts-master")
+    os.close(fd)
+    p = subprocess.run([CRIU, "restore", "-D", d, "-d", "--orphan-pts-master"], capture_output=True, text=True)
+    expect(p.returncode != 0 and "notify_scripts" in p.stderr, "the command line restored it: %r" % p.stderr)
+    expect(not t.alive(), "a task is left")
+
+
+# ---- cgroups: freeze_cgroup, manage_cgroups(_mode), cg_root
+
+def t_cgroups():
+    top = "criu-rpc.%d" % os.getpid()
+    fz = os.path.join("/sys/fs/cgroup/freezer", top)
+    pids = os.path.join("/sys/fs/cgroup/pids", top)
+    try:
+        for dd in (fz, os.path.join(pids, "a"), os.path.join(pids, "b")):
+            os.makedirs(dd)
+        with open(os.path.join(pids, "a", "pids.max"), "w") as f:
+            f.write("77")
+
+        t = Target()
+        for dd in (fz, os.path.join(pids, "a")):
+            with open(os.path.join(dd, "cgroup.procs"), "w") as f:
+                f.write(str(t.pid))
+        d = new_dir("img")
+        fd = dir_fd(d)
+        r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, manage_cgroups=True,
+                                                              freeze_cgroup=fz)}, None, (fd,))
+        expect(r and r["success"], "dump with freeze_cgroup: %r" % r)
+        try:
+            os.waitpid(t.pid, 0)
+        except ChildProcessError:
+            pass
+        with open(os.path.join(fz, "freezer.state")) as f:
+            expect(f.read().strip() == "THAWED", "the freezer cgroup is left frozen")
+        # runc: restore under the cgroup it made for the new container (cg_root, soft)
+        r, rc = request({"type": T["RESTORE"], "opts": {
+            "images_dir_fd": fd, "log_level": 4, "log_file": "restore.log", "rst_sibling": True,
+            "manage_cgroups": True, "manage_cgroups_mode": 3,
+            "cg_root": [{"ctrl": "pids", "path": "/%s/b" % top}]}}, None, (fd,))
+        os.close(fd)
+        expect(r and r["success"], "restore: %r" % r)
+        with open("/proc/%d/cgroup" % t.pid) as f:
+            cg = f.read()
+        expect(":pids:/%s/b\n" % top in cg, "the restored task is not in pids:/%s/b:\n%s" % (top, cg))
+        expect(":freezer:/%s\n" % top in cg, "the restored task is not in freezer:/%s" % top)
+        with open(os.path.join(pids, "b", "pids.max")) as f:
+            v = f.read().strip()
+        # b existed: soft leaves its properties alone
+        expect(v == "max", "soft mode changed pids.max of an existing cgroup to %s" % v)
+        expect(t.counting(), "the restored counter does not count")
+        t.kill()
+    finally:
+        for dd in (os.path.join(pids, "a"), os.path.join(pids, "b"), pids, fz):
+            try:
+                os.rmdir(dd)
+            except OSError:
+                pass
+
+
+def t_freeze_cgroup_bad():
+    bad_dump({"freeze_cgroup": "/sys/fs/cgroup/freezer"}, "freeze-cgroup /sys/fs/cgroup/freezer",
+             "root cgroup can't be")
+
+
+def t_cg_mode_bad():
+    bad_dump({"manage_cgroups_mode": 9}, "manage_cgroups_mode 9")
+
+
 def t_log_file_path():
     bad_dump({"log_file": "../x.log"}, "plain file name")
 
@@ -848,14 +1045,10 @@ def main():
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
-        for field, val, cli in (("root", "/", "root"), ("manage_cgroups", True, "manage-cgroups"),
-                                ("freeze_cgroup", "/sys/fs/cgroup/x", "freeze-cgroup"),
-                                ("orphan_pts_master", True, "orphan-pts-master"),
-                                ("track_mem", True, "track-mem"),
+        for field, val, cli in (("root", "/", "root"), ("track_mem", True, "track-mem"),
                                 ("lazy_pages", True, "lazy-pages"),
                                 ("ext_mnt", [{"key": "/a", "val": "/a"}], "ext-mount-map"),
-                                ("lsm_profile", "apparmor:x", "lsm-profile"),
-                                ("network_lock", 2, "network-lock")):
+                                ("lsm_profile", "apparmor:x", "lsm-profile")):
             check("unsupported_" + field, t_unsupported_option, field, val, cli)
         check("log_file_path", t_log_file_path)
         check("empty_ns_not_net", t_empty_ns_bad)
@@ -868,6 +1061,12 @@ def main():
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
         check("unpriv_restore", t_unpriv_restore)
+        check("orphan_pts_master", t_orphan_pts)
+        check("orphan_pts_refused_without", t_orphan_pts_refused)
+        check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
+        check("cgroups", t_cgroups)
+        check("freeze_cgroup_not_a_cgroup", t_freeze_cgroup_bad)
+        check("manage_cgroups_mode_bad", t_cg_mode_bad)
         check("crun_checkpoint_restore", t_crun_checkpoint_restore, False)
         check("crun_checkpoint_leave_running", t_crun_checkpoint_restore, True)
         check("crun_restore_wait", t_crun_restore_wait)

@@ -3,7 +3,9 @@
  * zdtm test helper library: daemonizing, readiness reporting to the
  * runner, SIGTERM handling, messages and a few memory/procfs helpers.
  */
+#include <ctype.h>
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "zdtmtst.h"
@@ -593,5 +596,106 @@ pid_t zdtm_fork(void)
 
 	if (pid < 0)
 		test_bug("fork");
+	/* a child made before test_daemon() must not hold the readiness pipe (it would be outside the dump) */
+	if (pid == 0 && ready_fd >= 0) {
+		close(ready_fd);
+		ready_fd = -1;
+	}
 	return pid;
+}
+
+/* ---- cgroups ---- */
+
+const char *zdtm_cg(const char *name)
+{
+	char var[64];
+	const char *v;
+	size_t i;
+
+	snprintf(var, sizeof(var), "ZDTM_CG_%s", name);
+	for (i = 8; var[i]; i++)
+		var[i] = isalnum((unsigned char)var[i]) ? toupper((unsigned char)var[i]) : '_';
+	v = getenv(var);
+	if (!v)
+		test_bug("no $%s: the desc must list \"%s\" in \"cgroups\"", var, name);
+	return v;
+}
+
+void zdtm_cg_mkdir(const char *dir, const char *sub, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", dir, sub);
+	if (mkdir(out, 0755))
+		test_bug("mkdir %s", out);
+}
+
+int zdtm_cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int fd, err;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	err = errno;
+	close(fd);
+	errno = err;
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+char *zdtm_cg_read(const char *dir, const char *file)
+{
+	char path[PATH_MAX], *buf;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	n = zdtm_read_file(path, &buf);
+	if (n < 0)
+		return NULL;
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+int zdtm_cg_enter(const char *dir, pid_t tid, bool thread)
+{
+	char num[16], path[PATH_MAX];
+	const char *file = "cgroup.procs";
+
+	if (thread) {
+		snprintf(path, sizeof(path), "%s/tasks", dir);
+		file = access(path, F_OK) ? "cgroup.threads" : "tasks";
+	}
+	snprintf(num, sizeof(num), "%d", tid);
+	return zdtm_cg_write(dir, file, num);
+}
+
+int zdtm_cg_of(pid_t tid, const char *ctrl, char *out, size_t len)
+{
+	char path[64], *buf, *save = NULL;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/cgroup", tid ? tid : (pid_t)syscall(SYS_gettid));
+	if (zdtm_read_file(path, &buf) < 0)
+		return -1;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *p;
+		size_t n = strlen(ctrl);
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		for (p = c1 + 1; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+			if ((!n && !c1[1]) || (n && !strncmp(p, ctrl, n) && (p[n] == ',' || p[n] == '\0')))
+				break;
+		if (p) {
+			snprintf(out, len, "%s", c2 + 1);
+			ret = 0;
+			break;
+		}
+	}
+	free(buf);
+	return ret;
 }

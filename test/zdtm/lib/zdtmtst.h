@@ -187,4 +187,24 @@ int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len);
 /* True if @fd is the file at @path (same device and inode) and it has @nlink links. */
 bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 
+/*
+ * Cgroups, for tests whose desc has "cgroups" (root only): the runner
+ * made a cgroup for the test in each hierarchy named there.
+ */
+/* The test's cgroup directory in hierarchy @name ("cpu", "v2", ...): test_bug() if there is none. */
+const char *zdtm_cg(const char *name);
+/* @dir/@sub made (test_bug() on failure); its path in @out. */
+void zdtm_cg_mkdir(const char *dir, const char *sub, char *out, size_t len);
+/* Write @val to @dir/@file: 0, or -1 with errno. */
+int zdtm_cg_write(const char *dir, const char *file, const char *val);
+/* @dir/@file without its last newline, malloc'ed, or NULL. */
+char *zdtm_cg_read(const char *dir, const char *file);
+/* Thread @tid (0: the caller) into cgroup @dir: its whole process, or only it (@thread). 0 or -1. */
+int zdtm_cg_enter(const char *dir, pid_t tid, bool thread);
+/*
+ * The cgroup of thread @tid of this process in hierarchy @ctrl ("" for
+ * cgroup2), from /proc/self/task/TID/cgroup, into @out: 0 or -1.
+ */
+int zdtm_cg_of(pid_t tid, const char *ctrl, char *out, size_t len);
+
 #endif /* ZDTM_TST_H */

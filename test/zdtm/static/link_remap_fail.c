@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Negative test with --link-remap: a file whose open name was removed
- * (it has another link) is linked back at dump, then an inet socket (fd 90),
+ * (it has another link) is linked back at dump, then a userfaultfd (fd 90),
  * a kind criu refuses, makes the dump fail. The temporary link must be gone again: afterwards
  * the directory holds no link-remap file and the fd is still the file.
  */
 #include <fcntl.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "zdtmtst.h"
 
@@ -22,7 +21,8 @@ int main(int argc, char **argv)
 	test_path(x, sizeof(x), "lrf.x");
 	test_path(y, sizeof(y), "lrf.y");
 	fd = open(x, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	in = socket(AF_INET, SOCK_DGRAM, 0);
+	/* user-mode-only faults need no privilege */
+	in = syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
 	if (fd < 0 || in < 0 || dup2(in, 90) != 90 || close(in) || link(x, y) || unlink(x))
 		test_bug("setup");
 

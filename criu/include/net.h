@@ -1,0 +1,85 @@
+/*
+ * Network namespaces as the socket code sees them: one state object per
+ * namespace (its sock_diag tables, its network lock), and the network lock
+ * that keeps the peers of a dumped tree's TCP connections from seeing
+ * anything until the restore is done.
+ *
+ * Today the tree must share criu's network namespace (dump.c refuses the
+ * others), so there is one such object; the namespace code can make more.
+ */
+#ifndef CR_NET_H
+#define CR_NET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sk-diag.h"
+
+struct rst_files;
+
+enum {
+	NET_LOCK_NFTABLES,	/* default */
+	NET_LOCK_IPTABLES,
+	NET_LOCK_SKIP,		/* the caller locks (or accepts resets) */
+};
+
+/* One TCP connection to lock: both directions of it are dropped. */
+struct net_lock_conn {
+	int family;
+	uint8_t src[16], dst[16];	/* network order; 4 bytes used for AF_INET */
+	uint16_t sport, dport;		/* host order */
+};
+
+struct netns_state {
+	uint64_t ino;			/* /proc/PID/ns/net */
+	struct unix_diag_table unix_diag;
+	int unix_ready;
+	struct inet_diag_table inet_diag;
+	int inet_ready;
+	/* the lock taken for this namespace's connections, if any */
+	int locked;
+	int lock_method;
+	char lock_name[64];
+	struct net_lock_conn *conns;
+	size_t nr_conns;
+};
+
+/* The namespace of @pid, or NULL with a message. */
+struct netns_state *netns_of(pid_t pid);
+/* Its sock_diag tables, read on first use (@fresh: read again, e.g. once it is locked). */
+struct unix_diag_table *netns_unix_diag(struct netns_state *ns);
+struct inet_diag_table *netns_inet_diag(struct netns_state *ns, int fresh);
+/* Every state object, at the end of a dump or restore (the lock is not touched). */
+void netns_free_all(void);
+
+/* "nftables", "iptables", "skip" for --network-lock; -1 for anything else. */
+int net_lock_method(const char *name);
+
+/*
+ * Dump: block @n connections of @ns (both directions) with the chosen
+ * method before their state is read. The lock stays after a successful
+ * dump (net_lock_write() records it for restore); net_unlock() drops it.
+ */
+int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n);
+int net_unlock(struct netns_state *ns);
+int net_lock_write(int dfd);
+/* Dump failed or the tree runs on: every lock taken goes. */
+void net_unlock_all(void);
+
+/*
+ * Restore: take the lock of net-lock.img again where it is gone (a reboot,
+ * another host) before any socket exists, and drop it once every task is
+ * restored (net_restore_unlock()). A failed restore leaves it, for the
+ * next try.
+ */
+int net_restore_lock(int dfd);
+int net_restore_unlock(void);
+
+/*
+ * Restore, once every task sits at its final trap, before it runs: unlock,
+ * then take every TCP connection of @pids out of repair mode (through
+ * copies of their fds) and give it back SO_REUSEADDR.
+ */
+int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr);
+
+#endif

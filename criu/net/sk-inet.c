@@ -1,0 +1,1532 @@
+/*
+ * inet and inet6 sockets: TCP (listening, bound, unconnected, connections
+ * through sk-tcp.c), UDP and UDP-Lite (with their queued datagrams), ICMP
+ * ping and raw sockets.
+ *
+ * Dump: the kind, addresses and state come from sock_diag (TCP, UDP,
+ * UDP-Lite), /proc/PID/net/{raw,icmp}[6] (the others) and getsockname/
+ * getpeername/TCP_INFO on a pidfd_getfd() copy of the fd; options from
+ * getsockopt on it. TCP connections are read once every fd is collected
+ * and the network is locked (inet_dump_streams()).
+ *
+ * Restore: a new socket gets the options that change how it binds, is
+ * bound, listens or connects (a connection in repair mode, left so until
+ * every task is restored: net_restore_finish()), gets its queued
+ * datagrams again (sent from their source by sk-inject.c), then the
+ * other options and its file flags.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/icmpv6.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include "cr_options.h"
+#include "fdkinds.h"
+#include "files.h"
+#include "log.h"
+#include "net.h"
+#include "sk-diag.h"
+#include "sk-inet.h"
+#include "sk-opts.h"
+#include "util.h"
+
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE	51
+#endif
+#ifndef IP_RECVERR_RFC4884
+#define IP_RECVERR_RFC4884	26
+#endif
+#ifndef IPV6_RECVERR_RFC4884
+#define IPV6_RECVERR_RFC4884	31
+#endif
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL		36
+#endif
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL	29
+#endif
+#ifndef IPV6_FLOWINFO
+#define IPV6_FLOWINFO		11
+#endif
+#ifndef IPV6_FLOWINFO_SEND
+#define IPV6_FLOWINFO_SEND	33
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND		78
+#endif
+#ifndef UDP_NO_CHECK6_TX
+#define UDP_NO_CHECK6_TX	101
+#define UDP_NO_CHECK6_RX	102
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT		103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO			104
+#endif
+#ifndef SOL_UDPLITE
+#define SOL_UDPLITE		136
+#endif
+#define UDPLITE_SEND_CSCOV	10
+#define UDPLITE_RECV_CSCOV	11
+#ifndef ICMP_FILTER
+#define ICMP_FILTER		1
+#endif
+#define RCV_SHUTDOWN		1
+#define SEND_SHUTDOWN		2
+#define MAX_DGRAM_BYTES		(64U << 20)	/* queued on one socket */
+
+static const struct sk_opt ip_tab[] = {
+	SK_OPT(SOL_IP, IP_TOS, IpOptsEntry, tos, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_TTL, IpOptsEntry, ttl, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_PKTINFO, IpOptsEntry, pktinfo, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVTTL, IpOptsEntry, recvttl, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVTOS, IpOptsEntry, recvtos, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVOPTS, IpOptsEntry, recvopts, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RETOPTS, IpOptsEntry, retopts, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVERR, IpOptsEntry, recverr, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVERR_RFC4884, IpOptsEntry, recverr_rfc4884, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_MTU_DISCOVER, IpOptsEntry, mtu_discover, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_FREEBIND, IpOptsEntry, freebind, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_TRANSPARENT, IpOptsEntry, transparent, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_BIND_ADDRESS_NO_PORT, IpOptsEntry, bind_address_no_port, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_MULTICAST_TTL, IpOptsEntry, mc_ttl, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_MULTICAST_LOOP, IpOptsEntry, mc_loop, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_MULTICAST_ALL, IpOptsEntry, mc_all, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVORIGDSTADDR, IpOptsEntry, recvorigdstaddr, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_MINTTL, IpOptsEntry, minttl, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_LOCAL_PORT_RANGE, IpOptsEntry, local_port_range, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_UNICAST_IF, IpOptsEntry, unicast_if, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_RECVFRAGSIZE, IpOptsEntry, recvfragsize, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_PASSSEC, IpOptsEntry, passsec, SK_OPT_EARLY),
+};
+
+/* raw IPv4 sockets only */
+static const struct sk_opt ip_raw_tab[] = {
+	SK_OPT(SOL_IP, IP_HDRINCL, IpOptsEntry, hdrincl, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_NODEFRAG, IpOptsEntry, nodefrag, SK_OPT_EARLY),
+	SK_OPT(SOL_IP, IP_CHECKSUM, IpOptsEntry, checksum, SK_OPT_EARLY),
+	SK_OPT(SOL_RAW, ICMP_FILTER, IpOptsEntry, icmp_filter, SK_OPT_EARLY),
+};
+
+static const struct sk_opt ip6_tab[] = {
+	/* before bind: it can't change afterwards */
+	SK_OPT(SOL_IPV6, IPV6_V6ONLY, IpOptsEntry, v6only, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_UNICAST_HOPS, IpOptsEntry, unicast_hops, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MULTICAST_HOPS, IpOptsEntry, mc_hops, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MULTICAST_LOOP, IpOptsEntry, mc6_loop, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MULTICAST_IF, IpOptsEntry, mc6_if, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MULTICAST_ALL, IpOptsEntry, mc6_all, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_TCLASS, IpOptsEntry, tclass, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVPKTINFO, IpOptsEntry, recvpktinfo, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVHOPLIMIT, IpOptsEntry, recvhoplimit, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVTCLASS, IpOptsEntry, recvtclass, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVERR, IpOptsEntry, recverr6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVERR_RFC4884, IpOptsEntry, recverr_rfc4884_6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MTU_DISCOVER, IpOptsEntry, mtu_discover6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_FREEBIND, IpOptsEntry, freebind6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_TRANSPARENT, IpOptsEntry, transparent6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVORIGDSTADDR, IpOptsEntry, recvorigdstaddr6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_AUTOFLOWLABEL, IpOptsEntry, autoflowlabel, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_DONTFRAG, IpOptsEntry, dontfrag, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_UNICAST_IF, IpOptsEntry, unicast_if6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_ADDR_PREFERENCES, IpOptsEntry, addr_preferences, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_MINHOPCOUNT, IpOptsEntry, minhopcount, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVFRAGSIZE, IpOptsEntry, recvfragsize6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_FLOWINFO, IpOptsEntry, flowinfo, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_FLOWINFO_SEND, IpOptsEntry, flowinfo_send, SK_OPT_EARLY),
+};
+
+/* raw IPv6 sockets only */
+static const struct sk_opt ip6_raw_tab[] = {
+	SK_OPT(SOL_IPV6, IPV6_HDRINCL, IpOptsEntry, hdrincl6, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_CHECKSUM, IpOptsEntry, checksum6, SK_OPT_EARLY),
+};
+
+static const struct sk_opt udp_tab[] = {
+	SK_OPT(SOL_UDP, UDP_ENCAP, UdpOptsEntry, encap, SK_OPT_EARLY),
+	SK_OPT(SOL_UDP, UDP_NO_CHECK6_TX, UdpOptsEntry, no_check6_tx, SK_OPT_EARLY),
+	SK_OPT(SOL_UDP, UDP_NO_CHECK6_RX, UdpOptsEntry, no_check6_rx, SK_OPT_EARLY),
+	SK_OPT(SOL_UDP, UDP_SEGMENT, UdpOptsEntry, segment, SK_OPT_EARLY),
+	SK_OPT(SOL_UDP, UDP_GRO, UdpOptsEntry, gro, SK_OPT_EARLY),
+	SK_OPT(SOL_UDP, UDP_CORK, UdpOptsEntry, cork, SK_OPT_LATE),
+};
+
+static const struct sk_opt udplite_tab[] = {
+	SK_OPT(SOL_UDPLITE, UDPLITE_SEND_CSCOV, UdpOptsEntry, send_cscov, SK_OPT_EARLY),
+	SK_OPT(SOL_UDPLITE, UDPLITE_RECV_CSCOV, UdpOptsEntry, recv_cscov, SK_OPT_EARLY),
+};
+
+#define N(t) (sizeof(t) / sizeof((t)[0]))
+
+/* ---- addresses ---- */
+
+socklen_t inet_ep_sockaddr(const struct inet_ep *ep, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(ep->port);
+		memcpy(&s6->sin6_addr, ep->addr, 16);
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(ep->port);
+	memcpy(&s4->sin_addr, ep->addr, 4);
+	return sizeof(*s4);
+}
+
+void inet_ep_from(struct inet_ep *ep, const struct sockaddr_storage *ss)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->family = ss->ss_family;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		memcpy(ep->addr, &s6->sin6_addr, 16);
+		ep->port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		ep->family = AF_INET;
+		memcpy(ep->addr, &s4->sin_addr, 4);
+		ep->port = ntohs(s4->sin_port);
+	}
+}
+
+const char *inet_ep_str(const struct inet_ep *ep, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(ep->family, ep->addr, a, sizeof(a));
+	snprintf(buf, size, ep->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, ep->port);
+	return buf;
+}
+
+void inet_ep_unmap(struct inet_ep *ep)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (ep->family == AF_INET6 && !memcmp(ep->addr, mapped, 12)) {
+		memmove(ep->addr, ep->addr + 12, 4);
+		memset(ep->addr + 4, 0, 12);
+		ep->family = AF_INET;
+	}
+}
+
+/* A raw socket may have any protocol number: TCP and UDP are also a matter of type. */
+static int is_tcp(const InetSkEntry *e)
+{
+	return e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP;
+}
+
+static int addr_len(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+static int addr_any(const uint8_t *a, int family)
+{
+	for (int i = 0; i < addr_len(family); i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+static int set_bytes(ProtobufCBinaryData *b, const void *data, size_t len)
+{
+	b->data = malloc(len ? len : 1);
+	if (!b->data) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	memcpy(b->data, data, len);
+	b->len = len;
+	return 0;
+}
+
+static void entry_ep(const InetSkEntry *e, int peer, struct inet_ep *ep)
+{
+	const ProtobufCBinaryData *a = peer ? &e->dst_addr : &e->src_addr;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->family = e->family;
+	if (a->data && (int)a->len == addr_len(e->family))
+		memcpy(ep->addr, a->data, a->len);
+	ep->port = peer ? e->dst_port : e->src_port;
+}
+
+static const char *state_name(int state)
+{
+	static const char *const names[] = { "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+					     "NEW_SYN_RECV" };
+
+	return state >= 0 && state < (int)N(names) ? names[state] : "?";
+}
+
+static const char *kind_name(const InetSkEntry *e)
+{
+	int v6 = e->family == AF_INET6;
+
+	if (e->type == SOCK_RAW)
+		return v6 ? "raw6" : "raw";
+	switch (e->protocol) {
+	case IPPROTO_TCP: return v6 ? "TCPv6" : "TCP";
+	case IPPROTO_UDP: return v6 ? "UDPv6" : "UDP";
+	case IPPROTO_UDPLITE: return v6 ? "UDP-Litev6" : "UDP-Lite";
+	case IPPROTO_ICMP: return "ICMP ping";
+	case IPPROTO_ICMPV6: return "ICMPv6 ping";
+	default: return "inet";
+	}
+}
+
+/* ---- dump ---- */
+
+struct dump_ctx {
+	pid_t pid;
+	int fd, sk;
+	char who[128];
+};
+
+static int get_int(int sk, int level, int opt, int *val)
+{
+	socklen_t len = sizeof(*val);
+
+	return getsockopt(sk, level, opt, val, &len);
+}
+
+/* Multicast groups joined on this host, per device, from /proc/PID/net/igmp[6]. */
+struct mc_group {
+	int family;
+	uint32_t ifindex;
+	uint8_t addr[16];
+};
+
+static struct mc_group *mc_groups;
+static size_t nr_mc_groups;
+static int mc_read;
+
+static int add_group(int family, uint32_t ifindex, const uint8_t *a)
+{
+	struct mc_group *n = realloc(mc_groups, (nr_mc_groups + 1) * sizeof(*n));
+
+	if (!n)
+		return -1;
+	mc_groups = n;
+	n[nr_mc_groups].family = family;
+	n[nr_mc_groups].ifindex = ifindex;
+	memcpy(n[nr_mc_groups].addr, a, addr_len(family));
+	nr_mc_groups++;
+	return 0;
+}
+
+static int read_mc_groups(pid_t pid)
+{
+	char path[64], line[256];
+	uint32_t idx = 0;
+	FILE *f;
+
+	if (mc_read)
+		return 0;
+	mc_read = 1;
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp", pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned int i, g;
+
+			if (line[0] >= '0' && line[0] <= '9' && sscanf(line, "%u", &i) == 1)
+				idx = i;
+			else if (line[0] == '\t' && sscanf(line, " %8x", &g) == 1 && add_group(AF_INET, idx, (uint8_t *)&g))
+				goto oom;
+		}
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			char hex[33];
+			uint8_t a[16];
+			unsigned int i;
+
+			if (sscanf(line, "%u %*s %32s", &i, hex) != 2 || strlen(hex) != 32)
+				continue;
+			for (int k = 0; k < 16; k++) {
+				unsigned int b;
+
+				sscanf(hex + 2 * k, "%2x", &b);
+				a[k] = b;
+			}
+			if (add_group(AF_INET6, i, a))
+				goto oom;
+		}
+		fclose(f);
+	}
+	return 0;
+oom:
+	fclose(f);
+	pr_err("out of memory\n");
+	return -1;
+}
+
+static int add_mc(IpOptsEntry *ip, const struct mc_group *g, const struct group_filter *gf)
+{
+	IpMcEntry *m = calloc(1, sizeof(*m)), **n;
+
+	if (!m)
+		return -1;
+	ip_mc_entry__init(m);
+	if (set_bytes(&m->group, g->addr, addr_len(g->family)))
+		goto err;
+	m->ifindex = g->ifindex;
+	m->fmode = gf->gf_fmode;
+	m->sources = calloc(gf->gf_numsrc + 1, sizeof(*m->sources));
+	if (!m->sources)
+		goto err;
+	for (uint32_t i = 0; i < gf->gf_numsrc; i++) {
+		const struct sockaddr_storage *s = &gf->gf_slist[i];
+		const void *a = s->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)s)->sin6_addr
+							 : (const void *)&((const struct sockaddr_in *)s)->sin_addr;
+
+		if (set_bytes(&m->sources[i], a, addr_len(s->ss_family)))
+			goto err;
+		m->n_sources++;
+	}
+	n = realloc(ip->mc, (ip->n_mc + 1) * sizeof(*n));
+	if (!n)
+		goto err;
+	ip->mc = n;
+	ip->mc[ip->n_mc++] = m;
+	return 0;
+err:
+	for (size_t i = 0; i < m->n_sources; i++)
+		free(m->sources[i].data);
+	free(m->sources);
+	free(m->group.data);
+	free(m);
+	return -1;
+}
+
+/*
+ * There is no per-socket list of memberships; MCAST_MSFILTER tells, for one
+ * group on one device, whether this socket joined it and with which source
+ * filter. Ask it for every group some socket of the namespace joined.
+ */
+static int dump_memberships(struct dump_ctx *c, IpOptsEntry *ip, int family)
+{
+	size_t size = sizeof(struct group_filter) + 64 * sizeof(struct sockaddr_storage);
+	struct group_filter *gf = malloc(size);
+	int ret = -1;
+
+	if (!gf || read_mc_groups(c->pid))
+		goto out;
+	for (size_t i = 0; i < nr_mc_groups; i++) {
+		struct mc_group *g = &mc_groups[i];
+		struct inet_ep ep = { .family = g->family };
+		socklen_t len = size;
+
+		if (family == AF_INET && g->family == AF_INET6)
+			continue;
+		memset(gf, 0, size);
+		gf->gf_interface = g->ifindex;
+		gf->gf_numsrc = 64;
+		memcpy(ep.addr, g->addr, addr_len(g->family));
+		inet_ep_sockaddr(&ep, &gf->gf_group);
+		if (getsockopt(c->sk, g->family == AF_INET6 ? SOL_IPV6 : SOL_IP, MCAST_MSFILTER, gf, &len)) {
+			if (errno == EADDRNOTAVAIL || errno == EINVAL || errno == ENOPROTOOPT || errno == EPROTO)
+				continue;	/* not joined by this socket */
+			pr_perror("can't read the multicast filter of %s", c->who);
+			goto out;
+		}
+		if (gf->gf_numsrc > 64) {
+			pr_err("can't dump %s: a multicast membership with %u sources\n", c->who, gf->gf_numsrc);
+			goto out;
+		}
+		if (add_mc(ip, g, gf)) {
+			pr_err("out of memory\n");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(gf);
+	return ret;
+}
+
+static int dump_ip_opts(struct dump_ctx *c, InetSkEntry *e)
+{
+	IpOptsEntry *ip = calloc(1, sizeof(*ip));
+	struct in_addr mcif;
+	uint8_t buf[40];
+	socklen_t len;
+
+	if (!ip)
+		return -1;
+	ip_opts_entry__init(ip);
+	e->ip = ip;
+	/* an inet6 raw socket has no IPv4 level; other inet6 sockets use it for v4-mapped traffic */
+	if (!(e->family == AF_INET6 && e->type == SOCK_RAW)) {
+		if (sk_opts_read(c->sk, ip_tab, N(ip_tab), ip, c->who))
+			return -1;
+		len = sizeof(mcif);
+		if (!getsockopt(c->sk, SOL_IP, IP_MULTICAST_IF, &mcif, &len) && len == 4 && mcif.s_addr &&
+		    set_bytes(&ip->mc_addr, &mcif, 4))
+			return -1;
+		ip->has_mc_addr = ip->mc_addr.data != NULL;
+		len = sizeof(buf);
+		if (!getsockopt(c->sk, SOL_IP, IP_OPTIONS, buf, &len) && len) {
+			if (set_bytes(&ip->options, buf, len))
+				return -1;
+			ip->has_options = 1;
+		}
+	}
+	if (e->family == AF_INET && e->type == SOCK_RAW && sk_opts_read(c->sk, ip_raw_tab, N(ip_raw_tab), ip, c->who))
+		return -1;
+	if (e->family == AF_INET6 && sk_opts_read(c->sk, ip6_tab, N(ip6_tab), ip, c->who))
+		return -1;
+	if (e->family == AF_INET6 && e->type == SOCK_RAW) {
+		struct icmp6_filter f;
+
+		if (sk_opts_read(c->sk, ip6_raw_tab, N(ip6_raw_tab), ip, c->who))
+			return -1;
+		len = sizeof(f);
+		if (e->protocol == IPPROTO_ICMPV6 && !getsockopt(c->sk, SOL_ICMPV6, ICMPV6_FILTER, &f, &len)) {
+			if (set_bytes(&ip->icmp6_filter, &f, len))
+				return -1;
+			ip->has_icmp6_filter = 1;
+		}
+	}
+	if (is_tcp(e)) {
+		/* multicast doesn't apply to stream sockets (they can't set it either) */
+		ip->has_mc_ttl = ip->has_mc_loop = ip->has_mc_all = ip->has_mc_addr = 0;
+		ip->has_mc_hops = ip->has_mc6_loop = ip->has_mc6_if = ip->has_mc6_all = 0;
+		return 0;
+	}
+	return dump_memberships(c, ip, e->family);
+}
+
+static int dump_udp_opts(struct dump_ctx *c, InetSkEntry *e)
+{
+	UdpOptsEntry *u = calloc(1, sizeof(*u));
+	int outq = 0;
+
+	if (!u)
+		return -1;
+	udp_opts_entry__init(u);
+	e->udp = u;
+	if (sk_opts_read(c->sk, udp_tab, N(udp_tab), u, c->who))
+		return -1;
+	if (e->protocol == IPPROTO_UDPLITE && sk_opts_read(c->sk, udplite_tab, N(udplite_tab), u, c->who))
+		return -1;
+	/* a corked datagram being built can't be read back */
+	if (ioctl(c->sk, SIOCOUTQ, &outq)) {
+		pr_perror("can't read the send queue of %s", c->who);
+		return -1;
+	}
+	if (outq > 0 && u->cork) {
+		pr_err("can't dump %s: it has %d bytes of a corked datagram (UDP_CORK) not sent yet; the kernel gives "
+		       "no way to read them\n", c->who, outq);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_dgram(InetSkEntry *e, const void *data, size_t len, const struct inet_ep *src, const void *dst)
+{
+	InetDgramEntry *d = calloc(1, sizeof(*d)), **n;
+
+	if (!d)
+		return -1;
+	inet_dgram_entry__init(d);
+	if (set_bytes(&d->data, data, len) || set_bytes(&d->src_addr, src->addr, addr_len(src->family)))
+		goto err;
+	d->src_port = src->port;
+	if (dst) {
+		if (set_bytes(&d->dst_addr, dst, addr_len(e->family)))
+			goto err;
+		d->has_dst_addr = 1;
+	}
+	n = realloc(e->queue, (e->n_queue + 1) * sizeof(*n));
+	if (!n)
+		goto err;
+	e->queue = n;
+	e->queue[e->n_queue++] = d;
+	return 0;
+err:
+	free(d->data.data);
+	free(d->src_addr.data);
+	free(d->dst_addr.data);
+	free(d);
+	return -1;
+}
+
+/*
+ * The datagrams queued on a UDP socket, peeked one by one at an offset we
+ * move (SO_PEEK_OFF), each with its source and (IP_PKTINFO, turned on for
+ * the while) the address it was sent to. Nothing is taken away.
+ */
+static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
+{
+	int v6 = e->family == AF_INET6, pk_level = v6 ? SOL_IPV6 : SOL_IP;
+	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1;
+	size_t size = 65536, total = 0;
+	uint8_t *buf = malloc(size);
+	union {
+		char b[256];
+		struct cmsghdr align;
+	} ctl;
+
+	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) ||
+	    setsockopt(c->sk, pk_level, pk_opt, &on, sizeof(on))) {
+		pr_perror("can't prepare to read the queue of %s", c->who);
+		free(buf);
+		return -1;
+	}
+	for (;;) {
+		struct sockaddr_storage src;
+		struct iovec iov = { buf, size };
+		struct msghdr mh = { .msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		const void *dst = NULL;
+		struct inet_ep ep;
+		ssize_t n;
+
+		if (setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
+			pr_perror("can't set SO_PEEK_OFF on %s", c->who);
+			goto out;
+		}
+		n = recvmsg(c->sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			pr_perror("can't peek the queue of %s", c->who);
+			goto out;
+		}
+		if ((size_t)n > size) {
+			uint8_t *nb = realloc(buf, n);
+
+			if (!nb)
+				goto out;
+			buf = nb;
+			size = n;
+			continue;	/* again from the same offset */
+		}
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (!v6 && cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_PKTINFO)
+				dst = &((struct in_pktinfo *)CMSG_DATA(cm))->ipi_addr;
+			if (v6 && cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_PKTINFO)
+				dst = &((struct in6_pktinfo *)CMSG_DATA(cm))->ipi6_addr;
+		}
+		total += n;
+		if (total > MAX_DGRAM_BYTES) {
+			pr_err("can't dump %s: more than %u bytes of datagrams queued\n", c->who, MAX_DGRAM_BYTES);
+			goto out;
+		}
+		inet_ep_from(&ep, &src);
+		if (ep.family != e->family) {
+			pr_err("can't dump %s: a datagram from a family %d address\n", c->who, ep.family);
+			goto out;
+		}
+		if (add_dgram(e, buf, n, &ep, dst)) {
+			pr_err("out of memory\n");
+			goto out;
+		}
+		off += n;
+		if (n == 0)
+			off++;	/* an empty datagram still counts one at the offset */
+	}
+	ret = 0;
+out:
+	if (setsockopt(c->sk, pk_level, pk_opt, &pk_orig, sizeof(pk_orig))) {
+		pr_perror("can't put the packet info option of %s back", c->who);
+		ret = -1;
+	}
+	free(buf);
+	return ret;
+}
+
+/* A pending error (POLLERR) is read only by taking it away: refused. */
+static int check_error(struct dump_ctx *c, InetSkEntry *e)
+{
+	struct pollfd p = { .fd = c->sk, .events = 0 };
+
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll %s", c->who);
+		return -1;
+	}
+	if (p.revents & POLLERR) {
+		pr_err("can't dump %s: it has an error pending (or queued with IP_RECVERR) that can only be read by "
+		       "taking it away; the kernel gives no way to put it back\n", c->who);
+		return -1;
+	}
+	(void)e;
+	return 0;
+}
+
+/* Shutdown sides of a socket sock_diag doesn't list: POLLRDHUP tells the receive side, POLLHUP both. */
+static uint32_t poll_shutdown(int sk)
+{
+	struct pollfd p = { .fd = sk, .events = POLLRDHUP };
+
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if (p.revents & POLLHUP)
+		return RCV_SHUTDOWN | SEND_SHUTDOWN;
+	return p.revents & POLLRDHUP ? RCV_SHUTDOWN : 0;
+}
+
+static int set_ep(InetSkEntry *e, const struct inet_ep *ep, int peer)
+{
+	if (peer) {
+		e->has_dst_addr = e->has_dst_port = 1;
+		e->dst_port = ep->port;
+		return set_bytes(&e->dst_addr, ep->addr, addr_len(e->family));
+	}
+	e->has_src_addr = e->has_src_port = 1;
+	e->src_port = ep->port;
+	return set_bytes(&e->src_addr, ep->addr, addr_len(e->family));
+}
+
+static int dump_names(struct dump_ctx *c, InetSkEntry *e, int connected)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct inet_ep ep;
+
+	if (getsockname(c->sk, (struct sockaddr *)&ss, &len)) {
+		pr_perror("can't read the address of %s", c->who);
+		return -1;
+	}
+	inet_ep_from(&ep, &ss);
+	if (set_ep(e, &ep, 0))
+		return -1;
+	if (!connected)
+		return 0;
+	len = sizeof(ss);
+	if (getpeername(c->sk, (struct sockaddr *)&ss, &len)) {
+		pr_perror("can't read the peer address of %s", c->who);
+		return -1;
+	}
+	inet_ep_from(&ep, &ss);
+	return set_ep(e, &ep, 1);
+}
+
+/* Raw and ping sockets: state and addresses from /proc/PID/net/ (sock_diag may not know them). */
+static int dump_proc_net(struct dump_ctx *c, InetSkEntry *e)
+{
+	const char *name = e->type == SOCK_RAW ? (e->family == AF_INET6 ? "raw6" : "raw")
+					       : (e->family == AF_INET6 ? "icmp6" : "icmp");
+	struct proc_net_sk p;
+	struct inet_ep ep = { .family = e->family };
+	int ret = proc_net_find(c->pid, name, e->ino, &p);
+
+	if (ret < 0)
+		return -1;
+	if (ret > 0) {
+		pr_err("can't dump %s: it is not in /proc/%d/net/%s\n", c->who, c->pid, name);
+		return -1;
+	}
+	e->state = p.state;
+	memcpy(ep.addr, p.src, addr_len(e->family));
+	ep.port = e->type == SOCK_RAW ? 0 : p.sport;
+	if (set_ep(e, &ep, 0))
+		return -1;
+	e->has_bound = 1;
+	e->bound = !addr_any(ep.addr, e->family) || ep.port;
+	if (p.state == TCP_ESTABLISHED) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		/* /proc shows no peer port; getpeername does, unless the peer port is 0 */
+		memcpy(ep.addr, p.dst, addr_len(e->family));
+		ep.port = e->type == SOCK_RAW ? 0 : p.dport;
+		if (!getpeername(c->sk, (struct sockaddr *)&ss, &len))
+			inet_ep_from(&ep, &ss);
+		if (set_ep(e, &ep, 1))
+			return -1;
+	}
+	e->has_shutdown = 1;
+	e->shutdown = poll_shutdown(c->sk);
+	return 0;
+}
+
+static int dump_udp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *di)
+{
+	int inq = 0;
+
+	e->state = di ? di->state : TCP_CLOSE;
+	e->has_shutdown = 1;
+	e->shutdown = di ? di->shutdown : poll_shutdown(c->sk);
+	if (dump_names(c, e, e->state == TCP_ESTABLISHED))
+		return -1;
+	e->has_bound = 1;
+	e->bound = e->src_port != 0;
+	if (dump_udp_opts(c, e))
+		return -1;
+	if (ioctl(c->sk, SIOCINQ, &inq)) {
+		pr_perror("can't read the receive queue of %s", c->who);
+		return -1;
+	}
+	return peek_dgrams(c, e);
+}
+
+static int dump_tcp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *di)
+{
+	struct tcp_info_ext tx;
+	struct tcp_info *tip = &tx.base;
+	socklen_t len = sizeof(tx);
+	char ulp[32] = "";
+	char a[64], b[64];
+	struct inet_ep l, r;
+
+	memset(&tx, 0, sizeof(tx));
+	if (getsockopt(c->sk, SOL_TCP, TCP_INFO, &tx, &len)) {
+		pr_perror("can't read TCP_INFO of %s", c->who);
+		return -1;
+	}
+	len = sizeof(ulp);
+	if (!getsockopt(c->sk, SOL_TCP, TCP_ULP, ulp, &len) && ulp[0]) {
+		pr_err("can't dump %s: it runs the upper layer protocol \"%s\" (e.g. kernel TLS); not supported\n",
+		       c->who, ulp);
+		return -1;
+	}
+	if (di && di->md5) {
+		pr_err("can't dump %s: it has TCP-MD5 keys; not supported\n", c->who);
+		return -1;
+	}
+	e->state = tip->tcpi_state;
+	e->has_shutdown = 1;
+	e->shutdown = di ? di->shutdown : 0;
+	if (tcp_dump_opts(c->sk, e, c->who))
+		return -1;
+	switch (e->state) {
+	case TCP_LISTEN:
+		if (dump_names(c, e, 0))
+			return -1;
+		e->has_bound = e->bound = 1;
+		e->has_backlog = 1;
+		e->backlog = tip->tcpi_sacked;	/* sk_max_ack_backlog, for a listener */
+		return 0;
+	case TCP_CLOSE:
+		if (dump_names(c, e, 0))
+			return -1;
+		e->has_bound = 1;
+		/* a connection that is over keeps its old port in the name but no longer holds it */
+		e->bound = !(tx.segs_out || tx.segs_in) && (e->src_port || !addr_any(e->src_addr.data, e->family));
+		if (!e->bound && (tx.segs_out || tx.segs_in)) {
+			e->shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+			/* TCP_MAXSEG shows the MSS the connection used, not one the task set */
+			e->tcp->has_maxseg = 0;
+		}
+		return 0;
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+		pr_err("can't dump %s: a connection being made (%s); not supported yet\n", c->who,
+		       state_name(e->state));
+		return -1;
+	}
+	if (!tcp_connection_state(e->state)) {
+		pr_err("can't dump %s: TCP state %s (%d)\n", c->who, state_name(e->state), e->state);
+		return -1;
+	}
+	if (dump_names(c, e, 1))
+		return -1;
+	entry_ep(e, 0, &l);
+	entry_ep(e, 1, &r);
+	if (opts.tcp_close) {
+		/* no repair, no lock: restore makes it a closed socket */
+		e->has_closed = e->closed = 1;
+		return 0;
+	}
+	if (!opts.tcp_established) {
+		pr_err("can't dump %s: it is a TCP connection %s -> %s (%s); dump with --tcp-established to save it, "
+		       "or --tcp-close to restore it closed\n", c->who, inet_ep_str(&l, a, sizeof(a)),
+		       inet_ep_str(&r, b, sizeof(b)), state_name(e->state));
+		return -1;
+	}
+	/* the connection itself is read by inet_dump_streams(), once the network is locked */
+	return 0;
+}
+
+static int check_kind(struct dump_ctx *c, int family, int type, int protocol)
+{
+	const char *what = NULL;
+
+	if (type == SOCK_STREAM && protocol == IPPROTO_TCP)
+		return 0;
+	if (type == SOCK_DGRAM &&
+	    (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE ||
+	     (family == AF_INET && protocol == IPPROTO_ICMP) || (family == AF_INET6 && protocol == IPPROTO_ICMPV6)))
+		return 0;
+	if (type == SOCK_RAW)
+		return 0;
+	if (protocol == IPPROTO_MPTCP)
+		what = "an MPTCP socket (the kernel has no repair mode for MPTCP; for Go programs, "
+		       "GODEBUG=multipathtcp=0 makes plain TCP sockets)";
+	else if (protocol == IPPROTO_SCTP)
+		what = "an SCTP socket";
+	else if (protocol == IPPROTO_DCCP)
+		what = "a DCCP socket";
+	pr_err("can't dump %s: %s%s (type %d, protocol %d); not supported\n", c->who,
+	       what ? what : "an inet socket of an unsupported kind", "", type, protocol);
+	return -1;
+}
+
+static void free_isk(FileEntry *fe);
+
+static int dump_isk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	struct dump_ctx c = { .pid = pid, .fd = fd, .sk = -1 };
+	int family = 0, type = 0, protocol = 0, ret = -1;
+	struct netns_state *ns = netns_of(pid);
+	struct inet_diag_info *di = NULL;
+	char path[64], link[64];
+	unsigned long ino;
+	InetSkEntry *e;
+
+	(void)info;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
+		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+		return -1;
+	}
+	c.sk = task_fd(pid, fd);
+	if (c.sk < 0)
+		return -1;
+	snprintf(c.who, sizeof(c.who), "fd %d of %d (inet socket %lu)", fd, pid, ino);
+	if (get_int(c.sk, SOL_SOCKET, SO_DOMAIN, &family) || get_int(c.sk, SOL_SOCKET, SO_TYPE, &type) ||
+	    get_int(c.sk, SOL_SOCKET, SO_PROTOCOL, &protocol)) {
+		pr_perror("can't read the kind of %s", c.who);
+		goto close;
+	}
+	if (check_kind(&c, family, type, protocol))
+		goto close;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		goto close;
+	inet_sk_entry__init(e);
+	fe->isk = e;
+	e->ino = ino;
+	e->family = family;
+	e->type = type;
+	e->protocol = protocol;
+	e->flags = fi->flags & ~(O_ACCMODE | O_CLOEXEC);
+	snprintf(c.who, sizeof(c.who), "fd %d of %d (%s socket %lu)", fd, pid, kind_name(e), ino);
+	if (type != SOCK_RAW && protocol != IPPROTO_ICMP && protocol != IPPROTO_ICMPV6) {
+		struct inet_diag_table *t = netns_inet_diag(ns, 0);
+
+		if (!t)
+			goto out;
+		di = inet_diag_find(t, ino);
+	}
+	e->opts = calloc(1, sizeof(*e->opts));
+	if (!e->opts || sk_opts_dump(c.sk, e->opts, c.who))
+		goto out;
+	if (check_error(&c, e) || dump_ip_opts(&c, e))
+		goto out;
+	if (type == SOCK_STREAM)
+		ret = dump_tcp(&c, e, di);
+	else if (type == SOCK_DGRAM && (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
+		ret = dump_udp(&c, e, di);
+	else
+		ret = dump_proc_net(&c, e);
+	if (!ret && (type == SOCK_RAW || protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6)) {
+		int inq = 0;
+
+		/* no SO_PEEK_OFF on these: only the first packet could be read without taking it */
+		if (!ioctl(c.sk, SIOCINQ, &inq) && inq > 0)
+			pr_warn("%s: packets queued on it are not saved (the kernel can't read past the first one "
+				"without taking it away); they are lost as on a lossy network\n", c.who);
+	}
+	if (!ret)
+		pr_debug("%s: %s state %s, %zu datagrams queued\n", c.who, kind_name(e), state_name(e->state),
+			 e->n_queue);
+out:
+	if (ret)
+		free_isk(fe);
+close:
+	close(c.sk);
+	return ret;
+}
+
+static void free_ip(IpOptsEntry *ip)
+{
+	if (!ip)
+		return;
+	for (size_t i = 0; i < ip->n_mc; i++) {
+		for (size_t j = 0; j < ip->mc[i]->n_sources; j++)
+			free(ip->mc[i]->sources[j].data);
+		free(ip->mc[i]->sources);
+		free(ip->mc[i]->group.data);
+		free(ip->mc[i]);
+	}
+	free(ip->mc);
+	free(ip->mc_addr.data);
+	free(ip->options.data);
+	free(ip->icmp6_filter.data);
+	free(ip);
+}
+
+static void free_isk(FileEntry *fe)
+{
+	InetSkEntry *e = fe->isk;
+
+	if (!e)
+		return;
+	sk_opts_free(e->opts);
+	free(e->opts);
+	free_ip(e->ip);
+	if (e->tcp)
+		free(e->tcp->congestion);
+	free(e->tcp);
+	free(e->udp);
+	if (e->stream) {
+		free(e->stream->inq.data);
+		free(e->stream->outq.data);
+		free(e->stream);
+	}
+	for (size_t i = 0; i < e->n_queue; i++) {
+		free(e->queue[i]->data.data);
+		free(e->queue[i]->src_addr.data);
+		free(e->queue[i]->dst_addr.data);
+		free(e->queue[i]);
+	}
+	free(e->queue);
+	free(e->src_addr.data);
+	free(e->dst_addr.data);
+	free(e);
+	fe->isk = NULL;
+}
+
+/* ---- the tree-wide part of the dump: locking and reading the connections ---- */
+
+/* A socket put in repair mode by this dump, to be let go if the dump fails. */
+struct repaired {
+	pid_t pid;
+	int fd;
+	int reuseaddr;
+};
+
+static struct repaired *repaired;
+static size_t nr_repaired;
+
+static int needs_stream(const FileEntry *fe)
+{
+	const InetSkEntry *e = fe->type == FILE_TYPE__FT_INETSK ? fe->isk : NULL;
+
+	return e && is_tcp(e) && tcp_connection_state(e->state) && !e->closed;
+}
+
+/* Listeners with connections in their accept queue: refused, or with --skip-in-flight left behind. */
+static int check_in_flight(struct file_desc *d, struct inet_diag_table *t)
+{
+	InetSkEntry *e = d->fe.isk;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct inet_ep l, r;
+	char a[64], b[64];
+	int sk, n = 0;
+
+	sk = task_fd(d->owner_pid, d->owner_fd);
+	if (sk < 0)
+		return -1;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, SOL_TCP, TCP_INFO, &ti, &len)) {
+		pr_perror("can't read TCP_INFO of fd %d of %d", d->owner_fd, d->owner_pid);
+		close(sk);
+		return -1;
+	}
+	close(sk);
+	if (!ti.tcpi_unacked)	/* sk_ack_backlog, for a listener */
+		return 0;
+	entry_ep(e, 0, &l);
+	for (size_t i = 0; i < t->nr; i++) {
+		struct inet_diag_info *c = &t->s[i];
+
+		if (c->ino || c->protocol != IPPROTO_TCP || c->sport != l.port || c->state == TCP_LISTEN)
+			continue;
+		r.family = c->family;
+		memcpy(r.addr, c->dst, 16);
+		r.port = c->dport;
+		inet_ep_str(&r, b, sizeof(b));
+		if (opts.skip_in_flight)
+			pr_warn("fd %d of %d: the connection from %s to the listener %s, not accepted yet, is "
+				"dropped (--skip-in-flight)\n", d->owner_fd, d->owner_pid, b, inet_ep_str(&l, a, sizeof(a)));
+		else
+			pr_err("can't dump task %d: fd %d (TCP listener %s) has a connection from %s not accepted "
+			       "yet; the kernel gives no way to put it back in the queue (--skip-in-flight drops "
+			       "it)\n", d->owner_pid, d->owner_fd, inet_ep_str(&l, a, sizeof(a)), b);
+		n++;
+	}
+	if (opts.skip_in_flight)
+		return 0;
+	if (!n)
+		pr_err("can't dump task %d: fd %d (TCP listener %s) has %u connections not accepted yet; the kernel "
+		       "gives no way to put them back in the queue (--skip-in-flight drops them)\n", d->owner_pid,
+		       d->owner_fd, inet_ep_str(&l, a, sizeof(a)), ti.tcpi_unacked);
+	return -1;
+}
+
+static int lock_conns(struct file_table *ft, struct netns_state *ns)
+{
+	struct net_lock_conn *c = calloc(ft->nr + 1, sizeof(*c));
+	size_t n = 0;
+	int ret;
+
+	if (!c)
+		return -1;
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct inet_ep l, r;
+
+		if (!needs_stream(&ft->d[i].fe))
+			continue;
+		entry_ep(ft->d[i].fe.isk, 0, &l);
+		entry_ep(ft->d[i].fe.isk, 1, &r);
+		/* v4-mapped: the packets are IPv4 */
+		inet_ep_unmap(&l);
+		inet_ep_unmap(&r);
+		c[n].family = l.family;
+		memcpy(c[n].src, l.addr, 16);
+		memcpy(c[n].dst, r.addr, 16);
+		c[n].sport = l.port;
+		c[n].dport = r.port;
+		n++;
+	}
+	ret = net_lock(ns, c, n);
+	free(c);
+	return ret;
+}
+
+int inet_dump_streams(struct file_table *ft)
+{
+	struct netns_state *ns = NULL;
+	struct inet_diag_table *t = NULL;
+	size_t nr = 0;
+
+	for (size_t i = 0; i < ft->nr; i++) {
+		FileEntry *fe = &ft->d[i].fe;
+
+		if (fe->type != FILE_TYPE__FT_INETSK || !fe->isk)
+			continue;
+		if (!ns && !(ns = netns_of(ft->d[i].owner_pid)))
+			return -1;
+		if (is_tcp(fe->isk) && fe->isk->state == TCP_LISTEN) {
+			if (!t && !(t = netns_inet_diag(ns, 1)))
+				return -1;
+			if (check_in_flight(&ft->d[i], t))
+				return -1;
+		}
+		nr += needs_stream(fe);
+	}
+	if (!nr)
+		return 0;
+	repaired = calloc(nr, sizeof(*repaired));
+	if (!repaired)
+		return -1;
+	/* nothing of the connections may change from here on: the peers' packets are dropped */
+	if (lock_conns(ft, ns))
+		return -1;
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+		char who[128];
+		int sk, ret;
+
+		if (!needs_stream(&d->fe))
+			continue;
+		snprintf(who, sizeof(who), "fd %d of %d (%s socket %lu)", d->owner_fd, d->owner_pid,
+			 kind_name(d->fe.isk), (unsigned long)d->fe.isk->ino);
+		sk = task_fd(d->owner_pid, d->owner_fd);
+		if (sk < 0)
+			return -1;
+		repaired[nr_repaired++] = (struct repaired){ .pid = d->owner_pid, .fd = d->owner_fd,
+			.reuseaddr = d->fe.isk->opts && d->fe.isk->opts->reuseaddr };
+		ret = tcp_dump_stream(sk, d->fe.isk, who);
+		close(sk);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
+
+void inet_dump_fini(int keep)
+{
+	if (!keep) {
+		/* the tree goes on: its connections leave repair mode before the peers may talk again */
+		for (size_t i = 0; i < nr_repaired; i++) {
+			char who[64];
+			int sk = task_fd(repaired[i].pid, repaired[i].fd);
+
+			snprintf(who, sizeof(who), "fd %d of %d", repaired[i].fd, repaired[i].pid);
+			if (sk < 0 || tcp_repair_off(sk, repaired[i].reuseaddr, 0, who))
+				pr_err("%s: can't take the connection out of repair mode\n", who);
+			if (sk >= 0)
+				close(sk);
+		}
+		net_unlock_all();
+	}
+	free(repaired);
+	repaired = NULL;
+	nr_repaired = 0;
+	free(mc_groups);
+	mc_groups = NULL;
+	nr_mc_groups = 0;
+	mc_read = 0;
+}
+
+/* ---- restore ---- */
+
+static int restore_memberships(int sk, const InetSkEntry *e, const char *who)
+{
+	const IpOptsEntry *ip = e->ip;
+	size_t size = sizeof(struct group_filter) + 64 * sizeof(struct sockaddr_storage);
+	struct group_filter *gf;
+	int ret = -1;
+
+	if (!ip || !ip->n_mc)
+		return 0;
+	gf = calloc(1, size);
+	if (!gf)
+		return -1;
+	for (size_t i = 0; i < ip->n_mc; i++) {
+		const IpMcEntry *m = ip->mc[i];
+		int family = m->group.len == 16 ? AF_INET6 : AF_INET, level = family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+		struct group_req gr = { .gr_interface = m->ifindex };
+		struct inet_ep ep = { .family = family };
+
+		if ((m->group.len != 4 && m->group.len != 16) || m->n_sources > 64) {
+			pr_err("%s: a bad multicast membership\n", who);
+			goto out;
+		}
+		memcpy(ep.addr, m->group.data, m->group.len);
+		inet_ep_sockaddr(&ep, &gr.gr_group);
+		if (setsockopt(sk, level, MCAST_JOIN_GROUP, &gr, sizeof(gr))) {
+			pr_perror("can't join the multicast group #%zu of %s", i, who);
+			goto out;
+		}
+		if (m->fmode == MCAST_EXCLUDE && !m->n_sources)
+			continue;
+		/* a source filter replaces the any-source one the join gave */
+		memset(gf, 0, size);
+		gf->gf_interface = m->ifindex;
+		gf->gf_group = gr.gr_group;
+		gf->gf_fmode = m->fmode;
+		gf->gf_numsrc = m->n_sources;
+		for (size_t j = 0; j < m->n_sources; j++) {
+			struct inet_ep s = { .family = family };
+
+			if (m->sources[j].len != m->group.len) {
+				pr_err("%s: a bad multicast source\n", who);
+				goto out;
+			}
+			memcpy(s.addr, m->sources[j].data, m->group.len);
+			inet_ep_sockaddr(&s, &gf->gf_slist[j]);
+		}
+		if (setsockopt(sk, level, MCAST_MSFILTER, gf, GROUP_FILTER_SIZE(m->n_sources))) {
+			pr_perror("can't set the multicast source filter #%zu of %s", i, who);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(gf);
+	return ret;
+}
+
+static int restore_ip_opts(int sk, const InetSkEntry *e, const char *who)
+{
+	const IpOptsEntry *ip = e->ip;
+
+	if (!ip)
+		return 0;
+	if (!(e->family == AF_INET6 && e->type == SOCK_RAW)) {
+		if (sk_opts_write(sk, ip_tab, N(ip_tab), ip, SK_OPT_EARLY, who))
+			return -1;
+		if (ip->has_mc_addr && ip->mc_addr.len == 4 &&
+		    setsockopt(sk, SOL_IP, IP_MULTICAST_IF, ip->mc_addr.data, 4)) {
+			pr_perror("can't set IP_MULTICAST_IF of %s", who);
+			return -1;
+		}
+		if (ip->has_options && setsockopt(sk, SOL_IP, IP_OPTIONS, ip->options.data, ip->options.len)) {
+			pr_perror("can't set IP_OPTIONS of %s", who);
+			return -1;
+		}
+	}
+	if (e->family == AF_INET && e->type == SOCK_RAW &&
+	    sk_opts_write(sk, ip_raw_tab, N(ip_raw_tab), ip, SK_OPT_EARLY, who))
+		return -1;
+	if (e->family == AF_INET6 && sk_opts_write(sk, ip6_tab, N(ip6_tab), ip, SK_OPT_EARLY, who))
+		return -1;
+	if (e->family == AF_INET6 && e->type == SOCK_RAW) {
+		if (sk_opts_write(sk, ip6_raw_tab, N(ip6_raw_tab), ip, SK_OPT_EARLY, who))
+			return -1;
+		if (ip->has_icmp6_filter &&
+		    setsockopt(sk, SOL_ICMPV6, ICMPV6_FILTER, ip->icmp6_filter.data, ip->icmp6_filter.len)) {
+			pr_perror("can't set ICMPV6_FILTER of %s", who);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int restore_udp_opts(int sk, const InetSkEntry *e, int stage, const char *who)
+{
+	if (!e->udp)
+		return 0;
+	if (sk_opts_write(sk, udp_tab, N(udp_tab), e->udp, stage, who))
+		return -1;
+	if (e->protocol == IPPROTO_UDPLITE && sk_opts_write(sk, udplite_tab, N(udplite_tab), e->udp, stage, who))
+		return -1;
+	return 0;
+}
+
+static int count_dgrams(int sk)
+{
+	char b;
+	int off = 0, n = 0, orig = -1;
+	socklen_t len = sizeof(orig);
+
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, &len);
+	for (;;) {
+		ssize_t r;
+
+		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+			return -1;
+		r = recv(sk, &b, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (r < 0)
+			break;
+		off += r ? r : 1;
+		n++;
+	}
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig));
+	return n;
+}
+
+/* The queued datagrams, sent again from where they came from, in order. */
+static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
+{
+	struct inet_ep self;
+	size_t total = 0;
+	int n = 0, cscov = e->udp && e->udp->has_send_cscov ? (int)e->udp->send_cscov : 0;
+
+	if (!e->n_queue)
+		return 0;
+	for (size_t i = 0; i < e->n_queue; i++)
+		total += e->queue[i]->data.len;
+	if (sk_raise_bufs(sk, total + e->n_queue * 1024, who))
+		return -1;
+	entry_ep(e, 0, &self);
+	for (size_t i = 0; i < e->n_queue; i++) {
+		const InetDgramEntry *d = e->queue[i];
+		struct inet_ep from = { .family = e->family, .port = d->src_port }, to = self;
+
+		if ((int)d->src_addr.len != addr_len(e->family) ||
+		    (d->has_dst_addr && (int)d->dst_addr.len != addr_len(e->family))) {
+			pr_err("%s: datagram #%zu has a bad address\n", who, i);
+			return -1;
+		}
+		memcpy(from.addr, d->src_addr.data, d->src_addr.len);
+		if (d->has_dst_addr)
+			memcpy(to.addr, d->dst_addr.data, d->dst_addr.len);
+		inet_ep_unmap(&from);
+		inet_ep_unmap(&to);
+		if (inject_udp(e->protocol, &from, &to, d->data.data, d->data.len, cscov)) {
+			pr_err("can't queue datagram #%zu on %s again\n", i, who);
+			return -1;
+		}
+	}
+	/* loopback delivers them from a softirq: wait until every one is in */
+	for (int tries = 0; tries < 1000; tries++) {
+		n = count_dgrams(sk);
+		if (n >= (int)e->n_queue)
+			return 0;
+		usleep(1000);
+	}
+	pr_err("%s: only %d of %zu queued datagrams came back\n", who, n, e->n_queue);
+	return -1;
+}
+
+static int bind_ep(int sk, const InetSkEntry *e, const char *who)
+{
+	struct sockaddr_storage ss;
+	struct inet_ep ep;
+	char a[64];
+	socklen_t len;
+
+	entry_ep(e, 0, &ep);
+	len = inet_ep_sockaddr(&ep, &ss);
+	if (bind(sk, (struct sockaddr *)&ss, len)) {
+		pr_perror("can't bind %s to %s", who, inet_ep_str(&ep, a, sizeof(a)));
+		return -1;
+	}
+	return 0;
+}
+
+static int connect_ep(int sk, const InetSkEntry *e, const char *who)
+{
+	struct sockaddr_storage ss;
+	struct inet_ep ep;
+	char a[64];
+	socklen_t len;
+
+	entry_ep(e, 1, &ep);
+	len = inet_ep_sockaddr(&ep, &ss);
+	if (connect(sk, (struct sockaddr *)&ss, len)) {
+		pr_perror("can't connect %s to %s", who, inet_ep_str(&ep, a, sizeof(a)));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_entry(const FileEntry *fe)
+{
+	const InetSkEntry *e = fe->isk;
+
+	if (!e || (e->family != AF_INET && e->family != AF_INET6) ||
+	    (e->has_src_addr && (int)e->src_addr.len != addr_len(e->family)) ||
+	    (e->has_dst_addr && (int)e->dst_addr.len != addr_len(e->family)) || e->src_port > 65535 ||
+	    e->dst_port > 65535) {
+		pr_err("file %u: a bad inet socket record\n", fe->id);
+		return -1;
+	}
+	if (e->stream && !e->has_dst_addr) {
+		pr_err("file %u: a TCP connection without a peer\n", fe->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_shutdown(int sk, uint32_t how, const char *who)
+{
+	int h = (how & RCV_SHUTDOWN) && (how & SEND_SHUTDOWN) ? SHUT_RDWR : how & RCV_SHUTDOWN ? SHUT_RD : SHUT_WR;
+
+	/* on a socket that isn't connected it says ENOTCONN, and still shuts */
+	if (how && shutdown(sk, h) && errno != ENOTCONN) {
+		pr_perror("can't shut %s down", who);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_isk(FileEntry *fe)
+{
+	const InetSkEntry *e = fe->isk;
+	int sk, one = 1, repair;
+	char who[64];
+
+	if (check_entry(fe))
+		return -1;
+	repair = e->stream && !e->closed && !opts.tcp_close;
+	snprintf(who, sizeof(who), "%s socket %lu", kind_name(e), (unsigned long)e->ino);
+	sk = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol);
+	if (sk < 0) {
+		if (errno == EACCES && (e->protocol == IPPROTO_ICMP || e->protocol == IPPROTO_ICMPV6))
+			pr_err("can't make %s: net.ipv4.ping_group_range does not allow criu's group\n", who);
+		else
+			pr_perror("can't make %s", who);
+		return -1;
+	}
+	if (restore_ip_opts(sk, e, who) || sk_opts_restore(sk, e->opts, SK_OPT_EARLY, 0, who) ||
+	    restore_udp_opts(sk, e, SK_OPT_EARLY, who))
+		goto err;
+	if (is_tcp(e) && tcp_restore_opts(sk, e, SK_OPT_EARLY, who))
+		goto err;
+	if (repair) {
+		if (tcp_restore_stream(sk, e, who))
+			goto err;
+	} else if (is_tcp(e) && (e->closed || e->stream)) {
+		/* --tcp-close: a connection that is over, as if the peer had gone */
+		if (do_shutdown(sk, RCV_SHUTDOWN | SEND_SHUTDOWN, who))
+			goto err;
+	} else {
+		/* the port may be held by a connection of the tree restored before (in repair mode) */
+		if (e->type != SOCK_RAW && e->protocol != IPPROTO_ICMP && e->protocol != IPPROTO_ICMPV6 &&
+		    setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) {
+			pr_perror("can't set SO_REUSEADDR on %s", who);
+			goto err;
+		}
+		if (e->bound && bind_ep(sk, e, who))
+			goto err;
+		if (e->state == TCP_LISTEN && listen(sk, e->has_backlog ? (int)e->backlog : SOMAXCONN)) {
+			pr_perror("can't listen on %s", who);
+			goto err;
+		}
+		if (e->type != SOCK_STREAM && e->state == TCP_ESTABLISHED && e->has_dst_addr && connect_ep(sk, e, who))
+			goto err;
+		if (restore_memberships(sk, e, who) || restore_dgrams(sk, e, who))
+			goto err;
+	}
+	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, repair || e->n_queue, who) ||
+	    restore_udp_opts(sk, e, SK_OPT_LATE, who))
+		goto err;
+	if (is_tcp(e) && tcp_restore_opts(sk, e, SK_OPT_LATE, who))
+		goto err;
+	if (!repair && !is_tcp(e) && do_shutdown(sk, e->shutdown, who))
+		goto err;
+	if (!repair && is_tcp(e) && !e->closed && !e->stream && e->state != TCP_LISTEN &&
+	    do_shutdown(sk, e->shutdown, who))
+		goto err;
+	if (e->opts) {
+		SkOptsEntry last = *e->opts;
+
+		/* SO_REUSEADDR of a connection goes back once it leaves repair mode (net_restore_finish()) */
+		if (repair)
+			last.has_reuseaddr = 0;
+		if (sk_opts_restore(sk, &last, SK_OPT_LAST, 0, who))
+			goto err;
+	}
+	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
+		pr_perror("can't set the file flags of %s", who);
+		goto err;
+	}
+	return sk;
+err:
+	close(sk);
+	return -1;
+}
+
+int inet_in_repair(const FileEntry *fe)
+{
+	return fe->isk && fe->isk->stream && !fe->isk->closed && !opts.tcp_close;
+}
+
+int inet_repair_off(pid_t pid, int fd, const FileEntry *fe)
+{
+	char who[96];
+	int sk = task_fd(pid, fd), ret;
+
+	snprintf(who, sizeof(who), "fd %d of %d (%s socket %lu)", fd, pid, kind_name(fe->isk),
+		 (unsigned long)fe->isk->ino);
+	if (sk < 0)
+		return -1;
+	ret = tcp_repair_off(sk, fe->isk->opts && fe->isk->opts->reuseaddr, 1, who);
+	close(sk);
+	return ret;
+}
+
+const struct fd_kind inetsk_kind = {
+	.link = "socket:[",
+	.prefix = 1,
+	.sk_families = 1ULL << AF_INET | 1ULL << AF_INET6,
+	.type = FILE_TYPE__FT_INETSK,
+	.dump = dump_isk,
+	.open = open_isk,
+	.free = free_isk,
+};

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zdtmnet.h"
+#include "zdtmtst.h"
+
+socklen_t zdtm_loopback(int family, int mapped, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		if (mapped)
+			inet_pton(AF_INET6, "::ffff:127.0.0.1", &a->sin6_addr);
+		else
+			a->sin6_addr = in6addr_loopback;
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*a);
+}
+
+uint16_t zdtm_port(int sk)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(sk, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int zdtm_tcp_listener(int family, int v6only, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int sk = socket(family, SOCK_STREAM, 0), one = 1;
+
+	if (sk < 0)
+		return -1;
+	if (family == AF_INET6) {
+		/* dual stack: bound to :: so that v4-mapped clients reach it too */
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		if (setsockopt(sk, SOL_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)))
+			goto err;
+		memset(&ss, 0, sizeof(ss));
+		a->sin6_family = AF_INET6;
+		if (v6only)
+			a->sin6_addr = in6addr_loopback;
+		len = sizeof(*a);
+	} else {
+		len = zdtm_loopback(family, 0, 0, &ss);
+	}
+	if (setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) || bind(sk, (struct sockaddr *)&ss, len) ||
+	    listen(sk, backlog))
+		goto err;
+	return sk;
+err:
+	close(sk);
+	return -1;
+}
+
+int zdtm_tcp_connect(int lsk, int family, int mapped)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = zdtm_loopback(family, mapped, zdtm_port(lsk), &ss);
+	int sk = socket(family, SOCK_STREAM, 0);
+
+	if (sk < 0)
+		return -1;
+	if (connect(sk, (struct sockaddr *)&ss, len)) {
+		close(sk);
+		return -1;
+	}
+	return sk;
+}
+
+int zdtm_tcp_pair(int family, int mapped, int *cli, int *srv)
+{
+	int lsk = zdtm_tcp_listener(mapped ? AF_INET6 : family, 0, 1);
+
+	if (lsk < 0)
+		return -1;
+	*cli = zdtm_tcp_connect(lsk, family, mapped);
+	*srv = *cli < 0 ? -1 : accept(lsk, NULL, NULL);
+	close(lsk);
+	if (*srv < 0) {
+		if (*cli >= 0)
+			close(*cli);
+		return -1;
+	}
+	return 0;
+}
+
+void zdtm_stream_fill(uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = zdtm_stream_byte(seed, off + i);
+}
+
+int64_t zdtm_stream_check(const uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != zdtm_stream_byte(seed, off + i))
+			return off + i;
+	return -1;
+}
+
+int zdtm_stream_write(int sk, size_t len, uint64_t seed, uint64_t *off)
+{
+	uint8_t buf[16384];
+
+	while (len) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		ssize_t w;
+
+		zdtm_stream_fill(buf, n, seed, *off);
+		w = write(sk, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		*off += w;
+		len -= w;
+	}
+	return 0;
+}
+
+size_t zdtm_stream_fill_nb(int sk, size_t max, uint64_t seed, uint64_t *off)
+{
+	int fl = fcntl(sk, F_GETFL);
+	uint8_t buf[16384];
+	size_t done = 0;
+
+	fcntl(sk, F_SETFL, fl | O_NONBLOCK);
+	while (done < max) {
+		size_t n = max - done < sizeof(buf) ? max - done : sizeof(buf);
+		ssize_t w;
+
+		zdtm_stream_fill(buf, n, seed, *off);
+		w = send(sk, buf, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		*off += w;
+		done += w;
+	}
+	fcntl(sk, F_SETFL, fl);
+	return done;
+}
+
+int64_t zdtm_stream_read(int sk, size_t max, uint64_t seed, uint64_t *off, int timeout_ms)
+{
+	uint8_t buf[16384];
+	int64_t total = 0, bad;
+
+	while ((size_t)total < max) {
+		struct pollfd p = { .fd = sk, .events = POLLIN };
+		size_t n = max - total < sizeof(buf) ? max - total : sizeof(buf);
+		ssize_t r;
+
+		if (poll(&p, 1, timeout_ms) == 0) {
+			test_msg("no data for %d ms after %lld bytes\n", timeout_ms, (long long)total);
+			return -1;
+		}
+		r = read(sk, buf, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fail("read after %lld bytes", (long long)total);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		bad = zdtm_stream_check(buf, r, seed, *off);
+		if (bad >= 0) {
+			failv("a wrong byte at stream offset %lld", (long long)bad);
+			return -1;
+		}
+		*off += r;
+		total += r;
+	}
+	return total;
+}
+
+int zdtm_tcp_info(int sk, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	return getsockopt(sk, SOL_TCP, TCP_INFO, ti, &len);
+}

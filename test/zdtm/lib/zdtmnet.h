@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Socket helpers for the network tests: loopback listeners and connected
+ * pairs of either family (and v4-mapped), patterned byte streams that the
+ * receiver can check at any offset, and tcp_info.
+ */
+#ifndef ZDTM_NET_H
+#define ZDTM_NET_H
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Loopback of @family (AF_INET, AF_INET6; mapped: ::ffff:127.0.0.1 on an inet6 socket). */
+socklen_t zdtm_loopback(int family, int mapped, uint16_t port, struct sockaddr_storage *ss);
+uint16_t zdtm_port(int sk);
+/* A TCP listener on loopback, port chosen by the kernel (v6: dual stack unless @v6only). */
+int zdtm_tcp_listener(int family, int v6only, int backlog);
+/* Connect to @lsk's port from a new socket of @family (@mapped: to ::ffff:127.0.0.1); -1 on error. */
+int zdtm_tcp_connect(int lsk, int family, int mapped);
+/* A connected pair through a temporary listener; 0 or -1. */
+int zdtm_tcp_pair(int family, int mapped, int *cli, int *srv);
+
+/* Byte @off of stream @seed. */
+static inline uint8_t zdtm_stream_byte(uint64_t seed, uint64_t off)
+{
+	uint64_t z = seed + (off / 8 + 1) * 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z >> ((off % 8) * 8);
+}
+
+void zdtm_stream_fill(uint8_t *buf, size_t len, uint64_t seed, uint64_t off);
+/* The offset in the stream of the first byte that differs, or -1. */
+int64_t zdtm_stream_check(const uint8_t *buf, size_t len, uint64_t seed, uint64_t off);
+/* Write @len stream bytes from @*off (blocking), advancing it; 0 or -1. */
+int zdtm_stream_write(int sk, size_t len, uint64_t seed, uint64_t *off);
+/* Write what goes without blocking (the socket is made non-blocking for it); bytes written. */
+size_t zdtm_stream_fill_nb(int sk, size_t max, uint64_t seed, uint64_t *off);
+/*
+ * Read until EOF (or @max bytes), checking every byte against stream @seed
+ * from @*off; returns bytes read, or -1 on an error or a wrong byte (with a
+ * message).
+ */
+int64_t zdtm_stream_read(int sk, size_t max, uint64_t seed, uint64_t *off, int timeout_ms);
+
+int zdtm_tcp_info(int sk, struct tcp_info *ti);
+
+#endif

@@ -1,0 +1,1 @@
+#include "tcp_in_flight_refuse.c"
