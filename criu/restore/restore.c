@@ -437,11 +437,21 @@ fail:
 	if (pr.first_host > 0)
 		kill(pr.first_host, SIGKILL);
 	/*
-	 * Reap all we made: the first process, and a root the agent cloned
-	 * as ours, whose exit the dying helper init waits for.
+	 * Reap what we made: a root the agent cloned as ours (the dying helper
+	 * init waits for its namespace to be reaped), then the first process.
+	 * Not every child: criu's own helpers (the cgroup mover) live on.
 	 */
-	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
-		;
+	for (int i = 0; i < 1000; i++) {
+		pid_t w = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if ((w < 0 && errno == ECHILD) || (w > 0 && w == pr.first_host))
+			break;
+		if (w <= 0) {
+			if (pr.first_host <= 0 && i > 10)
+				break;
+			usleep(10000);
+		}
+	}
 	if (mnt_fd >= 0)
 		close(mnt_fd);
 	if (user_fd >= 0)
