@@ -11,22 +11,38 @@
 
 /*
  * compel starts a blob with %rdi = args and %rsp somewhere in the blob's
- * stack. Align the stack, run blob_main, and stop on a trap the tool
- * waits for; the tool never lets execution go past it.
+ * stack. Align the stack and run blob_main. A daemon's blob_main returns
+ * only when its tool is gone: __blob_finish then puts the task back by
+ * itself (rt_sigreturn of the frame compel prepared before starting us).
+ * A blob without a daemon ends on a trap the tool waits for.
+ *
+ * The tool's own syscalls run at __blob_syscall ("syscall; ret") with
+ * %rsp at that frame, whose first word points at __blob_sigreturn: if the
+ * tool dies at any instant, the task goes on from there into its own
+ * registers, mask and FPU state.
  */
 asm(".section .text.blob_head, \"ax\"\n"
     ".globl __blob_start\n"
     "__blob_start:\n"
     "	andq $-16, %rsp\n"
     "	call blob_main\n"
+    "	call __blob_finish\n"
     ".globl __blob_trap\n"
     "__blob_trap:\n"
     "	int3\n"
     "	jmp __blob_trap\n"
-    ".globl __blob_syscall\n"
-    "__blob_syscall:\n"		/* syscall; int3: for syscalls run by the tool */
+    ".globl __blob_sigreturn_to\n"
+    "__blob_sigreturn_to:\n"	/* %rdi = frame */
+    "	leaq 8(%rdi), %rsp\n"
+    ".globl __blob_sigreturn\n"
+    "__blob_sigreturn:\n"
+    "	movl $15, %eax\n"		/* __NR_rt_sigreturn */
     "	syscall\n"
-    "	int3\n"
+    "	ud2\n"
+    ".globl __blob_syscall\n"
+    "__blob_syscall:\n"
+    "	syscall\n"
+    "	ret\n"
     ".text\n");
 
 void *memcpy(void *dst, const void *src, size_t n)
@@ -175,10 +191,17 @@ int blob_snprintf(char *buf, size_t size, const char *fmt, ...)
 }
 
 static int ctl_sock = -1;
+static struct compel_args *daemon_args;
 
+void __blob_sigreturn_to(uint64_t frame) __attribute__((noreturn));
+
+/*
+ * Never SIGPIPE: every signal is blocked while we run, so one raised here
+ * would stay pending and hit the task once its own mask is back.
+ */
 static int ctl_send(struct compel_ctl_msg *m)
 {
-	long ret = sys_write(ctl_sock, m, sizeof(*m));
+	long ret = __S(__NR_sendto, ctl_sock, m, sizeof(*m), MSG_NOSIGNAL, 0, 0);
 
 	return ret == sizeof(*m) ? 0 : -1;
 }
@@ -193,6 +216,12 @@ static int ctl_recv(struct compel_ctl_msg *m)
 	return ret == sizeof(*m) ? 0 : -1;
 }
 
+/*
+ * The daemon's loop. It ends only when the channel breaks: the tool died
+ * (or gave up on us). FINI lets the handler clean up and is answered, but
+ * the daemon then keeps waiting: a live tool stops the task here and puts
+ * its state back exactly (a sigreturn would lose a sleep's restart block).
+ */
 int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 {
 	struct compel_ctl_msg m;
@@ -200,38 +229,45 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 
 	if (args->magic != COMPEL_ARGS_MAGIC)
 		return -EINVAL;
-
+	daemon_args = args;
+	args->sock_fd = -1;
 	ctl_sock = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ctl_sock < 0)
 		return ctl_sock;
+	args->sock_fd = ctl_sock;
 	ret = sys_connect(ctl_sock, &args->addr, args->addr_len);
 	if (ret < 0)
-		goto out;
+		return ret;
 
 	while (1) {
-		if (ctl_recv(&m)) {
-			ret = -EPIPE;
-			break;
-		}
-		if (m.cmd == COMPEL_CMD_FINI) {
-			m.ret = 0;
-			m.err = 0;
-			ctl_send(&m);
-			ret = 0;
-			break;
-		}
+		if (ctl_recv(&m))
+			return -EPIPE;
 		ret = handler(m.cmd, compel_user_args(args));
+		if (m.cmd == COMPEL_CMD_FINI && ret == -ENOSYS)
+			ret = 0;	/* a handler with nothing to clean up */
 		m.ret = ret < 0 ? -1 : ret;
 		m.err = ret < 0 ? -ret : 0;
-		if (ctl_send(&m)) {
-			ret = -EPIPE;
-			break;
-		}
+		if (ctl_send(&m))
+			return -EPIPE;
 	}
-out:
-	sys_close(ctl_sock);
+}
+
+/*
+ * blob_main returned: with a daemon, the tool is gone. Close the channel
+ * (unless strict seccomp would kill us for it) and return into the task.
+ */
+void __blob_finish(void)
+{
+	struct compel_args *args = daemon_args;
+
+	if (!args)
+		return;		/* no daemon: the trap after us */
+	if (ctl_sock >= 0 && !args->no_close)
+		sys_close(ctl_sock);
 	ctl_sock = -1;
-	return ret;
+	args->sock_fd = -1;
+	args->healed = 1;
+	__blob_sigreturn_to(args->frame);
 }
 
 int compel_blob_send_fds(const int *fds, int nr)
@@ -245,7 +281,7 @@ int compel_blob_send_fds(const int *fds, int nr)
 	if (compel_fds_msg(&mh, &iov, cbuf, nr, &dummy))
 		return -EINVAL;
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
-	ret = sys_sendmsg(ctl_sock, &mh, 0);
+	ret = sys_sendmsg(ctl_sock, &mh, MSG_NOSIGNAL);
 	return ret < 0 ? ret : 0;
 }
 

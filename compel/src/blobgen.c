@@ -150,9 +150,13 @@ int main(int argc, char **argv)
 	fprintf(out, "\t.relocs = %s_relocs,\n\t.nr_relocs = %zu,\n", name, nr_relocs);
 	fprintf(out, "\t.entry = %s_sym___blob_start,\n", name);
 	fprintf(out, "\t.syscall_off = %s_sym___blob_syscall,\n", name);
+	fprintf(out, "\t.sigreturn_off = %s_sym___blob_sigreturn,\n", name);
 	fprintf(out, "\t.trap_off = %s_sym___blob_trap,\n", name);
 	fprintf(out, "};\n");
 
+	free(img);
+	munmap((void *)elf, st.st_size);
+	close(fd);
 	if (fclose(out))
 		die(strerror(errno));
 	return 0;

@@ -8,11 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/user.h>
+#include <elf.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,47 +33,197 @@
 #define PAGE_SZ			4096UL
 #define ALIGN_PAGE(x)		(((x) + PAGE_SZ - 1) & ~(PAGE_SZ - 1))
 
-/* syscall; int3; int3 ... */
-static const unsigned char syscall_code[8] = { 0x0f, 0x05, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc };
+#ifndef PTRACE_GET_SYSCALL_INFO
+#define PTRACE_GET_SYSCALL_INFO	0x420e
+#endif
+#define SYSCALL_INFO_ENTRY	1
+#define SYSCALL_INFO_EXIT	2
+#define NR_RT_SIGRETURN		15
 
-static int find_exec_area(pid_t pid, unsigned long *addr)
+struct syscall_info_hdr {
+	uint8_t op;
+	uint8_t pad[3];
+	uint32_t arch;
+	uint64_t instruction_pointer;
+	uint64_t stack_pointer;
+};
+
+/*
+ * Code the task already has, to run syscalls from while no blob of ours is
+ * mapped (and to remove it): "syscall" followed by nothing but
+ * "xor reg, reg" up to a "ret" (the vDSO's fallbacks, libc's wrappers),
+ * and "mov $15, %rax; syscall" (the rt_sigreturn restorer every libc has).
+ * A syscall run there with %rsp at the heal frame returns into the task's
+ * own state by itself, whenever we let go of it.
+ */
+static int is_sys_ret(const unsigned char *p, size_t n)
+{
+	size_t i = 2;
+
+	if (n < 3 || p[0] != 0x0f || p[1] != 0x05)
+		return 0;
+	while (i < n && i < 24) {
+		if (p[i] == 0xc3)
+			return 1;
+		if (p[i] == 0x31 && i + 1 < n && (p[i + 1] & 0xc0) == 0xc0 && (p[i + 1] >> 3 & 7) == (p[i + 1] & 7))
+			i += 2;
+		else if ((p[i] == 0x45 || p[i] == 0x48 || p[i] == 0x4d) && i + 2 < n && p[i + 1] == 0x31 &&
+			 (p[i + 2] & 0xc0) == 0xc0 && (p[i + 2] >> 3 & 7) == (p[i + 2] & 7))
+			i += 3;
+		else
+			return 0;
+	}
+	return 0;
+}
+
+static int is_sigret(const unsigned char *p, size_t n, size_t *skip)
+{
+	static const unsigned char a[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	static const unsigned char b[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+
+	if (n >= sizeof(a) && !memcmp(p, a, sizeof(a)))
+		return 1;
+	if (n >= sizeof(b) && !memcmp(p, b, sizeof(b)))
+		return 1;
+	(void)skip;
+	return 0;
+}
+
+struct gadgets {
+	unsigned long sys_ip;		/* any "syscall" */
+	unsigned long sys_ret_ip;	/* "syscall; [xor r, r]...; ret" */
+	unsigned long sigret_ip;	/* "mov $15, %rax; syscall" */
+};
+
+/* A file's gadgets, by offset: the same libraries are in most tasks of a tree. */
+static struct gadget_cache {
+	dev_t dev;
+	ino_t ino;
+	unsigned long pgoff, len;
+	long sys, sys_ret, sigret;	/* offsets in the area, -1 if none */
+} gcache[16];
+static unsigned int gcache_nr;
+
+static void scan_area(pid_t pid, unsigned long start, unsigned long end, struct gadgets *g)
+{
+	unsigned char buf[65536 + 32];
+	unsigned long a = start;
+
+	while (a < end && (!g->sys_ret_ip || !g->sigret_ip || !g->sys_ip)) {
+		size_t want = end - a < sizeof(buf) ? end - a : sizeof(buf);
+		struct iovec l = { buf, want }, r = { (void *)a, want };
+		ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+		size_t skip = 0;
+
+		if (n <= 0)
+			return;
+		for (ssize_t i = 0; i < n; i++) {
+			if (!g->sys_ip && i + 1 < n && buf[i] == 0x0f && buf[i + 1] == 0x05)
+				g->sys_ip = a + i;
+			if (!g->sys_ret_ip && is_sys_ret(buf + i, n - i))
+				g->sys_ret_ip = a + i;
+			if (!g->sigret_ip && is_sigret(buf + i, n - i, &skip))
+				g->sigret_ip = a + i;
+		}
+		if ((size_t)n < want || (size_t)n <= 32)
+			return;
+		a += n - 32;	/* overlap: a pattern may straddle two reads */
+	}
+}
+
+static void scan_file_area(pid_t pid, unsigned long start, unsigned long end, unsigned long pgoff, dev_t dev,
+			   ino_t ino, struct gadgets *g)
+{
+	struct gadgets local = { 0 };
+	struct gadget_cache *c = NULL;
+
+	for (unsigned int i = 0; i < gcache_nr; i++)
+		if (gcache[i].dev == dev && gcache[i].ino == ino && gcache[i].pgoff == pgoff &&
+		    gcache[i].len == end - start)
+			c = &gcache[i];
+	if (!c) {
+		scan_area(pid, start, end, &local);
+		if (gcache_nr == sizeof(gcache) / sizeof(gcache[0]))
+			gcache_nr = 0;
+		c = &gcache[gcache_nr++];
+		*c = (struct gadget_cache){ dev, ino, pgoff, end - start,
+					    local.sys_ip ? (long)(local.sys_ip - start) : -1,
+					    local.sys_ret_ip ? (long)(local.sys_ret_ip - start) : -1,
+					    local.sigret_ip ? (long)(local.sigret_ip - start) : -1 };
+	}
+	if (!g->sys_ip && c->sys >= 0)
+		g->sys_ip = start + c->sys;
+	if (!g->sys_ret_ip && c->sys_ret >= 0)
+		g->sys_ret_ip = start + c->sys_ret;
+	if (!g->sigret_ip && c->sigret >= 0)
+		g->sigret_ip = start + c->sigret;
+}
+
+/* The vDSO first, then the other executable areas, until all three are found. */
+static int find_gadgets(pid_t pid, struct gadgets *g)
 {
 	char path[64], line[4096];
-	FILE *f;
 
+	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		cpr_perror("open %s", path);
+	for (int pass = 0; pass < 2; pass++) {
+		FILE *f = fopen(path, "re");
+
+		if (!f) {
+			cpr_perror("open %s", path);
+			return -1;
+		}
+		while (fgets(line, sizeof(line), f) && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip)) {
+			unsigned long start, end, pgoff, ino, maj, min;
+			char perms[5];
+
+			if (sscanf(line, "%lx-%lx %4s %lx %lx:%lx %lu", &start, &end, perms, &pgoff, &maj, &min,
+				   &ino) != 7 || perms[2] != 'x' || perms[0] != 'r' || strstr(line, "[vsyscall]") ||
+			    strstr(line, "[uprobes]"))
+				continue;
+			if ((pass == 0) != (strstr(line, "[vdso]") != NULL))
+				continue;
+			if (ino)
+				scan_file_area(pid, start, end, pgoff, makedev(maj, min), ino, g);
+			else
+				scan_area(pid, start, end, g);
+		}
+		fclose(f);
+	}
+	if (!g->sys_ip) {
+		cpr_err("task %d has no syscall instruction to run syscalls from (no vDSO?)\n", pid);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-		char perms[5];
+	if (!g->sys_ret_ip || !g->sigret_ip)
+		cpr_debug("task %d: no syscall-ret or rt_sigreturn code of its own: bare syscalls\n", pid);
+	return 0;
+}
 
-		if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3)
-			continue;
-		if (perms[2] != 'x' || strstr(line, "[vsyscall]") || strstr(line, "[vdso]") ||
-		    strstr(line, "[uprobes]"))
-			continue;
-		*addr = start;
-		fclose(f);
+static int strict_seccomp(pid_t pid)
+{
+	char path[64], line[256];
+	int mode = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
 		return 0;
-	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
 	fclose(f);
-	cpr_err("task %d has no executable area to run syscalls from\n", pid);
-	return -1;
+	return mode == 1;
 }
 
 /*
- * A ctl for @tid with its state saved and every signal blocked (restored
- * by compel_cure()). @leader, if given, lends its blob for running
- * syscalls; otherwise they run from code poked into the task's text.
+ * A ctl for @tid with its state saved and its heal frame written (nothing
+ * of the task's own is changed yet). @leader, if given, lends its blob for
+ * running syscalls; otherwise they run from a syscall insn of the task's.
  */
 static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 {
 	struct parasite_ctl *ctl;
-	uint64_t all = ~0ULL;
 
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
@@ -84,20 +239,19 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 		ctl->remote_map = leader->remote_map;
 		ctl->borrowed = 1;
 	} else {
-		if (find_exec_area(tid, &ctl->code_addr))
+		struct gadgets g;
+
+		if (find_gadgets(tid, &g))
 			goto err;
-		errno = 0;
-		ctl->code_orig = ptrace(PTRACE_PEEKDATA, tid, (void *)ctl->code_addr, NULL);
-		if (errno) {
-			cpr_perror("PTRACE_PEEKDATA of %d at 0x%lx", tid, ctl->code_addr);
-			goto err;
+		ctl->sys_ip = g.sys_ip;
+		if (g.sys_ret_ip && g.sigret_ip) {
+			ctl->sys_ret_ip = g.sys_ret_ip;
+			ctl->sigret_ip = g.sigret_ip;
 		}
 	}
-	/* Nothing may interrupt what we run in there. */
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all)) {
-		cpr_perror("blocking signals of %d", tid);
+	ctl->strict_seccomp = strict_seccomp(tid);
+	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->sigreturn_off : ctl->sigret_ip))
 		goto err;
-	}
 	return ctl;
 err:
 	compel_free_thread_state(&ctl->orig);
@@ -124,26 +278,42 @@ const struct compel_thread_state *compel_orig_state(struct parasite_ctl *ctl)
 	return &ctl->orig;
 }
 
-static int poke_code(pid_t pid, unsigned long addr, unsigned long val)
+static int set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 {
-	if (ptrace(PTRACE_POKEDATA, pid, (void *)addr, (void *)val)) {
-		cpr_perror("PTRACE_POKEDATA of %d at 0x%lx", pid, addr);
+	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
+		cpr_perror("PTRACE_SETREGS of %d", ctl->pid);
 		return -1;
 	}
 	return 0;
 }
 
-/* Resume the task at @regs and wait until it traps at @trap_ip. */
-static int run_until_trap(struct parasite_ctl *ctl, struct user_regs_struct *regs, unsigned long trap_ip)
+/*
+ * Block every signal, so that nothing interrupts our code. Only ever done
+ * with the registers already on a heal path, which ends in rt_sigreturn
+ * of the frame and so gives the task its own mask back.
+ */
+static int arm(struct parasite_ctl *ctl)
 {
-	int status;
+	uint64_t all = ~0ULL;
 
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
-		cpr_perror("PTRACE_SETREGS of %d", ctl->pid);
+	if (ctl->armed)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
+		cpr_perror("blocking signals of %d", ctl->pid);
 		return -1;
 	}
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
-		cpr_perror("PTRACE_CONT of %d", ctl->pid);
+	ctl->armed = 1;
+	return 0;
+}
+
+/* Resume to the next syscall stop; *op is SYSCALL_INFO_ENTRY or _EXIT. */
+static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
+{
+	struct syscall_info_hdr info;
+	int status;
+
+	if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 		return -1;
 	}
 	while (1) {
@@ -155,59 +325,139 @@ static int run_until_trap(struct parasite_ctl *ctl, struct user_regs_struct *reg
 			cpr_err("task %d died while running injected code (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
-		if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, regs)) {
-			cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
-			return -1;
-		}
-		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0 && regs->rip == trap_ip)
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			memset(&info, 0, sizeof(info));
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
+				cpr_perror("PTRACE_GET_SYSCALL_INFO of %d", ctl->pid);
+				return -1;
+			}
+			*op = info.op;
 			return 0;
+		}
 		/* a group-stop trap left over: the task is ours, let it go on */
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
-			if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
-				cpr_perror("PTRACE_CONT of %d", ctl->pid);
+			if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 				return -1;
 			}
 			continue;
 		}
-		cpr_err("task %d stopped unexpectedly with signal %d at 0x%llx (status 0x%x)\n",
-			ctl->pid, WSTOPSIG(status), regs->rip, status);
+		cpr_err("task %d stopped unexpectedly with signal %d (status 0x%x)\n", ctl->pid,
+			WSTOPSIG(status), status);
 		return -1;
 	}
+}
+
+static int syscall_stop(struct parasite_ctl *ctl, int want)
+{
+	int op;
+
+	if (next_syscall_stop(ctl, &op))
+		return -1;
+	if (op != want) {
+		cpr_err("task %d: syscall %s stop expected, got %d\n", ctl->pid,
+			want == SYSCALL_INFO_ENTRY ? "entry" : "exit", op);
+		return -1;
+	}
+	return 0;
+}
+
+static void syscall_args(struct user_regs_struct *r, const unsigned long *a)
+{
+	r->rdi = a[0];
+	r->rsi = a[1];
+	r->rdx = a[2];
+	r->r10 = a[3];
+	r->r8 = a[4];
+	r->r9 = a[5];
+}
+
+/* On the heal path without a blob: at the task's syscall insn, about to rt_sigreturn. */
+static void heal_regs(struct parasite_ctl *ctl, struct user_regs_struct *r)
+{
+	*r = ctl->orig.regs;
+	r->rip = ctl->sys_ip;
+	r->rax = NR_RT_SIGRETURN;
+	r->rsp = ctl->frame + 8;	/* rt_sigreturn reads the frame at %rsp - 8 */
+	r->orig_rax = -1;
+}
+
+/*
+ * A syscall from the task's own syscall insn (no blob): set for rt_sigreturn
+ * of the frame, then changed into @nr at its entry stop. From that entry
+ * stop until the registers are set back at its exit stop the task is not on
+ * a heal path (Documentation/compel.md, "windows").
+ */
+static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const unsigned long *a,
+		      struct user_regs_struct *out);
+
+static int syscall_bare(struct parasite_ctl *ctl, long nr, const unsigned long *a, struct user_regs_struct *out,
+			int keep_at_exit)
+{
+	struct user_regs_struct regs;
+
+	/* the task's own "syscall; ret" and restorer: healing at every instant */
+	if (ctl->sys_ret_ip)
+		return syscall_at(ctl, ctl->sys_ret_ip, nr, a, out);
+
+	heal_regs(ctl, &regs);
+	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
+		return -1;
+	regs.orig_rax = nr;
+	regs.rax = -38;		/* -ENOSYS, as at any syscall entry */
+	syscall_args(&regs, a);
+	if (set_regs(ctl, &regs) || syscall_stop(ctl, SYSCALL_INFO_EXIT))
+		return -1;
+	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
+		return -1;
+	}
+	if (keep_at_exit)
+		return 0;
+	heal_regs(ctl, &regs);
+	return set_regs(ctl, &regs);
+}
+
+/*
+ * A syscall from the blob's "syscall; ret", with %rsp at the heal frame:
+ * whenever the task is let go, it returns into its own state by itself.
+ */
+static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const unsigned long *a,
+		      struct user_regs_struct *out)
+{
+	struct user_regs_struct regs = ctl->orig.regs;
+
+	regs.rip = ip;
+	regs.rsp = ctl->frame;
+	regs.rax = nr;
+	regs.orig_rax = -1;
+	syscall_args(&regs, a);
+	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
+	    syscall_stop(ctl, SYSCALL_INFO_EXIT))
+		return -1;
+	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
+		return -1;
+	}
+	return 0;
 }
 
 int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 		   unsigned long a1, unsigned long a2, unsigned long a3,
 		   unsigned long a4, unsigned long a5, unsigned long a6)
 {
-	struct user_regs_struct regs = ctl->orig.regs;
-	unsigned long ip;
+	unsigned long a[6] = { a1, a2, a3, a4, a5, a6 };
+	struct user_regs_struct regs;
 	int err;
 
-	if (ctl->remote_map) {
-		ip = ctl->remote_map + ctl->blob->syscall_off;
-	} else {
-		ip = ctl->code_addr;
-		if (poke_code(ctl->pid, ip, *(const unsigned long *)syscall_code))
-			return -1;
+	if (ctl->running) {
+		cpr_err("task %d runs its parasite: no syscalls meanwhile\n", ctl->pid);
+		return -1;
 	}
-
-	regs.rax = nr;
-	regs.rdi = a1;
-	regs.rsi = a2;
-	regs.rdx = a3;
-	regs.r10 = a4;
-	regs.r8 = a5;
-	regs.r9 = a6;
-	regs.rip = ip;
-	regs.orig_rax = -1;	/* not in a syscall: no restart games on resume */
-
-	err = run_until_trap(ctl, &regs, ip + 3);
-	if (!ctl->remote_map && poke_code(ctl->pid, ip, ctl->code_orig))
-		err = -1;
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, &ctl->orig.regs)) {
-		cpr_perror("restoring registers of %d", ctl->pid);
-		err = -1;
-	}
+	if (ctl->remote_map)
+		err = syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, nr, a, &regs);
+	else
+		err = syscall_bare(ctl, nr, a, &regs, 0);
 	if (!err)
 		*ret = regs.rax;
 	cpr_debug("task %d: syscall %ld = %ld\n", ctl->pid, nr, err ? -1L : (long)regs.rax);
@@ -249,6 +499,54 @@ out:
 	return sk;
 }
 
+/*
+ * Give the task its own state back and leave it in an interrupt stop, from
+ * any stop. The registers go last, in one call: until then it is on a heal
+ * path, from then on it is itself. Leaving through the kernel's signal
+ * path (the interrupt we queue first) lets it restart an interrupted
+ * syscall exactly as it would have (restart block included).
+ */
+static int put_back(struct parasite_ctl *ctl)
+{
+	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
+	int status, ret = 0;
+
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
+		return -1;
+	}
+	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
+		ret = -1;
+	}
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
+		cpr_perror("PTRACE_SETSIGMASK of %d", ctl->pid);
+		ret = -1;
+	}
+	if (set_regs(ctl, &ctl->orig.regs))
+		return -1;
+	ctl->armed = 0;
+	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_CONT of %d", ctl->pid);
+		return -1;
+	}
+	while (1) {
+		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+			cpr_err("task %d did not stop after we put its state back (status 0x%x)\n", ctl->pid, status);
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return ret;
+		/* a signal of its own came first: deliver it, the trap follows */
+		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
+					  WSTOPSIG(status) : 0))) {
+			cpr_perror("PTRACE_CONT of %d", ctl->pid);
+			return -1;
+		}
+	}
+}
+
 static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
 {
 	static unsigned int seq;
@@ -270,6 +568,17 @@ static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
 		return -1;
 	}
 	ctl->listen_sock = sk;
+	return 0;
+}
+
+static int write_task(pid_t pid, unsigned long addr, const void *buf, size_t len)
+{
+	struct iovec l = { (void *)buf, len }, r = { (void *)addr, len };
+
+	if (process_vm_writev(pid, &l, 1, &r, 1, 0) != (ssize_t)len) {
+		cpr_perror("writing %zu bytes into %d at 0x%lx", len, pid, addr);
+		return -1;
+	}
 	return 0;
 }
 
@@ -312,6 +621,7 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	size_t size = args_off + ALIGN_PAGE(sizeof(struct compel_args) + args_size);
 	struct user_regs_struct regs;
 	struct compel_args *a;
+	uint64_t pretcode;
 
 	if (map_shared_area(ctl, size))
 		return -1;
@@ -322,15 +632,25 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	a->magic = COMPEL_ARGS_MAGIC;
 	a->user_off = sizeof(*a);
 	a->user_size = args_size;
+	a->frame = ctl->frame;
+	a->no_close = ctl->strict_seccomp;
+	a->sock_fd = -1;
 	if (make_listen_sock(ctl, a))
 		return -1;
+	/* from now on the blob's "syscall; ret" returns into the frame too */
+	pretcode = ctl->sigret_ip ? ctl->sigret_ip : ctl->remote_map + blob->sigreturn_off;
+	if (!ctl->sigret_ip && write_task(ctl->pid, ctl->frame, &pretcode, sizeof(pretcode)))
+		return -1;
 
+	/* the daemon heals the task by itself if it can't reach us or loses us */
 	regs = ctl->orig.regs;
 	regs.rip = ctl->remote_map + blob->entry;
 	regs.rsp = ctl->remote_map + args_off;	/* stack grows down from the args */
 	regs.rdi = ctl->remote_map + args_off;
 	regs.orig_rax = -1;
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, &regs) || ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (set_regs(ctl, &regs) || arm(ctl))
+		return -1;
+	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("starting the parasite in %d", ctl->pid);
 		return -1;
 	}
@@ -368,72 +688,154 @@ unsigned long compel_remote_addr(struct parasite_ctl *ctl, const void *local)
 	return ctl->remote_map + ((const char *)local - (const char *)ctl->local_map);
 }
 
-/* Bring the daemon to its final trap; the task is stopped afterwards. */
+/*
+ * Stop the daemon where it waits (after FINI: for the channel to close) and
+ * take it out of its syscall. The task is then in an interrupt stop, still
+ * on the daemon's heal path.
+ */
 static int stop_daemon(struct parasite_ctl *ctl)
 {
-	struct user_regs_struct regs;
 	int status, ret = 0;
 
 	if (ctl->sock >= 0) {
 		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 
 		if (write(ctl->sock, &m, sizeof(m)) != sizeof(m) ||
-		    compel_wait_sock(ctl, ctl->sock) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+		    compel_wait_sock_how(ctl, ctl->sock, 0) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 			cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
 			ret = -1;
 		}
 	}
 	if (!ctl->running)
 		return ret;
-
-	if (ret || ctl->sock < 0) {
-		/* Not talking to us: stop it wherever it is. */
-		if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL))
-			cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
-	}
-	if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
-		cpr_err("task %d did not stop after its parasite (status 0x%x)\n", ctl->pid, status);
-		ctl->running = 0;
+	ctl->running = 0;
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
 	}
-	ctl->running = 0;
-	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, &regs) == 0 &&
-	    regs.rip != ctl->remote_map + ctl->blob->trap_off + 1) {
-		cpr_err("parasite in %d stopped at 0x%llx with signal %d, not at its end\n",
-			ctl->pid, regs.rip, WSTOPSIG(status));
+	while (1) {
+		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+			cpr_err("task %d did not stop after its parasite (status 0x%x)\n", ctl->pid, status);
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return ret;
+		/* a crash (or a stop signal) of the parasite's: drop it, take the trap */
+		cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
+		ret = -1;
+		if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+			cpr_perror("PTRACE_CONT of %d", ctl->pid);
+			return -1;
+		}
+	}
+}
+
+/*
+ * The daemon gave up on us and put the task back itself (it could not
+ * connect): the task runs its own code again, with our area still mapped.
+ * Start over from where it is now, to remove the area.
+ */
+static int rebase(struct parasite_ctl *ctl)
+{
+	compel_free_thread_state(&ctl->orig);
+	ctl->armed = 0;
+	if (compel_get_thread_state(ctl->pid, &ctl->orig) || compel_write_frame(ctl, ctl->sigret_ip))
+		return -1;
+	return 0;
+}
+
+/*
+ * Remove the area through the task's own syscall insn, then give the task
+ * its state back at the munmap's exit stop. Between the munmap's entry and
+ * that stop the task is on no heal path: the one window of a cure.
+ */
+static int unmap_and_put_back(struct parasite_ctl *ctl)
+{
+	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
+	unsigned long a[6] = { ctl->remote_map, ctl->map_size };
+	struct user_regs_struct regs;
+	int ret = 0, status;
+
+	/* the FPU state first, while the registers still lead to rt_sigreturn */
+	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
-	return ret;
+	if (syscall_bare(ctl, __NR_munmap, a, &regs, 1))
+		return -1;
+	if (regs.rax) {
+		cpr_err("can't unmap the parasite from %d at 0x%lx: %s\n", ctl->pid, ctl->remote_map,
+			strerror(-(long)regs.rax));
+		ret = -1;
+	}
+	/* the interrupt first: leaving through the signal path restarts its syscall right */
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL) ||
+	    ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask) ||
+	    set_regs(ctl, &ctl->orig.regs)) {
+		cpr_perror("putting the state of %d back", ctl->pid);
+		return -1;
+	}
+	ctl->armed = 0;
+	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_CONT of %d", ctl->pid);
+		return -1;
+	}
+	while (1) {
+		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+			cpr_err("task %d did not stop after its cure (status 0x%x)\n", ctl->pid, status);
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return ret;
+		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
+					  WSTOPSIG(status) : 0))) {
+			cpr_perror("PTRACE_CONT of %d", ctl->pid);
+			return -1;
+		}
+	}
 }
 
 int compel_cure(struct parasite_ctl *ctl)
 {
+	struct compel_args *a;
 	int ret = 0;
 	long sret;
 
 	if (!ctl)
 		return 0;
+	a = ctl->args;
 	if (ctl->running && stop_daemon(ctl))
 		ret = -1;
+	if (a && a->healed && rebase(ctl))
+		ret = -1;
+	/* the daemon's end of the channel, if it still has one: closed in the task */
+	if (a && !a->healed && a->sock_fd >= 0) {
+		unsigned long args[6] = { (unsigned long)a->sock_fd };
+		struct user_regs_struct regs;
+
+		if (syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, __NR_close, args, &regs) || regs.rax) {
+			cpr_err("can't close the parasite's socket in %d\n", ctl->pid);
+			ret = -1;
+		}
+		a->sock_fd = -1;
+	}
 	if (ctl->sock >= 0)
 		close(ctl->sock);
 	if (ctl->listen_sock >= 0)
 		close(ctl->listen_sock);
-
 	if (ctl->local_map)
 		munmap(ctl->local_map, ctl->map_size);
-	if (ctl->remote_map && !ctl->borrowed) {
-		unsigned long addr = ctl->remote_map;
+	ctl->args = NULL;
 
-		/* The blob's own syscall insn is going away: use the pokes. */
-		ctl->remote_map = 0;
-		if (compel_syscall(ctl, __NR_munmap, &sret, addr, ctl->map_size, 0, 0, 0, 0) || sret) {
-			cpr_err("can't unmap the parasite from %d at 0x%lx\n", ctl->pid, addr);
+	if (ctl->remote_map && !ctl->borrowed) {
+		if (unmap_and_put_back(ctl))
 			ret = -1;
-		}
+	} else if (ctl->armed || ctl->borrowed || ctl->remote_map) {
+		if (put_back(ctl))
+			ret = -1;
 	}
-	if (compel_set_thread_state(ctl->pid, &ctl->orig))
-		ret = -1;
+	(void)sret;
 	compel_free_thread_state(&ctl->orig);
 	free(ctl);
 	return ret;

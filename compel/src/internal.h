@@ -7,8 +7,12 @@ struct parasite_ctl {
 	pid_t pid;
 	struct compel_thread_state orig;
 
-	unsigned long code_addr;	/* where injected syscalls run when no blob is mapped */
-	unsigned long code_orig;	/* the 8 bytes that were there */
+	unsigned long sys_ip;		/* a "syscall" insn of the task's own (vDSO), for syscalls with no blob */
+	unsigned long sys_ret_ip;	/* its "syscall; ret", and */
+	unsigned long sigret_ip;	/* its rt_sigreturn restorer: both or none */
+	unsigned long frame;		/* the task's rt_sigframe that puts it back (see frame.c) */
+	int armed;			/* registers or mask are not the task's own: a heal path runs */
+	int strict_seccomp;		/* SECCOMP_MODE_STRICT: the parasite may not close its socket alone */
 
 	const struct compel_blob *blob;
 	unsigned long remote_map;	/* shared area in the task */
@@ -18,11 +22,16 @@ struct parasite_ctl {
 
 	int listen_sock;
 	int sock;
-	int running;			/* daemon started and not yet finished */
+	int running;			/* daemon started and not yet stopped */
 	int borrowed;			/* remote_map belongs to another ctl: never unmap it */
 };
 
 /* Wait for the control socket to be readable, watching the task meanwhile. */
 int compel_wait_sock(struct parasite_ctl *ctl, int fd);
+/* The same, not cut short by compel_interrupted() (for the cure). */
+int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
+
+/* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
+int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);
 
 #endif

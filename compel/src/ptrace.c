@@ -25,6 +25,17 @@
 #define XSAVE_SW_XFEATURES	464	/* XCR0 copy in the software-reserved bytes */
 
 static compel_log_fn log_fn;
+static int (*interrupt_fn)(void);
+
+void compel_set_interrupt(int (*fn)(void))
+{
+	interrupt_fn = fn;
+}
+
+int compel_interrupted(void)
+{
+	return interrupt_fn && interrupt_fn();
+}
 
 void compel_set_log(compel_log_fn fn)
 {
@@ -128,6 +139,10 @@ static int wait_stop(pid_t pid, int *status)
 			report_no_stop(pid);
 			return -1;
 		}
+		if (compel_interrupted()) {
+			cpr_err("interrupted while seizing task %d\n", pid);
+			return -1;
+		}
 		/* the trap is usually a reschedule away: yield before sleeping */
 		if (spins++ < 64) {
 			sched_yield();
@@ -139,7 +154,7 @@ static int wait_stop(pid_t pid, int *status)
 	}
 }
 
-static int seize_wait(pid_t pid)
+static int seize_wait(pid_t pid, int *stopsig)
 {
 	int status;
 
@@ -155,8 +170,11 @@ static int seize_wait(pid_t pid)
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
 			int sig = WSTOPSIG(status);
 
-			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+				/* the trap of a group stop carries the signal that stopped it */
+				*stopsig = sig;
 				return COMPEL_TASK_STOPPED;
+			}
 			return COMPEL_TASK_ALIVE;
 		}
 		/*
@@ -205,8 +223,8 @@ int compel_seize_task(pid_t pid)
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
 	 * without and let a filtered task fail later, loudly).
 	 */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_SUSPEND_SECCOMP) &&
-	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, NULL))) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
+	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)
@@ -223,25 +241,38 @@ int compel_seize_task(pid_t pid)
 	return 0;
 }
 
-int compel_wait_task(pid_t pid)
+int compel_wait_task_sig(pid_t pid, int *stopsig)
 {
-	int ret = seize_wait(pid);
+	int sig = 0;
+	int ret = seize_wait(pid, &sig);
 
 	if (ret < 0)
 		goto detach;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
 		goto detach;
+	if (stopsig)
+		*stopsig = sig;
 	return ret;
 detach:
 	ptrace(PTRACE_DETACH, pid, NULL, NULL);
 	return -1;
 }
 
-int compel_stop_task(pid_t pid)
+int compel_wait_task(pid_t pid)
+{
+	return compel_wait_task_sig(pid, NULL);
+}
+
+int compel_stop_task_sig(pid_t pid, int *stopsig)
 {
 	if (compel_seize_task(pid))
 		return -1;
-	return compel_wait_task(pid);
+	return compel_wait_task_sig(pid, stopsig);
+}
+
+int compel_stop_task(pid_t pid)
+{
+	return compel_stop_task_sig(pid, NULL);
 }
 
 int compel_resume_task(pid_t pid, int orig_state)

@@ -22,6 +22,11 @@
  */
 int compel_wait_sock(struct parasite_ctl *ctl, int fd)
 {
+	return compel_wait_sock_how(ctl, fd, 1);
+}
+
+int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible)
+{
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int waited = 0;
 
@@ -31,6 +36,10 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd)
 		ret = poll(&p, 1, 100);
 		if (ret > 0)
 			return 0;
+		if (interruptible && compel_interrupted()) {
+			cpr_err("interrupted while waiting for the parasite in %d\n", ctl->pid);
+			return -1;
+		}
 		if (ret < 0 && errno != EINTR) {
 			cpr_perror("poll on the control socket of %d", ctl->pid);
 			return -1;

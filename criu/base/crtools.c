@@ -157,6 +157,84 @@ static const struct option longopts[] = {
 	{ },
 };
 
+/* The actions an option means something for; any other use is an error. */
+enum { A_DUMP = 1, A_RESTORE = 2, A_CHECK = 4, A_SHOW = 8, A_ALL = 15 };
+
+static const struct opt_use {
+	int opt;
+	const char *name;
+	int actions;
+} opt_uses[] = {
+	{ 't', "-t/--tree", A_DUMP },
+	{ 'D', "-D/--images-dir", A_DUMP | A_RESTORE },
+	{ 'W', "-W/--work-dir", A_DUMP | A_RESTORE },
+	{ 'o', "-o/--log-file", A_DUMP | A_RESTORE | A_CHECK },
+	{ 'v', "-v/--verbosity", A_ALL },
+	{ 'R', "-R/--leave-running", A_DUMP },
+	{ 's', "-s/--leave-stopped", A_DUMP },
+	{ 'j', "-j/--shell-job", A_DUMP | A_RESTORE },
+	{ 'd', "-d/--restore-detached", A_RESTORE },
+	{ 'S', "-S/--restore-sibling", A_RESTORE },
+	/* these name how the images were made: restore takes them as well */
+	{ 'l', "-l/--file-locks", A_DUMP | A_RESTORE },
+	{ OPT_LINK_REMAP, "--link-remap", A_DUMP | A_RESTORE },
+	{ OPT_EXT_UNIX_SK, "--ext-unix-sk", A_DUMP | A_RESTORE },
+	{ OPT_TCP_ESTABLISHED, "--tcp-established", A_DUMP | A_RESTORE },
+	{ OPT_TCP_CLOSE, "--tcp-close", A_DUMP | A_RESTORE },
+	{ OPT_SKIP_IN_FLIGHT, "--skip-in-flight", A_DUMP },
+	{ OPT_NETWORK_LOCK, "--network-lock", A_DUMP | A_RESTORE },
+	{ OPT_PIDFILE, "--pidfile", A_RESTORE },
+	{ OPT_FEATURE, "--feature", A_CHECK },
+	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
+	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
+	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
+	{ OPT_EXTERNAL, "--external", A_DUMP },
+	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
+	{ OPT_ACTION_SCRIPT, "--action-script", A_DUMP | A_RESTORE },
+	{ OPT_MANAGE_CGROUPS, "--manage-cgroups", A_DUMP | A_RESTORE },
+	{ OPT_CGROUP_ROOT, "--cgroup-root", A_DUMP | A_RESTORE },
+	{ OPT_FREEZE_CGROUP, "--freeze-cgroup", A_DUMP },
+	{ OPT_ORPHAN_PTS_MASTER, "--orphan-pts-master", A_DUMP | A_RESTORE },
+	{ OPT_EVASIVE_DEVICES, "--evasive-devices", A_DUMP | A_RESTORE },
+};
+
+static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
+
+static int action_bit(const char *action)
+{
+	static const struct { const char *name; int bit; } acts[] = {
+		{ "dump", A_DUMP }, { "restore", A_RESTORE }, { "check", A_CHECK }, { "show", A_SHOW },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
+		if (!strcmp(action, acts[i].name))
+			return acts[i].bit;
+	return 0;
+}
+
+/* Options that don't apply to @action, conflicts, stray arguments: errors. */
+static int check_option_use(const char *action, int nr_args, char **args)
+{
+	int bit = action_bit(action), max_args = !strcmp(action, "show") ? 1 : 0;
+
+	if (!bit)
+		return 0;	/* swrk takes its own; unknown actions are reported as such */
+	for (size_t i = 0; i < ARRAY_SIZE(opt_uses); i++)
+		if (opts_seen[opt_uses[i].opt] && !(opt_uses[i].actions & bit)) {
+			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
+			return -1;
+		}
+	if (opts.leave_running && opts.leave_stopped) {
+		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
+		return -1;
+	}
+	if (nr_args > max_args) {
+		pr_err("unexpected argument '%s' after %s\n", args[max_args], action);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_pid(const char *arg, pid_t *pid)
 {
 	char *end;
@@ -204,10 +282,14 @@ static int handle_option(int c, const char *arg)
 	case 'v':
 		if (!arg)
 			opts.log_level++;
-		else if (arg[0] == 'v')	/* -vvv */
+		else if (arg[0] == 'v' && strspn(arg, "v") == strlen(arg))	/* -vvv */
 			opts.log_level += strlen(arg) + 1;
-		else
-			opts.log_level = atoi(arg);
+		else if (arg[0] >= '0' && arg[0] <= '9' && !arg[1])
+			opts.log_level = arg[0] - '0';
+		else {
+			pr_err("bad verbosity '%s': 0 to 4\n", arg);
+			return -1;
+		}
 		break;
 	case 'R': opts.leave_running = true; break;
 	case 's': opts.leave_stopped = true; break;
@@ -267,6 +349,43 @@ static int handle_option(int c, const char *arg)
 	return 0;
 }
 
+/*
+ * Option arguments from a config file or a swrk request are pointed at by
+ * opts for the rest of the run: copies, kept in a list and freed at exit
+ * (so that LeakSanitizer has nothing to say about them).
+ */
+struct kept_arg {
+	struct kept_arg *next;
+	char s[];
+};
+static struct kept_arg *kept_args;
+static int kept_args_registered;
+
+static void free_kept_args(void)
+{
+	while (kept_args) {
+		struct kept_arg *k = kept_args;
+
+		kept_args = k->next;
+		free(k);
+	}
+}
+
+static const char *keep_arg(const char *arg)
+{
+	size_t len = strlen(arg) + 1;
+	struct kept_arg *k = malloc(sizeof(*k) + len);
+
+	if (!k)
+		return NULL;
+	if (!kept_args_registered && !atexit(free_kept_args))
+		kept_args_registered = 1;
+	memcpy(k->s, arg, len);
+	k->next = kept_args;
+	kept_args = k;
+	return k->s;
+}
+
 int cr_option_set(const char *name, const char *arg)
 {
 	const struct option *o;
@@ -286,7 +405,7 @@ int cr_option_set(const char *name, const char *arg)
 		pr_err("option --%s takes no argument\n", name);
 		return -1;
 	}
-	if (arg && !(arg = strdup(arg))) {
+	if (arg && !(arg = keep_arg(arg))) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -350,9 +469,12 @@ static int parse_options(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+		if (c >= 0 && c < (int)sizeof(opts_seen))
+			opts_seen[c] = 1;
 		if (handle_option(c, optarg))
 			return -1;
+	}
 	if (opts.log_level > LOG_DEBUG)
 		opts.log_level = LOG_DEBUG;
 	return 0;
@@ -383,6 +505,8 @@ int main(int argc, char **argv)
 	const char *action;
 	int ret;
 
+	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
+	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
 	if (parse_options(argc, argv))
 		return 1;
@@ -391,7 +515,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	action = argv[optind];
+	if (check_option_use(action, argc - optind - 1, argv + optind + 1))
+		return 1;
 	compel_set_log(compel_log);
+	compel_set_interrupt(interrupted);
 
 	if (!strcmp(action, "swrk")) {
 		if (optind + 1 >= argc) {

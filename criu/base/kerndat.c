@@ -23,7 +23,7 @@
 
 struct kerndat kdat;
 
-static int probe_pagemap_scan(void)
+static int probe_pagemap_scan(uint64_t category)
 {
 	struct page_region r[4];
 	struct pm_scan_arg arg = {
@@ -32,8 +32,8 @@ static int probe_pagemap_scan(void)
 		.end = ((unsigned long)&kdat & ~4095UL) + 4096,
 		.vec = (unsigned long)r,
 		.vec_len = 4,
-		.category_anyof_mask = PAGE_IS_PRESENT,
-		.return_mask = PAGE_IS_PRESENT,
+		.category_anyof_mask = category,
+		.return_mask = category,
 	};
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	int ret;
@@ -121,7 +121,8 @@ int kerndat_init(void)
 {
 	unsigned int mm_map_size = 0;
 
-	kdat.has_pagemap_scan = probe_pagemap_scan();
+	kdat.has_pagemap_scan = probe_pagemap_scan(PAGE_IS_PRESENT);
+	kdat.has_pagemap_scan_guard = kdat.has_pagemap_scan && probe_pagemap_scan(PAGE_IS_GUARD);
 	kdat.has_clone3_set_tid = probe_clone3_set_tid();
 	kdat.has_map_files = access("/proc/self/map_files", R_OK) == 0;
 	kdat.has_ptrace_sigmask = 1;	/* Linux 3.11 */
@@ -132,8 +133,8 @@ int kerndat_init(void)
 	kdat.has_nft = in_path("nft");
 	/* 4-level paging; 5-level kernels still hand out only 47-bit addresses by default. */
 	kdat.task_size = (1UL << 47) - 4096;
-	pr_debug("kerndat: pagemap_scan %d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
-		 kdat.has_pagemap_scan, kdat.has_clone3_set_tid, kdat.has_map_files, kdat.has_prctl_mm_map,
+	pr_debug("kerndat: pagemap_scan %d/%d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
+		 kdat.has_pagemap_scan, kdat.has_pagemap_scan_guard, kdat.has_clone3_set_tid, kdat.has_map_files, kdat.has_prctl_mm_map,
 		 kdat.has_uffd, kdat.has_uffd_wp_async, kdat.has_pidfd, kdat.pipe_max_size);
 	return 0;
 }

@@ -1,18 +1,34 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <stdarg.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static int log_fd = STDERR_FILENO;
+static int log_is_file;		/* -o: errors are shown on stderr too */
+static int forwarding;		/* a restoring child: errors go to the shared buffer, not stderr */
+
+#define SHARED_ERRORS_SIZE	(64 * 1024)
+struct shared_errors {
+	unsigned int used;
+	char text[SHARED_ERRORS_SIZE - sizeof(unsigned int)];
+};
+static struct shared_errors *shared_errors;
 static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
 static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
 static int keep_errors;
+
+uint64_t log_start_us(void)
+{
+	return log_start.tv_sec * 1000000ULL + log_start.tv_nsec / 1000;
+}
 
 int log_init(const char *path, int level)
 {
@@ -27,7 +43,50 @@ int log_init(const char *path, int level)
 		return -1;
 	}
 	log_fd = fd;
+	log_is_file = 1;
 	return 0;
+}
+
+int log_to_file(void)
+{
+	return log_is_file;
+}
+
+int log_share_errors(void)
+{
+	if (shared_errors)
+		return 0;
+	shared_errors = mmap(NULL, sizeof(*shared_errors), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared_errors == MAP_FAILED) {
+		shared_errors = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void log_forward_errors(void)
+{
+	forwarding = 1;
+}
+
+const char *log_forwarded_errors(void)
+{
+	return shared_errors ? shared_errors->text : "";
+}
+
+/* Append a line; processes append at once, each to its own claimed range. */
+static void forward_error(const char *msg, size_t len)
+{
+	unsigned int at;
+
+	if (!shared_errors)
+		return;
+	at = __atomic_fetch_add(&shared_errors->used, (unsigned int)len, __ATOMIC_RELAXED);
+	if (at >= sizeof(shared_errors->text) - 1)
+		return;
+	if (len > sizeof(shared_errors->text) - 1 - at)
+		len = sizeof(shared_errors->text) - 1 - at;
+	memcpy(shared_errors->text + at, msg, len);
 }
 
 void log_fini(void)
@@ -153,7 +212,9 @@ void print_on_level(int level, const char *fmt, ...)
 		keep_error(buf + off, n - off);
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
-	if (level <= LOG_ERROR && log_fd != STDERR_FILENO)
+	if (level <= LOG_ERROR && forwarding)
+		forward_error(buf + off, n - off);
+	else if (level <= LOG_ERROR && log_fd != STDERR_FILENO)
 		write_all(STDERR_FILENO, buf + off, n - off);
 out:
 	errno = save_errno;

@@ -466,6 +466,65 @@ int parse_maps(pid_t pid, struct proc_vma **vmas, int *nr)
 	return ret;
 }
 
+/* A smaps line of an area's own: "Key: value", the key starting with a capital. */
+static bool smaps_key(const char *p, const char *key, size_t len)
+{
+	return !strncmp(p, key, len);
+}
+
+int parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr)
+{
+	struct proc_vma *arr = NULL;
+	int n = 0, cap = 0;
+	const char *p;
+
+	*vmas = NULL;
+	*nr = 0;
+	for (p = buf; *p; p = next_line(p)) {
+		/* an area's header is a maps line: it starts with a hex digit, the keys with a capital */
+		if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) {
+			if (n == cap && grow_vmas(&arr, &cap))
+				goto err;
+			if (parse_maps_line(p, &arr[n]))
+				goto err;
+			arr[n].kpage_kb = 4;
+			n++;
+			continue;
+		}
+		if (!n)
+			goto bad;
+		if (smaps_key(p, "VmFlags:", 8))
+			arr[n - 1].vmflags = p + 8;
+		else if (smaps_key(p, "KernelPageSize:", 15))
+			arr[n - 1].kpage_kb = strtoul(p + 15, NULL, 10);
+	}
+	*vmas = arr;
+	*nr = n;
+	return 0;
+bad:
+	report_bad_line("smaps", p);
+	errno = EINVAL;
+err:
+	free_maps(arr, n);
+	return -1;
+}
+
+int parse_smaps(pid_t pid, struct proc_vma **vmas, int *nr, char **text)
+{
+	char *buf = read_proc_file(pid, "smaps", NULL);
+
+	*text = NULL;
+	if (!buf)
+		return -1;
+	if (parse_smaps_buf(buf, vmas, nr)) {
+		pr_err("Can't parse smaps of %d\n", pid);
+		free(buf);
+		return -1;
+	}
+	*text = buf;
+	return 0;
+}
+
 void free_maps(struct proc_vma *vmas, int nr)
 {
 	int i;

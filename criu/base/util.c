@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -127,3 +129,55 @@ int task_fd(pid_t pid, int fd)
 	return ret;
 }
 
+
+int has_cap_sys_resource(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
+}
+
+static volatile sig_atomic_t interrupt_sig;
+static int interrupt_told;
+
+static void on_interrupt(int sig)
+{
+	if (!interrupt_sig)
+		interrupt_sig = sig;
+}
+
+void interrupt_setup(void)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };	/* no SA_RESTART: blocking calls return */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+void interrupt_reset(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+}
+
+int interrupted(void)
+{
+	return interrupt_sig;
+}
+
+int check_interrupted(void)
+{
+	if (!interrupt_sig)
+		return 0;
+	if (!interrupt_told) {
+		interrupt_told = 1;
+		pr_err("interrupted by signal %d (%s): rolling back\n", interrupt_sig, strsignal(interrupt_sig));
+	}
+	return -1;
+}

@@ -1239,6 +1239,18 @@ static void remove_made(void)
 	}
 }
 
+/*
+ * A failed restore: the mover goes (criu is about to wait for every child
+ * it has) and the cgroups the tree went into are thawed, as a killed task
+ * in a frozen cgroup dies only once it is thawed. cgroup_restore_fini()
+ * cleans up the rest once the tree is reaped.
+ */
+void cgroup_restore_abort(void)
+{
+	cg_mover_stop();
+	thaw_restored();
+}
+
 void cgroup_restore_fini(bool ok)
 {
 	cg_mover_stop();

@@ -146,6 +146,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.seccomp_mode = t->seccomp_mode;
 	th.n_seccomp_filters = t->nr_filters;
 	th.seccomp_filters = t->filters;
+	th.n_seccomp_filter_flags = t->nr_filters;
+	th.seccomp_filter_flags = t->filter_flags;
 	th.has_robust_list = th.has_robust_list_len = true;
 	th.robust_list = t->robust_list;
 	th.robust_list_len = t->robust_len;
@@ -199,6 +201,9 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		th.creds = &tcr;
 	}
 
+	/* the process part goes into the leader's core only */
+	if (t->tid != dc->pid)
+		goto write;
 	pers = read_proc_file(dc->pid, "personality", NULL);
 	if (!pers) {
 		pr_perror("can't read /proc/%d/personality", dc->pid);
@@ -222,15 +227,15 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.pdeath_sig = dc->misc.pdeath_sig;
 	tc.has_no_new_privs = true;
 	tc.no_new_privs = dc->status.nonewprivs;
-	ItimerEntry it[3], *itp[3];
+	ItimerEntry it[NR_ITIMERS], *itp[NR_ITIMERS];
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NR_ITIMERS; i++) {
 		itimer_entry__init(&it[i]);
 		it[i].value_us = dc->misc.itimer[i].value_sec * 1000000ULL + dc->misc.itimer[i].value_usec;
 		it[i].interval_us = dc->misc.itimer[i].interval_sec * 1000000ULL + dc->misc.itimer[i].interval_usec;
 		itp[i] = &it[i];
 	}
-	tc.n_itimers = 3;
+	tc.n_itimers = NR_ITIMERS;
 	tc.itimers = itp;
 	tc.has_timer_slack_ns = true;
 	tc.timer_slack_ns = dc->misc.timer_slack;
@@ -238,12 +243,16 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	if (dc->misc.membarrier > 0) {
+		tc.has_membarrier = true;
+		tc.membarrier = dc->misc.membarrier;
+	}
 	if (fill_sched(dc, &tc))
 		return -1;
 	PosixTimerEntry pt[MAX_POSIX_TIMERS], *ptp[MAX_POSIX_TIMERS];
 
 	for (int i = 0; i < dc->nr_timers; i++) {
-		typeof(dc->misc.timers[0].spec) *sp = &dc->misc.timers[i].spec;
+		struct k_itimerspec *sp = &dc->misc.timers[i].spec;
 
 		posix_timer_entry__init(&pt[i]);
 		pt[i].id = dc->timers[i].id;
@@ -263,10 +272,15 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.posix_timers = ptp;
 	tc.has_stopped = true;
 	tc.stopped = dc->state == COMPEL_TASK_STOPPED;
+	if (tc.stopped) {
+		tc.has_stop_signo = true;
+		tc.stop_signo = dc->stopsig;
+	}
 	tc.has_exit_signal = true;
 	tc.exit_signal = dc->stat.exit_signal;
 
-	core.tc = t->tid == dc->pid ? &tc : NULL;
+	core.tc = &tc;
+write:
 	core.thread = &th;
 
 	img = open_image_at(dc->dfd, CR_FD_CORE, O_DUMP, t->tid);

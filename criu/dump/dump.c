@@ -134,26 +134,35 @@ static int cmp_pid(const void *a, const void *b)
 	return ((const struct dump_thread *)a)->tid - ((const struct dump_thread *)b)->tid;
 }
 
-static int is_seized(struct dump_ctx *dc, pid_t tid)
+/* Room for one more thread in dc->th: the array doubles. */
+static int grow_threads(struct dump_ctx *dc, int *cap)
 {
-	for (int i = 0; i < dc->nr_th; i++)
-		if (dc->th[i].tid == tid)
-			return 1;
+	struct dump_thread *n;
+
+	if (dc->nr_th < *cap)
+		return 0;
+	n = realloc(dc->th, (*cap ? *cap * 2 : 16) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	dc->th = n;
+	*cap = *cap ? *cap * 2 : 16;
+	memset(&dc->th[dc->nr_th], 0, (*cap - dc->nr_th) * sizeof(*n));
 	return 0;
 }
 
 /*
  * Seize every thread, again and again until a pass finds no new one: a
- * thread may clone another while we are at it.
+ * thread may clone another while we are at it. Which are seized already
+ * is a hash lookup: a pass over N threads costs N, not N^2.
  */
 static int seize_threads(struct dump_ctx *dc)
 {
+	struct pidmap seized = { 0 };
 	char path[64];
-	int found = 1;
+	int found = 1, cap = 0, ret = -1;
 
-	dc->th = calloc(MAX_THREADS, sizeof(*dc->th));
-	if (!dc->th)
-		return -1;
 	while (found) {
 		struct dirent *de;
 		DIR *d;
@@ -163,33 +172,37 @@ static int seize_threads(struct dump_ctx *dc)
 		d = opendir(path);
 		if (!d) {
 			pr_perror("can't list the threads of %d", dc->pid);
-			return -1;
+			goto out;
 		}
 		while ((de = readdir(d))) {
 			pid_t tid = atoi(de->d_name);
-			int state;
+			int state, stopsig;
 
-			if (tid <= 0 || is_seized(dc, tid))
+			if (tid <= 0 || pidmap_get(&seized, tid) >= 0)
 				continue;
-			if (dc->nr_th == MAX_THREADS) {
-				pr_err("can't dump task %d: more than %d threads\n", dc->pid, MAX_THREADS);
+			if (grow_threads(dc, &cap)) {
 				closedir(d);
-				return -1;
+				goto out;
 			}
 			/* a thread of the --freeze-cgroup cgroup is seized already: it stops as it thaws */
-			state = cgfreeze_seized(tid) ? compel_wait_task(tid) : compel_stop_task(tid);
+			state = cgfreeze_seized(tid) ? compel_wait_task_sig(tid, &stopsig) : compel_stop_task_sig(tid, &stopsig);
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
 				if (access(path, F_OK))
 					continue;	/* it exited meanwhile */
 				closedir(d);
-				return -1;
+				goto out;
 			}
 			dc->th[dc->nr_th].tid = tid;
 			dc->th[dc->nr_th].state = state;
+			dc->th[dc->nr_th].stopsig = stopsig;
 			dc->nr_th++;
 			cgfreeze_claim(tid);
 			found = 1;
+			if (pidmap_set(&seized, tid, dc->nr_th - 1)) {
+				closedir(d);
+				goto out;
+			}
 		}
 		closedir(d);
 	}
@@ -201,13 +214,17 @@ static int seize_threads(struct dump_ctx *dc)
 			dc->th[0] = dc->th[i];
 			dc->th[i] = t;
 		}
-	if (dc->th[0].tid != dc->pid) {
+	if (!dc->nr_th || dc->th[0].tid != dc->pid) {
 		pr_err("the leader of %d is gone\n", dc->pid);
-		return -1;
+		goto out;
 	}
 	qsort(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
 	dc->state = dc->th[0].state;
-	return 0;
+	dc->stopsig = dc->th[0].stopsig;
+	ret = 0;
+out:
+	pidmap_free(&seized);
+	return ret;
 }
 
 static void release_threads(struct dump_ctx *dc)
@@ -219,6 +236,25 @@ static void release_threads(struct dump_ctx *dc)
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER	0x420c
 #endif
+#ifndef PTRACE_SECCOMP_GET_METADATA
+#define PTRACE_SECCOMP_GET_METADATA	0x420d
+#endif
+
+/* The flags a filter was installed with that the kernel keeps (SECCOMP_FILTER_FLAG_LOG). */
+static int seccomp_filter_flags(pid_t tid, long idx, uint32_t *flags)
+{
+	struct {
+		uint64_t filter_off;
+		uint64_t flags;
+	} md = { .filter_off = idx };
+
+	if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, sizeof(md), &md) < 0) {
+		pr_perror("can't read the flags of seccomp filter %ld of %d", idx, tid);
+		return -1;
+	}
+	*flags = md.flags;
+	return 0;
+}
 
 /*
  * The thread's status (its creds, kept for its core), its seccomp mode
@@ -238,9 +274,9 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 	}
 	free(buf);
 	t->seccomp_mode = t->status.seccomp;
-	if (t->seccomp_mode != 2)
+	if (t->seccomp_mode != SECCOMP_MODE_FILTER_)
 		return 0;
-	/* index 0 is the newest filter: count them, then store oldest first */
+	/* index 0 is the oldest filter (the kernel walks back from the newest): count them, store in that order */
 	for (n = 0; ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, n, NULL) > 0; n++)
 		;
 	if (errno != ENOENT || n == 0) {
@@ -248,10 +284,11 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 		return -1;
 	}
 	t->filters = calloc(n, sizeof(*t->filters));
-	if (!t->filters)
+	t->filter_flags = calloc(n, sizeof(*t->filter_flags));
+	if (!t->filters || !t->filter_flags)
 		return -1;
 	for (long i = 0; i < n; i++) {
-		ProtobufCBinaryData *f = &t->filters[n - 1 - i];
+		ProtobufCBinaryData *f = &t->filters[i];
 		long len = ptrace(PTRACE_SECCOMP_GET_FILTER, t->tid, i, NULL);
 
 		f->data = len > 0 ? calloc(len, 8) : NULL;
@@ -260,6 +297,8 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 			return -1;
 		}
 		f->len = len * 8;
+		if (seccomp_filter_flags(t->tid, i, &t->filter_flags[i]))
+			return -1;
 		t->nr_filters++;
 	}
 	return 0;
@@ -336,6 +375,32 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	return 0;
 }
 
+/*
+ * What restore would refuse on this machine is refused now, while the
+ * task runs on: a hard limit above criu's own that only CAP_SYS_RESOURCE
+ * could set again, POSIX timers on a kernel that can't give them their
+ * ids back (PR_TIMER_CREATE_RESTORE_IDS, 6.17).
+ */
+static int check_restorable(struct dump_ctx *dc)
+{
+	for (int i = 0; i < NR_RLIMITS; i++) {
+		struct rlimit ours;
+
+		if (getrlimit(i, &ours) || dc->misc.rlim[i].max <= ours.rlim_max || has_cap_sys_resource())
+			continue;
+		pr_err("can't dump task %d: its hard limit %d is %lu, above criu's (%lu), and restoring it needs "
+		       "CAP_SYS_RESOURCE, which criu lacks\n", dc->pid, i, (unsigned long)dc->misc.rlim[i].max,
+		       (unsigned long)ours.rlim_max);
+		return -1;
+	}
+	if (dc->nr_timers && prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0) < 0) {
+		pr_err("can't dump task %d: it has POSIX timers, and this kernel can't create them with their ids "
+		       "(PR_TIMER_CREATE_RESTORE_IDS, Linux 6.17)\n", dc->pid);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -359,6 +424,8 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	if (check_restorable(dc))
+		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	for (int i = 1; i < dc->nr_th; i++)
@@ -466,8 +533,13 @@ static int write_mm(struct dump_ctx *dc)
 static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	int32_t tids[MAX_THREADS];
+	int32_t *tids = calloc(dc->nr_th + 1, sizeof(*tids));
+	int ret;
 
+	if (!tids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	pe.pid = dc->pid;
 	pe.ppid = dc->ppid;
 	pe.pgid = dc->stat.pgid;
@@ -494,7 +566,9 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.zombie = true;
 		pe.exit_code = dc->exit_code;
 	}
-	return pb_write_one(img, &pe);
+	ret = pb_write_one(img, &pe);
+	free(tids);
+	return ret;
 }
 
 /* Written last: restore refuses a directory without it. */
@@ -584,6 +658,7 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 static void free_ctx(struct dump_ctx *dc)
 {
 	free_maps(dc->pvmas, dc->nr_pvmas);
+	free(dc->smaps);
 	free_pid_status(&dc->status);
 	fd_list_free(&dc->fds);
 	free_mm_dump(&dc->md);
@@ -594,6 +669,7 @@ static void free_ctx(struct dump_ctx *dc)
 		for (size_t j = 0; j < dc->th[i].nr_filters; j++)
 			free(dc->th[i].filters[j].data);
 		free(dc->th[i].filters);
+		free(dc->th[i].filter_flags);
 		free_pid_status(&dc->th[i].status);
 	}
 	free(dc->th);
@@ -609,14 +685,14 @@ struct dump_tree {
 	int dfd;
 	struct file_table files;
 	struct dump_stats st;
+	struct pidmap idx;	/* pid -> index in p[] */
 };
 
 static struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
 {
-	for (int i = 0; i < t->nr; i++)
-		if (t->p[i].pid == pid)
-			return &t->p[i];
-	return NULL;
+	int32_t i = pid > 0 ? pidmap_get(&t->idx, pid) : -1;
+
+	return i < 0 ? NULL : &t->p[i];
 }
 
 static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
@@ -633,6 +709,10 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 		}
 		t->p = n;
 		t->cap = cap;
+	}
+	if (pidmap_set(&t->idx, pid, t->nr)) {
+		pr_err("out of memory\n");
+		return NULL;
 	}
 	dc = &t->p[t->nr++];
 	memset(dc, 0, sizeof(*dc));
@@ -865,8 +945,11 @@ static int collect_posix_timers(struct dump_ctx *dc)
 			dc->timers[n].signo = v;
 			dc->timers[n].value = val;
 		} else if (n >= 0 && sscanf(line, "notify: %15[a-z]/%15[a-z].%d", how, who, &v) == 3) {
+			/* "signal", "none" or "thread", then "/tid" with SIGEV_THREAD_ID (the target thread), else "/pid" */
 			dc->timers[n].notify = !strcmp(how, "none") ? SIGEV_NONE :
-					       !strcmp(how, "thread") ? SIGEV_THREAD_ID : SIGEV_SIGNAL;
+					       !strcmp(how, "thread") ? SIGEV_THREAD : SIGEV_SIGNAL;
+			if (!strcmp(who, "tid"))
+				dc->timers[n].notify |= SIGEV_THREAD_ID;
 			dc->timers[n].tid = v;
 		} else if (n >= 0 && sscanf(line, "ClockID: %d", &v) == 1) {
 			dc->timers[n].clock = v;
@@ -995,11 +1078,51 @@ static int mark_vm_children(struct dump_tree *t)
 	return 0;
 }
 
+static int kcmp_type, kcmp_failed;
+
+/* kcmp() orders kernel objects: sharers of one sort next to each other. */
+static int cmp_kcmp(const void *a, const void *b)
+{
+	pid_t x = (*(struct dump_ctx *const *)a)->pid, y = (*(struct dump_ctx *const *)b)->pid;
+	long r = syscall(SYS_kcmp, x, y, kcmp_type, 0, 0);
+
+	if (r < 0) {
+		kcmp_failed = errno;
+		return x - y;
+	}
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/* Is sharing @kind between @a and @b one restore can make again? 0 or -1 with a message. */
+static int check_pair(struct dump_tree *t, struct dump_ctx *a, struct dump_ctx *b, int k, int type,
+		      const char *what)
+{
+	int files = type == KCMP_FILES;
+
+	if (k < 2 && (b->vm_from == a->pid || a->vm_from == b->pid))
+		return 0;
+	if (k < 2) {
+		pr_err("can't dump: process %d shares %s with process %d; only a child sharing "
+		       "both memory and signal handlers (CLONE_VM | CLONE_SIGHAND) with the parent "
+		       "that cloned it is supported\n", b->pid, what, a->pid);
+		return -1;
+	}
+	if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
+		pr_err("can't dump: process %d shares %s with process %d, which is not its "
+		       "parent (only a child sharing with the parent that cloned it can be "
+		       "restored)\n", b->pid, what, a->pid);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Processes sharing what fork() copies (clone with CLONE_VM, CLONE_FILES,
  * CLONE_FS, CLONE_SIGHAND, or a vfork in progress) would come back with
  * copies: refuse them by name, unless it is an fs or fd table shared
- * with the parent that created the process.
+ * with the parent that created the process. The live processes are
+ * sorted by kcmp() once per kind, so sharers are neighbours: n log n
+ * kcmp() calls, not n^2.
  */
 static int check_sharing(struct dump_tree *t)
 {
@@ -1012,6 +1135,8 @@ static int check_sharing(struct dump_tree *t)
 		{ KCMP_FILES, "its fd table (CLONE_FILES)" },
 		{ KCMP_FS, "its cwd, root and umask (CLONE_FS)" },
 	};
+	struct dump_ctx **live;
+	int n = 0, ret = -1;
 
 	if (link_sharing_parents(t))
 		return -1;
@@ -1022,34 +1147,39 @@ static int check_sharing(struct dump_tree *t)
 			       "in the session of a zombie sibling; not supported\n", t->p[i].pid);
 			return -1;
 		}
+	live = calloc(t->nr + 1, sizeof(*live));
+	if (!live) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (int i = 0; i < t->nr; i++)
-		for (int j = i + 1; j < t->nr; j++) {
-			struct dump_ctx *a = &t->p[i], *b = &t->p[j];
-
-			if (a->zombie || b->zombie)
-				continue;
-			for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-				int files = kinds[k].type == KCMP_FILES;
-
-				if (!kcmp_same(a->pid, b->pid, kinds[k].type))
-					continue;
-				if (k < 2 && b->vm_from == a->pid)
-					continue;
-				if (k < 2) {
-					pr_err("can't dump: process %d shares %s with process %d; only a child sharing "
-					       "both memory and signal handlers (CLONE_VM | CLONE_SIGHAND) with the parent "
-					       "that cloned it is supported\n", b->pid, kinds[k].what, a->pid);
-					return -1;
-				}
-				if (sharing_root(t, a, files) != sharing_root(t, b, files)) {
-					pr_err("can't dump: process %d shares %s with process %d, which is not its "
-					       "parent (only a child sharing with the parent that cloned it can be "
-					       "restored)\n", b->pid, kinds[k].what, a->pid);
-					return -1;
-				}
-			}
+		if (!t->p[i].zombie)
+			live[n++] = &t->p[i];
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		kcmp_type = kinds[k].type;
+		kcmp_failed = 0;
+		qsort(live, n, sizeof(*live), cmp_kcmp);
+		if (kcmp_failed) {
+			errno = kcmp_failed;
+			pr_perror("kcmp of the tree's processes");
+			goto out;
 		}
-	return 0;
+		/* a run of sharers: every pair in it must be one restore makes again */
+		for (int a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && kcmp_same(live[a]->pid, live[b]->pid, kinds[k].type); b++)
+				;
+			for (int x = a; x < b; x++)
+				for (int y = x + 1; y < b; y++)
+					if (check_pair(t, live[x] < live[y] ? live[x] : live[y],
+						       live[x] < live[y] ? live[y] : live[x], k, kinds[k].type,
+						       kinds[k].what))
+						goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(live);
+	return ret;
 }
 
 /* The pids of the live processes, in tree order. */
@@ -1096,11 +1226,18 @@ static int check_epolls(struct dump_tree *t)
 
 static int collect_cgroups(struct dump_ctx *dc)
 {
-	pid_t tids[MAX_THREADS];
+	pid_t *tids = malloc(dc->nr_th * sizeof(*tids));
+	int ret;
 
+	if (!tids) {
+		pr_err("out of memory for the %d thread ids of %d\n", dc->nr_th, dc->pid);
+		return -1;
+	}
 	for (int i = 0; i < dc->nr_th; i++)
 		tids[i] = dc->th[i].tid;
-	return cgroup_dump_task(dc->pid, tids, dc->nr_th);
+	ret = cgroup_dump_task(dc->pid, tids, dc->nr_th);
+	free(tids);
+	return ret;
 }
 
 static int collect_process(struct dump_ctx *dc)
@@ -1110,12 +1247,14 @@ static int collect_process(struct dump_ctx *dc)
 	/* Re-read now that it can't change under us. */
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
-	if (parse_maps(pid, &dc->pvmas, &dc->nr_pvmas))
+	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
+	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
 	if (collect_fds(pid, dc->files, &dc->fds))
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;
+	pr_debug("task %d: %zu fds and %zu memory areas collected\n", pid, dc->fds.nr, dc->md.nr_vmas);
 	for (int i = 0; i < dc->nr_th; i++)
 		if (collect_thread(dc, &dc->th[i]))
 			return -1;
@@ -1253,7 +1392,7 @@ static int dump_tree_of(pid_t pid)
 		goto out_close;
 
 	t_start = now_us();
-	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
+	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
 		goto out_resume;
 	t_frozen = now_us();
 	locked = 1;
@@ -1267,7 +1406,7 @@ static int dump_tree_of(pid_t pid)
 	if (mark_vm_children(&t))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++)
-		if (!t.p[i].zombie && collect_process(&t.p[i]))
+		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
@@ -1282,9 +1421,9 @@ static int dump_tree_of(pid_t pid)
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
 	for (int i = 0; i < t.nr; i++)
-		if (!t.p[i].zombie && run_parasite(&t.p[i]))
+		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
-	if (write_tree_images(&t, pid))
+	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
@@ -1310,6 +1449,9 @@ out_resume:
 			write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
+	} else if (interrupted()) {
+		pr_err("dump of %d interrupted by signal %d; rolled back, the tree was left running\n", pid,
+		       interrupted());
 	} else {
 		pr_err("dump of %d failed; the tree was left running\n", pid);
 	}
@@ -1317,6 +1459,7 @@ out_close:
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);
+	pidmap_free(&t.idx);
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();

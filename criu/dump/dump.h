@@ -25,6 +25,7 @@
 #include "namespaces.h"
 #include "parasite.h"
 #include "parasite-blob.h"
+#include "pidmap.h"
 #include "proc_parse.h"
 #include "net.h"
 #include "sk-inet.h"
@@ -62,6 +63,7 @@ struct rseq_conf {
 struct dump_thread {
 	pid_t tid;
 	int state;
+	int stopsig;			/* the signal of its group stop, if in one */
 	struct compel_thread_state regs;
 	struct rseq_conf rseq;
 	SiginfoEntry *sig;
@@ -73,12 +75,11 @@ struct dump_thread {
 	char comm[64];
 	int seccomp_mode;
 	ProtobufCBinaryData *filters;	/* oldest first */
+	uint32_t *filter_flags;		/* of each filter */
 	size_t nr_filters;
 	struct proc_status status;	/* task/TID/status: its creds */
 	uint32_t secbits;
 };
-
-#define MAX_THREADS	4096
 
 struct dump_ctx {
 	pid_t pid;
@@ -93,12 +94,14 @@ struct dump_ctx {
 	uint32_t pages_id;
 	int dfd;
 	int state;
+	int stopsig;		/* in a group stop: the signal that stopped it */
 	struct dump_thread *th;
 	int nr_th;
 	struct proc_pid_stat stat;
 	struct proc_status status;
-	struct proc_vma *pvmas;
+	struct proc_vma *pvmas;		/* from smaps, with their VmFlags */
 	int nr_pvmas;
+	char *smaps;			/* the text they point into */
 	struct file_table *files;	/* shared by the whole dump */
 	struct fd_list fds;
 	struct mm_dump md;

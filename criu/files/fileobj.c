@@ -574,6 +574,37 @@ int fileobj_make_all(struct rst_files *rf, int base)
 	return 0;
 }
 
+int fileobj_dup(uint32_t id)
+{
+	int fd;
+
+	if (obj_base < 0) {
+		pr_err("file %u: no object was made for it\n", id);
+		return -1;
+	}
+	fd = fcntl(obj_base + (int)id, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		pr_perror("can't take the object of file %u", id);
+	return fd;
+}
+
+/*
+ * The fd a mapping of file @id is made from: for a memfd, memfd_create()'s
+ * own file (a reopen for writing would keep the inode written to while
+ * mapped: no execveat()), else -1 (open it as usual).
+ */
+int fileobj_map_fd(struct rst_files *rf, uint32_t id)
+{
+	FileEntry *fe = find_file(rf, id), *h;
+
+	if (!fe || fe->type != FILE_TYPE__FT_REG || !fe->reg || !fe->reg->has_same_as)
+		return -1;
+	h = find_file(rf, fe->reg->same_as);
+	if (!h || h->type != FILE_TYPE__FT_MEMFD)
+		return -1;
+	return fileobj_dup(h->id);
+}
+
 int fileobj_reopen(uint32_t id, int flags)
 {
 	char path[64];

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "chunks.h"
@@ -19,6 +20,11 @@
 #include "util.h"
 
 #define MEMFD_MAX_SIZE	(1ULL << 30)	/* contents go into the image entry */
+#define HUGETLBFS_MAGIC	0x958458f6
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB	0x0004U
+#endif
+#define MFD_HUGE_SHIFT	26		/* log2 of the huge page size goes here in the flags */
 
 static void free_memfd(FileEntry *fe);
 
@@ -28,10 +34,11 @@ int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileE
 	MemfdEntry *m = calloc(1, sizeof(*m));
 	const char *name = link + strlen("/memfd:");
 	const char *del = strstr(name, " (deleted)");
+	struct statfs sf;
 	struct stat st;
 	int seals;
 
-	if (!m || fstat(dup, &st))
+	if (!m || fstat(dup, &st) || fstatfs(dup, &sf))
 		goto err;
 	memfd_entry__init(m);
 	fe->memfd = m;
@@ -45,6 +52,14 @@ int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileE
 	}
 	m->size = st.st_size;
 	m->seals = seals;
+	m->has_mode = m->has_uid = m->has_gid = true;
+	m->mode = st.st_mode & 07777;
+	m->uid = st.st_uid;
+	m->gid = st.st_gid;
+	if (sf.f_type == HUGETLBFS_MAGIC) {
+		m->has_huge_page_size = true;
+		m->huge_page_size = st.st_blksize;
+	}
 	m->flags = flags & ~O_CLOEXEC;
 	m->pos = pos;
 	if (read_chunks(dup, st.st_size, &m->chunks, &m->n_chunks))
@@ -71,23 +86,72 @@ static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdi
 	return ret;
 }
 
-/* The memfd made again, contents and seals: an O_RDWR fd of it, or -1. */
+/*
+ * hugetlbfs takes no write(): the contents go in through a mapping, the
+ * size rounded up to whole huge pages.
+ */
+static int fill_huge(int fd, MemfdEntry *m)
+{
+	uint64_t hp = m->huge_page_size, len = (m->size + hp - 1) / hp * hp;
+	char *map;
+
+	if (!len)
+		return 0;
+	if (ftruncate(fd, len))
+		return -1;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	for (size_t i = 0; i < m->n_chunks; i++) {
+		MemfdChunk *c = m->chunks[i];
+
+		if (c->off > len || c->data.len > len - c->off) {
+			pr_err("memfd %s: a chunk lies beyond its size\n", m->name);
+			munmap(map, len);
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(map + c->off, c->data.data, c->data.len);
+	}
+	munmap(map, len);
+	return 0;
+}
+
+static unsigned int memfd_flags(MemfdEntry *m)
+{
+	unsigned int flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+
+	if (m->has_huge_page_size)
+		flags |= MFD_HUGETLB | ((unsigned int)__builtin_ctz(m->huge_page_size) << MFD_HUGE_SHIFT);
+	return flags;
+}
+
+/* The memfd made again: contents, mode and owner, then seals. An O_RDWR fd of it, or -1. */
 int memfd_make(FileEntry *fe)
 {
 	MemfdEntry *m = fe->memfd;
-	int fd;
+	int fd, ret;
 
-	if (!m || !m->name || m->size > MEMFD_MAX_SIZE) {
+	if (!m || !m->name || m->size > MEMFD_MAX_SIZE ||
+	    (m->has_huge_page_size && (m->huge_page_size < 4096 || m->huge_page_size & (m->huge_page_size - 1)))) {
 		pr_err("file %u: a bad memfd record\n", fe->id);
 		return -1;
 	}
-	fd = memfd_create(m->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create(m->name, memfd_flags(m));
 	if (fd < 0) {
 		pr_perror("memfd_create(%s)", m->name);
 		return -1;
 	}
-	if (ftruncate(fd, m->size) || write_chunks(fd, m->chunks, m->n_chunks, m->size) ||
-	    (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))) {
+	if (m->has_huge_page_size)
+		ret = fill_huge(fd, m);
+	else
+		ret = ftruncate(fd, m->size) || write_chunks(fd, m->chunks, m->n_chunks, m->size) ? -1 : 0;
+	/* mode before the seals: F_SEAL_EXEC forbids changing the exec bits */
+	if (!ret && m->has_mode && fchmod(fd, m->mode))
+		ret = -1;
+	if (!ret && m->has_uid && m->has_gid && fchown(fd, m->uid, m->gid))
+		ret = -1;
+	if (ret || (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))) {
 		pr_perror("can't make the memfd %s again", m->name);
 		close(fd);
 		return -1;
@@ -97,18 +161,31 @@ int memfd_make(FileEntry *fe)
 
 /*
  * The memfd itself was made once for the whole tree (see fileobj.c): this
- * is a new description of it, opened as the task had it.
+ * is a description of it, opened as the task had it. A read-write one is
+ * memfd_create()'s own file (a dup of the object): a reopen for writing
+ * would count as a writer of the inode for as long as it is open, and
+ * execveat() of the memfd would fail with ETXTBSY, as it did not before.
  */
 static int open_memfd(FileEntry *fe)
 {
 	MemfdEntry *m = fe->memfd;
-	int fd;
+	int fd, flags;
 
 	if (!m) {
 		pr_err("file %u: a bad memfd record\n", fe->id);
 		return -1;
 	}
-	fd = fileobj_reopen(fe->id, m->flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+	flags = m->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
+	if ((flags & O_ACCMODE) == O_RDWR) {
+		fd = fileobj_dup(fe->id);
+		if (fd >= 0 && fcntl(fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK | O_NOATIME | O_DIRECT))) {
+			pr_perror("can't set the flags of the memfd %s", m->name);
+			close(fd);
+			return -1;
+		}
+	} else {
+		fd = fileobj_reopen(fe->id, flags);
+	}
 	if (fd < 0)
 		return -1;
 	if (lseek(fd, m->pos, SEEK_SET) != (off_t)m->pos) {

@@ -512,6 +512,15 @@ static int save_queues(struct file_desc *d)
 	close(m);
 	if (ret)
 		return -1;
+	/* an empty queue's buffer is not the image's to free (free_tty() looks at has_*) */
+	if (!in.len) {
+		free(in.data);
+		in.data = NULL;
+	}
+	if (!out.len) {
+		free(out.data);
+		out.data = NULL;
+	}
 	ti->has_in_queue = !!in.len;
 	ti->in_queue.data = in.data;
 	ti->in_queue.len = in.len;

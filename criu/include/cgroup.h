@@ -123,6 +123,8 @@ enum cg_op {
 int cg_mover_start(void);
 int cg_mover_request(int sk, int op, int set, int base, pid_t who);
 void cg_mover_stop(void);
+/* A failed restore, before criu reaps the tree: stop the mover, thaw the tree's cgroups. */
+void cgroup_restore_abort(void);
 /* The mover's work, on the restore state in cgroup.c. */
 int cg_rst_move(pid_t pid, int set, int base, bool thread);
 int cg_rst_props(int phase);

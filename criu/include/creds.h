@@ -13,6 +13,7 @@ void creds_fill_entry(CredsEntry *cr, const struct proc_status *st, uint32_t sec
 /* Do two threads' credentials differ anywhere restore would set them? */
 int creds_differ(const struct proc_status *a, uint32_t secbits_a, const struct proc_status *b, uint32_t secbits_b);
 /* The restorer's copy of a creds_entry. */
-void creds_to_rst(struct rst_creds *r, const CredsEntry *c);
+/* @groups: room for c->n_groups of them (in the bootstrap area) */
+void creds_to_rst(struct rst_creds *r, const CredsEntry *c, uint32_t *groups);
 
 #endif

@@ -21,6 +21,7 @@ int cr_setup_log(void);
 /* Kernel features probed at start-up. */
 struct kerndat {
 	int has_pagemap_scan;
+	int has_pagemap_scan_guard;	/* PAGE_IS_GUARD (6.16) */
 	int has_clone3_set_tid;
 	int has_map_files;
 	int has_ptrace_sigmask;

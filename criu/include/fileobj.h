@@ -45,6 +45,10 @@ int fileobj_make_all(struct rst_files *rf, int base);
 int fifo_make_unlinked(FileEntry *fe, int same);
 /* Restore: a new open of the object made for file @id, with open flags @flags. */
 int fileobj_reopen(uint32_t id, int flags);
+/* A dup of the object of file @id itself (its very open file description), or -1. */
+int fileobj_dup(uint32_t id);
+/* The fd to map file @id from when it is a view of a memfd (the memfd's own file), or -1: open it as usual. */
+int fileobj_map_fd(struct rst_files *rf, uint32_t id);
 /* Restore: make a removed cwd again, enter it, remove it. 0 or -1. */
 int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
 /* Restore: the tree runs; the link-remap names go. */

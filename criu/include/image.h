@@ -63,9 +63,19 @@ struct cr_img {
 	unsigned long nr_read;		/* entries read so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
 	uint64_t off;			/* file offset of the next entry, for messages */
+	char *buf;			/* read-ahead of pb images; opt-in write buffer (img_buffer_writes) */
+	size_t buf_len, buf_pos;	/* bytes in buf, and the next to read */
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)
+
+/*
+ * Entries written to @img from now on collect in a buffer, written out when
+ * it fills and by img_flush(), which must be called (and checked) before
+ * the image is closed: for images of many small entries (pagemaps). 0 or -1.
+ */
+int img_buffer_writes(struct cr_img *img);
+int img_flush(struct cr_img *img);
 
 /*
  * Open image @type in directory @dfd. For per-task images pass the id
@@ -104,5 +114,13 @@ const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img);
 /* Print every entry of the image at @path as JSON to @out. Returns 0 or -1. */
 #include <stdio.h>
 int show_image(const char *path, FILE *out);
+
+/*
+ * trust.c: restore reads only images no one but root and the caller can
+ * have written (Documentation/security.md). 0, or -1 with the reason.
+ */
+extern int image_trust_required;	/* set by restore: open_image_at() checks every image it reads */
+int image_trusted(int fd, const char *path);
+int images_dir_trusted(const char *dir);
 
 #endif

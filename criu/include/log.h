@@ -1,6 +1,8 @@
 #ifndef CR_LOG_H
 #define CR_LOG_H
 
+#include <stdint.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -20,11 +22,26 @@ int log_init(const char *path, int level);
 void log_fini(void);
 void log_set_level(int level);
 int log_get_level(void);
+/* CLOCK_MONOTONIC in microseconds when the log began: what "(SS.UUUUUU)" counts from. */
+uint64_t log_start_us(void);
 int log_get_fd(void);
 void log_set_fd(int fd);
 /* From now on keep the first error printed (in this process), for log_first_error(). */
 void log_keep_errors(void);
 const char *log_first_error(void);
+
+/*
+ * A restoring child's stderr is the task's (or closed): its errors go to
+ * its log and into a buffer shared with criu, which shows them on its own
+ * stderr. log_share_errors() (in criu, before forking) makes the buffer,
+ * log_forward_errors() (in the child) sends the errors there,
+ * log_forwarded_errors() (in criu) returns what came, "" if nothing.
+ */
+int log_share_errors(void);
+void log_forward_errors(void);
+const char *log_forwarded_errors(void);
+/* Is the log a file (-o), so that errors must be shown on stderr as well? */
+int log_to_file(void);
 
 void print_on_level(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -13,11 +13,16 @@ struct dump_stats;
 /* vma_entry.madv bit standing for mlock() rather than an madvise() advice */
 #define VMA_MADV_LOCK	63
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08	/* Linux 6.11: a map type of its own */
+#endif
+
 /* The task's memory areas as they go into mm-PID.img. */
 struct mm_dump {
 	MmEntry mm;
 	VmaEntry *vmas;
 	VmaEntry **vma_ptrs;
+	uint8_t *may_guard;	/* per area: VmFlags "gu", so it is scanned for guard regions */
 	size_t nr_vmas;
 	uint64_t auxv[128];
 };

@@ -45,6 +45,23 @@ struct pm_scan_arg {
 #define PAGE_IS_HUGE		(1 << 6)
 #endif
 
+/* Linux 6.16: guard regions (MADV_GUARD_INSTALL) as a category; older kernels refuse the bit with EINVAL. */
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD		(1 << 8)
+#endif
+
+/* /proc/PID/pagemap entry bits */
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+#define PM_GUARD		(1ULL << 58)	/* Linux 6.15 */
+#define PM_FILE			(1ULL << 61)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
+
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
 #define UFFD_FEATURE_WP_ASYNC		(1 << 15)

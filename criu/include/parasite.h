@@ -13,6 +13,38 @@ enum {
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 };
 
+/*
+ * Signal numbers and masks the blobs use: they see no libc headers, the
+ * tool sees libc's (the same values).
+ */
+#ifndef SIGKILL
+#define SIGTRAP		5
+#define SIGKILL		9
+#define SIGSTOP		19
+#define SIG_BLOCK	0
+#define SIG_UNBLOCK	1
+#define SIG_SETMASK	2
+#define SIG_DFL		0
+#define CLOCK_MONOTONIC	1
+#define PRIO_PROCESS	0
+#endif
+#define SIGMASK_BIT(sig)	(1ULL << ((sig) - 1))
+
+/* prctl(PR_TIMER_CREATE_RESTORE_IDS, ...) (Linux 6.17): timer_create() takes the id it is given */
+#define PR_TIMER_CREATE_RESTORE_IDS		77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF		0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON		1
+#define PR_TIMER_CREATE_RESTORE_IDS_GET		2
+
+/* seccomp modes of a thread (/proc status "Seccomp:") */
+#define SECCOMP_MODE_NONE	0
+#define SECCOMP_MODE_STRICT_	1
+#define SECCOMP_MODE_FILTER_	2
+
+/* membarrier(2): the registrations a process can have, and how to read them (Linux 6.3) */
+#define MEMBARRIER_CMD_GET_REGISTRATIONS	(1 << 9)
+#define MEMBARRIER_REGISTRATIONS		((1 << 2) | (1 << 4) | (1 << 6) | (1 << 8))
+
 #define PARASITE_MAX_PIPES	16
 #define PARASITE_MAX_IOVS	2048
 #define NR_SIGNALS		64
@@ -35,12 +67,35 @@ struct k_altstack {
 	uint64_t size;
 };
 
+/*
+ * The other kernel structures the tool, the parasite (which reads them)
+ * and the restorer (which sets them) share, declared here once.
+ */
+struct k_rlimit {			/* prlimit64() */
+	uint64_t cur, max;
+};
+
+struct k_itimerval {			/* getitimer(), setitimer() */
+	int64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+struct k_itimerspec {			/* timer_gettime(), timer_settime() */
+	int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
+struct k_sigevent {			/* timer_create() */
+	uint64_t value;
+	int32_t signo, notify;
+	int32_t tid;			/* SIGEV_THREAD_ID */
+	int32_t pad[11];
+};
+
+#define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
+
 struct parasite_misc {
 	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
 	struct k_altstack altstack;
-	struct {
-		uint64_t cur, max;
-	} rlim[NR_RLIMITS];
+	struct k_rlimit rlim[NR_RLIMITS];
 	uint64_t brk;
 	int32_t dumpable;
 	int32_t secbits;
@@ -48,19 +103,16 @@ struct parasite_misc {
 	int32_t pdeath_sig;
 	int32_t err_where;
 	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
-	struct {
-		int64_t interval_sec, interval_usec, value_sec, value_usec;
-	} itimer[3];
+	struct k_itimerval itimer[NR_ITIMERS];
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
 	int32_t nr_timers;			/* in: ids to read */
 	struct {
 		int32_t id;			/* in */
 		int32_t overrun;
-		struct {
-			int64_t interval_sec, interval_nsec, value_sec, value_nsec;
-		} spec;
+		struct k_itimerspec spec;
 	} timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 

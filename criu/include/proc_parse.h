@@ -15,6 +15,8 @@ struct proc_vma {
 	uint64_t ino;
 	char *name;			/* malloc'ed, NULL when the area has no name */
 	bool deleted;			/* " (deleted)" was stripped from name */
+	const char *vmflags;		/* smaps: its VmFlags, into the smaps text, up to the newline */
+	unsigned long kpage_kb;		/* smaps: KernelPageSize in kB */
 };
 
 /* Parse one maps line (with or without its trailing newline). 0 or -1. */
@@ -22,6 +24,14 @@ int parse_maps_line(const char *line, struct proc_vma *v);
 /* Parse a whole maps text. On success *vmas is malloc'ed, *nr set. 0 or -1. */
 int parse_maps_buf(const char *buf, struct proc_vma **vmas, int *nr);
 int parse_maps(pid_t pid, struct proc_vma **vmas, int *nr);
+/*
+ * The areas of /proc/PID/smaps, which lists what maps does and more, with
+ * VmFlags and KernelPageSize; vmflags point into @buf, which must outlive
+ * them. 0 or -1.
+ */
+int parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr);
+/* Read and parse /proc/PID/smaps; *text is the buffer to free after the areas. 0 or -1. */
+int parse_smaps(pid_t pid, struct proc_vma **vmas, int *nr, char **text);
 void free_maps(struct proc_vma *vmas, int nr);
 
 /* The fields of /proc/PID/stat we use. */

@@ -27,16 +27,24 @@ enum rst_vma_kind {
 	RST_VMA_SYSVSHM,	/* fd: the shm id, flags: shmat() flags */
 };
 
+struct rst_range {
+	uint64_t start, len;
+};
+
 struct rst_vma {
 	uint64_t start, end;
 	uint64_t pgoff;
 	uint32_t prot;
+	uint32_t map_prot;	/* what it is mapped with: writable first if pages go in or it was once */
 	uint32_t flags;		/* MAP_* */
 	int32_t fd;		/* for file-backed areas */
 	uint32_t kind;
 	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
 	uint64_t premap;	/* built already at this address (cow.c): moved, not mapped; 0 if not */
 	uint64_t shm_size;	/* RST_VMA_SYSVSHM: the segment's size, rounded up to pages */
+	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
+	uint32_t nr_guards;
+	uint32_t sealed;	/* mseal() once all is in place */
 };
 
 struct rst_pagemap {
@@ -65,12 +73,7 @@ struct rst_sigcontext {
 struct rst_ucontext {
 	uint64_t uc_flags;
 	uint64_t uc_link;
-	struct {
-		uint64_t ss_sp;
-		int32_t ss_flags;
-		int32_t pad;
-		uint64_t ss_size;
-	} uc_stack;
+	struct k_altstack uc_stack;
 	struct rst_sigcontext uc_mcontext;
 	uint64_t uc_sigmask;
 };
@@ -82,12 +85,10 @@ struct rst_sigframe {
 	uint8_t info[128];
 };
 
-#define RST_MAX_GROUPS	4096
-
 struct rst_creds {
 	uint32_t uid, euid, suid, fsuid;
 	uint32_t gid, egid, sgid, fsgid;
-	uint32_t groups[RST_MAX_GROUPS];
+	uint32_t *groups;		/* ngroups of them, up to the kernel's NGROUPS_MAX */
 	int32_t ngroups;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint32_t secbits;
@@ -95,26 +96,37 @@ struct rst_creds {
 };
 
 struct rst_timer {
-	int32_t id, clock, signo, notify, tid, pad;
-	uint64_t value;		/* sigev_value */
-	struct {
-		int64_t interval_sec, interval_nsec, value_sec, value_nsec;
-	} spec;
+	int32_t id, clock;
+	struct k_sigevent sev;
+	struct k_itimerspec spec;
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
 struct rst_filter {
 	uint64_t len;		/* instructions */
 	uint64_t insns;		/* struct sock_filter[] */
+	uint32_t flags;		/* SECCOMP_FILTER_FLAG_LOG or 0 */
+	uint32_t pad;
 };
 
+/*
+ * The first @shared filters are the same in every thread of the process:
+ * one filter for all of them (installed with TSYNC by the leader), so
+ * that a later TSYNC install works as it did. Each thread adds its own.
+ */
 struct rst_seccomp {
 	uint32_t mode;
 	uint32_t nr;
+	uint32_t shared;
+	uint32_t pad;
 	struct rst_filter *f;
 };
 
-/* A thread other than the leader, started by the restorer with its tid. */
+/*
+ * A thread: what it sets for itself before entering its registers.
+ * threads[0] is the leader, which runs the restorer on its own stack;
+ * the restorer starts each other one with its tid, on the stack given.
+ */
 struct rst_thread {
 	int32_t tid;
 	uint32_t pad;
@@ -125,7 +137,7 @@ struct rst_thread {
 	uint64_t robust_list, robust_len;
 	char comm[16];
 	uint64_t stack, stack_size;
-	struct rst_sigframe *sigframe;
+	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
 	struct rst_seccomp seccomp;
 	struct rst_creds *creds;	/* its own, or the process's */
 };
@@ -185,51 +197,40 @@ struct restore_args {
 	uint64_t auxv[128];
 
 	struct k_sigaction sa[NR_SIGNALS];
-	struct {
-		uint64_t cur, max;
-	} rlim[NR_RLIMITS];
+	struct k_rlimit rlim[NR_RLIMITS];
 	uint32_t nr_rlim;
 	struct rst_creds creds;
 	int32_t dumpable;
 	int32_t pdeath_sig;
 	int32_t no_new_privs;
-	struct {
-		int64_t interval_sec, interval_usec, value_sec, value_usec;
-	} itimer[3];
+	struct k_itimerval itimer[NR_ITIMERS];
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
 	int32_t has_sched;
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;
-
-	uint64_t fs_base, gs_base;
-	uint64_t rseq_ptr;
-	uint32_t rseq_size, rseq_sig;
-	uint64_t clear_child_tid;	/* the leader's */
-	uint64_t robust_list, robust_len;
 
 	uint8_t (*siginfo)[128];	/* queued signals to put back */
 	int32_t *siginfo_tid;		/* the thread each is queued to; 0: process-wide */
 	uint32_t nr_siginfo;
 
-	struct rst_seccomp seccomp;	/* the leader's */
 	struct rst_timer *timers;
 	uint32_t nr_timers;
 	struct late_fd pidfds[64];	/* opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;
-	struct rst_thread *threads;	/* all but the leader */
+	struct rst_thread *threads;	/* threads[0] is the leader */
 	uint32_t nr_threads;
 	int32_t pid;
-	int32_t stopped;		/* re-enter a group stop before queueing signals */
+	int32_t stop_signo;		/* re-enter a group stop with this signal before queueing signals; 0: none */
 
 	int32_t log_fd;
 	int32_t log_level;
+	uint64_t log_start_us;		/* CLOCK_MONOTONIC of criu's first log line */
 	int32_t close_from;		/* service fds: everything from here up goes */
-
-	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
 
 	struct rst_vm_kid vm_kids[RST_MAX_VM_KIDS];
 	uint32_t nr_vm_kids;
@@ -237,6 +238,7 @@ struct restore_args {
 	int32_t mm_ready;		/* set by the parent's restorer (a futex) */
 	int32_t *started;		/* set to started_val and woken once running here (a futex), or NULL */
 	int32_t started_val;
+	int32_t seccomp_synced;		/* the shared filters are in (a futex the threads wait on) */
 };
 
 #endif

@@ -19,9 +19,23 @@ int write_all(int fd, const void *buf, size_t len);
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */
 int check_privileges(void);
+/* Does criu have CAP_SYS_RESOURCE (to raise a hard rlimit)? 1 or 0. */
+int has_cap_sys_resource(void);
 /* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
 int task_fd(pid_t pid, int fd);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
+
+/*
+ * SIGINT, SIGTERM and SIGHUP to criu: noted by a handler, acted on at the
+ * next check, which fails the step so that the normal rollback runs.
+ */
+void interrupt_setup(void);
+/* Stop noting them (restore children: the signal's default action is right there). */
+void interrupt_reset(void);
+/* The signal that came, or 0. */
+int interrupted(void);
+/* -1 with a message (once) if a signal came, else 0. */
+int check_interrupted(void);
 
 #endif

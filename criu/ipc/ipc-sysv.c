@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
@@ -121,17 +122,25 @@ static int join_ipc_ns(pid_t pid)
 /* Runs @fn(@arg) in a child (one that joins another namespace); 0 if it succeeded. */
 static int in_child(int (*fn)(int arg), int arg, const char *what, pid_t pid)
 {
-	int status;
-	pid_t child;
+	pid_t child, parent = getpid(), w;
+	int status = 0;
 
 	child = fork();
 	if (child < 0) {
 		pr_perror("fork");
 		return -1;
 	}
-	if (child == 0)
+	if (child == 0) {
+		/* a helper: it goes when criu goes, whatever ends criu */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		interrupt_reset();
 		_exit(fn(arg) ? 1 : 0);
-	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+	}
+	while ((w = waitpid(child, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (w != child || !WIFEXITED(status) || WEXITSTATUS(status) || !WIFEXITED(status) || WEXITSTATUS(status)) {
 		pr_err("%s the ipc namespace of %d failed\n", what, pid);
 		return -1;
 	}

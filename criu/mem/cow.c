@@ -20,9 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cow.h"
+#include "pidmap.h"
+#include "image.h"
 #include "crtools.h"
 #include "image.h"
 #include "log.h"
@@ -31,33 +34,49 @@
 #include "restorer.h"
 #include "util.h"
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_FILE		(1ULL << 61)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 #define PM_CHUNK	4096
 
-int cow_vma_anon(const VmaEntry *v)
+static int vma_anon(const VmaEntry *v)
 {
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
 	       v->kind == VMA_KIND__VMA_STACK;
 }
 
-/*
- * The parent's area a child's area @v can take pages from: a private
- * anonymous one holding v's first page, growing the same way. The pages
- * shared lie in [v->start, min(v->end, parent's end)).
- */
+int cow_vma_private(const VmaEntry *v)
+{
+	/* a droppable area is wiped in a child: nothing shared */
+	return (vma_anon(v) && (v->flags & MAP_TYPE) != MAP_DROPPABLE) || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+/* The same file at the same offsets: then the same address is the same page of it. */
+static int same_backing(const VmaEntry *v, const VmaEntry *p)
+{
+	if (vma_anon(v) || vma_anon(p))
+		return vma_anon(v) && vma_anon(p);
+	return v->has_file_id && p->has_file_id && v->file_id == p->file_id &&
+	       v->pgoff - v->start == p->pgoff - p->start;
+}
+
 const VmaEntry *cow_parent_vma(const VmaEntry *v, VmaEntry *const *pvmas, size_t nr)
 {
-	if (!cow_vma_anon(v))
-		return NULL;
-	for (size_t i = 0; i < nr; i++) {
-		const VmaEntry *p = pvmas[i];
+	size_t lo = 0, hi = nr;
+	const VmaEntry *p;
 
-		if (p->start <= v->start && v->start < p->end)
-			return cow_vma_anon(p) && !((p->flags ^ v->flags) & MAP_GROWSDOWN) ? p : NULL;
+	if (!cow_vma_private(v))
+		return NULL;
+	/* the first area ending above v's start */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (pvmas[mid]->end <= v->start)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	if (lo == nr || pvmas[lo]->start > v->start)
+		return NULL;
+	p = pvmas[lo];
+	return cow_vma_private(p) && same_backing(v, p) && !((p->flags ^ v->flags) & MAP_GROWSDOWN) ? p : NULL;
 }
 
 static int read_pm(int fd, uint64_t *buf, uint64_t addr, size_t n, pid_t pid)
@@ -255,56 +274,111 @@ static int mark_task(struct cow_tree *ct, int i, int **mark)
 	return 0;
 }
 
-/* Turn the marks into areas; parents come first, so their areas exist. */
-static int build_areas(struct cow_tree *ct, int i, int *mark)
+/*
+ * File areas of a task mapping more files than the restorer may hold fds
+ * for: those of the files beyond the first COW_DIRECT_FILES are built in
+ * the premap region too, after the fork. @direct counts the files seen.
+ */
+static int premap_late(const VmaEntry *v, struct pidmap *direct)
+{
+	int32_t key;
+
+	if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+		return 0;
+	key = (int32_t)v->file_id + 1;
+	if (pidmap_get(direct, key) >= 0)
+		return 0;
+	if (direct->nr >= COW_DIRECT_FILES)
+		return 1;
+	return pidmap_set(direct, key, 1) ? -1 : 0;
+}
+
+/* A slot of @len bytes in the region, aligned to the area's page size; an offset until cow_reserve(). */
+static uint64_t take_slot(struct cow_tree *ct, const VmaEntry *v, int gap)
+{
+	uint64_t align = v->has_page_size && v->page_size > PAGE_SIZE ? v->page_size : PAGE_SIZE, slot;
+
+	if (align > ct->align)
+		ct->align = align;
+	slot = (ct->len + align - 1) & ~(align - 1);
+	/* a page between areas that must not merge with their neighbours (cow.c moves parts of them) */
+	ct->len = slot + (v->end - v->start) + (gap ? PAGE_SIZE : 0);
+	return slot;
+}
+
+/*
+ * Turn the marks into areas, and add the late ones; parents come first,
+ * so their areas exist. @pidx maps a parent's area index to its cow area.
+ */
+static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 {
 	struct cow_task *t = ct->t[i];
+	struct pidmap direct = { 0 };
+	uint8_t *late = calloc(t->mm->n_vmas + 1, 1);
 	size_t n = 0;
+	int ret = -1;
 
-	for (size_t k = 0; k < t->mm->n_vmas; k++)
-		n += mark[k] != -2;
+	pidx[i] = calloc(t->mm->n_vmas + 1, sizeof(int));
+	if (!pidx[i] || !late)
+		goto out;
+	for (size_t k = 0; k < t->mm->n_vmas; k++) {
+		int l = mark[k] == -2 ? premap_late(t->mm->vmas[k], &direct) : 0;
+
+		if (l < 0)
+			goto out;
+		late[k] = l;
+		n += mark[k] != -2 || l;
+	}
+	ret = 0;
 	if (!n)
-		return 0;
+		goto out;
+	ret = -1;
 	t->areas = calloc(n, sizeof(*t->areas));
 	if (!t->areas)
-		return -1;
+		goto out;
 	for (size_t k = 0; k < t->mm->n_vmas; k++) {
 		const VmaEntry *v = t->mm->vmas[k];
 		struct cow_area *a;
 
-		if (mark[k] == -2)
+		if (mark[k] == -2 && !late[k])
 			continue;
+		pidx[i][k] = t->nr_areas;
 		a = &t->areas[t->nr_areas++];
 		a->start = v->start;
 		a->end = v->end;
+		a->vma = v;
 		a->flags = v->flags & MAP_GROWSDOWN;
 		a->nohuge = v->has_madv && (v->madv & (1ULL << MADV_NOHUGEPAGE));
 		a->from = -1;
-		a->slot = ct->len;		/* an offset until cow_reserve() */
-		ct->len += v->end - v->start + PAGE_SIZE;
+		a->late = mark[k] == -2;
+		a->pages = t->vma_pages && t->vma_pages[k];
+		a->slot = take_slot(ct, v, !a->late);
 		if (mark[k] >= 0) {
 			const struct cow_task *p = ct->t[t->parent];
 			const VmaEntry *pv = p->mm->vmas[mark[k]];
 
-			for (size_t j = 0; j < p->nr_areas; j++)
-				if (p->areas[j].start == pv->start)
-					a->from = j;
-			if (a->from < 0)
-				return -1;	/* can't be: mark_task() marked it */
+			a->from = pidx[t->parent][mark[k]];
+			if (a->from < 0 || (size_t)a->from >= p->nr_areas || p->areas[a->from].start != pv->start)
+				goto out;	/* can't be: mark_task() marked it */
 			a->from_len = (v->end < pv->end ? v->end : pv->end) - v->start;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	free(late);
+	pidmap_free(&direct);
+	return ret;
 }
 
 int cow_plan(struct cow_tree *ct)
 {
-	int **mark = calloc(ct->nr, sizeof(*mark));
+	int **mark = calloc(ct->nr, sizeof(*mark)), **pidx = calloc(ct->nr, sizeof(*pidx));
 	int ret = -1;
 
-	if (!mark)
-		return -1;
+	if (!mark || !pidx)
+		goto out;
 	ct->len = 0;
+	ct->align = PAGE_SIZE;
 	for (int i = 0; i < ct->nr; i++) {
 		struct cow_task *t = ct->t[i];
 
@@ -321,65 +395,79 @@ int cow_plan(struct cow_tree *ct)
 		if (ct->t[i]->live && mark_task(ct, i, mark))
 			goto out;
 	for (int i = 0; i < ct->nr; i++)
-		if (ct->t[i]->live && build_areas(ct, i, mark[i]))
+		if (ct->t[i]->live && build_areas(ct, i, mark[i], pidx))
 			goto out;
 	ret = 0;
 out:
-	for (int i = 0; i < ct->nr; i++)
+	for (int i = 0; mark && pidx && i < ct->nr; i++) {
 		free(mark[i]);
+		free(pidx[i]);
+	}
 	free(mark);
+	free(pidx);
 	return ret;
 }
 
-struct span {
-	uint64_t start, end;
-};
-
-static int add_span(struct span **s, size_t *n, size_t *cap, uint64_t start, uint64_t end)
+int span_set_add(struct span_set *ss, uint64_t start, uint64_t end)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		struct span *x = realloc(*s, c * sizeof(*x));
+	if (ss->n == ss->cap) {
+		size_t c = ss->cap ? ss->cap * 2 : 256;
+		struct span *x = realloc(ss->s, c * sizeof(*x));
 
-		if (!x)
+		if (!x) {
+			pr_err("out of memory\n");
 			return -1;
-		*s = x;
-		*cap = c;
+		}
+		ss->s = x;
+		ss->cap = c;
 	}
-	(*s)[(*n)++] = (struct span){ start, end };
+	ss->s[ss->n++] = (struct span){ start, end };
 	return 0;
 }
 
-/* Highest hole of @len below 4 GiB under the task size that no span touches. */
-static uint64_t find_hole(const struct span *s, size_t n, uint64_t len)
+static int cmp_span(const void *a, const void *b)
 {
-	uint64_t cand = kdat.task_size - (1ULL << 32) - len;
+	const struct span *x = a, *y = b;
 
-	cand &= ~(PAGE_SIZE - 1);
-	while (cand > (1ULL << 32) && len < kdat.task_size) {
-		uint64_t lowest = cand;
-		int hit = 0;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
 
-		for (size_t i = 0; i < n; i++)
-			if (s[i].start < cand + len && cand < s[i].end) {
-				hit = 1;
-				if (s[i].start < lowest)
-					lowest = s[i].start;
-			}
-		if (!hit)
+uint64_t find_free_hole(struct span_set *ss, uint64_t len, uint64_t align)
+{
+	uint64_t floor = 1ULL << 32, top = kdat.task_size - (1ULL << 32);
+	size_t m = 0;
+
+	/* sorted and merged once; then the gaps between them from the top down */
+	qsort(ss->s, ss->n, sizeof(*ss->s), cmp_span);
+	for (size_t i = 0; i < ss->n; i++) {
+		if (m && ss->s[i].start <= ss->s[m - 1].end) {
+			if (ss->s[i].end > ss->s[m - 1].end)
+				ss->s[m - 1].end = ss->s[i].end;
+		} else {
+			ss->s[m++] = ss->s[i];
+		}
+	}
+	ss->n = m;
+	for (size_t i = m + 1; i-- > 0;) {
+		uint64_t hi = i < m ? ss->s[i].start : top, lo = i ? ss->s[i - 1].end : floor, cand;
+
+		if (hi > top)
+			hi = top;
+		if (lo < floor)
+			lo = floor;
+		if (hi <= lo || hi - lo < len)
+			continue;
+		cand = (hi - len) & ~(align - 1);
+		if (cand >= lo)
 			return cand;
-		if (lowest < len + PAGE_SIZE)
-			break;
-		cand = ((lowest - len) & ~(PAGE_SIZE - 1)) - PAGE_SIZE;
 	}
 	return 0;
 }
 
 int cow_reserve(struct cow_tree *ct)
 {
+	struct span_set ss = { 0 };
 	struct proc_vma *self;
-	struct span *s = NULL;
-	size_t n = 0, cap = 0;
 	int nr_self, ret = -1;
 	void *mem;
 
@@ -388,21 +476,21 @@ int cow_reserve(struct cow_tree *ct)
 	if (parse_maps(0, &self, &nr_self))
 		return -1;
 	for (int i = 0; i < nr_self; i++)
-		if (add_span(&s, &n, &cap, self[i].start, self[i].end))
+		if (span_set_add(&ss, self[i].start, self[i].end))
 			goto out;
 	for (int i = 0; i < ct->nr; i++)
 		for (size_t k = 0; ct->t[i]->live && k < ct->t[i]->mm->n_vmas; k++)
-			if (add_span(&s, &n, &cap, ct->t[i]->mm->vmas[k]->start, ct->t[i]->mm->vmas[k]->end))
+			if (span_set_add(&ss, ct->t[i]->mm->vmas[k]->start, ct->t[i]->mm->vmas[k]->end))
 				goto out;
-	ct->base = find_hole(s, n, ct->len);
+	ct->base = find_free_hole(&ss, ct->len, ct->align);
 	if (!ct->base) {
-		pr_err("no room for the %lu MiB of memory shared between processes\n", (unsigned long)(ct->len >> 20));
+		pr_err("no room for the %lu MiB of memory premapped for the tree\n", (unsigned long)(ct->len >> 20));
 		goto out;
 	}
 	mem = mmap((void *)ct->base, ct->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 		   MAP_FIXED_NOREPLACE, -1, 0);
 	if (mem != (void *)ct->base) {
-		pr_perror("can't reserve %lu bytes at %lx for shared memory", (unsigned long)ct->len,
+		pr_perror("can't reserve %lu bytes at %lx for premapped memory", (unsigned long)ct->len,
 			  (unsigned long)ct->base);
 		ct->base = 0;
 		goto out;
@@ -410,11 +498,10 @@ int cow_reserve(struct cow_tree *ct)
 	for (int i = 0; i < ct->nr; i++)
 		for (size_t k = 0; k < ct->t[i]->nr_areas; k++)
 			ct->t[i]->areas[k].slot += ct->base;
-	pr_info("premap region for shared private memory: %lx-%lx\n", (unsigned long)ct->base,
-		(unsigned long)(ct->base + ct->len));
+	pr_info("premap region: %lx-%lx\n", (unsigned long)ct->base, (unsigned long)(ct->base + ct->len));
 	ret = 0;
 out:
-	free(s);
+	free(ss.s);
 	free_maps(self, nr_self);
 	return ret;
 }
@@ -441,10 +528,72 @@ static int drop_unshared(struct cow_task *t, struct cow_area *a)
 	return 0;
 }
 
-static int map_area(struct cow_tree *ct, struct cow_task *t, struct cow_area *a)
+uint32_t cow_map_prot(const VmaEntry *v, int pages)
+{
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM)
+		return v->prot;
+	if (pages || (v->has_accounted && v->accounted) || !v->has_accounted)
+		return v->prot | PROT_READ | PROT_WRITE;
+	return v->prot;
+}
+
+/* A private mapping of a character device (/dev/zero) is anonymous memory with a file. */
+static int devzero_like(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISCHR(st.st_mode);
+}
+
+/*
+ * The kernel gives anonymous memory without pages yet the offset of its
+ * new address when it is moved (mremap), and maps shows that offset. A
+ * page touched and dropped again keeps the one it was mapped with.
+ */
+static int touch_anon(void *m)
+{
+	*(volatile char *)m = 0;
+	return madvise(m, PAGE_SIZE, MADV_DONTNEED);
+}
+
+/*
+ * Map @a's area fresh in its slot: anonymous, or from its file (private
+ * ones writable until the restorer has filled them and set their
+ * protection; shared ones as they will be).
+ */
+static int map_fresh(struct cow_task *t, struct cow_area *a, cow_open_fn open_fd, void *priv, int fd)
+{
+	const VmaEntry *v = a->vma;
+	uint64_t len = a->end - a->start;
+	int prot = a->late ? cow_map_prot(v, a->pages) : PROT_READ | PROT_WRITE;
+	int flags = MAP_FIXED | (v->flags & MAP_NORESERVE), own = -1;
+	void *m;
+
+	if (vma_anon(v)) {
+		flags |= MAP_PRIVATE | MAP_ANONYMOUS | a->flags;
+	} else {
+		if (fd < 0)
+			fd = own = open_fd(priv, v);
+		if (fd < 0)
+			return -1;
+		flags |= v->kind == VMA_KIND__VMA_FILE_PRIVATE ? MAP_PRIVATE : MAP_SHARED;
+	}
+	m = mmap((void *)a->slot, len, prot, flags, vma_anon(v) ? -1 : fd, vma_anon(v) ? 0 : v->pgoff);
+	if (m == (void *)a->slot && v->kind == VMA_KIND__VMA_FILE_PRIVATE && devzero_like(fd) && touch_anon(m))
+		m = MAP_FAILED;
+	if (own >= 0)
+		close(own);
+	if (m != (void *)a->slot) {
+		pr_perror("%d: can't map memory for %lx in its slot", t->pid, (unsigned long)a->start);
+		return -1;
+	}
+	return 0;
+}
+
+static int map_area(struct cow_tree *ct, struct cow_task *t, struct cow_area *a, cow_open_fn open_fd, void *priv)
 {
 	uint64_t len = a->end - a->start;
-	void *m;
+	void *m = (void *)a->slot;
 
 	if (a->from >= 0) {
 		const struct cow_area *pa = &ct->t[t->parent]->areas[a->from];
@@ -457,13 +606,8 @@ static int map_area(struct cow_tree *ct, struct cow_task *t, struct cow_area *a)
 		}
 		if (drop_unshared(t, a))
 			return -1;
-	} else {
-		m = mmap((void *)a->slot, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | a->flags,
-			 -1, 0);
-		if (m != (void *)a->slot) {
-			pr_perror("%d: can't map memory for %lx", t->pid, (unsigned long)a->start);
-			return -1;
-		}
+	} else if (map_fresh(t, a, open_fd, priv, -1)) {
+		return -1;
 	}
 	if (a->nohuge && madvise(m, len, MADV_NOHUGEPAGE)) {
 		pr_perror("%d: MADV_NOHUGEPAGE at %lx", t->pid, (unsigned long)a->start);
@@ -503,7 +647,7 @@ static int pread_all(int fd, uint64_t to, uint64_t len, uint64_t off, pid_t pid)
 	return 0;
 }
 
-/* The task's own pages that fall in premapped areas. */
+/* The task's own pages that fall in areas built before the fork. */
 static int fill_areas(struct cow_task *t, int fd)
 {
 	for (size_t i = 0; i < t->nr_pms; i++) {
@@ -517,30 +661,93 @@ static int fill_areas(struct cow_task *t, int fd)
 			const struct cow_area *a = &t->areas[k];
 			uint64_t from = s > a->start ? s : a->start, to = e < a->end ? e : a->end;
 
-			if (from < to && pread_all(fd, a->slot + (from - a->start), to - from, pe->off + (from - s), t->pid))
+			if (!a->late && from < to &&
+			    pread_all(fd, a->slot + (from - a->start), to - from, pe->off + (from - s), t->pid))
 				return -1;
 		}
 	}
 	return 0;
 }
 
-int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name)
+int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_open_fn open_fd, void *priv)
 {
 	struct cow_task *t = ct->t[i];
-	int fd, ret = 0;
+	int fd, ret = 0, any = 0;
 
-	if (!t->nr_areas)
-		return 0;
-	for (size_t k = 0; k < t->nr_areas; k++)
-		if (map_area(ct, t, &t->areas[k]))
+	for (size_t k = 0; k < t->nr_areas; k++) {
+		if (t->areas[k].late)
+			continue;
+		if (map_area(ct, t, &t->areas[k], open_fd, priv))
 			return -1;
+		any = 1;
+	}
+	if (!any)
+		return 0;
 	fd = img_openat(dfd, pages_name, O_RDONLY);
+	if (fd >= 0 && image_trusted(fd, pages_name)) {
+		close(fd);
+		return -1;
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", pages_name);
 		return -1;
 	}
 	ret = fill_areas(t, fd);
 	close(fd);
+	return ret;
+}
+
+/* Which file an area maps: areas of one file are mapped together, from one open. */
+static uint64_t backing_key(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_SHMEM ? (1ULL << 32) | v->shmem_id : v->file_id;
+}
+
+static const struct cow_area *sort_base;
+
+static int cmp_backing(const void *a, const void *b)
+{
+	uint64_t x = backing_key(sort_base[*(const uint32_t *)a].vma), y = backing_key(sort_base[*(const uint32_t *)b].vma);
+
+	return x < y ? -1 : x > y;
+}
+
+int cow_premap_late(struct cow_tree *ct, int i, cow_open_fn open_fd, void *priv)
+{
+	struct cow_task *t = ct->t[i];
+	uint32_t *order = calloc(t->nr_areas + 1, sizeof(*order));
+	uint64_t key = UINT64_MAX;
+	size_t n = 0;
+	int fd = -1, ret = -1;
+
+	if (!order) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t k = 0; k < t->nr_areas; k++)
+		if (t->areas[k].late)
+			order[n++] = k;
+	sort_base = t->areas;
+	qsort(order, n, sizeof(*order), cmp_backing);
+	for (size_t k = 0; k < n; k++) {
+		struct cow_area *a = &t->areas[order[k]];
+
+		if (backing_key(a->vma) != key) {
+			if (fd >= 0)
+				close(fd);
+			key = backing_key(a->vma);
+			fd = open_fd(priv, a->vma);
+			if (fd < 0)
+				goto out;
+		}
+		if (map_fresh(t, a, open_fd, priv, fd))
+			goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(order);
 	return ret;
 }
 
@@ -572,7 +779,10 @@ ssize_t cow_restorer_pagemap(const struct cow_task *t, struct rst_pagemap *out, 
 
 		if (pe->has_in_parent && pe->in_parent)
 			continue;
+		/* pages of areas filled before the fork are left out; late areas are the restorer's */
 		for (; k >= 0 && (size_t)k < t->nr_areas && t->areas[k].start < e; k++) {
+			if (t->areas[k].late)
+				continue;
 			if (t->areas[k].start > pos && add_pm(out, &n, max, pos, t->areas[k].start, pe->off + (pos - s)))
 				goto full;
 			if (t->areas[k].end > pos)

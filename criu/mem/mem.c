@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -43,10 +44,23 @@ static int refuse_vma(pid_t pid, const struct proc_vma *p, const char *why)
 	return -1;
 }
 
-static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft)
+/*
+ * The last file area's file: areas of one file come in runs (a library's
+ * text, data...), and each would cost two stat()s and a lookup in the
+ * file table otherwise.
+ */
+struct file_memo {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	int flags;
+	uint32_t id;
+};
+
+static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
+			     struct file_memo *memo)
 {
-	char mf[128];
-	struct stat st;
+	struct stat pst;
 	int flags;
 
 	if (p->shared && p->deleted && !strcmp(p->name, "/dev/zero")) {
@@ -57,36 +71,36 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
-	if (p->deleted) {
-		/* an unlinked file or a memfd: its contents travel in files.img */
-		v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
-		v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
-		v->has_file_id = true;
-		flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
-		return fileobj_add_vma(ft, pid, p, flags, &v->file_id);
-	}
-
-	/* The file behind the area must still be the one at that path. */
-	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start, (unsigned long)p->end);
-	if (stat(mf, &st)) {
-		pr_perror("can't stat %s", mf);
-		return -1;
-	}
-	struct stat pst;
-
-	if (stat(p->name, &pst) || pst.st_ino != st.st_ino || pst.st_dev != st.st_dev)
-		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
-	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-		return refuse_vma(pid, p, "not a regular file");
-
 	v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
-	flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
 	v->has_file_id = true;
-	return file_table_add_path(ft, p->name, flags, &st, &v->file_id);
+	flags = (p->shared && (p->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY;
+	if (p->deleted)		/* an unlinked file or a memfd: its contents travel in files.img */
+		return fileobj_add_vma(ft, pid, p, flags, &v->file_id);
+
+	/* maps names the mapped file's device and inode: the file at that path must still be it */
+	if (memo->path && memo->flags == flags && memo->ino == p->ino &&
+	    memo->dev == makedev(p->dev_maj, p->dev_min) && !strcmp(memo->path, p->name)) {
+		v->file_id = memo->id;
+		return 0;
+	}
+	if (stat(p->name, &pst) || pst.st_ino != p->ino || pst.st_dev != makedev(p->dev_maj, p->dev_min))
+		return refuse_vma(pid, p, "the file at that path is not the mapped one any more");
+	if (!S_ISREG(pst.st_mode) && !S_ISCHR(pst.st_mode))
+		return refuse_vma(pid, p, "not a regular file");
+	if (file_table_add_path(ft, p->name, flags, &pst, &v->file_id))
+		return -1;
+	free(memo->path);
+	memo->path = strdup(p->name);
+	memo->dev = pst.st_dev;
+	memo->ino = pst.st_ino;
+	memo->flags = flags;
+	memo->id = v->file_id;
+	return 0;
 }
 
-static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft)
+static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
+			struct file_memo *memo)
 {
 	const char *name = p->name;
 
@@ -128,21 +142,34 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		return 0;
 	}
 	if (name[0] == '/')
-		return classify_file_vma(pid, p, v, ft);
+		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
 		return refuse_vma(pid, p, "memfd mappings are not supported yet");
 	return refuse_vma(pid, p, "this kind of memory area is not supported");
 }
 
 /*
- * VmFlags of /proc/PID/smaps: what madvise/mlock set on an area is not in
- * maps but must come back. Bit N of the result means madvise(N); the
- * MADV_LOCK pseudo-advice means mlock.
+ * VmFlags of /proc/PID/smaps: what madvise/mlock/mseal set on an area is
+ * not in maps but must come back. An advice sets bit N of vma_entry.madv
+ * (madvise(N)); the MADV_LOCK pseudo-advice means mlock. The others are
+ * properties of the area (VMF_*).
  */
+enum {
+	VMF_GROWSDOWN	= 1 << 0,	/* gd */
+	VMF_MAYWRITE	= 1 << 1,	/* mw */
+	VMF_GUARD	= 1 << 2,	/* gu: may hold guard regions */
+	VMF_DROPPABLE	= 1 << 3,	/* dp: MAP_DROPPABLE */
+	VMF_NORESERVE	= 1 << 4,	/* nr: MAP_NORESERVE */
+	VMF_SEALED	= 1 << 5,	/* sl: mseal() */
+	VMF_HUGETLB	= 1 << 6,	/* ht: hugetlbfs */
+	VMF_ACCOUNT	= 1 << 7,	/* ac: VM_ACCOUNT, it was writable once */
+};
+
 struct vmflag {
 	char name[3];
-	int advice;		/* -1: refuse the area */
-	const char *why;
+	int advice;		/* madvise(advice), or -1 */
+	int prop;		/* a VMF_* */
+	const char *why;	/* refused, unless the area is one of the kernel's [...] */
 };
 
 static const struct vmflag vmflags[] = {
@@ -155,45 +182,45 @@ static const struct vmflag vmflags[] = {
 	{ "sr", MADV_SEQUENTIAL },
 	{ "rr", MADV_RANDOM },
 	{ "lo", VMA_MADV_LOCK },
-	{ "ht", -1, "hugetlbfs memory is not supported yet" },
-	{ "um", -1, "memory registered with userfaultfd is not supported" },
-	{ "uw", -1, "memory registered with userfaultfd is not supported" },
-	{ "ui", -1, "memory registered with userfaultfd is not supported" },
-	{ "sl", -1, "sealed memory (mseal) is not supported yet" },
-	{ "io", -1, "device (VM_IO) memory is not supported" },
-	{ "pf", -1, "device (PFN) memory is not supported" },
+	{ "gd", -1, VMF_GROWSDOWN },
+	{ "mw", -1, VMF_MAYWRITE },
+	{ "gu", -1, VMF_GUARD },
+	{ "dp", -1, VMF_DROPPABLE },
+	{ "nr", -1, VMF_NORESERVE },
+	{ "sl", -1, VMF_SEALED },
+	{ "ht", -1, VMF_HUGETLB },
+	{ "ac", -1, VMF_ACCOUNT },
+	{ "um", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "uw", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "ui", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "io", -1, 0, "device (VM_IO) memory is not supported" },
+	{ "pf", -1, 0, "device (PFN) memory is not supported" },
 };
 
-static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *growsdown,
-			 int *maywrite)
+static int parse_vmflags(pid_t pid, const struct proc_vma *p, const char *flags, uint64_t *madv, int *props)
 {
 	*madv = 0;
-	*growsdown = 0;
-	*maywrite = 0;
-	for (const char *f = flags; *f; ) {
+	*props = 0;
+	for (const char *f = flags; *f && *f != '\n'; ) {
 		while (*f == ' ')
 			f++;
-		if (!f[0] || !f[1])
+		if (!f[0] || !f[1] || f[0] == '\n' || f[1] == '\n')
 			break;
-		if (f[0] == 'g' && f[1] == 'd')
-			*growsdown = 1;
-		if (f[0] == 'm' && f[1] == 'w')
-			*maywrite = 1;
 		for (size_t i = 0; i < ARRAY_SIZE(vmflags); i++) {
 			if (f[0] != vmflags[i].name[0] || f[1] != vmflags[i].name[1])
 				continue;
 			/* the vDSO and friends are special mappings: the kernel's business */
-			if (vmflags[i].advice < 0 && !(p->name && p->name[0] == '['))
+			if (vmflags[i].why && !(p->name && p->name[0] == '['))
 				return refuse_vma(pid, p, vmflags[i].why);
 			if (vmflags[i].advice >= 0)
 				*madv |= 1ULL << vmflags[i].advice;
+			*props |= vmflags[i].prop;
 		}
 		f += 2;
 	}
 	return 0;
 }
 
-/* Attach the VmFlags of each area in smaps to md's areas. */
 /*
  * A shared file area that may become writable (mprotect) needs the file
  * opened for writing, whatever its protection is now.
@@ -214,74 +241,198 @@ static int shared_maywrite(pid_t pid, VmaEntry *v, const char *path, struct file
 	return file_table_add_path(ft, path, O_RDWR, &st, &v->file_id);
 }
 
-static int collect_vmflags(pid_t pid, struct mm_dump *md, struct file_table *ft)
+static int private_anon(const VmaEntry *v)
 {
-	char *smaps = read_proc_file(pid, "smaps", NULL), *line, *save = NULL;
-	struct proc_vma cur = { 0 };
-	int have = 0, ret = 0;
-	size_t vi = 0;
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
+	       v->kind == VMA_KIND__VMA_STACK;
+}
 
-	if (!smaps) {
-		pr_perror("can't read /proc/%d/smaps", pid);
+/* What the VmFlags (and the page size) of an area say, applied to its entry. */
+static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct proc_vma *p, uint64_t madv,
+			 int props, unsigned long kpage, struct file_table *ft)
+{
+	VmaEntry *v = &md->vmas[vi];
+
+	v->has_madv = madv != 0;
+	v->madv = madv;
+	if (props & VMF_GROWSDOWN)
+		v->flags |= MAP_GROWSDOWN;
+	if ((props & VMF_MAYWRITE) && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE) &&
+	    shared_maywrite(pid, v, p->name, ft))
+		return -1;
+	if ((props & VMF_MAYWRITE) && v->kind == VMA_KIND__VMA_SYSVSHM)
+		v->flags &= ~SHM_RDONLY;
+	if ((props & VMF_DROPPABLE) && v->kind == VMA_KIND__VMA_ANON_PRIVATE)
+		v->flags = (v->flags & ~MAP_TYPE) | MAP_DROPPABLE;
+	if ((props & VMF_NORESERVE) && (private_anon(v) || v->kind == VMA_KIND__VMA_FILE_PRIVATE))
+		v->flags |= MAP_NORESERVE;
+	if (props & VMF_SEALED)
+		v->has_sealed = v->sealed = true;
+	v->has_accounted = true;
+	v->accounted = !!(props & VMF_ACCOUNT);
+	if (props & VMF_GUARD)
+		md->may_guard[vi] = 1;
+	if (props & VMF_HUGETLB) {
+		/* huge pages of a memfd shared with its fd (MFD_HUGETLB): the file carries them */
+		if (v->kind != VMA_KIND__VMA_FILE_SHARED || !p->name || strncmp(p->name, "/memfd:", 7))
+			return refuse_vma(pid, p, "hugetlbfs memory is supported only as a shared mapping of an "
+					  "MFD_HUGETLB memfd");
+		v->has_page_size = true;
+		v->page_size = kpage << 10;
+	}
+	return 0;
+}
+
+/* ---- guard regions ---- */
+
+static int add_guard(VmaEntry *v, uint64_t start, uint64_t nr_pages)
+{
+	GuardEntry *g, *last = v->n_guards ? v->guards[v->n_guards - 1] : NULL, **n;
+
+	/* neighbours come from one scan in address order: merge them */
+	if (last && last->start + last->nr_pages * PAGE_SIZE == start) {
+		last->nr_pages += nr_pages;
+		return 0;
+	}
+	g = malloc(sizeof(*g));
+	n = v->guards;
+	/* capacity doubles at every power of two */
+	if (!(v->n_guards & (v->n_guards - 1)))
+		n = realloc(v->guards, (v->n_guards ? 2 * v->n_guards : 1) * sizeof(*n));
+	if (!g || !n) {
+		free(g);
+		pr_err("out of memory\n");
 		return -1;
 	}
-	for (line = strtok_r(smaps, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "VmFlags:", 8)) {
-			uint64_t madv;
-			int gd, mw;
+	v->guards = n;
+	guard_entry__init(g);
+	g->start = start;
+	g->nr_pages = nr_pages;
+	v->guards[v->n_guards++] = g;
+	return 0;
+}
 
-			if (!have)
-				continue;
-			ret = parse_vmflags(pid, &cur, line + 8, &madv, &gd, &mw);
-			while (vi < md->nr_vmas && md->vmas[vi].start < cur.start)
-				vi++;
-			if (!ret && vi < md->nr_vmas && md->vmas[vi].start == cur.start) {
-				VmaEntry *v = &md->vmas[vi];
+/* The guard pages of an area: PAGEMAP_SCAN's GUARD category (6.16), or pagemap bit 58 (6.15). */
+static int scan_guards(int pm_fd, VmaEntry *v)
+{
+	if (kdat.has_pagemap_scan_guard) {
+		struct page_region r[64];
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = v->start,
+			.end = v->end,
+			.vec = (unsigned long)r,
+			.vec_len = ARRAY_SIZE(r),
+			.category_mask = PAGE_IS_GUARD,
+			.return_mask = PAGE_IS_GUARD,
+		};
 
-				v->has_madv = madv != 0;
-				v->madv = madv;
-				if (gd)
-					v->flags |= MAP_GROWSDOWN;
-				if (mw && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE))
-					ret = shared_maywrite(pid, v, cur.name, ft);
-				if (mw && v->kind == VMA_KIND__VMA_SYSVSHM)
-					v->flags &= ~SHM_RDONLY;
+		while (arg.start < v->end) {
+			long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+
+			if (n < 0) {
+				pr_perror("PAGEMAP_SCAN for guards at %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
+				return -1;
 			}
-			continue;
+			for (long i = 0; i < n; i++)
+				if (add_guard(v, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT))
+					return -1;
+			if (arg.walk_end <= arg.start)
+				break;
+			arg.start = arg.walk_end;
 		}
-		/* area header lines look like maps lines; "Key: value" lines do not parse */
-		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ')) {
-			free(cur.name);
-			memset(&cur, 0, sizeof(cur));
-			have = parse_maps_line(line, &cur) == 0;
-		}
+		return 0;
 	}
-	free(cur.name);
-	free(smaps);
+	for (uint64_t addr = v->start; addr < v->end;) {
+		uint64_t buf[512];
+		size_t n = (v->end - addr) >> PAGE_SHIFT;
+
+		if (n > ARRAY_SIZE(buf))
+			n = ARRAY_SIZE(buf);
+		if (pread(pm_fd, buf, n * 8, (addr >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8)) {
+			pr_perror("reading pagemap at %lx", (unsigned long)addr);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++, addr += PAGE_SIZE)
+			if ((buf[i] & PM_GUARD) && add_guard(v, addr, 1))
+				return -1;
+	}
+	return 0;
+}
+
+/* Only areas whose VmFlags say they may hold guards ("gu") are looked at. */
+static int collect_guards(pid_t pid, struct mm_dump *md)
+{
+	char path[64];
+	int fd = -1, ret = 0;
+
+	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
+		if (!md->may_guard[i])
+			continue;
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				pr_perror("can't open %s", path);
+				return -1;
+			}
+		}
+		ret = scan_guards(fd, &md->vmas[i]);
+		if (!ret && md->vmas[i].n_guards)
+			pr_info("task %d: %zu guard regions in %lx-%lx\n", pid, md->vmas[i].n_guards,
+				(unsigned long)md->vmas[i].start, (unsigned long)md->vmas[i].end);
+	}
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
+	struct file_memo memo = { 0 };
+	int ret = -1;
+
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
 	md->vma_ptrs = calloc(nr ? nr : 1, sizeof(*md->vma_ptrs));
-	if (!md->vmas || !md->vma_ptrs) {
+	md->may_guard = calloc(nr ? nr : 1, 1);
+	if (!md->vmas || !md->vma_ptrs || !md->may_guard) {
 		pr_err("out of memory\n");
 		return -1;
 	}
 	for (int i = 0; i < nr; i++) {
+		size_t vi = md->nr_vmas;
+		uint64_t madv;
+		int props;
+
 		if (pv[i].name && !strcmp(pv[i].name, "[vsyscall]"))
 			continue;
-		if (classify_vma(pid, &pv[i], &md->vmas[md->nr_vmas], ft))
-			return -1;
-		md->vma_ptrs[md->nr_vmas] = &md->vmas[md->nr_vmas];
+		if (classify_vma(pid, &pv[i], &md->vmas[vi], ft, &memo))
+			goto out;
+		md->vma_ptrs[vi] = &md->vmas[vi];
 		md->nr_vmas++;
+		if (!pv[i].vmflags) {
+			pr_err("no VmFlags for the area at %lx of %d\n", (unsigned long)pv[i].start, pid);
+			goto out;
+		}
+		if (parse_vmflags(pid, &pv[i], pv[i].vmflags, &madv, &props) ||
+		    apply_vmflags(pid, md, vi, &pv[i], madv, props, pv[i].kpage_kb, ft))
+			goto out;
 	}
-	return collect_vmflags(pid, md, ft);
+	ret = collect_guards(pid, md);
+out:
+	free(memo.path);
+	return ret;
 }
 
 void free_mm_dump(struct mm_dump *md)
 {
+	for (size_t i = 0; md->vmas && i < md->nr_vmas; i++) {
+		for (size_t k = 0; k < md->vmas[i].n_guards; k++)
+			free(md->vmas[i].guards[k]);
+		free(md->vmas[i].guards);
+	}
+	free(md->may_guard);
+	md->may_guard = NULL;
 	free(md->vmas);
 	free(md->vma_ptrs);
 	md->vmas = NULL;
@@ -290,47 +441,81 @@ void free_mm_dump(struct mm_dump *md)
 
 /* ---- finding pages ---- */
 
-#define SCAN_VEC	512
+#define SCAN_VEC	4096
 
-/* Pages that hold data: present or swapped, not the zero page, not page cache. */
-static int scan_vma_pagemap_scan(int pm_fd, const VmaEntry *v, struct page_list *pl, uint64_t *zero)
+static struct page_list *list_of(const VmaEntry *v, struct page_list *anon, struct page_list *file,
+				 struct page_list *hidden)
 {
-	struct page_region r[SCAN_VEC];
+	return !(v->prot & PROT_READ) ? hidden : v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
+}
+
+/*
+ * Pages that hold data: present or swapped, not the zero page, not page
+ * cache (shared memory and unwritten file pages are that), not a guard.
+ * One scan over the whole address space, however many areas: the regions
+ * come in address order and are dealt out to the private areas they lie in.
+ */
+static int scan_pagemap_scan(int pm_fd, struct mm_dump *md, struct page_list *anon, struct page_list *file,
+			     struct page_list *hidden)
+{
+	uint64_t guard = kdat.has_pagemap_scan_guard ? PAGE_IS_GUARD : 0;
+	struct page_region *r = malloc(SCAN_VEC * sizeof(*r));
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
-		.start = v->start,
-		.end = v->end,
+		.start = md->vmas[0].start,
+		.end = md->vmas[md->nr_vmas - 1].end,
 		.vec = (unsigned long)r,
 		.vec_len = SCAN_VEC,
 		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
-		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE | guard,
+		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | guard,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
+	uint64_t done = 0;
+	size_t vi = 0;
+	int ret = -1;
 
-	while (arg.start < v->end) {
+	if (!r) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	while (arg.start < arg.end) {
 		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
 
 		if (n < 0) {
-			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)v->end);
-			return -1;
+			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)arg.end);
+			goto out;
 		}
-		for (long i = 0; i < n; i++)
-			if (page_list_add(pl, r[i].start, (r[i].end - r[i].start) >> PAGE_SHIFT)) {
-				pr_perror("page list");
-				return -1;
+		/* a region cut short by a full vector is reported again, whole, by the next call */
+		for (long k = 0; k < n; k++)
+			for (uint64_t s = r[k].start > done ? r[k].start : done, e = r[k].end; s < e; done = s) {
+				const VmaEntry *v;
+				uint64_t ce;
+
+				while (vi < md->nr_vmas && md->vmas[vi].end <= s)
+					vi++;
+				if (vi == md->nr_vmas || md->vmas[vi].start >= e)
+					break;
+				v = &md->vmas[vi];
+				if (s < v->start)
+					s = v->start;
+				ce = e < v->end ? e : v->end;
+				if (vma_is_private_mem(v) &&
+				    page_list_add(list_of(v, anon, file, hidden), s, (ce - s) >> PAGE_SHIFT)) {
+					pr_perror("page list");
+					goto out;
+				}
+				s = ce;
 			}
 		if (arg.walk_end <= arg.start)
 			break;
 		arg.start = arg.walk_end;
 	}
-	(void)zero;
-	return 0;
+	ret = 0;
+out:
+	free(r);
+	return ret;
 }
-
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
-#define PM_FILE		(1ULL << 61)
 
 /* Without PAGEMAP_SCAN: read the 64-bit pagemap entries. */
 static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
@@ -350,7 +535,7 @@ static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++, addr += PAGE_SIZE)
-			if ((buf[i] & (PM_PRESENT | PM_SWAP)) && !(buf[i] & PM_FILE) && page_list_add(pl, addr, 1))
+			if ((buf[i] & (PM_PRESENT | PM_SWAP)) && !(buf[i] & (PM_FILE | PM_GUARD)) && page_list_add(pl, addr, 1))
 				return -1;
 	}
 	return 0;
@@ -398,7 +583,7 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 
 static int xfer_setup(struct page_xfer *x)
 {
-	int wr[NR_PIPES];
+	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
 	long sz = kdat.pipe_max_size;
 
 	for (int i = 0; i < NR_PIPES; i++) {
@@ -413,6 +598,7 @@ static int xfer_setup(struct page_xfer *x)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 		wr[i] = x->pipes[i][1];
+		wr[NR_PIPES + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -420,7 +606,7 @@ static int xfer_setup(struct page_xfer *x)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, NR_PIPES) ||
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -437,7 +623,18 @@ static void xfer_close(struct page_xfer *x)
 }
 
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+			  int *done);
+
 static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
+		      int *done)
+{
+	if (check_interrupted())
+		return -1;
+	return xfer_round_one(x, pl, cur, skip_zero, done);
+}
+
+static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 		      int *done)
 {
 	struct parasite_pages *p = x->args;
@@ -559,6 +756,8 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	char path[64];
 	int fd, ret = 0;
 
+	if (!md->nr_vmas)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -567,17 +766,15 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	}
 	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
 		const VmaEntry *v = &md->vmas[i];
-		struct page_list *l = !(v->prot & PROT_READ) ? hidden :
-				      v->kind == VMA_KIND__VMA_FILE_PRIVATE ? file : anon;
 
 		if (!vma_is_private_mem(v))
 			continue;
 		st->pages_scanned += (v->end - v->start) >> PAGE_SHIFT;
-		if (kdat.has_pagemap_scan)
-			ret = scan_vma_pagemap_scan(fd, v, l, &st->pages_zero);
-		else
-			ret = scan_vma_pagemap(fd, v, l);
+		if (!kdat.has_pagemap_scan)
+			ret = scan_vma_pagemap(fd, v, list_of(v, anon, file, hidden));
 	}
+	if (!ret && kdat.has_pagemap_scan)
+		ret = scan_pagemap_scan(fd, md, anon, file, hidden);
 	close(fd);
 	return ret;
 }
@@ -599,18 +796,19 @@ static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
 	return 0;
 }
 
-/* Leave out of @anon and @hidden what the task shares with its parent; it goes to @inh. */
+/* Leave out of @anon, @file and @hidden what the task shares with its parent; it goes to @inh. */
 static int split_inherited(pid_t pid, struct mm_dump *md, const struct mm_parent *parent, struct page_list *anon,
-			   struct page_list *hidden, struct page_list *inh)
+			   struct page_list *file, struct page_list *hidden, struct page_list *inh)
 {
-	struct page_list l[2] = { *anon, *hidden };
-	int ret = cow_split_inherited(pid, md, parent, l, 2, inh);
+	struct page_list l[3] = { *anon, *file, *hidden };
+	int ret = cow_split_inherited(pid, md, parent, l, 3, inh);
 
 	*anon = l[0];
-	*hidden = l[1];
+	*file = l[1];
+	*hidden = l[2];
 	if (!ret)
 		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
-			(unsigned long)(inh[0].total_pages + inh[1].total_pages), parent->pid);
+			(unsigned long)(inh[0].total_pages + inh[1].total_pages + inh[2].total_pages), parent->pid);
 	return ret;
 }
 
@@ -619,7 +817,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[2];
+	struct page_list anon, file, hidden, inh[3];
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
@@ -627,12 +825,12 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	page_list_init(&anon);
 	page_list_init(&file);
 	page_list_init(&hidden);
-	page_list_init(&inh[0]);
-	page_list_init(&inh[1]);
+	for (int i = 0; i < 3; i++)
+		page_list_init(&inh[i]);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &anon, &file, &hidden, st))
 		goto out;
-	if (parent && split_inherited(pid, md, parent, &anon, &hidden, inh))
+	if (parent && split_inherited(pid, md, parent, &anon, &file, &hidden, inh))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
@@ -641,7 +839,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 
 	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
 	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x.pagemap || !pages)
+	if (!x.pagemap || !pages || img_buffer_writes(x.pagemap))
 		goto out;
 	x.pages_fd = pages->fd;
 	ph.pages_id = pages_id;
@@ -660,17 +858,20 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &hidden))
 		goto out;
-	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]))
+	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]) ||
+	    img_flush(x.pagemap))
 		goto out;
 	ret = 0;
 out:
 	xfer_close(&x);
+	if (ret && x.pagemap)
+		x.pagemap->buf_len = 0;		/* failed anyway: nothing to flush */
 	close_image(x.pagemap);
 	close_image(pages);
 	page_list_free(&anon);
 	page_list_free(&file);
 	page_list_free(&hidden);
-	page_list_free(&inh[0]);
-	page_list_free(&inh[1]);
+	for (int i = 0; i < 3; i++)
+		page_list_free(&inh[i]);
 	return ret;
 }

@@ -15,7 +15,7 @@
 #define SPLICE_F_NONBLOCK	0x02
 #endif
 
-static int pipes[PARASITE_MAX_PIPES];
+static int pipes[2 * PARASITE_MAX_PIPES];	/* write ends, then read ends */
 static int nr_pipes;
 
 static int dump_misc(struct parasite_misc *m)
@@ -25,7 +25,7 @@ static int dump_misc(struct parasite_misc *m)
 
 	for (i = 0; i < NR_SIGNALS; i++) {
 		m->sa[i].handler = m->sa[i].flags = m->sa[i].restorer = m->sa[i].mask = 0;
-		if (i + 1 == 9 || i + 1 == 19)	/* SIGKILL, SIGSTOP */
+		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 			continue;
 		ret = sys_rt_sigaction(i + 1, 0, &m->sa[i], 8);
 		if (ret < 0) {
@@ -46,7 +46,7 @@ static int dump_misc(struct parasite_misc *m)
 		}
 	}
 	m->brk = sys_brk(0);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NR_ITIMERS; i++) {
 		ret = __S(__NR_getitimer, i, &m->itimer[i], 0, 0, 0, 0);
 		if (ret < 0) {
 			m->err_where = 4;
@@ -57,6 +57,8 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
+	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
 	for (i = 0; i < m->nr_timers && i < MAX_POSIX_TIMERS; i++) {
 		ret = __S(__NR_timer_gettime, m->timers[i].id, &m->timers[i].spec, 0, 0, 0, 0);
 		if (ret < 0) {
@@ -78,16 +80,26 @@ static int dump_misc(struct parasite_misc *m)
 	return 0;
 }
 
+static void close_pipes(void)
+{
+	for (int i = 0; i < 2 * nr_pipes; i++)
+		sys_close(pipes[i]);
+	nr_pipes = 0;
+}
+
+/*
+ * The write ends we vmsplice into, then their read ends: holding those
+ * too, a pipe never loses its readers, so a dumper that dies under us
+ * can't get the task a SIGPIPE (blocked now, it would hit the task later).
+ */
 static int take_pipes(int nr)
 {
-	int i, ret;
+	int ret;
 
 	if (nr <= 0 || nr > PARASITE_MAX_PIPES)
 		return -EINVAL;
-	for (i = 0; i < nr_pipes; i++)
-		sys_close(pipes[i]);
-	nr_pipes = 0;
-	ret = compel_blob_recv_fds(pipes, nr);
+	close_pipes();
+	ret = compel_blob_recv_fds(pipes, 2 * nr);
 	if (ret)
 		return ret;
 	nr_pipes = nr;
@@ -220,17 +232,19 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return take_pipes(args->nr_pipes);
 	case PARASITE_CMD_DUMP_PAGES:
 		return dump_pages(&args->pages);
+	case COMPEL_CMD_FINI:
+		close_pipes();
+		return 0;
 	}
 	return -ENOSYS;
 }
 
+/* Returns only when the dumper is gone: the task is then put back by compel. */
 long blob_main(void *args)
 {
 	long ret = compel_daemon(args, handle_cmd);
-	int i;
 
-	for (i = 0; i < nr_pipes; i++)
-		sys_close(pipes[i]);
-	nr_pipes = 0;
+	if (!((struct compel_args *)args)->no_close)
+		close_pipes();
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <linux/auxvec.h>
 #include <asm/prctl.h>
 #include <asm/unistd.h>
+#include <linux/sched.h>
 
 #include "clone3-stack.h"
 #include "compel/blob.h"
@@ -41,7 +42,14 @@ static void progress(const char *what)
 
 	if (!A || A->log_fd < 0 || A->log_level < 4)
 		return;
-	n = blob_snprintf(buf, sizeof(buf), "restorer %d: %s\n", (int)sys_getpid(), what);
+	struct {
+		int64_t sec, nsec;
+	} ts = { 0, 0 };
+
+	/* microseconds since criu's log started, as its own lines count: what each step costs */
+	__S(__NR_clock_gettime, CLOCK_MONOTONIC, &ts, 0, 0, 0, 0);
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: at %lu us: %s\n", (int)sys_getpid(),
+			  (unsigned long)(ts.sec * 1000000 + ts.nsec / 1000 - A->log_start_us), what);
 	sys_write(A->log_fd, buf, n);
 }
 
@@ -61,8 +69,8 @@ static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), v
 		if (!len)
 			continue;
 		dst = to(i, priv);
-		if (dst == from[i].start)
-			continue;
+		if (!dst || dst == from[i].start)
+			continue;	/* a part the task does not have stays parked, and goes with the bootstrap area */
 		ret = sys_mremap(from[i].start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		if (ret != (long)dst)
 			fail("moving the vDSO", ret);
@@ -87,7 +95,7 @@ static uint64_t to_target(int i, void *priv)
 /*
  * Two steps, through a parking place in the bootstrap area, so that a
  * target position overlapping our own vDSO can't clobber a part not yet
- * moved.
+ * moved. Each part moves on its own: the task may have moved them apart.
  */
 static void restore_vdso(struct restore_args *a)
 {
@@ -220,9 +228,8 @@ static void map_vmas(struct restore_args *a)
 			continue;
 		}
 
-		/* Private areas are filled before they get their protection. */
-		if (v->kind != RST_VMA_FILE_SHARED)
-			prot |= PROT_READ | PROT_WRITE;
+		/* a private area is writable until it is filled, if it gets pages or was writable once */
+		prot = v->map_prot;
 		ret = sys_mmap(v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
 			       v->kind == RST_VMA_ANON ? -1 : v->fd, v->kind == RST_VMA_ANON ? 0 : v->pgoff);
 		if (ret != (long)v->start)
@@ -285,21 +292,60 @@ static void patch_stack_auxv(struct restore_args *a)
 			p[i + 1] = a->auxv[i + 1];
 }
 
-static void fill_pages(struct restore_args *a)
+#define FILL_IOVS	1024	/* UIO_MAXIOV */
+
+struct k_iovec {
+	uint64_t base, len;
+};
+
+/* One preadv() of @n iovecs from @off on, to the end (a short read goes on where it stopped). */
+static void preadv_all(int fd, struct k_iovec *iov, int n, uint64_t off)
 {
-	for (uint32_t i = 0; i < a->nr_pms; i++) {
-		struct rst_pagemap *pm = &a->pms[i];
-		uint64_t done = 0, len = pm->nr_pages * PAGE_SZ;
+	while (n) {
+		long ret = __S(__NR_preadv, fd, iov, n, off, 0, 0);
 
-		while (done < len) {
-			long ret = sys_pread64(a->pages_fd, pm->vaddr + done, len - done, pm->off + done);
-
-			if (ret == 0)
-				fail("reading pages (file too short)", -EIO);
-			check(ret, "reading pages");
-			done += ret;
+		if (ret == 0)
+			fail("reading pages (file too short)", -EIO);
+		check(ret, "reading pages");
+		off += ret;
+		while (n && (uint64_t)ret >= iov->len) {
+			ret -= iov->len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->base += ret;
+			iov->len -= ret;
 		}
 	}
+}
+
+/*
+ * Pagemap entries whose data follow each other in the pages file (the
+ * dump writes them so) go in with one preadv(): one syscall for up to
+ * FILL_IOVS areas, however small each is.
+ */
+static void fill_pages(struct restore_args *a)
+{
+	struct k_iovec iov[FILL_IOVS];
+	uint64_t off = 0, next = 0;
+	int n = 0;
+
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+
+		if (n && (n == FILL_IOVS || pm->off != next)) {
+			preadv_all(a->pages_fd, iov, n, off);
+			n = 0;
+		}
+		if (!n)
+			off = pm->off;
+		iov[n].base = pm->vaddr;
+		iov[n++].len = pm->nr_pages * PAGE_SZ;
+		next = pm->off + pm->nr_pages * PAGE_SZ;
+	}
+	if (n)
+		preadv_all(a->pages_fd, iov, n, off);
 }
 
 #define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)
@@ -313,6 +359,30 @@ static void advise_vma(struct rst_vma *v)
 		check(sys_mlock(v->start, v->end - v->start), "mlock");
 }
 
+#define MADV_GUARD_INSTALL	102
+
+/* Before the protection and mlock: an mlock()ed area takes no guards. */
+static void install_guards(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++)
+		for (uint32_t k = 0; k < a->vmas[i].nr_guards; k++)
+			check(sys_madvise(a->vmas[i].guards[k].start, a->vmas[i].guards[k].len, MADV_GUARD_INSTALL),
+			      "installing a guard region");
+}
+
+#ifndef __NR_mseal
+#define __NR_mseal	462	/* Linux 6.10 */
+#endif
+#define sys_mseal(a, l)	__S(__NR_mseal, a, l, 0, 0, 0, 0)
+
+/* Last of the memory: a sealed area can't be changed any more, by us either. */
+static void seal_vmas(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++)
+		if (a->vmas[i].sealed)
+			check(sys_mseal(a->vmas[i].start, a->vmas[i].end - a->vmas[i].start), "mseal");
+}
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -321,10 +391,26 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_FILE_SHARED || v->kind == RST_VMA_SYSVSHM || v->prot == (PROT_READ | PROT_WRITE))
+		if (v->kind == RST_VMA_SYSVSHM || v->prot == v->map_prot)
 			continue;
 		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}
+}
+
+#define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
+#define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
+
+/* What each thread, the leader too, sets for itself: TLS bases, rseq, tid address, robust list, name. */
+static void thread_self(struct rst_thread *t)
+{
+	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting the fs base");
+	check(sys_arch_prctl(ARCH_SET_GS, t->gs_base), "setting the gs base");
+	if (t->rseq_size)
+		check(__S(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig, 0, 0), "registering rseq");
+	sys_set_tid_address(t->clear_child_tid);
+	if (t->robust_list)
+		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
+	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 }
 
 static void restore_task_state(struct restore_args *a)
@@ -334,18 +420,12 @@ static void restore_task_state(struct restore_args *a)
 		a->mm.auxv = (uint64_t)a->auxv;
 		check(sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0), "PR_SET_MM_MAP");
 		for (int i = 0; i < NR_SIGNALS; i++) {
-			if (i + 1 == 9 || i + 1 == 19)
+			if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
 				continue;
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
 	}
-	check(sys_arch_prctl(ARCH_SET_FS, a->fs_base), "setting the fs base");
-	check(sys_arch_prctl(ARCH_SET_GS, a->gs_base), "setting the gs base");
-	if (a->rseq_size)
-		check(__S(__NR_rseq, a->rseq_ptr, a->rseq_size, 0, a->rseq_sig, 0, 0), "registering rseq");
-	__S(__NR_set_tid_address, a->clear_child_tid, 0, 0, 0, 0, 0);
-	if (a->robust_list)
-		check(__S(__NR_set_robust_list, a->robust_list, a->robust_len, 0, 0, 0, 0), "set_robust_list");
+	thread_self(&a->threads[0]);
 	if (a->pdeath_sig)
 		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
@@ -354,16 +434,18 @@ static void restore_task_state(struct restore_args *a)
 		check(sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "PR_SET_CHILD_SUBREAPER");
 	if (a->thp_disabled && !a->shares_mm)
 		check(sys_prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), "PR_SET_THP_DISABLE");
+	/* registrations belong to the mm: each REGISTER command that was run, again */
+	for (int bit = 0; bit < 32 && !a->shares_mm; bit++)
+		if (a->membarrier & (1U << bit))
+			check(__S(__NR_membarrier, 1U << bit, 0, 0, 0, 0, 0), "registering for membarrier");
 	/* before the threads: they inherit policy and nice from the leader */
 	if (a->has_sched) {
 		int32_t prio = a->sched_prio;
 
 		check(__S(__NR_sched_setscheduler, 0, a->sched_policy, &prio, 0, 0, 0), "sched_setscheduler");
-		check(__S(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, a->nice, 0, 0, 0), "setpriority");
+		check(__S(__NR_setpriority, PRIO_PROCESS, 0, a->nice, 0, 0, 0), "setpriority");
 	}
 }
-
-#define PR_TIMER_CREATE_RESTORE_IDS	77
 
 /*
  * Last, so that the timers start counting as late as possible. POSIX
@@ -372,27 +454,23 @@ static void restore_task_state(struct restore_args *a)
  */
 static void restore_timers(struct restore_args *a)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NR_ITIMERS; i++)
 		check(__S(__NR_setitimer, i, &a->itimer[i], 0, 0, 0, 0), "setitimer");
 	if (!a->nr_timers)
 		return;
-	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0),
+	      "PR_TIMER_CREATE_RESTORE_IDS");
 	for (uint32_t i = 0; i < a->nr_timers; i++) {
 		struct rst_timer *t = &a->timers[i];
-		struct {
-			uint64_t value;
-			int32_t signo, notify;
-			int32_t tid;
-			int32_t pad[11];
-		} sev = { .value = t->value, .signo = t->signo, .notify = t->notify, .tid = t->tid };
 		int32_t id = t->id;
 
-		check(__S(__NR_timer_create, t->clock, &sev, &id, 0, 0, 0), "timer_create");
+		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
 		if (id != t->id)
 			fail("timer_create did not give the timer its id back", -EINVAL);
 		check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
 	}
-	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0), "PR_TIMER_CREATE_RESTORE_IDS");
+	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0),
+	      "PR_TIMER_CREATE_RESTORE_IDS");
 }
 
 /*
@@ -467,6 +545,36 @@ static void restore_creds(struct rst_creds *c)
 			check(sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0), "raising an ambient capability");
 }
 
+/*
+ * Into the group stop with the signal that began it (the parent's
+ * waitid() reports it): SIGSTOP gets through the blocked mask, the
+ * others are unblocked for the moment of the kill, and the stop happens
+ * on the way out of it. The tool passes the signal on.
+ */
+static void stop_again(struct restore_args *a)
+{
+	uint64_t sig = SIGMASK_BIT(a->stop_signo), all = ~0ULL;
+
+	if (a->stop_signo != SIGSTOP)
+		check(sys_rt_sigprocmask(SIG_UNBLOCK, &sig, 0, 8), "unblocking the stop signal");
+	check(__S(__NR_tgkill, a->pid, a->pid, a->stop_signo, 0, 0, 0), "stopping the task again");
+	if (a->stop_signo != SIGSTOP)
+		check(sys_rt_sigprocmask(SIG_SETMASK, &all, 0, 8), "blocking signals again");
+}
+
+/*
+ * The int3 of sigreturn() raises SIGTRAP by force: blocked, it would
+ * reset the task's own SIGTRAP handler to the default. Unblocked, the
+ * handler stays; the tool takes the trap and suppresses it. Before the
+ * seccomp filters, which may forbid the call.
+ */
+static void unblock_trap(void)
+{
+	uint64_t trap = SIGMASK_BIT(SIGTRAP);
+
+	check(sys_rt_sigprocmask(SIG_UNBLOCK, &trap, 0, 8), "unblocking SIGTRAP");
+}
+
 static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 {
 	/* The tool waits on this trap, then lets rt_sigreturn run. */
@@ -481,25 +589,52 @@ static void __attribute__((noinline, noreturn)) sigreturn(uint64_t sp)
 	__builtin_unreachable();
 }
 
-/*
- * Seccomp goes last: after it, nothing but rt_sigreturn should be needed,
- * and a filter may forbid anything else.
- */
-static void apply_seccomp(struct rst_seccomp *s)
+#define SECCOMP_SET_MODE_STRICT		0
+#define SECCOMP_SET_MODE_FILTER		1
+#define SECCOMP_FILTER_FLAG_TSYNC	(1UL << 0)
+#define FUTEX_WAIT	0
+#define FUTEX_WAKE	1
+
+static void install_filters(struct rst_seccomp *s, uint32_t from, uint32_t to, uint32_t flags)
 {
-	if (s->mode == 1) {
-		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
-		return;
-	}
-	for (uint32_t i = 0; i < s->nr; i++) {
+	for (uint32_t i = from; i < to; i++) {
 		struct {
 			uint16_t len;
 			uint16_t pad[3];
 			uint64_t filter;
 		} prog = { .len = s->f[i].len, .filter = s->f[i].insns };
+		long ret = __S(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags | s->f[i].flags, &prog, 0, 0, 0);
 
-		check(__S(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog, 0, 0, 0), "installing a seccomp filter");
+		/* with TSYNC, a positive return names a thread that could not take the filter */
+		if (ret)
+			fail("installing a seccomp filter", ret > 0 ? -EBUSY : ret);
 	}
+}
+
+/*
+ * Seccomp goes last: after it, nothing but rt_sigreturn should be needed,
+ * and a filter may forbid anything else. The filters all threads share
+ * the leader installs for all at once (TSYNC); a thread waits for them
+ * before it adds its own on top.
+ */
+static void apply_seccomp(struct rst_seccomp *s, int leader)
+{
+	if (s->mode == SECCOMP_MODE_STRICT_) {
+		check(sys_prctl(PR_SET_SECCOMP, 1, 0, 0, 0), "entering seccomp strict mode");
+		return;
+	}
+	if (leader && s->shared) {
+		install_filters(s, 0, s->shared, SECCOMP_FILTER_FLAG_TSYNC);
+		__atomic_store_n(&A->seccomp_synced, 1, __ATOMIC_RELEASE);
+		check(__S(__NR_futex, &A->seccomp_synced, FUTEX_WAKE, 0x7fffffff, 0, 0, 0), "waking the threads");
+	}
+	while (!leader && s->shared && !__atomic_load_n(&A->seccomp_synced, __ATOMIC_ACQUIRE)) {
+		long ret = __S(__NR_futex, &A->seccomp_synced, FUTEX_WAIT, 0, 0, 0, 0);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			fail("waiting for the shared seccomp filters", ret);
+	}
+	install_filters(s, s->shared, s->nr, 0);
 }
 
 /*
@@ -563,11 +698,7 @@ struct clone_args_k {
 	uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-#define CLONE_THREAD_FLAGS	(0x00000100 | 0x00000200 | 0x00000400 | 0x00000800 | 0x00010000 | 0x00040000)
-				/* VM | FS | FILES | SIGHAND | THREAD | SYSVSEM */
-
-#define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
-#define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
+#define CLONE_THREAD_FLAGS	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
 
 static void __attribute__((noreturn)) sigreturn(uint64_t sp);
 
@@ -575,25 +706,19 @@ static void thread_main(void *arg)
 {
 	struct rst_thread *t = arg;
 
-	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting a thread's fs base");
-	check(sys_arch_prctl(ARCH_SET_GS, t->gs_base), "setting a thread's gs base");
-	if (t->rseq_size)
-		check(__S(__NR_rseq, t->rseq_ptr, t->rseq_size, 0, t->rseq_sig, 0, 0), "registering a thread's rseq");
-	sys_set_tid_address(t->clear_child_tid);
-	if (t->robust_list)
-		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
-	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+	thread_self(t);
 	/* credentials and no_new_privs belong to each thread */
 	restore_creds(t->creds);
 	if (A->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
-	apply_seccomp(&t->seccomp);
+	unblock_trap();
+	apply_seccomp(&t->seccomp, 0);
 	sigreturn((uint64_t)t->sigframe + 8);
 }
 
 static void start_threads(struct restore_args *a)
 {
-	for (uint32_t i = 0; i < a->nr_threads; i++) {
+	for (uint32_t i = 1; i < a->nr_threads; i++) {
 		struct rst_thread *t = &a->threads[i];
 		int32_t tid = t->tid;
 		struct clone_args_k ca = {
@@ -610,9 +735,6 @@ static void start_threads(struct restore_args *a)
 			fail("creating a thread with its tid", ret < 0 ? ret : -EEXIST);
 	}
 }
-
-#define FUTEX_WAIT	0
-#define FUTEX_WAKE	1
 
 /* Children sharing our memory may go on: it is all in place, and so are the signal handlers. */
 static void release_vm_kids(struct restore_args *a)
@@ -647,8 +769,10 @@ static void restore_memory(struct restore_args *a)
 	progress("filling pages");
 	fill_pages(a);
 	patch_stack_auxv(a);
+	install_guards(a);
 	progress("protecting");
 	protect_vmas(a);
+	seal_vmas(a);
 }
 
 long blob_main(void *data)
@@ -689,16 +813,16 @@ long blob_main(void *data)
 	 * A task dumped in a group stop stops again now, while all its
 	 * signals are blocked and none is queued yet: the stop comes first,
 	 * as it did, and signals that were pending stay pending until SIGCONT.
-	 * SIGSTOP gets through the blocked mask; the tool passes it on.
 	 */
-	if (a->stopped)
-		check(__S(__NR_kill, a->pid, 19 /* SIGSTOP */, 0, 0, 0, 0), "stopping the task again");
+	if (a->stop_signo)
+		stop_again(a);
 	queue_signals(a);
 	restore_timers(a);
 	if (a->log_fd >= 0 && a->close_from >= 0)
 		sys_close(a->log_fd);
 	a->log_fd = -1;
-	apply_seccomp(&a->seccomp);
+	unblock_trap();
+	apply_seccomp(&a->threads[0].seccomp, 1);
 
-	sigreturn((uint64_t)a->sigframe + 8);
+	sigreturn((uint64_t)a->threads[0].sigframe + 8);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@
 
 #include "rst.h"
 
-static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len);
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
 
 static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
 {
@@ -74,16 +75,18 @@ static void target_vdso(struct rst_ctx *rc, struct rst_vdso_part *tgt)
 	}
 }
 
-/* Can this kernel's vDSO simply be moved to where the task's was? */
+/*
+ * Can this kernel's vDSO parts simply be moved to where the task had
+ * them? Each part the task has must be one of ours of the same size.
+ * Where they are relative to each other is the task's business: it may
+ * have moved or unmapped parts (those it lacks stay out).
+ */
 static int vdso_layout_same(struct self_vdso *sv, struct rst_vdso_part *tgt)
 {
 	for (int p = 0; p < VDSO_NR_PARTS; p++) {
 		uint64_t sl = sv->part[p].end - sv->part[p].start, tl = tgt[p].end - tgt[p].start;
 
-		if (sl != tl)
-			return 0;
-		if (tl && (int64_t)(sv->part[p].start - sv->part[VDSO_PART_VDSO].start) !=
-			  (int64_t)(tgt[p].start - tgt[VDSO_PART_VDSO].start))
+		if (tl && sl != tl)
 			return 0;
 	}
 	return 1;
@@ -97,7 +100,7 @@ static int plan_vdso_proxy(struct rst_ctx *rc, struct self_vdso *sv, struct rest
 			   struct rst_vdso_part *tgt, uint8_t *proxy_buf)
 {
 	struct vdso_symtab old = { 0 }, new;
-	struct proc_vma boot[2] = {
+	struct span boot[2] = {
 		{ .start = rc->bootstrap, .end = rc->bootstrap + rc->bootstrap_len },
 		{ .start = rc->tree->cow.base, .end = rc->tree->cow.base + rc->tree->cow.len },
 	};
@@ -161,37 +164,22 @@ static int plan_vdso(struct rst_ctx *rc, struct self_vdso *sv, struct restore_ar
 	return 0;
 }
 
-static int overlaps(uint64_t s, uint64_t e, uint64_t s2, uint64_t e2)
+/* A hole free both in the child now (@self) and in the task to be. */
+static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len)
 {
-	return s < e2 && s2 < e;
-}
+	struct span_set ss = { 0 };
+	uint64_t hole = 0;
 
-/* A hole free both in the child now and in the task to be. */
-static uint64_t find_bootstrap_hole(struct rst_ctx *rc, struct proc_vma *self, int nr_self, uint64_t len)
-{
-	uint64_t cand = kdat.task_size - (1ULL << 32);	/* stay well below the stack */
-
-	while (cand > (1ULL << 32)) {
-		uint64_t end = cand + len, lowest = cand;
-		int hit = 0;
-
-		for (size_t i = 0; i < rc->mm->n_vmas; i++)
-			if (overlaps(cand, end, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end)) {
-				hit = 1;
-				if (rc->mm->vmas[i]->start < lowest)
-					lowest = rc->mm->vmas[i]->start;
-			}
-		for (int i = 0; i < nr_self; i++)
-			if (overlaps(cand, end, self[i].start, self[i].end)) {
-				hit = 1;
-				if (self[i].start < lowest)
-					lowest = self[i].start;
-			}
-		if (!hit)
-			return cand;
-		cand = ((lowest - len) & ~(PAGE_SIZE - 1)) - PAGE_SIZE;
-	}
-	return 0;
+	for (size_t i = 0; i < nr_self; i++)
+		if (span_set_add(&ss, self[i].start, self[i].end))
+			goto out;
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		if (span_set_add(&ss, rc->mm->vmas[i]->start, rc->mm->vmas[i]->end))
+			goto out;
+	hole = find_free_hole(&ss, len, PAGE_SIZE);
+out:
+	free(ss.s);
+	return hole;
 }
 
 static void *bump(char **p, size_t size)
@@ -202,14 +190,69 @@ static void *bump(char **p, size_t size)
 	return ret;
 }
 
-static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf)
+/* Guard regions and the seal of an area, for the restorer. */
+static void fill_vma_extras(const VmaEntry *v, struct rst_vma *r, struct rst_range **guards)
 {
-	uint32_t *ids = calloc(rc->mm->n_vmas + 1, sizeof(*ids));
-	int *fds = calloc(rc->mm->n_vmas + 1, sizeof(*fds));
-	int nr_files = 0, ret = -1;
+	r->guards = *guards;
+	r->nr_guards = v->n_guards;
+	for (size_t k = 0; k < v->n_guards; k++) {
+		(*guards)[k].start = v->guards[k]->start;
+		(*guards)[k].len = v->guards[k]->nr_pages * PAGE_SIZE;
+	}
+	*guards += v->n_guards;
+	r->sealed = v->has_sealed && v->sealed;
+}
 
-	if (!ids || !fds)
-		goto out;
+/*
+ * The fd to map a file-backed or shared memory area from, in its premap
+ * slot (cow.c): a memfd's own file, the object of anonymous shared memory,
+ * or the file opened as the dump saw it (checked to be the same file).
+ */
+int premap_open(void *priv, const VmaEntry *v)
+{
+	struct rst_ctx *rc = priv;
+	int fd;
+
+	if (v->kind == VMA_KIND__VMA_SHMEM) {
+		fd = fcntl(rc->tree->shmem_base + v->shmem_id, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			pr_perror("can't take shared memory object %u", v->shmem_id);
+		return fd;
+	}
+	fd = fileobj_map_fd(&rc->files, v->file_id);
+	if (fd < 0)
+		fd = open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE);
+	return fd;
+}
+
+/*
+ * The fd the restorer maps a file area from: one slot per file, for the
+ * first COW_DIRECT_FILES files of the task (the areas of any others were
+ * premapped, cow.c).
+ */
+static int direct_file_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, struct pidmap *slots)
+{
+	int32_t slot = pidmap_get(slots, v->file_id + 1);
+	int fd;
+
+	if (slot >= 0)
+		return cf->base + cf->files + slot;
+	if (slots->nr >= COW_DIRECT_FILES) {
+		pr_err("%d: more than %d files mapped the direct way\n", rc->pid, COW_DIRECT_FILES);
+		return -1;
+	}
+	slot = slots->nr;
+	fd = svc_fd(cf, premap_open(rc, v), cf->files + slot);
+	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
+		return -1;
+	return fd;
+}
+
+static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
+{
+	struct pidmap slots = { 0 };
+	int ret = -1;
+
 	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
@@ -221,11 +264,13 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->end = v->end;
 		r->pgoff = v->pgoff;
 		r->prot = v->prot;
-		r->flags = v->flags & (MAP_PRIVATE | MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN);
+		r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE);
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
+		r->map_prot = cow_map_prot(v, rc->vma_pages && rc->vma_pages[i]);
+		fill_vma_extras(v, r, &guards);
 		if (v->kind == VMA_KIND__VMA_SHMEM) {
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
@@ -241,35 +286,14 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
-
 		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
-		for (int j = 0; j < nr_files; j++)
-			if (ids[j] == v->file_id)
-				r->fd = fds[j];
-		if (r->fd >= 0)
-			continue;
-		r->fd = svc_fd(cf, open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE),
-			       cf->files + nr_files);
-		if (r->fd < 0)
+		if (!r->premap && (r->fd = direct_file_fd(rc, cf, v, &slots)) < 0)
 			goto out;
-		ids[nr_files] = v->file_id;
-		fds[nr_files++] = r->fd;
 	}
 	ret = 0;
 out:
-	free(ids);
-	free(fds);
+	pidmap_free(&slots);
 	return ret;
-}
-
-static int have_cap_sys_resource(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return 0;
-	return !!(d[CAP_SYS_RESOURCE / 32].effective & (1u << (CAP_SYS_RESOURCE % 32)));
 }
 
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
@@ -279,8 +303,8 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
 	sc->rdi = g->di; sc->rsi = g->si; sc->rbp = g->bp; sc->rbx = g->bx;
 	sc->rdx = g->dx; sc->rax = g->ax; sc->rcx = g->cx; sc->rsp = g->sp;
 	sc->rip = g->ip; sc->eflags = g->flags;
-	sc->cs = 0x33;
-	sc->ss = 0x2b;
+	sc->cs = USER_CS;
+	sc->ss = USER_DS;
 }
 
 /*
@@ -293,8 +317,14 @@ static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
  */
 static uint32_t xstate_end(uint64_t features)
 {
+	/* cpuid is slow in a VM (it traps): every thread asks the same, remember the last answer */
+	static uint64_t last_features;
+	static uint32_t last_end;
 	unsigned int eax, ebx, ecx, edx;
 	uint32_t end = XSAVE_HDR_END;
+
+	if (last_end && features == last_features)
+		return last_end;
 
 	for (int i = 2; i < 63; i++) {
 		if (!(features & (1ULL << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
@@ -304,6 +334,8 @@ static uint32_t xstate_end(uint64_t features)
 		if (ebx + eax > end)
 			end = ebx + eax;
 	}
+	last_features = features;
+	last_end = end;
 	return end;
 }
 
@@ -324,9 +356,9 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 
 	memset(f, 0, sizeof(*f));
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
-	f->uc.uc_stack.ss_sp = th->altstack->sp;
-	f->uc.uc_stack.ss_flags = th->altstack->flags;
-	f->uc.uc_stack.ss_size = th->altstack->size;
+	f->uc.uc_stack.sp = th->altstack->sp;
+	f->uc.uc_stack.flags = th->altstack->flags;
+	f->uc.uc_stack.size = th->altstack->size;
 	f->uc.uc_sigmask = th->blk_sigset;
 	fill_regs(&f->uc.uc_mcontext, th->gpregs);
 
@@ -348,7 +380,7 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 		size = x->len;
 
 	/* The software-reserved bytes tell rt_sigreturn this is a full XSAVE image. */
-	uint32_t *sw = (uint32_t *)(xsave + 464);
+	uint32_t *sw = (uint32_t *)(xsave + XSAVE_SW_BYTES);
 
 	sw[0] = XSTATE_MAGIC1;
 	sw[1] = size + 4;
@@ -359,10 +391,32 @@ static int fill_sigframe(struct rst_ctx *rc, ThreadCoreEntry *th, struct rst_sig
 	return 0;
 }
 
-static int fill_task(struct rst_ctx *rc, struct restore_args *a)
+/*
+ * The signal a task dumped in a group stop stops again with: the one that
+ * stopped it, which the parent's waitid() reports, where it would still
+ * stop the task (default action, group not orphaned); else SIGSTOP,
+ * which always does.
+ */
+static int stop_signal(struct rst_ctx *rc, struct restore_args *a)
 {
 	TaskCoreEntry *tc = rc->core->tc;
-	ThreadCoreEntry *th = rc->core->thread;
+	int sig = tc->has_stop_signo ? tc->stop_signo : SIGSTOP;
+
+	if (!tc->has_stopped || !tc->stopped)
+		return 0;
+	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return SIGSTOP;
+	if (a->sa[sig - 1].handler != (uint64_t)SIG_DFL || rc->pgrp_orphaned) {
+		pr_warn("%d comes back stopped by SIGSTOP, not %d: %s\n", rc->pid, sig,
+			rc->pgrp_orphaned ? "its process group is orphaned" : "the signal has a handler now");
+		return SIGSTOP;
+	}
+	return sig;
+}
+
+static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *groups)
+{
+	TaskCoreEntry *tc = rc->core->tc;
 	MmEntry *mm = rc->mm;
 
 	a->mm.start_code = mm->start_code;
@@ -400,7 +454,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource >= NR_RLIMITS)
 			continue;
 		getrlimit(r->resource, &cur);
-		if (r->max > cur.rlim_max && !have_cap_sys_resource()) {
+		if (r->max > cur.rlim_max && !has_cap_sys_resource()) {
 			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
 			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
 			       (unsigned long)cur.rlim_max);
@@ -411,12 +465,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		if (r->resource + 1 > a->nr_rlim)
 			a->nr_rlim = r->resource + 1;
 	}
-	if (tc->creds->n_groups > RST_MAX_GROUPS) {
-		pr_err("can't restore %d: it has %zu supplementary groups, more than %d\n", rc->pid,
-		       tc->creds->n_groups, RST_MAX_GROUPS);
-		return -1;
-	}
-	creds_to_rst(&a->creds, tc->creds);
+	creds_to_rst(&a->creds, tc->creds, groups);
 	a->dumpable = tc->dumpable;
 	a->pdeath_sig = tc->has_pdeath_sig ? tc->pdeath_sig : 0;
 	if (a->pdeath_sig && rc == &rc->tree->t[0] && opts.restore_detached && !opts.restore_sibling) {
@@ -426,8 +475,8 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 		return -1;
 	}
 	a->no_new_privs = tc->has_no_new_privs && tc->no_new_privs;
-	a->stopped = tc->has_stopped && tc->stopped;
-	for (size_t i = 0; i < tc->n_itimers && i < 3; i++) {
+	a->stop_signo = stop_signal(rc, a);
+	for (size_t i = 0; i < tc->n_itimers && i < NR_ITIMERS; i++) {
 		a->itimer[i].value_sec = tc->itimers[i]->value_us / 1000000;
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
 		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
@@ -448,10 +497,10 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 
 		t->id = p->id;
 		t->clock = p->clock;
-		t->signo = p->signo;
-		t->notify = p->notify;
-		t->tid = p->has_notify_tid ? p->notify_tid : 0;
-		t->value = p->sigev_value;
+		t->sev.signo = p->signo;
+		t->sev.notify = p->notify;
+		t->sev.tid = p->has_notify_tid ? p->notify_tid : 0;
+		t->sev.value = p->sigev_value;
 		t->spec.value_sec = p->value_ns / 1000000000ULL;
 		t->spec.value_nsec = p->value_ns % 1000000000ULL;
 		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
@@ -464,22 +513,13 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a)
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
 	if (tc->has_sched_policy && tc->has_nice) {
 		a->has_sched = 1;
 		a->sched_policy = tc->sched_policy;
 		a->sched_prio = tc->has_sched_prio ? tc->sched_prio : 0;
 		a->nice = tc->nice;
 	}
-	if (th->rseq && th->rseq->size) {
-		a->rseq_ptr = th->rseq->ptr;
-		a->rseq_size = th->rseq->size;
-		a->rseq_sig = th->rseq->signature;
-	}
-	a->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
-	a->robust_list = th->has_robust_list ? th->robust_list : 0;
-	a->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
-	a->fs_base = th->gpregs->fs_base;
-	a->gs_base = th->gpregs->gs_base;
 	a->pid = rc->pid;
 	return 0;
 }
@@ -528,11 +568,11 @@ static size_t nr_siginfo(struct rst_ctx *rc)
 static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
 {
 	s->mode = th->has_seccomp_mode ? th->seccomp_mode : 0;
-	if (s->mode > 2) {
+	if (s->mode > SECCOMP_MODE_FILTER_) {
 		pr_err("core-%d.img: unknown seccomp mode %u\n", th->tid, s->mode);
 		return -1;
 	}
-	if (s->mode != 2)
+	if (s->mode != SECCOMP_MODE_FILTER_)
 		return 0;
 	s->f = bump(p, th->n_seccomp_filters * sizeof(*s->f));
 	for (size_t i = 0; i < th->n_seccomp_filters; i++) {
@@ -547,9 +587,41 @@ static int fill_seccomp(ThreadCoreEntry *th, struct rst_seccomp *s, char **p)
 		memcpy(insns, b->data, b->len);
 		s->f[i].len = b->len / 8;
 		s->f[i].insns = (uint64_t)insns;
+		s->f[i].flags = i < th->n_seccomp_filter_flags ? th->seccomp_filter_flags[i] & SECCOMP_FILTER_FLAG_LOG : 0;
 	}
 	s->nr = th->n_seccomp_filters;
 	return 0;
+}
+
+static int same_filter(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/*
+ * How many of the oldest filters every thread has alike: those were
+ * installed for the whole process (TSYNC, or before the threads were
+ * made) and are one filter shared by all threads, which a later TSYNC
+ * install needs. Restored so, with TSYNC (restorer.c).
+ */
+static uint32_t shared_filters(struct rst_ctx *rc)
+{
+	ThreadCoreEntry *l = rc->core->thread;
+	size_t n = l->n_seccomp_filters;
+
+	if (!rc->nr_tcores || !l->has_seccomp_mode || l->seccomp_mode != SECCOMP_MODE_FILTER_)
+		return 0;
+	for (size_t t = 0; t < rc->nr_tcores; t++) {
+		ThreadCoreEntry *th = rc->tcores[t]->thread;
+		size_t k = 0;
+
+		if (!th->has_seccomp_mode || th->seccomp_mode != SECCOMP_MODE_FILTER_)
+			return 0;
+		while (k < n && k < th->n_seccomp_filters && same_filter(&l->seccomp_filters[k], &th->seccomp_filters[k]))
+			k++;
+		n = k;
+	}
+	return n;
 }
 
 static size_t seccomp_size(ThreadCoreEntry *th)
@@ -561,15 +633,26 @@ static size_t seccomp_size(ThreadCoreEntry *th)
 	return len;
 }
 
+/* Thread @i of the process: 0 is the leader, the others in pstree order. */
+static ThreadCoreEntry *thread_core(struct rst_ctx *rc, size_t i)
+{
+	return i ? rc->tcores[i - 1]->thread : rc->core->thread;
+}
+
+/*
+ * One rst_thread per thread, the leader's first: what each sets for
+ * itself. The leader runs on the restorer's stack and has the process's
+ * creds; another thread gets a stack and, if it had its own, its creds.
+ */
 static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 {
-	for (size_t i = 0; i < rc->nr_tcores; i++) {
-		ThreadCoreEntry *th = rc->tcores[i]->thread;
+	for (size_t i = 0; i <= rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = thread_core(rc, i);
 		struct rst_thread *t = &a->threads[i];
 		uint8_t *xsave;
 
 		memset(t, 0, sizeof(*t));
-		t->tid = th->tid;
+		t->tid = i ? th->tid : rc->pid;
 		t->fs_base = th->gpregs->fs_base;
 		t->gs_base = th->gpregs->gs_base;
 		if (th->rseq && th->rseq->size) {
@@ -580,38 +663,37 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
 		t->robust_list = th->has_robust_list ? th->robust_list : 0;
 		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
-		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : "");
+		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : rc->core->tc->comm);
 		t->sigframe = bump(p, sizeof(struct rst_sigframe));
 		xsave = bump(p, th->fpregs->xsave.len + 64);
-		t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
-		t->stack_size = RST_THREAD_STACK;
+		if (i) {
+			t->stack = (uint64_t)bump(p, RST_THREAD_STACK);
+			t->stack_size = RST_THREAD_STACK;
+		}
 		if (fill_sigframe(rc, th, t->sigframe, xsave) || fill_seccomp(th, &t->seccomp, p))
 			return -1;
 		t->creds = &a->creds;
-		if (!th->creds)
+		if (!i || !th->creds)
 			continue;
-		if (th->creds->n_groups > RST_MAX_GROUPS) {
-			pr_err("can't restore thread %d: it has %zu supplementary groups, more than %d\n", t->tid,
-			       th->creds->n_groups, RST_MAX_GROUPS);
-			return -1;
-		}
 		t->creds = bump(p, sizeof(struct rst_creds));
-		creds_to_rst(t->creds, th->creds);
+		creds_to_rst(t->creds, th->creds, bump(p, th->creds->n_groups * sizeof(uint32_t)));
 	}
-	a->nr_threads = rc->nr_tcores;
+	a->nr_threads = rc->nr_tcores + 1;
 	return 0;
 }
 
-/* Bytes of the bootstrap area all threads but the leader need. */
+/* Bytes of the bootstrap area the threads need, the leader's included. */
 static size_t threads_size(struct rst_ctx *rc)
 {
 	size_t len = 0;
 
-	for (size_t i = 0; i < rc->nr_tcores; i++)
-		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) +
-		       rc->tcores[i]->thread->fpregs->xsave.len + RST_THREAD_STACK + 4 * 64 +
-		       seccomp_size(rc->tcores[i]->thread) +
-		       (rc->tcores[i]->thread->creds ? sizeof(struct rst_creds) + 64 : 0);
+	for (size_t i = 0; i <= rc->nr_tcores; i++) {
+		ThreadCoreEntry *th = thread_core(rc, i);
+
+		len += sizeof(struct rst_thread) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len +
+		       (i ? RST_THREAD_STACK : 0) + 4 * 64 + seccomp_size(th) +
+		       (i && th->creds ? sizeof(struct rst_creds) + 128 + th->creds->n_groups * sizeof(uint32_t) : 0);
+	}
 	return len;
 }
 
@@ -661,38 +743,45 @@ static size_t vdso_park_size(struct self_vdso *sv)
  * In the parent, before forking: size the bootstrap area, find a hole for
  * it and reserve the hole, so the child inherits the reservation.
  */
-int plan_bootstrap(struct rst_ctx *rc)
+int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso *sv)
 {
-	ThreadCoreEntry *th = rc->core->thread;
-	struct proc_vma *self;
-	struct self_vdso sv;
 	size_t nr_sig, len;
-	int nr_self, ret = -1;
 	void *mem;
 
-	if (parse_maps(0, &self, &nr_self))
-		return -1;
-	find_self_vdso(&sv, self, nr_self);
 	nr_sig = nr_siginfo(rc);
-	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 16 +
-	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
-	      nr_sig * (128 + 4) + sizeof(struct rst_sigframe) + th->fpregs->xsave.len + 64 * 1024 +
-	      threads_size(rc) + seccomp_size(th) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer);
-	len = PAGE_ALIGN(len) + vdso_park_size(&sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
+	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
+	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
+	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
+	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
-	rc->bootstrap = find_bootstrap_hole(rc, self, nr_self, len);
+	rc->bootstrap = find_bootstrap_hole(rc, taken->s, taken->n, len);
 	if (!rc->bootstrap) {
 		pr_err("no room for the restorer in the address space of %d\n", rc->pid);
-		goto out;
+		return -1;
 	}
 	mem = mmap((void *)rc->bootstrap, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (mem != (void *)rc->bootstrap) {
 		pr_perror("can't reserve room for the restorer at %lx", (unsigned long)rc->bootstrap);
-		goto out;
+		return -1;
 	}
 	rc->bootstrap_len = len;
-	ret = 0;
-out:
+	/* the next process's area goes elsewhere: all are reserved in our layout, which they inherit */
+	return span_set_add(taken, rc->bootstrap, rc->bootstrap + len);
+}
+
+/* criu's own layout, once, for plan_bootstrap(): the areas and the vDSO. */
+int self_layout(struct span_set *taken, struct self_vdso *sv)
+{
+	struct proc_vma *self;
+	int nr_self, ret = 0;
+
+	if (parse_maps(0, &self, &nr_self))
+		return -1;
+	find_self_vdso(sv, self, nr_self);
+	for (int i = 0; i < nr_self && !ret; i++)
+		ret = span_set_add(taken, self[i].start, self[i].end);
 	free_maps(self, nr_self);
 	return ret;
 }
@@ -722,18 +811,13 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
-	ThreadCoreEntry *th = rc->core->thread;
 	size_t nr_sig = nr_siginfo(rc);
 	size_t len = rc->bootstrap_len, park;
-	struct proc_vma *self;
-	struct self_vdso sv;
+	/* a restore process is criu's fork: its vDSO is where criu's is */
+	struct self_vdso sv = rc->tree->self_vdso;
 	struct restore_args *a;
-	int nr_self;
 	char *p, *mem;
 
-	if (parse_maps(0, &self, &nr_self))
-		return NULL;
-	find_self_vdso(&sv, self, nr_self);
 	park = vdso_park_size(&sv);
 	mem = mmap((void *)rc->bootstrap, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -750,17 +834,21 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->bootstrap_len = len;
 	a->task_size = kdat.task_size;
 	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
+	struct rst_range *guards = bump(&p, rc->nr_guards * sizeof(struct rst_range));
 	a->pms = bump(&p, (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
 	a->siginfo_tid = bump(&p, nr_sig * sizeof(int32_t));
-	a->threads = bump(&p, rc->nr_tcores * sizeof(struct rst_thread));
+	a->threads = bump(&p, (rc->nr_tcores + 1) * sizeof(struct rst_thread));
 	a->timers = bump(&p, rc->core->tc->n_posix_timers * sizeof(struct rst_timer));
-	a->sigframe = bump(&p, sizeof(struct rst_sigframe));
-	uint8_t *xsave = bump(&p, th->fpregs->xsave.len + 64);
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
+	uint32_t *groups, shared;
 
-	if (fill_threads(rc, a, &p) || fill_seccomp(th, &a->seccomp, &p))
+	if (fill_threads(rc, a, &p))
 		goto err;
+	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
+	shared = shared_filters(rc);
+	for (uint32_t i = 0; i < a->nr_threads; i++)
+		a->threads[i].seccomp.shared = shared;
 
 	a->vdso_park = PAGE_ALIGN((uintptr_t)p);
 	if (a->vdso_park + park + 4096 > rc->bootstrap + len - RESTORER_STACK) {
@@ -779,18 +867,17 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->pages_fd = pages_fd;
 	a->log_fd = cf->base + SVC_LOG;
 	a->log_level = log_get_level();
+	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
-	if (fill_task(rc, a) || fill_siginfo(rc, a) || fill_sigframe(rc, rc->core->thread, a->sigframe, xsave))
+	if (fill_task(rc, a, groups) || fill_siginfo(rc, a))
 		goto err;
 	if (rc->vm_child)
 		a->shares_mm = 1;
-	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf))
+	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))
 		goto err;
 	fill_vm_kids(rc, a);
-	free_maps(self, nr_self);
 	return a;
 err:
-	free_maps(self, nr_self);
 	return NULL;
 }

@@ -4,6 +4,7 @@
  * restorer's arguments and jumps into the blob.
  */
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -176,11 +177,92 @@ pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal)
 	return clone_with_pids(&pid, 1, flags, exit_signal);
 }
 
+/*
+ * A zombie that dumped core has WCOREDUMP in its status, which only a
+ * core written for real gives. Where the core pattern is a file name in
+ * the cwd, the zombie dumps one there, in a scratch directory of ours,
+ * as small as can be (no memory contents); elsewhere (an absolute path,
+ * a pipe to a handler) nothing is written and the flag is lost.
+ */
+int zombie_cores_prepare(struct rst_tree *tr)
+{
+	char pattern[256] = "";
+	int fd, want = 0;
+	ssize_t n;
+
+	for (int i = 0; i < tr->nr; i++)
+		want |= tr->t[i].zombie && WIFSIGNALED(tr->t[i].exit_code) && WCOREDUMP(tr->t[i].exit_code);
+	if (!want)
+		return 0;
+	fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, pattern, sizeof(pattern) - 1);
+	if (fd >= 0)
+		close(fd);
+	pattern[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || strchr(pattern, '|') || strchr(pattern, '/')) {
+		pr_warn("zombies that dumped core come back without the core-dump flag (core pattern %s)\n",
+			pattern);
+		return 0;
+	}
+	snprintf(tr->core_dir, sizeof(tr->core_dir), "%s/.criu-zombie-cores.XXXXXX",
+		 opts.work_dir ? opts.work_dir : opts.imgs_dir);
+	if (!mkdtemp(tr->core_dir)) {
+		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
+			tr->core_dir, strerror(errno));
+		tr->core_dir[0] = '\0';
+	}
+	return 0;
+}
+
+void zombie_cores_done(struct rst_tree *tr)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (!tr->core_dir[0])
+		return;
+	d = opendir(tr->core_dir);
+	while (d && (de = readdir(d))) {
+		char path[4096 + 300];
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tr->core_dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	if (rmdir(tr->core_dir))
+		pr_perror("can't remove %s", tr->core_dir);
+	tr->core_dir[0] = '\0';
+}
+
+/* Let a core dump of ours happen, tiny, in the scratch directory; or none at all. */
+static void zombie_core_limit(struct rst_tree *tr, int st)
+{
+	struct rlimit rl;
+	int fd;
+
+	getrlimit(RLIMIT_CORE, &rl);
+	rl.rlim_cur = 0;
+	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_dir[0] && !chdir(tr->core_dir)) {
+		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "0", 1) == 1)
+				rl.rlim_cur = rl.rlim_max;
+			close(fd);
+		}
+		prctl(PR_SET_DUMPABLE, 1);
+	}
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
 /* A zombie: exit the way it did; its parent reaps it when it wants to. */
 static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
 {
 	int st = rc->exit_code;
 
+	zombie_core_limit(rc->tree, st);
 	if (WIFSIGNALED(st)) {
 		sigset_t none;
 
@@ -257,6 +339,9 @@ int restore_task(struct rst_ctx *rc)
 	sigset_t all;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
+	reaper_forget();
+	log_forward_errors();	/* our stderr is the task's, or closed */
 	tty = task_fd_space(rc, &cf);
 	if (tty < -1)
 		return -1;
@@ -285,9 +370,12 @@ int restore_task(struct rst_ctx *rc)
 	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
 	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
 		return -1;
-	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
+	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
 	if (fork_children(rc))
+		return -1;
+	/* its file areas: not needed by the children, so not inherited by them */
+	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))
 		return -1;
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
 	if (!rc->shares_files)
@@ -301,7 +389,12 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = svc_fd(&cf, img_openat(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
+		pages_fd = img_openat(rc->dfd, rc->pages_name, O_RDONLY);
+		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
+			close(pages_fd);
+			return -1;
+		}
+		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
 		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");

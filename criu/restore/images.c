@@ -71,6 +71,32 @@ static int vma_private(const VmaEntry *v)
 	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 }
 
+/* Guard regions sorted, inside their area; a huge page size only on a shared file area it divides. */
+static int check_vma_extras(struct rst_ctx *rc, const VmaEntry *v)
+{
+	uint64_t pos = v->start;
+
+	for (size_t k = 0; k < v->n_guards; k++) {
+		const GuardEntry *g = v->guards[k];
+
+		if (g->start < pos || g->start & (PAGE_SIZE - 1) || !g->nr_pages ||
+		    g->nr_pages > (v->end - g->start) >> PAGE_SHIFT) {
+			pr_err("mm-%d.img: a guard region of the area at %lx is out of order or outside it\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
+		pos = g->start + g->nr_pages * PAGE_SIZE;
+	}
+	rc->nr_guards += v->n_guards;
+	if (v->has_page_size && (v->kind != VMA_KIND__VMA_FILE_SHARED || v->page_size < PAGE_SIZE ||
+				 v->page_size & (v->page_size - 1) || (v->start | v->end | v->pgoff) & (v->page_size - 1))) {
+		pr_err("mm-%d.img: the area at %lx has a huge page size it does not fit\n", rc->pid,
+		       (unsigned long)v->start);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_mm(struct rst_ctx *rc)
 {
 	MmEntry *mm = rc->mm;
@@ -102,6 +128,8 @@ static int check_mm(struct rst_ctx *rc)
 			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
 			return -1;
 		}
+		if (check_vma_extras(rc, v))
+			return -1;
 		prev_end = v->end;
 	}
 	if (!find_file(&rc->files, mm->exe_file_id) || !find_file(&rc->files, mm->exe_file_id)->reg) {
@@ -135,6 +163,7 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 			       (unsigned long)addr);
 			return -1;
 		}
+		rc->vma_pages[i] = 1;
 		addr = mm->vmas[i]->end;
 	}
 	return 0;
@@ -150,7 +179,8 @@ static int read_pagemap(struct rst_ctx *rc)
 
 	if (!img)
 		return -1;
-	if (pb_read_one_required(img, (void **)&head))
+	rc->vma_pages = calloc(rc->mm->n_vmas + 1, 1);
+	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
 	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
@@ -290,6 +320,7 @@ static void free_ctx(struct rst_ctx *rc)
 	free(rc->uses);
 	free(rc->uses_shared);
 	free(rc->need);
+	free(rc->vma_pages);
 	cow_task_free(&rc->cow);
 }
 
@@ -299,6 +330,8 @@ void free_tree(struct rst_tree *tr)
 		free_ctx(&tr->t[i]);
 	free(tr->t);
 	free(tr->cow.t);
+	pidmap_free(&tr->pids);
+	pidmap_free(&tr->tids);
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
@@ -390,6 +423,42 @@ static int zombie_sessions(struct rst_tree *tr)
 	return 0;
 }
 
+/* pid -> process and tid -> process, once; a pid or tid twice is refused. */
+static int map_id(struct pidmap *m, int32_t id, int i)
+{
+	if (id <= 0 || pidmap_get(m, id) >= 0) {
+		pr_err("pstree.img: pid or tid %d is not positive or is there twice\n", id);
+		return -1;
+	}
+	if (pidmap_set(m, id, i)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int map_pids(struct rst_tree *tr)
+{
+	size_t nr_tids = 0;
+
+	for (int i = 0; i < tr->nr; i++)
+		nr_tids += tr->t[i].pe->n_threads;
+	if (pidmap_init(&tr->pids, tr->nr) || pidmap_init(&tr->tids, nr_tids + tr->nr)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (map_id(&tr->pids, pe->pid, i) || map_id(&tr->tids, pe->pid, i))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (pe->threads[j] != pe->pid && map_id(&tr->tids, pe->threads[j], i))
+				return -1;
+	}
+	return 0;
+}
+
 int read_pstree(struct rst_tree *tr)
 {
 	struct cr_img *img = open_image_at(tr->dfd, CR_FD_PSTREE, O_RDONLY);
@@ -419,6 +488,8 @@ int read_pstree(struct rst_tree *tr)
 		pr_err("pstree.img and inventory.img disagree about the root pid\n");
 		return -1;
 	}
+	if (map_pids(tr))
+		return -1;
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *parent;
 
@@ -431,11 +502,8 @@ int read_pstree(struct rst_tree *tr)
 		}
 		if (i == 0)
 			continue;
-		parent = NULL;
-		for (int j = 0; j < i; j++)
-			if (tr->t[j].pid == rc->pe->ppid)
-				parent = &tr->t[j];
-		if (!parent || parent->zombie || task_of(tr, rc->pid) != rc) {
+		parent = task_of(tr, rc->pe->ppid);
+		if (!parent || parent >= rc || parent->zombie) {
 			pr_err("pstree.img: process %d has no (live) parent %d before it\n", rc->pid, rc->pe->ppid);
 			return -1;
 		}
@@ -503,7 +571,7 @@ static int epoll_adders_use(struct rst_tree *tr)
 
 int read_tree_images(struct rst_tree *tr)
 {
-	int max_fd = -1, max_vmas = 0;
+	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
 	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
@@ -536,8 +604,6 @@ int read_tree_images(struct rst_tree *tr)
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
-		if ((int)rc->mm->n_vmas > max_vmas)
-			max_vmas = rc->mm->n_vmas;
 	}
 	if (epoll_adders_use(tr))
 		return -1;
@@ -582,17 +648,46 @@ int read_tree_images(struct rst_tree *tr)
 		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
 	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
 	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
-	tr->shmem_base = tr->files_base + max_vmas + 1;
+	tr->shmem_base = tr->files_base + COW_DIRECT_FILES + 1;
 	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
 	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
 	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
 	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
-	tr->own_span = max_vmas + 3;
+	tr->own_span = COW_DIRECT_FILES + 2;
 	int nr_own = 0;
 
 	for (int i = 0; i < tr->nr; i++)
 		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
 	return raise_nofile(tr->own_base + tr->own_span * nr_own);
+}
+
+/*
+ * A process group is orphaned if no member's parent is in another group
+ * of the same session; there the kernel drops SIGTSTP, SIGTTIN and
+ * SIGTTOU instead of stopping. Which groups will be, once restored (the
+ * root's parent is criu, or criu's parent with --restore-sibling).
+ */
+int find_orphaned_groups(struct rst_tree *tr)
+{
+	pid_t outer = opts.restore_sibling ? getppid() : getpid();
+	pid_t osid = getsid(outer), opgid = getpgid(outer);
+	struct pidmap held = { 0 };
+
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i], *p = i ? task_of(tr, rc->pe->ppid) : NULL;
+		pid_t psid = p ? p->pe->sid : osid, ppgid = p ? p->pe->pgid : opgid;
+
+		if (rc->zombie || psid != rc->pe->sid || ppgid == rc->pe->pgid)
+			continue;
+		if (pidmap_set(&held, rc->pe->pgid, 1)) {
+			pidmap_free(&held);
+			return -1;
+		}
+	}
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].pgrp_orphaned = pidmap_get(&held, tr->t[i].pe->pgid) < 0;
+	pidmap_free(&held);
+	return 0;
 }
 
 int check_pids_free(struct rst_tree *tr)

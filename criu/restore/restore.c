@@ -33,84 +33,199 @@ pid_t cr_restored_pid;
 
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (tr->t[i].pid == pid)
-			return &tr->t[i];
-	return NULL;
+	int32_t i = pidmap_get(&tr->pids, pid);
+
+	return i < 0 ? NULL : &tr->t[i];
 }
 
 /*
  * Run the restore until every thread of every process sits on the
  * restorer's final trap and every zombie has exited. The whole tree is
  * traced from birth (PTRACE_O_TRACEFORK/CLONE).
+ *
+ * waitpid(-1) costs as much as there are tracees (the kernel walks them
+ * all), waitpid(tid) is a lookup: a process creating its threads is
+ * followed with waits for it and for each new thread, and once it sits
+ * on its final trap, each of its threads is waited for by tid. So a
+ * process of N threads costs N, not N^2.
  */
-static int is_final_trap(struct rst_tree *tr, uint64_t ip)
+struct trap_wait {
+	struct rst_tree *tr;
+	pid_t *trapped;
+	size_t got, want, gone, zombies;
+	struct pidmap seen;	/* tids on their final trap */
+};
+
+static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
 {
-	for (int i = 0; i < tr->nr; i++)
-		if (!tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1)
-			return 1;
+	int32_t i = pidmap_get(&tr->tids, tid);
+
+	return i >= 0 && !tr->t[i].zombie && ip == tr->t[i].bootstrap + restorer_sym_restorer_final_trap + 1;
+}
+
+enum { EV_OTHER, EV_TRAP, EV_CLONE, EV_GONE };
+
+/* One wait status of @t: deal with it. EV_* or -1 on failure. */
+static int handle_status(struct trap_wait *w, pid_t t, int status)
+{
+	struct rst_tree *tr = w->tr;
+	struct user_regs_struct regs;
+	struct rst_ctx *rc;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		rc = task_of(tr, t);
+		if (!rc)
+			return EV_GONE;	/* a thread gone with its leader: reported with it */
+		/* a re-killed zombie may differ in the core-dump bit only */
+		if (rc->zombie && (status & ~0x80) == (rc->exit_code & ~0x80)) {
+			w->gone++;
+			return EV_GONE;
+		}
+		pr_err("restore of %d failed: the restoring process %s %d%s\n", t,
+		       WIFEXITED(status) ? "exited with" : "was killed by signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		       *log_forwarded_errors() ? "" : " (see the log)");
+		return -1;
+	}
+	if (!WIFSTOPPED(status))
+		return EV_OTHER;
+	rc = task_of(tr, t);
+	/* a zombie dies again the way it did: by its own signal, which may be a fault's or SIGTRAP */
+	if (rc && rc->zombie && (status >> 16) == 0) {
+		ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
+		return EV_OTHER;
+	}
+	if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
+		if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
+			pr_perror("PTRACE_GETREGS of %d", t);
+			return -1;
+		}
+		if (w->got == w->want || !is_final_trap(tr, t, regs.rip) || pidmap_get(&w->seen, t) >= 0) {
+			pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
+			return -1;
+		}
+		if (pidmap_set(&w->seen, t, 1))
+			return -1;
+		w->trapped[w->got++] = t;
+		return EV_TRAP;
+	}
+	if ((status >> 16) == PTRACE_EVENT_CLONE || (status >> 16) == PTRACE_EVENT_FORK) {
+		ptrace(PTRACE_CONT, t, NULL, NULL);
+		return EV_CLONE;
+	}
+	if ((status >> 16) == PTRACE_EVENT_STOP) {
+		ptrace(PTRACE_CONT, t, NULL, NULL);
+		return EV_OTHER;
+	}
+	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
+		ptrace(PTRACE_GETREGS, t, NULL, &regs);
+		pr_err("restore: the restorer crashed in %d with signal %d at %llx\n", t, WSTOPSIG(status), regs.rip);
+		return -1;
+	}
+	/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
+	ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
+	return EV_OTHER;
+}
+
+static pid_t wait_one(pid_t pid, int *status)
+{
+	pid_t t;
+
+	do {
+		t = waitpid(pid, status, __WALL);
+		if (t < 0 && errno == EINTR && check_interrupted())
+			return -1;
+	} while (t < 0 && errno == EINTR);
+	if (t < 0)
+		pr_perror("waiting for %d of the restored tree", pid);
+	return t;
+}
+
+/* Wait for @tid by its tid until it sits on its final trap (or is gone). 0 or -1. */
+static int wait_trap_of(struct trap_wait *w, pid_t tid)
+{
+	int status, ev;
+
+	while (pidmap_get(&w->seen, tid) < 0) {
+		if (wait_one(tid, &status) < 0)
+			return -1;
+		ev = handle_status(w, tid, status);
+		if (ev < 0)
+			return -1;
+		if (ev == EV_GONE)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Process @rc made thread @first (its clone event continued already):
+ * follow it by its pid while it makes the others, then take each
+ * thread's final trap by tid.
+ */
+static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
+{
+	unsigned long nt = first;
+	int status, ev;
+
+	for (;;) {
+		/* a new thread starts in a stop of its own */
+		if (nt && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+			return -1;
+		nt = 0;
+		if (pidmap_get(&w->seen, rc->pid) >= 0)
+			break;
+		if (wait_one(rc->pid, &status) < 0)
+			return -1;
+		if ((status >> 16) == PTRACE_EVENT_CLONE && ptrace(PTRACE_GETEVENTMSG, rc->pid, NULL, &nt)) {
+			pr_perror("PTRACE_GETEVENTMSG of %d", rc->pid);
+			return -1;
+		}
+		ev = handle_status(w, rc->pid, status);
+		if (ev < 0)
+			return -1;
+		if (ev == EV_GONE)
+			return 0;
+		if (ev != EV_CLONE)
+			nt = 0;
+	}
+	for (size_t i = 0; i < rc->pe->n_threads; i++)
+		if (rc->pe->threads[i] != rc->pid && wait_trap_of(w, rc->pe->threads[i]))
+			return -1;
 	return 0;
 }
 
 static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, size_t zombies)
 {
-	size_t got = 0, gone = 0;
-	struct user_regs_struct regs;
-	int status;
+	struct trap_wait w = { .tr = tr, .trapped = trapped, .want = want, .zombies = zombies };
+	int status, ret = -1;
 
-	while (got < want || gone < zombies) {
-		pid_t t = waitpid(-1, &status, __WALL);
-		struct rst_ctx *rc;
+	if (pidmap_init(&w.seen, want))
+		return -1;
+	while (w.got < w.want || w.gone < w.zombies) {
+		unsigned long nt = 0;
+		pid_t t = wait_one(-1, &status);
+		int32_t pi;
+		int ev;
 
-		if (t < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("waiting for the restored tree");
-			return -1;
+		if (t < 0)
+			goto out;
+		if ((status >> 16) == PTRACE_EVENT_CLONE && ptrace(PTRACE_GETEVENTMSG, t, NULL, &nt)) {
+			pr_perror("PTRACE_GETEVENTMSG of %d", t);
+			goto out;
 		}
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			rc = task_of(tr, t);
-			if (!rc)
-				continue;	/* a thread gone with its leader: reported with it */
-			/* a re-killed zombie may differ in the core-dump bit only */
-			if (rc->zombie && (status & ~0x80) == (rc->exit_code & ~0x80)) {
-				gone++;
-				continue;
-			}
-			pr_err("restore of %d failed: the restoring process %s %d (see the log)\n", t,
-			       WIFEXITED(status) ? "exited with" : "was killed by signal",
-			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-			return -1;
-		}
-		if (!WIFSTOPPED(status))
-			continue;
-		if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
-			if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
-				pr_perror("PTRACE_GETREGS of %d", t);
-				return -1;
-			}
-			if (got == want || !is_final_trap(tr, regs.rip)) {
-				pr_err("restore: thread %d trapped at %llx, not at a restorer's end\n", t, regs.rip);
-				return -1;
-			}
-			trapped[got++] = t;
-			continue;
-		}
-		if ((status >> 16) == PTRACE_EVENT_STOP || (status >> 16) == PTRACE_EVENT_CLONE ||
-		    (status >> 16) == PTRACE_EVENT_FORK) {
-			ptrace(PTRACE_CONT, t, NULL, NULL);
-			continue;
-		}
-		if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
-			ptrace(PTRACE_GETREGS, t, NULL, &regs);
-			pr_err("restore: the restorer crashed in %d with signal %d at %llx\n", t,
-			       WSTOPSIG(status), regs.rip);
-			return -1;
-		}
-		/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
-		ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
+		ev = handle_status(&w, t, status);
+		if (ev < 0)
+			goto out;
+		/* the first thread a restorer makes: follow its process from here */
+		pi = ev == EV_CLONE && nt ? pidmap_get(&tr->tids, nt) : -1;
+		if (pi >= 0 && tr->t[pi].pid == t && (pid_t)nt != t && follow_threads(&w, &tr->t[pi], nt))
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	pidmap_free(&w.seen);
+	return ret;
 }
 
 static int step_syscall(pid_t pid)
@@ -225,8 +340,23 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
+	if (check_interrupted())
+		return -1;
 	/* nothing of ours forks in the tree's pid namespace any more: its next pid is as it was */
 	if (ns_restore_pid_finish())
+		return -1;
+	/*
+	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
+	 * and the reaper for what is let go already); after it, the kernel
+	 * lets the rest go whole. So EXITKILL goes first, then the word to the
+	 * reaper, then the tasks.
+	 */
+	for (size_t i = 0; i < nr; i++)
+		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
+			pr_perror("PTRACE_SETOPTIONS of %d", tids[i]);
+			return -1;
+		}
+	if (reaper_commit())
 		return -1;
 	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
 	for (size_t i = 0; i < nr; i++)
@@ -237,17 +367,32 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	return 0;
 }
 
-/* Only what we made and trace is ours to kill: a pid may be anyone's. */
+/*
+ * Only what we made and trace is ours to kill: a pid may be anyone's. A
+ * pid that is gone (most of them, after a failure) is no error.
+ */
+static int status_field_is(pid_t pid, const char *key, int want)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strstr(buf, key);
+	return p && atoi(p + strlen(key)) == want;
+}
+
 static int traced_by_us(pid_t pid)
 {
-	struct proc_status st;
-	int ours;
-
-	if (parse_pid_status(pid, &st))
-		return 0;
-	ours = st.tracer_pid == getpid();
-	free_pid_status(&st);
-	return ours;
+	return status_field_is(pid, "\nTracerPid:", getpid());
 }
 
 /* Which private areas are built before forking, so that children share their pages (cow.c). */
@@ -267,6 +412,7 @@ static int plan_cow(struct rst_tree *tr)
 		rc->cow.live = !rc->zombie && !rc->vm_child;
 		rc->cow.mm = rc->vm_child ? NULL : rc->mm;
 		rc->cow.pms = rc->pms;
+		rc->cow.vma_pages = rc->vm_child ? NULL : rc->vma_pages;
 		rc->cow.nr_pms = rc->nr_pms;
 		tr->cow.t[i] = &rc->cow;
 	}
@@ -319,8 +465,9 @@ static int supervise(struct rst_run *r, pid_t pid)
 	if (write(tr->sync_pipe[1], "g", 1) != 1)
 		goto kill;
 	close(tr->sync_pipe[1]);
+	tr->sync_pipe[1] = -1;
 
-	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0)
+	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0 || check_interrupted())
 		goto kill;
 	if (finish_restore(tr, r->trapped, r->want))
 		goto kill;
@@ -464,6 +611,7 @@ int cr_restore_tasks(void)
 {
 	struct rst_tree tr = { .dfd = -1 };
 	struct rst_run run = { .tr = &tr };
+	struct span_set taken = { 0 };
 	pid_t pid;
 	int ret = 1, status;
 
@@ -480,17 +628,26 @@ int cr_restore_tasks(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
+	/* the images decide what the tasks get: only root's or the caller's are believed */
+	image_trust_required = 1;
+	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr.dfd, opts.imgs_dir))
+		goto out;
 	{
 		struct rst_ctx probe = { .dfd = tr.dfd };
 
-		if (read_inventory(&probe))
+		int bad = read_inventory(&probe);
+
+		tr.inv = probe.inv;	/* freed with the tree, also when it was refused */
+		if (bad)
 			goto out;
-		tr.inv = probe.inv;
 	}
 	if (read_pstree(&tr) || ns_restore_read(tr.dfd, tr.t[0].pe) || read_tree_images(&tr) ||
-	    (ns_restore_pid_mode() == NS_PID_NONE && check_pids_free(&tr)) || plan_cow(&tr))
+	    (ns_restore_pid_mode() == NS_PID_NONE && (check_pids_free(&tr) || find_orphaned_groups(&tr))) ||
+	    plan_cow(&tr) || zombie_cores_prepare(&tr))
 		goto out;
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
+		goto out;
+	if (self_layout(&taken, &tr.self_vdso))
 		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
@@ -501,10 +658,17 @@ int cr_restore_tasks(void)
 		run.pages += tr.t[i].nr_pages;
 		run.st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
-		if (plan_bootstrap(&tr.t[i]))
+		if (plan_bootstrap(&tr.t[i], &taken, &tr.self_vdso))
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
+		goto out;
+	/*
+	 * In a pid namespace of the tree's its pids are not ours: no reaper. The
+	 * supervisor traces the tree (EXITKILL), and the helper init dies with
+	 * criu (its go pipe).
+	 */
+	if ((ns_restore_pid_mode() == NS_PID_NONE && reaper_start(&tr)) || log_share_errors())
 		goto out;
 	/* before any socket exists: nothing may reach the connections until they are whole */
 	if (net_restore_lock(tr.dfd))
@@ -557,10 +721,15 @@ int cr_restore_tasks(void)
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
+	zombie_cores_done(&tr);
+	free(taken.s);
 	free(run.trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
-	if (waitpid(pid, &status, 0) != pid) {
+	interrupt_reset();
+	while (waitpid(pid, &status, 0) != pid) {
+		if (errno == EINTR)
+			continue;
 		pr_perror("waiting for %d", pid);
 		return 1;
 	}
@@ -568,8 +737,15 @@ int cr_restore_tasks(void)
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
 reap:
-	if (!opts.restore_sibling)
-		waitpid(pid, &status, 0);
+	/* helper children of criu's own go first: the wait below takes every child */
+	cgroup_restore_abort();
+	/*
+	 * Everything we made or trace goes: a killed thread we trace is ours
+	 * to reap, and its leader can't be reaped before it (waiting for the
+	 * root alone would hang).
+	 */
+	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
+		;
 out_ns:
 	ns_restore_parent_done();
 	ns_restore_image_server_done();
@@ -577,6 +753,14 @@ out_ns:
 out:
 	cgroup_restore_fini(ret == 0);
 	tty_orphan_fini();
+	free(taken.s);
+	zombie_cores_done(&tr);
+	reaper_abort();
+	/* what went wrong in a restoring child was only in the log so far */
+	if (ret && log_to_file() && *log_forwarded_errors())
+		fprintf(stderr, "%s", log_forwarded_errors());
+	if (ret && interrupted())
+		pr_err("restore interrupted by signal %d; nothing of it was left running\n", interrupted());
 	free(run.trapped);
 	free_tree(&tr);
 	return ret;

@@ -25,6 +25,7 @@
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pgrp.h"
+#include "pidmap.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "pstree.pb-c.h"
@@ -48,6 +49,10 @@
 struct rst_tree;
 struct rst_ctx;
 
+struct self_vdso {
+	struct rst_vdso_part part[VDSO_NR_PARTS];
+};
+
 
 /* One process to restore; the tree's tasks share files and inventory. */
 struct rst_ctx {
@@ -70,6 +75,8 @@ struct rst_ctx {
 	CoreEntry **tcores;		/* the other threads', in pstree order */
 	size_t nr_tcores;
 	MmEntry *mm;
+	size_t nr_guards;		/* guard regions in all its areas */
+	uint8_t *vma_pages;		/* per area: the pagemap has pages for it */
 	PagemapEntry **pms;
 	size_t nr_pms;
 	uint64_t nr_pages;
@@ -84,6 +91,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
 struct rst_tree {
@@ -94,14 +102,18 @@ struct rst_tree {
 	struct rst_files files;
 	uint32_t nr_ids;
 	int svc_base;			/* service fds, the same in every task */
-	int files_base;			/* fds for mapped files */
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
+	int files_base;			/* fds of files mapped directly (COW_DIRECT_FILES of them) */
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
 	int sync_pipe[2];
 	struct cow_tree cow;
+	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
+	struct pidmap pids;		/* pid -> index in t[] */
+	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
 };
 
 /* Service fds live from svc_base up, above every fd the task will have. */
@@ -121,25 +133,27 @@ _Static_assert(SVC_INHERIT + MAX_INHERIT_FD <= SVC_TRANSIT, "--inherit-fd slots 
 struct child_fds {
 	int base;
 	int pages, exe;		/* slots of the pages file and the executable */
-	int files;		/* slot of the first mapped file */
+	int files;		/* slot of the first of COW_DIRECT_FILES mapped files */
 };
 
-struct self_vdso {
-	struct rst_vdso_part part[VDSO_NR_PARTS];
-};
 
 #define XFEATURE_XTILEDATA	18
 #define XSAVE_HDR_END		576	/* legacy area + XSAVE header */
 #define XSAVE_HDR_XSTATE_BV	512
+#define XSAVE_SW_BYTES		464	/* the FX area's software-reserved bytes: the XSAVE frame's description */
+#define USER_CS			0x33	/* x86-64 user code and data segment selectors */
+#define USER_DS			0x2b
 #define ARCH_REQ_XCOMP_PERM	0x1023
 
 /* ---- across the files of criu/restore/ ---- */
 int read_inventory(struct rst_ctx *rc);
 int svc_fd(struct child_fds *cf, int fd, int slot);
 int check_siginfo_sizes(struct rst_ctx *rc);
-int plan_bootstrap(struct rst_ctx *rc);
+int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso *sv);
+int self_layout(struct span_set *taken, struct self_vdso *sv);
 struct restore_args *args_in(struct rst_ctx *rc);
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
+int premap_open(void *priv, const VmaEntry *v);
 int open_shell_tty(void);
 int raise_nofile(int need);
 pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal);
@@ -151,5 +165,15 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+int find_orphaned_groups(struct rst_tree *tr);
+int zombie_cores_prepare(struct rst_tree *tr);
+void zombie_cores_done(struct rst_tree *tr);
+
+/* reaper.c: kills the tree if criu dies before the restore is complete */
+int reaper_start(struct rst_tree *tr);
+int reaper_start_pids(const pid_t *pids, int nr);
+void reaper_forget(void);
+int reaper_commit(void);
+void reaper_abort(void);
 
 #endif

@@ -57,12 +57,14 @@ static int cap_last_cap(void)
 	return last;
 }
 
-void creds_to_rst(struct rst_creds *r, const CredsEntry *c)
+void creds_to_rst(struct rst_creds *r, const CredsEntry *c, uint32_t *groups)
 {
 	r->uid = c->uid; r->euid = c->euid; r->suid = c->suid; r->fsuid = c->fsuid;
 	r->gid = c->gid; r->egid = c->egid; r->sgid = c->sgid; r->fsgid = c->fsgid;
 	r->ngroups = c->n_groups;
-	memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
+	r->groups = groups;
+	if (r->ngroups)
+		memcpy(r->groups, c->groups, r->ngroups * sizeof(uint32_t));
 	r->cap_inh = c->cap_inh;
 	r->cap_prm = c->cap_prm;
 	r->cap_eff = c->cap_eff;

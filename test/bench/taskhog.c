@@ -1,6 +1,7 @@
 /*
  * taskhog tree NPROC MIB PIDFILE [SEED]
  * taskhog threads NTHREADS MIB PIDFILE [SEED]
+ * taskhog maps NMAPS MIB PIDFILE [SEED]
  *
  * The victims of the benchmark's task scenarios (see scripts/bench).
  *
@@ -27,11 +28,20 @@
  *	reports in; the main thread joins them all, checks the memory and
  *	prints OK or BAD.
  *
+ * maps: one process with NMAPS memory areas of one page each, one unmapped
+ *	page apart (so none merge): in turn private anonymous read-write,
+ *	private anonymous read-only, a private mapping of a data file written
+ *	to, and a shared read-only mapping of it (the data file, 1024 pages of
+ *	random data, lies next to PIDFILE). Every page but the shared ones
+ *	gets random data of its own; on SIGTERM each area is checked (the
+ *	shared ones against the file) and it prints OK or BAD. MIB is unused.
+ *
  * The "ready" line on stdout gives the time the process itself needed to
  * fork the children / create the threads (spawn_s) and to fill (fill_s).
  * Exit status: 0 OK, 1 BAD, 2 setup failure.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -378,6 +388,109 @@ static int threads_main(unsigned n, size_t mib, const char *pidfile, uint64_t se
 	return 0;
 }
 
+/* ------------------------------------------------------------------ maps */
+
+#define MAPS_FILE_PAGES	1024
+
+static char *maps_file_path(const char *pidfile)
+{
+	const char *slash = strrchr(pidfile, '/');
+	size_t dir = slash ? (size_t)(slash - pidfile) + 1 : 0;
+	char *p = malloc(dir + 32);
+
+	if (p) {
+		memcpy(p, pidfile, dir);
+		strcpy(p + dir, "taskhog-maps.data");
+	}
+	return p;
+}
+
+static int maps_main(unsigned n, const char *pidfile, uint64_t seed)
+{
+	char *path = maps_file_path(pidfile), *base, *file;
+	uint64_t *hashes = calloc(n, sizeof(*hashes)), fhash[MAPS_FILE_PAGES];
+	size_t bad = 0, first_bad = 0;
+	double t0, spawn_s, fill_s = 0, check_s;
+	int fd;
+
+	if (!path || !hashes) {
+		perror("taskhog: setup");
+		return 2;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	file = fd < 0 ? MAP_FAILED : mmap(NULL, MAPS_FILE_PAGES * BENCH_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd < 0 || ftruncate(fd, MAPS_FILE_PAGES * BENCH_PAGE) || file == MAP_FAILED) {
+		perror("taskhog: data file");
+		return 2;
+	}
+	fill_buffer(file, MAPS_FILE_PAGES, FILL_RANDOM, sub_seed(seed, 0), fhash);
+	munmap(file, MAPS_FILE_PAGES * BENCH_PAGE);
+	t0 = now_s();
+	base = mmap(NULL, 2UL * n * BENCH_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		perror("taskhog: reserving");
+		return 2;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		char *a = base + 2UL * i * BENCH_PAGE, *m;
+		off_t off = (off_t)(i % MAPS_FILE_PAGES) * BENCH_PAGE;
+
+		switch (i % 4) {
+		case 0:
+		case 1:
+			m = mmap(a, BENCH_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		case 2:
+			m = mmap(a, BENCH_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, off);
+			break;
+		default:
+			m = mmap(a, BENCH_PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, off);
+			break;
+		}
+		if (m != a || munmap(a + BENCH_PAGE, BENCH_PAGE)) {
+			printf("taskhog: mapping area %u: %s (vm.max_map_count?)\n", i, strerror(errno));
+			return 2;
+		}
+		if (i % 4 != 3) {
+			double f0 = now_s();
+
+			fill_buffer(a, 1, FILL_RANDOM, sub_seed(seed, i + 1), &hashes[i]);
+			fill_s += now_s() - f0;
+		}
+		if (i % 4 == 1 && mprotect(a, BENCH_PAGE, PROT_READ)) {
+			perror("taskhog: mprotect");
+			return 2;
+		}
+	}
+	spawn_s = now_s() - t0 - fill_s;
+	close(fd);
+	printf("taskhog: pid %d scenario maps tasks %u processes 1 threads 1 maps %u seed %#" PRIx64
+	       " spawn_s %.4f fill_s %.4f ready\n", getpid(), n, n, seed, spawn_s, fill_s);
+	if (write_pidfile(pidfile)) {
+		perror("taskhog: pidfile");
+		return 2;
+	}
+
+	wait_term();
+	t0 = now_s();
+	for (unsigned i = 0; i < n; i++) {
+		char *a = base + 2UL * i * BENCH_PAGE;
+		uint64_t want = i % 4 == 3 ? fhash[i % MAPS_FILE_PAGES] : hashes[i];
+
+		if (page_hash(a) != want && !bad++)
+			first_bad = i;
+	}
+	check_s = now_s() - t0;
+	unlink(path);
+	if (bad) {
+		printf("taskhog: BAD maps pid %d: %zu of %u areas differ, first: area %zu (kind %zu)\n", getpid(), bad, n,
+		       first_bad, first_bad % 4);
+		return 1;
+	}
+	printf("taskhog: OK maps pid %d: %u areas checked in %.3f s\n", getpid(), n, check_s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
@@ -385,9 +498,10 @@ int main(int argc, char **argv)
 	size_t mib;
 	uint64_t seed;
 
-	if (argc < 5 || argc > 6 || (strcmp(argv[1], "tree") && strcmp(argv[1], "cow") && strcmp(argv[1], "threads"))) {
-		fprintf(stderr, "usage: %s tree|cow NPROC MIB PIDFILE [SEED] | %s threads NTHREADS MIB PIDFILE [SEED]\n",
-			argv[0], argv[0]);
+	if (argc < 5 || argc > 6 || (strcmp(argv[1], "tree") && strcmp(argv[1], "cow") && strcmp(argv[1], "threads") &&
+				     strcmp(argv[1], "maps"))) {
+		fprintf(stderr, "usage: %s tree|cow NPROC MIB PIDFILE [SEED] | %s threads NTHREADS MIB PIDFILE [SEED] | "
+			"%s maps NMAPS MIB PIDFILE [SEED]\n", argv[0], argv[0], argv[0]);
 		return 2;
 	}
 	n = strtoul(argv[2], NULL, 0);
@@ -404,5 +518,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "tree") || !strcmp(argv[1], "cow"))
 		return tree_main(n, mib, argv[4], seed, !strcmp(argv[1], "cow"));
+	if (!strcmp(argv[1], "maps"))
+		return maps_main(n, argv[4], seed);
 	return threads_main(n, mib, argv[4], seed);
 }

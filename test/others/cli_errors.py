@@ -662,6 +662,103 @@ def t_restore_nonexistent_dir():
         raise Fail("restore created the images dir %s" % d)
 
 
+def restore_refused(d, *keywords):
+    """A restore of D must fail naming KEYWORDS, leaving nothing running."""
+    pidfile = os.path.join(TMP, "pidfile-untrusted-%d" % _ndirs[0])
+    r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+    try:
+        expect_error(r, *keywords)
+    finally:
+        ensure_no_pid(good_pid[0])
+    if os.path.exists(pidfile):
+        raise Fail("a refused restore wrote a pidfile")
+
+
+def dump_as_uid(uid, setuid_copy):
+    """Dump a helper that uid @uid runs (from a setuid-root copy if asked);
+    returns (images dir, pid)."""
+    pub = tempfile.mkdtemp(prefix="cli-pub-", dir="/tmp")
+    try:
+        os.chmod(pub, 0o755)
+        exe = os.path.join(pub, "helper-suid" if setuid_copy else "helper")
+        shutil.copy(HELPER, exe)
+        os.chmod(exe, 0o4755 if setuid_copy else 0o755)
+        out = os.path.join(TMP, "uid-helper-%d.out" % _ndirs[0])
+        with open(out, "w") as f:
+            p = subprocess.Popen([exe, "plain"], stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.DEVNULL,
+                                 close_fds=True, start_new_session=True, cwd="/", user=uid, group=uid,
+                                 extra_groups=[])
+        deadline = time.time() + 5
+        while "ready pid=" not in (read_text(out) or ""):
+            if p.poll() is not None or time.time() > deadline:
+                p.kill()
+                raise Fail("setup: helper as uid %d did not start" % uid)
+            time.sleep(0.005)
+        d = new_dir("uid%d" % uid, create=False)
+        r = criu("dump", "-t", p.pid, "-D", d)
+        if r.rc != 0:
+            p.kill()
+            raise Fail("setup: dump of uid %d's helper failed; %s" % (uid, r.brief()))
+        p.wait(timeout=5)
+        return d, p.pid
+    finally:
+        shutil.rmtree(pub, ignore_errors=True)
+
+
+def give_to(d, uid):
+    """As if user @uid had written the images: theirs, dir and files."""
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), uid, uid)
+    os.chown(d, uid, uid)
+
+
+def t_untrusted_images(good):
+    """Restore believes only images that no one but root (or the caller)
+    can have written: Documentation/security.md."""
+    if not good:
+        raise Fail("setup: no good dump to restore from")
+    pid = good_pid[0]
+    d = copy_dump(good)
+    os.chmod(d, 0o777)
+    restore_refused(d, r"refusing", re.escape(d), r"writable by anyone")
+    d = copy_dump(good)
+    core = img(d, "core-{pid}.img")
+    os.chmod(core, 0o666)
+    restore_refused(d, r"refusing", re.escape(os.path.basename(core)), r"writable")
+    d = copy_dump(good)
+    os.chown(os.path.join(d, "pages-1.img"), NOBODY, NOBODY)
+    restore_refused(d, r"refusing", r"pages-1\.img", r"belongs to uid %d" % NOBODY)
+    # an images dir below a directory anyone may write, without the sticky bit
+    parent = new_dir("opendir")
+    os.chmod(parent, 0o777)
+    d = os.path.join(parent, "img")
+    shutil.copytree(good, d)
+    restore_refused(d, r"refusing", re.escape(parent), r"writable by others")
+
+    # a setuid-root program run by uid 1: a real dump, with euid 0 and a setuid
+    # executable, handed over as uid 1's files
+    d, upid = dump_as_uid(1, True)
+    give_to(d, 1)
+    pid_was = good_pid[0]
+    good_pid[0] = upid
+    try:
+        restore_refused(d, r"refusing", r"belongs to uid 1")
+        # uid 1's own process, its creds changed to root's in the core image
+        d, upid = dump_as_uid(1, False)
+        good_pid[0] = upid
+        core = os.path.join(d, "core-%d.img" % upid)
+        data = open(core, "rb").read()
+        ones = bytes.fromhex("0801100118012001280130013801")
+        if ones not in data:
+            raise Fail("setup: uid 1's creds not found in %s" % core)
+        open(core, "wb").write(data.replace(ones, bytes.fromhex("0800100118002001280030013800")))
+        give_to(d, 1)
+        restore_refused(d, r"refusing", r"belongs to uid 1")
+    finally:
+        good_pid[0] = pid_was
+
+
 def t_restore_good(good):
     """Control: the unmangled images do restore, so the failures above are
     due to the damage."""
@@ -978,6 +1075,73 @@ def t_freeze_cgroup_not_cgroup(path, *keywords):
     with_target("plain", body)
 
 
+def t_pidns_init_dump():
+    """The init of a pid namespace (it used to hang the dump) is dumped from
+    inside its namespace: with -R it goes on running untouched and no longer
+    traced; then dumped for real it is gone, and its namespace with it."""
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "setsid", "sleep", "1000"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         close_fds=True, start_new_session=True)
+    try:
+        init = None
+        deadline = time.time() + 5
+        while init is None and time.time() < deadline:
+            kids = (read_text("/proc/%d/task/%d/children" % (p.pid, p.pid)) or "").split()
+            if kids and (read_text("/proc/%s/comm" % kids[0]) or "").strip() == "sleep":
+                init = int(kids[0])
+            time.sleep(0.01)
+        if init is None:
+            raise Fail("setup: no pid namespace init appeared")
+        before = proc_starttime(init)
+        d = new_dir("pidns", create=False)
+        r = criu("dump", "-t", init, "-D", d, "-R")
+        if r.rc != 0:
+            raise Fail("dump -R of a pid namespace's init failed; %s" % r.brief())
+        if proc_starttime(init) != before or proc_state(init) not in ("S", "R"):
+            raise Fail("the namespace's init %d did not go on (state %s)" % (init, proc_state(init)))
+        st = proc_status(init)
+        if st and st.get("TracerPid") != "0":
+            raise Fail("the namespace's init %d is still traced" % init)
+        r = criu("dump", "-t", init, "-D", d)
+        if r.rc != 0:
+            raise Fail("dump of a pid namespace's init failed; %s" % r.brief())
+        if p.wait(timeout=10) is None or proc_starttime(init) == before:
+            raise Fail("the namespace's init %d is still there after the dump" % init)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def t_option_misuse():
+    """Conflicting options, options that mean nothing for the action (or
+    are not implemented), stray arguments and bad values are errors, and
+    nothing is created for them."""
+    d = new_dir("misuse", create=False)
+    cases = [
+        (("dump", "-t", "1", "-D", d, "-R", "-s"), (r"leave-running", r"leave-stopped")),
+        (("dump", "-t", "1", "-D", d, "stray"), (r"unexpected argument", r"stray")),
+        (("restore", "-D", d, "stray"), (r"unexpected argument", r"stray")),
+        (("check", "stray"), (r"unexpected argument", r"stray")),
+        (("show", "a", "b"), (r"unexpected argument", r"'b'")),
+        (("restore", "-D", d, "-R"), (r"leave-running", r"nothing for restore")),
+        (("restore", "-D", d, "-t", "1"), (r"--tree", r"nothing for restore")),
+        (("dump", "-t", "1", "-D", d, "-d"), (r"restore-detached", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--pidfile", "x"), (r"--pidfile", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--inherit-fd", "fd[0]:x"), (r"--inherit-fd", r"nothing for dump")),
+        (("restore", "-D", d, "--ghost-limit", "1M"), (r"--ghost-limit", r"nothing for restore")),
+        (("check", "-t", "1"), (r"--tree", r"nothing for check")),
+        (("dump", "-t", "1", "-D", d, "--feature", "x"), (r"--feature", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--skip-in-flight", "x"), (r"unexpected argument", r"'x'")),
+        (("restore", "-D", d, "--skip-in-flight"), (r"--skip-in-flight", r"nothing for restore")),
+        (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
+    ]
+    for args, keys in cases:
+        r = criu(*args)
+        expect_error(r, *keys)
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
 # --------------------------------------------------------------------------
 
 def build_helper():
@@ -1058,6 +1222,7 @@ def main():
               r"magic", r"inventory")
         check("restore_bad_magic_core", restore_fails, good, m_magic("core-{pid}.img", 1),
               r"magic", re.escape("core-%s.img" % good_pid[0]))
+        check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
@@ -1084,6 +1249,8 @@ def main():
               re.escape(TMP))
         check("freeze_cgroup_missing", t_freeze_cgroup_not_cgroup, os.path.join(TMP, "nope"),
               r"can't open --freeze-cgroup")
+        check("option_misuse", t_option_misuse)
+        check("pidns_init_dump", t_pidns_init_dump)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("inherit_fd_missing", t_inherit_fd_missing)
 

@@ -1030,7 +1030,9 @@ class Run:
                 os.chmod(copy, 0o755)
                 binary = copy
         if self.user == 'nobody':
-            os.chmod(self.workdir, 0o777)
+            # sticky: nobody may write here, but not move the images (root's) away;
+            # restore refuses images under a directory others could change
+            os.chmod(self.workdir, 0o1777)
             os.chmod(testdir, 0o777)
             try:
                 check_nobody_access(binary)

@@ -39,8 +39,9 @@ struct compel_blob {
 	const struct compel_reloc *relocs;
 	size_t nr_relocs;
 	unsigned long entry;		/* offsets from the load address */
-	unsigned long syscall_off;	/* "syscall; int3" */
-	unsigned long trap_off;		/* the int3 reached when blob_main returns */
+	unsigned long syscall_off;	/* "syscall; ret": the tool's syscalls, healing on the ret */
+	unsigned long sigreturn_off;	/* "mov $15, %eax; syscall": rt_sigreturn of the frame at %rsp - 8 */
+	unsigned long trap_off;		/* the int3 reached when blob_main returns without a daemon */
 };
 
 /* Copy @blob into @mem (mem_size bytes) so that it runs at address @base. */
@@ -50,9 +51,18 @@ void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long b
 typedef void (*compel_log_fn)(int level, const char *fmt, va_list args);
 void compel_set_log(compel_log_fn fn);
 
+/*
+ * @fn returns non-zero when the tool wants to give up (it was asked to
+ * stop): compel's waits (for a seized task's stop, for the parasite's
+ * answer) then fail at once. The caller's cure rolls back as after any
+ * failure.
+ */
+void compel_set_interrupt(int (*fn)(void));
+int compel_interrupted(void);
+
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */
-	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP) */
+	COMPEL_TASK_STOPPED	= 2,	/* was in a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) */
 	COMPEL_TASK_ZOMBIE	= 3,
 };
 
@@ -65,6 +75,10 @@ int compel_stop_task(pid_t pid);
  */
 int compel_seize_task(pid_t pid);
 int compel_wait_task(pid_t pid);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_wait_task_sig(pid_t pid, int *stopsig);
+/* The same; for a task in a group stop, *@stopsig (may be NULL) is the signal that stopped it, else 0. */
+int compel_stop_task_sig(pid_t pid, int *stopsig);
 /* Detach; a task that was in a group stop is left stopped. 0 or -1. */
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */

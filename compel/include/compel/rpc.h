@@ -9,7 +9,7 @@
 
 /* Commands below COMPEL_CMD_USER belong to compel. */
 enum {
-	COMPEL_CMD_FINI		= 1,	/* reply, close the channel and return to the trap */
+	COMPEL_CMD_FINI		= 1,	/* the handler cleans up, replies; the daemon then waits to be stopped */
 	COMPEL_CMD_USER		= 16,
 };
 
@@ -27,6 +27,10 @@ struct compel_args {
 	struct sockaddr_un addr;	/* tool's listening socket (abstract) */
 	uint64_t user_off;		/* offset of the user args from this struct */
 	uint64_t user_size;
+	uint64_t frame;			/* the task's rt_sigframe: rt_sigreturn to it puts the task back */
+	int32_t no_close;		/* strict seccomp: no syscall but rt_sigreturn once the tool is gone */
+	int32_t sock_fd;		/* out: the daemon's end of the channel in the task, -1 if none */
+	int32_t healed;			/* out: the daemon lost the tool and put the task back itself */
 } __attribute__((aligned(64)));
 
 static inline void *compel_user_args(struct compel_args *a)

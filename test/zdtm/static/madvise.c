@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * What madvise() and mlock() set on memory, and a shared file mapping
+ * What madvise() (KSM's MADV_MERGEABLE too) and mlock() set on memory, and a shared file mapping
  * that is read-only now but was mapped from a file opened read-write:
  * after C/R the VmFlags in smaps are the same (the runner compares them
  * too) and the behaviour follows: wipe-on-fork memory reads zero in a
@@ -16,7 +16,7 @@
 
 #include "zdtmtst.h"
 
-#define NR	8
+#define NR	9
 #define SZ	(4 * 4096)
 
 static const struct {
@@ -30,6 +30,7 @@ static const struct {
 	{ MADV_NOHUGEPAGE, "nh" },
 	{ MADV_SEQUENTIAL, "sr" },
 	{ MADV_RANDOM, "rr" },
+	{ MADV_MERGEABLE, "mg" },
 	{ -1, "lo" },		/* mlock */
 };
 

@@ -1,0 +1,168 @@
+/*
+ * The restore's last word, should criu die before it: a helper that
+ * outlives criu and kills what the restore made unless criu told it that
+ * the tree is complete.
+ *
+ * Every restoring process is traced by criu with PTRACE_O_EXITKILL, so a
+ * dead criu takes them along. But the tree is let go one thread at a
+ * time at the end; a criu killed in the middle of that would leave part
+ * of it running. So criu first takes EXITKILL off every thread, then
+ * commits (a byte to the reaper), then detaches: a death before the
+ * commit gets the reaper to kill every task of the tree, after it the
+ * tracees are let go whole by the kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rst.h"
+
+static int reaper_fd = -1;
+
+/* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	/* after ") ", field 3 is the state; field 22 is 20 fields on */
+	for (int i = 0; p && i < 20; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+static void reaper_main(int rd, const pid_t *pids, int nr)
+{
+	unsigned long long born = start_time(getpid());
+	char c = 0;
+	ssize_t n;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	do {
+		n = read(rd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n == 1 && c == 'c')
+		_exit(0);
+	/* criu is gone (or gave up) before the tree was whole */
+	for (int i = 0; i < nr; i++) {
+		unsigned long long t = start_time(pids[i]);
+
+		/* only what was made after us: a pid may have been taken by anyone since */
+		if (t && t >= born)
+			kill(pids[i], SIGKILL);
+	}
+	_exit(0);
+}
+
+int reaper_start(struct rst_tree *tr)
+{
+	pid_t *pids;
+	int nr = 0, ret;
+
+	for (int i = 0; i < tr->nr; i++)
+		nr += 1 + (tr->t[i].pe ? (int)tr->t[i].pe->n_threads : 0);
+	pids = calloc(nr + 1, sizeof(*pids));
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	nr = 0;
+	for (int i = 0; i < tr->nr; i++) {
+		pids[nr++] = tr->t[i].pid;
+		for (size_t j = 0; tr->t[i].pe && j < tr->t[i].pe->n_threads; j++)
+			if (tr->t[i].pe->threads[j] != tr->t[i].pid)
+				pids[nr++] = tr->t[i].pe->threads[j];
+	}
+	ret = reaper_start_pids(pids, nr);
+	free(pids);
+	return ret;
+}
+
+/* The same for these pids (in a pid namespace of the tree's: its first process, which takes it all along). */
+int reaper_start_pids(const pid_t *pids, int nr)
+{
+	pid_t child;
+	int p[2], status;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe for the restore's reaper");
+		return -1;
+	}
+	/* twice forked, so that it is nobody's child of ours and outlives us */
+	child = fork();
+	if (child < 0) {
+		pr_perror("fork of the restore's reaper");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (child == 0) {
+		close(p[1]);
+		if (fork() == 0) {
+			/* nothing of criu's kept open: an inherited pipe end would keep its reader waiting */
+			if (p[0] > 0)
+				syscall(SYS_close_range, 0, p[0] - 1, 0);
+			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
+			reaper_main(p[0], pids, nr);
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	reaper_fd = p[1];
+	return 0;
+}
+
+/* In a restoring process: the commit is criu's alone to make. */
+void reaper_forget(void)
+{
+	if (reaper_fd >= 0)
+		close(reaper_fd);
+	reaper_fd = -1;
+}
+
+int reaper_commit(void)
+{
+	if (reaper_fd < 0)
+		return 0;
+	if (write(reaper_fd, "c", 1) != 1) {
+		pr_perror("telling the reaper the restore is done");
+		return -1;
+	}
+	close(reaper_fd);
+	reaper_fd = -1;
+	return 0;
+}
+
+/* A failed restore: the reaper kills whatever is still there, at once. */
+void reaper_abort(void)
+{
+	if (reaper_fd >= 0)
+		close(reaper_fd);
+	reaper_fd = -1;
+}
