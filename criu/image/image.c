@@ -275,6 +275,11 @@ void img_use_server(int fd)
 	img_srv = fd;
 }
 
+int img_served(void)
+{
+	return img_srv >= 0;
+}
+
 static int img_srv_call(int op, const char *name, int flags)
 {
 	struct img_srv_req req = { .op = op, .flags = flags };
@@ -397,8 +402,15 @@ void img_serve(int srv, int dfd)
 		} else if (strchr(req.name, '/') || !strcmp(req.name, "..") || !strcmp(req.name, "."))
 			/* image names only: nothing above or beside the images directory */
 			err = EINVAL;
-		else if (req.op == IMG_SRV_OPEN)
+		else if (req.op == IMG_SRV_OPEN) {
 			fd = openat(dfd, req.name, (req.flags & ~(O_CREAT | O_TRUNC | O_ACCMODE)) | O_RDONLY | O_CLOEXEC);
+			/* the trust rules, as criu sees the owner (inside, it shows as unmapped) */
+			if (fd >= 0 && image_trust_required && image_trusted(fd, req.name)) {
+				close(fd);
+				fd = -1;
+				err = EPERM;
+			}
+		}
 		else if (faccessat(dfd, req.name, F_OK, 0))
 			err = errno;
 		if (req.op != IMG_SRV_ACCESS && fd < 0 && !err)

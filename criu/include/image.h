@@ -94,6 +94,7 @@ bool image_exists(int dfd, int type, ...);
 int img_openat(int dfd, const char *name, int flags);
 int img_accessat(int dfd, const char *name);
 void img_use_server(int fd);
+int img_served(void);
 int img_open_file(const char *path, int flags);
 void img_serve(int srv, int dfd);
 

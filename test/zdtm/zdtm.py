@@ -1019,8 +1019,8 @@ class Run:
         self.testdir_inside = testdir
         kw = {}
         if self.flavor == 'uns':
-            # root inside is uid 100000 outside
-            os.chmod(self.workdir, 0o777)
+            # root inside is uid 100000 outside (sticky: criu trusts no images under a dir others may change)
+            os.chmod(self.workdir, 0o1777)
             os.chmod(testdir, 0o777)
             try:
                 check_nobody_access(binary)
