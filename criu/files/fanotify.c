@@ -19,6 +19,7 @@
 #include "fdkinds.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 #ifndef FAN_MARK_EVICTABLE
@@ -142,6 +143,13 @@ static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_
 	int have_group = 0;
 	const char *l;
 
+	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
+	if (ns_tree_has_userns()) {
+		pr_err("can't dump task %d: fanotify fd %d in a tree with a user namespace of its own is not supported\n",
+		       pid, fd);
+		free(e);
+		return -1;
+	}
 	if (!e)
 		return -1;
 	fanotify_entry__init(e);

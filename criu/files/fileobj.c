@@ -23,6 +23,7 @@
 #include "shmem.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
@@ -54,6 +55,8 @@ int ghost_save(int fd, const struct stat *st, RegFileEntry *r)
 	r->has_uid = r->has_gid = true;
 	r->uid = st->st_uid;
 	r->gid = st->st_gid;
+	if (ns_owner_inside(&r->uid, &r->gid, r->path))
+		return -1;
 	r->ghost = true;
 	r->ghost_size = st->st_size;
 	return read_chunks(fd, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks);
@@ -120,7 +123,7 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 		r->has_uid = r->has_gid = true;
 		r->uid = st->st_uid;
 		r->gid = st->st_gid;
-		return 0;
+		return ns_owner_inside(&r->uid, &r->gid, r->path);
 	}
 	if (!S_ISREG(st->st_mode)) {
 		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file or directory\n", pid, what,

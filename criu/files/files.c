@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "fileobj.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "tty.h"
@@ -122,17 +124,45 @@ static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc 
 	return 0;
 }
 
+/*
+ * F_SETOWN records the caller's uid and euid, which decide whom SIGIO may
+ * reach: criu's root does everywhere, but inside a user namespace the
+ * restore runs as the namespace's root, so there the owner is set with
+ * the task's own euid (restore_fown_as()).
+ */
+static uid_t fown_euid = (uid_t)-1;
+
+void restore_fown_as(uid_t euid)
+{
+	fown_euid = euid;
+}
+
 /* After open: owner, signal and O_ASYNC back. */
 static int restore_fown(FileEntry *fe, int fd)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
+	uid_t was = geteuid();
+	int ret = 0;
 
 	if (!o)
 		return 0;
 	owner.type = o->type;
 	owner.pid = o->pid;
-	if ((o->pid && fcntl(fd, F_SETOWN_EX, &owner)) || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
+	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
+		pr_perror("can't take euid %u to give file %u its owner", fown_euid, fe->id);
+		return -1;
+	}
+	if (o->pid && fcntl(fd, F_SETOWN_EX, &owner))
+		ret = -1;
+	if (geteuid() != was) {
+		/* an euid change makes us undumpable: our /proc/self would close to us */
+		if (setresuid(-1, was, -1) || prctl(PR_SET_DUMPABLE, 1)) {
+			pr_perror("can't go back to euid %u", was);
+			return -1;
+		}
+	}
+	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
 	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
 		pr_perror("can't give file %u its owner %d (signal %u)", fe->id, o->pid, o->signum);
 		return -1;
@@ -499,6 +529,8 @@ int dump_fs(int dfd, pid_t pid)
 		fe.cwd_deleted_mode = st.st_mode;
 		fe.cwd_uid = st.st_uid;
 		fe.cwd_gid = st.st_gid;
+		if (ns_owner_inside(&fe.cwd_uid, &fe.cwd_gid, "a removed cwd"))
+			return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -679,6 +711,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		       "number\n", r->path, major(r->rdev), minor(r->rdev));
 		return -1;
 	}
+	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		fd = img_open_file(r->path, flags);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

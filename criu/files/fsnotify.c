@@ -17,6 +17,8 @@
 #include "fsnotify.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
+#include "namespaces.h"
 #include "proc_parse.h"
 #include "util.h"
 
@@ -27,7 +29,8 @@
 static int for_each_mount(int (*fn)(const struct fsn_mount *m, const void *arg), const void *arg)
 {
 	struct fsn_mount *m = malloc(sizeof(*m));
-	char *text = read_proc_file(0, "mountinfo", NULL);
+	/* the tree's mounts (the dump may run in a mount namespace of its own) */
+	char *text = read_proc_file(ns_dump_view_pid(), "mountinfo", NULL);
 	const char *l;
 	int ret = -1;
 
@@ -51,8 +54,11 @@ out:
 /* The mount point opened, if it shows the filesystem mountinfo says (not overmounted). */
 static int open_point(const struct fsn_mount *m)
 {
+	char at[PATH_MAX + 64];
 	struct stat st;
-	int fd = open(m->point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	fd = open(mntns_path(m->point, at, sizeof(at)), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;

@@ -32,6 +32,7 @@
 #include "fdkinds.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "rpc.h"
 #include "tty-queue.h"
@@ -210,6 +211,8 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	pts_inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
+	if (ns_owner_inside(&ti->uid, &ti->gid, ti->slave_path))
+		return -1;
 	ti->mode = st.st_mode & 07777;
 	if (ti->lflag & ICANON)
 		pr_warn("pts %u is in canonical mode: a line typed only in part can't be seen, and is not "

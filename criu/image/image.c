@@ -9,6 +9,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +254,188 @@ static struct cr_img *alloc_img(int type, int flags)
 	return img;
 }
 
+/*
+ * Inside a user namespace of the tree's the restore processes can't read
+ * the images (their owner is not mapped there): they ask criu, which opens
+ * them (serve_images()). Each request carries its own reply socket, so
+ * that processes sharing the server socket never read each other's fds.
+ */
+enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE };
+
+struct img_srv_req {
+	int op;
+	int flags;
+	char name[PATH_MAX];
+};
+
+static int img_srv = -1;
+
+void img_use_server(int fd)
+{
+	img_srv = fd;
+}
+
+int img_served(void)
+{
+	return img_srv >= 0;
+}
+
+static int img_srv_call(int op, const char *name, int flags)
+{
+	struct img_srv_req req = { .op = op, .flags = flags };
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *ch;
+	int r[2], err = 0, fd = -1;
+
+	if (strlen(name) >= sizeof(req.name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(req.name, name);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r))
+		return -1;
+	ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &r[1], sizeof(int));
+	if (sendmsg(img_srv, &mh, 0) != sizeof(req)) {
+		err = errno;
+		goto out;
+	}
+	close(r[1]);
+	r[1] = -1;
+	iov.iov_base = &err;
+	iov.iov_len = sizeof(err);
+	mh.msg_controllen = sizeof(cbuf);
+	if (recvmsg(r[0], &mh, MSG_CMSG_CLOEXEC) != sizeof(err)) {
+		err = err ? err : EIO;
+		goto out;
+	}
+	ch = CMSG_FIRSTHDR(&mh);
+	if (!err && op != IMG_SRV_ACCESS) {
+		if (!ch || ch->cmsg_type != SCM_RIGHTS)
+			err = EIO;
+		else
+			memcpy(&fd, CMSG_DATA(ch), sizeof(int));
+	}
+out:
+	close(r[0]);
+	if (r[1] >= 0)
+		close(r[1]);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return op == IMG_SRV_ACCESS ? 0 : fd;
+}
+
+int img_openat(int dfd, const char *name, int flags)
+{
+	if (img_srv < 0 || (flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT))
+		return openat(dfd, name, flags | O_CLOEXEC, 0600);
+	return img_srv_call(IMG_SRV_OPEN, name, flags);
+}
+
+/* Only in a restore process with an image server: a file of the tree's, opened by criu; else -1 as it was. */
+int img_open_file(const char *path, int flags)
+{
+	int err = errno, fd;
+
+	if (img_srv < 0) {
+		errno = err;
+		return -1;
+	}
+	fd = img_srv_call(IMG_SRV_FILE, path, flags);
+	if (fd >= 0)
+		pr_info("%s: opened by criu (its owner is not mapped in the tree's user namespace)\n", path);
+	return fd;
+}
+
+int img_accessat(int dfd, const char *name)
+{
+	if (img_srv < 0)
+		return faccessat(dfd, name, F_OK, 0);
+	return img_srv_call(IMG_SRV_ACCESS, name, 0);
+}
+
+/* criu's side: answer until the last holder of the other end is gone. */
+void img_serve(int srv, int dfd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct img_srv_req req;
+
+	for (;;) {
+		struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *ch;
+		int reply, fd = -1, err = 0;
+		ssize_t n = recvmsg(srv, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		ch = CMSG_FIRSTHDR(&mh);
+		if (n != sizeof(req) || !ch || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		memcpy(&reply, CMSG_DATA(ch), sizeof(int));
+		req.name[sizeof(req.name) - 1] = '\0';
+		if (req.op == IMG_SRV_FILE) {
+			/* a file of the tree's, where the asking process sees it (its root) */
+			struct ucred cr;
+			socklen_t cl = sizeof(cr);
+			char path[PATH_MAX + 64];
+
+			if (getsockopt(reply, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || req.name[0] != '/') {
+				err = EINVAL;
+			} else {
+				snprintf(path, sizeof(path), "/proc/%d/root%s", cr.pid, req.name);
+				fd = open(path, (req.flags & ~O_CREAT) | O_CLOEXEC | O_NOCTTY);
+				if (fd < 0)
+					err = errno;
+			}
+		} else if (strchr(req.name, '/') || !strcmp(req.name, "..") || !strcmp(req.name, "."))
+			/* image names only: nothing above or beside the images directory */
+			err = EINVAL;
+		else if (req.op == IMG_SRV_OPEN) {
+			fd = openat(dfd, req.name, (req.flags & ~(O_CREAT | O_TRUNC | O_ACCMODE)) | O_RDONLY | O_CLOEXEC);
+			/* the trust rules, as criu sees the owner (inside, it shows as unmapped) */
+			if (fd >= 0 && image_trust_required && image_trusted(fd, req.name)) {
+				close(fd);
+				fd = -1;
+				err = EPERM;
+			}
+		}
+		else if (faccessat(dfd, req.name, F_OK, 0))
+			err = errno;
+		if (req.op != IMG_SRV_ACCESS && fd < 0 && !err)
+			err = errno;
+		iov.iov_base = &err;
+		iov.iov_len = sizeof(err);
+		mh.msg_controllen = 0;
+		if (fd >= 0) {
+			mh.msg_controllen = sizeof(cbuf);
+			ch = CMSG_FIRSTHDR(&mh);
+			ch->cmsg_level = SOL_SOCKET;
+			ch->cmsg_type = SCM_RIGHTS;
+			ch->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+		} else {
+			mh.msg_control = NULL;
+		}
+		if (sendmsg(reply, &mh, 0) < 0)
+			pr_perror("can't answer an image request");
+		if (fd >= 0)
+			close(fd);
+		close(reply);
+	}
+}
+
 struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 {
 	char name[PATH_MAX];
@@ -280,7 +464,7 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 		return NULL;
 	set_img_path(img, dfd, name);
 
-	img->fd = openat(dfd, name, flags | O_CLOEXEC, 0600);
+	img->fd = img_openat(dfd, name, flags);
 	if (img->fd < 0) {
 		pr_perror("Can't open image %s", img->path);
 		goto err;
@@ -444,7 +628,11 @@ bool image_exists(int dfd, int type, ...)
 	if (ret)
 		return false;
 
-	if (fstatat(dfd, name, &st, 0) == 0)
+	if (img_srv >= 0) {
+		(void)st;
+		if (!img_accessat(dfd, name))
+			return true;
+	} else if (fstatat(dfd, name, &st, 0) == 0)
 		return true;
 	if (errno != ENOENT)
 		pr_perror("Can't stat image %s", name);

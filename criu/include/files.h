@@ -94,4 +94,7 @@ int restore_fs(int dfd, pid_t pid);
 /* Highest fd number the task had, from fdinfo-PID.img. */
 int image_max_fd(int dfd, pid_t pid);
 
+/* Restore: file owners (F_SETOWN) are set with this euid (a user namespace's tasks'), -1: as we are. */
+void restore_fown_as(uid_t euid);
+
 #endif

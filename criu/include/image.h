@@ -39,6 +39,7 @@ enum cr_img_type {
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
+	CR_FD_NS,		/* ns.img: the tree's namespaces (criu/ns/) */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_MAX
@@ -89,6 +90,16 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...);
 struct cr_img *open_image_path(const char *path);
 void close_image(struct cr_img *img);
 bool image_exists(int dfd, int type, ...);
+/*
+ * Opening images by name (read-only: through criu's image server when
+ * img_use_server() gave one, in a restore process inside a user namespace).
+ */
+int img_openat(int dfd, const char *name, int flags);
+int img_accessat(int dfd, const char *name);
+void img_use_server(int fd);
+int img_served(void);
+int img_open_file(const char *path, int flags);
+void img_serve(int srv, int dfd);
 
 /* Returns 0 or -1. */
 int pb_write_one(struct cr_img *img, const void *msg);

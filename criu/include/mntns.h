@@ -25,11 +25,12 @@ void mnt_opt_free(void);
 /* ---- dump ---- */
 
 /*
- * After the tree is frozen: if its processes are in a mount namespace
- * other than criu's (all must share one), read that namespace's mount
- * tree and refuse what can't be made again, naming the mount.
+ * After the tree is frozen, for a tree whose mount namespace is not
+ * criu's (the namespace framework checked every task is in @pid's): read
+ * that namespace's mount tree and refuse what can't be made again,
+ * naming the mount.
  */
-int mntns_dump_prepare(const pid_t *pids, int nr);
+int mntns_dump_prepare(pid_t pid);
 /* Is the tree in a mount namespace of its own? */
 bool mntns_dumping(void);
 /* Write mntns.img and the contents of its tmpfs mounts. */
@@ -38,7 +39,8 @@ void mntns_dump_fini(void);
 /*
  * A path as a task of the tree sees it (in its namespace, from its root),
  * for criu to use: the path itself, or the same place reached through the
- * namespace's root. Returns @buf or @path.
+ * namespace's root (or, in a dump agent working in a copy of criu's
+ * namespace, through the tree's root task). Returns @buf or @path.
  */
 const char *mntns_path(const char *path, char *buf, size_t size);
 /*
@@ -57,8 +59,8 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 
 /* In criu, before forking: read mntns.img if there is one; 0, or -1. */
 int mntns_read(int dfd);
-/* CLONE_NEWNS if the tree comes back in a mount namespace of its own. */
-int mntns_clone_flags(void);
+/* Does the tree come back in a mount namespace of its own (mntns.img)? */
+bool mntns_restoring(void);
 /*
  * In the tree's root, once it is in its new mount namespace (and in the
  * tree's other namespaces: proc, sysfs, mqueue and cgroup mounts are made

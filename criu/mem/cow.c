@@ -27,6 +27,7 @@
 #include "pidmap.h"
 #include "image.h"
 #include "crtools.h"
+#include "image.h"
 #include "log.h"
 #include "pagerange.h"
 #include "proc_parse.h"
@@ -682,7 +683,7 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 	}
 	if (!any)
 		return 0;
-	fd = openat(dfd, pages_name, O_RDONLY | O_CLOEXEC);
+	fd = img_openat(dfd, pages_name, O_RDONLY);
 	if (fd >= 0 && image_trusted(fd, pages_name)) {
 		close(fd);
 		return -1;

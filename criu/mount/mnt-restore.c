@@ -136,9 +136,9 @@ int mntns_read(int dfd)
 	return 0;
 }
 
-int mntns_clone_flags(void)
+bool mntns_restoring(void)
 {
-	return rs.ne ? CLONE_NEWNS : 0;
+	return rs.ne;
 }
 
 bool mntns_dev_remade(uint64_t dev)

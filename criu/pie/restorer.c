@@ -494,6 +494,23 @@ static void queue_signals(struct restore_args *a)
 #define SECBIT_KEEP_CAPS_BIT	(1 << 4)
 
 /*
+ * Groups the thread has already (kernel-sorted, as /proc showed them): in
+ * a user namespace whose setgroups is "deny" setgroups() fails even then.
+ */
+static int same_groups(struct rst_creds *c)
+{
+	uint32_t cur[32];
+	long n = sys_getgroups(32, cur);
+
+	if (n < 0 || n != c->ngroups)
+		return 0;
+	for (long i = 0; i < n; i++)
+		if (cur[i] != c->groups[i])
+			return 0;
+	return 1;
+}
+
+/*
  * Raw syscalls: they change the calling thread only, and every thread
  * sets its own. Groups and ids with keep-caps on, then the capabilities.
  */
@@ -508,7 +525,8 @@ static void restore_creds(struct rst_creds *c)
 		if (!(c->cap_bnd & (1ULL << i)))
 			check(sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0), "PR_CAPBSET_DROP");
 
-	check(sys_setgroups(c->ngroups, c->groups), "setgroups");
+	if (!same_groups(c))
+		check(sys_setgroups(c->ngroups, c->groups), "setgroups");
 	check(sys_setresgid(c->gid, c->egid, c->sgid), "setresgid");
 	sys_setfsgid(c->fsgid);
 	check(sys_setresuid(c->uid, c->euid, c->suid), "setresuid");

@@ -27,10 +27,28 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "namespaces.h"
+
+/*
+ * A pid of the images (the tree's pid namespace) as this process sees it:
+ * in a nested pid namespace, its pid there, or 0 if it is not in it.
+ */
+static pid_t own_view(struct rst_ctx *rc, pid_t pid)
+{
+	struct rst_ctx *t;
+
+	if (!rc->pe->n_ns_pid)
+		return pid;
+	t = task_of(rc->tree, pid);
+	if (!t || !t->pe->ns || t->pe->ns->pid != rc->pe->ns->pid)
+		return 0;
+	return t->pe->ns_pid[t->pe->n_ns_pid - 1];
+}
 
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
+	pid_t pgid = own_view(rc, rc->pe->pgid);
 
 	if (rc->pe->sid == rc->pid) {
 		if (setsid() < 0) {
@@ -48,9 +66,9 @@ static int setup_session(struct rst_ctx *rc)
 			pr_perror("setpgid");
 			return -1;
 		}
-	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
+	} else if (!root && rc->pe->pgid_gone && pgid != getpgrp()) {
 		return join_leaderless_group(rc->pe->pgid);
-	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
+	} else if (!root && pgid != getpgrp() && setpgid(0, pgid)) {
 		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
 	}
@@ -129,7 +147,8 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 	__builtin_unreachable();
 }
 
-pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
+/* Clone with pids @tids[0] (innermost pid namespace) .. @tids[n - 1]. */
+pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal)
 {
 	struct clone_args ca;
 	long ret;
@@ -137,17 +156,25 @@ pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = flags;
 	ca.exit_signal = exit_signal;
-	ca.set_tid = (uintptr_t)&pid;
-	ca.set_tid_size = 1;
+	ca.set_tid = (uintptr_t)tids;
+	ca.set_tid_size = n;
 	ret = syscall(__NR_clone3, &ca, sizeof(ca));
 	if (ret < 0) {
 		if (errno == EEXIST)
-			pr_err("can't restore: pid %d is in use by another process\n", pid);
+			pr_err("can't restore: pid %d is in use by another process\n", tids[n - 1]);
 		else
-			pr_perror("clone3 with pid %d", pid);
+			pr_perror("clone3 with pid %d (%d levels)", tids[n - 1], n);
 		return -1;
 	}
 	return ret;
+}
+
+pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal)
+{
+	/* the init of a new pid namespace is 1 in it */
+	if (flags & CLONE_NEWPID)
+		pid = 1;
+	return clone_with_pids(&pid, 1, flags, exit_signal);
 }
 
 /*
@@ -281,8 +308,14 @@ static int fork_children(struct rst_ctx *rc)
 					return -1;
 				continue;
 			}
+			/* in a nested pid namespace: its pid there too (and the namespace, if it is its init) */
+			pid_t tids[NS_MAX_PID_LEVEL + 1];
+			unsigned long nsflags;
+			int n;
+
+			ns_child_pids(rc->pe, c->pe, tids, &n, &nsflags);
 			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
-			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
+			pid = clone_with_pids(tids, n, flags | nsflags, c->clone_parent ? 0 : SIGCHLD);
 			if (pid < 0)
 				return -1;
 			if (pid == 0) {
@@ -328,6 +361,9 @@ int restore_task(struct rst_ctx *rc)
 	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
 		return -1;
 	pipes_restore_init(tr->scratch_base);
+	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
+	if (ns_restore_is_new(NS_USER) && tc->creds)
+		restore_fown_as(tc->creds->euid);
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
@@ -353,7 +389,7 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = openat(rc->dfd, rc->pages_name, O_RDONLY | O_CLOEXEC);
+		pages_fd = img_openat(rc->dfd, rc->pages_name, O_RDONLY);
 		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
 			close(pages_fd);
 			return -1;

@@ -159,7 +159,8 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 int premap_open(void *priv, const VmaEntry *v);
 int open_shell_tty(void);
 int raise_nofile(int need);
-pid_t clone_with_pid(pid_t pid, int flags, int exit_signal);
+pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal);
+pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal);
 int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
 int restore_task(struct rst_ctx *rc);
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid);
@@ -173,6 +174,7 @@ void zombie_cores_done(struct rst_tree *tr);
 
 /* reaper.c: kills the tree if criu dies before the restore is complete */
 int reaper_start(struct rst_tree *tr);
+int reaper_start_pids(const pid_t *pids, int nr);
 void reaper_forget(void);
 int reaper_commit(void);
 void reaper_abort(void);
