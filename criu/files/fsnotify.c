@@ -26,11 +26,44 @@
  * Calls @fn with every mount of our mountinfo until it returns >= 0; its
  * result, or -1.
  */
+/* Our mountinfo through criu's /proc: a restoring process's mount namespace may have none. */
+static char *own_mountinfo(void)
+{
+	size_t size = 0, used = 0;
+	char *buf = NULL, *n;
+	int fd = proc_open(O_RDONLY, "self/mountinfo");
+	ssize_t r = 0;
+
+	if (fd < 0)
+		return NULL;
+	do {
+		used += r;
+		if (used + 4096 > size) {
+			n = realloc(buf, size += 65536);
+			if (!n) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = n;
+		}
+		r = read(fd, buf + used, size - used - 1);
+	} while (r > 0);
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 static int for_each_mount(int (*fn)(const struct fsn_mount *m, const void *arg), const void *arg)
 {
 	struct fsn_mount *m = malloc(sizeof(*m));
-	/* the tree's mounts (the dump may run in a mount namespace of its own) */
-	char *text = read_proc_file(ns_dump_view_pid(), "mountinfo", NULL);
+	/* the tree's mounts: at dump its root's (a namespace of its own, or criu's seen from an agent) */
+	pid_t view = mntns_dumping() ? mntns_dump_pid() : ns_dump_view_pid();
+	char *text = view ? read_proc_file(view, "mountinfo", NULL) : own_mountinfo();
 	const char *l;
 	int ret = -1;
 
