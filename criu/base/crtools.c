@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "fault.h"
 #include "cr_options.h"
 #include "crtools.h"
 #include "action-scripts.h"
@@ -548,6 +549,8 @@ int main(int argc, char **argv)
 	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
 	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
+	fault_init();
+	compel_set_fault(fault_hit);
 	if (parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {

@@ -378,7 +378,7 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 {
 	char path[64];
 	struct dirent *de;
-	int *fds = NULL, nr = 0, cap = 0, ret = -1;
+	int *fds = NULL, nr = 0, cap = 0, ret = -1, r;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
@@ -387,31 +387,35 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while ((de = readdir(dir))) {
+	while ((r = next_dirent(dir, &de, path)) > 0) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 64;
 			int *n = realloc(fds, cap * sizeof(int));
 
-			if (!n)
+			if (!n) {
+				pr_err("out of memory\n");
 				goto out;
+			}
 			fds = n;
 		}
 		fds[nr++] = atoi(de->d_name);
 	}
+	if (r < 0)
+		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
 	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
-	if (!fl->fds)
+	if (!fl->fds) {
+		pr_err("out of memory\n");
 		goto out;
+	}
 	fl->max_fd = -1;
 	for (int i = 0; i < nr; i++)
 		if (collect_one_fd(ft, fl, pid, fds[i]))
 			goto out;
 	ret = 0;
 out:
-	if (ret && !fl->fds)
-		pr_err("out of memory\n");
 	closedir(dir);
 	free(fds);
 	return ret;
@@ -461,8 +465,7 @@ int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
 		return -1;
 	for (size_t i = 0; i < fl->nr && !ret; i++)
 		ret = pb_write_one(img, &fl->fds[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void fd_list_free(struct fd_list *fl)
@@ -494,8 +497,7 @@ int dump_files(int dfd, struct file_table *ft)
 			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 int dump_fs(int dfd, pid_t pid)
@@ -548,8 +550,7 @@ int dump_fs(int dfd, pid_t pid)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &fe);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_table_free(struct file_table *ft)
@@ -768,6 +769,25 @@ int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids)
 	return ret < 0 ? -1 : 0;
 }
 
+int fd_of_file(int dfd, pid_t pid, uint32_t id)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	int fd = -1, ret;
+	void *msg;
+
+	if (!img)
+		return -2;
+	while (fd < 0 && (ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if (e->id == id)
+			fd = e->fd;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	return ret < 0 && fd < 0 ? -2 : fd;
+}
+
 int image_max_fd(int dfd, pid_t pid)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
@@ -810,9 +830,17 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	return open_file(rf, fe->id, -1);
 }
 
-static int in_transit(const struct rst_transit *tr, uint32_t id)
+int in_transit(const struct rst_transit *tr, uint32_t id)
 {
-	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
+	if (!tr || id >= tr->nr_ids)
+		return 0;
+	if (fcntl(tr->base + id, F_GETFD) >= 0)
+		return 1;
+	if (errno == EBADF)
+		return 0;
+	/* not knowing must not pass for "not passed down": the sharing would be lost */
+	pr_perror("can't tell whether file %u was passed down", id);
+	return -1;
 }
 
 static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened,
@@ -825,9 +853,13 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
 		return -1;
 	}
+	int passed = opened[e->id] >= 0 ? 0 : in_transit(tr, e->id);
+
+	if (passed < 0)
+		return -1;
 	if (opened[e->id] >= 0)		/* shared with an fd restored before */
 		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
-	else if (in_transit(tr, e->id))	/* shared with an ancestor or a relative */
+	else if (passed)		/* shared with an ancestor or a relative */
 		fd = fcntl(tr->base + e->id, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open_desc(rf, fe, shell_tty);
@@ -865,8 +897,14 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want || in_transit(tr, id))
+		if (!want)
 			continue;
+		switch (in_transit(tr, id)) {
+		case -1:
+			return -1;
+		case 1:
+			continue;
+		}
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
@@ -897,7 +935,7 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (!tr->need || !tr->need[id])
+		if ((!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
 			close(tr->base + id);
 }
 
@@ -1002,6 +1040,25 @@ out:
 	evasive_fini();
 	pipes_restore_fini();
 	fd_kinds_restore_fini();
+	return ret;
+}
+
+/* Before anything is made: fs-PID.img reads and holds absolute paths. */
+int check_fs(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
+	FsEntry *fe;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&fe))
+		goto out;
+	if (fe->cwd[0] != '/' || fe->root[0] != '/')
+		pr_err("%s: cwd %s or root %s is not an absolute path\n", img->path, fe->cwd, fe->root);
+	else
+		ret = 0;
+	pb_free(img, fe);
+out:
+	close_image(img);
 	return ret;
 }
 

@@ -852,8 +852,12 @@ static int master_fd(FileEntry *fe, const struct rst_transit *tr)
 {
 	struct rst_pty *p;
 
-	if (tr && fe->id < tr->nr_ids && fcntl(tr->base + fe->id, F_GETFD) >= 0)
+	switch (in_transit(tr, fe->id)) {
+	case -1:
+		return -1;
+	case 1:
 		return tr->base + fe->id;
+	}
 	p = get_pty(fe->tty->index);
 	return p ? p->master : -1;
 }

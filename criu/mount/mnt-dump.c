@@ -1067,8 +1067,7 @@ int mntns_dump(int dfd)
 	img = open_image_at(dfd, CR_FD_MNTNS, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, &ne);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, &ne));
 	if (!ret)
 		ret = mnt_helper(ns.nsfd, content_walk, &dfd, NULL);
 out:

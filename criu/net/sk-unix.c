@@ -358,8 +358,9 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		int orig = e->peek_off;
 
 		ret = peek_queue(pid, fd, sk, e, e->passcred);
-		/* the task's own peek offset back as it was */
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
+		/* the task's own peek offset back as it was: a second try if the first fails */
+		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) &&
+		    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
 			pr_perror("can't put SO_PEEK_OFF of fd %d of %d back", fd, pid);
 			ret = -1;
 		}

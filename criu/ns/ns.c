@@ -563,8 +563,7 @@ int ns_dump_write(int dfd)
 		return -1;
 	for (int i = 0; i < nr_ents && !ret; i++)
 		ret = pb_write_one(img, ents[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void ns_dump_free(void)

@@ -80,6 +80,9 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
+	/* the restorer's errors reach criu's stderr from a slot of their own: fd 2 will be the task's */
+	if (log_to_file())
+		svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
 	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	/* in a user namespace of the tree's the images come through criu's image server */

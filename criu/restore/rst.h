@@ -10,6 +10,8 @@
 #include "clone-vm.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "csum.h"
+#include "fault.h"
 #include "creds.h"
 #include "crtools.h"
 #include "files.h"
@@ -92,6 +94,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
@@ -121,6 +124,7 @@ struct rst_tree {
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
 	SVC_LOG,
+	SVC_ERR,		/* criu's stderr, for the restorer's errors (with -o): fd 2 is the task's own */
 	SVC_DIR,
 	SVC_TTY,
 	SVC_PAGES,
@@ -168,6 +172,9 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+/* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
+int read_all_images(struct rst_tree *tr);
+
 int find_orphaned_groups(struct rst_tree *tr);
 int zombie_cores_prepare(struct rst_tree *tr);
 void zombie_cores_done(struct rst_tree *tr);

@@ -491,7 +491,8 @@ _TMPFILE_RE = re.compile(r'^(.*/)#(\d+) \(deleted\)$')
 
 def renumber_shmem(vmas):
     """A restored shared memory object is a new object: which areas share one
-    matters, not its inode number. So is an unlinked file made again."""
+    matters, not its inode number. So is an unlinked file made again, and
+    the socket whose rings an area maps."""
     ids = {}
     out = []
     for l, flags in vmas:
@@ -500,6 +501,10 @@ def renumber_shmem(vmas):
             ids.setdefault(f[4], len(ids) + 1)
             name = _TMPFILE_RE.sub(r'\1#tmpfile (deleted)', f[5])
             l = ' '.join(f[:4] + ['#%d' % ids[f[4]], name])
+        elif len(f) > 5 and f[5].startswith('socket:['):
+            # a packet ring: the restored socket's, a new inode
+            ids.setdefault(f[4], len(ids) + 1)
+            l = ' '.join(f[:4] + ['#%d' % ids[f[4]], 'socket:[#%d]' % ids[f[4]]])
         out.append([l, flags])
     return out
 
