@@ -188,6 +188,8 @@ int zombie_cores_prepare(struct rst_tree *tr)
 {
 	char pattern[256] = "";
 	int fd, want = 0;
+	uid_t uid;
+	gid_t gid;
 	ssize_t n;
 
 	for (int i = 0; i < tr->nr; i++)
@@ -210,6 +212,18 @@ int zombie_cores_prepare(struct rst_tree *tr)
 		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
 			tr->core_dir, strerror(errno));
 		tr->core_dir[0] = '\0';
+		return 0;
+	}
+	/* the zombies may be in a mount namespace of the tree's: they go there by fd */
+	tr->core_fd = open(tr->core_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tr->core_fd < 0) {
+		pr_perror("can't open %s", tr->core_dir);
+		return -1;
+	}
+	/* and may be root of a user namespace of the tree's: the directory is that root's */
+	if (ns_restore_root_ids(&uid, &gid) == 0 && chown(tr->core_dir, uid, gid)) {
+		pr_perror("can't give %s to the user namespace's root", tr->core_dir);
+		return -1;
 	}
 	return 0;
 }
@@ -235,6 +249,9 @@ void zombie_cores_done(struct rst_tree *tr)
 	if (rmdir(tr->core_dir))
 		pr_perror("can't remove %s", tr->core_dir);
 	tr->core_dir[0] = '\0';
+	if (tr->core_fd >= 0)
+		close(tr->core_fd);
+	tr->core_fd = -1;
 }
 
 /* Let a core dump of ours happen, tiny, in the scratch directory; or none at all. */
@@ -245,7 +262,7 @@ static void zombie_core_limit(struct rst_tree *tr, int st)
 
 	getrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = 0;
-	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_dir[0] && !chdir(tr->core_dir)) {
+	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_fd >= 0 && !fchdir(tr->core_fd)) {
 		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (write(fd, "0", 1) == 1)

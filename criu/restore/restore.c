@@ -665,7 +665,7 @@ int read_all_images(struct rst_tree *tr)
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
-	struct rst_tree tr = { .dfd = -1 };
+	struct rst_tree tr = { .dfd = -1, .core_fd = -1 };
 	struct rst_run run = { .tr = &tr };
 	struct span_set taken = { 0 };
 	pid_t pid;

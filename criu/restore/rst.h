@@ -116,6 +116,7 @@ struct rst_tree {
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	int core_fd;			/* that directory (the tree's mount namespace can't reach it by path), or -1 */
 	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
@@ -132,6 +133,7 @@ enum {
 	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
+	SVC_CORES,		/* the directory zombies that dumped core dump it again in (fork.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 24,	/* descriptions passed to children, then mapped files */
 };
