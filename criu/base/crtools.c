@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mntns.h"
 #include "net.h"
+#include "namespaces.h"
 #include "page-server.h"
 #include "util.h"
 
@@ -71,7 +72,13 @@ static void usage(FILE *f)
 "      --network-lock M    how the network of TCP connections is locked while the tree is away:\n"
 "                          nftables (default), iptables, or skip (the caller does it)\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
-"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
+"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd;\n"
+"                          pid[INO]:KEY or net[INO]:KEY: the tree's pid or network namespace\n"
+"                          (inode INO) is not saved; restore joins --inherit-fd fd[N]:KEY\n"
+"      --join-ns NS:PATH   restore: join the namespace at PATH instead of making one\n"
+"                          (NS: pid, net, uts, ipc, time, cgroup)\n"
+"      --empty-ns net      dump: don't look into the tree's network namespace;\n"
+"                          restore: a new one with loopback up\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
 "      --manage-cgroups[=MODE]  cgroups at restore: soft (default: make missing ones, set their\n"
 "                          properties), full, strict, props, none, ignore (Documentation/cgroups.md)\n"
@@ -139,6 +146,8 @@ enum {
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
+	OPT_JOIN_NS,
+	OPT_EMPTY_NS,
 	OPT_PREV_IMAGES_DIR,
 	OPT_TRACK_MEM,
 	OPT_AUTO_DEDUP,
@@ -188,6 +197,8 @@ static const struct option longopts[] = {
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
 	{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES_DIR },
 	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
 	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
@@ -419,6 +430,8 @@ static int handle_option(int c, const char *arg)
 	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
 	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
+	case OPT_JOIN_NS: return ns_join_add(arg);
+	case OPT_EMPTY_NS: return ns_empty_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
 	case OPT_MANAGE_CGROUPS:

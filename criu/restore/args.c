@@ -560,6 +560,15 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
 		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
 		a->itimer[i].interval_usec = tc->itimers[i]->interval_us % 1000000;
+		/*
+		 * A periodic timer that expired while the tree was frozen reads 0 left
+		 * (the kernel re-arms it when its pending signal is taken): a 0 value
+		 * would disarm it, so it comes back one interval away.
+		 */
+		if (!tc->itimers[i]->value_us && tc->itimers[i]->interval_us) {
+			a->itimer[i].value_sec = a->itimer[i].interval_sec;
+			a->itimer[i].value_usec = a->itimer[i].interval_usec;
+		}
 	}
 	for (size_t i = 0; i < tc->n_posix_timers; i++) {
 		PosixTimerEntry *p = tc->posix_timers[i];

@@ -86,6 +86,14 @@ DESC_KEYS = {
                                 # restore must take it again (its log says so) and remove it
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
+    'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
+    'flavor_reason': str,       # why not in the others (one line, required with "flavors"; shown when skipped)
+    'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
+                                # (restore then makes a helper init to hold the pid namespace)
+    'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
+                                # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
+                                # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
+                                # namespace, whose init is the runner's: --external pid[INO]:KEY)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'dump_log_match': list,     # regexes the log of a successful dump must match
@@ -94,6 +102,13 @@ DESC_KEYS = {
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
 # directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
 # file system and {cgpath:NAME} its path within its hierarchy.
+
+# h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
+# child in new pid, mount, net, ipc, uts and time namespaces, pivoted into a
+# root made of its directory (see Run.make_root()); uns: ns plus a user
+# namespace (ids 0-65535 inside are 100000-165535 outside).
+FLAVORS = ('h', 'ns', 'uns')
+USERNS_BASE = 100000
 
 CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
 
@@ -564,8 +579,11 @@ def drop_vdso(before, after):
             [l for l in after if keep_after(l)])
 
 
-def snapshot(pid):
+def snapshot(pid, nsview=False):
     """What /proc shows about a task, as a list of comparable lines.
+
+    With nsview, process group and session are as the task's pid
+    namespace sees them (its host pids change with a restore).
 
     Inode numbers of pipes/sockets are replaced by their order of first
     appearance: a restored pipe is a new pipe, but which descriptors
@@ -620,7 +638,9 @@ def snapshot(pid):
             if k in status:
                 lines.append('status %s: %s' % (k, status[k]))
 
-        # every thread: its tid, name and per-thread signal state
+        # every thread: its tid, name and per-thread signal state (in the order of
+        # the tids shown: with nsview those inside, which keep their order)
+        thread_lines = []
         for tid in sorted(os.listdir(base + '/task'), key=int):
             if int(tid) == pid:
                 continue
@@ -633,14 +653,20 @@ def snapshot(pid):
             except FileNotFoundError:
                 continue
             in_flight(tst)
-            lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
-                tid, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff')))
+            shown = tid if not nsview else tst.get('NSpid', '?').split()[-1]
+            thread_lines.append((int(shown) if shown.isdigit() else 0, 'thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
+                shown, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff'))))
+        lines += [l for _, l in sorted(thread_lines)]
 
         st = proc_stat(pid)
         if st is None:
             raise FileNotFoundError(base + '/stat')
         for n, name in STAT_FIELDS:
-            lines.append('stat %s: %s' % (name, stat_field(st, n)))
+            v = stat_field(st, n)
+            if nsview and name in ('pgrp', 'session'):
+                key = 'NSpgid' if name == 'pgrp' else 'NSsid'
+                v = status.get(key, '?').split()[-1] if status.get(key) else v
+            lines.append('stat %s: %s' % (name, v))
 
         lines.append('cmdline: %r' % read_bytes(base + '/cmdline'))
         lines.append('comm: %r' % read_bytes(base + '/comm'))
@@ -667,13 +693,13 @@ def in_flight(status):
         pass
 
 
-def drop_inodes(lines):
-    """maps lines without their device and inode columns."""
+def drop_inodes(lines, prefix=''):
+    """maps lines (of files below @prefix) without their device and inode columns."""
     out = []
     for l in lines:
         if l.startswith('maps: '):
             f = l.split(' ')
-            if len(f) > 5:
+            if len(f) > 6 and f[6].startswith(prefix):
                 f[4] = f[5] = '-'
             l = ' '.join(f)
         out.append(l)
@@ -684,24 +710,24 @@ def drop_sigblk(lines):
     return [l for l in lines if not l.startswith('status SigBlk:')]
 
 
-def steady_snapshot(pid, deadline):
+def steady_snapshot(pid, deadline, nsview=False):
     """The task's snapshot once two in a row 20 ms apart agree (SETTLE_TIME at most).
 
     Taken from a running task, one snapshot may catch a passing state (say,
     a signal handler running with its signal blocked).
     """
     end = min(time.monotonic() + SETTLE_TIME, deadline)
-    last = snapshot(pid)
+    last = snapshot(pid, nsview)
     while time.monotonic() < end:
         time.sleep(0.02)
-        now = snapshot(pid)
+        now = snapshot(pid, nsview)
         if now == last:
             break
         last = now
     return last
 
 
-def settled_snapshot(pid, before, what, deadline, fix=None):
+def settled_snapshot(pid, before, what, deadline, fix=None, nsview=False):
     """Compare the task with @before until it matches or the time is up.
 
     A task just restored or left running by criu needs a moment to get back
@@ -711,7 +737,7 @@ def settled_snapshot(pid, before, what, deadline, fix=None):
     """
     end = min(time.monotonic() + SETTLE_TIME, deadline)
     while True:
-        b, a = before, snapshot(pid)
+        b, a = before, snapshot(pid, nsview)
         if fix:
             b, a = fix(b, a)
         if b == a or time.monotonic() >= end:
@@ -759,7 +785,11 @@ def load_desc(name):
     if desc.get('corrupt') and desc['corrupt'] not in CORRUPTIONS:
         raise TestFail('bad %s: unknown corruption "%s"' %
                        (path, desc['corrupt']))
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups'):
+    if any(f not in FLAVORS for f in desc.get('flavors', [])):
+        raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
+    if set(desc.get('flavors', FLAVORS)) != set(FLAVORS) and not desc.get('flavor_reason'):
+        raise TestFail('bad %s: "flavors" leaves some out without a "flavor_reason"' % path)
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -845,12 +875,31 @@ def cg_thaw_kill_remove(top, v2):
 # --------------------------------------------------------------------------
 # one test run
 
+def read_children(pid):
+    try:
+        return [int(x) for x in read_text('/proc/%d/task/%d/children' % (pid, pid)).split()]
+    except OSError:
+        return []
+
+
+def nspid(pid):
+    """The pid of a task in its own pid namespace (the last of NSpid)."""
+    for l in read_text('/proc/%d/status' % pid).splitlines():
+        if l.startswith('NSpid:'):
+            return int(l.split()[-1])
+    return pid
+
+
 class Run:
-    def __init__(self, name, user, opts):
+    def __init__(self, name, user, opts, flavor='h'):
         self.name = name
         self.user = user
         self.opts = opts
-        self.pid = None
+        self.flavor = flavor
+        self.nsview = flavor != 'h'
+        self.pid = None         # the dump's root: the test, or the init of its namespaces
+        self.tpid = None        # the test task (host pid)
+        self.vpid = None        # the test task's pid in its pid namespace
         self.workdir = None
         self.logs = []          # files worth showing on failure
         self.mounts = []        # tmpfs images dirs to unmount
@@ -860,6 +909,10 @@ class Run:
         self.pid_done = False
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
+        self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
+        self.pass_fds = ()      # more fds for criu (an external namespace's)
+        self.binds = []         # ns flavors: host paths bound read-only into the root
+        self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
         self.tcp_peer = None    # TcpPeer with tcp_peer
         self.sysctls = {}       # name: value to put back
         self.desc = {}
@@ -869,7 +922,7 @@ class Run:
 
     def subst(self, opts):
         """{testdir}, {cg:NAME} and {cgpath:NAME} in options (see DESC_KEYS)."""
-        testdir = os.path.join(self.workdir, 'test')
+        testdir = self.testdir_inside   # the host's path (in the ns flavors, inside the root)
         out = []
         for o in opts:
             o = o.replace('{testdir}', testdir)
@@ -920,13 +973,20 @@ class Run:
             raise TestFail('timed out (test timeout %d s)' % self.timeout)
         return left
 
+    def out_path(self, imgdir, action):
+        """criu's stdout and stderr: beside a sized images dir (imgdir_size), whose filling up
+        must not cut the message that says so."""
+        if self.desc.get('imgdir_size'):
+            return imgdir + '.' + action + '.out'
+        return os.path.join(imgdir, action + '.out')
+
     def criu(self, action, imgdir, extra):
         logname = action + '.log'
-        out = os.path.join(imgdir, action + '.out')
+        out = self.out_path(imgdir, action)
         cmd = [self.opts.criu, action]
         if action in ('dump', 'pre-dump'):
             cmd += ['-t', str(self.pid)]
-        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra
+        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra + self.flavor_opts(action)
         self.logs += [out, os.path.join(imgdir, logname)]
         log('$ ' + ' '.join(cmd))
         with open(out, 'wb') as f:
@@ -935,11 +995,134 @@ class Run:
                 p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                    stderr=subprocess.STDOUT,
                                    timeout=self.remaining(),
-                                   pass_fds=(self.ext[1],) if self.ext else ())
+                                   pass_fds=((self.ext[1],) if self.ext else ()) + self.pass_fds)
             except subprocess.TimeoutExpired:
                 raise TestFail('criu %s did not finish in time' % action)
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
+
+    def flavor_opts(self, action):
+        """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
+        if self.flavor == 'h':
+            return []
+        if action in ('dump', 'pre-dump'):
+            return ['--external', 'mnt[/dev]:zdtm_dev']
+        return ['--external', 'mnt[zdtm_dev]:' + os.path.join(self.workdir, 'dev')]
+
+    def make_root(self, binary):
+        """The ns flavors' root, made of the test's directory as a runtime makes a container's:
+        /test (the test's directory, its cwd), /usr and the build directory (bound read-only
+        by zdtm_ns_init at the same paths; the host's top-level links into usr mirrored),
+        /dev (a tmpfs of the runner's: an external mount), /proc, /sys (read-only), /tmp. Returns the root,
+        the paths to bind and the test binary's path inside."""
+        root = os.path.join(self.workdir, 'root')
+        for d in ('dev', 'proc', 'sys', 'test', 'tmp', 'usr'):
+            os.makedirs(os.path.join(root, d))
+        os.chmod(os.path.join(root, 'tmp'), 0o1777)
+        for n in os.listdir('/'):
+            link = os.path.join('/', n)
+            if os.path.islink(link) and os.readlink(link).startswith('usr/'):
+                os.symlink(os.readlink(link), os.path.join(root, n))
+        binds = ['/usr']
+        build = os.path.realpath(self.opts.build)
+        if os.path.realpath(binary).startswith(build + '/'):
+            binds.append(build)
+            os.makedirs(root + build)
+            inside = os.path.realpath(binary)
+        else:
+            # a copy, when nobody can't reach the build: in the root
+            inside = '/zdtm/' + self.name
+            os.makedirs(root + '/zdtm')
+            shutil.copy2(binary, root + inside)
+        # stdio of the init and the test's launcher, inside the root
+        log = os.path.join(root, 'launcher.out')
+        open(log, 'w').close()
+        os.chmod(log, 0o666)
+        self.logs.append(log)
+        dev = os.path.join(self.workdir, 'dev')
+        os.mkdir(dev)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=1m', 'zdtm-dev', dev], check=True)
+        self.mounts.append(dev)
+        for n, (ma, mi) in (('null', (1, 3)), ('zero', (1, 5)), ('full', (1, 7)), ('random', (1, 8)),
+                            ('urandom', (1, 9)), ('tty', (5, 0))):
+            os.mknod(os.path.join(dev, n), 0o666 | 0o020000, os.makedev(ma, mi))
+            os.chmod(os.path.join(dev, n), 0o666)
+        # mountpoints of the init's devpts instance and shm tmpfs
+        for d in ('pts', 'shm'):
+            os.mkdir(os.path.join(dev, d))
+        for n, to in (('ptmx', 'pts/ptmx'), ('fd', '/proc/self/fd'), ('stdin', '/proc/self/fd/0'),
+                      ('stdout', '/proc/self/fd/1'), ('stderr', '/proc/self/fd/2')):
+            os.symlink(to, os.path.join(dev, n))
+        return root, binds, inside
+
+    def start_ns(self, cmd, env, launcher_log, pass_fds=()):
+        """Start the test under zdtm_ns_init; the dump's root is that init."""
+        init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+        info = os.path.join(self.workdir, 'ns-init.info')
+        pre = [init, '--info', info]
+        if self.flavor == 'uns':
+            pre.append('--user')
+        if self.user == 'nobody':
+            pre += ['--uid', str(NOBODY_UID), '--gid', str(NOBODY_GID)]
+        pre += ['--root', os.path.join(self.workdir, 'root'), '--dev', os.path.join(self.workdir, 'dev'),
+                '--log', '/launcher.out', '--cwd', '/test']
+        for b in self.binds:
+            pre += ['--bind', b]
+        log('$ ' + ' '.join(pre + ['--'] + cmd))
+        with open(launcher_log, 'wb') as f:
+            p = subprocess.Popen(pre + ['--'] + cmd, cwd=self.testdir_inside, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=f,
+                                 stderr=subprocess.STDOUT, preexec_fn=clean_signals, pass_fds=pass_fds)
+        return p
+
+    def make_ext_ns(self, kind):
+        """A namespace of the runner's for the test to run in; the preexec_fn that enters it."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        if kind in ('net', 'net-join'):
+            path = os.path.join(self.workdir, 'netns')
+            open(path, 'w').close()
+            subprocess.run(['unshare', '--net=' + path, 'true'], check=True)
+            self.mounts.append(path)
+            flag = 0x40000000          # CLONE_NEWNET
+        elif kind == 'pid':
+            # a pid namespace whose init (zdtm_ns_init) reaps whoever it adopts
+            init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+            info = os.path.join(self.workdir, 'holder.info')
+            subprocess.run([init, '--info', info, '--', '/bin/sh', '-c', 'sleep 3600 & exit 0'],
+                           check=True, stdin=subprocess.DEVNULL)
+            path = '/proc/%d/ns/pid' % int(read_text(info).strip())
+            flag = 0x20000000          # CLONE_NEWPID: the test's fork (its daemon) goes there
+        else:
+            raise TestFail('bad ext_ns "%s"' % kind)
+        self.ext_ns = (kind, path, 'zdtm_%sns' % kind.split('-')[0])
+
+        def enter():
+            clean_signals()
+            fd = os.open(path, os.O_RDONLY)
+            if libc.setns(fd, flag) != 0:
+                os._exit(99)
+            os.close(fd)
+        return enter
+
+    def ext_ns_opts(self):
+        """(dump options, restore options, fds criu must get) for ext_ns."""
+        kind, path, key = self.ext_ns
+        ino = os.stat(path).st_ino
+        if kind == 'net-join':
+            return [], ['--join-ns', 'net:' + path], ()
+        fd = os.open(path, os.O_RDONLY)
+        self.ext_ns_fd = fd
+        return (['--external', '%s[%d]:%s' % (kind, ino, key)],
+                ['--inherit-fd', 'fd[%d]:%s' % (fd, key)], (fd,))
+
+    def find_test_task(self):
+        """The init's child whose pid in the namespace the pidfile names."""
+        kids = read_children(self.pid)
+        for k in kids:
+            if nspid(k) == self.vpid:
+                return k
+        raise TestFail('no child of the namespaces\' init %d is the test (pid %d inside; children %s)'
+                       % (self.pid, self.vpid, kids))
 
     def start(self, desc):
         binary = os.path.join(self.opts.build, 'test', 'zdtm', 'static',
@@ -949,7 +1132,19 @@ class Run:
 
         testdir = os.path.join(self.workdir, 'test')
         os.mkdir(testdir)
+        self.testdir_inside = testdir
         kw = {}
+        if self.flavor == 'uns':
+            # root inside is uid 100000 outside (sticky: criu trusts no images under a dir others may change)
+            os.chmod(self.workdir, 0o1777)
+            os.chmod(testdir, 0o777)
+            try:
+                check_nobody_access(binary)
+            except TestFail:
+                copy = os.path.join(self.workdir, self.name)
+                shutil.copy2(binary, copy)
+                os.chmod(copy, 0o755)
+                binary = copy
         if self.user == 'nobody':
             # sticky: nobody may write here, but not move the images (root's) away;
             # restore refuses images under a directory others could change
@@ -966,6 +1161,13 @@ class Run:
                 binary = copy
             kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
 
+        inside_dir = testdir
+        if self.flavor != 'h':
+            root, self.binds, binary = self.make_root(binary)
+            testdir = os.path.join(root, 'test')
+            os.chmod(testdir, 0o777)
+            inside_dir = '/test'
+            self.testdir_inside = testdir
         self.pidfile = os.path.join(testdir, self.name + '.pid')
         self.outfile = os.path.join(testdir, self.name + '.out')
         self.logs.append(self.outfile)
@@ -1003,15 +1205,19 @@ class Run:
             self.ext_sk.bind(path)
             os.chmod(path, 0o777)       # nobody must be able to connect
             env['ZDTM_EXT_SK'] = path
-        cmd = [binary, '--pidfile=' + self.pidfile,
-               '--outfile=' + self.outfile] + desc.get('args', [])
-        log('$ ' + ' '.join(cmd))
-
-        with open(launcher_log, 'wb') as f:
-            p = subprocess.Popen(cmd, cwd=testdir, env=env,
-                                 stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT,
-                                 preexec_fn=clean_signals, **kw)
+        if desc.get('ext_ns'):
+            kw['preexec_fn'] = self.make_ext_ns(desc['ext_ns'])
+        cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
+               '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
+        if self.flavor != 'h':
+            p = self.start_ns(cmd, env, launcher_log, kw.get('pass_fds', ()))
+        else:
+            log('$ ' + ' '.join(cmd))
+            with open(launcher_log, 'wb') as f:
+                kw.setdefault('preexec_fn', clean_signals)
+                p = subprocess.Popen(cmd, cwd=testdir, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=f,
+                                     stderr=subprocess.STDOUT, **kw)
         try:
             rc = p.wait(timeout=min(START_TIMEOUT, self.remaining()))
         except subprocess.TimeoutExpired:
@@ -1022,12 +1228,34 @@ class Run:
             raise TestFail('test failed to start (launcher exit code %d)'
                            % rc)
         try:
-            self.pid = int(read_text(self.pidfile).strip())
+            self.pid = self.vpid = self.tpid = int(read_text(self.pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad pidfile %s: %s' % (self.pidfile, e))
-        if not alive(self.pid):
-            raise TestFail('test task %d is not running' % self.pid)
-        log('test task %d is ready' % self.pid)
+        if self.flavor != 'h':
+            try:
+                self.pid = int(read_text(os.path.join(self.workdir, 'ns-init.info')).strip())
+            except (OSError, ValueError) as e:
+                raise TestFail('bad zdtm_ns_init info: %s' % e)
+            self.tpid = self.find_test_task()
+            if desc.get('ns_root_task'):
+                self.pid = self.tpid
+                self.root_inside = True
+        elif self.ext_ns and self.ext_ns[0] == 'pid':
+            # the test's daemon, inside the runner's pid namespace (adopted by us, outside)
+            ns = os.stat(self.ext_ns[1]).st_ino
+            for d in os.listdir('/proc'):
+                try:
+                    if d.isdigit() and os.stat('/proc/%s/ns/pid' % d).st_ino == ns and nspid(int(d)) == self.vpid:
+                        self.tpid = int(d)
+                except OSError:
+                    pass
+            if self.tpid == self.vpid:
+                raise TestFail('the test (%d in the runner\'s pid namespace) is not there' % self.vpid)
+            self.pid = self.tpid
+            self.root_inside = self.nsview = True
+        if not alive(self.tpid):
+            raise TestFail('test task %d is not running' % self.tpid)
+        log('test task %d is ready (dump root %d)' % (self.tpid, self.pid))
 
     def dump_restore(self, desc, before, it):
         imgdir = os.path.join(self.workdir, 'img-%d' % it)
@@ -1045,6 +1273,10 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--external', res],
                         restore_opts=desc.get('restore_opts', []) +
                         ['--inherit-fd', 'fd[%d]:%s' % (self.ext[1], res)])
+        if self.ext_ns:
+            dopts, ropts, self.pass_fds = self.ext_ns_opts()
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + dopts,
+                        restore_opts=desc.get('restore_opts', []) + ropts)
         if desc.get('vdso_proxy'):
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
         if desc.get('leave_running'):
@@ -1058,18 +1290,18 @@ class Run:
             if rc == 0:
                 raise TestFail('dump succeeded but must fail')
             text = ''
-            for f in ('dump.out', 'dump.log'):
+            for f in (self.out_path(imgdir, 'dump'), os.path.join(imgdir, 'dump.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
-            check_running(self.pid, 'after the failed dump', stopped=desc.get('stopped', False))
+            check_running(self.tpid, 'after the failed dump', stopped=desc.get('stopped', False))
             # see dump_restore() below: run() compares in full after SIGCONT
             fix = (lambda b, a: (drop_sigblk(b), drop_sigblk(a))) if desc.get('stopped') else None
-            settled_snapshot(self.pid, before, 'after the failed dump', self.deadline, fix)
+            settled_snapshot(self.tpid, before, 'after the failed dump', self.deadline, fix, self.nsview)
             return 'stop'
 
         if rc != 0:
@@ -1077,8 +1309,8 @@ class Run:
         if not os.path.exists(os.path.join(imgdir, 'inventory.img')):
             raise TestFail('dump left no inventory.img')
         if desc.get('leave_running'):
-            check_running(self.pid, 'after dump -R')
-            settled_snapshot(self.pid, before, 'after dump -R', self.deadline)
+            check_running(self.tpid, 'after dump -R')
+            settled_snapshot(self.tpid, before, 'after dump -R', self.deadline, None, self.nsview)
             return 'next'
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
@@ -1137,9 +1369,9 @@ class Run:
             if rc == 0:
                 raise TestFail('restore succeeded but must fail')
             text = ''
-            for f in ('restore.out', 'restore.log'):
+            for f in (self.out_path(imgdir, 'restore'), os.path.join(imgdir, 'restore.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
@@ -1168,15 +1400,29 @@ class Run:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad restore pidfile: %s' % e)
-        if rpid != self.pid:
+        if self.root_inside:
+            # the root is inside a pid namespace: new host pid, same pid inside
+            if nspid(rpid) != self.vpid:
+                raise TestFail('restored root %d is %d in its pid namespace, not %d' % (rpid, nspid(rpid), self.vpid))
+            self.pid = self.tpid = rpid
+        elif self.flavor != 'h':
+            # new host pids: the init is 1 inside, the test its child with its pid
+            if nspid(rpid) != 1:
+                raise TestFail('restored init %d is %d in its pid namespace, not 1' % (rpid, nspid(rpid)))
+            self.pid = rpid
+            self.tpid = self.find_test_task()
+        elif rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
-        check_running(self.pid, 'after restore', stopped=desc.get('stopped', False))
+        check_running(self.tpid, 'after restore', stopped=desc.get('stopped', False))
 
         def fix(before, after):
             if desc.get('vdso_proxy'):
                 before, after = drop_vdso(before, after)
             if desc.get('new_inodes'):
                 before, after = drop_inodes(before), drop_inodes(after)
+            elif self.flavor != 'h':
+                # the flavors' /dev/shm is a tmpfs of the tree's: made anew, with new inodes
+                before, after = drop_inodes(before, '/dev/shm/'), drop_inodes(after, '/dev/shm/')
             if desc.get('stopped'):
                 # Stopped in sigsuspend(), a task shows its temporary mask; restored,
                 # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
@@ -1185,7 +1431,7 @@ class Run:
             return before, after
         # it may take a moment to run back into what it was doing (say,
         # sigsuspend with its temporary mask)
-        settled_snapshot(self.pid, before, 'after restore #%d' % it, self.deadline, fix)
+        settled_snapshot(self.tpid, before, 'after restore #%d' % it, self.deadline, fix, self.nsview)
         return 'next'
 
     def pre_dumps(self, desc, it, common, imgdir):
@@ -1227,12 +1473,17 @@ class Run:
 
     def stop(self):
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.tpid, signal.SIGTERM)
         except ProcessLookupError:
-            raise TestFail('task %d is gone before SIGTERM' % self.pid)
-        gone, status = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            raise TestFail('task %d is gone before SIGTERM' % self.tpid)
+        gone, status = reap(self.tpid, min(STOP_TIMEOUT, self.remaining()))
         if not gone:
-            raise TestFail('task %d did not exit after SIGTERM' % self.pid)
+            raise TestFail('task %d did not exit after SIGTERM' % self.tpid)
+        if self.tpid != self.pid:
+            # the init goes when it has nobody left to reap (the test's exit status is its)
+            gone, _ = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            if not gone:
+                raise TestFail('the namespaces\' init %d did not exit after the test' % self.pid)
         self.pid_done = True
 
         try:
@@ -1299,21 +1550,24 @@ class Run:
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
             raise TestSkip('root only')
+        # ZDTM_ALL_FLAVORS=1 runs a test in every flavor (to find those that no longer need a limit)
+        if self.flavor not in desc.get('flavors', FLAVORS) and not os.environ.get('ZDTM_ALL_FLAVORS'):
+            raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
         self.workdir = tempfile.mkdtemp(
-            prefix='zdtm-%s-%s-' % (self.name, self.user), dir='/tmp')
+            prefix='zdtm-%s-%s-%s-' % (self.name, self.user, self.flavor), dir='/tmp')
         self.start(desc)
 
         self.let_run()
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGSTOP)
-            check_running(self.pid, 'after SIGSTOP', stopped=True)
-        before = steady_snapshot(self.pid, self.deadline)
+            os.kill(self.tpid, signal.SIGSTOP)
+            check_running(self.tpid, 'after SIGSTOP', stopped=True)
+        before = steady_snapshot(self.tpid, self.deadline, self.nsview)
         if self.opts.norestore:
             self.let_run()
-            compare_snapshots(before, snapshot(self.pid), 'a moment later')
+            compare_snapshots(before, snapshot(self.tpid, self.nsview), 'a moment later')
         else:
             for it in range(1, max(self.opts.iters, desc.get('iters', 1)) + 1):
                 if it > 1:
@@ -1326,18 +1580,18 @@ class Run:
                     break
             self.let_run()
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGCONT)
-            check_running(self.pid, 'after SIGCONT')
+            os.kill(self.tpid, signal.SIGCONT)
+            check_running(self.tpid, 'after SIGCONT')
             if not self.opts.norestore:
-                settled_snapshot(self.pid, before, 'after SIGCONT', self.deadline)
+                settled_snapshot(self.tpid, before, 'after SIGCONT', self.deadline, None, self.nsview)
         self.stop()
 
     def let_run(self):
         """Give the test some time on its own (--wait)."""
         if self.opts.wait > 0:
             time.sleep(min(self.opts.wait, self.remaining()))
-            if not alive(self.pid):
-                raise TestFail('task %d died' % self.pid)
+            if not alive(self.tpid):
+                raise TestFail('task %d died' % self.tpid)
 
     def cleanup(self, failed):
         # a frozen task dies only once thawed
@@ -1371,9 +1625,9 @@ class Run:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run_test(name, user, opts):
+def run_test(name, user, opts, flavor='h'):
     """Returns ('PASS'|'FAIL'|'SKIP', reason)."""
-    r = Run(name, user, opts)
+    r = Run(name, user, opts, flavor)
     failed = True
     try:
         r.run()
@@ -1446,31 +1700,40 @@ def cmd_run(opts):
               file=sys.stderr)
         return 2
 
+    flavors = opts.flavor.split(',')
+    if any(f not in FLAVORS for f in flavors):
+        print('zdtm: --flavor takes %s (comma-separated)' % ', '.join(FLAVORS), file=sys.stderr)
+        return 2
+
     set_subreaper()
 
     passed = failed = skipped = 0
     stop = False
     times = []
     start = time.monotonic()
-    for name in tests:
-        for user in users:
-            t0 = time.monotonic()
-            res, reason = run_test(name, user, opts)
-            took = time.monotonic() - t0
-            times.append((took, '%s (%s)' % (name, user)))
-            if res == 'PASS':
-                passed += 1
-                print('PASS %s (%s)%s' % (name, user,
-                      ' [%.1fs]' % took if verbose else ''), flush=True)
-            elif res == 'SKIP':
-                skipped += 1
-                print('SKIP %s (%s): %s' % (name, user, reason), flush=True)
-            else:
-                failed += 1
-                print('FAIL %s (%s): %s' % (name, user, reason), flush=True)
-                if not opts.keep_going:
-                    stop = True
-                    break
+    for flavor in flavors:
+        for name in tests:
+            for user in users:
+                t0 = time.monotonic()
+                res, reason = run_test(name, user, opts, flavor)
+                took = time.monotonic() - t0
+                who = user if flavor == 'h' else '%s, %s' % (user, flavor)
+                times.append((took, '%s (%s)' % (name, who)))
+                if res == 'PASS':
+                    passed += 1
+                    print('PASS %s (%s)%s' % (name, who,
+                          ' [%.1fs]' % took if verbose else ''), flush=True)
+                elif res == 'SKIP':
+                    skipped += 1
+                    print('SKIP %s (%s): %s' % (name, who, reason), flush=True)
+                else:
+                    failed += 1
+                    print('FAIL %s (%s): %s' % (name, who, reason), flush=True)
+                    if not opts.keep_going:
+                        stop = True
+                        break
+            if stop:
+                break
         if stop:
             break
 
@@ -1522,6 +1785,10 @@ def main():
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')
+    rp.add_argument('--flavor', default='h', metavar='h|ns|uns',
+                    help='where the tests run: h (the host, default), ns (in new pid, net, '
+                    'ipc, uts, time and mount namespaces), uns (ns plus a user namespace); '
+                    'a comma-separated list runs each')
     rp.add_argument('-v', '--verbose', action='store_true')
     rp.set_defaults(func=cmd_run)
 

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <time.h>
+
 #include "zdtmtst.h"
 
 #define SZ	(128 << 10)
@@ -42,8 +44,9 @@ int main(int argc, char **argv)
 	char c;
 
 	test_init(argc, argv);
-	snprintf(named, sizeof(named), "/zdtm-shm-named.%d", getpid());
-	snprintf(gone, sizeof(gone), "/zdtm-shm-gone.%d", getpid());
+	/* pids repeat in the ns flavors' pid namespaces (/dev/shm is shared): the time too */
+	snprintf(named, sizeof(named), "/zdtm-shm-named.%d.%lx", getpid(), (unsigned long)time(NULL));
+	snprintf(gone, sizeof(gone), "/zdtm-shm-gone.%d.%lx", getpid(), (unsigned long)time(NULL));
 	a = shm_map(named, 0);
 	b = shm_map(gone, 1);
 	zdtm_fill((char *)a, SZ, 51);
