@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "netns.h"
 
 
 static int check_task(struct dump_ctx *dc)
@@ -1409,7 +1410,7 @@ static int dump_tree_of(pid_t pid)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
@@ -1465,6 +1466,7 @@ out_close:
 	external_free();
 	cgroup_dump_fini();
 	netns_free_all();
+	tun_dump_fini();
 	ns_dump_free();
 	close(t.dfd);
 	return ret;

@@ -22,6 +22,7 @@ static const struct fd_kind *const kinds[] = {
 	&inetsk_kind,
 	&inotify_kind,
 	&fanotify_kind,
+	&tun_kind,
 };
 
 int fd_kind_never_numbered(const FileEntry *fe)

@@ -288,6 +288,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 
 	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
+	if (!kind && !ext && is_tun_dev(&st))
+		kind = &tun_kind;
 
 	if (kind && !ext) {
 		d = file_desc_new(ft);
