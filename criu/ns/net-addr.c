@@ -98,10 +98,6 @@ static int parse_addr(struct nlmsghdr *h, NetnsAddr *a)
 	return 0;
 }
 
-struct addr_dump {
-	struct netns_dump *d;
-};
-
 static int addr_one(struct nlmsghdr *h, void *arg)
 {
 	struct netns_dump *d = arg;
@@ -221,6 +217,23 @@ static int cur_one(struct nlmsghdr *h, void *arg)
 	return r < 0 ? -1 : 0;
 }
 
+static int restore_one(struct netns_rst *r, const NetnsAddr *a, const struct cur_addrs *cur)
+{
+	uint32_t flags = a->flags & SET_FLAGS;
+	int nodad;
+
+	for (size_t i = 0; i < cur->n; i++)
+		if (same_key(cur->a[i], a))
+			return addr_do(r, "change", a, addr_msg(RTM_NEWADDR, NLM_F_REPLACE, a, flags));
+	/* in use (not tentative at dump): no detection, but not the flag either if it had none */
+	nodad = a->family == AF_INET6 && !(a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED));
+	if (addr_do(r, "add", a, addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, a, nodad ? flags | IFA_F_NODAD : flags)))
+		return -1;
+	if (nodad && !(a->flags & IFA_F_NODAD) && addr_do(r, "change", a, addr_msg(RTM_NEWADDR, NLM_F_REPLACE, a, flags)))
+		return -1;
+	return 0;
+}
+
 int netns_addrs_restore(struct netns_rst *r)
 {
 	const NetnsEntry *ne = r->ne;
@@ -241,28 +254,17 @@ int netns_addrs_restore(struct netns_rst *r)
 		if (j == ne->n_addrs && addr_do(r, "remove", cur.a[i], addr_msg(RTM_DELADDR, 0, cur.a[i], 0)))
 			goto out;
 	}
-	for (size_t j = 0; j < ne->n_addrs; j++) {
-		const NetnsAddr *a = ne->addrs[j];
-		uint32_t flags = a->flags & SET_FLAGS;
-		int nodad;
-		size_t i;
-
-		for (i = 0; i < cur.n && !same_key(cur.a[i], a); i++)
-			;
-		if (i < cur.n) {
-			if (addr_do(r, "change", a, addr_msg(RTM_NEWADDR, NLM_F_REPLACE, a, flags)))
-				goto out;
-			continue;
-		}
-		/* in use (not tentative at dump): no detection, but not the flag either if it had none */
-		nodad = a->family == AF_INET6 && !(a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED));
-		if (addr_do(r, "add", a,
-			    addr_msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, a, nodad ? flags | IFA_F_NODAD : flags)))
+	/*
+	 * A link lists its IPv4 addresses oldest first (the first of a subnet
+	 * is its primary), its IPv6 ones of a scope newest first: each family
+	 * in the order that gives the dump's.
+	 */
+	for (size_t k = 0; k < ne->n_addrs; k++)
+		if (ne->addrs[k]->family == AF_INET && restore_one(r, ne->addrs[k], &cur))
 			goto out;
-		if (nodad && !(a->flags & IFA_F_NODAD) &&
-		    addr_do(r, "change", a, addr_msg(RTM_NEWADDR, NLM_F_REPLACE, a, flags)))
+	for (size_t k = ne->n_addrs; k-- > 0;)
+		if (ne->addrs[k]->family == AF_INET6 && restore_one(r, ne->addrs[k], &cur))
 			goto out;
-	}
 	ret = 0;
 out:
 	for (size_t i = 0; i < cur.n; i++)

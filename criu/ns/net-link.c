@@ -966,12 +966,11 @@ int netns_link_addrgen(struct netns_rst *r, const NetnsLink *l, int none)
 {
 	uint8_t mode = none ? IN6_ADDR_GEN_MODE_NONE : l->addr_gen_mode;
 
-	if (!l->has_addr_gen_mode || l->addr_gen_mode == IN6_ADDR_GEN_MODE_NONE)
+	if (!l->has_addr_gen_mode)
 		return 0;
 	return change(r, l, "set the IPv6 address generation mode of", inet6_msg(l, IFLA_INET6_ADDR_GEN_MODE, &mode, 1));
 }
 
-/* A port's settings (@state: its STP state alone, which needs it up; else all the others). */
 static struct nl_msg *slave_msg(const NetnsLink *l, int state)
 {
 	struct nl_msg *m = setlink(l, 0, 0);
@@ -1095,11 +1094,14 @@ int netns_links_finish(struct netns_rst *r)
 	for (size_t i = 0; i < ne->n_links; i++) {
 		const NetnsLink *l = ne->links[i];
 
-		if ((l->flags & IFF_UP) && netns_link_addrgen(r, l, 1))
+		/* a link that stays down gets its mode now (a device's addr_gen_mode sysctl is left to this) */
+		if (netns_link_addrgen(r, l, l->flags & IFF_UP))
 			return -1;
 		if (change(r, l, "set the flags of", setlink(l, l->flags, USER_FLAGS)))
 			return -1;
 	}
+	/* carrier changes reach IPv6 (link-local addresses) through linkwatch: now, while no mode makes them */
+	netns_links_settle(r);
 	for (size_t i = 0; i < ne->n_links; i++) {
 		const NetnsLink *l = ne->links[i];
 		struct nl_msg *m;
@@ -1148,7 +1150,7 @@ int netns_links_addrgen_restore(struct netns_rst *r)
 	for (size_t i = 0; i < r->ne->n_links; i++) {
 		const NetnsLink *l = r->ne->links[i];
 
-		if ((l->flags & IFF_UP) && netns_link_addrgen(r, l, 0))
+		if ((l->flags & IFF_UP) && l->addr_gen_mode != IN6_ADDR_GEN_MODE_NONE && netns_link_addrgen(r, l, 0))
 			return -1;
 	}
 	return 0;

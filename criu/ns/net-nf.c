@@ -177,29 +177,50 @@ static const char *xt_tool(const char *family)
 	return NULL;
 }
 
-/* The chain names in `nft -j list table` output (their "name" follows "table"). */
-static int json_chains(const char *json, const char *table, char ***out, size_t *n)
+/* A string field @key of a JSON object spanning [p, end): its value copied to @buf, or NULL. */
+static const char *json_str(const char *p, const char *end, const char *key, char *buf, size_t size)
 {
-	char key[300];
+	char k[32];
+	const char *v, *q;
 
-	snprintf(key, sizeof(key), "\"table\": \"%s\", \"name\": \"", table);
+	snprintf(k, sizeof(k), "\"%s\": ", key);
+	v = strstr(p, k);
+	if (!v || v > end)
+		return NULL;
+	v += strlen(k);
+	if (*v == '"')
+		v++;
+	q = v + strcspn(v, "\",}");
+	if (q > end || (size_t)(q - v) >= size)
+		return NULL;
+	snprintf(buf, size, "%.*s", (int)(q - v), v);
+	return buf;
+}
+
+/*
+ * The chains of `nft -j list table` output, in their order, each as nft
+ * would make it again: "NAME", or "NAME { type T hook H priority P; policy
+ * X; }" for a base chain (names: @names_only).
+ */
+static int json_chains(const char *json, char ***out, size_t *n, int names_only)
+{
 	for (const char *p = strstr(json, "{\"chain\": {"); p; p = strstr(p + 1, "{\"chain\": {")) {
-		const char *k = strstr(p, key), *end;
-		char **arr;
+		const char *end = strstr(p, "}}");
+		char name[256], type[32], hook[32], prio[32], policy[32], def[512], **arr;
 
-		const char *obj_end = strstr(p, "}}");
-
-		if (!k || (obj_end && k > obj_end))
-			continue;
-		k += strlen(key);
-		end = strchr(k, '"');
-		if (!end)
+		if (!end || !json_str(p, end, "name", name, sizeof(name)))
 			break;
+		if (!names_only && json_str(p, end, "type", type, sizeof(type)) &&
+		    json_str(p, end, "hook", hook, sizeof(hook)) && json_str(p, end, "prio", prio, sizeof(prio)))
+			snprintf(def, sizeof(def), "%s { type %s hook %s priority %s; policy %s; }", name, type, hook, prio,
+				 json_str(p, end, "policy", policy, sizeof(policy)) ? policy : "accept");
+		else
+			snprintf(def, sizeof(def), "%s", name);
 		arr = realloc(*out, (*n + 1) * sizeof(*arr));
 		if (!arr)
 			return -1;
 		*out = arr;
-		arr[*n] = strndup(k, end - k);
+		arr[*n] = strdup(def);
 		if (!arr[*n])
 			return -1;
 		(*n)++;
@@ -237,7 +258,7 @@ static int dump_xt_table(struct netns_dump *d, const char *family, const char *n
 	{
 		NetnsNfTable *t = d->ne->nf[d->ne->n_nf - 1];
 
-		return json_chains(json, name, &t->chains, &t->n_chains);
+		return json_chains(json, &t->chains, &t->n_chains, 0);
 	}
 }
 
@@ -348,14 +369,15 @@ static int drop_made_chains(const NetnsNfTable *t)
 		return 0;
 	if (netns_run(js, NULL, &json))
 		return -1;
-	if (json_chains(json, t->name, &now, &n))
+	if (json_chains(json, &now, &n, 1))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		size_t j;
+		size_t j, l = strlen(now[i]);
 		char line[600];
 		int len;
 
-		for (j = 0; j < t->n_chains && strcmp(now[i], t->chains[j]); j++)
+		for (j = 0; j < t->n_chains && (strncmp(now[i], t->chains[j], l) || (t->chains[j][l] && t->chains[j][l] != ' '));
+		     j++)
 			;
 		if (j < t->n_chains)
 			continue;
@@ -380,64 +402,98 @@ out:
 	return ret;
 }
 
+static int buf_add(struct buf *b, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (b->len + len + 2 > b->cap) {
+		size_t cap = b->len + len + 4096;
+		char *ns = realloc(b->s, cap);
+
+		if (!ns)
+			return -1;
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, text, len + 1);
+	b->len += len;
+	return 0;
+}
+
+/* The nftables batch gathered so far, at once. */
+static int nft_flush(struct buf *b)
+{
+	char *argv[] = { "nft", "-f", "-", NULL };
+	int ret;
+
+	if (!b->len)
+		return 0;
+	ret = netns_run(argv, b->s, NULL);
+	if (ret)
+		pr_err("can't restore the nftables tables of the network namespace\n");
+	b->len = 0;
+	return ret;
+}
+
+static int known_tool(const char *tool)
+{
+	static const char *const tools[] = { "nft", "iptables-nft", "ip6tables-nft", "arptables-nft", "ebtables-nft",
+					     "iptables-legacy", "ip6tables-legacy" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(tools); i++)
+		if (!strcmp(tool, tools[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * In the dump's order (so that nft lists them as before): nftables tables
+ * in batches; an xtables table after its table and chains are made in
+ * their order (the tool would make its built-in chains first), with the
+ * tool filling them.
+ */
 int netns_nf_restore(struct netns_rst *r)
 {
 	struct buf nft = {};
 	int ret = -1;
 
-	/* every nftables table in one batch */
 	for (size_t i = 0; i < r->ne->n_nf; i++) {
 		const NetnsNfTable *t = r->ne->nf[i];
-		size_t len = strlen(t->text);
+		char cmd[64], line[1024];
+		int legacy = !!strstr(t->tool, "-legacy");
 
-		if (strcmp(t->tool, "nft"))
-			continue;
-		if (nft.len + len + 2 > nft.cap) {
-			char *ns = realloc(nft.s, nft.cap = nft.len + len + 4096);
-
-			if (!ns)
+		if (!known_tool(t->tool) || strpbrk(t->family, " \n;{}") || strpbrk(t->name, " \n;{}")) {
+			pr_err("netns.img: netfilter table %s %s of tool %s\n", t->family, t->name, t->tool);
+			goto out;
+		}
+		if (!strcmp(t->tool, "nft")) {
+			if (buf_add(&nft, t->text) || buf_add(&nft, "\n"))
 				goto out;
-			nft.s = ns;
-		}
-		memcpy(nft.s + nft.len, t->text, len);
-		nft.len += len;
-		nft.s[nft.len++] = '\n';
-		nft.s[nft.len] = '\0';
-	}
-	if (nft.len) {
-		char *argv[] = { "nft", "-f", "-", NULL };
-
-		if (netns_run(argv, nft.s, NULL)) {
-			pr_err("can't restore the nftables tables of the network namespace\n");
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < r->ne->n_nf; i++) {
-		const NetnsNfTable *t = r->ne->nf[i];
-		char cmd[64];
-
-		if (!strcmp(t->tool, "nft"))
 			continue;
-		if (strcmp(t->tool, "iptables-nft") && strcmp(t->tool, "ip6tables-nft") &&
-		    strcmp(t->tool, "arptables-nft") && strcmp(t->tool, "ebtables-nft") &&
-		    strcmp(t->tool, "iptables-legacy") && strcmp(t->tool, "ip6tables-legacy")) {
-			pr_err("netns.img: netfilter table %s of an unknown tool %s\n", t->name, t->tool);
-			goto out;
 		}
+		if (!legacy) {
+			snprintf(line, sizeof(line), "add table %s %s\n", t->family, t->name);
+			if (buf_add(&nft, line))
+				goto out;
+			for (size_t j = 0; j < t->n_chains; j++) {
+				snprintf(line, sizeof(line), "add chain %s %s %s\n", t->family, t->name, t->chains[j]);
+				if (strchr(t->chains[j], '\n') || buf_add(&nft, line))
+					goto out;
+			}
+		}
+		if (nft_flush(&nft))
+			goto out;
 		snprintf(cmd, sizeof(cmd), "%s-restore", t->tool);
-		char *argv[] = { cmd, "-c", "-w", NULL };
-		char *argv_noc[] = { cmd, "-c", NULL };
+		char *argv[] = { cmd, "-c", "--noflush", NULL };
 
-		if (netns_run(strstr(t->tool, "tables-legacy") || !strcmp(t->tool, "ebtables-nft") ||
-					      !strcmp(t->tool, "arptables-nft") ? argv_noc : argv,
-			      t->text, NULL)) {
+		if (netns_run(argv, t->text, NULL)) {
 			pr_err("can't restore netfilter table %s %s (%s)\n", t->family, t->name, t->tool);
 			goto out;
 		}
-		if (strstr(t->tool, "-nft") && drop_made_chains(t))
+		if (!legacy && drop_made_chains(t))
 			goto out;
 	}
-	ret = 0;
+	ret = nft_flush(&nft);
 out:
 	free(nft.s);
 	return ret;

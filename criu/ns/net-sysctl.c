@@ -273,6 +273,18 @@ static const struct sysctl *device_default(const struct sysctls *fresh, const ch
 	return find(fresh, twin);
 }
 
+/* "ipv4.conf.eth0.forwarding", for messages (a device name may hold dots: they stay) */
+static const char *dotted(const char *name)
+{
+	static char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", name);
+	for (char *p = buf; *p; p++)
+		if (*p == '/')
+			*p = '.';
+	return buf;
+}
+
 static int save(NetnsEntry *ne, const struct sysctl *s)
 {
 	NetnsSysctl *e = pb_grow((void ***)&ne->sysctls, &ne->n_sysctls, sizeof(*e));
@@ -304,13 +316,13 @@ int netns_sysctls_dump(struct netns_dump *d, int fresh_fd)
 			if (f && !strcmp(f->value, s->value))
 				continue;
 			pr_err("can't dump the network namespace of %d: sysctl net.%s is %s, not %s as in a new "
-			       "namespace, and it can't be set there (read-only)\n", d->pid, s->name, s->value,
+			       "namespace, and it can't be set there (read-only)\n", d->pid, dotted(s->name), s->value,
 			       f ? f->value : "absent");
 			goto out;
 		}
 		if (!f && !per_dev) {
 			pr_err("can't dump the network namespace of %d: sysctl net.%s (%s) does not exist in a new "
-			       "namespace\n", d->pid, s->name, s->value);
+			       "namespace\n", d->pid, dotted(s->name), s->value);
 			goto out;
 		}
 		if (save(d->ne, s))
@@ -340,7 +352,7 @@ static int write_one(const NetnsSysctl *s)
 		return 0;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, s->value, len) != (ssize_t)len) {
-		pr_perror("can't set sysctl net.%s to %s", s->name, s->value);
+		pr_perror("can't set sysctl net.%s to %s", dotted(s->name), s->value);
 		if (fd >= 0)
 			close(fd);
 		return -1;

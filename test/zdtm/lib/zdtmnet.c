@@ -2,8 +2,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "zdtmnet.h"
@@ -202,4 +209,94 @@ int zdtm_tcp_info(int sk, struct tcp_info *ti)
 
 	memset(ti, 0, sizeof(*ti));
 	return getsockopt(sk, SOL_TCP, TCP_INFO, ti, &len);
+}
+
+/* ---- network namespaces ---- */
+
+int zdtm_netns_own(void)
+{
+	const char *flavor = getenv("ZDTM_FLAVOR");
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int sk;
+
+	/* the ns flavors' network namespace is the test's already */
+	if (flavor && strcmp(flavor, "h"))
+		return 0;
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	sk = socket(AF_INET, SOCK_DGRAM, 0);
+	if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr))
+		return -1;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(sk, SIOCSIFFLAGS, &ifr))
+		return -1;
+	close(sk);
+	return 0;
+}
+
+int zdtm_run(const char *input, const char *fmt, ...)
+{
+	char line[4096], *argv[64], *save = NULL;
+	int in[2], status, n = 0;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (char *w = strtok_r(line, " ", &save); w && n < 63; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	if (!n || pipe(in))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], 0);
+		if (null >= 0)
+			dup2(null, 1);
+		close(in[1]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	if (input && write(in[1], input, strlen(input)) != (ssize_t)strlen(input))
+		test_msg("short write to %s\n", argv[0]);
+	close(in[1]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		test_msg("%s: %s\n", line, WIFEXITED(status) ? "failed" : "killed");
+		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
+	return 0;
+}
+
+int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY), ret;
+
+	if (self < 0 || setns(nsfd, CLONE_NEWNET))
+		return -1;
+	ret = fn(arg);
+	if (setns(self, CLONE_NEWNET))
+		ret = -1;
+	close(self);
+	return ret;
+}
+
+int zdtm_link_flags(const char *name)
+{
+	struct ifreq ifr = {};
+	int sk = socket(AF_INET, SOCK_DGRAM, 0), ret = -1;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (sk >= 0 && !ioctl(sk, SIOCGIFFLAGS, &ifr))
+		ret = ifr.ifr_flags & 0xffff;
+	if (sk >= 0)
+		close(sk);
+	return ret;
 }

@@ -50,4 +50,20 @@ int64_t zdtm_stream_read(int sk, size_t max, uint64_t seed, uint64_t *off, int t
 
 int zdtm_tcp_info(int sk, struct tcp_info *ti);
 
+/*
+ * A network namespace of the test's own: in the h flavor a new one (lo
+ * up), in the ns flavors the flavor's, which is the test's already.
+ */
+int zdtm_netns_own(void);
+/*
+ * Run a command line (words split at spaces, found on PATH; @input on its
+ * stdin if not NULL, its stdout to /dev/null): its exit code, 0 if it
+ * went well. The tools a test runs must be in its desc's "tools".
+ */
+int zdtm_run(const char *input, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* @fn(@arg) in the network namespace @nsfd, then back: its result, or -1. */
+int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg);
+/* SIOCGIFFLAGS of link @name, or -1. */
+int zdtm_link_flags(const char *name);
+
 #endif
