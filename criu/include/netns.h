@@ -61,6 +61,7 @@ struct netns_dump {
 	int in_userns;		/* the namespace belongs to a user namespace of the tree's */
 	struct rtnl rt;
 	NetnsEntry *ne;
+	int32_t *outside_nsid;	/* per link: the nsid of its other end's namespace, if link_outside */
 };
 
 int netns_links_dump(struct netns_dump *d);

@@ -368,13 +368,14 @@ static int link_one(struct nlmsghdr *h, void *arg)
 		l->has_link = true;
 		l->link = nla_get_u32(tb[IFLA_LINK]);
 		if (tb[IFLA_LINK_NETNSID]) {
-			char name[IFNAMSIZ + 32];
+			int32_t *ids = realloc(d->outside_nsid, d->ne->n_links * sizeof(*ids));
 
-			l->has_link_outside = l->link_outside = true;
-			outside_name(&d->rt, l->link, nla_get_s32(tb[IFLA_LINK_NETNSID]), name, sizeof(name));
-			l->outside_name = strdup(name);
-			if (!l->outside_name)
+			if (!ids)
 				return -1;
+			d->outside_nsid = ids;
+			/* named once the dump is read: a request now would take its answers */
+			ids[d->ne->n_links - 1] = nla_get_s32(tb[IFLA_LINK_NETNSID]);
+			l->has_link_outside = l->link_outside = true;
 		}
 	} else if (tb[IFLA_LINK_NETNSID]) {
 		pr_err("can't dump the network namespace of %d: link %s (%s) refers to a device in another "
@@ -606,6 +607,17 @@ int netns_links_dump(struct netns_dump *d)
 		if (ret != -1)
 			pr_err("can't list the links of the network namespace of %d: %s\n", d->pid, strerror(-ret));
 		return -1;
+	}
+	for (size_t i = 0; i < d->ne->n_links; i++) {
+		NetnsLink *l = d->ne->links[i];
+		char name[IFNAMSIZ + 32];
+
+		if (!l->link_outside)
+			continue;
+		outside_name(&d->rt, l->link, d->outside_nsid[i], name, sizeof(name));
+		l->outside_name = strdup(name);
+		if (!l->outside_name)
+			return -1;
 	}
 	for (size_t i = 0; i < d->ne->n_links; i++) {
 		NetnsLink *l = d->ne->links[i];

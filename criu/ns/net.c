@@ -186,6 +186,7 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 	ret = net_lock_netns(netns_of(pid));
 out:
 	rtnl_close(&d.rt);
+	free(d.outside_nsid);
 	if (fresh >= 0)
 		close(fresh);
 	netns_entry_free(d.ne);
