@@ -915,6 +915,35 @@ static struct nl_msg *setlink(const NetnsLink *l, unsigned flags, unsigned chang
 	return rtnl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 }
 
+/*
+ * A macvlan on a device outside can't come up while another one there has
+ * its address: the dumped namespace's, when the tree was killed on this
+ * host, goes only once the kernel's namespace cleanup (a work queue) ran.
+ */
+static int set_flags(struct netns_rst *r, const NetnsLink *l)
+{
+	int wait = l->link_outside && !strcmp(l->kind, "macvlan") && (l->flags & IFF_UP) ? 500 : 0;
+
+	for (;;) {
+		struct nl_msg *m = setlink(l, l->flags, USER_FLAGS);
+		int err;
+
+		if (!m) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		err = rtnl_do(&r->rt, m);
+		if (!err)
+			return 0;
+		if (err != -EADDRINUSE || wait-- <= 0)
+			return link_err("set the flags of", l, err, &r->rt);
+		if (wait == 499)
+			pr_info("macvlan %s: its address is still another's on %s, waiting for it to go\n", l->name,
+				l->outside_name ? l->outside_name : "its lower device");
+		usleep(10000);
+	}
+}
+
 static int set_extras(struct netns_rst *r, const NetnsLink *l)
 {
 	struct nl_msg *m;
@@ -1109,7 +1138,7 @@ int netns_links_finish(struct netns_rst *r)
 		/* a link that stays down gets its mode now (a device's addr_gen_mode sysctl is left to this) */
 		if (netns_link_addrgen(r, l, l->flags & IFF_UP))
 			return -1;
-		if (change(r, l, "set the flags of", setlink(l, l->flags, USER_FLAGS)))
+		if (set_flags(r, l))
 			return -1;
 	}
 	/* carrier changes reach IPv6 (link-local addresses) through linkwatch: now, while no mode makes them */
