@@ -352,6 +352,7 @@ NETNS_VOLATILE = [
     (r'packets [0-9]+ bytes [0-9]+', 'packets N bytes N'),
     (r'\[[0-9]+:[0-9]+\]', '[N:N]'),
     (r' link-netnsid [0-9]+', ''),
+    (r'@if[0-9]+:', '@ifN:'),
     (r'^#.*$', ''),
 ]
 NETNS_SYSCTL_SKIP = re.compile(r'nf_conntrack_count|stable_secret|/route/flush|^net\.netfilter\.nf_log')

@@ -234,16 +234,13 @@ int zdtm_netns_own(void)
 	return 0;
 }
 
-int zdtm_run(const char *input, const char *fmt, ...)
+static int run_in(int nsfd, const char *input, const char *fmt, va_list ap)
 {
 	char line[4096], *argv[64], *save = NULL;
 	int in[2], status, n = 0;
-	va_list ap;
 	pid_t pid;
 
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	for (char *w = strtok_r(line, " ", &save); w && n < 63; w = strtok_r(NULL, " ", &save))
 		argv[n++] = w;
 	argv[n] = NULL;
@@ -255,6 +252,8 @@ int zdtm_run(const char *input, const char *fmt, ...)
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET))
+			_exit(126);
 		dup2(in[0], 0);
 		if (null >= 0)
 			dup2(null, 1);
@@ -273,6 +272,17 @@ int zdtm_run(const char *input, const char *fmt, ...)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	}
 	return 0;
+}
+
+int zdtm_run(const char *input, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = run_in(-1, input, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg)
@@ -298,5 +308,58 @@ int zdtm_link_flags(const char *name)
 		ret = ifr.ifr_flags & 0xffff;
 	if (sk >= 0)
 		close(sk);
+	return ret;
+}
+
+/* A command line run in the runner's network namespace ($ZDTM_HOST_NETNS_FD). */
+static int on_host(const char *fmt, ...)
+{
+	const char *fd = getenv("ZDTM_HOST_NETNS_FD");
+	va_list ap;
+	int ret;
+
+	if (!fd)
+		return -1;
+	va_start(ap, fmt);
+	ret = run_in(atoi(fd), NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* The runner's namespace is no state of the test's: its fd must not be dumped. */
+static void host_done(void)
+{
+	const char *fd = getenv("ZDTM_HOST_NETNS_FD");
+
+	if (fd)
+		close(atoi(fd));
+	unsetenv("ZDTM_HOST_NETNS_FD");
+}
+
+int zdtm_veth_to_host(const char *in)
+{
+	const char *out = getenv("ZDTM_VETH_OUT"), *br = getenv("ZDTM_BRIDGE"), *addr = getenv("ZDTM_VETH_ADDR");
+	int ret;
+
+	if (!out || !br || !addr)
+		return -1;
+	/* made there, with its peer here: `netns PID` is our pid as ip sees it */
+	ret = on_host("ip link add %s type veth peer name %s netns %d", out, in, getpid()) ||
+	      on_host("ip link set %s master %s up", out, br);
+	host_done();
+	if (ret)
+		return -1;
+	return zdtm_run(NULL, "ip addr add %s/24 dev %s", addr, in) || zdtm_run(NULL, "ip link set %s up", in);
+}
+
+int zdtm_macvlan_on_host(const char *name)
+{
+	const char *lower = getenv("ZDTM_MACVLAN_LOWER");
+	int ret;
+
+	if (!lower)
+		return -1;
+	ret = on_host("ip link add %s link %s netns %d type macvlan mode bridge", name, lower, getpid());
+	host_done();
 	return ret;
 }

@@ -63,6 +63,15 @@ int zdtm_netns_own(void);
 int zdtm_run(const char *input, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* @fn(@arg) in the network namespace @nsfd, then back: its result, or -1. */
 int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg);
+/*
+ * With the runner's ext_veth: a veth @in here (up, $ZDTM_VETH_ADDR/24)
+ * whose peer $ZDTM_VETH_OUT is on the runner's bridge; with ext_macvlan:
+ * a macvlan @name here on the runner's $ZDTM_MACVLAN_LOWER. 0 or -1.
+ * Either closes the runner's namespace fd after (it is no state of the
+ * test's to dump): one of them per test.
+ */
+int zdtm_veth_to_host(const char *in);
+int zdtm_macvlan_on_host(const char *name);
 /* SIOCGIFFLAGS of link @name, or -1. */
 int zdtm_link_flags(const char *name);
 

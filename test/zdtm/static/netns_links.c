@@ -23,6 +23,8 @@
  *   nft       nftables tables: sets, named counters, chains of two families
  *   iptables  iptables-nft rules (an xtables match too), ip6tables, a user
  *             chain, nat, and legacy iptables next to them
+ *   macvlan_ext  a macvlan on a device of the runner's namespace
+ *             (--external macvlan[mv0]:LOWER at restore)
  *   kind_refuse, qdisc_refuse, sysctl_refuse: what can't be rebuilt (a
  *             vxlan link, a tc qdisc, a read-only sysctl that differs from
  *             a new namespace's: tcp_ehash_entries, which the parent
@@ -381,6 +383,29 @@ static void check_iptables(void)
 	check_filter(d, 3, p, 1);
 }
 
+static void setup_macvlan_ext(void)
+{
+	if (zdtm_macvlan_on_host("mv0"))
+		test_bug("a macvlan on the runner's lower device");
+	RUN("ip link set mv0 address 02:aa:bb:cc:dd:02");
+	RUN("ip addr add 10.9.0.1/24 dev mv0");
+	RUN("ip link set mv0 up");
+}
+
+static void check_macvlan_ext(void)
+{
+	struct ifreq ifr = { .ifr_name = "mv0" };
+	int sk = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (!(zdtm_link_flags("mv0") & IFF_UP))
+		fail("mv0 is not up");
+	if (sk < 0 || ioctl(sk, SIOCGIFHWADDR, &ifr) || memcmp(ifr.ifr_hwaddr.sa_data, "\x02\xaa\xbb\xcc\xdd\x02", 6))
+		fail("mv0 has another hardware address");
+	bind_to(AF_INET, "10.9.0.1");
+	if (sk >= 0)
+		close(sk);
+}
+
 static void setup_kind_refuse(void)
 {
 	RUN("ip link add vx7 type vxlan id 5 dstport 4789");
@@ -429,6 +454,7 @@ static const struct scenario {
 	{ "sysctl", setup_sysctl, check_sysctl },
 	{ "nft", setup_nft, check_nft },
 	{ "iptables", setup_iptables, check_iptables },
+	{ "macvlan_ext", setup_macvlan_ext, check_macvlan_ext },
 	{ "kind_refuse", setup_kind_refuse, check_kind_refuse },
 	{ "qdisc_refuse", setup_qdisc_refuse, check_qdisc_refuse },
 	{ "sysctl_refuse", setup_sysctl_refuse, check_sysctl_refuse },
