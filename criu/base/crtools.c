@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "fault.h"
 #include "cr_options.h"
 #include "crtools.h"
 #include "action-scripts.h"
@@ -19,6 +20,7 @@
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
 #include "net.h"
 #include "namespaces.h"
 #include "util.h"
@@ -87,7 +89,18 @@ static void usage(FILE *f)
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
-"      --config FILE       options from FILE, one a line: long name without dashes, argument\n");
+"      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
+"\n"
+"Mounts (a tree in a mount namespace of its own; Documentation/mounts.md):\n"
+"  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
+"      --external mnt[KEY]:VAL, -M, --ext-mount-map KEY:VAL\n"
+"                          dump: the mount at path KEY is external, saved as the key VAL;\n"
+"                          restore: bind the host path VAL where the mount with key KEY was\n"
+"  -M auto                 accepted (LXC); at restore the binds of criu's own filesystems\n"
+"                          are not checked by device and inode\n"
+"      --enable-external-sharing  mounts may share peer groups with criu's namespace\n"
+"      --enable-external-masters  mounts may be slaves of peer groups of criu's namespace\n"
+"      --enable-fs NAME    mounts of filesystem NAME may be made anew from their options\n");
 }
 
 static void compel_log(int level, const char *fmt, va_list args)
@@ -111,6 +124,9 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_ACTION_SCRIPT,
 	OPT_CONFIG,
+	OPT_EXT_SHARING,
+	OPT_EXT_MASTERS,
+	OPT_ENABLE_FS,
 	OPT_MANAGE_CGROUPS,
 	OPT_CGROUP_ROOT,
 	OPT_FREEZE_CGROUP,
@@ -148,6 +164,11 @@ static const struct option longopts[] = {
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 	{ "action-script", required_argument, NULL, OPT_ACTION_SCRIPT },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "root", required_argument, NULL, 'r' },
+	{ "ext-mount-map", required_argument, NULL, 'M' },
+	{ "enable-external-sharing", no_argument, NULL, OPT_EXT_SHARING },
+	{ "enable-external-masters", no_argument, NULL, OPT_EXT_MASTERS },
+	{ "enable-fs", required_argument, NULL, OPT_ENABLE_FS },
 	{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
@@ -195,9 +216,14 @@ static const struct opt_use {
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
 	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
-	/* veth[IN]:OUT[@BR] and macvlan[IN]:OUT at restore; the other kinds at dump (ext_restore, ext_dump) */
+	/* mnt[KEY]:PATH, veth[IN]:OUT[@BR] and macvlan[IN]:OUT at restore; the other kinds only at dump */
 	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
 	{ OPT_VETH_PAIR, "--veth-pair", A_RESTORE },
+	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
+	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
+	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
+	{ OPT_EXT_MASTERS, "--enable-external-masters", A_DUMP | A_RESTORE },
+	{ OPT_ENABLE_FS, "--enable-fs", A_DUMP | A_RESTORE },
 	{ OPT_INHERIT_FD, "--inherit-fd", A_RESTORE },
 	{ OPT_ACTION_SCRIPT, "--action-script", A_DUMP | A_RESTORE },
 	{ OPT_MANAGE_CGROUPS, "--manage-cgroups", A_DUMP | A_RESTORE },
@@ -208,7 +234,7 @@ static const struct opt_use {
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
-static bool ext_dump, ext_restore;	/* an --external of a dump's kind, of a restore's kind */
+static bool ext_dump, ext_restore;	/* an --external of a dump's kind (not mnt[]), of a restore's kind */
 
 static int action_bit(const char *action)
 {
@@ -235,8 +261,12 @@ static int check_option_use(const char *action, int nr_args, char **args)
 			return -1;
 		}
 	if ((bit == A_RESTORE && ext_dump) || (bit == A_DUMP && ext_restore)) {
-		pr_err("--external %s means nothing for %s (veth[IN]:OUT[@BRIDGE] and macvlan[IN]:OUT are for "
-		       "restore, the other kinds for dump)\n", bit == A_RESTORE ? "RES" : "veth/macvlan", action);
+		if (bit == A_RESTORE)
+			pr_err("--external RES means nothing for restore (only mnt[KEY]:PATH, veth[IN]:OUT[@BRIDGE] "
+			       "and macvlan[IN]:OUT do)\n");
+		else
+			pr_err("--external veth/macvlan means nothing for dump (veth[IN]:OUT[@BRIDGE] and "
+			       "macvlan[IN]:OUT are for restore)\n");
 		return -1;
 	}
 	if (opts.leave_running && opts.leave_stopped) {
@@ -329,6 +359,8 @@ static int handle_option(int c, const char *arg)
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL:
+		if (!strncmp(arg, "mnt[", 4))
+			return mnt_opt_external(arg);
 		if (netns_is_ext_arg(arg)) {
 			ext_restore = true;
 			return netns_ext_add(arg);
@@ -345,6 +377,12 @@ static int handle_option(int c, const char *arg)
 		}
 		return netns_ext_add(buf);
 	}
+	case 'r': opts.root = arg; break;
+	case 'M': return mnt_opt_ext_map(arg);
+	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
+	case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
+	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
+	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_JOIN_NS: return ns_join_add(arg);
 	case OPT_EMPTY_NS: return ns_empty_add(arg);
@@ -360,7 +398,6 @@ static int handle_option(int c, const char *arg)
 	case OPT_CGROUP_ROOT: return cgroup_root_add(arg);
 	case OPT_FREEZE_CGROUP: opts.freeze_cgroup = arg; break;
 	case OPT_ORPHAN_PTS_MASTER: opts.orphan_pts_master = true; break;
-	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_GHOST_LIMIT:
 		if (parse_size(arg, &opts.ghost_limit)) {
 			pr_err("bad --ghost-limit '%s'\n", arg);
@@ -500,7 +537,7 @@ static int parse_options(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:W:o:v::RsjdSlVhr:M:", longopts, NULL)) != -1) {
 		if (c >= 0 && c < (int)sizeof(opts_seen))
 			opts_seen[c] = 1;
 		if (handle_option(c, optarg))
@@ -539,6 +576,8 @@ int main(int argc, char **argv)
 	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
 	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
+	fault_init();
+	compel_set_fault(fault_hit);
 	if (parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {

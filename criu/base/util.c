@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -180,4 +181,34 @@ int check_interrupted(void)
 		pr_err("interrupted by signal %d (%s): rolling back\n", interrupt_sig, strsignal(interrupt_sig));
 	}
 	return -1;
+}
+
+static int proc_fd = -1;
+
+int proc_dir(void)
+{
+	if (proc_fd < 0)
+		proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		pr_perror("can't open /proc");
+	return proc_fd;
+}
+
+void proc_set_dir(int fd)
+{
+	proc_fd = fd;
+}
+
+int proc_open(int flags, const char *fmt, ...)
+{
+	char path[256];
+	va_list args;
+	int dir = proc_dir();
+
+	va_start(args, fmt);
+	vsnprintf(path, sizeof(path), fmt, args);
+	va_end(args);
+	if (dir < 0)
+		return -1;
+	return openat(dir, path, flags | O_CLOEXEC);
 }

@@ -22,6 +22,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mem.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "parasite.h"
 #include "parasite-blob.h"

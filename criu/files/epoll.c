@@ -97,8 +97,11 @@ static int open_epoll(FileEntry *fe)
 		pr_perror("epoll_create1");
 		return -1;
 	}
-	if (e->flags & O_NONBLOCK)
-		fcntl(fd, F_SETFL, O_NONBLOCK);
+	if ((e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) {
+		pr_perror("can't make epoll file %u non-blocking", fe->id);
+		close(fd);
+		return -1;
+	}
 	/* an image without tfd_pids: the targets are the maker's own fds */
 	for (size_t i = 0; i < e->n_tfds && !e->n_tfd_pids; i++)
 		if (add_target(fd, e->tfds[i])) {

@@ -164,8 +164,7 @@ int external_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_ext_files && !ret; i++)
 		ret = pb_write_one(img, &ext_files[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void external_free(void)
@@ -224,7 +223,7 @@ int inherit_fd_prepare(int dfd, struct rst_files *rf)
 	void *msg;
 	int ret;
 
-	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, 0)) {
+	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;
 		pr_perror("can't look for ext-files.img");
@@ -285,7 +284,7 @@ int inherit_fd_lift(int base)
 
 int inherit_fd_open(FileEntry *fe)
 {
-	char buf[64], proc[64];
+	char buf[64];
 	const char *key = file_key(fe, buf, sizeof(buf));
 	int i = key ? find_inherit(key) : -1, fl, want, fd;
 
@@ -301,8 +300,7 @@ int inherit_fd_open(FileEntry *fe)
 	if ((fl & O_ACCMODE) == (want & O_ACCMODE))
 		return fcntl(inherit[i].fd, F_DUPFD_CLOEXEC, 0);
 	/* the other end of an inherited pipe, say: the same object, another mode */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", inherit[i].fd);
-	fd = open(proc, (want & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC);
+	fd = proc_open(want & ~(O_CREAT | O_EXCL | O_TRUNC), "self/fd/%d", inherit[i].fd);
 	if (fd < 0)
 		pr_perror("can't open %s (--inherit-fd) with the mode file %u had", key, fe->id);
 	return fd;

@@ -19,6 +19,7 @@
 #include "fdkinds.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -225,22 +226,24 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 		return -1;
 	}
 	m.ino = d->ino;
-	m.sdev = d->sdev;
-	m.mnt_id = d->mnt_id;
+	/* a filesystem made anew in a restored mount namespace has a new device */
+	m.sdev = m.type == FSN_MARK_SB ? fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) : d->sdev;
+	/* so has a mount of a restored mount namespace */
+	m.mnt_id = m.type == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) : d->mnt_id;
 	ofd = open_object(&m);
 	if (ofd < 0) {
 		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
 		return -1;
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+	snprintf(proc, sizeof(proc), "self/fd/%d", ofd);
 	add = FAN_MARK_ADD | kind_flags[m.type] | (d->mflags & FAN_MARK_EVICTABLE);
 	ign = ((d->mflags & FAN_MARK_IGNORE) ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK) |
 	      (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
-	if (d->mask && fanotify_mark(fd, add, d->mask, AT_FDCWD, proc)) {
+	if (d->mask && fanotify_mark(fd, add, d->mask, proc_dir(), proc)) {
 		pr_perror("can't mark %s (%s, mask %#x) again", d->path, type_names[m.type], d->mask);
 		ret = -1;
 	} else if ((d->ignored_mask || (d->mflags & FAN_MARK_IGNORED_SURV_MODIFY)) &&
-		   fanotify_mark(fd, add | ign, d->ignored_mask, AT_FDCWD, proc)) {
+		   fanotify_mark(fd, add | ign, d->ignored_mask, proc_dir(), proc)) {
 		pr_perror("can't give the mark on %s its ignored mask %#x again", d->path, d->ignored_mask);
 		ret = -1;
 	}
@@ -257,7 +260,8 @@ static int same_mark(const FanotifyMarkEntry *d, const struct fsn_fanotify_mark 
 		return 0;
 	if (t == FSN_MARK_INODE)
 		return d->ino == m->ino && d->sdev == m->sdev;
-	return t == FSN_MARK_MOUNT ? d->mnt_id == m->mnt_id : d->sdev == m->sdev;
+	return t == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) == m->mnt_id :
+				     fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) == m->sdev;
 }
 
 /* The new group as the kernel shows it must be the one in the image. */

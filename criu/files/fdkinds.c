@@ -20,6 +20,8 @@ static const struct fd_kind *const kinds[] = {
 	&tty_kind,
 	&unixsk_kind,
 	&inetsk_kind,
+	&packetsk_kind,
+	&netlinksk_kind,
 	&inotify_kind,
 	&fanotify_kind,
 	&tun_kind,

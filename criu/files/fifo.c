@@ -22,6 +22,7 @@
 #include "fdkinds.h"
 #include "fileobj.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "pipes.h"
 #include "util.h"
@@ -46,7 +47,7 @@ static void free_fifo(FileEntry *fe);
 /* Made again next to its old name at restore: that directory must still be there. */
 static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, FifoEntry *f)
 {
-	char *del = strstr(link, " (deleted)"), dir[4096], *slash;
+	char *del = strstr(link, " (deleted)"), dir[4096], at[4096 + 64], *slash;
 	struct stat dst;
 
 	if (del)
@@ -61,7 +62,7 @@ static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, F
 	slash = strrchr(dir, '/');
 	if (slash)
 		slash[slash == dir] = '\0';
-	if (link[0] != '/' || !slash || stat(dir, &dst) || !S_ISDIR(dst.st_mode)) {
+	if (link[0] != '/' || !slash || stat(mntns_path(dir, at, sizeof(at)), &dst) || !S_ISDIR(dst.st_mode)) {
 		pr_err("can't dump task %d: fd %d is the unlinked FIFO %s, whose directory is gone too\n", pid, fd,
 		       link);
 		return -1;

@@ -220,8 +220,7 @@ int file_locks_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_held && !ret; i++)
 		ret = pb_write_one(img, &held[i].e);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_locks_free(void)
@@ -233,7 +232,7 @@ void file_locks_free(void)
 
 /* ---- restore ---- */
 
-static int check_entry(const FileLockEntry *e)
+static int check_fields(const FileLockEntry *e)
 {
 	if (e->kind < FILE_LOCK_KIND__FL_FLOCK || e->kind > FILE_LOCK_KIND__FL_OFD ||
 	    (e->type != F_RDLCK && e->type != F_WRLCK) || e->fd < 0 || e->start > INT64_MAX ||
@@ -241,6 +240,44 @@ static int check_entry(const FileLockEntry *e)
 		pr_err("file-locks.img: a bad %s lock of %d at fd %d\n", kind_name(e->kind), e->pid, e->fd);
 		return -1;
 	}
+	return 0;
+}
+
+int file_locks_read_check(int dfd, int (*is_task)(pid_t pid, void *arg), void *arg)
+{
+	struct cr_img *img;
+	void *msg;
+	int ret;
+
+	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		if (errno == ENOENT)
+			return 0;
+		pr_perror("can't look for file-locks.img");
+		return -1;
+	}
+	img = open_image_at(dfd, CR_FD_FILE_LOCKS, O_RDONLY);
+	if (!img)
+		return -1;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FileLockEntry *e = msg;
+
+		if (check_fields(e) || !is_task(e->pid, arg)) {
+			if (!is_task(e->pid, arg))
+				pr_err("file-locks.img: a lock of %d, which is no process of the tree\n", e->pid);
+			ret = -1;
+		}
+		pb_free(img, msg);
+		if (ret < 0)
+			break;
+	}
+	close_image(img);
+	return ret < 0 ? -1 : 0;
+}
+
+static int check_entry(const FileLockEntry *e)
+{
+	if (check_fields(e))
+		return -1;
 	/* every fd is in place by now */
 	if (fcntl(e->fd, F_GETFD) < 0) {
 		pr_err("file-locks.img: %d holds a %s lock at fd %d, which it does not have\n", e->pid,

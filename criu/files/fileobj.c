@@ -22,6 +22,7 @@
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -72,7 +73,8 @@ static size_t nr_remaps;
  */
 static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
 {
-	char dir[PATH_MAX], name[PATH_MAX + 64], **n;
+	char dir[PATH_MAX], name[PATH_MAX + 64], at[PATH_MAX + 128], **n;
+	const char *here;
 	struct stat o;
 	char *slash;
 
@@ -85,21 +87,19 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	*slash = '\0';
 	snprintf(name, sizeof(name), "%s/.criu-link-remap.%lx.%lx", dir, (unsigned long)st->st_dev,
 		 (unsigned long)st->st_ino);
-	/* the new name in the tree's mounts (the dump may run in a mount namespace of its own: EXDEV) */
-	char in_tree[PATH_MAX + 96];
-
-	ns_tree_path(name, in_tree, sizeof(in_tree));
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, in_tree, AT_SYMLINK_FOLLOW) == 0) {
+	/* the name as the tree sees it goes into the image; we reach it through its namespace */
+	here = mntns_path(name, at, sizeof(at));
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
-		if (!n || !(n[nr_remaps] = strdup(name))) {
-			unlink(name);
+		if (!n || !(n[nr_remaps] = strdup(here))) {
+			unlink(here);
 			remaps = n ? n : remaps;
 			errno = ENOMEM;
 			return -1;
 		}
 		remaps = n;
 		nr_remaps++;
-	} else if (errno != EEXIST || stat(name, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
+	} else if (errno != EEXIST || stat(here, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
 		return -1;
 	}
 	/* an earlier dump's link to the same file (--leave-running) serves as well */
@@ -513,8 +513,11 @@ void fileobj_restore_done(struct rst_files *rf)
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 
+		char at[PATH_MAX + 64];
+
+		/* a path of the tree's mount namespace, which may not be ours */
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink(fe->reg->link_remap) && errno != ENOENT)
+		    unlink(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }
@@ -607,15 +610,13 @@ int fileobj_map_fd(struct rst_files *rf, uint32_t id)
 
 int fileobj_reopen(uint32_t id, int flags)
 {
-	char path[64];
 	int fd;
 
 	if (obj_base < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", obj_base + (int)id);
-	fd = open(path, flags | O_CLOEXEC);
+	fd = proc_open(flags, "self/fd/%d", obj_base + (int)id);
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;

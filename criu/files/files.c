@@ -25,6 +25,7 @@
 #include "external.h"
 #include "fileobj.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "pipes.h"
 #include "proc_parse.h"
@@ -340,6 +341,8 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			snprintf(what, sizeof(what), "fd %d", fd);
 			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
 				return -1;
+		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
+			return -1;
 		}
 		d->reg.path = strdup(link);
 	} else {
@@ -377,7 +380,7 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 {
 	char path[64];
 	struct dirent *de;
-	int *fds = NULL, nr = 0, cap = 0, ret = -1;
+	int *fds = NULL, nr = 0, cap = 0, ret = -1, r;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
@@ -386,31 +389,35 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while ((de = readdir(dir))) {
+	while ((r = next_dirent(dir, &de, path)) > 0) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 64;
 			int *n = realloc(fds, cap * sizeof(int));
 
-			if (!n)
+			if (!n) {
+				pr_err("out of memory\n");
 				goto out;
+			}
 			fds = n;
 		}
 		fds[nr++] = atoi(de->d_name);
 	}
+	if (r < 0)
+		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
 	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
-	if (!fl->fds)
+	if (!fl->fds) {
+		pr_err("out of memory\n");
 		goto out;
+	}
 	fl->max_fd = -1;
 	for (int i = 0; i < nr; i++)
 		if (collect_one_fd(ft, fl, pid, fds[i]))
 			goto out;
 	ret = 0;
 out:
-	if (ret && !fl->fds)
-		pr_err("out of memory\n");
 	closedir(dir);
 	free(fds);
 	return ret;
@@ -460,8 +467,7 @@ int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
 		return -1;
 	for (size_t i = 0; i < fl->nr && !ret; i++)
 		ret = pb_write_one(img, &fl->fds[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void fd_list_free(struct fd_list *fl)
@@ -493,13 +499,12 @@ int dump_files(int dfd, struct file_table *ft)
 			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX], at[PATH_MAX + 64];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
 	struct stat st, pst;
@@ -519,7 +524,8 @@ int dump_fs(int dfd, pid_t pid)
 		snprintf(parent, sizeof(parent), "%s", cwd);
 		if (strrchr(parent, '/'))
 			*strrchr(parent, '/') = '\0';
-		if (cwd[0] != '/' || (parent[0] && (stat(parent, &pst) || !S_ISDIR(pst.st_mode)))) {
+		if (cwd[0] != '/' ||
+		    (parent[0] && (stat(mntns_path(parent, at, sizeof(at)), &pst) || !S_ISDIR(pst.st_mode)))) {
 			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
 			return -1;
 		}
@@ -535,14 +541,18 @@ int dump_fs(int dfd, pid_t pid)
 		pr_perror("can't read the root of %d", pid);
 		return -1;
 	}
+	if (mntns_check_reach(pid, "root", path, root))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (!fe.has_cwd_deleted_mode && mntns_check_reach(pid, "cwd", path, cwd))
+		return -1;
 	fe.cwd = cwd;
 	fe.root = root;
 	img = open_image_at(dfd, CR_FD_FS, O_DUMP, pid);
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &fe);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_table_free(struct file_table *ft)
@@ -624,7 +634,10 @@ FileEntry *find_file(struct rst_files *rf, uint32_t id)
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
-	if ((r->has_ino && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+	/* a file of a tmpfs made again is a new inode: its size and mtime are what can tell */
+	bool remade = r->has_dev && mntns_dev_remade(r->dev);
+
+	if ((r->has_ino && !remade && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
@@ -689,6 +702,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		fd = open_same_as(rf, r, flags);
 	else if (fileobj_is_holder(fe))
 		fd = open_holder(fe, flags);
+	else if (r->has_mnt_id)
+		fd = mntns_open_hidden(r, flags);
 	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
 		/* not even opened: opening another device may do something (a tty would become ours) */
 		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;
@@ -756,6 +771,25 @@ int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids)
 	return ret < 0 ? -1 : 0;
 }
 
+int fd_of_file(int dfd, pid_t pid, uint32_t id)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
+	int fd = -1, ret;
+	void *msg;
+
+	if (!img)
+		return -2;
+	while (fd < 0 && (ret = pb_read_one(img, &msg)) == 1) {
+		FdinfoEntry *e = msg;
+
+		if (e->id == id)
+			fd = e->fd;
+		pb_free(img, msg);
+	}
+	close_image(img);
+	return ret < 0 && fd < 0 ? -2 : fd;
+}
+
 int image_max_fd(int dfd, pid_t pid)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
@@ -798,9 +832,17 @@ static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
 	return open_file(rf, fe->id, -1);
 }
 
-static int in_transit(const struct rst_transit *tr, uint32_t id)
+int in_transit(const struct rst_transit *tr, uint32_t id)
 {
-	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
+	if (!tr || id >= tr->nr_ids)
+		return 0;
+	if (fcntl(tr->base + id, F_GETFD) >= 0)
+		return 1;
+	if (errno == EBADF)
+		return 0;
+	/* not knowing must not pass for "not passed down": the sharing would be lost */
+	pr_perror("can't tell whether file %u was passed down", id);
+	return -1;
 }
 
 static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened,
@@ -813,9 +855,13 @@ static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, i
 		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
 		return -1;
 	}
+	int passed = opened[e->id] >= 0 ? 0 : in_transit(tr, e->id);
+
+	if (passed < 0)
+		return -1;
 	if (opened[e->id] >= 0)		/* shared with an fd restored before */
 		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
-	else if (in_transit(tr, e->id))	/* shared with an ancestor or a relative */
+	else if (passed)		/* shared with an ancestor or a relative */
 		fd = fcntl(tr->base + e->id, F_DUPFD_CLOEXEC, 0);
 	else
 		fd = open_desc(rf, fe, shell_tty);
@@ -853,8 +899,14 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want || in_transit(tr, id))
+		if (!want)
 			continue;
+		switch (in_transit(tr, id)) {
+		case -1:
+			return -1;
+		case 1:
+			continue;
+		}
 		fe = find_file(rf, id);
 		if (!fe) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
@@ -885,7 +937,7 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (!tr->need || !tr->need[id])
+		if ((!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
 			close(tr->base + id);
 }
 
@@ -990,6 +1042,25 @@ out:
 	evasive_fini();
 	pipes_restore_fini();
 	fd_kinds_restore_fini();
+	return ret;
+}
+
+/* Before anything is made: fs-PID.img reads and holds absolute paths. */
+int check_fs(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
+	FsEntry *fe;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&fe))
+		goto out;
+	if (fe->cwd[0] != '/' || fe->root[0] != '/')
+		pr_err("%s: cwd %s or root %s is not an absolute path\n", img->path, fe->cwd, fe->root);
+	else
+		ret = 0;
+	pb_free(img, fe);
+out:
+	close_image(img);
 	return ret;
 }
 

@@ -214,11 +214,8 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe)
 		return -1;
 	end = (pe->flags & O_ACCMODE) == O_WRONLY;
 	if (p->fd[end] < 0) {
-		char path[64];
-
 		/* Another open file description of the same end, as /proc/PID/fd/N opens make. */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->keep[end]);
-		fd = open(path, (end ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+		fd = proc_open(end ? O_WRONLY : O_RDONLY, "self/fd/%d", p->keep[end]);
 		if (fd < 0) {
 			pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
 			return -1;

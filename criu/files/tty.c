@@ -31,6 +31,7 @@
 #include "cr_options.h"
 #include "fdkinds.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "pipes.h"
 #include "rpc.h"
@@ -100,10 +101,14 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st)
 /* What the dump learnt about pty N from all its fds. */
 static struct dump_pty {
 	uint32_t index;
+	dev_t devpts;		/* the devpts instance (its st_dev), 0 while unknown */
 	TtyEntry *master;
 	int nr_slaves;		/* slave and /dev/tty descriptions */
 } dptys[MAX_PTYS];
 static int nr_dptys;
+
+/* the devpts instance fill_info() found the master's slave in */
+static dev_t pts_inst;
 
 static struct dump_pty *dump_pty(uint32_t index)
 {
@@ -115,6 +120,7 @@ static struct dump_pty *dump_pty(uint32_t index)
 		return NULL;
 	}
 	dptys[nr_dptys].index = index;
+	dptys[nr_dptys].devpts = 0;
 	dptys[nr_dptys].master = NULL;
 	dptys[nr_dptys].nr_slaves = 0;
 	return &dptys[nr_dptys++];
@@ -142,6 +148,7 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	int pkt = 0, lck = 0, excl = 0, ldisc = 0;
 	pid_t sid = 0, pgrp = 0;
 	struct stat st;
+	char at[PATH_MAX + 64];
 
 	if (!ti)
 		return -1;
@@ -195,11 +202,13 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 	ti->slave_path = slave_path(te->path, te->index);
 	if (!ti->slave_path)
 		return -1;
-	if (stat(ti->slave_path, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != pts_dev(te->index)) {
+	if (stat(mntns_path(ti->slave_path, at, sizeof(at)), &st) || !S_ISCHR(st.st_mode) ||
+	    st.st_rdev != pts_dev(te->index)) {
 		pr_err("can't dump task %d: the slave of pts %u (fd %d) is not at %s\n", pid, te->index, fd,
 		       ti->slave_path);
 		return -1;
 	}
+	pts_inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
 	if (ns_owner_inside(&ti->uid, &ti->gid, ti->slave_path))
@@ -259,6 +268,20 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	dp = dump_pty(te->index);
 	if (!dp)
 		goto fail;
+	/*
+	 * ptys are known by their index: two devpts instances (a container's
+	 * and the host's) can each have pts N. The instance is the slave's
+	 * st_dev (the master's: of the slave at its path, fill_info()).
+	 */
+	dev_t inst = te->type == TTY_TYPE__TTY_SLAVE ? st.st_dev : te->type == TTY_TYPE__TTY_MASTER ? pts_inst : 0;
+
+	if (inst && dp->devpts && inst != dp->devpts) {
+		pr_err("can't dump task %d: fd %d (%s) is pts %u of another devpts instance than another pts %u of "
+		       "the tree; not supported\n", pid, fd, link, te->index, te->index);
+		goto fail;
+	}
+	if (inst)
+		dp->devpts = inst;
 	if (te->type == TTY_TYPE__TTY_MASTER)
 		dp->master = te;
 	else
@@ -711,7 +734,13 @@ static struct rst_pty *get_pty(uint32_t index)
 		pr_err("pts %u: too many ptys\n", index);
 		return NULL;
 	}
-	m = open_ptmx_at(fe->tty);
+	/* a bind of /dev/pts/N (say, runc's /dev/console) needed the pty made with the mounts */
+	m = fe->tty->info ? mntns_take_pty(fe->tty->info->slave_path, index) : -1;
+	if (m >= 0 && (fe->tty->flags & O_ACCMODE) != O_RDWR)
+		pr_warn("pts %u: its master was opened with flags %o, made again read-write for a bind of it\n",
+			index, fe->tty->flags);
+	if (m < 0)
+		m = open_ptmx_at(fe->tty);
 	if (m < 0)
 		return NULL;
 	if (setup_pty(m, fe->tty)) {
@@ -785,8 +814,23 @@ static int open_tty(FileEntry *fe)
 		return -1;
 	if (te->type == TTY_TYPE__TTY_MASTER)
 		return set_flags(fcntl(p->master, F_DUPFD_CLOEXEC, 0), te);
-	/* by path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's flags and no O_LARGEFILE */
-	fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * By path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's
+	 * flags and no O_LARGEFILE. By its own path when that is another name
+	 * of the pty (a bind of it, such as runc's /dev/console).
+	 */
+	fd = -1;
+	if (strcmp(te->path, p->te->info->slave_path)) {
+		struct stat st;
+
+		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || st.st_rdev != pts_dev(te->index))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0)
+		fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || (p->te->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)
@@ -808,8 +852,12 @@ static int master_fd(FileEntry *fe, const struct rst_transit *tr)
 {
 	struct rst_pty *p;
 
-	if (tr && fe->id < tr->nr_ids && fcntl(tr->base + fe->id, F_GETFD) >= 0)
+	switch (in_transit(tr, fe->id)) {
+	case -1:
+		return -1;
+	case 1:
 		return tr->base + fe->id;
+	}
 	p = get_pty(fe->tty->index);
 	return p ? p->master : -1;
 }

@@ -16,6 +16,7 @@
 #include "file-lock.pb-c.h"
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
+#include "mnt.pb-c.h"
 #include "ns.pb-c.h"
 #include "net.pb-c.h"
 #include "cgroup.pb-c.h"
@@ -35,6 +36,8 @@
 #define FILE_LOCKS_MAGIC	0x4a6f1b2du
 #define EXT_FILES_MAGIC	0x6c2e9a13u
 #define IPC_NS_MAGIC	0x4e8b2f61u
+#define MNTNS_MAGIC	0x5a17c3e9u
+#define TMPFS_MAGIC	0x43b6e05du
 #define NS_MAGIC	0x59d1c4a7u
 #define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
@@ -127,6 +130,21 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_MNTNS] = {
+		.name_fmt	= "mntns.img",
+		.magic		= MNTNS_MAGIC,
+		.pb		= &mnt_ns_entry__descriptor,
+	},
+	[CR_FD_TMPFS] = {
+		.name_fmt	= "tmpfs.img",
+		.magic		= TMPFS_MAGIC,
+		.pb		= &tmpfs_node__descriptor,
+	},
+	[CR_FD_TMPFS_DATA] = {
+		.name_fmt	= "tmpfs.data",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 	[CR_FD_NS] = {
 		.name_fmt	= "ns.img",
 		.magic		= NS_MAGIC,
@@ -167,6 +185,9 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
+	[CR_FD_MNTNS]		= "MNTNS",
+	[CR_FD_TMPFS]		= "TMPFS",
+	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",
 	[CR_FD_NS]		= "NS",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",

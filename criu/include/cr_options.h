@@ -19,9 +19,13 @@ struct cr_options {
 	const char *pidfile;
 	const char *feature;
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
-	uint64_t ghost_limit;
-	bool allow_changed_files;	/* restore even if a file differs from the dump */		/* biggest unlinked file whose contents go into the images */
+	uint64_t ghost_limit;		/* biggest unlinked file whose contents go into the images */
+	bool allow_changed_files;	/* restore even if a file differs from the dump */
 	bool link_remap;		/* link unlinked files back at dump (fileobj.c) */
+	/* mounts (criu/mount/): the root mount's directory at restore, peer groups shared with ours */
+	const char *root;
+	bool enable_external_sharing;
+	bool enable_external_masters;
 	/* accepted for compatibility; what they ask for is refused when met */
 	bool file_locks;
 	bool ext_unix_sk;

@@ -6,7 +6,7 @@
 
 #include "files.h"
 
-/* --inherit-fd fds live in service slots 5..15 of the restore processes */
+/* --inherit-fd fds live in service slots 8..18 of the restore processes */
 #define MAX_INHERIT_FD	11
 
 /* Command line: 0, or -1 with a message. */

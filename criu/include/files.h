@@ -71,6 +71,7 @@ struct rst_transit {
 	int base;
 	uint32_t nr_ids;
 	const uint8_t *need;
+	const uint8_t *keep;	/* ids the task itself needs later, not as an fd (a mapped packet ring) */
 };
 
 /*
@@ -86,11 +87,16 @@ struct late_fd {
 	uint32_t flags;
 };
 
+/* Was file @id passed down to us at tr->base + id? 1, 0, or -1 when that can't be told (logged). */
+int in_transit(const struct rst_transit *tr, uint32_t id);
 int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
 		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late);
 /* The fd numbers in fdinfo-PID.img, and the file ids they use, for planning. */
 int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids);
 int restore_fs(int dfd, pid_t pid);
+int check_fs(int dfd, pid_t pid);
+/* The fd number of @pid's first fd of file @id (fdinfo-PID.img): -1 if none, -2 on errors. */
+int fd_of_file(int dfd, pid_t pid, uint32_t id);
 /* Highest fd number the task had, from fdinfo-PID.img. */
 int image_max_fd(int dfd, pid_t pid);
 

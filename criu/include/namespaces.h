@@ -74,10 +74,11 @@ int ns_dump_in_agent(void);
 /*
  * The dump agent runs in a mount namespace of its own (for its /proc):
  * the tree's mounts are seen through its root task, whose pid this is
- * (0 outside an agent); ns_tree_path() puts an absolute path there.
+ * (0 outside an agent; mntns_path() puts an absolute path there).
  */
 pid_t ns_dump_view_pid(void);
-void ns_tree_path(const char *path, char *buf, size_t size);
+/* criu's root and mount namespace as the agent can reach them (AT_FDCWD and -1 outside an agent). */
+void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);
 
 /* The dump works from the tree's network namespace (its unix sockets are seen from there). */

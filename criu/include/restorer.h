@@ -51,6 +51,7 @@ struct rst_pagemap {
 	uint64_t vaddr;
 	uint64_t nr_pages;
 	uint64_t off;
+	const uint64_t *csum;	/* one per page (csum.h), checked as the pages are read */
 };
 
 /* A part of the vDSO: [vvar], [vvar_vclock] or [vdso]. */
@@ -176,6 +177,8 @@ struct restore_args {
 	struct rst_pagemap *pms;
 	uint32_t nr_pms;
 	int32_t pages_fd;
+	char pages_name[32];		/* for messages */
+	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
 
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
@@ -228,7 +231,10 @@ struct restore_args {
 	int32_t stop_signo;		/* re-enter a group stop with this signal before queueing signals; 0: none */
 
 	int32_t log_fd;
+	int32_t err_fd;			/* criu's stderr, for errors too; -1 if the log is it */
 	int32_t log_level;
+	uint32_t fault_at;		/* CRIU_FAULT_RESTORER: the checked step to fail; ~0: count them */
+	uint32_t fault_steps;
 	uint64_t log_start_us;		/* CLOCK_MONOTONIC of criu's first log line */
 	int32_t close_from;		/* service fds: everything from here up goes */
 

@@ -38,4 +38,13 @@ int interrupted(void);
 /* -1 with a message (once) if a signal came, else 0. */
 int check_interrupted(void);
 
+/*
+ * /proc, as criu found it: the restore runs in the tree's own mount
+ * namespace, which may have no /proc, or a read-only /proc/sys. Paths
+ * are relative to /proc ("self/fd/3", "sys/kernel/shm_next_id").
+ */
+int proc_dir(void);
+void proc_set_dir(int fd);
+int proc_open(int flags, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

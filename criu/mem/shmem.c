@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "image.h"
 #include "log.h"
 #include "mm.pb-c.h"
@@ -58,48 +59,6 @@ int shmem_add_vma(pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
 	return 0;
 }
 
-/* Copy the data (not the holes) of @src to the same offsets of @dst. */
-int copy_sparse(int src, int dst, uint64_t size, void *dst_mem)
-{
-	char *buf = malloc(1 << 20);
-	off_t off = 0;
-	int ret = -1;
-
-	if (!buf)
-		return -1;
-	while ((uint64_t)off < size) {
-		off_t data = lseek(src, off, SEEK_DATA), hole;
-
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;
-			pr_perror("SEEK_DATA");
-			goto out;
-		}
-		hole = lseek(src, data, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > size)
-			hole = size;
-		for (off = data; off < hole;) {
-			size_t chunk = hole - off > (1 << 20) ? (1 << 20) : hole - off;
-			ssize_t n = pread(src, dst_mem ? (char *)dst_mem + off : buf, chunk, off);
-
-			if (n <= 0) {
-				pr_perror("reading shared memory at %ld", (long)off);
-				goto out;
-			}
-			if (!dst_mem && pwrite(dst, buf, n, off) != n) {
-				pr_perror("writing shared memory at %ld", (long)off);
-				goto out;
-			}
-			off += n;
-		}
-	}
-	ret = 0;
-out:
-	free(buf);
-	return ret;
-}
-
 int shmem_dump_all(int dfd)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_SHMEM, O_DUMP);
@@ -116,27 +75,29 @@ int shmem_dump_all(int dfd)
 
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", o->pid, (unsigned long)o->start,
 			 (unsigned long)o->end);
+		se.n_csum = sparse_nr_csum(o->size);
+		se.csum = calloc(se.n_csum + 1, sizeof(*se.csum));
 		src = open(mf, O_RDONLY | O_CLOEXEC);
 		data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_DUMP, o->id);
-		if (src < 0 || !data) {
+		if (src < 0 || !data || !se.csum) {
 			pr_perror("can't save shared memory %s", mf);
 			ret = -1;
-		} else if (ftruncate(data->fd, o->size) || copy_sparse(src, data->fd, o->size, NULL)) {
+		} else if (save_sparse(src, data->fd, o->size, se.csum, data->path)) {
 			pr_err("can't save shared memory object %u (%s)\n", o->id, mf);
 			ret = -1;
 		}
 		if (src >= 0)
 			close(src);
-		close_image(data);
+		ret = finish_image(data, ret);
 		se.id = o->id;
 		se.size = o->size;
 		se.has_ino = true;
 		se.ino = o->ino;
 		if (!ret)
 			ret = pb_write_one(img, &se);
+		free(se.csum);
 	}
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 /* Call @fn for every entry of shmem.img (none if there is no such image). */
@@ -146,8 +107,9 @@ static int for_each_shmem(int dfd, int (*fn)(int dfd, ShmemEntry *se, void *arg)
 	void *msg;
 	int r;
 
-	if (!image_exists(dfd, CR_FD_SHMEM))
-		return 0;
+	r = image_exists(dfd, CR_FD_SHMEM);
+	if (r <= 0)
+		return r;
 	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
 	if (!img)
 		return -1;
@@ -200,11 +162,10 @@ static int shmem_make(int dfd, ShmemEntry *se, int slot)
 		return -1;
 	}
 	data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_RDONLY, se->id);
-	if (!data || copy_sparse(data->fd, -1, se->size, mem))
+	if (!data || load_sparse(data, se->size, mem, se->csum, se->n_csum))
 		goto out;
-	snprintf(mf, sizeof(mf), "/proc/self/map_files/%lx-%lx", (unsigned long)mem,
-		 (unsigned long)mem + se->size);
-	fd = open(mf, O_RDWR | O_CLOEXEC);
+	snprintf(mf, sizeof(mf), "self/map_files/%lx-%lx", (unsigned long)mem, (unsigned long)mem + se->size);
+	fd = proc_open(O_RDWR, "%s", mf);
 	if (fd < 0 || move_fd(fd, slot) < 0) {
 		pr_perror("can't get an fd for shared memory object %u", se->id);
 		fd = -1;

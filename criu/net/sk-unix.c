@@ -26,6 +26,7 @@
 #include "fdkinds.h"
 #include "files.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "net.h"
 #include "pipes.h"
@@ -80,7 +81,7 @@ static int getopt_int(int sk, int opt, int *val)
 /* A path name must be where the socket's file is; else it counts as unlinked. */
 static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 {
-	char path[PATH_MAX + 128], cwd[PATH_MAX], proc[64];
+	char path[PATH_MAX + 128], cwd[PATH_MAX], proc[64], at[PATH_MAX + 192];
 	struct stat st;
 
 	snprintf(proc, sizeof(proc), "/proc/%d/cwd", pid);
@@ -97,7 +98,8 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 		snprintf(path, sizeof(path), "%.*s", (int)u->namelen, u->name);
 	}
 	e->has_unlinked = true;
-	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || !u->has_vfs || st.st_ino != u->vfs_ino) {
+	if (stat(mntns_path(path, at, sizeof(at)), &st) || !S_ISSOCK(st.st_mode) || !u->has_vfs ||
+	    st.st_ino != u->vfs_ino) {
 		e->unlinked = true;
 		return 0;
 	}
@@ -356,8 +358,9 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		int orig = e->peek_off;
 
 		ret = peek_queue(pid, fd, sk, e, e->passcred);
-		/* the task's own peek offset back as it was */
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
+		/* the task's own peek offset back as it was: a second try if the first fails */
+		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) &&
+		    setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
 			pr_perror("can't put SO_PEEK_OFF of fd %d of %d back", fd, pid);
 			ret = -1;
 		}

@@ -1,38 +1,31 @@
 /*
- * The mount namespace: the mount tree's dump and restore belong to the
- * mount work (its own files); these are the two calls the namespace
- * framework makes. Until the mount tree is supported, a tree in a mount
- * namespace of its own is refused by name.
+ * The mount namespace as a kind of the namespace framework: the mount
+ * tree's dump and restore are criu/mount/'s; these are the calls ns.c
+ * makes for a tree whose mount namespace is not criu's.
  */
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 
-/* For criu check --feature mntns (zdtm's ns flavor pivots its tests into a root of their own with it). */
+/* For criu check --feature mntns (zdtm's ns flavors pivot their tests into a root of their own with it). */
 int mnt_ns_supported(void)
 {
-	return 0;
+	return 1;
 }
 
+/* Every task is in the root's namespace (ns.c checked): read its mount tree, refuse what can't be made again. */
 int mnt_ns_dump(pid_t pid, NsEntry *e)
 {
 	(void)e;
-	pr_err("can't dump task %d: it is in another mnt namespace than criu; mount namespaces are not "
-	       "supported yet\n", pid);
-	return -1;
+	return mntns_dump_prepare(pid);
 }
 
 /*
- * The hook for the mount tree's restore: called by ns_restore_root() in
- * the root restore process, right after unshare(CLONE_NEWNS), with the
- * user, time, pid, uts, ipc, net and cgroup namespaces already the tree's
- * (so proc, sysfs, mqueue and cgroup mounts can be made), before the root
- * opens any file of the images' tasks or forks any child. The images
- * directory is open (its fd is the restore's, see rst.h SVC_DIR once
- * lifted; criu's own fds are still where criu had them here).
+ * Called by ns_restore_root() in the root right after unshare(CLONE_NEWNS),
+ * in the tree's other namespaces already: build the mount tree, pivot.
  */
 int mnt_ns_restore(const NsEntry *e)
 {
 	(void)e;
-	pr_err("can't restore a mount namespace: not supported yet\n");
-	return -1;
+	return mntns_restore();
 }

@@ -204,8 +204,7 @@ int net_ns_dump_write(int dfd)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, dumped);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void net_ns_dump_free(void)

@@ -567,8 +567,7 @@ int ns_dump_write(int dfd)
 		return -1;
 	for (int i = 0; i < nr_ents && !ret; i++)
 		ret = pb_write_one(img, ents[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void ns_dump_free(void)
@@ -831,6 +830,9 @@ void ns_restore_failed(void)
 	netns_ext_links_undo();
 }
 
+static int img_srv_fd = -1;		/* criu's image server (a user namespace of the tree's) */
+static pid_t img_srv_pid;
+
 /* Set by the parent for a root it does not clone itself: what the root joins first. */
 static int root_mnt_fd = -1, root_user_fd = -1;
 
@@ -938,10 +940,16 @@ int ns_restore_root(void)
 		close(root_mnt_fd);
 	if (root_user_fd >= 0)
 		close(root_user_fd);
-	for (int k = NS_UTS; k < NS_NR; k++)
+	/* the mount tree's images (tmpfs contents) are read once in the tree's user namespace */
+	if (img_srv_fd >= 0)
+		img_use_server(img_srv_fd);
+	for (int k = NS_UTS; k < NS_MNT; k++)
 		if (enter(k))
 			return -1;
-	return is_new(NS_USER) ? become_ns_root() : 0;
+	/* the mount tree's files and filesystems are made by the user namespace's root (owners it maps) */
+	if (is_new(NS_USER) && become_ns_root())
+		return -1;
+	return enter(NS_MNT);
 }
 
 int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *tids, int *nr, unsigned long *flags)
@@ -978,8 +986,6 @@ int ns_restore_pid_finish(void)
 	return 0;
 }
 
-static int img_srv_fd = -1;
-static pid_t img_srv_pid;
 
 int ns_restore_image_server(int dfd)
 {

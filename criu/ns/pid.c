@@ -60,12 +60,13 @@ pid_t ns_dump_view_pid(void)
 	return view_pid;
 }
 
-void ns_tree_path(const char *path, char *buf, size_t size)
+/* In the dump agent: criu's root and mount namespace, as they were before the agent made its own. */
+static int criu_root = -1, criu_mntns = -1;
+
+void ns_dump_criu_mnt(int *root, int *mntns)
 {
-	if (view_pid && path[0] == '/')
-		snprintf(buf, size, "/proc/%d/root%s", view_pid, path);
-	else
-		snprintf(buf, size, "%s", path);
+	*root = criu_root >= 0 && agent_fd >= 0 ? criu_root : AT_FDCWD;
+	*mntns = agent_fd >= 0 ? criu_mntns : -1;
 }
 
 /* The agent's result, for criu outside: once only, before the kills that may end the agent. */
@@ -166,7 +167,9 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	pr_info("%d is %d in its pid namespace: dumping from inside it\n", pid, vpid);
 	nsfd = open_pidns(pid);
 	selffd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0 || selffd < 0 || pipe2(p, O_CLOEXEC)) {
+	criu_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	criu_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || selffd < 0 || criu_root < 0 || criu_mntns < 0 || pipe2(p, O_CLOEXEC)) {
 		pr_perror("can't prepare the dump agent");
 		return -1;
 	}
@@ -196,6 +199,9 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		pr_perror("can't go back to criu's pid namespace");
 	close(selffd);
 	close(nsfd);
+	close(criu_root);
+	close(criu_mntns);
+	criu_root = criu_mntns = -1;
 	close(p[1]);
 	if (agent < 0) {
 		pr_perror("can't fork the dump agent");

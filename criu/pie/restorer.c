@@ -15,6 +15,7 @@
 
 #include "clone3-stack.h"
 #include "compel/blob.h"
+#include "csum.h"
 #include "restorer.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
@@ -23,6 +24,15 @@
 
 static struct restore_args *A;
 
+/* An error goes to the log and to criu's stderr. */
+static void say_error(const char *buf, int n)
+{
+	if (A && A->log_fd >= 0)
+		sys_write(A->log_fd, buf, n);
+	if (A && A->err_fd >= 0)
+		sys_write(A->err_fd, buf, n);
+}
+
 static void fail(const char *what, long err)
 {
 	char buf[256];
@@ -30,8 +40,7 @@ static void fail(const char *what, long err)
 
 	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s failed: errno %ld\n",
 			  (int)sys_getpid(), what, -err);
-	if (A && A->log_fd >= 0)
-		sys_write(A->log_fd, buf, n);
+	say_error(buf, n);
 	sys_exit_group(1);
 }
 
@@ -53,10 +62,36 @@ static void progress(const char *what)
 	sys_write(A->log_fd, buf, n);
 }
 
+/*
+ * Every syscall whose failure ends the restore goes through here, and so
+ * it is also where fault injection fails one (CRIU_FAULT_RESTORER=N, the
+ * Nth of each restorer, threads included; fault.h).
+ */
 static void check(long ret, const char *what)
 {
+	if (A && A->fault_at && __atomic_add_fetch(&A->fault_steps, 1, __ATOMIC_RELAXED) == A->fault_at) {
+		char buf[160];
+		int n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: fault injection: restorer step %u: %s fails\n",
+				      (int)sys_getpid(), A->fault_at, what);
+
+		say_error(buf, n);
+		ret = -EIO;
+	}
 	if (ret < 0 && ret > -4096)
 		fail(what, ret);
+}
+
+/* With CRIU_FAULT_RESTORER=count, the log gets how many checked steps there were. */
+static void count_steps(struct restore_args *a)
+{
+	char buf[96];
+	int n;
+
+	if (a->fault_at != ~0U || a->log_fd < 0)
+		return;
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: fault injection: %u steps\n", (int)sys_getpid(),
+			  __atomic_load_n(&a->fault_steps, __ATOMIC_RELAXED));
+	sys_write(a->log_fd, buf, n);
 }
 
 static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), void *priv)
@@ -292,7 +327,28 @@ static void patch_stack_auxv(struct restore_args *a)
 			p[i + 1] = a->auxv[i + 1];
 }
 
-#define FILL_IOVS	1024	/* UIO_MAXIOV */
+static size_t check_pages(struct restore_args *a, const void *p, size_t nr, const uint64_t *want)
+{
+	switch (a->csum_isa) {
+	case CSUM_AVX512:
+		return csum_check_pages_avx512(p, nr, want);
+	case CSUM_AVX2:
+		return csum_check_pages_avx2(p, nr, want);
+	}
+	return csum_check_pages_scalar(p, nr, want);
+}
+
+static void page_damaged(struct restore_args *a, struct rst_pagemap *pm, uint64_t page)
+{
+	char buf[256];
+	int n;
+
+	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s: the page at offset %lu (address %lx) "
+			  "is damaged (checksum mismatch)\n", (int)sys_getpid(), a->pages_name,
+			  (unsigned long)(pm->off + page * PAGE_SZ), (unsigned long)(pm->vaddr + page * PAGE_SZ));
+	say_error(buf, n);
+	sys_exit_group(1);
+}
 
 struct k_iovec {
 	uint64_t base, len;
@@ -321,31 +377,68 @@ static void preadv_all(int fd, struct k_iovec *iov, int n, uint64_t off)
 }
 
 /*
- * Pagemap entries whose data follow each other in the pages file (the
- * dump writes them so) go in with one preadv(): one syscall for up to
- * FILL_IOVS areas, however small each is.
+ * Pages go in a batch at a time: pieces of pagemap entries whose data
+ * follow each other in the pages file (the dump writes them so), up to
+ * FILL_PAGES pages, with one preadv(); then each piece is checked against
+ * its pages' checksums while it is still in the cache, which costs a few
+ * percent of the copy, not another trip through memory.
  */
+#define FILL_PAGES	128
+
+struct fill_batch {
+	struct k_iovec iov[FILL_PAGES];
+	uint32_t pm[FILL_PAGES];	/* the entry of each piece */
+	uint64_t first[FILL_PAGES];	/* and its first page in it */
+	int n;
+	uint64_t pages, off;		/* pages in the batch, where its data start in the file */
+};
+
+static void fill_batch(struct restore_args *a, struct fill_batch *b)
+{
+	struct k_iovec rd[FILL_PAGES];
+
+	if (!b->n)
+		return;
+	memcpy(rd, b->iov, b->n * sizeof(rd[0]));	/* preadv_all() moves through its copy */
+	preadv_all(a->pages_fd, rd, b->n, b->off);
+	for (int k = 0; k < b->n; k++) {
+		struct rst_pagemap *pm = &a->pms[b->pm[k]];
+		size_t nr = b->iov[k].len / PAGE_SZ, bad;
+
+		bad = check_pages(a, (void *)b->iov[k].base, nr, pm->csum + b->first[k]);
+		if (bad < nr)
+			page_damaged(a, pm, b->first[k] + bad);
+	}
+	b->n = 0;
+	b->pages = 0;
+}
+
 static void fill_pages(struct restore_args *a)
 {
-	struct k_iovec iov[FILL_IOVS];
-	uint64_t off = 0, next = 0;
-	int n = 0;
+	struct fill_batch b = { .n = 0 };
+	uint64_t next = 0;
 
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
 		struct rst_pagemap *pm = &a->pms[i];
 
-		if (n && (n == FILL_IOVS || pm->off != next)) {
-			preadv_all(a->pages_fd, iov, n, off);
-			n = 0;
+		for (uint64_t p = 0; p < pm->nr_pages;) {
+			uint64_t at = pm->off + p * PAGE_SZ, take;
+
+			if (b.n && (b.pages == FILL_PAGES || at != next))
+				fill_batch(a, &b);
+			if (!b.n)
+				b.off = at;
+			take = pm->nr_pages - p < FILL_PAGES - b.pages ? pm->nr_pages - p : FILL_PAGES - b.pages;
+			b.iov[b.n].base = pm->vaddr + p * PAGE_SZ;
+			b.iov[b.n].len = take * PAGE_SZ;
+			b.pm[b.n] = i;
+			b.first[b.n++] = p;
+			b.pages += take;
+			p += take;
+			next = at + take * PAGE_SZ;
 		}
-		if (!n)
-			off = pm->off;
-		iov[n].base = pm->vaddr;
-		iov[n++].len = pm->nr_pages * PAGE_SZ;
-		next = pm->off + pm->nr_pages * PAGE_SZ;
 	}
-	if (n)
-		preadv_all(a->pages_fd, iov, n, off);
+	fill_batch(a, &b);
 }
 
 #define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)
@@ -426,8 +519,8 @@ static void restore_task_state(struct restore_args *a)
 		}
 	}
 	thread_self(&a->threads[0]);
-	if (a->pdeath_sig)
-		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
+	/* always: the restore child ran with SIGKILL as its own until now */
+	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
@@ -818,9 +911,8 @@ long blob_main(void *data)
 		stop_again(a);
 	queue_signals(a);
 	restore_timers(a);
-	if (a->log_fd >= 0 && a->close_from >= 0)
-		sys_close(a->log_fd);
-	a->log_fd = -1;
+	count_steps(a);
+	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	unblock_trap();
 	apply_seccomp(&a->threads[0].seccomp, 1);
 

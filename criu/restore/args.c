@@ -220,8 +220,10 @@ int premap_open(void *priv, const VmaEntry *v)
 		return fd;
 	}
 	fd = fileobj_map_fd(&rc->files, v->file_id);
+	/* mmap() would touch the file's access time: the restore is no access of the task's */
 	if (fd < 0)
-		fd = open_file(&rc->files, v->file_id, find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE);
+		fd = open_file(&rc->files, v->file_id,
+			       (find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
 	return fd;
 }
 
@@ -243,6 +245,30 @@ static int direct_file_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEnt
 	}
 	slot = slots->nr;
 	fd = svc_fd(cf, premap_open(rc, v), cf->files + slot);
+	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
+		return -1;
+	return fd;
+}
+
+/* A packet socket whose rings area @i maps (take_ring_fds() copied it), in the slot of its file. */
+static int ring_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, size_t i, struct pidmap *slots)
+{
+	int32_t slot = pidmap_get(slots, v->file_id + 1);
+	int fd = rc->ring_fds ? rc->ring_fds[i] : -1;
+
+	if (rc->ring_fds)
+		rc->ring_fds[i] = -1;
+	if (slot >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return cf->base + cf->files + slot;
+	}
+	if (slots->nr >= COW_DIRECT_FILES) {
+		pr_err("%d: more than %d files mapped the direct way\n", rc->pid, COW_DIRECT_FILES);
+		return -1;
+	}
+	slot = slots->nr;
+	fd = svc_fd(cf, fd, cf->files + slot);
 	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
 		return -1;
 	return fd;
@@ -275,6 +301,15 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
 			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING) {
+			/* the restored socket's own rings, made and filled when it was opened */
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->pgoff = 0;
+			if ((r->fd = ring_fd(rc, cf, v, i, &slots)) < 0)
+				goto out;
 			continue;
 		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
@@ -751,7 +786,7 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
-	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) + rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
 	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
 	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
@@ -808,6 +843,18 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 	}
 }
 
+/* The pages' checksums go where the restorer finds them (the pieces point into criu's memory until now). */
+static void copy_page_csums(struct restore_args *a, char **p)
+{
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+		uint64_t *c = bump(p, pm->nr_pages * sizeof(uint64_t));
+
+		memcpy(c, pm->csum, pm->nr_pages * sizeof(uint64_t));
+		pm->csum = c;
+	}
+}
+
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
@@ -843,6 +890,13 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 	uint32_t *groups, shared;
 
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	copy_page_csums(a, &p);
 	if (fill_threads(rc, a, &p))
 		goto err;
 	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
@@ -856,17 +910,15 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	}
 
-	/* what cow_premap() filled is not filled again */
-	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
-
-	if (nr_pms < 0)
-		goto err;
-	a->nr_pms = nr_pms;
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
+	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;
 	a->log_level = log_get_level();
+	a->fault_at = fault_restorer_step();
 	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;

@@ -80,7 +80,11 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
+	/* the restorer's errors reach criu's stderr from a slot of their own: fd 2 will be the task's */
+	if (log_to_file())
+		svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
+	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	/* in a user namespace of the tree's the images come through criu's image server */
 	if (ns_image_server_fd() >= 0) {
 		tr->dfd = svc_fd(cf, fcntl(ns_image_server_fd(), F_DUPFD_CLOEXEC, 0), SVC_DIR);
@@ -94,14 +98,16 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
 	if (tty_orphan_task_sk() >= 0)
 		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
-	/* the shared memory objects criu made before cloning us stay (restore.c) */
-	if (tr->dfd < 0 || syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	/* the shared memory objects criu made before cloning us stay (restore.c), so do the kept mounts */
+	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
+	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
 	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_EXE, 0) ||
 	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
 	    (tty_orphan_task_sk() < 0 &&
 	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
 	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
-	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, ~0U, 0)) {
+	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, tr->mnt_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}

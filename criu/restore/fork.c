@@ -101,7 +101,7 @@ static int write_self_int(const char *name, long val, const char *what)
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/self/%s", name);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = proc_open(O_RDWR, "self/%s", name);
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0) {
 		pr_perror("can't read %s", path);
 		if (fd >= 0)
@@ -327,6 +327,48 @@ static int fork_children(struct rst_ctx *rc)
 	return 0;
 }
 
+/*
+ * The sockets whose rings the task maps: its own fd of each, or the one
+ * passed down to it (before those slots go), copied above the task's fds
+ * for fill_vmas().
+ */
+static int take_ring_fds(struct rst_ctx *rc, const struct rst_transit *tr)
+{
+	MmEntry *mm = rc->mm;
+
+	for (size_t i = 0; !rc->vm_child && i < mm->n_vmas; i++) {
+		uint32_t id = mm->vmas[i]->file_id;
+		int fd;
+
+		if (mm->vmas[i]->kind != VMA_KIND__VMA_PACKET_RING)
+			continue;
+		if (!rc->ring_fds) {
+			rc->ring_fds = malloc(mm->n_vmas * sizeof(int));
+			if (!rc->ring_fds)
+				return -1;
+			for (size_t j = 0; j < mm->n_vmas; j++)
+				rc->ring_fds[j] = -1;
+		}
+		fd = fd_of_file(rc->dfd, rc->pid, id);
+		if (fd == -2)
+			return -1;
+		if (fd < 0 && fcntl(tr->base + id, F_GETFD) >= 0)
+			fd = tr->base + id;
+		if (fd < 0) {
+			pr_err("%d: no socket for the packet ring at %lx (file %u)\n", rc->pid,
+			       (unsigned long)mm->vmas[i]->start, id);
+			return -1;
+		}
+		rc->ring_fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, rc->tree->scratch_base);
+		if (rc->ring_fds[i] < 0) {
+			pr_perror("%d: can't copy the socket of the packet ring at %lx", rc->pid,
+				  (unsigned long)mm->vmas[i]->start);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
@@ -335,10 +377,15 @@ int restore_task(struct rst_ctx *rc)
 	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
+	uint8_t *keep = NULL;
 	int max_fd, tty, pages_fd, exe_fd;
 	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* if criu goes, a half-made process goes too (the restorer sets the task's own) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL)) {
+		pr_perror("%d: PR_SET_PDEATHSIG", rc->pid);
+		return -1;
+	}
 	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
 	reaper_forget();
 	log_forward_errors();	/* our stderr is the task's, or closed */
@@ -364,6 +411,15 @@ int restore_task(struct rst_ctx *rc)
 	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
 	if (ns_restore_is_new(NS_USER) && tc->creds)
 		restore_fown_as(tc->creds->euid);
+	if (!rc->vm_child && rc->mm) {
+		keep = calloc(tr->nr_ids + 1, 1);
+		if (!keep)
+			return -1;
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_PACKET_RING && rc->mm->vmas[i]->file_id < tr->nr_ids)
+				keep[rc->mm->vmas[i]->file_id] = 1;
+		transit.keep = keep;
+	}
 	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
 					    &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
@@ -377,9 +433,14 @@ int restore_task(struct rst_ctx *rc)
 	/* its file areas: not needed by the children, so not inherited by them */
 	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))
 		return -1;
+	if (take_ring_fds(rc, &transit))
+		return -1;
+	free(keep);
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
-	if (!rc->shares_files)
-		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0)) {
+		pr_perror("%d: can't close the descriptions passed down", rc->pid);
+		return -1;
+	}
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
@@ -389,13 +450,8 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = img_openat(rc->dfd, rc->pages_name, O_RDONLY);
-		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
-			close(pages_fd);
-			return -1;
-		}
-		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
-		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY), cf.exe);
+		pages_fd = svc_fd(&cf, open_image_file(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
+		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;
@@ -419,10 +475,14 @@ int restore_task(struct rst_ctx *rc)
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0)
-		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
-	prctl(PR_SET_NAME, tc->comm);
-	prctl(PR_SET_PDEATHSIG, 0);
+	if (personality(tc->personality) < 0) {
+		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
+		return -1;
+	}
+	if (prctl(PR_SET_NAME, tc->comm)) {
+		pr_perror("%d: can't set its name", rc->pid);
+		return -1;
+	}
 
 	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
 	sigfillset(&all);

@@ -45,12 +45,27 @@ static int read_one(int dfd, int type, void **msg, ...)
 
 int read_inventory(struct rst_ctx *rc)
 {
-	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
-		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
+	struct cr_img *img;
+	int r = image_exists(rc->dfd, CR_FD_INVENTORY);
+
+	if (r <= 0) {
+		if (!r)
+			pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
 		return -1;
 	}
-	if (read_one(rc->dfd, CR_FD_INVENTORY, (void **)&rc->inv, 0))
+	img = open_image_at(rc->dfd, CR_FD_INVENTORY, O_RDONLY);
+	if (!img || pb_read_one_required(img, (void **)&rc->inv)) {
+		close_image(img);
 		return -1;
+	}
+	/* every other image must come from the same dump */
+	if (!rc->inv->has_dump_id || rc->inv->dump_id != img->dump_id || !img->dump_id) {
+		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		close_image(img);
+		return -1;
+	}
+	img_set_dump_id(img->dump_id);
+	close_image(img);
 	if (rc->inv->img_version > IMG_FORMAT_VERSION) {
 		pr_err("images in %s have format version %u, made by criu %s; this criu (%s) reads up to version %d\n",
 		       opts.imgs_dir, rc->inv->img_version, rc->inv->tool_version, CR_VERSION, IMG_FORMAT_VERSION);
@@ -122,6 +137,13 @@ static int check_mm(struct rst_ctx *rc)
 			       (unsigned long)v->start);
 			return -1;
 		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING &&
+		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
+		     find_file(&rc->files, v->file_id)->type != FILE_TYPE__FT_PACKETSK || v->file_id >= rc->tree->nr_ids)) {
+			pr_err("mm-%d.img: the packet ring at %lx names no packet socket\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
 		     !find_file(&rc->files, v->file_id)->reg)) {
@@ -152,9 +174,14 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	}
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
 	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
-		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
+		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit %s, of %lu bytes "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
-		       (unsigned long)pe->off, (unsigned long)file_size);
+		       (unsigned long)pe->off, rc->pages_name, (unsigned long)file_size);
+		return -1;
+	}
+	if (pe->n_csum != (pe->has_in_parent && pe->in_parent ? 0 : pe->nr_pages)) {
+		pr_err("pagemap-%d.img: entry %lx+%u pages has %zu page checksums\n", rc->pid,
+		       (unsigned long)pe->vaddr, pe->nr_pages, pe->n_csum);
 		return -1;
 	}
 	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
@@ -183,8 +210,12 @@ static int read_pagemap(struct rst_ctx *rc)
 	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
-	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
+	if (fstatat(rc->dfd, rc->pages_name, &st, AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image %s/%s is not a regular file\n", opts.imgs_dir, rc->pages_name);
 		goto out;
 	}
 	while ((r = pb_read_one(img, &msg)) == 1) {
@@ -336,6 +367,7 @@ void free_tree(struct rst_tree *tr)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
 	ipc_sysv_free();
+	mntns_restore_fini();
 	if (tr->dfd >= 0)
 		close(tr->dfd);
 }
@@ -569,12 +601,19 @@ static int epoll_adders_use(struct rst_tree *tr)
 	return 0;
 }
 
+static int is_live_task(pid_t pid, void *arg)
+{
+	struct rst_ctx *rc = task_of(arg, pid);
+
+	return rc && !rc->zombie;
+}
+
 int read_tree_images(struct rst_tree *tr)
 {
 	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
-	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd))
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || mntns_read(tr->dfd))
 		return -1;
 	for (size_t i = 0; i < tr->files.nr; i++)
 		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
@@ -597,15 +636,19 @@ int read_tree_images(struct rst_tree *tr)
 		if (rc->zombie)
 			continue;
 		rc->nr_shmem = tr->nr_shmem;
-		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
+		if (read_task_images(rc) || check_siginfo_sizes(rc) || (!rc->fs_child && check_fs(tr->dfd, rc->pid)) ||
 		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
 			return -1;
 		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
+		/* a mapped packet ring needs its socket, held by this task or passed down to it */
+		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
+			if (rc->mm->vmas[v]->kind == VMA_KIND__VMA_PACKET_RING)
+				rc->uses[rc->mm->vmas[v]->file_id] = 1;
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
 	}
-	if (epoll_adders_use(tr))
+	if (epoll_adders_use(tr) || file_locks_read_check(tr->dfd, is_live_task, tr))
 		return -1;
 	/* only descriptions used by two tasks or more need passing down */
 	uint8_t *users = calloc(tr->nr_ids + 1, 1);
@@ -658,7 +701,12 @@ int read_tree_images(struct rst_tree *tr)
 
 	for (int i = 0; i < tr->nr; i++)
 		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
-	return raise_nofile(tr->own_base + tr->own_span * nr_own);
+	/* fds of mounts files are opened through (criu/mount/) */
+	tr->mnt_base = tr->own_base + tr->own_span * nr_own;
+	if (mntns_plan_fds(&tr->files, tr->mnt_base) < 0)
+		return -1;
+	/* and room above it: the kept fds wait there while the root moves its own (mntns_place_fds()) */
+	return raise_nofile(tr->mnt_base + 2 * mntns_nr_fds() + 1);
 }
 
 /*

@@ -10,6 +10,8 @@
 #include "clone-vm.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "csum.h"
+#include "fault.h"
 #include "creds.h"
 #include "crtools.h"
 #include "files.h"
@@ -21,6 +23,7 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
+#include "mntns.h"
 #include "net.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
@@ -91,6 +94,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
@@ -108,6 +112,7 @@ struct rst_tree {
 	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
 	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int mnt_base;			/* fds of mounts files are opened through, from here up */
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
@@ -119,10 +124,12 @@ struct rst_tree {
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
 	SVC_LOG,
+	SVC_ERR,		/* criu's stderr, for the restorer's errors (with -o): fd 2 is the task's own */
 	SVC_DIR,
 	SVC_TTY,
 	SVC_PAGES,
 	SVC_EXE,
+	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
@@ -165,6 +172,9 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+/* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
+int read_all_images(struct rst_tree *tr);
+
 int find_orphaned_groups(struct rst_tree *tr);
 int zombie_cores_prepare(struct rst_tree *tr);
 void zombie_cores_done(struct rst_tree *tr);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -602,6 +604,198 @@ pid_t zdtm_fork(void)
 		ready_fd = -1;
 	}
 	return pid;
+}
+
+void zdtm_mntns(void)
+{
+	zdtm_mntns_keep(NULL);
+}
+
+void zdtm_mntns_keep(const char *shared)
+{
+	char root[2048], path[4096];
+	struct stat sr, st;
+	int keep = -1;
+
+	if (unshare(CLONE_NEWNS))
+		test_bug("a mount namespace of its own");
+	/* a detached clone of a shared mount is in its peer group, whatever happens to the tree */
+	if (shared && (keep = open_tree(AT_FDCWD, shared, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		test_bug("clone %s", shared);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		test_bug("a mount namespace of its own");
+	snprintf(root, sizeof(root), "%s/.zdtm-root", test_dir());
+	if (mkdir(root, 0755) && errno != EEXIST)
+		test_bug("mkdir %s", root);
+	if (mount("/", root, NULL, MS_BIND, NULL))
+		test_bug("bind / at %s", root);
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (mount("/dev", path, NULL, MS_BIND, NULL))
+		test_bug("bind /dev");
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		test_bug("mount proc");
+	/* the test directory is on another mount than "/": bring it in too */
+	if (stat("/", &sr) || stat(test_dir(), &st))
+		test_bug("stat");
+	snprintf(path, sizeof(path), "%s%s", root, test_dir());
+	if (st.st_dev != sr.st_dev && mount(test_dir(), path, NULL, MS_BIND, NULL))
+		test_bug("bind %s", test_dir());
+	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
+		test_bug("pivot into %s", root);
+	if (keep >= 0 && (move_mount(keep, "", AT_FDCWD, shared, MOVE_MOUNT_F_EMPTY_PATH) || close(keep)))
+		test_bug("mount the peer of %s", shared);
+}
+
+int zdtm_fd_mnt_id(int fd)
+{
+	char path[64], *buf, *l;
+	int id = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (zdtm_read_file(path, &buf) < 0)
+		return -1;
+	l = strstr(buf, "mnt_id:");
+	if (l)
+		id = atoi(l + 7);
+	free(buf);
+	return id;
+}
+
+int zdtm_mountinfo(const char *point, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_src(point, NULL, m);
+}
+
+int zdtm_mountinfo_src(const char *point, const char *source, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_find(point, source, -1, m);
+}
+
+int zdtm_mountinfo_id(int id, struct zdtm_mnt *m)
+{
+	return zdtm_mountinfo_find(NULL, NULL, id, m);
+}
+
+int zdtm_mountinfo_find(const char *point, const char *source, int id, struct zdtm_mnt *m)
+{
+	char *buf, *line, *save = NULL;
+	int found = -1;
+
+	if (zdtm_read_file("/proc/self/mountinfo", &buf) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct zdtm_mnt x = { 0 };
+		char *tok, *s2 = NULL, *sep = strstr(line, " - ");
+		int n = 0;
+
+		if (!sep || sscanf(line, "%d %d %*u:%*u %255s %255s %255s", &x.id, &x.parent, x.root, x.point,
+				   x.opts) != 5)
+			continue;
+		*sep = '\0';
+		/* optional fields: after the 6th */
+		for (tok = strtok_r(line, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2), n++) {
+			if (n < 6)
+				continue;
+			sscanf(tok, "shared:%d", &x.shared);
+			sscanf(tok, "master:%d", &x.master);
+			if (!strcmp(tok, "unbindable"))
+				x.unbindable = true;
+		}
+		if (sscanf(sep + 3, "%31s %63s %255s", x.fstype, x.source, x.sbopts) < 2)
+			continue;
+		if ((!point || !strcmp(x.point, point)) && (!source || !strcmp(x.source, source)) &&
+		    (id < 0 || x.id == id)) {
+			*m = x;		/* the last one listed at a point is the one on top */
+			found = 0;
+		}
+	}
+	free(buf);
+	return found;
+}
+
+static void mkdir_p(const char *path)
+{
+	char buf[1024], *s;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			test_bug("mkdir %s", buf);
+		*s = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		test_bug("mkdir %s", buf);
+}
+
+static const char *exe_dir(void)
+{
+	static char dir[512];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0)
+		test_bug("readlink /proc/self/exe");
+	dir[n] = '\0';
+	*strrchr(dir, '/') = '\0';
+	return dir;
+}
+
+void zdtm_rootfs(const char *name)
+{
+	static const char *const sub[] = { "usr", "dev", "proc", "sys", "tmp" };
+	static const char *const links[][2] = { { "usr/lib", "lib" }, { "usr/lib64", "lib64" },
+						{ "usr/bin", "bin" }, { "usr/sbin", "sbin" } };
+	char root[600], path[1200];
+	int fd;
+
+	snprintf(root, sizeof(root), "%s/%s", test_dir(), name);
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, sub[i]);
+		mkdir_p(path);
+	}
+	snprintf(path, sizeof(path), "%s%s", root, test_dir());
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s%s", root, exe_dir());
+	mkdir_p(path);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, links[i][1]);
+		if (symlink(links[i][0], path))
+			test_bug("symlink %s", path);
+	}
+	snprintf(path, sizeof(path), "%s/marker", root);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd))
+		test_bug("marker");
+}
+
+static void bind_in(const char *root, const char *what)
+{
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s%s", root, what);
+	if (mount(what, path, NULL, MS_BIND, NULL))
+		test_bug("bind %s", what);
+}
+
+void zdtm_mntns_rootfs(const char *name, bool host_dev)
+{
+	char root[600];
+
+	snprintf(root, sizeof(root), "%s/%s", test_dir(), name);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(root, root, NULL, MS_BIND, NULL))
+		test_bug("the root %s", root);
+	bind_in(root, "/usr");
+	bind_in(root, test_dir());
+	bind_in(root, exe_dir());
+	if (host_dev)
+		bind_in(root, "/dev");
+	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
+		test_bug("pivot into %s", root);
 }
 
 /* ---- cgroups ---- */

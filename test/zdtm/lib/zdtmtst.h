@@ -188,6 +188,51 @@ int zdtm_dir_count(const char *dir, const char *part, char *path, size_t len);
 bool zdtm_fd_is_path(int fd, const char *path, nlink_t nlink);
 
 /*
+ * Puts the test in a mount namespace of its own, as a container runtime
+ * would: all private, pivoted into a root that is a bind of the host's
+ * "/" (its own mount only), with a bind of the host's /dev, a proc of its
+ * own at /proc and the test directory (bound too if it is on another
+ * mount). The test adds its mounts below test_dir(). Root only.
+ */
+void zdtm_mntns(void);
+/*
+ * The same, keeping a peer of the mount at @shared (in the test directory,
+ * of criu's namespace) at the same path: still in that mount's peer group.
+ */
+void zdtm_mntns_keep(const char *shared);
+
+/*
+ * A root as container runtimes make one: zdtm_rootfs(NAME) makes the
+ * directory NAME in the test directory with the mountpoints of a root
+ * (usr, dev, proc, sys, the test directory and the test's executable's),
+ * the merged-/usr links and a file "marker" holding NAME;
+ * zdtm_mntns_rootfs(NAME) puts the test in a mount namespace of its own
+ * pivoted into a bind of it, with the host's /usr, the test directory and
+ * the executable's directory bound in, and the host's /dev if asked (the
+ * caller mounts /proc, /sys and the rest). Root only.
+ */
+void zdtm_rootfs(const char *name);
+void zdtm_mntns_rootfs(const char *name, bool host_dev);
+
+/* One line of /proc/self/mountinfo: the mount at @point (the topmost), or -1. */
+struct zdtm_mnt {
+	int id, parent;
+	char root[256], point[256], fstype[32], source[64];
+	char opts[256];		/* per-mount options */
+	char sbopts[256];	/* superblock options */
+	int shared, master;	/* peer group numbers, 0 if none */
+	bool unbindable;
+};
+int zdtm_mountinfo(const char *point, struct zdtm_mnt *m);
+/* The same, among the mounts at @point the one whose source is @source (covered or not). */
+int zdtm_mountinfo_src(const char *point, const char *source, struct zdtm_mnt *m);
+int zdtm_mountinfo_id(int id, struct zdtm_mnt *m);
+/* Any of them may be left out (NULL, -1). */
+int zdtm_mountinfo_find(const char *point, const char *source, int id, struct zdtm_mnt *m);
+/* fdinfo's mnt_id of our fd @fd, or -1. */
+int zdtm_fd_mnt_id(int fd);
+
+/*
  * Cgroups, for tests whose desc has "cgroups" (root only): the runner
  * made a cgroup for the test in each hierarchy named there.
  */
