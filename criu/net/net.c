@@ -530,14 +530,14 @@ static struct {
 	char name[64];
 } rst_lock;
 
-int net_restore_lock(int dfd, int nsfd)
+static int restore_lock(int dfd, int nsfd, int only_nft)
 {
 	struct net_lock_conn *c = NULL;
 	NetLockEntry *e;
 	struct cr_img *img;
 	int ret = -1, method;
 
-	if (!image_exists(dfd, CR_FD_NET_LOCK))
+	if (rst_lock.locked || !image_exists(dfd, CR_FD_NET_LOCK))
 		return 0;
 	img = open_image_at(dfd, CR_FD_NET_LOCK, O_RDONLY);
 	if (!img)
@@ -548,6 +548,10 @@ int net_restore_lock(int dfd, int nsfd)
 	if (method < 0 || method == NET_LOCK_SKIP || strlen(e->name) >= sizeof(rst_lock.name) ||
 	    strspn(e->name, "CRIU-0123456789abcdef") != strlen(e->name)) {
 		pr_err("%s: a bad network lock (%s, %s)\n", img->path, e->method, e->name);
+		goto free;
+	}
+	if (only_nft && method != NET_LOCK_NFTABLES) {
+		ret = 0;
 		goto free;
 	}
 	rst_lock.method = method;
@@ -591,6 +595,22 @@ free:
 out:
 	close_image(img);
 	return ret;
+}
+
+int net_restore_lock(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, 0);
+}
+
+int net_restore_lock_first(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, 1);
+}
+
+void net_restore_lock_forget(int nsfd)
+{
+	if (rst_lock.locked && rst_lock.nsfd == nsfd)
+		rst_lock.locked = 0;
 }
 
 int net_restore_unlock(void)

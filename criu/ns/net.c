@@ -338,7 +338,8 @@ int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid)
 			goto fail;
 	}
 	nsfd = net_ns_new(userns_pid);
-	if (nsfd < 0)
+	/* nothing that reaches the namespace while it is filled may answer for the tree's connections */
+	if (nsfd < 0 || net_restore_lock_first(dfd, nsfd))
 		goto fail;
 	if (ne && netns_ext_links_make(ne, nsfd))
 		goto fail;
@@ -349,8 +350,10 @@ int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid)
 	return nsfd;
 fail:
 	netns_ext_links_undo();
-	if (nsfd >= 0)
+	if (nsfd >= 0) {
+		net_restore_lock_forget(nsfd);
 		close(nsfd);
+	}
 	netns_entry_free(ne);
 	return -1;
 }
