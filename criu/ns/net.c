@@ -152,6 +152,7 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 {
 	struct netns_dump d = { .pid = pid };
 	int fresh = -1, ret = -1;
+	uint64_t t[4];
 
 	if (ns_id_of(0, "net") != ns_id_of(pid, "net")) {
 		pr_err("the dump is not in the network namespace of %d\n", pid);
@@ -168,10 +169,19 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 	fresh = net_ns_new(d.in_userns ? pid : 0);
 	if (fresh < 0 || rtnl_open(&d.rt))
 		goto out;
+	t[0] = now_us();
 	if (netns_links_dump(&d) || netns_addrs_dump(&d) || netns_routes_dump(&d) || netns_rules_dump(&d) ||
-	    netns_neighs_dump(&d) || netns_check_unsupported(&d) || netns_sysctls_dump(&d, fresh) ||
-	    netns_nf_dump(&d))
+	    netns_neighs_dump(&d) || netns_check_unsupported(&d))
 		goto out;
+	t[1] = now_us();
+	if (netns_sysctls_dump(&d, fresh))
+		goto out;
+	t[2] = now_us();
+	if (netns_nf_dump(&d))
+		goto out;
+	t[3] = now_us();
+	pr_debug("network namespace of %d: rtnetlink %lu us, sysctls %lu us, netfilter %lu us\n", pid,
+		 (unsigned long)(t[1] - t[0]), (unsigned long)(t[2] - t[1]), (unsigned long)(t[3] - t[2]));
 	for (size_t i = 0; i < d.ne->n_links; i++)
 		if (!strcmp(d.ne->links[i]->kind, "loopback")) {
 			e->has_lo_up = true;
