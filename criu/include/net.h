@@ -90,6 +90,8 @@ int net_restore_lock(int dfd, int nsfd);	/* in the namespace @nsfd (-1: criu's),
  * once the namespace's own iptables tables are in.
  */
 int net_restore_lock_first(int dfd, int nsfd);
+/* The same for any method, once the namespace's own iptables tables are in. */
+int net_restore_lock_new_ns(int dfd, int nsfd);
 /* The namespace @nsfd is given up (a failed restore): its lock goes with it. */
 void net_restore_lock_forget(int nsfd);
 int net_restore_unlock(void);

@@ -530,7 +530,9 @@ static struct {
 	char name[64];
 } rst_lock;
 
-static int restore_lock(int dfd, int nsfd, int only_nft)
+enum { LOCK_ONLY_NFT = 1, LOCK_NEW_NS = 2 };
+
+static int restore_lock(int dfd, int nsfd, int how)
 {
 	struct net_lock_conn *c = NULL;
 	NetLockEntry *e;
@@ -550,7 +552,7 @@ static int restore_lock(int dfd, int nsfd, int only_nft)
 		pr_err("%s: a bad network lock (%s, %s)\n", img->path, e->method, e->name);
 		goto free;
 	}
-	if (only_nft && method != NET_LOCK_NFTABLES) {
+	if ((how & LOCK_ONLY_NFT) && method != NET_LOCK_NFTABLES) {
 		ret = 0;
 		goto free;
 	}
@@ -558,7 +560,8 @@ static int restore_lock(int dfd, int nsfd, int only_nft)
 	rst_lock.nsfd = nsfd;
 	strcpy(rst_lock.name, e->name);
 	rst_lock.locked = 1;
-	if (lock_exists(method, e->name, nsfd)) {
+	/* a namespace criu just made has none (asking would run the tool once more) */
+	if (!(how & LOCK_NEW_NS) && lock_exists(method, e->name, nsfd)) {
 		pr_info("the network lock %s is still in place\n", e->name);
 		ret = 0;
 		goto free;
@@ -604,7 +607,12 @@ int net_restore_lock(int dfd, int nsfd)
 
 int net_restore_lock_first(int dfd, int nsfd)
 {
-	return restore_lock(dfd, nsfd, 1);
+	return restore_lock(dfd, nsfd, LOCK_ONLY_NFT | LOCK_NEW_NS);
+}
+
+int net_restore_lock_new_ns(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, LOCK_NEW_NS);
 }
 
 void net_restore_lock_forget(int nsfd)

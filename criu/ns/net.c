@@ -277,15 +277,25 @@ err:
 static int fill(const NetnsEntry *ne, int nsfd)
 {
 	struct netns_rst r = { .ne = ne, .nsfd = nsfd };
+	uint64_t t[4];
 	int ret = -1;
 
 	if (rtnl_open(&r.rt))
 		return -1;
-	if (netns_sysctls_restore(&r, 0) || netns_links_make(&r) || netns_sysctls_restore(&r, 1) ||
-	    netns_links_finish(&r) || netns_addrs_restore(&r) || netns_links_addrgen_restore(&r) ||
-	    netns_routes_restore(&r) || netns_rules_restore(&r) || netns_neighs_restore(&r) || netns_nf_restore(&r))
+	t[0] = now_us();
+	if (netns_sysctls_restore(&r, 0) || netns_links_make(&r) || netns_sysctls_restore(&r, 1))
+		goto out;
+	t[1] = now_us();
+	if (netns_links_finish(&r) || netns_addrs_restore(&r) || netns_links_addrgen_restore(&r) ||
+	    netns_routes_restore(&r) || netns_rules_restore(&r) || netns_neighs_restore(&r))
+		goto out;
+	t[2] = now_us();
+	if (netns_nf_restore(&r))
 		goto out;
 	netns_links_settle(&r);
+	t[3] = now_us();
+	pr_debug("network namespace filled: links and sysctls %lu us, up, addresses and routes %lu us, netfilter %lu us\n",
+		 (unsigned long)(t[1] - t[0]), (unsigned long)(t[2] - t[1]), (unsigned long)(t[3] - t[2]));
 	ret = 0;
 out:
 	rtnl_close(&r.rt);
@@ -353,7 +363,7 @@ int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid)
 		goto fail;
 	if (ne && netns_ext_links_make(ne, nsfd))
 		goto fail;
-	if (fill_in_child(ne, e, nsfd) || net_restore_lock(dfd, nsfd))
+	if (fill_in_child(ne, e, nsfd) || net_restore_lock_new_ns(dfd, nsfd))
 		goto fail;
 	pr_info("network namespace made and filled in %lu us\n", (unsigned long)(now_us() - t0));
 	netns_entry_free(ne);
