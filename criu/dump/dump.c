@@ -1287,7 +1287,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd) || mntns_dump(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(&t->files, t->dfd) || ipc_sysv_dump(t->dfd) ||
+	    mntns_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
 	    cgroup_dump_write(t->dfd))
@@ -1446,7 +1447,7 @@ static int dump_tree_of(pid_t pid)
 			goto out_resume;
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
@@ -1471,7 +1472,7 @@ static int dump_tree_of(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
-	fileobj_dump_fini(ret == 0);
+	fileobj_dump_fini(&t.files, ret == 0);
 	/* connections of a tree that goes on leave repair mode and the lock goes, before it runs */
 	inet_dump_fini(ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */

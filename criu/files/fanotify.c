@@ -66,8 +66,8 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 			       "not supported\n", pid, fd, m->mnt_id);
 		else
 			pr_err("can't dump task %d: fanotify fd %d: the %s mark on inode %lu of device %u:%u can't be "
-			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> 20,
-			       m->sdev & 0xfffff,
+			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> KDEV_MINORBITS,
+			       m->sdev & KDEV_MINORMASK,
 			       err == ESTALE	 ? "the file was deleted" :
 			       err == ENODEV	 ? "no mount of its filesystem is visible" :
 			       err == EOPNOTSUPP ? "its filesystem gives no file handle" : strerror(err));
@@ -137,7 +137,7 @@ err:
 	return -1;
 }
 
-static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	FanotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
@@ -298,7 +298,7 @@ static int verify(int fd, const FanotifyEntry *e)
 	return ret;
 }
 
-static int open_fanotify(FileEntry *fe)
+static int open_fanotify(struct fd_rst *c, FileEntry *fe)
 {
 	FanotifyEntry *e = fe->fanotify;
 	int fd, fl;

@@ -11,6 +11,11 @@
  * They are taken back in the restorer, after the service fds are closed:
  * closing any fd of a file drops the POSIX locks the process holds on it,
  * and the files opened for mappings are such fds.
+ *
+ * Leases (F_SETLEASE) are recorded like flock locks, once per description,
+ * and taken back there too, once criu's own opens of the file are gone: a
+ * write lease needs the file open nowhere else, a read lease no writer. A
+ * lease being broken (an open waits for it) is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +46,7 @@ static const char *kind_name(int kind)
 	case FILE_LOCK_KIND__FL_FLOCK: return "flock";
 	case FILE_LOCK_KIND__FL_POSIX: return "POSIX";
 	case FILE_LOCK_KIND__FL_OFD: return "OFD";
+	case FILE_LOCK_KIND__FL_LEASE: return "lease";
 	}
 	return "unknown";
 }
@@ -48,9 +54,19 @@ static const char *kind_name(int kind)
 /* The kind of a lock we can restore, or a refusal naming what it is. */
 static int lock_kind(pid_t pid, int fd, const char *link, const struct proc_lock *l)
 {
-	if (!strcmp(l->kind, "LEASE") || !strcmp(l->kind, "DELEG")) {
-		pr_err("can't dump task %d: fd %d (%s) holds a lease (F_SETLEASE, %s %s); leases are not supported\n",
-		       pid, fd, link, l->mode, l->type);
+	if (!strcmp(l->kind, "LEASE")) {
+		/* one being broken has an open waiting for it and a timer running: nothing makes those again */
+		if (strcmp(l->mode, "ACTIVE") || (strcmp(l->type, "READ") && strcmp(l->type, "WRITE"))) {
+			pr_err("can't dump task %d: fd %d (%s) holds a lease (F_SETLEASE) that is %s %s: one being "
+			       "broken (an open of the file waits for it) is not supported\n", pid, fd, link, l->mode,
+			       l->type);
+			return -1;
+		}
+		return FILE_LOCK_KIND__FL_LEASE;
+	}
+	if (!strcmp(l->kind, "DELEG")) {
+		pr_err("can't dump task %d: fd %d (%s) holds a delegation (%s %s); not supported\n", pid, fd, link,
+		       l->mode, l->type);
 		return -1;
 	}
 	if (strcmp(l->mode, "ADVISORY") || (strcmp(l->type, "READ") && strcmp(l->type, "WRITE"))) {
@@ -109,8 +125,8 @@ static int add_lock(pid_t pid, int fd, uint32_t file_id, const char *link, const
 	e.pid = pid;
 	e.fd = fd;
 	e.file_id = file_id;
-	e.start = l->start;
-	e.len = l->end == UINT64_MAX ? 0 : l->end - l->start + 1;
+	e.start = kind == FILE_LOCK_KIND__FL_LEASE ? 0 : l->start;
+	e.len = kind == FILE_LOCK_KIND__FL_LEASE || l->end == UINT64_MAX ? 0 : l->end - l->start + 1;
 	if (already_held(&e, l))
 		return 0;
 	if (locks_of(pid) >= RST_MAX_LOCKS) {
@@ -234,9 +250,10 @@ void file_locks_free(void)
 
 static int check_fields(const FileLockEntry *e)
 {
-	if (e->kind < FILE_LOCK_KIND__FL_FLOCK || e->kind > FILE_LOCK_KIND__FL_OFD ||
+	if (e->kind < FILE_LOCK_KIND__FL_FLOCK || e->kind > FILE_LOCK_KIND__FL_LEASE ||
 	    (e->type != F_RDLCK && e->type != F_WRLCK) || e->fd < 0 || e->start > INT64_MAX ||
-	    e->len > INT64_MAX || (e->kind == FILE_LOCK_KIND__FL_FLOCK && (e->start || e->len))) {
+	    e->len > INT64_MAX ||
+	    ((e->kind == FILE_LOCK_KIND__FL_FLOCK || e->kind == FILE_LOCK_KIND__FL_LEASE) && (e->start || e->len))) {
 		pr_err("file-locks.img: a bad %s lock of %d at fd %d\n", kind_name(e->kind), e->pid, e->fd);
 		return -1;
 	}

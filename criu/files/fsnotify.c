@@ -314,7 +314,7 @@ static int drain_one(pid_t pid, int fd, int fan)
 
 int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 {
-	uint8_t *done = calloc(rf->nr + 1, 1);
+	uint8_t *done = calloc(rf->nr_ids + 1, 1);	/* by file id */
 	int ret = 0;
 
 	if (!done) {
@@ -332,14 +332,11 @@ int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 		}
 		while (!ret && (r = pb_read_one(img, &msg)) == 1) {
 			FdinfoEntry *e = msg;
+			FileEntry *fe = find_file(rf, e->id);
 
-			for (size_t j = 0; j < rf->nr && !ret; j++) {
-				FileEntry *fe = rf->fe[j];
-
-				if (fe->id != e->id || done[j] ||
-				    (fe->type != FILE_TYPE__FT_INOTIFY && fe->type != FILE_TYPE__FT_FANOTIFY))
-					continue;
-				done[j] = 1;
+			if (fe && !done[fe->id] &&
+			    (fe->type == FILE_TYPE__FT_INOTIFY || fe->type == FILE_TYPE__FT_FANOTIFY)) {
+				done[fe->id] = 1;
 				ret = drain_one(pids[i], e->fd, fe->type == FILE_TYPE__FT_FANOTIFY);
 			}
 			pb_free(img, msg);

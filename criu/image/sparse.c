@@ -78,12 +78,13 @@ static int put_pages(const char *buf, size_t n, uint64_t off, int dst, char *mem
 
 /*
  * Both directions of a sparse object, piece by piece (CSUM_CHUNK bytes):
- * at dump (@dst >= 0) from the object @src into the image @dst, noting
- * each piece's checksum in @csum; at restore from the image @src into
- * @mem (or nowhere, to check it), checking each piece against @csum.
+ * at dump (@save) from the object @src into the image @dst, noting each
+ * piece's checksum in @csum; at restore from the image @src into @mem or
+ * the file @dst (or nowhere, to check it), checking each piece against
+ * @csum.
  * Pages all zero are left out (holes at dump, untouched memory at restore).
  */
-static int move_sparse(int src, int dst, char *mem, uint64_t size, uint64_t *csum, const char *what)
+static int move_sparse(int src, int dst, char *mem, uint64_t size, uint64_t *csum, const char *what, int save)
 {
 	char *buf = malloc(CSUM_CHUNK);
 	int ret = -1;
@@ -100,7 +101,7 @@ static int move_sparse(int src, int dst, char *mem, uint64_t size, uint64_t *csu
 		if (read_piece(src, off, n, buf, &hole, what))
 			goto out;
 		h = hole ? csum_zero(n) : csum_buf(buf, n);
-		if (dst >= 0) {
+		if (save) {
 			csum[k] = h;
 		} else if (h != csum[k]) {
 			pr_err("%s: bytes %lu-%lu are damaged (checksum mismatch)\n", what, (unsigned long)off,
@@ -122,7 +123,7 @@ int save_sparse(int src, int dst, uint64_t size, uint64_t *csum, const char *wha
 		pr_perror("%s: can't size it to %lu bytes", what, (unsigned long)size);
 		return -1;
 	}
-	return move_sparse(src, dst, NULL, size, csum, what);
+	return move_sparse(src, dst, NULL, size, csum, what, 1);
 }
 
 int load_sparse(struct cr_img *img, uint64_t size, void *mem, const uint64_t *csum, size_t nr_csum)
@@ -132,6 +133,20 @@ int load_sparse(struct cr_img *img, uint64_t size, void *mem, const uint64_t *cs
 		       nr_csum, (unsigned long)size, sparse_nr_csum(size));
 		return -1;
 	}
-	return move_sparse(img->fd, -1, mem, size, (uint64_t *)csum, img->path);
+	return move_sparse(img->fd, -1, mem, size, (uint64_t *)csum, img->path, 0);
+}
+
+int load_sparse_fd(struct cr_img *img, uint64_t size, int fd, const uint64_t *csum, size_t nr_csum)
+{
+	if (nr_csum != sparse_nr_csum(size)) {
+		pr_err("%s: %zu checksums recorded for %lu bytes, %zu expected: damaged image\n", img->path,
+		       nr_csum, (unsigned long)size, sparse_nr_csum(size));
+		return -1;
+	}
+	if (ftruncate(fd, size)) {
+		pr_perror("%s: can't size the file to %lu bytes", img->path, (unsigned long)size);
+		return -1;
+	}
+	return move_sparse(img->fd, fd, NULL, size, (uint64_t *)csum, img->path, 0);
 }
 

@@ -52,6 +52,7 @@ enum cr_img_type {
 	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
+	CR_FD_GHOST,		/* ghost-ID.img: raw, sparse, the bytes of unlinked file ID of files.img */
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */

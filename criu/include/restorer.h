@@ -9,16 +9,8 @@
 
 #include <stdint.h>
 
+#include "late-fd.h"
 #include "parasite.h"
-
-#ifndef CR_FILES_H
-struct late_fd {
-	int32_t fd;
-	uint32_t fd_flags;
-	int32_t pid;
-	uint32_t flags;
-};
-#endif
 
 enum rst_vma_kind {
 	RST_VMA_ANON = 1,
@@ -45,6 +37,18 @@ struct rst_vma {
 	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
 	uint32_t nr_guards;
 	uint32_t sealed;	/* mseal() once all is in place */
+};
+
+/*
+ * An AIO context: the restorer makes it with io_setup(nr_req), moves its
+ * ring to start, and brings the ring to head and tail with the events
+ * between them.
+ */
+struct rst_aio {
+	uint64_t start, len;
+	uint32_t nr_req;	/* io_setup()'s argument for a ring of len bytes */
+	uint32_t nr, head, tail;
+	uint64_t events;	/* (tail - head) mod nr struct io_event, in the bootstrap area */
 };
 
 struct rst_pagemap {
@@ -150,7 +154,7 @@ struct rst_thread {
 
 struct rst_file_lock {
 	int32_t fd;
-	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD */
+	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD, 4 lease */
 	uint32_t type;		/* F_RDLCK, F_WRLCK */
 	uint32_t pad;
 	uint64_t start, len;	/* len 0: to the end of the file */
@@ -221,7 +225,9 @@ struct restore_args {
 
 	struct rst_timer *timers;
 	uint32_t nr_timers;
-	struct late_fd pidfds[64];	/* opened once every process exists */
+	struct rst_aio *aios;
+	uint32_t nr_aios;
+	struct late_fd pidfds[MAX_LATE_FDS];	/* pidfds and /proc files, opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "compel/compel.h"
 #include "cow.h"
 #include "csum.h"
@@ -71,7 +72,7 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->kind = VMA_KIND__VMA_SHMEM;
 		v->flags = MAP_SHARED;
 		v->has_shmem_id = true;
-		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
+		return shmem_add_vma(ft, pid, p->start, p->end, &v->shmem_id);
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
@@ -189,6 +190,8 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	if (aio_is_ring(p))
+		return aio_dump_ring(pid, p, v);
 	if (name[0] == '/')
 		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
@@ -480,6 +483,7 @@ void free_mm_dump(struct mm_dump *md)
 		for (size_t k = 0; k < md->vmas[i].n_guards; k++)
 			free(md->vmas[i].guards[k]);
 		free(md->vmas[i].guards);
+		aio_free(md->vmas[i].aio);
 	}
 	free(md->may_guard);
 	md->may_guard = NULL;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "csum.h"
+#include "files.h"
+#include "hmap.h"
 #include "image.h"
 #include "log.h"
 #include "mm.pb-c.h"
@@ -30,44 +32,115 @@ struct shmem_obj {
 	uint64_t start, end;
 };
 
-static struct shmem_obj *objs;
-static uint32_t nr_objs;
+/* What the dump keeps (file_table.shmem): the objects, found by inode. */
+struct shmem_dump {
+	struct shmem_obj *objs;
+	uint32_t nr, cap;
+	struct hmap by_inode;		/* inode key -> index in objs */
+};
 
-int shmem_add_vma(pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
+int shmem_add_vma(struct file_table *ft, pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
 {
+	struct shmem_dump *sd = ft->shmem;
 	char mf[128];
 	struct stat st;
-	struct shmem_obj *n;
+	uint64_t *idx;
+	int made;
 
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)start, (unsigned long)end);
 	if (stat(mf, &st)) {
 		pr_perror("can't stat %s", mf);
 		return -1;
 	}
-	for (uint32_t i = 0; i < nr_objs; i++)
-		if (objs[i].dev == st.st_dev && objs[i].ino == st.st_ino) {
-			*id = objs[i].id;
-			return 0;
-		}
-	n = realloc(objs, (nr_objs + 1) * sizeof(*n));
-	if (!n)
-		return -1;
-	objs = n;
-	objs[nr_objs] = (struct shmem_obj){ .id = nr_objs + 1, .dev = st.st_dev, .ino = st.st_ino,
-					    .size = st.st_size, .pid = pid, .start = start, .end = end };
-	*id = objs[nr_objs++].id;
+	if (!sd && !(sd = ft->shmem = calloc(1, sizeof(*sd))))
+		goto oom;
+	idx = hmap_get_or_put(&sd->by_inode, inode_key(st.st_dev, st.st_ino), sd->nr, &made);
+	if (!idx)
+		goto oom;
+	if (!made) {
+		*id = sd->objs[*idx].id;
+		return 0;
+	}
+	if (sd->nr == sd->cap) {
+		uint32_t cap = sd->cap ? 2 * sd->cap : 16;
+		struct shmem_obj *n = realloc(sd->objs, cap * sizeof(*n));
+
+		if (!n)
+			goto oom;
+		sd->objs = n;
+		sd->cap = cap;
+	}
+	sd->objs[sd->nr] = (struct shmem_obj){ .id = sd->nr + 1, .dev = st.st_dev, .ino = st.st_ino,
+					       .size = st.st_size, .pid = pid, .start = start, .end = end };
+	*id = sd->objs[sd->nr++].id;
 	return 0;
+oom:
+	pr_err("out of memory\n");
+	return -1;
 }
 
-int shmem_dump_all(int dfd)
+void shmem_dump_free(struct file_table *ft)
+{
+	if (!ft->shmem)
+		return;
+	free(ft->shmem->objs);
+	hmap_free(&ft->shmem->by_inode);
+	free(ft->shmem);
+	ft->shmem = NULL;
+}
+
+/* Copy the data (not the holes) of @src to the same offsets of @dst. */
+int copy_sparse(int src, int dst, uint64_t size, void *dst_mem)
+{
+	char *buf = malloc(1 << 20);
+	off_t off = 0;
+	int ret = -1;
+
+	if (!buf)
+		return -1;
+	while ((uint64_t)off < size) {
+		off_t data = lseek(src, off, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			pr_perror("SEEK_DATA");
+			goto out;
+		}
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = size;
+		for (off = data; off < hole;) {
+			size_t chunk = hole - off > (1 << 20) ? (1 << 20) : hole - off;
+			ssize_t n = pread(src, dst_mem ? (char *)dst_mem + off : buf, chunk, off);
+
+			if (n <= 0) {
+				pr_perror("reading shared memory at %ld", (long)off);
+				goto out;
+			}
+			if (!dst_mem && pwrite(dst, buf, n, off) != n) {
+				pr_perror("writing shared memory at %ld", (long)off);
+				goto out;
+			}
+			off += n;
+		}
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+int shmem_dump_all(struct file_table *ft, int dfd)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_SHMEM, O_DUMP);
+	uint32_t nr = ft->shmem ? ft->shmem->nr : 0;
 	int ret = 0;
 
 	if (!img)
 		return -1;
-	for (uint32_t i = 0; i < nr_objs && !ret; i++) {
-		struct shmem_obj *o = &objs[i];
+	for (uint32_t i = 0; i < nr && !ret; i++) {
+		struct shmem_obj *o = &ft->shmem->objs[i];
 		ShmemEntry se = SHMEM_ENTRY__INIT;
 		struct cr_img *data;
 		char mf[128];

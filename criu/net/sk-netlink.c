@@ -174,8 +174,10 @@ static int check_queue(int sk, NetlinkSkEntry *e, const char *who)
 	return -1;
 }
 
-static int dump_nlsk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_nlsk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi,
+		     FileEntry *fe)
 {
+	(void)ft;
 	struct netns_state *ns = netns_of(pid);
 	struct netlink_diag_table *t;
 	struct netlink_diag_sk *d;
@@ -303,8 +305,9 @@ static int join_groups(int sk, const NetlinkSkEntry *e, const char *who)
 	return 0;
 }
 
-static int open_nlsk(FileEntry *fe)
+static int open_nlsk(struct fd_rst *c, FileEntry *fe)
 {
+	(void)c;
 	const NetlinkSkEntry *e = fe->nlsk;
 	char who[96];
 	int sk;

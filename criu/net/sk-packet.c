@@ -802,8 +802,10 @@ static int check_state(int sk, const PacketSkEntry *e, const char *who)
 	return 0;
 }
 
-static int dump_psk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_psk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi,
+		    FileEntry *fe)
 {
+	(void)ft;
 	struct netns_state *ns = netns_of(pid);
 	struct packet_diag_table *t;
 	struct packet_diag_sk *d;
@@ -1264,8 +1266,9 @@ static int join_mclist(int sk, const PacketSkEntry *e, const char *who)
 	return 0;
 }
 
-static int open_psk(FileEntry *fe)
+static int open_psk(struct fd_rst *c, FileEntry *fe)
 {
+	(void)c;
 	const PacketSkEntry *e = fe->psk;
 	int sk, bound = 0;
 	char who[96];

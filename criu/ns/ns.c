@@ -1046,3 +1046,24 @@ int ns_restore_is_new(int kind)
 {
 	return is_new(kind);
 }
+
+/* The restore's ids in a user namespace of the tree's, as criu sees them (become_ns_root()); -1 if none. */
+int ns_restore_root_ids(uid_t *uid, gid_t *gid)
+{
+	const NsEntry *e = is_new(NS_USER) ? rst_ent[NS_USER] : NULL;
+	int found = 0;
+
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < e->n_uid_map; i++)
+		if (e->uid_map[i]->first == 0) {
+			*uid = e->uid_map[i]->lower;
+			found |= 1;
+		}
+	for (size_t i = 0; i < e->n_gid_map; i++)
+		if (e->gid_map[i]->first == 0) {
+			*gid = e->gid_map[i]->lower;
+			found |= 2;
+		}
+	return found == 3 ? 0 : -1;
+}

@@ -4,6 +4,7 @@
  * the child's address space for the dumped one, puts back the per-task
  * kernel state, and enters the saved registers through rt_sigreturn.
  */
+#include <linux/aio_abi.h>
 #include <linux/errno.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
@@ -740,14 +741,28 @@ static void restore_rlimits(struct restore_args *a)
 		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
 }
 
-/* Every process of the tree exists by now: pidfds can refer to them. */
+/*
+ * Every process and thread of the tree exists by now: pidfds can refer to
+ * them, and their /proc/PID directories are there.
+ */
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
-		long fd = __S(__NR_pidfd_open, l->pid, (l->flags & 04000) ? 04000 : 0, 0, 0, 0, 0);
+		long fd;
 
-		check(fd, "pidfd_open");
+		if (l->kind == LATE_PATH) {
+			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
+				 0);
+			check(fd, "opening a /proc file of the tree");
+			if (l->pos)
+				check(__S(__NR_lseek, fd, l->pos, 0 /* SEEK_SET */, 0, 0, 0) == (long)l->pos ? 0 : -1,
+				      "seeking a /proc file");
+		} else {
+			/* O_NONBLOCK, O_EXCL: PIDFD_NONBLOCK, PIDFD_THREAD */
+			fd = __S(__NR_pidfd_open, l->pid, l->flags & (04000 | 0200), 0, 0, 0, 0);
+			check(fd, "pidfd_open");
+		}
 		if (fd != l->fd) {
 			check(__S(__NR_dup3, fd, l->fd, (l->fd_flags & 1) ? 02000000 : 0, 0, 0, 0), "placing a pidfd");
 			sys_close(fd);
@@ -760,8 +775,11 @@ static void open_pidfds(struct restore_args *a)
 /*
  * File locks come back in the process that owns them (POSIX ones belong to
  * the process), once no more fds get closed: a close drops POSIX locks.
+ * Leases (@leases) come after the task's credentials: only the file's
+ * owner by fsuid may take one without CAP_LEASE in criu's user namespace,
+ * which a restore inside a user namespace of the tree's has not.
  */
-static void take_file_locks(struct restore_args *a)
+static void take_file_locks(struct restore_args *a, int leases)
 {
 	for (uint32_t i = 0; i < a->nr_locks; i++) {
 		struct rst_file_lock *l = &a->locks[i];
@@ -773,8 +791,12 @@ static void take_file_locks(struct restore_args *a)
 		char what[96];
 		long ret;
 
+		if ((l->kind == 4) != leases)
+			continue;
 		if (l->kind == 1)	/* flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4 */
 			ret = __S(__NR_flock, l->fd, (l->type == 1 ? 2 : 1) | 4, 0, 0, 0, 0);
+		else if (l->kind == 4)	/* F_SETLEASE 1024, with F_RDLCK or F_WRLCK; the owner is this task */
+			ret = __S(__NR_fcntl, l->fd, 1024, l->type, 0, 0, 0);
 		else			/* F_SETLK 6, F_OFD_SETLK 37 */
 			ret = __S(__NR_fcntl, l->fd, l->kind == 2 ? 6 : 37, &fl, 0, 0, 0);
 		if (ret < 0) {
@@ -848,6 +870,80 @@ static void wait_parent_mm(struct restore_args *a)
 	}
 }
 
+/* ---- AIO contexts ---- */
+
+#define AIO_BATCH	16
+#define O_CLOEXEC_	02000000
+
+/* The ring header (struct aio_ring in fs/aio.c), then the events */
+struct aio_ring_k {
+	uint32_t id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+	struct io_event ev[];
+};
+
+/*
+ * @n requests through @ctx that complete at once (0-byte reads of an empty
+ * pipe: the tail moves by one each); reaped if @reap (the head follows).
+ */
+static void aio_complete_n(aio_context_t ctx, int fd, uint32_t n, int reap)
+{
+	struct iocb cb[AIO_BATCH], *p[AIO_BATCH];
+	struct io_event ev[AIO_BATCH];
+
+	while (n) {
+		uint32_t k = n < AIO_BATCH ? n : AIO_BATCH;
+
+		for (uint32_t i = 0; i < k; i++) {
+			memset(&cb[i], 0, sizeof(cb[i]));
+			cb[i].aio_lio_opcode = IOCB_CMD_PREAD;
+			cb[i].aio_fildes = fd;
+			p[i] = &cb[i];
+		}
+		if (__S(__NR_io_submit, ctx, k, p, 0, 0, 0) != (long)k)
+			fail("moving an AIO ring's tail (io_submit)", -EAGAIN);
+		if (reap && __S(__NR_io_getevents, ctx, k, k, ev, 0, 0) != (long)k)
+			fail("moving an AIO ring's head (io_getevents)", -EIO);
+		n -= k;
+	}
+}
+
+/*
+ * Each context: a ring as big from io_setup(), moved to its address (the
+ * context's id follows the ring), then requests that complete at once
+ * bring the kernel's tail, and reaping them the head, where they were; the
+ * completed events not reaped go back in their slots.
+ */
+static void restore_aios(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_aios; i++) {
+		struct rst_aio *r = &a->aios[i];
+		aio_context_t ctx = 0;
+		struct aio_ring_k *ring;
+		uint32_t unreaped = (r->tail + r->nr - r->head) % r->nr;
+		int pfd[2];
+		long ret;
+
+		check(__S(__NR_io_setup, r->nr_req, &ctx, 0, 0, 0, 0), "io_setup");
+		ret = sys_mremap(ctx, r->len, r->len, MREMAP_MAYMOVE | MREMAP_FIXED, r->start);
+		if (ret != (long)r->start)
+			fail("moving an AIO ring", ret);
+		ctx = r->start;
+		ring = (struct aio_ring_k *)ctx;
+		if (ring->nr != r->nr)
+			fail("making an AIO ring as big", -EINVAL);
+		check(__S(__NR_pipe2, pfd, O_CLOEXEC_, 0, 0, 0, 0), "a pipe for AIO requests");
+		aio_complete_n(ctx, pfd[0], r->head, 1);
+		aio_complete_n(ctx, pfd[0], unreaped, 0);
+		sys_close(pfd[0]);
+		sys_close(pfd[1]);
+		if (ring->head != r->head || ring->tail != r->tail)
+			fail("bringing an AIO ring where it was", -EIO);
+		for (uint32_t j = 0; j < unreaped; j++)
+			memcpy(&ring->ev[(r->head + j) % r->nr], (struct io_event *)r->events + j,
+				    sizeof(struct io_event));
+	}
+}
+
 /* The memory part: everything from the vDSO to the protection of the areas. */
 static void restore_memory(struct restore_args *a)
 {
@@ -865,6 +961,10 @@ static void restore_memory(struct restore_args *a)
 	install_guards(a);
 	progress("protecting");
 	protect_vmas(a);
+	if (a->nr_aios) {
+		progress("AIO contexts");
+		restore_aios(a);
+	}
 	seal_vmas(a);
 }
 
@@ -896,9 +996,10 @@ long blob_main(void *data)
 	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
 	if (a->close_from >= 0)
 		check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
-	take_file_locks(a);
+	take_file_locks(a, 0);
 
 	restore_creds(&a->creds);
+	take_file_locks(a, 1);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "rst.h"
 
 static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
@@ -219,11 +220,11 @@ int premap_open(void *priv, const VmaEntry *v)
 			pr_perror("can't take shared memory object %u", v->shmem_id);
 		return fd;
 	}
-	fd = fileobj_map_fd(&rc->files, v->file_id);
+	fd = fileobj_map_fd(rc->files, v->file_id);
 	/* mmap() would touch the file's access time: the restore is no access of the task's */
 	if (fd < 0)
-		fd = open_file(&rc->files, v->file_id,
-			       (find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
+		fd = open_file(rc->files, v->file_id,
+			       (find_file(rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
 	return fd;
 }
 
@@ -283,8 +284,8 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
 
-		if (vdso_part_of(v) >= 0)
-			continue;
+		if (vdso_part_of(v) >= 0 || v->kind == VMA_KIND__VMA_AIO)
+			continue;	/* the vDSO moves, an AIO ring is made (fill_aios()) */
 		r = &a->vmas[a->nr_vmas++];
 		r->start = v->start;
 		r->end = v->end;
@@ -329,6 +330,48 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 out:
 	pidmap_free(&slots);
 	return ret;
+}
+
+/* The bootstrap room fill_aios() takes. */
+static size_t aios_size(struct rst_ctx *rc)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO)
+			len += sizeof(struct rst_aio) + 64 + rc->mm->vmas[i]->aio->events.len + 64;
+	return len;
+}
+
+static int fill_aios(struct rst_ctx *rc, struct restore_args *a, char **p)
+{
+	size_t nr = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		nr += rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO;
+	a->aios = bump(p, nr * sizeof(struct rst_aio));
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		VmaEntry *v = rc->mm->vmas[i];
+		struct rst_aio *r;
+		char who[96];
+
+		if (v->kind != VMA_KIND__VMA_AIO)
+			continue;
+		r = &a->aios[a->nr_aios++];
+		snprintf(who, sizeof(who), "can't restore task %d: AIO context %lx", rc->pid, (unsigned long)v->start);
+		r->start = v->start;
+		r->len = v->end - v->start;
+		r->nr_req = aio_nr_for_len(r->len, who);
+		if (!r->nr_req)
+			return -1;
+		r->nr = v->aio->nr;
+		r->head = v->aio->head;
+		r->tail = v->aio->tail;
+		r->events = (uintptr_t)bump(p, v->aio->events.len);
+		if (v->aio->events.len)
+			memcpy((void *)(uintptr_t)r->events, v->aio->events.data, v->aio->events.len);
+	}
+	return 0;
 }
 
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
@@ -788,7 +831,8 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
 	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) + rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
-	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
+	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64 +
+	      aios_size(rc);
 	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, taken->s, taken->n, len);
@@ -897,7 +941,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	a->nr_pms = nr_pms;
 	copy_page_csums(a, &p);
-	if (fill_threads(rc, a, &p))
+	if (fill_threads(rc, a, &p) || (!rc->vm_child && fill_aios(rc, a, &p)))
 		goto err;
 	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
 	shared = shared_filters(rc);

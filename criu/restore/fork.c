@@ -147,6 +147,9 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 	__builtin_unreachable();
 }
 
+/* How long (in ms) a pid held by a helper of another restoring process is waited for. */
+#define PID_BUSY_TRIES	200
+
 /* Clone with pids @tids[0] (innermost pid namespace) .. @tids[n - 1]. */
 pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal)
 {
@@ -159,6 +162,11 @@ pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_si
 	ca.set_tid = (uintptr_t)tids;
 	ca.set_tid_size = n;
 	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	/* another restoring process may hold it for a moment (sk-unix.c: credentials of a queued message) */
+	for (int i = 0; ret < 0 && errno == EEXIST && i < PID_BUSY_TRIES; i++) {
+		usleep(1000);
+		ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	}
 	if (ret < 0) {
 		if (errno == EEXIST)
 			pr_err("can't restore: pid %d is in use by another process\n", tids[n - 1]);
@@ -188,6 +196,8 @@ int zombie_cores_prepare(struct rst_tree *tr)
 {
 	char pattern[256] = "";
 	int fd, want = 0;
+	uid_t uid;
+	gid_t gid;
 	ssize_t n;
 
 	for (int i = 0; i < tr->nr; i++)
@@ -210,6 +220,18 @@ int zombie_cores_prepare(struct rst_tree *tr)
 		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
 			tr->core_dir, strerror(errno));
 		tr->core_dir[0] = '\0';
+		return 0;
+	}
+	/* the zombies may be in a mount namespace of the tree's: they go there by fd */
+	tr->core_fd = open(tr->core_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tr->core_fd < 0) {
+		pr_perror("can't open %s", tr->core_dir);
+		return -1;
+	}
+	/* and may be root of a user namespace of the tree's: the directory is that root's */
+	if (ns_restore_root_ids(&uid, &gid) == 0 && chown(tr->core_dir, uid, gid)) {
+		pr_perror("can't give %s to the user namespace's root", tr->core_dir);
+		return -1;
 	}
 	return 0;
 }
@@ -235,6 +257,9 @@ void zombie_cores_done(struct rst_tree *tr)
 	if (rmdir(tr->core_dir))
 		pr_perror("can't remove %s", tr->core_dir);
 	tr->core_dir[0] = '\0';
+	if (tr->core_fd >= 0)
+		close(tr->core_fd);
+	tr->core_fd = -1;
 }
 
 /* Let a core dump of ours happen, tiny, in the scratch directory; or none at all. */
@@ -245,7 +270,7 @@ static void zombie_core_limit(struct rst_tree *tr, int st)
 
 	getrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = 0;
-	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_dir[0] && !chdir(tr->core_dir)) {
+	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_fd >= 0 && !fchdir(tr->core_fd)) {
 		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (write(fd, "0", 1) == 1)
@@ -349,11 +374,13 @@ static int take_ring_fds(struct rst_ctx *rc, const struct rst_transit *tr)
 			for (size_t j = 0; j < mm->n_vmas; j++)
 				rc->ring_fds[j] = -1;
 		}
-		fd = fd_of_file(rc->dfd, rc->pid, id);
-		if (fd == -2)
-			return -1;
-		if (fd < 0 && fcntl(tr->base + id, F_GETFD) >= 0)
-			fd = tr->base + id;
+		/* the task's first fd of the socket (its fdinfo, read at planning), else its transit slot */
+		fd = -1;
+		for (size_t k = 0; k < rc->nr_fds && fd < 0; k++)
+			if (rc->fds[k]->id == id)
+				fd = rc->fds[k]->fd;
+		if (fd < 0 && id < tr->nr_ids && tr->slot[id] >= 0 && fcntl(tr->base + tr->slot[id], F_GETFD) >= 0)
+			fd = tr->base + tr->slot[id];
 		if (fd < 0) {
 			pr_err("%d: no socket for the packet ring at %lx (file %u)\n", rc->pid,
 			       (unsigned long)mm->vmas[i]->start, id);
@@ -374,11 +401,12 @@ int restore_task(struct rst_ctx *rc)
 	struct rst_tree *tr = rc->tree;
 	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
 				.files = tr->files_base - tr->svc_base };
-	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
+	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids,
+				       .slot = tr->transit_slot, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
 	uint8_t *keep = NULL;
-	int max_fd, tty, pages_fd, exe_fd;
+	int tty, pages_fd, exe_fd;
 	sigset_t all;
 
 	/* if criu goes, a half-made process goes too (the restorer sets the task's own) */
@@ -407,7 +435,6 @@ int restore_task(struct rst_ctx *rc)
 	/* into its own cgroups before it maps anything (memory is charged where it is faulted in) */
 	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
 		return -1;
-	pipes_restore_init(tr->scratch_base);
 	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
 	if (ns_restore_is_new(NS_USER) && tc->creds)
 		restore_fown_as(tc->creds->euid);
@@ -420,11 +447,11 @@ int restore_task(struct rst_ctx *rc)
 				keep[rc->mm->vmas[i]->file_id] = 1;
 		transit.keep = keep;
 	}
-	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
-					    &rc->nr_late, ARRAY_SIZE(rc->late)))
+	if (!rc->files_child && restore_fds(rc->fds, rc->nr_fds, rc->pid, rc->files, tty, &transit, tr->scratch_base,
+					    rc->late, &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
 	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
-	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
+	if (rc->files_child && restore_tty_session(rc->files, rc->pid, &transit, tr->scratch_base))
 		return -1;
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
@@ -437,7 +464,7 @@ int restore_task(struct rst_ctx *rc)
 		return -1;
 	free(keep);
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
-	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0)) {
+	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_transit, 0)) {
 		pr_perror("%d: can't close the descriptions passed down", rc->pid);
 		return -1;
 	}
@@ -451,7 +478,7 @@ int restore_task(struct rst_ctx *rc)
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
 		pages_fd = svc_fd(&cf, open_image_file(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
-		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
+		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;
@@ -469,7 +496,7 @@ int restore_task(struct rst_ctx *rc)
 
 	/* a CLONE_FS child has the parent's fs, which the parent restores */
 	if (!rc->fs_child) {
-		if (restore_fs(rc->dfd, rc->pid))
+		if (restore_fs(rc->dfd, rc->pid, rc->files))
 			return -1;
 		umask(tc->umask);
 	}

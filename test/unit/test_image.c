@@ -588,9 +588,9 @@ static void test_names_and_exists(void **state)
 	assert_null(img_descs[CR_FD_PAGES].pb);
 
 	/* Header type magics are all distinct, except the two stats files. */
-	/* raw images (page data) have neither a header nor a schema */
+	/* raw images (page data, unlinked files' bytes, tmpfs contents) have neither a header nor a schema */
 #define IS_RAW(t)	((t) == CR_FD_PAGES || (t) == CR_FD_SHMEM_PAGES || (t) == CR_FD_SYSVSHM_PAGES || \
-		 (t) == CR_FD_TMPFS_DATA)
+		 (t) == CR_FD_GHOST || (t) == CR_FD_TMPFS_DATA)
 	for (t = 0; t < CR_FD_MAX; t++) {
 		assert_non_null(img_descs[t].name_fmt);
 		if (IS_RAW(t)) {
