@@ -21,6 +21,7 @@
 #include "net.pb-c.h"
 #include "cgroup.pb-c.h"
 #include "track.pb-c.h"
+#include "netns.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -42,6 +43,7 @@
 #define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
 #define TRACK_MAGIC	0x5a17d3e9u
+#define NETNS_MAGIC	0x4b7e2d59u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -170,6 +172,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= TRACK_MAGIC,
 		.pb		= &track_entry__descriptor,
 	},
+	[CR_FD_NETNS] = {
+		.name_fmt	= "netns.img",
+		.magic		= NETNS_MAGIC,
+		.pb		= &netns_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -198,6 +205,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",
 	[CR_FD_TRACK]		= "TRACK",
+	[CR_FD_NETNS]		= "NETNS",
 };
 
 const char *img_type_name(int type)
