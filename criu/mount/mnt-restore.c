@@ -424,7 +424,11 @@ static int make_mount(MntEntry *m)
 	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
 				.propagation = MS_PRIVATE };
 
-	fd = open_tree(ofd, rel_or_dot(m->root), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	/* the origin may be a file (a masked path bound from /dev/null): no "." under it */
+	if (m->root[0])
+		fd = open_tree(ofd, m->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	else
+		fd = open_tree(ofd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (fd < 0) {
 		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
 		return -1;
