@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cr_options.h"
+#include "external.h"
 #include "log.h"
 #include "pipes.h"
 #include "util.h"
@@ -93,8 +95,18 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
 	return 0;
 }
 
+/*
+ * A pipe whose other end no task of the tree holds is refused, unless the
+ * dump is a runtime's (swrk: opts.ext_pipes), whose container stdio pipes
+ * are such: it becomes external, as with --external pipe:[INO], and
+ * restore needs an --inherit-fd for it (runc and crun give the new pipes
+ * that way, by this name). Its queued bytes stay with the pipe, which
+ * lives on outside.
+ */
 int check_pipes(pid_t pid, struct file_table *ft)
 {
+	char name[48];
+
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
 		int found = 0;
@@ -104,11 +116,24 @@ int check_pipes(pid_t pid, struct file_table *ft)
 		for (size_t j = 0; j < ft->nr && !found; j++)
 			found = j != i && ft->d[j].fe.type == FILE_TYPE__FT_PIPE && ft->d[j].pipe.ino == d->pipe.ino &&
 				(ft->d[j].pipe.flags & O_ACCMODE) != (d->pipe.flags & O_ACCMODE);
-		if (!found) {
+		if (found)
+			continue;
+		if (!opts.ext_pipes) {
 			pr_err("can't dump task %d: fd %d is a pipe (pipe:[%lu]) whose other end is outside the dump; "
-			       "not supported yet\n", d->owner_pid, d->owner_fd, (unsigned long)d->pipe.ino);
+			       "dump with --external pipe:[%lu]\n", d->owner_pid, d->owner_fd,
+			       (unsigned long)d->pipe.ino, (unsigned long)d->pipe.ino);
 			return -1;
 		}
+		snprintf(name, sizeof(name), "pipe:[%lu]", (unsigned long)d->pipe.ino);
+		if (external_note(d->id, name, "its other end is outside the tree"))
+			return -1;
+		if (d->pipe.has_data)
+			pr_info("fd %d of %d: %zu bytes queued in %s are left to it\n", d->owner_fd, d->owner_pid,
+				d->pipe.data.len, name);
+		free(d->pipe.data.data);
+		d->pipe.data.data = NULL;
+		d->pipe.data.len = 0;
+		d->pipe.has_data = false;
 	}
 	return 0;
 }

@@ -37,6 +37,7 @@ struct cr_options {
 	const char *freeze_cgroup;	/* dump: freeze the tree with this freezer cgroup */
 	bool orphan_pts_master;		/* a pty slave's master may be outside the tree (tty.c) */
 	bool evasive_devices;		/* restore: a device whose path names another one is opened by number */
+	bool ext_pipes;			/* dump: a pipe with its other end outside the tree is external (swrk) */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;
