@@ -19,6 +19,7 @@
 #include "image.h"
 #include "log.h"
 #include "mntns.h"
+#include "lsm.h"
 #include "net.h"
 #include "namespaces.h"
 #include "util.h"
@@ -80,6 +81,11 @@ static void usage(FILE *f)
 "                          master to the swrk client (orphan-pts-master notification)\n"
 "      --evasive-devices   restore: a device file whose path now names another device is\n"
 "                          opened by its device number\n"
+"      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
+"                          are always saved by file handle)\n"
+"      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
+"                          here is taken (apparmor:unconfined, a module not enabled refuses)\n"
+"      --lsm-mount-context CTX  restore: refused (mount labels are not supported yet)\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -126,6 +132,9 @@ enum {
 	OPT_FREEZE_CGROUP,
 	OPT_ORPHAN_PTS_MASTER,
 	OPT_EVASIVE_DEVICES,
+	OPT_FORCE_IRMAP,
+	OPT_LSM_PROFILE,
+	OPT_LSM_MOUNT_CONTEXT,
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
@@ -167,6 +176,9 @@ static const struct option longopts[] = {
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
 	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
+	{ "force-irmap", no_argument, NULL, OPT_FORCE_IRMAP },
+	{ "lsm-profile", required_argument, NULL, OPT_LSM_PROFILE },
+	{ "lsm-mount-context", required_argument, NULL, OPT_LSM_MOUNT_CONTEXT },
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
@@ -222,6 +234,9 @@ static const struct opt_use {
 	{ OPT_FREEZE_CGROUP, "--freeze-cgroup", A_DUMP },
 	{ OPT_ORPHAN_PTS_MASTER, "--orphan-pts-master", A_DUMP | A_RESTORE },
 	{ OPT_EVASIVE_DEVICES, "--evasive-devices", A_DUMP | A_RESTORE },
+	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
+	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
+	{ OPT_LSM_MOUNT_CONTEXT, "--lsm-mount-context", A_RESTORE },
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
@@ -347,6 +362,9 @@ static int handle_option(int c, const char *arg)
 	case OPT_EXTERNAL:
 		if (!strncmp(arg, "mnt[", 4))
 			return mnt_opt_external(arg);
+		/* LXC names the tasks' profile this way too */
+		if (lsm_is_arg(arg))
+			return lsm_opt_profile(arg);
 		ext_nonmnt = true;
 		return external_add(arg);
 	case 'r': opts.root = arg; break;
@@ -355,6 +373,10 @@ static int handle_option(int c, const char *arg)
 	case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
 	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
 	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
+	/* LXC's: watches are always saved by file handle and found again on the restored mount */
+	case OPT_FORCE_IRMAP: break;
+	case OPT_LSM_PROFILE: return lsm_opt_profile(arg);
+	case OPT_LSM_MOUNT_CONTEXT: return lsm_opt_mount_context(arg);
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_JOIN_NS: return ns_join_add(arg);
 	case OPT_EMPTY_NS: return ns_empty_add(arg);
