@@ -58,6 +58,8 @@ EOF
 workload_tcp_sh() {
 	cat <<'EOF'
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > /run/token
+# lo may be down in a fresh network namespace (LXC's "empty" network)
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 # the server's stdin must not end (nc closes the connection then)
 sleep 2147483647 | nc -l -p 4242 > /run/tcp &
 sleep 0.3
