@@ -41,6 +41,7 @@ default_ulimits = ["nofile=1024:$(ulimit -Hn)", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 events_logger = "file"
+tmp_dir = "$pm/tmp"
 [engine.runtimes]
 runc = ["$pm/runc"]
 EOF
@@ -53,9 +54,26 @@ EOF
 export CONTAINERS_CONF="$pm/containers.conf" CONTAINERS_STORAGE_CONF="$pm/storage.conf"
 image=localhost/criu-e2e-busybox:latest
 
+# podman's bridge network (netavark) turns on forwarding and adds its
+# iptables chains for good: both are put back as they were
+fwd=$(cat /proc/sys/net/ipv4/ip_forward)
+had_netavark=$(iptables -S NETAVARK_FORWARD >/dev/null 2>&1 && echo 1)
+netavark_cleanup() {
+	iptables -D FORWARD -m comment --comment "netavark firewall plugin rules" -j NETAVARK_FORWARD
+	iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT
+	iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT
+	iptables -t nat -D POSTROUTING -j NETAVARK-HOSTPORT-MASQ
+	iptables -F NETAVARK_FORWARD && iptables -X NETAVARK_FORWARD
+	for c in NETAVARK-HOSTPORT-DNAT NETAVARK-HOSTPORT-MASQ NETAVARK-HOSTPORT-SETMARK; do
+		iptables -t nat -F "$c" && iptables -t nat -X "$c"
+	done
+} >/dev/null 2>&1
+
 all_cleanup() {
 	podman rm -af -t 0 >/dev/null 2>&1
 	podman rmi -af >/dev/null 2>&1
+	[ -n "$had_netavark" ] || netavark_cleanup
+	echo "$fwd" >/proc/sys/net/ipv4/ip_forward
 	# podman's overlay mounts under the graph root go with its storage
 	grep -o " $pm/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	[ -n "$keep" ] || rm -rf "$pm"
