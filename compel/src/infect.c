@@ -280,7 +280,8 @@ const struct compel_thread_state *compel_orig_state(struct parasite_ctl *ctl)
 
 static int set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 {
-	if (ptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
+	/* where the task goes next hangs on it: once more before giving up */
+	if (cptrace(PTRACE_SETREGS, ctl->pid, NULL, regs)) {
 		cpr_perror("PTRACE_SETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -298,7 +299,7 @@ static int arm(struct parasite_ctl *ctl)
 
 	if (ctl->armed)
 		return 0;
-	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
 		cpr_perror("blocking signals of %d", ctl->pid);
 		return -1;
 	}
@@ -312,12 +313,12 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 	struct syscall_info_hdr info;
 	int status;
 
-	if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 		return -1;
 	}
 	while (1) {
-		if (compel_wait(ctl->pid, &status) < 0) {
+		if (compel_wait_stop(ctl->pid, &status) < 0) {
 			cpr_perror("waitpid(%d)", ctl->pid);
 			return -1;
 		}
@@ -327,7 +328,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 		}
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
 			memset(&info, 0, sizeof(info));
-			if (ptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
+			if (cptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
 				cpr_perror("PTRACE_GET_SYSCALL_INFO of %d", ctl->pid);
 				return -1;
 			}
@@ -336,7 +337,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 		}
 		/* a group-stop trap left over: the task is ours, let it go on */
 		if ((status >> 16) == PTRACE_EVENT_STOP) {
-			if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+			if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
 				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 				return -1;
 			}
@@ -408,7 +409,7 @@ static int syscall_bare(struct parasite_ctl *ctl, long nr, const unsigned long *
 	syscall_args(&regs, a);
 	if (set_regs(ctl, &regs) || syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
-	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
 		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -435,7 +436,7 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
 	    syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
-	if (ptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
+	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
 		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
 		return -1;
 	}
@@ -511,34 +512,34 @@ static int put_back(struct parasite_ctl *ctl)
 	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
 	int status, ret = 0;
 
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
 	}
-	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+	if (ctl->armed && cptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
 		cpr_perror("PTRACE_SETSIGMASK of %d", ctl->pid);
 		ret = -1;
 	}
 	if (set_regs(ctl, &ctl->orig.regs))
 		return -1;
 	ctl->armed = 0;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_CONT of %d", ctl->pid);
 		return -1;
 	}
 	while (1) {
-		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after we put its state back (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return ret;
 		/* a signal of its own came first: deliver it, the trap follows */
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
 			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
 					  WSTOPSIG(status) : 0))) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);
@@ -650,7 +651,7 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	regs.orig_rax = -1;
 	if (set_regs(ctl, &regs) || arm(ctl))
 		return -1;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("starting the parasite in %d", ctl->pid);
 		return -1;
 	}
@@ -689,6 +690,40 @@ unsigned long compel_remote_addr(struct parasite_ctl *ctl, const void *local)
 }
 
 /*
+ * FINI, and its answer. Answers to commands we gave up on may come first
+ * (a reply we failed to read is still queued): they are skipped, or the
+ * task would be stopped before the handler cleaned up (the parasite's
+ * pipes left open in it). A call that fails is made once more, as
+ * cptrace() does: a broken channel fails again, and the daemon then heals
+ * by itself.
+ */
+static int fini_daemon(struct parasite_ctl *ctl)
+{
+	struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
+	int failed = 0, stale = 0;
+
+	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		if (failed++)
+			return -1;
+	while (stale < 16) {
+		if (compel_wait_sock_how(ctl, ctl->sock, 0)) {
+			if (!ctl->running || failed++)
+				return -1;
+			continue;
+		}
+		if (read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+			if (failed++)
+				return -1;
+			continue;
+		}
+		if (m.cmd == COMPEL_CMD_FINI)
+			return 0;
+		stale++;
+	}
+	return -1;
+}
+
+/*
  * Stop the daemon where it waits (after FINI: for the channel to close) and
  * take it out of its syscall. The task is then in an interrupt stop, still
  * on the daemon's heal path.
@@ -697,24 +732,19 @@ static int stop_daemon(struct parasite_ctl *ctl)
 {
 	int status, ret = 0;
 
-	if (ctl->sock >= 0) {
-		struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
-
-		if (write(ctl->sock, &m, sizeof(m)) != sizeof(m) ||
-		    compel_wait_sock_how(ctl, ctl->sock, 0) || read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
-			cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
-			ret = -1;
-		}
+	if (ctl->sock >= 0 && fini_daemon(ctl)) {
+		cpr_err("parasite in %d did not acknowledge the end\n", ctl->pid);
+		ret = -1;
 	}
 	if (!ctl->running)
 		return ret;
 	ctl->running = 0;
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
 	}
 	while (1) {
-		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after its parasite (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
@@ -723,7 +753,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		/* a crash (or a stop signal) of the parasite's: drop it, take the trap */
 		cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
 		ret = -1;
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);
 			return -1;
 		}
@@ -757,7 +787,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	int ret = 0, status;
 
 	/* the FPU state first, while the registers still lead to rt_sigreturn */
-	if (ctl->armed && ptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
+	if (ctl->armed && cptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
@@ -769,25 +799,25 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		ret = -1;
 	}
 	/* the interrupt first: leaving through the signal path restarts its syscall right */
-	if (ptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL) ||
-	    ptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask) ||
+	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL) ||
+	    cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask) ||
 	    set_regs(ctl, &ctl->orig.regs)) {
 		cpr_perror("putting the state of %d back", ctl->pid);
 		return -1;
 	}
 	ctl->armed = 0;
-	if (ptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_CONT of %d", ctl->pid);
 		return -1;
 	}
 	while (1) {
-		if (compel_wait(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after its cure (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return ret;
-		if (ptrace(PTRACE_CONT, ctl->pid, NULL,
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
 			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
 					  WSTOPSIG(status) : 0))) {
 			cpr_perror("PTRACE_CONT of %d", ctl->pid);

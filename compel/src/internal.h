@@ -1,7 +1,25 @@
 #ifndef COMPEL_INTERNAL_H
 #define COMPEL_INTERNAL_H
 
+#include <errno.h>
+#include <sys/ptrace.h>
+
 #include "compel/compel.h"
+
+/*
+ * ptrace() as compel makes it: a request that fails is made once more.
+ * Ours fail only when the task is gone or not in a stop, and then fail
+ * again; but a task in the middle of being put back must not be left half
+ * way for one call that failed once (fault injection makes any call fail
+ * once, criu/include/fault.h, and finds every such place).
+ */
+#define cptrace(req, pid, addr, data)						\
+	({									\
+		long __r = ptrace(req, pid, addr, data);			\
+		if (__r == -1)							\
+			__r = ptrace(req, pid, addr, data);			\
+		__r;								\
+	})
 
 struct parasite_ctl {
 	pid_t pid;

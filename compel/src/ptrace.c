@@ -2,6 +2,7 @@
 #include <elf.h>
 #include <sched.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "internal.h"
 #include "log.h"
 
 #ifndef PTRACE_GETSIGMASK
@@ -70,6 +72,65 @@ pid_t compel_wait(pid_t pid, int *status)
 		ret = waitpid(pid, status, __WALL);
 	} while (ret < 0 && errno == EINTR);
 	return ret;
+}
+
+/* State letter of @pid in /proc/PID/stat, or 0 when it can't be read. */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Wait for a traced task to stop (or end). A killed leader whose threads we
+ * trace never reports: its end waits for theirs to be collected, so a
+ * plain waitpid() on it would wait for ever. Poll instead, and give up
+ * when it is a zombie.
+ */
+pid_t compel_wait_stop(pid_t pid, int *status)
+{
+	struct timespec pause = { 0, 1000 };
+
+	for (int spins = 0;; spins++) {
+		pid_t ret = waitpid(pid, status, __WALL | WNOHANG);
+
+		if (ret > 0 || (ret < 0 && errno != EINTR))
+			return ret;
+		if (compel_interrupted()) {
+			errno = EINTR;
+			return -1;
+		}
+		if (ret < 0)
+			continue;	/* a signal came: no reason to give up */
+		if (spins < 64) {
+			sched_yield();
+			continue;
+		}
+		if (task_state(pid) == 'Z' || task_state(pid) == 'X') {
+			ret = waitpid(pid, status, __WALL | WNOHANG);
+			if (ret)
+				return ret;
+			cpr_err("task %d died (a zombie whose threads are not collected yet)\n", pid);
+			errno = ESRCH;
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 200000)
+			pause.tv_nsec *= 2;
+	}
 }
 
 /* How long a seized task may take to reach its interrupt stop. */
@@ -182,8 +243,8 @@ static int seize_wait(pid_t pid, int *stopsig)
 		 * have been, and stop the task again after that.
 		 */
 		cpr_debug("task %d: letting signal %d through before stopping\n", pid, WSTOPSIG(status));
-		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status)) ||
-		    ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+		if (cptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status)) ||
+		    cptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 			cpr_perror("re-stopping task %d", pid);
 			return -1;
 		}
@@ -201,11 +262,11 @@ static int drain_stop_trap(pid_t pid)
 {
 	int status;
 
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) || ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, pid, NULL, NULL) || cptrace(PTRACE_CONT, pid, NULL, NULL)) {
 		cpr_perror("re-trapping stopped task %d", pid);
 		return -1;
 	}
-	if (compel_wait(pid, &status) < 0) {
+	if (compel_wait_stop(pid, &status) < 0) {
 		cpr_perror("waitpid(%d)", pid);
 		return -1;
 	}
@@ -223,8 +284,8 @@ int compel_seize_task(pid_t pid)
 	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
 	 * without and let a filtered task fail later, loudly).
 	 */
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
-	    (errno != EPERM || ptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
+	if (cptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
+	    (errno != EPERM || cptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
 		else if (errno == EPERM)
@@ -233,9 +294,9 @@ int compel_seize_task(pid_t pid)
 			cpr_perror("PTRACE_SEIZE of %d", pid);
 		return -1;
 	}
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", pid);
-		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		cptrace(PTRACE_DETACH, pid, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -254,7 +315,7 @@ int compel_wait_task_sig(pid_t pid, int *stopsig)
 		*stopsig = sig;
 	return ret;
 detach:
-	ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	cptrace(PTRACE_DETACH, pid, NULL, NULL);
 	return -1;
 }
 
@@ -283,7 +344,7 @@ int compel_resume_task(pid_t pid, int orig_state)
 	 * SIGCONT does, and the kernel re-arms it when we detach.
 	 */
 	(void)orig_state;
-	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
+	if (cptrace(PTRACE_DETACH, pid, NULL, NULL)) {
 		cpr_perror("PTRACE_DETACH of %d", pid);
 		return -1;
 	}
@@ -295,7 +356,7 @@ int compel_get_thread_state(pid_t tid, struct compel_thread_state *st)
 	struct iovec iov;
 
 	memset(st, 0, sizeof(*st));
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &st->regs)) {
+	if (cptrace(PTRACE_GETREGS, tid, NULL, &st->regs)) {
 		cpr_perror("PTRACE_GETREGS of %d", tid);
 		return -1;
 	}
@@ -307,14 +368,14 @@ int compel_get_thread_state(pid_t tid, struct compel_thread_state *st)
 	memset(st->xsave, 0, XSAVE_MAX_SIZE);
 	iov.iov_base = st->xsave;
 	iov.iov_len = XSAVE_MAX_SIZE;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+	if (cptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_GETREGSET(NT_X86_XSTATE) of %d", tid);
 		goto err;
 	}
 	st->xsave_size = iov.iov_len;
 	if (st->xsave_size > XSAVE_SW_XFEATURES + 8)
 		memcpy(&st->xfeatures, st->xsave + XSAVE_SW_XFEATURES, 8);
-	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+	if (cptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
 		cpr_perror("PTRACE_GETSIGMASK of %d", tid);
 		goto err;
 	}
@@ -329,15 +390,15 @@ int compel_set_thread_state(pid_t tid, const struct compel_thread_state *st)
 	struct iovec iov = { .iov_base = st->xsave, .iov_len = st->xsave_size };
 	int ret = 0;
 
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &st->regs)) {
+	if (cptrace(PTRACE_SETREGS, tid, NULL, &st->regs)) {
 		cpr_perror("PTRACE_SETREGS of %d", tid);
 		ret = -1;
 	}
-	if (st->xsave && ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
+	if (st->xsave && cptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov)) {
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", tid);
 		ret = -1;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
+	if (cptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(st->sigmask), &st->sigmask)) {
 		cpr_perror("PTRACE_SETSIGMASK of %d", tid);
 		ret = -1;
 	}

@@ -61,11 +61,24 @@ int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible)
 	return -1;
 }
 
+static compel_fault_fn fault_fn;
+
+void compel_set_fault(compel_fault_fn fn)
+{
+	fault_fn = fn;
+}
+
 int compel_rpc_call(struct parasite_ctl *ctl, unsigned int cmd)
 {
 	struct compel_ctl_msg m = { .cmd = cmd };
 
-	if (write(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
+	if (fault_fn && fault_fn("parasite command %u in %d", cmd, ctl->pid)) {
+		errno = EIO;
+		return -1;
+	}
+
+	/* a parasite gone must not end us with SIGPIPE */
+	if (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
 		cpr_perror("sending command %u to the parasite in %d", cmd, ctl->pid);
 		return -1;
 	}
@@ -112,7 +125,7 @@ int compel_send_fds(struct parasite_ctl *ctl, const int *fds, int nr)
 		return -1;
 	}
 	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), fds, sizeof(int) * nr);
-	if (sendmsg(ctl->sock, &mh, 0) < 0) {
+	if (sendmsg(ctl->sock, &mh, MSG_NOSIGNAL) < 0) {
 		cpr_perror("passing fds to the parasite in %d", ctl->pid);
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compel/compel.h"
+#include "fault.h"
 #include "cr_options.h"
 #include "crtools.h"
 #include "action-scripts.h"
@@ -54,7 +55,10 @@ static void usage(FILE *f)
 "  -S, --restore-sibling   restore: the restored root becomes the caller's child (implies -d)\n"
 "      --pidfile FILE      write the restored root's pid to FILE\n"
 "  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
-"      --ghost-limit SIZE  save unlinked open files up to SIZE (K/M/G; default 1M)\n"
+"      --ghost-limit SIZE  save unlinked open files with up to SIZE bytes of data, holes not\n"
+"                          counted (K/M/G; default 1M); they are saved sparse\n"
+"      --ghost-fiemap, --no-ghost-fiemap  accepted; the data of unlinked files is always found\n"
+"                          with SEEK_DATA/SEEK_HOLE\n"
 "      --link-remap        link unlinked files back under a temporary name instead (until restore)\n"
 "      --allow-changed-files  restore even if a file's inode, size or mtime changed since the dump\n"
 "      --ext-unix-sk       dump: a dgram unix socket connected outside the tree is reconnected by name\n"
@@ -115,6 +119,7 @@ enum {
 	OPT_PIDFILE = 1000,
 	OPT_FEATURE,
 	OPT_LINK_REMAP,
+	OPT_GHOST_FIEMAP,
 	OPT_EXT_UNIX_SK,
 	OPT_TCP_ESTABLISHED,
 	OPT_FORCE_VDSO_PROXY,
@@ -161,6 +166,8 @@ static const struct option longopts[] = {
 	{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 	{ "force-vdso-proxy", no_argument, NULL, OPT_FORCE_VDSO_PROXY },
 	{ "ghost-limit", required_argument, NULL, OPT_GHOST_LIMIT },
+	{ "ghost-fiemap", no_argument, NULL, OPT_GHOST_FIEMAP },
+	{ "no-ghost-fiemap", no_argument, NULL, OPT_GHOST_FIEMAP },
 	{ "allow-changed-files", no_argument, NULL, OPT_ALLOW_CHANGED },
 	{ "external", required_argument, NULL, OPT_EXTERNAL },
 	{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
@@ -346,6 +353,7 @@ static int handle_option(int c, const char *arg)
 	case OPT_PIDFILE: opts.pidfile = arg; break;
 	case OPT_FEATURE: opts.feature = arg; break;
 	case OPT_LINK_REMAP: opts.link_remap = true; break;
+	case OPT_GHOST_FIEMAP: break;	/* holes are always found with SEEK_DATA/SEEK_HOLE */
 	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
 	case OPT_TCP_ESTABLISHED: opts.tcp_established = true; break;
 	case OPT_TCP_CLOSE: opts.tcp_close = true; break;
@@ -570,6 +578,8 @@ int main(int argc, char **argv)
 	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
 	interrupt_setup();
 	log_init(NULL, DEFAULT_LOGLEVEL);
+	fault_init();
+	compel_set_fault(fault_hit);
 	if (parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {

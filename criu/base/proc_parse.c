@@ -228,6 +228,18 @@ static int grow_read_buf(char **buf, size_t *size, size_t used)
  * Files in /proc report st_size == 0 and are generated on the fly, so
  * just read until EOF with a doubling buffer.
  */
+int next_dirent(DIR *d, struct dirent **de, const char *what)
+{
+	errno = 0;
+	*de = readdir(d);
+	if (*de)
+		return 1;
+	if (!errno)
+		return 0;
+	pr_perror("can't list %s", what);
+	return -1;
+}
+
 char *read_proc_file(pid_t pid, const char *name, size_t *len)
 {
 	char path[PATH_MAX];

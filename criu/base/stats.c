@@ -22,8 +22,7 @@ static int write_stats(int dfd, int type, StatsEntry *se)
 		dfd = wfd;
 	}
 	img = open_image_at(dfd, type, O_DUMP);
-	ret = img ? pb_write_one(img, se) : -1;
-	close_image(img);
+	ret = finish_image(img, img ? pb_write_one(img, se) : -1);
 	if (wfd >= 0)
 		close(wfd);
 	return ret;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,22 +116,166 @@ int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
-/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
-int task_fd(pid_t pid, int fd)
-{
-	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
+/*
+ * The pidfd of the task last asked about: a dump asks for the fds of one
+ * task after the other, thousands of times (the tree is frozen: no pid is
+ * reused meanwhile).
+ */
+static struct {
+	pid_t pid;
+	int pidfd;
+} pidfd_cache = { 0, -1 };
 
-	if (pidfd < 0) {
-		pr_perror("pidfd_open(%d)", pid);
-		return -1;
+/* The copy of the fd being collected (task_fd_hold()): further copies are dups of it. */
+static struct {
+	pid_t pid;
+	int fd;
+	int copy;
+} held = { 0, -1, -1 };
+
+void task_fd_forget(void)
+{
+	task_fd_release();
+	if (pidfd_cache.pidfd >= 0)
+		close(pidfd_cache.pidfd);
+	pidfd_cache.pid = 0;
+	pidfd_cache.pidfd = -1;
+}
+
+static int getfd(pid_t pid, int fd, int quiet)
+{
+	int ret;
+
+	if (pidfd_cache.pid != pid || pidfd_cache.pidfd < 0) {
+		int pidfd = syscall(SYS_pidfd_open, pid, 0);
+
+		if (pidfd < 0) {
+			pr_perror("pidfd_open(%d)", pid);
+			return -1;
+		}
+		if (pidfd_cache.pidfd >= 0)
+			close(pidfd_cache.pidfd);
+		pidfd_cache.pid = pid;
+		pidfd_cache.pidfd = pidfd;
 	}
-	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (ret < 0)
+	ret = syscall(SYS_pidfd_getfd, pidfd_cache.pidfd, fd, 0);
+	if (ret < 0 && !quiet)
 		pr_perror("pidfd_getfd(%d, %d)", pid, fd);
-	close(pidfd);
 	return ret;
 }
 
+/* A duplicate of fd @fd of task @pid (pidfd_getfd, or a dup of the held copy), or -1. */
+int task_fd(pid_t pid, int fd)
+{
+	int ret;
+
+	if (held.copy >= 0 && held.pid == pid && held.fd == fd) {
+		ret = fcntl(held.copy, F_DUPFD_CLOEXEC, 0);
+		if (ret < 0)
+			pr_perror("dup of fd %d of %d", fd, pid);
+		return ret;
+	}
+	return getfd(pid, fd, 0);
+}
+
+int task_fd_hold(pid_t pid, int fd)
+{
+	if (held.copy >= 0 && held.pid == pid && held.fd == fd)
+		return held.copy;
+	task_fd_release();
+	held.copy = getfd(pid, fd, 1);	/* O_PATH fds have none: the caller copes */
+	if (held.copy >= 0) {
+		held.pid = pid;
+		held.fd = fd;
+	}
+	return held.copy;
+}
+
+int task_fd_held(pid_t pid, int fd)
+{
+	return held.copy >= 0 && held.pid == pid && held.fd == fd ? held.copy : -1;
+}
+
+void task_fd_release(void)
+{
+	if (held.copy >= 0)
+		close(held.copy);
+	held.copy = -1;
+	held.fd = -1;
+	held.pid = 0;
+}
+
+/* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
+static unsigned long nr_open(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f && fscanf(f, "%lu", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+long raise_nofile_limit(unsigned long *nr_open_out)
+{
+	unsigned long most = nr_open();
+	struct rlimit r;
+
+	if (nr_open_out)
+		*nr_open_out = most;
+	if (getrlimit(RLIMIT_NOFILE, &r)) {
+		pr_perror("getrlimit(RLIMIT_NOFILE)");
+		return -1;
+	}
+	/* up to fs.nr_open where we may (CAP_SYS_RESOURCE), else to our hard limit */
+	if (most > r.rlim_max) {
+		struct rlimit up = { most, most };
+
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			r = up;
+	}
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r)) {
+			pr_perror("can't raise RLIMIT_NOFILE to %lu", (unsigned long)r.rlim_max);
+			return -1;
+		}
+	}
+	return r.rlim_cur;
+}
+
+int times_save(const char *path, struct file_times *t)
+{
+	struct stat st;
+
+	t->valid = !lstat(path, &st);
+	if (t->valid) {
+		t->ts[0] = st.st_atim;
+		t->ts[1] = st.st_mtim;
+	}
+	return t->valid ? 0 : -1;
+}
+
+void times_put_back(const char *path, const struct file_times *t)
+{
+	if (t->valid && utimensat(AT_FDCWD, path, t->ts, AT_SYMLINK_NOFOLLOW))
+		pr_warn("can't give %s its times back: %s\n", path, strerror(errno));
+}
+
+int parent_dir(const char *path, char *buf, size_t size)
+{
+	char *slash;
+
+	if (snprintf(buf, size, "%s", path) >= (int)size)
+		return -1;
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	slash[slash == buf] = '\0';
+	return 0;
+}
 
 int has_cap_sys_resource(void)
 {

@@ -563,8 +563,7 @@ int cgroup_dump_write(int dfd)
 	img = open_image_at(dfd, CR_FD_CGROUP, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, &e);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, &e));
 out:
 	if (ret)
 		pr_err("can't dump the tree's cgroups\n");

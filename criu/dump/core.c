@@ -287,6 +287,5 @@ write:
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &core);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -161,7 +162,7 @@ static int seize_threads(struct dump_ctx *dc)
 {
 	struct pidmap seized = { 0 };
 	char path[64];
-	int found = 1, cap = 0, ret = -1;
+	int found = 1, cap = 0, ret = -1, r;
 
 	while (found) {
 		struct dirent *de;
@@ -174,7 +175,7 @@ static int seize_threads(struct dump_ctx *dc)
 			pr_perror("can't list the threads of %d", dc->pid);
 			goto out;
 		}
-		while ((de = readdir(d))) {
+		while ((r = next_dirent(d, &de, path)) > 0) {
 			pid_t tid = atoi(de->d_name);
 			int state, stopsig;
 
@@ -188,7 +189,7 @@ static int seize_threads(struct dump_ctx *dc)
 			state = cgfreeze_seized(tid) ? compel_wait_task_sig(tid, &stopsig) : compel_stop_task_sig(tid, &stopsig);
 			if (state < 0) {
 				snprintf(path, sizeof(path), "/proc/%d/task/%d", dc->pid, tid);
-				if (access(path, F_OK))
+				if (access(path, F_OK) && errno == ENOENT)
 					continue;	/* it exited meanwhile */
 				closedir(d);
 				goto out;
@@ -205,6 +206,8 @@ static int seize_threads(struct dump_ctx *dc)
 			}
 		}
 		closedir(d);
+		if (r < 0)
+			goto out;
 	}
 	/* the leader first, the rest in tid order */
 	for (int i = 0; i < dc->nr_th; i++)
@@ -431,6 +434,8 @@ static int run_parasite(struct dump_ctx *dc)
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
+	dc->md.live_start = dc->th[0].rseq.ptr;
+	dc->md.live_end = dc->th[0].rseq.size ? dc->th[0].rseq.ptr + dc->th[0].rseq.size : 0;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
 	if (!dc->vm_from &&
 	    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL))
@@ -526,8 +531,7 @@ static int write_mm(struct dump_ctx *dc)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &dc->md.mm);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
@@ -601,18 +605,14 @@ static int write_inventory(int dfd, pid_t root)
 	ie.dump_time_us = tv.tv_sec * 1000000ULL + tv.tv_usec;
 	ie.has_page_size = true;
 	ie.page_size = PAGE_SIZE;
+	ie.has_dump_id = true;
+	ie.dump_id = img_get_dump_id();
 
 	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &ie);
-	if (close(img->fd) && !ret) {
-		pr_perror("closing %s", img->path);
-		ret = -1;
-	}
-	img->fd = -1;
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 static int write_task_images(struct dump_ctx *dc)
@@ -627,22 +627,36 @@ static int write_task_images(struct dump_ctx *dc)
 	return 0;
 }
 
-static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
+/* A signal the dump's end depends on: tried twice, and a failure said. */
+static int signal_task(pid_t pid, int sig)
 {
-	int status;
+	if (kill(pid, sig) && kill(pid, sig)) {
+		pr_perror("can't send signal %d to %d at the end of the dump", sig, pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t_frozen)
+{
+	int status, ret = 0;
 
 	if (!ok || opts.leave_running) {
 		release_threads(dc);
 		*frozen = now_us() - t_frozen;
-		return;
+		return 0;
 	}
 	if (opts.leave_stopped) {
-		kill(dc->pid, SIGSTOP);
+		ret = signal_task(dc->pid, SIGSTOP);
 		release_threads(dc);
 		*frozen = now_us() - t_frozen;
-		return;
+		return ret;
 	}
-	kill(dc->pid, SIGKILL);
+	if (signal_task(dc->pid, SIGKILL)) {
+		/* waiting for an end that does not come would hang us: it runs on */
+		release_threads(dc);
+		return -1;
+	}
 	*frozen = now_us() - t_frozen;
 	/*
 	 * We trace every thread: collect each exit so the pid is gone when we
@@ -653,6 +667,7 @@ static void finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t 
 		       !WIFSIGNALED(status))
 			ptrace(PTRACE_CONT, dc->th[i].tid, NULL, NULL);
 	}
+	return 0;
 }
 
 static void free_ctx(struct dump_ctx *dc)
@@ -1271,7 +1286,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && write_task_images(&t->p[i]))
 			return -1;
-	if (dump_files(t->dfd, &t->files) || shmem_dump_all(t->dfd) || ipc_sysv_dump(t->dfd) || mntns_dump(t->dfd))
+	if (dump_files(t->dfd, &t->files) || shmem_dump_all(&t->files, t->dfd) || ipc_sysv_dump(t->dfd) ||
+	    mntns_dump(t->dfd))
 		return -1;
 	if ((opts.file_locks && file_locks_dump(t->dfd)) || external_dump(t->dfd) || net_lock_write(t->dfd) ||
 	    cgroup_dump_write(t->dfd))
@@ -1283,8 +1299,7 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		ret = write_pstree_entry(img, &t->p[i]);
 	if (!ret)
 		ret = ns_dump_write(t->dfd);
-	close_image(img);
-	if (ret)
+	if (finish_image(img, ret))
 		return -1;
 	return write_inventory(t->dfd, root);
 }
@@ -1298,15 +1313,17 @@ static int ns_init_left(struct dump_ctx *dc)
 	return dc->pid == 1 && ns_dump_in_agent();
 }
 
-static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
+/* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
+static int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
-	int status;
+	int status, ret = 0;
+	char *alive;
 
 	if (!ok || opts.leave_running || opts.leave_stopped) {
 		for (int i = 0; i < t->nr; i++)
-			if (!t->p[i].zombie && t->p[i].th)
-				finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen);
-		return;
+			if (!t->p[i].zombie && t->p[i].th && finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen))
+				ret = -1;
+		return ret;
 	}
 	/*
 	 * In a pid namespace the tree's death may be its init's and so ours:
@@ -1321,19 +1338,38 @@ static void finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		write_dump_stats(t->dfd, &t->st);
 		ns_dump_agent_report(1, kill_init);
 	}
+	alive = calloc(t->nr + 1, 1);
+	if (!alive)
+		return -1;
 	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
-			kill(t->p[i].pid, SIGKILL);
+		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]) && signal_task(t->p[i].pid, SIGKILL)) {
+			/* waiting for an end that does not come would hang us: it runs on */
+			release_threads(&t->p[i]);
+			alive[i] = 1;
+			ret = -1;
+		}
 	if (!ns_dump_in_agent())
 		t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
-		for (int j = t->p[i].zombie || ns_init_left(&t->p[i]) ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
+		for (int j = t->p[i].zombie || alive[i] || ns_init_left(&t->p[i]) ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
 			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
 			       !WIFEXITED(status) && !WIFSIGNALED(status))
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
+	free(alive);
+	return ret;
+}
+
+/* Every image of a dump carries its id (image.h): one left from another dump is not taken for its own. */
+static uint64_t new_dump_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		id = now_us() ^ ((uint64_t)getpid() << 40);
+	return id ?: 1;
 }
 
 /* The tree's namespaces: saved if its own, refused by name if they can't be restored. */
@@ -1408,7 +1444,9 @@ static int dump_tree_of(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || check_pipes_all(&t.files) ||
+	if (resolve_socket_vmas(&t.files))
+		goto out_resume;
+	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
@@ -1420,6 +1458,7 @@ static int dump_tree_of(pid_t pid)
 	}
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
+	img_set_dump_id(new_dump_id());
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
@@ -1432,14 +1471,17 @@ static int dump_tree_of(pid_t pid)
 out_resume:
 	if (ret)
 		unlinkat(t.dfd, "inventory.img", 0);
-	fileobj_dump_fini(ret == 0);
+	fileobj_dump_fini(&t.files, ret == 0);
 	/* connections of a tree that goes on leave repair mode and the lock goes, before it runs */
 	inet_dump_fini(ret == 0 && !opts.leave_running && !opts.leave_stopped);
 	/* Frozen until the tasks are let go or killed; reaping them is not their time. */
 	/* a tree that stays is frozen again (as it was) before it is let go, not after */
 	if (ret || opts.leave_running || opts.leave_stopped)
 		cgfreeze_refreeze();
-	finish_tree(&t, ret == 0, t_frozen);
+	if (finish_tree(&t, ret == 0, t_frozen) && !ret) {
+		pr_err("dump of %d: the images are whole, but not every process could be ended as asked\n", pid);
+		ret = -1;
+	}
 	/* the freezer cgroup's other threads go, and its cgroups get their states back */
 	cgfreeze_end();
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
@@ -1459,6 +1501,7 @@ out_close:
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);
+	resolve_socket_vmas(NULL);
 	pidmap_free(&t.idx);
 	file_table_free(&t.files);
 	file_locks_free();

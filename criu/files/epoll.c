@@ -17,14 +17,17 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "epoll.h"
 #include "fdkinds.h"
+#include "fsnotify.h"
 #include "files.h"
 #include "log.h"
 
-static int add_tfd(EpollEntry *e, int tfd, unsigned int events, unsigned long long data)
+static int add_tfd(EpollEntry *e, int tfd, unsigned int events, unsigned long long data, uint64_t ino,
+		   uint32_t sdev)
 {
 	EpollTfdEntry *t = malloc(sizeof(*t)), **n;
 
@@ -37,6 +40,9 @@ static int add_tfd(EpollEntry *e, int tfd, unsigned int events, unsigned long lo
 	t->tfd = tfd;
 	t->events = events;
 	t->data = data;
+	t->has_ino = t->has_sdev = true;
+	t->ino = ino;
+	t->sdev = sdev;
 	e->tfds = n;
 	e->tfds[e->n_tfds++] = t;
 	return 0;
@@ -44,7 +50,7 @@ static int add_tfd(EpollEntry *e, int tfd, unsigned int events, unsigned long lo
 
 static void free_epoll(FileEntry *fe);
 
-static int dump_epoll(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_epoll(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	EpollEntry *e = malloc(sizeof(*e));
 	const char *l;
@@ -64,7 +70,7 @@ static int dump_epoll(pid_t pid, int fd, const char *info, const struct proc_fdi
 		if (sscanf(l, "tfd: %d events: %x data: %llx pos:%lli ino:%lx sdev:%x", &tfd, &events, &data, &pos,
 			   &ino, &sdev) != 6)
 			continue;
-		if (add_tfd(e, tfd, events, data)) {
+		if (add_tfd(e, tfd, events, data, ino, sdev)) {
 			free_epoll(fe);
 			return -1;
 		}
@@ -83,7 +89,7 @@ static int add_target(int epfd, const EpollTfdEntry *t)
 	return 0;
 }
 
-static int open_epoll(FileEntry *fe)
+static int open_epoll(struct fd_rst *c, FileEntry *fe)
 {
 	EpollEntry *e = fe->epoll;
 	int fd;
@@ -97,8 +103,11 @@ static int open_epoll(FileEntry *fe)
 		pr_perror("epoll_create1");
 		return -1;
 	}
-	if (e->flags & O_NONBLOCK)
-		fcntl(fd, F_SETFL, O_NONBLOCK);
+	if ((e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) {
+		pr_perror("can't make epoll file %u non-blocking", fe->id);
+		close(fd);
+		return -1;
+	}
 	/* an image without tfd_pids: the targets are the maker's own fds */
 	for (size_t i = 0; i < e->n_tfds && !e->n_tfd_pids; i++)
 		if (add_target(fd, e->tfds[i])) {
@@ -123,7 +132,34 @@ static int has_target(pid_t pid, pid_t owner, int efd, const EpollTfdEntry *t, u
 	return syscall(SYS_kcmp, pid, owner, KCMP_EPOLL_TFD, t->tfd, &slot) == 0;
 }
 
-static int find_adders(struct file_desc *d, const pid_t *pids, int nr)
+/* The kernel's dev_t of fdinfo (major << 20 | minor) as stat shows it. */
+static dev_t kdev_to_dev(uint32_t kdev)
+{
+	return fsn_kdev(kdev);
+}
+
+/*
+ * A target no process has at its number any more (closed, moved or dup'ed
+ * away; the registration lives as long as the file): the description the
+ * dump knows that is that very file, found among those of its inode.
+ */
+static struct file_desc *moved_target(struct file_table *ft, struct hmap *by_ino, uint32_t *next, struct file_desc *d,
+				      const EpollTfdEntry *t, unsigned int toff)
+{
+	uint64_t *first = hmap_get(by_ino, inode_key(kdev_to_dev(t->sdev), t->ino));
+
+	for (uint32_t id = first ? *first : 0; id; id = next[id]) {
+		struct file_desc *c = file_desc_by_id(ft, id);
+		struct kcmp_epoll_slot slot = { .efd = d->owner_fd, .tfd = t->tfd, .toff = toff };
+
+		if (syscall(SYS_kcmp, c->owner_pid, d->owner_pid, KCMP_EPOLL_TFD, c->owner_fd, &slot) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static int find_adders(struct file_table *ft, struct hmap *by_ino, uint32_t *next, struct file_desc *d,
+		       const pid_t *pids, int nr)
 {
 	EpollEntry *e = d->fe.epoll;
 
@@ -134,45 +170,121 @@ static int find_adders(struct file_desc *d, const pid_t *pids, int nr)
 	}
 	e->n_tfd_pids = e->n_tfds;
 	for (size_t i = 0; i < e->n_tfds; i++) {
+		EpollTfdEntry *t = e->tfds[i];
 		unsigned int toff = 0;
+		struct file_desc *f;
 		pid_t found = 0;
 
 		/* targets registered twice under one number are told apart by their rank */
 		for (size_t j = 0; j < i; j++)
-			toff += e->tfds[j]->tfd == e->tfds[i]->tfd;
+			toff += e->tfds[j]->tfd == t->tfd;
 		/* the epoll's holder first: then nothing needs passing on */
-		if (has_target(d->owner_pid, d->owner_pid, d->owner_fd, e->tfds[i], toff))
+		if (has_target(d->owner_pid, d->owner_pid, d->owner_fd, t, toff))
 			found = d->owner_pid;
 		for (int k = 0; k < nr && !found; k++)
-			if (has_target(pids[k], d->owner_pid, d->owner_fd, e->tfds[i], toff))
+			if (has_target(pids[k], d->owner_pid, d->owner_fd, t, toff))
 				found = pids[k];
-		if (!found) {
-			pr_err("can't dump task %d: epoll fd %d watches a file registered as fd %d, which no process "
-			       "of the tree has at fd %d any more; not supported\n", d->owner_pid, d->owner_fd,
-			       e->tfds[i]->tfd, e->tfds[i]->tfd);
+		if (found) {
+			e->tfd_pids[i] = found;
+			continue;
+		}
+		f = moved_target(ft, by_ino, next, d, t, toff);
+		if (!f) {
+			pr_err("can't dump task %d: epoll fd %d watches a file registered as fd %d (inode %lu), which no "
+			       "fd of the tree holds any more; not supported\n", d->owner_pid, d->owner_fd, t->tfd,
+			       (unsigned long)t->ino);
 			return -1;
 		}
-		e->tfd_pids[i] = found;
+		/* the holder of the epoll adds it, with the file at the number for a moment */
+		e->tfd_pids[i] = d->owner_pid;
+		t->has_file_id = true;
+		t->file_id = f->id;
+		pr_info("epoll fd %d of %d: the target registered as fd %d is now file %u (fd %d of %d)\n",
+			d->owner_fd, d->owner_pid, t->tfd, f->id, f->owner_fd, f->owner_pid);
 	}
 	return 0;
 }
 
 int epoll_check_targets(struct file_table *ft, const pid_t *pids, int nr)
 {
+	struct hmap by_ino = { 0 };	/* inode -> the first description fds hold of it; next[] the others */
+	uint32_t *next = calloc(ft->nr + 2, sizeof(*next));
+	int ret = -1;
+
+	if (!next)
+		goto oom;
+	for (size_t i = ft->nr; i-- > 0;) {
+		struct file_desc *d = &ft->d[i];
+		uint64_t *first;
+		int made;
+
+		if (d->owner_fd < 0)
+			continue;
+		first = hmap_get_or_put(&by_ino, inode_key(d->st.st_dev, d->st.st_ino), d->id, &made);
+		if (!first)
+			goto oom;
+		if (!made) {
+			next[d->id] = *first;
+			*first = d->id;
+		}
+	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
 
 		if (d->fe.type == FILE_TYPE__FT_EPOLL && d->fe.epoll && d->owner_fd >= 0 &&
-		    find_adders(d, pids, nr))
-			return -1;
+		    find_adders(ft, &by_ino, next, d, pids, nr))
+			goto out;
 	}
-	return 0;
+	ret = 0;
+	goto out;
+oom:
+	pr_err("out of memory\n");
+out:
+	hmap_free(&by_ino);
+	free(next);
+	return ret;
 }
 
 /* ---- restore: the targets this process adds ---- */
 
-int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const struct rst_transit *tr)
+/*
+ * Target @t registered as fd tfd for file file_id, which our fd tfd is
+ * not: that file goes to fd tfd for the EPOLL_CTL_ADD, and whatever the
+ * fd was comes back.
+ */
+static int add_moved(struct fd_rst *c, int epfd, const EpollTfdEntry *t)
 {
+	int file = fd_rst_get(c, t->file_id), saved = -1, flags = -1, ret;
+
+	if (file < 0)
+		return -1;
+	if (file == t->tfd)
+		return add_target(epfd, t);
+	flags = fcntl(t->tfd, F_GETFD);
+	if (flags >= 0 && (saved = fd_rst_lift(c, fcntl(t->tfd, F_DUPFD_CLOEXEC, 0))) < 0)
+		return -1;
+	if (dup2(file, t->tfd) < 0) {
+		pr_perror("can't put file %u at fd %d to watch it", t->file_id, t->tfd);
+		ret = -1;
+	} else {
+		ret = add_target(epfd, t);
+	}
+	if (saved >= 0) {
+		if (dup3(saved, t->tfd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+			pr_perror("can't put fd %d back", t->tfd);
+			ret = -1;
+		}
+		close(saved);
+	} else {
+		close(t->tfd);
+	}
+	return ret;
+}
+
+int epoll_add_targets(struct fd_rst *c)
+{
+	struct rst_files *rf = c->rf;
+
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
@@ -181,20 +293,36 @@ int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const 
 		if (!e || e->n_tfd_pids != e->n_tfds)
 			continue;
 		for (size_t j = 0; j < e->n_tfds; j++) {
-			if (e->tfd_pids[j] != pid)
+			EpollTfdEntry *t = e->tfds[j];
+
+			if (e->tfd_pids[j] != c->pid)
 				continue;
 			if (epfd < 0)
-				epfd = opened[fe->id] >= 0 ? opened[fe->id] : tr ? tr->base + (int)fe->id : -1;
-			if (epfd < 0 || fcntl(epfd, F_GETFD) < 0) {
+				epfd = fd_rst_have(c, fe->id);
+			if (epfd < 0) {
 				pr_err("epoll file %u: process %d is to add its target fd %d but does not have it\n",
-				       fe->id, pid, e->tfds[j]->tfd);
+				       fe->id, c->pid, t->tfd);
 				return -1;
 			}
-			if (add_target(epfd, e->tfds[j]))
+			if (t->has_file_id ? add_moved(c, epfd, t) : add_target(epfd, t))
 				return -1;
 		}
 	}
 	return 0;
+}
+
+/* A moved target is made with the epoll when that is made elsewhere: they go together. */
+static size_t epoll_refs(const FileEntry *fe, uint32_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; fe->epoll && i < fe->epoll->n_tfds; i++)
+		if (fe->epoll->tfds[i]->has_file_id) {
+			if (n < max)
+				ids[n] = fe->epoll->tfds[i]->file_id;
+			n++;
+		}
+	return n;
 }
 
 static void free_epoll(FileEntry *fe)
@@ -218,5 +346,6 @@ const struct fd_kind epoll_kind = {
 	.open = open_epoll,
 	.free = free_epoll,
 	.numbered = epoll_numbered,
+	.refs = epoll_refs,
 	.late = 1,
 };

@@ -22,11 +22,10 @@
 #include "cr_options.h"
 #include "files.h"
 #include "log.h"
-#include "pipes.h"
 
 static int yard = -1;
 
-static int open_yard(void)
+static int open_yard(struct rst_files *rf)
 {
 	int fs;
 
@@ -42,7 +41,14 @@ static int open_yard(void)
 	}
 	close(fs);
 	/* out of the way of the fds being placed */
-	yard = restore_lift_fd(yard);
+	if (yard < rf->scratch_base) {
+		int hi = fcntl(yard, F_DUPFD_CLOEXEC, rf->scratch_base);
+
+		if (hi < 0)
+			pr_perror("can't move fd %d above %d", yard, rf->scratch_base);
+		close(yard);
+		yard = hi;
+	}
 	return yard < 0 ? -1 : 0;
 }
 
@@ -53,13 +59,13 @@ void evasive_fini(void)
 	yard = -1;
 }
 
-int evasive_open(const RegFileEntry *r, int flags)
+int evasive_open(struct rst_files *rf, const RegFileEntry *r, int flags)
 {
 	char rel[PATH_MAX];
 	int fd;
 
 	if (r->path[0] != '/' || snprintf(rel, sizeof(rel), "%s", r->path + 1) >= (int)sizeof(rel) ||
-	    open_yard())
+	    open_yard(rf))
 		return -1;
 	/* the directories on the way, then the node */
 	for (char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {

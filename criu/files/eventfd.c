@@ -6,7 +6,7 @@
 #include "fdkinds.h"
 #include "log.h"
 
-static int dump_eventfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_eventfd(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	const char *cnt = fdinfo_field(info, "eventfd-count"), *sem = fdinfo_field(info, "eventfd-semaphore");
 	EventfdEntry *e = malloc(sizeof(*e));
@@ -25,7 +25,7 @@ static int dump_eventfd(pid_t pid, int fd, const char *info, const struct proc_f
 	return 0;
 }
 
-static int open_eventfd(FileEntry *fe)
+static int open_eventfd(struct fd_rst *c, FileEntry *fe)
 {
 	EventfdEntry *e = fe->efd;
 	int fd;

@@ -172,8 +172,7 @@ int external_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_ext_files && !ret; i++)
 		ret = pb_write_one(img, &ext_files[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void external_free(void)
@@ -232,7 +231,7 @@ int inherit_fd_prepare(int dfd, struct rst_files *rf)
 	void *msg;
 	int ret;
 
-	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, 0)) {
+	if (faccessat(dfd, img_descs[CR_FD_EXT_FILES].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;
 		pr_perror("can't look for ext-files.img");

@@ -19,6 +19,7 @@
 #include "fdkinds.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -65,8 +66,8 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 			       "not supported\n", pid, fd, m->mnt_id);
 		else
 			pr_err("can't dump task %d: fanotify fd %d: the %s mark on inode %lu of device %u:%u can't be "
-			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> 20,
-			       m->sdev & 0xfffff,
+			       "made again: %s\n", pid, fd, type_names[m->type], (unsigned long)m->ino, m->sdev >> KDEV_MINORBITS,
+			       m->sdev & KDEV_MINORMASK,
 			       err == ESTALE	 ? "the file was deleted" :
 			       err == ENODEV	 ? "no mount of its filesystem is visible" :
 			       err == EOPNOTSUPP ? "its filesystem gives no file handle" : strerror(err));
@@ -136,7 +137,7 @@ err:
 	return -1;
 }
 
-static int dump_fanotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	FanotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
@@ -225,8 +226,10 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 		return -1;
 	}
 	m.ino = d->ino;
-	m.sdev = d->sdev;
-	m.mnt_id = d->mnt_id;
+	/* a filesystem made anew in a restored mount namespace has a new device */
+	m.sdev = m.type == FSN_MARK_SB ? fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) : d->sdev;
+	/* so has a mount of a restored mount namespace */
+	m.mnt_id = m.type == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) : d->mnt_id;
 	ofd = open_object(&m);
 	if (ofd < 0) {
 		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
@@ -257,7 +260,8 @@ static int same_mark(const FanotifyMarkEntry *d, const struct fsn_fanotify_mark 
 		return 0;
 	if (t == FSN_MARK_INODE)
 		return d->ino == m->ino && d->sdev == m->sdev;
-	return t == FSN_MARK_MOUNT ? d->mnt_id == m->mnt_id : d->sdev == m->sdev;
+	return t == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) == m->mnt_id :
+				     fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) == m->sdev;
 }
 
 /* The new group as the kernel shows it must be the one in the image. */
@@ -294,7 +298,7 @@ static int verify(int fd, const FanotifyEntry *e)
 	return ret;
 }
 
-static int open_fanotify(FileEntry *fe)
+static int open_fanotify(struct fd_rst *c, FileEntry *fe)
 {
 	FanotifyEntry *e = fe->fanotify;
 	int fd, fl;

@@ -2,12 +2,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "util.h"
 
 #include "fdkinds.h"
+#include "util.h"
 
 static const struct fd_kind *const kinds[] = {
 	&eventfd_kind,
@@ -20,8 +21,11 @@ static const struct fd_kind *const kinds[] = {
 	&tty_kind,
 	&unixsk_kind,
 	&inetsk_kind,
+	&packetsk_kind,
+	&netlinksk_kind,
 	&inotify_kind,
 	&fanotify_kind,
+	&nsfs_kind,
 };
 
 int fd_kind_never_numbered(const FileEntry *fe)
@@ -30,16 +34,30 @@ int fd_kind_never_numbered(const FileEntry *fe)
 	return 0;
 }
 
-void fd_kinds_restore_fini(void)
+int fd_kinds_restore_fini(struct fd_rst *c)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (kinds[i]->restore_fini)
-			kinds[i]->restore_fini();
+	int ret = 0;
+
+	/* all of them, even after a failure: each drops what it holds */
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i]->restore_fini && kinds[i]->restore_fini(c))
+			ret = -1;
+	return ret;
 }
 
-const struct fd_kind *fd_kind_by_link(const char *link)
+int fd_kinds_prepare(struct rst_files *rf)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (kinds[i]->prepare && kinds[i]->prepare(rf))
+			return -1;
+	return 0;
+}
+
+const struct fd_kind *fd_kind_by_link(const char *link, const struct stat *st)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (kinds[i]->match && kinds[i]->match(link, st))
+			return kinds[i];
 		if (!kinds[i]->link || kinds[i]->sk_families)
 			continue;	/* found by file type or socket family, not by name */
 		if (kinds[i]->prefix ? !strncmp(kinds[i]->link, link, strlen(kinds[i]->link))
@@ -51,7 +69,7 @@ const struct fd_kind *fd_kind_by_link(const char *link)
 
 const struct fd_kind *fd_kind_by_family(int family)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (family >= 0 && family < 64 && (kinds[i]->sk_families & (1ULL << family)))
 			return kinds[i];
 	return NULL;
@@ -77,20 +95,22 @@ const char *sk_family_name(int family)
 	}
 }
 
-const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link)
+const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link, const struct stat *st)
 {
 	const struct fd_kind *k;
 	socklen_t len = sizeof(int);
-	int sk, family = -1;
+	int sk, held, family = -1;
 
 	if (strncmp(link, "socket:[", 8))
-		return fd_kind_by_link(link);
-	sk = task_fd(pid, fd);
+		return fd_kind_by_link(link, st);
+	held = task_fd_held(pid, fd);	/* collect_one_fd() holds a copy */
+	sk = held >= 0 ? held : task_fd(pid, fd);
 	if (sk < 0)
 		return NULL;
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &family, &len))
 		pr_perror("can't read the family of socket fd %d of %d", fd, pid);
-	close(sk);
+	if (sk != held)
+		close(sk);
 	k = fd_kind_by_family(family);
 	if (!k)
 		pr_err("can't dump task %d: fd %d is a socket of an unsupported kind: %s (family %d, %s)\n", pid, fd,
@@ -100,7 +120,7 @@ const struct fd_kind *fd_kind_of(pid_t pid, int fd, const char *link)
 
 const struct fd_kind *fd_kind_by_type(FileType type)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (kinds[i]->type == type)
 			return kinds[i];
 	return NULL;

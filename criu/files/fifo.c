@@ -27,19 +27,19 @@
 #include "pipes.h"
 #include "util.h"
 
-#define MAX_FIFOS	1024
+/* The key of a FIFO whose bytes went in already, in fd_rst.made. */
+#define MADE_FIFO	(1ULL << 61)
 
-static uint64_t seen[MAX_FIFOS];	/* FIFO inodes whose data is taken care of */
-static int nr_seen;
-
-static int first_time(uint64_t ino)
+/* Is this the first time @ino is seen in @m? 1, 0, or -1 (out of memory). */
+static int first_time(struct hmap *m, uint64_t key)
 {
-	for (int i = 0; i < nr_seen; i++)
-		if (seen[i] == ino)
-			return 0;
-	if (nr_seen < MAX_FIFOS)
-		seen[nr_seen++] = ino;
-	return 1;
+	int made;
+
+	if (!hmap_get_or_put(m, key, 1, &made)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return made;
 }
 
 static void free_fifo(FileEntry *fe);
@@ -79,7 +79,7 @@ static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, F
 	return ns_owner_inside(&f->unlinked->uid, &f->unlinked->gid, "an unlinked FIFO");
 }
 
-static int dump_fifo(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_fifo(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
 	FifoEntry *f = calloc(1, sizeof(*f));
@@ -98,8 +98,12 @@ static int dump_fifo(pid_t pid, int fd, const char *info, const struct proc_fdin
 	f->ino = st.st_ino;
 	if (!f->path)
 		goto err;
-	if (!first_time(st.st_ino))
+	switch (first_time(&ft->fifos, st.st_ino)) {
+	case 0:
 		return 0;
+	case -1:
+		goto err_quiet;
+	}
 	/* a new read-only open of the same FIFO: peeking it takes nothing away */
 	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	size = rd >= 0 ? fcntl(rd, F_GETPIPE_SZ) : -1;
@@ -119,7 +123,7 @@ err_quiet:
 	return -1;
 }
 
-static int open_fifo(FileEntry *fe)
+static int open_fifo(struct fd_rst *c, FileEntry *fe)
 {
 	FifoEntry *f = fe->fifo;
 	int keeper, fd = -1;
@@ -131,7 +135,7 @@ static int open_fifo(FileEntry *fe)
 	}
 	if (f->unlinked) {
 		/* the keeper is read-write: no open blocks for the other end */
-		fd = fileobj_reopen(fe->id, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK);
+		fd = fileobj_reopen(c->rf, fe->id, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK);
 		if (fd >= 0 && fcntl(fd, F_SETFL, f->flags & ~O_ACCMODE)) {
 			pr_perror("can't give the unlinked FIFO %s its flags", f->path);
 			close(fd);
@@ -149,13 +153,18 @@ static int open_fifo(FileEntry *fe)
 		pr_perror("can't open the FIFO %s as it was", f->path);
 		goto fail;
 	}
-	if (first_time(st.st_ino) && f->has_data) {
+	if (f->has_data && first_time(&c->made, MADE_FIFO | st.st_ino) > 0) {
+		struct file_times t;
+
 		if (f->has_pipe_size && fcntl(keeper, F_SETPIPE_SZ, f->pipe_size) < 0)
 			pr_warn("can't give the FIFO %s its size %u\n", f->path, f->pipe_size);
+		/* the writes would make it look written to now */
+		times_save(f->path, &t);
 		if (write_all(keeper, f->data.data, f->data.len)) {
 			pr_perror("can't refill the FIFO %s", f->path);
 			goto fail;
 		}
+		times_put_back(f->path, &t);
 	}
 	goto out;
 fail:
@@ -166,6 +175,12 @@ out:
 	if (keeper >= 0)
 		close(keeper);
 	return fd;
+}
+
+/* Every description of one FIFO is made in one task: its bytes go in once. */
+static uint64_t fifo_link_key(const FileEntry *fe)
+{
+	return fe->fifo ? fe->fifo->ino : 0;
 }
 
 static void free_fifo(FileEntry *fe)
@@ -240,10 +255,17 @@ err:
 	return -1;
 }
 
+/* A FIFO opened by path (an anonymous pipe's link is pipe:[INO]). */
+static int is_fifo(const char *link, const struct stat *st)
+{
+	return link[0] == '/' && S_ISFIFO(st->st_mode);
+}
+
 const struct fd_kind fifo_kind = {
-	.link = NULL,		/* files.c picks it for S_ISFIFO paths */
+	.match = is_fifo,
 	.type = FILE_TYPE__FT_FIFO,
 	.dump = dump_fifo,
 	.open = open_fifo,
 	.free = free_fifo,
+	.link_key = fifo_link_key,
 };

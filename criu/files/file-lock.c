@@ -11,6 +11,11 @@
  * They are taken back in the restorer, after the service fds are closed:
  * closing any fd of a file drops the POSIX locks the process holds on it,
  * and the files opened for mappings are such fds.
+ *
+ * Leases (F_SETLEASE) are recorded like flock locks, once per description,
+ * and taken back there too, once criu's own opens of the file are gone: a
+ * write lease needs the file open nowhere else, a read lease no writer. A
+ * lease being broken (an open waits for it) is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +46,7 @@ static const char *kind_name(int kind)
 	case FILE_LOCK_KIND__FL_FLOCK: return "flock";
 	case FILE_LOCK_KIND__FL_POSIX: return "POSIX";
 	case FILE_LOCK_KIND__FL_OFD: return "OFD";
+	case FILE_LOCK_KIND__FL_LEASE: return "lease";
 	}
 	return "unknown";
 }
@@ -48,9 +54,19 @@ static const char *kind_name(int kind)
 /* The kind of a lock we can restore, or a refusal naming what it is. */
 static int lock_kind(pid_t pid, int fd, const char *link, const struct proc_lock *l)
 {
-	if (!strcmp(l->kind, "LEASE") || !strcmp(l->kind, "DELEG")) {
-		pr_err("can't dump task %d: fd %d (%s) holds a lease (F_SETLEASE, %s %s); leases are not supported\n",
-		       pid, fd, link, l->mode, l->type);
+	if (!strcmp(l->kind, "LEASE")) {
+		/* one being broken has an open waiting for it and a timer running: nothing makes those again */
+		if (strcmp(l->mode, "ACTIVE") || (strcmp(l->type, "READ") && strcmp(l->type, "WRITE"))) {
+			pr_err("can't dump task %d: fd %d (%s) holds a lease (F_SETLEASE) that is %s %s: one being "
+			       "broken (an open of the file waits for it) is not supported\n", pid, fd, link, l->mode,
+			       l->type);
+			return -1;
+		}
+		return FILE_LOCK_KIND__FL_LEASE;
+	}
+	if (!strcmp(l->kind, "DELEG")) {
+		pr_err("can't dump task %d: fd %d (%s) holds a delegation (%s %s); not supported\n", pid, fd, link,
+		       l->mode, l->type);
 		return -1;
 	}
 	if (strcmp(l->mode, "ADVISORY") || (strcmp(l->type, "READ") && strcmp(l->type, "WRITE"))) {
@@ -109,8 +125,8 @@ static int add_lock(pid_t pid, int fd, uint32_t file_id, const char *link, const
 	e.pid = pid;
 	e.fd = fd;
 	e.file_id = file_id;
-	e.start = l->start;
-	e.len = l->end == UINT64_MAX ? 0 : l->end - l->start + 1;
+	e.start = kind == FILE_LOCK_KIND__FL_LEASE ? 0 : l->start;
+	e.len = kind == FILE_LOCK_KIND__FL_LEASE || l->end == UINT64_MAX ? 0 : l->end - l->start + 1;
 	if (already_held(&e, l))
 		return 0;
 	if (locks_of(pid) >= RST_MAX_LOCKS) {
@@ -220,8 +236,7 @@ int file_locks_dump(int dfd)
 		return -1;
 	for (size_t i = 0; i < nr_held && !ret; i++)
 		ret = pb_write_one(img, &held[i].e);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_locks_free(void)
@@ -233,14 +248,53 @@ void file_locks_free(void)
 
 /* ---- restore ---- */
 
-static int check_entry(const FileLockEntry *e)
+static int check_fields(const FileLockEntry *e)
 {
-	if (e->kind < FILE_LOCK_KIND__FL_FLOCK || e->kind > FILE_LOCK_KIND__FL_OFD ||
+	if (e->kind < FILE_LOCK_KIND__FL_FLOCK || e->kind > FILE_LOCK_KIND__FL_LEASE ||
 	    (e->type != F_RDLCK && e->type != F_WRLCK) || e->fd < 0 || e->start > INT64_MAX ||
-	    e->len > INT64_MAX || (e->kind == FILE_LOCK_KIND__FL_FLOCK && (e->start || e->len))) {
+	    e->len > INT64_MAX ||
+	    ((e->kind == FILE_LOCK_KIND__FL_FLOCK || e->kind == FILE_LOCK_KIND__FL_LEASE) && (e->start || e->len))) {
 		pr_err("file-locks.img: a bad %s lock of %d at fd %d\n", kind_name(e->kind), e->pid, e->fd);
 		return -1;
 	}
+	return 0;
+}
+
+int file_locks_read_check(int dfd, int (*is_task)(pid_t pid, void *arg), void *arg)
+{
+	struct cr_img *img;
+	void *msg;
+	int ret;
+
+	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
+		if (errno == ENOENT)
+			return 0;
+		pr_perror("can't look for file-locks.img");
+		return -1;
+	}
+	img = open_image_at(dfd, CR_FD_FILE_LOCKS, O_RDONLY);
+	if (!img)
+		return -1;
+	while ((ret = pb_read_one(img, &msg)) == 1) {
+		FileLockEntry *e = msg;
+
+		if (check_fields(e) || !is_task(e->pid, arg)) {
+			if (!is_task(e->pid, arg))
+				pr_err("file-locks.img: a lock of %d, which is no process of the tree\n", e->pid);
+			ret = -1;
+		}
+		pb_free(img, msg);
+		if (ret < 0)
+			break;
+	}
+	close_image(img);
+	return ret < 0 ? -1 : 0;
+}
+
+static int check_entry(const FileLockEntry *e)
+{
+	if (check_fields(e))
+		return -1;
 	/* every fd is in place by now */
 	if (fcntl(e->fd, F_GETFD) < 0) {
 		pr_err("file-locks.img: %d holds a %s lock at fd %d, which it does not have\n", e->pid,

@@ -18,17 +18,20 @@
 #include <unistd.h>
 
 #include "chunks.h"
+#include "image.h"
 #include "cr_options.h"
 #include "fileobj.h"
 #include "shmem.h"
 #include "log.h"
+#include "sparse.h"
 #include "mntns.h"
 #include "namespaces.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
 {
-	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted));
+	return !r->has_same_as && ((r->has_ghost && r->ghost) || r->link_remap || (r->has_dir_deleted && r->dir_deleted) ||
+				   (r->has_node_deleted && r->node_deleted));
 }
 
 static int desc_is_holder(const struct file_desc *d)
@@ -40,41 +43,55 @@ static int desc_is_holder(const struct file_desc *d)
 
 uint32_t fileobj_find(struct file_table *ft, const struct stat *st)
 {
-	for (size_t i = 0; i < ft->nr; i++) {
-		struct file_desc *d = &ft->d[i];
+	uint64_t *id = hmap_get(&ft->holders, inode_key(st->st_dev, st->st_ino));
+	struct file_desc *d = id ? file_desc_by_id(ft, *id) : NULL;
 
-		if (desc_is_holder(d) && d->st.st_dev == st->st_dev && d->st.st_ino == st->st_ino)
-			return d->id;
+	/* a hash collision of two inodes is no match */
+	return d && d->st.st_dev == st->st_dev && d->st.st_ino == st->st_ino ? d->id : 0;
+}
+
+int fileobj_note(struct file_table *ft, struct file_desc *d)
+{
+	if (!desc_is_holder(d) || fileobj_find(ft, &d->st))
+		return 0;
+	if (hmap_put(&ft->holders, inode_key(d->st.st_dev, d->st.st_ino), d->id)) {
+		pr_err("out of memory\n");
+		return -1;
 	}
 	return 0;
 }
 
-int ghost_save(int fd, const struct stat *st, RegFileEntry *r)
+/* The bytes of @fd (of @size) that hold data: holes are neither counted against --ghost-limit nor saved. */
+static int64_t data_bytes(int fd, uint64_t size)
 {
-	r->has_ghost = r->has_ghost_size = true;
-	r->has_uid = r->has_gid = true;
-	r->uid = st->st_uid;
-	r->gid = st->st_gid;
-	if (ns_owner_inside(&r->uid, &r->gid, r->path))
-		return -1;
-	r->ghost = true;
-	r->ghost_size = st->st_size;
-	return read_chunks(fd, st->st_size, &r->ghost_chunks, &r->n_ghost_chunks);
-}
+	int64_t total = 0;
+	off_t off = 0;
 
-/* --link-remap names this dump made: gone again if the dump fails. */
-static char **remaps;
-static size_t nr_remaps;
+	while ((uint64_t)off < size) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+
+		if (data < 0)
+			return errno == ENXIO ? total : -1;	/* ENXIO: only a hole is left */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = size;
+		total += hole - data;
+		off = hole;
+	}
+	return total;
+}
 
 /*
  * Link the file open at @proc back next to @path under a name of ours
  * (only files with links left: see fileobj_dump_unlinked()).
  * 0, or -1 with errno set.
  */
-static int link_remap(const char *proc, const char *path, const struct stat *st, RegFileEntry *r)
+static int link_remap(struct file_table *ft, const char *proc, const char *path, const struct stat *st,
+		      RegFileEntry *r)
 {
-	char dir[PATH_MAX], name[PATH_MAX + 64], at[PATH_MAX + 128], **n;
-	const char *here;
+	char dir[PATH_MAX], name[PATH_MAX + 64], at[PATH_MAX + 128], atd[PATH_MAX + 64], **n;
+	struct file_times dt;
+	const char *here, *dhere;
 	struct stat o;
 	char *slash;
 
@@ -89,16 +106,20 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 		 (unsigned long)st->st_ino);
 	/* the name as the tree sees it goes into the image; we reach it through its namespace */
 	here = mntns_path(name, at, sizeof(at));
+	dhere = mntns_path(dir, atd, sizeof(atd));
+	times_save(dhere, &dt);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
-		n = realloc(remaps, (nr_remaps + 1) * sizeof(*n));
-		if (!n || !(n[nr_remaps] = strdup(here))) {
+		/* the name is ours: the directory looks untouched */
+		times_put_back(dhere, &dt);
+		n = realloc(ft->remaps, (ft->nr_remaps + 1) * sizeof(*n));
+		if (!n || !(n[ft->nr_remaps] = strdup(here))) {
 			unlink(here);
-			remaps = n ? n : remaps;
+			ft->remaps = n ? n : ft->remaps;
 			errno = ENOMEM;
 			return -1;
 		}
-		remaps = n;
-		nr_remaps++;
+		ft->remaps = n;
+		ft->nr_remaps++;
 	} else if (errno != EEXIST || stat(here, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino) {
 		return -1;
 	}
@@ -112,22 +133,71 @@ static int link_remap(const char *proc, const char *path, const struct stat *st,
 	return 0;
 }
 
-int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const char *path, const struct stat *st,
-			  RegFileEntry *r)
+/* An unlinked regular file with no links left: its contents go to ghost-ID.img when the images are written. */
+static int dump_ghost(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
+		      const struct stat *st, struct file_desc *d)
 {
-	int big = (uint64_t)st->st_size > opts.ghost_limit, fd, ret;
+	RegFileEntry *r = &d->reg;
+	int64_t data;
+	int fd;
 
-	if (S_ISDIR(st->st_mode)) {
-		/* removed, so empty: only its mode and owner matter */
-		r->has_dir_deleted = r->dir_deleted = true;
-		r->has_uid = r->has_gid = true;
+	/* a description of our own, which reads leave the file's atime and the task's position alone */
+	fd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't open %s (%s of %d)", proc, what, pid);
+		return -1;
+	}
+	data = data_bytes(fd, st->st_size);
+	close(fd);
+	if (data < 0) {
+		pr_perror("can't find the data of %s (%s of %d)", path, what, pid);
+		return -1;
+	}
+	if ((uint64_t)data > opts.ghost_limit) {
+		pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes of data in %ld, no links "
+		       "left); only files with up to --ghost-limit (%lu) bytes of data are saved%s\n", pid, what,
+		       path, (long)data, (long)st->st_size, (unsigned long)opts.ghost_limit,
+		       opts.link_remap ? ", and --link-remap links back only files with links left" : "");
+		return -1;
+	}
+	(void)ft;
+	r->has_ghost = r->has_ghost_size = r->has_ghost_raw = true;
+	r->ghost = r->ghost_raw = true;
+	r->has_uid = r->has_gid = true;
+	r->uid = st->st_uid;
+	r->gid = st->st_gid;
+	/* as the tree's user namespace sees them: the restore makes the file inside it */
+	if (ns_owner_inside(&r->uid, &r->gid, r->path))
+		return -1;
+	r->ghost_size = st->st_size;
+	d->ghost_src = strdup(proc);
+	if (!d->ghost_src) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+int fileobj_dump_unlinked(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
+			  const struct stat *st, struct file_desc *d)
+{
+	RegFileEntry *r = &d->reg;
+
+	if (S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		/* removed, so empty (or a device): only its mode, owner and device matter */
+		if (S_ISDIR(st->st_mode))
+			r->has_dir_deleted = r->dir_deleted = true;
+		else
+			r->has_node_deleted = r->node_deleted = true;
+		r->has_uid = r->has_gid = r->has_rdev = true;
 		r->uid = st->st_uid;
 		r->gid = st->st_gid;
+		r->rdev = st->st_rdev;
 		return ns_owner_inside(&r->uid, &r->gid, r->path);
 	}
 	if (!S_ISREG(st->st_mode)) {
-		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file or directory\n", pid, what,
-		       path);
+		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file, directory or device\n",
+		       pid, what, path);
 		return -1;
 	}
 	if (st->st_nlink > 0) {
@@ -137,7 +207,7 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 			       (unsigned long)st->st_nlink);
 			return -1;
 		}
-		if (!link_remap(proc, path, st, r))
+		if (!link_remap(ft, proc, path, st, r))
 			return 0;
 		pr_perror("can't dump task %d: %s refers to %s, whose name was removed, and --link-remap can't link "
 			  "it back", pid, what, path);
@@ -148,35 +218,62 @@ int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const c
 	 * kernel would allow): a link takes from it for good the task's right
 	 * to link it in itself.
 	 */
-	if (big) {
-		pr_err("can't dump task %d: %s refers to the unlinked file %s (%ld bytes, no links left); only files "
-		       "up to --ghost-limit (%lu) are saved%s\n", pid, what, path, (long)st->st_size,
-		       (unsigned long)opts.ghost_limit,
-		       opts.link_remap ? ", and --link-remap links back only files with links left" : "");
-		return -1;
+	return dump_ghost(ft, pid, what, proc, path, st, d);
+}
+
+int fileobj_dump_ghosts(int dfd, struct file_table *ft)
+{
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+		struct cr_img *img;
+		int src, ret;
+
+		if (!d->ghost_src)
+			continue;
+		src = open(d->ghost_src, O_RDONLY | O_NOATIME | O_CLOEXEC);
+		if (src < 0) {
+			pr_perror("can't open %s to save the unlinked file %s", d->ghost_src, d->reg.path);
+			return -1;
+		}
+		img = open_image_at(dfd, CR_FD_GHOST, O_DUMP, d->id);
+		d->reg.n_ghost_csum = sparse_nr_csum(d->reg.ghost_size);
+		d->reg.ghost_csum = calloc(d->reg.n_ghost_csum + 1, sizeof(uint64_t));
+		ret = !img || !d->reg.ghost_csum ||
+		      save_sparse(src, img->fd, d->reg.ghost_size, d->reg.ghost_csum, img->path);
+		if (ret)
+			pr_err("can't save the unlinked file %s\n", d->reg.path);
+		ret = finish_image(img, ret);
+		close(src);
+		if (ret)
+			return -1;
 	}
-	fd = open(proc, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open %s (%s of %d)", proc, what, pid);
-		return -1;
-	}
-	ret = ghost_save(fd, st, r);
-	if (ret)
-		pr_perror("can't save the unlinked file %s (%s of %d)", path, what, pid);
-	close(fd);
+	return 0;
+}
+
+/* Remove a name criu made, leaving its directory's times as they were. */
+static int unlink_keeping_times(const char *name)
+{
+	char dir[PATH_MAX];
+	struct file_times dt = { 0 };
+	int ret;
+
+	if (!parent_dir(name, dir, sizeof(dir)))
+		times_save(dir, &dt);
+	ret = unlink(name);
+	times_put_back(dir, &dt);
 	return ret;
 }
 
-void fileobj_dump_fini(int ok)
+void fileobj_dump_fini(struct file_table *ft, int ok)
 {
-	for (size_t i = 0; i < nr_remaps; i++) {
-		if (!ok && unlink(remaps[i]) && errno != ENOENT)
-			pr_perror("can't remove the link-remap file %s", remaps[i]);
-		free(remaps[i]);
+	for (size_t i = 0; i < ft->nr_remaps; i++) {
+		if (!ok && unlink_keeping_times(ft->remaps[i]) && errno != ENOENT)
+			pr_perror("can't remove the link-remap file %s", ft->remaps[i]);
+		free(ft->remaps[i]);
 	}
-	free(remaps);
-	remaps = NULL;
-	nr_remaps = 0;
+	free(ft->remaps);
+	ft->remaps = NULL;
+	ft->nr_remaps = 0;
 }
 
 static void fill_reg(struct file_desc *d, const char *path, int flags, const struct stat *st)
@@ -189,6 +286,11 @@ static void fill_reg(struct file_desc *d, const char *path, int flags, const str
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
 	d->reg.dev = st->st_dev;
+	d->reg.has_mtime_sec = d->reg.has_mtime_nsec = d->reg.has_atime_sec = d->reg.has_atime_nsec = true;
+	d->reg.mtime_sec = st->st_mtim.tv_sec;
+	d->reg.mtime_nsec = st->st_mtim.tv_nsec;
+	d->reg.atime_sec = st->st_atim.tv_sec;
+	d->reg.atime_nsec = st->st_atim.tv_nsec;
 	d->st = *st;
 	d->fe.id = d->id;
 }
@@ -225,14 +327,14 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 
 		snprintf(what, sizeof(what), "memory area %lx-%lx", (unsigned long)p->start, (unsigned long)p->end);
 		fill_reg(d, p->name, O_RDWR, st);
-		if (!d->reg.path || fileobj_dump_unlinked(pid, what, mf, p->name, st, &d->reg))
+		if (!d->reg.path || fileobj_dump_unlinked(ft, pid, what, mf, p->name, st, d) || fileobj_note(ft, d))
 			return 0;
 		return d->id;
 	}
 	d->fe.type = FILE_TYPE__FT_MEMFD;
 	d->st = *st;
 	d->fe.id = d->id;
-	fd = open(mf, O_RDONLY | O_CLOEXEC);
+	fd = open(mf, O_RDONLY | O_NOATIME | O_CLOEXEC);
 	ret = fd < 0 ? -1 : memfd_dump_fd(fd, p->name, O_RDWR, 0, &d->fe);
 	if (fd >= 0)
 		close(fd);
@@ -240,22 +342,19 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 		pr_perror("can't save the memfd %s mapped at %lx by %d", p->name, (unsigned long)p->start, pid);
 		return 0;
 	}
-	return d->id;
+	return fileobj_note(ft, d) ? 0 : d->id;
 }
 
 /* A reg entry opening the object of file @holder with @flags (one per holder and flags). */
 static int add_view(struct file_table *ft, uint32_t holder, const char *path, int flags, const struct stat *st,
 		    uint32_t *id)
 {
+	uint64_t key = ((uint64_t)holder << 32) | (uint32_t)flags, *known = hmap_get(&ft->views, key);
 	struct file_desc *d;
 
-	for (size_t i = 0; i < ft->nr; i++) {
-		d = &ft->d[i];
-		if (d->owner_fd < 0 && d->fe.type == FILE_TYPE__FT_REG && d->reg.has_same_as &&
-		    d->reg.same_as == holder && d->reg.flags == (uint32_t)flags) {
-			*id = d->id;
-			return 0;
-		}
+	if (known) {
+		*id = *known;
+		return 0;
 	}
 	d = file_desc_new(ft);
 	if (!d)
@@ -264,7 +363,7 @@ static int add_view(struct file_table *ft, uint32_t holder, const char *path, in
 	d->reg.has_same_as = true;
 	d->reg.same_as = holder;
 	ft->nr++;
-	if (!d->reg.path) {
+	if (!d->reg.path || hmap_put(&ft->views, key, d->id)) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -293,14 +392,11 @@ int fileobj_add_vma(struct file_table *ft, pid_t pid, const struct proc_vma *p, 
 
 int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags)
 {
-	struct file_desc *d = NULL;
+	struct file_desc *d = file_desc_by_id(ft, *id);
 	struct stat st;
 	char *path;
 	int ret;
 
-	for (size_t i = 0; i < ft->nr; i++)
-		if (ft->d[i].id == *id)
-			d = &ft->d[i];
 	if (!d || d->fe.type != FILE_TYPE__FT_REG || !d->reg.has_same_as)
 		return 0;
 	/* the table may move under add_view */
@@ -315,7 +411,12 @@ int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags)
 
 /* ---- restore ---- */
 
-static int obj_base = -1;
+/* The fd the object of file @id sits at in every restoring process, or -1. */
+static int obj_fd(const struct rst_files *rf, uint32_t id)
+{
+	return rf->obj_base >= 0 && rf->obj_slot && id < rf->nr_ids && rf->obj_slot[id] >= 0 ?
+		       rf->obj_base + rf->obj_slot[id] : -1;
+}
 
 int fileobj_is_holder(const FileEntry *fe)
 {
@@ -327,53 +428,246 @@ int fileobj_is_holder(const FileEntry *fe)
 }
 
 /*
- * An unlinked file comes back unlinked: made next to where it was (under
- * its own name if that is free, so /proc shows what it showed), filled,
- * unlinked again.
+ * The directories missing on the way to @path, made for a moment (mode
+ * 0700): an object whose directory was removed too is made in a
+ * directory of that name, which goes again with it. The first one made
+ * is returned in @made ("" if none).
  */
-static int ghost_make(RegFileEntry *r)
+static int make_parents(const char *path, char *made, size_t size)
 {
-	char tmp[4200];
-	int fd;
+	char buf[PATH_MAX];
+	struct stat st;
 
-	if (r->ghost_size > (1ULL << 32)) {
-		pr_err("the unlinked file %s is too big (%lu bytes)\n", r->path, (unsigned long)r->ghost_size);
+	made[0] = '\0';
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (stat(buf, &st)) {
+			if (errno != ENOENT || mkdir(buf, 0700)) {
+				pr_perror("can't make the directory %s that %s was in", buf, path);
+				*p = '/';
+				return -1;
+			}
+			if (!made[0])
+				snprintf(made, size, "%s", buf);
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Remove what make_parents() made under @path, deepest first. */
+static void remove_parents(const char *path, const char *made)
+{
+	char buf[PATH_MAX], *slash;
+
+	if (!made[0])
+		return;
+	snprintf(buf, sizeof(buf), "%s", path);
+	while ((slash = strrchr(buf, '/')) && strlen(buf) > strlen(made)) {
+		*slash = '\0';
+		if (rmdir(buf))
+			pr_perror("can't remove %s again", buf);
+	}
+}
+
+/* A name to make @path's object at: its own if free, so /proc shows what it showed. */
+static void free_name(const char *path, const char *what, char *buf, size_t size)
+{
+	struct stat st;
+
+	snprintf(buf, size, "%s", path);
+	if (!lstat(buf, &st) || errno != ENOENT)
+		snprintf(buf, size, "%s.criu-%s.%d", path, what, getpid());
+}
+
+/* Owner first: a chown clears the set-id bits of the mode. Through /proc for an O_PATH fd. */
+static int set_owner_mode(int fd, const RegFileEntry *r)
+{
+	char proc[64];
+
+	/* criu's /proc: the tree's mount namespace may have none */
+	snprintf(proc, sizeof(proc), "self/fd/%d", fd);
+	if ((r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
+	    fchmodat(proc_dir(), proc, r->mode & 07777, 0)) {
+		pr_perror("can't give %s its owner and mode", r->path);
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s", r->path);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
-	if (fd < 0 && errno == EEXIST) {
-		snprintf(tmp, sizeof(tmp), "%s.criu-ghost.%d", r->path, getpid());
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode & 07777);
+	return 0;
+}
+
+/* The contents of an unlinked file: from ghost-ID.img (holes kept), or from chunks (older images). */
+static int ghost_fill(int dfd, uint32_t id, RegFileEntry *r, int fd)
+{
+	struct cr_img *img;
+	int ret;
+
+	if (!r->has_ghost_raw || !r->ghost_raw) {
+		if (ftruncate(fd, r->ghost_size))
+			return -1;
+		return write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size);
 	}
+	img = open_image_at(dfd, CR_FD_GHOST, O_RDONLY, id);
+	if (!img)
+		return -1;
+	ret = load_sparse_fd(img, r->ghost_size, fd, r->ghost_csum, r->n_ghost_csum);
+	close_image(img);
+	return ret;
+}
+
+/* Another name an object is made under for a moment, and the times of its directory to put back. */
+struct alias {
+	char name[PATH_MAX];
+	struct file_times dir_times;
+};
+
+/* The nearest directory above @path that exists: the one whose times making things below change. */
+static int existing_parent(const char *path, char *buf, size_t size)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	if (parent_dir(path, buf, size))
+		return -1;
+	while (stat(buf, &st)) {
+		snprintf(tmp, sizeof(tmp), "%s", buf);
+		if (parent_dir(tmp, buf, size))
+			return -1;
+	}
+	return 0;
+}
+
+/* The object's own times as the dump saw them, through its fd (it has no name any more). */
+static void set_object_times(int fd, const RegFileEntry *r)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	char proc[64];
+
+	if (r->has_atime_sec) {
+		ts[0].tv_sec = r->atime_sec;
+		ts[0].tv_nsec = r->has_atime_nsec ? r->atime_nsec : 0;
+	}
+	if (r->has_mtime_sec) {
+		ts[1].tv_sec = r->mtime_sec;
+		ts[1].tv_nsec = r->has_mtime_nsec ? r->mtime_nsec : 0;
+	}
+	snprintf(proc, sizeof(proc), "self/fd/%d", fd);
+	if ((r->has_atime_sec || r->has_mtime_sec) && utimensat(proc_dir(), proc, ts, 0))
+		pr_warn("can't give %s its times back: %s\n", r->path, strerror(errno));
+}
+
+/*
+ * The other names the object of holder @id had (hard links, opened by
+ * them): linked to @made while it has a name, each opened O_PATH into its
+ * own slot, then unlinked, so that every fd shows its own name.
+ */
+static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, struct alias *names, int *nr)
+{
+	*nr = 0;
+	for (uint64_t *a = hmap_get(&rf->obj_aliases, id); a && *a; a = NULL) {
+		for (uint32_t v = *a; v; v = rf->obj_next[v]) {
+			FileEntry *fe = find_file(rf, v);
+			char *name = names[*nr].name, dir[PATH_MAX];
+			int fd, to = obj_fd(rf, v);
+
+			free_name(fe->reg->path, "link", name, PATH_MAX);
+			names[*nr].dir_times.valid = 0;
+			if (!parent_dir(name, dir, sizeof(dir)))
+				times_save(dir, &names[*nr].dir_times);
+			if (link(made, name)) {
+				pr_perror("can't link %s again as %s", made, fe->reg->path);
+				return -1;
+			}
+			(*nr)++;
+			fd = open(name, O_PATH | O_CLOEXEC);
+			if (fd < 0 || move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+				pr_perror("can't keep %s", name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * An unlinked file or device node comes back unlinked, and a removed
+ * directory removed: made where it was (see free_name(), make_parents()),
+ * given its owner, mode and contents, linked under its other names, opened
+ * and unlinked again.
+ */
+static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
+{
+	RegFileEntry *r = fe->reg;
+	char made[PATH_MAX], parents[PATH_MAX], above[PATH_MAX];
+	int dir = r->has_dir_deleted && r->dir_deleted, node = r->has_node_deleted && r->node_deleted;
+	int fd = -1, nr_names = 0, ret = -1;
+	struct file_times above_times = { 0 };
+	struct alias *names = NULL;
+
+	free_name(r->path, dir ? "dir" : node ? "node" : "ghost", made, sizeof(made));
+	/* the directory it goes into looks untouched afterwards */
+	if (!existing_parent(made, above, sizeof(above)))
+		times_save(above, &above_times);
+	if (make_parents(made, parents, sizeof(parents)))
+		return -1;
+	if (dir)
+		ret = mkdir(made, 0700);
+	else if (node)
+		ret = mknod(made, (r->mode & S_IFMT) | 0600, r->rdev);
+	else
+		ret = close(open(made, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	if (ret) {
+		pr_perror("can't make %s again (at %s)", r->path, made);
+		remove_parents(made, parents);
+		times_put_back(above, &above_times);
+		return -1;
+	}
+	ret = -1;
+	fd = open(made, dir || node ? O_PATH | O_CLOEXEC : O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		pr_perror("can't make the unlinked file %s again", r->path);
-		return -1;
+		pr_perror("can't open %s", made);
+		goto out;
 	}
-	if (unlink(tmp)) {
-		pr_perror("can't unlink %s", tmp);
-		goto err;
-	}
-	if ((r->has_uid && fchown(fd, r->uid, r->has_gid ? r->gid : (gid_t)-1)) || fchmod(fd, r->mode & 07777)) {
-		pr_perror("can't give the unlinked file %s its owner and mode", r->path);
-		goto err;
-	}
-	if (ftruncate(fd, r->ghost_size) || write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size)) {
+	if (!dir && !node && ghost_fill(dfd, fe->id, r, fd)) {
 		pr_perror("can't fill the unlinked file %s", r->path);
-		goto err;
+		goto out;
 	}
-	return fd;
-err:
-	close(fd);
-	return -1;
+	if (set_owner_mode(fd, r))
+		goto out;
+	names = calloc(rf->nr_objs + 1, sizeof(*names));
+	if (!names || make_aliases(rf, fe->id, made, names, &nr_names))
+		goto out;
+	ret = 0;
+out:
+	for (int i = 0; i < nr_names; i++) {
+		char d[PATH_MAX];
+
+		if (unlink(names[i].name))
+			pr_perror("can't unlink %s again", names[i].name);
+		if (!parent_dir(names[i].name, d, sizeof(d)))
+			times_put_back(d, &names[i].dir_times);
+	}
+	if ((dir ? rmdir(made) : unlink(made)) && !ret) {
+		pr_perror("can't remove %s again", made);
+		ret = -1;
+	}
+	remove_parents(made, parents);
+	times_put_back(above, &above_times);
+	free(names);
+	if (ret && fd >= 0)
+		close(fd);
+	if (!ret)
+		set_object_times(fd, r);
+	return ret ? -1 : fd;
 }
 
 /*
  * An O_TMPFILE file stays one: made with O_TMPFILE in its directory, so
  * that the task can still link it in, and filled from the image.
  */
-static int tmpfile_make(RegFileEntry *r)
+static int tmpfile_make(int dfd, FileEntry *fe)
 {
+	RegFileEntry *r = fe->reg;
 	char dir[4200], *slash;
 	int fd;
 
@@ -389,14 +683,13 @@ static int tmpfile_make(RegFileEntry *r)
 		pr_perror("can't make the O_TMPFILE file %s again in %s", r->path, dir);
 		return -1;
 	}
-	if ((r->has_uid && fchown(fd, r->uid, r->has_gid ? r->gid : (gid_t)-1)) || fchmod(fd, r->mode & 07777)) {
-		pr_perror("can't give the O_TMPFILE file %s its owner and mode", r->path);
+	if (set_owner_mode(fd, r))
 		goto err;
-	}
-	if (ftruncate(fd, r->ghost_size) || write_chunks(fd, r->ghost_chunks, r->n_ghost_chunks, r->ghost_size)) {
+	if (ghost_fill(dfd, fe->id, r, fd)) {
 		pr_perror("can't fill the O_TMPFILE file %s", r->path);
 		goto err;
 	}
+	set_object_times(fd, r);
 	return fd;
 err:
 	close(fd);
@@ -412,45 +705,16 @@ static int is_tmpfile(const RegFileEntry *r)
  * The description of an O_TMPFILE file is the one O_TMPFILE made (dups of
  * it, not new opens), as it was: its flags say O_TMPFILE.
  */
-int fileobj_dup_tmpfile(const FileEntry *fe)
+int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe)
 {
 	int fd;
 
-	if (obj_base < 0 || fe->type != FILE_TYPE__FT_REG || !fe->reg || !is_tmpfile(fe->reg))
+	if (obj_fd(rf, fe->id) < 0 || fe->type != FILE_TYPE__FT_REG || !fe->reg || !is_tmpfile(fe->reg))
 		return -2;
-	fd = fcntl(obj_base + (int)fe->id, F_DUPFD_CLOEXEC, 0);
+	fd = fcntl(obj_fd(rf, fe->id), F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		pr_perror("can't dup the O_TMPFILE file %s", fe->reg->path);
 	return fd;
-}
-
-/* A removed directory: made again (under its own name if free), opened, removed. */
-static int dir_make(RegFileEntry *r)
-{
-	char tmp[4200];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s", r->path);
-	if (mkdir(tmp, 0700)) {
-		if (errno != EEXIST)
-			goto err;
-		snprintf(tmp, sizeof(tmp), "%s.criu-dir.%d", r->path, getpid());
-		if (mkdir(tmp, 0700))
-			goto err;
-	}
-	fd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (r->has_uid && fchownat(fd, "", r->uid, r->has_gid ? r->gid : (gid_t)-1, AT_EMPTY_PATH)) ||
-	    chmod(tmp, r->mode & 07777) || rmdir(tmp)) {
-		pr_perror("can't make the removed directory %s again (at %s)", r->path, tmp);
-		if (fd >= 0)
-			close(fd);
-		rmdir(tmp);
-		return -1;
-	}
-	return fd;
-err:
-	pr_perror("can't make the removed directory %s again", r->path);
-	return -1;
 }
 
 /*
@@ -460,8 +724,10 @@ err:
  */
 static int remap_open(RegFileEntry *r)
 {
+	struct file_times dt = { 0 };
+	char dir[PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	if (stat(r->link_remap, &st)) {
 		pr_perror("%s: the link-remap file %s is gone", r->path, r->link_remap);
@@ -471,9 +737,13 @@ static int remap_open(RegFileEntry *r)
 		pr_err("%s: the link-remap file %s is not the dumped file\n", r->path, r->link_remap);
 		return -1;
 	}
+	if (!parent_dir(r->path, dir, sizeof(dir)))
+		times_save(dir, &dt);
 	if (linkat(AT_FDCWD, r->link_remap, AT_FDCWD, r->path, 0) == 0) {
 		fd = open(r->path, O_PATH | O_CLOEXEC);
-		if (unlink(r->path)) {
+		ret = unlink(r->path);
+		times_put_back(dir, &dt);
+		if (ret) {
 			pr_perror("can't unlink %s", r->path);
 			if (fd >= 0)
 				close(fd);
@@ -487,18 +757,35 @@ static int remap_open(RegFileEntry *r)
 	return fd;
 }
 
-int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid)
+int fileobj_chdir_removed(struct rst_files *rf, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
+			  uint64_t dev, uint64_t ino)
 {
 	RegFileEntry r = REG_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
 	int fd, ret;
 
+	/* a removed directory an fd holds too: the same one */
+	for (size_t i = 0; ino && i < rf->nr; i++) {
+		FileEntry *h = rf->fe[i];
+
+		if (obj_fd(rf, h->id) >= 0 && h->type == FILE_TYPE__FT_REG && h->reg->has_dir_deleted &&
+		    h->reg->dir_deleted && h->reg->has_ino && h->reg->ino == ino && h->reg->dev == dev) {
+			ret = fchdir(obj_fd(rf, h->id));
+			if (ret)
+				pr_perror("can't enter the removed directory %s", path);
+			return ret;
+		}
+	}
 	r.path = (char *)path;
 	r.mode = mode;
 	r.has_uid = uid != (uint32_t)-1;
 	r.uid = uid;
 	r.has_gid = gid != (uint32_t)-1;
 	r.gid = gid;
-	fd = dir_make(&r);
+	r.has_dir_deleted = r.dir_deleted = true;
+	fe.type = FILE_TYPE__FT_REG;
+	fe.reg = &r;
+	fd = object_make(-1, rf, &fe);
 	if (fd < 0)
 		return -1;
 	ret = fchdir(fd);
@@ -517,75 +804,147 @@ void fileobj_restore_done(struct rst_files *rf)
 
 		/* a path of the tree's mount namespace, which may not be ours */
 		if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->link_remap && !fe->reg->has_same_as &&
-		    unlink(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
+		    unlink_keeping_times(mntns_rst_path(fe->reg->link_remap, at, sizeof(at))) && errno != ENOENT)
 			pr_warn("can't remove the link-remap file %s: %s\n", fe->reg->link_remap, strerror(errno));
 	}
 }
 
-/* Images with two holders of one unlinked inode: one object all the same. */
-static int same_ghost(struct rst_files *rf, size_t upto, RegFileEntry *r)
+/* A view of holder @h opened by another name than the holder's (a hard link): it needs one of its own. */
+static int is_alias(struct rst_files *rf, const FileEntry *fe)
 {
-	for (size_t i = 0; i < upto; i++) {
-		FileEntry *o = rf->fe[i];
+	FileEntry *h = fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->has_same_as ?
+			       find_file(rf, fe->reg->same_as) : NULL;
+	RegFileEntry *r = h && h->type == FILE_TYPE__FT_REG ? h->reg : NULL;
 
-		if (o->type == FILE_TYPE__FT_REG && fileobj_is_holder(o) && o->reg->has_ghost && o->reg->has_dev &&
-		    r->has_dev &&
-		    o->reg->dev == r->dev && o->reg->ino == r->ino)
-			return obj_base + o->id;
+	if (!r || !reg_is_holder(r) || is_tmpfile(r) || r->link_remap || (r->has_dir_deleted && r->dir_deleted))
+		return 0;
+	return strcmp(fe->reg->path, r->path) != 0;
+}
+
+int fileobj_plan(struct rst_files *rf)
+{
+	struct hmap names = { 0 };	/* holder and name -> the first view of that name */
+
+	rf->obj_slot = malloc((rf->nr_ids + 1) * sizeof(*rf->obj_slot));
+	rf->obj_next = calloc(rf->nr_ids + 1, sizeof(*rf->obj_next));
+	if (!rf->obj_slot || !rf->obj_next)
+		goto oom;
+	rf->nr_objs = 0;
+	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
+		FileEntry *fe = find_file(rf, id);
+
+		rf->obj_slot[id] = fe && fileobj_is_holder(fe) ? (int)rf->nr_objs++ : -1;
 	}
+	/* views of a holder by another name: one slot per name, its views reopen that */
+	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
+		FileEntry *fe = find_file(rf, id);
+		uint64_t key, *first, *list;
+		int made;
+
+		if (!fe || !is_alias(rf, fe))
+			continue;
+		key = hash_bytes(fe->reg->path, strlen(fe->reg->path), fe->reg->same_as);
+		first = hmap_get_or_put(&names, key, id, &made);
+		if (!first)
+			goto oom;
+		if (!made && !strcmp(find_file(rf, *first)->reg->path, fe->reg->path)) {
+			rf->obj_slot[id] = rf->obj_slot[*first];
+			continue;
+		}
+		rf->obj_slot[id] = rf->nr_objs++;
+		list = hmap_get_or_put(&rf->obj_aliases, fe->reg->same_as, 0, NULL);
+		if (!list)
+			goto oom;
+		rf->obj_next[id] = *list;
+		*list = id;
+	}
+	hmap_free(&names);
+	return 0;
+oom:
+	pr_err("out of memory\n");
+	hmap_free(&names);
 	return -1;
 }
 
-/* Every description of one unlinked FIFO reopens one FIFO. */
-static int same_fifo(struct rst_files *rf, size_t upto, FifoEntry *f)
+/*
+ * Images with two holders of one unlinked inode (ghosts by dev and inode,
+ * FIFOs by inode): one object all the same. The fd of the object made
+ * first for that inode, or -1.
+ */
+static int same_object(struct rst_files *rf, struct hmap *seen, FileEntry *fe, int *err)
 {
-	for (size_t i = 0; i < upto; i++) {
-		FileEntry *o = rf->fe[i];
+	uint64_t key, *first;
+	int made;
 
-		if (o->type == FILE_TYPE__FT_FIFO && fileobj_is_holder(o) && o->fifo->ino == f->ino)
-			return obj_base + o->id;
+	if (fe->type == FILE_TYPE__FT_FIFO)
+		key = hash_u64(fe->fifo->ino) ^ 1;
+	else if (fe->type == FILE_TYPE__FT_REG && fe->reg->has_ghost && fe->reg->has_dev)
+		key = inode_key(fe->reg->dev, fe->reg->ino);
+	else
+		return -1;
+	first = hmap_get_or_put(seen, key, fe->id, &made);
+	if (!first) {
+		pr_err("out of memory\n");
+		*err = 1;
+		return -1;
 	}
-	return -1;
+	return made ? -1 : obj_fd(rf, *first);
 }
 
-int fileobj_make_all(struct rst_files *rf, int base)
+int fileobj_make_all(int dfd, struct rst_files *rf)
 {
-	obj_base = base;
+	struct hmap seen = { 0 };
+	int ret = -1, err = 0;
+
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
-		int fd, same;
+		int fd, same, to = obj_fd(rf, fe->id);
 
-		if (!fileobj_is_holder(fe))
-			continue;
+		if (to < 0 || (fe->type == FILE_TYPE__FT_REG && fe->reg->has_same_as))
+			continue;	/* no holder: an alias, made with its holder */
+		same = same_object(rf, &seen, fe, &err);
+		if (err)
+			goto out;
 		if (fe->type == FILE_TYPE__FT_MEMFD)
 			fd = memfd_make(fe);
 		else if (fe->type == FILE_TYPE__FT_FIFO)
-			fd = fifo_make_unlinked(fe, same_fifo(rf, i, fe->fifo));
-		else if (fe->reg->has_dir_deleted && fe->reg->dir_deleted)
-			fd = dir_make(fe->reg);
+			fd = fifo_make_unlinked(fe, same);
 		else if (fe->reg->link_remap)
 			fd = remap_open(fe->reg);
-		else if ((same = same_ghost(rf, i, fe->reg)) >= 0)
+		else if (same >= 0)
 			fd = fcntl(same, F_DUPFD_CLOEXEC, 0);
 		else
-			fd = is_tmpfile(fe->reg) ? tmpfile_make(fe->reg) : ghost_make(fe->reg);
-		if (fd < 0 || move_fd(fd, base + fe->id) < 0 || fcntl(base + fe->id, F_SETFD, FD_CLOEXEC)) {
+			fd = is_tmpfile(fe->reg) ? tmpfile_make(dfd, fe) : object_make(dfd, rf, fe);
+		if (fd < 0 || move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
 			pr_perror("can't make the object of file %u", fe->id);
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	hmap_free(&seen);
+	return ret;
 }
 
-int fileobj_dup(uint32_t id)
+int fileobj_fd(struct rst_files *rf, uint32_t id)
 {
-	int fd;
+	return obj_fd(rf, id);
+}
 
-	if (obj_base < 0) {
+int fileobj_has_own(struct rst_files *rf, uint32_t id)
+{
+	return obj_fd(rf, id) >= 0;
+}
+
+int fileobj_dup(struct rst_files *rf, uint32_t id)
+{
+	int obj = obj_fd(rf, id), fd;
+
+	if (obj < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	fd = fcntl(obj_base + (int)id, F_DUPFD_CLOEXEC, 0);
+	fd = fcntl(obj, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		pr_perror("can't take the object of file %u", id);
 	return fd;
@@ -605,18 +964,18 @@ int fileobj_map_fd(struct rst_files *rf, uint32_t id)
 	h = find_file(rf, fe->reg->same_as);
 	if (!h || h->type != FILE_TYPE__FT_MEMFD)
 		return -1;
-	return fileobj_dup(h->id);
+	return fileobj_dup(rf, h->id);
 }
 
-int fileobj_reopen(uint32_t id, int flags)
+int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags)
 {
 	int fd;
 
-	if (obj_base < 0) {
+	if (obj_fd(rf, id) < 0) {
 		pr_err("file %u: no object was made for it\n", id);
 		return -1;
 	}
-	fd = proc_open(flags, "self/fd/%d", obj_base + (int)id);
+	fd = proc_open(flags, "self/fd/%d", obj_fd(rf, id));
 	if (fd < 0)
 		pr_perror("can't open the object of file %u again", id);
 	return fd;

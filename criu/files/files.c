@@ -13,12 +13,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/major.h>
 #include <unistd.h>
 
 #include "cr_options.h"
 #include "files.h"
 #include "image.h"
 #include "chunks.h"
+#include "cow.h"
 #include "fdkinds.h"
 #include "file-lock.h"
 #include "epoll.h"
@@ -29,8 +31,22 @@
 #include "namespaces.h"
 #include "pipes.h"
 #include "proc_parse.h"
+#include "sk-unix.h"
 #include "tty.h"
+#include "shmem.h"
 #include "util.h"
+
+/*
+ * fd numbers a restore needs above a task's highest fd, in the usual case
+ * (see plan_fd_layout()): its service fds (24), the files it maps directly
+ * (COW_DIRECT_FILES), and a few slots and temporaries.
+ */
+#define FD_RESTORE_ROOM	(24 + COW_DIRECT_FILES + 40)
+/* 2^64 / the golden ratio: spreads positions before they are mixed into a key */
+#define GOLDEN_MULT	0x9e3779b97f4a7c15ULL
+
+/* fdinfo is read in one go into a buffer this big (an epoll's or inotify's may need more). */
+#define FDINFO_READ	4096
 
 struct file_desc *file_desc_new(struct file_table *ft)
 {
@@ -60,21 +76,153 @@ static int is_tty(const struct stat *st)
 {
 	unsigned int maj = major(st->st_rdev);
 
-	return S_ISCHR(st->st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+	return S_ISCHR(st->st_mode) && (maj == TTY_MAJOR || maj == TTYAUX_MAJOR ||
+					(maj >= UNIX98_PTY_SLAVE_MAJOR &&
+					 maj < UNIX98_PTY_SLAVE_MAJOR + UNIX98_PTY_MAJOR_COUNT));
 }
 
-/* Two fds of one task sharing one open file description must stay shared. */
-static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, const struct stat *st)
+/*
+ * A terminal that is the machine's, not made by the tree: a virtual
+ * console or serial line (major 4), /dev/console, or /dev/tty (the caller's
+ * controlling terminal, whichever it is). It outlives the tree with its
+ * state: opened again by path (without becoming a controlling terminal).
+ */
+static int is_system_tty(const struct stat *st)
 {
-	for (size_t i = 0; i < ft->nr; i++) {
-		struct file_desc *d = &ft->d[i];
+	unsigned int maj = major(st->st_rdev), min = minor(st->st_rdev);
 
-		if (d->owner_fd < 0 || d->st.st_dev != st->st_dev || d->st.st_ino != st->st_ino)
-			continue;
-		if (syscall(SYS_kcmp, d->owner_pid, pid, KCMP_FILE, d->owner_fd, fd) == 0)
-			return d;
+	return S_ISCHR(st->st_mode) && (maj == TTY_MAJOR || (maj == TTYAUX_MAJOR && (min == 0 || min == 1)));
+}
+
+uint64_t inode_key(dev_t dev, ino_t ino)
+{
+	return hash_u64(dev) ^ ino;
+}
+
+struct file_desc *file_desc_by_id(struct file_table *ft, uint32_t id)
+{
+	return id && id <= ft->nr ? &ft->d[id - 1] : NULL;
+}
+
+/* kcmp's order of the files: <0, 0 (the same open file description) or >0. */
+static int file_order(pid_t pid, int fd, const struct file_desc *d)
+{
+	long r = syscall(SYS_kcmp, pid, d->owner_pid, KCMP_FILE, fd, d->owner_fd);
+
+	if (r < 0) {
+		pr_perror("kcmp of fd %d of %d with fd %d of %d", fd, pid, d->owner_fd, d->owner_pid);
+		return 0;	/* can't tell: treated as the same, which is the safe side for a lookup */
 	}
-	return NULL;
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/* Two fds of one description agree on inode, position and flags (but for O_CLOEXEC, the fd's own). */
+static uint64_t share_key(const struct stat *st, uint64_t pos, uint32_t flags)
+{
+	return inode_key(st->st_dev, st->st_ino) ^ hash_u64(pos * GOLDEN_MULT + (flags & ~O_CLOEXEC));
+}
+
+/* The descriptions fds hold with that key (made if @make); NULL if none. */
+static struct inode_descs *inode_descs(struct file_table *ft, uint64_t key, int make)
+{
+	uint64_t *slot;
+	int made;
+
+	if (!make) {
+		slot = hmap_get(&ft->inodes, key);
+		return slot ? &ft->ifds[*slot] : NULL;
+	}
+	slot = hmap_get_or_put(&ft->inodes, key, ft->nr_ifds, &made);
+	if (!slot)
+		return NULL;
+	if (made) {
+		struct inode_descs *n = realloc(ft->ifds, (ft->nr_ifds + 1) * sizeof(*n));
+
+		if (!n)
+			return NULL;	/* the slot names a missing entry: the dump fails and frees all */
+		ft->ifds = n;
+		memset(&ft->ifds[ft->nr_ifds++], 0, sizeof(*n));
+	}
+	return &ft->ifds[*slot];
+}
+
+/* Where fd @fd of @pid is, or goes, among them (binary search, kcmp as the comparison). */
+static size_t inode_pos(struct file_table *ft, struct inode_descs *in, pid_t pid, int fd, const struct stat *st,
+			struct file_desc **found)
+{
+	size_t lo = 0, hi = in->nr;
+
+	*found = NULL;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		struct file_desc *d = &ft->d[in->idx[mid]];
+		int c = file_order(pid, fd, d);
+
+		if (c == 0) {
+			/* a hash collision of two inodes is no sharing */
+			if (d->st.st_dev == st->st_dev && d->st.st_ino == st->st_ino)
+				*found = d;
+			return mid;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Two fds (of one task or two) sharing one open file description must stay shared. */
+static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, const struct stat *st,
+				     const struct proc_fdinfo *fi)
+{
+	uint64_t key = share_key(st, fi->pos, fi->flags);
+	struct inode_descs *in = inode_descs(ft, key, 0);
+	struct file_desc *d;
+
+	ft->hint.key = 0;
+	if (!in)
+		return NULL;
+	ft->hint.pos = inode_pos(ft, in, pid, fd, st, &d);
+	/* where index_owned() puts it, if nothing comes in between */
+	ft->hint.key = key;
+	ft->hint.nr = in->nr;
+	return d;
+}
+
+/* @d, counted in the table, is held by fd @fd of @pid: later fds of it find it. */
+static int index_owned(struct file_table *ft, struct file_desc *d)
+{
+	uint64_t key = share_key(&d->st, d->pos, d->flags);
+	struct inode_descs *in = inode_descs(ft, key, 1);
+	struct file_desc *same = NULL;
+	size_t pos;
+
+	if (!in) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (ft->hint.key == key && ft->hint.nr == in->nr)
+		pos = ft->hint.pos;
+	else
+		pos = inode_pos(ft, in, d->owner_pid, d->owner_fd, &d->st, &same);
+	ft->hint.key = 0;
+	if (same)
+		return 0;
+	if (in->nr == in->cap) {
+		uint32_t cap = in->cap ? in->cap * 2 : 4, *n = realloc(in->idx, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		in->idx = n;
+		in->cap = cap;
+	}
+	memmove(&in->idx[pos + 1], &in->idx[pos], (in->nr - pos) * sizeof(*in->idx));
+	in->idx[pos] = d - ft->d;
+	in->nr++;
+	return 0;
 }
 
 /* Names an fd kind we can't dump, for the refusal message. */
@@ -99,20 +247,24 @@ static const char *fd_kind(const char *link, const struct stat *st, char *buf, s
 static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc *d)
 {
 	struct f_owner_ex owner = { 0 };
-	int dup, sig;
+	int dup, held, sig;
 
 	/* an O_PATH fd has no owner to ask (fcntl says EBADF) */
 	if (d->fe.type == FILE_TYPE__FT_PIDFD || (flags & O_PATH))
 		return 0;
-	dup = task_fd(pid, fd);
+	/* the copy collect_one_fd() holds, else one of our own */
+	held = task_fd_held(pid, fd);
+	dup = held >= 0 ? held : task_fd(pid, fd);
 	if (dup < 0)
 		return -1;
 	if (fcntl(dup, F_GETOWN_EX, &owner) || (sig = fcntl(dup, F_GETSIG)) < 0) {
 		pr_perror("can't read the owner of fd %d of %d", fd, pid);
-		close(dup);
+		if (dup != held)
+			close(dup);
 		return -1;
 	}
-	close(dup);
+	if (dup != held)
+		close(dup);
 	if (!owner.pid && !sig && !(flags & O_ASYNC))
 		return 0;
 	fown_entry__init(&d->fown);
@@ -172,9 +324,11 @@ static int restore_fown(FileEntry *fe, int fd)
 
 static void reg_set_mtime(RegFileEntry *r, const struct stat *st)
 {
-	r->has_mtime_sec = r->has_mtime_nsec = true;
+	r->has_mtime_sec = r->has_mtime_nsec = r->has_atime_sec = r->has_atime_nsec = true;
 	r->mtime_sec = st->st_mtim.tv_sec;
 	r->mtime_nsec = st->st_mtim.tv_nsec;
+	r->atime_sec = st->st_atim.tv_sec;
+	r->atime_nsec = st->st_atim.tv_nsec;
 }
 
 static int has_locks(const char *fdinfo)
@@ -183,13 +337,17 @@ static int has_locks(const char *fdinfo)
 }
 
 /* @d, new, is the description of fd @fd of @pid, the first one seen: it is dumped with its owner. */
-static void desc_owned(struct file_table *ft, struct file_desc *d, pid_t pid, int fd, const struct stat *st)
+static int desc_owned(struct file_table *ft, struct file_desc *d, pid_t pid, int fd, const struct stat *st,
+		      const struct proc_fdinfo *fi)
 {
 	d->owner_pid = pid;
 	d->owner_fd = fd;
 	d->st = *st;
+	d->pos = fi->pos;
+	d->flags = fi->flags;
 	d->fe.id = d->id;
 	ft->nr++;
+	return index_owned(ft, d) ?: fileobj_note(ft, d);
 }
 
 static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
@@ -206,11 +364,45 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 }
 
 /* The path, position, flags and inode of a regular file, directory or device description @d. */
-static void fill_reg(struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
+/* Is @st a file of procfs? Its inode, size and mtime say nothing about it being the same. */
+static int is_procfs(struct file_table *ft, const struct stat *st)
+{
+	struct stat p;
+
+	if (!ft->proc_dev_known) {
+		if (stat("/proc/self", &p))
+			return 0;
+		ft->proc_dev = p.st_dev;
+		ft->proc_dev_known = 1;
+	}
+	return st->st_dev == ft->proc_dev;
+}
+
+/* The PID of a path /proc/PID/..., 0 if it is none. */
+static pid_t proc_path_pid(const char *path)
+{
+	char *end;
+	long pid;
+
+	if (strncmp(path, "/proc/", 6))
+		return 0;
+	pid = strtol(path + 6, &end, 10);
+	return end != path + 6 && *end == '/' && pid > 0 && pid <= INT32_MAX ? pid : 0;
+}
+
+static void fill_reg(struct file_table *ft, struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
 {
 	d->reg.flags = fi->flags & ~O_CLOEXEC;
 	d->reg.pos = fi->pos;
 	d->reg.mode = st->st_mode;
+	if (is_procfs(ft, st)) {
+		/* reopened by path; one of a task of the tree once that task is back (restore decides) */
+		pid_t pid = proc_path_pid(d->reg.path);
+
+		d->reg.has_proc_pid = pid > 0;
+		d->reg.proc_pid = pid;
+		return;
+	}
 	d->reg.has_size = d->reg.has_ino = d->reg.has_dev = d->reg.has_rdev = true;
 	d->reg.size = st->st_size;
 	d->reg.ino = st->st_ino;
@@ -219,22 +411,82 @@ static void fill_reg(struct file_desc *d, const struct proc_fdinfo *fi, const st
 	reg_set_mtime(&d->reg, st);
 }
 
-static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, int fd)
+/* /proc/PID/fd and /proc/PID/fdinfo of the task whose fds are collected, open all along. */
+struct fd_dirs {
+	int fd, info;
+};
+
+/* The text of fdinfo/@fd; one read() returns all of a file this small, a full buffer asks for more. */
+static char *read_fdinfo_text(const struct fd_dirs *dirs, int fd)
+{
+	size_t size = FDINFO_READ, used = 0;
+	char name[16], *buf = malloc(size), *n;
+	int f;
+
+	snprintf(name, sizeof(name), "%d", fd);
+	f = openat(dirs->info, name, O_RDONLY | O_CLOEXEC);
+	if (f < 0 || !buf)
+		goto err;
+	for (;;) {
+		ssize_t got = read(f, buf + used, size - used - 1);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto err;
+		used += got;
+		if (used < size - 1)
+			break;		/* a short read: the whole of a single-record /proc file */
+		n = realloc(buf, size * 2);
+		if (!n)
+			goto err;
+		buf = n;
+		size *= 2;
+	}
+	buf[used] = '\0';
+	close(f);
+	return buf;
+err:
+	pr_perror("can't read fdinfo %d", fd);
+	if (f >= 0)
+		close(f);
+	free(buf);
+	return NULL;
+}
+
+static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs,
+				int fd);
+
+/* One fd of @pid, with a copy of it held meanwhile: what looks into it dups that (task_fd()). */
+static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs, int fd)
+{
+	int ret = collect_one_fd_held(ft, fl, pid, dirs, fd);
+
+	task_fd_release();
+	return ret;
+}
+
+static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs,
+				int fd)
 {
 	char path[64], what[32], link[PATH_MAX], *info;
 	struct proc_fdinfo fi;
 	struct file_desc *d;
 	FdinfoEntry *fe;
 	struct stat st;
-	int locked;
+	ssize_t len;
+	int locked, copy;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (read_link(path, link, sizeof(link)) < 0 || stat(path, &st)) {
+	snprintf(path, sizeof(path), "%d", fd);
+	len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
+	/* fstat of a copy walks no path; an O_PATH fd gives no copy */
+	copy = len < 0 ? -1 : task_fd_hold(pid, fd);
+	if (len < 0 || len == sizeof(link) - 1 || (copy >= 0 ? fstat(copy, &st) : fstatat(dirs->fd, path, &st, 0))) {
 		pr_perror("can't inspect fd %d of %d", fd, pid);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "fdinfo/%d", fd);
-	info = read_proc_file(pid, path, NULL);
+	link[len] = '\0';
+	info = read_fdinfo_text(dirs, fd);
 	if (!info || parse_fdinfo_buf(info, &fi)) {
 		pr_err("can't parse /proc/%d/fdinfo/%d\n", pid, fd);
 		free(info);
@@ -248,7 +500,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		return -1;
 	}
 
-	d = find_shared(ft, pid, fd, &st);
+	d = find_shared(ft, pid, fd, &st, &fi);
 	if (d) {
 		free(info);
 		goto add_fd;
@@ -272,33 +524,43 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		goto reg;
 	}
 
-	const struct fd_kind *kind;
+	/* an O_PATH fd holds no object of its kind (no pipe, no pty): a name to reopen, whatever it names */
+	int path_only = (fi.flags & O_PATH) && link[0] == '/';
+	const struct fd_kind *kind = NULL;
 
-	if (link[0] == '/' && S_ISFIFO(st.st_mode)) {
-		kind = &fifo_kind;
+	if (path_only) {
+		;
 	} else if (!ext && !strncmp(link, "socket:[", 8)) {
 		/* by family; one we can't dump is refused there, by name */
-		kind = fd_kind_of(pid, fd, link);
+		kind = fd_kind_of(pid, fd, link, &st);
 		if (!kind) {
 			free(info);
 			return -1;
 		}
 	} else {
-		kind = fd_kind_by_link(link);
+		kind = fd_kind_by_link(link, &st);
 	}
 
-	if (!kind && !ext && is_tty(&st) && tty_is_pty(pid, fd, &st))
+	if (!kind && !ext && !path_only && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
 
 	if (kind && !ext) {
+		/* aside first: a kind's dump may add descriptions of its own (files in flight on a socket) */
+		FileEntry fe_kind = FILE_ENTRY__INIT;
+		int ret = kind->dump(ft, pid, fd, info, &fi, &fe_kind);
+
+		free(info);
+		if (ret)
+			return -1;
 		d = file_desc_new(ft);
-		if (!d || kind->dump(pid, fd, info, &fi, &d->fe)) {
-			free(info);
+		if (!d) {
+			kind->free(&fe_kind);
 			return -1;
 		}
-		free(info);
+		d->fe = fe_kind;
 		d->fe.type = kind->type;
-		desc_owned(ft, d, pid, fd, &st);
+		if (desc_owned(ft, d, pid, fd, &st, &fi))
+			return -1;
 		goto add_fd;
 	}
 	free(info);
@@ -310,7 +572,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
 		d->reg.path = strdup(link);
-	} else if (is_tty(&st) && opts.shell_job) {
+	} else if (is_tty(&st) && opts.shell_job && !path_only && !is_system_tty(&st)) {
 		d = file_desc_new(ft);
 		if (!d)
 			return -1;
@@ -318,12 +580,11 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 		d->reg.path = strdup(link);
 	} else if (!strncmp(link, "pipe:", 5)) {
 		d = file_desc_new(ft);
-		if (!d || dump_pipe(pid, fd, &st, &fi, d))
+		if (!d || dump_pipe(pid, fd, &st, &fi, d) || desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
-		desc_owned(ft, d, pid, fd, &st);
 		goto add_fd;
-	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
-				      (S_ISCHR(st.st_mode) && !is_tty(&st)))) {
+	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || path_only ||
+				      (S_ISCHR(st.st_mode) && (!is_tty(&st) || is_system_tty(&st))))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");
 
 		d = file_desc_new(ft);
@@ -337,7 +598,7 @@ static int collect_one_fd(struct file_table *ft, struct fd_list *fl, pid_t pid, 
 				*del = '\0';
 			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 			snprintf(what, sizeof(what), "fd %d", fd);
-			if (fileobj_dump_unlinked(pid, what, path, link, &st, &d->reg))
+			if (fileobj_dump_unlinked(ft, pid, what, path, link, &st, d))
 				return -1;
 		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
 			return -1;
@@ -351,13 +612,28 @@ reg:
 		pr_err("out of memory\n");
 		return -1;
 	}
-	fill_reg(d, &fi, &st);
-	desc_owned(ft, d, pid, fd, &st);
+	fill_reg(ft, d, &fi, &st);
+	if (desc_owned(ft, d, pid, fd, &st, &fi))
+		return -1;
 add_fd:
 	if (d->owner_pid == pid && d->owner_fd == fd && collect_fown(pid, fd, fi.flags, d))
 		return -1;
 	if (locked && file_locks_collect(pid, fd, d->id, link))
 		return -1;
+	/* the restorer opens these, from a table of its own: refused now what would not fit there */
+	if ((d->fe.type == FILE_TYPE__FT_PIDFD && d->fe.pidfd && !d->fe.pidfd->dead) ||
+	    (d->fe.type == FILE_TYPE__FT_REG && d->reg.has_proc_pid)) {
+		if (d->fe.type == FILE_TYPE__FT_REG && strlen(d->reg.path) >= LATE_PATH_MAX) {
+			pr_err("can't dump task %d: fd %d is %s, a /proc file with a path longer than %d\n", pid, fd,
+			       d->reg.path, LATE_PATH_MAX - 1);
+			return -1;
+		}
+		if (++fl->nr_late > MAX_LATE_FDS) {
+			pr_err("can't dump task %d: it has more than %d pidfds and /proc/PID files (fd %d)\n", pid,
+			       MAX_LATE_FDS, fd);
+			return -1;
+		}
+	}
 	fe = &fl->fds[fl->nr++];
 	fdinfo_entry__init(fe);
 	fe->fd = fd;
@@ -374,57 +650,142 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
+int files_dump_inflight(struct file_table *ft, int fd, uint32_t *id)
+{
+	FdinfoEntry one;
+	struct fd_list fl = { .fds = &one };
+	struct fd_dirs dirs = { -1, -1 };
+	struct file_desc *d;
+	pid_t self = getpid();
+	int ret = -1;
+
+	dirs.fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirs.fd < 0 || dirs.info < 0) {
+		pr_perror("can't open /proc/self/fd");
+		goto out;
+	}
+	if (collect_one_fd(ft, &fl, self, &dirs, fd))
+		goto out;
+	*id = one.id;
+	d = file_desc_by_id(ft, one.id);
+	if (d->fe.type == FILE_TYPE__FT_EPOLL || d->fe.type == FILE_TYPE__FT_TTY ||
+	    d->fe.type == FILE_TYPE__FT_TTY_SHELL) {
+		pr_err("can't dump: an %s is in flight on a unix socket (SCM_RIGHTS); not supported\n",
+		       d->fe.type == FILE_TYPE__FT_EPOLL ? "epoll" : "terminal");
+		goto out;
+	}
+	/* a description first seen here is reached through our fd until the dump ends */
+	ret = d->owner_pid == self && d->owner_fd == fd;
+	if (ret) {
+		int *n = realloc(ft->inflight, (ft->nr_inflight + 1) * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			ret = -1;
+			goto out;
+		}
+		ft->inflight = n;
+		ft->inflight[ft->nr_inflight++] = fd;
+	}
+	pr_debug("a file in flight: our fd %d, file %u\n", fd, *id);
+out:
+	if (dirs.fd >= 0)
+		close(dirs.fd);
+	if (dirs.info >= 0)
+		close(dirs.info);
+	return ret;
+}
+
+/*
+ * The restore puts its own fds (service fds, slots, temporaries) above the
+ * task's highest one: refused now if they could not fit under the fd limit
+ * this machine gives criu.
+ */
+static int check_fd_room(pid_t pid, int max_fd)
+{
+	unsigned long most;
+	long lim = raise_nofile_limit(&most);
+
+	if (lim < 0 || max_fd + FD_RESTORE_ROOM <= lim)
+		return lim < 0 ? -1 : 0;
+	pr_err("can't dump task %d: it has fd %d, and a restore here needs about %d fd numbers above the task's "
+	       "highest, but RLIMIT_NOFILE allows only %ld (fs.nr_open is %lu, raising the hard limit needs "
+	       "CAP_SYS_RESOURCE)\n", pid, max_fd, FD_RESTORE_ROOM, lim, most);
+	return -1;
+}
+
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 {
+	struct fd_dirs dirs = { -1, -1 };
 	char path[64];
 	struct dirent *de;
-	int *fds = NULL, nr = 0, cap = 0, ret = -1;
+	int *fds = NULL, nr = 0, cap = 0, ret = -1, r;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
-	if (!dir) {
-		pr_perror("can't open %s", path);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	dirs.info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!dir || dirs.info < 0) {
+		pr_perror("can't open the fds of %d", pid);
+		if (dir)
+			closedir(dir);
+		if (dirs.info >= 0)
+			close(dirs.info);
 		return -1;
 	}
-	while ((de = readdir(dir))) {
+	dirs.fd = dirfd(dir);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	while ((r = next_dirent(dir, &de, path)) > 0) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 64;
 			int *n = realloc(fds, cap * sizeof(int));
 
-			if (!n)
+			if (!n) {
+				pr_err("out of memory\n");
 				goto out;
+			}
 			fds = n;
 		}
 		fds[nr++] = atoi(de->d_name);
 	}
+	if (r < 0)
+		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
 	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
-	if (!fl->fds)
+	if (!fl->fds) {
+		pr_err("out of memory\n");
 		goto out;
+	}
 	fl->max_fd = -1;
+	if (nr && check_fd_room(pid, fds[nr - 1]))
+		goto out;
 	for (int i = 0; i < nr; i++)
-		if (collect_one_fd(ft, fl, pid, fds[i]))
+		if (collect_one_fd(ft, fl, pid, &dirs, fds[i]))
 			goto out;
 	ret = 0;
 out:
-	if (ret && !fl->fds)
-		pr_err("out of memory\n");
 	closedir(dir);
+	close(dirs.info);
 	free(fds);
 	return ret;
 }
 
+static uint64_t path_key(const char *path, int flags)
+{
+	return hash_bytes(path, strlen(path), (uint32_t)flags);
+}
+
 int file_table_add_path(struct file_table *ft, const char *path, int flags, const struct stat *st, uint32_t *id)
 {
+	uint64_t key = path_key(path, flags), *first = hmap_get(&ft->paths, key);
 	struct file_desc *d;
 
-	for (size_t i = 0; i < ft->nr; i++) {
-		d = &ft->d[i];
-		if (d->owner_fd < 0 && d->fe.type == FILE_TYPE__FT_REG && !d->reg.has_ghost && !d->reg.has_same_as &&
-		    d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+	for (d = first ? file_desc_by_id(ft, *first) : NULL; d; d = file_desc_by_id(ft, d->next_path)) {
+		if (d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
 			*id = d->id;
 			return 0;
 		}
@@ -448,6 +809,11 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	reg_set_mtime(&d->reg, st);
 	d->fe.id = d->id;
 	ft->nr++;
+	d->next_path = first ? *first : 0;
+	if (hmap_put(&ft->paths, key, d->id)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	*id = d->id;
 	return 0;
 }
@@ -457,12 +823,16 @@ int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl)
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_DUMP, pid);
 	int ret = 0;
 
-	if (!img)
+	/* an entry of a few bytes per fd: through a buffer, not a write each */
+	if (!img || img_buffer_writes(img)) {
+		close_image(img);
 		return -1;
+	}
 	for (size_t i = 0; i < fl->nr && !ret; i++)
 		ret = pb_write_one(img, &fl->fds[i]);
-	close_image(img);
-	return ret;
+	if (!ret && img_flush(img))
+		ret = -1;
+	return finish_image(img, ret);
 }
 
 void fd_list_free(struct fd_list *fl)
@@ -471,9 +841,17 @@ void fd_list_free(struct fd_list *fl)
 	memset(fl, 0, sizeof(*fl));
 }
 
-int check_pipes_all(struct file_table *ft)
+int files_check_tree(struct file_table *ft)
 {
-	return check_pipes(0, ft);
+	if (check_pipes(ft))
+		return -1;
+	for (size_t i = 0; i < ft->nr; i++) {
+		const struct fd_kind *k = fd_kind_by_type(ft->d[i].fe.type);
+
+		if (k && k->check_tree && k->check_tree(ft, &ft->d[i]))
+			return -1;
+	}
+	return 0;
 }
 
 int dump_files(int dfd, struct file_table *ft)
@@ -481,9 +859,13 @@ int dump_files(int dfd, struct file_table *ft)
 	struct cr_img *img;
 	int ret = 0;
 
-	img = open_image_at(dfd, CR_FD_FILES, O_DUMP);
-	if (!img)
+	if (fileobj_dump_ghosts(dfd, ft))
 		return -1;
+	img = open_image_at(dfd, CR_FD_FILES, O_DUMP);
+	if (!img || img_buffer_writes(img)) {
+		close_image(img);
+		return -1;
+	}
 	for (size_t i = 0; i < ft->nr && !ret; i++) {
 		/* the table may have moved since: point at the embedded records again */
 		if (ft->d[i].fe.type == FILE_TYPE__FT_REG || ft->d[i].fe.type == FILE_TYPE__FT_TTY_SHELL)
@@ -494,16 +876,17 @@ int dump_files(int dfd, struct file_table *ft)
 			ft->d[i].fe.fown = &ft->d[i].fown;
 		ret = pb_write_one(img, &ft->d[i].fe);
 	}
-	close_image(img);
-	return ret;
+	if (!ret && img_flush(img))
+		ret = -1;
+	return finish_image(img, ret);
 }
 
 int dump_fs(int dfd, pid_t pid)
 {
-	char path[64], cwd[PATH_MAX], root[PATH_MAX], parent[PATH_MAX], at[PATH_MAX + 64];
+	char path[64], cwd[PATH_MAX], root[PATH_MAX];
 	FsEntry fe = FS_ENTRY__INIT;
 	struct cr_img *img;
-	struct stat st, pst;
+	struct stat st;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
@@ -514,15 +897,11 @@ int dump_fs(int dfd, pid_t pid)
 	if (st.st_nlink == 0 || strstr(cwd, " (deleted)")) {
 		char *del = strstr(cwd, " (deleted)");
 
-		/* made again at restore: its parent must be there */
+		/* made again at restore where it was (with its parents for a moment if they went too) */
 		if (del)
 			*del = '\0';
-		snprintf(parent, sizeof(parent), "%s", cwd);
-		if (strrchr(parent, '/'))
-			*strrchr(parent, '/') = '\0';
-		if (cwd[0] != '/' ||
-		    (parent[0] && (stat(mntns_path(parent, at, sizeof(at)), &pst) || !S_ISDIR(pst.st_mode)))) {
-			pr_err("can't dump task %d: its cwd %s was removed along with its parent\n", pid, cwd);
+		if (cwd[0] != '/') {
+			pr_err("can't dump task %d: its cwd %s was removed and has no path to make it at\n", pid, cwd);
 			return -1;
 		}
 		fe.has_cwd_deleted_mode = fe.has_cwd_uid = fe.has_cwd_gid = true;
@@ -531,6 +910,10 @@ int dump_fs(int dfd, pid_t pid)
 		fe.cwd_gid = st.st_gid;
 		if (ns_owner_inside(&fe.cwd_uid, &fe.cwd_gid, "a removed cwd"))
 			return -1;
+		/* an fd may hold it too: then it is one directory again */
+		fe.has_cwd_dev = fe.has_cwd_ino = true;
+		fe.cwd_dev = st.st_dev;
+		fe.cwd_ino = st.st_ino;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if (read_link(path, root, sizeof(root)) < 0) {
@@ -548,8 +931,7 @@ int dump_fs(int dfd, pid_t pid)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &fe);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void file_table_free(struct file_table *ft)
@@ -559,24 +941,73 @@ void file_table_free(struct file_table *ft)
 
 		free(ft->d[i].reg.path);
 		free(ft->d[i].reg.link_remap);
+		free(ft->d[i].ghost_src);
+		free(ft->d[i].reg.ghost_csum);
 		free(ft->d[i].pipe.data.data);
 		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
 			k->free(&ft->d[i].fe);
 	}
 	free(ft->d);
+	for (size_t i = 0; i < ft->nr_ifds; i++)
+		free(ft->ifds[i].idx);
+	free(ft->ifds);
+	hmap_free(&ft->inodes);
+	hmap_free(&ft->holders);
+	hmap_free(&ft->paths);
+	hmap_free(&ft->views);
+	hmap_free(&ft->fifos);
+	for (size_t i = 0; i < ft->nr_inflight; i++)
+		close(ft->inflight[i]);
+	free(ft->inflight);
+	shmem_dump_free(ft);
+	task_fd_forget();
+	tty_dump_free(ft);
+	usk_dump_free(ft);
 	memset(ft, 0, sizeof(*ft));
 }
 
 /* ---- restore ---- */
 
+/* More than this many file ids is a damaged image, not a task (the fd limit is far lower). */
+#define MAX_FILE_IDS	(1U << 22)
+
+static int index_files(struct rst_files *rf)
+{
+	for (size_t i = 0; i < rf->nr; i++) {
+		if (rf->fe[i]->id >= MAX_FILE_IDS) {
+			pr_err("files.img: file id %u is more than we handle\n", rf->fe[i]->id);
+			return -1;
+		}
+		if (rf->fe[i]->id + 1 > rf->nr_ids)
+			rf->nr_ids = rf->fe[i]->id + 1;
+	}
+	rf->by_id = calloc(rf->nr_ids + 1, sizeof(*rf->by_id));
+	if (!rf->by_id) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+
+		if (!fe->id || rf->by_id[fe->id]) {
+			pr_err("files.img: file id %u is %s\n", fe->id, fe->id ? "there twice" : "0");
+			return -1;
+		}
+		rf->by_id[fe->id] = fe;
+	}
+	return pipes_index(rf) ?: fd_kinds_prepare(rf);
+}
+
 int read_files(int dfd, struct rst_files *rf)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FILES, O_RDONLY);
+	size_t cap = 0;
 	void *msg;
 	int ret;
 
 	memset(rf, 0, sizeof(*rf));
+	rf->obj_base = -1;
 	if (!img)
 		return -1;
 	while ((ret = pb_read_one(img, &msg)) == 1) {
@@ -588,17 +1019,22 @@ int read_files(int dfd, struct rst_files *rf)
 			ret = -1;
 			break;
 		}
-		n = realloc(rf->fe, (rf->nr + 1) * sizeof(*n));
-		if (!n) {
-			pb_free(img, msg);
-			ret = -1;
-			break;
+		if (rf->nr == cap) {
+			cap = cap ? cap * 2 : 64;
+			n = realloc(rf->fe, cap * sizeof(*n));
+			if (!n) {
+				pb_free(img, msg);
+				ret = -1;
+				break;
+			}
+			rf->fe = n;
 		}
-		rf->fe = n;
 		rf->fe[rf->nr++] = fe;
 	}
 	close_image(img);
-	return ret < 0 ? -1 : 0;
+	if (ret < 0)
+		return -1;
+	return index_files(rf);
 }
 
 void free_files(struct rst_files *rf)
@@ -606,26 +1042,117 @@ void free_files(struct rst_files *rf)
 	for (size_t i = 0; i < rf->nr; i++)
 		file_entry__free_unpacked(rf->fe[i], NULL);
 	free(rf->fe);
+	free(rf->by_id);
+	hmap_free(&rf->pipes);
+	free(rf->pipe_next);
+	hmap_free(&rf->pty_masters);
+	hmap_free(&rf->usk_groups);
+	free(rf->usk_next);
+	free(rf->obj_slot);
+	hmap_free(&rf->obj_aliases);
+	free(rf->obj_next);
+	hmap_free(&rf->tree_pids);
 	memset(rf, 0, sizeof(*rf));
-}
-
-int files_linked(const FileEntry *a, const FileEntry *b)
-{
-	const struct fd_kind *k = fd_kind_by_type(a->type);
-
-	if (a->type != b->type)
-		return 0;
-	if (a->type == FILE_TYPE__FT_PIPE)
-		return a->pipe && b->pipe && a->pipe->ino == b->pipe->ino;
-	return k && k->link_key && k->link_key(a) && k->link_key(a) == k->link_key(b);
 }
 
 FileEntry *find_file(struct rst_files *rf, uint32_t id)
 {
-	for (size_t i = 0; i < rf->nr; i++)
-		if (rf->fe[i]->id == id)
-			return rf->fe[i];
-	return NULL;
+	return id < rf->nr_ids ? rf->by_id[id] : NULL;
+}
+
+uint32_t files_root(uint32_t *parent, uint32_t id)
+{
+	uint32_t r = id;
+
+	while (parent[r] != r)
+		r = parent[r];
+	/* path compression: the next walk is short */
+	while (parent[id] != r) {
+		uint32_t next = parent[id];
+
+		parent[id] = r;
+		id = next;
+	}
+	return r;
+}
+
+static void files_union(uint32_t *parent, uint32_t a, uint32_t b)
+{
+	a = files_root(parent, a);
+	b = files_root(parent, b);
+	if (a != b)
+		parent[a > b ? a : b] = a < b ? a : b;
+}
+
+/* A pipe's ends are found by its inode; other kinds say what links them (link_key, refs). */
+static uint64_t link_class(const FileEntry *fe)
+{
+	const struct fd_kind *k = fd_kind_by_type(fe->type);
+	uint64_t key;
+
+	if (fe->type == FILE_TYPE__FT_PIPE)
+		key = fe->pipe ? fe->pipe->ino : 0;
+	else
+		key = k && k->link_key ? k->link_key(fe) : 0;
+	return key ? hash_u64(key) ^ ((uint64_t)fe->type << 56) : 0;
+}
+
+int files_link(struct rst_files *rf, uint32_t *parent)
+{
+	struct hmap first = { 0 };
+	size_t max = 64;
+	uint32_t *refs = malloc(max * sizeof(*refs));
+	int ret = -1;
+
+	if (!refs) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+
+	for (uint32_t id = 0; id < rf->nr_ids; id++)
+		parent[id] = id;
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
+		const struct fd_kind *k = fd_kind_by_type(fe->type);
+		uint64_t key = link_class(fe), *f;
+
+		if (key) {
+			f = hmap_get_or_put(&first, key, fe->id, NULL);
+			if (!f) {
+				pr_err("out of memory\n");
+				goto out;
+			}
+			/* a hash collision of two classes only makes more files go together: still right */
+			files_union(parent, *f, fe->id);
+		}
+		if (!k || !k->refs)
+			continue;
+		size_t n = k->refs(fe, refs, max);
+
+		if (n > max) {
+			uint32_t *more = realloc(refs, n * sizeof(*refs));
+
+			if (!more) {
+				pr_err("out of memory\n");
+				goto out;
+			}
+			refs = more;
+			max = n;
+			k->refs(fe, refs, max);
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (!find_file(rf, refs[j])) {
+				pr_err("files.img: file %u refers to file %u, which is not there\n", fe->id, refs[j]);
+				goto out;
+			}
+			files_union(parent, fe->id, refs[j]);
+		}
+	}
+	ret = 0;
+out:
+	hmap_free(&first);
+	free(refs);
+	return ret;
 }
 
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
@@ -650,24 +1177,25 @@ static int reg_changed(const RegFileEntry *r, const struct stat *st)
 	return 0;
 }
 
-/* Another view of a memfd or unlinked file: the object made for its holder. */
-static int open_same_as(struct rst_files *rf, RegFileEntry *r, int flags)
+/* Another view of a memfd or unlinked file: the object made for its holder (or its name of the view's). */
+static int open_same_as(struct rst_files *rf, FileEntry *fe, int flags)
 {
+	RegFileEntry *r = fe->reg;
 	FileEntry *h = find_file(rf, r->same_as);
 
 	if (!h || !fileobj_is_holder(h)) {
 		pr_err("%s: file %u is no memfd or unlinked file to open again\n", r->path, r->same_as);
 		return -1;
 	}
-	return fileobj_reopen(r->same_as, flags);
+	return fileobj_reopen(rf, fileobj_has_own(rf, fe->id) ? fe->id : r->same_as, flags);
 }
 
 /* An object made at restore: a dup of an O_TMPFILE file's own description, else a new open. */
-static int open_holder(const FileEntry *fe, int flags)
+static int open_holder(struct rst_files *rf, const FileEntry *fe, int flags)
 {
-	int fd = fileobj_dup_tmpfile(fe);
+	int fd = fileobj_dup_tmpfile(rf, fe);
 
-	return fd != -2 ? fd : fileobj_reopen(fe->id, flags);
+	return fd != -2 ? fd : fileobj_reopen(rf, fe->id, flags);
 }
 
 /* Is the character device of @r (its number) at its path? */
@@ -690,20 +1218,26 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		return -1;
 	}
 	r = fe->reg;
+	/* files criu opens for itself (mappings, the exe) leave the file's atime alone */
+	if (flags >= 0 && S_ISREG(r->mode))
+		flags |= O_NOATIME;
 	if (flags < 0)
 		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
 	/* an O_TMPFILE file is opened again as the file it now is */
 	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_TMPFILE;
+	/* a terminal opened by path must not become the restoring session leader's controlling one */
+	if (S_ISCHR(r->mode))
+		flags |= O_NOCTTY;
 	if (r->has_same_as)
-		fd = open_same_as(rf, r, flags);
+		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))
-		fd = open_holder(fe, flags);
+		fd = open_holder(rf, fe, flags);
 	else if (r->has_mnt_id)
 		fd = mntns_open_hidden(r, flags);
 	else if (S_ISCHR(r->mode) && r->has_rdev && !device_at(r))
 		/* not even opened: opening another device may do something (a tty would become ours) */
-		fd = opts.evasive_devices ? evasive_open(r, flags) : -2;
+		fd = opts.evasive_devices ? evasive_open(rf, r, flags) : -2;
 	else
 		fd = open(r->path, flags | O_CLOEXEC);
 	if (fd == -2) {
@@ -711,6 +1245,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		       "number\n", r->path, major(r->rdev), minor(r->rdev));
 		return -1;
 	}
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
+		fd = open(r->path, (flags & ~O_NOATIME) | O_CLOEXEC);	/* not ours, and no CAP_FOWNER */
 	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
 		fd = img_open_file(r->path, flags);
@@ -741,154 +1277,282 @@ err:
 	return -1;
 }
 
-int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids)
+/*
+ * Opened by the restorer, once every process and thread of the tree
+ * exists: pidfds of live processes, /proc/PID/... files of tree tasks.
+ */
+static int opened_by_restorer(struct rst_files *rf, const FileEntry *fe)
 {
-	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
-	int ret;
-	void *msg;
+	const struct fd_kind *k = fd_kind_by_type(fe->type);
 
-	*max_fd = -1;
-	if (!img)
+	if (fe->type == FILE_TYPE__FT_REG && fe->reg && fe->reg->has_proc_pid)
+		return hmap_get(&rf->tree_pids, fe->reg->proc_pid) != NULL;
+	return k && k->in_restorer && k->in_restorer(fe);
+}
+
+static int late_fd(const FileEntry *fe, const FdinfoEntry *e, struct late_fd *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = e->fd;
+	l->fd_flags = e->fd_flags;
+	if (fe->type == FILE_TYPE__FT_PIDFD) {
+		l->kind = LATE_PIDFD;
+		l->pid = fe->pidfd->pid;
+		l->flags = fe->pidfd->flags;
+		return 0;
+	}
+	l->kind = LATE_PATH;
+	l->pid = fe->reg->proc_pid;
+	l->flags = fe->reg->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
+	l->pos = fe->reg->pos;
+	if (strlen(fe->reg->path) >= sizeof(l->path)) {
+		pr_err("%s: the path of this /proc file is too long for the restorer\n", fe->reg->path);
 		return -1;
-	while ((ret = pb_read_one(img, &msg)) == 1) {
-		FdinfoEntry *e = msg;
-
-		if (e->id >= nr_ids) {
-			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
-			pb_free(img, msg);
-			ret = -1;
-			break;
-		}
-		uses[e->id] = 1;
-		if ((int)e->fd > *max_fd)
-			*max_fd = e->fd;
-		pb_free(img, msg);
 	}
-	close_image(img);
-	return ret < 0 ? -1 : 0;
+	strcpy(l->path, fe->reg->path);
+	return 0;
 }
 
-int image_max_fd(int dfd, pid_t pid)
+/* A new open file description for file @fe. */
+static int open_desc(struct fd_rst *c, FileEntry *fe)
 {
-	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
-	int max = -1, ret;
-	void *msg;
-
-	if (!img)
-		return -2;
-	while ((ret = pb_read_one(img, &msg)) == 1) {
-		FdinfoEntry *e = msg;
-
-		if ((int)e->fd > max)
-			max = e->fd;
-		pb_free(img, msg);
-	}
-	close_image(img);
-	return ret < 0 ? -2 : max;
-}
-
-/* A new open file description for file @id. */
-static int open_desc(struct rst_files *rf, FileEntry *fe, int shell_tty)
-{
+	const struct fd_kind *k = fd_kind_by_type(fe->type);
 	int fd = inherit_fd_open(fe);
 
 	if (fd != -2)
 		return fd;
 	if (fe->type == FILE_TYPE__FT_TTY_SHELL) {
-		if (shell_tty < 0) {
+		if (c->shell_tty < 0) {
 			pr_err("file %u was the caller's terminal: restore needs --shell-job and a terminal\n", fe->id);
 			return -1;
 		}
-		return fcntl(shell_tty, F_DUPFD_CLOEXEC, 0);
+		return fcntl(c->shell_tty, F_DUPFD_CLOEXEC, 0);
 	}
 	if (fe->type == FILE_TYPE__FT_PIPE)
-		return open_pipe_end(rf, fe);
-	if (fd_kind_by_type(fe->type) && fd_kind_by_type(fe->type)->open_rf)
-		return fd_kind_by_type(fe->type)->open_rf(rf, fe);
-	if (fd_kind_by_type(fe->type))
-		return fd_kind_by_type(fe->type)->open(fe);
-	return open_file(rf, fe->id, -1);
+		return open_pipe_end(c, fe);
+	if (k)
+		return k->open(c, fe);
+	return open_file(c->rf, fe->id, -1);
 }
 
-static int in_transit(const struct rst_transit *tr, uint32_t id)
+static int transit_slot(const struct rst_transit *tr, uint32_t id)
 {
-	return tr && id < tr->nr_ids && fcntl(tr->base + id, F_GETFD) >= 0;
+	return tr && tr->slot && id < tr->nr_ids && tr->slot[id] >= 0 ? tr->base + tr->slot[id] : -1;
 }
 
-static int restore_one_fd(struct rst_files *rf, FdinfoEntry *e, int shell_tty, int *opened,
-			  const struct rst_transit *tr)
+int in_transit(const struct rst_transit *tr, uint32_t id)
 {
-	FileEntry *fe = find_file(rf, e->id);
-	int fd;
+	int slot = transit_slot(tr, id);
 
-	if (!fe) {
-		pr_err("fd %u refers to file %u, which is not in files.img\n", e->fd, e->id);
+	if (slot < 0)
+		return 0;
+	if (fcntl(slot, F_GETFD) >= 0)
+		return 1;
+	if (errno == EBADF)
+		return 0;
+	/* not knowing must not pass for "not passed down": the sharing would be lost */
+	pr_perror("can't tell whether file %u was passed down", id);
+	return -1;
+}
+
+int fd_rst_have(struct fd_rst *c, uint32_t id)
+{
+	if (id >= c->rf->nr_ids)
 		return -1;
+	uint64_t *kept;
+
+	if (c->opened && c->opened[id] >= 0)
+		return c->opened[id];
+	if (in_transit(c->tr, id) > 0)
+		return transit_slot(c->tr, id);
+	kept = hmap_get(&c->kept, id);
+	return kept ? (int)*kept : -1;
+}
+
+int fd_rst_lift(struct fd_rst *c, int fd)
+{
+	int hi;
+
+	if (fd < 0 || fd >= c->scratch)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, c->scratch);
+	if (hi < 0)
+		pr_perror("can't move fd %d above %d", fd, c->scratch);
+	close(fd);
+	return hi;
+}
+
+/* Temporaries alive at once beyond the sockets of one group: a pipe's ends, a few descriptions kept a while. */
+#define SCRATCH_MIN	16
+
+int fd_rst_scratch_room(struct rst_files *rf)
+{
+	uint32_t most = 0;
+
+	for (size_t i = 0; i < rf->usk_groups.cap; i++) {
+		uint32_t n = 0;
+
+		if (!rf->usk_groups.used[i])
+			continue;
+		for (FileEntry *fe = find_file(rf, rf->usk_groups.vals[i]); fe; fe = find_file(rf, rf->usk_next[fe->id]))
+			n++;
+		if (n > most)
+			most = n;
 	}
-	if (opened[e->id] >= 0)		/* shared with an fd restored before */
-		fd = fcntl(opened[e->id], F_DUPFD_CLOEXEC, 0);
-	else if (in_transit(tr, e->id))	/* shared with an ancestor or a relative */
-		fd = fcntl(tr->base + e->id, F_DUPFD_CLOEXEC, 0);
-	else
-		fd = open_desc(rf, fe, shell_tty);
-	if (fd < 0) {
-		pr_perror("can't open fd %u", e->fd);
-		return -1;
-	}
-	if (move_fd(fd, e->fd) < 0) {
-		pr_perror("can't move fd %d to %u", fd, e->fd);
+	return SCRATCH_MIN + most;
+}
+
+/* Keep @fd, description @id the task uses but holds no fd of, until its fds are all placed. */
+static int keep_fd(struct fd_rst *c, uint32_t id, int fd)
+{
+	fd = fd_rst_lift(c, fd);
+	if (fd >= 0 && hmap_put(&c->kept, id, fd)) {
+		pr_err("out of memory\n");
 		close(fd);
 		return -1;
 	}
-	if (fcntl(e->fd, F_SETFD, e->fd_flags & FD_CLOEXEC)) {
-		pr_perror("can't set flags of fd %u", e->fd);
+	return fd;
+}
+
+/* Where a new description of @id goes: the lowest fd the task has it at, or its transit slot; -1: nowhere. */
+static int home_of(struct fd_rst *c, uint32_t id)
+{
+	if (id < c->rf->nr_ids && c->lowest[id] >= 0 && c->opened[id] < 0)
+		return c->lowest[id];
+	if (c->tr && c->tr->need && id < c->tr->nr_ids && c->tr->need[id] && in_transit(c->tr, id) == 0)
+		return transit_slot(c->tr, id);
+	return -1;
+}
+
+int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
+{
+	int to = home_of(c, id);
+
+	if (fd < 0)
+		return -1;
+	if (to < 0) {
+		/* neither the task nor its descendants have it */
+		close(fd);
+		return -2;
+	}
+	if (move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+		pr_perror("can't move fd %d of file %u to %d", fd, id, to);
+		close(fd);
 		return -1;
 	}
-	/* at its final number: O_ASYNC remembers the fd number it was set on */
-	if (opened[e->id] < 0 && restore_fown(fe, e->fd))
+	if (to == c->lowest[id])
+		c->opened[id] = to;
+	return to;
+}
+
+int fd_rst_get(struct fd_rst *c, uint32_t id)
+{
+	FileEntry *fe = find_file(c->rf, id);
+	int fd = fd_rst_have(c, id);
+
+	if (fd >= 0)
+		return fd;
+	if (!fe) {
+		pr_err("file %u is not in files.img\n", id);
 		return -1;
-	if (opened[e->id] < 0)
-		opened[e->id] = e->fd;
+	}
+	fd = fd_rst_lift(c, open_desc(c, fe));
+	if (fd < 0)
+		return -1;
+	/* made before its own fd comes: it waits there; else it is kept for now */
+	if (home_of(c, id) >= 0)
+		return fd_rst_place(c, id, fd);
+	return keep_fd(c, id, fd);
+}
+
+static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
+{
+	FileEntry *fe = find_file(c->rf, e->id);
+	int first = c->opened[e->id] < 0 || c->opened[e->id] == (int)e->fd;
+	int cloexec = e->fd_flags & FD_CLOEXEC, from = -1, fd = e->fd;
+	int passed = c->opened[e->id] >= 0 ? 0 : in_transit(c->tr, e->id);
+
+	if (c->opened[e->id] == (int)e->fd)	/* made already, with another description */
+		from = -1;
+	else if (c->opened[e->id] >= 0)		/* shared with an fd restored before */
+		from = c->opened[e->id];
+	else if (passed < 0)
+		return -1;
+	else if (passed)			/* shared with an ancestor or a relative */
+		from = transit_slot(c->tr, e->id);
+	else if ((fd = open_desc(c, fe)) < 0)
+		goto err;
+	/* a dup keeps the description; a new one is opened at the lowest free number, often this one */
+	if (from >= 0 && dup3(from, e->fd, cloexec ? O_CLOEXEC : 0) < 0)
+		goto err;
+	if (from < 0 && fd != (int)e->fd) {
+		if (dup3(fd, e->fd, cloexec ? O_CLOEXEC : 0) < 0) {
+			close(fd);
+			goto err;
+		}
+		close(fd);
+	} else if (from < 0 && fcntl(e->fd, F_SETFD, cloexec)) {
+		goto err;
+	}
+	/* at its final number: O_ASYNC remembers the fd number it was set on */
+	if (first && restore_fown(fe, e->fd))
+		return -1;
+	if (c->opened[e->id] < 0)
+		c->opened[e->id] = e->fd;
 	return 0;
+err:
+	pr_perror("can't restore fd %u (file %u)", e->fd, e->id);
+	return -1;
 }
 
 /*
  * Hand the open file descriptions our descendants share down to them: each
- * goes to slot base + id, from our own fd if we hold it, else opened here
+ * goes to its transit slot, from our own fd if we hold it, else opened here
  * (the first task on the way down that needs it passed on), so that every
  * descendant inherits the same one.
  */
-static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int *opened, int shell_tty)
+static int fill_transit(struct fd_rst *c)
 {
+	const struct rst_transit *tr = c->tr;
+
 	for (uint32_t id = 0; id < tr->nr_ids; id++) {
 		int want = tr->need && tr->need[id], fd;
 		const struct fd_kind *k;
 		FileEntry *fe;
 
-		if (!want || in_transit(tr, id))
+		if (!want)
 			continue;
-		fe = find_file(rf, id);
-		if (!fe) {
+		switch (in_transit(tr, id)) {
+		case -1:
+			return -1;
+		case 1:
+			continue;
+		}
+		fe = find_file(c->rf, id);
+		if (!fe || transit_slot(tr, id) < 0) {
 			pr_err("a descendant needs file %u, which is not in files.img\n", id);
 			return -1;
 		}
 		k = fd_kind_by_type(fe->type);
-		if (k && k->in_restorer) {
-			close(tr->base + id);
+		if (opened_by_restorer(c->rf, fe))
 			continue;	/* each holder opens its own in the restorer */
-		}
 		/* e.g. an epoll of an older image, which names its targets by the maker's fd numbers */
-		if (opened[id] < 0 && k && k->late && (!k->numbered || k->numbered(fe))) {
+		if (c->opened[id] < 0 && k && k->late && (!k->numbered || k->numbered(fe))) {
 			pr_err("file %u (%s) is shared by tasks none of whose ancestors holds it; not supported yet\n",
-			       id, fd_kind_by_type(fe->type)->link);
+			       id, k->link);
 			return -1;
 		}
-		fd = opened[id] >= 0 ? fcntl(opened[id], F_DUPFD_CLOEXEC, 0) : open_desc(rf, fe, shell_tty);
-		if (fd < 0 || move_fd(fd, tr->base + id) < 0) {
+		fd = c->opened[id] >= 0 ? fcntl(c->opened[id], F_DUPFD_CLOEXEC, 0) : open_desc(c, fe);
+		/* a by-product of an earlier one may have filled the slot meanwhile */
+		if (fd >= 0 && in_transit(tr, id) > 0) {
+			close(fd);
+			continue;
+		}
+		if (fd < 0 || move_fd(fd, transit_slot(tr, id)) < 0) {
 			pr_perror("can't pass file %u on to the children", id);
 			return -1;
 		}
-		fcntl(tr->base + id, F_SETFD, FD_CLOEXEC);
+		fcntl(transit_slot(tr, id), F_SETFD, FD_CLOEXEC);
 	}
 	return 0;
 }
@@ -897,15 +1561,15 @@ static int fill_transit(struct rst_files *rf, const struct rst_transit *tr, int 
 static void drop_transit(const struct rst_transit *tr)
 {
 	for (uint32_t id = 0; id < tr->nr_ids; id++)
-		if (!tr->need || !tr->need[id])
-			close(tr->base + id);
+		if (transit_slot(tr, id) >= 0 && (!tr->need || !tr->need[id]) && (!tr->keep || !tr->keep[id]))
+			close(transit_slot(tr, id));
 }
 
-/* All entries are read before any fd is placed: the image's own fd must not be in the way. */
-static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
+FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pid);
 	FdinfoEntry **list = NULL, **n;
+	size_t cap = 0;
 	void *msg;
 	int ret;
 
@@ -913,13 +1577,16 @@ static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 	if (!img)
 		return NULL;
 	while ((ret = pb_read_one(img, &msg)) == 1) {
-		n = realloc(list, (*nr + 1) * sizeof(*n));
-		if (!n) {
-			pb_free(img, msg);
-			ret = -1;
-			break;
+		if (*nr == cap) {
+			cap = cap ? cap * 2 : 64;
+			n = realloc(list, cap * sizeof(*n));
+			if (!n) {
+				pb_free(img, msg);
+				ret = -1;
+				break;
+			}
+			list = n;
 		}
-		list = n;
 		list[(*nr)++] = msg;
 	}
 	close_image(img);
@@ -929,83 +1596,146 @@ static FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr)
 		free(list);
 		return NULL;
 	}
-	return list ? list : calloc(1, sizeof(*list));
+	if (!list)
+		list = calloc(1, sizeof(*list));
+	for (size_t i = 1; list && i < *nr; i++)
+		if (list[i]->fd <= list[i - 1]->fd) {
+			pr_err("fdinfo-%d.img: fd %u comes after fd %u\n", pid, list[i]->fd, list[i - 1]->fd);
+			free_fdinfo(list, *nr);
+			return NULL;
+		}
+	return list;
 }
 
-int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
-		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late)
+void free_fdinfo(FdinfoEntry **list, size_t nr)
 {
-	FdinfoEntry **list;
-	uint32_t max_id = 0;
-	int *opened = NULL, ret = -1;
-	size_t nr;
+	for (size_t i = 0; list && i < nr; i++)
+		fdinfo_entry__free_unpacked(list[i], NULL);
+	free(list);
+}
 
-	list = read_fdinfo(dfd, pid, &nr);
-	if (!list)
+static int fd_rst_init(struct fd_rst *c, pid_t pid, struct rst_files *rf, const struct rst_transit *tr, int shell_tty,
+		       int scratch)
+{
+	memset(c, 0, sizeof(*c));
+	c->rf = rf;
+	c->tr = tr;
+	c->pid = pid;
+	c->shell_tty = shell_tty;
+	c->scratch = scratch;
+	c->opened = malloc((rf->nr_ids + 1) * sizeof(int));
+	c->lowest = malloc((rf->nr_ids + 1) * sizeof(int));
+	if (!c->opened || !c->lowest) {
+		pr_err("out of memory\n");
 		return -1;
-	for (size_t i = 0; i < rf->nr; i++)
-		if (rf->fe[i]->id > max_id)
-			max_id = rf->fe[i]->id;
-	opened = malloc((max_id + 1) * sizeof(int));
-	if (!opened)
+	}
+	for (uint32_t i = 0; i <= rf->nr_ids; i++)
+		c->opened[i] = c->lowest[i] = -1;
+	return 0;
+}
+
+static int fd_rst_fini(struct fd_rst *c)
+{
+	int ret = c->rf ? fd_kinds_restore_fini(c) : 0;
+
+	for (size_t i = 0; i < c->kept.cap; i++)
+		if (c->kept.used[i])
+			close(c->kept.vals[i]);
+	hmap_free(&c->kept);
+	free(c->opened);
+	free(c->lowest);
+	free(c->ptys);
+	hmap_free(&c->made);
+	return ret;
+}
+
+int restore_tty_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr, int scratch)
+{
+	struct fd_rst c = { 0 };
+	int ret;
+
+	ret = fd_rst_init(&c, pid, rf, tr, -1, scratch) ?: tty_restore_session(&c);
+	return fd_rst_fini(&c) ?: ret;
+}
+
+int restore_fds(FdinfoEntry **list, size_t nr, pid_t pid, struct rst_files *rf, int shell_tty,
+		const struct rst_transit *tr, int scratch, struct late_fd *late, int *nr_late, int max_late)
+{
+	struct fd_rst c = { 0 };
+	int ret = -1;
+
+	if (fd_rst_init(&c, pid, rf, tr, shell_tty, scratch))
 		goto out;
-	for (uint32_t i = 0; i <= max_id; i++)
-		opened[i] = -1;
-	*max_fd = -1;
-	tty_restore_begin(rf);
-	if (tty_restore_session(rf, pid, tr))
+	for (size_t i = 0; i < nr; i++) {
+		FdinfoEntry *e = list[i];
+
+		if (!find_file(rf, e->id)) {
+			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
+			goto out;
+		}
+		if (c.lowest[e->id] < 0)
+			c.lowest[e->id] = e->fd;
+	}
+	if (tty_restore_session(&c))
 		goto out;
 	/* two passes: kinds that refer to other fds (epoll) come last */
 	for (size_t pass = 0; pass < 2 * nr; pass++) {
 		FdinfoEntry *e = list[pass % nr];
 		FileEntry *fe = find_file(rf, e->id);
-		const struct fd_kind *k = fe ? fd_kind_by_type(fe->type) : NULL;
+		const struct fd_kind *k = fd_kind_by_type(fe->type);
 
 		if ((pass < nr) == (k && k->late))
 			continue;
-		if (k && k->in_restorer) {
+		if (opened_by_restorer(rf, fe)) {
 			/* the restorer opens these: hand them over */
-			if (pass >= nr)
-				continue;
 			if (!late || *nr_late >= max_late) {
-				pr_err("too many fds for the restorer to open\n");
+				pr_err("too many fds for the restorer to open (pidfds and /proc files, at most %d)\n",
+				       max_late);
 				goto out;
 			}
-			late[(*nr_late)++] = (struct late_fd){ .fd = e->fd, .fd_flags = e->fd_flags,
-							      .pid = fe->pidfd ? fe->pidfd->pid : 0,
-							      .flags = fe->pidfd ? fe->pidfd->flags : 0 };
+			if (late_fd(fe, e, &late[(*nr_late)++]))
+				goto out;
 			continue;
 		}
-		if (e->id > max_id) {
-			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", pid, e->fd, e->id);
+		if (place_one_fd(&c, e))
 			goto out;
-		}
-		if (restore_one_fd(rf, e, shell_tty, opened, tr))
-			goto out;
-		if ((int)e->fd > *max_fd)
-			*max_fd = e->fd;
 	}
-	if (tr && fill_transit(rf, tr, opened, shell_tty))
+	if (tr && fill_transit(&c))
 		goto out;
 	/* every fd and shared description is in place: epoll targets by our own numbers */
-	if (epoll_add_targets(rf, pid, opened, tr))
+	if (epoll_add_targets(&c))
 		goto out;
-	if (tr)
-		drop_transit(tr);
 	ret = 0;
 out:
-	for (size_t i = 0; i < nr; i++)
-		fdinfo_entry__free_unpacked(list[i], NULL);
-	free(list);
-	free(opened);
-	tty_restore_fini();
+	/* before the transit slots go: a kind's end may need what is there (a pty's master) */
+	if (fd_rst_fini(&c))
+		ret = -1;
 	evasive_fini();
-	pipes_restore_fini();
-	fd_kinds_restore_fini();
+	if (tr)
+		drop_transit(tr);
 	return ret;
 }
 
-int restore_fs(int dfd, pid_t pid)
+/* Before anything is made: fs-PID.img reads and holds absolute paths. */
+int check_fs(int dfd, pid_t pid)
+{
+	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
+	FsEntry *fe;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&fe))
+		goto out;
+	if (fe->cwd[0] != '/' || fe->root[0] != '/')
+		pr_err("%s: cwd %s or root %s is not an absolute path\n", img->path, fe->cwd, fe->root);
+	else
+		ret = 0;
+	pb_free(img, fe);
+out:
+	close_image(img);
+	return ret;
+}
+
+int restore_fs(int dfd, pid_t pid, struct rst_files *rf)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_FS, O_RDONLY, pid);
 	FsEntry *fe;
@@ -1017,8 +1747,9 @@ int restore_fs(int dfd, pid_t pid)
 		goto out;
 	/* Both paths are as seen from outside: cwd first, chroot keeps it. */
 	if (fe->has_cwd_deleted_mode) {
-		if (fileobj_chdir_removed(fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
-					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1))
+		if (fileobj_chdir_removed(rf, fe->cwd, fe->cwd_deleted_mode, fe->has_cwd_uid ? fe->cwd_uid : (uint32_t)-1,
+					  fe->has_cwd_gid ? fe->cwd_gid : (uint32_t)-1, fe->has_cwd_dev ? fe->cwd_dev : 0,
+					  fe->has_cwd_ino ? fe->cwd_ino : 0))
 			goto free;
 	} else if (chdir(fe->cwd)) {
 		pr_perror("can't chdir to %s", fe->cwd);

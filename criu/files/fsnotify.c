@@ -26,11 +26,44 @@
  * Calls @fn with every mount of our mountinfo until it returns >= 0; its
  * result, or -1.
  */
+/* Our mountinfo through criu's /proc: a restoring process's mount namespace may have none. */
+static char *own_mountinfo(void)
+{
+	size_t size = 0, used = 0;
+	char *buf = NULL, *n;
+	int fd = proc_open(O_RDONLY, "self/mountinfo");
+	ssize_t r = 0;
+
+	if (fd < 0)
+		return NULL;
+	do {
+		used += r;
+		if (used + 4096 > size) {
+			n = realloc(buf, size += 65536);
+			if (!n) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = n;
+		}
+		r = read(fd, buf + used, size - used - 1);
+	} while (r > 0);
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 static int for_each_mount(int (*fn)(const struct fsn_mount *m, const void *arg), const void *arg)
 {
 	struct fsn_mount *m = malloc(sizeof(*m));
-	/* the tree's mounts (the dump may run in a mount namespace of its own) */
-	char *text = read_proc_file(ns_dump_view_pid(), "mountinfo", NULL);
+	/* the tree's mounts: at dump its root's (a namespace of its own, or criu's seen from an agent) */
+	pid_t view = mntns_dumping() ? mntns_dump_pid() : ns_dump_view_pid();
+	char *text = view ? read_proc_file(view, "mountinfo", NULL) : own_mountinfo();
 	const char *l;
 	int ret = -1;
 
@@ -281,7 +314,7 @@ static int drain_one(pid_t pid, int fd, int fan)
 
 int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 {
-	uint8_t *done = calloc(rf->nr + 1, 1);
+	uint8_t *done = calloc(rf->nr_ids + 1, 1);	/* by file id */
 	int ret = 0;
 
 	if (!done) {
@@ -299,14 +332,11 @@ int fsnotify_drain(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 		}
 		while (!ret && (r = pb_read_one(img, &msg)) == 1) {
 			FdinfoEntry *e = msg;
+			FileEntry *fe = find_file(rf, e->id);
 
-			for (size_t j = 0; j < rf->nr && !ret; j++) {
-				FileEntry *fe = rf->fe[j];
-
-				if (fe->id != e->id || done[j] ||
-				    (fe->type != FILE_TYPE__FT_INOTIFY && fe->type != FILE_TYPE__FT_FANOTIFY))
-					continue;
-				done[j] = 1;
+			if (fe && !done[fe->id] &&
+			    (fe->type == FILE_TYPE__FT_INOTIFY || fe->type == FILE_TYPE__FT_FANOTIFY)) {
+				done[fe->id] = 1;
 				ret = drain_one(pids[i], e->fd, fe->type == FILE_TYPE__FT_FANOTIFY);
 			}
 			pb_free(img, msg);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fdkinds.h"
+#include "fileobj.h"
 #include "fsnotify.h"
 #include "log.h"
 #include "namespaces.h"
@@ -27,18 +28,31 @@
 
 static void free_inotify(FileEntry *fe);
 
-/* A readable name of the watched object, or a message why it can't be watched again. */
+/*
+ * A readable name of the watched object, or a message why it can't be
+ * watched again. 1: the object was deleted (an fd of the tree may hold it,
+ * see check_deleted()).
+ */
 static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *path, size_t size)
 {
 	struct stat st;
 	int ofd;
 
+	if (w->wd > INOTIFY_MAX_WD) {
+		pr_err("can't dump task %d: inotify fd %d: watch %d has a number above %d, which restore can't give "
+		       "back\n", pid, fd, w->wd, INOTIFY_MAX_WD);
+		return -1;
+	}
 	ofd = fsn_open_handle(w->sdev, w->ino, &w->fh);
+	if (ofd < 0 && errno == ESTALE) {
+		snprintf(path, size, "(deleted inode %lu)", (unsigned long)w->ino);
+		return 1;
+	}
 	if (ofd < 0) {
 		int err = errno;
 
 		pr_err("can't dump task %d: inotify fd %d: watch %d is on inode %lu of device %u:%u, which %s\n", pid,
-		       fd, w->wd, (unsigned long)w->ino, w->sdev >> 20, w->sdev & 0xfffff,
+		       fd, w->wd, (unsigned long)w->ino, w->sdev >> KDEV_MINORBITS, w->sdev & KDEV_MINORMASK,
 		       err == ESTALE	 ? "was deleted; watches on deleted files are not supported" :
 		       err == ENODEV	 ? "is on no mounted filesystem (a pipe, socket or other internal object); "
 					   "not supported" :
@@ -54,20 +68,10 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 		return -1;
 	}
 	close(ofd);
-	if (st.st_nlink == 0) {
-		pr_err("can't dump task %d: inotify fd %d: watch %d is on %s, which was deleted; watches on deleted "
-		       "files are not supported\n", pid, fd, w->wd, path);
-		return -1;
-	}
-	if (w->wd > INOTIFY_MAX_WD) {
-		pr_err("can't dump task %d: inotify fd %d: watch %d (on %s) has a number above %d, which restore can't "
-		       "give back\n", pid, fd, w->wd, path, INOTIFY_MAX_WD);
-		return -1;
-	}
-	return 0;
+	return st.st_nlink == 0;
 }
 
-static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *path)
+static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *path, int deleted)
 {
 	InotifyWdEntry *d = calloc(1, sizeof(*d)), **n;
 	FsnotifyHandle *h = fsn_handle_to_pb(&w->fh);
@@ -86,6 +90,9 @@ static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *p
 	d->ino = w->ino;
 	d->sdev = w->sdev;
 	d->handle = h;
+	/* which file holds it is found once every fd is known */
+	d->has_file_id = deleted;
+	d->file_id = 0;
 	e->wds[e->n_wds++] = d;
 	return 0;
 err:
@@ -104,7 +111,7 @@ static int cmp_wd(const void *a, const void *b)
 	return (x->wd > y->wd) - (x->wd < y->wd);
 }
 
-static int dump_inotify(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	InotifyEntry *e = malloc(sizeof(*e));
 	char path[PATH_MAX];
@@ -126,7 +133,7 @@ static int dump_inotify(pid_t pid, int fd, const char *info, const struct proc_f
 		goto err;
 	fsn_for_each_line(l, info) {
 		struct fsn_inotify_wd w;
-		int r = fsn_parse_inotify_wd(l, &w);
+		int r = fsn_parse_inotify_wd(l, &w), deleted;
 
 		if (r < 0) {
 			pr_err("can't parse the inotify watch of fd %d of %d: %.200s\n", fd, pid, l);
@@ -134,7 +141,8 @@ static int dump_inotify(pid_t pid, int fd, const char *info, const struct proc_f
 		}
 		if (r == 0)
 			continue;
-		if (check_watch(pid, fd, &w, path, sizeof(path)) || add_wd(e, &w, path))
+		deleted = check_watch(pid, fd, &w, path, sizeof(path));
+		if (deleted < 0 || add_wd(e, &w, path, deleted))
 			goto err;
 		pr_debug("inotify fd %d of %d: wd %d mask %#x on %s\n", fd, pid, w.wd, w.mask, path);
 	}
@@ -169,13 +177,56 @@ static int skip_to(int fd, const char *dummy, int *next, int wd)
 	return 0;
 }
 
-static int add_watch(int fd, const InotifyWdEntry *d)
+/*
+ * Every task's fds are known: a watch on a deleted inode is watched again
+ * on the object restore makes for the fd (or mapping) that holds it.
+ */
+static int check_deleted(struct file_table *ft, struct file_desc *d)
+{
+	InotifyEntry *e = d->fe.inotify;
+
+	for (size_t i = 0; e && i < e->n_wds; i++) {
+		InotifyWdEntry *w = e->wds[i];
+		struct stat st = { .st_dev = fsn_kdev(w->sdev), .st_ino = w->ino };
+
+		if (!w->has_file_id)
+			continue;
+		w->file_id = fileobj_find(ft, &st);
+		if (!w->file_id) {
+			pr_err("can't dump task %d: inotify fd %d: watch %u is on inode %lu of device %u:%u, which was "
+			       "deleted and which no fd or mapping of the tree holds; nothing would make it again\n",
+			       d->owner_pid, d->owner_fd, w->wd, (unsigned long)w->ino, major(st.st_dev),
+			       minor(st.st_dev));
+			return -1;
+		}
+		pr_info("inotify fd %d of %d: watch %u is on a deleted file, file %u\n", d->owner_fd, d->owner_pid,
+			w->wd, w->file_id);
+	}
+	return 0;
+}
+
+static int add_watch(struct rst_files *rf, int fd, const InotifyWdEntry *d)
 {
 	const char *name = d->path ? d->path : "?";
 	struct fsn_handle fh;
 	char proc[64];
 	int ofd, got;
 
+	if (d->has_file_id) {
+		/* a deleted file: the object made again for its holder */
+		ofd = fileobj_fd(rf, d->file_id);
+		if (ofd < 0) {
+			pr_err("inotify watch %u: file %u is no object made again\n", d->wd, d->file_id);
+			return -1;
+		}
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+		got = inotify_add_watch(fd, proc, d->mask);
+		if (got < 0)
+			pr_perror("can't watch the deleted file %u again (mask %#x)", d->file_id, d->mask);
+		else if ((unsigned int)got != d->wd)
+			pr_err("inotify watch on file %u got number %d instead of %u\n", d->file_id, got, d->wd);
+		return got < 0 || (unsigned int)got != d->wd ? -1 : 0;
+	}
 	if (fsn_handle_from_pb(d->handle, &fh)) {
 		pr_err("inotify watch %u: a bad file handle\n", d->wd);
 		return -1;
@@ -214,8 +265,9 @@ static int verify(int fd, const InotifyEntry *e)
 		for (i = 0; i < e->n_wds; i++)
 			if (e->wds[i]->wd == (uint32_t)w.wd)
 				break;
-		if (i == e->n_wds || e->wds[i]->mask != w.mask || e->wds[i]->ino != w.ino ||
-		    e->wds[i]->sdev != w.sdev) {
+		/* a deleted file's object is a new inode */
+		if (i == e->n_wds || e->wds[i]->mask != w.mask ||
+		    (!e->wds[i]->has_file_id && (e->wds[i]->ino != w.ino || e->wds[i]->sdev != w.sdev))) {
 			pr_err("restored inotify watch differs from the image: %.200s\n", l);
 			ret = -1;
 		}
@@ -229,7 +281,7 @@ static int verify(int fd, const InotifyEntry *e)
 	return ret;
 }
 
-static int open_inotify(FileEntry *fe)
+static int open_inotify(struct fd_rst *c, FileEntry *fe)
 {
 	InotifyEntry *e = fe->inotify;
 	int fd, p[2], next = 1;
@@ -257,7 +309,7 @@ static int open_inotify(FileEntry *fe)
 	}
 	snprintf(dummy, sizeof(dummy), "/proc/self/fd/%d", p[0]);
 	for (size_t i = 0; i < e->n_wds; i++) {
-		if (skip_to(fd, dummy, &next, e->wds[i]->wd) || add_watch(fd, e->wds[i]))
+		if (skip_to(fd, dummy, &next, e->wds[i]->wd) || add_watch(c->rf, fd, e->wds[i]))
 			goto err;
 		next = e->wds[i]->wd + 1;
 	}
@@ -297,6 +349,7 @@ const struct fd_kind inotify_kind = {
 	.dump = dump_inotify,
 	.open = open_inotify,
 	.free = free_inotify,
+	.check_tree = check_deleted,
 	/* after the other fds: opening them must not leave events in the queue */
 	.late = 1,
 	/* watches and marks name no fds: made wherever shared descriptions are made */

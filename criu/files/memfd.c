@@ -74,13 +74,17 @@ err:
 	return -1;
 }
 
-static int dump_memfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_memfd(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
-	int dup = task_fd(pid, fd), ret = -1;
+	int dup, ret = -1;
 
 	(void)info;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	/* a description of our own: reading the contents (lseek SEEK_DATA) must not move the task's */
+	dup = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (dup < 0)
+		pr_perror("can't open %s", path);
 	if (dup >= 0 && read_link(path, link, sizeof(link)) >= 0)
 		ret = memfd_dump_fd(dup, link, fi->flags, fi->pos, fe);
 	if (ret)
@@ -170,7 +174,7 @@ int memfd_make(FileEntry *fe)
  * would count as a writer of the inode for as long as it is open, and
  * execveat() of the memfd would fail with ETXTBSY, as it did not before.
  */
-static int open_memfd(FileEntry *fe)
+static int open_memfd(struct fd_rst *c, FileEntry *fe)
 {
 	MemfdEntry *m = fe->memfd;
 	int fd, flags;
@@ -181,14 +185,14 @@ static int open_memfd(FileEntry *fe)
 	}
 	flags = m->flags & ~(O_CREAT | O_TRUNC | O_EXCL);
 	if ((flags & O_ACCMODE) == O_RDWR) {
-		fd = fileobj_dup(fe->id);
+		fd = fileobj_dup(c->rf, fe->id);
 		if (fd >= 0 && fcntl(fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK | O_NOATIME | O_DIRECT))) {
 			pr_perror("can't set the flags of the memfd %s", m->name);
 			close(fd);
 			return -1;
 		}
 	} else {
-		fd = fileobj_reopen(fe->id, flags);
+		fd = fileobj_reopen(c->rf, fe->id, flags);
 	}
 	if (fd < 0)
 		return -1;

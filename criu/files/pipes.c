@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,158 +97,242 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
 }
 
 /*
- * A pipe whose other end no task of the tree holds is refused, unless the
- * dump is a runtime's (swrk: opts.ext_pipes), whose container stdio pipes
- * are such: it becomes external, as with --external pipe:[INO], and
- * restore needs an --inherit-fd for it (runc and crun give the new pipes
- * that way, by this name). Its queued bytes stay with the pipe, which
- * lives on outside.
+ * A pipe end whose other end no task holds: fine if nobody else holds it
+ * either (a read end then sees POLLHUP once the data is read, a write end
+ * POLLERR), as the restore closes that end again; refused if the other end
+ * lives on outside the tree, unless the dump is a runtime's (swrk:
+ * opts.ext_pipes), whose container stdio pipes are such.
  */
-int check_pipes(pid_t pid, struct file_table *ft)
+static int far_end_external(struct file_desc *d)
 {
 	char name[48];
 
+	/*
+	 * As with --external pipe:[INO]: restore needs an --inherit-fd for
+	 * it (runc and crun give the new pipes that way, by this name). Its
+	 * queued bytes stay with the pipe, which lives on outside.
+	 */
+	snprintf(name, sizeof(name), "pipe:[%lu]", (unsigned long)d->pipe.ino);
+	if (external_note(d->id, name, "its other end is outside the tree"))
+		return -1;
+	if (d->pipe.has_data)
+		pr_info("fd %d of %d: %zu bytes queued in %s are left to it\n", d->owner_fd, d->owner_pid,
+			d->pipe.data.len, name);
+	free(d->pipe.data.data);
+	d->pipe.data.data = NULL;
+	d->pipe.data.len = 0;
+	d->pipe.has_data = false;
+	return 0;
+}
+
+static int check_far_end(struct file_desc *d)
+{
+	int rd = (d->pipe.flags & O_ACCMODE) == O_RDONLY, fd = task_fd(d->owner_pid, d->owner_fd);
+	struct pollfd p = { .events = rd ? POLLIN : POLLOUT };
+
+	if (fd < 0)
+		return -1;
+	p.fd = fd;
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll fd %d of %d", d->owner_fd, d->owner_pid);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (p.revents & (rd ? POLLHUP : POLLERR)) {
+		pr_info("fd %d of %d: pipe:[%lu] has no %s end left anywhere\n", d->owner_fd, d->owner_pid,
+			(unsigned long)d->pipe.ino, rd ? "write" : "read");
+		return 0;
+	}
+	if (opts.ext_pipes)
+		return far_end_external(d);
+	pr_err("can't dump task %d: fd %d is the %s end of pipe:[%lu], whose %s end is held outside the dumped "
+	       "tree (dump with --external pipe:[%lu] and restore with --inherit-fd fd[N]:pipe:[%lu] to plug it "
+	       "in)\n", d->owner_pid, d->owner_fd, rd ? "read" : "write", (unsigned long)d->pipe.ino,
+	       rd ? "write" : "read", (unsigned long)d->pipe.ino, (unsigned long)d->pipe.ino);
+	return -1;
+}
+
+int check_pipes(struct file_table *ft)
+{
+	struct hmap ends = { 0 };	/* pipe inode -> 1 << access mode of every end seen */
+	int ret = -1;
+
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
-		int found = 0;
+		uint64_t *seen;
 
 		if (d->fe.type != FILE_TYPE__FT_PIPE)
 			continue;
-		for (size_t j = 0; j < ft->nr && !found; j++)
-			found = j != i && ft->d[j].fe.type == FILE_TYPE__FT_PIPE && ft->d[j].pipe.ino == d->pipe.ino &&
-				(ft->d[j].pipe.flags & O_ACCMODE) != (d->pipe.flags & O_ACCMODE);
-		if (found)
-			continue;
-		if (!opts.ext_pipes) {
-			pr_err("can't dump task %d: fd %d is a pipe (pipe:[%lu]) whose other end is outside the dump; "
-			       "dump with --external pipe:[%lu]\n", d->owner_pid, d->owner_fd,
-			       (unsigned long)d->pipe.ino, (unsigned long)d->pipe.ino);
-			return -1;
+		seen = hmap_get_or_put(&ends, d->pipe.ino, 0, NULL);
+		if (!seen) {
+			pr_err("out of memory\n");
+			goto out;
 		}
-		snprintf(name, sizeof(name), "pipe:[%lu]", (unsigned long)d->pipe.ino);
-		if (external_note(d->id, name, "its other end is outside the tree"))
-			return -1;
-		if (d->pipe.has_data)
-			pr_info("fd %d of %d: %zu bytes queued in %s are left to it\n", d->owner_fd, d->owner_pid,
-				d->pipe.data.len, name);
-		free(d->pipe.data.data);
-		d->pipe.data.data = NULL;
-		d->pipe.data.len = 0;
-		d->pipe.has_data = false;
+		*seen |= 1 << (d->pipe.flags & O_ACCMODE);
 	}
-	return 0;
+	for (size_t i = 0; i < ft->nr; i++) {
+		struct file_desc *d = &ft->d[i];
+		uint64_t *seen;
+
+		if (d->fe.type != FILE_TYPE__FT_PIPE)
+			continue;
+		seen = hmap_get(&ends, d->pipe.ino);
+		if (*seen == ((1 << O_RDONLY) | (1 << O_WRONLY)))
+			continue;
+		if (check_far_end(d))
+			goto out;
+	}
+	ret = 0;
+out:
+	hmap_free(&ends);
+	return ret;
 }
 
 /* ---- restore ---- */
 
-struct rst_pipe {
-	uint64_t ino;
-	int fd[2];		/* -1 once handed out */
-	int keep[2];		/* for reopening an end as another open file description */
-};
+/* The key of a pipe in fd_rst.made (other kinds use the map too). */
+#define MADE_PIPE	(1ULL << 63)
 
-static struct rst_pipe *rst_pipes;
-static size_t nr_rst_pipes;
-static int scratch_base;
-
-void pipes_restore_init(int scratch)
+int pipes_index(struct rst_files *rf)
 {
-	scratch_base = scratch;
-}
-
-/* Keep an fd not yet handed out away from fd numbers still to be placed. */
-int restore_lift_fd(int fd)
-{
-	int hi;
-
-	if (!scratch_base)
-		return fd;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, scratch_base);
-	if (hi < 0) {
-		pr_perror("can't move a pipe end above %d", scratch_base);
+	rf->pipe_next = calloc(rf->nr_ids + 1, sizeof(*rf->pipe_next));
+	if (!rf->pipe_next) {
+		pr_err("out of memory\n");
 		return -1;
 	}
-	close(fd);
-	return hi;
-}
-
-static FileEntry *find_read_end(struct rst_files *rf, uint64_t ino)
-{
-	for (size_t i = 0; i < rf->nr; i++) {
+	for (size_t i = rf->nr; i-- > 0;) {
 		FileEntry *fe = rf->fe[i];
+		uint64_t *first;
+		int made;
 
-		if (fe->type == FILE_TYPE__FT_PIPE && fe->pipe && fe->pipe->ino == ino &&
-		    (fe->pipe->flags & O_ACCMODE) == O_RDONLY)
-			return fe;
+		if (fe->type != FILE_TYPE__FT_PIPE)
+			continue;
+		first = hmap_get_or_put(&rf->pipes, fe->pipe->ino, fe->id, &made);
+		if (!first) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		if (!made) {
+			rf->pipe_next[fe->id] = *first;
+			*first = fe->id;
+		}
 	}
-	return NULL;
+	return 0;
 }
 
-static struct rst_pipe *create_pipe(struct rst_files *rf, PipeEntry *pe)
+/* The descriptions of pipe @ino, one after the other. */
+static FileEntry *first_end(struct rst_files *rf, uint64_t ino)
 {
-	FileEntry *rd = find_read_end(rf, pe->ino);
-	struct rst_pipe *p, *n;
+	uint64_t *id = hmap_get(&rf->pipes, ino);
 
-	n = realloc(rst_pipes, (nr_rst_pipes + 1) * sizeof(*n));
-	if (!n)
-		return NULL;
-	rst_pipes = n;
-	p = &rst_pipes[nr_rst_pipes];
-	p->ino = pe->ino;
-	p->keep[0] = p->keep[1] = -1;
-	if (pipe2(p->fd, O_CLOEXEC)) {
-		pr_perror("pipe");
-		return NULL;
-	}
-	nr_rst_pipes++;
-	p->fd[0] = restore_lift_fd(p->fd[0]);
-	p->fd[1] = restore_lift_fd(p->fd[1]);
-	if (p->fd[0] < 0 || p->fd[1] < 0)
-		return NULL;
-	p->keep[0] = restore_lift_fd(fcntl(p->fd[0], F_DUPFD_CLOEXEC, 0));
-	p->keep[1] = restore_lift_fd(fcntl(p->fd[1], F_DUPFD_CLOEXEC, 0));
-	if (p->keep[0] < 0 || p->keep[1] < 0)
-		return NULL;
-	if (pe->has_pipe_size && fcntl(p->fd[1], F_SETPIPE_SZ, pe->pipe_size) < 0) {
-		pr_perror("can't give pipe:[%lu] its size %u", (unsigned long)pe->ino, pe->pipe_size);
-		return NULL;
-	}
-	if (rd && rd->pipe->has_data && rd->pipe->data.len &&
-	    write_all(p->fd[1], rd->pipe->data.data, rd->pipe->data.len)) {
-		pr_perror("can't refill pipe:[%lu] with %zu bytes", (unsigned long)pe->ino, rd->pipe->data.len);
-		return NULL;
-	}
-	return p;
+	return id ? find_file(rf, *id) : NULL;
 }
 
-int open_pipe_end(struct rst_files *rf, FileEntry *fe)
+static FileEntry *next_end(struct rst_files *rf, FileEntry *fe)
+{
+	return find_file(rf, rf->pipe_next[fe->id]);
+}
+
+static int is_read_end(const FileEntry *fe)
+{
+	return (fe->pipe->flags & O_ACCMODE) == O_RDONLY;
+}
+
+/*
+ * A new pipe for @pe: the end @pe asks for is returned, the other end goes
+ * to a description of it that has a place here (or is closed: nobody holds
+ * that end any more, or it is made again later from the first).
+ */
+static int create_pipe(struct fd_rst *c, FileEntry *want)
+{
+	PipeEntry *pe = want->pipe;
+	int p[2], rd = is_read_end(want), other;
+	FileEntry *fe;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	p[0] = fd_rst_lift(c, p[0]);
+	p[1] = fd_rst_lift(c, p[1]);
+	if (p[0] < 0 || p[1] < 0)
+		goto err;
+	if (pe->has_pipe_size && fcntl(p[1], F_SETPIPE_SZ, pe->pipe_size) < 0) {
+		pr_perror("can't give pipe:[%lu] its size %u", (unsigned long)pe->ino, pe->pipe_size);
+		goto err;
+	}
+	for (fe = first_end(c->rf, pe->ino); fe; fe = next_end(c->rf, fe)) {
+		if (!is_read_end(fe) || !fe->pipe->has_data || !fe->pipe->data.len)
+			continue;
+		if (write_all(p[1], fe->pipe->data.data, fe->pipe->data.len)) {
+			pr_perror("can't refill pipe:[%lu] with %zu bytes", (unsigned long)pe->ino, fe->pipe->data.len);
+			goto err;
+		}
+		break;
+	}
+	/* the other end, to the first of its descriptions that has a place here */
+	other = p[rd];
+	p[rd] = -1;
+	for (fe = first_end(c->rf, pe->ino); fe && other >= 0; fe = next_end(c->rf, fe)) {
+		if (is_read_end(fe) == rd || fd_rst_have(c, fe->id) >= 0)
+			continue;
+		if (fcntl(other, F_SETFL, fe->pipe->flags & (O_NONBLOCK | O_DIRECT))) {
+			pr_perror("can't set pipe flags");
+			goto err_other;
+		}
+		int to = fd_rst_place(c, fe->id, other);
+
+		if (to == -1)
+			goto err;
+		if (to >= 0)
+			hmap_put(&c->made, MADE_PIPE | pe->ino, fe->id);
+		other = -1;
+	}
+	if (other >= 0)
+		close(other);
+	if (!hmap_get(&c->made, MADE_PIPE | pe->ino) && hmap_put(&c->made, MADE_PIPE | pe->ino, want->id)) {
+		pr_err("out of memory\n");
+		goto err;
+	}
+	if (fcntl(p[!rd], F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
+		pr_perror("can't set pipe flags");
+		goto err;
+	}
+	return p[!rd];
+err_other:
+	close(other);
+err:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	return -1;
+}
+
+int open_pipe_end(struct fd_rst *c, FileEntry *fe)
 {
 	PipeEntry *pe = fe->pipe;
-	struct rst_pipe *p = NULL;
-	int end, fd;
+	uint64_t *made;
+	int fd, any;
 
 	if (!pe) {
 		pr_err("pipe file %u has no pipe record\n", fe->id);
 		return -1;
 	}
-	for (size_t i = 0; i < nr_rst_pipes; i++)
-		if (rst_pipes[i].ino == pe->ino)
-			p = &rst_pipes[i];
-	if (!p)
-		p = create_pipe(rf, pe);
-	if (!p)
+	made = hmap_get(&c->made, MADE_PIPE | pe->ino);
+	if (!made)
+		return create_pipe(c, fe);
+	/* another open file description of a pipe made here, as /proc/PID/fd/N opens make */
+	any = fd_rst_have(c, *made);
+	if (any < 0) {
+		pr_err("pipe:[%lu] was made here, but none of its ends is left to open again\n", (unsigned long)pe->ino);
 		return -1;
-	end = (pe->flags & O_ACCMODE) == O_WRONLY;
-	if (p->fd[end] < 0) {
-		/* Another open file description of the same end, as /proc/PID/fd/N opens make. */
-		fd = proc_open(end ? O_WRONLY : O_RDONLY, "self/fd/%d", p->keep[end]);
-		if (fd < 0) {
-			pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
-			return -1;
-		}
-	} else {
-		fd = p->fd[end];
-		p->fd[end] = -1;
+	}
+	fd = proc_open(is_read_end(fe) ? O_RDONLY : O_WRONLY, "self/fd/%d", any);
+	if (fd < 0) {
+		pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
+		return -1;
 	}
 	if (fcntl(fd, F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
 		pr_perror("can't set pipe flags");
@@ -255,26 +340,4 @@ int open_pipe_end(struct rst_files *rf, FileEntry *fe)
 		return -1;
 	}
 	return fd;
-}
-
-/* In a new child: the parent's table is not ours; its fds were closed. */
-void pipes_restore_forget(void)
-{
-	free(rst_pipes);
-	rst_pipes = NULL;
-	nr_rst_pipes = 0;
-}
-
-void pipes_restore_fini(void)
-{
-	for (size_t i = 0; i < nr_rst_pipes; i++)
-		for (int j = 0; j < 2; j++) {
-			if (rst_pipes[i].fd[j] >= 0)
-				close(rst_pipes[i].fd[j]);
-			if (rst_pipes[i].keep[j] >= 0)
-				close(rst_pipes[i].keep[j]);
-		}
-	free(rst_pipes);
-	rst_pipes = NULL;
-	nr_rst_pipes = 0;
 }

@@ -9,7 +9,7 @@
 #include "fdkinds.h"
 #include "log.h"
 
-static int dump_signalfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_signalfd(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	const char *mask = fdinfo_field(info, "sigmask");
 	SignalfdEntry *e = malloc(sizeof(*e));
@@ -26,7 +26,7 @@ static int dump_signalfd(pid_t pid, int fd, const char *info, const struct proc_
 	return 0;
 }
 
-static int open_signalfd(FileEntry *fe)
+static int open_signalfd(struct fd_rst *c, FileEntry *fe)
 {
 	SignalfdEntry *e = fe->sfd;
 	uint64_t mask;

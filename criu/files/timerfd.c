@@ -26,7 +26,7 @@ static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_
  * timerfd_gettime() on a duplicate brings both up to date (the count a
  * read() would return does not change), so ask it first, then fdinfo.
  */
-static int dump_timerfd(pid_t pid, int fd, const char *stale, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_timerfd(struct file_table *ft, pid_t pid, int fd, const char *stale, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	struct itimerspec its;
 	char name[64], *info;
@@ -78,7 +78,7 @@ static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_
 	return 0;
 }
 
-static int open_timerfd(FileEntry *fe)
+static int open_timerfd(struct fd_rst *c, FileEntry *fe)
 {
 	TimerfdEntry *e = fe->tfd;
 	struct itimerspec its;

@@ -13,13 +13,19 @@
  *
  * Restore: the same writes on the new pty, before packet mode is on.
  *
- * Refused, before anything is read: lines queued in canonical mode (their
- * boundaries and the special characters in them can't be fed back
- * exactly), a queue near the size of the read buffer (more may wait behind
- * it, and it might not all fit back), a tty whose output is stopped or
- * full, a master that can't be read or written, and in packet mode the
- * cases where changing termios would post a status byte (EXTPROC, or the
- * IXON flow control state that TIOCPKT_DOSTOP/NOSTOP report).
+ * In canonical mode the input is read line by line (a read gives one
+ * line; one without its newline or EOL character was ended by EOF, which
+ * the queue keeps as no byte), then the line typed only in part, which no
+ * read returns, with ICANON off for the moment (the queue is empty by
+ * then, so switching back leaves nothing behind). It goes back with
+ * ICANON on, every special character off but the one that ends each line.
+ *
+ * Refused, before anything is read: a queue near the size of the read
+ * buffer (more may wait behind it, and it might not all fit back), a tty
+ * whose output is stopped or full, a master that can't be read or
+ * written, and in packet mode the cases where changing termios would post
+ * a status byte (EXTPROC, or the IXON flow control state that
+ * TIOCPKT_DOSTOP/NOSTOP report).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,12 +38,15 @@
 #include <asm/termbits.h>
 
 #include "log.h"
+#include "util.h"
 #include "tty-queue.h"
 
 /* N_TTY's read buffer is 4096 bytes; past its throttle mark more may wait in the flip buffer. */
 #define TTYQ_LIMIT	(4096 - 128)
 /* what may come back from a queue when the flip buffer had more after all */
 #define TTYQ_READ_MAX	(64 * 1024)
+/* how long the pty's buffer work may take to show queued bytes */
+#define QUEUE_WAIT_MS	2000
 
 #define IN_IFLAGS	(ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)
 #define IN_LFLAGS	(ISIG | ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | IEXTEN)
@@ -97,7 +106,7 @@ static int drain(int fd, int packet, struct ttyq_buf *b)
 	return 0;
 }
 
-static int write_all(int fd, const struct ttyq_buf *b, const char *what)
+static int put_all(int fd, const struct ttyq_buf *b, const char *what)
 {
 	ssize_t n = b->len ? write(fd, b->data, b->len) : 0;
 
@@ -111,11 +120,10 @@ static int write_all(int fd, const struct ttyq_buf *b, const char *what)
 /* The pty's buffer work runs asynchronously: wait until @fd reads at least @len bytes. */
 static int wait_queued(int fd, size_t len, const char *what)
 {
-	struct timespec d = { 0, 1000 * 1000 };
+	struct timespec d = { 0, 1000 * 1000 };	/* 1 ms a try */
+	int n = 0;
 
-	for (int i = 0; i < 2000; i++) {
-		int n = 0;
-
+	for (int i = 0; i < QUEUE_WAIT_MS; i++) {
 		if (ioctl(fd, FIONREAD, &n)) {
 			pr_perror("FIONREAD on a pty");
 			return -1;
@@ -125,33 +133,115 @@ static int wait_queued(int fd, size_t len, const char *what)
 		readable(fd);	/* poll() with nothing readable waits for the buffer work */
 		nanosleep(&d, NULL);
 	}
-	pr_err("the %zu bytes of %s written back don't show up in the pty\n", len, what);
+	pr_err("the %zu bytes of %s written back don't show up in the pty (%d do)\n", len, what, n);
 	return -1;
 }
 
-int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq_buf *in, const struct ttyq_buf *out)
+/* The characters that are special in canonical input, all switched off while lines are fed. */
+static const int canon_specials[] = { VINTR, VQUIT, VERASE, VKILL, VEOF, VEOL, VEOL2, VSTART, VSTOP, VSUSP,
+				      VREPRINT, VWERASE, VLNEXT, VDISCARD };
+
+/* Is @c what ends a canonical line under @t (but the newline, always one)? */
+static int ends_line(const struct termios2 *t, uint8_t c)
 {
+	return (t->c_cc[VEOL] && c == t->c_cc[VEOL]) || ((t->c_lflag & IEXTEN) && t->c_cc[VEOL2] && c == t->c_cc[VEOL2]);
+}
+
+static size_t canon_bytes(const struct ttyq *q)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->nr_lines; i++)
+		n += q->lines[i].b.len;
+	return n;
+}
+
+/*
+ * The canonical lines and the line typed in part through master @m, in one
+ * write (the buffer work takes it in one go): EOF-ended lines with the EOF
+ * character after them. Only the characters that end lines are on (the
+ * dump refused lines holding one as data).
+ */
+static int feed_lines(int m, const struct termios2 *orig, const struct ttyq *q)
+{
+	size_t len = q->partial.len;
+	uint8_t *all, *p;
+	int ret;
+
+	for (size_t i = 0; i < q->nr_lines; i++)
+		len += q->lines[i].b.len + !!q->lines[i].eof;
+	p = all = malloc(len + 1);
+	if (!all)
+		return -1;
+	for (size_t i = 0; i < q->nr_lines; i++) {
+		memcpy(p, q->lines[i].b.data, q->lines[i].b.len);
+		p += q->lines[i].b.len;
+		if (q->lines[i].eof)
+			*p++ = orig->c_cc[VEOF];
+	}
+	memcpy(p, q->partial.data, q->partial.len);
+	ret = put_all(m, &(struct ttyq_buf){ all, len }, "input lines");
+	free(all);
+	return ret;
+}
+
+/* The lines can be fed back: no byte of theirs but the last ends a line, no EOF ends one without VEOF. */
+static int lines_fit(const struct termios2 *t, const struct ttyq *q)
+{
+	for (size_t i = 0; i < q->nr_lines; i++) {
+		const struct ttyq_buf *b = &q->lines[i].b;
+		size_t upto = b->len - (b->len && !q->lines[i].eof);
+
+		if (q->lines[i].eof && !t->c_cc[VEOF])
+			return -1;
+		for (size_t j = 0; j < upto; j++)
+			if (b->data[j] == '\n' || ends_line(t, b->data[j]) || (t->c_cc[VEOF] && b->data[j] == t->c_cc[VEOF]))
+				return -1;
+	}
+	for (size_t j = 0; j < q->partial.len; j++)
+		if (q->partial.data[j] == '\n' || ends_line(t, q->partial.data[j]) ||
+		    (t->c_cc[VEOF] && q->partial.data[j] == t->c_cc[VEOF]))
+			return -1;
+	return 0;
+}
+
+int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q)
+{
+	int canon = q->nr_lines || q->partial.len;
 	struct termios2 t = *orig, now;
 	int ret = 0;
 
-	if (!in->len && !out->len)
+	if (!q->in.len && !q->out.len && !canon)
 		return 0;
-	if (out->len)
+	if (q->out.len)
 		t.c_oflag &= ~OPOST;
-	if (in->len) {
+	if (q->in.len || canon) {
 		t.c_iflag &= ~IN_IFLAGS;
 		t.c_lflag &= ~IN_LFLAGS;
+	}
+	if (canon) {
+		/* every special character off but those that end lines */
+		t.c_lflag |= ICANON;
+		for (size_t i = 0; i < ARRAY_SIZE(canon_specials); i++)
+			if (canon_specials[i] != VEOF && canon_specials[i] != VEOL && canon_specials[i] != VEOL2)
+				t.c_cc[canon_specials[i]] = 0;	/* _POSIX_VDISABLE */
+		t.c_lflag |= orig->c_lflag & IEXTEN;	/* VEOL2 counts only with it */
 	}
 	if (ioctl(m, TCSETS2, &t)) {
 		pr_perror("can't switch the pty's processing off");
 		return -1;
 	}
-	if (write_all(m, in, "input") || write_all(s, out, "output"))
+	if (put_all(m, &q->in, "input") || put_all(s, &q->out, "output") || (canon && feed_lines(m, orig, q)))
 		ret = -1;
 	/* the input is processed when the buffer work runs: with the termios it finds then */
-	if (!ret && in->len && wait_queued(s, in->len, "input"))
+	if (!ret && q->in.len && wait_queued(s, q->in.len, "input"))
 		ret = -1;
-	if (!ret && out->len && wait_queued(m, out->len, "output"))
+	if (!ret && q->nr_lines && wait_queued(s, canon_bytes(q), "input lines"))
+		ret = -1;
+	/* it came in the same write: taken in with the lines (a poll with no line there waits for it) */
+	if (!ret && q->partial.len && !q->nr_lines)
+		readable(s);
+	if (!ret && q->out.len && wait_queued(m, q->out.len, "output"))
 		ret = -1;
 	if (ioctl(m, TCSETS2, orig) || ioctl(m, TCGETS2, &now)) {
 		pr_perror("can't give the pty its termios back");
@@ -182,7 +272,7 @@ static int open_peer(int m, int locked)
 }
 
 /* Can the queues of sizes @nin/@nout be taken and put back exactly? Nothing is read yet. */
-static int can_take(const struct ttyq_ctx *c, int m, int s, const struct termios2 *t, int nin, int nout)
+static int can_take(const struct ttyq_ctx *c, int m, int s, const struct termios2 *t, int nin, int nout, int canon)
 {
 	int acc = fcntl(m, F_GETFL);
 	const char *why = NULL;
@@ -190,15 +280,13 @@ static int can_take(const struct ttyq_ctx *c, int m, int s, const struct termios
 	if (acc < 0)
 		return -1;
 	acc &= O_ACCMODE;
-	if (nin && (t->c_lflag & ICANON))
-		why = "whole lines queued in canonical mode can't be fed back exactly";
-	else if (nin >= TTYQ_LIMIT || nout >= TTYQ_LIMIT)
+	if (nin >= TTYQ_LIMIT || nout >= TTYQ_LIMIT)
 		why = "the queue fills the tty buffer, more may wait behind it";
-	else if ((nout && acc == O_WRONLY) || (nin && acc == O_RDONLY))
+	else if ((nout && acc == O_WRONLY) || ((nin || canon) && acc == O_RDONLY))
 		why = "the master's file can't be read or written to put the bytes back";
-	else if (!writable(s) || (nin && !writable(m)))
+	else if (!writable(s) || ((nin || canon) && !writable(m)))
 		why = "its output is stopped (flow control) or full";
-	else if (posts_status(t, c->packet, nin))
+	else if (posts_status(t, c->packet, nin || canon))
 		why = "in packet mode, switching the processing off would post a status byte";
 	if (!why)
 		return 0;
@@ -207,13 +295,63 @@ static int can_take(const struct ttyq_ctx *c, int m, int s, const struct termios
 	return -1;
 }
 
-int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq_buf *in, struct ttyq_buf *out)
+/* The whole canonical lines the slave @s reads, one per read, then the line typed in part. */
+static int drain_lines(int m, int s, const struct termios2 *t, struct ttyq *q)
 {
-	int s, nin = 0, nout = 0, ret = -1;
+	struct termios2 raw = *t;
+	uint8_t buf[4097];
+
+	while (readable(s)) {
+		ssize_t n = read(s, buf, sizeof(buf));
+		struct ttyq_line *l;
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			pr_perror("reading a line of a pty");
+			return -1;
+		}
+		l = realloc(q->lines, (q->nr_lines + 1) * sizeof(*l));
+		if (!l)
+			return -1;
+		q->lines = l;
+		l = &q->lines[q->nr_lines++];
+		memset(l, 0, sizeof(*l));
+		l->b.data = malloc(n ? n : 1);
+		if (!l->b.data)
+			return -1;
+		memcpy(l->b.data, buf, n);
+		l->b.len = n;
+		/* a read ends at the newline or EOL it keeps, or at an EOF it doesn't */
+		l->eof = !n || (buf[n - 1] != '\n' && !ends_line(t, buf[n - 1]));
+	}
+	/* the rest is a line typed in part: readable with ICANON off, and the queue is empty after */
+	raw.c_lflag &= ~ICANON;
+	raw.c_cc[VMIN] = raw.c_cc[VTIME] = 0;
+	if (ioctl(m, TCSETS2, &raw)) {
+		pr_perror("can't switch canonical mode off for the moment");
+		return -1;
+	}
+	return drain(s, 0, &q->partial);
+}
+
+void ttyq_free(struct ttyq *q)
+{
+	for (size_t i = 0; i < q->nr_lines; i++)
+		free(q->lines[i].b.data);
+	free(q->lines);
+	free(q->in.data);
+	free(q->out.data);
+	free(q->partial.data);
+	memset(q, 0, sizeof(*q));
+}
+
+int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
+{
+	int s, nin = 0, nout = 0, ret = -1, canon;
 	struct termios2 t;
 
-	in->data = out->data = NULL;
-	in->len = out->len = 0;
+	memset(q, 0, sizeof(*q));
 	s = open_peer(m, c->locked);
 	if (s < 0) {
 		pr_perror("can't dump task %d: can't open the slave of pts %u (fd %d) to look at its queues",
@@ -224,52 +362,66 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq_buf *in, struct ttyq_
 		pr_perror("can't read the queues of pts %u (fd %d of %d)", c->index, c->fd, c->pid);
 		goto out;
 	}
-	if (!nin && !nout) {
+	/*
+	 * In canonical mode a line typed in part is counted nowhere: looked
+	 * for always, unless putting it back would post a packet-mode status
+	 * byte while nothing else is queued.
+	 */
+	canon = (t.c_lflag & ICANON) && (nin || !posts_status(&t, c->packet, 1));
+	if ((t.c_lflag & ICANON) && !canon)
+		pr_warn("pts %u is in canonical and packet mode: a line typed only in part can't be looked at, and is "
+			"not saved\n", c->index);
+	if (!nin && !nout && !canon) {
 		ret = 0;
 		goto out;
 	}
-	if (can_take(c, m, s, &t, nin, nout))
+	if (can_take(c, m, s, &t, nin, nout, canon))
 		goto out;
-	ret = drain(m, c->packet, out);
+	ret = drain(m, c->packet, &q->out);
 	if (!ret)
-		ret = drain(s, 0, in);
+		ret = canon ? drain_lines(m, s, &t, q) : drain(s, 0, &q->in);
+	if (!ret && canon && lines_fit(&t, q)) {
+		pr_err("can't dump task %d: fd %d is the master of pts %u with a line queued in canonical mode that "
+		       "holds a character ending lines as data (typed after LNEXT); not supported\n", c->pid, c->fd,
+		       c->index);
+		ret = -1;
+	}
 	/* whatever was taken goes back, even if not all could be */
-	if (ttyq_feed(m, s, &t, in, out)) {
+	if (ttyq_feed(m, s, &t, q)) {
 		pr_err("pts %u (fd %d of %d): its queued bytes could not all be put back\n", c->index, c->fd, c->pid);
 		ret = -1;
 	}
-	if (!ret && (out->len < (size_t)nout || in->len < (size_t)nin)) {
-		pr_err("pts %u: read %zu of %d output and %zu of %d input bytes\n", c->index, out->len, nout,
-		       in->len, nin);
+	if (!ret && (q->out.len < (size_t)nout || q->in.len + canon_bytes(q) < (size_t)nin)) {
+		pr_err("pts %u: read %zu of %d output and %zu of %d input bytes\n", c->index, q->out.len, nout,
+		       q->in.len + canon_bytes(q), nin);
 		ret = -1;
 	}
-	if (!ret)
-		pr_info("pts %u: %zu bytes of output and %zu of input queued, saved\n", c->index, out->len,
-			in->len);
+	if (!ret && (q->out.len || q->in.len || canon_bytes(q)))
+		pr_info("pts %u: %zu bytes of output and %zu of input queued, saved\n", c->index, q->out.len,
+			q->in.len + canon_bytes(q));
+	if (!ret && (q->nr_lines || q->partial.len))
+		pr_info("pts %u: %zu whole lines and %zu bytes typed in part queued in canonical mode\n", c->index,
+			q->nr_lines, q->partial.len);
 out:
 	close(s);
-	if (ret) {
-		free(in->data);
-		free(out->data);
-		in->data = out->data = NULL;
-		in->len = out->len = 0;
-	}
+	if (ret)
+		ttyq_free(q);
 	return ret;
 }
 
-int ttyq_restore(int m, uint32_t index, const struct ttyq_buf *in, const struct ttyq_buf *out)
+int ttyq_restore(int m, uint32_t index, const struct ttyq *q)
 {
 	struct termios2 t;
 	int s, ret;
 
-	if (!in->len && !out->len)
+	if (!q->in.len && !q->out.len && !q->nr_lines && !q->partial.len)
 		return 0;
 	if (ioctl(m, TCGETS2, &t)) {
 		pr_perror("TCGETS2 on pts %u", index);
 		return -1;
 	}
-	if (in->len && (t.c_lflag & ICANON)) {
-		pr_err("pts %u: input queued in canonical mode in the image\n", index);
+	if (q->in.len && (t.c_lflag & ICANON)) {
+		pr_err("pts %u: raw input queued in canonical mode in the image\n", index);
 		return -1;
 	}
 	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -277,11 +429,12 @@ int ttyq_restore(int m, uint32_t index, const struct ttyq_buf *in, const struct 
 		pr_perror("can't open the slave of pts %u to queue its bytes", index);
 		return -1;
 	}
-	ret = ttyq_feed(m, s, &t, in, out);
+	ret = ttyq_feed(m, s, &t, q);
 	close(s);
 	if (ret)
 		pr_err("can't queue the saved bytes in pts %u\n", index);
 	else
-		pr_info("pts %u: %zu bytes of output and %zu of input queued again\n", index, out->len, in->len);
+		pr_info("pts %u: %zu bytes of output, %zu of input, %zu lines and %zu bytes typed in part queued "
+			"again\n", index, q->out.len, q->in.len, q->nr_lines, q->partial.len);
 	return ret;
 }

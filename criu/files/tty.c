@@ -41,6 +41,7 @@
 
 #define PTS_MAJOR_FIRST	136
 #define PTS_MAJOR_LAST	143
+#define PTS_MINORS	256		/* ptys a major holds */
 #define MAX_PTYS	4096
 
 static int is_pts_dev(dev_t dev)
@@ -50,12 +51,12 @@ static int is_pts_dev(dev_t dev)
 
 static uint32_t pts_index(dev_t dev)
 {
-	return (major(dev) - PTS_MAJOR_FIRST) * 256 + minor(dev);
+	return (major(dev) - PTS_MAJOR_FIRST) * PTS_MINORS + minor(dev);
 }
 
 static dev_t pts_dev(uint32_t index)
 {
-	return makedev(PTS_MAJOR_FIRST + index / 256, index % 256);
+	return makedev(PTS_MAJOR_FIRST + index / PTS_MINORS, index % PTS_MINORS);
 }
 
 static int is_ptmx(const struct stat *st)
@@ -99,31 +100,72 @@ int tty_is_pty(pid_t pid, int fd, const struct stat *st)
 /* ---- dump ---- */
 
 /* What the dump learnt about pty N from all its fds. */
-static struct dump_pty {
+struct dump_pty {
 	uint32_t index;
 	dev_t devpts;		/* the devpts instance (its st_dev), 0 while unknown */
 	TtyEntry *master;
 	int nr_slaves;		/* slave and /dev/tty descriptions */
-} dptys[MAX_PTYS];
-static int nr_dptys;
+};
 
-/* the devpts instance fill_info() found the master's slave in */
-static dev_t pts_inst;
+/* The ptys of the dump (file_table.ttys). */
+struct tty_dump {
+	struct hmap by_index;	/* pty index -> position in p */
+	struct dump_pty *p;
+	size_t nr;
+	int has_orphan;		/* --orphan-pts-master: the one pty whose master is made anew */
+	uint32_t orphan_index;
+};
 
-static struct dump_pty *dump_pty(uint32_t index)
+/* stat's tty_nr is the kernel's encoding of dev_t: minor bits 0-7 and 20-31, major bits 8-19 */
+static dev_t tty_nr_dev(unsigned int nr)
 {
-	for (int i = 0; i < nr_dptys; i++)
-		if (dptys[i].index == index)
-			return &dptys[i];
-	if (nr_dptys == MAX_PTYS) {
-		pr_err("more than %d ptys\n", MAX_PTYS);
+	return makedev((nr >> 8) & 0xfff, (nr & 0xff) | ((nr >> 12) & 0xfff00));
+}
+
+
+static struct dump_pty *find_pty(struct file_table *ft, uint32_t index)
+{
+	uint64_t *pos = ft->ttys ? hmap_get(&ft->ttys->by_index, index) : NULL;
+
+	return pos ? &ft->ttys->p[*pos] : NULL;
+}
+
+static struct dump_pty *dump_pty(struct file_table *ft, uint32_t index)
+{
+	struct dump_pty *dp = find_pty(ft, index), *n;
+	struct tty_dump *td;
+
+	if (dp)
+		return dp;
+	if (index >= MAX_PTYS) {
+		/* the restore opens ptmx until it gets this index */
+		pr_err("pts %u: an index above %d is more than we make again\n", index, MAX_PTYS - 1);
 		return NULL;
 	}
-	dptys[nr_dptys].index = index;
-	dptys[nr_dptys].devpts = 0;
-	dptys[nr_dptys].master = NULL;
-	dptys[nr_dptys].nr_slaves = 0;
-	return &dptys[nr_dptys++];
+	if (!ft->ttys && !(ft->ttys = calloc(1, sizeof(*ft->ttys))))
+		goto oom;
+	td = ft->ttys;
+	n = realloc(td->p, (td->nr + 1) * sizeof(*n));
+	if (!n)
+		goto oom;
+	td->p = n;
+	if (hmap_put(&td->by_index, index, td->nr))
+		goto oom;
+	td->p[td->nr] = (struct dump_pty){ .index = index };
+	return &td->p[td->nr++];
+oom:
+	pr_err("out of memory\n");
+	return NULL;
+}
+
+void tty_dump_free(struct file_table *ft)
+{
+	if (!ft->ttys)
+		return;
+	hmap_free(&ft->ttys->by_index);
+	free(ft->ttys->p);
+	free(ft->ttys);
+	ft->ttys = NULL;
 }
 
 static char *slave_path(const char *master, uint32_t index)
@@ -139,7 +181,7 @@ static char *slave_path(const char *master, uint32_t index)
 	return strdup(buf);
 }
 
-static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
+static int fill_info(pid_t pid, int fd, int m, TtyEntry *te, dev_t *inst)
 {
 	struct pollfd pfd = { .fd = m, .events = POLLIN | POLLPRI };
 	TtyInfo *ti = calloc(1, sizeof(*ti));
@@ -208,26 +250,24 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te)
 		       ti->slave_path);
 		return -1;
 	}
-	pts_inst = st.st_dev;
+	*inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
 	if (ns_owner_inside(&ti->uid, &ti->gid, ti->slave_path))
 		return -1;
 	ti->mode = st.st_mode & 07777;
-	if (ti->lflag & ICANON)
-		pr_warn("pts %u is in canonical mode: a line typed only in part can't be seen, and is not "
-			"saved\n", te->index);
 	return 0;
 }
 
 static void free_tty(FileEntry *fe);
 
-static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_tty(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[4096];
 	TtyEntry *te = calloc(1, sizeof(*te));
 	struct dump_pty *dp;
 	struct stat st;
+	dev_t minst = 0;
 	int dup = -1;
 
 	if (!te)
@@ -252,7 +292,7 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 			goto fail;
 		}
 		te->index = n;
-		if (fill_info(pid, fd, dup, te))
+		if (fill_info(pid, fd, dup, te, &minst))
 			goto fail;
 	} else {
 		dev_t dev = st.st_rdev;
@@ -265,7 +305,7 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 		}
 		te->index = pts_index(dev);
 	}
-	dp = dump_pty(te->index);
+	dp = dump_pty(ft, te->index);
 	if (!dp)
 		goto fail;
 	/*
@@ -273,7 +313,7 @@ static int dump_tty(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	 * and the host's) can each have pts N. The instance is the slave's
 	 * st_dev (the master's: of the slave at its path, fill_info()).
 	 */
-	dev_t inst = te->type == TTY_TYPE__TTY_SLAVE ? st.st_dev : te->type == TTY_TYPE__TTY_MASTER ? pts_inst : 0;
+	dev_t inst = te->type == TTY_TYPE__TTY_SLAVE ? st.st_dev : te->type == TTY_TYPE__TTY_MASTER ? minst : 0;
 
 	if (inst && dp->devpts && inst != dp->devpts) {
 		pr_err("can't dump task %d: fd %d (%s) is pts %u of another devpts instance than another pts %u of "
@@ -396,7 +436,7 @@ static int orphan_info(int s, TtyEntry *te, const char *link, const struct tty_p
 	ti->gid = st.st_gid;
 	ti->mode = st.st_mode & 07777;
 	for (int i = 0; i < nr; i++) {
-		dev_t ctty = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
+		dev_t ctty = tty_nr_dev(p[i].tty_nr);
 
 		if (!p[i].zombie && p[i].sid == p[i].pid && p[i].tty_nr && ctty == dev) {
 			ti->sid = p[i].pid;
@@ -415,18 +455,18 @@ static int orphan_info(int s, TtyEntry *te, const char *link, const struct tty_p
  */
 static int orphan_master(struct file_table *ft, size_t i, struct dump_pty *dp, const struct tty_proc *p, int nr)
 {
-	static uint32_t orphan_index = (uint32_t)-1;
 	struct file_desc *d = &ft->d[i], *m;
 	TtyEntry *te;
 	char *slash;
 	int s;
 
-	if (orphan_index != (uint32_t)-1 && orphan_index != d->fe.tty->index) {
+	if (ft->ttys->has_orphan && ft->ttys->orphan_index != d->fe.tty->index) {
 		pr_err("can't dump: pts %u and pts %u both have their master outside the tree; "
-		       "--orphan-pts-master hands over one\n", orphan_index, d->fe.tty->index);
+		       "--orphan-pts-master hands over one\n", ft->ttys->orphan_index, d->fe.tty->index);
 		return -1;
 	}
-	orphan_index = d->fe.tty->index;
+	ft->ttys->has_orphan = 1;
+	ft->ttys->orphan_index = d->fe.tty->index;
 	te = calloc(1, sizeof(*te));
 	s = task_fd(d->owner_pid, d->owner_fd);
 	if (!te || s < 0) {
@@ -491,8 +531,11 @@ static int outside_master(struct file_desc *d)
 		return -1;
 	d->reg.flags = te->flags;
 	d->reg.mode = d->st.st_mode;
+	/* /dev/tty stays /dev/tty: opened again, it is the caller's terminal of the restore too */
+	d->fe.type = te->type == TTY_TYPE__TTY_CURRENT ? FILE_TYPE__FT_REG : FILE_TYPE__FT_TTY_SHELL;
+	d->reg.has_rdev = true;
+	d->reg.rdev = d->st.st_rdev;
 	free_tty(&d->fe);
-	d->fe.type = FILE_TYPE__FT_TTY_SHELL;
 	return 0;
 }
 
@@ -526,45 +569,86 @@ static int save_queues(struct file_desc *d)
 	TtyInfo *ti = d->fe.tty->info;
 	struct ttyq_ctx c = { .pid = d->owner_pid, .fd = d->owner_fd, .index = d->fe.tty->index,
 			      .packet = ti->packet, .locked = ti->locked };
-	struct ttyq_buf in, out;
 	int m = task_fd(d->owner_pid, d->owner_fd), ret;
+	char at[PATH_MAX + 64];
+	struct file_times times;
+	const char *here;
+	struct ttyq q;
 
 	if (m < 0)
 		return -1;
-	ret = ttyq_dump(&c, m, &in, &out);
+	/* the reads and writes that take the queues and put them back would change the node's times */
+	here = mntns_path(ti->slave_path, at, sizeof(at));
+	times_save(here, &times);
+	ret = ttyq_dump(&c, m, &q);
 	close(m);
+	times_put_back(here, &times);
 	if (ret)
 		return -1;
-	/* an empty queue's buffer is not the image's to free (free_tty() looks at has_*) */
-	if (!in.len) {
-		free(in.data);
-		in.data = NULL;
+	if (times.valid) {
+		ti->has_atime_sec = ti->has_atime_nsec = ti->has_mtime_sec = ti->has_mtime_nsec = true;
+		ti->atime_sec = times.ts[0].tv_sec;
+		ti->atime_nsec = times.ts[0].tv_nsec;
+		ti->mtime_sec = times.ts[1].tv_sec;
+		ti->mtime_nsec = times.ts[1].tv_nsec;
 	}
-	if (!out.len) {
-		free(out.data);
-		out.data = NULL;
+	/* the image takes the buffers over; an empty one's is not the image's to free (free_tty() looks at has_*) */
+	if (!q.in.len) {
+		free(q.in.data);
+		q.in.data = NULL;
 	}
-	ti->has_in_queue = !!in.len;
-	ti->in_queue.data = in.data;
-	ti->in_queue.len = in.len;
-	ti->has_out_queue = !!out.len;
-	ti->out_queue.data = out.data;
-	ti->out_queue.len = out.len;
+	if (!q.out.len) {
+		free(q.out.data);
+		q.out.data = NULL;
+	}
+	if (!q.partial.len) {
+		free(q.partial.data);
+		q.partial.data = NULL;
+	}
+	ti->has_in_queue = !!q.in.len;
+	ti->in_queue.data = q.in.data;
+	ti->in_queue.len = q.in.len;
+	ti->has_out_queue = !!q.out.len;
+	ti->out_queue.data = q.out.data;
+	ti->out_queue.len = q.out.len;
+	ti->has_in_partial = !!q.partial.len;
+	ti->in_partial.data = q.partial.data;
+	ti->in_partial.len = q.partial.len;
+	q.in.data = q.out.data = q.partial.data = NULL;
+	ti->in_lines = calloc(q.nr_lines + 1, sizeof(*ti->in_lines));
+	if (!ti->in_lines) {
+		ttyq_free(&q);
+		return -1;
+	}
+	for (size_t i = 0; i < q.nr_lines; i++) {
+		TtyLine *l = malloc(sizeof(*l));
+
+		if (!l) {
+			ttyq_free(&q);
+			return -1;
+		}
+		tty_line__init(l);
+		l->data.data = q.lines[i].b.data;
+		l->data.len = q.lines[i].b.len;
+		l->has_eof = l->eof = q.lines[i].eof;
+		q.lines[i].b.data = NULL;
+		ti->in_lines[ti->n_in_lines++] = l;
+	}
+	ttyq_free(&q);
 	return 0;
 }
 
 /* Every session leader's controlling terminal must be a pty of the dump that knows it. */
-static int check_cttys(const struct tty_proc *p, int nr)
+static int check_cttys(struct file_table *ft, const struct tty_proc *p, int nr)
 {
 	for (int i = 0; i < nr; i++) {
-		dev_t dev = makedev((p[i].tty_nr >> 8) & 0xfff, (p[i].tty_nr & 0xff) | ((p[i].tty_nr >> 12) & 0xfff00));
+		dev_t dev = tty_nr_dev(p[i].tty_nr);
 		struct dump_pty *dp = NULL;
 
 		if (p[i].zombie || p[i].sid != p[i].pid || !p[i].tty_nr)
 			continue;
-		for (int j = 0; j < nr_dptys && is_pts_dev(dev); j++)
-			if (dptys[j].index == pts_index(dev))
-				dp = &dptys[j];
+		if (is_pts_dev(dev))
+			dp = find_pty(ft, pts_index(dev));
 		if (!dp || !dp->master || dp->master->info->sid != p[i].pid) {
 			pr_err("can't dump task %d: its session's controlling terminal (%u:%u) is not a pty whose "
 			       "master is in the dump; not supported\n", p[i].pid, major(dev), minor(dev));
@@ -583,7 +667,7 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 
 		if (d->fe.type != FILE_TYPE__FT_TTY || !te)
 			continue;
-		dp = dump_pty(te->index);
+		dp = dump_pty(ft, te->index);
 		if (!dp)
 			return -1;
 		if (!dp->master && opts.orphan_pts_master && !opts.shell_job && te->type != TTY_TYPE__TTY_MASTER) {
@@ -621,32 +705,41 @@ int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr)
 			}
 		}
 	}
-	return check_cttys(p, nr);
+	return check_cttys(ft, p, nr);
 }
 
 /* ---- restore ---- */
 
-/* The ptys this task made, with their masters kept (lifted out of the way). */
-static struct rst_pty {
-	uint32_t index;
-	int master;
-	int nr_slaves;
-	TtyEntry *te;
-} rptys[MAX_PTYS];
-static int nr_rptys;
-static struct rst_files *rst_rf;
+/* The key of a pty's count of slaves opened here, in fd_rst.made. */
+#define MADE_PTY	(1ULL << 62)
 
-static FileEntry *find_master(uint32_t index)
+static int tty_prepare(struct rst_files *rf)
 {
-	for (size_t i = 0; rst_rf && i < rst_rf->nr; i++) {
-		FileEntry *fe = rst_rf->fe[i];
+	for (size_t i = 0; i < rf->nr; i++) {
+		FileEntry *fe = rf->fe[i];
 
-		if (fe->type == FILE_TYPE__FT_TTY && fe->tty && fe->tty->type == TTY_TYPE__TTY_MASTER &&
-		    fe->tty->index == index && fe->tty->info)
-			return fe;
+		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_MASTER ||
+		    !fe->tty->info)
+			continue;
+		if (hmap_get(&rf->pty_masters, fe->tty->index)) {
+			pr_err("files.img: pts %u has two masters\n", fe->tty->index);
+			return -1;
+		}
+		if (hmap_put(&rf->pty_masters, fe->tty->index, fe->id)) {
+			pr_err("out of memory\n");
+			return -1;
+		}
 	}
-	pr_err("files.img: pts %u has no master with its state\n", index);
-	return NULL;
+	return 0;
+}
+
+static FileEntry *find_master(struct rst_files *rf, uint32_t index)
+{
+	uint64_t *id = hmap_get(&rf->pty_masters, index);
+
+	if (!id)
+		pr_err("files.img: pts %u has no master with its state\n", index);
+	return id ? find_file(rf, *id) : NULL;
 }
 
 /* Open ptmx until the kernel hands out @index (it gives the lowest free one). */
@@ -687,10 +780,13 @@ static int setup_pty(int m, const TtyEntry *te)
 	const TtyInfo *ti = te->info;
 	struct winsize ws = { .ws_row = ti->rows, .ws_col = ti->cols, .ws_xpixel = ti->xpixel,
 			      .ws_ypixel = ti->ypixel };
-	struct ttyq_buf in = { ti->in_queue.data, ti->has_in_queue ? ti->in_queue.len : 0 };
-	struct ttyq_buf out = { ti->out_queue.data, ti->has_out_queue ? ti->out_queue.len : 0 };
+	struct ttyq q = {
+		.in = { ti->in_queue.data, ti->has_in_queue ? ti->in_queue.len : 0 },
+		.out = { ti->out_queue.data, ti->has_out_queue ? ti->out_queue.len : 0 },
+		.partial = { ti->in_partial.data, ti->has_in_partial ? ti->in_partial.len : 0 },
+	};
 	struct termios2 t = { 0 };
-	int zero = 0, one = 1;
+	int zero = 0, one = 1, ret;
 
 	t.c_iflag = ti->iflag;
 	t.c_oflag = ti->oflag;
@@ -705,7 +801,15 @@ static int setup_pty(int m, const TtyEntry *te)
 		return -1;
 	}
 	/* before packet mode: switching processing off and on could post status bytes */
-	if (ttyq_restore(m, te->index, &in, &out))
+	q.lines = calloc(ti->n_in_lines + 1, sizeof(*q.lines));
+	if (!q.lines)
+		return -1;
+	for (size_t i = 0; i < ti->n_in_lines; i++)
+		q.lines[q.nr_lines++] = (struct ttyq_line){ { ti->in_lines[i]->data.data, ti->in_lines[i]->data.len },
+							    ti->in_lines[i]->has_eof && ti->in_lines[i]->eof };
+	ret = ttyq_restore(m, te->index, &q);
+	free(q.lines);
+	if (ret)
 		return -1;
 	if ((ti->packet && ioctl(m, TIOCPKT, &one)) || (ti->excl_master && ioctl(m, TIOCEXCL))) {
 		pr_perror("can't give pts %u its modes", te->index);
@@ -715,48 +819,46 @@ static int setup_pty(int m, const TtyEntry *te)
 		pr_perror("can't give %s its owner and mode", ti->slave_path);
 		return -1;
 	}
+	if (ti->has_atime_sec && ti->has_mtime_sec) {
+		struct file_times times = { 1, { { ti->atime_sec, ti->atime_nsec }, { ti->mtime_sec, ti->mtime_nsec } } };
+
+		times_put_back(ti->slave_path, &times);
+	}
 	return 0;
 }
 
-static struct rst_pty *get_pty(uint32_t index)
+/* The pty of master @fe made again, here: its master fd. */
+static int make_pty(struct fd_rst *c, FileEntry *fe)
 {
-	struct rst_pty *p;
-	FileEntry *fe;
+	uint32_t *n;
 	int m;
 
-	for (int i = 0; i < nr_rptys; i++)
-		if (rptys[i].index == index)
-			return &rptys[i];
-	fe = find_master(index);
-	if (!fe)
-		return NULL;
-	if (nr_rptys == MAX_PTYS || index >= MAX_PTYS) {
-		pr_err("pts %u: too many ptys\n", index);
-		return NULL;
+	if (fe->tty->index >= MAX_PTYS) {
+		pr_err("pts %u: more ptys than we make again\n", fe->tty->index);
+		return -1;
 	}
+	n = realloc(c->ptys, (c->nr_ptys + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	c->ptys = n;
 	/* a bind of /dev/pts/N (say, runc's /dev/console) needed the pty made with the mounts */
-	m = fe->tty->info ? mntns_take_pty(fe->tty->info->slave_path, index) : -1;
+	m = fe->tty->info ? mntns_take_pty(fe->tty->info->slave_path, fe->tty->index) : -1;
 	if (m >= 0 && (fe->tty->flags & O_ACCMODE) != O_RDWR)
 		pr_warn("pts %u: its master was opened with flags %o, made again read-write for a bind of it\n",
-			index, fe->tty->flags);
+			fe->tty->index, fe->tty->flags);
 	if (m < 0)
 		m = open_ptmx_at(fe->tty);
 	if (m < 0)
-		return NULL;
+		return -1;
 	if (setup_pty(m, fe->tty)) {
 		close(m);
-		return NULL;
+		return -1;
 	}
-	m = restore_lift_fd(m);
-	if (m < 0)
-		return NULL;
-	p = &rptys[nr_rptys++];
-	p->index = index;
-	p->master = m;
-	p->nr_slaves = 0;
-	p->te = fe->tty;
-	pr_info("pts %u made again\n", index);
-	return p;
+	c->ptys[c->nr_ptys++] = fe->id;
+	pr_info("pts %u made again\n", fe->tty->index);
+	return m;
 }
 
 static int set_flags(int fd, const TtyEntry *te)
@@ -770,9 +872,9 @@ static int set_flags(int fd, const TtyEntry *te)
 }
 
 /* /dev/tty is opened in the session whose terminal it is; a slave is held open meanwhile. */
-static int open_current(const TtyEntry *te)
+static int open_current(struct rst_files *rf, const TtyEntry *te)
 {
-	FileEntry *m = find_master(te->index);
+	FileEntry *m = find_master(rf, te->index);
 	int keep, fd;
 	dev_t dev;
 
@@ -797,10 +899,11 @@ static int open_current(const TtyEntry *te)
 	return fd;
 }
 
-static int open_tty(FileEntry *fe)
+static int open_tty(struct fd_rst *c, FileEntry *fe)
 {
 	TtyEntry *te = fe->tty;
-	struct rst_pty *p;
+	FileEntry *m;
+	uint64_t *slaves;
 	int fd;
 
 	if (!te) {
@@ -808,19 +911,26 @@ static int open_tty(FileEntry *fe)
 		return -1;
 	}
 	if (te->type == TTY_TYPE__TTY_CURRENT)
-		return open_current(te);
-	p = get_pty(te->index);
-	if (!p)
+		return open_current(c->rf, te);
+	if (te->type == TTY_TYPE__TTY_MASTER) {
+		/* a master: made once (its slaves need it); another description of it is refused at dump */
+		if (!te->info) {
+			pr_err("file %u: pts %u's master has no state\n", fe->id, te->index);
+			return -1;
+		}
+		fd = make_pty(c, fe);
+		return fd < 0 ? -1 : set_flags(fd, te);
+	}
+	m = find_master(c->rf, te->index);
+	if (!m || fd_rst_get(c, m->id) < 0)
 		return -1;
-	if (te->type == TTY_TYPE__TTY_MASTER)
-		return set_flags(fcntl(p->master, F_DUPFD_CLOEXEC, 0), te);
 	/*
 	 * By path, not TIOCGPTPEER: that one leaves O_CLOEXEC in the file's
 	 * flags and no O_LARGEFILE. By its own path when that is another name
 	 * of the pty (a bind of it, such as runc's /dev/console).
 	 */
 	fd = -1;
-	if (strcmp(te->path, p->te->info->slave_path)) {
+	if (te->path && strcmp(te->path, m->tty->info->slave_path)) {
 		struct stat st;
 
 		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
@@ -830,32 +940,21 @@ static int open_tty(FileEntry *fe)
 		}
 	}
 	if (fd < 0)
-		fd = open(p->te->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || (p->te->info->excl_slave && ioctl(fd, TIOCEXCL))) {
+		fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || (m->tty->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	p->nr_slaves++;
+	slaves = hmap_get_or_put(&c->made, MADE_PTY | te->index, 0, NULL);
+	if (!slaves) {
+		pr_err("out of memory\n");
+		close(fd);
+		return -1;
+	}
+	(*slaves)++;
 	return fd;
-}
-
-void tty_restore_begin(struct rst_files *rf)
-{
-	rst_rf = rf;
-	nr_rptys = 0;
-}
-
-/* The master of pty @fe: passed down by an ancestor, or made here. */
-static int master_fd(FileEntry *fe, const struct rst_transit *tr)
-{
-	struct rst_pty *p;
-
-	if (tr && fe->id < tr->nr_ids && fcntl(tr->base + fe->id, F_GETFD) >= 0)
-		return tr->base + fe->id;
-	p = get_pty(fe->tty->index);
-	return p ? p->master : -1;
 }
 
 /* TIOCSPGRP from a background group would stop us with SIGTTOU. */
@@ -874,9 +973,10 @@ static int set_fg(int m, pid_t pgrp, uint32_t index)
 	return ret;
 }
 
-int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr)
+int tty_restore_session(struct fd_rst *c)
 {
-	pid_t sid = getsid(0), pgrp = getpgrp();
+	pid_t sid = getsid(0), pgrp = getpgrp(), pid = c->pid;
+	struct rst_files *rf = c->rf;
 
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
@@ -887,14 +987,14 @@ int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transi
 		if (!ti || !ti->sid || ti->sid != sid)
 			continue;
 		if (ti->sid == pid) {
-			m = master_fd(fe, tr);
+			m = fd_rst_get(c, fe->id);
 			if (m < 0 || ioctl(m, TIOCSCTTY, 0)) {
 				pr_perror("can't make pts %u the controlling terminal of session %d", fe->tty->index, pid);
 				return -1;
 			}
 			pr_info("pts %u: the controlling terminal of session %d\n", fe->tty->index, pid);
 		} else if (ti->pgrp == pid && pgrp == pid) {
-			m = master_fd(fe, tr);
+			m = fd_rst_get(c, fe->id);
 			if (m < 0 || set_fg(m, pid, fe->tty->index))
 				return -1;
 		}
@@ -1011,35 +1111,44 @@ void tty_orphan_fini(void)
 	orphan_main_sk = orphan_task_sk = -1;
 }
 
-void tty_restore_fini(void)
+static int tty_restore_fini(struct fd_rst *c)
 {
-	for (int i = 0; i < nr_rptys; i++) {
-		struct rst_pty *p = &rptys[i];
-		const TtyInfo *ti = p->te->info;
-		int one = 1;
+	int ret = 0;
 
-		/* nobody in the tree holds this master: the client takes it */
-		if (p->te->orphan) {
-			send_orphan(p->master, p->index);
-			close(p->master);
+	for (size_t i = 0; i < c->nr_ptys; i++) {
+		FileEntry *fe = find_file(c->rf, c->ptys[i]);
+		const TtyInfo *ti = fe->tty->info;
+		uint64_t *slaves = hmap_get(&c->made, MADE_PTY | fe->tty->index);
+		int m = fd_rst_have(c, fe->id), one = 1;
+
+		if (m < 0) {
+			pr_err("pts %u: its master is gone before its restore ended\n", fe->tty->index);
+			ret = -1;
 			continue;
 		}
-
-		/* no slave anywhere: the master reads EIO, as after the slave's last close */
-		if (ti->slave_closed && !p->nr_slaves) {
-			int s = ioctl(p->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-
-			if (s < 0)
-				pr_perror("can't close the slave of pts %u again", p->index);
-			else
-				close(s);
+		/* nobody in the tree holds this master: the client takes it (ours is closed with the kept ones) */
+		if (fe->tty->orphan) {
+			if (send_orphan(m, fe->tty->index))
+				ret = -1;
+			continue;
 		}
-		if (ti->locked && ioctl(p->master, TIOCSPTLCK, &one))
-			pr_perror("can't lock pts %u again", p->index);
-		close(p->master);
+		/* no slave anywhere: the master reads EIO, as after the slave's last close */
+		if (ti->slave_closed && (!slaves || !*slaves)) {
+			int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+			if (s < 0) {
+				pr_perror("can't close the slave of pts %u again", fe->tty->index);
+				ret = -1;
+			} else {
+				close(s);
+			}
+		}
+		if (ti->locked && ioctl(m, TIOCSPTLCK, &one)) {
+			pr_perror("can't lock pts %u again", fe->tty->index);
+			ret = -1;
+		}
 	}
-	nr_rptys = 0;
-	rst_rf = NULL;
+	return ret;
 }
 
 /* The ids of the masters this task needs for its session's terminal, though it holds no fd of them. */
@@ -1072,9 +1181,7 @@ void tty_limit_needs(struct rst_files *rf, pid_t sid, uint8_t *need, uint32_t nr
 		if (fe->type != FILE_TYPE__FT_TTY || !fe->tty || fe->tty->type != TTY_TYPE__TTY_CURRENT ||
 		    fe->id >= nr_ids || !need[fe->id])
 			continue;
-		rst_rf = rf;
-		m = find_master(fe->tty->index);
-		rst_rf = NULL;
+		m = find_master(rf, fe->tty->index);
 		if (m && m->tty->info->sid != sid)
 			need[fe->id] = 0;
 	}
@@ -1093,6 +1200,12 @@ static void free_tty(FileEntry *fe)
 			free(te->info->in_queue.data);
 		if (te->info->has_out_queue)
 			free(te->info->out_queue.data);
+		free(te->info->in_partial.data);
+		for (size_t i = 0; i < te->info->n_in_lines; i++) {
+			free(te->info->in_lines[i]->data.data);
+			free(te->info->in_lines[i]);
+		}
+		free(te->info->in_lines);
 		free(te->info);
 	}
 	free(te->path);
@@ -1106,5 +1219,7 @@ const struct fd_kind tty_kind = {
 	.dump = dump_tty,
 	.open = open_tty,
 	.free = free_tty,
+	.prepare = tty_prepare,
+	.restore_fini = tty_restore_fini,
 	.link_key = tty_link_key,
 };

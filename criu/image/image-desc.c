@@ -128,6 +128,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_GHOST] = {
+		.name_fmt	= "ghost-%u.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 	[CR_FD_MNTNS] = {
 		.name_fmt	= "mntns.img",
 		.magic		= MNTNS_MAGIC,
@@ -178,6 +183,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_EXT_FILES]	= "EXT_FILES",
 	[CR_FD_IPC_NS]		= "IPC_NS",
 	[CR_FD_SYSVSHM_PAGES]	= "SYSVSHM_PAGES",
+	[CR_FD_GHOST]		= "GHOST",
 	[CR_FD_MNTNS]		= "MNTNS",
 	[CR_FD_TMPFS]		= "TMPFS",
 	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",

@@ -2,9 +2,17 @@
  * Reading and writing image files.
  *
  * Layout: two little-endian 32-bit magic words (common, then type), then
- * entries, each a little-endian 32-bit length followed by that many bytes
- * of a packed protobuf message. Raw images (page data) have no header and
- * no entries; callers read and write them through img->fd directly.
+ * entries, each a little-endian 32-bit length, that many bytes of a packed
+ * protobuf message and a 32-bit check (the low half of the XXH3 of the
+ * length word and the message), then the trailer (image.h): the number of
+ * entries, the dump's id, the hash of the file's name, and the XXH3 of
+ * every byte before it. Raw images
+ * (page data) have no header and no entries; callers read and write them
+ * through img->fd directly, and their checksums live in other images.
+ *
+ * A protobuf image is read whole and checked when it is opened, so that
+ * damage anywhere in it (a changed byte, entries cut off at the end) is
+ * refused before anything is built from it, with the offset named.
  */
 #include <endian.h>
 #include <errno.h>
@@ -18,11 +26,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csum.h"
+#include "fault.h"
 #include "image.h"
 #include "log.h"
 
 #define IMG_HDR_SIZE	(2 * sizeof(uint32_t))
 #define IMG_LEN_SIZE	sizeof(uint32_t)
+#define IMG_CHECK_SIZE	sizeof(uint32_t)
+
+static uint64_t dump_id;
+
+void img_set_dump_id(uint64_t id)
+{
+	dump_id = id;
+}
+
+uint64_t img_get_dump_id(void)
+{
+	return dump_id;
+}
+
+static uint64_t name_hash(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return csum_buf(base, strlen(base));
+}
 
 static uint32_t get_le32(const void *p)
 {
@@ -38,73 +69,29 @@ static void put_le32(void *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
+static uint64_t get_le64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static void put_le64(void *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+/* The check word of an entry: over its length word and its message. */
+static uint32_t entry_check(const unsigned char *ent, uint32_t len)
+{
+	return (uint32_t)csum_buf(ent, IMG_LEN_SIZE + len);
+}
+
 static bool img_is_raw(int type)
 {
 	return img_descs[type].pb == NULL;
-}
-
-/*
- * Read up to @len bytes, stopping early only at end of file.
- * Returns the number of bytes read, or -1 (logged) on a read error.
- */
-static ssize_t read_full(struct cr_img *img, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = read(img->fd, (char *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("%s: read failed at offset %llu", img->path,
-				  (unsigned long long)(img->off + done));
-			return -1;
-		}
-		if (n == 0)
-			break;
-		done += n;
-	}
-	return done;
-}
-
-#define IMG_BUF_SIZE	(64 << 10)
-
-/* Read through img->buf: big reads instead of two small ones per entry. */
-static ssize_t read_buffered(struct cr_img *img, void *dst, size_t len)
-{
-	size_t done = 0;
-
-	if (!img->buf) {
-		img->buf = malloc(IMG_BUF_SIZE);
-		if (!img->buf)
-			return read_full(img, dst, len);
-	}
-	while (done < len) {
-		size_t have = img->buf_len - img->buf_pos, take;
-		ssize_t n;
-
-		if (!have) {
-			/* a big entry goes straight to its place */
-			if (len - done >= IMG_BUF_SIZE) {
-				n = read_full(img, (char *)dst + done, len - done);
-				return n < 0 ? -1 : (ssize_t)(done + n);
-			}
-			n = read_full(img, img->buf, IMG_BUF_SIZE);
-			if (n < 0)
-				return -1;
-			img->buf_len = n;
-			img->buf_pos = 0;
-			if (!n)
-				break;
-			continue;
-		}
-		take = have < len - done ? have : len - done;
-		memcpy((char *)dst + done, img->buf + img->buf_pos, take);
-		img->buf_pos += take;
-		done += take;
-	}
-	return done;
 }
 
 static int write_full(struct cr_img *img, const void *buf, size_t len)
@@ -119,20 +106,24 @@ static int write_full(struct cr_img *img, const void *buf, size_t len)
 				continue;
 			pr_perror("%s: write failed at offset %llu", img->path,
 				  (unsigned long long)(img->off + done));
+			img->failed = true;
 			return -1;
 		}
 		if (n == 0) {
 			pr_err("%s: write returned 0 at offset %llu\n", img->path,
 			       (unsigned long long)(img->off + done));
+			img->failed = true;
 			return -1;
 		}
 		done += n;
 	}
+	if (img->hash)
+		csum_stream_update(img->hash, buf, len);
 	return 0;
 }
 
-/* Fill img->path with "<dir of dfd>/<name>" for messages; best effort. */
-static void set_img_path(struct cr_img *img, int dfd, const char *name)
+/* "<dir of dfd>/<name>" into @buf, for messages; best effort. */
+static void name_in_dir(int dfd, const char *name, char *buf, size_t size)
 {
 	char link[64], dir[PATH_MAX];
 	ssize_t n;
@@ -145,10 +136,15 @@ static void set_img_path(struct cr_img *img, int dfd, const char *name)
 	if (n <= 0)
 		goto name_only;
 	dir[n] = '\0';
-	if (snprintf(img->path, sizeof(img->path), "%s/%s", dir, name) < (int)sizeof(img->path))
+	if (snprintf(buf, size, "%s/%s", dir, name) < (int)size)
 		return;
 name_only:
-	snprintf(img->path, sizeof(img->path), "%s", name);
+	snprintf(buf, size, "%s", name);
+}
+
+static void set_img_path(struct cr_img *img, int dfd, const char *name)
+{
+	name_in_dir(dfd, name, img->path, sizeof(img->path));
 }
 
 static int build_name(char *buf, size_t size, int type, va_list args)
@@ -164,94 +160,23 @@ static int build_name(char *buf, size_t size, int type, va_list args)
 	return 0;
 }
 
-/* Type whose header is (@common, @magic), or -1. Stats maps to the dump one. */
-static int magic_to_type(uint32_t common, uint32_t magic)
+static const char *file_kind(mode_t mode)
 {
-	int type;
-
-	for (type = 0; type < CR_FD_MAX; type++) {
-		if (img_is_raw(type))
-			continue;
-		if (img_common_magic(type) == common && img_descs[type].magic == magic)
-			return type;
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFSOCK:
+		return "a socket";
 	}
-	return -1;
-}
-
-/* Read the 8 header bytes into @hdr. Returns 0 or -1 (logged). */
-static int read_header(struct cr_img *img, uint32_t hdr[2])
-{
-	unsigned char buf[IMG_HDR_SIZE];
-	ssize_t n;
-
-	n = read_full(img, buf, sizeof(buf));
-	if (n < 0)
-		return -1;
-	if ((size_t)n < sizeof(buf)) {
-		pr_err("%s: file too short to hold a header (%zd of %zu bytes)\n",
-		       img->path, n, sizeof(buf));
-		return -1;
-	}
-	hdr[0] = get_le32(buf);
-	hdr[1] = get_le32(buf + sizeof(uint32_t));
-	img->off = IMG_HDR_SIZE;
-	return 0;
-}
-
-static int check_header(struct cr_img *img)
-{
-	uint32_t want_common = img_common_magic(img->type);
-	uint32_t want = img_descs[img->type].magic;
-	const char *tname = img_type_name(img->type);
-	uint32_t hdr[2];
-	int other;
-
-	if (read_header(img, hdr))
-		return -1;
-
-	if (hdr[0] != want_common) {
-		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
-		       img->path, hdr[0], want_common, tname);
-		return -1;
-	}
-	if (hdr[1] == want)
-		return 0;
-
-	other = magic_to_type(hdr[0], hdr[1]);
-	if (other >= 0)
-		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image; this is a %s image)\n",
-		       img->path, hdr[1], want, tname, img_type_name(other));
-	else
-		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
-		       img->path, hdr[1], want, tname);
-	return -1;
-}
-
-static int write_header(struct cr_img *img)
-{
-	unsigned char buf[IMG_HDR_SIZE];
-
-	put_le32(buf, img_common_magic(img->type));
-	put_le32(buf + sizeof(uint32_t), img_descs[img->type].magic);
-	img->off = 0;
-	if (write_full(img, buf, sizeof(buf)))
-		return -1;
-	img->off = IMG_HDR_SIZE;
-	return 0;
-}
-
-static struct cr_img *alloc_img(int type, int flags)
-{
-	struct cr_img *img = calloc(1, sizeof(*img));
-
-	if (!img) {
-		pr_err("Can't allocate image descriptor\n");
-		return NULL;
-	}
-	img->fd = -1;
-	img->type = type;
-	img->flags = flags;
-	return img;
+	return "not a regular file";
 }
 
 /*
@@ -332,11 +257,343 @@ out:
 	return op == IMG_SRV_ACCESS ? 0 : fd;
 }
 
-int img_openat(int dfd, const char *name, int flags)
+/*
+ * Where an image belongs there must be a regular file: look before
+ * opening (a FIFO would block open(), a device may act on it), open
+ * without following a symlink or blocking, and look again at what was
+ * opened, in case it was swapped in between.
+ */
+static int open_file(int dfd, const char *name, int flags, const char *path)
 {
-	if (img_srv < 0 || (flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT))
-		return openat(dfd, name, flags | O_CLOEXEC, 0600);
-	return img_srv_call(IMG_SRV_OPEN, name, flags);
+	struct stat st;
+	int fd;
+
+	if (img_srv >= 0 && flags == O_RDONLY) {
+		/* criu opened it, with the checks below and its trust rules */
+		fd = img_srv_call(IMG_SRV_OPEN, name, O_RDONLY);
+		if (fd < 0)
+			pr_perror("Can't open image %s (through criu)", path);
+		return fd;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			pr_err("image %s is %s, not a regular file\n", path, file_kind(st.st_mode));
+			errno = EINVAL;
+			return -1;
+		}
+	} else if (errno != ENOENT || flags == O_RDONLY) {
+		pr_perror("Can't open image %s", path);
+		return -1;
+	}
+
+	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = errno;
+
+		if (err == ELOOP)
+			pr_err("image %s is a symbolic link, not a regular file\n", path);
+		else
+			pr_perror("Can't open image %s", path);
+		errno = err;
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		pr_err("image %s is %s, not a regular file\n", path, file_kind(st.st_mode));
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	/* restore reads only what no one but root and the caller can have written */
+	if (flags == O_RDONLY && image_trust_required && image_trusted(fd, path)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	/* O_NONBLOCK means nothing for a regular file; drop it all the same */
+	if (fcntl(fd, F_SETFL, flags & O_ACCMODE)) {
+		pr_perror("Can't set the flags of image %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int open_image_file(int dfd, const char *name, int flags)
+{
+	char path[PATH_MAX];
+
+	name_in_dir(dfd, name, path, sizeof(path));
+	return open_file(dfd, name, flags, path);
+}
+
+/* Type whose header is (@common, @magic), or -1. Stats maps to the dump one. */
+static int magic_to_type(uint32_t common, uint32_t magic)
+{
+	int type;
+
+	for (type = 0; type < CR_FD_MAX; type++) {
+		if (img_is_raw(type))
+			continue;
+		if (img_common_magic(type) == common && img_descs[type].magic == magic)
+			return type;
+	}
+	return -1;
+}
+
+/*
+ * Read the whole of img->fd into img->buf (img->end = its size). Images
+ * are read whole so that they are checked before any entry is used.
+ */
+static int load_file(struct cr_img *img)
+{
+	size_t size = 0, cap;
+	struct stat st;
+
+	if (fstat(img->fd, &st)) {
+		pr_perror("%s: can't stat", img->path);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > IMG_MAX_FILE_SIZE) {
+		pr_err("%s: %llu bytes, more than an image may hold (%llu)\n", img->path,
+		       (unsigned long long)st.st_size, (unsigned long long)IMG_MAX_FILE_SIZE);
+		return -1;
+	}
+	cap = st.st_size + 1;	/* one more: to see the end of file in one read */
+	img->buf = malloc(cap);
+	if (!img->buf) {
+		pr_err("%s: can't allocate %zu bytes to read it\n", img->path, cap);
+		return -1;
+	}
+	while (1) {
+		ssize_t n;
+
+		if (size == cap) {
+			unsigned char *b;
+
+			/* the file grew while we read it */
+			if (cap > IMG_MAX_FILE_SIZE) {
+				pr_err("%s: grows past %llu bytes as it is read\n", img->path,
+				       (unsigned long long)IMG_MAX_FILE_SIZE);
+				return -1;
+			}
+			b = realloc(img->buf, cap * 2);
+			if (!b) {
+				pr_err("%s: can't allocate %zu bytes to read it\n", img->path, cap * 2);
+				return -1;
+			}
+			img->buf = b;
+			cap *= 2;
+		}
+		n = read(img->fd, img->buf + size, cap - size);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("%s: read failed at offset %zu", img->path, size);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		size += n;
+	}
+	img->end = size;
+	return 0;
+}
+
+/* The two magic words, from the loaded file. Returns 0 or -1 (logged). */
+static int read_header(struct cr_img *img, uint32_t hdr[2])
+{
+	if (img->end < IMG_HDR_SIZE) {
+		pr_err("%s: file too short to hold a header (%zu of %zu bytes)\n",
+		       img->path, img->end, IMG_HDR_SIZE);
+		return -1;
+	}
+	hdr[0] = get_le32(img->buf);
+	hdr[1] = get_le32(img->buf + sizeof(uint32_t));
+	img->off = IMG_HDR_SIZE;
+	return 0;
+}
+
+static int check_header(struct cr_img *img)
+{
+	uint32_t want_common = img_common_magic(img->type);
+	uint32_t want = img_descs[img->type].magic;
+	const char *tname = img_type_name(img->type);
+	uint32_t hdr[2];
+	int other;
+
+	if (read_header(img, hdr))
+		return -1;
+
+	if (hdr[0] == IMG_COMMON_MAGIC_V2 && want_common == IMG_COMMON_MAGIC) {
+		pr_err("%s: an image of format version 2 or older, without checksums; "
+		       "this criu reads version %d only\n", img->path, IMG_FORMAT_VERSION);
+		return -1;
+	}
+	if (hdr[0] != want_common) {
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
+		       img->path, hdr[0], want_common, tname);
+		return -1;
+	}
+	if (hdr[1] == want)
+		return 0;
+
+	other = magic_to_type(hdr[0], hdr[1]);
+	if (other >= 0)
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image; this is a %s image)\n",
+		       img->path, hdr[1], want, tname, img_type_name(other));
+	else
+		pr_err("%s: wrong magic 0x%08x (expected 0x%08x for %s image)\n",
+		       img->path, hdr[1], want, tname);
+	return -1;
+}
+
+/*
+ * What is at @off, where the trailer was found: it must close the file and
+ * match. With @name (not for show, where a file may have been copied under
+ * another name), it must have been written under that name, and by the
+ * dump being read.
+ */
+static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const char *name)
+{
+	const unsigned char *t = img->buf + off;
+	uint32_t count;
+
+	if (img->end - off < IMG_TRAILER_SIZE) {
+		pr_err("%s: trailer at offset %zu cut short (%zu of %u bytes): truncated image\n",
+		       img->path, off, img->end - off, IMG_TRAILER_SIZE);
+		return -1;
+	}
+	if (img->end - off > IMG_TRAILER_SIZE) {
+		pr_err("%s: %zu stray bytes after the trailer at offset %zu\n", img->path,
+		       img->end - off - IMG_TRAILER_SIZE, off);
+		return -1;
+	}
+	count = get_le32(t + 4);
+	if (count != nr) {
+		pr_err("%s: the trailer at offset %zu counts %u entries, the file holds %lu: damaged image\n",
+		       img->path, off, count, nr);
+		return -1;
+	}
+	if (csum_buf(img->buf, off + IMG_TRAILER_SIZE - 8) != get_le64(t + 24)) {
+		pr_err("%s: checksum of bytes 0-%u does not match the trailer's: damaged image\n",
+		       img->path, (unsigned int)(off + IMG_TRAILER_SIZE - 9));
+		return -1;
+	}
+	img->dump_id = get_le64(t + 8);
+	if (!name)
+		return 0;
+	if (get_le64(t + 16) != name_hash(name)) {
+		pr_err("%s: written as another image file, not as %s (files swapped or renamed?)\n", img->path,
+		       name);
+		return -1;
+	}
+	if (dump_id && img->dump_id != dump_id) {
+		pr_err("%s: written by another dump (id %016llx, not %016llx as inventory.img)\n", img->path,
+		       (unsigned long long)img->dump_id, (unsigned long long)dump_id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Walk the entries of the loaded file: every length must fit, every check
+ * word match, and the trailer close the file. Sets img->end to the
+ * trailer's offset.
+ */
+static int check_entries(struct cr_img *img, const char *name)
+{
+	size_t off = IMG_HDR_SIZE;
+	unsigned long nr = 0;
+
+	while (1) {
+		size_t left = img->end - off;
+		uint32_t len;
+
+		if (left < IMG_LEN_SIZE) {
+			if (left)
+				pr_err("%s: entry #%lu at offset %zu: truncated length word (%zu of %zu bytes)\n",
+				       img->path, nr, off, left, IMG_LEN_SIZE);
+			else
+				pr_err("%s: ends at offset %zu, after entry #%lu, without a trailer: "
+				       "truncated image (or a dump that did not finish)\n", img->path, off, nr);
+			return -1;
+		}
+		len = get_le32(img->buf + off);
+		if (len == IMG_TRAILER_MARK) {
+			if (check_trailer(img, off, nr, name))
+				return -1;
+			img->end = off;
+			return 0;
+		}
+		if (len > IMG_MAX_ENTRY_SIZE) {
+			pr_err("%s: entry #%lu at offset %zu: length %u exceeds the %u byte limit\n",
+			       img->path, nr, off, len, IMG_MAX_ENTRY_SIZE);
+			return -1;
+		}
+		if (left - IMG_LEN_SIZE < (size_t)len + IMG_CHECK_SIZE) {
+			pr_err("%s: entry #%lu at offset %zu: length %u runs past the end of the file "
+			       "(%zu bytes left): truncated or damaged image\n",
+			       img->path, nr, off, len, left - IMG_LEN_SIZE);
+			return -1;
+		}
+		if (get_le32(img->buf + off + IMG_LEN_SIZE + len) != entry_check(img->buf + off, len)) {
+			pr_err("%s: entry #%lu at offset %zu (%u bytes): checksum mismatch: damaged image\n",
+			       img->path, nr, off, len);
+			return -1;
+		}
+		off += IMG_LEN_SIZE + len + IMG_CHECK_SIZE;
+		nr++;
+	}
+}
+
+static int write_header(struct cr_img *img)
+{
+	unsigned char buf[IMG_HDR_SIZE];
+
+	put_le32(buf, img_common_magic(img->type));
+	put_le32(buf + sizeof(uint32_t), img_descs[img->type].magic);
+	img->off = 0;
+	if (write_full(img, buf, sizeof(buf)))
+		return -1;
+	img->off = IMG_HDR_SIZE;
+	return 0;
+}
+
+static struct cr_img *alloc_img(int type, int flags)
+{
+	struct cr_img *img = calloc(1, sizeof(*img));
+
+	if (!img) {
+		pr_err("Can't allocate image descriptor\n");
+		return NULL;
+	}
+	img->fd = -1;
+	img->type = type;
+	img->flags = flags;
+	return img;
+}
+
+/* Open img->path's file @name in @dfd; protobuf images are written with a header or read and checked. */
+static int open_img_fd(struct cr_img *img, int dfd, const char *name)
+{
+	img->fd = open_file(dfd, name, img->flags, img->path);
+	if (img->fd < 0)
+		return -1;
+	if (img_is_raw(img->type))
+		return 0;
+
+	if (img->flags == O_DUMP) {
+		img->hash = csum_stream_new();
+		if (!img->hash) {
+			pr_err("%s: can't allocate its checksum state\n", img->path);
+			return -1;
+		}
+		return write_header(img);
+	}
+	if (load_file(img) || check_header(img) || check_entries(img, name))
+		return -1;
+	img->off = IMG_HDR_SIZE;
+	return 0;
 }
 
 /* Only in a restore process with an image server: a file of the tree's, opened by criu; else -1 as it was. */
@@ -357,7 +614,7 @@ int img_open_file(const char *path, int flags)
 int img_accessat(int dfd, const char *name)
 {
 	if (img_srv < 0)
-		return faccessat(dfd, name, F_OK, 0);
+		return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW);
 	return img_srv_call(IMG_SRV_ACCESS, name, 0);
 }
 
@@ -402,16 +659,10 @@ void img_serve(int srv, int dfd)
 		} else if (strchr(req.name, '/') || !strcmp(req.name, "..") || !strcmp(req.name, "."))
 			/* image names only: nothing above or beside the images directory */
 			err = EINVAL;
-		else if (req.op == IMG_SRV_OPEN) {
-			fd = openat(dfd, req.name, (req.flags & ~(O_CREAT | O_TRUNC | O_ACCMODE)) | O_RDONLY | O_CLOEXEC);
-			/* the trust rules, as criu sees the owner (inside, it shows as unmapped) */
-			if (fd >= 0 && image_trust_required && image_trusted(fd, req.name)) {
-				close(fd);
-				fd = -1;
-				err = EPERM;
-			}
-		}
-		else if (faccessat(dfd, req.name, F_OK, 0))
+		else if (req.op == IMG_SRV_OPEN)
+			/* the checks and trust rules, as criu sees the owner (inside, it shows as unmapped) */
+			fd = open_image_file(dfd, req.name, O_RDONLY);
+		else if (faccessat(dfd, req.name, F_OK, AT_SYMLINK_NOFOLLOW))
 			err = errno;
 		if (req.op != IMG_SRV_ACCESS && fd < 0 && !err)
 			err = errno;
@@ -463,34 +714,18 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 	if (!img)
 		return NULL;
 	set_img_path(img, dfd, name);
-
-	img->fd = img_openat(dfd, name, flags);
-	if (img->fd < 0) {
-		pr_perror("Can't open image %s", img->path);
-		goto err;
+	if (open_img_fd(img, dfd, name)) {
+		close_image(img);
+		return NULL;
 	}
-	if (flags == O_RDONLY && image_trust_required && image_trusted(img->fd, img->path))
-		goto err;
-	if (img_is_raw(type))
-		return img;
-
-	if (flags == O_DUMP)
-		ret = write_header(img);
-	else
-		ret = check_header(img);
-	if (ret)
-		goto err;
 	return img;
-err:
-	close_image(img);
-	return NULL;
 }
 
 /*
  * Raw images (pages, shmem and SysV segment bytes) have no header: find
  * their type by name, from the "NAME-%u.img" of their description.
  */
-static int raw_type_by_name(const char *path)
+int raw_type_by_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
 
@@ -525,20 +760,23 @@ struct cr_img *open_image_path(const char *path)
 		return NULL;
 	snprintf(img->path, sizeof(img->path), "%s", path);
 
-	img->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (img->fd < 0) {
-		pr_perror("Can't open image %s", path);
+	img->fd = open_file(AT_FDCWD, path, O_RDONLY, path);
+	if (img->fd < 0)
 		goto err;
-	}
 	type = raw_type_by_name(path);
 	if (type >= 0) {
 		img->type = type;
 		return img;
 	}
 
-	if (read_header(img, hdr))
+	if (load_file(img) || read_header(img, hdr))
 		goto err;
 	type = magic_to_type(hdr[0], hdr[1]);
+	if (type < 0 && hdr[0] == IMG_COMMON_MAGIC_V2) {
+		pr_err("%s: an image of format version 2 or older, without checksums; "
+		       "this criu reads version %d only\n", path, IMG_FORMAT_VERSION);
+		goto err;
+	}
 	if (type < 0) {
 		pr_err("%s: unknown magic 0x%08x 0x%08x, not an image file\n",
 		       path, hdr[0], hdr[1]);
@@ -553,19 +791,24 @@ struct cr_img *open_image_path(const char *path)
 			type = CR_FD_STATS_RESTORE;
 	}
 	img->type = type;
+	if (check_entries(img, NULL))
+		goto err;
+	img->off = IMG_HDR_SIZE;
 	return img;
 err:
 	close_image(img);
 	return NULL;
 }
 
+#define IMG_WBUF_SIZE	(64 << 10)
+
 int img_buffer_writes(struct cr_img *img)
 {
-	if (img->flags != O_DUMP || img->buf)
-		return img->buf ? 0 : -1;
-	img->buf = malloc(IMG_BUF_SIZE);
-	img->buf_len = 0;
-	if (!img->buf) {
+	if (img->flags != O_DUMP || img->wbuf)
+		return img->wbuf ? 0 : -1;
+	img->wbuf = malloc(IMG_WBUF_SIZE);
+	img->wbuf_len = 0;
+	if (!img->wbuf) {
 		pr_err("%s: no memory for a write buffer\n", img->path);
 		return -1;
 	}
@@ -576,22 +819,22 @@ int img_flush(struct cr_img *img)
 {
 	int ret;
 
-	if (img->flags != O_DUMP || !img->buf || !img->buf_len)
+	if (img->flags != O_DUMP || !img->wbuf || !img->wbuf_len)
 		return 0;
-	ret = write_full(img, img->buf, img->buf_len);
-	img->buf_len = 0;
+	ret = write_full(img, img->wbuf, img->wbuf_len);
+	img->wbuf_len = 0;
 	return ret;
 }
 
 /* Append to the write buffer, writing it out when full. 0 or -1. */
 static int write_buffered(struct cr_img *img, const void *src, size_t len)
 {
-	if (len >= IMG_BUF_SIZE)
+	if (len >= IMG_WBUF_SIZE)
 		return img_flush(img) ?: write_full(img, src, len);
-	if (img->buf_len + len > IMG_BUF_SIZE && img_flush(img))
+	if (img->wbuf_len + len > IMG_WBUF_SIZE && img_flush(img))
 		return -1;
-	memcpy(img->buf + img->buf_len, src, len);
-	img->buf_len += len;
+	memcpy(img->wbuf + img->wbuf_len, src, len);
+	img->wbuf_len += len;
 	return 0;
 }
 
@@ -599,18 +842,52 @@ void close_image(struct cr_img *img)
 {
 	if (!img)
 		return;
-	if (img->flags == O_DUMP && img->buf && img->buf_len) {
-		/* a caller that buffered writes flushes and checks first; this is a last resort */
-		pr_err("%s: closed with %zu bytes not flushed\n", img->path, img->buf_len);
-		img_flush(img);
-	}
-	free(img->buf);
 	if (img->fd >= 0 && close(img->fd))
 		pr_perror("%s: close failed", img->path);
+	csum_stream_free(img->hash);
+	free(img->buf);
+	free(img->wbuf);	/* what it holds is dropped with the unsealed image */
 	free(img);
 }
 
-bool image_exists(int dfd, int type, ...)
+static int write_trailer(struct cr_img *img)
+{
+	unsigned char t[IMG_TRAILER_SIZE];
+
+	put_le32(t, IMG_TRAILER_MARK);
+	put_le32(t + 4, img->nr_read);
+	put_le64(t + 8, dump_id);
+	put_le64(t + 16, name_hash(img->path));
+	csum_stream_update(img->hash, t, IMG_TRAILER_SIZE - 8);
+	put_le64(t + 24, csum_stream_digest(img->hash));
+	/* what is written from here on is not part of the checksum */
+	csum_stream_free(img->hash);
+	img->hash = NULL;
+	return write_full(img, t, sizeof(t));
+}
+
+int finish_image(struct cr_img *img, int ret)
+{
+	if (!img)
+		return ret ? ret : -1;
+	if (!ret && img->failed)
+		ret = -1;
+	if (ret || img->flags != O_DUMP) {
+		close_image(img);
+		return ret;
+	}
+	if (img_flush(img) || (!img_is_raw(img->type) && write_trailer(img)))
+		ret = -1;
+	if (close(img->fd)) {
+		pr_perror("%s: close failed", img->path);
+		ret = -1;
+	}
+	img->fd = -1;
+	close_image(img);
+	return ret;
+}
+
+int image_exists(int dfd, int type, ...)
 {
 	char name[PATH_MAX];
 	struct stat st;
@@ -619,24 +896,27 @@ bool image_exists(int dfd, int type, ...)
 
 	if (type < 0 || type >= CR_FD_MAX) {
 		pr_err("Unknown image type %d\n", type);
-		return false;
+		return -1;
 	}
 
 	va_start(args, type);
 	ret = build_name(name, sizeof(name), type, args);
 	va_end(args);
 	if (ret)
-		return false;
+		return -1;
 
 	if (img_srv >= 0) {
 		(void)st;
 		if (!img_accessat(dfd, name))
-			return true;
-	} else if (fstatat(dfd, name, &st, 0) == 0)
-		return true;
-	if (errno != ENOENT)
-		pr_perror("Can't stat image %s", name);
-	return false;
+			return 1;
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* anything there counts: opening it tells what is wrong with it */
+		return 1;
+	}
+	if (errno == ENOENT)
+		return 0;
+	pr_perror("Can't stat image %s", name);
+	return -1;
 }
 
 const ProtobufCMessageDescriptor *img_next_desc(struct cr_img *img)
@@ -707,7 +987,7 @@ int pb_write_one(struct cr_img *img, const void *msg)
 	const ProtobufCMessageDescriptor *desc;
 	const ProtobufCMessage *m = msg;
 	unsigned char *buf;
-	size_t size, packed;
+	size_t size, packed, total;
 	int ret = -1;
 
 	if (!img || !m) {
@@ -724,7 +1004,8 @@ int pb_write_one(struct cr_img *img, const void *msg)
 		return -1;
 	}
 
-	buf = malloc(IMG_LEN_SIZE + size);
+	total = IMG_LEN_SIZE + size + IMG_CHECK_SIZE;
+	buf = malloc(total);
 	if (!buf) {
 		pr_err("%s: can't allocate %zu bytes for an entry\n", img->path, size);
 		return -1;
@@ -736,10 +1017,11 @@ int pb_write_one(struct cr_img *img, const void *msg)
 		       packed, desc->name, size);
 		goto out;
 	}
-	if (img->buf ? write_buffered(img, buf, IMG_LEN_SIZE + size) : write_full(img, buf, IMG_LEN_SIZE + size))
+	put_le32(buf + IMG_LEN_SIZE + size, entry_check(buf, size));
+	if (img->wbuf ? write_buffered(img, buf, total) : write_full(img, buf, total))
 		goto out;
 
-	img->off += IMG_LEN_SIZE + size;
+	img->off += total;
 	img->nr_read++;
 	ret = 0;
 out:
@@ -753,47 +1035,18 @@ static int check_readable(struct cr_img *img)
 		pr_err("%s: image is not open for reading\n", img->path);
 		return -1;
 	}
-	if (img_is_raw(img->type)) {
+	if (img_is_raw(img->type) || !img->buf) {
 		pr_err("%s: raw image, it has no protobuf entries\n", img->path);
 		return -1;
 	}
 	return 0;
 }
 
-/* Read the length word. Returns 1 and sets *plen, 0 at clean EOF, -1 on error. */
-static int read_entry_len(struct cr_img *img, uint32_t *plen)
-{
-	unsigned char buf[IMG_LEN_SIZE];
-	ssize_t n;
-
-	n = read_buffered(img, buf, sizeof(buf));
-	if (n < 0)
-		return -1;
-	if (n == 0)
-		return 0;
-	if ((size_t)n < sizeof(buf)) {
-		pr_err("%s: entry #%lu at offset %llu: truncated length word (%zd of %zu bytes)\n",
-		       img->path, img->nr_read, (unsigned long long)img->off, n, sizeof(buf));
-		return -1;
-	}
-	*plen = get_le32(buf);
-	if (*plen > IMG_MAX_ENTRY_SIZE) {
-		pr_err("%s: entry #%lu at offset %llu: length %u exceeds the %u byte limit\n",
-		       img->path, img->nr_read, (unsigned long long)img->off, *plen,
-		       IMG_MAX_ENTRY_SIZE);
-		return -1;
-	}
-	return 1;
-}
-
 int pb_read_one(struct cr_img *img, void **pmsg)
 {
 	const ProtobufCMessageDescriptor *desc;
-	unsigned char *buf = NULL;
 	ProtobufCMessage *m;
 	uint32_t len;
-	ssize_t n;
-	int ret;
 
 	*pmsg = NULL;
 	if (!img) {
@@ -804,41 +1057,25 @@ int pb_read_one(struct cr_img *img, void **pmsg)
 		return -1;
 	desc = img_next_desc(img);
 
-	ret = read_entry_len(img, &len);
-	if (ret <= 0)
-		return ret;
-
-	ret = -1;
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		pr_err("%s: can't allocate %u bytes for entry at offset %llu\n",
-		       img->path, len, (unsigned long long)img->off);
+	/* check_entries() made sure every entry up to img->end fits */
+	if (img->off >= img->end)
+		return 0;
+	len = get_le32(img->buf + img->off);
+	if (fault_hit("reading entry #%lu of %s", img->nr_read, img->path))
 		return -1;
-	}
-	n = read_buffered(img, buf, len);
-	if (n < 0)
-		goto out;
-	if ((size_t)n < len) {
-		pr_err("%s: entry #%lu at offset %llu: truncated %s, length %u but only %zd bytes left\n",
-		       img->path, img->nr_read, (unsigned long long)img->off, desc->name, len, n);
-		goto out;
-	}
 
-	m = protobuf_c_message_unpack(desc, NULL, len, buf);
+	m = protobuf_c_message_unpack(desc, NULL, len, img->buf + img->off + IMG_LEN_SIZE);
 	if (!m) {
 		pr_err("%s: entry #%lu at offset %llu: can't decode %u bytes as %s "
 		       "(corrupt data or a required field missing)\n",
 		       img->path, img->nr_read, (unsigned long long)img->off, len, desc->name);
-		goto out;
+		return -1;
 	}
 
-	img->off += IMG_LEN_SIZE + len;
+	img->off += IMG_LEN_SIZE + len + IMG_CHECK_SIZE;
 	img->nr_read++;
 	*pmsg = m;
-	ret = 1;
-out:
-	free(buf);
-	return ret;
+	return 1;
 }
 
 int pb_read_one_required(struct cr_img *img, void **pmsg)

@@ -4,8 +4,12 @@
  * Messages are walked generically through their protobuf-c descriptors, so
  * new fields and new image types need no code here. The whole document is
  * built in memory first, so a corrupt image produces an error and no
- * half-printed JSON.
+ * half-printed JSON. Opening an image checks it whole (image.c); raw
+ * images are checked against the checksums of the image next to them
+ * that describes them.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,8 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "image.h"
+#include "ipc.pb-c.h"
 #include "log.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "proc_parse.h"
+#include "sparse.h"
 
 #define INDENT_WIDTH	4
 
@@ -352,11 +362,183 @@ static void print_message(FILE *f, const ProtobufCMessage *m, int depth)
 	fputc('}', f);
 }
 
-/* A raw image has no entries: say what it is and how big. */
+/* The directory holding @path, opened (for the images that describe a raw one). */
+static int open_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open the directory of %s", path);
+	return fd;
+}
+
+/* The id in a raw image's name ("pages-7.img": 7). */
+static unsigned long raw_id(const char *path)
+{
+	const char *base = strrchr(path, '/'), *dash;
+
+	base = base ? base + 1 : path;
+	dash = strrchr(base, '-');
+	return dash ? strtoul(dash + 1, NULL, 10) : 0;
+}
+
+/* Check the pages placed by pagemap entry @pe (#@nr of @by) against their checksums. */
+static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned long nr, const char *by,
+			  off_t size, char *buf)
+{
+	uint64_t len = (uint64_t)pe->nr_pages * CSUM_PAGE;
+
+	if (pe->has_in_parent && pe->in_parent)
+		return 0;
+	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + len > (uint64_t)size ||
+	    pe->off + len < pe->off) {
+		pr_err("%s: entry #%lu (%u pages at offset %lu, %zu checksums) does not fit %s\n", by, nr,
+		       pe->nr_pages, (unsigned long)pe->off, pe->n_csum, img->path);
+		return -1;
+	}
+	for (uint64_t done = 0; done < len; done += 64 * CSUM_PAGE) {
+		size_t piece = len - done < 64 * CSUM_PAGE ? len - done : 64 * CSUM_PAGE, bad;
+
+		if (pread(img->fd, buf, piece, pe->off + done) != (ssize_t)piece) {
+			pr_perror("%s: can't read %zu bytes at offset %lu", img->path, piece,
+				  (unsigned long)(pe->off + done));
+			return -1;
+		}
+		bad = csum_check_pages(buf, piece / CSUM_PAGE, pe->csum + done / CSUM_PAGE);
+		if (bad < piece / CSUM_PAGE) {
+			pr_err("%s: the page at offset %lu (address %lx, %s entry #%lu) is damaged "
+			       "(checksum mismatch)\n", img->path, (unsigned long)(pe->off + done + bad * CSUM_PAGE),
+			       (unsigned long)(pe->vaddr + done + bad * CSUM_PAGE), by, nr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A pages file is checked against the pagemap that names it, when there
+ * is one next to it. Returns 1 (checked, *by names the pagemap), 0 (none
+ * found) or -1 (damage, logged).
+ */
+static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_len)
+{
+	unsigned long id = raw_id(img->path);
+	int dfd = open_dir_of(img->path), ret = 0;
+	struct dirent *de;
+	char *buf = NULL;
+	DIR *d;
+
+	if (dfd < 0)
+		return -1;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -1;
+	}
+	while (!ret && (ret = next_dirent(d, &de, "the images directory")) > 0) {
+		PagemapHead *head;
+		struct cr_img *pm;
+		char *end;
+		long pid;
+		void *msg;
+		int r = 0;
+
+		ret = 0;
+		if (strncmp(de->d_name, "pagemap-", 8))
+			continue;
+		pid = strtol(de->d_name + 8, &end, 10);
+		if (pid <= 0 || strcmp(end, ".img"))
+			continue;
+		pm = open_image_at(dirfd(d), CR_FD_PAGEMAP, O_RDONLY, (int)pid);
+		if (!pm || pb_read_one_required(pm, (void **)&head)) {
+			close_image(pm);
+			ret = -1;
+			break;
+		}
+		if (head->pages_id != id) {
+			pb_free(pm, head);
+			close_image(pm);
+			continue;
+		}
+		pb_free(pm, head);
+		snprintf(by, by_len, "%s", de->d_name);
+		buf = buf ?: malloc(64 * CSUM_PAGE);
+		ret = buf ? 1 : -1;
+		while (ret > 0 && (r = pb_read_one(pm, &msg)) > 0) {
+			if (check_pm_entry(img, msg, pm->nr_read - 1, by, size, buf))
+				ret = -1;
+			pb_free(pm, msg);
+		}
+		if (r < 0)
+			ret = -1;
+		close_image(pm);
+	}
+	free(buf);
+	closedir(d);
+	return ret;
+}
+
+/* A sparse object's bytes, checked against the entry of @type that describes object @id, if any. */
+static int check_sparse_file(struct cr_img *img, int type, char *by, size_t by_len)
+{
+	unsigned long id = raw_id(img->path);
+	int dfd = open_dir_of(img->path), ret = 0;
+	struct cr_img *desc;
+	void *msg;
+	int r = 0;
+
+	if (dfd < 0)
+		return -1;
+	ret = image_exists(dfd, type);
+	if (ret <= 0)
+		goto out;
+	desc = open_image_at(dfd, type, O_RDONLY);
+	ret = desc ? 0 : -1;
+	while (!ret && desc && (r = pb_read_one(desc, &msg)) > 0) {
+		if (type == CR_FD_SHMEM) {
+			ShmemEntry *se = msg;
+
+			if (se->id == id)
+				ret = load_sparse(img, se->size, NULL, se->csum, se->n_csum) ? -1 : 1;
+		} else {
+			IpcNsEntry *ns = msg;
+
+			for (size_t i = 0; i < ns->n_shms && !ret; i++)
+				if (ns->shms[i]->perm && (unsigned long)ns->shms[i]->perm->id == id)
+					ret = load_sparse(img, ns->shms[i]->size, NULL, ns->shms[i]->csum,
+							  ns->shms[i]->n_csum) ? -1 : 1;
+		}
+		pb_free(desc, msg);
+	}
+	if (r < 0)
+		ret = -1;
+	if (ret > 0)
+		snprintf(by, by_len, "%s", img_descs[type].name_fmt);
+	close_image(desc);
+out:
+	close(dfd);
+	return ret;
+}
+
+/*
+ * A raw image has no entries: say what it is and how big, and check it
+ * against the checksums of the image that describes it, when it is there.
+ */
 static int show_raw(struct cr_img *img, FILE *out)
 {
 	long page_size = sysconf(_SC_PAGESIZE);
+	char by[NAME_MAX + 1] = "", checked[NAME_MAX + 32] = "";
 	struct stat st;
+	int ret;
 
 	if (fstat(img->fd, &st)) {
 		pr_perror("%s: can't stat", img->path);
@@ -364,20 +546,29 @@ static int show_raw(struct cr_img *img, FILE *out)
 	}
 	if (page_size <= 0)
 		page_size = 4096;
-	if (img->type != CR_FD_PAGES) {
-		/* shmem and SysV bytes: sparse, any size */
-		fprintf(out, "{\"magic\": \"%s\", \"size\": %lld}\n", img_type_name(img->type),
-			(long long)st.st_size);
-		return 0;
-	}
-	if (st.st_size % page_size) {
+	if (img->type == CR_FD_PAGES && st.st_size % page_size) {
 		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
 		       img->path, (long long)st.st_size, page_size);
 		return -1;
 	}
-	fprintf(out, "{\"magic\": \"%s\", \"size\": %lld, \"pages\": %lld}\n",
+	if (img->type == CR_FD_PAGES)
+		ret = check_pages_file(img, st.st_size, by, sizeof(by));
+	else
+		ret = check_sparse_file(img, img->type == CR_FD_SHMEM_PAGES ? CR_FD_SHMEM : CR_FD_IPC_NS, by,
+					sizeof(by));
+	if (ret < 0)
+		return -1;
+	if (ret > 0)
+		snprintf(checked, sizeof(checked), ", \"checked_with\": \"%s\"", by);
+	if (img->type != CR_FD_PAGES) {
+		/* shmem and SysV bytes: sparse, any size */
+		fprintf(out, "{\"magic\": \"%s\", \"size\": %lld%s}\n", img_type_name(img->type),
+			(long long)st.st_size, checked);
+		return 0;
+	}
+	fprintf(out, "{\"magic\": \"%s\", \"size\": %lld, \"pages\": %lld%s}\n",
 		img_type_name(img->type), (long long)st.st_size,
-		(long long)(st.st_size / page_size));
+		(long long)(st.st_size / page_size), checked);
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 
 struct file_table;
 struct rst_files;
-struct rst_transit;
+struct fd_rst;
 
 /*
  * Dump: for every epoll target, a process of the tree (@pids, live ones
@@ -14,9 +14,9 @@ struct rst_transit;
  */
 int epoll_check_targets(struct file_table *ft, const pid_t *pids, int nr);
 /*
- * Restore, once every fd of @pid is in place: add the targets recorded for
- * @pid to their epolls, found at @opened[id] or in the transit slots.
+ * Restore, once every fd of the task is in place: add the targets recorded
+ * for it to their epolls (its own fds of them, or the transit slots).
  */
-int epoll_add_targets(struct rst_files *rf, pid_t pid, const int *opened, const struct rst_transit *tr);
+int epoll_add_targets(struct fd_rst *c);
 
 #endif

@@ -16,5 +16,7 @@ void file_locks_free(void);
 
 /* Restore, in process @pid once its fds are in place: its locks, for the restorer. */
 int file_locks_prepare(int dfd, pid_t pid, struct restore_args *a);
+/* Restore, before anything is made: file-locks.img (if any) reads whole, each lock of a process of the tree. */
+int file_locks_read_check(int dfd, int (*is_task)(pid_t pid, void *arg), void *arg);
 
 #endif

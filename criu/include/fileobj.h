@@ -17,18 +17,22 @@
 
 /* Dump: the holder of the inode @st is, or 0. */
 uint32_t fileobj_find(struct file_table *ft, const struct stat *st);
-/* Dump: the contents of the unlinked file open at our fd @fd into @r. 0 or -1. */
-int ghost_save(int fd, const struct stat *st, RegFileEntry *r);
+/* Dump: @d, counted in the table, may be a holder: fileobj_find() finds it from now on. 0 or -1. */
+int fileobj_note(struct file_table *ft, struct file_desc *d);
 /*
- * Dump: an unlinked file or removed directory @path (inode @st), which
- * task @pid reaches at @proc (/proc/PID/fd/N or map_files/...): into @r
- * as a removed directory, a copy (up to --ghost-limit) or a link-remap
- * name (--link-remap). @what names it in messages ("fd 5"). 0 or -1.
+ * Dump: an unlinked file, removed directory or device node @path (inode
+ * @st), which task @pid reaches at @proc (/proc/PID/fd/N or
+ * map_files/...): into @d as a removed directory or node, a copy (up to
+ * --ghost-limit bytes of data; the bytes are saved by
+ * fileobj_dump_ghosts()) or a link-remap name (--link-remap). @what names
+ * it in messages ("fd 5"). 0 or -1.
  */
-int fileobj_dump_unlinked(pid_t pid, const char *what, const char *proc, const char *path, const struct stat *st,
-			  RegFileEntry *r);
+int fileobj_dump_unlinked(struct file_table *ft, pid_t pid, const char *what, const char *proc, const char *path,
+			  const struct stat *st, struct file_desc *d);
+/* Dump, the tree still frozen: the contents of the unlinked files into ghost-ID.img, holes kept. 0 or -1. */
+int fileobj_dump_ghosts(int dfd, struct file_table *ft);
 /* Dump: the end of it; the link-remap names made go again unless @ok. */
-void fileobj_dump_fini(int ok);
+void fileobj_dump_fini(struct file_table *ft, int ok);
 /*
  * Dump: a mapping of an unlinked file or of a memfd, to be opened with
  * @flags: *id names the view of it. 0 or -1 (with a message naming the area).
@@ -39,18 +43,29 @@ int fileobj_view_flags(struct file_table *ft, uint32_t *id, int flags);
 
 /* Restore: does @fe carry an object's contents? */
 int fileobj_is_holder(const FileEntry *fe);
-/* Restore (in the root, before forking): make every object; object of file N at base + N. */
-int fileobj_make_all(struct rst_files *rf, int base);
+/* Restore, planning: a slot for every object (rst_files.obj_slot, nr_objs). 0 or -1. */
+int fileobj_plan(struct rst_files *rf);
+/* Restore (in the root, before forking): make every object, at rst_files.obj_base + its slot. */
+int fileobj_make_all(int dfd, struct rst_files *rf);
+/* Restore: the fd of the object made for file @id (in every restoring process), or -1. */
+int fileobj_fd(struct rst_files *rf, uint32_t id);
+/* Restore: has view @id an object of its own (a name of its own of its holder)? */
+int fileobj_has_own(struct rst_files *rf, uint32_t id);
 /* fifo.c: the keeper of an unlinked FIFO (a dup of @same, another keeper of it, if >= 0). */
 int fifo_make_unlinked(FileEntry *fe, int same);
 /* Restore: a new open of the object made for file @id, with open flags @flags. */
-int fileobj_reopen(uint32_t id, int flags);
+int fileobj_reopen(struct rst_files *rf, uint32_t id, int flags);
+/*
+ * Restore: enter a removed cwd: the object of a removed directory an fd
+ * holds too (inode @ino of @dev, 0 if unknown), else one made, entered and
+ * removed. 0 or -1.
+ */
+int fileobj_chdir_removed(struct rst_files *rf, const char *path, uint32_t mode, uint32_t uid, uint32_t gid,
+			  uint64_t dev, uint64_t ino);
 /* A dup of the object of file @id itself (its very open file description), or -1. */
-int fileobj_dup(uint32_t id);
+int fileobj_dup(struct rst_files *rf, uint32_t id);
 /* The fd to map file @id from when it is a view of a memfd (the memfd's own file), or -1: open it as usual. */
 int fileobj_map_fd(struct rst_files *rf, uint32_t id);
-/* Restore: make a removed cwd again, enter it, remove it. 0 or -1. */
-int fileobj_chdir_removed(const char *path, uint32_t mode, uint32_t uid, uint32_t gid);
 /* Restore: the tree runs; the link-remap names go. */
 void fileobj_restore_done(struct rst_files *rf);
 
@@ -59,6 +74,6 @@ int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileE
 int memfd_make(FileEntry *fe);
 
 /* A dup of the O_TMPFILE file made for @fe, -1 on error, -2 if it isn't one. */
-int fileobj_dup_tmpfile(const FileEntry *fe);
+int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe);
 
 #endif

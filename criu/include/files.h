@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "files.pb-c.h"
+#include "hmap.h"
 
 /* One open file description (or a file a mapping or the exe needs). */
 struct file_desc {
@@ -18,27 +19,74 @@ struct file_desc {
 	pid_t owner_pid;	/* a task holding it, and at which fd (-1 for mapping/exe files) */
 	int owner_fd;
 	struct stat st;
+	uint64_t pos;		/* the owner's fd's position and flags, when it has one: fds of one */
+	uint32_t flags;		/* description always agree on them (find_shared) */
+	uint32_t next_path;	/* the next entry with the same path key (file_table_add_path), or 0 */
+	char *ghost_src;	/* an unlinked file: where its contents are read (/proc/PID/fd/N), until written */
 };
 
-/* Every open file description of the dump, shared by all its tasks. */
+/* The descriptions fds hold of one inode at one position and flags, in the order kcmp puts files in. */
+struct inode_descs {
+	uint32_t *idx;		/* indices in file_table.d */
+	uint32_t nr, cap;
+};
+
+/*
+ * Every open file description of the dump, shared by all its tasks. File
+ * N is d[N - 1]; the maps make every lookup while collecting O(1) (or a
+ * binary search among the descriptions of one inode).
+ */
 struct file_table {
 	struct file_desc *d;
 	size_t nr, cap;
+	struct hmap inodes;		/* inode, position and flags key -> index in ifds */
+	struct inode_descs *ifds;
+	size_t nr_ifds;
+	struct {
+		uint64_t key;		/* 0: none */
+		size_t pos, nr;
+	} hint;				/* where the last description find_shared() didn't find goes */
+	struct hmap holders;		/* inode key -> id of the file object holding it (fileobj.c) */
+	struct hmap paths;		/* path and flags key -> id of a file opened for mappings */
+	struct hmap views;		/* holder and flags key -> id of a view of it (fileobj.c) */
+	struct hmap fifos;		/* FIFO inodes whose queued bytes are saved (fifo.c) */
+	char **remaps;			/* --link-remap names this dump made: gone again if it fails (fileobj.c) */
+	size_t nr_remaps;
+	dev_t proc_dev;			/* procfs's, once looked up */
+	int proc_dev_known;
+	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
+	size_t nr_inflight;
+	struct tty_dump *ttys;		/* tty.c */
+	struct usk_dump *usks;		/* sk-unix.c */
+	struct shmem_dump *shmem;	/* shared anonymous memory objects (shmem.c) */
 };
+
+/* The key of an inode in the maps. */
+uint64_t inode_key(dev_t dev, ino_t ino);
+/* File @id of the table, NULL if none. */
+struct file_desc *file_desc_by_id(struct file_table *ft, uint32_t id);
 
 /* One task's fds. */
 struct fd_list {
 	FdinfoEntry *fds;
 	size_t nr;
 	int max_fd;
+	int nr_late;		/* pidfds and /proc files: the restorer opens them */
 };
 
 /* Dump side */
 /* A zeroed entry at the end of the table; the caller fills it and counts it (ft->nr++). */
 struct file_desc *file_desc_new(struct file_table *ft);
 int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
-/* Every pipe must have both ends in the dump (for now). */
-int check_pipes_all(struct file_table *ft);
+/*
+ * A file in flight on a unix socket (SCM_RIGHTS), at fd @fd of ours: its
+ * description in @ft (one a task holds too, or one of its own), *id its
+ * file id. 1: @fd is now its owner's and stays open until the table is
+ * freed; 0: the caller closes @fd; -1: error.
+ */
+int files_dump_inflight(struct file_table *ft, int fd, uint32_t *id);
+/* Every task's fds collected: pipes and what each fd kind checks against the whole tree. */
+int files_check_tree(struct file_table *ft);
 int dump_fdinfo(int dfd, pid_t pid, struct fd_list *fl);
 void fd_list_free(struct fd_list *fl);
 /* A file opened by path for a mapping or the exe (open flags as given). */
@@ -47,52 +95,111 @@ int dump_files(int dfd, struct file_table *ft);
 int dump_fs(int dfd, pid_t pid);
 void file_table_free(struct file_table *ft);
 
-/* Restore side: everything from files.img, looked up by id. */
+/*
+ * Restore side: everything from files.img, looked up by id (by_id[N] is
+ * file N or NULL), with what the fd kinds index once for the whole tree.
+ */
 struct rst_files {
 	FileEntry **fe;
 	size_t nr;
+	FileEntry **by_id;
+	uint32_t nr_ids;		/* ids are below it */
+	struct hmap pipes;		/* pipes.c: pipe inode -> id of its first description */
+	uint32_t *pipe_next;		/* pipes.c: id -> id of the next description of its pipe, 0 */
+	struct hmap pty_masters;	/* tty.c: pty index -> id of its master */
+	struct hmap usk_groups;		/* sk-unix.c: group -> id of its first socket */
+	uint32_t *usk_next;		/* sk-unix.c: id -> id of the next socket of its group, 0 */
+	struct hmap tree_pids;		/* every pid and tid of the tree (its /proc files open late) */
+	int obj_base;			/* fileobj.c: the object of file N at obj_base + obj_slot[N] */
+	int *obj_slot;			/* -1 for files that are no object (or alias of one) */
+	uint32_t nr_objs;
+	int scratch_base;		/* temporaries of a restoring task go at or above this fd */
+	struct hmap obj_aliases;	/* fileobj.c: holder id -> first view opened by another name */
+	uint32_t *obj_next;		/* fileobj.c: id -> the next such view of its holder, 0 */
 };
 
 int read_files(int dfd, struct rst_files *rf);
 void free_files(struct rst_files *rf);
 FileEntry *find_file(struct rst_files *rf, uint32_t id);
-/* Two descriptions that must be made together (pipe ends, files of one pty, connected sockets). */
-int files_linked(const FileEntry *a, const FileEntry *b);
+/*
+ * Union-find over the files of the tree: descriptions that must be made
+ * together (the two ends of a pipe, the files of one pty, connected
+ * sockets, the files in flight on a socket) get one representative.
+ * @parent (nr_ids entries) is filled; files_root() follows it.
+ */
+int files_link(struct rst_files *rf, uint32_t *parent);
+uint32_t files_root(uint32_t *parent, uint32_t id);
 /* Open the file @id (flags from the image unless @flags >= 0); returns fd or -1. */
 int open_file(struct rst_files *rf, uint32_t id, int flags);
 /* --evasive-devices: character device @r opened by its number, not its path (evasive.c). */
-int evasive_open(const RegFileEntry *r, int flags);
+int evasive_open(struct rst_files *rf, const RegFileEntry *r, int flags);
 void evasive_fini(void);
 /*
  * Open file descriptions passed from a task to its descendants: file id N
- * sits at fd base + N. need[N] says whether our descendants use it.
+ * sits at fd base + slot[N] (slot[N] is -1 for files never passed on, the
+ * same numbering in every task). need[N] says whether our descendants use it.
  */
 struct rst_transit {
 	int base;
 	uint32_t nr_ids;
+	const int *slot;
 	const uint8_t *need;
+	const uint8_t *keep;	/* ids the task itself needs later, not as an fd (a mapped packet ring) */
 };
+
+#include "late-fd.h"
 
 /*
- * Put every fd of @pid back at its number, taking shared descriptions from
- * @tr, then fill @tr for the children. shell_tty is the caller's terminal
- * fd or -1.
+ * Restore: the fds of one task being put back. Descriptions made as a
+ * by-product of another (the other end of a pipe, the other sockets of a
+ * group) go straight to the lowest fd number the task has them at, or to
+ * their transit slot, or are closed: nothing waits beside the task's own
+ * fds, so criu's fds don't grow with the task's.
  */
-/* An fd the restorer opens (a pidfd): where, and of which process. */
-struct late_fd {
-	int32_t fd;
-	uint32_t fd_flags;
-	int32_t pid;
-	uint32_t flags;
+struct fd_rst {
+	struct rst_files *rf;
+	const struct rst_transit *tr;
+	pid_t pid;
+	int shell_tty;
+	int *opened;		/* id -> the task's fd of it once placed, -1 */
+	int *lowest;		/* id -> the lowest fd number the task has it at, -1 */
+	int scratch;		/* temporaries are lifted to this fd number or above */
+	struct hmap kept;	/* id -> fd made here for the task's own use, held by no fd: closed at the end */
+	struct hmap made;	/* kind-specific: pipe inodes, unix socket groups... made in this task */
+	uint32_t *ptys;		/* tty.c: ids of the pty masters made here */
+	size_t nr_ptys;
 };
 
-int restore_fds(int dfd, pid_t pid, struct rst_files *rf, int shell_tty, int *max_fd,
-		const struct rst_transit *tr, struct late_fd *late, int *nr_late, int max_late);
-/* The fd numbers in fdinfo-PID.img, and the file ids they use, for planning. */
-int read_fd_ids(int dfd, pid_t pid, int *max_fd, uint8_t *uses, uint32_t nr_ids);
-int restore_fs(int dfd, pid_t pid);
-/* Highest fd number the task had, from fdinfo-PID.img. */
-int image_max_fd(int dfd, pid_t pid);
+/* Restore: an fd of description @id in this task (placed, in transit, or made now), or -1. */
+int fd_rst_get(struct fd_rst *c, uint32_t id);
+/* Restore: the fd the task already has description @id at (placed or in transit), or -1. */
+int fd_rst_have(struct fd_rst *c, uint32_t id);
+/* Restore: @fd is a new description of @id made as a by-product: put where it belongs (or closed). */
+int fd_rst_place(struct fd_rst *c, uint32_t id, int fd);
+/* Restore, planning: how many temporaries may be alive at once (the largest socket group, and some). */
+int fd_rst_scratch_room(struct rst_files *rf);
+/* Restore: @fd up among the temporaries, out of the way of the fd numbers still to place (closing @fd). */
+int fd_rst_lift(struct fd_rst *c, int fd);
+
+/*
+ * Put every fd of @pid (@list, from read_fdinfo()) back at its number, taking shared descriptions from
+ * @tr, then fill @tr for the children. @shell_tty is the caller's terminal
+ * fd or -1; temporaries go at @scratch or above. The fds the restorer opens
+ * go to @late.
+ */
+int restore_fds(FdinfoEntry **list, size_t nr, pid_t pid, struct rst_files *rf, int shell_tty,
+		const struct rst_transit *tr, int scratch, struct late_fd *late, int *nr_late, int max_late);
+/* For a process sharing its parent's fd table: only its session's terminal. */
+int restore_tty_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr, int scratch);
+/* The entries of fdinfo-PID.img (in increasing fd order, else refused); *nr of them. */
+FdinfoEntry **read_fdinfo(int dfd, pid_t pid, size_t *nr);
+void free_fdinfo(FdinfoEntry **list, size_t nr);
+int restore_fs(int dfd, pid_t pid, struct rst_files *rf);
+
+/* Was file @id passed down to us in its transit slot? 1, 0, or -1 when that can't be told (logged). */
+int in_transit(const struct rst_transit *tr, uint32_t id);
+/* Before anything is made: fs-PID.img reads and holds absolute paths. */
+int check_fs(int dfd, pid_t pid);
 
 /* Restore: file owners (F_SETOWN) are set with this euid (a user namespace's tasks'), -1: as we are. */
 void restore_fown_as(uid_t euid);

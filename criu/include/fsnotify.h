@@ -60,9 +60,18 @@ int fsn_parse_fanotify_mark(const char *line, struct fsn_fanotify_mark *m);
 /* 0 or -1. */
 int fsn_parse_mountinfo_line(const char *line, struct fsn_mount *m);
 
+/* fdinfo shows devices as the kernel keeps them inside: major << 20 | minor */
+#define KDEV_MINORBITS	20
+#define KDEV_MINORMASK	((1U << KDEV_MINORBITS) - 1)
+
 static inline dev_t fsn_kdev(unsigned int sdev)
 {
-	return makedev(sdev >> 20, sdev & 0xfffff);
+	return makedev(sdev >> KDEV_MINORBITS, sdev & KDEV_MINORMASK);
+}
+
+static inline unsigned int fsn_sdev(dev_t dev)
+{
+	return major(dev) << 20 | minor(dev);
 }
 
 /* The line after @l in a text read from /proc, or NULL after the last one. */

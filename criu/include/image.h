@@ -7,16 +7,32 @@
 #include <fcntl.h>
 #include <protobuf-c/protobuf-c.h>
 
+struct csum_stream;
+
 /*
  * Image files: two 32-bit little-endian magic words (a common one, then one
- * naming the image type), then entries, each a 32-bit little-endian length
- * followed by that many bytes of one protobuf message. Raw pages files have
- * no header: they are page data only, described by the pagemap image.
+ * naming the image type), then entries, each a 32-bit little-endian length,
+ * that many bytes of one protobuf message and a 32-bit check of both, then
+ * a trailer (struct below) with the number of entries, the dump's id, a
+ * hash of the file's name and a 64-bit checksum of every byte before it
+ * (csum.h). An image without its trailer is not complete; one written
+ * under another name or by another dump is not this one. Raw images
+ * (pages, shmem and SysV segment bytes) have no header: their checksums
+ * are in the images that describe them.
  */
-#define IMG_COMMON_MAGIC	0x54564319u
+#define IMG_COMMON_MAGIC	0x5a8f3c27u
+#define IMG_COMMON_MAGIC_V2	0x54564319u	/* before checksums (version 2 and older) */
 #define IMG_SERVICE_MAGIC	0x55105940u	/* stats files, as podman expects */
-#define IMG_FORMAT_VERSION	2	/* 2: trees, threads, shmem, more fd kinds */
+#define IMG_FORMAT_VERSION	3	/* 2: trees, threads, shmem, more fd kinds; 3: checksums */
 #define IMG_MAX_ENTRY_SIZE	(64u << 20)
+#define IMG_MAX_FILE_SIZE	(2ull << 30)	/* a protobuf image is read whole: refuse a bigger one */
+#define IMG_TRAILER_MARK	0xffffffffu
+/*
+ * The trailer, little endian: u32 IMG_TRAILER_MARK (where a length word
+ * would be), u32 number of entries, u64 dump id, u64 XXH3 of the file's
+ * base name, u64 XXH3 of every byte of the file before this last word.
+ */
+#define IMG_TRAILER_SIZE	32u
 
 enum cr_img_type {
 	CR_FD_INVENTORY,
@@ -36,6 +52,7 @@ enum cr_img_type {
 	CR_FD_EXT_FILES,	/* ext-files.img: files outside the tree (--external) */
 	CR_FD_IPC_NS,		/* ipc-ns.img: the SysV IPC objects of the tree's IPC namespace */
 	CR_FD_SYSVSHM_PAGES,	/* sysvshm-SHMID.img: raw, sparse, a SysV segment's bytes */
+	CR_FD_GHOST,		/* ghost-ID.img: raw, sparse, the bytes of unlinked file ID of files.img */
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
@@ -63,38 +80,69 @@ struct cr_img {
 	int fd;
 	int type;
 	int flags;			/* O_RDONLY or O_DUMP */
-	unsigned long nr_read;		/* entries read so far, to pick head/pb */
+	unsigned long nr_read;		/* entries read (or written) so far, to pick head/pb */
 	char path[PATH_MAX];		/* for messages */
 	uint64_t off;			/* file offset of the next entry, for messages */
-	char *buf;			/* read-ahead of pb images; opt-in write buffer (img_buffer_writes) */
-	size_t buf_len, buf_pos;	/* bytes in buf, and the next to read */
+	unsigned char *buf;		/* reading: the whole file, checked at open */
+	size_t end;			/* reading: offset of the trailer */
+	uint64_t dump_id;		/* reading: the trailer's */
+	struct csum_stream *hash;	/* writing: of every byte written */
+	bool failed;			/* writing: a write failed, never seal it */
+	unsigned char *wbuf;		/* writing: opt-in buffer (img_buffer_writes) */
+	size_t wbuf_len;
 };
 
 #define O_DUMP	(O_WRONLY | O_CREAT | O_TRUNC)
 
 /*
  * Entries written to @img from now on collect in a buffer, written out when
- * it fills and by img_flush(), which must be called (and checked) before
- * the image is closed: for images of many small entries (pagemaps). 0 or -1.
+ * it fills, by img_flush() and by finish_image(): for images of many small
+ * entries (pagemaps). 0 or -1.
  */
 int img_buffer_writes(struct cr_img *img);
 int img_flush(struct cr_img *img);
 
 /*
  * Open image @type in directory @dfd. For per-task images pass the id
- * (pid or pages id) as the vararg. Reading checks both magic words;
- * writing writes them. Returns NULL and logs a message naming the file.
+ * (pid or pages id) as the vararg. Only a regular file is opened (never a
+ * FIFO, device, directory or symbolic link). Reading reads a protobuf
+ * image whole and checks it (magic words, every entry's check, the
+ * trailer); writing writes the magic words. Returns NULL and logs a
+ * message naming the file (and the offset of any damage).
  */
 struct cr_img *open_image_at(int dfd, int type, int flags, ...);
 /* Open an image by path, detecting its type from the magic words (for show). */
 struct cr_img *open_image_path(const char *path);
-void close_image(struct cr_img *img);
-bool image_exists(int dfd, int type, ...);
 /*
- * Opening images by name (read-only: through criu's image server when
- * img_use_server() gave one, in a restore process inside a user namespace).
+ * A written image is complete only once finished: with @ret 0 this seals a
+ * protobuf image (the trailer) and closes it, returning 0 or -1; with @ret
+ * non-zero it drops the image unsealed (readers will call it truncated)
+ * and returns @ret. Frees @img either way.
  */
-int img_openat(int dfd, const char *name, int flags);
+int finish_image(struct cr_img *img, int ret);
+/* Close without sealing (reading, or giving up on a write). */
+void close_image(struct cr_img *img);
+/* 1 if there is a file (of any kind) where the image belongs, 0 if not, -1 if that can't be told (logged). */
+int image_exists(int dfd, int type, ...);
+/*
+ * The id of the dump images are written for, and that images read must
+ * have (0: any, until the inventory is read). A dump picks one at random.
+ */
+void img_set_dump_id(uint64_t id);
+uint64_t img_get_dump_id(void);
+/* Type of a raw image (pages-N.img, ...) from its file name, or -1. */
+int raw_type_by_name(const char *path);
+/*
+ * openat() of an image file @name in @dfd (@flags: O_RDONLY or O_DUMP),
+ * refusing anything but a regular file without blocking on a FIFO or
+ * following a symlink. Returns the fd or -1 (logged, naming @name).
+ */
+int open_image_file(int dfd, const char *name, int flags);
+/*
+ * In a restore process inside a user namespace of the tree's, images are
+ * read through criu's image server once img_use_server() gave one
+ * (open_image_file() and open_image_at() use it for reading).
+ */
 int img_accessat(int dfd, const char *name);
 void img_use_server(int fd);
 int img_served(void);

@@ -25,6 +25,12 @@ struct mm_dump {
 	uint8_t *may_guard;	/* per area: VmFlags "gu", so it is scanned for guard regions */
 	size_t nr_vmas;
 	uint64_t auxv[128];
+	/*
+	 * Memory the kernel may write while the parasite runs in the task:
+	 * the rseq area of the thread it runs in, updated each time that
+	 * thread comes back to user space on another CPU.
+	 */
+	uint64_t live_start, live_end;
 };
 
 /* The process a task was forked from: the task may still share pages with it. */
@@ -35,6 +41,12 @@ struct mm_parent {
 
 /* Classify every area of @pid; refuse (with a message) any we can't restore. */
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md);
+/*
+ * Once every task's fds and areas are collected: each mapping of a socket
+ * must be the rings of a packet socket of the tree (sk-packet.c), which
+ * it then names. Also forgets them, for the next dump (with @ft NULL: only that).
+ */
+int resolve_socket_vmas(struct file_table *ft);
 /* Write the contents of private areas to pages-1.img and pagemap-PID.img. */
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
 	       uint32_t pages_id, const struct mm_parent *parent);

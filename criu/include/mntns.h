@@ -31,8 +31,9 @@ void mnt_opt_free(void);
  * naming the mount.
  */
 int mntns_dump_prepare(pid_t pid);
-/* Is the tree in a mount namespace of its own? */
+/* Is the tree in a mount namespace of its own? Then its root, whose /proc/PID shows it. */
 bool mntns_dumping(void);
+pid_t mntns_dump_pid(void);
 /* Write mntns.img and the contents of its tmpfs mounts. */
 int mntns_dump(int dfd);
 void mntns_dump_fini(void);
@@ -77,6 +78,10 @@ int mntns_plan_fds(struct rst_files *rf, int base);
 int mntns_nr_fds(void);
 /* In the root, after it moved its service fds: the kept fds go to their slots. */
 int mntns_place_fds(int base);
+/* The device of a filesystem made anew that was @dump_dev at dump; else @dump_dev. */
+uint64_t mntns_dev(uint64_t dump_dev);
+/* The id of the restored mount that was mount @dump_id at dump (as fdinfo shows ids), or -1. */
+int mntns_mnt_id(int dump_id);
 /* Open @r->path through its mount (r->mnt_id set). */
 int mntns_open_hidden(const RegFileEntry *r, int flags);
 /* Are files of this device (st_dev at dump) on a filesystem made anew (new inodes)? */

@@ -186,5 +186,7 @@ int pid_ns_dump(pid_t pid, NsEntry *e);
 int ns_in_child(pid_t pid, unsigned long flags, int (*fn)(void *arg), void *arg);
 /* Per-kind helpers (ns.c) */
 int ns_uid_inside(uint32_t *id, int gid);
+/* The restore's ids in a user namespace of the tree's, as criu sees them: 0, or -1 if there is none. */
+int ns_restore_root_ids(uid_t *uid, gid_t *gid);
 
 #endif

@@ -36,6 +36,10 @@ struct netns_state {
 	int unix_ready;
 	struct inet_diag_table inet_diag;
 	int inet_ready;
+	struct packet_diag_table packet_diag;
+	int packet_ready;
+	struct netlink_diag_table netlink_diag;
+	int netlink_ready;
 	/* the lock taken for this namespace's connections, if any */
 	int locked;
 	int lock_method;
@@ -49,6 +53,8 @@ struct netns_state *netns_of(pid_t pid);
 /* Its sock_diag tables, read on first use (@fresh: read again, e.g. once it is locked). */
 struct unix_diag_table *netns_unix_diag(struct netns_state *ns);
 struct inet_diag_table *netns_inet_diag(struct netns_state *ns, int fresh);
+struct packet_diag_table *netns_packet_diag(struct netns_state *ns);
+struct netlink_diag_table *netns_netlink_diag(struct netns_state *ns);
 /* Every state object, at the end of a dump or restore (the lock is not touched). */
 void netns_free_all(void);
 

@@ -11,17 +11,12 @@
 int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo *fi, struct file_desc *d);
 /* Copy what is queued in pipe @rd (of capacity @size) without consuming it. */
 int peek_pipe(int rd, int size, uint8_t **data, size_t *len);
-/* Every pipe must have both ends in the dump (for now). */
-int check_pipes(pid_t pid, struct file_table *ft);
+/* A pipe end whose other end is not in the dump: fine if nobody has it, refused if someone outside has. */
+int check_pipes(struct file_table *ft);
 
-/* Restore: an fd for this pipe end, creating the pipe on first use. */
-int open_pipe_end(struct rst_files *rf, FileEntry *fe);
-/* Pipe ends waiting to be placed are kept at or above @scratch. */
-void pipes_restore_init(int scratch);
-void pipes_restore_forget(void);
-/* Move @fd up among the scratch fds (closing the original); returns the new fd or -1. */
-int restore_lift_fd(int fd);
-/* Close the pipe ends the restore kept around. */
-void pipes_restore_fini(void);
+/* Restore: index the pipes of files.img by inode (rst_files.pipes, pipe_next). 0 or -1. */
+int pipes_index(struct rst_files *rf);
+/* Restore: an fd for this pipe end, making the pipe on first use. */
+int open_pipe_end(struct fd_rst *c, FileEntry *fe);
 
 #endif

@@ -1,6 +1,7 @@
 #ifndef CR_PROC_PARSE_H
 #define CR_PROC_PARSE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -105,5 +106,13 @@ int parse_lock_line(const char *line, struct proc_lock *l);
 
 /* Read a whole /proc file into a malloc'ed NUL-terminated buffer. */
 char *read_proc_file(pid_t pid, const char *name, size_t *len);
+
+/*
+ * readdir() that tells a failure from the end of the directory (readdir()
+ * returns NULL for both): 1 with *de set, 0 at the end, -1 on an error
+ * (logged, naming @what). A list cut short by an error must never pass
+ * for the whole list.
+ */
+int next_dirent(DIR *d, struct dirent **de, const char *what);
 
 #endif

@@ -9,16 +9,8 @@
 
 #include <stdint.h>
 
+#include "late-fd.h"
 #include "parasite.h"
-
-#ifndef CR_FILES_H
-struct late_fd {
-	int32_t fd;
-	uint32_t fd_flags;
-	int32_t pid;
-	uint32_t flags;
-};
-#endif
 
 enum rst_vma_kind {
 	RST_VMA_ANON = 1,
@@ -47,10 +39,23 @@ struct rst_vma {
 	uint32_t sealed;	/* mseal() once all is in place */
 };
 
+/*
+ * An AIO context: the restorer makes it with io_setup(nr_req), moves its
+ * ring to start, and brings the ring to head and tail with the events
+ * between them.
+ */
+struct rst_aio {
+	uint64_t start, len;
+	uint32_t nr_req;	/* io_setup()'s argument for a ring of len bytes */
+	uint32_t nr, head, tail;
+	uint64_t events;	/* (tail - head) mod nr struct io_event, in the bootstrap area */
+};
+
 struct rst_pagemap {
 	uint64_t vaddr;
 	uint64_t nr_pages;
 	uint64_t off;
+	const uint64_t *csum;	/* one per page (csum.h), checked as the pages are read */
 };
 
 /* A part of the vDSO: [vvar], [vvar_vclock] or [vdso]. */
@@ -149,7 +154,7 @@ struct rst_thread {
 
 struct rst_file_lock {
 	int32_t fd;
-	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD */
+	uint32_t kind;		/* 1 flock, 2 POSIX, 3 OFD, 4 lease */
 	uint32_t type;		/* F_RDLCK, F_WRLCK */
 	uint32_t pad;
 	uint64_t start, len;	/* len 0: to the end of the file */
@@ -176,6 +181,8 @@ struct restore_args {
 	struct rst_pagemap *pms;
 	uint32_t nr_pms;
 	int32_t pages_fd;
+	char pages_name[32];		/* for messages */
+	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
 
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
@@ -218,7 +225,9 @@ struct restore_args {
 
 	struct rst_timer *timers;
 	uint32_t nr_timers;
-	struct late_fd pidfds[64];	/* opened once every process exists */
+	struct rst_aio *aios;
+	uint32_t nr_aios;
+	struct late_fd pidfds[MAX_LATE_FDS];	/* pidfds and /proc files, opened once every process exists */
 	int32_t nr_pidfds;
 	struct rst_file_lock locks[RST_MAX_LOCKS];	/* taken after the service fds are closed */
 	uint32_t nr_locks;
@@ -228,7 +237,10 @@ struct restore_args {
 	int32_t stop_signo;		/* re-enter a group stop with this signal before queueing signals; 0: none */
 
 	int32_t log_fd;
+	int32_t err_fd;			/* criu's stderr, for errors too; -1 if the log is it */
 	int32_t log_level;
+	uint32_t fault_at;		/* CRIU_FAULT_RESTORER: the checked step to fail; ~0: count them */
+	uint32_t fault_steps;
 	uint64_t log_start_us;		/* CLOCK_MONOTONIC of criu's first log line */
 	int32_t close_from;		/* service fds: everything from here up goes */
 

@@ -87,4 +87,54 @@ int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk 
 /* The same from the file's text (header line first); @v6 for raw6 and icmp6. */
 int proc_net_parse(const char *text, int v6, uint32_t ino, struct proc_net_sk *out);
 
+/* ---- packet sockets ---- */
+
+#include <linux/packet_diag.h>
+
+struct packet_diag_sk {
+	uint32_t ino;
+	uint8_t type;
+	uint16_t num;			/* the bound protocol, host order */
+	int has_info;
+	struct packet_diag_info info;
+	struct packet_diag_mclist *mc;
+	uint32_t nr_mc;
+	int has_rx, has_tx;
+	struct packet_diag_ring rx, tx;
+	int has_fanout;
+	uint32_t fanout;		/* id | type << 16, no flags */
+};
+
+struct packet_diag_table {
+	struct packet_diag_sk *s;	/* sorted by inode */
+	size_t nr, cap;
+};
+
+/* Fill @p from one answer; 0, or -1 if it is malformed. */
+int packet_diag_parse(struct nlmsghdr *h, struct packet_diag_sk *p);
+/* Every packet socket of our network namespace. */
+int packet_diag_collect(struct packet_diag_table *t);
+struct packet_diag_sk *packet_diag_find(struct packet_diag_table *t, uint32_t ino);
+void packet_diag_free(struct packet_diag_table *t);
+
+/* ---- netlink sockets: only bound ones are listed ---- */
+
+struct netlink_diag_sk {
+	uint32_t ino;
+	uint8_t type, protocol, state;
+	uint32_t portid, dst_portid, dst_group;
+	int has_flags;
+	uint32_t flags;			/* NDIAG_FLAG_* */
+};
+
+struct netlink_diag_table {
+	struct netlink_diag_sk *s;	/* sorted by inode, each once */
+	size_t nr, cap;
+};
+
+int netlink_diag_parse(struct nlmsghdr *h, struct netlink_diag_sk *n);
+int netlink_diag_collect(struct netlink_diag_table *t);
+struct netlink_diag_sk *netlink_diag_find(struct netlink_diag_table *t, uint32_t ino);
+void netlink_diag_free(struct netlink_diag_table *t);
+
 #endif

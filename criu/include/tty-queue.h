@@ -13,6 +13,21 @@ struct ttyq_buf {
 	size_t len;
 };
 
+/* A whole line queued for the slave in canonical mode. */
+struct ttyq_line {
+	struct ttyq_buf b;	/* with its newline or EOL character */
+	int eof;		/* ended by the EOF character, which the queue does not keep as a byte */
+};
+
+/* What is queued in a pty. */
+struct ttyq {
+	struct ttyq_buf out;		/* written by the slave, for the master */
+	struct ttyq_buf in;		/* non-canonical input, for the slave */
+	struct ttyq_line *lines;	/* canonical input: whole lines */
+	size_t nr_lines;
+	struct ttyq_buf partial;	/* canonical input: the line typed in part after them */
+};
+
 /* The master being looked at (for messages) and its modes. */
 struct ttyq_ctx {
 	pid_t pid;
@@ -23,16 +38,17 @@ struct ttyq_ctx {
 };
 
 /*
- * Dump, tree frozen: read the output queued for master @m (a copy of the
- * task's) and the input queued for its slave into @out and @in, and put
- * both back at once. Refuses (nothing read) what can't be put back exactly.
+ * Dump, tree frozen: read what is queued in the pty of master @m (a copy of
+ * the task's) into @q, and put it back at once. Refuses (nothing read)
+ * what can't be put back exactly.
  */
-int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq_buf *in, struct ttyq_buf *out);
+int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q);
+void ttyq_free(struct ttyq *q);
 
-/* Restore: queue @in for the slave and @out for master @m, whose termios is set already. */
-int ttyq_restore(int m, uint32_t index, const struct ttyq_buf *in, const struct ttyq_buf *out);
+/* Restore: queue @q again in the pty of master @m, whose termios is set already. */
+int ttyq_restore(int m, uint32_t index, const struct ttyq *q);
 
-/* Write @in through master @m and @out through slave @s with the processing off, then @orig back. */
-int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq_buf *in, const struct ttyq_buf *out);
+/* Write @q through master @m and slave @s with the processing off, then @orig back. */
+int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q);
 
 #endif

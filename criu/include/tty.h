@@ -26,12 +26,11 @@ struct tty_proc {
  * pty are taken into its master's image (and put back at once).
  */
 int tty_check_tree(struct file_table *ft, const struct tty_proc *p, int nr);
+/* What the dump kept about ptys in @ft. */
+void tty_dump_free(struct file_table *ft);
 
-/* Restore, in each task: around restore_fds(). */
-void tty_restore_begin(struct rst_files *rf);
-/* Give a session leader its terminal, a foreground group's leader the terminal's foreground. */
-int tty_restore_session(struct rst_files *rf, pid_t pid, const struct rst_transit *tr);
-void tty_restore_fini(void);
+/* Restore, before a task's fds: give a session leader its terminal, a foreground group's leader its foreground. */
+int tty_restore_session(struct fd_rst *c);
 
 /*
  * --orphan-pts-master: a pty whose master was outside the tree is made

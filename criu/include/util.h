@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define CR_VERSION	"4.0"
@@ -21,8 +22,41 @@ int move_fd(int fd, int to);
 int check_privileges(void);
 /* Does criu have CAP_SYS_RESOURCE (to raise a hard rlimit)? 1 or 0. */
 int has_cap_sys_resource(void);
-/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. */
+/* A duplicate of fd @fd of task @pid (pidfd_getfd), or -1. The task's pidfd is kept for the next call. */
 int task_fd(pid_t pid, int fd);
+/*
+ * A copy of fd @fd of @pid kept until task_fd_release() (not to be closed
+ * by the caller), or -1: meanwhile task_fd() of that fd is a dup of it,
+ * cheaper than another pidfd_getfd().
+ */
+int task_fd_hold(pid_t pid, int fd);
+/* The copy held of fd @fd of @pid, or -1 if that is not the one held. */
+int task_fd_held(pid_t pid, int fd);
+void task_fd_release(void);
+/* Close the pidfd task_fd() keeps (and the held copy). */
+void task_fd_forget(void);
+/*
+ * Raise RLIMIT_NOFILE as far as we may: the hard limit up to fs.nr_open
+ * with CAP_SYS_RESOURCE, the soft one up to the hard one. The soft limit
+ * reached, or -1; *nr_open (if not NULL) gets fs.nr_open.
+ */
+long raise_nofile_limit(unsigned long *nr_open);
+/*
+ * A file's atime and mtime, saved before criu changes something in or
+ * about it (a name made and removed in a directory, bytes written back
+ * into a FIFO or pty) and put back after: dump and restore leave file
+ * times as they found them.
+ */
+struct file_times {
+	int valid;
+	struct timespec ts[2];	/* atime, mtime: as utimensat() takes them */
+};
+
+int times_save(const char *path, struct file_times *t);
+void times_put_back(const char *path, const struct file_times *t);
+/* The directory @path is in, into @buf; 0, or -1 if it has none. */
+int parent_dir(const char *path, char *buf, size_t size);
+
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
 

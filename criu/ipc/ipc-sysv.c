@@ -37,6 +37,7 @@
 #include "ipc.pb-c.h"
 #include "log.h"
 #include "namespaces.h"
+#include "proc_parse.h"
 #include "shmem.h"
 #include "util.h"
 
@@ -200,10 +201,11 @@ static int check_sem_undo(pid_t pid, int nr_sets)
 		pr_perror("can't list %s", path);
 		return -1;
 	}
-	while ((de = readdir(d)) && !ret) {
+	while (!ret && (ret = next_dirent(d, &de, path)) > 0) {
 		pid_t tid = atoi(de->d_name);
 		long r;
 
+		ret = 0;
 		if (tid <= 0)
 			continue;
 		r = syscall(SYS_kcmp, getpid(), tid, KCMP_SYSVSEM, 0, 0);
@@ -348,7 +350,7 @@ static const char *ns_value(IpcNsEntry *ns, const char *name)
 }
 
 /* The bytes of a segment, read through an attach of our own, holes kept. */
-static int dump_shm_data(int dfd, IpcNsEntry *ns, const struct shmid_ds *ds, int id)
+static int dump_shm_data(int dfd, IpcNsEntry *ns, IpcShmEntry *se, const struct shmid_ds *ds, int id)
 {
 	const char *forced = ns_value(ns, "kernel/shm_rmid_forced");
 	uint64_t len = PG_UP(ds->shm_segsz);
@@ -378,16 +380,18 @@ static int dump_shm_data(int dfd, IpcNsEntry *ns, const struct shmid_ds *ds, int
 		pr_err("can't dump SysV shm segment %d: hugetlb segments are not supported yet\n", id);
 		goto out;
 	}
+	se->n_csum = sparse_nr_csum(ds->shm_segsz);
+	se->csum = calloc(se->n_csum + 1, sizeof(*se->csum));
+	if (!se->csum)
+		goto out;
 	img = open_image_at(dfd, CR_FD_SYSVSHM_PAGES, O_DUMP, id);
 	if (!img)
 		goto out;
-	if (ftruncate(img->fd, ds->shm_segsz))
-		pr_perror("can't size the image of SysV shm segment %d", id);
-	else if (copy_sparse(fd, img->fd, ds->shm_segsz, NULL))
+	if (save_sparse(fd, img->fd, ds->shm_segsz, se->csum, img->path))
 		pr_err("can't save the bytes of SysV shm segment %d\n", id);
 	else
 		ret = 0;
-	close_image(img);
+	ret = finish_image(img, ret);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -441,7 +445,7 @@ static int dump_shm(int dfd, IpcNsEntry *ns, int id, union ipc_ds *u)
 	ns->shms[ns->n_shms++] = se;
 	se->perm = make_perm(&ds->shm_perm, id);
 	se->size = ds->shm_segsz;
-	if (!se->perm || dump_shm_data(dfd, ns, ds, id))
+	if (!se->perm || dump_shm_data(dfd, ns, se, ds, id))
 		return -1;
 	pr_info("SysV shm %d: key %#x, %lu bytes, mode %o, %lu attached\n", id, ds->shm_perm.__key,
 		(unsigned long)ds->shm_segsz, ds->shm_perm.mode, (unsigned long)ds->shm_nattch);
@@ -630,7 +634,7 @@ static int check_mqueues(void)
 			close(dfd);
 		return -1;
 	}
-	while ((de = readdir(d))) {
+	while ((ret = next_dirent(d, &de, "the POSIX message queues")) > 0) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		pr_err("can't dump the ipc namespace of task %d: it has POSIX message queue /%s; not supported yet\n",
@@ -664,8 +668,7 @@ static int dump_ns(int dfd)
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, ns);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, ns));
 out:
 	return ret;
 }
@@ -731,9 +734,10 @@ static int check_ns_entry(IpcNsEntry *ns)
 int ipc_sysv_read(int dfd)
 {
 	struct cr_img *img;
+	int r = image_exists(dfd, CR_FD_IPC_NS);
 
-	if (!image_exists(dfd, CR_FD_IPC_NS))
-		return 0;
+	if (r <= 0)
+		return r;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_RDONLY);
 	if (!img)
 		return -1;
@@ -873,7 +877,7 @@ static int fill_shm(int dfd, const IpcShmEntry *se)
 		close_image(img);
 		return -1;
 	}
-	ret = copy_sparse(img->fd, -1, se->size, addr);
+	ret = load_sparse(img, se->size, addr, se->csum, se->n_csum);
 	if (ret)
 		pr_err("can't fill SysV shm segment %d\n", se->perm->id);
 	shmdt(addr);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cow.h"
+#include "csum.h"
 #include "pidmap.h"
 #include "image.h"
 #include "crtools.h"
@@ -530,7 +531,8 @@ static int drop_unshared(struct cow_task *t, struct cow_area *a)
 
 uint32_t cow_map_prot(const VmaEntry *v, int pages)
 {
-	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM)
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM ||
+	    v->kind == VMA_KIND__VMA_PACKET_RING)
 		return v->prot;
 	if (pages || (v->has_accounted && v->accounted) || !v->has_accounted)
 		return v->prot | PROT_READ | PROT_WRITE;
@@ -631,24 +633,38 @@ static ssize_t area_index(const struct cow_task *t, uint64_t addr)
 	return lo < t->nr_areas ? (ssize_t)lo : -1;
 }
 
-static int pread_all(int fd, uint64_t to, uint64_t len, uint64_t off, pid_t pid)
+/* Read @len bytes of pages at @off to @to, checking them against @csum (one per page). */
+static int pread_pages(int fd, uint64_t to, uint64_t len, uint64_t off, const uint64_t *csum, const char *name)
 {
-	while (len) {
-		ssize_t n = pread(fd, (void *)to, len, off);
+	uint64_t addr = to, start = off, left = len;
+	size_t bad;
+
+	while (left) {
+		ssize_t n = pread(fd, (void *)to, left, off);
 
 		if (n <= 0) {
-			pr_perror("%d: reading pages at offset %lu", pid, (unsigned long)off);
+			if (n == 0)
+				pr_err("%s: ends at offset %lu, short of the pages at %lx\n", name, (unsigned long)off,
+				       (unsigned long)to);
+			else
+				pr_perror("%s: reading pages at offset %lu", name, (unsigned long)off);
 			return -1;
 		}
 		to += n;
 		off += n;
-		len -= n;
+		left -= n;
+	}
+	bad = csum_check_pages((void *)addr, len >> PAGE_SHIFT, csum);
+	if (bad < len >> PAGE_SHIFT) {
+		pr_err("%s: the page at offset %lu (address %lx) is damaged (checksum mismatch)\n", name,
+		       (unsigned long)(start + bad * PAGE_SIZE), (unsigned long)(addr + bad * PAGE_SIZE));
+		return -1;
 	}
 	return 0;
 }
 
 /* The task's own pages that fall in areas built before the fork. */
-static int fill_areas(struct cow_task *t, int fd)
+static int fill_areas(struct cow_task *t, int fd, const char *name)
 {
 	for (size_t i = 0; i < t->nr_pms; i++) {
 		const PagemapEntry *pe = t->pms[i];
@@ -662,7 +678,8 @@ static int fill_areas(struct cow_task *t, int fd)
 			uint64_t from = s > a->start ? s : a->start, to = e < a->end ? e : a->end;
 
 			if (!a->late && from < to &&
-			    pread_all(fd, a->slot + (from - a->start), to - from, pe->off + (from - s), t->pid))
+			    pread_pages(fd, a->slot + (from - a->start), to - from, pe->off + (from - s),
+					pe->csum + ((from - s) >> PAGE_SHIFT), name))
 				return -1;
 		}
 	}
@@ -683,16 +700,10 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 	}
 	if (!any)
 		return 0;
-	fd = img_openat(dfd, pages_name, O_RDONLY);
-	if (fd >= 0 && image_trusted(fd, pages_name)) {
-		close(fd);
+	fd = open_image_file(dfd, pages_name, O_RDONLY);
+	if (fd < 0)
 		return -1;
-	}
-	if (fd < 0) {
-		pr_perror("can't open %s", pages_name);
-		return -1;
-	}
-	ret = fill_areas(t, fd);
+	ret = fill_areas(t, fd, pages_name);
 	close(fd);
 	return ret;
 }
@@ -758,13 +769,17 @@ uint64_t cow_slot(const struct cow_task *t, uint64_t start)
 	return k >= 0 && t->areas[k].start == start ? t->areas[k].slot : 0;
 }
 
-static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, uint64_t s, uint64_t e, uint64_t off)
+/* A piece [s, e) of entry @pe for the restorer: where it is in the file, and its pages' checksums. */
+static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, const PagemapEntry *pe, uint64_t s, uint64_t e)
 {
+	uint64_t first = (s - pe->vaddr) >> PAGE_SHIFT;
+
 	if (*n >= max)
 		return -1;
 	out[*n].vaddr = s;
 	out[*n].nr_pages = (e - s) >> PAGE_SHIFT;
-	out[(*n)++].off = off;
+	out[*n].off = pe->off + (s - pe->vaddr);
+	out[(*n)++].csum = pe->csum + first;
 	return 0;
 }
 
@@ -783,12 +798,12 @@ ssize_t cow_restorer_pagemap(const struct cow_task *t, struct rst_pagemap *out, 
 		for (; k >= 0 && (size_t)k < t->nr_areas && t->areas[k].start < e; k++) {
 			if (t->areas[k].late)
 				continue;
-			if (t->areas[k].start > pos && add_pm(out, &n, max, pos, t->areas[k].start, pe->off + (pos - s)))
+			if (t->areas[k].start > pos && add_pm(out, &n, max, pe, pos, t->areas[k].start))
 				goto full;
 			if (t->areas[k].end > pos)
 				pos = t->areas[k].end;
 		}
-		if (pos < e && add_pm(out, &n, max, pos, e, pe->off + (pos - s)))
+		if (pos < e && add_pm(out, &n, max, pe, pos, e))
 			goto full;
 	}
 	return n;

@@ -1,7 +1,8 @@
 /*
  * Memory: which areas a task has and how each comes back, and the page
  * path: PAGEMAP_SCAN finds the pages worth saving, the parasite vmsplices
- * them into pipes, and we splice the pipes into the pages file.
+ * them into pipes, and we splice the pipes into the pages file while the
+ * parasite checksums the same pages (on another CPU if there is one).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +16,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "compel/compel.h"
 #include "cow.h"
+#include "csum.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
 #include "fileobj.h"
@@ -28,6 +31,7 @@
 #include "pagerange.h"
 #include "parasite.h"
 #include "shmem.h"
+#include "sk-packet.h"
 #include "util.h"
 
 #define NR_PIPES	8
@@ -68,7 +72,7 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 		v->kind = VMA_KIND__VMA_SHMEM;
 		v->flags = MAP_SHARED;
 		v->has_shmem_id = true;
-		return shmem_add_vma(pid, p->start, p->end, &v->shmem_id);
+		return shmem_add_vma(ft, pid, p->start, p->end, &v->shmem_id);
 	}
 	if (p->shared && p->deleted && !strncmp(p->name, "/SYSV", 5))
 		return sysvshm_add_vma(pid, p, v);
@@ -102,6 +106,46 @@ static int classify_file_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, s
 	memo->flags = flags;
 	memo->id = v->file_id;
 	return 0;
+}
+
+/* Mappings of sockets, named once every fd of the tree is known. */
+struct socket_vma {
+	pid_t pid;
+	uint64_t ino;
+	VmaEntry *v;
+};
+
+static struct socket_vma *socket_vmas;
+static size_t nr_socket_vmas;
+
+static int classify_socket_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v)
+{
+	struct socket_vma *n;
+
+	if (!p->shared)
+		return refuse_vma(pid, p, "a private mapping of a socket is not supported");
+	n = realloc(socket_vmas, (nr_socket_vmas + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	socket_vmas = n;
+	n[nr_socket_vmas++] = (struct socket_vma){ .pid = pid, .ino = p->ino, .v = v };
+	v->kind = VMA_KIND__VMA_PACKET_RING;
+	v->flags = MAP_SHARED;
+	return 0;
+}
+
+int resolve_socket_vmas(struct file_table *ft)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ft && i < nr_socket_vmas && !ret; i++)
+		ret = packet_ring_vma(ft, socket_vmas[i].pid, socket_vmas[i].ino, socket_vmas[i].v);
+	free(socket_vmas);
+	socket_vmas = NULL;
+	nr_socket_vmas = 0;
+	return ret;
 }
 
 static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct file_table *ft,
@@ -146,10 +190,14 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 		v->kind = VMA_KIND__VMA_VVAR_VCLOCK;
 		return 0;
 	}
+	if (aio_is_ring(p))
+		return aio_dump_ring(pid, p, v);
 	if (name[0] == '/')
 		return classify_file_vma(pid, p, v, ft, memo);
 	if (!strncmp(name, "memfd:", 6))
 		return refuse_vma(pid, p, "memfd mappings are not supported yet");
+	if (!strncmp(name, "socket:[", 8))
+		return classify_socket_vma(pid, p, v);
 	return refuse_vma(pid, p, "this kind of memory area is not supported");
 }
 
@@ -435,6 +483,7 @@ void free_mm_dump(struct mm_dump *md)
 		for (size_t k = 0; k < md->vmas[i].n_guards; k++)
 			free(md->vmas[i].guards[k]);
 		free(md->vmas[i].guards);
+		aio_free(md->vmas[i].aio);
 	}
 	free(md->may_guard);
 	md->may_guard = NULL;
@@ -559,13 +608,15 @@ struct page_xfer {
 	struct dump_stats *st;
 };
 
-static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off)
+static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
 	pe.vaddr = vaddr;
 	pe.nr_pages = nr_pages;
 	pe.off = off;
+	pe.n_csum = nr_pages;
+	pe.csum = csum;
 	return pb_write_one(x->pagemap, &pe);
 }
 
@@ -610,6 +661,9 @@ static int xfer_setup(struct page_xfer *x)
 	if (x->pipe_pages > PARASITE_MAX_IOVS / NR_PIPES)
 		x->pipe_pages = PARASITE_MAX_IOVS / NR_PIPES;
 
+	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
+		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
+
 	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
@@ -617,6 +671,21 @@ static int xfer_setup(struct page_xfer *x)
 		return -1;
 	}
 	return 0;
+}
+
+/* Which build of the checksums the parasite runs, and what of the task's state it saves around it. */
+static void csum_setup(struct page_xfer *x)
+{
+	struct parasite_pages *p = x->args;
+	size_t size;
+
+	p->csum_isa = csum_isa();
+	p->xsave_mask = csum_xsave_mask(&size);
+	if (size > PARASITE_XSAVE_SIZE) {
+		pr_warn("XSAVE of the vector state takes %zu bytes: checksumming pages without SIMD\n", size);
+		p->csum_isa = CSUM_SCALAR;
+		p->xsave_mask = 0;
+	}
 }
 
 static void xfer_close(struct page_xfer *x)
@@ -643,9 +712,9 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 		      int *done)
 {
 	struct parasite_pages *p = x->args;
+	uint64_t t0, drained = 0;
 	size_t used = 0;
 	uint32_t np = 0;
-	uint64_t t0;
 
 	while (np < NR_PIPES && used < PARASITE_MAX_IOVS) {
 		uint64_t pages;
@@ -673,33 +742,48 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 	x->st->memdump_time += now_us() - t0;
 	x->st->pages_zero += p->zero_pages;
 
+	/* the parasite checksums the pages while we move them */
 	t0 = now_us();
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
+		return -1;
 	for (uint32_t i = 0, k = 0; i < np; i++) {
-		uint64_t expect = 0, off = x->off;
+		uint64_t expect = 0;
 
 		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
 			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
-			return -1;
+			goto wait;
 		}
-		for (uint32_t j = 0; j < p->nr_out[i]; j++)
-			expect += p->out[k + j].iov_len;
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++)
+			expect += p->out[k].iov_len;
 		if (p->nr_bytes[i] != expect) {
 			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
 			       (unsigned long)expect);
-			return -1;
+			goto wait;
 		}
-		if (drain_pipe(x, x->pipes[i][0], expect, off))
-			return -1;
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, off))
-				return -1;
-			off += p->out[k].iov_len;
-		}
-		x->off = off;
-		x->st->pages_written += expect >> PAGE_SHIFT;
+		if (drain_pipe(x, x->pipes[i][0], expect, x->off + drained))
+			goto wait;
+		drained += expect;
 	}
+	if (compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES) < 0) {
+		pr_perror("parasite failed to checksum pages");
+		return -1;
+	}
+	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++)
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, x->off, &p->csum[pg]))
+				return -1;
+			x->off += p->out[k].iov_len;
+			pg += n;
+		}
+	x->st->pages_written += drained >> PAGE_SHIFT;
 	x->st->memwrite_time += now_us() - t0;
 	return 0;
+wait:
+	/* the parasite's answer is still due: take it, so the channel stays in step */
+	compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
+	return -1;
 }
 
 /*
@@ -708,6 +792,7 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
  */
 static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_list *pl)
 {
+	uint64_t csum[64];
 	char path[64], *buf;
 	int fd, ret = -1;
 
@@ -720,11 +805,10 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 		pr_perror("can't open %s", path);
 		goto out;
 	}
+	/* an entry per 64 pages: its checksums are known before it is written */
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages * PAGE_SIZE;
 
-		if (write_pagemap(x, addr, pl->r[i].nr_pages, x->off))
-			goto out;
 		while (left) {
 			size_t chunk = left > PAGE_SIZE * 64 ? PAGE_SIZE * 64 : left;
 
@@ -732,6 +816,9 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("reading memory of %d at %lx", pid, (unsigned long)addr);
 				goto out;
 			}
+			csum_pages(buf, chunk >> PAGE_SHIFT, csum);
+			if (write_pagemap(x, addr, chunk >> PAGE_SHIFT, x->off, csum))
+				goto out;
 			if (pwrite(x->pages_fd, buf, chunk, x->off) != (ssize_t)chunk) {
 				pr_perror("writing the pages file");
 				goto out;
@@ -784,6 +871,41 @@ static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, 
 	return ret;
 }
 
+/*
+ * The pages of md->live_* may change under the parasite's feet, between its
+ * checksum and our copy: they leave @anon and @file for @live, which is
+ * read and checksummed here, from one copy.
+ */
+static int split_live(const struct mm_dump *md, struct page_list *anon, struct page_list *file, struct page_list *live)
+{
+	uint64_t start = md->live_start & ~(PAGE_SIZE - 1), end = PAGE_ALIGN(md->live_end);
+	struct page_list sel, in[2], out[2], *l[2] = { anon, file };
+	int ret = 0;
+
+	page_list_init(live);
+	if (md->live_end <= md->live_start)
+		return 0;
+	page_list_init(&sel);
+	if (page_list_add(&sel, start, (end - start) >> PAGE_SHIFT)) {
+		page_list_free(&sel);
+		return -1;
+	}
+	for (int i = 0; i < 2 && !ret; i++) {
+		ret = page_list_split(l[i], &sel, &in[i], &out[i]);
+		if (ret)
+			break;
+		page_list_free(l[i]);
+		*l[i] = out[i];
+		/* the area is in one mapping: in anonymous memory or a file's, not both */
+		if (in[i].nr && !live->nr)
+			*live = in[i];
+		else
+			page_list_free(&in[i]);
+	}
+	page_list_free(&sel);
+	return ret;
+}
+
 /* Pages the parent has: an entry with no data. */
 static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
 {
@@ -822,7 +944,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[3];
+	struct page_list anon, file, hidden, inh[3], live;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
@@ -832,8 +954,11 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	page_list_init(&hidden);
 	for (int i = 0; i < 3; i++)
 		page_list_init(&inh[i]);
+	page_list_init(&live);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &anon, &file, &hidden, st))
+		goto out;
+	if (split_live(md, &anon, &file, &live))
 		goto out;
 	if (parent && split_inherited(pid, md, parent, &anon, &file, &hidden, inh))
 		goto out;
@@ -852,6 +977,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		goto out;
 	if (xfer_setup(&x))
 		goto out;
+	csum_setup(&x);
 	while (!done)
 		if (xfer_round(&x, &anon, &cur, 1, &done))
 			goto out;
@@ -861,7 +987,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		if (xfer_round(&x, &file, &cur, 0, &done))
 			goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
-	if (copy_unreadable(&x, pid, &hidden))
+	if (copy_unreadable(&x, pid, &hidden) || copy_unreadable(&x, pid, &live))
 		goto out;
 	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]) ||
 	    img_flush(x.pagemap))
@@ -869,14 +995,13 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	ret = 0;
 out:
 	xfer_close(&x);
-	if (ret && x.pagemap)
-		x.pagemap->buf_len = 0;		/* failed anyway: nothing to flush */
-	close_image(x.pagemap);
-	close_image(pages);
+	ret = finish_image(x.pagemap, ret);
+	ret = finish_image(pages, ret);
 	page_list_free(&anon);
 	page_list_free(&file);
 	page_list_free(&hidden);
 	for (int i = 0; i < 3; i++)
 		page_list_free(&inh[i]);
+	page_list_free(&live);
 	return ret;
 }

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csum.h"
+#include "files.h"
+#include "hmap.h"
 #include "image.h"
 #include "log.h"
 #include "mm.pb-c.h"
@@ -29,33 +32,61 @@ struct shmem_obj {
 	uint64_t start, end;
 };
 
-static struct shmem_obj *objs;
-static uint32_t nr_objs;
+/* What the dump keeps (file_table.shmem): the objects, found by inode. */
+struct shmem_dump {
+	struct shmem_obj *objs;
+	uint32_t nr, cap;
+	struct hmap by_inode;		/* inode key -> index in objs */
+};
 
-int shmem_add_vma(pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
+int shmem_add_vma(struct file_table *ft, pid_t pid, uint64_t start, uint64_t end, uint32_t *id)
 {
+	struct shmem_dump *sd = ft->shmem;
 	char mf[128];
 	struct stat st;
-	struct shmem_obj *n;
+	uint64_t *idx;
+	int made;
 
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)start, (unsigned long)end);
 	if (stat(mf, &st)) {
 		pr_perror("can't stat %s", mf);
 		return -1;
 	}
-	for (uint32_t i = 0; i < nr_objs; i++)
-		if (objs[i].dev == st.st_dev && objs[i].ino == st.st_ino) {
-			*id = objs[i].id;
-			return 0;
-		}
-	n = realloc(objs, (nr_objs + 1) * sizeof(*n));
-	if (!n)
-		return -1;
-	objs = n;
-	objs[nr_objs] = (struct shmem_obj){ .id = nr_objs + 1, .dev = st.st_dev, .ino = st.st_ino,
-					    .size = st.st_size, .pid = pid, .start = start, .end = end };
-	*id = objs[nr_objs++].id;
+	if (!sd && !(sd = ft->shmem = calloc(1, sizeof(*sd))))
+		goto oom;
+	idx = hmap_get_or_put(&sd->by_inode, inode_key(st.st_dev, st.st_ino), sd->nr, &made);
+	if (!idx)
+		goto oom;
+	if (!made) {
+		*id = sd->objs[*idx].id;
+		return 0;
+	}
+	if (sd->nr == sd->cap) {
+		uint32_t cap = sd->cap ? 2 * sd->cap : 16;
+		struct shmem_obj *n = realloc(sd->objs, cap * sizeof(*n));
+
+		if (!n)
+			goto oom;
+		sd->objs = n;
+		sd->cap = cap;
+	}
+	sd->objs[sd->nr] = (struct shmem_obj){ .id = sd->nr + 1, .dev = st.st_dev, .ino = st.st_ino,
+					       .size = st.st_size, .pid = pid, .start = start, .end = end };
+	*id = sd->objs[sd->nr++].id;
 	return 0;
+oom:
+	pr_err("out of memory\n");
+	return -1;
+}
+
+void shmem_dump_free(struct file_table *ft)
+{
+	if (!ft->shmem)
+		return;
+	free(ft->shmem->objs);
+	hmap_free(&ft->shmem->by_inode);
+	free(ft->shmem);
+	ft->shmem = NULL;
 }
 
 /* Copy the data (not the holes) of @src to the same offsets of @dst. */
@@ -100,15 +131,16 @@ out:
 	return ret;
 }
 
-int shmem_dump_all(int dfd)
+int shmem_dump_all(struct file_table *ft, int dfd)
 {
 	struct cr_img *img = open_image_at(dfd, CR_FD_SHMEM, O_DUMP);
+	uint32_t nr = ft->shmem ? ft->shmem->nr : 0;
 	int ret = 0;
 
 	if (!img)
 		return -1;
-	for (uint32_t i = 0; i < nr_objs && !ret; i++) {
-		struct shmem_obj *o = &objs[i];
+	for (uint32_t i = 0; i < nr && !ret; i++) {
+		struct shmem_obj *o = &ft->shmem->objs[i];
 		ShmemEntry se = SHMEM_ENTRY__INIT;
 		struct cr_img *data;
 		char mf[128];
@@ -116,27 +148,29 @@ int shmem_dump_all(int dfd)
 
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", o->pid, (unsigned long)o->start,
 			 (unsigned long)o->end);
+		se.n_csum = sparse_nr_csum(o->size);
+		se.csum = calloc(se.n_csum + 1, sizeof(*se.csum));
 		src = open(mf, O_RDONLY | O_CLOEXEC);
 		data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_DUMP, o->id);
-		if (src < 0 || !data) {
+		if (src < 0 || !data || !se.csum) {
 			pr_perror("can't save shared memory %s", mf);
 			ret = -1;
-		} else if (ftruncate(data->fd, o->size) || copy_sparse(src, data->fd, o->size, NULL)) {
+		} else if (save_sparse(src, data->fd, o->size, se.csum, data->path)) {
 			pr_err("can't save shared memory object %u (%s)\n", o->id, mf);
 			ret = -1;
 		}
 		if (src >= 0)
 			close(src);
-		close_image(data);
+		ret = finish_image(data, ret);
 		se.id = o->id;
 		se.size = o->size;
 		se.has_ino = true;
 		se.ino = o->ino;
 		if (!ret)
 			ret = pb_write_one(img, &se);
+		free(se.csum);
 	}
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 /* Call @fn for every entry of shmem.img (none if there is no such image). */
@@ -146,8 +180,9 @@ static int for_each_shmem(int dfd, int (*fn)(int dfd, ShmemEntry *se, void *arg)
 	void *msg;
 	int r;
 
-	if (!image_exists(dfd, CR_FD_SHMEM))
-		return 0;
+	r = image_exists(dfd, CR_FD_SHMEM);
+	if (r <= 0)
+		return r;
 	img = open_image_at(dfd, CR_FD_SHMEM, O_RDONLY);
 	if (!img)
 		return -1;
@@ -200,7 +235,7 @@ static int shmem_make(int dfd, ShmemEntry *se, int slot)
 		return -1;
 	}
 	data = open_image_at(dfd, CR_FD_SHMEM_PAGES, O_RDONLY, se->id);
-	if (!data || copy_sparse(data->fd, -1, se->size, mem))
+	if (!data || load_sparse(data, se->size, mem, se->csum, se->n_csum))
 		goto out;
 	snprintf(mf, sizeof(mf), "self/map_files/%lx-%lx", (unsigned long)mem, (unsigned long)mem + se->size);
 	fd = proc_open(O_RDWR, "%s", mf);

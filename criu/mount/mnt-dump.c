@@ -85,6 +85,7 @@ static struct {
 	int nsfd, rootfd;	/* the namespace, its root (as a helper that joined it sees it) */
 	int host_root, host_nsfd;	/* criu's root and namespace (AT_FDCWD, -1: our own) */
 	uint64_t host_nsid;	/* criu's namespace for listmount (0: our own) */
+	pid_t pid;		/* the tree's root */
 	struct dmnt *m;		/* the namespace's mounts, by unique id */
 	size_t nr;
 	struct dmnt *root;	/* the root of the tree's mounts */
@@ -102,6 +103,11 @@ static struct {
 bool mntns_dumping(void)
 {
 	return ns.on;
+}
+
+pid_t mntns_dump_pid(void)
+{
+	return ns.pid;
 }
 
 /* ---- reading mounts ---- */
@@ -444,7 +450,7 @@ static int host_origin(struct dmnt *m, struct dmnt *h, const char *root)
 		o->path = NULL;
 		return -1;
 	}
-	if (fstatat(ns.host_root, ns.host_root == AT_FDCWD ? o->path : o->path + 1, &o->st, 0) ||
+	if (fstatat(ns.host_root, ns.host_root == AT_FDCWD ? o->path : rel_or_dot(o->path + 1), &o->st, 0) ||
 	    o->st.st_dev != m->dev) {
 		pr_err("mount %u at %s: its filesystem (%s, device %u:%u) was found at %s in criu's namespace, "
 		       "but that path does not lead there\n", m->old_id, m->point, m->fstype, major(m->dev),
@@ -452,6 +458,36 @@ static int host_origin(struct dmnt *m, struct dmnt *h, const char *root)
 		return -1;
 	}
 	m->origin = o;
+	return 0;
+}
+
+/*
+ * The uid= and gid= options of a filesystem made anew, as the tree's user
+ * namespace sees them (statmount shows them as criu's; the restore makes
+ * the filesystem inside, where they are parsed).
+ */
+static int ids_inside(struct dmnt *m)
+{
+	for (uint32_t i = 0; i < m->nr_opts; i++) {
+		int gid = !strncmp(m->opts[i], "gid=", 4);
+		char *end, *o;
+		unsigned long v;
+		uint32_t id;
+
+		if (!gid && strncmp(m->opts[i], "uid=", 4))
+			continue;
+		v = strtoul(m->opts[i] + 4, &end, 10);
+		id = v;
+		if (*end || v > UINT32_MAX || ns_uid_inside(&id, gid)) {
+			pr_err("mount %u at %s (%s): option %s is not an id mapped in the tree's user namespace\n",
+			       m->old_id, m->point, m->fstype, m->opts[i]);
+			return -1;
+		}
+		if (asprintf(&o, "%cid=%u", gid ? 'g' : 'u', id) < 0)
+			return -1;
+		free(m->opts[i]);
+		m->opts[i] = o;
+	}
 	return 0;
 }
 
@@ -501,7 +537,7 @@ static int classify(struct dmnt *m)
 		return -1;
 	}
 	m->origin = new_origin(m, MNT_ORIGIN_KIND__MNT_FRESH, "/");
-	if (!m->origin)
+	if (!m->origin || ids_inside(m))
 		return -1;
 	m->origin->fs = fs;
 done:
@@ -673,6 +709,7 @@ int mntns_dump_prepare(pid_t pid)
 	uint64_t nsid;
 
 	ns.on = true;
+	ns.pid = pid;
 	/* a dump agent (criu/ns/pid.c) works in a copy of criu's namespace: criu's mounts are seen through these */
 	ns_dump_criu_mnt(&ns.host_root, &ns.host_nsfd);
 	if (ns.host_nsfd >= 0 && ioctl(ns.host_nsfd, NS_GET_MNTNS_ID, &ns.host_nsid)) {
@@ -1030,8 +1067,7 @@ int mntns_dump(int dfd)
 	img = open_image_at(dfd, CR_FD_MNTNS, O_DUMP);
 	if (!img)
 		goto out;
-	ret = pb_write_one(img, &ne);
-	close_image(img);
+	ret = finish_image(img, pb_write_one(img, &ne));
 	if (!ret)
 		ret = mnt_helper(ns.nsfd, content_walk, &dfd, NULL);
 out:

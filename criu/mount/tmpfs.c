@@ -27,7 +27,9 @@
 
 #include "image.h"
 #include "log.h"
+#include "csum.h"
 #include "mnt.h"
+#include "namespaces.h"
 #include "util.h"
 
 #define MAX_XATTRS	64
@@ -99,6 +101,39 @@ static int dump_xattrs(int dirfd, const char *name, TmpfsNode *n, TmpfsXattr *xa
 	return 0;
 }
 
+/* Bytes [@off, @end) of @fd to the data file, a checksum per CSUM_CHUNK of them into @ch. */
+static int copy_piece(struct walk *w, int fd, off_t off, off_t end, TmpfsChunk *ch, const char *path)
+{
+	static char buf[CSUM_CHUNK];
+
+	ch->n_csum = (end - off + CSUM_CHUNK - 1) / CSUM_CHUNK;
+	ch->csum = calloc(ch->n_csum, sizeof(*ch->csum));
+	if (!ch->csum) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t k = 0; off < end; k++) {
+		size_t n = end - off < CSUM_CHUNK ? end - off : CSUM_CHUNK, got = 0;
+
+		while (got < n) {
+			ssize_t r = pread(fd, buf + got, n - got, off + got);
+
+			if (r <= 0) {
+				pr_perror("can't read the data of %s", path);
+				return -1;
+			}
+			got += r;
+		}
+		ch->csum[k] = csum_buf(buf, n);
+		if (write_all(w->data_fd, buf, n)) {
+			pr_perror("can't save the data of %s", path);
+			return -1;
+		}
+		off += n;
+	}
+	return 0;
+}
+
 /* The data of a regular file, holes left out, appended to the data file. */
 static int dump_data(struct walk *w, int fd, TmpfsNode *n, TmpfsChunk *ch, TmpfsChunk **cp)
 {
@@ -113,19 +148,13 @@ static int dump_data(struct walk *w, int fd, TmpfsNode *n, TmpfsChunk *ch, Tmpfs
 			       MAX_CHUNKS);
 			return -1;
 		}
-		for (off_t pos = off; pos < end;) {
-			ssize_t r = sendfile(w->data_fd, fd, &pos, end - pos);
-
-			if (r <= 0) {
-				pr_perror("can't save the data of %s", n->path);
-				return -1;
-			}
-		}
 		tmpfs_chunk__init(&ch[n->n_chunks]);
 		ch[n->n_chunks].off = off;
 		ch[n->n_chunks].len = end - off;
 		cp[n->n_chunks] = &ch[n->n_chunks];
-		n->n_chunks++;
+		/* counted first: its checksums are freed with the others', whatever happens */
+		if (copy_piece(w, fd, off, end, &ch[n->n_chunks++], n->path))
+			return -1;
 		w->data_off += end - off;
 		off = end;
 	}
@@ -158,6 +187,9 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 	n.mode = st.st_mode;
 	n.uid = st.st_uid;
 	n.gid = st.st_gid;
+	/* as the tree's user namespace sees them: the restore makes the nodes inside it */
+	if (ns_owner_inside(&n.uid, &n.gid, path))
+		return -1;
 	n.atime_sec = st.st_atim.tv_sec;
 	n.atime_nsec = st.st_atim.tv_nsec;
 	n.mtime_sec = st.st_mtim.tv_sec;
@@ -210,6 +242,10 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 	}
 	ret = pb_write_one(w->img, &n);
 out:
+	for (size_t i = 0; i < n.n_chunks; i++) {
+		free(ch[i].csum);
+		ch[i].csum = NULL;
+	}
 	/* xa is reused by the nodes below this one */
 	for (size_t i = 0; i < n.n_xattrs; i++) {
 		free(xa[i].name);
@@ -312,21 +348,13 @@ int tmpfs_contents_done(void)
 {
 	int ret = 0;
 
-	/* a short write of the last entries shows at close */
-	if (img && close(img->fd))
+	/* sealed (and a short write of the last entries seen) at their close */
+	if (img && finish_image(img, 0))
 		ret = -1;
-	if (data && close(data->fd))
+	if (data && finish_image(data, 0))
 		ret = -1;
 	if (ret)
-		pr_perror("can't write the tmpfs images");
-	if (img) {
-		img->fd = -1;
-		close_image(img);
-	}
-	if (data) {
-		data->fd = -1;
-		close_image(data);
-	}
+		pr_err("can't write the tmpfs images\n");
 	img = data = NULL;
 	return ret;
 }
@@ -360,23 +388,45 @@ static int make_parents(int root, const char *path)
 	return 0;
 }
 
+/* A node's data from tmpfs.data, each CSUM_CHUNK checked against its checksum before it is written. */
 static int copy_data(int data_fd, uint64_t *data_off, int fd, const TmpfsNode *n)
 {
-	static char buf[1 << 16];
+	static char buf[CSUM_CHUNK];
 
 	for (size_t i = 0; i < n->n_chunks; i++) {
-		uint64_t left = n->chunks[i]->len, off = n->chunks[i]->off;
+		const TmpfsChunk *c = n->chunks[i];
+		uint64_t left = c->len, off = c->off;
 
-		while (left) {
-			ssize_t r = pread(data_fd, buf, left < sizeof(buf) ? left : sizeof(buf), *data_off);
+		if (c->n_csum != (c->len + CSUM_CHUNK - 1) / CSUM_CHUNK) {
+			pr_err("tmpfs.img: %s: %zu checksums for %lu bytes of data: damaged image\n", n->path,
+			       c->n_csum, (unsigned long)c->len);
+			return -1;
+		}
+		for (size_t k = 0; left; k++) {
+			size_t want = left < sizeof(buf) ? left : sizeof(buf), got = 0;
 
-			if (r <= 0 || pwrite(fd, buf, r, off) != r) {
-				pr_perror("can't fill %s (tmpfs data short or unwritable)", n->path);
+			while (got < want) {
+				ssize_t r = pread(data_fd, buf + got, want - got, *data_off + got);
+
+				if (r <= 0) {
+					pr_perror("can't fill %s (tmpfs.data short at offset %lu)", n->path,
+						  (unsigned long)(*data_off + got));
+					return -1;
+				}
+				got += r;
+			}
+			if (csum_buf(buf, want) != c->csum[k]) {
+				pr_err("tmpfs.data: bytes %lu-%lu (of %s) are damaged (checksum mismatch)\n",
+				       (unsigned long)*data_off, (unsigned long)(*data_off + want - 1), n->path);
 				return -1;
 			}
-			left -= r;
-			off += r;
-			*data_off += r;
+			if (pwrite(fd, buf, want, off) != (ssize_t)want) {
+				pr_perror("can't fill %s", n->path);
+				return -1;
+			}
+			left -= want;
+			off += want;
+			*data_off += want;
 		}
 	}
 	return 0;

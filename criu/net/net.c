@@ -97,11 +97,33 @@ struct inet_diag_table *netns_inet_diag(struct netns_state *ns, int fresh)
 	return &ns->inet_diag;
 }
 
+struct packet_diag_table *netns_packet_diag(struct netns_state *ns)
+{
+	if (!ns->packet_ready) {
+		if (packet_diag_collect(&ns->packet_diag))
+			return NULL;
+		ns->packet_ready = 1;
+	}
+	return &ns->packet_diag;
+}
+
+struct netlink_diag_table *netns_netlink_diag(struct netns_state *ns)
+{
+	if (!ns->netlink_ready) {
+		if (netlink_diag_collect(&ns->netlink_diag))
+			return NULL;
+		ns->netlink_ready = 1;
+	}
+	return &ns->netlink_diag;
+}
+
 void netns_free_all(void)
 {
 	for (size_t i = 0; i < nr_states; i++) {
 		unix_diag_free(&states[i].unix_diag);
 		inet_diag_free(&states[i].inet_diag);
+		packet_diag_free(&states[i].packet_diag);
+		netlink_diag_free(&states[i].netlink_diag);
 		free(states[i].conns);
 	}
 	free(states);
@@ -440,8 +462,7 @@ int net_lock_write(int dfd)
 		e.conns = pc;
 		e.n_conns = ns->nr_conns;
 		img = open_image_at(dfd, CR_FD_NET_LOCK, O_DUMP);
-		ret = img ? pb_write_one(img, &e) : -1;
-		close_image(img);
+		ret = finish_image(img, img ? pb_write_one(img, &e) : -1);
 		free(cs);
 		free(pc);
 		if (ret)

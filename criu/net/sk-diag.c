@@ -10,6 +10,8 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <linux/inet_diag.h>
+#include <linux/netlink_diag.h>
+#include <linux/packet_diag.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -431,4 +433,247 @@ int proc_net_find(pid_t pid, const char *name, uint32_t ino, struct proc_net_sk 
 		pr_err("/proc/%d/%s: malformed\n", pid, path);
 	free(text);
 	return ret;
+}
+
+/* ---- packet sockets ---- */
+
+static struct nla_policy packet_diag_policy[PACKET_DIAG_MAX + 1] = {
+	[PACKET_DIAG_INFO] = { .minlen = sizeof(struct packet_diag_info) },
+	[PACKET_DIAG_RX_RING] = { .minlen = sizeof(struct packet_diag_ring) },
+	[PACKET_DIAG_TX_RING] = { .minlen = sizeof(struct packet_diag_ring) },
+	[PACKET_DIAG_FANOUT] = { .type = NLA_U32 },
+};
+
+int packet_diag_parse(struct nlmsghdr *h, struct packet_diag_sk *p)
+{
+	struct nlattr *tb[PACKET_DIAG_MAX + 1];
+	struct packet_diag_msg *m;
+
+	memset(p, 0, sizeof(*p));
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m))) {
+		pr_err("packet diag: a message of %u bytes is too short\n", h->nlmsg_len);
+		return -1;
+	}
+	m = nlmsg_data(h);
+	if (m->pdiag_family != AF_PACKET) {
+		pr_err("packet diag: an answer for family %u\n", m->pdiag_family);
+		return -1;
+	}
+	if (nlmsg_parse(h, sizeof(*m), tb, PACKET_DIAG_MAX, packet_diag_policy) < 0) {
+		pr_err("packet diag: malformed attributes for socket %u\n", m->pdiag_ino);
+		return -1;
+	}
+	p->ino = m->pdiag_ino;
+	p->type = m->pdiag_type;
+	p->num = m->pdiag_num;	/* the kernel gives it in host order */
+	if (tb[PACKET_DIAG_INFO]) {
+		p->has_info = 1;
+		memcpy(&p->info, nla_data(tb[PACKET_DIAG_INFO]), sizeof(p->info));
+	}
+	if (tb[PACKET_DIAG_RX_RING]) {
+		p->has_rx = 1;
+		memcpy(&p->rx, nla_data(tb[PACKET_DIAG_RX_RING]), sizeof(p->rx));
+	}
+	if (tb[PACKET_DIAG_TX_RING]) {
+		p->has_tx = 1;
+		memcpy(&p->tx, nla_data(tb[PACKET_DIAG_TX_RING]), sizeof(p->tx));
+	}
+	if (tb[PACKET_DIAG_FANOUT]) {
+		p->has_fanout = 1;
+		p->fanout = nla_get_u32(tb[PACKET_DIAG_FANOUT]);
+	}
+	if (tb[PACKET_DIAG_MCLIST]) {
+		int len = nla_len(tb[PACKET_DIAG_MCLIST]);
+
+		if (len % sizeof(struct packet_diag_mclist)) {
+			pr_err("packet diag: socket %u has a membership list of %d bytes\n", p->ino, len);
+			return -1;
+		}
+		p->nr_mc = len / sizeof(struct packet_diag_mclist);
+		if (p->nr_mc) {
+			p->mc = malloc(len);
+			if (!p->mc) {
+				pr_err("out of memory\n");
+				return -1;
+			}
+			memcpy(p->mc, nla_data(tb[PACKET_DIAG_MCLIST]), len);
+		}
+	}
+	return 0;
+}
+
+static int packet_one(struct nlmsghdr *h, void *arg)
+{
+	struct packet_diag_table *t = arg;
+
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct packet_diag_sk *n = realloc(t->s, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		t->s = n;
+		t->cap = cap;
+	}
+	if (packet_diag_parse(h, &t->s[t->nr]))
+		return -1;
+	t->nr++;
+	return 0;
+}
+
+static int cmp_packet(const void *a, const void *b)
+{
+	const struct packet_diag_sk *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+int packet_diag_collect(struct packet_diag_table *t)
+{
+	struct packet_diag_req req = {
+		.sdiag_family = AF_PACKET,
+		.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_RING_CFG | PACKET_SHOW_FANOUT,
+	};
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = sk_diag_request(&req, sizeof(req), packet_one, t, "the packet sockets");
+	if (ret) {
+		if (ret == -ENOENT)
+			pr_err("this kernel has no sock_diag for packet sockets (CONFIG_PACKET_DIAG)\n");
+		packet_diag_free(t);
+		return -1;
+	}
+	qsort(t->s, t->nr, sizeof(*t->s), cmp_packet);
+	pr_debug("sock_diag: %zu packet sockets\n", t->nr);
+	return 0;
+}
+
+struct packet_diag_sk *packet_diag_find(struct packet_diag_table *t, uint32_t ino)
+{
+	struct packet_diag_sk key = { .ino = ino };
+
+	if (!t->nr)
+		return NULL;
+	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_packet);
+}
+
+void packet_diag_free(struct packet_diag_table *t)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		free(t->s[i].mc);
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- netlink sockets ---- */
+
+static struct nla_policy netlink_diag_policy[NETLINK_DIAG_MAX + 1] = {
+	[NETLINK_DIAG_FLAGS] = { .type = NLA_U32 },
+};
+
+int netlink_diag_parse(struct nlmsghdr *h, struct netlink_diag_sk *n)
+{
+	struct nlattr *tb[NETLINK_DIAG_MAX + 1];
+	struct netlink_diag_msg *m;
+
+	memset(n, 0, sizeof(*n));
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m))) {
+		pr_err("netlink diag: a message of %u bytes is too short\n", h->nlmsg_len);
+		return -1;
+	}
+	m = nlmsg_data(h);
+	if (m->ndiag_family != AF_NETLINK) {
+		pr_err("netlink diag: an answer for family %u\n", m->ndiag_family);
+		return -1;
+	}
+	if (nlmsg_parse(h, sizeof(*m), tb, NETLINK_DIAG_MAX, netlink_diag_policy) < 0) {
+		pr_err("netlink diag: malformed attributes for socket %u\n", m->ndiag_ino);
+		return -1;
+	}
+	n->ino = m->ndiag_ino;
+	n->type = m->ndiag_type;
+	n->protocol = m->ndiag_protocol;
+	n->state = m->ndiag_state;
+	n->portid = m->ndiag_portid;
+	n->dst_portid = m->ndiag_dst_portid;
+	n->dst_group = m->ndiag_dst_group;
+	if (tb[NETLINK_DIAG_FLAGS]) {
+		n->has_flags = 1;
+		n->flags = nla_get_u32(tb[NETLINK_DIAG_FLAGS]);
+	}
+	return 0;
+}
+
+static int netlink_one(struct nlmsghdr *h, void *arg)
+{
+	struct netlink_diag_table *t = arg;
+
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 32;
+		struct netlink_diag_sk *n = realloc(t->s, cap * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		t->s = n;
+		t->cap = cap;
+	}
+	if (netlink_diag_parse(h, &t->s[t->nr]))
+		return -1;
+	t->nr++;
+	return 0;
+}
+
+static int cmp_netlink(const void *a, const void *b)
+{
+	const struct netlink_diag_sk *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+int netlink_diag_collect(struct netlink_diag_table *t)
+{
+	struct netlink_diag_req req = {
+		.sdiag_family = AF_NETLINK,
+		.sdiag_protocol = NDIAG_PROTO_ALL,
+		.ndiag_show = NDIAG_SHOW_FLAGS,
+	};
+	size_t n = 0;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = sk_diag_request(&req, sizeof(req), netlink_one, t, "the netlink sockets");
+	if (ret) {
+		if (ret == -ENOENT)
+			pr_err("this kernel has no sock_diag for netlink sockets (CONFIG_NETLINK_DIAG)\n");
+		netlink_diag_free(t);
+		return -1;
+	}
+	qsort(t->s, t->nr, sizeof(*t->s), cmp_netlink);
+	/* a socket can be listed more than once (e.g. bound and in a multicast group) */
+	for (size_t i = 0; i < t->nr; i++)
+		if (!n || t->s[n - 1].ino != t->s[i].ino)
+			t->s[n++] = t->s[i];
+	t->nr = n;
+	pr_debug("sock_diag: %zu netlink sockets\n", t->nr);
+	return 0;
+}
+
+struct netlink_diag_sk *netlink_diag_find(struct netlink_diag_table *t, uint32_t ino)
+{
+	struct netlink_diag_sk key = { .ino = ino };
+
+	if (!t->nr)
+		return NULL;
+	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_netlink);
+}
+
+void netlink_diag_free(struct netlink_diag_table *t)
+{
+	free(t->s);
+	memset(t, 0, sizeof(*t));
 }

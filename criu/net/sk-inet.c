@@ -892,7 +892,8 @@ static int check_kind(struct dump_ctx *c, int family, int type, int protocol)
 
 static void free_isk(FileEntry *fe);
 
-static int dump_isk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_isk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi,
+		    FileEntry *fe)
 {
 	struct dump_ctx c = { .pid = pid, .fd = fd, .sk = -1 };
 	int family = 0, type = 0, protocol = 0, ret = -1;
@@ -902,6 +903,7 @@ static int dump_isk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	unsigned long ino;
 	InetSkEntry *e;
 
+	(void)ft;
 	(void)info;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
@@ -1425,12 +1427,13 @@ static int do_shutdown(int sk, uint32_t how, const char *who)
 	return 0;
 }
 
-static int open_isk(FileEntry *fe)
+static int open_isk(struct fd_rst *c, FileEntry *fe)
 {
 	const InetSkEntry *e = fe->isk;
 	int sk, one = 1, repair;
 	char who[64];
 
+	(void)c;
 	if (check_entry(fe))
 		return -1;
 	repair = e->stream && !e->closed && !opts.tcp_close;

@@ -13,11 +13,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <linux/sched.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -43,9 +50,36 @@
 #define SEND_SHUTDOWN	2
 
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
+#define SCM_MAX_FD	253		/* fds one message carries at most (the kernel's limit) */
+#define PEEK_BUF_FIRST	(256U << 10)	/* a queue is peeked into this much first, more if it holds more */
+#define SNDBUF_MAX	(1U << 29)	/* the send buffer forced to hold a queue again, at most */
+#define SNDBUF_SLACK	(1U << 20)	/* and above the queue's bytes (the kernel counts overhead) */
 
-/* The unix sockets of the tree's network namespace, from its state object (net.c). */
-static struct unix_diag_table *diag;
+/* What the dump keeps about unix sockets (file_table.usks). */
+struct usk_dump {
+	struct unix_diag_table *diag;	/* every unix socket of the namespace (its state object's, net.c) */
+	struct hmap by_ino;		/* inode -> id of the tree's socket */
+	struct hmap pending;		/* client inode -> id of the tree listener it waits on */
+	struct hmap outside_pending;	/* client inode -> 1, for the listeners of the whole namespace */
+	struct hmap names;		/* hash of a name -> id of a tree socket bound to it */
+	struct hmap dumping;		/* inode -> 1 while its queue is read (fds in flight nest) */
+};
+
+void usk_dump_free(struct file_table *ft)
+{
+	struct usk_dump *u = ft->usks;
+
+	if (!u)
+		return;
+	hmap_free(&u->by_ino);
+	hmap_free(&u->pending);
+	hmap_free(&u->outside_pending);
+	hmap_free(&u->names);
+	hmap_free(&u->dumping);
+	free(u);
+	ft->usks = NULL;
+}
+
 
 static void free_usk(FileEntry *fe);
 
@@ -107,11 +141,16 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
 	e->gid = st.st_gid;
+	e->has_atime_sec = e->has_atime_nsec = e->has_mtime_sec = e->has_mtime_nsec = true;
+	e->atime_sec = st.st_atim.tv_sec;
+	e->atime_nsec = st.st_atim.tv_nsec;
+	e->mtime_sec = st.st_mtim.tv_sec;
+	e->mtime_nsec = st.st_mtim.tv_nsec;
 	return ns_owner_inside(&e->uid, &e->gid, "a unix socket's file");
 }
 
 static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct sockaddr_un *src, socklen_t srclen,
-		   const struct ucred *cred)
+		   const struct ucred *cred, const uint32_t *fds, size_t nr_fds)
 {
 	UnixSkMsg *m = calloc(1, sizeof(*m)), **n;
 
@@ -142,6 +181,13 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 		if (ns_owner_inside(&m->cred_uid, &m->cred_gid, "the sender credentials of a queued message"))
 			goto err;
 	}
+	if (nr_fds) {
+		m->fds = malloc(nr_fds * sizeof(*m->fds));
+		if (!m->fds)
+			goto err;
+		memcpy(m->fds, fds, nr_fds * sizeof(*m->fds));
+		m->n_fds = nr_fds;
+	}
 	n = realloc(e->queue, (e->n_queue + 1) * sizeof(*n));
 	if (!n)
 		goto err;
@@ -149,30 +195,56 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 	e->queue[e->n_queue++] = m;
 	return 0;
 err:
+	free(m->fds);
 	free(m->src.data);
 	free(m->data.data);
 	free(m);
 	return -1;
 }
 
-/* What a control message says; -1 if it carries something we can't put back (fds). */
-static int scan_cmsgs(struct msghdr *mh, struct ucred *cred, int *has_cred)
+/* One peek of the queue: its data, sender, credentials and the fds in flight (in our table now). */
+struct peeked {
+	ssize_t len;
+	struct sockaddr_un src;
+	socklen_t srclen;
+	struct ucred cred;
+	int has_cred;
+	int fds[SCM_MAX_FD];
+	int nr_fds;
+};
+
+static void close_peeked(struct peeked *p)
+{
+	for (int i = 0; i < p->nr_fds; i++)
+		close(p->fds[i]);
+	p->nr_fds = 0;
+}
+
+/* What a control message says; -1 if it carries something we can't put back. */
+static int scan_cmsgs(struct msghdr *mh, struct peeked *p)
 {
 	int ret = 0;
 
-	*has_cred = 0;
+	p->has_cred = 0;
+	p->nr_fds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int *fds = (int *)CMSG_DATA(c);
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
 			/* peeking installed copies of them in our table */
-			for (size_t i = 0; i < n; i++)
-				close(fds[i]);
-			ret = -1;
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (p->nr_fds < SCM_MAX_FD)
+					p->fds[p->nr_fds++] = fd;
+				else
+					close(fd);
+			}
 		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
-			*has_cred = 1;
+			memcpy(&p->cred, CMSG_DATA(c), sizeof(p->cred));
+			/* pid 0: sent while neither side had SO_PASSCRED, so it carries none */
+			p->has_cred = p->cred.pid != 0;
 		} else {
 			ret = -1;
 		}
@@ -180,71 +252,138 @@ static int scan_cmsgs(struct msghdr *mh, struct ucred *cred, int *has_cred)
 	return ret;
 }
 
-/*
- * Copy the receive queue, message by message, leaving it in place: each
- * peek starts at SO_PEEK_OFF, which we set ourselves.
- */
-static int peek_queue(pid_t pid, int fd, int sk, UnixSkEntry *e, int passcred)
+/* Peek @size bytes at offset @off of the queue of @sk. */
+static int peek_at(int sk, int type, int off, uint8_t *buf, size_t size, struct peeked *p, int *flags)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(253 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	size_t size = 256 << 10, total = 0;
+	struct iovec iov = { buf, size };
+	struct msghdr mh = { .msg_name = &p->src, .msg_namelen = sizeof(p->src), .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+		return -1;
+	p->len = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | (type == SOCK_STREAM ? 0 : MSG_TRUNC));
+	p->srclen = mh.msg_namelen;
+	p->nr_fds = 0;
+	*flags = mh.msg_flags;
+	if (p->len < 0)
+		return -1;
+	return scan_cmsgs(&mh, p) ? -2 : 0;
+}
+
+/* The files of the fds in flight: dumped as descriptions of their own (or found shared with a task's). */
+static int inflight_ids(struct file_table *ft, struct peeked *p, uint32_t *ids)
+{
+	for (int i = 0; i < p->nr_fds; i++) {
+		int ret = files_dump_inflight(ft, p->fds[i], &ids[i]);
+
+		/* the description keeps our fd when it is the first one seen of it */
+		if (ret == 1)
+			p->fds[i] = -1;
+		else if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_peeked(struct file_table *ft, UnixSkEntry *e, uint8_t *buf, size_t len, struct peeked *p)
+{
+	uint32_t ids[SCM_MAX_FD];
+	int ret;
+
+	ret = inflight_ids(ft, p, ids) ||
+	      add_msg(e, buf, len, &p->src, e->type == SOCK_STREAM ? 0 : p->srclen, p->has_cred ? &p->cred : NULL,
+		      ids, p->nr_fds);
+	close_peeked(p);
+	return ret;
+}
+
+/*
+ * Copy the receive queue, message by message, leaving it in place: each
+ * peek starts at SO_PEEK_OFF, which we set ourselves. SO_PASSCRED is on
+ * meanwhile, so that every message comes with its sender's credentials
+ * (and a stream's sends of different senders are not glued).
+ */
+static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t limit)
+{
+	size_t size = PEEK_BUF_FIRST, total = 0;
 	uint8_t *buf = malloc(size);
-	int off = 0, ret = -1;
+	int off = 0, ret = -1, one = 1, flags;
 
 	if (!buf)
 		return -1;
+	if (setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+		pr_perror("can't set SO_PASSCRED on fd %d of %d for the moment", fd, pid);
+		goto out;
+	}
 	for (;;) {
-		struct sockaddr_un src;
-		struct iovec iov = { buf, size };
-		struct msghdr mh = { .msg_name = &src, .msg_namelen = sizeof(src), .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-		struct ucred cred;
-		int has_cred;
-		ssize_t n;
+		struct peeked p;
+		int r;
 
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
-			pr_perror("can't set SO_PEEK_OFF on fd %d of %d", fd, pid);
-			goto out;
-		}
-		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | (e->type == SOCK_STREAM ? 0 : MSG_TRUNC));
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		/* an error pending comes instead of EAGAIN at the end, and the read takes it away */
+		if (limit >= 0 && off >= limit)
 			break;
-		if (n < 0) {
+		r = peek_at(sk, e->type, off, buf, size, &p, &flags);
+
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r == -1) {
 			pr_perror("can't peek the queue of fd %d of %d", fd, pid);
 			goto out;
 		}
+		if (r == -2 || (flags & MSG_CTRUNC)) {
+			close_peeked(&p);
+			pr_err("can't dump task %d: fd %d (unix socket %lu) has a message carrying control data other "
+			       "than fds and credentials queued; not supported\n", pid, fd, (unsigned long)e->ino);
+			goto out;
+		}
 		/* no more data on a shut-down socket reads as 0 */
-		if (n == 0 && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
+		if (p.len == 0 && !p.nr_fds && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
 			break;
-		if ((size_t)n > size || (mh.msg_flags & MSG_TRUNC)) {
-			uint8_t *nb = realloc(buf, n);
+		if ((size_t)p.len > size || (flags & MSG_TRUNC)) {
+			uint8_t *nb = realloc(buf, p.len);
 
+			close_peeked(&p);
 			if (!nb)
 				goto out;
 			buf = nb;
-			size = n;
+			size = p.len;
 			continue;	/* again from the same offset */
 		}
-		if ((mh.msg_flags & MSG_CTRUNC) || scan_cmsgs(&mh, &cred, &has_cred)) {
-			pr_err("can't dump task %d: fd %d (unix socket %lu) has a message carrying file descriptors "
-			       "or other control data queued; not supported yet\n", pid, fd, (unsigned long)e->ino);
-			goto out;
-		}
-		total += n;
+		total += p.len;
 		if (total > MAX_QUEUE_BYTES) {
+			close_peeked(&p);
 			pr_err("can't dump task %d: fd %d (unix socket %lu) has more than %u bytes queued\n", pid, fd,
 			       (unsigned long)e->ino, MAX_QUEUE_BYTES);
 			goto out;
 		}
-		if (add_msg(e, buf, n, &src, e->type == SOCK_STREAM ? 0 : mh.msg_namelen,
-			    passcred && has_cred ? &cred : NULL)) {
-			pr_err("out of memory\n");
+		/*
+		 * A stream peek glues the data of the sends before the one with
+		 * the fds to it, and no peek tells where that one starts (any
+		 * peek that reaches it brings its fds). A read stopping before
+		 * it gets none: the fds go back with the last byte only, so a
+		 * read gets them no earlier than it did.
+		 */
+		if (e->type == SOCK_STREAM && p.nr_fds && p.len > 1) {
+			struct peeked head = p;
+
+			head.nr_fds = 0;
+			if (save_peeked(ft, e, buf, p.len - 1, &head)) {
+				close_peeked(&p);
+				goto out;
+			}
+			memmove(buf, buf + p.len - 1, 1);
+			off += p.len - 1;
+			p.len = 1;
+		}
+		if (save_peeked(ft, e, buf, p.len, &p)) {
+			pr_err("can't save the queue of fd %d of %d\n", fd, pid);
 			goto out;
 		}
-		off += n;
+		off += p.len;
 	}
 	ret = 0;
 out:
@@ -271,8 +410,81 @@ static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 	return 0;
 }
 
+/*
+ * Connected, and sock_diag shows no peer: the peer was closed. A stream or
+ * seqpacket socket has its shutdown then, and an error pending (POLLERR,
+ * ECONNRESET) if the peer went with data unread; a dgram socket keeps the
+ * dead peer until its next send. Its name is still there (getpeername).
+ */
+static int peer_gone(pid_t pid, int fd, int sk, UnixSkEntry *e)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
 
-static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+	/* a dgram socket others connected to shows "established" too: it has no peer of its own */
+	if (getpeername(sk, (struct sockaddr *)&a, &len)) {
+		if (errno == ENOTCONN)
+			return 0;
+		pr_perror("can't ask fd %d of %d for its peer", fd, pid);
+		return -1;
+	}
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll fd %d of %d", fd, pid);
+		return -1;
+	}
+	/* (a client not accepted yet looks the same: check_peer() tells) */
+	e->has_peer_gone = e->peer_gone = true;
+	if (e->type != SOCK_DGRAM && (p.revents & POLLERR))
+		e->has_peer_reset = e->peer_reset = true;
+	if (len > offsetof(struct sockaddr_un, sun_path)) {
+		e->peer_name.len = len - offsetof(struct sockaddr_un, sun_path);
+		e->peer_name.data = malloc(e->peer_name.len);
+		if (!e->peer_name.data)
+			return -1;
+		memcpy(e->peer_name.data, a.sun_path, e->peer_name.len);
+		e->has_peer_name = true;
+	}
+	return 0;
+}
+
+/*
+ * How far the queue may be read: with an error pending (POLLERR) a read past
+ * the end takes it away. A stream's or seqpacket's queued bytes are known
+ * (SIOCINQ): the peeks stop there. -1: no limit; 0: the queue is empty.
+ */
+static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit)
+{
+	struct pollfd p = { .fd = sk, .events = POLLIN };
+	int inq = 0;
+
+	*limit = -1;
+	if (poll(&p, 1, 0) < 0) {
+		pr_perror("can't poll fd %d of %d", fd, pid);
+		return -1;
+	}
+	/* nothing to read (not even a datagram of no bytes), nothing pending: no queue */
+	if (!(p.revents & (POLLIN | POLLERR | POLLHUP | POLLRDHUP))) {
+		*limit = 0;
+		return 0;
+	}
+	if (!(p.revents & POLLERR))
+		return 0;
+	if (e->type == SOCK_DGRAM) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has an error pending, which reading its queue would "
+		       "take away; not supported\n", pid, fd, (unsigned long)e->ino);
+		return -1;
+	}
+	if (ioctl(sk, SIOCINQ, &inq)) {
+		pr_perror("SIOCINQ on fd %d of %d", fd, pid);
+		return -1;
+	}
+	*limit = inq;
+	return 0;
+}
+
+
+static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	char path[64], link[64];
 	struct unix_diag_info *u;
@@ -280,19 +492,25 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	UnixSkEntry *e;
 	int sk, ret = -1;
 
+	/* fdinfo's ino is the socket's (kernels before 5.15 have none: then its link says) */
+	ino = fi->ino;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
+	if (!ino && (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1)) {
 		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
 		return -1;
 	}
-	if (!diag) {
+	if (!ft->usks && !(ft->usks = calloc(1, sizeof(*ft->usks)))) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (!ft->usks->diag) {
 		struct netns_state *ns = netns_of(pid);
 
-		diag = ns ? netns_unix_diag(ns) : NULL;
-		if (!diag)
+		ft->usks->diag = ns ? netns_unix_diag(ns) : NULL;
+		if (!ft->usks->diag)
 			return -1;
 	}
-	u = unix_diag_find(diag, ino);
+	u = unix_diag_find(ft->usks->diag, ino);
 	if (!u) {
 		pr_err("can't dump task %d: fd %d (unix socket %lu) is not known to sock_diag\n", pid, fd, ino);
 		return -1;
@@ -351,22 +569,43 @@ static int dump_usk(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	sk = task_fd(pid, fd);
 	if (sk < 0)
 		goto out;
-	if (dump_options(pid, fd, sk, e))
+	if (dump_options(pid, fd, sk, e) || (u->state == TCP_ESTABLISHED && !u->peer && peer_gone(pid, fd, sk, e)))
+		goto close;
+	/* a socket in flight on a socket in flight on it: nothing can send the first one again */
+	if (hmap_get(&ft->usks->dumping, u->ino) && *hmap_get(&ft->usks->dumping, u->ino)) {
+		pr_err("can't dump task %d: unix socket %u is in flight (SCM_RIGHTS) on a socket in flight on it; "
+		       "not supported\n", pid, u->ino);
+		goto close;
+	}
+	if (hmap_put(&ft->usks->dumping, u->ino, 1))
 		goto close;
 	/* a stream socket that isn't connected has no queue to read */
 	if (u->type == SOCK_DGRAM || u->state == TCP_ESTABLISHED) {
 		int orig = e->peek_off;
+		int64_t limit;
 
-		ret = peek_queue(pid, fd, sk, e, e->passcred);
-		/* the task's own peek offset back as it was */
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) {
-			pr_perror("can't put SO_PEEK_OFF of fd %d of %d back", fd, pid);
+		ret = queue_limit(pid, fd, sk, e, &limit);
+		if (!ret && !limit) {
+			/* empty: nothing read, nothing changed */
+			hmap_put(&ft->usks->dumping, u->ino, 0);
+			goto done;
+		}
+		ret = ret ?: peek_queue(ft, pid, fd, sk, e, limit);
+		/* the task's own peek offset and SO_PASSCRED back as they were: a second try if the first fails */
+		if ((setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) &&
+		     setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) ||
+		    (setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &e->passcred, sizeof(int)) &&
+		     setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &e->passcred, sizeof(int)))) {
+			pr_perror("can't put SO_PEEK_OFF and SO_PASSCRED of fd %d of %d back", fd, pid);
 			ret = -1;
 		}
+		hmap_put(&ft->usks->dumping, u->ino, 0);
 		if (ret)
 			goto close;
 		ret = -1;
 	}
+	hmap_put(&ft->usks->dumping, u->ino, 0);
+done:
 	pr_debug("fd %d of %d: unix socket %lu type %u state %u peer %lu, %zu messages queued\n", fd, pid,
 		 (unsigned long)e->ino, e->type, e->state, (unsigned long)e->peer, e->n_queue);
 	ret = 0;
@@ -387,8 +626,10 @@ static void free_usk(FileEntry *fe)
 	for (size_t i = 0; i < e->n_queue; i++) {
 		free(e->queue[i]->data.data);
 		free(e->queue[i]->src.data);
+		free(e->queue[i]->fds);
 		free(e->queue[i]);
 	}
+	free(e->peer_name.data);
 	free(e->queue);
 	free(e->icons);
 	free(e->name.data);
@@ -402,38 +643,25 @@ static void free_usk(FileEntry *fe)
 
 static UnixSkEntry *tree_sk(struct file_table *ft, uint64_t ino, struct file_desc **d)
 {
-	for (size_t i = 0; ino && i < ft->nr; i++) {
-		FileEntry *fe = &ft->d[i].fe;
+	uint64_t *id = ino ? hmap_get(&ft->usks->by_ino, ino) : NULL;
+	struct file_desc *fd = id ? file_desc_by_id(ft, *id) : NULL;
 
-		if (fe->type == FILE_TYPE__FT_UNIXSK && fe->usk && fe->usk->ino == ino) {
-			if (d)
-				*d = &ft->d[i];
-			return fe->usk;
-		}
-	}
-	return NULL;
+	if (d)
+		*d = fd;
+	return fd ? fd->fe.usk : NULL;
 }
 
 /* The tree listener whose clients-not-accepted list has @ino. */
 static UnixSkEntry *pending_on(struct file_table *ft, uint64_t ino)
 {
-	for (size_t i = 0; i < ft->nr; i++) {
-		UnixSkEntry *l = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
+	uint64_t *id = hmap_get(&ft->usks->pending, ino);
 
-		for (size_t j = 0; l && j < l->n_icons; j++)
-			if (l->icons[j] == ino)
-				return l;
-	}
-	return NULL;
+	return id ? file_desc_by_id(ft, *id)->fe.usk : NULL;
 }
 
-static int outside_listener_has(uint64_t ino)
+static int outside_listener_has(struct file_table *ft, uint64_t ino)
 {
-	for (size_t i = 0; i < diag->nr; i++)
-		for (uint32_t j = 0; j < diag->s[i].nr_icons; j++)
-			if (diag->s[i].icons[j] == ino)
-				return 1;
-	return 0;
+	return hmap_get(&ft->usks->outside_pending, ino) != NULL;
 }
 
 static int name_eq(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
@@ -441,13 +669,56 @@ static int name_eq(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 	return a->len == b->len && !memcmp(a->data, b->data, a->len);
 }
 
+static uint64_t name_key(const ProtobufCBinaryData *name)
+{
+	return hash_bytes(name->data, name->len, 0);
+}
+
+/* A tree socket bound to @name, NULL if none. */
+static UnixSkEntry *tree_sk_named(struct file_table *ft, const ProtobufCBinaryData *name)
+{
+	uint64_t *id = hmap_get(&ft->usks->names, name_key(name));
+	UnixSkEntry *e = id ? file_desc_by_id(ft, *id)->fe.usk : NULL;
+
+	return e && e->has_name && name_eq(&e->name, name) ? e : NULL;
+}
+
+/* The maps the checks look things up in, built once. */
+static int index_sockets(struct file_table *ft)
+{
+	struct usk_dump *u = ft->usks;
+	int made;
+
+	for (size_t i = 0; i < ft->nr; i++) {
+		UnixSkEntry *e = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
+
+		if (!e)
+			continue;
+		if (hmap_put(&u->by_ino, e->ino, ft->d[i].id))
+			return -1;
+		for (size_t j = 0; j < e->n_icons; j++)
+			if (hmap_put(&u->pending, e->icons[j], ft->d[i].id))
+				return -1;
+		if (e->has_name && e->name.len && !hmap_get_or_put(&u->names, name_key(&e->name), ft->d[i].id, &made))
+			return -1;
+	}
+	for (size_t i = 0; i < u->diag->nr; i++)
+		for (uint32_t j = 0; j < u->diag->s[i].nr_icons; j++)
+			if (hmap_put(&u->outside_pending, u->diag->s[i].icons[j], 1))
+				return -1;
+	return 0;
+}
+
 static int check_peer(struct file_table *ft, struct file_desc *d)
 {
+	struct unix_diag_table *diag = ft->usks->diag;
 	UnixSkEntry *e = d->fe.usk, *p = tree_sk(ft, e->peer, NULL), *l = pending_on(ft, e->ino);
 	struct unix_diag_info *pu = unix_diag_find(diag, e->peer), *me = unix_diag_find(diag, e->ino);
 	char nb[128];
 
 	if (l) {
+		/* not accepted yet: its peer is the listener's embryo, which no fd reaches */
+		e->has_peer_gone = e->peer_gone = e->has_peer_reset = e->peer_reset = false;
 		/* what a client sent before being accepted sits in a socket no fd reaches */
 		if (me && me->wqlen) {
 			pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection not accepted yet with "
@@ -457,13 +728,13 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 		}
 		return 0;
 	}
-	if (!e->peer || p)
-		return 0;
-	if (outside_listener_has(e->ino)) {
+	if (outside_listener_has(ft, e->ino)) {
 		pr_err("can't dump task %d: fd %d (unix socket %lu) is a connection not accepted yet by a listener "
 		       "outside the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino);
 		return -1;
 	}
+	if (!e->peer || p)
+		return 0;
 	if (e->type == SOCK_DGRAM && opts.ext_unix_sk && pu && pu->namelen) {
 		e->has_ext_peer = true;
 		e->ext_peer.len = pu->namelen;
@@ -492,21 +763,13 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 
 	for (size_t i = 0; e->type != SOCK_STREAM && i < e->n_queue; i++) {
 		UnixSkMsg *m = e->queue[i];
-		int found = 0;
 
-		if (!m->has_src)
+		if (!m->has_src || tree_sk_named(ft, &m->src))
 			continue;
-		for (size_t j = 0; j < ft->nr && !found; j++) {
-			UnixSkEntry *o = ft->d[j].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[j].fe.usk : NULL;
-
-			found = o && o->has_name && name_eq(&o->name, &m->src);
-		}
-		if (!found) {
-			pr_err("can't dump task %d: fd %d (unix socket %lu) has a datagram queued from %s, which is "
-			       "not a socket of the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino,
-			       name_str(m->src.data, m->src.len, nb, sizeof(nb)));
-			return -1;
-		}
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has a datagram queued from %s, which is "
+		       "not a socket of the dumped tree\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino,
+		       name_str(m->src.data, m->src.len, nb, sizeof(nb)));
+		return -1;
 	}
 	return 0;
 }
@@ -514,6 +777,8 @@ static int check_sources(struct file_table *ft, struct file_desc *d)
 /* Sockets outside the tree connected to ours would lose their peer. */
 static int check_outside_peers(struct file_table *ft)
 {
+	struct unix_diag_table *diag = ft->usks->diag;
+
 	for (size_t i = 0; i < diag->nr; i++) {
 		struct unix_diag_info *o = &diag->s[i];
 		struct file_desc *d;
@@ -539,19 +804,24 @@ static int check_outside_peers(struct file_table *ft)
 }
 
 /* Union-find over the tree's sockets: connected ones get one group number (the least inode). */
-static uint64_t find_group(struct file_table *ft, UnixSkEntry *e, int depth)
+static uint64_t find_group(struct file_table *ft, UnixSkEntry *e)
 {
-	UnixSkEntry *p;
+	UnixSkEntry *r = e, *p;
 
-	if (depth > 1000 || !e->has_group || e->group == e->ino)
-		return e->has_group ? e->group : e->ino;
-	p = tree_sk(ft, e->group, NULL);
-	return p ? find_group(ft, p, depth + 1) : e->group;
+	while (r->group != r->ino && (p = tree_sk(ft, r->group, NULL)))
+		r = p;
+	/* path compression: the next walk is short */
+	while (e != r) {
+		p = tree_sk(ft, e->group, NULL);
+		e->group = r->ino;
+		e = p;
+	}
+	return r->ino;
 }
 
 static void join(struct file_table *ft, UnixSkEntry *a, UnixSkEntry *b)
 {
-	uint64_t ga = find_group(ft, a, 0), gb = find_group(ft, b, 0);
+	uint64_t ga = find_group(ft, a), gb = find_group(ft, b);
 	UnixSkEntry *ra = tree_sk(ft, ga, NULL), *rb = tree_sk(ft, gb, NULL);
 
 	if (ga == gb || !ra || !rb)
@@ -587,99 +857,126 @@ static void number_groups(struct file_table *ft)
 		}
 		/* a datagram is queued again by its sender */
 		for (size_t j = 0; j < e->n_queue; j++) {
-			if (!e->queue[j]->has_src)
-				continue;
-			for (size_t k = 0; k < ft->nr; k++) {
-				p = ft->d[k].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[k].fe.usk : NULL;
-				if (p && p->has_name && name_eq(&p->name, &e->queue[j]->src))
-					join(ft, e, p);
-			}
+			p = e->queue[j]->has_src ? tree_sk_named(ft, &e->queue[j]->src) : NULL;
+			if (p)
+				join(ft, e, p);
 		}
 	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		UnixSkEntry *e = ft->d[i].fe.type == FILE_TYPE__FT_UNIXSK ? ft->d[i].fe.usk : NULL;
 
 		if (e)
-			e->group = find_group(ft, e, 0);
+			e->group = find_group(ft, e);
 	}
 }
 
 int check_unix_sockets(struct file_table *ft)
 {
-	int ret = -1;
-
-	if (!diag)
+	if (!ft->usks || !ft->usks->diag)
 		return 0;	/* no socket in the tree */
+	if (index_sockets(ft)) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];
 
 		if (d->fe.type != FILE_TYPE__FT_UNIXSK || !d->fe.usk)
 			continue;
 		if (check_peer(ft, d) || check_sources(ft, d))
-			goto out;
+			return -1;
 		for (size_t j = 0; j < d->fe.usk->n_icons; j++)
 			if (!tree_sk(ft, d->fe.usk->icons[j], NULL)) {
 				pr_err("can't dump task %d: fd %d (unix socket %lu) is a listener with a connection "
 				       "not accepted yet from unix socket %lu outside the dumped tree\n", d->owner_pid,
 				       d->owner_fd, (unsigned long)d->fe.usk->ino, (unsigned long)d->fe.usk->icons[j]);
-				goto out;
+				return -1;
 			}
 	}
 	if (check_outside_peers(ft))
-		goto out;
+		return -1;
 	number_groups(ft);
-	ret = 0;
-out:
-	diag = NULL;	/* the namespace's state object keeps the table */
-	return ret;
+	return 0;
 }
 
 /* ---- restore ---- */
 
-/* Sockets made but not placed yet, by inode; -1 once handed out. */
-struct rsk {
-	uint64_t ino;
-	int fd;
-};
+/* The key of a socket group made in this task, in fd_rst.made. */
+#define MADE_USK_GROUP	(1ULL << 60)
 
-static struct rsk *rsks;
-static size_t nr_rsks;
-
-static struct rsk *rsk_find(uint64_t ino)
+static uint64_t group_of(UnixSkEntry *e)
 {
-	for (size_t i = 0; i < nr_rsks; i++)
-		if (rsks[i].ino == ino)
-			return &rsks[i];
-	return NULL;
+	return e->has_group ? e->group : e->ino;
+}
+
+/* The sockets of each group, found by group number. */
+static int usk_prepare(struct rst_files *rf)
+{
+	rf->usk_next = calloc(rf->nr_ids + 1, sizeof(*rf->usk_next));
+	if (!rf->usk_next) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t i = rf->nr; i-- > 0;) {
+		FileEntry *fe = rf->fe[i];
+		uint64_t *first;
+		int made;
+
+		if (fe->type != FILE_TYPE__FT_UNIXSK || !fe->usk)
+			continue;
+		first = hmap_get_or_put(&rf->usk_groups, group_of(fe->usk), fe->id, &made);
+		if (!first) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		if (!made) {
+			rf->usk_next[fe->id] = *first;
+			*first = fe->id;
+		}
+	}
+	return 0;
 }
 
 /* One member of the group being made. */
 struct gm {
 	UnixSkEntry *e;
+	uint32_t id;		/* its file */
 	int fd;
+	int standin;		/* the peer of a socket whose peer is gone, until the queue is in */
 	char *aside;		/* what sat at our path, moved away while we bind */
+	struct file_times dir_times;	/* of the directory of its path, put back once the file is settled */
 };
 
+/* The directory of a path name, relative ones in the current directory. */
+static void name_dir(const char *path, char *dir, size_t size)
+{
+	if (parent_dir(path, dir, size))
+		snprintf(dir, size, ".");
+}
+
 struct group {
+	struct fd_rst *c;
 	struct gm *m;
 	size_t nr;
 	int cwd;		/* to come back after binding a relative name */
+	struct hmap by_ino;	/* inode -> member */
+	struct hmap by_name;	/* hash of the name -> member (the first bound to it) */
+	struct hmap by_id;	/* file id -> member (files in flight may be members) */
 };
 
 static struct gm *gm_find(struct group *g, uint64_t ino)
 {
-	for (size_t i = 0; ino && i < g->nr; i++)
-		if (g->m[i].e->ino == ino)
-			return &g->m[i];
-	return NULL;
+	uint64_t *i = ino ? hmap_get(&g->by_ino, ino) : NULL;
+
+	return i ? &g->m[*i] : NULL;
 }
 
 static struct gm *gm_by_name(struct group *g, const ProtobufCBinaryData *name)
 {
-	for (size_t i = 0; i < g->nr; i++)
-		if (g->m[i].e->has_name && name_eq(&g->m[i].e->name, name))
-			return &g->m[i];
-	return NULL;
+	uint64_t *i = hmap_get(&g->by_name, name_key(name));
+	struct gm *m = i ? &g->m[*i] : NULL;
+
+	return m && name_eq(&m->e->name, name) ? m : NULL;
 }
 
 static int mutual(struct group *g, struct gm *m)
@@ -728,7 +1025,7 @@ static int leave_dir(struct group *g, UnixSkEntry *e)
 static int bind_member(struct group *g, struct gm *m)
 {
 	UnixSkEntry *e = m->e;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], nb[128];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1], nb[128], dir[PATH_MAX];
 	struct sockaddr_un a;
 	socklen_t len;
 	struct stat st;
@@ -752,6 +1049,9 @@ static int bind_member(struct group *g, struct gm *m)
 	name_path(&e->name, path);
 	if (enter_dir(g, e))
 		return -1;
+	/* the file goes and comes again: its directory looks untouched afterwards */
+	name_dir(path, dir, sizeof(dir));
+	times_save(dir, &m->dir_times);
 	if (!lstat(path, &st)) {
 		if (S_ISSOCK(st.st_mode) && !e->unlinked) {
 			/* the file the dumped socket left behind */
@@ -781,6 +1081,15 @@ static int bind_member(struct group *g, struct gm *m)
 		pr_perror("can't give the socket file %s its mode and owner", path);
 		goto out;
 	}
+	if (e->has_atime_sec && e->has_mtime_sec) {
+		struct timespec ts[2] = { { e->atime_sec, e->atime_nsec }, { e->mtime_sec, e->mtime_nsec } };
+
+		if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW))
+			pr_warn("can't give the socket file %s its times back: %s\n", path, strerror(errno));
+	}
+	/* one unlinked again (unlink_paths()) changes the directory once more: its times go back then */
+	if (!e->unlinked && !m->aside)
+		times_put_back(dir, &m->dir_times);
 	ret = 0;
 out:
 	if (leave_dir(g, e))
@@ -811,7 +1120,8 @@ static int connect_to(struct group *g, struct gm *m, UnixSkEntry *dir_of, const 
 	return ret;
 }
 
-static int create_members(struct group *g)
+/* Each member lifted out of the way of the fd numbers the members go to. */
+static int create_members(struct fd_rst *c, struct group *g)
 {
 	for (size_t i = 0; i < g->nr; i++) {
 		struct gm *m = &g->m[i], *p;
@@ -819,24 +1129,81 @@ static int create_members(struct group *g)
 
 		if (m->fd >= 0)
 			continue;
-		if (mutual(g, m)) {
+		if (m->e->type != SOCK_DGRAM && m->e->peer_gone) {
+			/* connected to a stand-in, which sends the queue and goes */
+			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
+				pr_perror("can't make unix socket %lu with a peer", (unsigned long)m->e->ino);
+				return -1;
+			}
+			m->fd = fd_rst_lift(c, sv[0]);
+			m->standin = fd_rst_lift(c, sv[1]);
+			if (m->fd < 0 || m->standin < 0)
+				return -1;
+		} else if (mutual(g, m)) {
 			p = gm_find(g, m->e->peer);
 			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
 				pr_perror("can't make the pair of unix sockets %lu and %lu", (unsigned long)m->e->ino,
 					  (unsigned long)p->e->ino);
 				return -1;
 			}
-			m->fd = sv[0];
-			p->fd = sv[1];
+			m->fd = fd_rst_lift(c, sv[0]);
+			p->fd = fd_rst_lift(c, sv[1]);
+			if (m->fd < 0 || p->fd < 0)
+				return -1;
 		} else {
 			m->fd = socket(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0);
 			if (m->fd < 0) {
 				pr_perror("can't make unix socket %lu", (unsigned long)m->e->ino);
 				return -1;
 			}
+			m->fd = fd_rst_lift(c, m->fd);
+			if (m->fd < 0)
+				return -1;
 		}
 	}
 	return 0;
+}
+
+/*
+ * A dgram socket whose peer went away: connected to a socket that goes at
+ * once, by the dead peer's name if we may take it (an abstract one that is
+ * free; a path name only if nothing is there, removed again), else by an
+ * autobound one. Its next send fails with ECONNREFUSED, as it would have.
+ */
+static int connect_gone(struct gm *m)
+{
+	UnixSkEntry *e = m->e;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), named = 0, ret = -1;
+	socklen_t len = sizeof(a);
+	char path[sizeof(a.sun_path) + 1];
+
+	if (tmp < 0) {
+		pr_perror("socket");
+		return -1;
+	}
+	if (e->has_peer_name && e->peer_name.len && e->peer_name.len <= sizeof(a.sun_path)) {
+		socklen_t l = make_addr(&a, &e->peer_name);
+
+		named = !bind(tmp, (struct sockaddr *)&a, l);
+	}
+	/* autobind: an abstract name of the kernel's choosing */
+	if (!named && bind(tmp, (struct sockaddr *)&a, sizeof(sa_family_t))) {
+		pr_perror("can't bind a stand-in for the peer of unix socket %lu", (unsigned long)e->ino);
+		goto out;
+	}
+	if (getsockname(tmp, (struct sockaddr *)&a, &len) || connect(m->fd, (struct sockaddr *)&a, len)) {
+		pr_perror("can't connect unix socket %lu to a stand-in for its peer", (unsigned long)e->ino);
+		goto out;
+	}
+	ret = 0;
+out:
+	close(tmp);
+	if (named && e->peer_name.data[0]) {
+		name_path(&e->peer_name, path);
+		unlink(path);
+	}
+	return ret;
 }
 
 static int connect_members(struct group *g)
@@ -865,39 +1232,116 @@ static int connect_members(struct group *g)
 			return -1;
 		if (e->has_ext_peer && connect_to(g, m, NULL, &e->ext_peer))
 			return -1;
+		if (e->peer_gone && connect_gone(m))
+			return -1;
 	}
 	return 0;
 }
 
-static int send_one(int from, UnixSkEntry *to, UnixSkMsg *msg, int by_name)
+/*
+ * A process that has pid @pid while a message with its credentials is
+ * sent: the kernel wants the pid to exist. A helper that only waits takes
+ * it (clone3 set_tid) if nobody has it (a process gone, or one of the tree
+ * not made yet: restore_task() retries a pid taken for that moment); its
+ * pid, 0 if not needed, or -1.
+ */
+static pid_t hold_pid(pid_t pid)
+{
+	struct clone_args ca;
+	pid_t got;
+
+	if (pid <= 0 || !kill(pid, 0) || errno != ESRCH)
+		return 0;
+	memset(&ca, 0, sizeof(ca));
+	/* not traced along: criu's tracer must not take it for the task of that pid */
+	ca.flags = CLONE_UNTRACED;
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uintptr_t)&pid;
+	ca.set_tid_size = 1;
+	got = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (got == 0) {
+		for (;;)
+			pause();
+	}
+	if (got < 0)
+		pr_perror("can't hold pid %d for the credentials of a queued message", pid);
+	return got;
+}
+
+static void release_pid(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The fds of the files in flight on @msg, from the group or the task's. */
+static int inflight_fds(struct group *g, const UnixSkMsg *msg, int *fds)
+{
+	for (size_t i = 0; i < msg->n_fds; i++) {
+		uint64_t *m = hmap_get(&g->by_id, msg->fds[i]);
+
+		fds[i] = m ? g->m[*m].fd : fd_rst_get(g->c, msg->fds[i]);
+		if (fds[i] < 0) {
+			pr_err("file %u, in flight on a unix socket, can't be made\n", msg->fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, int by_name)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(SCM_MAX_FD * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { msg->data.data, msg->data.len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c = NULL;
 	struct sockaddr_un a;
+	pid_t held = 0;
 	ssize_t n;
 
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
 	if (by_name) {
 		mh.msg_name = &a;
 		mh.msg_namelen = make_addr(&a, &to->name);
 	}
-	if (msg->has_cred_pid && to->passcred) {
-		struct cmsghdr *c;
+	if (msg->has_cred_pid) {
 		struct ucred cr = { .pid = msg->cred_pid, .uid = msg->cred_uid, .gid = msg->cred_gid };
 
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
+		mh.msg_controllen += CMSG_SPACE(sizeof(cr));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_CREDENTIALS;
 		c->cmsg_len = CMSG_LEN(sizeof(cr));
 		memcpy(CMSG_DATA(c), &cr, sizeof(cr));
+		held = hold_pid(msg->cred_pid);
+		if (held < 0)
+			return -1;
 	}
+	if (msg->n_fds) {
+		int fds[SCM_MAX_FD];
+
+		if (msg->n_fds > SCM_MAX_FD || inflight_fds(g, msg, fds)) {
+			release_pid(held);
+			return -1;
+		}
+		mh.msg_controllen += CMSG_SPACE(msg->n_fds * sizeof(int));
+		c = c ? CMSG_NXTHDR(&mh, c) : CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(msg->n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, msg->n_fds * sizeof(int));
+	}
+	if (!mh.msg_controllen)
+		mh.msg_control = NULL;
 	n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	release_pid(held);
 	if (n != (ssize_t)msg->data.len) {
 		pr_perror("can't queue %zu bytes on unix socket %lu again", msg->data.len, (unsigned long)to->ino);
 		return -1;
@@ -923,7 +1367,7 @@ static int set_buf(int fd, int force_opt, int val)
 
 static int grow_sndbuf(int fd, size_t bytes)
 {
-	int val = bytes > (1U << 29) ? 1 << 29 : (int)bytes + (1 << 20);
+	int val = bytes > SNDBUF_MAX ? SNDBUF_MAX : (int)bytes + SNDBUF_SLACK;
 
 	if (set_buf(fd, SO_SNDBUFFORCE, val)) {
 		pr_perror("can't make room to queue data again");
@@ -937,43 +1381,51 @@ static int grow_sndbuf(int fd, size_t bytes)
  * for a pair, the sender of that name for a datagram, else a socket of
  * our own. A stream whose peer is gone gets a peer that goes away again.
  */
+/*
+ * An older image says a stream socket's peer is gone only by data queued
+ * without a peer: the socket is made again with a stand-in then.
+ */
+static int old_standin(struct gm *r)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, r->e->type | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("socketpair");
+		return -1;
+	}
+	if (dup3(sv[0], r->fd, O_CLOEXEC) < 0) {
+		pr_perror("dup3");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[0]);
+	r->standin = sv[1];
+	return 0;
+}
+
 static int fill_queue(struct group *g, struct gm *r)
 {
 	UnixSkEntry *e = r->e;
 	struct gm *p = gm_find(g, e->peer);
-	int tmp = -1, standin = -1, sv[2], ret = -1, on = 1;
+	int tmp = -1, ret = -1;
 	size_t total = 0;
 
-	if (!e->n_queue)
-		return 0;
+	/*
+	 * SO_PASSCRED comes after (finish_member()): with it on, a message sent
+	 * without credentials would get ours.
+	 */
 	for (size_t i = 0; i < e->n_queue; i++)
 		total += e->queue[i]->data.len;
-	if (e->passcred && setsockopt(r->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on))) {
-		pr_perror("can't set SO_PASSCRED");
-		return -1;
-	}
-	if (e->type != SOCK_DGRAM && !p) {
-		/* the peer was closed: a stand-in sends, then closes */
-		if (socketpair(AF_UNIX, e->type | SOCK_CLOEXEC, 0, sv)) {
-			pr_perror("socketpair");
-			return -1;
-		}
-		if (dup2(sv[0], r->fd) < 0) {
-			pr_perror("dup2");
-			close(sv[0]);
-			close(sv[1]);
-			return -1;
-		}
-		close(sv[0]);
-		standin = sv[1];
-	}
 	for (size_t i = 0; i < e->n_queue; i++) {
 		UnixSkMsg *msg = e->queue[i];
 		struct gm *s = msg->has_src ? gm_by_name(g, &msg->src) : NULL;
 		int from, by_name = 0;
 
-		if (standin >= 0) {
-			from = standin;
+		if (r->standin < 0 && e->type != SOCK_DGRAM && !p && old_standin(r))
+			goto out;
+		if (r->standin >= 0) {
+			from = r->standin;
 		} else if (e->type != SOCK_DGRAM) {
 			from = p->fd;
 		} else if (s) {
@@ -996,15 +1448,22 @@ static int fill_queue(struct group *g, struct gm *r)
 			       (unsigned long)e->ino);
 			goto out;
 		}
-		if (grow_sndbuf(from, total) || send_one(from, e, msg, by_name))
+		if (grow_sndbuf(from, total) || send_one(g, from, e, msg, by_name))
 			goto out;
+	}
+	/* the peer is gone: with data of ours unread (ECONNRESET), or not */
+	if (r->standin >= 0) {
+		if (e->peer_reset && write(r->fd, "", 1) != 1) {
+			pr_perror("can't leave data unread at the peer of unix socket %lu", (unsigned long)e->ino);
+			goto out;
+		}
+		close(r->standin);
+		r->standin = -1;
 	}
 	ret = 0;
 out:
 	if (tmp >= 0)
 		close(tmp);
-	if (standin >= 0)
-		close(standin);
 	return ret;
 }
 
@@ -1074,6 +1533,12 @@ static int unlink_paths(struct group *g)
 			pr_perror("can't move %s back to %s", g->m[i].aside, path);
 			ret = -1;
 		}
+		{
+			char dir[PATH_MAX];
+
+			name_dir(path, dir, sizeof(dir));
+			times_put_back(dir, &g->m[i].dir_times);
+		}
 		free(g->m[i].aside);
 		g->m[i].aside = NULL;
 		if (leave_dir(g, e))
@@ -1082,45 +1547,32 @@ static int unlink_paths(struct group *g)
 	return ret;
 }
 
-static int keep_members(struct group *g)
+static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 {
-	struct rsk *n = realloc(rsks, (nr_rsks + g->nr) * sizeof(*n));
-
-	if (!n)
-		return -1;
-	rsks = n;
-	for (size_t i = 0; i < g->nr; i++) {
-		int fd = restore_lift_fd(g->m[i].fd);
-
-		g->m[i].fd = -1;
-		if (fd < 0)
-			return -1;
-		rsks[nr_rsks].ino = g->m[i].e->ino;
-		rsks[nr_rsks++].fd = fd;
-	}
-	return 0;
-}
-
-static uint64_t group_of(UnixSkEntry *e)
-{
-	return e->has_group ? e->group : e->ino;
-}
-
-static int build_group(struct rst_files *rf, uint64_t group)
-{
-	struct group g = { .cwd = -1 };
+	struct rst_files *rf = c->rf;
+	struct group g = { .c = c, .cwd = -1 };
+	uint64_t *first = hmap_get(&rf->usk_groups, group);
 	int ret = -1;
 
-	g.m = calloc(rf->nr, sizeof(*g.m));
+	for (FileEntry *fe = first ? find_file(rf, *first) : NULL; fe; fe = find_file(rf, rf->usk_next[fe->id]))
+		g.nr++;
+	g.m = calloc(g.nr + 1, sizeof(*g.m));
 	if (!g.m)
 		return -1;
-	for (size_t i = 0; i < rf->nr; i++) {
-		UnixSkEntry *e = rf->fe[i]->type == FILE_TYPE__FT_UNIXSK ? rf->fe[i]->usk : NULL;
+	g.nr = 0;
+	for (FileEntry *fe = first ? find_file(rf, *first) : NULL; fe; fe = find_file(rf, rf->usk_next[fe->id])) {
+		UnixSkEntry *e = fe->usk;
+		int made;
 
-		if (e && group_of(e) == group && !gm_find(&g, e->ino)) {
-			g.m[g.nr].e = e;
-			g.m[g.nr++].fd = -1;
+		if (gm_find(&g, e->ino))
+			continue;
+		g.m[g.nr] = (struct gm){ .e = e, .id = fe->id, .fd = -1, .standin = -1 };
+		if (hmap_put(&g.by_ino, e->ino, g.nr) || hmap_put(&g.by_id, fe->id, g.nr) ||
+		    (e->has_name && e->name.len && !hmap_get_or_put(&g.by_name, name_key(&e->name), g.nr, &made))) {
+			pr_err("out of memory\n");
+			goto out;
 		}
+		g.nr++;
 	}
 	g.cwd = open(".", O_PATH | O_CLOEXEC);
 	if (g.cwd < 0) {
@@ -1128,7 +1580,7 @@ static int build_group(struct rst_files *rf, uint64_t group)
 		goto out;
 	}
 	pr_debug("unix sockets: making group %lu of %zu\n", (unsigned long)group, g.nr);
-	if (create_members(&g))
+	if (create_members(c, &g))
 		goto out;
 	for (size_t i = 0; i < g.nr; i++)
 		if (bind_member(&g, &g.m[i]))
@@ -1143,60 +1595,78 @@ static int build_group(struct rst_files *rf, uint64_t group)
 	for (size_t i = 0; i < g.nr; i++)
 		if (finish_member(&g.m[i]))
 			goto out;
-	ret = keep_members(&g);
+	if (hmap_put(&c->made, MADE_USK_GROUP | group, 1)) {
+		pr_err("out of memory\n");
+		goto out;
+	}
+	/* every other member where it belongs; the one asked for to the caller */
+	ret = -2;
+	for (size_t i = 0; i < g.nr; i++) {
+		int fd = g.m[i].fd;
+
+		g.m[i].fd = -1;
+		if (g.m[i].id == want) {
+			ret = fd;
+			continue;
+		}
+		if (fd_rst_place(c, g.m[i].id, fd) == -1) {
+			if (ret >= 0)
+				close(ret);
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == -2)
+		pr_err("unix socket file %u is not in its group\n", want);
 out:
-	if (ret)
+	if (ret < 0)
 		unlink_paths(&g);
 	for (size_t i = 0; i < g.nr; i++) {
 		if (g.m[i].fd >= 0)
 			close(g.m[i].fd);
+		if (g.m[i].standin >= 0)
+			close(g.m[i].standin);
 		free(g.m[i].aside);
 	}
 	if (g.cwd >= 0)
 		close(g.cwd);
 	free(g.m);
-	return ret;
+	hmap_free(&g.by_ino);
+	hmap_free(&g.by_name);
+	hmap_free(&g.by_id);
+	return ret < 0 ? -1 : ret;
 }
 
-static int open_usk(struct rst_files *rf, FileEntry *fe)
+static int open_usk(struct fd_rst *c, FileEntry *fe)
 {
 	UnixSkEntry *e = fe->usk;
-	struct rsk *r;
-	int fd;
 
 	if (!e || (e->type != SOCK_STREAM && e->type != SOCK_DGRAM && e->type != SOCK_SEQPACKET)) {
 		pr_err("file %u: a bad unix socket record\n", fe->id);
 		return -1;
 	}
-	r = rsk_find(e->ino);
-	if (!r) {
-		if (build_group(rf, group_of(e)))
-			return -1;
-		r = rsk_find(e->ino);
-	}
-	if (!r || r->fd < 0) {
-		pr_err("unix socket %lu is wanted twice\n", (unsigned long)e->ino);
+	if (hmap_get(&c->made, MADE_USK_GROUP | group_of(e))) {
+		pr_err("unix socket %lu is wanted again after its group was made\n", (unsigned long)e->ino);
 		return -1;
 	}
-	fd = r->fd;
-	r->fd = -1;
-	return fd;
-}
-
-/* Once a task's fds are placed: what it made for others is theirs through transit, or not needed. */
-static void usk_restore_fini(void)
-{
-	for (size_t i = 0; i < nr_rsks; i++)
-		if (rsks[i].fd >= 0)
-			close(rsks[i].fd);
-	free(rsks);
-	rsks = NULL;
-	nr_rsks = 0;
+	return build_group(c, group_of(e), fe->id);
 }
 
 static uint64_t usk_link_key(const FileEntry *fe)
 {
 	return fe->usk ? group_of(fe->usk) : 0;
+}
+
+/* Files in flight on the socket are sent again where its group is made: they go with it. */
+static size_t usk_refs(const FileEntry *fe, uint32_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; fe->usk && i < fe->usk->n_queue; i++)
+		for (size_t j = 0; j < fe->usk->queue[i]->n_fds; j++, n++)
+			if (n < max)
+				ids[n] = fe->usk->queue[i]->fds[j];
+	return n;
 }
 
 const struct fd_kind unixsk_kind = {
@@ -1205,8 +1675,9 @@ const struct fd_kind unixsk_kind = {
 	.sk_families = 1ULL << AF_UNIX,
 	.type = FILE_TYPE__FT_UNIXSK,
 	.dump = dump_usk,
-	.open_rf = open_usk,
+	.open = open_usk,
 	.free = free_usk,
-	.restore_fini = usk_restore_fini,
+	.prepare = usk_prepare,
 	.link_key = usk_link_key,
+	.refs = usk_refs,
 };

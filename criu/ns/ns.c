@@ -563,8 +563,7 @@ int ns_dump_write(int dfd)
 		return -1;
 	for (int i = 0; i < nr_ents && !ret; i++)
 		ret = pb_write_one(img, ents[i]);
-	close_image(img);
-	return ret;
+	return finish_image(img, ret);
 }
 
 void ns_dump_free(void)
@@ -738,6 +737,9 @@ void ns_restore_parent_done(void)
 		pr_perror("can't go back to criu's time namespace");
 }
 
+static int img_srv_fd = -1;		/* criu's image server (a user namespace of the tree's) */
+static pid_t img_srv_pid;
+
 /* Set by the parent for a root it does not clone itself: what the root joins first. */
 static int root_mnt_fd = -1, root_user_fd = -1;
 
@@ -835,10 +837,16 @@ int ns_restore_root(void)
 		close(root_mnt_fd);
 	if (root_user_fd >= 0)
 		close(root_user_fd);
-	for (int k = NS_UTS; k < NS_NR; k++)
+	/* the mount tree's images (tmpfs contents) are read once in the tree's user namespace */
+	if (img_srv_fd >= 0)
+		img_use_server(img_srv_fd);
+	for (int k = NS_UTS; k < NS_MNT; k++)
 		if (enter(k))
 			return -1;
-	return is_new(NS_USER) ? become_ns_root() : 0;
+	/* the mount tree's files and filesystems are made by the user namespace's root (owners it maps) */
+	if (is_new(NS_USER) && become_ns_root())
+		return -1;
+	return enter(NS_MNT);
 }
 
 int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *tids, int *nr, unsigned long *flags)
@@ -875,8 +883,6 @@ int ns_restore_pid_finish(void)
 	return 0;
 }
 
-static int img_srv_fd = -1;
-static pid_t img_srv_pid;
 
 int ns_restore_image_server(int dfd)
 {
@@ -936,4 +942,25 @@ int ns_restore_joined(int kind)
 int ns_restore_is_new(int kind)
 {
 	return is_new(kind);
+}
+
+/* The restore's ids in a user namespace of the tree's, as criu sees them (become_ns_root()); -1 if none. */
+int ns_restore_root_ids(uid_t *uid, gid_t *gid)
+{
+	const NsEntry *e = is_new(NS_USER) ? rst_ent[NS_USER] : NULL;
+	int found = 0;
+
+	if (!e)
+		return -1;
+	for (size_t i = 0; i < e->n_uid_map; i++)
+		if (e->uid_map[i]->first == 0) {
+			*uid = e->uid_map[i]->lower;
+			found |= 1;
+		}
+	for (size_t i = 0; i < e->n_gid_map; i++)
+		if (e->gid_map[i]->first == 0) {
+			*gid = e->gid_map[i]->lower;
+			found |= 2;
+		}
+	return found == 3 ? 0 : -1;
 }

@@ -4,6 +4,7 @@
  * the child's address space for the dumped one, puts back the per-task
  * kernel state, and enters the saved registers through rt_sigreturn.
  */
+#include <linux/aio_abi.h>
 #include <linux/errno.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
@@ -15,6 +16,7 @@
 
 #include "clone3-stack.h"
 #include "compel/blob.h"
+#include "csum.h"
 #include "restorer.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
@@ -23,6 +25,15 @@
 
 static struct restore_args *A;
 
+/* An error goes to the log and to criu's stderr. */
+static void say_error(const char *buf, int n)
+{
+	if (A && A->log_fd >= 0)
+		sys_write(A->log_fd, buf, n);
+	if (A && A->err_fd >= 0)
+		sys_write(A->err_fd, buf, n);
+}
+
 static void fail(const char *what, long err)
 {
 	char buf[256];
@@ -30,8 +41,7 @@ static void fail(const char *what, long err)
 
 	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s failed: errno %ld\n",
 			  (int)sys_getpid(), what, -err);
-	if (A && A->log_fd >= 0)
-		sys_write(A->log_fd, buf, n);
+	say_error(buf, n);
 	sys_exit_group(1);
 }
 
@@ -53,10 +63,36 @@ static void progress(const char *what)
 	sys_write(A->log_fd, buf, n);
 }
 
+/*
+ * Every syscall whose failure ends the restore goes through here, and so
+ * it is also where fault injection fails one (CRIU_FAULT_RESTORER=N, the
+ * Nth of each restorer, threads included; fault.h).
+ */
 static void check(long ret, const char *what)
 {
+	if (A && A->fault_at && __atomic_add_fetch(&A->fault_steps, 1, __ATOMIC_RELAXED) == A->fault_at) {
+		char buf[160];
+		int n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: fault injection: restorer step %u: %s fails\n",
+				      (int)sys_getpid(), A->fault_at, what);
+
+		say_error(buf, n);
+		ret = -EIO;
+	}
 	if (ret < 0 && ret > -4096)
 		fail(what, ret);
+}
+
+/* With CRIU_FAULT_RESTORER=count, the log gets how many checked steps there were. */
+static void count_steps(struct restore_args *a)
+{
+	char buf[96];
+	int n;
+
+	if (a->fault_at != ~0U || a->log_fd < 0)
+		return;
+	n = blob_snprintf(buf, sizeof(buf), "restorer %d: fault injection: %u steps\n", (int)sys_getpid(),
+			  __atomic_load_n(&a->fault_steps, __ATOMIC_RELAXED));
+	sys_write(a->log_fd, buf, n);
 }
 
 static void vdso_move(struct rst_vdso_part *from, uint64_t (*to)(int, void *), void *priv)
@@ -292,7 +328,28 @@ static void patch_stack_auxv(struct restore_args *a)
 			p[i + 1] = a->auxv[i + 1];
 }
 
-#define FILL_IOVS	1024	/* UIO_MAXIOV */
+static size_t check_pages(struct restore_args *a, const void *p, size_t nr, const uint64_t *want)
+{
+	switch (a->csum_isa) {
+	case CSUM_AVX512:
+		return csum_check_pages_avx512(p, nr, want);
+	case CSUM_AVX2:
+		return csum_check_pages_avx2(p, nr, want);
+	}
+	return csum_check_pages_scalar(p, nr, want);
+}
+
+static void page_damaged(struct restore_args *a, struct rst_pagemap *pm, uint64_t page)
+{
+	char buf[256];
+	int n;
+
+	n = blob_snprintf(buf, sizeof(buf), "Error (restorer): %d: %s: the page at offset %lu (address %lx) "
+			  "is damaged (checksum mismatch)\n", (int)sys_getpid(), a->pages_name,
+			  (unsigned long)(pm->off + page * PAGE_SZ), (unsigned long)(pm->vaddr + page * PAGE_SZ));
+	say_error(buf, n);
+	sys_exit_group(1);
+}
 
 struct k_iovec {
 	uint64_t base, len;
@@ -321,31 +378,68 @@ static void preadv_all(int fd, struct k_iovec *iov, int n, uint64_t off)
 }
 
 /*
- * Pagemap entries whose data follow each other in the pages file (the
- * dump writes them so) go in with one preadv(): one syscall for up to
- * FILL_IOVS areas, however small each is.
+ * Pages go in a batch at a time: pieces of pagemap entries whose data
+ * follow each other in the pages file (the dump writes them so), up to
+ * FILL_PAGES pages, with one preadv(); then each piece is checked against
+ * its pages' checksums while it is still in the cache, which costs a few
+ * percent of the copy, not another trip through memory.
  */
+#define FILL_PAGES	128
+
+struct fill_batch {
+	struct k_iovec iov[FILL_PAGES];
+	uint32_t pm[FILL_PAGES];	/* the entry of each piece */
+	uint64_t first[FILL_PAGES];	/* and its first page in it */
+	int n;
+	uint64_t pages, off;		/* pages in the batch, where its data start in the file */
+};
+
+static void fill_batch(struct restore_args *a, struct fill_batch *b)
+{
+	struct k_iovec rd[FILL_PAGES];
+
+	if (!b->n)
+		return;
+	memcpy(rd, b->iov, b->n * sizeof(rd[0]));	/* preadv_all() moves through its copy */
+	preadv_all(a->pages_fd, rd, b->n, b->off);
+	for (int k = 0; k < b->n; k++) {
+		struct rst_pagemap *pm = &a->pms[b->pm[k]];
+		size_t nr = b->iov[k].len / PAGE_SZ, bad;
+
+		bad = check_pages(a, (void *)b->iov[k].base, nr, pm->csum + b->first[k]);
+		if (bad < nr)
+			page_damaged(a, pm, b->first[k] + bad);
+	}
+	b->n = 0;
+	b->pages = 0;
+}
+
 static void fill_pages(struct restore_args *a)
 {
-	struct k_iovec iov[FILL_IOVS];
-	uint64_t off = 0, next = 0;
-	int n = 0;
+	struct fill_batch b = { .n = 0 };
+	uint64_t next = 0;
 
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
 		struct rst_pagemap *pm = &a->pms[i];
 
-		if (n && (n == FILL_IOVS || pm->off != next)) {
-			preadv_all(a->pages_fd, iov, n, off);
-			n = 0;
+		for (uint64_t p = 0; p < pm->nr_pages;) {
+			uint64_t at = pm->off + p * PAGE_SZ, take;
+
+			if (b.n && (b.pages == FILL_PAGES || at != next))
+				fill_batch(a, &b);
+			if (!b.n)
+				b.off = at;
+			take = pm->nr_pages - p < FILL_PAGES - b.pages ? pm->nr_pages - p : FILL_PAGES - b.pages;
+			b.iov[b.n].base = pm->vaddr + p * PAGE_SZ;
+			b.iov[b.n].len = take * PAGE_SZ;
+			b.pm[b.n] = i;
+			b.first[b.n++] = p;
+			b.pages += take;
+			p += take;
+			next = at + take * PAGE_SZ;
 		}
-		if (!n)
-			off = pm->off;
-		iov[n].base = pm->vaddr;
-		iov[n++].len = pm->nr_pages * PAGE_SZ;
-		next = pm->off + pm->nr_pages * PAGE_SZ;
 	}
-	if (n)
-		preadv_all(a->pages_fd, iov, n, off);
+	fill_batch(a, &b);
 }
 
 #define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)
@@ -426,8 +520,8 @@ static void restore_task_state(struct restore_args *a)
 		}
 	}
 	thread_self(&a->threads[0]);
-	if (a->pdeath_sig)
-		check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
+	/* always: the restore child ran with SIGKILL as its own until now */
+	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
@@ -673,14 +767,28 @@ static void restore_rlimits(struct restore_args *a)
 		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
 }
 
-/* Every process of the tree exists by now: pidfds can refer to them. */
+/*
+ * Every process and thread of the tree exists by now: pidfds can refer to
+ * them, and their /proc/PID directories are there.
+ */
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
-		long fd = __S(__NR_pidfd_open, l->pid, (l->flags & 04000) ? 04000 : 0, 0, 0, 0, 0);
+		long fd;
 
-		check(fd, "pidfd_open");
+		if (l->kind == LATE_PATH) {
+			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
+				 0);
+			check(fd, "opening a /proc file of the tree");
+			if (l->pos)
+				check(__S(__NR_lseek, fd, l->pos, 0 /* SEEK_SET */, 0, 0, 0) == (long)l->pos ? 0 : -1,
+				      "seeking a /proc file");
+		} else {
+			/* O_NONBLOCK, O_EXCL: PIDFD_NONBLOCK, PIDFD_THREAD */
+			fd = __S(__NR_pidfd_open, l->pid, l->flags & (04000 | 0200), 0, 0, 0, 0);
+			check(fd, "pidfd_open");
+		}
 		if (fd != l->fd) {
 			check(__S(__NR_dup3, fd, l->fd, (l->fd_flags & 1) ? 02000000 : 0, 0, 0, 0), "placing a pidfd");
 			sys_close(fd);
@@ -708,6 +816,8 @@ static void take_file_locks(struct restore_args *a)
 
 		if (l->kind == 1)	/* flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4 */
 			ret = __S(__NR_flock, l->fd, (l->type == 1 ? 2 : 1) | 4, 0, 0, 0, 0);
+		else if (l->kind == 4)	/* F_SETLEASE 1024, with F_RDLCK or F_WRLCK; the owner is this task */
+			ret = __S(__NR_fcntl, l->fd, 1024, l->type, 0, 0, 0);
 		else			/* F_SETLK 6, F_OFD_SETLK 37 */
 			ret = __S(__NR_fcntl, l->fd, l->kind == 2 ? 6 : 37, &fl, 0, 0, 0);
 		if (ret < 0) {
@@ -784,6 +894,80 @@ static void wait_parent_mm(struct restore_args *a)
 	}
 }
 
+/* ---- AIO contexts ---- */
+
+#define AIO_BATCH	16
+#define O_CLOEXEC_	02000000
+
+/* The ring header (struct aio_ring in fs/aio.c), then the events */
+struct aio_ring_k {
+	uint32_t id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+	struct io_event ev[];
+};
+
+/*
+ * @n requests through @ctx that complete at once (0-byte reads of an empty
+ * pipe: the tail moves by one each); reaped if @reap (the head follows).
+ */
+static void aio_complete_n(aio_context_t ctx, int fd, uint32_t n, int reap)
+{
+	struct iocb cb[AIO_BATCH], *p[AIO_BATCH];
+	struct io_event ev[AIO_BATCH];
+
+	while (n) {
+		uint32_t k = n < AIO_BATCH ? n : AIO_BATCH;
+
+		for (uint32_t i = 0; i < k; i++) {
+			memset(&cb[i], 0, sizeof(cb[i]));
+			cb[i].aio_lio_opcode = IOCB_CMD_PREAD;
+			cb[i].aio_fildes = fd;
+			p[i] = &cb[i];
+		}
+		if (__S(__NR_io_submit, ctx, k, p, 0, 0, 0) != (long)k)
+			fail("moving an AIO ring's tail (io_submit)", -EAGAIN);
+		if (reap && __S(__NR_io_getevents, ctx, k, k, ev, 0, 0) != (long)k)
+			fail("moving an AIO ring's head (io_getevents)", -EIO);
+		n -= k;
+	}
+}
+
+/*
+ * Each context: a ring as big from io_setup(), moved to its address (the
+ * context's id follows the ring), then requests that complete at once
+ * bring the kernel's tail, and reaping them the head, where they were; the
+ * completed events not reaped go back in their slots.
+ */
+static void restore_aios(struct restore_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_aios; i++) {
+		struct rst_aio *r = &a->aios[i];
+		aio_context_t ctx = 0;
+		struct aio_ring_k *ring;
+		uint32_t unreaped = (r->tail + r->nr - r->head) % r->nr;
+		int pfd[2];
+		long ret;
+
+		check(__S(__NR_io_setup, r->nr_req, &ctx, 0, 0, 0, 0), "io_setup");
+		ret = sys_mremap(ctx, r->len, r->len, MREMAP_MAYMOVE | MREMAP_FIXED, r->start);
+		if (ret != (long)r->start)
+			fail("moving an AIO ring", ret);
+		ctx = r->start;
+		ring = (struct aio_ring_k *)ctx;
+		if (ring->nr != r->nr)
+			fail("making an AIO ring as big", -EINVAL);
+		check(__S(__NR_pipe2, pfd, O_CLOEXEC_, 0, 0, 0, 0), "a pipe for AIO requests");
+		aio_complete_n(ctx, pfd[0], r->head, 1);
+		aio_complete_n(ctx, pfd[0], unreaped, 0);
+		sys_close(pfd[0]);
+		sys_close(pfd[1]);
+		if (ring->head != r->head || ring->tail != r->tail)
+			fail("bringing an AIO ring where it was", -EIO);
+		for (uint32_t j = 0; j < unreaped; j++)
+			memcpy(&ring->ev[(r->head + j) % r->nr], (struct io_event *)r->events + j,
+				    sizeof(struct io_event));
+	}
+}
+
 /* The memory part: everything from the vDSO to the protection of the areas. */
 static void restore_memory(struct restore_args *a)
 {
@@ -801,6 +985,10 @@ static void restore_memory(struct restore_args *a)
 	install_guards(a);
 	progress("protecting");
 	protect_vmas(a);
+	if (a->nr_aios) {
+		progress("AIO contexts");
+		restore_aios(a);
+	}
 	seal_vmas(a);
 }
 
@@ -849,9 +1037,8 @@ long blob_main(void *data)
 		stop_again(a);
 	queue_signals(a);
 	restore_timers(a);
-	if (a->log_fd >= 0 && a->close_from >= 0)
-		sys_close(a->log_fd);
-	a->log_fd = -1;
+	count_steps(a);
+	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	unblock_trap();
 	apply_seccomp(&a->threads[0].seccomp, 1);
 	drop_kept_admin(&a->creds, kept);

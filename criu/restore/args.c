@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "rst.h"
 
 static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
@@ -219,11 +220,11 @@ int premap_open(void *priv, const VmaEntry *v)
 			pr_perror("can't take shared memory object %u", v->shmem_id);
 		return fd;
 	}
-	fd = fileobj_map_fd(&rc->files, v->file_id);
+	fd = fileobj_map_fd(rc->files, v->file_id);
 	/* mmap() would touch the file's access time: the restore is no access of the task's */
 	if (fd < 0)
-		fd = open_file(&rc->files, v->file_id,
-			       (find_file(&rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
+		fd = open_file(rc->files, v->file_id,
+			       (find_file(rc->files, v->file_id)->reg->flags & O_ACCMODE) | O_NOATIME);
 	return fd;
 }
 
@@ -250,6 +251,30 @@ static int direct_file_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEnt
 	return fd;
 }
 
+/* A packet socket whose rings area @i maps (take_ring_fds() copied it), in the slot of its file. */
+static int ring_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, size_t i, struct pidmap *slots)
+{
+	int32_t slot = pidmap_get(slots, v->file_id + 1);
+	int fd = rc->ring_fds ? rc->ring_fds[i] : -1;
+
+	if (rc->ring_fds)
+		rc->ring_fds[i] = -1;
+	if (slot >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return cf->base + cf->files + slot;
+	}
+	if (slots->nr >= COW_DIRECT_FILES) {
+		pr_err("%d: more than %d files mapped the direct way\n", rc->pid, COW_DIRECT_FILES);
+		return -1;
+	}
+	slot = slots->nr;
+	fd = svc_fd(cf, fd, cf->files + slot);
+	if (fd < 0 || pidmap_set(slots, v->file_id + 1, slot))
+		return -1;
+	return fd;
+}
+
 static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
 {
 	struct pidmap slots = { 0 };
@@ -259,8 +284,8 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		VmaEntry *v = rc->mm->vmas[i];
 		struct rst_vma *r;
 
-		if (vdso_part_of(v) >= 0)
-			continue;
+		if (vdso_part_of(v) >= 0 || v->kind == VMA_KIND__VMA_AIO)
+			continue;	/* the vDSO moves, an AIO ring is made (fill_aios()) */
 		r = &a->vmas[a->nr_vmas++];
 		r->start = v->start;
 		r->end = v->end;
@@ -277,6 +302,15 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			r->kind = RST_VMA_FILE_SHARED;
 			r->flags = MAP_SHARED;
 			r->fd = rc->tree->shmem_base + v->shmem_id;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_PACKET_RING) {
+			/* the restored socket's own rings, made and filled when it was opened */
+			r->kind = RST_VMA_FILE_SHARED;
+			r->flags = MAP_SHARED;
+			r->pgoff = 0;
+			if ((r->fd = ring_fd(rc, cf, v, i, &slots)) < 0)
+				goto out;
 			continue;
 		}
 		if (v->kind == VMA_KIND__VMA_SYSVSHM) {
@@ -296,6 +330,48 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 out:
 	pidmap_free(&slots);
 	return ret;
+}
+
+/* The bootstrap room fill_aios() takes. */
+static size_t aios_size(struct rst_ctx *rc)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO)
+			len += sizeof(struct rst_aio) + 64 + rc->mm->vmas[i]->aio->events.len + 64;
+	return len;
+}
+
+static int fill_aios(struct rst_ctx *rc, struct restore_args *a, char **p)
+{
+	size_t nr = 0;
+
+	for (size_t i = 0; i < rc->mm->n_vmas; i++)
+		nr += rc->mm->vmas[i]->kind == VMA_KIND__VMA_AIO;
+	a->aios = bump(p, nr * sizeof(struct rst_aio));
+	for (size_t i = 0; i < rc->mm->n_vmas; i++) {
+		VmaEntry *v = rc->mm->vmas[i];
+		struct rst_aio *r;
+		char who[96];
+
+		if (v->kind != VMA_KIND__VMA_AIO)
+			continue;
+		r = &a->aios[a->nr_aios++];
+		snprintf(who, sizeof(who), "can't restore task %d: AIO context %lx", rc->pid, (unsigned long)v->start);
+		r->start = v->start;
+		r->len = v->end - v->start;
+		r->nr_req = aio_nr_for_len(r->len, who);
+		if (!r->nr_req)
+			return -1;
+		r->nr = v->aio->nr;
+		r->head = v->aio->head;
+		r->tail = v->aio->tail;
+		r->events = (uintptr_t)bump(p, v->aio->events.len);
+		if (v->aio->events.len)
+			memcpy((void *)(uintptr_t)r->events, v->aio->events.data, v->aio->events.len);
+	}
+	return 0;
 }
 
 static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
@@ -753,9 +829,10 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
 	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
-	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) +
+	      (rc->nr_pms + rc->cow.nr_areas) * sizeof(struct rst_pagemap) + rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
-	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64;
+	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64 +
+	      aios_size(rc);
 	len = PAGE_ALIGN(len) + vdso_park_size(sv) + RESTORER_STACK + old_vdso_size(rc) + PAGE_SIZE;
 
 	rc->bootstrap = find_bootstrap_hole(rc, taken->s, taken->n, len);
@@ -810,6 +887,18 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 	}
 }
 
+/* The pages' checksums go where the restorer finds them (the pieces point into criu's memory until now). */
+static void copy_page_csums(struct restore_args *a, char **p)
+{
+	for (uint32_t i = 0; i < a->nr_pms; i++) {
+		struct rst_pagemap *pm = &a->pms[i];
+		uint64_t *c = bump(p, pm->nr_pages * sizeof(uint64_t));
+
+		memcpy(c, pm->csum, pm->nr_pages * sizeof(uint64_t));
+		pm->csum = c;
+	}
+}
+
 /* In the child: fill the reserved area. Returns the restorer's args, or NULL. */
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd)
 {
@@ -845,7 +934,14 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint8_t *proxy = bump(&p, old_vdso_size(rc));
 	uint32_t *groups, shared;
 
-	if (fill_threads(rc, a, &p))
+	/* what cow_premap() filled is not filled again */
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+
+	if (nr_pms < 0)
+		goto err;
+	a->nr_pms = nr_pms;
+	copy_page_csums(a, &p);
+	if (fill_threads(rc, a, &p) || (!rc->vm_child && fill_aios(rc, a, &p)))
 		goto err;
 	groups = bump(&p, rc->core->tc->creds->n_groups * sizeof(uint32_t));
 	shared = shared_filters(rc);
@@ -858,17 +954,15 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		goto err;
 	}
 
-	/* what cow_premap() filled is not filled again */
-	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
-
-	if (nr_pms < 0)
-		goto err;
-	a->nr_pms = nr_pms;
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
+	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;
 	a->log_level = log_get_level();
+	a->fault_at = fault_restorer_step();
 	a->log_start_us = log_start_us();
 	/* a shared fd table is cleaned by criu once every sharer is done with it */
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;

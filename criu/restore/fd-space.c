@@ -41,18 +41,17 @@ int svc_fd(struct child_fds *cf, int fd, int slot)
 	return to;
 }
 
-int raise_nofile(int need)
+int raise_nofile(int max_fd, int need)
 {
-	struct rlimit r;
+	unsigned long most;
+	long lim = raise_nofile_limit(&most);
 
-	if (getrlimit(RLIMIT_NOFILE, &r))
+	if (lim < 0)
 		return -1;
-	if (r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
-	if ((rlim_t)need > r.rlim_cur) {
-		pr_err("the task had fd %d, but we may only open up to %lu\n", need, (unsigned long)r.rlim_cur);
+	if (need > lim) {
+		pr_err("the tree has fds up to %d and the restore needs fd numbers up to %d above them, but may only "
+		       "open up to %ld (RLIMIT_NOFILE; fs.nr_open is %lu, raising the hard limit needs "
+		       "CAP_SYS_RESOURCE)\n", max_fd, need, lim, most);
 		return -1;
 	}
 	return 0;
@@ -80,6 +79,9 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (keep_to < 0)
 		return -2;
 	tty = opts.shell_job ? open_shell_tty() : -1;
+	/* the restorer's errors reach criu's stderr from a slot of their own: fd 2 will be the task's */
+	if (log_to_file())
+		svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
 	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
 	/* in a user namespace of the tree's the images come through criu's image server */
@@ -95,6 +97,8 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
 	if (tty_orphan_task_sk() >= 0)
 		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
+	if (tr->core_fd >= 0)
+		tr->core_fd = svc_fd(cf, tr->core_fd, SVC_CORES);
 	/* the shared memory objects criu made before cloning us stay (restore.c), so do the kept mounts */
 	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
 	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
@@ -102,14 +106,15 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
 	    (tty_orphan_task_sk() < 0 &&
 	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
+	    (tr->core_fd < 0 && syscall(SYS_close_range, cf->base + SVC_CORES, cf->base + SVC_CORES, 0)) ||
 	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, tr->mnt_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}
-	/* file objects, for the whole tree to inherit */
-	if (fileobj_make_all(&tr->files, tr->obj_base))
+	/* file objects, for the whole tree to inherit (criu made the shared memory objects before cloning us) */
+	if (fileobj_make_all(tr->dfd, &tr->files))
 		return -2;
 	/* SysV objects of the new ipc namespace, before the children inherit it (a joined one has its own) */
 	if (!ns_restore_joined(NS_IPC) && ipc_sysv_restore(tr->dfd))
@@ -125,12 +130,11 @@ int task_fd_space(struct rst_ctx *rc, struct child_fds *cf)
 
 	if (rc == &tr->t[0])
 		return root_fd_space(tr, cf);
-	/* the parent's pipe ends waiting in its table are not ours */
-	pipes_restore_forget();
 	/* a shared table is the parent's, restored already */
 	if (rc->files_child)
 		return tty;
-	if (syscall(SYS_close_range, 0, cf->base - 1, 0) || syscall(SYS_close_range, tr->scratch_base, ~0U, 0)) {
+	/* the parent's fds and its own slots (a sharer's) are not ours */
+	if (syscall(SYS_close_range, 0, cf->base - 1, 0) || syscall(SYS_close_range, tr->own_base, ~0U, 0)) {
 		pr_perror("can't drop the parent's fds");
 		return -2;
 	}

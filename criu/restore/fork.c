@@ -147,6 +147,9 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 	__builtin_unreachable();
 }
 
+/* How long (in ms) a pid held by a helper of another restoring process is waited for. */
+#define PID_BUSY_TRIES	200
+
 /* Clone with pids @tids[0] (innermost pid namespace) .. @tids[n - 1]. */
 pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal)
 {
@@ -159,6 +162,11 @@ pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_si
 	ca.set_tid = (uintptr_t)tids;
 	ca.set_tid_size = n;
 	ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	/* another restoring process may hold it for a moment (sk-unix.c: credentials of a queued message) */
+	for (int i = 0; ret < 0 && errno == EEXIST && i < PID_BUSY_TRIES; i++) {
+		usleep(1000);
+		ret = syscall(__NR_clone3, &ca, sizeof(ca));
+	}
 	if (ret < 0) {
 		if (errno == EEXIST)
 			pr_err("can't restore: pid %d is in use by another process\n", tids[n - 1]);
@@ -188,6 +196,8 @@ int zombie_cores_prepare(struct rst_tree *tr)
 {
 	char pattern[256] = "";
 	int fd, want = 0;
+	uid_t uid;
+	gid_t gid;
 	ssize_t n;
 
 	for (int i = 0; i < tr->nr; i++)
@@ -210,6 +220,18 @@ int zombie_cores_prepare(struct rst_tree *tr)
 		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
 			tr->core_dir, strerror(errno));
 		tr->core_dir[0] = '\0';
+		return 0;
+	}
+	/* the zombies may be in a mount namespace of the tree's: they go there by fd */
+	tr->core_fd = open(tr->core_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tr->core_fd < 0) {
+		pr_perror("can't open %s", tr->core_dir);
+		return -1;
+	}
+	/* and may be root of a user namespace of the tree's: the directory is that root's */
+	if (ns_restore_root_ids(&uid, &gid) == 0 && chown(tr->core_dir, uid, gid)) {
+		pr_perror("can't give %s to the user namespace's root", tr->core_dir);
+		return -1;
 	}
 	return 0;
 }
@@ -235,6 +257,9 @@ void zombie_cores_done(struct rst_tree *tr)
 	if (rmdir(tr->core_dir))
 		pr_perror("can't remove %s", tr->core_dir);
 	tr->core_dir[0] = '\0';
+	if (tr->core_fd >= 0)
+		close(tr->core_fd);
+	tr->core_fd = -1;
 }
 
 /* Let a core dump of ours happen, tiny, in the scratch directory; or none at all. */
@@ -245,7 +270,7 @@ static void zombie_core_limit(struct rst_tree *tr, int st)
 
 	getrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = 0;
-	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_dir[0] && !chdir(tr->core_dir)) {
+	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_fd >= 0 && !fchdir(tr->core_fd)) {
 		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (write(fd, "0", 1) == 1)
@@ -327,18 +352,68 @@ static int fork_children(struct rst_ctx *rc)
 	return 0;
 }
 
+/*
+ * The sockets whose rings the task maps: its own fd of each, or the one
+ * passed down to it (before those slots go), copied above the task's fds
+ * for fill_vmas().
+ */
+static int take_ring_fds(struct rst_ctx *rc, const struct rst_transit *tr)
+{
+	MmEntry *mm = rc->mm;
+
+	for (size_t i = 0; !rc->vm_child && i < mm->n_vmas; i++) {
+		uint32_t id = mm->vmas[i]->file_id;
+		int fd;
+
+		if (mm->vmas[i]->kind != VMA_KIND__VMA_PACKET_RING)
+			continue;
+		if (!rc->ring_fds) {
+			rc->ring_fds = malloc(mm->n_vmas * sizeof(int));
+			if (!rc->ring_fds)
+				return -1;
+			for (size_t j = 0; j < mm->n_vmas; j++)
+				rc->ring_fds[j] = -1;
+		}
+		/* the task's first fd of the socket (its fdinfo, read at planning), else its transit slot */
+		fd = -1;
+		for (size_t k = 0; k < rc->nr_fds && fd < 0; k++)
+			if (rc->fds[k]->id == id)
+				fd = rc->fds[k]->fd;
+		if (fd < 0 && id < tr->nr_ids && tr->slot[id] >= 0 && fcntl(tr->base + tr->slot[id], F_GETFD) >= 0)
+			fd = tr->base + tr->slot[id];
+		if (fd < 0) {
+			pr_err("%d: no socket for the packet ring at %lx (file %u)\n", rc->pid,
+			       (unsigned long)mm->vmas[i]->start, id);
+			return -1;
+		}
+		rc->ring_fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, rc->tree->scratch_base);
+		if (rc->ring_fds[i] < 0) {
+			pr_perror("%d: can't copy the socket of the packet ring at %lx", rc->pid,
+				  (unsigned long)mm->vmas[i]->start);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int restore_task(struct rst_ctx *rc)
 {
 	struct rst_tree *tr = rc->tree;
 	struct child_fds cf = { .base = tr->svc_base, .pages = SVC_PAGES, .exe = SVC_EXE,
 				.files = tr->files_base - tr->svc_base };
-	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids, .need = rc->need };
+	struct rst_transit transit = { .base = tr->svc_base + SVC_TRANSIT, .nr_ids = tr->nr_ids,
+				       .slot = tr->transit_slot, .need = rc->need };
 	struct restore_args *a;
 	TaskCoreEntry *tc;
-	int max_fd, tty, pages_fd, exe_fd;
+	uint8_t *keep = NULL;
+	int tty, pages_fd, exe_fd;
 	sigset_t all;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* if criu goes, a half-made process goes too (the restorer sets the task's own) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL)) {
+		pr_perror("%d: PR_SET_PDEATHSIG", rc->pid);
+		return -1;
+	}
 	interrupt_reset();	/* criu's rollback is the parent's: a signal here just ends us */
 	reaper_forget();
 	log_forward_errors();	/* our stderr is the task's, or closed */
@@ -360,15 +435,23 @@ int restore_task(struct rst_ctx *rc)
 	/* into its own cgroups before it maps anything (memory is charged where it is faulted in) */
 	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
 		return -1;
-	pipes_restore_init(tr->scratch_base);
 	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
 	if (ns_restore_is_new(NS_USER) && tc->creds)
 		restore_fown_as(tc->creds->euid);
-	if (!rc->files_child && restore_fds(rc->dfd, rc->pid, &rc->files, tty, &max_fd, &transit, rc->late,
-					    &rc->nr_late, ARRAY_SIZE(rc->late)))
+	if (!rc->vm_child && rc->mm) {
+		keep = calloc(tr->nr_ids + 1, 1);
+		if (!keep)
+			return -1;
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (rc->mm->vmas[i]->kind == VMA_KIND__VMA_PACKET_RING && rc->mm->vmas[i]->file_id < tr->nr_ids)
+				keep[rc->mm->vmas[i]->file_id] = 1;
+		transit.keep = keep;
+	}
+	if (!rc->files_child && restore_fds(rc->fds, rc->nr_fds, rc->pid, rc->files, tty, &transit, tr->scratch_base,
+					    rc->late, &rc->nr_late, ARRAY_SIZE(rc->late)))
 		return -1;
 	/* its fds are the parent's, but the terminal's session and foreground group may be its own */
-	if (rc->files_child && tty_restore_session(&rc->files, rc->pid, &transit))
+	if (rc->files_child && restore_tty_session(rc->files, rc->pid, &transit, tr->scratch_base))
 		return -1;
 	if (!rc->vm_child && cow_premap(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name, premap_open, rc))
 		return -1;
@@ -377,9 +460,14 @@ int restore_task(struct rst_ctx *rc)
 	/* its file areas: not needed by the children, so not inherited by them */
 	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))
 		return -1;
+	if (take_ring_fds(rc, &transit))
+		return -1;
+	free(keep);
 	/* what the children needed is theirs now (a shared table keeps it for the other sharers) */
-	if (!rc->shares_files)
-		syscall(SYS_close_range, transit.base, transit.base + tr->nr_ids, 0);
+	if (!rc->shares_files && syscall(SYS_close_range, transit.base, transit.base + tr->nr_transit, 0)) {
+		pr_perror("%d: can't close the descriptions passed down", rc->pid);
+		return -1;
+	}
 	if (rc->own_slots >= 0) {
 		cf.pages = rc->own_slots - cf.base;
 		cf.exe = cf.pages + 1;
@@ -389,13 +477,8 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = img_openat(rc->dfd, rc->pages_name, O_RDONLY);
-		if (pages_fd >= 0 && image_trusted(pages_fd, rc->pages_name)) {
-			close(pages_fd);
-			return -1;
-		}
-		pages_fd = svc_fd(&cf, pages_fd, cf.pages);
-		exe_fd = svc_fd(&cf, open_file(&rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
+		pages_fd = svc_fd(&cf, open_image_file(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
+		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");
 			return -1;
@@ -413,16 +496,20 @@ int restore_task(struct rst_ctx *rc)
 
 	/* a CLONE_FS child has the parent's fs, which the parent restores */
 	if (!rc->fs_child) {
-		if (restore_fs(rc->dfd, rc->pid))
+		if (restore_fs(rc->dfd, rc->pid, rc->files))
 			return -1;
 		umask(tc->umask);
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0)
-		pr_warn("can't set personality %x: %s\n", tc->personality, strerror(errno));
-	prctl(PR_SET_NAME, tc->comm);
-	prctl(PR_SET_PDEATHSIG, 0);
+	if (personality(tc->personality) < 0) {
+		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
+		return -1;
+	}
+	if (prctl(PR_SET_NAME, tc->comm)) {
+		pr_perror("%d: can't set its name", rc->pid);
+		return -1;
+	}
 
 	pr_info("%d: jumping to the restorer at %lx\n", rc->pid, (unsigned long)rc->bootstrap);
 	sigfillset(&all);

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "rst.h"
 
 static int read_one(int dfd, int type, void **msg, ...)
@@ -45,12 +46,27 @@ static int read_one(int dfd, int type, void **msg, ...)
 
 int read_inventory(struct rst_ctx *rc)
 {
-	if (!image_exists(rc->dfd, CR_FD_INVENTORY)) {
-		pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
+	struct cr_img *img;
+	int r = image_exists(rc->dfd, CR_FD_INVENTORY);
+
+	if (r <= 0) {
+		if (!r)
+			pr_err("%s has no inventory.img: not a complete dump\n", opts.imgs_dir);
 		return -1;
 	}
-	if (read_one(rc->dfd, CR_FD_INVENTORY, (void **)&rc->inv, 0))
+	img = open_image_at(rc->dfd, CR_FD_INVENTORY, O_RDONLY);
+	if (!img || pb_read_one_required(img, (void **)&rc->inv)) {
+		close_image(img);
 		return -1;
+	}
+	/* every other image must come from the same dump */
+	if (!rc->inv->has_dump_id || rc->inv->dump_id != img->dump_id || !img->dump_id) {
+		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		close_image(img);
+		return -1;
+	}
+	img_set_dump_id(img->dump_id);
+	close_image(img);
 	if (rc->inv->img_version > IMG_FORMAT_VERSION) {
 		pr_err("images in %s have format version %u, made by criu %s; this criu (%s) reads up to version %d\n",
 		       opts.imgs_dir, rc->inv->img_version, rc->inv->tool_version, CR_VERSION, IMG_FORMAT_VERSION);
@@ -69,6 +85,23 @@ static int vma_private(const VmaEntry *v)
 {
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_HEAP ||
 	       v->kind == VMA_KIND__VMA_STACK || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+/* An AIO ring: its header must fit the area, and this machine's io_setup() make a ring as big. */
+static int check_aio(struct rst_ctx *rc, const VmaEntry *v)
+{
+	const AioRingEntry *e = v->aio;
+	uint64_t len = v->end - v->start;
+	char who[96];
+
+	if (!e || e->nr != (len - sizeof(struct aio_ring_hdr)) / AIO_EVENT_SIZE || e->head >= e->nr ||
+	    e->tail >= e->nr || e->events.len != (uint64_t)((e->tail + e->nr - e->head) % e->nr) * AIO_EVENT_SIZE) {
+		pr_err("mm-%d.img: the AIO ring at %lx does not fit its area (corrupt image)\n", rc->pid,
+		       (unsigned long)v->start);
+		return -1;
+	}
+	snprintf(who, sizeof(who), "can't restore task %d: AIO context %lx", rc->pid, (unsigned long)v->start);
+	return aio_nr_for_len(len, who) ? 0 : -1;
 }
 
 /* Guard regions sorted, inside their area; a huge page size only on a shared file area it divides. */
@@ -122,9 +155,18 @@ static int check_mm(struct rst_ctx *rc)
 			       (unsigned long)v->start);
 			return -1;
 		}
+		if (v->kind == VMA_KIND__VMA_AIO && check_aio(rc, v))
+			return -1;
+		if (v->kind == VMA_KIND__VMA_PACKET_RING &&
+		    (!v->has_file_id || !find_file(rc->files, v->file_id) ||
+		     find_file(rc->files, v->file_id)->type != FILE_TYPE__FT_PACKETSK || v->file_id >= rc->tree->nr_ids)) {
+			pr_err("mm-%d.img: the packet ring at %lx names no packet socket\n", rc->pid,
+			       (unsigned long)v->start);
+			return -1;
+		}
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
-		    (!v->has_file_id || !find_file(&rc->files, v->file_id) ||
-		     !find_file(&rc->files, v->file_id)->reg)) {
+		    (!v->has_file_id || !find_file(rc->files, v->file_id) ||
+		     !find_file(rc->files, v->file_id)->reg)) {
 			pr_err("mm-%d.img: file mapping at %lx names no known file\n", rc->pid, (unsigned long)v->start);
 			return -1;
 		}
@@ -132,7 +174,7 @@ static int check_mm(struct rst_ctx *rc)
 			return -1;
 		prev_end = v->end;
 	}
-	if (!find_file(&rc->files, mm->exe_file_id) || !find_file(&rc->files, mm->exe_file_id)->reg) {
+	if (!find_file(rc->files, mm->exe_file_id) || !find_file(rc->files, mm->exe_file_id)->reg) {
 		pr_err("mm-%d.img: the executable names no known file\n", rc->pid);
 		return -1;
 	}
@@ -152,9 +194,14 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	}
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
 	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
-		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit the %lu-byte pages file "
+		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit %s, of %lu bytes "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
-		       (unsigned long)pe->off, (unsigned long)file_size);
+		       (unsigned long)pe->off, rc->pages_name, (unsigned long)file_size);
+		return -1;
+	}
+	if (pe->n_csum != (pe->has_in_parent && pe->in_parent ? 0 : pe->nr_pages)) {
+		pr_err("pagemap-%d.img: entry %lx+%u pages has %zu page checksums\n", rc->pid,
+		       (unsigned long)pe->vaddr, pe->nr_pages, pe->n_csum);
 		return -1;
 	}
 	for (size_t i = mm_vma_lower_bound(mm, addr); addr < end; i++) {
@@ -183,8 +230,12 @@ static int read_pagemap(struct rst_ctx *rc)
 	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
-	if (fstatat(rc->dfd, rc->pages_name, &st, 0)) {
+	if (fstatat(rc->dfd, rc->pages_name, &st, AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("image %s/%s is not a regular file\n", opts.imgs_dir, rc->pages_name);
 		goto out;
 	}
 	while ((r = pb_read_one(img, &msg)) == 1) {
@@ -320,6 +371,7 @@ static void free_ctx(struct rst_ctx *rc)
 	free(rc->uses);
 	free(rc->uses_shared);
 	free(rc->need);
+	free_fdinfo(rc->fds, rc->nr_fds);
 	free(rc->vma_pages);
 	cow_task_free(&rc->cow);
 }
@@ -335,6 +387,7 @@ void free_tree(struct rst_tree *tr)
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);
+	free(tr->transit_slot);
 	ipc_sysv_free();
 	mntns_restore_fini();
 	if (tr->dfd >= 0)
@@ -565,9 +618,138 @@ static int epoll_adders_use(struct rst_tree *tr)
 			}
 			e->tfd_pids[j] = rc->pid;
 			rc->uses[fe->id] = rc->uses_shared[fe->id] = 1;
+			/* a target moved away from its number: the adder puts it there for a moment */
+			if (e->tfds[j]->has_file_id && e->tfds[j]->file_id < tr->nr_ids)
+				rc->uses[e->tfds[j]->file_id] = rc->uses_shared[e->tfds[j]->file_id] = 1;
 		}
 	}
 	return 0;
+}
+
+static int is_live_task(pid_t pid, void *arg)
+{
+	struct rst_ctx *rc = task_of(arg, pid);
+
+	return rc && !rc->zombie;
+}
+
+/*
+ * Which descriptions are used by more than one task and so are passed
+ * down from a common ancestor: those used by two tasks, and every used
+ * member of a linked set (pipe ends, a pty's files, a socket group...)
+ * whose members are not all used by one and the same task.
+ */
+static int plan_sharing(struct rst_tree *tr)
+{
+	uint32_t n = tr->nr_ids, *parent = malloc((n + 1) * sizeof(*parent));
+	uint8_t *users = calloc(n + 1, 1);	/* bits 0-1: tasks using it (up to 2); bit 2: linked to another's */
+	int *first = calloc(n + 1, sizeof(*first)), *owner = malloc((n + 1) * sizeof(*owner)), ret = -1;
+
+	if (!parent || !users || !first || !owner) {
+		pr_err("out of memory\n");
+		goto out;
+	}
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < n; id++)
+			if (tr->t[i].uses[id] && users[id] < 2 && !users[id]++)
+				first[id] = i;
+	if (files_link(&tr->files, parent))
+		goto out;
+	/* the one task using every member of a linked set (-1: none yet, -2: more than one) */
+	for (uint32_t id = 0; id < n; id++)
+		owner[id] = -1;
+	for (uint32_t id = 0; id < n; id++) {
+		uint32_t r = files_root(parent, id);
+
+		if (!users[id])
+			continue;
+		if (users[id] >= 2 || (owner[r] != -1 && owner[r] != first[id]))
+			owner[r] = -2;
+		else
+			owner[r] = first[id];
+	}
+	for (uint32_t id = 0; id < n; id++)
+		if (users[id] && owner[files_root(parent, id)] == -2)
+			users[id] |= 4;
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < n; id++)
+			if (users[id] < 2)
+				tr->t[i].uses_shared[id] = 0;
+	ret = 0;
+out:
+	free(parent);
+	free(users);
+	free(first);
+	free(owner);
+	return ret;
+}
+
+/* The fds of the task, kept for restore_fds(): the files it uses and its highest fd. */
+static int read_fd_uses(struct rst_ctx *rc)
+{
+	rc->fds = read_fdinfo(rc->dfd, rc->pid, &rc->nr_fds);
+	if (!rc->fds)
+		return -1;
+	rc->max_fd = rc->nr_fds ? (int)rc->fds[rc->nr_fds - 1]->fd : -1;
+	for (size_t i = 0; i < rc->nr_fds; i++) {
+		FdinfoEntry *e = rc->fds[i];
+
+		if (!find_file(rc->files, e->id)) {
+			pr_err("fdinfo-%d.img: fd %u names file %u, which is not in files.img\n", rc->pid, e->fd,
+			       e->id);
+			return -1;
+		}
+		rc->uses[e->id] = 1;
+	}
+	return 0;
+}
+
+/* A slot among the transit fds for every description some task passes down, the same in all. */
+static int plan_transit(struct rst_tree *tr)
+{
+	tr->transit_slot = malloc((tr->nr_ids + 1) * sizeof(*tr->transit_slot));
+	if (!tr->transit_slot) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (uint32_t id = 0; id <= tr->nr_ids; id++)
+		tr->transit_slot[id] = -1;
+	for (int i = 0; i < tr->nr; i++)
+		for (uint32_t id = 0; id < tr->nr_ids; id++)
+			if (tr->t[i].need[id] && tr->transit_slot[id] < 0)
+				tr->transit_slot[id] = tr->nr_transit++;
+	return 0;
+}
+
+/*
+ * The fd layout of every restoring process: the task's fds, then the
+ * service fds, the transit slots, mapped files, shared memory, file
+ * objects, the slots of processes sharing an fd table, the mounts files
+ * are opened through, and the temporaries at the top. Only the last four grow with what the tree
+ * has, and none with the number of a task's own fds.
+ */
+static int plan_fd_layout(struct rst_tree *tr, int max_fd)
+{
+	int nr_own = 0;
+
+	tr->svc_base = max_fd < SVC_MIN_BASE ? SVC_MIN_BASE : max_fd + 1;
+	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_transit + 1;
+	tr->shmem_base = tr->files_base + COW_DIRECT_FILES + 1;
+	tr->files.obj_base = tr->shmem_base + tr->nr_shmem + 1;
+	tr->own_base = tr->files.obj_base + tr->files.nr_objs + 1;
+	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
+	tr->own_span = COW_DIRECT_FILES + 2;
+	for (int i = 0; i < tr->nr; i++)
+		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
+	/* fds of mounts files are opened through (criu/mount/), and room above them for the root's moves */
+	tr->mnt_base = tr->own_base + tr->own_span * nr_own;
+	if (mntns_plan_fds(&tr->files, tr->mnt_base) < 0)
+		return -1;
+	tr->scratch_base = tr->mnt_base + 2 * mntns_nr_fds() + 1;
+	tr->files.scratch_base = tr->scratch_base;
+	pr_info("fd layout: task fds below %d, transit %u, objects %u, temporaries from %d\n", tr->svc_base,
+		tr->nr_transit, tr->files.nr_objs, tr->scratch_base);
+	return raise_nofile(max_fd, tr->scratch_base + fd_rst_scratch_room(&tr->files));
 }
 
 int read_tree_images(struct rst_tree *tr)
@@ -575,21 +757,26 @@ int read_tree_images(struct rst_tree *tr)
 	int max_fd = -1;
 
 	if (read_files(tr->dfd, &tr->files) || inherit_fd_prepare(tr->dfd, &tr->files) ||
-	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || mntns_read(tr->dfd))
+	    shmem_count(tr->dfd, &tr->nr_shmem) || ipc_sysv_read(tr->dfd) || mntns_read(tr->dfd) ||
+	    fileobj_plan(&tr->files))
 		return -1;
-	for (size_t i = 0; i < tr->files.nr; i++)
-		if (tr->files.fe[i]->id + 1 > tr->nr_ids)
-			tr->nr_ids = tr->files.fe[i]->id + 1;
-	if (tr->nr_ids > 65536) {
-		pr_err("files.img: file ids up to %u are more than we handle\n", tr->nr_ids);
-		return -1;
+	tr->nr_ids = tr->files.nr_ids;
+	/* every pid and tid of the tree: their /proc files and pidfds open late, helpers avoid them */
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		if (hmap_put(&tr->files.tree_pids, pe->pid, 1))
+			return -1;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			if (hmap_put(&tr->files.tree_pids, pe->threads[j], 1))
+				return -1;
 	}
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i];
 
 		rc->dfd = tr->dfd;
 		rc->inv = tr->inv;
-		rc->files = tr->files;
+		rc->files = &tr->files;
 		rc->uses = calloc(tr->nr_ids + 1, 1);
 		rc->uses_shared = calloc(tr->nr_ids + 1, 1);
 		rc->need = calloc(tr->nr_ids + 1, 1);
@@ -598,73 +785,24 @@ int read_tree_images(struct rst_tree *tr)
 		if (rc->zombie)
 			continue;
 		rc->nr_shmem = tr->nr_shmem;
-		if (read_task_images(rc) || check_siginfo_sizes(rc) ||
-		    read_fd_ids(tr->dfd, rc->pid, &rc->max_fd, rc->uses, tr->nr_ids))
+		if (read_task_images(rc) || check_siginfo_sizes(rc) || (!rc->fs_child && check_fs(tr->dfd, rc->pid)) ||
+		    read_fd_uses(rc))
 			return -1;
 		tty_session_uses(&tr->files, rc->pid, rc->pe->sid, rc->pe->pgid, rc->uses, tr->nr_ids);
+		/* a mapped packet ring needs its socket, held by this task or passed down to it */
+		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
+			if (rc->mm->vmas[v]->kind == VMA_KIND__VMA_PACKET_RING)
+				rc->uses[rc->mm->vmas[v]->file_id] = 1;
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
 	}
-	if (epoll_adders_use(tr))
+	if (epoll_adders_use(tr) || file_locks_read_check(tr->dfd, is_live_task, tr) || plan_sharing(tr))
 		return -1;
-	/* only descriptions used by two tasks or more need passing down */
-	uint8_t *users = calloc(tr->nr_ids + 1, 1);
-	int *first = calloc(tr->nr_ids + 1, sizeof(*first));
-
-	if (!users || !first) {
-		free(users);
-		free(first);
-		return -1;
-	}
-	for (int i = 0; i < tr->nr; i++)
-		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (tr->t[i].uses[id] && users[id] < 2 && !users[id]++)
-				first[id] = i;	/* bits 0-1: tasks using it (up to 2); bit 2: linked to one */
-	/*
-	 * The two ends of a pipe are two descriptions but one pipe (so are the
-	 * files of a pty, and connected sockets are made together): if
-	 * different tasks hold them, all must come from one place above.
-	 */
-	for (size_t a = 0; a < tr->files.nr; a++)
-		for (size_t b = a + 1; b < tr->files.nr; b++) {
-			FileEntry *fa = tr->files.fe[a], *fb = tr->files.fe[b];
-			uint32_t x = fa->id, y = fb->id;
-
-			/* linked and held by two different tasks: both pass down */
-			if (x >= tr->nr_ids || y >= tr->nr_ids || !users[x] || !users[y] ||
-			    ((users[x] & 3) == 1 && (users[y] & 3) == 1 && first[x] == first[y]) || !files_linked(fa, fb))
-				continue;
-			users[x] |= 4;
-			users[y] |= 4;
-		}
-	free(first);
-	for (int i = 0; i < tr->nr; i++)
-		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (users[id] < 2)
-				tr->t[i].uses_shared[id] = 0;
-	free(users);
 	add_needs(tr, &tr->t[0]);
 	for (int i = 0; i < tr->nr; i++)
 		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
-	tr->svc_base = max_fd < 100 ? 100 : max_fd + 1;
-	tr->files_base = tr->svc_base + SVC_TRANSIT + tr->nr_ids + 1;
-	tr->shmem_base = tr->files_base + COW_DIRECT_FILES + 1;
-	tr->obj_base = tr->shmem_base + tr->nr_shmem + 1;
-	tr->scratch_base = tr->obj_base + tr->nr_ids + 1;
-	/* processes sharing an fd table open their pages, exe and mapped files in slots of their own */
-	tr->own_base = tr->scratch_base + 4 * tr->nr_ids + 16;
-	tr->own_span = COW_DIRECT_FILES + 2;
-	int nr_own = 0;
-
-	for (int i = 0; i < tr->nr; i++)
-		tr->t[i].own_slots = tr->t[i].shares_files ? tr->own_base + tr->own_span * nr_own++ : -1;
-	/* fds of mounts files are opened through (criu/mount/) */
-	tr->mnt_base = tr->own_base + tr->own_span * nr_own;
-	if (mntns_plan_fds(&tr->files, tr->mnt_base) < 0)
-		return -1;
-	/* and room above it: the kept fds wait there while the root moves its own (mntns_place_fds()) */
-	return raise_nofile(tr->mnt_base + 2 * mntns_nr_fds() + 1);
+	return plan_transit(tr) ?: plan_fd_layout(tr, max_fd);
 }
 
 /*

@@ -65,6 +65,16 @@ static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
 
 enum { EV_OTHER, EV_TRAP, EV_CLONE, EV_GONE };
 
+/* Let a stopped tracee go on; left stopped, it would be waited for for ever. Tried twice. */
+static int resume(pid_t t, int sig)
+{
+	if (ptrace(PTRACE_CONT, t, NULL, (void *)(long)sig) && ptrace(PTRACE_CONT, t, NULL, (void *)(long)sig)) {
+		pr_perror("PTRACE_CONT of %d", t);
+		return -1;
+	}
+	return 0;
+}
+
 /* One wait status of @t: deal with it. EV_* or -1 on failure. */
 static int handle_status(struct trap_wait *w, pid_t t, int status)
 {
@@ -92,8 +102,7 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 	rc = task_of(tr, t);
 	/* a zombie dies again the way it did: by its own signal, which may be a fault's or SIGTRAP */
 	if (rc && rc->zombie && (status >> 16) == 0) {
-		ptrace(PTRACE_CONT, t, NULL, (void *)(long)WSTOPSIG(status));
-		return EV_OTHER;
+		return resume(t, WSTOPSIG(status)) ? -1 : EV_OTHER;
 	}
 	if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
 		if (ptrace(PTRACE_GETREGS, t, NULL, &regs)) {
@@ -110,12 +119,10 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 		return EV_TRAP;
 	}
 	if ((status >> 16) == PTRACE_EVENT_CLONE || (status >> 16) == PTRACE_EVENT_FORK) {
-		ptrace(PTRACE_CONT, t, NULL, NULL);
-		return EV_CLONE;
+		return resume(t, 0) ? -1 : EV_CLONE;
 	}
 	if ((status >> 16) == PTRACE_EVENT_STOP) {
-		ptrace(PTRACE_CONT, t, NULL, NULL);
-		return EV_OTHER;
+		return resume(t, 0) ? -1 : EV_OTHER;
 	}
 	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
 		ptrace(PTRACE_GETREGS, t, NULL, &regs);
@@ -123,14 +130,25 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 		return -1;
 	}
 	/* SIGCHLDs of the restore's own making (zombies exiting) are dropped */
-	ptrace(PTRACE_CONT, t, NULL, (void *)(long)(WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)));
-	return EV_OTHER;
+	return resume(t, WSTOPSIG(status) == SIGCHLD ? 0 : WSTOPSIG(status)) ? -1 : EV_OTHER;
 }
 
 static pid_t wait_one(pid_t pid, int *status)
 {
 	pid_t t;
 
+	/*
+	 * One of the tree that died waits, a zombie, for its traced threads to
+	 * be reaped before it reports: waiting for it alone would wait for ever.
+	 */
+	if (pid > 0) {
+		t = compel_wait_stop(pid, status);
+		if (t < 0 && errno == EINTR && check_interrupted())
+			return -1;
+		if (t < 0)
+			pr_perror("waiting for %d of the restored tree", pid);
+		return t;
+	}
 	do {
 		t = waitpid(pid, status, __WALL);
 		if (t < 0 && errno == EINTR && check_interrupted())
@@ -169,8 +187,12 @@ static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
 	int status, ev;
 
 	for (;;) {
-		/* a new thread starts in a stop of its own */
-		if (nt && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+		/*
+		 * A new thread starts in a stop of its own, unless that stop (and
+		 * its final trap, even) came to the wait for anyone before its
+		 * clone event did: then there is nothing more to wait for.
+		 */
+		if (nt && pidmap_get(&w->seen, nt) < 0 && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
 			return -1;
 		nt = 0;
 		if (pidmap_get(&w->seen, rc->pid) >= 0)
@@ -314,9 +336,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			compel_cure(ctl);
 			return -1;
 		}
-		/* every sharer of this fd table is past its restorer: the service fds go */
-		if (rc->shares_files &&
-		    (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base, ~0U, 0, 0, 0, 0) || ret)) {
+		/*
+		 * Every sharer of this fd table is past its restorer: the service
+		 * fds go; otherwise the restorer closed all but the log and criu's
+		 * stderr, which its threads may have needed to the last.
+		 */
+		if (compel_syscall(ctl, __NR_close_range, &ret, tr->svc_base + (rc->shares_files ? 0 : SVC_LOG),
+				   rc->shares_files ? ~0U : tr->svc_base + SVC_ERR, 0, 0, 0, 0) || ret) {
 			pr_err("can't close the service fds of %d\n", rc->pid);
 			compel_cure(ctl);
 			return -1;
@@ -449,6 +475,7 @@ static int supervise(struct rst_run *r, pid_t pid)
 {
 	struct rst_tree *tr = r->tr;
 	uint64_t t1;
+	int all_ours = 0;
 
 	close(tr->sync_pipe[0]);
 	if (ptrace(PTRACE_SEIZE, pid, NULL,
@@ -469,6 +496,8 @@ static int supervise(struct rst_run *r, pid_t pid)
 
 	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0 || check_interrupted())
 		goto kill;
+	/* every thread made it to its final trap: every pid of the tree is ours now, traced or let go */
+	all_ours = 1;
 	if (finish_restore(tr, r->trapped, r->want))
 		goto kill;
 	r->st.restore_time = now_us() - t1;
@@ -483,7 +512,7 @@ static int supervise(struct rst_run *r, pid_t pid)
 kill:
 	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
 	for (int i = tr->nr - 1; i >= 0; i--)
-		if (traced_by_us(tr->t[i].pid))
+		if (all_ours || traced_by_us(tr->t[i].pid))
 			kill(tr->t[i].pid, SIGKILL);
 	/* the root, traced yet or not, if it is still our child */
 	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
@@ -621,10 +650,22 @@ static int check_mnt_images(void)
 	return -1;
 }
 
+int read_all_images(struct rst_tree *tr)
+{
+	struct rst_ctx probe = { .dfd = tr->dfd };
+	int ret = read_inventory(&probe);
+
+	tr->inv = probe.inv;	/* free_tree() frees it, read or not */
+	if (ret)
+		return -1;
+	return read_pstree(tr) || ns_restore_read(tr->dfd, tr->t[0].pe) || read_tree_images(tr) ||
+	       check_mnt_images() || plan_cow(tr) ? -1 : 0;
+}
+
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
-	struct rst_tree tr = { .dfd = -1 };
+	struct rst_tree tr = { .dfd = -1, .core_fd = -1 };
 	struct rst_run run = { .tr = &tr };
 	struct span_set taken = { 0 };
 	pid_t pid;
@@ -647,18 +688,9 @@ int cr_restore_tasks(void)
 	image_trust_required = 1;
 	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr.dfd, opts.imgs_dir))
 		goto out;
-	{
-		struct rst_ctx probe = { .dfd = tr.dfd };
-
-		int bad = read_inventory(&probe);
-
-		tr.inv = probe.inv;	/* freed with the tree, also when it was refused */
-		if (bad)
-			goto out;
-	}
-	if (read_pstree(&tr) || ns_restore_read(tr.dfd, tr.t[0].pe) || read_tree_images(&tr) || check_mnt_images() ||
+	if (read_all_images(&tr) ||
 	    (ns_restore_pid_mode() == NS_PID_NONE && (check_pids_free(&tr) || find_orphaned_groups(&tr))) ||
-	    plan_cow(&tr) || zombie_cores_prepare(&tr))
+	    zombie_cores_prepare(&tr))
 		goto out;
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;

@@ -10,6 +10,8 @@
 #include "clone-vm.h"
 #include "cow.h"
 #include "cr_options.h"
+#include "csum.h"
+#include "fault.h"
 #include "creds.h"
 #include "crtools.h"
 #include "files.h"
@@ -66,7 +68,9 @@ struct rst_ctx {
 	uint8_t *uses, *need;		/* file ids it uses; shared ids its descendants use */
 	uint8_t *uses_shared;		/* the ids it uses that other tasks use too */
 	int max_fd;
-	struct late_fd late[64];	/* pidfds, for the restorer */
+	FdinfoEntry **fds;		/* fdinfo-PID.img */
+	size_t nr_fds;
+	struct late_fd late[MAX_LATE_FDS];	/* pidfds and /proc files, for the restorer */
 	int nr_late;
 	uint32_t nr_shmem;
 	int shmem_base;
@@ -81,7 +85,7 @@ struct rst_ctx {
 	PagemapEntry **pms;
 	size_t nr_pms;
 	uint64_t nr_pages;
-	struct rst_files files;
+	struct rst_files *files;	/* the tree's */
 	char pages_name[32];
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
@@ -92,6 +96,7 @@ struct rst_ctx {
 	int own_slots;			/* a sharer's pages, exe and mapped-file fds, or -1 */
 	int clone_parent;		/* forked by a zombie sibling leading its session (CLONE_PARENT) */
 	int vm_child;			/* shares the parent's memory and signal handlers (CLONE_VM | CLONE_SIGHAND) */
+	int *ring_fds;			/* per memory area: a copy of the packet socket whose rings it maps, or -1 */
 	int pgrp_orphaned;		/* its process group will be orphaned (find_orphaned_groups()) */
 };
 
@@ -103,24 +108,30 @@ struct rst_tree {
 	struct rst_files files;
 	uint32_t nr_ids;
 	int svc_base;			/* service fds, the same in every task */
+	int *transit_slot;		/* file id -> its slot among the transit fds, -1 if never passed on */
+	uint32_t nr_transit;
 	int shmem_base;			/* fd of shared memory object N at shmem_base + N */
 	uint32_t nr_shmem;
 	int files_base;			/* fds of files mapped directly (COW_DIRECT_FILES of them) */
-	int obj_base;			/* fd of the memfd or unlinked file of file N at obj_base + N */
-	int scratch_base;		/* pipe ends waiting to be placed */
 	int own_base, own_span;		/* per-process slots of processes sharing an fd table */
+	int scratch_base;		/* temporaries, each gone before the next is made: at the top */
 	int mnt_base;			/* fds of mounts files are opened through, from here up */
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	int core_fd;			/* that directory (the tree's mount namespace can't reach it by path), or -1 */
 	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
 };
 
+/* Service fds live from svc_base up, above every fd the task will have (and at least here). */
+#define SVC_MIN_BASE	100
+
 /* Service fds live from svc_base up, above every fd the task will have. */
 enum {
 	SVC_LOG,
+	SVC_ERR,		/* criu's stderr, for the restorer's errors (with -o): fd 2 is the task's own */
 	SVC_DIR,
 	SVC_TTY,
 	SVC_PAGES,
@@ -128,6 +139,7 @@ enum {
 	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
+	SVC_CORES,		/* the directory zombies that dumped core dump it again in (fork.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 24,	/* descriptions passed to children, then mapped files */
 };
@@ -158,7 +170,7 @@ struct restore_args *args_in(struct rst_ctx *rc);
 struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, int pages_fd);
 int premap_open(void *priv, const VmaEntry *v);
 int open_shell_tty(void);
-int raise_nofile(int need);
+int raise_nofile(int max_fd, int need);
 pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal);
 pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal);
 int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
@@ -168,6 +180,9 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 int check_pids_free(struct rst_tree *tr);
+/* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
+int read_all_images(struct rst_tree *tr);
+
 int find_orphaned_groups(struct rst_tree *tr);
 int zombie_cores_prepare(struct rst_tree *tr);
 void zombie_cores_done(struct rst_tree *tr);

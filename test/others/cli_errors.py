@@ -25,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
+IMGTOOL = os.path.join(os.path.dirname(CRIU), "..", "test", "others", "imgtool")
 NOBODY = 65534
 CRIU_TIMEOUT = 20
 VERBOSE = os.environ.get("CLI_VERBOSE") == "1"    # show every criu command and its output
@@ -562,16 +563,55 @@ def img(d, fmt):
 
 
 def pb_entries(path):
-    """(offset, length) of each protobuf entry after the 8-byte header."""
-    data = open(path, "rb").read()
-    off, ents = 8, []
-    while off + 4 <= len(data):
-        (n,) = struct.unpack_from("<I", data, off)
-        ents.append((off, n))
-        off += 4 + n
-    if off != len(data):
-        raise Fail("setup: cannot parse %s as entries" % path)
-    return ents
+    """(offset, length) of each protobuf entry after the 8-byte header
+    (each is a length word, the message and a check word; a trailer ends
+    the file)."""
+    r = subprocess.run([IMGTOOL, "entries", path], capture_output=True, text=True)
+    lines = r.stdout.split("\n")
+    if r.returncode or not any(l.startswith("trailer ") for l in lines):
+        raise Fail("setup: cannot parse %s as entries: %s" % (path, r.stderr))
+    return [tuple(int(x) for x in l.split()) for l in lines if l and l[0].isdigit()]
+
+
+def pb_varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def pb_drop_field(body, number):
+    """The protobuf message @body without field @number."""
+    out, i = b"", 0
+    while i < len(body):
+        start = i
+        key, i = pb_varint(body, i)
+        wt = key & 7
+        if wt == 0:
+            _, i = pb_varint(body, i)
+        elif wt == 1:
+            i += 8
+        elif wt == 2:
+            n, i = pb_varint(body, i)
+            i += n
+        elif wt == 5:
+            i += 4
+        else:
+            raise Fail("setup: wire type %d in a message" % wt)
+        if key >> 3 != number:
+            out += body[start:i]
+    return out
+
+
+def reseal(path):
+    """Make a changed image whole again (check words, trailer), as if criu had written it."""
+    r = subprocess.run([IMGTOOL, "seal", path], capture_output=True, text=True)
+    if r.returncode:
+        raise Fail("setup: cannot reseal %s: %s" % (path, r.stderr))
 
 
 def truncate_mid_entry(path):
@@ -617,6 +657,7 @@ def m_version(d):
         raise Fail("setup: inventory does not start with a one-byte img_version (%s)" % data[12:14].hex())
     data[13] = 0x7f
     open(p, "wb").write(data)
+    reseal(p)
 
 
 def m_garbage(d):
@@ -650,8 +691,10 @@ def m_in_parent_root(d):
         raise Fail("setup: pagemap has no page entry")
     data = open(p, "rb").read()
     off, n = ents[1]
-    body = data[off + 4:off + 4 + n] + b"\x50\x01"
-    open(p, "ab").write(struct.pack("<I", len(body)) + body)
+    end = ents[-1][0] + 4 + ents[-1][1] + 4
+    body = pb_drop_field(data[off + 4:off + 4 + n], 11) + b"\x50\x01"    # no page checksums, in_parent
+    open(p, "wb").write(data[:end] + struct.pack("<I", len(body)) + body + b"\0" * 4)
+    reseal(p)
 
 
 def t_restore_nonexistent_dir():

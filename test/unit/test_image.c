@@ -14,11 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "image.h"
 #include "log.h"
+#include "sparse.h"
 
 #include "core.pb-c.h"
 #include "files.pb-c.h"
@@ -129,6 +133,12 @@ static size_t put32(unsigned char *p, uint32_t v)
 	return 4;
 }
 
+static void put64(unsigned char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
 static uint32_t get32(const unsigned char *p)
 {
 	uint32_t v;
@@ -145,7 +155,7 @@ static size_t put_hdr(unsigned char *p, int type)
 	return 8;
 }
 
-/* Writes a pstree.img with a good header followed by @len bytes of @tail. */
+/* Writes a pstree.img with a good header followed by @len bytes of @tail (no checks, no trailer). */
 static void write_pstree_raw(struct fixture *fx, const void *tail, size_t len)
 {
 	unsigned char buf[256];
@@ -155,6 +165,46 @@ static void write_pstree_raw(struct fixture *fx, const void *tail, size_t len)
 	off = put_hdr(buf, CR_FD_PSTREE);
 	memcpy(buf + off, tail, len);
 	write_file(fx, "pstree.img", buf, off + len);
+}
+
+/*
+ * Writes image @name of @type from @tail, entries in the old way (length
+ * word, message), adding each entry's check word and the trailer: a well
+ * sealed image whatever the messages hold.
+ */
+static void write_sealed(struct fixture *fx, const char *name, int type, const unsigned char *tail, size_t len)
+{
+	unsigned char buf[1024];
+	size_t off = put_hdr(buf, type), in = 0;
+	uint32_t nr = 0;
+
+	while (in < len) {
+		uint32_t n = get32(tail + in);
+
+		assert_true(in + 4 + n <= len && off + 4 + n + 4 + IMG_TRAILER_SIZE <= sizeof(buf));
+		memcpy(buf + off, tail + in, 4 + n);
+		put32(buf + off + 4 + n, (uint32_t)csum_buf(buf + off, 4 + n));
+		off += 4 + n + 4;
+		in += 4 + n;
+		nr++;
+	}
+	put32(buf + off, IMG_TRAILER_MARK);
+	put32(buf + off + 4, nr);
+	put64(buf + off + 8, img_get_dump_id());
+	put64(buf + off + 16, csum_buf(name, strlen(name)));
+	put64(buf + off + 24, csum_buf(buf, off + 24));
+	write_file(fx, name, buf, off + IMG_TRAILER_SIZE);
+}
+
+static void write_pstree_sealed(struct fixture *fx, const void *tail, size_t len)
+{
+	write_sealed(fx, "pstree.img", CR_FD_PSTREE, tail, len);
+}
+
+/* Finish writing @img; the image must come out sealed. */
+static void finish(struct cr_img *img)
+{
+	assert_int_equal(finish_image(img, 0), 0);
 }
 
 static struct cr_img *open_pstree(struct fixture *fx)
@@ -206,15 +256,18 @@ static void test_inventory_roundtrip(void **state)
 	img = open_image_at(fx->dfd, CR_FD_INVENTORY, O_DUMP);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &e), 0);
-	close_image(img);
+	finish(img);
 
-	/* Header words on disk, little-endian, then the entry length. */
+	/* Header words on disk, little-endian, the entry length, the entry, its check, the trailer. */
 	n = read_file(fx, "inventory.img", raw, sizeof(raw));
 	assert_true(n > 12);
 	assert_int_equal(get32(raw), IMG_COMMON_MAGIC);
 	assert_int_equal(get32(raw + 4), img_descs[CR_FD_INVENTORY].magic);
-	assert_int_equal(get32(raw + 8), n - 12);
 	assert_int_equal(get32(raw + 8), inventory_entry__get_packed_size(&e));
+	assert_int_equal(n, 12 + get32(raw + 8) + 4 + IMG_TRAILER_SIZE);
+	assert_int_equal(get32(raw + 12 + get32(raw + 8)), (uint32_t)csum_buf(raw + 8, 4 + get32(raw + 8)));
+	assert_int_equal(get32(raw + n - 32), IMG_TRAILER_MARK);
+	assert_int_equal(get32(raw + n - 28), 1);
 
 	img = open_image_at(fx->dfd, CR_FD_INVENTORY, O_RDONLY);
 	assert_non_null(img);
@@ -264,7 +317,7 @@ static void test_pstree_roundtrip(void **state)
 		e.threads = threads;
 		assert_int_equal(pb_write_one(img, &e), 0);
 	}
-	close_image(img);
+	finish(img);
 
 	img = open_pstree(fx);
 	for (i = 0; i < NR_PSTREE; i++) {
@@ -368,7 +421,7 @@ static void test_core_roundtrip(void **state)
 	img = open_image_at(fx->dfd, CR_FD_CORE, O_DUMP, 4242);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &ce), 0);
-	close_image(img);
+	finish(img);
 
 	img = open_image_at(fx->dfd, CR_FD_CORE, O_RDONLY, 4242);
 	assert_non_null(img);
@@ -427,7 +480,7 @@ static void test_pagemap_roundtrip(void **state)
 	/* A second head is the wrong type now. */
 	assert_int_equal(pb_write_one(img, &h), -1);
 	assert_true(log_has(fx, "can't write a pagemap_head"));
-	close_image(img);
+	finish(img);
 
 	img = open_image_at(fx->dfd, CR_FD_PAGEMAP, O_RDONLY, 77);
 	assert_non_null(img);
@@ -468,14 +521,15 @@ static void test_stats_layout(void **state)
 	img = open_image_at(fx->dfd, CR_FD_STATS_DUMP, O_DUMP);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &s), 0);
-	close_image(img);
+	finish(img);
 
+	/* the check word and the trailer come after what podman reads */
 	n = read_file(fx, "stats-dump", raw, sizeof(raw));
 	assert_true(n > 12);
 	assert_int_equal(get32(raw), 0x55105940);
 	assert_int_equal(get32(raw + 4), 0x57093306);
-	assert_int_equal(get32(raw + 8), n - 12);
-	r = stats_entry__unpack(NULL, n - 12, raw + 12);
+	assert_int_equal(get32(raw + 8), n - 12 - 4 - IMG_TRAILER_SIZE);
+	r = stats_entry__unpack(NULL, get32(raw + 8), raw + 12);
 	assert_non_null(r);
 	assert_non_null(r->dump);
 	assert_null(r->restore);
@@ -493,9 +547,9 @@ static void test_stats_layout(void **state)
 	/* The restore file has the same header and no .img suffix either. */
 	img = open_image_at(fx->dfd, CR_FD_STATS_RESTORE, O_DUMP);
 	assert_non_null(img);
-	close_image(img);
+	finish(img);
 	n = read_file(fx, "stats-restore", raw, sizeof(raw));
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 8 + IMG_TRAILER_SIZE);
 	assert_int_equal(get32(raw), 0x55105940);
 	assert_int_equal(get32(raw + 4), 0x57093306);
 }
@@ -523,20 +577,20 @@ static void test_names_and_exists(void **state)
 		assert_false(image_exists(fx->dfd, cases[i].type, cases[i].id));
 		img = open_image_at(fx->dfd, cases[i].type, O_DUMP, cases[i].id);
 		assert_non_null(img);
-		close_image(img);
+		finish(img);
 		assert_int_equal(fstatat(fx->dfd, cases[i].name, &st, 0), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
-		/* Raw pages files have no header at all. */
-		assert_int_equal(st.st_size, cases[i].type == CR_FD_PAGES ? 0 : 8);
+		/* Raw pages files have no header at all; an empty image is a header and a trailer. */
+		assert_int_equal(st.st_size, cases[i].type == CR_FD_PAGES ? 0 : 8 + IMG_TRAILER_SIZE);
 		assert_true(image_exists(fx->dfd, cases[i].type, cases[i].id));
 	}
 	assert_false(image_exists(fx->dfd, CR_FD_CORE, 43));
 	assert_null(img_descs[CR_FD_PAGES].pb);
 
 	/* Header type magics are all distinct, except the two stats files. */
-	/* raw images (page data) have neither a header nor a schema */
+	/* raw images (page data, unlinked files' bytes, tmpfs contents) have neither a header nor a schema */
 #define IS_RAW(t)	((t) == CR_FD_PAGES || (t) == CR_FD_SHMEM_PAGES || (t) == CR_FD_SYSVSHM_PAGES || \
-		 (t) == CR_FD_TMPFS_DATA)
+		 (t) == CR_FD_GHOST || (t) == CR_FD_TMPFS_DATA)
 	for (t = 0; t < CR_FD_MAX; t++) {
 		assert_non_null(img_descs[t].name_fmt);
 		if (IS_RAW(t)) {
@@ -571,7 +625,7 @@ static void test_write_checks(void **state)
 	assert_int_equal(pb_write_one(img, &fs), 0);
 	/* Reading from an image open for writing is refused. */
 	assert_int_equal(pb_read_one(img, (void **)&r), -1);
-	close_image(img);
+	finish(img);
 
 	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
 	assert_non_null(img);
@@ -647,7 +701,7 @@ static void test_wrong_type_magic(void **state)
 	/* An mm image under a core image's name. */
 	img = open_image_at(fx->dfd, CR_FD_MM, O_DUMP, 1);
 	assert_non_null(img);
-	close_image(img);
+	finish(img);
 	assert_int_equal(renameat(fx->dfd, "mm-1.img", fx->dfd, "core-1.img"), 0);
 
 	assert_null(open_image_at(fx->dfd, CR_FD_CORE, O_RDONLY, 1));
@@ -656,17 +710,13 @@ static void test_wrong_type_magic(void **state)
 	assert_true(log_has(fx, want));
 }
 
+/* Damage to the container is found when the image is opened, before any entry is used. */
 static void test_truncated_length(void **state)
 {
 	struct fixture *fx = *state;
-	struct cr_img *img;
-	void *msg = (void *)1;
 
 	write_pstree_raw(fx, "\x05\x00", 2);
-	img = open_pstree(fx);
-	assert_int_equal(pb_read_one(img, &msg), -1);
-	assert_null(msg);
-	close_image(img);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
 	assert_true(log_has(fx, "entry #0 at offset 8: truncated length word (2 of 4 bytes)"));
 }
 
@@ -674,31 +724,22 @@ static void test_length_beyond_file(void **state)
 {
 	struct fixture *fx = *state;
 	unsigned char tail[14] = { 0 };
-	struct cr_img *img;
-	void *msg;
 
 	put32(tail, 100);
 	write_pstree_raw(fx, tail, sizeof(tail));
-	img = open_pstree(fx);
-	assert_int_equal(pb_read_one(img, &msg), -1);
-	assert_null(msg);
-	close_image(img);
-	assert_true(log_has(fx, "offset 8: truncated pstree_entry, length 100 but only 10 bytes left"));
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "entry #0 at offset 8: length 100 runs past the end of the file (10 bytes left)"));
 }
 
 static void test_length_too_big(void **state)
 {
 	struct fixture *fx = *state;
 	unsigned char tail[8] = { 0 };
-	struct cr_img *img;
 	char want[128];
-	void *msg;
 
 	put32(tail, IMG_MAX_ENTRY_SIZE + 1);
 	write_pstree_raw(fx, tail, sizeof(tail));
-	img = open_pstree(fx);
-	assert_int_equal(pb_read_one(img, &msg), -1);
-	close_image(img);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
 	snprintf(want, sizeof(want), "offset 8: length %u exceeds", IMG_MAX_ENTRY_SIZE + 1);
 	assert_true(log_has(fx, want));
 }
@@ -710,9 +751,10 @@ static void test_garbage_payload(void **state)
 	struct cr_img *img;
 	void *msg;
 
+	/* sealed: the checks pass, the message does not decode */
 	put32(tail, 11);
 	memset(tail + 4, 0xff, 11);	/* an over-long varint tag */
-	write_pstree_raw(fx, tail, sizeof(tail));
+	write_pstree_sealed(fx, tail, sizeof(tail));
 	img = open_pstree(fx);
 	assert_int_equal(pb_read_one(img, &msg), -1);
 	assert_null(msg);
@@ -732,7 +774,7 @@ static void test_missing_required(void **state)
 	/* The whole message decodes... */
 	put32(tail, sizeof(full));
 	memcpy(tail + 4, full, sizeof(full));
-	write_pstree_raw(fx, tail, sizeof(tail));
+	write_pstree_sealed(fx, tail, sizeof(tail));
 	img = open_pstree(fx);
 	assert_int_equal(pb_read_one(img, (void **)&r), 1);
 	assert_int_equal(r->pid, 5);
@@ -742,7 +784,7 @@ static void test_missing_required(void **state)
 
 	/* ...but without sid (field 4) it must be rejected. */
 	put32(tail, sizeof(full) - 2);
-	write_pstree_raw(fx, tail, sizeof(tail) - 2);
+	write_pstree_sealed(fx, tail, sizeof(tail) - 2);
 	img = open_pstree(fx);
 	assert_int_equal(pb_read_one(img, (void **)&r), -1);
 	assert_null(r);
@@ -766,27 +808,23 @@ static void test_bad_entry_after_good(void **state)
 	e.pid = 2;
 	assert_int_equal(pb_write_one(img, &e), 0);
 	len = pstree_entry__get_packed_size(&e);
-	/* Append a length word promising more than follows. */
+	/* Append a length word promising more than follows, and leave it unsealed. */
 	assert_int_equal(write(img->fd, "\x40\x00\x00\x00\x08", 5), 5);
 	close_image(img);
 
-	img = open_pstree(fx);
-	assert_int_equal(pb_read_one(img, (void **)&r), 1);
-	pb_free(img, r);
-	assert_int_equal(pb_read_one(img, (void **)&r), 1);
-	assert_int_equal(r->pid, 2);
-	pb_free(img, r);
-	assert_int_equal(pb_read_one(img, (void **)&r), -1);
-	close_image(img);
-	snprintf(want, sizeof(want), "entry #2 at offset %zu: truncated pstree_entry, length 64 but only 1 bytes left",
-		 8 + 2 * (4 + len));
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	snprintf(want, sizeof(want), "entry #2 at offset %zu: length 64 runs past the end of the file (1 bytes left)",
+		 8 + 2 * (4 + len + 4));
 	assert_true(log_has(fx, want));
 
-	/* A header-only image is valid and empty. */
-	write_pstree_raw(fx, "", 0);
+	/* A sealed header-only image is valid and empty; unsealed, it is truncated. */
+	write_pstree_sealed(fx, NULL, 0);
 	img = open_pstree(fx);
 	assert_int_equal(pb_read_one(img, (void **)&r), 0);
 	close_image(img);
+	write_pstree_raw(fx, "", 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "ends at offset 8, after entry #0, without a trailer"));
 }
 
 static void test_open_image_path(void **state)
@@ -808,7 +846,7 @@ static void test_open_image_path(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		img = open_image_at(fx->dfd, cases[i].type, O_DUMP, 3);
 		assert_non_null(img);
-		close_image(img);
+		finish(img);
 		path_of(fx, cases[i].name, path, sizeof(path));
 		img = open_image_path(path);
 		assert_non_null(img);
@@ -821,7 +859,8 @@ static void test_open_image_path(void **state)
 	write_file(fx, "odd.img", buf, sizeof(buf));
 	path_of(fx, "odd.img", path, sizeof(path));
 	assert_null(open_image_path(path));
-	assert_true(log_has(fx, "unknown magic 0x54564319 0x12345678"));
+	snprintf(path, sizeof(path), "unknown magic 0x%08x 0x12345678", IMG_COMMON_MAGIC);
+	assert_true(log_has(fx, path));
 }
 
 /* ---- show ---- */
@@ -846,7 +885,7 @@ static void test_show_pstree(void **state)
 	e.pid = 12;
 	e.n_threads = 0;
 	assert_int_equal(pb_write_one(img, &e), 0);
-	close_image(img);
+	finish(img);
 
 	assert_int_equal(show(fx, "pstree.img", &out), 0);
 	assert_string_equal(out,
@@ -899,7 +938,7 @@ static void test_show_mm(void **state)
 	img = open_image_at(fx->dfd, CR_FD_MM, O_DUMP, 5);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &mm), 0);
-	close_image(img);
+	finish(img);
 
 	assert_int_equal(show(fx, "mm-5.img", &out), 0);
 	assert_non_null(strstr(out, "\"magic\": \"MM\""));
@@ -928,7 +967,7 @@ static void test_show_core(void **state)
 	img = open_image_at(fx->dfd, CR_FD_CORE, O_DUMP, 1);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &ce), 0);
-	close_image(img);
+	finish(img);
 
 	assert_int_equal(show(fx, "core-1.img", &out), 0);
 	assert_non_null(strstr(out, "\"magic\": \"CORE\""));
@@ -961,7 +1000,7 @@ static void test_show_stats_and_empty(void **state)
 	img = open_image_at(fx->dfd, CR_FD_STATS_RESTORE, O_DUMP);
 	assert_non_null(img);
 	assert_int_equal(pb_write_one(img, &s), 0);
-	close_image(img);
+	finish(img);
 	assert_int_equal(show(fx, "stats-restore", &out), 0);
 	assert_non_null(strstr(out, "\"magic\": \"STATS\""));
 	assert_non_null(strstr(out, "\"restore\": {"));
@@ -972,7 +1011,7 @@ static void test_show_stats_and_empty(void **state)
 
 	img = open_image_at(fx->dfd, CR_FD_FILES, O_DUMP);
 	assert_non_null(img);
-	close_image(img);
+	finish(img);
 	out = NULL;
 	assert_int_equal(show(fx, "files.img", &out), 0);
 	assert_string_equal(out, "{\n    \"magic\": \"FILES\",\n    \"entries\": []\n}\n");
@@ -1037,11 +1076,11 @@ static void test_show_corrupt(void **state)
 	};
 	char *out = NULL;
 
-	write_pstree_raw(fx, tail, sizeof(tail));
+	write_pstree_sealed(fx, tail, sizeof(tail));
 	assert_int_equal(show(fx, "pstree.img", &out), -1);
 	assert_int_equal(strlen(out), 0);	/* no half-printed JSON */
 	free(out);
-	assert_true(log_has(fx, "entry #1 at offset 20: can't decode 4 bytes as pstree_entry"));
+	assert_true(log_has(fx, "entry #1 at offset 24: can't decode 4 bytes as pstree_entry"));
 
 	/* Bad header and missing file fail cleanly too. */
 	write_file(fx, "core-1.img", "\x19\x43\x56", 3);
@@ -1053,6 +1092,341 @@ static void test_show_corrupt(void **state)
 	assert_int_equal(show(fx, "nonexistent.img", &out), -1);
 	free(out);
 	assert_true(log_has(fx, "nonexistent.img: No such file or directory"));
+}
+
+/* ---- checksums ---- */
+
+/* The three builds agree, and agree with XXH3 itself. */
+static void test_csum_builds(void **state)
+{
+	static unsigned char buf[3 * CSUM_PAGE + 77];
+	uint64_t a[3], b[3], c[3];
+
+	(void)state;
+	assert_true(csum_buf_scalar("", 0) == 0x2d06800538d394c2ULL);	/* XXH3-64 of nothing */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = i * 7 + (i >> 8);
+	csum_pages_scalar(buf, 3, a);
+	csum_pages(buf, 3, b);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_true(csum_buf(buf, sizeof(buf)) == csum_buf_scalar(buf, sizeof(buf)));
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2")) {
+		csum_pages_avx2(buf, 3, c);
+		assert_memory_equal(a, c, sizeof(a));
+		assert_true(csum_buf_avx2(buf, 77) == csum_buf_scalar(buf, 77));
+	}
+	if (__builtin_cpu_supports("avx512f")) {
+		csum_pages_avx512(buf, 3, c);
+		assert_memory_equal(a, c, sizeof(a));
+		assert_true(csum_buf_avx512(buf, sizeof(buf)) == csum_buf_scalar(buf, sizeof(buf)));
+	}
+	assert_int_equal(csum_check_pages(buf, 3, a), 3);
+	buf[CSUM_PAGE + 5] ^= 1;
+	assert_int_equal(csum_check_pages(buf, 3, a), 1);
+}
+
+/* A pstree.img of three entries, written the normal way; returns its size. */
+static size_t write_three(struct fixture *fx, unsigned char *raw, size_t size)
+{
+	struct cr_img *img = open_image_at(fx->dfd, CR_FD_PSTREE, O_DUMP);
+	int32_t threads[2] = { 0, 0 };
+
+	assert_non_null(img);
+	for (int i = 0; i < 3; i++) {
+		PstreeEntry e = PSTREE_ENTRY__INIT;
+
+		e.pid = threads[0] = 100 + i;
+		threads[1] = 200 + i;
+		e.ppid = 1;
+		e.n_threads = 2;
+		e.threads = threads;
+		assert_int_equal(pb_write_one(img, &e), 0);
+	}
+	finish(img);
+	return read_file(fx, "pstree.img", raw, size);
+}
+
+/* Every single changed bit and every cut is refused when the image is opened. */
+static void test_damage_anywhere(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char raw[512], bad[512];
+	size_t n = write_three(fx, raw, sizeof(raw));
+	struct cr_img *img;
+
+	img = open_pstree(fx);
+	close_image(img);
+	for (size_t i = 0; i < n; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(bad, raw, n);
+			bad[i] ^= 1 << bit;
+			write_file(fx, "pstree.img", bad, n);
+			img = open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY);
+			if (img)
+				fail_msg("bit %d of byte %zu changed and the image still opened", bit, i);
+		}
+	for (size_t len = 0; len < n; len++) {
+		write_file(fx, "pstree.img", raw, len);
+		img = open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY);
+		if (img)
+			fail_msg("the image cut to %zu of %zu bytes still opened", len, n);
+	}
+	/* a changed byte names its entry; a cut names what is missing */
+	assert_int_equal(truncate(fx->log, 0), 0);
+	memcpy(bad, raw, n);
+	bad[8 + 6] ^= 0x10;
+	write_file(fx, "pstree.img", bad, n);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "entry #0 at offset 8"));
+	assert_true(log_has(fx, "checksum mismatch: damaged image"));
+	write_file(fx, "pstree.img", raw, n - IMG_TRAILER_SIZE);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "after entry #3, without a trailer"));
+}
+
+/* Intact files in the wrong place: under another name, or from another dump. */
+static void test_swapped_and_foreign(void **state)
+{
+	struct fixture *fx = *state;
+	FsEntry fs = FS_ENTRY__INIT;
+	struct cr_img *img;
+
+	fs.cwd = fs.root = "/";
+	img_set_dump_id(0x1111);
+	for (int pid = 1; pid <= 2; pid++) {
+		img = open_image_at(fx->dfd, CR_FD_FS, O_DUMP, pid);
+		assert_non_null(img);
+		assert_int_equal(pb_write_one(img, &fs), 0);
+		finish(img);
+	}
+	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
+	assert_non_null(img);
+	assert_true(img->dump_id == 0x1111);
+	close_image(img);
+
+	/* fs-2.img renamed to fs-3.img */
+	assert_int_equal(renameat(fx->dfd, "fs-2.img", fx->dfd, "fs-3.img"), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 3));
+	assert_true(log_has(fx, "fs-3.img: written as another image file, not as fs-3.img (files swapped or renamed?)"));
+
+	/* read as part of another dump */
+	img_set_dump_id(0x2222);
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1));
+	assert_true(log_has(fx, "written by another dump (id 0000000000001111, not 0000000000002222"));
+	img_set_dump_id(0);
+	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
+	assert_non_null(img);
+	close_image(img);
+}
+
+/* The last entry taken out, trailer kept: the count (and checksum) say so. */
+static void test_entry_missing(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char raw[512], cut[512];
+	size_t n = write_three(fx, raw, sizeof(raw)), off = 8, last = 0;
+
+	while (get32(raw + off) != IMG_TRAILER_MARK) {
+		last = off;
+		off += 4 + get32(raw + off) + 4;
+	}
+	memcpy(cut, raw, last);
+	memcpy(cut + last, raw + off, IMG_TRAILER_SIZE);
+	write_file(fx, "pstree.img", cut, last + IMG_TRAILER_SIZE);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "counts 3 entries, the file holds 2: damaged image"));
+	(void)n;
+}
+
+/* Bytes after the trailer, and an image in the format before checksums. */
+static void test_trailer_and_old_format(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char raw[512], buf[8];
+	size_t n = write_three(fx, raw, sizeof(raw));
+
+	raw[n] = 0;
+	write_file(fx, "pstree.img", raw, n + 1);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "1 stray bytes after the trailer"));
+
+	put32(buf, IMG_COMMON_MAGIC_V2);
+	put32(buf + 4, img_descs[CR_FD_PSTREE].magic);
+	write_file(fx, "pstree.img", buf, 8);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "format version 2 or older, without checksums"));
+}
+
+/* A write given up on stays unsealed: nobody reads it as complete. */
+static void test_finish_failed(void **state)
+{
+	struct fixture *fx = *state;
+	PstreeEntry e = PSTREE_ENTRY__INIT;
+	struct cr_img *img;
+
+	img = open_image_at(fx->dfd, CR_FD_PSTREE, O_DUMP);
+	assert_non_null(img);
+	e.pid = 7;
+	assert_int_equal(pb_write_one(img, &e), 0);
+	assert_int_equal(finish_image(img, -1), -1);
+	assert_null(open_image_at(fx->dfd, CR_FD_PSTREE, O_RDONLY));
+	assert_true(log_has(fx, "without a trailer: truncated image"));
+	assert_int_equal(finish_image(NULL, 0), -1);
+}
+
+static void alarm_fail(int sig)
+{
+	(void)sig;
+	fail_msg("opening an image blocked");
+}
+
+/* A FIFO, a directory, a symlink or a device where an image belongs: refused at once. */
+static void test_not_regular(void **state)
+{
+	struct fixture *fx = *state;
+	char path[256], want[256];
+	struct cr_img *img;
+
+	signal(SIGALRM, alarm_fail);
+	alarm(10);
+	img = open_image_at(fx->dfd, CR_FD_FS, O_DUMP, 1);
+	assert_non_null(img);
+	finish(img);
+
+	assert_int_equal(mkfifoat(fx->dfd, "core-1.img", 0600), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_CORE, O_RDONLY, 1));
+	assert_true(log_has(fx, "core-1.img is a FIFO, not a regular file"));
+	assert_null(open_image_at(fx->dfd, CR_FD_CORE, O_DUMP, 1));
+	path_of(fx, "core-1.img", path, sizeof(path));
+	assert_null(open_image_path(path));
+	assert_int_equal(open_image_file(fx->dfd, "core-1.img", O_RDONLY), -1);
+
+	assert_int_equal(mkdirat(fx->dfd, "mm-1.img", 0700), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_MM, O_RDONLY, 1));
+	assert_true(log_has(fx, "mm-1.img is a directory, not a regular file"));
+	assert_null(open_image_at(fx->dfd, CR_FD_MM, O_DUMP, 1));
+
+	/* even a link to a good image */
+	assert_int_equal(symlinkat("fs-1.img", fx->dfd, "fs-2.img"), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 2));
+	assert_true(log_has(fx, "fs-2.img is a symbolic link, not a regular file"));
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_DUMP, 2));
+	assert_int_equal(symlinkat("/dev/zero", fx->dfd, "pages-1.img"), 0);
+	assert_null(open_image_at(fx->dfd, CR_FD_PAGES, O_RDONLY, 1));
+
+	if (mknodat(fx->dfd, "pagemap-1.img", S_IFCHR | 0600, makedev(1, 3)) == 0) {
+		assert_null(open_image_at(fx->dfd, CR_FD_PAGEMAP, O_RDONLY, 1));
+		assert_true(log_has(fx, "pagemap-1.img is a character device"));
+		assert_null(open_image_at(fx->dfd, CR_FD_PAGEMAP, O_DUMP, 1));
+	}
+	alarm(0);
+	snprintf(want, sizeof(want), "fs-1.img");
+	img = open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1);
+	assert_non_null(img);
+	close_image(img);
+	(void)want;
+}
+
+/* Sparse object bytes: holes stay holes, every piece is checked, damage is named. */
+static void test_sparse(void **state)
+{
+	struct fixture *fx = *state;
+	size_t size = 5 * CSUM_CHUNK + 3 * CSUM_PAGE + 100, nr = sparse_nr_csum(size);
+	uint64_t *csum = calloc(nr, sizeof(*csum));
+	char *obj = calloc(1, size), *back = calloc(1, size);
+	int src, dst;
+	struct cr_img *img;
+	struct stat st;
+
+	assert_true(csum && obj && back);
+	assert_int_equal(nr, 6);
+	memset(obj + CSUM_CHUNK + 10, 0x5a, 3 * CSUM_PAGE);	/* data in piece 1 */
+	memset(obj + size - 50, 0xa5, 50);			/* and at the very end */
+	src = openat(fx->dfd, "obj", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(src >= 0);
+	assert_int_equal(ftruncate(src, size), 0);
+	assert_int_equal(pwrite(src, obj + CSUM_CHUNK, 4 * CSUM_PAGE, CSUM_CHUNK), 4 * CSUM_PAGE);
+	assert_int_equal(pwrite(src, obj + size - CSUM_PAGE, CSUM_PAGE, size - CSUM_PAGE), CSUM_PAGE);
+
+	img = open_image_at(fx->dfd, CR_FD_SHMEM_PAGES, O_DUMP, 1);
+	assert_non_null(img);
+	dst = img->fd;
+	assert_int_equal(save_sparse(src, dst, size, csum, img->path), 0);
+	finish(img);
+	close(src);
+	assert_int_equal(fstatat(fx->dfd, "shmem-1.img", &st, 0), 0);
+	assert_int_equal(st.st_size, size);
+	assert_true(st.st_blocks * 512 < size / 2);	/* holes kept */
+	assert_true(csum[0] == csum_zero(CSUM_CHUNK));
+
+	img = open_image_at(fx->dfd, CR_FD_SHMEM_PAGES, O_RDONLY, 1);
+	assert_non_null(img);
+	assert_int_equal(load_sparse(img, size, back, csum, nr), 0);
+	assert_memory_equal(obj, back, size);
+	assert_int_equal(load_sparse(img, size, NULL, csum, nr - 1), -1);
+	assert_true(log_has(fx, "5 checksums recorded for"));
+	close_image(img);
+
+	/* a byte changed in a hole of piece 3, and one in the data */
+	dst = openat(fx->dfd, "shmem-1.img", O_RDWR);
+	assert_int_equal(pwrite(dst, "x", 1, 3 * CSUM_CHUNK + 7), 1);
+	img = open_image_at(fx->dfd, CR_FD_SHMEM_PAGES, O_RDONLY, 1);
+	assert_int_equal(load_sparse(img, size, NULL, csum, nr), -1);
+	close_image(img);
+	assert_true(log_has(fx, "bytes 196608-262143 are damaged (checksum mismatch)"));
+	assert_int_equal(pwrite(dst, "\0", 1, 3 * CSUM_CHUNK + 7), 1);
+	assert_int_equal(pwrite(dst, "y", 1, CSUM_CHUNK + 100), 1);
+	close(dst);
+	img = open_image_at(fx->dfd, CR_FD_SHMEM_PAGES, O_RDONLY, 1);
+	assert_int_equal(load_sparse(img, size, back, csum, nr), -1);
+	close_image(img);
+	assert_true(log_has(fx, "bytes 65536-131071 are damaged"));
+	free(csum);
+	free(obj);
+	free(back);
+}
+
+/* show checks a pages file against the pagemap next to it. */
+static void test_show_pages_checked(void **state)
+{
+	struct fixture *fx = *state;
+	PagemapHead h = PAGEMAP_HEAD__INIT;
+	PagemapEntry e = PAGEMAP_ENTRY__INIT;
+	static char pages[3 * CSUM_PAGE];
+	uint64_t csum[3];
+	struct cr_img *img;
+	char *out = NULL;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(pages); i++)
+		pages[i] = i * 13;
+	write_file(fx, "pages-5.img", pages, sizeof(pages));
+	csum_pages(pages, 3, csum);
+	img = open_image_at(fx->dfd, CR_FD_PAGEMAP, O_DUMP, 40);
+	assert_non_null(img);
+	h.pages_id = 5;
+	assert_int_equal(pb_write_one(img, &h), 0);
+	e.vaddr = 0x10000;
+	e.nr_pages = 3;
+	e.n_csum = 3;
+	e.csum = csum;
+	assert_int_equal(pb_write_one(img, &e), 0);
+	finish(img);
+
+	assert_int_equal(show(fx, "pages-5.img", &out), 0);
+	assert_string_equal(out, "{\"magic\": \"PAGES\", \"size\": 12288, \"pages\": 3, "
+				 "\"checked_with\": \"pagemap-40.img\"}\n");
+	free(out);
+
+	fd = openat(fx->dfd, "pages-5.img", O_WRONLY);
+	assert_int_equal(pwrite(fd, "!", 1, 2 * CSUM_PAGE + 9), 1);
+	close(fd);
+	out = NULL;
+	assert_int_equal(show(fx, "pages-5.img", &out), -1);
+	free(out);
+	assert_true(log_has(fx, "pages-5.img: the page at offset 8192 (address 12000, pagemap-40.img entry #1) "
+				"is damaged (checksum mismatch)"));
 }
 
 int main(void)
@@ -1084,6 +1458,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_show_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_raw_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_corrupt, setup, teardown),
+		cmocka_unit_test(test_csum_builds),
+		cmocka_unit_test_setup_teardown(test_damage_anywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swapped_and_foreign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trailer_and_old_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_regular, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_pages_checked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * unix_diag_parse(), inet_diag_parse(): answers built with libnl the way the
- * kernel sends them; proc_net_parse(): /proc/net/raw and raw6 text.
+ * unix_diag_parse(), inet_diag_parse(), packet_diag_parse(),
+ * netlink_diag_parse(): answers built with libnl the way the kernel sends
+ * them; proc_net_parse(): /proc/net/raw and raw6 text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <linux/inet_diag.h>
+#include <linux/netlink_diag.h>
+#include <linux/packet_diag.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netlink/msg.h>
@@ -203,10 +206,97 @@ static void test_proc_net(void **state)
 	assert_int_equal(proc_net_parse("h\n  1: garbage\n", 0, 1, &p), -1);
 }
 
+/* A packet socket with everything packet_diag shows (its protocol in host order). */
+static void test_packet(void **state)
+{
+	struct packet_diag_msg m = { .pdiag_family = AF_PACKET, .pdiag_type = SOCK_RAW, .pdiag_num = 0x88b5,
+				     .pdiag_ino = 31337 };
+	struct packet_diag_info info = { .pdi_index = 2, .pdi_version = 2, .pdi_copy_thresh = 1 };
+	struct packet_diag_mclist mc[2] = { { .pdmc_index = 1, .pdmc_count = 2, .pdmc_type = 1 },
+					    { .pdmc_index = 1, .pdmc_count = 1, .pdmc_type = 0, .pdmc_alen = 6,
+					      .pdmc_addr = { 1, 0, 0x5e, 0, 0, 1 } } };
+	struct packet_diag_ring rx = { .pdr_block_size = 8192, .pdr_block_nr = 4, .pdr_retire_tmo = 10 };
+	struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct packet_diag_sk p;
+
+	(void)state;
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(nla_put(msg, PACKET_DIAG_INFO, sizeof(info), &info), 0);
+	assert_int_equal(nla_put(msg, PACKET_DIAG_MCLIST, sizeof(mc), mc), 0);
+	assert_int_equal(nla_put(msg, PACKET_DIAG_RX_RING, sizeof(rx), &rx), 0);
+	assert_int_equal(nla_put_u32(msg, PACKET_DIAG_FANOUT, 0x10007), 0);
+	assert_int_equal(packet_diag_parse(nlmsg_hdr(msg), &p), 0);
+	assert_int_equal(p.ino, 31337);
+	assert_int_equal(p.type, SOCK_RAW);
+	assert_int_equal(p.num, 0x88b5);
+	assert_true(p.has_info);
+	assert_int_equal(p.info.pdi_index, 2);
+	assert_int_equal(p.nr_mc, 2);
+	assert_int_equal(p.mc[0].pdmc_count, 2);
+	assert_int_equal(p.mc[1].pdmc_addr[2], 0x5e);
+	assert_true(p.has_rx);
+	assert_false(p.has_tx);
+	assert_int_equal(p.rx.pdr_retire_tmo, 10);
+	assert_true(p.has_fanout);
+	assert_int_equal(p.fanout, 0x10007);
+	free(p.mc);
+	nlmsg_free(msg);
+}
+
+static void test_packet_bad(void **state)
+{
+	struct packet_diag_msg m = { .pdiag_family = AF_PACKET, .pdiag_ino = 1 };
+	struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct packet_diag_sk p;
+
+	(void)state;
+	/* a membership list that is not a whole number of entries */
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(nla_put(msg, PACKET_DIAG_MCLIST, 10, "0123456789"), 0);
+	assert_int_equal(packet_diag_parse(nlmsg_hdr(msg), &p), -1);
+	nlmsg_free(msg);
+	/* another family */
+	m.pdiag_family = AF_UNIX;
+	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(packet_diag_parse(nlmsg_hdr(msg), &p), -1);
+	nlmsg_free(msg);
+}
+
+static void test_netlink(void **state)
+{
+	struct netlink_diag_msg m = { .ndiag_family = AF_NETLINK, .ndiag_type = SOCK_RAW, .ndiag_protocol = 0,
+				      .ndiag_state = 1, .ndiag_portid = 4242, .ndiag_dst_portid = 7,
+				      .ndiag_dst_group = 3, .ndiag_ino = 555 };
+	struct nl_msg *msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	struct netlink_diag_sk n;
+
+	(void)state;
+	assert_int_equal(nlmsg_append(msg, &m, sizeof(m), NLMSG_ALIGNTO), 0);
+	assert_int_equal(nla_put_u32(msg, NETLINK_DIAG_FLAGS, NDIAG_FLAG_CB_RUNNING | NDIAG_FLAG_PKTINFO), 0);
+	assert_int_equal(netlink_diag_parse(nlmsg_hdr(msg), &n), 0);
+	assert_int_equal(n.ino, 555);
+	assert_int_equal(n.portid, 4242);
+	assert_int_equal(n.dst_portid, 7);
+	assert_int_equal(n.dst_group, 3);
+	assert_int_equal(n.state, 1);
+	assert_true(n.has_flags);
+	assert_int_equal(n.flags, NDIAG_FLAG_CB_RUNNING | NDIAG_FLAG_PKTINFO);
+	nlmsg_free(msg);
+	/* too short for the header */
+	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, 0);
+	assert_int_equal(nlmsg_append(msg, &m, 8, NLMSG_ALIGNTO), 0);
+	assert_int_equal(netlink_diag_parse(nlmsg_hdr(msg), &n), -1);
+	nlmsg_free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inet),
+		cmocka_unit_test(test_packet),
+		cmocka_unit_test(test_packet_bad),
+		cmocka_unit_test(test_netlink),
 		cmocka_unit_test(test_inet_bad),
 		cmocka_unit_test(test_proc_net),
 		cmocka_unit_test(test_full),

@@ -2,18 +2,23 @@
 /*
  * zdtm_ns_init: starts a test for the ns and uns flavors of zdtm.py.
  *
- *   zdtm_ns_init [--user] [--root DIR --dev DIR] [--uid N --gid N]
- *                --info FILE -- TEST ARGS...
+ *   zdtm_ns_init [--user] [--root DIR --dev DIR [--bind PATH]... [--log FILE] [--cwd DIR]]
+ *                [--uid N --gid N] --info FILE -- TEST ARGS...
  *
  * It makes a time namespace with offsets (so that the clocks inside are
  * not the host's), then clones the init of new pid, net, ipc and uts
  * namespaces (and mount with --root, user with --user: ids 0-65535
  * inside are 100000-165535 outside). The init names its host, brings
- * loopback up, with --root bind-mounts --dev on DIR/dev, mounts proc on
- * DIR/proc and pivots into DIR, then starts the test (as --uid/--gid)
- * and stays its parent, reaping whatever comes to it, until it has no
- * children left. This program exits once the test is ready (or failed
- * to start), with the test launcher's exit code, after writing the
+ * loopback up and, with --root, builds the test's root as a container
+ * runtime does: DIR bound on itself, each --bind PATH bound read-only at
+ * DIR/PATH (the test binary's directory, /usr), --dev (a tmpfs of the
+ * runner's with the device nodes: the dump names it an external mount)
+ * at DIR/dev with a devpts instance of its own at dev/pts and a tmpfs at
+ * dev/shm, proc at DIR/proc, sysfs read-only at DIR/sys; it pivots into DIR and points its stdio
+ * inside it (/dev/null, --log). Then it starts the test (as --uid/--gid,
+ * in --cwd) and stays its parent, reaping whatever comes to it, until it
+ * has no children left. This program exits once the test is ready (or
+ * failed to start), with the test launcher's exit code, after writing the
  * init's pid, as the host sees it, to --info FILE.
  */
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -43,7 +49,9 @@
 #define USERNS_SIZE	65536
 
 static int opt_user;
-static const char *opt_root, *opt_dev, *opt_info;
+static const char *opt_root, *opt_dev, *opt_info, *opt_log, *opt_cwd;
+static const char *opt_bind[8];
+static int nr_bind;
 static int opt_uid = -1, opt_gid = -1;
 static char **test_argv;
 
@@ -75,26 +83,61 @@ static void lo_up(void)
 	close(sk);
 }
 
+static void mount_at(const char *src, const char *rel, const char *type, unsigned long flags,
+		     const char *data)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s", opt_root, rel);
+	if (mount(src, path, type, flags, data))
+		die(path);
+}
+
+static void bind_ro(const char *src)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	char path[4096];
+
+	mount_at(src, src, NULL, MS_BIND, NULL);
+	/* only the read-only bit: in a user namespace the flags it inherited are locked */
+	snprintf(path, sizeof(path), "%s%s", opt_root, src);
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, 0, &attr, sizeof(attr)))
+		die("make a bind read-only");
+}
+
+static void reopen(int fd, const char *path, int flags)
+{
+	int n = open(path, flags | O_CLOEXEC);
+
+	if (n < 0 || dup2(n, fd) != fd)
+		die(path);
+	close(n);
+}
+
 static void enter_root(void)
 {
-	char path[4096], old[4096];
-
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		die("make / private");
 	if (mount(opt_root, opt_root, NULL, MS_BIND | MS_REC, NULL))
 		die("bind the root");
-	snprintf(path, sizeof(path), "%s/dev", opt_root);
-	if (mount(opt_dev, path, NULL, MS_BIND, NULL))
-		die("bind /dev");
-	snprintf(path, sizeof(path), "%s/proc", opt_root);
-	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
-		die("mount proc");
-	snprintf(old, sizeof(old), "%s/.oldroot", opt_root);
-	mkdir(old, 0700);
-	if (chdir(opt_root) || syscall(SYS_pivot_root, ".", ".oldroot"))
+	for (int i = 0; i < nr_bind; i++)
+		bind_ro(opt_bind[i]);
+	mount_at(opt_dev, "/dev", NULL, MS_BIND, NULL);
+	mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+	mount_at("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+	mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_at("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	/* the old root stacked under the new one, then dropped: no directory for it needed */
+	if (chdir(opt_root) || syscall(SYS_pivot_root, ".", "."))
 		die("pivot_root");
-	if (chdir("/") || umount2("/.oldroot", MNT_DETACH) || rmdir("/.oldroot"))
+	if (umount2(".", MNT_DETACH) || chdir("/"))
 		die("drop the old root");
+	/* nothing of the tree's may lead outside its root */
+	reopen(0, "/dev/null", O_RDONLY);
+	if (opt_log) {
+		reopen(1, opt_log, O_WRONLY | O_APPEND);
+		reopen(2, opt_log, O_WRONLY | O_APPEND);
+	}
 }
 
 /* The init of the namespaces: set them up, start the test, then reap. */
@@ -125,6 +168,8 @@ static int init_main(int go, int report)
 		sigset_t none;
 
 		close(report);
+		if (opt_cwd && chdir(opt_cwd))
+			die(opt_cwd);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (opt_gid >= 0 && (setgroups(0, NULL) || setresgid(opt_gid, opt_gid, opt_gid)))
@@ -171,6 +216,12 @@ int main(int argc, char **argv)
 			opt_root = argv[++i];
 		else if (!strcmp(argv[i], "--dev") && i + 1 < argc)
 			opt_dev = argv[++i];
+		else if (!strcmp(argv[i], "--bind") && i + 1 < argc && nr_bind < 8)
+			opt_bind[nr_bind++] = argv[++i];
+		else if (!strcmp(argv[i], "--log") && i + 1 < argc)
+			opt_log = argv[++i];
+		else if (!strcmp(argv[i], "--cwd") && i + 1 < argc)
+			opt_cwd = argv[++i];
 		else if (!strcmp(argv[i], "--info") && i + 1 < argc)
 			opt_info = argv[++i];
 		else if (!strcmp(argv[i], "--uid") && i + 1 < argc)
@@ -183,8 +234,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i + 1 >= argc || strcmp(argv[i], "--") || !opt_info || (opt_root && !opt_dev)) {
-		fprintf(stderr, "usage: zdtm_ns_init [--user] [--root DIR --dev DIR] [--uid N --gid N] "
-				"--info FILE -- TEST ARGS...\n");
+		fprintf(stderr, "usage: zdtm_ns_init [--user] [--root DIR --dev DIR [--bind PATH]... [--log FILE] "
+				"[--cwd DIR]] [--uid N --gid N] --info FILE -- TEST ARGS...\n");
 		return 2;
 	}
 	test_argv = argv + i + 1;

@@ -86,10 +86,9 @@ DESC_KEYS = {
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
+    'flavor_reason': str,       # why not in the others (one line, shown when skipped)
     'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
                                 # (restore then makes a helper init to hold the pid namespace)
-    'needs_own_proc': bool,     # the test reads /proc/PID of tasks by the pids it knows: in the ns
-                                # flavors that needs a /proc of its pid namespace (a mount namespace)
     'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
                                 # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
                                 # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
@@ -101,9 +100,9 @@ DESC_KEYS = {
 # file system and {cgpath:NAME} its path within its hierarchy.
 
 # h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
-# child in new pid, net, ipc, uts and time namespaces (and mount, pivoted
-# into a root of its own, once criu supports mount namespaces); uns: ns
-# plus a user namespace (ids 0-65535 inside are 100000-165535 outside).
+# child in new pid, mount, net, ipc, uts and time namespaces, pivoted into a
+# root made of its directory (see Run.make_root()); uns: ns plus a user
+# namespace (ids 0-65535 inside are 100000-165535 outside).
 FLAVORS = ('h', 'ns', 'uns')
 USERNS_BASE = 100000
 
@@ -492,7 +491,8 @@ _TMPFILE_RE = re.compile(r'^(.*/)#(\d+) \(deleted\)$')
 
 def renumber_shmem(vmas):
     """A restored shared memory object is a new object: which areas share one
-    matters, not its inode number. So is an unlinked file made again."""
+    matters, not its inode number. So is an unlinked file made again, and
+    the socket whose rings an area maps."""
     ids = {}
     out = []
     for l, flags in vmas:
@@ -501,6 +501,10 @@ def renumber_shmem(vmas):
             ids.setdefault(f[4], len(ids) + 1)
             name = _TMPFILE_RE.sub(r'\1#tmpfile (deleted)', f[5])
             l = ' '.join(f[:4] + ['#%d' % ids[f[4]], name])
+        elif len(f) > 5 and f[5].startswith('socket:['):
+            # a packet ring: the restored socket's, a new inode
+            ids.setdefault(f[4], len(ids) + 1)
+            l = ' '.join(f[:4] + ['#%d' % ids[f[4]], 'socket:[#%d]' % ids[f[4]]])
         out.append([l, flags])
     return out
 
@@ -660,13 +664,13 @@ def snapshot(pid, nsview=False):
     return lines
 
 
-def drop_inodes(lines):
-    """maps lines without their device and inode columns."""
+def drop_inodes(lines, prefix=''):
+    """maps lines (of files below @prefix) without their device and inode columns."""
     out = []
     for l in lines:
         if l.startswith('maps: '):
             f = l.split(' ')
-            if len(f) > 5:
+            if len(f) > 6 and f[6].startswith(prefix):
                 f[4] = f[5] = '-'
             l = ' '.join(f)
         out.append(l)
@@ -840,6 +844,7 @@ class Run:
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
         self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
         self.pass_fds = ()      # more fds for criu (an external namespace's)
+        self.binds = []         # ns flavors: host paths bound read-only into the root
         self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
         self.tcp_peer = None    # TcpPeer with tcp_peer
         self.sysctls = {}       # name: value to put back
@@ -850,7 +855,7 @@ class Run:
 
     def subst(self, opts):
         """{testdir}, {cg:NAME} and {cgpath:NAME} in options (see DESC_KEYS)."""
-        testdir = os.path.join(self.workdir, 'test')
+        testdir = self.testdir_inside   # the host's path (in the ns flavors, inside the root)
         out = []
         for o in opts:
             o = o.replace('{testdir}', testdir)
@@ -901,9 +906,16 @@ class Run:
             raise TestFail('timed out (test timeout %d s)' % self.timeout)
         return left
 
+    def out_path(self, imgdir, action):
+        """criu's stdout and stderr: beside a sized images dir (imgdir_size), whose filling up
+        must not cut the message that says so."""
+        if self.desc.get('imgdir_size'):
+            return imgdir + '.' + action + '.out'
+        return os.path.join(imgdir, action + '.out')
+
     def criu(self, action, imgdir, extra):
         logname = action + '.log'
-        out = os.path.join(imgdir, action + '.out')
+        out = self.out_path(imgdir, action)
         cmd = [self.opts.criu, action]
         if action == 'dump':
             cmd += ['-t', str(self.pid)]
@@ -924,31 +936,42 @@ class Run:
 
     def flavor_opts(self, action):
         """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
-        if self.flavor == 'h' or not self.opts.mntns:
+        if self.flavor == 'h':
             return []
         if action == 'dump':
             return ['--external', 'mnt[/dev]:zdtm_dev']
         return ['--external', 'mnt[zdtm_dev]:' + os.path.join(self.workdir, 'dev')]
 
     def make_root(self, binary):
-        """A root for the test: its binary and the libraries it loads, /dev, /proc, /test."""
+        """The ns flavors' root, made of the test's directory as a runtime makes a container's:
+        /test (the test's directory, its cwd), /usr and the build directory (bound read-only
+        by zdtm_ns_init at the same paths; the host's top-level links into usr mirrored),
+        /dev (a tmpfs of the runner's: an external mount), /proc, /sys (read-only), /tmp. Returns the root,
+        the paths to bind and the test binary's path inside."""
         root = os.path.join(self.workdir, 'root')
-        for d in ('bin', 'dev', 'proc', 'test', 'tmp'):
+        for d in ('dev', 'proc', 'sys', 'test', 'tmp', 'usr'):
             os.makedirs(os.path.join(root, d))
         os.chmod(os.path.join(root, 'tmp'), 0o1777)
-        inside = '/bin/' + self.name
-        shutil.copy2(binary, root + inside)
-        out = subprocess.run(['ldd', binary], capture_output=True, text=True).stdout
-        for l in out.splitlines():
-            for w in l.split():
-                if w.startswith('/') and os.path.exists(w):
-                    dst = root + w
-                    os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    shutil.copy2(w, dst)
-                    real = os.path.realpath(w)
-                    if real != w:
-                        os.makedirs(os.path.dirname(root + real), exist_ok=True)
-                        shutil.copy2(real, root + real)
+        for n in os.listdir('/'):
+            link = os.path.join('/', n)
+            if os.path.islink(link) and os.readlink(link).startswith('usr/'):
+                os.symlink(os.readlink(link), os.path.join(root, n))
+        binds = ['/usr']
+        build = os.path.realpath(self.opts.build)
+        if os.path.realpath(binary).startswith(build + '/'):
+            binds.append(build)
+            os.makedirs(root + build)
+            inside = os.path.realpath(binary)
+        else:
+            # a copy, when nobody can't reach the build: in the root
+            inside = '/zdtm/' + self.name
+            os.makedirs(root + '/zdtm')
+            shutil.copy2(binary, root + inside)
+        # stdio of the init and the test's launcher, inside the root
+        log = os.path.join(root, 'launcher.out')
+        open(log, 'w').close()
+        os.chmod(log, 0o666)
+        self.logs.append(log)
         dev = os.path.join(self.workdir, 'dev')
         os.mkdir(dev)
         subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=1m', 'zdtm-dev', dev], check=True)
@@ -957,7 +980,13 @@ class Run:
                             ('urandom', (1, 9)), ('tty', (5, 0))):
             os.mknod(os.path.join(dev, n), 0o666 | 0o020000, os.makedev(ma, mi))
             os.chmod(os.path.join(dev, n), 0o666)
-        return root, inside
+        # mountpoints of the init's devpts instance and shm tmpfs
+        for d in ('pts', 'shm'):
+            os.mkdir(os.path.join(dev, d))
+        for n, to in (('ptmx', 'pts/ptmx'), ('fd', '/proc/self/fd'), ('stdin', '/proc/self/fd/0'),
+                      ('stdout', '/proc/self/fd/1'), ('stderr', '/proc/self/fd/2')):
+            os.symlink(to, os.path.join(dev, n))
+        return root, binds, inside
 
     def start_ns(self, cmd, env, launcher_log, pass_fds=()):
         """Start the test under zdtm_ns_init; the dump's root is that init."""
@@ -968,8 +997,10 @@ class Run:
             pre.append('--user')
         if self.user == 'nobody':
             pre += ['--uid', str(NOBODY_UID), '--gid', str(NOBODY_GID)]
-        if self.opts.mntns:
-            pre += ['--root', os.path.join(self.workdir, 'root'), '--dev', os.path.join(self.workdir, 'dev')]
+        pre += ['--root', os.path.join(self.workdir, 'root'), '--dev', os.path.join(self.workdir, 'dev'),
+                '--log', '/launcher.out', '--cwd', '/test']
+        for b in self.binds:
+            pre += ['--bind', b]
         log('$ ' + ' '.join(pre + ['--'] + cmd))
         with open(launcher_log, 'wb') as f:
             p = subprocess.Popen(pre + ['--'] + cmd, cwd=self.testdir_inside, env=env,
@@ -1064,8 +1095,8 @@ class Run:
             kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
 
         inside_dir = testdir
-        if self.flavor != 'h' and self.opts.mntns:
-            root, binary = self.make_root(binary)
+        if self.flavor != 'h':
+            root, self.binds, binary = self.make_root(binary)
             testdir = os.path.join(root, 'test')
             os.chmod(testdir, 0o777)
             inside_dir = '/test'
@@ -1191,9 +1222,9 @@ class Run:
             if rc == 0:
                 raise TestFail('dump succeeded but must fail')
             text = ''
-            for f in ('dump.out', 'dump.log'):
+            for f in (self.out_path(imgdir, 'dump'), os.path.join(imgdir, 'dump.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
@@ -1259,9 +1290,9 @@ class Run:
             if rc == 0:
                 raise TestFail('restore succeeded but must fail')
             text = ''
-            for f in ('restore.out', 'restore.log'):
+            for f in (self.out_path(imgdir, 'restore'), os.path.join(imgdir, 'restore.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
@@ -1312,6 +1343,9 @@ class Run:
             before, after = drop_vdso(before, after)
         if desc.get('new_inodes'):
             before, after = drop_inodes(before), drop_inodes(after)
+        elif self.flavor != 'h':
+            # the flavors' /dev/shm is a tmpfs of the tree's: made anew, with new inodes
+            before, after = drop_inodes(before, '/dev/shm/'), drop_inodes(after, '/dev/shm/')
         if desc.get('stopped'):
             # Stopped in sigsuspend(), a task shows its temporary mask; restored,
             # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
@@ -1399,11 +1433,9 @@ class Run:
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
             raise TestSkip('root only')
-        if self.flavor not in desc.get('flavors', FLAVORS):
-            raise TestSkip('not in the %s flavor' % self.flavor)
-        if self.flavor != 'h' and desc.get('needs_own_proc') and not self.opts.mntns:
-            raise TestSkip('needs a /proc of its pid namespace (the %s flavor without mount namespaces)'
-                           % self.flavor)
+        # ZDTM_ALL_FLAVORS=1 runs a test in every flavor (to find those that no longer need a limit)
+        if self.flavor not in desc.get('flavors', FLAVORS) and not os.environ.get('ZDTM_ALL_FLAVORS'):
+            raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc.get('flavor_reason', 'see its .desc')))
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
@@ -1550,16 +1582,6 @@ def cmd_run(opts):
     if any(f not in FLAVORS for f in flavors):
         print('zdtm: --flavor takes %s (comma-separated)' % ', '.join(FLAVORS), file=sys.stderr)
         return 2
-    opts.mntns = False
-    if any(f != 'h' for f in flavors) and not opts.norestore:
-        # the full ns flavor pivots into a root of its own: it needs criu's mount namespaces
-        opts.mntns = subprocess.run([opts.criu, 'check', '--feature', 'mntns'], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL).returncode == 0
-        if not opts.mntns:
-            print('zdtm: criu does not support mount namespaces yet: the ns flavors run without one',
-                  flush=True)
-    elif any(f != 'h' for f in flavors):
-        opts.mntns = True
 
     set_subreaper()
 

@@ -44,6 +44,7 @@ static inline long __sys6(long nr, long a1, long a2, long a3, long a4, long a5, 
 #define sys_socket(d, t, p)			__S(__NR_socket, d, t, p, 0, 0, 0)
 #define sys_connect(fd, a, l)			__S(__NR_connect, fd, a, l, 0, 0, 0)
 #define sys_sendmsg(fd, m, f)			__S(__NR_sendmsg, fd, m, f, 0, 0, 0)
+#define sys_sendto(fd, b, n, f, a, l)		__S(__NR_sendto, fd, b, n, f, a, l)
 #define sys_recvmsg(fd, m, f)			__S(__NR_recvmsg, fd, m, f, 0, 0, 0)
 #define sys_vmsplice(fd, iov, n, f)		__S(__NR_vmsplice, fd, iov, n, f, 0, 0)
 #define sys_rt_sigaction(s, a, o, sz)		__S(__NR_rt_sigaction, s, a, o, sz, 0, 0)

@@ -51,6 +51,10 @@ void compel_blob_load(const struct compel_blob *blob, void *mem, unsigned long b
 typedef void (*compel_log_fn)(int level, const char *fmt, va_list args);
 void compel_set_log(compel_log_fn fn);
 
+/* Fault injection: @fn counts each parasite command as a step and says whether it is to fail. */
+typedef int (*compel_fault_fn)(const char *fmt, ...);
+void compel_set_fault(compel_fault_fn fn);
+
 /*
  * @fn returns non-zero when the tool wants to give up (it was asked to
  * stop): compel's waits (for a seized task's stop, for the parasite's
@@ -83,6 +87,8 @@ int compel_stop_task_sig(pid_t pid, int *stopsig);
 int compel_resume_task(pid_t pid, int orig_state);
 /* waitpid() that retries on EINTR; returns pid or -1. */
 pid_t compel_wait(pid_t pid, int *status);
+/* waitpid() for a stop of a traced task, which does not wait for ever on one killed meanwhile (-1, ESRCH). */
+pid_t compel_wait_stop(pid_t pid, int *status);
 
 /* The saved state of a stopped thread. */
 struct compel_thread_state {

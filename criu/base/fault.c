@@ -1,0 +1,84 @@
+/* Fault injection: the step counter (fault.h). */
+#include <execinfo.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "log.h"
+
+/* Shared with every process we fork: steps are numbered across them all. */
+struct fault_state {
+	unsigned long step;
+	unsigned long target;	/* 0: count only */
+	pid_t main;
+};
+
+static struct fault_state *fs;
+
+void fault_init(void)
+{
+	const char *env = getenv("CRIU_FAULT");
+	char *end;
+
+	if (!env || !*env)
+		return;
+	fs = mmap(NULL, sizeof(*fs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fs == MAP_FAILED) {
+		fs = NULL;
+		pr_perror("fault injection: can't map its counter");
+		return;
+	}
+	fs->main = getpid();
+	atexit(fault_fini);
+	if (!strcmp(env, "count"))
+		return;
+	fs->target = strtoul(env, &end, 10);
+	if (*end || !fs->target) {
+		pr_err("fault injection: CRIU_FAULT=%s is neither a step number nor \"count\"\n", env);
+		fs->target = 0;
+	}
+}
+
+void fault_fini(void)
+{
+	if (fs && getpid() == fs->main && !fs->target)
+		fprintf(stderr, "fault injection: %lu steps\n", __atomic_load_n(&fs->step, __ATOMIC_SEQ_CST));
+}
+
+unsigned int fault_restorer_step(void)
+{
+	const char *env = getenv("CRIU_FAULT_RESTORER");
+
+	if (!env || !*env)
+		return 0;
+	if (!strcmp(env, "count"))
+		return ~0U;
+	return strtoul(env, NULL, 10);
+}
+
+int fault_hit(const char *fmt, ...)
+{
+	char what[256];
+	unsigned long n;
+	va_list ap;
+
+	if (!fs)
+		return 0;
+	n = __atomic_add_fetch(&fs->step, 1, __ATOMIC_SEQ_CST);
+	if (n != fs->target)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	pr_err("fault injection: step %lu: %s fails\n", n, what);
+	if (getenv("CRIU_FAULT_BACKTRACE")) {
+		void *bt[32];
+
+		backtrace_symbols_fd(bt, backtrace(bt, 32), log_get_fd());
+	}
+	return 1;
+}

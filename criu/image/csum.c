@@ -1,0 +1,143 @@
+/* Picking the checksum build this machine runs fastest (csum.h). */
+#include <cpuid.h>
+#include <stdlib.h>
+
+#include "csum.h"
+
+enum csum_isa csum_isa(void)
+{
+	static int isa = -1;
+
+	if (isa >= 0)
+		return isa;
+	/* libgcc's checks include the kernel enabling the state (XCR0) */
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		isa = CSUM_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		isa = CSUM_AVX2;
+	else
+		isa = CSUM_SCALAR;
+	return isa;
+}
+
+/* XSAVE components: SSE, AVX (upper ymm), opmask, ZMM_Hi256, Hi16_ZMM */
+#define XFEATURES_AVX2		0x06ull
+#define XFEATURES_AVX512	0xe6ull
+
+uint64_t csum_xsave_mask(size_t *size)
+{
+	unsigned int eax, ebx, ecx, edx, lo, hi;
+	uint64_t mask, xcr0;
+	size_t end = 576;	/* the legacy area and the header */
+
+	if (csum_isa() == CSUM_SCALAR)
+		return *size = 0;
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = ((uint64_t)hi << 32) | lo;
+	mask = xcr0 & (csum_isa() == CSUM_AVX512 ? XFEATURES_AVX512 : XFEATURES_AVX2);
+	for (int i = 2; i < 64; i++) {
+		if (!(mask & (1ull << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
+			continue;
+		if (ebx + eax > end)
+			end = ebx + eax;
+	}
+	*size = end;
+	return mask;
+}
+
+uint64_t csum_buf(const void *p, size_t len)
+{
+	switch (csum_isa()) {
+	case CSUM_AVX512:
+		return csum_buf_avx512(p, len);
+	case CSUM_AVX2:
+		return csum_buf_avx2(p, len);
+	default:
+		return csum_buf_scalar(p, len);
+	}
+}
+
+void csum_pages(const void *p, size_t nr, uint64_t *out)
+{
+	switch (csum_isa()) {
+	case CSUM_AVX512:
+		csum_pages_avx512(p, nr, out);
+		break;
+	case CSUM_AVX2:
+		csum_pages_avx2(p, nr, out);
+		break;
+	default:
+		csum_pages_scalar(p, nr, out);
+	}
+}
+
+size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want)
+{
+	switch (csum_isa()) {
+	case CSUM_AVX512:
+		return csum_check_pages_avx512(p, nr, want);
+	case CSUM_AVX2:
+		return csum_check_pages_avx2(p, nr, want);
+	default:
+		return csum_check_pages_scalar(p, nr, want);
+	}
+}
+
+uint64_t csum_zero(size_t len)
+{
+	static const unsigned char zero[CSUM_CHUNK];
+	static uint64_t whole;
+	static int done;
+
+	if (len > CSUM_CHUNK)
+		len = CSUM_CHUNK;
+	if (len < CSUM_CHUNK)
+		return csum_buf(zero, len);
+	if (!done) {
+		whole = csum_buf(zero, sizeof(zero));
+		done = 1;
+	}
+	return whole;
+}
+
+/* Streams are for image files, small: the default (SSE2) build of xxhash does. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+struct csum_stream {
+	XXH3_state_t *st;
+};
+
+struct csum_stream *csum_stream_new(void)
+{
+	struct csum_stream *s = malloc(sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->st = XXH3_createState();
+	if (!s->st) {
+		free(s);
+		return NULL;
+	}
+	XXH3_64bits_reset(s->st);
+	return s;
+}
+
+void csum_stream_update(struct csum_stream *s, const void *p, size_t len)
+{
+	XXH3_64bits_update(s->st, p, len);
+}
+
+uint64_t csum_stream_digest(struct csum_stream *s)
+{
+	return XXH3_64bits_digest(s->st);
+}
+
+void csum_stream_free(struct csum_stream *s)
+{
+	if (!s)
+		return;
+	XXH3_freeState(s->st);
+	free(s);
+}

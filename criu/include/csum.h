@@ -1,0 +1,67 @@
+/*
+ * Checksums of what images hold: XXH3-64 (seed 0) from the xxhash library.
+ *
+ * - protobuf images: each entry ends in 32 bits of the XXH3 of its length
+ *   word and body, and the trailer holds the XXH3 of everything before it
+ *   (image.c);
+ * - page data: one XXH3 per 4096-byte page, kept in the pagemap entry that
+ *   places the page, so it does not depend on where or how the page is
+ *   stored (a parent dump, a compressed file, a page server);
+ * - sparse objects (shmem-N.img, sysvshm-ID.img): one XXH3 per
+ *   CSUM_CHUNK bytes of the object, holes hashed as zeros.
+ *
+ * The same functions are built three times (scalar, AVX2, AVX-512) and the
+ * fastest one the CPU and kernel allow is used; all give the same values.
+ * The parasite and restorer blobs carry their own copies and are told by
+ * csum_isa() which one to use.
+ */
+#ifndef CR_CSUM_H
+#define CR_CSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CSUM_PAGE	4096u
+#define CSUM_CHUNK	(64u << 10)	/* sparse objects: bytes per checksum */
+
+enum csum_isa {
+	CSUM_SCALAR,
+	CSUM_AVX2,
+	CSUM_AVX512,
+};
+
+/* Declared for each ISA by csum-impl.h. */
+#define CSUM_DECLARE(isa)								\
+	uint64_t csum_buf_##isa(const void *p, size_t len);				\
+	void csum_pages_##isa(const void *p, size_t nr, uint64_t *out);			\
+	size_t csum_check_pages_##isa(const void *p, size_t nr, const uint64_t *want);
+
+CSUM_DECLARE(scalar)
+CSUM_DECLARE(avx2)
+CSUM_DECLARE(avx512)
+
+#ifndef CR_BLOB
+/* The ISA this machine hashes with (CPU features and XCR0 both allow it). */
+enum csum_isa csum_isa(void);
+/*
+ * The XSAVE components the SIMD build may change (0 for the scalar one),
+ * and in *size the bytes an XSAVE of them takes.
+ */
+uint64_t csum_xsave_mask(size_t *size);
+/* XXH3-64 of @len bytes. */
+uint64_t csum_buf(const void *p, size_t len);
+/* One checksum per page of @nr pages at @p, into @out. */
+void csum_pages(const void *p, size_t nr, uint64_t *out);
+/* Index of the first of @nr pages whose checksum is not @want[i], or @nr. */
+size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want);
+/* Checksum of @len (up to CSUM_CHUNK) zero bytes: a hole of a sparse object. */
+uint64_t csum_zero(size_t len);
+
+/* XXH3-64 of a stream of bytes given piece by piece (image files). */
+struct csum_stream *csum_stream_new(void);
+void csum_stream_update(struct csum_stream *s, const void *p, size_t len);
+uint64_t csum_stream_digest(struct csum_stream *s);
+void csum_stream_free(struct csum_stream *s);
+#endif
+
+#endif
