@@ -15,6 +15,7 @@
 #include "crtools.h"
 #include "action-scripts.h"
 #include "external.h"
+#include "netns.h"
 #include "cgroup.h"
 #include "rpc.h"
 #include "image.h"
@@ -72,6 +73,10 @@ static void usage(FILE *f)
 "                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd;\n"
 "                          pid[INO]:KEY or net[INO]:KEY: the tree's pid or network namespace\n"
 "                          (inode INO) is not saved; restore joins --inherit-fd fd[N]:KEY\n"
+"                          restore: veth[IN]:OUT[@BRIDGE]: the tree's veth IN, whose peer was outside\n"
+"                          its network namespace, gets peer OUT here (on BRIDGE); macvlan[IN]:OUT:\n"
+"                          its macvlan IN sits on device OUT here\n"
+"      --veth-pair IN=OUT[@BRIDGE]  restore: the same as --external veth[IN]:OUT[@BRIDGE]\n"
 "      --join-ns NS:PATH   restore: join the namespace at PATH instead of making one\n"
 "                          (NS: pid, net, uts, ipc, time, cgroup)\n"
 "      --empty-ns net      dump: don't look into the tree's network namespace;\n"
@@ -140,6 +145,7 @@ enum {
 	OPT_FORCE_IRMAP,
 	OPT_LSM_PROFILE,
 	OPT_LSM_MOUNT_CONTEXT,
+	OPT_VETH_PAIR,
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
@@ -186,6 +192,7 @@ static const struct option longopts[] = {
 	{ "force-irmap", no_argument, NULL, OPT_FORCE_IRMAP },
 	{ "lsm-profile", required_argument, NULL, OPT_LSM_PROFILE },
 	{ "lsm-mount-context", required_argument, NULL, OPT_LSM_MOUNT_CONTEXT },
+	{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
@@ -227,8 +234,9 @@ static const struct opt_use {
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
 	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
-	/* mnt[KEY]:PATH also at restore; the other kinds only at dump (ext_nonmnt) */
+	/* mnt[KEY]:PATH, veth[IN]:OUT[@BR] and macvlan[IN]:OUT at restore; the other kinds only at dump */
 	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
+	{ OPT_VETH_PAIR, "--veth-pair", A_RESTORE },
 	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
 	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
 	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
@@ -247,7 +255,7 @@ static const struct opt_use {
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
-static bool ext_nonmnt;			/* an --external other than mnt[] */
+static bool ext_dump, ext_restore;	/* an --external of a dump's kind (not mnt[]), of a restore's kind */
 
 static int action_bit(const char *action)
 {
@@ -273,8 +281,13 @@ static int check_option_use(const char *action, int nr_args, char **args)
 			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
-	if (bit == A_RESTORE && ext_nonmnt) {
-		pr_err("--external RES means nothing for restore (only --external mnt[KEY]:PATH does)\n");
+	if ((bit == A_RESTORE && ext_dump) || (bit == A_DUMP && ext_restore)) {
+		if (bit == A_RESTORE)
+			pr_err("--external RES means nothing for restore (only mnt[KEY]:PATH, veth[IN]:OUT[@BRIDGE] "
+			       "and macvlan[IN]:OUT do)\n");
+		else
+			pr_err("--external veth/macvlan means nothing for dump (veth[IN]:OUT[@BRIDGE] and "
+			       "macvlan[IN]:OUT are for restore)\n");
 		return -1;
 	}
 	if (opts.leave_running && opts.leave_stopped) {
@@ -373,8 +386,22 @@ static int handle_option(int c, const char *arg)
 		/* LXC names the tasks' profile this way too */
 		if (lsm_is_arg(arg))
 			return lsm_opt_profile(arg);
-		ext_nonmnt = true;
+		if (netns_is_ext_arg(arg)) {
+			ext_restore = true;
+			return netns_ext_add(arg);
+		}
+		ext_dump = true;
 		return external_add(arg);
+	case OPT_VETH_PAIR: {
+		char buf[128];
+		const char *eq = strchr(arg, '=');
+
+		if (!eq || snprintf(buf, sizeof(buf), "veth[%.*s]:%s", (int)(eq - arg), arg, eq + 1) >= (int)sizeof(buf)) {
+			pr_err("bad --veth-pair '%s': expected IN=OUT[@BRIDGE]\n", arg);
+			return -1;
+		}
+		return netns_ext_add(buf);
+	}
 	case 'r': opts.root = arg; break;
 	case 'M': return mnt_opt_ext_map(arg);
 	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "netns.h"
 
 
 static int check_task(struct dump_ctx *dc)
@@ -1447,7 +1448,7 @@ static int dump_tree_of(pid_t pid)
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
@@ -1509,6 +1510,7 @@ out_close:
 	mntns_dump_fini();
 	cgroup_dump_fini();
 	netns_free_all();
+	tun_dump_fini();
 	ns_dump_free();
 	close(t.dfd);
 	return ret;

@@ -543,6 +543,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 
 	if (!kind && !ext && !path_only && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
+	if (!kind && !ext && is_tun_dev(&st))
+		kind = &tun_kind;
 
 	if (kind && !ext) {
 		/* aside first: a kind's dump may add descriptions of its own (files in flight on a socket) */

@@ -20,6 +20,7 @@
 #include "ns.pb-c.h"
 #include "net.pb-c.h"
 #include "cgroup.pb-c.h"
+#include "netns.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -40,6 +41,7 @@
 #define NS_MAGIC	0x59d1c4a7u
 #define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
+#define NETNS_MAGIC	0x4b7e2d59u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -163,6 +165,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= CGROUP_MAGIC,
 		.pb		= &cgroup_entry__descriptor,
 	},
+	[CR_FD_NETNS] = {
+		.name_fmt	= "netns.img",
+		.magic		= NETNS_MAGIC,
+		.pb		= &netns_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -190,6 +197,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_NS]		= "NS",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",
+	[CR_FD_NETNS]		= "NETNS",
 };
 
 const char *img_type_name(int type)

@@ -59,6 +59,7 @@ enum cr_img_type {
 	CR_FD_NS,		/* ns.img: the tree's namespaces (criu/ns/) */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
+	CR_FD_NETNS,		/* netns.img: the contents of the tree's network namespace (criu/ns/net*.c) */
 	CR_FD_MAX
 };
 

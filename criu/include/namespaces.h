@@ -117,6 +117,10 @@ unsigned long ns_first_clone_flags(void);
 int ns_restore_first_made(pid_t pid);
 /* Parent, after the tree was restored or failed: back to criu's own namespaces. */
 void ns_restore_parent_done(void);
+/* Parent, the restore failed: what was made outside the tree's namespaces goes (veth ends). */
+void ns_restore_failed(void);
+/* Does the tree have a network namespace (its own or a joined one)? Its lock is taken in it. */
+int ns_restore_has_net(void);
 /* In the root, before it opens any file: enter or make its namespaces and fill them. */
 int ns_restore_root(void);
 /* For a root cloned by the restore supervisor: criu's mount namespace and the tree's user namespace to join first. */
@@ -178,7 +182,15 @@ int time_ns_prepare(const NsEntry *e);
 int cgroup_ns_dump(pid_t pid, NsEntry *e);
 int cgroup_ns_enter_root(const NsEntry *e);
 int net_ns_dump(pid_t pid, NsEntry *e);
-int net_ns_restore(const NsEntry *e);
+int net_ns_dump_write(int dfd);
+void net_ns_dump_free(void);
+/* A new network namespace owned by @userns_pid's user namespace (0: criu's): its fd, or -1. */
+int net_ns_new(pid_t userns_pid);
+/*
+ * Restore: the tree's new network namespace, made by criu, owned by
+ * @userns_pid's user namespace, filled from netns.img and locked; its fd.
+ */
+int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid);
 int ipc_ns_dump(pid_t pid, NsEntry *e);
 int pid_ns_dump(pid_t pid, NsEntry *e);
 

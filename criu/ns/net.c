@@ -1,14 +1,18 @@
 /*
- * The network namespace, for now only as runc's empty_ns asks for it: a
- * new namespace with loopback alone, up as it was. Dump refuses, by
- * name, a namespace holding anything a fresh one with loopback would not
- * (another link, an address other than loopback's, a route, a netfilter
- * table, a sysctl of its own) unless --empty-ns net says its contents
- * are the caller's business; --external net[INO]:KEY and --join-ns
- * net:PATH give an existing one. Its contents come with the network
- * restore.
+ * The network namespace kind. Dump (in the tree's namespace, which criu
+ * entered) saves its contents in netns.img: links, addresses, routes,
+ * rules, neighbours, sysctls, netfilter tables (net-*.c), and refuses by
+ * name what it can't rebuild; then locks the whole namespace (criu's
+ * netfilter table drops everything but what criu sends itself) until the
+ * tree is gone. --empty-ns net leaves the contents to the caller;
+ * --external net[INO]:KEY and --join-ns net:PATH give an existing one.
+ *
+ * Restore: criu makes the namespace itself, owned by the tree's user
+ * namespace, before any task is in it (net_ns_make()): the links whose
+ * other end is outside from its own namespace, the rest in a helper
+ * process inside, then takes the network lock there; the root restore
+ * process gets the namespace's fd and enters it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -17,278 +21,231 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/rtnetlink.h>
+#include <linux/pkt_sched.h>
+#include <netlink/msg.h>
 
-#include <stdbool.h>
-
+#include "cr_options.h"
+#include "image.h"
 #include "log.h"
 #include "namespaces.h"
+#include "net.h"
+#include "netns.h"
 #include "util.h"
 
-#define SYSCTL_MAX	4096
-#define SYSCTL_LEN	160
+#ifndef RTM_GETNEXTHOP
+#define RTM_GETNEXTHOP 106
+#endif
 
-/* Every readable sysctl under /proc/sys/net of the reader's namespace: "name=value" lines. */
-struct sysctls {
-	int nr;
-	int overflow;
-	int lo_up;
-	char what[512];		/* the first thing found that a fresh namespace would not have */
-	char line[SYSCTL_MAX][SYSCTL_LEN];
-};
+static NetnsEntry *dumped;
 
-/* Values that are not the namespace's settings but its state, or differ between any two. */
-static int volatile_sysctl(const char *name)
+/* A new network namespace owned by @userns_pid's user namespace (0: criu's): its fd, or -1. */
+int net_ns_new(pid_t userns_pid)
 {
-	static const char *const skip[] = { "stable_secret", "nf_conntrack_count", "base_reachable_time",
-					    "hash_secret", "flowlabel", "route/flush", "neigh/default/gc_" };
+	int go[2], done[2], fd = -1, status;
+	char path[64], c;
+	pid_t pid;
 
-	for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
-		if (strstr(name, skip[i]))
-			return 1;
-	return 0;
-}
-
-static void walk(struct sysctls *s, char *path, size_t len)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char buf[SYSCTL_LEN];
-		struct stat st;
-		ssize_t n;
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path + len, PATH_MAX - len, "/%s", de->d_name);
-		if (lstat(path, &st))
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			walk(s, path, strlen(path));
-			continue;
+	if (pipe2(go, O_CLOEXEC) || pipe2(done, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		close(go[0]);
+		close(done[1]);
+		if (userns_pid) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/user", userns_pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWUSER)) {
+				pr_perror("can't enter the user namespace of %d", userns_pid);
+				_exit(1);
+			}
 		}
-		if (!(st.st_mode & 0444) || volatile_sysctl(path))
-			continue;
+		if (unshare(CLONE_NEWNET)) {
+			pr_perror("can't make a network namespace");
+			_exit(1);
+		}
+		if (write(go[1], "n", 1) != 1)
+			_exit(1);
+		/* until criu holds it */
+		if (read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[1]);
+	close(done[0]);
+	if (read(go[0], &c, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n < 0)
-			continue;
-		buf[n] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (s->nr == SYSCTL_MAX) {
-			s->overflow = 1;
-			continue;
-		}
-		snprintf(s->line[s->nr++], SYSCTL_LEN, "%.100s=%.55s", path + strlen("/proc/sys/"), buf);
+			pr_perror("can't open %s", path);
 	}
-	path[len] = '\0';
-	closedir(d);
-}
-
-static int cmp_line(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static int read_sysctls(struct sysctls *s)
-{
-	char path[PATH_MAX] = "/proc/sys/net";
-
-	s->nr = 0;
-	walk(s, path, strlen(path));
-	qsort(s->line, s->nr, SYSCTL_LEN, cmp_line);
-	return 0;
-}
-
-static int lo_flags(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr)) {
-		if (sk >= 0)
-			close(sk);
+	close(go[0]);
+	close(done[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	close(sk);
-	return ifr.ifr_flags;
+	return fd;
 }
 
-/* Lines of a /proc/self/net file other than its header, each checked by @ok; the first bad one in @what. */
-static int scan(const char *file, int header, int (*ok)(const char *line), char *what, size_t size)
+/* ---- dump ---- */
+
+static int qdisc_one(struct nlmsghdr *h, void *arg)
 {
-	char path[64], line[512];
-	FILE *f;
-	int n = 0, bad = 0;
+	struct netns_dump *d = arg;
+	struct tcmsg *tc = nlmsg_data(h);
+	struct nlattr *tb[TCA_MAX + 1] = {};
+	const NetnsLink *l;
 
-	snprintf(path, sizeof(path), "/proc/self/net/%s", file);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;	/* a kind of object the kernel does not have */
-	while (!bad && fgets(line, sizeof(line), f))
-		if (n++ >= header && !ok(line)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(what, size, "%.40s: %.400s", file, line);
-			bad = 1;
-		}
-	fclose(f);
-	return bad;
-}
-
-static int dev_ok(const char *l)
-{
-	while (*l == ' ')
-		l++;
-	return !strncmp(l, "lo:", 3);
-}
-
-static int nothing_ok(const char *l)
-{
-	(void)l;
-	return 0;
-}
-
-/* if_inet6: ADDR IDX PLEN SCOPE FLAGS DEV */
-static int inet6_ok(const char *l)
-{
-	return !strncmp(l, "00000000000000000000000000000001 ", 33);
-}
-
-/* ipv6_route: DST PLEN SRC PLEN NEXTHOP METRIC REF USE FLAGS DEV: only what loopback brings */
-static int route6_ok(const char *l)
-{
-	size_t n = strlen(l);
-
-	while (n && (l[n - 1] == '\n' || l[n - 1] == ' '))
-		n--;
-	return n >= 2 && !strncmp(l + n - 2, "lo", 2) && (n < 3 || l[n - 3] == ' ');
-}
-
-/* fib_trie: any address of the namespace shows as "/32 host LOCAL" after its "|-- A.B.C.D" line */
-static char last_addr[64];
-static int trie_ok(const char *l)
-{
-	const char *p = strstr(l, "|-- ");
-
-	if (p) {
-		snprintf(last_addr, sizeof(last_addr), "%s", p + 4);
-		last_addr[strcspn(last_addr, "\n")] = '\0';
-		return 1;
-	}
-	if (strstr(l, "/32 host LOCAL") && strncmp(last_addr, "127.", 4)) {
-		snprintf(last_addr + strlen(last_addr), sizeof(last_addr) - strlen(last_addr), " (an address)");
+	if (h->nlmsg_type != RTM_NEWQDISC || nlmsg_parse(h, sizeof(*tc), tb, TCA_MAX, NULL) < 0)
 		return 0;
-	}
-	return 1;
+	/* the qdiscs a device gets by itself have handle 0 */
+	if (!tc->tcm_handle)
+		return 0;
+	l = netns_link_by_index(d->ne, tc->tcm_ifindex);
+	pr_err("can't dump the network namespace of %d: link %s has a traffic control qdisc (%s, handle %x:%x), "
+	       "which criu does not save\n", d->pid, l ? l->name : "?", tb[TCA_KIND] ? nla_get_string(tb[TCA_KIND]) : "?",
+	       tc->tcm_handle >> 16, tc->tcm_handle & 0xffff);
+	return -1;
 }
 
-static int look_inside(void *arg)
+static int nexthop_one(struct nlmsghdr *h, void *arg)
 {
-	struct sysctls *s = arg;
-	size_t w = sizeof(s->what);
+	struct netns_dump *d = arg;
 
-	s->lo_up = lo_flags();
-	if (s->lo_up < 0) {
-		pr_perror("can't read the flags of lo");
+	if (h->nlmsg_type != RTM_GETNEXTHOP - 2)	/* RTM_NEWNEXTHOP */
+		return 0;
+	pr_err("can't dump the network namespace of %d: it has nexthop objects (ip nexthop), which criu does not "
+	       "save\n", d->pid);
+	return -1;
+}
+
+int netns_check_unsupported(struct netns_dump *d)
+{
+	struct tcmsg tc = { .tcm_family = AF_UNSPEC };
+	struct rtmsg nh = { .rtm_family = AF_UNSPEC };	/* struct nhmsg: family first, 8 bytes */
+	int ret;
+
+	ret = rtnl_dump(&d->rt, RTM_GETQDISC, &tc, sizeof(tc), qdisc_one, d);
+	if (ret) {
+		if (ret != -1)
+			pr_err("can't list the qdiscs of the network namespace of %d: %s\n", d->pid, strerror(-ret));
 		return -1;
 	}
-	s->lo_up = !!(s->lo_up & IFF_UP);
-	if (scan("dev", 2, dev_ok, s->what, w) || scan("if_inet6", 0, inet6_ok, s->what, w) ||
-	    scan("route", 1, nothing_ok, s->what, w) || scan("ipv6_route", 0, route6_ok, s->what, w) ||
-	    scan("ip_tables_names", 0, nothing_ok, s->what, w) || scan("ip6_tables_names", 0, nothing_ok, s->what, w) ||
-	    scan("arp_tables_names", 0, nothing_ok, s->what, w))
-		return 0;
-	if (scan("fib_trie", 0, trie_ok, s->what, w)) {
-		snprintf(s->what, w, "fib_trie: %s", last_addr);
-		return 0;
-	}
-	return read_sysctls(s);
-}
-
-static int fresh(void *arg)
-{
-	if (unshare(CLONE_NEWNET)) {
-		pr_perror("can't make a network namespace to compare with");
+	ret = rtnl_dump(&d->rt, RTM_GETNEXTHOP, &nh, 8, nexthop_one, d);
+	if (ret == -1)
 		return -1;
-	}
-	return read_sysctls(arg);
+	return 0;	/* a kernel without nexthop objects says so */
 }
 
 int net_ns_dump(pid_t pid, NsEntry *e)
 {
-	size_t size = sizeof(struct sysctls);
-	struct sysctls *in = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct sysctls *ref = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int ret = -1, i = 0, j = 0;
+	struct netns_dump d = { .pid = pid };
+	int fresh = -1, ret = -1;
 
-	if (in == MAP_FAILED || ref == MAP_FAILED) {
-		pr_perror("mmap");
-		goto out;
+	if (ns_id_of(0, "net") != ns_id_of(pid, "net")) {
+		pr_err("the dump is not in the network namespace of %d\n", pid);
+		return -1;
 	}
-	unsigned long userns = ns_id_of(pid, "user") != ns_self_id(NS_USER) ? CLONE_NEWUSER : 0;
-
-	/* read as the tree reads them: some values are ids mapped into the reader's user namespace */
-	if (ns_in_child(pid, userns | CLONE_NEWNET, look_inside, in))
-		goto out;
-	if (in->what[0]) {
-		pr_err("can't dump the network namespace of %d: it holds more than loopback (%s); network namespace "
-		       "contents are not supported yet (--empty-ns net leaves them to the caller)\n", pid, in->what);
-		goto out;
+	d.in_userns = ns_id_of(pid, "user") != ns_self_id(NS_USER);
+	d.ne = malloc(sizeof(*d.ne));
+	if (!d.ne) {
+		pr_err("out of memory\n");
+		return -1;
 	}
-	/* a new one as the restore makes it: in the tree's user namespace (that hides some sysctls) */
-	if (ns_in_child(pid, userns, fresh, ref))
+	netns_entry__init(d.ne);
+	/* to compare the sysctls with: a new one as the restore makes it, in the tree's user namespace */
+	fresh = net_ns_new(d.in_userns ? pid : 0);
+	if (fresh < 0 || rtnl_open(&d.rt))
 		goto out;
-	if (in->overflow || ref->overflow) {
-		pr_err("can't dump the network namespace of %d: too many sysctls to compare\n", pid);
+	if (netns_links_dump(&d) || netns_addrs_dump(&d) || netns_routes_dump(&d) || netns_rules_dump(&d) ||
+	    netns_neighs_dump(&d) || netns_check_unsupported(&d) || netns_sysctls_dump(&d, fresh) ||
+	    netns_nf_dump(&d))
 		goto out;
-	}
-	/* both sorted: the first line one has and the other not */
-	while (i < in->nr || j < ref->nr) {
-		int c = i == in->nr ? 1 : j == ref->nr ? -1 : strcmp(in->line[i], ref->line[j]);
-
-		if (!c) {
-			i++, j++;
-			continue;
+	for (size_t i = 0; i < d.ne->n_links; i++)
+		if (!strcmp(d.ne->links[i]->kind, "loopback")) {
+			e->has_lo_up = true;
+			e->lo_up = !!(d.ne->links[i]->flags & IFF_UP);
 		}
-		pr_err("can't dump the network namespace of %d: sysctl %s differs from a new namespace's (%s); "
-		       "network namespace contents are not supported yet\n", pid,
-		       c < 0 ? in->line[i] : ref->line[j], c < 0 ? "set inside" : "default");
-		goto out;
-	}
-	e->has_lo_up = true;
-	e->lo_up = in->lo_up;
-	pr_info("network namespace of %d: loopback only (%s), %d sysctls as in a new one\n", pid,
-		in->lo_up ? "up" : "down", in->nr);
-	ret = 0;
+	pr_info("network namespace of %d: %zu links, %zu addresses, %zu routes, %zu rules, %zu neighbours, "
+		"%zu sysctls, %zu netfilter tables\n", pid, d.ne->n_links, d.ne->n_addrs, d.ne->n_routes,
+		d.ne->n_rules, d.ne->n_neighs, d.ne->n_sysctls, d.ne->n_nf);
+	dumped = d.ne;
+	d.ne = NULL;
+	/* from here on nothing reaches the tree's sockets but what criu sends */
+	ret = net_lock_netns(netns_of(pid));
 out:
-	if (in != MAP_FAILED)
-		munmap(in, size);
-	if (ref != MAP_FAILED)
-		munmap(ref, size);
+	rtnl_close(&d.rt);
+	free(d.outside_nsid);
+	if (fresh >= 0)
+		close(fresh);
+	netns_entry_free(d.ne);
 	return ret;
 }
 
-int net_ns_restore(const NsEntry *e)
+int net_ns_dump_write(int dfd)
+{
+	struct cr_img *img;
+	int ret;
+
+	if (!dumped)
+		return 0;
+	img = open_image_at(dfd, CR_FD_NETNS, O_DUMP);
+	if (!img)
+		return -1;
+	ret = pb_write_one(img, dumped);
+	return finish_image(img, ret);
+}
+
+void net_ns_dump_free(void)
+{
+	netns_entry_free(dumped);
+	dumped = NULL;
+}
+
+/* ---- restore ---- */
+
+/* Every link an entry names must be one of the image's (the image is believed only so far). */
+static int check_image(const NetnsEntry *ne)
+{
+	for (size_t i = 0; i < ne->n_links; i++) {
+		const NetnsLink *l = ne->links[i];
+		const NetnsLink *o;
+
+		if (!strcmp(l->kind, "tun") && !l->tun)
+			goto bad;
+		if (l->has_master && !netns_link_by_index(ne, l->master))
+			goto bad;
+		if (l->has_link && !l->link_outside) {
+			o = netns_link_by_index(ne, l->link);
+			if (!o || (!strcmp(l->kind, "veth") && (strcmp(o->kind, "veth") || o->link != l->ifindex)))
+				goto bad;
+		}
+		if (!strcmp(l->kind, "veth") && !l->has_link)
+			goto bad;
+		continue;
+bad:
+		pr_err("netns.img: link %s (ifindex %u) refers to links the image does not have\n", l->name, l->ifindex);
+		return -1;
+	}
+	return 0;
+}
+
+static int lo_up(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
-	int sk;
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	if (e->has_empty && e->empty) {
-		/* as a new container's: loopback up */
-	} else if (!e->lo_up) {
-		return 0;
-	}
-	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr)) {
 		pr_perror("can't read the flags of lo");
 		goto err;
@@ -303,5 +260,97 @@ int net_ns_restore(const NsEntry *e)
 err:
 	if (sk >= 0)
 		close(sk);
+	return -1;
+}
+
+/* In the new namespace: its contents, in the order that each part needs the one before. */
+static int fill(const NetnsEntry *ne, int nsfd)
+{
+	struct netns_rst r = { .ne = ne, .nsfd = nsfd };
+	int ret = -1;
+
+	if (rtnl_open(&r.rt))
+		return -1;
+	if (netns_sysctls_restore(&r, 0) || netns_links_make(&r) || netns_sysctls_restore(&r, 1) ||
+	    netns_links_finish(&r) || netns_addrs_restore(&r) || netns_links_addrgen_restore(&r) ||
+	    netns_routes_restore(&r) || netns_rules_restore(&r) || netns_neighs_restore(&r) || netns_nf_restore(&r))
+		goto out;
+	netns_links_settle(&r);
+	ret = 0;
+out:
+	rtnl_close(&r.rt);
+	return ret;
+}
+
+static int fill_in_child(const NetnsEntry *ne, const NsEntry *e, int nsfd)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (pid == 0) {
+		if (setns(nsfd, CLONE_NEWNET)) {
+			pr_perror("can't enter the new network namespace");
+			_exit(1);
+		}
+		if (ne)
+			_exit(fill(ne, nsfd) ? 1 : 0);
+		/* --empty-ns net, or an image of before the contents: lo as it was */
+		_exit(((e->has_empty && e->empty) || e->lo_up) && lo_up() ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		pr_err("can't fill the new network namespace\n");
+		return -1;
+	}
+	return 0;
+}
+
+static NetnsEntry *read_image(int dfd)
+{
+	struct cr_img *img;
+	NetnsEntry *ne = NULL;
+
+	if (!image_exists(dfd, CR_FD_NETNS))
+		return NULL;
+	img = open_image_at(dfd, CR_FD_NETNS, O_RDONLY);
+	if (!img)
+		return (NetnsEntry *)-1L;
+	if (pb_read_one_required(img, (void **)&ne))
+		ne = (NetnsEntry *)-1L;
+	close_image(img);
+	return ne;
+}
+
+int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid)
+{
+	NetnsEntry *ne = NULL;
+	uint64_t t0 = now_us();
+	int nsfd = -1;
+
+	if (!(e->has_empty && e->empty)) {
+		ne = read_image(dfd);
+		if (ne == (NetnsEntry *)-1L)
+			return -1;
+		if (ne && check_image(ne))
+			goto fail;
+	}
+	nsfd = net_ns_new(userns_pid);
+	if (nsfd < 0)
+		goto fail;
+	if (ne && netns_ext_links_make(ne, nsfd))
+		goto fail;
+	if (fill_in_child(ne, e, nsfd) || net_restore_lock(dfd, nsfd))
+		goto fail;
+	pr_info("network namespace made and filled in %lu us\n", (unsigned long)(now_us() - t0));
+	netns_entry_free(ne);
+	return nsfd;
+fail:
+	netns_ext_links_undo();
+	if (nsfd >= 0)
+		close(nsfd);
+	netns_entry_free(ne);
 	return -1;
 }

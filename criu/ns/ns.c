@@ -37,6 +37,8 @@
 #include "ipc-sysv.h"
 #include "log.h"
 #include "namespaces.h"
+#include "net.h"
+#include "netns.h"
 #include "nsfs.h"
 #include "util.h"
 
@@ -46,7 +48,7 @@ const struct ns_kind ns_kinds[NS_NR] = {
 	[NS_TIME]	= { "time",	CLONE_NEWTIME,		time_ns_dump,	NULL },
 	[NS_UTS]	= { "uts",	CLONE_NEWUTS,		uts_ns_dump,	uts_ns_restore },
 	[NS_IPC]	= { "ipc",	CLONE_NEWIPC,		ipc_ns_dump,	NULL },
-	[NS_NET]	= { "net",	CLONE_NEWNET,		net_ns_dump,	net_ns_restore },
+	[NS_NET]	= { "net",	CLONE_NEWNET,		net_ns_dump,	NULL },	/* made by criu: net_ns_make() */
 	[NS_CGROUP]	= { "cgroup",	CLONE_NEWCGROUP,	cgroup_ns_dump,	NULL },
 	[NS_MNT]	= { "mnt",	CLONE_NEWNS,		mnt_ns_dump,	mnt_ns_restore },
 };
@@ -558,6 +560,8 @@ int ns_dump_write(int dfd)
 
 	if (!nr_ents)
 		return 0;
+	if (net_ns_dump_write(dfd))
+		return -1;
 	img = open_image_at(dfd, CR_FD_NS, O_DUMP);
 	if (!img)
 		return -1;
@@ -568,6 +572,7 @@ int ns_dump_write(int dfd)
 
 void ns_dump_free(void)
 {
+	net_ns_dump_free();
 	for (int i = 0; i < nr_ents; i++)
 		free(ents[i]);
 	nr_ents = 0;
@@ -584,6 +589,14 @@ static size_t nr_rst_all;
 static pid_t rst_root_vpid;
 static int self_fd[NS_NR] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 static int root_time_fd = -1;		/* the tree's time namespace, for a root the supervisor clones */
+static int rst_dfd = -1;
+/*
+ * The tree's network namespace: made and filled by criu (net_ns_make()),
+ * or the joined one; criu keeps it open until the restore is over (the
+ * network lock is removed there). The root gets a new one through net_sk.
+ */
+static int net_fd = -1;
+static int net_sk[2] = { -1, -1 };
 
 static int open_join(int k)
 {
@@ -621,6 +634,7 @@ int ns_restore_read(int dfd, const PstreeEntry *root)
 	int r;
 
 	rst_root_vpid = root->pid;
+	rst_dfd = dfd;
 	if (!image_exists(dfd, CR_FD_NS))
 		goto check;
 	img = open_image_at(dfd, CR_FD_NS, O_RDONLY);
@@ -680,8 +694,71 @@ int ns_pid_join_fd(void)
 	return open_join(NS_PID);
 }
 
+static int send_fd(int sk, int fd)
+{
+	char c = 'n', cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	if (sendmsg(sk, &mh, 0) != 1) {
+		pr_perror("can't pass the network namespace to the restore");
+		return -1;
+	}
+	return 0;
+}
+
+static int recv_fd(int sk)
+{
+	char c, cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *ch;
+	int fd;
+
+	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1 || !(ch = CMSG_FIRSTHDR(&mh)) || ch->cmsg_type != SCM_RIGHTS) {
+		pr_perror("can't get the network namespace from criu");
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(ch), sizeof(int));
+	return fd;
+}
+
+/* The tree's new network namespace, owned by @userns_pid's user namespace (0: criu's), for the root. */
+static int make_net(pid_t userns_pid)
+{
+	net_fd = net_ns_make(rst_dfd, rst_ent[NS_NET], userns_pid);
+	if (net_fd < 0)
+		return -1;
+	return send_fd(net_sk[0], net_fd);
+}
+
+int ns_restore_has_net(void)
+{
+	return rst_ent[NS_NET] || join_path[NS_NET];
+}
+
 int ns_restore_prepare(void)
 {
+	if (is_new(NS_NET)) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, net_sk)) {
+			pr_perror("socketpair");
+			return -1;
+		}
+		/* owned by the tree's user namespace, if it has one: made once that exists */
+		if (!is_new(NS_USER) && make_net(0))
+			return -1;
+	} else if (joined(NS_NET)) {
+		/* the lock (of the dump's connections) goes where they will be */
+		net_fd = open_join(NS_NET);
+		if (net_fd < 0 || net_restore_lock(rst_dfd, net_fd))
+			return -1;
+	}
+
 	/* criu goes back to its own time namespace for children once the first process is made */
 	self_fd[NS_TIME] = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
 	if (joined(NS_TIME)) {
@@ -726,15 +803,31 @@ unsigned long ns_first_clone_flags(void)
 
 int ns_restore_first_made(pid_t pid)
 {
-	if (is_new(NS_USER))
-		return user_ns_write_maps(pid, rst_ent[NS_USER]);
-	return 0;
+	if (!is_new(NS_USER))
+		return 0;
+	if (user_ns_write_maps(pid, rst_ent[NS_USER]))
+		return -1;
+	return is_new(NS_NET) ? make_net(pid) : 0;
 }
 
 void ns_restore_parent_done(void)
 {
 	if (self_fd[NS_TIME] >= 0 && setns(self_fd[NS_TIME], CLONE_NEWTIME))
 		pr_perror("can't go back to criu's time namespace");
+	for (int i = 0; i < 2; i++)
+		if (net_sk[i] >= 0) {
+			close(net_sk[i]);
+			net_sk[i] = -1;
+		}
+	if (net_fd >= 0)
+		close(net_fd);
+	net_fd = -1;
+}
+
+void ns_restore_failed(void)
+{
+	/* the ends made outside the namespace (it goes with the tree) */
+	netns_ext_links_undo();
 }
 
 static int img_srv_fd = -1;		/* criu's image server (a user namespace of the tree's) */
@@ -769,6 +862,16 @@ static int enter(int k)
 	}
 	if (!e && !(k == NS_IPC && ipc_sysv_clone_flags()))
 		return 0;
+	if (k == NS_NET) {
+		/* criu made and filled it (net_ns_make()) */
+		fd = recv_fd(net_sk[1]);
+		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+			pr_perror("can't enter the tree's network namespace");
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
 	if (k == NS_CGROUP && cgroup_ns_enter_root(e))
 		return -1;
 	if (unshare(ns_kinds[k].flag)) {

@@ -721,7 +721,8 @@ int cr_restore_tasks(void)
 	if ((ns_restore_pid_mode() == NS_PID_NONE && reaper_start(&tr)) || log_share_errors())
 		goto out;
 	/* before any socket exists: nothing may reach the connections until they are whole */
-	if (net_restore_lock(tr.dfd))
+	/* a network namespace of the tree's gets it there (criu/ns/ns.c) */
+	if (!ns_restore_has_net() && net_restore_lock(tr.dfd, -1))
 		goto out;
 	run.trapped = calloc(run.want + 1, sizeof(*run.trapped));
 	if (!run.trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
@@ -797,6 +798,7 @@ reap:
 	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
 		;
 out_ns:
+	ns_restore_failed();
 	ns_restore_parent_done();
 	ns_restore_image_server_done();
 	ret = 1;

@@ -179,6 +179,10 @@ static int init_main(int go, int report)
 		execv(test_argv[0], test_argv);
 		die(test_argv[0]);
 	}
+	/* fds the runner passed are the test's (the init is dumped too): keep only the report pipe */
+	if (report > 3)
+		syscall(SYS_close_range, 3, report - 1, 0);
+	syscall(SYS_close_range, report + 1, ~0U, 0);
 	/* the test's launcher exits once the test is ready: tell the outside */
 	if (waitpid(launcher, &status, 0) != launcher)
 		die("waitpid");

@@ -82,13 +82,26 @@ DESC_KEYS = {
     'iters': int,               # dump/restore at least this many times (more with --iters)
     'restore_delay_ms': int,    # wait this long between the dump and the restore
     'drop_net_lock': bool,      # remove the network lock the dump left (as on another host): the
-                                # restore must take it again (its log says so) and remove it
+                                # restore must take it again (its log says so) and remove it (in
+                                # the ns flavors it goes with the tree's network namespace)
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
     'flavor_reason': str,       # why not in the others (one line, shown when skipped)
     'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
                                 # (restore then makes a helper init to hold the pid namespace)
+    'tools': list,              # programs the test runs (ip, nft, ...): installed (the ns flavors'
+                                # root has the host's /usr)
+    'netns_snapshot': bool,     # the test's network namespace (links, addresses, routes, rules,
+                                # neighbours, netfilter, sysctls) must come back as it was
+    'netns_setup': list,        # commands the runner runs in the test's network namespace once it
+                                # is ready, before the dump (each a list: argv, then stdin text)
+    'ext_veth': str,            # the runner makes a bridge $ZDTM_BRIDGE (address $ZDTM_BRIDGE_ADDR)
+                                # and gives the test its network namespace's fd ($ZDTM_HOST_NETNS_FD)
+                                # to put the peer $ZDTM_VETH_OUT of its veth eth0 on it: "ok"
+                                # restores with --external veth[eth0]:OUT@BRIDGE, "missing" without
+    'ext_macvlan': bool,        # the runner makes a device $ZDTM_MACVLAN_LOWER (and gives the host
+                                # namespace's fd) for the test's macvlan mv0: --external macvlan[mv0]:LOWER
     'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
                                 # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
                                 # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
@@ -323,6 +336,60 @@ def net_locks(pid):
     return found
 
 
+def in_netns(pid, cmd, stdin=None):
+    """Run cmd in the network namespace of pid (from the runner's mount namespace): (rc, output)."""
+    p = subprocess.run(['nsenter', '--net=/proc/%d/ns/net' % pid] + cmd, input=stdin,
+                       capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def netns_locks(pid):
+    """The network locks (CRIU-*) in the network namespace of pid."""
+    out = in_netns(pid, ['nft', 'list', 'tables'])[1] + in_netns(pid, ['iptables', '-w', '-S'])[1]
+    return sorted(set(re.findall(r'CRIU-[0-9a-f-]+', out)))
+
+
+# what a network namespace's snapshot shows that changes by itself
+NETNS_VOLATILE = [
+    (r' (gc_timer|hello_timer|tcn_timer|topology_change_timer|forward_delay_timer|hold_timer|'
+     r'message_age_timer) +[0-9.]+', ''),
+    (r'(valid_lft|preferred_lft) [0-9]+sec', r'\1 Nsec'),
+    (r' expires [0-9]+sec', ' expires Nsec'),
+    (r'packets [0-9]+ bytes [0-9]+', 'packets N bytes N'),
+    (r'\[[0-9]+:[0-9]+\]', '[N:N]'),
+    (r' link-netnsid [0-9]+', ''),
+    (r'@if[0-9]+:', '@ifN:'),
+    (r'^#.*$', ''),
+]
+NETNS_SYSCTL_SKIP = re.compile(r'nf_conntrack_count|stable_secret|/route/flush|^net\.netfilter\.nf_log')
+
+
+def netns_snapshot(pid):
+    """The test's network namespace as the usual tools show it, normalized."""
+    parts = []
+    for cmd, sort in ((['ip', '-d', 'link', 'show'], False), (['ip', 'addr', 'show'], False),
+                      (['ip', '-4', 'route', 'show', 'table', 'all'], True),
+                      (['ip', '-6', 'route', 'show', 'table', 'all'], True),
+                      (['ip', '-4', 'rule'], False), (['ip', '-6', 'rule'], False),
+                      (['ip', 'neigh', 'show', 'nud', 'permanent'], True),
+                      (['ip', 'neigh', 'show', 'proxy'], True),
+                      (['bridge', 'fdb', 'show', 'static'], True),
+                      (['nft', 'list', 'ruleset'], False),
+                      (['iptables-save'], False), (['ip6tables-save'], False),
+                      (['iptables-legacy-save'], False), (['ip6tables-legacy-save'], False)):
+        rc, out = in_netns(pid, cmd)
+        for rx, sub in NETNS_VOLATILE:
+            out = re.sub(rx, sub, out, flags=re.MULTILINE)
+        lines = [l.rstrip() for l in out.splitlines() if l.strip() and 'CRIU-' not in l]
+        if sort:
+            lines.sort()
+        parts.append('$ %s (%d)' % (' '.join(cmd), rc))
+        parts += lines
+    rc, out = in_netns(pid, ['sysctl', '-a', '-r', r'^net\.'])
+    parts += sorted(l for l in out.splitlines() if not NETNS_SYSCTL_SKIP.search(l.split(' =')[0].replace('.', '/')))
+    return parts
+
+
 def drop_net_locks(pid):
     # and the tables tests make themselves (zdtm-PID)
     subprocess.run(['nft', 'delete', 'table', 'inet', 'zdtm-%d' % pid],
@@ -365,9 +432,9 @@ class TcpPeer:
     goes wrong (a reset, a wrong byte) is kept in self.error.
     """
 
-    def __init__(self):
+    def __init__(self, addr='127.0.0.1'):
         self.lsk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsk.bind(('127.0.0.1', 0))
+        self.lsk.bind((addr, 0))
         self.lsk.listen(1)
         self.port = self.lsk.getsockname()[1]
         self.seed = int.from_bytes(os.urandom(7), 'little')
@@ -847,6 +914,9 @@ class Run:
         self.binds = []         # ns flavors: host paths bound read-only into the root
         self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
         self.tcp_peer = None    # TcpPeer with tcp_peer
+        self.ext_links = None   # host ends made for ext_veth / ext_macvlan
+        self.host_netns_fd = -1
+        self.netns_before = None  # netns_snapshot() with netns_snapshot
         self.sysctls = {}       # name: value to put back
         self.desc = {}
         self.cgroups = {}       # name: (file system path, path in its hierarchy, v2)
@@ -942,6 +1012,26 @@ class Run:
             return ['--external', 'mnt[/dev]:zdtm_dev']
         return ['--external', 'mnt[zdtm_dev]:' + os.path.join(self.workdir, 'dev')]
 
+    def tools_etc(self, root):
+        """What the desc's tools read from /etc and /run (a copy: the root has its own /etc):
+        the protocol names, iproute2's tables, the alternatives their commands link through."""
+        etc = os.path.join(root, 'etc')
+        os.makedirs(etc, exist_ok=True)
+        os.makedirs(os.path.join(root, 'run'), exist_ok=True)
+        for n in ('protocols', 'services', 'ethertypes'):
+            if os.path.exists('/etc/' + n):
+                shutil.copy2('/etc/' + n, etc)
+        if os.path.isdir('/etc/iproute2'):
+            shutil.copytree('/etc/iproute2', os.path.join(etc, 'iproute2'), dirs_exist_ok=True)
+        for t in self.desc['tools']:
+            p = shutil.which(t, path=TEST_ENV['PATH'])
+            while p and os.path.islink(p):
+                target = os.path.join(os.path.dirname(p), os.readlink(p))
+                if p.startswith('/etc/') and not os.path.lexists(root + p):
+                    os.makedirs(os.path.dirname(root + p), exist_ok=True)
+                    os.symlink(os.readlink(p), root + p)
+                p = os.path.normpath(target)
+
     def make_root(self, binary):
         """The ns flavors' root, made of the test's directory as a runtime makes a container's:
         /test (the test's directory, its cwd), /usr and the build directory (bound read-only
@@ -967,6 +1057,8 @@ class Run:
             inside = '/zdtm/' + self.name
             os.makedirs(root + '/zdtm')
             shutil.copy2(binary, root + inside)
+        if self.desc.get('tools'):
+            self.tools_etc(root)
         # stdio of the init and the test's launcher, inside the root
         log = os.path.join(root, 'launcher.out')
         open(log, 'w').close()
@@ -1007,6 +1099,43 @@ class Run:
                                  stdin=subprocess.DEVNULL, stdout=f,
                                  stderr=subprocess.STDOUT, preexec_fn=clean_signals, pass_fds=pass_fds)
         return p
+
+    def make_ext_links(self, desc, env):
+        """Host ends for the test's links to the outside: a bridge (ext_veth), a lower device (ext_macvlan)."""
+        n = os.getpid() % 100000
+        sub = '10.%d.%d' % ((n >> 8) & 255, n & 255)
+        self.ext_links = {'bridge': 'zbr%d' % n, 'out': 'zvo%d' % n, 'lower': 'zml%d' % n,
+                          'lower_peer': 'zmp%d' % n}
+        for name in self.ext_links.values():
+            subprocess.run(['ip', 'link', 'del', name], stderr=subprocess.DEVNULL)
+        cmds = []
+        if desc.get('ext_veth'):
+            cmds += [['ip', 'link', 'add', self.ext_links['bridge'], 'type', 'bridge', 'forward_delay', '0'],
+                     ['ip', 'addr', 'add', sub + '.1/24', 'dev', self.ext_links['bridge']],
+                     ['ip', 'link', 'set', self.ext_links['bridge'], 'up']]
+            env.update(ZDTM_BRIDGE=self.ext_links['bridge'], ZDTM_BRIDGE_ADDR=sub + '.1',
+                       ZDTM_VETH_ADDR=sub + '.2', ZDTM_VETH_OUT=self.ext_links['out'])
+        if desc.get('ext_macvlan'):
+            cmds += [['ip', 'link', 'add', self.ext_links['lower'], 'type', 'veth', 'peer', 'name',
+                      self.ext_links['lower_peer']],
+                     ['ip', 'link', 'set', self.ext_links['lower'], 'up'],
+                     ['ip', 'link', 'set', self.ext_links['lower_peer'], 'up']]
+            env['ZDTM_MACVLAN_LOWER'] = self.ext_links['lower']
+        for c in cmds:
+            log('$ ' + ' '.join(c))
+            subprocess.run(c, check=True)
+        fd = os.open('/proc/self/ns/net', os.O_RDONLY)
+        self.host_netns_fd = fd
+        env['ZDTM_HOST_NETNS_FD'] = str(fd)
+        return fd
+
+    def ext_links_opts(self):
+        opts = []
+        if self.desc.get('ext_veth') == 'ok':
+            opts += ['--external', 'veth[eth0]:%s@%s' % (self.ext_links['out'], self.ext_links['bridge'])]
+        if self.desc.get('ext_macvlan'):
+            opts += ['--external', 'macvlan[mv0]:%s' % self.ext_links['lower']]
+        return opts
 
     def make_ext_ns(self, kind):
         """A namespace of the runner's for the test to run in; the preexec_fn that enters it."""
@@ -1113,10 +1242,14 @@ class Run:
             with open(path, 'w') as f:
                 f.write(str(value))
         env = dict(TEST_ENV)
+        env['ZDTM_FLAVOR'] = self.flavor
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
         if desc.get('cgroups'):
             self.make_cgroups(desc['cgroups'], env)
         self.env = env
+        for t in desc.get('tools', []):
+            if not shutil.which(t, path=TEST_ENV['PATH']):
+                raise TestFail('tool %s is not installed' % t)
         if desc.get('ext_pipe'):
             r, w = os.pipe()
             self.ext = (r, w, os.fstat(w).st_ino)
@@ -1128,8 +1261,11 @@ class Run:
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'zdtm-shared', path], check=True)
             self.mounts.append(path)
             subprocess.run(['mount', '--make-shared', path], check=True)
+        if desc.get('ext_veth') or desc.get('ext_macvlan'):
+            kw['pass_fds'] = kw.get('pass_fds', ()) + (self.make_ext_links(desc, env),)
         if desc.get('tcp_peer'):
-            self.tcp_peer = TcpPeer()
+            # with ext_veth the peer is on the bridge the test's veth reaches
+            self.tcp_peer = TcpPeer(env.get('ZDTM_BRIDGE_ADDR', '127.0.0.1'))
             env['ZDTM_TCP_PEER'] = str(self.tcp_peer.port)
             env['ZDTM_TCP_SEED'] = str(self.tcp_peer.seed)
         if desc.get('ext_unix_sk'):
@@ -1140,6 +1276,7 @@ class Run:
             env['ZDTM_EXT_SK'] = path
         if desc.get('ext_ns'):
             kw['preexec_fn'] = self.make_ext_ns(desc['ext_ns'])
+
         cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
                '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
         if self.flavor != 'h':
@@ -1212,6 +1349,8 @@ class Run:
                         restore_opts=desc.get('restore_opts', []) + ropts)
         if desc.get('vdso_proxy'):
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
+        if self.ext_links:
+            desc = dict(desc, restore_opts=desc.get('restore_opts', []) + self.ext_links_opts())
         if desc.get('leave_running'):
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
@@ -1231,6 +1370,7 @@ class Run:
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
             check_running(self.tpid, 'after the failed dump', stopped=desc.get('stopped', False))
+            self.check_netns('after the failed dump')
             after = snapshot(self.tpid, self.nsview)
             if desc.get('stopped'):
                 # see dump_restore() below: run() compares in full after SIGCONT
@@ -1267,7 +1407,8 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
-        if desc.get('drop_net_lock'):
+        # the ns flavors' lock was in the tree's network namespace: it went with it
+        if desc.get('drop_net_lock') and self.flavor == 'h':
             if not net_locks(self.pid):
                 raise TestFail('the dump left no network lock')
             drop_net_locks(self.pid)
@@ -1352,7 +1493,22 @@ class Run:
             # SIGCONT lets it enter the call again. run() compares in full then.
             before, after = drop_sigblk(before), drop_sigblk(after)
         compare_snapshots(before, after, 'after restore #%d' % it)
+        self.check_netns('after restore #%d' % it)
         return 'next'
+
+    def check_netns(self, when):
+        """No network lock left in the test's network namespace; with netns_snapshot, all of it as it was."""
+        if os.stat('/proc/%d/ns/net' % self.tpid).st_ino == os.stat('/proc/self/ns/net').st_ino:
+            return
+        locks = netns_locks(self.tpid)
+        if locks:
+            raise TestFail('%s the network lock %s is still in the test\'s network namespace' % (when, locks))
+        if self.netns_before is None:
+            return
+        after = netns_snapshot(self.tpid)
+        if after != self.netns_before:
+            diff = '\n'.join(difflib.unified_diff(self.netns_before, after, 'before', 'after', lineterm='', n=1))
+            raise TestFail('the network namespace changed %s:\n%s' % (when, diff[:6000]))
 
     def stop(self):
         try:
@@ -1444,6 +1600,15 @@ class Run:
         self.start(desc)
 
         self.let_run()
+        for c in desc.get('netns_setup', []):
+            cmd = self.subst(c[:-1] if len(c) > 1 and '\n' in c[-1] else c)
+            stdin = c[-1] if len(c) > 1 and '\n' in c[-1] else None
+            log('$ (in the test\'s network namespace) ' + ' '.join(cmd))
+            rc, out = in_netns(self.tpid, cmd, stdin)
+            if rc:
+                raise TestFail('netns_setup %s failed (%d): %s' % (' '.join(cmd), rc, out.strip()[-500:]))
+        if desc.get('netns_snapshot'):
+            self.netns_before = netns_snapshot(self.tpid)
         if desc.get('stopped'):
             os.kill(self.tpid, signal.SIGSTOP)
             check_running(self.tpid, 'after SIGSTOP', stopped=True)
@@ -1497,6 +1662,11 @@ class Run:
             self.tcp_peer.close()
         if self.pid:
             drop_net_locks(self.pid)
+        if self.ext_links:
+            for name in self.ext_links.values():
+                subprocess.run(['ip', 'link', 'del', name], stderr=subprocess.DEVNULL)
+        if self.host_netns_fd >= 0:
+            os.close(self.host_netns_fd)
         for path, value in self.sysctls.items():
             with open(path, 'w') as f:
                 f.write(value)
