@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <linux/major.h>
 #include <unistd.h>
 
@@ -364,9 +366,16 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 }
 
 /* The path, position, flags and inode of a regular file, directory or device description @d. */
-/* Is @st a file of procfs? Its inode, size and mtime say nothing about it being the same. */
-static int is_procfs(struct file_table *ft, const struct stat *st)
+/*
+ * Is @st, fd @fd of @pid, a file of procfs? Its inode, size and mtime say
+ * nothing about it being the same. Criu's procfs is known by its device;
+ * another instance (the tree's own, in a mount namespace of its own) by
+ * the filesystem's type.
+ */
+static int is_procfs(struct file_table *ft, const struct stat *st, pid_t pid, int fd)
 {
+	char path[64];
+	struct statfs sf;
 	struct stat p;
 
 	if (!ft->proc_dev_known) {
@@ -375,7 +384,12 @@ static int is_procfs(struct file_table *ft, const struct stat *st)
 		ft->proc_dev = p.st_dev;
 		ft->proc_dev_known = 1;
 	}
-	return st->st_dev == ft->proc_dev;
+	if (st->st_dev == ft->proc_dev)
+		return 1;
+	if (major(st->st_dev) != 0)
+		return 0;	/* procfs has an anonymous device */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return !statfs(path, &sf) && sf.f_type == PROC_SUPER_MAGIC;
 }
 
 /* The PID of a path /proc/PID/..., 0 if it is none. */
@@ -390,12 +404,13 @@ static pid_t proc_path_pid(const char *path)
 	return end != path + 6 && *end == '/' && pid > 0 && pid <= INT32_MAX ? pid : 0;
 }
 
-static void fill_reg(struct file_table *ft, struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
+static void fill_reg(struct file_table *ft, struct file_desc *d, pid_t pid, int fd, const struct proc_fdinfo *fi,
+		     const struct stat *st)
 {
 	d->reg.flags = fi->flags & ~O_CLOEXEC;
 	d->reg.pos = fi->pos;
 	d->reg.mode = st->st_mode;
-	if (is_procfs(ft, st)) {
+	if (is_procfs(ft, st, pid, fd)) {
 		/* reopened by path; one of a task of the tree once that task is back (restore decides) */
 		pid_t pid = proc_path_pid(d->reg.path);
 
@@ -614,7 +629,7 @@ reg:
 		pr_err("out of memory\n");
 		return -1;
 	}
-	fill_reg(ft, d, &fi, &st);
+	fill_reg(ft, d, pid, fd, &fi, &st);
 	if (desc_owned(ft, d, pid, fd, &st, &fi))
 		return -1;
 add_fd:

@@ -87,7 +87,7 @@ DESC_KEYS = {
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
     'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
-    'flavor_reason': str,       # why not in the others (one line, shown when skipped)
+    'flavor_reason': str,       # why not in the others (one line, required with "flavors"; shown when skipped)
     'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
                                 # (restore then makes a helper init to hold the pid namespace)
     'tools': list,              # programs the test runs (ip, nft, ...): installed (the ns flavors'
@@ -789,6 +789,8 @@ def load_desc(name):
                        (path, desc['corrupt']))
     if any(f not in FLAVORS for f in desc.get('flavors', [])):
         raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
+    if set(desc.get('flavors', FLAVORS)) != set(FLAVORS) and not desc.get('flavor_reason'):
+        raise TestFail('bad %s: "flavors" leaves some out without a "flavor_reason"' % path)
     for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
@@ -1591,7 +1593,7 @@ class Run:
             raise TestSkip('root only')
         # ZDTM_ALL_FLAVORS=1 runs a test in every flavor (to find those that no longer need a limit)
         if self.flavor not in desc.get('flavors', FLAVORS) and not os.environ.get('ZDTM_ALL_FLAVORS'):
-            raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc.get('flavor_reason', 'see its .desc')))
+            raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
