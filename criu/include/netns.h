@@ -116,7 +116,7 @@ const char *netns_sysctl_device(const char *name, char *dev, size_t size);
  * (@queues attached), the fds' dump counts the tree's; restore gives the
  * devices that were not persistent back their state once the fds are in.
  */
-int net_tun_dev_seen(const char *name, int persist, uint32_t queues);
+int net_tun_dev_seen(const char *name, int persist, uint32_t queues, int carrier);
 /* Dump, once every fd is collected: no device of the namespace has queues outside the tree. */
 int tun_check_queues(void);
 void tun_dump_fini(void);

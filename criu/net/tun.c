@@ -14,15 +14,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 
 #include "fdkinds.h"
 #include "log.h"
@@ -36,7 +41,7 @@
 /* The devices the namespace's dump saw, and the tree's fds on each. */
 static struct tun_dev {
 	char name[IFNAMSIZ];
-	int persist;
+	int persist, carrier;
 	uint32_t queues, fds;
 } devs[MAX_TUN];
 static int nr_devs;
@@ -46,7 +51,7 @@ int is_tun_dev(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(TUN_MAJOR, TUN_MINOR);
 }
 
-int net_tun_dev_seen(const char *name, int persist, uint32_t queues)
+int net_tun_dev_seen(const char *name, int persist, uint32_t queues, int carrier)
 {
 	if (nr_devs == MAX_TUN) {
 		pr_err("too many tun devices (at most %d)\n", MAX_TUN);
@@ -54,6 +59,7 @@ int net_tun_dev_seen(const char *name, int persist, uint32_t queues)
 	}
 	snprintf(devs[nr_devs].name, IFNAMSIZ, "%s", name);
 	devs[nr_devs].persist = persist;
+	devs[nr_devs].carrier = carrier;
 	devs[nr_devs].queues = queues;
 	devs[nr_devs].fds = 0;
 	nr_devs++;
@@ -149,6 +155,8 @@ static int dump_tun(pid_t pid, int fd, const char *info, const struct proc_fdinf
 
 		if (d) {
 			d->fds++;
+			t->has_carrier = true;
+			t->carrier = d->carrier;
 		} else if (!(t->ifflags & IFF_PERSIST)) {
 			pr_err("can't dump task %d: fd %d is attached to tun device %s, which is not persistent and not "
 			       "in a network namespace of the tree's own: nothing would make it again\n", pid, fd,
@@ -218,17 +226,53 @@ static int open_tun(FileEntry *fe)
 	return fd;
 }
 
+/*
+ * The operational state follows the carrier through linkwatch, up to a
+ * second later: asking for the link state (ETHTOOL_GLINK) in the device's
+ * namespace runs it at once (a child enters it: criu may not come back).
+ */
+static void settle(pid_t pid, const char *name)
+{
+	char path[64];
+	int status;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	child = fork();
+	if (child == 0) {
+		struct ethtool_value ev = { .cmd = ETHTOOL_GLINK };
+		struct ifreq ifr = { .ifr_data = (void *)&ev };
+		int ns = open(path, O_RDONLY | O_CLOEXEC), sk;
+
+		if (ns < 0 || setns(ns, CLONE_NEWNET))
+			_exit(1);
+		sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+		_exit(sk < 0 || ioctl(sk, SIOCETHTOOL, &ifr) ? 1 : 0);
+	}
+	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
+		pr_warn("tun device %s: its state follows its carrier (off) within a second\n", name);
+}
+
 int tun_restore_persist(pid_t pid, int fd, const FileEntry *fe)
 {
-	int sk;
+	int sk, off = 0, carrier_off = fe->tun && fe->tun->has_carrier && !fe->tun->carrier;
 
-	if (!fe->tun || !fe->tun->ifname || (fe->tun->ifflags & IFF_PERSIST))
+	if (!fe->tun || !fe->tun->ifname || ((fe->tun->ifflags & IFF_PERSIST) && !carrier_off))
 		return 0;
 	sk = task_fd(pid, fd);
 	if (sk < 0)
 		return -1;
+	/* each queue's attach turned the carrier on: all are in now */
+	if (carrier_off && ioctl(sk, TUNSETCARRIER, &off)) {
+		pr_perror("can't turn the carrier of tun device %s off", fe->tun->ifname);
+		close(sk);
+		return -1;
+	}
+	if (carrier_off)
+		settle(pid, fe->tun->ifname);
 	/* made persistent for the restore: it goes with its last fd again */
-	if (ioctl(sk, TUNSETPERSIST, 0)) {
+	if (!(fe->tun->ifflags & IFF_PERSIST) && ioctl(sk, TUNSETPERSIST, 0)) {
 		pr_perror("can't make tun device %s not persistent again", fe->tun->ifname);
 		close(sk);
 		return -1;

@@ -179,7 +179,7 @@ static int dump_tun(struct netns_dump *d, NetnsLink *l, struct nlattr *data)
 		       nla_get_u32(tb[IFLA_TUN_NUM_DISABLED_QUEUES]));
 		return -1;
 	}
-	return net_tun_dev_seen(l->name, t->persist, t->queues);
+	return 0;
 }
 
 static int dump_kind(struct netns_dump *d, NetnsLink *l, struct nlattr **tb, struct ifinfomsg *ifi)
@@ -350,11 +350,13 @@ static int link_one(struct nlmsghdr *h, void *arg)
 		l->has_linkmode = true;
 		l->linkmode = nla_get_u8(tb[IFLA_LINKMODE]);
 	}
-	/* a tun device's carrier is the user's (and its fds') */
+	/* a tun device's carrier is the user's (and its fds'): the fds' restore sets it (tun.c) */
 	if (tb[IFLA_CARRIER] && !strcmp(l->kind, "tun")) {
 		l->has_carrier = true;
 		l->carrier = nla_get_u8(tb[IFLA_CARRIER]);
 	}
+	if (l->tun && net_tun_dev_seen(l->name, l->tun->persist, l->tun->queues, !l->has_carrier || l->carrier))
+		return -1;
 	if (bytes_dup(&l->address, &l->has_address, tb[IFLA_ADDRESS]) ||
 	    bytes_dup(&l->broadcast, &l->has_broadcast, tb[IFLA_BROADCAST]))
 		return -1;
@@ -1149,7 +1151,8 @@ int netns_links_finish(struct netns_rst *r)
 
 		if (l->slave_kind && port_state(r, l))
 			return -1;
-		if (!l->has_carrier)
+		/* a tun device's comes on with its first queue, off only once the fds are in (tun.c) */
+		if (!l->has_carrier || l->tun)
 			continue;
 		m = setlink(l, 0, 0);
 		if (m && nla_put_u8(m, IFLA_CARRIER, l->carrier) < 0) {

@@ -252,6 +252,17 @@ static int same(const NetnsRoute *a, const NetnsRoute *b)
 	}
 }
 
+/*
+ * IPv6 refuses with NLM_F_EXCL a route whose prefix and metric another
+ * has, even on another device (ff00::/8 of each link, say); without it, a
+ * route the same as one there still fails, and routes with gateways that
+ * differ would be one multipath route (which a dump shows as one).
+ */
+static int add_flags(int what, const NetnsRoute *r)
+{
+	return what == ROUTE && r->family == AF_INET6 ? NLM_F_CREATE : NLM_F_CREATE | NLM_F_EXCL;
+}
+
 static struct nl_msg *msg(int what, int type, int flags, const NetnsRoute *r)
 {
 	struct rtmsg rtm = { .rtm_family = r->family, .rtm_dst_len = r->dst_len, .rtm_src_len = r->src_len,
@@ -400,7 +411,7 @@ static int sync_all(struct netns_rst *rs, int what, NetnsRoute **want, size_t n_
 			if (done[j] || (what == ROUTE && !pass && has_gateway(want[j])))
 				continue;
 			err = rtnl_do(&rs->rt, msg(what, what == ROUTE ? RTM_NEWROUTE : RTM_NEWRULE,
-						   NLM_F_CREATE | NLM_F_EXCL, want[j]));
+						   add_flags(what, want[j]), want[j]));
 			if (!err)
 				done[j] = 1;
 		}
@@ -410,7 +421,7 @@ static int sync_all(struct netns_rst *rs, int what, NetnsRoute **want, size_t n_
 			if (done[j])
 				continue;
 			err = rtnl_do(&rs->rt, msg(what, what == ROUTE ? RTM_NEWROUTE : RTM_NEWRULE,
-						   NLM_F_CREATE | NLM_F_EXCL, want[j]));
+						   add_flags(what, want[j]), want[j]));
 			if (!err) {
 				done[j] = 1;
 				left++;
@@ -422,7 +433,7 @@ static int sync_all(struct netns_rst *rs, int what, NetnsRoute **want, size_t n_
 			netns_route_str(want[j], what == RULE, s, sizeof(s));
 			/* the error is what adding it gives now */
 			err = rtnl_do(&rs->rt, msg(what, what == ROUTE ? RTM_NEWROUTE : RTM_NEWRULE,
-						   NLM_F_CREATE | NLM_F_EXCL, want[j]));
+						   add_flags(what, want[j]), want[j]));
 			pr_err("can't add the %s: %s%s\n", s, strerror(err ? -err : EINVAL), rtnl_why(&rs->rt));
 			goto out;
 		}

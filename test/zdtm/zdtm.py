@@ -367,6 +367,7 @@ NETNS_SYSCTL_SKIP = re.compile(r'nf_conntrack_count|stable_secret|/route/flush|^
 def netns_snapshot(pid):
     """The test's network namespace as the usual tools show it, normalized."""
     parts = []
+    tuns = []
     for cmd, sort in ((['ip', '-d', 'link', 'show'], False), (['ip', 'addr', 'show'], False),
                       (['ip', '-4', 'route', 'show', 'table', 'all'], True),
                       (['ip', '-6', 'route', 'show', 'table', 'all'], True),
@@ -380,6 +381,12 @@ def netns_snapshot(pid):
         rc, out = in_netns(pid, cmd)
         for rx, sub in NETNS_VOLATILE:
             out = re.sub(rx, sub, out, flags=re.MULTILINE)
+        if cmd[:2] == ['ip', '-d']:
+            tuns = re.findall(r'^[0-9]+: ([^:@ ]+)[:@].*\n.*\n +tun type ', out, flags=re.MULTILINE)
+        for name in tuns:
+            # a tun device's state is UNKNOWN until its carrier first changes: the restore's does
+            # (the device is made before the fds attach), then it is UP (see Documentation/network-namespace.md)
+            out = re.sub(r'^([0-9]+: %s: .*) state UNKNOWN ' % re.escape(name), r'\1 state UP ', out, flags=re.MULTILINE)
         lines = [l.rstrip() for l in out.splitlines() if l.strip() and 'CRIU-' not in l]
         if sort:
             lines.sort()
@@ -683,6 +690,9 @@ def snapshot(pid, nsview=False):
                     # O_TMPFILE stays only on the description open() made;
                     # the file comes back as a plain open of the same file
                     v = '0%o' % (int(v, 8) & ~0o20200000)
+                if k == 'pos' and target.endswith('/net/tun'):
+                    # a tun fd's is the length of its last read (tun sets it): no seek sets it back
+                    continue
                 if k in ('pos', 'flags'):
                     extra.append('%s=%s' % (k, v.strip()))
             lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))
@@ -1074,6 +1084,10 @@ class Run:
                             ('urandom', (1, 9)), ('tty', (5, 0))):
             os.mknod(os.path.join(dev, n), 0o666 | 0o020000, os.makedev(ma, mi))
             os.chmod(os.path.join(dev, n), 0o666)
+        # /dev/net/tun, as runtimes give it to a container that asks
+        os.mkdir(os.path.join(dev, 'net'))
+        os.mknod(os.path.join(dev, 'net', 'tun'), 0o666 | 0o020000, os.makedev(10, 200))
+        os.chmod(os.path.join(dev, 'net', 'tun'), 0o666)
         # mountpoints of the init's devpts instance and shm tmpfs
         for d in ('pts', 'shm'):
             os.mkdir(os.path.join(dev, d))

@@ -474,6 +474,8 @@ int main(int argc, char **argv)
 	if (zdtm_netns_own())
 		test_bug("a network namespace of the test's own");
 	s->setup();
+	/* the links' link-local addresses settled: the runner's snapshot is taken now */
+	wait_dad();
 	s->check();
 	if (test_failures)
 		test_bug("%s does not work before the dump", what);
