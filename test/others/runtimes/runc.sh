@@ -11,6 +11,7 @@
 #   pre-dump      checkpoint --pre-dump, then --parent-path ../pre
 #   cgroups-soft, cgroups-full, cgroups-strict
 #                 --manage-cgroups-mode at checkpoint and restore
+#   tcp           --tcp-established with a connection on 127.0.0.1 inside
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -18,7 +19,7 @@
 set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
-ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict"
+ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -31,13 +32,14 @@ bundle() {
 	mkdir -p "$cwork/bundle"
 	busybox_rootfs "$cwork/bundle/rootfs"
 	workload_sh >"$cwork/bundle/rootfs/workload.sh"
+	workload_tcp_sh >"$cwork/bundle/rootfs/workload-tcp.sh"
 	(cd "$cwork/bundle" && runc spec) || return 1
-	python3 - "$cwork/bundle/config.json" "$1" <<'PY'
+	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" <<'PY'
 import json, sys
 p = sys.argv[1]
 c = json.load(open(p))
 c["process"]["terminal"] = sys.argv[2] == "true"
-c["process"]["args"] = ["sh", "/workload.sh"]
+c["process"]["args"] = ["sh", sys.argv[3]]
 c["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                     "options": ["nosuid", "nodev", "mode=755"]})
 json.dump(c, open(p, "w"), indent=1)
@@ -91,7 +93,7 @@ start() {
 	local terminal=$1
 	ctr=e2e-$case-$$
 	console_pid=
-	bundle "$terminal" || { fail "runc spec"; return 1; }
+	bundle "$terminal" "${2:-}" || { fail "runc spec"; return 1; }
 	cd "$cwork/bundle"
 	if [ "$terminal" = true ]; then
 		console_start || { fail "console socket"; return 1; }
@@ -200,6 +202,24 @@ cgroups_case() {
 case_cgroups-soft() { cgroups_case soft; }
 case_cgroups-full() { cgroups_case full; }
 case_cgroups-strict() { cgroups_case strict; }
+
+case_tcp() {
+	local before got
+	start false /workload-tcp.sh || return
+	for _ in $(seq 30); do [ -s "/proc/$pid/root/run/tcp" ] && break; sleep 0.1; done
+	[ -s "/proc/$pid/root/run/tcp" ] || { fail "no data over the TCP connection before the dump"; return; }
+	checkpoint --tcp-established || return
+	before=$(last_out)
+	restore false --tcp-established || return
+	check_restored "${before:-1}" || return
+	for _ in $(seq 30); do
+		got=$(tail -1 "/proc/$pid/root/run/tcp" 2>/dev/null)
+		[ "${got:-0}" -gt "${before:-1}" ] && break
+		sleep 0.1
+	done
+	[ "${got:-0}" -gt "${before:-1}" ] || { fail "nothing new over the TCP connection (last ${got:-none})"; return; }
+	pass
+}
 
 case_cleanup() {
 	cd /
