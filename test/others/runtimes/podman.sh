@@ -7,6 +7,7 @@
 #
 # Cases:
 #   basic         checkpoint and restore in place (bridge network)
+#   tty           the same with a terminal (-t: conmon's console socket)
 #   leave-running checkpoint --leave-running, then kill and restore
 #   export        checkpoint --export to a tarball, remove, restore --import
 #   stats         --print-stats at both ends (our stats-dump/stats-restore)
@@ -23,7 +24,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic leave-running export stats tcp"
+ALL="basic tty leave-running export stats tcp"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -88,12 +89,12 @@ tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
 	{ echo "FAIL podman/import: podman import of a busybox rootfs"; echo "podman: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 ctr_pid() { podman inspect -f '{{.State.Pid}}' "$ctr" 2>/dev/null; }
-last_out() { podman logs "$ctr" 2>/dev/null | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
+last_out() { podman logs "$ctr" 2>/dev/null | tr -d '\r' | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
 
 start() {
 	local script=${1:-/workload.sh}
 	ctr=e2e-$case-$$
-	podman run -d --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
+	podman run -d ${TTY:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
 		>"$cwork/run.out" 2>&1 || { fail "podman run: $(tail -1 "$cwork/run.out")"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && [ "$pid" != 0 ] && wait_count "/proc/$pid/root" 5 ||
@@ -134,6 +135,23 @@ case_basic() {
 	before=$(last_out)
 	pm_do restore "$ctr" || return
 	check_restored "${before:-1}" && pass
+}
+
+case_tty() {
+	local before
+	TTY=-t start || return
+	case $(readlink "/proc/$pid/fd/1") in
+	/dev/pts/*) ;;
+	*) fail "stdout is $(readlink "/proc/$pid/fd/1"), not a pty"; return ;;
+	esac
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	case $(readlink "/proc/$pid/fd/1") in
+	/dev/pts/*) pass ;;
+	*) fail "restored stdout is $(readlink "/proc/$pid/fd/1"), not a pty" ;;
+	esac
 }
 
 case_leave-running() {
