@@ -1072,6 +1072,19 @@ def t_lsm_options():
         raise Fail("a rejected command line created %s" % d)
 
 
+def t_duplicate_keys():
+    """A key given twice: the same value twice is one (runc's /dev/null), another value is refused."""
+    d = new_dir("dupkeys", create=False)
+    r = criu("restore", "-D", d, "-M", "/dev/null:/dev/null", "--external", "mnt[/dev/null]:/dev/null")
+    expect_error(r, re.escape(d))
+    if "given twice" in r.err:
+        raise Fail("the same external mount twice refused: %s" % r.brief())
+    r = criu("restore", "-D", d, "-M", "/x:/a", "-M", "/x:/b")
+    expect_error(r, r"external mount key /x given twice", r"/a and /b")
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
 def t_inherit_fd_missing():
     """A pipe to the outside: dumped with --external, restored only with --inherit-fd."""
     rfd, wfd = os.pipe()
@@ -1318,6 +1331,7 @@ def main():
         check("pidns_init_dump", t_pidns_init_dump)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("lsm_options", t_lsm_options)
+        check("duplicate_keys", t_duplicate_keys)
         check("inherit_fd_missing", t_inherit_fd_missing)
 
         # nothing may be left: processes, mounts
