@@ -108,6 +108,8 @@ summary() {
 run_cases() {
 	local all=$1 asked=$2 c
 	[ -n "$asked" ] || asked=$all
+	# interrupted: the case's container goes too (the EXIT traps do the rest)
+	trap 'case_cleanup; exit 130' INT TERM
 	for c in $asked; do
 		case=$c
 		cwork=$(mktemp -d "/tmp/$rt-e2e-$c.XXXXXX")
