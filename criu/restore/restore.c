@@ -54,6 +54,7 @@ struct trap_wait {
 	pid_t *trapped;
 	size_t got, want, gone, zombies;
 	struct pidmap seen;	/* tids on their final trap */
+	struct pidmap begun;	/* tids whose first stop (a new thread's) was taken and let go */
 };
 
 static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
@@ -122,6 +123,8 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 		return resume(t, 0) ? -1 : EV_CLONE;
 	}
 	if ((status >> 16) == PTRACE_EVENT_STOP) {
+		if (pidmap_set(&w->begun, t, 1))
+			return -1;
 		return resume(t, 0) ? -1 : EV_OTHER;
 	}
 	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
@@ -188,11 +191,13 @@ static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
 
 	for (;;) {
 		/*
-		 * A new thread starts in a stop of its own, unless that stop (and
+		 * A new thread starts in a stop of its own, unless that stop (or
 		 * its final trap, even) came to the wait for anyone before its
-		 * clone event did: then there is nothing more to wait for.
+		 * clone event did: then there is nothing more to wait for (it may
+		 * wait for its leader's next step, a seccomp filter's sync).
 		 */
-		if (nt && pidmap_get(&w->seen, nt) < 0 && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+		if (nt && pidmap_get(&w->seen, nt) < 0 && pidmap_get(&w->begun, nt) < 0 &&
+		    (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
 			return -1;
 		nt = 0;
 		if (pidmap_get(&w->seen, rc->pid) >= 0)
@@ -222,8 +227,10 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 	struct trap_wait w = { .tr = tr, .trapped = trapped, .want = want, .zombies = zombies };
 	int status, ret = -1;
 
-	if (pidmap_init(&w.seen, want))
+	if (pidmap_init(&w.seen, want) || pidmap_init(&w.begun, want)) {
+		pidmap_free(&w.seen);
 		return -1;
+	}
 	while (w.got < w.want || w.gone < w.zombies) {
 		unsigned long nt = 0;
 		pid_t t = wait_one(-1, &status);
@@ -247,6 +254,7 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 	ret = 0;
 out:
 	pidmap_free(&w.seen);
+	pidmap_free(&w.begun);
 	return ret;
 }
 
