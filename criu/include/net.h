@@ -83,6 +83,17 @@ void net_unlock_all(void);
  * next try.
  */
 int net_restore_lock(int dfd, int nsfd);	/* in the namespace @nsfd (-1: criu's), which stays open */
+/*
+ * A new namespace of criu's, before its links come up: the lock taken now
+ * if it is nftables' (a table of its own, which the namespace's netfilter
+ * restore leaves alone); an iptables one waits for net_restore_lock(),
+ * once the namespace's own iptables tables are in.
+ */
+int net_restore_lock_first(int dfd, int nsfd);
+/* The same for any method, once the namespace's own iptables tables are in. */
+int net_restore_lock_new_ns(int dfd, int nsfd);
+/* The namespace @nsfd is given up (a failed restore): its lock goes with it. */
+void net_restore_lock_forget(int nsfd);
 int net_restore_unlock(void);
 
 /*

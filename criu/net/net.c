@@ -530,14 +530,16 @@ static struct {
 	char name[64];
 } rst_lock;
 
-int net_restore_lock(int dfd, int nsfd)
+enum { LOCK_ONLY_NFT = 1, LOCK_NEW_NS = 2 };
+
+static int restore_lock(int dfd, int nsfd, int how)
 {
 	struct net_lock_conn *c = NULL;
 	NetLockEntry *e;
 	struct cr_img *img;
 	int ret = -1, method;
 
-	if (!image_exists(dfd, CR_FD_NET_LOCK))
+	if (rst_lock.locked || !image_exists(dfd, CR_FD_NET_LOCK))
 		return 0;
 	img = open_image_at(dfd, CR_FD_NET_LOCK, O_RDONLY);
 	if (!img)
@@ -550,11 +552,16 @@ int net_restore_lock(int dfd, int nsfd)
 		pr_err("%s: a bad network lock (%s, %s)\n", img->path, e->method, e->name);
 		goto free;
 	}
+	if ((how & LOCK_ONLY_NFT) && method != NET_LOCK_NFTABLES) {
+		ret = 0;
+		goto free;
+	}
 	rst_lock.method = method;
 	rst_lock.nsfd = nsfd;
 	strcpy(rst_lock.name, e->name);
 	rst_lock.locked = 1;
-	if (lock_exists(method, e->name, nsfd)) {
+	/* a namespace criu just made has none (asking would run the tool once more) */
+	if (!(how & LOCK_NEW_NS) && lock_exists(method, e->name, nsfd)) {
 		pr_info("the network lock %s is still in place\n", e->name);
 		ret = 0;
 		goto free;
@@ -591,6 +598,27 @@ free:
 out:
 	close_image(img);
 	return ret;
+}
+
+int net_restore_lock(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, 0);
+}
+
+int net_restore_lock_first(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, LOCK_ONLY_NFT | LOCK_NEW_NS);
+}
+
+int net_restore_lock_new_ns(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, LOCK_NEW_NS);
+}
+
+void net_restore_lock_forget(int nsfd)
+{
+	if (rst_lock.locked && rst_lock.nsfd == nsfd)
+		rst_lock.locked = 0;
 }
 
 int net_restore_unlock(void)

@@ -9,7 +9,7 @@
  *
  * Restore makes every link down first, in an order where a macvlan's
  * lower device is there before it; tun/tap devices are made (persistent
- * for the while: net_tun_restore_finish() gives them back their
+ * for the while: tun_restore_persist() gives them back their
  * persistence once the tasks' fds are attached) in a namespace of their
  * own and moved in with their ifindex, since TUNSETIFF can't choose one.
  */

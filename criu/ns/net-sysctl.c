@@ -33,7 +33,6 @@
 struct sysctl {
 	char *name;	/* below /proc/sys/net */
 	char *value;
-	int writable;
 };
 
 struct sysctls {
@@ -95,7 +94,7 @@ const char *netns_sysctl_device(const char *name, char *dev, size_t size)
 	return NULL;
 }
 
-static int add(struct sysctls *t, const char *name, const char *value, int writable)
+static int add(struct sysctls *t, const char *name, const char *value)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 512;
@@ -108,16 +107,15 @@ static int add(struct sysctls *t, const char *name, const char *value, int writa
 	}
 	t->s[t->n].name = strdup(name);
 	t->s[t->n].value = strdup(value);
-	t->s[t->n].writable = writable;
 	if (!t->s[t->n].name || !t->s[t->n].value)
 		return -1;
 	t->n++;
 	return 0;
 }
 
-static int read_value(const char *path, char *buf, size_t size)
+static int read_value_at(int dfd, const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -132,34 +130,56 @@ static int read_value(const char *path, char *buf, size_t size)
 	return 0;
 }
 
-static int walk(struct sysctls *t, char *path, size_t len)
+static int read_value(const char *path, char *buf, size_t size)
 {
-	DIR *d = opendir(path);
+	return read_value_at(AT_FDCWD, path, buf, size);
+}
+
+/*
+ * Some thousand files: opened relative to their directory, told apart by
+ * readdir's type, without a stat each (whether one can be written is asked
+ * only of the few that differ from a new namespace's: writable()).
+ */
+static int walk(struct sysctls *t, int dfd, char *path, size_t len)
+{
+	DIR *d = fdopendir(dfd);
 	struct dirent *de;
 	int ret = 0;
 
-	if (!d)
-		return 0;	/* gone meanwhile (a device) */
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
 	while (!ret && (de = readdir(d))) {
 		char value[MAX_VALUE];
-		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path + len, PATH_MAX - len, "/%s", de->d_name);
-		if (lstat(path, &st))
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			ret = walk(t, path, strlen(path));
+		if (de->d_type == DT_DIR) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (sub >= 0)	/* else gone meanwhile (a device) */
+				ret = walk(t, sub, path, strlen(path));
 			continue;
 		}
-		if (!(st.st_mode & 0444) || skipped(path + strlen(ROOT) + 1) || read_value(path, value, sizeof(value)))
-			continue;
-		ret = add(t, path + strlen(ROOT) + 1, value, !!(st.st_mode & 0222));
+		if (de->d_type != DT_REG || skipped(path + strlen(ROOT) + 1) ||
+		    read_value_at(dirfd(d), de->d_name, value, sizeof(value)))
+			continue;	/* write-only, or unset (stable_secret) */
+		ret = add(t, path + strlen(ROOT) + 1, value);
 	}
 	path[len] = '\0';
 	closedir(d);
 	return ret;
+}
+
+static int writable(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), ROOT "/%s", name);
+	return !stat(path, &st) && (st.st_mode & 0222);
 }
 
 static int cmp(const void *a, const void *b)
@@ -171,8 +191,13 @@ static int cmp(const void *a, const void *b)
 static int read_all(struct sysctls *t)
 {
 	char path[PATH_MAX] = ROOT;
+	int dfd = open(ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (walk(t, path, strlen(path))) {
+	if (dfd < 0) {
+		pr_perror("can't open " ROOT);
+		return -1;
+	}
+	if (walk(t, dfd, path, strlen(path))) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -180,24 +205,31 @@ static int read_all(struct sysctls *t)
 	return 0;
 }
 
-/* The sysctls of the namespace @nsfd: read by a child in it, sent back as "W NAME\tVALUE\n" lines. */
-static int read_in(int nsfd, struct sysctls *t)
-{
-	int p[2], status;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+/*
+ * The sysctls of the namespace @nsfd: read by a child in it (while the
+ * caller reads its own), sent back as "NAME\tVALUE\n" lines.
+ */
+struct reader {
 	pid_t pid;
+	int fd;
+};
+
+static int read_in_start(int nsfd, struct reader *rd)
+{
+	int p[2];
 
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
 		return -1;
 	}
-	pid = fork();
-	if (pid < 0) {
+	rd->pid = fork();
+	if (rd->pid < 0) {
 		pr_perror("fork");
+		close(p[0]);
+		close(p[1]);
 		return -1;
 	}
-	if (pid == 0) {
+	if (rd->pid == 0) {
 		struct sysctls mine = {};
 		FILE *f;
 
@@ -210,10 +242,20 @@ static int read_in(int nsfd, struct sysctls *t)
 		if (!f || read_all(&mine))
 			_exit(1);
 		for (size_t i = 0; i < mine.n; i++)
-			fprintf(f, "%d %s\t%s\n", mine.s[i].writable, mine.s[i].name, mine.s[i].value);
+			fprintf(f, "%s\t%s\n", mine.s[i].name, mine.s[i].value);
 		_exit(fclose(f) ? 1 : 0);
 	}
 	close(p[1]);
+	rd->fd = p[0];
+	return 0;
+}
+
+static int read_in_finish(struct reader *rd, struct sysctls *t)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int status;
+
 	for (;;) {
 		ssize_t n;
 
@@ -224,13 +266,13 @@ static int read_in(int nsfd, struct sysctls *t)
 				break;
 			buf = nb;
 		}
-		n = read(p[0], buf + len, cap - len - 1);
+		n = read(rd->fd, buf + len, cap - len - 1);
 		if (n <= 0)
 			break;
 		len += n;
 	}
-	close(p[0]);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) || !buf) {
+	close(rd->fd);
+	if (waitpid(rd->pid, &status, 0) != rd->pid || !WIFEXITED(status) || WEXITSTATUS(status) || !buf) {
 		free(buf);
 		pr_err("can't read the sysctls of a new network namespace\n");
 		return -1;
@@ -244,15 +286,16 @@ static int read_in(int nsfd, struct sysctls *t)
 			break;
 		*nl = '\0';
 		tab = strchr(l, '\t');
-		if (!tab || strlen(l) < 3)
+		if (!tab)
 			continue;
 		*tab = '\0';
-		if (add(t, l + 2, tab + 1, l[0] == '1')) {
+		if (add(t, l, tab + 1)) {
 			free(buf);
 			return -1;
 		}
 	}
 	free(buf);
+	/* sorted by name: the child's were */
 	return 0;
 }
 
@@ -300,9 +343,16 @@ static int save(NetnsEntry *ne, const struct sysctl *s)
 int netns_sysctls_dump(struct netns_dump *d, int fresh_fd)
 {
 	struct sysctls in = {}, fresh = {};
+	struct reader rd;
 	int ret = -1;
 
-	if (read_all(&in) || read_in(fresh_fd, &fresh))
+	if (read_in_start(fresh_fd, &rd))
+		return -1;
+	if (read_all(&in)) {
+		read_in_finish(&rd, &fresh);
+		goto out;
+	}
+	if (read_in_finish(&rd, &fresh))
 		goto out;
 	for (size_t i = 0; i < in.n; i++) {
 		const struct sysctl *s = &in.s[i], *f;
@@ -312,7 +362,7 @@ int netns_sysctls_dump(struct netns_dump *d, int fresh_fd)
 		f = per_dev ? device_default(&fresh, s->name, dev) : find(&fresh, s->name);
 		if (f && !strcmp(f->value, s->value) && !per_dev)
 			continue;	/* as in any new namespace */
-		if (!s->writable) {
+		if (!writable(s->name)) {
 			if (f && !strcmp(f->value, s->value))
 				continue;
 			pr_err("can't dump the network namespace of %d: sysctl net.%s is %s, not %s as in a new "

@@ -152,6 +152,7 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 {
 	struct netns_dump d = { .pid = pid };
 	int fresh = -1, ret = -1;
+	uint64_t t[4];
 
 	if (ns_id_of(0, "net") != ns_id_of(pid, "net")) {
 		pr_err("the dump is not in the network namespace of %d\n", pid);
@@ -168,10 +169,19 @@ int net_ns_dump(pid_t pid, NsEntry *e)
 	fresh = net_ns_new(d.in_userns ? pid : 0);
 	if (fresh < 0 || rtnl_open(&d.rt))
 		goto out;
+	t[0] = now_us();
 	if (netns_links_dump(&d) || netns_addrs_dump(&d) || netns_routes_dump(&d) || netns_rules_dump(&d) ||
-	    netns_neighs_dump(&d) || netns_check_unsupported(&d) || netns_sysctls_dump(&d, fresh) ||
-	    netns_nf_dump(&d))
+	    netns_neighs_dump(&d) || netns_check_unsupported(&d))
 		goto out;
+	t[1] = now_us();
+	if (netns_sysctls_dump(&d, fresh))
+		goto out;
+	t[2] = now_us();
+	if (netns_nf_dump(&d))
+		goto out;
+	t[3] = now_us();
+	pr_debug("network namespace of %d: rtnetlink %lu us, sysctls %lu us, netfilter %lu us\n", pid,
+		 (unsigned long)(t[1] - t[0]), (unsigned long)(t[2] - t[1]), (unsigned long)(t[3] - t[2]));
 	for (size_t i = 0; i < d.ne->n_links; i++)
 		if (!strcmp(d.ne->links[i]->kind, "loopback")) {
 			e->has_lo_up = true;
@@ -267,15 +277,25 @@ err:
 static int fill(const NetnsEntry *ne, int nsfd)
 {
 	struct netns_rst r = { .ne = ne, .nsfd = nsfd };
+	uint64_t t[4];
 	int ret = -1;
 
 	if (rtnl_open(&r.rt))
 		return -1;
-	if (netns_sysctls_restore(&r, 0) || netns_links_make(&r) || netns_sysctls_restore(&r, 1) ||
-	    netns_links_finish(&r) || netns_addrs_restore(&r) || netns_links_addrgen_restore(&r) ||
-	    netns_routes_restore(&r) || netns_rules_restore(&r) || netns_neighs_restore(&r) || netns_nf_restore(&r))
+	t[0] = now_us();
+	if (netns_sysctls_restore(&r, 0) || netns_links_make(&r) || netns_sysctls_restore(&r, 1))
+		goto out;
+	t[1] = now_us();
+	if (netns_links_finish(&r) || netns_addrs_restore(&r) || netns_links_addrgen_restore(&r) ||
+	    netns_routes_restore(&r) || netns_rules_restore(&r) || netns_neighs_restore(&r))
+		goto out;
+	t[2] = now_us();
+	if (netns_nf_restore(&r))
 		goto out;
 	netns_links_settle(&r);
+	t[3] = now_us();
+	pr_debug("network namespace filled: links and sysctls %lu us, up, addresses and routes %lu us, netfilter %lu us\n",
+		 (unsigned long)(t[1] - t[0]), (unsigned long)(t[2] - t[1]), (unsigned long)(t[3] - t[2]));
 	ret = 0;
 out:
 	rtnl_close(&r.rt);
@@ -338,19 +358,22 @@ int net_ns_make(int dfd, const NsEntry *e, pid_t userns_pid)
 			goto fail;
 	}
 	nsfd = net_ns_new(userns_pid);
-	if (nsfd < 0)
+	/* nothing that reaches the namespace while it is filled may answer for the tree's connections */
+	if (nsfd < 0 || net_restore_lock_first(dfd, nsfd))
 		goto fail;
 	if (ne && netns_ext_links_make(ne, nsfd))
 		goto fail;
-	if (fill_in_child(ne, e, nsfd) || net_restore_lock(dfd, nsfd))
+	if (fill_in_child(ne, e, nsfd) || net_restore_lock_new_ns(dfd, nsfd))
 		goto fail;
 	pr_info("network namespace made and filled in %lu us\n", (unsigned long)(now_us() - t0));
 	netns_entry_free(ne);
 	return nsfd;
 fail:
 	netns_ext_links_undo();
-	if (nsfd >= 0)
+	if (nsfd >= 0) {
+		net_restore_lock_forget(nsfd);
 		close(nsfd);
+	}
 	netns_entry_free(ne);
 	return -1;
 }

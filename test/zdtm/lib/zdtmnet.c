@@ -363,3 +363,28 @@ int zdtm_macvlan_on_host(const char *name)
 	host_done();
 	return ret;
 }
+
+int zdtm_wait_dad(void)
+{
+	for (int i = 0; i < 300; i++) {
+		char line[256];
+		int tentative = 0;
+		FILE *f = fopen("/proc/self/net/if_inet6", "r");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			unsigned idx, plen, scope, flags;
+			char addr[64], dev[32];
+
+			/* IFA_F_TENTATIVE */
+			if (sscanf(line, "%63s %x %x %x %x %31s", addr, &idx, &plen, &scope, &flags, dev) == 6 &&
+			    (flags & 0x40))
+				tentative = 1;
+		}
+		if (f)
+			fclose(f);
+		if (!tentative)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}

@@ -72,6 +72,13 @@ int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg);
  */
 int zdtm_veth_to_host(const char *in);
 int zdtm_macvlan_on_host(const char *name);
+/*
+ * No IPv6 address of the namespace is tentative any more (waits up to 6 s:
+ * 0, or -1). A test whose links' addresses are compared calls it before it
+ * is ready: duplicate address detection is not done at the same time
+ * before and after a restore.
+ */
+int zdtm_wait_dad(void);
 /* SIOCGIFFLAGS of link @name, or -1. */
 int zdtm_link_flags(const char *name);
 

@@ -88,29 +88,10 @@ static int read_sysctl(const char *name, char *buf, size_t size)
 	return 0;
 }
 
-/* No IPv6 address is tentative any more (/proc/net/if_inet6 flags, IFA_F_TENTATIVE). */
 static void wait_dad(void)
 {
-	for (int i = 0; i < 300; i++) {
-		char line[256];
-		int tentative = 0;
-		FILE *f = fopen("/proc/self/net/if_inet6", "r");
-
-		while (f && fgets(line, sizeof(line), f)) {
-			unsigned idx, plen, scope, flags;
-			char addr[64], dev[32];
-
-			if (sscanf(line, "%63s %x %x %x %x %31s", addr, &idx, &plen, &scope, &flags, dev) == 6 &&
-			    (flags & 0x40))
-				tentative = 1;
-		}
-		if (f)
-			fclose(f);
-		if (!tentative)
-			return;
-		usleep(20000);
-	}
-	test_bug("IPv6 addresses stay tentative");
+	if (zdtm_wait_dad())
+		test_bug("IPv6 addresses stay tentative");
 }
 
 static void setup_links(void)

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	seed = strtoull(s, NULL, 10);
 	len = zdtm_loopback(AF_INET, 0, atoi(port), &ss);
 	if (test_argc > 1 && !strcmp(test_argv[1], "veth")) {
-		if (zdtm_netns_own() || zdtm_veth_to_host("eth0"))
+		if (zdtm_netns_own() || zdtm_veth_to_host("eth0") || zdtm_wait_dad())
 			test_bug("a veth to the runner's bridge");
 		if (inet_pton(AF_INET, getenv("ZDTM_BRIDGE_ADDR"), &((struct sockaddr_in *)&ss)->sin_addr) != 1)
 			test_bug("bad ZDTM_BRIDGE_ADDR");
