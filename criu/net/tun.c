@@ -96,7 +96,8 @@ static int same_netns(pid_t pid, int sk)
 	return a.st_ino == b.st_ino;
 }
 
-static int dump_tun(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
+static int dump_tun(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi,
+		    FileEntry *fe)
 {
 	char path[64], link[PATH_MAX];
 	struct ifreq ifr = {};
@@ -104,6 +105,7 @@ static int dump_tun(pid_t pid, int fd, const char *info, const struct proc_fdinf
 	int sk = -1, ret = -1;
 	ssize_t n;
 
+	(void)ft;
 	(void)info;
 	if (!t) {
 		pr_err("out of memory\n");
@@ -187,13 +189,14 @@ void tun_dump_fini(void)
 	nr_devs = 0;
 }
 
-static int open_tun(FileEntry *fe)
+static int open_tun(struct fd_rst *c, FileEntry *fe)
 {
 	TunEntry *t = fe->tun;
 	struct ifreq ifr = {};
 	struct stat st;
 	int fd;
 
+	(void)c;
 	if (!t || !t->path) {
 		pr_err("file %u: a bad tun record\n", fe->id);
 		return -1;
