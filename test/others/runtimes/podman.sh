@@ -105,8 +105,11 @@ start() {
 pm_do() {
 	local what=$1
 	shift
-	podman container "$what" "$@" >"$cwork/$what.out" 2>&1 ||
-		{ fail "podman container $what $*: $(grep -v '^$' "$cwork/$what.out" | tail -2 | tr '\n' ' ')"; return 1; }
+	podman container "$what" "$@" >"$cwork/$what.out" 2>&1 && return 0
+	fail "podman container $what $*: $(grep -v '^$' "$cwork/$what.out" | tail -2 | tr '\n' ' ')"
+	# criu's logs are in the container's bundle, under podman's storage
+	grep -h -a -m5 Error "$pm"/graph/overlay-containers/*/userdata/{dump,restore}.log 2>/dev/null | sed 's/^/    /'
+	return 1
 }
 
 check_restored() {
