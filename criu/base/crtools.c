@@ -21,6 +21,7 @@
 #include "image.h"
 #include "log.h"
 #include "mntns.h"
+#include "lsm.h"
 #include "net.h"
 #include "namespaces.h"
 #include "page-server.h"
@@ -101,6 +102,11 @@ static void usage(FILE *f)
 "      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
 "      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
 "      --status-fd FD      page-server: write a byte to FD once listening\n"
+"      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
+"                          are always saved by file handle)\n"
+"      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
+"                          here is taken (apparmor:unconfined, a module not enabled refuses)\n"
+"      --lsm-mount-context CTX  restore: refused (mount labels are not supported yet)\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -148,6 +154,9 @@ enum {
 	OPT_FREEZE_CGROUP,
 	OPT_ORPHAN_PTS_MASTER,
 	OPT_EVASIVE_DEVICES,
+	OPT_FORCE_IRMAP,
+	OPT_LSM_PROFILE,
+	OPT_LSM_MOUNT_CONTEXT,
 	OPT_VETH_PAIR,
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
@@ -200,6 +209,9 @@ static const struct option longopts[] = {
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
 	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
+	{ "force-irmap", no_argument, NULL, OPT_FORCE_IRMAP },
+	{ "lsm-profile", required_argument, NULL, OPT_LSM_PROFILE },
+	{ "lsm-mount-context", required_argument, NULL, OPT_LSM_MOUNT_CONTEXT },
 	{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
@@ -274,6 +286,9 @@ static const struct opt_use {
 	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },
 	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER },
 	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER },
+	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
+	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
+	{ OPT_LSM_MOUNT_CONTEXT, "--lsm-mount-context", A_RESTORE },
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
@@ -434,6 +449,9 @@ static int handle_option(int c, const char *arg)
 	case OPT_EXTERNAL:
 		if (!strncmp(arg, "mnt[", 4))
 			return mnt_opt_external(arg);
+		/* LXC names the tasks' profile this way too */
+		if (lsm_is_arg(arg))
+			return lsm_opt_profile(arg);
 		if (netns_is_ext_arg(arg)) {
 			ext_restore = true;
 			return netns_ext_add(arg);
@@ -456,6 +474,10 @@ static int handle_option(int c, const char *arg)
 	case OPT_EXT_MASTERS: opts.enable_external_masters = true; break;
 	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
 	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
+	/* LXC's: watches are always saved by file handle and found again on the restored mount */
+	case OPT_FORCE_IRMAP: break;
+	case OPT_LSM_PROFILE: return lsm_opt_profile(arg);
+	case OPT_LSM_MOUNT_CONTEXT: return lsm_opt_mount_context(arg);
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
 	case OPT_JOIN_NS: return ns_join_add(arg);
 	case OPT_EMPTY_NS: return ns_empty_add(arg);

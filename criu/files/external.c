@@ -100,8 +100,16 @@ int inherit_fd_add(const char *arg)
 	}
 	for (int i = 0; i < nr_inherit; i++)
 		if (!strcmp(inherit[i].key, end + 2)) {
-			pr_err("--inherit-fd: %s given twice\n", end + 2);
-			return -1;
+			/*
+			 * runc names a pipe that was both stdout and stderr
+			 * once for each: the first fd given stands for it.
+			 */
+			struct stat a, b;
+
+			if (fstat(inherit[i].fd, &a) || fstat(fd, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+				pr_warn("--inherit-fd: %s given twice; fd %d is used, not fd %ld\n", end + 2,
+					inherit[i].fd, fd);
+			return 0;
 		}
 	inherit[nr_inherit].fd = fd;
 	inherit[nr_inherit++].key = end + 2;

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cr_options.h"
+#include "external.h"
 #include "log.h"
 #include "pipes.h"
 #include "util.h"
@@ -98,8 +100,31 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
  * A pipe end whose other end no task holds: fine if nobody else holds it
  * either (a read end then sees POLLHUP once the data is read, a write end
  * POLLERR), as the restore closes that end again; refused if the other end
- * lives on outside the tree.
+ * lives on outside the tree, unless the dump is a runtime's (swrk:
+ * opts.ext_pipes), whose container stdio pipes are such.
  */
+static int far_end_external(struct file_desc *d)
+{
+	char name[48];
+
+	/*
+	 * As with --external pipe:[INO]: restore needs an --inherit-fd for
+	 * it (runc and crun give the new pipes that way, by this name). Its
+	 * queued bytes stay with the pipe, which lives on outside.
+	 */
+	snprintf(name, sizeof(name), "pipe:[%lu]", (unsigned long)d->pipe.ino);
+	if (external_note(d->id, name, "its other end is outside the tree"))
+		return -1;
+	if (d->pipe.has_data)
+		pr_info("fd %d of %d: %zu bytes queued in %s are left to it\n", d->owner_fd, d->owner_pid,
+			d->pipe.data.len, name);
+	free(d->pipe.data.data);
+	d->pipe.data.data = NULL;
+	d->pipe.data.len = 0;
+	d->pipe.has_data = false;
+	return 0;
+}
+
 static int check_far_end(struct file_desc *d)
 {
 	int rd = (d->pipe.flags & O_ACCMODE) == O_RDONLY, fd = task_fd(d->owner_pid, d->owner_fd);
@@ -119,6 +144,8 @@ static int check_far_end(struct file_desc *d)
 			(unsigned long)d->pipe.ino, rd ? "write" : "read");
 		return 0;
 	}
+	if (opts.ext_pipes)
+		return far_end_external(d);
 	pr_err("can't dump task %d: fd %d is the %s end of pipe:[%lu], whose %s end is held outside the dumped "
 	       "tree (dump with --external pipe:[%lu] and restore with --inherit-fd fd[N]:pipe:[%lu] to plug it "
 	       "in)\n", d->owner_pid, d->owner_fd, rd ? "read" : "write", (unsigned long)d->pipe.ino,

@@ -45,7 +45,11 @@ static int add_pair(const char *key, size_t klen, const char *val, const char *a
 	}
 	for (int i = 0; i < nr_ext; i++)
 		if (strlen(ext[i].key) == klen && !strncmp(ext[i].key, key, klen)) {
-			pr_err("external mount key %.*s given twice\n", (int)klen, key);
+			/* runc names /dev/null both as a masked path and as a device */
+			if (!strcmp(ext[i].val, val))
+				return 0;
+			pr_err("external mount key %.*s given twice (%s and %s)\n",
+			       (int)klen, key, ext[i].val, val);
 			return -1;
 		}
 	ext[nr_ext].key = strndup(key, klen);

@@ -150,7 +150,7 @@ static int open_pidns(pid_t pid)
 
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 {
-	int nsfd, selffd, p[2], status, vpid;
+	int nsfd, selffd, p[2], status, vpid, initfd = -1;
 	struct agent_result res = { 0 };
 	pid_t agent;
 
@@ -213,11 +213,24 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	close(p[0]);
 	if (res.kill_init) {
 		/* the tree's init, from outside its namespace: all of it goes, the agent too */
+		initfd = syscall(SYS_pidfd_open, pid, 0);
 		if (kill(pid, SIGKILL))
 			pr_perror("can't kill the pid namespace's init %d", pid);
 	}
 	if (waitpid(agent, &status, 0) != agent)
 		pr_perror("waiting for the dump agent");
+	if (initfd >= 0) {
+		/*
+		 * The init finishes dying only once its namespace is reaped
+		 * (the agent with it): the caller (runc) looks at it as soon
+		 * as we answer and must find it dead.
+		 */
+		struct pollfd pfd = { .fd = initfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 10000) != 1)
+			pr_warn("the pid namespace's init %d is not dead 10 s after SIGKILL\n", pid);
+		close(initfd);
+	}
 	return res.ok ? 0 : -1;
 }
 

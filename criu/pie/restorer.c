@@ -610,10 +610,41 @@ static int same_groups(struct rst_creds *c)
  * Raw syscalls: they change the calling thread only, and every thread
  * sets its own. Groups and ids with keep-caps on, then the capabilities.
  */
-static void restore_creds(struct rst_creds *c)
+#define CAP_SYS_ADMIN_BIT	(1ULL << 21)
+
+static void set_caps(struct rst_creds *c, uint64_t extra, const char *what)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
+
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (c->cap_eff | extra) >> (32 * i);
+		data[i].permitted = (c->cap_prm | extra) >> (32 * i);
+		data[i].inheritable = c->cap_inh >> (32 * i);
+	}
+	check(sys_capset(&hdr, data), what);
+}
+
+/*
+ * A seccomp filter is installed only with no_new_privs or CAP_SYS_ADMIN.
+ * A container's task (runc, podman) has its filters but neither: it keeps
+ * CAP_SYS_ADMIN from here until its filters are in (drop_kept_admin()).
+ */
+static uint64_t admin_for_seccomp(struct rst_creds *c, struct rst_seccomp *s, int no_new_privs)
+{
+	if (s->mode != SECCOMP_MODE_FILTER_ || !s->nr || no_new_privs || (c->cap_eff & CAP_SYS_ADMIN_BIT))
+		return 0;
+	return CAP_SYS_ADMIN_BIT;
+}
+
+static void drop_kept_admin(struct rst_creds *c, uint64_t kept)
+{
+	if (kept)
+		set_caps(c, 0, "capset after the seccomp filters");
+}
+
+static void restore_creds(struct rst_creds *c, uint64_t keep)
+{
 
 	/* Keep capabilities across the uid change; dropped below if wanted. */
 	check(sys_prctl(PR_SET_SECUREBITS, c->secbits | SECBIT_KEEP_CAPS_BIT, 0, 0, 0), "PR_SET_SECUREBITS");
@@ -628,12 +659,7 @@ static void restore_creds(struct rst_creds *c)
 	check(sys_setresuid(c->uid, c->euid, c->suid), "setresuid");
 	sys_setfsuid(c->fsuid);
 
-	for (int i = 0; i < 2; i++) {
-		data[i].effective = c->cap_eff >> (32 * i);
-		data[i].permitted = c->cap_prm >> (32 * i);
-		data[i].inheritable = c->cap_inh >> (32 * i);
-	}
-	check(sys_capset(&hdr, data), "capset");
+	set_caps(c, keep, "capset");
 	if (!(c->secbits & SECBIT_KEEP_CAPS_BIT))
 		check(sys_prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "PR_SET_KEEPCAPS");
 	for (int i = 0; i <= c->cap_last; i++)
@@ -825,11 +851,14 @@ static void thread_main(void *arg)
 
 	thread_self(t);
 	/* credentials and no_new_privs belong to each thread */
-	restore_creds(t->creds);
+	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, A->no_new_privs);
+
+	restore_creds(t->creds, kept);
 	if (A->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);
+	drop_kept_admin(t->creds, kept);
 	sigreturn((uint64_t)t->sigframe + 8);
 }
 
@@ -1000,7 +1029,9 @@ long blob_main(void *data)
 		check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
 	take_file_locks(a, 0);
 
-	restore_creds(&a->creds);
+	uint64_t kept = admin_for_seccomp(&a->creds, &a->threads[0].seccomp, a->no_new_privs);
+
+	restore_creds(&a->creds, kept);
 	take_file_locks(a, 1);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
@@ -1018,6 +1049,7 @@ long blob_main(void *data)
 	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	unblock_trap();
 	apply_seccomp(&a->threads[0].seccomp, 1);
+	drop_kept_admin(&a->creds, kept);
 
 	sigreturn((uint64_t)a->threads[0].sigframe + 8);
 }

@@ -376,6 +376,8 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	}
 	if (check_may_dump(opts.pid))
 		return -1;
+	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
+	opts.ext_pipes = true;
 	return cr_dump_tasks(opts.pid) ? -1 : 0;
 }
 

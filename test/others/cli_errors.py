@@ -1086,6 +1086,41 @@ def t_bad_inherit_fd():
         raise Fail("a rejected command line created %s" % d)
 
 
+def t_lsm_options():
+    """LSM profiles: what needs nothing on this host is taken, the rest refused by name."""
+    d = new_dir("lsm", create=False)
+    r = criu("restore", "-D", d, "--lsm-profile", "bogus")
+    expect_error(r, r"bad LSM profile 'bogus'")
+    for arg in ("apparmor:myprofile", "selinux:system_u:system_r:container_t:s0"):
+        for opt in ("--lsm-profile", "--external"):
+            r = criu("restore", "-D", d, opt, arg)
+            expect_error(r, r"LSM profile", re.escape(arg))
+    r = criu("restore", "-D", d, "--lsm-mount-context", "system_u:object_r:container_file_t:s0")
+    expect_error(r, r"LSM mount context", r"not supported")
+    r = criu("dump", "-t", "1", "-D", d, "--lsm-profile", "apparmor:unconfined")
+    expect_error(r, r"--lsm-profile means nothing for dump")
+    r = criu("restore", "-D", d, "--force-irmap")
+    expect_error(r, r"--force-irmap means nothing for restore")
+    # taken: the restore then stops at the missing images, not at the option
+    r = criu("restore", "-D", d, "--lsm-profile", "apparmor:unconfined", "--external", "apparmor:unconfined")
+    expect_error(r, re.escape(d))
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
+def t_duplicate_keys():
+    """A key given twice: the same value twice is one (runc's /dev/null), another value is refused."""
+    d = new_dir("dupkeys", create=False)
+    r = criu("restore", "-D", d, "-M", "/dev/null:/dev/null", "--external", "mnt[/dev/null]:/dev/null")
+    expect_error(r, re.escape(d))
+    if "given twice" in r.err:
+        raise Fail("the same external mount twice refused: %s" % r.brief())
+    r = criu("restore", "-D", d, "-M", "/x:/a", "-M", "/x:/b")
+    expect_error(r, r"external mount key /x given twice", r"/a and /b")
+    if os.path.exists(d):
+        raise Fail("a rejected command line created %s" % d)
+
+
 def t_inherit_fd_missing():
     """A pipe to the outside: dumped with --external, restored only with --inherit-fd."""
     rfd, wfd = os.pipe()
@@ -1373,6 +1408,8 @@ def main():
         check("dump_prev_missing", t_prev_dir_missing, "dump")
         check("restore_pre_dump", t_restore_pre_dump)
         check("bad_inherit_fd", t_bad_inherit_fd)
+        check("lsm_options", t_lsm_options)
+        check("duplicate_keys", t_duplicate_keys)
         check("inherit_fd_missing", t_inherit_fd_missing)
 
         # nothing may be left: processes, mounts

@@ -512,6 +512,11 @@ def t_unsupported_option(field, val, cli):
     bad_dump({field: val}, "--%s is not supported yet" % cli)
 
 
+def t_lsm_profile_refused():
+    """A profile criu can't give the tasks (no AppArmor here, or not supported yet): refused by name."""
+    bad_dump({"lsm_profile": "apparmor:x"}, "LSM profile apparmor:x")
+
+
 # ---- a container's console: a pty whose master is the runtime's (orphan_pts_master)
 
 TIOCGPTN = 0x80045430
@@ -1121,9 +1126,9 @@ def main():
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
-        for field, val, cli in (("lazy_pages", True, "lazy-pages"),
-                                ("lsm_profile", "apparmor:x", "lsm-profile")):
+        for field, val, cli in (("lazy_pages", True, "lazy-pages"),):
             check("unsupported_" + field, t_unsupported_option, field, val, cli)
+        check("lsm_profile_refused", t_lsm_profile_refused)
         check("log_file_path", t_log_file_path)
         check("empty_ns_not_net", t_empty_ns_bad)
         check("inherit_fd_bad", t_inherit_fd_bad)

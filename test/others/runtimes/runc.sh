@@ -1,105 +1,235 @@
 #!/bin/bash
-# End to end: `runc checkpoint` / `runc restore` of a busybox container
-# made with `runc spec`, through our criu's swrk protocol. The container
-# counts in a file of its rootfs; the count must go on after the restore.
+# End to end: `runc checkpoint` / `runc restore` of a `runc spec` busybox
+# container through our criu's swrk protocol (runc --criu points at it).
 #
-#   test/others/runtimes/runc.sh [--terminal] [--leave-running] [--keep]
+#   test/others/runtimes/runc.sh [CASE...]     (KEEP=1 keeps the work dirs)
 #
-# Installs runc and busybox-static (Debian) if missing. Run as root. Uses
-# the build tree's criu (put first on PATH, as runc finds "criu" there).
-# Not in scripts/test yet: it needs the container work (namespaces, mounts,
-# cgroups) to pass; Documentation/rpc.md says where it stops today.
+# Cases:
+#   pipes         terminal false: stdio pipes (descriptors.json, inherit_fd)
+#   tty           terminal true: console socket, orphan pts master
+#   leave-running checkpoint --leave-running, then kill and restore
+#   pre-dump      checkpoint --pre-dump, then --parent-path ../pre
+#   cgroups-soft, cgroups-full, cgroups-strict
+#                 --manage-cgroups-mode at checkpoint and restore
+#   tcp           --tcp-established with a connection on 127.0.0.1 inside
+# Each checks that the container's state survived: its counter (in memory,
+# copied to /run/count on a tmpfs) goes on from where it was, the token it
+# wrote once in that tmpfs is still there, and its output goes on where
+# runc put it (the new stdout pipe, or the new console master).
 set -uo pipefail
-top=$(cd "$(dirname "$0")/../../.." && pwd)
-terminal=false
-leave=
-keep=
-for a in "$@"; do
-	case "$a" in
-	--terminal) terminal=true ;;
-	--leave-running) leave=--leave-running ;;
-	--keep) keep=1 ;;
-	*) echo "unknown option $a" >&2; exit 2 ;;
-	esac
-done
+rt=runc
+. "$(dirname "$0")/lib.sh"
+ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp"
 
-need=()
-command -v runc >/dev/null || need+=(runc)
-[ -x /bin/busybox ] || need+=(busybox-static)
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get install -y "${need[@]}" >/dev/null 2>&1 ||
-		{ apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } || exit 1
-fi
-export PATH="$top/build/criu:$PATH"
-[ "$(command -v criu)" = "$top/build/criu/criu" ] || { echo "build criu first" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
+need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
+[ -x "$CRIU" ] || { echo "FAIL runc: no criu at $CRIU"; exit 1; }
 
-work=$(mktemp -d /tmp/runc-e2e.XXXXXX)
-ctr=criu-e2e-$$
-root="$work/state"
-runc_() { runc --root "$root" "$@"; }
-cleanup() {
-	runc_ kill "$ctr" KILL >/dev/null 2>&1
-	sleep 0.2
-	runc_ delete -f "$ctr" >/dev/null 2>&1
-	[ -n "$keep" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL runc${terminal:+ terminal=$terminal}: $*"; for f in "$work"/img/dump.log "$work"/work/dump.log "$work"/work/restore.log; do [ -f "$f" ] && grep -m3 Error "$f"; done; echo "runc: 0 passed, 1 failed"; exit 1; }
+runc_() { runc --root "$cwork/state" --criu "$CRIU" "$@"; }
 
-# a busybox rootfs and `runc spec`, counting in /count
-mkdir -p "$work/bundle/rootfs/bin" "$work/img" "$work/work"
-cp /bin/busybox "$work/bundle/rootfs/bin/"
-for c in sh sleep cat echo; do ln -s busybox "$work/bundle/rootfs/bin/$c"; done
-mkdir -p "$work/bundle/rootfs"/{proc,sys,dev,tmp,etc}
-cd "$work/bundle" && runc spec || fail "runc spec"
-python3 - "$terminal" <<'PY' || fail "editing config.json"
+# bundle TERMINAL: a `runc spec` bundle running the workload, with a tmpfs on /run.
+bundle() {
+	mkdir -p "$cwork/bundle"
+	busybox_rootfs "$cwork/bundle/rootfs"
+	workload_sh >"$cwork/bundle/rootfs/workload.sh"
+	workload_tcp_sh >"$cwork/bundle/rootfs/workload-tcp.sh"
+	(cd "$cwork/bundle" && runc spec) || return 1
+	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" <<'PY'
 import json, sys
-c = json.load(open("config.json"))
-c["process"]["terminal"] = sys.argv[1] == "true"
-c["process"]["args"] = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done"]
-c["root"]["readonly"] = False
-json.dump(c, open("config.json", "w"), indent=1)
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = sys.argv[2] == "true"
+c["process"]["args"] = ["sh", sys.argv[3]]
+c["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "nodev", "mode=755"]})
+json.dump(c, open(p, "w"), indent=1)
 PY
+}
 
-if $terminal; then
-	# a console socket that keeps the pty master runc sends (recvtty-like)
-	python3 - "$work/console.sock" <<'PY' &
-import array, os, socket, sys, time
+# A console socket keeping every pty master runc sends and copying what
+# comes out of them to a file (recvtty-like).
+console_start() {
+	python3 - "$cwork/console.sock" "$cwork/out" <<'PY' &
+import array, os, select, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen(4)
-held = []
+out = open(sys.argv[2], "ab", buffering=0)
+masters = []
 while True:
-    c, _ = s.accept()
-    msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_LEN(4))
-    for lvl, typ, data in anc:
-        fds = array.array("i"); fds.frombytes(data[:4]); held.append(fds[0])
+    r, _, _ = select.select([s] + masters, [], [])
+    for f in r:
+        if f is s:
+            c, _ = s.accept()
+            msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_LEN(4))
+            for lvl, typ, data in anc:
+                fds = array.array("i"); fds.frombytes(data[:4]); masters.append(fds[0])
+            c.close()
+        else:
+            try:
+                d = os.read(f, 4096)
+            except OSError:
+                d = b""
+            if d:
+                out.write(d)
+            else:
+                masters.remove(f)
 PY
 	console_pid=$!
-	trap 'kill $console_pid 2>/dev/null; cleanup' EXIT
-	sleep 0.5
-	runc_ run -d --console-socket "$work/console.sock" "$ctr" || fail "runc run"
-else
-	runc_ run -d "$ctr" </dev/null >/dev/null 2>&1 || fail "runc run"
-fi
-sleep 0.5
-count() { cat "$work/bundle/rootfs/count" 2>/dev/null || echo 0; }
-a=$(count)
-[ "$a" -gt 0 ] || fail "the container does not count"
+	for _ in $(seq 50); do [ -S "$cwork/console.sock" ] && return 0; sleep 0.1; done
+	return 1
+}
 
-runc_ checkpoint --image-path "$work/img" --work-path "$work/work" $leave "$ctr" 2>"$work/checkpoint.err" ||
-	fail "runc checkpoint: $(tail -3 "$work/checkpoint.err")"
-[ -f "$work/img/inventory.img" ] || fail "no inventory.img"
-if [ -n "$leave" ]; then
-	b=$(count); sleep 0.3
-	[ "$(count)" -gt "$b" ] || fail "not left running"
-	runc_ kill "$ctr" KILL; sleep 0.3; runc_ delete -f "$ctr"
-fi
-before=$(count)
-runc_ restore -d --image-path "$work/img" --work-path "$work/work" "$ctr" </dev/null >/dev/null 2>"$work/restore.err" ||
-	fail "runc restore: $(tail -3 "$work/restore.err")"
-sleep 0.5
-after=$(count)
-[ "$after" -gt "$before" ] || fail "the count did not go on ($before, then $after)"
-runc_ state "$ctr" | grep -q '"status": "running"' || fail "runc does not see it running"
-echo "PASS runc terminal=$terminal${leave:+ leave-running}"
-echo "runc: 1 passed, 0 failed"
+# stdio_run CMD...: CMD with pipes for stdio: stdin from a pipe, stdout
+# and stderr to a cat appending to $cwork/out.
+stdio_run() {
+	"$@" 0< <(:) 1> >(exec cat >>"$cwork/out") 2>&1
+}
+
+ctr_pid() { runc_ state "$ctr" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null; }
+
+last_out() { tr '\r' '\n' <"$cwork/out" 2>/dev/null | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
+
+start() {
+	local terminal=$1
+	ctr=e2e-$case-$$
+	console_pid=
+	bundle "$terminal" "${2:-}" || { fail "runc spec"; return 1; }
+	cd "$cwork/bundle"
+	if [ "$terminal" = true ]; then
+		console_start || { fail "console socket"; return 1; }
+		runc_ run -d --console-socket "$cwork/console.sock" "$ctr" </dev/null >/dev/null 2>"$cwork/run.err" ||
+			{ fail "runc run: $(tail -1 "$cwork/run.err")"; return 1; }
+	else
+		stdio_run runc_ run -d "$ctr" || { fail "runc run"; return 1; }
+	fi
+	pid=$(ctr_pid)
+	[ -n "$pid" ] && wait_count "/proc/$pid/root" 5 || { fail "the container does not count"; return 1; }
+	token=$(cat "/proc/$pid/root/run/token")
+}
+
+# checkpoint ARGS...
+checkpoint() {
+	runc_ checkpoint --image-path "$cwork/img" --work-path "$cwork/work" "$@" "$ctr" \
+		>"$cwork/checkpoint.out" 2>&1 || { fail "runc checkpoint $*: $(tail -2 "$cwork/checkpoint.out")"; return 1; }
+	[ -f "$cwork/img/inventory.img" ] || { fail "no inventory.img"; return 1; }
+}
+
+# restore TERMINAL ARGS...
+restore() {
+	local terminal=$1
+	shift
+	if [ "$terminal" = true ]; then
+		runc_ restore -d --console-socket "$cwork/console.sock" --image-path "$cwork/img" \
+			--work-path "$cwork/work" "$@" "$ctr" </dev/null >"$cwork/restore.out" 2>&1
+	else
+		stdio_run runc_ restore -d --image-path "$cwork/img" --work-path "$cwork/work" "$@" "$ctr"
+	fi || { fail "runc restore $*: $(grep -a 'level=error' "$cwork/out" "$cwork/restore.out" 2>/dev/null | tail -2)"; return 1; }
+}
+
+# check_restored BEFORE: the state went on from BEFORE.
+check_restored() {
+	local before=$1 now out
+	runc_ state "$ctr" 2>/dev/null | grep -q '"status": "running"' || { fail "runc does not see it running"; return 1; }
+	pid=$(ctr_pid)
+	now=$(count_of "/proc/$pid/root")
+	[ "$now" -ge "$before" ] || { fail "the counter started again ($now after $before)"; return 1; }
+	[ "$(cat "/proc/$pid/root/run/token" 2>/dev/null)" = "$token" ] ||
+		{ fail "the token in the tmpfs is gone"; return 1; }
+	wait_count "/proc/$pid/root" $((now + 3)) || { fail "the counter does not go on (stuck at $now)"; return 1; }
+	for _ in $(seq 30); do
+		out=$(last_out)
+		[ "${out:-0}" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	fail "no output after the restore where runc put stdout (last: ${out:-none})"
+	return 1
+}
+
+dump_restore() {
+	local terminal=$1 before
+	shift
+	start "$terminal" || return
+	checkpoint "$@" || return
+	before=$(last_out)
+	restore "$terminal" "$@" || return
+	check_restored "${before:-1}" && pass
+}
+
+case_pipes() { dump_restore false; }
+case_tty() { dump_restore true; }
+
+case_leave-running() {
+	local n before
+	start false || return
+	# the dump's count is at least this one
+	before=$(count_of "/proc/$pid/root")
+	checkpoint --leave-running || return
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "not left running"; return; }
+	runc_ kill "$ctr" KILL
+	for _ in $(seq 50); do runc_ delete "$ctr" 2>/dev/null && break; sleep 0.1; done
+	restore false || return
+	check_restored "$before" && pass
+}
+
+case_pre-dump() {
+	local before
+	# runc asks criu for memory tracking first (FEATURE_CHECK mem_track)
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 ||
+		{ skip "this criu has no memory tracking (criu check --feature mem_dirty_track)"; return; }
+	start false || return
+	runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
+		>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
+	sleep 0.3
+	checkpoint --parent-path ../pre || return
+	[ -L "$cwork/img/parent" ] || { fail "no parent link in the images"; return; }
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" && pass
+}
+
+cgroups_case() {
+	local mode=$1 before cg
+	start false || return
+	checkpoint --manage-cgroups-mode "$mode" || return
+	before=$(last_out)
+	restore false --manage-cgroups-mode "$mode" || return
+	check_restored "${before:-1}" || return
+	cg=$(grep -E '^[0-9]+:pids:' "/proc/$pid/cgroup" | cut -d: -f3)
+	[ "$cg" = "/$ctr" ] || { fail "restored in pids cgroup $cg, not /$ctr"; return; }
+	pass
+}
+case_cgroups-soft() { cgroups_case soft; }
+case_cgroups-full() { cgroups_case full; }
+case_cgroups-strict() { cgroups_case strict; }
+
+case_tcp() {
+	local before got
+	start false /workload-tcp.sh || return
+	for _ in $(seq 30); do [ -s "/proc/$pid/root/run/tcp" ] && break; sleep 0.1; done
+	[ -s "/proc/$pid/root/run/tcp" ] || { fail "no data over the TCP connection before the dump"; return; }
+	checkpoint --tcp-established || return
+	before=$(last_out)
+	restore false --tcp-established || return
+	check_restored "${before:-1}" || return
+	for _ in $(seq 30); do
+		got=$(tail -1 "/proc/$pid/root/run/tcp" 2>/dev/null)
+		[ "${got:-0}" -gt "${before:-1}" ] && break
+		sleep 0.1
+	done
+	[ "${got:-0}" -gt "${before:-1}" ] || { fail "nothing new over the TCP connection (last ${got:-none})"; return; }
+	pass
+}
+
+case_cleanup() {
+	cd /
+	if [ -n "${ctr:-}" ]; then
+		runc_ kill "$ctr" KILL >/dev/null 2>&1
+		for _ in $(seq 20); do runc_ delete -f "$ctr" >/dev/null 2>&1 && break; sleep 0.1; done
+	fi
+	[ -n "${console_pid:-}" ] && kill "$console_pid" 2>/dev/null
+	ctr= console_pid=
+}
+
+run_cases "$ALL" "$*"
+summary

@@ -1,0 +1,236 @@
+#!/bin/bash
+# End to end: `podman container checkpoint` / `restore` with runc (Debian's
+# crun has no checkpoint support) driving our criu, of a container made
+# from a local busybox rootfs (`podman import`, no registry).
+#
+#   test/others/runtimes/podman.sh [CASE...]     (KEEP=1 keeps the work dirs)
+#
+# Cases:
+#   basic         checkpoint and restore in place (bridge network)
+#   tty           the same with a terminal (-t: conmon's console socket)
+#   leave-running checkpoint --leave-running, then kill and restore
+#   export        checkpoint --export to a tarball, remove, restore --import
+#   stats         --print-stats at both ends (our stats-dump/stats-restore)
+#   tcp           --tcp-established with a connection open inside
+# The checks are runc.sh's: the counter goes on from where it was (in
+# /run/count, a tmpfs, and in `podman logs`), the token in the tmpfs is
+# still there, and for tcp the data goes on over the same connection.
+#
+# Podman runs with its own storage and containers.conf under the work dir
+# (CONTAINERS_CONF, CONTAINERS_STORAGE_CONF): a runtime "runc" that is
+# /usr/sbin/runc --criu OUR_CRIU, and rlimits this machine lets runc set
+# (no CAP_SYS_RESOURCE here: podman's default nofile/nproc hard limits are
+# above the session's).
+set -uo pipefail
+rt=podman
+. "$(dirname "$0")/lib.sh"
+ALL="basic tty leave-running export stats tcp"
+
+[ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
+need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
+[ -x "$CRIU" ] || { echo "FAIL podman: no criu at $CRIU"; exit 1; }
+
+pm=$(mktemp -d /tmp/podman-e2e.XXXXXX)
+cat >"$pm/runc" <<EOF
+#!/bin/sh
+exec $(command -v runc) --criu "$CRIU" "\$@"
+EOF
+chmod +x "$pm/runc"
+cat >"$pm/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=1024:$(ulimit -Hn)", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+events_logger = "file"
+tmp_dir = "$pm/tmp"
+[engine.runtimes]
+runc = ["$pm/runc"]
+EOF
+cat >"$pm/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$pm/graph"
+runroot = "$pm/run"
+EOF
+export CONTAINERS_CONF="$pm/containers.conf" CONTAINERS_STORAGE_CONF="$pm/storage.conf"
+image=localhost/criu-e2e-busybox:latest
+
+# podman's bridge network (netavark) turns on forwarding and adds its
+# iptables chains for good: both are put back as they were
+fwd=$(cat /proc/sys/net/ipv4/ip_forward)
+had_netavark=$(iptables -S NETAVARK_FORWARD >/dev/null 2>&1 && echo 1)
+netavark_cleanup() {
+	iptables -D FORWARD -m comment --comment "netavark firewall plugin rules" -j NETAVARK_FORWARD
+	iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT
+	iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j NETAVARK-HOSTPORT-DNAT
+	iptables -t nat -D POSTROUTING -j NETAVARK-HOSTPORT-MASQ
+	iptables -F NETAVARK_FORWARD && iptables -X NETAVARK_FORWARD
+	for c in NETAVARK-HOSTPORT-DNAT NETAVARK-HOSTPORT-MASQ NETAVARK-HOSTPORT-SETMARK; do
+		iptables -t nat -F "$c" && iptables -t nat -X "$c"
+	done
+} >/dev/null 2>&1
+
+all_cleanup() {
+	podman rm -af -t 0 >/dev/null 2>&1
+	podman rmi -af >/dev/null 2>&1
+	[ -n "$had_netavark" ] || netavark_cleanup
+	echo "$fwd" >/proc/sys/net/ipv4/ip_forward
+	# podman's overlay mounts under the graph root go with its storage
+	grep -o " $pm/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	[ -n "$keep" ] || rm -rf "$pm"
+}
+trap all_cleanup EXIT
+
+mkdir -p "$pm/rootfs"
+busybox_rootfs "$pm/rootfs"
+workload_sh >"$pm/rootfs/workload.sh"
+workload_tcp_sh >"$pm/rootfs/workload-tcp.sh"
+tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
+	{ echo "FAIL podman/import: podman import of a busybox rootfs"; echo "podman: 0 passed, 1 failed, 0 skipped"; exit 1; }
+
+ctr_pid() { podman inspect -f '{{.State.Pid}}' "$ctr" 2>/dev/null; }
+last_out() { podman logs "$ctr" 2>/dev/null | tr -d '\r' | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
+
+start() {
+	local script=${1:-/workload.sh}
+	ctr=e2e-$case-$$
+	podman run -d ${TTY:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
+		>"$cwork/run.out" 2>&1 || { fail "podman run: $(tail -1 "$cwork/run.out")"; return 1; }
+	pid=$(ctr_pid)
+	[ -n "$pid" ] && [ "$pid" != 0 ] && wait_count "/proc/$pid/root" 5 ||
+		{ fail "the container does not count"; return 1; }
+	token=$(cat "/proc/$pid/root/run/token")
+}
+
+pm_do() {
+	local what=$1
+	shift
+	podman container "$what" "$@" >"$cwork/$what.out" 2>&1 && return 0
+	fail "podman container $what $*: $(grep -v '^$' "$cwork/$what.out" | tail -2 | tr '\n' ' ')"
+	# criu's logs are in the container's bundle, under podman's storage
+	grep -h -a -m5 Error "$pm"/graph/overlay-containers/*/userdata/{dump,restore}.log 2>/dev/null | sed 's/^/    /'
+	return 1
+}
+
+check_restored() {
+	local before=$1 now out
+	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] ||
+		{ fail "podman does not see it running"; return 1; }
+	pid=$(ctr_pid)
+	now=$(count_of "/proc/$pid/root")
+	[ "$now" -ge "$before" ] || { fail "the counter started again ($now after $before)"; return 1; }
+	[ "$(cat "/proc/$pid/root/run/token" 2>/dev/null)" = "$token" ] ||
+		{ fail "the token in the tmpfs is gone"; return 1; }
+	wait_count "/proc/$pid/root" $((now + 3)) || { fail "the counter does not go on (stuck at $now)"; return 1; }
+	for _ in $(seq 30); do
+		out=$(last_out)
+		[ "${out:-0}" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	fail "no output in podman logs after the restore (last: ${out:-none})"
+	return 1
+}
+
+case_basic() {
+	local before
+	start || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" && pass
+}
+
+case_tty() {
+	local before
+	TTY=-t start || return
+	case $(readlink "/proc/$pid/fd/1") in
+	/dev/pts/*) ;;
+	*) fail "stdout is $(readlink "/proc/$pid/fd/1"), not a pty"; return ;;
+	esac
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	case $(readlink "/proc/$pid/fd/1") in
+	/dev/pts/*) pass ;;
+	*) fail "restored stdout is $(readlink "/proc/$pid/fd/1"), not a pty" ;;
+	esac
+}
+
+case_leave-running() {
+	local n before
+	start || return
+	pm_do checkpoint --leave-running "$ctr" || return
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "not left running"; return; }
+	podman stop -t 0 "$ctr" >/dev/null 2>&1
+	before=$(last_out)
+	# restore goes back to the dump's state: its counter, lower than $before
+	pm_do restore "$ctr" || return
+	check_restored 1 && pass
+}
+
+case_export() {
+	local before
+	start || return
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	[ -s "$cwork/ctr.tar.gz" ] || { fail "no exported tarball"; return; }
+	if command -v zstd >/dev/null; then
+		tar -I zstd -tf "$cwork/ctr.tar.gz" >"$cwork/ctr.list" 2>&1
+		grep -q '^checkpoint/inventory.img$' "$cwork/ctr.list" ||
+			{ fail "no checkpoint/inventory.img in the tarball"; return; }
+	fi
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	# the logs are the new container's: the count in them must still go on from $before
+	check_restored "${before:-1}" && pass
+}
+
+# stats_field FILE KEY: the value of KEY in podman's --print-stats JSON.
+stats_field() {
+	python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(d["container_statistics"][0]["criu_statistics"].get(sys.argv[2], 0))' "$1" "$2" 2>/dev/null || echo 0
+}
+
+case_stats() {
+	local before
+	start || return
+	pm_do checkpoint --print-stats "$ctr" || return
+	[ "$(stats_field "$cwork/checkpoint.out" pages_written)" -gt 0 ] &&
+		[ "$(stats_field "$cwork/checkpoint.out" frozen_time)" -gt 0 ] ||
+		{ fail "checkpoint --print-stats: $(tr -d '\n ' <"$cwork/checkpoint.out" | head -c 300)"; return; }
+	before=$(last_out)
+	pm_do restore --print-stats "$ctr" || return
+	[ "$(stats_field "$cwork/restore.out" pages_restored)" -gt 0 ] &&
+		[ "$(stats_field "$cwork/restore.out" restore_time)" -gt 0 ] ||
+		{ fail "restore --print-stats: $(tr -d '\n ' <"$cwork/restore.out" | head -c 300)"; return; }
+	check_restored "${before:-1}" && pass
+}
+
+case_tcp() {
+	local before got
+	start /workload-tcp.sh || return
+	for _ in $(seq 30); do [ -s "/proc/$pid/root/run/tcp" ] && break; sleep 0.1; done
+	[ -s "/proc/$pid/root/run/tcp" ] || { fail "no data over the TCP connection before the dump"; return; }
+	pm_do checkpoint --tcp-established "$ctr" || return
+	before=$(last_out)
+	pm_do restore --tcp-established "$ctr" || return
+	check_restored "${before:-1}" || return
+	for _ in $(seq 30); do
+		got=$(tail -1 "/proc/$pid/root/run/tcp" 2>/dev/null)
+		[ "${got:-0}" -gt "${before:-1}" ] && break
+		sleep 0.1
+	done
+	[ "${got:-0}" -gt "${before:-1}" ] || { fail "nothing new over the TCP connection (last ${got:-none})"; return; }
+	pass
+}
+
+case_cleanup() {
+	[ -n "${ctr:-}" ] && podman rm -f -t 0 "$ctr" >/dev/null 2>&1
+	ctr=
+}
+
+run_cases "$ALL" "$*"
+summary
