@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -157,12 +158,127 @@ static void scan_file_area(pid_t pid, unsigned long start, unsigned long end, un
 		g->sigret_ip = start + c->sigret;
 }
 
+/* PROCMAP_QUERY (Linux 6.11): one area of /proc/PID/maps per ioctl, filtered by the kernel. */
+#ifndef PROCMAP_QUERY
+#define PROCMAP_QUERY_VMA_READABLE		0x01
+#define PROCMAP_QUERY_VMA_EXECUTABLE		0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA	0x10
+struct procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start;
+	uint64_t vma_end;
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t vma_name_size;
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;
+	uint64_t build_id_addr;
+};
+#define PROCMAP_QUERY	_IOWR('f', 17, struct procmap_query)
+#endif
+
+/* An executable area, as find_gadgets() looks at them. */
+struct exec_area {
+	unsigned long start, end, pgoff, ino;
+	dev_t dev;
+	int vdso;
+};
+
+/*
+ * The readable and executable areas of @pid, asked of the kernel one by one
+ * (a task with thousands of data mappings has a handful of these, and
+ * reading the text of all its maps would cost a line each). 1 if the
+ * kernel has no PROCMAP_QUERY, -1 on error.
+ */
+static int exec_areas(pid_t pid, struct exec_area **out, int *nr)
+{
+	struct exec_area *a = NULL, *n;
+	char path[64], name[4096];
+	unsigned long addr = 0;
+	int fd, cnt = 0, ret = -1;
+
+	*out = NULL;
+	*nr = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	for (;;) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_VMA_READABLE |
+				       PROCMAP_QUERY_VMA_EXECUTABLE,
+			.query_addr = addr,
+			.vma_name_size = sizeof(name),
+			.vma_name_addr = (uint64_t)(unsigned long)name,
+		};
+
+		if (ioctl(fd, PROCMAP_QUERY, &q)) {
+			if (errno == ENOENT)
+				break;
+			if (errno == ENOTTY || errno == EINVAL)
+				ret = 1;	/* an older kernel: the text of maps instead */
+			else
+				cpr_perror("PROCMAP_QUERY of %s at %#lx", path, addr);
+			goto out;
+		}
+		n = realloc(a, (cnt + 1) * sizeof(*a));
+		if (!n) {
+			cpr_err("out of memory\n");
+			goto out;
+		}
+		a = n;
+		a[cnt] = (struct exec_area){ q.vma_start, q.vma_end, q.vma_offset, q.inode,
+					     makedev(q.dev_major, q.dev_minor),
+					     q.vma_name_size && !strcmp(name, "[vdso]") };
+		if (!(q.vma_name_size && !strcmp(name, "[uprobes]")))
+			cnt++;
+		addr = q.vma_end;
+	}
+	*out = a;
+	*nr = cnt;
+	a = NULL;
+	ret = 0;
+out:
+	free(a);
+	close(fd);
+	return ret;
+}
+
 /* The vDSO first, then the other executable areas, until all three are found. */
-static int find_gadgets(pid_t pid, struct gadgets *g)
+static int find_gadgets_query(pid_t pid, struct gadgets *g)
+{
+	struct exec_area *a;
+	int nr, ret = exec_areas(pid, &a, &nr);
+
+	if (ret)
+		return ret;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < nr && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip); i++) {
+			if ((pass == 0) != a[i].vdso)
+				continue;
+			if (a[i].ino)
+				scan_file_area(pid, a[i].start, a[i].end, a[i].pgoff, a[i].dev, a[i].ino, g);
+			else
+				scan_area(pid, a[i].start, a[i].end, g);
+		}
+	free(a);
+	return 0;
+}
+
+/* The same from the text of /proc/PID/maps. */
+static int find_gadgets_text(pid_t pid, struct gadgets *g)
 {
 	char path[64], line[4096];
 
-	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	for (int pass = 0; pass < 2; pass++) {
 		FILE *f = fopen(path, "re");
@@ -188,6 +304,21 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 		}
 		fclose(f);
 	}
+	return 0;
+}
+
+static int find_gadgets(pid_t pid, struct gadgets *g)
+{
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = find_gadgets_query(pid, g);
+	if (ret > 0) {
+		memset(g, 0, sizeof(*g));
+		ret = find_gadgets_text(pid, g);
+	}
+	if (ret)
+		return -1;
 	if (!g->sys_ip) {
 		cpr_err("task %d has no syscall instruction to run syscalls from (no vDSO?)\n", pid);
 		return -1;
