@@ -348,6 +348,47 @@ static int is_procfs(struct file_table *ft, const struct stat *st)
 	return st->st_dev == ft->proc_dev;
 }
 
+/* Is @st a pipe (not a FIFO of a filesystem)? Pipes are all on pipefs. */
+static int is_pipe(struct file_table *ft, const struct stat *st)
+{
+	struct stat p;
+	int fds[2];
+
+	if (!S_ISFIFO(st->st_mode))
+		return 0;
+	if (!ft->pipe_dev_known) {
+		if (pipe2(fds, O_CLOEXEC)) {
+			pr_perror("pipe");
+			return 0;
+		}
+		if (!fstat(fds[0], &p)) {
+			ft->pipe_dev = p.st_dev;
+			ft->pipe_dev_known = 1;
+		}
+		close(fds[0]);
+		close(fds[1]);
+	}
+	return ft->pipe_dev_known && st->st_dev == ft->pipe_dev;
+}
+
+/*
+ * The /proc link of a socket or pipe, made from its stat as the kernel
+ * makes it ("socket:[INO]", "pipe:[INO]"): no walk in /proc for the
+ * commonest kinds of fds. Its length, or 0 for others (readlink them).
+ */
+static ssize_t fd_link_of_stat(struct file_table *ft, const struct stat *st, char *link, size_t size)
+{
+	int n;
+
+	if (S_ISSOCK(st->st_mode))
+		n = snprintf(link, size, "socket:[%lu]", (unsigned long)st->st_ino);
+	else if (is_pipe(ft, st))
+		n = snprintf(link, size, "pipe:[%lu]", (unsigned long)st->st_ino);
+	else
+		return 0;
+	return n > 0 && (size_t)n < size ? n : 0;
+}
+
 /* The PID of a path /proc/PID/..., 0 if it is none. */
 static pid_t proc_path_pid(const char *path)
 {
@@ -448,12 +489,19 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	int locked, copy;
 
 	snprintf(path, sizeof(path), "%d", fd);
-	len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
 	/* fstat of a copy walks no path; an O_PATH fd gives no copy */
-	copy = len < 0 ? -1 : task_fd_hold(pid, fd);
-	if (len < 0 || len == sizeof(link) - 1 || (copy >= 0 ? fstat(copy, &st) : fstatat(dirs->fd, path, &st, 0))) {
+	copy = task_fd_hold(pid, fd);
+	if (copy >= 0 && fstat(copy, &st)) {
 		pr_perror("can't inspect fd %d of %d", fd, pid);
 		return -1;
+	}
+	len = copy >= 0 ? fd_link_of_stat(ft, &st, link, sizeof(link)) : 0;
+	if (!len) {
+		len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
+		if (len < 0 || len == sizeof(link) - 1 || (copy < 0 && fstatat(dirs->fd, path, &st, 0))) {
+			pr_perror("can't inspect fd %d of %d", fd, pid);
+			return -1;
+		}
 	}
 	link[len] = '\0';
 	info = read_fdinfo_text(dirs, fd);

@@ -54,6 +54,8 @@ struct file_table {
 	size_t nr_remaps;
 	dev_t proc_dev;			/* procfs's, once looked up */
 	int proc_dev_known;
+	dev_t pipe_dev;			/* pipefs's, once looked up (fd_link_of_stat()) */
+	int pipe_dev_known;
 	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
 	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */
