@@ -117,6 +117,9 @@ static void scan_area(pid_t pid, unsigned long start, unsigned long end, struct 
 		if (n <= 0)
 			return;
 		for (ssize_t i = 0; i < n; i++) {
+			/* every pattern starts with one of these: most bytes are passed over at one test */
+			if (buf[i] != 0x0f && buf[i] != 0x48 && buf[i] != 0xb8)
+				continue;
 			if (!g->sys_ip && i + 1 < n && buf[i] == 0x0f && buf[i + 1] == 0x05)
 				g->sys_ip = a + i;
 			if (!g->sys_ret_ip && is_sys_ret(buf + i, n - i))
