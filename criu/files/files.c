@@ -1448,11 +1448,14 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 		close(fd);
 		return -2;
 	}
-	if (move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+	/* close-on-exec meanwhile: place_one_fd() gives the fd its own flag when its turn comes */
+	if (fd == to ? fcntl(to, F_SETFD, FD_CLOEXEC) : dup3(fd, to, O_CLOEXEC) < 0) {
 		pr_perror("can't move fd %d of file %u to %d", fd, id, to);
 		close(fd);
 		return -1;
 	}
+	if (fd != to)
+		close(fd);
 	if (to == c->lowest[id])
 		c->opened[id] = to;
 	return to;
