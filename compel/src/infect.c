@@ -450,7 +450,7 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 		return -1;
 	}
 	while (1) {
-		if (compel_wait_stop(ctl->pid, &status) < 0) {
+		if (compel_wait_stop_nointr(ctl->pid, &status) < 0) {
 			cpr_perror("waitpid(%d)", ctl->pid);
 			return -1;
 		}
@@ -629,7 +629,7 @@ static int put_back(struct parasite_ctl *ctl)
 		return -1;
 	}
 	while (1) {
-		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after we put its state back (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
@@ -841,7 +841,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		return -1;
 	}
 	while (1) {
-		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after its parasite (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}
@@ -908,7 +908,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		return -1;
 	}
 	while (1) {
-		if (compel_wait_stop(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
 			cpr_err("task %d did not stop after its cure (status 0x%x)\n", ctl->pid, status);
 			return -1;
 		}

@@ -49,6 +49,9 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd);
 /* The same, not cut short by compel_interrupted() (for the cure). */
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
 
+/* compel_wait_stop(), not cut short by compel_interrupted(): for stops that come within moments. */
+pid_t compel_wait_stop_nointr(pid_t pid, int *status);
+
 /* frame.c: write the frame rt_sigreturn needs to put @ctl's thread back as saved. */
 int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode);
 

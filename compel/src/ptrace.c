@@ -100,7 +100,7 @@ static char task_state(pid_t pid)
  * plain waitpid() on it would wait for ever. Poll instead, and give up
  * when it is a zombie.
  */
-pid_t compel_wait_stop(pid_t pid, int *status)
+static pid_t wait_stop_how(pid_t pid, int *status, int interruptible)
 {
 	struct timespec pause = { 0, 1000 };
 
@@ -109,7 +109,7 @@ pid_t compel_wait_stop(pid_t pid, int *status)
 
 		if (ret > 0 || (ret < 0 && errno != EINTR))
 			return ret;
-		if (compel_interrupted()) {
+		if (interruptible && compel_interrupted()) {
 			errno = EINTR;
 			return -1;
 		}
@@ -131,6 +131,22 @@ pid_t compel_wait_stop(pid_t pid, int *status)
 		if (pause.tv_nsec < 200000)
 			pause.tv_nsec *= 2;
 	}
+}
+
+pid_t compel_wait_stop(pid_t pid, int *status)
+{
+	return wait_stop_how(pid, status, 1);
+}
+
+/*
+ * The stops of injected syscalls and of a task being put back come within
+ * moments; a rollback after SIGINT/SIGTERM runs these too, and giving up
+ * on them then would leave the task half way (our area mapped, our
+ * registers loaded).
+ */
+pid_t compel_wait_stop_nointr(pid_t pid, int *status)
+{
+	return wait_stop_how(pid, status, 0);
 }
 
 /* How long a seized task may take to reach its interrupt stop. */
@@ -266,7 +282,7 @@ static int drain_stop_trap(pid_t pid)
 		cpr_perror("re-trapping stopped task %d", pid);
 		return -1;
 	}
-	if (compel_wait_stop(pid, &status) < 0) {
+	if (compel_wait_stop_nointr(pid, &status) < 0) {
 		cpr_perror("waitpid(%d)", pid);
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,8 @@
 #include "rst.h"
 
 static int reaper_fd = -1;
+/* Read end of a pipe the reaper holds open while it lives: EOF once it is gone. */
+static int reaper_gone_fd = -1;
 
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
 static unsigned long long start_time(pid_t pid)
@@ -81,7 +84,7 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 int reaper_start(struct rst_tree *tr)
 {
 	pid_t *pids, child;
-	int nr = 0, p[2], status;
+	int nr = 0, p[2], g[2], status;
 
 	for (int i = 0; i < tr->nr; i++)
 		nr += 1 + (tr->t[i].pe ? (int)tr->t[i].pe->n_threads : 0);
@@ -102,27 +105,41 @@ int reaper_start(struct rst_tree *tr)
 		free(pids);
 		return -1;
 	}
+	if (pipe2(g, O_CLOEXEC)) {
+		pr_perror("pipe for the restore's reaper");
+		close(p[0]);
+		close(p[1]);
+		free(pids);
+		return -1;
+	}
 	/* twice forked, so that it is nobody's child of ours and outlives us */
 	child = fork();
 	if (child < 0) {
 		pr_perror("fork of the restore's reaper");
 		close(p[0]);
 		close(p[1]);
+		close(g[0]);
+		close(g[1]);
 		free(pids);
 		return -1;
 	}
 	if (child == 0) {
 		close(p[1]);
+		close(g[0]);
 		if (fork() == 0) {
+			int rd = fcntl(p[0], F_DUPFD, 3), gone = fcntl(g[1], F_DUPFD, 3);
+
 			/* nothing of criu's kept open: an inherited pipe end would keep its reader waiting */
-			if (p[0] > 0)
-				syscall(SYS_close_range, 0, p[0] - 1, 0);
-			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
-			reaper_main(p[0], pids, nr);
+			if (rd < 0 || gone < 0 || dup2(rd, 0) < 0 || dup2(gone, 1) < 0)
+				_exit(1);
+			syscall(SYS_close_range, 2, ~0U, 0);
+			reaper_main(0, pids, nr);
 		}
 		_exit(0);
 	}
 	close(p[0]);
+	close(g[1]);
+	reaper_gone_fd = g[0];
 	free(pids);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
@@ -135,7 +152,29 @@ void reaper_forget(void)
 {
 	if (reaper_fd >= 0)
 		close(reaper_fd);
-	reaper_fd = -1;
+	if (reaper_gone_fd >= 0)
+		close(reaper_gone_fd);
+	reaper_fd = reaper_gone_fd = -1;
+}
+
+/*
+ * criu's exit must not come before the reaper's: whoever waits for criu
+ * then finds nothing of the restore still running. Not for ever: it has
+ * only a few kills to make.
+ */
+static void reaper_wait_gone(void)
+{
+	struct pollfd pfd = { .fd = reaper_gone_fd, .events = POLLIN };
+	char c;
+
+	if (reaper_gone_fd < 0)
+		return;
+	while (poll(&pfd, 1, 5000) < 0 && errno == EINTR)
+		;
+	if (!(pfd.revents & (POLLIN | POLLHUP)) || read(reaper_gone_fd, &c, 1) != 0)
+		pr_warn("the restore's reaper did not end within 5 s\n");
+	close(reaper_gone_fd);
+	reaper_gone_fd = -1;
 }
 
 int reaper_commit(void)
@@ -148,6 +187,7 @@ int reaper_commit(void)
 	}
 	close(reaper_fd);
 	reaper_fd = -1;
+	reaper_wait_gone();
 	return 0;
 }
 
@@ -157,4 +197,5 @@ void reaper_abort(void)
 	if (reaper_fd >= 0)
 		close(reaper_fd);
 	reaper_fd = -1;
+	reaper_wait_gone();
 }
