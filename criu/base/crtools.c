@@ -21,12 +21,14 @@
 #include "log.h"
 #include "mntns.h"
 #include "net.h"
+#include "page-server.h"
 #include "util.h"
 
 struct cr_options opts = {
 	.imgs_dir = ".",
 	.ghost_limit = 1 << 20,
 	.log_level = DEFAULT_LOGLEVEL,
+	.status_fd = -1,
 };
 
 static void usage(FILE *f)
@@ -35,6 +37,8 @@ static void usage(FILE *f)
 "Usage:\n"
 "  criu dump -t PID -D DIR [-o LOG] [-v[N]] [-R] [--shell-job]\n"
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
+"  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
+"  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
 "  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
@@ -77,6 +81,14 @@ static void usage(FILE *f)
 "                          master to the swrk client (orphan-pts-master notification)\n"
 "      --evasive-devices   restore: a device file whose path now names another device is\n"
 "                          opened by its device number\n"
+"      --track-mem         pre-dump, dump: track the pages the tree writes, for the next dump of the chain\n"
+"      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
+"                          unchanged since are left out, linked as DIR/parent\n"
+"      --auto-dedup        pre-dump, dump: free in the previous images what this dump replaces\n"
+"      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
+"      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
+"      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
+"      --status-fd FD      page-server: write a byte to FD once listening\n"
 "      --feature NAME      with check: test one feature (exit 0 if present)\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
@@ -127,6 +139,14 @@ enum {
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
+	OPT_PREV_IMAGES_DIR,
+	OPT_TRACK_MEM,
+	OPT_AUTO_DEDUP,
+	OPT_COMPRESS,
+	OPT_PAGE_SERVER,
+	OPT_ADDRESS,
+	OPT_PORT,
+	OPT_STATUS_FD,
 };
 
 static const struct option longopts[] = {
@@ -168,13 +188,21 @@ static const struct option longopts[] = {
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES_DIR },
+	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
+	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
+	{ "compress", no_argument, NULL, OPT_COMPRESS },
+	{ "page-server", no_argument, NULL, OPT_PAGE_SERVER },
+	{ "address", required_argument, NULL, OPT_ADDRESS },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
 };
 
 /* The actions an option means something for; any other use is an error. */
-enum { A_DUMP = 1, A_RESTORE = 2, A_CHECK = 4, A_SHOW = 8, A_ALL = 15 };
+enum { A_DUMP = 1, A_RESTORE = 2, A_CHECK = 4, A_SHOW = 8, A_PAGE_SERVER = 16, A_ALL = 31 };
 
 static const struct opt_use {
 	int opt;
@@ -182,9 +210,9 @@ static const struct opt_use {
 	int actions;
 } opt_uses[] = {
 	{ 't', "-t/--tree", A_DUMP },
-	{ 'D', "-D/--images-dir", A_DUMP | A_RESTORE },
-	{ 'W', "-W/--work-dir", A_DUMP | A_RESTORE },
-	{ 'o', "-o/--log-file", A_DUMP | A_RESTORE | A_CHECK },
+	{ 'D', "-D/--images-dir", A_DUMP | A_RESTORE | A_PAGE_SERVER },
+	{ 'W', "-W/--work-dir", A_DUMP | A_RESTORE | A_PAGE_SERVER },
+	{ 'o', "-o/--log-file", A_DUMP | A_RESTORE | A_CHECK | A_PAGE_SERVER },
 	{ 'v', "-v/--verbosity", A_ALL },
 	{ 'R', "-R/--leave-running", A_DUMP },
 	{ 's', "-s/--leave-stopped", A_DUMP },
@@ -218,6 +246,15 @@ static const struct opt_use {
 	{ OPT_FREEZE_CGROUP, "--freeze-cgroup", A_DUMP },
 	{ OPT_ORPHAN_PTS_MASTER, "--orphan-pts-master", A_DUMP | A_RESTORE },
 	{ OPT_EVASIVE_DEVICES, "--evasive-devices", A_DUMP | A_RESTORE },
+	/* pre-dump takes what dump takes (A_DUMP); these name how the images were made, too */
+	{ OPT_PREV_IMAGES_DIR, "--prev-images-dir", A_DUMP },
+	{ OPT_TRACK_MEM, "--track-mem", A_DUMP | A_RESTORE },
+	{ OPT_AUTO_DEDUP, "--auto-dedup", A_DUMP | A_RESTORE },
+	{ OPT_COMPRESS, "--compress", A_DUMP | A_RESTORE },
+	{ OPT_PAGE_SERVER, "--page-server", A_DUMP },
+	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },
+	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER },
+	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER },
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
@@ -227,6 +264,7 @@ static int action_bit(const char *action)
 {
 	static const struct { const char *name; int bit; } acts[] = {
 		{ "dump", A_DUMP }, { "restore", A_RESTORE }, { "check", A_CHECK }, { "show", A_SHOW },
+		{ "pre-dump", A_DUMP }, { "page-server", A_PAGE_SERVER },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
@@ -339,6 +377,34 @@ static int handle_option(int c, const char *arg)
 			return -1;
 		}
 		break;
+	case OPT_PREV_IMAGES_DIR: opts.prev_images_dir = arg; break;
+	case OPT_TRACK_MEM: opts.track_mem = true; break;
+	case OPT_AUTO_DEDUP: opts.auto_dedup = true; break;
+	case OPT_COMPRESS: opts.compress = true; break;
+	case OPT_PAGE_SERVER: opts.page_server = true; break;
+	case OPT_ADDRESS: opts.address = arg; break;
+	case OPT_PORT: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+
+		if (*end || end == arg || v <= 0 || v > 65535) {
+			pr_err("bad --port '%s'\n", arg);
+			return -1;
+		}
+		opts.port = v;
+		break;
+	}
+	case OPT_STATUS_FD: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+
+		if (*end || end == arg || v < 0 || v > INT_MAX) {
+			pr_err("bad --status-fd '%s'\n", arg);
+			return -1;
+		}
+		opts.status_fd = v;
+		break;
+	}
 	case OPT_FORCE_VDSO_PROXY: opts.force_vdso_proxy = true; break;
 	case OPT_ALLOW_CHANGED: opts.allow_changed_files = true; break;
 	case OPT_EXTERNAL:
@@ -574,16 +640,17 @@ int main(int argc, char **argv)
 		return show_image(argv[optind + 1], stdout) ? 1 : 0;
 	}
 
-	if (!strcmp(action, "dump") && !opts.pid) {
-		pr_err("dump needs -t PID\n");
+	if ((!strcmp(action, "dump") || !strcmp(action, "pre-dump")) && !opts.pid) {
+		pr_err("%s needs -t PID\n", action);
 		return 1;
 	}
-	if (!strcmp(action, "dump") || !strcmp(action, "restore")) {
+	if (!strcmp(action, "dump") || !strcmp(action, "pre-dump") || !strcmp(action, "restore") ||
+	    !strcmp(action, "page-server")) {
 		if (opts.work_dir && mkdir(opts.work_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create work dir %s", opts.work_dir);
 			return 1;
 		}
-		if (!strcmp(action, "dump") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
+		if (strcmp(action, "restore") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create images dir %s", opts.imgs_dir);
 			return 1;
 		}
@@ -605,8 +672,11 @@ int main(int argc, char **argv)
 		return ret;
 	} else if (!strcmp(action, "check")) {
 		ret = cr_check(opts.feature);
-	} else if (!strcmp(action, "pre-dump") || !strcmp(action, "page-server") ||
-		   !strcmp(action, "lazy-pages")) {
+	} else if (!strcmp(action, "pre-dump")) {
+		ret = cr_pre_dump_tasks(opts.pid);
+	} else if (!strcmp(action, "page-server")) {
+		ret = cr_page_server();
+	} else if (!strcmp(action, "lazy-pages")) {
 		pr_err("action '%s' is not implemented yet\n", action);
 		ret = 1;
 	} else {

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/sendfile.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
@@ -58,6 +59,9 @@ WRAP(ssize_t, read, -1, EIO, (int fd, void *b, size_t n), (fd, b, n), "fd %d", f
 WRAP(ssize_t, write, -1, EIO, (int fd, const void *b, size_t n), (fd, b, n), "fd %d", fd)
 WRAP(ssize_t, pread64, -1, EIO, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o), "fd %d", fd)
 WRAP(ssize_t, pwrite64, -1, EIO, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o), "fd %d", fd)
+/* a chain's pages gathered for restore, and --auto-dedup's holes (pagechain.c) */
+WRAP(ssize_t, sendfile64, -1, EIO, (int o, int i, off64_t *off, size_t n), (o, i, off, n), "fd %d", o)
+WRAP(int, fallocate64, -1, EIO, (int fd, int m, off64_t o, off64_t l), (fd, m, o, l), "fd %d", fd)
 WRAP(off64_t, lseek64, -1, EIO, (int fd, off64_t o, int w), (fd, o, w), "fd %d", fd)
 WRAP(int, ftruncate64, -1, EIO, (int fd, off64_t l), (fd, l), "fd %d", fd)
 WRAP(int, fstat64, -1, EIO, (int fd, struct stat64 *st), (fd, st), "fd %d", fd)
@@ -81,6 +85,7 @@ WRAP(int, mknod, -1, EIO, (const char *p, mode_t m, dev_t d), (p, m, d), "%s", p
 WRAP(int, rmdir, -1, EIO, (const char *p), (p), "%s", p)
 WRAP(int, unlink, -1, EIO, (const char *p), (p), "%s", p)
 WRAP(int, unlinkat, -1, EIO, (int d, const char *p, int f), (d, p, f), "%s", p)
+WRAP(int, symlinkat, -1, EIO, (const char *t, int d, const char *p), (t, d, p), "%s", p)
 WRAP(int, rename, -1, EIO, (const char *a, const char *b), (a, b), "%s", a)
 WRAP(int, linkat, -1, EIO, (int a, const char *pa, int b, const char *pb, int f), (a, pa, b, pb, f), "%s", pb)
 WRAP(int, chdir, -1, EIO, (const char *p), (p), "%s", p)

@@ -69,7 +69,9 @@ static void probe_uffd(void)
 	if (fd < 0)
 		return;
 	kdat.has_uffd = 1;
-	if (ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_WP_ASYNC))
+	/* tracking needs both: PAGEMAP_SCAN write-protects anonymous memory only with WP_UNPOPULATED */
+	if (ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_WP_ASYNC) &&
+	    (api.features & UFFD_FEATURE_WP_UNPOPULATED))
 		kdat.has_uffd_wp_async = 1;
 	close(fd);
 }
@@ -130,6 +132,7 @@ int kerndat_init(void)
 	kdat.pipe_max_size = read_pipe_max();
 	probe_uffd();
 	kdat.has_nft = in_path("nft");
+	kdat.has_mem_track = kdat.has_pagemap_scan && kdat.has_uffd_wp_async;
 	/* 4-level paging; 5-level kernels still hand out only 47-bit addresses by default. */
 	kdat.task_size = (1UL << 47) - 4096;
 	pr_debug("kerndat: pagemap_scan %d/%d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
@@ -158,7 +161,8 @@ static struct feature feats[] = {
 	{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
 	{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
 	{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &not_yet, 0 },
-	{ "mem_dirty_track", "incremental dumps (kernel ready; pre-dump not implemented yet)", &not_yet, 0 },
+	{ "mem_dirty_track", "dirty page tracking for pre-dump and incremental dumps (userfaultfd asynchronous "
+	  "write-protect and PAGEMAP_SCAN)", &kdat.has_mem_track, 0 },
 	{ "external_net_ns", "an external net namespace (not implemented yet)", &not_yet, 0 },
 	{ "external_pid_ns", "an external pid namespace (not implemented yet)", &not_yet, 0 },
 	{ "pidfd_store", "pidfd store for pre-dumps (not implemented yet)", &not_yet, 0 },

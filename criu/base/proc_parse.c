@@ -578,6 +578,7 @@ static const struct stat_field stat_fields[] = {
 	SF(8,  STAT_INT,   tpgid),
 	SF(9,  STAT_ULONG, flags),
 	SF(20, STAT_LONG,  num_threads),
+	SF(22, STAT_U64,   start_time),
 	SF(26, STAT_U64,   start_code),
 	SF(27, STAT_U64,   end_code),
 	SF(28, STAT_U64,   start_stack),

@@ -38,7 +38,7 @@ int write_dump_stats(int dfd, const struct dump_stats *st)
 	ds.memdump_time = st->memdump_time;
 	ds.memwrite_time = st->memwrite_time;
 	ds.pages_scanned = st->pages_scanned;
-	ds.pages_skipped_parent = st->pages_in_parent;
+	ds.pages_skipped_parent = st->pages_in_parent + st->pages_in_prev;
 	ds.pages_written = st->pages_written;
 	ds.pages_lazy = 0;
 	se.dump = &ds;

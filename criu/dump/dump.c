@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "pagechain.h"
+#include "page-server.h"
 
 
 /*
@@ -54,7 +56,7 @@ static int check_pidns_init(struct dump_ctx *dc)
 	return 0;
 }
 
-static int check_task(struct dump_ctx *dc)
+int check_task(struct dump_ctx *dc)
 {
 	char path[64];
 	struct stat st;
@@ -442,6 +444,69 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	return 0;
 }
 
+/* A dump that leaves the tree running and goes on tracking write-protects what it dumps. */
+static bool track_protects(void)
+{
+	return opts.track_mem && (opts.leave_running || opts.leave_stopped);
+}
+
+int open_prev_images(struct dump_tree *t)
+{
+	t->prev_dfd = -1;
+	if (ps_connect())
+		return -1;
+	if (opts.prev_images_dir) {
+		t->prev_dfd = openat(t->dfd, opts.prev_images_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (t->prev_dfd < 0) {
+			pr_perror("--prev-images-dir %s (relative to the images dir %s)", opts.prev_images_dir,
+				  opts.imgs_dir);
+			return -1;
+		}
+		if (chain_link(t->dfd, opts.prev_images_dir))
+			return -1;
+	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
+		pr_perror("can't remove the old %s link", PARENT_LINK);
+		return -1;
+	}
+	/* the previous images' tracking counts whether or not this dump goes on tracking */
+	return track_open(&t->track, t->prev_dfd);
+}
+
+/*
+ * --auto-dedup, once the images are whole: what they replace in the chain
+ * is freed there. A failure only leaves the chain bigger than it could be.
+ */
+void dedup_chain(struct dump_tree *t)
+{
+	uint64_t punched = 0;
+
+	if (!opts.auto_dedup || t->prev_dfd < 0)
+		return;
+	if (opts.page_server) {
+		pr_warn("--auto-dedup: the previous images are at the page server; nothing freed\n");
+		return;
+	}
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && !t->p[i].vm_from && chain_dedup(t->dfd, t->p[i].pid, &punched))
+			pr_warn("--auto-dedup of %d failed: the previous images keep pages they need no more\n",
+				t->p[i].pid);
+	pr_info("--auto-dedup: %lu pages freed in the previous images\n", (unsigned long)punched);
+}
+
+int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect)
+{
+	if (!protect && !t->track.valid)
+		return 0;
+	if (track_task(&t->track, ctl, dc->pid, dc->stat.start_time, &dc->md, protect, protect, &dc->tt))
+		return -1;
+	if (dc->tt->since_prev && (ps_active() ? ps_cover(dc->pid, &dc->tt->cover) :
+				   chain_cover(t->prev_dfd, dc->pid, &dc->tt->cover))) {
+		pr_warn("memory tracking: the previous images' pages of %d can't be read: dumped whole\n", dc->pid);
+		dc->tt->since_prev = false;
+	}
+	return 0;
+}
+
 /*
  * What restore would refuse on this machine is refused now, while the
  * task runs on: a hard limit above criu's own that only CAP_SYS_RESOURCE
@@ -508,6 +573,9 @@ static int run_parasite(struct dump_ctx *dc)
 		return -1;
 	if (copy_state(&dc->th[0].regs, compel_orig_state(ctl)))
 		goto cure;
+	/* the tracking's userfaultfd is made by an injected syscall: before the parasite runs */
+	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
+		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
@@ -531,9 +599,13 @@ static int run_parasite(struct dump_ctx *dc)
 	dc->md.live_start = dc->th[0].rseq.ptr;
 	dc->md.live_end = dc->th[0].rseq.size ? dc->th[0].rseq.ptr + dc->th[0].rseq.size : 0;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
-	if (!dc->vm_from &&
-	    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL))
-		goto cure;
+	if (!dc->vm_from) {
+		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
+
+		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
+			       &po))
+			goto cure;
+	}
 	ret = 0;
 cure:
 	if (compel_cure(ctl)) {
@@ -669,7 +741,7 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 }
 
 /* Written last: restore refuses a directory without it. */
-static int write_inventory(int dfd, pid_t root)
+int write_inventory(int dfd, pid_t root, bool pre_dump)
 {
 	InventoryEntry ie = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -698,6 +770,8 @@ static int write_inventory(int dfd, pid_t root)
 	ie.dump_time_us = tv.tv_sec * 1000000ULL + tv.tv_usec;
 	ie.has_page_size = true;
 	ie.page_size = PAGE_SIZE;
+	if (pre_dump)
+		ie.has_pre_dump = ie.pre_dump = true;
 	ie.has_dump_id = true;
 	ie.dump_id = img_get_dump_id();
 
@@ -705,7 +779,10 @@ static int write_inventory(int dfd, pid_t root)
 	if (!img)
 		return -1;
 	ret = pb_write_one(img, &ie);
-	return finish_image(img, ret);
+	if (finish_image(img, ret))
+		return -1;
+	/* the page server's dir holds the pages: with the inventory it is a whole parent for a chain */
+	return ps_active() ? ps_send_inventory(&ie) : 0;
 }
 
 static int write_task_images(struct dump_ctx *dc)
@@ -763,7 +840,7 @@ static int finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t
 	return 0;
 }
 
-static void free_ctx(struct dump_ctx *dc)
+void free_ctx(struct dump_ctx *dc)
 {
 	free_maps(dc->pvmas, dc->nr_pvmas);
 	free(dc->smaps);
@@ -787,16 +864,7 @@ static void free_ctx(struct dump_ctx *dc)
 
 /* ---- the tree ---- */
 
-struct dump_tree {
-	struct dump_ctx *p;
-	int nr, cap;
-	int dfd;
-	struct file_table files;
-	struct dump_stats st;
-	struct pidmap idx;	/* pid -> index in p[] */
-};
-
-static struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
+struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid)
 {
 	int32_t i = pid > 0 ? pidmap_get(&t->idx, pid) : -1;
 
@@ -830,6 +898,7 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 	dc->files = &t->files;
 	dc->st = &t->st;
 	dc->pages_id = t->nr;
+	dc->tree = t;
 	return dc;
 }
 
@@ -891,7 +960,7 @@ static int add_children(struct dump_tree *t, int idx, int *added)
  * again at everyone's children until a pass finds nobody new (a process
  * may have forked before we got to it).
  */
-static int freeze_tree(struct dump_tree *t, pid_t root)
+int freeze_tree(struct dump_tree *t, pid_t root)
 {
 	struct dump_ctx *dc = tree_add(t, root, 0);
 	int added = 1;
@@ -1149,7 +1218,7 @@ static int in_vfork(struct dump_ctx *dc)
  * parent's. Mark those before collecting; other sharing of memory is
  * refused by check_sharing().
  */
-static int mark_vm_children(struct dump_tree *t)
+int mark_vm_children(struct dump_tree *t)
 {
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
@@ -1307,7 +1376,7 @@ static pid_t *live_pids(struct dump_tree *t, int *nr)
 }
 
 /* The ipc namespace: the tree's own one is dumped whole, criu's is left alone. */
-static int check_ipc(struct dump_tree *t)
+int check_ipc(struct dump_tree *t)
 {
 	int nr, ret;
 	pid_t *pids = live_pids(t, &nr);
@@ -1320,7 +1389,7 @@ static int check_ipc(struct dump_tree *t)
 }
 
 /* The mount namespace: criu's own, or one of the tree's whose mounts are saved (criu/mount/). */
-static int check_mntns(struct dump_tree *t)
+int check_mntns(struct dump_tree *t)
 {
 	int nr, ret;
 	pid_t *pids = live_pids(t, &nr);
@@ -1405,11 +1474,11 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		ret = write_pstree_entry(img, &t->p[i]);
 	if (finish_image(img, ret))
 		return -1;
-	return write_inventory(t->dfd, root);
+	return write_inventory(t->dfd, root, false);
 }
 
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
-static int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
+int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0;
 	char *alive;
@@ -1443,7 +1512,7 @@ static int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 }
 
 /* Every image of a dump carries its id (image.h): one left from another dump is not taken for its own. */
-static uint64_t new_dump_id(void)
+uint64_t new_dump_id(void)
 {
 	uint64_t id = 0;
 
@@ -1454,7 +1523,8 @@ static uint64_t new_dump_id(void)
 
 int cr_dump_tasks(pid_t pid)
 {
-	struct dump_tree t = { .dfd = -1 };
+	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
+			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
 	struct dump_ctx probe = { .pid = pid };
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1, locked = 0;
@@ -1475,7 +1545,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
-	if (run_hook(HOOK_PRE_DUMP, 0, -1) || cgroup_dump_init())
+	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
 
 	t_start = now_us();
@@ -1509,11 +1579,17 @@ int cr_dump_tasks(pid_t pid)
 	}
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
+	unlinkat(t.dfd, "track.img", 0);
 	img_set_dump_id(new_dump_id());
+	if (open_prev_images(&t) || (track_protects() && track_invalidate(&t.track)))
+		goto out_resume;
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
 	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
+		goto out_resume;
+	/* the pages at the page server must be written there before the tree may go */
+	if (ps_finish())
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
@@ -1537,7 +1613,16 @@ out_resume:
 	cgfreeze_end();
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
+	if (ret == 0 && track_protects()) {
+		if (track_commit(&t.track, t.dfd))
+			pr_warn("memory tracking could not go on: the next dump will be a full one\n");
+		track_close(&t.track, true);
+	} else {
+		/* a dead tree needs no tracker; a failed dump leaves it as it was */
+		track_close(&t.track, ret == 0 && !opts.leave_running && !opts.leave_stopped);
+	}
 	if (ret == 0) {
+		dedup_chain(&t);
 		write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
@@ -1559,6 +1644,9 @@ out_close:
 	mntns_dump_fini();
 	cgroup_dump_fini();
 	netns_free_all();
+	if (t.prev_dfd >= 0)
+		close(t.prev_dfd);
+	ps_close();
 	close(t.dfd);
 	return ret;
 }

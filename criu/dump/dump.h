@@ -34,6 +34,7 @@
 #include "shmem.h"
 #include "tty.h"
 #include "util.h"
+#include "track.h"
 #include "vdso.h"
 
 #ifndef PTRACE_PEEKSIGINFO
@@ -118,8 +119,44 @@ struct dump_ctx {
 	uint8_t (*shared_buf)[128];
 	struct dump_stats *st;
 	struct mm_parent parent;	/* whose pages it may share (cow.c); md NULL for the root */
+	struct track_task *tt;		/* its dirty tracking (track.c), or NULL */
+	struct dump_tree *tree;
+};
+
+/* The tree being dumped. */
+struct dump_tree {
+	struct dump_ctx *p;
+	int nr, cap;
+	int dfd;
+	struct file_table files;
+	struct dump_stats st;
+	int prev_dfd;			/* --prev-images-dir, or -1 */
+	struct track_state track;
+	struct pidmap idx;		/* pid -> index in p[] */
 };
 
 int write_core(struct dump_ctx *dc, struct dump_thread *t);
+
+/* dump.c, for pre-dump (predump.c) */
+int check_task(struct dump_ctx *dc);
+int freeze_tree(struct dump_tree *t, pid_t root);
+int mark_vm_children(struct dump_tree *t);
+int check_ipc(struct dump_tree *t);
+/* The mount namespace of the tree (criu/mount/): before its areas are read. */
+int check_mntns(struct dump_tree *t);
+int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen);
+/* A fresh id for the images of a dump (or pre-dump) about to be written (image.h). */
+uint64_t new_dump_id(void);
+void free_ctx(struct dump_ctx *dc);
+struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
+int write_inventory(int dfd, pid_t root, bool pre_dump);
+/* --prev-images-dir: opened, linked as DIR/parent; tracking found (track.c). 0 or -1. */
+int open_prev_images(struct dump_tree *t);
+/* --auto-dedup: free in the previous images what these replace. */
+void dedup_chain(struct dump_tree *t);
+/* Before freezing: pre-dump rounds while much is written since the previous images (predump.c). */
+int dump_live_rounds(pid_t pid);
+/* Tracking of one seized process, its parent's coverage for in_prev. 0 or -1. */
+int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect);
 
 #endif

@@ -19,6 +19,7 @@
 #include "mnt.pb-c.h"
 #include "net.pb-c.h"
 #include "cgroup.pb-c.h"
+#include "track.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -38,6 +39,7 @@
 #define TMPFS_MAGIC	0x43b6e05du
 #define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
+#define TRACK_MAGIC	0x5a17d3e9u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -156,6 +158,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= CGROUP_MAGIC,
 		.pb		= &cgroup_entry__descriptor,
 	},
+	[CR_FD_TRACK] = {
+		.name_fmt	= "track.img",
+		.magic		= TRACK_MAGIC,
+		.pb		= &track_entry__descriptor,
+	},
 };
 
 static const char *const img_type_names[CR_FD_MAX] = {
@@ -182,6 +189,7 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",
+	[CR_FD_TRACK]		= "TRACK",
 };
 
 const char *img_type_name(int type)

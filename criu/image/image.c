@@ -366,7 +366,7 @@ static int check_header(struct cr_img *img)
  * another name), it must have been written under that name, and by the
  * dump being read.
  */
-static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const char *name)
+static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const char *name, uint64_t want_id)
 {
 	const unsigned char *t = img->buf + off;
 	uint32_t count;
@@ -400,9 +400,9 @@ static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const
 		       name);
 		return -1;
 	}
-	if (dump_id && img->dump_id != dump_id) {
+	if (want_id && img->dump_id != want_id) {
 		pr_err("%s: written by another dump (id %016llx, not %016llx as inventory.img)\n", img->path,
-		       (unsigned long long)img->dump_id, (unsigned long long)dump_id);
+		       (unsigned long long)img->dump_id, (unsigned long long)want_id);
 		return -1;
 	}
 	return 0;
@@ -413,7 +413,7 @@ static int check_trailer(struct cr_img *img, size_t off, unsigned long nr, const
  * word match, and the trailer close the file. Sets img->end to the
  * trailer's offset.
  */
-static int check_entries(struct cr_img *img, const char *name)
+static int check_entries(struct cr_img *img, const char *name, uint64_t want_id)
 {
 	size_t off = IMG_HDR_SIZE;
 	unsigned long nr = 0;
@@ -433,7 +433,7 @@ static int check_entries(struct cr_img *img, const char *name)
 		}
 		len = get_le32(img->buf + off);
 		if (len == IMG_TRAILER_MARK) {
-			if (check_trailer(img, off, nr, name))
+			if (check_trailer(img, off, nr, name, want_id))
 				return -1;
 			img->end = off;
 			return 0;
@@ -487,7 +487,7 @@ static struct cr_img *alloc_img(int type, int flags)
 }
 
 /* Open img->path's file @name in @dfd; protobuf images are written with a header or read and checked. */
-static int open_img_fd(struct cr_img *img, int dfd, const char *name)
+static int open_img_fd(struct cr_img *img, int dfd, const char *name, uint64_t want_id)
 {
 	img->fd = open_file(dfd, name, img->flags, img->path);
 	if (img->fd < 0)
@@ -503,18 +503,16 @@ static int open_img_fd(struct cr_img *img, int dfd, const char *name)
 		}
 		return write_header(img);
 	}
-	if (load_file(img) || check_header(img) || check_entries(img, name))
+	if (load_file(img) || check_header(img) || check_entries(img, name, want_id))
 		return -1;
 	img->off = IMG_HDR_SIZE;
 	return 0;
 }
 
-struct cr_img *open_image_at(int dfd, int type, int flags, ...)
+static struct cr_img *open_image_va(int dfd, uint64_t want_id, int type, int flags, va_list args)
 {
 	char name[PATH_MAX];
 	struct cr_img *img;
-	va_list args;
-	int ret;
 
 	if (type < 0 || type >= CR_FD_MAX) {
 		pr_err("Unknown image type %d\n", type);
@@ -525,28 +523,42 @@ struct cr_img *open_image_at(int dfd, int type, int flags, ...)
 		       flags, img_type_name(type));
 		return NULL;
 	}
-
-	va_start(args, flags);
-	ret = build_name(name, sizeof(name), type, args);
-	va_end(args);
-	if (ret)
+	if (build_name(name, sizeof(name), type, args))
 		return NULL;
 
 	img = alloc_img(type, flags);
 	if (!img)
 		return NULL;
 	set_img_path(img, dfd, name);
-	if (open_img_fd(img, dfd, name)) {
+	if (open_img_fd(img, dfd, name, want_id)) {
 		close_image(img);
 		return NULL;
 	}
 	return img;
 }
 
-/*
- * Raw images (pages, shmem and SysV segment bytes) have no header: find
- * their type by name, from the "NAME-%u.img" of their description.
- */
+struct cr_img *open_image_at(int dfd, int type, int flags, ...)
+{
+	struct cr_img *img;
+	va_list args;
+
+	va_start(args, flags);
+	img = open_image_va(dfd, dump_id, type, flags, args);
+	va_end(args);
+	return img;
+}
+
+struct cr_img *open_image_of(int dfd, uint64_t id, int type, ...)
+{
+	struct cr_img *img;
+	va_list args;
+
+	va_start(args, type);
+	img = open_image_va(dfd, id, type, O_RDONLY, args);
+	va_end(args);
+	return img;
+}
+
 int raw_type_by_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -613,7 +625,7 @@ struct cr_img *open_image_path(const char *path)
 			type = CR_FD_STATS_RESTORE;
 	}
 	img->type = type;
-	if (check_entries(img, NULL))
+	if (check_entries(img, NULL, 0))
 		goto err;
 	img->off = IMG_HDR_SIZE;
 	return img;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "csum.h"
 #include "image.h"
 #include "ipc.pb-c.h"
@@ -391,20 +392,59 @@ static unsigned long raw_id(const char *path)
 	return dash ? strtoul(dash + 1, NULL, 10) : 0;
 }
 
+/* A compressed frame (--compress): expanded, its pages checked against their checksums. */
+static int check_frame(struct cr_img *img, const PagemapEntry *pe, unsigned long nr, const char *by)
+{
+	size_t len = (size_t)pe->nr_pages * CSUM_PAGE, bad;
+	char *frame = malloc(pe->clen), *pages = malloc(len);
+	int ret = -1;
+
+	if (!frame || !pages) {
+		pr_err("out of memory for a compressed frame\n");
+		goto out;
+	}
+	if (pread(img->fd, frame, pe->clen, pe->off) != (ssize_t)pe->clen) {
+		pr_perror("%s: can't read the %u-byte frame at offset %lu", img->path, pe->clen,
+			  (unsigned long)pe->off);
+		goto out;
+	}
+	if (decomp_frame(frame, pe->clen, pages, pe->nr_pages)) {
+		pr_err("%s: the compressed frame at offset %lu (%s entry #%lu) is damaged\n", img->path,
+		       (unsigned long)pe->off, by, nr);
+		goto out;
+	}
+	bad = csum_check_pages(pages, pe->nr_pages, pe->csum);
+	if (bad < pe->nr_pages) {
+		pr_err("%s: the page at address %lx of the compressed frame at offset %lu (%s entry #%lu) is "
+		       "damaged (checksum mismatch)\n", img->path, (unsigned long)(pe->vaddr + bad * CSUM_PAGE),
+		       (unsigned long)pe->off, by, nr);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(frame);
+	free(pages);
+	return ret;
+}
+
 /* Check the pages placed by pagemap entry @pe (#@nr of @by) against their checksums. */
 static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned long nr, const char *by,
 			  off_t size, char *buf)
 {
 	uint64_t len = (uint64_t)pe->nr_pages * CSUM_PAGE;
+	uint64_t stored = pe->has_clen ? pe->clen : len;
 
-	if (pe->has_in_parent && pe->in_parent)
+	/* no data here: the parent process's pages, or those of the images up the chain */
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev))
 		return 0;
-	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + len > (uint64_t)size ||
-	    pe->off + len < pe->off) {
+	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + stored > (uint64_t)size ||
+	    pe->off + stored < pe->off || (pe->has_clen && (!pe->clen || pe->clen > len))) {
 		pr_err("%s: entry #%lu (%u pages at offset %lu, %zu checksums) does not fit %s\n", by, nr,
 		       pe->nr_pages, (unsigned long)pe->off, pe->n_csum, img->path);
 		return -1;
 	}
+	if (pe->has_clen)
+		return check_frame(img, pe, nr, by);
 	for (uint64_t done = 0; done < len; done += 64 * CSUM_PAGE) {
 		size_t piece = len - done < 64 * CSUM_PAGE ? len - done : 64 * CSUM_PAGE, bad;
 
@@ -429,7 +469,7 @@ static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned l
  * is one next to it. Returns 1 (checked, *by names the pagemap), 0 (none
  * found) or -1 (damage, logged).
  */
-static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_len)
+static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_len, bool *compressed)
 {
 	unsigned long id = raw_id(img->path);
 	int dfd = open_dir_of(img->path), ret = 0;
@@ -469,6 +509,8 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 			close_image(pm);
 			continue;
 		}
+		/* compressed frames (--compress) take what they take: the file need not be whole pages */
+		*compressed = head->has_compress && head->compress;
 		pb_free(pm, head);
 		snprintf(by, by_len, "%s", de->d_name);
 		buf = buf ?: malloc(64 * CSUM_PAGE);
@@ -537,6 +579,7 @@ static int show_raw(struct cr_img *img, FILE *out)
 {
 	long page_size = sysconf(_SC_PAGESIZE);
 	char by[NAME_MAX + 1] = "", checked[NAME_MAX + 32] = "";
+	bool compressed = false;
 	struct stat st;
 	int ret;
 
@@ -546,18 +589,18 @@ static int show_raw(struct cr_img *img, FILE *out)
 	}
 	if (page_size <= 0)
 		page_size = 4096;
-	if (img->type == CR_FD_PAGES && st.st_size % page_size) {
-		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
-		       img->path, (long long)st.st_size, page_size);
-		return -1;
-	}
 	if (img->type == CR_FD_PAGES)
-		ret = check_pages_file(img, st.st_size, by, sizeof(by));
+		ret = check_pages_file(img, st.st_size, by, sizeof(by), &compressed);
 	else
 		ret = check_sparse_file(img, img->type == CR_FD_SHMEM_PAGES ? CR_FD_SHMEM : CR_FD_IPC_NS, by,
 					sizeof(by));
 	if (ret < 0)
 		return -1;
+	if (img->type == CR_FD_PAGES && !compressed && st.st_size % page_size) {
+		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
+		       img->path, (long long)st.st_size, page_size);
+		return -1;
+	}
 	if (ret > 0)
 		snprintf(checked, sizeof(checked), ", \"checked_with\": \"%s\"", by);
 	if (img->type != CR_FD_PAGES) {

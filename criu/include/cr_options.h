@@ -37,6 +37,14 @@ struct cr_options {
 	const char *freeze_cgroup;	/* dump: freeze the tree with this freezer cgroup */
 	bool orphan_pts_master;		/* a pty slave's master may be outside the tree (tty.c) */
 	bool evasive_devices;		/* restore: a device whose path names another one is opened by number */
+	const char *prev_images_dir;	/* --prev-images-dir: the previous dump of the chain, relative to imgs_dir */
+	bool track_mem;			/* --track-mem: dirty tracking between dumps (track.c) */
+	bool auto_dedup;		/* --auto-dedup: punch out of parent images what a dump replaces */
+	bool compress;			/* --compress: pages files in frames of zstd (compress.h) */
+	bool page_server;		/* dump, pre-dump: pages go to the page server at address:port */
+	const char *address;		/* --address: the page server's (dump) or where it listens */
+	int port;			/* --port, 0: PS_DEFAULT_PORT */
+	int status_fd;			/* --status-fd: a byte written when ready (page-server), or -1 */
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

@@ -8,6 +8,7 @@
 #include "pagemap_scan.h"
 
 int cr_dump_tasks(pid_t pid);
+int cr_pre_dump_tasks(pid_t pid);
 int cr_restore_tasks(void);
 int cr_check(const char *feature);
 int cr_feature_check(const char *name);
@@ -30,6 +31,7 @@ struct kerndat {
 	int has_uffd_wp_async;
 	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
+	int has_mem_track;	/* --track-mem works: PAGEMAP_SCAN and uffd WP_ASYNC + WP_UNPOPULATED */
 	int pipe_max_size;
 	unsigned long task_size;
 };
@@ -42,6 +44,7 @@ struct dump_stats {
 	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time;
 	uint64_t pages_scanned, pages_written, pages_zero;
 	uint64_t pages_in_parent;	/* left out: still shared with the parent (cow.c) */
+	uint64_t pages_in_prev;		/* left out: unchanged since the previous images (--track-mem) */
 };
 struct restore_stats {
 	uint64_t forking_time, restore_time, pages_restored;

@@ -58,6 +58,7 @@ enum cr_img_type {
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
+	CR_FD_TRACK,		/* track.img: where the dirty tracking of the tree lives (track.c) */
 	CR_FD_MAX
 };
 
@@ -110,6 +111,13 @@ int img_flush(struct cr_img *img);
  * message naming the file (and the offset of any damage).
  */
 struct cr_img *open_image_at(int dfd, int type, int flags, ...);
+/*
+ * Read image @type of another dump's images dir @dfd (a parent in a chain
+ * of --prev-images-dir): its trailer must carry @id, that dir's own dump
+ * id (its inventory's, chain_dump_id()), not the id of the dump being
+ * written or read. @id 0 takes any (only to read such an inventory).
+ */
+struct cr_img *open_image_of(int dfd, uint64_t id, int type, ...);
 /* Open an image by path, detecting its type from the magic words (for show). */
 struct cr_img *open_image_path(const char *path);
 /*

@@ -53,5 +53,6 @@ void print_on_level(int level, const char *fmt, ...) __attribute__((format(print
 
 /* Like pr_err, with ": <errno text>" appended; fmt must not end in \n. */
 #define pr_perror(fmt, ...)	pr_err(fmt ": %s\n", ##__VA_ARGS__, strerror(errno))
+#define pr_pwarn(fmt, ...)	pr_warn(fmt ": %s\n", ##__VA_ARGS__, strerror(errno))
 
 #endif

@@ -1,6 +1,7 @@
 #ifndef CR_MEM_H
 #define CR_MEM_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "files.h"
@@ -23,6 +24,7 @@ struct mm_dump {
 	VmaEntry *vmas;
 	VmaEntry **vma_ptrs;
 	uint8_t *may_guard;	/* per area: VmFlags "gu", so it is scanned for guard regions */
+	uint8_t *wp;		/* per area: MD_WP_* (dirty tracking, track.c) */
 	size_t nr_vmas;
 	uint64_t auxv[128];
 	/*
@@ -31,6 +33,17 @@ struct mm_dump {
 	 * thread comes back to user space on another CPU.
 	 */
 	uint64_t live_start, live_end;
+};
+
+#define MD_WP_OLD	1	/* registered for asynchronous write-protect before this dump (ours: track.c) */
+#define MD_WP_NEW	2	/* registered by this dump */
+
+struct track_task;
+
+/* What dump_pages() is to do about tracking and the previous images. */
+struct page_opts {
+	const struct track_task *tt;	/* NULL: no tracking */
+	bool protect;			/* write-protect what is dumped: the tracking goes on */
 };
 
 /* The process a task was forked from: the task may still share pages with it. */
@@ -49,7 +62,15 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 int resolve_socket_vmas(struct file_table *ft);
 /* Write the contents of private areas to pages-1.img and pagemap-PID.img. */
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
-	       uint32_t pages_id, const struct mm_parent *parent);
+	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po);
+/*
+ * pre-dump: find the pages while the tree is frozen (write-protecting them
+ * for the tracking), then, with the tree running again, copy them.
+ */
+struct predump_pages;
+struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po);
+int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st);
+void predump_free(struct predump_pages *pp);
 void free_mm_dump(struct mm_dump *md);
 
 /* The first of @mm's areas (sorted) that ends above @addr: its index, or n_vmas. */

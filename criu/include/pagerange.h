@@ -38,6 +38,11 @@ int page_list_add(struct page_list *l, uint64_t addr, uint64_t nr_pages);
 int page_list_split(const struct page_list *l, const struct page_list *sel, struct page_list *in,
 		    struct page_list *out);
 
+/* The union of two lists of disjoint ranges, into @out (initialised here). 0 or -1. */
+int page_list_merge(const struct page_list *a, const struct page_list *b, struct page_list *out);
+/* Sort @nr ranges (in place), merge overlaps and neighbours into @out (initialised here). 0 or -1. */
+int page_list_normalize(struct page_range *r, size_t nr, struct page_list *out);
+
 /* A position inside a page_list, for walking it in batches. */
 struct page_cursor {
 	size_t idx;		/* range index */

@@ -45,6 +45,7 @@ struct proc_pid_stat {
 	int tpgid;		/* foreground group of its controlling terminal, -1 if none */
 	unsigned long flags;
 	long num_threads;
+	uint64_t start_time;		/* clock ticks after boot: tells a reused pid */
 	int exit_signal;
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;

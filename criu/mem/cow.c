@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cow.h"
+#include "pagechain.h"
 #include "csum.h"
 #include "pidmap.h"
 #include "image.h"
@@ -699,7 +700,7 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 	}
 	if (!any)
 		return 0;
-	fd = open_image_file(dfd, pages_name, O_RDONLY);
+	fd = chain_open_pages(dfd, pages_name);
 	if (fd < 0)
 		return -1;
 	ret = fill_areas(t, fd, pages_name);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 
 #include "aio.h"
 #include "compel/compel.h"
+#include "compress.h"
 #include "cow.h"
+#include "cr_options.h"
 #include "csum.h"
 #include "crtools.h"
 #include "ipc-sysv.h"
@@ -28,10 +31,12 @@
 #include "mntns.h"
 #include "mem.h"
 #include "pagemap.pb-c.h"
+#include "page-server.h"
 #include "pagerange.h"
 #include "parasite.h"
 #include "shmem.h"
 #include "sk-packet.h"
+#include "track.h"
 #include "util.h"
 
 #define NR_PIPES	8
@@ -216,6 +221,7 @@ enum {
 	VMF_SEALED	= 1 << 5,	/* sl: mseal() */
 	VMF_HUGETLB	= 1 << 6,	/* ht: hugetlbfs */
 	VMF_ACCOUNT	= 1 << 7,	/* ac: VM_ACCOUNT, it was writable once */
+	VMF_UFFD_WP	= 1 << 8,	/* uw: write-protect registration; ours (track.c) if asynchronous */
 };
 
 struct vmflag {
@@ -244,7 +250,7 @@ static const struct vmflag vmflags[] = {
 	{ "ht", -1, VMF_HUGETLB },
 	{ "ac", -1, VMF_ACCOUNT },
 	{ "um", -1, 0, "memory registered with userfaultfd is not supported" },
-	{ "uw", -1, 0, "memory registered with userfaultfd is not supported" },
+	{ "uw", -1, VMF_UFFD_WP },	/* asynchronous write-protect (our tracking) is checked by check_uffd_areas() */
 	{ "ui", -1, 0, "memory registered with userfaultfd is not supported" },
 	{ "io", -1, 0, "device (VM_IO) memory is not supported" },
 	{ "pf", -1, 0, "device (PFN) memory is not supported" },
@@ -325,6 +331,8 @@ static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct 
 	v->accounted = !!(props & VMF_ACCOUNT);
 	if (props & VMF_GUARD)
 		md->may_guard[vi] = 1;
+	if (props & VMF_UFFD_WP)
+		md->wp[vi] = MD_WP_OLD;
 	if (props & VMF_HUGETLB) {
 		/* huge pages of a memfd shared with its fd (MFD_HUGETLB): the file carries them */
 		if (v->kind != VMA_KIND__VMA_FILE_SHARED || !p->name || strncmp(p->name, "/memfd:", 7))
@@ -440,6 +448,29 @@ static int collect_guards(pid_t pid, struct mm_dump *md)
 	return ret;
 }
 
+/*
+ * An area registered with a userfaultfd in asynchronous write-protect
+ * mode is one our dirty tracking registered (track.c): the task never
+ * waits on it, and it comes back unregistered. Any other registration
+ * (the task's own, where a fault waits for a monitor) is refused.
+ */
+static int check_uffd_areas(pid_t pid, struct mm_dump *md)
+{
+	for (size_t i = 0; i < md->nr_vmas; i++) {
+		struct proc_vma p = { .start = md->vmas[i].start, .end = md->vmas[i].end };
+		int r;
+
+		if (!(md->wp[i] & MD_WP_OLD))
+			continue;
+		r = track_area_async(pid, md->vmas[i].start, md->vmas[i].end);
+		if (r < 0)
+			return -1;
+		if (!r)
+			return refuse_vma(pid, &p, "memory registered with userfaultfd is not supported");
+	}
+	return 0;
+}
+
 int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, struct mm_dump *md)
 {
 	struct file_memo memo = { 0 };
@@ -448,7 +479,8 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 	md->vmas = calloc(nr ? nr : 1, sizeof(*md->vmas));
 	md->vma_ptrs = calloc(nr ? nr : 1, sizeof(*md->vma_ptrs));
 	md->may_guard = calloc(nr ? nr : 1, 1);
-	if (!md->vmas || !md->vma_ptrs || !md->may_guard) {
+	md->wp = calloc(nr ? nr : 1, 1);
+	if (!md->vmas || !md->vma_ptrs || !md->may_guard || !md->wp) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -471,7 +503,7 @@ int collect_vmas(pid_t pid, struct proc_vma *pv, int nr, struct file_table *ft, 
 		    apply_vmflags(pid, md, vi, &pv[i], madv, props, pv[i].kpage_kb, ft))
 			goto out;
 	}
-	ret = collect_guards(pid, md);
+	ret = collect_guards(pid, md) || check_uffd_areas(pid, md) ? -1 : 0;
 out:
 	free(memo.path);
 	return ret;
@@ -487,6 +519,8 @@ void free_mm_dump(struct mm_dump *md)
 	}
 	free(md->may_guard);
 	md->may_guard = NULL;
+	free(md->wp);
+	md->wp = NULL;
 	free(md->vmas);
 	free(md->vma_ptrs);
 	md->vmas = NULL;
@@ -571,6 +605,63 @@ out:
 	return ret;
 }
 
+/*
+ * Pages that hold data: present or swapped, not the zero page, not page
+ * cache. @clean (tracked areas): pages not written since the last round
+ * go there instead. @wp: the area is registered for asynchronous
+ * write-protect; @protect: write-protect what is reported, for the next
+ * round (atomically: a page written after it is reported is written
+ * again).
+ */
+static int scan_range_pagemap_scan(int pm_fd, uint64_t start, uint64_t end, struct page_list *pl,
+				   struct page_list *clean, int wp, int protect)
+{
+	struct page_region r[512];
+	uint64_t done = start;
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = (wp ? PM_SCAN_CHECK_WPASYNC : 0) | (wp && protect ? PM_SCAN_WP_MATCHING : 0),
+		.start = start,
+		.end = end,
+		.vec = (unsigned long)r,
+		.vec_len = ARRAY_SIZE(r),
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE | (kdat.has_pagemap_scan_guard ? PAGE_IS_GUARD : 0),
+		.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | (kdat.has_pagemap_scan_guard ? PAGE_IS_GUARD : 0),
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | (clean ? PAGE_IS_WRITTEN : 0),
+	};
+
+	while (arg.start < end) {
+		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+
+		if (n < 0) {
+			pr_perror("PAGEMAP_SCAN %lx-%lx", (unsigned long)arg.start, (unsigned long)end);
+			return -1;
+		}
+		/*
+		 * A region cut short by a full vector comes again from its start
+		 * with the next call: what was taken is skipped, and keeps what the
+		 * first report said of it (the first call may have protected it since).
+		 */
+		for (long i = 0; i < n; i++) {
+			struct page_list *to = clean && !(r[i].categories & PAGE_IS_WRITTEN) ? clean : pl;
+			uint64_t s = r[i].start > done ? r[i].start : done;
+
+			if (s >= r[i].end)
+				continue;
+			if (page_list_add(to, s, (r[i].end - s) >> PAGE_SHIFT)) {
+				pr_perror("page list");
+				return -1;
+			}
+			done = r[i].end;
+		}
+		if (arg.walk_end <= arg.start)
+			break;
+		arg.start = arg.walk_end;
+	}
+	return 0;
+}
+
 /* Without PAGEMAP_SCAN: read the 64-bit pagemap entries. */
 static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 {
@@ -606,10 +697,20 @@ struct page_xfer {
 	uint64_t off;			/* end of data in the pages file */
 	struct cr_img *pagemap;
 	struct dump_stats *st;
+	int nr_pipes;			/* as many as the pages need, up to NR_PIPES */
+	struct page_comp *comp;		/* --compress, or NULL */
+	char *buf;			/* a pipe's data, with --compress or --page-server */
+	bool ps;			/* --page-server: everything goes there instead (page-server.c) */
+	uint64_t *csum;			/* checksums of pages we read ourselves (page_csums()) */
+	uint64_t csum_cap;
 };
 
 static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
 {
+	if (x->ps) {
+		pr_err("BUG: a pagemap entry without its data to the page server\n");
+		return -1;
+	}
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
 	pe.vaddr = vaddr;
@@ -620,7 +721,95 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
 	return pb_write_one(x->pagemap, &pe);
 }
 
-/* Explicit offsets: each pipe's data has its own place, whoever writes it. */
+/* Checksums of @nr pages at @data that we read ourselves (not through the parasite's pipes). */
+static uint64_t *page_csums(struct page_xfer *x, const char *data, uint64_t nr)
+{
+	if (nr > x->csum_cap) {
+		uint64_t *n = realloc(x->csum, nr * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory for page checksums\n");
+			return NULL;
+		}
+		x->csum = n;
+		x->csum_cap = nr;
+	}
+	csum_pages(data, nr, x->csum);
+	return x->csum;
+}
+
+/*
+ * @nr pages of data for @vaddr at the end of the pages file: one entry,
+ * or with --compress one entry per frame of up to COMP_FRAME_PAGES pages.
+ * @csum: their checksums (of the uncompressed bytes), or NULL to take
+ * them here.
+ */
+static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const char *data, uint64_t *csum)
+{
+	if (!csum && !(csum = page_csums(x, data, nr)))
+		return -1;
+	if (x->ps && !x->comp)
+		return ps_send_pages(vaddr, nr, 0, csum, data, nr * PAGE_SIZE);
+	if (!x->comp) {
+		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
+		    (ssize_t)(nr * PAGE_SIZE)) {
+			pr_perror("writing the pages file");
+			return -1;
+		}
+		x->off += nr * PAGE_SIZE;
+		return 0;
+	}
+	while (nr) {
+		uint64_t n = nr > COMP_FRAME_PAGES ? COMP_FRAME_PAGES : nr;
+		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+		const void *frame = data;
+		size_t len = comp_frame(x->comp, data, n, &frame);
+
+		pe.vaddr = vaddr;
+		pe.nr_pages = n;
+		pe.off = x->off;
+		pe.n_csum = n;
+		pe.csum = csum;
+		if (len) {
+			pe.has_clen = true;
+			pe.clen = len;
+		} else {
+			len = n * PAGE_SIZE;
+		}
+		if (x->ps) {
+			if (ps_send_pages(vaddr, n, pe.has_clen ? len : 0, csum, frame, len))
+				return -1;
+		} else if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
+			pr_perror("writing the pages file");
+			return -1;
+		}
+		/* frames start page-aligned, as the pages of uncompressed entries do (restore checks offsets so) */
+		x->off += PAGE_ALIGN(len);
+		vaddr += n * PAGE_SIZE;
+		data += n * PAGE_SIZE;
+		csum += n;
+		nr -= n;
+	}
+	return 0;
+}
+
+/* --compress: the pipe's bytes come here, then go out frame by frame. */
+static int read_pipe(int pipe_rd, char *buf, uint64_t len)
+{
+	while (len) {
+		ssize_t n = read(pipe_rd, buf, len);
+
+		if (n <= 0) {
+			pr_perror("reading pages from a pipe (%lu bytes left)", (unsigned long)len);
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+
 static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off)
 {
 	loff_t pos = off;
@@ -637,12 +826,24 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 	return 0;
 }
 
-static int xfer_setup(struct page_xfer *x)
+/*
+ * Pipes for @pages pages: a few pages (an incremental dump) get one small
+ * pipe, not NR_PIPES of the biggest size: making those is downtime too.
+ */
+static int xfer_setup(struct page_xfer *x, uint64_t pages)
 {
 	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
-	long sz = kdat.pipe_max_size;
+	long sz = kdat.pipe_max_size, want = 1L << 16;
 
-	for (int i = 0; i < NR_PIPES; i++) {
+	while (want < sz && (uint64_t)want < pages * PAGE_SIZE)
+		want <<= 1;
+	sz = want < sz ? want : sz;
+	x->nr_pipes = (pages * PAGE_SIZE + sz - 1) / sz;
+	if (x->nr_pipes < 1)
+		x->nr_pipes = 1;
+	if (x->nr_pipes > NR_PIPES)
+		x->nr_pipes = NR_PIPES;
+	for (int i = 0; i < x->nr_pipes; i++) {
 		if (pipe2(x->pipes[i], O_CLOEXEC)) {
 			pr_perror("pipe");
 			return -1;
@@ -653,8 +854,10 @@ static int xfer_setup(struct page_xfer *x)
 			return -1;
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
+	}
+	for (int i = 0; i < x->nr_pipes; i++) {
 		wr[i] = x->pipes[i][1];
-		wr[NR_PIPES + i] = x->pipes[i][0];
+		wr[x->nr_pipes + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -664,13 +867,65 @@ static int xfer_setup(struct page_xfer *x)
 	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
 		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
 
-	((union parasite_args *)x->args)->nr_pipes = NR_PIPES;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * NR_PIPES) ||
+	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * x->nr_pipes) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
 	}
 	return 0;
+}
+
+/* --compress: the compressor, and room for a pipe's data. */
+static int comp_setup(struct page_xfer *x, PagemapHead *ph, long pipe_bytes)
+{
+	if (!opts.compress && !x->ps)
+		return 0;
+	x->comp = opts.compress ? comp_new() : NULL;
+	x->buf = pipe_bytes ? malloc(pipe_bytes) : NULL;
+	if ((opts.compress && !x->comp) || (pipe_bytes && !x->buf)) {
+		pr_err("out of memory for --compress or --page-server\n");
+		return -1;
+	}
+	if (opts.compress) {
+		ph->has_compress = true;
+		ph->compress = COMP_ZSTD;
+	}
+	return 0;
+}
+
+/* The images of @pid: here, or at the page server. */
+static int open_page_images(struct page_xfer *x, PagemapHead *ph, int dfd, pid_t pid, uint32_t pages_id,
+			    long pipe_bytes, struct cr_img **pages)
+{
+	x->ps = ps_active();
+	ph->pages_id = pages_id;
+	if (x->ps) {
+		x->pages_fd = -1;
+		return comp_setup(x, ph, pipe_bytes) ||
+		       ps_send(PS_OPEN, opts.compress ? PS_F_COMPRESS : 0, pid, pages_id, 0, NULL, 0) ? -1 : 0;
+	}
+	x->pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
+	*pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
+	if (!x->pagemap || !*pages || img_buffer_writes(x->pagemap))
+		return -1;
+	x->pages_fd = (*pages)->fd;
+	return comp_setup(x, ph, pipe_bytes) || pb_write_one(x->pagemap, ph) ? -1 : 0;
+}
+
+static int close_page_images(struct page_xfer *x)
+{
+	return x->ps ? ps_send(PS_CLOSE, 0, 0, 0, 0, NULL, 0) : img_flush(x->pagemap);
+}
+
+/* Sealed if @ret is 0, dropped unsealed if not (image.h); none here with --page-server. */
+static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
+{
+	if (x->pagemap)
+		ret = finish_image(x->pagemap, ret);
+	if (pages)
+		ret = finish_image(pages, ret);
+	return ret;
 }
 
 /* Which build of the checksums the parasite runs, and what of the task's state it saves around it. */
@@ -696,6 +951,136 @@ static void xfer_close(struct page_xfer *x)
 				close(x->pipes[i][j]);
 }
 
+/*
+ * Draining a round's pipes into the pages file: each pipe's data has its
+ * offset known beforehand, so two threads splice them side by side (the
+ * page cache pages of the file are what costs, and two CPUs allocate
+ * them twice as fast as one).
+ */
+struct drain_job {
+	struct page_xfer *x;
+	uint32_t first, np;		/* pipes first, first + 2, ... below np */
+	uint64_t len[NR_PIPES], off[NR_PIPES];
+	int ret;
+};
+
+static void *drain_some(void *arg)
+{
+	struct drain_job *j = arg;
+
+	for (uint32_t i = j->first; i < j->np && !j->ret; i += 2)
+		j->ret = drain_pipe(j->x, j->x->pipes[i][0], j->len[i], j->off[i]);
+	return NULL;
+}
+
+/* The sizes the parasite reports for each pipe of a round must add up. */
+static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
+{
+	struct parasite_pages *p = x->args;
+
+	for (uint32_t i = 0, k = 0; i < np; i++) {
+		uint64_t expect = 0;
+
+		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
+			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
+			return -1;
+		}
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++)
+			expect += p->out[k].iov_len;
+		if (p->nr_bytes[i] != expect) {
+			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
+			       (unsigned long)expect);
+			return -1;
+		}
+		len[i] = expect;
+	}
+	return 0;
+}
+
+/*
+ * Into the pages file: the pipes spliced (by two threads when it is worth
+ * it) while the parasite checksums the same pages in the task; the
+ * pagemap entries once both are done.
+ */
+static int drain_round(struct page_xfer *x, uint32_t np)
+{
+	struct parasite_pages *p = x->args;
+	struct drain_job a = { .x = x, .first = 0, .np = np }, b;
+	uint64_t off = x->off, total = 0;
+	pthread_t th;
+	int threaded = 0, ret;
+
+	if (check_round(x, np, a.len))
+		return -1;
+	for (uint32_t i = 0; i < np; i++) {
+		a.off[i] = off;
+		off += a.len[i];
+		total += a.len[i];
+	}
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
+		return -1;
+	b = a;
+	b.first = 1;
+	if (np > 1 && total >= (256 << 10))
+		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
+	if (threaded) {
+		drain_some(&a);
+		pthread_join(th, NULL);
+	} else {
+		for (uint32_t i = 0; i < np && !a.ret; i++)
+			a.ret = drain_pipe(x, x->pipes[i][0], a.len[i], a.off[i]);
+	}
+	/* the parasite's answer is due whatever became of the drain: the channel stays in step */
+	ret = compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
+	if (a.ret || b.ret)
+		return -1;
+	if (ret < 0) {
+		pr_perror("parasite failed to checksum pages");
+		return -1;
+	}
+	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
+		uint64_t o = a.off[i];
+
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &p->csum[pg]))
+				return -1;
+			o += p->out[k].iov_len;
+			pg += n;
+		}
+	}
+	x->off = off;
+	x->st->pages_written += total >> PAGE_SHIFT;
+	return 0;
+}
+
+/*
+ * --compress or --page-server: each pipe's bytes come here, are
+ * checksummed here as they are (uncompressed), and go out from here.
+ */
+static int buffer_round(struct page_xfer *x, uint32_t np)
+{
+	struct parasite_pages *p = x->args;
+	uint64_t len[NR_PIPES];
+
+	if (check_round(x, np, len))
+		return -1;
+	for (uint32_t i = 0, k = 0; i < np; i++) {
+		char *d = x->buf;
+
+		if (read_pipe(x->pipes[i][0], x->buf, len[i]))
+			return -1;
+		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
+			if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d, NULL))
+				return -1;
+			d += p->out[k].iov_len;
+		}
+		x->st->pages_written += len[i] >> PAGE_SHIFT;
+	}
+	return 0;
+}
+
 /* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
 static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 			  int *done);
@@ -712,11 +1097,12 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 		      int *done)
 {
 	struct parasite_pages *p = x->args;
-	uint64_t t0, drained = 0;
 	size_t used = 0;
 	uint32_t np = 0;
+	uint64_t t0;
+	int ret;
 
-	while (np < NR_PIPES && used < PARASITE_MAX_IOVS) {
+	while (np < (uint32_t)x->nr_pipes && used < PARASITE_MAX_IOVS) {
 		uint64_t pages;
 		size_t n = page_list_next_batch(pl, cur, x->pipe_pages, &p->iovs[used],
 						PARASITE_MAX_IOVS - used, &pages);
@@ -742,48 +1128,10 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 	x->st->memdump_time += now_us() - t0;
 	x->st->pages_zero += p->zero_pages;
 
-	/* the parasite checksums the pages while we move them */
 	t0 = now_us();
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
-		return -1;
-	for (uint32_t i = 0, k = 0; i < np; i++) {
-		uint64_t expect = 0;
-
-		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
-			pr_err("parasite reported %u iovecs for pipe %u\n", p->nr_out[i], i);
-			goto wait;
-		}
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++)
-			expect += p->out[k].iov_len;
-		if (p->nr_bytes[i] != expect) {
-			pr_err("parasite spliced %lu bytes instead of %lu\n", (unsigned long)p->nr_bytes[i],
-			       (unsigned long)expect);
-			goto wait;
-		}
-		if (drain_pipe(x, x->pipes[i][0], expect, x->off + drained))
-			goto wait;
-		drained += expect;
-	}
-	if (compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES) < 0) {
-		pr_perror("parasite failed to checksum pages");
-		return -1;
-	}
-	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++)
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
-
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, x->off, &p->csum[pg]))
-				return -1;
-			x->off += p->out[k].iov_len;
-			pg += n;
-		}
-	x->st->pages_written += drained >> PAGE_SHIFT;
+	ret = x->buf ? buffer_round(x, np) : drain_round(x, np);
 	x->st->memwrite_time += now_us() - t0;
-	return 0;
-wait:
-	/* the parasite's answer is still due: take it, so the channel stays in step */
-	compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
-	return -1;
+	return ret;
 }
 
 /*
@@ -792,7 +1140,6 @@ wait:
  */
 static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_list *pl)
 {
-	uint64_t csum[64];
 	char path[64], *buf;
 	int fd, ret = -1;
 
@@ -816,14 +1163,8 @@ static int copy_unreadable(struct page_xfer *x, pid_t pid, const struct page_lis
 				pr_perror("reading memory of %d at %lx", pid, (unsigned long)addr);
 				goto out;
 			}
-			csum_pages(buf, chunk >> PAGE_SHIFT, csum);
-			if (write_pagemap(x, addr, chunk >> PAGE_SHIFT, x->off, csum))
+			if (store_pages(x, addr, chunk >> PAGE_SHIFT, buf, NULL))
 				goto out;
-			if (pwrite(x->pages_fd, buf, chunk, x->off) != (ssize_t)chunk) {
-				pr_perror("writing the pages file");
-				goto out;
-			}
-			x->off += chunk;
 			addr += chunk;
 			left -= chunk;
 		}
@@ -838,37 +1179,136 @@ out:
 }
 
 /*
- * Three lists: anonymous memory (where an all-zero page needs no saving),
- * private file memory (where it does: zero is not what the file has), and
- * areas the task itself can't read.
+ * The pages of a process by what becomes of them: data in three lists
+ * (anonymous memory, where an all-zero page needs no saving; private file
+ * memory, where it does: zero is not what the file has; areas the task
+ * itself can't read), pages the parent images hold unchanged (in_prev),
+ * and pages still shared with the parent process (in_parent, cow.c).
  */
-static int collect_pages(pid_t pid, struct mm_dump *md, struct page_list *anon, struct page_list *file,
-			 struct page_list *hidden, struct dump_stats *st)
-{
-	char path[64];
-	int fd, ret = 0;
+struct page_sets {
+	struct page_list anon, file, hidden;
+	struct page_list prev;
+	struct page_list inh[5];	/* anon, file, hidden, and the two clean lists (collect_pages()) */
+};
 
-	if (!md->nr_vmas)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+static void page_sets_init(struct page_sets *ps)
+{
+	page_list_init(&ps->anon);
+	page_list_init(&ps->file);
+	page_list_init(&ps->hidden);
+	page_list_init(&ps->prev);
+	for (int i = 0; i < 5; i++)
+		page_list_init(&ps->inh[i]);
+}
+
+static void page_sets_free(struct page_sets *ps)
+{
+	page_list_free(&ps->anon);
+	page_list_free(&ps->file);
+	page_list_free(&ps->hidden);
+	page_list_free(&ps->prev);
+	for (int i = 0; i < 5; i++)
+		page_list_free(&ps->inh[i]);
+}
+
+/* Pages of @clean the parent images have go to @prev, the others back to @data. */
+static int split_clean(struct page_list *clean, const struct page_list *cover, struct page_list *data,
+		       struct page_list *prev)
+{
+	struct page_list in, out, a, b;
+
+	if (page_list_split(clean, cover, &in, &out))
+		return -1;
+	if (page_list_merge(data, &out, &a) || page_list_merge(prev, &in, &b)) {
+		page_list_free(&in);
+		page_list_free(&out);
+		return -1;
+	}
+	page_list_free(&in);
+	page_list_free(&out);
+	page_list_free(data);
+	page_list_free(prev);
+	*data = a;
+	*prev = b;
+	return 0;
+}
+
+/*
+ * The scan of a big address space is split in two halves by pages, each
+ * walked by its own thread: PAGEMAP_SCAN visits every page table entry
+ * (tens of ms per GiB of 4 KiB pages here), and with the tree frozen that
+ * is downtime.
+ */
+struct scan_part {
+	pid_t pid;
+	const struct mm_dump *md;
+	const struct page_opts *po;
+	uint64_t from, to;		/* the addresses of this part */
+	struct page_list l[3];		/* anon, file, hidden */
+	struct page_list clean[2];	/* anon, hidden: not written since the last round (tracked areas) */
+	int ret;
+};
+
+static void *scan_part_run(void *arg)
+{
+	struct scan_part *sp = arg;
+	const struct track_task *tt = sp->po ? sp->po->tt : NULL;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", sp->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s", path);
-		return -1;
+		sp->ret = -1;
+		return NULL;
 	}
-	for (size_t i = 0; i < md->nr_vmas && !ret; i++) {
+	for (size_t i = 0; i < sp->md->nr_vmas && !sp->ret; i++) {
+		const VmaEntry *v = &sp->md->vmas[i];
+		int hidden = !(v->prot & PROT_READ), file = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+		struct page_list *l = &sp->l[hidden ? 2 : file ? 1 : 0];
+		int tracked = tt && tt->since_prev && (sp->md->wp[i] & MD_WP_OLD) && !file;
+		int protect = sp->po && sp->po->protect && sp->md->wp[i];
+		uint64_t s = v->start > sp->from ? v->start : sp->from, e = v->end < sp->to ? v->end : sp->to;
+
+		if (!vma_is_private_mem(v) || s >= e)
+			continue;
+		if (kdat.has_pagemap_scan)
+			sp->ret = scan_range_pagemap_scan(fd, s, e, l, tracked ? &sp->clean[hidden] : NULL,
+							  tracked || protect, protect);
+		else
+			sp->ret = scan_vma_pagemap(fd, v, l);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void scan_part_free(struct scan_part *sp)
+{
+	for (int i = 0; i < 3; i++)
+		page_list_free(&sp->l[i]);
+	page_list_free(&sp->clean[0]);
+	page_list_free(&sp->clean[1]);
+}
+
+/* The address where half of the private pages lie below, or 0 when not worth two threads. */
+static uint64_t scan_split(const struct mm_dump *md, uint64_t total)
+{
+	uint64_t below = 0;
+
+	if (!kdat.has_pagemap_scan || total < (64ULL << 20) / PAGE_SIZE)
+		return 0;
+	for (size_t i = 0; i < md->nr_vmas; i++) {
 		const VmaEntry *v = &md->vmas[i];
+		uint64_t n = (v->end - v->start) >> PAGE_SHIFT;
 
 		if (!vma_is_private_mem(v))
 			continue;
-		st->pages_scanned += (v->end - v->start) >> PAGE_SHIFT;
-		if (!kdat.has_pagemap_scan)
-			ret = scan_vma_pagemap(fd, v, list_of(v, anon, file, hidden));
+		if (below + n >= total / 2)
+			return v->start + (total / 2 - below) * PAGE_SIZE;
+		below += n;
 	}
-	if (!ret && kdat.has_pagemap_scan)
-		ret = scan_pagemap_scan(fd, md, anon, file, hidden);
-	close(fd);
-	return ret;
+	return 0;
 }
 
 /*
@@ -906,102 +1346,325 @@ static int split_live(const struct mm_dump *md, struct page_list *anon, struct p
 	return ret;
 }
 
-/* Pages the parent has: an entry with no data. */
-static int write_in_parent(struct page_xfer *x, const struct page_list *pl)
+/* Both parts' lists, the lower one's first: they are in address order. */
+static int join_lists(struct page_list *a, struct page_list *b, struct page_list *out)
+{
+	struct page_list m;
+
+	if (page_list_merge(a, b, &m))
+		return -1;
+	page_list_free(out);
+	*out = m;
+	return 0;
+}
+
+static int collect_pages(pid_t pid, struct mm_dump *md, struct page_sets *ps, struct dump_stats *st,
+			 const struct page_opts *po, const struct mm_parent *parent)
+{
+	const struct track_task *tt = po ? po->tt : NULL;
+	struct scan_part part[2] = {
+		{ .pid = pid, .md = md, .po = po, .from = 0, .to = UINT64_MAX },
+		{ .pid = pid, .md = md, .po = po, .from = UINT64_MAX, .to = UINT64_MAX },
+	};
+	struct page_list clean[2];	/* anon, hidden */
+	uint64_t total = 0, mid;
+	pthread_t th;
+	int ret = 0, threaded = 0;
+
+	page_list_init(&clean[0]);
+	page_list_init(&clean[1]);
+	if (!md->nr_vmas)
+		return 0;
+	for (size_t i = 0; i < md->nr_vmas; i++)
+		if (vma_is_private_mem(&md->vmas[i]))
+			total += (md->vmas[i].end - md->vmas[i].start) >> PAGE_SHIFT;
+	st->pages_scanned += total;
+	if (kdat.has_pagemap_scan && !(tt && tt->since_prev) && !(po && po->protect)) {
+		/* no tracking: one scan over the whole address space, however many areas */
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("can't open %s", path);
+			return -1;
+		}
+		ret = scan_pagemap_scan(fd, md, &ps->anon, &ps->file, &ps->hidden);
+		close(fd);
+		if (ret)
+			return -1;
+		goto split;
+	}
+	mid = scan_split(md, total);
+	if (mid) {
+		part[0].to = part[1].from = mid;
+		threaded = pthread_create(&th, NULL, scan_part_run, &part[1]) == 0;
+		if (!threaded)
+			part[0].to = UINT64_MAX;
+	}
+	scan_part_run(&part[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	ret = part[0].ret || part[1].ret;
+	if (!ret)
+		ret = join_lists(&part[0].l[0], &part[1].l[0], &ps->anon) ||
+		      join_lists(&part[0].l[1], &part[1].l[1], &ps->file) ||
+		      join_lists(&part[0].l[2], &part[1].l[2], &ps->hidden) ||
+		      join_lists(&part[0].clean[0], &part[1].clean[0], &clean[0]) ||
+		      join_lists(&part[0].clean[1], &part[1].clean[1], &clean[1]);
+	scan_part_free(&part[0]);
+	scan_part_free(&part[1]);
+	if (ret)
+		goto out;
+split:
+	if (parent) {
+		struct page_list l[5] = { ps->anon, ps->file, ps->hidden, clean[0], clean[1] };
+
+		ret = cow_split_inherited(pid, md, parent, l, 5, ps->inh);
+		ps->anon = l[0];
+		ps->file = l[1];
+		ps->hidden = l[2];
+		clean[0] = l[3];
+		clean[1] = l[4];
+		if (ret)
+			goto out;
+		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
+			(unsigned long)(ps->inh[0].total_pages + ps->inh[1].total_pages + ps->inh[2].total_pages +
+					ps->inh[3].total_pages + ps->inh[4].total_pages), parent->pid);
+	}
+	if (tt && tt->since_prev) {
+		ret = split_clean(&clean[0], &tt->cover, &ps->anon, &ps->prev) ||
+		      split_clean(&clean[1], &tt->cover, &ps->hidden, &ps->prev);
+		if (!ret)
+			pr_info("task %d: %lu pages unchanged since the previous dump left out\n", pid,
+				(unsigned long)ps->prev.total_pages);
+	}
+out:
+	page_list_free(&clean[0]);
+	page_list_free(&clean[1]);
+	return ret ? -1 : 0;
+}
+
+/* Pages with no data here: the parent process's (in_parent) or the previous images' (in_prev). */
+static int write_dataless(struct cr_img *pagemap, const struct page_list *pl, int prev, uint64_t *count)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
-	pe.has_in_parent = true;
-	pe.in_parent = true;
+	if (!pagemap) {	/* the page server's */
+		for (size_t i = 0; i < pl->nr; i++) {
+			if (ps_send(PS_DATALESS, prev ? PS_F_IN_PREV : PS_F_IN_PARENT, pl->r[i].start, pl->r[i].nr_pages,
+				    0, NULL, 0))
+				return -1;
+			*count += pl->r[i].nr_pages;
+		}
+		return 0;
+	}
+
+	if (prev)
+		pe.has_in_prev = pe.in_prev = true;
+	else
+		pe.has_in_parent = pe.in_parent = true;
 	for (size_t i = 0; i < pl->nr; i++) {
 		pe.vaddr = pl->r[i].start;
 		pe.nr_pages = pl->r[i].nr_pages;
-		if (pb_write_one(x->pagemap, &pe))
+		if (pb_write_one(pagemap, &pe))
 			return -1;
-		x->st->pages_in_parent += pl->r[i].nr_pages;
+		*count += pl->r[i].nr_pages;
 	}
 	return 0;
 }
 
-/* Leave out of @anon, @file and @hidden what the task shares with its parent; it goes to @inh. */
-static int split_inherited(pid_t pid, struct mm_dump *md, const struct mm_parent *parent, struct page_list *anon,
-			   struct page_list *file, struct page_list *hidden, struct page_list *inh)
+static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, struct dump_stats *st)
 {
-	struct page_list l[3] = { *anon, *file, *hidden };
-	int ret = cow_split_inherited(pid, md, parent, l, 3, inh);
-
-	*anon = l[0];
-	*file = l[1];
-	*hidden = l[2];
-	if (!ret)
-		pr_info("task %d: %lu pages still shared with its parent %d left out\n", pid,
-			(unsigned long)(inh[0].total_pages + inh[1].total_pages + inh[2].total_pages), parent->pid);
-	return ret;
+	if (write_dataless(pagemap, &ps->prev, 1, &st->pages_in_prev))
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (write_dataless(pagemap, &ps->inh[i], 0, &st->pages_in_parent))
+			return -1;
+	return 0;
 }
 
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
-	       uint32_t pages_id, const struct mm_parent *parent)
+	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po)
 {
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
-	struct page_list anon, file, hidden, inh[3], live;
+	struct page_sets ps;
+	struct page_list live;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
 
-	page_list_init(&anon);
-	page_list_init(&file);
-	page_list_init(&hidden);
-	for (int i = 0; i < 3; i++)
-		page_list_init(&inh[i]);
+	page_sets_init(&ps);
 	page_list_init(&live);
 	memset(x.pipes, -1, sizeof(x.pipes));
-	if (collect_pages(pid, md, &anon, &file, &hidden, st))
+	if (collect_pages(pid, md, &ps, st, po, parent))
 		goto out;
-	if (split_live(md, &anon, &file, &live))
-		goto out;
-	if (parent && split_inherited(pid, md, parent, &anon, &file, &hidden, inh))
+	if (split_live(md, &ps.anon, &ps.file, &live))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
-		pid, (unsigned long)(anon.total_pages + file.total_pages + hidden.total_pages),
-		(unsigned long)anon.total_pages, (unsigned long)file.total_pages, (unsigned long)hidden.total_pages,
-		(unsigned long)st->pages_scanned);
+		pid, (unsigned long)(ps.anon.total_pages + ps.file.total_pages + ps.hidden.total_pages),
+		(unsigned long)ps.anon.total_pages, (unsigned long)ps.file.total_pages,
+		(unsigned long)ps.hidden.total_pages, (unsigned long)st->pages_scanned);
 
-	x.pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
-	pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x.pagemap || !pages || img_buffer_writes(x.pagemap))
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
 		goto out;
-	x.pages_fd = pages->fd;
-	ph.pages_id = pages_id;
-	if (pb_write_one(x.pagemap, &ph))
-		goto out;
-	if (xfer_setup(&x))
+	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 		goto out;
 	csum_setup(&x);
 	while (!done)
-		if (xfer_round(&x, &anon, &cur, 1, &done))
+		if (xfer_round(&x, &ps.anon, &cur, 1, &done))
 			goto out;
 	memset(&cur, 0, sizeof(cur));
 	done = 0;
 	while (!done)
-		if (xfer_round(&x, &file, &cur, 0, &done))
+		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
-	if (copy_unreadable(&x, pid, &hidden) || copy_unreadable(&x, pid, &live))
+	if (copy_unreadable(&x, pid, &ps.hidden) || copy_unreadable(&x, pid, &live))
 		goto out;
-	if (write_in_parent(&x, &inh[0]) || write_in_parent(&x, &inh[1]) || write_in_parent(&x, &inh[2]) ||
-	    img_flush(x.pagemap))
+	if (write_dataless_all(x.pagemap, &ps, st) || close_page_images(&x))
 		goto out;
 	ret = 0;
 out:
 	xfer_close(&x);
-	ret = finish_image(x.pagemap, ret);
-	ret = finish_image(pages, ret);
-	page_list_free(&anon);
-	page_list_free(&file);
-	page_list_free(&hidden);
-	for (int i = 0; i < 3; i++)
-		page_list_free(&inh[i]);
+	comp_free(x.comp);
+	free(x.buf);
+	free(x.csum);
+	ret = close_images(&x, pages, ret);
+	page_sets_free(&ps);
 	page_list_free(&live);
 	return ret;
+}
+
+/* ---- pre-dump: pages copied while the tree runs ---- */
+
+struct predump_pages {
+	struct page_sets ps;
+};
+
+struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po)
+{
+	struct predump_pages *pp = calloc(1, sizeof(*pp));
+
+	if (!pp) {
+		pr_err("out of memory\n");
+		return NULL;
+	}
+	page_sets_init(&pp->ps);
+	/* no parent process sharing: a pre-dump saves each process's pages whole */
+	if (collect_pages(pid, md, &pp->ps, st, po, NULL)) {
+		predump_free(pp);
+		return NULL;
+	}
+	return pp;
+}
+
+void predump_free(struct predump_pages *pp)
+{
+	if (!pp)
+		return;
+	page_sets_free(&pp->ps);
+	free(pp);
+}
+
+static int all_zero(const char *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+#define LIVE_CHUNK	256	/* pages read at a time */
+
+/*
+ * Copy @pl from the running task through /proc/PID/mem (it reads what the
+ * task can't, too). Pages that went away meanwhile (unmapped) are left
+ * out: the next dump finds them gone, or written, and does not take them
+ * from here. Runs of data become one entry each.
+ */
+static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct page_list *pl, int skip_zero, char *buf)
+{
+	for (size_t i = 0; i < pl->nr; i++) {
+		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages;
+
+		while (left) {
+			uint64_t n = left > LIVE_CHUNK ? LIVE_CHUNK : left, run = 0, run_addr = 0, got;
+			ssize_t r = pread(mem_fd, buf, n * PAGE_SIZE, addr);
+
+			if (r < 0 && n > 1) {
+				n = 1;	/* somewhere in there a page went away: find out which, page by page */
+				r = pread(mem_fd, buf, PAGE_SIZE, addr);
+			}
+			got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
+			if (!got)
+				pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
+			for (uint64_t k = 0; k <= got; k++) {
+				int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
+
+				if (keep && !run++)
+					run_addr = k;
+				if (keep)
+					continue;
+				if (skip_zero && k < got)
+					x->st->pages_zero++;
+				if (!run)
+					continue;
+				if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
+					pr_err("can't write the pre-dump pages of %d\n", pid);
+					return -1;
+				}
+				x->st->pages_written += run;
+				run = 0;
+			}
+			if (!got)
+				got = 1;
+			addr += got * PAGE_SIZE;
+			left -= got;
+		}
+	}
+	return 0;
+}
+
+int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st)
+{
+	struct page_xfer x = { .st = st, .pages_fd = -1 };
+	PagemapHead ph = PAGEMAP_HEAD__INIT;
+	struct cr_img *pages = NULL;
+	char path[64], *buf = NULL;
+	int mem_fd, ret = -1;
+	uint64_t t0 = now_us();
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem_fd < 0 && (errno == ENOENT || errno == ESRCH)) {
+		/* it exited since the tree was let go: nothing of it to keep (the next dump has no parent for it) */
+		pr_info("pre-dump: process %d exited meanwhile: left out\n", pid);
+		return 0;
+	}
+	buf = malloc(LIVE_CHUNK * PAGE_SIZE);
+	if (mem_fd < 0 || !buf) {
+		pr_perror("can't read the memory of %d", pid);
+		goto out;
+	}
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, &pages))
+		goto out;
+	if (copy_live(&x, mem_fd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, pid, &pp->ps.file, 0, buf) ||
+	    copy_live(&x, mem_fd, pid, &pp->ps.hidden, 0, buf))
+		goto out;
+	if (write_dataless_all(x.pagemap, &pp->ps, st) || close_page_images(&x))
+		goto out;
+	ret = 0;
+out:
+	st->memwrite_time += now_us() - t0;
+	comp_free(x.comp);
+	free(x.csum);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	free(buf);
+	return close_images(&x, pages, ret);
 }

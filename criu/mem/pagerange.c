@@ -183,3 +183,56 @@ size_t page_list_next_batch(const struct page_list *l, struct page_cursor *cur,
 		*nr_pages = pages;
 	return n;
 }
+
+int page_list_merge(const struct page_list *a, const struct page_list *b, struct page_list *out)
+{
+	size_t i = 0, j = 0;
+
+	page_list_init(out);
+	while (i < a->nr || j < b->nr) {
+		const struct page_range *r;
+
+		if (j >= b->nr || (i < a->nr && a->r[i].start < b->r[j].start))
+			r = &a->r[i++];
+		else
+			r = &b->r[j++];
+		if (page_list_add(out, r->start, r->nr_pages)) {
+			page_list_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cmp_range(const void *x, const void *y)
+{
+	const struct page_range *a = x, *b = y;
+
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+int page_list_normalize(struct page_range *r, size_t nr, struct page_list *out)
+{
+	page_list_init(out);
+	qsort(r, nr, sizeof(*r), cmp_range);
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t s = r[i].start, e = s + r[i].nr_pages * PAGE_SIZE;
+
+		if (out->nr) {
+			struct page_range *last = &out->r[out->nr - 1];
+			uint64_t le = last->start + last->nr_pages * PAGE_SIZE;
+
+			if (s < le) {
+				/* overlapping: keep what the last one does not cover */
+				if (e <= le)
+					continue;
+				s = le;
+			}
+		}
+		if (page_list_add(out, s, (e - s) >> PAGE_SHIFT)) {
+			page_list_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}

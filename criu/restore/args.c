@@ -881,12 +881,22 @@ static void fill_vm_kids(struct rst_ctx *rc, struct restore_args *a)
 /* The pages' checksums go where the restorer finds them (the pieces point into criu's memory until now). */
 static void copy_page_csums(struct restore_args *a, char **p)
 {
+	uint64_t total = 0, *c;
+
+	/*
+	 * One block for all (plan_bootstrap() counts nr_pages of them): a
+	 * bump() per piece would pad each to 64 bytes, and the many small
+	 * entries of an incremental dump overflowed the area.
+	 */
+	for (uint32_t i = 0; i < a->nr_pms; i++)
+		total += a->pms[i].nr_pages;
+	c = bump(p, total * sizeof(uint64_t));
 	for (uint32_t i = 0; i < a->nr_pms; i++) {
 		struct rst_pagemap *pm = &a->pms[i];
-		uint64_t *c = bump(p, pm->nr_pages * sizeof(uint64_t));
 
 		memcpy(c, pm->csum, pm->nr_pages * sizeof(uint64_t));
 		pm->csum = c;
+		c += pm->nr_pages;
 	}
 }
 
@@ -948,7 +958,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
 	a->pages_fd = pages_fd;
-	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_name);
+	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_what);
 	a->csum_isa = csum_isa();
 	a->log_fd = cf->base + SVC_LOG;
 	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;

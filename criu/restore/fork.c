@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pagechain.h"
 #include "rst.h"
 
 static int setup_session(struct rst_ctx *rc)
@@ -424,7 +425,7 @@ int restore_task(struct rst_ctx *rc)
 	/* the memory of a child sharing it is the parent's: no pages, no exe */
 	pages_fd = exe_fd = -1;
 	if (!rc->vm_child) {
-		pages_fd = svc_fd(&cf, open_image_file(rc->dfd, rc->pages_name, O_RDONLY), cf.pages);
+		pages_fd = svc_fd(&cf, chain_open_pages(rc->dfd, rc->pages_name), cf.pages);
 		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
 		if (pages_fd < 0 || exe_fd < 0) {
 			pr_perror("can't open the pages file or the executable");

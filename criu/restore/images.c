@@ -23,6 +23,7 @@
 
 #include "aio.h"
 #include "rst.h"
+#include "pagechain.h"
 
 static int read_one(int dfd, int type, void **msg, ...)
 {
@@ -74,6 +75,11 @@ int read_inventory(struct rst_ctx *rc)
 	}
 	if (rc->inv->has_page_size && rc->inv->page_size != PAGE_SIZE) {
 		pr_err("images were made with %u-byte pages\n", rc->inv->page_size);
+		return -1;
+	}
+	if (rc->inv->has_pre_dump && rc->inv->pre_dump) {
+		pr_err("%s holds a pre-dump (memory only): it can't be restored; it is a parent for later dumps "
+		       "(--prev-images-dir)\n", opts.imgs_dir);
 		return -1;
 	}
 	if (rc->inv->shell_job && !opts.shell_job)
@@ -187,19 +193,29 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
 
-	/* pages the parent has (cow.c) take no room in the pages file */
-	if (pe->has_in_parent && pe->in_parent) {
+	/* pages the parent has (cow.c), or the previous images (pagechain.c), take no room in the pages file */
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev)) {
 		file_size = UINT64_MAX;
 		pe->off = 0;
 	}
+	if (pe->has_in_parent && pe->in_parent && pe->has_in_prev && pe->in_prev) {
+		pr_err("pagemap-%d.img: pages at %lx are both the parent process's and the previous images'\n",
+		       rc->pid, (unsigned long)pe->vaddr);
+		return -1;
+	}
+	/* a compressed frame takes clen bytes of the file */
+	uint64_t stored = pe->has_clen ? pe->clen : pe->nr_pages * PAGE_SIZE;
+
 	if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) || end <= addr ||
-	    pe->off + pe->nr_pages * PAGE_SIZE > file_size || pe->off + pe->nr_pages * PAGE_SIZE < pe->off) {
+	    (pe->has_clen && (!pe->clen || pe->clen > pe->nr_pages * PAGE_SIZE)) ||
+	    pe->off + stored > file_size || pe->off + stored < pe->off) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit %s, of %lu bytes "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
 		       (unsigned long)pe->off, rc->pages_name, (unsigned long)file_size);
 		return -1;
 	}
-	if (pe->n_csum != (pe->has_in_parent && pe->in_parent ? 0 : pe->nr_pages)) {
+	/* none for pages stored elsewhere: the parent process's, or the previous images' (chain_gather() fills those) */
+	if (pe->n_csum != ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) ? 0 : pe->nr_pages)) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages has %zu page checksums\n", rc->pid,
 		       (unsigned long)pe->vaddr, pe->nr_pages, pe->n_csum);
 		return -1;
@@ -222,7 +238,7 @@ static int read_pagemap(struct rst_ctx *rc)
 	PagemapHead *head = NULL;
 	struct stat st;
 	void *msg;
-	int ret = -1, r;
+	int ret = -1, r, chained = 0;
 
 	if (!img)
 		return -1;
@@ -230,6 +246,7 @@ static int read_pagemap(struct rst_ctx *rc)
 	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
+	snprintf(rc->pages_what, sizeof(rc->pages_what), "%s", rc->pages_name);
 	if (fstatat(rc->dfd, rc->pages_name, &st, AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("can't stat %s/%s", opts.imgs_dir, rc->pages_name);
 		goto out;
@@ -241,6 +258,8 @@ static int read_pagemap(struct rst_ctx *rc)
 	while ((r = pb_read_one(img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
+		/* pages from the chain, or compressed: gathered below */
+		chained |= (pe->has_in_prev && pe->in_prev) || pe->has_clen;
 		if (check_pagemap_entry(rc, pe, st.st_size)) {
 			pb_free(img, msg);
 			goto out;
@@ -259,6 +278,18 @@ static int read_pagemap(struct rst_ctx *rc)
 	}
 	if (r < 0)
 		goto out;
+	if (chained) {
+		int fd;
+
+		/*
+		 * Pages of the previous images: gathered with ours into one memfd,
+		 * which the restoring processes open through our fd table.
+		 */
+		if (chain_gather(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &fd))
+			goto out;
+		snprintf(rc->pages_what, sizeof(rc->pages_what), "%.20s (gathered)", rc->pages_name);
+		snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
+	}
 	ret = 0;
 out:
 	if (head)

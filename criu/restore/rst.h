@@ -87,6 +87,7 @@ struct rst_ctx {
 	uint64_t nr_pages;
 	struct rst_files *files;	/* the tree's */
 	char pages_name[32];
+	char pages_what[32];		/* pages_name for messages (the chain's when gathered) */
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;

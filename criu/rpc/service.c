@@ -27,6 +27,7 @@
 #include "proc_parse.h"
 #include "rpc.h"
 #include "rpc-int.h"
+#include "page-server.h"
 #include "util.h"
 
 #define CAP_BIT(n)	(1ULL << (n))
@@ -378,6 +379,65 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	return cr_dump_tasks(opts.pid) ? -1 : 0;
 }
 
+/* PRE_DUMP and SINGLE_PRE_DUMP: one pre-dump of the tree, which runs on. */
+static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
+{
+	resp->dump = d;
+	if (setup_request(req, true))
+		return -1;
+	if (!opts.pid) {
+		pr_err("a pre-dump needs opts.pid\n");
+		return -1;
+	}
+	if (check_may_dump(opts.pid))
+		return -1;
+	return cr_pre_dump_tasks(opts.pid) ? -1 : 0;
+}
+
+/*
+ * PAGE_SERVER (and PAGE_SERVER_CHLD): a page server for one dump, into the
+ * request's images dir, started in a process of its own; the reply (sent
+ * once it listens) says its pid and port.
+ */
+static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (setup_request(req, true))
+		return -1;
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("can't start the page server");
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		close(sk);
+		setsid();
+		opts.status_fd = p[1];
+		_exit(cr_page_server() ? 1 : 0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		pr_err("the page server did not start (see the log)\n");
+		return -1;
+	}
+	close(p[0]);
+	ps->has_pid = ps->has_port = true;
+	ps->pid = pid;
+	ps->port = opts.port ? opts.port : PS_DEFAULT_PORT;
+	resp->ps = ps;
+	return 0;
+}
+
 static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 {
 	if (setup_request(req, false) || check_may_restore())
@@ -469,6 +529,7 @@ static int handle(CriuReq *req)
 	CriuRestoreResp r = CRIU_RESTORE_RESP__INIT;
 	CriuVersion v = CRIU_VERSION__INIT;
 	CriuFeatures f = CRIU_FEATURES__INIT;
+	CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
 	char why[256], *msg = NULL;
 	int ret = -1;
 
@@ -486,9 +547,9 @@ static int handle(CriuReq *req)
 	case CRIU_REQ_TYPE__FEATURE_CHECK: do_features(&resp, &f); ret = 0; break;
 	case CRIU_REQ_TYPE__WAIT_PID: ret = do_wait_pid(req, &resp); break;
 	case CRIU_REQ_TYPE__PRE_DUMP:
-	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP: ret = not_yet("pre-dump"); break;
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP: ret = do_pre_dump(req, &resp, &d); break;
 	case CRIU_REQ_TYPE__PAGE_SERVER:
-	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD: ret = not_yet("page-server"); break;
+	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD: ret = do_page_server(req, &resp, &ps); break;
 	case CRIU_REQ_TYPE__CPUINFO_DUMP:
 	case CRIU_REQ_TYPE__CPUINFO_CHECK: ret = not_yet("cpuinfo dump/check"); break;
 	case CRIU_REQ_TYPE__NOTIFY:

@@ -16,6 +16,7 @@ enum fill_mode {
 	FILL_RANDOM,	/* every byte from the PRNG: every page distinct */
 	FILL_SPARSE,	/* 1 page in SPARSE_STRIDE random, the rest untouched */
 	FILL_ZEROED,	/* every page written with memset(0) */
+	FILL_TEXT,	/* every page text-like: words and numbers */
 };
 
 int fill_mode_parse(const char *s, enum fill_mode *m);

@@ -8,6 +8,11 @@
  * rename) and waits for SIGTERM. Then it checks every page against what it
  * recorded (pages without data must read as zeroes), prints OK or BAD on
  * stdout and exits 0 only if the memory is intact.
+ *
+ * With MEMHOG_WRITE_MIBPS=N in the environment it keeps writing while it
+ * waits: N MiB a second of fresh random data into pages picked at random
+ * among those with data (in 10 ms steps), each page's hash updated after
+ * its write, so the check covers what it wrote last.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -76,8 +81,32 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	while (!got_term)
-		pause();
+	if (getenv("MEMHOG_WRITE_MIBPS") && mode != FILL_ZEROED) {
+		double rate = strtod(getenv("MEMHOG_WRITE_MIBPS"), NULL);
+		uint64_t x = seed | 1, budget_pages = 0;
+		double start = now_s();
+
+		/* pages to write by now, at the rate, minus those written */
+		while (!got_term) {
+			uint64_t due = (uint64_t)((now_s() - start) * rate * (1 << 20) / BENCH_PAGE);
+
+			while (budget_pages < due && !got_term) {
+				size_t i;
+
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				i = x % npages;
+				if (!fill_page_has_data(mode, i))
+					i -= i % SPARSE_STRIDE;
+				fill_buffer(mem + i * BENCH_PAGE, 1, FILL_RANDOM, x, &hashes[i]);
+				budget_pages++;
+			}
+			table_hash = hash_words(hashes, npages);
+			usleep(10000);
+		}
+	} else {
+		while (!got_term)
+			pause();
+	}
 
 	t0 = now_s();
 	if (hash_words(hashes, npages) != table_hash) {

@@ -5,7 +5,10 @@
  * a real tree) is copied to a scratch directory once. Each input replaces
  * one of its files and then runs what restore does before it makes
  * anything (read_all_images(): every image of the tree read and checked)
- * and "criu show" of that file. The input is
+ * and "criu show" of that file. The base is a chain (Documentation/
+ * incremental.md): its "parent" dir's files come after its own, as
+ * "parent/NAME", so that the pages gathered from the parent, its
+ * pagemaps and its compressed frames are read too. The input is
  *
  *   byte 0     which file of the base (by sorted name, modulo their number)
  *   byte 1     bit 0: the rest is entries to seal (see below), else the
@@ -77,9 +80,33 @@ static int by_name(const void *a, const void *b)
 
 static void cleanup(void)
 {
+	char path[sizeof(work) + 8];
+
 	for (int i = 0; i < nr_files; i++)
 		unlinkat(work_fd, files[i].name, 0);
+	snprintf(path, sizeof(path), "%s/parent", work);
+	rmdir(path);
 	rmdir(work);
+}
+
+/* The image files of @dfd, named @prefix NAME, into files[]. */
+static void read_dir(int dfd, const char *prefix)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+
+	if (!d)
+		exit(1);
+	while ((de = readdir(d)) && nr_files < MAX_FILES) {
+		struct base_file *f = &files[nr_files];
+
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".log") || !strcmp(de->d_name, "parent"))
+			continue;
+		snprintf(f->name, sizeof(f->name), "%s%s", prefix, de->d_name);
+		f->data = slurp(dirfd(d), de->d_name, &f->len);
+		nr_files++;
+	}
+	closedir(d);
 }
 
 static int read_base(void)
@@ -95,35 +122,34 @@ static int read_base(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = getenv("FUZZ_BASE");
-	struct dirent *de;
-	int bfd;
-	DIR *d;
+	char path[sizeof(work) + 8];
+	int bfd, pfd, nr_own;
 
 	if (!base) {
 		fprintf(stderr, "fuzz-images: set FUZZ_BASE to a dump directory (scripts/fuzz does)\n");
 		exit(1);
 	}
 	bfd = open(base, O_RDONLY | O_DIRECTORY);
-	d = bfd >= 0 ? fdopendir(bfd) : NULL;
-	if (!d || !mkdtemp(work)) {
+	if (bfd < 0 || !mkdtemp(work)) {
 		perror(base);
 		exit(1);
 	}
-	while ((de = readdir(d)) && nr_files < MAX_FILES) {
-		struct base_file *f = &files[nr_files];
-
-		if (de->d_name[0] == '.' || strstr(de->d_name, ".log"))
-			continue;
-		snprintf(f->name, sizeof(f->name), "%s", de->d_name);
-		f->data = slurp(dirfd(d), de->d_name, &f->len);
-		nr_files++;
-	}
-	closedir(d);
+	pfd = openat(bfd, "parent", O_RDONLY | O_DIRECTORY);
+	read_dir(bfd, "");
 	if (!nr_files) {
 		fprintf(stderr, "fuzz-images: %s holds no images\n", base);
 		exit(1);
 	}
+	/* its own files first, in the order the corpus's byte 0 counts them; then the parent's */
 	qsort(files, nr_files, sizeof(files[0]), by_name);
+	nr_own = nr_files;
+	if (pfd >= 0) {
+		read_dir(pfd, "parent/");
+		qsort(files + nr_own, nr_files - nr_own, sizeof(files[0]), by_name);
+		snprintf(path, sizeof(path), "%s/parent", work);
+		if (mkdir(path, 0700))
+			exit(1);
+	}
 	work_fd = open(work, O_RDONLY | O_DIRECTORY);
 	for (int i = 0; i < nr_files; i++)
 		put(files[i].name, files[i].data, files[i].len);
@@ -155,6 +181,14 @@ static void put64(unsigned char *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
+/* NAME of "parent/NAME": trailers hash the file's own name */
+static const char *base_name(const char *name)
+{
+	const char *s = strrchr(name, '/');
+
+	return s ? s + 1 : name;
+}
+
 /* Entries of @in, sealed as criu writes them, under the header of base file @f. */
 static size_t seal(const struct base_file *f, const uint8_t *in, size_t len, uint64_t dump_id)
 {
@@ -179,16 +213,18 @@ static size_t seal(const struct base_file *f, const uint8_t *in, size_t len, uin
 	put32(sealbuf + off, IMG_TRAILER_MARK);
 	put32(sealbuf + off + 4, nr);
 	put64(sealbuf + off + 8, dump_id);
-	put64(sealbuf + off + 16, csum_buf(f->name, strlen(f->name)));
+	put64(sealbuf + off + 16, csum_buf(base_name(f->name), strlen(base_name(f->name))));
 	put64(sealbuf + off + 24, csum_buf(sealbuf, off + 24));
 	return off + IMG_TRAILER_SIZE;
 }
 
-/* The dump id in the trailer of the base's inventory.img. */
-static uint64_t base_dump_id(void)
+/* The dump id in the trailer of the inventory.img of the dir @f is in (the base's or its parent's). */
+static uint64_t base_dump_id(const struct base_file *f)
 {
+	const char *want = strncmp(f->name, "parent/", 7) ? "inventory.img" : "parent/inventory.img";
+
 	for (int i = 0; i < nr_files; i++)
-		if (!strcmp(files[i].name, "inventory.img") && files[i].len >= IMG_TRAILER_SIZE) {
+		if (!strcmp(files[i].name, want) && files[i].len >= IMG_TRAILER_SIZE) {
 			uint64_t id;
 
 			memcpy(&id, files[i].data + files[i].len - IMG_TRAILER_SIZE + 8, 8);
@@ -207,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	f = &files[data[0] % nr_files];
 	if (data[1] & 1)
-		put(f->name, sealbuf, seal(f, data + 2, size - 2, base_dump_id()));
+		put(f->name, sealbuf, seal(f, data + 2, size - 2, base_dump_id(f)));
 	else
 		put(f->name, data + 2, size - 2);
 

@@ -1181,6 +1181,37 @@ def t_option_misuse():
 
 # --------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------
+# pre-dump and chains of images
+
+def t_pre_dump_no_pid():
+    d = new_dir("pre", create=False)
+    r = criu("pre-dump", "-D", d)
+    expect_error(r, r"pre-dump needs -t")
+
+
+def t_prev_dir_missing(action):
+    """--prev-images-dir naming nothing: refused by name, the task untouched, no images."""
+    def body(t):
+        d = new_dir(action, create=False)
+        r = criu(action, "-t", t.pid, "-D", d, "--prev-images-dir", "../nope", "--track-mem")
+        expect_error(r, r"--prev-images-dir \.\./nope")
+        expect_no_images(d)
+    with_target("plain", body)
+
+
+def t_restore_pre_dump():
+    """A pre-dump's images are a parent, not a dump: restore says so."""
+    def body(t):
+        d = new_dir("pre", create=False)
+        r = criu("pre-dump", "-t", t.pid, "-D", d, "--track-mem")
+        if r.rc != 0:
+            raise Fail("pre-dump failed: %s" % r.brief())
+        r = criu("restore", "-D", d)
+        expect_error(r, r"pre-dump", r"can't be restored")
+    with_target("plain", body)
+
+
 def build_helper():
     src = os.path.join(HERE, "helpers.c")
     out = os.path.join(TMP, "helpers")
@@ -1288,6 +1319,10 @@ def main():
               r"can't open --freeze-cgroup")
         check("option_misuse", t_option_misuse)
         check("pidns_init_refused", t_pidns_init_refused)
+        check("pre_dump_no_pid", t_pre_dump_no_pid)
+        check("pre_dump_prev_missing", t_prev_dir_missing, "pre-dump")
+        check("dump_prev_missing", t_prev_dir_missing, "dump")
+        check("restore_pre_dump", t_restore_pre_dump)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("inherit_fd_missing", t_inherit_fd_missing)
 

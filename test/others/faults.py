@@ -19,12 +19,22 @@ memory, a signal handler) this walks N over the steps of
             restorer blob (CRIU_FAULT_RESTORER=N; the blob makes no
             library calls, so its steps are counted apart);
 
+  pre-dump  the same as dump -R, for a pre-dump (--compress, on top of
+            an earlier one with --prev-images-dir: the chain's link,
+            sealed images of a dump id of its own, compressed frames);
+
+  chain     the same as restore, for a chain: a dump with
+            --prev-images-dir --track-mem on top of a pre-dump with
+            --track-mem --compress, whose unchanged pages are gathered
+            from the parent's compressed frames (Documentation/incremental.md);
+
 and never a crash or a hang. Every other outcome is a harm, printed as
 FAIL. Run as root:
 
-  test/others/faults.py [--steps N] [--all] [--only dump|restore] [-v]
+  test/others/faults.py [--steps N] [--all] [--only dump|restore|chain] [-v]
 
---steps N tries N steps of each walk, spread over all of them (default 40);
+--steps N tries N steps of each walk, spread over all of them (default 40;
+half as many for the pre-dump and chain walks);
 --all walks every step. The last line is "faults: N passed, M failed".
 """
 
@@ -154,19 +164,82 @@ def dump_walk(work, args, rnd):
     return w
 
 
-def restore_walk(work, args, rnd):
-    w = Walk("restore")
+def predump_walk(work, args, rnd):
+    w = Walk("pre-dump")
     tree = Tree(work, args.mem)
-    good = os.path.join(work, "good")
-    r = criu("dump", "-t", tree.root, "-D", good)
+    first, images = os.path.join(work, "pre0"), os.path.join(work, "pre1")
+    os.makedirs(first)
+    r = criu("pre-dump", "-t", tree.root, "-D", first, "--compress")
     if r.rc:
         tree.kill()
-        raise RuntimeError("dump failed: " + r.brief())
+        raise RuntimeError("pre-dump failed: " + r.brief())
+    cmd = ["pre-dump", "-t", tree.root, "-D", images, "--prev-images-dir", "../pre0", "--compress"]
+    os.makedirs(images)
+    total = count_steps(cmd)
+    n_steps = args.steps // 2 or 1
+    steps = pick(total, n_steps if not args.all else total, rnd)
+    print("faults: a pre-dump on top of another takes %d steps; trying %d" % (total, len(steps)), flush=True)
+    try:
+        for n in steps:
+            w.tried += 1
+            before = settled_snapshot(tree)
+            shutil.rmtree(images, ignore_errors=True)
+            os.makedirs(images)
+            r = criu(*cmd, "-v4", "-o", "dump.log", env={"CRIU_FAULT": str(n)}, timeout=args.timeout)
+            if args.verbose:
+                print("  pre-dump step %d: rc %s %s" % (n, r.rc, r.err.strip().splitlines()[:1]), flush=True)
+            if r.timed_out or r.crashed:
+                w.harm(n, ("hung: " if r.timed_out else "crashed: ") + r.brief())
+            why = settled_diff(before, tree) or tree.check()
+            if why:
+                w.harm(n, "the tree after the %s pre-dump: %s (%s)" % ("failed" if r.rc else "successful", why,
+                                                                        r.brief()), r)
+            elif r.rc == 0 and not r.timed_out:
+                w.succeeded += 1
+            elif r.rc:
+                w.failed_cleanly += 1
+                if not names_step(r, n, os.path.join(images, "dump.log")):
+                    w.harm(n, "the error does not name the step: " + r.brief())
+            if w.harms and (not tree.alive() or tree.check()):
+                tree.kill()
+                tree = Tree(work, args.mem)
+    finally:
+        tree.kill()
+    return w
+
+
+def chain_images(work, tree):
+    """A dump on top of a pre-dump (both tracked, the pre-dump compressed); the tree is gone after."""
+    pre, top = os.path.join(work, "chain", "pre"), os.path.join(work, "chain", "dump")
+    os.makedirs(pre)
+    os.makedirs(top)
+    r = criu("pre-dump", "-t", tree.root, "-D", pre, "--track-mem", "--compress")
+    if not r.rc:
+        r = criu("dump", "-t", tree.root, "-D", top, "--prev-images-dir", "../pre", "--track-mem")
+    if r.rc:
+        tree.kill()
+        raise RuntimeError("the chain's dumps failed: " + r.brief())
+    return top
+
+
+def restore_walk(work, args, rnd, chain=False):
+    w = Walk("chain restore" if chain else "restore")
+    tree = Tree(work, args.mem)
+    good = os.path.join(work, "good")
+    if chain:
+        good = chain_images(work, tree)
+    else:
+        r = criu("dump", "-t", tree.root, "-D", good)
+        if r.rc:
+            tree.kill()
+            raise RuntimeError("dump failed: " + r.brief())
     kill_all(tree.pids)
     total = count_steps(["restore", "-D", good, "-d"])
     kill_all(tree.pids)
-    steps = pick(total, args.steps if not args.all else total, rnd)
-    print("faults: restore of the tree takes %d steps; trying %d" % (total, len(steps)), flush=True)
+    n_steps = args.steps // 2 or 1 if chain else args.steps
+    steps = pick(total, n_steps if not args.all else total, rnd)
+    print("faults: restore of the tree%s takes %d steps; trying %d" %
+          (" from a chain of two dumps" if chain else "", total, len(steps)), flush=True)
     pidfile = os.path.join(work, "pidfile")
     for n in steps:
         w.tried += 1
@@ -253,7 +326,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=40, help="steps to try in each walk (default 40)")
     ap.add_argument("--all", action="store_true", help="every step")
-    ap.add_argument("--only", choices=("dump", "restore"))
+    ap.add_argument("--only", choices=("dump", "restore", "chain"))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--mem", type=int, default=64, help="KiB of private memory per process")
     ap.add_argument("--timeout", type=int, default=60)
@@ -268,11 +341,14 @@ def main():
     work = tempfile.mkdtemp(prefix="faults-")
     walks, setup_fail, t0 = [], 0, time.time()
     try:
-        if args.only != "restore":
+        if args.only in (None, "dump"):
             walks.append(dump_walk(work, args, rnd))
-        if args.only != "dump":
+        if args.only in (None, "restore"):
             walks.append(restore_walk(work, args, rnd))
             walks.append(restorer_walk(work, args, rnd))
+        if args.only in (None, "chain"):
+            walks.append(predump_walk(work, args, rnd))
+            walks.append(restore_walk(work, args, rnd, chain=True))
     except RuntimeError as e:
         print("FAIL setup: %s" % e, flush=True)
         setup_fail = 1

@@ -17,8 +17,15 @@ place of an image file) runs `criu restore -d` and sorts the outcome:
   HANG       criu did not finish in time
   LEFTOVER   criu failed but left a process of the tree behind
 
+With --chain the images are a chain of two (docs/incremental.md): a
+pre-dump with --track-mem and --compress in pre/, then a dump with
+--prev-images-dir ../pre --track-mem in dump/, whose unchanged pages are
+in_prev entries taken from pre/'s compressed frames; the mutations hit the
+files of both dirs (and the parent link, and files of one dir put in the
+other's place), and `criu restore -D dump` runs.
+
 The test passes when there is no WRONG, CRASH, HANG or LEFTOVER. Run as
-root: test/others/mutate.py [--count N] [--seed S] [--keep] [-v]. The last
+root: test/others/mutate.py [--count N] [--seed S] [--chain] [--keep] [-v]. The last
 line is "mutate: N passed, M failed" (one per outcome class that must stay
 empty, plus the setup), for scripts/test.
 """
@@ -46,7 +53,19 @@ def entries(path):
 
 
 def is_pb(name):
+    name = os.path.basename(name)
     return not (name.startswith("pages-") or name.startswith("shmem-") or name.startswith("sysvshm-"))
+
+
+def image_names(good):
+    """The image files of the dump (of both dirs of a chain: "pre/..." and "dump/...")."""
+    if not os.path.isdir(os.path.join(good, "dump")):
+        return sorted(n for n in os.listdir(good) if n not in LOGS)
+    out = []
+    for sub in ("pre", "dump"):
+        out += sorted(os.path.join(sub, n) for n in os.listdir(os.path.join(good, sub))
+                      if n not in LOGS and n != "parent")
+    return out
 
 
 # ---- mutations: each is (label, file name, function(dir)) ----
@@ -100,7 +119,7 @@ def remove(name):
 def replace_with(name, kind):
     def f(d):
         p = os.path.join(d, name)
-        saved = os.path.join(d, "..", "saved-" + name)
+        saved = os.path.join(d, "..", "saved-" + name.replace("/", "-"))
         shutil.move(p, saved)
         if kind == "directory":
             os.mkdir(p)
@@ -126,7 +145,7 @@ def swap(a, b):
 
 
 def mutations(good, count, rnd):
-    names = sorted(n for n in os.listdir(good) if n not in LOGS)
+    names = image_names(good)
     sizes = {n: os.path.getsize(os.path.join(good, n)) for n in names}
     fixed, randoms = [], []
     for n in names:
@@ -152,6 +171,15 @@ def mutations(good, count, rnd):
     for same in kinds.values():
         for a, b in zip(same, same[1:]):
             fixed.append(swap(a, b))
+    # a chain: the link gone or pointing at itself, and a file of one dump in the other's place
+    if any(n.startswith("dump/") for n in names):
+        fixed.append(remove("dump/parent"))
+        fixed.append(("parent link to the dump itself", "dump/parent",
+                      lambda d: (os.unlink(os.path.join(d, "dump/parent")),
+                                 os.symlink(".", os.path.join(d, "dump/parent")))))
+        for n in names:
+            if n.startswith("pre/") and "dump/" + n[4:] in names:
+                fixed.append(swap(n, "dump/" + n[4:]))
     rnd.shuffle(fixed)
     out = fixed[:count]
     while len(out) < count:
@@ -194,7 +222,7 @@ def treelib_children():
 def run_case(work, good, tree, mut, st, args):
     label, name, fn = mut
     case = os.path.join(work, "case")
-    for p in (case, os.path.join(work, "saved-" + name)):
+    for p in (case, os.path.join(work, "saved-" + name.replace("/", "-"))):
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p)
         elif os.path.lexists(p):
@@ -206,8 +234,8 @@ def run_case(work, good, tree, mut, st, args):
         os.unlink(pidfile)
     before = set(treelib_children())
     tree.seen = len(tree.lines())
-    r = criu("restore", "-D", case, "-d", "--pidfile", pidfile, "-v4", "-o", "restore.log",
-             timeout=args.timeout)
+    r = criu("restore", "-D", os.path.join(case, "dump") if args.chain else case, "-d", "--pidfile", pidfile,
+             "-v4", "-o", "restore.log", timeout=args.timeout)
     what = "%s: %s" % (name, label)
     if args.verbose:
         print("  %s -> rc %s %s" % (what, r.rc, r.err.strip().splitlines()[-1:] if r.err else ""), flush=True)
@@ -224,7 +252,8 @@ def run_case(work, good, tree, mut, st, args):
             st.add("UNCLEAR", what, "no error on stderr, or a pidfile written: " + r.brief())
         else:
             st.add("refused", what)
-            if name in r.err or name.split(".")[0] in r.err:
+            base = os.path.basename(name)
+            if base in r.err or base.split(".")[0] in r.err:
                 st.named += 1
     else:
         why = tree.check() or tree.final()
@@ -244,6 +273,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the time)")
     ap.add_argument("--timeout", type=int, default=30, help="seconds a restore may take")
     ap.add_argument("--mem", type=int, default=256, help="KiB of private memory per process")
+    ap.add_argument("--chain", action="store_true", help="a pre-dump (compressed) and a dump on top of it")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -263,19 +293,32 @@ def main():
         if why:
             raise RuntimeError("the tree fails its own check before any dump: " + why)
         good = os.path.join(work, "good")
-        r = criu("dump", "-t", tree.root, "-D", good, "-v4", "-o", "dump.log")
+        top = good
+        if args.chain:
+            top = os.path.join(good, "dump")
+            os.makedirs(os.path.join(good, "pre"))
+            os.makedirs(top)
+            r = criu("pre-dump", "-t", tree.root, "-D", os.path.join(good, "pre"), "--track-mem", "--compress",
+                     "-v4", "-o", "dump.log")
+            if r.rc:
+                raise RuntimeError("pre-dump failed: " + r.brief())
+            r = criu("dump", "-t", tree.root, "-D", top, "--prev-images-dir", "../pre", "--track-mem",
+                     "-v4", "-o", "dump.log")
+        else:
+            r = criu("dump", "-t", tree.root, "-D", good, "-v4", "-o", "dump.log")
         if r.rc:
             raise RuntimeError("dump failed: " + r.brief())
         kill_all(tree.pids)
         # the intact images restore and verify (and leave the pids free again)
-        r = criu("restore", "-D", good, "-d", "-v4", "-o", "restore.log")
+        r = criu("restore", "-D", top, "-d", "-v4", "-o", "restore.log")
         why = r.brief() if r.rc else (tree.check() or tree.final())
         if why:
             raise RuntimeError("the intact dump does not restore: " + why)
         kill_all(tree.pids)
         muts = mutations(good, args.count, rnd)
-        print("mutate: seed %d, %d mutations of %d image files of a %d-process tree" %
-              (seed, len(muts), len(os.listdir(good)) - 1, len(tree.pids)), flush=True)
+        print("mutate: seed %d, %d mutations of %d image files of a %d-process tree%s" %
+              (seed, len(muts), len(image_names(good)), len(tree.pids),
+               " (a pre-dump and a dump on top)" if args.chain else ""), flush=True)
         for i, m in enumerate(muts):
             run_case(work, good, tree, m, st, args)
             if not args.verbose and (i + 1) % 50 == 0:

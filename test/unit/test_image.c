@@ -1220,6 +1220,42 @@ static void test_swapped_and_foreign(void **state)
 	close_image(img);
 }
 
+/*
+ * A chain (pagechain.h): the images of a parent dir are another dump's,
+ * read with that dump's id (open_image_of()) while the dump being read or
+ * written has its own; with any other id, or with the global one, they
+ * are refused.
+ */
+static void test_parent_dump_id(void **state)
+{
+	struct fixture *fx = *state;
+	FsEntry fs = FS_ENTRY__INIT;
+	struct cr_img *img;
+
+	fs.cwd = fs.root = "/";
+	img_set_dump_id(0x1111);	/* the parent dump */
+	img = open_image_at(fx->dfd, CR_FD_FS, O_DUMP, 1);
+	assert_non_null(img);
+	assert_int_equal(pb_write_one(img, &fs), 0);
+	finish(img);
+
+	img_set_dump_id(0x2222);	/* the child, which reads its parent */
+	assert_null(open_image_at(fx->dfd, CR_FD_FS, O_RDONLY, 1));
+	img = open_image_of(fx->dfd, 0x1111, CR_FD_FS, 1);
+	assert_non_null(img);
+	assert_true(img->dump_id == 0x1111);
+	close_image(img);
+	assert_null(open_image_of(fx->dfd, 0x3333, CR_FD_FS, 1));
+	assert_true(log_has(fx, "written by another dump (id 0000000000001111, not 0000000000003333"));
+	/* id 0: any (how a parent's inventory is read, to learn its id) */
+	img = open_image_of(fx->dfd, 0, CR_FD_FS, 1);
+	assert_non_null(img);
+	close_image(img);
+	/* and the global id is the child's still */
+	assert_true(img_get_dump_id() == 0x2222);
+	img_set_dump_id(0);
+}
+
 /* The last entry taken out, trailer kept: the count (and checksum) say so. */
 static void test_entry_missing(void **state)
 {
@@ -1451,6 +1487,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry_after_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_image_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_dump_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_pstree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_mm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_core, setup, teardown),

@@ -85,13 +85,16 @@ DESC_KEYS = {
                                 # restore must take it again (its log says so) and remove it
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
+    'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
+    'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
+    'dump_log_match': list,     # regexes the log of a successful dump must match
 }
 
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
 # directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
 # file system and {cgpath:NAME} its path within its hierarchy.
 
-CORRUPTIONS = ('truncate-pages',)
+CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
 
 # /proc/PID/status fields compared before and after C/R
 STATUS_FIELDS = ('TracerPid', 'Uid', 'Gid', 'Groups', 'SigPnd', 'ShdPnd', 'SigBlk',
@@ -859,7 +862,7 @@ class Run:
         logname = action + '.log'
         out = os.path.join(imgdir, action + '.out')
         cmd = [self.opts.criu, action]
-        if action == 'dump':
+        if action in ('dump', 'pre-dump'):
             cmd += ['-t', str(self.pid)]
         cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra
         self.logs += [out, os.path.join(imgdir, logname)]
@@ -986,7 +989,8 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
         self.tree_pids = tree_pids(self.pid)
-        rc = self.criu('dump', imgdir, common + desc.get('dump_opts', []))
+        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
+                                                                imgdir) + desc.get('dump_opts', []))
 
         if desc.get('dump_fail'):
             if rc == 0:
@@ -1028,6 +1032,19 @@ class Run:
             time.sleep(0.02)
         log('dumped task %s' % describe_status(status))
 
+        for rx in desc.get('dump_log_match', []):
+            if not re.search(rx, read_text(os.path.join(imgdir, 'dump.log')), re.IGNORECASE | re.MULTILINE):
+                raise TestFail('the dump log does not say /%s/' % rx)
+        parent = os.path.join(imgdir, 'parent')
+        if desc.get('corrupt') in ('remove-parent', 'truncate-parent-pages') and not os.path.islink(parent):
+            raise TestFail('the dump has no parent link to corrupt')
+        if desc.get('corrupt') == 'remove-parent':
+            shutil.rmtree(os.path.realpath(parent))
+            log('removed the parent images %s' % os.path.realpath(parent))
+        if desc.get('corrupt') == 'truncate-parent-pages':
+            for p in glob.glob(os.path.join(os.path.realpath(parent), 'pages-*.img')):
+                os.truncate(p, os.path.getsize(p) // 2)
+                log('truncated %s' % p)
         if desc.get('corrupt') == 'truncate-pages':
             pages = glob.glob(os.path.join(imgdir, 'pages-*.img'))
             if not pages:
@@ -1109,6 +1126,43 @@ class Run:
             before, after = drop_sigblk(before), drop_sigblk(after)
         compare_snapshots(before, after, 'after restore #%d' % it)
         return 'next'
+
+    def pre_dumps(self, desc, it, common, imgdir):
+        """--pre N: a chain of N pre-dumps before the dump, which takes the rest.
+
+        The tree runs on after each (the runner checks it); what they leave in
+        it (its private memory registered for write-protect tracking: 'uw' in
+        smaps) is left out of the comparisons in this mode. A test whose dump
+        must fail may fail its pre-dumps too: the dump goes on without them.
+        """
+        prev = None
+        n = max(self.opts.pre, desc.get('pre', 0))
+        # with a small images dir the pre-dumps go in it too: the chain must fit
+        top = imgdir if desc.get('imgdir_size') else self.workdir
+        up = '' if desc.get('imgdir_size') else '../'
+        for k in range(1, n + 1):
+            pdir = os.path.join(top, 'pre-%d-%d' % (it, k))
+            os.mkdir(pdir)
+            extra = ['--track-mem'] + (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
+            rc = self.criu('pre-dump', pdir, common + extra)
+            if rc != 0:
+                if desc.get('dump_fail'):
+                    check_running(self.pid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
+                    return []
+                raise TestFail('pre-dump #%d failed with exit code %d' % (k, rc))
+            check_running(self.pid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
+            prev = pdir
+            if k < n:
+                self.let_run()
+        if not prev:
+            return []
+        if desc.get('pre_lose_tracking'):
+            for pid in my_children():
+                if read_text('/proc/%d/comm' % pid).strip() == 'criu-track':
+                    os.kill(pid, signal.SIGKILL)
+                    reap(pid, 5)
+                    log('killed the memory tracker %d' % pid)
+        return ['--prev-images-dir', up + os.path.basename(prev), '--track-mem']
 
     def stop(self):
         try:
@@ -1312,6 +1366,12 @@ def cmd_run(opts):
     if opts.iters < 1:
         print('zdtm: --iters must be at least 1', file=sys.stderr)
         return 2
+    if opts.pre < 0:
+        print('zdtm: --pre must be 0 or more', file=sys.stderr)
+        return 2
+    if opts.pre:
+        # the only trace pre-dumps leave in a task: its memory registered for tracking
+        VMFLAGS.discard('uw')
     if not opts.norestore and not os.access(opts.criu, os.X_OK):
         print('zdtm: criu binary %s not found (use --criu or --build)'
               % opts.criu, file=sys.stderr)
@@ -1389,6 +1449,9 @@ def main():
                     help='no dump/restore, just run the tests')
     rp.add_argument('--iters', type=int, default=1,
                     help='dump/restore cycles per test (default 1)')
+    rp.add_argument('--pre', type=int, default=0, metavar='N',
+                    help='before each dump, N pre-dumps (--track-mem, each the '
+                    'parent of the next); the dump takes the rest')
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')

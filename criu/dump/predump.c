@@ -1,0 +1,317 @@
+/*
+ * criu pre-dump: the memory of a tree, taken while it runs. The tree is
+ * frozen only to find its pages and (with --track-mem) start tracking the
+ * ones it writes: each process makes a userfaultfd (an injected syscall),
+ * its private anonymous areas are registered for asynchronous
+ * write-protect, and PAGEMAP_SCAN reports the pages while protecting them.
+ * Then the tree runs again and the pages are copied from /proc/PID/mem. A
+ * page written after the scan is copied in whatever state it is in, and
+ * is taken again by the next dump of the chain, which sees it written.
+ * Only pagemap and pages images, track.img and an inventory marked
+ * pre_dump are written: the images are a parent for later dumps
+ * (--prev-images-dir), not a restorable dump.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "pagechain.h"
+#include "page-server.h"
+#include "track.pb-c.h"
+
+static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_pages **out)
+{
+	struct page_opts po = { .protect = opts.track_mem };
+	struct parasite_ctl *ctl;
+	int ret = -1;
+
+	if (parse_pid_stat(dc->pid, &dc->stat) || parse_smaps(dc->pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps) ||
+	    collect_vmas(dc->pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
+		return -1;
+	ctl = compel_prepare(dc->pid);
+	if (!ctl)
+		return -1;
+	if (track_process(t, dc, ctl, po.protect))
+		goto cure;
+	po.tt = dc->tt;
+	*out = predump_find(dc->pid, &dc->md, dc->st, &po);
+	ret = *out ? 0 : -1;
+cure:
+	if (compel_cure(ctl)) {
+		pr_err("failed to put %d back cleanly\n", dc->pid);
+		ret = -1;
+	}
+	return ret;
+}
+
+static int pre_dump(pid_t pid, bool hooks)
+{
+	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
+			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
+	struct dump_ctx probe = { .pid = pid };
+	struct predump_pages **pp = NULL;
+	uint64_t t_start, t_frozen = 0;
+	int ret = -1, frozen = 0;
+
+	if (check_privileges())
+		return -1;
+	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (t.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return -1;
+	}
+	if (faccessat(t.dfd, ".", W_OK, AT_EACCESS)) {
+		pr_perror("images dir %s is not writable", opts.imgs_dir);
+		goto out_close;
+	}
+	if (opts.track_mem && (!kdat.has_pagemap_scan || !kdat.has_uffd_wp_async)) {
+		pr_err("--track-mem needs PAGEMAP_SCAN and userfaultfd asynchronous write-protect (Linux 6.7)\n");
+		goto out_close;
+	}
+	if (check_task(&probe)) {
+		free_pid_status(&probe.status);
+		goto out_close;
+	}
+	free_pid_status(&probe.status);
+	if ((hooks && run_hook(HOOK_PRE_DUMP, 0, -1)) || cgroup_dump_init())
+		goto out_close;
+
+	t_start = now_us();
+	/* --freeze-cgroup as dump does it: a frozen cgroup's tasks are seized frozen */
+	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
+		goto out_release;
+	t_frozen = now_us();
+	frozen = 1;
+	t.st.freezing_time = t_frozen - t_start;
+	unlinkat(t.dfd, "inventory.img", 0);
+	unlinkat(t.dfd, "track.img", 0);
+	/* a pre-dump is a dump of its own in the chain: its images carry its own id (pagechain.h) */
+	img_set_dump_id(new_dump_id());
+	if (check_ipc(&t) || check_mntns(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
+	    mark_vm_children(&t))
+		goto out_release;
+	pp = calloc(t.nr, sizeof(*pp));
+	if (!pp)
+		goto out_release;
+	for (int i = 0; i < t.nr; i++)
+		if (!t.p[i].zombie && !t.p[i].vm_from && find_pages(&t, &t.p[i], &pp[i]))
+			goto out_release;
+	ret = 0;
+out_release:
+	/* the tree runs again from here; what it writes now is tracked */
+	if (frozen) {
+		cgfreeze_refreeze();
+		if (finish_tree(&t, 0, t_frozen))
+			ret = -1;
+	}
+	cgfreeze_end();
+	for (int i = 0; i < t.nr && !ret; i++)
+		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
+			ret = -1;
+	/* the inventory goes to the page server too (a parent there): before the end of the pages */
+	if (!ret)
+		ret = write_inventory(t.dfd, pid, true);
+	if (!ret && ps_finish())
+		ret = -1;
+	if (!ret && opts.track_mem) {
+		if (track_commit(&t.track, t.dfd))
+			pr_warn("memory tracking could not start: the next dump will be a full one\n");
+		track_close(&t.track, true);
+	} else {
+		/* a failed pre-dump takes back the tracking it started */
+		track_close(&t.track, false);
+	}
+	if (ret == 0) {
+		dedup_chain(&t);
+		write_dump_stats(t.dfd, &t.st);
+		pr_info("pre-dump of %d done: %d processes, %lu pages written (%lu unchanged since the previous "
+			"images), frozen for %lu us\n", pid, t.nr, (unsigned long)t.st.pages_written,
+			(unsigned long)t.st.pages_in_prev, (unsigned long)t.st.frozen_time);
+	} else {
+		/* what was written is of no use: give the room back (a full disk is one way to get here) */
+		unlinkat(t.dfd, "inventory.img", 0);
+		for (int i = 0; i < t.nr; i++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "pagemap-%d.img", t.p[i].pid);
+			unlinkat(t.dfd, name, 0);
+			snprintf(name, sizeof(name), "pages-%u.img", t.p[i].pages_id);
+			unlinkat(t.dfd, name, 0);
+		}
+		pr_err("pre-dump of %d failed; the tree was left running\n", pid);
+	}
+out_close:
+	for (int i = 0; pp && i < t.nr; i++)
+		predump_free(pp[i]);
+	free(pp);
+	for (int i = 0; i < t.nr; i++)
+		free_ctx(&t.p[i]);
+	free(t.p);
+	pidmap_free(&t.idx);
+	file_table_free(&t.files);
+	cgroup_dump_fini();
+	mntns_dump_fini();
+	if (t.prev_dfd >= 0)
+		close(t.prev_dfd);
+	ps_close();
+	close(t.dfd);
+	return ret;
+}
+
+int cr_pre_dump_tasks(pid_t pid)
+{
+	return pre_dump(pid, true);
+}
+
+/* ---- live rounds of a dump ---- */
+
+#define LIVE_ROUNDS	2
+#define LIVE_MIN_PAGES	2048	/* 8 MiB: below that the frozen dump writes them faster than a round */
+
+/*
+ * Pages of the tracked processes written since the round of the images in
+ * @prev_dfd (all present pages of areas not tracked): what a dump would
+ * write while the tree is frozen. A look while the tree runs; -1 if it
+ * can't be had.
+ */
+static int64_t written_since(int prev_dfd)
+{
+	struct cr_img *img;
+	TrackEntry *te = NULL;
+	int64_t total = 0;
+	uint64_t prev_id;
+
+	if (image_exists(prev_dfd, CR_FD_TRACK) <= 0 || chain_dump_id(prev_dfd, &prev_id))
+		return -1;
+	img = open_image_of(prev_dfd, prev_id, CR_FD_TRACK);
+	if (!img || pb_read_one_required(img, (void **)&te)) {
+		close_image(img);
+		return -1;
+	}
+	close_image(img);
+	for (size_t i = 0; i < te->n_tasks && total >= 0; i++) {
+		struct page_region r[256];
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = 0,
+			.end = kdat.task_size,
+			.vec = (unsigned long)r,
+			.vec_len = 256,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
+			.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", te->tasks[i]->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			total = -1;
+			break;
+		}
+		while (arg.start < arg.end) {
+			long n = ioctl(fd, PAGEMAP_SCAN, &arg);
+
+			if (n < 0) {
+				total = -1;
+				break;
+			}
+			for (long k = 0; k < n; k++)
+				total += (r[k].end - r[k].start) >> PAGE_SHIFT;
+			if (arg.walk_end <= arg.start)
+				break;
+			arg.start = arg.walk_end;
+		}
+		close(fd);
+	}
+	track_entry__free_unpacked(te, NULL);
+	return total;
+}
+
+/*
+ * Before a dump with --prev-images-dir freezes the tree: if much was
+ * written since the previous images, a pre-dump round (into DIR/.live-N,
+ * whose parent is the previous images) takes it while the tree runs, and
+ * the dump's parent is that round. So the tree is frozen only for what it
+ * writes during the last round, as live migration converges. A round that
+ * fails changes nothing: the dump goes on from the images it had.
+ */
+static void rm_live_dir(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+int dump_live_rounds(pid_t pid)
+{
+	const char *prev = opts.prev_images_dir;
+	char *own[LIVE_ROUNDS] = { NULL };
+	int dfd, ret = 0;
+
+	/* the rounds' images would be at the page server too: not yet */
+	if (!prev || !kdat.has_mem_track || opts.page_server)
+		return 0;
+	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	for (int round = 1; round <= LIVE_ROUNDS; round++) {
+		struct cr_options saved = opts;
+		int pdfd = openat(dfd, prev, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int64_t dirty = pdfd >= 0 ? written_since(pdfd) : -1;
+		char name[32], *dir = NULL, *up = NULL;
+
+		if (pdfd >= 0)
+			close(pdfd);
+		if (dirty >= 0 && dirty < LIVE_MIN_PAGES)
+			break;
+		snprintf(name, sizeof(name), ".live-%d", round);
+		if ((mkdirat(dfd, name, 0700) && errno != EEXIST) || asprintf(&dir, "%s/%s", opts.imgs_dir, name) < 0 ||
+		    asprintf(&up, "%s%s", prev[0] == '/' ? "" : "../", prev) < 0) {
+			free(dir);
+			free(up);
+			break;
+		}
+		pr_info("dump: %ld pages written since the previous images: a live round into %s first\n",
+			(long)dirty, name);
+		opts.imgs_dir = dir;
+		opts.prev_images_dir = up;
+		opts.track_mem = true;
+		opts.work_dir = NULL;
+		ret = pre_dump(pid, false);
+		opts = saved;
+		free(dir);
+		free(up);
+		if (ret) {
+			pr_warn("the live round failed: the dump goes on from %s\n", prev);
+			/* what it left (logs, stats) goes with it */
+			rm_live_dir(dfd, name);
+			ret = 0;
+			break;
+		}
+		own[round - 1] = strdup(name);
+		if (!own[round - 1])
+			break;
+		prev = own[round - 1];
+	}
+	close(dfd);
+	opts.prev_images_dir = prev;	/* lives as long as the run, as options do */
+	for (int i = 0; i < LIVE_ROUNDS; i++)
+		if (own[i] && own[i] != prev)
+			free(own[i]);
+	return ret;
+}

@@ -1,0 +1,65 @@
+/*
+ * The page server: `criu page-server -D DIR --port N` receives over TCP the
+ * pagemap and pages images a `criu dump --page-server --address A --port
+ * N` (or pre-dump) would write, and writes them into DIR, where they are
+ * the same files a local dump makes; the dump writes the other images
+ * locally. One connection (one dump) per server; it exits when that dump
+ * is whole (or went away: then it fails). See Documentation/incremental.md.
+ *
+ * Messages: a struct ps_msg, then len bytes of payload.
+ */
+#ifndef CR_PAGE_SERVER_H
+#define CR_PAGE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pagerange.h"
+
+#define PS_MAGIC	0x53504352u	/* "RCPS" */
+#define PS_DEFAULT_PORT	27027
+
+enum ps_cmd {
+	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry; reply */
+	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D */
+	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS */
+	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: b checksums, the data */
+	PS_DATALESS,	/* a: vaddr, b: nr_pages, flags: PS_F_IN_PREV or PS_F_IN_PARENT */
+	PS_CLOSE,	/* the images of the last PS_OPEN are whole */
+	PS_COVER,	/* a: pid; reply: payload of (start, nr_pages) pairs the previous images hold */
+	PS_FINISH,	/* everything sent; reply once it is all written */
+	PS_REPLY,	/* a: 0 or an errno */
+	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
+};
+
+#define PS_F_COMPRESS	1
+#define PS_F_IN_PREV	1
+#define PS_F_IN_PARENT	2
+
+struct ps_msg {
+	uint32_t cmd;
+	uint32_t flags;
+	uint64_t a, b, c;
+	uint64_t len;
+};
+
+/* criu page-server: serve one dump into opts.imgs_dir. 0 or -1. */
+int cr_page_server(void);
+
+/* The dumping side: one connection for the whole run. */
+bool ps_active(void);
+int ps_connect(void);
+int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, const void *data, uint64_t len);
+/* PS_PAGES: @nr pages at @vaddr, their checksums (of the uncompressed bytes), @len bytes of data (@clen: compressed). */
+int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len);
+/* The previous images' pages of @pid, as the server has them (chain_cover there). 0 or -1. */
+int ps_cover(pid_t pid, struct page_list *out);
+/* The dump's (or pre-dump's) inventory, for the server's dir to be a parent of later dumps. 0 or -1. */
+struct InventoryEntry;
+int ps_send_inventory(const struct InventoryEntry *ie);
+/* All sent: wait until the server has written it. 0 or -1. */
+int ps_finish(void);
+void ps_close(void);
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * The page server and its client (page-server.h). The server writes what
+ * a local dump would: pagemap-PID.img with its head and entries, and the
+ * data at page-aligned offsets of pages-N.img, in the order they come.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "cr_options.h"
+#include "csum.h"
+#include "image.h"
+#include "log.h"
+#include "page-server.h"
+#include "pagechain.h"
+#include "inventory.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "util.h"
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int send_all(int sk, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(sk, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int msg_send(int sk, uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, const void *data,
+		    uint64_t len)
+{
+	struct ps_msg m = { .cmd = cmd, .flags = flags, .a = a, .b = b, .c = c, .len = len };
+
+	if (send_all(sk, &m, sizeof(m)) || (len && send_all(sk, data, len)))
+		return -1;
+	return 0;
+}
+
+static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV },
+			*res;
+	char p[16];
+	int r;
+
+	snprintf(p, sizeof(p), "%d", port);
+	if (!addr)
+		hints.ai_flags |= AI_PASSIVE;
+	r = getaddrinfo(addr, p, &hints, &res);
+	if (r) {
+		pr_err("page server address %s port %d: %s\n", addr ? addr : "(any)", port, gai_strerror(r));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---- the server ---- */
+
+struct ps_server {
+	int dfd, sk;
+	struct cr_img *pagemap, *pages;
+	uint64_t off;
+	pid_t pid;
+	char *buf;
+	size_t cap;
+};
+
+/* The images of the last PS_OPEN: sealed (@ok) or dropped unsealed, as a failed dump's are. */
+static int srv_close_images(struct ps_server *s, int ok)
+{
+	int ret = ok ? 0 : -1;
+
+	if (s->pagemap)
+		ret = finish_image(s->pagemap, ret);
+	if (s->pages)
+		ret = finish_image(s->pages, ret);
+	s->pages = s->pagemap = NULL;
+	if (ok && ret)
+		pr_err("page server: can't write the images of %d\n", s->pid);
+	return ok ? ret : 0;
+}
+
+static int srv_open(struct ps_server *s, struct ps_msg *m)
+{
+	PagemapHead ph = PAGEMAP_HEAD__INIT;
+
+	if (srv_close_images(s, 1))
+		return -1;
+	s->pid = m->a;
+	s->off = 0;
+	s->pagemap = open_image_at(s->dfd, CR_FD_PAGEMAP, O_DUMP, (int)m->a);
+	s->pages = open_image_at(s->dfd, CR_FD_PAGES, O_DUMP, (unsigned)m->b);
+	if (!s->pagemap || !s->pages)
+		return -1;
+	ph.pages_id = m->b;
+	if (m->flags & PS_F_COMPRESS) {
+		ph.has_compress = true;
+		ph.compress = COMP_ZSTD;
+	}
+	return pb_write_one(s->pagemap, &ph);
+}
+
+/*
+ * The payload: the pages' checksums (b of them, of the uncompressed bytes,
+ * as the dumping side took them), then the data. They go into the pagemap
+ * entry as a local dump writes it; data that is not compressed is checked
+ * against them here, so what the network spoilt is not written as good.
+ */
+static int srv_pages(struct ps_server *s, struct ps_msg *m)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	uint64_t data = m->c ? m->c : m->b * PAGE_SIZE, want = data + m->b * sizeof(uint64_t);
+	uint64_t *csum;
+	char *d;
+
+	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1) || m->b > (1ULL << 30) || m->len != want ||
+	    (m->c && m->c > m->b * PAGE_SIZE)) {
+		pr_err("page server: a bad pages message (%lx, %lu pages, %lu bytes)\n", (unsigned long)m->a,
+		       (unsigned long)m->b, (unsigned long)m->len);
+		return -1;
+	}
+	if (m->len > s->cap) {
+		char *n = realloc(s->buf, m->len);
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		s->buf = n;
+		s->cap = m->len;
+	}
+	if (read_all(s->sk, s->buf, m->len)) {
+		pr_perror("page server: the dump went away in the middle of %lu pages", (unsigned long)m->b);
+		return -1;
+	}
+	csum = (uint64_t *)s->buf;
+	d = s->buf + m->b * sizeof(uint64_t);
+	if (!m->c) {
+		size_t bad = csum_check_pages(d, m->b, csum);
+
+		if (bad < m->b) {
+			pr_err("page server: the page of %d at %lx came with a wrong checksum\n", s->pid,
+			       (unsigned long)(m->a + bad * PAGE_SIZE));
+			return -1;
+		}
+	}
+	pe.vaddr = m->a;
+	pe.nr_pages = m->b;
+	pe.off = s->off;
+	pe.n_csum = m->b;
+	pe.csum = csum;
+	if (m->c) {
+		pe.has_clen = true;
+		pe.clen = m->c;
+	}
+	if (pb_write_one(s->pagemap, &pe) || pwrite(s->pages->fd, d, data, s->off) != (ssize_t)data) {
+		pr_perror("page server: writing the pages of %d", s->pid);
+		return -1;
+	}
+	s->off += PAGE_ALIGN(data);
+	return 0;
+}
+
+static int srv_dataless(struct ps_server *s, struct ps_msg *m)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1)) {
+		pr_err("page server: a bad message\n");
+		return -1;
+	}
+	pe.vaddr = m->a;
+	pe.nr_pages = m->b;
+	if (m->flags & PS_F_IN_PREV)
+		pe.has_in_prev = pe.in_prev = true;
+	else
+		pe.has_in_parent = pe.in_parent = true;
+	return pb_write_one(s->pagemap, &pe);
+}
+
+static int srv_cover(struct ps_server *s, struct ps_msg *m)
+{
+	struct page_list l;
+	int up = chain_open_parent(s->dfd), ret;
+
+	page_list_init(&l);
+	if (up >= 0) {
+		ret = chain_cover(up, m->a, &l);
+		close(up);
+		if (ret)
+			page_list_init(&l);	/* the dumping side dumps it whole */
+	}
+	ret = msg_send(s->sk, PS_REPLY, 0, 0, l.nr, 0, l.r, l.nr * sizeof(*l.r));
+	page_list_free(&l);
+	return ret;
+}
+
+/*
+ * The dump's inventory, written here as it is there: with it this dir is
+ * a whole parent for a later dump's chain (its dump id, chain_dump_id()).
+ * It must name the dump that said HELLO.
+ */
+static int srv_inventory(struct ps_server *s, struct ps_msg *m)
+{
+	InventoryEntry *ie;
+	struct cr_img *img;
+	int ret;
+
+	if (m->len > (1 << 20)) {
+		pr_err("page server: a bad inventory message (%lu bytes)\n", (unsigned long)m->len);
+		return -1;
+	}
+	if (m->len > s->cap) {
+		char *n = realloc(s->buf, m->len);
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		s->buf = n;
+		s->cap = m->len;
+	}
+	if (read_all(s->sk, s->buf, m->len)) {
+		pr_perror("page server: the dump went away in the middle of its inventory");
+		return -1;
+	}
+	ie = inventory_entry__unpack(NULL, m->len, (uint8_t *)s->buf);
+	if (!ie || !ie->has_dump_id || ie->dump_id != img_get_dump_id()) {
+		pr_err("page server: the inventory is malformed or of another dump\n");
+		if (ie)
+			inventory_entry__free_unpacked(ie, NULL);
+		return -1;
+	}
+	img = open_image_at(s->dfd, CR_FD_INVENTORY, O_DUMP);
+	ret = img ? finish_image(img, pb_write_one(img, ie)) : -1;
+	inventory_entry__free_unpacked(ie, NULL);
+	return ret;
+}
+
+static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
+{
+	if (m->len >= max || read_all(s->sk, buf, m->len))
+		return -1;
+	buf[m->len] = '\0';
+	return 0;
+}
+
+static int serve(struct ps_server *s)
+{
+	char path[4096];
+
+	for (;;) {
+		struct ps_msg m;
+		int ret = 0;
+
+		if (read_all(s->sk, &m, sizeof(m))) {
+			pr_perror("page server: the dump went away before it was whole");
+			return -1;
+		}
+		switch (m.cmd) {
+		case PS_HELLO:
+			/* the images written here carry the id of the dump that sends them (image.h) */
+			if (m.a != PS_MAGIC || !m.b) {
+				pr_err("page server: not a criu dump of this version on the other end\n");
+				return -1;
+			}
+			img_set_dump_id(m.b);
+			ret = msg_send(s->sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
+			break;
+		case PS_PARENT:
+			ret = srv_payload(s, &m, path, sizeof(path)) || chain_link(s->dfd, path) ? -1 : 0;
+			break;
+		case PS_OPEN:
+			ret = srv_open(s, &m);
+			break;
+		case PS_PAGES:
+			ret = srv_pages(s, &m);
+			break;
+		case PS_DATALESS:
+			ret = srv_dataless(s, &m);
+			break;
+		case PS_CLOSE:
+			ret = srv_close_images(s, 1);
+			break;
+		case PS_COVER:
+			ret = srv_cover(s, &m);
+			break;
+		case PS_INVENTORY:
+			ret = srv_inventory(s, &m);
+			break;
+		case PS_FINISH:
+			ret = srv_close_images(s, 1);
+			msg_send(s->sk, PS_REPLY, 0, ret ? EIO : 0, 0, 0, NULL, 0);
+			return ret;
+		default:
+			pr_err("page server: unknown message %u\n", m.cmd);
+			ret = -1;
+		}
+		if (ret)
+			return -1;
+	}
+}
+
+int cr_page_server(void)
+{
+	struct ps_server s = { .sk = -1 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lsk = -1, one = 1, ret = -1;
+
+	signal(SIGPIPE, SIG_IGN);
+	s.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (s.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return -1;
+	}
+	if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
+		goto out;
+	lsk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsk < 0 || setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lsk, (struct sockaddr *)&ss, len) || listen(lsk, 1)) {
+		pr_perror("page server: can't listen on %s port %d", opts.address ? opts.address : "(any)",
+			  opts.port ? opts.port : PS_DEFAULT_PORT);
+		goto out;
+	}
+	pr_info("page server: listening on port %d, images into %s\n", opts.port ? opts.port : PS_DEFAULT_PORT,
+		opts.imgs_dir);
+	if (opts.status_fd >= 0) {
+		/* ready: as the lazy-pages daemon and runtimes expect, one byte */
+		if (write(opts.status_fd, "\0", 1) != 1)
+			pr_pwarn("can't write --status-fd");
+		close(opts.status_fd);
+	}
+	s.sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+	if (s.sk < 0) {
+		pr_perror("page server: accept");
+		goto out;
+	}
+	setsockopt(s.sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = serve(&s);
+	if (ret)
+		srv_close_images(&s, 0);
+	pr_info("page server: %s\n", ret ? "the dump failed" : "done");
+out:
+	if (s.sk >= 0)
+		close(s.sk);
+	if (lsk >= 0)
+		close(lsk);
+	free(s.buf);
+	close(s.dfd);
+	return ret;
+}
+
+/* ---- the dumping side ---- */
+
+static int ps_sk = -1;
+
+bool ps_active(void)
+{
+	return ps_sk >= 0;
+}
+
+static int ps_reply(struct ps_msg *m, const char *what)
+{
+	if (read_all(ps_sk, m, sizeof(*m)) || m->cmd != PS_REPLY) {
+		pr_perror("the page server did not answer %s", what);
+		return -1;
+	}
+	return 0;
+}
+
+int ps_connect(void)
+{
+	struct sockaddr_storage ss;
+	struct ps_msg m;
+	socklen_t len;
+	int one = 1;
+
+	if (!opts.page_server)
+		return 0;
+	if (!opts.address) {
+		pr_err("--page-server needs --address of the page server\n");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
+		return -1;
+	ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
+		pr_perror("can't reach the page server at %s port %d", opts.address,
+			  opts.port ? opts.port : PS_DEFAULT_PORT);
+		ps_close();
+		return -1;
+	}
+	setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, img_get_dump_id(), 0, NULL, 0) || ps_reply(&m, "hello")) {
+		ps_close();
+		return -1;
+	}
+	if (opts.prev_images_dir &&
+	    ps_send(PS_PARENT, 0, 0, 0, 0, opts.prev_images_dir, strlen(opts.prev_images_dir))) {
+		ps_close();
+		return -1;
+	}
+	pr_info("pages go to the page server at %s port %d\n", opts.address, opts.port ? opts.port : PS_DEFAULT_PORT);
+	return 0;
+}
+
+int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, const void *data, uint64_t len)
+{
+	if (msg_send(ps_sk, cmd, flags, a, b, c, data, len)) {
+		pr_perror("sending pages to the page server");
+		return -1;
+	}
+	return 0;
+}
+
+int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len)
+{
+	struct ps_msg m = { .cmd = PS_PAGES, .a = vaddr, .b = nr, .c = clen, .len = nr * sizeof(*csum) + len };
+
+	if (send_all(ps_sk, &m, sizeof(m)) || send_all(ps_sk, csum, nr * sizeof(*csum)) || send_all(ps_sk, data, len)) {
+		pr_perror("sending pages to the page server");
+		return -1;
+	}
+	return 0;
+}
+
+int ps_cover(pid_t pid, struct page_list *out)
+{
+	struct page_range *r;
+	struct ps_msg m;
+	int ret = -1;
+
+	page_list_init(out);
+	if (ps_send(PS_COVER, 0, pid, 0, 0, NULL, 0) || ps_reply(&m, "which pages it has"))
+		return -1;
+	if (m.len != m.b * sizeof(*r) || m.b > (1ULL << 32)) {
+		pr_err("the page server's answer is malformed\n");
+		return -1;
+	}
+	r = malloc(m.len ? m.len : 1);
+	if (!r || read_all(ps_sk, r, m.len)) {
+		pr_perror("reading the page server's answer");
+		free(r);
+		return -1;
+	}
+	ret = page_list_normalize(r, m.b, out);
+	free(r);
+	return ret;
+}
+
+int ps_send_inventory(const InventoryEntry *ie)
+{
+	size_t len = inventory_entry__get_packed_size(ie);
+	uint8_t *buf = malloc(len ? len : 1);
+	int ret;
+
+	if (!buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	inventory_entry__pack(ie, buf);
+	ret = ps_send(PS_INVENTORY, 0, 0, 0, 0, buf, len);
+	free(buf);
+	return ret;
+}
+
+int ps_finish(void)
+{
+	struct ps_msg m;
+
+	if (ps_sk < 0)
+		return 0;
+	if (ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) || ps_reply(&m, "the end of the dump"))
+		return -1;
+	if (m.a) {
+		pr_err("the page server could not write the images (%s)\n", strerror(m.a));
+		return -1;
+	}
+	return 0;
+}
+
+void ps_close(void)
+{
+	if (ps_sk >= 0)
+		close(ps_sk);
+	ps_sk = -1;
+}

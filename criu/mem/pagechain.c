@@ -1,0 +1,687 @@
+/*
+ * Chains of images dirs (pagechain.h): the "parent" link, what a parent
+ * holds for a pid (the dump's side), and gathering a pid's pages from the
+ * whole chain (the restore's side).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "compress.h"
+#include "csum.h"
+#include "pagechain.h"
+#include "util.h"
+
+/* Long chains are fine; a loop of links is not. */
+#define MAX_CHAIN	4096
+
+int chain_link(int dfd, const char *prev)
+{
+	if (unlinkat(dfd, PARENT_LINK, 0) && errno != ENOENT) {
+		pr_perror("can't remove the old %s link", PARENT_LINK);
+		return -1;
+	}
+	if (symlinkat(prev, dfd, PARENT_LINK)) {
+		pr_perror("can't link %s to the previous images %s", PARENT_LINK, prev);
+		return -1;
+	}
+	return 0;
+}
+
+int chain_open_pages(int dfd, const char *name)
+{
+	int fd;
+
+	if (name[0] != '/')
+		return open_image_file(dfd, name, O_RDONLY);
+	/* chain_gather()'s memfd, by its /proc path: made by us, not an image file of the dir */
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open the gathered pages %s", name);
+	return fd;
+}
+
+int chain_open_parent(int dfd)
+{
+	return openat(dfd, PARENT_LINK, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int chain_depth(int dfd)
+{
+	int d = 0, fd = dfd;
+
+	while (d < MAX_CHAIN) {
+		int up = chain_open_parent(fd);
+
+		if (fd != dfd)
+			close(fd);
+		if (up < 0)
+			break;
+		fd = up;
+		d++;
+	}
+	return d;
+}
+
+int chain_dump_id(int dfd, uint64_t *id)
+{
+	struct cr_img *img = open_image_of(dfd, 0, CR_FD_INVENTORY);
+	InventoryEntry *ie = NULL;
+	int ret = -1;
+
+	if (!img || pb_read_one_required(img, (void **)&ie))
+		goto out;
+	/* the entry and the trailer must agree, as read_inventory() wants of a dump's own */
+	if (!ie->has_dump_id || !ie->dump_id || ie->dump_id != img->dump_id) {
+		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		goto out;
+	}
+	*id = ie->dump_id;
+	ret = 0;
+out:
+	if (ie)
+		pb_free(img, ie);
+	close_image(img);
+	return ret;
+}
+
+/* A pid's pagemap in one dir of the chain: its entries by address. */
+struct level {
+	int dfd;
+	uint64_t dump_id;	/* the dir's own (its inventory's): its images must carry it */
+	int pages_fd;
+	char pages_name[32];
+	PagemapEntry **e;	/* sorted by vaddr; the parent process's (in_parent) left out */
+	size_t n;
+	struct cr_img *img;	/* owns the entries */
+	struct level *up;	/* opened when first needed */
+	int depth;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const PagemapEntry *x = *(PagemapEntry *const *)a, *y = *(PagemapEntry *const *)b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+static int is_in_parent(const PagemapEntry *pe)
+{
+	return pe->has_in_parent && pe->in_parent;
+}
+
+static int is_in_prev(const PagemapEntry *pe)
+{
+	return pe->has_in_prev && pe->in_prev;
+}
+
+static void level_free(struct level *l)
+{
+	while (l) {
+		struct level *up = l->up;
+
+		for (size_t i = 0; i < l->n; i++)
+			pb_free(l->img, l->e[i]);
+		free(l->e);
+		if (l->img)
+			close_image(l->img);
+		if (l->pages_fd >= 0)
+			close(l->pages_fd);
+		if (l->dfd >= 0)
+			close(l->dfd);
+		free(l);
+		l = up;
+	}
+}
+
+/* Load @pid's pagemap of the dir @dfd (taken over); NULL (with a message) on error. */
+static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
+{
+	struct level *l = calloc(1, sizeof(*l));
+	PagemapHead *head = NULL;
+	void *msg;
+	int r;
+
+	if (!l) {
+		close(dfd);
+		return NULL;
+	}
+	l->dfd = dfd;
+	l->pages_fd = -1;
+	l->depth = depth;
+	if (!image_exists(dfd, CR_FD_PAGEMAP, pid)) {
+		pr_err("the images %d level(s) up the chain have no pagemap-%d.img: the chain is broken "
+		       "(a missing or foreign parent)\n", depth, pid);
+		goto err;
+	}
+	if (chain_dump_id(dfd, &l->dump_id)) {
+		pr_err("the images %d level(s) up the chain have no usable inventory.img: the chain is broken\n",
+		       depth);
+		goto err;
+	}
+	l->img = open_image_of(dfd, l->dump_id, CR_FD_PAGEMAP, pid);
+	if (!l->img || pb_read_one_required(l->img, (void **)&head))
+		goto err;
+	snprintf(l->pages_name, sizeof(l->pages_name), "pages-%u.img", head->pages_id);
+	pb_free(l->img, head);
+	while ((r = pb_read_one(l->img, &msg)) == 1) {
+		PagemapEntry *pe = msg, **n;
+
+		if (is_in_parent(pe) || !pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1)) {
+			if (!is_in_parent(pe))
+				pr_err("%s: pagemap-%d.img %d level(s) up the chain: a bad entry at %lx\n",
+				       l->pages_name, pid, depth, (unsigned long)pe->vaddr);
+			pb_free(l->img, pe);
+			if (!is_in_parent(pe))
+				goto err;
+			continue;
+		}
+		/* stored pages carry their checksums, which gathering hands down to the entries that take them */
+		if (pe->n_csum != (is_in_prev(pe) ? 0 : pe->nr_pages)) {
+			pr_err("%s: pagemap-%d.img %d level(s) up the chain: the entry at %lx has %zu page checksums "
+			       "for %u pages\n", l->pages_name, pid, depth, (unsigned long)pe->vaddr, pe->n_csum,
+			       pe->nr_pages);
+			pb_free(l->img, pe);
+			goto err;
+		}
+		n = realloc(l->e, (l->n + 1) * sizeof(*n));
+		if (!n) {
+			pb_free(l->img, pe);
+			goto err;
+		}
+		l->e = n;
+		l->e[l->n++] = pe;
+	}
+	if (r < 0)
+		goto err;
+	qsort(l->e, l->n, sizeof(*l->e), cmp_entry);
+	for (size_t i = 1; i < l->n; i++)
+		if (l->e[i - 1]->vaddr + (uint64_t)l->e[i - 1]->nr_pages * PAGE_SIZE > l->e[i]->vaddr) {
+			pr_err("pagemap-%d.img %d level(s) up the chain: entries overlap at %lx\n", pid, depth,
+			       (unsigned long)l->e[i]->vaddr);
+			goto err;
+		}
+	if (want_pages) {
+		/* as any image file: a regular file, no FIFO to block on, no symlink, trusted */
+		l->pages_fd = open_image_file(dfd, l->pages_name, O_RDONLY);
+		if (l->pages_fd < 0) {
+			pr_err("can't open %s %d level(s) up the chain\n", l->pages_name, depth);
+			goto err;
+		}
+	}
+	return l;
+err:
+	level_free(l);
+	return NULL;
+}
+
+int chain_cover(int dfd, pid_t pid, struct page_list *out)
+{
+	struct page_range *r;
+	struct level *l;
+	int fd = dup(dfd), ret;
+
+	page_list_init(out);
+	if (fd < 0)
+		return -1;
+	l = level_load(fd, pid, 1, 0);
+	if (!l)
+		return -1;
+	r = calloc(l->n ? l->n : 1, sizeof(*r));
+	if (!r) {
+		level_free(l);
+		return -1;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		r[i].start = l->e[i]->vaddr;
+		r[i].nr_pages = l->e[i]->nr_pages;
+	}
+	ret = page_list_normalize(r, l->n, out);
+	free(r);
+	level_free(l);
+	return ret;
+}
+
+/* The first entry of @l ending above @addr. */
+static size_t lower_bound(const struct level *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->e[mid]->vaddr + (uint64_t)l->e[mid]->nr_pages * PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A compressed frame's pages [s, e) (within the entry @pe), to @to at @to_off. */
+static int copy_frame(int to, uint64_t to_off, int from, const PagemapEntry *pe, uint64_t s, uint64_t e,
+		      const char *what)
+{
+	size_t len = (size_t)pe->nr_pages * PAGE_SIZE;
+	char *frame = malloc(pe->clen), *pages = malloc(len);
+	int ret = -1;
+	size_t bad;
+
+	if (!frame || !pages) {
+		pr_err("out of memory for a compressed frame\n");
+		goto out;
+	}
+	if (pe->clen > len + 4096 || pread(from, frame, pe->clen, pe->off) != (ssize_t)pe->clen) {
+		pr_err("%s: the compressed frame of %lx at offset %lu is cut short or too big\n", what,
+		       (unsigned long)pe->vaddr, (unsigned long)pe->off);
+		goto out;
+	}
+	if (decomp_frame(frame, pe->clen, pages, pe->nr_pages)) {
+		pr_err("%s: the compressed frame of %lx at offset %lu is damaged\n", what, (unsigned long)pe->vaddr,
+		       (unsigned long)pe->off);
+		goto out;
+	}
+	/*
+	 * The restorer checks these pages again as it reads them from the
+	 * memfd; checked here too (a fraction of the cost of expanding them),
+	 * so that damage is named by the file it is in.
+	 */
+	bad = csum_check_pages(pages + (s - pe->vaddr), (e - s) >> PAGE_SHIFT, pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT));
+	if (bad < (e - s) >> PAGE_SHIFT) {
+		pr_err("%s: the page at %lx of the compressed frame at offset %lu is damaged (checksum mismatch)\n",
+		       what, (unsigned long)(s + bad * PAGE_SIZE), (unsigned long)pe->off);
+		goto out;
+	}
+	if (pwrite(to, pages + (s - pe->vaddr), e - s, to_off) != (ssize_t)(e - s)) {
+		pr_perror("writing the gathered pages");
+		goto out;
+	}
+	ret = 0;
+out:
+	free(frame);
+	free(pages);
+	return ret;
+}
+
+static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint64_t len, const char *what)
+{
+	off_t in = from_off;
+
+	if (lseek(to, to_off, SEEK_SET) < 0) {
+		pr_perror("seeking the gathered pages");
+		return -1;
+	}
+	while (len) {
+		ssize_t n = sendfile(to, from, &in, len);
+
+		if (n <= 0) {
+			if (n == 0)
+				pr_err("%s is shorter than its pagemap says\n", what);
+			else
+				pr_perror("copying pages from %s", what);
+			return -1;
+		}
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Copy the pages [addr, addr + nr pages) as level @l has them to @to at
+ * @to_off, and their checksums (as the level that stores them has them)
+ * to @csum.
+ */
+static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to, uint64_t to_off, uint64_t *csum)
+{
+	uint64_t end = addr + nr * PAGE_SIZE;
+
+	for (size_t i = lower_bound(l, addr); addr < end; i++) {
+		PagemapEntry *pe = i < l->n ? l->e[i] : NULL;
+		uint64_t s, e;
+
+		if (!pe || pe->vaddr > addr) {
+			pr_err("the pages of %d at %lx are marked as unchanged since the previous dump, but the "
+			       "images %d level(s) up the chain do not have them\n", pid, (unsigned long)addr,
+			       l->depth);
+			return -1;
+		}
+		s = addr;
+		e = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+		if (e > end)
+			e = end;
+		if (is_in_prev(pe)) {
+			if (!l->up) {
+				int up = chain_open_parent(l->dfd);
+
+				if (up < 0 || l->depth >= MAX_CHAIN) {
+					pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its "
+						  "parent, but it has no parent link", pid, l->depth, (unsigned long)s);
+					if (up >= 0)
+						close(up);
+					return -1;
+				}
+				l->up = level_load(up, pid, l->depth + 1, 1);
+				if (!l->up)
+					return -1;
+			}
+			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off, csum))
+				return -1;
+		} else if (pe->has_clen) {
+			if (copy_frame(to, to_off, l->pages_fd, pe, s, e, l->pages_name))
+				return -1;
+		} else if (copy_range(to, to_off, l->pages_fd, pe->off + (s - pe->vaddr), e - s, l->pages_name)) {
+			return -1;
+		}
+		if (!is_in_prev(pe))
+			memcpy(csum, pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT), ((e - s) >> PAGE_SHIFT) * sizeof(*csum));
+		csum += (e - s) >> PAGE_SHIFT;
+		to_off += e - s;
+		addr = e;
+	}
+	return 0;
+}
+
+/*
+ * One part of the gathering: the entries [from, to) of @pms, each written
+ * at its offset in @out[] to @fd (a file description of the memfd of this
+ * part's own: sendfile() writes at its position). Its own chain levels,
+ * loaded as needed, so that parts share nothing.
+ */
+struct gather_part {
+	int dfd;
+	pid_t pid;
+	const char *pages_name;
+	PagemapEntry **pms;
+	const uint64_t *out;
+	size_t from, to;
+	int fd;
+	int ret;
+};
+
+static void *gather_part_run(void *arg)
+{
+	struct gather_part *g = arg;
+	struct level top = { .dfd = -1, .pages_fd = -1, .depth = 0 };
+
+	g->ret = -1;
+	top.pages_fd = open_image_file(g->dfd, g->pages_name, O_RDONLY);
+	if (top.pages_fd < 0)
+		return NULL;
+	snprintf(top.pages_name, sizeof(top.pages_name), "%s", g->pages_name);
+	for (size_t i = g->from; i < g->to; i++) {
+		PagemapEntry *pe = g->pms[i];
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE, off = g->out[i];
+
+		if (is_in_parent(pe))
+			continue;
+		if (is_in_prev(pe)) {
+			if (!top.up) {
+				int up = chain_open_parent(g->dfd);
+
+				if (up < 0) {
+					pr_perror("pagemap-%d.img has pages in the previous images, but there is no "
+						  "%s link", g->pid, PARENT_LINK);
+					goto out;
+				}
+				top.up = level_load(up, g->pid, 1, 1);
+				if (!top.up)
+					goto out;
+			}
+			/* chain_gather() gave the entry room for the checksums of its pages */
+			if (gather(top.up, g->pid, pe->vaddr, pe->nr_pages, g->fd, off, pe->csum))
+				goto out;
+		} else if (pe->has_clen) {
+			if (copy_frame(g->fd, off, top.pages_fd, pe, pe->vaddr, pe->vaddr + len, g->pages_name))
+				goto out;
+		} else if (copy_range(g->fd, off, top.pages_fd, pe->off, len, g->pages_name)) {
+			goto out;
+		}
+	}
+	g->ret = 0;
+out:
+	close(top.pages_fd);
+	level_free(top.up);
+	return NULL;
+}
+
+/*
+ * Two threads gather (each half of the pages), into one memfd sized first:
+ * the copy into fresh memfd pages is the cost, and two CPUs make those
+ * about twice as fast.
+ */
+int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd)
+{
+	struct gather_part part[2];
+	uint64_t *out = calloc(nr ? nr : 1, sizeof(*out)), off = 0, half = 0, acc = 0;
+	char path[64];
+	size_t split = nr;
+	int fd, fd2 = -1, ret = -1, threaded = 0;
+	pthread_t th;
+
+	fd = memfd_create("criu-pages", MFD_CLOEXEC);
+	/* ours alone, as images must be (trust.c): the restoring processes open it by path */
+	if (!out || fd < 0 || fchmod(fd, 0600)) {
+		pr_perror("can't gather the pages of %d from the chain of images", pid);
+		goto out;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		out[i] = off;
+		if (!is_in_parent(pms[i]))
+			off += (uint64_t)pms[i]->nr_pages * PAGE_SIZE;
+	}
+	for (size_t i = 0; i < nr && split == nr; i++) {
+		if (!is_in_parent(pms[i]))
+			acc += (uint64_t)pms[i]->nr_pages * PAGE_SIZE;
+		if (acc >= off / 2)
+			split = i + 1;
+	}
+	half = acc;
+	/* an in_prev entry takes the checksums of its pages from the level that stores them */
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *pe = pms[i];
+
+		if (!is_in_prev(pe))
+			continue;
+		free(pe->csum);
+		pe->n_csum = 0;
+		pe->csum = calloc(pe->nr_pages, sizeof(*pe->csum));
+		if (!pe->csum) {
+			pr_err("out of memory for the checksums of the pages of %d\n", pid);
+			goto out;
+		}
+		pe->n_csum = pe->nr_pages;
+	}
+	if (ftruncate(fd, off)) {
+		pr_perror("can't size the gathered pages of %d", pid);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	for (int k = 0; k < 2; k++)
+		part[k] = (struct gather_part){ .dfd = dfd, .pid = pid, .pages_name = pages_name, .pms = pms,
+						.out = out, .from = k ? split : 0, .to = k ? nr : split, .fd = fd };
+	/* a second description for the second thread: its own file position */
+	if (off >= (64ULL << 20) && split < nr && (fd2 = open(path, O_RDWR | O_CLOEXEC)) >= 0) {
+		part[1].fd = fd2;
+		threaded = pthread_create(&th, NULL, gather_part_run, &part[1]) == 0;
+	}
+	if (!threaded) {
+		part[0].to = nr;
+		part[1].ret = 0;
+	}
+	gather_part_run(&part[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	if (part[0].ret || part[1].ret)
+		goto out;
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *pe = pms[i];
+
+		if (is_in_parent(pe))
+			continue;
+		pe->in_prev = pe->has_in_prev = false;
+		pe->has_clen = false;
+		pe->off = out[i];
+	}
+	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s)\n",
+		pid, (unsigned long)(off >> 10), chain_depth(dfd) + 1, threaded ? ", two threads" : "");
+	(void)half;
+	*memfd = fd;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (fd2 >= 0)
+		close(fd2);
+	free(out);
+	return ret;
+}
+
+/* ---- --auto-dedup ---- */
+
+/* Punch out of @l's pages file the stored pages of @l not in @keep; what @l takes from above, into @up. */
+static int dedup_level(struct level *l, pid_t pid, const struct page_list *keep, struct page_list *up,
+		       uint64_t *punched)
+{
+	struct page_range *r = calloc(l->n ? l->n : 1, sizeof(*r));
+	struct page_list stored, prev, in, out;
+	size_t ns = 0, np = 0;
+	int ret = -1;
+
+	page_list_init(up);
+	if (!r)
+		return -1;
+	/* two sorted lists: what the level stores, what it takes from its parent */
+	for (size_t i = 0; i < l->n; i++)
+		if (!is_in_prev(l->e[i]))
+			r[ns++] = (struct page_range){ l->e[i]->vaddr, l->e[i]->nr_pages };
+	if (page_list_normalize(r, ns, &stored))
+		goto out_r;
+	for (size_t i = 0; i < l->n; i++)
+		if (is_in_prev(l->e[i]))
+			r[np++] = (struct page_range){ l->e[i]->vaddr, l->e[i]->nr_pages };
+	if (page_list_normalize(r, np, &prev))
+		goto out_stored;
+	/* what the new images still need from above this level */
+	if (page_list_split(&prev, keep, up, &out))
+		goto out_prev;
+	page_list_free(&out);
+	/* stored pages nobody needs any more */
+	if (page_list_split(&stored, keep, &in, &out))
+		goto out_prev;
+	for (size_t i = 0; i < out.nr; i++) {
+		uint64_t s = out.r[i].start, e = s + out.r[i].nr_pages * PAGE_SIZE;
+
+		for (size_t k = lower_bound(l, s); k < l->n && l->e[k]->vaddr < e; k++) {
+			PagemapEntry *pe = l->e[k];
+			uint64_t ps = pe->vaddr > s ? pe->vaddr : s;
+			uint64_t pend = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+
+			if (is_in_prev(pe))
+				continue;
+			if (pend > e)
+				pend = e;
+			if (ps >= pend)
+				continue;
+			/* a compressed frame goes whole or not at all */
+			if (pe->has_clen && (ps != pe->vaddr || pend != pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
+				continue;
+			if (fallocate(l->pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      pe->off + (pe->has_clen ? 0 : ps - pe->vaddr),
+				      pe->has_clen ? PAGE_ALIGN(pe->clen) : pend - ps)) {
+				pr_perror("--auto-dedup: can't free pages of %d in %s %d level(s) up", pid,
+					  l->pages_name, l->depth);
+				goto out_lists;
+			}
+			*punched += (pend - ps) >> PAGE_SHIFT;
+		}
+	}
+	ret = 0;
+out_lists:
+	page_list_free(&in);
+	page_list_free(&out);
+out_prev:
+	page_list_free(&prev);
+out_stored:
+	page_list_free(&stored);
+out_r:
+	free(r);
+	if (ret)
+		page_list_free(up);
+	return ret;
+}
+
+int chain_dedup(int dfd, pid_t pid, uint64_t *punched)
+{
+	struct page_list keep, up;
+	struct level *l = NULL, *first = NULL, *top;
+	struct page_range *r;
+	int fd, ret = -1, depth = 1;
+	size_t n = 0;
+
+	fd = dup(dfd);
+	top = fd >= 0 ? level_load(fd, pid, 0, 0) : NULL;
+	if (!top)
+		return -1;
+	/* what the new images take from the chain: their in_prev entries */
+	r = calloc(top->n ? top->n : 1, sizeof(*r));
+	if (!r) {
+		level_free(top);
+		return -1;
+	}
+	for (size_t i = 0; i < top->n; i++)
+		if (is_in_prev(top->e[i]))
+			r[n++] = (struct page_range){ top->e[i]->vaddr, top->e[i]->nr_pages };
+	ret = page_list_normalize(r, n, &keep);
+	free(r);
+	level_free(top);
+	if (ret)
+		return -1;
+	ret = -1;
+	page_list_init(&up);
+	fd = chain_open_parent(dfd);
+	/* down the chain while some level still takes pages from above */
+	while (fd >= 0 && depth < MAX_CHAIN) {
+		struct level *lv = level_load(fd, pid, depth, 1);
+
+		if (!lv)
+			goto out;
+		if (!first)
+			first = lv;
+		else
+			l->up = lv;
+		l = lv;
+		/* it can be written now: reopen the pages file for punching */
+		close(l->pages_fd);
+		l->pages_fd = open_image_file(l->dfd, l->pages_name, O_RDWR);
+		if (l->pages_fd < 0) {
+			pr_err("--auto-dedup: can't open %s %d level(s) up\n", l->pages_name, depth);
+			goto out;
+		}
+		if (dedup_level(l, pid, &keep, &up, punched))
+			goto out;
+		page_list_free(&keep);
+		keep = up;
+		page_list_init(&up);
+		if (!keep.nr)
+			break;
+		fd = chain_open_parent(l->dfd);
+		depth++;
+	}
+	ret = 0;
+out:
+	page_list_free(&keep);
+	page_list_free(&up);
+	level_free(first);
+	return ret;
+}

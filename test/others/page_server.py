@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""
+Migration through the page server, between two network namespaces joined
+by a veth pair (Documentation/incremental.md):
+
+  migrate        memhog runs in netns A; a page server listens in netns B;
+                 a pre-dump and then the final dump (--prev-images-dir,
+                 --track-mem) send their pages over the veth to B, the other
+                 images are copied over; the restore in B brings memhog back
+                 there (in B's network namespace) with every page intact.
+  migrate_compress  the same with --compress.
+  server_dies    the page server is killed while a dump sends it pages: the
+                 dump fails saying so, memhog runs on untouched.
+  no_server      nobody listens: the dump fails at once, memhog untouched.
+
+Run as root: python3 test/others/page_server.py. Output: PASS/FAIL lines and
+"page_server: N passed, M failed".
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, "build")
+CRIU = os.environ.get("CRIU", os.path.join(BUILD, "criu", "criu"))
+MEMHOG = os.path.join(BUILD, "test", "bench", "memhog")
+TAG = "cps%d" % (os.getpid() % 100000)
+NS_A, NS_B = TAG + "a", TAG + "b"
+IP_A, IP_B = "10.199.%d.1" % (os.getpid() % 200), "10.199.%d.2" % (os.getpid() % 200)
+PORT = 27200 + os.getpid() % 1000
+TMP = None
+procs = []
+
+
+class Fail(Exception):
+    pass
+
+
+def sh(*cmd, check=True):
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if check and p.returncode:
+        raise Fail("%s: rc %d %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+    return p
+
+
+def in_ns(ns):
+    return ["nsenter", "--net=/run/netns/%s" % ns]
+
+
+def setup_net():
+    sh("ip", "netns", "add", NS_A)
+    sh("ip", "netns", "add", NS_B)
+    sh("ip", "link", "add", TAG + "va", "netns", NS_A, "type", "veth", "peer", "name", TAG + "vb", "netns", NS_B)
+    for ns, dev, ip in ((NS_A, TAG + "va", IP_A), (NS_B, TAG + "vb", IP_B)):
+        sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                p.kill()
+            p.wait()
+    for ns in (NS_A, NS_B):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    if TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def start_memhog(ns, mode, mib, d):
+    pidfile = os.path.join(d, "memhog.pid")
+    out = open(os.path.join(d, "memhog.out"), "w")
+    p = subprocess.Popen(in_ns(ns) + [MEMHOG, mode, str(mib), pidfile], stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/")
+    procs.append(p)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(pidfile):
+        if p.poll() is not None or time.monotonic() > deadline:
+            raise Fail("memhog did not start")
+        time.sleep(0.02)
+    return int(open(pidfile).read())
+
+
+def page_server(ns, d, port=PORT):
+    os.makedirs(d, exist_ok=True)
+    p = subprocess.Popen(["ip", "netns", "exec", ns, CRIU, "page-server", "-D", d, "--address", IP_B, "--port",
+                          str(port), "-v4", "-o", "ps.log"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    procs.append(p)
+    deadline = time.monotonic() + 10
+    while True:     # listening once its log says so
+        try:
+            if "listening" in open(os.path.join(d, "ps.log")).read():
+                return p
+        except OSError:
+            pass
+        if p.poll() is not None or time.monotonic() > deadline:
+            raise Fail("the page server did not start: %s" % (p.stdout.read() if p.poll() is not None else ""))
+        time.sleep(0.02)
+
+
+def criu_in(ns, *args):
+    return subprocess.run(in_ns(ns) + [CRIU] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=300)
+
+
+def memhog_ok(pid, d, wait_parent=None):
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    out = os.path.join(d, "memhog.out")
+    while time.monotonic() < deadline:
+        text = open(out).read()
+        if "memhog: OK" in text:
+            return
+        if "memhog: BAD" in text:
+            raise Fail("memory differs: %s" % text.strip().splitlines()[-1])
+        time.sleep(0.05)
+    raise Fail("memhog gave no verdict")
+
+
+def net_ns_of(pid):
+    return os.stat("/proc/%d/ns/net" % pid).st_ino
+
+
+def reaped(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.02)
+    return not os.path.exists("/proc/%d" % pid)
+
+
+def t_migrate(extra):
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(a)
+    pid = start_memhog(NS_A, "text", 64, d)
+    srv = page_server(NS_B, os.path.join(b, "pre"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log", *extra)
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    srv = page_server(NS_B, os.path.join(b, "final"))
+    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--prev-images-dir", "../pre", "--track-mem", "-v4", "-o", "dump.log", *extra)
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    log = open(os.path.join(a, "final", "dump.log")).read()
+    # pages left out as unchanged: the server's pre-dump dir is a whole parent (its inventory came too)
+    if not re.search(r" [1-9][0-9]* pages unchanged since the previous dump", log):
+        raise Fail("the dump did not use the pre-dump the page server has")
+    if not os.path.exists(os.path.join(b, "pre", "inventory.img")):
+        raise Fail("the page server did not write the pre-dump's inventory.img")
+    if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final"))):
+        raise Fail("pages written locally although they went to the page server")
+    if not reaped(pid):
+        raise Fail("the dumped memhog is still there")
+    for f in os.listdir(os.path.join(a, "final")):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, "final", f)):
+            shutil.copy(os.path.join(a, "final", f), os.path.join(b, "final", f))
+    pidfile = os.path.join(d, "restored.pid")
+    r = criu_in(NS_B, "restore", "-D", os.path.join(b, "final"), "-d", "--pidfile", pidfile, "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    rpid = int(open(pidfile).read())
+    if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
+        raise Fail("memhog did not come back as %d in netns B" % pid)
+    memhog_ok(rpid, d)
+
+
+def t_server_dies():
+    d = tempfile.mkdtemp(dir=TMP)
+    pid = start_memhog(NS_A, "random", 512, d)
+    srv = page_server(NS_B, os.path.join(d, "b"))
+    dump = subprocess.Popen(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(d, "a"),
+                                          "--page-server", "--address", IP_B, "--port", str(PORT), "-v4", "-o",
+                                          "dump.log"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    pages = os.path.join(d, "b", "pages-1.img")
+    deadline = time.monotonic() + 30
+    while not (os.path.exists(pages) and os.path.getsize(pages) > (8 << 20)):
+        if dump.poll() is not None or time.monotonic() > deadline:
+            raise Fail("the dump ended before the server got 8 MiB: %s" % dump.stdout.read())
+        time.sleep(0.005)
+    os.killpg(srv.pid, signal.SIGKILL)
+    out, _ = dump.communicate(timeout=60)
+    if dump.returncode == 0:
+        raise Fail("the dump succeeded without its page server")
+    if "page server" not in out or "left running" not in out:
+        raise Fail("the failed dump does not say why: %s" % out.strip())
+    if not os.path.exists("/proc/%d" % pid):
+        raise Fail("memhog is gone after the failed dump")
+    memhog_ok(pid, d)
+
+
+def t_no_server():
+    d = tempfile.mkdtemp(dir=TMP)
+    pid = start_memhog(NS_A, "random", 16, d)
+    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(d, "a"), "--page-server", "--address", IP_B,
+                "--port", str(PORT + 1))
+    if r.returncode == 0 or "can't reach the page server" not in r.stderr:
+        raise Fail("dump without a page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    memhog_ok(pid, d)
+
+
+def main():
+    global TMP
+    if os.geteuid() != 0:
+        print("page_server: must run as root")
+        return 1
+    for exe in (CRIU, MEMHOG):
+        if not os.access(exe, os.X_OK):
+            print("page_server: %s is not built" % exe)
+            return 1
+    TMP = tempfile.mkdtemp(prefix="criu-ps.")
+    passed = failed = 0
+    try:
+        setup_net()
+        for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
+                               ("server_dies", t_server_dies, ()), ("no_server", t_no_server, ())):
+            try:
+                fn(*args)
+                print("PASS %s" % name, flush=True)
+                passed += 1
+            except (Fail, OSError, subprocess.SubprocessError) as e:
+                print("FAIL %s: %s" % (name, e), flush=True)
+                failed += 1
+    except Fail as e:
+        print("FAIL setup: %s" % e)
+        failed += 1
+    finally:
+        cleanup()
+    print("page_server: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
