@@ -930,6 +930,7 @@ static const struct kv_field status_fields[] = {
 	ST("CapBnd",	 KV_HEX_U64, cap_bnd,	 false),
 	ST("CapAmb",	 KV_HEX_U64, cap_amb,	 false),
 	ST("Threads",	 KV_INT,     threads,	 false),
+	ST("FDSize",	 KV_INT,     fdsize,	 false),
 	ST("Umask",	 KV_UMASK,   umask,	 false),
 	ST("Seccomp",	 KV_INT,     seccomp,	 false),
 	ST("NoNewPrivs", KV_INT,     nonewprivs, false),

@@ -488,6 +488,36 @@ static int check_restorable(struct dump_ctx *dc)
 	return 0;
 }
 
+/*
+ * The close-on-exec flag of every fd, asked inside: collect_fds() reads
+ * the rest through criu's own copies of the fds, whose flags are criu's.
+ */
+static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
+{
+	struct parasite_fd_flags *a = &((union parasite_args *)compel_parasite_args(ctl))->fd_flags;
+
+	for (size_t i = 0; i < dc->fds.nr; i += PARASITE_MAX_FDS) {
+		size_t n = dc->fds.nr - i < PARASITE_MAX_FDS ? dc->fds.nr - i : PARASITE_MAX_FDS;
+
+		a->nr = n;
+		for (size_t j = 0; j < n; j++)
+			a->fd[j] = dc->fds.fds[i + j].fd;
+		if (compel_rpc_call_sync(ctl, PARASITE_CMD_FD_FLAGS) < 0) {
+			pr_perror("parasite failed to read the fd flags of %d", dc->pid);
+			return -1;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (a->flags[j] < 0) {
+				pr_err("can't read the flags of fd %d of %d: %s\n", a->fd[j], dc->pid,
+				       strerror(-a->flags[j]));
+				return -1;
+			}
+			dc->fds.fds[i + j].fd_flags = a->flags[j] & FD_CLOEXEC;
+		}
+	}
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -514,7 +544,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
-	if (check_restorable(dc))
+	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
@@ -1488,7 +1518,7 @@ static int collect_process(struct dump_ctx *dc)
 	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
 	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
-	if (collect_fds(pid, dc->files, &dc->fds))
+	if (collect_fds(pid, dc->status.fdsize, dc->files, &dc->fds))
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;

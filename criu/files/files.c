@@ -392,6 +392,47 @@ static int is_procfs(struct file_table *ft, const struct stat *st, pid_t pid, in
 	return !statfs(path, &sf) && sf.f_type == PROC_SUPER_MAGIC;
 }
 
+/* Is @st a pipe (not a FIFO of a filesystem)? Pipes are all on pipefs. */
+static int is_pipe(struct file_table *ft, const struct stat *st)
+{
+	struct stat p;
+	int fds[2];
+
+	if (!S_ISFIFO(st->st_mode))
+		return 0;
+	if (!ft->pipe_dev_known) {
+		if (pipe2(fds, O_CLOEXEC)) {
+			pr_perror("pipe");
+			return 0;
+		}
+		if (!fstat(fds[0], &p)) {
+			ft->pipe_dev = p.st_dev;
+			ft->pipe_dev_known = 1;
+		}
+		close(fds[0]);
+		close(fds[1]);
+	}
+	return ft->pipe_dev_known && st->st_dev == ft->pipe_dev;
+}
+
+/*
+ * The /proc link of a socket or pipe, made from its stat as the kernel
+ * makes it ("socket:[INO]", "pipe:[INO]"): no walk in /proc for the
+ * commonest kinds of fds. Its length, or 0 for others (readlink them).
+ */
+static ssize_t fd_link_of_stat(struct file_table *ft, const struct stat *st, char *link, size_t size)
+{
+	int n;
+
+	if (S_ISSOCK(st->st_mode))
+		n = snprintf(link, size, "socket:[%lu]", (unsigned long)st->st_ino);
+	else if (is_pipe(ft, st))
+		n = snprintf(link, size, "pipe:[%lu]", (unsigned long)st->st_ino);
+	else
+		return 0;
+	return n > 0 && (size_t)n < size ? n : 0;
+}
+
 /* The PID of a path /proc/PID/..., 0 if it is none. */
 static pid_t proc_path_pid(const char *path)
 {
@@ -426,20 +467,35 @@ static void fill_reg(struct file_table *ft, struct file_desc *d, pid_t pid, int 
 	reg_set_mtime(&d->reg, st);
 }
 
-/* /proc/PID/fd and /proc/PID/fdinfo of the task whose fds are collected, open all along. */
+/*
+ * /proc/PID/fd and /proc/PID/fdinfo of the task whose fds are collected,
+ * and criu's own (/proc/self), open all along.
+ */
 struct fd_dirs {
 	int fd, info;
+	int self_fd, self_info;
 };
 
-/* The text of fdinfo/@fd; one read() returns all of a file this small, a full buffer asks for more. */
-static char *read_fdinfo_text(const struct fd_dirs *dirs, int fd)
+/* All but fd (a DIR's, closed with it). */
+static void close_fd_dirs(struct fd_dirs *dirs)
+{
+	if (dirs->info >= 0)
+		close(dirs->info);
+	if (dirs->self_fd >= 0)
+		close(dirs->self_fd);
+	if (dirs->self_info >= 0)
+		close(dirs->self_info);
+}
+
+/* The text of fdinfo/@fd of @dir; one read() returns all of a file this small, a full buffer asks for more. */
+static char *read_fdinfo_text(int dir, int fd)
 {
 	size_t size = FDINFO_READ, used = 0;
 	char name[16], *buf = malloc(size), *n;
 	int f;
 
 	snprintf(name, sizeof(name), "%d", fd);
-	f = openat(dirs->info, name, O_RDONLY | O_CLOEXEC);
+	f = openat(dir, name, O_RDONLY | O_CLOEXEC);
 	if (f < 0 || !buf)
 		goto err;
 	for (;;) {
@@ -469,6 +525,47 @@ err:
 	return NULL;
 }
 
+/* Does anyone hold a POSIX or OFD lock on the file's inode? Not knowing counts as yes. */
+static int posix_locked(int copy)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	/* criu's own lock owner: the task's POSIX locks and any OFD lock conflict with a write lock */
+	return fcntl(copy, F_GETLK, &l) || l.l_type != F_UNLCK;
+}
+
+/*
+ * The fdinfo text of fd @fd of the task, parsed into @fi (the
+ * close-on-exec flag left out: the parasite reads it). Read through
+ * criu's copy @copy if there is one: its /proc entry is made once for all
+ * fds (each copy takes the same number in turn), the task's anew for each
+ * fd. The copy's shows the same file, but for the task's POSIX locks (its
+ * fd table owns them, not the description): with a lock of any kind on
+ * the file the task's own is read.
+ */
+static char *fdinfo_of(const struct fd_dirs *dirs, pid_t pid, int fd, int copy, struct proc_fdinfo *fi)
+{
+	char *info = NULL;
+
+	if (copy >= 0) {
+		info = read_fdinfo_text(dirs->self_info, copy);
+		if (info && (has_locks(info) || posix_locked(copy))) {
+			free(info);
+			info = NULL;
+			copy = -1;
+		}
+	}
+	if (copy < 0)
+		info = read_fdinfo_text(dirs->info, fd);
+	if (!info || parse_fdinfo_buf(info, fi)) {
+		pr_err("can't parse /proc/%d/fdinfo/%d\n", pid, fd);
+		free(info);
+		return NULL;
+	}
+	fi->flags &= ~O_CLOEXEC;
+	return info;
+}
+
 static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t pid, const struct fd_dirs *dirs,
 				int fd);
 
@@ -493,20 +590,30 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	int locked, copy;
 
 	snprintf(path, sizeof(path), "%d", fd);
-	len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
 	/* fstat of a copy walks no path; an O_PATH fd gives no copy */
-	copy = len < 0 ? -1 : task_fd_hold(pid, fd);
-	if (len < 0 || len == sizeof(link) - 1 || (copy >= 0 ? fstat(copy, &st) : fstatat(dirs->fd, path, &st, 0))) {
+	copy = task_fd_hold(pid, fd);
+	if (copy >= 0 && fstat(copy, &st)) {
+		pr_perror("can't inspect fd %d of %d", fd, pid);
+		return -1;
+	}
+	len = copy >= 0 ? fd_link_of_stat(ft, &st, link, sizeof(link)) : 0;
+	if (!len && copy >= 0) {
+		/* the copy's link is the fd's (one file, one reader), and its /proc entry is made once */
+		snprintf(what, sizeof(what), "%d", copy);
+		len = readlinkat(dirs->self_fd, what, link, sizeof(link) - 1);
+	} else if (!len) {
+		len = readlinkat(dirs->fd, path, link, sizeof(link) - 1);
+		if (len >= 0 && fstatat(dirs->fd, path, &st, 0))
+			len = -1;
+	}
+	if (len < 0 || len == sizeof(link) - 1) {
 		pr_perror("can't inspect fd %d of %d", fd, pid);
 		return -1;
 	}
 	link[len] = '\0';
-	info = read_fdinfo_text(dirs, fd);
-	if (!info || parse_fdinfo_buf(info, &fi)) {
-		pr_err("can't parse /proc/%d/fdinfo/%d\n", pid, fd);
-		free(info);
+	info = fdinfo_of(dirs, pid, fd, copy, &fi);
+	if (!info)
 		return -1;
-	}
 	locked = has_locks(info);
 	if (locked && !opts.file_locks) {
 		free(info);
@@ -655,7 +762,7 @@ add_fd:
 	fdinfo_entry__init(fe);
 	fe->fd = fd;
 	fe->id = d->id;
-	fe->fd_flags = (fi.flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	fe->fd_flags = 0;	/* the task's close-on-exec flag: the parasite reads it (dump.c) */
 	if (fd > fl->max_fd)
 		fl->max_fd = fd;
 	pr_debug("fd %d of %d: %s, file id %u, pos %lu\n", fd, pid, link, d->id, (unsigned long)fi.pos);
@@ -671,13 +778,13 @@ int files_dump_inflight(struct file_table *ft, int fd, uint32_t *id)
 {
 	FdinfoEntry one;
 	struct fd_list fl = { .fds = &one };
-	struct fd_dirs dirs = { -1, -1 };
+	struct fd_dirs dirs = { -1, -1, -1, -1 };
 	struct file_desc *d;
 	pid_t self = getpid();
 	int ret = -1;
 
-	dirs.fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dirs.info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.fd = dirs.self_fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.info = dirs.self_info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirs.fd < 0 || dirs.info < 0) {
 		pr_perror("can't open /proc/self/fd");
 		goto out;
@@ -732,9 +839,50 @@ static int check_fd_room(pid_t pid, int max_fd)
 	return -1;
 }
 
-int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
+/* An fd table up to this big is probed number by number. */
+#define FD_PROBE_MAX	16384
+
+static int add_fd_nr(int **fds, int *nr, int *cap, int fd)
 {
-	struct fd_dirs dirs = { -1, -1 };
+	if (*nr == *cap) {
+		int c = *cap ? *cap * 2 : 64, *n = realloc(*fds, c * sizeof(int));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		*fds = n;
+		*cap = c;
+	}
+	(*fds)[(*nr)++] = fd;
+	return 0;
+}
+
+/*
+ * The fd numbers of @pid in order, asked of kcmp() one by one up to the
+ * size of its fd table: a readdir of /proc/PID/fd costs more per fd, as it
+ * makes an entry for each. 1: not done (a big table, or kcmp says no),
+ * read the directory.
+ */
+static int probe_fds(pid_t pid, int fdsize, int **fds, int *nr, int *cap)
+{
+	if (fdsize <= 0 || fdsize > FD_PROBE_MAX)
+		return 1;
+	for (int i = 0; i < fdsize; i++) {
+		if (!syscall(SYS_kcmp, pid, pid, KCMP_FILE, i, i)) {
+			if (add_fd_nr(fds, nr, cap, i))
+				return -1;
+		} else if (errno != EBADF) {
+			*nr = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int collect_fds(pid_t pid, int fdsize, struct file_table *ft, struct fd_list *fl)
+{
+	struct fd_dirs dirs = { -1, -1, -1, -1 };
 	char path[64];
 	struct dirent *de;
 	int *fds = NULL, nr = 0, cap = 0, ret = -1, r;
@@ -744,31 +892,23 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 	dir = opendir(path);
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
 	dirs.info = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (!dir || dirs.info < 0) {
+	dirs.self_fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirs.self_info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!dir || dirs.info < 0 || dirs.self_fd < 0 || dirs.self_info < 0) {
 		pr_perror("can't open the fds of %d", pid);
 		if (dir)
 			closedir(dir);
-		if (dirs.info >= 0)
-			close(dirs.info);
+		close_fd_dirs(&dirs);
 		return -1;
 	}
 	dirs.fd = dirfd(dir);
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	while ((r = next_dirent(dir, &de, path)) > 0) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (nr == cap) {
-			cap = cap ? cap * 2 : 64;
-			int *n = realloc(fds, cap * sizeof(int));
-
-			if (!n) {
-				pr_err("out of memory\n");
-				goto out;
-			}
-			fds = n;
-		}
-		fds[nr++] = atoi(de->d_name);
-	}
+	r = probe_fds(pid, fdsize, &fds, &nr, &cap);
+	if (r < 0)
+		goto out;
+	while (r > 0 && (r = next_dirent(dir, &de, path)) > 0)
+		if (de->d_name[0] != '.' && add_fd_nr(&fds, &nr, &cap, atoi(de->d_name)))
+			goto out;
 	if (r < 0)
 		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
@@ -786,7 +926,7 @@ int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl)
 	ret = 0;
 out:
 	closedir(dir);
-	close(dirs.info);
+	close_fd_dirs(&dirs);
 	free(fds);
 	return ret;
 }
@@ -1453,11 +1593,14 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 		close(fd);
 		return -2;
 	}
-	if (move_fd(fd, to) < 0 || fcntl(to, F_SETFD, FD_CLOEXEC)) {
+	/* close-on-exec meanwhile: place_one_fd() gives the fd its own flag when its turn comes */
+	if (fd == to ? fcntl(to, F_SETFD, FD_CLOEXEC) : dup3(fd, to, O_CLOEXEC) < 0) {
 		pr_perror("can't move fd %d of file %u to %d", fd, id, to);
 		close(fd);
 		return -1;
 	}
+	if (fd != to)
+		close(fd);
 	if (to == c->lowest[id])
 		c->opened[id] = to;
 	return to;

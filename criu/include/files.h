@@ -54,6 +54,8 @@ struct file_table {
 	size_t nr_remaps;
 	dev_t proc_dev;			/* procfs's, once looked up */
 	int proc_dev_known;
+	dev_t pipe_dev;			/* pipefs's, once looked up (fd_link_of_stat()) */
+	int pipe_dev_known;
 	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
 	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */
@@ -77,7 +79,8 @@ struct fd_list {
 /* Dump side */
 /* A zeroed entry at the end of the table; the caller fills it and counts it (ft->nr++). */
 struct file_desc *file_desc_new(struct file_table *ft);
-int collect_fds(pid_t pid, struct file_table *ft, struct fd_list *fl);
+/* The fds of @pid, whose fd table is @fdsize big (0: not known). */
+int collect_fds(pid_t pid, int fdsize, struct file_table *ft, struct fd_list *fl);
 /*
  * A file in flight on a unix socket (SCM_RIGHTS), at fd @fd of ours: its
  * description in @ft (one a task holds too, or one of its own), *id its

@@ -12,6 +12,7 @@ enum {
 	PARASITE_CMD_TAKE_PIPES,			/* receive nr_pipes pipe write ends */
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 	PARASITE_CMD_CSUM_PAGES,			/* checksum the pages of the last DUMP_PAGES' out[] */
+	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
 };
 
 /*
@@ -47,6 +48,7 @@ enum {
 #define MEMBARRIER_REGISTRATIONS		((1 << 2) | (1 << 4) | (1 << 6) | (1 << 8))
 
 #define PARASITE_MAX_PIPES	16
+#define PARASITE_MAX_FDS	4096	/* fds of one FD_FLAGS round */
 #define PARASITE_MAX_IOVS	2048
 #define PARASITE_MAX_PAGES	PARASITE_MAX_IOVS	/* pages of one round (the tool sizes rounds so) */
 #define PARASITE_XSAVE_SIZE	4096
@@ -142,9 +144,20 @@ struct parasite_pages {
 	uint8_t xsave[PARASITE_XSAVE_SIZE] __attribute__((aligned(64)));
 };
 
+/*
+ * The fd flags (close-on-exec) of fd[0..nr), as the task has them: the
+ * dumper looks at each fd through a copy of its own, which has its own.
+ */
+struct parasite_fd_flags {
+	uint32_t nr;
+	int32_t fd[PARASITE_MAX_FDS];
+	int32_t flags[PARASITE_MAX_FDS];	/* out: F_GETFD's answer, or -errno */
+};
+
 union parasite_args {
 	struct parasite_misc misc;
 	struct parasite_pages pages;
+	struct parasite_fd_flags fd_flags;
 	int32_t nr_pipes;
 };
 

@@ -68,6 +68,7 @@ struct proc_status {
 	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	int threads;
+	int fdsize;			/* the size of the fd table (above its highest fd), 0 if not shown */
 	int umask;			/* -1 if the kernel does not show it */
 	int seccomp;
 	int nonewprivs;

@@ -283,6 +283,13 @@ static int csum_pages(struct parasite_pages *p)
 	return 0;
 }
 
+static int fd_flags(struct parasite_fd_flags *f)
+{
+	for (uint32_t i = 0; i < f->nr && i < PARASITE_MAX_FDS; i++)
+		f->flags[i] = __S(__NR_fcntl, f->fd[i], F_GETFD, 0, 0, 0, 0);
+	return 0;
+}
+
 static int handle_cmd(unsigned int cmd, void *data)
 {
 	union parasite_args *args = data;
@@ -296,6 +303,8 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return dump_pages(&args->pages);
 	case PARASITE_CMD_CSUM_PAGES:
 		return csum_pages(&args->pages);
+	case PARASITE_CMD_FD_FLAGS:
+		return fd_flags(&args->fd_flags);
 	case COMPEL_CMD_FINI:
 		close_pipes();
 		return 0;
