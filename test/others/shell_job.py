@@ -184,7 +184,7 @@ def main():
         ef = os.fdopen(er, "rb", buffering=0)
 
         def report():
-            if not select.select([er], [], [], 10)[0]:
+            if not select.select([er], [], [], 30)[0]:
                 return ""
             return ef.readline().decode().strip()
 
