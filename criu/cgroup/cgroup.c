@@ -515,7 +515,7 @@ static int dump_hier(CgroupHier *ch, int h)
 		return -1;
 	for (size_t i = 0; i < dmp.nr_sets; i++)
 		paths[i] = dmp.sets[i].paths[h];
-	qsort(paths, dmp.nr_sets, sizeof(*paths), cmp_str);
+	sort_array(paths, dmp.nr_sets, sizeof(*paths), cmp_str);
 	for (size_t i = 0; i < dmp.nr_sets && !ret; i++)
 		if (!n || strcmp(paths[i], paths[n - 1])) {
 			ret = add_dir(ch, paths[i]);

@@ -290,7 +290,7 @@ int cg_props_dump(int dirfd, bool v2, bool freezer, CgroupDir *d)
 	}
 	closedir(dir);
 	if (!ret && d->n_props > 1)
-		qsort(d->props, d->n_props, sizeof(*d->props), cmp_props);
+		sort_array(d->props, d->n_props, sizeof(*d->props), cmp_props);
 	return ret;
 }
 

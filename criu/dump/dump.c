@@ -28,6 +28,7 @@
 #include "pagechain.h"
 #include "page-server.h"
 #include "netns.h"
+#include "util.h"
 
 
 int check_task(struct dump_ctx *dc)
@@ -242,7 +243,7 @@ static int seize_threads(struct dump_ctx *dc)
 		pr_err("the leader of %d is gone\n", dc->pid);
 		goto out;
 	}
-	qsort(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
+	sort_array(dc->th + 1, dc->nr_th - 1, sizeof(*dc->th), cmp_pid);
 	dc->state = dc->th[0].state;
 	dc->stopsig = dc->th[0].stopsig;
 	ret = 0;
@@ -1407,7 +1408,7 @@ static int check_sharing(struct dump_tree *t)
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		kcmp_type = kinds[k].type;
 		kcmp_failed = 0;
-		qsort(live, n, sizeof(*live), cmp_kcmp);
+		sort_array(live, n, sizeof(*live), cmp_kcmp);
 		if (kcmp_failed) {
 			errno = kcmp_failed;
 			pr_perror("kcmp of the tree's processes");

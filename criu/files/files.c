@@ -911,7 +911,7 @@ int collect_fds(pid_t pid, int fdsize, struct file_table *ft, struct fd_list *fl
 			goto out;
 	if (r < 0)
 		goto out;
-	qsort(fds, nr, sizeof(int), cmp_int);
+	sort_array(fds, nr, sizeof(int), cmp_int);
 	fl->fds = calloc(nr ? nr : 1, sizeof(*fl->fds));
 	if (!fl->fds) {
 		pr_err("out of memory\n");

@@ -146,7 +146,7 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 			goto err;
 		pr_debug("inotify fd %d of %d: wd %d mask %#x on %s\n", fd, pid, w.wd, w.mask, path);
 	}
-	qsort(e->wds, e->n_wds, sizeof(*e->wds), cmp_wd);
+	sort_array(e->wds, e->n_wds, sizeof(*e->wds), cmp_wd);
 	return 0;
 err:
 	free_inotify(fe);

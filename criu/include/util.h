@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -11,6 +12,16 @@
 
 /* Microseconds on CLOCK_MONOTONIC. */
 uint64_t now_us(void);
+
+/*
+ * qsort() of an array that may be empty and never allocated: qsort(NULL, 0)
+ * is undefined behaviour (UBSan stops the fuzzer on it).
+ */
+static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
 
 /* readlink(2) into buf (NUL-terminated); returns length or -1. */
 ssize_t read_link(const char *path, char *buf, size_t size);

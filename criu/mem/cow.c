@@ -180,7 +180,7 @@ static int find_shared(pid_t pid, const struct mm_dump *md, const struct mm_pare
 	for (int l = 0; l < nr; l++)
 		for (size_t k = 0; k < lists[l].nr; k++)
 			r[n++] = lists[l].r[k];
-	qsort(r, n, sizeof(*r), cmp_range);
+	sort_array(r, n, sizeof(*r), cmp_range);
 	cfd = open_pm(pid);
 	if (cfd < 0)
 		goto out;
@@ -253,7 +253,7 @@ static int collect_inherited(struct cow_task *t, pid_t pid)
 			r[n].start = t->pms[i]->vaddr;
 			r[n++].nr_pages = t->pms[i]->nr_pages;
 		}
-	qsort(r, n, sizeof(*r), cmp_range);
+	sort_array(r, n, sizeof(*r), cmp_range);
 	for (size_t i = 0; i < n; i++)
 		if (page_list_add(&t->inherited, r[i].start, r[i].nr_pages)) {
 			pr_err("pagemap-%d.img: pages at %lx are marked as the parent's twice\n", pid,
@@ -483,7 +483,7 @@ uint64_t find_free_hole(struct span_set *ss, uint64_t len, uint64_t align)
 	size_t m = 0;
 
 	/* sorted and merged once; then the gaps between them from the top down */
-	qsort(ss->s, ss->n, sizeof(*ss->s), cmp_span);
+	sort_array(ss->s, ss->n, sizeof(*ss->s), cmp_span);
 	for (size_t i = 0; i < ss->n; i++) {
 		if (m && ss->s[i].start <= ss->s[m - 1].end) {
 			if (ss->s[i].end > ss->s[m - 1].end)
@@ -783,7 +783,7 @@ int cow_premap_late(struct cow_tree *ct, int i, cow_open_fn open_fd, void *priv)
 		if (t->areas[k].late)
 			order[n++] = k;
 	sort_base = t->areas;
-	qsort(order, n, sizeof(*order), cmp_backing);
+	sort_array(order, n, sizeof(*order), cmp_backing);
 	for (size_t k = 0; k < n; k++) {
 		struct cow_area *a = &t->areas[order[k]];
 

@@ -204,7 +204,7 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 	}
 	if (r < 0)
 		goto err;
-	qsort(l->e, l->n, sizeof(*l->e), cmp_entry);
+	sort_array(l->e, l->n, sizeof(*l->e), cmp_entry);
 	for (size_t i = 1; i < l->n; i++)
 		if (l->e[i - 1]->vaddr + (uint64_t)l->e[i - 1]->nr_pages * PAGE_SIZE > l->e[i]->vaddr) {
 			pr_err("pagemap-%d.img %d level(s) up the chain: entries overlap at %lx\n", pid, depth,

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "pagerange.h"
+#include "util.h"
 
 #define PAGE_LIST_MIN_CAP	16
 /* Page frame numbers of a 64-bit address space: 2^64 / PAGE_SIZE. */
@@ -214,7 +215,7 @@ static int cmp_range(const void *x, const void *y)
 int page_list_normalize(struct page_range *r, size_t nr, struct page_list *out)
 {
 	page_list_init(out);
-	qsort(r, nr, sizeof(*r), cmp_range);
+	sort_array(r, nr, sizeof(*r), cmp_range);
 	for (size_t i = 0; i < nr; i++) {
 		uint64_t s = r[i].start, e = s + r[i].nr_pages * PAGE_SIZE;
 

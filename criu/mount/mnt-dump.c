@@ -334,9 +334,7 @@ static int order_tree(void)
 
 		m->in_tree = true;
 		m->img_id = head;
-		/* a leaf has no array at all: qsort() must not see NULL (UBSan) */
-		if (m->nr_kids > 1)
-			qsort(m->kids, m->nr_kids, sizeof(*m->kids), cmp_kids);
+		sort_array(m->kids, m->nr_kids, sizeof(*m->kids), cmp_kids);
 		for (int i = 0; i < m->nr_kids; i++)
 			ns.order[ns.nr_order++] = m->kids[i];
 	}
@@ -395,7 +393,7 @@ static int read_host_mounts(void)
 		pr_debug("criu's mount %#llx at %s (%s %u:%u %s)%s\n", (unsigned long long)ns.host[i].id,
 			 ns.host[i].point, ns.host[i].fstype, major(ns.host[i].dev), minor(ns.host[i].dev),
 			 ns.host[i].root, ns.host[i].visible ? "" : ", covered");
-	qsort(ns.host, ns.nr_host, sizeof(*ns.host), cmp_dev);
+	sort_array(ns.host, ns.nr_host, sizeof(*ns.host), cmp_dev);
 	/* a visible member with the widest root, else a hidden one (which restore can't reach) */
 	for (size_t i = 0; i < ns.nr_host; i++) {
 		struct dmnt *h = &ns.host[i], *cur = h->peer ? u64_map_get(&ns.host_by_group, h->peer) : NULL;
@@ -727,7 +725,7 @@ int mntns_dump_prepare(pid_t pid)
 	pr_info("the tree is in mount namespace %llu of its own\n", (unsigned long long)nsid);
 	if (list_mounts(nsid, &ns.m, &ns.nr, true))
 		return -1;
-	qsort(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
+	sort_array(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
 	/* listmount leaves out the namespace's root mount: it is the parent nobody lists */
 	for (size_t i = 0; i < ns.nr; i++)
 		if (!find_id(ns.m[i].parent_id)) {
@@ -740,7 +738,7 @@ int mntns_dump_prepare(pid_t pid)
 			}
 			ns.m = n;
 			ns.nr++;
-			qsort(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
+			sort_array(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
 			break;
 		}
 	if (order_tree() || mnt_helper(ns.nsfd, send_root, NULL, &ns.rootfd) || read_host_mounts())
@@ -863,7 +861,7 @@ static int map_copy(struct copy *c)
 
 	if (list_mounts(0, &c->m, &c->nr, false))
 		return -1;
-	qsort(c->m, c->nr, sizeof(*c->m), cmp_id);
+	sort_array(c->m, c->nr, sizeof(*c->m), cmp_id);
 	c->of = calloc(ns.nr_order, sizeof(*c->of));
 	if (!c->of || statx(AT_FDCWD, "/", AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, &sx))
 		return -1;

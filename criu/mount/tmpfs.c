@@ -299,7 +299,7 @@ static int dump_tree(struct walk *w, int dfd, const char *name, const char *path
 		nr++;
 	}
 	if (nr > 1)	/* an empty directory has no array (NULL) */
-		qsort(names, nr, sizeof(*names), cmp_names);
+		sort_array(names, nr, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nr && !ret; i++) {
 		char *p = join(path, names[i]), **np;
 

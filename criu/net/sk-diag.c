@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proc_parse.h"
 #include "sk-diag.h"
+#include "util.h"
 
 static struct nla_policy unix_diag_policy[UNIX_DIAG_MAX + 1] = {
 	[UNIX_DIAG_NAME] = { .type = NLA_UNSPEC },
@@ -204,7 +205,7 @@ int unix_diag_collect(struct unix_diag_table *t)
 		unix_diag_free(t);
 		return -1;
 	}
-	qsort(t->s, t->nr, sizeof(*t->s), cmp_ino);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_ino);
 	pr_debug("sock_diag: %zu unix sockets\n", t->nr);
 	return 0;
 }
@@ -347,7 +348,7 @@ int inet_diag_collect(struct inet_diag_table *t)
 			}
 		}
 	}
-	qsort(t->s, t->nr, sizeof(*t->s), cmp_inet);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_inet);
 	pr_debug("sock_diag: %zu inet sockets\n", t->nr);
 	return 0;
 }
@@ -546,7 +547,7 @@ int packet_diag_collect(struct packet_diag_table *t)
 		packet_diag_free(t);
 		return -1;
 	}
-	qsort(t->s, t->nr, sizeof(*t->s), cmp_packet);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_packet);
 	pr_debug("sock_diag: %zu packet sockets\n", t->nr);
 	return 0;
 }
@@ -653,7 +654,7 @@ int netlink_diag_collect(struct netlink_diag_table *t)
 		netlink_diag_free(t);
 		return -1;
 	}
-	qsort(t->s, t->nr, sizeof(*t->s), cmp_netlink);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_netlink);
 	/* a socket can be listed more than once (e.g. bound and in a multicast group) */
 	for (size_t i = 0; i < t->nr; i++)
 		if (!n || t->s[n - 1].ino != t->s[i].ino)

@@ -201,7 +201,7 @@ static int read_all(struct sysctls *t)
 		pr_err("out of memory\n");
 		return -1;
 	}
-	qsort(t->s, t->n, sizeof(*t->s), cmp);
+	sort_array(t->s, t->n, sizeof(*t->s), cmp);
 	return 0;
 }
 
