@@ -920,17 +920,13 @@ static int dump_isk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	int family = 0, type = 0, protocol = 0, ret = -1;
 	struct netns_state *ns = netns_of(pid);
 	struct inet_diag_info *di = NULL;
-	char path[64], link[64];
 	unsigned long ino;
 	InetSkEntry *e;
 
 	(void)ft;
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	c.sk = task_fd(pid, fd);
 	if (c.sk < 0)
 		return -1;

@@ -183,17 +183,14 @@ static int dump_nlsk(struct file_table *ft, pid_t pid, int fd, const char *info,
 	struct netlink_diag_sk *d;
 	struct sockaddr_nl self, peer;
 	socklen_t len;
-	char path[64], link[64], who[128];
+	char who[128];
 	int sk, type = 0, protocol = 0, ret = -1;
 	unsigned long ino;
 	NetlinkSkEntry *e;
 
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	t = netns_netlink_diag(ns);
 	if (!t)
 		return -1;

@@ -809,17 +809,14 @@ static int dump_psk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	struct netns_state *ns = netns_of(pid);
 	struct packet_diag_table *t;
 	struct packet_diag_sk *d;
-	char path[64], link[64], who[160], ifname[IF_NAMESIZE] = "";
+	char who[160], ifname[IF_NAMESIZE] = "";
 	int sk, ret = -1;
 	unsigned long ino;
 	PacketSkEntry *e;
 
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	t = netns_packet_diag(ns);
 	if (!t)
 		return -1;
