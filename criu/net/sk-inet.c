@@ -1516,10 +1516,8 @@ static int open_isk(struct fd_rst *c, FileEntry *fe)
 		if (sk_opts_restore(sk, &last, SK_OPT_LAST, 0, who))
 			goto err;
 	}
-	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
-		pr_perror("can't set the file flags of %s", who);
+	if (sk_set_flags(sk, e->flags, who))
 		goto err;
-	}
 	return sk;
 err:
 	close(sk);

@@ -5,6 +5,7 @@
  * and set back with setsockopt, only where a new socket differs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
 #include <net/if.h>
@@ -361,6 +362,22 @@ int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, co
 	if (e->has_lock_filter && e->lock_filter && set_int(sk, SO_LOCK_FILTER, 1, "SO_LOCK_FILTER", who))
 		return -1;
 	return 0;
+}
+
+int sk_set_flags(int sk, uint32_t flags, const char *who)
+{
+	if (fcntl(sk, F_SETFL, flags & ~(O_ACCMODE | O_ASYNC))) {
+		pr_perror("can't set the file flags of %s", who);
+		return -1;
+	}
+	return 0;
+}
+
+int sk_opts_finish(int sk, const SkOptsEntry *e, uint32_t flags, const char *who)
+{
+	if (sk_opts_restore(sk, e, SK_OPT_LATE, 0, who) || sk_opts_restore(sk, e, SK_OPT_LAST, 0, who))
+		return -1;
+	return sk_set_flags(sk, flags, who);
 }
 
 int sk_raise_bufs(int sk, size_t bytes, const char *who)

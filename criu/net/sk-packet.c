@@ -1297,12 +1297,8 @@ static int open_psk(struct fd_rst *c, FileEntry *fe)
 		pr_perror("can't join %s to fanout group %u", who, e->fanout & 0xffff);
 		goto err;
 	}
-	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, 0, who) || sk_opts_restore(sk, e->opts, SK_OPT_LAST, 0, who))
+	if (sk_opts_finish(sk, e->opts, e->flags, who))
 		goto err;
-	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
-		pr_perror("can't set the file flags of %s", who);
-		goto err;
-	}
 	return sk;
 err:
 	close(sk);
