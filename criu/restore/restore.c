@@ -416,19 +416,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
  */
 static int status_field_is(pid_t pid, const char *key, int want)
 {
-	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
+	char buf[4096], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_proc(pid, "status", buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strstr(buf, key);
 	return p && atoi(p + strlen(key)) == want;
 }
