@@ -1008,19 +1008,12 @@ static int usk_prepare(struct rst_files *rf)
 	}
 	for (size_t i = rf->nr; i-- > 0;) {
 		FileEntry *fe = rf->fe[i];
-		uint64_t *first;
-		int made;
 
 		if (fe->type != FILE_TYPE__FT_UNIXSK || !fe->usk)
 			continue;
-		first = hmap_get_or_put(&rf->usk_groups, group_of(fe->usk), fe->id, &made);
-		if (!first) {
+		if (hmap_list_push(&rf->usk_groups, group_of(fe->usk), fe->id, rf->usk_next)) {
 			pr_err("out of memory\n");
 			return -1;
-		}
-		if (!made) {
-			rf->usk_next[fe->id] = *first;
-			*first = fe->id;
 		}
 	}
 	return 0;
