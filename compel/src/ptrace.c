@@ -182,17 +182,12 @@ static long long now_ns(void)
  */
 static void report_no_stop(pid_t pid)
 {
-	char path[64], buf[256] = "", state = '?';
+	char path[64], buf[256], *p, state = '?';
 	long nr = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
-			state = strrchr(buf, ')')[2];
-		fclose(f);
-	}
+	if (!compel_read_stat(pid, buf, sizeof(buf), &p) && p)
+		state = p[2];
 	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
 	f = fopen(path, "r");
 	if (f) {
