@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "sk-opts.h"
+#include "util.h"
 
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK		72
@@ -184,7 +185,7 @@ int sk_opts_dump(int sk, SkOptsEntry *e, const char *who)
 	uint64_t rate = 0;
 
 	sk_opts_entry__init(e);
-	if (sk_opts_read(sk, sol_socket, sizeof(sol_socket) / sizeof(sol_socket[0]), e, who))
+	if (sk_opts_read(sk, sol_socket, ARRAY_SIZE(sol_socket), e, who))
 		return -1;
 	if (get_int(sk, SO_SNDBUF, &e->sndbuf, &e->has_sndbuf, "SO_SNDBUF", who) ||
 	    get_int(sk, SO_RCVBUF, &e->rcvbuf, &e->has_rcvbuf, "SO_RCVBUF", who) ||
@@ -320,7 +321,7 @@ int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, co
 {
 	if (!e)
 		return 0;
-	if (sk_opts_write(sk, sol_socket, sizeof(sol_socket) / sizeof(sol_socket[0]), e, stage, who))
+	if (sk_opts_write(sk, sol_socket, ARRAY_SIZE(sol_socket), e, stage, who))
 		return -1;
 	if (stage == SK_OPT_EARLY) {
 		if (e->bound_dev &&

@@ -90,8 +90,6 @@ static const struct sk_opt pkt_tab[] = {
 	SK_OPT(SOL_PACKET, PACKET_IGNORE_OUTGOING, PacketSkEntry, ignore_outgoing, SK_OPT_EARLY),
 };
 
-#define N(t) (sizeof(t) / sizeof((t)[0]))
-
 static const char *type_name(int type)
 {
 	return type == SOCK_RAW ? "raw" : type == SOCK_DGRAM ? "dgram" : type == SOCK_PACKET ? "SOCK_PACKET" : "?";
@@ -861,7 +859,7 @@ static int dump_psk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	if (!e->opts || sk_opts_dump(sk, e->opts, who))
 		goto out;
 	/* SOCK_PACKET sockets have no SOL_PACKET options: each reads as absent */
-	if (sk_opts_read(sk, pkt_tab, N(pkt_tab), e, who))
+	if (sk_opts_read(sk, pkt_tab, ARRAY_SIZE(pkt_tab), e, who))
 		goto out;
 	if (d->type != SOCK_PACKET) {
 		e->has_copy_thresh = 1;
@@ -1005,7 +1003,7 @@ static int rx_inject_begin(int sk, int type, const char *who)
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_fprog prog = { .len = N(code), .filter = code };
+	struct sock_fprog prog = { .len = ARRAY_SIZE(code), .filter = code };
 
 	ll.sll_ifindex = if_nametoindex("lo");
 	if (!ll.sll_ifindex || setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
@@ -1284,7 +1282,7 @@ static int open_psk(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	if (sk_opts_restore(sk, e->opts, SK_OPT_EARLY, 0, who) ||
-	    sk_opts_write(sk, pkt_tab, N(pkt_tab), e, SK_OPT_EARLY, who))
+	    sk_opts_write(sk, pkt_tab, ARRAY_SIZE(pkt_tab), e, SK_OPT_EARLY, who))
 		goto err;
 	if (e->has_copy_thresh && e->copy_thresh &&
 	    setsockopt(sk, SOL_PACKET, PACKET_COPY_THRESH, &e->copy_thresh, sizeof(e->copy_thresh))) {
