@@ -37,6 +37,13 @@ ssize_t read_link(const char *path, char *buf, size_t size)
 	return n;
 }
 
+void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

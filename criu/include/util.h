@@ -25,6 +25,8 @@ static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(cons
 
 /* readlink(2) into buf (NUL-terminated); returns length or -1. */
 ssize_t read_link(const char *path, char *buf, size_t size);
+/* Close each of the @n fds that is open (>= 0). */
+void close_fds(const int *fds, int n);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
 /* Move fd to the number @to (closing what was there); returns @to or -1. */

@@ -150,7 +150,7 @@ void netns_free_all(void)
 /* In the network namespace @nsfd (-1: criu's). */
 static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 {
-	int in[2], out[2], status;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status;
 	char buf[4096];
 	size_t got = 0;
 	ssize_t n;
@@ -158,12 +158,12 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
 		pr_perror("pipe");
-		return -1;
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
 		pr_perror("fork");
-		return -1;
+		goto fail;
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
@@ -194,6 +194,10 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 		return 0;
 	if (!quiet)
 		pr_err("%s failed (status 0x%x): %s\n", argv[0], status, buf);
+	return -1;
+fail:
+	close_fds(in, 2);
+	close_fds(out, 2);
 	return -1;
 }
 
