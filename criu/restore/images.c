@@ -133,6 +133,13 @@ static int check_vma_extras(struct rst_ctx *rc, const VmaEntry *v)
 		       (unsigned long)v->start);
 		return -1;
 	}
+	const TaskCoreEntry *tc = rc->core->tc;
+
+	if (v->has_pkey && v->pkey && (v->pkey >= 32 || !tc->has_pkeys || !(tc->pkeys & (1U << v->pkey)))) {
+		pr_err("mm-%d.img: the area at %lx has protection key %u, which core-%d.img does not allocate\n",
+		       rc->pid, (unsigned long)v->start, v->pkey, rc->pid);
+		return -1;
+	}
 	return 0;
 }
 
