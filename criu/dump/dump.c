@@ -436,8 +436,9 @@ void dedup_chain(struct dump_tree *t)
 {
 	uint64_t punched = 0;
 
-	if (!opts.auto_dedup || t->prev_dfd < 0)
+	if (!opts.auto_dedup || t->prev_dfd < 0 || t->deduped)
 		return;
+	t->deduped = true;
 	if (opts.page_server) {
 		pr_warn("--auto-dedup: the previous images are at the page server; nothing freed\n");
 		return;
@@ -1589,6 +1590,8 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		for (int i = 0; i < t->nr; i++)
 			kill_init |= ns_init_left(&t->p[i]);
 		t->st.frozen_time = now_us() - t_frozen;
+		/* the images are whole: the kills may end us before the end of the dump */
+		dedup_chain(t);
 		write_dump_stats(t->dfd, &t->st);
 		ns_dump_agent_report(1, kill_init);
 	}

@@ -40,12 +40,22 @@ int chain_link(int dfd, const char *prev)
 
 int chain_open_pages(int dfd, const char *name)
 {
-	int fd;
+	int pid, n, fd;
 
 	if (name[0] != '/')
 		return open_image_file(dfd, name, O_RDONLY);
-	/* chain_gather()'s memfd, by its /proc path: made by us, not an image file of the dir */
-	fd = open(name, O_RDONLY | O_CLOEXEC);
+	/*
+	 * chain_gather()'s memfd, by its /proc path: made by criu, not an image
+	 * file of the dir. Where we may be (the tree's mount namespace, with a
+	 * /proc of another pid namespace) it is reached through criu's /proc;
+	 * from inside a user namespace of the tree's (which may not look into
+	 * criu's fds) criu's image server opens it.
+	 */
+	if (sscanf(name, "/proc/%d/fd/%d", &pid, &n) != 2) {
+		pr_err("%s is not a gathered pages file\n", name);
+		return -1;
+	}
+	fd = img_served() ? img_open_gathered(name) : proc_open(O_RDONLY, "%d/fd/%d", pid, n);
 	if (fd < 0)
 		pr_perror("can't open the gathered pages %s", name);
 	return fd;
@@ -535,6 +545,8 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s)\n",
 		pid, (unsigned long)(off >> 10), chain_depth(dfd) + 1, threaded ? ", two threads" : "");
 	(void)half;
+	if (img_serve_allow_fd(fd))
+		goto out;
 	*memfd = fd;
 	fd = -1;
 	ret = 0;
