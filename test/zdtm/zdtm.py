@@ -1610,10 +1610,10 @@ class Run:
             rc = self.criu('pre-dump', pdir, common + extra)
             if rc != 0:
                 if desc.get('dump_fail'):
-                    check_running(self.pid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
+                    check_running(self.tpid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
                     return []
                 raise TestFail('pre-dump #%d failed with exit code %d' % (k, rc))
-            check_running(self.pid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
+            check_running(self.tpid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
             prev = pdir
             if k < n:
                 self.let_run()
