@@ -406,9 +406,13 @@ static bool track_protects(void)
 	return opts.track_mem && (opts.leave_running || opts.leave_stopped);
 }
 
+/* The dump id of the images the parent link leads to (inventory's parent_dump_id), 0 if none. */
+static uint64_t parent_dump_id;
+
 int open_prev_images(struct dump_tree *t)
 {
 	t->prev_dfd = -1;
+	parent_dump_id = 0;
 	if (ps_connect())
 		return -1;
 	if (opts.prev_images_dir) {
@@ -419,6 +423,10 @@ int open_prev_images(struct dump_tree *t)
 			return -1;
 		}
 		if (chain_link(t->dfd, opts.prev_images_dir))
+			return -1;
+		/* with a page server the previous images are there: its own dir is not read here */
+		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
+		    chain_dump_id(t->prev_dfd, &parent_dump_id))
 			return -1;
 	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
 		pr_perror("can't remove the old %s link", PARENT_LINK);
@@ -768,6 +776,9 @@ int write_inventory(int dfd, pid_t root, bool pre_dump, const struct dump_ctx *r
 		ie.has_pre_dump = ie.pre_dump = true;
 	ie.has_dump_id = true;
 	ie.dump_id = img_get_dump_id();
+	if (parent_dump_id)
+		ie.has_parent_dump_id = true;
+	ie.parent_dump_id = parent_dump_id;
 
 	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)

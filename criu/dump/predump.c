@@ -276,7 +276,7 @@ int dump_live_rounds(pid_t pid)
 	int dfd, ret = 0;
 
 	/* the rounds' images would be at the page server too: not yet */
-	if (!prev || !kdat.has_mem_track || opts.page_server)
+	if (!prev || !kdat.has_mem_track || opts.page_server || opts.no_live_rounds)
 		return 0;
 	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (dfd < 0)

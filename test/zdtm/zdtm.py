@@ -123,7 +123,7 @@ DESC_KEYS = {
 FLAVORS = ('h', 'ns', 'uns')
 USERNS_BASE = 100000
 
-CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
+CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages', 'relink-parent')
 
 # /proc/PID/status fields compared before and after C/R
 STATUS_FIELDS = ('TracerPid', 'Uid', 'Gid', 'Groups', 'SigPnd', 'ShdPnd', 'SigBlk',
@@ -1482,8 +1482,18 @@ class Run:
             if not re.search(rx, read_text(os.path.join(imgdir, 'dump.log')), re.IGNORECASE | re.MULTILINE):
                 raise TestFail('the dump log does not say /%s/' % rx)
         parent = os.path.join(imgdir, 'parent')
-        if desc.get('corrupt') in ('remove-parent', 'truncate-parent-pages') and not os.path.islink(parent):
+        if desc.get('corrupt') in ('remove-parent', 'truncate-parent-pages', 'relink-parent') and \
+                not os.path.islink(parent):
             raise TestFail('the dump has no parent link to corrupt')
+        if desc.get('corrupt') == 'relink-parent':
+            # to the parent's parent: a whole dump of the same tree, but not the one these were made on
+            up = os.path.join(os.path.realpath(parent), 'parent')
+            if not os.path.islink(up):
+                raise TestFail('the parent images have no parent link (relink-parent needs "pre": 2)')
+            target = os.path.relpath(os.path.realpath(up), imgdir)
+            os.unlink(parent)
+            os.symlink(target, parent)
+            log('the parent link now leads to %s' % target)
         if desc.get('corrupt') == 'remove-parent':
             shutil.rmtree(os.path.realpath(parent))
             log('removed the parent images %s' % os.path.realpath(parent))
