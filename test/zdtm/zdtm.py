@@ -109,6 +109,7 @@ DESC_KEYS = {
                                 # namespace, whose init is the runner's: --external pid[INO]:KEY)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
+    'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
 }
 
@@ -1616,7 +1617,8 @@ class Run:
         for k in range(1, n + 1):
             pdir = os.path.join(top, 'pre-%d-%d' % (it, k))
             os.mkdir(pdir)
-            extra = ['--track-mem'] + (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
+            extra = ([] if desc.get('pre_untracked') else ['--track-mem']) + \
+                (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
             rc = self.criu('pre-dump', pdir, common + extra)
             if rc != 0:
                 if desc.get('dump_fail'):
