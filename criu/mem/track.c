@@ -435,6 +435,8 @@ int tracker_fork(pid_t *pid, uint64_t *start)
 		close(s[0]);
 		/* its own session, and not our child: it outlives us */
 		setsid();
+		/* named before it exists: the next dump knows the tracker by its name */
+		prctl(PR_SET_NAME, TRACKER_COMM);
 		t = fork();
 		if (t != 0)
 			_exit(t < 0 || send_fds(s[1], &t, sizeof(t), NULL, 0) ? 1 : 0);
