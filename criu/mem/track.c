@@ -382,10 +382,15 @@ static void tracker_main(int sk)
 {
 	struct tracker_pair *f = NULL;
 	int nr = 0, null;
+	sigset_t none;
 
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/* criu's interrupt handling is not ours: SIGTERM ends the tracker */
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, TRACKER_COMM);
 	if (chdir("/") || move_fd(sk, 3) != 3)
 		_exit(1);
