@@ -36,6 +36,18 @@
 static struct netns_state *states;
 static size_t nr_states;
 
+int sk_fd_ino(pid_t pid, int fd, unsigned long *ino)
+{
+	char path[64], link[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", ino) != 1) {
+		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+		return -1;
+	}
+	return 0;
+}
+
 struct netns_state *netns_of(pid_t pid)
 {
 	char path[64];
