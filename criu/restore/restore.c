@@ -294,7 +294,7 @@ static int step_syscall(pid_t pid)
  */
 static int with_file_tasks(struct rst_tree *tr, int (*fn)(int dfd, struct rst_files *rf, const pid_t *pids, int nr))
 {
-	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	pid_t *pids = calloc(tr->nr > 0 ? (size_t)tr->nr : 1, sizeof(*pids));
 	int nr = 0, ret;
 
 	if (!pids) {
