@@ -500,9 +500,10 @@ static void protect_vmas(struct restore_args *a)
 /*
  * The mm's protection keys, by number: pkey_alloc() hands out the lowest
  * free one, so take keys until the wanted ones are ours and give back the
- * rest. Before any area is mapped (an execute-only mapping takes a key of
- * its own). Allocated with full access for this thread: its PKRU comes back
- * with the rest of its XSAVE state at sigreturn.
+ * rest, before any area is mapped (cow_map_prot() keeps execute-only ones,
+ * which would take a key of their own, readable until protect_vmas()).
+ * Allocated with full access for this thread: its PKRU comes back with the
+ * rest of its XSAVE state at sigreturn.
  */
 static void restore_pkeys(struct restore_args *a)
 {

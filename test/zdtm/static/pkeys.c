@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Memory protection keys (x86 PKU). The process allocates three keys and
- * frees the middle one, tags an area with the first (its thread may read
+ * Memory protection keys (x86 PKU). An execute-only area takes the mm's
+ * execute-only key; then the process allocates three keys and frees the
+ * middle one, tags an area with the first (its thread may read
  * but not write it) and one with the third, and a second thread sets
  * other access rights in its own PKRU. After C/R:
  * - the keys are still the mm's: pkey_mprotect() with them works, in the
  *   process and in a child it forks (the child inherits the allocation;
  *   this is how a zygote-forked chromium renderer died after a restore),
  *   and the next pkey_alloc() hands out the freed middle key again;
- * - smaps shows each area's key, and both threads' PKRU are as they were;
+ * - smaps shows each area's key (the execute-only one's too: restoring it
+ *   must not take yet another key), and both threads' PKRU are as they were;
  * - a write into the write-disabled key's area faults with SEGV_PKUERR.
  * Without PKU (pkey_alloc() fails with ENOSPC or EINVAL) it passes empty.
  */
@@ -30,7 +32,7 @@
 #define PAGE	4096
 
 static int k1, k2, k3;
-static unsigned char *area_a, *area_b;
+static unsigned char *area_a, *area_b, *area_x;
 static volatile int restored;
 static unsigned int thread_pkru;
 
@@ -122,10 +124,14 @@ int main(int argc, char **argv)
 	const char *why;
 	pthread_t t;
 	void *ret;
-	int k;
+	int k, kx;
 
 	test_init(argc, argv);
 
+	area_x = mmap(NULL, PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area_x == MAP_FAILED)
+		test_bug("mmap");
+	kx = smaps_pkey(area_x);
 	k1 = pkey_alloc(0, 0);
 	if (k1 < 0 && (errno == ENOSPC || errno == EINVAL || errno == ENOSYS)) {
 		test_msg("no protection keys here: %m\n");
@@ -166,8 +172,9 @@ int main(int argc, char **argv)
 		failv("PKRU %#x, was %#x", rdpkru(), pkru);
 	if (area_a[0] != 0x5a || area_a[2 * PAGE - 1] != 0x5a || area_b[0] != 0xa5)
 		fail("the areas' contents changed");
-	if (smaps_pkey(area_a) != k1 || smaps_pkey(area_b) != k3)
-		failv("smaps says keys %d and %d, were %d and %d", smaps_pkey(area_a), smaps_pkey(area_b), k1, k3);
+	if (smaps_pkey(area_a) != k1 || smaps_pkey(area_b) != k3 || smaps_pkey(area_x) != kx)
+		failv("smaps says keys %d, %d and %d, were %d, %d and %d", smaps_pkey(area_a), smaps_pkey(area_b),
+		      smaps_pkey(area_x), k1, k3, kx);
 	why = child_check();
 	if (why)
 		failv("after the restore: %s", why);
