@@ -354,6 +354,8 @@ static int check_pid_free(pid_t pid)
 	return -1;
 }
 
+#define XFEATURE_PKRU	(1ULL << 9)
+
 /* The registers must fit this CPU: every XSAVE feature the task used must be here. */
 static int check_fpu(struct rst_ctx *rc)
 {
@@ -375,6 +377,12 @@ static int check_fpu(struct rst_ctx *rc)
 	if (fp->xsave.len > ebx) {
 		pr_err("can't restore %d: its FPU state is %zu bytes, more than this CPU's %u\n", rc->pid,
 		       fp->xsave.len, ebx);
+		return -1;
+	}
+	/* XCR0's PKRU bit: the kernel turned protection keys on */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys && !(xcr0 & XFEATURE_PKRU)) {
+		pr_err("can't restore %d: it allocated memory protection keys (%#x), which this machine lacks\n",
+		       rc->pid, rc->core->tc->pkeys);
 		return -1;
 	}
 	return 0;
