@@ -291,8 +291,12 @@ void restore_fown_as(uid_t euid)
 	fown_euid = euid;
 }
 
-/* After open: owner, signal and O_ASYNC back. */
-static int restore_fown(FileEntry *fe, int fd)
+/*
+ * After open: owner, signal and O_ASYNC back. The owner is a pid of the
+ * images; F_SETOWN_EX takes it as the opening task @self sees it (in a
+ * nested pid namespace, its pid there).
+ */
+static int restore_fown(FileEntry *fe, int fd, pid_t self)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
@@ -302,7 +306,12 @@ static int restore_fown(FileEntry *fe, int fd)
 	if (!o)
 		return 0;
 	owner.type = o->type;
-	owner.pid = o->pid;
+	owner.pid = o->pid ? ns_pid_view(self, o->pid) : 0;
+	if (o->pid && !owner.pid) {
+		pr_err("file %u: its owner %d is not in the pid namespace of %d, which opens it (or below it)\n",
+		       fe->id, o->pid, self);
+		return -1;
+	}
 	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
 		pr_perror("can't take euid %u to give file %u its owner", fown_euid, fe->id);
 		return -1;
@@ -318,7 +327,8 @@ static int restore_fown(FileEntry *fe, int fd)
 	}
 	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
 	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
-		pr_perror("can't give file %u its owner %d (signal %u)", fe->id, o->pid, o->signum);
+		pr_perror("can't give file %u its owner %d (%d in its namespace; signal %u)", fe->id, o->pid,
+			  owner.pid, o->signum);
 		return -1;
 	}
 	return 0;
@@ -1656,7 +1666,7 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 		goto err;
 	}
 	/* at its final number: O_ASYNC remembers the fd number it was set on */
-	if (first && restore_fown(fe, e->fd))
+	if (first && restore_fown(fe, e->fd, c->pid))
 		return -1;
 	if (c->opened[e->id] < 0)
 		c->opened[e->id] = e->fd;

@@ -139,6 +139,14 @@ int ns_restore_joined(int kind);
 /* A child of a restore process: the flags it is cloned with and its pids, innermost first. */
 int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *tids, int *nr,
 		  unsigned long *flags);
+/* Restore: the parent of nested pid namespace @id as ns.img has it (0: the tree's own); -1 if it is none. */
+int ns_pid_parent(uint64_t id, uint64_t *parent);
+/*
+ * Restore, in task @self (a pid of the images): pid @pid of the images as
+ * @self sees it from its pid namespace (the pid there of a task in it or
+ * below), 0 if @self can't see it; @pid itself for a task in the tree's.
+ */
+pid_t ns_pid_view(pid_t self, pid_t pid);
 /* Restore supervisor, inside the tree's pid namespace, once every task runs: ns_last_pid. */
 int ns_restore_pid_finish(void);
 

@@ -966,6 +966,19 @@ int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *ti
 	return 0;
 }
 
+int ns_pid_parent(uint64_t id, uint64_t *parent)
+{
+	for (size_t i = 0; i < nr_rst_all; i++) {
+		const NsEntry *e = rst_all[i];
+
+		if (e->has_parent && e->id == id && !strcmp(e->kind, "pid")) {
+			*parent = e->parent;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int ns_restore_pid_finish(void)
 {
 	const NsEntry *e = rst_ent[NS_PID];

@@ -640,6 +640,7 @@ int read_pstree(struct rst_tree *tr)
 	}
 	if (map_pids(tr))
 		return -1;
+	rst_pid_view_tree(tr);
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *parent;
 
