@@ -635,6 +635,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	d = find_shared(ft, pid, fd, &st, &fi);
 	if (d) {
 		free(info);
+		if (mntns_check_holder(pid, fd, d))
+			return -1;
 		goto add_fd;
 	}
 
@@ -693,6 +695,13 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		}
 		d->fe = fe_kind;
 		d->fe.type = kind->type;
+		if ((kind->type == FILE_TYPE__FT_INOTIFY || kind->type == FILE_TYPE__FT_FANOTIFY) &&
+		    mntns_dump_nested(pid)) {
+			/* their watches are found again in the tree's namespace */
+			pr_err("can't dump task %d: fd %d is an inotify or fanotify fd, held in a mount namespace "
+			       "nested below the tree's; not supported\n", pid, fd);
+			return -1;
+		}
 		if (desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
 		goto add_fd;
@@ -725,6 +734,12 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
+		if (ghost && mntns_dump_nested(pid)) {
+			/* its remains are named and cleaned up in the tree's namespace */
+			pr_err("can't dump task %d: fd %d (%s) is a removed file, held in a mount namespace nested "
+			       "below the tree's; not supported\n", pid, fd, link);
+			return -1;
+		}
 		if (ghost) {
 			char *del = strstr(link, " (deleted)");
 

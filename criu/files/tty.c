@@ -578,6 +578,7 @@ static int save_queues(struct file_desc *d)
 	if (m < 0)
 		return -1;
 	/* the reads and writes that take the queues and put them back would change the node's times */
+	mntns_dump_task(d->owner_pid);
 	here = mntns_path(ti->slave_path, at, sizeof(at));
 	times_save(here, &times);
 	ret = ttyq_dump(&c, m, &q);

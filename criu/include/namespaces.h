@@ -77,6 +77,9 @@ int ns_dump_in_agent(void);
  * (0 outside an agent; mntns_path() puts an absolute path there).
  */
 pid_t ns_dump_view_pid(void);
+struct mntns_nested;
+/* Dump, after ns_dump_collect(): the mount namespaces nested below the tree's. */
+void ns_dump_mnt_nested(const struct mntns_nested **n, size_t *nr);
 /* criu's root and mount namespace as the agent can reach them (AT_FDCWD and -1 outside an agent). */
 void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);

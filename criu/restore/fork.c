@@ -543,6 +543,10 @@ int restore_task(struct rst_ctx *rc)
 	if (tty < -1)
 		return -1;
 	rc->dfd = tr->dfd;
+	/* a mount namespace it made (unshare) at dump, before it opens anything */
+	if (rc != &tr->t[0] && rc->pe->ns && rc->pe->ns->has_mnt && rc->pe->ns->mnt != tr->t[0].pe->ns->mnt &&
+	    mntns_enter_nested(rc->pe->ns->mnt))
+		return -1;
 
 	if (setup_session(rc))
 		return -1;

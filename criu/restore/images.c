@@ -674,15 +674,28 @@ int read_pstree(struct rst_tree *tr)
 	return zombie_sessions(tr) ?: check_vm_children(tr);
 }
 
-/* need[] of a task: the file ids any of its descendants uses. */
+/* Did @c make a mount namespace of its own below @rc's (mntns_enter_nested())? */
+static bool mnt_nested_entry(const struct rst_ctx *rc, const struct rst_ctx *c)
+{
+	return c->pe->ns && rc->pe->ns && c->pe->ns->mnt != rc->pe->ns->mnt;
+}
+
+/*
+ * need[] of a task: the file ids any of its descendants uses. A file
+ * opened by path that only tasks in a mount namespace a child made use is
+ * made in there, by that child (one used outside too is the same file in
+ * both, the dump checked: whoever makes it above passes it down).
+ */
 static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
 {
 	for (int i = 0; i < rc->nr_children; i++) {
 		struct rst_ctx *c = &tr->t[rc->children[i]];
+		bool nested = mnt_nested_entry(rc, c);
 
 		add_needs(tr, c);
 		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (c->uses_shared[id] || c->need[id])
+			if ((c->uses_shared[id] || c->need[id]) &&
+			    !(nested && find_file(&tr->files, id) && !mntns_pathless(find_file(&tr->files, id))))
 				rc->need[id] = 1;
 	}
 }
