@@ -783,7 +783,13 @@ static int remap_open(RegFileEntry *r)
 		pr_perror("%s: the %s %s is gone", r->path, what, other);
 		return -1;
 	}
-	if (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
+	/*
+	 * On a filesystem made anew at restore (a tmpfs of the tree's mount
+	 * namespace, its contents with this name among them) the inode is a
+	 * new one: only its filesystem can be checked.
+	 */
+	if (r->has_ino && mntns_dev_remade(r->dev) ? st.st_dev != mntns_dev(r->dev) :
+	    r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
 		pr_err("%s: the %s %s is not the dumped file\n", r->path, what, other);
 		return -1;
 	}
