@@ -13,7 +13,9 @@
  * cwd), ro/ read-only showing P's file, b/ showing T's t2; the test does
  * not see T, ro/, b/; C does not see Q; a tmpfs the test mounts in S
  * after the restore reaches C (slave), one C mounts in its S does not
- * reach the test.
+ * reach the test. A file of the test's directory the test opened before
+ * forking C (the same file in both namespaces) is still one description
+ * in both: C moves its offset, the test sees it.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -30,6 +32,7 @@
 #include "zdtmtst.h"
 
 #define FILE_FD	40
+#define SHARED_FD	41
 
 static char dir[512];
 
@@ -169,6 +172,10 @@ static int c_main(void)
 		say("C", "the offset of its fd on T's file moved");
 		ok = 0;
 	}
+	if (lseek(SHARED_FD, 0, SEEK_CUR) != 2 || lseek(SHARED_FD, 5, SEEK_SET) != 5) {
+		say("C", "the file shared with the test lost its offset");
+		ok = 0;
+	}
 	sh->c_ok = ok;
 	sh->c_checked = 1;
 	/* the test mounts in S now: it reaches us; ours does not reach it */
@@ -214,6 +221,9 @@ int main(int argc, char **argv)
 	if (mnt("zdtm-P", "p", "tmpfs", 0) || mkdir(p, 0755) || write_file("p/sub/h", "P") ||
 	    mnt("zdtm-S", "s", "tmpfs", 0) || mnt(NULL, "s", NULL, MS_SHARED))
 		test_bug("the test's mounts");
+	if (write_file("shared", "0123456789") || zdtm_fd_at(open(strcat(strcpy(p, dir), "/shared"), O_RDONLY),
+							      SHARED_FD) < 0 || lseek(SHARED_FD, 2, SEEK_SET) != 2)
+		test_bug("the shared file");
 	c = zdtm_fork();
 	if (c == 0)
 		exit(c_main());
@@ -233,6 +243,8 @@ int main(int argc, char **argv)
 		usleep(10000);
 	if (!sh->c_checked || !sh->d_checked)
 		fail("C or D did not check");
+	if (lseek(SHARED_FD, 0, SEEK_CUR) != 5)
+		fail("the file shared with C is not one description any more");
 	if (mounted("tmp", "tmpfs") || mounted("ro", NULL) || mounted("b", NULL))
 		fail("the test sees C's mounts");
 	if (!mounted("p", "tmpfs") || !has("p/sub/h", "P") || !mounted("q", "tmpfs"))
