@@ -293,14 +293,17 @@ void restore_fown_as(uid_t euid)
 
 /*
  * After open: owner, signal and O_ASYNC back. The owner is a pid of the
- * images; F_SETOWN_EX takes it as the opening task @self sees it (in a
- * nested pid namespace, its pid there).
+ * images; F_SETOWN_EX takes it as the opening task sees it (in a nested
+ * pid namespace, its pid there). Another task than the opener may not
+ * exist yet: its restorer sets all three once every task does (with the
+ * task's own credentials, which F_SETOWN records).
  */
-static int restore_fown(FileEntry *fe, int fd, pid_t self)
+static int restore_fown(struct fd_rst *c, FileEntry *fe, int fd)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
 	uid_t was = geteuid();
+	pid_t self = c->pid;
 	int ret = 0;
 
 	if (!o)
@@ -311,6 +314,23 @@ static int restore_fown(FileEntry *fe, int fd, pid_t self)
 		pr_err("file %u: its owner %d is not in the pid namespace of %d, which opens it (or below it)\n",
 		       fe->id, o->pid, self);
 		return -1;
+	}
+	if (o->pid && o->pid != self && c->late) {
+		struct late_fd *l;
+
+		if (*c->nr_late >= c->max_late) {
+			pr_err("file %u: too many fds for the restorer to finish (pidfds, /proc files and SIGIO owners "
+			       "of other tasks, at most %d)\n", fe->id, c->max_late);
+			return -1;
+		}
+		l = &c->late[(*c->nr_late)++];
+		memset(l, 0, sizeof(*l));
+		l->kind = LATE_FOWN;
+		l->fd = fd;
+		l->pid = owner.pid;
+		l->flags = owner.type;
+		l->pos = o->signum | ((uint64_t)!!o->async << 32);
+		return 0;
 	}
 	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
 		pr_perror("can't take euid %u to give file %u its owner", fown_euid, fe->id);
@@ -1681,7 +1701,7 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 		goto err;
 	}
 	/* at its final number: O_ASYNC remembers the fd number it was set on */
-	if (first && restore_fown(fe, e->fd, c->pid))
+	if (first && restore_fown(c, fe, e->fd))
 		return -1;
 	if (c->opened[e->id] < 0)
 		c->opened[e->id] = e->fd;
@@ -1852,6 +1872,9 @@ int restore_fds(FdinfoEntry **list, size_t nr, pid_t pid, struct rst_files *rf, 
 
 	if (fd_rst_init(&c, pid, rf, tr, shell_tty, scratch))
 		goto out;
+	c.late = late;
+	c.nr_late = nr_late;
+	c.max_late = max_late;
 	for (size_t i = 0; i < nr; i++) {
 		FdinfoEntry *e = list[i];
 

@@ -171,6 +171,8 @@ struct fd_rst {
 	struct hmap made;	/* kind-specific: pipe inodes, unix socket groups... made in this task */
 	uint32_t *ptys;		/* tty.c: ids of the pty masters made here */
 	size_t nr_ptys;
+	struct late_fd *late;	/* what the restorer does once all tasks exist (NULL: no restorer) */
+	int *nr_late, max_late;
 };
 
 /* Restore: an fd of description @id in this task (placed, in transit, or made now), or -1. */

@@ -4,12 +4,13 @@
  * test clones A, the init of a new pid namespace; A forks B (pid 2
  * there), which leads a process group of its own. B holds a pipe whose
  * owner for SIGIO is A (F_SETOWN_EX, F_OWNER_PID, O_ASYNC, F_SETSIG) and
- * another whose owner is B's group (F_OWNER_PGRP). A holds a pidfd of B
- * and a pty whose controlling session is A's (A called setsid()) and
- * whose foreground group is B's.
+ * another whose owner is B's group (F_OWNER_PGRP). A holds a pipe whose
+ * owner is B (a task restored after A opens the pipe), a pidfd of B and
+ * a pty whose controlling session is A's (A called setsid()) and whose
+ * foreground group is B's.
  * After C/R: in B, F_GETOWN_EX gives 1 and B's own pid as the namespace
- * numbers them; in A, the pidfd's fdinfo (Pid, NSpid) is unchanged,
- * tcgetsid() is 1 and tcgetpgrp() is B's pid.
+ * numbers them; in A, the owner is B's pid, the pidfd's fdinfo (Pid,
+ * NSpid) is unchanged, tcgetsid() is 1 and tcgetpgrp() is B's pid.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -30,6 +31,7 @@
 #define PIPE_PID	40	/* B's, read end; owner A */
 #define PIPE_PGRP	42	/* B's, read end; owner B's group */
 #define PIDFD		44
+#define PIPE_A		47	/* A's, read end; owner B */
 #define PTY_M		45
 #define PTY_S		46
 
@@ -149,6 +151,12 @@ static int a_main(void *arg)
 	setpgid(b, b);
 	while (!sh->b_ready)
 		usleep(1000);
+	{
+		int pa[2];
+
+		if (pipe(pa) || place(pa[0], PIPE_A) || place(pa[1], PIPE_A + 1) || own(PIPE_A, F_OWNER_PID, b))
+			return 4;
+	}
 	if (place(syscall(SYS_pidfd_open, b, 0), PIDFD) || tcsetpgrp(PTY_S, b))
 		return 4;
 	pidfd_lines(PIDFD, before, sizeof(before));
@@ -161,6 +169,7 @@ static int a_main(void *arg)
 	while (!sh->b_done)
 		usleep(10000);
 	ok &= sh->b_ok;
+	ok &= check_owner(PIPE_A, F_OWNER_PID, b);
 	pidfd_lines(PIDFD, after, sizeof(after));
 	if (strcmp(before, after)) {
 		say("pidfd: before '%s', after '%s'; ", before, after);
