@@ -269,6 +269,12 @@ static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc 
 		close(dup);
 	if (!owner.pid && !sig && !(flags & O_ASYNC))
 		return 0;
+	/* F_SETOWN_EX takes a pid of the caller's pid namespace at restore (a group: its leader's) */
+	if (owner.pid > 0 && !ns_dump_pid_seen(pid, owner.pid)) {
+		pr_err("can't dump task %d: the SIGIO owner of its fd %d is %d, which is not in its pid namespace nor "
+		       "below it; not supported\n", pid, fd, owner.pid);
+		return -1;
+	}
 	fown_entry__init(&d->fown);
 	d->fown.type = owner.type;
 	d->fown.pid = owner.pid;

@@ -77,6 +77,12 @@ int ns_dump_in_agent(void);
  * (0 outside an agent; mntns_path() puts an absolute path there).
  */
 pid_t ns_dump_view_pid(void);
+/*
+ * Dump, after ns_dump_collect(): can task @holder name task @target by a
+ * pid of its own pid namespace (it is in it, or below)? 1 or 0; 1 for a
+ * target outside the tree.
+ */
+int ns_dump_pid_seen(pid_t holder, pid_t target);
 struct mntns_nested;
 /* Dump, after ns_dump_collect(): the mount namespaces nested below the tree's. */
 void ns_dump_mnt_nested(const struct mntns_nested **n, size_t *nr);

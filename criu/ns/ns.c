@@ -607,6 +607,38 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 	return 0;
 }
 
+int ns_dump_pid_seen(pid_t holder, pid_t target)
+{
+	struct task_ns *h = tns_find(holder), *t = tns_find(target);
+	char path[64];
+	int fd, up;
+
+	/* a task of the tree's pid namespace sees all; one outside the tree is not ours to judge here */
+	if (!h || !h->nr_ns_pid || !t)
+		return 1;
+	if (t->nr_ns_pid < h->nr_ns_pid)
+		return 0;
+	if (t->id[NS_PID] == h->id[NS_PID])
+		return 1;
+	/* the target's pid namespace at the holder's depth must be the holder's */
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", target);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (size_t d = t->nr_ns_pid; fd >= 0 && d > h->nr_ns_pid; d--) {
+		up = ioctl(fd, NS_GET_PARENT);
+		close(fd);
+		fd = up;
+	}
+	if (fd < 0)
+		return 0;
+	{
+		struct stat st;
+		int same = !fstat(fd, &st) && st.st_ino == h->id[NS_PID];
+
+		close(fd);
+		return same;
+	}
+}
+
 void ns_fill_pstree(pid_t pid, PstreeEntry *pe)
 {
 	struct task_ns *tn = tns_find(pid);
