@@ -104,6 +104,7 @@ static struct {
 	size_t nr_sets;
 	struct mset *cur;	/* the namespace of the task being dumped (mntns_dump_task()) */
 	uint32_t nr_ids;	/* image ids given so far */
+	int userns_fd;		/* the tree's user namespace, if not criu's (content_walk()) */
 	struct dmnt **all;	/* every set's mounts in order: the image's */
 	size_t nr_all;
 	struct dmnt *host;	/* criu's own mounts, by device */
@@ -113,7 +114,7 @@ static struct {
 	struct u64_map by_old, origin_by_dev, group_members, host_by_group;
 	struct ext_group *ext_groups;
 	size_t nr_ext_groups;
-} ns = { .host_root = AT_FDCWD, .host_nsfd = -1 };
+} ns = { .host_root = AT_FDCWD, .host_nsfd = -1, .userns_fd = -1 };
 
 bool mntns_dumping(void)
 {
@@ -1062,6 +1063,37 @@ static void copy_free(struct copy *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/*
+ * A covered mount of a namespace of the tree's user namespace: a copy of
+ * the namespace made from criu's would lock its mounts (none could be
+ * unmounted), so a helper makes it from inside the user namespace,
+ * uncovers the mount there and hands back a clone of it alone; the
+ * contents are read from criu's (owners as criu sees them).
+ */
+static int uncovered_userns(void *arg, int sk)
+{
+	struct dmnt *m = arg;
+	struct copy c = { .s = m->set };
+	int fd;
+
+	if (setns(ns.userns_fd, CLONE_NEWUSER)) {
+		pr_perror("can't enter the tree's user namespace");
+		return -1;
+	}
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || map_copy(&c)) {
+		pr_perror("can't make a copy of mount namespace %llu", (unsigned long long)m->set->nsid);
+		return -1;
+	}
+	if (uncover(&c, m))
+		return -1;
+	fd = open_tree(AT_FDCWD, m->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't read the %s at %s", m->fstype, m->point);
+		return -1;
+	}
+	return send_fd(sk, fd);
+}
+
 static int content_walk(void *arg, int sk)
 {
 	struct copy c = { 0 };
@@ -1085,6 +1117,11 @@ static int content_walk(void *arg, int sk)
 			}
 		}
 		c.s = in;
+		if (!o->content->visible && ns.userns_fd >= 0) {
+			if (mnt_helper(in->nsfd, uncovered_userns, o->content, &fd))
+				return -1;
+			goto read;
+		}
 		/* nothing done here reaches the tree's namespace: this copy is ours, and private */
 		if (!o->content->visible && !c.of &&
 		    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || map_copy(&c))) {
@@ -1099,6 +1136,7 @@ static int content_walk(void *arg, int sk)
 			pr_perror("can't read the %s at %s", o->content->fstype, o->content->point);
 			return -1;
 		}
+read:
 		if (o->fs->dump_contents(dfd, o->id, fd, o->content->root + 1)) {
 			close(fd);
 			return -1;
@@ -1221,8 +1259,21 @@ int mntns_dump(int dfd)
 	if (!img)
 		goto out;
 	ret = finish_image(img, pb_write_one(img, &ne));
+	if (!ret && ns_id_of(ns.pid, "user") != ns_self_id(NS_USER)) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", ns.pid);
+		ns.userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns.userns_fd < 0) {
+			pr_perror("can't open %s", path);
+			ret = -1;
+		}
+	}
 	if (!ret)
 		ret = mnt_helper(ns.sets[0].nsfd, content_walk, &dfd, NULL);
+	if (ns.userns_fd >= 0)
+		close(ns.userns_fd);
+	ns.userns_fd = -1;
 out:
 	free(oe);
 	free(op);
@@ -1267,6 +1318,6 @@ void mntns_dump_fini(void)
 	u64_map_free(&ns.group_members);
 	u64_map_free(&ns.host_by_group);
 	memset(&ns, 0, sizeof(ns));
-	ns.host_nsfd = -1;
+	ns.host_nsfd = ns.userns_fd = -1;
 	ns.host_root = AT_FDCWD;
 }

@@ -15,7 +15,9 @@
  * after the restore reaches C (slave), one C mounts in its S does not
  * reach the test. A file of the test's directory the test opened before
  * forking C (the same file in both namespaces) is still one description
- * in both: C moves its offset, the test sees it.
+ * in both: C moves its offset, the test sees it. C also holds a file of a
+ * tmpfs H it covered with another tmpfs afterwards: after C/R the fd is
+ * still on H (fdinfo's mnt_id is H's) with its contents.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -33,6 +35,7 @@
 
 #define FILE_FD	40
 #define SHARED_FD	41
+#define HIDDEN_FD	42
 
 static char dir[512];
 
@@ -152,6 +155,10 @@ static int c_main(void)
 		if (mkdir(p, 0755) || write_file("tmp/t2/g", "T2") || mnt("p/sub", "ro", NULL, MS_BIND) ||
 		    mnt(NULL, "ro", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY) || mnt("tmp/t2", "b", NULL, MS_BIND))
 			return 3;
+		at(p, sizeof(p), "h/x");
+		if (mnt("zdtm-H", "h", "tmpfs", 0) || write_file("h/x", "H") ||
+		    zdtm_fd_at(open(p, O_RDONLY), HIDDEN_FD) < 0 || mnt("zdtm-H2", "h", "tmpfs", 0))
+			return 7;
 		at(p, sizeof(p), "tmp");
 		if (chdir(p) || zdtm_fd_at(open("f", O_RDONLY), FILE_FD) < 0 || read(FILE_FD, buf, 1) != 1)
 			return 4;
@@ -175,6 +182,21 @@ static int c_main(void)
 	if (lseek(SHARED_FD, 0, SEEK_CUR) != 2 || lseek(SHARED_FD, 5, SEEK_SET) != 5) {
 		say("C", "the file shared with the test lost its offset");
 		ok = 0;
+	}
+	{
+		struct zdtm_mnt hm = { 0 };
+		char hb[4] = "";
+
+		if (zdtm_mountinfo_id(zdtm_fd_mnt_id(HIDDEN_FD), &hm) || !strrchr(hm.source, '/') ||
+		    strcmp(strrchr(hm.source, '/'), "/zdtm-H") ||
+		    pread(HIDDEN_FD, hb, 1, 0) != 1 || hb[0] != 'H') {
+			char why[160];
+
+			snprintf(why, sizeof(why), "its fd on the covered tmpfs H is not there (mnt_id %d, source %s, "
+				 "byte %c)", zdtm_fd_mnt_id(HIDDEN_FD), hm.source, hb[0] ? hb[0] : '-');
+			say("C", why);
+			ok = 0;
+		}
 	}
 	sh->c_ok = ok;
 	sh->c_checked = 1;
@@ -201,7 +223,7 @@ static int c_main(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const dirs[] = { "p", "s", "tmp", "ro", "b", "q" };
+	static const char *const dirs[] = { "p", "s", "tmp", "ro", "b", "q", "h" };
 	char p[700];
 	int status;
 	pid_t c;
