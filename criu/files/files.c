@@ -992,8 +992,10 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	uint64_t key = path_key(path, flags), *first = hmap_get(&ft->paths, key);
 	struct file_desc *d;
 
+	/* the same file too: in two mount namespaces of the tree one path may name two files */
 	for (d = first ? file_desc_by_id(ft, *first) : NULL; d; d = file_desc_by_id(ft, d->next_path)) {
-		if (d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+		if (d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path) && d->st.st_dev == st->st_dev &&
+		    d->st.st_ino == st->st_ino) {
 			*id = d->id;
 			return 0;
 		}

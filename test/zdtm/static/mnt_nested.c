@@ -17,7 +17,9 @@
  * forking C (the same file in both namespaces) is still one description
  * in both: C moves its offset, the test sees it. C also holds a file of a
  * tmpfs H it covered with another tmpfs afterwards: after C/R the fd is
- * still on H (fdinfo's mnt_id is H's) with its contents.
+ * still on H (fdinfo's mnt_id is H's) with its contents. The test and C
+ * each map the file at tmp/f, another one in each namespace: each still
+ * maps its own.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -86,6 +88,24 @@ static int mnt(const char *src, const char *rel, const char *type, unsigned long
 	return mount(src && src[0] != '/' ? s : src, p, type, flags, type ? "size=1m" : NULL);
 }
 
+static const char *c_map, *t_map;
+
+/* Map the file at @rel (read-only, private): its address, or NULL. */
+static const char *map_file(const char *rel)
+{
+	char p[700];
+	void *m;
+	int fd;
+
+	at(p, sizeof(p), rel);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	return m == MAP_FAILED ? NULL : m;
+}
+
 static struct shared {
 	volatile int c_ready, d_ready, go, c_checked, d_checked, c_done;
 	int c_ok, d_ok;
@@ -145,6 +165,8 @@ static int c_main(void)
 	int ok, status;
 	pid_t d;
 
+	/* the test's mapping of its tmp/f: in our namespace that path is another file */
+	munmap((void *)t_map, 4096);
 	if (unshare(CLONE_NEWNS) || mnt(NULL, "s", NULL, MS_SLAVE) || mnt("zdtm-T", "tmp", "tmpfs", 0) ||
 	    write_file("tmp/f", "T") || mnt(NULL, "tmp", NULL, MS_PRIVATE))
 		return 2;
@@ -160,7 +182,8 @@ static int c_main(void)
 		    zdtm_fd_at(open(p, O_RDONLY), HIDDEN_FD) < 0 || mnt("zdtm-H2", "h", "tmpfs", 0))
 			return 7;
 		at(p, sizeof(p), "tmp");
-		if (chdir(p) || zdtm_fd_at(open("f", O_RDONLY), FILE_FD) < 0 || read(FILE_FD, buf, 1) != 1)
+		if (chdir(p) || zdtm_fd_at(open("f", O_RDONLY), FILE_FD) < 0 || read(FILE_FD, buf, 1) != 1 ||
+		    !(c_map = map_file("tmp/f")))
 			return 4;
 	}
 	d = fork();
@@ -175,6 +198,10 @@ static int c_main(void)
 		usleep(10000);
 
 	ok = check_nested("C");
+	if (c_map[0] != 'T') {
+		say("C", "its mapping of tmp/f is not T's file");
+		ok = 0;
+	}
 	if (lseek(FILE_FD, 0, SEEK_CUR) != 1) {
 		say("C", "the offset of its fd on T's file moved");
 		ok = 0;
@@ -246,6 +273,8 @@ int main(int argc, char **argv)
 	if (write_file("shared", "0123456789") || zdtm_fd_at(open(strcat(strcpy(p, dir), "/shared"), O_RDONLY),
 							      SHARED_FD) < 0 || lseek(SHARED_FD, 2, SEEK_SET) != 2)
 		test_bug("the shared file");
+	if (write_file("tmp/f", "O") || !(t_map = map_file("tmp/f")))
+		test_bug("the test's tmp/f");
 	c = zdtm_fork();
 	if (c == 0)
 		exit(c_main());
@@ -267,6 +296,8 @@ int main(int argc, char **argv)
 		fail("C or D did not check");
 	if (lseek(SHARED_FD, 0, SEEK_CUR) != 5)
 		fail("the file shared with C is not one description any more");
+	if (t_map[0] != 'O')
+		fail("the test's mapping of tmp/f is not its own file");
 	if (mounted("tmp", "tmpfs") || mounted("ro", NULL) || mounted("b", NULL))
 		fail("the test sees C's mounts");
 	if (!mounted("p", "tmpfs") || !has("p/sub/h", "P") || !mounted("q", "tmpfs"))
