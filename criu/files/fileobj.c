@@ -784,11 +784,11 @@ static int remap_open(RegFileEntry *r)
 		return -1;
 	}
 	/*
-	 * On a filesystem made anew at restore (a tmpfs of the tree's mount
-	 * namespace, its contents with this name among them) the inode is a
-	 * new one: only its filesystem can be checked.
+	 * A tmpfs the tree's mount namespace had is made again, its files
+	 * new inodes: there the size tells (as for any file of it, reg_changed())
 	 */
-	if (r->has_ino && mntns_dev_remade(r->dev) ? st.st_dev != mntns_dev(r->dev) :
+	if (r->has_ino && r->has_dev && mntns_dev_remade(r->dev) ?
+	    !S_ISREG(st.st_mode) || (r->has_size && (uint64_t)st.st_size != r->size) :
 	    r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
 		pr_err("%s: the %s %s is not the dumped file\n", r->path, what, other);
 		return -1;
