@@ -909,12 +909,40 @@ static void restore_rlimits(struct restore_args *a)
  * Every process and thread of the tree exists by now: pidfds can refer to
  * them, and their /proc/PID directories are there.
  */
+/*
+ * SIGIO owners that are other tasks, now that all exist, with the task's
+ * own credentials (F_SETOWN records them: they decide whom SIGIO reaches).
+ */
+static void set_owners(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		struct {
+			int type, pid;
+		} owner = { (int)l->flags, l->pid };
+		long fl;
+
+		if (l->kind != LATE_FOWN)
+			continue;
+		check(__S(__NR_fcntl, l->fd, 15 /* F_SETOWN_EX */, (long)&owner, 0, 0, 0), "setting a SIGIO owner");
+		if ((uint32_t)l->pos)
+			check(__S(__NR_fcntl, l->fd, 10 /* F_SETSIG */, (uint32_t)l->pos, 0, 0, 0), "F_SETSIG");
+		if (l->pos >> 32) {
+			fl = __S(__NR_fcntl, l->fd, 3 /* F_GETFL */, 0, 0, 0, 0);
+			check(fl < 0 ? fl : __S(__NR_fcntl, l->fd, 4 /* F_SETFL */, fl | 020000 /* O_ASYNC */, 0, 0, 0),
+			      "O_ASYNC");
+		}
+	}
+}
+
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
 		long fd;
 
+		if (l->kind == LATE_FOWN)
+			continue;	/* set_owners(), with the task's credentials */
 		if (l->kind == LATE_PATH) {
 			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
 				 0);
@@ -1173,6 +1201,7 @@ long blob_main(void *data)
 	uint64_t kept = admin_for_seccomp(&a->creds, &a->threads[0].seccomp, a->no_new_privs);
 
 	restore_creds(&a->creds, kept);
+	set_owners(a);
 	take_file_locks(a, 1);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
