@@ -385,6 +385,11 @@ static int check_fpu(struct rst_ctx *rc)
 		       rc->pid, rc->core->tc->pkeys);
 		return -1;
 	}
+	/* keys 1..15 exist on x86 */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys & ~0xfffeU) {
+		pr_err("core-%d.img: protection keys %#x are out of range\n", rc->pid, rc->core->tc->pkeys);
+		return -1;
+	}
 	return 0;
 }
 
