@@ -1081,6 +1081,38 @@ class Run:
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
 
+    def start_lazy(self, imgdir):
+        """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
+        r, w = os.pipe()
+        cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4',
+               '--status-fd', str(w)]
+        out = self.out_path(imgdir, 'lazy-pages')
+        self.logs += [out, os.path.join(imgdir, 'lazy-pages.log')]
+        log('$ ' + ' '.join(cmd))
+        with open(out, 'wb') as f:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, pass_fds=(w,))
+        os.close(w)
+        with os.fdopen(r, 'rb') as rf:
+            ready = rf.read(1)
+        if not ready:
+            p.wait()
+            raise TestFail('criu lazy-pages failed to start (%d)' % p.returncode)
+        return p
+
+    def end_lazy(self, p, imgdir, ok):
+        """The daemon exits once every page is in (0), or the restore failed (1)."""
+        try:
+            rc = p.wait(timeout=max(1, min(self.remaining(), 120)) if ok else 10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            if ok:
+                raise TestFail('criu lazy-pages did not finish in time')
+            return
+        log('criu lazy-pages exited with %d' % rc)
+        if ok and rc != 0:
+            raise TestFail('criu lazy-pages failed with exit code %d' % rc)
+
     def flavor_opts(self, action):
         """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
         if self.flavor == 'h':
@@ -1516,9 +1548,12 @@ class Run:
                                (p.stdout + p.stderr).strip()[-500:]))
 
         pidfile = os.path.join(imgdir, 'restored.pid')
+        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages else None
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
-                       desc.get('restore_opts', []))
+                       desc.get('restore_opts', []) + (['--lazy-pages'] if lazy else []))
+        if lazy:
+            self.end_lazy(lazy, imgdir, rc == 0 and not desc.get('restore_fail') and not desc.get('corrupt'))
 
         if desc.get('restore_fail'):
             if rc == 0:
@@ -1966,6 +2001,9 @@ def main():
     rp.add_argument('--pre', type=int, default=0, metavar='N',
                     help='before each dump, N pre-dumps (--track-mem, each the '
                     'parent of the next); the dump takes the rest')
+    rp.add_argument('--lazy-pages', action='store_true',
+                    help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
+                    'the runner checks the tree once the daemon put every page in')
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')
