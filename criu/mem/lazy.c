@@ -280,6 +280,10 @@ struct lz {
 	struct lz_mm **mm;
 	int nr_mm, next_id;
 	uint8_t *buf;
+	struct pollfd *p;		/* serve()'s poll set, as big as it grew */
+	struct lz_mm **who;
+	int *kind;
+	size_t poll_max;
 	uint64_t copied, zeroed;
 	int64_t t0;
 };
@@ -438,6 +442,10 @@ static void __attribute__((noreturn)) watchdog(int sk)
 	int nr = 0;
 
 	prctl(PR_SET_NAME, "criu-lazy-wd", 0, 0, 0);
+	/* only the daemon's end (or SIGKILL) ends it: a ^C to the group stops the daemon, and we act */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	for (;;) {
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct wd_msg m;
@@ -948,14 +956,28 @@ static int serve(struct lz *lz)
 	int rr = 0, busy = 0;
 
 	for (;;) {
-		struct pollfd p[128];
-		struct lz_mm *who[128];
-		int kind[128], n = 0, ret;
+		size_t max = 2 + lz->nr_conns + 2 * lz->nr_mm;
+		struct pollfd *p;
+		struct lz_mm **who;
+		int *kind, n = 0, ret;
 
-#define ADD_POLL(f, k, m)	do { if (n < (int)ARRAY_SIZE(p)) { p[n] = (struct pollfd){ .fd = (f), .events = POLLIN }; \
-				     kind[n] = (k); who[n++] = (m); } } while (0)
+#define ADD_POLL(f, k, m)	do { p[n] = (struct pollfd){ .fd = (f), .events = POLLIN }; \
+				     kind[n] = (k); who[n++] = (m); } while (0)
 		if (all_done(lz))
 			return 0;
+		if (check_interrupted())
+			return -1;
+		if (max > lz->poll_max) {
+			lz->poll_max = max * 2;
+			lz->p = realloc(lz->p, lz->poll_max * sizeof(*lz->p));
+			lz->who = realloc(lz->who, lz->poll_max * sizeof(*lz->who));
+			lz->kind = realloc(lz->kind, lz->poll_max * sizeof(*lz->kind));
+			if (!lz->p || !lz->who || !lz->kind)
+				return -1;
+		}
+		p = lz->p;
+		who = lz->who;
+		kind = lz->kind;
 		ADD_POLL(lz->lsk, P_LISTEN, NULL);
 		ADD_POLL(lz->wd_sk, P_WATCHDOG, NULL);
 		for (int i = 0; i < lz->nr_conns; i++)
