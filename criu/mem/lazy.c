@@ -257,6 +257,8 @@ struct lz_mm {
 	size_t nr;
 	uint64_t faults[64];	/* faults to answer again (the layout was changing) */
 	int nr_faults;
+	uint64_t enoent_addr;	/* where UFFDIO_COPY last found no area, since when (ms) */
+	int64_t enoent_since;
 	uint64_t copied, zeroed;
 };
 
@@ -545,10 +547,15 @@ static int wd_send(struct lz *lz, int type, int id, pid_t hpid, int fd)
 
 /* ---- serving ---- */
 
+static int read_events(struct lz *lz, struct lz_mm *m);
+
 static void mm_done(struct lz *lz, struct lz_mm *m, const char *why)
 {
 	if (m->uffd < 0)
 		return;
+	/* what is queued (a fork's event above all) is read first: nobody reads it after */
+	if (!strcmp(why, "every page is in") && read_events(lz, m) < 0)
+		pr_debug("lazy pages: process %d: its last events\n", m->pid);
 	pr_info("lazy pages: process %d%s: %s (%lu pages copied, %lu zero pages)\n", m->pid ? m->pid : m->hpid,
 		m->pid ? "" : " (forked since)", why, (unsigned long)m->copied, (unsigned long)m->zeroed);
 	/* the watchdog's copy first: closing ours last drops the registration */
@@ -646,7 +653,22 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 			return ranges_cut(m, addr, addr + PAGE, NULL, NULL) ? -1 : 0;
 		}
 	case ENOENT:
-		/* no registered area there any more: not ours to fill */
+		/*
+		 * No registered area there: the kernel looks the area up before
+		 * it sees an mremap() in flight, whose event then comes. An area
+		 * a forked child did not inherit (MADV_DONTFORK) never comes back:
+		 * given up on after a second without it.
+		 */
+		if (m->enoent_addr != addr) {
+			m->enoent_addr = addr;
+			m->enoent_since = mono_ms();
+			return 1;
+		}
+		if (mono_ms() - m->enoent_since < 1000)
+			return 1;
+		pr_debug("lazy pages: %lx+%zu pages of process %d: no registered area there any more\n",
+			 (unsigned long)addr, nr, m->pid);
+		m->enoent_addr = 0;
 		return ranges_cut(m, addr, addr + nr * PAGE, NULL, NULL) ? -1 : 0;
 	case ESRCH:
 		return -2;
@@ -731,11 +753,17 @@ static int read_events(struct lz *lz, struct lz_mm *m)
 				break;
 			}
 			case UFFD_EVENT_REMAP:
+				pr_debug("lazy pages: process %d: %llx+%llx moved to %llx\n", m->pid,
+					 (unsigned long long)u->arg.remap.from, (unsigned long long)u->arg.remap.len,
+					 (unsigned long long)u->arg.remap.to);
 				ret = ranges_move(m, u->arg.remap.from, u->arg.remap.to, u->arg.remap.len);
 				break;
 			case UFFD_EVENT_REMOVE:
 			case UFFD_EVENT_UNMAP:
 				/* discarded pages read as zeros from now on; unmapped ones are no more */
+				pr_debug("lazy pages: process %d: %llx-%llx %s\n", m->pid,
+					 (unsigned long long)u->arg.remove.start, (unsigned long long)u->arg.remove.end,
+					 u->event == UFFD_EVENT_REMOVE ? "discarded" : "unmapped");
 				ret = ranges_cut(m, u->arg.remove.start, u->arg.remove.end, NULL, NULL);
 				break;
 			default:
@@ -849,13 +877,14 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 		return -1;
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i];
-		size_t max = rc->nr_pms + rc->cow.nr_areas + rc->mm->n_vmas + 1;
 		struct rst_pagemap *pms;
 		struct lz_expect *e;
+		size_t max;
 		ssize_t n;
 
-		if (rc->zombie || rc->vm_child)
+		if (rc->zombie || rc->vm_child || !rc->mm)
 			continue;
+		max = rc->nr_pms + rc->cow.nr_areas + rc->mm->n_vmas + 1;
 		pms = malloc(max * sizeof(*pms));
 		if (!pms)
 			return -1;
@@ -942,9 +971,11 @@ static int background(struct lz *lz, int *rr)
 		}
 		*rr = (*rr + k + 1) % lz->nr_mm;
 		ret = copy_pages(lz, m, m->r[0].start, 256);
+		if (ret == 1 && m->enoent_addr)
+			return 2;	/* an event to wait for: not at full speed */
 		if (ret == -2)
 			mm_done(lz, m, "gone");
-		return ret == -1 ? -1 : 1;
+		return ret == -1 ? -1 : ret == 2 ? 2 : 1;
 	}
 	return 0;
 }
@@ -992,7 +1023,7 @@ static int serve(struct lz *lz)
 			ADD_POLL(m->uffd, P_UFFD, m);
 		}
 #undef ADD_POLL
-		ret = poll(p, n, busy ? 0 : 1000);
+		ret = poll(p, n, busy == 1 ? 0 : busy == 2 ? 2 : 1000);
 		if (ret < 0 && errno != EINTR) {
 			pr_perror("poll");
 			return -1;
