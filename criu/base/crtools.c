@@ -105,7 +105,7 @@ static void usage(FILE *f)
 "      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
 "      --status-fd FD      page-server, lazy-pages: write a byte to FD once listening\n"
 "      --lazy-pages        restore: private anonymous memory is filled on demand and in the background by\n"
-"                          `criu lazy-pages -D DIR` (started before, or within 10 s)\n"
+"                          `criu lazy-pages -D DIR` (started before, or within 5 s)\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
 "                          are always saved by file handle)\n"
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
@@ -292,7 +292,8 @@ static const struct opt_use {
 	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },
 	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER },
 	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER | A_LAZY },
-	{ OPT_LAZY_PAGES, "--lazy-pages", A_RESTORE },
+	/* dump refuses it by name (not yet: a dump serving its pages to a remote daemon) */
+	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE },
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
 	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
 	{ OPT_LSM_MOUNT_CONTEXT, "--lsm-mount-context", A_RESTORE },

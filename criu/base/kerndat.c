@@ -200,6 +200,8 @@ int cr_check(const char *feature)
 			return 1;
 		}
 		printf("%s is %ssupported\n", feature, have ? "" : "NOT ");
+		if (!have && (!strcmp(feature, "lazy_pages") || !strcmp(feature, "uffd-noncoop")))
+			printf("  %s\n", lazy_pages_why());
 		return have ? 0 : 1;
 	}
 

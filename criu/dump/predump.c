@@ -163,6 +163,10 @@ out_close:
 
 int cr_pre_dump_tasks(pid_t pid)
 {
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet for pre-dump\n");
+		return -1;
+	}
 	return pre_dump(pid, true);
 }
 

@@ -37,5 +37,7 @@ void lazy_restore_end(bool committed);
 int cr_lazy_pages(void);
 /* check: the kernel lets criu do it (events, kernel faults) */
 int lazy_pages_supported(void);
+/* Why not, after lazy_pages_supported() said no. */
+const char *lazy_pages_why(void);
 
 #endif

@@ -169,9 +169,9 @@ int lazy_restore_start(void)
 		pr_perror("socket");
 		return -1;
 	}
-	/* the daemon may be starting alongside: 10 s for it to listen */
+	/* the daemon may be starting alongside: 5 s for it to listen */
 	while (connect(sk, (struct sockaddr *)&a, sizeof(a))) {
-		if ((errno != ENOENT && errno != ECONNREFUSED) || ++tries > 1000) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) || ++tries > 500) {
 			pr_perror("no lazy-pages daemon at %s (start `criu lazy-pages -D DIR` first)", a.sun_path);
 			close(sk);
 			return -1;
@@ -212,6 +212,13 @@ void lazy_restore_end(bool committed)
 #define LAZY_FEATURES	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | \
 			 UFFD_FEATURE_EVENT_UNMAP)
 
+static char lazy_why[256];
+
+const char *lazy_pages_why(void)
+{
+	return lazy_why;
+}
+
 int lazy_pages_supported(void)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = LAZY_FEATURES };
@@ -219,14 +226,18 @@ int lazy_pages_supported(void)
 
 	/* kernel faults need the sysctl or CAP_SYS_PTRACE, the fork event CAP_SYS_PTRACE */
 	if (fd < 0) {
-		pr_info("lazy pages: userfaultfd(): %s (vm.unprivileged_userfaultfd is 0 and no CAP_SYS_PTRACE?)\n",
-			strerror(errno));
+		snprintf(lazy_why, sizeof(lazy_why), "userfaultfd(): %s (it takes CAP_SYS_PTRACE, or "
+			 "vm.unprivileged_userfaultfd=1 and no fork events)", strerror(errno));
+		pr_info("lazy pages: %s\n", lazy_why);
 		return 0;
 	}
 	ok = ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & LAZY_FEATURES) == LAZY_FEATURES &&
 	     (api.ioctls & (1ULL << _UFFDIO_REGISTER));
-	if (!ok)
-		pr_info("lazy pages: UFFDIO_API with the fork, remap, remove and unmap events: %s\n", strerror(errno));
+	if (!ok) {
+		snprintf(lazy_why, sizeof(lazy_why), "userfaultfd without the fork, remap, remove and unmap events: %s "
+			 "(the fork event takes CAP_SYS_PTRACE)", strerror(errno));
+		pr_info("lazy pages: %s\n", lazy_why);
+	}
 	close(fd);
 	return ok;
 }
