@@ -35,6 +35,7 @@
 #include "../restore/rst.h"
 #include "namespaces.h"
 #include "pagechain.h"
+#include "external.h"
 
 #define PAGE	4096UL
 
@@ -1133,6 +1134,7 @@ int cr_lazy_pages(void)
 		return 1;
 	}
 	ns_init_self();
+	inherit_fd_unused = true;
 	lz.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (lz.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
