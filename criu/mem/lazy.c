@@ -724,6 +724,43 @@ static struct lz_mm *mm_new(struct lz *lz, int uffd, pid_t pid, pid_t hpid)
 	return m;
 }
 
+/*
+ * A forked child has no copy of its parent's MADV_DONTFORK areas, and an
+ * empty one of its MADV_WIPEONFORK areas (zeros): neither gets the parent's
+ * pages still to come. The parent's smaps say which ones (read while the
+ * fork waits for its event, after the kernel let go of the parent's mm).
+ */
+static int cut_not_inherited(struct lz_mm *m, struct lz_mm *c)
+{
+	char path[64], line[512];
+	unsigned long s = 0, e = 0;
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", m->hpid);
+	f = fopen(path, "r");
+	if (!f) {
+		pr_perror("lazy pages: can't read %s for a fork", path);
+		return -1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			s = a;
+			e = b;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || (!strstr(line, " wf") && !strstr(line, " dc")))
+			continue;
+		pr_debug("lazy pages: %lx-%lx of process %d is not its children's (wipe or don't copy on fork)\n",
+			 s, e, m->pid);
+		ret = ranges_cut(c, s, e, NULL, NULL);
+	}
+	fclose(f);
+	return ret;
+}
+
 static int read_events(struct lz *lz, struct lz_mm *m)
 {
 	struct uffd_msg msg[16];
@@ -761,6 +798,12 @@ static int read_events(struct lz *lz, struct lz_mm *m)
 				c->registered = true;
 				fcntl(c->uffd, F_SETFD, FD_CLOEXEC);
 				ret = wd_send(lz, WD_ADD, c->id, 0, c->uffd);
+				/*
+				 * A parent forked since has no pid we know: its own
+				 * children's wipe-on-fork areas are not found (lazy-pages.md).
+				 */
+				if (!ret && m->hpid > 0 && m->nr)
+					ret = cut_not_inherited(m, c);
 				pr_debug("lazy pages: process %d forked (uffd %d)\n", m->pid, c->uffd);
 				break;
 			}

@@ -4,9 +4,12 @@
  * a thread keeps forking (the child checks pages), moving areas away and
  * back with mremap(), discarding pieces with MADV_DONTNEED, unmapping and
  * mapping pieces afresh and writing new versions of pages: every page must
- * read what was last written (zeros after a discard), in the children too.
+ * read what was last written (zeros after a discard), in the children too;
+ * an area with MADV_WIPEONFORK reads zeros in the children, its data in the
+ * parent.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -20,7 +23,9 @@
 #define NPAGES		(AREA_SIZE / PAGE)
 #define CHUNK		(1UL << 20)
 
-static unsigned char *area[NAREA], *spare;
+#define WIPE_SIZE	(16UL << 20)
+
+static unsigned char *area[NAREA], *spare, *wipe;
 static uint16_t ver[NAREA][NPAGES];	/* 0: zero page */
 static uint64_t seed;
 static volatile int stop;
@@ -71,6 +76,9 @@ static void op_fork(void)
 
 		for (int a = 0; a < NAREA; a++)
 			bad += check_pages(a, area[a], 0, NPAGES, 61, "in a forked child");
+		for (size_t i = 0; i < WIPE_SIZE; i += 17 * PAGE)
+			if (zdtm_check_zero(wipe + i, PAGE) != (size_t)-1 && bad++ < 5)
+				failv("in a forked child: the wipe-on-fork page at %zu is not zero", i);
 		_exit(bad ? 1 : 0);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -121,6 +129,11 @@ static void op_discard(int a, int unmap)
 
 static void *worker(void *arg)
 {
+	sigset_t all;
+
+	/* SIGTERM is the main thread's, waiting for it in sigsuspend() */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (unsigned long it = 0; !stop; it++) {
 		int a = it % NAREA;
 
@@ -155,6 +168,10 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	seed = zdtm_random();
+	/* mapped first, so above the others: the background copy, lowest first, fills it last */
+	wipe = mmap(NULL, WIPE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (wipe == MAP_FAILED)
+		test_bug("mmap");
 	for (int a = 0; a < NAREA; a++) {
 		area[a] = mmap(NULL, AREA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (area[a] == MAP_FAILED)
@@ -166,6 +183,9 @@ int main(int argc, char **argv)
 	spare = mmap(NULL, AREA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (spare == MAP_FAILED)
 		test_bug("mmap");
+	zdtm_fill(wipe, WIPE_SIZE, seed + 1);
+	if (madvise(wipe, WIPE_SIZE, MADV_WIPEONFORK))
+		test_bug("madvise(MADV_WIPEONFORK)");
 	if (pthread_create(&th, NULL, worker, NULL))
 		test_bug("pthread_create");
 
@@ -176,6 +196,10 @@ int main(int argc, char **argv)
 	pthread_join(th, NULL);
 	for (int a = 0; a < NAREA; a++)
 		bad += check_pages(a, area[a], 0, NPAGES, 1, "at the end");
+	if (zdtm_check(wipe, WIPE_SIZE, seed + 1) != (size_t)-1) {
+		failv("the wipe-on-fork area lost its data");
+		bad++;
+	}
 	if (bad || errors)
 		fail("%d pages wrong at the end, %d errors on the way", bad, errors);
 	else
