@@ -6,6 +6,9 @@ Lazy restore when things go wrong (Documentation/lazy-pages.md):
                   daemon is SIGKILLed while it still copies pages in: its
                   watchdog kills memhog (no page may read zeros instead of its
                   data) and says so in the daemon's log; nothing is left.
+  daemon_killed_in_restore  the daemon is stopped (SIGSTOP) before the
+                  restore and killed while the restore waits for it: the
+                  restore fails, no process of the tree is left.
   no_daemon       restore --lazy-pages with no daemon listening fails saying
                   so, and no process of the tree is left.
   check           criu check --feature lazy_pages and uffd-noncoop say yes
@@ -132,6 +135,32 @@ def t_daemon_killed(d):
         raise Fail("process %s of the lazy-pages daemon is left" % q)
 
 
+def t_daemon_killed_in_restore(d):
+    hog = start_memhog(d, 64)
+    pid = hog.pid
+    img = dump(d, hog)
+    lp = daemon(img)
+    os.kill(lp.pid, signal.SIGSTOP)
+    r = subprocess.Popen([CRIU, "restore", "-D", img, "-d", "-o", "restore.log", "-v4", "--lazy-pages"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(r)
+    time.sleep(1)
+    if r.poll() is not None:
+        raise Fail("the restore ended (%d) while its daemon was stopped" % r.returncode)
+    lp.kill()
+    lp.wait()
+    try:
+        _, err = r.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise Fail("the restore hangs after its daemon was killed")
+    if r.returncode == 0:
+        raise Fail("the restore succeeded without its daemon")
+    if "lazy-pages daemon" not in err:
+        raise Fail("the failed restore does not say why: %s" % err.strip()[-300:])
+    if not gone_within(pid, 5):
+        raise Fail("pid %d is alive after the failed restore" % pid)
+
+
 def t_no_daemon(d):
     hog = start_memhog(d, 16)
     pid = hog.pid
@@ -165,7 +194,8 @@ def main():
     TMP = tempfile.mkdtemp(prefix="lazy-pages.")
     passed = failed = 0
     try:
-        for name, fn in (("check", t_check), ("no_daemon", t_no_daemon), ("daemon_killed", t_daemon_killed)):
+        for name, fn in (("check", t_check), ("no_daemon", t_no_daemon),
+                         ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed)):
             d = os.path.join(TMP, name)
             os.makedirs(d)
             try:
