@@ -296,11 +296,13 @@ static int restore_fown(FileEntry *fe, int fd)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
-	uid_t was = geteuid();
+	uid_t was;
 	int ret = 0;
 
-	if (!o)
+	/* most files have no owner: not even a syscall for them */
+	if (!o || (!o->pid && !o->signum && !o->async))
 		return 0;
+	was = geteuid();
 	owner.type = o->type;
 	owner.pid = o->pid;
 	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
@@ -1527,6 +1529,8 @@ int fd_rst_have(struct fd_rst *c, uint32_t id)
 	return kept ? (int)*kept : -1;
 }
 
+static int home_of(struct fd_rst *c, uint32_t id);
+
 int fd_rst_lift(struct fd_rst *c, int fd)
 {
 	int hi;
@@ -1538,6 +1542,18 @@ int fd_rst_lift(struct fd_rst *c, int fd)
 		pr_perror("can't move fd %d above %d", fd, c->scratch);
 	close(fd);
 	return hi;
+}
+
+/*
+ * @fd just made for description @id: left where it is if that is the
+ * number it goes to (a pipe or socketpair made while the fds below are
+ * all placed lands right there), else lifted.
+ */
+int fd_rst_lift_for(struct fd_rst *c, int fd, uint32_t id)
+{
+	if (fd >= 0 && fd < c->scratch && fd == home_of(c, id))
+		return fd;
+	return fd_rst_lift(c, fd);
 }
 
 /* Temporaries alive at once beyond the sockets of one group: a pipe's ends, a few descriptions kept a while. */
@@ -1593,8 +1609,11 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 		close(fd);
 		return -2;
 	}
-	/* close-on-exec meanwhile: place_one_fd() gives the fd its own flag when its turn comes */
-	if (fd == to ? fcntl(to, F_SETFD, FD_CLOEXEC) : dup3(fd, to, O_CLOEXEC) < 0) {
+	/*
+	 * close-on-exec meanwhile (by-products are made so: pipes, sockets):
+	 * place_one_fd() gives the fd its own flag when its turn comes
+	 */
+	if (fd != to && dup3(fd, to, O_CLOEXEC) < 0) {
 		pr_perror("can't move fd %d of file %u to %d", fd, id, to);
 		close(fd);
 		return -1;
