@@ -171,6 +171,8 @@ struct fd_rst {
 	struct hmap made;	/* kind-specific: pipe inodes, unix socket groups... made in this task */
 	uint32_t *ptys;		/* tty.c: ids of the pty masters made here */
 	size_t nr_ptys;
+	struct late_fd *late;	/* what the restorer does once all tasks exist (NULL: no restorer) */
+	int *nr_late, max_late;
 	int usk_bufs[2];	/* sk-unix.c: SO_SNDBUF, SO_RCVBUF of a new unix socket here; 0: not asked yet */
 };
 

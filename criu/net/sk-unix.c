@@ -136,6 +136,7 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 		snprintf(path, sizeof(path), "%.*s", (int)u->namelen, u->name);
 	}
 	e->has_unlinked = true;
+	mntns_dump_task(pid);
 	if (stat(mntns_path(path, at, sizeof(at)), &st) || !S_ISSOCK(st.st_mode) || !u->has_vfs ||
 	    st.st_ino != u->vfs_ino) {
 		e->unlinked = true;

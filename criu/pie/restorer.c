@@ -480,6 +480,8 @@ static void seal_vmas(struct restore_args *a)
 			check(sys_mseal(a->vmas[i].start, a->vmas[i].end - a->vmas[i].start), "mseal");
 }
 
+#define sys_pkey_mprotect(s, l, p, k)	__S(__NR_pkey_mprotect, s, l, p, k, 0, 0)
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -488,10 +490,38 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_SYSVSHM || v->prot == v->map_prot)
-			continue;
-		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
+		if (v->pkey)
+			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
+			      "setting memory protection and key");
+		else if (v->kind != RST_VMA_SYSVSHM && v->prot != v->map_prot)
+			check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}
+}
+
+/*
+ * The mm's protection keys, by number: pkey_alloc() hands out the lowest
+ * free one, so take keys until the wanted ones are ours and give back the
+ * rest, before any area is mapped (cow_map_prot() keeps execute-only ones,
+ * which would take a key of their own, readable until protect_vmas()).
+ * Allocated with full access for this thread: its PKRU comes back with the
+ * rest of its XSAVE state at sigreturn.
+ */
+static void restore_pkeys(struct restore_args *a)
+{
+	uint32_t got = 0;
+
+	while ((got & a->pkeys) != a->pkeys) {
+		long k = __S(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0);
+
+		if (k < 0)
+			fail("allocating the protection keys", k);
+		if (k >= 32)
+			fail("allocating the protection keys", -ERANGE);
+		got |= 1U << k;
+	}
+	for (int k = 1; k < 32; k++)
+		if (got & ~a->pkeys & (1U << k))
+			check(__S(__NR_pkey_free, k, 0, 0, 0, 0, 0), "freeing a protection key");
 }
 
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
@@ -880,12 +910,40 @@ static void restore_rlimits(struct restore_args *a)
  * Every process and thread of the tree exists by now: pidfds can refer to
  * them, and their /proc/PID directories are there.
  */
+/*
+ * SIGIO owners that are other tasks, now that all exist, with the task's
+ * own credentials (F_SETOWN records them: they decide whom SIGIO reaches).
+ */
+static void set_owners(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		struct {
+			int type, pid;
+		} owner = { (int)l->flags, l->pid };
+		long fl;
+
+		if (l->kind != LATE_FOWN)
+			continue;
+		check(__S(__NR_fcntl, l->fd, 15 /* F_SETOWN_EX */, (long)&owner, 0, 0, 0), "setting a SIGIO owner");
+		if ((uint32_t)l->pos)
+			check(__S(__NR_fcntl, l->fd, 10 /* F_SETSIG */, (uint32_t)l->pos, 0, 0, 0), "F_SETSIG");
+		if (l->pos >> 32) {
+			fl = __S(__NR_fcntl, l->fd, 3 /* F_GETFL */, 0, 0, 0, 0);
+			check(fl < 0 ? fl : __S(__NR_fcntl, l->fd, 4 /* F_SETFL */, fl | 020000 /* O_ASYNC */, 0, 0, 0),
+			      "O_ASYNC");
+		}
+	}
+}
+
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
 		long fd;
 
+		if (l->kind == LATE_FOWN)
+			continue;	/* set_owners(), with the task's credentials */
 		if (l->kind == LATE_PATH) {
 			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
 				 0);
@@ -1164,6 +1222,10 @@ static void restore_memory(struct restore_args *a)
 	restore_vdso(a);
 	progress("unmapping");
 	unmap_old(a);
+	if (a->pkeys) {
+		progress("protection keys");
+		restore_pkeys(a);
+	}
 	progress("mapping");
 	move_premapped(a);
 	map_vmas(a);
@@ -1216,6 +1278,7 @@ long blob_main(void *data)
 	uint64_t kept = admin_for_seccomp(&a->creds, &a->threads[0].seccomp, a->no_new_privs);
 
 	restore_creds(&a->creds, kept);
+	set_owners(a);
 	take_file_locks(a, 1);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
