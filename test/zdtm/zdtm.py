@@ -1558,6 +1558,8 @@ class Run:
             pages = sorted(glob.glob(os.path.join(imgdir, 'pages-*.img')), key=os.path.getsize)
             if not pages:
                 raise TestFail('dump produced no pages-*.img')
+            if os.path.getsize(pages[-1]) < 4096:
+                raise TestFail('no page in %s to damage' % pages[-1])
             off = (os.path.getsize(pages[-1]) // 2 & ~4095) + 123
             with open(pages[-1], 'r+b') as f:
                 f.seek(off)
