@@ -505,6 +505,35 @@ static void __attribute__((noreturn)) watchdog(int sk)
 			kill_tree(t[i].hpid, 0);
 			syscall(SYS_pidfd_send_signal, t[i].pidfd, SIGKILL, NULL, 0);
 		}
+		close(t[i].uffd);
+		t[i].uffd = -1;
+	}
+	/*
+	 * A process forked since has no pid we know; killed with its
+	 * ancestors above, unless it was orphaned before. Its copy is kept
+	 * until its mm is gone (ESRCH to a probe at page 0, where nothing is
+	 * ever mapped): closed before, its faults would read zeros.
+	 */
+	for (bool said = false;; said = true) {
+		int left = 0;
+
+		for (int i = 0; i < nr; i++) {
+			struct uffdio_zeropage z = { .range = { 0, PAGE }, .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
+
+			if (t[i].uffd < 0)
+				continue;
+			if (ioctl(t[i].uffd, UFFDIO_ZEROPAGE, &z) && errno == ESRCH) {
+				close(t[i].uffd);
+				t[i].uffd = -1;
+				continue;
+			}
+			if (!left++ && !said)
+				pr_err("lazy-pages watchdog: a process forked after the restore (its pid unknown) still "
+				       "waits for pages: it hangs until killed\n");
+		}
+		if (!left)
+			break;
+		sleep(1);
 	}
 	_exit(1);
 }
