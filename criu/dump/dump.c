@@ -1670,6 +1670,11 @@ static int dump_tree_of(pid_t pid);
 
 int cr_dump_tasks(pid_t pid)
 {
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet for dump (a dump that serves its pages to a remote criu "
+		       "lazy-pages); restore --lazy-pages with a local criu lazy-pages is\n");
+		return -1;
+	}
 	if (check_privileges())
 		return -1;
 	ns_init_self();

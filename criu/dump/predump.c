@@ -162,6 +162,10 @@ out_close:
 
 static int pre_dump_tree_of(pid_t pid)
 {
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet for pre-dump\n");
+		return -1;
+	}
 	return pre_dump(pid, true);
 }
 
