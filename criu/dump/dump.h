@@ -135,6 +135,7 @@ struct dump_tree {
 	int prev_dfd;			/* --prev-images-dir, or -1 */
 	struct track_state track;
 	struct pidmap idx;		/* pid -> index in p[] */
+	bool deduped;			/* --auto-dedup done (dedup_chain()) */
 	struct prev_cover *covers;	/* the previous images' pages per pid, read before freezing */
 	int nr_covers;
 };
