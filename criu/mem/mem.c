@@ -1221,6 +1221,111 @@ out:
 }
 
 /*
+ * A few pages (what an incremental dump finds written): read here through
+ * /proc/PID/mem, checksummed while they are in the cache, and written
+ * with one pwrite() a batch, without pipes and the parasite's rounds (each
+ * a wait for the task to be scheduled, in the frozen time). All-zero
+ * anonymous pages are left out, as the parasite does. Not
+ * process_vm_readv(): its read-only pin of an anonymous page shared
+ * copy-on-write with a parent or child makes the kernel give the task a
+ * copy of its own (unshare), which changes the tree and hides the sharing
+ * (cow_fork found it); /proc/PID/mem reads without pinning.
+ */
+#define DIRECT_MAX_PAGES	2048	/* 8 MiB, as live rounds leave at most (predump.c) */
+#define DIRECT_BATCH		256	/* pages a write */
+
+static int all_zero(const char *p);
+
+/* The runs of data of a batch, moved to the front of @buf, one entry each, then one write. */
+static int direct_store(struct page_xfer *x, const struct iovec *remote, size_t n, char *buf, int skip_zero,
+			uint64_t *csum)
+{
+	char *src = buf, *w = buf;
+
+	for (size_t k = 0; k < n; src += remote[k++].iov_len) {
+		uint64_t addr = (unsigned long)remote[k].iov_base, np = remote[k].iov_len >> PAGE_SHIFT;
+
+		for (uint64_t i = 0, j; i < np; i = j) {
+			if (skip_zero && all_zero(src + i * PAGE_SIZE)) {
+				x->st->pages_zero++;
+				j = i + 1;
+				continue;
+			}
+			for (j = i + 1; j < np && !(skip_zero && all_zero(src + j * PAGE_SIZE)); j++)
+				;
+			if (x->ps || x->comp) {
+				if (store_pages(x, addr + i * PAGE_SIZE, j - i, src + i * PAGE_SIZE, NULL))
+					return -1;
+			} else {
+				uint64_t *c = csum + (w - buf) / PAGE_SIZE;
+
+				if (w != src + i * PAGE_SIZE)
+					memmove(w, src + i * PAGE_SIZE, (j - i) * PAGE_SIZE);
+				csum_pages(w, j - i, c);
+				if (write_pagemap(x, addr + i * PAGE_SIZE, j - i, x->off + (w - buf), c))
+					return -1;
+				w += (j - i) * PAGE_SIZE;
+			}
+			x->st->pages_written += j - i;
+		}
+	}
+	if (w > buf) {
+		if (pwrite(x->pages_fd, buf, w - buf, x->off) != w - buf) {
+			pr_perror("writing the pages file");
+			return -1;
+		}
+		x->off += w - buf;
+	}
+	return 0;
+}
+
+static int copy_direct(struct page_xfer *x, int mem_fd, pid_t pid, const struct page_list *pl, int skip_zero,
+		       char *buf, uint64_t *csum)
+{
+	struct iovec remote[DIRECT_BATCH];
+	struct page_cursor cur = { 0 };
+	uint64_t pages;
+	size_t n;
+
+	while ((n = page_list_next_batch(pl, &cur, DIRECT_BATCH, remote, DIRECT_BATCH, &pages))) {
+		char *d = buf;
+
+		for (size_t k = 0; k < n; d += remote[k++].iov_len)
+			if (pread(mem_fd, d, remote[k].iov_len, (unsigned long)remote[k].iov_base) !=
+			    (ssize_t)remote[k].iov_len) {
+				pr_perror("reading memory of %d at %lx", pid, (unsigned long)remote[k].iov_base);
+				return -1;
+			}
+		if (direct_store(x, remote, n, buf, skip_zero, csum))
+			return -1;
+	}
+	return 0;
+}
+
+static int xfer_direct(struct page_xfer *x, pid_t pid, const struct page_list *anon, const struct page_list *file)
+{
+	char *buf = malloc(DIRECT_BATCH * PAGE_SIZE), path[64];
+	uint64_t *csum = malloc(DIRECT_BATCH * sizeof(*csum));
+	uint64_t t0 = now_us();
+	int ret = -1, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open %s", path);
+	else if (!buf || !csum)
+		pr_err("out of memory\n");
+	else
+		ret = copy_direct(x, fd, pid, anon, 1, buf, csum) || copy_direct(x, fd, pid, file, 0, buf, csum) ? -1 : 0;
+	x->st->memwrite_time += now_us() - t0;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(csum);
+	return ret;
+}
+
+/*
  * The pages of a process by what becomes of them: data in three lists
  * (anonymous memory, where an all-zero page needs no saving; private file
  * memory, where it does: zero is not what the file has; areas the task
@@ -1553,14 +1658,21 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 
 	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
 		goto out;
-	if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
-		goto out;
-	csum_setup(&x);
+	/* an incremental dump's few pages; a plain dump's go the parasite's way, however few */
+	if (po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES) {
+		if (xfer_direct(&x, pid, &ps.anon, &ps.file))
+			goto out;
+		done = 1;
+	} else {
+		if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
+			goto out;
+		csum_setup(&x);
+	}
 	while (!done)
 		if (xfer_round(&x, &ps.anon, &cur, 1, &done))
 			goto out;
 	memset(&cur, 0, sizeof(cur));
-	done = 0;
+	done = x.nr_pipes == 0;
 	while (!done)
 		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
