@@ -1221,17 +1221,19 @@ out:
 }
 
 /*
- * A few pages (what an incremental dump finds written): read here through
- * /proc/PID/mem, checksummed while they are in the cache, and written
- * with one pwrite() a batch, without pipes and the parasite's rounds (each
- * a wait for the task to be scheduled, in the frozen time). All-zero
- * anonymous pages are left out, as the parasite does. Not
- * process_vm_readv(): its read-only pin of an anonymous page shared
- * copy-on-write with a parent or child makes the kernel give the task a
- * copy of its own (unshare), which changes the tree and hides the sharing
- * (cow_fork found it); /proc/PID/mem reads without pinning.
+ * A few runs of pages (what an incremental dump of an idle tree finds
+ * written): read here through /proc/PID/mem, checksummed while they are
+ * in the cache, and written with one pwrite() a batch, without pipes and
+ * the parasite's rounds (each a wait for the task to be scheduled, in
+ * the frozen time). All-zero anonymous pages are left out, as the
+ * parasite does. Not process_vm_readv(): its read-only pin of an
+ * anonymous page shared copy-on-write with a parent or child makes the
+ * kernel give the task a copy of its own (unshare), which changes the
+ * tree and hides the sharing (cow_fork found it); /proc/PID/mem reads
+ * without pinning.
  */
 #define DIRECT_MAX_PAGES	2048	/* 8 MiB, as live rounds leave at most (predump.c) */
+#define DIRECT_MAX_RANGES	256	/* a pread() each: 5-9 us here, where the parasite's rounds cost ms */
 #define DIRECT_BATCH		256	/* pages a write */
 
 static int all_zero(const char *p);
@@ -1659,7 +1661,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
 		goto out;
 	/* an incremental dump's few pages; a plain dump's go the parasite's way, however few */
-	if (po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES) {
+	if (po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES &&
+	    ps.anon.nr + ps.file.nr <= DIRECT_MAX_RANGES) {
 		if (xfer_direct(&x, pid, &ps.anon, &ps.file))
 			goto out;
 		done = 1;
