@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -538,6 +540,41 @@ int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 }
 
 /*
+ * An abstract name is only seen in the network namespace it was bound in:
+ * a task in another one gets a socket made in its namespace.
+ */
+static int socket_in_netns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+	int self, target, sk;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &a) || stat("/proc/self/ns/net", &b) || (a.st_ino == b.st_ino && a.st_dev == b.st_dev))
+		return socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || target < 0 || setns(target, CLONE_NEWNET)) {
+		cpr_perror("can't enter the network namespace of %d", pid);
+		sk = -1;
+		goto out;
+	}
+	sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (setns(self, CLONE_NEWNET)) {
+		cpr_perror("can't come back to our network namespace");
+		if (sk >= 0)
+			close(sk);
+		sk = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return sk;
+}
+
+/*
  * Give the task its own state back and leave it in an interrupt stop, from
  * any stop. The registers go last, in one call: until then it is on a heal
  * path, from then on it is itself. Leaving through the kernel's signal
@@ -590,7 +627,7 @@ static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
 	static unsigned int seq;
 	int len, sk;
 
-	sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	sk = socket_in_netns(ctl->pid);
 	if (sk < 0) {
 		cpr_perror("socket");
 		return -1;

@@ -15,12 +15,14 @@
 #include "crtools.h"
 #include "action-scripts.h"
 #include "external.h"
+#include "netns.h"
 #include "cgroup.h"
 #include "rpc.h"
 #include "image.h"
 #include "log.h"
 #include "mntns.h"
 #include "net.h"
+#include "namespaces.h"
 #include "page-server.h"
 #include "util.h"
 
@@ -71,7 +73,17 @@ static void usage(FILE *f)
 "      --network-lock M    how the network of TCP connections is locked while the tree is away:\n"
 "                          nftables (default), iptables, or skip (the caller does it)\n"
 "      --external RES      dump: RES is outside the tree; pipe:[INO], socket:[INO],\n"
-"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd\n"
+"                          tty[RDEV:DEV] or file[MNT_ID:INO] (hex); restore needs --inherit-fd;\n"
+"                          pid[INO]:KEY or net[INO]:KEY: the tree's pid or network namespace\n"
+"                          (inode INO) is not saved; restore joins --inherit-fd fd[N]:KEY\n"
+"                          restore: veth[IN]:OUT[@BRIDGE]: the tree's veth IN, whose peer was outside\n"
+"                          its network namespace, gets peer OUT here (on BRIDGE); macvlan[IN]:OUT:\n"
+"                          its macvlan IN sits on device OUT here\n"
+"      --veth-pair IN=OUT[@BRIDGE]  restore: the same as --external veth[IN]:OUT[@BRIDGE]\n"
+"      --join-ns NS:PATH   restore: join the namespace at PATH instead of making one\n"
+"                          (NS: pid, net, uts, ipc, time, cgroup)\n"
+"      --empty-ns net      dump: don't look into the tree's network namespace;\n"
+"                          restore: a new one with loopback up\n"
 "      --inherit-fd fd[N]:RES  restore: use criu's fd N for RES (pipe:[INO], a path, ...)\n"
 "      --manage-cgroups[=MODE]  cgroups at restore: soft (default: make missing ones, set their\n"
 "                          properties), full, strict, props, none, ignore (Documentation/cgroups.md)\n"
@@ -136,9 +148,12 @@ enum {
 	OPT_FREEZE_CGROUP,
 	OPT_ORPHAN_PTS_MASTER,
 	OPT_EVASIVE_DEVICES,
+	OPT_VETH_PAIR,
 	OPT_TCP_CLOSE,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
+	OPT_JOIN_NS,
+	OPT_EMPTY_NS,
 	OPT_PREV_IMAGES_DIR,
 	OPT_TRACK_MEM,
 	OPT_AUTO_DEDUP,
@@ -185,9 +200,12 @@ static const struct option longopts[] = {
 	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
 	{ "orphan-pts-master", no_argument, NULL, OPT_ORPHAN_PTS_MASTER },
 	{ "evasive-devices", no_argument, NULL, OPT_EVASIVE_DEVICES },
+	{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 	{ "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
 	{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
 	{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES_DIR },
 	{ "track-mem", no_argument, NULL, OPT_TRACK_MEM },
 	{ "auto-dedup", no_argument, NULL, OPT_AUTO_DEDUP },
@@ -232,8 +250,9 @@ static const struct opt_use {
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
 	{ OPT_ALLOW_CHANGED, "--allow-changed-files", A_RESTORE },
-	/* mnt[KEY]:PATH also at restore; the other kinds only at dump (ext_nonmnt) */
+	/* mnt[KEY]:PATH, veth[IN]:OUT[@BR] and macvlan[IN]:OUT at restore; the other kinds only at dump */
 	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
+	{ OPT_VETH_PAIR, "--veth-pair", A_RESTORE },
 	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
 	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
 	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
@@ -258,7 +277,7 @@ static const struct opt_use {
 };
 
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
-static bool ext_nonmnt;			/* an --external other than mnt[] */
+static bool ext_dump, ext_restore;	/* an --external of a dump's kind (not mnt[]), of a restore's kind */
 
 static int action_bit(const char *action)
 {
@@ -285,8 +304,13 @@ static int check_option_use(const char *action, int nr_args, char **args)
 			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
-	if (bit == A_RESTORE && ext_nonmnt) {
-		pr_err("--external RES means nothing for restore (only --external mnt[KEY]:PATH does)\n");
+	if ((bit == A_RESTORE && ext_dump) || (bit == A_DUMP && ext_restore)) {
+		if (bit == A_RESTORE)
+			pr_err("--external RES means nothing for restore (only mnt[KEY]:PATH, veth[IN]:OUT[@BRIDGE] "
+			       "and macvlan[IN]:OUT do)\n");
+		else
+			pr_err("--external veth/macvlan means nothing for dump (veth[IN]:OUT[@BRIDGE] and "
+			       "macvlan[IN]:OUT are for restore)\n");
 		return -1;
 	}
 	if (opts.leave_running && opts.leave_stopped) {
@@ -410,8 +434,22 @@ static int handle_option(int c, const char *arg)
 	case OPT_EXTERNAL:
 		if (!strncmp(arg, "mnt[", 4))
 			return mnt_opt_external(arg);
-		ext_nonmnt = true;
+		if (netns_is_ext_arg(arg)) {
+			ext_restore = true;
+			return netns_ext_add(arg);
+		}
+		ext_dump = true;
 		return external_add(arg);
+	case OPT_VETH_PAIR: {
+		char buf[128];
+		const char *eq = strchr(arg, '=');
+
+		if (!eq || snprintf(buf, sizeof(buf), "veth[%.*s]:%s", (int)(eq - arg), arg, eq + 1) >= (int)sizeof(buf)) {
+			pr_err("bad --veth-pair '%s': expected IN=OUT[@BRIDGE]\n", arg);
+			return -1;
+		}
+		return netns_ext_add(buf);
+	}
 	case 'r': opts.root = arg; break;
 	case 'M': return mnt_opt_ext_map(arg);
 	case OPT_EXT_SHARING: opts.enable_external_sharing = true; break;
@@ -419,6 +457,8 @@ static int handle_option(int c, const char *arg)
 	case OPT_ENABLE_FS: return mnt_opt_enable_fs(arg);
 	case OPT_EVASIVE_DEVICES: opts.evasive_devices = true; break;
 	case OPT_INHERIT_FD: return inherit_fd_add(arg);
+	case OPT_JOIN_NS: return ns_join_add(arg);
+	case OPT_EMPTY_NS: return ns_empty_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
 	case OPT_MANAGE_CGROUPS:

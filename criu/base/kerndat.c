@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include "crtools.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 struct kerndat kdat;
@@ -149,7 +150,7 @@ struct feature {
 };
 
 /* Features criu offers to clients: the kernel having them is not enough; 0 until criu does them. */
-static int not_yet;
+static int not_yet, yes = 1, mntns;
 
 static struct feature feats[] = {
 	{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
@@ -163,8 +164,9 @@ static struct feature feats[] = {
 	{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &not_yet, 0 },
 	{ "mem_dirty_track", "dirty page tracking for pre-dump and incremental dumps (userfaultfd asynchronous "
 	  "write-protect and PAGEMAP_SCAN)", &kdat.has_mem_track, 0 },
-	{ "external_net_ns", "an external net namespace (not implemented yet)", &not_yet, 0 },
-	{ "external_pid_ns", "an external pid namespace (not implemented yet)", &not_yet, 0 },
+	{ "external_net_ns", "an external net namespace (--external net[INO]:KEY)", &yes, 0 },
+	{ "external_pid_ns", "an external pid namespace (--external pid[INO]:KEY)", &yes, 0 },
+	{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
 	{ "pidfd_store", "pidfd store for pre-dumps (not implemented yet)", &not_yet, 0 },
 	{ "network_lock_nftables", "network locking with nftables (the nft command)", &kdat.has_nft, 0 },
 };
@@ -172,6 +174,7 @@ static struct feature feats[] = {
 /* 1: there, 0: not there, -1: no such feature */
 int cr_feature_check(const char *name)
 {
+	mntns = mnt_ns_supported();
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 		if (!strcmp(feats[i].name, name))
 			return *feats[i].have ? 1 : 0;
@@ -183,6 +186,7 @@ int cr_check(const char *feature)
 	struct utsname u;
 	int missing = 0;
 
+	mntns = mnt_ns_supported();
 	if (feature) {
 		int have = cr_feature_check(feature);
 

@@ -301,13 +301,14 @@ static int set_of(char **paths)
 
 /*
  * The cgroups of thread @tid of @pid: one path per criu hierarchy, into
- * @paths (pointing into @buf). @restoring: a hierarchy made since criu
- * read its own (a named v1 one the restored tree's mount namespace
- * mounted again), where the task is in the root as everyone, is passed by.
+ * @paths (pointing into @buf). A hierarchy criu did not know is left out
+ * if new: any when @restoring, a named one holding the thread in its root
+ * otherwise.
  */
-static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, int restoring)
+static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, bool restoring)
 {
 	struct cg_line lines[CG_MAX_HIERS];
+	bool in[CG_MAX_HIERS] = { false };
 	char path[64];
 	int n, seen = 0;
 
@@ -328,8 +329,15 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, int
 		if (lines[i].id && !lines[i].ctrls[0])
 			continue;
 		h = find_hier(lines[i].ctrls);
-		if (h < 0 && restoring && !strcmp(lines[i].path, "/"))
+		/*
+		 * Made since criu looked: by the restored tree's mount namespace
+		 * (gone_with_tree()), or by anyone mounting a named hierarchy
+		 * meanwhile, which has every task in its root: not the tree's.
+		 */
+		if (h < 0 && (restoring || (!strncmp(lines[i].ctrls, "name=", 5) && !strcmp(lines[i].path, "/")))) {
+			pr_debug("thread %d of %d: cgroup hierarchy %s is new\n", tid, pid, lines[i].ctrls);
 			continue;
+		}
 		if (h < 0) {
 			pr_err("thread %d of %d is in a cgroup hierarchy criu is not in (%s)\n", tid, pid,
 			       lines[i].ctrls);
@@ -342,8 +350,16 @@ static int read_task_cgroups(pid_t pid, pid_t tid, char **buf, char **paths, int
 			return -1;
 		}
 		paths[h] = lines[i].path;
+		in[h] = true;
 		seen++;
 	}
+	/* every task is in every hierarchy: one missing went away since criu looked, a named one is no loss */
+	for (int h = 0; h < nr_hiers; h++)
+		if (!in[h] && !strncmp(hiers[h].ctrls, "name=", 5)) {
+			pr_debug("thread %d of %d: cgroup hierarchy %s is gone\n", tid, pid, hiers[h].ctrls);
+			paths[h] = "/";
+			seen++;
+		}
 	if (seen != nr_hiers) {
 		pr_err("thread %d of %d is in %d cgroup hierarchies, criu in %d\n", tid, pid, seen, nr_hiers);
 		return -1;
@@ -359,7 +375,7 @@ int cgroup_dump_task(pid_t pid, const pid_t *tids, int nr)
 		char *buf = NULL, *paths[CG_MAX_HIERS];
 		int set;
 
-		if (read_task_cgroups(pid, tids[i], &buf, paths, 0)) {
+		if (read_task_cgroups(pid, tids[i], &buf, paths, false)) {
 			free(buf);
 			return -1;
 		}
@@ -599,7 +615,7 @@ int cgroup_task_frozen(pid_t pid)
 
 	if (!dmp.ready)
 		return 0;
-	if (read_task_cgroups(pid, pid, &buf, paths, 0)) {
+	if (read_task_cgroups(pid, pid, &buf, paths, false)) {
 		free(buf);
 		return -1;
 	}
@@ -1017,6 +1033,26 @@ static void drop_absent_root_hiers(void)
 	}
 }
 
+/*
+ * A named v1 hierarchy the tree mounted in a mount namespace of its own
+ * goes away with its last mount when the dumped tree dies, and comes back
+ * when the restored namespace mounts it again, every task in its root.
+ * So missing here, it is no loss if the tree was all in its root (and
+ * not asked to go elsewhere): nothing to make or move in it.
+ */
+static bool gone_with_tree(size_t ih)
+{
+	const CgroupHier *ch = rs.e->hiers[ih];
+	const char *to = root_for(ch->controllers);
+
+	if (strncmp(ch->controllers, "name=", 5) || ch->owned || strcmp(ch->home, "/") || (to && strcmp(to, "/")))
+		return false;
+	for (size_t s = 0; s < rs.e->n_sets; s++)
+		if (strcmp(rs.e->sets[s]->paths[ih], "/"))
+			return false;
+	return true;
+}
+
 int cgroup_restore_prepare(int dfd)
 {
 	size_t nr = 0;
@@ -1033,6 +1069,12 @@ int cgroup_restore_prepare(int dfd)
 	for (size_t ih = 0; ih < rs.e->n_hiers; ih++) {
 		int h = find_hier(rs.e->hiers[ih]->controllers);
 
+		if (h < 0 && gone_with_tree(ih)) {
+			pr_info("cgroup hierarchy %s is gone: the tree was in its root, where its mount puts it again\n",
+				hier_name(ih));
+			rs.map[ih] = -1;
+			continue;
+		}
 		if (h < 0) {
 			pr_err("can't restore: the tree was in cgroup hierarchy %s, which this machine does not have\n",
 			       hier_name(ih));
@@ -1055,7 +1097,7 @@ int cgroup_restore_prepare(int dfd)
 	}
 	rs.active = true;
 	for (size_t ih = 0; ih < rs.e->n_hiers; ih++)
-		for (size_t i = 0; i < rs.e->hiers[ih]->n_dirs; i++) {
+		for (size_t i = 0; rs.map[ih] >= 0 && i < rs.e->hiers[ih]->n_dirs; i++) {
 			struct rdir *rd = &rs.dirs[rs.nr_dirs++];
 
 			rd->ih = ih;
@@ -1187,7 +1229,7 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 	if (set < 0 || (size_t)set >= rs.e->n_sets || base >= (int)rs.e->n_sets)
 		return -1;
 	/* where it is now: only what differs is written (it starts where criu was, often its place) */
-	if (read_task_cgroups(pid, pid, &buf, now, 1)) {
+	if (read_task_cgroups(pid, pid, &buf, now, true)) {
 		free(buf);
 		return -1;
 	}
@@ -1196,6 +1238,8 @@ int cg_rst_move(pid_t pid, int set, int base, bool thread)
 		const char *p = rs.paths[set][ih];
 		int h = rs.map[ih], fd, ret;
 
+		if (h < 0)
+			continue;	/* gone_with_tree() */
 		if ((base >= 0 && !strcmp(p, rs.paths[base][ih])) || !strcmp(p, now[h]))
 			continue;
 		fd = open_cg(h, p, O_RDONLY);

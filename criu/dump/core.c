@@ -190,9 +190,14 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	}
 
 	creds_fill_entry(&cr, &dc->status, dc->misc.secbits);
+	/* as the task sees them, in its user namespace */
+	if (ns_creds_inside(&cr))
+		return -1;
 	/* a thread that changed its creds with raw syscalls keeps its own */
 	if (t->tid != dc->pid && creds_differ(&t->status, t->secbits, &dc->status, dc->misc.secbits)) {
 		creds_fill_entry(&tcr, &t->status, t->secbits);
+		if (ns_creds_inside(&tcr))
+			return -1;
 		th.creds = &tcr;
 	}
 

@@ -27,35 +27,8 @@
 #include "dump.h"
 #include "pagechain.h"
 #include "page-server.h"
+#include "netns.h"
 
-
-/*
- * The init of a pid namespace (pid 1 in its innermost namespace): killing
- * it at the end of the dump kills the whole namespace (criu too, if it is
- * in there), and restore can't make a pid 1. Refused until pid namespaces
- * are supported; lifting this is dropping the call in check_supported().
- */
-static int check_pidns_init(struct dump_ctx *dc)
-{
-	char *buf = read_proc_file(dc->pid, "status", NULL), *line, *last;
-
-	if (!buf)
-		return -1;
-	line = strstr(buf, "\nNSpid:");
-	if (line) {
-		line[strcspn(line + 1, "\n") + 1] = '\0';
-		last = strrchr(line, '\t');
-		if (last && atoi(last + 1) == 1) {
-			pr_err("can't dump task %d: it is the init of a pid namespace (pid 1 there); killing it would "
-			       "end every process of the namespace, and pid namespaces are not supported yet\n",
-			       dc->pid);
-			free(buf);
-			return -1;
-		}
-	}
-	free(buf);
-	return 0;
-}
 
 int check_task(struct dump_ctx *dc)
 {
@@ -79,39 +52,6 @@ int check_task(struct dump_ctx *dc)
 		pr_err("%d is a thread of %d; dump the process instead\n", dc->pid, dc->status.tgid);
 		return -1;
 	}
-	return check_pidns_init(dc);
-}
-
-/*
- * A task in namespaces other than ours would come back in ours: refuse it.
- * The ipc namespace is ipc-sysv.c's (ipc_sysv_check_tree()), the mount
- * namespace criu/mount/'s (mntns_dump_prepare()).
- */
-static int check_namespaces(struct dump_ctx *dc)
-{
-	static const char *const ns[] = { "net", "pid", "uts", "user", "cgroup", "time" };
-	char a[64], b[64];
-	struct stat sa, sb;
-
-	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
-		snprintf(a, sizeof(a), "/proc/%d/ns/%s", dc->pid, ns[i]);
-		snprintf(b, sizeof(b), "/proc/self/ns/%s", ns[i]);
-		if (stat(b, &sb)) {
-			if (errno == ENOENT)
-				continue;	/* a kind this kernel lacks */
-			pr_perror("can't read %s", b);
-			return -1;
-		}
-		if (stat(a, &sa)) {
-			pr_perror("can't read %s", a);
-			return -1;
-		}
-		if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev) {
-			pr_err("can't dump task %d: it is in another %s namespace than criu; namespaces are not "
-			       "supported yet\n", dc->pid, ns[i]);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -129,14 +69,11 @@ static int check_owner(struct dump_ctx *dc)
 	return 0;
 }
 
-/* What this milestone can't do yet is refused by name. */
+/* What this milestone can't do yet is refused by name (namespaces: ns_dump_collect()). */
 static int check_supported(struct dump_ctx *dc)
 {
-	if (check_owner(dc) || check_namespaces(dc) || check_pidns_init(dc))
+	if (check_owner(dc))
 		return -1;
-	char *children;
-
-	(void)children;
 	/* a stop signal that came while we seized: its group stop is half done */
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dc->th[i].state != dc->state) {
@@ -718,6 +655,7 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		tids[i] = dc->th[i].tid;
 	pe.n_threads = dc->nr_th;
 	pe.threads = tids;
+	ns_fill_pstree(dc->pid, &pe);
 	if (dc->zombie) {
 		tids[0] = dc->pid;
 		pe.n_threads = 1;
@@ -1492,17 +1430,23 @@ int check_ipc(struct dump_tree *t)
 	return ret;
 }
 
-/* The mount namespace: criu's own, or one of the tree's whose mounts are saved (criu/mount/). */
+/*
+ * The mount namespace for pre-dump (dump's goes through the ns framework,
+ * check_ns()): criu's own, or the tree's whose mounts are saved (criu/mount/).
+ */
 int check_mntns(struct dump_tree *t)
 {
-	int nr, ret;
-	pid_t *pids = live_pids(t, &nr);
+	struct stat a, b;
+	char path[64];
 
-	if (!pids)
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", t->p[0].pid);
+	if (stat(path, &a) || stat("/proc/self/ns/mnt", &b)) {
+		pr_perror("can't read the mount namespace of %d", t->p[0].pid);
 		return -1;
-	ret = mntns_dump_prepare(pids, nr);
-	free(pids);
-	return ret;
+	}
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		return 0;
+	return mntns_dump_prepare(t->p[0].pid);
 }
 
 /* Who adds each epoll target at restore (epoll.c). */
@@ -1576,9 +1520,20 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		return -1;
 	for (int i = 0; i < t->nr && !ret; i++)
 		ret = write_pstree_entry(img, &t->p[i]);
+	if (!ret)
+		ret = ns_dump_write(t->dfd);
 	if (finish_image(img, ret))
 		return -1;
 	return write_inventory(t->dfd, root, false, &t->p[0]);
+}
+
+/*
+ * Our pid namespace's init ignores our SIGKILL: criu kills it from
+ * outside once we are done (criu/ns/pid.c), and us with it.
+ */
+static int ns_init_left(struct dump_ctx *dc)
+{
+	return dc->pid == 1 && ns_dump_in_agent();
 }
 
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
@@ -1593,21 +1548,36 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				ret = -1;
 		return ret;
 	}
+	/*
+	 * In a pid namespace the tree's death may be its init's and so ours:
+	 * the result and stats go out first (the frozen time ends with the kills).
+	 */
+	if (ns_dump_in_agent()) {
+		int kill_init = 0;
+
+		for (int i = 0; i < t->nr; i++)
+			kill_init |= ns_init_left(&t->p[i]);
+		t->st.frozen_time = now_us() - t_frozen;
+		write_dump_stats(t->dfd, &t->st);
+		ns_dump_agent_report(1, kill_init);
+	}
 	alive = calloc(t->nr + 1, 1);
 	if (!alive)
 		return -1;
 	/* kill every process before reaping any: the frozen time ends with the kills */
 	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie && t->p[i].th && signal_task(t->p[i].pid, SIGKILL)) {
+		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]) && signal_task(t->p[i].pid, SIGKILL)) {
 			/* waiting for an end that does not come would hang us: it runs on */
 			release_threads(&t->p[i]);
 			alive[i] = 1;
 			ret = -1;
 		}
-	t->st.frozen_time = now_us() - t_frozen;
+	if (!ns_dump_in_agent())
+		t->st.frozen_time = now_us() - t_frozen;
 	/* we trace every thread; a leader's exit comes only after all its threads' */
-	for (int i = 0; i < t->nr; i++)
-		for (int j = t->p[i].zombie || alive[i] ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
+	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
+	for (int i = t->nr - 1; i >= 0; i--)
+		for (int j = t->p[i].zombie || alive[i] || ns_init_left(&t->p[i]) ? -1 : t->p[i].nr_th - 1; j >= 0; j--)
 			while (compel_wait(t->p[i].th[j].tid, &status) == t->p[i].th[j].tid &&
 			       !WIFEXITED(status) && !WIFSIGNALED(status))
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
@@ -1625,7 +1595,38 @@ uint64_t new_dump_id(void)
 	return id ?: 1;
 }
 
+/* The tree's namespaces: saved if its own, refused by name if they can't be restored. */
+static int check_ns(struct dump_tree *t)
+{
+	struct ns_task *nt = calloc(t->nr, sizeof(*nt));
+	int ret;
+
+	if (!nt) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (int i = 0; i < t->nr; i++) {
+		nt[i].pid = t->p[i].pid;
+		nt[i].ppid = t->p[i].ppid;
+		nt[i].zombie = t->p[i].zombie;
+	}
+	ret = ns_dump_collect(nt, t->nr);
+	free(nt);
+	return ret;
+}
+
+static int dump_tree_of(pid_t pid);
+
 int cr_dump_tasks(pid_t pid)
+{
+	if (check_privileges())
+		return -1;
+	ns_init_self();
+	/* in the tree's pid namespace, if it is not ours */
+	return ns_dump_run(pid, dump_tree_of);
+}
+
+static int dump_tree_of(pid_t pid)
 {
 	struct dump_tree t = { .dfd = -1, .prev_dfd = -1,
 			       .track = { .prev_dfd = -1, .tracker_pidfd = -1, .state_fd = -1 } };
@@ -1633,8 +1634,6 @@ int cr_dump_tasks(pid_t pid)
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1, locked = 0;
 
-	if (check_privileges())
-		return -1;
 	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (t.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -1644,7 +1643,7 @@ int cr_dump_tasks(pid_t pid)
 		pr_perror("images dir %s is not writable", opts.imgs_dir);
 		goto out_close;
 	}
-	if (check_task(&probe)) {
+	if (check_task(&probe) || ns_dump_join_net(pid)) {
 		free_pid_status(&probe.status);
 		goto out_close;
 	}
@@ -1661,7 +1660,7 @@ int cr_dump_tasks(pid_t pid)
 		goto out_resume;
 	t.st.freezing_time = t_frozen - t_start;
 	pr_info("%d processes seized in %lu us\n", t.nr, (unsigned long)t.st.freezing_time);
-	if (check_ipc(&t) || check_mntns(&t))
+	if (check_ipc(&t) || check_ns(&t))
 		goto out_resume;
 
 	if (mark_vm_children(&t))
@@ -1672,7 +1671,7 @@ int cr_dump_tasks(pid_t pid)
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
 	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
-	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) ||
+	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
 	for (int i = 0; i < t.nr; i++) {
@@ -1727,7 +1726,8 @@ out_resume:
 	}
 	if (ret == 0) {
 		dedup_chain(&t);
-		write_dump_stats(t.dfd, &t.st);
+		if (!ns_dump_in_agent() || opts.leave_running || opts.leave_stopped)
+			write_dump_stats(t.dfd, &t.st);
 		pr_info("dump of %d done: %d processes, %lu pages written, frozen for %lu us\n", pid, t.nr,
 			(unsigned long)t.st.pages_written, (unsigned long)t.st.frozen_time);
 	} else if (interrupted()) {
@@ -1748,6 +1748,8 @@ out_close:
 	mntns_dump_fini();
 	cgroup_dump_fini();
 	netns_free_all();
+	tun_dump_fini();
+	ns_dump_free();
 	if (t.prev_dfd >= 0)
 		close(t.prev_dfd);
 	ps_close();

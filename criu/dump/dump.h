@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "parasite.h"
 #include "parasite-blob.h"
 #include "pidmap.h"

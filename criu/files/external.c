@@ -27,6 +27,7 @@
 #include "ext-file.pb-c.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 #define MAX_EXTERNAL	64
@@ -62,6 +63,9 @@ static int valid_external(const char *s)
 
 int external_add(const char *arg)
 {
+	/* a namespace, not a file: criu/ns/ns.c */
+	if (ns_is_external_arg(arg))
+		return ns_external_add(arg);
 	if (!valid_external(arg)) {
 		pr_err("bad --external '%s': expected pipe:[INO], socket:[INO], tty[RDEV:DEV] or "
 		       "file[MNT_ID:INO] (hex)\n", arg);
@@ -180,6 +184,13 @@ static int find_inherit(const char *key)
 		if (!strcmp(inherit[i].key, key))
 			return i;
 	return -1;
+}
+
+int inherit_fd_lookup(const char *key)
+{
+	int i = key ? find_inherit(key) : -1;
+
+	return i < 0 ? -1 : inherit[i].fd;
 }
 
 static const char *ext_name(uint32_t id)

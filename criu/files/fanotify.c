@@ -19,6 +19,8 @@
 #include "fdkinds.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "mntns.h"
+#include "namespaces.h"
 #include "util.h"
 
 #ifndef FAN_MARK_EVICTABLE
@@ -142,6 +144,13 @@ static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *i
 	int have_group = 0;
 	const char *l;
 
+	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
+	if (ns_tree_has_userns()) {
+		pr_err("can't dump task %d: fanotify fd %d in a tree with a user namespace of its own is not supported\n",
+		       pid, fd);
+		free(e);
+		return -1;
+	}
 	if (!e)
 		return -1;
 	fanotify_entry__init(e);
@@ -217,8 +226,10 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 		return -1;
 	}
 	m.ino = d->ino;
-	m.sdev = d->sdev;
-	m.mnt_id = d->mnt_id;
+	/* a filesystem made anew in a restored mount namespace has a new device */
+	m.sdev = m.type == FSN_MARK_SB ? fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) : d->sdev;
+	/* so has a mount of a restored mount namespace */
+	m.mnt_id = m.type == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) : d->mnt_id;
 	ofd = open_object(&m);
 	if (ofd < 0) {
 		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
@@ -249,7 +260,8 @@ static int same_mark(const FanotifyMarkEntry *d, const struct fsn_fanotify_mark 
 		return 0;
 	if (t == FSN_MARK_INODE)
 		return d->ino == m->ino && d->sdev == m->sdev;
-	return t == FSN_MARK_MOUNT ? d->mnt_id == m->mnt_id : d->sdev == m->sdev;
+	return t == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) == m->mnt_id :
+				     fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) == m->sdev;
 }
 
 /* The new group as the kernel shows it must be the one in the image. */

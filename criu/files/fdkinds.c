@@ -26,6 +26,7 @@ static const struct fd_kind *const kinds[] = {
 	&inotify_kind,
 	&fanotify_kind,
 	&nsfs_kind,
+	&tun_kind,
 };
 
 int fd_kind_never_numbered(const FileEntry *fe)

@@ -23,6 +23,7 @@
 #include "fileobj.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "util.h"
 
@@ -75,7 +76,7 @@ static int dump_unlinked(pid_t pid, int fd, char *link, const struct stat *st, F
 	f->unlinked->mode = st->st_mode & 07777;
 	f->unlinked->uid = st->st_uid;
 	f->unlinked->gid = st->st_gid;
-	return 0;
+	return ns_owner_inside(&f->unlinked->uid, &f->unlinked->gid, "an unlinked FIFO");
 }
 
 static int dump_fifo(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)

@@ -311,7 +311,7 @@ int file_locks_prepare(int dfd, pid_t pid, struct restore_args *a)
 	int ret;
 
 	a->nr_locks = 0;
-	if (faccessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt, F_OK, AT_SYMLINK_NOFOLLOW)) {
+	if (img_accessat(dfd, img_descs[CR_FD_FILE_LOCKS].name_fmt)) {
 		if (errno == ENOENT)
 			return 0;	/* dumped without --file-locks */
 		pr_perror("can't look for file-locks.img");

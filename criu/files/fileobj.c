@@ -27,6 +27,7 @@
 #include "sparse.h"
 #include "mntns.h"
 #include "proc_parse.h"
+#include "namespaces.h"
 #include "util.h"
 
 static int reg_is_holder(const RegFileEntry *r)
@@ -209,6 +210,9 @@ static int dump_ghost(struct file_table *ft, pid_t pid, const char *what, const 
 	r->has_uid = r->has_gid = true;
 	r->uid = st->st_uid;
 	r->gid = st->st_gid;
+	/* as the tree's user namespace sees them: the restore makes the file inside it */
+	if (ns_owner_inside(&r->uid, &r->gid, r->path))
+		return -1;
 	r->ghost_size = st->st_size;
 	d->ghost_src = strdup(proc);
 	if (!d->ghost_src) {
@@ -233,7 +237,7 @@ int fileobj_dump_unlinked(struct file_table *ft, pid_t pid, const char *what, co
 		r->uid = st->st_uid;
 		r->gid = st->st_gid;
 		r->rdev = st->st_rdev;
-		return 0;
+		return ns_owner_inside(&r->uid, &r->gid, r->path);
 	}
 	if (!S_ISREG(st->st_mode)) {
 		pr_err("can't dump task %d: %s refers to %s, removed and not a regular file, directory or device\n",

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <linux/major.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@
 #include "fileobj.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "proc_parse.h"
 #include "sk-unix.h"
@@ -274,17 +278,45 @@ static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc 
 	return 0;
 }
 
+/*
+ * F_SETOWN records the caller's uid and euid, which decide whom SIGIO may
+ * reach: criu's root does everywhere, but inside a user namespace the
+ * restore runs as the namespace's root, so there the owner is set with
+ * the task's own euid (restore_fown_as()).
+ */
+static uid_t fown_euid = (uid_t)-1;
+
+void restore_fown_as(uid_t euid)
+{
+	fown_euid = euid;
+}
+
 /* After open: owner, signal and O_ASYNC back. */
 static int restore_fown(FileEntry *fe, int fd)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
+	uid_t was = geteuid();
+	int ret = 0;
 
 	if (!o)
 		return 0;
 	owner.type = o->type;
 	owner.pid = o->pid;
-	if ((o->pid && fcntl(fd, F_SETOWN_EX, &owner)) || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
+	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
+		pr_perror("can't take euid %u to give file %u its owner", fown_euid, fe->id);
+		return -1;
+	}
+	if (o->pid && fcntl(fd, F_SETOWN_EX, &owner))
+		ret = -1;
+	if (geteuid() != was) {
+		/* an euid change makes us undumpable: our /proc/self would close to us */
+		if (setresuid(-1, was, -1) || prctl(PR_SET_DUMPABLE, 1)) {
+			pr_perror("can't go back to euid %u", was);
+			return -1;
+		}
+	}
+	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
 	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
 		pr_perror("can't give file %u its owner %d (signal %u)", fe->id, o->pid, o->signum);
 		return -1;
@@ -334,9 +366,16 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 }
 
 /* The path, position, flags and inode of a regular file, directory or device description @d. */
-/* Is @st a file of procfs? Its inode, size and mtime say nothing about it being the same. */
-static int is_procfs(struct file_table *ft, const struct stat *st)
+/*
+ * Is @st, fd @fd of @pid, a file of procfs? Its inode, size and mtime say
+ * nothing about it being the same. Criu's procfs is known by its device;
+ * another instance (the tree's own, in a mount namespace of its own) by
+ * the filesystem's type.
+ */
+static int is_procfs(struct file_table *ft, const struct stat *st, pid_t pid, int fd)
 {
+	char path[64];
+	struct statfs sf;
 	struct stat p;
 
 	if (!ft->proc_dev_known) {
@@ -345,7 +384,12 @@ static int is_procfs(struct file_table *ft, const struct stat *st)
 		ft->proc_dev = p.st_dev;
 		ft->proc_dev_known = 1;
 	}
-	return st->st_dev == ft->proc_dev;
+	if (st->st_dev == ft->proc_dev)
+		return 1;
+	if (major(st->st_dev) != 0)
+		return 0;	/* procfs has an anonymous device */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return !statfs(path, &sf) && sf.f_type == PROC_SUPER_MAGIC;
 }
 
 /* The PID of a path /proc/PID/..., 0 if it is none. */
@@ -360,12 +404,13 @@ static pid_t proc_path_pid(const char *path)
 	return end != path + 6 && *end == '/' && pid > 0 && pid <= INT32_MAX ? pid : 0;
 }
 
-static void fill_reg(struct file_table *ft, struct file_desc *d, const struct proc_fdinfo *fi, const struct stat *st)
+static void fill_reg(struct file_table *ft, struct file_desc *d, pid_t pid, int fd, const struct proc_fdinfo *fi,
+		     const struct stat *st)
 {
 	d->reg.flags = fi->flags & ~O_CLOEXEC;
 	d->reg.pos = fi->pos;
 	d->reg.mode = st->st_mode;
-	if (is_procfs(ft, st)) {
+	if (is_procfs(ft, st, pid, fd)) {
 		/* reopened by path; one of a task of the tree once that task is back (restore decides) */
 		pid_t pid = proc_path_pid(d->reg.path);
 
@@ -513,6 +558,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 
 	if (!kind && !ext && !path_only && is_tty(&st) && tty_is_pty(pid, fd, &st))
 		kind = &tty_kind;
+	if (!kind && !ext && is_tun_dev(&st))
+		kind = &tun_kind;
 
 	if (kind && !ext) {
 		/* aside first: a kind's dump may add descriptions of its own (files in flight on a socket) */
@@ -582,7 +629,7 @@ reg:
 		pr_err("out of memory\n");
 		return -1;
 	}
-	fill_reg(ft, d, &fi, &st);
+	fill_reg(ft, d, pid, fd, &fi, &st);
 	if (desc_owned(ft, d, pid, fd, &st, &fi))
 		return -1;
 add_fd:
@@ -878,6 +925,8 @@ int dump_fs(int dfd, pid_t pid)
 		fe.cwd_deleted_mode = st.st_mode;
 		fe.cwd_uid = st.st_uid;
 		fe.cwd_gid = st.st_gid;
+		if (ns_owner_inside(&fe.cwd_uid, &fe.cwd_gid, "a removed cwd"))
+			return -1;
 		/* an fd may hold it too: then it is one directory again */
 		fe.has_cwd_dev = fe.has_cwd_ino = true;
 		fe.cwd_dev = st.st_dev;
@@ -1216,6 +1265,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	}
 	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
 		fd = open(r->path, (flags & ~O_NOATIME) | O_CLOEXEC);	/* not ours, and no CAP_FOWNER */
+	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		fd = img_open_file(r->path, flags);
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;

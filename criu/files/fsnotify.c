@@ -17,6 +17,8 @@
 #include "fsnotify.h"
 #include "image.h"
 #include "log.h"
+#include "mntns.h"
+#include "namespaces.h"
 #include "proc_parse.h"
 #include "util.h"
 
@@ -24,10 +26,44 @@
  * Calls @fn with every mount of our mountinfo until it returns >= 0; its
  * result, or -1.
  */
+/* Our mountinfo through criu's /proc: a restoring process's mount namespace may have none. */
+static char *own_mountinfo(void)
+{
+	size_t size = 0, used = 0;
+	char *buf = NULL, *n;
+	int fd = proc_open(O_RDONLY, "self/mountinfo");
+	ssize_t r = 0;
+
+	if (fd < 0)
+		return NULL;
+	do {
+		used += r;
+		if (used + 4096 > size) {
+			n = realloc(buf, size += 65536);
+			if (!n) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = n;
+		}
+		r = read(fd, buf + used, size - used - 1);
+	} while (r > 0);
+	close(fd);
+	if (r < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
 static int for_each_mount(int (*fn)(const struct fsn_mount *m, const void *arg), const void *arg)
 {
 	struct fsn_mount *m = malloc(sizeof(*m));
-	char *text = read_proc_file(0, "mountinfo", NULL);
+	/* the tree's mounts: at dump its root's (a namespace of its own, or criu's seen from an agent) */
+	pid_t view = mntns_dumping() ? mntns_dump_pid() : ns_dump_view_pid();
+	char *text = view ? read_proc_file(view, "mountinfo", NULL) : own_mountinfo();
 	const char *l;
 	int ret = -1;
 
@@ -51,8 +87,11 @@ out:
 /* The mount point opened, if it shows the filesystem mountinfo says (not overmounted). */
 static int open_point(const struct fsn_mount *m)
 {
+	char at[PATH_MAX + 64];
 	struct stat st;
-	int fd = open(m->point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd;
+
+	fd = open(mntns_path(m->point, at, sizeof(at)), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -1;

@@ -20,6 +20,7 @@
 #include "fileobj.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 /* The highest wd we are willing to reach by add/remove rounds. */
@@ -116,6 +117,13 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 	char path[PATH_MAX];
 	const char *l;
 
+	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
+	if (ns_tree_has_userns()) {
+		pr_err("can't dump task %d: inotify fd %d in a tree with a user namespace of its own is not supported\n",
+		       pid, fd);
+		free(e);
+		return -1;
+	}
 	if (!e)
 		return -1;
 	inotify_entry__init(e);

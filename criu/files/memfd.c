@@ -17,6 +17,7 @@
 #include "fdkinds.h"
 #include "fileobj.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 #define MEMFD_MAX_SIZE	(1ULL << 30)	/* contents go into the image entry */
@@ -56,6 +57,9 @@ int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileE
 	m->mode = st.st_mode & 07777;
 	m->uid = st.st_uid;
 	m->gid = st.st_gid;
+	/* as the tree sees it (restore gives it that owner from inside its user namespace) */
+	if (ns_owner_inside(&m->uid, &m->gid, "a memfd"))
+		goto err;
 	if (sf.f_type == HUGETLBFS_MAGIC) {
 		m->has_huge_page_size = true;
 		m->huge_page_size = st.st_blksize;

@@ -32,6 +32,7 @@
 #include "fdkinds.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "pipes.h"
 #include "rpc.h"
 #include "tty-queue.h"
@@ -252,6 +253,8 @@ static int fill_info(pid_t pid, int fd, int m, TtyEntry *te, dev_t *inst)
 	*inst = st.st_dev;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
+	if (ns_owner_inside(&ti->uid, &ti->gid, ti->slave_path))
+		return -1;
 	ti->mode = st.st_mode & 07777;
 	return 0;
 }

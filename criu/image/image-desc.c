@@ -17,9 +17,11 @@
 #include "ext-file.pb-c.h"
 #include "ipc.pb-c.h"
 #include "mnt.pb-c.h"
+#include "ns.pb-c.h"
 #include "net.pb-c.h"
 #include "cgroup.pb-c.h"
 #include "track.pb-c.h"
+#include "netns.pb-c.h"
 
 /* Second header word of each image; the stats one is fixed by podman. */
 #define INVENTORY_MAGIC	0x5e3a7c21u
@@ -37,9 +39,11 @@
 #define IPC_NS_MAGIC	0x4e8b2f61u
 #define MNTNS_MAGIC	0x5a17c3e9u
 #define TMPFS_MAGIC	0x43b6e05du
+#define NS_MAGIC	0x59d1c4a7u
 #define NET_LOCK_MAGIC	0x58c10a93u
 #define CGROUP_MAGIC	0x59c3a815u
 #define TRACK_MAGIC	0x5a17d3e9u
+#define NETNS_MAGIC	0x4b7e2d59u
 
 const struct img_desc img_descs[CR_FD_MAX] = {
 	[CR_FD_INVENTORY] = {
@@ -148,6 +152,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_NS] = {
+		.name_fmt	= "ns.img",
+		.magic		= NS_MAGIC,
+		.pb		= &ns_entry__descriptor,
+	},
 	[CR_FD_NET_LOCK] = {
 		.name_fmt	= "net-lock.img",
 		.magic		= NET_LOCK_MAGIC,
@@ -162,6 +171,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.name_fmt	= "track.img",
 		.magic		= TRACK_MAGIC,
 		.pb		= &track_entry__descriptor,
+	},
+	[CR_FD_NETNS] = {
+		.name_fmt	= "netns.img",
+		.magic		= NETNS_MAGIC,
+		.pb		= &netns_entry__descriptor,
 	},
 };
 
@@ -187,9 +201,11 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_MNTNS]		= "MNTNS",
 	[CR_FD_TMPFS]		= "TMPFS",
 	[CR_FD_TMPFS_DATA]	= "TMPFS_DATA",
+	[CR_FD_NS]		= "NS",
 	[CR_FD_NET_LOCK]	= "NET_LOCK",
 	[CR_FD_CGROUP]		= "CGROUP",
 	[CR_FD_TRACK]		= "TRACK",
+	[CR_FD_NETNS]		= "NETNS",
 };
 
 const char *img_type_name(int type)

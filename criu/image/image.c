@@ -17,6 +17,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +180,84 @@ static const char *file_kind(mode_t mode)
 }
 
 /*
+ * Inside a user namespace of the tree's the restore processes can't read
+ * the images (their owner is not mapped there): they ask criu, which opens
+ * them (serve_images()). Each request carries its own reply socket, so
+ * that processes sharing the server socket never read each other's fds.
+ */
+enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE };
+
+struct img_srv_req {
+	int op;
+	int flags;
+	char name[PATH_MAX];
+};
+
+static int img_srv = -1;
+
+void img_use_server(int fd)
+{
+	img_srv = fd;
+}
+
+int img_served(void)
+{
+	return img_srv >= 0;
+}
+
+static int img_srv_call(int op, const char *name, int flags)
+{
+	struct img_srv_req req = { .op = op, .flags = flags };
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *ch;
+	int r[2], err = 0, fd = -1;
+
+	if (strlen(name) >= sizeof(req.name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(req.name, name);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r))
+		return -1;
+	ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &r[1], sizeof(int));
+	if (sendmsg(img_srv, &mh, 0) != sizeof(req)) {
+		err = errno;
+		goto out;
+	}
+	close(r[1]);
+	r[1] = -1;
+	iov.iov_base = &err;
+	iov.iov_len = sizeof(err);
+	mh.msg_controllen = sizeof(cbuf);
+	if (recvmsg(r[0], &mh, MSG_CMSG_CLOEXEC) != sizeof(err)) {
+		err = err ? err : EIO;
+		goto out;
+	}
+	ch = CMSG_FIRSTHDR(&mh);
+	if (!err && op != IMG_SRV_ACCESS) {
+		if (!ch || ch->cmsg_type != SCM_RIGHTS)
+			err = EIO;
+		else
+			memcpy(&fd, CMSG_DATA(ch), sizeof(int));
+	}
+out:
+	close(r[0]);
+	if (r[1] >= 0)
+		close(r[1]);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return op == IMG_SRV_ACCESS ? 0 : fd;
+}
+
+/*
  * Where an image belongs there must be a regular file: look before
  * opening (a FIFO would block open(), a device may act on it), open
  * without following a symlink or blocking, and look again at what was
@@ -188,6 +268,13 @@ static int open_file(int dfd, const char *name, int flags, const char *path)
 	struct stat st;
 	int fd;
 
+	if (img_srv >= 0 && flags == O_RDONLY) {
+		/* criu opened it, with the checks below and its trust rules */
+		fd = img_srv_call(IMG_SRV_OPEN, name, O_RDONLY);
+		if (fd < 0)
+			pr_perror("Can't open image %s (through criu)", path);
+		return fd;
+	}
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(st.st_mode)) {
 			pr_err("image %s is %s, not a regular file\n", path, file_kind(st.st_mode));
@@ -509,6 +596,97 @@ static int open_img_fd(struct cr_img *img, int dfd, const char *name, uint64_t w
 	return 0;
 }
 
+/* Only in a restore process with an image server: a file of the tree's, opened by criu; else -1 as it was. */
+int img_open_file(const char *path, int flags)
+{
+	int err = errno, fd;
+
+	if (img_srv < 0) {
+		errno = err;
+		return -1;
+	}
+	fd = img_srv_call(IMG_SRV_FILE, path, flags);
+	if (fd >= 0)
+		pr_info("%s: opened by criu (its owner is not mapped in the tree's user namespace)\n", path);
+	return fd;
+}
+
+int img_accessat(int dfd, const char *name)
+{
+	if (img_srv < 0)
+		return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW);
+	return img_srv_call(IMG_SRV_ACCESS, name, 0);
+}
+
+/* criu's side: answer until the last holder of the other end is gone. */
+void img_serve(int srv, int dfd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct img_srv_req req;
+
+	for (;;) {
+		struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *ch;
+		int reply, fd = -1, err = 0;
+		ssize_t n = recvmsg(srv, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		ch = CMSG_FIRSTHDR(&mh);
+		if (n != sizeof(req) || !ch || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		memcpy(&reply, CMSG_DATA(ch), sizeof(int));
+		req.name[sizeof(req.name) - 1] = '\0';
+		if (req.op == IMG_SRV_FILE) {
+			/* a file of the tree's, where the asking process sees it (its root) */
+			struct ucred cr;
+			socklen_t cl = sizeof(cr);
+			char path[PATH_MAX + 64];
+
+			if (getsockopt(reply, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || req.name[0] != '/') {
+				err = EINVAL;
+			} else {
+				snprintf(path, sizeof(path), "/proc/%d/root%s", cr.pid, req.name);
+				fd = open(path, (req.flags & ~O_CREAT) | O_CLOEXEC | O_NOCTTY);
+				if (fd < 0)
+					err = errno;
+			}
+		} else if (strchr(req.name, '/') || !strcmp(req.name, "..") || !strcmp(req.name, "."))
+			/* image names only: nothing above or beside the images directory */
+			err = EINVAL;
+		else if (req.op == IMG_SRV_OPEN)
+			/* the checks and trust rules, as criu sees the owner (inside, it shows as unmapped) */
+			fd = open_image_file(dfd, req.name, O_RDONLY);
+		else if (faccessat(dfd, req.name, F_OK, AT_SYMLINK_NOFOLLOW))
+			err = errno;
+		if (req.op != IMG_SRV_ACCESS && fd < 0 && !err)
+			err = errno;
+		iov.iov_base = &err;
+		iov.iov_len = sizeof(err);
+		mh.msg_controllen = 0;
+		if (fd >= 0) {
+			mh.msg_controllen = sizeof(cbuf);
+			ch = CMSG_FIRSTHDR(&mh);
+			ch->cmsg_level = SOL_SOCKET;
+			ch->cmsg_type = SCM_RIGHTS;
+			ch->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+		} else {
+			mh.msg_control = NULL;
+		}
+		if (sendmsg(reply, &mh, 0) < 0)
+			pr_perror("can't answer an image request");
+		if (fd >= 0)
+			close(fd);
+		close(reply);
+	}
+}
+
 static struct cr_img *open_image_va(int dfd, uint64_t want_id, int type, int flags, va_list args)
 {
 	char name[PATH_MAX];
@@ -739,9 +917,14 @@ int image_exists(int dfd, int type, ...)
 	if (ret)
 		return -1;
 
-	/* anything there counts: opening it tells what is wrong with it */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (img_srv >= 0) {
+		(void)st;
+		if (!img_accessat(dfd, name))
+			return 1;
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* anything there counts: opening it tells what is wrong with it */
 		return 1;
+	}
 	if (errno == ENOENT)
 		return 0;
 	pr_perror("Can't stat image %s", name);

@@ -28,6 +28,10 @@ int image_trusted(int fd, const char *path)
 {
 	struct stat st;
 
+	/* given by criu's image server, which checked it where its owner shows as it is */
+	if (img_served())
+		return 0;
+
 	if (fstat(fd, &st)) {
 		pr_perror("can't stat %s", path);
 		return -1;

@@ -23,6 +23,8 @@ void external_free(void);
 int inherit_fd_prepare(int dfd, struct rst_files *rf);
 /* In the root: move the inherited fds to base.., returns the first slot after them. */
 int inherit_fd_lift(int base);
+/* criu's fd that --inherit-fd gives for @key, or -1 (not a dup: the caller dups it). */
+int inherit_fd_lookup(const char *key);
 /* A new fd for @fe from an --inherit-fd, -2 if none names it, -1 on error. */
 int inherit_fd_open(FileEntry *fe);
 

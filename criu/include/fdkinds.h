@@ -77,7 +77,13 @@ const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
 	pidfd_kind, tty_kind, unixsk_kind, inetsk_kind, packetsk_kind, netlinksk_kind, nsfs_kind;
-extern const struct fd_kind inotify_kind, fanotify_kind;
+extern const struct fd_kind inotify_kind, fanotify_kind, tun_kind;
+
+struct stat;
+/* /dev/net/tun (criu/net/tun.c) */
+int is_tun_dev(const struct stat *st);
+/* Restore, once the tasks have their fds: a tun device made persistent for the restore is not any more. */
+int tun_restore_persist(pid_t pid, int fd, const FileEntry *fe);
 
 /* For .numbered: the kind never refers to fds by number. */
 int fd_kind_never_numbered(const FileEntry *fe);

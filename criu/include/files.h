@@ -201,4 +201,7 @@ int in_transit(const struct rst_transit *tr, uint32_t id);
 /* Before anything is made: fs-PID.img reads and holds absolute paths. */
 int check_fs(int dfd, pid_t pid);
 
+/* Restore: file owners (F_SETOWN) are set with this euid (a user namespace's tasks'), -1: as we are. */
+void restore_fown_as(uid_t euid);
+
 #endif

@@ -69,6 +69,11 @@ static inline dev_t fsn_kdev(unsigned int sdev)
 	return makedev(sdev >> KDEV_MINORBITS, sdev & KDEV_MINORMASK);
 }
 
+static inline unsigned int fsn_sdev(dev_t dev)
+{
+	return major(dev) << 20 | minor(dev);
+}
+
 /* The line after @l in a text read from /proc, or NULL after the last one. */
 static inline const char *fsn_next_line(const char *l)
 {

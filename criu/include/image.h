@@ -56,9 +56,11 @@ enum cr_img_type {
 	CR_FD_MNTNS,		/* mntns.img: the mount tree of the tree's mount namespace */
 	CR_FD_TMPFS,		/* tmpfs.img: the nodes of the tmpfs mounts made again, one filesystem after another */
 	CR_FD_TMPFS_DATA,	/* tmpfs.data: raw, the bytes of their regular files in node order */
+	CR_FD_NS,		/* ns.img: the tree's namespaces (criu/ns/) */
 	CR_FD_NET_LOCK,		/* net-lock.img: the network lock left for the restore */
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_TRACK,		/* track.img: where the dirty tracking of the tree lives (track.c) */
+	CR_FD_NETNS,		/* netns.img: the contents of the tree's network namespace (criu/ns/net*.c) */
 	CR_FD_MAX
 };
 
@@ -145,6 +147,16 @@ int raw_type_by_name(const char *path);
  * following a symlink. Returns the fd or -1 (logged, naming @name).
  */
 int open_image_file(int dfd, const char *name, int flags);
+/*
+ * In a restore process inside a user namespace of the tree's, images are
+ * read through criu's image server once img_use_server() gave one
+ * (open_image_file() and open_image_at() use it for reading).
+ */
+int img_accessat(int dfd, const char *name);
+void img_use_server(int fd);
+int img_served(void);
+int img_open_file(const char *path, int flags);
+void img_serve(int srv, int dfd);
 
 /* Returns 0 or -1. */
 int pb_write_one(struct cr_img *img, const void *msg);

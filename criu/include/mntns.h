@@ -25,20 +25,23 @@ void mnt_opt_free(void);
 /* ---- dump ---- */
 
 /*
- * After the tree is frozen: if its processes are in a mount namespace
- * other than criu's (all must share one), read that namespace's mount
- * tree and refuse what can't be made again, naming the mount.
+ * After the tree is frozen, for a tree whose mount namespace is not
+ * criu's (the namespace framework checked every task is in @pid's): read
+ * that namespace's mount tree and refuse what can't be made again,
+ * naming the mount.
  */
-int mntns_dump_prepare(const pid_t *pids, int nr);
-/* Is the tree in a mount namespace of its own? */
+int mntns_dump_prepare(pid_t pid);
+/* Is the tree in a mount namespace of its own? Then its root, whose /proc/PID shows it. */
 bool mntns_dumping(void);
+pid_t mntns_dump_pid(void);
 /* Write mntns.img and the contents of its tmpfs mounts. */
 int mntns_dump(int dfd);
 void mntns_dump_fini(void);
 /*
  * A path as a task of the tree sees it (in its namespace, from its root),
  * for criu to use: the path itself, or the same place reached through the
- * namespace's root. Returns @buf or @path.
+ * namespace's root (or, in a dump agent working in a copy of criu's
+ * namespace, through the tree's root task). Returns @buf or @path.
  */
 const char *mntns_path(const char *path, char *buf, size_t size);
 /*
@@ -57,8 +60,8 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 
 /* In criu, before forking: read mntns.img if there is one; 0, or -1. */
 int mntns_read(int dfd);
-/* CLONE_NEWNS if the tree comes back in a mount namespace of its own. */
-int mntns_clone_flags(void);
+/* Does the tree come back in a mount namespace of its own (mntns.img)? */
+bool mntns_restoring(void);
 /*
  * In the tree's root, once it is in its new mount namespace (and in the
  * tree's other namespaces: proc, sysfs, mqueue and cgroup mounts are made
@@ -75,6 +78,10 @@ int mntns_plan_fds(struct rst_files *rf, int base);
 int mntns_nr_fds(void);
 /* In the root, after it moved its service fds: the kept fds go to their slots. */
 int mntns_place_fds(int base);
+/* The device of a filesystem made anew that was @dump_dev at dump; else @dump_dev. */
+uint64_t mntns_dev(uint64_t dump_dev);
+/* The id of the restored mount that was mount @dump_id at dump (as fdinfo shows ids), or -1. */
+int mntns_mnt_id(int dump_id);
 /* Open @r->path through its mount (r->mnt_id set). */
 int mntns_open_hidden(const RegFileEntry *r, int flags);
 /* Are files of this device (st_dev at dump) on a filesystem made anew (new inodes)? */

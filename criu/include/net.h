@@ -4,8 +4,9 @@
  * that keeps the peers of a dumped tree's TCP connections from seeing
  * anything until the restore is done.
  *
- * Today the tree must share criu's network namespace (dump.c refuses the
- * others), so there is one such object; the namespace code can make more.
+ * The dump runs in the tree's network namespace (criu/ns/ns.c enters it),
+ * so there is one such object; a tree in a namespace of its own is locked
+ * whole, else each connection is.
  */
 #ifndef CR_NET_H
 #define CR_NET_H
@@ -42,6 +43,7 @@ struct netns_state {
 	int netlink_ready;
 	/* the lock taken for this namespace's connections, if any */
 	int locked;
+	int whole;			/* all of it: the tree's own namespace */
 	int lock_method;
 	char lock_name[64];
 	struct net_lock_conn *conns;
@@ -68,6 +70,8 @@ int net_lock_method(const char *name);
  */
 int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n);
 int net_unlock(struct netns_state *ns);
+/* Dump of a tree with a network namespace of its own: all of it is locked, not each connection. */
+int net_lock_netns(struct netns_state *ns);
 int net_lock_write(int dfd);
 /* Dump failed or the tree runs on: every lock taken goes. */
 void net_unlock_all(void);
@@ -78,7 +82,18 @@ void net_unlock_all(void);
  * restored (net_restore_unlock()). A failed restore leaves it, for the
  * next try.
  */
-int net_restore_lock(int dfd);
+int net_restore_lock(int dfd, int nsfd);	/* in the namespace @nsfd (-1: criu's), which stays open */
+/*
+ * A new namespace of criu's, before its links come up: the lock taken now
+ * if it is nftables' (a table of its own, which the namespace's netfilter
+ * restore leaves alone); an iptables one waits for net_restore_lock(),
+ * once the namespace's own iptables tables are in.
+ */
+int net_restore_lock_first(int dfd, int nsfd);
+/* The same for any method, once the namespace's own iptables tables are in. */
+int net_restore_lock_new_ns(int dfd, int nsfd);
+/* The namespace @nsfd is given up (a failed restore): its lock goes with it. */
+void net_restore_lock_forget(int nsfd);
 int net_restore_unlock(void);
 
 /*

@@ -41,6 +41,7 @@
 #include "ipc-sysv.h"
 #include "ipc.pb-c.h"
 #include "log.h"
+#include "namespaces.h"
 #include "proc_parse.h"
 #include "shmem.h"
 #include "util.h"
@@ -685,6 +686,11 @@ static int dump_ns(int dfd)
 		goto out;
 	if (check_mqueues() || add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
 		goto out;
+	if ((ns->n_shms || ns->n_msqs || ns->n_sems) && ns_id_of(ipc_ns_pid, "user") != ns_self_id(NS_USER)) {
+		pr_err("can't dump the ipc namespace of %d: SysV IPC objects in a tree with a user namespace of its "
+		       "own are not supported yet\n", ipc_ns_pid);
+		goto out;
+	}
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
 	if (!img)
 		goto out;
@@ -898,10 +904,23 @@ uint64_t ipc_sysv_shm_size(int shmid)
 
 static int write_sysctl(const char *name, const char *value)
 {
-	char path[128];
+	char path[128], cur[128];
 	int fd, ret = 0;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	/* a value it has already needs no write (nor the right to write, which a user namespace's root has alone) */
+	fd = proc_open(O_RDONLY, "sys/%s", name);
+	if (fd >= 0) {
+		n = read(fd, cur, sizeof(cur) - 1);
+		close(fd);
+		if (n > 0) {
+			cur[n] = '\0';
+			cur[strcspn(cur, "\n")] = '\0';
+			if (!strcmp(cur, value))
+				return 0;
+		}
+	}
 	fd = proc_open(O_WRONLY, "sys/%s", name);
 	if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value)) {
 		pr_perror("can't set %s to %s", path, value);

@@ -29,6 +29,7 @@
 #include "pidmap.h"
 #include "image.h"
 #include "crtools.h"
+#include "image.h"
 #include "log.h"
 #include "pagerange.h"
 #include "proc_parse.h"

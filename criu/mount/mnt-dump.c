@@ -36,6 +36,7 @@
 #include "mnt.h"
 #include "mntns.h"
 #include "mount-api.h"
+#include "namespaces.h"
 #include "util.h"
 
 struct origin;
@@ -82,6 +83,9 @@ struct ext_group {
 static struct {
 	bool on;
 	int nsfd, rootfd;	/* the namespace, its root (as a helper that joined it sees it) */
+	int host_root, host_nsfd;	/* criu's root and namespace (AT_FDCWD, -1: our own) */
+	uint64_t host_nsid;	/* criu's namespace for listmount (0: our own) */
+	pid_t pid;		/* the tree's root */
 	struct dmnt *m;		/* the namespace's mounts, by unique id */
 	size_t nr;
 	struct dmnt *root;	/* the root of the tree's mounts */
@@ -94,11 +98,16 @@ static struct {
 	struct u64_map by_old, origin_by_dev, group_members, host_by_group;
 	struct ext_group *ext_groups;
 	size_t nr_ext_groups;
-} ns = { .nsfd = -1, .rootfd = -1 };
+} ns = { .nsfd = -1, .rootfd = -1, .host_root = AT_FDCWD, .host_nsfd = -1 };
 
 bool mntns_dumping(void)
 {
 	return ns.on;
+}
+
+pid_t mntns_dump_pid(void)
+{
+	return ns.pid;
 }
 
 /* ---- reading mounts ---- */
@@ -379,10 +388,10 @@ static bool reached_at(int dfd, const char *path, uint64_t id)
 
 static int read_host_mounts(void)
 {
-	if (list_mounts(0, &ns.host, &ns.nr_host, false))
+	if (list_mounts(ns.host_nsid, &ns.host, &ns.nr_host, false))
 		return -1;
 	for (size_t i = 0; i < ns.nr_host; i++)
-		ns.host[i].visible = reached_at(AT_FDCWD, ns.host[i].point, ns.host[i].id),
+		ns.host[i].visible = reached_at(ns.host_root, ns.host[i].point, ns.host[i].id),
 		pr_debug("criu's mount %#llx at %s (%s %u:%u %s)%s\n", (unsigned long long)ns.host[i].id,
 			 ns.host[i].point, ns.host[i].fstype, major(ns.host[i].dev), minor(ns.host[i].dev),
 			 ns.host[i].root, ns.host[i].visible ? "" : ", covered");
@@ -443,13 +452,44 @@ static int host_origin(struct dmnt *m, struct dmnt *h, const char *root)
 		o->path = NULL;
 		return -1;
 	}
-	if (stat(o->path, &o->st) || o->st.st_dev != m->dev) {
+	if (fstatat(ns.host_root, ns.host_root == AT_FDCWD ? o->path : rel_or_dot(o->path + 1), &o->st, 0) ||
+	    o->st.st_dev != m->dev) {
 		pr_err("mount %u at %s: its filesystem (%s, device %u:%u) was found at %s in criu's namespace, "
 		       "but that path does not lead there\n", m->old_id, m->point, m->fstype, major(m->dev),
 		       minor(m->dev), o->path);
 		return -1;
 	}
 	m->origin = o;
+	return 0;
+}
+
+/*
+ * The uid= and gid= options of a filesystem made anew, as the tree's user
+ * namespace sees them (statmount shows them as criu's; the restore makes
+ * the filesystem inside, where they are parsed).
+ */
+static int ids_inside(struct dmnt *m)
+{
+	for (uint32_t i = 0; i < m->nr_opts; i++) {
+		int gid = !strncmp(m->opts[i], "gid=", 4);
+		char *end, *o;
+		unsigned long v;
+		uint32_t id;
+
+		if (!gid && strncmp(m->opts[i], "uid=", 4))
+			continue;
+		v = strtoul(m->opts[i] + 4, &end, 10);
+		id = v;
+		if (*end || v > UINT32_MAX || ns_uid_inside(&id, gid)) {
+			pr_err("mount %u at %s (%s): option %s is not an id mapped in the tree's user namespace\n",
+			       m->old_id, m->point, m->fstype, m->opts[i]);
+			return -1;
+		}
+		if (asprintf(&o, "%cid=%u", gid ? 'g' : 'u', id) < 0)
+			return -1;
+		free(m->opts[i]);
+		m->opts[i] = o;
+	}
 	return 0;
 }
 
@@ -499,7 +539,7 @@ static int classify(struct dmnt *m)
 		return -1;
 	}
 	m->origin = new_origin(m, MNT_ORIGIN_KIND__MNT_FRESH, "/");
-	if (!m->origin)
+	if (!m->origin || ids_inside(m))
 		return -1;
 	m->origin->fs = fs;
 done:
@@ -653,19 +693,6 @@ static int check_propagation(void)
 
 /* ---- the entry points ---- */
 
-static int same_ns(pid_t a, const char *b, struct stat *sa)
-{
-	char path[64];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", a);
-	if (stat(path, sa) || stat(b, &sb)) {
-		pr_perror("can't read the mount namespace of %d", a);
-		return -1;
-	}
-	return sa->st_ino == sb.st_ino && sa->st_dev == sb.st_dev;
-}
-
 static int send_root(void *arg, int sk)
 {
 	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -678,34 +705,23 @@ static int send_root(void *arg, int sk)
 	return send_fd(sk, fd);
 }
 
-int mntns_dump_prepare(const pid_t *pids, int nr)
+int mntns_dump_prepare(pid_t pid)
 {
-	char path[64], root_ns[64];
-	struct stat st;
+	char path[64];
 	uint64_t nsid;
-	int r;
 
-	snprintf(root_ns, sizeof(root_ns), "/proc/%d/ns/mnt", pids[0]);
-	for (int i = 1; i < nr; i++) {
-		r = same_ns(pids[i], root_ns, &st);
-		if (r < 0)
-			return -1;
-		if (!r) {
-			pr_err("can't dump: process %d is in another mount namespace than the tree's root %d; "
-			       "nested mount namespaces are not supported\n", pids[i], pids[0]);
-			return -1;
-		}
-	}
-	r = same_ns(pids[0], "/proc/self/ns/mnt", &st);
-	if (r <= 0 && r < 0)
-		return -1;
-	if (r)
-		return 0;	/* criu's own: paths are ours, nothing to save */
 	ns.on = true;
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pids[0]);
+	ns.pid = pid;
+	/* a dump agent (criu/ns/pid.c) works in a copy of criu's namespace: criu's mounts are seen through these */
+	ns_dump_criu_mnt(&ns.host_root, &ns.host_nsfd);
+	if (ns.host_nsfd >= 0 && ioctl(ns.host_nsfd, NS_GET_MNTNS_ID, &ns.host_nsid)) {
+		pr_perror("can't read the id of criu's mount namespace");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
 	ns.nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns.nsfd < 0 || ioctl(ns.nsfd, NS_GET_MNTNS_ID, &nsid)) {
-		pr_perror("can't read the mount namespace of %d", pids[0]);
+		pr_perror("can't read the mount namespace of %d", pid);
 		return -1;
 	}
 	pr_info("the tree is in mount namespace %llu of its own\n", (unsigned long long)nsid);
@@ -745,9 +761,15 @@ int mntns_dump_prepare(const pid_t *pids, int nr)
 
 const char *mntns_path(const char *path, char *buf, size_t size)
 {
-	if (!ns.on || path[0] != '/')
+	pid_t view = ns_dump_view_pid();
+
+	if (path[0] != '/' || (!ns.on && !view))
 		return path;
-	snprintf(buf, size, "/proc/self/fd/%d%s", ns.rootfd, path);
+	if (ns.on)
+		snprintf(buf, size, "/proc/self/fd/%d%s", ns.rootfd, path);
+	else
+		/* criu's namespace, seen from a dump agent's copy of it: through the tree's root task */
+		snprintf(buf, size, "/proc/%d/root%s", view, path);
 	return buf;
 }
 
@@ -1086,5 +1108,7 @@ void mntns_dump_fini(void)
 	if (ns.rootfd >= 0)
 		close(ns.rootfd);
 	memset(&ns, 0, sizeof(ns));
+	ns.nsfd = ns.rootfd = ns.host_nsfd = -1;
+	ns.host_root = AT_FDCWD;
 	ns.nsfd = ns.rootfd = -1;
 }

@@ -64,6 +64,8 @@ static struct {
 	int *fd;		/* per mount (index id - 1) */
 	int *origin_fd;		/* per origin */
 	int *slot;		/* per mount: its service slot for files, or -1 */
+	int *new_id;		/* per mount: its id once made (fanotify mount marks name mounts by it) */
+	uint64_t *new_dev;	/* per origin made anew: its device (fanotify filesystem marks) */
 	int nr_slots, nr_pty_slots, base;
 	int dfd;		/* the images directory (criu's fd, inherited) */
 	struct rst_files *rf;	/* files.img: where the masters of bound ptys were opened */
@@ -125,10 +127,12 @@ int mntns_read(int dfd)
 	rs.fd = calloc(rs.ne->n_mounts, sizeof(int));
 	rs.slot = calloc(rs.ne->n_mounts, sizeof(int));
 	rs.origin_fd = calloc(rs.ne->n_origins + 1, sizeof(int));
-	if (!rs.fd || !rs.slot || !rs.origin_fd)
+	rs.new_id = calloc(rs.ne->n_mounts, sizeof(int));
+	rs.new_dev = calloc(rs.ne->n_origins + 1, sizeof(uint64_t));
+	if (!rs.fd || !rs.slot || !rs.origin_fd || !rs.new_id || !rs.new_dev)
 		return -1;
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
-		rs.fd[i] = rs.slot[i] = -1;
+		rs.fd[i] = rs.slot[i] = rs.new_id[i] = -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++)
 		rs.origin_fd[i] = -1;
 	if (opts.root)
@@ -136,9 +140,26 @@ int mntns_read(int dfd)
 	return 0;
 }
 
-int mntns_clone_flags(void)
+bool mntns_restoring(void)
 {
-	return rs.ne ? CLONE_NEWNS : 0;
+	return rs.ne;
+}
+
+uint64_t mntns_dev(uint64_t dump_dev)
+{
+	MntOriginEntry *o = rs.ne ? u64_map_get(&rs.remade, dump_dev) : NULL;
+
+	return o ? rs.new_dev[o->id - 1] : dump_dev;
+}
+
+int mntns_mnt_id(int dump_id)
+{
+	if (!rs.ne)
+		return dump_id;
+	for (size_t i = 0; i < rs.ne->n_mounts; i++)
+		if (rs.ne->mounts[i]->dump_mnt_id == (uint32_t)dump_id)
+			return rs.new_id[i];
+	return -1;
 }
 
 bool mntns_dev_remade(uint64_t dev)
@@ -236,6 +257,13 @@ static int configure(MntOriginEntry *o, const struct fs_kind *fs)
 	for (size_t i = 0; i < sizeof(sbf) / sizeof(sbf[0]); i++)
 		if ((o->sb_flags & sbf[i].flag) && fsconfig(ctx, FSCONFIG_SET_FLAG, sbf[i].name, NULL, 0))
 			goto err;
+	/*
+	 * Read-only from the start when there are no contents to fill: a
+	 * superblock of the host's user namespace (sysfs) can't be made
+	 * read-only later from inside a user namespace of the tree's.
+	 */
+	if ((o->sb_flags & SB_RDONLY) && !fs->restore_contents && fsconfig(ctx, FSCONFIG_SET_FLAG, "ro", NULL, 0))
+		goto err;
 	if (!fsconfig(ctx, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
 		return ctx;
 	/*
@@ -285,7 +313,7 @@ static int make_fresh(int dfd, MntOriginEntry *o)
 	if (fs->restore_contents && fs->restore_contents(dfd, o->id, mfd))
 		goto err;
 	/* read-only once it is filled */
-	if (o->sb_flags & SB_RDONLY) {
+	if ((o->sb_flags & SB_RDONLY) && fs->restore_contents) {
 		ctx = fspick(mfd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
 		if (ctx < 0 || fsconfig(ctx, FSCONFIG_SET_FLAG, "ro", NULL, 0) ||
 		    fsconfig(ctx, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)) {
@@ -304,22 +332,16 @@ err:
 	return -1;
 }
 
-static int set_private(int fd, const char *what)
-{
-	struct mount_attr a = { .propagation = MS_PRIVATE };
-
-	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("can't make %s private", what);
-		return -1;
-	}
-	return 0;
-}
-
-/* A clone of a directory of criu's namespace (we are in a copy of it still). */
+/*
+ * A directory (or file) of criu's namespace (we are in a copy of it still)
+ * that mounts are cloned from, each its own part: not a clone of the whole
+ * origin first, which in a user namespace of the tree's fails for a mount
+ * with mounts below it (they are locked to it).
+ */
 static int clone_path(MntOriginEntry *o, const char *path, bool check)
 {
 	struct stat st;
-	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int fd = open(path, O_PATH | O_CLOEXEC);
 
 	if (fd < 0) {
 		pr_perror("can't bind %s for the %s mount of origin %u", path, o->fstype, o->id);
@@ -335,8 +357,6 @@ static int clone_path(MntOriginEntry *o, const char *path, bool check)
 		       (unsigned long)o->ino, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
 		goto err;
 	}
-	if (set_private(fd, path))
-		goto err;
 	return fd;
 err:
 	close(fd);
@@ -421,10 +441,12 @@ static int pty_index(const char *rel, unsigned int *index)
 static int make_mount(MntEntry *m)
 {
 	int ofd = rs.origin_fd[m->origin - 1], fd, target;
+	struct statx sx;
 	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
 				.propagation = MS_PRIVATE };
 
-	fd = open_tree(ofd, rel_or_dot(m->root), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	/* a clone is private at once (its attributes below): it joins no group of criu's namespace */
+	fd = open_tree(ofd, m->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->root[0] ? 0 : AT_EMPTY_PATH));
 	if (fd < 0) {
 		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
 		return -1;
@@ -434,6 +456,11 @@ static int make_mount(MntEntry *m)
 			  (unsigned long long)m->attr);
 		goto err;
 	}
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) || !(sx.stx_mask & STATX_MNT_ID)) {
+		pr_perror("can't read the id of mount %u at %s", m->id, m->mountpoint);
+		goto err;
+	}
+	rs.new_id[m->id - 1] = sx.stx_mnt_id;
 	rs.fd[m->id - 1] = fd;
 	if (!m->parent)
 		return 0;
@@ -710,9 +737,16 @@ int mntns_restore(void)
 	if (take_group_refs())
 		return -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++) {
+		struct stat st;
+
 		rs.origin_fd[i] = make_origin(dfd, rs.ne->origins[i]);
 		if (rs.origin_fd[i] < 0)
 			return -1;
+		if (fstat(rs.origin_fd[i], &st)) {
+			pr_perror("can't stat origin %u", rs.ne->origins[i]->id);
+			return -1;
+		}
+		rs.new_dev[i] = st.st_dev;
 	}
 	tmpfs_restore_done();
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
@@ -849,6 +883,8 @@ void mntns_restore_fini(void)
 	u64_map_free(&rs.remade);
 	free(rs.fd);
 	free(rs.slot);
+	free(rs.new_id);
+	free(rs.new_dev);
 	free(rs.origin_fd);
 	memset(&rs, 0, sizeof(rs));
 }

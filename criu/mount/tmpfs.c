@@ -29,6 +29,7 @@
 #include "log.h"
 #include "csum.h"
 #include "mnt.h"
+#include "namespaces.h"
 #include "util.h"
 
 #define MAX_XATTRS	64
@@ -186,6 +187,9 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 	n.mode = st.st_mode;
 	n.uid = st.st_uid;
 	n.gid = st.st_gid;
+	/* as the tree's user namespace sees them: the restore makes the nodes inside it */
+	if (ns_owner_inside(&n.uid, &n.gid, path))
+		return -1;
 	n.atime_sec = st.st_atim.tv_sec;
 	n.atime_nsec = st.st_atim.tv_nsec;
 	n.mtime_sec = st.st_mtim.tv_sec;

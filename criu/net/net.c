@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "cr_options.h"
+#include "fdkinds.h"
 #include "files.h"
 #include "image.h"
 #include "log.h"
@@ -133,7 +135,8 @@ void netns_free_all(void)
 
 /* ---- running nft / iptables-restore with a batch on stdin ---- */
 
-static int run_batch(char *const argv[], const char *batch, int quiet)
+/* In the network namespace @nsfd (-1: criu's). */
+static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 {
 	int in[2], out[2], status;
 	char buf[4096];
@@ -152,6 +155,10 @@ static int run_batch(char *const argv[], const char *batch, int quiet)
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
+			fprintf(stderr, "can't enter the tree's network namespace: %s\n", strerror(errno));
+			_exit(127);
+		}
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
 			_exit(127);
 		execvp(argv[0], argv);
@@ -272,7 +279,27 @@ static char *nft_lock_batch(const char *name, const struct net_lock_conn *c, siz
 	return b.s;
 }
 
-static char *ipt_lock_batch(const char *name, const struct net_lock_conn *c, size_t n, int v6)
+/* The whole namespace: both hooks drop everything but criu's own (marked) packets. */
+static char *nft_whole_batch(const char *name)
+{
+	static const char *const chains[] = { "input", "output" };
+	struct sbuf b = { 0 };
+
+	sb_add(&b, "add table inet %s\n", name);
+	for (int i = 0; i < 2; i++) {
+		sb_add(&b, "add chain inet %s %s { type filter hook %s priority -1000; policy drop; }\n", name,
+		       chains[i], chains[i]);
+		sb_add(&b, "add rule inet %s %s meta mark 0x%x accept\n", name, chains[i], NET_LOCK_MARK);
+	}
+	if (b.failed) {
+		free(b.s);
+		pr_err("out of memory\n");
+		return NULL;
+	}
+	return b.s;
+}
+
+static char *ipt_lock_batch(const char *name, const struct net_lock_conn *c, size_t n, int v6, int whole)
 {
 	struct sbuf b = { 0 };
 	char s[64], d[64];
@@ -280,7 +307,9 @@ static char *ipt_lock_batch(const char *name, const struct net_lock_conn *c, siz
 	sb_add(&b, "*filter\n:%s - [0:0]\n-I INPUT -j %s\n-I OUTPUT -j %s\n", name, name, name);
 	/* our own packets (injected segments) go on through the rest of the rules */
 	sb_add(&b, "-A %s -m mark --mark 0x%x -j RETURN\n", name, NET_LOCK_MARK);
-	for (size_t i = 0; i < n; i++) {
+	if (whole)
+		sb_add(&b, "-A %s -j DROP\n", name);
+	for (size_t i = 0; i < n && !whole; i++) {
 		if (conn_v6(&c[i]) != v6)
 			continue;
 		addr_str(&c[i], c[i].src, s, sizeof(s));
@@ -315,15 +344,15 @@ int net_lock_method(const char *name)
 	return -1;
 }
 
-static int lock_exists(int method, const char *name)
+static int lock_exists(int method, const char *name, int nsfd)
 {
 	char *nft[] = { "nft", "list", "table", "inet", (char *)name, NULL };
 	char *ipt[] = { "iptables", "-w", "-S", (char *)name, NULL };
 
-	return !run_batch(method == NET_LOCK_IPTABLES ? ipt : nft, NULL, 1);
+	return !run_batch(method == NET_LOCK_IPTABLES ? ipt : nft, NULL, 1, nsfd);
 }
 
-static int do_lock(int method, const char *name, const struct net_lock_conn *c, size_t n)
+static int do_lock(int method, const char *name, const struct net_lock_conn *c, size_t n, int whole, int nsfd)
 {
 	char *nft[] = { "nft", "-f", "-", NULL };
 	char *ipt4[] = { "iptables-restore", "-w", "--noflush", NULL };
@@ -332,18 +361,18 @@ static int do_lock(int method, const char *name, const struct net_lock_conn *c, 
 	int ret;
 
 	if (method == NET_LOCK_NFTABLES) {
-		batch = nft_lock_batch(name, c, n);
-		ret = batch ? run_batch(nft, batch, 0) : -1;
+		batch = whole ? nft_whole_batch(name) : nft_lock_batch(name, c, n);
+		ret = batch ? run_batch(nft, batch, 0, nsfd) : -1;
 		free(batch);
 		return ret;
 	}
-	batch = ipt_lock_batch(name, c, n, 0);
-	ret = batch ? run_batch(ipt4, batch, 0) : -1;
+	batch = ipt_lock_batch(name, c, n, 0, whole);
+	ret = batch ? run_batch(ipt4, batch, 0, nsfd) : -1;
 	free(batch);
 	if (ret)
 		return -1;
-	batch = ipt_lock_batch(name, c, n, 1);
-	ret = batch ? run_batch(ipt6, batch, 0) : -1;
+	batch = ipt_lock_batch(name, c, n, 1, whole);
+	ret = batch ? run_batch(ipt6, batch, 0, nsfd) : -1;
 	free(batch);
 	if (ret) {
 		char del[256];
@@ -351,12 +380,12 @@ static int do_lock(int method, const char *name, const struct net_lock_conn *c, 
 
 		snprintf(del, sizeof(del), "*filter\n-D INPUT -j %s\n-D OUTPUT -j %s\n-F %s\n-X %s\nCOMMIT\n", name,
 			 name, name, name);
-		run_batch(argv, del, 0);
+		run_batch(argv, del, 0, nsfd);
 	}
 	return ret;
 }
 
-static int do_unlock(int method, const char *name)
+static int do_unlock(int method, const char *name, int nsfd)
 {
 	char del[256];
 
@@ -364,14 +393,14 @@ static int do_unlock(int method, const char *name)
 		char *argv[] = { "nft", "-f", "-", NULL };
 
 		snprintf(del, sizeof(del), "delete table inet %s\n", name);
-		return run_batch(argv, del, 0);
+		return run_batch(argv, del, 0, nsfd);
 	}
 	snprintf(del, sizeof(del), "*filter\n-D INPUT -j %s\n-D OUTPUT -j %s\n-F %s\n-X %s\nCOMMIT\n", name, name, name,
 		 name);
 	{
 		char *v4[] = { "iptables-restore", "-w", "--noflush", NULL };
 		char *v6[] = { "ip6tables-restore", "-w", "--noflush", NULL };
-		int r4 = run_batch(v4, del, 0), r6 = run_batch(v6, del, 0);
+		int r4 = run_batch(v4, del, 0, nsfd), r6 = run_batch(v6, del, 0, nsfd);
 
 		return r4 || r6 ? -1 : 0;
 	}
@@ -381,7 +410,7 @@ int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
 {
 	uint64_t t0 = now_us();
 
-	if (!n || opts.network_lock == NET_LOCK_SKIP)
+	if (!n || opts.network_lock == NET_LOCK_SKIP || (ns->locked && ns->whole))
 		return 0;
 	if (ns->locked) {
 		pr_err("the network of namespace %lu is locked already\n", (unsigned long)ns->ino);
@@ -394,7 +423,7 @@ int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
 		return -1;
 	memcpy(ns->conns, c, n * sizeof(*c));
 	ns->nr_conns = n;
-	if (do_lock(ns->lock_method, ns->lock_name, c, n)) {
+	if (do_lock(ns->lock_method, ns->lock_name, c, n, 0, -1)) {
 		pr_err("can't lock the network (%s) for %zu TCP connections\n", method_name(ns->lock_method), n);
 		return -1;
 	}
@@ -404,12 +433,32 @@ int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
 	return 0;
 }
 
+int net_lock_netns(struct netns_state *ns)
+{
+	uint64_t t0 = now_us();
+
+	if (!ns)
+		return -1;
+	if (opts.network_lock == NET_LOCK_SKIP)
+		return 0;
+	snprintf(ns->lock_name, sizeof(ns->lock_name), "CRIU-%d-%lx", opts.pid, (unsigned long)time(NULL));
+	ns->lock_method = opts.network_lock;
+	if (do_lock(ns->lock_method, ns->lock_name, NULL, 0, 1, -1)) {
+		pr_err("can't lock the network namespace (%s)\n", method_name(ns->lock_method));
+		return -1;
+	}
+	ns->locked = ns->whole = 1;
+	pr_info("network namespace locked whole with %s (%s) in %lu us\n", method_name(ns->lock_method),
+		ns->lock_name, (unsigned long)(now_us() - t0));
+	return 0;
+}
+
 int net_unlock(struct netns_state *ns)
 {
 	if (!ns->locked)
 		return 0;
 	ns->locked = 0;
-	if (do_unlock(ns->lock_method, ns->lock_name)) {
+	if (do_unlock(ns->lock_method, ns->lock_name, -1)) {
 		pr_err("can't remove the network lock %s (%s); remove it by hand\n", ns->lock_name,
 		       method_name(ns->lock_method));
 		return -1;
@@ -436,8 +485,8 @@ int net_lock_write(int dfd)
 
 		if (!ns->locked)
 			continue;
-		cs = calloc(ns->nr_conns, sizeof(*cs));
-		pc = calloc(ns->nr_conns, sizeof(*pc));
+		cs = calloc(ns->nr_conns + 1, sizeof(*cs));
+		pc = calloc(ns->nr_conns + 1, sizeof(*pc));
 		if (!cs || !pc) {
 			free(cs);
 			free(pc);
@@ -461,6 +510,8 @@ int net_lock_write(int dfd)
 		e.name = ns->lock_name;
 		e.conns = pc;
 		e.n_conns = ns->nr_conns;
+		e.has_whole = ns->whole;
+		e.whole = ns->whole;
 		img = open_image_at(dfd, CR_FD_NET_LOCK, O_DUMP);
 		ret = finish_image(img, img ? pb_write_one(img, &e) : -1);
 		free(cs);
@@ -475,17 +526,20 @@ int net_lock_write(int dfd)
 
 static struct {
 	int locked, method;
+	int nsfd;		/* where it is: the tree's network namespace (-1: criu's) */
 	char name[64];
 } rst_lock;
 
-int net_restore_lock(int dfd)
+enum { LOCK_ONLY_NFT = 1, LOCK_NEW_NS = 2 };
+
+static int restore_lock(int dfd, int nsfd, int how)
 {
 	struct net_lock_conn *c = NULL;
 	NetLockEntry *e;
 	struct cr_img *img;
 	int ret = -1, method;
 
-	if (!image_exists(dfd, CR_FD_NET_LOCK))
+	if (rst_lock.locked || !image_exists(dfd, CR_FD_NET_LOCK))
 		return 0;
 	img = open_image_at(dfd, CR_FD_NET_LOCK, O_RDONLY);
 	if (!img)
@@ -498,10 +552,16 @@ int net_restore_lock(int dfd)
 		pr_err("%s: a bad network lock (%s, %s)\n", img->path, e->method, e->name);
 		goto free;
 	}
+	if ((how & LOCK_ONLY_NFT) && method != NET_LOCK_NFTABLES) {
+		ret = 0;
+		goto free;
+	}
 	rst_lock.method = method;
+	rst_lock.nsfd = nsfd;
 	strcpy(rst_lock.name, e->name);
 	rst_lock.locked = 1;
-	if (lock_exists(method, e->name)) {
+	/* a namespace criu just made has none (asking would run the tool once more) */
+	if (!(how & LOCK_NEW_NS) && lock_exists(method, e->name, nsfd)) {
 		pr_info("the network lock %s is still in place\n", e->name);
 		ret = 0;
 		goto free;
@@ -525,7 +585,7 @@ int net_restore_lock(int dfd)
 		c[i].dport = nc->dst_port;
 	}
 	/* the lock is gone (another boot or host): nothing may reach the connections before they are whole */
-	ret = do_lock(method, e->name, c, e->n_conns);
+	ret = do_lock(method, e->name, c, e->n_conns, e->has_whole && e->whole, nsfd);
 	if (ret) {
 		rst_lock.locked = 0;
 		pr_err("can't lock the network again for the restore\n");
@@ -540,12 +600,33 @@ out:
 	return ret;
 }
 
+int net_restore_lock(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, 0);
+}
+
+int net_restore_lock_first(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, LOCK_ONLY_NFT | LOCK_NEW_NS);
+}
+
+int net_restore_lock_new_ns(int dfd, int nsfd)
+{
+	return restore_lock(dfd, nsfd, LOCK_NEW_NS);
+}
+
+void net_restore_lock_forget(int nsfd)
+{
+	if (rst_lock.locked && rst_lock.nsfd == nsfd)
+		rst_lock.locked = 0;
+}
+
 int net_restore_unlock(void)
 {
 	if (!rst_lock.locked)
 		return 0;
 	rst_lock.locked = 0;
-	if (do_unlock(rst_lock.method, rst_lock.name)) {
+	if (do_unlock(rst_lock.method, rst_lock.name, rst_lock.nsfd)) {
 		pr_err("can't remove the network lock %s; remove it by hand\n", rst_lock.name);
 		return -1;
 	}
@@ -562,7 +643,8 @@ int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 	for (size_t i = 0; i < rf->nr; i++) {
 		if (rf->fe[i]->id > max_id)
 			max_id = rf->fe[i]->id;
-		if (rf->fe[i]->type == FILE_TYPE__FT_INETSK && inet_in_repair(rf->fe[i]))
+		if ((rf->fe[i]->type == FILE_TYPE__FT_INETSK && inet_in_repair(rf->fe[i])) ||
+		    rf->fe[i]->type == FILE_TYPE__FT_TUN)
 			any = 1;
 	}
 	/* the peers may talk again: the window probes of repair-off must reach them */
@@ -587,6 +669,9 @@ int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 			if (fe && fe->type == FILE_TYPE__FT_INETSK && inet_in_repair(fe)) {
 				done[fd->id] = 1;
 				r = inet_repair_off(pids[i], fd->fd, fe);
+			} else if (fe && fe->type == FILE_TYPE__FT_TUN) {
+				done[fd->id] = 1;
+				r = tun_restore_persist(pids[i], fd->fd, fe);
 			}
 			pb_free(img, msg);
 			if (r < 0)

@@ -30,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 
 #include "cr_options.h"
@@ -649,9 +650,11 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 			pr_err("out of memory\n");
 			goto out;
 		}
+		/*
+		 * Peeking an empty datagram marks it peeked, and a peek at an
+		 * offset skips a marked empty one: the offset stays where it is.
+		 */
 		off += n;
-		if (n == 0)
-			off++;	/* an empty datagram still counts one at the offset */
 	}
 	ret = 0;
 out:
@@ -691,6 +694,24 @@ static uint32_t poll_shutdown(int sk)
 	if (p.revents & POLLHUP)
 		return RCV_SHUTDOWN | SEND_SHUTDOWN;
 	return p.revents & POLLRDHUP ? RCV_SHUTDOWN : 0;
+}
+
+/*
+ * Shutdown of a TCP socket sock_diag doesn't list (not bound, CLOSE). TCP
+ * polls POLLHUP for every CLOSE socket, so only POLLRDHUP tells something:
+ * the receive side. The send side of a socket that is not connected shows
+ * nowhere. A socket shut for receiving here is one whose connection is over
+ * or one criu restored closed (--tcp-close): both were shut both ways, and
+ * so they stay, also through further dumps. (A task that shuts only one
+ * side of a socket never connected gets both, or none for SHUT_WR.)
+ */
+static uint32_t tcp_poll_shutdown(int sk)
+{
+	struct pollfd p = { .fd = sk, .events = POLLRDHUP };
+
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLRDHUP))
+		return 0;
+	return RCV_SHUTDOWN | SEND_SHUTDOWN;
 }
 
 static int set_ep(InetSkEntry *e, const struct inet_ep *ep, int peer)
@@ -814,7 +835,7 @@ static int dump_tcp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *d
 	}
 	e->state = tip->tcpi_state;
 	e->has_shutdown = 1;
-	e->shutdown = di ? di->shutdown : 0;
+	e->shutdown = di ? di->shutdown : tcp_poll_shutdown(c->sk);
 	if (tcp_dump_opts(c->sk, e, c->who))
 		return -1;
 	switch (e->state) {
@@ -1299,26 +1320,18 @@ static int restore_udp_opts(int sk, const InetSkEntry *e, int stage, const char 
 	return 0;
 }
 
-static int count_dgrams(int sk)
+/* Bytes the receive queue takes (SK_MEMINFO_RMEM_ALLOC): each datagram queued adds to it. */
+static int rmem_alloc(int sk, uint32_t *rmem, const char *who)
 {
-	char b;
-	int off = 0, n = 0, orig = -1;
-	socklen_t len = sizeof(orig);
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
 
-	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, &len);
-	for (;;) {
-		ssize_t r;
-
-		if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
-			return -1;
-		r = recv(sk, &b, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
-		if (r < 0)
-			break;
-		off += r ? r : 1;
-		n++;
+	if (getsockopt(sk, SOL_SOCKET, SO_MEMINFO, mi, &len) || len <= SK_MEMINFO_RMEM_ALLOC * sizeof(mi[0])) {
+		pr_perror("can't read SO_MEMINFO of %s", who);
+		return -1;
 	}
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig));
-	return n;
+	*rmem = mi[SK_MEMINFO_RMEM_ALLOC];
+	return 0;
 }
 
 /* The queued datagrams, sent again from where they came from, in order. */
@@ -1326,7 +1339,8 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 {
 	struct inet_ep self;
 	size_t total = 0;
-	int n = 0, cscov = e->udp && e->udp->has_send_cscov ? (int)e->udp->send_cscov : 0;
+	uint32_t before, now;
+	int tries, cscov = e->udp && e->udp->has_send_cscov ? (int)e->udp->send_cscov : 0;
 
 	if (!e->n_queue)
 		return 0;
@@ -1349,20 +1363,31 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 			memcpy(to.addr, d->dst_addr.data, d->dst_addr.len);
 		inet_ep_unmap(&from);
 		inet_ep_unmap(&to);
+		if (rmem_alloc(sk, &before, who))
+			return -1;
 		if (inject_udp(e->protocol, &from, &to, d->data.data, d->data.len, cscov)) {
 			pr_err("can't queue datagram #%zu on %s again\n", i, who);
 			return -1;
 		}
+		/*
+		 * Loopback delivers it from a softirq, maybe later: wait for it
+		 * before the next one, which keeps the order. Not by peeking:
+		 * that marks an empty datagram peeked, and a later dump's peeks
+		 * at an offset could not see it any more.
+		 */
+		for (tries = 0; tries < 1000; tries++) {
+			if (rmem_alloc(sk, &now, who))
+				return -1;
+			if (now != before)
+				break;
+			usleep(1000);
+		}
+		if (tries == 1000) {
+			pr_err("%s: datagram #%zu of %zu did not come back\n", who, i, e->n_queue);
+			return -1;
+		}
 	}
-	/* loopback delivers them from a softirq: wait until every one is in */
-	for (int tries = 0; tries < 1000; tries++) {
-		n = count_dgrams(sk);
-		if (n >= (int)e->n_queue)
-			return 0;
-		usleep(1000);
-	}
-	pr_err("%s: only %d of %zu queued datagrams came back\n", who, n, e->n_queue);
-	return -1;
+	return 0;
 }
 
 static int bind_ep(int sk, const InetSkEntry *e, const char *who)

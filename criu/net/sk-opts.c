@@ -244,7 +244,18 @@ int sk_opts_dump(int sk, SkOptsEntry *e, const char *who)
 
 static int set_int(int sk, int opt, int val, const char *name, const char *who)
 {
-	if (setsockopt(sk, SOL_SOCKET, opt, &val, sizeof(val))) {
+	int ret = setsockopt(sk, SOL_SOCKET, opt, &val, sizeof(val));
+
+	/*
+	 * SO_*BUFFORCE needs CAP_NET_ADMIN in criu's user namespace: inside a user
+	 * namespace of the tree's the tasks could only have used the plain option.
+	 */
+	if (ret && errno == EPERM && (opt == SO_SNDBUFFORCE || opt == SO_RCVBUFFORCE)) {
+		int plain = opt == SO_SNDBUFFORCE ? SO_SNDBUF : SO_RCVBUF;
+
+		ret = setsockopt(sk, SOL_SOCKET, plain, &val, sizeof(val));
+	}
+	if (ret) {
 		pr_perror("can't set %s of %s to %d", name, who, val);
 		return -1;
 	}

@@ -34,6 +34,7 @@
 #include "files.h"
 #include "log.h"
 #include "mntns.h"
+#include "namespaces.h"
 #include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
@@ -149,7 +150,7 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 	e->atime_nsec = st.st_atim.tv_nsec;
 	e->mtime_sec = st.st_mtim.tv_sec;
 	e->mtime_nsec = st.st_mtim.tv_nsec;
-	return 0;
+	return ns_owner_inside(&e->uid, &e->gid, "a unix socket's file");
 }
 
 static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct sockaddr_un *src, socklen_t srclen,
@@ -180,6 +181,9 @@ static int add_msg(UnixSkEntry *e, const uint8_t *buf, size_t len, const struct 
 		m->cred_pid = cred->pid;
 		m->cred_uid = cred->uid;
 		m->cred_gid = cred->gid;
+		/* as the receiver sees them: in the tree's user namespace */
+		if (ns_owner_inside(&m->cred_uid, &m->cred_gid, "the sender credentials of a queued message"))
+			goto err;
 	}
 	if (nr_fds) {
 		m->fds = malloc(nr_fds * sizeof(*m->fds));
@@ -1498,11 +1502,27 @@ static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, 
 	return 0;
 }
 
+/*
+ * SO_*BUFFORCE needs CAP_NET_ADMIN in criu's user namespace, which the
+ * restore has not inside a user namespace of the tree's; there the tasks
+ * could only have used the plain option, which is what restore uses then.
+ */
+static int set_buf(int fd, int force_opt, int val)
+{
+	int plain = force_opt == SO_SNDBUFFORCE ? SO_SNDBUF : SO_RCVBUF;
+
+	if (!setsockopt(fd, SOL_SOCKET, force_opt, &val, sizeof(val)))
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	return setsockopt(fd, SOL_SOCKET, plain, &val, sizeof(val));
+}
+
 static int grow_sndbuf(int fd, size_t bytes)
 {
 	int val = bytes > SNDBUF_MAX ? SNDBUF_MAX : (int)bytes + SNDBUF_SLACK;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &val, sizeof(val))) {
+	if (set_buf(fd, SO_SNDBUFFORCE, val)) {
 		pr_perror("can't make room to queue data again");
 		return -1;
 	}
@@ -1602,7 +1622,8 @@ out:
 
 static int set_int(int fd, int opt, int val, const char *what, uint64_t ino)
 {
-	if (setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val))) {
+	if (opt == SO_SNDBUFFORCE || opt == SO_RCVBUFFORCE ? set_buf(fd, opt, val) :
+	    setsockopt(fd, SOL_SOCKET, opt, &val, sizeof(val))) {
 		pr_perror("can't set %s of unix socket %lu to %d", what, (unsigned long)ino, val);
 		return -1;
 	}

@@ -590,6 +590,23 @@ static void queue_signals(struct restore_args *a)
 #define SECBIT_KEEP_CAPS_BIT	(1 << 4)
 
 /*
+ * Groups the thread has already (kernel-sorted, as /proc showed them): in
+ * a user namespace whose setgroups is "deny" setgroups() fails even then.
+ */
+static int same_groups(struct rst_creds *c)
+{
+	uint32_t cur[32];
+	long n = sys_getgroups(32, cur);
+
+	if (n < 0 || n != c->ngroups)
+		return 0;
+	for (long i = 0; i < n; i++)
+		if (cur[i] != c->groups[i])
+			return 0;
+	return 1;
+}
+
+/*
  * Raw syscalls: they change the calling thread only, and every thread
  * sets its own. Groups and ids with keep-caps on, then the capabilities.
  */
@@ -604,7 +621,8 @@ static void restore_creds(struct rst_creds *c)
 		if (!(c->cap_bnd & (1ULL << i)))
 			check(sys_prctl(PR_CAPBSET_DROP, i, 0, 0, 0), "PR_CAPBSET_DROP");
 
-	check(sys_setgroups(c->ngroups, c->groups), "setgroups");
+	if (!same_groups(c))
+		check(sys_setgroups(c->ngroups, c->groups), "setgroups");
 	check(sys_setresgid(c->gid, c->egid, c->sgid), "setresgid");
 	sys_setfsgid(c->fsgid);
 	check(sys_setresuid(c->uid, c->euid, c->suid), "setresuid");
@@ -759,8 +777,11 @@ static void open_pidfds(struct restore_args *a)
 /*
  * File locks come back in the process that owns them (POSIX ones belong to
  * the process), once no more fds get closed: a close drops POSIX locks.
+ * Leases (@leases) come after the task's credentials: only the file's
+ * owner by fsuid may take one without CAP_LEASE in criu's user namespace,
+ * which a restore inside a user namespace of the tree's has not.
  */
-static void take_file_locks(struct restore_args *a)
+static void take_file_locks(struct restore_args *a, int leases)
 {
 	for (uint32_t i = 0; i < a->nr_locks; i++) {
 		struct rst_file_lock *l = &a->locks[i];
@@ -772,6 +793,8 @@ static void take_file_locks(struct restore_args *a)
 		char what[96];
 		long ret;
 
+		if ((l->kind == 4) != leases)
+			continue;
 		if (l->kind == 1)	/* flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4 */
 			ret = __S(__NR_flock, l->fd, (l->type == 1 ? 2 : 1) | 4, 0, 0, 0, 0);
 		else if (l->kind == 4)	/* F_SETLEASE 1024, with F_RDLCK or F_WRLCK; the owner is this task */
@@ -975,9 +998,10 @@ long blob_main(void *data)
 	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
 	if (a->close_from >= 0)
 		check(__S(__NR_close_range, a->close_from, ~0U, 0, 0, 0, 0), "closing service fds");
-	take_file_locks(a);
+	take_file_locks(a, 0);
 
 	restore_creds(&a->creds);
+	take_file_locks(a, 1);
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");

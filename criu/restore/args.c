@@ -11,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,6 +560,15 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 		a->itimer[i].value_usec = tc->itimers[i]->value_us % 1000000;
 		a->itimer[i].interval_sec = tc->itimers[i]->interval_us / 1000000;
 		a->itimer[i].interval_usec = tc->itimers[i]->interval_us % 1000000;
+		/*
+		 * A periodic timer that expired while the tree was frozen reads 0 left
+		 * (the kernel re-arms it when its pending signal is taken): a 0 value
+		 * would disarm it, so it comes back one interval away.
+		 */
+		if (!tc->itimers[i]->value_us && tc->itimers[i]->interval_us) {
+			a->itimer[i].value_sec = a->itimer[i].interval_sec;
+			a->itimer[i].value_usec = a->itimer[i].interval_usec;
+		}
 	}
 	for (size_t i = 0; i < tc->n_posix_timers; i++) {
 		PosixTimerEntry *p = tc->posix_timers[i];
@@ -623,6 +633,32 @@ static int fill_siginfo(struct rst_ctx *rc, struct restore_args *a)
 		}
 	}
 	return 0;
+}
+
+/*
+ * A periodic ITIMER_REAL that has fired is not armed again until its SIGALRM
+ * is taken (the kernel re-arms it in dequeue_signal()): dumped meanwhile it
+ * reads as a value of 0 with its interval, and setitimer() with a value of 0
+ * disarms it and drops the interval. With a SIGALRM pending, the task would
+ * have it armed again one interval on when it takes the signal: so it is.
+ * Without one, the timer fired after the dump read the pending signals
+ * (before the parasite read the timer): armed to fire at once, the
+ * kernel's signal comes and re-arms it with its interval.
+ */
+static void rearm_fired_itimer(struct restore_args *a)
+{
+	struct k_itimerval *it = &a->itimer[ITIMER_REAL];
+
+	if (it->value_sec || it->value_usec || (!it->interval_sec && !it->interval_usec))
+		return;
+	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
+		if (*(int32_t *)a->siginfo[i] == SIGALRM) {
+			it->value_sec = it->interval_sec;
+			it->value_usec = it->interval_usec;
+			return;
+		}
+	}
+	it->value_usec = 1;
 }
 
 static size_t nr_siginfo(struct rst_ctx *rc)
@@ -969,6 +1005,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->close_from = rc->shares_files ? -1 : cf->base + SVC_DIR;
 	if (fill_task(rc, a, groups) || fill_siginfo(rc, a))
 		goto err;
+	rearm_fired_itimer(a);
 	if (rc->vm_child)
 		a->shares_mm = 1;
 	else if (plan_vdso(rc, &sv, a, proxy) || fill_vmas(rc, a, cf, guards))

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "namespaces.h"
 
 int svc_fd(struct child_fds *cf, int fd, int slot)
 {
@@ -70,8 +71,8 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	if (read(tr->sync_pipe[0], &go, 1) != 1)
 		_exit(1);
 	close(tr->sync_pipe[0]);
-	/* the tree's mounts, in the mount namespace it was cloned into: paths lead there from now on */
-	if (mntns_restore())
+	/* our namespaces, before anything is opened (--inherit-fd fds are still where criu had them) */
+	if (ns_restore_root())
 		return -2;
 	/* Our own fds go up out of the way, everything else of ours goes. */
 	keep_to = inherit_fd_lift(cf->base + SVC_INHERIT);
@@ -83,29 +84,40 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		svc_fd(cf, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0), SVC_ERR);
 	log_set_fd(svc_fd(cf, fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0), SVC_LOG));
 	proc_set_dir(svc_fd(cf, fcntl(proc_dir(), F_DUPFD_CLOEXEC, 0), SVC_PROC));
-	tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	/* in a user namespace of the tree's the images come through criu's image server */
+	if (ns_image_server_fd() >= 0) {
+		tr->dfd = svc_fd(cf, fcntl(ns_image_server_fd(), F_DUPFD_CLOEXEC, 0), SVC_DIR);
+		img_use_server(tr->dfd);
+	} else {
+		tr->dfd = svc_fd(cf, tr->dfd, SVC_DIR);
+	}
 	if (tty >= 0)
 		tty = svc_fd(cf, tty, SVC_TTY);
 	if (cgroup_restore_sk() >= 0)
 		cgroup_restore_set_sk(svc_fd(cf, cgroup_restore_sk(), SVC_CGROUP));
 	if (tty_orphan_task_sk() >= 0)
 		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
+	if (tr->core_fd >= 0)
+		tr->core_fd = svc_fd(cf, tr->core_fd, SVC_CORES);
+	/* the shared memory objects criu made before cloning us stay (restore.c), so do the kept mounts */
 	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
 	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
 	    syscall(SYS_close_range, cf->base + SVC_TTY + 1, cf->base + SVC_EXE, 0) ||
 	    (cgroup_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_CGROUP, cf->base + SVC_CGROUP, 0)) ||
 	    (tty_orphan_task_sk() < 0 &&
 	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
-	    syscall(SYS_close_range, keep_to, tr->mnt_base - 1, 0) ||
+	    (tr->core_fd < 0 && syscall(SYS_close_range, cf->base + SVC_CORES, cf->base + SVC_CORES, 0)) ||
+	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
+	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, tr->mnt_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't set up service fds");
 		return -2;
 	}
-	/* shared memory objects, for the whole tree to inherit */
-	if (shmem_restore_all(tr->dfd, tr->shmem_base) || fileobj_make_all(tr->dfd, &tr->files))
+	/* file objects, for the whole tree to inherit (criu made the shared memory objects before cloning us) */
+	if (fileobj_make_all(tr->dfd, &tr->files))
 		return -2;
-	/* SysV objects of the new ipc namespace, before the children inherit it */
-	if (ipc_sysv_restore(tr->dfd))
+	/* SysV objects of the new ipc namespace, before the children inherit it (a joined one has its own) */
+	if (!ns_restore_joined(NS_IPC) && ipc_sysv_restore(tr->dfd))
 		return -2;
 	return tty;
 }

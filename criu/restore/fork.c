@@ -28,6 +28,23 @@
 
 #include "pagechain.h"
 #include "rst.h"
+#include "namespaces.h"
+
+/*
+ * A pid of the images (the tree's pid namespace) as this process sees it:
+ * in a nested pid namespace, its pid there, or 0 if it is not in it.
+ */
+static pid_t own_view(struct rst_ctx *rc, pid_t pid)
+{
+	struct rst_ctx *t;
+
+	if (!rc->pe->n_ns_pid)
+		return pid;
+	t = task_of(rc->tree, pid);
+	if (!t || !t->pe->ns || t->pe->ns->pid != rc->pe->ns->pid)
+		return 0;
+	return t->pe->ns_pid[t->pe->n_ns_pid - 1];
+}
 
 /* The task leading group @rc->pe->pgid is another one of the tree, and not an ancestor. */
 static int group_led_apart(struct rst_ctx *rc)
@@ -50,6 +67,7 @@ static int group_led_apart(struct rst_ctx *rc)
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
+	pid_t pgid = own_view(rc, rc->pe->pgid);
 
 	if (rc->pe->sid == rc->pid) {
 		if (setsid() < 0) {
@@ -67,12 +85,12 @@ static int setup_session(struct rst_ctx *rc)
 			pr_perror("setpgid");
 			return -1;
 		}
-	} else if (!root && rc->pe->pgid_gone && rc->pe->pgid != getpgrp()) {
+	} else if (!root && rc->pe->pgid_gone && pgid != getpgrp()) {
 		return join_leaderless_group(rc->pe->pgid);
 	} else if (!root && group_led_apart(rc)) {
 		/* a sibling's, say: it may be made after us, or by one of our children */
 		rc->pgrp_late = 1;
-	} else if (!root && rc->pe->pgid != getpgrp() && setpgid(0, rc->pe->pgid)) {
+	} else if (!root && pgid != getpgrp() && setpgid(0, pgid)) {
 		pr_perror("%d: setpgid to %d", rc->pid, rc->pe->pgid);
 		return -1;
 	}
@@ -154,7 +172,8 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 /* How long (in ms) a pid held by a helper of another restoring process is waited for. */
 #define PID_BUSY_TRIES	200
 
-pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
+/* Clone with pids @tids[0] (innermost pid namespace) .. @tids[n - 1]. */
+pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal)
 {
 	struct clone_args ca;
 	long ret;
@@ -162,8 +181,8 @@ pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = flags;
 	ca.exit_signal = exit_signal;
-	ca.set_tid = (uintptr_t)&pid;
-	ca.set_tid_size = 1;
+	ca.set_tid = (uintptr_t)tids;
+	ca.set_tid_size = n;
 	ret = syscall(__NR_clone3, &ca, sizeof(ca));
 	/* another restoring process may hold it for a moment (sk-unix.c: credentials of a queued message) */
 	for (int i = 0; ret < 0 && errno == EEXIST && i < PID_BUSY_TRIES; i++) {
@@ -172,12 +191,20 @@ pid_t clone_with_pid(pid_t pid, int flags, int exit_signal)
 	}
 	if (ret < 0) {
 		if (errno == EEXIST)
-			pr_err("can't restore: pid %d is in use by another process\n", pid);
+			pr_err("can't restore: pid %d is in use by another process\n", tids[n - 1]);
 		else
-			pr_perror("clone3 with pid %d", pid);
+			pr_perror("clone3 with pid %d (%d levels)", tids[n - 1], n);
 		return -1;
 	}
 	return ret;
+}
+
+pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal)
+{
+	/* the init of a new pid namespace is 1 in it */
+	if (flags & CLONE_NEWPID)
+		pid = 1;
+	return clone_with_pids(&pid, 1, flags, exit_signal);
 }
 
 /*
@@ -191,6 +218,8 @@ int zombie_cores_prepare(struct rst_tree *tr)
 {
 	char pattern[256] = "";
 	int fd, want = 0;
+	uid_t uid;
+	gid_t gid;
 	ssize_t n;
 
 	for (int i = 0; i < tr->nr; i++)
@@ -213,6 +242,18 @@ int zombie_cores_prepare(struct rst_tree *tr)
 		pr_warn("can't make %s (%s): zombies that dumped core come back without the core-dump flag\n",
 			tr->core_dir, strerror(errno));
 		tr->core_dir[0] = '\0';
+		return 0;
+	}
+	/* the zombies may be in a mount namespace of the tree's: they go there by fd */
+	tr->core_fd = open(tr->core_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tr->core_fd < 0) {
+		pr_perror("can't open %s", tr->core_dir);
+		return -1;
+	}
+	/* and may be root of a user namespace of the tree's: the directory is that root's */
+	if (ns_restore_root_ids(&uid, &gid) == 0 && chown(tr->core_dir, uid, gid)) {
+		pr_perror("can't give %s to the user namespace's root", tr->core_dir);
+		return -1;
 	}
 	return 0;
 }
@@ -238,6 +279,9 @@ void zombie_cores_done(struct rst_tree *tr)
 	if (rmdir(tr->core_dir))
 		pr_perror("can't remove %s", tr->core_dir);
 	tr->core_dir[0] = '\0';
+	if (tr->core_fd >= 0)
+		close(tr->core_fd);
+	tr->core_fd = -1;
 }
 
 /* Let a core dump of ours happen, tiny, in the scratch directory; or none at all. */
@@ -248,7 +292,7 @@ static void zombie_core_limit(struct rst_tree *tr, int st)
 
 	getrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = 0;
-	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_dir[0] && !chdir(tr->core_dir)) {
+	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_fd >= 0 && !fchdir(tr->core_fd)) {
 		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (write(fd, "0", 1) == 1)
@@ -380,8 +424,14 @@ static int fork_children(struct rst_ctx *rc)
 					return -1;
 				continue;
 			}
+			/* in a nested pid namespace: its pid there too (and the namespace, if it is its init) */
+			pid_t tids[NS_MAX_PID_LEVEL + 1];
+			unsigned long nsflags;
+			int n;
+
+			ns_child_pids(rc->pe, c->pe, tids, &n, &nsflags);
 			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
-			pid = clone_with_pid(c->pid, flags, c->clone_parent ? 0 : SIGCHLD);
+			pid = clone_with_pids(tids, n, flags | nsflags, c->clone_parent ? 0 : SIGCHLD);
 			if (pid < 0)
 				return -1;
 			if (pid == 0) {
@@ -478,6 +528,9 @@ int restore_task(struct rst_ctx *rc)
 	/* into its own cgroups before it maps anything (memory is charged where it is faulted in) */
 	if (cgroup_restore_task(rc->pid, rc == &tr->t[0] ? 0 : rc->pe->ppid))
 		return -1;
+	/* inside a user namespace of the tree's, SIGIO owners are the task's own euid */
+	if (ns_restore_is_new(NS_USER) && tc->creds)
+		restore_fown_as(tc->creds->euid);
 	if (!rc->vm_child && rc->mm) {
 		keep = calloc(tr->nr_ids + 1, 1);
 		if (!keep)

@@ -83,8 +83,8 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 
 int reaper_start(struct rst_tree *tr)
 {
-	pid_t *pids, child;
-	int nr = 0, p[2], q[2], status;
+	pid_t *pids;
+	int nr = 0, ret;
 
 	for (int i = 0; i < tr->nr; i++)
 		nr += 1 + (tr->t[i].pe ? (int)tr->t[i].pe->n_threads : 0);
@@ -100,16 +100,25 @@ int reaper_start(struct rst_tree *tr)
 			if (tr->t[i].pe->threads[j] != tr->t[i].pid)
 				pids[nr++] = tr->t[i].pe->threads[j];
 	}
+	ret = reaper_start_pids(pids, nr);
+	free(pids);
+	return ret;
+}
+
+/* The same for these pids (in a pid namespace of the tree's: its first process, which takes it all along). */
+int reaper_start_pids(const pid_t *pids, int nr)
+{
+	pid_t child;
+	int p[2], q[2], status;
+
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe for the restore's reaper");
-		free(pids);
 		return -1;
 	}
 	if (pipe2(q, O_CLOEXEC)) {
 		pr_perror("pipe for the restore's reaper");
 		close(p[0]);
 		close(p[1]);
-		free(pids);
 		return -1;
 	}
 	/* twice forked, so that it is nobody's child of ours and outlives us */
@@ -120,7 +129,6 @@ int reaper_start(struct rst_tree *tr)
 		close(p[1]);
 		close(q[0]);
 		close(q[1]);
-		free(pids);
 		return -1;
 	}
 	if (child == 0) {
@@ -143,7 +151,6 @@ int reaper_start(struct rst_tree *tr)
 	}
 	close(p[0]);
 	close(q[1]);
-	free(pids);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) || read(q[0], &child, sizeof(child)) != sizeof(child)) {

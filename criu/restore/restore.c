@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "rst.h"
+#include "namespaces.h"
 
 pid_t cr_restored_pid;
 
@@ -53,6 +54,8 @@ struct trap_wait {
 	pid_t *trapped;
 	size_t got, want, gone, zombies;
 	struct pidmap seen;	/* tids on their final trap */
+	struct pidmap started;	/* tids waitpid(-1) reported a stop of */
+	struct pidmap begun;	/* tids whose first stop (a new thread's) was taken and let go */
 };
 
 static int is_final_trap(struct rst_tree *tr, pid_t tid, uint64_t ip)
@@ -121,6 +124,8 @@ static int handle_status(struct trap_wait *w, pid_t t, int status)
 		return resume(t, 0) ? -1 : EV_CLONE;
 	}
 	if ((status >> 16) == PTRACE_EVENT_STOP) {
+		if (pidmap_set(&w->begun, t, 1))
+			return -1;
 		return resume(t, 0) ? -1 : EV_OTHER;
 	}
 	if (WSTOPSIG(status) == SIGSEGV || WSTOPSIG(status) == SIGBUS || WSTOPSIG(status) == SIGILL) {
@@ -187,11 +192,13 @@ static int follow_threads(struct trap_wait *w, struct rst_ctx *rc, pid_t first)
 
 	for (;;) {
 		/*
-		 * A new thread starts in a stop of its own, unless that stop (and
+		 * A new thread starts in a stop of its own, unless that stop (or
 		 * its final trap, even) came to the wait for anyone before its
-		 * clone event did: then there is nothing more to wait for.
+		 * clone event did: then there is nothing more to wait for (it may
+		 * wait for its leader's next step, a seccomp filter's sync).
 		 */
-		if (nt && pidmap_get(&w->seen, nt) < 0 && (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
+		if (nt && pidmap_get(&w->seen, nt) < 0 && pidmap_get(&w->begun, nt) < 0 && pidmap_get(&w->started, nt) < 0 &&
+		    (wait_one(nt, &status) < 0 || handle_status(w, nt, status) < 0))
 			return -1;
 		nt = 0;
 		if (pidmap_get(&w->seen, rc->pid) >= 0)
@@ -221,8 +228,15 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 	struct trap_wait w = { .tr = tr, .trapped = trapped, .want = want, .zombies = zombies };
 	int status, ret = -1;
 
-	if (pidmap_init(&w.seen, want))
+	if (pidmap_init(&w.seen, want) || pidmap_init(&w.begun, want)) {
+		pidmap_free(&w.seen);
 		return -1;
+	}
+	if (pidmap_init(&w.started, 64)) {
+		pidmap_free(&w.seen);
+		pidmap_free(&w.begun);
+		return -1;
+	}
 	while (w.got < w.want || w.gone < w.zombies) {
 		unsigned long nt = 0;
 		pid_t t = wait_one(-1, &status);
@@ -238,6 +252,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 		ev = handle_status(&w, t, status);
 		if (ev < 0)
 			goto out;
+		if (WIFSTOPPED(status) && pidmap_get(&w.started, t) < 0 && pidmap_set(&w.started, t, 1))
+			goto out;
 		/* the first thread a restorer makes: follow its process from here */
 		pi = ev == EV_CLONE && nt ? pidmap_get(&tr->tids, nt) : -1;
 		if (pi >= 0 && tr->t[pi].pid == t && (pid_t)nt != t && follow_threads(&w, &tr->t[pi], nt))
@@ -246,6 +262,8 @@ static int wait_final_traps(struct rst_tree *tr, pid_t *trapped, size_t want, si
 	ret = 0;
 out:
 	pidmap_free(&w.seen);
+	pidmap_free(&w.begun);
+	pidmap_free(&w.started);
 	return ret;
 }
 
@@ -359,13 +377,16 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	if (cgroup_restore_finish())
 		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
-	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, tr->t[0].pid, -1) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
-	    run_hook(HOOK_PRE_RESUME, 0, -1))
+	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) ||
+	    run_hook(HOOK_NETWORK_UNLOCK, 0, -1) || run_hook(HOOK_PRE_RESUME, 0, -1))
 		return -1;
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
 	if (check_interrupted() || jobctl_take(tr->inv, tr->t[0].pid))
+		return -1;
+	/* nothing of ours forks in the tree's pid namespace any more: its next pid is as it was */
+	if (ns_restore_pid_finish())
 		return -1;
 	/*
 	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
@@ -441,6 +462,212 @@ static int plan_cow(struct rst_tree *tr)
 	return cow_plan(&tr->cow);
 }
 
+/* One restore's running state: shared by criu and, in a pid namespace, its supervisor agent. */
+struct rst_run {
+	struct rst_tree *tr;
+	pid_t *trapped;
+	size_t want, zombies;
+	struct restore_stats st;
+	uint64_t t0, pages;
+	int clone_root;			/* the supervisor clones the root itself (a root inside a pid namespace) */
+};
+
+static pid_t clone_root(struct rst_tree *tr, unsigned long flags, int exit_signal)
+{
+	pid_t pid = clone_with_pid(tr->t[0].pid, flags, exit_signal);
+
+	if (pid == 0) {
+		restore_task(&tr->t[0]);
+		pr_err("restore of %d failed before the restorer\n", tr->t[0].pid);
+		_exit(1);
+	}
+	return pid;
+}
+
+/*
+ * Trace the root from its start, let it go, and see the tree through to
+ * its tasks' own code. On failure nothing we made stays alive.
+ */
+static int supervise(struct rst_run *r, pid_t pid)
+{
+	struct rst_tree *tr = r->tr;
+	uint64_t t1;
+	int all_ours = 0;
+
+	close(tr->sync_pipe[0]);
+	if (ptrace(PTRACE_SEIZE, pid, NULL,
+		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK))) {
+		pr_perror("can't trace the restoring process %d", pid);
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	/* the root waits for our word: its namespaces are set up when it has it */
+	if (run_hook(HOOK_SETUP_NAMESPACES, ns_host_pid(pid), -1) || run_hook(HOOK_POST_SETUP_NAMESPACES, 0, -1))
+		goto kill;
+	t1 = now_us();
+	r->st.forking_time = t1 - r->t0;
+	if (write(tr->sync_pipe[1], "g", 1) != 1)
+		goto kill;
+	close(tr->sync_pipe[1]);
+	tr->sync_pipe[1] = -1;
+
+	if (wait_final_traps(tr, r->trapped, r->want, r->zombies) < 0 || check_interrupted())
+		goto kill;
+	/* every thread made it to its final trap: every pid of the tree is ours now, traced or let go */
+	all_ours = 1;
+	if (finish_restore(tr, r->trapped, r->want))
+		goto kill;
+	r->st.restore_time = now_us() - t1;
+	r->st.pages_restored = r->pages;
+	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr->nr, (unsigned long)(now_us() - r->t0),
+		(unsigned long)r->pages);
+	write_restore_stats(tr->dfd, &r->st);
+	/* the tree's paths (link-remap names) through its root's /proc/PID/root, as we see its pid */
+	mntns_restored(pid);
+	jobctl_resumed();
+	fileobj_restore_done(&tr->files);
+	return 0;
+kill:
+	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
+	for (int i = tr->nr - 1; i >= 0; i--)
+		if (all_ours || traced_by_us(tr->t[i].pid))
+			kill(tr->t[i].pid, SIGKILL);
+	/* the root, traced yet or not, if it is still our child */
+	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
+		kill(pid, SIGKILL);
+	return -1;
+}
+
+/* In the supervisor agent inside the tree's pid namespace (criu/ns/pid.c). */
+static int agent_supervise(void *arg, pid_t root_vpid)
+{
+	struct rst_run *r = arg;
+	pid_t pid = root_vpid;
+
+	if (r->clone_root) {
+		/* a joined namespace has others in it */
+		if (check_pids_free(r->tr))
+			return -1;
+		/* its parent is criu, as for a root outside: criu waits for it */
+		pid = clone_root(r->tr, CLONE_PARENT, 0);
+		if (pid < 0)
+			return -1;
+	}
+	return supervise(r, pid);
+}
+
+/* The highest pid the tree's namespace must keep free for it. */
+static pid_t max_tree_pid(struct rst_tree *tr)
+{
+	pid_t m = 1;
+
+	for (int i = 0; i < tr->nr; i++) {
+		PstreeEntry *pe = tr->t[i].pe;
+
+		pid_t v[3] = { pe->pid, pe->pgid, pe->sid };
+
+		for (int j = 0; j < 3; j++)
+			m = v[j] > m ? v[j] : m;
+		for (size_t j = 0; j < pe->n_threads; j++)
+			m = pe->threads[j] > m ? pe->threads[j] : m;
+	}
+	return m;
+}
+
+/*
+ * The tree in a pid namespace not criu's: clone its first process (the
+ * root as init, or a helper init), then supervise from inside. 0 with
+ * the root's pid as criu sees it, or -1 with nothing left.
+ */
+static int restore_in_pidns(struct rst_run *r, pid_t *host_root)
+{
+	enum ns_pid_mode mode = ns_restore_pid_mode();
+	struct rst_tree *tr = r->tr;
+	struct ns_pid_restore pr = { .root_vpid = tr->t[0].pid, .supervise = agent_supervise, .arg = r,
+				     .max_pid = max_tree_pid(tr) };
+	int mnt_fd = -1, user_fd = -1, status;
+	char path[64];
+
+	if (mode == NS_PID_INIT) {
+		pr.first_host = clone_root(tr, (opts.restore_sibling ? CLONE_PARENT : 0) | ns_first_clone_flags(),
+					   opts.restore_sibling ? 0 : SIGCHLD);
+	} else {
+		if (mode == NS_PID_JOIN && (ns_first_clone_flags() & CLONE_NEWUSER)) {
+			pr_err("can't restore a user namespace of the tree's own in a joined pid namespace\n");
+			return -1;
+		}
+		if (mode == NS_PID_HELPER)
+			pr.first_host = ns_pid_helper_init(tr->t[0].pid, ns_first_clone_flags());
+		r->clone_root = 1;
+		/* the root, cloned inside, comes back to our mounts and into the helper's user namespace */
+		mnt_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		if (mnt_fd < 0) {
+			pr_perror("can't open /proc/self/ns/mnt");
+			goto fail;
+		}
+	}
+	/* the supervisor keeps criu's clocks (its times are the stats'); the root enters the tree's itself */
+	ns_restore_time_done();
+	if (pr.first_host < 0 || (pr.first_host && ns_restore_first_made(pr.first_host)))
+		goto fail;
+	if (mode == NS_PID_HELPER && ns_restore_is_new(NS_USER)) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", pr.first_host);
+		user_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (user_fd < 0) {
+			pr_perror("can't open %s", path);
+			goto fail;
+		}
+	}
+	ns_restore_root_joins(mnt_fd, user_fd);
+	if (ns_pid_restore(&pr, host_root))
+		goto fail;
+	close(tr->sync_pipe[0]);
+	close(tr->sync_pipe[1]);
+	if (mnt_fd >= 0)
+		close(mnt_fd);
+	if (user_fd >= 0)
+		close(user_fd);
+	return 0;
+fail:
+	close(tr->sync_pipe[0]);
+	close(tr->sync_pipe[1]);
+	/* not a child to wait for below: it would wait for us */
+	ns_restore_image_server_done();
+	if (pr.first_host > 0)
+		kill(pr.first_host, SIGKILL);
+	/*
+	 * Reap what we made: a root the agent cloned as ours (the dying helper
+	 * init waits for its namespace to be reaped), then the first process.
+	 * Not every child: criu's own helpers (the cgroup mover) live on.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		pid_t w = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if ((w < 0 && errno == ECHILD) || (w > 0 && w == pr.first_host))
+			break;
+		if (w <= 0) {
+			if (pr.first_host <= 0 && i > 10)
+				break;
+			usleep(10000);
+		}
+	}
+	if (mnt_fd >= 0)
+		close(mnt_fd);
+	if (user_fd >= 0)
+		close(user_fd);
+	return -1;
+}
+
+/* ns.img and mntns.img agree on whether the tree has a mount namespace of its own. */
+static int check_mnt_images(void)
+{
+	if (mntns_restoring() == (bool)ns_restore_is_new(NS_MNT))
+		return 0;
+	pr_err("the images disagree: %s has a mount namespace of the tree's own, %s not\n",
+	       mntns_restoring() ? "mntns.img" : "ns.img", mntns_restoring() ? "ns.img" : "mntns.img");
+	return -1;
+}
+
 int read_all_images(struct rst_tree *tr)
 {
 	struct rst_ctx probe = { .dfd = tr->dfd };
@@ -449,28 +676,27 @@ int read_all_images(struct rst_tree *tr)
 	tr->inv = probe.inv;	/* free_tree() frees it, read or not */
 	if (ret)
 		return -1;
-	return read_pstree(tr) || read_tree_images(tr) || plan_cow(tr) ? -1 : 0;
+	return read_pstree(tr) || ns_restore_read(tr->dfd, tr->t[0].pe) || read_tree_images(tr) ||
+	       check_mnt_images() || plan_cow(tr) ? -1 : 0;
 }
 
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
-	struct rst_tree tr = { .dfd = -1 };
-	struct rst_ctx *root;
-	uint64_t t0 = now_us(), t1;
-	size_t want = 0, zombies = 0;
-	pid_t *trapped = NULL, pid;
-	struct restore_stats st = { 0 };
+	struct rst_tree tr = { .dfd = -1, .core_fd = -1 };
+	struct rst_run run = { .tr = &tr };
 	struct span_set taken = { 0 };
-	uint64_t pages = 0;
-	int ret = 1, status, all_ours = 0;
+	pid_t pid;
+	int ret = 1, status;
 
+	run.t0 = now_us();
 	if (check_privileges())
 		return 1;
 	if (!kdat.has_clone3_set_tid || !kdat.has_prctl_mm_map) {
 		pr_err("this kernel lacks clone3 set_tid or PR_SET_MM_MAP; see criu check\n");
 		return 1;
 	}
+	ns_init_self();
 	tr.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (tr.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -480,81 +706,79 @@ int cr_restore_tasks(void)
 	image_trust_required = 1;
 	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr.dfd, opts.imgs_dir))
 		goto out;
-	if (read_all_images(&tr) || check_pids_free(&tr) || find_orphaned_groups(&tr) || zombie_cores_prepare(&tr))
+	if (read_all_images(&tr) ||
+	    (ns_restore_pid_mode() == NS_PID_NONE && (check_pids_free(&tr) || find_orphaned_groups(&tr))) ||
+	    zombie_cores_prepare(&tr))
 		goto out;
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
-	/* ours, before the root moves into the tree's mount namespace */
+	/* ours, before the root moves into the tree's mount (and pid) namespace */
 	if (proc_dir() < 0)
 		goto out;
-	root = &tr.t[0];
 	if (self_layout(&taken, &tr.self_vdso))
 		goto out;
 	for (int i = 0; i < tr.nr; i++) {
 		if (tr.t[i].zombie) {
-			zombies++;
+			run.zombies++;
 			continue;
 		}
-		want += 1 + tr.t[i].nr_tcores;
-		pages += tr.t[i].nr_pages;
-		st.pages_cow += tr.t[i].st.pages_cow;
+		run.want += 1 + tr.t[i].nr_tcores;
+		run.pages += tr.t[i].nr_pages;
+		run.st.pages_cow += tr.t[i].st.pages_cow;
 		/* reserve every task's bootstrap area in our layout: they all start as our copies */
 		if (plan_bootstrap(&tr.t[i], &taken, &tr.self_vdso))
 			goto out;
 	}
 	if (cow_reserve(&tr.cow))
 		goto out;
-	if (reaper_start(&tr) || log_share_errors())
+	/*
+	 * In a pid namespace of the tree's its pids are not ours: no reaper. The
+	 * supervisor traces the tree (EXITKILL), and the helper init dies with
+	 * criu (its go pipe).
+	 */
+	if ((ns_restore_pid_mode() == NS_PID_NONE && reaper_start(&tr)) || log_share_errors())
 		goto out;
 	/* before any socket exists: nothing may reach the connections until they are whole */
-	if (net_restore_lock(tr.dfd))
+	/* a network namespace of the tree's gets it there (criu/ns/ns.c) */
+	if (!ns_restore_has_net() && net_restore_lock(tr.dfd, -1))
 		goto out;
-	trapped = calloc(want + 1, sizeof(*trapped));
-	if (!trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
+	run.trapped = calloc(run.want + 1, sizeof(*run.trapped));
+	if (!run.trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");
 		goto out;
 	}
-
-	pid = clone_with_pid(root->pid, (opts.restore_sibling ? CLONE_PARENT : 0) | ipc_sysv_clone_flags() |
-				 mntns_clone_flags(), opts.restore_sibling ? 0 : SIGCHLD);
-	if (pid < 0)
+	/*
+	 * Shared memory objects, for the whole tree to inherit at shmem_base + N:
+	 * made here, where /proc/self/map_files is open to us (not inside a user
+	 * namespace of the tree's).
+	 */
+	for (uint32_t i = 0; i <= tr.nr_shmem; i++)
+		if (fcntl(tr.shmem_base + i, F_GETFD) >= 0) {
+			pr_err("criu's fd %d is where shared memory objects go; pass it lower\n", tr.shmem_base + i);
+			goto out;
+		}
+	if (shmem_restore_all(tr.dfd, tr.shmem_base) || ns_restore_image_server(tr.dfd))
 		goto out;
-	if (pid == 0) {
-		restore_task(root);
-		pr_err("restore of %d failed before the restorer\n", root->pid);
-		_exit(1);
-	}
-	close(tr.sync_pipe[0]);
-	if (ptrace(PTRACE_SEIZE, pid, NULL,
-		   (void *)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK))) {
-		pr_perror("can't trace the restoring process %d", pid);
-		kill(pid, SIGKILL);
-		goto reap;
-	}
-	/* the root waits for our word: namespaces would be set up around here */
-	if (run_hook(HOOK_SETUP_NAMESPACES, pid, -1) || run_hook(HOOK_POST_SETUP_NAMESPACES, 0, -1))
-		goto kill;
-	t1 = now_us();
-	st.forking_time = t1 - t0;
-	if (write(tr.sync_pipe[1], "g", 1) != 1)
-		goto kill;
-	close(tr.sync_pipe[1]);
-	tr.sync_pipe[1] = -1;
+	if (ns_restore_prepare())
+		goto out_ns;
 
-	if (wait_final_traps(&tr, trapped, want, zombies) < 0 || check_interrupted())
-		goto kill;
-	/* every thread made it to its final trap: every pid of the tree is ours now, traced or let go */
-	all_ours = 1;
-	if (finish_restore(&tr, trapped, want))
-		goto kill;
-	st.restore_time = now_us() - t1;
-	st.pages_restored = pages;
-	pr_info("restored %d (%d processes) in %lu us (%lu pages)\n", pid, tr.nr, (unsigned long)(now_us() - t0),
-		(unsigned long)pages);
-	write_restore_stats(tr.dfd, &st);
-	mntns_restored(pid);
-	jobctl_resumed();
-	fileobj_restore_done(&tr.files);
+	if (ns_restore_pid_mode() != NS_PID_NONE) {
+		if (restore_in_pidns(&run, &pid))
+			goto out_ns;
+	} else {
+		pid = clone_root(&tr, (opts.restore_sibling ? CLONE_PARENT : 0) | ns_first_clone_flags(),
+				 opts.restore_sibling ? 0 : SIGCHLD);
+		if (pid < 0)
+			goto out_ns;
+		if (ns_restore_first_made(pid)) {
+			kill(pid, SIGKILL);
+			goto reap;
+		}
+		if (supervise(&run, pid))
+			goto reap;
+	}
+	ns_restore_parent_done();
+	ns_restore_image_server_done();
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
 	if (run_hook(HOOK_POST_RESUME, 0, -1))
@@ -568,7 +792,7 @@ int cr_restore_tasks(void)
 		goto out;
 	zombie_cores_done(&tr);
 	free(taken.s);
-	free(trapped);
+	free(run.trapped);
 	free_tree(&tr);
 	/* Without -d we stand in for the task: its exit status is ours. */
 	interrupt_reset();
@@ -577,14 +801,6 @@ int cr_restore_tasks(void)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
-kill:
-	/* nothing half-alive: the whole tree goes (it is traced with EXITKILL too) */
-	for (int i = tr.nr - 1; i >= 0; i--)
-		if (all_ours || traced_by_us(tr.t[i].pid))
-			kill(tr.t[i].pid, SIGKILL);
-	/* the root, traced yet or not, if it is still our child */
-	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
-		kill(pid, SIGKILL);
 reap:
 	jobctl_give_back();
 	/* helper children of criu's own go first: the wait below takes every child */
@@ -597,6 +813,10 @@ reap:
 	while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
 		;
 	ipc_sysv_restore_abort(pid);
+out_ns:
+	ns_restore_failed();
+	ns_restore_parent_done();
+	ns_restore_image_server_done();
 	ret = 1;
 out:
 	cgroup_restore_fini(ret == 0);
@@ -609,7 +829,7 @@ out:
 		fprintf(stderr, "%s", log_forwarded_errors());
 	if (ret && interrupted())
 		pr_err("restore interrupted by signal %d; nothing of it was left running\n", interrupted());
-	free(trapped);
+	free(run.trapped);
 	free_tree(&tr);
 	return ret;
 }

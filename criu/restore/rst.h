@@ -121,6 +121,7 @@ struct rst_tree {
 	int sync_pipe[2];
 	struct cow_tree cow;
 	char core_dir[4096];		/* where zombies that dumped core dump it again, or "" */
+	int core_fd;			/* that directory (the tree's mount namespace can't reach it by path), or -1 */
 	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
@@ -140,6 +141,7 @@ enum {
 	SVC_PROC,		/* criu's /proc: the tree's mount namespace may have none (proc_dir()) */
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
+	SVC_CORES,		/* the directory zombies that dumped core dump it again in (fork.c) */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 24,	/* descriptions passed to children, then mapped files */
 };
@@ -171,7 +173,8 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 int premap_open(void *priv, const VmaEntry *v);
 int open_shell_tty(void);
 int raise_nofile(int max_fd, int need);
-pid_t clone_with_pid(pid_t pid, int flags, int exit_signal);
+pid_t clone_with_pid(pid_t pid, unsigned long flags, int exit_signal);
+pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal);
 int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
 int restore_task(struct rst_ctx *rc);
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid);
@@ -188,6 +191,7 @@ void zombie_cores_done(struct rst_tree *tr);
 
 /* reaper.c: kills the tree if criu dies before the restore is complete */
 int reaper_start(struct rst_tree *tr);
+int reaper_start_pids(const pid_t *pids, int nr);
 void reaper_forget(void);
 int reaper_commit(void);
 void reaper_abort(void);

@@ -1154,10 +1154,11 @@ def t_freeze_cgroup_not_cgroup(path, *keywords):
     with_target("plain", body)
 
 
-def t_pidns_init_refused():
-    """The init of a pid namespace is refused at once (it used to hang the
-    dump), by name, and goes on running untouched."""
-    p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "1000"],
+def t_pidns_init_dump():
+    """The init of a pid namespace (it used to hang the dump) is dumped from
+    inside its namespace: with -R it goes on running untouched and no longer
+    traced; then dumped for real it is gone, and its namespace with it."""
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "setsid", "sleep", "1000"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          close_fds=True, start_new_session=True)
     try:
@@ -1172,14 +1173,19 @@ def t_pidns_init_refused():
             raise Fail("setup: no pid namespace init appeared")
         before = proc_starttime(init)
         d = new_dir("pidns", create=False)
-        for extra in ((), ("-R",)):
-            r = criu("dump", "-t", init, "-D", d, *extra)
-            expect_error(r, r"init of a pid namespace", str(init))
+        r = criu("dump", "-t", init, "-D", d, "-R")
+        if r.rc != 0:
+            raise Fail("dump -R of a pid namespace's init failed; %s" % r.brief())
         if proc_starttime(init) != before or proc_state(init) not in ("S", "R"):
             raise Fail("the namespace's init %d did not go on (state %s)" % (init, proc_state(init)))
         st = proc_status(init)
         if st and st.get("TracerPid") != "0":
             raise Fail("the namespace's init %d is still traced" % init)
+        r = criu("dump", "-t", init, "-D", d)
+        if r.rc != 0:
+            raise Fail("dump of a pid namespace's init failed; %s" % r.brief())
+        if p.wait(timeout=10) is None or proc_starttime(init) == before:
+            raise Fail("the namespace's init %d is still there after the dump" % init)
     finally:
         p.kill()
         p.wait()
@@ -1207,6 +1213,11 @@ def t_option_misuse():
         (("dump", "-t", "1", "-D", d, "--skip-in-flight", "x"), (r"unexpected argument", r"'x'")),
         (("restore", "-D", d, "--skip-in-flight"), (r"--skip-in-flight", r"nothing for restore")),
         (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
+        (("dump", "-t", "1", "-D", d, "--external", "veth[eth0]:v0"), (r"veth/macvlan", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--veth-pair", "eth0=v0"), (r"--veth-pair", r"nothing for dump")),
+        (("restore", "-D", d, "--external", "pipe:[1]"), (r"--external RES", r"nothing for restore")),
+        (("restore", "-D", d, "--external", "veth[eth0]"), (r"veth\[eth0\]",)),
+        (("restore", "-D", d, "--veth-pair", "eth0"), (r"bad --veth-pair", r"IN=OUT")),
     ]
     for args, keys in cases:
         r = criu(*args)
@@ -1356,7 +1367,7 @@ def main():
         check("freeze_cgroup_missing", t_freeze_cgroup_not_cgroup, os.path.join(TMP, "nope"),
               r"can't open --freeze-cgroup")
         check("option_misuse", t_option_misuse)
-        check("pidns_init_refused", t_pidns_init_refused)
+        check("pidns_init_dump", t_pidns_init_dump)
         check("pre_dump_no_pid", t_pre_dump_no_pid)
         check("pre_dump_prev_missing", t_prev_dir_missing, "pre-dump")
         check("dump_prev_missing", t_prev_dir_missing, "dump")

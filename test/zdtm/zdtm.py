@@ -35,6 +35,7 @@ NOBODY_GID = 65534
 DEFAULT_TIMEOUT = 120           # whole test, seconds
 START_TIMEOUT = 60              # until the test reports it is ready
 DUMP_EXIT_TIMEOUT = 10          # until a dumped task is gone
+SETTLE_TIME = 3                 # for a task criu let go to look as before
 STOP_TIMEOUT = 30               # from SIGTERM until the test exits
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -82,9 +83,30 @@ DESC_KEYS = {
     'iters': int,               # dump/restore at least this many times (more with --iters)
     'restore_delay_ms': int,    # wait this long between the dump and the restore
     'drop_net_lock': bool,      # remove the network lock the dump left (as on another host): the
-                                # restore must take it again (its log says so) and remove it
+                                # restore must take it again (its log says so) and remove it (in
+                                # the ns flavors it goes with the tree's network namespace)
     'sysctl': dict,             # sysctls set before the test starts and put back after it
                                 # (root only), e.g. {"net.ipv4.ping_group_range": "0 0"}
+    'flavors': list,            # the flavors the test runs in (default: all of FLAVORS)
+    'flavor_reason': str,       # why not in the others (one line, required with "flavors"; shown when skipped)
+    'ns_root_task': bool,       # ns flavors: dump the test task, not the init of its namespaces
+                                # (restore then makes a helper init to hold the pid namespace)
+    'tools': list,              # programs the test runs (ip, nft, ...): installed (the ns flavors'
+                                # root has the host's /usr)
+    'netns_snapshot': bool,     # the test's network namespace (links, addresses, routes, rules,
+                                # neighbours, netfilter, sysctls) must come back as it was
+    'netns_setup': list,        # commands the runner runs in the test's network namespace once it
+                                # is ready, before the dump (each a list: argv, then stdin text)
+    'ext_veth': str,            # the runner makes a bridge $ZDTM_BRIDGE (address $ZDTM_BRIDGE_ADDR)
+                                # and gives the test its network namespace's fd ($ZDTM_HOST_NETNS_FD)
+                                # to put the peer $ZDTM_VETH_OUT of its veth eth0 on it: "ok"
+                                # restores with --external veth[eth0]:OUT@BRIDGE, "missing" without
+    'ext_macvlan': bool,        # the runner makes a device $ZDTM_MACVLAN_LOWER (and gives the host
+                                # namespace's fd) for the test's macvlan mv0: --external macvlan[mv0]:LOWER
+    'ext_ns': str,              # h flavor: the test runs in a namespace the runner made and keeps:
+                                # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
+                                # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
+                                # namespace, whose init is the runner's: --external pid[INO]:KEY)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'dump_log_match': list,     # regexes the log of a successful dump must match
@@ -93,6 +115,13 @@ DESC_KEYS = {
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
 # directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
 # file system and {cgpath:NAME} its path within its hierarchy.
+
+# h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
+# child in new pid, mount, net, ipc, uts and time namespaces, pivoted into a
+# root made of its directory (see Run.make_root()); uns: ns plus a user
+# namespace (ids 0-65535 inside are 100000-165535 outside).
+FLAVORS = ('h', 'ns', 'uns')
+USERNS_BASE = 100000
 
 CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
 
@@ -311,6 +340,67 @@ def net_locks(pid):
     return found
 
 
+def in_netns(pid, cmd, stdin=None):
+    """Run cmd in the network namespace of pid (from the runner's mount namespace): (rc, output)."""
+    p = subprocess.run(['nsenter', '--net=/proc/%d/ns/net' % pid] + cmd, input=stdin,
+                       capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def netns_locks(pid):
+    """The network locks (CRIU-*) in the network namespace of pid."""
+    out = in_netns(pid, ['nft', 'list', 'tables'])[1] + in_netns(pid, ['iptables', '-w', '-S'])[1]
+    return sorted(set(re.findall(r'CRIU-[0-9a-f-]+', out)))
+
+
+# what a network namespace's snapshot shows that changes by itself
+NETNS_VOLATILE = [
+    (r' (gc_timer|hello_timer|tcn_timer|topology_change_timer|forward_delay_timer|hold_timer|'
+     r'message_age_timer) +[0-9.]+', ''),
+    (r'(valid_lft|preferred_lft) [0-9]+sec', r'\1 Nsec'),
+    (r' expires [0-9]+sec', ' expires Nsec'),
+    (r'packets [0-9]+ bytes [0-9]+', 'packets N bytes N'),
+    (r'\[[0-9]+:[0-9]+\]', '[N:N]'),
+    (r' link-netnsid [0-9]+', ''),
+    (r'@if[0-9]+:', '@ifN:'),
+    (r'^#.*$', ''),
+]
+NETNS_SYSCTL_SKIP = re.compile(r'nf_conntrack_count|stable_secret|/route/flush|^net\.netfilter\.nf_log')
+
+
+def netns_snapshot(pid):
+    """The test's network namespace as the usual tools show it, normalized."""
+    parts = []
+    tuns = []
+    for cmd, sort in ((['ip', '-d', 'link', 'show'], False), (['ip', 'addr', 'show'], False),
+                      (['ip', '-4', 'route', 'show', 'table', 'all'], True),
+                      (['ip', '-6', 'route', 'show', 'table', 'all'], True),
+                      (['ip', '-4', 'rule'], False), (['ip', '-6', 'rule'], False),
+                      (['ip', 'neigh', 'show', 'nud', 'permanent'], True),
+                      (['ip', 'neigh', 'show', 'proxy'], True),
+                      (['bridge', 'fdb', 'show', 'static'], True),
+                      (['nft', 'list', 'ruleset'], False),
+                      (['iptables-save'], False), (['ip6tables-save'], False),
+                      (['iptables-legacy-save'], False), (['ip6tables-legacy-save'], False)):
+        rc, out = in_netns(pid, cmd)
+        for rx, sub in NETNS_VOLATILE:
+            out = re.sub(rx, sub, out, flags=re.MULTILINE)
+        if cmd[:2] == ['ip', '-d']:
+            tuns = re.findall(r'^[0-9]+: ([^:@ ]+)[:@].*\n.*\n +tun type ', out, flags=re.MULTILINE)
+        for name in tuns:
+            # a tun device's state is UNKNOWN until its carrier first changes: the restore's does
+            # (the device is made before the fds attach), then it is UP (see Documentation/network-namespace.md)
+            out = re.sub(r'^([0-9]+: %s: .*) state UNKNOWN ' % re.escape(name), r'\1 state UP ', out, flags=re.MULTILINE)
+        lines = [l.rstrip() for l in out.splitlines() if l.strip() and 'CRIU-' not in l]
+        if sort:
+            lines.sort()
+        parts.append('$ %s (%d)' % (' '.join(cmd), rc))
+        parts += lines
+    rc, out = in_netns(pid, ['sysctl', '-a', '-r', r'^net\.'])
+    parts += sorted(l for l in out.splitlines() if not NETNS_SYSCTL_SKIP.search(l.split(' =')[0].replace('.', '/')))
+    return parts
+
+
 def drop_net_locks(pid):
     # and the tables tests make themselves (zdtm-PID)
     subprocess.run(['nft', 'delete', 'table', 'inet', 'zdtm-%d' % pid],
@@ -353,9 +443,9 @@ class TcpPeer:
     goes wrong (a reset, a wrong byte) is kept in self.error.
     """
 
-    def __init__(self):
+    def __init__(self, addr='127.0.0.1'):
         self.lsk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsk.bind(('127.0.0.1', 0))
+        self.lsk.bind((addr, 0))
         self.lsk.listen(1)
         self.port = self.lsk.getsockname()[1]
         self.seed = int.from_bytes(os.urandom(7), 'little')
@@ -563,8 +653,11 @@ def drop_vdso(before, after):
             [l for l in after if keep_after(l)])
 
 
-def snapshot(pid):
+def snapshot(pid, nsview=False):
     """What /proc shows about a task, as a list of comparable lines.
+
+    With nsview, process group and session are as the task's pid
+    namespace sees them (its host pids change with a restore).
 
     Inode numbers of pipes/sockets are replaced by their order of first
     appearance: a restored pipe is a new pipe, but which descriptors
@@ -606,6 +699,9 @@ def snapshot(pid):
                     # O_NOFOLLOW (shm_open() gives it) would refuse: it is
                     # dropped, as it has no effect once the file is open
                     v = '0%o' % (int(v, 8) & ~0o400000)
+                if k == 'pos' and target.endswith('/net/tun'):
+                    # a tun fd's is the length of its last read (tun sets it): no seek sets it back
+                    continue
                 if k in ('pos', 'flags'):
                     extra.append('%s=%s' % (k, v.strip()))
             lines.append('fd %s: %s %s' % (fd, target, ' '.join(extra)))
@@ -614,11 +710,14 @@ def snapshot(pid):
         for l in read_text(base + '/status').splitlines():
             k, _, v = l.partition(':')
             status[k] = ' '.join(v.split())
+        in_flight(status)
         for k in STATUS_FIELDS:
             if k in status:
                 lines.append('status %s: %s' % (k, status[k]))
 
-        # every thread: its tid, name and per-thread signal state
+        # every thread: its tid, name and per-thread signal state (in the order of
+        # the tids shown: with nsview those inside, which keep their order)
+        thread_lines = []
         for tid in sorted(os.listdir(base + '/task'), key=int):
             if int(tid) == pid:
                 continue
@@ -630,14 +729,21 @@ def snapshot(pid):
                     tst[k] = ' '.join(v.split())
             except FileNotFoundError:
                 continue
-            lines.append('thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
-                tid, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff')))
+            in_flight(tst)
+            shown = tid if not nsview else tst.get('NSpid', '?').split()[-1]
+            thread_lines.append((int(shown) if shown.isdigit() else 0, 'thread %s: %s SigPnd=%s SigCgt=%s Cap=%s' % (
+                shown, comm, tst.get('SigPnd'), tst.get('SigCgt'), tst.get('CapEff'))))
+        lines += [l for _, l in sorted(thread_lines)]
 
         st = proc_stat(pid)
         if st is None:
             raise FileNotFoundError(base + '/stat')
         for n, name in STAT_FIELDS:
-            lines.append('stat %s: %s' % (name, stat_field(st, n)))
+            v = stat_field(st, n)
+            if nsview and name in ('pgrp', 'session'):
+                key = 'NSpgid' if name == 'pgrp' else 'NSsid'
+                v = status.get(key, '?').split()[-1] if status.get(key) else v
+            lines.append('stat %s: %s' % (name, v))
 
         lines.append('cmdline: %r' % read_bytes(base + '/cmdline'))
         lines.append('comm: %r' % read_bytes(base + '/comm'))
@@ -646,13 +752,31 @@ def snapshot(pid):
     return lines
 
 
-def drop_inodes(lines):
-    """maps lines without their device and inode columns."""
+def in_flight(status):
+    """Leave out of SigPnd/ShdPnd the signals that are pending but not blocked.
+
+    A running task takes such a signal as soon as it runs again: it is on
+    its way (say, a timer's signal raised while the task waited for a CPU),
+    not state that stays. A stopped task keeps them pending: kept then.
+    """
+    if status.get('State', 'R')[:1] in ('T', 't'):
+        return
+    try:
+        blk = int(status.get('SigBlk', '0'), 16)
+        for k in ('SigPnd', 'ShdPnd'):
+            if k in status:
+                status[k] = '%016x' % (int(status[k], 16) & blk)
+    except ValueError:
+        pass
+
+
+def drop_inodes(lines, prefix=''):
+    """maps lines (of files below @prefix) without their device and inode columns."""
     out = []
     for l in lines:
         if l.startswith('maps: '):
             f = l.split(' ')
-            if len(f) > 5:
+            if len(f) > 6 and f[6].startswith(prefix):
                 f[4] = f[5] = '-'
             l = ' '.join(f)
         out.append(l)
@@ -661,6 +785,42 @@ def drop_inodes(lines):
 
 def drop_sigblk(lines):
     return [l for l in lines if not l.startswith('status SigBlk:')]
+
+
+def steady_snapshot(pid, deadline, nsview=False):
+    """The task's snapshot once two in a row 20 ms apart agree (SETTLE_TIME at most).
+
+    Taken from a running task, one snapshot may catch a passing state (say,
+    a signal handler running with its signal blocked).
+    """
+    end = min(time.monotonic() + SETTLE_TIME, deadline)
+    last = snapshot(pid, nsview)
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        now = snapshot(pid, nsview)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def settled_snapshot(pid, before, what, deadline, fix=None, nsview=False):
+    """Compare the task with @before until it matches or the time is up.
+
+    A task just restored or left running by criu needs a moment to get back
+    into what it was doing (say, re-enter sigsuspend() with its temporary
+    mask): compared at once, then every 20 ms, for SETTLE_TIME at most.
+    @fix maps (before, after) to what is compared.
+    """
+    end = min(time.monotonic() + SETTLE_TIME, deadline)
+    while True:
+        b, a = before, snapshot(pid, nsview)
+        if fix:
+            b, a = fix(b, a)
+        if b == a or time.monotonic() >= end:
+            compare_snapshots(b, a, what)
+            return
+        time.sleep(0.02)
 
 
 def compare_snapshots(before, after, what):
@@ -702,7 +862,11 @@ def load_desc(name):
     if desc.get('corrupt') and desc['corrupt'] not in CORRUPTIONS:
         raise TestFail('bad %s: unknown corruption "%s"' %
                        (path, desc['corrupt']))
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups'):
+    if any(f not in FLAVORS for f in desc.get('flavors', [])):
+        raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
+    if set(desc.get('flavors', FLAVORS)) != set(FLAVORS) and not desc.get('flavor_reason'):
+        raise TestFail('bad %s: "flavors" leaves some out without a "flavor_reason"' % path)
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -788,12 +952,31 @@ def cg_thaw_kill_remove(top, v2):
 # --------------------------------------------------------------------------
 # one test run
 
+def read_children(pid):
+    try:
+        return [int(x) for x in read_text('/proc/%d/task/%d/children' % (pid, pid)).split()]
+    except OSError:
+        return []
+
+
+def nspid(pid):
+    """The pid of a task in its own pid namespace (the last of NSpid)."""
+    for l in read_text('/proc/%d/status' % pid).splitlines():
+        if l.startswith('NSpid:'):
+            return int(l.split()[-1])
+    return pid
+
+
 class Run:
-    def __init__(self, name, user, opts):
+    def __init__(self, name, user, opts, flavor='h'):
         self.name = name
         self.user = user
         self.opts = opts
-        self.pid = None
+        self.flavor = flavor
+        self.nsview = flavor != 'h'
+        self.pid = None         # the dump's root: the test, or the init of its namespaces
+        self.tpid = None        # the test task (host pid)
+        self.vpid = None        # the test task's pid in its pid namespace
         self.workdir = None
         self.logs = []          # files worth showing on failure
         self.mounts = []        # tmpfs images dirs to unmount
@@ -803,7 +986,14 @@ class Run:
         self.pid_done = False
         self.ext = None         # (read end, write end, inode) with ext_pipe
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
+        self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
+        self.pass_fds = ()      # more fds for criu (an external namespace's)
+        self.binds = []         # ns flavors: host paths bound read-only into the root
+        self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
         self.tcp_peer = None    # TcpPeer with tcp_peer
+        self.ext_links = None   # host ends made for ext_veth / ext_macvlan
+        self.host_netns_fd = -1
+        self.netns_before = None  # netns_snapshot() with netns_snapshot
         self.sysctls = {}       # name: value to put back
         self.desc = {}
         self.cgroups = {}       # name: (file system path, path in its hierarchy, v2)
@@ -812,7 +1002,7 @@ class Run:
 
     def subst(self, opts):
         """{testdir}, {cg:NAME} and {cgpath:NAME} in options (see DESC_KEYS)."""
-        testdir = os.path.join(self.workdir, 'test')
+        testdir = self.testdir_inside   # the host's path (in the ns flavors, inside the root)
         out = []
         for o in opts:
             o = o.replace('{testdir}', testdir)
@@ -863,13 +1053,20 @@ class Run:
             raise TestFail('timed out (test timeout %d s)' % self.timeout)
         return left
 
+    def out_path(self, imgdir, action):
+        """criu's stdout and stderr: beside a sized images dir (imgdir_size), whose filling up
+        must not cut the message that says so."""
+        if self.desc.get('imgdir_size'):
+            return imgdir + '.' + action + '.out'
+        return os.path.join(imgdir, action + '.out')
+
     def criu(self, action, imgdir, extra):
         logname = action + '.log'
-        out = os.path.join(imgdir, action + '.out')
+        out = self.out_path(imgdir, action)
         cmd = [self.opts.criu, action]
         if action in ('dump', 'pre-dump'):
             cmd += ['-t', str(self.pid)]
-        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra
+        cmd += ['-D', imgdir, '-o', logname, '-v4'] + extra + self.flavor_opts(action)
         self.logs += [out, os.path.join(imgdir, logname)]
         log('$ ' + ' '.join(cmd))
         with open(out, 'wb') as f:
@@ -878,11 +1075,197 @@ class Run:
                 p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=f,
                                    stderr=subprocess.STDOUT,
                                    timeout=self.remaining(),
-                                   pass_fds=(self.ext[1],) if self.ext else ())
+                                   pass_fds=((self.ext[1],) if self.ext else ()) + self.pass_fds)
             except subprocess.TimeoutExpired:
                 raise TestFail('criu %s did not finish in time' % action)
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
+
+    def flavor_opts(self, action):
+        """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
+        if self.flavor == 'h':
+            return []
+        if action in ('dump', 'pre-dump'):
+            return ['--external', 'mnt[/dev]:zdtm_dev']
+        return ['--external', 'mnt[zdtm_dev]:' + os.path.join(self.workdir, 'dev')]
+
+    def tools_etc(self, root):
+        """What the desc's tools read from /etc and /run (a copy: the root has its own /etc):
+        the protocol names, iproute2's tables, the alternatives their commands link through."""
+        etc = os.path.join(root, 'etc')
+        os.makedirs(etc, exist_ok=True)
+        os.makedirs(os.path.join(root, 'run'), exist_ok=True)
+        for n in ('protocols', 'services', 'ethertypes'):
+            if os.path.exists('/etc/' + n):
+                shutil.copy2('/etc/' + n, etc)
+        if os.path.isdir('/etc/iproute2'):
+            shutil.copytree('/etc/iproute2', os.path.join(etc, 'iproute2'), dirs_exist_ok=True)
+        for t in self.desc['tools']:
+            p = shutil.which(t, path=TEST_ENV['PATH'])
+            while p and os.path.islink(p):
+                target = os.path.join(os.path.dirname(p), os.readlink(p))
+                if p.startswith('/etc/') and not os.path.lexists(root + p):
+                    os.makedirs(os.path.dirname(root + p), exist_ok=True)
+                    os.symlink(os.readlink(p), root + p)
+                p = os.path.normpath(target)
+
+    def make_root(self, binary):
+        """The ns flavors' root, made of the test's directory as a runtime makes a container's:
+        /test (the test's directory, its cwd), /usr and the build directory (bound read-only
+        by zdtm_ns_init at the same paths; the host's top-level links into usr mirrored),
+        /dev (a tmpfs of the runner's: an external mount), /proc, /sys (read-only), /tmp. Returns the root,
+        the paths to bind and the test binary's path inside."""
+        root = os.path.join(self.workdir, 'root')
+        for d in ('dev', 'proc', 'sys', 'test', 'tmp', 'usr'):
+            os.makedirs(os.path.join(root, d))
+        os.chmod(os.path.join(root, 'tmp'), 0o1777)
+        for n in os.listdir('/'):
+            link = os.path.join('/', n)
+            if os.path.islink(link) and os.readlink(link).startswith('usr/'):
+                os.symlink(os.readlink(link), os.path.join(root, n))
+        binds = ['/usr']
+        build = os.path.realpath(self.opts.build)
+        if os.path.realpath(binary).startswith(build + '/'):
+            binds.append(build)
+            os.makedirs(root + build)
+            inside = os.path.realpath(binary)
+        else:
+            # a copy, when nobody can't reach the build: in the root
+            inside = '/zdtm/' + self.name
+            os.makedirs(root + '/zdtm')
+            shutil.copy2(binary, root + inside)
+        if self.desc.get('tools'):
+            self.tools_etc(root)
+        # stdio of the init and the test's launcher, inside the root
+        log = os.path.join(root, 'launcher.out')
+        open(log, 'w').close()
+        os.chmod(log, 0o666)
+        self.logs.append(log)
+        dev = os.path.join(self.workdir, 'dev')
+        os.mkdir(dev)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=755,size=1m', 'zdtm-dev', dev], check=True)
+        self.mounts.append(dev)
+        for n, (ma, mi) in (('null', (1, 3)), ('zero', (1, 5)), ('full', (1, 7)), ('random', (1, 8)),
+                            ('urandom', (1, 9)), ('tty', (5, 0))):
+            os.mknod(os.path.join(dev, n), 0o666 | 0o020000, os.makedev(ma, mi))
+            os.chmod(os.path.join(dev, n), 0o666)
+        # /dev/net/tun, as runtimes give it to a container that asks
+        os.mkdir(os.path.join(dev, 'net'))
+        os.mknod(os.path.join(dev, 'net', 'tun'), 0o666 | 0o020000, os.makedev(10, 200))
+        os.chmod(os.path.join(dev, 'net', 'tun'), 0o666)
+        # mountpoints of the init's devpts instance and shm tmpfs
+        for d in ('pts', 'shm'):
+            os.mkdir(os.path.join(dev, d))
+        for n, to in (('ptmx', 'pts/ptmx'), ('fd', '/proc/self/fd'), ('stdin', '/proc/self/fd/0'),
+                      ('stdout', '/proc/self/fd/1'), ('stderr', '/proc/self/fd/2')):
+            os.symlink(to, os.path.join(dev, n))
+        return root, binds, inside
+
+    def start_ns(self, cmd, env, launcher_log, pass_fds=()):
+        """Start the test under zdtm_ns_init; the dump's root is that init."""
+        init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+        info = os.path.join(self.workdir, 'ns-init.info')
+        pre = [init, '--info', info]
+        if self.flavor == 'uns':
+            pre.append('--user')
+        if self.user == 'nobody':
+            pre += ['--uid', str(NOBODY_UID), '--gid', str(NOBODY_GID)]
+        pre += ['--root', os.path.join(self.workdir, 'root'), '--dev', os.path.join(self.workdir, 'dev'),
+                '--log', '/launcher.out', '--cwd', '/test']
+        for b in self.binds:
+            pre += ['--bind', b]
+        log('$ ' + ' '.join(pre + ['--'] + cmd))
+        with open(launcher_log, 'wb') as f:
+            p = subprocess.Popen(pre + ['--'] + cmd, cwd=self.testdir_inside, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=f,
+                                 stderr=subprocess.STDOUT, preexec_fn=clean_signals, pass_fds=pass_fds)
+        return p
+
+    def make_ext_links(self, desc, env):
+        """Host ends for the test's links to the outside: a bridge (ext_veth), a lower device (ext_macvlan)."""
+        n = os.getpid() % 100000
+        sub = '10.%d.%d' % ((n >> 8) & 255, n & 255)
+        self.ext_links = {'bridge': 'zbr%d' % n, 'out': 'zvo%d' % n, 'lower': 'zml%d' % n,
+                          'lower_peer': 'zmp%d' % n}
+        for name in self.ext_links.values():
+            subprocess.run(['ip', 'link', 'del', name], stderr=subprocess.DEVNULL)
+        cmds = []
+        if desc.get('ext_veth'):
+            cmds += [['ip', 'link', 'add', self.ext_links['bridge'], 'type', 'bridge', 'forward_delay', '0'],
+                     ['ip', 'addr', 'add', sub + '.1/24', 'dev', self.ext_links['bridge']],
+                     ['ip', 'link', 'set', self.ext_links['bridge'], 'up']]
+            env.update(ZDTM_BRIDGE=self.ext_links['bridge'], ZDTM_BRIDGE_ADDR=sub + '.1',
+                       ZDTM_VETH_ADDR=sub + '.2', ZDTM_VETH_OUT=self.ext_links['out'])
+        if desc.get('ext_macvlan'):
+            cmds += [['ip', 'link', 'add', self.ext_links['lower'], 'type', 'veth', 'peer', 'name',
+                      self.ext_links['lower_peer']],
+                     ['ip', 'link', 'set', self.ext_links['lower'], 'up'],
+                     ['ip', 'link', 'set', self.ext_links['lower_peer'], 'up']]
+            env['ZDTM_MACVLAN_LOWER'] = self.ext_links['lower']
+        for c in cmds:
+            log('$ ' + ' '.join(c))
+            subprocess.run(c, check=True)
+        fd = os.open('/proc/self/ns/net', os.O_RDONLY)
+        self.host_netns_fd = fd
+        env['ZDTM_HOST_NETNS_FD'] = str(fd)
+        return fd
+
+    def ext_links_opts(self):
+        opts = []
+        if self.desc.get('ext_veth') == 'ok':
+            opts += ['--external', 'veth[eth0]:%s@%s' % (self.ext_links['out'], self.ext_links['bridge'])]
+        if self.desc.get('ext_macvlan'):
+            opts += ['--external', 'macvlan[mv0]:%s' % self.ext_links['lower']]
+        return opts
+
+    def make_ext_ns(self, kind):
+        """A namespace of the runner's for the test to run in; the preexec_fn that enters it."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        if kind in ('net', 'net-join'):
+            path = os.path.join(self.workdir, 'netns')
+            open(path, 'w').close()
+            subprocess.run(['unshare', '--net=' + path, 'true'], check=True)
+            self.mounts.append(path)
+            flag = 0x40000000          # CLONE_NEWNET
+        elif kind == 'pid':
+            # a pid namespace whose init (zdtm_ns_init) reaps whoever it adopts
+            init = os.path.join(self.opts.build, 'test', 'zdtm', 'zdtm_ns_init')
+            info = os.path.join(self.workdir, 'holder.info')
+            subprocess.run([init, '--info', info, '--', '/bin/sh', '-c', 'sleep 3600 & exit 0'],
+                           check=True, stdin=subprocess.DEVNULL)
+            path = '/proc/%d/ns/pid' % int(read_text(info).strip())
+            flag = 0x20000000          # CLONE_NEWPID: the test's fork (its daemon) goes there
+        else:
+            raise TestFail('bad ext_ns "%s"' % kind)
+        self.ext_ns = (kind, path, 'zdtm_%sns' % kind.split('-')[0])
+
+        def enter():
+            clean_signals()
+            fd = os.open(path, os.O_RDONLY)
+            if libc.setns(fd, flag) != 0:
+                os._exit(99)
+            os.close(fd)
+        return enter
+
+    def ext_ns_opts(self):
+        """(dump options, restore options, fds criu must get) for ext_ns."""
+        kind, path, key = self.ext_ns
+        ino = os.stat(path).st_ino
+        if kind == 'net-join':
+            return [], ['--join-ns', 'net:' + path], ()
+        fd = os.open(path, os.O_RDONLY)
+        self.ext_ns_fd = fd
+        return (['--external', '%s[%d]:%s' % (kind, ino, key)],
+                ['--inherit-fd', 'fd[%d]:%s' % (fd, key)], (fd,))
+
+    def find_test_task(self):
+        """The init's child whose pid in the namespace the pidfile names."""
+        kids = read_children(self.pid)
+        for k in kids:
+            if nspid(k) == self.vpid:
+                return k
+        raise TestFail('no child of the namespaces\' init %d is the test (pid %d inside; children %s)'
+                       % (self.pid, self.vpid, kids))
 
     def start(self, desc):
         binary = os.path.join(self.opts.build, 'test', 'zdtm', 'static',
@@ -892,7 +1275,19 @@ class Run:
 
         testdir = os.path.join(self.workdir, 'test')
         os.mkdir(testdir)
+        self.testdir_inside = testdir
         kw = {}
+        if self.flavor == 'uns':
+            # root inside is uid 100000 outside (sticky: criu trusts no images under a dir others may change)
+            os.chmod(self.workdir, 0o1777)
+            os.chmod(testdir, 0o777)
+            try:
+                check_nobody_access(binary)
+            except TestFail:
+                copy = os.path.join(self.workdir, self.name)
+                shutil.copy2(binary, copy)
+                os.chmod(copy, 0o755)
+                binary = copy
         if self.user == 'nobody':
             # sticky: nobody may write here, but not move the images (root's) away;
             # restore refuses images under a directory others could change
@@ -909,6 +1304,13 @@ class Run:
                 binary = copy
             kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
 
+        inside_dir = testdir
+        if self.flavor != 'h':
+            root, self.binds, binary = self.make_root(binary)
+            testdir = os.path.join(root, 'test')
+            os.chmod(testdir, 0o777)
+            inside_dir = '/test'
+            self.testdir_inside = testdir
         self.pidfile = os.path.join(testdir, self.name + '.pid')
         self.outfile = os.path.join(testdir, self.name + '.out')
         self.logs.append(self.outfile)
@@ -921,10 +1323,14 @@ class Run:
             with open(path, 'w') as f:
                 f.write(str(value))
         env = dict(TEST_ENV)
+        env['ZDTM_FLAVOR'] = self.flavor
         env.update({str(k): str(v) for k, v in desc.get('env', {}).items()})
         if desc.get('cgroups'):
             self.make_cgroups(desc['cgroups'], env)
         self.env = env
+        for t in desc.get('tools', []):
+            if not shutil.which(t, path=TEST_ENV['PATH']):
+                raise TestFail('tool %s is not installed' % t)
         if desc.get('ext_pipe'):
             r, w = os.pipe()
             self.ext = (r, w, os.fstat(w).st_ino)
@@ -936,8 +1342,11 @@ class Run:
             subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'zdtm-shared', path], check=True)
             self.mounts.append(path)
             subprocess.run(['mount', '--make-shared', path], check=True)
+        if desc.get('ext_veth') or desc.get('ext_macvlan'):
+            kw['pass_fds'] = kw.get('pass_fds', ()) + (self.make_ext_links(desc, env),)
         if desc.get('tcp_peer'):
-            self.tcp_peer = TcpPeer()
+            # with ext_veth the peer is on the bridge the test's veth reaches
+            self.tcp_peer = TcpPeer(env.get('ZDTM_BRIDGE_ADDR', '127.0.0.1'))
             env['ZDTM_TCP_PEER'] = str(self.tcp_peer.port)
             env['ZDTM_TCP_SEED'] = str(self.tcp_peer.seed)
         if desc.get('ext_unix_sk'):
@@ -946,15 +1355,20 @@ class Run:
             self.ext_sk.bind(path)
             os.chmod(path, 0o777)       # nobody must be able to connect
             env['ZDTM_EXT_SK'] = path
-        cmd = [binary, '--pidfile=' + self.pidfile,
-               '--outfile=' + self.outfile] + desc.get('args', [])
-        log('$ ' + ' '.join(cmd))
+        if desc.get('ext_ns'):
+            kw['preexec_fn'] = self.make_ext_ns(desc['ext_ns'])
 
-        with open(launcher_log, 'wb') as f:
-            p = subprocess.Popen(cmd, cwd=testdir, env=env,
-                                 stdin=subprocess.DEVNULL, stdout=f,
-                                 stderr=subprocess.STDOUT,
-                                 preexec_fn=clean_signals, **kw)
+        cmd = [binary, '--pidfile=' + os.path.join(inside_dir, self.name + '.pid'),
+               '--outfile=' + os.path.join(inside_dir, self.name + '.out')] + desc.get('args', [])
+        if self.flavor != 'h':
+            p = self.start_ns(cmd, env, launcher_log, kw.get('pass_fds', ()))
+        else:
+            log('$ ' + ' '.join(cmd))
+            with open(launcher_log, 'wb') as f:
+                kw.setdefault('preexec_fn', clean_signals)
+                p = subprocess.Popen(cmd, cwd=testdir, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=f,
+                                     stderr=subprocess.STDOUT, **kw)
         try:
             rc = p.wait(timeout=min(START_TIMEOUT, self.remaining()))
         except subprocess.TimeoutExpired:
@@ -965,12 +1379,34 @@ class Run:
             raise TestFail('test failed to start (launcher exit code %d)'
                            % rc)
         try:
-            self.pid = int(read_text(self.pidfile).strip())
+            self.pid = self.vpid = self.tpid = int(read_text(self.pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad pidfile %s: %s' % (self.pidfile, e))
-        if not alive(self.pid):
-            raise TestFail('test task %d is not running' % self.pid)
-        log('test task %d is ready' % self.pid)
+        if self.flavor != 'h':
+            try:
+                self.pid = int(read_text(os.path.join(self.workdir, 'ns-init.info')).strip())
+            except (OSError, ValueError) as e:
+                raise TestFail('bad zdtm_ns_init info: %s' % e)
+            self.tpid = self.find_test_task()
+            if desc.get('ns_root_task'):
+                self.pid = self.tpid
+                self.root_inside = True
+        elif self.ext_ns and self.ext_ns[0] == 'pid':
+            # the test's daemon, inside the runner's pid namespace (adopted by us, outside)
+            ns = os.stat(self.ext_ns[1]).st_ino
+            for d in os.listdir('/proc'):
+                try:
+                    if d.isdigit() and os.stat('/proc/%s/ns/pid' % d).st_ino == ns and nspid(int(d)) == self.vpid:
+                        self.tpid = int(d)
+                except OSError:
+                    pass
+            if self.tpid == self.vpid:
+                raise TestFail('the test (%d in the runner\'s pid namespace) is not there' % self.vpid)
+            self.pid = self.tpid
+            self.root_inside = self.nsview = True
+        if not alive(self.tpid):
+            raise TestFail('test task %d is not running' % self.tpid)
+        log('test task %d is ready (dump root %d)' % (self.tpid, self.pid))
 
     def dump_restore(self, desc, before, it):
         imgdir = os.path.join(self.workdir, 'img-%d' % it)
@@ -988,8 +1424,14 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--external', res],
                         restore_opts=desc.get('restore_opts', []) +
                         ['--inherit-fd', 'fd[%d]:%s' % (self.ext[1], res)])
+        if self.ext_ns:
+            dopts, ropts, self.pass_fds = self.ext_ns_opts()
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + dopts,
+                        restore_opts=desc.get('restore_opts', []) + ropts)
         if desc.get('vdso_proxy'):
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
+        if self.ext_links:
+            desc = dict(desc, restore_opts=desc.get('restore_opts', []) + self.ext_links_opts())
         if desc.get('leave_running'):
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
 
@@ -1001,20 +1443,19 @@ class Run:
             if rc == 0:
                 raise TestFail('dump succeeded but must fail')
             text = ''
-            for f in ('dump.out', 'dump.log'):
+            for f in (self.out_path(imgdir, 'dump'), os.path.join(imgdir, 'dump.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
                 if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
                     raise TestFail('the failed dump does not say /%s/' % rx)
-            check_running(self.pid, 'after the failed dump', stopped=desc.get('stopped', False))
-            after = snapshot(self.pid)
-            if desc.get('stopped'):
-                # see dump_restore() below: run() compares in full after SIGCONT
-                before, after = drop_sigblk(before), drop_sigblk(after)
-            compare_snapshots(before, after, 'after the failed dump')
+            check_running(self.tpid, 'after the failed dump', stopped=desc.get('stopped', False))
+            # see dump_restore() below: run() compares in full after SIGCONT
+            fix = (lambda b, a: (drop_sigblk(b), drop_sigblk(a))) if desc.get('stopped') else None
+            self.check_netns('after the failed dump')
+            settled_snapshot(self.tpid, before, 'after the failed dump', self.deadline, fix, self.nsview)
             return 'stop'
 
         if rc != 0:
@@ -1022,8 +1463,8 @@ class Run:
         if not os.path.exists(os.path.join(imgdir, 'inventory.img')):
             raise TestFail('dump left no inventory.img')
         if desc.get('leave_running'):
-            check_running(self.pid, 'after dump -R')
-            compare_snapshots(before, snapshot(self.pid), 'after dump -R')
+            check_running(self.tpid, 'after dump -R')
+            settled_snapshot(self.tpid, before, 'after dump -R', self.deadline, None, self.nsview)
             return 'next'
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
@@ -1059,7 +1500,8 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
-        if desc.get('drop_net_lock'):
+        # the ns flavors' lock was in the tree's network namespace: it went with it
+        if desc.get('drop_net_lock') and self.flavor == 'h':
             if not net_locks(self.pid):
                 raise TestFail('the dump left no network lock')
             drop_net_locks(self.pid)
@@ -1082,9 +1524,9 @@ class Run:
             if rc == 0:
                 raise TestFail('restore succeeded but must fail')
             text = ''
-            for f in ('restore.out', 'restore.log'):
+            for f in (self.out_path(imgdir, 'restore'), os.path.join(imgdir, 'restore.log')):
                 try:
-                    text += read_text(os.path.join(imgdir, f))
+                    text += read_text(f)
                 except OSError:
                     pass
             for rx in desc.get('log_match', []):
@@ -1113,23 +1555,39 @@ class Run:
             rpid = int(read_text(pidfile).strip())
         except (OSError, ValueError) as e:
             raise TestFail('bad restore pidfile: %s' % e)
-        if rpid != self.pid:
+        if self.root_inside:
+            # the root is inside a pid namespace: new host pid, same pid inside
+            if nspid(rpid) != self.vpid:
+                raise TestFail('restored root %d is %d in its pid namespace, not %d' % (rpid, nspid(rpid), self.vpid))
+            self.pid = self.tpid = rpid
+        elif self.flavor != 'h':
+            # new host pids: the init is 1 inside, the test its child with its pid
+            if nspid(rpid) != 1:
+                raise TestFail('restored init %d is %d in its pid namespace, not 1' % (rpid, nspid(rpid)))
+            self.pid = rpid
+            self.tpid = self.find_test_task()
+        elif rpid != self.pid:
             raise TestFail('restored pid %d, expected %d' % (rpid, self.pid))
-        check_running(self.pid, 'after restore', stopped=desc.get('stopped', False))
-        # Let it run back into whatever it was doing (say, sigsuspend with
-        # its temporary mask) before looking at it.
-        time.sleep(min(self.opts.wait, self.remaining()))
-        after = snapshot(self.pid)
-        if desc.get('vdso_proxy'):
-            before, after = drop_vdso(before, after)
-        if desc.get('new_inodes'):
-            before, after = drop_inodes(before), drop_inodes(after)
-        if desc.get('stopped'):
-            # Stopped in sigsuspend(), a task shows its temporary mask; restored,
-            # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
-            # SIGCONT lets it enter the call again. run() compares in full then.
-            before, after = drop_sigblk(before), drop_sigblk(after)
-        compare_snapshots(before, after, 'after restore #%d' % it)
+        check_running(self.tpid, 'after restore', stopped=desc.get('stopped', False))
+
+        def fix(before, after):
+            if desc.get('vdso_proxy'):
+                before, after = drop_vdso(before, after)
+            if desc.get('new_inodes'):
+                before, after = drop_inodes(before), drop_inodes(after)
+            elif self.flavor != 'h':
+                # the flavors' /dev/shm is a tmpfs of the tree's: made anew, with new inodes
+                before, after = drop_inodes(before, '/dev/shm/'), drop_inodes(after, '/dev/shm/')
+            if desc.get('stopped'):
+                # Stopped in sigsuspend(), a task shows its temporary mask; restored,
+                # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
+                # SIGCONT lets it enter the call again. run() compares in full then.
+                before, after = drop_sigblk(before), drop_sigblk(after)
+            return before, after
+        # it may take a moment to run back into what it was doing (say,
+        # sigsuspend with its temporary mask)
+        settled_snapshot(self.tpid, before, 'after restore #%d' % it, self.deadline, fix, self.nsview)
+        self.check_netns('after restore #%d' % it)
         return 'next'
 
     def pre_dumps(self, desc, it, common, imgdir):
@@ -1169,14 +1627,33 @@ class Run:
                     log('killed the memory tracker %d' % pid)
         return ['--prev-images-dir', up + os.path.basename(prev), '--track-mem']
 
+    def check_netns(self, when):
+        """No network lock left in the test's network namespace; with netns_snapshot, all of it as it was."""
+        if os.stat('/proc/%d/ns/net' % self.tpid).st_ino == os.stat('/proc/self/ns/net').st_ino:
+            return
+        locks = netns_locks(self.tpid)
+        if locks:
+            raise TestFail('%s the network lock %s is still in the test\'s network namespace' % (when, locks))
+        if self.netns_before is None:
+            return
+        after = netns_snapshot(self.tpid)
+        if after != self.netns_before:
+            diff = '\n'.join(difflib.unified_diff(self.netns_before, after, 'before', 'after', lineterm='', n=1))
+            raise TestFail('the network namespace changed %s:\n%s' % (when, diff[:6000]))
+
     def stop(self):
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(self.tpid, signal.SIGTERM)
         except ProcessLookupError:
-            raise TestFail('task %d is gone before SIGTERM' % self.pid)
-        gone, status = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            raise TestFail('task %d is gone before SIGTERM' % self.tpid)
+        gone, status = reap(self.tpid, min(STOP_TIMEOUT, self.remaining()))
         if not gone:
-            raise TestFail('task %d did not exit after SIGTERM' % self.pid)
+            raise TestFail('task %d did not exit after SIGTERM' % self.tpid)
+        if self.tpid != self.pid:
+            # the init goes when it has nobody left to reap (the test's exit status is its)
+            gone, _ = reap(self.pid, min(STOP_TIMEOUT, self.remaining()))
+            if not gone:
+                raise TestFail('the namespaces\' init %d did not exit after the test' % self.pid)
         self.pid_done = True
 
         try:
@@ -1243,21 +1720,33 @@ class Run:
             raise TestSkip(desc['skip'])
         if self.user == 'nobody' and desc.get('root_only'):
             raise TestSkip('root only')
+        # ZDTM_ALL_FLAVORS=1 runs a test in every flavor (to find those that no longer need a limit)
+        if self.flavor not in desc.get('flavors', FLAVORS) and not os.environ.get('ZDTM_ALL_FLAVORS'):
+            raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
         self.workdir = tempfile.mkdtemp(
-            prefix='zdtm-%s-%s-' % (self.name, self.user), dir='/tmp')
+            prefix='zdtm-%s-%s-%s-' % (self.name, self.user, self.flavor), dir='/tmp')
         self.start(desc)
 
         self.let_run()
+        for c in desc.get('netns_setup', []):
+            cmd = self.subst(c[:-1] if len(c) > 1 and '\n' in c[-1] else c)
+            stdin = c[-1] if len(c) > 1 and '\n' in c[-1] else None
+            log('$ (in the test\'s network namespace) ' + ' '.join(cmd))
+            rc, out = in_netns(self.tpid, cmd, stdin)
+            if rc:
+                raise TestFail('netns_setup %s failed (%d): %s' % (' '.join(cmd), rc, out.strip()[-500:]))
+        if desc.get('netns_snapshot'):
+            self.netns_before = netns_snapshot(self.tpid)
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGSTOP)
-            check_running(self.pid, 'after SIGSTOP', stopped=True)
-        before = snapshot(self.pid)
+            os.kill(self.tpid, signal.SIGSTOP)
+            check_running(self.tpid, 'after SIGSTOP', stopped=True)
+        before = steady_snapshot(self.tpid, self.deadline, self.nsview)
         if self.opts.norestore:
             self.let_run()
-            compare_snapshots(before, snapshot(self.pid), 'a moment later')
+            compare_snapshots(before, snapshot(self.tpid, self.nsview), 'a moment later')
         else:
             for it in range(1, max(self.opts.iters, desc.get('iters', 1)) + 1):
                 if it > 1:
@@ -1270,19 +1759,18 @@ class Run:
                     break
             self.let_run()
         if desc.get('stopped'):
-            os.kill(self.pid, signal.SIGCONT)
-            check_running(self.pid, 'after SIGCONT')
+            os.kill(self.tpid, signal.SIGCONT)
+            check_running(self.tpid, 'after SIGCONT')
             if not self.opts.norestore:
-                time.sleep(min(max(self.opts.wait, 0.2), self.remaining()))
-                compare_snapshots(before, snapshot(self.pid), 'after SIGCONT')
+                settled_snapshot(self.tpid, before, 'after SIGCONT', self.deadline, None, self.nsview)
         self.stop()
 
     def let_run(self):
         """Give the test some time on its own (--wait)."""
         if self.opts.wait > 0:
             time.sleep(min(self.opts.wait, self.remaining()))
-            if not alive(self.pid):
-                raise TestFail('task %d died' % self.pid)
+            if not alive(self.tpid):
+                raise TestFail('task %d died' % self.tpid)
 
     def cleanup(self, failed):
         # a frozen task dies only once thawed
@@ -1304,6 +1792,11 @@ class Run:
             self.tcp_peer.close()
         if self.pid:
             drop_net_locks(self.pid)
+        if self.ext_links:
+            for name in self.ext_links.values():
+                subprocess.run(['ip', 'link', 'del', name], stderr=subprocess.DEVNULL)
+        if self.host_netns_fd >= 0:
+            os.close(self.host_netns_fd)
         for path, value in self.sysctls.items():
             with open(path, 'w') as f:
                 f.write(value)
@@ -1316,9 +1809,9 @@ class Run:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run_test(name, user, opts):
+def run_test(name, user, opts, flavor='h'):
     """Returns ('PASS'|'FAIL'|'SKIP', reason)."""
-    r = Run(name, user, opts)
+    r = Run(name, user, opts, flavor)
     failed = True
     try:
         r.run()
@@ -1391,31 +1884,47 @@ def cmd_run(opts):
               file=sys.stderr)
         return 2
 
+    flavors = opts.flavor.split(',')
+    if any(f not in FLAVORS for f in flavors):
+        print('zdtm: --flavor takes %s (comma-separated)' % ', '.join(FLAVORS), file=sys.stderr)
+        return 2
+
     set_subreaper()
 
     passed = failed = skipped = 0
     stop = False
-    for name in tests:
-        for user in users:
-            t0 = time.monotonic()
-            res, reason = run_test(name, user, opts)
-            took = time.monotonic() - t0
-            if res == 'PASS':
-                passed += 1
-                print('PASS %s (%s)%s' % (name, user,
-                      ' [%.1fs]' % took if verbose else ''), flush=True)
-            elif res == 'SKIP':
-                skipped += 1
-                print('SKIP %s (%s): %s' % (name, user, reason), flush=True)
-            else:
-                failed += 1
-                print('FAIL %s (%s): %s' % (name, user, reason), flush=True)
-                if not opts.keep_going:
-                    stop = True
-                    break
+    times = []
+    start = time.monotonic()
+    for flavor in flavors:
+        for name in tests:
+            for user in users:
+                t0 = time.monotonic()
+                res, reason = run_test(name, user, opts, flavor)
+                took = time.monotonic() - t0
+                who = user if flavor == 'h' else '%s, %s' % (user, flavor)
+                times.append((took, '%s (%s)' % (name, who)))
+                if res == 'PASS':
+                    passed += 1
+                    print('PASS %s (%s)%s' % (name, who,
+                          ' [%.1fs]' % took if verbose else ''), flush=True)
+                elif res == 'SKIP':
+                    skipped += 1
+                    print('SKIP %s (%s): %s' % (name, who, reason), flush=True)
+                else:
+                    failed += 1
+                    print('FAIL %s (%s): %s' % (name, who, reason), flush=True)
+                    if not opts.keep_going:
+                        stop = True
+                        break
+            if stop:
+                break
         if stop:
             break
 
+    times.sort(reverse=True)
+    print('zdtm: %.0f s for %d runs; slowest: %s' % (
+        time.monotonic() - start, len(times),
+        ', '.join('%s %.1fs' % (n, t) for t, n in times[:8])), flush=True)
     print('zdtm: %d passed, %d failed, %d skipped' % (passed, failed,
                                                       skipped), flush=True)
     return 0 if failed == 0 else 1
@@ -1460,6 +1969,10 @@ def main():
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')
+    rp.add_argument('--flavor', default='h', metavar='h|ns|uns',
+                    help='where the tests run: h (the host, default), ns (in new pid, net, '
+                    'ipc, uts, time and mount namespaces), uns (ns plus a user namespace); '
+                    'a comma-separated list runs each')
     rp.add_argument('-v', '--verbose', action='store_true')
     rp.set_defaults(func=cmd_run)
 

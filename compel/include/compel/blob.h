@@ -63,6 +63,7 @@ static inline long __sys6(long nr, long a1, long a2, long a3, long a4, long a5, 
 #define sys_setfsuid(u)				__S(__NR_setfsuid, u, 0, 0, 0, 0, 0)
 #define sys_setfsgid(g)				__S(__NR_setfsgid, g, 0, 0, 0, 0, 0)
 #define sys_setgroups(n, l)			__S(__NR_setgroups, n, l, 0, 0, 0, 0)
+#define sys_getgroups(n, l)			__S(__NR_getgroups, n, l, 0, 0, 0, 0)
 #define sys_capget(h, d)			__S(__NR_capget, h, d, 0, 0, 0, 0)
 #define sys_capset(h, d)			__S(__NR_capset, h, d, 0, 0, 0, 0)
 #define sys_exit_group(c)			__S(__NR_exit_group, c, 0, 0, 0, 0, 0)

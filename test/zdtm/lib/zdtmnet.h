@@ -50,4 +50,36 @@ int64_t zdtm_stream_read(int sk, size_t max, uint64_t seed, uint64_t *off, int t
 
 int zdtm_tcp_info(int sk, struct tcp_info *ti);
 
+/*
+ * A network namespace of the test's own: in the h flavor a new one (lo
+ * up), in the ns flavors the flavor's, which is the test's already.
+ */
+int zdtm_netns_own(void);
+/*
+ * Run a command line (words split at spaces, found on PATH; @input on its
+ * stdin if not NULL, its stdout to /dev/null): its exit code, 0 if it
+ * went well. The tools a test runs must be in its desc's "tools".
+ */
+int zdtm_run(const char *input, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* @fn(@arg) in the network namespace @nsfd, then back: its result, or -1. */
+int zdtm_in_netns(int nsfd, int (*fn)(void *arg), void *arg);
+/*
+ * With the runner's ext_veth: a veth @in here (up, $ZDTM_VETH_ADDR/24)
+ * whose peer $ZDTM_VETH_OUT is on the runner's bridge; with ext_macvlan:
+ * a macvlan @name here on the runner's $ZDTM_MACVLAN_LOWER. 0 or -1.
+ * Either closes the runner's namespace fd after (it is no state of the
+ * test's to dump): one of them per test.
+ */
+int zdtm_veth_to_host(const char *in);
+int zdtm_macvlan_on_host(const char *name);
+/*
+ * No IPv6 address of the namespace is tentative any more (waits up to 6 s:
+ * 0, or -1). A test whose links' addresses are compared calls it before it
+ * is ready: duplicate address detection is not done at the same time
+ * before and after a restore.
+ */
+int zdtm_wait_dad(void);
+/* SIOCGIFFLAGS of link @name, or -1. */
+int zdtm_link_flags(const char *name);
+
 #endif

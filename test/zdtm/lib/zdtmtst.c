@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -136,8 +138,18 @@ static void __attribute__((noreturn)) wait_ready(pid_t child, int fd)
 		ret = read(fd, &c, 1);
 	} while (ret < 0 && errno == EINTR);
 
-	if (ret == 1)
+	if (ret == 1) {
+		/*
+		 * Ready: once the test has closed its end too (EOF), or the
+		 * runner could look at the test before it did. 10 s at most,
+		 * should a child made before test_daemon() still hold it.
+		 */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+			;
 		_exit(0);
+	}
 
 	if (waitpid(child, &status, 0) < 0)
 		perror("waitpid");
@@ -158,6 +170,13 @@ static void __attribute__((noreturn)) wait_ready(pid_t child, int fd)
 	_exit(1);
 }
 
+static void drop_ready_fd(void)
+{
+	if (ready_fd >= 0)
+		close(ready_fd);
+	ready_fd = -1;
+}
+
 void test_init(int argc, char **argv)
 {
 	struct sigaction sa = {};
@@ -169,7 +188,7 @@ void test_init(int argc, char **argv)
 	/* Output from now on goes through the outfile; keep stdio clean. */
 	fflush(NULL);
 
-	if (pipe(pfd)) {
+	if (pipe2(pfd, O_CLOEXEC)) {
 		perror("pipe");
 		exit(1);
 	}
@@ -186,6 +205,11 @@ void test_init(int argc, char **argv)
 
 	close(pfd[0]);
 	ready_fd = pfd[1];
+	/* children forked while the test builds its state must not hold the readiness pipe */
+	if (pthread_atfork(NULL, NULL, drop_ready_fd)) {
+		perror("pthread_atfork");
+		exit(1);
+	}
 
 	if (setsid() < 0) {
 		perror("setsid");
@@ -558,13 +582,41 @@ int zdtm_fd_at(int fd, int to)
 
 #define ZDTM_CLONE_STACK	(256 << 10)
 
+struct clone_start {
+	int (*fn)(void *);
+	void *arg;
+	int flags;
+	int ready_fd;		/* the readiness pipe when the child was made */
+};
+
+/*
+ * What fork() does through drop_ready_fd(), for a clone() child with a
+ * table of its own. The fd is the one of the clone() time: with CLONE_VM
+ * the parent may have reported readiness (ready_fd = -1 in the memory
+ * they share) before the child runs, and the child's copy would be left
+ * open (the launcher waited its 10 s for EOF).
+ */
+static int clone_start(void *p)
+{
+	struct clone_start *cs = p;
+
+	if (!(cs->flags & CLONE_FILES) && cs->ready_fd >= 0) {
+		close(cs->ready_fd);
+		if (!(cs->flags & CLONE_VM))
+			ready_fd = -1;
+	}
+	return cs->fn(cs->arg);
+}
+
 pid_t zdtm_clone(int (*fn)(void *), int flags, void *arg)
 {
 	char *stack = malloc(ZDTM_CLONE_STACK);
+	struct clone_start *cs = malloc(sizeof(*cs));	/* the child may read it at any time: kept */
 
-	if (!stack)
+	if (!stack || !cs)
 		return -1;
-	return clone(fn, stack + ZDTM_CLONE_STACK, flags, arg);
+	*cs = (struct clone_start){ fn, arg, flags, ready_fd };
+	return clone(clone_start, stack + ZDTM_CLONE_STACK, flags, cs);
 }
 
 void zdtm_wait_step(volatile int *step, int want)
@@ -598,11 +650,7 @@ pid_t zdtm_fork(void)
 
 	if (pid < 0)
 		test_bug("fork");
-	/* a child made before test_daemon() must not hold the readiness pipe (it would be outside the dump) */
-	if (pid == 0 && ready_fd >= 0) {
-		close(ready_fd);
-		ready_fd = -1;
-	}
+	/* a child made before test_daemon() drops the readiness pipe: drop_ready_fd() */
 	return pid;
 }
 

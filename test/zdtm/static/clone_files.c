@@ -68,7 +68,6 @@ int main(int argc, char **argv)
 	/* an fd of a high number: the service fds must not collide with it */
 	if (parent_fd < 0 || dup2(parent_fd, parent_fd + 100) < 0)
 		test_bug("open");
-	test_daemon();
 	pid = zdtm_clone(child, CLONE_FILES | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
@@ -78,6 +77,7 @@ int main(int argc, char **argv)
 	if (pread(sh->child_fd, buf, 5, 0) != 5 || memcmp(buf, "child", 5))
 		test_bug("the fd table is not shared before the dump");
 
+	test_daemon();
 	test_waitsig();
 
 	if (pread(sh->child_fd, buf, 10, 0) != 10 || memcmp(buf, "child-data", 10))

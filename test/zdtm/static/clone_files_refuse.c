@@ -30,10 +30,10 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	test_init(argc, argv);
-	test_daemon();
 	pid = zdtm_clone(child, CLONE_VM | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
+	test_daemon();
 	test_waitsig();
 
 	go = 1;

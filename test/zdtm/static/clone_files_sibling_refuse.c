@@ -56,7 +56,6 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		test_bug("setup");
-	test_daemon();
 	pid = zdtm_clone(child, SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
@@ -64,6 +63,7 @@ int main(int argc, char **argv)
 		usleep(1000);
 	if (sh->sibling < 0)
 		test_bug("clone of the sibling");
+	test_daemon();
 	test_waitsig();
 
 	sh->go = 1;

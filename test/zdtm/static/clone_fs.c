@@ -71,7 +71,6 @@ int main(int argc, char **argv)
 	if ((mkdir("one", 0755) && errno != EEXIST) || (mkdir("two", 0755) && errno != EEXIST))
 		test_bug("mkdir");
 	umask(027);
-	test_daemon();
 	pid = zdtm_clone(child, CLONE_FS | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
@@ -82,6 +81,7 @@ int main(int argc, char **argv)
 	if (!cwd_is(dir))
 		test_bug("the fs is not shared before the dump");
 
+	test_daemon();
 	test_waitsig();
 
 	if (!cwd_is(dir))

@@ -87,7 +87,6 @@ int main(int argc, char **argv)
 	fd = make_file("parent.txt", "parent-data");
 	if (fd < 0)
 		test_bug("open");
-	test_daemon();
 	pid = zdtm_clone(child, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
 	if (pid < 0)
 		test_bug("clone");
@@ -97,6 +96,7 @@ int main(int argc, char **argv)
 	if (child_pid != pid || child_ppid != getpid())
 		test_bug("the child is %d (parent %d)", child_pid, child_ppid);
 
+	test_daemon();
 	test_waitsig();
 
 	if (pread(fd, buf, 11, 0) != 11 || memcmp(buf, "parent-data", 11))

@@ -121,7 +121,6 @@ int main(int argc, char **argv)
 		test_bug("top file");
 	close(fd);
 
-	test_daemon();
 	c = fork();
 	if (c < 0)
 		test_bug("fork");
@@ -146,6 +145,7 @@ int main(int argc, char **argv)
 		test_bug("clone");
 	if (waitpid(f, &status, WUNTRACED) != f || !WIFSTOPPED(status))
 		test_bug("F did not stop");
+	test_daemon();
 	expect = count_fds();
 
 	test_waitsig();

@@ -98,7 +98,7 @@ static void reap(pid_t pid, int want, const char *who)
 
 int main(int argc, char **argv)
 {
-	char *stack = malloc(64 * 1024), buf[16] = {};
+	char buf[16] = {};
 	sigset_t usr1;
 	struct stat st;
 	pid_t a, b, z, v;
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	fd = open("ghost", O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (!stack || fd < 0 || dup2(fd, FD) != FD || ftruncate(FD, SZ))
+	if (fd < 0 || dup2(fd, FD) != FD || ftruncate(FD, SZ))
 		test_bug("file");
 	close(fd);
 	map = mmap(NULL, SZ, PROT_READ | PROT_WRITE, MAP_SHARED, FD, 0);
@@ -117,7 +117,6 @@ int main(int argc, char **argv)
 	if (unlink("ghost"))
 		test_bug("unlink");
 
-	test_daemon();
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
@@ -151,7 +150,7 @@ int main(int argc, char **argv)
 		test_bug("fork");
 	if (z == 0)
 		_exit(42);
-	v = clone(vm_child, stack + 64 * 1024, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
+	v = zdtm_clone(vm_child, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
 	if (v < 0)
 		test_bug("clone");
 	while (state_of(z) != 'Z' || state_of(v) != 'T')
@@ -159,6 +158,7 @@ int main(int argc, char **argv)
 	if (getpgid(b) != a)
 		test_bug("B is in group %d, not %d", getpgid(b), a);
 
+	test_daemon();
 	test_waitsig();
 
 	if (getpgid(b) != a)

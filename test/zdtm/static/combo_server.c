@@ -234,7 +234,6 @@ int main(int argc, char **argv)
 	if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL))
 		test_bug("timerfd");
 
-	test_daemon();
 	signal(SIGUSR1, on_usr1);
 	c = fork();
 	if (c < 0)
@@ -278,6 +277,7 @@ int main(int argc, char **argv)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev))
 		test_bug("epoll_ctl timerfd");
 
+	test_daemon();
 	test_waitsig();
 
 	check_epoll(ep);

@@ -226,7 +226,6 @@ int main(int argc, char **argv)
 	if (wd < 0)
 		test_bug("inotify_add_watch");
 
-	test_daemon();
 	if (geteuid() == 0) {
 		if (pthread_create(&th, NULL, worker, NULL))
 			test_bug("pthread_create");
@@ -244,6 +243,7 @@ int main(int argc, char **argv)
 	if (tcsetpgrp(S_FD, c))
 		test_bug("tcsetpgrp");
 
+	test_daemon();
 	test_waitsig();
 
 	if (tcgetsid(S_FD) != me || tcgetpgrp(S_FD) != c)

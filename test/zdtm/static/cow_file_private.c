@@ -169,7 +169,6 @@ int main(int argc, char **argv)
 	write_pages(0, NPAGES, ORIG);
 	zdtm_block_usr1(true);
 
-	test_daemon();
 	c = zdtm_fork();
 	if (!c) {
 		close(ready[0]);
@@ -182,6 +181,7 @@ int main(int argc, char **argv)
 	if (zdtm_wait_ready(ready))
 		test_bug("the child did not get ready");
 	write_pages(256, 512, BY_ROOT);
+	test_daemon();
 	test_waitsig();
 
 	check_sharing(c);

@@ -233,7 +233,6 @@ int main(int argc, char **argv)
 		test_bug("MADV_NOHUGEPAGE");
 	write_pages(0, NPAGES, ORIG);
 
-	test_daemon();
 	c = zdtm_fork();
 	if (!c) {
 		close(ready[0]);
@@ -244,6 +243,7 @@ int main(int argc, char **argv)
 		test_bug("the children did not get ready");
 	close(ready[0]);
 	write_pages(0, 256, BY_ROOT);
+	test_daemon();
 	test_waitsig();
 
 	check_sharing(c, g);

@@ -34,7 +34,6 @@ int main(int argc, char **argv)
 	zdtm_fill((char *)shr, SZ / 2, 41);
 	zdtm_fill((char *)priv, SZ / 2, 42);
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		priv[0] = 'C';	/* the child's own copy */
@@ -45,6 +44,7 @@ int main(int argc, char **argv)
 		shr[SZ / 2 + 20] = 'K';
 		_exit(write(qfd[1], "k", 1) == 1 ? 0 : 4);
 	}
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check((char *)shr, SZ / 2, 41) != (size_t)-1 || zdtm_check((char *)priv, SZ / 2, 42) != (size_t)-1)

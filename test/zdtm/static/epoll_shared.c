@@ -61,7 +61,6 @@ int main(int argc, char **argv)
 	pid_t kid;
 
 	test_init(argc, argv);
-	test_daemon();
 
 	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
@@ -92,6 +91,7 @@ int main(int argc, char **argv)
 	}
 	zdtm_block_usr1(false);
 	close(50);
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_wake_and_reap(kid, &status))

@@ -74,7 +74,6 @@ int main(int argc, char **argv)
 	pid_t kid;
 
 	test_init(argc, argv);
-	test_daemon();
 
 	if (zdtm_fd_at(epoll_create1(0), 50) < 0 || pipe(p) || zdtm_fd_at(p[0], 60) < 0 || zdtm_fd_at(p[1], 61) < 0)
 		test_bug("setup");
@@ -103,6 +102,7 @@ int main(int argc, char **argv)
 	/* the child has registered its target when it closes its end */
 	if (zdtm_wait_ready(go))
 		test_bug("sync with the child");
+	test_daemon();
 	test_waitsig();
 
 	if (ready_are(50, one, 1))

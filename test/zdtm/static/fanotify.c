@@ -8,7 +8,9 @@
  * mark (FAN_OPEN) and a filesystem mark (FAN_CLOSE_NOWRITE) on a quiet
  * tmpfs (/sys/fs/cgroup, else /dev/shm: the marks must not fill the queue
  * with other programs' events, which would make the dump refuse). After C/R: the group flags, event flags and
- * every mark line of fdinfo are the same, nothing is queued, and reading
+ * every mark line of fdinfo are the same (a mount mark's mount by its
+ * mountpoint, a filesystem mark's by the quiet path: in a restored mount
+ * namespace a mount has a new id, a tmpfs a new device), nothing is queued, and reading
  * the marked file reports FAN_ACCESS with an event fd that is that file.
  */
 #include <errno.h>
@@ -19,12 +21,14 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "zdtmtst.h"
 
 #define FAN_FD	80
 
 static char file[4096], other[4096], third[4096];
+static const char *quiet;
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -42,9 +46,35 @@ static void marks(int fd, char *out, size_t size)
 	f = fopen(path, "r");
 	if (!f)
 		test_bug("open %s", path);
-	while (n < 32 && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "fanotify ", 9))
-			lines[n++] = strdup(line);
+	while (n < 32 && fgets(line, sizeof(line), f)) {
+		struct zdtm_mnt m;
+		unsigned int id;
+		char rest[480], named[1024];
+
+		if (strncmp(line, "fanotify ", 9))
+			continue;
+		/* a filesystem mark names it by device: a tmpfs made anew at restore has a new one */
+		if (sscanf(line, "fanotify sdev:%x %479[^\n]", &id, rest) == 2) {
+			struct stat st;
+
+			if (stat(quiet, &st))
+				test_bug("stat %s", quiet);
+			if (id == (major(st.st_dev) << 20 | minor(st.st_dev))) {
+				snprintf(named, sizeof(named), "fanotify fs:%s %s\n", quiet, rest);
+				lines[n++] = strdup(named);
+				continue;
+			}
+		}
+		/* a mount mark names its mount by id: a restored mount namespace's mounts have new ones */
+		if (sscanf(line, "fanotify mnt_id:%x %479[^\n]", &id, rest) == 2) {
+			if (zdtm_mountinfo_id(id, &m))
+				test_bug("no mount %x", id);
+			snprintf(named, sizeof(named), "fanotify mount:%s %s\n", m.point, rest);
+			lines[n++] = strdup(named);
+			continue;
+		}
+		lines[n++] = strdup(line);
+	}
 	fclose(f);
 	qsort(lines, n, sizeof(*lines), cmp_str);
 	out[0] = '\0';
@@ -91,11 +121,11 @@ static int read_access(int fd)
 
 int main(int argc, char **argv)
 {
-	const char *quiet = access("/sys/fs/cgroup", F_OK) ? "/dev/shm" : "/sys/fs/cgroup";
 	char before[4096], after[4096], c;
 	int fd, g;
 
 	test_init(argc, argv);
+	quiet = access("/sys/fs/cgroup", F_OK) ? "/dev/shm" : "/sys/fs/cgroup";
 	test_path(file, sizeof(file), "fanotify.file");
 	test_path(other, sizeof(other), "fanotify.other");
 	test_path(third, sizeof(third), "fanotify.third");

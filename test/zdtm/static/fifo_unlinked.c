@@ -53,7 +53,6 @@ int main(int argc, char **argv)
 		data[i] = i * 13;
 	if (write(61, data, 1000) != 1000)
 		test_bug("write");
-	test_daemon();
 
 	zdtm_block_usr1(true);
 	if (pipe(go))
@@ -73,6 +72,7 @@ int main(int argc, char **argv)
 	if (unlink(path))
 		test_bug("unlink");
 
+	test_daemon();
 	test_waitsig();
 
 	if (fstat(60, &st) || fstat(61, &st2) || !S_ISFIFO(st.st_mode) || st.st_ino != st2.st_ino)

@@ -70,7 +70,6 @@ int main(int argc, char **argv)
 	if (pipe(pfd))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		close(pfd[1]);
@@ -85,6 +84,7 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	close(pfd[0]);
+	test_daemon();
 	test_waitsig();
 
 	if (!has_lock(33, "FLOCK  ADVISORY  WRITE") || !has_lock(36, "FLOCK  ADVISORY  WRITE"))

@@ -76,7 +76,6 @@ int main(int argc, char **argv)
 	if (close(b) || unlink(pa) || unlink(pb) || pipe(pfd) || pipe(qfd))
 		test_bug("unlink");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		/* after the restore: see the parent's write, answer through the mapping */
@@ -89,6 +88,7 @@ int main(int argc, char **argv)
 			_exit(4);
 		_exit(0);
 	}
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check((char *)shr, SZ, 21) != (size_t)-1)

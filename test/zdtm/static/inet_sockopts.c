@@ -128,12 +128,13 @@ int main(int argc, char **argv)
 	SETI(L, SOL_TCP, TCP_MAXSEG, 1000);
 	if (bind(sk[L], (struct sockaddr *)&ss, zdtm_loopback(AF_INET, 0, 0, &ss)) || listen(sk[L], 4))
 		test_bug("listener");
-	SETI(L, SOL_TCP, TCP_DEFER_ACCEPT, 5);
 	set(L, SOL_TCP, TCP_CONGESTION, "reno", 4, "TCP_CONGESTION");
 	sk[C] = zdtm_tcp_connect(sk[L], AF_INET, 0);
 	sk[S] = accept(sk[L], NULL, NULL);
 	if (sk[C] < 0 || sk[S] < 0)
 		test_bug("connection");
+	/* after the accept: set before, it held the silent connection back for 7 s */
+	SETI(L, SOL_TCP, TCP_DEFER_ACCEPT, 5);
 	SETI(C, SOL_SOCKET, SO_KEEPALIVE, 1);
 	SETI(C, SOL_TCP, TCP_KEEPIDLE, 77);
 	SETI(C, SOL_TCP, TCP_KEEPINTVL, 13);

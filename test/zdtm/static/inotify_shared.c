@@ -42,7 +42,6 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		test_bug("create %s", path);
 	close(fd);
-	test_daemon();
 
 	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
@@ -53,6 +52,7 @@ int main(int argc, char **argv)
 	if (kid == 0)
 		_exit(child());
 	zdtm_block_usr1(false);
+	test_daemon();
 	test_waitsig();
 
 	fd = open(path, O_WRONLY);

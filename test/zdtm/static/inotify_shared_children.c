@@ -63,7 +63,6 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		test_bug("create %s", path);
 	close(fd);
-	test_daemon();
 
 	if (zdtm_fd_at(inotify_init1(IN_NONBLOCK), INOTIFY_FD) < 0)
 		test_bug("inotify_init1");
@@ -77,6 +76,7 @@ int main(int argc, char **argv)
 	}
 	zdtm_block_usr1(false);
 	close(INOTIFY_FD);
+	test_daemon();
 	test_waitsig();
 
 	fd = open(path, O_WRONLY);

@@ -57,7 +57,6 @@ int main(int argc, char **argv)
 	if (fcntl(41, F_SETLK, &fl) || fstat(41, &st))
 		test_bug("lock");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		if (fork() == 0) {
@@ -77,6 +76,7 @@ int main(int argc, char **argv)
 		test_bug("waitpid");
 	if (wait_waiters(st.st_ino, 1))
 		test_bug("the waiter does not wait");
+	test_daemon();
 	test_waitsig();
 
 	if (waiters(st.st_ino) != 1)

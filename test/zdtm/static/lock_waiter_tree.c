@@ -29,7 +29,6 @@ int main(int argc, char **argv)
 	if (pipe(got) || pipe(done))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		close(got[0]);
@@ -42,6 +41,7 @@ int main(int argc, char **argv)
 	}
 	close(got[1]);
 	close(done[0]);
+	test_daemon();
 	test_waitsig();
 
 	pfd = (struct pollfd){ .fd = got[0], .events = POLLIN };

@@ -62,7 +62,6 @@ int main(int argc, char **argv)
 	if (pipe(pfd) || pipe(qfd))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		close(m);
@@ -73,6 +72,7 @@ int main(int argc, char **argv)
 		shr[200] = 'K';
 		_exit(write(qfd[1], "k", 1) == 1 ? 0 : 4);
 	}
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check((char *)shr, SZ, 31) != (size_t)-1)

@@ -30,7 +30,6 @@ int main(int argc, char **argv)
 	char c;
 
 	test_init(argc, argv);
-	test_daemon();
 	subreaper = getpid();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
@@ -70,6 +69,7 @@ int main(int argc, char **argv)
 	if (b < 0 || getpgid(b) != a)
 		test_bug("orphan");
 
+	test_daemon();
 	test_waitsig();
 
 	if (prctl(PR_GET_CHILD_SUBREAPER, &status) || status != 1)

@@ -43,7 +43,6 @@ int main(int argc, char **argv)
 	int status;
 
 	test_init(argc, argv);
-	test_daemon();
 
 	a = member(0);
 	m[0] = member(a);
@@ -55,6 +54,7 @@ int main(int argc, char **argv)
 		if (getpgid(m[i]) != a)
 			test_bug("not in the group");
 
+	test_daemon();
 	test_waitsig();
 
 	if (kill(a, 0) == 0 || errno != ESRCH)

@@ -39,7 +39,6 @@ int main(int argc, char **argv)
 	int a, b;
 
 	test_init(argc, argv);
-	test_daemon();
 	kid = fork();
 	if (kid == 0) {
 		signal(SIGUSR1, SIG_DFL);
@@ -53,6 +52,7 @@ int main(int argc, char **argv)
 	close(a);
 	close(b);
 	fcntl(41, F_SETFD, FD_CLOEXEC);
+	test_daemon();
 	test_waitsig();
 
 	if (fdinfo_pid(40) != kid || fdinfo_pid(41) != getpid())

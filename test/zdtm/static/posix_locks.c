@@ -95,7 +95,6 @@ int main(int argc, char **argv)
 	if (pipe(cmd) || pipe(ack))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		close(cmd[1]);
@@ -117,6 +116,7 @@ int main(int argc, char **argv)
 	close(ack[1]);
 	if (read(ack[0], &c, 1) != 1 || c != 'l')
 		test_bug("the child could not lock");
+	test_daemon();
 	test_waitsig();
 
 	expect("parent write", F_WRLCK, 0, 100, F_WRLCK, 0, 100, me);

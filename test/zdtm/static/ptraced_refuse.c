@@ -37,7 +37,6 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	test_init(argc, argv);
-	test_daemon();
 	pid = zdtm_fork();
 	if (pid == 0) {
 		for (;;)
@@ -45,6 +44,7 @@ int main(int argc, char **argv)
 	}
 	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL))
 		test_bug("PTRACE_SEIZE of the child");
+	test_daemon();
 	test_waitsig();
 
 	if (tracer_of(pid) != getpid())

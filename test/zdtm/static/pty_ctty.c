@@ -150,7 +150,6 @@ int main(int argc, char **argv)
 		memset(buf, 0, sizeof(buf));
 	}
 
-	test_daemon();
 	if (pipe(ready))
 		test_bug("pipe");
 	c = zdtm_fork();
@@ -168,6 +167,7 @@ int main(int argc, char **argv)
 	if (tcsetpgrp(S_FD, c))
 		test_bug("tcsetpgrp");
 
+	test_daemon();
 	test_waitsig();
 
 	if (tcgetsid(S_FD) != me)

@@ -55,7 +55,6 @@ int main(int argc, char **argv)
 	if (tcsetattr(S_FD, TCSANOW, &t))
 		test_bug("tcsetattr");
 
-	test_daemon();
 	mid = zdtm_fork();
 	if (mid == 0) {
 		if (fork() == 0)
@@ -66,6 +65,7 @@ int main(int argc, char **argv)
 		test_bug("waitpid");
 	close(m);	/* the master lives on in the orphaned helper only */
 
+	test_daemon();
 	test_waitsig();
 
 	if (write(S_FD, "back\n", 5) != 5)

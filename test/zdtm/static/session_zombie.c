@@ -40,7 +40,6 @@ int main(int argc, char **argv)
 	pid_t l, c, pp;
 
 	test_init(argc, argv);
-	test_daemon();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) || pipe(p))
 		test_bug("setup");
 	l = zdtm_fork();
@@ -59,6 +58,7 @@ int main(int argc, char **argv)
 	while (state_of(l, NULL) != 'Z' || state_of(c, &pp) == '?' || pp != getpid())
 		usleep(1000);
 
+	test_daemon();
 	test_waitsig();
 
 	if (state_of(l, NULL) != 'Z')

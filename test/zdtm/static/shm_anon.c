@@ -37,7 +37,6 @@ int main(int argc, char **argv)
 	zdtm_fill((char *)shm, HALF, 9);	/* second half: never touched */
 	memset(other, 0x5a, 4096);
 
-	test_daemon();
 	kid = fork();
 	if (kid == 0) {
 		close(pfd[1]);
@@ -50,6 +49,7 @@ int main(int argc, char **argv)
 		_exit(zdtm_check((char *)shm, HALF, 9) == (size_t)-1 ? 0 : 4);
 	}
 	close(pfd[0]);
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check_zero((char *)shm + HALF + 4096, HALF - 4096) != (size_t)-1)

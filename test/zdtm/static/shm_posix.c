@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <time.h>
+
 #include "zdtmtst.h"
 
 #define SZ	(128 << 10)
@@ -42,8 +44,9 @@ int main(int argc, char **argv)
 	char c;
 
 	test_init(argc, argv);
-	snprintf(named, sizeof(named), "/zdtm-shm-named.%d", getpid());
-	snprintf(gone, sizeof(gone), "/zdtm-shm-gone.%d", getpid());
+	/* pids repeat in the ns flavors' pid namespaces (/dev/shm is shared): the time too */
+	snprintf(named, sizeof(named), "/zdtm-shm-named.%d.%lx", getpid(), (unsigned long)time(NULL));
+	snprintf(gone, sizeof(gone), "/zdtm-shm-gone.%d.%lx", getpid(), (unsigned long)time(NULL));
 	a = shm_map(named, 0);
 	b = shm_map(gone, 1);
 	zdtm_fill((char *)a, SZ, 51);
@@ -51,7 +54,6 @@ int main(int argc, char **argv)
 	if (pipe(pfd) || pipe(qfd))
 		test_bug("pipe");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		if (read(pfd[0], &c, 1) != 1)
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 		b[20] = 'b';
 		_exit(write(qfd[1], "k", 1) == 1 ? 0 : 4);
 	}
+	test_daemon();
 	test_waitsig();
 
 	if (zdtm_check((char *)a, SZ, 51) != (size_t)-1 || zdtm_check((char *)b, SZ, 52) != (size_t)-1)

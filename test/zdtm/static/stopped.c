@@ -40,9 +40,9 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		test_bug("sigprocmask");
 
-	test_daemon();
 	if (sigqueue(getpid(), SIGUSR2, v))
 		test_bug("sigqueue");
+	test_daemon();
 	test_waitsig();
 
 	if (conts != 1)

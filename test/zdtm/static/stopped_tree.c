@@ -96,7 +96,6 @@ int main(int argc, char **argv)
 		test_bug("malloc");
 	zdtm_block_usr1(true);
 
-	test_daemon();
 	for (int i = 0; i < NR; i++) {
 		pid[i] = zdtm_fork();
 		if (!pid[i])
@@ -109,6 +108,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NR; i++)
 		while (all_stopped(pid[i]) != (i == 2 ? 3 : 1))
 			usleep(1000);
+	test_daemon();
 	test_waitsig();
 
 	for (int i = 0; i < NR; i++) {

@@ -26,7 +26,6 @@ int main(int argc, char **argv)
 	id = semget(IPC_PRIVATE, 1, 0600);
 	if (id < 0)
 		test_bug("semget");
-	test_daemon();
 	kid = fork();
 	if (kid == 0) {
 		if (semop(id, &up, 1))
@@ -34,6 +33,7 @@ int main(int argc, char **argv)
 		test_waitsig();
 		_exit(0);
 	}
+	test_daemon();
 	test_waitsig();
 	kill(kid, SIGTERM);
 	if (zdtm_reap(kid, &status))

@@ -86,13 +86,13 @@ int main(int argc, char **argv)
 	if (shmctl(id2, IPC_RMID, NULL) || pipe(pfd))
 		test_bug("IPC_RMID");
 
-	test_daemon();
 	kid = zdtm_fork();
 	if (kid == 0) {
 		close(pfd[1]);
 		_exit(child(pfd[0], a, b));
 	}
 	close(pfd[0]);
+	test_daemon();
 	test_waitsig();
 
 	if (shmget(KEY, 0, 0) != id)

@@ -7,6 +7,13 @@
  * sees no reset and both streams arrive whole: every byte once, in order
  * (checked by both ends), up to a clean EOF each way.
  *
+ * With the argument "veth" (netns_veth_ext) the test is in a network
+ * namespace of its own, reaching the runner through a veth whose peer is
+ * on the runner's bridge ("ext_veth"): restore makes the pair again with
+ * --external veth[eth0]:OUT@BRIDGE, and the namespace is locked whole
+ * meanwhile. Without that option (netns_veth_ext_refuse) the restore is
+ * refused by name.
+ *
  * With the argument "reset" (tcp_nolock_reset) the dump runs with
  * --network-lock skip: the peer's packets then reach a closed socket
  * while the tree is away and the connection must have been reset, which
@@ -84,6 +91,12 @@ int main(int argc, char **argv)
 		test_bug("no ZDTM_TCP_PEER / ZDTM_TCP_SEED: run with the tcp_peer desc key");
 	seed = strtoull(s, NULL, 10);
 	len = zdtm_loopback(AF_INET, 0, atoi(port), &ss);
+	if (test_argc > 1 && !strcmp(test_argv[1], "veth")) {
+		if (zdtm_netns_own() || zdtm_veth_to_host("eth0") || zdtm_wait_dad())
+			test_bug("a veth to the runner's bridge");
+		if (inet_pton(AF_INET, getenv("ZDTM_BRIDGE_ADDR"), &((struct sockaddr_in *)&ss)->sin_addr) != 1)
+			test_bug("bad ZDTM_BRIDGE_ADDR");
+	}
 	sk = socket(AF_INET, SOCK_STREAM, 0);
 	if (sk < 0 || connect(sk, (struct sockaddr *)&ss, len))
 		test_bug("connect to the runner's port %s", port);

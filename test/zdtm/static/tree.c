@@ -134,8 +134,6 @@ int main(int argc, char **argv)
 	if (shared_fd < 0 || pipe(pipefd) || pipe(readyfd))
 		test_bug("setup");
 
-	/* after test_daemon(): its own fds must not leak into the children */
-	test_daemon();
 	kids[0] = spawn('a', 1);
 	kids[1] = spawn('b', 2);
 	kids[2] = spawn('c', 3);
@@ -148,6 +146,7 @@ int main(int argc, char **argv)
 			test_bug("a child did not get ready");
 	}
 	close(readyfd[0]);
+	test_daemon();
 	test_waitsig();
 
 	if (write(pipefd[1], "hello", 5) != 5)

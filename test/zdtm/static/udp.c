@@ -4,8 +4,9 @@
  * pair of IPv6 sockets connected to each other, a wildcard one with
  * SO_REUSEPORT, an unbound one, a UDP-Lite one with a checksum coverage.
  * Datagrams are queued on them before the dump: from sockets of the test,
- * from one already closed (its port free), an empty one, one sent to
- * 127.0.0.2 (the wildcard socket sees that address with IP_PKTINFO). After
+ * from one already closed (its port free), empty ones (one between
+ * others), one sent to 127.0.0.2 (the wildcard socket sees that address
+ * with IP_PKTINFO). After
  * restore every datagram is there once, in order, with its bytes, source
  * address and port (and destination), and new datagrams go both ways.
  */
@@ -145,6 +146,9 @@ int main(int argc, char **argv)
 
 	send_to(un, r1, "from the unbound one", NULL);
 	e_un = name_of(un);
+	/* empty ones between others and last: a peek of one doesn't move the offset */
+	if (sendto(w, "", 0, 0, (struct sockaddr *)&e_r1.ss, e_r1.len))
+		test_bug("empty datagram");
 	send_to(tmp, r1, "from one closed since", NULL);
 	close(tmp);
 	if (sendto(w, "", 0, 0, (struct sockaddr *)&e_r1.ss, e_r1.len))
@@ -176,6 +180,7 @@ int main(int argc, char **argv)
 
 			if (recv(sk, ctl, sizeof(ctl), MSG_PEEK | MSG_DONTWAIT) >= 0) {
 				expect(sk, "from the unbound one", &e_un, NULL);
+				expect(sk, "", &e_w, NULL);
 				expect(sk, "from one closed since", &e_tmp, NULL);
 				expect(sk, "", &e_w, NULL);
 				got++;

@@ -22,7 +22,6 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	test_init(argc, argv);
-	test_daemon();
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sk) || dup2(sk[0], SOCK_FD) != SOCK_FD)
 		test_bug("socketpair");
 	close(sk[0]);
@@ -42,6 +41,7 @@ int main(int argc, char **argv)
 	if (waitpid(pid, &st, 0) != pid)
 		test_bug("waitpid");
 
+	test_daemon();
 	test_waitsig();
 
 	if (write(SOCK_FD, "echo", 4) != 4 || read(SOCK_FD, buf, 4) != 4 || memcmp(buf, "echo", 4))

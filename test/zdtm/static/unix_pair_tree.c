@@ -62,7 +62,6 @@ int main(int argc, char **argv)
 	int st;
 
 	test_init(argc, argv);
-	test_daemon();
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) || socketpair(AF_UNIX, SOCK_DGRAM, 0, d))
 		test_bug("socketpair");
 	if (send(s[0], "ping", 5, 0) != 5 || send(s[1], "early", 6, 0) != 6 || send(d[0], "dgram", 6, 0) != 6)
@@ -71,6 +70,7 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		child();
 	close(s[1]);
+	test_daemon();
 	test_waitsig();
 	kill(pid, SIGTERM);
 	if (zdtm_reap(pid, &st))

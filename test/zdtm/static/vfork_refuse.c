@@ -52,7 +52,6 @@ int main(int argc, char **argv)
 	pid_t c, g;
 
 	test_init(argc, argv);
-	test_daemon();
 	c = zdtm_fork();
 	if (c == 0) {
 		if (vfork() == 0) {
@@ -66,6 +65,7 @@ int main(int argc, char **argv)
 		usleep(10000);
 	if (syscall_of(c) != SYS_vfork)
 		test_bug("the child doesn't wait in vfork");
+	test_daemon();
 	test_waitsig();
 
 	nr = syscall_of(c);

@@ -1,0 +1,433 @@
+/*
+ * The pid namespace. Images name every task by its pid in the tree's own
+ * pid namespace (and, for a task in a nested one, by its pids in each
+ * namespace below: pstree ns_pid); all of dump and restore work with
+ * those pids. When the tree's namespace is not criu's, dump and the
+ * restore's supervision run in an agent process inside it, with a /proc
+ * of that namespace mounted in a mount namespace of the agent's own, so
+ * that ptrace, /proc and every pid they read are the tree's.
+ *
+ * The init of the namespace ignores SIGKILL from inside it: when the tree
+ * holds it, the dump agent leaves it to criu, which kills it from outside
+ * once the agent has done everything else (its death takes the agent with
+ * it). At restore, criu clones the first process into a new pid namespace
+ * (pid 1: the root, or a helper init holding the namespace for a root
+ * inside it), then the supervisor agent with a pid the tree doesn't use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <stdbool.h>
+
+#include "log.h"
+#include "namespaces.h"
+#include "nsfs.h"
+#include "util.h"
+
+struct agent_result {
+	int ok;
+	int kill_init;
+};
+
+static int agent_fd = -1;	/* in an agent: where its result goes */
+static pid_t agent_vpid;
+static int agent_kill_init;
+
+int ns_dump_in_agent(void)
+{
+	return agent_fd >= 0;
+}
+
+/* In the dump agent the tree's root, whose /proc/PID/root and mountinfo are the tree's mounts. */
+static pid_t view_pid;
+
+pid_t ns_dump_view_pid(void)
+{
+	return view_pid;
+}
+
+/* In the dump agent: criu's root and mount namespace, as they were before the agent made its own. */
+static int criu_root = -1, criu_mntns = -1;
+
+void ns_dump_criu_mnt(int *root, int *mntns)
+{
+	*root = criu_root >= 0 && agent_fd >= 0 ? criu_root : AT_FDCWD;
+	*mntns = agent_fd >= 0 ? criu_mntns : -1;
+}
+
+/* The agent's result, for criu outside: once only, before the kills that may end the agent. */
+static int agent_reported;
+
+void ns_dump_agent_report(int ok, int kill_init)
+{
+	struct agent_result res = { .ok = ok, .kill_init = kill_init };
+
+	if (agent_reported || agent_fd < 0)
+		return;
+	agent_reported = 1;
+	agent_kill_init = kill_init;
+	if (write(agent_fd, &res, sizeof(res)) != sizeof(res))
+		pr_perror("can't report the dump's result");
+}
+
+int pid_ns_dump(pid_t pid, NsEntry *e)
+{
+	(void)pid;
+	/* the agent took the pid the next fork would have had: ns_last_pid was below it */
+	if (agent_vpid > 1) {
+		e->has_last_pid = true;
+		e->last_pid = agent_vpid - 1;
+	}
+	return 0;
+}
+
+/* In a new process inside the pid namespace: a mount namespace of its own with that namespace's /proc. */
+static int own_proc(void)
+{
+	if (unshare(CLONE_NEWNS)) {
+		pr_perror("can't make a mount namespace for the agent");
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		pr_perror("can't make the agent's mounts private");
+		return -1;
+	}
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
+		pr_perror("can't mount /proc of the tree's pid namespace");
+		return -1;
+	}
+	return 0;
+}
+
+static int last_nspid(pid_t pid)
+{
+	char path[64], line[512];
+	int v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *p = line + 6, *end;
+
+			for (long x = strtol(p, &end, 10); end != p; x = strtol(p, &end, 10)) {
+				v = x;
+				p = end;
+			}
+		}
+	fclose(f);
+	return v;
+}
+
+static int open_pidns(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open %s", path);
+	return fd;
+}
+
+int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
+{
+	int nsfd, selffd, p[2], status, vpid;
+	struct agent_result res = { 0 };
+	pid_t agent;
+
+	uint64_t id = ns_id_of(pid, "pid");
+
+	/* no such task (the dump says so by name), or one in our pid namespace */
+	if (!id || id == ns_self_id(NS_PID))
+		return dump(pid);
+	vpid = last_nspid(pid);
+	if (vpid <= 0) {
+		pr_err("can't find the pid of %d in its pid namespace\n", pid);
+		return -1;
+	}
+	pr_info("%d is %d in its pid namespace: dumping from inside it\n", pid, vpid);
+	nsfd = open_pidns(pid);
+	selffd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	criu_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	criu_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || selffd < 0 || criu_root < 0 || criu_mntns < 0 || pipe2(p, O_CLOEXEC)) {
+		pr_perror("can't prepare the dump agent");
+		return -1;
+	}
+	if (setns(nsfd, CLONE_NEWPID)) {
+		pr_perror("can't enter the pid namespace of %d", pid);
+		return -1;
+	}
+	agent = fork();
+	if (agent == 0) {
+		int ret;
+
+		close(p[0]);
+		agent_fd = p[1];
+		agent_vpid = getpid();
+		if (own_proc())
+			_exit(1);
+		view_pid = vpid;
+		ret = dump(vpid);
+		ns_dump_agent_report(ret == 0, 0);
+		if (ret == 0 && agent_kill_init)
+			/* keep the init traced and stopped until criu kills it (and us with it) */
+			for (;;)
+				pause();
+		_exit(ret ? 1 : 0);
+	}
+	if (setns(selffd, CLONE_NEWPID))
+		pr_perror("can't go back to criu's pid namespace");
+	close(selffd);
+	close(nsfd);
+	close(criu_root);
+	close(criu_mntns);
+	criu_root = criu_mntns = -1;
+	close(p[1]);
+	if (agent < 0) {
+		pr_perror("can't fork the dump agent");
+		close(p[0]);
+		return -1;
+	}
+	if (read(p[0], &res, sizeof(res)) != sizeof(res))
+		res.ok = 0;
+	close(p[0]);
+	if (res.kill_init) {
+		/* the tree's init, from outside its namespace: all of it goes, the agent too */
+		if (kill(pid, SIGKILL))
+			pr_perror("can't kill the pid namespace's init %d", pid);
+	}
+	if (waitpid(agent, &status, 0) != agent)
+		pr_perror("waiting for the dump agent");
+	return res.ok ? 0 : -1;
+}
+
+/* ---- restore ---- */
+
+struct helper_arg {
+	int go;
+	pid_t root_vpid;
+};
+
+static int helper_main(void *arg)
+{
+	struct helper_arg *h = arg;
+	int pidfd, root_gone = 0;
+	char c;
+
+	/* criu gone or failed (the pipe's end closed without a word): so is the namespace */
+	if (read(h->go, &c, 1) != 1 || c != 'g')
+		_exit(1);
+	syscall(SYS_close_range, 0, ~0U, 0);
+	if (chdir("/"))
+		_exit(1);
+	prctl(PR_SET_NAME, "criu-pidns-init");
+	pidfd = syscall(SYS_pidfd_open, h->root_vpid, 0);
+	root_gone = pidfd < 0;
+	for (;;) {
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		if (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+			continue;
+		/* nothing to reap: the namespace lives as long as the root or anyone it left behind */
+		if (root_gone)
+			_exit(0);
+		poll(&pfd, 1, -1);
+		root_gone = 1;
+	}
+}
+
+static int helper_go = -1;
+
+static int clone_fn_trampoline(void *arg)
+{
+	_exit(helper_main(arg));
+}
+
+pid_t ns_pid_helper_init(pid_t root_vpid, unsigned long flags)
+{
+	static struct helper_arg h;
+	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	h.go = p[0];
+	h.root_vpid = root_vpid;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		pr_perror("can't clone the pid namespace's helper init");
+		return -1;
+	}
+	if (pid == 0)
+		clone_fn_trampoline(&h);
+	close(p[0]);
+	helper_go = p[1];
+	return pid;
+}
+
+static pid_t clone_into(pid_t vpid)
+{
+	struct clone_args ca = { .exit_signal = SIGCHLD };
+	pid_t pid;
+
+	if (vpid > 0) {
+		ca.set_tid = (uintptr_t)&vpid;
+		ca.set_tid_size = 1;
+	}
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && vpid > 0 && (errno == EEXIST || errno == EINVAL))
+		return clone_into(0);	/* taken (a joined namespace): any pid will do */
+	return pid;
+}
+
+static int read_int(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return atoi(buf);
+}
+
+/*
+ * The supervisor and criu talk over a seqpacket pair: the supervisor asks
+ * for the host pid of one of the tree's (the hooks' pids are the caller's
+ * view), and tells the result last.
+ */
+enum { MSG_HOST_PID = 1, MSG_RESULT };
+
+struct agent_msg {
+	int type;
+	int val;
+};
+
+static int rst_agent_ch = -1;	/* in the restore supervisor: its end */
+
+pid_t ns_host_pid(pid_t vpid)
+{
+	struct agent_msg m = { .type = MSG_HOST_PID, .val = vpid };
+
+	if (rst_agent_ch < 0)
+		return vpid;
+	if (write(rst_agent_ch, &m, sizeof(m)) != sizeof(m) || read(rst_agent_ch, &m, sizeof(m)) != sizeof(m) ||
+	    m.type != MSG_HOST_PID || m.val <= 0) {
+		pr_err("can't learn the host pid of %d from criu\n", vpid);
+		return -1;
+	}
+	return m.val;
+}
+
+/* criu's side: answer the supervisor until its result (0 or -1) or its end. */
+static int serve_agent(int ch, int nsfd)
+{
+	struct agent_msg m;
+
+	while (read(ch, &m, sizeof(m)) == sizeof(m)) {
+		if (m.type == MSG_RESULT)
+			return m.val ? 0 : -1;
+		if (m.type != MSG_HOST_PID)
+			break;
+		m.val = ioctl(nsfd, NS_GET_PID_FROM_PIDNS, m.val);
+		if (m.val <= 0)
+			pr_perror("can't find the host pid of a task of the tree");
+		if (write(ch, &m, sizeof(m)) != sizeof(m))
+			break;
+	}
+	return -1;
+}
+
+int ns_pid_restore(struct ns_pid_restore *r, pid_t *host_root)
+{
+	enum ns_pid_mode mode = ns_restore_pid_mode();
+	int nsfd, selffd, ch[2], status, ok, pid_max = read_int("/proc/sys/kernel/pid_max");
+	pid_t agent, avpid;
+
+	nsfd = mode == NS_PID_JOIN ? ns_pid_join_fd() : open_pidns(r->first_host);
+	selffd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || selffd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ch)) {
+		pr_perror("can't prepare the restore agent");
+		return -1;
+	}
+	if (setns(nsfd, CLONE_NEWPID)) {
+		pr_perror("can't enter the tree's pid namespace");
+		return -1;
+	}
+	/* a pid above every one the tree needs, so that it never takes one of theirs */
+	avpid = r->max_pid + 1 < pid_max ? r->max_pid + 1 : 0;
+	agent = clone_into(avpid);
+	if (agent == 0) {
+		struct agent_msg m = { .type = MSG_RESULT };
+		int ret;
+
+		close(ch[0]);
+		rst_agent_ch = ch[1];
+		ret = own_proc() ? -1 : r->supervise(r->arg, r->root_vpid);
+		m.val = ret == 0;
+		if (write(ch[1], &m, sizeof(m)) != sizeof(m))
+			_exit(1);
+		_exit(ret ? 1 : 0);
+	}
+	if (setns(selffd, CLONE_NEWPID))
+		pr_perror("can't go back to criu's pid namespace");
+	close(selffd);
+	close(ch[1]);
+	if (agent < 0) {
+		pr_perror("can't clone the restore agent into the tree's pid namespace");
+		close(ch[0]);
+		close(nsfd);
+		return -1;
+	}
+	ok = serve_agent(ch[0], nsfd) == 0;
+	close(ch[0]);
+	if (waitpid(agent, &status, 0) != agent)
+		pr_perror("waiting for the restore agent");
+	if (!ok) {
+		close(nsfd);
+		return -1;
+	}
+	if (mode == NS_PID_INIT) {
+		*host_root = r->first_host;
+	} else {
+		*host_root = ioctl(nsfd, NS_GET_PID_FROM_PIDNS, r->root_vpid);
+		if (*host_root <= 0) {
+			pr_perror("can't find the host pid of the root %d", r->root_vpid);
+			close(nsfd);
+			return -1;
+		}
+	}
+	close(nsfd);
+	if (helper_go >= 0) {
+		if (write(helper_go, "g", 1) != 1)
+			pr_perror("can't let the helper init go");
+		close(helper_go);
+		helper_go = -1;
+	}
+	return 0;
+}
