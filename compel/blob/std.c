@@ -235,9 +235,18 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 	if (ctl_sock < 0)
 		return ctl_sock;
 	args->sock_fd = ctl_sock;
+	args->pidfd = -1;
 	ret = sys_connect(ctl_sock, &args->addr, args->addr_len);
 	if (ret < 0)
 		return ret;
+	if (args->wait_tool) {
+		int fd;
+
+		ret = compel_blob_recv_fds(&fd, 1);
+		if (ret < 0)
+			return ret;
+		args->pidfd = fd;
+	}
 
 	while (1) {
 		if (ctl_recv(&m))
@@ -250,6 +259,27 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 		if (ctl_send(&m))
 			return -EPIPE;
 	}
+}
+
+/*
+ * The channel closes when the tool dies, but the kernel closes a dying
+ * process's files before it detaches its tracees: until then the task
+ * would run its own code still traced with PTRACE_O_SUSPEND_SECCOMP, its
+ * filters not enforced. The tool's pidfd becomes readable only after
+ * exit_notify(), i.e. after the detach. A live tool never lets us get
+ * here (it stops us in this poll and puts the task back itself); the
+ * bound is for a tool that let go of us without that and lives on.
+ */
+#define WAIT_TOOL_MS	(60 * 1000)
+
+static void wait_tool_gone(int pidfd)
+{
+	struct { int fd; short events, revents; } p = { pidfd, 1 /* POLLIN */, 0 };
+	long ret;
+
+	do {
+		ret = sys_poll(&p, 1, WAIT_TOOL_MS);
+	} while (ret == -EINTR);
 }
 
 /*
@@ -266,6 +296,11 @@ void __blob_finish(void)
 		sys_close(ctl_sock);
 	ctl_sock = -1;
 	args->sock_fd = -1;
+	if (args->pidfd >= 0) {
+		wait_tool_gone(args->pidfd);
+		sys_close(args->pidfd);
+		args->pidfd = -1;
+	}
 	args->healed = 1;
 	__blob_sigreturn_to(args->frame);
 }

@@ -270,7 +270,7 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 	return 0;
 }
 
-static int strict_seccomp(pid_t pid)
+static int seccomp_mode(pid_t pid)
 {
 	char path[64], line[256];
 	int mode = 0;
@@ -284,7 +284,7 @@ static int strict_seccomp(pid_t pid)
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
 	fclose(f);
-	return mode == 1;
+	return mode;
 }
 
 /*
@@ -295,6 +295,7 @@ static int strict_seccomp(pid_t pid)
 static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 {
 	struct parasite_ctl *ctl;
+	int mode;
 
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
@@ -320,7 +321,9 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 			ctl->sigret_ip = g.sigret_ip;
 		}
 	}
-	ctl->strict_seccomp = strict_seccomp(tid);
+	mode = seccomp_mode(tid);
+	ctl->strict_seccomp = mode == 1;
+	ctl->seccomp_filter = mode == 2;
 	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->sigreturn_off : ctl->sigret_ip))
 		goto err;
 	return ctl;
@@ -686,6 +689,25 @@ static int map_shared_area(struct parasite_ctl *ctl, size_t size)
 	return 0;
 }
 
+/*
+ * A task under a seccomp filter: the daemon must not heal it while we are
+ * dying but still trace it (its filters suspended). It waits for our
+ * pidfd to become readable, which comes after our tracees are detached
+ * (Documentation/compel.md, "If the tool dies").
+ */
+static int send_pidfd(struct parasite_ctl *ctl)
+{
+	int fd = syscall(SYS_pidfd_open, getpid(), 0), ret;
+
+	if (fd < 0) {
+		cpr_perror("pidfd_open of ourselves");
+		return -1;
+	}
+	ret = compel_send_fds(ctl, &fd, 1);
+	close(fd);
+	return ret;
+}
+
 int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size_t args_size)
 {
 	size_t blob_size = ALIGN_PAGE(blob->mem_size);
@@ -706,7 +728,9 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	a->user_size = args_size;
 	a->frame = ctl->frame;
 	a->no_close = ctl->strict_seccomp;
+	a->wait_tool = ctl->seccomp_filter;
 	a->sock_fd = -1;
+	a->pidfd = -1;
 	if (make_listen_sock(ctl, a))
 		return -1;
 	/* from now on the blob's "syscall; ret" returns into the frame too */
@@ -746,6 +770,8 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	}
 	close(ctl->listen_sock);
 	ctl->listen_sock = -1;
+	if (a->wait_tool && send_pidfd(ctl))
+		return -1;
 	cpr_debug("task %d: parasite %s running at 0x%lx\n", ctl->pid, blob->name, ctl->remote_map);
 	return 0;
 }
@@ -897,6 +923,27 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	}
 }
 
+/*
+ * The daemon may have closed it itself when the channel broke, just
+ * before we stopped it (EBADF then: nothing in the task opened a file
+ * since, so the number was not taken again).
+ */
+static int close_remote(struct parasite_ctl *ctl, int32_t *fd)
+{
+	unsigned long args[6] = { (unsigned long)*fd };
+	struct user_regs_struct regs;
+
+	if (*fd < 0)
+		return 0;
+	if (syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, __NR_close, args, &regs) ||
+	    (regs.rax && (long)regs.rax != -EBADF)) {
+		cpr_err("can't close the parasite's fd %d in %d\n", *fd, ctl->pid);
+		return -1;
+	}
+	*fd = -1;
+	return 0;
+}
+
 int compel_cure(struct parasite_ctl *ctl)
 {
 	struct compel_args *a;
@@ -910,17 +957,9 @@ int compel_cure(struct parasite_ctl *ctl)
 		ret = -1;
 	if (a && a->healed && rebase(ctl))
 		ret = -1;
-	/* the daemon's end of the channel, if it still has one: closed in the task */
-	if (a && !a->healed && a->sock_fd >= 0) {
-		unsigned long args[6] = { (unsigned long)a->sock_fd };
-		struct user_regs_struct regs;
-
-		if (syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, __NR_close, args, &regs) || regs.rax) {
-			cpr_err("can't close the parasite's socket in %d\n", ctl->pid);
-			ret = -1;
-		}
-		a->sock_fd = -1;
-	}
+	/* the daemon's end of the channel and our pidfd, if it still has them: closed in the task */
+	if (a && !a->healed && (close_remote(ctl, &a->sock_fd) || close_remote(ctl, &a->pidfd)))
+		ret = -1;
 	if (ctl->sock >= 0)
 		close(ctl->sock);
 	if (ctl->listen_sock >= 0)

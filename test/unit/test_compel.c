@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -227,6 +230,70 @@ static void test_send_fds_fails(void **state)
 	free(after);
 }
 
+/* A child whose seccomp filter fails uname() with EPERM; it exits 3 if one ever succeeds. */
+static pid_t start_filtered_child(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_uname, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct utsname u;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(2);
+		while (1)
+			if (uname(&u) == 0)
+				_exit(3);
+	}
+	usleep(50 * 1000);
+	return pid;
+}
+
+/*
+ * A dying tool closes its files (the control socket) before the kernel
+ * detaches its tracees. The daemon must not put the task back in between:
+ * the task would run its own code with its filter suspended. The "tool"
+ * here is a process that closes its files and lingers, still tracing,
+ * before it exits: the child must find its filter in force throughout.
+ */
+static void test_tool_dies_seccomp(void **state)
+{
+	pid_t pid = start_filtered_child(), tool;
+	int status;
+
+	tool = fork();
+	assert_true(tool >= 0);
+	if (tool == 0) {
+		struct parasite_ctl *ctl;
+
+		if (compel_stop_task(pid) != COMPEL_TASK_ALIVE)
+			_exit(1);
+		ctl = compel_prepare(pid);
+		if (!ctl || compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)))
+			_exit(1);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		usleep(300 * 1000);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(tool, &status, 0), tool);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	usleep(200 * 1000);
+	/* still looping, its filter never lifted while no one traced it */
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+}
+
 static int always(void)
 {
 	return 1;
@@ -280,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_parasite_crash),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_send_fds_fails),
+		cmocka_unit_test(test_tool_dies_seccomp),
 	};
 
 	compel_set_log(quiet);
