@@ -283,6 +283,21 @@ static void wait_tool_gone(int pidfd)
 }
 
 /*
+ * The tool died before its pidfd reached us (between our connect() and
+ * the first read): nothing tells us when it has detached. Its exit takes
+ * microseconds from closing its files to the detach; give it far more.
+ */
+#define WAIT_TOOL_BLIND_NS	(200 * 1000 * 1000L)
+
+static void wait_tool_blind(void)
+{
+	struct { long sec, nsec; } t = { 0, WAIT_TOOL_BLIND_NS }, rem;
+
+	while (sys_nanosleep(&t, &rem) == -EINTR)
+		t = rem;
+}
+
+/*
  * blob_main returned: with a daemon, the tool is gone. Close the channel
  * (unless strict seccomp would kill us for it) and return into the task.
  */
@@ -300,6 +315,8 @@ void __blob_finish(void)
 		wait_tool_gone(args->pidfd);
 		sys_close(args->pidfd);
 		args->pidfd = -1;
+	} else if (args->wait_tool) {
+		wait_tool_blind();
 	}
 	args->healed = 1;
 	__blob_sigreturn_to(args->frame);

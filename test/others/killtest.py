@@ -462,7 +462,8 @@ def main():
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     work = tempfile.mkdtemp(prefix="killtest-")
     binary = os.path.join(work, "killtree")
-    subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", binary, os.path.join(HERE, "killtree.c")], check=True)
+    subprocess.run(["cc", "-O1", "-Wall", "-pthread"] + os.environ.get("KILLTREE_CFLAGS", "").split() +
+                   ["-o", binary, os.path.join(HERE, "killtree.c")], check=True)
     print("killtest: seed %d, %d dump tries, %d restore tries" % (seed, a.tries, a.restore_tries), flush=True)
     ok = bad = 0
     if a.tries:
