@@ -37,6 +37,90 @@ ssize_t read_link(const char *path, char *buf, size_t size)
 	return n;
 }
 
+/*
+ * fgets() returns NULL at the end and on an error alike: only the
+ * stream's flags tell them apart (an injected fault sets neither, and is
+ * not at the end either). A line longer than @buf would come in pieces
+ * that look like lines of their own: refused too.
+ */
+int read_line(FILE *f, char *buf, int size, const char *what)
+{
+	size_t len;
+
+	errno = 0;
+	if (!fgets(buf, size, f)) {
+		if (feof(f) && !ferror(f))
+			return 0;
+		if (!errno)
+			errno = EIO;
+		pr_perror("can't read %s", what);
+		return -1;
+	}
+	len = strlen(buf);
+	if (len && buf[len - 1] != '\n' && len == (size_t)size - 1) {
+		int c = getc(f);
+
+		if (c != EOF) {
+			pr_err("can't read %s: a line is longer than %d bytes\n", what, size - 1);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what)
+{
+	size_t len = 0;
+	char extra;
+	ssize_t n;
+
+	while (len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_perror("can't read %s", what);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	if (len == size - 1) {
+		/* full: there must be nothing more */
+		do {
+			n = read(fd, &extra, 1);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			pr_perror("can't read %s", what);
+			return -1;
+		}
+		if (n) {
+			pr_err("can't read %s: it is longer than %zu bytes\n", what, size - 1);
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	return len;
+}
+
+ssize_t read_text_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	ssize_t n;
+
+	if (fd < 0) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	n = read_text_fd(fd, buf, size, path);
+	err = errno;
+	close(fd);
+	errno = err;
+	return n;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

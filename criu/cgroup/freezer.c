@@ -212,9 +212,9 @@ static bool is_zombie(pid_t tid)
 
 static int seize_dir(struct fdir *d)
 {
-	char *buf = malloc(1 << 20), *save = NULL;
+	char *buf = malloc(1 << 20), *save = NULL, what[PATH_MAX + 32];
 	int f, ret = 0;
-	ssize_t n, len = 0;
+	ssize_t len;
 
 	if (!buf)
 		return -1;
@@ -224,10 +224,13 @@ static int seize_dir(struct fdir *d)
 		free(buf);
 		return -1;
 	}
-	while ((n = read(f, buf + len, (1 << 20) - 1 - len)) > 0)
-		len += n;
+	snprintf(what, sizeof(what), "the threads of cgroup %s", d->path);
+	len = read_text_fd(f, buf, 1 << 20, what);
 	close(f);
-	buf[len] = '\0';
+	if (len < 0) {
+		free(buf);
+		return -1;
+	}
 	for (char *t = strtok_r(buf, "\n", &save); t && !ret; t = strtok_r(NULL, "\n", &save)) {
 		pid_t tid = atoi(t);
 

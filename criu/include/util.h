@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -27,6 +28,18 @@ static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(cons
 ssize_t read_link(const char *path, char *buf, size_t size);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
+/*
+ * Reading text files of /proc and /sys without mistaking a failure for
+ * the end: a read error, or text that does not fit, is reported (naming
+ * @what) and returns -1, never a shorter text.
+ *   read_line(): fgets() of one whole line: 1, 0 at the end, or -1.
+ *   read_text_fd(): all of @fd up to EOF into @buf, NUL-terminated: its length, or -1.
+ *   read_text_file(): the same for @path (opened here; a missing file is
+ *   reported too, errno ENOENT).
+ */
+int read_line(FILE *f, char *buf, int size, const char *what);
+ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what);
+ssize_t read_text_file(const char *path, char *buf, size_t size);
 /* Move fd to the number @to (closing what was there); returns @to or -1. */
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */

@@ -116,14 +116,14 @@ static int own_proc(void)
 static int last_nspid(pid_t pid)
 {
 	char path[64], line[512];
-	int v = -1;
+	int v = -1, r;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
+	while ((r = read_line(f, line, sizeof(line), path)) > 0)
 		if (!strncmp(line, "NSpid:", 6)) {
 			char *p = line + 6, *end;
 
@@ -133,7 +133,7 @@ static int last_nspid(pid_t pid)
 			}
 		}
 	fclose(f);
-	return v;
+	return r < 0 ? -1 : v;
 }
 
 static int open_pidns(pid_t pid)
