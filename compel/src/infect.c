@@ -1,5 +1,6 @@
 /* Running syscalls and a parasite blob inside a seized task. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -214,12 +215,40 @@ static int cmp_size(const void *a, const void *b)
  * all three are found: libc has them all, and a program of hundreds of
  * MiB (a browser) is not read through for them.
  */
+/*
+ * fgets() of /proc text, telling an error (or a line cut at the buffer's
+ * size) from the end, which fgets() alone reports alike: 1, 0 at the end,
+ * -1 (reported).
+ */
+static int proc_line(FILE *f, char *buf, int size, const char *path)
+{
+	size_t len;
+
+	errno = 0;
+	if (!fgets(buf, size, f)) {
+		if (feof(f) && !ferror(f))
+			return 0;
+		if (!errno)
+			errno = EIO;
+		cpr_perror("read %s", path);
+		return -1;
+	}
+	len = strlen(buf);
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && getc(f) != EOF) {
+		cpr_err("read %s: a line longer than %d bytes\n", path, size - 1);
+		return -1;
+	}
+	return 1;
+}
+
 static int find_gadgets(pid_t pid, struct gadgets *g)
 {
 	struct xarea *xa = NULL;
 	size_t nr = 0, cap = 0;
-	char path[64], line[4096];
+	/* a line holds a path of up to PATH_MAX and what comes before it */
+	char path[64], line[PATH_MAX + 256];
 	FILE *f;
+	int r;
 
 	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -228,7 +257,7 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 		cpr_perror("open %s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
 		unsigned long start, end, pgoff, ino, maj, min;
 		char perms[5];
 
@@ -253,6 +282,10 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 		xa[nr++] = (struct xarea){ start, end, pgoff, ino, makedev(maj, min) };
 	}
 	fclose(f);
+	if (r < 0) {
+		free(xa);
+		return -1;
+	}
 	qsort(xa, nr, sizeof(*xa), cmp_size);
 	for (size_t i = 0; i < nr && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip); i++) {
 		if (xa[i].ino)
@@ -270,21 +303,26 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 	return 0;
 }
 
+/* The task's seccomp mode (0, 1 strict, 2 filter), or -1 (reported): how it is healed hangs on it. */
 static int seccomp_mode(pid_t pid)
 {
 	char path[64], line[256];
-	int mode = 0;
+	int mode = -1, r;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
+	if (!f) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0)
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
 	fclose(f);
-	return mode;
+	if (r >= 0 && mode < 0)
+		cpr_err("%s has no Seccomp: line\n", path);
+	return r < 0 ? -1 : mode;
 }
 
 /*
@@ -322,6 +360,8 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 		}
 	}
 	mode = seccomp_mode(tid);
+	if (mode < 0)
+		goto err;
 	ctl->strict_seccomp = mode == 1;
 	ctl->seccomp_filter = mode == 2;
 	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->sigreturn_off : ctl->sigret_ip))

@@ -14,6 +14,7 @@
 struct fault_state {
 	unsigned long step;
 	unsigned long target;	/* 0: count only */
+	int list;		/* CRIU_FAULT=list: count, and name every step on stderr */
 	pid_t main;
 };
 
@@ -36,9 +37,13 @@ void fault_init(void)
 	atexit(fault_fini);
 	if (!strcmp(env, "count"))
 		return;
+	if (!strcmp(env, "list")) {
+		fs->list = 1;
+		return;
+	}
 	fs->target = strtoul(env, &end, 10);
 	if (*end || !fs->target) {
-		pr_err("fault injection: CRIU_FAULT=%s is neither a step number nor \"count\"\n", env);
+		pr_err("fault injection: CRIU_FAULT=%s is neither a step number nor \"count\" or \"list\"\n", env);
 		fs->target = 0;
 	}
 }
@@ -69,11 +74,15 @@ int fault_hit(const char *fmt, ...)
 	if (!fs)
 		return 0;
 	n = __atomic_add_fetch(&fs->step, 1, __ATOMIC_SEQ_CST);
-	if (n != fs->target)
+	if (n != fs->target && !fs->list)
 		return 0;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	if (fs->list) {
+		fprintf(stderr, "fault injection: step %lu: %s\n", n, what);
+		return 0;
+	}
 	pr_err("fault injection: step %lu: %s fails\n", n, what);
 	if (getenv("CRIU_FAULT_BACKTRACE")) {
 		void *bt[32];

@@ -27,6 +27,7 @@
 #include "cgroup.h"
 #include "compel/compel.h"
 #include "cr_options.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -156,10 +157,11 @@ static int add_children(int idx)
 			close(dfd);
 		return -1;
 	}
-	while (!ret && (de = readdir(dir))) {
+	while (!ret && (ret = next_dirent(dir, &de, fz.dirs[idx].path)) > 0) {
 		char path[PATH_MAX];
 		int fd;
 
+		ret = 0;
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", fz.dirs[idx].path, de->d_name);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -250,10 +251,11 @@ int cg_props_dump(int dirfd, bool v2, bool freezer, CgroupDir *d)
 		close(fd);
 		return -1;
 	}
-	while (!ret && (de = readdir(dir))) {
+	while (!ret && (ret = next_dirent(dir, &de, d->path)) > 0) {
 		const struct prop_desc *p = find_desc(de->d_name);
 		char *val;
 
+		ret = 0;
 		if (!p || de->d_type == DT_DIR)
 			continue;
 		if ((p->kind == FREEZER_V1 && (v2 || !freezer)) || ((p->kind == FREEZE_V2 || p->kind == TYPE ||
