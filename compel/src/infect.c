@@ -839,9 +839,11 @@ static int fini_daemon(struct parasite_ctl *ctl)
 	struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 	int failed = 0, stale = 0;
 
-	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
 		if (failed++)
 			return -1;
+		cpr_warn("sending FINI to the parasite of %d failed (%s): once more\n", ctl->pid, strerror(errno));
+	}
 	while (stale < 16) {
 		if (compel_wait_sock_how(ctl, ctl->sock, 0)) {
 			if (!ctl->running || failed++)
@@ -851,6 +853,8 @@ static int fini_daemon(struct parasite_ctl *ctl)
 		if (read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 			if (failed++)
 				return -1;
+			cpr_warn("reading the parasite's answer to FINI from %d failed (%s): once more\n", ctl->pid,
+				 strerror(errno));
 			continue;
 		}
 		if (m.cmd == COMPEL_CMD_FINI)

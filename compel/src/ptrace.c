@@ -74,7 +74,10 @@ pid_t compel_wait(pid_t pid, int *status)
 	return ret;
 }
 
-/* State letter of @pid in /proc/PID/stat, or 0 when it can't be read. */
+/*
+ * State letter of @pid in /proc/PID/stat, or 0 when it can't be read (a
+ * poll: the caller looks again; a failed read is said, not taken as an answer).
+ */
 static char task_state(pid_t pid)
 {
 	char path[64], buf[512], *p;
@@ -86,6 +89,8 @@ static char task_state(pid_t pid)
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		cpr_warn("can't read %s (%s): looking again\n", path, strerror(errno));
 	close(fd);
 	if (n <= 0)
 		return 0;

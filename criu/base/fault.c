@@ -19,6 +19,24 @@ struct fault_state {
 };
 
 static struct fault_state *fs;
+static const char *only;	/* CRIU_FAULT_CALLS: the calls that count as steps, or NULL for all */
+
+/* Is the call @fmt names ("read(fd %d)") one of CRIU_FAULT_CALLS's comma-separated names? */
+static int counted(const char *fmt)
+{
+	size_t len = strcspn(fmt, "( ");
+
+	if (!only)
+		return 1;
+	for (const char *p = only; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && !strncmp(p, fmt, len) && fmt[len] == '(')
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
 
 void fault_init(void)
 {
@@ -27,6 +45,9 @@ void fault_init(void)
 
 	if (!env || !*env)
 		return;
+	only = getenv("CRIU_FAULT_CALLS");
+	if (only && !*only)
+		only = NULL;
 	fs = mmap(NULL, sizeof(*fs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (fs == MAP_FAILED) {
 		fs = NULL;
@@ -71,7 +92,7 @@ int fault_hit(const char *fmt, ...)
 	unsigned long n;
 	va_list ap;
 
-	if (!fs)
+	if (!fs || !counted(fmt))
 		return 0;
 	n = __atomic_add_fetch(&fs->step, 1, __ATOMIC_SEQ_CST);
 	if (n != fs->target && !fs->list)

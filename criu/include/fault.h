@@ -6,6 +6,8 @@
  * CRIU_FAULT=count makes nothing fail and prints "fault injection: N
  * steps" on stderr at the end; CRIU_FAULT=list does too, and names
  * every step on stderr as it comes ("fault injection: step N: read(fd 7)").
+ * CRIU_FAULT_CALLS=read,fgets (names of wrapped calls, comma-separated)
+ * counts only the calls of those names as steps, so that N walks them.
  * A step is a call to a library function
  * that makes a system call (they are all wrapped at link time, see
  * fault-wrap.c and criu/meson.build), a parasite command, or an image
