@@ -1570,7 +1570,7 @@ static int ns_init_left(struct dump_ctx *dc)
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
-	int status, ret = 0;
+	int status, ret = 0, kill_init = 0;
 	char *alive;
 
 	if (!ok || opts.leave_running || opts.leave_stopped) {
@@ -1581,16 +1581,17 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	}
 	/*
 	 * In a pid namespace the tree's death may be its init's and so ours:
-	 * the result and stats go out first (the frozen time ends with the kills).
+	 * the stats go out first (the frozen time ends with the kills), and the
+	 * result too, unless the init is the tree's: criu outside kills it once
+	 * told, so then the rest dies first.
 	 */
 	if (ns_dump_in_agent()) {
-		int kill_init = 0;
-
 		for (int i = 0; i < t->nr; i++)
 			kill_init |= ns_init_left(&t->p[i]);
 		t->st.frozen_time = now_us() - t_frozen;
 		write_dump_stats(t->dfd, &t->st);
-		ns_dump_agent_report(1, kill_init);
+		if (!kill_init)
+			ns_dump_agent_report(1, 0);
 	}
 	alive = calloc(t->nr + 1, 1);
 	if (!alive)
@@ -1613,6 +1614,9 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 			       !WIFEXITED(status) && !WIFSIGNALED(status))
 				ptrace(PTRACE_CONT, t->p[i].th[j].tid, NULL, NULL);
 	free(alive);
+	if (!ret)
+		net_ns_dump_quiesce();
+	ns_dump_agent_report(1, kill_init);
 	return ret;
 }
 

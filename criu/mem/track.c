@@ -327,7 +327,8 @@ int track_invalidate(struct track_state *ts)
 
 /* ---- the tracker ---- */
 
-static void tracker_loop(struct track_state *ts)
+/* @report hears one byte once the tracker holds what it has to: criu may go then. */
+static void tracker_loop(struct track_state *ts, int report)
 {
 	struct pollfd *p = calloc(ts->nr_tasks ? ts->nr_tasks : 1, sizeof(*p));
 	int live = 0;
@@ -339,6 +340,9 @@ static void tracker_loop(struct track_state *ts)
 		p[i].events = POLLIN;
 		live += p[i].fd >= 0;
 	}
+	if (write(report, "", 1) != 1)
+		_exit(1);
+	close(report);
 	/* a task gone takes its mm and our registration with it: its userfaultfd goes too */
 	while (live > 0) {
 		if (poll(p, ts->nr_tasks, -1) < 0) {
@@ -398,6 +402,7 @@ static pid_t spawn_tracker(struct track_state *ts)
 {
 	int p[2], status;
 	pid_t child, tracker = -1;
+	char ready;
 
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
@@ -415,6 +420,8 @@ static pid_t spawn_tracker(struct track_state *ts)
 
 		close(p[0]);
 		setsid();
+		/* named before it exists: the next dump knows the tracker by its name */
+		prctl(PR_SET_NAME, TRACKER_COMM);
 		t = fork();
 		if (t != 0) {
 			if (write(p[1], &t, sizeof(t)) != sizeof(t))
@@ -424,15 +431,13 @@ static pid_t spawn_tracker(struct track_state *ts)
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGPIPE, SIG_IGN);
-		prctl(PR_SET_NAME, TRACKER_COMM);
 		if (chdir("/"))
 			_exit(1);
 		tracker_close_fds(ts, p[1]);
-		close(p[1]);
-		tracker_loop(ts);
+		tracker_loop(ts, p[1]);
 	}
 	close(p[1]);
-	if (read(p[0], &tracker, sizeof(tracker)) != sizeof(tracker))
+	if (read(p[0], &tracker, sizeof(tracker)) != sizeof(tracker) || read(p[0], &ready, 1) != 1)
 		tracker = -1;
 	close(p[0]);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)

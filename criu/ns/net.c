@@ -217,6 +217,38 @@ int net_ns_dump_write(int dfd)
 	return finish_image(img, ret);
 }
 
+/*
+ * The tree is dead and its namespace goes when criu leaves it, but the
+ * kernel tears a namespace down in steps: its netfilter tables (our lock)
+ * may go while its links still take packets, and a peer's segment then
+ * meets a stack without the connection and is answered with a reset. With
+ * every link down first nothing gets in. Only for a namespace whose
+ * contents the images hold (the restore makes it anew) and whose tasks are
+ * gone: locked whole, it was of no use to anybody any more.
+ */
+void net_ns_dump_quiesce(void)
+{
+	struct rtnl rt;
+
+	if (!dumped || rtnl_open(&rt))
+		return;
+	for (size_t i = 0; i < dumped->n_links; i++) {
+		const NetnsLink *l = dumped->links[i];
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = l->ifindex, .ifi_change = IFF_UP };
+		struct nl_msg *m;
+		int ret;
+
+		if (!(l->flags & IFF_UP) || !strcmp(l->kind, "loopback"))
+			continue;
+		m = rtnl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+		ret = m ? rtnl_do(&rt, m) : -ENOMEM;
+		if (ret)
+			pr_warn("can't set link %u (%s) of the dumped network namespace down: %s\n", l->ifindex,
+				l->kind, strerror(ret < 0 ? -ret : EIO));
+	}
+	rtnl_close(&rt);
+}
+
 void net_ns_dump_free(void)
 {
 	netns_entry_free(dumped);
