@@ -254,6 +254,16 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 		ret = handler(m.cmd, compel_user_args(args));
 		if (m.cmd == COMPEL_CMD_FINI && ret == -ENOSYS)
 			ret = 0;	/* a handler with nothing to clean up */
+		if (m.cmd == COMPEL_CMD_FINI && args->pidfd >= 0) {
+			/*
+			 * The tool's pidfd goes before the answer: a tool that dies
+			 * during its cure, between its closes of our fds, would leave
+			 * it open in the task. Losing the tool from here on, we wait
+			 * blind (wait_tool_blind()).
+			 */
+			sys_close(args->pidfd);
+			args->pidfd = -1;
+		}
 		m.ret = ret < 0 ? -1 : ret;
 		m.err = ret < 0 ? -ret : 0;
 		if (ctl_send(&m))

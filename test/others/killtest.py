@@ -23,6 +23,11 @@ or all do and are healthy; never a part.
 
     killtest.py [--tries N] [--restore-tries N] [--seed S] [-v]
 
+KILLTEST_SIGNALS=9 (comma-separated numbers) sends only those signals;
+KILLTREE_CFLAGS adds compiler flags to killtree's build (e.g.
+-DKT_SECCOMP_NS=1000: how often the seccomp child calls its forbidden
+uname(), 200000 ns by default).
+
 Last line: "killtest: N passed, M failed". Must run as root.
 """
 
