@@ -105,6 +105,34 @@ ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what)
 	return len;
 }
 
+int read_num_file(const char *path, long long *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	char buf[64], *end;
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			pr_warn("can't open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = errno;
+	close(fd);
+	if (n < 0) {
+		pr_warn("can't read %s: %s\n", path, strerror(err));
+		return -1;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	*v = strtoll(buf, &end, 10);
+	if (end == buf || errno || (*end && *end != '\n')) {
+		pr_warn("%s does not hold a number: \"%.*s\"\n", path, (int)strcspn(buf, "\n"), buf);
+		return -1;
+	}
+	return 0;
+}
+
 ssize_t read_text_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
@@ -292,14 +320,9 @@ void task_fd_release(void)
 /* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
 static unsigned long nr_open(void)
 {
-	unsigned long v = 0;
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	long long v;
 
-	if (f && fscanf(f, "%lu", &v) != 1)
-		v = 0;
-	if (f)
-		fclose(f);
-	return v;
+	return read_num_file("/proc/sys/fs/nr_open", &v) || v < 0 ? 0 : (unsigned long)v;
 }
 
 long raise_nofile_limit(unsigned long *nr_open_out)

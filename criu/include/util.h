@@ -40,6 +40,12 @@ int write_all(int fd, const void *buf, size_t len);
 int read_line(FILE *f, char *buf, int size, const char *what);
 ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what);
 ssize_t read_text_file(const char *path, char *buf, size_t size);
+/*
+ * The number a one-line /proc or /sys file holds (pid_max, nr_open...):
+ * 0, or -1 with a warning (none for a missing file), for callers that
+ * have a fallback; a failed read is said, not taken for the file's value.
+ */
+int read_num_file(const char *path, long long *v);
 /* Move fd to the number @to (closing what was there); returns @to or -1. */
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */

@@ -316,17 +316,12 @@ static pid_t clone_into(pid_t vpid)
 	return pid;
 }
 
+/* -1 if unknown (warned) */
 static int read_int(const char *path)
 {
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long long v;
 
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = '\0';
-	close(fd);
-	return atoi(buf);
+	return read_num_file(path, &v) || v < 0 || v > INT_MAX ? -1 : (int)v;
 }
 
 /*
