@@ -615,6 +615,35 @@ out:
 }
 
 /*
+ * Let the task, its own state back, run to the interrupt stop queued for
+ * it; a signal of its own may come first: it is delivered, the trap
+ * follows. 0, or -1 (@after says after what it did not stop).
+ */
+static int run_to_stop(struct parasite_ctl *ctl, const char *after)
+{
+	int status;
+
+	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_CONT of %d", ctl->pid);
+		return -1;
+	}
+	while (1) {
+		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
+			cpr_err("task %d did not stop after %s (status 0x%x)\n", ctl->pid, after, status);
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
+			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
+					  WSTOPSIG(status) : 0))) {
+			cpr_perror("PTRACE_CONT of %d", ctl->pid);
+			return -1;
+		}
+	}
+}
+
+/*
  * Give the task its own state back and leave it in an interrupt stop, from
  * any stop. The registers go last, in one call: until then it is on a heal
  * path, from then on it is itself. Leaving through the kernel's signal
@@ -624,7 +653,7 @@ out:
 static int put_back(struct parasite_ctl *ctl)
 {
 	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
-	int status, ret = 0;
+	int ret = 0;
 
 	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
@@ -641,25 +670,7 @@ static int put_back(struct parasite_ctl *ctl)
 	if (set_regs(ctl, &ctl->orig.regs))
 		return -1;
 	ctl->armed = 0;
-	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
-		cpr_perror("PTRACE_CONT of %d", ctl->pid);
-		return -1;
-	}
-	while (1) {
-		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
-			cpr_err("task %d did not stop after we put its state back (status 0x%x)\n", ctl->pid, status);
-			return -1;
-		}
-		if ((status >> 16) == PTRACE_EVENT_STOP)
-			return ret;
-		/* a signal of its own came first: deliver it, the trap follows */
-		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
-			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
-					  WSTOPSIG(status) : 0))) {
-			cpr_perror("PTRACE_CONT of %d", ctl->pid);
-			return -1;
-		}
-	}
+	return run_to_stop(ctl, "we put its state back") ?: ret;
 }
 
 static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
@@ -925,7 +936,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	struct iovec iov = { .iov_base = ctl->orig.xsave, .iov_len = ctl->orig.xsave_size };
 	unsigned long a[6] = { ctl->remote_map, ctl->map_size };
 	struct user_regs_struct regs;
-	int ret = 0, status;
+	int ret = 0;
 
 	/* the FPU state first, while the registers still lead to rt_sigreturn */
 	if (ctl->armed && cptrace(PTRACE_SETREGSET, ctl->pid, (void *)NT_X86_XSTATE, &iov)) {
@@ -947,24 +958,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		return -1;
 	}
 	ctl->armed = 0;
-	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
-		cpr_perror("PTRACE_CONT of %d", ctl->pid);
-		return -1;
-	}
-	while (1) {
-		if (compel_wait_stop_nointr(ctl->pid, &status) < 0 || !WIFSTOPPED(status)) {
-			cpr_err("task %d did not stop after its cure (status 0x%x)\n", ctl->pid, status);
-			return -1;
-		}
-		if ((status >> 16) == PTRACE_EVENT_STOP)
-			return ret;
-		if (cptrace(PTRACE_CONT, ctl->pid, NULL,
-			   (void *)(long)((status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80) ?
-					  WSTOPSIG(status) : 0))) {
-			cpr_perror("PTRACE_CONT of %d", ctl->pid);
-			return -1;
-		}
-	}
+	return run_to_stop(ctl, "its cure") ?: ret;
 }
 
 /*

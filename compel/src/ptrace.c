@@ -74,28 +74,42 @@ pid_t compel_wait(pid_t pid, int *status)
 	return ret;
 }
 
-/*
- * State letter of @pid in /proc/PID/stat, or 0 when it can't be read (a
- * poll: the caller looks again; a failed read is said, not taken as an answer).
- */
-static char task_state(pid_t pid)
+ssize_t compel_read_proc(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[512], *p;
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	n = read(fd, buf, size - 1);
+	/* a failed read is said: the callers take -1 for "gone" or "look again" */
 	if (n < 0)
-		cpr_warn("can't read %s (%s): looking again\n", path, strerror(errno));
+		cpr_warn("can't read %s: %s\n", path, strerror(errno));
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
+	return n;
+}
+
+int compel_read_stat(pid_t pid, char *buf, size_t size, char **rest)
+{
+	if (compel_read_proc(pid, "stat", buf, size) < 0)
+		return -1;
+	*rest = strrchr(buf, ')');
+	return 0;
+}
+
+/* State letter of @pid in /proc/PID/stat, or 0 when it can't be read. */
+static char task_state(pid_t pid)
+{
+	char buf[512], *p;
+
+	if (compel_read_stat(pid, buf, sizeof(buf), &p))
+		return 0;
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
@@ -171,17 +185,12 @@ static long long now_ns(void)
  */
 static void report_no_stop(pid_t pid)
 {
-	char path[64], buf[256] = "", state = '?';
+	char path[64], buf[256], *p, state = '?';
 	long nr = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
-			state = strrchr(buf, ')')[2];
-		fclose(f);
-	}
+	if (!compel_read_stat(pid, buf, sizeof(buf), &p) && p)
+		state = p[2];
 	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
 	f = fopen(path, "r");
 	if (f) {
@@ -302,22 +311,12 @@ static int drain_stop_trap(pid_t pid)
 /* The task is on its way out (PF_EXITING) or gone: ptrace refuses to attach to it. */
 static int task_exiting(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long flags = 0;
 	char state = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_stat(pid, buf, sizeof(buf), &p))
 		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
 	/* state ppid pgrp session tty_nr tpgid flags */
 	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
 		return 0;

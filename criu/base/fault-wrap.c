@@ -54,6 +54,31 @@
 		return __real_##name args;						\
 	}
 
+/*
+ * The same for NAME(@proto, ...), whose one optional argument (of type @at,
+ * after @last) is read when @when holds, as arg; @fmt is the whole name.
+ */
+#define UNPAREN(...) __VA_ARGS__
+#define WRAP_VA(rt, name, fail, err, proto, last, at, when, args, fmt, ...)		\
+	rt __real_##name(UNPAREN proto, ...);						\
+	rt __wrap_##name(UNPAREN proto, ...);						\
+	rt __wrap_##name(UNPAREN proto, ...)						\
+	{										\
+		at arg = 0;								\
+		va_list ap;								\
+											\
+		if (when) {								\
+			va_start(ap, last);						\
+			arg = va_arg(ap, at);						\
+			va_end(ap);							\
+		}									\
+		if (fault_hit(fmt, ##__VA_ARGS__)) {					\
+			errno = err;							\
+			return fail;							\
+		}									\
+		return __real_##name args;						\
+	}
+
 /* files */
 WRAP(ssize_t, read, -1, EIO, (int fd, void *b, size_t n), (fd, b, n), "fd %d", fd)
 WRAP(ssize_t, write, -1, EIO, (int fd, const void *b, size_t n), (fd, b, n), "fd %d", fd)
@@ -181,63 +206,19 @@ WRAP(FILE *, fopen64, NULL, EMFILE, (const char *p, const char *m), (p, m), "%s"
 WRAP(char *, fgets, NULL, EIO, (char *b, int n, FILE *f), (b, n, f), "")
 
 /* with variable arguments */
-void *__real_mremap(void *a, size_t o, size_t n, int f, ...);
-void *__wrap_mremap(void *a, size_t o, size_t n, int f, ...);
-void *__wrap_mremap(void *a, size_t o, size_t n, int f, ...)
-{
-	void *to = NULL;
-	va_list ap;
+WRAP_VA(void *, mremap, MAP_FAILED, ENOMEM, (void *a, size_t o, size_t n, int f), f, void *, f & MREMAP_FIXED,
+	(a, o, n, f, arg), "mremap(%p)", a)
+WRAP_VA(int, open64, -1, EMFILE, (const char *p, int f), f, mode_t, f & (O_CREAT | __O_TMPFILE), (p, f, arg),
+	"open(%s)", p)
+WRAP_VA(int, openat64, -1, EMFILE, (int d, const char *p, int f), f, mode_t, f & (O_CREAT | __O_TMPFILE),
+	(d, p, f, arg), "openat(%s)", p)
+WRAP_VA(int, fcntl64, -1, EIO, (int fd, int cmd), cmd, void *, 1, (fd, cmd, arg), "fcntl(fd %d, %d)", fd, cmd)
+WRAP_VA(int, ioctl, -1, EIO, (int fd, unsigned long req), req, void *, 1, (fd, req, arg), "ioctl(fd %d, %#lx)",
+	fd, req)
+WRAP_VA(int, semctl, -1, EINVAL, (int id, int n, int cmd), cmd, void *, 1, (id, n, cmd, arg),
+	"semctl(%d, %d)", id, cmd)
 
-	if (f & MREMAP_FIXED) {
-		va_start(ap, f);
-		to = va_arg(ap, void *);
-		va_end(ap);
-	}
-	if (fault_hit("mremap(%p)", a)) {
-		errno = ENOMEM;
-		return MAP_FAILED;
-	}
-	return __real_mremap(a, o, n, f, to);
-}
-
-int __real_open64(const char *p, int f, ...);
-int __wrap_open64(const char *p, int f, ...);
-int __wrap_open64(const char *p, int f, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-
-	if (f & (O_CREAT | __O_TMPFILE)) {
-		va_start(ap, f);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	if (fault_hit("open(%s)", p)) {
-		errno = EMFILE;
-		return -1;
-	}
-	return __real_open64(p, f, mode);
-}
-
-int __real_openat64(int d, const char *p, int f, ...);
-int __wrap_openat64(int d, const char *p, int f, ...);
-int __wrap_openat64(int d, const char *p, int f, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-
-	if (f & (O_CREAT | __O_TMPFILE)) {
-		va_start(ap, f);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	if (fault_hit("openat(%s)", p)) {
-		errno = EMFILE;
-		return -1;
-	}
-	return __real_openat64(d, p, f, mode);
-}
-
+/* what the macros can't say: a failed close still closes, several optional arguments */
 int __real_close(int fd);
 int __wrap_close(int fd);
 int __wrap_close(int fd)
@@ -248,40 +229,6 @@ int __wrap_close(int fd)
 		return -1;
 	}
 	return __real_close(fd);
-}
-
-int __real_fcntl64(int fd, int cmd, ...);
-int __wrap_fcntl64(int fd, int cmd, ...);
-int __wrap_fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (fault_hit("fcntl(fd %d, %d)", fd, cmd)) {
-		errno = EIO;
-		return -1;
-	}
-	return __real_fcntl64(fd, cmd, arg);
-}
-
-int __real_ioctl(int fd, unsigned long req, ...);
-int __wrap_ioctl(int fd, unsigned long req, ...);
-int __wrap_ioctl(int fd, unsigned long req, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (fault_hit("ioctl(fd %d, %#lx)", fd, req)) {
-		errno = EIO;
-		return -1;
-	}
-	return __real_ioctl(fd, req, arg);
 }
 
 long __real_ptrace(int req, ...);
@@ -344,21 +291,4 @@ long __wrap_syscall(long nr, ...)
 		return -1;
 	}
 	return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
-int __real_semctl(int id, int n, int cmd, ...);
-int __wrap_semctl(int id, int n, int cmd, ...);
-int __wrap_semctl(int id, int n, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (fault_hit("semctl(%d, %d)", id, cmd)) {
-		errno = EINVAL;
-		return -1;
-	}
-	return __real_semctl(id, n, cmd, arg);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +150,13 @@ ssize_t read_text_file(const char *path, char *buf, size_t size)
 	return n;
 }
 
+void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -165,6 +173,72 @@ int write_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+int send_fds(int sk, const void *buf, size_t len, const int *fds, int nr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SEND_FDS_MAX)];
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *ch;
+
+	if (nr < 0 || nr > SEND_FDS_MAX || !len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nr) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr);
+		ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(sizeof(int) * nr);
+		memcpy(CMSG_DATA(ch), fds, sizeof(int) * nr);
+	}
+	if (sendmsg(sk, &mh, MSG_NOSIGNAL) != (ssize_t)len) {
+		if (!errno)
+			errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t recv_fds(int sk, void *buf, size_t len, int *fds, int max, int *nr)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SEND_FDS_MAX)];
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	ssize_t n;
+
+	*nr = 0;
+	do
+		n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (struct cmsghdr *ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch)) {
+		int k, got[SEND_FDS_MAX];
+
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(got, CMSG_DATA(ch), k * sizeof(int));
+		for (int i = 0; i < k; i++) {
+			if (*nr < max)
+				fds[(*nr)++] = got[i];
+			else
+				close(got[i]);	/* more than asked for: not ours to keep */
+		}
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		for (int i = 0; i < *nr; i++)
+			close(fds[i]);
+		*nr = 0;
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n;
 }
 
 int move_fd(int fd, int to)

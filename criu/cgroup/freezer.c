@@ -195,20 +195,10 @@ static int wait_frozen(void)
 
 static bool is_zombie(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	int fd;
-	ssize_t n;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_stat(tid, buf, sizeof(buf), &p))
 		return true;	/* gone */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 

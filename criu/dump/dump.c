@@ -406,9 +406,13 @@ static bool track_protects(void)
 	return opts.track_mem && (opts.leave_running || opts.leave_stopped);
 }
 
+/* The dump id of the images the parent link leads to (inventory's parent_dump_id), 0 if none. */
+static uint64_t parent_dump_id;
+
 int open_prev_images(struct dump_tree *t)
 {
 	t->prev_dfd = -1;
+	parent_dump_id = 0;
 	if (ps_connect())
 		return -1;
 	if (opts.prev_images_dir) {
@@ -419,6 +423,10 @@ int open_prev_images(struct dump_tree *t)
 			return -1;
 		}
 		if (chain_link(t->dfd, opts.prev_images_dir))
+			return -1;
+		/* with a page server the previous images are there: its own dir is not read here */
+		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
+		    chain_dump_id(t->prev_dfd, &parent_dump_id))
 			return -1;
 	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
 		pr_perror("can't remove the old %s link", PARENT_LINK);
@@ -436,8 +444,9 @@ void dedup_chain(struct dump_tree *t)
 {
 	uint64_t punched = 0;
 
-	if (!opts.auto_dedup || t->prev_dfd < 0)
+	if (!opts.auto_dedup || t->prev_dfd < 0 || t->deduped)
 		return;
+	t->deduped = true;
 	if (opts.page_server) {
 		pr_warn("--auto-dedup: the previous images are at the page server; nothing freed\n");
 		return;
@@ -767,6 +776,9 @@ int write_inventory(int dfd, pid_t root, bool pre_dump, const struct dump_ctx *r
 		ie.has_pre_dump = ie.pre_dump = true;
 	ie.has_dump_id = true;
 	ie.dump_id = img_get_dump_id();
+	if (parent_dump_id)
+		ie.has_parent_dump_id = true;
+	ie.parent_dump_id = parent_dump_id;
 
 	img = open_image_at(dfd, CR_FD_INVENTORY, O_DUMP);
 	if (!img)
@@ -1589,6 +1601,8 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		for (int i = 0; i < t->nr; i++)
 			kill_init |= ns_init_left(&t->p[i]);
 		t->st.frozen_time = now_us() - t_frozen;
+		/* the images are whole: the kills may end us before the end of the dump */
+		dedup_chain(t);
 		write_dump_stats(t->dfd, &t->st);
 		if (!kill_init)
 			ns_dump_agent_report(1, 0);

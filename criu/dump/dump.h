@@ -135,6 +135,7 @@ struct dump_tree {
 	int prev_dfd;			/* --prev-images-dir, or -1 */
 	struct track_state track;
 	struct pidmap idx;		/* pid -> index in p[] */
+	bool deduped;			/* --auto-dedup done (dedup_chain()) */
 };
 
 int write_core(struct dump_ctx *dc, struct dump_thread *t);

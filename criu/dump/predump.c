@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "namespaces.h"
 #include "pagechain.h"
 #include "page-server.h"
 #include "track.pb-c.h"
@@ -56,8 +57,6 @@ static int pre_dump(pid_t pid, bool hooks)
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1, frozen = 0;
 
-	if (check_privileges())
-		return -1;
 	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (t.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -161,9 +160,22 @@ out_close:
 	return ret;
 }
 
-int cr_pre_dump_tasks(pid_t pid)
+static int pre_dump_tree_of(pid_t pid)
 {
 	return pre_dump(pid, true);
+}
+
+/*
+ * As a dump: from inside the tree's pid namespace if it is not criu's, so
+ * that the images name the tasks by the pids the final dump and the
+ * restore use. Only memory is taken: the namespaces are the final dump's.
+ */
+int cr_pre_dump_tasks(pid_t pid)
+{
+	if (check_privileges())
+		return -1;
+	ns_init_self();
+	return ns_dump_run(pid, pre_dump_tree_of);
 }
 
 /* ---- live rounds of a dump ---- */
@@ -264,7 +276,7 @@ int dump_live_rounds(pid_t pid)
 	int dfd, ret = 0;
 
 	/* the rounds' images would be at the page server too: not yet */
-	if (!prev || !kdat.has_mem_track || opts.page_server)
+	if (!prev || !kdat.has_mem_track || opts.page_server || opts.no_live_rounds)
 		return 0;
 	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (dfd < 0)

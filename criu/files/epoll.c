@@ -215,18 +215,9 @@ int epoll_check_targets(struct file_table *ft, const pid_t *pids, int nr)
 		goto oom;
 	for (size_t i = ft->nr; i-- > 0;) {
 		struct file_desc *d = &ft->d[i];
-		uint64_t *first;
-		int made;
 
-		if (d->owner_fd < 0)
-			continue;
-		first = hmap_get_or_put(&by_ino, inode_key(d->st.st_dev, d->st.st_ino), d->id, &made);
-		if (!first)
+		if (d->owner_fd >= 0 && hmap_list_push(&by_ino, inode_key(d->st.st_dev, d->st.st_ino), d->id, next))
 			goto oom;
-		if (!made) {
-			next[d->id] = *first;
-			*first = d->id;
-		}
 	}
 	for (size_t i = 0; i < ft->nr; i++) {
 		struct file_desc *d = &ft->d[i];

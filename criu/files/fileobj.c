@@ -889,7 +889,7 @@ int fileobj_plan(struct rst_files *rf)
 	/* views of a holder by another name: one slot per name, its views reopen that */
 	for (uint32_t id = 0; id <= rf->nr_ids; id++) {
 		FileEntry *fe = find_file(rf, id);
-		uint64_t key, *first, *list;
+		uint64_t key, *first;
 		int made;
 
 		if (!fe || !is_alias(rf, fe))
@@ -903,11 +903,8 @@ int fileobj_plan(struct rst_files *rf)
 			continue;
 		}
 		rf->obj_slot[id] = rf->nr_objs++;
-		list = hmap_get_or_put(&rf->obj_aliases, fe->reg->same_as, 0, NULL);
-		if (!list)
+		if (hmap_list_push(&rf->obj_aliases, fe->reg->same_as, id, rf->obj_next))
 			goto oom;
-		rf->obj_next[id] = *list;
-		*list = id;
 	}
 	hmap_free(&names);
 	return 0;

@@ -203,19 +203,10 @@ int pipes_index(struct rst_files *rf)
 	}
 	for (size_t i = rf->nr; i-- > 0;) {
 		FileEntry *fe = rf->fe[i];
-		uint64_t *first;
-		int made;
 
-		if (fe->type != FILE_TYPE__FT_PIPE)
-			continue;
-		first = hmap_get_or_put(&rf->pipes, fe->pipe->ino, fe->id, &made);
-		if (!first) {
+		if (fe->type == FILE_TYPE__FT_PIPE && hmap_list_push(&rf->pipes, fe->pipe->ino, fe->id, rf->pipe_next)) {
 			pr_err("out of memory\n");
 			return -1;
-		}
-		if (!made) {
-			rf->pipe_next[fe->id] = *first;
-			*first = fe->id;
 		}
 	}
 	return 0;

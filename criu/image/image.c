@@ -185,7 +185,7 @@ static const char *file_kind(mode_t mode)
  * them (serve_images()). Each request carries its own reply socket, so
  * that processes sharing the server socket never read each other's fds.
  */
-enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE };
+enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE, IMG_SRV_GATHERED };
 
 struct img_srv_req {
 	int op;
@@ -611,6 +611,47 @@ int img_open_file(const char *path, int flags)
 	return fd;
 }
 
+/* fds of criu's the image server may hand out (chain_gather()'s memfds), by their /proc path */
+static int *allowed_fds;
+static size_t nr_allowed_fds;
+
+int img_serve_allow_fd(int fd)
+{
+	int *n = realloc(allowed_fds, (nr_allowed_fds + 1) * sizeof(*n));
+
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	allowed_fds = n;
+	allowed_fds[nr_allowed_fds++] = fd;
+	return 0;
+}
+
+/* In the server, criu's child: a new description of criu's fd (read-only), if it is one allowed. */
+static int serve_allowed_fd(const char *name)
+{
+	char path[64];
+	int pid, fd;
+
+	if (sscanf(name, "/proc/%d/fd/%d", &pid, &fd) != 2 || pid != getppid()) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the server is in criu's mount namespace: /proc is criu's */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	for (size_t i = 0; i < nr_allowed_fds; i++)
+		if (allowed_fds[i] == fd)
+			return open(path, O_RDONLY | O_CLOEXEC);
+	errno = EPERM;
+	return -1;
+}
+
+int img_open_gathered(const char *name)
+{
+	return img_srv < 0 ? (errno = EINVAL, -1) : img_srv_call(IMG_SRV_GATHERED, name, O_RDONLY);
+}
+
 int img_accessat(int dfd, const char *name)
 {
 	if (img_srv < 0)
@@ -656,6 +697,11 @@ void img_serve(int srv, int dfd)
 				if (fd < 0)
 					err = errno;
 			}
+		} else if (req.op == IMG_SRV_GATHERED) {
+			/* pages criu gathered from a chain of images dirs (pagechain.c) */
+			fd = serve_allowed_fd(req.name);
+			if (fd < 0)
+				err = errno;
 		} else if (strchr(req.name, '/') || !strcmp(req.name, "..") || !strcmp(req.name, "."))
 			/* image names only: nothing above or beside the images directory */
 			err = EINVAL;

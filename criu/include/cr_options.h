@@ -46,6 +46,11 @@ struct cr_options {
 	int port;			/* --port, 0: PS_DEFAULT_PORT */
 	int status_fd;			/* --status-fd: a byte written when ready (page-server), or -1 */
 	bool ext_pipes;			/* dump: a pipe with its other end outside the tree is external (swrk) */
+	/*
+	 * swrk: no live rounds (predump.c): the runtime owns the chain, and
+	 * podman links the images to the parent it passed after the dump
+	 */
+	bool no_live_rounds;
 	/* swrk: a client without CAP_SYS_PTRACE may dump only tasks wholly of its uid and gid */
 	bool owner_only;
 	uid_t owner_uid;

@@ -25,6 +25,22 @@ uint64_t *hmap_get_or_put(struct hmap *m, uint64_t key, uint64_t val, int *made)
 int hmap_put(struct hmap *m, uint64_t key, uint64_t val);
 void hmap_free(struct hmap *m);
 
+/*
+ * Lists of ids (files of one pipe, sockets of one group...): @m gives the
+ * first id of @key's list, @next[id] the id after it (0: the end). Put @id
+ * first in @key's list. 0 or -1 (out of memory).
+ */
+static inline int hmap_list_push(struct hmap *m, uint64_t key, uint32_t id, uint32_t *next)
+{
+	uint64_t *first = hmap_get_or_put(m, key, 0, NULL);
+
+	if (!first)
+		return -1;
+	next[id] = *first;
+	*first = id;
+	return 0;
+}
+
 /* Well-mixed hashes to build keys from several fields. */
 uint64_t hash_u64(uint64_t v);
 uint64_t hash_bytes(const void *p, size_t len, uint64_t seed);

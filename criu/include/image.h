@@ -156,6 +156,13 @@ int img_accessat(int dfd, const char *name);
 void img_use_server(int fd);
 int img_served(void);
 int img_open_file(const char *path, int flags);
+/*
+ * Pages criu gathered from a chain (its memfd's /proc path), through its
+ * image server; the server gives out only the fds allowed before it was
+ * forked.
+ */
+int img_open_gathered(const char *name);
+int img_serve_allow_fd(int fd);
 void img_serve(int srv, int dfd);
 
 /* Returns 0 or -1. */

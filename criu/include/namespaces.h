@@ -80,6 +80,13 @@ pid_t ns_dump_view_pid(void);
 /* criu's root and mount namespace as the agent can reach them (AT_FDCWD and -1 outside an agent). */
 void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);
+/*
+ * The memory tracker lives in criu's pid namespace (a process forked in
+ * the tree's would be one of the tree's): tracker_pidfd() and
+ * tracker_fork() of track.h, done by criu outside when asked from an agent.
+ */
+int ns_dump_tracker_pidfd(pid_t pid, uint64_t start);
+int ns_dump_tracker_fork(pid_t *pid, uint64_t *start);
 
 /* The dump works from the tree's network namespace (its unix sockets are seen from there). */
 int ns_dump_join_net(pid_t pid);

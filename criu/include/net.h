@@ -50,6 +50,9 @@ struct netns_state {
 	size_t nr_conns;
 };
 
+/* The inode of socket fd @fd of @pid (its /proc link): 0, or -1 with a message. */
+int sk_fd_ino(pid_t pid, int fd, unsigned long *ino);
+
 /* The namespace of @pid, or NULL with a message. */
 struct netns_state *netns_of(pid_t pid);
 /* Its sock_diag tables, read on first use (@fresh: read again, e.g. once it is locked). */

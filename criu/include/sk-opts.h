@@ -7,6 +7,7 @@
 #define CR_SK_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sk-opts.pb-c.h"
 
@@ -49,6 +50,11 @@ int sk_opts_dump(int sk, SkOptsEntry *e, const char *who);
  */
 int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, const char *who);
 void sk_opts_free(SkOptsEntry *e);
+
+/* The file flags of a restored socket (but O_ASYNC, which fown sets at the final fd number). */
+int sk_set_flags(int sk, uint32_t flags, const char *who);
+/* The end of a socket's restore: the SOL_SOCKET options of the late and last stages, then its file flags. */
+int sk_opts_finish(int sk, const SkOptsEntry *e, uint32_t flags, const char *who);
 
 /* Raise both buffers so that queues of @bytes can be put back. */
 int sk_raise_bufs(int sk, size_t bytes, const char *who);

@@ -71,6 +71,15 @@ int track_commit(struct track_state *ts, int dfd);
  */
 void track_close(struct track_state *ts, bool end_tracker);
 
+/*
+ * A new tracker (in criu's pid namespace): a socket to it, its pid and
+ * start time; -1 if it can't be had. A pidfd of the tracker @pid started
+ * at @start, or -1 (errno ESRCH: gone). Called from a dump agent through
+ * criu outside it (namespaces.h).
+ */
+int tracker_fork(pid_t *pid, uint64_t *start);
+int tracker_pidfd(pid_t pid, uint64_t start);
+
 /* Is the area [start, end) of @pid registered for asynchronous write-protect? 1, 0, or -1. */
 int track_area_async(pid_t pid, uint64_t start, uint64_t end);
 

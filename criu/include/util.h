@@ -26,6 +26,8 @@ static inline void sort_array(void *base, size_t n, size_t size, int (*cmp)(cons
 
 /* readlink(2) into buf (NUL-terminated); returns length or -1. */
 ssize_t read_link(const char *path, char *buf, size_t size);
+/* Close each of the @n fds that is open (>= 0). */
+void close_fds(const int *fds, int n);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
 /*
@@ -46,6 +48,17 @@ ssize_t read_text_file(const char *path, char *buf, size_t size);
  * have a fallback; a failed read is said, not taken for the file's value.
  */
 int read_num_file(const char *path, long long *v);
+/*
+ * One message of @len bytes (at least 1) on a SOCK_SEQPACKET socket, with
+ * @nr fds (0-64) passed along (SCM_RIGHTS). 0 or -1 (errno set).
+ */
+int send_fds(int sk, const void *buf, size_t len, const int *fds, int nr);
+/*
+ * Its counterpart: the message's length (0 at EOF) or -1; up to @max fds
+ * that came with it land in @fds (close-on-exec), their number in *@nr.
+ */
+ssize_t recv_fds(int sk, void *buf, size_t len, int *fds, int max, int *nr);
+#define SEND_FDS_MAX	64
 /* Move fd to the number @to (closing what was there); returns @to or -1. */
 int move_fd(int fd, int to);
 /* Is the caller privileged enough to checkpoint and restore? 0 or -1 with a message. */

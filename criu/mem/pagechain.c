@@ -40,20 +40,82 @@ int chain_link(int dfd, const char *prev)
 
 int chain_open_pages(int dfd, const char *name)
 {
-	int fd;
+	int pid, n, fd;
 
 	if (name[0] != '/')
 		return open_image_file(dfd, name, O_RDONLY);
-	/* chain_gather()'s memfd, by its /proc path: made by us, not an image file of the dir */
-	fd = open(name, O_RDONLY | O_CLOEXEC);
+	/*
+	 * chain_gather()'s memfd, by its /proc path: made by criu, not an image
+	 * file of the dir. Where we may be (the tree's mount namespace, with a
+	 * /proc of another pid namespace) it is reached through criu's /proc;
+	 * from inside a user namespace of the tree's (which may not look into
+	 * criu's fds) criu's image server opens it.
+	 */
+	if (sscanf(name, "/proc/%d/fd/%d", &pid, &n) != 2) {
+		pr_err("%s is not a gathered pages file\n", name);
+		return -1;
+	}
+	fd = img_served() ? img_open_gathered(name) : proc_open(O_RDONLY, "%d/fd/%d", pid, n);
 	if (fd < 0)
 		pr_perror("can't open the gathered pages %s", name);
 	return fd;
 }
 
+/* The dump ids of @dfd's images and of their parent's (0 if not recorded). 0, or -1 (logged unless @quiet). */
+static int read_ids(int dfd, uint64_t *id, uint64_t *parent, bool quiet)
+{
+	struct cr_img *img;
+	InventoryEntry *ie = NULL;
+	int ret = -1;
+
+	if (quiet && image_exists(dfd, CR_FD_INVENTORY) <= 0)
+		return -1;
+	img = open_image_of(dfd, 0, CR_FD_INVENTORY);
+	if (!img || pb_read_one_required(img, (void **)&ie))
+		goto out;
+	/* the entry and the trailer must agree, as read_inventory() wants of a dump's own */
+	if (!ie->has_dump_id || !ie->dump_id || ie->dump_id != img->dump_id) {
+		if (!quiet)
+			pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
+		goto out;
+	}
+	*id = ie->dump_id;
+	*parent = ie->has_parent_dump_id ? ie->parent_dump_id : 0;
+	ret = 0;
+out:
+	if (ie)
+		pb_free(img, ie);
+	close_image(img);
+	return ret;
+}
+
+/*
+ * A chain is only what its dumps made it: each records the id of the
+ * images its parent link led to. A link changed since (a runtime that
+ * rewrites it, a dir put in another's place) would restore pages of
+ * another dump: refused. Images without the record (older ones) are taken
+ * as they are.
+ */
 int chain_open_parent(int dfd)
 {
-	return openat(dfd, PARENT_LINK, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	uint64_t id, want, got, up_parent;
+	int fd = openat(dfd, PARENT_LINK, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || read_ids(dfd, &id, &want, true) || !want)
+		return fd;
+	if (read_ids(fd, &got, &up_parent, false) || got != want) {
+		char link[PATH_MAX];
+		ssize_t n = readlinkat(dfd, PARENT_LINK, link, sizeof(link) - 1);
+
+		link[n > 0 ? n : 0] = '\0';
+		pr_err("the %s link of images %lx leads to %s, which is not the dump they were made on top of "
+		       "(%lx): the chain was changed after the dump\n", PARENT_LINK, (unsigned long)id, link,
+		       (unsigned long)want);
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
 }
 
 int chain_depth(int dfd)
@@ -75,24 +137,9 @@ int chain_depth(int dfd)
 
 int chain_dump_id(int dfd, uint64_t *id)
 {
-	struct cr_img *img = open_image_of(dfd, 0, CR_FD_INVENTORY);
-	InventoryEntry *ie = NULL;
-	int ret = -1;
+	uint64_t parent;
 
-	if (!img || pb_read_one_required(img, (void **)&ie))
-		goto out;
-	/* the entry and the trailer must agree, as read_inventory() wants of a dump's own */
-	if (!ie->has_dump_id || !ie->dump_id || ie->dump_id != img->dump_id) {
-		pr_err("%s: the dump id in its trailer and in its entry differ or are missing\n", img->path);
-		goto out;
-	}
-	*id = ie->dump_id;
-	ret = 0;
-out:
-	if (ie)
-		pb_free(img, ie);
-	close_image(img);
-	return ret;
+	return read_ids(dfd, id, &parent, false);
 }
 
 /* A pid's pagemap in one dir of the chain: its entries by address. */
@@ -535,6 +582,8 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s)\n",
 		pid, (unsigned long)(off >> 10), chain_depth(dfd) + 1, threaded ? ", two threads" : "");
 	(void)half;
+	if (img_serve_allow_fd(fd))
+		goto out;
 	*memfd = fd;
 	fd = -1;
 	ret = 0;

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -36,6 +38,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "namespaces.h"
 #include "pagemap_scan.h"
 #include "proc_parse.h"
 #include "pagechain.h"
@@ -110,7 +113,6 @@ int track_area_async(pid_t pid, uint64_t start, uint64_t end)
 /* The tracker the parent images name, if it is still there and at their round. */
 int track_open(struct track_state *ts, int prev_dfd)
 {
-	struct proc_pid_stat st;
 	struct cr_img *img;
 	TrackEntry *te = NULL;
 	uint64_t gen = 0, prev_id;
@@ -134,12 +136,12 @@ int track_open(struct track_state *ts, int prev_dfd)
 	}
 	close_image(img);
 	ts->entry = te;
-	if (parse_pid_stat(te->tracker_pid, &st) || st.start_time != te->tracker_start ||
-	    strcmp(st.comm, TRACKER_COMM)) {
+	/* in criu's pid namespace, not the tree's: criu outside a dump agent finds it */
+	ts->tracker_pidfd = ns_dump_tracker_pidfd(te->tracker_pid, te->tracker_start);
+	if (ts->tracker_pidfd < 0 && errno == ESRCH) {
 		pr_warn("memory tracking was lost: its tracker (pid %d) is gone: a full dump\n", te->tracker_pid);
 		return 0;
 	}
-	ts->tracker_pidfd = syscall(SYS_pidfd_open, te->tracker_pid, 0);
 	if (ts->tracker_pidfd >= 0)
 		ts->state_fd = high_fd(pidfd_getfd(ts->tracker_pidfd, te->state_fd));
 	if (ts->tracker_pidfd < 0 || ts->state_fd < 0) {
@@ -327,33 +329,47 @@ int track_invalidate(struct track_state *ts)
 
 /* ---- the tracker ---- */
 
-/* @report hears one byte once the tracker holds what it has to: criu may go then. */
-static void tracker_loop(struct track_state *ts, int report)
+/*
+ * The tracker is forked in criu's pid namespace: by criu, or, when the
+ * dump runs in an agent inside the tree's pid namespace (whose children
+ * would be the tree's), by criu outside at the agent's request
+ * (ns_dump_tracker_fork()). Either way it takes the fds it holds over a
+ * socket and answers with their numbers in its fd table. A message is an
+ * int, the number of fds that come with it, in pairs: first the round
+ * memfd and the end eventfd, then a pidfd and the userfaultfd of each
+ * process. A message without fds is "go": till then the tracker exits
+ * when the socket closes, so a commit that fails half-way leaves none.
+ */
+struct tracker_pair {
+	int a, b;
+};
+
+static void tracker_loop(struct tracker_pair *f, int nr)
 {
-	struct pollfd *p = calloc(ts->nr_tasks ? ts->nr_tasks : 1, sizeof(*p));
-	int live = 0;
+	struct pollfd *p = calloc(nr, sizeof(*p));
+	int live = nr - 1;
 
 	if (!p)
 		_exit(1);
-	for (int i = 0; i < ts->nr_tasks; i++) {
-		p[i].fd = ts->tasks[i].uffd < 0 ? -1 : syscall(SYS_pidfd_open, ts->tasks[i].pid, 0);
+	p[0].fd = f[0].b;	/* the end eventfd: a later dump took our fds over */
+	p[0].events = POLLIN;
+	for (int i = 1; i < nr; i++) {
+		p[i].fd = f[i].a;
 		p[i].events = POLLIN;
-		live += p[i].fd >= 0;
 	}
-	if (write(report, "", 1) != 1)
-		_exit(1);
-	close(report);
 	/* a task gone takes its mm and our registration with it: its userfaultfd goes too */
 	while (live > 0) {
-		if (poll(p, ts->nr_tasks, -1) < 0) {
+		if (poll(p, nr, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
-		for (int i = 0; i < ts->nr_tasks; i++)
+		if (p[0].revents)
+			_exit(0);
+		for (int i = 1; i < nr; i++)
 			if (p[i].fd >= 0 && p[i].revents) {
 				close(p[i].fd);
-				close(ts->tasks[i].uffd);
+				close(f[i].b);
 				p[i].fd = -1;
 				live--;
 			}
@@ -361,101 +377,140 @@ static void tracker_loop(struct track_state *ts, int report)
 	_exit(0);
 }
 
-static int keep_fd(struct track_state *ts, int fd, int extra)
+/* In the tracker: nothing of criu's but the socket, then what comes over it. */
+static void tracker_main(int sk)
 {
-	if (fd == ts->state_fd || fd == extra)
-		return 1;
-	for (int i = 0; i < ts->nr_tasks; i++)
-		if (ts->tasks[i].uffd == fd)
-			return 1;
-	return 0;
+	struct tracker_pair *f = NULL;
+	int nr = 0, null;
+	sigset_t none;
+
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	/* criu's interrupt handling is not ours: SIGTERM ends the tracker */
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_NAME, TRACKER_COMM);
+	if (chdir("/") || move_fd(sk, 3) != 3)
+		_exit(1);
+	sk = 3;
+	syscall(SYS_close_range, 4, ~0U, 0);
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(1);
+	if (null > 3)
+		close(null);
+	for (;;) {
+		int n, got, fds[SEND_FDS_MAX];
+		struct tracker_pair *g;
+
+		if (recv_fds(sk, &n, sizeof(n), fds, SEND_FDS_MAX, &got) != sizeof(n) || got != n || n % 2 ||
+		    (!nr && n && n != 2) || (!n && !nr))
+			_exit(1);
+		if (!n)
+			break;
+		g = realloc(f, (nr + n / 2) * sizeof(*f));
+		if (!g)
+			_exit(1);
+		f = g;
+		for (int i = 0; i < n; i += 2)
+			f[nr++] = (struct tracker_pair){ fds[i], fds[i + 1] };
+		if (send_fds(sk, fds, n * sizeof(int), NULL, 0))
+			_exit(1);
+	}
+	if (send_fds(sk, &nr, sizeof(nr), NULL, 0))
+		_exit(1);
+	close(sk);
+	tracker_loop(f, nr);
 }
 
-/* In the tracker: nothing of criu's but what it holds for the tasks. */
-static void tracker_close_fds(struct track_state *ts, int report)
+int tracker_fork(pid_t *pid, uint64_t *start)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int null = open("/dev/null", O_RDWR);
+	struct proc_pid_stat st;
+	int s[2], status, nr;
+	pid_t child, t = -1;
 
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d) || keep_fd(ts, fd, report))
-			continue;
-		close(fd);
-	}
-	closedir(d);
-}
-
-/* A tracker process holding our userfaultfds: its pid, or -1. */
-static pid_t spawn_tracker(struct track_state *ts)
-{
-	int p[2], status;
-	pid_t child, tracker = -1;
-	char ready;
-
-	if (pipe2(p, O_CLOEXEC)) {
-		pr_perror("pipe");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s)) {
+		pr_perror("can't make the memory tracker's socket");
 		return -1;
 	}
 	child = fork();
-	if (child < 0) {
-		pr_perror("can't fork the memory tracker");
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
 	if (child == 0) {
-		pid_t t;
-
-		close(p[0]);
+		close(s[0]);
+		/* its own session, and not our child: it outlives us */
 		setsid();
 		/* named before it exists: the next dump knows the tracker by its name */
 		prctl(PR_SET_NAME, TRACKER_COMM);
 		t = fork();
-		if (t != 0) {
-			if (write(p[1], &t, sizeof(t)) != sizeof(t))
-				_exit(1);
-			_exit(t < 0);
-		}
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGPIPE, SIG_IGN);
-		if (chdir("/"))
-			_exit(1);
-		tracker_close_fds(ts, p[1]);
-		tracker_loop(ts, p[1]);
+		if (t != 0)
+			_exit(t < 0 || send_fds(s[1], &t, sizeof(t), NULL, 0) ? 1 : 0);
+		tracker_main(s[1]);
 	}
-	close(p[1]);
-	if (read(p[0], &tracker, sizeof(tracker)) != sizeof(tracker) || read(p[0], &ready, 1) != 1)
-		tracker = -1;
-	close(p[0]);
+	close(s[1]);
+	if (child < 0) {
+		pr_perror("can't fork the memory tracker");
+		close(s[0]);
+		return -1;
+	}
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	if (tracker <= 0)
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || recv_fds(s[0], &t, sizeof(t), NULL, 0, &nr) != sizeof(t) ||
+	    t <= 0 || parse_pid_stat(t, &st)) {
 		pr_err("the memory tracker did not start\n");
-	return tracker;
+		close(s[0]);
+		return -1;
+	}
+	*pid = t;
+	*start = st.start_time;
+	return s[0];
+}
+
+int tracker_pidfd(pid_t pid, uint64_t start)
+{
+	struct proc_pid_stat st;
+	int fd;
+
+	if (parse_pid_stat(pid, &st) || st.start_time != start || strcmp(st.comm, TRACKER_COMM)) {
+		errno = ESRCH;
+		return -1;
+	}
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -1;
+	/* the pid may have been given to another process between the look and the open */
+	if (parse_pid_stat(pid, &st) || st.start_time != start) {
+		close(fd);
+		errno = ESRCH;
+		return -1;
+	}
+	return high_fd(fd);
+}
+
+/*
+ * Send @n fds (pairs) to the tracker at @sk: their numbers there land in
+ * @out. With none, "go": @out gets how many pairs it holds.
+ */
+static int tracker_give(int sk, const int *fds, int n, int *out)
+{
+	ssize_t len = (n ?: 1) * sizeof(int);
+	int got;
+
+	if (send_fds(sk, &n, sizeof(n), fds, n) || recv_fds(sk, out, len, NULL, 0, &got) != len) {
+		pr_perror("can't pass the memory tracker its fds");
+		return -1;
+	}
+	return 0;
 }
 
 int track_commit(struct track_state *ts, int dfd)
 {
 	TrackEntry te = TRACK_ENTRY__INIT;
 	TrackTaskEntry *tte = NULL, **ptrs = NULL;
-	struct proc_pid_stat st;
 	struct cr_img *img;
-	uint64_t gen;
+	uint64_t gen, tstart;
 	pid_t tracker;
-	int n = 0, ret = -1;
+	int n = 0, ret = -1, sk, end = -1, go = 0, num[2 * (SEND_FDS_MAX / 2)];
 
 	if (ts->state_fd < 0)
 		ts->state_fd = high_fd(memfd_create("criu-track-state", MFD_CLOEXEC));
@@ -468,48 +523,107 @@ int track_commit(struct track_state *ts, int dfd)
 		pr_perror("can't set the tracker's round");
 		return -1;
 	}
-	tracker = spawn_tracker(ts);
-	if (tracker < 0 || parse_pid_stat(tracker, &st))
-		return -1;
+	end = eventfd(0, EFD_CLOEXEC);
+	if (end < 0) {
+		pr_perror("can't make the memory tracker's end eventfd");
+		goto zero;
+	}
+	sk = ns_dump_tracker_fork(&tracker, &tstart);
+	if (sk < 0) {
+		pr_perror("can't start the memory tracker");
+		goto zero;
+	}
+	if (tracker_give(sk, (int[]){ ts->state_fd, end }, 2, num))
+		goto out;
+	te.state_fd = num[0];
+	te.has_end_fd = true;
+	te.end_fd = num[1];
 	tte = calloc(ts->nr_tasks ? ts->nr_tasks : 1, sizeof(*tte));
 	ptrs = calloc(ts->nr_tasks ? ts->nr_tasks : 1, sizeof(*ptrs));
 	if (!tte || !ptrs)
 		goto out;
-	for (int i = 0; i < ts->nr_tasks; i++) {
-		if (ts->tasks[i].uffd < 0)
-			continue;
-		track_task_entry__init(&tte[n]);
-		tte[n].pid = ts->tasks[i].pid;
-		tte[n].start_time = ts->tasks[i].start_time;
-		tte[n].fd = ts->tasks[i].uffd;
-		ptrs[n] = &tte[n];
-		n++;
+	for (int i = 0; i < ts->nr_tasks;) {
+		int fds[SEND_FDS_MAX], k = 0, first = n;
+
+		for (; i < ts->nr_tasks && k < SEND_FDS_MAX; i++) {
+			int pidfd;
+
+			if (ts->tasks[i].uffd < 0)
+				continue;
+			/* the task's pid as the dump sees it: the tracker watches it by its pidfd */
+			pidfd = syscall(SYS_pidfd_open, ts->tasks[i].pid, 0);
+			if (pidfd < 0) {
+				pr_pwarn("memory tracking: can't watch %d (no pidfd): not tracked", ts->tasks[i].pid);
+				continue;
+			}
+			track_task_entry__init(&tte[n]);
+			tte[n].pid = ts->tasks[i].pid;
+			tte[n].start_time = ts->tasks[i].start_time;
+			ptrs[n] = &tte[n];
+			n++;
+			fds[k++] = pidfd;
+			fds[k++] = ts->tasks[i].uffd;
+		}
+		ret = k ? tracker_give(sk, fds, k, num) : 0;
+		for (int j = 0; j < k; j += 2)
+			close(fds[j]);
+		if (ret)
+			goto out;
+		ret = -1;
+		for (int j = first; j < n; j++)
+			tte[j].fd = num[2 * (j - first) + 1];
 	}
 	te.tracker_pid = tracker;
-	te.tracker_start = st.start_time;
-	te.state_fd = ts->state_fd;
+	te.tracker_start = tstart;
 	te.generation = gen;
 	te.n_tasks = n;
 	te.tasks = ptrs;
 	img = open_image_at(dfd, CR_FD_TRACK, O_DUMP);
-	if (!img)
+	if (!img || finish_image(img, pb_write_one(img, &te)))
 		goto out;
-	ret = finish_image(img, pb_write_one(img, &te));
+	/* the tracker keeps its fds from here on */
+	if (tracker_give(sk, NULL, 0, &go) || go != n + 1) {
+		unlinkat(dfd, "track.img", 0);
+		goto out;
+	}
+	ret = 0;
 	pr_info("memory tracking: tracker %d holds %d process(es), round %lx\n", tracker, n, (unsigned long)gen);
 out:
-	if (ret) {
-		kill(tracker, SIGKILL);
+	/* without its "go" the tracker ends as this socket closes */
+	close(sk);
+zero:
+	if (end >= 0)
+		close(end);
+	if (ret)
 		pwrite(ts->state_fd, &(uint64_t){ 0 }, sizeof(uint64_t), 0);
-	}
 	free(tte);
 	free(ptrs);
 	return ret;
 }
 
+/*
+ * Its end eventfd, written: what works from any pid namespace (a signal
+ * sent through a pidfd does not reach a process of an outer one).
+ */
+static int end_tracker_of(struct track_state *ts)
+{
+	TrackEntry *te = ts->entry;
+	uint64_t one = 1;
+	int fd, ret;
+
+	if (!te || !te->has_end_fd)
+		return syscall(SYS_pidfd_send_signal, ts->tracker_pidfd, SIGKILL, NULL, 0);
+	fd = pidfd_getfd(ts->tracker_pidfd, te->end_fd);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
 void track_close(struct track_state *ts, bool end_tracker)
 {
-	if (end_tracker && ts->tracker_pidfd >= 0 &&
-	    syscall(SYS_pidfd_send_signal, ts->tracker_pidfd, SIGKILL, NULL, 0) == 0)
+	if (end_tracker && ts->tracker_pidfd >= 0 && end_tracker_of(ts) == 0)
 		pr_info("memory tracking: tracker %d ended\n", ts->tracker_pid);
 	for (int i = 0; i < ts->nr_tasks; i++) {
 		if (ts->tasks[i].uffd >= 0)

@@ -36,6 +36,18 @@
 static struct netns_state *states;
 static size_t nr_states;
 
+int sk_fd_ino(pid_t pid, int fd, unsigned long *ino)
+{
+	char path[64], link[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", ino) != 1) {
+		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+		return -1;
+	}
+	return 0;
+}
+
 struct netns_state *netns_of(pid_t pid)
 {
 	char path[64];
@@ -138,7 +150,7 @@ void netns_free_all(void)
 /* In the network namespace @nsfd (-1: criu's). */
 static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 {
-	int in[2], out[2], status;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status;
 	char buf[4096];
 	size_t got = 0;
 	ssize_t n;
@@ -146,12 +158,12 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
 		pr_perror("pipe");
-		return -1;
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
 		pr_perror("fork");
-		return -1;
+		goto fail;
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
@@ -182,6 +194,10 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 		return 0;
 	if (!quiet)
 		pr_err("%s failed (status 0x%x): %s\n", argv[0], status, buf);
+	return -1;
+fail:
+	close_fds(in, 2);
+	close_fds(out, 2);
 	return -1;
 }
 

@@ -161,34 +161,67 @@ out:
 	return ret;
 }
 
-static int unix_one(struct nlmsghdr *h, void *arg)
-{
-	struct unix_diag_table *t = arg;
-	struct unix_diag_info u;
+/*
+ * The tables of every family: an array grown by doubling (from @first
+ * entries) and sorted by inode, the first member of each entry.
+ */
+_Static_assert(offsetof(struct unix_diag_info, ino) == 0, "ino first");
+_Static_assert(offsetof(struct inet_diag_info, ino) == 0, "ino first");
+_Static_assert(offsetof(struct packet_diag_sk, ino) == 0, "ino first");
+_Static_assert(offsetof(struct netlink_diag_sk, ino) == 0, "ino first");
 
-	if (unix_diag_parse(h, &u))
-		return -1;
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct unix_diag_info *n = realloc(t->s, cap * sizeof(*n));
+/* The next free entry of the array *@sp of @nr entries of @size bytes, or NULL. */
+static void *table_slot(void *sp, size_t *cap, size_t nr, size_t size, size_t first)
+{
+	void *s;
+
+	memcpy(&s, sp, sizeof(s));
+	if (nr == *cap) {
+		size_t c = *cap ? *cap * 2 : first;
+		void *n = realloc(s, c * size);
 
 		if (!n) {
-			free(u.icons);
 			pr_err("out of memory\n");
-			return -1;
+			return NULL;
 		}
-		t->s = n;
-		t->cap = cap;
+		s = n;
+		memcpy(sp, &s, sizeof(s));
+		*cap = c;
 	}
-	t->s[t->nr++] = u;
-	return 0;
+	return (char *)s + nr * size;
 }
 
 static int cmp_ino(const void *a, const void *b)
 {
-	const struct unix_diag_info *x = a, *y = b;
+	uint32_t x, y;
 
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return x < y ? -1 : x > y;
+}
+
+static void *table_find(void *s, size_t nr, size_t size, uint32_t ino)
+{
+	if (!nr)
+		return NULL;
+	return bsearch(&ino, s, nr, size, cmp_ino);
+}
+
+static int unix_one(struct nlmsghdr *h, void *arg)
+{
+	struct unix_diag_table *t = arg;
+	struct unix_diag_info u, *slot;
+
+	if (unix_diag_parse(h, &u))
+		return -1;
+	slot = table_slot(&t->s, &t->cap, t->nr, sizeof(*t->s), 64);
+	if (!slot) {
+		free(u.icons);
+		return -1;
+	}
+	*slot = u;
+	t->nr++;
+	return 0;
 }
 
 int unix_diag_collect(struct unix_diag_table *t)
@@ -212,11 +245,7 @@ int unix_diag_collect(struct unix_diag_table *t)
 
 struct unix_diag_info *unix_diag_find(struct unix_diag_table *t, uint32_t ino)
 {
-	struct unix_diag_info key = { .ino = ino };
-
-	if (!t->nr)
-		return NULL;
-	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_ino);
+	return table_find(t->s, t->nr, sizeof(*t->s), ino);
 }
 
 void unix_diag_free(struct unix_diag_table *t)
@@ -282,28 +311,10 @@ static int inet_one(struct nlmsghdr *h, void *arg)
 {
 	struct inet_diag_table *t = arg;
 
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct inet_diag_info *n = realloc(t->s, cap * sizeof(*n));
-
-		if (!n) {
-			pr_err("out of memory\n");
-			return -1;
-		}
-		t->s = n;
-		t->cap = cap;
-	}
-	if (inet_diag_parse(h, t->protocol, &t->s[t->nr]))
+	if (!table_slot(&t->s, &t->cap, t->nr, sizeof(*t->s), 64) || inet_diag_parse(h, t->protocol, &t->s[t->nr]))
 		return -1;
 	t->nr++;
 	return 0;
-}
-
-static int cmp_inet(const void *a, const void *b)
-{
-	const struct inet_diag_info *x = a, *y = b;
-
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 static const char *proto_name(int protocol)
@@ -348,19 +359,15 @@ int inet_diag_collect(struct inet_diag_table *t)
 			}
 		}
 	}
-	sort_array(t->s, t->nr, sizeof(*t->s), cmp_inet);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_ino);
 	pr_debug("sock_diag: %zu inet sockets\n", t->nr);
 	return 0;
 }
 
 struct inet_diag_info *inet_diag_find(struct inet_diag_table *t, uint32_t ino)
 {
-	struct inet_diag_info key = { .ino = ino };
-
 	/* embryos (connections not accepted yet) have inode 0: never looked up */
-	if (!t->nr || !ino)
-		return NULL;
-	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_inet);
+	return ino ? table_find(t->s, t->nr, sizeof(*t->s), ino) : NULL;
 }
 
 void inet_diag_free(struct inet_diag_table *t)
@@ -507,28 +514,10 @@ static int packet_one(struct nlmsghdr *h, void *arg)
 {
 	struct packet_diag_table *t = arg;
 
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct packet_diag_sk *n = realloc(t->s, cap * sizeof(*n));
-
-		if (!n) {
-			pr_err("out of memory\n");
-			return -1;
-		}
-		t->s = n;
-		t->cap = cap;
-	}
-	if (packet_diag_parse(h, &t->s[t->nr]))
+	if (!table_slot(&t->s, &t->cap, t->nr, sizeof(*t->s), 16) || packet_diag_parse(h, &t->s[t->nr]))
 		return -1;
 	t->nr++;
 	return 0;
-}
-
-static int cmp_packet(const void *a, const void *b)
-{
-	const struct packet_diag_sk *x = a, *y = b;
-
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 int packet_diag_collect(struct packet_diag_table *t)
@@ -547,18 +536,14 @@ int packet_diag_collect(struct packet_diag_table *t)
 		packet_diag_free(t);
 		return -1;
 	}
-	sort_array(t->s, t->nr, sizeof(*t->s), cmp_packet);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_ino);
 	pr_debug("sock_diag: %zu packet sockets\n", t->nr);
 	return 0;
 }
 
 struct packet_diag_sk *packet_diag_find(struct packet_diag_table *t, uint32_t ino)
 {
-	struct packet_diag_sk key = { .ino = ino };
-
-	if (!t->nr)
-		return NULL;
-	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_packet);
+	return table_find(t->s, t->nr, sizeof(*t->s), ino);
 }
 
 void packet_diag_free(struct packet_diag_table *t)
@@ -612,28 +597,10 @@ static int netlink_one(struct nlmsghdr *h, void *arg)
 {
 	struct netlink_diag_table *t = arg;
 
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 32;
-		struct netlink_diag_sk *n = realloc(t->s, cap * sizeof(*n));
-
-		if (!n) {
-			pr_err("out of memory\n");
-			return -1;
-		}
-		t->s = n;
-		t->cap = cap;
-	}
-	if (netlink_diag_parse(h, &t->s[t->nr]))
+	if (!table_slot(&t->s, &t->cap, t->nr, sizeof(*t->s), 32) || netlink_diag_parse(h, &t->s[t->nr]))
 		return -1;
 	t->nr++;
 	return 0;
-}
-
-static int cmp_netlink(const void *a, const void *b)
-{
-	const struct netlink_diag_sk *x = a, *y = b;
-
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
 int netlink_diag_collect(struct netlink_diag_table *t)
@@ -654,7 +621,7 @@ int netlink_diag_collect(struct netlink_diag_table *t)
 		netlink_diag_free(t);
 		return -1;
 	}
-	sort_array(t->s, t->nr, sizeof(*t->s), cmp_netlink);
+	sort_array(t->s, t->nr, sizeof(*t->s), cmp_ino);
 	/* a socket can be listed more than once (e.g. bound and in a multicast group) */
 	for (size_t i = 0; i < t->nr; i++)
 		if (!n || t->s[n - 1].ino != t->s[i].ino)
@@ -666,11 +633,7 @@ int netlink_diag_collect(struct netlink_diag_table *t)
 
 struct netlink_diag_sk *netlink_diag_find(struct netlink_diag_table *t, uint32_t ino)
 {
-	struct netlink_diag_sk key = { .ino = ino };
-
-	if (!t->nr)
-		return NULL;
-	return bsearch(&key, t->s, t->nr, sizeof(*t->s), cmp_netlink);
+	return table_find(t->s, t->nr, sizeof(*t->s), ino);
 }
 
 void netlink_diag_free(struct netlink_diag_table *t)

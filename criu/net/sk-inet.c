@@ -170,8 +170,6 @@ static const struct sk_opt udplite_tab[] = {
 	SK_OPT(SOL_UDPLITE, UDPLITE_RECV_CSCOV, UdpOptsEntry, recv_cscov, SK_OPT_EARLY),
 };
 
-#define N(t) (sizeof(t) / sizeof((t)[0]))
-
 /* ---- addresses ---- */
 
 socklen_t inet_ep_sockaddr(const struct inet_ep *ep, struct sockaddr_storage *ss)
@@ -279,7 +277,7 @@ static const char *state_name(int state)
 					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
 					     "NEW_SYN_RECV" };
 
-	return state >= 0 && state < (int)N(names) ? names[state] : "?";
+	return state >= 0 && state < (int)ARRAY_SIZE(names) ? names[state] : "?";
 }
 
 static const char *kind_name(const InetSkEntry *e)
@@ -497,7 +495,7 @@ static int dump_ip_opts(struct dump_ctx *c, InetSkEntry *e)
 	e->ip = ip;
 	/* an inet6 raw socket has no IPv4 level; other inet6 sockets use it for v4-mapped traffic */
 	if (!(e->family == AF_INET6 && e->type == SOCK_RAW)) {
-		if (sk_opts_read(c->sk, ip_tab, N(ip_tab), ip, c->who))
+		if (sk_opts_read(c->sk, ip_tab, ARRAY_SIZE(ip_tab), ip, c->who))
 			return -1;
 		len = sizeof(mcif);
 		if (!getsockopt(c->sk, SOL_IP, IP_MULTICAST_IF, &mcif, &len) && len == 4 && mcif.s_addr &&
@@ -511,14 +509,14 @@ static int dump_ip_opts(struct dump_ctx *c, InetSkEntry *e)
 			ip->has_options = 1;
 		}
 	}
-	if (e->family == AF_INET && e->type == SOCK_RAW && sk_opts_read(c->sk, ip_raw_tab, N(ip_raw_tab), ip, c->who))
+	if (e->family == AF_INET && e->type == SOCK_RAW && sk_opts_read(c->sk, ip_raw_tab, ARRAY_SIZE(ip_raw_tab), ip, c->who))
 		return -1;
-	if (e->family == AF_INET6 && sk_opts_read(c->sk, ip6_tab, N(ip6_tab), ip, c->who))
+	if (e->family == AF_INET6 && sk_opts_read(c->sk, ip6_tab, ARRAY_SIZE(ip6_tab), ip, c->who))
 		return -1;
 	if (e->family == AF_INET6 && e->type == SOCK_RAW) {
 		struct icmp6_filter f;
 
-		if (sk_opts_read(c->sk, ip6_raw_tab, N(ip6_raw_tab), ip, c->who))
+		if (sk_opts_read(c->sk, ip6_raw_tab, ARRAY_SIZE(ip6_raw_tab), ip, c->who))
 			return -1;
 		len = sizeof(f);
 		if (e->protocol == IPPROTO_ICMPV6 && !getsockopt(c->sk, SOL_ICMPV6, ICMPV6_FILTER, &f, &len)) {
@@ -545,9 +543,9 @@ static int dump_udp_opts(struct dump_ctx *c, InetSkEntry *e)
 		return -1;
 	udp_opts_entry__init(u);
 	e->udp = u;
-	if (sk_opts_read(c->sk, udp_tab, N(udp_tab), u, c->who))
+	if (sk_opts_read(c->sk, udp_tab, ARRAY_SIZE(udp_tab), u, c->who))
 		return -1;
-	if (e->protocol == IPPROTO_UDPLITE && sk_opts_read(c->sk, udplite_tab, N(udplite_tab), u, c->who))
+	if (e->protocol == IPPROTO_UDPLITE && sk_opts_read(c->sk, udplite_tab, ARRAY_SIZE(udplite_tab), u, c->who))
 		return -1;
 	/* a corked datagram being built can't be read back */
 	if (ioctl(c->sk, SIOCOUTQ, &outq)) {
@@ -932,17 +930,13 @@ static int dump_isk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	int family = 0, type = 0, protocol = 0, ret = -1;
 	struct netns_state *ns = netns_of(pid);
 	struct inet_diag_info *di = NULL;
-	char path[64], link[64];
 	unsigned long ino;
 	InetSkEntry *e;
 
 	(void)ft;
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	c.sk = task_fd(pid, fd);
 	if (c.sk < 0)
 		return -1;
@@ -1292,7 +1286,7 @@ static int restore_ip_opts(int sk, const InetSkEntry *e, const char *who)
 	if (!ip)
 		return 0;
 	if (!(e->family == AF_INET6 && e->type == SOCK_RAW)) {
-		if (sk_opts_write(sk, ip_tab, N(ip_tab), ip, SK_OPT_EARLY, who))
+		if (sk_opts_write(sk, ip_tab, ARRAY_SIZE(ip_tab), ip, SK_OPT_EARLY, who))
 			return -1;
 		if (ip->has_mc_addr && ip->mc_addr.len == 4 &&
 		    setsockopt(sk, SOL_IP, IP_MULTICAST_IF, ip->mc_addr.data, 4)) {
@@ -1305,12 +1299,12 @@ static int restore_ip_opts(int sk, const InetSkEntry *e, const char *who)
 		}
 	}
 	if (e->family == AF_INET && e->type == SOCK_RAW &&
-	    sk_opts_write(sk, ip_raw_tab, N(ip_raw_tab), ip, SK_OPT_EARLY, who))
+	    sk_opts_write(sk, ip_raw_tab, ARRAY_SIZE(ip_raw_tab), ip, SK_OPT_EARLY, who))
 		return -1;
-	if (e->family == AF_INET6 && sk_opts_write(sk, ip6_tab, N(ip6_tab), ip, SK_OPT_EARLY, who))
+	if (e->family == AF_INET6 && sk_opts_write(sk, ip6_tab, ARRAY_SIZE(ip6_tab), ip, SK_OPT_EARLY, who))
 		return -1;
 	if (e->family == AF_INET6 && e->type == SOCK_RAW) {
-		if (sk_opts_write(sk, ip6_raw_tab, N(ip6_raw_tab), ip, SK_OPT_EARLY, who))
+		if (sk_opts_write(sk, ip6_raw_tab, ARRAY_SIZE(ip6_raw_tab), ip, SK_OPT_EARLY, who))
 			return -1;
 		if (ip->has_icmp6_filter &&
 		    setsockopt(sk, SOL_ICMPV6, ICMPV6_FILTER, ip->icmp6_filter.data, ip->icmp6_filter.len)) {
@@ -1325,9 +1319,9 @@ static int restore_udp_opts(int sk, const InetSkEntry *e, int stage, const char 
 {
 	if (!e->udp)
 		return 0;
-	if (sk_opts_write(sk, udp_tab, N(udp_tab), e->udp, stage, who))
+	if (sk_opts_write(sk, udp_tab, ARRAY_SIZE(udp_tab), e->udp, stage, who))
 		return -1;
-	if (e->protocol == IPPROTO_UDPLITE && sk_opts_write(sk, udplite_tab, N(udplite_tab), e->udp, stage, who))
+	if (e->protocol == IPPROTO_UDPLITE && sk_opts_write(sk, udplite_tab, ARRAY_SIZE(udplite_tab), e->udp, stage, who))
 		return -1;
 	return 0;
 }
@@ -1532,10 +1526,8 @@ static int open_isk(struct fd_rst *c, FileEntry *fe)
 		if (sk_opts_restore(sk, &last, SK_OPT_LAST, 0, who))
 			goto err;
 	}
-	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
-		pr_perror("can't set the file flags of %s", who);
+	if (sk_set_flags(sk, e->flags, who))
 		goto err;
-	}
 	return sk;
 err:
 	close(sk);

@@ -65,8 +65,6 @@ static const struct sk_opt nl_tab[] = {
 	SK_OPT(SOL_NETLINK, NETLINK_GET_STRICT_CHK, NetlinkSkEntry, get_strict_chk, SK_OPT_EARLY),
 };
 
-#define N(t) (sizeof(t) / sizeof((t)[0]))
-
 static const char *proto_name(int protocol)
 {
 	static const char *const names[] = {
@@ -80,7 +78,7 @@ static const char *proto_name(int protocol)
 		[NETLINK_SMC] = "smc",
 	};
 
-	return protocol >= 0 && protocol < (int)N(names) && names[protocol] ? names[protocol] : "netlink";
+	return protocol >= 0 && protocol < (int)ARRAY_SIZE(names) && names[protocol] ? names[protocol] : "netlink";
 }
 
 static void free_nlsk(FileEntry *fe)
@@ -183,17 +181,14 @@ static int dump_nlsk(struct file_table *ft, pid_t pid, int fd, const char *info,
 	struct netlink_diag_sk *d;
 	struct sockaddr_nl self, peer;
 	socklen_t len;
-	char path[64], link[64], who[128];
+	char who[128];
 	int sk, type = 0, protocol = 0, ret = -1;
 	unsigned long ino;
 	NetlinkSkEntry *e;
 
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	t = netns_netlink_diag(ns);
 	if (!t)
 		return -1;
@@ -250,7 +245,7 @@ static int dump_nlsk(struct file_table *ft, pid_t pid, int fd, const char *info,
 	if (dump_groups(sk, e, who))
 		goto out;
 	e->opts = calloc(1, sizeof(*e->opts));
-	if (!e->opts || sk_opts_dump(sk, e->opts, who) || sk_opts_read(sk, nl_tab, N(nl_tab), e, who))
+	if (!e->opts || sk_opts_dump(sk, e->opts, who) || sk_opts_read(sk, nl_tab, ARRAY_SIZE(nl_tab), e, who))
 		goto out;
 	if (check_queue(sk, e, who))
 		goto out;
@@ -323,7 +318,7 @@ static int open_nlsk(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	if (sk_opts_restore(sk, e->opts, SK_OPT_EARLY, 0, who) ||
-	    sk_opts_write(sk, nl_tab, N(nl_tab), e, SK_OPT_EARLY, who))
+	    sk_opts_write(sk, nl_tab, ARRAY_SIZE(nl_tab), e, SK_OPT_EARLY, who))
 		goto err;
 	if (e->has_portid && e->portid && bind_port(sk, e, who))
 		goto err;
@@ -338,12 +333,8 @@ static int open_nlsk(struct fd_rst *c, FileEntry *fe)
 			goto err;
 		}
 	}
-	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, 0, who) || sk_opts_restore(sk, e->opts, SK_OPT_LAST, 0, who))
+	if (sk_opts_finish(sk, e->opts, e->flags, who))
 		goto err;
-	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
-		pr_perror("can't set the file flags of %s", who);
-		goto err;
-	}
 	return sk;
 err:
 	close(sk);

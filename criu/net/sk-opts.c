@@ -5,6 +5,7 @@
  * and set back with setsockopt, only where a new socket differs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
 #include <net/if.h>
@@ -16,6 +17,7 @@
 
 #include "log.h"
 #include "sk-opts.h"
+#include "util.h"
 
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK		72
@@ -183,7 +185,7 @@ int sk_opts_dump(int sk, SkOptsEntry *e, const char *who)
 	uint64_t rate = 0;
 
 	sk_opts_entry__init(e);
-	if (sk_opts_read(sk, sol_socket, sizeof(sol_socket) / sizeof(sol_socket[0]), e, who))
+	if (sk_opts_read(sk, sol_socket, ARRAY_SIZE(sol_socket), e, who))
 		return -1;
 	if (get_int(sk, SO_SNDBUF, &e->sndbuf, &e->has_sndbuf, "SO_SNDBUF", who) ||
 	    get_int(sk, SO_RCVBUF, &e->rcvbuf, &e->has_rcvbuf, "SO_RCVBUF", who) ||
@@ -319,7 +321,7 @@ int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, co
 {
 	if (!e)
 		return 0;
-	if (sk_opts_write(sk, sol_socket, sizeof(sol_socket) / sizeof(sol_socket[0]), e, stage, who))
+	if (sk_opts_write(sk, sol_socket, ARRAY_SIZE(sol_socket), e, stage, who))
 		return -1;
 	if (stage == SK_OPT_EARLY) {
 		if (e->bound_dev &&
@@ -361,6 +363,22 @@ int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, co
 	if (e->has_lock_filter && e->lock_filter && set_int(sk, SO_LOCK_FILTER, 1, "SO_LOCK_FILTER", who))
 		return -1;
 	return 0;
+}
+
+int sk_set_flags(int sk, uint32_t flags, const char *who)
+{
+	if (fcntl(sk, F_SETFL, flags & ~(O_ACCMODE | O_ASYNC))) {
+		pr_perror("can't set the file flags of %s", who);
+		return -1;
+	}
+	return 0;
+}
+
+int sk_opts_finish(int sk, const SkOptsEntry *e, uint32_t flags, const char *who)
+{
+	if (sk_opts_restore(sk, e, SK_OPT_LATE, 0, who) || sk_opts_restore(sk, e, SK_OPT_LAST, 0, who))
+		return -1;
+	return sk_set_flags(sk, flags, who);
 }
 
 int sk_raise_bufs(int sk, size_t bytes, const char *who)

@@ -90,8 +90,6 @@ static const struct sk_opt pkt_tab[] = {
 	SK_OPT(SOL_PACKET, PACKET_IGNORE_OUTGOING, PacketSkEntry, ignore_outgoing, SK_OPT_EARLY),
 };
 
-#define N(t) (sizeof(t) / sizeof((t)[0]))
-
 static const char *type_name(int type)
 {
 	return type == SOCK_RAW ? "raw" : type == SOCK_DGRAM ? "dgram" : type == SOCK_PACKET ? "SOCK_PACKET" : "?";
@@ -809,17 +807,14 @@ static int dump_psk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	struct netns_state *ns = netns_of(pid);
 	struct packet_diag_table *t;
 	struct packet_diag_sk *d;
-	char path[64], link[64], who[160], ifname[IF_NAMESIZE] = "";
+	char who[160], ifname[IF_NAMESIZE] = "";
 	int sk, ret = -1;
 	unsigned long ino;
 	PacketSkEntry *e;
 
 	(void)info;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ns || read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ns || sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	t = netns_packet_diag(ns);
 	if (!t)
 		return -1;
@@ -864,7 +859,7 @@ static int dump_psk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	if (!e->opts || sk_opts_dump(sk, e->opts, who))
 		goto out;
 	/* SOCK_PACKET sockets have no SOL_PACKET options: each reads as absent */
-	if (sk_opts_read(sk, pkt_tab, N(pkt_tab), e, who))
+	if (sk_opts_read(sk, pkt_tab, ARRAY_SIZE(pkt_tab), e, who))
 		goto out;
 	if (d->type != SOCK_PACKET) {
 		e->has_copy_thresh = 1;
@@ -1008,7 +1003,7 @@ static int rx_inject_begin(int sk, int type, const char *who)
 		BPF_STMT(BPF_RET | BPF_K, 0xffff),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_fprog prog = { .len = N(code), .filter = code };
+	struct sock_fprog prog = { .len = ARRAY_SIZE(code), .filter = code };
 
 	ll.sll_ifindex = if_nametoindex("lo");
 	if (!ll.sll_ifindex || setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
@@ -1287,7 +1282,7 @@ static int open_psk(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	if (sk_opts_restore(sk, e->opts, SK_OPT_EARLY, 0, who) ||
-	    sk_opts_write(sk, pkt_tab, N(pkt_tab), e, SK_OPT_EARLY, who))
+	    sk_opts_write(sk, pkt_tab, ARRAY_SIZE(pkt_tab), e, SK_OPT_EARLY, who))
 		goto err;
 	if (e->has_copy_thresh && e->copy_thresh &&
 	    setsockopt(sk, SOL_PACKET, PACKET_COPY_THRESH, &e->copy_thresh, sizeof(e->copy_thresh))) {
@@ -1300,12 +1295,8 @@ static int open_psk(struct fd_rst *c, FileEntry *fe)
 		pr_perror("can't join %s to fanout group %u", who, e->fanout & 0xffff);
 		goto err;
 	}
-	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, 0, who) || sk_opts_restore(sk, e->opts, SK_OPT_LAST, 0, who))
+	if (sk_opts_finish(sk, e->opts, e->flags, who))
 		goto err;
-	if (fcntl(sk, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
-		pr_perror("can't set the file flags of %s", who);
-		goto err;
-	}
 	return sk;
 err:
 	close(sk);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "sk-inet.h"
 #include "sk-opts.h"
+#include "util.h"
 
 #ifndef TCP_INQ
 #define TCP_INQ			36
@@ -108,7 +109,7 @@ int tcp_dump_opts(int sk, InetSkEntry *e, const char *who)
 		return -1;
 	tcp_opts_entry__init(t);
 	e->tcp = t;
-	if (sk_opts_read(sk, tcp_tab, sizeof(tcp_tab) / sizeof(tcp_tab[0]), t, who))
+	if (sk_opts_read(sk, tcp_tab, ARRAY_SIZE(tcp_tab), t, who))
 		return -1;
 	if (!tcp_connection_state(e->state) && sk_opts_read(sk, tcp_maxseg, 1, t, who))
 		return -1;
@@ -136,7 +137,7 @@ int tcp_restore_opts(int sk, const InetSkEntry *e, int stage, const char *who)
 
 	if (!t)
 		return 0;
-	if (sk_opts_write(sk, tcp_tab, sizeof(tcp_tab) / sizeof(tcp_tab[0]), t, stage, who))
+	if (sk_opts_write(sk, tcp_tab, ARRAY_SIZE(tcp_tab), t, stage, who))
 		return -1;
 	if (stage != SK_OPT_EARLY)
 		return 0;

@@ -490,7 +490,6 @@ static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit
 
 static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
-	char path[64], link[64];
 	struct unix_diag_info *u;
 	unsigned long ino;
 	UnixSkEntry *e;
@@ -498,11 +497,8 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 
 	/* fdinfo's ino is the socket's (kernels before 5.15 have none: then its link says) */
 	ino = fi->ino;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if (!ino && (read_link(path, link, sizeof(link)) < 0 || sscanf(link, "socket:[%lu]", &ino) != 1)) {
-		pr_err("can't read the socket inode of fd %d of %d\n", fd, pid);
+	if (!ino && sk_fd_ino(pid, fd, &ino))
 		return -1;
-	}
 	if (!ft->usks && !(ft->usks = calloc(1, sizeof(*ft->usks)))) {
 		pr_err("out of memory\n");
 		return -1;
@@ -1012,19 +1008,12 @@ static int usk_prepare(struct rst_files *rf)
 	}
 	for (size_t i = rf->nr; i-- > 0;) {
 		FileEntry *fe = rf->fe[i];
-		uint64_t *first;
-		int made;
 
 		if (fe->type != FILE_TYPE__FT_UNIXSK || !fe->usk)
 			continue;
-		first = hmap_get_or_put(&rf->usk_groups, group_of(fe->usk), fe->id, &made);
-		if (!first) {
+		if (hmap_list_push(&rf->usk_groups, group_of(fe->usk), fe->id, rf->usk_next)) {
 			pr_err("out of memory\n");
 			return -1;
-		}
-		if (!made) {
-			rf->usk_next[fe->id] = *first;
-			*first = fe->id;
 		}
 	}
 	return 0;

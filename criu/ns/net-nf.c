@@ -54,19 +54,19 @@ static int buf_read(struct buf *b, int fd)
 
 int netns_run(char *const argv[], const char *input, char **out)
 {
-	int in[2], o[2], e[2], status;
+	int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 }, status;
 	struct buf ob = {}, eb = {};
 	size_t inlen = input ? strlen(input) : 0, sent = 0;
 	pid_t pid;
 
 	if (pipe2(in, O_CLOEXEC) || pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC)) {
 		pr_perror("pipe");
-		return -1;
+		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
 		pr_perror("fork");
-		return -1;
+		goto fail;
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
@@ -112,8 +112,9 @@ int netns_run(char *const argv[], const char *input, char **out)
 			}
 		}
 	}
-	if (in[1] >= 0)
-		close(in[1]);
+	close_fds(in + 1, 1);
+	close_fds(o, 1);
+	close_fds(e, 1);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
 		pr_err("%s %s failed (status %#x): %s\n", argv[0], argv[1] ? argv[1] : "", status,
 		       eb.s ? eb.s : "");
@@ -127,6 +128,11 @@ int netns_run(char *const argv[], const char *input, char **out)
 	else
 		free(ob.s);
 	return out && !*out ? -1 : 0;
+fail:
+	close_fds(in, 2);
+	close_fds(o, 2);
+	close_fds(e, 2);
+	return -1;
 }
 
 static int save(NetnsEntry *ne, const char *tool, const char *family, const char *name, char *text)

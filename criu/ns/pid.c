@@ -36,11 +36,32 @@
 #include "log.h"
 #include "namespaces.h"
 #include "nsfs.h"
+#include "track.h"
 #include "util.h"
 
-struct agent_result {
-	int ok;
-	int kill_init;
+/*
+ * What the agent tells criu outside its pid namespace (its result), or
+ * asks of it: what needs criu's pid namespace. The agent's children are
+ * born in the tree's (a memory tracker forked there would join the tree)
+ * and its /proc shows only the tree's processes.
+ */
+enum {
+	AGENT_RESULT = 1,
+	AGENT_TRACKER_PIDFD,	/* a pidfd of the tracker pid, start time start */
+	AGENT_TRACKER_FORK,	/* a new tracker: its pid, start time and socket */
+};
+
+struct dump_agent_msg {
+	int type;
+	int ok, kill_init;	/* AGENT_RESULT */
+	pid_t pid;		/* AGENT_TRACKER_PIDFD */
+	uint64_t start;
+};
+
+struct dump_agent_reply {
+	int err;		/* 0, or the errno of the failure */
+	pid_t pid;		/* AGENT_TRACKER_FORK */
+	uint64_t start;
 };
 
 static int agent_fd = -1;	/* in an agent: where its result goes */
@@ -74,14 +95,102 @@ static int agent_reported;
 
 void ns_dump_agent_report(int ok, int kill_init)
 {
-	struct agent_result res = { .ok = ok, .kill_init = kill_init };
+	struct dump_agent_msg m = { .type = AGENT_RESULT, .ok = ok, .kill_init = kill_init };
 
 	if (agent_reported || agent_fd < 0)
 		return;
 	agent_reported = 1;
 	agent_kill_init = kill_init;
-	if (write(agent_fd, &res, sizeof(res)) != sizeof(res))
+	if (send_fds(agent_fd, &m, sizeof(m), NULL, 0))
 		pr_perror("can't report the dump's result");
+}
+
+/* In the agent: ask criu outside; the fd it sends back, or -1 with errno set. */
+static int agent_ask(struct dump_agent_msg *m, struct dump_agent_reply *r)
+{
+	int fd = -1, nr = 0;
+
+	if (agent_fd < 0 || agent_reported) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (send_fds(agent_fd, m, sizeof(*m), NULL, 0) ||
+	    recv_fds(agent_fd, r, sizeof(*r), &fd, 1, &nr) != sizeof(*r)) {
+		pr_perror("no answer from criu outside the pid namespace");
+		if (nr)
+			close(fd);
+		errno = EPIPE;
+		return -1;
+	}
+	if (r->err || !nr) {
+		if (nr)
+			close(fd);
+		errno = r->err ?: EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+int ns_dump_tracker_pidfd(pid_t pid, uint64_t start)
+{
+	struct dump_agent_msg m = { .type = AGENT_TRACKER_PIDFD, .pid = pid, .start = start };
+	struct dump_agent_reply r;
+
+	if (agent_fd < 0)
+		return tracker_pidfd(pid, start);
+	return agent_ask(&m, &r);
+}
+
+int ns_dump_tracker_fork(pid_t *pid, uint64_t *start)
+{
+	struct dump_agent_msg m = { .type = AGENT_TRACKER_FORK };
+	struct dump_agent_reply r;
+	int sk;
+
+	if (agent_fd < 0)
+		return tracker_fork(pid, start);
+	sk = agent_ask(&m, &r);
+	if (sk >= 0) {
+		*pid = r.pid;
+		*start = r.start;
+	}
+	return sk;
+}
+
+/* Outside: serve the agent's requests until its result comes (0) or it is gone (-1). */
+static int serve_dump_agent(int sk, struct dump_agent_msg *res)
+{
+	for (;;) {
+		struct dump_agent_msg m;
+		struct dump_agent_reply r = { 0 };
+		int fd = -1, nr;
+		ssize_t n = recv_fds(sk, &m, sizeof(m), &fd, 1, &nr);
+
+		if (nr)
+			close(fd);	/* the agent sends none */
+		if (n != sizeof(m))
+			return -1;
+		switch (m.type) {
+		case AGENT_RESULT:
+			*res = m;
+			return 0;
+		case AGENT_TRACKER_PIDFD:
+			fd = tracker_pidfd(m.pid, m.start);
+			break;
+		case AGENT_TRACKER_FORK:
+			fd = tracker_fork(&r.pid, &r.start);
+			break;
+		default:
+			pr_err("the dump agent asked for %d, which is unknown\n", m.type);
+			fd = -1;
+			errno = EINVAL;
+		}
+		r.err = fd < 0 ? (errno ?: EINVAL) : 0;
+		if (send_fds(sk, &r, sizeof(r), &fd, fd >= 0))
+			pr_perror("can't answer the dump agent");
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 int pid_ns_dump(pid_t pid, NsEntry *e)
@@ -151,7 +260,7 @@ static int open_pidns(pid_t pid)
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 {
 	int nsfd, selffd, p[2], status, vpid, initfd = -1;
-	struct agent_result res = { 0 };
+	struct dump_agent_msg res = { 0 };
 	pid_t agent;
 
 	uint64_t id = ns_id_of(pid, "pid");
@@ -169,7 +278,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	selffd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	criu_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	criu_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0 || selffd < 0 || criu_root < 0 || criu_mntns < 0 || pipe2(p, O_CLOEXEC)) {
+	if (nsfd < 0 || selffd < 0 || criu_root < 0 || criu_mntns < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p)) {
 		pr_perror("can't prepare the dump agent");
 		return -1;
 	}
@@ -208,8 +318,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		close(p[0]);
 		return -1;
 	}
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res.ok = 0;
+	if (serve_dump_agent(p[0], &res))
+		res.ok = res.kill_init = 0;
 	close(p[0]);
 	if (res.kill_init) {
 		/* the tree's init, from outside its namespace: all of it goes, the agent too */

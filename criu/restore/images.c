@@ -301,21 +301,11 @@ out:
 /* The state letter of @pid (Z for a zombie) and its parent; 0 if it is gone. */
 static char pid_state(pid_t pid, pid_t *ppid)
 {
-	char path[64], buf[512], *p;
+	char buf[512], *p;
 	char state = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_stat(pid, buf, sizeof(buf), &p))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 1, " %c %d", &state, ppid) != 2)
 		return '?';
 	return state;

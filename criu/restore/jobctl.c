@@ -103,20 +103,10 @@ int jobctl_take(const InventoryEntry *inv, pid_t root)
 /* The state letter of @pid, '?' if unknown. */
 static char task_state(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_stat(pid, buf, sizeof(buf), &p))
 		return '?';
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : '?';
 }
 

@@ -32,21 +32,11 @@ static int reaper_alive = -1;
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
 static unsigned long long start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long t = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_stat(pid, buf, sizeof(buf), &p))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
 	/* after ") ", field 3 is the state; field 22 is 20 fields on */
 	for (int i = 0; p && i < 20; i++)
 		p = strchr(p + 1, ' ');

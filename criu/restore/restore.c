@@ -288,11 +288,13 @@ static int step_syscall(pid_t pid)
 	return 0;
 }
 
-/* Every thread now runs its own registers: remove the bootstrap areas from under them. */
-/* Events the restore's own opens queued on inotify and fanotify fds (fsnotify.c). */
-static int drain_notifications(struct rst_tree *tr)
+/*
+ * @fn with the pids of the tasks that hold files of their own (not zombies,
+ * not children sharing their parent's fd table).
+ */
+static int with_file_tasks(struct rst_tree *tr, int (*fn)(int dfd, struct rst_files *rf, const pid_t *pids, int nr))
 {
-	pid_t *pids = calloc(tr->nr, sizeof(*pids));
+	pid_t *pids = calloc(tr->nr > 0 ? (size_t)tr->nr : 1, sizeof(*pids));
 	int nr = 0, ret;
 
 	if (!pids) {
@@ -302,25 +304,7 @@ static int drain_notifications(struct rst_tree *tr)
 	for (int i = 0; i < tr->nr; i++)
 		if (!tr->t[i].zombie && !tr->t[i].files_child)
 			pids[nr++] = tr->t[i].pid;
-	ret = fsnotify_drain(tr->dfd, &tr->files, pids, nr);
-	free(pids);
-	return ret;
-}
-
-/* Every task is back: the network lock goes, then the TCP connections leave repair mode. */
-static int finish_connections(struct rst_tree *tr)
-{
-	pid_t *pids = calloc(tr->nr, sizeof(*pids));
-	int nr = 0, ret;
-
-	if (!pids) {
-		pr_err("out of memory\n");
-		return -1;
-	}
-	for (int i = 0; i < tr->nr; i++)
-		if (!tr->t[i].zombie && !tr->t[i].files_child)
-			pids[nr++] = tr->t[i].pid;
-	ret = net_restore_finish(tr->dfd, &tr->files, pids, nr);
+	ret = fn(tr->dfd, &tr->files, pids, nr);
 	free(pids);
 	return ret;
 }
@@ -367,7 +351,13 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		if (compel_cure(ctl))
 			return -1;
 	}
-	if (drain_notifications(tr) || ipc_sysv_restore_finish(tr->t[0].pid) || finish_connections(tr))
+	/*
+	 * The events the restore's own opens queued on inotify and fanotify fds
+	 * go (fsnotify.c); every task back, the network lock goes, then the TCP
+	 * connections leave repair mode.
+	 */
+	if (with_file_tasks(tr, fsnotify_drain) || ipc_sysv_restore_finish(tr->t[0].pid) ||
+	    with_file_tasks(tr, net_restore_finish))
 		return -1;
 	/* threads into their cgroups, then the limits, with every task in place */
 	for (int i = 0; i < tr->nr; i++)
@@ -416,19 +406,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
  */
 static int status_field_is(pid_t pid, const char *key, int want)
 {
-	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
+	char buf[4096], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (compel_read_proc(pid, "status", buf, sizeof(buf)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	p = strstr(buf, key);
 	return p && atoi(p + strlen(key)) == want;
 }

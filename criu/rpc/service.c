@@ -378,6 +378,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
+	opts.no_live_rounds = true;
 	return cr_dump_tasks(opts.pid) ? -1 : 0;
 }
 
@@ -393,6 +394,14 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	}
 	if (check_may_dump(opts.pid))
 		return -1;
+	/*
+	 * A pre-dump is there to be the parent of a later dump: runc asks for
+	 * track_mem only from its second one on (it asked whether we track
+	 * memory first), and the dump over swrk has no live rounds to make up
+	 * for an untracked parent.
+	 */
+	if (kdat.has_mem_track)
+		opts.track_mem = true;
 	return cr_pre_dump_tasks(opts.pid) ? -1 : 0;
 }
 

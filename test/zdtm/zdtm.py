@@ -109,6 +109,7 @@ DESC_KEYS = {
                                 # namespace, whose init is the runner's: --external pid[INO]:KEY)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
+    'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
 }
 
@@ -123,7 +124,7 @@ DESC_KEYS = {
 FLAVORS = ('h', 'ns', 'uns')
 USERNS_BASE = 100000
 
-CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages')
+CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages', 'relink-parent')
 
 # /proc/PID/status fields compared before and after C/R
 STATUS_FIELDS = ('TracerPid', 'Uid', 'Gid', 'Groups', 'SigPnd', 'ShdPnd', 'SigBlk',
@@ -1482,8 +1483,18 @@ class Run:
             if not re.search(rx, read_text(os.path.join(imgdir, 'dump.log')), re.IGNORECASE | re.MULTILINE):
                 raise TestFail('the dump log does not say /%s/' % rx)
         parent = os.path.join(imgdir, 'parent')
-        if desc.get('corrupt') in ('remove-parent', 'truncate-parent-pages') and not os.path.islink(parent):
+        if desc.get('corrupt') in ('remove-parent', 'truncate-parent-pages', 'relink-parent') and \
+                not os.path.islink(parent):
             raise TestFail('the dump has no parent link to corrupt')
+        if desc.get('corrupt') == 'relink-parent':
+            # to the parent's parent: a whole dump of the same tree, but not the one these were made on
+            up = os.path.join(os.path.realpath(parent), 'parent')
+            if not os.path.islink(up):
+                raise TestFail('the parent images have no parent link (relink-parent needs "pre": 2)')
+            target = os.path.relpath(os.path.realpath(up), imgdir)
+            os.unlink(parent)
+            os.symlink(target, parent)
+            log('the parent link now leads to %s' % target)
         if desc.get('corrupt') == 'remove-parent':
             shutil.rmtree(os.path.realpath(parent))
             log('removed the parent images %s' % os.path.realpath(parent))
@@ -1606,14 +1617,15 @@ class Run:
         for k in range(1, n + 1):
             pdir = os.path.join(top, 'pre-%d-%d' % (it, k))
             os.mkdir(pdir)
-            extra = ['--track-mem'] + (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
+            extra = ([] if desc.get('pre_untracked') else ['--track-mem']) + \
+                (['--prev-images-dir', '../' + os.path.basename(prev)] if prev else [])
             rc = self.criu('pre-dump', pdir, common + extra)
             if rc != 0:
                 if desc.get('dump_fail'):
-                    check_running(self.pid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
+                    check_running(self.tpid, 'after a failed pre-dump', stopped=desc.get('stopped', False))
                     return []
                 raise TestFail('pre-dump #%d failed with exit code %d' % (k, rc))
-            check_running(self.pid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
+            check_running(self.tpid, 'after pre-dump #%d' % k, stopped=desc.get('stopped', False))
             prev = pdir
             if k < n:
                 self.let_run()

@@ -90,6 +90,18 @@ pid_t compel_wait(pid_t pid, int *status);
 /* waitpid() for a stop of a traced task, which does not wait for ever on one killed meanwhile (-1, ESRCH). */
 pid_t compel_wait_stop(pid_t pid, int *status);
 
+/*
+ * /proc/PID/NAME of @pid into @buf (at most @size - 1 bytes, NUL added): its
+ * length, or -1 if it can't be read (the task is gone).
+ */
+ssize_t compel_read_proc(pid_t pid, const char *name, char *buf, size_t size);
+/*
+ * /proc/PID/stat the same way: 0 with *@rest at the ")" that ends the
+ * command name (the fields from the state letter on follow, after a space;
+ * NULL if there is none), or -1 if it can't be read.
+ */
+int compel_read_stat(pid_t pid, char *buf, size_t size, char **rest);
+
 /* The saved state of a stopped thread. */
 struct compel_thread_state {
 	struct user_regs_struct regs;
