@@ -1,4 +1,5 @@
 /* Running syscalls and a parasite blob inside a seized task. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -759,6 +760,56 @@ static int send_pidfd(struct parasite_ctl *ctl)
 	return ret;
 }
 
+/*
+ * The task's fd numbers, ascending, -1 at the end (malloc'ed), or NULL
+ * (reported). /proc lists them in order.
+ */
+static int *list_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int *fds = NULL, nr = 0, cap = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d) {
+		cpr_perror("opendir %s", path);
+		return NULL;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (de->d_name[0] == '.')
+			continue;
+		if (nr + 1 >= cap) {
+			int *n = realloc(fds, (cap = cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n) {
+				errno = ENOMEM;
+				break;
+			}
+			fds = n;
+		}
+		fds[nr++] = atoi(de->d_name);
+	}
+	if (errno) {
+		cpr_perror("reading %s", path);
+		closedir(d);
+		free(fds);
+		return NULL;
+	}
+	closedir(d);
+	if (!fds && !(fds = malloc(sizeof(*fds)))) {
+		cpr_err("out of memory\n");
+		return NULL;
+	}
+	fds[nr] = -1;
+	return fds;
+}
+
 int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size_t args_size)
 {
 	size_t blob_size = ALIGN_PAGE(blob->mem_size);
@@ -783,6 +834,10 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	a->sock_fd = -1;
 	a->pidfd = -1;
 	if (make_listen_sock(ctl, a))
+		return -1;
+	/* what the daemon opens is ours to close, even one whose number it had no time to write down */
+	ctl->fds_before = list_fds(ctl->pid);
+	if (!ctl->fds_before)
 		return -1;
 	/* from now on the blob's "syscall; ret" returns into the frame too */
 	pretcode = ctl->sigret_ip ? ctl->sigret_ip : ctl->remote_map + blob->sigreturn_off;
@@ -982,6 +1037,33 @@ static int close_remote(struct parasite_ctl *ctl, int32_t *fd)
 	return 0;
 }
 
+/*
+ * The fds the task has now that it had not before the daemon ran: the
+ * daemon's, among them one it was stopped before it noted (its socket
+ * between socket() and the store of its number). Every other thread of
+ * the task is stopped while we work on it: nothing else opened them.
+ */
+static int close_new_fds(struct parasite_ctl *ctl)
+{
+	int *now = list_fds(ctl->pid), *b = ctl->fds_before, ret = 0;
+
+	if (!now)
+		return -1;
+	for (int *n = now; *n >= 0; n++) {
+		int32_t fd = *n;
+
+		while (*b >= 0 && *b < fd)
+			b++;
+		if (*b == fd)
+			continue;
+		cpr_debug("task %d: closing fd %d the parasite left\n", ctl->pid, fd);
+		if (close_remote(ctl, &fd))
+			ret = -1;
+	}
+	free(now);
+	return ret;
+}
+
 int compel_cure(struct parasite_ctl *ctl)
 {
 	struct compel_args *a;
@@ -997,6 +1079,8 @@ int compel_cure(struct parasite_ctl *ctl)
 		ret = -1;
 	/* the daemon's end of the channel and our pidfd, if it still has them: closed in the task */
 	if (a && !a->healed && (close_remote(ctl, &a->sock_fd) || close_remote(ctl, &a->pidfd)))
+		ret = -1;
+	if (a && !a->healed && ctl->fds_before && close_new_fds(ctl))
 		ret = -1;
 	if (ctl->sock >= 0)
 		close(ctl->sock);
@@ -1015,6 +1099,7 @@ int compel_cure(struct parasite_ctl *ctl)
 	}
 	(void)sret;
 	compel_free_thread_state(&ctl->orig);
+	free(ctl->fds_before);
 	free(ctl);
 	return ret;
 }

@@ -42,6 +42,7 @@ struct parasite_ctl {
 	int listen_sock;
 	int sock;
 	int running;			/* daemon started and not yet stopped */
+	int *fds_before;		/* the task's fds before the daemon ran, ascending, -1 at the end */
 	int borrowed;			/* remote_map belongs to another ctl: never unmap it */
 };
 

@@ -224,7 +224,7 @@ class Tree:
             return "the stopped child did not go on after SIGCONT", leftover
         for i in range(5):
             if beats2[i] == beats[i]:
-                return "worker %d stopped working (heartbeat %d)" % (i, beats[i]), leftover
+                return "worker %d stopped working (heartbeat %d); threads: %s" % (i, beats[i], self.threads()), leftover
         for p in self.pids():
             was = self.snap[p]
             if tids(p) != was["tids"]:
@@ -246,6 +246,17 @@ class Tree:
                 else:
                     return "maps of %d changed: +%s -%s" % (p, extra, gone), leftover
         return None, leftover
+
+    def threads(self):
+        """Every thread's state, tracer and wait channel: what a stalled worker waits in."""
+        out = []
+        for p in self.pids():
+            for t in tids(p):
+                st = read("/proc/%d/task/%d/stat" % (p, t))
+                wchan = (read("/proc/%d/task/%d/wchan" % (p, t)) or "?").strip() or "-"
+                out.append("%d/%d %s tracer %s %s" % (p, t, st[st.rindex(")") + 2] if st else "?",
+                                                      status_field(p, "TracerPid", t), wchan))
+        return "; ".join(out)
 
     def kill(self):
         for p in self.pids():

@@ -3,6 +3,7 @@
  * with relocations, RPC, fd passing both ways, a crashing parasite, and
  * that the child always carries on as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -230,6 +231,52 @@ static void test_send_fds_fails(void **state)
 	free(after);
 }
 
+/* The fds of @pid, as "N N N ..." (malloc'ed). */
+static char *read_fds(pid_t pid)
+{
+	char path[64], *out = calloc(1, 4096);
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	assert_non_null(d);
+	assert_non_null(out);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			snprintf(out + strlen(out), 4096 - strlen(out), "%s ", de->d_name);
+	closedir(d);
+	return out;
+}
+
+/*
+ * The daemon can be stopped between opening an fd and noting its number
+ * (its socket, right after socket()): the cure closes every fd the task
+ * did not have before the daemon ran.
+ */
+static void test_cure_closes_unnoted_fds(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	struct testblob_args *a;
+	char *before, *after;
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	before = read_fds(pid);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	a = compel_parasite_args(ctl);
+	assert_int_equal(compel_rpc_call(ctl, TB_CMD_LEAK), 0);
+	assert_true(a->result >= 0);
+	assert_int_equal(compel_cure(ctl), 0);
+	after = read_fds(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
 /* A child whose seccomp filter fails uname() with EPERM; it exits 3 if one ever succeeds. */
 static pid_t start_filtered_child(void)
 {
@@ -348,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_send_fds_fails),
 		cmocka_unit_test(test_tool_dies_seccomp),
+		cmocka_unit_test(test_cure_closes_unnoted_fds),
 	};
 
 	compel_set_log(quiet);
