@@ -104,6 +104,8 @@ struct rst_timer {
 	int32_t id, clock;
 	struct k_sigevent sev;
 	struct k_itimerspec spec;
+	int32_t overrun;	/* timer_getoverrun() at dump */
+	int32_t made;		/* restorer: made already (with its overrun) */
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
