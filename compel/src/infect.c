@@ -1152,10 +1152,12 @@ static int close_remote(struct parasite_ctl *ctl, int32_t *fd)
 }
 
 /*
- * The fds the task has now that it had not before the daemon ran: the
- * daemon's, among them one it was stopped before it noted (its socket
- * between socket() and the store of its number). Every other thread of
- * the task is stopped while we work on it: nothing else opened them.
+ * The sockets and pidfds the task has now that it had not before the
+ * daemon ran: the daemon's, among them one it was stopped before it noted
+ * (its socket between socket() and the store of its number). The task's
+ * threads are all stopped; only a process outside the tree sharing its fd
+ * table (CLONE_FILES) could have opened others meanwhile, so only the
+ * kinds the daemon makes are taken.
  */
 static int close_new_fds(struct parasite_ctl *ctl)
 {
@@ -1164,11 +1166,26 @@ static int close_new_fds(struct parasite_ctl *ctl)
 	if (!now)
 		return -1;
 	for (int *n = now; *n >= 0; n++) {
+		char path[64], target[64];
 		int32_t fd = *n;
+		ssize_t len;
 
 		while (*b >= 0 && *b < fd)
 			b++;
 		if (*b == fd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctl->pid, fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0) {
+			if (errno != ENOENT) {	/* else closed meanwhile */
+				cpr_perror("readlink %s", path);
+				ret = -1;
+			}
+			continue;
+		}
+		target[len] = '\0';
+		if (strncmp(target, "socket:", 7) && strcmp(target, "anon_inode:[pidfd]") &&
+		    strncmp(target, "pidfd:", 6))
 			continue;
 		cpr_debug("task %d: closing fd %d the parasite left\n", ctl->pid, fd);
 		if (close_remote(ctl, &fd))
