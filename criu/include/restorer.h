@@ -37,6 +37,7 @@ struct rst_vma {
 	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
 	uint32_t nr_guards;
 	uint32_t sealed;	/* mseal() once all is in place */
+	uint32_t pkey;		/* its memory protection key: pkey_mprotect() when not 0 */
 };
 
 /*
@@ -217,6 +218,7 @@ struct restore_args {
 	int32_t child_subreaper;
 	int32_t thp_disabled;
 	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
+	uint32_t pkeys;			/* protection keys to allocate again (bit N: key N) */
 	int32_t has_sched;
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;

@@ -479,6 +479,8 @@ static void seal_vmas(struct restore_args *a)
 			check(sys_mseal(a->vmas[i].start, a->vmas[i].end - a->vmas[i].start), "mseal");
 }
 
+#define sys_pkey_mprotect(s, l, p, k)	__S(__NR_pkey_mprotect, s, l, p, k, 0, 0)
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -487,10 +489,38 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_SYSVSHM || v->prot == v->map_prot)
-			continue;
-		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
+		if (v->pkey)
+			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
+			      "setting memory protection and key");
+		else if (v->kind != RST_VMA_SYSVSHM && v->prot != v->map_prot)
+			check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}
+}
+
+/*
+ * The mm's protection keys, by number: pkey_alloc() hands out the lowest
+ * free one, so take keys until the wanted ones are ours and give back the
+ * rest, before any area is mapped (cow_map_prot() keeps execute-only ones,
+ * which would take a key of their own, readable until protect_vmas()).
+ * Allocated with full access for this thread: its PKRU comes back with the
+ * rest of its XSAVE state at sigreturn.
+ */
+static void restore_pkeys(struct restore_args *a)
+{
+	uint32_t got = 0;
+
+	while ((got & a->pkeys) != a->pkeys) {
+		long k = __S(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0);
+
+		if (k < 0)
+			fail("allocating the protection keys", k);
+		if (k >= 32)
+			fail("allocating the protection keys", -ERANGE);
+		got |= 1U << k;
+	}
+	for (int k = 1; k < 32; k++)
+		if (got & ~a->pkeys & (1U << k))
+			check(__S(__NR_pkey_free, k, 0, 0, 0, 0, 0), "freeing a protection key");
 }
 
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
@@ -1116,6 +1146,10 @@ static void restore_memory(struct restore_args *a)
 	restore_vdso(a);
 	progress("unmapping");
 	unmap_old(a);
+	if (a->pkeys) {
+		progress("protection keys");
+		restore_pkeys(a);
+	}
 	progress("mapping");
 	move_premapped(a);
 	map_vmas(a);

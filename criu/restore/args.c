@@ -296,6 +296,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
+		r->pkey = v->has_pkey ? v->pkey : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
 		r->map_prot = cow_map_prot(v, rc->vma_pages && rc->vma_pages[i]);
 		fill_vma_extras(v, r, &guards);
@@ -594,6 +595,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
 	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
+	a->pkeys = tc->has_pkeys ? tc->pkeys : 0;
 	if (tc->has_sched_policy && tc->has_nice) {
 		a->has_sched = 1;
 		a->sched_policy = tc->sched_policy;

@@ -133,6 +133,13 @@ static int check_vma_extras(struct rst_ctx *rc, const VmaEntry *v)
 		       (unsigned long)v->start);
 		return -1;
 	}
+	const TaskCoreEntry *tc = rc->core->tc;
+
+	if (v->has_pkey && v->pkey && (v->pkey >= 32 || !tc->has_pkeys || !(tc->pkeys & (1U << v->pkey)))) {
+		pr_err("mm-%d.img: the area at %lx has protection key %u, which core-%d.img does not allocate\n",
+		       rc->pid, (unsigned long)v->start, v->pkey, rc->pid);
+		return -1;
+	}
 	return 0;
 }
 
@@ -347,6 +354,8 @@ static int check_pid_free(pid_t pid)
 	return -1;
 }
 
+#define XFEATURE_PKRU	(1ULL << 9)
+
 /* The registers must fit this CPU: every XSAVE feature the task used must be here. */
 static int check_fpu(struct rst_ctx *rc)
 {
@@ -368,6 +377,17 @@ static int check_fpu(struct rst_ctx *rc)
 	if (fp->xsave.len > ebx) {
 		pr_err("can't restore %d: its FPU state is %zu bytes, more than this CPU's %u\n", rc->pid,
 		       fp->xsave.len, ebx);
+		return -1;
+	}
+	/* XCR0's PKRU bit: the kernel turned protection keys on */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys && !(xcr0 & XFEATURE_PKRU)) {
+		pr_err("can't restore %d: it allocated memory protection keys (%#x), which this machine lacks\n",
+		       rc->pid, rc->core->tc->pkeys);
+		return -1;
+	}
+	/* keys 1..15 exist on x86 */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys & ~0xfffeU) {
+		pr_err("core-%d.img: protection keys %#x are out of range\n", rc->pid, rc->core->tc->pkeys);
 		return -1;
 	}
 	return 0;

@@ -1040,6 +1040,10 @@ class Run:
                 for k in ('cpuset.cpus', 'cpuset.mems'):
                     with open(os.path.join(fs, k), 'w') as f:
                         f.write(read_text(os.path.join(os.path.dirname(fs), k)).strip())
+                # the test's own cpusets start empty, whatever the host set (LXC sets
+                # clone_children at the root: children then take their parent's cpus)
+                with open(os.path.join(fs, 'cgroup.clone_children'), 'w') as f:
+                    f.write('0')
             env[cg_env_name(name)] = fs
             log('cgroup %s: %s' % (name, fs))
 
