@@ -592,7 +592,7 @@ int cr_option_set(const char *name, const char *arg)
 int parse_config_file(const char *path, bool missing_ok)
 {
 	char line[4096];
-	int n = 0, ret = 0;
+	int n = 0, ret = 0, rd = 0;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
@@ -603,7 +603,7 @@ int parse_config_file(const char *path, bool missing_ok)
 		pr_perror("can't open config file %s", path);
 		return -1;
 	}
-	while (!ret && fgets(line, sizeof(line), f)) {
+	while (!ret && (rd = read_line(f, line, sizeof(line), path)) > 0) {
 		char *name = line, *arg, *e;
 
 		n++;
@@ -634,7 +634,7 @@ int parse_config_file(const char *path, bool missing_ok)
 		}
 	}
 	fclose(f);
-	return ret;
+	return rd < 0 ? -1 : ret;
 }
 
 static int parse_options(int argc, char **argv)

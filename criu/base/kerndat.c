@@ -90,15 +90,9 @@ static int probe_pidfd(void)
 
 static int read_pipe_max(void)
 {
-	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
-	int v = 1 << 20;
+	long long v;
 
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = 1 << 20;
-		fclose(f);
-	}
-	return v;
+	return read_num_file("/proc/sys/fs/pipe-max-size", &v) || v <= 0 || v > INT_MAX ? 1 << 20 : (int)v;
 }
 
 /* An executable of that name on PATH (the network lock runs nft, iptables-restore). */
