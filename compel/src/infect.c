@@ -254,13 +254,13 @@ static int xareas_add(struct xareas *x, struct xarea a)
 }
 
 /*
- * fgets() of /proc text, telling an error (or a line cut at the buffer's
- * size) from the end, which fgets() alone reports alike: 1, 0 at the end,
- * -1 (reported).
+ * fgets() of /proc text, telling an error from the end, which fgets()
+ * alone reports alike: 1, 0 at the end, -1 (reported).
  */
 static int proc_line(FILE *f, char *buf, int size, const char *path)
 {
 	size_t len;
+	int c;
 
 	errno = 0;
 	if (!fgets(buf, size, f)) {
@@ -272,8 +272,17 @@ static int proc_line(FILE *f, char *buf, int size, const char *path)
 		return -1;
 	}
 	len = strlen(buf);
-	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && getc(f) != EOF) {
-		cpr_err("read %s: a line longer than %d bytes\n", path, size - 1);
+	if (len < (size_t)size - 1 || buf[len - 1] == '\n')
+		return 1;
+	/*
+	 * Only the heads of lines are of interest here (the fields of maps,
+	 * status's Seccomp:), and status's Groups: has any length: the rest of
+	 * a long line is skipped, never taken for a line of its own.
+	 */
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+	if (ferror(f)) {
+		cpr_perror("read %s", path);
 		return -1;
 	}
 	return 1;

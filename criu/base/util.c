@@ -69,6 +69,33 @@ int read_line(FILE *f, char *buf, int size, const char *what)
 	return 1;
 }
 
+int read_line_head(FILE *f, char *buf, int size, const char *what)
+{
+	size_t len;
+	int c;
+
+	errno = 0;
+	if (!fgets(buf, size, f)) {
+		if (feof(f) && !ferror(f))
+			return 0;
+		if (!errno)
+			errno = EIO;
+		pr_perror("can't read %s", what);
+		return -1;
+	}
+	len = strlen(buf);
+	if (!len || buf[len - 1] == '\n')
+		return 1;
+	/* the rest of a long line, up to its end, is not a line of its own */
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+	if (ferror(f)) {
+		pr_perror("can't read %s", what);
+		return -1;
+	}
+	return 1;
+}
+
 ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what)
 {
 	size_t len = 0;

@@ -40,6 +40,12 @@ int write_all(int fd, const void *buf, size_t len);
  *   reported too, errno ENOENT).
  */
 int read_line(FILE *f, char *buf, int size, const char *what);
+/*
+ * The same, but a line longer than @buf comes back cut to its head (the
+ * rest is skipped): for files whose long lines are of no interest to the
+ * caller (/proc/PID/status has a Groups: line of any length).
+ */
+int read_line_head(FILE *f, char *buf, int size, const char *what);
 ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what);
 ssize_t read_text_file(const char *path, char *buf, size_t size);
 /*

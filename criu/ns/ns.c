@@ -288,7 +288,7 @@ static int read_nspid(pid_t pid, int32_t *out, int max)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while ((r = read_line(f, line, sizeof(line), path)) > 0)
+	while ((r = read_line_head(f, line, sizeof(line), path)) > 0)
 		if (!strncmp(line, "NSpid:", 6)) {
 			char *p = line + 6, *end;
 

@@ -232,7 +232,7 @@ static int last_nspid(pid_t pid)
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while ((r = read_line(f, line, sizeof(line), path)) > 0)
+	while ((r = read_line_head(f, line, sizeof(line), path)) > 0)
 		if (!strncmp(line, "NSpid:", 6)) {
 			char *p = line + 6, *end;
 
