@@ -522,8 +522,6 @@ static void restore_task_state(struct restore_args *a)
 		}
 	}
 	thread_self(&a->threads[0]);
-	/* always: the restore child ran with SIGKILL as its own until now */
-	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
@@ -1033,6 +1031,11 @@ long blob_main(void *data)
 
 	restore_creds(&a->creds, kept);
 	take_file_locks(a, 1);
+	/*
+	 * After the credentials, whose change clears both: always, since the
+	 * restore child ran with SIGKILL as its parent-death signal until now.
+	 */
+	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
