@@ -151,6 +151,12 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.has_robust_list = th.has_robust_list_len = true;
 	th.robust_list = t->robust_list;
 	th.robust_list_len = t->robust_len;
+	th.n_cpu_affinity = t->cpu_words;
+	th.cpu_affinity = (uint64_t *)t->cpu_mask;
+	th.has_ioprio = true;
+	th.ioprio = t->ioprio;
+	th.has_tsc = true;
+	th.tsc = t->tsc;
 	if (t->nr_sig > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
 		pr_err("task %d has more than %zu queued signals\n", t->tid, ARRAY_SIZE(sp));
 		return -1;

@@ -4,6 +4,7 @@
  * task or let it go. Any failure lets the task go as it was.
  */
 #include <dirent.h>
+#include <linux/ioprio.h>
 #include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -329,6 +331,37 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 	return 0;
 }
 
+/*
+ * Per thread: the CPUs it may run on, kept only when it was pinned to
+ * fewer than every online CPU (so that an unpinned task stays unpinned
+ * wherever it comes back), and its I/O priority.
+ */
+_Static_assert(sizeof(cpu_set_t) == sizeof(((struct dump_thread *)0)->cpu_mask), "cpu_mask is a cpu_set_t");
+
+static int collect_sched(struct dump_thread *t)
+{
+	cpu_set_t set;
+	long prio;
+
+	if (sched_getaffinity(t->tid, sizeof(set), &set)) {
+		pr_perror("can't read the CPU affinity of thread %d", t->tid);
+		return -1;
+	}
+	if (CPU_COUNT(&set) < get_nprocs()) {
+		memcpy(t->cpu_mask, &set, sizeof(set));
+		for (t->cpu_words = ARRAY_SIZE(t->cpu_mask); t->cpu_words > 1; t->cpu_words--)
+			if (t->cpu_mask[t->cpu_words - 1])
+				break;
+	}
+	prio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
+	if (prio < 0) {
+		pr_perror("can't read the I/O priority of thread %d", t->tid);
+		return -1;
+	}
+	t->ioprio = prio;
+	return 0;
+}
+
 static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 {
 	char name[64], *comm;
@@ -342,6 +375,8 @@ static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 		return -1;
 	}
 	t->robust_len = len;
+	if (collect_sched(t))
+		return -1;
 	snprintf(name, sizeof(name), "task/%d/comm", t->tid);
 	comm = read_proc_file(dc->pid, name, NULL);
 	if (!comm) {
@@ -376,7 +411,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1, secbits = -1;
+	long ret1 = -1, ret2 = -1, ret3 = -1, secbits = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -387,16 +422,18 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0);
 	if (compel_cure(ctl))
 		err = -1;
-	if (err || ret1 || ret2 || secbits < 0) {
+	if (err || ret1 || ret2 || ret3 || secbits < 0) {
 		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
 		return -1;
 	}
 	memcpy(&t->altstack, args, sizeof(t->altstack));
 	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
 	t->secbits = secbits;
+	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	return 0;
 }
 
@@ -558,6 +595,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
+	dc->th[0].tsc = dc->misc.tsc;
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;

@@ -81,6 +81,10 @@ struct dump_thread {
 	size_t nr_filters;
 	struct proc_status status;	/* task/TID/status: its creds */
 	uint32_t secbits;
+	uint64_t cpu_mask[16];		/* its affinity, when narrower than every online CPU */
+	size_t cpu_words;		/* 0: it may run on every CPU */
+	uint32_t ioprio;
+	int tsc;			/* PR_GET_TSC */
 };
 
 struct dump_ctx {

@@ -106,6 +106,7 @@ struct parasite_misc {
 	int32_t secbits;
 	int32_t umask;
 	int32_t pdeath_sig;
+	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
 	int32_t err_where;
 	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
 	struct k_itimerval itimer[NR_ITIMERS];

@@ -132,6 +132,8 @@ struct rst_seccomp {
  * threads[0] is the leader, which runs the restorer on its own stack;
  * the restorer starts each other one with its tid, on the stack given.
  */
+#define RST_CPU_WORDS	16	/* 1024 CPUs */
+
 struct rst_thread {
 	int32_t tid;
 	uint32_t pad;
@@ -140,6 +142,11 @@ struct rst_thread {
 	uint32_t rseq_size, rseq_sig;
 	uint64_t clear_child_tid;
 	uint64_t robust_list, robust_len;
+	uint64_t cpu_mask[RST_CPU_WORDS];	/* sched_setaffinity(); cpu_mask_len 0: left as it is */
+	uint32_t cpu_mask_len;			/* bytes */
+	uint32_t ioprio;			/* 0: never set */
+	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
+	uint32_t pad2;
 	char comm[16];
 	uint64_t stack, stack_size;
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */

@@ -9,6 +9,7 @@
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/capability.h>
+#include <linux/ioprio.h>
 #include <linux/auxvec.h>
 #include <asm/prctl.h>
 #include <asm/unistd.h>
@@ -496,7 +497,12 @@ static void protect_vmas(struct restore_args *a)
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
 #define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
 
-/* What each thread, the leader too, sets for itself: TLS bases, rseq, tid address, robust list, name. */
+/*
+ * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
+ * address, robust list, CPU affinity, I/O priority, TSC access, name.
+ * Before the credentials: an I/O class the task kept may need privileges
+ * to set again.
+ */
 static void thread_self(struct rst_thread *t)
 {
 	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting the fs base");
@@ -506,6 +512,12 @@ static void thread_self(struct rst_thread *t)
 	sys_set_tid_address(t->clear_child_tid);
 	if (t->robust_list)
 		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
+	if (t->cpu_mask_len)
+		check(__S(__NR_sched_setaffinity, 0, t->cpu_mask_len, t->cpu_mask, 0, 0, 0), "sched_setaffinity");
+	if (t->ioprio)
+		check(__S(__NR_ioprio_set, IOPRIO_WHO_PROCESS, 0, t->ioprio, 0, 0, 0), "ioprio_set");
+	if (t->tsc)
+		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 }
 

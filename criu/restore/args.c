@@ -768,6 +768,14 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
 		t->robust_list = th->has_robust_list ? th->robust_list : 0;
 		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
+		if (th->n_cpu_affinity > RST_CPU_WORDS) {
+			pr_err("thread %d: a CPU affinity of more than %d CPUs\n", t->tid, RST_CPU_WORDS * 64);
+			return -1;
+		}
+		memcpy(t->cpu_mask, th->cpu_affinity, th->n_cpu_affinity * sizeof(uint64_t));
+		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
+		t->ioprio = th->has_ioprio ? th->ioprio : 0;
+		t->tsc = th->has_tsc ? th->tsc : 0;
 		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : rc->core->tc->comm);
 		t->sigframe = bump(p, sizeof(struct rst_sigframe));
 		xsave = bump(p, th->fpregs->xsave.len + 64);
