@@ -1142,6 +1142,29 @@ static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidm
 }
 
 /*
+ * A child whose exit signal is not SIGCHLD (clone() with another one, or
+ * none) is forked again with it. Not where restore forks it with
+ * CLONE_PARENT or CLONE_VM (its exit signal is then the kernel's
+ * choice), nor for a zombie, whose exit during the restore would raise
+ * that signal in its parent a second time.
+ */
+static int check_exit_signals(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i];
+		const char *why = dc->zombie ? "a zombie" : dc->vm_from ? "sharing its parent's memory" :
+				  dc->session_from || dc->session_gone ? "in a session forked by a helper" : NULL;
+
+		if (!dc->ppid || dc->stat.exit_signal == SIGCHLD || !why)
+			continue;
+		pr_err("can't dump task %d: its exit signal is %d, not SIGCHLD, and it is %s; not supported\n",
+		       dc->pid, dc->stat.exit_signal, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Sessions and groups must be re-creatable by forking the tree again:
  * a session is the task's own, its parent's, or that of a zombie sibling
  * that led it; a group is its own, its parent's, led by another task of
@@ -1757,7 +1780,7 @@ static int dump_tree_of(pid_t pid)
 			goto out_resume;
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
+	if (check_sid_pgid(&t) || check_exit_signals(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;
