@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
@@ -565,6 +566,70 @@ static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/* The smaps block of the area holding @addr: Rss in kB, and whether VmFlags has "lo". */
+static int area_lock_state(pid_t pid, unsigned long addr, unsigned long *rss, bool *locked)
+{
+	char *buf = read_proc_file(pid, "smaps", NULL), *p;
+	int ret = -1;
+
+	if (!buf) {
+		pr_perror("can't read /proc/%d/smaps", pid);
+		return -1;
+	}
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		unsigned long s, e;
+		char *f, *eol;
+
+		if (sscanf(p, "%lx-%lx ", &s, &e) != 2 || addr < s || addr >= e)
+			continue;
+		/* Rss and VmFlags (the block's last line) come first after the header */
+		f = strstr(p, "\nRss:");
+		if (!f || sscanf(f, "\nRss: %lu", rss) != 1)
+			break;
+		f = strstr(p, "\nVmFlags:");
+		if (!f)
+			break;
+		eol = strchr(f + 1, '\n');
+		if (eol)
+			*eol = '\0';
+		*locked = strstr(f, " lo") != NULL;
+		ret = 0;
+		break;
+	}
+	if (ret)
+		pr_err("can't find the probe area %lx in /proc/%d/smaps\n", addr, pid);
+	free(buf);
+	return ret;
+}
+
+/*
+ * mlockall(MCL_FUTURE) leaves no trace but in the flags of areas made
+ * after it: map one (write-only, so that it merges with nothing) and look.
+ * Locked, it was populated at once unless MCL_ONFAULT came with it.
+ */
+static int probe_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
+{
+	unsigned long rss = 0;
+	bool locked = false;
+	long addr, ret;
+	int err;
+
+	if (compel_syscall(ctl, __NR_mmap, &addr, 0, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ||
+	    (unsigned long)addr > -4096UL) {
+		pr_err("can't map a probe area in %d (%ld)\n", dc->pid, addr);
+		return -1;
+	}
+	err = area_lock_state(dc->pid, addr, &rss, &locked);
+	if (compel_syscall(ctl, __NR_munmap, &ret, addr, 4096, 0, 0, 0, 0) || ret) {
+		pr_err("can't unmap the probe area %lx in %d (%ld)\n", addr, dc->pid, ret);
+		return -1;
+	}
+	if (err)
+		return -1;
+	dc->mlock_future = locked ? MCL_FUTURE | (rss ? 0 : MCL_ONFAULT) : 0;
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -577,6 +642,8 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	/* the tracking's userfaultfd is made by an injected syscall: before the parasite runs */
 	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
+		goto cure;
+	if (!dc->vm_from && probe_mlock_future(dc, ctl))
 		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;

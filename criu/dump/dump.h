@@ -104,6 +104,7 @@ struct dump_ctx {
 	int stopsig;		/* in a group stop: the signal that stopped it */
 	struct dump_thread *th;
 	int nr_th;
+	uint32_t mlock_future;	/* MCL_FUTURE [| MCL_ONFAULT] in effect for new areas, or 0 */
 	struct proc_pid_stat stat;
 	struct proc_status status;
 	struct proc_vma *pvmas;		/* from smaps, with their VmFlags */

@@ -1049,6 +1049,10 @@ long blob_main(void *data)
 	 */
 	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
+	/* last of the mm's: the restorer maps nothing more, and the memlock limit is back */
+	if (a->mlock_future && !a->shares_mm)
+		check(__S(__NR_mlockall, a->mlock_future & (MCL_FUTURE | MCL_ONFAULT), 0, 0, 0, 0, 0),
+		      "mlockall(MCL_FUTURE)");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	/*
