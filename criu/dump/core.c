@@ -249,6 +249,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	tc.has_mdwe = true;
+	tc.mdwe = dc->misc.mdwe;
 	tc.has_mlock_future = true;
 	tc.mlock_future = dc->mlock_future;
 	if (dc->misc.membarrier > 0) {

@@ -222,6 +222,7 @@ struct restore_args {
 	int32_t child_subreaper;
 	int32_t thp_disabled;
 	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
+	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
 	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
 	int32_t has_sched;
 	uint32_t sched_policy, sched_prio;

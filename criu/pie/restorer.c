@@ -1065,6 +1065,9 @@ long blob_main(void *data)
 	queue_signals(a);
 	restore_timers(a);
 	count_steps(a);
+	/* once set it stays: after every change of the memory, before a filter may forbid prctl() */
+	if (a->mdwe && !a->shares_mm)
+		check(sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0), "PR_SET_MDWE");
 	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	unblock_trap();
 	apply_seccomp(&a->threads[0].seccomp, 1);
