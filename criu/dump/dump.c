@@ -1013,6 +1013,33 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 }
 
 /*
+ * A process whose main thread is a zombie (it called pthread_exit()) while
+ * other threads run on reads as a zombie in /proc/PID/stat: 0 if it is a
+ * whole zombie, -1 (refused, naming it) if threads live on.
+ */
+static int leader_gone_threads_live(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int nr = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;	/* reaped meanwhile: the caller finds it gone */
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) != pid)
+			nr++;
+	closedir(d);
+	if (!nr)
+		return 0;
+	pr_err("can't dump process %d: its main thread has exited (pthread_exit()) while %d other thread%s "
+	       "run%s on; not supported\n", pid, nr, nr > 1 ? "s" : "", nr > 1 ? "" : "s");
+	return -1;
+}
+
+/*
  * Seize a process, or note it as a zombie: also one that exited while we
  * seized it (its parent, seized before it, can't reap it meanwhile).
  */
@@ -1026,6 +1053,8 @@ static int seize_process(struct dump_ctx *dc)
 			return -1;
 		}
 		if (dc->stat.state == 'Z') {
+			if (leader_gone_threads_live(dc->pid))
+				return -1;
 			dc->zombie = 1;
 			dc->exit_code = dc->stat.exit_code;
 			return 0;
@@ -1796,7 +1825,12 @@ static int dump_tree_of(pid_t pid);
 
 int cr_dump_tasks(pid_t pid)
 {
+	struct proc_pid_stat st;
+
 	if (check_privileges())
+		return -1;
+	/* before its namespaces are looked at: a zombie leader has none to show */
+	if (!parse_pid_stat(pid, &st) && st.state == 'Z' && leader_gone_threads_live(pid))
 		return -1;
 	ns_init_self();
 	/* in the tree's pid namespace, if it is not ours */
