@@ -157,6 +157,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.ioprio = t->ioprio;
 	th.has_tsc = true;
 	th.tsc = t->tsc;
+	th.has_sched_policy = th.has_sched_prio = th.has_nice = true;
+	th.sched_policy = t->sched_policy;
+	th.sched_prio = t->sched_prio;
+	th.nice = t->nice;
 	if (t->nr_sig > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
 		pr_err("task %d has more than %zu queued signals\n", t->tid, ARRAY_SIZE(sp));
 		return -1;

@@ -335,12 +335,13 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 /*
  * Per thread: the CPUs it may run on, kept only when it was pinned to
  * fewer than every online CPU (so that an unpinned task stays unpinned
- * wherever it comes back), and its I/O priority.
+ * wherever it comes back), its I/O priority, scheduling policy and nice.
  */
 _Static_assert(sizeof(cpu_set_t) == sizeof(((struct dump_thread *)0)->cpu_mask), "cpu_mask is a cpu_set_t");
 
 static int collect_sched(struct dump_thread *t)
 {
+	struct sched_param sp;
 	cpu_set_t set;
 	long prio;
 
@@ -360,6 +361,18 @@ static int collect_sched(struct dump_thread *t)
 		return -1;
 	}
 	t->ioprio = prio;
+	t->sched_policy = sched_getscheduler(t->tid);
+	if (t->sched_policy < 0 || sched_getparam(t->tid, &sp)) {
+		pr_perror("can't read the scheduling policy of thread %d", t->tid);
+		return -1;
+	}
+	t->sched_prio = sp.sched_priority;
+	errno = 0;
+	t->nice = getpriority(PRIO_PROCESS, t->tid);
+	if (errno) {
+		pr_perror("can't read the nice value of thread %d", t->tid);
+		return -1;
+	}
 	return 0;
 }
 

@@ -85,6 +85,7 @@ struct dump_thread {
 	size_t cpu_words;		/* 0: it may run on every CPU */
 	uint32_t ioprio;
 	int tsc;			/* PR_GET_TSC */
+	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
 };
 
 struct dump_ctx {

@@ -146,7 +146,9 @@ struct rst_thread {
 	uint32_t cpu_mask_len;			/* bytes */
 	uint32_t ioprio;			/* 0: never set */
 	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
-	uint32_t pad2;
+	int32_t has_sched;			/* a thread but the leader: its own policy and nice */
+	uint32_t sched_policy, sched_prio;
+	int32_t nice;
 	char comm[16];
 	uint64_t stack, stack_size;
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */

@@ -860,6 +860,13 @@ static void thread_main(void *arg)
 	struct rst_thread *t = arg;
 
 	thread_self(t);
+	/* policy and nice are each thread's: it came with the leader's */
+	if (t->has_sched) {
+		int32_t prio = t->sched_prio;
+
+		check(__S(__NR_sched_setscheduler, 0, t->sched_policy, &prio, 0, 0, 0), "a thread's sched_setscheduler");
+		check(__S(__NR_setpriority, PRIO_PROCESS, 0, t->nice, 0, 0, 0), "a thread's setpriority");
+	}
 	/* credentials and no_new_privs belong to each thread */
 	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, A->no_new_privs);
 

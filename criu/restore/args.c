@@ -778,6 +778,12 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
+		if (i && th->has_sched_policy && th->has_nice) {
+			t->has_sched = 1;
+			t->sched_policy = th->sched_policy;
+			t->sched_prio = th->has_sched_prio ? th->sched_prio : 0;
+			t->nice = th->nice;
+		}
 		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : rc->core->tc->comm);
 		t->sigframe = bump(p, sizeof(struct rst_sigframe));
 		xsave = bump(p, th->fpregs->xsave.len + 64);
