@@ -161,6 +161,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.sched_policy = t->sched_policy;
 	th.sched_prio = t->sched_prio;
 	th.nice = t->nice;
+	th.has_timer_slack_ns = th.has_pdeath_sig = th.has_no_new_privs = true;
+	th.timer_slack_ns = t->timer_slack;
+	th.pdeath_sig = t->pdeath_sig;
+	th.no_new_privs = t->status.nonewprivs;
 	if (t->nr_sig > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
 		pr_err("task %d has more than %zu queued signals\n", t->tid, ARRAY_SIZE(sp));
 		return -1;

@@ -425,7 +425,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1, ret3 = -1, secbits = -1;
+	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -437,10 +437,12 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
 	if (compel_cure(ctl))
 		err = -1;
-	if (err || ret1 || ret2 || ret3 || secbits < 0) {
+	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
 		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
 		return -1;
 	}
@@ -448,6 +450,8 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
 	t->secbits = secbits;
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
+	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
+	t->timer_slack = slack;
 	return 0;
 }
 
@@ -676,6 +680,8 @@ static int run_parasite(struct dump_ctx *dc)
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	dc->th[0].timer_slack = dc->misc.timer_slack;
+	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;

@@ -86,6 +86,8 @@ struct dump_thread {
 	uint32_t ioprio;
 	int tsc;			/* PR_GET_TSC */
 	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
+	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */
+	int pdeath_sig;
 };
 
 struct dump_ctx {

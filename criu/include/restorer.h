@@ -147,6 +147,10 @@ struct rst_thread {
 	uint32_t ioprio;			/* 0: never set */
 	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
 	int32_t has_sched;			/* a thread but the leader: its own policy and nice */
+	int32_t has_own;			/* a thread but the leader: its own slack, pdeath signal, no_new_privs */
+	uint64_t timer_slack;
+	int32_t pdeath_sig;
+	int32_t no_new_privs;
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;
 	char comm[16];

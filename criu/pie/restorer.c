@@ -867,11 +867,18 @@ static void thread_main(void *arg)
 		check(__S(__NR_sched_setscheduler, 0, t->sched_policy, &prio, 0, 0, 0), "a thread's sched_setscheduler");
 		check(__S(__NR_setpriority, PRIO_PROCESS, 0, t->nice, 0, 0, 0), "a thread's setpriority");
 	}
+	/* slack, the pdeath signal (after the creds, which clear it), no_new_privs: each thread's own */
+	int32_t nnp = t->has_own ? t->no_new_privs : A->no_new_privs;
+
+	if (t->has_own && t->timer_slack)
+		check(sys_prctl(PR_SET_TIMERSLACK, t->timer_slack, 0, 0, 0), "a thread's PR_SET_TIMERSLACK");
 	/* credentials and no_new_privs belong to each thread */
-	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, A->no_new_privs);
+	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, nnp);
 
 	restore_creds(t->creds, kept);
-	if (A->no_new_privs)
+	if (t->has_own && t->pdeath_sig)
+		check(sys_prctl(PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0), "a thread's PR_SET_PDEATHSIG");
+	if (nnp)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);

@@ -778,6 +778,12 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
+		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {
+			t->has_own = 1;
+			t->timer_slack = th->timer_slack_ns;
+			t->pdeath_sig = th->pdeath_sig;
+			t->no_new_privs = th->no_new_privs;
+		}
 		if (i && th->has_sched_policy && th->has_nice) {
 			t->has_sched = 1;
 			t->sched_policy = th->sched_policy;
