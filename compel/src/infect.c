@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -196,32 +197,125 @@ static void scan_file_area(pid_t pid, unsigned long start, unsigned long end, un
 		g->sigret_ip = start + c->sigret;
 }
 
+/* PROCMAP_QUERY (Linux 6.11): one area of /proc/PID/maps per ioctl, filtered by the kernel. */
+#ifndef PROCMAP_QUERY
+#define PROCMAP_QUERY_VMA_READABLE		0x01
+#define PROCMAP_QUERY_VMA_EXECUTABLE		0x04
+#define PROCMAP_QUERY_COVERING_OR_NEXT_VMA	0x10
+struct procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start;
+	uint64_t vma_end;
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t vma_name_size;
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;
+	uint64_t build_id_addr;
+};
+#define PROCMAP_QUERY	_IOWR('f', 17, struct procmap_query)
+#endif
+
+/* An executable area of the task, as find_gadgets() looks at them. */
 struct xarea {
 	unsigned long start, end, pgoff, ino;
 	dev_t dev;
+	int vdso;
 };
 
-static int cmp_size(const void *a, const void *b)
-{
-	const struct xarea *x = a, *y = b;
-	unsigned long lx = x->end - x->start, ly = y->end - y->start;
+struct xareas {
+	struct xarea *a;
+	size_t nr, cap;
+};
 
-	return lx < ly ? -1 : lx > ly;
+static int xareas_add(struct xareas *x, struct xarea a)
+{
+	if (x->nr == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		struct xarea *n = realloc(x->a, cap * sizeof(*n));
+
+		if (!n) {
+			cpr_err("out of memory\n");
+			return -1;
+		}
+		x->a = n;
+		x->cap = cap;
+	}
+	x->a[x->nr++] = a;
+	return 0;
 }
 
 /*
- * The vDSO first, then the other executable areas, smallest first, until
- * all three are found: libc has them all, and a program of hundreds of
- * MiB (a browser) is not read through for them.
+ * The readable and executable areas of @pid, asked of the kernel: a task
+ * with thousands of data mappings has a handful of these, and the text of
+ * its maps costs a line (and a sscanf) per mapping. 1 if the kernel has no
+ * PROCMAP_QUERY, -1 on error.
  */
-static int find_gadgets(pid_t pid, struct gadgets *g)
+static int xareas_query(pid_t pid, struct xareas *x)
 {
-	struct xarea *xa = NULL;
-	size_t nr = 0, cap = 0;
+	char path[64], name[64];
+	unsigned long addr = 0;
+	int fd, ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	for (;;) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_VMA_READABLE |
+				       PROCMAP_QUERY_VMA_EXECUTABLE,
+			.query_addr = addr,
+			.vma_name_size = sizeof(name),
+			.vma_name_addr = (uint64_t)(unsigned long)name,
+		};
+
+		if (ioctl(fd, PROCMAP_QUERY, &q)) {
+			if (errno == ENOENT)
+				break;
+			if (errno == ENOTTY || errno == EINVAL)
+				ret = 1;	/* an older kernel: the text of maps instead */
+			else if (errno == ENAMETOOLONG) {
+				/* a file with a long path: not one of the special areas */
+				q.vma_name_size = 0;
+				q.vma_name_addr = 0;
+				if (!ioctl(fd, PROCMAP_QUERY, &q))
+					goto got;
+				cpr_perror("PROCMAP_QUERY of %s at %#lx", path, addr);
+			} else
+				cpr_perror("PROCMAP_QUERY of %s at %#lx", path, addr);
+			goto out;
+		}
+got:
+		addr = q.vma_end;
+		if (q.vma_name_size && !strcmp(name, "[uprobes]"))
+			continue;
+		if (xareas_add(x, (struct xarea){ q.vma_start, q.vma_end, q.vma_offset, q.inode,
+						   makedev(q.dev_major, q.dev_minor),
+						   q.vma_name_size && !strcmp(name, "[vdso]") }))
+			goto out;
+	}
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* The same from the text of /proc/PID/maps. */
+static int xareas_text(pid_t pid, struct xareas *x)
+{
 	char path[64], line[4096];
 	FILE *f;
 
-	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f) {
@@ -235,32 +329,56 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 		if (sscanf(line, "%lx-%lx %4s %lx %lx:%lx %lu", &start, &end, perms, &pgoff, &maj, &min, &ino) != 7 ||
 		    perms[2] != 'x' || perms[0] != 'r' || strstr(line, "[vsyscall]") || strstr(line, "[uprobes]"))
 			continue;
-		if (strstr(line, "[vdso]")) {
-			scan_area(pid, start, end, g);
-			continue;
+		if (xareas_add(x, (struct xarea){ start, end, pgoff, ino, makedev(maj, min),
+						   strstr(line, "[vdso]") != NULL })) {
+			fclose(f);
+			return -1;
 		}
-		if (nr == cap) {
-			struct xarea *n = realloc(xa, (cap = cap ? cap * 2 : 64) * sizeof(*n));
-
-			if (!n) {
-				cpr_err("out of memory\n");
-				fclose(f);
-				free(xa);
-				return -1;
-			}
-			xa = n;
-		}
-		xa[nr++] = (struct xarea){ start, end, pgoff, ino, makedev(maj, min) };
 	}
 	fclose(f);
-	qsort(xa, nr, sizeof(*xa), cmp_size);
-	for (size_t i = 0; i < nr && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip); i++) {
-		if (xa[i].ino)
-			scan_file_area(pid, xa[i].start, xa[i].end, xa[i].pgoff, xa[i].dev, xa[i].ino, g);
-		else
-			scan_area(pid, xa[i].start, xa[i].end, g);
+	return 0;
+}
+
+/* The vDSO first, then the other areas smallest first. */
+static int cmp_size(const void *a, const void *b)
+{
+	const struct xarea *x = a, *y = b;
+	unsigned long lx = x->end - x->start, ly = y->end - y->start;
+
+	if (x->vdso != y->vdso)
+		return x->vdso ? -1 : 1;
+	return lx < ly ? -1 : lx > ly;
+}
+
+/*
+ * The vDSO first, then the other executable areas, smallest first, until
+ * all three are found: libc has them all, and a program of hundreds of
+ * MiB (a browser) is not read through for them.
+ */
+static int find_gadgets(pid_t pid, struct gadgets *g)
+{
+	struct xareas x = { 0 };
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = xareas_query(pid, &x);
+	if (ret > 0) {
+		x.nr = 0;
+		ret = xareas_text(pid, &x);
 	}
-	free(xa);
+	if (ret) {
+		free(x.a);
+		return -1;
+	}
+	if (x.nr)
+		qsort(x.a, x.nr, sizeof(*x.a), cmp_size);
+	for (size_t i = 0; i < x.nr && (!g->sys_ip || !g->sys_ret_ip || !g->sigret_ip); i++) {
+		if (x.a[i].ino && !x.a[i].vdso)
+			scan_file_area(pid, x.a[i].start, x.a[i].end, x.a[i].pgoff, x.a[i].dev, x.a[i].ino, g);
+		else
+			scan_area(pid, x.a[i].start, x.a[i].end, g);
+	}
+	free(x.a);
 	if (!g->sys_ip) {
 		cpr_err("task %d has no syscall instruction to run syscalls from (no vDSO?)\n", pid);
 		return -1;

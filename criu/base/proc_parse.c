@@ -509,6 +509,8 @@ int parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr)
 			arr[n - 1].vmflags = p + 8;
 		else if (smaps_key(p, "KernelPageSize:", 15))
 			arr[n - 1].kpage_kb = strtoul(p + 15, NULL, 10);
+		else if (smaps_key(p, "ProtectionKey:", 14))
+			arr[n - 1].pkey = strtoul(p + 14, NULL, 10);
 	}
 	*vmas = arr;
 	*nr = n;

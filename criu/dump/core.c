@@ -265,6 +265,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		tc.has_membarrier = true;
 		tc.membarrier = dc->misc.membarrier;
 	}
+	if (dc->misc.pkeys) {
+		tc.has_pkeys = true;
+		tc.pkeys = dc->misc.pkeys;
+	}
 	if (fill_sched(dc, &tc))
 		return -1;
 	PosixTimerEntry pt[MAX_POSIX_TIMERS], *ptp[MAX_POSIX_TIMERS];

@@ -1665,7 +1665,7 @@ int check_mntns(struct dump_tree *t)
 	}
 	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 		return 0;
-	return mntns_dump_prepare(t->p[0].pid);
+	return mntns_dump_prepare(t->p[0].pid, NULL, 0);
 }
 
 /* Who adds each epoll target at restore (epoll.c). */
@@ -1701,6 +1701,8 @@ static int collect_process(struct dump_ctx *dc)
 {
 	pid_t pid = dc->pid;
 
+	/* its paths are its mount namespace's */
+	mntns_dump_task(pid);
 	/* Re-read now that it can't change under us. */
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
@@ -1898,6 +1900,7 @@ static int dump_tree_of(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
+	mntns_dump_task(pid);
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
 	if (check_sid_pgid(&t) || check_exit_signals(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||

@@ -783,7 +783,13 @@ static int remap_open(RegFileEntry *r)
 		pr_perror("%s: the %s %s is gone", r->path, what, other);
 		return -1;
 	}
-	if (r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
+	/*
+	 * A tmpfs the tree's mount namespace had is made again, its files
+	 * new inodes: there the size tells (as for any file of it, reg_changed())
+	 */
+	if (r->has_ino && r->has_dev && mntns_dev_remade(r->dev) ?
+	    !S_ISREG(st.st_mode) || (r->has_size && (uint64_t)st.st_size != r->size) :
+	    r->has_ino && (st.st_ino != r->ino || st.st_dev != r->dev)) {
 		pr_err("%s: the %s %s is not the dumped file\n", r->path, what, other);
 		return -1;
 	}

@@ -269,6 +269,12 @@ static int collect_fown(pid_t pid, int fd, unsigned int flags, struct file_desc 
 		close(dup);
 	if (!owner.pid && !sig && !(flags & O_ASYNC))
 		return 0;
+	/* F_SETOWN_EX takes a pid of the caller's pid namespace at restore (a group: its leader's) */
+	if (owner.pid > 0 && !ns_dump_pid_seen(pid, owner.pid)) {
+		pr_err("can't dump task %d: the SIGIO owner of its fd %d is %d, which is not in its pid namespace nor "
+		       "below it; not supported\n", pid, fd, owner.pid);
+		return -1;
+	}
 	fown_entry__init(&d->fown);
 	d->fown.type = owner.type;
 	d->fown.pid = owner.pid;
@@ -291,18 +297,49 @@ void restore_fown_as(uid_t euid)
 	fown_euid = euid;
 }
 
-/* After open: owner, signal and O_ASYNC back. */
-static int restore_fown(FileEntry *fe, int fd)
+/*
+ * After open: owner, signal and O_ASYNC back. The owner is a pid of the
+ * images; F_SETOWN_EX takes it as the opening task sees it (in a nested
+ * pid namespace, its pid there). Another task than the opener may not
+ * exist yet: its restorer sets all three once every task does (with the
+ * task's own credentials, which F_SETOWN records).
+ */
+static int restore_fown(struct fd_rst *c, FileEntry *fe, int fd)
 {
 	FownEntry *o = fe->fown;
 	struct f_owner_ex owner;
-	uid_t was = geteuid();
+	uid_t was;
+	pid_t self = c->pid;
 	int ret = 0;
 
-	if (!o)
+	/* most files have no owner: not even a syscall for them */
+	if (!o || (!o->pid && !o->signum && !o->async))
 		return 0;
+	was = geteuid();
 	owner.type = o->type;
-	owner.pid = o->pid;
+	owner.pid = o->pid ? ns_pid_view(self, o->pid) : 0;
+	if (o->pid && !owner.pid) {
+		pr_err("file %u: its owner %d is not in the pid namespace of %d, which opens it (or below it)\n",
+		       fe->id, o->pid, self);
+		return -1;
+	}
+	if (o->pid && o->pid != self && c->late) {
+		struct late_fd *l;
+
+		if (*c->nr_late >= c->max_late) {
+			pr_err("file %u: too many fds for the restorer to finish (pidfds, /proc files and SIGIO owners "
+			       "of other tasks, at most %d)\n", fe->id, c->max_late);
+			return -1;
+		}
+		l = &c->late[(*c->nr_late)++];
+		memset(l, 0, sizeof(*l));
+		l->kind = LATE_FOWN;
+		l->fd = fd;
+		l->pid = owner.pid;
+		l->flags = owner.type;
+		l->pos = o->signum | ((uint64_t)!!o->async << 32);
+		return 0;
+	}
 	if (o->pid && fown_euid != (uid_t)-1 && fown_euid != was && setresuid(-1, fown_euid, -1)) {
 		pr_perror("can't take euid %u to give file %u its owner", fown_euid, fe->id);
 		return -1;
@@ -318,7 +355,8 @@ static int restore_fown(FileEntry *fe, int fd)
 	}
 	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
 	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
-		pr_perror("can't give file %u its owner %d (signal %u)", fe->id, o->pid, o->signum);
+		pr_perror("can't give file %u its owner %d (%d in its namespace; signal %u)", fe->id, o->pid,
+			  owner.pid, o->signum);
 		return -1;
 	}
 	return 0;
@@ -625,6 +663,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	d = find_shared(ft, pid, fd, &st, &fi);
 	if (d) {
 		free(info);
+		if (mntns_check_holder(pid, fd, d))
+			return -1;
 		goto add_fd;
 	}
 
@@ -683,6 +723,13 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		}
 		d->fe = fe_kind;
 		d->fe.type = kind->type;
+		if ((kind->type == FILE_TYPE__FT_INOTIFY || kind->type == FILE_TYPE__FT_FANOTIFY) &&
+		    mntns_dump_nested(pid)) {
+			/* their watches are found again in the tree's namespace */
+			pr_err("can't dump task %d: fd %d is an inotify or fanotify fd, held in a mount namespace "
+			       "nested below the tree's; not supported\n", pid, fd);
+			return -1;
+		}
 		if (desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
 		goto add_fd;
@@ -715,6 +762,12 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		if (!d)
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
+		if (ghost && mntns_dump_nested(pid)) {
+			/* its remains are named and cleaned up in the tree's namespace */
+			pr_err("can't dump task %d: fd %d (%s) is a removed file, held in a mount namespace nested "
+			       "below the tree's; not supported\n", pid, fd, link);
+			return -1;
+		}
 		if (ghost) {
 			char *del = strstr(link, " (deleted)");
 
@@ -941,8 +994,10 @@ int file_table_add_path(struct file_table *ft, const char *path, int flags, cons
 	uint64_t key = path_key(path, flags), *first = hmap_get(&ft->paths, key);
 	struct file_desc *d;
 
+	/* the same file too: in two mount namespaces of the tree one path may name two files */
 	for (d = first ? file_desc_by_id(ft, *first) : NULL; d; d = file_desc_by_id(ft, d->next_path)) {
-		if (d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path)) {
+		if (d->reg.flags == (uint32_t)flags && !strcmp(d->reg.path, path) && d->st.st_dev == st->st_dev &&
+		    d->st.st_ino == st->st_ino) {
 			*id = d->id;
 			return 0;
 		}
@@ -1528,6 +1583,8 @@ int fd_rst_have(struct fd_rst *c, uint32_t id)
 	return kept ? (int)*kept : -1;
 }
 
+static int home_of(struct fd_rst *c, uint32_t id);
+
 int fd_rst_lift(struct fd_rst *c, int fd)
 {
 	int hi;
@@ -1539,6 +1596,18 @@ int fd_rst_lift(struct fd_rst *c, int fd)
 		pr_perror("can't move fd %d above %d", fd, c->scratch);
 	close(fd);
 	return hi;
+}
+
+/*
+ * @fd just made for description @id: left where it is if that is the
+ * number it goes to (a pipe or socketpair made while the fds below are
+ * all placed lands right there), else lifted.
+ */
+int fd_rst_lift_for(struct fd_rst *c, int fd, uint32_t id)
+{
+	if (fd >= 0 && fd < c->scratch && fd == home_of(c, id))
+		return fd;
+	return fd_rst_lift(c, fd);
 }
 
 /* Temporaries alive at once beyond the sockets of one group: a pipe's ends, a few descriptions kept a while. */
@@ -1594,8 +1663,11 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 		close(fd);
 		return -2;
 	}
-	/* close-on-exec meanwhile: place_one_fd() gives the fd its own flag when its turn comes */
-	if (fd == to ? fcntl(to, F_SETFD, FD_CLOEXEC) : dup3(fd, to, O_CLOEXEC) < 0) {
+	/*
+	 * close-on-exec meanwhile (by-products are made so: pipes, sockets):
+	 * place_one_fd() gives the fd its own flag when its turn comes
+	 */
+	if (fd != to && dup3(fd, to, O_CLOEXEC) < 0) {
 		pr_perror("can't move fd %d of file %u to %d", fd, id, to);
 		close(fd);
 		return -1;
@@ -1657,7 +1729,7 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 		goto err;
 	}
 	/* at its final number: O_ASYNC remembers the fd number it was set on */
-	if (first && restore_fown(fe, e->fd))
+	if (first && restore_fown(c, fe, e->fd))
 		return -1;
 	if (c->opened[e->id] < 0)
 		c->opened[e->id] = e->fd;
@@ -1828,6 +1900,9 @@ int restore_fds(FdinfoEntry **list, size_t nr, pid_t pid, struct rst_files *rf, 
 
 	if (fd_rst_init(&c, pid, rf, tr, shell_tty, scratch))
 		goto out;
+	c.late = late;
+	c.nr_late = nr_late;
+	c.max_late = max_late;
 	for (size_t i = 0; i < nr; i++) {
 		FdinfoEntry *e = list[i];
 

@@ -25,6 +25,7 @@
 
 #include "fdkinds.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 /* struct pidfd_info as of Linux 6.15 (72 bytes), for PIDFD_INFO_EXIT. */
@@ -84,6 +85,12 @@ static int dump_pidfd(struct file_table *ft, pid_t pid, int fd, const char *info
 		}
 		if (dead_exit_code(pid, fd, &code))
 			return -1;
+	}
+	if (atoi(p) > 0 && !ns_dump_pid_seen(pid, atoi(p))) {
+		/* restore opens it with pidfd_open() in the holder's pid namespace */
+		pr_err("can't dump task %d: fd %d is a pidfd of %d, which is not in its pid namespace nor below it "
+		       "(passed in from outside it); not supported\n", pid, fd, atoi(p));
+		return -1;
 	}
 	e = malloc(sizeof(*e));
 	if (!e)

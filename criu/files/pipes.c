@@ -339,6 +339,13 @@ static int refill_pipe(int wr, const PipeEntry *pe)
 	return fcntl(wr, F_SETFL, 0);
 }
 
+/* The status flags a pipe end keeps; a new end has none of them, so nothing to do for most. */
+static int set_pipe_flags(int fd, uint32_t flags)
+{
+	flags &= O_NONBLOCK | O_DIRECT;
+	return flags ? fcntl(fd, F_SETFL, flags) : 0;
+}
+
 /*
  * A new pipe for @pe: the end @pe asks for is returned, the other end goes
  * to a description of it that has a place here (or is closed: nobody holds
@@ -348,14 +355,18 @@ static int create_pipe(struct fd_rst *c, FileEntry *want)
 {
 	PipeEntry *pe = want->pipe;
 	int p[2], rd = is_read_end(want), other;
-	FileEntry *fe;
+	FileEntry *fe, *ofe;
 
+	/* the other end goes to the first of its descriptions that has no place here yet */
+	for (ofe = first_end(c->rf, pe->ino); ofe; ofe = next_end(c->rf, ofe))
+		if (is_read_end(ofe) != rd && fd_rst_have(c, ofe->id) < 0)
+			break;
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
 		return -1;
 	}
-	p[0] = fd_rst_lift(c, p[0]);
-	p[1] = fd_rst_lift(c, p[1]);
+	p[!rd] = fd_rst_lift_for(c, p[!rd], want->id);
+	p[rd] = ofe ? fd_rst_lift_for(c, p[rd], ofe->id) : fd_rst_lift(c, p[rd]);
 	if (p[0] < 0 || p[1] < 0)
 		goto err;
 	if (pe->has_pipe_size && fcntl(p[1], F_SETPIPE_SZ, pe->pipe_size) < 0) {
@@ -374,19 +385,17 @@ static int create_pipe(struct fd_rst *c, FileEntry *want)
 	/* the other end, to the first of its descriptions that has a place here */
 	other = p[rd];
 	p[rd] = -1;
-	for (fe = first_end(c->rf, pe->ino); fe && other >= 0; fe = next_end(c->rf, fe)) {
-		if (is_read_end(fe) == rd || fd_rst_have(c, fe->id) >= 0)
-			continue;
-		if (fcntl(other, F_SETFL, fe->pipe->flags & (O_NONBLOCK | O_DIRECT))) {
+	if (ofe) {
+		if (set_pipe_flags(other, ofe->pipe->flags)) {
 			pr_perror("can't set pipe flags");
 			goto err_other;
 		}
-		int to = fd_rst_place(c, fe->id, other);
+		int to = fd_rst_place(c, ofe->id, other);
 
 		if (to == -1)
 			goto err;
 		if (to >= 0)
-			hmap_put(&c->made, MADE_PIPE | pe->ino, fe->id);
+			hmap_put(&c->made, MADE_PIPE | pe->ino, ofe->id);
 		other = -1;
 	}
 	if (other >= 0)
@@ -395,7 +404,7 @@ static int create_pipe(struct fd_rst *c, FileEntry *want)
 		pr_err("out of memory\n");
 		goto err;
 	}
-	if (fcntl(p[!rd], F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
+	if (set_pipe_flags(p[!rd], pe->flags)) {
 		pr_perror("can't set pipe flags");
 		goto err;
 	}

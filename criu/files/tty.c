@@ -578,6 +578,7 @@ static int save_queues(struct file_desc *d)
 	if (m < 0)
 		return -1;
 	/* the reads and writes that take the queues and put them back would change the node's times */
+	mntns_dump_task(d->owner_pid);
 	here = mntns_path(ti->slave_path, at, sizeof(at));
 	times_save(here, &times);
 	ret = ttyq_dump(&c, m, &q);
@@ -975,7 +976,8 @@ static int set_fg(int m, pid_t pgrp, uint32_t index)
 
 int tty_restore_session(struct fd_rst *c)
 {
-	pid_t sid = getsid(0), pgrp = getpgrp(), pid = c->pid;
+	/* getsid() and getpgrp() answer in our pid namespace: the images' pids are seen from there too */
+	pid_t sid = getsid(0), pgrp = getpgrp(), pid = c->pid, me = ns_pid_view(pid, pid);
 	struct rst_files *rf = c->rf;
 
 	for (size_t i = 0; i < rf->nr; i++) {
@@ -984,7 +986,7 @@ int tty_restore_session(struct fd_rst *c)
 			      fe->tty->info : NULL;
 		int m;
 
-		if (!ti || !ti->sid || ti->sid != sid)
+		if (!ti || !ti->sid || !sid || ns_pid_view(pid, ti->sid) != sid)
 			continue;
 		if (ti->sid == pid) {
 			m = fd_rst_get(c, fe->id);
@@ -993,9 +995,9 @@ int tty_restore_session(struct fd_rst *c)
 				return -1;
 			}
 			pr_info("pts %u: the controlling terminal of session %d\n", fe->tty->index, pid);
-		} else if (ti->pgrp == pid && pgrp == pid) {
+		} else if (ti->pgrp == pid && pgrp == me) {
 			m = fd_rst_get(c, fe->id);
-			if (m < 0 || set_fg(m, pid, fe->tty->index))
+			if (m < 0 || set_fg(m, me, fe->tty->index))
 				return -1;
 		}
 	}

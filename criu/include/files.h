@@ -171,6 +171,9 @@ struct fd_rst {
 	struct hmap made;	/* kind-specific: pipe inodes, unix socket groups... made in this task */
 	uint32_t *ptys;		/* tty.c: ids of the pty masters made here */
 	size_t nr_ptys;
+	struct late_fd *late;	/* what the restorer does once all tasks exist (NULL: no restorer) */
+	int *nr_late, max_late;
+	int usk_bufs[2];	/* sk-unix.c: SO_SNDBUF, SO_RCVBUF of a new unix socket here; 0: not asked yet */
 };
 
 /* Restore: an fd of description @id in this task (placed, in transit, or made now), or -1. */
@@ -183,6 +186,8 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd);
 int fd_rst_scratch_room(struct rst_files *rf);
 /* Restore: @fd up among the temporaries, out of the way of the fd numbers still to place (closing @fd). */
 int fd_rst_lift(struct fd_rst *c, int fd);
+/* Restore: @fd, new for description @id, kept if already at the number it goes to, else lifted. */
+int fd_rst_lift_for(struct fd_rst *c, int fd, uint32_t id);
 
 /*
  * Put every fd of @pid (@list, from read_fdinfo()) back at its number, taking shared descriptions from

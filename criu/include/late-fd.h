@@ -1,7 +1,8 @@
 /*
  * An fd the restorer opens, once every process and thread of the tree
- * exists: a pidfd, or a /proc/PID/... file of one of them. Shared by the
- * restore (which fills them) and the restorer blob.
+ * exists: a pidfd, or a /proc/PID/... file of one of them; or the SIGIO
+ * owner of an fd, when it is another task (it may not exist before).
+ * Shared by the restore (which fills them) and the restorer blob.
  */
 #ifndef CR_LATE_FD_H
 #define CR_LATE_FD_H
@@ -11,6 +12,7 @@
 enum {
 	LATE_PIDFD,		/* pidfd_open(pid, flags) */
 	LATE_PATH,		/* open(path, flags), then lseek to pos */
+	LATE_FOWN,		/* F_SETOWN_EX(fd, {flags, pid}); pos: the signal, bit 32: O_ASYNC */
 };
 
 #define LATE_PATH_MAX	96

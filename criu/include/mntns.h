@@ -24,13 +24,23 @@ void mnt_opt_free(void);
 
 /* ---- dump ---- */
 
+/* A mount namespace nested below the tree's: a task in it, its inode, its parent's (0: the tree's). */
+struct mntns_nested {
+	pid_t pid;
+	uint64_t id, parent;
+};
+
 /*
  * After the tree is frozen, for a tree whose mount namespace is not
- * criu's (the namespace framework checked every task is in @pid's): read
- * that namespace's mount tree and refuse what can't be made again,
- * naming the mount.
+ * criu's (the namespace framework checked every task is in @pid's or in
+ * one of @nested): read the mount trees and refuse what can't be made
+ * again, naming the mount.
  */
-int mntns_dump_prepare(pid_t pid);
+int mntns_dump_prepare(pid_t pid, const struct mntns_nested *nested, size_t nr_nested);
+/* The task whose files, memory and fs are dumped next: paths are its namespace's (mntns_path()). */
+void mntns_dump_task(pid_t pid);
+/* Is @pid in a mount namespace nested below the tree's? */
+bool mntns_dump_nested(pid_t pid);
 /* Is the tree in a mount namespace of its own? Then its root, whose /proc/PID shows it. */
 bool mntns_dumping(void);
 pid_t mntns_dump_pid(void);
@@ -50,6 +60,15 @@ const char *mntns_path(const char *path, char *buf, size_t size);
  * gets the mount to open it through at restore.
  */
 int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const struct stat *st, RegFileEntry *r);
+/*
+ * @pid holds @fd of description @d, which another task of the tree has
+ * too: if they are in different mount namespaces, @d must be made the
+ * same way in either (no path, or a path naming the same file): 0, or -1
+ * with a message.
+ */
+int mntns_check_holder(pid_t pid, int fd, const struct file_desc *d);
+/* Is @fe a kind of file restore makes without a path (any task may make it for another)? */
+bool mntns_pathless(const FileEntry *fe);
 /*
  * The task's cwd or root (@link: /proc/PID/cwd) must be where @path leads
  * in its namespace, since it is entered by that path: 0, or -1 with a message.
@@ -78,6 +97,12 @@ int mntns_plan_fds(struct rst_files *rf, int base);
 int mntns_nr_fds(void);
 /* In the root, after it moved its service fds: the kept fds go to their slots. */
 int mntns_place_fds(int base);
+/*
+ * In a restoring task, before it opens any file: if its mount namespace
+ * @id (pstree ns_ids.mnt) is one nested below the tree's that this
+ * process is not in yet, make it again (unshare, its tree, pivot). 0 or -1.
+ */
+int mntns_enter_nested(uint64_t id);
 /* The device of a filesystem made anew that was @dump_dev at dump; else @dump_dev. */
 uint64_t mntns_dev(uint64_t dump_dev);
 /* The id of the restored mount that was mount @dump_id at dump (as fdinfo shows ids), or -1. */

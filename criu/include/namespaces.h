@@ -77,6 +77,15 @@ int ns_dump_in_agent(void);
  * (0 outside an agent; mntns_path() puts an absolute path there).
  */
 pid_t ns_dump_view_pid(void);
+/*
+ * Dump, after ns_dump_collect(): can task @holder name task @target by a
+ * pid of its own pid namespace (it is in it, or below)? 1 or 0; 1 for a
+ * target outside the tree.
+ */
+int ns_dump_pid_seen(pid_t holder, pid_t target);
+struct mntns_nested;
+/* Dump, after ns_dump_collect(): the mount namespaces nested below the tree's. */
+void ns_dump_mnt_nested(const struct mntns_nested **n, size_t *nr);
 /* criu's root and mount namespace as the agent can reach them (AT_FDCWD and -1 outside an agent). */
 void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);
@@ -146,6 +155,14 @@ int ns_restore_joined(int kind);
 /* A child of a restore process: the flags it is cloned with and its pids, innermost first. */
 int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *tids, int *nr,
 		  unsigned long *flags);
+/* Restore: the parent of nested pid namespace @id as ns.img has it (0: the tree's own); -1 if it is none. */
+int ns_pid_parent(uint64_t id, uint64_t *parent);
+/*
+ * Restore, in task @self (a pid of the images): pid @pid of the images as
+ * @self sees it from its pid namespace (the pid there of a task in it or
+ * below), 0 if @self can't see it; @pid itself for a task in the tree's.
+ */
+pid_t ns_pid_view(pid_t self, pid_t pid);
 /* Restore supervisor, inside the tree's pid namespace, once every task runs: ns_last_pid. */
 int ns_restore_pid_finish(void);
 

@@ -121,6 +121,7 @@ struct parasite_misc {
 	int32_t child_subreaper;
 	int32_t thp_disabled;
 	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
+	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	int32_t nr_timers;			/* in: ids to read */
 	struct {
 		int32_t id;			/* in */

@@ -18,6 +18,7 @@ struct proc_vma {
 	bool deleted;			/* " (deleted)" was stripped from name */
 	const char *vmflags;		/* smaps: its VmFlags, into the smaps text, up to the newline */
 	unsigned long kpage_kb;		/* smaps: KernelPageSize in kB */
+	unsigned int pkey;		/* smaps: ProtectionKey (0 where the kernel has no pkeys) */
 };
 
 /* Parse one maps line (with or without its trailing newline). 0 or -1. */

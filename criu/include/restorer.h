@@ -37,6 +37,7 @@ struct rst_vma {
 	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
 	uint32_t nr_guards;
 	uint32_t sealed;	/* mseal() once all is in place */
+	uint32_t pkey;		/* its memory protection key: pkey_mprotect() when not 0 */
 };
 
 /*
@@ -104,6 +105,8 @@ struct rst_timer {
 	int32_t id, clock;
 	struct k_sigevent sev;
 	struct k_itimerspec spec;
+	int32_t overrun;	/* timer_getoverrun() at dump */
+	int32_t made;		/* restorer: made already (with its overrun) */
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
@@ -230,6 +233,7 @@ struct restore_args {
 	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
 	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
 	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
+	uint32_t pkeys;			/* protection keys to allocate again (bit N: key N) */
 	int32_t has_sched;
 	uint32_t sched_policy, sched_prio;
 	int32_t nice;

@@ -573,14 +573,27 @@ static int drop_unshared(struct cow_task *t, struct cow_area *a)
 	return 0;
 }
 
+/*
+ * An execute-only mapping makes the kernel allocate the mm's execute-only
+ * protection key: an area whose key is saved is mapped readable too, and
+ * its key and protection set later with pkey_mprotect(), which takes no
+ * key of its own.
+ */
+static uint32_t exec_only_map_prot(const VmaEntry *v)
+{
+	if (v->prot == PROT_EXEC && v->has_pkey && v->pkey)
+		return PROT_READ | PROT_EXEC;
+	return v->prot;
+}
+
 uint32_t cow_map_prot(const VmaEntry *v, int pages)
 {
 	if (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_SHMEM || v->kind == VMA_KIND__VMA_SYSVSHM ||
 	    v->kind == VMA_KIND__VMA_PACKET_RING)
-		return v->prot;
+		return exec_only_map_prot(v);
 	if (pages || (v->has_accounted && v->accounted) || !v->has_accounted)
 		return v->prot | PROT_READ | PROT_WRITE;
-	return v->prot;
+	return exec_only_map_prot(v);
 }
 
 /* A private mapping of a character device (/dev/zero) is anonymous memory with a file. */

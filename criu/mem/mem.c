@@ -314,6 +314,8 @@ static int apply_vmflags(pid_t pid, struct mm_dump *md, size_t vi, const struct 
 
 	v->has_madv = madv != 0;
 	v->madv = madv;
+	v->has_pkey = p->pkey != 0;
+	v->pkey = p->pkey;
 	if (props & VMF_GROWSDOWN)
 		v->flags |= MAP_GROWSDOWN;
 	if ((props & VMF_MAYWRITE) && v->kind == VMA_KIND__VMA_FILE_SHARED && !(v->prot & PROT_WRITE) &&

@@ -40,6 +40,7 @@
 #include "util.h"
 
 struct origin;
+struct mset;
 
 struct dmnt {
 	uint64_t id, parent_id;
@@ -58,6 +59,20 @@ struct dmnt {
 	struct origin *origin;
 	const char *rel;	/* its root below the origin's */
 	uint32_t img_id;
+	struct mset *set;
+};
+
+/* A mount namespace of the tree: its own, or one nested below it (a task unshared it). */
+struct mset {
+	uint64_t ino, parent_ino;	/* nsfs inodes; parent: 0 for the tree's own */
+	uint64_t nsid;			/* NS_GET_MNTNS_ID */
+	pid_t pid;			/* a task in it */
+	int nsfd, rootfd;		/* the namespace, its root (as a helper that joined it sees it) */
+	struct dmnt *m;			/* its mounts, by unique id */
+	size_t nr;
+	struct dmnt *root;		/* the root of its mounts */
+	struct dmnt **order;		/* its mounts, parents first */
+	size_t nr_order;
 };
 
 struct origin {
@@ -82,15 +97,16 @@ struct ext_group {
 
 static struct {
 	bool on;
-	int nsfd, rootfd;	/* the namespace, its root (as a helper that joined it sees it) */
 	int host_root, host_nsfd;	/* criu's root and namespace (AT_FDCWD, -1: our own) */
 	uint64_t host_nsid;	/* criu's namespace for listmount (0: our own) */
 	pid_t pid;		/* the tree's root */
-	struct dmnt *m;		/* the namespace's mounts, by unique id */
-	size_t nr;
-	struct dmnt *root;	/* the root of the tree's mounts */
-	struct dmnt **order;	/* the tree's mounts, parents first */
-	size_t nr_order;
+	struct mset *sets;	/* the tree's namespace, then the nested ones */
+	size_t nr_sets;
+	struct mset *cur;	/* the namespace of the task being dumped (mntns_dump_task()) */
+	uint32_t nr_ids;	/* image ids given so far */
+	int userns_fd;		/* the tree's user namespace, if not criu's (content_walk()) */
+	struct dmnt **all;	/* every set's mounts in order: the image's */
+	size_t nr_all;
 	struct dmnt *host;	/* criu's own mounts, by device */
 	size_t nr_host;
 	struct origin **origins;
@@ -98,7 +114,7 @@ static struct {
 	struct u64_map by_old, origin_by_dev, group_members, host_by_group;
 	struct ext_group *ext_groups;
 	size_t nr_ext_groups;
-} ns = { .nsfd = -1, .rootfd = -1, .host_root = AT_FDCWD, .host_nsfd = -1 };
+} ns = { .host_root = AT_FDCWD, .host_nsfd = -1, .userns_fd = -1 };
 
 bool mntns_dumping(void)
 {
@@ -191,11 +207,11 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static struct dmnt *find_id(uint64_t id)
+static struct dmnt *find_id(struct mset *s, uint64_t id)
 {
 	struct dmnt key = { .id = id };
 
-	return bsearch(&key, ns.m, ns.nr, sizeof(*ns.m), cmp_id);
+	return bsearch(&key, s->m, s->nr, sizeof(*s->m), cmp_id);
 }
 
 /* Every mount of namespace @nsid (and, for the tree's, its root mount, which listmount leaves out). */
@@ -281,30 +297,32 @@ static int cmp_kids(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The tree's mounts: the topmost one at "/" and all below it, parents first. */
-static int order_tree(void)
+/* A namespace's mounts: the topmost one at "/" and all below it, parents first. */
+static int order_tree(struct mset *s)
 {
 	struct dmnt *nsroot = NULL, *cur;
 	size_t head = 0;
 
-	for (size_t i = 0; i < ns.nr; i++) {
-		struct dmnt *p = find_id(ns.m[i].parent_id);
+	for (size_t i = 0; i < s->nr; i++) {
+		struct dmnt *p = find_id(s, s->m[i].parent_id);
 
-		if (p == &ns.m[i] || !p) {
-			if (nsroot && nsroot != &ns.m[i]) {
-				pr_err("the tree's mount namespace has two roots (mounts %#llx and %#llx)\n",
-				       (unsigned long long)nsroot->id, (unsigned long long)ns.m[i].id);
+		s->m[i].set = s;
+		if (p == &s->m[i] || !p) {
+			if (nsroot && nsroot != &s->m[i]) {
+				pr_err("mount namespace %llu has two roots (mounts %#llx and %#llx)\n",
+				       (unsigned long long)s->ino, (unsigned long long)nsroot->id,
+				       (unsigned long long)s->m[i].id);
 				return -1;
 			}
-			nsroot = &ns.m[i];
+			nsroot = &s->m[i];
 			continue;
 		}
-		ns.m[i].parent = p;
-		if (add_kid(p, &ns.m[i]))
+		s->m[i].parent = p;
+		if (add_kid(p, &s->m[i]))
 			return -1;
 	}
 	if (!nsroot) {
-		pr_err("the tree's mount namespace has no root mount\n");
+		pr_err("mount namespace %llu has no root mount\n", (unsigned long long)s->ino);
 		return -1;
 	}
 	/* mounts stacked on "/": only the topmost one is seen */
@@ -324,19 +342,19 @@ static int order_tree(void)
 			}
 		cur = up;
 	}
-	ns.root = cur;
-	ns.order = calloc(ns.nr, sizeof(*ns.order));
-	if (!ns.order)
+	s->root = cur;
+	s->order = calloc(s->nr, sizeof(*s->order));
+	if (!s->order)
 		return -1;
-	ns.order[ns.nr_order++] = cur;
-	while (head < ns.nr_order) {
-		struct dmnt *m = ns.order[head++];
+	s->order[s->nr_order++] = cur;
+	while (head < s->nr_order) {
+		struct dmnt *m = s->order[head++];
 
 		m->in_tree = true;
-		m->img_id = head;
+		m->img_id = ++ns.nr_ids;
 		sort_array(m->kids, m->nr_kids, sizeof(*m->kids), cmp_kids);
 		for (int i = 0; i < m->nr_kids; i++)
-			ns.order[ns.nr_order++] = m->kids[i];
+			s->order[s->nr_order++] = m->kids[i];
 	}
 	return 0;
 }
@@ -514,11 +532,11 @@ static int classify(struct dmnt *m)
 		return -1;
 	}
 	/* the root mount's origin is its own directory: --root may stand for it at restore */
-	if (m != ns.root && (m->origin = same_sb(m)))
+	if (m != ns.sets[0].root && (m->origin = same_sb(m)))
 		goto done;
 	h = host_mount(m->dev, m->root);
 	if (h) {
-		if (host_origin(m, h, m == ns.root ? m->root : h->root))
+		if (host_origin(m, h, m == ns.sets[0].root ? m->root : h->root))
 			return -1;
 		goto done;
 	}
@@ -542,7 +560,7 @@ static int classify(struct dmnt *m)
 	m->origin->fs = fs;
 done:
 	m->rel = path_below(m->root, m->origin->root);
-	if (m == ns.root)
+	if (m == ns.sets[0].root)
 		m->origin->root_mount = true;
 	return 0;
 }
@@ -555,8 +573,8 @@ done:
  */
 static int pick_content_mounts(void)
 {
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i];
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		struct dmnt *m = ns.all[i];
 		struct origin *o = m->origin;
 
 		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
@@ -565,8 +583,8 @@ static int pick_content_mounts(void)
 		    (strlen(m->root) == strlen(o->content->root) && m->visible && !o->content->visible))
 			o->content = m;
 	}
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i];
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		struct dmnt *m = ns.all[i];
 		struct origin *o = m->origin;
 
 		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
@@ -641,6 +659,12 @@ static int check_group(struct dmnt *m, uint64_t g, bool slave)
 		       (unsigned long long)g, p->host->point);
 		return -1;
 	}
+	if (p->host && m->set != &ns.sets[0]) {
+		pr_err("mount %u at %s, in a mount namespace nested below the tree's, is %s peer group %llu of "
+		       "criu's namespace; not supported\n", m->old_id, m->point, slave ? "a slave of" : "in",
+		       (unsigned long long)g);
+		return -1;
+	}
 	if (!p->leader && !p->host) {
 		pr_err("mount %u at %s is a slave of peer group %llu, which has no mount in the tree nor one "
 		       "criu's namespace shows; not supported\n", m->old_id, m->point, (unsigned long long)g);
@@ -669,17 +693,18 @@ static int check_group(struct dmnt *m, uint64_t g, bool slave)
 
 static int check_propagation(void)
 {
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i];
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		struct dmnt *m = ns.all[i];
 		struct grp *p = m->peer ? grp_of(m->peer) : NULL;
 
 		if (m->peer && !p)
 			return -1;
-		if (p && (!p->leader || strlen(m->root) < strlen(p->leader->root)))
+		/* in the outermost namespace with a member (made first at restore), the widest root there */
+		if (p && (!p->leader || (m->set == p->leader->set && strlen(m->root) < strlen(p->leader->root))))
 			p->leader = m;
 	}
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i];
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		struct dmnt *m = ns.all[i];
 
 		if (m->peer && check_group(m, m->peer, false))
 			return -1;
@@ -703,58 +728,116 @@ static int send_root(void *arg, int sk)
 	return send_fd(sk, fd);
 }
 
-int mntns_dump_prepare(pid_t pid)
+/* The mounts of namespace @s (its task @s->pid), ordered, each found visible or not. */
+static int read_set(struct mset *s)
 {
 	char path[64];
-	uint64_t nsid;
 
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", s->pid);
+	s->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->nsfd < 0 || ioctl(s->nsfd, NS_GET_MNTNS_ID, &s->nsid)) {
+		pr_perror("can't read the mount namespace of %d", s->pid);
+		return -1;
+	}
+	if (list_mounts(s->nsid, &s->m, &s->nr, true))
+		return -1;
+	sort_array(s->m, s->nr, sizeof(*s->m), cmp_id);
+	/* listmount leaves out the namespace's root mount: it is the parent nobody lists */
+	for (size_t i = 0; i < s->nr; i++)
+		if (!find_id(s, s->m[i].parent_id)) {
+			uint64_t root_id = s->m[i].parent_id;
+			struct dmnt *n = realloc(s->m, (s->nr + 1) * sizeof(*n));
+
+			if (!n || read_mount(root_id, s->nsid, &n[s->nr], true)) {
+				s->m = n ? n : s->m;
+				return -1;
+			}
+			s->m = n;
+			s->nr++;
+			sort_array(s->m, s->nr, sizeof(*s->m), cmp_id);
+			break;
+		}
+	if (order_tree(s) || mnt_helper(s->nsfd, send_root, NULL, &s->rootfd))
+		return -1;
+	for (size_t i = 0; i < s->nr_order; i++)
+		s->order[i]->visible = reached_at(s->rootfd, s->order[i]->point, s->order[i]->id);
+	return 0;
+}
+
+int mntns_dump_prepare(pid_t pid, const struct mntns_nested *nested, size_t nr_nested)
+{
 	ns.on = true;
 	ns.pid = pid;
+	ns.sets = calloc(nr_nested + 1, sizeof(*ns.sets));
+	if (!ns.sets) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	ns.nr_sets = nr_nested + 1;
+	for (size_t i = 0; i < ns.nr_sets; i++) {
+		ns.sets[i].nsfd = ns.sets[i].rootfd = -1;
+		ns.sets[i].pid = i ? nested[i - 1].pid : pid;
+		ns.sets[i].ino = i ? nested[i - 1].id : 0;
+		ns.sets[i].parent_ino = i ? nested[i - 1].parent : 0;
+	}
 	/* a dump agent (criu/ns/pid.c) works in a copy of criu's namespace: criu's mounts are seen through these */
 	ns_dump_criu_mnt(&ns.host_root, &ns.host_nsfd);
 	if (ns.host_nsfd >= 0 && ioctl(ns.host_nsfd, NS_GET_MNTNS_ID, &ns.host_nsid)) {
 		pr_perror("can't read the id of criu's mount namespace");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	ns.nsfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns.nsfd < 0 || ioctl(ns.nsfd, NS_GET_MNTNS_ID, &nsid)) {
-		pr_perror("can't read the mount namespace of %d", pid);
-		return -1;
+	for (size_t i = 0; i < ns.nr_sets; i++) {
+		if (read_set(&ns.sets[i]))
+			return -1;
+		ns.nr_all += ns.sets[i].nr_order;
+		pr_info("mount namespace %llu%s: %zu mounts\n", (unsigned long long)ns.sets[i].nsid,
+			i ? " (nested)" : " (the tree's)", ns.sets[i].nr_order);
 	}
-	pr_info("the tree is in mount namespace %llu of its own\n", (unsigned long long)nsid);
-	if (list_mounts(nsid, &ns.m, &ns.nr, true))
+	ns.all = calloc(ns.nr_all, sizeof(*ns.all));
+	if (!ns.all || read_host_mounts())
 		return -1;
-	sort_array(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
-	/* listmount leaves out the namespace's root mount: it is the parent nobody lists */
-	for (size_t i = 0; i < ns.nr; i++)
-		if (!find_id(ns.m[i].parent_id)) {
-			uint64_t root_id = ns.m[i].parent_id;
-			struct dmnt *n = realloc(ns.m, (ns.nr + 1) * sizeof(*n));
+	ns.nr_all = 0;
+	for (size_t i = 0; i < ns.nr_sets; i++)
+		for (size_t j = 0; j < ns.sets[i].nr_order; j++)
+			ns.all[ns.nr_all++] = ns.sets[i].order[j];
+	/* the tree's first: mounts of nested namespaces are mostly copies of its own (same origins) */
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		struct dmnt *m = ns.all[i];
 
-			if (!n || read_mount(root_id, nsid, &n[ns.nr], true)) {
-				ns.m = n ? n : ns.m;
-				return -1;
-			}
-			ns.m = n;
-			ns.nr++;
-			sort_array(ns.m, ns.nr, sizeof(*ns.m), cmp_id);
-			break;
-		}
-	if (order_tree() || mnt_helper(ns.nsfd, send_root, NULL, &ns.rootfd) || read_host_mounts())
-		return -1;
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i];
-
-		m->visible = reached_at(ns.rootfd, m->point, m->id);
 		if (u64_map_put(&ns.by_old, m->old_id, m) || classify(m))
 			return -1;
 	}
 	mnt_ext_report_unused();
 	if (pick_content_mounts() || check_propagation())
 		return -1;
-	pr_info("%zu mounts in the tree's namespace, %zu origins\n", ns.nr_order, ns.nr_origins);
+	pr_info("%zu mounts in %zu mount namespaces of the tree, %zu origins\n", ns.nr_all, ns.nr_sets,
+		ns.nr_origins);
+	ns.cur = &ns.sets[0];
 	return 0;
+}
+
+static struct mset *set_of(pid_t pid)
+{
+	uint64_t ino;
+
+	if (ns.nr_sets < 2)
+		return &ns.sets[0];
+	ino = ns_id_of(pid, "mnt");
+	for (size_t i = 1; i < ns.nr_sets; i++)
+		if (ns.sets[i].ino == ino)
+			return &ns.sets[i];
+	return &ns.sets[0];
+}
+
+void mntns_dump_task(pid_t pid)
+{
+	if (ns.on)
+		ns.cur = set_of(pid);
+}
+
+bool mntns_dump_nested(pid_t pid)
+{
+	return ns.on && set_of(pid) != &ns.sets[0];
 }
 
 const char *mntns_path(const char *path, char *buf, size_t size)
@@ -764,7 +847,7 @@ const char *mntns_path(const char *path, char *buf, size_t size)
 	if (path[0] != '/' || (!ns.on && !view))
 		return path;
 	if (ns.on)
-		snprintf(buf, size, "/proc/self/fd/%d%s", ns.rootfd, path);
+		snprintf(buf, size, "/proc/self/fd/%d%s", ns.cur->rootfd, path);
 	else
 		/* criu's namespace, seen from a dump agent's copy of it: through the tree's root task */
 		snprintf(buf, size, "/proc/%d/root%s", view, path);
@@ -775,11 +858,16 @@ int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const stru
 {
 	struct dmnt *m;
 	struct statx sx;
+	struct mset *s;
 
 	if (!ns.on || path[0] != '/')
 		return 0;
+	s = set_of(pid);
 	m = u64_map_get(&ns.by_old, (uint64_t)mnt_id);
-	if (statx(ns.rootfd, path + 1, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
+	/* a mount of another namespace of the tree (opened before an unshare): as one outside */
+	if (m && m->set != s)
+		m = NULL;
+	if (statx(s->rootfd, path + 1, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
 		  STATX_MNT_ID_UNIQUE | STATX_INO, &sx))
 		sx.stx_ino = 0;
 	if (!m) {
@@ -816,6 +904,33 @@ int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const stru
 	return 0;
 }
 
+int mntns_check_holder(pid_t pid, int fd, const struct file_desc *d)
+{
+	struct mset *s, *first;
+	struct statx sx;
+	const char *path = d->reg.path;
+
+	if (!ns.on || ns.nr_sets < 2 || d->owner_pid <= 0)
+		return 0;
+	s = set_of(pid);
+	first = set_of(d->owner_pid);
+	if (s == first || mntns_pathless(&d->fe))
+		return 0;
+	/* a file opened by path is opened again by one of its holders: the path must be the same file in each's */
+	if (d->fe.type == FILE_TYPE__FT_REG && path && path[0] == '/' && !d->reg.has_same_as && !d->ghost_src) {
+		if (d->reg.has_mnt_id)
+			return 0;	/* through its mount's fd, from any namespace */
+		if (!statx(s->rootfd, path + 1, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
+			   STATX_INO, &sx) && sx.stx_ino == d->st.st_ino &&
+		    makedev(sx.stx_dev_major, sx.stx_dev_minor) == d->st.st_dev)
+			return 0;
+	}
+	pr_err("can't dump task %d: fd %d (%s) is shared with %d, which is in another mount namespace of the tree, "
+	       "where it is not the same file (or a kind opened by path); not supported\n", pid, fd,
+	       path ? path : "?", d->owner_pid);
+	return -1;
+}
+
 int mntns_check_reach(pid_t pid, const char *what, const char *link, const char *path)
 {
 	struct statx a, b;
@@ -826,7 +941,7 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 		pr_perror("can't stat %s", link);
 		return -1;
 	}
-	if (statx(ns.rootfd, path + 1, AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
+	if (statx(set_of(pid)->rootfd, path + 1, AT_NO_AUTOMOUNT | (path[1] ? 0 : AT_EMPTY_PATH),
 		  STATX_MNT_ID_UNIQUE | STATX_INO, &b) ||
 	    a.stx_mnt_id != b.stx_mnt_id || a.stx_ino != b.stx_ino || a.stx_dev_major != b.stx_dev_major ||
 	    a.stx_dev_minor != b.stx_dev_minor) {
@@ -842,10 +957,16 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 /* ---- reading covered mounts: in a private copy of the namespace, their covers unmounted ---- */
 
 struct copy {
+	struct mset *s;		/* the namespace copied */
 	struct dmnt *m;		/* the copy's mounts, by unique id */
 	size_t nr;
-	uint64_t *of;		/* the copy of each of the tree's mounts (by img_id - 1) */
+	uint64_t *of;		/* the copy of each of its mounts (by position in its order) */
 };
+
+static size_t pos(const struct copy *c, const struct dmnt *m)
+{
+	return m->img_id - c->s->order[0]->img_id;
+}
 
 static struct dmnt *copy_find(struct copy *c, uint64_t id)
 {
@@ -862,7 +983,7 @@ static int map_copy(struct copy *c)
 	if (list_mounts(0, &c->m, &c->nr, false))
 		return -1;
 	sort_array(c->m, c->nr, sizeof(*c->m), cmp_id);
-	c->of = calloc(ns.nr_order, sizeof(*c->of));
+	c->of = calloc(c->s->nr_order, sizeof(*c->of));
 	if (!c->of || statx(AT_FDCWD, "/", AT_NO_AUTOMOUNT, STATX_MNT_ID_UNIQUE, &sx))
 		return -1;
 	c->of[0] = sx.stx_mnt_id;
@@ -872,8 +993,8 @@ static int map_copy(struct copy *c)
 		if (p && p != k && add_kid(p, k))
 			return -1;
 	}
-	for (size_t i = 1; i < ns.nr_order; i++) {
-		struct dmnt *m = ns.order[i], *p = copy_find(c, c->of[m->parent->img_id - 1]);
+	for (size_t i = 1; i < c->s->nr_order; i++) {
+		struct dmnt *m = c->s->order[i], *p = copy_find(c, c->of[pos(c, m->parent)]);
 
 		for (int j = 0; p && j < p->nr_kids; j++)
 			if (p->kids[j]->dev == m->dev && !strcmp(p->kids[j]->point, m->point) &&
@@ -914,11 +1035,11 @@ static int uncover(struct copy *c, struct dmnt *m)
 			if (end < len && m->point[end] != '/')
 				continue;
 			snprintf(prefix, sizeof(prefix), "%.*s", (int)end, m->point);
-			while (want->parent && want != ns.root && !path_within(prefix, want->point))
+			while (want->parent && want != c->s->root && !path_within(prefix, want->point))
 				want = want->parent;
 			if (end < len && want == m)
 				want = m->parent;
-			if (mnt_at(prefix) == c->of[want->img_id - 1])
+			if (mnt_at(prefix) == c->of[pos(c, want)])
 				continue;
 			if (umount2(prefix, MNT_DETACH)) {
 				pr_perror("can't uncover mount %u at %s (at %s)", m->old_id, m->point, prefix);
@@ -933,9 +1054,50 @@ static int uncover(struct copy *c, struct dmnt *m)
 	return -1;
 }
 
+static void copy_free(struct copy *c)
+{
+	for (size_t i = 0; i < c->nr; i++)
+		free_mount(&c->m[i]);
+	free(c->m);
+	free(c->of);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * A covered mount of a namespace of the tree's user namespace: a copy of
+ * the namespace made from criu's would lock its mounts (none could be
+ * unmounted), so a helper makes it from inside the user namespace,
+ * uncovers the mount there and hands back a clone of it alone; the
+ * contents are read from criu's (owners as criu sees them).
+ */
+static int uncovered_userns(void *arg, int sk)
+{
+	struct dmnt *m = arg;
+	struct copy c = { .s = m->set };
+	int fd;
+
+	if (setns(ns.userns_fd, CLONE_NEWUSER)) {
+		pr_perror("can't enter the tree's user namespace");
+		return -1;
+	}
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || map_copy(&c)) {
+		pr_perror("can't make a copy of mount namespace %llu", (unsigned long long)m->set->nsid);
+		return -1;
+	}
+	if (uncover(&c, m))
+		return -1;
+	fd = open_tree(AT_FDCWD, m->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("can't read the %s at %s", m->fstype, m->point);
+		return -1;
+	}
+	return send_fd(sk, fd);
+}
+
 static int content_walk(void *arg, int sk)
 {
 	struct copy c = { 0 };
+	struct mset *in = &ns.sets[0];	/* the helper joined it */
 	int dfd = *(int *)arg;
 
 	(void)sk;
@@ -945,6 +1107,21 @@ static int content_walk(void *arg, int sk)
 
 		if (o->kind != MNT_ORIGIN_KIND__MNT_FRESH || !o->fs->dump_contents)
 			continue;
+		/* a filesystem read through a mount of a nested namespace: in that one (or a copy of it) */
+		if (o->content->set != in) {
+			in = o->content->set;
+			copy_free(&c);
+			if (setns(in->nsfd, CLONE_NEWNS)) {
+				pr_perror("can't enter mount namespace %llu", (unsigned long long)in->nsid);
+				return -1;
+			}
+		}
+		c.s = in;
+		if (!o->content->visible && ns.userns_fd >= 0) {
+			if (mnt_helper(in->nsfd, uncovered_userns, o->content, &fd))
+				return -1;
+			goto read;
+		}
 		/* nothing done here reaches the tree's namespace: this copy is ours, and private */
 		if (!o->content->visible && !c.of &&
 		    (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || map_copy(&c))) {
@@ -959,6 +1136,7 @@ static int content_walk(void *arg, int sk)
 			pr_perror("can't read the %s at %s", o->content->fstype, o->content->point);
 			return -1;
 		}
+read:
 		if (o->fs->dump_contents(dfd, o->id, fd, o->content->root + 1)) {
 			close(fd);
 			return -1;
@@ -1002,7 +1180,7 @@ static void mount_entry(struct dmnt *m, MntEntry *e)
 {
 	mnt_entry__init(e);
 	e->id = m->img_id;
-	e->parent = m == ns.root ? 0 : m->parent->img_id;
+	e->parent = m == m->set->root ? 0 : m->parent->img_id;
 	e->mountpoint = m->point;
 	e->origin = m->origin->id;
 	e->root = (char *)m->rel;
@@ -1028,6 +1206,7 @@ int mntns_dump(int dfd)
 	MntOriginEntry *oe = NULL, **op = NULL;
 	MntEntry *me = NULL, **mp = NULL;
 	MntGroupEntry *ge = NULL, **gp = NULL;
+	MntNestedNs *nn = NULL, **np = NULL;
 	struct cr_img *img;
 	int ret = -1;
 
@@ -1035,18 +1214,20 @@ int mntns_dump(int dfd)
 		return 0;
 	oe = calloc(ns.nr_origins + 1, sizeof(*oe));
 	op = calloc(ns.nr_origins + 1, sizeof(*op));
-	me = calloc(ns.nr_order, sizeof(*me));
-	mp = calloc(ns.nr_order, sizeof(*mp));
+	me = calloc(ns.nr_all, sizeof(*me));
+	mp = calloc(ns.nr_all, sizeof(*mp));
 	ge = calloc(ns.nr_ext_groups + 1, sizeof(*ge));
 	gp = calloc(ns.nr_ext_groups + 1, sizeof(*gp));
-	if (!oe || !op || !me || !mp || !ge || !gp) {
+	nn = calloc(ns.nr_sets, sizeof(*nn));
+	np = calloc(ns.nr_sets, sizeof(*np));
+	if (!oe || !op || !me || !mp || !ge || !gp || !nn || !np) {
 		pr_err("out of memory\n");
 		goto out;
 	}
 	for (size_t i = 0; i < ns.nr_origins; i++)
 		op[i] = origin_entry(ns.origins[i], &oe[i]);
-	for (size_t i = 0; i < ns.nr_order; i++) {
-		mount_entry(ns.order[i], &me[i]);
+	for (size_t i = 0; i < ns.nr_all; i++) {
+		mount_entry(ns.all[i], &me[i]);
 		mp[i] = &me[i];
 	}
 	for (size_t i = 0; i < ns.nr_ext_groups; i++) {
@@ -1056,20 +1237,43 @@ int mntns_dump(int dfd)
 		ge[i].host_dev = ns.ext_groups[i].host->dev;
 		gp[i] = &ge[i];
 	}
+	for (size_t i = 1; i < ns.nr_sets; i++) {
+		mnt_nested_ns__init(&nn[i - 1]);
+		nn[i - 1].id = ns.sets[i].ino;
+		nn[i - 1].parent = ns.sets[i].parent_ino;
+		nn[i - 1].first = ns.sets[i].root->img_id;
+		nn[i - 1].nr = ns.sets[i].nr_order;
+		np[i - 1] = &nn[i - 1];
+	}
 	ne.n_origins = ns.nr_origins;
 	ne.origins = op;
-	ne.n_mounts = ns.nr_order;
+	ne.n_mounts = ns.nr_all;
 	ne.mounts = mp;
 	ne.n_groups = ns.nr_ext_groups;
 	ne.groups = gp;
+	ne.n_nested = ns.nr_sets - 1;
+	ne.nested = np;
 	ne.has_auto_ext = mnt_ext_auto();
 	ne.auto_ext = mnt_ext_auto();
 	img = open_image_at(dfd, CR_FD_MNTNS, O_DUMP);
 	if (!img)
 		goto out;
 	ret = finish_image(img, pb_write_one(img, &ne));
+	if (!ret && ns_id_of(ns.pid, "user") != ns_self_id(NS_USER)) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", ns.pid);
+		ns.userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns.userns_fd < 0) {
+			pr_perror("can't open %s", path);
+			ret = -1;
+		}
+	}
 	if (!ret)
-		ret = mnt_helper(ns.nsfd, content_walk, &dfd, NULL);
+		ret = mnt_helper(ns.sets[0].nsfd, content_walk, &dfd, NULL);
+	if (ns.userns_fd >= 0)
+		close(ns.userns_fd);
+	ns.userns_fd = -1;
 out:
 	free(oe);
 	free(op);
@@ -1077,13 +1281,27 @@ out:
 	free(mp);
 	free(ge);
 	free(gp);
+	free(nn);
+	free(np);
 	return ret;
 }
 
 void mntns_dump_fini(void)
 {
-	for (size_t i = 0; i < ns.nr; i++)
-		free_mount(&ns.m[i]);
+	for (size_t k = 0; k < ns.nr_sets; k++) {
+		struct mset *s = &ns.sets[k];
+
+		for (size_t i = 0; i < s->nr; i++)
+			free_mount(&s->m[i]);
+		free(s->m);
+		free(s->order);
+		if (s->nsfd >= 0)
+			close(s->nsfd);
+		if (s->rootfd >= 0)
+			close(s->rootfd);
+	}
+	free(ns.sets);
+	free(ns.all);
 	for (size_t i = 0; i < ns.nr_host; i++)
 		free_mount(&ns.host[i]);
 	for (size_t i = 0; i < ns.nr_origins; i++) {
@@ -1091,9 +1309,7 @@ void mntns_dump_fini(void)
 		free(ns.origins[i]);
 	}
 	free(ns.origins);
-	free(ns.m);
 	free(ns.host);
-	free(ns.order);
 	free(ns.ext_groups);
 	u64_map_free(&ns.by_old);
 	u64_map_free(&ns.origin_by_dev);
@@ -1101,12 +1317,7 @@ void mntns_dump_fini(void)
 		free(ns.group_members.vals[i]);
 	u64_map_free(&ns.group_members);
 	u64_map_free(&ns.host_by_group);
-	if (ns.nsfd >= 0)
-		close(ns.nsfd);
-	if (ns.rootfd >= 0)
-		close(ns.rootfd);
 	memset(&ns, 0, sizeof(ns));
-	ns.nsfd = ns.rootfd = ns.host_nsfd = -1;
+	ns.host_nsfd = ns.userns_fd = -1;
 	ns.host_root = AT_FDCWD;
-	ns.nsfd = ns.rootfd = -1;
 }

@@ -20,6 +20,14 @@
  * The tasks are then restored in the new namespace: paths resolve there.
  * Files on a mount their path doesn't reach are opened through that
  * mount's fd (mntns_open_hidden()), kept in service slots.
+ *
+ * Mount namespaces nested below the tree's are built in step 2 too, from
+ * the same origins, each a detached tree; their mounts wait in service
+ * slots until the task that made the namespace at dump makes it again
+ * (mntns_enter_nested()): a copy of its parent's, the detached tree
+ * mounted over its root and pivoted into, then their propagation (peer
+ * groups led outside are joined through clones of members taken in the
+ * copy first).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +75,9 @@ static struct {
 	int *new_id;		/* per mount: its id once made (fanotify mount marks name mounts by it) */
 	uint64_t *new_dev;	/* per origin made anew: its device (fanotify filesystem marks) */
 	int nr_slots, nr_pty_slots, base;
+	bool *nested_done;	/* per nested namespace: made again by this process or an ancestor */
+	int *nested_nsfd;	/* per nested namespace: an empty one to be it (mntns_enter_nested()) */
+	uint64_t in_nested;	/* the nested namespace this process is in (0: the tree's) */
 	int dfd;		/* the images directory (criu's fd, inherited) */
 	struct rst_files *rf;	/* files.img: where the masters of bound ptys were opened */
 	struct u64_map groups;
@@ -82,8 +93,33 @@ static struct {
 
 /* ---- reading, in criu ---- */
 
+/* The nested namespace mount @i (index) is the root of, or NULL. */
+static MntNestedNs *nested_root_of(MntNsEntry *ne, size_t i)
+{
+	for (size_t k = 0; k < ne->n_nested; k++)
+		if (ne->nested[k]->first == i + 1)
+			return ne->nested[k];
+	return NULL;
+}
+
 static int check_image(MntNsEntry *ne)
 {
+	uint32_t next = 0;
+
+	for (size_t k = 0; k < ne->n_nested; k++) {
+		MntNestedNs *n = ne->nested[k];
+
+		/* after the tree's mounts (at least its root), one namespace after the other */
+		if (!n->nr || n->first < 2 || n->first - 1 + n->nr > ne->n_mounts || (k && n->first != next)) {
+			pr_err("mntns.img: nested mount namespace %llu is malformed\n", (unsigned long long)n->id);
+			return -1;
+		}
+		next = n->first + n->nr;
+	}
+	if (ne->n_nested && next != ne->n_mounts + 1) {
+		pr_err("mntns.img: the nested mount namespaces don't end with the mounts\n");
+		return -1;
+	}
 	for (size_t i = 0; i < ne->n_origins; i++) {
 		MntOriginEntry *o = ne->origins[i];
 
@@ -95,9 +131,11 @@ static int check_image(MntNsEntry *ne)
 	for (size_t i = 0; i < ne->n_mounts; i++) {
 		MntEntry *m = ne->mounts[i];
 
-		if (m->id != i + 1 || (i == 0) != (m->parent == 0) || m->parent > i || !m->origin ||
+		bool top = i == 0 || nested_root_of(ne, i);
+
+		if (m->id != i + 1 || top != (m->parent == 0) || m->parent > i || !m->origin ||
 		    m->origin > ne->n_origins || m->mountpoint[0] != '/' || m->root[0] == '/' ||
-		    (i && !path_within(m->mountpoint, ne->mounts[m->parent - 1]->mountpoint))) {
+		    (!top && !path_within(m->mountpoint, ne->mounts[m->parent - 1]->mountpoint))) {
 			pr_err("mntns.img: mount %zu (%s) is malformed\n", i + 1, m->mountpoint);
 			return -1;
 		}
@@ -129,8 +167,12 @@ int mntns_read(int dfd)
 	rs.origin_fd = calloc(rs.ne->n_origins + 1, sizeof(int));
 	rs.new_id = calloc(rs.ne->n_mounts, sizeof(int));
 	rs.new_dev = calloc(rs.ne->n_origins + 1, sizeof(uint64_t));
-	if (!rs.fd || !rs.slot || !rs.origin_fd || !rs.new_id || !rs.new_dev)
+	rs.nested_done = calloc(rs.ne->n_nested + 1, sizeof(bool));
+	rs.nested_nsfd = calloc(rs.ne->n_nested + 1, sizeof(int));
+	if (!rs.fd || !rs.slot || !rs.origin_fd || !rs.new_id || !rs.new_dev || !rs.nested_done || !rs.nested_nsfd)
 		return -1;
+	for (size_t k = 0; k < rs.ne->n_nested; k++)
+		rs.nested_nsfd[k] = -1;
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
 		rs.fd[i] = rs.slot[i] = rs.new_id[i] = -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++)
@@ -201,9 +243,15 @@ int mntns_plan_fds(struct rst_files *rf, int base)
 			rs.slot[r->mnt_id - 1] = rs.nr_slots++;
 	}
 	rs.rf = rf;
-	if (rs.ne)
-		rs.nr_pty_slots = nr_pty_binds();
-	return rs.nr_slots + rs.nr_pty_slots;
+	if (!rs.ne)
+		return 0;
+	/* every mount of a nested namespace: the task that makes it again attaches and sets them up */
+	for (size_t k = 0; k < rs.ne->n_nested; k++)
+		for (uint32_t i = rs.ne->nested[k]->first - 1; i < rs.ne->nested[k]->first - 1 + rs.ne->nested[k]->nr; i++)
+			if (rs.slot[i] < 0)
+				rs.slot[i] = rs.nr_slots++;
+	rs.nr_pty_slots = nr_pty_binds();
+	return mntns_nr_fds();
 }
 
 /* ---- building, in the root ---- */
@@ -590,11 +638,24 @@ static int group_source(uint64_t id)
 	return rs.fd[l->id - 1];
 }
 
-static int set_propagation(void)
+/* The mounts of the tree's namespace (@k -1) or of nested namespace @k: [*lo, *hi). */
+static void ns_range(int k, size_t *lo, size_t *hi)
+{
+	if (k < 0) {
+		*lo = 0;
+		*hi = rs.ne->n_nested ? rs.ne->nested[0]->first - 1 : rs.ne->n_mounts;
+		return;
+	}
+	*lo = rs.ne->nested[k]->first - 1;
+	*hi = *lo + rs.ne->nested[k]->nr;
+}
+
+/* Propagation of the mounts of one namespace (ns_range()), attached in ours. */
+static int set_propagation(size_t lo, size_t hi)
 {
 	MntEntry **ms = rs.ne->mounts;
 
-	for (size_t i = 0; i < rs.ne->n_mounts; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		struct rgroup *g = ms[i]->group_leader ? group(ms[i]->shared) : NULL;
 
 		if (ms[i]->group_leader && (!g || !ms[i]->shared || g->leader >= 0)) {
@@ -604,7 +665,7 @@ static int set_propagation(void)
 		if (g)
 			g->leader = i;
 	}
-	for (size_t i = 0; i < rs.ne->n_mounts; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		MntEntry *m = ms[i];
 		int from;
 
@@ -695,7 +756,7 @@ static int pivot(int root)
 /* Move @fd above the fd layout (its top: base + all slots), out of the way of the service fds. */
 static int lift(int *fd, const char *what)
 {
-	int n = fcntl(*fd, F_DUPFD_CLOEXEC, rs.base + rs.nr_slots + rs.nr_pty_slots);
+	int n = fcntl(*fd, F_DUPFD_CLOEXEC, rs.base + mntns_nr_fds());
 
 	if (n < 0) {
 		pr_perror("can't keep the fd of %s", what);
@@ -724,17 +785,23 @@ static int keep_fds(void)
 	for (int i = 0; i < rs.nr_ptys; i++)
 		if (rs.ptys[i].fd >= 0 && lift(&rs.ptys[i].fd, "a pty's master"))
 			return -1;
+	for (size_t k = 0; k < rs.ne->n_nested; k++)
+		if (lift(&rs.nested_nsfd[k], "a nested mount namespace"))
+			return -1;
 	return 0;
 }
+
+static int make_nested_nses(void);
 
 int mntns_restore(void)
 {
 	uint64_t t0 = now_us();
+	size_t lo, hi;
 	int dfd = rs.dfd;
 
 	if (!rs.ne)
 		return 0;
-	if (take_group_refs())
+	if (make_nested_nses() || take_group_refs())
 		return -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++) {
 		struct stat st;
@@ -752,15 +819,18 @@ int mntns_restore(void)
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
 		if (!is_pty_bind(rs.ne->mounts[i]) && make_mount(rs.ne->mounts[i]))
 			return -1;
-	if (pivot(rs.fd[0]) || make_pty_binds() || set_propagation())
+	ns_range(-1, &lo, &hi);
+	if (pivot(rs.fd[0]) || make_pty_binds() || set_propagation(lo, hi))
 		return -1;
 	for (size_t i = 0; i < rs.ne->n_origins; i++)
 		close(rs.origin_fd[i]);
 	for (size_t i = 0; i < rs.groups.cap; i++) {
 		struct rgroup *g = rs.groups.vals[i];
 
-		if (g && g->ref >= 0)
+		if (g && g->ref >= 0) {
 			close(g->ref);
+			g->ref = -1;
+		}
 	}
 	/* ptys made only to get to a bound one's index are given back */
 	for (int i = 0; i < rs.nr_ptys; i++)
@@ -776,7 +846,7 @@ int mntns_restore(void)
 
 int mntns_nr_fds(void)
 {
-	return rs.nr_slots + rs.nr_pty_slots;
+	return rs.nr_slots + rs.nr_pty_slots + (rs.ne ? (int)rs.ne->n_nested : 0);
 }
 
 int mntns_place_fds(int base)
@@ -806,6 +876,163 @@ int mntns_place_fds(int base)
 		rs.ptys[i].fd = base + rs.nr_slots + k++;
 		fcntl(rs.ptys[i].fd, F_SETFD, FD_CLOEXEC);
 	}
+	for (size_t k = 0; k < rs.ne->n_nested; k++) {
+		int to = base + rs.nr_slots + rs.nr_pty_slots + k;
+
+		if (move_fd(rs.nested_nsfd[k], to) < 0) {
+			pr_perror("can't move a nested mount namespace's fd");
+			return -1;
+		}
+		rs.nested_nsfd[k] = to;
+		fcntl(to, F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}
+
+/*
+ * The nested namespaces, made (copies of ours, left behind when they are
+ * entered) before any of their mounts: the kernel lists a namespace from
+ * its first mount, and those below it must be newer (listmount, statmount
+ * of another namespace). Made here, not by a helper: a child would take a
+ * pid of the tree's pid namespace.
+ */
+static int make_nested_nses(void)
+{
+	int self = openat(proc_dir(), "self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), ret = -1;
+
+	if (self < 0 || cwd < 0) {
+		pr_perror("can't open our mount namespace");
+		goto out;
+	}
+	for (size_t k = 0; k < rs.ne->n_nested; k++) {
+		if (unshare(CLONE_NEWNS)) {
+			pr_perror("can't make a mount namespace");
+			goto out;
+		}
+		rs.nested_nsfd[k] = openat(proc_dir(), "self/ns/mnt", O_RDONLY | O_CLOEXEC);
+		if (rs.nested_nsfd[k] < 0 || setns(self, CLONE_NEWNS) || fchdir(cwd)) {
+			pr_perror("can't make a mount namespace for a nested one");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (self >= 0)
+		close(self);
+	if (cwd >= 0)
+		close(cwd);
+	return ret;
+}
+
+static int nested_index(uint64_t id)
+{
+	for (size_t k = 0; k < rs.ne->n_nested; k++)
+		if (rs.ne->nested[k]->id == id)
+			return k;
+	return -1;
+}
+
+/*
+ * Peer groups the mounts of nested namespace @k are in (or slaves of)
+ * that are led outside it: a clone of a member in the namespace it was
+ * made from (we are in that one still) joins each.
+ */
+static int take_parent_refs(int k)
+{
+	MntEntry **ms = rs.ne->mounts;
+	size_t lo, hi, plo, phi;
+
+	ns_range(k, &lo, &hi);
+	ns_range(rs.ne->nested[k]->parent ? nested_index(rs.ne->nested[k]->parent) : -1, &plo, &phi);
+	for (size_t i = lo; i < hi; i++)
+		for (int w = 0; w < 2; w++) {
+			uint64_t id = w ? ms[i]->master : ms[i]->shared;
+			struct rgroup *g = id ? group(id) : NULL;
+			size_t j, best = phi;
+			bool here = false;
+
+			if (!id)
+				continue;
+			if (!g)
+				return -1;
+			for (j = lo; j < hi; j++)
+				here |= ms[j]->group_leader && ms[j]->shared == id;
+			if (here || g->ref >= 0)
+				continue;
+			for (j = plo; j < phi; j++)
+				if (ms[j]->shared == id && (best == phi || strlen(ms[j]->root) < strlen(ms[best]->root)))
+					best = j;
+			if (best == phi) {
+				pr_err("mount %u at %s: peer group %llu has no member in the namespace its own was made "
+				       "from\n", ms[i]->id, ms[i]->mountpoint, (unsigned long long)id);
+				return -1;
+			}
+			g->ref = open_tree(AT_FDCWD, ms[best]->mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			if (g->ref < 0) {
+				pr_perror("can't take a member of peer group %llu at %s", (unsigned long long)id,
+					  ms[best]->mountpoint);
+				return -1;
+			}
+		}
+	return 0;
+}
+
+int mntns_enter_nested(uint64_t id)
+{
+	MntNestedNs *n = NULL;
+	size_t k;
+
+	if (!rs.ne || id == rs.in_nested)
+		return 0;
+	for (k = 0; k < rs.ne->n_nested && !n; k++)
+		if (rs.ne->nested[k]->id == id)
+			n = rs.ne->nested[k];
+	if (!n || rs.nested_done[k - 1]) {
+		pr_err("mount namespace %llu of a task is not in mntns.img (or made already)\n",
+		       (unsigned long long)id);
+		return -1;
+	}
+	if (n->parent != rs.in_nested) {
+		pr_err("mount namespace %llu was made from %llu, this task is in %llu\n", (unsigned long long)id,
+		       (unsigned long long)n->parent, (unsigned long long)rs.in_nested);
+		return -1;
+	}
+	/*
+	 * Members of peer groups led outside, from the namespace it was made
+	 * from (ours); then the namespace made for it (make_nested_nses()),
+	 * whose mounts, left behind, are made private, the tree over its root.
+	 * Its root holds the detached tree; its mounts' fds are in service slots.
+	 */
+	if (take_parent_refs(k - 1))
+		return -1;
+	if (setns(rs.nested_nsfd[k - 1], CLONE_NEWNS)) {
+		pr_perror("can't make mount namespace %llu again", (unsigned long long)id);
+		return -1;
+	}
+	close(rs.nested_nsfd[k - 1]);
+	rs.nested_nsfd[k - 1] = -1;
+	if (pivot(rs.fd[n->first - 1]))
+		return -1;
+	rs.nested_done[k - 1] = true;
+	/* its mounts' fds (the root process's, inherited) in the namespace now */
+	{
+		size_t lo, hi;
+
+		ns_range(k - 1, &lo, &hi);
+		if (set_propagation(lo, hi))
+			return -1;
+	}
+	for (size_t i = 0; i < rs.groups.cap; i++) {
+		struct rgroup *g = rs.groups.vals[i];
+
+		if (g && g->ref >= 0) {
+			close(g->ref);
+			g->ref = -1;
+		}
+	}
+	rs.in_nested = id;
+	pr_info("in mount namespace %llu again (%u mounts)\n", (unsigned long long)id, n->nr);
 	return 0;
 }
 
@@ -886,5 +1113,7 @@ void mntns_restore_fini(void)
 	free(rs.new_id);
 	free(rs.new_dev);
 	free(rs.origin_fd);
+	free(rs.nested_done);
+	free(rs.nested_nsfd);
 	memset(&rs, 0, sizeof(rs));
 }

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "mnt.h"
+#include "mntns.h"
 
 const char *path_below(const char *path, const char *dir)
 {
@@ -181,4 +182,26 @@ void u64_map_free(struct u64_map *m)
 	free(m->keys);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Kinds of files restore makes without a path: any task may make them for another. */
+bool mntns_pathless(const FileEntry *fe)
+{
+	switch (fe->type) {
+	case FILE_TYPE__FT_PIPE:
+	case FILE_TYPE__FT_EVENTFD:
+	case FILE_TYPE__FT_SIGNALFD:
+	case FILE_TYPE__FT_TIMERFD:
+	case FILE_TYPE__FT_EPOLL:
+	case FILE_TYPE__FT_MEMFD:
+	case FILE_TYPE__FT_PIDFD:
+	case FILE_TYPE__FT_INETSK:
+	case FILE_TYPE__FT_PACKETSK:
+	case FILE_TYPE__FT_NETLINKSK:
+		return true;
+	case FILE_TYPE__FT_UNIXSK:
+		return !fe->usk || !fe->usk->has_name || !fe->usk->name.len || !fe->usk->name.data[0];
+	default:
+		return false;
+	}
 }

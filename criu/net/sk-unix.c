@@ -136,6 +136,7 @@ static int check_path(pid_t pid, const struct unix_diag_info *u, UnixSkEntry *e)
 		snprintf(path, sizeof(path), "%.*s", (int)u->namelen, u->name);
 	}
 	e->has_unlinked = true;
+	mntns_dump_task(pid);
 	if (stat(mntns_path(path, at, sizeof(at)), &st) || !S_ISSOCK(st.st_mode) || !u->has_vfs ||
 	    st.st_ino != u->vfs_ino) {
 		e->unlinked = true;
@@ -1025,6 +1026,8 @@ struct gm {
 	uint32_t id;		/* its file */
 	int fd;
 	int standin;		/* the peer of a socket whose peer is gone, until the queue is in */
+	bool made;		/* by socket() or socketpair() here: its options are a new socket's */
+	bool grown;		/* its send buffer made room for a queue: not what a new socket has */
 	char *aside;		/* what sat at our path, moved away while we bind */
 	struct file_times dir_times;	/* of the directory of its path, put back once the file is settled */
 };
@@ -1094,6 +1097,11 @@ static int enter_dir(struct group *g, UnixSkEntry *e)
 {
 	if (!e->dir)
 		return 0;
+	/* where to come back to, kept above the fd numbers the members go to */
+	if (g->cwd < 0 && (g->cwd = fd_rst_lift(g->c, open(".", O_PATH | O_CLOEXEC))) < 0) {
+		pr_perror("can't open the current directory");
+		return -1;
+	}
 	if (chdir(e->dir)) {
 		pr_perror("can't enter %s to bind unix socket %lu", e->dir, (unsigned long)e->ino);
 		return -1;
@@ -1208,7 +1216,7 @@ static int connect_to(struct group *g, struct gm *m, UnixSkEntry *dir_of, const 
 	return ret;
 }
 
-/* Each member lifted out of the way of the fd numbers the members go to. */
+/* Each member at its own fd number if it lands there, else lifted out of the way of the others'. */
 static int create_members(struct fd_rst *c, struct group *g)
 {
 	for (size_t i = 0; i < g->nr; i++) {
@@ -1223,10 +1231,11 @@ static int create_members(struct fd_rst *c, struct group *g)
 				pr_perror("can't make unix socket %lu with a peer", (unsigned long)m->e->ino);
 				return -1;
 			}
-			m->fd = fd_rst_lift(c, sv[0]);
+			m->fd = fd_rst_lift_for(c, sv[0], m->id);
 			m->standin = fd_rst_lift(c, sv[1]);
 			if (m->fd < 0 || m->standin < 0)
 				return -1;
+			m->made = true;
 		} else if (mutual(g, m) && !accepted(gm_find(g, m->e->peer)->e)) {
 			p = gm_find(g, m->e->peer);
 			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
@@ -1234,19 +1243,21 @@ static int create_members(struct fd_rst *c, struct group *g)
 					  (unsigned long)p->e->ino);
 				return -1;
 			}
-			m->fd = fd_rst_lift(c, sv[0]);
-			p->fd = fd_rst_lift(c, sv[1]);
+			m->fd = fd_rst_lift_for(c, sv[0], m->id);
+			p->fd = fd_rst_lift_for(c, sv[1], p->id);
 			if (m->fd < 0 || p->fd < 0)
 				return -1;
+			m->made = p->made = true;
 		} else {
 			m->fd = socket(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0);
 			if (m->fd < 0) {
 				pr_perror("can't make unix socket %lu", (unsigned long)m->e->ino);
 				return -1;
 			}
-			m->fd = fd_rst_lift(c, m->fd);
+			m->fd = fd_rst_lift_for(c, m->fd, m->id);
 			if (m->fd < 0)
 				return -1;
+			m->made = true;
 		}
 	}
 	return 0;
@@ -1546,6 +1557,24 @@ static int old_standin(struct gm *r)
 	return 0;
 }
 
+/*
+ * A stream's queue comes from one sender that sends nothing else: a few
+ * small messages (the kernel counts less than QUEUE_SMALL_MSG for each)
+ * fit the smallest send buffer a socket has (the kernel's minimum is above
+ * QUEUE_SMALL_ROOM). Datagram senders may send to many: always made room.
+ */
+#define QUEUE_SMALL_MSG		2048
+#define QUEUE_SMALL_ROOM	4096
+static bool must_grow(const UnixSkEntry *e, size_t total)
+{
+	return e->type != SOCK_STREAM || total + e->n_queue * QUEUE_SMALL_MSG > QUEUE_SMALL_ROOM;
+}
+
+static int p_fd(const struct gm *p)
+{
+	return p ? p->fd : -1;
+}
+
 static int fill_queue(struct group *g, struct gm *r)
 {
 	UnixSkEntry *e = r->e;
@@ -1590,7 +1619,13 @@ static int fill_queue(struct group *g, struct gm *r)
 			       (unsigned long)e->ino);
 			goto out;
 		}
-		if (grow_sndbuf(from, total) || send_one(g, from, e, msg, by_name))
+		if (must_grow(e, total) && grow_sndbuf(from, total))
+			goto out;
+		if (from == p_fd(p) && must_grow(e, total))
+			p->grown = true;
+		else if (s && from == s->fd && must_grow(e, total))
+			s->grown = true;
+		if (send_one(g, from, e, msg, by_name))
 			goto out;
 	}
 	/* the peer is gone: with data of ours unread (ECONNRESET), or not */
@@ -1620,18 +1655,35 @@ static int set_int(int fd, int opt, int val, const char *what, uint64_t ino)
 }
 
 /* Options, shut-down sides and file flags, once the queues are in. */
-static int finish_member(struct gm *m)
+/*
+ * The buffer size @opt of member @m: of a socket made here and not grown,
+ * what every new unix socket of this task has (asked of the first only).
+ */
+static int cur_buf(struct fd_rst *c, const struct gm *m, int opt, int *val)
+{
+	int *known = &c->usk_bufs[opt == SO_RCVBUF];
+
+	if (m->grown || !m->made)
+		return getopt_int(m->fd, opt, val);
+	if (!*known && getopt_int(m->fd, opt, known))
+		return -1;
+	*val = *known;
+	return 0;
+}
+
+static int finish_member(struct fd_rst *c, struct gm *m)
 {
 	UnixSkEntry *e = m->e;
 	int cur;
 
-	if (e->has_sndbuf && !getopt_int(m->fd, SO_SNDBUF, &cur) && cur != (int)e->sndbuf &&
+	if (e->has_sndbuf && !cur_buf(c, m, SO_SNDBUF, &cur) && cur != (int)e->sndbuf &&
 	    set_int(m->fd, SO_SNDBUFFORCE, e->sndbuf / 2, "SO_SNDBUF", e->ino))
 		return -1;
-	if (e->has_rcvbuf && !getopt_int(m->fd, SO_RCVBUF, &cur) && cur != (int)e->rcvbuf &&
+	if (e->has_rcvbuf && !cur_buf(c, m, SO_RCVBUF, &cur) && cur != (int)e->rcvbuf &&
 	    set_int(m->fd, SO_RCVBUFFORCE, e->rcvbuf / 2, "SO_RCVBUF", e->ino))
 		return -1;
-	if (e->has_passcred && set_int(m->fd, SO_PASSCRED, e->passcred, "SO_PASSCRED", e->ino))
+	/* a new socket has it off */
+	if (e->has_passcred && e->passcred && set_int(m->fd, SO_PASSCRED, e->passcred, "SO_PASSCRED", e->ino))
 		return -1;
 	if (e->has_peek_off && e->peek_off != -1 && set_int(m->fd, SO_PEEK_OFF, e->peek_off, "SO_PEEK_OFF", e->ino))
 		return -1;
@@ -1645,8 +1697,8 @@ static int finish_member(struct gm *m)
 		pr_perror("can't shut unix socket %lu for reading", (unsigned long)e->ino);
 		return -1;
 	}
-	/* O_ASYNC is set by the fown code at the final fd number */
-	if (fcntl(m->fd, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
+	/* O_ASYNC is set by the fown code at the final fd number; a new socket has no other flag */
+	if ((e->flags & ~(O_ACCMODE | O_ASYNC)) && fcntl(m->fd, F_SETFL, e->flags & ~(O_ACCMODE | O_ASYNC))) {
 		pr_perror("can't set the file flags of unix socket %lu", (unsigned long)e->ino);
 		return -1;
 	}
@@ -1716,12 +1768,6 @@ static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 		}
 		g.nr++;
 	}
-	g.cwd = open(".", O_PATH | O_CLOEXEC);
-	if (g.cwd < 0) {
-		pr_perror("can't open the current directory");
-		goto out;
-	}
-	pr_debug("unix sockets: making group %lu of %zu\n", (unsigned long)group, g.nr);
 	if (create_members(c, &g))
 		goto out;
 	for (size_t i = 0; i < g.nr; i++)
@@ -1735,7 +1781,7 @@ static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 	if (unlink_paths(&g))
 		goto out;
 	for (size_t i = 0; i < g.nr; i++)
-		if (finish_member(&g.m[i]))
+		if (finish_member(c, &g.m[i]))
 			goto out;
 	if (hmap_put(&c->made, MADE_USK_GROUP | group, 1)) {
 		pr_err("out of memory\n");

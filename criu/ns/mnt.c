@@ -13,11 +13,19 @@ int mnt_ns_supported(void)
 	return 1;
 }
 
-/* Every task is in the root's namespace (ns.c checked): read its mount tree, refuse what can't be made again. */
+/*
+ * Every task is in the root's namespace or one nested below it, made by
+ * one task of the tree (ns.c checked): read their mount trees, refuse
+ * what can't be made again.
+ */
 int mnt_ns_dump(pid_t pid, NsEntry *e)
 {
+	const struct mntns_nested *n;
+	size_t nr;
+
 	(void)e;
-	return mntns_dump_prepare(pid);
+	ns_dump_mnt_nested(&n, &nr);
+	return mntns_dump_prepare(pid, n, nr);
 }
 
 /*

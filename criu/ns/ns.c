@@ -36,6 +36,7 @@
 #include "image.h"
 #include "ipc-sysv.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "net.h"
 #include "netns.h"
@@ -240,6 +241,8 @@ struct task_ns {
 
 static struct task_ns *tns;
 static int nr_tns;
+static struct mntns_nested *mnt_nested;	/* mount namespaces below the tree's */
+static size_t nr_mnt_nested;
 static NsEntry *ents[NS_NR + 64];	/* the tree's own namespaces, then nested pid ones */
 static int nr_ents;
 static int tree_has_own;
@@ -343,8 +346,11 @@ static int check_task_kinds(const struct ns_task *t, struct task_ns *tn, const s
 			pr_perror("can't read /proc/%d/ns/%s", t->pid, ns_kinds[k].name);
 			return -1;
 		}
-		/* pid namespaces nest (below); ipc-sysv.c names a task in another ipc namespace itself */
-		if (k == NS_PID || k == NS_IPC || tn->id[k] == root->id[k])
+		/*
+		 * pid and mount namespaces nest (check_pid_nesting(), nested_mnt());
+		 * ipc-sysv.c names a task in another ipc namespace itself
+		 */
+		if (k == NS_PID || k == NS_MNT || k == NS_IPC || tn->id[k] == root->id[k])
 			continue;
 		pr_err("can't dump task %d: it is in another %s namespace than the tree's root %d; nested %s "
 		       "namespaces are not supported\n", t->pid, ns_kinds[k].name, root->pid, ns_kinds[k].name);
@@ -457,6 +463,62 @@ static int set_ids(struct task_ns *tn)
 	return 0;
 }
 
+/*
+ * A mount namespace below the tree's is made again from a copy of its
+ * parent's by the task that made it (unshare(CLONE_NEWNS)), its
+ * descendants inherit it: one entry task each.
+ */
+static int nested_mnt(const struct ns_task *t, struct task_ns *tn, const struct task_ns *parent,
+		      const struct task_ns *root)
+{
+	uint64_t id = tn->id[NS_MNT];
+	struct mntns_nested *n;
+
+	if (id == parent->id[NS_MNT] || t->zombie)
+		return 0;
+	if (id == root->id[NS_MNT]) {
+		pr_err("can't dump task %d: it is in the tree's mount namespace, its parent %d in one nested "
+		       "below it (setns back); not supported\n", t->pid, parent->pid);
+		return -1;
+	}
+	if (root->id[NS_MNT] == self_id[NS_MNT]) {
+		pr_err("can't dump task %d: it is in another mnt namespace than the tree's root %d, which is in "
+		       "criu's; a mount namespace nested below criu's is not supported (dump a tree whose root "
+		       "has a mount namespace of its own)\n", t->pid, root->pid);
+		return -1;
+	}
+	if (id == self_id[NS_MNT]) {
+		pr_err("can't dump task %d: it is in criu's mount namespace, its parent %d is not\n", t->pid,
+		       parent->pid);
+		return -1;
+	}
+	for (size_t i = 0; i < nr_mnt_nested; i++)
+		if (mnt_nested[i].id == id) {
+			pr_err("can't dump task %d: it is in mount namespace %llu, as %d is, and neither's parent is "
+			       "(setns into it); only a namespace one task made, with its descendants, is supported\n",
+			       t->pid, (unsigned long long)id, mnt_nested[i].pid);
+			return -1;
+		}
+	if (check_owner(t->pid, NS_MNT, root->id[NS_USER]))
+		return -1;
+	n = realloc(mnt_nested, (nr_mnt_nested + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	mnt_nested = n;
+	n[nr_mnt_nested++] = (struct mntns_nested){ .pid = t->pid, .id = id,
+		.parent = parent->id[NS_MNT] == root->id[NS_MNT] ? 0 : parent->id[NS_MNT] };
+	pr_info("task %d is in mount namespace %llu, nested below its parent's\n", t->pid, (unsigned long long)id);
+	return 0;
+}
+
+void ns_dump_mnt_nested(const struct mntns_nested **n, size_t *nr)
+{
+	*n = mnt_nested;
+	*nr = nr_mnt_nested;
+}
+
 int ns_dump_collect(const struct ns_task *t, int nr)
 {
 	struct task_ns *root;
@@ -496,6 +558,9 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 		       "is not supported\n", root->pid);
 		return -1;
 	}
+	for (int i = 1; i < nr; i++)
+		if (nested_mnt(&t[i], &tns[i], tns_find(t[i].ppid), root))
+			return -1;
 	/* the tree's own namespaces: user first, mnt last (the kinds' order) */
 	for (int k = 0; k < NS_NR; k++) {
 		NsEntry *e;
@@ -542,6 +607,38 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 	return 0;
 }
 
+int ns_dump_pid_seen(pid_t holder, pid_t target)
+{
+	struct task_ns *h = tns_find(holder), *t = tns_find(target);
+	char path[64];
+	int fd, up;
+
+	/* a task of the tree's pid namespace sees all; one outside the tree is not ours to judge here */
+	if (!h || !h->nr_ns_pid || !t)
+		return 1;
+	if (t->nr_ns_pid < h->nr_ns_pid)
+		return 0;
+	if (t->id[NS_PID] == h->id[NS_PID])
+		return 1;
+	/* the target's pid namespace at the holder's depth must be the holder's */
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", target);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (size_t d = t->nr_ns_pid; fd >= 0 && d > h->nr_ns_pid; d--) {
+		up = ioctl(fd, NS_GET_PARENT);
+		close(fd);
+		fd = up;
+	}
+	if (fd < 0)
+		return 0;
+	{
+		struct stat st;
+		int same = !fstat(fd, &st) && st.st_ino == h->id[NS_PID];
+
+		close(fd);
+		return same;
+	}
+}
+
 void ns_fill_pstree(pid_t pid, PstreeEntry *pe)
 {
 	struct task_ns *tn = tns_find(pid);
@@ -579,6 +676,9 @@ void ns_dump_free(void)
 	free(tns);
 	tns = NULL;
 	nr_tns = 0;
+	free(mnt_nested);
+	mnt_nested = NULL;
+	nr_mnt_nested = 0;
 }
 
 /* ---- restore ---- */
@@ -964,6 +1064,19 @@ int ns_child_pids(const PstreeEntry *parent, const PstreeEntry *child, pid_t *ti
 	if (child->ns && parent->ns && child->ns->pid != parent->ns->pid)
 		*flags |= CLONE_NEWPID;
 	return 0;
+}
+
+int ns_pid_parent(uint64_t id, uint64_t *parent)
+{
+	for (size_t i = 0; i < nr_rst_all; i++) {
+		const NsEntry *e = rst_all[i];
+
+		if (e->has_parent && e->id == id && !strcmp(e->kind, "pid")) {
+			*parent = e->parent;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 int ns_restore_pid_finish(void)

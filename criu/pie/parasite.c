@@ -19,6 +19,58 @@
 static int pipes[2 * PARASITE_MAX_PIPES];	/* write ends, then read ends */
 static int nr_pipes;
 
+/*
+ * CPUID.(EAX=7,ECX=0):ECX.OSPKE: the kernel turned protection keys on.
+ * Without them pkey_alloc() fails with ENOSPC too, as when all are taken.
+ */
+static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *c)
+{
+	uint32_t b, d;
+
+	*a = leaf;
+	*c = 0;
+	asm volatile("cpuid" : "+a"(*a), "=b"(b), "+c"(*c), "=d"(d));
+}
+
+static int ospke(void)
+{
+	uint32_t a, c;
+
+	cpuid(0, &a, &c);
+	if (a < 7)
+		return 0;
+	cpuid(7, &a, &c);
+	return !!(c & (1U << 4));
+}
+
+/*
+ * The mm's allocated protection keys. The kernel shows no list of them:
+ * every key pkey_alloc() still hands out is a free one; the others are the
+ * task's. The keys taken are given back at once. pkey_alloc() also opens
+ * each key in this thread's PKRU: compel puts the whole XSAVE state, PKRU
+ * with it, back when the parasite leaves.
+ */
+static long dump_pkeys(struct parasite_misc *m)
+{
+	uint32_t taken = 0;
+	long k;
+
+	m->pkeys = 0;
+	if (!ospke())
+		return 0;
+	while ((k = __S(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0)) > 0 && k < 32)
+		taken |= 1U << k;
+	for (int i = 1; i < 32; i++)
+		if (taken & (1U << i))
+			__S(__NR_pkey_free, i, 0, 0, 0, 0, 0);
+	/* ENOSPC: none left; anything else and we know nothing */
+	if (k != -ENOSPC)
+		return k < 0 ? k : -ERANGE;
+	/* keys 1..15 exist on x86; key 0 is every mm's own */
+	m->pkeys = ~taken & 0xfffe;
+	return 0;
+}
+
 static int dump_misc(struct parasite_misc *m)
 {
 	long ret;
@@ -60,6 +112,11 @@ static int dump_misc(struct parasite_misc *m)
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
 	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
 	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
+	ret = dump_pkeys(m);
+	if (ret < 0) {
+		m->err_where = 6;
+		return ret;
+	}
 	for (i = 0; i < m->nr_timers && i < MAX_POSIX_TIMERS; i++) {
 		ret = __S(__NR_timer_gettime, m->timers[i].id, &m->timers[i].spec, 0, 0, 0, 0);
 		if (ret < 0) {

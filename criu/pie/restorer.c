@@ -480,6 +480,8 @@ static void seal_vmas(struct restore_args *a)
 			check(sys_mseal(a->vmas[i].start, a->vmas[i].end - a->vmas[i].start), "mseal");
 }
 
+#define sys_pkey_mprotect(s, l, p, k)	__S(__NR_pkey_mprotect, s, l, p, k, 0, 0)
+
 static void protect_vmas(struct restore_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -488,10 +490,38 @@ static void protect_vmas(struct restore_args *a)
 		if (v->madv)
 			advise_vma(v);
 
-		if (v->kind == RST_VMA_SYSVSHM || v->prot == v->map_prot)
-			continue;
-		check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
+		if (v->pkey)
+			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
+			      "setting memory protection and key");
+		else if (v->kind != RST_VMA_SYSVSHM && v->prot != v->map_prot)
+			check(sys_mprotect(v->start, v->end - v->start, v->prot), "setting memory protection");
 	}
+}
+
+/*
+ * The mm's protection keys, by number: pkey_alloc() hands out the lowest
+ * free one, so take keys until the wanted ones are ours and give back the
+ * rest, before any area is mapped (cow_map_prot() keeps execute-only ones,
+ * which would take a key of their own, readable until protect_vmas()).
+ * Allocated with full access for this thread: its PKRU comes back with the
+ * rest of its XSAVE state at sigreturn.
+ */
+static void restore_pkeys(struct restore_args *a)
+{
+	uint32_t got = 0;
+
+	while ((got & a->pkeys) != a->pkeys) {
+		long k = __S(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0);
+
+		if (k < 0)
+			fail("allocating the protection keys", k);
+		if (k >= 32)
+			fail("allocating the protection keys", -ERANGE);
+		got |= 1U << k;
+	}
+	for (int k = 1; k < 32; k++)
+		if (got & ~a->pkeys & (1U << k))
+			check(__S(__NR_pkey_free, k, 0, 0, 0, 0, 0), "freeing a protection key");
 }
 
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
@@ -553,6 +583,110 @@ static void restore_task_state(struct restore_args *a)
 	}
 }
 
+#define NSEC_PER_SEC	1000000000LL
+#define TIMER_ABSTIME	1
+#ifndef CLOCK_REALTIME
+#define CLOCK_REALTIME	0
+#endif
+#ifndef CLOCK_BOOTTIME
+#define CLOCK_BOOTTIME	7
+#endif
+#ifndef CLOCK_TAI
+#define CLOCK_TAI	11
+#endif
+#define SIGEV_THREAD_ID	4
+
+static int64_t spec_ns(int64_t sec, int64_t nsec)
+{
+	return sec * NSEC_PER_SEC + nsec;
+}
+
+/*
+ * timer_getoverrun() tells the overruns of the timer's last signal, and
+ * only a delivery sets it. That of a periodic timer of a wall or
+ * monotonic clock (whose absolute times the kernel forwards by whole
+ * intervals) can be made again: a timer due now at most one interval
+ * away, armed at the absolute time N + 1 intervals before that, fires at
+ * once; dequeuing its signal makes the kernel forward it to that very
+ * expiry, counting N overruns. Only in a timer signalling the process or
+ * the leader (the only thread yet), so that nobody else takes the signal.
+ */
+static int overrun_restorable(struct restore_args *a, const struct rst_timer *t)
+{
+	int64_t value = spec_ns(t->spec.value_sec, t->spec.value_nsec);
+	int64_t iv = spec_ns(t->spec.interval_sec, t->spec.interval_nsec);
+
+	if (t->overrun <= 0 || iv <= 0 || value <= 0 || value > iv)
+		return 0;
+	if (t->clock != CLOCK_REALTIME && t->clock != CLOCK_MONOTONIC && t->clock != CLOCK_BOOTTIME &&
+	    t->clock != CLOCK_TAI)
+		return 0;
+	if (t->sev.signo <= 0 || t->sev.signo > 64)
+		return 0;
+	return t->sev.notify == 0 || (t->sev.notify == SIGEV_THREAD_ID && t->sev.tid == a->pid);
+}
+
+static void make_overrun(struct rst_timer *t)
+{
+	int64_t value = spec_ns(t->spec.value_sec, t->spec.value_nsec);
+	int64_t iv = spec_ns(t->spec.interval_sec, t->spec.interval_nsec), next, start, n = t->overrun;
+	struct k_itimerspec s = t->spec;
+	struct { int64_t sec, nsec; } now, wait = { 1, 0 };	/* it fires at once: a second is plenty */
+	uint64_t set = 1ULL << (t->sev.signo - 1);
+	uint8_t info[128];
+	long ret;
+
+	check(__S(__NR_clock_gettime, t->clock, &now, 0, 0, 0, 0), "clock_gettime");
+	next = spec_ns(now.sec, now.nsec) + value;
+	/* absolute times start at 0: as many overruns as fit before */
+	if (n + 1 > next / iv)
+		n = next / iv - 1;
+	if (n <= 0) {
+		check(__S(__NR_timer_settime, t->id, 0, &t->spec, 0, 0, 0), "timer_settime");
+		return;
+	}
+	start = next - (n + 1) * iv;
+	s.value_sec = start / NSEC_PER_SEC;
+	s.value_nsec = start % NSEC_PER_SEC;
+	check(__S(__NR_timer_settime, t->id, TIMER_ABSTIME, &s, 0, 0, 0), "timer_settime (its overrun)");
+	ret = __S(__NR_rt_sigtimedwait, &set, info, &wait, 8, 0, 0);
+	if (ret != t->sev.signo)
+		fail("the signal of a timer armed in the past did not come", ret < 0 ? ret : -EINTR);
+}
+
+/*
+ * The timers whose overrun counts, first (before the threads, with every
+ * signal blocked and none queued yet: the signal taken is the timer's).
+ */
+static void restore_timer_overruns(struct restore_args *a)
+{
+	int on = 0;
+
+	for (uint32_t i = 0; i < a->nr_timers; i++) {
+		struct rst_timer *t = &a->timers[i];
+		int32_t id = t->id;
+
+		if (!overrun_restorable(a, t))
+			continue;
+		if (!on++) {
+			uint64_t all = ~0ULL;
+
+			/* glibc's sigprocmask() in criu left its own two signals out */
+			check(sys_rt_sigprocmask(SIG_SETMASK, &all, 0, 8), "blocking every signal");
+			check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0),
+			      "PR_TIMER_CREATE_RESTORE_IDS");
+		}
+		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
+		if (id != t->id)
+			fail("timer_create did not give the timer its id back", -EINVAL);
+		make_overrun(t);
+		t->made = 1;
+	}
+	if (on)
+		check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0),
+		      "PR_TIMER_CREATE_RESTORE_IDS");
+}
+
 /*
  * Last, so that the timers start counting as late as possible. POSIX
  * timers get their ids back through PR_TIMER_CREATE_RESTORE_IDS (6.17+):
@@ -570,6 +704,8 @@ static void restore_timers(struct restore_args *a)
 		struct rst_timer *t = &a->timers[i];
 		int32_t id = t->id;
 
+		if (t->made)
+			continue;
 		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
 		if (id != t->id)
 			fail("timer_create did not give the timer its id back", -EINVAL);
@@ -783,12 +919,40 @@ static void restore_rlimits(struct restore_args *a)
  * Every process and thread of the tree exists by now: pidfds can refer to
  * them, and their /proc/PID directories are there.
  */
+/*
+ * SIGIO owners that are other tasks, now that all exist, with the task's
+ * own credentials (F_SETOWN records them: they decide whom SIGIO reaches).
+ */
+static void set_owners(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		struct {
+			int type, pid;
+		} owner = { (int)l->flags, l->pid };
+		long fl;
+
+		if (l->kind != LATE_FOWN)
+			continue;
+		check(__S(__NR_fcntl, l->fd, 15 /* F_SETOWN_EX */, (long)&owner, 0, 0, 0), "setting a SIGIO owner");
+		if ((uint32_t)l->pos)
+			check(__S(__NR_fcntl, l->fd, 10 /* F_SETSIG */, (uint32_t)l->pos, 0, 0, 0), "F_SETSIG");
+		if (l->pos >> 32) {
+			fl = __S(__NR_fcntl, l->fd, 3 /* F_GETFL */, 0, 0, 0, 0);
+			check(fl < 0 ? fl : __S(__NR_fcntl, l->fd, 4 /* F_SETFL */, fl | 020000 /* O_ASYNC */, 0, 0, 0),
+			      "O_ASYNC");
+		}
+	}
+}
+
 static void open_pidfds(struct restore_args *a)
 {
 	for (int i = 0; i < a->nr_pidfds; i++) {
 		struct late_fd *l = &a->pidfds[i];
 		long fd;
 
+		if (l->kind == LATE_FOWN)
+			continue;	/* set_owners(), with the task's credentials */
 		if (l->kind == LATE_PATH) {
 			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
 				 0);
@@ -1006,6 +1170,10 @@ static void restore_memory(struct restore_args *a)
 	restore_vdso(a);
 	progress("unmapping");
 	unmap_old(a);
+	if (a->pkeys) {
+		progress("protection keys");
+		restore_pkeys(a);
+	}
 	progress("mapping");
 	move_premapped(a);
 	map_vmas(a);
@@ -1041,6 +1209,7 @@ long blob_main(void *data)
 	}
 	progress("task state");
 	restore_task_state(a);
+	restore_timer_overruns(a);
 	release_vm_kids(a);
 	progress("threads");
 	start_threads(a);
@@ -1056,6 +1225,7 @@ long blob_main(void *data)
 	uint64_t kept = admin_for_seccomp(&a->creds, &a->threads[0].seccomp, a->no_new_privs);
 
 	restore_creds(&a->creds, kept);
+	set_owners(a);
 	take_file_locks(a, 1);
 	/*
 	 * After the credentials, whose change clears both: always, since the

@@ -296,6 +296,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->fd = -1;
 		r->kind = RST_VMA_ANON;
 		r->madv = v->has_madv ? v->madv : 0;
+		r->pkey = v->has_pkey ? v->pkey : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
 		r->map_prot = cow_map_prot(v, rc->vma_pages && rc->vma_pages[i]);
 		fill_vma_extras(v, r, &guards);
@@ -584,6 +585,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 		t->spec.value_nsec = p->value_ns % 1000000000ULL;
 		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
 		t->spec.interval_nsec = p->interval_ns % 1000000000ULL;
+		t->overrun = p->has_overrun && p->overrun > 0 ? p->overrun : 0;
 		/* a disarmed timer has value 0; an armed one that is due now must still fire */
 		if (!p->value_ns && p->interval_ns)
 			t->spec.value_nsec = 1;
@@ -595,6 +597,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->mlock_future = tc->has_mlock_future ? tc->mlock_future : 0;
 	a->mdwe = tc->has_mdwe ? tc->mdwe : 0;
 	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
+	a->pkeys = tc->has_pkeys ? tc->pkeys : 0;
 	if (tc->has_sched_policy && tc->has_nice) {
 		a->has_sched = 1;
 		a->sched_policy = tc->sched_policy;

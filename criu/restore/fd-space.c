@@ -133,8 +133,13 @@ int task_fd_space(struct rst_ctx *rc, struct child_fds *cf)
 	/* a shared table is the parent's, restored already */
 	if (rc->files_child)
 		return tty;
-	/* the parent's fds and its own slots (a sharer's) are not ours */
-	if (syscall(SYS_close_range, 0, cf->base - 1, 0) || syscall(SYS_close_range, tr->own_base, ~0U, 0)) {
+	/*
+	 * The parent's fds and its own slots (a sharer's) are not ours; the
+	 * mounts' are (files opened through them, nested mount namespaces).
+	 */
+	if (syscall(SYS_close_range, 0, cf->base - 1, 0) ||
+	    (tr->mnt_base > tr->own_base && syscall(SYS_close_range, tr->own_base, tr->mnt_base - 1, 0)) ||
+	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {
 		pr_perror("can't drop the parent's fds");
 		return -2;
 	}

@@ -30,20 +30,51 @@
 #include "rst.h"
 #include "namespaces.h"
 
+static struct rst_tree *view_tree;
+
+void rst_pid_view_tree(struct rst_tree *tr)
+{
+	view_tree = tr;
+}
+
 /*
- * A pid of the images (the tree's pid namespace) as this process sees it:
- * in a nested pid namespace, its pid there, or 0 if it is not in it.
+ * A pid of the images (the tree's pid namespace) as task @self sees it:
+ * in a nested pid namespace, the pid there of a task in that namespace or
+ * one below it, or 0 if the task is out of its sight (or not the tree's).
  */
+static pid_t view_of(struct rst_tree *tr, const PstreeEntry *self, pid_t pid)
+{
+	size_t d = self->n_ns_pid, dt;
+	struct rst_ctx *t;
+	uint64_t ns;
+
+	if (!d)
+		return pid;
+	t = task_of(tr, pid);
+	if (!t || !t->pe->ns || !self->ns)
+		return 0;
+	dt = t->pe->n_ns_pid;
+	if (dt < d)
+		return 0;
+	/* the target's namespace at our depth must be ours */
+	for (ns = t->pe->ns->pid; dt > d; dt--)
+		if (ns_pid_parent(ns, &ns))
+			return 0;
+	return ns == self->ns->pid ? t->pe->ns_pid[d - 1] : 0;
+}
+
+pid_t ns_pid_view(pid_t self, pid_t pid)
+{
+	struct rst_ctx *s = view_tree ? task_of(view_tree, self) : NULL;
+
+	if (!s)
+		return pid;
+	return view_of(view_tree, s->pe, pid);
+}
+
 static pid_t own_view(struct rst_ctx *rc, pid_t pid)
 {
-	struct rst_ctx *t;
-
-	if (!rc->pe->n_ns_pid)
-		return pid;
-	t = task_of(rc->tree, pid);
-	if (!t || !t->pe->ns || t->pe->ns->pid != rc->pe->ns->pid)
-		return 0;
-	return t->pe->ns_pid[t->pe->n_ns_pid - 1];
+	return view_of(rc->tree, rc->pe, pid);
 }
 
 /* The task leading group @rc->pe->pgid is another one of the tree, and not an ancestor. */
@@ -522,6 +553,10 @@ int restore_task(struct rst_ctx *rc)
 	if (tty < -1)
 		return -1;
 	rc->dfd = tr->dfd;
+	/* a mount namespace it made (unshare) at dump, before it opens anything */
+	if (rc != &tr->t[0] && rc->pe->ns && rc->pe->ns->has_mnt && rc->pe->ns->mnt != tr->t[0].pe->ns->mnt &&
+	    mntns_enter_nested(rc->pe->ns->mnt))
+		return -1;
 
 	if (setup_session(rc))
 		return -1;
@@ -596,6 +631,18 @@ int restore_task(struct rst_ctx *rc)
 	a->mm.exe_fd = exe_fd;
 	memcpy(a->pidfds, rc->late, sizeof(rc->late));
 	a->nr_pidfds = rc->nr_late;
+	/* pidfd_open() takes a pid of the caller's pid namespace */
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		pid_t v = l->kind == LATE_PIDFD ? own_view(rc, l->pid) : l->pid;
+
+		if (!v) {
+			pr_err("fd %d of %d: a pidfd of %d, which is not in its pid namespace nor below it\n", l->fd,
+			       rc->pid, l->pid);
+			return -1;
+		}
+		l->pid = v;
+	}
 	if (file_locks_prepare(rc->dfd, rc->pid, a))
 		return -1;
 

@@ -133,6 +133,13 @@ static int check_vma_extras(struct rst_ctx *rc, const VmaEntry *v)
 		       (unsigned long)v->start);
 		return -1;
 	}
+	const TaskCoreEntry *tc = rc->core->tc;
+
+	if (v->has_pkey && v->pkey && (v->pkey >= 32 || !tc->has_pkeys || !(tc->pkeys & (1U << v->pkey)))) {
+		pr_err("mm-%d.img: the area at %lx has protection key %u, which core-%d.img does not allocate\n",
+		       rc->pid, (unsigned long)v->start, v->pkey, rc->pid);
+		return -1;
+	}
 	return 0;
 }
 
@@ -347,6 +354,8 @@ static int check_pid_free(pid_t pid)
 	return -1;
 }
 
+#define XFEATURE_PKRU	(1ULL << 9)
+
 /* The registers must fit this CPU: every XSAVE feature the task used must be here. */
 static int check_fpu(struct rst_ctx *rc)
 {
@@ -368,6 +377,17 @@ static int check_fpu(struct rst_ctx *rc)
 	if (fp->xsave.len > ebx) {
 		pr_err("can't restore %d: its FPU state is %zu bytes, more than this CPU's %u\n", rc->pid,
 		       fp->xsave.len, ebx);
+		return -1;
+	}
+	/* XCR0's PKRU bit: the kernel turned protection keys on */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys && !(xcr0 & XFEATURE_PKRU)) {
+		pr_err("can't restore %d: it allocated memory protection keys (%#x), which this machine lacks\n",
+		       rc->pid, rc->core->tc->pkeys);
+		return -1;
+	}
+	/* keys 1..15 exist on x86 */
+	if (rc->core->tc && rc->core->tc->has_pkeys && rc->core->tc->pkeys & ~0xfffeU) {
+		pr_err("core-%d.img: protection keys %#x are out of range\n", rc->pid, rc->core->tc->pkeys);
 		return -1;
 	}
 	return 0;
@@ -630,6 +650,7 @@ int read_pstree(struct rst_tree *tr)
 	}
 	if (map_pids(tr))
 		return -1;
+	rst_pid_view_tree(tr);
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i], *parent;
 
@@ -663,17 +684,71 @@ int read_pstree(struct rst_tree *tr)
 	return zombie_sessions(tr) ?: check_vm_children(tr);
 }
 
-/* need[] of a task: the file ids any of its descendants uses. */
-static void add_needs(struct rst_tree *tr, struct rst_ctx *rc)
+/* Did @c make a mount namespace of its own below @rc's (mntns_enter_nested())? */
+static bool mnt_nested_entry(const struct rst_ctx *rc, const struct rst_ctx *c)
+{
+	return c->pe->ns && rc->pe->ns && c->pe->ns->mnt != rc->pe->ns->mnt;
+}
+
+/* How many tasks of @rc's subtree use each shared file, added to @nr. */
+static void count_users(struct rst_tree *tr, struct rst_ctx *rc, uint32_t *nr)
+{
+	for (uint32_t id = 0; id < tr->nr_ids; id++)
+		nr[id] += rc->uses_shared[id];
+	for (int i = 0; i < rc->nr_children; i++)
+		count_users(tr, &tr->t[rc->children[i]], nr);
+}
+
+/*
+ * need[] of a task: the file ids any of its descendants uses. A file
+ * opened by path that only tasks in a mount namespace a child made use
+ * (all its users are in the child's subtree) is made in there, by that
+ * child; one used outside too is the same file in both (the dump
+ * checked): whoever makes it above passes it down.
+ */
+static int add_needs(struct rst_tree *tr, struct rst_ctx *rc, const uint32_t *all)
 {
 	for (int i = 0; i < rc->nr_children; i++) {
 		struct rst_ctx *c = &tr->t[rc->children[i]];
+		uint32_t *inside = NULL;
 
-		add_needs(tr, c);
-		for (uint32_t id = 0; id < tr->nr_ids; id++)
-			if (c->uses_shared[id] || c->need[id])
-				rc->need[id] = 1;
+		if (add_needs(tr, c, all))
+			return -1;
+		if (mnt_nested_entry(rc, c)) {
+			inside = calloc(tr->nr_ids + 1, sizeof(*inside));
+			if (!inside) {
+				pr_err("out of memory\n");
+				return -1;
+			}
+			count_users(tr, c, inside);
+		}
+		for (uint32_t id = 0; id < tr->nr_ids; id++) {
+			FileEntry *fe = inside ? find_file(&tr->files, id) : NULL;
+
+			if (!c->uses_shared[id] && !c->need[id])
+				continue;
+			if (fe && !mntns_pathless(fe) && inside[id] == all[id])
+				continue;
+			rc->need[id] = 1;
+		}
+		free(inside);
 	}
+	return 0;
+}
+
+static int plan_needs(struct rst_tree *tr)
+{
+	uint32_t *all = calloc(tr->nr_ids + 1, sizeof(*all));
+	int ret;
+
+	if (!all) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	count_users(tr, &tr->t[0], all);
+	ret = add_needs(tr, &tr->t[0], all);
+	free(all);
+	return ret;
 }
 
 /*
@@ -885,7 +960,8 @@ int read_tree_images(struct rst_tree *tr)
 	}
 	if (epoll_adders_use(tr) || file_locks_read_check(tr->dfd, is_live_task, tr) || plan_sharing(tr))
 		return -1;
-	add_needs(tr, &tr->t[0]);
+	if (plan_needs(tr))
+		return -1;
 	for (int i = 0; i < tr->nr; i++)
 		tty_limit_needs(&tr->files, tr->t[i].pe->sid, tr->t[i].need, tr->nr_ids);
 	return plan_transit(tr) ?: plan_fd_layout(tr, max_fd);

@@ -178,6 +178,8 @@ pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_si
 int task_fd_space(struct rst_ctx *rc, struct child_fds *cf);
 int restore_task(struct rst_ctx *rc);
 struct rst_ctx *task_of(struct rst_tree *tr, pid_t pid);
+/* The tree ns_pid_view() looks pids up in (read_pstree()). */
+void rst_pid_view_tree(struct rst_tree *tr);
 void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);

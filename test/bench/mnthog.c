@@ -13,10 +13,22 @@
  * PIDFILE and waits for SIGTERM; then it stops its children (each checks
  * its pid and parent) and checks every mount: same count, each tmpfs's
  * file, each bind's, the peers' groups. Prints OK or BAD.
+ *
+ * mnthog NPROC NMOUNTS PIDFILE DIR ns|userns: a container. The process
+ * started forks the tree's root as the init of new pid, network, UTS
+ * (and, with userns, user: ids 0-65535 inside are 100000-165535 outside,
+ * the root becomes root inside) namespaces, writes the init's pid to
+ * PIDFILE and exits; the init makes its mount and IPC namespaces as
+ * above, a host name, loopback up, and leads a session of its own. With
+ * userns the root is a tmpfs with binds (userns_root()) and the mounts
+ * are made in DIR/ct, owned by the namespace's root.
  * Exit status: 0 OK, 1 BAD, 2 setup failure.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,8 +42,9 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t got_term;
-static char dir[512];
+static char dir[512], topdir[512];	/* where the mounts go; DIR */
 static unsigned nmounts;
+static int userns;
 
 static void on_term(int sig)
 {
@@ -53,6 +66,69 @@ static int die(const char *what)
 	return 2;
 }
 
+static int mkdirs(char *path)
+{
+	for (char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
+		if (p)
+			*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -1;
+		if (!p)
+			return 0;
+		*p = '/';
+	}
+}
+
+/* Directory @what of the host bound at the same path below @root (mounts below it may not be locked). */
+static int bind_same(const char *root, const char *what, int file)
+{
+	char path[1400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", root, what);
+	if (file) {
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0 || close(fd))
+			return -1;
+	} else if (mkdirs(path)) {
+		return -1;
+	}
+	return mount(what, path, NULL, MS_BIND, NULL);
+}
+
+/*
+ * In a user namespace the root is a tmpfs with binds of /usr, the
+ * program's directory, DIR (the launcher's output is there) and /dev/null: a bind of "/" would have to be
+ * recursive (it may not reveal what the host's mounts cover), and would
+ * bring all the host's mounts in.
+ */
+static int userns_root(const char *root)
+{
+	static const char *const links[][2] = { { "usr/bin", "bin" }, { "usr/lib", "lib" },
+						{ "usr/lib64", "lib64" }, { "usr/sbin", "sbin" } };
+	char exe[512], *slash, path[1400];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0 || mount("root", root, "tmpfs", 0, "mode=0755"))
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, links[i][1]);
+		if (symlink(links[i][0], path))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (mkdir(path, 0755) || bind_same(root, "/dev/null", 1) || bind_same(root, "/usr", 0) ||
+	    bind_same(root, exe, 0) || bind_same(root, topdir, 0))
+		return -1;
+	snprintf(path, sizeof(path), "%s/proc", root);
+	return mkdir(path, 0555);
+}
+
 /* A root of its own, as a runtime makes it: a bind of "/", /dev, a proc; DIR bound in if elsewhere. */
 static int enter_ns(void)
 {
@@ -61,16 +137,18 @@ static int enter_ns(void)
 
 	snprintf(root, sizeof(root), "%s/root", dir);
 	if (mkdir(root, 0755) || unshare(CLONE_NEWNS | CLONE_NEWIPC) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || mount("/", root, NULL, MS_BIND, NULL))
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return die("a root");
+	if (userns ? userns_root(root) : mount("/", root, NULL, MS_BIND, NULL))
 		return die("a root");
 	snprintf(path, sizeof(path), "%s/dev", root);
-	if (mount("/dev", path, NULL, MS_BIND, NULL))
+	if (!userns && mount("/dev", path, NULL, MS_BIND, NULL))
 		return die("/dev");
 	snprintf(path, sizeof(path), "%s/proc", root);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		return die("proc");
 	snprintf(path, sizeof(path), "%s%s", root, dir);
-	if (stat("/", &sr) || stat(dir, &sd) || (sr.st_dev != sd.st_dev && mount(dir, path, NULL, MS_BIND, NULL)))
+	if (stat("/", &sr) || stat(dir, &sd) || (!userns && sr.st_dev != sd.st_dev && mount(dir, path, NULL, MS_BIND, NULL)))
 		return die("bind DIR");
 	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
 		return die("pivot_root");
@@ -207,26 +285,108 @@ static int check_mounts(void)
 	return bad ? 1 : 0;
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n = strlen(text);
+
+	if (fd < 0 || write(fd, text, n) != n) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/*
+ * The container's namespaces (but mount and IPC, which enter_ns() makes):
+ * the init is forked here; the launcher writes its pid once the init says
+ * it is ready (@ready: the init's end) and exits. Returns 0 in the init,
+ * else the launcher's exit status + 1.
+ */
+static int make_container(const char *pidfile, int *ready_fd)
+{
+	unsigned long flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | (userns ? CLONE_NEWUSER : 0);
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int go[2], ready[2], sk;
+	char c, path[64];
+	pid_t init;
+	FILE *f;
+
+	if (pipe(go) || pipe(ready))
+		return die("pipe") + 1;
+	/* the user namespace's root makes its mounts in DIR/ct (DIR holds the images: root's, see trust.c) */
+	if (userns) {
+		strncat(dir, "/ct", sizeof(dir) - strlen(dir) - 1);
+		if (mkdir(dir, 0755) || chown(dir, 100000, 100000))
+			return die("DIR/ct") + 1;
+	}
+	init = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (init < 0)
+		return die("clone") + 1;
+	if (init) {
+		close(go[0]);
+		close(ready[1]);
+		if (userns) {
+			snprintf(path, sizeof(path), "/proc/%d/uid_map", init);
+			if (write_file(path, "0 100000 65536"))
+				return die("uid_map") + 1;
+			snprintf(path, sizeof(path), "/proc/%d/setgroups", init);
+			if (write_file(path, "deny"))
+				return die("setgroups") + 1;
+			snprintf(path, sizeof(path), "/proc/%d/gid_map", init);
+			if (write_file(path, "0 100000 65536"))
+				return die("gid_map") + 1;
+		}
+		close(go[1]);
+		if (read(ready[0], &c, 1) != 1)
+			return 3;	/* the init said why */
+		f = fopen(pidfile, "w");
+		if (!f || fprintf(f, "%d\n", init) < 0 || fclose(f))
+			return die("pidfile") + 1;
+		return 1;
+	}
+	close(go[1]);
+	close(ready[0]);
+	if (read(go[0], &c, 1) != 0)
+		_exit(die("waiting for the maps"));
+	close(go[0]);
+	if (userns && (setresgid(0, 0, 0) || setresuid(0, 0, 0)))
+		_exit(die("root in the user namespace"));
+	if (setsid() < 0 || sethostname("mnthog", 6))
+		_exit(die("session, host name"));
+	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags |= IFF_UP, ioctl(sk, SIOCSIFFLAGS, &ifr)))
+		_exit(die("loopback up"));
+	close(sk);
+	*ready_fd = ready[1];
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	unsigned nkids, ok = 0;
+	int ready_fd = -1;
 	pid_t root, *kids;
 	double t0, spawn_s, mount_s;
 	int p[2], ret;
 	char c;
 	FILE *f;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s NPROC NMOUNTS PIDFILE DIR\n", argv[0]);
+	if (argc != 5 && !(argc == 6 && (!strcmp(argv[5], "ns") || !strcmp(argv[5], "userns")))) {
+		fprintf(stderr, "usage: %s NPROC NMOUNTS PIDFILE DIR [ns|userns]\n", argv[0]);
 		return 2;
 	}
+	userns = argc == 6 && !strcmp(argv[5], "userns");
 	nkids = strtoul(argv[1], NULL, 0) - 1;
 	nmounts = strtoul(argv[2], NULL, 0);
 	snprintf(dir, sizeof(dir), "%s", argv[4]);
+	snprintf(topdir, sizeof(topdir), "%s", argv[4]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (nkids > 10000 || nmounts > 10000 || sigaction(SIGTERM, &sa, NULL))
 		return 2;
+	if (argc == 6 && (ret = make_container(argv[3], &ready_fd)))
+		return ret - 1;
 	root = getpid();
 	t0 = now_s();
 	if (enter_ns() || make_mounts())
@@ -245,6 +405,8 @@ int main(int argc, char **argv)
 
 			close(p[0]);
 			close(p[1]);
+			if (ready_fd >= 0)
+				close(ready_fd);
 			while (!got_term)
 				pause();
 			_exit(getpid() == me && getppid() == root ? 0 : 1);
@@ -258,9 +420,15 @@ int main(int argc, char **argv)
 	spawn_s = now_s() - t0;
 	printf("mnthog: pid %d scenario mounts tasks %u mounts %u spawn_s %.4f fill_s %.4f ready\n", root, nkids + 1,
 	       nmounts, spawn_s, mount_s);
-	f = fopen(argv[3], "w");
-	if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f))
-		return die("pidfile");
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "r", 1) != 1)
+			return die("ready");
+		close(ready_fd);
+	} else {
+		f = fopen(argv[3], "w");
+		if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f))
+			return die("pidfile");
+	}
 	while (!got_term)
 		pause();
 	for (unsigned i = 0; i < nkids; i++)

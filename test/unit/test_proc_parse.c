@@ -414,6 +414,31 @@ static void test_maps_buf(void **state)
 	free_maps(NULL, 0);
 }
 
+/* smaps: the keys of each area go to the area above them; ProtectionKey is 0 where missing. */
+static void test_smaps_buf(void **state)
+{
+	static const char smaps[] =
+		"400000-401000 r--p 00000000 08:01 5 /x\n"
+		"Size:                  4 kB\n"
+		"KernelPageSize:        4 kB\n"
+		"ProtectionKey:         3\n"
+		"VmFlags: rd mr mw me\n"
+		"7f0000000000-7f0000200000 rw-s 00000000 00:0f 9 /anon_hugepage (deleted)\n"
+		"KernelPageSize:     2048 kB\n"
+		"VmFlags: rd wr sh mr mw me ms ht\n";
+	struct proc_vma *v;
+	int nr;
+
+	assert_int_equal(parse_smaps_buf(smaps, &v, &nr), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(v[0].pkey, 3);
+	assert_int_equal(v[0].kpage_kb, 4);
+	assert_int_equal(strncmp(v[0].vmflags, " rd mr mw me\n", 13), 0);
+	assert_int_equal(v[1].pkey, 0);
+	assert_int_equal(v[1].kpage_kb, 2048);
+	free_maps(v, nr);
+}
+
 static void test_maps_buf_bad(void **state)
 {
 	static const char *bad[] = {
@@ -1246,6 +1271,7 @@ int main(void)
 		cmocka_unit_test(test_maps_vsyscall),
 		cmocka_unit_test(test_maps_malformed),
 		cmocka_unit_test(test_maps_buf),
+		cmocka_unit_test(test_smaps_buf),
 		cmocka_unit_test(test_maps_buf_bad),
 		cmocka_unit_test(test_stat_real),
 		cmocka_unit_test(test_stat_field_numbers),

@@ -114,7 +114,8 @@ DESC_KEYS = {
 }
 
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
-# directory, {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
+# directory (as criu sees it), {testdir_ns} the same as the test sees it (in
+# the ns flavors /test: mountpoints of the tree's namespace), {cg:NAME} the path of the test's cgroup NAME (see 'cgroups') in the
 # file system and {cgpath:NAME} its path within its hierarchy.
 
 # h: the test runs on the host, in criu's namespaces; ns: it runs as pid 1's
@@ -1006,7 +1007,7 @@ class Run:
         testdir = self.testdir_inside   # the host's path (in the ns flavors, inside the root)
         out = []
         for o in opts:
-            o = o.replace('{testdir}', testdir)
+            o = o.replace('{testdir_ns}', self.testdir_view).replace('{testdir}', testdir)
             for name, (fs, path, _) in self.cgroups.items():
                 o = o.replace('{cg:%s}' % name, fs).replace('{cgpath:%s}' % name, path)
             out.append(o)
@@ -1039,6 +1040,10 @@ class Run:
                 for k in ('cpuset.cpus', 'cpuset.mems'):
                     with open(os.path.join(fs, k), 'w') as f:
                         f.write(read_text(os.path.join(os.path.dirname(fs), k)).strip())
+                # the test's own cpusets start empty, whatever the host set (LXC sets
+                # clone_children at the root: children then take their parent's cpus)
+                with open(os.path.join(fs, 'cgroup.clone_children'), 'w') as f:
+                    f.write('0')
             env[cg_env_name(name)] = fs
             log('cgroup %s: %s' % (name, fs))
 
@@ -1306,12 +1311,14 @@ class Run:
             kw = dict(user=NOBODY_UID, group=NOBODY_GID, extra_groups=[])
 
         inside_dir = testdir
+        self.testdir_view = testdir
         if self.flavor != 'h':
             root, self.binds, binary = self.make_root(binary)
             testdir = os.path.join(root, 'test')
             os.chmod(testdir, 0o777)
             inside_dir = '/test'
             self.testdir_inside = testdir
+            self.testdir_view = inside_dir
         self.pidfile = os.path.join(testdir, self.name + '.pid')
         self.outfile = os.path.join(testdir, self.name + '.out')
         self.logs.append(self.outfile)

@@ -121,5 +121,9 @@ case_cleanup() {
 	ctr=
 }
 
+# LXC sets clone_children at the cpuset root: set back as it was
+cc=/sys/fs/cgroup/cpuset/cgroup.clone_children
+cc_was=$(cat "$cc" 2>/dev/null || true)
 run_cases "$ALL" "$*"
+[ -n "$cc_was" ] && echo "$cc_was" >"$cc" 2>/dev/null
 summary

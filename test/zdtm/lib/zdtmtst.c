@@ -659,6 +659,34 @@ void zdtm_mntns(void)
 	zdtm_mntns_keep(NULL);
 }
 
+static const char *exe_dir(void);
+
+/* The id of the mount @path is on (statx), 0 if unknown. */
+static uint64_t mount_id_of(const char *path)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &sx) || !(sx.stx_mask & STATX_MNT_ID))
+		return 0;
+	return sx.stx_mnt_id;
+}
+
+/* The top directory of the mount @path is on, in @out. */
+static void mount_top(const char *path, char *out, size_t size)
+{
+	uint64_t id = mount_id_of(path);
+	char *s;
+
+	snprintf(out, size, "%s", path);
+	while ((s = strrchr(out, '/')) && s != out) {
+		*s = '\0';
+		if (mount_id_of(out) != id) {
+			*s = '/';
+			return;
+		}
+	}
+}
+
 void zdtm_mntns_keep(const char *shared)
 {
 	char root[2048], path[4096];
@@ -689,6 +717,16 @@ void zdtm_mntns_keep(const char *shared)
 	snprintf(path, sizeof(path), "%s%s", root, test_dir());
 	if (st.st_dev != sr.st_dev && mount(test_dir(), path, NULL, MS_BIND, NULL))
 		test_bug("bind %s", test_dir());
+	/* the ns flavors' root has /usr and the tests' directory bound in: ours too (the libraries, the exe) */
+	for (int i = 0; i < 2; i++) {
+		char what[1024];
+
+		mount_top(i ? exe_dir() : "/usr", what, sizeof(what));
+		snprintf(path, sizeof(path), "%s%s", root, what);
+		if (mount_id_of(what) != mount_id_of("/") && mount_id_of(what) != mount_id_of(test_dir()) &&
+		    mount(what, path, NULL, MS_BIND, NULL))
+			test_bug("bind %s", what);
+	}
 	if (chdir(root) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir(test_dir()))
 		test_bug("pivot into %s", root);
 	if (keep >= 0 && (move_mount(keep, "", AT_FDCWD, shared, MOVE_MOUNT_F_EMPTY_PATH) || close(keep)))

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * A child in a mount namespace of its own below the test's: nested mount
- * namespaces are not supported, so the dump must refuse naming the
- * child; both go on (the child's private mount is still there).
+ * A child in a mount namespace of its own below the test's, which is
+ * criu's: a namespace nested below criu's own is not supported (one below
+ * a tree's own is: mnt_nested), so the dump must refuse naming the child;
+ * both go on (the child's private mount is still there).
  */
 #include <fcntl.h>
 #include <sched.h>

@@ -36,7 +36,8 @@ static void on_sig(int sig, siginfo_t *si, void *uc)
 	}
 	if (v < NR_W && v != self)
 		bad++;		/* a thread's timer came to another thread */
-	hits[v]++;
+	/* expirations: a signal taken late stands for those it overran too */
+	hits[v] += 1 + (si->si_overrun > 0 ? si->si_overrun : 0);
 }
 
 static void *worker(void *arg)
@@ -98,15 +99,21 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i <= NR_W; i++)
 		before[i] = hits[i];
-	{
-		struct timespec ts = { 0, 300 * 1000 * 1000 };
+	/* 3 expirations take 60 ms; a busy machine may be slow to let the threads take them */
+	for (int n = 0; n < 60; n++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		int short_of = 0;
 
+		for (int i = 0; i <= NR_W; i++)
+			short_of += hits[i] - before[i] < 3;
+		if (!short_of)
+			break;
 		while (nanosleep(&ts, &ts))
 			;
 	}
 	for (int i = 0; i <= NR_W; i++)
 		if (hits[i] - before[i] < 3)
-			failv("timer %d fired %d times in 300 ms after restore", i, hits[i] - before[i]);
+			failv("timer %d fired %d times in 3 s after restore", i, hits[i] - before[i]);
 	if (bad)
 		failv("%d timer signals came to the wrong thread or with a wrong value", bad);
 	stop = 1;
