@@ -574,13 +574,22 @@ static void restore_task_state(struct restore_args *a)
 	for (int bit = 0; bit < 32 && !a->shares_mm; bit++)
 		if (a->membarrier & (1U << bit))
 			check(__S(__NR_membarrier, 1U << bit, 0, 0, 0, 0, 0), "registering for membarrier");
-	/* before the threads: they inherit policy and nice from the leader */
-	if (a->has_sched) {
-		int32_t prio = a->sched_prio;
+}
 
-		check(__S(__NR_sched_setscheduler, 0, a->sched_policy, &prio, 0, 0, 0), "sched_setscheduler");
-		check(__S(__NR_setpriority, PRIO_PROCESS, 0, a->nice, 0, 0, 0), "setpriority");
-	}
+/*
+ * Policy and nice, each thread its own (images without a thread's have
+ * it take the process's). Not inherited from the leader: a thread
+ * leaving SCHED_IDLE for another policy would need CAP_SYS_NICE, which a
+ * task root in its user namespace only lacks.
+ */
+static void set_sched(int has, uint32_t policy, uint32_t sched_prio, int32_t nice)
+{
+	int32_t prio = sched_prio;
+
+	if (!has)
+		return;
+	check(__S(__NR_sched_setscheduler, 0, policy, &prio, 0, 0, 0), "sched_setscheduler");
+	check(__S(__NR_setpriority, PRIO_PROCESS, 0, nice, 0, 0, 0), "setpriority");
 }
 
 #define NSEC_PER_SEC	1000000000LL
@@ -1024,13 +1033,10 @@ static void thread_main(void *arg)
 	struct rst_thread *t = arg;
 
 	thread_self(t);
-	/* policy and nice are each thread's: it came with the leader's */
-	if (t->has_sched) {
-		int32_t prio = t->sched_prio;
-
-		check(__S(__NR_sched_setscheduler, 0, t->sched_policy, &prio, 0, 0, 0), "a thread's sched_setscheduler");
-		check(__S(__NR_setpriority, PRIO_PROCESS, 0, t->nice, 0, 0, 0), "a thread's setpriority");
-	}
+	if (t->has_sched)
+		set_sched(1, t->sched_policy, t->sched_prio, t->nice);
+	else
+		set_sched(A->has_sched, A->sched_policy, A->sched_prio, A->nice);
 	/* slack, the pdeath signal (after the creds, which clear it), no_new_privs: each thread's own */
 	int32_t nnp = t->has_own ? t->no_new_privs : A->no_new_privs;
 
@@ -1213,6 +1219,7 @@ long blob_main(void *data)
 	release_vm_kids(a);
 	progress("threads");
 	start_threads(a);
+	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
 	restore_rlimits(a);
 	progress("creds");
