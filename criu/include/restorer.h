@@ -232,6 +232,7 @@ struct restore_args {
 	int32_t thp_disabled;
 	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
 	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
+	uint32_t personality;		/* with READ_IMPLIES_EXEC, set once the memory is back; else 0 (set before) */
 	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
 	uint32_t pkeys;			/* protection keys to allocate again (bit N: key N) */
 	int32_t has_sched;

@@ -563,6 +563,9 @@ static void restore_task_state(struct restore_args *a)
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
 	}
+	/* the memory is in place: from now on a readable area may imply an executable one */
+	if (a->personality)
+		check(__S(__NR_personality, a->personality, 0, 0, 0, 0, 0), "personality");
 	thread_self(&a->threads[0]);
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");

@@ -596,6 +596,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
 	a->mlock_future = tc->has_mlock_future ? tc->mlock_future : 0;
 	a->mdwe = tc->has_mdwe ? tc->mdwe : 0;
+	a->personality = tc->personality & READ_IMPLIES_EXEC ? tc->personality : 0;
 	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
 	a->pkeys = tc->has_pkeys ? tc->pkeys : 0;
 	if (tc->has_sched_policy && tc->has_nice) {

@@ -654,7 +654,8 @@ int restore_task(struct rst_ctx *rc)
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0) {
+	/* READ_IMPLIES_EXEC would make every area mapped from here on executable: the restorer sets it last */
+	if (personality(tc->personality & ~READ_IMPLIES_EXEC) < 0) {
 		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
 		return -1;
 	}
