@@ -235,9 +235,18 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 	if (ctl_sock < 0)
 		return ctl_sock;
 	args->sock_fd = ctl_sock;
+	args->pidfd = -1;
 	ret = sys_connect(ctl_sock, &args->addr, args->addr_len);
 	if (ret < 0)
 		return ret;
+	if (args->wait_tool) {
+		int fd;
+
+		ret = compel_blob_recv_fds(&fd, 1);
+		if (ret < 0)
+			return ret;
+		args->pidfd = fd;
+	}
 
 	while (1) {
 		if (ctl_recv(&m))
@@ -245,11 +254,57 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 		ret = handler(m.cmd, compel_user_args(args));
 		if (m.cmd == COMPEL_CMD_FINI && ret == -ENOSYS)
 			ret = 0;	/* a handler with nothing to clean up */
+		if (m.cmd == COMPEL_CMD_FINI && args->pidfd >= 0) {
+			/*
+			 * The tool's pidfd goes before the answer: a tool that dies
+			 * during its cure, between its closes of our fds, would leave
+			 * it open in the task. Losing the tool from here on, we wait
+			 * blind (wait_tool_blind()).
+			 */
+			sys_close(args->pidfd);
+			args->pidfd = -1;
+		}
 		m.ret = ret < 0 ? -1 : ret;
 		m.err = ret < 0 ? -ret : 0;
 		if (ctl_send(&m))
 			return -EPIPE;
 	}
+}
+
+/*
+ * The channel closes when the tool dies, but the kernel closes a dying
+ * process's files before it detaches its tracees: until then the task
+ * would run its own code still traced with PTRACE_O_SUSPEND_SECCOMP, its
+ * filters not enforced. The tool's pidfd becomes readable only after
+ * exit_notify(), i.e. after the detach. A live tool never lets us get
+ * here (it stops us in this poll and puts the task back itself); the
+ * bound is for a tool that let go of us without that and lives on.
+ */
+#define WAIT_TOOL_MS	(60 * 1000)
+
+static void wait_tool_gone(int pidfd)
+{
+	struct { int fd; short events, revents; } p = { pidfd, 1 /* POLLIN */, 0 };
+	long ret;
+
+	do {
+		ret = sys_poll(&p, 1, WAIT_TOOL_MS);
+	} while (ret == -EINTR);
+}
+
+/*
+ * The tool died before its pidfd reached us (between our connect() and
+ * the first read): nothing tells us when it has detached. Its exit takes
+ * microseconds from closing its files to the detach; give it far more.
+ */
+#define WAIT_TOOL_BLIND_NS	(200 * 1000 * 1000L)
+
+static void wait_tool_blind(void)
+{
+	struct { long sec, nsec; } t = { 0, WAIT_TOOL_BLIND_NS }, rem;
+
+	while (sys_nanosleep(&t, &rem) == -EINTR)
+		t = rem;
 }
 
 /*
@@ -266,6 +321,13 @@ void __blob_finish(void)
 		sys_close(ctl_sock);
 	ctl_sock = -1;
 	args->sock_fd = -1;
+	if (args->pidfd >= 0) {
+		wait_tool_gone(args->pidfd);
+		sys_close(args->pidfd);
+		args->pidfd = -1;
+	} else if (args->wait_tool) {
+		wait_tool_blind();
+	}
 	args->healed = 1;
 	__blob_sigreturn_to(args->frame);
 }

@@ -1,5 +1,7 @@
 /* Running syscalls and a parasite blob inside a seized task. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -252,6 +254,32 @@ static int xareas_add(struct xareas *x, struct xarea a)
 }
 
 /*
+ * fgets() of /proc text, telling an error (or a line cut at the buffer's
+ * size) from the end, which fgets() alone reports alike: 1, 0 at the end,
+ * -1 (reported).
+ */
+static int proc_line(FILE *f, char *buf, int size, const char *path)
+{
+	size_t len;
+
+	errno = 0;
+	if (!fgets(buf, size, f)) {
+		if (feof(f) && !ferror(f))
+			return 0;
+		if (!errno)
+			errno = EIO;
+		cpr_perror("read %s", path);
+		return -1;
+	}
+	len = strlen(buf);
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && getc(f) != EOF) {
+		cpr_err("read %s: a line longer than %d bytes\n", path, size - 1);
+		return -1;
+	}
+	return 1;
+}
+
+/*
  * The readable and executable areas of @pid, asked of the kernel: a task
  * with thousands of data mappings has a handful of these, and the text of
  * its maps costs a line (and a sscanf) per mapping. 1 if the kernel has no
@@ -313,8 +341,10 @@ out:
 /* The same from the text of /proc/PID/maps. */
 static int xareas_text(pid_t pid, struct xareas *x)
 {
-	char path[64], line[4096];
+	/* a line holds a path of up to PATH_MAX and what comes before it */
+	char path[64], line[PATH_MAX + 256];
 	FILE *f;
+	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
@@ -322,7 +352,7 @@ static int xareas_text(pid_t pid, struct xareas *x)
 		cpr_perror("open %s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
 		unsigned long start, end, pgoff, ino, maj, min;
 		char perms[5];
 
@@ -336,7 +366,7 @@ static int xareas_text(pid_t pid, struct xareas *x)
 		}
 	}
 	fclose(f);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* The vDSO first, then the other areas smallest first. */
@@ -388,21 +418,26 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 	return 0;
 }
 
-static int strict_seccomp(pid_t pid)
+/* The task's seccomp mode (0, 1 strict, 2 filter), or -1 (reported): how it is healed hangs on it. */
+static int seccomp_mode(pid_t pid)
 {
 	char path[64], line[256];
-	int mode = 0;
+	int mode = -1, r;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
+	if (!f) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0)
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
 	fclose(f);
-	return mode == 1;
+	if (r >= 0 && mode < 0)
+		cpr_err("%s has no Seccomp: line\n", path);
+	return r < 0 ? -1 : mode;
 }
 
 /*
@@ -413,6 +448,7 @@ static int strict_seccomp(pid_t pid)
 static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 {
 	struct parasite_ctl *ctl;
+	int mode;
 
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
@@ -438,7 +474,11 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 			ctl->sigret_ip = g.sigret_ip;
 		}
 	}
-	ctl->strict_seccomp = strict_seccomp(tid);
+	mode = seccomp_mode(tid);
+	if (mode < 0)
+		goto err;
+	ctl->strict_seccomp = mode == 1;
+	ctl->seccomp_filter = mode == 2;
 	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->sigreturn_off : ctl->sigret_ip))
 		goto err;
 	return ctl;
@@ -867,6 +907,75 @@ err:
 	return -1;
 }
 
+/*
+ * A task under a seccomp filter: the daemon must not heal it while we are
+ * dying but still trace it (its filters suspended). It waits for our
+ * pidfd to become readable, which comes after our tracees are detached
+ * (Documentation/compel.md, "If the tool dies").
+ */
+static int send_pidfd(struct parasite_ctl *ctl)
+{
+	int fd = syscall(SYS_pidfd_open, getpid(), 0), ret;
+
+	if (fd < 0) {
+		cpr_perror("pidfd_open of ourselves");
+		return -1;
+	}
+	ret = compel_send_fds(ctl, &fd, 1);
+	close(fd);
+	return ret;
+}
+
+/*
+ * The task's fd numbers, ascending, -1 at the end (malloc'ed), or NULL
+ * (reported). /proc lists them in order.
+ */
+static int *list_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int *fds = NULL, nr = 0, cap = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d) {
+		cpr_perror("opendir %s", path);
+		return NULL;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (de->d_name[0] == '.')
+			continue;
+		if (nr + 1 >= cap) {
+			int *n = realloc(fds, (cap = cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n) {
+				errno = ENOMEM;
+				break;
+			}
+			fds = n;
+		}
+		fds[nr++] = atoi(de->d_name);
+	}
+	if (errno) {
+		cpr_perror("reading %s", path);
+		closedir(d);
+		free(fds);
+		return NULL;
+	}
+	closedir(d);
+	if (!fds && !(fds = malloc(sizeof(*fds)))) {
+		cpr_err("out of memory\n");
+		return NULL;
+	}
+	fds[nr] = -1;
+	return fds;
+}
+
 int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size_t args_size)
 {
 	size_t blob_size = ALIGN_PAGE(blob->mem_size);
@@ -887,8 +996,14 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	a->user_size = args_size;
 	a->frame = ctl->frame;
 	a->no_close = ctl->strict_seccomp;
+	a->wait_tool = ctl->seccomp_filter;
 	a->sock_fd = -1;
+	a->pidfd = -1;
 	if (make_listen_sock(ctl, a))
+		return -1;
+	/* what the daemon opens is ours to close, even one whose number it had no time to write down */
+	ctl->fds_before = list_fds(ctl->pid);
+	if (!ctl->fds_before)
 		return -1;
 	/* from now on the blob's "syscall; ret" returns into the frame too */
 	pretcode = ctl->sigret_ip ? ctl->sigret_ip : ctl->remote_map + blob->sigreturn_off;
@@ -927,6 +1042,8 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	}
 	close(ctl->listen_sock);
 	ctl->listen_sock = -1;
+	if (a->wait_tool && send_pidfd(ctl))
+		return -1;
 	cpr_debug("task %d: parasite %s running at 0x%lx\n", ctl->pid, blob->name, ctl->remote_map);
 	return 0;
 }
@@ -954,9 +1071,11 @@ static int fini_daemon(struct parasite_ctl *ctl)
 	struct compel_ctl_msg m = { .cmd = COMPEL_CMD_FINI };
 	int failed = 0, stale = 0;
 
-	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+	while (send(ctl->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
 		if (failed++)
 			return -1;
+		cpr_warn("sending FINI to the parasite of %d failed (%s): once more\n", ctl->pid, strerror(errno));
+	}
 	while (stale < 16) {
 		if (compel_wait_sock_how(ctl, ctl->sock, 0)) {
 			if (!ctl->running || failed++)
@@ -966,6 +1085,8 @@ static int fini_daemon(struct parasite_ctl *ctl)
 		if (read(ctl->sock, &m, sizeof(m)) != sizeof(m)) {
 			if (failed++)
 				return -1;
+			cpr_warn("reading the parasite's answer to FINI from %d failed (%s): once more\n", ctl->pid,
+				 strerror(errno));
 			continue;
 		}
 		if (m.cmd == COMPEL_CMD_FINI)
@@ -1061,6 +1182,71 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	return run_to_stop(ctl, "its cure") ?: ret;
 }
 
+/*
+ * The daemon may have closed it itself when the channel broke, just
+ * before we stopped it (EBADF then: nothing in the task opened a file
+ * since, so the number was not taken again).
+ */
+static int close_remote(struct parasite_ctl *ctl, int32_t *fd)
+{
+	unsigned long args[6] = { (unsigned long)*fd };
+	struct user_regs_struct regs;
+
+	if (*fd < 0)
+		return 0;
+	if (syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, __NR_close, args, &regs) ||
+	    (regs.rax && (long)regs.rax != -EBADF)) {
+		cpr_err("can't close the parasite's fd %d in %d\n", *fd, ctl->pid);
+		return -1;
+	}
+	*fd = -1;
+	return 0;
+}
+
+/*
+ * The sockets and pidfds the task has now that it had not before the
+ * daemon ran: the daemon's, among them one it was stopped before it noted
+ * (its socket between socket() and the store of its number). The task's
+ * threads are all stopped; only a process outside the tree sharing its fd
+ * table (CLONE_FILES) could have opened others meanwhile, so only the
+ * kinds the daemon makes are taken.
+ */
+static int close_new_fds(struct parasite_ctl *ctl)
+{
+	int *now = list_fds(ctl->pid), *b = ctl->fds_before, ret = 0;
+
+	if (!now)
+		return -1;
+	for (int *n = now; *n >= 0; n++) {
+		char path[64], target[64];
+		int32_t fd = *n;
+		ssize_t len;
+
+		while (*b >= 0 && *b < fd)
+			b++;
+		if (*b == fd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctl->pid, fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0) {
+			if (errno != ENOENT) {	/* else closed meanwhile */
+				cpr_perror("readlink %s", path);
+				ret = -1;
+			}
+			continue;
+		}
+		target[len] = '\0';
+		if (strncmp(target, "socket:", 7) && strcmp(target, "anon_inode:[pidfd]") &&
+		    strncmp(target, "pidfd:", 6))
+			continue;
+		cpr_debug("task %d: closing fd %d the parasite left\n", ctl->pid, fd);
+		if (close_remote(ctl, &fd))
+			ret = -1;
+	}
+	free(now);
+	return ret;
+}
+
 int compel_cure(struct parasite_ctl *ctl)
 {
 	struct compel_args *a;
@@ -1074,17 +1260,11 @@ int compel_cure(struct parasite_ctl *ctl)
 		ret = -1;
 	if (a && a->healed && rebase(ctl))
 		ret = -1;
-	/* the daemon's end of the channel, if it still has one: closed in the task */
-	if (a && !a->healed && a->sock_fd >= 0) {
-		unsigned long args[6] = { (unsigned long)a->sock_fd };
-		struct user_regs_struct regs;
-
-		if (syscall_at(ctl, ctl->remote_map + ctl->blob->syscall_off, __NR_close, args, &regs) || regs.rax) {
-			cpr_err("can't close the parasite's socket in %d\n", ctl->pid);
-			ret = -1;
-		}
-		a->sock_fd = -1;
-	}
+	/* the daemon's end of the channel and our pidfd, if it still has them: closed in the task */
+	if (a && !a->healed && (close_remote(ctl, &a->sock_fd) || close_remote(ctl, &a->pidfd)))
+		ret = -1;
+	if (a && !a->healed && ctl->fds_before && close_new_fds(ctl))
+		ret = -1;
 	if (ctl->sock >= 0)
 		close(ctl->sock);
 	if (ctl->listen_sock >= 0)
@@ -1102,6 +1282,7 @@ int compel_cure(struct parasite_ctl *ctl)
 	}
 	(void)sret;
 	compel_free_thread_state(&ctl->orig);
+	free(ctl->fds_before);
 	free(ctl);
 	return ret;
 }

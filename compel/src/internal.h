@@ -31,6 +31,7 @@ struct parasite_ctl {
 	unsigned long frame;		/* the task's rt_sigframe that puts it back (see frame.c) */
 	int armed;			/* registers or mask are not the task's own: a heal path runs */
 	int strict_seccomp;		/* SECCOMP_MODE_STRICT: the parasite may not close its socket alone */
+	int seccomp_filter;		/* SECCOMP_MODE_FILTER: the daemon waits for our end before healing */
 
 	const struct compel_blob *blob;
 	unsigned long remote_map;	/* shared area in the task */
@@ -41,6 +42,7 @@ struct parasite_ctl {
 	int listen_sock;
 	int sock;
 	int running;			/* daemon started and not yet stopped */
+	int *fds_before;		/* the task's fds before the daemon ran, ascending, -1 at the end */
 	int borrowed;			/* remote_map belongs to another ctl: never unmap it */
 };
 

@@ -85,6 +85,9 @@ ssize_t compel_read_proc(pid_t pid, const char *name, char *buf, size_t size)
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, size - 1);
+	/* a failed read is said: the callers take -1 for "gone" or "look again" */
+	if (n < 0)
+		cpr_warn("can't read %s: %s\n", path, strerror(errno));
 	close(fd);
 	if (n <= 0)
 		return -1;
@@ -323,13 +326,8 @@ static int task_exiting(pid_t pid)
 /* 0, or -1 (reported, unless the task is exiting: *@exiting set, when asked). */
 static int seize(pid_t pid, int *exiting)
 {
-	/*
-	 * The task's seccomp filters must not judge the syscalls we run in it:
-	 * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, try
-	 * without and let a filtered task fail later, loudly).
-	 */
-	if (cptrace(PTRACE_SEIZE, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)) &&
-	    (errno != EPERM || cptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD))) {
+	/* seccomp is suspended only once the task is stopped: suspend_seccomp() */
+	if (cptrace(PTRACE_SEIZE, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
 		if (exiting && (errno == EPERM || errno == ESRCH) && task_exiting(pid)) {
 			/* ptrace refuses a task on its way out */
 			cpr_debug("task %d is exiting: not seized\n", pid);
@@ -357,6 +355,23 @@ int compel_seize_task(pid_t pid)
 	return seize(pid, NULL);
 }
 
+/*
+ * The task's seccomp filters must not judge the syscalls we run in it:
+ * suspend them while it is ours (needs CAP_SYS_ADMIN; without it, go on
+ * and let a filtered task fail later, loudly). Only now that it is
+ * stopped: seized with the option, it would run its own code unfiltered
+ * until it reached the stop (a signal handler we let through, too).
+ */
+static int suspend_seccomp(pid_t pid)
+{
+	if (!cptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(PTRACE_O_SUSPEND_SECCOMP | PTRACE_O_TRACESYSGOOD)))
+		return 0;
+	if (errno == EPERM)
+		return 0;
+	cpr_perror("PTRACE_SETOPTIONS of %d", pid);
+	return -1;
+}
+
 int compel_wait_task_sig(pid_t pid, int *stopsig)
 {
 	int sig = 0;
@@ -367,6 +382,8 @@ int compel_wait_task_sig(pid_t pid, int *stopsig)
 	if (ret == COMPEL_TASK_ZOMBIE)
 		return ret;
 	if (ret == COMPEL_TASK_STOPPED && drain_stop_trap(pid))
+		goto detach;
+	if (suspend_seccomp(pid))
 		goto detach;
 	if (stopsig)
 		*stopsig = sig;

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include "crtools.h"
 #include "log.h"
+#include "lazy.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -89,15 +90,9 @@ static int probe_pidfd(void)
 
 static int read_pipe_max(void)
 {
-	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
-	int v = 1 << 20;
+	long long v;
 
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = 1 << 20;
-		fclose(f);
-	}
-	return v;
+	return read_num_file("/proc/sys/fs/pipe-max-size", &v) || v <= 0 || v > INT_MAX ? 1 << 20 : (int)v;
 }
 
 /* An executable of that name on PATH (the network lock runs nft, iptables-restore). */
@@ -150,7 +145,7 @@ struct feature {
 };
 
 /* Features criu offers to clients: the kernel having them is not enough; 0 until criu does them. */
-static int not_yet, yes = 1, mntns;
+static int not_yet, yes = 1, mntns, lazy;
 
 static struct feature feats[] = {
 	{ "clone3_set_tid", "clone3() with set_tid, to restore tasks with their PIDs", &kdat.has_clone3_set_tid, 1 },
@@ -161,7 +156,9 @@ static struct feature feats[] = {
 	{ "pidfd", "pidfd_open()", &kdat.has_pidfd, 0 },
 	{ "uffd", "userfaultfd()", &kdat.has_uffd, 0 },
 	{ "uffd_wp_async", "userfaultfd asynchronous write-protect", &kdat.has_uffd_wp_async, 0 },
-	{ "uffd-noncoop", "lazy restore (kernel ready; not implemented in criu yet)", &not_yet, 0 },
+	{ "uffd-noncoop", "lazy restore: userfaultfd with the fork, remap, remove and unmap events, kernel faults",
+	  &lazy, 0 },
+	{ "lazy_pages", "lazy restore (restore --lazy-pages, criu lazy-pages)", &lazy, 0 },
 	{ "mem_dirty_track", "dirty page tracking for pre-dump and incremental dumps (userfaultfd asynchronous "
 	  "write-protect and PAGEMAP_SCAN)", &kdat.has_mem_track, 0 },
 	{ "external_net_ns", "an external net namespace (--external net[INO]:KEY)", &yes, 0 },
@@ -175,6 +172,7 @@ static struct feature feats[] = {
 int cr_feature_check(const char *name)
 {
 	mntns = mnt_ns_supported();
+	lazy = lazy_pages_supported();
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 		if (!strcmp(feats[i].name, name))
 			return *feats[i].have ? 1 : 0;
@@ -187,6 +185,7 @@ int cr_check(const char *feature)
 	int missing = 0;
 
 	mntns = mnt_ns_supported();
+	lazy = lazy_pages_supported();
 	if (feature) {
 		int have = cr_feature_check(feature);
 
@@ -195,6 +194,8 @@ int cr_check(const char *feature)
 			return 1;
 		}
 		printf("%s is %ssupported\n", feature, have ? "" : "NOT ");
+		if (!have && (!strcmp(feature, "lazy_pages") || !strcmp(feature, "uffd-noncoop")))
+			printf("  %s\n", lazy_pages_why());
 		return have ? 0 : 1;
 	}
 

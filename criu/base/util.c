@@ -38,6 +38,118 @@ ssize_t read_link(const char *path, char *buf, size_t size)
 	return n;
 }
 
+/*
+ * fgets() returns NULL at the end and on an error alike: only the
+ * stream's flags tell them apart (an injected fault sets neither, and is
+ * not at the end either). A line longer than @buf would come in pieces
+ * that look like lines of their own: refused too.
+ */
+int read_line(FILE *f, char *buf, int size, const char *what)
+{
+	size_t len;
+
+	errno = 0;
+	if (!fgets(buf, size, f)) {
+		if (feof(f) && !ferror(f))
+			return 0;
+		if (!errno)
+			errno = EIO;
+		pr_perror("can't read %s", what);
+		return -1;
+	}
+	len = strlen(buf);
+	if (len && buf[len - 1] != '\n' && len == (size_t)size - 1) {
+		int c = getc(f);
+
+		if (c != EOF) {
+			pr_err("can't read %s: a line is longer than %d bytes\n", what, size - 1);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what)
+{
+	size_t len = 0;
+	char extra;
+	ssize_t n;
+
+	while (len < size - 1) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_perror("can't read %s", what);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	if (len == size - 1) {
+		/* full: there must be nothing more */
+		do {
+			n = read(fd, &extra, 1);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			pr_perror("can't read %s", what);
+			return -1;
+		}
+		if (n) {
+			pr_err("can't read %s: it is longer than %zu bytes\n", what, size - 1);
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	return len;
+}
+
+int read_num_file(const char *path, long long *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	char buf[64], *end;
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			pr_warn("can't open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = errno;
+	close(fd);
+	if (n < 0) {
+		pr_warn("can't read %s: %s\n", path, strerror(err));
+		return -1;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	*v = strtoll(buf, &end, 10);
+	if (end == buf || errno || (*end && *end != '\n')) {
+		pr_warn("%s does not hold a number: \"%.*s\"\n", path, (int)strcspn(buf, "\n"), buf);
+		return -1;
+	}
+	return 0;
+}
+
+ssize_t read_text_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	ssize_t n;
+
+	if (fd < 0) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	n = read_text_fd(fd, buf, size, path);
+	err = errno;
+	close(fd);
+	errno = err;
+	return n;
+}
+
 void close_fds(const int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -282,14 +394,9 @@ void task_fd_release(void)
 /* fs.nr_open: the most fds a process may be allowed; 0 if unreadable. */
 static unsigned long nr_open(void)
 {
-	unsigned long v = 0;
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	long long v;
 
-	if (f && fscanf(f, "%lu", &v) != 1)
-		v = 0;
-	if (f)
-		fclose(f);
-	return v;
+	return read_num_file("/proc/sys/fs/nr_open", &v) || v < 0 ? 0 : (unsigned long)v;
 }
 
 long raise_nofile_limit(unsigned long *nr_open_out)

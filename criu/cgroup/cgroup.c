@@ -29,6 +29,7 @@
 #include "cgroup.h"
 #include "cr_options.h"
 #include "image.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -463,9 +464,10 @@ static int walk_owned(CgroupHier *ch, int h, const char *path)
 			close(dfd);
 		return -1;
 	}
-	while (!ret && (de = readdir(dir))) {
+	while (!ret && (ret = next_dirent(dir, &de, path)) > 0) {
 		char sub[PATH_MAX];
 
+		ret = 0;
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s/%s", strcmp(path, "/") ? path : "", de->d_name) >=

@@ -27,6 +27,7 @@
 #include "cgroup.h"
 #include "compel/compel.h"
 #include "cr_options.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -156,10 +157,11 @@ static int add_children(int idx)
 			close(dfd);
 		return -1;
 	}
-	while (!ret && (de = readdir(dir))) {
+	while (!ret && (ret = next_dirent(dir, &de, fz.dirs[idx].path)) > 0) {
 		char path[PATH_MAX];
 		int fd;
 
+		ret = 0;
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", fz.dirs[idx].path, de->d_name);
@@ -202,9 +204,9 @@ static bool is_zombie(pid_t tid)
 
 static int seize_dir(struct fdir *d)
 {
-	char *buf = malloc(1 << 20), *save = NULL;
+	char *buf = malloc(1 << 20), *save = NULL, what[PATH_MAX + 32];
 	int f, ret = 0;
-	ssize_t n, len = 0;
+	ssize_t len;
 
 	if (!buf)
 		return -1;
@@ -214,10 +216,13 @@ static int seize_dir(struct fdir *d)
 		free(buf);
 		return -1;
 	}
-	while ((n = read(f, buf + len, (1 << 20) - 1 - len)) > 0)
-		len += n;
+	snprintf(what, sizeof(what), "the threads of cgroup %s", d->path);
+	len = read_text_fd(f, buf, 1 << 20, what);
 	close(f);
-	buf[len] = '\0';
+	if (len < 0) {
+		free(buf);
+		return -1;
+	}
 	for (char *t = strtok_r(buf, "\n", &save); t && !ret; t = strtok_r(NULL, "\n", &save)) {
 		pid_t tid = atoi(t);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "util.h"
 
@@ -123,9 +124,9 @@ static const struct prop_desc *find_desc(const char *name)
 /* The file's contents without the last newline, malloc'ed; NULL with errno set. */
 static char *read_value(int dirfd, const char *name)
 {
-	char *buf = malloc(MAX_VALUE + 1);
-	ssize_t n, len = 0;
-	int fd;
+	char *buf = malloc(MAX_VALUE + 1), extra;
+	ssize_t n = 0, len = 0;
+	int fd, err;
 
 	if (!buf)
 		return NULL;
@@ -134,11 +135,17 @@ static char *read_value(int dirfd, const char *name)
 		free(buf);
 		return NULL;
 	}
-	while ((n = read(fd, buf + len, MAX_VALUE - len)) > 0)
+	while (len < MAX_VALUE && (n = read(fd, buf + len, MAX_VALUE - len)) > 0)
 		len += n;
+	if (len == MAX_VALUE && (n = read(fd, &extra, 1)) > 0) {
+		n = -1;		/* more than we take: never a value cut short */
+		errno = EFBIG;
+	}
+	err = errno;
 	close(fd);
 	if (n < 0) {
 		free(buf);
+		errno = err;
 		return NULL;
 	}
 	if (len && buf[len - 1] == '\n')
@@ -244,10 +251,11 @@ int cg_props_dump(int dirfd, bool v2, bool freezer, CgroupDir *d)
 		close(fd);
 		return -1;
 	}
-	while (!ret && (de = readdir(dir))) {
+	while (!ret && (ret = next_dirent(dir, &de, d->path)) > 0) {
 		const struct prop_desc *p = find_desc(de->d_name);
 		char *val;
 
+		ret = 0;
 		if (!p || de->d_type == DT_DIR)
 			continue;
 		if ((p->kind == FREEZER_V1 && (v2 || !freezer)) || ((p->kind == FREEZE_V2 || p->kind == TYPE ||

@@ -513,6 +513,70 @@ void dedup_chain(struct dump_tree *t)
 	pr_info("--auto-dedup: %lu pages freed in the previous images\n", (unsigned long)punched);
 }
 
+/*
+ * The previous images' pagemaps are read (and their checksums checked)
+ * before the tree is frozen: they are whole before this dump starts, and
+ * for a big process that is tens of ms. Every pid they have a pagemap of.
+ */
+void preload_covers(struct dump_tree *t)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd, fd;
+
+	if (!opts.prev_images_dir || opts.page_server)
+		return;
+	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	fd = dfd < 0 ? -1 : openat(dfd, opts.prev_images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		close(dfd);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;	/* open_prev_images() says why, later */
+	}
+	while ((de = readdir(d))) {
+		struct prev_cover *n;
+		char end;
+		int pid;
+
+		if (sscanf(de->d_name, "pagemap-%d.im%c", &pid, &end) != 2 || end != 'g' || pid <= 0)
+			continue;
+		n = realloc(t->covers, (t->nr_covers + 1) * sizeof(*n));
+		if (!n)
+			break;
+		t->covers = n;
+		n[t->nr_covers].pid = pid;
+		if (chain_cover(dirfd(d), pid, &n[t->nr_covers].l))
+			continue;	/* read again, and refused by name, when it is needed */
+		t->nr_covers++;
+	}
+	closedir(d);
+	pr_debug("the previous images' pages of %d processes read\n", t->nr_covers);
+}
+
+void free_covers(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr_covers; i++)
+		page_list_free(&t->covers[i].l);
+	free(t->covers);
+	t->covers = NULL;
+	t->nr_covers = 0;
+}
+
+/* The previous images' pages of @pid: read before freezing, or now. */
+static int prev_cover(struct dump_tree *t, pid_t pid, struct page_list *out)
+{
+	for (int i = 0; i < t->nr_covers; i++)
+		if (t->covers[i].pid == pid) {
+			*out = t->covers[i].l;
+			t->covers[i] = t->covers[--t->nr_covers];
+			return 0;
+		}
+	return chain_cover(t->prev_dfd, pid, out);
+}
+
 int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect)
 {
 	if (!protect && !t->track.valid)
@@ -520,7 +584,7 @@ int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl 
 	if (track_task(&t->track, ctl, dc->pid, dc->stat.start_time, &dc->md, protect, protect, &dc->tt))
 		return -1;
 	if (dc->tt->since_prev && (ps_active() ? ps_cover(dc->pid, &dc->tt->cover) :
-				   chain_cover(t->prev_dfd, dc->pid, &dc->tt->cover))) {
+				   prev_cover(t, dc->pid, &dc->tt->cover))) {
 		pr_warn("memory tracking: the previous images' pages of %d can't be read: dumped whole\n", dc->pid);
 		dc->tt->since_prev = false;
 	}
@@ -655,11 +719,13 @@ static int run_parasite(struct dump_ctx *dc)
 	ctl = compel_prepare(dc->pid);
 	if (!ctl)
 		return -1;
+	pr_debug("task %d: prepared for the parasite\n", dc->pid);
 	if (copy_state(&dc->th[0].regs, compel_orig_state(ctl)))
 		goto cure;
 	/* the tracking's userfaultfd is made by an injected syscall: before the parasite runs */
 	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
 		goto cure;
+	pr_debug("task %d: tracking taken\n", dc->pid);
 	if (!dc->vm_from && probe_mlock_future(dc, ctl))
 		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
@@ -685,6 +751,7 @@ static int run_parasite(struct dump_ctx *dc)
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
+	pr_debug("task %d: task state read by the parasite\n", dc->pid);
 	dc->md.live_start = dc->th[0].rseq.ptr;
 	dc->md.live_end = dc->th[0].rseq.size ? dc->th[0].rseq.ptr + dc->th[0].rseq.size : 0;
 	/* memory shared with the parent (vm_from) is dumped once, as the parent's */
@@ -940,15 +1007,18 @@ static int finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t
 {
 	int status, ret = 0;
 
+	/*
+	 * Frozen until let go: taken before, as the task let go (or killed: its
+	 * exit tears its memory down) may well run on our CPU right away.
+	 */
+	*frozen = now_us() - t_frozen;
 	if (!ok || opts.leave_running) {
 		release_threads(dc);
-		*frozen = now_us() - t_frozen;
 		return 0;
 	}
 	if (opts.leave_stopped) {
 		ret = signal_task(dc->pid, SIGSTOP);
 		release_threads(dc);
-		*frozen = now_us() - t_frozen;
 		return ret;
 	}
 	if (signal_task(dc->pid, SIGKILL)) {
@@ -956,7 +1026,6 @@ static int finish_task(struct dump_ctx *dc, int ok, uint64_t *frozen, uint64_t t
 		release_threads(dc);
 		return -1;
 	}
-	*frozen = now_us() - t_frozen;
 	/*
 	 * We trace every thread: collect each exit so the pid is gone when we
 	 * return. The leader's comes only after all the others'.
@@ -1706,6 +1775,7 @@ static int collect_process(struct dump_ctx *dc)
 	/* Re-read now that it can't change under us. */
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
+	pr_debug("task %d: stat and status read\n", pid);
 	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
 	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
@@ -1788,16 +1858,25 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	alive = calloc(t->nr + 1, 1);
 	if (!alive)
 		return -1;
-	/* kill every process before reaping any: the frozen time ends with the kills */
-	for (int i = 0; i < t->nr; i++)
-		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]) && signal_task(t->p[i].pid, SIGKILL)) {
+	/*
+	 * Kill every process before reaping any: the frozen time ends with the
+	 * kills, taken before the last (a killed task tearing its memory down
+	 * may take our CPU at once).
+	 */
+	if (!ns_dump_in_agent())
+		t->st.frozen_time = now_us() - t_frozen;
+	for (int i = 0; i < t->nr; i++) {
+		if (t->p[i].zombie || !t->p[i].th || ns_init_left(&t->p[i]))
+			continue;
+		if (!ns_dump_in_agent())
+			t->st.frozen_time = now_us() - t_frozen;
+		if (signal_task(t->p[i].pid, SIGKILL)) {
 			/* waiting for an end that does not come would hang us: it runs on */
 			release_threads(&t->p[i]);
 			alive[i] = 1;
 			ret = -1;
 		}
-	if (!ns_dump_in_agent())
-		t->st.frozen_time = now_us() - t_frozen;
+	}
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
@@ -1848,6 +1927,11 @@ int cr_dump_tasks(pid_t pid)
 {
 	struct proc_pid_stat st;
 
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet for dump (a dump that serves its pages to a remote criu "
+		       "lazy-pages); restore --lazy-pages with a local criu lazy-pages is\n");
+		return -1;
+	}
 	if (check_privileges())
 		return -1;
 	/* before its namespaces are looked at: a zombie leader has none to show */
@@ -1882,6 +1966,7 @@ static int dump_tree_of(pid_t pid)
 	free_pid_status(&probe.status);
 	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
+	preload_covers(&t);
 
 	t_start = now_us();
 	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
@@ -1922,8 +2007,10 @@ static int dump_tree_of(pid_t pid)
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
+	pr_debug("parasites done\n");
 	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
 		goto out_resume;
+	pr_debug("images written\n");
 	/* the pages at the page server must be written there before the tree may go */
 	if (ps_finish())
 		goto out_resume;
@@ -1941,6 +2028,7 @@ out_resume:
 	/* a tree that stays is frozen again (as it was) before it is let go, not after */
 	if (ret || opts.leave_running || opts.leave_stopped)
 		cgfreeze_refreeze();
+	pr_debug("ending the tree\n");
 	if (finish_tree(&t, ret == 0, t_frozen) && !ret) {
 		pr_err("dump of %d: the images are whole, but not every process could be ended as asked\n", pid);
 		ret = -1;
@@ -1975,6 +2063,7 @@ out_close:
 	free(t.p);
 	resolve_socket_vmas(NULL);
 	pidmap_free(&t.idx);
+	free_covers(&t);
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();

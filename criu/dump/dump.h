@@ -144,6 +144,14 @@ struct dump_tree {
 	struct track_state track;
 	struct pidmap idx;		/* pid -> index in p[] */
 	bool deduped;			/* --auto-dedup done (dedup_chain()) */
+	struct prev_cover *covers;	/* the previous images' pages per pid, read before freezing */
+	int nr_covers;
+};
+
+/* What the previous images hold for a pid (chain_cover()), read while the tree still runs. */
+struct prev_cover {
+	pid_t pid;
+	struct page_list l;
 };
 
 int write_core(struct dump_ctx *dc, struct dump_thread *t);
@@ -163,6 +171,9 @@ struct dump_ctx *tree_find(struct dump_tree *t, pid_t pid);
 int write_inventory(int dfd, pid_t root, bool pre_dump, const struct dump_ctx *rc);
 /* --prev-images-dir: opened, linked as DIR/parent; tracking found (track.c). 0 or -1. */
 int open_prev_images(struct dump_tree *t);
+/* Before freezing: what the previous images hold, per pid, for track_process(). */
+void preload_covers(struct dump_tree *t);
+void free_covers(struct dump_tree *t);
 /* --auto-dedup: free in the previous images what these replace. */
 void dedup_chain(struct dump_tree *t);
 /* Before freezing: pre-dump rounds while much is written since the previous images (predump.c). */

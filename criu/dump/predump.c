@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dump.h"
@@ -77,6 +78,7 @@ static int pre_dump(pid_t pid, bool hooks)
 	free_pid_status(&probe.status);
 	if ((hooks && run_hook(HOOK_PRE_DUMP, 0, -1)) || cgroup_dump_init())
 		goto out_close;
+	preload_covers(&t);
 
 	t_start = now_us();
 	/* --freeze-cgroup as dump does it: a frozen cgroup's tasks are seized frozen */
@@ -150,6 +152,7 @@ out_close:
 		free_ctx(&t.p[i]);
 	free(t.p);
 	pidmap_free(&t.idx);
+	free_covers(&t);
 	file_table_free(&t.files);
 	cgroup_dump_fini();
 	mntns_dump_fini();
@@ -162,6 +165,10 @@ out_close:
 
 static int pre_dump_tree_of(pid_t pid)
 {
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet for pre-dump\n");
+		return -1;
+	}
 	return pre_dump(pid, true);
 }
 
@@ -182,6 +189,61 @@ int cr_pre_dump_tasks(pid_t pid)
 
 #define LIVE_ROUNDS	2
 #define LIVE_MIN_PAGES	2048	/* 8 MiB: below that the frozen dump writes them faster than a round */
+
+/*
+ * Pages of @pid written since the last round (all present pages of areas
+ * not tracked), area by area: PAGE_IS_FILE (a look at each page's struct
+ * page) only where it tells something, in private file mappings.
+ */
+static int64_t written_in(pid_t pid)
+{
+	struct page_region r[256];
+	struct proc_vma *v;
+	int64_t total = 0;
+	char path[64];
+	int fd, nr;
+
+	if (parse_maps(pid, &v, &nr))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < nr && fd >= 0 && total >= 0; i++) {
+		uint64_t file = v[i].ino ? PAGE_IS_FILE : 0;
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = v[i].start,
+			.end = v[i].end,
+			.vec = (unsigned long)r,
+			.vec_len = ARRAY_SIZE(r),
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.category_inverted = PAGE_IS_PFNZERO | file,
+			.category_mask = PAGE_IS_PFNZERO | file | PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+
+		if (v[i].shared || (v[i].name && !strcmp(v[i].name, "[vsyscall]")))
+			continue;
+		while (arg.start < arg.end) {
+			long n = ioctl(fd, PAGEMAP_SCAN, &arg);
+
+			if (n < 0) {
+				total = -1;
+				break;
+			}
+			for (long k = 0; k < n; k++)
+				total += (r[k].end - r[k].start) >> PAGE_SHIFT;
+			if (arg.walk_end <= arg.start)
+				break;
+			arg.start = arg.walk_end;
+		}
+	}
+	if (fd < 0)
+		total = -1;
+	else
+		close(fd);
+	free_maps(v, nr);
+	return total;
+}
 
 /*
  * Pages of the tracked processes written since the round of the images in
@@ -205,41 +267,9 @@ static int64_t written_since(int prev_dfd)
 	}
 	close_image(img);
 	for (size_t i = 0; i < te->n_tasks && total >= 0; i++) {
-		struct page_region r[256];
-		struct pm_scan_arg arg = {
-			.size = sizeof(arg),
-			.start = 0,
-			.end = kdat.task_size,
-			.vec = (unsigned long)r,
-			.vec_len = 256,
-			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.category_inverted = PAGE_IS_PFNZERO | PAGE_IS_FILE,
-			.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE | PAGE_IS_WRITTEN,
-			.return_mask = PAGE_IS_WRITTEN,
-		};
-		char path[64];
-		int fd;
+		int64_t n = written_in(te->tasks[i]->pid);
 
-		snprintf(path, sizeof(path), "/proc/%d/pagemap", te->tasks[i]->pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			total = -1;
-			break;
-		}
-		while (arg.start < arg.end) {
-			long n = ioctl(fd, PAGEMAP_SCAN, &arg);
-
-			if (n < 0) {
-				total = -1;
-				break;
-			}
-			for (long k = 0; k < n; k++)
-				total += (r[k].end - r[k].start) >> PAGE_SHIFT;
-			if (arg.walk_end <= arg.start)
-				break;
-			arg.start = arg.walk_end;
-		}
-		close(fd);
+		total = n < 0 ? -1 : total + n;
 	}
 	track_entry__free_unpacked(te, NULL);
 	return total;

@@ -225,6 +225,9 @@ static const char *file_key(FileEntry *fe, char *buf, size_t size)
 	return NULL;
 }
 
+/* The lazy-pages daemon reads the images, restores no file: --inherit-fd is the restore's to give. */
+bool inherit_fd_unused;
+
 int inherit_fd_prepare(int dfd, struct rst_files *rf)
 {
 	struct cr_img *img;
@@ -246,7 +249,7 @@ int inherit_fd_prepare(int dfd, struct rst_files *rf)
 		if (!find_file(rf, e->id)) {
 			pr_err("ext-files.img: file %u is not in files.img\n", e->id);
 			ret = -1;
-		} else if (find_inherit(e->name) < 0) {
+		} else if (find_inherit(e->name) < 0 && !inherit_fd_unused) {
 			pr_err("file %u (%s) was outside the tree at dump (--external): restore needs "
 			       "--inherit-fd fd[N]:%s\n", e->id, e->name, e->name);
 			ret = -1;

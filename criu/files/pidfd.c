@@ -114,13 +114,10 @@ static int is_dead(const FileEntry *fe)
 
 static int pid_max(void)
 {
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	int v = PID_MAX_DEFAULT;
+	long long v;
 
-	if (f && fscanf(f, "%d", &v) != 1)
-		v = PID_MAX_DEFAULT;
-	if (f)
-		fclose(f);
+	if (read_num_file("/proc/sys/kernel/pid_max", &v) || v <= 0 || v > INT_MAX)
+		return PID_MAX_DEFAULT;
 	return v;
 }
 

@@ -21,6 +21,7 @@ void external_free(void);
 
 /* Restore: every external file must have its --inherit-fd (parent, before forking). */
 int inherit_fd_prepare(int dfd, struct rst_files *rf);
+extern bool inherit_fd_unused;	/* lazy-pages: images read, no file restored */
 /* In the root: move the inherited fds to base.., returns the first slot after them. */
 int inherit_fd_lift(int base);
 /* criu's fd that --inherit-fd gives for @key, or -1 (not a dup: the caller dups it). */

@@ -4,7 +4,11 @@
  * CRIU_FAULT=N in the environment makes the Nth failable step of this run
  * fail (steps are counted from 1 across every process criu forks);
  * CRIU_FAULT=count makes nothing fail and prints "fault injection: N
- * steps" on stderr at the end. A step is a call to a library function
+ * steps" on stderr at the end; CRIU_FAULT=list does too, and names
+ * every step on stderr as it comes ("fault injection: step N: read(fd 7)").
+ * CRIU_FAULT_CALLS=read,fgets (names of wrapped calls, comma-separated)
+ * counts only the calls of those names as steps, so that N walks them.
+ * A step is a call to a library function
  * that makes a system call (they are all wrapped at link time, see
  * fault-wrap.c and criu/meson.build), a parasite command, or an image
  * entry read. The failing step is reported as an error naming it:

@@ -37,6 +37,7 @@ struct rst_vma {
 	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
 	uint32_t nr_guards;
 	uint32_t sealed;	/* mseal() once all is in place */
+	uint32_t lazy;		/* --lazy-pages: registered with userfaultfd, filled by the lazy-pages daemon */
 	uint32_t pkey;		/* its memory protection key: pkey_mprotect() when not 0 */
 };
 
@@ -163,6 +164,22 @@ struct rst_thread {
 	struct rst_creds *creds;	/* its own, or the process's */
 };
 
+/*
+ * --lazy-pages: what a restorer sends the lazy-pages daemon (lazy.c) over
+ * the connection criu made, with two fds: its userfaultfd and one end of
+ * a socketpair of its own. The daemon answers on that end (a 32-bit 0
+ * once it enabled the userfaultfd and its watchdog holds a copy), the
+ * restorer registers its lazy areas and says so (a 32-bit count of them).
+ */
+#define LAZY_MAGIC_TASK		0x4c5a5401u
+#define LAZY_MAGIC_CRIU		0x4c5a4301u	/* criu restore: hello, with its pid */
+#define LAZY_MAGIC_DONE		0x4c5a4401u	/* criu restore: the outcome, arg 1 committed, 0 failed */
+
+struct lazy_msg {
+	uint32_t magic;
+	int32_t arg;		/* the process's pid in the images; criu's pid; the outcome */
+};
+
 #define RST_THREAD_STACK	(16 * 1024)
 
 /* A file lock the process takes back (kind as in file-lock.proto). */
@@ -200,6 +217,8 @@ struct restore_args {
 	char pages_name[32];		/* for messages */
 	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
+	int32_t lazy_sk;		/* --lazy-pages: the connection to the lazy-pages daemon, or -1 */
+	int32_t uffd_dev;		/* /dev/userfaultfd opened by criu, or -1 (then userfaultfd()) */
 
 	struct rst_vdso_part self_vdso[VDSO_NR_PARTS];	/* the restore child's */
 	struct rst_vdso_part tgt_vdso[VDSO_NR_PARTS];	/* where the task had them */

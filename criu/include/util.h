@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -29,6 +30,24 @@ ssize_t read_link(const char *path, char *buf, size_t size);
 void close_fds(const int *fds, int n);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
+/*
+ * Reading text files of /proc and /sys without mistaking a failure for
+ * the end: a read error, or text that does not fit, is reported (naming
+ * @what) and returns -1, never a shorter text.
+ *   read_line(): fgets() of one whole line: 1, 0 at the end, or -1.
+ *   read_text_fd(): all of @fd up to EOF into @buf, NUL-terminated: its length, or -1.
+ *   read_text_file(): the same for @path (opened here; a missing file is
+ *   reported too, errno ENOENT).
+ */
+int read_line(FILE *f, char *buf, int size, const char *what);
+ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what);
+ssize_t read_text_file(const char *path, char *buf, size_t size);
+/*
+ * The number a one-line /proc or /sys file holds (pid_max, nr_open...):
+ * 0, or -1 with a warning (none for a missing file), for callers that
+ * have a fallback; a failed read is said, not taken for the file's value.
+ */
+int read_num_file(const char *path, long long *v);
 /*
  * One message of @len bytes (at least 1) on a SOCK_SEQPACKET socket, with
  * @nr fds (0-64) passed along (SCM_RIGHTS). 0 or -1 (errno set).

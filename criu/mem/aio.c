@@ -28,7 +28,7 @@ static unsigned possible_cpus(void)
 
 	if (!f)
 		return 0;
-	if (!fgets(buf, sizeof(buf), f))
+	if (read_line(f, buf, sizeof(buf), "/sys/devices/system/cpu/possible") <= 0)
 		buf[0] = '\0';
 	fclose(f);
 	while (*s >= '0' && *s <= '9') {

@@ -29,7 +29,7 @@ static int cgroup_options(int ctx, char *const *opts, size_t nr)
 {
 	char line[256], name[64];
 	FILE *f;
-	int fd = proc_open(O_RDONLY, "cgroups");
+	int fd = proc_open(O_RDONLY, "cgroups"), r;
 
 	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
@@ -38,7 +38,7 @@ static int cgroup_options(int ctx, char *const *opts, size_t nr)
 			close(fd);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f))
+	while ((r = read_line(f, line, sizeof(line), "/proc/cgroups")) > 0)
 		if (line[0] != '#' && sscanf(line, "%63s", name) == 1)
 			for (size_t i = 0; i < nr; i++)
 				if (!strcmp(opts[i], name)) {
@@ -46,6 +46,8 @@ static int cgroup_options(int ctx, char *const *opts, size_t nr)
 					return 0;
 				}
 	fclose(f);
+	if (r < 0)
+		return -1;
 	return fsconfig(ctx, FSCONFIG_SET_FLAG, "none", NULL, 0);
 }
 

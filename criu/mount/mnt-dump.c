@@ -150,6 +150,8 @@ static int read_mount(uint64_t id, uint64_t nsid, struct dmnt *m, bool full)
 			return -1;
 		if (cr_statmount(&req, buf, size) >= 0)
 			break;
+		if (errno == ENOENT)
+			return -ENOENT;	/* gone since it was listed: the caller lists again */
 		if (errno != EOVERFLOW) {
 			pr_perror("statmount of mount %#llx", (unsigned long long)id);
 			return -1;
@@ -214,8 +216,12 @@ static struct dmnt *find_id(struct mset *s, uint64_t id)
 	return bsearch(&key, s->m, s->nr, sizeof(*s->m), cmp_id);
 }
 
-/* Every mount of namespace @nsid (and, for the tree's, its root mount, which listmount leaves out). */
-static int list_mounts(uint64_t nsid, struct dmnt **out, size_t *nr, bool full)
+/*
+ * Every mount of namespace @nsid (and, for the tree's, its root mount, which listmount leaves out);
+ * -ENOENT if one went between listing and reading (a frozen tree's mounts can still change by
+ * propagation from outside).
+ */
+static int list_mounts_once(uint64_t nsid, struct dmnt **out, size_t *nr, bool full)
 {
 	struct cr_mnt_id_req req = { .size = CR_MNT_ID_REQ_SIZE_VER1, .mnt_id = CR_LSMT_ROOT, .mnt_ns_id = nsid };
 	uint64_t *ids = NULL;
@@ -244,9 +250,11 @@ static int list_mounts(uint64_t nsid, struct dmnt **out, size_t *nr, bool full)
 		goto oom;
 	*nr = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (read_mount(ids[i], nsid, &(*out)[*nr], full)) {
+		int ret = read_mount(ids[i], nsid, &(*out)[*nr], full);
+
+		if (ret) {
 			free(ids);
-			return -1;
+			return ret;
 		}
 		(*nr)++;
 	}
@@ -255,6 +263,27 @@ static int list_mounts(uint64_t nsid, struct dmnt **out, size_t *nr, bool full)
 oom:
 	free(ids);
 	pr_err("out of memory\n");
+	return -1;
+}
+
+static int list_mounts(uint64_t nsid, struct dmnt **out, size_t *nr, bool full)
+{
+	for (int try = 0; try < 10; try++) {
+		int ret;
+
+		*out = NULL;
+		*nr = 0;
+		ret = list_mounts_once(nsid, out, nr, full);
+		if (ret != -ENOENT)
+			return ret;
+		pr_info("a mount of namespace %llu went while it was read: again\n", (unsigned long long)nsid);
+		for (size_t i = 0; i < *nr; i++)
+			free_mount(&(*out)[i]);
+		free(*out);
+	}
+	pr_err("the mounts of namespace %llu keep changing: can't read them\n", (unsigned long long)nsid);
+	*out = NULL;
+	*nr = 0;
 	return -1;
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "proc_parse.h"
 #include "log.h"
 #include "csum.h"
 #include "mnt.h"
@@ -280,7 +281,8 @@ static int dump_tree(struct walk *w, int dfd, const char *name, const char *path
 			close(fd);
 		return -1;
 	}
-	while ((de = readdir(d))) {
+	while ((ret = next_dirent(d, &de, path)) > 0) {
+		ret = 0;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (nr == cap) {

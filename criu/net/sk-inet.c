@@ -341,14 +341,17 @@ static int read_mc_groups(pid_t pid)
 	char path[64], line[256];
 	uint32_t idx = 0;
 	FILE *f;
+	int r;
 
 	if (mc_read)
 		return 0;
 	mc_read = 1;
 	snprintf(path, sizeof(path), "/proc/%d/net/igmp", pid);
 	f = fopen(path, "re");
+	if (!f && errno != ENOENT)
+		goto err_open;
 	if (f) {
-		while (fgets(line, sizeof(line), f)) {
+		while ((r = read_line(f, line, sizeof(line), path)) > 0) {
 			unsigned int i, g;
 
 			if (line[0] >= '0' && line[0] <= '9' && sscanf(line, "%u", &i) == 1)
@@ -357,11 +360,15 @@ static int read_mc_groups(pid_t pid)
 				goto oom;
 		}
 		fclose(f);
+		if (r < 0)
+			return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", pid);
 	f = fopen(path, "re");
+	if (!f && errno != ENOENT)
+		goto err_open;
 	if (f) {
-		while (fgets(line, sizeof(line), f)) {
+		while ((r = read_line(f, line, sizeof(line), path)) > 0) {
 			char hex[33];
 			uint8_t a[16];
 			unsigned int i;
@@ -378,11 +385,16 @@ static int read_mc_groups(pid_t pid)
 				goto oom;
 		}
 		fclose(f);
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 oom:
 	fclose(f);
 	pr_err("out of memory\n");
+	return -1;
+err_open:
+	pr_perror("can't open %s", path);
 	return -1;
 }
 

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "namespaces.h"
 #include "nsfs.h"
+#include "proc_parse.h"
 #include "util.h"
 
 #define CG_BUF	16384
@@ -30,23 +31,9 @@ struct cg_read {
 static int read_cgroup_file(pid_t pid, char *buf, size_t size)
 {
 	char path[64];
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("can't open %s", path);
-		return -1;
-	}
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0) {
-		pr_perror("can't read %s", path);
-		return -1;
-	}
-	buf[n] = '\0';
-	return 0;
+	return read_text_file(path, buf, size) < 0 ? -1 : 0;
 }
 
 static int read_inside(void *arg)
@@ -161,15 +148,13 @@ static int opts_have(const char *sopts, const char *ctrl)
 /* Where criu has hierarchy @r mounted (its root mounted), in @dir. */
 static int find_mount(const NsCgroupRoot *r, char *dir, size_t size)
 {
-	char line[4096];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	/* all of it: a line can be long (overlay options), and a failed read must not look like the end */
+	char *text = read_proc_file(0, "mountinfo", NULL), *line, *save = NULL;
 	int ret = -1;
 
-	if (!f) {
-		pr_perror("can't open /proc/self/mountinfo");
+	if (!text)
 		return -1;
-	}
-	while (ret && fgets(line, sizeof(line), f)) {
+	for (line = strtok_r(text, "\n", &save); ret && line; line = strtok_r(NULL, "\n", &save)) {
 		char root[1024], mnt[1024], fstype[64], src[256], sopts[1024];
 		char *dash = strstr(line, " - ");
 
@@ -182,7 +167,7 @@ static int find_mount(const NsCgroupRoot *r, char *dir, size_t size)
 			ret = 0;
 		}
 	}
-	fclose(f);
+	free(text);
 	if (ret)
 		pr_err("criu has no mount of cgroup hierarchy %u (%s): can't restore the cgroup namespace\n",
 		       r->hierarchy, r->controllers);

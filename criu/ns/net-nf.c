@@ -311,18 +311,18 @@ static int dump_nft(struct netns_dump *d)
 
 static int proc_lines(const char *file)
 {
-	char path[64], line[64];
+	char path[64], line[256];
 	FILE *f;
-	int n = 0;
+	int n = 0, r;
 
 	snprintf(path, sizeof(path), "/proc/self/net/%s", file);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
+	while ((r = read_line(f, line, sizeof(line), path)) > 0)
 		n++;
 	fclose(f);
-	return n;
+	return r < 0 ? -1 : n;
 }
 
 static int dump_legacy(struct netns_dump *d)
@@ -332,10 +332,15 @@ static int dump_legacy(struct netns_dump *d)
 		{ "ip6_tables_names", "ip6tables-legacy", "ip6" },
 	};
 
+	int n;
+
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		char cmd[64], *text;
 
-		if (!proc_lines(t[i].names))
+		n = proc_lines(t[i].names);
+		if (n < 0)
+			return -1;
+		if (!n)
 			continue;
 		snprintf(cmd, sizeof(cmd), "%s-save", t[i].tool);
 		char *argv[] = { cmd, "-c", NULL };
@@ -346,7 +351,10 @@ static int dump_legacy(struct netns_dump *d)
 		if (save(d->ne, t[i].tool, t[i].family, "*", text))
 			return -1;
 	}
-	if (proc_lines("arp_tables_names")) {
+	n = proc_lines("arp_tables_names");
+	if (n < 0)
+		return -1;
+	if (n) {
 		pr_err("can't dump the network namespace of %d: it has legacy arptables tables, which criu can't "
 		       "save\n", d->pid);
 		return -1;

@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "netns.h"
+#include "proc_parse.h"
 #include "util.h"
 
 #define ROOT "/proc/sys/net"
@@ -113,17 +114,38 @@ static int add(struct sysctls *t, const char *name, const char *value)
 	return 0;
 }
 
+/*
+ * 0 with the value in @buf; 1 when there is none to save: a write-only
+ * file, one gone meanwhile, or stable_secret while unset (it reads EIO);
+ * -1 on any other error (reported): a value is never left out because a
+ * read failed, or the restored namespace would silently keep its default.
+ */
 static int read_value_at(int dfd, const char *path, char *buf, size_t size)
 {
-	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC), err;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	ssize_t n;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM || errno == ENOENT)
+			return 1;
+		pr_perror("can't open sysctl %s", path);
 		return -1;
+	}
 	n = read(fd, buf, size - 1);
+	err = errno;
 	close(fd);
-	if (n < 0)
-		return -1;	/* unset (stable_secret: EIO) */
+	if (n < 0 && err == EIO && !strcmp(base, "stable_secret"))
+		return 1;
+	if (n < 0) {
+		errno = err;
+		pr_perror("can't read sysctl %s", path);
+		return -1;
+	}
+	if ((size_t)n == size - 1) {
+		pr_err("can't read sysctl %s: its value is longer than %zu bytes\n", path, size - 2);
+		return -1;
+	}
 	buf[n] = '\0';
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
@@ -147,11 +169,14 @@ static int walk(struct sysctls *t, int dfd, char *path, size_t len)
 	int ret = 0;
 
 	if (!d) {
+		pr_perror("can't list %s", path);
 		close(dfd);
-		return 0;
+		return -1;
 	}
-	while (!ret && (de = readdir(d))) {
+	while (!ret && (ret = next_dirent(d, &de, path)) > 0) {
 		char value[MAX_VALUE];
+
+		ret = 0;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -159,14 +184,25 @@ static int walk(struct sysctls *t, int dfd, char *path, size_t len)
 		if (de->d_type == DT_DIR) {
 			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-			if (sub >= 0)	/* else gone meanwhile (a device) */
+			if (sub >= 0)
 				ret = walk(t, sub, path, strlen(path));
+			else if (errno != ENOENT) {	/* else gone meanwhile (a device) */
+				pr_perror("can't open %s", path);
+				ret = -1;
+			}
 			continue;
 		}
-		if (de->d_type != DT_REG || skipped(path + strlen(ROOT) + 1) ||
-		    read_value_at(dirfd(d), de->d_name, value, sizeof(value)))
-			continue;	/* write-only, or unset (stable_secret) */
-		ret = add(t, path + strlen(ROOT) + 1, value);
+		if (de->d_type != DT_REG || skipped(path + strlen(ROOT) + 1))
+			continue;
+		ret = read_value_at(AT_FDCWD, path, value, sizeof(value));
+		if (ret > 0) {
+			ret = 0;
+			continue;	/* write-only, gone, or unset (stable_secret) */
+		}
+		if (!ret && add(t, path + strlen(ROOT) + 1, value)) {
+			pr_err("out of memory\n");
+			ret = -1;
+		}
 	}
 	path[len] = '\0';
 	closedir(d);
@@ -197,10 +233,8 @@ static int read_all(struct sysctls *t)
 		pr_perror("can't open " ROOT);
 		return -1;
 	}
-	if (walk(t, dfd, path, strlen(path))) {
-		pr_err("out of memory\n");
+	if (walk(t, dfd, path, strlen(path)))
 		return -1;
-	}
 	sort_array(t->s, t->n, sizeof(*t->s), cmp);
 	return 0;
 }

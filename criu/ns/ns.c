@@ -280,7 +280,7 @@ static int read_nspid(pid_t pid, int32_t *out, int max)
 {
 	char path[64], line[512];
 	FILE *f;
-	int n = -1;
+	int n = -1, r;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
@@ -288,7 +288,7 @@ static int read_nspid(pid_t pid, int32_t *out, int max)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f))
+	while ((r = read_line(f, line, sizeof(line), path)) > 0)
 		if (!strncmp(line, "NSpid:", 6)) {
 			char *p = line + 6, *end;
 
@@ -300,6 +300,8 @@ static int read_nspid(pid_t pid, int32_t *out, int max)
 			break;
 		}
 	fclose(f);
+	if (r < 0)
+		return -1;
 	if (n <= 0)
 		pr_err("can't read the pids of %d in its pid namespaces\n", pid);
 	return n;

@@ -225,14 +225,14 @@ static int own_proc(void)
 static int last_nspid(pid_t pid)
 {
 	char path[64], line[512];
-	int v = -1;
+	int v = -1, r;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
+	while ((r = read_line(f, line, sizeof(line), path)) > 0)
 		if (!strncmp(line, "NSpid:", 6)) {
 			char *p = line + 6, *end;
 
@@ -242,7 +242,7 @@ static int last_nspid(pid_t pid)
 			}
 		}
 	fclose(f);
-	return v;
+	return r < 0 ? -1 : v;
 }
 
 static int open_pidns(pid_t pid)
@@ -426,17 +426,12 @@ static pid_t clone_into(pid_t vpid)
 	return pid;
 }
 
+/* -1 if unknown (warned) */
 static int read_int(const char *path)
 {
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long long v;
 
-	if (fd < 0)
-		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = '\0';
-	close(fd);
-	return atoi(buf);
+	return read_num_file(path, &v) || v < 0 || v > INT_MAX ? -1 : (int)v;
 }
 
 /*

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "namespaces.h"
 #include "nsfs.h"
+#include "util.h"
 
 #define NSEC	1000000000LL
 
@@ -30,10 +31,11 @@ static int64_t clock_ns(clockid_t c)
 
 int time_ns_dump(pid_t pid, NsEntry *e)
 {
-	char path[64], name[32];
+	char path[64], name[32], line[128];
 	long long sec, nsec;
 	int64_t mono = 0, boot = 0;
 	FILE *f;
+	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/timens_offsets", pid);
 	f = fopen(path, "re");
@@ -41,13 +43,20 @@ int time_ns_dump(pid_t pid, NsEntry *e)
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	while (fscanf(f, "%31s %lld %lld", name, &sec, &nsec) == 3) {
+	while ((ret = read_line(f, line, sizeof(line), path)) > 0) {
+		if (sscanf(line, "%31s %lld %lld", name, &sec, &nsec) != 3) {
+			pr_err("can't parse %s: \"%.*s\"\n", path, (int)strcspn(line, "\n"), line);
+			ret = -1;
+			break;
+		}
 		if (!strcmp(name, "monotonic") || !strcmp(name, "1"))
 			mono = sec * NSEC + nsec;
 		else if (!strcmp(name, "boottime") || !strcmp(name, "7"))
 			boot = sec * NSEC + nsec;
 	}
 	fclose(f);
+	if (ret < 0)
+		return -1;
 	e->has_monotonic_ns = e->has_boottime_ns = true;
 	e->monotonic_ns = clock_ns(CLOCK_MONOTONIC) + mono;
 	e->boottime_ns = clock_ns(CLOCK_BOOTTIME) + boot;

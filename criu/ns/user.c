@@ -21,10 +21,10 @@ static NsEntry *dumped;		/* for ns_uid_inside() */
 
 static int read_map(pid_t pid, const char *name, NsIdExtent ***out, size_t *nr)
 {
-	char path[64];
+	char path[64], line[128];
 	unsigned int first, lower, count;
 	FILE *f;
-	int ret = 0;
+	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	f = fopen(path, "re");
@@ -34,16 +34,24 @@ static int read_map(pid_t pid, const char *name, NsIdExtent ***out, size_t *nr)
 	}
 	*nr = 0;
 	*out = NULL;
-	while (fscanf(f, "%u %u %u", &first, &lower, &count) == 3) {
-		NsIdExtent **n = realloc(*out, (*nr + 1) * sizeof(*n));
-		NsIdExtent *x = calloc(1, sizeof(*x));
+	while ((ret = read_line(f, line, sizeof(line), path)) > 0) {
+		NsIdExtent **n;
+		NsIdExtent *x;
 
-		if (!n || !x) {
-			free(x);
+		if (sscanf(line, "%u %u %u", &first, &lower, &count) != 3) {
+			pr_err("can't parse %s: \"%.*s\"\n", path, (int)strcspn(line, "\n"), line);
 			ret = -1;
 			break;
 		}
-		*out = n;
+		n = realloc(*out, (*nr + 1) * sizeof(*n));
+		if (n)
+			*out = n;
+		x = n ? calloc(1, sizeof(*x)) : NULL;
+		if (!x) {
+			pr_err("out of memory reading %s\n", path);
+			ret = -1;
+			break;
+		}
 		ns_id_extent__init(x);
 		x->first = first;
 		x->lower = lower;

@@ -99,6 +99,9 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 		tty_orphan_set_task_sk(svc_fd(cf, tty_orphan_task_sk(), SVC_ORPHAN_PTS));
 	if (tr->core_fd >= 0)
 		tr->core_fd = svc_fd(cf, tr->core_fd, SVC_CORES);
+	if (lazy_restore_sk() >= 0)
+		lazy_restore_set_fds(svc_fd(cf, lazy_restore_sk(), SVC_LAZY),
+				     lazy_uffd_dev() >= 0 ? svc_fd(cf, lazy_uffd_dev(), SVC_UFFD) : -1);
 	/* the shared memory objects criu made before cloning us stay (restore.c), so do the kept mounts */
 	if (tr->dfd < 0 || proc_dir() < 0 || mntns_place_fds(tr->mnt_base) ||
 	    syscall(SYS_close_range, 0, cf->base - 1, 0) ||
@@ -107,6 +110,8 @@ static int root_fd_space(struct rst_tree *tr, struct child_fds *cf)
 	    (tty_orphan_task_sk() < 0 &&
 	     syscall(SYS_close_range, cf->base + SVC_ORPHAN_PTS, cf->base + SVC_ORPHAN_PTS, 0)) ||
 	    (tr->core_fd < 0 && syscall(SYS_close_range, cf->base + SVC_CORES, cf->base + SVC_CORES, 0)) ||
+	    (lazy_restore_sk() < 0 && syscall(SYS_close_range, cf->base + SVC_LAZY, cf->base + SVC_LAZY, 0)) ||
+	    (lazy_uffd_dev() < 0 && syscall(SYS_close_range, cf->base + SVC_UFFD, cf->base + SVC_UFFD, 0)) ||
 	    syscall(SYS_close_range, keep_to, tr->shmem_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->shmem_base + tr->nr_shmem + 1, tr->mnt_base - 1, 0) ||
 	    syscall(SYS_close_range, tr->mnt_base + mntns_nr_fds(), ~0U, 0)) {

@@ -48,6 +48,7 @@ static unsigned long long start_time(pid_t pid)
 static void reaper_main(int rd, const pid_t *pids, int nr)
 {
 	unsigned long long born = start_time(getpid());
+	int errors = 0;
 	char c = 0;
 	ssize_t n;
 
@@ -55,9 +56,14 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Only criu's word or the end of the pipe (criu gone) decide: a read
+	 * that fails says neither, and killing the tree on it would take a
+	 * good restore down. Asked again, a few times (it has no log to say it).
+	 */
 	do {
 		n = read(rd, &c, 1);
-	} while (n < 0 && errno == EINTR);
+	} while (n < 0 && (errno == EINTR || errors++ < 3));
 	if (n == 1 && c == 'c')
 		_exit(0);
 	/* criu is gone (or gave up) before the tree was whole */

@@ -723,6 +723,9 @@ int cr_restore_tasks(void)
 	/* a network namespace of the tree's gets it there (criu/ns/ns.c) */
 	if (!ns_restore_has_net() && net_restore_lock(tr.dfd, -1))
 		goto out;
+	/* the restorers hand their userfaultfds to the lazy-pages daemon through this */
+	if (opts.lazy_pages && lazy_restore_start())
+		goto out;
 	run.trapped = calloc(run.want + 1, sizeof(*run.trapped));
 	if (!run.trapped || pipe2(tr.sync_pipe, O_CLOEXEC)) {
 		pr_perror("pipe");
@@ -768,6 +771,7 @@ int cr_restore_tasks(void)
 		pr_warn("the task runs, but its pidfile could not be written\n");
 	cgroup_restore_fini(true);
 	tty_orphan_fini();
+	lazy_restore_end(true);
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;
@@ -800,6 +804,8 @@ out_ns:
 	ns_restore_image_server_done();
 	ret = 1;
 out:
+	if (ret)
+		lazy_restore_end(false);
 	cgroup_restore_fini(ret == 0);
 	tty_orphan_fini();
 	free(taken.s);

@@ -20,6 +20,7 @@
 #include "external.h"
 #include "image.h"
 #include "inventory.pb-c.h"
+#include "lazy.h"
 #include "ipc-sysv.h"
 #include "log.h"
 #include "mm.pb-c.h"
@@ -142,6 +143,8 @@ enum {
 	SVC_CGROUP,		/* the cgroup mover's socket (criu/cgroup/mover.c) */
 	SVC_ORPHAN_PTS,		/* where ptys whose master was outside the tree send their new master (tty.c) */
 	SVC_CORES,		/* the directory zombies that dumped core dump it again in (fork.c) */
+	SVC_LAZY,		/* --lazy-pages: the connection to the lazy-pages daemon (lazy.c) */
+	SVC_UFFD,		/* --lazy-pages: /dev/userfaultfd, which the restorers make their userfaultfds from */
 	SVC_INHERIT,		/* --inherit-fd fds, up to MAX_INHERIT_FD */
 	SVC_TRANSIT = 24,	/* descriptions passed to children, then mapped files */
 };

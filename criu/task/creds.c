@@ -10,6 +10,7 @@
 
 #include "creds.h"
 #include "restorer.h"
+#include "util.h"
 
 void creds_fill_entry(CredsEntry *cr, const struct proc_status *st, uint32_t secbits)
 {
@@ -43,17 +44,11 @@ int creds_differ(const struct proc_status *a, uint32_t secbits_a, const struct p
 static int cap_last_cap(void)
 {
 	static int last = -1;
-	FILE *f;
+	long long v;
 
 	if (last >= 0)
 		return last;
-	last = 40;
-	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	if (f) {
-		if (fscanf(f, "%d", &last) != 1)
-			last = 40;
-		fclose(f);
-	}
+	last = read_num_file("/proc/sys/kernel/cap_last_cap", &v) || v < 0 || v > 63 ? 40 : (int)v;
 	return last;
 }
 

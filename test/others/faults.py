@@ -28,14 +28,19 @@ memory, a signal handler) this walks N over the steps of
             --track-mem --compress, whose unchanged pages are gathered
             from the parent's compressed frames (Documentation/incremental.md);
 
-and never a crash or a hang. Every other outcome is a harm, printed as
-FAIL. Run as root:
+and never a crash or a hang. A failed read (read, pread, fgets,
+readdir) that the operation survives must have been reported (an error
+or a warning in the log after the injected one): a read error taken for
+the end of a file would give a shorter text, and a dump of less than the
+tree had. Every other outcome is a harm, printed as FAIL. Run as root:
 
-  test/others/faults.py [--steps N] [--all] [--only dump|restore|chain] [-v]
+  test/others/faults.py [--steps N] [--all] [--reads] [--only dump|restore|chain] [-v]
 
 --steps N tries N steps of each walk, spread over all of them (default 40;
 half as many for the pre-dump and chain walks);
---all walks every step. The last line is "faults: N passed, M failed".
+--all walks every step; --reads only the steps that read, in the dump
+and restore walks (CRIU_FAULT_CALLS makes criu count only those). The last line is
+"faults: N passed, M failed".
 """
 
 import argparse
@@ -51,12 +56,33 @@ import treelib
 from treelib import Tree, criu, reap, alive, kill_all, ours
 
 
+READS = ("read", "pread64", "fgets", "readdir64")
+
+
 def count_steps(args_, env=None):
     r = criu(*args_, env=dict(env or {}, CRIU_FAULT="count"))
     m = re.search(r"fault injection: (\d+) steps", r.err)
     if r.rc or not m:
         raise RuntimeError("counting steps of %s failed: %s" % (args_[0], r.brief()))
     return int(m.group(1))
+
+
+def unreported_read(r, n, log):
+    """The failed call of step @n was a read and nothing after it in the log says so, or None."""
+    m = re.search(r"fault injection: step %d: (\w+)\(" % n, r.err)
+    if not m or m.group(1) not in READS:
+        return None
+    try:
+        text = open(log, errors="replace").read()
+    except FileNotFoundError:
+        return None
+    at = text.find("fault injection: step %d:" % n)
+    if at < 0:
+        return None
+    after = text[text.find("\n", at) + 1:]
+    if re.search(r"^\S*\s*(Error|Warn)\b|\b(Error|Warn)\s*\(", after, re.M):
+        return None
+    return m.group(1)
 
 
 def pick(total, n, rnd):
@@ -129,7 +155,8 @@ def dump_walk(work, args, rnd):
     images = os.path.join(work, "dump")
     total = count_steps(["dump", "-t", tree.root, "-D", images, "-R"])
     steps = pick(total, args.steps if not args.all else total, rnd)
-    print("faults: dump -R of the tree takes %d steps; trying %d" % (total, len(steps)), flush=True)
+    print("faults: dump -R of the tree takes %d steps%s; trying %d" %
+          (total, " that read" if args.reads else "", len(steps)), flush=True)
     try:
         for n in steps:
             w.tried += 1
@@ -148,6 +175,9 @@ def dump_walk(work, args, rnd):
             elif r.rc == 0 and not r.timed_out:
                 # what it wrote must be a whole and true dump: the tree comes back from it
                 w.succeeded += 1
+                call = unreported_read(r, n, os.path.join(images, "dump.log"))
+                if call:
+                    w.harm(n, "a failed %s() went unreported: the dump succeeded as if it had read it all" % call, r)
                 kill_all(tree.pids)
                 why = restore_tree(work, images, tree)
                 if why:
@@ -267,8 +297,11 @@ def restore_walk(work, args, rnd, chain=False):
                     w.named_in_log += 1
         else:
             why = tree.check() or tree.final()
+            call = unreported_read(r, n, os.path.join(good, "restore.log"))
             if why:
                 w.harm(n, "the restore succeeded but the tree is wrong: " + why, r)
+            elif call:
+                w.harm(n, "a failed %s() went unreported: the restore succeeded as if it had read it all" % call, r)
             else:
                 w.succeeded += 1
         kill_all(tree.pids)
@@ -326,6 +359,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=40, help="steps to try in each walk (default 40)")
     ap.add_argument("--all", action="store_true", help="every step")
+    ap.add_argument("--reads", action="store_true", help="only the steps that read (dump and restore walks)")
     ap.add_argument("--only", choices=("dump", "restore", "chain"))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--mem", type=int, default=64, help="KiB of private memory per process")
@@ -333,6 +367,9 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.reads:
+        # criu counts only these calls as steps: N walks the reads
+        os.environ["CRIU_FAULT_CALLS"] = ",".join(READS)
     if os.geteuid():
         raise SystemExit("faults.py must run as root")
     seed = args.seed if args.seed is not None else int(time.time())
@@ -345,8 +382,9 @@ def main():
             walks.append(dump_walk(work, args, rnd))
         if args.only in (None, "restore"):
             walks.append(restore_walk(work, args, rnd))
-            walks.append(restorer_walk(work, args, rnd))
-        if args.only in (None, "chain"):
+            if not args.reads:
+                walks.append(restorer_walk(work, args, rnd))
+        if args.only in (None, "chain") and not args.reads:
             walks.append(predump_walk(work, args, rnd))
             walks.append(restore_walk(work, args, rnd, chain=True))
     except RuntimeError as e:

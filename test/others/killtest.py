@@ -23,6 +23,11 @@ or all do and are healthy; never a part.
 
     killtest.py [--tries N] [--restore-tries N] [--seed S] [-v]
 
+KILLTEST_SIGNALS=9 (comma-separated numbers) sends only those signals;
+KILLTREE_CFLAGS adds compiler flags to killtree's build (e.g.
+-DKT_SECCOMP_NS=1000: how often the seccomp child calls its forbidden
+uname(), 200000 ns by default).
+
 Last line: "killtest: N passed, M failed". Must run as root.
 """
 
@@ -219,7 +224,7 @@ class Tree:
             return "the stopped child did not go on after SIGCONT", leftover
         for i in range(5):
             if beats2[i] == beats[i]:
-                return "worker %d stopped working (heartbeat %d)" % (i, beats[i]), leftover
+                return "worker %d stopped working (heartbeat %d); threads: %s" % (i, beats[i], self.threads()), leftover
         for p in self.pids():
             was = self.snap[p]
             if tids(p) != was["tids"]:
@@ -241,6 +246,17 @@ class Tree:
                 else:
                     return "maps of %d changed: +%s -%s" % (p, extra, gone), leftover
         return None, leftover
+
+    def threads(self):
+        """Every thread's state, tracer and wait channel: what a stalled worker waits in."""
+        out = []
+        for p in self.pids():
+            for t in tids(p):
+                st = read("/proc/%d/task/%d/stat" % (p, t))
+                wchan = (read("/proc/%d/task/%d/wchan" % (p, t)) or "?").strip() or "-"
+                out.append("%d/%d %s tracer %s %s" % (p, t, st[st.rindex(")") + 2] if st else "?",
+                                                      status_field(p, "TracerPid", t), wchan))
+        return "; ".join(out)
 
     def kill(self):
         for p in self.pids():
@@ -462,7 +478,8 @@ def main():
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     work = tempfile.mkdtemp(prefix="killtest-")
     binary = os.path.join(work, "killtree")
-    subprocess.run(["cc", "-O1", "-Wall", "-pthread", "-o", binary, os.path.join(HERE, "killtree.c")], check=True)
+    subprocess.run(["cc", "-O1", "-Wall", "-pthread"] + os.environ.get("KILLTREE_CFLAGS", "").split() +
+                   ["-o", binary, os.path.join(HERE, "killtree.c")], check=True)
     print("killtest: seed %d, %d dump tries, %d restore tries" % (seed, a.tries, a.restore_tries), flush=True)
     ok = bad = 0
     if a.tries:

@@ -3,6 +3,7 @@
  * with relocations, RPC, fd passing both ways, a crashing parasite, and
  * that the child always carries on as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -227,6 +231,116 @@ static void test_send_fds_fails(void **state)
 	free(after);
 }
 
+/* The fds of @pid, as "N N N ..." (malloc'ed). */
+static char *read_fds(pid_t pid)
+{
+	char path[64], *out = calloc(1, 4096);
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	assert_non_null(d);
+	assert_non_null(out);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			snprintf(out + strlen(out), 4096 - strlen(out), "%s ", de->d_name);
+	closedir(d);
+	return out;
+}
+
+/*
+ * The daemon can be stopped between opening an fd and noting its number
+ * (its socket, right after socket()): the cure closes every fd the task
+ * did not have before the daemon ran.
+ */
+static void test_cure_closes_unnoted_fds(void **state)
+{
+	pid_t pid = start_child();
+	struct parasite_ctl *ctl;
+	struct testblob_args *a;
+	char *before, *after;
+
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	before = read_fds(pid);
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+	a = compel_parasite_args(ctl);
+	assert_int_equal(compel_rpc_call(ctl, TB_CMD_LEAK), 0);
+	assert_true(a->result >= 0);
+	assert_int_equal(compel_cure(ctl), 0);
+	after = read_fds(pid);
+	assert_string_equal(before, after);
+	finish_child(pid);
+	free(before);
+	free(after);
+}
+
+/* A child whose seccomp filter fails uname() with EPERM; it exits 3 if one ever succeeds. */
+static pid_t start_filtered_child(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_uname, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct utsname u;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(2);
+		while (1)
+			if (uname(&u) == 0)
+				_exit(3);
+	}
+	usleep(50 * 1000);
+	return pid;
+}
+
+/*
+ * A dying tool closes its files (the control socket) before the kernel
+ * detaches its tracees. The daemon must not put the task back in between:
+ * the task would run its own code with its filter suspended. The "tool"
+ * here is a process that closes its files and lingers, still tracing,
+ * before it exits: the child must find its filter in force throughout.
+ */
+static void test_tool_dies_seccomp(void **state)
+{
+	pid_t pid = start_filtered_child(), tool;
+	int status;
+
+	tool = fork();
+	assert_true(tool >= 0);
+	if (tool == 0) {
+		struct parasite_ctl *ctl;
+
+		if (compel_stop_task(pid) != COMPEL_TASK_ALIVE)
+			_exit(1);
+		ctl = compel_prepare(pid);
+		if (!ctl || compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)))
+			_exit(1);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		usleep(300 * 1000);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(tool, &status, 0), tool);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	usleep(200 * 1000);
+	/* still looping, its filter never lifted while no one traced it */
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+}
+
 static int always(void)
 {
 	return 1;
@@ -280,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_parasite_crash),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_send_fds_fails),
+		cmocka_unit_test(test_tool_dies_seccomp),
+		cmocka_unit_test(test_cure_closes_unnoted_fds),
 	};
 
 	compel_set_log(quiet);

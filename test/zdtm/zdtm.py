@@ -47,7 +47,8 @@ TEST_ENV = {
 DESC_KEYS = {
     'dump_fail': bool,          # the dump must fail, the task survive
     'log_match': list,          # regexes the failed dump's output must match
-    'corrupt': str,             # 'truncate-pages': restore must fail
+    'corrupt': str,             # 'truncate-pages': restore must fail; 'flip-page' (with lazy): the
+                                # lazy-pages daemon finds it, and the tree dies
     'opts': list,               # extra options for dump and restore
     'dump_opts': list,          # extra options for dump only
     'restore_opts': list,       # extra options for restore only
@@ -107,6 +108,7 @@ DESC_KEYS = {
                                 # "net" (dumped --external net[INO]:KEY, restored --inherit-fd),
                                 # "net-join" (restored with --join-ns net:PATH) or "pid" (its pid
                                 # namespace, whose init is the runner's: --external pid[INO]:KEY)
+    'lazy': bool,               # restore through a lazy-pages daemon (as --lazy-pages does for all)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
@@ -125,7 +127,7 @@ DESC_KEYS = {
 FLAVORS = ('h', 'ns', 'uns')
 USERNS_BASE = 100000
 
-CORRUPTIONS = ('truncate-pages', 'remove-parent', 'truncate-parent-pages', 'relink-parent')
+CORRUPTIONS = ('flip-page', 'truncate-pages', 'remove-parent', 'truncate-parent-pages', 'relink-parent')
 
 # /proc/PID/status fields compared before and after C/R
 STATUS_FIELDS = ('TracerPid', 'Uid', 'Gid', 'Groups', 'SigPnd', 'ShdPnd', 'SigBlk',
@@ -1087,6 +1089,39 @@ class Run:
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
 
+    def start_lazy(self, imgdir):
+        """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
+        r, w = os.pipe()
+        cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4',
+               '--status-fd', str(w)]
+        out = self.out_path(imgdir, 'lazy-pages')
+        self.logs += [out, os.path.join(imgdir, 'lazy-pages.log')]
+        log('$ ' + ' '.join(cmd))
+        with open(out, 'wb') as f:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, pass_fds=(w,))
+        os.close(w)
+        with os.fdopen(r, 'rb') as rf:
+            ready = rf.read(1)
+        if not ready:
+            p.wait()
+            raise TestFail('criu lazy-pages failed to start (%d)' % p.returncode)
+        return p
+
+    def end_lazy(self, p, imgdir, ok, wait=10):
+        """The daemon exits once every page is in (0), or the restore failed (1). Its exit code."""
+        try:
+            rc = p.wait(timeout=max(1, min(self.remaining(), 120)) if ok else wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            if ok:
+                raise TestFail('criu lazy-pages did not finish in time')
+            return None
+        log('criu lazy-pages exited with %d' % rc)
+        if ok and rc != 0:
+            raise TestFail('criu lazy-pages failed with exit code %d' % rc)
+        return rc
+
     def flavor_opts(self, action):
         """The ns flavors' /dev is a tmpfs of the runner's (an external mount)."""
         if self.flavor == 'h':
@@ -1518,6 +1553,21 @@ class Run:
                 os.truncate(p, size // 2)
                 log('truncated %s: %d -> %d bytes' % (p, size, size // 2))
 
+        if desc.get('corrupt') == 'flip-page':
+            # a byte of a page in the middle of the biggest pages file: checked when it goes in
+            pages = sorted(glob.glob(os.path.join(imgdir, 'pages-*.img')), key=os.path.getsize)
+            if not pages:
+                raise TestFail('dump produced no pages-*.img')
+            if os.path.getsize(pages[-1]) < 4096:
+                raise TestFail('no page in %s to damage' % pages[-1])
+            off = (os.path.getsize(pages[-1]) // 2 & ~4095) + 123
+            with open(pages[-1], 'r+b') as f:
+                f.seek(off)
+                b = f.read(1)
+                f.seek(off)
+                f.write(bytes([b[0] ^ 0x5a]))
+            log('flipped a byte of %s at %d' % (pages[-1], off))
+
         # the ns flavors' lock was in the tree's network namespace: it went with it
         if desc.get('drop_net_lock') and self.flavor == 'h':
             if not net_locks(self.pid):
@@ -1534,9 +1584,34 @@ class Run:
                                (p.stdout + p.stderr).strip()[-500:]))
 
         pidfile = os.path.join(imgdir, 'restored.pid')
+        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') else None
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
-                       desc.get('restore_opts', []))
+                       desc.get('restore_opts', []) + (['--lazy-pages'] if lazy else []))
+        if lazy and desc.get('corrupt') == 'flip-page':
+            # restore may return first: the daemon finds the page when it copies it in, and the tree dies
+            lrc = self.end_lazy(lazy, imgdir, False, 120)
+            text = ''
+            for f in (self.out_path(imgdir, 'restore'), os.path.join(imgdir, 'restore.log'),
+                      os.path.join(imgdir, 'lazy-pages.log')):
+                try:
+                    text += read_text(f)
+                except OSError:
+                    pass
+            if lrc == 0:
+                raise TestFail('criu lazy-pages put a damaged page in')
+            for rx in desc.get('log_match', []):
+                if not re.search(rx, text, re.IGNORECASE | re.MULTILINE):
+                    raise TestFail('the logs do not say /%s/' % rx)
+            deadline = time.monotonic() + 10
+            while alive(self.pid) and time.monotonic() < deadline:
+                reap_zombies()
+                time.sleep(0.05)
+            if alive(self.pid):
+                raise TestFail('the tree (%d) is alive after a damaged page' % self.pid)
+            return 'done'
+        if lazy:
+            self.end_lazy(lazy, imgdir, rc == 0 and not desc.get('restore_fail') and not desc.get('corrupt'))
 
         if desc.get('restore_fail'):
             if rc == 0:
@@ -1985,6 +2060,9 @@ def main():
     rp.add_argument('--pre', type=int, default=0, metavar='N',
                     help='before each dump, N pre-dumps (--track-mem, each the '
                     'parent of the next); the dump takes the rest')
+    rp.add_argument('--lazy-pages', action='store_true',
+                    help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
+                    'the runner checks the tree once the daemon put every page in')
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')

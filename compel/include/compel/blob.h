@@ -68,6 +68,7 @@ static inline long __sys6(long nr, long a1, long a2, long a3, long a4, long a5, 
 #define sys_capset(h, d)			__S(__NR_capset, h, d, 0, 0, 0, 0)
 #define sys_exit_group(c)			__S(__NR_exit_group, c, 0, 0, 0, 0, 0)
 #define sys_kill(p, s)				__S(__NR_kill, p, s, 0, 0, 0, 0)
+#define sys_poll(f, n, t)			__S(__NR_poll, f, n, t, 0, 0, 0)
 #define sys_nanosleep(r, m)			__S(__NR_nanosleep, r, m, 0, 0, 0, 0)
 
 /* String helpers from compel/blob/std.c; the compiler may also emit calls to these. */

@@ -31,6 +31,8 @@ struct compel_args {
 	int32_t no_close;		/* strict seccomp: no syscall but rt_sigreturn once the tool is gone */
 	int32_t sock_fd;		/* out: the daemon's end of the channel in the task, -1 if none */
 	int32_t healed;			/* out: the daemon lost the tool and put the task back itself */
+	int32_t wait_tool;		/* seccomp filter: the tool's pidfd comes first on the channel */
+	int32_t pidfd;			/* out: that pidfd in the task, -1 if none */
 } __attribute__((aligned(64)));
 
 static inline void *compel_user_args(struct compel_args *a)

@@ -42,6 +42,15 @@ static int cmd_crash(struct testblob_args *a)
 	return 0;
 }
 
+/* An fd the daemon opens and does not note anywhere (as one stopped right after socket()). */
+static int cmd_leak(struct testblob_args *a)
+{
+	long fd = sys_socket(1 /* AF_UNIX */, 2 /* SOCK_DGRAM */, 0);
+
+	a->result = fd;
+	return fd < 0 ? fd : 0;
+}
+
 static const char greeting[] = "hello from the blob";
 
 /* Pointers in data: these need relocating. */
@@ -50,6 +59,7 @@ static int (*const handlers[])(struct testblob_args *) = {
 	[TB_CMD_GETPID - TB_CMD_FIRST] = cmd_getpid,
 	[TB_CMD_FDS - TB_CMD_FIRST] = cmd_fds,
 	[TB_CMD_CRASH - TB_CMD_FIRST] = cmd_crash,
+	[TB_CMD_LEAK - TB_CMD_FIRST] = cmd_leak,
 };
 static const char *const strings[] = { greeting };
 

@@ -11,6 +11,7 @@ enum {
 	TB_CMD_GETPID,
 	TB_CMD_FDS,
 	TB_CMD_CRASH,
+	TB_CMD_LEAK,
 	TB_CMD_STRING = 64,
 };
 

@@ -1,0 +1,1262 @@
+/*
+ * Lazy restore: `criu restore --lazy-pages` brings the tree back with its
+ * private anonymous areas registered with userfaultfd (missing faults)
+ * instead of filled; `criu lazy-pages` serves the faults from the images
+ * and copies every other page in the background, then lets go.
+ *
+ * The daemon (this file) and the restore agree on what is lazy by the same
+ * function (lazy_area(), lazy_split()) over the same images. Every page
+ * the daemon copies in is checked against its checksum first. A watchdog
+ * process holds a copy of every userfaultfd: if the daemon dies before the
+ * memory is whole, the faults wait instead of filling zeros, and the
+ * watchdog kills the tree. See Documentation/lazy-pages.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "lazy.h"
+#include "../restore/rst.h"
+#include "namespaces.h"
+#include "pagechain.h"
+#include "external.h"
+
+#define PAGE	4096UL
+
+/* ---- what is lazy: the same answer for the restore and the daemon ---- */
+
+bool lazy_area(struct rst_ctx *rc, size_t i)
+{
+	VmaEntry *v = rc->mm->vmas[i];
+
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_HEAP && v->kind != VMA_KIND__VMA_STACK)
+		return false;
+	if ((v->flags & MAP_TYPE) != MAP_PRIVATE)
+		return false;	/* MAP_DROPPABLE too: userfaultfd takes none */
+	if (cow_slot(&rc->cow, v->start))
+		return false;	/* premapped: filled before the fork, shared with the children */
+	/* mlock() would fault every page in while the restorer runs: no gain */
+	return !(v->has_madv && (v->madv & (1ULL << 63)));
+}
+
+/* Index of the area holding @addr, or -1. */
+static ssize_t area_of(MmEntry *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (mm->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mm->n_vmas && mm->vmas[lo]->start <= addr ? (ssize_t)lo : -1;
+}
+
+ssize_t lazy_split(struct rst_ctx *rc, struct rst_pagemap *pms, size_t nr, size_t max, bool lazy)
+{
+	struct rst_pagemap *out = malloc((max ? max : 1) * sizeof(*out));
+	size_t n = 0;
+
+	if (!out)
+		return -1;
+	for (size_t k = 0; k < nr; k++) {
+		uint64_t s = pms[k].vaddr, e = s + pms[k].nr_pages * PAGE;
+
+		while (s < e) {
+			ssize_t i = area_of(rc->mm, s);
+			uint64_t to = i < 0 ? e : (rc->mm->vmas[i]->end < e ? rc->mm->vmas[i]->end : e);
+
+			if (i >= 0 && lazy_area(rc, i) == lazy) {
+				if (n >= max) {
+					pr_err("%d: more pagemap pieces than room for them\n", rc->pid);
+					free(out);
+					return -1;
+				}
+				out[n].vaddr = s;
+				out[n].nr_pages = (to - s) / PAGE;
+				out[n].off = pms[k].off + (s - pms[k].vaddr);
+				out[n++].csum = pms[k].csum + (s - pms[k].vaddr) / PAGE;
+			}
+			s = to;
+		}
+	}
+	memcpy(pms, out, n * sizeof(*out));
+	free(out);
+	return n;
+}
+
+bool lazy_area_used(struct rst_ctx *rc, size_t i)
+{
+	VmaEntry *v = rc->mm->vmas[i];
+
+	if (!lazy_area(rc, i) || !rc->vma_pages || !rc->vma_pages[i])
+		return false;
+	/* pages of its own: not only the parent's (those make it premapped anyway) */
+	for (size_t k = 0; k < rc->nr_pms; k++) {
+		PagemapEntry *pe = rc->pms[k];
+		uint64_t e = pe->vaddr + (uint64_t)pe->nr_pages * PAGE;
+
+		if (pe->has_in_parent && pe->in_parent)
+			continue;
+		if (pe->vaddr < v->end && e > v->start)
+			return true;
+	}
+	return false;
+}
+
+/* ---- criu restore --lazy-pages ---- */
+
+static int restore_sk = -1, uffd_dev = -1;
+
+int lazy_restore_sk(void)
+{
+	return restore_sk;
+}
+
+int lazy_uffd_dev(void)
+{
+	return uffd_dev;
+}
+
+void lazy_restore_set_fds(int sk, int dev)
+{
+	restore_sk = sk;
+	uffd_dev = dev;
+}
+
+static int socket_path(struct sockaddr_un *a)
+{
+	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (snprintf(a->sun_path, sizeof(a->sun_path), "%s/%s", dir, LAZY_SOCKET) >= (int)sizeof(a->sun_path)) {
+		pr_err("the lazy-pages socket's path %s/%s is too long for a unix socket; use a shorter -W\n", dir,
+		       LAZY_SOCKET);
+		return -1;
+	}
+	return 0;
+}
+
+int lazy_restore_start(void)
+{
+	struct lazy_msg m = { LAZY_MAGIC_CRIU, getpid() };
+	struct sockaddr_un a;
+	int sk, tries = 0;
+
+	if (socket_path(&a))
+		return -1;
+	sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (sk < 0) {
+		pr_perror("socket");
+		return -1;
+	}
+	/* the daemon may be starting alongside: 5 s for it to listen */
+	while (connect(sk, (struct sockaddr *)&a, sizeof(a))) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) || ++tries > 500) {
+			pr_perror("no lazy-pages daemon at %s (start `criu lazy-pages -D DIR` first)", a.sun_path);
+			close(sk);
+			return -1;
+		}
+		usleep(10000);
+	}
+	if (send(sk, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		pr_perror("can't talk to the lazy-pages daemon");
+		close(sk);
+		return -1;
+	}
+	restore_sk = sk;
+	/* the restorers make their userfaultfds from it: kernel faults are taken too, whatever their creds */
+	uffd_dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (uffd_dev < 0)
+		pr_debug("/dev/userfaultfd: %s; the restorers call userfaultfd()\n", strerror(errno));
+	pr_info("lazy pages: connected to the daemon at %s\n", a.sun_path);
+	return 0;
+}
+
+void lazy_restore_end(bool committed)
+{
+	struct lazy_msg m = { LAZY_MAGIC_DONE, committed };
+
+	if (restore_sk < 0)
+		return;
+	if (send(restore_sk, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		pr_pwarn("can't tell the lazy-pages daemon how the restore ended");
+	close(restore_sk);
+	restore_sk = -1;
+	if (uffd_dev >= 0)
+		close(uffd_dev);
+	uffd_dev = -1;
+}
+
+/* ---- check ---- */
+
+#define LAZY_FEATURES	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | \
+			 UFFD_FEATURE_EVENT_UNMAP)
+
+static char lazy_why[256];
+
+const char *lazy_pages_why(void)
+{
+	return lazy_why;
+}
+
+int lazy_pages_supported(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = LAZY_FEATURES };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK), ok;
+
+	/* kernel faults need the sysctl or CAP_SYS_PTRACE, the fork event CAP_SYS_PTRACE */
+	if (fd < 0) {
+		snprintf(lazy_why, sizeof(lazy_why), "userfaultfd(): %s (it takes CAP_SYS_PTRACE, or "
+			 "vm.unprivileged_userfaultfd=1 and no fork events)", strerror(errno));
+		pr_info("lazy pages: %s\n", lazy_why);
+		return 0;
+	}
+	ok = ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & LAZY_FEATURES) == LAZY_FEATURES &&
+	     (api.ioctls & (1ULL << _UFFDIO_REGISTER));
+	if (!ok) {
+		snprintf(lazy_why, sizeof(lazy_why), "userfaultfd without the fork, remap, remove and unmap events: %s "
+			 "(the fork event takes CAP_SYS_PTRACE)", strerror(errno));
+		pr_info("lazy pages: %s\n", lazy_why);
+	}
+	close(fd);
+	return ok;
+}
+
+/* ---- the daemon ---- */
+
+/* Pages still to come: [start, end) whose bytes are at off in the source src. */
+struct lz_range {
+	uint64_t start, end, off;
+	const uint64_t *csum;
+	int src;
+};
+
+struct lz_src {
+	int fd;
+	char name[48];
+	pid_t pid;		/* whose pages (images) */
+};
+
+struct lz_mm {
+	int uffd;		/* -1: done */
+	int id;			/* for the watchdog */
+	pid_t pid;		/* in the images; 0 for one forked since */
+	pid_t hpid;		/* ours (0 unknown) */
+	int sk;			/* the restorer's end while it registers, else -1 */
+	bool registered;
+	struct lz_range *r;
+	size_t nr;
+	uint64_t faults[64];	/* faults to answer again (the layout was changing) */
+	int nr_faults;
+	uint64_t enoent_addr;	/* where UFFDIO_COPY last found no area, since when (ms) */
+	int64_t enoent_since;
+	uint64_t copied, zeroed;
+};
+
+struct lz_expect {
+	pid_t pid;
+	struct lz_range *r;
+	size_t nr;
+	bool got;
+};
+
+struct lz {
+	int dfd, lsk, wd_sk;
+	pid_t wd_pid;
+	int conns[16];
+	int nr_conns;
+	bool ever_conn, outcome_known, committed;
+	struct lz_src *src;
+	int nr_src;
+	struct lz_expect *exp;
+	int nr_exp;
+	struct lz_mm **mm;
+	int nr_mm, next_id;
+	uint8_t *buf;
+	struct pollfd *p;		/* serve()'s poll set, as big as it grew */
+	struct lz_mm **who;
+	int *kind;
+	size_t poll_max;
+	uint64_t copied, zeroed;
+	int64_t t0;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct lz_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Drop [s, e) from the pages still to come (given up, filled, or moved). */
+static int ranges_cut(struct lz_mm *m, uint64_t s, uint64_t e, struct lz_range **cut, size_t *nr_cut)
+{
+	struct lz_range *n = malloc((m->nr * 2 + 1) * sizeof(*n));
+	size_t k = 0;
+
+	if (!n)
+		return -1;
+	for (size_t i = 0; i < m->nr; i++) {
+		struct lz_range r = m->r[i];
+
+		if (r.end <= s || r.start >= e) {
+			n[k++] = r;
+			continue;
+		}
+		if (r.start < s) {
+			n[k] = r;
+			n[k++].end = s;
+		}
+		if (cut) {
+			struct lz_range *c = realloc(*cut, (*nr_cut + 1) * sizeof(*c));
+			uint64_t from = r.start > s ? r.start : s, to = r.end < e ? r.end : e;
+
+			if (!c) {
+				free(n);
+				return -1;
+			}
+			*cut = c;
+			c[*nr_cut] = r;
+			c[*nr_cut].start = from;
+			c[*nr_cut].end = to;
+			c[*nr_cut].off = r.off + (from - r.start);
+			c[(*nr_cut)++].csum = r.csum + (from - r.start) / PAGE;
+		}
+		if (r.end > e) {
+			n[k] = r;
+			n[k].start = e;
+			n[k].off = r.off + (e - r.start);
+			n[k++].csum = r.csum + (e - r.start) / PAGE;
+		}
+	}
+	free(m->r);
+	m->r = n;
+	m->nr = k;
+	return 0;
+}
+
+/* mremap(): what was still to come at [from, from + len) is to come at to. */
+static int ranges_move(struct lz_mm *m, uint64_t from, uint64_t to, uint64_t len)
+{
+	struct lz_range *cut = NULL, *n;
+	size_t nr_cut = 0;
+
+	if (ranges_cut(m, from, from + len, &cut, &nr_cut))
+		return -1;
+	/* whatever was at the target is gone (MREMAP_FIXED unmaps it) */
+	if (ranges_cut(m, to, to + len, NULL, NULL)) {
+		free(cut);
+		return -1;
+	}
+	n = realloc(m->r, (m->nr + nr_cut + 1) * sizeof(*n));
+	if (!n) {
+		free(cut);
+		return -1;
+	}
+	m->r = n;
+	for (size_t i = 0; i < nr_cut; i++) {
+		cut[i].start = cut[i].start - from + to;
+		cut[i].end = cut[i].end - from + to;
+		m->r[m->nr++] = cut[i];
+	}
+	free(cut);
+	qsort(m->r, m->nr, sizeof(*m->r), range_cmp);
+	return 0;
+}
+
+static struct lz_range *range_of(struct lz_mm *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (m->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nr && m->r[lo].start <= addr ? &m->r[lo] : NULL;
+}
+
+/* ---- the watchdog ---- */
+
+enum { WD_ADD = 1, WD_DONE, WD_FINISH };
+
+struct wd_msg {
+	int type, id;
+	pid_t hpid;
+};
+
+struct wd_task {
+	int id, uffd, pidfd;
+	pid_t hpid;
+};
+
+/* @pid and everything below it, children first (their list is read before the kill). */
+static void kill_tree(pid_t pid, int depth)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = depth < 64 ? opendir(path) : NULL;
+	while (d && (de = readdir(d))) {
+		char cp[320];
+		FILE *f;
+		int c;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(cp, "r");
+		while (f && fscanf(f, "%d", &c) == 1)
+			kill_tree(c, depth + 1);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	kill(pid, SIGKILL);
+}
+
+static void __attribute__((noreturn)) watchdog(int sk)
+{
+	struct wd_task *t = NULL;
+	int nr = 0;
+
+	prctl(PR_SET_NAME, "criu-lazy-wd", 0, 0, 0);
+	/* only the daemon's end (or SIGKILL) ends it: a ^C to the group stops the daemon, and we act */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	for (;;) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct wd_msg m;
+		struct iovec iov = { &m, sizeof(m) };
+		struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		ssize_t r = recvmsg(sk, &h, MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != sizeof(m))
+			break;
+		if (m.type == WD_FINISH)
+			_exit(0);
+		if (m.type == WD_DONE) {
+			for (int i = 0; i < nr; i++)
+				if (t[i].id == m.id && t[i].uffd >= 0) {
+					close(t[i].uffd);
+					t[i].uffd = -1;
+				}
+			continue;
+		}
+		c = CMSG_FIRSTHDR(&h);
+		if (m.type != WD_ADD || !c || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		t = realloc(t, (nr + 1) * sizeof(*t));
+		if (!t)
+			break;
+		memcpy(&t[nr].uffd, CMSG_DATA(c), sizeof(int));
+		t[nr].id = m.id;
+		t[nr].hpid = m.hpid;
+		t[nr].pidfd = m.hpid > 0 ? syscall(SYS_pidfd_open, m.hpid, 0) : -1;
+		nr++;
+	}
+	/* the daemon is gone with pages still to come: no fault may ever read zeros */
+	for (int i = 0; i < nr; i++) {
+		if (t[i].uffd < 0 || t[i].pidfd < 0)
+			continue;
+		pr_err("lazy-pages watchdog: the lazy-pages daemon died before the memory of process %d was whole: "
+		       "killing it and its children\n", t[i].hpid);
+		/* the pidfd holds it: still ours if it answers signal 0 */
+		if (syscall(SYS_pidfd_send_signal, t[i].pidfd, 0, NULL, 0) == 0) {
+			kill_tree(t[i].hpid, 0);
+			syscall(SYS_pidfd_send_signal, t[i].pidfd, SIGKILL, NULL, 0);
+		}
+		close(t[i].uffd);
+		t[i].uffd = -1;
+	}
+	/*
+	 * A process forked since has no pid we know; killed with its
+	 * ancestors above, unless it was orphaned before. Its copy is kept
+	 * until its mm is gone (ESRCH to a probe at page 0, where nothing is
+	 * ever mapped): closed before, its faults would read zeros.
+	 */
+	for (bool said = false;; said = true) {
+		int left = 0;
+
+		for (int i = 0; i < nr; i++) {
+			struct uffdio_zeropage z = { .range = { 0, PAGE }, .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
+
+			if (t[i].uffd < 0)
+				continue;
+			if (ioctl(t[i].uffd, UFFDIO_ZEROPAGE, &z) && errno == ESRCH) {
+				close(t[i].uffd);
+				t[i].uffd = -1;
+				continue;
+			}
+			if (!left++ && !said)
+				pr_err("lazy-pages watchdog: a process forked after the restore (its pid unknown) still "
+				       "waits for pages: it hangs until killed\n");
+		}
+		if (!left)
+			break;
+		sleep(1);
+	}
+	_exit(1);
+}
+
+static int start_watchdog(struct lz *lz)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp)) {
+		pr_perror("socketpair");
+		return -1;
+	}
+	lz->wd_pid = fork();
+	if (lz->wd_pid < 0) {
+		pr_perror("fork");
+		return -1;
+	}
+	if (lz->wd_pid == 0) {
+		close(sp[0]);
+		close(lz->lsk);
+		watchdog(sp[1]);
+	}
+	close(sp[1]);
+	lz->wd_sk = sp[0];
+	return 0;
+}
+
+static int wd_send(struct lz *lz, int type, int id, pid_t hpid, int fd)
+{
+	struct wd_msg m = { type, id, hpid };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		h.msg_control = cbuf;
+		h.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&h);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(lz->wd_sk, &h, MSG_NOSIGNAL) != sizeof(m)) {
+		pr_perror("the lazy-pages watchdog is gone");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- serving ---- */
+
+static int read_events(struct lz *lz, struct lz_mm *m);
+
+static void mm_done(struct lz *lz, struct lz_mm *m, const char *why)
+{
+	if (m->uffd < 0)
+		return;
+	/* what is queued (a fork's event above all) is read first: nobody reads it after */
+	if (!strcmp(why, "every page is in") && read_events(lz, m) < 0)
+		pr_debug("lazy pages: process %d: its last events\n", m->pid);
+	pr_info("lazy pages: process %d%s: %s (%lu pages copied, %lu zero pages)\n", m->pid ? m->pid : m->hpid,
+		m->pid ? "" : " (forked since)", why, (unsigned long)m->copied, (unsigned long)m->zeroed);
+	/* the watchdog's copy first: closing ours last drops the registration */
+	wd_send(lz, WD_DONE, m->id, 0, -1);
+	close(m->uffd);
+	m->uffd = -1;
+	if (m->sk >= 0)
+		close(m->sk);
+	m->sk = -1;
+	free(m->r);
+	m->r = NULL;
+	m->nr = 0;
+}
+
+static int zero_page(struct lz_mm *m, uint64_t addr)
+{
+	struct uffdio_zeropage z = { .range = { addr, PAGE }, .mode = 0 };
+
+	if (ioctl(m->uffd, UFFDIO_ZEROPAGE, &z) == 0) {
+		m->zeroed++;
+		return 0;
+	}
+	if (errno == EEXIST) {
+		struct uffdio_range w = { addr, PAGE };
+
+		ioctl(m->uffd, UFFDIO_WAKE, &w);
+		return 0;
+	}
+	if (errno == EAGAIN)
+		return 1;
+	return 0;	/* ENOENT, ESRCH: not ours any more */
+}
+
+/*
+ * Copy up to @max pages from @addr (in a range still to come), each checked
+ * first. 0: done (or given up on), 1: try again after the events, -1: fatal,
+ * -2: the process is gone.
+ */
+static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
+{
+	struct lz_range *r = range_of(m, addr);
+	struct lz_src *src;
+	struct uffdio_copy cp;
+	size_t nr, bad;
+	uint64_t first;
+
+	if (!r)
+		return 0;
+	src = &lz->src[r->src];
+	nr = (r->end - addr) / PAGE;
+	if (nr > max)
+		nr = max;
+	first = (addr - r->start) / PAGE;
+	if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
+		pr_err("lazy pages: %s: can't read %zu pages at offset %lu (address %lx of process %d): %s\n",
+		       src->name, nr, (unsigned long)(r->off + first * PAGE), (unsigned long)addr, src->pid,
+		       errno ? strerror(errno) : "file too short");
+		return -1;
+	}
+	bad = csum_check_pages(lz->buf, nr, r->csum + first);
+	if (bad < nr) {
+		pr_err("lazy pages: %s: the page at offset %lu (address %lx of process %d) is damaged (checksum "
+		       "mismatch): the restored tree is killed\n", src->name,
+		       (unsigned long)(r->off + (first + bad) * PAGE), (unsigned long)(addr + bad * PAGE), src->pid);
+		return -1;
+	}
+	cp = (struct uffdio_copy){ .dst = addr, .src = (uint64_t)lz->buf, .len = nr * PAGE, .mode = 0 };
+	if (ioctl(m->uffd, UFFDIO_COPY, &cp) == 0) {
+		m->copied += nr;
+		return ranges_cut(m, addr, addr + nr * PAGE, NULL, NULL) ? -1 : 0;
+	}
+	if (cp.copy > 0) {
+		m->copied += cp.copy / PAGE;
+		if (ranges_cut(m, addr, addr + cp.copy, NULL, NULL))
+			return -1;
+		return 1;
+	}
+	switch (errno) {
+	case EAGAIN:
+		return 1;	/* the layout is changing: its event first */
+	case EEXIST:
+		/* something is there already: page by page, keeping what is */
+		if (nr > 1) {
+			for (size_t i = 0; i < nr; i++) {
+				int ret = copy_pages(lz, m, addr + i * PAGE, 1);
+
+				if (ret)
+					return ret;
+			}
+			return 0;
+		} else {
+			struct uffdio_range w = { addr, PAGE };
+
+			ioctl(m->uffd, UFFDIO_WAKE, &w);
+			return ranges_cut(m, addr, addr + PAGE, NULL, NULL) ? -1 : 0;
+		}
+	case ENOENT:
+		/*
+		 * No registered area there: the kernel looks the area up before
+		 * it sees an mremap() in flight, whose event then comes. An area
+		 * a forked child did not inherit (MADV_DONTFORK) never comes back:
+		 * given up on after a second without it.
+		 */
+		if (m->enoent_addr != addr) {
+			m->enoent_addr = addr;
+			m->enoent_since = mono_ms();
+			return 1;
+		}
+		if (mono_ms() - m->enoent_since < 1000)
+			return 1;
+		pr_debug("lazy pages: %lx+%zu pages of process %d: no registered area there any more\n",
+			 (unsigned long)addr, nr, m->pid);
+		m->enoent_addr = 0;
+		return ranges_cut(m, addr, addr + nr * PAGE, NULL, NULL) ? -1 : 0;
+	case ESRCH:
+		return -2;
+	}
+	pr_perror("lazy pages: UFFDIO_COPY at %lx of process %d", (unsigned long)addr, m->pid);
+	return -1;
+}
+
+static int serve_fault(struct lz *lz, struct lz_mm *m, uint64_t addr)
+{
+	int ret;
+
+	addr &= ~(PAGE - 1);
+	/* a fault is mostly followed by its neighbours: take some along */
+	ret = range_of(m, addr) ? copy_pages(lz, m, addr, 16) : zero_page(m, addr);
+	if (ret == 1 && m->nr_faults < (int)ARRAY_SIZE(m->faults)) {
+		m->faults[m->nr_faults++] = addr;
+		return 0;
+	}
+	return ret == 1 ? -1 : ret;
+}
+
+static struct lz_mm *mm_new(struct lz *lz, int uffd, pid_t pid, pid_t hpid)
+{
+	struct lz_mm *m = calloc(1, sizeof(*m)), **n;
+
+	if (!m)
+		return NULL;
+	n = realloc(lz->mm, (lz->nr_mm + 1) * sizeof(*n));
+	if (!n) {
+		free(m);
+		return NULL;
+	}
+	lz->mm = n;
+	lz->mm[lz->nr_mm++] = m;
+	m->uffd = uffd;
+	m->pid = pid;
+	m->hpid = hpid;
+	m->sk = -1;
+	m->id = lz->next_id++;
+	return m;
+}
+
+/*
+ * A forked child has no copy of its parent's MADV_DONTFORK areas, and an
+ * empty one of its MADV_WIPEONFORK areas (zeros): neither gets the parent's
+ * pages still to come. The parent's smaps say which ones (read while the
+ * fork waits for its event, after the kernel let go of the parent's mm).
+ */
+static int cut_not_inherited(struct lz_mm *m, struct lz_mm *c)
+{
+	char path[64], line[512];
+	unsigned long s = 0, e = 0;
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", m->hpid);
+	f = fopen(path, "r");
+	if (!f) {
+		pr_perror("lazy pages: can't read %s for a fork", path);
+		return -1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			s = a;
+			e = b;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || (!strstr(line, " wf") && !strstr(line, " dc")))
+			continue;
+		pr_debug("lazy pages: %lx-%lx of process %d is not its children's (wipe or don't copy on fork)\n",
+			 s, e, m->pid);
+		ret = ranges_cut(c, s, e, NULL, NULL);
+	}
+	fclose(f);
+	return ret;
+}
+
+static int read_events(struct lz *lz, struct lz_mm *m)
+{
+	struct uffd_msg msg[16];
+
+	for (;;) {
+		ssize_t n = read(m->uffd, msg, sizeof(msg));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			if (n < 0)
+				pr_perror("lazy pages: reading the userfaultfd of process %d", m->pid);
+			return -2;
+		}
+		for (size_t i = 0; i < n / sizeof(msg[0]); i++) {
+			struct uffd_msg *u = &msg[i];
+			int ret = 0;
+
+			switch (u->event) {
+			case UFFD_EVENT_PAGEFAULT:
+				ret = serve_fault(lz, m, u->arg.pagefault.address);
+				break;
+			case UFFD_EVENT_FORK: {
+				/* the child's missing pages are what ours are: the same still to come */
+				struct lz_mm *c = mm_new(lz, u->arg.fork.ufd, 0, 0);
+
+				if (!c || !(c->r = malloc((m->nr + 1) * sizeof(*c->r)))) {
+					ret = -1;
+					break;
+				}
+				memcpy(c->r, m->r, m->nr * sizeof(*c->r));
+				c->nr = m->nr;
+				c->registered = true;
+				fcntl(c->uffd, F_SETFD, FD_CLOEXEC);
+				ret = wd_send(lz, WD_ADD, c->id, 0, c->uffd);
+				/*
+				 * A parent forked since has no pid we know: its own
+				 * children's wipe-on-fork areas are not found (lazy-pages.md).
+				 */
+				if (!ret && m->hpid > 0 && m->nr)
+					ret = cut_not_inherited(m, c);
+				pr_debug("lazy pages: process %d forked (uffd %d)\n", m->pid, c->uffd);
+				break;
+			}
+			case UFFD_EVENT_REMAP:
+				pr_debug("lazy pages: process %d: %llx+%llx moved to %llx\n", m->pid,
+					 (unsigned long long)u->arg.remap.from, (unsigned long long)u->arg.remap.len,
+					 (unsigned long long)u->arg.remap.to);
+				ret = ranges_move(m, u->arg.remap.from, u->arg.remap.to, u->arg.remap.len);
+				break;
+			case UFFD_EVENT_REMOVE:
+			case UFFD_EVENT_UNMAP:
+				/* discarded pages read as zeros from now on; unmapped ones are no more */
+				pr_debug("lazy pages: process %d: %llx-%llx %s\n", m->pid,
+					 (unsigned long long)u->arg.remove.start, (unsigned long long)u->arg.remove.end,
+					 u->event == UFFD_EVENT_REMOVE ? "discarded" : "unmapped");
+				ret = ranges_cut(m, u->arg.remove.start, u->arg.remove.end, NULL, NULL);
+				break;
+			default:
+				pr_err("lazy pages: unknown userfaultfd event %d\n", u->event);
+				ret = -1;
+			}
+			if (ret)
+				return ret;
+		}
+	}
+}
+
+static struct lz_expect *expected(struct lz *lz, pid_t pid)
+{
+	for (int i = 0; i < lz->nr_exp; i++)
+		if (lz->exp[i].pid == pid)
+			return &lz->exp[i];
+	return NULL;
+}
+
+/* A restorer's userfaultfd: enabled, handed to the watchdog, answered. */
+static int take_task(struct lz *lz, pid_t pid, pid_t hpid, int uffd, int sk)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = LAZY_FEATURES };
+	struct lz_expect *e = expected(lz, pid);
+	struct lz_mm *m;
+	int32_t ok = 0;
+
+	if (!e || e->got) {
+		pr_err("lazy pages: process %d (ours %d) is not one of the images' with lazy pages\n", pid, hpid);
+		ok = EINVAL;
+	} else if (ioctl(uffd, UFFDIO_API, &api)) {
+		ok = errno;
+		pr_perror("lazy pages: UFFDIO_API for process %d", pid);
+	}
+	if (ok) {
+		send(sk, &ok, sizeof(ok), MSG_NOSIGNAL);
+		close(uffd);
+		close(sk);
+		return 0;	/* the restore fails: so will our wait for it */
+	}
+	m = mm_new(lz, uffd, pid, hpid);
+	if (!m)
+		return -1;
+	e->got = true;
+	m->r = e->r;
+	m->nr = e->nr;
+	e->r = NULL;
+	m->sk = sk;
+	if (wd_send(lz, WD_ADD, m->id, hpid, uffd))
+		return -1;
+	if (send(sk, &ok, sizeof(ok), MSG_NOSIGNAL) != sizeof(ok))
+		pr_pwarn("lazy pages: process %d went away", pid);
+	pr_debug("lazy pages: process %d (ours %d): %zu ranges to fill\n", pid, hpid, m->nr);
+	return 0;
+}
+
+static int read_conn(struct lz *lz, int sk)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
+	struct lazy_msg m;
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	int fds[2] = { -1, -1 };
+	pid_t hpid = 0;
+	ssize_t r = recvmsg(sk, &h, MSG_CMSG_CLOEXEC);
+
+	if (r <= 0)
+		return r < 0 && errno == EINTR ? 0 : 1;	/* gone */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_RIGHTS)
+			memcpy(fds, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0) < sizeof(fds) ? c->cmsg_len - CMSG_LEN(0) :
+			       sizeof(fds));
+		if (c->cmsg_type == SCM_CREDENTIALS)
+			hpid = ((struct ucred *)CMSG_DATA(c))->pid;
+	}
+	if (r == sizeof(m) && m.magic == LAZY_MAGIC_TASK && fds[0] >= 0 && fds[1] >= 0)
+		return take_task(lz, m.arg, hpid, fds[0], fds[1]) ? -1 : 0;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (r == sizeof(m) && m.magic == LAZY_MAGIC_CRIU) {
+		pr_info("lazy pages: criu restore (pid %d) connected\n", m.arg);
+		return 0;
+	}
+	if (r == sizeof(m) && m.magic == LAZY_MAGIC_DONE) {
+		lz->outcome_known = true;
+		lz->committed = m.arg == 1;
+		pr_info("lazy pages: the restore %s\n", lz->committed ? "is done" : "failed");
+		return 0;
+	}
+	pr_err("lazy pages: a message that is not ours on the socket\n");
+	return 1;
+}
+
+/* Read the images as restore does, and what is lazy in each process. */
+static int read_images(struct lz *lz, struct rst_tree *tr)
+{
+	tr->dfd = lz->dfd;
+	image_trust_required = 1;
+	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr->dfd, opts.imgs_dir))
+		return -1;
+	if (read_all_images(tr))
+		return -1;
+	lz->exp = calloc(tr->nr + 1, sizeof(*lz->exp));
+	lz->src = calloc(tr->nr + 1, sizeof(*lz->src));
+	if (!lz->exp || !lz->src)
+		return -1;
+	for (int i = 0; i < tr->nr; i++) {
+		struct rst_ctx *rc = &tr->t[i];
+		struct rst_pagemap *pms;
+		struct lz_expect *e;
+		size_t max;
+		ssize_t n;
+
+		if (rc->zombie || rc->vm_child || !rc->mm)
+			continue;
+		max = rc->nr_pms + rc->cow.nr_areas + rc->mm->n_vmas + 1;
+		pms = malloc(max * sizeof(*pms));
+		if (!pms)
+			return -1;
+		n = cow_restorer_pagemap(&rc->cow, pms, max);
+		if (n >= 0)
+			n = lazy_split(rc, pms, n, max, true);
+		if (n <= 0) {
+			free(pms);
+			if (n < 0)
+				return -1;
+			continue;
+		}
+		struct lz_src *s = &lz->src[lz->nr_src];
+
+		s->fd = chain_open_pages(tr->dfd, rc->pages_name);
+		if (s->fd < 0)
+			return -1;
+		snprintf(s->name, sizeof(s->name), "%s", rc->pages_what);
+		s->pid = rc->pid;
+		e = &lz->exp[lz->nr_exp++];
+		e->pid = rc->pid;
+		e->r = calloc(n, sizeof(*e->r));
+		if (!e->r)
+			return -1;
+		for (ssize_t k = 0; k < n; k++) {
+			e->r[k].start = pms[k].vaddr;
+			e->r[k].end = pms[k].vaddr + pms[k].nr_pages * PAGE;
+			e->r[k].off = pms[k].off;
+			/* the entries (and their checksums) stay with the tree, which we keep */
+			e->r[k].csum = pms[k].csum;
+			e->r[k].src = lz->nr_src;
+		}
+		e->nr = n;
+		qsort(e->r, e->nr, sizeof(*e->r), range_cmp);
+		lz->nr_src++;
+		free(pms);
+		pr_info("lazy pages: process %d: %zu ranges of %s\n", rc->pid, e->nr, s->name);
+	}
+	return 0;
+}
+
+static int listen_socket(struct lz *lz)
+{
+	struct sockaddr_un a;
+
+	if (socket_path(&a))
+		return -1;
+	lz->lsk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lz->lsk < 0) {
+		pr_perror("socket");
+		return -1;
+	}
+	unlink(a.sun_path);
+	if (bind(lz->lsk, (struct sockaddr *)&a, sizeof(a)) || chmod(a.sun_path, 0600) || listen(lz->lsk, 16)) {
+		pr_perror("can't listen at %s", a.sun_path);
+		return -1;
+	}
+	pr_info("lazy pages: listening at %s\n", a.sun_path);
+	return 0;
+}
+
+static bool all_done(struct lz *lz)
+{
+	if (lz->nr_conns || !lz->ever_conn)
+		return false;
+	for (int i = 0; i < lz->nr_mm; i++)
+		if (lz->mm[i]->uffd >= 0)
+			return false;
+	return true;
+}
+
+/* One chunk of the background copy, for the next process with pages to come; false if none. */
+static int background(struct lz *lz, int *rr)
+{
+	for (int k = 0; k < lz->nr_mm; k++) {
+		struct lz_mm *m = lz->mm[(*rr + k) % lz->nr_mm];
+		int ret;
+
+		if (m->uffd < 0 || !m->registered || m->nr_faults)
+			continue;
+		if (!m->nr) {
+			mm_done(lz, m, "every page is in");
+			continue;
+		}
+		*rr = (*rr + k + 1) % lz->nr_mm;
+		ret = copy_pages(lz, m, m->r[0].start, 256);
+		if (ret == 1 && m->enoent_addr)
+			return 2;	/* an event to wait for: not at full speed */
+		if (ret == -2)
+			mm_done(lz, m, "gone");
+		return ret == -1 ? -1 : ret == 2 ? 2 : 1;
+	}
+	return 0;
+}
+
+enum { P_LISTEN, P_WATCHDOG, P_CONN, P_RESTORER, P_UFFD };
+
+static int serve(struct lz *lz)
+{
+	int rr = 0, busy = 0;
+
+	for (;;) {
+		size_t max = 2 + lz->nr_conns + 2 * lz->nr_mm;
+		struct pollfd *p;
+		struct lz_mm **who;
+		int *kind, n = 0, ret;
+
+#define ADD_POLL(f, k, m)	do { p[n] = (struct pollfd){ .fd = (f), .events = POLLIN }; \
+				     kind[n] = (k); who[n++] = (m); } while (0)
+		if (all_done(lz))
+			return 0;
+		if (check_interrupted())
+			return -1;
+		if (max > lz->poll_max) {
+			lz->poll_max = max * 2;
+			lz->p = realloc(lz->p, lz->poll_max * sizeof(*lz->p));
+			lz->who = realloc(lz->who, lz->poll_max * sizeof(*lz->who));
+			lz->kind = realloc(lz->kind, lz->poll_max * sizeof(*lz->kind));
+			if (!lz->p || !lz->who || !lz->kind)
+				return -1;
+		}
+		p = lz->p;
+		who = lz->who;
+		kind = lz->kind;
+		ADD_POLL(lz->lsk, P_LISTEN, NULL);
+		ADD_POLL(lz->wd_sk, P_WATCHDOG, NULL);
+		for (int i = 0; i < lz->nr_conns; i++)
+			ADD_POLL(lz->conns[i], P_CONN, NULL);
+		for (int i = 0; i < lz->nr_mm; i++) {
+			struct lz_mm *m = lz->mm[i];
+
+			if (m->uffd < 0)
+				continue;
+			if (m->sk >= 0)
+				ADD_POLL(m->sk, P_RESTORER, m);
+			ADD_POLL(m->uffd, P_UFFD, m);
+		}
+#undef ADD_POLL
+		ret = poll(p, n, busy == 1 ? 0 : busy == 2 ? 2 : 1000);
+		if (ret < 0 && errno != EINTR) {
+			pr_perror("poll");
+			return -1;
+		}
+		for (int i = 0; i < n && ret > 0; i++) {
+			struct lz_mm *m = who[i];
+
+			if (!p[i].revents)
+				continue;
+			switch (kind[i]) {
+			case P_WATCHDOG:
+				pr_err("lazy pages: the watchdog is gone\n");
+				return -1;
+			case P_LISTEN: {
+				int sk = accept4(lz->lsk, NULL, NULL, SOCK_CLOEXEC), on = 1;
+
+				if (sk >= 0 && lz->nr_conns < (int)ARRAY_SIZE(lz->conns)) {
+					setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+					lz->conns[lz->nr_conns++] = sk;
+					lz->ever_conn = true;
+				} else if (sk >= 0) {
+					close(sk);
+				}
+				break;
+			}
+			case P_CONN:
+				ret = read_conn(lz, p[i].fd);
+				if (ret < 0)
+					return -1;
+				if (ret > 0) {
+					close(p[i].fd);
+					for (int k = 0; k < lz->nr_conns; k++)
+						if (lz->conns[k] == p[i].fd)
+							lz->conns[k] = lz->conns[--lz->nr_conns];
+				}
+				ret = 1;
+				break;
+			case P_RESTORER: {
+				int32_t nr = -1;
+
+				if (m->sk < 0 || m->uffd < 0)
+					break;
+				if (read(m->sk, &nr, sizeof(nr)) != sizeof(nr) || nr < 0) {
+					mm_done(lz, m, "its restorer went away");
+					break;
+				}
+				m->registered = true;
+				close(m->sk);
+				m->sk = -1;
+				pr_debug("lazy pages: process %d registered %d areas\n", m->pid, nr);
+				break;
+			}
+			case P_UFFD:
+				if (m->uffd < 0)
+					break;
+				ret = read_events(lz, m);
+				if (ret == -2)
+					mm_done(lz, m, "gone");
+				else if (ret)
+					return -1;
+				ret = 1;
+				break;
+			}
+		}
+		/* faults that met a changing layout: again, now that its events are read */
+		for (int i = 0; i < lz->nr_mm; i++) {
+			struct lz_mm *m = lz->mm[i];
+			int nf = m->nr_faults;
+
+			m->nr_faults = 0;
+			for (int k = 0; k < nf && m->uffd >= 0; k++) {
+				ret = serve_fault(lz, m, m->faults[k]);
+				if (ret == -2)
+					mm_done(lz, m, "gone");
+				else if (ret < 0)
+					return -1;
+			}
+		}
+		busy = background(lz, &rr);
+		if (busy < 0)
+			return -1;
+	}
+}
+
+int cr_lazy_pages(void)
+{
+	struct rst_tree tr = { .dfd = -1, .core_fd = -1 };
+	struct lz lz = { .dfd = -1, .lsk = -1, .wd_sk = -1 };
+	int ret = 1, status;
+	uint64_t pages = 0;
+
+	lz.t0 = mono_ms();
+	if (!lazy_pages_supported()) {
+		pr_err("lazy pages: this kernel does not let criu take userfaultfd faults with the fork, remap, remove "
+		       "and unmap events (see criu check --feature lazy_pages)\n");
+		return 1;
+	}
+	ns_init_self();
+	inherit_fd_unused = true;
+	lz.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (lz.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return 1;
+	}
+	lz.buf = mmap(NULL, 256 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (lz.buf == MAP_FAILED || read_images(&lz, &tr) || listen_socket(&lz) || start_watchdog(&lz))
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	if (opts.status_fd >= 0) {
+		char c = 0;
+
+		if (write(opts.status_fd, &c, 1) != 1)
+			pr_pwarn("--status-fd %d", opts.status_fd);
+		close(opts.status_fd);
+	}
+	if (serve(&lz) == 0)
+		ret = 0;
+	for (int i = 0; i < lz.nr_mm; i++) {
+		pages += lz.mm[i]->copied;
+		if (lz.mm[i]->uffd >= 0)
+			ret = 1;
+	}
+	for (int i = 0; i < lz.nr_exp; i++)
+		if (!lz.exp[i].got && lz.outcome_known && lz.committed) {
+			pr_err("lazy pages: process %d never came\n", lz.exp[i].pid);
+			ret = 1;
+		}
+	if (ret == 0 && lz.outcome_known && !lz.committed)
+		ret = 1;
+	if (ret == 0) {
+		wd_send(&lz, WD_FINISH, 0, 0, -1);
+		pr_info("lazy pages: every page is in: %lu pages in %ld ms\n", (unsigned long)pages,
+			(long)(mono_ms() - lz.t0));
+	} else {
+		pr_err("lazy pages: stopped before every page was in\n");
+	}
+out:
+	if (lz.wd_sk >= 0)
+		close(lz.wd_sk);	/* without FINISH: the watchdog kills what is left */
+	for (int i = 0; i < lz.nr_mm; i++)
+		if (lz.mm[i]->uffd >= 0)
+			close(lz.mm[i]->uffd);
+	if (lz.wd_pid > 0)
+		waitpid(lz.wd_pid, &status, 0);
+	if (lz.lsk >= 0) {
+		struct sockaddr_un a;
+
+		if (!socket_path(&a))
+			unlink(a.sun_path);
+	}
+	return ret;
+}
