@@ -832,36 +832,88 @@ static int write_task(pid_t pid, unsigned long addr, const void *buf, size_t len
 	return 0;
 }
 
-static int map_shared_area(struct parasite_ctl *ctl, size_t size)
+/* Map @len bytes of the task's area at @remote here, at @local, shared and writable. */
+static int map_here(struct parasite_ctl *ctl, unsigned long remote, size_t len, void *local)
 {
 	char path[128];
-	long remote;
+	void *m;
 	int fd;
 
-	if (compel_syscall(ctl, __NR_mmap, &remote, 0, size, PROT_READ | PROT_WRITE | PROT_EXEC,
-			   MAP_SHARED | MAP_ANONYMOUS, -1, 0))
-		return -1;
-	if (remote < 0 && remote > -4096) {
-		cpr_err("mmap of %zu bytes in task %d failed: %s\n", size, ctl->pid, strerror(-remote));
-		return -1;
-	}
-	ctl->remote_map = remote;
-	ctl->map_size = size;
-
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->pid, remote, remote + size);
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->pid, remote, remote + len);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		cpr_perror("open %s", path);
 		return -1;
 	}
-	ctl->local_map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	m = mmap(local, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	close(fd);
-	if (ctl->local_map == MAP_FAILED) {
-		ctl->local_map = NULL;
+	if (m == MAP_FAILED) {
 		cpr_perror("mmap of %s", path);
 		return -1;
 	}
 	return 0;
+}
+
+static long remote_mmap(struct parasite_ctl *ctl, unsigned long addr, size_t len, int prot, int flags)
+{
+	long remote;
+
+	if (compel_syscall(ctl, __NR_mmap, &remote, addr, len, prot, flags, -1, 0))
+		return -EIO;
+	return remote;
+}
+
+/*
+ * The blob's area in the task, shared with a view of ours. One mapping,
+ * writable and executable; or, in a task under PR_SET_MDWE (memory-deny-
+ * write-execute), where that is refused, the code executable only and
+ * the data (from @data_off) writable only, as two mappings side by side.
+ */
+static int map_shared_area(struct parasite_ctl *ctl, size_t size, size_t data_off)
+{
+	long remote;
+
+	remote = remote_mmap(ctl, 0, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS);
+	if (remote == -EACCES && data_off && data_off < size) {
+		cpr_debug("task %d refuses writable code: the blob's code and data mapped apart\n", ctl->pid);
+		long data, ret;
+
+		remote = remote_mmap(ctl, 0, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS);
+		if (remote < 0 && remote > -4096)
+			goto err;
+		/* before remote_map is set: compel_syscall() would use the blob's code, not there yet */
+		data = remote_mmap(ctl, remote + data_off, size - data_off, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED);
+		if (data < 0 && data > -4096) {
+			compel_syscall(ctl, __NR_munmap, &ret, remote, size, 0, 0, 0, 0);
+			remote = data;
+			goto err;
+		}
+		ctl->remote_map = remote;
+		ctl->map_size = size;
+	} else {
+		if (remote < 0 && remote > -4096)
+			goto err;
+		ctl->remote_map = remote;
+		ctl->map_size = size;
+		data_off = size;
+	}
+
+	/* ours: a reservation the one or two views go into, at the same offsets */
+	ctl->local_map = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ctl->local_map == MAP_FAILED) {
+		ctl->local_map = NULL;
+		cpr_perror("mmap of %zu bytes", size);
+		return -1;
+	}
+	if (map_here(ctl, ctl->remote_map, data_off, ctl->local_map))
+		return -1;
+	if (data_off < size && map_here(ctl, ctl->remote_map + data_off, size - data_off, (char *)ctl->local_map + data_off))
+		return -1;
+	return 0;
+err:
+	cpr_err("mmap of %zu bytes in task %d failed: %s\n", size, ctl->pid, strerror(-remote));
+	return -1;
 }
 
 /*
@@ -942,7 +994,7 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	struct compel_args *a;
 	uint64_t pretcode;
 
-	if (map_shared_area(ctl, size))
+	if (map_shared_area(ctl, size, blob->data_off))
 		return -1;
 
 	compel_blob_load(blob, ctl->local_map, ctl->remote_map);

@@ -151,6 +151,20 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.has_robust_list = th.has_robust_list_len = true;
 	th.robust_list = t->robust_list;
 	th.robust_list_len = t->robust_len;
+	th.n_cpu_affinity = t->cpu_words;
+	th.cpu_affinity = (uint64_t *)t->cpu_mask;
+	th.has_ioprio = true;
+	th.ioprio = t->ioprio;
+	th.has_tsc = true;
+	th.tsc = t->tsc;
+	th.has_sched_policy = th.has_sched_prio = th.has_nice = true;
+	th.sched_policy = t->sched_policy;
+	th.sched_prio = t->sched_prio;
+	th.nice = t->nice;
+	th.has_timer_slack_ns = th.has_pdeath_sig = th.has_no_new_privs = true;
+	th.timer_slack_ns = t->timer_slack;
+	th.pdeath_sig = t->pdeath_sig;
+	th.no_new_privs = t->status.nonewprivs;
 	if (t->nr_sig > ARRAY_SIZE(sp) || dc->nr_sig_shared > ARRAY_SIZE(ssp)) {
 		pr_err("task %d has more than %zu queued signals\n", t->tid, ARRAY_SIZE(sp));
 		return -1;
@@ -243,6 +257,10 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	tc.has_mdwe = true;
+	tc.mdwe = dc->misc.mdwe;
+	tc.has_mlock_future = true;
+	tc.mlock_future = dc->mlock_future;
 	if (dc->misc.membarrier > 0) {
 		tc.has_membarrier = true;
 		tc.membarrier = dc->misc.membarrier;

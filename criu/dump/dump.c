@@ -4,6 +4,7 @@
  * task or let it go. Any failure lets the task go as it was.
  */
 #include <dirent.h>
+#include <linux/ioprio.h>
 #include <linux/kcmp.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -329,6 +332,50 @@ static int collect_seccomp(struct dump_ctx *dc, struct dump_thread *t)
 	return 0;
 }
 
+/*
+ * Per thread: the CPUs it may run on, kept only when it was pinned to
+ * fewer than every online CPU (so that an unpinned task stays unpinned
+ * wherever it comes back), its I/O priority, scheduling policy and nice.
+ */
+_Static_assert(sizeof(cpu_set_t) == sizeof(((struct dump_thread *)0)->cpu_mask), "cpu_mask is a cpu_set_t");
+
+static int collect_sched(struct dump_thread *t)
+{
+	struct sched_param sp;
+	cpu_set_t set;
+	long prio;
+
+	if (sched_getaffinity(t->tid, sizeof(set), &set)) {
+		pr_perror("can't read the CPU affinity of thread %d", t->tid);
+		return -1;
+	}
+	if (CPU_COUNT(&set) < get_nprocs()) {
+		memcpy(t->cpu_mask, &set, sizeof(set));
+		for (t->cpu_words = ARRAY_SIZE(t->cpu_mask); t->cpu_words > 1; t->cpu_words--)
+			if (t->cpu_mask[t->cpu_words - 1])
+				break;
+	}
+	prio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, t->tid);
+	if (prio < 0) {
+		pr_perror("can't read the I/O priority of thread %d", t->tid);
+		return -1;
+	}
+	t->ioprio = prio;
+	t->sched_policy = sched_getscheduler(t->tid);
+	if (t->sched_policy < 0 || sched_getparam(t->tid, &sp)) {
+		pr_perror("can't read the scheduling policy of thread %d", t->tid);
+		return -1;
+	}
+	t->sched_prio = sp.sched_priority;
+	errno = 0;
+	t->nice = getpriority(PRIO_PROCESS, t->tid);
+	if (errno) {
+		pr_perror("can't read the nice value of thread %d", t->tid);
+		return -1;
+	}
+	return 0;
+}
+
 static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 {
 	char name[64], *comm;
@@ -342,6 +389,8 @@ static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 		return -1;
 	}
 	t->robust_len = len;
+	if (collect_sched(t))
+		return -1;
 	snprintf(name, sizeof(name), "task/%d/comm", t->tid);
 	comm = read_proc_file(dc->pid, name, NULL);
 	if (!comm) {
@@ -376,7 +425,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1, secbits = -1;
+	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -387,16 +436,22 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
 	if (compel_cure(ctl))
 		err = -1;
-	if (err || ret1 || ret2 || secbits < 0) {
+	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
 		pr_err("can't read the state of thread %d of %d (%ld, %ld)\n", t->tid, dc->pid, ret1, ret2);
 		return -1;
 	}
 	memcpy(&t->altstack, args, sizeof(t->altstack));
 	memcpy(&t->clear_child_tid, (char *)args + 32, 8);
 	t->secbits = secbits;
+	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
+	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
+	t->timer_slack = slack;
 	return 0;
 }
 
@@ -592,6 +647,70 @@ static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/* The smaps block of the area holding @addr: Rss in kB, and whether VmFlags has "lo". */
+static int area_lock_state(pid_t pid, unsigned long addr, unsigned long *rss, bool *locked)
+{
+	char *buf = read_proc_file(pid, "smaps", NULL), *p;
+	int ret = -1;
+
+	if (!buf) {
+		pr_perror("can't read /proc/%d/smaps", pid);
+		return -1;
+	}
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		unsigned long s, e;
+		char *f, *eol;
+
+		if (sscanf(p, "%lx-%lx ", &s, &e) != 2 || addr < s || addr >= e)
+			continue;
+		/* Rss and VmFlags (the block's last line) come first after the header */
+		f = strstr(p, "\nRss:");
+		if (!f || sscanf(f, "\nRss: %lu", rss) != 1)
+			break;
+		f = strstr(p, "\nVmFlags:");
+		if (!f)
+			break;
+		eol = strchr(f + 1, '\n');
+		if (eol)
+			*eol = '\0';
+		*locked = strstr(f, " lo") != NULL;
+		ret = 0;
+		break;
+	}
+	if (ret)
+		pr_err("can't find the probe area %lx in /proc/%d/smaps\n", addr, pid);
+	free(buf);
+	return ret;
+}
+
+/*
+ * mlockall(MCL_FUTURE) leaves no trace but in the flags of areas made
+ * after it: map one (write-only, so that it merges with nothing) and look.
+ * Locked, it was populated at once unless MCL_ONFAULT came with it.
+ */
+static int probe_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
+{
+	unsigned long rss = 0;
+	bool locked = false;
+	long addr, ret;
+	int err;
+
+	if (compel_syscall(ctl, __NR_mmap, &addr, 0, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ||
+	    (unsigned long)addr > -4096UL) {
+		pr_err("can't map a probe area in %d (%ld)\n", dc->pid, addr);
+		return -1;
+	}
+	err = area_lock_state(dc->pid, addr, &rss, &locked);
+	if (compel_syscall(ctl, __NR_munmap, &ret, addr, 4096, 0, 0, 0, 0) || ret) {
+		pr_err("can't unmap the probe area %lx in %d (%ld)\n", addr, dc->pid, ret);
+		return -1;
+	}
+	if (err)
+		return -1;
+	dc->mlock_future = locked ? MCL_FUTURE | (rss ? 0 : MCL_ONFAULT) : 0;
+	return 0;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -607,6 +726,8 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
 		goto cure;
 	pr_debug("task %d: tracking taken\n", dc->pid);
+	if (!dc->vm_from && probe_mlock_future(dc, ctl))
+		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
@@ -624,6 +745,9 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
+	dc->th[0].tsc = dc->misc.tsc;
+	dc->th[0].timer_slack = dc->misc.timer_slack;
+	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
 	for (int i = 1; i < dc->nr_th; i++)
 		if (dump_thread_inside(dc, ctl, &dc->th[i]))
 			goto cure;
@@ -977,6 +1101,33 @@ static struct dump_ctx *tree_add(struct dump_tree *t, pid_t pid, pid_t ppid)
 }
 
 /*
+ * A process whose main thread is a zombie (it called pthread_exit()) while
+ * other threads run on reads as a zombie in /proc/PID/stat: 0 if it is a
+ * whole zombie, -1 (refused, naming it) if threads live on.
+ */
+static int leader_gone_threads_live(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int nr = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;	/* reaped meanwhile: the caller finds it gone */
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) != pid)
+			nr++;
+	closedir(d);
+	if (!nr)
+		return 0;
+	pr_err("can't dump process %d: its main thread has exited (pthread_exit()) while %d other thread%s "
+	       "run%s on; not supported\n", pid, nr, nr > 1 ? "s" : "", nr > 1 ? "" : "s");
+	return -1;
+}
+
+/*
  * Seize a process, or note it as a zombie: also one that exited while we
  * seized it (its parent, seized before it, can't reap it meanwhile).
  */
@@ -990,6 +1141,8 @@ static int seize_process(struct dump_ctx *dc)
 			return -1;
 		}
 		if (dc->stat.state == 'Z') {
+			if (leader_gone_threads_live(dc->pid))
+				return -1;
 			dc->zombie = 1;
 			dc->exit_code = dc->stat.exit_code;
 			return 0;
@@ -1170,6 +1323,29 @@ static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidm
 		return -1;
 	dc->session_gone = sid;
 	return 1;
+}
+
+/*
+ * A child whose exit signal is not SIGCHLD (clone() with another one, or
+ * none) is forked again with it. Not where restore forks it with
+ * CLONE_PARENT or CLONE_VM (its exit signal is then the kernel's
+ * choice), nor for a zombie, whose exit during the restore would raise
+ * that signal in its parent a second time.
+ */
+static int check_exit_signals(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i];
+		const char *why = dc->zombie ? "a zombie" : dc->vm_from ? "sharing its parent's memory" :
+				  dc->session_from || dc->session_gone ? "in a session forked by a helper" : NULL;
+
+		if (!dc->ppid || dc->stat.exit_signal == SIGCHLD || !why)
+			continue;
+		pr_err("can't dump task %d: its exit signal is %d, not SIGCHLD, and it is %s; not supported\n",
+		       dc->pid, dc->stat.exit_signal, why);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1749,12 +1925,17 @@ static int dump_tree_of(pid_t pid);
 
 int cr_dump_tasks(pid_t pid)
 {
+	struct proc_pid_stat st;
+
 	if (opts.lazy_pages) {
 		pr_err("--lazy-pages is not supported yet for dump (a dump that serves its pages to a remote criu "
 		       "lazy-pages); restore --lazy-pages with a local criu lazy-pages is\n");
 		return -1;
 	}
 	if (check_privileges())
+		return -1;
+	/* before its namespaces are looked at: a zombie leader has none to show */
+	if (!parse_pid_stat(pid, &st) && st.state == 'Z' && leader_gone_threads_live(pid))
 		return -1;
 	ns_init_self();
 	/* in the tree's pid namespace, if it is not ours */
@@ -1807,7 +1988,7 @@ static int dump_tree_of(pid_t pid)
 	mntns_dump_task(pid);
 	if (resolve_socket_vmas(&t.files))
 		goto out_resume;
-	if (check_sid_pgid(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
+	if (check_sid_pgid(&t) || check_exit_signals(&t) || check_sharing(&t) || check_ttys(&t) || files_check_tree(&t.files) ||
 	    check_unix_sockets(&t.files) || file_locks_check_waiters() || check_epolls(&t) || tun_check_queues() ||
 	    inet_dump_streams(&t.files))
 		goto out_resume;

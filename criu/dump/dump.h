@@ -81,6 +81,13 @@ struct dump_thread {
 	size_t nr_filters;
 	struct proc_status status;	/* task/TID/status: its creds */
 	uint32_t secbits;
+	uint64_t cpu_mask[16];		/* its affinity, when narrower than every online CPU */
+	size_t cpu_words;		/* 0: it may run on every CPU */
+	uint32_t ioprio;
+	int tsc;			/* PR_GET_TSC */
+	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
+	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */
+	int pdeath_sig;
 };
 
 struct dump_ctx {
@@ -100,6 +107,7 @@ struct dump_ctx {
 	int stopsig;		/* in a group stop: the signal that stopped it */
 	struct dump_thread *th;
 	int nr_th;
+	uint32_t mlock_future;	/* MCL_FUTURE [| MCL_ONFAULT] in effect for new areas, or 0 */
 	struct proc_pid_stat stat;
 	struct proc_status status;
 	struct proc_vma *pvmas;		/* from smaps, with their VmFlags */

@@ -107,7 +107,7 @@ static int dump_fifo(struct file_table *ft, pid_t pid, int fd, const char *info,
 	/* a new read-only open of the same FIFO: peeking it takes nothing away */
 	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	size = rd >= 0 ? fcntl(rd, F_GETPIPE_SZ) : -1;
-	if (size < 0 || peek_pipe(rd, size, &f->data.data, &f->data.len))
+	if (size < 0 || peek_pipe(rd, size, &f->data.data, &f->data.len, NULL, NULL))
 		goto err;
 	f->has_pipe_size = true;
 	f->pipe_size = size;

@@ -1157,6 +1157,7 @@ void file_table_free(struct file_table *ft)
 		free(ft->d[i].ghost_src);
 		free(ft->d[i].reg.ghost_csum);
 		free(ft->d[i].pipe.data.data);
+		free(ft->d[i].pipe.packets);
 		free_chunks(ft->d[i].reg.ghost_chunks, ft->d[i].reg.n_ghost_chunks);
 		if (k)
 			k->free(&ft->d[i].fe);

@@ -18,15 +18,66 @@
 #include "pipes.h"
 #include "util.h"
 
-/* Copy what is queued in @rd without consuming it. */
-int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
+/*
+ * Is the one buffer of @len bytes queued in @rd a packet? Read all but its
+ * last byte from another copy: a packet's rest goes with that read.
+ */
+static int one_packet(int rd, int size, size_t len)
+{
+	uint8_t *buf = malloc(len);
+	int tmp[2], ret = -1;
+	ssize_t n;
+
+	if (!buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) || fcntl(tmp[1], F_SETPIPE_SZ, size) < 0) {
+		pr_perror("can't make a pipe to copy pipe data");
+		free(buf);
+		return -1;
+	}
+	n = tee(rd, tmp[1], len, SPLICE_F_NONBLOCK);
+	if (n != (ssize_t)len) {
+		pr_perror("tee of %zu queued bytes returned %zd", len, n);
+		goto out;
+	}
+	if (read(tmp[0], buf, len - 1) != (ssize_t)len - 1) {
+		pr_perror("reading pipe data");
+		goto out;
+	}
+	n = read(tmp[0], buf, 1);
+	if (n < 0 && errno != EAGAIN) {
+		pr_perror("reading pipe data");
+		goto out;
+	}
+	ret = n != 1;
+out:
+	free(buf);
+	close(tmp[0]);
+	close(tmp[1]);
+	return ret;
+}
+
+/*
+ * Copy what is queued in @rd without consuming it. A read() returns one
+ * packet at most: data that comes out in several reads was written in
+ * packets, whose sizes those reads are.
+ */
+int peek_pipe(int rd, int size, uint8_t **data, size_t *len, uint32_t **packets, size_t *nr_packets)
 {
 	int tmp[2] = { -1, -1 }, queued = 0, ret = -1;
+	uint32_t *pk = NULL;
 	uint8_t *buf = NULL;
+	size_t got = 0, nr = 0;
 	ssize_t n;
 
 	*data = NULL;
 	*len = 0;
+	if (packets) {
+		*packets = NULL;
+		*nr_packets = 0;
+	}
 	if (ioctl(rd, FIONREAD, &queued)) {
 		pr_perror("FIONREAD on a pipe");
 		return -1;
@@ -43,16 +94,46 @@ int peek_pipe(int rd, int size, uint8_t **data, size_t *len)
 		goto out;
 	}
 	buf = malloc(queued);
-	if (!buf || read(tmp[0], buf, queued) != queued) {
-		pr_perror("reading pipe data");
+	pk = malloc(queued * sizeof(*pk));
+	if (!buf || !pk) {
+		pr_err("out of memory\n");
+		goto out;
+	}
+	while (got < (size_t)queued) {
+		n = read(tmp[0], buf + got, queued - got);
+		if (n <= 0) {
+			pr_perror("reading pipe data (%zu of %d bytes)", got, queued);
+			goto out;
+		}
+		pk[nr++] = n;
+		got += n;
+	}
+	if (nr == 1 && queued > 1) {
+		int r = one_packet(rd, size, queued);
+
+		if (r < 0)
+			goto out;
+		if (!r)
+			nr = 0;
+	} else if (nr == 1) {
+		nr = 0;	/* a single byte reads the same either way */
+	}
+	if (nr && !packets) {
+		pr_err("data written in packets (O_DIRECT) queued in a FIFO; not supported\n");
 		goto out;
 	}
 	*data = buf;
 	*len = queued;
 	buf = NULL;
+	if (nr) {
+		*packets = pk;
+		*nr_packets = nr;
+		pk = NULL;
+	}
 	ret = 0;
 out:
 	free(buf);
+	free(pk);
 	if (tmp[0] >= 0)
 		close(tmp[0]);
 	if (tmp[1] >= 0)
@@ -84,7 +165,7 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
 	pe->has_pipe_size = true;
 	pe->pipe_size = size;
 	if (acc == O_RDONLY) {
-		if (peek_pipe(dup, size, &pe->data.data, &pe->data.len)) {
+		if (peek_pipe(dup, size, &pe->data.data, &pe->data.len, &pe->packets, &pe->n_packets)) {
 			close(dup);
 			return -1;
 		}
@@ -122,6 +203,9 @@ static int far_end_external(struct file_desc *d)
 	d->pipe.data.data = NULL;
 	d->pipe.data.len = 0;
 	d->pipe.has_data = false;
+	free(d->pipe.packets);
+	d->pipe.packets = NULL;
+	d->pipe.n_packets = 0;
 	return 0;
 }
 
@@ -230,6 +314,31 @@ static int is_read_end(const FileEntry *fe)
 	return (fe->pipe->flags & O_ACCMODE) == O_RDONLY;
 }
 
+/* The queued data back into a new pipe's write end @wr: packet by packet, if it was written so. */
+static int refill_pipe(int wr, const PipeEntry *pe)
+{
+	size_t off = 0;
+
+	if (!pe->n_packets)
+		return write_all(wr, pe->data.data, pe->data.len);
+	if (fcntl(wr, F_SETFL, O_DIRECT))
+		return -1;
+	for (size_t i = 0; i < pe->n_packets; i++) {
+		if (pe->packets[i] > pe->data.len - off) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (write(wr, pe->data.data + off, pe->packets[i]) != (ssize_t)pe->packets[i])
+			return -1;
+		off += pe->packets[i];
+	}
+	if (off != pe->data.len) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fcntl(wr, F_SETFL, 0);
+}
+
 /* The status flags a pipe end keeps; a new end has none of them, so nothing to do for most. */
 static int set_pipe_flags(int fd, uint32_t flags)
 {
@@ -267,7 +376,7 @@ static int create_pipe(struct fd_rst *c, FileEntry *want)
 	for (fe = first_end(c->rf, pe->ino); fe; fe = next_end(c->rf, fe)) {
 		if (!is_read_end(fe) || !fe->pipe->has_data || !fe->pipe->data.len)
 			continue;
-		if (write_all(p[1], fe->pipe->data.data, fe->pipe->data.len)) {
+		if (refill_pipe(p[1], fe->pipe)) {
 			pr_perror("can't refill pipe:[%lu] with %zu bytes", (unsigned long)pe->ino, fe->pipe->data.len);
 			goto err;
 		}

@@ -4,10 +4,12 @@
  * back with TFD_IOC_SET_TICKS.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
+#include <time.h>
 
 #include "fdkinds.h"
 #include "log.h"
@@ -15,6 +17,45 @@
 #include <unistd.h>
 
 static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe);
+
+#ifndef TFD_TIMER_CANCEL_ON_SET
+#define TFD_TIMER_CANCEL_ON_SET	(1 << 1)
+#endif
+
+/* Clocks no time namespace shifts: an absolute time on them means the same everywhere. */
+static bool wall_clock(int clockid)
+{
+	return clockid == CLOCK_REALTIME || clockid == CLOCK_REALTIME_ALARM;
+}
+
+/*
+ * An absolute timer (TFD_TIMER_ABSTIME, maybe TFD_TIMER_CANCEL_ON_SET) is
+ * armed absolute again, so that it keeps its flags (a clock change still
+ * cancels it) and, on a wall clock, fires when it was to fire, however
+ * long the task was away. On the other clocks the time left is kept.
+ */
+static int arm_timerfd(int fd, const TimerfdEntry *e, struct itimerspec *its)
+{
+	int flags = e->settime_flags & (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET);
+	struct timespec now;
+
+	if (!(flags & TFD_TIMER_ABSTIME))
+		return timerfd_settime(fd, 0, its, NULL);
+	if (e->has_deadline_ns && wall_clock(e->clockid)) {
+		its->it_value.tv_sec = e->deadline_ns / 1000000000ULL;
+		its->it_value.tv_nsec = e->deadline_ns % 1000000000ULL;
+	} else {
+		if (clock_gettime(e->clockid, &now))
+			return -1;
+		its->it_value.tv_sec += now.tv_sec;
+		its->it_value.tv_nsec += now.tv_nsec;
+		if (its->it_value.tv_nsec >= 1000000000) {
+			its->it_value.tv_sec++;
+			its->it_value.tv_nsec -= 1000000000;
+		}
+	}
+	return timerfd_settime(fd, flags, its, NULL);
+}
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
@@ -75,6 +116,16 @@ static int parse_timerfd(pid_t pid, int fd, const char *info, const struct proc_
 	e->interval_nsec = d;
 	e->flags = fi->flags & O_NONBLOCK;
 	fe->tfd = e;
+	if ((e->settime_flags & TFD_TIMER_ABSTIME) && (a || b) && wall_clock(e->clockid)) {
+		struct timespec now;
+
+		if (clock_gettime(e->clockid, &now)) {
+			pr_perror("clock_gettime(%d) for the timerfd fd %d of %d", e->clockid, fd, pid);
+			return -1;
+		}
+		e->has_deadline_ns = true;
+		e->deadline_ns = (now.tv_sec + a) * 1000000000ULL + now.tv_nsec + b;
+	}
 	return 0;
 }
 
@@ -97,12 +148,14 @@ static int open_timerfd(struct fd_rst *c, FileEntry *fe)
 	its.it_value.tv_nsec = e->value_nsec;
 	its.it_interval.tv_sec = e->interval_sec;
 	its.it_interval.tv_nsec = e->interval_nsec;
-	if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL)) {
-		pr_perror("timerfd_settime");
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) && arm_timerfd(fd, e, &its)) {
+		pr_perror("timerfd_settime(clock %d, flags %#x)", e->clockid, e->settime_flags);
+		close(fd);
 		return -1;
 	}
 	if (e->ticks && ioctl(fd, TFD_IOC_SET_TICKS, &e->ticks)) {
 		pr_perror("can't give a timerfd its %llu expirations", (unsigned long long)e->ticks);
+		close(fd);
 		return -1;
 	}
 	return fd;

@@ -38,6 +38,12 @@ enum {
 #define PR_TIMER_CREATE_RESTORE_IDS_ON		1
 #define PR_TIMER_CREATE_RESTORE_IDS_GET		2
 
+/* prctl(PR_SET_MDWE, ...) (Linux 6.3): memory-deny-write-execute, newer than our headers */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE				65
+#define PR_GET_MDWE				66
+#endif
+
 /* seccomp modes of a thread (/proc status "Seccomp:") */
 #define SECCOMP_MODE_NONE	0
 #define SECCOMP_MODE_STRICT_	1
@@ -106,6 +112,8 @@ struct parasite_misc {
 	int32_t secbits;
 	int32_t umask;
 	int32_t pdeath_sig;
+	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
+	int32_t mdwe;				/* PR_GET_MDWE */
 	int32_t err_where;
 	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
 	struct k_itimerval itimer[NR_ITIMERS];

@@ -9,8 +9,12 @@
 
 /* Fill @d for pipe end @fd of @pid, including the queued data on the read end. */
 int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo *fi, struct file_desc *d);
-/* Copy what is queued in pipe @rd (of capacity @size) without consuming it. */
-int peek_pipe(int rd, int size, uint8_t **data, size_t *len);
+/*
+ * Copy what is queued in pipe @rd (of capacity @size) without consuming
+ * it. Data written in packets (O_DIRECT) gets their sizes in @packets
+ * (malloc'ed, *nr_packets of them); with @packets NULL it is refused.
+ */
+int peek_pipe(int rd, int size, uint8_t **data, size_t *len, uint32_t **packets, size_t *nr_packets);
 /* A pipe end whose other end is not in the dump: fine if nobody has it, refused if someone outside has. */
 int check_pipes(struct file_table *ft);
 

@@ -136,6 +136,8 @@ struct rst_seccomp {
  * threads[0] is the leader, which runs the restorer on its own stack;
  * the restorer starts each other one with its tid, on the stack given.
  */
+#define RST_CPU_WORDS	16	/* 1024 CPUs */
+
 struct rst_thread {
 	int32_t tid;
 	uint32_t pad;
@@ -144,6 +146,17 @@ struct rst_thread {
 	uint32_t rseq_size, rseq_sig;
 	uint64_t clear_child_tid;
 	uint64_t robust_list, robust_len;
+	uint64_t cpu_mask[RST_CPU_WORDS];	/* sched_setaffinity(); cpu_mask_len 0: left as it is */
+	uint32_t cpu_mask_len;			/* bytes */
+	uint32_t ioprio;			/* 0: never set */
+	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
+	int32_t has_sched;			/* a thread but the leader: its own policy and nice */
+	int32_t has_own;			/* a thread but the leader: its own slack, pdeath signal, no_new_privs */
+	uint64_t timer_slack;
+	int32_t pdeath_sig;
+	int32_t no_new_privs;
+	uint32_t sched_policy, sched_prio;
+	int32_t nice;
 	char comm[16];
 	uint64_t stack, stack_size;
 	struct rst_sigframe *sigframe;	/* %rsp for rt_sigreturn is sigframe + 8 */
@@ -236,6 +249,9 @@ struct restore_args {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
+	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
+	uint32_t personality;		/* with READ_IMPLIES_EXEC, set once the memory is back; else 0 (set before) */
 	uint32_t membarrier;		/* MEMBARRIER_CMD_REGISTER_* commands to run again */
 	uint32_t pkeys;			/* protection keys to allocate again (bit N: key N) */
 	int32_t has_sched;

@@ -129,6 +129,11 @@ static int dump_misc(struct parasite_misc *m)
 		m->tid_address = 0;
 	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
+		m->tsc = 0;
+	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
+	if (m->mdwe < 0)
+		m->mdwe = 0;
 	ret = sys_prctl(PR_GET_PDEATHSIG, &m->pdeath_sig, 0, 0, 0);
 	if (ret < 0)
 		m->pdeath_sig = 0;

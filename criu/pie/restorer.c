@@ -9,6 +9,7 @@
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/capability.h>
+#include <linux/ioprio.h>
 #include <linux/auxvec.h>
 #include <asm/prctl.h>
 #include <asm/unistd.h>
@@ -530,7 +531,12 @@ static void restore_pkeys(struct restore_args *a)
 #define sys_set_tid_address(p)		__S(__NR_set_tid_address, p, 0, 0, 0, 0, 0)
 #define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
 
-/* What each thread, the leader too, sets for itself: TLS bases, rseq, tid address, robust list, name. */
+/*
+ * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
+ * address, robust list, CPU affinity, I/O priority, TSC access, name.
+ * Before the credentials: an I/O class the task kept may need privileges
+ * to set again.
+ */
 static void thread_self(struct rst_thread *t)
 {
 	check(sys_arch_prctl(ARCH_SET_FS, t->fs_base), "setting the fs base");
@@ -540,6 +546,12 @@ static void thread_self(struct rst_thread *t)
 	sys_set_tid_address(t->clear_child_tid);
 	if (t->robust_list)
 		check(sys_set_robust_list(t->robust_list, t->robust_len), "set_robust_list");
+	if (t->cpu_mask_len)
+		check(__S(__NR_sched_setaffinity, 0, t->cpu_mask_len, t->cpu_mask, 0, 0, 0), "sched_setaffinity");
+	if (t->ioprio)
+		check(__S(__NR_ioprio_set, IOPRIO_WHO_PROCESS, 0, t->ioprio, 0, 0, 0), "ioprio_set");
+	if (t->tsc)
+		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 }
 
@@ -555,9 +567,10 @@ static void restore_task_state(struct restore_args *a)
 			check(sys_rt_sigaction(i + 1, &a->sa[i], 0, 8), "restoring a signal handler");
 		}
 	}
+	/* the memory is in place: from now on a readable area may imply an executable one */
+	if (a->personality)
+		check(__S(__NR_personality, a->personality, 0, 0, 0, 0, 0), "personality");
 	thread_self(&a->threads[0]);
-	/* always: the restore child ran with SIGKILL as its own until now */
-	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	if (a->timer_slack)
 		check(sys_prctl(PR_SET_TIMERSLACK, a->timer_slack, 0, 0, 0), "PR_SET_TIMERSLACK");
 	if (a->child_subreaper)
@@ -568,13 +581,22 @@ static void restore_task_state(struct restore_args *a)
 	for (int bit = 0; bit < 32 && !a->shares_mm; bit++)
 		if (a->membarrier & (1U << bit))
 			check(__S(__NR_membarrier, 1U << bit, 0, 0, 0, 0, 0), "registering for membarrier");
-	/* before the threads: they inherit policy and nice from the leader */
-	if (a->has_sched) {
-		int32_t prio = a->sched_prio;
+}
 
-		check(__S(__NR_sched_setscheduler, 0, a->sched_policy, &prio, 0, 0, 0), "sched_setscheduler");
-		check(__S(__NR_setpriority, PRIO_PROCESS, 0, a->nice, 0, 0, 0), "setpriority");
-	}
+/*
+ * Policy and nice, each thread its own (images without a thread's have
+ * it take the process's). Not inherited from the leader: a thread
+ * leaving SCHED_IDLE for another policy would need CAP_SYS_NICE, which a
+ * task root in its user namespace only lacks.
+ */
+static void set_sched(int has, uint32_t policy, uint32_t sched_prio, int32_t nice)
+{
+	int32_t prio = sched_prio;
+
+	if (!has)
+		return;
+	check(__S(__NR_sched_setscheduler, 0, policy, &prio, 0, 0, 0), "sched_setscheduler");
+	check(__S(__NR_setpriority, PRIO_PROCESS, 0, nice, 0, 0, 0), "setpriority");
 }
 
 #define NSEC_PER_SEC	1000000000LL
@@ -1018,11 +1040,22 @@ static void thread_main(void *arg)
 	struct rst_thread *t = arg;
 
 	thread_self(t);
+	if (t->has_sched)
+		set_sched(1, t->sched_policy, t->sched_prio, t->nice);
+	else
+		set_sched(A->has_sched, A->sched_policy, A->sched_prio, A->nice);
+	/* slack, the pdeath signal (after the creds, which clear it), no_new_privs: each thread's own */
+	int32_t nnp = t->has_own ? t->no_new_privs : A->no_new_privs;
+
+	if (t->has_own && t->timer_slack)
+		check(sys_prctl(PR_SET_TIMERSLACK, t->timer_slack, 0, 0, 0), "a thread's PR_SET_TIMERSLACK");
 	/* credentials and no_new_privs belong to each thread */
-	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, A->no_new_privs);
+	uint64_t kept = admin_for_seccomp(t->creds, &t->seccomp, nnp);
 
 	restore_creds(t->creds, kept);
-	if (A->no_new_privs)
+	if (t->has_own && t->pdeath_sig)
+		check(sys_prctl(PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0), "a thread's PR_SET_PDEATHSIG");
+	if (nnp)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);
@@ -1269,6 +1302,7 @@ long blob_main(void *data)
 	release_vm_kids(a);
 	progress("threads");
 	start_threads(a);
+	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
 	restore_rlimits(a);
 	progress("creds");
@@ -1283,7 +1317,16 @@ long blob_main(void *data)
 	restore_creds(&a->creds, kept);
 	set_owners(a);
 	take_file_locks(a, 1);
+	/*
+	 * After the credentials, whose change clears both: always, since the
+	 * restore child ran with SIGKILL as its parent-death signal until now.
+	 */
+	check(sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0), "PR_SET_PDEATHSIG");
 	check(sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0), "PR_SET_DUMPABLE");
+	/* last of the mm's: the restorer maps nothing more, and the memlock limit is back */
+	if (a->mlock_future && !a->shares_mm)
+		check(__S(__NR_mlockall, a->mlock_future & (MCL_FUTURE | MCL_ONFAULT), 0, 0, 0, 0, 0),
+		      "mlockall(MCL_FUTURE)");
 	if (a->no_new_privs)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	/*
@@ -1296,6 +1339,9 @@ long blob_main(void *data)
 	queue_signals(a);
 	restore_timers(a);
 	count_steps(a);
+	/* once set it stays: after every change of the memory, before a filter may forbid prctl() */
+	if (a->mdwe && !a->shares_mm)
+		check(sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0), "PR_SET_MDWE");
 	/* the log stays open for our threads, still on their way: criu closes it once all are done */
 	unblock_trap();
 	apply_seccomp(&a->threads[0].seccomp, 1);

@@ -599,6 +599,9 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	a->mlock_future = tc->has_mlock_future ? tc->mlock_future : 0;
+	a->mdwe = tc->has_mdwe ? tc->mdwe : 0;
+	a->personality = tc->personality & READ_IMPLIES_EXEC ? tc->personality : 0;
 	a->membarrier = tc->has_membarrier ? tc->membarrier & MEMBARRIER_REGISTRATIONS : 0;
 	a->pkeys = tc->has_pkeys ? tc->pkeys : 0;
 	if (tc->has_sched_policy && tc->has_nice) {
@@ -776,6 +779,26 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->clear_child_tid = th->has_clear_child_tid ? th->clear_child_tid : 0;
 		t->robust_list = th->has_robust_list ? th->robust_list : 0;
 		t->robust_len = th->has_robust_list_len ? th->robust_list_len : 0;
+		if (th->n_cpu_affinity > RST_CPU_WORDS) {
+			pr_err("thread %d: a CPU affinity of more than %d CPUs\n", t->tid, RST_CPU_WORDS * 64);
+			return -1;
+		}
+		memcpy(t->cpu_mask, th->cpu_affinity, th->n_cpu_affinity * sizeof(uint64_t));
+		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
+		t->ioprio = th->has_ioprio ? th->ioprio : 0;
+		t->tsc = th->has_tsc ? th->tsc : 0;
+		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {
+			t->has_own = 1;
+			t->timer_slack = th->timer_slack_ns;
+			t->pdeath_sig = th->pdeath_sig;
+			t->no_new_privs = th->no_new_privs;
+		}
+		if (i && th->has_sched_policy && th->has_nice) {
+			t->has_sched = 1;
+			t->sched_policy = th->sched_policy;
+			t->sched_prio = th->has_sched_prio ? th->sched_prio : 0;
+			t->nice = th->nice;
+		}
 		snprintf(t->comm, sizeof(t->comm), "%s", th->comm ? th->comm : rc->core->tc->comm);
 		t->sigframe = bump(p, sizeof(struct rst_sigframe));
 		xsave = bump(p, th->fpregs->xsave.len + 64);

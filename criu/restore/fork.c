@@ -425,6 +425,16 @@ static int first_of_gone_session(struct rst_ctx *rc, int i)
 	return 1;
 }
 
+/* The signal a child raises in its parent when it exits: SIGCHLD, unless clone() was given another (dump.c). */
+static int exit_signal_of(struct rst_ctx *c)
+{
+	TaskCoreEntry *tc = c->core ? c->core->tc : NULL;
+
+	if (c->zombie || !tc || !tc->has_exit_signal)
+		return SIGCHLD;
+	return tc->exit_signal;
+}
+
 /*
  * Fork the children, each with its pid; they go on in restore_task().
  * Those that share our fd table come last, after the others took their
@@ -462,7 +472,7 @@ static int fork_children(struct rst_ctx *rc)
 
 			ns_child_pids(rc->pe, c->pe, tids, &n, &nsflags);
 			/* with CLONE_PARENT the exit signal is the caller's own (SIGCHLD) */
-			pid = clone_with_pids(tids, n, flags | nsflags, c->clone_parent ? 0 : SIGCHLD);
+			pid = clone_with_pids(tids, n, flags | nsflags, c->clone_parent ? 0 : exit_signal_of(c));
 			if (pid < 0)
 				return -1;
 			if (pid == 0) {
@@ -644,7 +654,8 @@ int restore_task(struct rst_ctx *rc)
 	}
 	if (restore_proc_ints(rc))
 		return -1;
-	if (personality(tc->personality) < 0) {
+	/* READ_IMPLIES_EXEC would make every area mapped from here on executable: the restorer sets it last */
+	if (personality(tc->personality & ~READ_IMPLIES_EXEC) < 0) {
 		pr_perror("%d: can't set personality %x", rc->pid, tc->personality);
 		return -1;
 	}
