@@ -647,8 +647,8 @@ static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
-/* The smaps block of the area holding @addr: Rss in kB, and whether VmFlags has "lo". */
-static int area_lock_state(pid_t pid, unsigned long addr, unsigned long *rss, bool *locked)
+/* Whether VmFlags of the area holding @addr in /proc/PID/smaps has "lo" (VM_LOCKED) and "lf" (VM_LOCKONFAULT). */
+static int area_lock_state(pid_t pid, unsigned long addr, bool *locked, bool *onfault)
 {
 	char *buf = read_proc_file(pid, "smaps", NULL), *p;
 	int ret = -1;
@@ -659,55 +659,44 @@ static int area_lock_state(pid_t pid, unsigned long addr, unsigned long *rss, bo
 	}
 	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
 		unsigned long s, e;
-		char *f, *eol;
+		char *f, *eol, *tok, *save = NULL;
 
 		if (sscanf(p, "%lx-%lx ", &s, &e) != 2 || addr < s || addr >= e)
 			continue;
-		/* Rss and VmFlags (the block's last line) come first after the header */
-		f = strstr(p, "\nRss:");
-		if (!f || sscanf(f, "\nRss: %lu", rss) != 1)
-			break;
 		f = strstr(p, "\nVmFlags:");
 		if (!f)
 			break;
 		eol = strchr(f + 1, '\n');
 		if (eol)
 			*eol = '\0';
-		*locked = strstr(f, " lo") != NULL;
+		*locked = *onfault = false;
+		for (tok = strtok_r(f + 9, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			*locked |= !strcmp(tok, "lo");
+			*onfault |= !strcmp(tok, "lf");
+		}
 		ret = 0;
 		break;
 	}
 	if (ret)
-		pr_err("can't find the probe area %lx in /proc/%d/smaps\n", addr, pid);
+		pr_err("can't find the area %lx in /proc/%d/smaps\n", addr, pid);
 	free(buf);
 	return ret;
 }
 
 /*
  * mlockall(MCL_FUTURE) leaves no trace but in the flags of areas made
- * after it: map one (write-only, so that it merges with nothing) and look.
- * Locked, it was populated at once unless MCL_ONFAULT came with it.
+ * after it, such as the parasite's: it is locked then, and lock-on-fault
+ * with MCL_ONFAULT. (No area of our own for it: one left behind by a
+ * criu killed meanwhile would change the task.)
  */
-static int probe_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
+static int read_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
 {
-	unsigned long rss = 0;
-	bool locked = false;
-	long addr, ret;
-	int err;
+	unsigned long addr = compel_remote_addr(ctl, compel_parasite_args(ctl));
+	bool locked, onfault;
 
-	if (compel_syscall(ctl, __NR_mmap, &addr, 0, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ||
-	    (unsigned long)addr > -4096UL) {
-		pr_err("can't map a probe area in %d (%ld)\n", dc->pid, addr);
+	if (area_lock_state(dc->pid, addr, &locked, &onfault))
 		return -1;
-	}
-	err = area_lock_state(dc->pid, addr, &rss, &locked);
-	if (compel_syscall(ctl, __NR_munmap, &ret, addr, 4096, 0, 0, 0, 0) || ret) {
-		pr_err("can't unmap the probe area %lx in %d (%ld)\n", addr, dc->pid, ret);
-		return -1;
-	}
-	if (err)
-		return -1;
-	dc->mlock_future = locked ? MCL_FUTURE | (rss ? 0 : MCL_ONFAULT) : 0;
+	dc->mlock_future = locked ? MCL_FUTURE | (onfault ? MCL_ONFAULT : 0) : 0;
 	return 0;
 }
 
@@ -726,9 +715,9 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from && track_process(dc->tree, dc, ctl, track_protects()))
 		goto cure;
 	pr_debug("task %d: tracking taken\n", dc->pid);
-	if (!dc->vm_from && probe_mlock_future(dc, ctl))
-		goto cure;
 	if (compel_infect(ctl, &parasite_blob, sizeof(union parasite_args)))
+		goto cure;
+	if (!dc->vm_from && read_mlock_future(dc, ctl))
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
 
