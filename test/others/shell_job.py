@@ -38,6 +38,9 @@ def on_winch(s, f):
     winch[0] += 1
     log.write("winch %d\n" % winch[0])
 signal.signal(signal.SIGWINCH, on_winch)
+# as a job of an interactive shell: ^C kills it, whatever the runner ignored
+# (a background command of a non-interactive shell starts with SIGINT ignored)
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 t = termios.tcgetattr(0)
 t[3] &= ~(termios.ICANON | termios.ECHO)
 termios.tcsetattr(0, termios.TCSANOW, t)
