@@ -1721,7 +1721,8 @@ int check_mntns(struct dump_tree *t)
 		pr_perror("can't read the mount namespace of %d", t->p[0].pid);
 		return -1;
 	}
-	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	/* criu's own namespace (a dump agent has a copy of its own) */
+	if ((a.st_ino == b.st_ino && a.st_dev == b.st_dev) || a.st_ino == ns_self_id(NS_MNT))
 		return 0;
 	return mntns_dump_prepare(t->p[0].pid, NULL, 0);
 }

@@ -110,6 +110,7 @@ DESC_KEYS = {
                                 # namespace, whose init is the runner's: --external pid[INO]:KEY)
     'lazy': bool,               # restore through a lazy-pages daemon (as --lazy-pages does for all)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
+    'no_pre': str,              # why --pre can't be used with it (a known gap): skipped then
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
@@ -1817,6 +1818,8 @@ class Run:
         # ZDTM_ALL_FLAVORS=1 runs a test in every flavor (to find those that no longer need a limit)
         if self.flavor not in desc.get('flavors', FLAVORS) and not os.environ.get('ZDTM_ALL_FLAVORS'):
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
+        if self.opts.pre and desc.get('no_pre'):
+            raise TestSkip('not with --pre: %s' % desc['no_pre'])
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
