@@ -783,7 +783,8 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 			pr_err("thread %d: a CPU affinity of more than %d CPUs\n", t->tid, RST_CPU_WORDS * 64);
 			return -1;
 		}
-		memcpy(t->cpu_mask, th->cpu_affinity, th->n_cpu_affinity * sizeof(uint64_t));
+		if (th->n_cpu_affinity)	/* none: no array at all, and memcpy() must not see NULL */
+			memcpy(t->cpu_mask, th->cpu_affinity, th->n_cpu_affinity * sizeof(uint64_t));
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
