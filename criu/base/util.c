@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -42,34 +43,10 @@ ssize_t read_link(const char *path, char *buf, size_t size)
  * fgets() returns NULL at the end and on an error alike: only the
  * stream's flags tell them apart (an injected fault sets neither, and is
  * not at the end either). A line longer than @buf would come in pieces
- * that look like lines of their own: refused too.
+ * that look like lines of their own: refused, or with @cut its head kept
+ * and the rest skipped.
  */
-int read_line(FILE *f, char *buf, int size, const char *what)
-{
-	size_t len;
-
-	errno = 0;
-	if (!fgets(buf, size, f)) {
-		if (feof(f) && !ferror(f))
-			return 0;
-		if (!errno)
-			errno = EIO;
-		pr_perror("can't read %s", what);
-		return -1;
-	}
-	len = strlen(buf);
-	if (len && buf[len - 1] != '\n' && len == (size_t)size - 1) {
-		int c = getc(f);
-
-		if (c != EOF) {
-			pr_err("can't read %s: a line is longer than %d bytes\n", what, size - 1);
-			return -1;
-		}
-	}
-	return 1;
-}
-
-int read_line_head(FILE *f, char *buf, int size, const char *what)
+static int get_line(FILE *f, char *buf, int size, const char *what, bool cut)
 {
 	size_t len;
 	int c;
@@ -84,9 +61,14 @@ int read_line_head(FILE *f, char *buf, int size, const char *what)
 		return -1;
 	}
 	len = strlen(buf);
-	if (!len || buf[len - 1] == '\n')
+	if (!len || buf[len - 1] == '\n' || len < (size_t)size - 1)
 		return 1;
-	/* the rest of a long line, up to its end, is not a line of its own */
+	if (!cut) {
+		if (getc(f) == EOF)
+			return 1;
+		pr_err("can't read %s: a line is longer than %d bytes\n", what, size - 1);
+		return -1;
+	}
 	while ((c = getc(f)) != EOF && c != '\n')
 		;
 	if (ferror(f)) {
@@ -94,6 +76,16 @@ int read_line_head(FILE *f, char *buf, int size, const char *what)
 		return -1;
 	}
 	return 1;
+}
+
+int read_line(FILE *f, char *buf, int size, const char *what)
+{
+	return get_line(f, buf, size, what, false);
+}
+
+int read_line_head(FILE *f, char *buf, int size, const char *what)
+{
+	return get_line(f, buf, size, what, true);
 }
 
 ssize_t read_text_fd(int fd, char *buf, size_t size, const char *what)
