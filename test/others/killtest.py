@@ -3,8 +3,8 @@
 that no task was harmed.
 
 The tree is killtree.c (next to this file): a root with three threads and
-three children (one writing a pipe and reading a unix socket pair, one
-under a seccomp filter, one in a group stop), a file, shared file-backed
+four children (one writing a pipe and reading a unix socket pair, one
+under a seccomp filter, one in a group stop, one in seccomp strict mode), a file, shared file-backed
 memory, private memory, an altstack, masks and values in FPU registers,
 each checking itself all the time (see the comment in killtree.c).
 
@@ -45,7 +45,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
-NR_WORKERS = 6
+NR_WORKERS = 7
+RUNNING = (0, 1, 2, 3, 4, 6)  # worker 5 is the stopped child
 PR_SET_CHILD_SUBREAPER = 36
 VERBOSE = False
 
@@ -143,12 +144,16 @@ class Tree:
                                   stderr=self.err, start_new_session=True, close_fds=True)
         self.pid = self.p.pid
         deadline = time.time() + 5
-        while not self.ready() or len(children(self.pid)) != 3:
+        while not self.ready() or len(children(self.pid)) != 4:
             if time.time() > deadline or self.p.poll() is not None:
                 raise RuntimeError("killtree did not start")
             time.sleep(0.01)
         self.kids = children(self.pid)
         self.snap = self.snapshot()
+        stopped = [p for p in self.kids if self.snap[p]["state"] == "T"]
+        if len(stopped) != 1:
+            raise RuntimeError("killtree: %d stopped children" % len(stopped))
+        self.stopped = stopped[0]
 
     def shared(self):
         with open(self.state, "rb") as f:
@@ -183,12 +188,14 @@ class Tree:
                 "fds": fds(p),
                 "maps": maps(p),
                 "state": state(p),
+                "seccomp": status_field(p, "Seccomp"),
             }
         return snap
 
     def check(self, allow_leftover):
         """Returns (harm or None, leftover)."""
         leftover = False
+        self.leftover_fds = False
         # first: everyone there, let go, and the stopped child still stopped
         for p in self.pids():
             was = self.snap[p]
@@ -212,7 +219,7 @@ class Tree:
         # the stopped child: continue it and let it check itself (a stopped
         # task whose criu died heals when it runs again, so it is compared after)
         beats, err, _, msg = self.shared()
-        os.kill(self.kids[2], signal.SIGCONT)
+        os.kill(self.stopped, signal.SIGCONT)
         deadline = time.time() + 2
         while self.shared()[0][5] < 2 and time.time() < deadline:
             time.sleep(0.01)
@@ -222,11 +229,14 @@ class Tree:
             return "a worker found its state changed: %s" % msg, leftover
         if beats2[5] < 2:
             return "the stopped child did not go on after SIGCONT", leftover
-        for i in range(5):
+        for i in RUNNING:
             if beats2[i] == beats[i]:
                 return "worker %d stopped working (heartbeat %d); threads: %s" % (i, beats[i], self.threads()), leftover
         for p in self.pids():
             was = self.snap[p]
+            if status_field(p, "Seccomp") != was["seccomp"]:
+                return "process %d has seccomp mode %s, had %s" % (p, status_field(p, "Seccomp"),
+                                                                  was["seccomp"]), leftover
             if tids(p) != was["tids"]:
                 return "process %d has threads %s, had %s" % (p, tids(p), was["tids"]), leftover
             for t in was["tids"]:
@@ -235,7 +245,13 @@ class Tree:
                     return "thread %d of %d has mask %s, had %s" % (t, p, m, was["mask"][t]), leftover
             f = fds(p)
             if f != was["fds"]:
-                return "fds of %d changed: %s -> %s" % (p, was["fds"], f), leftover
+                # strict seccomp: the parasite's socket and criu's pipes (close() is not allowed there)
+                extra = {k: v for k, v in f.items() if k not in was["fds"]}
+                if not (allow_leftover and was["seccomp"] == "1" and
+                        all(f.get(k) == v for k, v in was["fds"].items()) and
+                        all(v.startswith(("socket:", "pipe:")) for v in extra.values())):
+                    return "fds of %d changed: %s -> %s" % (p, was["fds"], f), leftover
+                self.leftover_fds = True
             m = maps(p)
             if m != was["maps"]:
                 extra = [x for x in m if x not in was["maps"]]
@@ -324,7 +340,7 @@ def dump_tries(binary, work, n, rnd):
     log("dump takes %.0f ms; killing within that" % (span * 1000))
 
     ok = bad = 0
-    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0, "early": 0}
+    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0, "early": 0, "fds": 0}
     for i in range(n):
         sig = rnd.choice(SIGNALS)
         delay = rnd.uniform(0, span)
@@ -351,6 +367,7 @@ def dump_tries(binary, work, n, rnd):
             ok += 1
             stats["survived"] += 1
             stats["leftover"] += leftover
+            stats["fds"] += t.leftover_fds
         else:
             bad += 1
             print("FAIL dump try %d: signal %d after %.1f ms: %s" % (i, sig, delay * 1000, why), flush=True)
@@ -443,7 +460,7 @@ def restore_tries(binary, work, n, rnd):
                 why = "processes %s still traced" % traced
             elif e2:
                 why = "restored tree found itself wrong: %s" % m2
-            elif any(after[k] == before[k] for k in range(5)):
+            elif any(after[k] == before[k] for k in RUNNING):
                 why = "restored tree does not work: %s -> %s" % (before, after)
             else:
                 stats["whole"] += 1
@@ -486,10 +503,11 @@ def main():
         o, b, st = dump_tries(binary, work, a.tries, rnd)
         ok += o
         bad += b
-        print("dump: %d tries, %d survived unharmed (%d with the parasite's area left), %d harmed; "
-              "%d finished before the signal, %d signalled before criu's main()" %
-              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), b, st.get("completed", 0),
-               st.get("early", 0)), flush=True)
+        print("dump: %d tries, %d survived unharmed (%d with the parasite's area left, %d with its socket "
+              "or pipes left in the strict child), %d harmed; %d finished before the signal, %d signalled "
+              "before criu's main()" %
+              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), st.get("fds", 0), b,
+               st.get("completed", 0), st.get("early", 0)), flush=True)
     if a.restore_tries:
         o, b, st = restore_tries(binary, work, a.restore_tries, rnd)
         ok += o
