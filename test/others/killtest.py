@@ -192,12 +192,23 @@ class Tree:
             }
         return snap
 
-    def check(self, allow_leftover):
-        """Returns (harm or None, leftover)."""
+    def strict_killed(self):
+        """The strict-seccomp child, if it is dead of SIGKILL (seccomp's, in the trapped-syscall window)."""
+        for p in self.kids:
+            if self.snap[p]["seccomp"] == "1":
+                s = read("/proc/%d/stat" % p)
+                if s and s[s.rindex(")") + 2] == "Z" and int(s.split()[-1]) & 0x7f == signal.SIGKILL:
+                    return p
+        return None
+
+    def check(self, allow_leftover, skip=None):
+        """Returns (harm or None, leftover); @skip: a pid left out (with its worker)."""
         leftover = False
         self.leftover_fds = False
+        pids = [p for p in self.pids() if p != skip]
+        running = [i for i in RUNNING if not (skip and i == 6)]
         # first: everyone there, let go, and the stopped child still stopped
-        for p in self.pids():
+        for p in pids:
             was = self.snap[p]
             st = state(p)
             if st is None or st == "Z":
@@ -229,10 +240,20 @@ class Tree:
             return "a worker found its state changed: %s" % msg, leftover
         if beats2[5] < 2:
             return "the stopped child did not go on after SIGCONT", leftover
-        for i in RUNNING:
+        for i in running:
             if beats2[i] == beats[i]:
-                return "worker %d stopped working (heartbeat %d); threads: %s" % (i, beats[i], self.threads()), leftover
-        for p in self.pids():
+                # Starved, or stuck? Without criu, a tree held to 3% of a CPU
+                # (cgroup cpu quota) shows this in 2 of 50 such windows, the
+                # pipe chain (root -> writer -> reader) first: give it time.
+                states = self.threads()
+                deadline = time.time() + 5
+                while self.shared()[0][i] == beats[i] and time.time() < deadline:
+                    time.sleep(0.05)
+                if self.shared()[0][i] == beats[i]:
+                    return "worker %d stopped working (heartbeat %d); threads: %s" % (i, beats[i], states), leftover
+                print("note: worker %d made no progress for 0.3 s, then went on (load?); threads then: %s" %
+                      (i, states), flush=True)
+        for p in pids:
             was = self.snap[p]
             if status_field(p, "Seccomp") != was["seccomp"]:
                 return "process %d has seccomp mode %s, had %s" % (p, status_field(p, "Seccomp"),
@@ -340,7 +361,7 @@ def dump_tries(binary, work, n, rnd):
     log("dump takes %.0f ms; killing within that" % (span * 1000))
 
     ok = bad = 0
-    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0, "early": 0, "fds": 0}
+    stats = {"tries": 0, "survived": 0, "leftover": 0, "completed": 0, "early": 0, "fds": 0, "strict": 0}
     for i in range(n):
         sig = rnd.choice(SIGNALS)
         delay = rnd.uniform(0, span)
@@ -362,10 +383,20 @@ def dump_tries(binary, work, n, rnd):
         elif sig != signal.SIGKILL and (rc <= 0 or "interrupted" not in err):
             why = "criu got signal %d: rc %d, stderr %r" % (sig, rc, err.strip()[-300:])
         harm, leftover = t.check(allow_leftover=sent and sig == signal.SIGKILL)
+        strict = sent and sig == signal.SIGKILL and harm and t.strict_killed()
+        if strict:
+            # criu died between making a trapped syscall real and the task's
+            # seccomp check of it (Documentation/compel.md, "Windows"):
+            # counted apart, the rest of the tree must be whole
+            harm, leftover = t.check(allow_leftover=True, skip=strict)
+            if harm is None:
+                stats["strict"] += 1
+                print("KNOWN dump try %d: signal 9 after %.1f ms: the strict-seccomp child %d was killed by "
+                      "seccomp (the trapped-syscall window)" % (i, delay * 1000, strict), flush=True)
         why = why or harm
         if why is None:
             ok += 1
-            stats["survived"] += 1
+            stats["survived"] += not strict
             stats["leftover"] += leftover
             stats["fds"] += t.leftover_fds
         else:
@@ -456,6 +487,10 @@ def restore_tries(binary, work, n, rnd):
             before, e1, _, m1 = t.shared()
             time.sleep(0.3)
             after, e2, _, m2 = t.shared()
+            deadline = time.time() + 5  # starved (load) rather than stuck: see Tree.check()
+            while any(after[k] == before[k] for k in RUNNING) and not e2 and time.time() < deadline:
+                time.sleep(0.05)
+                after, e2, _, m2 = t.shared()
             if traced:
                 why = "processes %s still traced" % traced
             elif e2:
@@ -504,9 +539,10 @@ def main():
         ok += o
         bad += b
         print("dump: %d tries, %d survived unharmed (%d with the parasite's area left, %d with its socket "
-              "or pipes left in the strict child), %d harmed; %d finished before the signal, %d signalled "
-              "before criu's main()" %
-              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), st.get("fds", 0), b,
+              "or pipes left in the strict child), %d with the strict child killed in the trapped-syscall "
+              "window, %d harmed; %d finished before the signal, %d signalled before criu's main()" %
+              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), st.get("fds", 0),
+               st.get("strict", 0), b,
                st.get("completed", 0), st.get("early", 0)), flush=True)
     if a.restore_tries:
         o, b, st = restore_tries(binary, work, a.restore_tries, rnd)
