@@ -1,9 +1,9 @@
 /*
  * Memory: which areas a task has and how each comes back, and the page
  * path: PAGEMAP_SCAN finds the pages worth saving, the parasite vmsplices
- * them into pipes, and we read the pipes a cache-sized piece at a time,
- * checksum the piece while it is in the cache and write it to the pages
- * file (see copy_pipe()).
+ * them into pipes, and we splice the pipes into the pages file a piece at
+ * a time, checksumming each piece while that copy left it in the cache
+ * (splice_hashed()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -750,6 +750,7 @@ struct page_xfer {
 	uint64_t csum_cap;
 	uint64_t *round_csum;		/* a round's checksums, in the order of its pages (drain_round()) */
 	char *chunk[2];			/* COPY_CHUNK bytes for each thread of drain_round() */
+	int map_fd;			/* the pages file, read-only (map_setup()), or -1 */
 };
 
 static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
@@ -874,12 +875,15 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 }
 
 /*
- * The pipe's bytes to the pages file at @off through @buf, COPY_CHUNK at a
- * time, each piece checksummed while it is in the cache. The pages are
- * read from memory once, by the read(), as splice() would read them;
- * hashing them where they lie (in the task, or from the pipe's pages)
- * would read them from memory a second time, at a few GB/s where XXH3
- * runs at tens of GB/s over cached data (Documentation/dump-flow.md).
+ * Checksums at dump: every page is read from memory once, by the copy
+ * that puts it into the pages file (splice() here, in the kernel); the
+ * hash has to read it while that copy left it in the cache, as XXH3 runs
+ * at tens of GB/s over cached data and a few GB/s from memory
+ * (Documentation/dump-flow.md, section 6). So a pipe goes to the file
+ * COPY_CHUNK at a time, and each piece is hashed right after, through a
+ * read-only mapping of the file's pages it was just copied into (x->map_fd).
+ * Where the file can't be mapped, the pipe is read into @buf, hashed
+ * there and written from there: one copy more, in the cache.
  */
 #define COPY_CHUNK	(256UL << 10)
 
@@ -900,6 +904,38 @@ static int copy_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t of
 		len -= n;
 	}
 	return 0;
+}
+
+static int splice_hashed(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
+{
+	char *map = MAP_FAILED;
+	int ret = 0;
+
+	if (x->map_fd >= 0 && !(off & (PAGE_SIZE - 1)))
+		map = mmap(NULL, len, PROT_READ, MAP_SHARED, x->map_fd, off);
+	if (map == MAP_FAILED)
+		return copy_pipe(x, pipe_rd, len, off, buf, csum);
+	for (uint64_t done = 0; done < len && !ret; done += COPY_CHUNK) {
+		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+
+		ret = drain_pipe(x, pipe_rd, n, off + done);
+		if (!ret)
+			csum_pages(map + done, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
+	}
+	munmap(map, len);
+	return ret;
+}
+
+/* A read-only fd of the pages file, to map what was spliced into it; -1 where that fails (no harm). */
+static void map_setup(struct page_xfer *x)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", x->pages_fd);
+	x->map_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (x->map_fd < 0)
+		pr_warn("can't open %s to read it (%s): pages are checksummed from a copy\n", path,
+			strerror(errno));
 }
 
 /*
@@ -951,6 +987,9 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 			pr_err("out of memory for the page path\n");
 			return -1;
 		}
+		/* CRIU_PAGES_COPY=1: the fallback always, a measuring and testing switch like CRIU_CSUM_OFF */
+		if (!getenv("CRIU_PAGES_COPY"))
+			map_setup(x);
 	}
 
 	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
@@ -1046,7 +1085,7 @@ static int drain_one(struct drain_job *j, uint32_t i)
 		memset(csum, 0, (j->len[i] >> PAGE_SHIFT) * sizeof(*csum));
 		return drain_pipe(x, x->pipes[i][0], j->len[i], j->off[i]);
 	}
-	return copy_pipe(x, x->pipes[i][0], j->len[i], j->off[i], j->buf, csum);
+	return splice_hashed(x, x->pipes[i][0], j->len[i], j->off[i], j->buf, csum);
 }
 
 static void *drain_some(void *arg)
@@ -1678,7 +1717,7 @@ static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, stru
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
 	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po)
 {
-	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
+	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st, .map_fd = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct page_sets ps;
 	struct page_list live;
@@ -1731,6 +1770,8 @@ out:
 	free(x.csum);
 	free(x.round_csum);
 	free(x.chunk[0]);
+	if (x.map_fd >= 0)
+		close(x.map_fd);
 	ret = close_images(&x, pages, ret);
 	page_sets_free(&ps);
 	page_list_free(&live);
