@@ -1063,9 +1063,9 @@ static void xfer_close(struct page_xfer *x)
 
 /*
  * Draining a round's pipes into the pages file: each pipe's data has its
- * offset (and its checksums' place) known beforehand, so two threads copy
- * them side by side, one reading and hashing while the other writes (the
- * file's inode lock lets one write at a time).
+ * offset (and its checksums' place) known beforehand, so two threads
+ * splice and hash them side by side (the file's inode lock lets one
+ * splice in at a time; the other hashes meanwhile).
  */
 struct drain_job {
 	struct page_xfer *x;
@@ -1122,8 +1122,8 @@ static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
 }
 
 /*
- * Into the pages file: the pipes copied (by two threads when it is worth
- * it), then the pagemap entries with the checksums taken on the way.
+ * Into the pages file: the pipes spliced and hashed (by two threads when
+ * it is worth it), then the pagemap entries with the checksums.
  */
 static int drain_round(struct page_xfer *x, uint32_t np)
 {
