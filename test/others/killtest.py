@@ -31,7 +31,8 @@ or all do and are healthy; never a part.
 KILLTEST_SIGNALS=9 (comma-separated numbers) sends only those signals;
 KILLTREE_CFLAGS adds compiler flags to killtree's build (e.g.
 -DKT_SECCOMP_NS=1000: how often the seccomp child calls its forbidden
-uname(), 200000 ns by default).
+uname(), 200000 ns by default; -DKT_STRICT_MIB=64: memory the strict
+child fills, for a longer page dump of it).
 
 Last line: "killtest: N passed, M failed". Must run as root.
 """

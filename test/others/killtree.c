@@ -26,6 +26,9 @@
 #ifndef KT_SECCOMP_NS
 #define KT_SECCOMP_NS 200000
 #endif
+#ifndef KT_STRICT_MIB
+#define KT_STRICT_MIB 0		/* memory of its own the strict child fills (MiB): a longer page dump */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -255,6 +258,15 @@ static void child_strict(void)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	close(strictfd[1]);
+	if (KT_STRICT_MIB) {
+		char *m = mmap(NULL, KT_STRICT_MIB << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			fail("strict child: mmap: %s", strerror(errno));
+		else
+			for (size_t i = 0; i < (size_t)KT_STRICT_MIB << 20; i += 4096)
+				m[i] = i >> 12 | 1;
+	}
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
 		fail("seccomp strict: %s", strerror(errno));
 	while (1) {
