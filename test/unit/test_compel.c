@@ -17,6 +17,7 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -396,6 +397,10 @@ static void test_tool_dies_strict(void **state)
 
 	c = 'x';
 	assert_int_equal(write(in[1], &c, 1), 1);
+	/* a task left stopped or traced would never answer: not a hang of the test */
+	struct pollfd pf = { .fd = out[0], .events = POLLIN };
+
+	assert_int_equal(poll(&pf, 1, 5000), 1);
 	assert_int_equal(read(out[0], &c, 1), 1);
 	assert_int_equal(c, 'y');
 	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
