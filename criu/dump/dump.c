@@ -698,6 +698,30 @@ static int read_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/*
+ * Signals whose action the parasite need not read. Each syscall of a
+ * strict-seccomp daemon is a stop and a window (Documentation/compel.md,
+ * "Strict seccomp mode"), and rt_sigaction is 64 of them. In a process
+ * whose threads are all in strict mode no one can read or change an
+ * action again, and of one that is not a handler only the handler itself
+ * (SIG_DFL or SIG_IGN, from status) acts, except SIGCHLD's flags
+ * (SA_NOCLDSTOP, SA_NOCLDWAIT): those are read, with every caught signal.
+ */
+static uint64_t actions_not_read(struct dump_ctx *dc)
+{
+	for (int i = 0; i < dc->nr_th; i++)
+		if (dc->th[i].seccomp_mode != SECCOMP_MODE_STRICT_)
+			return 0;
+	return ~(dc->status.sigcgt | SIGMASK_BIT(SIGCHLD));
+}
+
+static void fill_actions_not_read(struct dump_ctx *dc)
+{
+	for (int s = 1; s <= NR_SIGNALS; s++)
+		if (dc->misc.sa_skip & SIGMASK_BIT(s))
+			dc->misc.sa[s - 1].handler = (dc->status.sigign & SIGMASK_BIT(s)) ? 1 /* SIG_IGN */ : 0 /* SIG_DFL */;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -719,6 +743,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
 
+	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
 	for (int i = 0; i < dc->nr_timers; i++)
 		pa->misc.timers[i].id = dc->timers[i].id;
@@ -728,6 +753,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	fill_actions_not_read(dc);
 	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
