@@ -706,9 +706,16 @@ static int read_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
  * action again, and of one that is not a handler only the handler itself
  * (SIG_DFL or SIG_IGN, from status) acts, except SIGCHLD's flags
  * (SA_NOCLDSTOP, SA_NOCLDWAIT): those are read, with every caught signal.
+ * Not for handlers shared with another process (CLONE_SIGHAND, vm_from).
  */
 static uint64_t actions_not_read(struct dump_ctx *dc)
 {
+	/* handlers shared with another process (vm_from): that one may not be strict */
+	if (dc->vm_from)
+		return 0;
+	for (int i = 0; i < dc->tree->nr; i++)
+		if (dc->tree->p[i].vm_from == dc->pid)
+			return 0;
 	for (int i = 0; i < dc->nr_th; i++)
 		if (dc->th[i].seccomp_mode != SECCOMP_MODE_STRICT_)
 			return 0;
