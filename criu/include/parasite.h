@@ -13,6 +13,7 @@ enum {
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 	PARASITE_CMD_CSUM_PAGES,			/* checksum the pages of the last DUMP_PAGES' out[] */
 	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
+	PARASITE_CMD_NEW_UFFD,				/* a userfaultfd of the task's mm from a /dev/userfaultfd fd */
 };
 
 /*
@@ -168,6 +169,7 @@ union parasite_args {
 	struct parasite_pages pages;
 	struct parasite_fd_flags fd_flags;
 	int32_t nr_pipes;
+	uint32_t uffd_flags;			/* PARASITE_CMD_NEW_UFFD: USERFAULTFD_IOC_NEW's flags */
 };
 
 #endif
