@@ -458,6 +458,11 @@ static void *fault_thread(void *arg)
 			break;
 		}
 		for (int i = 0; i < s->nr; i++) {
+			if (p[i + 1].revents & (POLLERR | POLLHUP | POLLNVAL) && !(p[i + 1].revents & POLLIN)) {
+				/* nothing more will come from it (its mm is gone): the copy finds that out itself */
+				p[i + 1].fd = -1;
+				continue;
+			}
 			if (!(p[i + 1].revents & POLLIN))
 				continue;
 			pthread_mutex_lock(&s->lock);
