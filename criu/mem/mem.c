@@ -782,6 +782,23 @@ static uint64_t *page_csums(struct page_xfer *x, const char *data, uint64_t nr)
 	return x->csum;
 }
 
+/* All of @len at @off: a short write (a full disk) goes on to its error, so errno tells it. */
+static int pwrite_whole(int fd, const char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
 /*
  * @nr pages of data for @vaddr at the end of the pages file: one entry,
  * or with --compress one entry per frame of up to COMP_FRAME_PAGES pages.
@@ -795,8 +812,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 	if (x->ps && !x->comp)
 		return ps_send_pages(vaddr, nr, 0, csum, data, nr * PAGE_SIZE);
 	if (!x->comp) {
-		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
-		    (ssize_t)(nr * PAGE_SIZE)) {
+		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite_whole(x->pages_fd, data, nr * PAGE_SIZE, x->off)) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
@@ -823,7 +839,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 		if (x->ps) {
 			if (ps_send_pages(vaddr, n, pe.has_clen ? len : 0, csum, frame, len))
 				return -1;
-		} else if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
+		} else if (pb_write_one(x->pagemap, &pe) || pwrite_whole(x->pages_fd, frame, len, x->off)) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
