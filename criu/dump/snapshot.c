@@ -18,8 +18,9 @@
  * chunk at a time, each read and then checked to be still protected and
  * present (PAGEMAP_SCAN: neither written nor gone): a page discarded
  * (MADV_DONTNEED), unmapped, moved or replaced meanwhile lost its
- * protection, and fails the dump instead of being saved wrong. Both work
- * under one lock, so a page is copied once, by whichever comes first.
+ * protection, and fails the dump instead of being saved wrong. The checks
+ * and the fault thread's copies are under one lock, so a page is taken
+ * once, from whichever read it first.
  *
  * Any failure, or criu's death: the userfaultfds are criu's fds only;
  * closing them drops every registration and wakes every writer, whose
@@ -30,6 +31,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -86,6 +88,7 @@ struct snapshot {
 	struct snap_task *t;
 	int nr, cap;
 	volatile int failed;
+	int waiting;			/* the fault thread waits for the lock */
 };
 
 static int uffd_api(int fd)
@@ -465,7 +468,9 @@ static void *fault_thread(void *arg)
 			}
 			if (!(p[i + 1].revents & POLLIN))
 				continue;
+			__atomic_add_fetch(&s->waiting, 1, __ATOMIC_RELEASE);
 			pthread_mutex_lock(&s->lock);
+			__atomic_sub_fetch(&s->waiting, 1, __ATOMIC_RELEASE);
 			serve(s, &s->t[i]);
 			pthread_mutex_unlock(&s->lock);
 		}
@@ -502,21 +507,30 @@ int snapshot_protect(struct dump_tree *t)
 	return 0;
 }
 
-/* Pages [@addr, +@n) of the live list, read while the tree runs. */
+/*
+ * Pages [@addr, +@n) of the live list, read while the tree runs. The read
+ * is not under the lock (the fault thread serves writers meanwhile): what
+ * it got is right for every page still protected and present after it,
+ * checked under the lock, as nothing but a write (which waits for the
+ * fault thread, which keeps the page's copy first) or a discard (which
+ * leaves the page unprotected) changes a page. Pages the fault thread
+ * kept are taken from there.
+ */
 static int read_live(struct snapshot *s, struct snap_task *st, char *buf, uint64_t addr, uint64_t n)
 {
 	uint8_t ok[SNAP_CHUNK];
 	int ret = -1;
 
-	pthread_mutex_lock(&s->lock);
-	if (s->failed)
-		goto out;
 	if (pread(st->mem_fd, buf, n * PAGE_SIZE, addr) != (ssize_t)(n * PAGE_SIZE)) {
 		pr_err("snapshot: the memory of %d at %lx-%lx went away while it was copied (unmapped, or the "
 		       "process exited): the dump fails\n", st->pid, (unsigned long)addr,
 		       (unsigned long)(addr + n * PAGE_SIZE));
-		goto out;
+		snap_fail(s);
+		return -1;
 	}
+	pthread_mutex_lock(&s->lock);
+	if (s->failed)
+		goto out;
 	if (check_snap(st, addr, n, ok))
 		goto out;
 	for (uint64_t i = 0; i < n; i++) {
@@ -540,6 +554,9 @@ out:
 	if (ret)
 		snap_fail(s);
 	pthread_mutex_unlock(&s->lock);
+	/* a writer waits for the fault thread: let it have the lock before our next chunk */
+	while (__atomic_load_n(&s->waiting, __ATOMIC_ACQUIRE))
+		sched_yield();
 	return ret;
 }
 
