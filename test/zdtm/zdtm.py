@@ -1518,6 +1518,14 @@ class Run:
         if snap:
             # the tree ran on while its pages were copied: it goes now, and the images come back
             check_running(self.tpid, 'after dump -R --snapshot', stopped=desc.get('stopped', False))
+            # every thread's id must be free for the restore too: waited for below with the pids
+            tids = []
+            for p in self.tree_pids:
+                try:
+                    tids += [int(t) for t in os.listdir('/proc/%d/task' % p) if int(t) != p]
+                except OSError:
+                    pass
+            self.tree_pids = list(self.tree_pids) + tids
             for p in [self.pid] + [q for q in self.tree_pids if q != self.pid]:
                 try:
                     os.kill(p, signal.SIGKILL)
