@@ -1841,6 +1841,8 @@ class Run:
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
+        if self.opts.pre and desc.get('snapshot'):
+            raise TestSkip('not with --pre: its dumps are snapshot dumps, which make no chain')
         if self.opts.snapshot:
             why = desc.get('no_snapshot') or (
                 'a dump that stops or chains its images' if desc.get('pre') or
