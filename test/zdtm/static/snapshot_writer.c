@@ -12,17 +12,13 @@
  * registers say), or before an earlier write (older), breaks the chain at
  * its turn. Every eighth page's last word is written by the kernel, by a
  * read() from a pipe: kernel-mode writes to a write-protected page must
- * wait for its copy as user-mode ones do, not fail. Four times a sweep a
- * child is forked that writes its copy-on-write copies of some pages and
- * exits: the parent's pages (still write-protected, the child's areas not
- * registered) stay the parent's. After SIGTERM one more whole sweep checks
- * every page.
+ * wait for its copy as user-mode ones do, not fail. After SIGTERM one more
+ * whole sweep checks every page.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
@@ -33,7 +29,7 @@
 
 static uint64_t *mem;
 static int pfd[2];
-static uint64_t bad, first_bad, bad_was, bad_want, kfail, forkfail;
+static uint64_t bad, first_bad, bad_was, bad_want, kfail;
 static int kerr;
 
 static void sweep(uint64_t gen)
@@ -59,19 +55,6 @@ static void sweep(uint64_t gen)
 			}
 		} else {
 			w[WORDS - 1] = gen;
-		}
-		if (pg % 4096 == 4095) {
-			/* a child of the moment writes its copies of the pages: the parent's stay as they are */
-			pid_t c = fork();
-			int st;
-
-			if (c == 0) {
-				for (size_t k = 0; k < NPAGES; k += 97)
-					mem[k * WORDS] = ~0ULL;
-				_exit(0);
-			}
-			if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st))
-				forkfail++;
 		}
 		if (pg % 64 == 63)
 			usleep(100);
@@ -99,8 +82,6 @@ int main(int argc, char **argv)
 		fail("%lu pages not of the images' instant: page %lu held %lu where %lu was due (one sweep "
 		     "before the next write)", (unsigned long)bad, (unsigned long)first_bad, (unsigned long)bad_was,
 		     (unsigned long)bad_want);
-	else if (forkfail)
-		fail("%lu children forked during the sweeps failed", (unsigned long)forkfail);
 	else if (kfail)
 		fail("%lu kernel-mode writes (read() into the memory) failed: %s", (unsigned long)kfail,
 		     strerror(kerr));
