@@ -747,8 +747,13 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from) {
 		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
 
-		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
-			       &po))
+		/*
+		 * --lazy-pages: no pages shared with the parent (in_parent) either: an
+		 * area filled before the fork (cow.c) could not be lazy at restore.
+		 * Each process gets its own copy there; the contents are the same.
+		 */
+		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id,
+			       dc->parent.md && !opts.lazy_pages ? &dc->parent : NULL, &po))
 			goto cure;
 	}
 	ret = 0;
@@ -1917,19 +1922,21 @@ int cr_dump_tasks(pid_t pid)
 {
 	struct proc_pid_stat st;
 
-	if (opts.lazy_pages) {
-		pr_err("--lazy-pages is not supported yet for dump (a dump that serves its pages to a remote criu "
-		       "lazy-pages); restore --lazy-pages with a local criu lazy-pages is\n");
-		return -1;
-	}
+	int ret;
+
 	if (check_privileges())
 		return -1;
 	/* before its namespaces are looked at: a zombie leader has none to show */
 	if (!parse_pid_stat(pid, &st) && st.state == 'Z' && leader_gone_threads_live(pid))
 		return -1;
+	/* in criu's network namespace: the dump may enter the tree's later */
+	if (opts.lazy_pages && lazy_dump_listen())
+		return -1;
 	ns_init_self();
 	/* in the tree's pid namespace, if it is not ours */
-	return ns_dump_run(pid, dump_tree_of);
+	ret = ns_dump_run(pid, dump_tree_of);
+	lazy_dump_fini();
+	return ret;
 }
 
 static int dump_tree_of(pid_t pid)
@@ -2006,6 +2013,9 @@ static int dump_tree_of(pid_t pid)
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
+		goto out_resume;
+	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
+	if (lazy_dump_serve())
 		goto out_resume;
 	ret = 0;
 out_resume:
