@@ -29,6 +29,7 @@
 
 #include "dump.h"
 #include "pagechain.h"
+#include "cow.h"
 #include "page-server.h"
 #include "netns.h"
 #include "util.h"
@@ -747,13 +748,8 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from) {
 		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
 
-		/*
-		 * --lazy-pages: no pages shared with the parent (in_parent) either: an
-		 * area filled before the fork (cow.c) could not be lazy at restore.
-		 * Each process gets its own copy there; the contents are the same.
-		 */
-		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id,
-			       dc->parent.md && !opts.lazy_pages ? &dc->parent : NULL, &po))
+		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
+			       &po))
 			goto cure;
 	}
 	ret = 0;
@@ -1918,6 +1914,30 @@ static int check_ns(struct dump_tree *t)
 
 static int dump_tree_of(pid_t pid);
 
+/*
+ * dump --lazy-pages: an area a child may share copy-on-write with its
+ * parent (cow_parent_vma()) is filled before the fork at restore (cow.c),
+ * so that the sharing comes back; it can't be filled lazily. Such areas
+ * of both are dumped as usual.
+ */
+static int keep_cow_areas(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		const struct mm_parent *par = &t->p[i].parent;
+		const struct mm_dump *md = &t->p[i].md;
+
+		if (!par->md || t->p[i].zombie || t->p[i].vm_from)
+			continue;
+		for (size_t k = 0; k < md->nr_vmas; k++) {
+			const VmaEntry *pv = cow_parent_vma(&md->vmas[k], par->md->vma_ptrs, par->md->nr_vmas);
+
+			if (pv && (lazy_dump_keep(t->p[i].pid, md->vmas[k].start) || lazy_dump_keep(par->pid, pv->start)))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int cr_dump_tasks(pid_t pid)
 {
 	struct proc_pid_stat st;
@@ -1995,6 +2015,8 @@ static int dump_tree_of(pid_t pid)
 		if (p && !p->zombie)
 			t.p[i].parent = (struct mm_parent){ .pid = p->pid, .md = &p->md };
 	}
+	if (opts.lazy_pages && keep_cow_areas(&t))
+		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
 	unlinkat(t.dfd, "track.img", 0);

@@ -75,6 +75,9 @@ void ps_close(void);
 
 /* dump --lazy-pages: listen (before the dump enters the tree's namespaces). 0 or -1. */
 int lazy_dump_listen(void);
+/* The area at @start of @pid is not to be lazy (shared copy-on-write with a parent or child). 0 or -1. */
+int lazy_dump_keep(pid_t pid, uint64_t start);
+bool lazy_dump_kept(pid_t pid, uint64_t start);
 /* The lazy pages of @pid, @l (taken over: emptied); they are served from its memory. 0 or -1. */
 int lazy_dump_add(pid_t pid, struct page_list *l);
 /* Serve them until the destination has every page (0: the tree may go) or is gone (-1: it resumes). */

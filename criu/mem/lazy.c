@@ -257,7 +257,10 @@ int lazy_pages_supported(void)
 
 /* ---- the daemon ---- */
 
-/* Pages still to come: [start, end) whose bytes are at off in the source src. */
+/*
+ * Pages still to come: [start, end) whose bytes are at off in the source
+ * src; for pages with the dumping host (no csum), at address off there.
+ */
 struct lz_range {
 	uint64_t start, end, off;
 	const uint64_t *csum;
@@ -665,8 +668,11 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 		nr = max;
 	first = (addr - r->start) / PAGE;
 	if (!r->csum) {
-		/* with the dumping host: checked there against the checksums they came with */
-		if (ps_lazy_get(src->pid, addr, nr, lz->buf))
+		/*
+		 * With the dumping host, at their address there (off: the area may
+		 * have moved here since); checked against the checksums they came with.
+		 */
+		if (ps_lazy_get(src->pid, r->off + first * PAGE, nr, lz->buf))
 			return -1;
 		lz->remote += nr;
 	} else if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
@@ -1016,7 +1022,8 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 			lz->need_remote |= !pms[k].csum;
 			e->r[k].start = pms[k].vaddr;
 			e->r[k].end = pms[k].vaddr + pms[k].nr_pages * PAGE;
-			e->r[k].off = pms[k].off;
+			/* with the dumping host: off is where they are there, what PS_GET asks for */
+			e->r[k].off = pms[k].csum ? pms[k].off : pms[k].vaddr;
 			/* the entries (and their checksums) stay with the tree, which we keep */
 			e->r[k].csum = pms[k].csum;
 			e->r[k].src = lz->nr_src;

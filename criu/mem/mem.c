@@ -1630,9 +1630,10 @@ static int write_dataless(struct cr_img *pagemap, const struct page_list *pl, in
 
 /*
  * dump --lazy-pages: the pages of the areas a restore fills lazily
- * (lazy_vma()) are taken out of @anon into @lazy; they stay in the tree.
+ * (lazy_vma(), not shared copy-on-write: keep_cow_areas() in dump.c) are
+ * taken out of @anon into @lazy; they stay in the tree.
  */
-static int lazy_take(const struct mm_dump *md, struct page_list *anon, struct page_list *lazy)
+static int lazy_take(pid_t pid, const struct mm_dump *md, struct page_list *anon, struct page_list *lazy)
 {
 	struct page_list sel, rest;
 	int ret = -1;
@@ -1642,7 +1643,7 @@ static int lazy_take(const struct mm_dump *md, struct page_list *anon, struct pa
 	if (!opts.lazy_pages)
 		return 0;
 	for (size_t i = 0; i < md->nr_vmas; i++)
-		if (lazy_vma(&md->vmas[i]) &&
+		if (lazy_vma(&md->vmas[i]) && !lazy_dump_kept(pid, md->vmas[i].start) &&
 		    page_list_add(&sel, md->vmas[i].start, (md->vmas[i].end - md->vmas[i].start) >> PAGE_SHIFT))
 			goto out;
 	if (page_list_split(anon, &sel, lazy, &rest))
@@ -1700,7 +1701,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &ps, st, po, parent))
 		goto out;
-	if (split_live(md, &ps.anon, &ps.file, &live) || lazy_take(md, &ps.anon, &lazy))
+	if (split_live(md, &ps.anon, &ps.file, &live) || lazy_take(pid, md, &ps.anon, &lazy))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(ps.anon.total_pages + ps.file.total_pages + ps.hidden.total_pages),

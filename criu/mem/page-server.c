@@ -561,12 +561,56 @@ struct lazy_task {
 	uint64_t served;
 };
 
+struct lazy_kept {
+	pid_t pid;
+	uint64_t start;
+};
+
 static struct {
 	int lsk;
 	struct lazy_task *t;
 	int nr;
 	char *buf;
+	struct lazy_kept *kept;
+	size_t nr_kept;
+	bool kept_sorted;
 } ld = { .lsk = -1 };
+
+int lazy_dump_keep(pid_t pid, uint64_t start)
+{
+	struct lazy_kept *n = realloc(ld.kept, (ld.nr_kept + 1) * sizeof(*n));
+
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	ld.kept = n;
+	n[ld.nr_kept++] = (struct lazy_kept){ pid, start };
+	ld.kept_sorted = false;
+	return 0;
+}
+
+static int kept_cmp(const void *a, const void *b)
+{
+	const struct lazy_kept *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+bool lazy_dump_kept(pid_t pid, uint64_t start)
+{
+	struct lazy_kept k = { pid, start };
+
+	if (!ld.nr_kept)
+		return false;
+	if (!ld.kept_sorted) {
+		qsort(ld.kept, ld.nr_kept, sizeof(*ld.kept), kept_cmp);
+		ld.kept_sorted = true;
+	}
+	return bsearch(&k, ld.kept, ld.nr_kept, sizeof(*ld.kept), kept_cmp) != NULL;
+}
 
 int lazy_dump_listen(void)
 {
@@ -796,6 +840,9 @@ void lazy_dump_fini(void)
 	ld.nr = 0;
 	free(ld.buf);
 	ld.buf = NULL;
+	free(ld.kept);
+	ld.kept = NULL;
+	ld.nr_kept = 0;
 }
 
 /* ---- criu lazy-pages --page-server: pages from the dumping host ---- */
