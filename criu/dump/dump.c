@@ -1949,6 +1949,10 @@ int cr_dump_tasks(pid_t pid)
 	/* before its namespaces are looked at: a zombie leader has none to show */
 	if (!parse_pid_stat(pid, &st) && st.state == 'Z' && leader_gone_threads_live(pid))
 		return -1;
+	if (opts.status_fd >= 0 && !opts.lazy_pages) {
+		pr_err("--status-fd: a dump says when it is ready only with --lazy-pages\n");
+		return -1;
+	}
 	/* in criu's network namespace: the dump may enter the tree's later */
 	if (opts.lazy_pages && lazy_dump_listen())
 		return -1;
