@@ -87,8 +87,11 @@ void lazy_dump_fini(void);
 
 /* criu lazy-pages --page-server: the daemon's side. */
 int ps_lazy_connect(uint64_t dump_id);
-/* @nr pages of @pid at @vaddr into @buf, checked against the checksums they came with. 0 or -1. */
-int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf);
+/*
+ * @nr pages of @pid at @vaddr into @buf, checked against the checksums they
+ * came with; @next_nr pages after them are asked for ahead (0: none). 0 or -1.
+ */
+int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr);
 /* Every page is in: the dump may kill its tree. 0 or -1. */
 int ps_lazy_finish(void);
 

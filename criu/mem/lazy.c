@@ -672,7 +672,10 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 		 * With the dumping host, at their address there (off: the area may
 		 * have moved here since); checked against the checksums they came with.
 		 */
-		if (ps_lazy_get(src->pid, r->off + first * PAGE, nr, lz->buf))
+		uint64_t left = (r->end - addr) / PAGE - nr;
+
+		/* the background copy goes on in this range: its next chunk is asked for ahead */
+		if (ps_lazy_get(src->pid, r->off + first * PAGE, nr, lz->buf, max >= 256 ? (left < max ? left : max) : 0))
 			return -1;
 		lz->remote += nr;
 	} else if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {

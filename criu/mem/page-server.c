@@ -731,7 +731,7 @@ static int lazy_get(int sk, struct ps_msg *m)
 {
 	struct lazy_task *t = lazy_task_of(m->a);
 	uint64_t nr = m->c, *csum = (uint64_t *)ld.buf;
-	char *data = ld.buf + PS_LAZY_MAX * sizeof(uint64_t);
+	char *data;
 	ssize_t n;
 
 	if (!t || !nr || nr > PS_LAZY_MAX || m->b & (PAGE_SIZE - 1) || !lazy_covered(t, m->b, nr)) {
@@ -749,6 +749,7 @@ static int lazy_get(int sk, struct ps_msg *m)
 			return -1;
 		}
 	}
+	data = ld.buf + nr * sizeof(uint64_t);	/* the reply's payload: the checksums, then the data */
 	n = pread(t->mem, data, nr * PAGE_SIZE, m->b);
 	if (n != (ssize_t)(nr * PAGE_SIZE)) {
 		pr_perror("dump --lazy-pages: reading %lu pages at %lx of process %d", (unsigned long)nr,
@@ -756,7 +757,6 @@ static int lazy_get(int sk, struct ps_msg *m)
 		return -1;
 	}
 	csum_pages(data, nr, csum);
-	memmove(ld.buf + nr * sizeof(uint64_t), data, nr * PAGE_SIZE);
 	t->served += nr;
 	/* -2: the destination is gone */
 	return msg_send(sk, PS_PAGES, 0, m->b, nr, 0, ld.buf, nr * (sizeof(uint64_t) + PAGE_SIZE)) ? -2 : 0;
@@ -891,6 +891,12 @@ void lazy_dump_fini(void)
 /* ---- criu lazy-pages --page-server: pages from the dumping host ---- */
 
 static char *lz_buf;
+/* A PS_GET sent ahead (the next background chunk), whose answer is still to be read. */
+static struct {
+	bool on;
+	pid_t pid;
+	uint64_t vaddr, nr;
+} lz_ahead;
 
 int ps_lazy_connect(uint64_t dump_id)
 {
@@ -928,17 +934,58 @@ int ps_lazy_connect(uint64_t dump_id)
 	return 0;
 }
 
-int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf)
+static int lazy_gone_there(void)
+{
+	pr_perror("lazy pages: the dumping host (%s) went away with pages still to come", opts.address);
+	return -1;
+}
+
+/* The answer to a PS_GET sent ahead that is not wanted after all (a fault came first): read and dropped. */
+static int lazy_drop_ahead(void)
+{
+	struct ps_msg m;
+
+	lz_ahead.on = false;
+	if (read_all(ps_sk, &m, sizeof(m)))
+		return lazy_gone_there();
+	if (m.cmd == PS_REPLY)
+		return 0;
+	if (m.cmd != PS_PAGES || m.len != m.b * (sizeof(uint64_t) + PAGE_SIZE) || m.b > PS_LAZY_MAX) {
+		pr_err("lazy pages: a malformed answer from the dumping host\n");
+		return -1;
+	}
+	for (uint64_t left = m.len; left;) {
+		uint64_t n = left < PS_LAZY_MAX * sizeof(uint64_t) ? left : PS_LAZY_MAX * sizeof(uint64_t);
+
+		if (read_all(ps_sk, lz_buf, n))
+			return lazy_gone_there();
+		left -= n;
+	}
+	return 0;
+}
+
+int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr)
 {
 	struct ps_msg m;
 	size_t bad;
 
 	if (nr > PS_LAZY_MAX)
 		nr = PS_LAZY_MAX;
-	if (msg_send(ps_sk, PS_GET, 0, pid, vaddr, nr, NULL, 0) || read_all(ps_sk, &m, sizeof(m))) {
-		pr_perror("lazy pages: the dumping host (%s) went away with pages still to come", opts.address);
+	if (next_nr > PS_LAZY_MAX)
+		next_nr = PS_LAZY_MAX;
+	if (lz_ahead.on && (lz_ahead.pid != pid || lz_ahead.vaddr != vaddr || lz_ahead.nr != nr) && lazy_drop_ahead())
 		return -1;
+	if (!lz_ahead.on && msg_send(ps_sk, PS_GET, 0, pid, vaddr, nr, NULL, 0))
+		return lazy_gone_there();
+	lz_ahead.on = false;
+	/* the next chunk is asked for now: the dump reads it while we check and copy this one */
+	if (next_nr) {
+		if (msg_send(ps_sk, PS_GET, 0, pid, vaddr + nr * PAGE_SIZE, next_nr, NULL, 0))
+			return lazy_gone_there();
+		lz_ahead = (typeof(lz_ahead)){ true, pid, vaddr + nr * PAGE_SIZE, next_nr };
 	}
+	if (read_all(ps_sk, &m, sizeof(m)))
+		return lazy_gone_there();
 	if (m.cmd == PS_REPLY) {
 		pr_err("lazy pages: the dumping host can't give %lu pages at %lx of process %d (%s)\n",
 		       (unsigned long)nr, (unsigned long)vaddr, pid, strerror(m.a));
@@ -948,10 +995,8 @@ int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf)
 		pr_err("lazy pages: a malformed answer from the dumping host\n");
 		return -1;
 	}
-	if (read_all(ps_sk, lz_buf, nr * sizeof(uint64_t)) || read_all(ps_sk, buf, nr * PAGE_SIZE)) {
-		pr_perror("lazy pages: the dumping host (%s) went away with pages still to come", opts.address);
-		return -1;
-	}
+	if (read_all(ps_sk, lz_buf, nr * sizeof(uint64_t)) || read_all(ps_sk, buf, nr * PAGE_SIZE))
+		return lazy_gone_there();
 	bad = csum_check_pages(buf, nr, (uint64_t *)lz_buf);
 	if (bad < nr) {
 		pr_err("lazy pages: the page at %lx of process %d came from the dumping host with a wrong checksum: "
@@ -967,7 +1012,8 @@ int ps_lazy_finish(void)
 
 	if (ps_sk < 0)
 		return 0;
-	if (ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) || ps_reply(&m, "the end of the lazy pages")) {
+	if ((lz_ahead.on && lazy_drop_ahead()) || ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) ||
+	    ps_reply(&m, "the end of the lazy pages")) {
 		pr_warn("lazy pages: every page is in, but the dumping host did not hear it: it may resume its tree "
 			"(there would then be two)\n");
 		return -1;
