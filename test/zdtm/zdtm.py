@@ -111,6 +111,8 @@ DESC_KEYS = {
     'lazy': bool,               # restore through a lazy-pages daemon (as --lazy-pages does for all)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'no_pre': str,              # why --pre can't be used with it (a known gap): skipped then
+    'no_snapshot': str,         # why --snapshot can't be used with it: skipped then
+    'snapshot': bool,           # always dumped as --snapshot does for all
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
@@ -1095,7 +1097,8 @@ class Run:
     def remote_lazy(self, desc):
         """--remote-lazy-pages for this dump: not for dumps that must fail, go on running or are chained."""
         return self.opts.remote_lazy_pages and not any(desc.get(k) for k in (
-            'dump_fail', 'leave_running', 'corrupt', 'restore_fail', 'pre')) and not self.opts.pre
+            'dump_fail', 'leave_running', 'corrupt', 'restore_fail', 'pre', 'snapshot')) and \
+            not self.opts.pre and not self.opts.snapshot
 
     def lazy_dump(self, imgdir, extra):
         """--remote-lazy-pages: dump --lazy-pages, serving on a free loopback port once the images are
@@ -1138,7 +1141,17 @@ class Run:
         gone, status = reap(orig_pid, DUMP_EXIT_TIMEOUT)
         if not gone:
             raise TestFail('task %d is still alive after the lazy dump' % orig_pid)
+        self.wait_tree_gone()
         log('dumped task %s' % describe_status(status))
+
+    def wait_tree_gone(self):
+        """The dumped tree's zombies and orphans come to us: their pids must be free."""
+        deadline = time.monotonic() + DUMP_EXIT_TIMEOUT
+        while time.monotonic() < deadline:
+            reap_zombies()
+            if not any(os.path.exists('/proc/%d' % p) for p in self.tree_pids):
+                break
+            time.sleep(0.02)
 
     def start_lazy(self, imgdir):
         """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
@@ -1528,8 +1541,11 @@ class Run:
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
         if self.ext_links:
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + self.ext_links_opts())
-        if desc.get('leave_running'):
+        snap = self.opts.snapshot or desc.get('snapshot')
+        if desc.get('leave_running') or snap:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
+        if snap:
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--snapshot'])
 
         self.tree_pids = tree_pids(self.pid)
         orig_pid = self.pid
@@ -1566,18 +1582,28 @@ class Run:
             check_running(self.tpid, 'after dump -R')
             settled_snapshot(self.tpid, before, 'after dump -R', self.deadline, None, self.nsview)
             return 'next'
+        if snap:
+            # the tree ran on while its pages were copied: it goes now, and the images come back
+            check_running(self.tpid, 'after dump -R --snapshot', stopped=desc.get('stopped', False))
+            # every thread's id must be free for the restore too: waited for below with the pids
+            tids = []
+            for p in self.tree_pids:
+                try:
+                    tids += [int(t) for t in os.listdir('/proc/%d/task' % p) if int(t) != p]
+                except OSError:
+                    pass
+            self.tree_pids = list(self.tree_pids) + tids
+            for p in [self.pid] + [q for q in self.tree_pids if q != self.pid]:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         # --remote-lazy-pages: the original waits frozen until the daemon has every page
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT) if not self.lazy_dump_p else (True, None)
         if not gone:
             raise TestFail('task %d is still alive after dump' % self.pid)
-        # the dumped tree's zombies and orphans come to us: their pids must be free
-        deadline = time.monotonic() + DUMP_EXIT_TIMEOUT
-        while time.monotonic() < deadline:
-            reap_zombies()
-            if not any(os.path.exists('/proc/%d' % p) for p in self.tree_pids):
-                break
-            time.sleep(0.02)
-        if status is not None or not self.lazy_dump_p:
+        if not self.lazy_dump_p:
+            self.wait_tree_gone()
             log('dumped task %s' % describe_status(status))
 
         for rx in desc.get('dump_log_match', []):
@@ -1887,6 +1913,15 @@ class Run:
         if self.opts.remote_lazy_pages and self.flavor == 'h':
             raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
                            'the original, frozen until the memory is in)')
+        if self.opts.pre and desc.get('snapshot'):
+            raise TestSkip('not with --pre: its dumps are snapshot dumps, which make no chain')
+        if self.opts.snapshot:
+            why = desc.get('no_snapshot') or (
+                'a dump that stops or chains its images' if desc.get('pre') or
+                set(desc.get('dump_opts', [])) & {'-s', '--leave-stopped', '--track-mem', '--prev-images-dir',
+                                                  '--page-server', '--lazy-pages'} else None)
+            if why:
+                raise TestSkip('not with --snapshot: %s' % why)
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
@@ -2035,6 +2070,9 @@ def cmd_run(opts):
     if opts.pre < 0:
         print('zdtm: --pre must be 0 or more', file=sys.stderr)
         return 2
+    if opts.snapshot and (opts.pre or opts.norestore):
+        print('zdtm: --snapshot goes with neither --pre nor --norestore', file=sys.stderr)
+        return 2
     if opts.pre:
         # the only trace pre-dumps leave in a task: its memory registered for tracking
         VMFLAGS.discard('uw')
@@ -2134,6 +2172,9 @@ def main():
     rp.add_argument('--pre', type=int, default=0, metavar='N',
                     help='before each dump, N pre-dumps (--track-mem, each the '
                     'parent of the next); the dump takes the rest')
+    rp.add_argument('--snapshot', action='store_true',
+                    help='dump -R --snapshot (pages copied while the tree runs on), then the tree is killed '
+                    'and restored from the images')
     rp.add_argument('--lazy-pages', action='store_true',
                     help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
                     'the runner checks the tree once the daemon put every page in')
