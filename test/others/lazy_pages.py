@@ -50,6 +50,7 @@ CRIU = os.environ.get("CRIU", os.path.join(BUILD, "criu", "criu"))
 MEMHOG = os.path.join(BUILD, "test", "bench", "memhog")
 TMP = None
 procs = []
+hogs = []      # memhogs in pid namespaces of their own (setsid: not in any Popen's group)
 
 
 class Fail(Exception):
@@ -244,6 +245,7 @@ def start_memhog_pidns(d, mib, ns=None):
         if kids and "unshare" in read("/proc/%s/comm" % kids[0]):
             kids = subprocess.run(["pgrep", "-P", kids[0]], capture_output=True, text=True).stdout.split()
         if kids and "memhog" in read("/proc/%s/comm" % kids[0]):
+            hogs.append(int(kids[0]))
             return int(kids[0])
         time.sleep(0.02)
     raise Fail("can't find memhog below unshare %d" % p.pid)
@@ -322,6 +324,7 @@ def remote(d, ns_a, ns_b, addr, mib):
     copy_images(a, b)
     lp = remote_daemon(ns_b, b, addr)
     rpid = remote_restore(ns_b, b)
+    hogs.append(rpid)
     if lp.wait(timeout=120):
         raise Fail("the daemon failed: %s" % read(os.path.join(b, "lazy-pages.log"))[-400:])
     out, _ = dp.communicate(timeout=60)
@@ -352,6 +355,7 @@ def remote_half(d, mib):
     copy_images(a, b)
     lp = remote_daemon(None, b, "127.0.0.1")
     rpid = remote_restore(None, b)
+    hogs.append(rpid)
     return dp, lp, pid, rpid, b
 
 
@@ -458,6 +462,13 @@ def main():
                         p.kill()
                     p.wait()
             procs.clear()
+            for pid in hogs:
+                try:
+                    if "memhog" in read("/proc/%d/comm" % pid):     # not a pid taken since
+                        os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            hogs.clear()
     except Fail as e:
         print("FAIL setup: %s" % e)
         failed += 1
