@@ -734,6 +734,13 @@ static int fill_areas(struct cow_task *t, int fd, const char *name)
 			const struct cow_area *a = &t->areas[k];
 			uint64_t from = s > a->start ? s : a->start, to = e < a->end ? e : a->end;
 
+			if (!a->late && from < to && pe->has_lazy && pe->lazy) {
+				pr_err("%s: pages at %lx are with the dumping host, but their area is filled before "
+				       "the fork (shared with a parent or child): can't be lazy\n", name,
+				       (unsigned long)from);
+				return -1;
+			}
+
 			if (!a->late && from < to &&
 			    pread_pages(fd, a->slot + (from - a->start), to - from, pe->off + (from - s),
 					pe->csum + ((from - s) >> PAGE_SHIFT), name))
@@ -836,7 +843,7 @@ static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, const PagemapE
 	out[*n].vaddr = s;
 	out[*n].nr_pages = (e - s) >> PAGE_SHIFT;
 	out[*n].off = pe->off + (s - pe->vaddr);
-	out[(*n)++].csum = pe->csum + first;
+	out[(*n)++].csum = pe->csum ? pe->csum + first : NULL;	/* NULL: with the dumping host (lazy) */
 	return 0;
 }
 
