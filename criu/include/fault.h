@@ -8,6 +8,8 @@
  * every step on stderr as it comes ("fault injection: step N: read(fd 7)").
  * CRIU_FAULT_CALLS=read,fgets (names of wrapped calls, comma-separated)
  * counts only the calls of those names as steps, so that N walks them.
+ * CRIU_FAULT_KILL=1 makes the process at step N die of SIGKILL there
+ * instead of failing it (killtest.py --walk: a SIGKILL at every step).
  * A step is a call to a library function
  * that makes a system call (they are all wrapped at link time, see
  * fault-wrap.c and criu/meson.build), a parasite command, or an image

@@ -27,6 +27,12 @@ criu at a random instant. Afterwards either no process of the tree exists,
 or all do and are healthy; never a part.
 
     killtest.py [--tries N] [--restore-tries N] [--seed S] [-v]
+    killtest.py --walk FIRST:LAST:STRIDE [-v]
+    killtest.py --selftest [--tries 0 --restore-tries 0]
+
+--walk kills criu deterministically instead: at fault-injection step N
+of the dump (CRIU_FAULT=N CRIU_FAULT_KILL=1, criu/include/fault.h) for
+N = FIRST, FIRST+STRIDE, ... up to LAST (0: the dump's last step).
 
 KILLTEST_SIGNALS=9 (comma-separated numbers) sends only those signals;
 KILLTREE_CFLAGS adds compiler flags to killtree's build (e.g.
@@ -160,6 +166,8 @@ class Tree:
         if len(stopped) != 1:
             raise RuntimeError("killtree: %d stopped children" % len(stopped))
         self.stopped = stopped[0]
+        self.continued = False  # check() sent it SIGCONT: its stop was verified before
+        self.after_cont = None  # test hook: called right after that SIGCONT
 
     def shared(self):
         with open(self.state, "rb") as f:
@@ -231,12 +239,17 @@ class Tree:
             if status_field(p, "TracerPid") != "0":
                 return "process %d is still traced" % p, leftover
             st = state(p)
+            if p == self.stopped and self.continued:
+                continue  # a check before found it stopped, then continued it
             if (was["state"] == "T") != (st == "T") or st == "t":
                 return "process %d is in state %s, was %s" % (p, st, was["state"]), leftover
         # the stopped child: continue it and let it check itself (a stopped
         # task whose criu died heals when it runs again, so it is compared after)
         beats, err, _, msg = self.shared()
         os.kill(self.stopped, signal.SIGCONT)
+        self.continued = True
+        if self.after_cont:
+            self.after_cont(self)
         deadline = time.time() + 2
         while self.shared()[0][5] < 2 and time.time() < deadline:
             time.sleep(0.01)
@@ -318,12 +331,12 @@ class Tree:
         self.err.close()
 
 
-def run_criu(args, delay, sig):
+def run_criu(args, delay, sig, env=None):
     """Start criu, send @sig after @delay seconds (if still running); returns (rc, seconds, stderr)."""
     errf = tempfile.TemporaryFile()
     t0 = time.time()
     p = subprocess.Popen([CRIU] + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
-                         close_fds=True)
+                         close_fds=True, env=dict(os.environ, **env) if env else None)
     sent = False
     if delay is not None:
         try:
@@ -348,6 +361,26 @@ RST_OPTS = ["--allow-changed-files"]
 SIGNALS = [signal.SIGKILL] * 7 + [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
 if os.environ.get("KILLTEST_SIGNALS"):
     SIGNALS = [int(x) for x in os.environ["KILLTEST_SIGNALS"].split(",")]
+
+
+def judge(t, killed):
+    """(harm or None, leftover, pid of the strict child killed by seccomp or None) after criu ended.
+
+    The strict child may be found dead only after a first check() went past
+    the states (it dies when it runs again, some time after criu): that
+    check continued the stopped child, so the second one must not ask for
+    its stop again (Tree.continued).
+    """
+    harm, leftover = t.check(allow_leftover=killed)
+    strict = killed and harm and t.strict_killed()
+    if strict:
+        # criu died between making a trapped syscall real and the task's
+        # seccomp check of it (Documentation/compel.md, "Windows"):
+        # counted apart, the rest of the tree must be whole
+        harm, leftover = t.check(allow_leftover=True, skip=strict)
+        if harm is not None:
+            strict = None
+    return harm, leftover, strict or None
 
 
 def dump_tries(binary, work, n, rnd):
@@ -388,17 +421,11 @@ def dump_tries(binary, work, n, rnd):
             stats["early"] += 1  # before criu's main(): its handlers were not there yet, nothing was done
         elif sig != signal.SIGKILL and (rc <= 0 or "interrupted" not in err):
             why = "criu got signal %d: rc %d, stderr %r" % (sig, rc, err.strip()[-300:])
-        harm, leftover = t.check(allow_leftover=sent and sig == signal.SIGKILL)
-        strict = sent and sig == signal.SIGKILL and harm and t.strict_killed()
+        harm, leftover, strict = judge(t, sent and sig == signal.SIGKILL)
         if strict:
-            # criu died between making a trapped syscall real and the task's
-            # seccomp check of it (Documentation/compel.md, "Windows"):
-            # counted apart, the rest of the tree must be whole
-            harm, leftover = t.check(allow_leftover=True, skip=strict)
-            if harm is None:
-                stats["strict"] += 1
-                print("KNOWN dump try %d: signal 9 after %.1f ms: the strict-seccomp child %d was killed by "
-                      "seccomp (the trapped-syscall window)" % (i, delay * 1000, strict), flush=True)
+            stats["strict"] += 1
+            print("KNOWN dump try %d: signal 9 after %.1f ms: the strict-seccomp child %d was killed by "
+                  "seccomp (the trapped-syscall window)" % (i, delay * 1000, strict), flush=True)
         why = why or harm
         if why is None:
             ok += 1
@@ -417,6 +444,72 @@ def dump_tries(binary, work, n, rnd):
         t.kill()
         os.truncate(os.path.join(work, "tree.err"), 0)
     return ok, bad, stats
+
+
+def walk_tries(binary, work, first, last, stride):
+    """SIGKILL of criu at fault-injection steps first, first+stride, ... (CRIU_FAULT_KILL): deterministic."""
+    ok = bad = 0
+    stats = {"tries": 0, "survived": 0, "leftover": 0, "strict": 0}
+    d = os.path.join(work, "img")
+    t = Tree(binary, work)
+    shutil.rmtree(d, ignore_errors=True)
+    rc, _, err, _ = run_criu(["dump", "-t", str(t.pid), "-D", d, "-R", "-o", "dump.log"], None, None,
+                             {"CRIU_FAULT": "count"})
+    t.kill()
+    steps = [int(x) for x in err.split("fault injection: ")[-1].split()[:1] if x.isdigit()]
+    if rc != 0 or not steps:
+        print("killtest: counting the steps of a dump failed (rc %d): %s" % (rc, err.strip()[-300:]))
+        return 0, 1, stats
+    last = min(last or steps[0], steps[0])
+    log("a dump has %d steps; killing criu at %d..%d every %d" % (steps[0], first, last, stride))
+    for n in range(first, last + 1, stride):
+        t = Tree(binary, work)
+        shutil.rmtree(d, ignore_errors=True)
+        rc, _, err, _ = run_criu(["dump", "-t", str(t.pid), "-D", d, "-R", "-o", "dump.log", "-v4"], None, None,
+                                 {"CRIU_FAULT": str(n), "CRIU_FAULT_KILL": "1"})
+        stats["tries"] += 1
+        harm, leftover, strict = judge(t, True)
+        if strict:
+            stats["strict"] += 1
+            print("KNOWN walk step %d: the strict-seccomp child %d was killed by seccomp "
+                  "(the trapped-syscall window)" % (n, strict), flush=True)
+        if harm is None:
+            ok += 1
+            stats["survived"] += not strict
+            stats["leftover"] += leftover
+        else:
+            bad += 1
+            print("FAIL walk step %d (criu rc %d): %s" % (n, rc, harm), flush=True)
+            if os.path.exists(os.path.join(d, "dump.log")):
+                shutil.copy(os.path.join(d, "dump.log"), os.path.join(work, "walk-%d.log" % n))
+        t.kill()
+        os.truncate(os.path.join(work, "tree.err"), 0)
+    return ok, bad, stats
+
+
+def selftest(binary, work):
+    """The harness's own judgment, without criu: the strict child dying of
+    SIGKILL just after check() continued the stopped child (as it does when
+    the daemon's trapped syscall kills it late) must count as the known
+    window, with nothing else harmed. 1 passed or 1 failed."""
+    t = Tree(binary, work)
+    strict = [p for p in t.kids if t.snap[p]["seccomp"] == "1"][0]
+
+    def kill_strict(tree):
+        os.kill(strict, signal.SIGKILL)
+        deadline = time.time() + 5
+        while state(strict) != "Z" and time.time() < deadline:
+            time.sleep(0.01)
+
+    t.after_cont = kill_strict
+    harm, _, found = judge(t, True)
+    t.kill()
+    if harm is None and found == strict:
+        print("selftest: the strict child killed after the first check is the known window; the stopped "
+              "child's continuation is not taken for harm", flush=True)
+        return 1, 0
+    print("FAIL selftest: %s (strict child found killed: %s)" % (harm, found), flush=True)
+    return 0, 1
 
 
 def restore_tries(binary, work, n, rnd):
@@ -523,6 +616,10 @@ def main():
     ap.add_argument("--tries", type=int, default=100, help="dump tries")
     ap.add_argument("--restore-tries", type=int, default=50)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--walk", default=None, metavar="FIRST:LAST:STRIDE",
+                    help="instead of random instants, SIGKILL criu at these fault-injection steps of a dump "
+                         "(CRIU_FAULT_KILL; LAST 0: the last step)")
+    ap.add_argument("--selftest", action="store_true", help="check the harness's own judgment first")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
@@ -540,6 +637,20 @@ def main():
                    ["-o", binary, os.path.join(HERE, "killtree.c")], check=True)
     print("killtest: seed %d, %d dump tries, %d restore tries" % (seed, a.tries, a.restore_tries), flush=True)
     ok = bad = 0
+    if a.selftest:
+        o, b = selftest(binary, work)
+        ok += o
+        bad += b
+    if a.walk:
+        first, last, stride = (int(x) for x in a.walk.split(":"))
+        o, b, st = walk_tries(binary, work, first, last, max(stride, 1))
+        ok += o
+        bad += b
+        print("walk: %d steps killed at, %d unharmed (%d with the parasite's area left), %d with the strict "
+              "child killed in the trapped-syscall window, %d harmed" %
+              (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), st.get("strict", 0), b),
+              flush=True)
+        a.tries = a.restore_tries = 0
     if a.tries:
         o, b, st = dump_tries(binary, work, a.tries, rnd)
         ok += o
