@@ -1781,9 +1781,13 @@ static int collect_process(struct dump_ctx *dc)
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
 	pr_debug("task %d: stat and status read\n", pid);
-	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
+	if (preread_take(&dc->tree->preread, dc))
+		pr_debug("task %d: %d memory areas as read before the freeze (no syscall since, maps the same)\n",
+			 pid, dc->nr_pvmas);
+	else if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
-	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
+	else
+		pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
 	if (collect_fds(pid, dc->status.fdsize, dc->files, &dc->fds))
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
@@ -1972,6 +1976,7 @@ static int dump_tree_of(pid_t pid)
 	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
 	preload_covers(&t);
+	preread_tree(&t.preread, pid);
 
 	t_start = now_us();
 	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
@@ -1987,6 +1992,7 @@ static int dump_tree_of(pid_t pid)
 
 	if (mark_vm_children(&t))
 		goto out_resume;
+	preread_verify(&t.preread, &t);
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
@@ -2069,6 +2075,7 @@ out_close:
 	resolve_socket_vmas(NULL);
 	pidmap_free(&t.idx);
 	free_covers(&t);
+	preread_free(&t.preread);
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();
