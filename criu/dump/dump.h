@@ -169,6 +169,7 @@ struct dump_tree {
 	struct prev_cover *covers;	/* the previous images' pages per pid, read before freezing */
 	int nr_covers;
 	struct preread preread;		/* areas read before freezing */
+	struct snapshot *snap;		/* dump --snapshot (snapshot.c), or NULL */
 };
 
 /* What the previous images hold for a pid (chain_cover()), read while the tree still runs. */
