@@ -60,6 +60,8 @@ struct cow_area {
 	uint64_t from_len;		/* bytes taken from there */
 	int late;			/* mapped after the fork; its pages are the restorer's to fill */
 	int pages;			/* the pagemap has pages for it */
+	int huge;			/* filled after the fork in huge pages, run by run (cow_fill_huge()) */
+	uint64_t huge_bytes;		/* of those runs */
 	const VmaEntry *vma;
 };
 
@@ -74,6 +76,7 @@ struct cow_task {
 	struct cow_area *areas;		/* sorted by address */
 	size_t nr_areas;
 	struct page_list inherited;	/* the pages marked in_parent */
+	struct page_list huge;		/* 2 MiB runs all of whose pages are in the pagemap (huge areas) */
 };
 
 struct cow_tree {
@@ -81,6 +84,8 @@ struct cow_tree {
 	int nr;
 	uint64_t base, len;		/* the premap region, 0 if none */
 	uint64_t align;			/* of the region: the largest page size of an area in it */
+	int huge_ok;			/* huge fill possible: THP and UFFDIO_MOVE (cow_plan()) */
+	int fillers;			/* threads a task fills its huge areas with */
 };
 
 /* Address ranges taken, to find a hole free in all of them. */
@@ -119,10 +124,20 @@ int cow_reserve(struct cow_tree *ct);
 int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_open_fn open, void *priv);
 /* After it forked: map its other file-backed areas in their slots. */
 int cow_premap_late(struct cow_tree *ct, int i, cow_open_fn open, void *priv);
+/*
+ * After it forked: fill the runs of its huge areas in their slots (huge
+ * pages), which the restorer moves into its own areas with UFFDIO_MOVE.
+ */
+int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name);
 /* The premapped slot of the area starting at @start, 0 if it is mapped the usual way. */
 uint64_t cow_slot(const struct cow_task *ct, uint64_t start);
+/* The slot of the huge area at @start; 0 if it is none. */
+uint64_t cow_huge_slot(const struct cow_task *ct, uint64_t start);
 struct rst_pagemap;
-/* The pagemap the restorer fills: no in_parent pages, none filled before the fork. Count or -1. */
+/*
+ * The pagemap the restorer fills: no in_parent pages, none filled before the
+ * fork, no huge runs. Room needed: nr_pms + nr_areas + huge.nr. Count or -1.
+ */
 ssize_t cow_restorer_pagemap(const struct cow_task *ct, struct rst_pagemap *out, size_t max);
 void cow_task_free(struct cow_task *ct);
 
