@@ -13,6 +13,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
+#include "pidmap.h"
 
 /*
  * A private area whose pages a fork shares: anonymous (heap, stack too)
@@ -69,6 +70,7 @@ struct cow_task {
 	pid_t pid;
 	int parent;			/* index in the tree; -1 for the root */
 	int live;
+	int nested;			/* in a nested pid namespace of the tree's */
 	MmEntry *mm;
 	PagemapEntry **pms;
 	size_t nr_pms;
@@ -85,7 +87,9 @@ struct cow_tree {
 	uint64_t base, len;		/* the premap region, 0 if none */
 	uint64_t align;			/* of the region: the largest page size of an area in it */
 	int huge_ok;			/* huge fill possible: THP and UFFDIO_MOVE (cow_plan()) */
-	int fillers;			/* threads a task fills its huge areas with */
+	int fillers;			/* threads a task fills its huge areas with, itself included */
+	int32_t pid_max;		/* filler threads take ids below it... */
+	const struct pidmap *ids;	/* ...and none of these: every pid, tid, pgid and sid of the images */
 };
 
 /* Address ranges taken, to find a hole free in all of them. */

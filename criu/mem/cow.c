@@ -22,10 +22,14 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cow.h"
+#include "clone3-stack.h"
 #include "pagechain.h"
 #include "csum.h"
 #include "pidmap.h"
@@ -41,6 +45,9 @@
 
 #define PM_CHUNK	4096
 #define HUGE_SZ		(2ULL << 20)
+#define HUGE_MAX_FILLERS	8
+/* Below this much, threads cost more than they bring. */
+#define HUGE_THREADED_MIN	(64ULL << 20)
 
 static int vma_anon(const VmaEntry *v)
 {
@@ -542,6 +549,19 @@ static int huge_fill_possible(void)
 	return n > 0 && !strstr(buf, "[never]");
 }
 
+/* One filler a CPU (at most HUGE_MAX_FILLERS), if filler ids can be had (cow_fill_huge()). */
+static int huge_fillers(struct cow_tree *ct)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long long v;
+
+	if (!ct->huge_ok || !ct->ids || getenv("CRIU_HUGE_FILL_ONE") || read_num_file("/proc/sys/kernel/pid_max", &v) ||
+	    v < 1024 || v > INT32_MAX)
+		return 1;
+	ct->pid_max = (int32_t)v;
+	return cpus < 1 ? 1 : cpus > HUGE_MAX_FILLERS ? HUGE_MAX_FILLERS : (int)cpus;
+}
+
 int cow_plan(struct cow_tree *ct)
 {
 	int **mark = calloc(ct->nr, sizeof(*mark)), **pidx = calloc(ct->nr, sizeof(*pidx));
@@ -552,7 +572,7 @@ int cow_plan(struct cow_tree *ct)
 	ct->len = 0;
 	ct->align = PAGE_SIZE;
 	ct->huge_ok = huge_fill_possible();
-	ct->fillers = 1;
+	ct->fillers = huge_fillers(ct);
 	for (int i = 0; i < ct->nr; i++) {
 		struct cow_task *t = ct->t[i];
 
@@ -1005,6 +1025,91 @@ static void huge_worker(struct huge_fill *hf)
 	}
 }
 
+/*
+ * Filler threads. They are threads of the restoring process (its memory
+ * cgroup pays for the pages, as for the rest of its memory), made with
+ * clone3 and an id of our choosing (set_tid): one that no pid, tid, pgid
+ * or sid of the images has, from the top of the id space down, so that
+ * no process or thread of the tree still to be made can find its id
+ * taken. They run only huge_worker() (raw syscalls, no libc state: they
+ * share the TLS of the thread that made them), with every signal blocked,
+ * and are waited for (CLONE_CHILD_CLEARTID) before the process goes on,
+ * on every path: none is left when the restorer starts, and a process
+ * killed on a failure takes its fillers with it.
+ */
+struct filler {
+	struct huge_fill *hf;
+	void *stack;
+	volatile int32_t alive;		/* cleared and woken by the kernel when it is gone */
+};
+
+#define FILLER_STACK	(64 << 10)
+
+static void __attribute__((noreturn)) raw_exit(void)
+{
+	asm volatile("syscall" : : "a"((long)SYS_exit), "D"(0L) : "rcx", "r11", "memory");
+	__builtin_unreachable();
+}
+
+static void filler_main(void *arg)
+{
+	struct filler *f = arg;
+
+	huge_worker(f->hf);
+	raw_exit();
+}
+
+/* Start filler @f with an id from *@next down; 0, or -1 if none could be had. */
+static int filler_start(struct cow_tree *ct, struct filler *f, int32_t *next)
+{
+	struct clone_args ca;
+	sigset_t all, old;
+	long ret = -EEXIST;
+
+	f->stack = mmap(NULL, FILLER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (f->stack == MAP_FAILED) {
+		f->stack = NULL;
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	for (int tries = 0; ret == -EEXIST && tries < 64 && *next > 300; tries++) {
+		pid_t tid = (*next)--;
+
+		if (pidmap_get(ct->ids, tid) >= 0)
+			continue;
+		memset(&ca, 0, sizeof(ca));
+		ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+			   CLONE_CHILD_CLEARTID;
+		ca.child_tid = (uintptr_t)&f->alive;
+		ca.stack = (uintptr_t)f->stack;
+		ca.stack_size = FILLER_STACK;
+		ca.set_tid = (uintptr_t)&tid;
+		ca.set_tid_size = 1;
+		f->alive = 1;
+		ret = clone3_into(&ca, sizeof(ca), filler_main, f);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		f->alive = 0;
+		pr_warn("no filler thread (clone3: %s): fewer threads fill the huge pages\n", strerror((int)-ret));
+		munmap(f->stack, FILLER_STACK);
+		f->stack = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void filler_wait(struct filler *f)
+{
+	if (!f->stack)
+		return;
+	while (f->alive)
+		syscall(SYS_futex, &f->alive, FUTEX_WAIT, 1, NULL, NULL, 0);
+	munmap(f->stack, FILLER_STACK);
+	f->stack = NULL;
+}
+
 static int huge_job_add(struct huge_fill *hf, uint64_t to, uint64_t off, uint64_t len, const uint64_t *csum)
 {
 	if (hf->nr == hf->cap) {
@@ -1096,7 +1201,8 @@ int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 {
 	struct cow_task *t = ct->t[i];
 	struct huge_fill hf = { .fd = -1 };
-	int ret = -1;
+	struct filler fillers[HUGE_MAX_FILLERS] = {};
+	int ret = -1, nr_fillers = 0;
 
 	if (!t->huge.nr)
 		return 0;
@@ -1113,13 +1219,25 @@ int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 	hf.fd = chain_open_pages(dfd, pages_name);
 	if (hf.fd < 0)
 		goto out;
+	/* a process in a nested pid namespace has ids at several levels: it fills alone */
+	if (ct->fillers > 1 && !t->nested && t->huge.total_pages * PAGE_SIZE >= HUGE_THREADED_MIN) {
+		int32_t next = ct->pid_max - 1;
+
+		for (int k = 0; k < ct->fillers - 1; k++) {
+			fillers[nr_fillers].hf = &hf;
+			if (filler_start(ct, &fillers[nr_fillers], &next) == 0)
+				nr_fillers++;
+		}
+	}
 	huge_worker(&hf);
+	for (int k = 0; k < nr_fillers; k++)
+		filler_wait(&fillers[k]);
 	if (hf.failed) {
 		huge_report(t, &hf, pages_name);
 		goto out;
 	}
-	pr_info("%d: %lu MiB filled in huge pages (%zu pieces)\n", t->pid, (unsigned long)(t->huge.total_pages >> 8),
-		hf.nr);
+	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s))\n", t->pid,
+		(unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1);
 	ret = 0;
 out:
 	if (hf.fd >= 0)

@@ -468,6 +468,7 @@ void free_tree(struct rst_tree *tr)
 	free(tr->cow.t);
 	pidmap_free(&tr->pids);
 	pidmap_free(&tr->tids);
+	pidmap_free(&tr->all_ids);
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);

@@ -126,6 +126,7 @@ struct rst_tree {
 	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
+	struct pidmap all_ids;		/* every pid, tid, pgid, sid of the images (cow.c's filler threads avoid them) */
 };
 
 /* Service fds live from svc_base up, above every fd the task will have (and at least here). */
