@@ -99,7 +99,8 @@ static void usage(FILE *f)
 "      --track-mem         pre-dump, dump: track the pages the tree writes, for the next dump of the chain\n"
 "      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
 "                          unchanged since are left out, linked as DIR/parent\n"
-"      --auto-dedup        pre-dump, dump: free in the previous images what this dump replaces\n"
+"      --auto-dedup        pre-dump, dump, page-server: free in the previous images what this\n"
+"                          dump replaces\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
 "      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
 "      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
@@ -286,7 +287,7 @@ static const struct opt_use {
 	/* pre-dump takes what dump takes (A_DUMP); these name how the images were made, too */
 	{ OPT_PREV_IMAGES_DIR, "--prev-images-dir", A_DUMP },
 	{ OPT_TRACK_MEM, "--track-mem", A_DUMP | A_RESTORE },
-	{ OPT_AUTO_DEDUP, "--auto-dedup", A_DUMP | A_RESTORE },
+	{ OPT_AUTO_DEDUP, "--auto-dedup", A_DUMP | A_RESTORE | A_PAGE_SERVER },
 	{ OPT_COMPRESS, "--compress", A_DUMP | A_RESTORE },
 	{ OPT_PAGE_SERVER, "--page-server", A_DUMP },
 	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },

@@ -502,10 +502,8 @@ void dedup_chain(struct dump_tree *t)
 	if (!opts.auto_dedup || t->prev_dfd < 0 || t->deduped)
 		return;
 	t->deduped = true;
-	if (opts.page_server) {
-		pr_warn("--auto-dedup: the previous images are at the page server; nothing freed\n");
+	if (opts.page_server)	/* the previous images are there: the server does it (srv_dedup) */
 		return;
-	}
 	for (int i = 0; i < t->nr; i++)
 		if (!t->p[i].zombie && !t->p[i].vm_from && chain_dedup(t->dfd, t->p[i].pid, &punched))
 			pr_warn("--auto-dedup of %d failed: the previous images keep pages they need no more\n",

@@ -28,7 +28,7 @@ enum ps_cmd {
 	PS_DATALESS,	/* a: vaddr, b: nr_pages, flags: PS_F_IN_PREV or PS_F_IN_PARENT */
 	PS_CLOSE,	/* the images of the last PS_OPEN are whole */
 	PS_COVER,	/* a: pid; reply: payload of (start, nr_pages) pairs the previous images hold */
-	PS_FINISH,	/* everything sent; reply once it is all written */
+	PS_FINISH,	/* everything sent (flags: PS_F_DEDUP); reply once it is all written */
 	PS_REPLY,	/* a: 0 or an errno */
 	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
 };
@@ -36,6 +36,7 @@ enum ps_cmd {
 #define PS_F_COMPRESS	1
 #define PS_F_IN_PREV	1
 #define PS_F_IN_PARENT	2
+#define PS_F_DEDUP	1	/* PS_FINISH: --auto-dedup the previous images there */
 
 struct ps_msg {
 	uint32_t cmd;

@@ -104,6 +104,9 @@ struct ps_server {
 	pid_t pid;
 	char *buf;
 	size_t cap;
+	pid_t *pids;		/* every PS_OPEN's, for --auto-dedup */
+	size_t nr_pids;
+	bool inventory;		/* the images here are whole */
 };
 
 /* The images of the last PS_OPEN: sealed (@ok) or dropped unsealed, as a failed dump's are. */
@@ -125,8 +128,17 @@ static int srv_open(struct ps_server *s, struct ps_msg *m)
 {
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 
+	pid_t *pids;
+
 	if (srv_close_images(s, 1))
 		return -1;
+	pids = realloc(s->pids, (s->nr_pids + 1) * sizeof(*pids));
+	if (!pids) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	s->pids = pids;
+	s->pids[s->nr_pids++] = m->a;
 	s->pid = m->a;
 	s->off = 0;
 	s->pagemap = open_image_at(s->dfd, CR_FD_PAGEMAP, O_DUMP, (int)m->a);
@@ -275,7 +287,34 @@ static int srv_inventory(struct ps_server *s, struct ps_msg *m)
 	img = open_image_at(s->dfd, CR_FD_INVENTORY, O_DUMP);
 	ret = img ? finish_image(img, pb_write_one(img, ie)) : -1;
 	inventory_entry__free_unpacked(ie, NULL);
+	s->inventory = !ret;
 	return ret;
+}
+
+/*
+ * --auto-dedup of a dump through the page server (the dump's flag or the
+ * server's own option): the previous images are here, so it is done here,
+ * once the new images are whole (their inventory came), as a local dump
+ * does. A failure only leaves the chain bigger than it could be.
+ */
+static void srv_dedup(struct ps_server *s, bool asked)
+{
+	uint64_t punched = 0;
+	int up;
+
+	if (!(asked || opts.auto_dedup) || !s->inventory)
+		return;
+	up = chain_open_parent(s->dfd);
+	if (up < 0) {
+		pr_info("--auto-dedup: no previous images here\n");
+		return;
+	}
+	close(up);
+	for (size_t i = 0; i < s->nr_pids; i++)
+		if (chain_dedup(s->dfd, s->pids[i], &punched))
+			pr_warn("--auto-dedup of %d failed: the previous images keep pages they need no more\n",
+				s->pids[i]);
+	pr_info("--auto-dedup: %lu pages freed in the previous images\n", (unsigned long)punched);
 }
 
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
@@ -331,6 +370,8 @@ static int serve(struct ps_server *s)
 			break;
 		case PS_FINISH:
 			ret = srv_close_images(s, 1);
+			if (!ret)
+				srv_dedup(s, m.flags & PS_F_DEDUP);
 			msg_send(s->sk, PS_REPLY, 0, ret ? EIO : 0, 0, 0, NULL, 0);
 			return ret;
 		default:
@@ -388,6 +429,7 @@ out:
 	if (lsk >= 0)
 		close(lsk);
 	free(s.buf);
+	free(s.pids);
 	close(s.dfd);
 	return ret;
 }
@@ -513,7 +555,8 @@ int ps_finish(void)
 
 	if (ps_sk < 0)
 		return 0;
-	if (ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) || ps_reply(&m, "the end of the dump"))
+	if (ps_send(PS_FINISH, opts.auto_dedup ? PS_F_DEDUP : 0, 0, 0, 0, NULL, 0) ||
+	    ps_reply(&m, "the end of the dump"))
 		return -1;
 	if (m.a) {
 		pr_err("the page server could not write the images (%s)\n", strerror(m.a));

@@ -9,6 +9,8 @@ by a veth pair (Documentation/incremental.md):
                  images are copied over; the restore in B brings memhog back
                  there (in B's network namespace) with every page intact.
   migrate_compress  the same with --compress.
+  migrate_dedup  the same with --auto-dedup while memhog writes on: the
+                 server frees in the pre-dump's images what the dump replaced.
   server_dies    the page server is killed while a dump sends it pages: the
                  dump fails saying so, memhog runs on untouched.
   no_server      nobody listens: the dump fails at once, memhog untouched.
@@ -77,11 +79,12 @@ def cleanup():
         shutil.rmtree(TMP, ignore_errors=True)
 
 
-def start_memhog(ns, mode, mib, d):
+def start_memhog(ns, mode, mib, d, write_mibps=0):
     pidfile = os.path.join(d, "memhog.pid")
     out = open(os.path.join(d, "memhog.out"), "w")
+    env = dict(os.environ, MEMHOG_WRITE_MIBPS=str(write_mibps)) if write_mibps else None
     p = subprocess.Popen(in_ns(ns) + [MEMHOG, mode, str(mib), pidfile], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/")
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/", env=env)
     procs.append(p)
     deadline = time.monotonic() + 60
     while not os.path.exists(pidfile):
@@ -147,7 +150,9 @@ def t_migrate(extra):
     d = tempfile.mkdtemp(dir=TMP)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
     os.makedirs(a)
-    pid = start_memhog(NS_A, "text", 64, d)
+    dedup = "--auto-dedup" in extra
+    # with --auto-dedup it writes on, so the dump replaces pages of the pre-dump
+    pid = start_memhog(NS_A, "text", 64, d, 32 if dedup else 0)
     srv = page_server(NS_B, os.path.join(b, "pre"))
     r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
                 "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log", *extra)
@@ -164,6 +169,11 @@ def t_migrate(extra):
         raise Fail("the dump did not use the pre-dump the page server has")
     if not os.path.exists(os.path.join(b, "pre", "inventory.img")):
         raise Fail("the page server did not write the pre-dump's inventory.img")
+    if dedup:
+        # the server holds the previous images: it frees what the dump replaced
+        m = re.search(r"--auto-dedup: ([0-9]+) pages freed", open(os.path.join(b, "final", "ps.log")).read())
+        if not m or not int(m.group(1)):
+            raise Fail("the page server freed nothing in the pre-dump's images (--auto-dedup)")
     if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final"))):
         raise Fail("pages written locally although they went to the page server")
     if not reaped(pid):
@@ -230,6 +240,7 @@ def main():
     try:
         setup_net()
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
+                               ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
                                ("server_dies", t_server_dies, ()), ("no_server", t_no_server, ())):
             try:
                 fn(*args)
