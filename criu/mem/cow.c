@@ -1079,8 +1079,9 @@ static int filler_start(struct cow_tree *ct, struct filler *f, int32_t *next)
 		if (pidmap_get(ct->ids, tid) >= 0)
 			continue;
 		memset(&ca, 0, sizeof(ca));
+		/* untraced: no stop for criu to see to (the tree is traced from birth), and gone when it exits */
 		ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-			   CLONE_CHILD_CLEARTID;
+			   CLONE_CHILD_CLEARTID | CLONE_UNTRACED;
 		ca.child_tid = (uintptr_t)&f->alive;
 		ca.stack = (uintptr_t)f->stack;
 		ca.stack_size = FILLER_STACK;
@@ -1229,7 +1230,9 @@ int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 				nr_fillers++;
 		}
 	}
+	pr_debug("%d: %zu pieces to fill, %d filler thread(s) started\n", t->pid, hf.nr, nr_fillers);
 	huge_worker(&hf);
+	pr_debug("%d: its own part filled\n", t->pid);
 	for (int k = 0; k < nr_fillers; k++)
 		filler_wait(&fillers[k]);
 	if (hf.failed) {
