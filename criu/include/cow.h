@@ -14,6 +14,7 @@
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
 #include "pidmap.h"
+#include "pagechain.h"
 
 /*
  * A private area whose pages a fork shares: anonymous (heap, stack too)
@@ -79,6 +80,7 @@ struct cow_task {
 	size_t nr_areas;
 	struct page_list inherited;	/* the pages marked in_parent */
 	struct page_list huge;		/* 2 MiB runs all of whose pages are in the pagemap (huge areas) */
+	struct chain_srcs *srcs;	/* where the chain stores the runs' pages (pagechain.c), if not in pms */
 };
 
 struct cow_tree {
@@ -86,6 +88,7 @@ struct cow_tree {
 	int nr;
 	uint64_t base, len;		/* the premap region, 0 if none */
 	uint64_t align;			/* of the region: the largest page size of an area in it */
+	int no_huge;			/* set before cow_plan(): no huge fill (the lazy-pages daemon's reading) */
 	int huge_ok;			/* huge fill possible: THP and UFFDIO_MOVE (cow_plan()) */
 	int fillers;			/* threads a task fills its huge areas with, itself included */
 	int32_t pid_max;		/* filler threads take ids below it... */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cow.h"
+#include "compress.h"
 #include "clone3-stack.h"
 #include "pagechain.h"
 #include "csum.h"
@@ -571,7 +572,7 @@ int cow_plan(struct cow_tree *ct)
 		goto out;
 	ct->len = 0;
 	ct->align = PAGE_SIZE;
-	ct->huge_ok = huge_fill_possible();
+	ct->huge_ok = !ct->no_huge && huge_fill_possible();
 	ct->fillers = huge_fillers(ct);
 	for (int i = 0; i < ct->nr; i++) {
 		struct cow_task *t = ct->t[i];
@@ -935,12 +936,26 @@ static size_t runs_lower_bound(const struct page_list *l, uint64_t addr)
 
 
 /*
- * A piece of the pagemap in a huge run: @len bytes at @off of the pages
- * file go to @to, checked against @csum (one per page).
+ * A piece of a huge run: @len bytes at @off of pages file @file go to
+ * @to, checked against @csum (one per page). Or, if @clen, the pages
+ * [@to, @to + @len) of the compressed frame of @clen bytes at @off, which
+ * holds @fpages pages from @fvaddr.
  */
 struct huge_job {
 	uint64_t to, off, len;
+	uint64_t vaddr;			/* the task's address of @to, for messages */
 	const uint64_t *csum;
+	int file;
+	uint32_t clen, fpages;
+	uint64_t fvaddr;
+};
+
+#define HUGE_MAX_FILES	8192
+
+/* What a worker needs for compressed frames: made before any filler starts. */
+struct huge_wctx {
+	void *dctx;
+	char *frame, *pages;
 };
 
 /*
@@ -951,24 +966,29 @@ struct huge_job {
 struct huge_fill {
 	struct huge_job *jobs;
 	size_t nr, cap;
-	int fd;
+	int *fds;			/* of the pages files */
+	const char *const *what;	/* their names for messages */
+	int nr_fds;
+	int frames;			/* some jobs are compressed frames */
 	size_t next;			/* the next job to take */
 	int failed;			/* 0, or the HF_* of the first failure */
 	int err;			/* its errno */
+	int at_file;
 	uint64_t at_off, at_addr;	/* where */
 };
 
-enum { HF_OK, HF_READ, HF_SHORT, HF_CSUM };
+enum { HF_OK, HF_READ, HF_SHORT, HF_CSUM, HF_FRAME };
 
 /* Pages go in chunks, each checked right after it is read, while it is in the cache (issue 13). */
 #define HUGE_CHUNK	(256 << 10)
 
-static void huge_fail(struct huge_fill *hf, int why, int err, uint64_t off, uint64_t addr)
+static void huge_fail(struct huge_fill *hf, int why, int err, int file, uint64_t off, uint64_t addr)
 {
 	int none = HF_OK;
 
 	if (__atomic_compare_exchange_n(&hf->failed, &none, why, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 		hf->err = err;
+		hf->at_file = file;
 		hf->at_off = off;
 		hf->at_addr = addr;
 	}
@@ -987,25 +1007,58 @@ static long raw_pread(int fd, uint64_t to, uint64_t len, uint64_t off)
 	return ret;
 }
 
-static int huge_job_run(struct huge_fill *hf, const struct huge_job *j)
+static int read_all(struct huge_fill *hf, const struct huge_job *j, uint64_t to, uint64_t n, uint64_t off)
 {
+	for (uint64_t got = 0; got < n;) {
+		long r = raw_pread(hf->fds[j->file], to + got, n - got, off + got);
+
+		if (r <= 0) {
+			huge_fail(hf, r ? HF_READ : HF_SHORT, r ? (int)-r : 0, j->file, off + got, j->vaddr);
+			return -1;
+		}
+		got += r;
+	}
+	return 0;
+}
+
+/* A compressed frame: expanded straight into place if the job takes it whole, else through @w->pages. */
+static int huge_frame_run(struct huge_fill *hf, struct huge_wctx *w, const struct huge_job *j)
+{
+	uint64_t flen = (uint64_t)j->fpages * PAGE_SIZE;
+	int whole = j->to == j->fvaddr && j->len == flen;
+	char *dst = whole ? (char *)j->to : w->pages;
+	size_t bad;
+
+	if (read_all(hf, j, (uint64_t)w->frame, j->clen, j->off))
+		return -1;
+	if (decomp_frame_ctx(w->dctx, w->frame, j->clen, dst, j->fpages)) {
+		huge_fail(hf, HF_FRAME, 0, j->file, j->off, j->vaddr - (j->to - j->fvaddr));
+		return -1;
+	}
+	dst += j->to - j->fvaddr;
+	bad = csum_check_pages(dst, j->len >> PAGE_SHIFT, j->csum);
+	if (bad < j->len >> PAGE_SHIFT) {
+		huge_fail(hf, HF_CSUM, 0, j->file, j->off, j->vaddr + bad * PAGE_SIZE);
+		return -1;
+	}
+	if (!whole)
+		memcpy((void *)j->to, dst, j->len);
+	return 0;
+}
+
+static int huge_job_run(struct huge_fill *hf, struct huge_wctx *w, const struct huge_job *j)
+{
+	if (j->clen)
+		return huge_frame_run(hf, w, j);
 	for (uint64_t done = 0; done < j->len;) {
-		uint64_t n = j->len - done < HUGE_CHUNK ? j->len - done : HUGE_CHUNK, got = 0;
+		uint64_t n = j->len - done < HUGE_CHUNK ? j->len - done : HUGE_CHUNK;
 		size_t bad;
 
-		while (got < n) {
-			long r = raw_pread(hf->fd, j->to + done + got, n - got, j->off + done + got);
-
-			if (r <= 0) {
-				huge_fail(hf, r ? HF_READ : HF_SHORT, r ? (int)-r : 0, j->off + done + got,
-					  j->to + done + got);
-				return -1;
-			}
-			got += r;
-		}
+		if (read_all(hf, j, j->to + done, n, j->off + done))
+			return -1;
 		bad = csum_check_pages((void *)(j->to + done), n >> PAGE_SHIFT, j->csum + (done >> PAGE_SHIFT));
 		if (bad < n >> PAGE_SHIFT) {
-			huge_fail(hf, HF_CSUM, 0, j->off + done + bad * PAGE_SIZE, j->to + done + bad * PAGE_SIZE);
+			huge_fail(hf, HF_CSUM, 0, j->file, j->off + done + bad * PAGE_SIZE, j->vaddr + done + bad * PAGE_SIZE);
 			return -1;
 		}
 		done += n;
@@ -1013,14 +1066,14 @@ static int huge_job_run(struct huge_fill *hf, const struct huge_job *j)
 	return 0;
 }
 
-static void huge_worker(struct huge_fill *hf)
+static void huge_worker(struct huge_fill *hf, struct huge_wctx *w)
 {
 	for (;;) {
 		size_t k = __atomic_fetch_add(&hf->next, 1, __ATOMIC_RELAXED);
 
 		if (k >= hf->nr || __atomic_load_n(&hf->failed, __ATOMIC_RELAXED))
 			return;
-		if (huge_job_run(hf, &hf->jobs[k]))
+		if (huge_job_run(hf, w, &hf->jobs[k]))
 			return;
 	}
 }
@@ -1039,6 +1092,7 @@ static void huge_worker(struct huge_fill *hf)
  */
 struct filler {
 	struct huge_fill *hf;
+	struct huge_wctx *w;
 	void *stack;
 	volatile int32_t alive;		/* cleared and woken by the kernel when it is gone */
 };
@@ -1055,7 +1109,7 @@ static void filler_main(void *arg)
 {
 	struct filler *f = arg;
 
-	huge_worker(f->hf);
+	huge_worker(f->hf, f->w);
 	raw_exit();
 }
 
@@ -1111,48 +1165,104 @@ static void filler_wait(struct filler *f)
 	f->stack = NULL;
 }
 
-static int huge_job_add(struct huge_fill *hf, uint64_t to, uint64_t off, uint64_t len, const uint64_t *csum)
+static int huge_job_add(struct huge_fill *hf, const struct huge_job *j)
 {
 	if (hf->nr == hf->cap) {
 		size_t c = hf->cap ? hf->cap * 2 : 64;
-		struct huge_job *j = realloc(hf->jobs, c * sizeof(*j));
+		struct huge_job *n = realloc(hf->jobs, c * sizeof(*n));
 
-		if (!j) {
+		if (!n) {
 			pr_err("out of memory\n");
 			return -1;
 		}
-		hf->jobs = j;
+		hf->jobs = n;
 		hf->cap = c;
 	}
-	hf->jobs[hf->nr++] = (struct huge_job){ to, off, len, csum };
+	hf->jobs[hf->nr++] = *j;
 	return 0;
 }
 
-/* The pieces of @pe's pages [s, e) in huge runs, as jobs of at most a huge page each. */
+/* The slot address of @a in a huge area of @t, checking the piece [a, b) lies in one. 0 if not. */
+static uint64_t slot_of(const struct cow_task *t, uint64_t a, uint64_t b)
+{
+	ssize_t ai = area_index(t, a);
+	const struct cow_area *ar = ai >= 0 ? &t->areas[ai] : NULL;
+
+	if (!ar || !ar->huge || ar->start > a || ar->end < b) {
+		pr_err("%d: huge run piece at %lx outside a huge area\n", t->pid, (unsigned long)a);
+		return 0;	/* can't be: plan_huge() cut runs by areas */
+	}
+	return ar->slot + (a - ar->start);
+}
+
+/*
+ * A plain piece [s, e) at file offset @off (of its start) as jobs of at
+ * most a huge page each (so fillers share a long piece); a compressed
+ * one as one job.
+ */
+static int huge_piece(struct cow_task *t, struct huge_fill *hf, struct huge_job j, uint64_t s, uint64_t e)
+{
+	if (j.clen) {
+		uint64_t to = slot_of(t, s, e);
+
+		if (!to)
+			return -1;
+		j.fvaddr = to - (s - j.fvaddr);
+		j.to = to;
+		j.vaddr = s;
+		j.len = e - s;
+		hf->frames = 1;
+		return huge_job_add(hf, &j);
+	}
+	for (uint64_t a = s; a < e;) {
+		uint64_t c = (a + HUGE_SZ) & ~(HUGE_SZ - 1), to;
+		struct huge_job p = j;
+
+		if (c > e)
+			c = e;
+		to = slot_of(t, a, c);
+		if (!to)
+			return -1;
+		p.to = to;
+		p.vaddr = a;
+		p.len = c - a;
+		p.off = j.off + (a - s);
+		p.csum = j.csum + ((a - s) >> PAGE_SHIFT);
+		if (huge_job_add(hf, &p))
+			return -1;
+		a = c;
+	}
+	return 0;
+}
+
+/* The pieces of @pe's pages [s, e) in huge runs, from the pages file (file 0). */
 static int huge_jobs_of(struct cow_task *t, struct huge_fill *hf, const PagemapEntry *pe, uint64_t s, uint64_t e)
 {
 	for (size_t k = runs_lower_bound(&t->huge, s); k < t->huge.nr && t->huge.r[k].start < e; k++) {
 		uint64_t a = t->huge.r[k].start > s ? t->huge.r[k].start : s;
 		uint64_t b = t->huge.r[k].start + t->huge.r[k].nr_pages * PAGE_SIZE;
+		struct huge_job j = { .file = 0 };
 
 		if (b > e)
 			b = e;
-		while (a < b) {
-			ssize_t ai = area_index(t, a);
-			const struct cow_area *ar = ai >= 0 ? &t->areas[ai] : NULL;
-			uint64_t c = (a + HUGE_SZ) & ~(HUGE_SZ - 1);
+		j.off = pe->off + (a - pe->vaddr);
+		j.csum = pe->csum + ((a - pe->vaddr) >> PAGE_SHIFT);
+		if (huge_piece(t, hf, j, a, b))
+			return -1;
+	}
+	return 0;
+}
 
-			if (!ar || !ar->huge || ar->start > a || ar->end < c) {
-				pr_err("%d: huge run at %lx outside a huge area\n", t->pid, (unsigned long)a);
-				return -1;	/* can't be: plan_huge() cut runs by areas */
-			}
-			if (c > b)
-				c = b;
-			if (huge_job_add(hf, ar->slot + (a - ar->start), pe->off + (a - pe->vaddr), c - a,
-					 pe->csum + ((a - pe->vaddr) >> PAGE_SHIFT)))
-				return -1;
-			a = c;
-		}
+/* The runs' pieces where the chain stores them (pagechain.c). */
+static int huge_jobs_of_srcs(struct cow_task *t, struct huge_fill *hf, const struct chain_srcs *cs)
+{
+	for (size_t k = 0; k < cs->nr; k++) {
+		const struct chain_src *x = &cs->s[k];
+		struct huge_job j = { .off = x->off, .csum = x->csum, .file = x->file, .clen = x->clen,
+				      .fpages = x->fpages, .fvaddr = x->fvaddr };
+
+		if (huge_piece(t, hf, j, x->to, x->to + x->len))
+			return -1;
 	}
 	return 0;
 }
@@ -1181,8 +1291,10 @@ static int map_huge_slots(struct cow_task *t)
 	return 0;
 }
 
-static void huge_report(struct cow_task *t, struct huge_fill *hf, const char *name)
+static void huge_report(struct cow_task *t, struct huge_fill *hf)
 {
+	const char *name = hf->what[hf->at_file];
+
 	switch (hf->failed) {
 	case HF_READ:
 		pr_err("%d: %s: reading pages at offset %lu: %s\n", t->pid, name, (unsigned long)hf->at_off,
@@ -1195,56 +1307,140 @@ static void huge_report(struct cow_task *t, struct huge_fill *hf, const char *na
 		pr_err("%s: the page at offset %lu (address %lx) is damaged (checksum mismatch)\n", name,
 		       (unsigned long)hf->at_off, (unsigned long)hf->at_addr);
 		break;
+	case HF_FRAME:
+		pr_err("%s: the compressed frame of %lx at offset %lu is damaged\n", name, (unsigned long)hf->at_addr,
+		       (unsigned long)hf->at_off);
+		break;
+	case HF_OK:
+		break;
 	}
+}
+
+/* The pages files the jobs read: the pagemap's, or the chain's. */
+static int huge_open(struct cow_task *t, struct huge_fill *hf, int dfd, const char *pages_name, const char **what1)
+{
+	const struct chain_srcs *cs = t->srcs;
+	int n = cs ? cs->nr_files : 1;
+
+	if (n > HUGE_MAX_FILES) {
+		pr_err("%d: a chain of %d pages files\n", t->pid, n);
+		return -1;
+	}
+	hf->fds = malloc(n * sizeof(*hf->fds));
+	if (!hf->fds)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		hf->fds[k] = chain_open_pages(dfd, cs ? cs->files[k] : pages_name);
+		if (hf->fds[k] < 0)
+			return -1;
+		hf->nr_fds++;
+	}
+	if (!cs) {
+		*what1 = pages_name;
+		hf->what = what1;
+	} else {
+		/* an array of pointers to the names */
+		const char **w = malloc(n * sizeof(*w));
+
+		if (!w)
+			return -1;
+		for (int k = 0; k < n; k++)
+			w[k] = cs->what[k];
+		hf->what = w;
+	}
+	return 0;
+}
+
+static void huge_wctx_free(struct huge_wctx *w)
+{
+	if (w->dctx)
+		decomp_ctx_free(w->dctx);
+	free(w->frame);
+	free(w->pages);
+}
+
+static int huge_wctx_init(struct huge_fill *hf, struct huge_wctx *w)
+{
+	if (!hf->frames)
+		return 0;
+	w->dctx = decomp_ctx_new();
+	w->frame = malloc(COMP_FRAME_PAGES * PAGE_SIZE);
+	w->pages = malloc(COMP_FRAME_PAGES * PAGE_SIZE);
+	if (!w->dctx || !w->frame || !w->pages) {
+		pr_err("out of memory for compressed frames\n");
+		return -1;
+	}
+	return 0;
 }
 
 int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 {
 	struct cow_task *t = ct->t[i];
-	struct huge_fill hf = { .fd = -1 };
+	struct huge_fill hf = { 0 };
 	struct filler fillers[HUGE_MAX_FILLERS] = {};
+	struct huge_wctx w[HUGE_MAX_FILLERS] = {};
+	const char *what1 = NULL;
 	int ret = -1, nr_fillers = 0;
 
 	if (!t->huge.nr)
 		return 0;
 	if (map_huge_slots(t))
 		return -1;
-	for (size_t k = 0; k < t->nr_pms; k++) {
-		const PagemapEntry *pe = t->pms[k];
-
-		if (pe->has_in_parent && pe->in_parent)
-			continue;
-		if (huge_jobs_of(t, &hf, pe, pe->vaddr, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
+	if (t->srcs) {
+		if (huge_jobs_of_srcs(t, &hf, t->srcs))
 			goto out;
+	} else {
+		for (size_t k = 0; k < t->nr_pms; k++) {
+			const PagemapEntry *pe = t->pms[k];
+
+			if (pe->has_in_parent && pe->in_parent)
+				continue;
+			if (huge_jobs_of(t, &hf, pe, pe->vaddr, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
+				goto out;
+		}
 	}
-	hf.fd = chain_open_pages(dfd, pages_name);
-	if (hf.fd < 0)
+	/* a frame is at most COMP_FRAME_PAGES pages, and its bytes no more (check_pagemap_entry()) */
+	for (size_t k = 0; k < hf.nr; k++)
+		if (hf.jobs[k].clen && (hf.jobs[k].fpages > COMP_FRAME_PAGES || hf.jobs[k].clen > hf.jobs[k].fpages * PAGE_SIZE)) {
+			pr_err("%d: a compressed frame of %u pages, %u bytes at %lx\n", t->pid, hf.jobs[k].fpages,
+			       hf.jobs[k].clen, (unsigned long)hf.jobs[k].to);
+			goto out;
+		}
+	if (huge_open(t, &hf, dfd, pages_name, &what1) || huge_wctx_init(&hf, &w[0]))
 		goto out;
 	/* a process in a nested pid namespace has ids at several levels: it fills alone */
 	if (ct->fillers > 1 && !t->nested && t->huge.total_pages * PAGE_SIZE >= HUGE_THREADED_MIN) {
 		int32_t next = ct->pid_max - 1;
 
 		for (int k = 0; k < ct->fillers - 1; k++) {
+			if (huge_wctx_init(&hf, &w[nr_fillers + 1]))
+				break;
 			fillers[nr_fillers].hf = &hf;
+			fillers[nr_fillers].w = &w[nr_fillers + 1];
 			if (filler_start(ct, &fillers[nr_fillers], &next) == 0)
 				nr_fillers++;
 		}
 	}
-	pr_debug("%d: %zu pieces to fill, %d filler thread(s) started\n", t->pid, hf.nr, nr_fillers);
-	huge_worker(&hf);
-	pr_debug("%d: its own part filled\n", t->pid);
+	pr_debug("%d: %zu pieces to fill from %d file(s), %d filler thread(s) started\n", t->pid, hf.nr, hf.nr_fds,
+		 nr_fillers);
+	huge_worker(&hf, &w[0]);
 	for (int k = 0; k < nr_fillers; k++)
 		filler_wait(&fillers[k]);
 	if (hf.failed) {
-		huge_report(t, &hf, pages_name);
+		huge_report(t, &hf);
 		goto out;
 	}
-	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s))\n", t->pid,
-		(unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1);
+	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s)%s)\n", t->pid,
+		(unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1, t->srcs ? ", from the chain" : "");
 	ret = 0;
 out:
-	if (hf.fd >= 0)
-		close(hf.fd);
+	for (int k = 0; k < HUGE_MAX_FILLERS; k++)
+		huge_wctx_free(&w[k]);
+	for (int k = 0; k < hf.nr_fds; k++)
+		close(hf.fds[k]);
+	free(hf.fds);
+	if (hf.what && hf.what != (const char *const *)&what1)
+		free((void *)hf.what);
 	free(hf.jobs);
 	return ret;
 }
@@ -1386,4 +1582,9 @@ void cow_task_free(struct cow_task *t)
 	t->nr_areas = 0;
 	page_list_free(&t->inherited);
 	page_list_free(&t->huge);
+	if (t->srcs) {
+		chain_srcs_free(t->srcs);
+		free(t->srcs);
+		t->srcs = NULL;
+	}
 }

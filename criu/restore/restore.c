@@ -462,7 +462,12 @@ static int plan_cow(struct rst_tree *tr)
 	}
 	if (!collect_ids(tr))
 		tr->cow.ids = &tr->all_ids;
-	return cow_plan(&tr->cow);
+	if (cow_plan(&tr->cow))
+		return -1;
+	for (int i = 0; i < tr->nr; i++)
+		if (gather_chained(&tr->t[i]))
+			return -1;
+	return 0;
 }
 
 /* One restore's running state: shared by criu and, in a pid namespace, its supervisor agent. */
