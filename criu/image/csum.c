@@ -1,5 +1,4 @@
 /* Picking the checksum build this machine runs fastest (csum.h). */
-#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,31 +23,6 @@ enum csum_isa csum_isa(void)
 	else
 		isa = CSUM_SCALAR;
 	return isa;
-}
-
-/* XSAVE components: SSE, AVX (upper ymm), opmask, ZMM_Hi256, Hi16_ZMM */
-#define XFEATURES_AVX2		0x06ull
-#define XFEATURES_AVX512	0xe6ull
-
-uint64_t csum_xsave_mask(size_t *size)
-{
-	unsigned int eax, ebx, ecx, edx, lo, hi;
-	uint64_t mask, xcr0;
-	size_t end = 576;	/* the legacy area and the header */
-
-	if (csum_isa() != CSUM_AVX2 && csum_isa() != CSUM_AVX512)
-		return *size = 0;
-	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	xcr0 = ((uint64_t)hi << 32) | lo;
-	mask = xcr0 & (csum_isa() == CSUM_AVX512 ? XFEATURES_AVX512 : XFEATURES_AVX2);
-	for (int i = 2; i < 64; i++) {
-		if (!(mask & (1ull << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
-			continue;
-		if (ebx + eax > end)
-			end = ebx + eax;
-	}
-	*size = end;
-	return mask;
 }
 
 uint64_t csum_buf(const void *p, size_t len)

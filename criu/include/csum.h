@@ -12,8 +12,9 @@
  *
  * The same functions are built three times (scalar, AVX2, AVX-512) and the
  * fastest one the CPU and kernel allow is used; all give the same values.
- * The parasite and restorer blobs carry their own copies and are told by
- * csum_isa() which one to use.
+ * The restorer blob carries its own copies and is told by csum_isa() which
+ * one to use. At dump the tool hashes pages itself, as it copies them
+ * (mem.c): the parasite runs no checksums.
  */
 #ifndef CR_CSUM_H
 #define CR_CSUM_H
@@ -49,11 +50,6 @@ CSUM_DECLARE(avx512)
 #ifndef CR_BLOB
 /* The ISA this machine hashes with (CPU features and XCR0 both allow it). */
 enum csum_isa csum_isa(void);
-/*
- * The XSAVE components the SIMD build may change (0 for the scalar one),
- * and in *size the bytes an XSAVE of them takes.
- */
-uint64_t csum_xsave_mask(size_t *size);
 /* XXH3-64 of @len bytes. */
 uint64_t csum_buf(const void *p, size_t len);
 /* One checksum per page of @nr pages at @p, into @out. */

@@ -11,7 +11,6 @@ enum {
 	PARASITE_CMD_DUMP_MISC = COMPEL_CMD_USER,	/* fill struct parasite_misc */
 	PARASITE_CMD_TAKE_PIPES,			/* receive nr_pipes pipe write ends */
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
-	PARASITE_CMD_CSUM_PAGES,			/* checksum the pages of the last DUMP_PAGES' out[] */
 	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
 };
 
@@ -57,7 +56,6 @@ enum {
 #define PARASITE_MAX_FDS	4096	/* fds of one FD_FLAGS round */
 #define PARASITE_MAX_IOVS	2048
 #define PARASITE_MAX_PAGES	PARASITE_MAX_IOVS	/* pages of one round (the tool sizes rounds so) */
-#define PARASITE_XSAVE_SIZE	4096
 #define NR_SIGNALS		64
 #define NR_RLIMITS		16
 #define MAX_POSIX_TIMERS	64
@@ -133,10 +131,9 @@ struct parasite_misc {
 /*
  * One round of the page path: iovs[] are task addresses, grouped by pipe.
  * With skip_zero (anonymous memory only) the parasite drops all-zero
- * pages; out[] says what went into each pipe. CSUM_PAGES then fills
- * csum[] with the checksum of every page of out[], in order, while the
- * tool drains the pipes: with the SIMD builds (csum_isa) it saves the
- * task's vector state (xsave_mask components) in xsave[] around them.
+ * pages; out[] says what went into each pipe. The parasite never reads
+ * the pages themselves beyond that test: the tool checksums them as it
+ * copies them out of the pipes.
  */
 struct parasite_pages {
 	uint32_t nr_pipes;
@@ -147,10 +144,6 @@ struct parasite_pages {
 	uint64_t zero_pages;			/* out: pages dropped as all-zero */
 	struct iovec iovs[PARASITE_MAX_IOVS];
 	struct iovec out[PARASITE_MAX_IOVS];
-	uint32_t csum_isa;			/* in: enum csum_isa */
-	uint64_t xsave_mask;			/* in: XSAVE components the SIMD build may change */
-	uint64_t csum[PARASITE_MAX_PAGES];	/* out */
-	uint8_t xsave[PARASITE_XSAVE_SIZE] __attribute__((aligned(64)));
 };
 
 /*

@@ -1,8 +1,9 @@
 /*
  * Memory: which areas a task has and how each comes back, and the page
  * path: PAGEMAP_SCAN finds the pages worth saving, the parasite vmsplices
- * them into pipes, and we splice the pipes into the pages file while the
- * parasite checksums the same pages (on another CPU if there is one).
+ * them into pipes, and we splice the pipes into the pages file a piece at
+ * a time, checksumming each piece while that copy left it in the cache
+ * (splice_hashed()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -747,6 +748,9 @@ struct page_xfer {
 	bool ps;			/* --page-server: everything goes there instead (page-server.c) */
 	uint64_t *csum;			/* checksums of pages we read ourselves (page_csums()) */
 	uint64_t csum_cap;
+	uint64_t *round_csum;		/* a round's checksums, in the order of its pages (drain_round()) */
+	char *chunk[2];			/* COPY_CHUNK bytes for each thread of drain_round() */
+	int map_fd;			/* the pages file, read-only (map_setup()), or -1 */
 };
 
 static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
@@ -871,6 +875,70 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 }
 
 /*
+ * Checksums at dump: every page is read from memory once, by the copy
+ * that puts it into the pages file (splice() here, in the kernel); the
+ * hash has to read it while that copy left it in the cache, as XXH3 runs
+ * at tens of GB/s over cached data and a few GB/s from memory
+ * (Documentation/dump-flow.md, section 6). So a pipe goes to the file
+ * COPY_CHUNK at a time, and each piece is hashed right after, through a
+ * read-only mapping of the file's pages it was just copied into (x->map_fd).
+ * Where the file can't be mapped, the pipe is read into @buf, hashed
+ * there and written from there: one copy more, in the cache.
+ */
+#define COPY_CHUNK	(256UL << 10)
+
+static int copy_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
+{
+	while (len) {
+		size_t n = len < COPY_CHUNK ? len : COPY_CHUNK;
+
+		if (read_pipe(pipe_rd, buf, n))
+			return -1;
+		csum_pages(buf, n >> PAGE_SHIFT, csum);
+		if (pwrite(x->pages_fd, buf, n, off) != (ssize_t)n) {
+			pr_perror("writing the pages file at %lu", (unsigned long)off);
+			return -1;
+		}
+		csum += n >> PAGE_SHIFT;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int splice_hashed(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
+{
+	char *map = MAP_FAILED;
+	int ret = 0;
+
+	if (x->map_fd >= 0 && !(off & (PAGE_SIZE - 1)))
+		map = mmap(NULL, len, PROT_READ, MAP_SHARED, x->map_fd, off);
+	if (map == MAP_FAILED)
+		return copy_pipe(x, pipe_rd, len, off, buf, csum);
+	for (uint64_t done = 0; done < len && !ret; done += COPY_CHUNK) {
+		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
+
+		ret = drain_pipe(x, pipe_rd, n, off + done);
+		if (!ret)
+			csum_pages(map + done, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
+	}
+	munmap(map, len);
+	return ret;
+}
+
+/* A read-only fd of the pages file, to map what was spliced into it; -1 where that fails (no harm). */
+static void map_setup(struct page_xfer *x)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", x->pages_fd);
+	x->map_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (x->map_fd < 0)
+		pr_warn("can't open %s to read it (%s): pages are checksummed from a copy\n", path,
+			strerror(errno));
+}
+
+/*
  * Pipes for @pages pages: a few pages (an incremental dump) get one small
  * pipe, not NR_PIPES of the biggest size: making those is downtime too.
  */
@@ -910,6 +978,19 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 
 	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
 		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
+
+	if (!x->buf && !x->round_csum) {
+		x->round_csum = malloc(PARASITE_MAX_PAGES * sizeof(*x->round_csum));
+		x->chunk[0] = malloc(2 * COPY_CHUNK);
+		x->chunk[1] = x->chunk[0] + COPY_CHUNK;
+		if (!x->round_csum || !x->chunk[0]) {
+			pr_err("out of memory for the page path\n");
+			return -1;
+		}
+		/* CRIU_PAGES_COPY=1: the fallback always, a measuring and testing switch like CRIU_CSUM_OFF */
+		if (!getenv("CRIU_PAGES_COPY"))
+			map_setup(x);
+	}
 
 	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * x->nr_pipes) ||
@@ -972,21 +1053,6 @@ static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
 	return ret;
 }
 
-/* Which build of the checksums the parasite runs, and what of the task's state it saves around it. */
-static void csum_setup(struct page_xfer *x)
-{
-	struct parasite_pages *p = x->args;
-	size_t size;
-
-	p->csum_isa = csum_isa();
-	p->xsave_mask = csum_xsave_mask(&size);
-	if (size > PARASITE_XSAVE_SIZE) {
-		pr_warn("XSAVE of the vector state takes %zu bytes: checksumming pages without SIMD\n", size);
-		p->csum_isa = CSUM_SCALAR;
-		p->xsave_mask = 0;
-	}
-}
-
 static void xfer_close(struct page_xfer *x)
 {
 	for (int i = 0; i < NR_PIPES; i++)
@@ -997,23 +1063,37 @@ static void xfer_close(struct page_xfer *x)
 
 /*
  * Draining a round's pipes into the pages file: each pipe's data has its
- * offset known beforehand, so two threads splice them side by side (the
- * page cache pages of the file are what costs, and two CPUs allocate
- * them twice as fast as one).
+ * offset (and its checksums' place) known beforehand, so two threads
+ * splice and hash them side by side (the file's inode lock lets one
+ * splice in at a time; the other hashes meanwhile).
  */
 struct drain_job {
 	struct page_xfer *x;
 	uint32_t first, np;		/* pipes first, first + 2, ... below np */
 	uint64_t len[NR_PIPES], off[NR_PIPES];
+	char *buf;			/* COPY_CHUNK bytes of this job's own */
 	int ret;
 };
+
+static int drain_one(struct drain_job *j, uint32_t i)
+{
+	struct page_xfer *x = j->x;
+	uint64_t *csum = x->round_csum + ((j->off[i] - x->off) >> PAGE_SHIFT);
+
+	/* CRIU_CSUM_OFF: what the page path costs without checksums, splice() as it was */
+	if (csum_isa() == CSUM_NONE) {
+		memset(csum, 0, (j->len[i] >> PAGE_SHIFT) * sizeof(*csum));
+		return drain_pipe(x, x->pipes[i][0], j->len[i], j->off[i]);
+	}
+	return splice_hashed(x, x->pipes[i][0], j->len[i], j->off[i], j->buf, csum);
+}
 
 static void *drain_some(void *arg)
 {
 	struct drain_job *j = arg;
 
 	for (uint32_t i = j->first; i < j->np && !j->ret; i += 2)
-		j->ret = drain_pipe(j->x, j->x->pipes[i][0], j->len[i], j->off[i]);
+		j->ret = drain_one(j, i);
 	return NULL;
 }
 
@@ -1042,17 +1122,16 @@ static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
 }
 
 /*
- * Into the pages file: the pipes spliced (by two threads when it is worth
- * it) while the parasite checksums the same pages in the task; the
- * pagemap entries once both are done.
+ * Into the pages file: the pipes spliced and hashed (by two threads when
+ * it is worth it), then the pagemap entries with the checksums.
  */
 static int drain_round(struct page_xfer *x, uint32_t np)
 {
 	struct parasite_pages *p = x->args;
-	struct drain_job a = { .x = x, .first = 0, .np = np }, b;
+	struct drain_job a = { .x = x, .first = 0, .np = np, .buf = x->chunk[0] }, b;
 	uint64_t off = x->off, total = 0;
 	pthread_t th;
-	int threaded = 0, ret;
+	int threaded = 0;
 
 	if (check_round(x, np, a.len))
 		return -1;
@@ -1061,10 +1140,14 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 		off += a.len[i];
 		total += a.len[i];
 	}
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_CSUM_PAGES))
+	if ((total >> PAGE_SHIFT) > PARASITE_MAX_PAGES) {
+		pr_err("parasite spliced %lu pages in a round, more than %u\n", (unsigned long)(total >> PAGE_SHIFT),
+		       PARASITE_MAX_PAGES);
 		return -1;
+	}
 	b = a;
 	b.first = 1;
+	b.buf = x->chunk[1];
 	if (np > 1 && total >= (256 << 10))
 		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
 	if (threaded) {
@@ -1072,23 +1155,17 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 		pthread_join(th, NULL);
 	} else {
 		for (uint32_t i = 0; i < np && !a.ret; i++)
-			a.ret = drain_pipe(x, x->pipes[i][0], a.len[i], a.off[i]);
+			a.ret = drain_one(&a, i);
 	}
-	/* the parasite's answer is due whatever became of the drain: the channel stays in step */
-	ret = compel_rpc_sync(x->ctl, PARASITE_CMD_CSUM_PAGES);
 	if (a.ret || b.ret)
 		return -1;
-	if (ret < 0) {
-		pr_perror("parasite failed to checksum pages");
-		return -1;
-	}
 	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
 		uint64_t o = a.off[i];
 
 		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
 			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
 
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &p->csum[pg]))
+			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &x->round_csum[pg]))
 				return -1;
 			o += p->out[k].iov_len;
 			pg += n;
@@ -1640,7 +1717,7 @@ static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, stru
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
 	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po)
 {
-	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st };
+	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st, .map_fd = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct page_sets ps;
 	struct page_list live;
@@ -1671,7 +1748,6 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	} else {
 		if (xfer_setup(&x, ps.anon.total_pages + ps.file.total_pages))
 			goto out;
-		csum_setup(&x);
 	}
 	while (!done)
 		if (xfer_round(&x, &ps.anon, &cur, 1, &done))
@@ -1692,6 +1768,10 @@ out:
 	comp_free(x.comp);
 	free(x.buf);
 	free(x.csum);
+	free(x.round_csum);
+	free(x.chunk[0]);
+	if (x.map_fd >= 0)
+		close(x.map_fd);
 	ret = close_images(&x, pages, ret);
 	page_sets_free(&ps);
 	page_list_free(&live);

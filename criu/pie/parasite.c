@@ -9,7 +9,6 @@
 #include <asm/unistd.h>
 
 #include "compel/blob.h"
-#include "csum.h"
 #include "parasite.h"
 
 #ifndef SPLICE_F_NONBLOCK
@@ -284,67 +283,6 @@ static int dump_pages(struct parasite_pages *p)
 	return 0;
 }
 
-static void csum_run(uint32_t isa, const void *p, size_t nr, uint64_t *out)
-{
-	switch (isa) {
-	case CSUM_AVX512:
-		csum_pages_avx512(p, nr, out);
-		break;
-	case CSUM_AVX2:
-		csum_pages_avx2(p, nr, out);
-		break;
-	default:
-		csum_pages_scalar(p, nr, out);
-	}
-}
-
-/*
- * The task's vector registers are its own: the SIMD checksums run between
- * an XSAVE and an XRSTOR of what they may change, so the task finds them
- * as it left them whatever becomes of the tool meanwhile.
- */
-static void xsave(uint8_t *area, uint64_t mask)
-{
-	memset(area + 512, 0, 64);	/* the header: XSAVE writes only XSTATE_BV of it */
-	asm volatile("xsave64 (%0)" : : "r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
-}
-
-static void xrstor(const uint8_t *area, uint64_t mask)
-{
-	asm volatile("xrstor64 (%0)" : : "r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
-}
-
-static int csum_pages(struct parasite_pages *p)
-{
-	unsigned int nr = 0, done = 0;
-
-	if (p->nr_pipes > PARASITE_MAX_PIPES)
-		return -EINVAL;
-	for (unsigned int i = 0; i < p->nr_pipes; i++)
-		nr += p->nr_out[i];
-	if (nr > PARASITE_MAX_IOVS)
-		return -E2BIG;
-	for (unsigned int k = 0; k < nr; k++) {
-		if (p->out[k].iov_len % PAGE_SZ || p->out[k].iov_len / PAGE_SZ > PARASITE_MAX_PAGES - done)
-			return -E2BIG;
-		done += p->out[k].iov_len / PAGE_SZ;
-	}
-	if (p->csum_isa == CSUM_NONE) {
-		memset(p->csum, 0, done * sizeof(p->csum[0]));
-		return 0;
-	}
-	if (p->csum_isa != CSUM_SCALAR)
-		xsave(p->xsave, p->xsave_mask);
-	done = 0;
-	for (unsigned int k = 0; k < nr; k++) {
-		csum_run(p->csum_isa, p->out[k].iov_base, p->out[k].iov_len / PAGE_SZ, &p->csum[done]);
-		done += p->out[k].iov_len / PAGE_SZ;
-	}
-	if (p->csum_isa != CSUM_SCALAR)
-		xrstor(p->xsave, p->xsave_mask);
-	return 0;
-}
-
 static int fd_flags(struct parasite_fd_flags *f)
 {
 	for (uint32_t i = 0; i < f->nr && i < PARASITE_MAX_FDS; i++)
@@ -363,8 +301,6 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return take_pipes(args->nr_pipes);
 	case PARASITE_CMD_DUMP_PAGES:
 		return dump_pages(&args->pages);
-	case PARASITE_CMD_CSUM_PAGES:
-		return csum_pages(&args->pages);
 	case PARASITE_CMD_FD_FLAGS:
 		return fd_flags(&args->fd_flags);
 	case COMPEL_CMD_FINI:
