@@ -105,6 +105,9 @@ static void usage(FILE *f)
 "      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
 "      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
 "      --status-fd FD      page-server, lazy-pages: write a byte to FD once listening\n"
+"      --snapshot          dump -R: frozen only to take the tree's state and write-protect its\n"
+"                          private anonymous memory; its pages are copied while it runs again\n"
+"                          (a write to a page not copied yet waits for its copy)\n"
 "      --lazy-pages        restore: private anonymous memory is filled on demand and in the background by\n"
 "                          `criu lazy-pages -D DIR` (started before, or within 5 s)\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
@@ -177,6 +180,7 @@ enum {
 	OPT_PORT,
 	OPT_STATUS_FD,
 	OPT_LAZY_PAGES,
+	OPT_SNAPSHOT,
 };
 
 static const struct option longopts[] = {
@@ -233,6 +237,7 @@ static const struct option longopts[] = {
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "lazy-pages", no_argument, NULL, OPT_LAZY_PAGES },
+	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -295,6 +300,7 @@ static const struct opt_use {
 	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER | A_LAZY },
 	/* dump refuses it by name (not yet: a dump serving its pages to a remote daemon) */
 	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE },
+	{ OPT_SNAPSHOT, "--snapshot", A_DUMP },
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
 	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
 	{ OPT_LSM_MOUNT_CONTEXT, "--lsm-mount-context", A_RESTORE },
@@ -313,6 +319,30 @@ static int action_bit(const char *action)
 	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
 		if (!strcmp(action, acts[i].name))
 			return acts[i].bit;
+	return 0;
+}
+
+/*
+ * --snapshot (snapshot.c): the tree runs on while its pages are copied, so
+ * it is for a dump that leaves it running; a dump that kills the tree may
+ * let nothing run after the instant its images are of.
+ */
+static int check_snapshot_use(const char *action)
+{
+	if (strcmp(action, "dump")) {
+		pr_err("--snapshot means nothing for %s (it is for dump -R)\n", action);
+		return -1;
+	}
+	if (!opts.leave_running) {
+		pr_err("--snapshot needs -R/--leave-running: the tree runs while its pages are copied, and a tree "
+		       "that is then killed (or stopped) would lose or repeat what it did meanwhile\n");
+		return -1;
+	}
+	if (opts.track_mem || opts.prev_images_dir || opts.page_server || opts.lazy_pages) {
+		pr_err("--snapshot can't be used with %s yet\n", opts.track_mem ? "--track-mem" :
+		       opts.prev_images_dir ? "--prev-images-dir" : opts.page_server ? "--page-server" : "--lazy-pages");
+		return -1;
+	}
 	return 0;
 }
 
@@ -341,6 +371,8 @@ static int check_option_use(const char *action, int nr_args, char **args)
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;
 	}
+	if (opts.snapshot && check_snapshot_use(action))
+		return -1;
 	if (nr_args > max_args) {
 		pr_err("unexpected argument '%s' after %s\n", args[max_args], action);
 		return -1;
@@ -431,6 +463,7 @@ static int handle_option(int c, const char *arg)
 	case OPT_COMPRESS: opts.compress = true; break;
 	case OPT_PAGE_SERVER: opts.page_server = true; break;
 	case OPT_LAZY_PAGES: opts.lazy_pages = true; break;
+	case OPT_SNAPSHOT: opts.snapshot = true; break;
 	case OPT_ADDRESS: opts.address = arg; break;
 	case OPT_PORT: {
 		char *end;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "snapshot.h"
 #include "pagechain.h"
 #include "page-server.h"
 #include "netns.h"
@@ -745,7 +746,8 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from) {
 		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
 
-		if (dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
+		if (opts.snapshot ? snapshot_task(dc, ctl) :
+		    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
 			       &po))
 			goto cure;
 	}
@@ -1803,7 +1805,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		ret = ns_dump_write(t->dfd);
 	if (finish_image(img, ret))
 		return -1;
-	return write_inventory(t->dfd, root, false, &t->p[0]);
+	/* --snapshot: written once the pages are (snapshot_copy()) */
+	return opts.snapshot ? 0 : write_inventory(t->dfd, root, false, &t->p[0]);
 }
 
 /*
@@ -1952,6 +1955,8 @@ static int dump_tree_of(pid_t pid)
 		goto out_close;
 	}
 	free_pid_status(&probe.status);
+	if (opts.snapshot && snapshot_begin(&t))
+		goto out_close;
 	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
 	preload_covers(&t);
@@ -1996,6 +2001,8 @@ static int dump_tree_of(pid_t pid)
 		if (check_interrupted() || (!t.p[i].zombie && run_parasite(&t.p[i])))
 			goto out_resume;
 	pr_debug("parasites done\n");
+	if (opts.snapshot && snapshot_protect(&t))
+		goto out_resume;
 	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
 		goto out_resume;
 	pr_debug("images written\n");
@@ -2025,6 +2032,12 @@ out_resume:
 	cgfreeze_end();
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
+	/* --snapshot: the tree runs; its pages now, the inventory last */
+	if (opts.snapshot && !ret && (snapshot_copy(&t) || write_inventory(t.dfd, pid, false, &t.p[0]))) {
+		unlinkat(t.dfd, "inventory.img", 0);
+		ret = -1;
+	}
+	snapshot_end(&t);
 	if (ret == 0 && track_protects()) {
 		if (track_commit(&t.track, t.dfd))
 			pr_warn("memory tracking could not go on: the next dump will be a full one\n");
@@ -2046,6 +2059,7 @@ out_resume:
 		pr_err("dump of %d failed; the tree was left running\n", pid);
 	}
 out_close:
+	snapshot_end(&t);
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);

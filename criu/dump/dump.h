@@ -146,6 +146,7 @@ struct dump_tree {
 	bool deduped;			/* --auto-dedup done (dedup_chain()) */
 	struct prev_cover *covers;	/* the previous images' pages per pid, read before freezing */
 	int nr_covers;
+	struct snapshot *snap;		/* dump --snapshot (snapshot.c), or NULL */
 };
 
 /* What the previous images hold for a pid (chain_cover()), read while the tree still runs. */

@@ -44,6 +44,7 @@ struct cr_options {
 	bool page_server;		/* dump, pre-dump: pages go to the page server at address:port */
 	const char *address;		/* --address: the page server's (dump) or where it listens */
 	int port;			/* --port, 0: PS_DEFAULT_PORT */
+	bool snapshot;			/* dump -R --snapshot: pages copied after the tree runs again (snapshot.c) */
 	bool lazy_pages;		/* restore: private anonymous memory filled by `criu lazy-pages` (lazy.c) */
 	int status_fd;			/* --status-fd: a byte written when ready (page-server), or -1 */
 	bool ext_pipes;			/* dump: a pipe with its other end outside the tree is external (swrk) */

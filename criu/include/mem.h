@@ -71,6 +71,23 @@ struct predump_pages;
 struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po);
 int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st);
 void predump_free(struct predump_pages *pp);
+/*
+ * dump --snapshot (snapshot.c): the same with the pages still shared with
+ * the parent process left out (in_parent), the lists found, and the copy
+ * reading through @rd (a pread() of the task's memory otherwise).
+ */
+struct page_list;
+struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct dump_stats *st,
+					  const struct page_opts *po, const struct mm_parent *parent);
+void predump_lists(const struct predump_pages *pp, const struct page_list **anon, const struct page_list **file,
+		   const struct page_list **hidden);
+struct page_reader {
+	/* @len bytes of the task's memory at @addr: as pread() answers */
+	ssize_t (*read)(void *arg, char *buf, size_t len, uint64_t addr);
+	void *arg;
+};
+int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st,
+		     const struct page_reader *rd);
 void free_mm_dump(struct mm_dump *md);
 
 /* The first of @mm's areas (sorted) that ends above @addr: its index, or n_vmas. */

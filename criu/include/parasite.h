@@ -12,6 +12,7 @@ enum {
 	PARASITE_CMD_TAKE_PIPES,			/* receive nr_pipes pipe write ends */
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
+	PARASITE_CMD_NEW_UFFD,				/* a userfaultfd of the task's mm from a /dev/userfaultfd fd */
 };
 
 /*
@@ -161,6 +162,7 @@ union parasite_args {
 	struct parasite_pages pages;
 	struct parasite_fd_flags fd_flags;
 	int32_t nr_pipes;
+	uint32_t uffd_flags;			/* PARASITE_CMD_NEW_UFFD: USERFAULTFD_IOC_NEW's flags */
 };
 
 #endif

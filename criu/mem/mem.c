@@ -786,6 +786,23 @@ static uint64_t *page_csums(struct page_xfer *x, const char *data, uint64_t nr)
 	return x->csum;
 }
 
+/* All of @len at @off: a short write (a full disk) goes on to its error, so errno tells it. */
+static int pwrite_whole(int fd, const char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
 /*
  * @nr pages of data for @vaddr at the end of the pages file: one entry,
  * or with --compress one entry per frame of up to COMP_FRAME_PAGES pages.
@@ -799,8 +816,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 	if (x->ps && !x->comp)
 		return ps_send_pages(vaddr, nr, 0, csum, data, nr * PAGE_SIZE);
 	if (!x->comp) {
-		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite(x->pages_fd, data, nr * PAGE_SIZE, x->off) !=
-		    (ssize_t)(nr * PAGE_SIZE)) {
+		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite_whole(x->pages_fd, data, nr * PAGE_SIZE, x->off)) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
@@ -827,7 +843,7 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 		if (x->ps) {
 			if (ps_send_pages(vaddr, n, pe.has_clen ? len : 0, csum, frame, len))
 				return -1;
-		} else if (pb_write_one(x->pagemap, &pe) || pwrite(x->pages_fd, frame, len, x->off) != (ssize_t)len) {
+		} else if (pb_write_one(x->pagemap, &pe) || pwrite_whole(x->pages_fd, frame, len, x->off)) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
@@ -1784,7 +1800,8 @@ struct predump_pages {
 	struct page_sets ps;
 };
 
-struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po)
+struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct dump_stats *st,
+					  const struct page_opts *po, const struct mm_parent *parent)
 {
 	struct predump_pages *pp = calloc(1, sizeof(*pp));
 
@@ -1793,12 +1810,25 @@ struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_st
 		return NULL;
 	}
 	page_sets_init(&pp->ps);
-	/* no parent process sharing: a pre-dump saves each process's pages whole */
-	if (collect_pages(pid, md, &pp->ps, st, po, NULL)) {
+	if (collect_pages(pid, md, &pp->ps, st, po, parent)) {
 		predump_free(pp);
 		return NULL;
 	}
 	return pp;
+}
+
+struct predump_pages *predump_find(pid_t pid, struct mm_dump *md, struct dump_stats *st, const struct page_opts *po)
+{
+	/* no parent process sharing: a pre-dump saves each process's pages whole */
+	return predump_find_shared(pid, md, st, po, NULL);
+}
+
+void predump_lists(const struct predump_pages *pp, const struct page_list **anon, const struct page_list **file,
+		   const struct page_list **hidden)
+{
+	*anon = &pp->ps.anon;
+	*file = &pp->ps.file;
+	*hidden = &pp->ps.hidden;
 }
 
 void predump_free(struct predump_pages *pp)
@@ -1827,18 +1857,26 @@ static int all_zero(const char *p)
  * out: the next dump finds them gone, or written, and does not take them
  * from here. Runs of data become one entry each.
  */
-static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct page_list *pl, int skip_zero, char *buf)
+static ssize_t read_live(const struct page_reader *rd, int mem_fd, char *buf, size_t len, uint64_t addr)
+{
+	return rd ? rd->read(rd->arg, buf, len, addr) : pread(mem_fd, buf, len, addr);
+}
+
+static int copy_live(struct page_xfer *x, int mem_fd, const struct page_reader *rd, pid_t pid,
+		     const struct page_list *pl, int skip_zero, char *buf)
 {
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages;
 
 		while (left) {
 			uint64_t n = left > LIVE_CHUNK ? LIVE_CHUNK : left, run = 0, run_addr = 0, got;
-			ssize_t r = pread(mem_fd, buf, n * PAGE_SIZE, addr);
+			ssize_t r = read_live(rd, mem_fd, buf, n * PAGE_SIZE, addr);
 
+			if (r < 0 && rd && errno == ECANCELED)
+				return -1;	/* the reader gave up (and said why) */
 			if (r < 0 && n > 1) {
 				n = 1;	/* somewhere in there a page went away: find out which, page by page */
-				r = pread(mem_fd, buf, PAGE_SIZE, addr);
+				r = read_live(rd, mem_fd, buf, PAGE_SIZE, addr);
 			}
 			got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
 			if (!got)
@@ -1872,6 +1910,12 @@ static int copy_live(struct page_xfer *x, int mem_fd, pid_t pid, const struct pa
 
 int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st)
 {
+	return predump_copy_via(pp, pid, dfd, pages_id, st, NULL);
+}
+
+int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st,
+		     const struct page_reader *rd)
+{
 	struct page_xfer x = { .st = st, .pages_fd = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct cr_img *pages = NULL;
@@ -1880,21 +1924,22 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 	uint64_t t0 = now_us();
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (mem_fd < 0 && (errno == ENOENT || errno == ESRCH)) {
+	/* a reader of its own has what it reads from (and says when the task is gone) */
+	mem_fd = rd ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (!rd && mem_fd < 0 && (errno == ENOENT || errno == ESRCH)) {
 		/* it exited since the tree was let go: nothing of it to keep (the next dump has no parent for it) */
 		pr_info("pre-dump: process %d exited meanwhile: left out\n", pid);
 		return 0;
 	}
 	buf = malloc(LIVE_CHUNK * PAGE_SIZE);
-	if (mem_fd < 0 || !buf) {
+	if ((!rd && mem_fd < 0) || !buf) {
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
 	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, &pages))
 		goto out;
-	if (copy_live(&x, mem_fd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, pid, &pp->ps.file, 0, buf) ||
-	    copy_live(&x, mem_fd, pid, &pp->ps.hidden, 0, buf))
+	if (copy_live(&x, mem_fd, rd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, rd, pid, &pp->ps.file, 0, buf) ||
+	    copy_live(&x, mem_fd, rd, pid, &pp->ps.hidden, 0, buf))
 		goto out;
 	if (write_dataless_all(x.pagemap, &pp->ps, st) || close_page_images(&x))
 		goto out;

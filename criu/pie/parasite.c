@@ -168,6 +168,30 @@ static int take_pipes(int nr)
 	return 0;
 }
 
+/*
+ * A userfaultfd of this mm made through /dev/userfaultfd (the dumper's fd,
+ * received and closed here): unlike the syscall's, one that kernel-mode
+ * faults wait on too, whatever the task's privileges (snapshot.c). It goes
+ * back to the dumper and is closed here: the fd table is as before.
+ */
+#define PARASITE_USERFAULTFD_IOC_NEW	0xaa00	/* _IO(0xAA, 0x00) */
+
+static int new_uffd(uint32_t flags)
+{
+	int dev, fd, ret;
+
+	ret = compel_blob_recv_fds(&dev, 1);
+	if (ret)
+		return ret;
+	fd = __S(__NR_ioctl, dev, PARASITE_USERFAULTFD_IOC_NEW, flags, 0, 0, 0);
+	sys_close(dev);
+	if (fd < 0)
+		return fd;
+	ret = compel_blob_send_fds(&fd, 1);
+	sys_close(fd);
+	return ret;
+}
+
 static long splice_iovs(int fd, struct iovec *iov, unsigned int nr)
 {
 	long total = 0;
@@ -303,6 +327,8 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return dump_pages(&args->pages);
 	case PARASITE_CMD_FD_FLAGS:
 		return fd_flags(&args->fd_flags);
+	case PARASITE_CMD_NEW_UFFD:
+		return new_uffd(args->uffd_flags);
 	case COMPEL_CMD_FINI:
 		close_pipes();
 		return 0;

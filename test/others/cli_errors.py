@@ -1294,6 +1294,23 @@ def t_restore_pre_dump():
     with_target("plain", body)
 
 
+def t_snapshot_misuse():
+    """--snapshot only with dump -R, and not with a chain, a page server or lazy pages: refused, task untouched."""
+    def body(t):
+        for args, rx in ((["dump"], r"--snapshot needs -R"),
+                         (["dump", "-s"], r"--snapshot needs -R"),
+                         (["pre-dump", "-R"], r"--snapshot means nothing for pre-dump"),
+                         (["dump", "-R", "--track-mem"], r"--snapshot can't be used with --track-mem"),
+                         (["dump", "-R", "--prev-images-dir", "../x"],
+                          r"--snapshot can't be used with --prev-images-dir"),
+                         (["dump", "-R", "--page-server"], r"--snapshot can't be used with --page-server")):
+            d = new_dir("snap", create=False)
+            r = criu(args[0], "-t", t.pid, "-D", d, "--snapshot", *args[1:])
+            expect_error(r, rx)
+            expect_no_images(d)
+    with_target("plain", body)
+
+
 def build_helper():
     src = os.path.join(HERE, "helpers.c")
     out = os.path.join(TMP, "helpers")
@@ -1407,6 +1424,7 @@ def main():
         check("pre_dump_prev_missing", t_prev_dir_missing, "pre-dump")
         check("dump_prev_missing", t_prev_dir_missing, "dump")
         check("restore_pre_dump", t_restore_pre_dump)
+        check("snapshot_misuse", t_snapshot_misuse)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("lsm_options", t_lsm_options)
         check("duplicate_keys", t_duplicate_keys)

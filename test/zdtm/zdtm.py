@@ -111,6 +111,8 @@ DESC_KEYS = {
     'lazy': bool,               # restore through a lazy-pages daemon (as --lazy-pages does for all)
     'pre': int,                 # at least this many pre-dumps before each dump (see --pre)
     'no_pre': str,              # why --pre can't be used with it (a known gap): skipped then
+    'no_snapshot': str,         # why --snapshot can't be used with it: skipped then
+    'snapshot': bool,           # always dumped as --snapshot does for all
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
@@ -1476,8 +1478,11 @@ class Run:
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + ['--force-vdso-proxy'])
         if self.ext_links:
             desc = dict(desc, restore_opts=desc.get('restore_opts', []) + self.ext_links_opts())
-        if desc.get('leave_running'):
+        snap = self.opts.snapshot or desc.get('snapshot')
+        if desc.get('leave_running') or snap:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['-R'])
+        if snap:
+            desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--snapshot'])
 
         self.tree_pids = tree_pids(self.pid)
         rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
@@ -1510,6 +1515,22 @@ class Run:
             check_running(self.tpid, 'after dump -R')
             settled_snapshot(self.tpid, before, 'after dump -R', self.deadline, None, self.nsview)
             return 'next'
+        if snap:
+            # the tree ran on while its pages were copied: it goes now, and the images come back
+            check_running(self.tpid, 'after dump -R --snapshot', stopped=desc.get('stopped', False))
+            # every thread's id must be free for the restore too: waited for below with the pids
+            tids = []
+            for p in self.tree_pids:
+                try:
+                    tids += [int(t) for t in os.listdir('/proc/%d/task' % p) if int(t) != p]
+                except OSError:
+                    pass
+            self.tree_pids = list(self.tree_pids) + tids
+            for p in [self.pid] + [q for q in self.tree_pids if q != self.pid]:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
         if not gone:
             raise TestFail('task %d is still alive after dump' % self.pid)
@@ -1820,6 +1841,15 @@ class Run:
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
+        if self.opts.pre and desc.get('snapshot'):
+            raise TestSkip('not with --pre: its dumps are snapshot dumps, which make no chain')
+        if self.opts.snapshot:
+            why = desc.get('no_snapshot') or (
+                'a dump that stops or chains its images' if desc.get('pre') or
+                set(desc.get('dump_opts', [])) & {'-s', '--leave-stopped', '--track-mem', '--prev-images-dir',
+                                                  '--page-server', '--lazy-pages'} else None)
+            if why:
+                raise TestSkip('not with --snapshot: %s' % why)
         self.timeout = desc.get('timeout', DEFAULT_TIMEOUT)
         self.deadline = time.monotonic() + self.timeout
 
@@ -1964,6 +1994,9 @@ def cmd_run(opts):
     if opts.pre < 0:
         print('zdtm: --pre must be 0 or more', file=sys.stderr)
         return 2
+    if opts.snapshot and (opts.pre or opts.norestore):
+        print('zdtm: --snapshot goes with neither --pre nor --norestore', file=sys.stderr)
+        return 2
     if opts.pre:
         # the only trace pre-dumps leave in a task: its memory registered for tracking
         VMFLAGS.discard('uw')
@@ -2063,6 +2096,9 @@ def main():
     rp.add_argument('--pre', type=int, default=0, metavar='N',
                     help='before each dump, N pre-dumps (--track-mem, each the '
                     'parent of the next); the dump takes the rest')
+    rp.add_argument('--snapshot', action='store_true',
+                    help='dump -R --snapshot (pages copied while the tree runs on), then the tree is killed '
+                    'and restored from the images')
     rp.add_argument('--lazy-pages', action='store_true',
                     help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
                     'the runner checks the tree once the daemon put every page in')
