@@ -1097,7 +1097,7 @@ struct filler {
 	volatile int32_t alive;		/* cleared and woken by the kernel when it is gone */
 };
 
-#define FILLER_STACK	(64 << 10)
+#define FILLER_STACK	(256 << 10)	/* zstd and the checksum code; reserved only as touched */
 
 static void __attribute__((noreturn)) raw_exit(void)
 {
