@@ -12,7 +12,9 @@
  *
  * With HUGE_FILL_FULL=1 (huge_fill_bad) every block is all data, so the
  * page zdtm damages in the middle of the pages file is in a huge run:
- * the restore must fail naming it, and leave nothing behind.
+ * the restore must fail naming it, and leave nothing behind. With
+ * HUGE_FILL_TEXT=1 (huge_fill_compress) each page repeats 256 bytes of
+ * its own, so that --compress makes real frames.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -29,7 +31,34 @@
 #define SIDE_SIZE	(8 * MB)
 
 static uint64_t seed;
-static int full;
+static int full, text;
+
+#define TEXT_PIECE	256
+
+static void fill_page(unsigned char *p, uint64_t sd)
+{
+	if (!text) {
+		zdtm_fill(p, PAGE, sd);
+		return;
+	}
+	zdtm_fill(p, TEXT_PIECE, sd);
+	for (size_t k = TEXT_PIECE; k < PAGE; k += TEXT_PIECE)
+		memcpy(p + k, p, TEXT_PIECE);
+}
+
+/* The offset of the first byte of page @p that differs, or -1. */
+static size_t check_page(const unsigned char *p, uint64_t sd)
+{
+	unsigned char want[PAGE];
+
+	if (!text)
+		return zdtm_check(p, PAGE, sd);
+	fill_page(want, sd);
+	for (size_t k = 0; k < PAGE; k++)
+		if (p[k] != want[k])
+			return k;
+	return (size_t)-1;
+}
 
 /* Block kinds, by the index of the 2 MiB block an address is in. */
 static int is_hole(unsigned long addr)
@@ -47,7 +76,7 @@ static void fill(unsigned char *a, size_t len, int holes)
 {
 	for (size_t off = 0; off < len; off += PAGE)
 		if (!holes || !is_hole((unsigned long)a + off))
-			zdtm_fill(a + off, PAGE, seed ^ ((unsigned long)a + off));
+			fill_page(a + off, seed ^ ((unsigned long)a + off));
 }
 
 static size_t check(const char *what, unsigned char *a, size_t len, int holes)
@@ -56,7 +85,7 @@ static size_t check(const char *what, unsigned char *a, size_t len, int holes)
 
 	for (size_t off = 0; off < len; off += PAGE) {
 		int hole = holes && is_hole((unsigned long)a + off);
-		size_t at = hole ? zdtm_check_zero(a + off, PAGE) : zdtm_check(a + off, PAGE, seed ^ ((unsigned long)a + off));
+		size_t at = hole ? zdtm_check_zero(a + off, PAGE) : check_page(a + off, seed ^ ((unsigned long)a + off));
 
 		if (at != (size_t)-1 && bad++ < 5)
 			failv("%s: page at +%zu (%s) differs at byte %zu", what, off, hole ? "hole" : "data", at);
@@ -135,6 +164,7 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	full = getenv("HUGE_FILL_FULL") != NULL;
+	text = getenv("HUGE_FILL_TEXT") != NULL;
 	seed = zdtm_random();
 	main_a = map_at_odd(MAIN_SIZE);
 	nohuge = map_at_odd(SIDE_SIZE);
