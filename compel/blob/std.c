@@ -192,6 +192,7 @@ int blob_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 static int ctl_sock = -1;
 static struct compel_args *daemon_args;
+unsigned long __blob_trap_frame;
 
 void __blob_sigreturn_to(uint64_t frame) __attribute__((noreturn));
 
@@ -230,6 +231,8 @@ int compel_daemon(struct compel_args *args, compel_cmd_handler_t handler)
 	if (args->magic != COMPEL_ARGS_MAGIC)
 		return -EINVAL;
 	daemon_args = args;
+	if (args->no_close)
+		__blob_trap_frame = args->frame;
 	args->sock_fd = -1;
 	ctl_sock = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (ctl_sock < 0)

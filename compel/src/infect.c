@@ -671,8 +671,27 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 	regs.rax = nr;
 	regs.orig_rax = -1;
 	syscall_args(&regs, a);
-	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
-	    syscall_stop(ctl, SYSCALL_INFO_EXIT))
+	if (ctl->strict_seccomp) {
+		/*
+		 * Seccomp judges a syscall after its entry stop: a tool dying
+		 * there would leave a strict task to be killed for it. It
+		 * enters as rt_sigreturn of the frame and becomes @nr only
+		 * at the stop (with %rsp back at the frame for the ret).
+		 */
+		regs.rax = NR_RT_SIGRETURN;
+		regs.rsp = ctl->frame + 8;
+		if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
+			return -1;
+		if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, &regs)) {
+			cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
+			return -1;
+		}
+		regs.orig_rax = nr;
+		regs.rsp = ctl->frame;
+		if (set_regs(ctl, &regs) || syscall_stop(ctl, SYSCALL_INFO_EXIT))
+			return -1;
+	} else if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
+		   syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
 	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
 		cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
@@ -795,6 +814,96 @@ static int put_back(struct parasite_ctl *ctl)
 		return -1;
 	ctl->armed = 0;
 	return run_to_stop(ctl, "we put its state back") ?: ret;
+}
+
+struct syscall_info_entry {
+	struct syscall_info_hdr h;
+	uint64_t nr;
+	uint64_t args[6];
+};
+
+/*
+ * A trapped syscall made the real one: from here until the task has gone
+ * through seccomp's check of it, a tool that dies would leave the task to
+ * be killed for it. Run it to its exit stop at once, asleep meanwhile (a
+ * task sharing our CPU runs now); the daemon's trapped syscalls don't
+ * block (its vmsplice is non-blocking, the fds it takes were sent first).
+ */
+/*
+ * Any trap clears a pending PTRACE_INTERRUPT: while we stop the daemon
+ * (ctl->stopping), it is made again before each syscall stop is left.
+ */
+static int strict_resume(struct parasite_ctl *ctl, int req)
+{
+	if (ctl->stopping && cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
+		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
+		return -1;
+	}
+	if (cptrace(req, ctl->pid, NULL, NULL)) {
+		cpr_perror("resuming the parasite in %d", ctl->pid);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_trapped(struct parasite_ctl *ctl)
+{
+	int status;
+
+	if (strict_resume(ctl, PTRACE_SYSCALL)) {
+		cpr_perror("resuming the parasite in %d", ctl->pid);
+		return -1;
+	}
+	if (compel_wait_stop_nointr(ctl->pid, &status) < 0) {
+		cpr_perror("waitpid(%d)", ctl->pid);
+		return -1;
+	}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+		cpr_err("parasite in %d: no exit stop after its syscall (status 0x%x)\n", ctl->pid, status);
+		if (!WIFSTOPPED(status))
+			ctl->running = 0;
+		return -1;
+	}
+	return strict_resume(ctl, PTRACE_SYSCALL);
+}
+
+/*
+ * Strict seccomp: the daemon is at a syscall stop (just reported). At the
+ * entry of one of its trapped syscalls (rt_sigreturn, the real number in
+ * %r12: compel/blob.h) make it the real one; let it go on to its next
+ * stop. 0; 1 if it was the daemon's own rt_sigreturn (it lost us and
+ * healed: it then runs free, its syscalls no longer stopped); -1.
+ */
+int compel_strict_step(struct parasite_ctl *ctl)
+{
+	struct syscall_info_entry info;
+	struct user_regs_struct regs;
+	int req = PTRACE_SYSCALL, ret = 0;
+
+	memset(&info, 0, sizeof(info));
+	if (cptrace(PTRACE_GET_SYSCALL_INFO, ctl->pid, (void *)sizeof(info), &info) < 0) {
+		cpr_perror("PTRACE_GET_SYSCALL_INFO of %d", ctl->pid);
+		return -1;
+	}
+	if (info.h.op == SYSCALL_INFO_ENTRY && info.nr == NR_RT_SIGRETURN) {
+		/* __blob_sigreturn: "movl $15, %eax; syscall", 7 bytes */
+		if (info.h.instruction_pointer == ctl->remote_map + ctl->blob->sigreturn_off + 7) {
+			req = PTRACE_CONT;
+			ret = 1;
+		} else {
+			if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, &regs)) {
+				cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
+				return -1;
+			}
+			regs.orig_rax = regs.r12;
+			if (set_regs(ctl, &regs))
+				return -1;
+			return run_trapped(ctl);
+		}
+	}
+	if (strict_resume(ctl, req))
+		return -1;
+	return ret;
 }
 
 static int make_listen_sock(struct parasite_ctl *ctl, struct compel_args *a)
@@ -1027,7 +1136,8 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	regs.orig_rax = -1;
 	if (set_regs(ctl, &regs) || arm(ctl))
 		return -1;
-	if (cptrace(PTRACE_CONT, ctl->pid, NULL, NULL)) {
+	/* strict seccomp: every syscall of the daemon's stops (compel_strict_wait()) */
+	if (cptrace(ctl->strict_seccomp ? PTRACE_SYSCALL : PTRACE_CONT, ctl->pid, NULL, NULL)) {
 		cpr_perror("starting the parasite in %d", ctl->pid);
 		return -1;
 	}
@@ -1121,6 +1231,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 	if (!ctl->running)
 		return ret;
 	ctl->running = 0;
+	ctl->stopping = 1;
 	if (cptrace(PTRACE_INTERRUPT, ctl->pid, NULL, NULL)) {
 		cpr_perror("PTRACE_INTERRUPT of %d", ctl->pid);
 		return -1;
@@ -1132,6 +1243,12 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		}
 		if ((status >> 16) == PTRACE_EVENT_STOP)
 			return ret;
+		if (ctl->strict_seccomp && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			/* one of its syscalls on the way to the trap: made what it is */
+			if (compel_strict_step(ctl) < 0)
+				return -1;
+			continue;
+		}
 		/* a crash (or a stop signal) of the parasite's: drop it, take the trap */
 		cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
 		ret = -1;

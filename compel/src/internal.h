@@ -42,6 +42,7 @@ struct parasite_ctl {
 	int listen_sock;
 	int sock;
 	int running;			/* daemon started and not yet stopped */
+	int stopping;			/* being stopped: a strict daemon's syscall stops are interrupted again */
 	int *fds_before;		/* the task's fds before the daemon ran, ascending, -1 at the end */
 	int borrowed;			/* remote_map belongs to another ctl: never unmap it */
 };
@@ -50,6 +51,9 @@ struct parasite_ctl {
 int compel_wait_sock(struct parasite_ctl *ctl, int fd);
 /* The same, not cut short by compel_interrupted() (for the cure). */
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible);
+
+/* A strict-seccomp daemon's syscall stop, just reported: serve it (infect.c). */
+int compel_strict_step(struct parasite_ctl *ctl);
 
 /* compel_wait_stop(), not cut short by compel_interrupted(): for stops that come within moments. */
 pid_t compel_wait_stop_nointr(pid_t pid, int *status);

@@ -25,10 +25,80 @@ int compel_wait_sock(struct parasite_ctl *ctl, int fd)
 	return compel_wait_sock_how(ctl, fd, 1);
 }
 
+/*
+ * Strict seccomp: the daemon runs under PTRACE_SYSCALL and each of its
+ * syscalls stops (compel_strict_step()). Serve its stops until @fd is
+ * readable; the daemon is left running to its next stop, reported at the
+ * next wait. Stops come microseconds apart: look often at first, then
+ * back off (a long syscall, a daemon blocked).
+ */
+static int strict_wait(struct parasite_ctl *ctl, int fd, int interruptible)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int waited = 0, idle = 0;
+
+	while (waited < RPC_TIMEOUT_MS) {
+		int status, ret, ms = idle < 200 ? 0 : idle < 400 ? 1 : 20;
+
+		ret = poll(&p, 1, ms);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			cpr_perror("poll on the control socket of %d", ctl->pid);
+			return -1;
+		}
+		if (interruptible && compel_interrupted()) {
+			cpr_err("interrupted while waiting for the parasite in %d\n", ctl->pid);
+			return -1;
+		}
+		waited += ms;
+		ret = waitpid(ctl->pid, &status, __WALL | WNOHANG);
+		if (ret < 0 && errno != EINTR) {
+			cpr_perror("waitpid(%d)", ctl->pid);
+			ctl->running = 0;
+			return -1;
+		}
+		if (ret != ctl->pid) {
+			idle++;
+			continue;
+		}
+		idle = 0;
+		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			ret = compel_strict_step(ctl);
+			if (ret < 0)
+				return -1;
+			if (ret > 0) {
+				cpr_err("parasite in %d gave up and put the task back\n", ctl->pid);
+				return -1;
+			}
+			continue;
+		}
+		if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP) {
+			/* a group-stop trap: the task is ours, let it go on */
+			if (ptrace(PTRACE_SYSCALL, ctl->pid, NULL, NULL)) {
+				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
+				return -1;
+			}
+			continue;
+		}
+		if (WIFSTOPPED(status))
+			cpr_err("parasite in %d stopped with signal %d\n", ctl->pid, WSTOPSIG(status));
+		else
+			cpr_err("task %d died running the parasite (status 0x%x)\n", ctl->pid, status);
+		ctl->running = 0;
+		return -1;
+	}
+	cpr_err("parasite in %d did not answer in %d s\n", ctl->pid, RPC_TIMEOUT_MS / 1000);
+	return -1;
+}
+
 int compel_wait_sock_how(struct parasite_ctl *ctl, int fd, int interruptible)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int waited = 0;
+
+	if (ctl->strict_seccomp && ctl->running)
+		return strict_wait(ctl, fd, interruptible);
 
 	while (waited < RPC_TIMEOUT_MS) {
 		int status, ret;

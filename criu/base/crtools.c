@@ -44,6 +44,8 @@ static void usage(FILE *f)
 "  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
 "  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
 "  criu lazy-pages -D DIR [--status-fd FD]   fill the memory of a restore --lazy-pages from DIR\n"
+"  criu lazy-pages -D DIR --page-server --address A [--port N]   ... fetching the pages a\n"
+"                          dump --lazy-pages left in its tree from that dump\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
 "  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
@@ -102,14 +104,20 @@ static void usage(FILE *f)
 "      --auto-dedup        pre-dump, dump, page-server: free in the previous images what this\n"
 "                          dump replaces\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
-"      --page-server       pre-dump, dump: send the pages to the page server at --address, --port\n"
-"      --address A, --port N  the page server's address and port (page-server: where it listens)\n"
-"      --status-fd FD      page-server, lazy-pages: write a byte to FD once listening\n"
+"      --page-server       pre-dump, dump: send the pages to the page server at --address, --port;\n"
+"                          lazy-pages: fetch the lazy pages from the dump --lazy-pages at --address, --port\n"
+"      --address A, --port N  the page server's address and port (page-server, dump --lazy-pages:\n"
+"                          where it listens; default any address, port 27027)\n"
+"      --status-fd FD      page-server, lazy-pages, dump --lazy-pages: write a byte to FD once listening\n"
+"                          (dump --lazy-pages: once the images are whole)\n"
 "      --snapshot          dump -R: frozen only to take the tree's state and write-protect its\n"
 "                          private anonymous memory; its pages are copied while it runs again\n"
 "                          (a write to a page not copied yet waits for its copy)\n"
 "      --lazy-pages        restore: private anonymous memory is filled on demand and in the background by\n"
-"                          `criu lazy-pages -D DIR` (started before, or within 5 s)\n"
+"                          `criu lazy-pages -D DIR` (started before, or within 5 s);\n"
+"                          dump: that memory is left out of the images; the tree stays frozen and the dump\n"
+"                          serves it on --address, --port to `criu lazy-pages --page-server`, then kills the\n"
+"                          tree (or resumes it if the destination goes away first)\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
 "                          are always saved by file handle)\n"
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
@@ -294,11 +302,11 @@ static const struct opt_use {
 	{ OPT_TRACK_MEM, "--track-mem", A_DUMP | A_RESTORE },
 	{ OPT_AUTO_DEDUP, "--auto-dedup", A_DUMP | A_RESTORE | A_PAGE_SERVER },
 	{ OPT_COMPRESS, "--compress", A_DUMP | A_RESTORE },
-	{ OPT_PAGE_SERVER, "--page-server", A_DUMP },
-	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER },
-	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER },
-	{ OPT_STATUS_FD, "--status-fd", A_PAGE_SERVER | A_LAZY },
-	/* dump refuses it by name (not yet: a dump serving its pages to a remote daemon) */
+	{ OPT_PAGE_SERVER, "--page-server", A_DUMP | A_LAZY },
+	{ OPT_ADDRESS, "--address", A_DUMP | A_PAGE_SERVER | A_LAZY },
+	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER | A_LAZY },
+	{ OPT_STATUS_FD, "--status-fd", A_DUMP | A_PAGE_SERVER | A_LAZY },
+	/* dump: the lazy pages stay in the tree, served to criu lazy-pages --page-server; pre-dump refuses it */
 	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE },
 	{ OPT_SNAPSHOT, "--snapshot", A_DUMP },
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },

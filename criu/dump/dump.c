@@ -30,6 +30,7 @@
 #include "dump.h"
 #include "snapshot.h"
 #include "pagechain.h"
+#include "cow.h"
 #include "page-server.h"
 #include "netns.h"
 #include "util.h"
@@ -699,6 +700,37 @@ static int read_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/*
+ * Signals whose action the parasite need not read. Each syscall of a
+ * strict-seccomp daemon is a stop and a window (Documentation/compel.md,
+ * "Strict seccomp mode"), and rt_sigaction is 64 of them. In a process
+ * whose threads are all in strict mode no one can read or change an
+ * action again, and of one that is not a handler only the handler itself
+ * (SIG_DFL or SIG_IGN, from status) acts, except SIGCHLD's flags
+ * (SA_NOCLDSTOP, SA_NOCLDWAIT): those are read, with every caught signal.
+ * Not for handlers shared with another process (CLONE_SIGHAND, vm_from).
+ */
+static uint64_t actions_not_read(struct dump_ctx *dc)
+{
+	/* handlers shared with another process (vm_from): that one may not be strict */
+	if (dc->vm_from)
+		return 0;
+	for (int i = 0; i < dc->tree->nr; i++)
+		if (dc->tree->p[i].vm_from == dc->pid)
+			return 0;
+	for (int i = 0; i < dc->nr_th; i++)
+		if (dc->th[i].seccomp_mode != SECCOMP_MODE_STRICT_)
+			return 0;
+	return ~(dc->status.sigcgt | SIGMASK_BIT(SIGCHLD));
+}
+
+static void fill_actions_not_read(struct dump_ctx *dc)
+{
+	for (int s = 1; s <= NR_SIGNALS; s++)
+		if (dc->misc.sa_skip & SIGMASK_BIT(s))
+			dc->misc.sa[s - 1].handler = (dc->status.sigign & SIGMASK_BIT(s)) ? 1 /* SIG_IGN */ : 0 /* SIG_DFL */;
+}
+
 static int run_parasite(struct dump_ctx *dc)
 {
 	struct parasite_ctl *ctl;
@@ -720,6 +752,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	union parasite_args *pa = compel_parasite_args(ctl);
 
+	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
 	for (int i = 0; i < dc->nr_timers; i++)
 		pa->misc.timers[i].id = dc->timers[i].id;
@@ -729,6 +762,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	fill_actions_not_read(dc);
 	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
@@ -1914,23 +1948,53 @@ static int check_ns(struct dump_tree *t)
 
 static int dump_tree_of(pid_t pid);
 
+/*
+ * dump --lazy-pages: an area a child may share copy-on-write with its
+ * parent (cow_parent_vma()) is filled before the fork at restore (cow.c),
+ * so that the sharing comes back; it can't be filled lazily. Such areas
+ * of both are dumped as usual.
+ */
+static int keep_cow_areas(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		const struct mm_parent *par = &t->p[i].parent;
+		const struct mm_dump *md = &t->p[i].md;
+
+		if (!par->md || t->p[i].zombie || t->p[i].vm_from)
+			continue;
+		for (size_t k = 0; k < md->nr_vmas; k++) {
+			const VmaEntry *pv = cow_parent_vma(&md->vmas[k], par->md->vma_ptrs, par->md->nr_vmas);
+
+			if (pv && (lazy_dump_keep(t->p[i].pid, md->vmas[k].start) || lazy_dump_keep(par->pid, pv->start)))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int cr_dump_tasks(pid_t pid)
 {
 	struct proc_pid_stat st;
 
-	if (opts.lazy_pages) {
-		pr_err("--lazy-pages is not supported yet for dump (a dump that serves its pages to a remote criu "
-		       "lazy-pages); restore --lazy-pages with a local criu lazy-pages is\n");
-		return -1;
-	}
+	int ret;
+
 	if (check_privileges())
 		return -1;
 	/* before its namespaces are looked at: a zombie leader has none to show */
 	if (!parse_pid_stat(pid, &st) && st.state == 'Z' && leader_gone_threads_live(pid))
 		return -1;
+	if (opts.status_fd >= 0 && !opts.lazy_pages) {
+		pr_err("--status-fd: a dump says when it is ready only with --lazy-pages\n");
+		return -1;
+	}
+	/* in criu's network namespace: the dump may enter the tree's later */
+	if (opts.lazy_pages && lazy_dump_listen())
+		return -1;
 	ns_init_self();
 	/* in the tree's pid namespace, if it is not ours */
-	return ns_dump_run(pid, dump_tree_of);
+	ret = ns_dump_run(pid, dump_tree_of);
+	lazy_dump_fini();
+	return ret;
 }
 
 static int dump_tree_of(pid_t pid)
@@ -1991,6 +2055,8 @@ static int dump_tree_of(pid_t pid)
 		if (p && !p->zombie)
 			t.p[i].parent = (struct mm_parent){ .pid = p->pid, .md = &p->md };
 	}
+	if (opts.lazy_pages && keep_cow_areas(&t))
+		goto out_resume;
 	/* From here on images get written: an older dump here is no longer whole. */
 	unlinkat(t.dfd, "inventory.img", 0);
 	unlinkat(t.dfd, "track.img", 0);
@@ -2011,6 +2077,9 @@ static int dump_tree_of(pid_t pid)
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
+		goto out_resume;
+	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
+	if (lazy_dump_serve())
 		goto out_resume;
 	ret = 0;
 out_resume:

@@ -435,7 +435,7 @@ static int check_pm_entry(struct cr_img *img, const PagemapEntry *pe, unsigned l
 	uint64_t stored = pe->has_clen ? pe->clen : len;
 
 	/* no data here: the parent process's pages, or those of the images up the chain */
-	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev))
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) || (pe->has_lazy && pe->lazy))
 		return 0;
 	if (pe->n_csum != pe->nr_pages || pe->off % CSUM_PAGE || pe->off + stored > (uint64_t)size ||
 	    pe->off + stored < pe->off || (pe->has_clen && (!pe->clen || pe->clen > len))) {

@@ -15,7 +15,11 @@ struct rst_pagemap;
 
 #define LAZY_SOCKET	"lazy-pages.socket"
 
-/* Area @i of the process is filled lazily (anonymous, private, not premapped or mlocked). */
+#include "mm.pb-c.h"
+
+/* The kind of area a restore may fill lazily: private anonymous memory, not mlock()ed. */
+bool lazy_vma(const VmaEntry *v);
+/* Area @i of the process is filled lazily (lazy_vma(), and not premapped). */
 bool lazy_area(struct rst_ctx *rc, size_t i);
 /*
  * Keeps in @pms (@nr pieces, room for @max) only the parts that are

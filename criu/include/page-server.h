@@ -31,7 +31,18 @@ enum ps_cmd {
 	PS_FINISH,	/* everything sent (flags: PS_F_DEDUP); reply once it is all written */
 	PS_REPLY,	/* a: 0 or an errno */
 	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
+	PS_GET,		/* lazy: a: pid, b: vaddr, c: nr_pages; reply PS_PAGES (c 0) or PS_REPLY (a: errno) */
 };
+
+/*
+ * PS_HELLO with PS_F_LAZY: `criu lazy-pages --page-server` to a `criu dump
+ * --lazy-pages`, b: the dump id of the images it restores from (it must be
+ * this dump's). Then PS_GET as faults and the background copy need pages;
+ * PS_FINISH once every page is in: the dump replies and kills the tree.
+ * The connection closed before: the dump resumes the tree.
+ */
+#define PS_F_LAZY	4
+#define PS_LAZY_MAX	1024	/* pages per PS_GET */
 
 #define PS_F_COMPRESS	1
 #define PS_F_IN_PREV	1
@@ -62,5 +73,26 @@ int ps_send_inventory(const struct InventoryEntry *ie);
 /* All sent: wait until the server has written it. 0 or -1. */
 int ps_finish(void);
 void ps_close(void);
+
+/* dump --lazy-pages: listen (before the dump enters the tree's namespaces). 0 or -1. */
+int lazy_dump_listen(void);
+/* The area at @start of @pid is not to be lazy (shared copy-on-write with a parent or child). 0 or -1. */
+int lazy_dump_keep(pid_t pid, uint64_t start);
+bool lazy_dump_kept(pid_t pid, uint64_t start);
+/* The lazy pages of @pid, @l (taken over: emptied); they are served from its memory. 0 or -1. */
+int lazy_dump_add(pid_t pid, struct page_list *l);
+/* Serve them until the destination has every page (0: the tree may go) or is gone (-1: it resumes). */
+int lazy_dump_serve(void);
+void lazy_dump_fini(void);
+
+/* criu lazy-pages --page-server: the daemon's side. */
+int ps_lazy_connect(uint64_t dump_id);
+/*
+ * @nr pages of @pid at @vaddr into @buf, checked against the checksums they
+ * came with; @next_nr pages after them are asked for ahead (0: none). 0 or -1.
+ */
+int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr);
+/* Every page is in: the dump may kill its tree. 0 or -1. */
+int ps_lazy_finish(void);
 
 #endif

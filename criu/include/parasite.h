@@ -121,6 +121,7 @@ struct parasite_misc {
 	int32_t thp_disabled;
 	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
+	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */
 	int32_t nr_timers;			/* in: ids to read */
 	struct {
 		int32_t id;			/* in */

@@ -433,8 +433,9 @@ static int plan_huge(const struct cow_tree *ct, struct cow_task *t, const int *m
 	r = calloc(t->nr_pms + 1, sizeof(*r));
 	if (!r)
 		return -1;
+	/* pages with the dumping host (lazy) are not here to fill */
 	for (size_t i = 0; i < t->nr_pms; i++)
-		if (!(t->pms[i]->has_in_parent && t->pms[i]->in_parent))
+		if (!(t->pms[i]->has_in_parent && t->pms[i]->in_parent) && !(t->pms[i]->has_lazy && t->pms[i]->lazy))
 			r[n++] = (struct page_range){ t->pms[i]->vaddr, t->pms[i]->nr_pages };
 	sort_array(r, n, sizeof(*r), cmp_range);
 	for (size_t i = 0; i <= n; i++) {
@@ -884,6 +885,13 @@ static int fill_areas(struct cow_task *t, int fd, const char *name)
 		for (; k >= 0 && (size_t)k < t->nr_areas && t->areas[k].start < e; k++) {
 			const struct cow_area *a = &t->areas[k];
 			uint64_t from = s > a->start ? s : a->start, to = e < a->end ? e : a->end;
+
+			if (!a->late && !a->huge && from < to && pe->has_lazy && pe->lazy) {
+				pr_err("%s: pages at %lx are with the dumping host, but their area is filled before "
+				       "the fork (shared with a parent or child): can't be lazy\n", name,
+				       (unsigned long)from);
+				return -1;
+			}
 
 			if (!a->late && !a->huge && from < to &&
 			    pread_pages(fd, a->slot + (from - a->start), to - from, pe->off + (from - s),
@@ -1520,7 +1528,7 @@ static int add_pm_piece(struct rst_pagemap *out, size_t *n, size_t max, const Pa
 	out[*n].vaddr = s;
 	out[*n].nr_pages = (e - s) >> PAGE_SHIFT;
 	out[*n].off = pe->off + (s - pe->vaddr);
-	out[(*n)++].csum = pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT);
+	out[(*n)++].csum = pe->csum ? pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT) : NULL;	/* NULL: with the dumping host (lazy) */
 	return 0;
 }
 

@@ -36,23 +36,35 @@
 #include "namespaces.h"
 #include "pagechain.h"
 #include "external.h"
+#include "page-server.h"
 
 #define PAGE	4096UL
 
 /* ---- what is lazy: the same answer for the restore and the daemon ---- */
 
-bool lazy_area(struct rst_ctx *rc, size_t i)
+/* Also what dump --lazy-pages leaves in the tree: both sides must agree. */
+bool lazy_vma(const VmaEntry *v)
 {
-	VmaEntry *v = rc->mm->vmas[i];
-
 	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_HEAP && v->kind != VMA_KIND__VMA_STACK)
 		return false;
 	if ((v->flags & MAP_TYPE) != MAP_PRIVATE)
 		return false;	/* MAP_DROPPABLE too: userfaultfd takes none */
-	if (cow_slot(&rc->cow, v->start))
-		return false;	/* premapped: filled before the fork, shared with the children */
 	/* mlock() would fault every page in while the restorer runs: no gain */
 	return !(v->has_madv && (v->madv & (1ULL << 63)));
+}
+
+bool lazy_area(struct rst_ctx *rc, size_t i)
+{
+	VmaEntry *v = rc->mm->vmas[i];
+
+	/* premapped: filled before the fork, shared with the children */
+	return lazy_vma(v) && !cow_slot(&rc->cow, v->start);
+}
+
+/* Checksums @n pages on; none (NULL) for pages with the dumping host, which come with theirs. */
+static const uint64_t *csum_at(const uint64_t *c, uint64_t n)
+{
+	return c ? c + n : NULL;
 }
 
 /* Index of the area holding @addr, or -1. */
@@ -94,7 +106,7 @@ ssize_t lazy_split(struct rst_ctx *rc, struct rst_pagemap *pms, size_t nr, size_
 				out[n].vaddr = s;
 				out[n].nr_pages = (to - s) / PAGE;
 				out[n].off = pms[k].off + (s - pms[k].vaddr);
-				out[n++].csum = pms[k].csum + (s - pms[k].vaddr) / PAGE;
+				out[n++].csum = csum_at(pms[k].csum, (s - pms[k].vaddr) / PAGE);
 			}
 			s = to;
 		}
@@ -245,7 +257,10 @@ int lazy_pages_supported(void)
 
 /* ---- the daemon ---- */
 
-/* Pages still to come: [start, end) whose bytes are at off in the source src. */
+/*
+ * Pages still to come: [start, end) whose bytes are at off in the source
+ * src; for pages with the dumping host (no csum), at address off there.
+ */
 struct lz_range {
 	uint64_t start, end, off;
 	const uint64_t *csum;
@@ -299,6 +314,8 @@ struct lz {
 	int *kind;
 	size_t poll_max;
 	uint64_t copied, zeroed;
+	uint64_t remote;	/* pages fetched from the dumping host */
+	bool need_remote;	/* the images have pages with the dumping host */
 	int64_t t0;
 };
 
@@ -349,13 +366,13 @@ static int ranges_cut(struct lz_mm *m, uint64_t s, uint64_t e, struct lz_range *
 			c[*nr_cut].start = from;
 			c[*nr_cut].end = to;
 			c[*nr_cut].off = r.off + (from - r.start);
-			c[(*nr_cut)++].csum = r.csum + (from - r.start) / PAGE;
+			c[(*nr_cut)++].csum = csum_at(r.csum, (from - r.start) / PAGE);
 		}
 		if (r.end > e) {
 			n[k] = r;
 			n[k].start = e;
 			n[k].off = r.off + (e - r.start);
-			n[k++].csum = r.csum + (e - r.start) / PAGE;
+			n[k++].csum = csum_at(r.csum, (e - r.start) / PAGE);
 		}
 	}
 	free(m->r);
@@ -650,13 +667,24 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 	if (nr > max)
 		nr = max;
 	first = (addr - r->start) / PAGE;
-	if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
+	if (!r->csum) {
+		/*
+		 * With the dumping host, at their address there (off: the area may
+		 * have moved here since); checked against the checksums they came with.
+		 */
+		uint64_t left = (r->end - addr) / PAGE - nr;
+
+		/* the background copy goes on in this range: its next chunk is asked for ahead */
+		if (ps_lazy_get(src->pid, r->off + first * PAGE, nr, lz->buf, max >= 256 ? (left < max ? left : max) : 0))
+			return -1;
+		lz->remote += nr;
+	} else if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
 		pr_err("lazy pages: %s: can't read %zu pages at offset %lu (address %lx of process %d): %s\n",
 		       src->name, nr, (unsigned long)(r->off + first * PAGE), (unsigned long)addr, src->pid,
 		       errno ? strerror(errno) : "file too short");
 		return -1;
 	}
-	bad = csum_check_pages(lz->buf, nr, r->csum + first);
+	bad = r->csum ? csum_check_pages(lz->buf, nr, r->csum + first) : nr;
 	if (bad < nr) {
 		pr_err("lazy pages: %s: the page at offset %lu (address %lx of process %d) is damaged (checksum "
 		       "mismatch): the restored tree is killed\n", src->name,
@@ -996,9 +1024,11 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 		if (!e->r)
 			return -1;
 		for (ssize_t k = 0; k < n; k++) {
+			lz->need_remote |= !pms[k].csum;
 			e->r[k].start = pms[k].vaddr;
 			e->r[k].end = pms[k].vaddr + pms[k].nr_pages * PAGE;
-			e->r[k].off = pms[k].off;
+			/* with the dumping host: off is where they are there, what PS_GET asks for */
+			e->r[k].off = pms[k].csum ? pms[k].off : pms[k].vaddr;
 			/* the entries (and their checksums) stay with the tree, which we keep */
 			e->r[k].csum = pms[k].csum;
 			e->r[k].src = lz->nr_src;
@@ -1215,7 +1245,23 @@ int cr_lazy_pages(void)
 		return 1;
 	}
 	lz.buf = mmap(NULL, 256 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (lz.buf == MAP_FAILED || read_images(&lz, &tr) || listen_socket(&lz) || start_watchdog(&lz))
+	/* the images may have pages with the dumping host (dump --lazy-pages): those are ours to take */
+	opts.lazy_pages = true;
+	if (lz.buf == MAP_FAILED || read_images(&lz, &tr))
+		goto out;
+	if (lz.need_remote && !opts.page_server) {
+		pr_err("lazy pages: the images leave pages with the dumping host (dump --lazy-pages): run criu "
+		       "lazy-pages with --page-server --address A --port N of that dump\n");
+		goto out;
+	}
+	/*
+	 * Before the watchdog, which inherits the connection: the dump resumes its
+	 * tree when the connection closes, so if we die that happens only once the
+	 * watchdog has killed the tree here (never two trees running).
+	 */
+	if (opts.page_server && ps_lazy_connect(img_get_dump_id()))
+		goto out;
+	if (listen_socket(&lz) || start_watchdog(&lz))
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	if (opts.status_fd >= 0) {
@@ -1243,6 +1289,10 @@ int cr_lazy_pages(void)
 		wd_send(&lz, WD_FINISH, 0, 0, -1);
 		pr_info("lazy pages: every page is in: %lu pages in %ld ms\n", (unsigned long)pages,
 			(long)(mono_ms() - lz.t0));
+		if (opts.page_server) {
+			pr_info("lazy pages: %lu pages came from the dumping host\n", (unsigned long)lz.remote);
+			ps_lazy_finish();
+		}
 	} else {
 		pr_err("lazy pages: stopped before every page was in\n");
 	}
@@ -1254,6 +1304,8 @@ out:
 			close(lz.mm[i]->uffd);
 	if (lz.wd_pid > 0)
 		waitpid(lz.wd_pid, &status, 0);
+	/* the tree here is whole or gone: the dump may kill or resume its own */
+	ps_close();
 	if (lz.lsk >= 0) {
 		struct sockaddr_un a;
 

@@ -28,6 +28,7 @@
 #include "ipc-sysv.h"
 #include "fileobj.h"
 #include "image.h"
+#include "lazy.h"
 #include "log.h"
 #include "mntns.h"
 #include "mem.h"
@@ -1720,6 +1721,52 @@ static int write_dataless(struct cr_img *pagemap, const struct page_list *pl, in
 	return 0;
 }
 
+/*
+ * dump --lazy-pages: the pages of the areas a restore fills lazily
+ * (lazy_vma(), not shared copy-on-write: keep_cow_areas() in dump.c) are
+ * taken out of @anon into @lazy; they stay in the tree.
+ */
+static int lazy_take(pid_t pid, const struct mm_dump *md, struct page_list *anon, struct page_list *lazy)
+{
+	struct page_list sel, rest;
+	int ret = -1;
+
+	page_list_init(&sel);
+	page_list_init(lazy);
+	if (!opts.lazy_pages)
+		return 0;
+	for (size_t i = 0; i < md->nr_vmas; i++)
+		if (lazy_vma(&md->vmas[i]) && !lazy_dump_kept(pid, md->vmas[i].start) &&
+		    page_list_add(&sel, md->vmas[i].start, (md->vmas[i].end - md->vmas[i].start) >> PAGE_SHIFT))
+			goto out;
+	if (page_list_split(anon, &sel, lazy, &rest))
+		goto out;
+	page_list_free(anon);
+	*anon = rest;
+	ret = 0;
+out:
+	page_list_free(&sel);
+	return ret;
+}
+
+/* The lazy pages' entries: no data, no checksums here (the dump serves both). */
+static int write_lazy(struct page_xfer *x, pid_t pid, struct page_list *lazy)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	pe.has_lazy = pe.lazy = true;
+	for (size_t i = 0; i < lazy->nr; i++) {
+		pe.vaddr = lazy->r[i].start;
+		pe.nr_pages = lazy->r[i].nr_pages;
+		if (pb_write_one(x->pagemap, &pe))
+			return -1;
+	}
+	if (lazy->nr)
+		pr_info("task %d: %lu pages left in the tree for dump --lazy-pages to serve\n", pid,
+			(unsigned long)lazy->total_pages);
+	return lazy_dump_add(pid, lazy);
+}
+
 static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, struct dump_stats *st)
 {
 	if (write_dataless(pagemap, &ps->prev, 1, &st->pages_in_prev))
@@ -1736,17 +1783,18 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st, .map_fd = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct page_sets ps;
-	struct page_list live;
+	struct page_list live, lazy;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
 	int done = 0, ret = -1;
 
 	page_sets_init(&ps);
 	page_list_init(&live);
+	page_list_init(&lazy);
 	memset(x.pipes, -1, sizeof(x.pipes));
 	if (collect_pages(pid, md, &ps, st, po, parent))
 		goto out;
-	if (split_live(md, &ps.anon, &ps.file, &live))
+	if (split_live(md, &ps.anon, &ps.file, &live) || lazy_take(pid, md, &ps.anon, &lazy))
 		goto out;
 	pr_info("task %d: %lu pages to dump (%lu anonymous, %lu of files, %lu in unreadable areas) of %lu scanned\n",
 		pid, (unsigned long)(ps.anon.total_pages + ps.file.total_pages + ps.hidden.total_pages),
@@ -1776,10 +1824,11 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &ps.hidden) || copy_unreadable(&x, pid, &live))
 		goto out;
-	if (write_dataless_all(x.pagemap, &ps, st) || close_page_images(&x))
+	if (write_dataless_all(x.pagemap, &ps, st) || write_lazy(&x, pid, &lazy) || close_page_images(&x))
 		goto out;
 	ret = 0;
 out:
+	page_list_free(&lazy);
 	xfer_close(&x);
 	comp_free(x.comp);
 	free(x.buf);

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,17 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, s
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* A peer that vanishes (a host down, a cable cut) is found within a minute, not never. */
+static void keepalive(int sk)
+{
+	int on = 1, idle = 20, intvl = 5, cnt = 6;
+
+	setsockopt(sk, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(sk, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(sk, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(sk, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 /* ---- the server ---- */
@@ -570,4 +582,444 @@ void ps_close(void)
 	if (ps_sk >= 0)
 		close(ps_sk);
 	ps_sk = -1;
+}
+
+/*
+ * ---- dump --lazy-pages: the frozen tree's lazy pages, served ----
+ *
+ * The dump leaves the private anonymous pages out of the images (pagemap
+ * entries marked lazy) and, once the images are whole, serves them to the
+ * destination's `criu lazy-pages --page-server` from the tree's memory,
+ * which stays frozen (seized) all along: what it reads is what the tree
+ * had. Each reply carries the pages' checksums, taken here as they are
+ * read, and the daemon checks them. The destination saying every page is
+ * in lets the dump end as any other (the tree is killed); a destination
+ * gone before that fails the dump, and the tree runs on where it was.
+ */
+
+struct lazy_task {
+	pid_t pid;
+	int mem;
+	struct page_list l;
+	uint64_t served;
+};
+
+struct lazy_kept {
+	pid_t pid;
+	uint64_t start;
+};
+
+static struct {
+	int lsk;
+	struct lazy_task *t;
+	int nr;
+	char *buf;
+	struct lazy_kept *kept;
+	size_t nr_kept;
+	bool kept_sorted;
+} ld = { .lsk = -1 };
+
+int lazy_dump_keep(pid_t pid, uint64_t start)
+{
+	struct lazy_kept *n = realloc(ld.kept, (ld.nr_kept + 1) * sizeof(*n));
+
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	ld.kept = n;
+	n[ld.nr_kept++] = (struct lazy_kept){ pid, start };
+	ld.kept_sorted = false;
+	return 0;
+}
+
+static int kept_cmp(const void *a, const void *b)
+{
+	const struct lazy_kept *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+bool lazy_dump_kept(pid_t pid, uint64_t start)
+{
+	struct lazy_kept k = { pid, start };
+
+	if (!ld.nr_kept)
+		return false;
+	if (!ld.kept_sorted) {
+		qsort(ld.kept, ld.nr_kept, sizeof(*ld.kept), kept_cmp);
+		ld.kept_sorted = true;
+	}
+	return bsearch(&k, ld.kept, ld.nr_kept, sizeof(*ld.kept), kept_cmp) != NULL;
+}
+
+int lazy_dump_listen(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
+
+	if (opts.page_server || opts.prev_images_dir || opts.track_mem || opts.leave_running || opts.leave_stopped) {
+		pr_err("dump --lazy-pages serves the tree's memory and then kills it: it can't go with %s\n",
+		       opts.page_server ? "--page-server" : opts.prev_images_dir ? "--prev-images-dir" :
+		       opts.track_mem ? "--track-mem" : opts.leave_running ? "--leave-running" : "--leave-stopped");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_addr(opts.address, port, &ss, &len))
+		return -1;
+	ld.lsk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ld.lsk < 0 || setsockopt(ld.lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(ld.lsk, (struct sockaddr *)&ss, len) || listen(ld.lsk, 1)) {
+		pr_perror("dump --lazy-pages: can't listen on %s port %d", opts.address ? opts.address : "(any)", port);
+		lazy_dump_fini();
+		return -1;
+	}
+	pr_info("dump --lazy-pages: will serve the lazy pages on %s port %d\n", opts.address ? opts.address : "(any)",
+		port);
+	return 0;
+}
+
+int lazy_dump_add(pid_t pid, struct page_list *l)
+{
+	struct lazy_task *n;
+
+	if (!l->nr)
+		return 0;
+	n = realloc(ld.t, (ld.nr + 1) * sizeof(*n));
+	if (!n) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	ld.t = n;
+	n[ld.nr].pid = pid;
+	n[ld.nr].mem = -1;
+	n[ld.nr].l = *l;
+	n[ld.nr++].served = 0;
+	page_list_init(l);
+	return 0;
+}
+
+static struct lazy_task *lazy_task_of(pid_t pid)
+{
+	for (int i = 0; i < ld.nr; i++)
+		if (ld.t[i].pid == pid)
+			return &ld.t[i];
+	return NULL;
+}
+
+/* [vaddr, +nr pages) lies in one of the lazy ranges of @t (they are sorted). */
+static bool lazy_covered(struct lazy_task *t, uint64_t vaddr, uint64_t nr)
+{
+	size_t lo = 0, hi = t->l.nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t->l.r[mid].start + t->l.r[mid].nr_pages * PAGE_SIZE <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->l.nr && t->l.r[lo].start <= vaddr &&
+	       vaddr + nr * PAGE_SIZE <= t->l.r[lo].start + t->l.r[lo].nr_pages * PAGE_SIZE;
+}
+
+static int lazy_get(int sk, struct ps_msg *m)
+{
+	struct lazy_task *t = lazy_task_of(m->a);
+	uint64_t nr = m->c, *csum = (uint64_t *)ld.buf;
+	char *data;
+	ssize_t n;
+
+	if (!t || !nr || nr > PS_LAZY_MAX || m->b & (PAGE_SIZE - 1) || !lazy_covered(t, m->b, nr)) {
+		pr_err("dump --lazy-pages: asked for %lu pages at %lx of process %d, which are not its lazy pages\n",
+		       (unsigned long)nr, (unsigned long)m->b, (int)m->a);
+		return msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0) ? -2 : 0;
+	}
+	if (t->mem < 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+		t->mem = open(path, O_RDONLY | O_CLOEXEC);
+		if (t->mem < 0) {
+			pr_perror("dump --lazy-pages: can't open %s", path);
+			return -1;
+		}
+	}
+	data = ld.buf + nr * sizeof(uint64_t);	/* the reply's payload: the checksums, then the data */
+	n = pread(t->mem, data, nr * PAGE_SIZE, m->b);
+	if (n != (ssize_t)(nr * PAGE_SIZE)) {
+		pr_perror("dump --lazy-pages: reading %lu pages at %lx of process %d", (unsigned long)nr,
+			  (unsigned long)m->b, t->pid);
+		return -1;
+	}
+	csum_pages(data, nr, csum);
+	t->served += nr;
+	/* -2: the destination is gone */
+	return msg_send(sk, PS_PAGES, 0, m->b, nr, 0, ld.buf, nr * (sizeof(uint64_t) + PAGE_SIZE)) ? -2 : 0;
+}
+
+static uint64_t lazy_total(bool served)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ld.nr; i++)
+		n += served ? ld.t[i].served : ld.t[i].l.total_pages;
+	return n;
+}
+
+/* Wait for @fd to be readable, a second at a time: a ^C (check_interrupted()) ends the wait. */
+static int lazy_wait(int fd)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, 1000);
+
+		if (check_interrupted())
+			return -1;
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR) {
+			pr_perror("poll");
+			return -1;
+		}
+	}
+}
+
+static int lazy_gone(void)
+{
+	pr_err("dump --lazy-pages: the destination went away before it had every page (%lu of %lu lazy pages "
+	       "sent): the tree resumes here\n", (unsigned long)lazy_total(true), (unsigned long)lazy_total(false));
+	return -1;
+}
+
+static int lazy_session(int sk)
+{
+	struct ps_msg m;
+	int ret;
+
+	for (;;) {
+		if (lazy_wait(sk))
+			return -1;
+		if (read_all(sk, &m, sizeof(m)))
+			return lazy_gone();
+		switch (m.cmd) {
+		case PS_HELLO:
+			if (m.a != PS_MAGIC || !(m.flags & PS_F_LAZY) || m.b != img_get_dump_id()) {
+				pr_err("dump --lazy-pages: the other end is not a criu lazy-pages restoring this dump's "
+				       "images\n");
+				msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0);
+				return -1;
+			}
+			if (msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0))
+				return lazy_gone();
+			pr_info("dump --lazy-pages: the destination's lazy-pages daemon is here\n");
+			break;
+		case PS_GET:
+			ret = lazy_get(sk, &m);
+			if (ret)
+				return ret == -2 ? lazy_gone() : -1;
+			break;
+		case PS_FINISH:
+			pr_info("dump --lazy-pages: the destination has every page (%lu sent of %lu lazy pages): the tree "
+				"goes\n", (unsigned long)lazy_total(true), (unsigned long)lazy_total(false));
+			msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
+			return 0;
+		default:
+			pr_err("dump --lazy-pages: unknown message %u from the destination\n", m.cmd);
+			return -1;
+		}
+	}
+}
+
+int lazy_dump_serve(void)
+{
+	int sk, one = 1, ret;
+
+	if (ld.lsk < 0)
+		return 0;
+	ld.buf = malloc(PS_LAZY_MAX * (sizeof(uint64_t) + PAGE_SIZE));
+	if (!ld.buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	pr_info("dump --lazy-pages: the images are whole; %lu lazy pages of %d processes to serve\n",
+		(unsigned long)lazy_total(false), ld.nr);
+	if (opts.status_fd >= 0) {
+		if (write(opts.status_fd, "\0", 1) != 1)
+			pr_pwarn("can't write --status-fd");
+		close(opts.status_fd);
+		opts.status_fd = -1;
+	}
+	if (lazy_wait(ld.lsk))
+		return -1;
+	sk = accept4(ld.lsk, NULL, NULL, SOCK_CLOEXEC);
+	if (sk < 0) {
+		pr_perror("dump --lazy-pages: accept");
+		return -1;
+	}
+	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive(sk);
+	ret = lazy_session(sk);
+	close(sk);
+	return ret;
+}
+
+void lazy_dump_fini(void)
+{
+	if (ld.lsk >= 0)
+		close(ld.lsk);
+	ld.lsk = -1;
+	for (int i = 0; i < ld.nr; i++) {
+		if (ld.t[i].mem >= 0)
+			close(ld.t[i].mem);
+		page_list_free(&ld.t[i].l);
+	}
+	free(ld.t);
+	ld.t = NULL;
+	ld.nr = 0;
+	free(ld.buf);
+	ld.buf = NULL;
+	free(ld.kept);
+	ld.kept = NULL;
+	ld.nr_kept = 0;
+}
+
+/* ---- criu lazy-pages --page-server: pages from the dumping host ---- */
+
+static char *lz_buf;
+/* A PS_GET sent ahead (the next background chunk), whose answer is still to be read. */
+static struct {
+	bool on;
+	pid_t pid;
+	uint64_t vaddr, nr;
+} lz_ahead;
+
+int ps_lazy_connect(uint64_t dump_id)
+{
+	struct sockaddr_storage ss;
+	struct ps_msg m;
+	socklen_t len;
+	int one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
+
+	if (!opts.address) {
+		pr_err("lazy-pages --page-server needs --address of the dumping host\n");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_addr(opts.address, port, &ss, &len))
+		return -1;
+	lz_buf = malloc(PS_LAZY_MAX * sizeof(uint64_t));
+	ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!lz_buf || ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
+		pr_perror("lazy pages: can't reach the dump --lazy-pages at %s port %d", opts.address, port);
+		ps_close();
+		return -1;
+	}
+	setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive(ps_sk);
+	if (msg_send(ps_sk, PS_HELLO, PS_F_LAZY, PS_MAGIC, dump_id, 0, NULL, 0) || ps_reply(&m, "hello")) {
+		ps_close();
+		return -1;
+	}
+	if (m.a) {
+		pr_err("lazy pages: the dump at %s port %d is not the one these images are of\n", opts.address, port);
+		ps_close();
+		return -1;
+	}
+	pr_info("lazy pages: the lazy pages come from the dump at %s port %d\n", opts.address, port);
+	return 0;
+}
+
+static int lazy_gone_there(void)
+{
+	pr_perror("lazy pages: the dumping host (%s) went away with pages still to come", opts.address);
+	return -1;
+}
+
+/* The answer to a PS_GET sent ahead that is not wanted after all (a fault came first): read and dropped. */
+static int lazy_drop_ahead(void)
+{
+	struct ps_msg m;
+
+	lz_ahead.on = false;
+	if (read_all(ps_sk, &m, sizeof(m)))
+		return lazy_gone_there();
+	if (m.cmd == PS_REPLY)
+		return 0;
+	if (m.cmd != PS_PAGES || m.len != m.b * (sizeof(uint64_t) + PAGE_SIZE) || m.b > PS_LAZY_MAX) {
+		pr_err("lazy pages: a malformed answer from the dumping host\n");
+		return -1;
+	}
+	for (uint64_t left = m.len; left;) {
+		uint64_t n = left < PS_LAZY_MAX * sizeof(uint64_t) ? left : PS_LAZY_MAX * sizeof(uint64_t);
+
+		if (read_all(ps_sk, lz_buf, n))
+			return lazy_gone_there();
+		left -= n;
+	}
+	return 0;
+}
+
+int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr)
+{
+	struct ps_msg m;
+	size_t bad;
+
+	if (nr > PS_LAZY_MAX)
+		nr = PS_LAZY_MAX;
+	if (next_nr > PS_LAZY_MAX)
+		next_nr = PS_LAZY_MAX;
+	if (lz_ahead.on && (lz_ahead.pid != pid || lz_ahead.vaddr != vaddr || lz_ahead.nr != nr) && lazy_drop_ahead())
+		return -1;
+	if (!lz_ahead.on && msg_send(ps_sk, PS_GET, 0, pid, vaddr, nr, NULL, 0))
+		return lazy_gone_there();
+	lz_ahead.on = false;
+	/* the next chunk is asked for now: the dump reads it while we check and copy this one */
+	if (next_nr) {
+		if (msg_send(ps_sk, PS_GET, 0, pid, vaddr + nr * PAGE_SIZE, next_nr, NULL, 0))
+			return lazy_gone_there();
+		lz_ahead = (typeof(lz_ahead)){ true, pid, vaddr + nr * PAGE_SIZE, next_nr };
+	}
+	if (read_all(ps_sk, &m, sizeof(m)))
+		return lazy_gone_there();
+	if (m.cmd == PS_REPLY) {
+		pr_err("lazy pages: the dumping host can't give %lu pages at %lx of process %d (%s)\n",
+		       (unsigned long)nr, (unsigned long)vaddr, pid, strerror(m.a));
+		return -1;
+	}
+	if (m.cmd != PS_PAGES || m.a != vaddr || m.b != nr || m.c || m.len != nr * (sizeof(uint64_t) + PAGE_SIZE)) {
+		pr_err("lazy pages: a malformed answer from the dumping host\n");
+		return -1;
+	}
+	if (read_all(ps_sk, lz_buf, nr * sizeof(uint64_t)) || read_all(ps_sk, buf, nr * PAGE_SIZE))
+		return lazy_gone_there();
+	bad = csum_check_pages(buf, nr, (uint64_t *)lz_buf);
+	if (bad < nr) {
+		pr_err("lazy pages: the page at %lx of process %d came from the dumping host with a wrong checksum: "
+		       "the restored tree is killed\n", (unsigned long)(vaddr + bad * PAGE_SIZE), pid);
+		return -1;
+	}
+	return 0;
+}
+
+int ps_lazy_finish(void)
+{
+	struct ps_msg m;
+
+	if (ps_sk < 0)
+		return 0;
+	if ((lz_ahead.on && lazy_drop_ahead()) || ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) ||
+	    ps_reply(&m, "the end of the lazy pages")) {
+		pr_warn("lazy pages: every page is in, but the dumping host did not hear it: it may resume its tree "
+			"(there would then be two)\n");
+		return -1;
+	}
+	ps_close();
+	free(lz_buf);
+	lz_buf = NULL;
+	return 0;
 }

@@ -77,7 +77,7 @@ static int dump_misc(struct parasite_misc *m)
 
 	for (i = 0; i < NR_SIGNALS; i++) {
 		m->sa[i].handler = m->sa[i].flags = m->sa[i].restorer = m->sa[i].mask = 0;
-		if (i + 1 == SIGKILL || i + 1 == SIGSTOP)
+		if (i + 1 == SIGKILL || i + 1 == SIGSTOP || (m->sa_skip & SIGMASK_BIT(i + 1)))
 			continue;
 		ret = sys_rt_sigaction(i + 1, 0, &m->sa[i], 8);
 		if (ret < 0) {

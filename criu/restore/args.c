@@ -1017,6 +1017,14 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 		nr_pms = lazy_split(rc, a->pms, nr_pms, max_pms, false);
 	if (nr_pms < 0)
 		goto err;
+	/* pages with the dumping host (no checksum here) can only come through the daemon */
+	for (ssize_t k = 0; k < nr_pms; k++)
+		if (!a->pms[k].csum) {
+			pr_err("pagemap-%d.img: the pages at %lx are with the dumping host (dump --lazy-pages), but "
+			       "their area is not one filled lazily (not private anonymous, or mlock()ed)\n", rc->pid,
+			       (unsigned long)a->pms[k].vaddr);
+			goto err;
+		}
 	a->nr_pms = nr_pms;
 	copy_page_csums(a, &p);
 	if (fill_threads(rc, a, &p) || (!rc->vm_child && fill_aios(rc, a, &p)))

@@ -200,8 +200,21 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
 
-	/* pages the parent has (cow.c), or the previous images (pagechain.c), take no room in the pages file */
-	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev)) {
+	bool lazy = pe->has_lazy && pe->lazy;
+
+	if (lazy && (!opts.lazy_pages || (pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) ||
+		     pe->has_clen)) {
+		if (!opts.lazy_pages)
+			pr_err("pagemap-%d.img: the pages at %lx are with the dumping host (dump --lazy-pages): restore "
+			       "with --lazy-pages, and `criu lazy-pages --page-server --address A --port N` fetching "
+			       "them\n", rc->pid, (unsigned long)pe->vaddr);
+		else
+			pr_err("pagemap-%d.img: the pages at %lx are marked both with the dumping host and stored "
+			       "(corrupt image)\n", rc->pid, (unsigned long)pe->vaddr);
+		return -1;
+	}
+	/* pages the parent has (cow.c), the previous images (pagechain.c) or the dumping host take no room here */
+	if ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) || lazy) {
 		file_size = UINT64_MAX;
 		pe->off = 0;
 	}
@@ -222,7 +235,8 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 		return -1;
 	}
 	/* none for pages stored elsewhere: the parent process's, or the previous images' (chain_gather() fills those) */
-	if (pe->n_csum != ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) ? 0 : pe->nr_pages)) {
+	if (pe->n_csum != ((pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) || lazy ? 0 :
+			   pe->nr_pages)) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages has %zu page checksums\n", rc->pid,
 		       (unsigned long)pe->vaddr, pe->nr_pages, pe->n_csum);
 		return -1;

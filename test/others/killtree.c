@@ -17,11 +17,17 @@
  *   4 child with a seccomp filter (uname() fails with EPERM), calling it
  *     every 0.2 ms.
  *   5 child in a group stop (SIGSTOP); checks itself when continued.
+ *   6 child in seccomp strict mode (only read, write, _exit, rt_sigreturn):
+ *     blocked in read() on a pipe the root writes a byte to every 2 ms,
+ *     checking the sequence and a value kept in xmm14 across the read.
  * The root exits on SIGTERM after everything was checked once more.
  */
 #define _GNU_SOURCE
 #ifndef KT_SECCOMP_NS
 #define KT_SECCOMP_NS 200000
+#endif
+#ifndef KT_STRICT_MIB
+#define KT_STRICT_MIB 0		/* memory of its own the strict child fills (MiB): a longer page dump */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NR_WORKERS	6
+#define NR_WORKERS	7
 #define MEM_SIZE	(2 << 20)
 
 struct shared {
@@ -56,7 +62,7 @@ struct shared {
 };
 
 static struct shared *sh;
-static int pipefd[2], sk[2], filefd;
+static int pipefd[2], sk[2], filefd, strictfd[2];
 static struct stat st_pipe_r, st_sk, st_file;
 static uint8_t *mem;
 static uint64_t mem_sum;
@@ -240,6 +246,52 @@ static void child_stopped(void)
 		raw_sleep(10000000);
 }
 
+/*
+ * No syscall but read, write, _exit and rt_sigreturn from here on: not even
+ * the mask can be checked (the harness reads it from /proc), and a failure
+ * is told through the shared page only.
+ */
+static void child_strict(void)
+{
+	unsigned char expect = 0, c;
+
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(strictfd[1]);
+	if (KT_STRICT_MIB) {
+		char *m = mmap(NULL, KT_STRICT_MIB << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			fail("strict child: mmap: %s", strerror(errno));
+		else
+			for (size_t i = 0; i < (size_t)KT_STRICT_MIB << 20; i += 4096)
+				m[i] = i >> 12 | 1;
+	}
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
+		fail("seccomp strict: %s", strerror(errno));
+	while (1) {
+		uint64_t x[2] = { 0x0123456789abcdefULL, sh->beat[6] }, y[2];
+		long n;
+
+		asm volatile("movdqu %0, %%xmm14" : : "m"(x) : "xmm14");
+		n = syscall(SYS_read, strictfd[0], &c, 1);
+		asm volatile("movdqu %%xmm14, %0" : "=m"(y));
+		if (n != 1) {
+			if (!sh->error) {
+				memcpy(sh->msg, "strict child: read failed", 26);
+				sh->error = 1;
+			}
+			syscall(SYS_exit, 1);
+		}
+		if ((c != expect || memcmp(x, y, sizeof(x))) && !sh->error) {
+			memcpy(sh->msg, "strict child: pipe byte or xmm14 changed", 41);
+			sh->error = 1;
+		}
+		expect = c + 1;
+		sh->beat[6]++;
+	}
+}
+
 static void on_term(int sig)
 {
 	stop = 1;
@@ -252,7 +304,8 @@ static void on_usr1(int sig)
 int main(int argc, char **argv)
 {
 	pthread_t th[2];
-	pid_t kids[3];
+	unsigned char strict_seq = 0;
+	pid_t kids[4];
 	int fd;
 
 	__builtin_cpu_init();
@@ -270,7 +323,8 @@ int main(int argc, char **argv)
 	close(fd);
 	filefd = open(argv[1], O_RDONLY);
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (filefd < 0 || mem == MAP_FAILED || pipe(pipefd) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sk))
+	if (filefd < 0 || mem == MAP_FAILED || pipe(pipefd) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sk) ||
+	    pipe2(strictfd, O_NONBLOCK))
 		return 2;
 	srand(getpid());
 	for (size_t i = 0; i < MEM_SIZE; i++)
@@ -299,6 +353,12 @@ int main(int argc, char **argv)
 	kids[2] = fork();
 	if (kids[2] == 0)
 		child_stopped();
+	kids[3] = fork();
+	if (kids[3] == 0) {
+		fcntl(strictfd[0], F_SETFL, 0);	/* its reads block */
+		child_strict();
+	}
+	close(strictfd[0]);
 	close(pipefd[1]);
 	close(sk[1]);
 
@@ -326,13 +386,18 @@ int main(int argc, char **argv)
 			fail("sigaltstack changed");
 		if (send(sk[0], "ping", 4, 0) != 4 && errno != EAGAIN)
 			fail("send errno %d", errno);
+		if (write(strictfd[1], &strict_seq, 1) == 1)
+			strict_seq++;
+		else if (errno != EAGAIN)
+			fail("strict pipe write errno %d", errno);
 		sh->beat[0]++;
-		if (!sh->ready && sh->beat[1] && sh->beat[2] && sh->beat[3] && sh->beat[4] && sh->beat[5])
+		if (!sh->ready && sh->beat[1] && sh->beat[2] && sh->beat[3] && sh->beat[4] && sh->beat[5] &&
+		    sh->beat[6])
 			sh->ready = 1;
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		kill(kids[i], SIGKILL);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		waitpid(kids[i], NULL, 0);
 	return sh->error ? 1 : 0;
 }

@@ -14,6 +14,25 @@ Lazy restore when things go wrong (Documentation/lazy-pages.md):
   check           criu check --feature lazy_pages and uffd-noncoop say yes
                   (root); as nobody they say no, with the reason.
 
+Remote lazy pages (dump --lazy-pages serving criu lazy-pages --page-server);
+memhog runs as the init of a pid namespace of its own, so the restore on
+this same host (in a new one) does not meet the frozen original's pid:
+  remote_loopback  256 MiB over 127.0.0.1: the dump serves, the restore
+                  returns, the daemon takes every page (most from the dump),
+                  the dump kills its tree, every byte verifies.
+  remote_veth     the same between two network namespaces joined by a veth
+                  pair (the dump in A, the daemon and the restore in B).
+  remote_source_killed  the dumping criu is SIGKILLed while the daemon still
+                  fetches 512 MiB: the daemon says the dumping host went away
+                  and exits 1, its watchdog kills the restored memhog.
+  remote_dest_killed  the daemon is SIGKILLed while it fetches: its watchdog
+                  kills the restored memhog, the dump says the destination
+                  went away, fails, and the original memhog runs on with
+                  every byte as it was.
+  remote_refused  dump --lazy-pages with --leave-running is refused by name;
+                  the images of a lazy dump restored without --lazy-pages, or
+                  with a daemon not given --page-server, fail saying why.
+
 Run as root: python3 test/others/lazy_pages.py. Output: PASS/FAIL lines and
 "lazy_pages: N passed, M failed".
 """
@@ -31,6 +50,7 @@ CRIU = os.environ.get("CRIU", os.path.join(BUILD, "criu", "criu"))
 MEMHOG = os.path.join(BUILD, "test", "bench", "memhog")
 TMP = None
 procs = []
+hogs = []      # memhogs in pid namespaces of their own (setsid: not in any Popen's group)
 
 
 class Fail(Exception):
@@ -174,6 +194,227 @@ def t_no_daemon(d):
         raise Fail("pid %d is alive after the failed restore" % pid)
 
 
+# ---- remote ----
+
+TAG = "clz%d" % (os.getpid() % 100000)
+NS_A, NS_B = TAG + "a", TAG + "b"
+IP_A, IP_B = "10.198.%d.1" % (os.getpid() % 200), "10.198.%d.2" % (os.getpid() % 200)
+PORT = 28200 + os.getpid() % 1000
+
+
+def sh(*cmd):
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if p.returncode:
+        raise Fail("%s: rc %d %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+
+
+def setup_net():
+    sh("ip", "netns", "add", NS_A)
+    sh("ip", "netns", "add", NS_B)
+    sh("ip", "link", "add", TAG + "va", "netns", NS_A, "type", "veth", "peer", "name", TAG + "vb", "netns", NS_B)
+    for ns, dev, ip in ((NS_A, TAG + "va", IP_A), (NS_B, TAG + "vb", IP_B)):
+        sh("ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def cleanup_net():
+    for ns in (NS_A, NS_B):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def in_ns(ns):
+    return ["nsenter", "--net=/run/netns/%s" % ns] if ns else []
+
+
+def start_memhog_pidns(d, mib, ns=None):
+    """memhog as the init of a new pid namespace; its pid here."""
+    out = open(os.path.join(d, "memhog.out"), "w")
+    p = subprocess.Popen(in_ns(ns) + ["unshare", "-p", "-f", "setsid", MEMHOG, "random", str(mib),
+                                      os.path.join(d, "memhog.pid")], stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/")
+    procs.append(p)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(d, "memhog.pid")):
+        if p.poll() is not None or time.monotonic() > deadline:
+            raise Fail("memhog did not start")
+        time.sleep(0.02)
+    # the unshare (maybe below nsenter) has one child: memhog
+    for _ in range(100):
+        kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        if kids and "unshare" in read("/proc/%s/comm" % kids[0]):
+            kids = subprocess.run(["pgrep", "-P", kids[0]], capture_output=True, text=True).stdout.split()
+        if kids and "memhog" in read("/proc/%s/comm" % kids[0]):
+            hogs.append(int(kids[0]))
+            return int(kids[0])
+        time.sleep(0.02)
+    raise Fail("can't find memhog below unshare %d" % p.pid)
+
+
+def status_wait(r, what, p, log):
+    with os.fdopen(r, "rb") as rf:
+        if not rf.read(1):
+            p.wait(timeout=60)
+            raise Fail("%s did not get ready (rc %s): %s" % (what, p.returncode, read(log)[-400:]))
+
+
+def lazy_dump(ns, pid, img, extra=()):
+    """criu dump --lazy-pages in @ns, returned once the images are whole (its --status-fd)."""
+    os.makedirs(img, exist_ok=True)
+    r, w = os.pipe()
+    p = subprocess.Popen(in_ns(ns) + [CRIU, "dump", "-t", str(pid), "-D", img, "--lazy-pages", "--port", str(PORT),
+                                      "--status-fd", str(w), "-v4", "-o", "dump.log"] + list(extra),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         pass_fds=(w,), start_new_session=True)
+    procs.append(p)
+    os.close(w)
+    status_wait(r, "dump --lazy-pages", p, os.path.join(img, "dump.log"))
+    return p
+
+
+def copy_images(src, dst):
+    os.makedirs(dst, exist_ok=True)
+    for f in os.listdir(src):
+        if f.endswith(".img"):
+            shutil.copy(os.path.join(src, f), os.path.join(dst, f))
+
+
+def remote_daemon(ns, img, addr):
+    r, w = os.pipe()
+    p = subprocess.Popen(in_ns(ns) + [CRIU, "lazy-pages", "-D", img, "--page-server", "--address", addr, "--port",
+                                      str(PORT), "-o", "lazy-pages.log", "-v4", "--status-fd", str(w)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         pass_fds=(w,), start_new_session=True)
+    procs.append(p)
+    os.close(w)
+    status_wait(r, "criu lazy-pages --page-server", p, os.path.join(img, "lazy-pages.log"))
+    return p
+
+
+def remote_restore(ns, img):
+    pidfile = os.path.join(img, "restored.pid")
+    p = subprocess.run(in_ns(ns) + [CRIU, "restore", "-D", img, "-d", "--lazy-pages", "--pidfile", pidfile,
+                                    "-o", "restore.log", "-v4"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    if p.returncode:
+        raise Fail("restore --lazy-pages failed: %s" % p.stderr.strip()[-300:])
+    return int(open(pidfile).read())
+
+
+def memhog_verdict(pid, d):
+    os.kill(pid, signal.SIGTERM)
+    out = os.path.join(d, "memhog.out")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = read(out)
+        if "memhog: OK" in text:
+            return
+        if "memhog: BAD" in text:
+            raise Fail("memory differs: %s" % text.strip().splitlines()[-1])
+        time.sleep(0.05)
+    raise Fail("memhog gave no verdict: %s" % read(out)[-300:])
+
+
+def remote(d, ns_a, ns_b, addr, mib):
+    pid = start_memhog_pidns(d, mib, ns_a)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    dp = lazy_dump(ns_a, pid, a)
+    if any(os.path.getsize(os.path.join(a, f)) > (1 << 20) for f in os.listdir(a) if f.startswith("pages-")):
+        raise Fail("the lazy dump wrote the memory into its pages file")
+    copy_images(a, b)
+    lp = remote_daemon(ns_b, b, addr)
+    rpid = remote_restore(ns_b, b)
+    hogs.append(rpid)
+    if lp.wait(timeout=120):
+        raise Fail("the daemon failed: %s" % read(os.path.join(b, "lazy-pages.log"))[-400:])
+    out, _ = dp.communicate(timeout=60)
+    if dp.returncode:
+        raise Fail("the dump failed after serving: %s" % out[-300:])
+    log = read(os.path.join(b, "lazy-pages.log"))
+    m = [l for l in log.splitlines() if "came from the dumping host" in l]
+    if not m or int(m[0].split("lazy pages: ")[1].split()[0]) < (mib << 8) // 2:
+        raise Fail("the pages did not come from the dump: %s" % (m or log[-300:]))
+    if not gone_within(pid, 10):
+        raise Fail("the dumped memhog %d is still there" % pid)
+    memhog_verdict(rpid, d)
+
+
+def t_remote_loopback(d):
+    remote(d, None, None, "127.0.0.1", 256)
+
+
+def t_remote_veth(d):
+    remote(d, NS_A, NS_B, IP_A, 256)
+
+
+def remote_half(d, mib):
+    """A lazy restore under way: (dump, daemon, original pid, restored pid, dest img)."""
+    pid = start_memhog_pidns(d, mib)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    dp = lazy_dump(None, pid, a)
+    copy_images(a, b)
+    lp = remote_daemon(None, b, "127.0.0.1")
+    rpid = remote_restore(None, b)
+    hogs.append(rpid)
+    return dp, lp, pid, rpid, b
+
+
+def t_remote_source_killed(d):
+    dp, lp, pid, rpid, b = remote_half(d, 512)
+    os.killpg(dp.pid, signal.SIGKILL)
+    dp.wait()
+    if lp.wait(timeout=60) == 0:
+        raise Fail("the daemon had every page before the dump was killed: nothing tested")
+    log = read(os.path.join(b, "lazy-pages.log"))
+    if "the dumping host (127.0.0.1) went away with pages still to come" not in log:
+        raise Fail("the daemon does not say the dumping host went away: %s" % log[-400:])
+    if not gone_within(rpid, 10):
+        raise Fail("the restored memhog %d is alive without its pages" % rpid)
+    # the original: its criu died, ptrace let it go; it runs on (not what is tested here)
+    os.kill(pid, signal.SIGKILL)
+
+
+def t_remote_dest_killed(d):
+    dp, lp, pid, rpid, b = remote_half(d, 512)
+    os.kill(lp.pid, signal.SIGKILL)     # the daemon only: its watchdog acts
+    lp.wait()
+    out, _ = dp.communicate(timeout=60)
+    if "every page is in" in read(os.path.join(b, "lazy-pages.log")):
+        raise Fail("the daemon had every page before it was killed: nothing tested")
+    if dp.returncode == 0:
+        raise Fail("the dump succeeded although the destination went away")
+    log = read(os.path.join(d, "a", "dump.log"))
+    if "the destination went away before it had every page" not in log or "left running" not in out:
+        raise Fail("the dump does not say why it failed: %s" % (out[-400:] + log[-600:]))
+    if not gone_within(rpid, 10):
+        raise Fail("the restored memhog %d is alive after its daemon died" % rpid)
+    if not alive(pid):
+        raise Fail("the original memhog %d is gone" % pid)
+    memhog_verdict(pid, d)
+
+
+def t_remote_refused(d):
+    pid = start_memhog_pidns(d, 16)
+    p = subprocess.run([CRIU, "dump", "-t", str(pid), "-D", d, "--lazy-pages", "-R"], capture_output=True, text=True)
+    if p.returncode == 0 or "can't go with --leave-running" not in p.stderr:
+        raise Fail("dump --lazy-pages -R: rc %d %s" % (p.returncode, p.stderr.strip()))
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    dp = lazy_dump(None, pid, a)
+    copy_images(a, b)
+    p = subprocess.run([CRIU, "restore", "-D", b, "-d"], capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "are with the dumping host" not in p.stderr:
+        raise Fail("restore of a lazy dump without --lazy-pages: rc %d %s" % (p.returncode, p.stderr.strip()))
+    p = subprocess.run([CRIU, "lazy-pages", "-D", b], capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "--page-server --address" not in p.stderr:
+        raise Fail("lazy-pages without --page-server: rc %d %s" % (p.returncode, p.stderr.strip()))
+    # nobody fetched: ^C to the dump (it waits for a destination), which resumes the tree
+    os.killpg(dp.pid, signal.SIGINT)
+    out, _ = dp.communicate(timeout=30)
+    if dp.returncode == 0 or not alive(pid):
+        raise Fail("the interrupted lazy dump: rc %d, memhog %s" % (dp.returncode, alive(pid)))
+    memhog_verdict(pid, d)
+
+
 def t_check(d):
     for f in ("lazy_pages", "uffd-noncoop"):
         p = subprocess.run([CRIU, "check", "--feature", f], capture_output=True, text=True)
@@ -193,24 +434,46 @@ def main():
         sys.exit("lazy_pages.py: needs root")
     TMP = tempfile.mkdtemp(prefix="lazy-pages.")
     passed = failed = 0
+    tests = (("check", t_check), ("no_daemon", t_no_daemon),
+             ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed),
+             ("remote_loopback", t_remote_loopback), ("remote_veth", t_remote_veth),
+             ("remote_source_killed", t_remote_source_killed), ("remote_dest_killed", t_remote_dest_killed),
+             ("remote_refused", t_remote_refused))
+    only = sys.argv[1:]
     try:
-        for name, fn in (("check", t_check), ("no_daemon", t_no_daemon),
-                         ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed)):
+        setup_net()
+        for name, fn in tests:
+            if only and name not in only:
+                continue
             d = os.path.join(TMP, name)
             os.makedirs(d)
             try:
                 fn(d)
                 print("PASS %s" % name)
                 passed += 1
-            except (Fail, subprocess.TimeoutExpired) as e:
+            except (Fail, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 print("FAIL %s: %s" % (name, e))
                 failed += 1
             for p in procs:
                 if p.poll() is None:
-                    p.kill()
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except OSError:
+                        p.kill()
                     p.wait()
             procs.clear()
+            for pid in hogs:
+                try:
+                    if "memhog" in read("/proc/%d/comm" % pid):     # not a pid taken since
+                        os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            hogs.clear()
+    except Fail as e:
+        print("FAIL setup: %s" % e)
+        failed += 1
     finally:
+        cleanup_net()
         shutil.rmtree(TMP, ignore_errors=True)
     print("lazy_pages: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

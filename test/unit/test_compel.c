@@ -17,6 +17,7 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -341,6 +342,75 @@ static void test_tool_dies_seccomp(void **state)
 	assert_true(WIFSIGNALED(status));
 }
 
+/*
+ * A task in seccomp strict mode (read, write, _exit, rt_sigreturn only)
+ * whose tool dies with a command sent: the daemon runs the command's
+ * syscalls after the kernel has let go of the task, where strict mode
+ * kills for any of them. Each must heal it instead (rt_sigreturn of the
+ * frame): it answers on its pipe as before, still in strict mode, and
+ * untraced.
+ */
+static void test_tool_dies_strict(void **state)
+{
+	int in[2], out[2], status;
+	pid_t pid, tool;
+	char c = 'a';
+
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(in[1]);
+		close(out[0]);
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
+			_exit(2);
+		while (syscall(SYS_read, in[0], &c, 1) == 1) {
+			c++;
+			syscall(SYS_write, out[1], &c, 1);
+		}
+		syscall(SYS_exit, 3);
+	}
+	close(in[0]);
+	close(out[1]);
+	assert_int_equal(write(in[1], &c, 1), 1);
+	assert_int_equal(read(out[0], &c, 1), 1);
+	assert_int_equal(c, 'b');
+
+	tool = fork();
+	assert_true(tool >= 0);
+	if (tool == 0) {
+		struct parasite_ctl *ctl;
+
+		if (compel_stop_task(pid) != COMPEL_TASK_ALIVE)
+			_exit(1);
+		ctl = compel_prepare(pid);
+		if (!ctl || compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)) ||
+		    compel_rpc_call(ctl, TB_CMD_GETPID))
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(tool, &status, 0), tool);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	c = 'x';
+	assert_int_equal(write(in[1], &c, 1), 1);
+	/* a task left stopped or traced would never answer: not a hang of the test */
+	struct pollfd pf = { .fd = out[0], .events = POLLIN };
+
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	assert_int_equal(read(out[0], &c, 1), 1);
+	assert_int_equal(c, 'y');
+	assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	close(in[1]);
+	close(out[0]);
+}
+
 static int always(void)
 {
 	return 1;
@@ -395,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_send_fds_fails),
 		cmocka_unit_test(test_tool_dies_seccomp),
+		cmocka_unit_test(test_tool_dies_strict),
 		cmocka_unit_test(test_cure_closes_unnoted_fds),
 	};
 

@@ -995,6 +995,8 @@ class Run:
         self.ext_sk = None      # the runner's bound dgram socket with ext_unix_sk
         self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
         self.pass_fds = ()      # more fds for criu (an external namespace's)
+        self.lazy_dump_p = None  # --remote-lazy-pages: the dump serving the memory
+        self.lazy_port = 0
         self.binds = []         # ns flavors: host paths bound read-only into the root
         self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
         self.tcp_peer = None    # TcpPeer with tcp_peer
@@ -1092,11 +1094,72 @@ class Run:
         log('criu %s exited with %d' % (action, p.returncode))
         return p.returncode
 
+    def remote_lazy(self, desc):
+        """--remote-lazy-pages for this dump: not for dumps that must fail, go on running or are chained."""
+        return self.opts.remote_lazy_pages and not any(desc.get(k) for k in (
+            'dump_fail', 'leave_running', 'corrupt', 'restore_fail', 'pre', 'snapshot')) and \
+            not self.opts.pre and not self.opts.snapshot
+
+    def lazy_dump(self, imgdir, extra):
+        """--remote-lazy-pages: dump --lazy-pages, serving on a free loopback port once the images are
+        whole (its --status-fd). Its exit code if it failed before, else 0 (it serves on)."""
+        with socket.socket() as sk:
+            sk.bind(('127.0.0.1', 0))
+            self.lazy_port = sk.getsockname()[1]
+        r, w = os.pipe()
+        cmd = [self.opts.criu, 'dump', '-t', str(self.pid), '-D', imgdir, '-o', 'dump.log', '-v4',
+               '--lazy-pages', '--address', '127.0.0.1', '--port', str(self.lazy_port),
+               '--status-fd', str(w)] + extra + self.flavor_opts('dump')
+        out = self.out_path(imgdir, 'dump')
+        self.logs += [out, os.path.join(imgdir, 'dump.log')]
+        log('$ ' + ' '.join(cmd))
+        with open(out, 'wb') as f:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                 pass_fds=(w,) + ((self.ext[1],) if self.ext else ()) + self.pass_fds)
+        os.close(w)
+        with os.fdopen(r, 'rb') as rf:
+            ready = rf.read(1)
+        if not ready:
+            rc = p.wait()
+            log('criu dump --lazy-pages exited with %d before serving' % rc)
+            return rc or 1
+        self.lazy_dump_p = p
+        return 0
+
+    def end_lazy_dump(self, orig_pid):
+        """The lazy dump exits 0 once the daemon had every page, and kills the original tree."""
+        p, self.lazy_dump_p = self.lazy_dump_p, None
+        try:
+            rc = p.wait(timeout=max(1, min(self.remaining(), 60)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise TestFail('criu dump --lazy-pages did not end after serving')
+        log('criu dump --lazy-pages exited with %d' % rc)
+        if rc:
+            raise TestFail('criu dump --lazy-pages failed with exit code %d' % rc)
+        gone, status = reap(orig_pid, DUMP_EXIT_TIMEOUT)
+        if not gone:
+            raise TestFail('task %d is still alive after the lazy dump' % orig_pid)
+        self.wait_tree_gone()
+        log('dumped task %s' % describe_status(status))
+
+    def wait_tree_gone(self):
+        """The dumped tree's zombies and orphans come to us: their pids must be free."""
+        deadline = time.monotonic() + DUMP_EXIT_TIMEOUT
+        while time.monotonic() < deadline:
+            reap_zombies()
+            if not any(os.path.exists('/proc/%d' % p) for p in self.tree_pids):
+                break
+            time.sleep(0.02)
+
     def start_lazy(self, imgdir):
         """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
         r, w = os.pipe()
         cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4',
                '--status-fd', str(w)]
+        if self.lazy_dump_p:
+            cmd += ['--page-server', '--address', '127.0.0.1', '--port', str(self.lazy_port)]
         out = self.out_path(imgdir, 'lazy-pages')
         self.logs += [out, os.path.join(imgdir, 'lazy-pages.log')]
         log('$ ' + ' '.join(cmd))
@@ -1485,8 +1548,12 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--snapshot'])
 
         self.tree_pids = tree_pids(self.pid)
-        rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
-                                                                imgdir) + desc.get('dump_opts', []))
+        orig_pid = self.pid
+        if self.remote_lazy(desc):
+            rc = self.lazy_dump(imgdir, common + desc.get('dump_opts', []))
+        else:
+            rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
+                                                                    imgdir) + desc.get('dump_opts', []))
 
         if desc.get('dump_fail'):
             if rc == 0:
@@ -1531,17 +1598,13 @@ class Run:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT)
+        # --remote-lazy-pages: the original waits frozen until the daemon has every page
+        gone, status = reap(self.pid, DUMP_EXIT_TIMEOUT) if not self.lazy_dump_p else (True, None)
         if not gone:
             raise TestFail('task %d is still alive after dump' % self.pid)
-        # the dumped tree's zombies and orphans come to us: their pids must be free
-        deadline = time.monotonic() + DUMP_EXIT_TIMEOUT
-        while time.monotonic() < deadline:
-            reap_zombies()
-            if not any(os.path.exists('/proc/%d' % p) for p in self.tree_pids):
-                break
-            time.sleep(0.02)
-        log('dumped task %s' % describe_status(status))
+        if not self.lazy_dump_p:
+            self.wait_tree_gone()
+            log('dumped task %s' % describe_status(status))
 
         for rx in desc.get('dump_log_match', []):
             if not re.search(rx, read_text(os.path.join(imgdir, 'dump.log')), re.IGNORECASE | re.MULTILINE):
@@ -1606,7 +1669,7 @@ class Run:
                                (p.stdout + p.stderr).strip()[-500:]))
 
         pidfile = os.path.join(imgdir, 'restored.pid')
-        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') else None
+        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p else None
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
                        desc.get('restore_opts', []) + (['--lazy-pages'] if lazy else []))
@@ -1634,6 +1697,12 @@ class Run:
             return 'done'
         if lazy:
             self.end_lazy(lazy, imgdir, rc == 0 and not desc.get('restore_fail') and not desc.get('corrupt'))
+        if self.lazy_dump_p:
+            self.end_lazy_dump(orig_pid)
+            m = re.search(r'(\d+) pages came from the dumping host', read_text(os.path.join(imgdir, 'lazy-pages.log')))
+            if not m:
+                raise TestFail('criu lazy-pages took no page from the dump')
+            log('%s pages came from the dump --lazy-pages' % m.group(1))
 
         if desc.get('restore_fail'):
             if rc == 0:
@@ -1841,6 +1910,9 @@ class Run:
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
+        if self.opts.remote_lazy_pages and self.flavor == 'h':
+            raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
+                           'the original, frozen until the memory is in)')
         if self.opts.pre and desc.get('snapshot'):
             raise TestSkip('not with --pre: its dumps are snapshot dumps, which make no chain')
         if self.opts.snapshot:
@@ -1900,6 +1972,10 @@ class Run:
                 raise TestFail('task %d died' % self.tpid)
 
     def cleanup(self, failed):
+        # a lazy dump still serving holds the original frozen: it goes first (the tree then runs, and is killed)
+        if self.lazy_dump_p and self.lazy_dump_p.poll() is None:
+            self.lazy_dump_p.kill()
+            self.lazy_dump_p.wait()
         # a frozen task dies only once thawed
         for name, (fs, _, v2) in self.cgroups.items():
             for d, _, _ in os.walk(fs):
@@ -2102,6 +2178,9 @@ def main():
     rp.add_argument('--lazy-pages', action='store_true',
                     help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
                     'the runner checks the tree once the daemon put every page in')
+    rp.add_argument('--remote-lazy-pages', action='store_true',
+                    help='dump --lazy-pages serves the memory over loopback to criu lazy-pages --page-server '
+                    '(ns and uns flavors: in h the restore would meet the frozen original\'s pids)')
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')

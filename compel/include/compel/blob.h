@@ -13,6 +13,18 @@
 
 #include "compel/rpc.h"
 
+/*
+ * Non-zero in a daemon running in a task in seccomp strict mode: the heal
+ * frame's address. Every syscall of the blob but read and write (the only
+ * ones strict mode allows besides rt_sigreturn and exit) is then entered
+ * as rt_sigreturn of that frame, with the real number in %r12, and the
+ * tool makes it the real one at its entry stop (the daemon runs under
+ * PTRACE_SYSCALL). A tool that died leaves no stop to change it in: the
+ * task then heals at that syscall instead of being killed by seccomp for
+ * it once its tracer is gone (Documentation/compel.md, "strict mode").
+ */
+extern unsigned long __blob_trap_frame;
+
 static inline long __sys6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	register long r10 asm("r10") = a4;
@@ -20,6 +32,19 @@ static inline long __sys6(long nr, long a1, long a2, long a3, long a4, long a5, 
 	register long r9 asm("r9") = a6;
 	long ret;
 
+	if (__builtin_expect(__blob_trap_frame != 0, 0) && nr != __NR_read && nr != __NR_write) {
+		register long r12 asm("r12") = nr;
+
+		asm volatile("movq %%rsp, %%r13\n\t"
+			     "leaq 8(%[f]), %%rsp\n\t"
+			     "syscall\n\t"
+			     "movq %%r13, %%rsp"
+			     : "=a"(ret)
+			     : "0"((long)__NR_rt_sigreturn), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9),
+			       "r"(r12), [f] "r"(__blob_trap_frame)
+			     : "rcx", "r11", "r13", "memory");
+		return ret;
+	}
 	asm volatile("syscall"
 		     : "=a"(ret)
 		     : "0"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)

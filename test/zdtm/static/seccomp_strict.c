@@ -2,7 +2,10 @@
 /*
  * A child in seccomp strict mode (only read, write, exit, sigreturn), an
  * echo server on two pipes. After C/R it is still in mode 1 (Seccomp in
- * its status), still answers, and a forbidden syscall still kills it.
+ * its status), still answers, and a forbidden syscall still kills it. Its
+ * signal actions (criu reads only the caught ones and SIGCHLD's of a
+ * strict process) come back too: SIGUSR1 ignored, SIGUSR2 caught with
+ * SA_RESTART (the handler writes 'h'; its read goes on after it).
  */
 #include <linux/seccomp.h>
 #include <string.h>
@@ -12,6 +15,15 @@
 #include <stdlib.h>
 
 #include "zdtmtst.h"
+
+static int out_fd;
+
+static void on_usr2(int sig)
+{
+	char h = 'h';
+
+	syscall(SYS_write, out_fd, &h, 1);
+}
 
 static int seccomp_mode(pid_t pid)
 {
@@ -39,8 +51,13 @@ int main(int argc, char **argv)
 		test_bug("pipe");
 	child = zdtm_fork();
 	if (!child) {
+		struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+
 		close(in[1]);
 		close(out[0]);
+		out_fd = out[1];
+		if (signal(SIGUSR1, SIG_IGN) == SIG_ERR || sigaction(SIGUSR2, &sa, NULL))
+			_exit(1);
 		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT))
 			_exit(1);
 		for (;;) {
@@ -65,6 +82,13 @@ int main(int argc, char **argv)
 		failv("child's seccomp mode is %d", seccomp_mode(child));
 	if (write(in[1], "x", 1) != 1 || read(out[0], &c, 1) != 1 || c != 'y')
 		failv("the child does not answer after C/R");
+	/* ignored: no effect; caught, SA_RESTART: 'h', then it answers on */
+	if (kill(child, SIGUSR1) || kill(child, SIGUSR2))
+		fail("kill");
+	if (read(out[0], &c, 1) != 1 || c != 'h')
+		failv("no 'h' from the SIGUSR2 handler (got %d)", c);
+	if (write(in[1], "m", 1) != 1 || read(out[0], &c, 1) != 1 || c != 'n')
+		failv("the child does not answer after its signals");
 	if (write(in[1], "q", 1) != 1)
 		fail("write");
 	if (waitpid(child, &st, 0) != child || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
