@@ -21,6 +21,7 @@
 #include "lazy.h"
 #include "namespaces.h"
 #include "util.h"
+#include "uffd-move.h"
 
 struct kerndat kdat;
 
@@ -78,6 +79,18 @@ static void probe_uffd(void)
 	close(fd);
 }
 
+/* The restorer moves huge pages into place with UFFDIO_MOVE on a userfaultfd only it may use. */
+static void probe_uffd_move(void)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0)
+		return;
+	kdat.has_uffd_move = ioctl(fd, UFFDIO_API, &api) == 0 && (api.features & UFFD_FEATURE_MOVE);
+	close(fd);
+}
+
 static int probe_pidfd(void)
 {
 	int fd = syscall(__NR_pidfd_open, getpid(), 0);
@@ -127,13 +140,14 @@ int kerndat_init(void)
 	kdat.has_pidfd = probe_pidfd();
 	kdat.pipe_max_size = read_pipe_max();
 	probe_uffd();
+	probe_uffd_move();
 	kdat.has_nft = in_path("nft");
 	kdat.has_mem_track = kdat.has_pagemap_scan && kdat.has_uffd_wp_async;
 	/* 4-level paging; 5-level kernels still hand out only 47-bit addresses by default. */
 	kdat.task_size = (1UL << 47) - 4096;
-	pr_debug("kerndat: pagemap_scan %d/%d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d pidfd %d pipe_max %d\n",
+	pr_debug("kerndat: pagemap_scan %d/%d clone3_set_tid %d map_files %d mm_map %d uffd %d/%d/%d pidfd %d pipe_max %d\n",
 		 kdat.has_pagemap_scan, kdat.has_pagemap_scan_guard, kdat.has_clone3_set_tid, kdat.has_map_files, kdat.has_prctl_mm_map,
-		 kdat.has_uffd, kdat.has_uffd_wp_async, kdat.has_pidfd, kdat.pipe_max_size);
+		 kdat.has_uffd, kdat.has_uffd_wp_async, kdat.has_uffd_move, kdat.has_pidfd, kdat.pipe_max_size);
 	return 0;
 }
 

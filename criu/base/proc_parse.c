@@ -744,6 +744,7 @@ enum kv_kind {
 	KV_UMASK,	/* octal, stored in an int */
 	KV_IDS4,	/* four unsigned ids: real, effective, saved, fs */
 	KV_GROUPS,	/* list of gids, only valid for struct proc_status */
+	KV_KB,		/* decimal u64 followed by " kB" */
 };
 
 struct kv_field {
@@ -843,6 +844,15 @@ static int scan_kv_value(const struct kv_field *f, const char *p, void *obj)
 			return -1;
 		*(int *)dst = u32;
 		break;
+	case KV_KB:
+		if (scan_u64(&p, 10, &u64))
+			return -1;
+		p = skip_blanks(p);
+		if (strncmp(p, "kB", 2))
+			return -1;
+		p += 2;
+		*(uint64_t *)dst = u64;
+		break;
 	case KV_IDS4:
 		return scan_ids4(p, dst);
 	case KV_GROUPS:
@@ -936,6 +946,7 @@ static const struct kv_field status_fields[] = {
 	ST("Umask",	 KV_UMASK,   umask,	 false),
 	ST("Seccomp",	 KV_INT,     seccomp,	 false),
 	ST("NoNewPrivs", KV_INT,     nonewprivs, false),
+	ST("VmLck",	 KV_KB,      vm_lck_kb,	 false),
 };
 
 #undef ST
@@ -944,6 +955,7 @@ int parse_pid_status_buf(const char *buf, struct proc_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->umask = -1;
+	st->vm_lck_kb = UINT64_MAX;
 
 	if (parse_kv_buf("status", buf, status_fields,
 			 ARRAY_SIZE(status_fields), st)) {

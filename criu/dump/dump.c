@@ -692,8 +692,22 @@ static int area_lock_state(pid_t pid, unsigned long addr, bool *locked, bool *on
 static int read_mlock_future(struct dump_ctx *dc, struct parasite_ctl *ctl)
 {
 	unsigned long addr = compel_remote_addr(ctl, compel_parasite_args(ctl));
+	struct proc_status now;
 	bool locked, onfault;
 
+	/*
+	 * The cheap answer first: the frozen task's locked memory (VmLck) grew
+	 * with the parasite's area only if that area is locked. smaps, which
+	 * walks every page of every area (10-30 ms per GiB while frozen), is
+	 * read only then, for lock-on-fault.
+	 */
+	if (parse_pid_status(dc->pid, &now))
+		return -1;
+	free_pid_status(&now);
+	if (now.vm_lck_kb != UINT64_MAX && now.vm_lck_kb == dc->status.vm_lck_kb) {
+		dc->mlock_future = 0;
+		return 0;
+	}
 	if (area_lock_state(dc->pid, addr, &locked, &onfault))
 		return -1;
 	dc->mlock_future = locked ? MCL_FUTURE | (onfault ? MCL_ONFAULT : 0) : 0;
@@ -750,6 +764,7 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	if (!dc->vm_from && read_mlock_future(dc, ctl))
 		goto cure;
+	pr_debug("task %d: parasite in, mlockall(MCL_FUTURE) read\n", dc->pid);
 	union parasite_args *pa = compel_parasite_args(ctl);
 
 	pa->misc.sa_skip = actions_not_read(dc);
@@ -1800,9 +1815,13 @@ static int collect_process(struct dump_ctx *dc)
 	if (parse_pid_stat(pid, &dc->stat) || parse_pid_status(pid, &dc->status) || check_supported(dc))
 		return -1;
 	pr_debug("task %d: stat and status read\n", pid);
-	if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
+	if (preread_take(&dc->tree->preread, dc))
+		pr_debug("task %d: %d memory areas as read before the freeze (no syscall since, maps the same)\n",
+			 pid, dc->nr_pvmas);
+	else if (parse_smaps(pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
 		return -1;
-	pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
+	else
+		pr_debug("task %d: %d memory areas read\n", pid, dc->nr_pvmas);
 	if (collect_fds(pid, dc->status.fdsize, dc->files, &dc->fds))
 		return -1;
 	if (!dc->vm_from && collect_vmas(pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
@@ -2024,6 +2043,7 @@ static int dump_tree_of(pid_t pid)
 	if (run_hook(HOOK_PRE_DUMP, 0, -1) || dump_live_rounds(pid) || cgroup_dump_init())
 		goto out_close;
 	preload_covers(&t);
+	preread_tree(&t.preread, pid);
 
 	t_start = now_us();
 	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
@@ -2039,6 +2059,7 @@ static int dump_tree_of(pid_t pid)
 
 	if (mark_vm_children(&t))
 		goto out_resume;
+	preread_verify(&t.preread, &t);
 	for (int i = 0; i < t.nr; i++)
 		if (check_interrupted() || (!t.p[i].zombie && collect_process(&t.p[i])))
 			goto out_resume;
@@ -2097,6 +2118,8 @@ out_resume:
 		pr_err("dump of %d: the images are whole, but not every process could be ended as asked\n", pid);
 		ret = -1;
 	}
+	/* the syscall counters go once the tree may run (closing them waits for RCU) */
+	preread_free(&t.preread);
 	/* the freezer cgroup's other threads go, and its cgroups get their states back */
 	cgfreeze_end();
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
@@ -2135,6 +2158,7 @@ out_close:
 	resolve_socket_vmas(NULL);
 	pidmap_free(&t.idx);
 	free_covers(&t);
+	preread_free(&t.preread);
 	file_table_free(&t.files);
 	file_locks_free();
 	external_free();

@@ -133,6 +133,28 @@ struct dump_ctx {
 	struct dump_tree *tree;
 };
 
+/* One process's areas read before the freeze (preread.c). */
+struct preread_proc {
+	pid_t pid;
+	uint64_t start_time;
+	int nr_th;
+	pid_t *tids;			/* sorted, into preread.tids */
+	int *cfd;			/* each thread's syscall counter, into preread.cfd */
+	bool quiet;			/* while frozen: nothing can have changed its areas */
+	struct proc_vma *pvmas;
+	int nr_pvmas;
+	char *smaps;
+};
+
+struct preread {
+	struct preread_proc *p;
+	int nr;
+	pid_t *tids;
+	int *cfd;
+	int nr_th;
+	int said;
+};
+
 /* The tree being dumped. */
 struct dump_tree {
 	struct dump_ctx *p;
@@ -146,6 +168,7 @@ struct dump_tree {
 	bool deduped;			/* --auto-dedup done (dedup_chain()) */
 	struct prev_cover *covers;	/* the previous images' pages per pid, read before freezing */
 	int nr_covers;
+	struct preread preread;		/* areas read before freezing */
 	struct snapshot *snap;		/* dump --snapshot (snapshot.c), or NULL */
 };
 
@@ -181,5 +204,16 @@ void dedup_chain(struct dump_tree *t);
 int dump_live_rounds(pid_t pid);
 /* Tracking of one seized process, its parent's coverage for in_prev. 0 or -1. */
 int track_process(struct dump_tree *t, struct dump_ctx *dc, struct parasite_ctl *ctl, bool protect);
+
+/*
+ * preread.c: the areas (smaps) of the tree read before freezing, with a
+ * syscall counter on every thread; checked once the tree is frozen
+ * (preread_verify()), and taken by collect_process() (1) where nothing
+ * can have changed them, else 0: read them now.
+ */
+void preread_tree(struct preread *pr, pid_t root);
+void preread_verify(struct preread *pr, struct dump_tree *t);
+int preread_take(struct preread *pr, struct dump_ctx *dc);
+void preread_free(struct preread *pr);
 
 #endif

@@ -30,8 +30,14 @@ static int find_pages(struct dump_tree *t, struct dump_ctx *dc, struct predump_p
 	struct parasite_ctl *ctl;
 	int ret = -1;
 
-	if (parse_pid_stat(dc->pid, &dc->stat) || parse_smaps(dc->pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps) ||
-	    collect_vmas(dc->pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
+	if (parse_pid_stat(dc->pid, &dc->stat))
+		return -1;
+	if (preread_take(&t->preread, dc))
+		pr_debug("task %d: %d memory areas as read before the freeze (no syscall since, maps the same)\n",
+			 dc->pid, dc->nr_pvmas);
+	else if (parse_smaps(dc->pid, &dc->pvmas, &dc->nr_pvmas, &dc->smaps))
+		return -1;
+	if (collect_vmas(dc->pid, dc->pvmas, dc->nr_pvmas, dc->files, &dc->md))
 		return -1;
 	ctl = compel_prepare(dc->pid);
 	if (!ctl)
@@ -79,6 +85,7 @@ static int pre_dump(pid_t pid, bool hooks)
 	if ((hooks && run_hook(HOOK_PRE_DUMP, 0, -1)) || cgroup_dump_init())
 		goto out_close;
 	preload_covers(&t);
+	preread_tree(&t.preread, pid);
 
 	t_start = now_us();
 	/* --freeze-cgroup as dump does it: a frozen cgroup's tasks are seized frozen */
@@ -94,6 +101,7 @@ static int pre_dump(pid_t pid, bool hooks)
 	if (check_ipc(&t) || check_mntns(&t) || open_prev_images(&t) || (opts.track_mem && track_invalidate(&t.track)) ||
 	    mark_vm_children(&t))
 		goto out_release;
+	preread_verify(&t.preread, &t);
 	pp = calloc(t.nr, sizeof(*pp));
 	if (!pp)
 		goto out_release;
@@ -108,6 +116,8 @@ out_release:
 		if (finish_tree(&t, 0, t_frozen))
 			ret = -1;
 	}
+	/* the syscall counters go before the copy: the tree runs again */
+	preread_free(&t.preread);
 	cgfreeze_end();
 	for (int i = 0; i < t.nr && !ret; i++)
 		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
@@ -153,6 +163,7 @@ out_close:
 	free(t.p);
 	pidmap_free(&t.idx);
 	free_covers(&t);
+	preread_free(&t.preread);
 	file_table_free(&t.files);
 	cgroup_dump_fini();
 	mntns_dump_fini();

@@ -27,5 +27,12 @@ void comp_free(struct page_comp *c);
 size_t comp_frame(struct page_comp *c, const void *src, size_t nr, const void **out);
 /* Decompress a frame of @clen bytes into @nr pages at @dst. 0, or -1 with a message. */
 int decomp_frame(const void *src, size_t clen, void *dst, size_t nr);
+/*
+ * The same with a context of the caller's (decomp_ctx_new()): no message,
+ * no allocation, no thread-local state (cow.c's filler threads have none).
+ */
+void *decomp_ctx_new(void);
+void decomp_ctx_free(void *ctx);
+int decomp_frame_ctx(void *ctx, const void *src, size_t clen, void *dst, size_t nr);
 
 #endif

@@ -13,6 +13,8 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pagerange.h"
+#include "pidmap.h"
+#include "pagechain.h"
 
 /*
  * A private area whose pages a fork shares: anonymous (heap, stack too)
@@ -60,6 +62,8 @@ struct cow_area {
 	uint64_t from_len;		/* bytes taken from there */
 	int late;			/* mapped after the fork; its pages are the restorer's to fill */
 	int pages;			/* the pagemap has pages for it */
+	int huge;			/* filled after the fork in huge pages, run by run (cow_fill_huge()) */
+	uint64_t huge_bytes;		/* of those runs */
 	const VmaEntry *vma;
 };
 
@@ -67,6 +71,7 @@ struct cow_task {
 	pid_t pid;
 	int parent;			/* index in the tree; -1 for the root */
 	int live;
+	int nested;			/* in a nested pid namespace of the tree's */
 	MmEntry *mm;
 	PagemapEntry **pms;
 	size_t nr_pms;
@@ -74,6 +79,8 @@ struct cow_task {
 	struct cow_area *areas;		/* sorted by address */
 	size_t nr_areas;
 	struct page_list inherited;	/* the pages marked in_parent */
+	struct page_list huge;		/* 2 MiB runs all of whose pages are in the pagemap (huge areas) */
+	struct chain_srcs *srcs;	/* where the chain stores the runs' pages (pagechain.c), if not in pms */
 };
 
 struct cow_tree {
@@ -81,6 +88,11 @@ struct cow_tree {
 	int nr;
 	uint64_t base, len;		/* the premap region, 0 if none */
 	uint64_t align;			/* of the region: the largest page size of an area in it */
+	int no_huge;			/* set before cow_plan(): no huge fill (the lazy-pages daemon's reading) */
+	int huge_ok;			/* huge fill possible: THP and UFFDIO_MOVE (cow_plan()) */
+	int fillers;			/* threads a task fills its huge areas with, itself included */
+	int32_t pid_max;		/* filler threads take ids below it... */
+	const struct pidmap *ids;	/* ...and none of these: every pid, tid, pgid and sid of the images */
 };
 
 /* Address ranges taken, to find a hole free in all of them. */
@@ -119,10 +131,20 @@ int cow_reserve(struct cow_tree *ct);
 int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_open_fn open, void *priv);
 /* After it forked: map its other file-backed areas in their slots. */
 int cow_premap_late(struct cow_tree *ct, int i, cow_open_fn open, void *priv);
+/*
+ * After it forked: fill the runs of its huge areas in their slots (huge
+ * pages), which the restorer moves into its own areas with UFFDIO_MOVE.
+ */
+int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name);
 /* The premapped slot of the area starting at @start, 0 if it is mapped the usual way. */
 uint64_t cow_slot(const struct cow_task *ct, uint64_t start);
+/* The slot of the huge area at @start; 0 if it is none. */
+uint64_t cow_huge_slot(const struct cow_task *ct, uint64_t start);
 struct rst_pagemap;
-/* The pagemap the restorer fills: no in_parent pages, none filled before the fork. Count or -1. */
+/*
+ * The pagemap the restorer fills: no in_parent pages, none filled before the
+ * fork, no huge runs. Room needed: nr_pms + nr_areas + huge.nr. Count or -1.
+ */
 ssize_t cow_restorer_pagemap(const struct cow_task *ct, struct rst_pagemap *out, size_t max);
 void cow_task_free(struct cow_task *ct);
 

@@ -29,6 +29,7 @@ struct kerndat {
 	int has_prctl_mm_map;
 	int has_uffd;
 	int has_uffd_wp_async;
+	int has_uffd_move;	/* UFFDIO_MOVE with a user-mode-only userfaultfd (anyone may make one) */
 	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
 	int has_mem_track;	/* --track-mem works: PAGEMAP_SCAN and uffd WP_ASYNC + WP_UNPOPULATED */

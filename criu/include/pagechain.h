@@ -30,6 +30,42 @@ int chain_cover(int dfd, pid_t pid, struct page_list *out);
  * gets the memfd. 0 or -1 (a page the chain does not have, a short file).
  */
 int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd);
+/* The same, leaving out the pages of @skip (huge runs, read by chain_runs()'s sources): holes in the memfd. */
+int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr,
+		      const struct page_list *skip, int *memfd);
+
+/*
+ * Where the chain stores the pages of some ranges (the huge runs of a
+ * process, cow.c): pieces of pages files, plain or a compressed frame,
+ * each with its pages' checksums. The files stay open in criu (their
+ * levels kept, the checksums are theirs), reached by the restoring
+ * process by their /proc path as the gathered memfd is.
+ */
+struct chain_src {
+	uint64_t to, len;		/* the piece: address and bytes */
+	uint64_t off;			/* plain: where its first page is; compressed: where the frame is */
+	uint64_t fvaddr;		/* compressed: the frame's first address */
+	uint32_t clen, fpages;		/* compressed: the frame's bytes and pages; clen 0 if plain */
+	int file;			/* index in files[] */
+	const uint64_t *csum;		/* the checksum of the piece's first page */
+};
+
+struct level;
+
+struct chain_srcs {
+	struct chain_src *s;
+	size_t nr, cap;
+	char (*files)[64];		/* for chain_open_pages() */
+	char (*what)[64];		/* for messages */
+	int nr_files;
+	int top_fd;
+	struct level *up;		/* the levels walked */
+};
+
+/* Fill @cs with the sources of @runs, through @pms (in @dfd, pages in @pages_name). 0 or -1. */
+int chain_runs(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr,
+	       const struct page_list *runs, struct chain_srcs *cs);
+void chain_srcs_free(struct chain_srcs *cs);
 /*
  * --auto-dedup: the images in @dfd are whole: punch out of the pages files
  * up its chain, for @pid, every stored page its pagemap (through in_prev)

@@ -73,6 +73,7 @@ struct proc_status {
 	int umask;			/* -1 if the kernel does not show it */
 	int seccomp;
 	int nonewprivs;
+	uint64_t vm_lck_kb;		/* VmLck: locked memory, kB; UINT64_MAX if not shown (no mm) */
 };
 
 int parse_pid_status_buf(const char *buf, struct proc_status *st);

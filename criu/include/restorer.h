@@ -33,6 +33,7 @@ struct rst_vma {
 	uint32_t kind;
 	uint64_t madv;		/* bit N: madvise(N); bit 63: mlock */
 	uint64_t premap;	/* built already at this address (cow.c): moved, not mapped; 0 if not */
+	uint64_t huge_from;	/* its huge runs filled at this address (cow.c), moved in with UFFDIO_MOVE; 0 if none */
 	uint64_t shm_size;	/* RST_VMA_SYSVSHM: the segment's size, rounded up to pages */
 	struct rst_range *guards;	/* guard regions to install (MADV_GUARD_INSTALL) */
 	uint32_t nr_guards;
@@ -217,6 +218,8 @@ struct restore_args {
 	char pages_name[32];		/* for messages */
 	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
+	struct rst_range *huge_runs;		/* filled in huge pages in the region (cow.c), sorted */
+	uint32_t nr_huge_runs;
 	int32_t lazy_sk;		/* --lazy-pages: the connection to the lazy-pages daemon, or -1 */
 	int32_t uffd_dev;		/* /dev/userfaultfd opened by criu, or -1 (then userfaultfd()) */
 

@@ -70,3 +70,20 @@ int decomp_frame(const void *src, size_t clen, void *dst, size_t nr)
 	}
 	return 0;
 }
+
+void *decomp_ctx_new(void)
+{
+	return ZSTD_createDCtx();
+}
+
+void decomp_ctx_free(void *ctx)
+{
+	ZSTD_freeDCtx(ctx);
+}
+
+int decomp_frame_ctx(void *ctx, const void *src, size_t clen, void *dst, size_t nr)
+{
+	size_t r = ZSTD_decompressDCtx(ctx, dst, nr * PAGE_SIZE, src, clen);
+
+	return ZSTD_isError(r) || r != nr * PAGE_SIZE ? -1 : 0;
+}

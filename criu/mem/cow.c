@@ -20,15 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cow.h"
+#include "compress.h"
+#include "clone3-stack.h"
 #include "pagechain.h"
 #include "csum.h"
 #include "pidmap.h"
 #include "image.h"
 #include "crtools.h"
+#include "cr_options.h"
 #include "image.h"
 #include "log.h"
 #include "pagerange.h"
@@ -37,6 +45,10 @@
 #include "util.h"
 
 #define PM_CHUNK	4096
+#define HUGE_SZ		(2ULL << 20)
+#define HUGE_MAX_FILLERS	8
+/* Below this much, threads cost more than they bring. */
+#define HUGE_THREADED_MIN	(64ULL << 20)
 
 static int vma_anon(const VmaEntry *v)
 {
@@ -352,6 +364,100 @@ static uint64_t take_slot(struct cow_tree *ct, const VmaEntry *v, int gap)
 }
 
 /*
+ * A huge area: its slot starts at the same offset in a huge page as the
+ * area, so that a huge page filled in the slot moves whole (a PMD) to its
+ * place in the area.
+ */
+static uint64_t take_huge_slot(struct cow_tree *ct, const VmaEntry *v)
+{
+	uint64_t slot;
+
+	if (HUGE_SZ > ct->align)
+		ct->align = HUGE_SZ;
+	slot = ((ct->len + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) + (v->start & (HUGE_SZ - 1));
+	ct->len = slot + (v->end - v->start) + PAGE_SIZE;
+	return slot;
+}
+
+/*
+ * An area whose all-data 2 MiB runs may be filled in huge pages and moved
+ * into it with UFFDIO_MOVE: private anonymous (moved pages must be
+ * anonymous), of small pages, not told to stay without huge pages, not
+ * growing down, not premapped for sharing with parent or children (those
+ * pages are shared: UFFDIO_MOVE takes only exclusive ones).
+ */
+static int huge_vma(const struct cow_tree *ct, const VmaEntry *v, int mark)
+{
+	if (!ct->huge_ok || mark != -2)
+		return 0;
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_HEAP)
+		return 0;
+	if ((v->flags & MAP_TYPE) != MAP_PRIVATE || (v->flags & MAP_GROWSDOWN))
+		return 0;
+	if ((v->has_page_size && v->page_size > PAGE_SIZE) || (v->has_madv && (v->madv & (1ULL << MADV_NOHUGEPAGE))))
+		return 0;
+	return v->end - v->start >= HUGE_SZ;
+}
+
+/* Add the runs of [s, e), all pages of the pagemap, to t->huge; @hbytes per area. */
+static int huge_extent(const struct cow_tree *ct, struct cow_task *t, const int *mark, uint64_t s, uint64_t e,
+		       uint64_t *hbytes)
+{
+	for (size_t k = mm_vma_lower_bound(t->mm, s); k < t->mm->n_vmas && t->mm->vmas[k]->start < e; k++) {
+		const VmaEntry *v = t->mm->vmas[k];
+		uint64_t a = s > v->start ? s : v->start, b = e < v->end ? e : v->end;
+
+		if (!huge_vma(ct, v, mark[k]))
+			continue;
+		a = (a + HUGE_SZ - 1) & ~(HUGE_SZ - 1);
+		b &= ~(HUGE_SZ - 1);
+		if (a >= b)
+			continue;
+		if (page_list_add(&t->huge, a, (b - a) >> PAGE_SHIFT))
+			return -1;
+		hbytes[k] += b - a;
+	}
+	return 0;
+}
+
+/* The task's own pages (not the parent's) as sorted extents, each cut into its huge runs. */
+static int plan_huge(const struct cow_tree *ct, struct cow_task *t, const int *mark, uint64_t *hbytes)
+{
+	struct page_range *r;
+	uint64_t s = 0, e = 0;
+	size_t n = 0;
+	int ret = -1;
+
+	if (!ct->huge_ok)
+		return 0;
+	r = calloc(t->nr_pms + 1, sizeof(*r));
+	if (!r)
+		return -1;
+	/* pages with the dumping host (lazy) are not here to fill */
+	for (size_t i = 0; i < t->nr_pms; i++)
+		if (!(t->pms[i]->has_in_parent && t->pms[i]->in_parent) && !(t->pms[i]->has_lazy && t->pms[i]->lazy))
+			r[n++] = (struct page_range){ t->pms[i]->vaddr, t->pms[i]->nr_pages };
+	sort_array(r, n, sizeof(*r), cmp_range);
+	for (size_t i = 0; i <= n; i++) {
+		uint64_t rs = i < n ? r[i].start : UINT64_MAX, re = i < n ? rs + r[i].nr_pages * PAGE_SIZE : UINT64_MAX;
+
+		if (i < n && e && rs <= e) {
+			if (re > e)
+				e = re;
+			continue;
+		}
+		if (e && huge_extent(ct, t, mark, s, e, hbytes))
+			goto out;
+		s = rs;
+		e = re;
+	}
+	ret = 0;
+out:
+	free(r);
+	return ret;
+}
+
+/*
  * Turn the marks into areas, and add the late ones; parents come first,
  * so their areas exist. @pidx maps a parent's area index to its cow area.
  */
@@ -360,19 +466,20 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 	struct cow_task *t = ct->t[i];
 	struct pidmap direct = { 0 };
 	uint8_t *late = calloc(t->mm->n_vmas + 1, 1);
+	uint64_t *hbytes = calloc(t->mm->n_vmas + 1, sizeof(*hbytes));
 	size_t n = 0;
 	int ret = -1;
 
 	pidx[i] = calloc(t->mm->n_vmas + 1, sizeof(int));
-	if (!pidx[i] || !late)
+	if (!pidx[i] || !late || !hbytes || plan_huge(ct, t, mark, hbytes))
 		goto out;
 	for (size_t k = 0; k < t->mm->n_vmas; k++) {
-		int l = mark[k] == -2 ? premap_late(t->mm->vmas[k], &direct) : 0;
+		int l = mark[k] == -2 && !hbytes[k] ? premap_late(t->mm->vmas[k], &direct) : 0;
 
 		if (l < 0)
 			goto out;
 		late[k] = l;
-		n += mark[k] != -2 || l;
+		n += mark[k] != -2 || l || hbytes[k];
 	}
 	ret = 0;
 	if (!n)
@@ -385,7 +492,7 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 		const VmaEntry *v = t->mm->vmas[k];
 		struct cow_area *a;
 
-		if (mark[k] == -2 && !late[k])
+		if (mark[k] == -2 && !late[k] && !hbytes[k])
 			continue;
 		pidx[i][k] = t->nr_areas;
 		a = &t->areas[t->nr_areas++];
@@ -395,9 +502,11 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 		a->flags = v->flags & MAP_GROWSDOWN;
 		a->nohuge = v->has_madv && (v->madv & (1ULL << MADV_NOHUGEPAGE));
 		a->from = -1;
-		a->late = mark[k] == -2;
+		a->late = mark[k] == -2 && late[k];
 		a->pages = t->vma_pages && t->vma_pages[k];
-		a->slot = take_slot(ct, v, !a->late);
+		a->huge = hbytes[k] != 0;
+		a->huge_bytes = hbytes[k];
+		a->slot = a->huge ? take_huge_slot(ct, v) : take_slot(ct, v, !a->late);
 		if (mark[k] >= 0) {
 			const struct cow_task *p = ct->t[t->parent];
 			const VmaEntry *pv = p->mm->vmas[mark[k]];
@@ -411,8 +520,48 @@ static int build_areas(struct cow_tree *ct, int i, int *mark, int **pidx)
 	ret = 0;
 out:
 	free(late);
+	free(hbytes);
 	pidmap_free(&direct);
 	return ret;
+}
+
+/*
+ * Huge pages made here must be huge pages there: THP not off (for the
+ * system or for us), and UFFDIO_MOVE to move them without touching the
+ * flags of the areas they go to. Not with --lazy-pages (its daemon fills
+ * the areas), nor with CRIU_NO_HUGE_FILL in the environment (to measure
+ * the restore without it).
+ */
+static int huge_fill_possible(void)
+{
+	char buf[128] = "";
+	int fd;
+	ssize_t n;
+
+	if (!kdat.has_uffd_move || opts.lazy_pages || getenv("CRIU_NO_HUGE_FILL"))
+		return 0;
+	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0)
+		return 0;
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 && !strstr(buf, "[never]");
+}
+
+/* One filler a CPU (at most HUGE_MAX_FILLERS), if filler ids can be had (cow_fill_huge()). */
+static int huge_fillers(struct cow_tree *ct)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long long v;
+
+	if (!ct->huge_ok || !ct->ids || getenv("CRIU_HUGE_FILL_ONE") || read_num_file("/proc/sys/kernel/pid_max", &v) ||
+	    v < 1024 || v > INT32_MAX)
+		return 1;
+	ct->pid_max = (int32_t)v;
+	return cpus < 1 ? 1 : cpus > HUGE_MAX_FILLERS ? HUGE_MAX_FILLERS : (int)cpus;
 }
 
 int cow_plan(struct cow_tree *ct)
@@ -424,10 +573,13 @@ int cow_plan(struct cow_tree *ct)
 		goto out;
 	ct->len = 0;
 	ct->align = PAGE_SIZE;
+	ct->huge_ok = !ct->no_huge && huge_fill_possible();
+	ct->fillers = huge_fillers(ct);
 	for (int i = 0; i < ct->nr; i++) {
 		struct cow_task *t = ct->t[i];
 
 		page_list_init(&t->inherited);
+		page_list_init(&t->huge);
 		if (!t->live)
 			continue;
 		mark[i] = malloc((t->mm->n_vmas + 1) * sizeof(int));
@@ -734,14 +886,14 @@ static int fill_areas(struct cow_task *t, int fd, const char *name)
 			const struct cow_area *a = &t->areas[k];
 			uint64_t from = s > a->start ? s : a->start, to = e < a->end ? e : a->end;
 
-			if (!a->late && from < to && pe->has_lazy && pe->lazy) {
+			if (!a->late && !a->huge && from < to && pe->has_lazy && pe->lazy) {
 				pr_err("%s: pages at %lx are with the dumping host, but their area is filled before "
 				       "the fork (shared with a parent or child): can't be lazy\n", name,
 				       (unsigned long)from);
 				return -1;
 			}
 
-			if (!a->late && from < to &&
+			if (!a->late && !a->huge && from < to &&
 			    pread_pages(fd, a->slot + (from - a->start), to - from, pe->off + (from - s),
 					pe->csum + ((from - s) >> PAGE_SHIFT), name))
 				return -1;
@@ -756,7 +908,7 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 	int fd, ret = 0, any = 0;
 
 	for (size_t k = 0; k < t->nr_areas; k++) {
-		if (t->areas[k].late)
+		if (t->areas[k].late || t->areas[k].huge)
 			continue;
 		if (map_area(ct, t, &t->areas[k], open_fd, priv))
 			return -1;
@@ -769,6 +921,535 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 		return -1;
 	ret = fill_areas(t, fd, pages_name);
 	close(fd);
+	return ret;
+}
+
+/* ---- huge fill ---- */
+
+/* The first range of @l ending above @addr. */
+static size_t runs_lower_bound(const struct page_list *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+
+/*
+ * A piece of a huge run: @len bytes at @off of pages file @file go to
+ * @to, checked against @csum (one per page). Or, if @clen, the pages
+ * [@to, @to + @len) of the compressed frame of @clen bytes at @off, which
+ * holds @fpages pages from @fvaddr.
+ */
+struct huge_job {
+	uint64_t to, off, len;
+	uint64_t vaddr;			/* the task's address of @to, for messages */
+	const uint64_t *csum;
+	int file;
+	uint32_t clen, fpages;
+	uint64_t fvaddr;
+};
+
+#define HUGE_MAX_FILES	8192
+
+/* What a worker needs for compressed frames: made before any filler starts. */
+struct huge_wctx {
+	void *dctx;
+	char *frame, *pages;
+};
+
+/*
+ * Work shared by the fillers: they take jobs in turn; the first failure
+ * is kept for the caller to report (a filler thread may not log: it runs
+ * without libc's thread state).
+ */
+struct huge_fill {
+	struct huge_job *jobs;
+	size_t nr, cap;
+	int *fds;			/* of the pages files */
+	const char *const *what;	/* their names for messages */
+	int nr_fds;
+	int frames;			/* some jobs are compressed frames */
+	size_t next;			/* the next job to take */
+	int failed;			/* 0, or the HF_* of the first failure */
+	int err;			/* its errno */
+	int at_file;
+	uint64_t at_off, at_addr;	/* where */
+};
+
+enum { HF_OK, HF_READ, HF_SHORT, HF_CSUM, HF_FRAME };
+
+/* Pages go in chunks, each checked right after it is read, while it is in the cache (issue 13). */
+#define HUGE_CHUNK	(256 << 10)
+
+static void huge_fail(struct huge_fill *hf, int why, int err, int file, uint64_t off, uint64_t addr)
+{
+	int none = HF_OK;
+
+	if (__atomic_compare_exchange_n(&hf->failed, &none, why, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		hf->err = err;
+		hf->at_file = file;
+		hf->at_off = off;
+		hf->at_addr = addr;
+	}
+}
+
+/* Raw: a filler thread has no errno of its own. */
+static long raw_pread(int fd, uint64_t to, uint64_t len, uint64_t off)
+{
+	register uint64_t r10 asm("r10") = off;
+	long ret;
+
+	asm volatile("syscall"
+		     : "=a"(ret)
+		     : "0"((long)SYS_pread64), "D"((long)fd), "S"(to), "d"(len), "r"(r10)
+		     : "rcx", "r11", "memory");
+	return ret;
+}
+
+static int read_all(struct huge_fill *hf, const struct huge_job *j, uint64_t to, uint64_t n, uint64_t off)
+{
+	for (uint64_t got = 0; got < n;) {
+		long r = raw_pread(hf->fds[j->file], to + got, n - got, off + got);
+
+		if (r <= 0) {
+			huge_fail(hf, r ? HF_READ : HF_SHORT, r ? (int)-r : 0, j->file, off + got, j->vaddr);
+			return -1;
+		}
+		got += r;
+	}
+	return 0;
+}
+
+/* A compressed frame: expanded straight into place if the job takes it whole, else through @w->pages. */
+static int huge_frame_run(struct huge_fill *hf, struct huge_wctx *w, const struct huge_job *j)
+{
+	uint64_t flen = (uint64_t)j->fpages * PAGE_SIZE;
+	int whole = j->to == j->fvaddr && j->len == flen;
+	char *dst = whole ? (char *)j->to : w->pages;
+	size_t bad;
+
+	if (read_all(hf, j, (uint64_t)w->frame, j->clen, j->off))
+		return -1;
+	if (decomp_frame_ctx(w->dctx, w->frame, j->clen, dst, j->fpages)) {
+		huge_fail(hf, HF_FRAME, 0, j->file, j->off, j->vaddr - (j->to - j->fvaddr));
+		return -1;
+	}
+	dst += j->to - j->fvaddr;
+	bad = csum_check_pages(dst, j->len >> PAGE_SHIFT, j->csum);
+	if (bad < j->len >> PAGE_SHIFT) {
+		huge_fail(hf, HF_CSUM, 0, j->file, j->off, j->vaddr + bad * PAGE_SIZE);
+		return -1;
+	}
+	if (!whole)
+		memcpy((void *)j->to, dst, j->len);
+	return 0;
+}
+
+static int huge_job_run(struct huge_fill *hf, struct huge_wctx *w, const struct huge_job *j)
+{
+	if (j->clen)
+		return huge_frame_run(hf, w, j);
+	for (uint64_t done = 0; done < j->len;) {
+		uint64_t n = j->len - done < HUGE_CHUNK ? j->len - done : HUGE_CHUNK;
+		size_t bad;
+
+		if (read_all(hf, j, j->to + done, n, j->off + done))
+			return -1;
+		bad = csum_check_pages((void *)(j->to + done), n >> PAGE_SHIFT, j->csum + (done >> PAGE_SHIFT));
+		if (bad < n >> PAGE_SHIFT) {
+			huge_fail(hf, HF_CSUM, 0, j->file, j->off + done + bad * PAGE_SIZE, j->vaddr + done + bad * PAGE_SIZE);
+			return -1;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+static void huge_worker(struct huge_fill *hf, struct huge_wctx *w)
+{
+	for (;;) {
+		size_t k = __atomic_fetch_add(&hf->next, 1, __ATOMIC_RELAXED);
+
+		if (k >= hf->nr || __atomic_load_n(&hf->failed, __ATOMIC_RELAXED))
+			return;
+		if (huge_job_run(hf, w, &hf->jobs[k]))
+			return;
+	}
+}
+
+/*
+ * Filler threads. They are threads of the restoring process (its memory
+ * cgroup pays for the pages, as for the rest of its memory), made with
+ * clone3 and an id of our choosing (set_tid): one that no pid, tid, pgid
+ * or sid of the images has, from the top of the id space down, so that
+ * no process or thread of the tree still to be made can find its id
+ * taken. They run only huge_worker() (raw syscalls, no libc state: they
+ * share the TLS of the thread that made them), with every signal blocked,
+ * and are waited for (CLONE_CHILD_CLEARTID) before the process goes on,
+ * on every path: none is left when the restorer starts, and a process
+ * killed on a failure takes its fillers with it.
+ */
+struct filler {
+	struct huge_fill *hf;
+	struct huge_wctx *w;
+	void *stack;
+	volatile int32_t alive;		/* cleared and woken by the kernel when it is gone */
+};
+
+#define FILLER_STACK	(256 << 10)	/* zstd and the checksum code; reserved only as touched */
+
+static void __attribute__((noreturn)) raw_exit(void)
+{
+	asm volatile("syscall" : : "a"((long)SYS_exit), "D"(0L) : "rcx", "r11", "memory");
+	__builtin_unreachable();
+}
+
+static void filler_main(void *arg)
+{
+	struct filler *f = arg;
+
+	huge_worker(f->hf, f->w);
+	raw_exit();
+}
+
+/* Start filler @f with an id from *@next down; 0, or -1 if none could be had. */
+static int filler_start(struct cow_tree *ct, struct filler *f, int32_t *next)
+{
+	struct clone_args ca;
+	sigset_t all, old;
+	long ret = -EEXIST;
+
+	f->stack = mmap(NULL, FILLER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (f->stack == MAP_FAILED) {
+		f->stack = NULL;
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	for (int tries = 0; ret == -EEXIST && tries < 64 && *next > 300; tries++) {
+		pid_t tid = (*next)--;
+
+		if (pidmap_get(ct->ids, tid) >= 0)
+			continue;
+		memset(&ca, 0, sizeof(ca));
+		/* untraced: no stop for criu to see to (the tree is traced from birth), and gone when it exits */
+		ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+			   CLONE_CHILD_CLEARTID | CLONE_UNTRACED;
+		ca.child_tid = (uintptr_t)&f->alive;
+		ca.stack = (uintptr_t)f->stack;
+		ca.stack_size = FILLER_STACK;
+		ca.set_tid = (uintptr_t)&tid;
+		ca.set_tid_size = 1;
+		f->alive = 1;
+		ret = clone3_into(&ca, sizeof(ca), filler_main, f);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		f->alive = 0;
+		pr_warn("no filler thread (clone3: %s): fewer threads fill the huge pages\n", strerror((int)-ret));
+		munmap(f->stack, FILLER_STACK);
+		f->stack = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void filler_wait(struct filler *f)
+{
+	if (!f->stack)
+		return;
+	while (f->alive)
+		syscall(SYS_futex, &f->alive, FUTEX_WAIT, 1, NULL, NULL, 0);
+	munmap(f->stack, FILLER_STACK);
+	f->stack = NULL;
+}
+
+static int huge_job_add(struct huge_fill *hf, const struct huge_job *j)
+{
+	if (hf->nr == hf->cap) {
+		size_t c = hf->cap ? hf->cap * 2 : 64;
+		struct huge_job *n = realloc(hf->jobs, c * sizeof(*n));
+
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		hf->jobs = n;
+		hf->cap = c;
+	}
+	hf->jobs[hf->nr++] = *j;
+	return 0;
+}
+
+/* The slot address of @a in a huge area of @t, checking the piece [a, b) lies in one. 0 if not. */
+static uint64_t slot_of(const struct cow_task *t, uint64_t a, uint64_t b)
+{
+	ssize_t ai = area_index(t, a);
+	const struct cow_area *ar = ai >= 0 ? &t->areas[ai] : NULL;
+
+	if (!ar || !ar->huge || ar->start > a || ar->end < b) {
+		pr_err("%d: huge run piece at %lx outside a huge area\n", t->pid, (unsigned long)a);
+		return 0;	/* can't be: plan_huge() cut runs by areas */
+	}
+	return ar->slot + (a - ar->start);
+}
+
+/*
+ * A plain piece [s, e) at file offset @off (of its start) as jobs of at
+ * most a huge page each (so fillers share a long piece); a compressed
+ * one as one job.
+ */
+static int huge_piece(struct cow_task *t, struct huge_fill *hf, struct huge_job j, uint64_t s, uint64_t e)
+{
+	if (j.clen) {
+		uint64_t to = slot_of(t, s, e);
+
+		if (!to)
+			return -1;
+		j.fvaddr = to - (s - j.fvaddr);
+		j.to = to;
+		j.vaddr = s;
+		j.len = e - s;
+		hf->frames = 1;
+		return huge_job_add(hf, &j);
+	}
+	for (uint64_t a = s; a < e;) {
+		uint64_t c = (a + HUGE_SZ) & ~(HUGE_SZ - 1), to;
+		struct huge_job p = j;
+
+		if (c > e)
+			c = e;
+		to = slot_of(t, a, c);
+		if (!to)
+			return -1;
+		p.to = to;
+		p.vaddr = a;
+		p.len = c - a;
+		p.off = j.off + (a - s);
+		p.csum = j.csum + ((a - s) >> PAGE_SHIFT);
+		if (huge_job_add(hf, &p))
+			return -1;
+		a = c;
+	}
+	return 0;
+}
+
+/* The pieces of @pe's pages [s, e) in huge runs, from the pages file (file 0). */
+static int huge_jobs_of(struct cow_task *t, struct huge_fill *hf, const PagemapEntry *pe, uint64_t s, uint64_t e)
+{
+	for (size_t k = runs_lower_bound(&t->huge, s); k < t->huge.nr && t->huge.r[k].start < e; k++) {
+		uint64_t a = t->huge.r[k].start > s ? t->huge.r[k].start : s;
+		uint64_t b = t->huge.r[k].start + t->huge.r[k].nr_pages * PAGE_SIZE;
+		struct huge_job j = { .file = 0 };
+
+		if (b > e)
+			b = e;
+		j.off = pe->off + (a - pe->vaddr);
+		j.csum = pe->csum + ((a - pe->vaddr) >> PAGE_SHIFT);
+		if (huge_piece(t, hf, j, a, b))
+			return -1;
+	}
+	return 0;
+}
+
+/* The runs' pieces where the chain stores them (pagechain.c). */
+static int huge_jobs_of_srcs(struct cow_task *t, struct huge_fill *hf, const struct chain_srcs *cs)
+{
+	for (size_t k = 0; k < cs->nr; k++) {
+		const struct chain_src *x = &cs->s[k];
+		struct huge_job j = { .off = x->off, .csum = x->csum, .file = x->file, .clen = x->clen,
+				      .fpages = x->fpages, .fvaddr = x->fvaddr };
+
+		if (huge_piece(t, hf, j, x->to, x->to + x->len))
+			return -1;
+	}
+	return 0;
+}
+
+static int map_huge_slots(struct cow_task *t)
+{
+	for (size_t k = 0; k < t->nr_areas; k++) {
+		const struct cow_area *a = &t->areas[k];
+		uint64_t len = a->end - a->start;
+		void *m;
+
+		if (!a->huge)
+			continue;
+		/* as the restorer maps the area: UFFDIO_MOVE wants the same access flags */
+		m = mmap((void *)a->slot, len, cow_map_prot(a->vma, 1),
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (a->vma->flags & MAP_NORESERVE), -1, 0);
+		if (m != (void *)a->slot) {
+			pr_perror("%d: can't map memory for %lx in its slot", t->pid, (unsigned long)a->start);
+			return -1;
+		}
+		if (madvise(m, len, MADV_HUGEPAGE)) {
+			pr_perror("%d: MADV_HUGEPAGE on the slot of %lx", t->pid, (unsigned long)a->start);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void huge_report(struct cow_task *t, struct huge_fill *hf)
+{
+	const char *name = hf->what[hf->at_file];
+
+	switch (hf->failed) {
+	case HF_READ:
+		pr_err("%d: %s: reading pages at offset %lu: %s\n", t->pid, name, (unsigned long)hf->at_off,
+		       strerror(hf->err));
+		break;
+	case HF_SHORT:
+		pr_err("%s: ends at offset %lu, short of the pages of %d\n", name, (unsigned long)hf->at_off, t->pid);
+		break;
+	case HF_CSUM:
+		pr_err("%s: the page at offset %lu (address %lx) is damaged (checksum mismatch)\n", name,
+		       (unsigned long)hf->at_off, (unsigned long)hf->at_addr);
+		break;
+	case HF_FRAME:
+		pr_err("%s: the compressed frame of %lx at offset %lu is damaged\n", name, (unsigned long)hf->at_addr,
+		       (unsigned long)hf->at_off);
+		break;
+	case HF_OK:
+		break;
+	}
+}
+
+/* The pages files the jobs read: the pagemap's, or the chain's. */
+static int huge_open(struct cow_task *t, struct huge_fill *hf, int dfd, const char *pages_name, const char **what1)
+{
+	const struct chain_srcs *cs = t->srcs;
+	int n = cs ? cs->nr_files : 1;
+
+	if (n > HUGE_MAX_FILES) {
+		pr_err("%d: a chain of %d pages files\n", t->pid, n);
+		return -1;
+	}
+	hf->fds = malloc(n * sizeof(*hf->fds));
+	if (!hf->fds)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		hf->fds[k] = chain_open_pages(dfd, cs ? cs->files[k] : pages_name);
+		if (hf->fds[k] < 0)
+			return -1;
+		hf->nr_fds++;
+	}
+	if (!cs) {
+		*what1 = pages_name;
+		hf->what = what1;
+	} else {
+		/* an array of pointers to the names */
+		const char **w = malloc(n * sizeof(*w));
+
+		if (!w)
+			return -1;
+		for (int k = 0; k < n; k++)
+			w[k] = cs->what[k];
+		hf->what = w;
+	}
+	return 0;
+}
+
+static void huge_wctx_free(struct huge_wctx *w)
+{
+	if (w->dctx)
+		decomp_ctx_free(w->dctx);
+	free(w->frame);
+	free(w->pages);
+}
+
+static int huge_wctx_init(struct huge_fill *hf, struct huge_wctx *w)
+{
+	if (!hf->frames)
+		return 0;
+	w->dctx = decomp_ctx_new();
+	w->frame = malloc(COMP_FRAME_PAGES * PAGE_SIZE);
+	w->pages = malloc(COMP_FRAME_PAGES * PAGE_SIZE);
+	if (!w->dctx || !w->frame || !w->pages) {
+		pr_err("out of memory for compressed frames\n");
+		return -1;
+	}
+	return 0;
+}
+
+int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
+{
+	struct cow_task *t = ct->t[i];
+	struct huge_fill hf = { 0 };
+	struct filler fillers[HUGE_MAX_FILLERS] = {};
+	struct huge_wctx w[HUGE_MAX_FILLERS] = {};
+	const char *what1 = NULL;
+	int ret = -1, nr_fillers = 0;
+
+	if (!t->huge.nr)
+		return 0;
+	if (map_huge_slots(t))
+		return -1;
+	if (t->srcs) {
+		if (huge_jobs_of_srcs(t, &hf, t->srcs))
+			goto out;
+	} else {
+		for (size_t k = 0; k < t->nr_pms; k++) {
+			const PagemapEntry *pe = t->pms[k];
+
+			if (pe->has_in_parent && pe->in_parent)
+				continue;
+			if (huge_jobs_of(t, &hf, pe, pe->vaddr, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
+				goto out;
+		}
+	}
+	/* a frame is at most COMP_FRAME_PAGES pages, and its bytes no more (check_pagemap_entry()) */
+	for (size_t k = 0; k < hf.nr; k++)
+		if (hf.jobs[k].clen && (hf.jobs[k].fpages > COMP_FRAME_PAGES || hf.jobs[k].clen > hf.jobs[k].fpages * PAGE_SIZE)) {
+			pr_err("%d: a compressed frame of %u pages, %u bytes at %lx\n", t->pid, hf.jobs[k].fpages,
+			       hf.jobs[k].clen, (unsigned long)hf.jobs[k].to);
+			goto out;
+		}
+	if (huge_open(t, &hf, dfd, pages_name, &what1) || huge_wctx_init(&hf, &w[0]))
+		goto out;
+	/* a process in a nested pid namespace has ids at several levels: it fills alone */
+	if (ct->fillers > 1 && !t->nested && t->huge.total_pages * PAGE_SIZE >= HUGE_THREADED_MIN) {
+		int32_t next = ct->pid_max - 1;
+
+		for (int k = 0; k < ct->fillers - 1; k++) {
+			if (huge_wctx_init(&hf, &w[nr_fillers + 1]))
+				break;
+			fillers[nr_fillers].hf = &hf;
+			fillers[nr_fillers].w = &w[nr_fillers + 1];
+			if (filler_start(ct, &fillers[nr_fillers], &next) == 0)
+				nr_fillers++;
+		}
+	}
+	pr_debug("%d: %zu pieces to fill from %d file(s), %d filler thread(s) started\n", t->pid, hf.nr, hf.nr_fds,
+		 nr_fillers);
+	huge_worker(&hf, &w[0]);
+	for (int k = 0; k < nr_fillers; k++)
+		filler_wait(&fillers[k]);
+	if (hf.failed) {
+		huge_report(t, &hf);
+		goto out;
+	}
+	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s)%s)\n", t->pid,
+		(unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1, t->srcs ? ", from the chain" : "");
+	ret = 0;
+out:
+	for (int k = 0; k < HUGE_MAX_FILLERS; k++)
+		huge_wctx_free(&w[k]);
+	for (int k = 0; k < hf.nr_fds; k++)
+		close(hf.fds[k]);
+	free(hf.fds);
+	if (hf.what && hf.what != (const char *const *)&what1)
+		free((void *)hf.what);
+	free(hf.jobs);
 	return ret;
 }
 
@@ -830,21 +1511,44 @@ uint64_t cow_slot(const struct cow_task *t, uint64_t start)
 {
 	ssize_t k = area_index(t, start);
 
-	return k >= 0 && t->areas[k].start == start ? t->areas[k].slot : 0;
+	return k >= 0 && t->areas[k].start == start && !t->areas[k].huge ? t->areas[k].slot : 0;
 }
 
-/* A piece [s, e) of entry @pe for the restorer: where it is in the file, and its pages' checksums. */
-static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, const PagemapEntry *pe, uint64_t s, uint64_t e)
+uint64_t cow_huge_slot(const struct cow_task *t, uint64_t start)
 {
-	uint64_t first = (s - pe->vaddr) >> PAGE_SHIFT;
+	ssize_t k = area_index(t, start);
 
+	return k >= 0 && t->areas[k].start == start && t->areas[k].huge ? t->areas[k].slot : 0;
+}
+
+static int add_pm_piece(struct rst_pagemap *out, size_t *n, size_t max, const PagemapEntry *pe, uint64_t s, uint64_t e)
+{
 	if (*n >= max)
 		return -1;
 	out[*n].vaddr = s;
 	out[*n].nr_pages = (e - s) >> PAGE_SHIFT;
 	out[*n].off = pe->off + (s - pe->vaddr);
-	out[(*n)++].csum = pe->csum ? pe->csum + first : NULL;	/* NULL: with the dumping host (lazy) */
+	out[(*n)++].csum = pe->csum ? pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT) : NULL;	/* NULL: with the dumping host (lazy) */
 	return 0;
+}
+
+/*
+ * A piece [s, e) of entry @pe for the restorer: where it is in the file,
+ * and its pages' checksums; without the huge runs (@runs), filled already.
+ */
+static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, const PagemapEntry *pe, uint64_t s, uint64_t e,
+		  const struct page_list *runs)
+{
+	for (size_t k = runs_lower_bound(runs, s); k < runs->nr && runs->r[k].start < e; k++) {
+		uint64_t rs = runs->r[k].start, re = rs + runs->r[k].nr_pages * PAGE_SIZE;
+
+		if (rs > s && add_pm_piece(out, n, max, pe, s, rs))
+			return -1;
+		s = re;
+		if (s >= e)
+			return 0;
+	}
+	return add_pm_piece(out, n, max, pe, s, e);
 }
 
 ssize_t cow_restorer_pagemap(const struct cow_task *t, struct rst_pagemap *out, size_t max)
@@ -858,16 +1562,19 @@ ssize_t cow_restorer_pagemap(const struct cow_task *t, struct rst_pagemap *out, 
 
 		if (pe->has_in_parent && pe->in_parent)
 			continue;
-		/* pages of areas filled before the fork are left out; late areas are the restorer's */
+		/*
+		 * pages of areas filled before the fork are left out; late areas
+		 * are the restorer's, and so is what huge areas have outside runs
+		 */
 		for (; k >= 0 && (size_t)k < t->nr_areas && t->areas[k].start < e; k++) {
-			if (t->areas[k].late)
+			if (t->areas[k].late || t->areas[k].huge)
 				continue;
-			if (t->areas[k].start > pos && add_pm(out, &n, max, pe, pos, t->areas[k].start))
+			if (t->areas[k].start > pos && add_pm(out, &n, max, pe, pos, t->areas[k].start, &t->huge))
 				goto full;
 			if (t->areas[k].end > pos)
 				pos = t->areas[k].end;
 		}
-		if (pos < e && add_pm(out, &n, max, pe, pos, e))
+		if (pos < e && add_pm(out, &n, max, pe, pos, e, &t->huge))
 			goto full;
 	}
 	return n;
@@ -882,4 +1589,10 @@ void cow_task_free(struct cow_task *t)
 	t->areas = NULL;
 	t->nr_areas = 0;
 	page_list_free(&t->inherited);
+	page_list_free(&t->huge);
+	if (t->srcs) {
+		chain_srcs_free(t->srcs);
+		free(t->srcs);
+		t->srcs = NULL;
+	}
 }

@@ -981,6 +981,8 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 	image_trust_required = 1;
 	if (images_dir_trusted(opts.imgs_dir) || image_trusted(tr->dfd, opts.imgs_dir))
 		return -1;
+	/* every page is the daemon's to serve: none filled in huge pages by a restoring process */
+	tr->cow.no_huge = 1;
 	if (read_all_images(tr))
 		return -1;
 	lz->exp = calloc(tr->nr + 1, sizeof(*lz->exp));

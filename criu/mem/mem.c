@@ -1803,6 +1803,7 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 
 	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
 		goto out;
+	pr_debug("task %d: pagemap and pages images open\n", pid);
 	/* an incremental dump's few pages; a plain dump's go the parasite's way, however few */
 	if (po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES &&
 	    ps.anon.nr + ps.file.nr <= DIRECT_MAX_RANGES) {

@@ -153,6 +153,7 @@ struct level {
 	struct cr_img *img;	/* owns the entries */
 	struct level *up;	/* opened when first needed */
 	int depth;
+	int src_file;		/* its pages file in a chain_srcs, or -1 */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -206,6 +207,7 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 	l->dfd = dfd;
 	l->pages_fd = -1;
 	l->depth = depth;
+	l->src_file = -1;
 	if (!image_exists(dfd, CR_FD_PAGEMAP, pid)) {
 		pr_err("the images %d level(s) up the chain have no pagemap-%d.img: the chain is broken "
 		       "(a missing or foreign parent)\n", depth, pid);
@@ -453,7 +455,49 @@ struct gather_part {
 	size_t from, to;
 	int fd;
 	int ret;
+	const struct page_list *skip;	/* pages not to copy (read from the chain by cow.c), or NULL */
 };
+
+/* The first range of @l ending above @addr. */
+static size_t skip_lower_bound(const struct page_list *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Copy the pages [s, e) of top entry @pe to the memfd at @off (where its s goes). */
+static int gather_piece(struct gather_part *g, struct level *top, PagemapEntry *pe, uint64_t s, uint64_t e, uint64_t off)
+{
+	if (is_in_prev(pe)) {
+		if (!top->up) {
+			int up = chain_open_parent(g->dfd);
+
+			if (up < 0) {
+				pr_perror("pagemap-%d.img has pages in the previous images, but there is no %s link",
+					  g->pid, PARENT_LINK);
+				return -1;
+			}
+			top->up = level_load(up, g->pid, 1, 1);
+			if (!top->up)
+				return -1;
+		}
+		/* chain_gather() gave the entry room for the checksums of its pages */
+		return gather(top->up, g->pid, s, (e - s) >> PAGE_SHIFT, g->fd, off,
+			      pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT));
+	}
+	if (pe->has_clen)
+		return copy_frame(g->fd, off, top->pages_fd, pe, s, e, g->pages_name);
+	return copy_range(g->fd, off, top->pages_fd, pe->off + (s - pe->vaddr), e - s, g->pages_name);
+}
 
 static void *gather_part_run(void *arg)
 {
@@ -467,32 +511,23 @@ static void *gather_part_run(void *arg)
 	snprintf(top.pages_name, sizeof(top.pages_name), "%s", g->pages_name);
 	for (size_t i = g->from; i < g->to; i++) {
 		PagemapEntry *pe = g->pms[i];
-		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE, off = g->out[i];
+		uint64_t pos = pe->vaddr, end = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
 
 		if (is_in_parent(pe))
 			continue;
-		if (is_in_prev(pe)) {
-			if (!top.up) {
-				int up = chain_open_parent(g->dfd);
+		/* the entry less the skipped ranges, each piece at its place in the entry's room */
+		for (size_t k = g->skip ? skip_lower_bound(g->skip, pos) : 0; g->skip && k < g->skip->nr && pos < end; k++) {
+			uint64_t ks = g->skip->r[k].start, ke = ks + g->skip->r[k].nr_pages * PAGE_SIZE;
 
-				if (up < 0) {
-					pr_perror("pagemap-%d.img has pages in the previous images, but there is no "
-						  "%s link", g->pid, PARENT_LINK);
-					goto out;
-				}
-				top.up = level_load(up, g->pid, 1, 1);
-				if (!top.up)
-					goto out;
-			}
-			/* chain_gather() gave the entry room for the checksums of its pages */
-			if (gather(top.up, g->pid, pe->vaddr, pe->nr_pages, g->fd, off, pe->csum))
+			if (ks >= end)
+				break;
+			if (ks > pos && gather_piece(g, &top, pe, pos, ks, g->out[i] + (pos - pe->vaddr)))
 				goto out;
-		} else if (pe->has_clen) {
-			if (copy_frame(g->fd, off, top.pages_fd, pe, pe->vaddr, pe->vaddr + len, g->pages_name))
-				goto out;
-		} else if (copy_range(g->fd, off, top.pages_fd, pe->off, len, g->pages_name)) {
-			goto out;
+			if (ke > pos)
+				pos = ke;
 		}
+		if (pos < end && gather_piece(g, &top, pe, pos, end, g->out[i] + (pos - pe->vaddr)))
+			goto out;
 	}
 	g->ret = 0;
 out:
@@ -507,6 +542,12 @@ out:
  * about twice as fast.
  */
 int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr, int *memfd)
+{
+	return chain_gather_skip(dfd, pid, pages_name, pms, nr, NULL, memfd);
+}
+
+int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr,
+		      const struct page_list *skip, int *memfd)
 {
 	struct gather_part part[2];
 	uint64_t *out = calloc(nr ? nr : 1, sizeof(*out)), off = 0, half = 0, acc = 0;
@@ -555,7 +596,8 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (int k = 0; k < 2; k++)
 		part[k] = (struct gather_part){ .dfd = dfd, .pid = pid, .pages_name = pages_name, .pms = pms,
-						.out = out, .from = k ? split : 0, .to = k ? nr : split, .fd = fd };
+						.out = out, .from = k ? split : 0, .to = k ? nr : split, .fd = fd,
+						.skip = skip && skip->nr ? skip : NULL };
 	/* a second description for the second thread: its own file position */
 	if (off >= (64ULL << 20) && split < nr && (fd2 = open(path, O_RDWR | O_CLOEXEC)) >= 0) {
 		part[1].fd = fd2;
@@ -579,8 +621,10 @@ int chain_gather(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms,
 		pe->has_clen = false;
 		pe->off = out[i];
 	}
-	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s)\n",
-		pid, (unsigned long)(off >> 10), chain_depth(dfd) + 1, threaded ? ", two threads" : "");
+	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s), "
+		"%lu KiB of huge runs left to the restoring process\n", pid,
+		(unsigned long)((off >> 10) - (skip ? skip->total_pages * 4 : 0)), chain_depth(dfd) + 1,
+		threaded ? ", two threads" : "", (unsigned long)(skip ? skip->total_pages * 4 : 0));
 	(void)half;
 	if (img_serve_allow_fd(fd))
 		goto out;
@@ -594,6 +638,164 @@ out:
 		close(fd2);
 	free(out);
 	return ret;
+}
+
+/* ---- sources of huge runs (cow.c) ---- */
+
+static int src_file(struct chain_srcs *cs, int fd, const char *what, int depth)
+{
+	char (*f)[64] = realloc(cs->files, (cs->nr_files + 1) * sizeof(*f));
+	char (*w)[64];
+
+	if (!f)
+		return -1;
+	cs->files = f;
+	w = realloc(cs->what, (cs->nr_files + 1) * sizeof(*w));
+	if (!w)
+		return -1;
+	cs->what = w;
+	/* the restoring process opens it as it would the gathered memfd */
+	if (img_serve_allow_fd(fd))
+		return -1;
+	snprintf(cs->files[cs->nr_files], sizeof(cs->files[0]), "/proc/%d/fd/%d", getpid(), fd);
+	if (depth)
+		snprintf(cs->what[cs->nr_files], sizeof(cs->what[0]), "%.30s %d level(s) up", what, depth);
+	else
+		snprintf(cs->what[cs->nr_files], sizeof(cs->what[0]), "%.30s", what);
+	return cs->nr_files++;
+}
+
+static int src_add(struct chain_srcs *cs, int file, const PagemapEntry *pe, uint64_t s, uint64_t e)
+{
+	struct chain_src *x;
+
+	if (cs->nr == cs->cap) {
+		size_t c = cs->cap ? cs->cap * 2 : 64;
+
+		x = realloc(cs->s, c * sizeof(*x));
+		if (!x) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		cs->s = x;
+		cs->cap = c;
+	}
+	x = &cs->s[cs->nr++];
+	*x = (struct chain_src){ .to = s, .len = e - s, .file = file,
+				 .csum = pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT) };
+	if (pe->has_clen) {
+		x->off = pe->off;
+		x->clen = pe->clen;
+		x->fvaddr = pe->vaddr;
+		x->fpages = pe->nr_pages;
+	} else {
+		x->off = pe->off + (s - pe->vaddr);
+	}
+	return 0;
+}
+
+/* The sources of [addr, end) as level @l has them; as gather(), without the copy. */
+static int runs_walk(struct chain_srcs *cs, struct level *l, pid_t pid, uint64_t addr, uint64_t end)
+{
+	for (size_t i = lower_bound(l, addr); addr < end; i++) {
+		PagemapEntry *pe = i < l->n ? l->e[i] : NULL;
+		uint64_t e;
+
+		if (!pe || pe->vaddr > addr) {
+			pr_err("the pages of %d at %lx are marked as unchanged since the previous dump, but the "
+			       "images %d level(s) up the chain do not have them\n", pid, (unsigned long)addr,
+			       l->depth);
+			return -1;
+		}
+		e = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+		if (e > end)
+			e = end;
+		if (is_in_prev(pe)) {
+			if (!l->up) {
+				int up = chain_open_parent(l->dfd);
+
+				if (up < 0 || l->depth >= MAX_CHAIN) {
+					pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its "
+						  "parent, but it has no parent link", pid, l->depth, (unsigned long)addr);
+					if (up >= 0)
+						close(up);
+					return -1;
+				}
+				l->up = level_load(up, pid, l->depth + 1, 1);
+				if (!l->up)
+					return -1;
+			}
+			if (runs_walk(cs, l->up, pid, addr, e))
+				return -1;
+		} else {
+			if (l->src_file < 0 && (l->src_file = src_file(cs, l->pages_fd, l->pages_name, l->depth)) < 0)
+				return -1;
+			if (src_add(cs, l->src_file, pe, addr, e))
+				return -1;
+		}
+		addr = e;
+	}
+	return 0;
+}
+
+int chain_runs(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr,
+	       const struct page_list *runs, struct chain_srcs *cs)
+{
+	int top = -1;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->top_fd = -1;
+	for (size_t i = 0; i < nr; i++) {
+		PagemapEntry *pe = pms[i];
+		uint64_t s = pe->vaddr, end = s + (uint64_t)pe->nr_pages * PAGE_SIZE;
+
+		if (is_in_parent(pe))
+			continue;
+		for (size_t k = skip_lower_bound(runs, s); k < runs->nr && runs->r[k].start < end; k++) {
+			uint64_t a = runs->r[k].start > s ? runs->r[k].start : s;
+			uint64_t b = runs->r[k].start + runs->r[k].nr_pages * PAGE_SIZE;
+
+			if (b > end)
+				b = end;
+			if (is_in_prev(pe)) {
+				if (!cs->up) {
+					int up = chain_open_parent(dfd);
+
+					if (up < 0) {
+						pr_perror("pagemap-%d.img has pages in the previous images, but there "
+							  "is no %s link", pid, PARENT_LINK);
+						return -1;
+					}
+					cs->up = level_load(up, pid, 1, 1);
+					if (!cs->up)
+						return -1;
+				}
+				if (runs_walk(cs, cs->up, pid, a, b))
+					return -1;
+				continue;
+			}
+			if (top < 0) {
+				cs->top_fd = open_image_file(dfd, pages_name, O_RDONLY);
+				if (cs->top_fd < 0 || (top = src_file(cs, cs->top_fd, pages_name, 0)) < 0)
+					return -1;
+			}
+			if (src_add(cs, top, pe, a, b))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+void chain_srcs_free(struct chain_srcs *cs)
+{
+	free(cs->s);
+	free(cs->files);
+	free(cs->what);
+	level_free(cs->up);
+	if (cs->top_fd >= 0)
+		close(cs->top_fd);
+	memset(cs, 0, sizeof(*cs));
+	cs->top_fd = -1;
 }
 
 /* ---- --auto-dedup ---- */

@@ -20,6 +20,7 @@
 #include "compel/blob.h"
 #include "csum.h"
 #include "restorer.h"
+#include "uffd-move.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
 
@@ -191,8 +192,9 @@ static void unmap_old(struct restore_args *a)
 
 /*
  * Areas built before the fork (cow.c) wait in the premap region, which no
- * area of the task overlaps: move them into place, then drop the region
- * with whatever else of the tree's is left in it.
+ * area of the task overlaps: move them into place. The region goes, with
+ * whatever else of the tree's is left in it, once the huge runs are moved
+ * too (move_huge()).
  */
 static void move_premapped(struct restore_args *a)
 {
@@ -209,7 +211,57 @@ static void move_premapped(struct restore_args *a)
 		if (ret != (long)v->start)
 			fail("moving a premapped memory area", ret);
 	}
-	check(sys_munmap(a->premap_start, a->premap_len), "unmapping the premap region");
+}
+
+/*
+ * Huge runs filled in the premap region (cow.c) go into their areas, just
+ * mapped, with UFFDIO_MOVE: it moves the pages (a huge page as one PMD)
+ * and leaves the area its own flags (no "hg" taken from the slot, which
+ * mremap would move along). The userfaultfd is only for this: made
+ * user-mode-only (anyone may), closed before any page is read in, as
+ * the kernel's writes into a registered area would fail.
+ */
+static struct rst_vma *vma_of(struct restore_args *a, uint64_t addr);
+
+static void move_huge(struct restore_args *a)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	long uffd;
+
+	if (!a->nr_huge_runs)
+		return;
+	uffd = __S(__NR_userfaultfd, 02000000 /* O_CLOEXEC */ | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
+	check(uffd, "making a userfaultfd to move huge pages");
+	check(__S(__NR_ioctl, uffd, UFFDIO_API, &api, 0, 0, 0), "UFFDIO_API");
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		struct uffdio_register r = { .range = { v->start, v->end - v->start }, .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+		if (v->huge_from)
+			check(__S(__NR_ioctl, uffd, UFFDIO_REGISTER, &r, 0, 0, 0), "registering an area for huge pages");
+	}
+	/* run by run, no holes allowed: a page missing in the slot fails the restore */
+	for (uint32_t k = 0; k < a->nr_huge_runs; k++) {
+		uint64_t pos = a->huge_runs[k].start, end = pos + a->huge_runs[k].len;
+
+		while (pos < end) {
+			struct rst_vma *v = vma_of(a, pos);
+			struct uffdio_move m = { .dst = pos, .mode = UFFDIO_MOVE_MODE_DONTWAKE };
+			long ret;
+
+			if (!v || !v->huge_from)
+				fail("a huge run outside a huge area", -EINVAL);
+			m.src = v->huge_from + (pos - v->start);
+			m.len = (end < v->end ? end : v->end) - pos;
+			ret = __S(__NR_ioctl, uffd, UFFDIO_MOVE, &m, 0, 0, 0);
+			if (ret < 0 && ret != -EAGAIN)
+				fail("moving huge pages into place (UFFDIO_MOVE)", ret);
+			if (m.move <= 0)
+				fail("moving huge pages into place (UFFDIO_MOVE)", m.move < 0 ? m.move : -EIO);
+			pos += m.move;
+		}
+	}
+	sys_close(uffd);
 }
 
 #define sys_shmat(id, addr, fl)	__S(__NR_shmat, id, addr, fl, 0, 0, 0)
@@ -1265,6 +1317,9 @@ static void restore_memory(struct restore_args *a)
 	progress("mapping");
 	move_premapped(a);
 	map_vmas(a);
+	move_huge(a);
+	if (a->premap_len)
+		check(sys_munmap(a->premap_start, a->premap_len), "unmapping the premap region");
 	map_vdso_proxy(a);
 	lazy_register(a);
 	progress("filling pages");

@@ -298,6 +298,7 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 		r->madv = v->has_madv ? v->madv : 0;
 		r->pkey = v->has_pkey ? v->pkey : 0;
 		r->premap = cow_slot(&rc->cow, v->start);
+		r->huge_from = cow_huge_slot(&rc->cow, v->start);
 		r->lazy = opts.lazy_pages && lazy_area_used(rc, i);
 		if (r->lazy && lazy_restore_sk() >= 0) {
 			a->lazy_sk = lazy_restore_sk();
@@ -887,8 +888,8 @@ int plan_bootstrap(struct rst_ctx *rc, struct span_set *taken, struct self_vdso 
 
 	nr_sig = nr_siginfo(rc);
 	len = restorer_blob.mem_size + sizeof(struct restore_args) + 64 * 17 +
-	      rc->mm->n_vmas * sizeof(struct rst_vma) + rc->nr_guards * sizeof(struct rst_range) +
-	      (rc->nr_pms + rc->cow.nr_areas + rc->mm->n_vmas) * sizeof(struct rst_pagemap) +
+	      rc->mm->n_vmas * sizeof(struct rst_vma) + (rc->nr_guards + rc->cow.huge.nr) * sizeof(struct rst_range) +
+	      (rc->nr_pms + rc->cow.nr_areas + rc->cow.huge.nr + rc->mm->n_vmas) * sizeof(struct rst_pagemap) +
 	      rc->nr_pages * sizeof(uint64_t) + 64 +
 	      nr_sig * (128 + 4) + 64 * 1024 + threads_size(rc) + rc->core->tc->n_posix_timers * sizeof(struct rst_timer) +
 	      rc->core->tc->creds->n_groups * sizeof(uint32_t) + 64 +
@@ -996,8 +997,9 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->task_size = kdat.task_size;
 	a->vmas = bump(&p, rc->mm->n_vmas * sizeof(struct rst_vma));
 	struct rst_range *guards = bump(&p, rc->nr_guards * sizeof(struct rst_range));
+	struct rst_range *huge_runs = bump(&p, rc->cow.huge.nr * sizeof(struct rst_range));
 	/* lazy_split() may cut a piece at each area's bounds */
-	size_t max_pms = rc->nr_pms + rc->cow.nr_areas + (rc->vm_child ? 0 : rc->mm->n_vmas);
+	size_t max_pms = rc->nr_pms + rc->cow.nr_areas + rc->cow.huge.nr + (rc->vm_child ? 0 : rc->mm->n_vmas);
 
 	a->pms = bump(&p, max_pms * sizeof(struct rst_pagemap));
 	a->siginfo = bump(&p, nr_sig * 128);
@@ -1008,7 +1010,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	uint32_t *groups, shared;
 
 	/* what cow_premap() filled is not filled again */
-	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas);
+	ssize_t nr_pms = cow_restorer_pagemap(&rc->cow, a->pms, rc->nr_pms + rc->cow.nr_areas + rc->cow.huge.nr);
 
 	/* --lazy-pages: the lazy-pages daemon fills the lazy areas */
 	if (nr_pms > 0 && opts.lazy_pages && !rc->vm_child)
@@ -1040,6 +1042,10 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 
 	a->premap_start = rc->tree->cow.base;
 	a->premap_len = rc->tree->cow.len;
+	a->huge_runs = huge_runs;
+	a->nr_huge_runs = rc->cow.huge.nr;
+	for (size_t k = 0; k < rc->cow.huge.nr; k++)
+		huge_runs[k] = (struct rst_range){ rc->cow.huge.r[k].start, rc->cow.huge.r[k].nr_pages * PAGE_SIZE };
 	a->pages_fd = pages_fd;
 	a->lazy_sk = a->uffd_dev = -1;
 	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_what);

@@ -600,6 +600,9 @@ int restore_task(struct rst_ctx *rc)
 	/* its file areas: not needed by the children, so not inherited by them */
 	if (!rc->vm_child && cow_premap_late(&tr->cow, rc - tr->t, premap_open, rc))
 		return -1;
+	/* after the fork too: the pages must be this process's alone to be moved into place */
+	if (!rc->vm_child && cow_fill_huge(&tr->cow, rc - tr->t, rc->dfd, rc->pages_name))
+		return -1;
 	if (take_ring_fds(rc, &transit))
 		return -1;
 	free(keep);

@@ -253,6 +253,32 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	return 0;
 }
 
+/*
+ * Pages of the previous images (or compressed): the huge runs (cow.c) are
+ * read by the restoring process from where the chain stores them; the
+ * others are gathered into one memfd, which the restoring processes open
+ * through our fd table.
+ */
+int gather_chained(struct rst_ctx *rc)
+{
+	int fd;
+
+	if (!rc->chained)
+		return 0;
+	if (rc->cow.huge.nr) {
+		rc->cow.srcs = calloc(1, sizeof(*rc->cow.srcs));
+		if (!rc->cow.srcs || chain_runs(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &rc->cow.huge,
+						rc->cow.srcs))
+			return -1;
+	}
+	if (chain_gather_skip(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &rc->cow.huge, &fd))
+		return -1;
+	snprintf(rc->pages_what, sizeof(rc->pages_what), "%.20s (gathered)", rc->pages_name);
+	snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
+	rc->chained = 0;
+	return 0;
+}
+
 static int read_pagemap(struct rst_ctx *rc)
 {
 	struct cr_img *img = open_image_at(rc->dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid);
@@ -299,18 +325,8 @@ static int read_pagemap(struct rst_ctx *rc)
 	}
 	if (r < 0)
 		goto out;
-	if (chained) {
-		int fd;
-
-		/*
-		 * Pages of the previous images: gathered with ours into one memfd,
-		 * which the restoring processes open through our fd table.
-		 */
-		if (chain_gather(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &fd))
-			goto out;
-		snprintf(rc->pages_what, sizeof(rc->pages_what), "%.20s (gathered)", rc->pages_name);
-		snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
-	}
+	/* pages of the previous images or compressed: gathered by gather_chained() once the fill is planned */
+	rc->chained = chained;
 	ret = 0;
 out:
 	if (head)
@@ -482,6 +498,7 @@ void free_tree(struct rst_tree *tr)
 	free(tr->cow.t);
 	pidmap_free(&tr->pids);
 	pidmap_free(&tr->tids);
+	pidmap_free(&tr->all_ids);
 	if (tr->inv)
 		inventory_entry__free_unpacked(tr->inv, NULL);
 	free_files(&tr->files);

@@ -419,6 +419,25 @@ static int traced_by_us(pid_t pid)
 	return status_field_is(pid, "\nTracerPid:", getpid());
 }
 
+/* Every id of the images: filler threads (cow.c) take none of them. */
+static int collect_ids(struct rst_tree *tr)
+{
+	if (pidmap_init(&tr->all_ids, 4 * (size_t)tr->nr + 16))
+		return -1;
+	for (int i = 0; i < tr->nr; i++) {
+		const PstreeEntry *pe = tr->t[i].pe;
+
+		if (pidmap_set(&tr->all_ids, pe->pid, 1) || pidmap_set(&tr->all_ids, pe->pgid, 1) ||
+		    pidmap_set(&tr->all_ids, pe->sid, 1) ||
+		    (pe->has_session_gone && pidmap_set(&tr->all_ids, pe->session_gone, 1)))
+			return -1;
+		for (size_t k = 0; k < pe->n_threads; k++)
+			if (pidmap_set(&tr->all_ids, pe->threads[k], 1))
+				return -1;
+	}
+	return 0;
+}
+
 /* Which private areas are built before forking, so that children share their pages (cow.c). */
 static int plan_cow(struct rst_tree *tr)
 {
@@ -438,9 +457,17 @@ static int plan_cow(struct rst_tree *tr)
 		rc->cow.pms = rc->pms;
 		rc->cow.vma_pages = rc->vm_child ? NULL : rc->vma_pages;
 		rc->cow.nr_pms = rc->nr_pms;
+		rc->cow.nested = rc->pe->n_ns_pid != 0;
 		tr->cow.t[i] = &rc->cow;
 	}
-	return cow_plan(&tr->cow);
+	if (!collect_ids(tr))
+		tr->cow.ids = &tr->all_ids;
+	if (cow_plan(&tr->cow))
+		return -1;
+	for (int i = 0; i < tr->nr; i++)
+		if (gather_chained(&tr->t[i]))
+			return -1;
+	return 0;
 }
 
 /* One restore's running state: shared by criu and, in a pid namespace, its supervisor agent. */

@@ -89,6 +89,7 @@ struct rst_ctx {
 	struct rst_files *files;	/* the tree's */
 	char pages_name[32];
 	char pages_what[32];		/* pages_name for messages (the chain's when gathered) */
+	int chained;			/* pages from the chain or compressed frames: gathered once planned */
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
@@ -126,6 +127,7 @@ struct rst_tree {
 	struct self_vdso self_vdso;	/* criu's vDSO, so every restore process's */
 	struct pidmap pids;		/* pid -> index in t[] */
 	struct pidmap tids;		/* tid of every thread -> index in t[] of its process */
+	struct pidmap all_ids;		/* every pid, tid, pgid, sid of the images (cow.c's filler threads avoid them) */
 };
 
 /* Service fds live from svc_base up, above every fd the task will have (and at least here). */
@@ -186,6 +188,8 @@ void rst_pid_view_tree(struct rst_tree *tr);
 void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
+/* After planning: the huge runs' sources in the chain (cow.c), the rest of the chain's pages into a memfd. */
+int gather_chained(struct rst_ctx *rc);
 int check_pids_free(struct rst_tree *tr);
 /* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
 int read_all_images(struct rst_tree *tr);

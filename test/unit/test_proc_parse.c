@@ -693,6 +693,7 @@ static const char status_tail[] =
 	"NStgid:\t1200\n"
 	"NSpid:\t1201\n"
 	"VmPeak:\t    3060 kB\n"
+	"VmLck:\t     136 kB\n"
 	"Threads:\t3\n"
 	"SigQ:\t0/96364\n"
 	"SigPnd:\t0000000000000100\n"
@@ -748,6 +749,7 @@ static void check_status_common(const struct proc_status *st)
 	assert_int_equal(st->umask, 027);
 	assert_int_equal(st->seccomp, 2);
 	assert_int_equal(st->nonewprivs, 1);
+	assert_int_equal(st->vm_lck_kb, 136);
 }
 
 static void test_status_many_groups(void **state)
@@ -852,6 +854,7 @@ static void test_status_no_umask(void **state)
 	assert_int_equal(st.pid, 5);
 	assert_int_equal(st.ppid, 0);
 	assert_int_equal(st.threads, 1);
+	assert_true(st.vm_lck_kb == UINT64_MAX);
 	assert_int_equal(st.sigcgt, 0);
 	assert_int_equal(st.ngroups, 0);
 	free_pid_status(&st);
@@ -878,6 +881,9 @@ static void test_status_malformed(void **state)
 		{ "Umask:\t0027\n", "Umask:\t0089\n" },
 		{ "Umask:\t0027\n", "Umask:\t01777\n" },
 		{ "Threads:\t3\n", "Threads:\t3 threads\n" },
+		{ "VmLck:\t     136 kB\n", "VmLck:\t     136\n" },
+		{ "VmLck:\t     136 kB\n", "VmLck:\t     136 MB\n" },
+		{ "VmLck:\t     136 kB\n", "VmLck:\t     x kB\n" },
 	};
 	struct proc_status st;
 	char *buf, *bad;
