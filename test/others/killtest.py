@@ -627,6 +627,8 @@ def main():
     if os.geteuid() != 0:
         print("killtest: must run as root\nkilltest: 0 passed, 1 failed")
         return 2
+    if a.walk:
+        a.tries = a.restore_tries = 0
     seed = a.seed if a.seed is not None else int(time.time())
     rnd = random.Random(seed)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -650,7 +652,6 @@ def main():
               "child killed in the trapped-syscall window, %d harmed" %
               (st.get("tries", 0), st.get("survived", 0), st.get("leftover", 0), st.get("strict", 0), b),
               flush=True)
-        a.tries = a.restore_tries = 0
     if a.tries:
         o, b, st = dump_tries(binary, work, a.tries, rnd)
         ok += o
