@@ -102,7 +102,7 @@ static void usage(FILE *f)
 "      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
 "                          unchanged since are left out, linked as DIR/parent\n"
 "      --auto-dedup        pre-dump, dump, page-server: free in the previous images what this\n"
-"                          dump replaces\n"
+"                          dump replaces; restore: free the pages images once the tree runs\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
 "      --page-server       pre-dump, dump: send the pages to the page server at --address, --port;\n"
 "                          lazy-pages: fetch the lazy pages from the dump --lazy-pages at --address, --port\n"
@@ -381,6 +381,11 @@ static int check_option_use(const char *action, int nr_args, char **args)
 	}
 	if (opts.snapshot && check_snapshot_use(action))
 		return -1;
+	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
+		pr_err("restore --auto-dedup can't be used with --lazy-pages: the lazy-pages daemon reads the "
+		       "pages images after restore returns\n");
+		return -1;
+	}
 	if (nr_args > max_args) {
 		pr_err("unexpected argument '%s' after %s\n", args[max_args], action);
 		return -1;

@@ -72,6 +72,8 @@ void chain_srcs_free(struct chain_srcs *cs);
  * no longer needs. *punched counts the pages. 0 or -1.
  */
 int chain_dedup(int dfd, pid_t pid, uint64_t *punched);
+/* restore --auto-dedup: the pages of @pid freed in every level of the chain; @bytes added to. 0 or -1. */
+int chain_free_pages(int dfd, pid_t pid, uint64_t *bytes);
 /*
  * The dump id of the images dir @dfd, from its inventory.img (entry and
  * trailer must agree): the id every image of that dir carries, which a

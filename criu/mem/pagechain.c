@@ -936,3 +936,45 @@ out:
 	level_free(first);
 	return ret;
 }
+
+/*
+ * restore --auto-dedup: once the tree runs, the pages of @pid are freed in
+ * every level of the chain it was restored from (punched whole: what a
+ * level stores for @pid is either restored now or replaced below it). The
+ * images can't be restored again: their checksums refuse the holes.
+ */
+int chain_free_pages(int dfd, pid_t pid, uint64_t *bytes)
+{
+	int fd = dup(dfd), depth = 0, ret = 0;
+
+	if (fd < 0) {
+		pr_perror("dup");
+		return -1;
+	}
+	if (!image_exists(dfd, CR_FD_PAGEMAP, pid)) {
+		close(fd);	/* a zombie, or a process sharing another's memory */
+		return 0;
+	}
+	while (fd >= 0 && depth < MAX_CHAIN) {
+		struct level *l = level_load(fd, pid, depth, 0);
+		struct stat st;
+		int pfd;
+
+		if (!l)
+			return -1;
+		pfd = open_image_file(l->dfd, l->pages_name, O_RDWR);
+		if (pfd < 0 || fstat(pfd, &st) ||
+		    (st.st_size && fallocate(pfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, st.st_size))) {
+			pr_perror("--auto-dedup: can't free %s of %d %d level(s) up", l->pages_name, pid, depth);
+			ret = -1;
+		} else {
+			*bytes += st.st_size;
+		}
+		if (pfd >= 0)
+			close(pfd);
+		fd = ret ? -1 : chain_open_parent(l->dfd);
+		level_free(l);
+		depth++;
+	}
+	return ret;
+}

@@ -688,6 +688,23 @@ int read_all_images(struct rst_tree *tr)
 	       check_mnt_images() || plan_cow(tr) ? -1 : 0;
 }
 
+/*
+ * --auto-dedup: the tree runs and has every page, so the pages images it
+ * came from are freed (images on a tmpfs no longer hold the memory twice).
+ * A failure leaves them as they were: the restore itself succeeded.
+ */
+static void restore_dedup(struct rst_tree *tr)
+{
+	uint64_t bytes = 0;
+
+	if (!opts.auto_dedup)
+		return;
+	for (int i = 0; i < tr->nr; i++)
+		if (!tr->t[i].zombie && chain_free_pages(tr->dfd, tr->t[i].pid, &bytes))
+			pr_warn("--auto-dedup: the pages images of %d are not freed\n", tr->t[i].pid);
+	pr_info("--auto-dedup: %lu KiB of pages images freed\n", (unsigned long)(bytes >> 10));
+}
+
 /* Returns the exit code for criu. */
 int cr_restore_tasks(void)
 {
@@ -799,6 +816,7 @@ int cr_restore_tasks(void)
 	cgroup_restore_fini(true);
 	tty_orphan_fini();
 	lazy_restore_end(true);
+	restore_dedup(&tr);
 	ret = 0;
 	if (opts.restore_detached || opts.restore_sibling)
 		goto out;

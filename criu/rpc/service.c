@@ -376,6 +376,15 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	}
 	if (check_may_dump(opts.pid))
 		return -1;
+	/*
+	 * A lazy dump serves the tree's memory until a destination has it all;
+	 * over swrk the page server (ps) and status_fd handshake runtimes use
+	 * for that is not wired up yet: refused rather than waiting forever.
+	 */
+	if (opts.lazy_pages) {
+		pr_err("--lazy-pages is not supported yet in a swrk DUMP request (criu dump --lazy-pages is)\n");
+		return -1;
+	}
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
 	opts.no_live_rounds = true;

@@ -1311,6 +1311,13 @@ def t_snapshot_misuse():
     with_target("plain", body)
 
 
+def t_restore_dedup_lazy():
+    """restore --auto-dedup frees the pages images: not with --lazy-pages, whose daemon reads them after."""
+    d = new_dir("rdl")
+    r = criu("restore", "-D", d, "--auto-dedup", "--lazy-pages")
+    expect_error(r, r"restore --auto-dedup can't be used with --lazy-pages")
+
+
 def build_helper():
     src = os.path.join(HERE, "helpers.c")
     out = os.path.join(TMP, "helpers")
@@ -1425,6 +1432,7 @@ def main():
         check("dump_prev_missing", t_prev_dir_missing, "dump")
         check("restore_pre_dump", t_restore_pre_dump)
         check("snapshot_misuse", t_snapshot_misuse)
+        check("restore_dedup_lazy", t_restore_dedup_lazy)
         check("bad_inherit_fd", t_bad_inherit_fd)
         check("lsm_options", t_lsm_options)
         check("duplicate_keys", t_duplicate_keys)

@@ -116,6 +116,7 @@ DESC_KEYS = {
     'pre_lose_tracking': bool,  # kill the memory tracker the pre-dumps left: the dump is a full one
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
+    'restore_log_match': list,  # regexes the log of a successful restore must match
 }
 
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
@@ -873,7 +874,8 @@ def load_desc(name):
         raise TestFail('bad %s: "flavors" must hold some of %s' % (path, ', '.join(FLAVORS)))
     if set(desc.get('flavors', FLAVORS)) != set(FLAVORS) and not desc.get('flavor_reason'):
         raise TestFail('bad %s: "flavors" leaves some out without a "flavor_reason"' % path)
-    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors'):
+    for k in ('opts', 'dump_opts', 'restore_opts', 'args', 'log_match', 'cgroups', 'flavors', 'dump_log_match',
+              'restore_log_match'):
         if not all(isinstance(x, str) for x in desc.get(k, [])):
             raise TestFail('bad %s: "%s" must hold strings' % (path, k))
     return desc
@@ -1732,6 +1734,9 @@ class Run:
 
         if rc != 0:
             raise TestFail('restore failed with exit code %d' % rc)
+        for rx in desc.get('restore_log_match', []):
+            if not re.search(rx, read_text(os.path.join(imgdir, 'restore.log')), re.IGNORECASE | re.MULTILINE):
+                raise TestFail('the restore log does not say /%s/' % rx)
         if desc.get('drop_net_lock') and 'network locked again' not in read_text(
                 os.path.join(imgdir, 'restore.log')):
             raise TestFail('the restore did not take the network lock again')
@@ -1910,6 +1915,8 @@ class Run:
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
+        if (self.opts.lazy_pages or self.opts.remote_lazy_pages) and '--auto-dedup' in desc.get('restore_opts', []):
+            raise TestSkip('not with lazy pages: restore --auto-dedup frees the images the daemon reads')
         if self.opts.remote_lazy_pages and self.flavor == 'h':
             raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
                            'the original, frozen until the memory is in)')

@@ -142,7 +142,12 @@ def dir_fd(path):
 def request(req, on_notify=None, pass_fds=()):
     """One request in its own criu swrk, as runc and libcriu do; (reply, exit status)."""
     s = Swrk(CRIU, pass_fds=pass_fds, stderr=subprocess.DEVNULL)
-    r = s.call(req, on_notify)
+    try:
+        r = s.call(req, on_notify)
+    except BaseException:
+        s.p.kill()      # no criu left behind by a request that failed to answer
+        s.close()
+        raise
     rc = s.close()
     return r, rc
 
