@@ -24,11 +24,18 @@
 
 #include "dump.h"
 
-/* A task stopped inside a syscall resumes by re-running it; see restore. */
-static void fixup_syscall_restart(struct user_regs_struct *r)
+/*
+ * A task stopped inside a syscall resumes by re-running it; see restore.
+ * Returns the -ERESTART* code it had (0: none), which restore gives back
+ * at the very end so that a signal arriving then interrupts the syscall
+ * as it would have (restart_at_exit() in restore.c).
+ */
+static int fixup_syscall_restart(struct user_regs_struct *r)
 {
+	int code = (int)r->rax;
+
 	if ((long)r->orig_rax < 0)
-		return;
+		return 0;
 	switch ((long)(int)r->rax) {
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
@@ -41,8 +48,9 @@ static void fixup_syscall_restart(struct user_regs_struct *r)
 		 */
 		r->rax = r->orig_rax;
 		r->rip -= 2;
-		break;
+		return code;
 	}
+	return 0;
 }
 
 static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
@@ -121,8 +129,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	int ret;
 
 	struct user_regs_struct r = t->regs.regs;
+	int restart = fixup_syscall_restart(&r);
 
-	fixup_syscall_restart(&r);
 	fill_regs(&gp, &r);
 	fp.xsave.len = t->regs.xsave_size;
 	fp.xsave.data = t->regs.xsave;
@@ -140,6 +148,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.comm = t->comm;
 	th.has_in_syscall = true;
 	th.in_syscall = (long)t->regs.regs.orig_rax;
+	th.has_syscall_restart = restart != 0;
+	th.syscall_restart = restart;
 	th.has_clear_child_tid = true;
 	th.clear_child_tid = t->clear_child_tid;
 	th.has_seccomp_mode = true;

@@ -7,6 +7,7 @@
 
 #include "action-scripts.h"
 #include "cgroup.h"
+#include "erestart.h"
 #include "compel/compel.h"
 #include "core.pb-c.h"
 #include "cr_options.h"
@@ -42,12 +43,6 @@
 #define PTRACE_PEEKSIGINFO	0x4209
 #endif
 #define PTRACE_PEEKSIGINFO_SHARED	1
-
-/* Kernel-internal syscall restart codes, as seen in %rax of a stopped task. */
-#define ERESTARTSYS		512
-#define ERESTARTNOINTR		513
-#define ERESTARTNOHAND		514
-#define ERESTART_RESTARTBLOCK	516
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION	0x420f

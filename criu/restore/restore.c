@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "erestart.h"
 #include "rst.h"
 #include "namespaces.h"
 
@@ -309,6 +310,60 @@ static int with_file_tasks(struct rst_tree *tr, int (*fn)(int dfd, struct rst_fi
 	return ret;
 }
 
+static const ThreadCoreEntry *thread_core_of(struct rst_tree *tr, pid_t tid)
+{
+	int32_t i = pidmap_get(&tr->tids, tid);
+	struct rst_ctx *rc;
+
+	if (i < 0)
+		return NULL;
+	rc = &tr->t[i];
+	if (rc->core && rc->core->thread && rc->core->thread->tid == tid)
+		return rc->core->thread;
+	for (size_t k = 0; k < rc->nr_tcores; k++)
+		if (rc->tcores[k]->thread->tid == tid)
+			return rc->tcores[k]->thread;
+	return NULL;
+}
+
+/*
+ * A thread dumped inside a syscall was given registers that re-run it.
+ * Run as they are, a signal that comes before the thread gets back into
+ * the syscall finds it outside: its handler runs and the syscall starts
+ * again, where the kernel would have made it return EINTR (a pause() or
+ * poll() loop waiting for that very signal would wait for ever). So, at
+ * the exit of the restorer's rt_sigreturn, the thread is put back as it
+ * was at the dump, inside the syscall with its -ERESTART* code: the
+ * kernel then restarts it or ends it with EINTR, whichever a signal calls
+ * for. A restart-block syscall (nanosleep, poll with a timeout) has no
+ * restart block any more: it is re-run with its arguments unless a
+ * handler runs (-ERESTARTNOHAND).
+ */
+static int restart_at_exit(struct rst_tree *tr, pid_t tid)
+{
+	const ThreadCoreEntry *th = thread_core_of(tr, tid);
+	struct user_regs_struct r;
+
+	if (!th || !th->has_syscall_restart || !th->has_in_syscall || th->in_syscall < 0)
+		return 0;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("PTRACE_GETREGS of %d", tid);
+		return -1;
+	}
+	if (r.rip != th->gpregs->ip || r.rax != th->gpregs->ax) {
+		pr_warn("thread %d is not at the syscall it was dumped in: it re-runs it as it is\n", tid);
+		return 0;
+	}
+	r.rip += 2;
+	r.orig_rax = th->in_syscall;
+	r.rax = th->syscall_restart == -ERESTART_RESTARTBLOCK ? -ERESTARTNOHAND : th->syscall_restart;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
+		pr_perror("PTRACE_SETREGS of %d", tid);
+		return -1;
+	}
+	return 0;
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -320,7 +375,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			return -1;
 		}
 	for (size_t i = 0; i < nr; i++)
-		if (step_syscall(tids[i]) || step_syscall(tids[i]))
+		if (step_syscall(tids[i]) || step_syscall(tids[i]) || restart_at_exit(tr, tids[i]))
 			return -1;
 	for (int i = 0; i < tr->nr; i++) {
 		struct rst_ctx *rc = &tr->t[i];

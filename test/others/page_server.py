@@ -128,7 +128,13 @@ def memhog_ok(pid, d, wait_parent=None):
         if "memhog: BAD" in text:
             raise Fail("memory differs: %s" % text.strip().splitlines()[-1])
         time.sleep(0.05)
-    raise Fail("memhog gave no verdict")
+    try:
+        st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+        wchan = open("/proc/%d/wchan" % pid).read()
+        fate = "state %s, wchan %s" % (st, wchan)
+    except OSError:
+        fate = "gone"
+    raise Fail("memhog %d gave no verdict (%s; its output: %r)" % (pid, fate, open(out).read()[-300:]))
 
 
 def net_ns_of(pid):

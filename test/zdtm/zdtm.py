@@ -117,6 +117,7 @@ DESC_KEYS = {
     'pre_untracked': bool,      # the pre-dumps without --track-mem (the dump makes a live round first)
     'dump_log_match': list,     # regexes the log of a successful dump must match
     'restore_log_match': list,  # regexes the log of a successful restore must match
+    'sigblk_changes': bool,     # the test changes its blocked signals once restored: compared without SigBlk
 }
 
 # In opts, dump_opts, restore_opts and before_restore: {testdir} is the test's
@@ -1767,6 +1768,8 @@ class Run:
             elif self.flavor != 'h':
                 # the flavors' /dev/shm is a tmpfs of the tree's: made anew, with new inodes
                 before, after = drop_inodes(before, '/dev/shm/'), drop_inodes(after, '/dev/shm/')
+            if desc.get('sigblk_changes'):
+                before, after = drop_sigblk(before), drop_sigblk(after)
             if desc.get('stopped'):
                 # Stopped in sigsuspend(), a task shows its temporary mask; restored,
                 # it shows the mask it returns to (PTRACE_GETSIGMASK's view) until
