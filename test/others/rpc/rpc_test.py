@@ -1350,6 +1350,10 @@ def main():
         check("lazy_dump", t_lazy_dump)
         check("lazy_dump_no_dest_close", t_lazy_dump_no_dest, "close")
         check("lazy_dump_no_dest_kill", t_lazy_dump_no_dest, "kill")
+        check("lazy_dump_leave_running", bad_dump, {"lazy_pages": True, "leave_running": True},
+              "can't go with --leave-running")
+        check("lazy_dump_bad_status_fd", bad_dump, {"lazy_pages": True, "status_fd": 987}, "status_fd 987",
+              "no fd 987")
         check("lsm_profile_refused", t_lsm_profile_refused)
         check("log_file_path", t_log_file_path)
         check("empty_ns_not_net", t_empty_ns_bad)
