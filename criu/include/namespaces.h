@@ -71,6 +71,8 @@ struct ns_task {
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid));
 /* In the agent: the tree's init (pid 1) is killed from outside, by criu, once all else is done. */
 int ns_dump_in_agent(void);
+/* In the agent: its socket to criu outside, which hangs up when criu dies (-1 outside an agent). */
+int ns_dump_agent_fd(void);
 /*
  * The dump agent runs in a mount namespace of its own (for its /proc):
  * the tree's mounts are seen through its root task, whose pid this is

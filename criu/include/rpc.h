@@ -11,4 +11,7 @@ int cr_service_work(const char *fd_arg);
 bool rpc_notify_wanted(void);
 int rpc_notify(const char *action, pid_t pid, int fd);
 
+/* Under swrk: the socket to the client, to poll for it going away (-1 otherwise). */
+int rpc_client_fd(void);
+
 #endif

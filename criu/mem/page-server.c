@@ -21,11 +21,14 @@
 #include "cr_options.h"
 #include "csum.h"
 #include "image.h"
+#include "action-scripts.h"
 #include "log.h"
+#include "namespaces.h"
 #include "page-server.h"
 #include "pagechain.h"
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
+#include "rpc.h"
 #include "util.h"
 
 static int read_all(int fd, void *buf, size_t len)
@@ -771,21 +774,36 @@ static uint64_t lazy_total(bool served)
 	return n;
 }
 
-/* Wait for @fd to be readable, a second at a time: a ^C (check_interrupted()) ends the wait. */
+/*
+ * Wait for @fd to be readable, a second at a time. What ends the wait: a ^C
+ * (check_interrupted()), the swrk client going away (closed its socket or
+ * died: nobody is left to hear the result), and, in a pid namespace's dump
+ * agent, criu outside dying (a killed swrk): the tree must not stay frozen
+ * for a destination nobody will tell about it.
+ */
 static int lazy_wait(int fd)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int r = poll(&p, 1, 1000);
+		struct pollfd p[3] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = rpc_client_fd(), .events = POLLRDHUP },
+			{ .fd = ns_dump_agent_fd(), .events = POLLRDHUP },
+		};
+		int r = poll(p, 3, 1000);
 
 		if (check_interrupted())
 			return -1;
-		if (r > 0)
-			return 0;
 		if (r < 0 && errno != EINTR) {
 			pr_perror("poll");
 			return -1;
 		}
+		if (r > 0 && (p[1].revents | p[2].revents)) {
+			pr_err("dump --lazy-pages: %s went away: the tree resumes here\n",
+			       p[1].revents ? "the swrk client" : "criu (outside the pid namespace)");
+			return -1;
+		}
+		if (r > 0)
+			return 0;
 	}
 }
 
@@ -854,6 +872,9 @@ int lazy_dump_serve(void)
 		close(opts.status_fd);
 		opts.status_fd = -1;
 	}
+	/* runc (with criu >= 3.15) waits for this notification rather than passing status_fd */
+	if (run_hook(HOOK_STATUS_READY, 0, -1))
+		return -1;
 	if (lazy_wait(ld.lsk))
 		return -1;
 	sk = accept4(ld.lsk, NULL, NULL, SOCK_CLOEXEC);

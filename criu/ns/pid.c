@@ -65,6 +65,11 @@ struct dump_agent_reply {
 };
 
 static int agent_fd = -1;	/* in an agent: where its result goes */
+
+int ns_dump_agent_fd(void)
+{
+	return agent_fd;
+}
 static pid_t agent_vpid;
 static int agent_kill_init;
 

@@ -55,16 +55,34 @@ static int opt_log_to_stderr(const CriuOpts *o, const char *cli)
 	return o->log_to_stderr ? set(cli, "-") : 0;
 }
 
+/*
+ * ps: where the pages go. With lazy_pages it is where this dump listens for
+ * the destination's lazy-pages daemon (runc's --page-server with
+ * --lazy-pages), so only --address/--port: dump --lazy-pages refuses
+ * --page-server.
+ */
 static int opt_page_server(const CriuOpts *o, const char *cli)
 {
 	char port[16];
 
-	if (set(cli, NULL))
+	if (!o->lazy_pages && set(cli, NULL))
 		return -1;
 	if (o->ps->address && set("address", o->ps->address))
 		return -1;
 	snprintf(port, sizeof(port), "%d", o->ps->port);
 	return o->ps->has_port ? set("port", port) : 0;
+}
+
+/* status_fd is an fd of the client's (runc's --status-fd), reopened here */
+static int opt_status_fd(const CriuOpts *o, const char *cli)
+{
+	char num[16];
+	int fd = rpc_open_peer_fd(o->status_fd, "status_fd", O_WRONLY);
+
+	if (fd < 0)
+		return -1;
+	snprintf(num, sizeof(num), "%d", fd);
+	return set(cli, num);
 }
 
 static int opt_notify(const CriuOpts *o, const char *cli)
@@ -270,7 +288,7 @@ static const struct field_opt table[] = {
 	{ "timeout", "timeout", VALUE },
 	{ "weak_sysctls", "weak-sysctls", FLAG },
 	{ "lazy_pages", "lazy-pages", FLAG },
-	{ "status_fd", "status-fd", VALUE },
+	{ "status_fd", "status-fd", CUSTOM, opt_status_fd },
 	{ "orphan_pts_master", "orphan-pts-master", FLAG },
 	{ "lsm_profile", "lsm-profile", VALUE },
 	{ "lsm_mount_context", "lsm-mount-context", VALUE },

@@ -13,5 +13,6 @@
 int rpc_apply_opts(const CriuOpts *o, bool log_only);
 int rpc_unknown_field(const ProtobufCMessage *m, char *buf, size_t len);
 void rpc_notify_enable(bool on);
+int rpc_open_peer_fd(int n, const char *what, int flags);
 
 #endif

@@ -149,6 +149,11 @@ static int peer_gone(void)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
+int rpc_client_fd(void)
+{
+	return sk;
+}
+
 int rpc_notify(const char *action, pid_t pid, int fd)
 {
 	CriuResp resp = CRIU_RESP__INIT;
@@ -297,6 +302,27 @@ static int peer_may_access(int dfd, int mode, const char *what)
 	return 0;
 }
 
+/* An fd in the client's table (flags: O_RDONLY / O_WRONLY), opened here as /proc/PEER/fd/N. */
+int rpc_open_peer_fd(int n, const char *what, int flags)
+{
+	char path[64];
+	int fd;
+
+	if (n < 0) {
+		pr_err("%s %d: not an fd\n", what, n);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", peer.pid, n);
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			pr_err("%s %d: the client (pid %d) has no fd %d\n", what, n, peer.pid, n);
+		else
+			pr_perror("%s %d: can't open the client's fd (%s)", what, n, path);
+	}
+	return fd;
+}
+
 /* A dir fd in the client's table, opened here as /proc/PEER/fd/N; the path for opts. */
 static const char *open_peer_dir(int n, const char *what, int mode, bool check)
 {
@@ -376,15 +402,6 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 	}
 	if (check_may_dump(opts.pid))
 		return -1;
-	/*
-	 * A lazy dump serves the tree's memory until a destination has it all;
-	 * over swrk the page server (ps) and status_fd handshake runtimes use
-	 * for that is not wired up yet: refused rather than waiting forever.
-	 */
-	if (opts.lazy_pages) {
-		pr_err("--lazy-pages is not supported yet in a swrk DUMP request (criu dump --lazy-pages is)\n");
-		return -1;
-	}
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
 	opts.no_live_rounds = true;

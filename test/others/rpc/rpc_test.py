@@ -519,6 +519,220 @@ def t_unsupported_option(field, val, cli):
     bad_dump({field: val}, "--%s is not supported yet" % cli)
 
 
+# ---- DUMP with lazy_pages: the tree's memory served to a destination ----
+
+MEMHOG = os.path.join(os.path.dirname(os.path.dirname(CRIU)), "test", "bench", "memhog")
+LAZY_PORT = 28127
+hogs = []       # (pid, Popen of its unshare or None)
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0]
+    except OSError:
+        return "X"
+
+
+def reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+class Hog:
+    """memhog as the init of a pid namespace of its own (a restore here can't clash with its pids)."""
+
+    def __init__(self, mib):
+        self.dir = new_dir("hog")
+        self.out = os.path.join(self.dir, "memhog.out")
+        pidfile = os.path.join(self.dir, "memhog.pid")
+        with open(self.out, "w") as out:
+            self.p = subprocess.Popen(["unshare", "-p", "-f", "setsid", MEMHOG, "random", str(mib), pidfile],
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True, close_fds=True, cwd="/")
+        hogs.append(self)
+        self.pid = None
+        self.restored = None
+        deadline = time.time() + 30
+        while self.pid is None:
+            expect(self.p.poll() is None and time.time() < deadline, "memhog did not start")
+            if os.path.exists(pidfile):
+                kids = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True,
+                                      text=True).stdout.split()
+                if kids and "memhog" in open("/proc/%s/comm" % kids[0]).read():
+                    self.pid = int(kids[0])
+                    break
+            time.sleep(0.02)
+
+    def verdict(self, pid):
+        """SIGTERM makes memhog check every page and say OK or BAD."""
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with open(self.out) as f:
+                text = f.read()
+            if "memhog: OK" in text:
+                return
+            expect("memhog: BAD" not in text, "memory differs: %s" % text.strip()[-200:])
+            time.sleep(0.05)
+        raise Fail("memhog %d gave no verdict" % pid)
+
+    def kill(self):
+        for pid in (self.pid, self.restored):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                reap(pid)
+        try:
+            self.p.kill()
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def lazy_dump_start(hog, img, seen):
+    """A swrk DUMP with lazy_pages, ps and status_fd, answered in a thread; (swrk, thread, result, status r)."""
+    import threading
+    r, w = os.pipe()
+    fd = dir_fd(img)
+    s = Swrk(CRIU, pass_fds=(fd,), stderr=subprocess.DEVNULL)
+    res = {}
+
+    def note(m):
+        seen.append(m["notify"]["script"])
+        return True
+
+    def run():
+        try:
+            res["r"] = s.call({"type": T["DUMP"], "opts": dump_opts(
+                fd, hog.pid, lazy_pages=True, status_fd=w,
+                ps={"address": "127.0.0.1", "port": LAZY_PORT})}, note)
+        except Exception as e:
+            res["e"] = e
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    # the status byte: criu listens, the images are whole
+    import select
+    rd, _, _ = select.select([r], [], [], 60)
+    got = os.read(r, 1) if rd else b""
+    os.close(w)
+    os.close(r)
+    os.close(fd)
+    if got != b"\0":
+        s.p.kill()
+        s.close()
+        th.join(10)
+        raise Fail("no status byte from the lazy dump (%r): %r" % (got, res))
+    deadline = time.time() + 10     # the notification follows the byte
+    while seen[-1:] != ["status-ready"] and th.is_alive() and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)                 # criu answered: now it waits for a destination
+    return s, th, res
+
+
+def t_lazy_dump():
+    hog = Hog(64)
+    img = new_dir("lazy")
+    seen = []
+    s, th, res = lazy_dump_start(hog, img, seen)
+    try:
+        expect(th.is_alive(), "the DUMP was answered before any destination came: %r" % res)
+        expect(seen[-1:] == ["status-ready"], "notifications so far %r (status-ready last)" % seen)
+        big = [f for f in os.listdir(img) if f.startswith("pages-") and
+               os.path.getsize(os.path.join(img, f)) > (1 << 20)]
+        expect(not big, "the lazy dump wrote the memory into %s" % big)
+        dest = new_dir("dest")
+        for f in os.listdir(img):
+            if f.endswith(".img"):
+                shutil.copy(os.path.join(img, f), os.path.join(dest, f))
+        lp = subprocess.Popen([CRIU, "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port",
+                               str(LAZY_PORT), "-D", dest, "-o", "lazy-pages.log", "-v4"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+        try:
+            deadline = time.time() + 30
+            while not os.path.exists(os.path.join(dest, "lazy-pages.socket")):
+                expect(lp.poll() is None and time.time() < deadline, "criu lazy-pages did not start")
+                time.sleep(0.02)
+            pidfile = os.path.join(dest, "restored.pid")
+            p = subprocess.run([CRIU, "restore", "-D", dest, "--lazy-pages", "-d", "--pidfile", pidfile,
+                                "-o", "restore.log", "-v4"], stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=60)
+            expect(p.returncode == 0, "restore --lazy-pages: %s" % p.stderr[-300:])
+            hog.restored = int(open(pidfile).read())
+            expect(lp.wait(timeout=60) == 0, "criu lazy-pages failed")
+        finally:
+            if lp.poll() is None:
+                lp.kill()
+                lp.wait()
+        th.join(60)
+        expect(not th.is_alive(), "no DUMP reply after the destination had every page")
+        r = res.get("r")
+        expect(r and r.get("success") and r["type"] == T["DUMP"] and "dump" in r, "dump: %r" % res)
+        rc = s.close()
+        expect(rc == 0, "criu exited %r after the lazy dump" % rc)
+        expect(seen == DUMP_ORDER + ["status-ready"], "notifications %r" % seen)
+        deadline = time.time() + 10
+        while proc_state(hog.pid) not in "ZX":
+            expect(time.time() < deadline, "the dumped memhog %d still runs" % hog.pid)
+            time.sleep(0.05)
+        hog.verdict(hog.restored)
+    finally:
+        if s.p.poll() is None:
+            s.p.kill()
+            s.close()
+        hog.kill()
+
+
+def t_lazy_dump_no_dest(how):
+    """Nobody comes for the pages and the client closes its socket or kills criu: the tree resumes."""
+    hog = Hog(16)
+    img = new_dir("lazy")
+    seen = []
+    s, th, res = lazy_dump_start(hog, img, seen)
+    try:
+        expect(proc_state(hog.pid) in "tT", "memhog is not held while its pages wait (%s)" %
+               proc_state(hog.pid))
+        if how == "close":
+            s.sk.shutdown(socket.SHUT_RDWR)
+            try:
+                rc = s.p.wait(20)
+            except subprocess.TimeoutExpired:
+                raise Fail("criu swrk still waits for a destination with its client gone")
+            expect(rc != 0, "criu exited 0 with its client gone")
+        else:
+            s.p.kill()
+            s.p.wait()
+        th.join(10)
+        deadline = time.time() + 20
+        while proc_state(hog.pid) in "tT":
+            expect(time.time() < deadline, "memhog %d is still held (%s)" % (hog.pid, proc_state(hog.pid)))
+            time.sleep(0.05)
+        expect(proc_state(hog.pid) in "SR", "memhog %d is in state %s" % (hog.pid, proc_state(hog.pid)))
+        # nothing of criu left: its dump agent lived in memhog's pid namespace
+        deadline = time.time() + 20
+        while True:
+            kids = subprocess.run(["pgrep", "-P", str(hog.pid)], capture_output=True, text=True).stdout.split()
+            kids = [k for k in kids if proc_state(int(k)) not in "ZX"]
+            if not kids:
+                break
+            expect(time.time() < deadline, "processes left below memhog: %s" % kids)
+            time.sleep(0.05)
+        hog.verdict(hog.pid)
+    finally:
+        if s.p.poll() is None:
+            s.p.kill()
+        s.close()
+        hog.kill()
+
+
 def t_lsm_profile_refused():
     """A profile criu can't give the tasks (no AppArmor here, or not supported yet): refused by name."""
     bad_dump({"lsm_profile": "apparmor:x"}, "LSM profile apparmor:x")
@@ -1133,8 +1347,13 @@ def main():
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
-        for field, val, cli in (("lazy_pages", True, "lazy-pages"),):
-            check("unsupported_" + field, t_unsupported_option, field, val, cli)
+        check("lazy_dump", t_lazy_dump)
+        check("lazy_dump_no_dest_close", t_lazy_dump_no_dest, "close")
+        check("lazy_dump_no_dest_kill", t_lazy_dump_no_dest, "kill")
+        check("lazy_dump_leave_running", bad_dump, {"lazy_pages": True, "leave_running": True},
+              "can't go with --leave-running")
+        check("lazy_dump_bad_status_fd", bad_dump, {"lazy_pages": True, "status_fd": 987}, "status_fd 987",
+              "no fd 987")
         check("lsm_profile_refused", t_lsm_profile_refused)
         check("log_file_path", t_log_file_path)
         check("empty_ns_not_net", t_empty_ns_bad)
@@ -1163,6 +1382,8 @@ def main():
     finally:
         for t in targets:
             t.kill()
+        for h in hogs:
+            h.kill()
         shutil.rmtree(TMP, ignore_errors=True)
     passed = sum(1 for _, w in results if w is None)
     failed = len(results) - passed

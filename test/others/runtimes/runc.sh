@@ -12,6 +12,10 @@
 #   cgroups-soft, cgroups-full, cgroups-strict
 #                 --manage-cgroups-mode at checkpoint and restore
 #   tcp           --tcp-established with a connection on 127.0.0.1 inside
+#   lazy          checkpoint --lazy-pages --page-server 127.0.0.1:PORT --status-fd:
+#                 restored as another container with restore --lazy-pages and
+#                 criu lazy-pages --page-server taking the pages from the
+#                 checkpoint, which ends once every page is across
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -19,7 +23,7 @@
 set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
-ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp"
+ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -226,8 +230,55 @@ case_tcp() {
 	pass
 }
 
+case_lazy() {
+	local before port=28227 w cpt lp
+	"$CRIU" check --feature lazy_pages >/dev/null 2>&1 ||
+		{ skip "no lazy pages here (criu check --feature lazy_pages)"; return; }
+	start false || return
+	# runc wants a write-only fd: a pipe to a dd that keeps the byte
+	exec {w}> >(exec dd bs=1 count=1 of="$cwork/status" 2>/dev/null)
+	runc_ checkpoint --lazy-pages --page-server "127.0.0.1:$port" --status-fd "$w" \
+		--image-path "$cwork/img" --work-path "$cwork/work" "$ctr" >"$cwork/checkpoint.out" 2>&1 &
+	cpt=$!
+	# runc writes the byte when criu says status-ready: it listens, the images are whole
+	for _ in $(seq 600); do
+		[ -s "$cwork/status" ] || kill -0 "$cpt" 2>/dev/null || break
+		[ -s "$cwork/status" ] && break
+		sleep 0.1
+	done
+	if [ "$(od -An -tx1 "$cwork/status" 2>/dev/null | tr -d ' ')" != 00 ]; then
+		exec {w}>&-
+		kill "$cpt" 2>/dev/null
+		fail "no status byte from runc checkpoint --lazy-pages: $(tail -2 "$cwork/checkpoint.out")"
+		return
+	fi
+	exec {w}>&-
+	before=$(last_out)
+	mkdir -p "$cwork/work2"
+	"$CRIU" lazy-pages --page-server --address 127.0.0.1 --port "$port" -D "$cwork/img" -W "$cwork/work2" \
+		-o lazy-pages.log -v4 </dev/null >/dev/null 2>&1 &
+	lp=$!
+	lazy_ctr=$ctr-r
+	stdio_run runc_ restore -d --lazy-pages --image-path "$cwork/img" --work-path "$cwork/work2" "$lazy_ctr" ||
+		{ kill "$lp" "$cpt" 2>/dev/null; fail "runc restore --lazy-pages: $(grep -a 'level=error' "$cwork/out" | tail -2)"; return; }
+	timeout 60 tail --pid="$lp" -f /dev/null
+	wait "$lp" || { fail "criu lazy-pages failed: $(grep -a Error "$cwork/work2/lazy-pages.log" | tail -2)"; return; }
+	timeout 60 tail --pid="$cpt" -f /dev/null
+	wait "$cpt" || { fail "runc checkpoint --lazy-pages failed: $(tail -2 "$cwork/checkpoint.out")"; return; }
+	grep -q "came from the dumping host" "$cwork/work2/lazy-pages.log" ||
+		{ fail "the pages did not come from the checkpoint"; return; }
+	runc_ state "$ctr" >/dev/null 2>&1 && { fail "the checkpointed container is still there"; return; }
+	ctr=$lazy_ctr lazy_ctr=
+	check_restored "${before:-1}" && pass
+}
+
 case_cleanup() {
 	cd /
+	if [ -n "${lazy_ctr:-}" ]; then
+		runc_ kill "$lazy_ctr" KILL >/dev/null 2>&1
+		for _ in $(seq 20); do runc_ delete -f "$lazy_ctr" >/dev/null 2>&1 && break; sleep 0.1; done
+	fi
+	lazy_ctr=
 	if [ -n "${ctr:-}" ]; then
 		runc_ kill "$ctr" KILL >/dev/null 2>&1
 		for _ in $(seq 20); do runc_ delete -f "$ctr" >/dev/null 2>&1 && break; sleep 0.1; done
