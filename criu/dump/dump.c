@@ -536,7 +536,7 @@ void preload_covers(struct dump_tree *t)
 			close(fd);
 		return;	/* open_prev_images() says why, later */
 	}
-	while ((de = readdir(d))) {
+	while (next_dirent(d, &de, "the previous images") == 1) {
 		struct prev_cover *n;
 		char end;
 		int pid;
@@ -1147,17 +1147,19 @@ static int leader_gone_threads_live(pid_t pid)
 {
 	char path[64];
 	struct dirent *de;
-	int nr = 0;
+	int nr = 0, ret;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
 	if (!d)
 		return 0;	/* reaped meanwhile: the caller finds it gone */
-	while ((de = readdir(d)))
+	while ((ret = next_dirent(d, &de, path)) == 1)
 		if (de->d_name[0] != '.' && atoi(de->d_name) != pid)
 			nr++;
 	closedir(d);
+	if (ret < 0)
+		return -1;
 	if (!nr)
 		return 0;
 	pr_err("can't dump process %d: its main thread has exited (pthread_exit()) while %d other thread%s "

@@ -300,7 +300,7 @@ static void rm_live_dir(int dfd, const char *name)
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
-	while (d && (de = readdir(d)))
+	while (d && next_dirent(d, &de, name) == 1)
 		if (de->d_name[0] != '.')
 			unlinkat(fd, de->d_name, 0);
 	if (d)

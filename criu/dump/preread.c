@@ -104,7 +104,17 @@ static int list_threads(pid_t pid, pid_t *tids, int max)
 	d = opendir(path);
 	if (!d)
 		return -1;
-	while ((de = readdir(d))) {
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				/* the areas are read while frozen, as without the early read */
+				pr_pwarn("can't list %s", path);
+				nr = -1;
+			}
+			break;
+		}
 		if (de->d_name[0] == '.')
 			continue;
 		if (nr == max) {
