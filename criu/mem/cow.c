@@ -546,6 +546,8 @@ static int huge_fill_possible(void)
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		pr_pwarn("can't read the THP mode: memory is filled without huge pages");
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	return n > 0 && !strstr(buf, "[never]");
