@@ -8,11 +8,13 @@
  * what it shows (protection, the area unmapped and mapped again). After
  * every change it checks that /proc/self/smaps shows what it did, and the
  * contents: restored from a read of the areas older than its last change,
- * the next check fails. It sleeps 0.3 ms after each change, so an area
- * is as often changed as not when the tree is frozen, and changes often
- * within the time criu takes from reading the areas to freezing (the
- * runner's comparisons of the areas before and after agree after a few
- * tries).
+ * the next check fails. It changes areas in bursts of 40 ms with 80 ms
+ * of quiet between them (every area as it began): a dump freezes the
+ * tree within a burst about one time in three, and areas change often
+ * within the time criu takes from reading them to freezing; the runner's
+ * snapshots, which must agree before and after, fall in the quiet (with
+ * the areas changing all the time they agreed only by chance, and under
+ * load not within the runner's patience).
  * 72 MiB of ballast make the tree big enough for criu to read its areas
  * ahead at all (it does from 64 MiB resident on); not zeroes, which the
  * dump leaves out, and the restored tree would be small.
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
@@ -29,6 +32,8 @@
 #define AREA	(4 * PAGE)
 #define STRIDE	(AREA + PAGE)		/* a hole between two areas: they never merge */
 #define BALLAST	(72UL << 20)
+#define BURST_MS	40
+#define QUIET_MS	80
 
 enum { DONTFORK, DONTDUMP, WIPE, LOCK, PROT, REMAP, NR };
 
@@ -148,10 +153,30 @@ static int next_area(unsigned long step)
 	return step % (LOCK + 1);	/* DONTFORK, DONTDUMP, WIPE, LOCK */
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *churn(void *arg)
 {
+	long burst = now_ms();
+
 	while (!stop) {
 		int i = next_area(steps);
+
+		/*
+		 * Bursts of BURST_MS, then QUIET_MS with every area as it
+		 * began and smaps closed: the runner's snapshots of the task
+		 * (before the dump, after the restore) agree in those.
+		 */
+		if (now_ms() - burst > BURST_MS) {
+			usleep(QUIET_MS * 1000);
+			burst = now_ms();
+		}
 
 		for (int set = 1; set >= 0; set--) {
 			if (change(i, set)) {
