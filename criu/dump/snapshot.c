@@ -376,17 +376,9 @@ static int check_snap(struct snap_task *st, uint64_t start, uint64_t nr, uint8_t
 
 static bool in_list(const struct page_list *l, uint64_t addr)
 {
-	size_t lo = 0, hi = l->nr;
+	size_t i = page_list_lower_bound(l, addr);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < l->nr && l->r[lo].start <= addr;
+	return i < l->nr && l->r[i].start <= addr;
 }
 
 /* A write fault at @addr: the page is copied first if it is the snapshot's and not copied yet. */

@@ -43,6 +43,9 @@ int page_list_merge(const struct page_list *a, const struct page_list *b, struct
 /* Sort @nr ranges (in place), merge overlaps and neighbours into @out (initialised here). 0 or -1. */
 int page_list_normalize(struct page_range *r, size_t nr, struct page_list *out);
 
+/* The index of the first range of @l ending above @addr (l->nr if none). */
+size_t page_list_lower_bound(const struct page_list *l, uint64_t addr);
+
 /* A position inside a page_list, for walking it in batches. */
 struct page_cursor {
 	size_t idx;		/* range index */

@@ -928,22 +928,6 @@ int cow_premap(struct cow_tree *ct, int i, int dfd, const char *pages_name, cow_
 
 /* ---- huge fill ---- */
 
-/* The first range of @l ending above @addr. */
-static size_t runs_lower_bound(const struct page_list *l, uint64_t addr)
-{
-	size_t lo = 0, hi = l->nr;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 
 /*
  * A piece of a huge run: @len bytes at @off of pages file @file go to
@@ -1248,7 +1232,7 @@ static int huge_piece(struct cow_task *t, struct huge_fill *hf, struct huge_job 
 /* The pieces of @pe's pages [s, e) in huge runs, from the pages file (file 0). */
 static int huge_jobs_of(struct cow_task *t, struct huge_fill *hf, const PagemapEntry *pe, uint64_t s, uint64_t e)
 {
-	for (size_t k = runs_lower_bound(&t->huge, s); k < t->huge.nr && t->huge.r[k].start < e; k++) {
+	for (size_t k = page_list_lower_bound(&t->huge, s); k < t->huge.nr && t->huge.r[k].start < e; k++) {
 		uint64_t a = t->huge.r[k].start > s ? t->huge.r[k].start : s;
 		uint64_t b = t->huge.r[k].start + t->huge.r[k].nr_pages * PAGE_SIZE;
 		struct huge_job j = { .file = 0 };
@@ -1541,7 +1525,7 @@ static int add_pm_piece(struct rst_pagemap *out, size_t *n, size_t max, const Pa
 static int add_pm(struct rst_pagemap *out, size_t *n, size_t max, const PagemapEntry *pe, uint64_t s, uint64_t e,
 		  const struct page_list *runs)
 {
-	for (size_t k = runs_lower_bound(runs, s); k < runs->nr && runs->r[k].start < e; k++) {
+	for (size_t k = page_list_lower_bound(runs, s); k < runs->nr && runs->r[k].start < e; k++) {
 		uint64_t rs = runs->r[k].start, re = rs + runs->r[k].nr_pages * PAGE_SIZE;
 
 		if (rs > s && add_pm_piece(out, n, max, pe, s, rs))

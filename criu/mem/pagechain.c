@@ -385,6 +385,25 @@ static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint
 	return 0;
 }
 
+/* The level above @l (loaded once), whose pages @l marks as in its parent at @addr. 0 or -1. */
+static int level_up(struct level *l, pid_t pid, uint64_t addr)
+{
+	int up;
+
+	if (l->up)
+		return 0;
+	up = chain_open_parent(l->dfd);
+	if (up < 0 || l->depth >= MAX_CHAIN) {
+		pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its parent, but it has "
+			  "no parent link", pid, l->depth, (unsigned long)addr);
+		if (up >= 0)
+			close(up);
+		return -1;
+	}
+	l->up = level_load(up, pid, l->depth + 1, 1);
+	return l->up ? 0 : -1;
+}
+
 /*
  * Copy the pages [addr, addr + nr pages) as level @l has them to @to at
  * @to_off, and their checksums (as the level that stores them has them)
@@ -409,20 +428,8 @@ static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to
 		if (e > end)
 			e = end;
 		if (is_in_prev(pe)) {
-			if (!l->up) {
-				int up = chain_open_parent(l->dfd);
-
-				if (up < 0 || l->depth >= MAX_CHAIN) {
-					pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its "
-						  "parent, but it has no parent link", pid, l->depth, (unsigned long)s);
-					if (up >= 0)
-						close(up);
-					return -1;
-				}
-				l->up = level_load(up, pid, l->depth + 1, 1);
-				if (!l->up)
-					return -1;
-			}
+			if (level_up(l, pid, s))
+				return -1;
 			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off, csum))
 				return -1;
 		} else if (pe->has_clen) {
@@ -457,22 +464,6 @@ struct gather_part {
 	int ret;
 	const struct page_list *skip;	/* pages not to copy (read from the chain by cow.c), or NULL */
 };
-
-/* The first range of @l ending above @addr. */
-static size_t skip_lower_bound(const struct page_list *l, uint64_t addr)
-{
-	size_t lo = 0, hi = l->nr;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
 
 /* Copy the pages [s, e) of top entry @pe to the memfd at @off (where its s goes). */
 static int gather_piece(struct gather_part *g, struct level *top, PagemapEntry *pe, uint64_t s, uint64_t e, uint64_t off)
@@ -516,7 +507,7 @@ static void *gather_part_run(void *arg)
 		if (is_in_parent(pe))
 			continue;
 		/* the entry less the skipped ranges, each piece at its place in the entry's room */
-		for (size_t k = g->skip ? skip_lower_bound(g->skip, pos) : 0; g->skip && k < g->skip->nr && pos < end; k++) {
+		for (size_t k = g->skip ? page_list_lower_bound(g->skip, pos) : 0; g->skip && k < g->skip->nr && pos < end; k++) {
 			uint64_t ks = g->skip->r[k].start, ke = ks + g->skip->r[k].nr_pages * PAGE_SIZE;
 
 			if (ks >= end)
@@ -711,20 +702,8 @@ static int runs_walk(struct chain_srcs *cs, struct level *l, pid_t pid, uint64_t
 		if (e > end)
 			e = end;
 		if (is_in_prev(pe)) {
-			if (!l->up) {
-				int up = chain_open_parent(l->dfd);
-
-				if (up < 0 || l->depth >= MAX_CHAIN) {
-					pr_perror("pagemap-%d.img %d level(s) up the chain marks pages at %lx as in its "
-						  "parent, but it has no parent link", pid, l->depth, (unsigned long)addr);
-					if (up >= 0)
-						close(up);
-					return -1;
-				}
-				l->up = level_load(up, pid, l->depth + 1, 1);
-				if (!l->up)
-					return -1;
-			}
+			if (level_up(l, pid, addr))
+				return -1;
 			if (runs_walk(cs, l->up, pid, addr, e))
 				return -1;
 		} else {
@@ -751,7 +730,7 @@ int chain_runs(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, s
 
 		if (is_in_parent(pe))
 			continue;
-		for (size_t k = skip_lower_bound(runs, s); k < runs->nr && runs->r[k].start < end; k++) {
+		for (size_t k = page_list_lower_bound(runs, s); k < runs->nr && runs->r[k].start < end; k++) {
 			uint64_t a = runs->r[k].start > s ? runs->r[k].start : s;
 			uint64_t b = runs->r[k].start + runs->r[k].nr_pages * PAGE_SIZE;
 

@@ -237,3 +237,18 @@ int page_list_normalize(struct page_range *r, size_t nr, struct page_list *out)
 	}
 	return 0;
 }
+
+size_t page_list_lower_bound(const struct page_list *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->r[mid].start + l->r[mid].nr_pages * PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
