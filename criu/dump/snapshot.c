@@ -554,18 +554,8 @@ out:
 
 static ssize_t early_range(const struct snap_task *st, uint64_t addr, size_t *idx)
 {
-	size_t lo = 0, hi = st->early.nr;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (st->early.r[mid].start + st->early.r[mid].nr_pages * PAGE_SIZE <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*idx = lo;
-	return lo < st->early.nr && st->early.r[lo].start <= addr;
+	*idx = page_list_lower_bound(&st->early, addr);
+	return *idx < st->early.nr && st->early.r[*idx].start <= addr;
 }
 
 struct snap_reader {
