@@ -226,14 +226,15 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 	while ((r = pb_read_one(l->img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
-		if (is_in_parent(pe) || !pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1)) {
-			if (!is_in_parent(pe))
-				pr_err("%s: pagemap-%d.img %d level(s) up the chain: a bad entry at %lx\n",
-				       l->pages_name, pid, depth, (unsigned long)pe->vaddr);
+		if (is_in_parent(pe)) {
 			pb_free(l->img, pe);
-			if (!is_in_parent(pe))
-				goto err;
 			continue;
+		}
+		if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1)) {
+			pr_err("%s: pagemap-%d.img %d level(s) up the chain: a bad entry at %lx\n",
+			       l->pages_name, pid, depth, (unsigned long)pe->vaddr);
+			pb_free(l->img, pe);
+			goto err;
 		}
 		/* stored pages carry their checksums, which gathering hands down to the entries that take them */
 		if (pe->n_csum != (is_in_prev(pe) ? 0 : pe->nr_pages)) {
