@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dump.h"
@@ -393,8 +394,68 @@ int preread_take(struct preread *pr, struct dump_ctx *dc)
 	return 1;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* In the grandchild: every fd but the @nr sorted ones in @keep closed. */
+static void close_all_but(int *keep, int nr)
+{
+	unsigned int from = 0;
+
+	qsort(keep, nr, sizeof(*keep), cmp_int);
+	for (int i = 0; i < nr; i++) {
+		if ((unsigned int)keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+/*
+ * The last counter of the tracepoint closed waits for RCU grace periods
+ * (the probe unregistered: 40 ms and more here, a tenth of a 1 GiB dump)
+ * while the tree already runs and the dump's caller still waits for us.
+ * So a grandchild holding copies of the counters closes them after ours
+ * (it waits for the EOF of a pipe we close after them), on its own time:
+ * ours are then not the last. Without it (fork failed), ours wait.
+ */
+static void close_counters_behind(struct preread *pr)
+{
+	int p[2], keep[PREREAD_MAX_THREADS + 1], nr = 0;
+	pid_t child;
+	char c;
+
+	for (int i = 0; i < pr->nr; i++)
+		for (int j = 0; j < pr->p[i].nr_th; j++)
+			if (pr->p[i].cfd[j] >= 0 && nr < PREREAD_MAX_THREADS)
+				keep[nr++] = pr->p[i].cfd[j];
+	if (!nr || pipe2(p, O_CLOEXEC))
+		return;
+	child = fork();
+	if (child == 0) {
+		if (fork() == 0) {
+			keep[nr++] = p[0];
+			close_all_but(keep, nr);
+			while (read(p[0], &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);	/* the counters closed by the exit */
+		}
+		_exit(0);
+	}
+	close(p[0]);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	for (int i = 0; i < pr->nr; i++)
+		drop_proc(&pr->p[i]);
+	pr->nr = 0;
+	close(p[1]);
+}
+
 void preread_free(struct preread *pr)
 {
+	close_counters_behind(pr);
 	for (int i = 0; i < pr->nr; i++)
 		drop_proc(&pr->p[i]);
 	free(pr->p);

@@ -139,6 +139,7 @@ struct parasite_misc {
  */
 struct parasite_pages {
 	uint32_t nr_pipes;
+	uint32_t first_pipe;			/* pipe i of the round is pipe first_pipe + i of TAKE_PIPES */
 	uint32_t skip_zero;
 	uint32_t nr_iovs[PARASITE_MAX_PIPES];	/* iovs for pipe i follow those of pipe i-1 */
 	uint32_t nr_out[PARASITE_MAX_PIPES];	/* out: iovs spliced into pipe i, in out[] likewise */

@@ -734,10 +734,25 @@ static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 
 /* ---- moving pages ---- */
 
+/*
+ * A round the parasite has put into its pipes, as it reported it (a copy:
+ * the parasite fills the next round's pipes meanwhile, writing its args).
+ */
+struct page_round {
+	uint32_t np;			/* pipes used; 0: nothing waiting */
+	uint32_t first;			/* of x->pipes[] */
+	uint32_t nr_out[NR_PIPES];
+	uint64_t len[NR_PIPES];
+	struct iovec out[PARASITE_MAX_IOVS];
+};
+
 struct page_xfer {
 	struct parasite_ctl *ctl;
 	struct parasite_pages *args;
-	int pipes[NR_PIPES][2];
+	int pipes[2 * NR_PIPES][2];	/* two sets: the parasite fills one while we drain the other */
+	int nr_sets;			/* 2 when the pages take more than one round */
+	int set;			/* the set of the next round */
+	struct page_round *round;	/* filled, not yet drained */
 	uint64_t pipe_pages;
 	int pages_fd;
 	uint64_t off;			/* end of data in the pages file */
@@ -961,7 +976,8 @@ static void map_setup(struct page_xfer *x)
  */
 static int xfer_setup(struct page_xfer *x, uint64_t pages)
 {
-	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
+	int wr[4 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
+	int n;
 	long sz = kdat.pipe_max_size, want = 1L << 16;
 
 	while (want < sz && (uint64_t)want < pages * PAGE_SIZE)
@@ -972,7 +988,10 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		x->nr_pipes = 1;
 	if (x->nr_pipes > NR_PIPES)
 		x->nr_pipes = NR_PIPES;
-	for (int i = 0; i < x->nr_pipes; i++) {
+	/* more than a round: a second set, for the parasite to fill while the first is drained */
+	x->nr_sets = pages * PAGE_SIZE > (uint64_t)x->nr_pipes * sz ? 2 : 1;
+	n = x->nr_sets * x->nr_pipes;
+	for (int i = 0; i < n; i++) {
 		if (pipe2(x->pipes[i], O_CLOEXEC)) {
 			pr_perror("pipe");
 			return -1;
@@ -984,9 +1003,9 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 	}
-	for (int i = 0; i < x->nr_pipes; i++) {
+	for (int i = 0; i < n; i++) {
 		wr[i] = x->pipes[i][1];
-		wr[x->nr_pipes + i] = x->pipes[i][0];
+		wr[n + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -996,6 +1015,11 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
 		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
 
+	x->round = calloc(1, sizeof(*x->round));
+	if (!x->round) {
+		pr_err("out of memory for the page path\n");
+		return -1;
+	}
 	if (!x->buf && !x->round_csum) {
 		x->round_csum = malloc(PARASITE_MAX_PAGES * sizeof(*x->round_csum));
 		x->chunk[0] = malloc(2 * COPY_CHUNK);
@@ -1009,8 +1033,8 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 			map_setup(x);
 	}
 
-	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * x->nr_pipes) ||
+	((union parasite_args *)x->args)->nr_pipes = n;
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * n) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -1072,10 +1096,11 @@ static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
 
 static void xfer_close(struct page_xfer *x)
 {
-	for (int i = 0; i < NR_PIPES; i++)
+	for (int i = 0; i < 2 * NR_PIPES; i++)
 		for (int j = 0; j < 2; j++)
 			if (x->pipes[i][j] > 0)
 				close(x->pipes[i][j]);
+	free(x->round);
 }
 
 /*
@@ -1086,8 +1111,9 @@ static void xfer_close(struct page_xfer *x)
  */
 struct drain_job {
 	struct page_xfer *x;
+	const struct page_round *r;
 	uint32_t first, np;		/* pipes first, first + 2, ... below np */
-	uint64_t len[NR_PIPES], off[NR_PIPES];
+	uint64_t off[NR_PIPES];
 	char *buf;			/* COPY_CHUNK bytes of this job's own */
 	int ret;
 };
@@ -1095,14 +1121,16 @@ struct drain_job {
 static int drain_one(struct drain_job *j, uint32_t i)
 {
 	struct page_xfer *x = j->x;
+	int rd = x->pipes[j->r->first + i][0];
+	uint64_t len = j->r->len[i];
 	uint64_t *csum = x->round_csum + ((j->off[i] - x->off) >> PAGE_SHIFT);
 
 	/* CRIU_CSUM_OFF: what the page path costs without checksums, splice() as it was */
 	if (csum_isa() == CSUM_NONE) {
-		memset(csum, 0, (j->len[i] >> PAGE_SHIFT) * sizeof(*csum));
-		return drain_pipe(x, x->pipes[i][0], j->len[i], j->off[i]);
+		memset(csum, 0, (len >> PAGE_SHIFT) * sizeof(*csum));
+		return drain_pipe(x, rd, len, j->off[i]);
 	}
-	return splice_hashed(x, x->pipes[i][0], j->len[i], j->off[i], j->buf, csum);
+	return splice_hashed(x, rd, len, j->off[i], j->buf, csum);
 }
 
 static void *drain_some(void *arg)
@@ -1114,12 +1142,18 @@ static void *drain_some(void *arg)
 	return NULL;
 }
 
-/* The sizes the parasite reports for each pipe of a round must add up. */
-static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
+/*
+ * The round the parasite reports, copied out of its args (they are the
+ * next round's once we call it again) and checked: the sizes of each
+ * pipe's iovecs must add up to what it says went into the pipe.
+ */
+static int take_round(struct page_xfer *x, uint32_t np, uint32_t first)
 {
 	struct parasite_pages *p = x->args;
+	struct page_round *r = x->round;
+	uint32_t k = 0;
 
-	for (uint32_t i = 0, k = 0; i < np; i++) {
+	for (uint32_t i = 0; i < np; i++) {
 		uint64_t expect = 0;
 
 		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
@@ -1133,8 +1167,12 @@ static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
 			       (unsigned long)expect);
 			return -1;
 		}
-		len[i] = expect;
+		r->nr_out[i] = p->nr_out[i];
+		r->len[i] = expect;
 	}
+	memcpy(r->out, p->out, k * sizeof(*r->out));
+	r->first = first;
+	r->np = np;
 	return 0;
 }
 
@@ -1142,20 +1180,18 @@ static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
  * Into the pages file: the pipes spliced and hashed (by two threads when
  * it is worth it), then the pagemap entries with the checksums.
  */
-static int drain_round(struct page_xfer *x, uint32_t np)
+static int drain_round(struct page_xfer *x, const struct page_round *r)
 {
-	struct parasite_pages *p = x->args;
-	struct drain_job a = { .x = x, .first = 0, .np = np, .buf = x->chunk[0] }, b;
+	struct drain_job a = { .x = x, .r = r, .first = 0, .np = r->np, .buf = x->chunk[0] }, b;
 	uint64_t off = x->off, total = 0;
+	uint32_t np = r->np;
 	pthread_t th;
 	int threaded = 0;
 
-	if (check_round(x, np, a.len))
-		return -1;
 	for (uint32_t i = 0; i < np; i++) {
 		a.off[i] = off;
-		off += a.len[i];
-		total += a.len[i];
+		off += r->len[i];
+		total += r->len[i];
 	}
 	if ((total >> PAGE_SHIFT) > PARASITE_MAX_PAGES) {
 		pr_err("parasite spliced %lu pages in a round, more than %u\n", (unsigned long)(total >> PAGE_SHIFT),
@@ -1165,7 +1201,7 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 	b = a;
 	b.first = 1;
 	b.buf = x->chunk[1];
-	if (np > 1 && total >= (256 << 10))
+	if (np > 1 && total >= (256 << 10) && !getenv("CRIU_DRAIN1"))
 		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
 	if (threaded) {
 		drain_some(&a);
@@ -1179,12 +1215,12 @@ static int drain_round(struct page_xfer *x, uint32_t np)
 	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
 		uint64_t o = a.off[i];
 
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+		for (uint32_t j = 0; j < r->nr_out[i]; j++, k++) {
+			uint64_t n = r->out[k].iov_len >> PAGE_SHIFT;
 
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &x->round_csum[pg]))
+			if (write_pagemap(x, (unsigned long)r->out[k].iov_base, n, o, &x->round_csum[pg]))
 				return -1;
-			o += p->out[k].iov_len;
+			o += r->out[k].iov_len;
 			pg += n;
 		}
 	}
@@ -1197,29 +1233,44 @@ static int drain_round(struct page_xfer *x, uint32_t np)
  * --compress or --page-server: each pipe's bytes come here, are
  * checksummed here as they are (uncompressed), and go out from here.
  */
-static int buffer_round(struct page_xfer *x, uint32_t np)
+static int buffer_round(struct page_xfer *x, const struct page_round *r)
 {
-	struct parasite_pages *p = x->args;
-	uint64_t len[NR_PIPES];
-
-	if (check_round(x, np, len))
-		return -1;
-	for (uint32_t i = 0, k = 0; i < np; i++) {
+	for (uint32_t i = 0, k = 0; i < r->np; i++) {
 		char *d = x->buf;
 
-		if (read_pipe(x->pipes[i][0], x->buf, len[i]))
+		if (read_pipe(x->pipes[r->first + i][0], x->buf, r->len[i]))
 			return -1;
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d, NULL))
+		for (uint32_t j = 0; j < r->nr_out[i]; j++, k++) {
+			if (store_pages(x, (unsigned long)r->out[k].iov_base, r->out[k].iov_len >> PAGE_SHIFT, d, NULL))
 				return -1;
-			d += p->out[k].iov_len;
+			d += r->out[k].iov_len;
 		}
-		x->st->pages_written += len[i] >> PAGE_SHIFT;
+		x->st->pages_written += r->len[i] >> PAGE_SHIFT;
 	}
 	return 0;
 }
 
-/* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+/* The round the parasite filled last, out of its pipes; none waiting after. */
+static int drain_waiting(struct page_xfer *x)
+{
+	struct page_round *r = x->round;
+	uint64_t t0 = now_us();
+	int ret;
+
+	if (!r || !r->np)
+		return 0;
+	ret = x->buf ? buffer_round(x, r) : drain_round(x, r);
+	r->np = 0;
+	x->st->memwrite_time += now_us() - t0;
+	return ret;
+}
+
+/*
+ * One round: the parasite fills up to NR_PIPES pipes of one set while we
+ * drain the round before from the other set (with one set, a round is
+ * drained right after it is filled). The round filled now waits for the
+ * next call, or for drain_waiting() after the last.
+ */
 static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 			  int *done);
 
@@ -1232,12 +1283,13 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 }
 
 static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
-		      int *done)
+			  int *done)
 {
 	struct parasite_pages *p = x->args;
+	uint32_t first = x->set * x->nr_pipes;
 	size_t used = 0;
 	uint32_t np = 0;
-	uint64_t t0;
+	uint64_t t0, waited;
 	int ret;
 
 	while (np < (uint32_t)x->nr_pipes && used < PARASITE_MAX_IOVS) {
@@ -1255,21 +1307,33 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 		return 0;
 	}
 	p->nr_pipes = np;
+	p->first_pipe = first;
 	p->skip_zero = skip_zero;
 
 	/* The parasite needs the iovecs in the task's terms: they are already task addresses. */
 	t0 = now_us();
-	if (compel_rpc_call_sync(x->ctl, PARASITE_CMD_DUMP_PAGES) < 0) {
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_DUMP_PAGES)) {
 		pr_perror("parasite failed to vmsplice pages");
 		return -1;
 	}
-	x->st->memdump_time += now_us() - t0;
-	x->st->pages_zero += p->zero_pages;
-
+	waited = now_us() - t0;
+	/* the parasite vmsplices into one set while the other is drained here */
+	ret = drain_waiting(x);
 	t0 = now_us();
-	ret = x->buf ? buffer_round(x, np) : drain_round(x, np);
-	x->st->memwrite_time += now_us() - t0;
-	return ret;
+	if (compel_rpc_sync(x->ctl, PARASITE_CMD_DUMP_PAGES) < 0) {
+		pr_perror("parasite failed to vmsplice pages");
+		return -1;
+	}
+	x->st->memdump_time += waited + now_us() - t0;
+	if (ret)
+		return -1;
+	x->st->pages_zero += p->zero_pages;
+	if (take_round(x, np, first))
+		return -1;
+	if (x->nr_sets < 2)
+		return drain_waiting(x);
+	x->set ^= 1;
+	return 0;
 }
 
 /*
@@ -1822,6 +1886,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	while (!done)
 		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
+	if (drain_waiting(&x))
+		goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &ps.hidden) || copy_unreadable(&x, pid, &live))
 		goto out;

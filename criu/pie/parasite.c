@@ -271,7 +271,7 @@ static int dump_pages(struct parasite_pages *p)
 {
 	unsigned int i, in = 0, out = 0;
 
-	if (p->nr_pipes > (unsigned int)nr_pipes)
+	if (p->first_pipe > (unsigned int)nr_pipes || p->nr_pipes > (unsigned int)nr_pipes - p->first_pipe)
 		return -EINVAL;
 	p->zero_pages = 0;
 	for (i = 0; i < p->nr_pipes; i++) {
@@ -294,7 +294,7 @@ static int dump_pages(struct parasite_pages *p)
 				long cnt = ret - k < 64 ? ret - k : 64, r;
 
 				memcpy(tmp, &p->out[out + k], cnt * sizeof(*tmp));
-				r = splice_iovs(pipes[i], tmp, cnt);
+				r = splice_iovs(pipes[p->first_pipe + i], tmp, cnt);
 				if (r < 0)
 					return r;
 				done += r;
