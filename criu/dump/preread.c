@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "namespaces.h"
 
 /* Beyond these, the rest are read while frozen (each thread holds an fd of ours meanwhile). */
 #define PREREAD_MAX_PROCS	64
@@ -419,7 +420,9 @@ static void close_all_but(int *keep, int nr)
  * while the tree already runs and the dump's caller still waits for us.
  * So a grandchild holding copies of the counters closes them after ours
  * (it waits for the EOF of a pipe we close after them), on its own time:
- * ours are then not the last. Without it (fork failed), ours wait.
+ * ours are then not the last. Without it (fork failed), ours wait. Not
+ * in the dump agent (ns/pid.c): an orphan there would be the tree's
+ * init's child, a change to the tree.
  */
 static void close_counters_behind(struct preread *pr)
 {
@@ -431,7 +434,7 @@ static void close_counters_behind(struct preread *pr)
 		for (int j = 0; j < pr->p[i].nr_th; j++)
 			if (pr->p[i].cfd[j] >= 0 && nr < PREREAD_MAX_THREADS)
 				keep[nr++] = pr->p[i].cfd[j];
-	if (!nr || pipe2(p, O_CLOEXEC))
+	if (!nr || ns_dump_in_agent() || pipe2(p, O_CLOEXEC))
 		return;
 	child = fork();
 	if (child == 0) {

@@ -753,6 +753,7 @@ struct page_xfer {
 	int nr_sets;			/* 2 when the pages take more than one round */
 	int set;			/* the set of the next round */
 	struct page_round *round;	/* filled, not yet drained */
+	struct hasher *hasher;		/* more than a round (nr_sets 2): hashes behind the splice */
 	uint64_t pipe_pages;
 	int pages_fd;
 	uint64_t off;			/* end of data in the pages file */
@@ -971,6 +972,181 @@ static void map_setup(struct page_xfer *x)
 }
 
 /*
+ * A dump of more than one round: one thread splices (the only writer of
+ * the pages file, so none waits on its inode lock, spinning) and the
+ * hasher, a thread of its own, checksums what was spliced through a
+ * read-only window mapped on the file, one pipe behind, while the next
+ * pipes are spliced; it sleeps when it has caught up. The window moves
+ * HASH_WINDOW at a time, not a mmap()/munmap() per pipe; where it can't
+ * be mapped, the hasher reads the file (from the page cache) instead.
+ */
+#define HASH_WINDOW	(64UL << 20)
+
+struct hasher {
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t more;		/* ready moved, or stop */
+	pthread_cond_t caught_up;	/* done == ready */
+	int fd;				/* the pages file, read-only (x->map_fd) */
+	uint64_t base;			/* file offset of csum[0]: the round's start */
+	uint64_t *csum;
+	uint64_t ready;			/* spliced up to this file offset */
+	uint64_t done;			/* hashed up to here */
+	bool stop;
+	int err;			/* an errno the hasher met */
+	char *win;			/* the window, or MAP_FAILED */
+	uint64_t win_off;
+	char *buf;			/* COPY_CHUNK, where the window can't be mapped */
+};
+
+static int hash_piece(struct hasher *h, uint64_t pos, uint64_t len, uint64_t *csum)
+{
+	if (h->win == MAP_FAILED || pos < h->win_off || pos + len > h->win_off + HASH_WINDOW) {
+		if (h->win != MAP_FAILED)
+			munmap(h->win, HASH_WINDOW);
+		h->win_off = pos;
+		h->win = mmap(NULL, HASH_WINDOW, PROT_READ, MAP_SHARED, h->fd, pos);
+	}
+	if (h->win != MAP_FAILED) {
+		csum_pages(h->win + (pos - h->win_off), len >> PAGE_SHIFT, csum);
+		return 0;
+	}
+	if (pread(h->fd, h->buf, len, pos) != (ssize_t)len)
+		return errno ? errno : EIO;
+	csum_pages(h->buf, len >> PAGE_SHIFT, csum);
+	return 0;
+}
+
+static int hash_range(struct hasher *h, uint64_t from, uint64_t to, uint64_t base, uint64_t *csum)
+{
+	while (from < to) {
+		uint64_t n = to - from < COPY_CHUNK ? to - from : COPY_CHUNK;
+		int err = hash_piece(h, from, n, csum + ((from - base) >> PAGE_SHIFT));
+
+		if (err)
+			return err;
+		from += n;
+	}
+	return 0;
+}
+
+static void *hasher_run(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		uint64_t from = h->done, to = h->ready, base = h->base, *csum = h->csum;
+		int err;
+
+		if (from == to) {
+			if (h->stop)
+				break;
+			pthread_cond_wait(&h->more, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		err = h->err ? 0 : hash_range(h, from, to, base, csum);
+		pthread_mutex_lock(&h->lock);
+		if (err)
+			h->err = err;
+		h->done = to;
+		if (h->done == h->ready)
+			pthread_cond_signal(&h->caught_up);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (h->win != MAP_FAILED)
+		munmap(h->win, HASH_WINDOW);
+	return NULL;
+}
+
+/* The hasher for @x, or none (then drain_round() hashes as it splices). */
+static void hasher_start(struct page_xfer *x)
+{
+	struct hasher *h = calloc(1, sizeof(*h));
+
+	if (!h || !(h->buf = malloc(COPY_CHUNK)))
+		goto fail;
+	h->fd = x->map_fd;
+	h->win = MAP_FAILED;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->more, NULL);
+	pthread_cond_init(&h->caught_up, NULL);
+	if (pthread_create(&h->th, NULL, hasher_run, h))
+		goto fail;
+	x->hasher = h;
+	return;
+fail:
+	if (h)
+		free(h->buf);
+	free(h);
+}
+
+static void hasher_stop(struct page_xfer *x)
+{
+	struct hasher *h = x->hasher;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_signal(&h->more);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->th, NULL);
+	free(h->buf);
+	free(h);
+	x->hasher = NULL;
+}
+
+static void hasher_publish(struct hasher *h, uint64_t ready)
+{
+	pthread_mutex_lock(&h->lock);
+	h->ready = ready;
+	pthread_cond_signal(&h->more);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Once everything published is hashed: 0, or -1 if the hasher failed. */
+static int hasher_wait(struct hasher *h)
+{
+	int err;
+
+	pthread_mutex_lock(&h->lock);
+	while (h->done != h->ready)
+		pthread_cond_wait(&h->caught_up, &h->lock);
+	err = h->err;
+	pthread_mutex_unlock(&h->lock);
+	if (err) {
+		errno = err;
+		pr_perror("checksumming the pages file");
+		return -1;
+	}
+	return 0;
+}
+
+/* A round's pipes spliced in turn at @off, the hasher one pipe behind. */
+static int splice_round(struct page_xfer *x, const struct page_round *r, const uint64_t *off)
+{
+	struct hasher *h = x->hasher;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	h->base = h->done = h->ready = x->off;
+	h->csum = x->round_csum;
+	pthread_mutex_unlock(&h->lock);
+	for (uint32_t i = 0; i < r->np && !ret; i++) {
+		ret = drain_pipe(x, x->pipes[r->first + i][0], r->len[i], off[i]);
+		if (!ret)
+			hasher_publish(h, off[i] + r->len[i]);
+	}
+	if (ret) {
+		hasher_wait(h);
+		return -1;
+	}
+	return hasher_wait(h);
+}
+
+/*
  * Pipes for @pages pages: a few pages (an incremental dump) get one small
  * pipe, not NR_PIPES of the biggest size: making those is downtime too.
  */
@@ -1032,6 +1208,8 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		if (!getenv("CRIU_PAGES_COPY"))
 			map_setup(x);
 	}
+	if (x->map_fd >= 0 && x->nr_sets > 1 && !x->hasher && csum_isa() != CSUM_NONE)
+		hasher_start(x);
 
 	((union parasite_args *)x->args)->nr_pipes = n;
 	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * n) ||
@@ -1100,6 +1278,7 @@ static void xfer_close(struct page_xfer *x)
 		for (int j = 0; j < 2; j++)
 			if (x->pipes[i][j] > 0)
 				close(x->pipes[i][j]);
+	hasher_stop(x);
 	free(x->round);
 }
 
@@ -1177,16 +1356,40 @@ static int take_round(struct page_xfer *x, uint32_t np, uint32_t first)
 }
 
 /*
+ * The pipes into the file at @a->off: the hasher behind us, or (a round
+ * or less in all) hashed as they go, by two threads for a big round.
+ * Without checksums one thread: a second would only wait on the file's
+ * inode lock, spinning.
+ */
+static int drain_pipes(struct page_xfer *x, struct drain_job *a, uint64_t total)
+{
+	struct drain_job b = *a;
+	pthread_t th;
+
+	if (x->hasher)
+		return splice_round(x, a->r, a->off);
+	b.first = 1;
+	b.buf = x->chunk[1];
+	if (a->np > 1 && total >= (256 << 10) && csum_isa() != CSUM_NONE &&
+	    pthread_create(&th, NULL, drain_some, &b) == 0) {
+		drain_some(a);
+		pthread_join(th, NULL);
+		return a->ret || b.ret ? -1 : 0;
+	}
+	for (uint32_t i = 0; i < a->np && !a->ret; i++)
+		a->ret = drain_one(a, i);
+	return a->ret ? -1 : 0;
+}
+
+/*
  * Into the pages file: the pipes spliced and hashed (by two threads when
  * it is worth it), then the pagemap entries with the checksums.
  */
 static int drain_round(struct page_xfer *x, const struct page_round *r)
 {
-	struct drain_job a = { .x = x, .r = r, .first = 0, .np = r->np, .buf = x->chunk[0] }, b;
+	struct drain_job a = { .x = x, .r = r, .first = 0, .np = r->np, .buf = x->chunk[0] };
 	uint64_t off = x->off, total = 0;
 	uint32_t np = r->np;
-	pthread_t th;
-	int threaded = 0;
 
 	for (uint32_t i = 0; i < np; i++) {
 		a.off[i] = off;
@@ -1198,19 +1401,7 @@ static int drain_round(struct page_xfer *x, const struct page_round *r)
 		       PARASITE_MAX_PAGES);
 		return -1;
 	}
-	b = a;
-	b.first = 1;
-	b.buf = x->chunk[1];
-	if (np > 1 && total >= (256 << 10) && !getenv("CRIU_DRAIN1"))
-		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
-	if (threaded) {
-		drain_some(&a);
-		pthread_join(th, NULL);
-	} else {
-		for (uint32_t i = 0; i < np && !a.ret; i++)
-			a.ret = drain_one(&a, i);
-	}
-	if (a.ret || b.ret)
+	if (drain_pipes(x, &a, total))
 		return -1;
 	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
 		uint64_t o = a.off[i];
