@@ -974,60 +974,95 @@ static void map_setup(struct page_xfer *x)
 /*
  * A dump of more than one round: one thread splices (the only writer of
  * the pages file, so none waits on its inode lock, spinning) and the
- * hasher, a thread of its own, checksums what was spliced through a
- * read-only window mapped on the file, one pipe behind, while the next
- * pipes are spliced; it sleeps when it has caught up. The window moves
- * HASH_WINDOW at a time, not a mmap()/munmap() per pipe; where it can't
- * be mapped, the hasher reads the file (from the page cache) instead.
+ * hasher, a thread of its own, checksums the pipes already spliced
+ * through a read-only window mapped on the file, while the next ones
+ * are spliced; it sleeps when it has caught up. When it falls behind
+ * (no core free for it: the machine is busy), the splicing thread
+ * hashes the next pipe itself, 256 KiB at a time right after each
+ * piece's splice, while the copy left it in its cache (the cheapest
+ * way in CPU); at the end of a round it takes what the hasher has not
+ * begun. The windows move HASH_WINDOW at a time, not a mmap()/munmap()
+ * per pipe; where one can't be mapped, the file is read (from the page
+ * cache) instead.
  */
 #define HASH_WINDOW	(64UL << 20)
+
+struct hash_win {
+	int fd;				/* the pages file, read-only (x->map_fd) */
+	char *map;			/* or MAP_FAILED */
+	uint64_t off;
+	char *buf;			/* COPY_CHUNK, where the window can't be mapped */
+};
 
 struct hasher {
 	pthread_t th;
 	pthread_mutex_t lock;
-	pthread_cond_t more;		/* ready moved, or stop */
-	pthread_cond_t caught_up;	/* done == ready */
-	int fd;				/* the pages file, read-only (x->map_fd) */
-	uint64_t base;			/* file offset of csum[0]: the round's start */
-	uint64_t *csum;
-	uint64_t ready;			/* spliced up to this file offset */
-	uint64_t done;			/* hashed up to here */
+	pthread_cond_t more;		/* a pipe spliced, or stop */
+	pthread_cond_t caught_up;	/* a pipe hashed */
+	const struct page_round *r;	/* the round being drained */
+	const uint64_t *off;		/* its pipes' offsets in the file */
+	uint64_t *csum;			/* its checksums, from r's first page */
+	uint64_t base;			/* the file offset of csum[0] */
+	uint32_t spliced;		/* pipes below this are in the file */
+	uint32_t nr_hashed;		/* pipes hashed, by either thread */
+	bool taken[NR_PIPES];		/* pipes someone hashes */
 	bool stop;
-	int err;			/* an errno the hasher met */
-	char *win;			/* the window, or MAP_FAILED */
-	uint64_t win_off;
-	char *buf;			/* COPY_CHUNK, where the window can't be mapped */
+	int err;			/* an errno met hashing */
+	struct hash_win win;		/* the hasher's */
+	struct hash_win own;		/* the splicing thread's */
 };
 
-static int hash_piece(struct hasher *h, uint64_t pos, uint64_t len, uint64_t *csum)
+static int hash_piece(struct hash_win *w, uint64_t pos, uint64_t len, uint64_t *csum)
 {
-	if (h->win == MAP_FAILED || pos < h->win_off || pos + len > h->win_off + HASH_WINDOW) {
-		if (h->win != MAP_FAILED)
-			munmap(h->win, HASH_WINDOW);
-		h->win_off = pos;
-		h->win = mmap(NULL, HASH_WINDOW, PROT_READ, MAP_SHARED, h->fd, pos);
+	if (w->map == MAP_FAILED || pos < w->off || pos + len > w->off + HASH_WINDOW) {
+		if (w->map != MAP_FAILED)
+			munmap(w->map, HASH_WINDOW);
+		w->off = pos;
+		w->map = mmap(NULL, HASH_WINDOW, PROT_READ, MAP_SHARED, w->fd, pos);
 	}
-	if (h->win != MAP_FAILED) {
-		csum_pages(h->win + (pos - h->win_off), len >> PAGE_SHIFT, csum);
+	if (w->map != MAP_FAILED) {
+		csum_pages(w->map + (pos - w->off), len >> PAGE_SHIFT, csum);
 		return 0;
 	}
-	if (pread(h->fd, h->buf, len, pos) != (ssize_t)len)
+	if (pread(w->fd, w->buf, len, pos) != (ssize_t)len)
 		return errno ? errno : EIO;
-	csum_pages(h->buf, len >> PAGE_SHIFT, csum);
+	csum_pages(w->buf, len >> PAGE_SHIFT, csum);
 	return 0;
 }
 
-static int hash_range(struct hasher *h, uint64_t from, uint64_t to, uint64_t base, uint64_t *csum)
+static int hash_pipe(struct hasher *h, struct hash_win *w, uint32_t i)
 {
-	while (from < to) {
-		uint64_t n = to - from < COPY_CHUNK ? to - from : COPY_CHUNK;
-		int err = hash_piece(h, from, n, csum + ((from - base) >> PAGE_SHIFT));
+	uint64_t pos = h->off[i], end = pos + h->r->len[i];
+
+	while (pos < end) {
+		uint64_t n = end - pos < COPY_CHUNK ? end - pos : COPY_CHUNK;
+		int err = hash_piece(w, pos, n, h->csum + ((pos - h->base) >> PAGE_SHIFT));
 
 		if (err)
 			return err;
-		from += n;
+		pos += n;
 	}
 	return 0;
+}
+
+/* Under h->lock: the first pipe spliced that nobody hashes, taken; or -1. */
+static int take_pipe(struct hasher *h)
+{
+	for (uint32_t i = 0; i < h->spliced; i++)
+		if (!h->taken[i]) {
+			h->taken[i] = true;
+			return i;
+		}
+	return -1;
+}
+
+/* Under h->lock: pipe @i hashed (@err: an errno, or 0). */
+static void hashed(struct hasher *h, int err)
+{
+	if (err && !h->err)
+		h->err = err;
+	h->nr_hashed++;
+	pthread_cond_signal(&h->caught_up);
 }
 
 static void *hasher_run(void *arg)
@@ -1036,28 +1071,34 @@ static void *hasher_run(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		uint64_t from = h->done, to = h->ready, base = h->base, *csum = h->csum;
-		int err;
+		int i = h->r ? take_pipe(h) : -1, err;
 
-		if (from == to) {
+		if (i < 0) {
 			if (h->stop)
 				break;
 			pthread_cond_wait(&h->more, &h->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&h->lock);
-		err = h->err ? 0 : hash_range(h, from, to, base, csum);
+		err = hash_pipe(h, &h->win, i);
 		pthread_mutex_lock(&h->lock);
-		if (err)
-			h->err = err;
-		h->done = to;
-		if (h->done == h->ready)
-			pthread_cond_signal(&h->caught_up);
+		hashed(h, err);
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (h->win != MAP_FAILED)
-		munmap(h->win, HASH_WINDOW);
 	return NULL;
+}
+
+static void win_init(struct hash_win *w, int fd)
+{
+	w->fd = fd;
+	w->map = MAP_FAILED;
+}
+
+static void win_free(struct hash_win *w)
+{
+	if (w->map != MAP_FAILED)
+		munmap(w->map, HASH_WINDOW);
+	free(w->buf);
 }
 
 /* The hasher for @x, or none (then drain_round() hashes as it splices). */
@@ -1065,21 +1106,22 @@ static void hasher_start(struct page_xfer *x)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
 
-	if (!h || !(h->buf = malloc(COPY_CHUNK)))
-		goto fail;
-	h->fd = x->map_fd;
-	h->win = MAP_FAILED;
+	if (!h)
+		return;
+	win_init(&h->win, x->map_fd);
+	win_init(&h->own, x->map_fd);
+	h->win.buf = malloc(COPY_CHUNK);
+	h->own.buf = malloc(COPY_CHUNK);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->more, NULL);
 	pthread_cond_init(&h->caught_up, NULL);
-	if (pthread_create(&h->th, NULL, hasher_run, h))
-		goto fail;
+	if (!h->win.buf || !h->own.buf || pthread_create(&h->th, NULL, hasher_run, h)) {
+		win_free(&h->win);
+		win_free(&h->own);
+		free(h);
+		return;
+	}
 	x->hasher = h;
-	return;
-fail:
-	if (h)
-		free(h->buf);
-	free(h);
 }
 
 static void hasher_stop(struct page_xfer *x)
@@ -1093,57 +1135,86 @@ static void hasher_stop(struct page_xfer *x)
 	pthread_cond_signal(&h->more);
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->th, NULL);
-	free(h->buf);
+	win_free(&h->win);
+	win_free(&h->own);
 	free(h);
 	x->hasher = NULL;
 }
 
-static void hasher_publish(struct hasher *h, uint64_t ready)
+/* Pipe @i spliced at its offset and hashed here, a piece at a time while it is in our cache. */
+static int splice_own(struct page_xfer *x, struct hasher *h, uint32_t i, int *err)
 {
-	pthread_mutex_lock(&h->lock);
-	h->ready = ready;
-	pthread_cond_signal(&h->more);
-	pthread_mutex_unlock(&h->lock);
+	uint64_t pos = h->off[i], end = pos + h->r->len[i];
+	int rd = x->pipes[h->r->first + i][0];
+
+	while (pos < end) {
+		uint64_t n = end - pos < COPY_CHUNK ? end - pos : COPY_CHUNK;
+
+		if (drain_pipe(x, rd, n, pos))
+			return -1;
+		if (!*err)
+			*err = hash_piece(&h->own, pos, n, h->csum + ((pos - h->base) >> PAGE_SHIFT));
+		pos += n;
+	}
+	return 0;
 }
 
-/* Once everything published is hashed: 0, or -1 if the hasher failed. */
-static int hasher_wait(struct hasher *h)
+/* A round's pipes spliced in turn at @off, the hasher behind (or this thread, when it is behind). */
+static int splice_round(struct page_xfer *x, const struct page_round *r, const uint64_t *off)
 {
-	int err;
+	struct hasher *h = x->hasher;
+	int ret = 0, err;
 
 	pthread_mutex_lock(&h->lock);
-	while (h->done != h->ready)
+	h->r = r;
+	h->off = off;
+	h->csum = x->round_csum;
+	h->base = x->off;
+	h->spliced = h->nr_hashed = 0;
+	memset(h->taken, 0, sizeof(h->taken));
+	pthread_mutex_unlock(&h->lock);
+	for (uint32_t i = 0; i < r->np && !ret; i++) {
+		bool own;
+
+		pthread_mutex_lock(&h->lock);
+		/* the pipe before not begun yet: the hasher is behind, this one is ours */
+		own = i > 0 && !h->taken[i - 1];
+		h->taken[i] = own;
+		pthread_mutex_unlock(&h->lock);
+		err = 0;
+		if (own)
+			ret = splice_own(x, h, i, &err);
+		else
+			ret = drain_pipe(x, x->pipes[r->first + i][0], r->len[i], off[i]);
+		pthread_mutex_lock(&h->lock);
+		if (!ret) {
+			h->spliced = i + 1;
+			pthread_cond_signal(&h->more);
+		}
+		if (own)
+			hashed(h, err);
+		pthread_mutex_unlock(&h->lock);
+	}
+	/* what the hasher has not begun is hashed here */
+	pthread_mutex_lock(&h->lock);
+	for (int i; (i = take_pipe(h)) >= 0;) {
+		pthread_mutex_unlock(&h->lock);
+		err = hash_pipe(h, &h->own, i);
+		pthread_mutex_lock(&h->lock);
+		hashed(h, err);
+	}
+	while (h->nr_hashed < h->spliced + (ret && h->taken[h->spliced] ? 1 : 0))
 		pthread_cond_wait(&h->caught_up, &h->lock);
 	err = h->err;
+	h->err = 0;
+	h->r = NULL;
 	pthread_mutex_unlock(&h->lock);
 	if (err) {
 		errno = err;
 		pr_perror("checksumming the pages file");
 		return -1;
 	}
-	return 0;
-}
-
-/* A round's pipes spliced in turn at @off, the hasher one pipe behind. */
-static int splice_round(struct page_xfer *x, const struct page_round *r, const uint64_t *off)
-{
-	struct hasher *h = x->hasher;
-	int ret = 0;
-
-	pthread_mutex_lock(&h->lock);
-	h->base = h->done = h->ready = x->off;
-	h->csum = x->round_csum;
-	pthread_mutex_unlock(&h->lock);
-	for (uint32_t i = 0; i < r->np && !ret; i++) {
-		ret = drain_pipe(x, x->pipes[r->first + i][0], r->len[i], off[i]);
-		if (!ret)
-			hasher_publish(h, off[i] + r->len[i]);
-	}
-	if (ret) {
-		hasher_wait(h);
-		return -1;
-	}
-	return hasher_wait(h);
+	return ret;
 }
 
 /*
