@@ -1218,6 +1218,31 @@ static int splice_round(struct page_xfer *x, const struct page_round *r, const u
 }
 
 /*
+ * The second set's pipes, from @first on, all of size @sz, or none (they
+ * are worth a little time, not a failed dump): pipe buffers count
+ * against the user's pipe-user-pages limits, shared with every other
+ * criu that root runs. true if made.
+ */
+static bool second_set(struct page_xfer *x, int first, long sz)
+{
+	int n = 2 * x->nr_pipes;
+
+	for (int i = first; i < n; i++)
+		if (pipe2(x->pipes[i], O_CLOEXEC) || fcntl(x->pipes[i][1], F_SETPIPE_SZ, sz) < 0) {
+			pr_pwarn("no second set of pipes of %ld bytes (each round drained after it is filled)", sz);
+			for (int j = first; j <= i; j++)
+				for (int k = 0; k < 2; k++)
+					if (x->pipes[j][k] >= 0) {
+						close(x->pipes[j][k]);
+						x->pipes[j][k] = -1;
+					}
+			x->nr_sets = 1;
+			return false;
+		}
+	return true;
+}
+
+/*
  * Pipes for @pages pages: a few pages (an incremental dump) get one small
  * pipe, not NR_PIPES of the biggest size: making those is downtime too.
  */
@@ -1238,7 +1263,7 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 	/* more than a round: a second set, for the parasite to fill while the first is drained */
 	x->nr_sets = pages * PAGE_SIZE > (uint64_t)x->nr_pipes * sz ? 2 : 1;
 	n = x->nr_sets * x->nr_pipes;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < x->nr_pipes; i++) {
 		if (pipe2(x->pipes[i], O_CLOEXEC)) {
 			pr_perror("pipe");
 			return -1;
@@ -1250,6 +1275,8 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 	}
+	if (x->nr_sets > 1 && !second_set(x, x->nr_pipes, sz))
+		n = x->nr_pipes;
 	for (int i = 0; i < n; i++) {
 		wr[i] = x->pipes[i][1];
 		wr[n + i] = x->pipes[i][0];
