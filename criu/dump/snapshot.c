@@ -205,7 +205,7 @@ static int open_proc(pid_t pid, const char *what)
 	return fd;
 }
 
-int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl)
+int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl, const struct page_opts *po)
 {
 	struct snapshot *s = dc->tree->snap;
 	struct snap_task *st;
@@ -238,7 +238,7 @@ int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	st->pm_fd = open_proc(dc->pid, "pagemap");
 	if (st->mem_fd < 0 || st->pm_fd < 0)
 		return -1;
-	st->pp = predump_find_shared(dc->pid, &dc->md, dc->st, NULL, dc->parent.md ? &dc->parent : NULL);
+	st->pp = predump_find_shared(dc->pid, &dc->md, dc->st, po, dc->parent.md ? &dc->parent : NULL);
 	return st->pp ? 0 : -1;
 }
 

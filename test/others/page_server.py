@@ -11,8 +11,17 @@ by a veth pair (Documentation/incremental.md):
   migrate_compress  the same with --compress.
   migrate_dedup  the same with --auto-dedup while memhog writes on: the
                  server frees in the pre-dump's images what the dump replaced.
+  migrate_snapshot  memhog writes on; a pre-dump to the page server, then
+                 `dump -R --snapshot --prev-images-dir --page-server`: frozen
+                 only for the snapshot, the pages written since the pre-dump
+                 go to the server while memhog runs on; memhog (left running)
+                 is killed in A and restored in B from the chain at the server.
   server_dies    the page server is killed while a dump sends it pages: the
                  dump fails saying so, memhog runs on untouched.
+  snapshot_server_dies  the same during a `dump -R --snapshot` copy (memhog
+                 runs and writes meanwhile): the dump fails, memhog runs on
+                 with no write lost, untraced, no userfaultfd fd or
+                 registered area ('uw') left in it.
   no_server      nobody listens: the dump fails at once, memhog untouched.
 
 Run as root: python3 test/others/page_server.py. Output: PASS/FAIL lines and
@@ -197,6 +206,91 @@ def t_migrate(extra):
     memhog_ok(rpid, d)
 
 
+def harmless(pid):
+    """Nothing of a dump left in @pid: not traced, no userfaultfd, no area registered with one."""
+    st = open("/proc/%d/status" % pid).read()
+    if re.search(r"^TracerPid:\s+[1-9]", st, re.M):
+        raise Fail("memhog is still traced after the failed dump")
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if "userfaultfd" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                raise Fail("a userfaultfd (fd %s) was left in memhog" % fd)
+        except OSError:
+            pass
+    if re.search(r"^VmFlags:.* uw", open("/proc/%d/smaps" % pid).read(), re.M):
+        raise Fail("an area of memhog is still registered with a userfaultfd ('uw')")
+
+
+def t_migrate_snapshot():
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(a)
+    pid = start_memhog(NS_A, "random", 64, d, 32)
+    srv = page_server(NS_B, os.path.join(b, "pre"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    time.sleep(0.3)     # pages written since the pre-dump
+    srv = page_server(NS_B, os.path.join(b, "final"))
+    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--prev-images-dir", "../pre", "-R", "--snapshot", "-v4", "-o", "dump.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("dump -R --snapshot through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    log = open(os.path.join(a, "final", "dump.log")).read()
+    if not re.search(r" [1-9][0-9]* pages unchanged since the previous dump", log):
+        raise Fail("the snapshot dump did not use the pre-dump the page server has")
+    if not re.search(r"snapshot: %d: copied" % pid, log):
+        raise Fail("the dump was no snapshot dump")
+    if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final"))):
+        raise Fail("pages written locally although they went to the page server")
+    if not os.path.exists(os.path.join(b, "final", "inventory.img")):
+        raise Fail("the page server has no inventory.img of the snapshot dump")
+    # left running: it goes here, and comes back in B as it was at the snapshot
+    os.kill(pid, signal.SIGKILL)
+    if not reaped(pid):
+        raise Fail("the original memhog does not go")
+    for f in os.listdir(os.path.join(a, "final")):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, "final", f)):
+            shutil.copy(os.path.join(a, "final", f), os.path.join(b, "final", f))
+    pidfile = os.path.join(d, "restored.pid")
+    r = criu_in(NS_B, "restore", "-D", os.path.join(b, "final"), "-d", "--pidfile", pidfile, "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    rpid = int(open(pidfile).read())
+    if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
+        raise Fail("memhog did not come back as %d in netns B" % pid)
+    memhog_ok(rpid, d)
+
+
+def t_snapshot_server_dies():
+    d = tempfile.mkdtemp(dir=TMP)
+    pid = start_memhog(NS_A, "random", 512, d, 16)
+    srv = page_server(NS_B, os.path.join(d, "b"))
+    dump = subprocess.Popen(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(d, "a"), "-R",
+                                          "--snapshot", "--page-server", "--address", IP_B, "--port", str(PORT),
+                                          "-v4", "-o", "dump.log"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pages = os.path.join(d, "b", "pages-1.img")
+    deadline = time.monotonic() + 30
+    while not (os.path.exists(pages) and os.path.getsize(pages) > (8 << 20)):
+        if dump.poll() is not None or time.monotonic() > deadline:
+            raise Fail("the dump ended before the server got 8 MiB: %s" % dump.stdout.read())
+        time.sleep(0.005)
+    os.killpg(srv.pid, signal.SIGKILL)
+    out, _ = dump.communicate(timeout=60)
+    if dump.returncode == 0:
+        raise Fail("the snapshot dump succeeded without its page server")
+    if "page server" not in out or "left running" not in out:
+        raise Fail("the failed dump does not say why: %s" % out.strip())
+    if "snapshot" not in open(os.path.join(d, "a", "dump.log")).read():
+        raise Fail("the dump was no snapshot dump")
+    if not os.path.exists("/proc/%d" % pid):
+        raise Fail("memhog is gone after the failed dump")
+    harmless(pid)
+    memhog_ok(pid, d)
+
+
 def t_server_dies():
     d = tempfile.mkdtemp(dir=TMP)
     pid = start_memhog(NS_A, "random", 512, d)
@@ -247,7 +341,10 @@ def main():
         setup_net()
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
                                ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
-                               ("server_dies", t_server_dies, ()), ("no_server", t_no_server, ())):
+                               ("migrate_snapshot", t_migrate_snapshot, ()),
+                               ("server_dies", t_server_dies, ()),
+                               ("snapshot_server_dies", t_snapshot_server_dies, ()),
+                               ("no_server", t_no_server, ())):
             try:
                 fn(*args)
                 print("PASS %s" % name, flush=True)
