@@ -316,8 +316,7 @@ int dump_live_rounds(pid_t pid)
 	char *own[LIVE_ROUNDS] = { NULL };
 	int dfd, ret = 0;
 
-	/* the rounds' images would be at the page server too: not yet */
-	if (!prev || !kdat.has_mem_track || opts.page_server || opts.no_live_rounds)
+	if (!prev || !kdat.has_mem_track || opts.no_live_rounds)
 		return 0;
 	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (dfd < 0)
@@ -345,6 +344,9 @@ int dump_live_rounds(pid_t pid)
 		opts.prev_images_dir = up;
 		opts.track_mem = true;
 		opts.work_dir = NULL;
+		/* with a page server, the round's pages go to the same subdir there, on the dump's connection */
+		if (opts.page_server)
+			ps_round(name);
 		ret = pre_dump(pid, false);
 		opts = saved;
 		free(dir);
@@ -362,6 +364,8 @@ int dump_live_rounds(pid_t pid)
 		prev = own[round - 1];
 	}
 	close(dfd);
+	/* the dump's own images go to the server's dir (a round given up is removed there on its hello) */
+	ps_rounds_end();
 	opts.prev_images_dir = prev;	/* lives as long as the run, as options do */
 	for (int i = 0; i < LIVE_ROUNDS; i++)
 		if (own[i] && own[i] != prev)

@@ -11,6 +11,12 @@ by a veth pair (Documentation/incremental.md):
   migrate_compress  the same with --compress.
   migrate_dedup  the same with --auto-dedup while memhog writes on: the
                  server frees in the pre-dump's images what the dump replaced.
+  migrate_live   memhog writes 64 MiB/s: the dump makes live rounds
+                 (pre-dumps while memhog runs) before it freezes it, all
+                 over one connection to the page server, which puts each
+                 round into final/.live-N (parent links as the dump's) and,
+                 with its own --auto-dedup, frees what each replaced; the
+                 restore in B goes through pre, the rounds and the dump.
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
                  `dump -R --snapshot --prev-images-dir --page-server`: frozen
                  only for the snapshot, the pages written since the pre-dump
@@ -103,10 +109,11 @@ def start_memhog(ns, mode, mib, d, write_mibps=0):
     return int(open(pidfile).read())
 
 
-def page_server(ns, d, port=PORT):
+def page_server(ns, d, port=PORT, extra=()):
     os.makedirs(d, exist_ok=True)
     p = subprocess.Popen(["ip", "netns", "exec", ns, CRIU, "page-server", "-D", d, "--address", IP_B, "--port",
-                          str(port), "-v4", "-o", "ps.log"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          str(port), "-v4", "-o", "ps.log"] + list(extra), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     procs.append(p)
     deadline = time.monotonic() + 10
@@ -219,6 +226,55 @@ def harmless(pid):
             pass
     if re.search(r"^VmFlags:.* uw", open("/proc/%d/smaps" % pid).read(), re.M):
         raise Fail("an area of memhog is still registered with a userfaultfd ('uw')")
+
+
+def t_migrate_live():
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(a)
+    pid = start_memhog(NS_A, "random", 128, d, 64)
+    srv = page_server(NS_B, os.path.join(b, "pre"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    time.sleep(0.5)     # some 8,000 pages written since: more than a frozen dump should take
+    srv = page_server(NS_B, os.path.join(b, "final"), extra=["--auto-dedup"])
+    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--prev-images-dir", "../pre", "--track-mem", "-v4", "-o", "dump.log")
+    if r.returncode or srv.wait(timeout=60):
+        raise Fail("dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    log = open(os.path.join(a, "final", "dump.log")).read()
+    rounds = re.findall(r"a live round into (\.live-[0-9]+) first", log)
+    if not rounds:
+        raise Fail("the dump made no live round")
+    psl = open(os.path.join(b, "final", "ps.log")).read()
+    up = "../../pre"
+    for rd in rounds:
+        at = os.path.join(b, "final", rd)
+        if not os.path.exists(os.path.join(at, "inventory.img")) or os.readlink(os.path.join(at, "parent")) != up:
+            raise Fail("the page server has no whole %s linked to %s" % (rd, up))
+        if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final", rd))):
+            raise Fail("pages of %s written locally although they went to the page server" % rd)
+        up = "../" + rd
+    if os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
+        raise Fail("the dump's images at the page server are not linked to the last round")
+    freed = [int(n) for n in re.findall(r"--auto-dedup: ([0-9]+) pages freed", psl)]
+    if len(freed) != len(rounds) + 1 or not all(freed):
+        raise Fail("the page server did not free pages after each round and the dump: %s" % freed)
+    if not reaped(pid):
+        raise Fail("the dumped memhog is still there")
+    for f in os.listdir(os.path.join(a, "final")):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, "final", f)):
+            shutil.copy(os.path.join(a, "final", f), os.path.join(b, "final", f))
+    pidfile = os.path.join(d, "restored.pid")
+    r = criu_in(NS_B, "restore", "-D", os.path.join(b, "final"), "-d", "--pidfile", pidfile, "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    rpid = int(open(pidfile).read())
+    if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
+        raise Fail("memhog did not come back as %d in netns B" % pid)
+    memhog_ok(rpid, d)
 
 
 def t_migrate_snapshot():
@@ -341,6 +397,7 @@ def main():
         setup_net()
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
                                ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
+                               ("migrate_live", t_migrate_live, ()),
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
