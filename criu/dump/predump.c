@@ -204,10 +204,15 @@ int cr_pre_dump_tasks(pid_t pid)
 /*
  * Pages of @pid written since the last round (all present pages of areas
  * not tracked), area by area: PAGE_IS_FILE (a look at each page's struct
- * page) only where it tells something, in private file mappings.
+ * page) only where it tells something, in private file mappings. Before
+ * a --snapshot dump only the tracked areas' count (PAGE_IS_WPALLOWED: an
+ * asynchronous write-protect registration, the tracking's): their pages
+ * written since are read while the tree is frozen, those of other areas
+ * are write-protected by the snapshot and copied while it runs.
  */
 static int64_t written_in(pid_t pid)
 {
+	uint64_t tracked = opts.snapshot ? PAGE_IS_WPALLOWED : 0;
 	struct page_region r[256];
 	struct proc_vma *v;
 	int64_t total = 0;
@@ -228,7 +233,7 @@ static int64_t written_in(pid_t pid)
 			.vec_len = ARRAY_SIZE(r),
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			.category_inverted = PAGE_IS_PFNZERO | file,
-			.category_mask = PAGE_IS_PFNZERO | file | PAGE_IS_WRITTEN,
+			.category_mask = PAGE_IS_PFNZERO | file | PAGE_IS_WRITTEN | tracked,
 			.return_mask = PAGE_IS_WRITTEN,
 		};
 

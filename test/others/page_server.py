@@ -17,6 +17,9 @@ by a veth pair (Documentation/incremental.md):
                  round into final/.live-N (parent links as the dump's) and,
                  with its own --auto-dedup, frees what each replaced; the
                  restore in B goes through pre, the rounds and the dump.
+  live_round_given_up  the same, the first round failing (fault injection
+                 at its first page message): the dump goes on from the
+                 pre-dump, the server removes the round, the restore verifies.
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
                  `dump -R --snapshot --prev-images-dir --page-server`: frozen
                  only for the snapshot, the pages written since the pre-dump
@@ -228,7 +231,7 @@ def harmless(pid):
         raise Fail("an area of memhog is still registered with a userfaultfd ('uw')")
 
 
-def t_migrate_live():
+def t_migrate_live(give_up=False):
     d = tempfile.mkdtemp(dir=TMP)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
     os.makedirs(a)
@@ -240,8 +243,13 @@ def t_migrate_live():
         raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
     time.sleep(0.5)     # some 8,000 pages written since: more than a frozen dump should take
     srv = page_server(NS_B, os.path.join(b, "final"), extra=["--auto-dedup"])
-    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
-                "--port", str(PORT), "--prev-images-dir", "../pre", "--track-mem", "-v4", "-o", "dump.log")
+    # give_up: the first round fails at its first page message (the 6th send: hello, parent and their
+    # payloads, the cover asked, the open): the dump goes on without it, the server removes it
+    env = dict(os.environ, CRIU_FAULT_CALLS="send", CRIU_FAULT="6") if give_up else None
+    r = subprocess.run(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server",
+                                      "--address", IP_B, "--port", str(PORT), "--prev-images-dir", "../pre",
+                                      "--track-mem", "-v4", "-o", "dump.log"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=300, env=env)
     if r.returncode or srv.wait(timeout=60):
         raise Fail("dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
     log = open(os.path.join(a, "final", "dump.log")).read()
@@ -249,6 +257,14 @@ def t_migrate_live():
     if not rounds:
         raise Fail("the dump made no live round")
     psl = open(os.path.join(b, "final", "ps.log")).read()
+    if give_up:
+        if "the live round failed" not in log or "live round .live-1 was given up" not in psl:
+            raise Fail("the first live round did not fail as injected, or the server kept it")
+        if os.path.exists(os.path.join(b, "final", ".live-1")) or os.path.exists(os.path.join(a, "final", ".live-1")):
+            raise Fail("the given-up round's images are still there")
+        if os.readlink(os.path.join(b, "final", "parent")) != "../pre":
+            raise Fail("the dump's images at the server are not linked to the pre-dump")
+        rounds = []
     up = "../../pre"
     for rd in rounds:
         at = os.path.join(b, "final", rd)
@@ -257,10 +273,10 @@ def t_migrate_live():
         if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final", rd))):
             raise Fail("pages of %s written locally although they went to the page server" % rd)
         up = "../" + rd
-    if os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
+    if rounds and os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
         raise Fail("the dump's images at the page server are not linked to the last round")
     freed = [int(n) for n in re.findall(r"--auto-dedup: ([0-9]+) pages freed", psl)]
-    if len(freed) != len(rounds) + 1 or not all(freed):
+    if len(freed) != len(rounds) + 1 or not all(freed) and not give_up:
         raise Fail("the page server did not free pages after each round and the dump: %s" % freed)
     if not reaped(pid):
         raise Fail("the dumped memhog is still there")
@@ -398,6 +414,7 @@ def main():
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
                                ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
                                ("migrate_live", t_migrate_live, ()),
+                               ("live_round_given_up", t_migrate_live, (True,)),
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
