@@ -43,6 +43,7 @@ static void usage(FILE *f)
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
 "  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
 "  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
+"                                                     (and of its live rounds, into DIR/.live-N)\n"
 "  criu lazy-pages -D DIR [--status-fd FD]   fill the memory of a restore --lazy-pages from DIR\n"
 "  criu lazy-pages -D DIR --page-server --address A [--port N]   ... fetching the pages a\n"
 "                          dump --lazy-pages left in its tree from that dump\n"
