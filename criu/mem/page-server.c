@@ -550,6 +550,7 @@ out:
 
 static int ps_sk = -1;
 static void ps_close_now(void);
+static bool ps_lost;		/* a message went half-way: nothing more may follow on this connection */
 static bool ps_kept;		/* live rounds: the connection goes on to the next round and the dump */
 static char ps_subdir[32];	/* the current live round's subdir at the server */
 
@@ -570,11 +571,26 @@ bool ps_active(void)
 	return ps_sk >= 0;
 }
 
+/*
+ * A send or a read that failed may have left a message half-way: the
+ * server would take what comes next for the rest of it. The connection
+ * is shut down (the server sees the dump go away and drops what is not
+ * whole) but stays open, so that the dump goes on failing, never writing
+ * pages locally instead; a live round's failure so fails the dump too.
+ */
+static int ps_broke(void)
+{
+	if (ps_sk >= 0 && !ps_lost)
+		shutdown(ps_sk, SHUT_RDWR);
+	ps_lost = true;
+	return -1;
+}
+
 static int ps_reply(struct ps_msg *m, const char *what)
 {
 	if (read_all(ps_sk, m, sizeof(*m)) || m->cmd != PS_REPLY) {
 		pr_perror("the page server did not answer %s", what);
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -593,6 +609,10 @@ int ps_connect(void)
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (ps_lost) {
+		pr_err("the connection to the page server broke during a live round: the dump can't go on\n");
+		return -1;
+	}
 	/* kept from a live round: the same connection, a new hello */
 	if (ps_sk < 0) {
 		if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
@@ -609,12 +629,13 @@ int ps_connect(void)
 	}
 	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, img_get_dump_id(), 0, ps_subdir, strlen(ps_subdir)) ||
 	    ps_reply(&m, "hello")) {
+		ps_broke();
 		ps_close_now();
 		return -1;
 	}
 	if (opts.prev_images_dir &&
 	    ps_send(PS_PARENT, 0, 0, 0, 0, opts.prev_images_dir, strlen(opts.prev_images_dir))) {
-		ps_close_now();
+		ps_close_now();	/* ps_send() marked it lost */
 		return -1;
 	}
 	pr_info("pages go to the page server at %s port %d\n", opts.address, opts.port ? opts.port : PS_DEFAULT_PORT);
@@ -625,7 +646,7 @@ int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, co
 {
 	if (msg_send(ps_sk, cmd, flags, a, b, c, data, len)) {
 		pr_perror("sending pages to the page server");
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -636,7 +657,7 @@ int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *cs
 
 	if (send_all(ps_sk, &m, sizeof(m)) || send_all(ps_sk, csum, nr * sizeof(*csum)) || send_all(ps_sk, data, len)) {
 		pr_perror("sending pages to the page server");
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -652,13 +673,13 @@ int ps_cover(pid_t pid, struct page_list *out)
 		return -1;
 	if (m.len != m.b * sizeof(*r) || m.b > (1ULL << 32)) {
 		pr_err("the page server's answer is malformed\n");
-		return -1;
+		return ps_broke();
 	}
 	r = malloc(m.len ? m.len : 1);
 	if (!r || read_all(ps_sk, r, m.len)) {
 		pr_perror("reading the page server's answer");
 		free(r);
-		return -1;
+		return ps_broke();
 	}
 	ret = page_list_normalize(r, m.b, out);
 	free(r);

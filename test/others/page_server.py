@@ -17,9 +17,14 @@ by a veth pair (Documentation/incremental.md):
                  round into final/.live-N (parent links as the dump's) and,
                  with its own --auto-dedup, frees what each replaced; the
                  restore in B goes through pre, the rounds and the dump.
-  live_round_given_up  the same, the first round failing (fault injection
-                 at its first page message): the dump goes on from the
-                 pre-dump, the server removes the round, the restore verifies.
+  live_round_broken  the same, a send of the first round's page message
+                 failing half-way (fault injection): nothing more may go on
+                 that connection, so the dump fails at once (no hang),
+                 memhog runs on, the server removes the round.
+  round_given_up a client speaking the protocol begins a live round and then
+                 the dump's own images without finishing it (what a dump
+                 does when a round fails but the connection is whole): the
+                 server removes the round and serves the dump.
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
                  `dump -R --snapshot --prev-images-dir --page-server`: frozen
                  only for the snapshot, the pages written since the pre-dump
@@ -231,7 +236,7 @@ def harmless(pid):
         raise Fail("an area of memhog is still registered with a userfaultfd ('uw')")
 
 
-def t_migrate_live(give_up=False):
+def t_migrate_live(broken=False):
     d = tempfile.mkdtemp(dir=TMP)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
     os.makedirs(a)
@@ -243,13 +248,23 @@ def t_migrate_live(give_up=False):
         raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
     time.sleep(0.5)     # some 8,000 pages written since: more than a frozen dump should take
     srv = page_server(NS_B, os.path.join(b, "final"), extra=["--auto-dedup"])
-    # give_up: the first round fails at its first page message (the 6th send: hello, parent and their
-    # payloads, the cover asked, the open): the dump goes on without it, the server removes it
-    env = dict(os.environ, CRIU_FAULT_CALLS="send", CRIU_FAULT="6") if give_up else None
+    # broken: the 8th send fails: the first round's hello and parent (header, payload each), the cover
+    # asked, the open, then its first pages message (header, checksums: this one, half-way)
+    env = dict(os.environ, CRIU_FAULT_CALLS="send", CRIU_FAULT="8") if broken else None
     r = subprocess.run(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server",
                                       "--address", IP_B, "--port", str(PORT), "--prev-images-dir", "../pre",
                                       "--track-mem", "-v4", "-o", "dump.log"], stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=300, env=env)
+    if broken:
+        if r.returncode == 0 or "broke during a live round" not in r.stderr or "left running" not in r.stderr:
+            raise Fail("the dump did not fail on its broken connection: rc %d %s" % (r.returncode, r.stderr))
+        if srv.wait(timeout=30) != 1:
+            raise Fail("the page server did not fail")
+        if "live round .live-1 was given up" not in open(os.path.join(b, "final", "ps.log")).read() or \
+                os.path.exists(os.path.join(b, "final", ".live-1")):
+            raise Fail("the page server kept the broken round")
+        memhog_ok(pid, d)
+        return
     if r.returncode or srv.wait(timeout=60):
         raise Fail("dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
     log = open(os.path.join(a, "final", "dump.log")).read()
@@ -257,14 +272,6 @@ def t_migrate_live(give_up=False):
     if not rounds:
         raise Fail("the dump made no live round")
     psl = open(os.path.join(b, "final", "ps.log")).read()
-    if give_up:
-        if "the live round failed" not in log or "live round .live-1 was given up" not in psl:
-            raise Fail("the first live round did not fail as injected, or the server kept it")
-        if os.path.exists(os.path.join(b, "final", ".live-1")) or os.path.exists(os.path.join(a, "final", ".live-1")):
-            raise Fail("the given-up round's images are still there")
-        if os.readlink(os.path.join(b, "final", "parent")) != "../pre":
-            raise Fail("the dump's images at the server are not linked to the pre-dump")
-        rounds = []
     up = "../../pre"
     for rd in rounds:
         at = os.path.join(b, "final", rd)
@@ -273,10 +280,10 @@ def t_migrate_live(give_up=False):
         if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final", rd))):
             raise Fail("pages of %s written locally although they went to the page server" % rd)
         up = "../" + rd
-    if rounds and os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
+    if os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
         raise Fail("the dump's images at the page server are not linked to the last round")
     freed = [int(n) for n in re.findall(r"--auto-dedup: ([0-9]+) pages freed", psl)]
-    if len(freed) != len(rounds) + 1 or not all(freed) and not give_up:
+    if len(freed) != len(rounds) + 1 or not all(freed):
         raise Fail("the page server did not free pages after each round and the dump: %s" % freed)
     if not reaped(pid):
         raise Fail("the dumped memhog is still there")
@@ -291,6 +298,60 @@ def t_migrate_live(give_up=False):
     if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
         raise Fail("memhog did not come back as %d in netns B" % pid)
     memhog_ok(rpid, d)
+
+
+ROUND_CLIENT = r"""
+import os, socket, struct, sys, time
+d, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+MAGIC, HELLO, PARENT, OPEN, FINISH, REPLY = 0x53504352, 1, 2, 3, 8, 9
+
+
+def msg(cmd, a=0, b=0, data=b""):
+    return struct.pack("=IIQQQQ", cmd, 0, a, b, 0, len(data)) + data
+
+
+def reply(sk):
+    buf = b""
+    while len(buf) < 40:
+        got = sk.recv(40 - len(buf))
+        if not got:
+            sys.exit("the page server closed the connection")
+        buf += got
+    cmd, _, a = struct.unpack("=IIQ", buf[:16])
+    if cmd != REPLY or a:
+        sys.exit("the page server answered %d (%d)" % (cmd, a))
+
+
+sk = socket.create_connection((ip, port), timeout=10)
+sk.sendall(msg(HELLO, MAGIC, 1234, b".live-1"))
+reply(sk)
+sk.sendall(msg(PARENT, data=b"../../pre") + msg(OPEN, 4321, 1))
+deadline = time.monotonic() + 5
+while not os.path.exists(os.path.join(d, ".live-1", "pagemap-4321.img")):
+    if time.monotonic() > deadline:
+        sys.exit("the page server did not begin the round in .live-1")
+    time.sleep(0.02)
+sk.sendall(msg(HELLO, MAGIC, 5678))
+reply(sk)
+sk.sendall(msg(FINISH))
+reply(sk)
+"""
+
+
+def t_round_given_up():
+    """The protocol by hand (include/page-server.h): a round begun, never finished, then the dump's hello."""
+    d = tempfile.mkdtemp(dir=TMP)
+    srv = page_server(NS_B, d)
+    r = subprocess.run(in_ns(NS_A) + [sys.executable, "-c", ROUND_CLIENT, d, IP_B, str(PORT)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise Fail("the client: %s" % r.stderr.strip())
+    if srv.wait(timeout=30):
+        raise Fail("the page server failed after the dump's finish")
+    if os.path.exists(os.path.join(d, ".live-1")):
+        raise Fail("the round given up is still at the page server: %s" % os.listdir(os.path.join(d, ".live-1")))
+    if "live round .live-1 was given up" not in open(os.path.join(d, "ps.log")).read():
+        raise Fail("the page server's log does not say it removed the round")
 
 
 def t_migrate_snapshot():
@@ -414,7 +475,8 @@ def main():
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
                                ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
                                ("migrate_live", t_migrate_live, ()),
-                               ("live_round_given_up", t_migrate_live, (True,)),
+                               ("live_round_broken", t_migrate_live, (True,)),
+                               ("round_given_up", t_round_given_up, ()),
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
