@@ -263,9 +263,14 @@ static int register_areas(struct snap_task *st)
 		if (!registrable(v))
 			continue;
 		if (ioctl(st->uffd, UFFDIO_REGISTER, &reg)) {
-			/* e.g. registered by someone else: its pages are read now, frozen */
-			pr_info("snapshot: %d: area %lx-%lx can't be write-protected (%s): copied while frozen\n",
-				st->pid, (unsigned long)v->start, (unsigned long)v->end, strerror(errno));
+			/*
+			 * Registered by someone else: on a chain, the memory
+			 * tracking (its pages written since are few); its
+			 * pages are read now, frozen.
+			 */
+			pr_info("snapshot: %d: area %lx-%lx can't be write-protected (%s%s): copied while frozen\n",
+				st->pid, (unsigned long)v->start, (unsigned long)v->end, strerror(errno),
+				errno == EBUSY ? ": registered by the memory tracking or the task" : "");
 			continue;
 		}
 		if (page_list_add(&st->reg, v->start, (v->end - v->start) >> PAGE_SHIFT))

@@ -5,7 +5,6 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -17,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compress.h"
