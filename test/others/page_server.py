@@ -26,9 +26,10 @@ by a veth pair (Documentation/incremental.md):
                  does when a round fails but the connection is whole): the
                  server removes the round and serves the dump.
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
-                 `dump -R --snapshot --prev-images-dir --page-server`: frozen
-                 only for the snapshot, the pages written since the pre-dump
-                 go to the server while memhog runs on; memhog (left running)
+                 `dump -R --snapshot --prev-images-dir --page-server
+                 --auto-dedup`: frozen only for the snapshot, the pages
+                 written since the pre-dump go to the server while memhog
+                 runs on, the server frees what they replace; memhog (left running)
                  is killed in A and restored in B from the chain at the server.
   server_dies    the page server is killed while a dump sends it pages: the
                  dump fails saying so, memhog runs on untouched.
@@ -367,9 +368,13 @@ def t_migrate_snapshot():
     time.sleep(0.3)     # pages written since the pre-dump
     srv = page_server(NS_B, os.path.join(b, "final"))
     r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
-                "--port", str(PORT), "--prev-images-dir", "../pre", "-R", "--snapshot", "-v4", "-o", "dump.log")
+                "--port", str(PORT), "--prev-images-dir", "../pre", "-R", "--snapshot", "--auto-dedup", "-v4", "-o",
+                "dump.log")
     if r.returncode or srv.wait(timeout=30):
         raise Fail("dump -R --snapshot through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    m = re.search(r"--auto-dedup: ([0-9]+) pages freed", open(os.path.join(b, "final", "ps.log")).read())
+    if not m or not int(m.group(1)):
+        raise Fail("the page server freed nothing in the pre-dump's images after the snapshot dump (--auto-dedup)")
     log = open(os.path.join(a, "final", "dump.log")).read()
     if not re.search(r" [1-9][0-9]* pages unchanged since the previous dump", log):
         raise Fail("the snapshot dump did not use the pre-dump the page server has")
