@@ -8,6 +8,10 @@
  * criu's namespace (they stay, reopened by name). After C/R: the fds'
  * flags, each queue's attributes, mode and owner, and the messages come
  * out in the same order with their priorities.
+ *
+ * With ZDTM_MQ_FAIL_LATER=1 (mqueue_dump_fail) a file of /dev/shm gets more
+ * xattrs than a dump takes, which the dump refuses after it has read the
+ * queues: the queues must be as they were all the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
@@ -123,8 +128,28 @@ int main(int argc, char **argv)
 		test_bug("mq_send(b)");
 	}
 
+	if (getenv("ZDTM_MQ_FAIL_LATER")) {
+		int fd = open("/dev/shm/zdtm-mq-xattrs", O_CREAT | O_RDWR, 0600);
+
+		for (int i = 0; fd >= 0 && i < 65; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "user.x%d", i);
+			if (fsetxattr(fd, name, "v", 1, 0)) {
+				cleanup();
+				test_bug("fsetxattr");
+			}
+		}
+		if (fd < 0) {
+			cleanup();
+			test_bug("/dev/shm/zdtm-mq-xattrs");
+		}
+		close(fd);
+	}
+
 	test_daemon();
 	test_waitsig();
+	unlink("/dev/shm/zdtm-mq-xattrs");
 
 	fl = fcntl(rw, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR || !(fl & O_NONBLOCK))
