@@ -9,6 +9,8 @@
  * flags, each queue's attributes, mode and owner, and the messages come
  * out in the same order with their priorities.
  *
+ * With ZDTM_MQ_NAME_FILE=FILE (mqueue_host_gone) the queues' names go to
+ * FILE, for the runner to remove them before the restore.
  * With ZDTM_MQ_FAIL_LATER=1 (mqueue_dump_fail) a file of /dev/shm gets more
  * xattrs than a dump takes, which the dump refuses after it has read the
  * queues: the queues must be as they were all the same.
@@ -128,6 +130,15 @@ int main(int argc, char **argv)
 		test_bug("mq_send(b)");
 	}
 
+	/* for mqueue_host_gone's before_restore */
+	if (getenv("ZDTM_MQ_NAME_FILE")) {
+		FILE *f = fopen(getenv("ZDTM_MQ_NAME_FILE"), "w");
+
+		if (!f || fprintf(f, "%s\n%s\n", name_a, name_b) < 0 || fclose(f)) {
+			cleanup();
+			test_bug("writing the queue's name");
+		}
+	}
 	if (getenv("ZDTM_MQ_FAIL_LATER")) {
 		int fd = open("/dev/shm/zdtm-mq-xattrs", O_CREAT | O_RDWR, 0600);
 
