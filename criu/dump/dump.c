@@ -769,8 +769,12 @@ static int run_parasite(struct dump_ctx *dc)
 
 	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
-	for (int i = 0; i < dc->nr_timers; i++)
+	for (int i = 0; i < dc->nr_timers; i++) {
 		pa->misc.timers[i].id = dc->timers[i].id;
+		pa->misc.timers[i].clock = dc->timers[i].clock;
+		pa->misc.timers[i].signo = dc->timers[i].signo;
+		pa->misc.timers[i].pending = dc->timers[i].pending;
+	}
 	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
 		pr_perror("parasite failed to collect task state (step %d)",
 			  ((union parasite_args *)compel_parasite_args(ctl))->misc.err_where);
@@ -1465,6 +1469,84 @@ static int check_ttys(struct dump_tree *t)
 	return ret;
 }
 
+/* Is the siginfo @si the signal of POSIX timer @id (SI_TIMER, si_tid)? */
+static int is_timer_signal(const uint8_t *si, int id, int signo)
+{
+	int32_t s, code, tid;
+
+	memcpy(&s, si, sizeof(s));
+	memcpy(&code, si + 8, sizeof(code));
+	memcpy(&tid, si + 16, sizeof(tid));
+	return s == signo && code == SI_TIMER && tid == id;
+}
+
+static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += *(const int32_t *)l[i].siginfo.data == signo;
+	return c;
+}
+
+/*
+ * A timer's own signal, pending (it fired while blocked): the kernel keeps
+ * one per timer, and counts the expiries after it as its overruns. It is
+ * not queued again as a signal of its own at restore (it would come twice,
+ * once from the copy and once from the timer, and without its overruns):
+ * the timer is marked, and its entry leaves the list. The parasite reads
+ * its overruns so far by taking it and making the timer queue it again
+ * (dump_misc()): only with no other signal of its number before it, in the
+ * leader (where the parasite runs), and on a clock whose expiries come by
+ * themselves (not CPU time).
+ */
+static int match_timer_signals(struct dump_ctx *dc)
+{
+	for (int i = 0; i < dc->nr_timers; i++) {
+		int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID;
+		SiginfoEntry *l = dc->sig_shared;
+		size_t *n = &dc->nr_sig_shared, j;
+
+		if ((dc->timers[i].notify & ~SIGEV_THREAD_ID) == SIGEV_NONE)
+			continue;
+		for (int t = 0; to_thread && t < dc->nr_th; t++)
+			if (dc->th[t].tid == dc->timers[i].tid) {
+				l = dc->th[t].sig;
+				n = &dc->th[t].nr_sig;
+			}
+		if (to_thread && l == dc->sig_shared)
+			continue;	/* a thread gone: its signal with it */
+		for (j = 0; j < *n && !is_timer_signal(l[j].siginfo.data, id, signo); j++)
+			;
+		if (j == *n)
+			continue;
+		if (to_thread && dc->timers[i].tid != dc->pid) {
+			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending for thread %d, not the "
+			       "leader; not supported\n", dc->pid, signo, id, dc->timers[i].tid);
+			return -1;
+		}
+		if (count_signo(l, *n, signo) > 1 ||
+		    (!to_thread && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
+			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
+			       "number queued; not supported\n", dc->pid, signo, id);
+			return -1;
+		}
+		if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
+		    clock != CLOCK_TAI) {
+			pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
+			       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo,
+			       id, clock);
+			return -1;
+		}
+		dc->timers[i].pending = 1;
+		memmove(&l[j], &l[j + 1], (*n - j - 1) * sizeof(*l));
+		(*n)--;
+		pr_info("task %d: POSIX timer %d has its signal %d pending\n", dc->pid, id, signo);
+	}
+	return 0;
+}
+
 /* /proc/PID/timers: four lines a timer (ID, signal, notify, ClockID). */
 static int collect_posix_timers(struct dump_ctx *dc)
 {
@@ -1834,7 +1916,9 @@ static int collect_process(struct dump_ctx *dc)
 			return -1;
 	if (collect_cgroups(dc) || collect_posix_timers(dc))
 		return -1;
-	return peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
+	if (peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf))
+		return -1;
+	return match_timer_signals(dc);
 }
 
 static int write_tree_images(struct dump_tree *t, pid_t root)

@@ -117,6 +117,7 @@ struct dump_ctx {
 	struct {
 		int id, clock, signo, notify, tid;
 		uint64_t value;
+		int pending;	/* its own signal is pending (match_timer_signals()) */
 	} timers[MAX_POSIX_TIMERS];
 	int nr_timers;
 	SiginfoEntry *sig_shared;

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A POSIX timer's signal pending at dump: a periodic CLOCK_MONOTONIC timer
+ * and a one-shot CLOCK_REALTIME one, their signals blocked, both fired
+ * before the dump. The kernel keeps one signal per timer and counts the
+ * periodic timer's later expiries as overruns of that signal. After C/R:
+ * each signal is pending once (a restore that queues a copy of it beside
+ * the timer gives two), the periodic one's si_overrun counts every
+ * interval since its first expiry (the dump and restore included), it
+ * still fires at its interval, and the one-shot timer is disarmed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "zdtmtst.h"
+
+#define SIG_PER		(SIGRTMIN + 4)
+#define SIG_ONE		(SIGRTMIN + 5)
+#define IV_NS		(100 * 1000 * 1000LL)
+
+static long long now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The signals of @sig pending now: each's overrun and value, at most @max. */
+static int take_all(int sig, siginfo_t *si, int max)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t set;
+	int n = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	while (n < max && sigtimedwait(&set, &si[n], &zero) == sig)
+		n++;
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	struct itimerspec per = { { 0, IV_NS }, { 0, IV_NS } }, one = { { 0, 0 }, { 0, 1000 * 1000 } }, cur;
+	struct sigevent sev = { 0 };
+	long long first, elapsed, expect;
+	struct timespec wait = { 0, 2 * IV_NS };
+	timer_t tp, to;
+	siginfo_t si[4];
+	sigset_t set;
+	int n;
+
+	test_init(argc, argv);
+	sigemptyset(&set);
+	sigaddset(&set, SIG_PER);
+	sigaddset(&set, SIG_ONE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIG_PER;
+	sev.sigev_value.sival_int = 0x1234;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tp))
+		test_bug("timer_create");
+	sev.sigev_signo = SIG_ONE;
+	sev.sigev_value.sival_int = 0x5678;
+	if (timer_create(CLOCK_REALTIME, &sev, &to))
+		test_bug("timer_create");
+	first = now_ns(CLOCK_MONOTONIC) + IV_NS;
+	if (timer_settime(tp, 0, &per, NULL) || timer_settime(to, 0, &one, NULL))
+		test_bug("timer_settime");
+	/* both fire, the periodic one runs over twice or so */
+	wait.tv_nsec = 3 * IV_NS + IV_NS / 2;
+	nanosleep(&wait, NULL);
+	if (sigpending(&set) || !sigismember(&set, SIG_PER) || !sigismember(&set, SIG_ONE))
+		test_bug("the timers' signals are not pending");
+
+	test_daemon();
+	test_waitsig();
+
+	n = take_all(SIG_PER, si, 4);
+	elapsed = now_ns(CLOCK_MONOTONIC) - first;
+	expect = elapsed / IV_NS;	/* expiries after the first */
+	if (n != 1)
+		failv("the periodic timer's signal is pending %d times", n);
+	else if (si[0].si_code != SI_TIMER || si[0].si_value.sival_int != 0x1234)
+		failv("the periodic timer's signal: code %d, value %#x", si[0].si_code, si[0].si_value.sival_int);
+	/*
+	 * -1: the time C/R took may or may not count (relative timers). +1: in
+	 * a time namespace (ns flavors) the clocks are saved before the timers
+	 * are read, and go on from there: the timers come due that much sooner.
+	 */
+	else if (si[0].si_overrun < expect - 1 || si[0].si_overrun > expect + 1)
+		failv("the periodic timer's signal has %d overruns, %lld intervals after its first expiry",
+		      si[0].si_overrun, expect);
+	if (timer_gettime(tp, &cur) || cur.it_interval.tv_nsec != IV_NS || (!cur.it_value.tv_sec && !cur.it_value.tv_nsec) ||
+	    cur.it_value.tv_sec || cur.it_value.tv_nsec > IV_NS)
+		failv("the periodic timer: %ld.%09ld left, interval %ld.%09ld", (long)cur.it_value.tv_sec,
+		      cur.it_value.tv_nsec, (long)cur.it_interval.tv_sec, cur.it_interval.tv_nsec);
+	sigemptyset(&set);
+	sigaddset(&set, SIG_PER);
+	wait.tv_nsec = 2 * IV_NS;
+	if (sigtimedwait(&set, &si[0], &wait) != SIG_PER)
+		fail("the periodic timer fires no more");
+
+	n = take_all(SIG_ONE, si, 4);
+	if (n != 1)
+		failv("the one-shot timer's signal is pending %d times", n);
+	else if (si[0].si_code != SI_TIMER || si[0].si_value.sival_int != 0x5678 || si[0].si_overrun)
+		failv("the one-shot timer's signal: code %d, value %#x, %d overruns", si[0].si_code,
+		      si[0].si_value.sival_int, si[0].si_overrun);
+	if (timer_gettime(to, &cur) || cur.it_value.tv_sec || cur.it_value.tv_nsec)
+		failv("the one-shot timer is armed again");
+	if (test_failures)
+		return 1;
+	pass();
+	return 0;
+}
