@@ -8,8 +8,15 @@
  * the timer gives two), the periodic one's si_overrun counts every
  * interval since its first expiry (the dump and restore included), it
  * still fires at its interval, and the one-shot timer is disarmed.
+ *
+ * With ZDTM_PT_EXTRA=1 (posix_timer_pending_refuse) another signal of the
+ * periodic timer's number is queued behind its own: the dump, which would
+ * have to take the timer's to learn its overruns, refuses, and the task
+ * goes on with both pending.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -48,6 +55,7 @@ int main(int argc, char **argv)
 	struct sigevent sev = { 0 };
 	long long first, elapsed, expect;
 	struct timespec wait = { 0, 2 * IV_NS };
+	int extra = getenv("ZDTM_PT_EXTRA") != NULL;
 	timer_t tp, to;
 	siginfo_t si[4];
 	sigset_t set;
@@ -76,6 +84,8 @@ int main(int argc, char **argv)
 	nanosleep(&wait, NULL);
 	if (sigpending(&set) || !sigismember(&set, SIG_PER) || !sigismember(&set, SIG_ONE))
 		test_bug("the timers' signals are not pending");
+	if (extra && sigqueue(getpid(), SIG_PER, (union sigval){ .sival_int = 1 }))
+		test_bug("sigqueue");
 
 	test_daemon();
 	test_waitsig();
@@ -83,8 +93,8 @@ int main(int argc, char **argv)
 	n = take_all(SIG_PER, si, 4);
 	elapsed = now_ns(CLOCK_MONOTONIC) - first;
 	expect = elapsed / IV_NS;	/* expiries after the first */
-	if (n != 1)
-		failv("the periodic timer's signal is pending %d times", n);
+	if (n != 1 + extra)
+		failv("the periodic timer's signal is pending %d times", n - extra);
 	else if (si[0].si_code != SI_TIMER || si[0].si_value.sival_int != 0x1234)
 		failv("the periodic timer's signal: code %d, value %#x", si[0].si_code, si[0].si_value.sival_int);
 	/*
