@@ -422,6 +422,95 @@ static int copy_state(struct compel_thread_state *dst, const struct compel_threa
  * its securebits),
  * read by running syscalls in it that write into the parasite's area.
  */
+/*
+ * What the parasite does for the leader's timers (timer_overruns() in
+ * parasite.c, timer-pend.h), for a periodic timer whose signal is pending
+ * for thread @t: syscalls run in that thread (the signal is taken from its
+ * own queue; absolute times are those of its time namespace), scratch in
+ * the parasite's arguments.
+ */
+static int thread_timer_overruns(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
+{
+	union parasite_args *args = compel_parasite_args(leader);
+	unsigned long remote = compel_remote_addr(leader, args);
+	struct scratch {
+		uint64_t set, pending;
+		int64_t zero[2], now[2];
+		int32_t info[32];
+		struct k_itimerspec spec;
+	} *s = (struct scratch *)args;
+	unsigned long r = remote;
+	const int64_t nsec = 1000000000LL;
+	struct parasite_ctl *ctl = NULL;
+	int err = -1, id = 0;
+	long ret;
+
+	for (int i = 0; i < dc->nr_timers; i++) {
+		struct parasite_timer *pt = &dc->misc.timers[i];
+		int64_t iv, at;
+
+		if (!dc->timers[i].pending || !(dc->timers[i].notify & SIGEV_THREAD_ID) || dc->timers[i].tid != t->tid)
+			continue;
+		pt->sig_overrun = 0;
+		id = pt->id;
+		iv = pt->spec.interval_sec * nsec + pt->spec.interval_nsec;
+		if (!iv)
+			continue;	/* one-shot: no overruns, nothing to take */
+		if (!ctl && !(ctl = compel_prepare_thread(leader, t->tid)))
+			return -1;
+		memset(s, 0, sizeof(*s));
+		s->set = 1ULL << (pt->signo - 1);
+		if (compel_syscall(ctl, __NR_rt_sigtimedwait, &ret, r + offsetof(struct scratch, set),
+				   r + offsetof(struct scratch, info), r + offsetof(struct scratch, zero), 8, 0, 0) ||
+		    ret != pt->signo) {
+			pr_err("can't take the pending signal %d of POSIX timer %d in thread %d (%ld)\n", pt->signo,
+			       pt->id, t->tid, ret);
+			goto out;
+		}
+		if (s->info[2] != SI_TIMER || s->info[4] != pt->id) {
+			pr_err("thread %d: the signal %d taken is not POSIX timer %d's; it is lost\n", t->tid, pt->signo,
+			       pt->id);
+			goto out;
+		}
+		pt->sig_overrun = s->info[5];
+		if (compel_syscall(ctl, __NR_timer_gettime, &ret, pt->id, r + offsetof(struct scratch, spec), 0, 0, 0,
+				   0) || ret ||
+		    compel_syscall(ctl, __NR_clock_gettime, &ret, pt->clock, r + offsetof(struct scratch, now), 0, 0, 0,
+				   0) || ret)
+			goto lost;
+		pt->spec = s->spec;
+		/* armed at the expiry that queued it: it fires at once, the kernel queues it again */
+		at = s->now[0] * nsec + s->now[1] + s->spec.value_sec * nsec + s->spec.value_nsec -
+		     ((int64_t)pt->sig_overrun + 1) * iv;
+		if (at < 1)
+			at = 1;
+		s->spec.value_sec = at / nsec;
+		s->spec.value_nsec = at % nsec;
+		if (compel_syscall(ctl, __NR_timer_settime, &ret, pt->id, 1 /* TIMER_ABSTIME */,
+				   r + offsetof(struct scratch, spec), 0, 0, 0) || ret)
+			goto lost;
+		for (int n = 0; n < 50000; n++) {
+			if (compel_syscall(ctl, __NR_rt_sigpending, &ret, r + offsetof(struct scratch, pending), 8, 0, 0,
+					   0, 0) || ret)
+				goto lost;
+			if (s->pending & s->set)
+				break;
+			usleep(20);
+		}
+		if (!(s->pending & s->set))
+			goto lost;
+	}
+	err = 0;
+	goto out;
+lost:
+	pr_err("thread %d: the pending signal of POSIX timer %d was taken and could not be made pending again; it is "
+	       "lost\n", t->tid, id);
+out:
+	if (ctl && compel_cure(ctl))
+		err = -1;
+	return err;
+}
+
 static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
 {
 	union parasite_args *args = compel_parasite_args(leader);
@@ -454,7 +543,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
 	t->timer_slack = slack;
-	return 0;
+	return thread_timer_overruns(dc, leader, t);
 }
 
 /* A dump that leaves the tree running and goes on tracking write-protects what it dumps. */
@@ -773,7 +862,9 @@ static int run_parasite(struct dump_ctx *dc)
 		pa->misc.timers[i].id = dc->timers[i].id;
 		pa->misc.timers[i].clock = dc->timers[i].clock;
 		pa->misc.timers[i].signo = dc->timers[i].signo;
-		pa->misc.timers[i].pending = dc->timers[i].pending;
+		/* a thread's own is taken in that thread (thread_timer_overruns()) */
+		pa->misc.timers[i].pending = dc->timers[i].pending &&
+					     (!(dc->timers[i].notify & SIGEV_THREAD_ID) || dc->timers[i].tid == dc->pid);
 	}
 	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
 		pr_perror("parasite failed to collect task state (step %d)",
@@ -1521,11 +1612,6 @@ static int match_timer_signals(struct dump_ctx *dc)
 			;
 		if (j == *n)
 			continue;
-		if (to_thread && dc->timers[i].tid != dc->pid) {
-			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending for thread %d, not the "
-			       "leader; not supported\n", dc->pid, signo, id, dc->timers[i].tid);
-			return -1;
-		}
 		if (count_signo(l, *n, signo) > 1 ||
 		    (!to_thread && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
 			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "

@@ -8,7 +8,8 @@
  * past: it fires at once, the kernel queues its signal and, for a
  * periodic timer, leaves it to be forwarded when the signal is taken,
  * counting every interval since that expiry. Every signal must be
- * blocked in the caller. 0 once the signal is pending, or -errno.
+ * blocked in the caller. With @wait (the signal is for the caller, whose
+ * rt_sigpending() shows it) 0 once it is pending; 0 or -errno.
  */
 #ifndef CR_TIMER_PEND_H
 #define CR_TIMER_PEND_H
@@ -20,7 +21,7 @@
 #include "parasite.h"
 
 static inline int timer_pend_signal(int32_t id, int32_t clock, int signo, const struct k_itimerspec *spec,
-				    int64_t next_ns, int64_t overrun)
+				    int64_t next_ns, int64_t overrun, int wait)
 {
 	const int64_t nsec = 1000000000LL;
 	int64_t iv = spec->interval_sec * nsec + spec->interval_nsec, at = 1;
@@ -42,7 +43,7 @@ static inline int timer_pend_signal(int32_t id, int32_t clock, int signo, const 
 	s.value_sec = at / nsec;
 	s.value_nsec = at % nsec;
 	ret = __S(__NR_timer_settime, id, 1 /* TIMER_ABSTIME */, &s, 0, 0, 0);
-	if (ret < 0)
+	if (ret < 0 || !wait)
 		return ret;
 	/* an hrtimer in the past fires at the next interrupt: a second is plenty */
 	for (int i = 0; i < 50000; i++) {

@@ -105,7 +105,7 @@ static int timer_overruns(struct parasite_timer *t)
 	if (ret < 0)
 		return ret;
 	return timer_pend_signal(t->id, t->clock, t->signo, &t->spec,
-				 t->spec.value_sec * 1000000000LL + t->spec.value_nsec, t->sig_overrun);
+				 t->spec.value_sec * 1000000000LL + t->spec.value_nsec, t->sig_overrun, 1);
 }
 
 static int dump_misc(struct parasite_misc *m)

@@ -781,7 +781,8 @@ static void restore_timers(struct restore_args *a)
 			fail("timer_create did not give the timer its id back", -EINVAL);
 		if (t->sig_pending)
 			check(timer_pend_signal(id, t->clock, t->sev.signo, &t->spec,
-						spec_ns(t->spec.value_sec, t->spec.value_nsec), t->sig_overrun),
+						spec_ns(t->spec.value_sec, t->spec.value_nsec), t->sig_overrun,
+						t->sev.notify != SIGEV_THREAD_ID || t->sev.tid == a->pid),
 			      "making a timer's pending signal pending again");
 		else
 			check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");

@@ -101,12 +101,10 @@ int main(int argc, char **argv)
 		failv("the periodic timer's signal: code %d, value %#x", si[0].si_code, si[0].si_value.sival_int);
 	/*
 	 * At least those it had before the dump (the time between dump and
-	 * restore does not count: timers are armed again with what was left).
-	 * At most the intervals since, +1: in a time namespace (ns flavors)
-	 * the clocks are saved before the timers are read, and go on from
-	 * there: the timers come due that much sooner against them.
+	 * restore does not count: timers are armed again with what was left),
+	 * at most the intervals since.
 	 */
-	else if (si[0].si_overrun < before || si[0].si_overrun > expect + 1)
+	else if (si[0].si_overrun < before || si[0].si_overrun > expect)
 		failv("the periodic timer's signal has %d overruns, %lld intervals after its first expiry, %lld "
 		      "before the dump", si[0].si_overrun, expect, before);
 	if (timer_gettime(tp, &cur) || cur.it_interval.tv_nsec != IV_NS || (!cur.it_value.tv_sec && !cur.it_value.tv_nsec) ||
