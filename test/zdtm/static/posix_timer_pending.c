@@ -9,12 +9,19 @@
  * interval since its first expiry (the dump and restore included), it
  * still fires at its interval, and the one-shot timer is disarmed.
  *
+ * With ZDTM_PT_THREAD=1 (posix_timer_pending_thread) all of it happens in
+ * a second thread, which the timers signal (SIGEV_THREAD_ID): its own
+ * pending signals, taken and made pending again in that thread at dump.
+ *
  * With ZDTM_PT_EXTRA=1 (posix_timer_pending_refuse) another signal of the
  * periodic timer's number is queued behind its own: the dump, which would
  * have to take the timer's to learn its overruns, refuses, and the task
  * goes on with both pending.
  */
 #include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <signal.h>
@@ -49,25 +56,40 @@ static int take_all(int sig, siginfo_t *si, int max)
 	return n;
 }
 
-int main(int argc, char **argv)
+static int setup_done, go_check;
+
+static void wait_for(int *flag)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, flag, FUTEX_WAIT, 0, NULL, NULL, 0);
+}
+
+static void set_flag(int *flag)
+{
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, flag, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void *run(void *arg)
 {
 	struct itimerspec per = { { 0, IV_NS }, { 0, IV_NS } }, one = { { 0, 0 }, { 0, 1000 * 1000 } }, cur;
 	struct sigevent sev = { 0 };
 	long long first, elapsed, expect, before;
 	struct timespec wait = { 0, 2 * IV_NS };
 	int extra = getenv("ZDTM_PT_EXTRA") != NULL;
+	int in_thread = arg != NULL;
 	timer_t tp, to;
 	siginfo_t si[4];
 	sigset_t set;
 	int n;
 
-	test_init(argc, argv);
 	sigemptyset(&set);
 	sigaddset(&set, SIG_PER);
 	sigaddset(&set, SIG_ONE);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_notify = in_thread ? SIGEV_THREAD_ID : SIGEV_SIGNAL;
+	sev._sigev_un._tid = syscall(SYS_gettid);
 	sev.sigev_signo = SIG_PER;
 	sev.sigev_value.sival_int = 0x1234;
 	if (timer_create(CLOCK_MONOTONIC, &sev, &tp))
@@ -84,13 +106,20 @@ int main(int argc, char **argv)
 	nanosleep(&wait, NULL);
 	if (sigpending(&set) || !sigismember(&set, SIG_PER) || !sigismember(&set, SIG_ONE))
 		test_bug("the timers' signals are not pending");
-	if (extra && sigqueue(getpid(), SIG_PER, (union sigval){ .sival_int = 1 }))
+	if (extra && (in_thread ? syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), SIG_PER,
+					  &(siginfo_t){ .si_code = SI_QUEUE, .si_pid = getpid(), .si_uid = getuid() }) :
+			     sigqueue(getpid(), SIG_PER, (union sigval){ .sival_int = 1 })))
 		test_bug("sigqueue");
 
 	before = (now_ns(CLOCK_MONOTONIC) - first) / IV_NS;	/* overruns at least, at the dump */
 
-	test_daemon();
-	test_waitsig();
+	if (in_thread) {
+		set_flag(&setup_done);
+		wait_for(&go_check);
+	} else {
+		test_daemon();
+		test_waitsig();
+	}
 
 	n = take_all(SIG_PER, si, 4);
 	elapsed = now_ns(CLOCK_MONOTONIC) - first;
@@ -125,6 +154,31 @@ int main(int argc, char **argv)
 		      si[0].si_value.sival_int, si[0].si_overrun);
 	if (timer_gettime(to, &cur) || cur.it_value.tv_sec || cur.it_value.tv_nsec)
 		failv("the one-shot timer is armed again");
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t th;
+	sigset_t set;
+
+	test_init(argc, argv);
+	if (getenv("ZDTM_PT_THREAD")) {
+		/* the timers' signals are for the thread alone: blocked here too, none strays */
+		sigemptyset(&set);
+		sigaddset(&set, SIG_PER);
+		sigaddset(&set, SIG_ONE);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		if (pthread_create(&th, NULL, run, (void *)1))
+			test_bug("pthread_create");
+		wait_for(&setup_done);
+		test_daemon();
+		test_waitsig();
+		set_flag(&go_check);
+		pthread_join(th, NULL);
+	} else {
+		run(NULL);
+	}
 	if (test_failures)
 		return 1;
 	pass();
