@@ -1419,12 +1419,57 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
 }
 
 /*
+ * Members of session @sid (leader gone) whose parents outside it are @a
+ * and @b: possible only where one of them, a child of the other, left
+ * the session (setsid()) after forking its members, as a daemon that
+ * makes its own session late does, and the other adopted the orphans (a
+ * subreaper). The one that left, or NULL.
+ */
+static struct dump_ctx *left_of(struct dump_tree *t, pid_t a, pid_t b)
+{
+	struct dump_ctx *pa = tree_find(t, a), *pb = tree_find(t, b);
+
+	if (pb && pb->ppid == a && pb->stat.sid == pb->pid)
+		return pb;
+	if (pa && pa->ppid == b && pa->stat.sid == pa->pid)
+		return pa;
+	return NULL;
+}
+
+/*
+ * @x left session @sid: restore has the session's helper fork it (a
+ * member of the adopter, @x's parent, like the others), and @x forks its
+ * children of the session, then calls setsid() (fork.c). So it leads its
+ * session and group, has no terminal, shares nothing with its parent.
+ * Its children of the session, if marked as the helper's, are its own.
+ */
+static int mark_left(struct dump_tree *t, struct dump_ctx *x, pid_t sid, struct pidmap *parents)
+{
+	if (x->stat.pgid != x->pid || x->zombie || x->stat.tty_nr || x->fs_from || x->files_from || x->vm_from ||
+	    x->session_gone) {
+		pr_err("can't dump task %d: it left session %d, whose leader is gone and where its children are, and "
+		       "%s; not supported\n", x->pid, sid,
+		       x->zombie ? "is a zombie" : x->stat.tty_nr ? "has a terminal" :
+		       x->session_gone ? "another such session" : "shares its parent's fs, fd table or memory, or "
+		       "does not lead its group");
+		return -1;
+	}
+	x->session_gone = sid;
+	for (int i = 0; i < t->nr; i++)
+		if (t->p[i].ppid == x->pid && t->p[i].session_gone == sid)
+			t->p[i].session_gone = 0;
+	pr_info("task %d left session %d, whose leader is gone, after forking members of it\n", x->pid, sid);
+	return pidmap_set(parents, sid, x->ppid);
+}
+
+/*
  * The session of a leader that is gone: a daemon's double fork (fork,
  * setsid, fork, exit), its last child re-parented to a subreaper of the
  * tree. Restore has a helper with the leader's pid, a child of the
  * parent, call setsid() and fork the session's members with CLONE_PARENT,
  * then exit. So the members the parent has (those whose parent is not in
- * the session) must all be of one parent, in the session's group or their
+ * the session) must all be of one parent (but for those of a process
+ * that left the session, mark_left()), in the session's group or their
  * own, and share nothing with it.
  */
 static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidmap *parents)
@@ -1443,15 +1488,24 @@ static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidm
 		       "neither the session's nor its own; not supported yet\n", dc->pid, sid, pgid);
 		return -1;
 	}
+	other = pidmap_get(parents, sid);
+	if (other >= 0 && other != dc->ppid) {
+		struct dump_ctx *x = left_of(t, other, dc->ppid);
+
+		if (!x) {
+			pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
+			       "members of two parents are not supported (but for those of a child of the other that "
+			       "left the session)\n", dc->pid, sid, other);
+			return -1;
+		}
+		if (x->session_gone != sid && mark_left(t, x, sid, parents))
+			return -1;
+		if (x->pid == dc->ppid)
+			return 1;	/* forked by its parent before that left the session */
+	}
 	if (dc->fs_from || dc->files_from || dc->vm_from) {
 		pr_err("can't dump task %d: it is in session %d, whose leader is gone, and shares its parent's fs, "
 		       "fd table or memory; not supported\n", dc->pid, sid);
-		return -1;
-	}
-	other = pidmap_get(parents, sid);
-	if (other >= 0 && other != dc->ppid) {
-		pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
-		       "members of two parents are not supported\n", dc->pid, sid, other);
 		return -1;
 	}
 	if (other < 0 && pidmap_set(parents, sid, dc->ppid))
