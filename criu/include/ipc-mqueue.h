@@ -16,8 +16,6 @@ int is_mqueue_fd(struct file_table *ft, int copy, const char *link, const struct
  * process of its own that puts them back before it hands them over.
  */
 int mqueue_dump_ns(IpcNsEntry *ns, pid_t ns_pid);
-/* The same without the messages (none is taken out). */
-int mqueue_list_ns(IpcNsEntry *ns);
 /* Restore: the queues of ipc-ns.img are sane. 0 or -1. */
 int mqueue_check_ns(const IpcNsEntry *ns);
 /* Restore: what making the queues again needs of the namespace's limits. */

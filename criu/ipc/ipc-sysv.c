@@ -633,24 +633,6 @@ static int dump_sems(IpcNsEntry *ns)
 	return for_each_object(max, stat_sem, "semctl(SEM_STAT_ANY)", dump_sem, -1, ns);
 }
 
-/* POSIX message queues in a tree with a user namespace of its own: refused, by name. */
-static int refuse_mqueues_userns(void)
-{
-	IpcNsEntry probe = IPC_NS_ENTRY__INIT;
-
-	/* listing only: the messages of a queue are read later, by mqueue_dump_ns() */
-	if (mqueue_list_ns(&probe))
-		return -1;
-	if (!probe.n_mqueues)
-		return 0;
-	pr_err("can't dump the ipc namespace of %d: it has POSIX message queue /%s, in a tree with a user namespace "
-	       "of its own; not supported yet\n", ipc_ns_pid, probe.mqueues[0]->name);
-	for (size_t i = 0; i < probe.n_mqueues; i++)
-		ipc_mqueue_entry__free_unpacked(probe.mqueues[i], NULL);
-	free(probe.mqueues);
-	return -1;
-}
-
 /* Runs in a child that joins the tree's namespace and exits: nothing to free. */
 static int dump_ns(int dfd)
 {
@@ -670,9 +652,6 @@ static int dump_ns(int dfd)
 		       "own are not supported yet\n", ipc_ns_pid);
 		goto out;
 	}
-	/* before the messages are read: a refusal takes nothing out of the queues */
-	if (ns_id_of(ipc_ns_pid, "user") != ns_self_id(NS_USER) && refuse_mqueues_userns())
-		goto out;
 	if (mqueue_dump_ns(ns, ipc_ns_pid))
 		goto out;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);

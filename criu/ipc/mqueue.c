@@ -23,7 +23,8 @@
  *
  * Not supported (refused by name): a queue removed (mq_unlink) while an
  * fd holds it, an mq_notify() registration (the kernel does not show its
- * sigev_value), queues in a tree with a user namespace of its own.
+ * sigev_value). In a tree with a user namespace of its own a queue's
+ * owner is saved as the tree sees it (restore makes it inside).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +48,7 @@
 #include "ipc-mqueue.h"
 #include "ipc-sysv.h"
 #include "log.h"
+#include "namespaces.h"
 #include "util.h"
 
 #define MQUEUE_MAGIC	0x19800202
@@ -337,7 +339,7 @@ out:
 	return ret;
 }
 
-static int dump_queue(IpcNsEntry *ns, int dfd, const char *name, pid_t ns_pid, int messages)
+static int dump_queue(IpcNsEntry *ns, int dfd, const char *name, pid_t ns_pid)
 {
 	char path[NAME_MAX + 2];
 	IpcMqueueEntry *qe;
@@ -373,6 +375,10 @@ static int dump_queue(IpcNsEntry *ns, int dfd, const char *name, pid_t ns_pid, i
 	qe->uid = st.st_uid;
 	qe->gid = st.st_gid;
 	snprintf(path, sizeof(path), "/%s", name);
+	/* as the tree sees them: restore makes the queue inside its user namespace */
+	if (qe->name && ns_owner_inside(&qe->uid, &qe->gid, path))
+		return -1;
+	snprintf(path, sizeof(path), "/%s", name);
 	q = mq_open(path, O_RDWR | O_NONBLOCK);
 	if (!qe->name || q == (mqd_t)-1 || mq_getattr(q, &attr)) {
 		pr_perror("can't open POSIX message queue %s", path);
@@ -382,7 +388,7 @@ static int dump_queue(IpcNsEntry *ns, int dfd, const char *name, pid_t ns_pid, i
 	}
 	qe->maxmsg = attr.mq_maxmsg;
 	qe->msgsize = attr.mq_msgsize;
-	if (messages && attr.mq_curmsgs && dump_messages(qe, q, attr.mq_curmsgs)) {
+	if (attr.mq_curmsgs && dump_messages(qe, q, attr.mq_curmsgs)) {
 		close(q);
 		return -1;
 	}
@@ -420,7 +426,7 @@ static int open_mqueue_fs(void)
 	return dfd;
 }
 
-static int dump_queues(IpcNsEntry *ns, pid_t ns_pid, int messages)
+int mqueue_dump_ns(IpcNsEntry *ns, pid_t ns_pid)
 {
 	struct dirent *de;
 	size_t cap = 16;
@@ -450,7 +456,7 @@ static int dump_queues(IpcNsEntry *ns, pid_t ns_pid, int messages)
 			ns->mqueues = m;
 			cap *= 2;
 		}
-		if (dump_queue(ns, dirfd(d), de->d_name, ns_pid, messages)) {
+		if (dump_queue(ns, dirfd(d), de->d_name, ns_pid)) {
 			ret = -1;
 			break;
 		}
@@ -459,16 +465,6 @@ static int dump_queues(IpcNsEntry *ns, pid_t ns_pid, int messages)
 		ret = -1;
 	closedir(d);
 	return ret;
-}
-
-int mqueue_dump_ns(IpcNsEntry *ns, pid_t ns_pid)
-{
-	return dump_queues(ns, ns_pid, 1);
-}
-
-int mqueue_list_ns(IpcNsEntry *ns)
-{
-	return dump_queues(ns, 0, 0);
 }
 
 /* ---- the namespace's queues: restore ---- */
