@@ -890,7 +890,7 @@ static int run_parasite(struct dump_ctx *dc)
 	if (!dc->vm_from) {
 		struct page_opts po = { .protect = track_protects(), .tt = dc->tt };
 
-		if (opts.snapshot ? snapshot_task(dc, ctl) :
+		if (opts.snapshot ? snapshot_task(dc, ctl, &po) :
 		    dump_pages(ctl, dc->pid, dc->dfd, &dc->md, dc->st, dc->pages_id, dc->parent.md ? &dc->parent : NULL,
 			       &po))
 			goto cure;
@@ -2319,8 +2319,8 @@ static int dump_tree_of(pid_t pid)
 	if (check_interrupted() || write_tree_images(&t, pid) || check_interrupted())
 		goto out_resume;
 	pr_debug("images written\n");
-	/* the pages at the page server must be written there before the tree may go */
-	if (ps_finish())
+	/* the pages at the page server must be written there before the tree may go (--snapshot: after the copy) */
+	if (!opts.snapshot && ps_finish())
 		goto out_resume;
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
@@ -2351,7 +2351,7 @@ out_resume:
 	if (locked && (ret || opts.leave_running || opts.leave_stopped) && run_hook(HOOK_NETWORK_UNLOCK, 0, -1))
 		ret = -1;
 	/* --snapshot: the tree runs; its pages now, the inventory last */
-	if (opts.snapshot && !ret && (snapshot_copy(&t) || write_inventory(t.dfd, pid, false, &t.p[0]))) {
+	if (opts.snapshot && !ret && (snapshot_copy(&t) || write_inventory(t.dfd, pid, false, &t.p[0]) || ps_finish())) {
 		unlinkat(t.dfd, "inventory.img", 0);
 		ret = -1;
 	}
