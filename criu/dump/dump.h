@@ -2,6 +2,8 @@
 #ifndef CR_DUMP_DUMP_H
 #define CR_DUMP_DUMP_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -149,6 +151,8 @@ struct preread {
 	int *cfd;
 	int nr_th;
 	int said;
+	pthread_t closer;	/* closes the counters once read (close_counters_behind()) */
+	bool closing;
 };
 
 /* The tree being dumped. */

@@ -31,14 +31,13 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dump.h"
-#include "namespaces.h"
 
 /* Beyond these, the rest are read while frozen (each thread holds an fd of ours meanwhile). */
 #define PREREAD_MAX_PROCS	64
@@ -318,17 +317,14 @@ static bool proc_quiet(struct preread_proc *p, struct dump_ctx *dc)
 	return true;
 }
 
+static void close_counters_behind(struct preread *pr);
+
 void preread_verify(struct preread *pr, struct dump_tree *t)
 {
 	for (int i = 0; i < pr->nr; i++) {
 		struct preread_proc *p = &pr->p[i];
 		struct dump_ctx *dc = tree_find(t, p->pid);
 
-		/*
-		 * The counters stay open till the tree is let go: closing the
-		 * last one unregisters the tracepoint, which waits for an RCU
-		 * grace period (tens of ms here).
-		 */
 		p->quiet = dc && proc_quiet(p, dc);
 	}
 	/* a process and the child sharing its memory (vm_from) are quiet together or not at all */
@@ -346,6 +342,7 @@ void preread_verify(struct preread *pr, struct dump_tree *t)
 				par->quiet = false;
 		}
 	}
+	close_counters_behind(pr);
 }
 
 static bool same_area(const struct proc_vma *a, const struct proc_vma *b)
@@ -395,70 +392,57 @@ int preread_take(struct preread *pr, struct dump_ctx *dc)
 	return 1;
 }
 
-static int cmp_int(const void *a, const void *b)
+static void *close_counters(void *arg)
 {
-	return *(const int *)a - *(const int *)b;
-}
+	int *fds = arg;
 
-/* In the grandchild: every fd but the @nr sorted ones in @keep closed. */
-static void close_all_but(int *keep, int nr)
-{
-	unsigned int from = 0;
-
-	qsort(keep, nr, sizeof(*keep), cmp_int);
-	for (int i = 0; i < nr; i++) {
-		if ((unsigned int)keep[i] > from)
-			syscall(SYS_close_range, from, keep[i] - 1, 0);
-		from = keep[i] + 1;
-	}
-	syscall(SYS_close_range, from, ~0U, 0);
+	for (int i = 0; fds[i] >= 0; i++)
+		close(fds[i]);
+	free(fds);
+	return NULL;
 }
 
 /*
- * The last counter of the tracepoint closed waits for RCU grace periods
- * (the probe unregistered: 40 ms and more here, a tenth of a 1 GiB dump)
- * while the tree already runs and the dump's caller still waits for us.
- * So a grandchild holding copies of the counters closes them after ours
- * (it waits for the EOF of a pipe we close after them), on its own time:
- * ours are then not the last. Without it (fork failed), ours wait. Not
- * in the dump agent (ns/pid.c): an orphan there would be the tree's
- * init's child, a change to the tree.
+ * Once the quiet verdicts are taken (preread_verify()) the counters have
+ * done their job. Closing the last one unregisters the tracepoint, which
+ * waits for RCU grace periods (40 ms and more here, a tenth of a 1 GiB
+ * dump): a thread of ours does it while the dump goes on, so neither the
+ * frozen tree nor the dump's caller waits for it. No thread (out of
+ * memory): they are closed at the end as before.
  */
 static void close_counters_behind(struct preread *pr)
 {
-	int p[2], keep[PREREAD_MAX_THREADS + 1], nr = 0;
-	pid_t child;
-	char c;
+	int *fds, nr = 0;
 
 	for (int i = 0; i < pr->nr; i++)
-		for (int j = 0; j < pr->p[i].nr_th; j++)
-			if (pr->p[i].cfd[j] >= 0 && nr < PREREAD_MAX_THREADS)
-				keep[nr++] = pr->p[i].cfd[j];
-	if (!nr || ns_dump_in_agent() || pipe2(p, O_CLOEXEC))
+		nr += pr->p[i].nr_th;
+	if (!nr || pr->closing)
 		return;
-	child = fork();
-	if (child == 0) {
-		if (fork() == 0) {
-			keep[nr++] = p[0];
-			close_all_but(keep, nr);
-			while (read(p[0], &c, 1) < 0 && errno == EINTR)
-				;
-			_exit(0);	/* the counters closed by the exit */
-		}
-		_exit(0);
-	}
-	close(p[0]);
-	if (child > 0)
-		waitpid(child, NULL, 0);
+	fds = malloc((nr + 1) * sizeof(*fds));
+	if (!fds)
+		return;
+	nr = 0;
 	for (int i = 0; i < pr->nr; i++)
-		drop_proc(&pr->p[i]);
-	pr->nr = 0;
-	close(p[1]);
+		for (int j = 0; j < pr->p[i].nr_th; j++)
+			if (pr->p[i].cfd[j] >= 0)
+				fds[nr++] = pr->p[i].cfd[j];
+	fds[nr] = -1;
+	errno = pthread_create(&pr->closer, NULL, close_counters, fds);
+	if (errno) {
+		pr_warn("can't start a thread to close the syscall counters (%m): closed at the end\n");
+		free(fds);
+		return;
+	}
+	pr->closing = true;
+	for (int i = 0; i < pr->nr; i++)
+		for (int j = 0; j < pr->p[i].nr_th; j++)
+			pr->p[i].cfd[j] = -1;
 }
 
 void preread_free(struct preread *pr)
 {
-	close_counters_behind(pr);
+	if (pr->closing)
+		pthread_join(pr->closer, NULL);
 	for (int i = 0; i < pr->nr; i++)
 		drop_proc(&pr->p[i]);
 	free(pr->p);
