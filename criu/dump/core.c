@@ -123,6 +123,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	SigactionEntry sa[NR_SIGNALS], *sap[NR_SIGNALS];
 	RlimitEntry rl[NR_RLIMITS], *rlp[NR_RLIMITS];
 	SiginfoEntry *sp[512], *ssp[512];
+	uint32_t spec[NR_SPEC_CTRL];
 	struct cr_img *img;
 	char personality[32];
 	char *pers;
@@ -167,6 +168,11 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.ioprio = t->ioprio;
 	th.has_tsc = true;
 	th.tsc = t->tsc;
+	/* an unknown or unaffected one (< 0, 0) is no state to restore */
+	for (int i = 0; i < NR_SPEC_CTRL; i++)
+		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;
+	th.n_spec_ctrl = NR_SPEC_CTRL;
+	th.spec_ctrl = (uint32_t *)spec;
 	th.has_sched_policy = th.has_sched_prio = th.has_nice = true;
 	th.sched_policy = t->sched_policy;
 	th.sched_prio = t->sched_prio;

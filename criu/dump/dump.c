@@ -442,6 +442,12 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
+		long spec = -1;
+
+		err = compel_syscall(ctl, __NR_prctl, &spec, PR_GET_SPECULATION_CTRL, i, 0, 0, 0, 0);
+		t->spec[i] = spec;
+	}
 	if (compel_cure(ctl))
 		err = -1;
 	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
@@ -783,6 +789,7 @@ static int run_parasite(struct dump_ctx *dc)
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
 	for (int i = 1; i < dc->nr_th; i++)

@@ -101,6 +101,7 @@ struct k_sigevent {			/* timer_create() */
 };
 
 #define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
+#define NR_SPEC_CTRL	3		/* PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH, _L1D_FLUSH */
 
 struct parasite_misc {
 	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
@@ -113,6 +114,7 @@ struct parasite_misc {
 	int32_t pdeath_sig;
 	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
 	int32_t mdwe;				/* PR_GET_MDWE */
+	int32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL of the thread it runs in */
 	int32_t err_where;
 	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
 	struct k_itimerval itimer[NR_ITIMERS];

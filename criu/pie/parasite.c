@@ -130,6 +130,8 @@ static int dump_misc(struct parasite_misc *m)
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
+	for (i = 0; i < NR_SPEC_CTRL; i++)
+		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
 	if (m->mdwe < 0)
 		m->mdwe = 0;

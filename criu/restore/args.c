@@ -789,6 +789,8 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
+		for (size_t k = 0; k < th->n_spec_ctrl && k < NR_SPEC_CTRL; k++)
+			t->spec[k] = th->spec_ctrl[k];
 		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {
 			t->has_own = 1;
 			t->timer_slack = th->timer_slack_ns;
