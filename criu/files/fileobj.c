@@ -960,7 +960,7 @@ int fileobj_make_all(int dfd, struct rst_files *rf)
 		if (err)
 			goto out;
 		if (fe->type == FILE_TYPE__FT_MEMFD)
-			fd = memfd_make(fe);
+			fd = memfd_make(rf, fe);
 		else if (fe->type == FILE_TYPE__FT_FIFO)
 			fd = fifo_make_unlinked(fe, same);
 		else if (fe->reg->link_remap || fe->reg->other_link)
