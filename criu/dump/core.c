@@ -273,6 +273,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	tc.has_memory_merge = true;
+	tc.memory_merge = dc->misc.memory_merge > 0;
 	tc.has_mdwe = true;
 	tc.mdwe = dc->misc.mdwe;
 	tc.has_mlock_future = true;

@@ -44,6 +44,12 @@ enum {
 #define PR_GET_MDWE				66
 #endif
 
+/* prctl(PR_SET_MEMORY_MERGE, ...) (Linux 6.4): KSM merges any area of the mm (systemd's MemoryKSM=) */
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE			67
+#define PR_GET_MEMORY_MERGE			68
+#endif
+
 /* seccomp modes of a thread (/proc status "Seccomp:") */
 #define SECCOMP_MODE_NONE	0
 #define SECCOMP_MODE_STRICT_	1
@@ -121,6 +127,7 @@ struct parasite_misc {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t memory_merge;			/* PR_GET_MEMORY_MERGE: the mm's KSM merge-any, < 0 none */
 	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */

@@ -253,6 +253,7 @@ struct restore_args {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t memory_merge;		/* PR_SET_MEMORY_MERGE before the areas are mapped */
 	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
 	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
 	uint32_t personality;		/* with READ_IMPLIES_EXEC, set once the memory is back; else 0 (set before) */

@@ -109,6 +109,7 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	m->memory_merge = sys_prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
 	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
 	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
 	ret = dump_pkeys(m);

@@ -545,6 +545,9 @@ static void protect_vmas(struct restore_args *a)
 
 		if (v->madv)
 			advise_vma(v);
+		/* merge-any made every area mergeable: one the task took out (MADV_UNMERGEABLE) goes out again */
+		if (a->memory_merge && !(v->madv & (1ULL << MADV_MERGEABLE)))
+			check(sys_madvise(v->start, v->end - v->start, MADV_UNMERGEABLE), "madvise(MADV_UNMERGEABLE)");
 
 		if (v->pkey)
 			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
@@ -1345,6 +1348,9 @@ static void restore_memory(struct restore_args *a)
 		restore_pkeys(a);
 	}
 	progress("mapping");
+	/* before the areas come: each is made mergeable as it was, then its own madvise advice applies */
+	if (a->memory_merge)
+		check(sys_prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0), "PR_SET_MEMORY_MERGE");
 	move_premapped(a);
 	map_vmas(a);
 	move_huge(a);

@@ -600,6 +600,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	a->memory_merge = tc->has_memory_merge && tc->memory_merge;
 	a->mlock_future = tc->has_mlock_future ? tc->mlock_future : 0;
 	a->mdwe = tc->has_mdwe ? tc->mdwe : 0;
 	a->personality = tc->personality & READ_IMPLIES_EXEC ? tc->personality : 0;
