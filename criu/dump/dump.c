@@ -879,11 +879,9 @@ static int fill_mm(struct dump_ctx *dc)
 		pr_perror("can't read the executable of %d", dc->pid);
 		return -1;
 	}
-	if (st.st_nlink == 0) {
-		pr_err("can't dump task %d: its executable %s was unlinked; not supported yet\n", dc->pid, exe);
-		return -1;
-	}
-	if (file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
+	/* unlinked (a binary upgraded under a running daemon): its mapping saved the file already */
+	if (st.st_nlink == 0 ? fileobj_add_exe(dc->files, dc->pid, exe, &st, &mm->exe_file_id) :
+			       file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
 		return -1;
 	mm->n_vmas = dc->md.nr_vmas;
 	mm->vmas = dc->md.vma_ptrs;

@@ -70,6 +70,13 @@ int fileobj_map_fd(struct rst_files *rf, uint32_t id);
 /* Restore: the tree runs; the link-remap names go. */
 void fileobj_restore_done(struct rst_files *rf);
 
+/*
+ * Dump: file @id for the executable @exe of @pid, unlinked (" (deleted)"),
+ * as a view of the object its text mapping made (fileobj_add_vma()); -1
+ * (said) if no area maps it any more.
+ */
+int fileobj_add_exe(struct file_table *ft, pid_t pid, const char *exe, const struct stat *st, uint32_t *id);
+
 /* memfd.c */
 int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileEntry *fe);
 int memfd_make(struct rst_files *rf, FileEntry *fe);
