@@ -64,7 +64,7 @@ static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
 	g->ds = r->ds; g->es = r->es; g->fs = r->fs; g->gs = r->gs;
 }
 
-static int read_int_file(pid_t pid, const char *name, long *val)
+static int read_int_file_base(pid_t pid, const char *name, long *val, int base)
 {
 	char *buf = read_proc_file(pid, name, NULL);
 
@@ -72,12 +72,17 @@ static int read_int_file(pid_t pid, const char *name, long *val)
 		pr_perror("can't read /proc/%d/%s", pid, name);
 		return -1;
 	}
-	*val = strtol(buf, NULL, 10);
+	*val = strtol(buf, NULL, base);
 	free(buf);
 	return 0;
 }
 
-/* Scheduling policy and priority, nice, OOM score adjustment, login uid. */
+static int read_int_file(pid_t pid, const char *name, long *val)
+{
+	return read_int_file_base(pid, name, val, 10);
+}
+
+/* Scheduling policy and priority, nice, OOM score adjustment, login uid, the mm's core dump filter. */
 static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 {
 	struct sched_param sp;
@@ -108,6 +113,11 @@ static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 		tc->has_loginuid = true;
 		tc->loginuid = (uint32_t)v;
 	}
+	/* hex, as the kernel shows it */
+	if (read_int_file_base(dc->pid, "coredump_filter", &v, 16))
+		return -1;
+	tc->has_coredump_filter = true;
+	tc->coredump_filter = (uint32_t)v;
 	return 0;
 }
 
