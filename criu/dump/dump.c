@@ -1558,14 +1558,25 @@ static int check_sid_pgid(struct dump_tree *t)
 		int sid = dc->stat.sid, pgid = dc->stat.pgid;
 
 		if (!parent) {	/* the root */
+			/* 0: led by a process its pid namespace doesn't show (the dump agent's view) */
 			if (sid != dc->pid && !opts.shell_job) {
-				pr_err("can't dump task %d: its session leader %d is outside the dump; "
-				       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				if (sid)
+					pr_err("can't dump task %d: its session leader %d is outside the dump; "
+					       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its session is led "
+					       "from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
-				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
-				       dc->pid, pgid);
+				if (pgid)
+					pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
+					       dc->pid, pgid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its process group is "
+					       "led from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			continue;
