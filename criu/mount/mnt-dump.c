@@ -1049,8 +1049,9 @@ static uint64_t mnt_at(const char *path)
 /*
  * Unmount what covers the copy of @m: walking its mountpoint from "/",
  * every prefix must lead to the deepest of its ancestors mounted there.
+ * 1 if a cover is locked (@locked_ok: a copy in a user namespace).
  */
-static int uncover(struct copy *c, struct dmnt *m)
+static int uncover(struct copy *c, struct dmnt *m, bool locked_ok)
 {
 	char prefix[PATH_MAX];
 	size_t len = strlen(m->point);
@@ -1071,6 +1072,9 @@ static int uncover(struct copy *c, struct dmnt *m)
 			if (mnt_at(prefix) == c->of[pos(c, want)])
 				continue;
 			if (umount2(prefix, MNT_DETACH)) {
+				/* only the mount at prefix can be the cause: the shorter ones are right */
+				if (locked_ok && errno == EINVAL)
+					return 1;
 				pr_perror("can't uncover mount %u at %s (at %s)", m->old_id, m->point, prefix);
 				return -1;
 			}
@@ -1090,6 +1094,25 @@ static void copy_free(struct copy *c)
 	free(c->m);
 	free(c->of);
 	memset(c, 0, sizeof(*c));
+}
+
+static int send_empty_fs(int sk, struct dmnt *m)
+{
+	int fs, fd = -1, ret;
+
+	/* owned by the namespace's root: criu's own ids may have no mapping in it */
+	fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "uid", "0", 0) || fsconfig(fs, FSCONFIG_SET_STRING, "gid", "0", 0) ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) || (fd = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0) {
+		pr_perror("can't make an empty %s for mount %u at %s", m->fstype, m->old_id, m->point);
+		if (fs >= 0)
+			close(fs);
+		return -1;
+	}
+	close(fs);
+	ret = send_fd(sk, fd);
+	close(fd);
+	return ret;
 }
 
 /*
@@ -1113,8 +1136,23 @@ static int uncovered_userns(void *arg, int sk)
 		pr_perror("can't make a copy of mount namespace %llu", (unsigned long long)m->set->nsid);
 		return -1;
 	}
-	if (uncover(&c, m))
+	switch (uncover(&c, m, true)) {
+	case 0:
+		break;
+	case 1:
+		/*
+		 * A mount the tree's namespace inherited from a more privileged
+		 * one covers it (e.g. criu's /dev/shm over another, copied by
+		 * `unshare -Urm`): the kernel locks such covers, so nothing in the
+		 * tree can ever reach it. Its contents, as the tree could see them,
+		 * are an empty filesystem of its kind.
+		 */
+		pr_info("mount %u at %s: covered by a locked mount, out of the tree's reach: saved empty\n",
+			m->old_id, m->point);
+		return send_empty_fs(sk, m);
+	default:
 		return -1;
+	}
 	fd = open_tree(AT_FDCWD, m->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't read the %s at %s", m->fstype, m->point);
@@ -1157,7 +1195,7 @@ static int content_walk(void *arg, int sk)
 			pr_perror("can't make a copy of the tree's mount namespace");
 			return -1;
 		}
-		if (!o->content->visible && uncover(&c, o->content))
+		if (!o->content->visible && uncover(&c, o->content, false))
 			return -1;
 		/* a copy of this mount alone: what other mounts cover is seen too */
 		fd = open_tree(AT_FDCWD, o->content->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
