@@ -453,6 +453,49 @@ static int read_host_mounts(void)
 	return 0;
 }
 
+static bool same_file(int dfd1, const char *p1, int dfd2, const char *p2)
+{
+	struct stat a, b;
+
+	return !fstatat(dfd1, p1[0] ? p1 : ".", &a, 0) && !fstatat(dfd2, p2[0] ? p2 : ".", &b, 0) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * A filesystem made anew from its options (--enable-fs) is made before the
+ * tree's mounts are, in a copy of criu's namespace: a path its options name
+ * (overlay's lowerdir, upperdir, workdir) must lead there to what it leads
+ * to in the tree, or restore would make another filesystem (or none).
+ */
+static int path_options(struct dmnt *m)
+{
+	for (uint32_t i = 0; i < m->nr_opts; i++) {
+		char *eq = strchr(m->opts[i], '='), *val, *p, *save = NULL;
+		int bad = 0;
+
+		if (!eq || eq[1] != '/')
+			continue;
+		val = strdup(eq + 1);
+		if (!val)
+			return -1;
+		for (p = strtok_r(val, ":", &save); p && !bad; p = strtok_r(NULL, ":", &save)) {
+			const char *host = ns.host_root == AT_FDCWD ? p : p + 1;
+
+			if (p[0] == '/' && !same_file(m->set->rootfd, p + 1, ns.host_root, host)) {
+				pr_err("mount %u at %s: a %s filesystem made anew (--enable-fs) whose option %.*s names "
+				       "%s, which is not the same directory in criu's mount namespace (restore makes the "
+				       "filesystem there, before the tree's mounts); not supported\n", m->old_id,
+				       m->point, m->fstype, (int)(eq - m->opts[i]), m->opts[i], p);
+				bad = 1;
+			}
+		}
+		free(val);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
 static struct origin *new_origin(struct dmnt *m, MntOriginKind kind, const char *root)
 {
 	struct origin *o = calloc(1, sizeof(*o)), **n;
@@ -583,6 +626,8 @@ static int classify(struct dmnt *m)
 		       "holding it; not supported\n", m->old_id, m->point, m->root, m->fstype);
 		return -1;
 	}
+	if (!fs->dump_contents && path_options(m))
+		return -1;
 	m->origin = new_origin(m, MNT_ORIGIN_KIND__MNT_FRESH, "/");
 	if (!m->origin || ids_inside(m))
 		return -1;
