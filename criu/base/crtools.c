@@ -43,6 +43,7 @@ static void usage(FILE *f)
 "  criu restore -D DIR [-d] [-o LOG] [-v[N]] [--shell-job] [--pidfile FILE]\n"
 "  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
 "  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
+"                                                     (and of its live rounds, into DIR/.live-N)\n"
 "  criu lazy-pages -D DIR [--status-fd FD]   fill the memory of a restore --lazy-pages from DIR\n"
 "  criu lazy-pages -D DIR --page-server --address A [--port N]   ... fetching the pages a\n"
 "                          dump --lazy-pages left in its tree from that dump\n"
@@ -112,7 +113,8 @@ static void usage(FILE *f)
 "                          (dump --lazy-pages: once the images are whole)\n"
 "      --snapshot          dump -R: frozen only to take the tree's state and write-protect its\n"
 "                          private anonymous memory; its pages are copied while it runs again\n"
-"                          (a write to a page not copied yet waits for its copy)\n"
+"                          (a write to a page not copied yet waits for its copy); also with\n"
+"                          --prev-images-dir (only what changed since) and --page-server\n"
 "      --lazy-pages        restore: private anonymous memory is filled on demand and in the background by\n"
 "                          `criu lazy-pages -D DIR` (started before, or within 5 s);\n"
 "                          dump: that memory is left out of the images; the tree stays frozen and the dump\n"
@@ -347,9 +349,16 @@ static int check_snapshot_use(const char *action)
 		       "that is then killed (or stopped) would lose or repeat what it did meanwhile\n");
 		return -1;
 	}
-	if (opts.track_mem || opts.prev_images_dir || opts.page_server || opts.lazy_pages) {
-		pr_err("--snapshot can't be used with %s yet\n", opts.track_mem ? "--track-mem" :
-		       opts.prev_images_dir ? "--prev-images-dir" : opts.page_server ? "--page-server" : "--lazy-pages");
+	/*
+	 * --prev-images-dir and --page-server go with it; going on tracking
+	 * would register the areas with the tracking's userfaultfd, so that
+	 * none could be write-protected for the copy (all read frozen).
+	 */
+	if (opts.track_mem || opts.lazy_pages) {
+		pr_err("--snapshot can't be used with %s\n", opts.track_mem ?
+		       "--track-mem (memory tracking can't go on after a snapshot dump yet: its userfaultfd would "
+		       "hold the areas the snapshot write-protects)" :
+		       "--lazy-pages (the tree runs on: there is no frozen memory to serve)");
 		return -1;
 	}
 	return 0;

@@ -298,6 +298,11 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		pt[i].interval_ns = sp->interval_sec * 1000000000ULL + sp->interval_nsec;
 		pt[i].has_overrun = true;
 		pt[i].overrun = dc->misc.timers[i].overrun;
+		if (dc->timers[i].pending) {
+			pt[i].has_sig_pending = pt[i].sig_pending = true;
+			pt[i].has_sig_overrun = true;
+			pt[i].sig_overrun = dc->misc.timers[i].sig_overrun;
+		}
 		ptp[i] = &pt[i];
 	}
 	tc.n_posix_timers = dc->nr_timers;

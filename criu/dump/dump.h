@@ -94,7 +94,7 @@ struct dump_ctx {
 	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
-	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0 */
+	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0; or the one it left */
 	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
 	uint32_t pages_id;
 	int dfd;
@@ -117,6 +117,7 @@ struct dump_ctx {
 	struct {
 		int id, clock, signo, notify, tid;
 		uint64_t value;
+		int pending;	/* its own signal is pending (match_timer_signals()) */
 	} timers[MAX_POSIX_TIMERS];
 	int nr_timers;
 	SiginfoEntry *sig_shared;

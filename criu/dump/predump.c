@@ -204,10 +204,15 @@ int cr_pre_dump_tasks(pid_t pid)
 /*
  * Pages of @pid written since the last round (all present pages of areas
  * not tracked), area by area: PAGE_IS_FILE (a look at each page's struct
- * page) only where it tells something, in private file mappings.
+ * page) only where it tells something, in private file mappings. Before
+ * a --snapshot dump only the tracked areas' count (PAGE_IS_WPALLOWED: an
+ * asynchronous write-protect registration, the tracking's): their pages
+ * written since are read while the tree is frozen, those of other areas
+ * are write-protected by the snapshot and copied while it runs.
  */
 static int64_t written_in(pid_t pid)
 {
+	uint64_t tracked = opts.snapshot ? PAGE_IS_WPALLOWED : 0;
 	struct page_region r[256];
 	struct proc_vma *v;
 	int64_t total = 0;
@@ -228,7 +233,7 @@ static int64_t written_in(pid_t pid)
 			.vec_len = ARRAY_SIZE(r),
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			.category_inverted = PAGE_IS_PFNZERO | file,
-			.category_mask = PAGE_IS_PFNZERO | file | PAGE_IS_WRITTEN,
+			.category_mask = PAGE_IS_PFNZERO | file | PAGE_IS_WRITTEN | tracked,
 			.return_mask = PAGE_IS_WRITTEN,
 		};
 
@@ -316,8 +321,7 @@ int dump_live_rounds(pid_t pid)
 	char *own[LIVE_ROUNDS] = { NULL };
 	int dfd, ret = 0;
 
-	/* the rounds' images would be at the page server too: not yet */
-	if (!prev || !kdat.has_mem_track || opts.page_server || opts.no_live_rounds)
+	if (!prev || !kdat.has_mem_track || opts.no_live_rounds)
 		return 0;
 	dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (dfd < 0)
@@ -345,6 +349,9 @@ int dump_live_rounds(pid_t pid)
 		opts.prev_images_dir = up;
 		opts.track_mem = true;
 		opts.work_dir = NULL;
+		/* with a page server, the round's pages go to the same subdir there, on the dump's connection */
+		if (opts.page_server)
+			ps_round(name);
 		ret = pre_dump(pid, false);
 		opts = saved;
 		free(dir);
@@ -362,6 +369,8 @@ int dump_live_rounds(pid_t pid)
 		prev = own[round - 1];
 	}
 	close(dfd);
+	/* the dump's own images go to the server's dir (a round given up is removed there on its hello) */
+	ps_rounds_end();
 	opts.prev_images_dir = prev;	/* lives as long as the run, as options do */
 	for (int i = 0; i < LIVE_ROUNDS; i++)
 		if (own[i] && own[i] != prev)

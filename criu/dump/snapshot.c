@@ -205,7 +205,7 @@ static int open_proc(pid_t pid, const char *what)
 	return fd;
 }
 
-int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl)
+int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl, const struct page_opts *po)
 {
 	struct snapshot *s = dc->tree->snap;
 	struct snap_task *st;
@@ -238,7 +238,7 @@ int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	st->pm_fd = open_proc(dc->pid, "pagemap");
 	if (st->mem_fd < 0 || st->pm_fd < 0)
 		return -1;
-	st->pp = predump_find_shared(dc->pid, &dc->md, dc->st, NULL, dc->parent.md ? &dc->parent : NULL);
+	st->pp = predump_find_shared(dc->pid, &dc->md, dc->st, po, dc->parent.md ? &dc->parent : NULL);
 	return st->pp ? 0 : -1;
 }
 
@@ -263,9 +263,14 @@ static int register_areas(struct snap_task *st)
 		if (!registrable(v))
 			continue;
 		if (ioctl(st->uffd, UFFDIO_REGISTER, &reg)) {
-			/* e.g. registered by someone else: its pages are read now, frozen */
-			pr_info("snapshot: %d: area %lx-%lx can't be write-protected (%s): copied while frozen\n",
-				st->pid, (unsigned long)v->start, (unsigned long)v->end, strerror(errno));
+			/*
+			 * Registered by someone else: on a chain, the memory
+			 * tracking (its pages written since are few); its
+			 * pages are read now, frozen.
+			 */
+			pr_info("snapshot: %d: area %lx-%lx can't be write-protected (%s%s): copied while frozen\n",
+				st->pid, (unsigned long)v->start, (unsigned long)v->end, strerror(errno),
+				errno == EBUSY ? ": registered by the memory tracking or the task" : "");
 			continue;
 		}
 		if (page_list_add(&st->reg, v->start, (v->end - v->start) >> PAGE_SHIFT))

@@ -56,6 +56,8 @@ struct file_table {
 	int proc_dev_known;
 	dev_t pipe_dev;			/* pipefs's, once looked up (fd_link_of_stat()) */
 	int pipe_dev_known;
+	dev_t mq_dev;			/* the last anonymous device asked whether it is mqueue's (ipc/mqueue.c) */
+	int mq_dev_is, mq_dev_known;
 	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
 	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */

@@ -3,8 +3,11 @@
  * pagemap and pages images a `criu dump --page-server --address A --port
  * N` (or pre-dump) would write, and writes them into DIR, where they are
  * the same files a local dump makes; the dump writes the other images
- * locally. One connection (one dump) per server; it exits when that dump
- * is whole (or went away: then it fails). See Documentation/incremental.md.
+ * locally. One connection per server; it exits when the dump is whole (or
+ * went away: then it fails). A dump's live rounds (pre-dumps into
+ * DIR/.live-N before it freezes the tree) go over the same connection,
+ * each a HELLO naming its subdir and a FINISH with PS_F_MORE, then the
+ * dump's own HELLO (no subdir). See Documentation/incremental.md.
  *
  * Messages: a struct ps_msg, then len bytes of payload.
  */
@@ -21,7 +24,7 @@
 #define PS_DEFAULT_PORT	27027
 
 enum ps_cmd {
-	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry; reply */
+	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry, payload: a live round's subdir or none; reply */
 	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D */
 	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS */
 	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: b checksums, the data */
@@ -49,6 +52,7 @@ enum ps_cmd {
 #define PS_F_IN_PREV	1
 #define PS_F_IN_PARENT	2
 #define PS_F_DEDUP	1	/* PS_FINISH: --auto-dedup the previous images there */
+#define PS_F_MORE	2	/* PS_FINISH: a live round's; the dump's own comes after, on this connection */
 
 struct ps_msg {
 	uint32_t cmd;
@@ -74,6 +78,14 @@ int ps_send_inventory(const struct InventoryEntry *ie);
 /* All sent: wait until the server has written it. 0 or -1. */
 int ps_finish(void);
 void ps_close(void);
+/*
+ * A dump's live rounds: the connection is kept from one to the next and
+ * to the dump (ps_close() leaves it), each round's images going into
+ * @subdir at the server (a plain name); ps_rounds_end() before the dump's
+ * own part (its images into the server's -D).
+ */
+void ps_round(const char *subdir);
+void ps_rounds_end(void);
 
 /* dump --lazy-pages: listen (before the dump enters the tree's namespaces). 0 or -1. */
 int lazy_dump_listen(void);

@@ -102,6 +102,15 @@ struct k_sigevent {			/* timer_create() */
 
 #define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
 
+struct parasite_timer {
+	int32_t id;			/* in */
+	int32_t clock, signo;		/* in */
+	int32_t pending;		/* in: its signal is pending (a periodic one: sig_overrun read) */
+	int32_t overrun;
+	int32_t sig_overrun;		/* the pending signal's overruns so far */
+	struct k_itimerspec spec;
+};
+
 struct parasite_misc {
 	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
 	struct k_altstack altstack;
@@ -123,11 +132,7 @@ struct parasite_misc {
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */
 	int32_t nr_timers;			/* in: ids to read */
-	struct {
-		int32_t id;			/* in */
-		int32_t overrun;
-		struct k_itimerspec spec;
-	} timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
+	struct parasite_timer timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 
 /*

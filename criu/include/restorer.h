@@ -109,6 +109,8 @@ struct rst_timer {
 	struct k_itimerspec spec;
 	int32_t overrun;	/* timer_getoverrun() at dump */
 	int32_t made;		/* restorer: made already (with its overrun) */
+	int32_t sig_pending;	/* its signal was pending, with sig_overrun overruns so far (timer-pend.h) */
+	int32_t sig_overrun;
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */

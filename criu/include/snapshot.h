@@ -10,11 +10,16 @@
 struct dump_tree;
 struct dump_ctx;
 struct parasite_ctl;
+struct page_opts;
 
 /* Before the tree is frozen: refuses (with the reason) a kernel without what it takes. */
 int snapshot_begin(struct dump_tree *t);
-/* In run_parasite(), instead of dump_pages(): the task's userfaultfd and pages. */
-int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl);
+/*
+ * In run_parasite(), instead of dump_pages(): the task's userfaultfd and
+ * pages (@po: the previous images' tracking, whose unchanged pages are
+ * in_prev and not copied).
+ */
+int snapshot_task(struct dump_ctx *dc, struct parasite_ctl *ctl, const struct page_opts *po);
 /* Every parasite gone, the tree still frozen: the snapshot instant. */
 int snapshot_protect(struct dump_tree *t);
 /* The tree runs again: the pages copied and the pagemap and pages images written. */

@@ -4,6 +4,7 @@
  * data at page-aligned offsets of pages-N.img, in the order they come.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include "namespaces.h"
 #include "page-server.h"
 #include "pagechain.h"
+#include "proc_parse.h"
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "rpc.h"
@@ -114,7 +117,9 @@ static void keepalive(int sk)
 /* ---- the server ---- */
 
 struct ps_server {
-	int dfd, sk;
+	int top, dfd, sk;		/* the -D dir; the current dump's (top or a live round's subdir) */
+	char round[32];			/* the current live round's subdir, "" for the dump's own images */
+	bool open, finished;		/* a HELLO came; its FINISH too */
 	struct cr_img *pagemap, *pages;
 	uint64_t off;
 	pid_t pid;
@@ -333,6 +338,90 @@ static void srv_dedup(struct ps_server *s, bool asked)
 	pr_info("--auto-dedup: %lu pages freed in the previous images\n", (unsigned long)punched);
 }
 
+/* The images of a live round whose dump went on without it: not a parent of anything, removed. */
+static void srv_drop_round(struct ps_server *s)
+{
+	int fd = openat(s->top, s->round, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	pr_info("page server: the live round %s was given up: its images are removed\n", s->round);
+	while (d && next_dirent(d, &de, s->round) == 1)
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(s->top, s->round, AT_REMOVEDIR);
+}
+
+/* A live round's subdir: .live-N, made here as the dump made its own. */
+static int srv_round_dir(const char *name)
+{
+	const char *p = name + 6;
+
+	if (strncmp(name, ".live-", 6) || !*p)
+		return -1;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	return 0;
+}
+
+static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max);
+
+/*
+ * A dump (or one of its live rounds) begins: its dump id, and where its
+ * images go. A round that began and never finished was given up by the
+ * dump, which goes on from the images it had: the round's are removed.
+ */
+static int srv_hello(struct ps_server *s, struct ps_msg *m)
+{
+	char dir[32];
+
+	if (m->a != PS_MAGIC || !m->b) {
+		pr_err("page server: not a criu dump of this version on the other end\n");
+		return -1;
+	}
+	if (srv_payload(s, m, dir, sizeof(dir)) || (dir[0] && srv_round_dir(dir))) {
+		pr_err("page server: a bad subdir for a live round\n");
+		return -1;
+	}
+	if (s->open && !s->finished) {
+		srv_close_images(s, 0);
+		if (!s->round[0]) {
+			pr_err("page server: a new dump began before the last one finished\n");
+			return -1;
+		}
+		srv_drop_round(s);
+	}
+	if (s->dfd != s->top)
+		close(s->dfd);
+	s->dfd = s->top;
+	if (dir[0]) {
+		if (mkdirat(s->top, dir, 0700) && errno != EEXIST) {
+			pr_perror("page server: can't make %s", dir);
+			return -1;
+		}
+		s->dfd = openat(s->top, dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+		if (s->dfd < 0) {
+			pr_perror("page server: can't open %s", dir);
+			s->dfd = s->top;
+			return -1;
+		}
+		pr_info("page server: a live round of the dump into %s\n", dir);
+	}
+	strcpy(s->round, dir);
+	s->open = true;
+	s->finished = false;
+	s->inventory = false;
+	s->nr_pids = 0;
+	/* the images written here carry the id of the dump that sends them (image.h) */
+	img_set_dump_id(m->b);
+	return msg_send(s->sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
+}
+
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
 {
 	if (m->len >= max || read_all(s->sk, buf, m->len))
@@ -353,15 +442,13 @@ static int serve(struct ps_server *s)
 			pr_perror("page server: the dump went away before it was whole");
 			return -1;
 		}
+		if (!s->open && m.cmd != PS_HELLO) {
+			pr_err("page server: message %u before the dump said hello\n", m.cmd);
+			return -1;
+		}
 		switch (m.cmd) {
 		case PS_HELLO:
-			/* the images written here carry the id of the dump that sends them (image.h) */
-			if (m.a != PS_MAGIC || !m.b) {
-				pr_err("page server: not a criu dump of this version on the other end\n");
-				return -1;
-			}
-			img_set_dump_id(m.b);
-			ret = msg_send(s->sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
+			ret = srv_hello(s, &m);
 			break;
 		case PS_PARENT:
 			ret = srv_payload(s, &m, path, sizeof(path)) || chain_link(s->dfd, path) ? -1 : 0;
@@ -388,7 +475,13 @@ static int serve(struct ps_server *s)
 			ret = srv_close_images(s, 1);
 			if (!ret)
 				srv_dedup(s, m.flags & PS_F_DEDUP);
+			s->finished = !ret;
 			msg_send(s->sk, PS_REPLY, 0, ret ? EIO : 0, 0, 0, NULL, 0);
+			/* a live round's: the next round, or the dump, comes on this connection */
+			if (!ret && (m.flags & PS_F_MORE) && s->round[0]) {
+				pr_info("page server: the live round %s is whole\n", s->round);
+				break;
+			}
 			return ret;
 		default:
 			pr_err("page server: unknown message %u\n", m.cmd);
@@ -401,13 +494,13 @@ static int serve(struct ps_server *s)
 
 int cr_page_server(void)
 {
-	struct ps_server s = { .sk = -1 };
+	struct ps_server s = { .sk = -1, .dfd = -1, .top = -1 };
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int lsk = -1, one = 1, ret = -1;
 
 	signal(SIGPIPE, SIG_IGN);
-	s.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	s.top = s.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (s.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return -1;
@@ -438,6 +531,8 @@ int cr_page_server(void)
 	ret = serve(&s);
 	if (ret)
 		srv_close_images(&s, 0);
+	if (ret && s.open && !s.finished && s.round[0])
+		srv_drop_round(&s);
 	pr_info("page server: %s\n", ret ? "the dump failed" : "done");
 out:
 	if (s.sk >= 0)
@@ -446,24 +541,57 @@ out:
 		close(lsk);
 	free(s.buf);
 	free(s.pids);
-	close(s.dfd);
+	if (s.dfd != s.top)
+		close(s.dfd);
+	close(s.top);
 	return ret;
 }
 
 /* ---- the dumping side ---- */
 
 static int ps_sk = -1;
+static void ps_close_now(void);
+static bool ps_lost;		/* a message went half-way: nothing more may follow on this connection */
+static bool ps_kept;		/* live rounds: the connection goes on to the next round and the dump */
+static char ps_subdir[32];	/* the current live round's subdir at the server */
+
+void ps_round(const char *subdir)
+{
+	ps_kept = true;
+	snprintf(ps_subdir, sizeof(ps_subdir), "%s", subdir);
+}
+
+void ps_rounds_end(void)
+{
+	ps_kept = false;
+	ps_subdir[0] = '\0';
+}
 
 bool ps_active(void)
 {
 	return ps_sk >= 0;
 }
 
+/*
+ * A send or a read that failed may have left a message half-way: the
+ * server would take what comes next for the rest of it. The connection
+ * is shut down (the server sees the dump go away and drops what is not
+ * whole) but stays open, so that the dump goes on failing, never writing
+ * pages locally instead; a live round's failure so fails the dump too.
+ */
+static int ps_broke(void)
+{
+	if (ps_sk >= 0 && !ps_lost)
+		shutdown(ps_sk, SHUT_RDWR);
+	ps_lost = true;
+	return -1;
+}
+
 static int ps_reply(struct ps_msg *m, const char *what)
 {
 	if (read_all(ps_sk, m, sizeof(*m)) || m->cmd != PS_REPLY) {
 		pr_perror("the page server did not answer %s", what);
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -482,23 +610,33 @@ int ps_connect(void)
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
-		return -1;
-	ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
-		pr_perror("can't reach the page server at %s port %d", opts.address,
-			  opts.port ? opts.port : PS_DEFAULT_PORT);
-		ps_close();
+	if (ps_lost) {
+		pr_err("the connection to the page server broke during a live round: the dump can't go on\n");
 		return -1;
 	}
-	setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, img_get_dump_id(), 0, NULL, 0) || ps_reply(&m, "hello")) {
-		ps_close();
+	/* kept from a live round: the same connection, a new hello */
+	if (ps_sk < 0) {
+		if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
+			return -1;
+		ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
+			pr_perror("can't reach the page server at %s port %d", opts.address,
+				  opts.port ? opts.port : PS_DEFAULT_PORT);
+			ps_close_now();
+			return -1;
+		}
+		setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		keepalive(ps_sk);
+	}
+	if (msg_send(ps_sk, PS_HELLO, 0, PS_MAGIC, img_get_dump_id(), 0, ps_subdir, strlen(ps_subdir)) ||
+	    ps_reply(&m, "hello")) {
+		ps_broke();
+		ps_close_now();
 		return -1;
 	}
 	if (opts.prev_images_dir &&
 	    ps_send(PS_PARENT, 0, 0, 0, 0, opts.prev_images_dir, strlen(opts.prev_images_dir))) {
-		ps_close();
+		ps_close_now();	/* ps_send() marked it lost */
 		return -1;
 	}
 	pr_info("pages go to the page server at %s port %d\n", opts.address, opts.port ? opts.port : PS_DEFAULT_PORT);
@@ -509,7 +647,7 @@ int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, co
 {
 	if (msg_send(ps_sk, cmd, flags, a, b, c, data, len)) {
 		pr_perror("sending pages to the page server");
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -520,7 +658,7 @@ int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *cs
 
 	if (send_all(ps_sk, &m, sizeof(m)) || send_all(ps_sk, csum, nr * sizeof(*csum)) || send_all(ps_sk, data, len)) {
 		pr_perror("sending pages to the page server");
-		return -1;
+		return ps_broke();
 	}
 	return 0;
 }
@@ -536,13 +674,13 @@ int ps_cover(pid_t pid, struct page_list *out)
 		return -1;
 	if (m.len != m.b * sizeof(*r) || m.b > (1ULL << 32)) {
 		pr_err("the page server's answer is malformed\n");
-		return -1;
+		return ps_broke();
 	}
 	r = malloc(m.len ? m.len : 1);
 	if (!r || read_all(ps_sk, r, m.len)) {
 		pr_perror("reading the page server's answer");
 		free(r);
-		return -1;
+		return ps_broke();
 	}
 	ret = page_list_normalize(r, m.b, out);
 	free(r);
@@ -571,7 +709,7 @@ int ps_finish(void)
 
 	if (ps_sk < 0)
 		return 0;
-	if (ps_send(PS_FINISH, opts.auto_dedup ? PS_F_DEDUP : 0, 0, 0, 0, NULL, 0) ||
+	if (ps_send(PS_FINISH, (opts.auto_dedup ? PS_F_DEDUP : 0) | (ps_subdir[0] ? PS_F_MORE : 0), 0, 0, 0, NULL, 0) ||
 	    ps_reply(&m, "the end of the dump"))
 		return -1;
 	if (m.a) {
@@ -581,11 +719,18 @@ int ps_finish(void)
 	return 0;
 }
 
-void ps_close(void)
+static void ps_close_now(void)
 {
 	if (ps_sk >= 0)
 		close(ps_sk);
 	ps_sk = -1;
+}
+
+/* At the end of a dump; a live round's leaves it to the next round and the dump. */
+void ps_close(void)
+{
+	if (!ps_kept)
+		ps_close_now();
 }
 
 /*

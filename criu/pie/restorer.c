@@ -20,6 +20,7 @@
 #include "compel/blob.h"
 #include "csum.h"
 #include "restorer.h"
+#include "timer-pend.h"
 #include "uffd-move.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
@@ -684,7 +685,8 @@ static int overrun_restorable(struct restore_args *a, const struct rst_timer *t)
 	int64_t value = spec_ns(t->spec.value_sec, t->spec.value_nsec);
 	int64_t iv = spec_ns(t->spec.interval_sec, t->spec.interval_nsec);
 
-	if (t->overrun <= 0 || iv <= 0 || value <= 0 || value > iv)
+	/* one whose signal is pending reads 0 until it is taken: timer_settime() cleared it (timer-pend.h) */
+	if (t->overrun <= 0 || iv <= 0 || value <= 0 || value > iv || t->sig_pending)
 		return 0;
 	if (t->clock != CLOCK_REALTIME && t->clock != CLOCK_MONOTONIC && t->clock != CLOCK_BOOTTIME &&
 	    t->clock != CLOCK_TAI)
@@ -777,7 +779,13 @@ static void restore_timers(struct restore_args *a)
 		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
 		if (id != t->id)
 			fail("timer_create did not give the timer its id back", -EINVAL);
-		check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
+		if (t->sig_pending)
+			check(timer_pend_signal(id, t->clock, t->sev.signo, &t->spec,
+						spec_ns(t->spec.value_sec, t->spec.value_nsec), t->sig_overrun,
+						t->sev.notify != SIGEV_THREAD_ID || t->sev.tid == a->pid),
+			      "making a timer's pending signal pending again");
+		else
+			check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
 	}
 	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0),
 	      "PR_TIMER_CREATE_RESTORE_IDS");

@@ -592,6 +592,8 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
 		t->spec.interval_nsec = p->interval_ns % 1000000000ULL;
 		t->overrun = p->has_overrun && p->overrun > 0 ? p->overrun : 0;
+		t->sig_pending = p->has_sig_pending && p->sig_pending;
+		t->sig_overrun = p->has_sig_overrun && p->sig_overrun > 0 ? p->sig_overrun : 0;
 		/* a disarmed timer has value 0; an armed one that is due now must still fire */
 		if (!p->value_ns && p->interval_ns)
 			t->spec.value_nsec = 1;

@@ -95,11 +95,19 @@ static int group_led_apart(struct rst_ctx *rc)
 	return 1;
 }
 
+/* Did it leave a session whose leader is gone, after forking children in it (dump.c)? */
+static int left_session(struct rst_ctx *rc)
+{
+	return rc->pe->has_session_gone && rc->pe->session_gone && rc->pe->session_gone != rc->pe->sid;
+}
+
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
 	pid_t pgid = own_view(rc, rc->pe->pgid);
 
+	if (left_session(rc))
+		return 0;	/* setsid() once its children of the old session are made (restore_task()) */
 	if (rc->pe->sid == rc->pid) {
 		if (setsid() < 0) {
 			pr_perror("setsid");
@@ -440,7 +448,24 @@ static int exit_signal_of(struct rst_ctx *c)
  * Those that share our fd table come last, after the others took their
  * copies of it.
  */
+static int fork_children_in(struct rst_ctx *rc, int which);
+
 static int fork_children(struct rst_ctx *rc)
+{
+	if (!left_session(rc))
+		return fork_children_in(rc, 0);
+	/* those of the session it left first, in it; then its own session, for the others */
+	if (fork_children_in(rc, 1))
+		return -1;
+	if (setsid() < 0) {
+		pr_perror("%d: setsid, leaving session %d", rc->pid, rc->pe->session_gone);
+		return -1;
+	}
+	return fork_children_in(rc, 2);
+}
+
+/* @which: 0 all of them, 1 those in the session @rc left, 2 the others. */
+static int fork_children_in(struct rst_ctx *rc, int which)
 {
 	for (int pass = 0; pass < 3; pass++)
 		for (int i = 0; i < rc->nr_children; i++) {
@@ -448,6 +473,9 @@ static int fork_children(struct rst_ctx *rc)
 			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
 				    (c->clone_parent ? CLONE_PARENT : 0);
 			pid_t pid;
+
+			if (which && (c->pe->sid == rc->pe->session_gone) != (which == 1))
+				continue;
 
 			/*
 			 * Children sharing our memory come last: they change criu's

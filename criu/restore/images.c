@@ -572,8 +572,10 @@ static int check_gone_session(struct rst_tree *tr, struct rst_ctx *rc)
 
 	if (!pe->has_session_gone || !pe->session_gone)
 		return 0;
-	if (pe->sid != pe->session_gone || (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie ||
-	    rc->fs_child || rc->files_child || rc->vm_child || task_of(tr, pe->sid) || rc == &tr->t[0]) {
+	/* or it left that session after forking children in it: it leads its own (fork.c) */
+	if ((pe->sid != pe->session_gone && (pe->sid != rc->pid || pe->pgid != rc->pid)) ||
+	    (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie || task_of(tr, pe->session_gone) ||
+	    rc->fs_child || rc->files_child || rc->vm_child || rc == &tr->t[0]) {
 		pr_err("pstree.img: process %d can't be forked into session %d by a helper\n", rc->pid,
 		       pe->session_gone);
 		return -1;

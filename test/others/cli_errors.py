@@ -1295,15 +1295,15 @@ def t_restore_pre_dump():
 
 
 def t_snapshot_misuse():
-    """--snapshot only with dump -R, and not with a chain, a page server or lazy pages: refused, task untouched."""
+    """--snapshot only with dump -R, and not going on tracking or with lazy pages: refused, task untouched."""
     def body(t):
         for args, rx in ((["dump"], r"--snapshot needs -R"),
                          (["dump", "-s"], r"--snapshot needs -R"),
                          (["pre-dump", "-R"], r"--snapshot means nothing for pre-dump"),
                          (["dump", "-R", "--track-mem"], r"--snapshot can't be used with --track-mem"),
-                         (["dump", "-R", "--prev-images-dir", "../x"],
-                          r"--snapshot can't be used with --prev-images-dir"),
-                         (["dump", "-R", "--page-server"], r"--snapshot can't be used with --page-server")):
+                         (["dump", "-R", "--track-mem", "--prev-images-dir", "../x"],
+                          r"--snapshot can't be used with --track-mem"),
+                         (["dump", "-R", "--lazy-pages"], r"--snapshot can't be used with --lazy-pages")):
             d = new_dir("snap", create=False)
             r = criu(args[0], "-t", t.pid, "-D", d, "--snapshot", *args[1:])
             expect_error(r, rx)

@@ -11,8 +11,32 @@ by a veth pair (Documentation/incremental.md):
   migrate_compress  the same with --compress.
   migrate_dedup  the same with --auto-dedup while memhog writes on: the
                  server frees in the pre-dump's images what the dump replaced.
+  migrate_live   memhog writes 64 MiB/s: the dump makes live rounds
+                 (pre-dumps while memhog runs) before it freezes it, all
+                 over one connection to the page server, which puts each
+                 round into final/.live-N (parent links as the dump's) and,
+                 with its own --auto-dedup, frees what each replaced; the
+                 restore in B goes through pre, the rounds and the dump.
+  live_round_broken  the same, a send of the first round's page message
+                 failing half-way (fault injection): nothing more may go on
+                 that connection, so the dump fails at once (no hang),
+                 memhog runs on, the server removes the round.
+  round_given_up a client speaking the protocol begins a live round and then
+                 the dump's own images without finishing it (what a dump
+                 does when a round fails but the connection is whole): the
+                 server removes the round and serves the dump.
+  migrate_snapshot  memhog writes on; a pre-dump to the page server, then
+                 `dump -R --snapshot --prev-images-dir --page-server
+                 --auto-dedup`: frozen only for the snapshot, the pages
+                 written since the pre-dump go to the server while memhog
+                 runs on, the server frees what they replace; memhog (left running)
+                 is killed in A and restored in B from the chain at the server.
   server_dies    the page server is killed while a dump sends it pages: the
                  dump fails saying so, memhog runs on untouched.
+  snapshot_server_dies  the same during a `dump -R --snapshot` copy (memhog
+                 runs and writes meanwhile): the dump fails, memhog runs on
+                 with no write lost, untraced, no userfaultfd fd or
+                 registered area ('uw') left in it.
   no_server      nobody listens: the dump fails at once, memhog untouched.
 
 Run as root: python3 test/others/page_server.py. Output: PASS/FAIL lines and
@@ -94,10 +118,11 @@ def start_memhog(ns, mode, mib, d, write_mibps=0):
     return int(open(pidfile).read())
 
 
-def page_server(ns, d, port=PORT):
+def page_server(ns, d, port=PORT, extra=()):
     os.makedirs(d, exist_ok=True)
     p = subprocess.Popen(["ip", "netns", "exec", ns, CRIU, "page-server", "-D", d, "--address", IP_B, "--port",
-                          str(port), "-v4", "-o", "ps.log"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          str(port), "-v4", "-o", "ps.log"] + list(extra), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     procs.append(p)
     deadline = time.monotonic() + 10
@@ -197,6 +222,213 @@ def t_migrate(extra):
     memhog_ok(rpid, d)
 
 
+def harmless(pid):
+    """Nothing of a dump left in @pid: not traced, no userfaultfd, no area registered with one."""
+    st = open("/proc/%d/status" % pid).read()
+    if re.search(r"^TracerPid:\s+[1-9]", st, re.M):
+        raise Fail("memhog is still traced after the failed dump")
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if "userfaultfd" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                raise Fail("a userfaultfd (fd %s) was left in memhog" % fd)
+        except OSError:
+            pass
+    if re.search(r"^VmFlags:.* uw", open("/proc/%d/smaps" % pid).read(), re.M):
+        raise Fail("an area of memhog is still registered with a userfaultfd ('uw')")
+
+
+def t_migrate_live(broken=False):
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(a)
+    pid = start_memhog(NS_A, "random", 128, d, 64)
+    srv = page_server(NS_B, os.path.join(b, "pre"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    time.sleep(0.5)     # some 8,000 pages written since: more than a frozen dump should take
+    srv = page_server(NS_B, os.path.join(b, "final"), extra=["--auto-dedup"])
+    # broken: the 8th send fails: the first round's hello and parent (header, payload each), the cover
+    # asked, the open, then its first pages message (header, checksums: this one, half-way)
+    env = dict(os.environ, CRIU_FAULT_CALLS="send", CRIU_FAULT="8") if broken else None
+    r = subprocess.run(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server",
+                                      "--address", IP_B, "--port", str(PORT), "--prev-images-dir", "../pre",
+                                      "--track-mem", "-v4", "-o", "dump.log"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=300, env=env)
+    if broken:
+        if r.returncode == 0 or "broke during a live round" not in r.stderr or "left running" not in r.stderr:
+            raise Fail("the dump did not fail on its broken connection: rc %d %s" % (r.returncode, r.stderr))
+        if srv.wait(timeout=30) != 1:
+            raise Fail("the page server did not fail")
+        if "live round .live-1 was given up" not in open(os.path.join(b, "final", "ps.log")).read() or \
+                os.path.exists(os.path.join(b, "final", ".live-1")):
+            raise Fail("the page server kept the broken round")
+        memhog_ok(pid, d)
+        return
+    if r.returncode or srv.wait(timeout=60):
+        raise Fail("dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    log = open(os.path.join(a, "final", "dump.log")).read()
+    rounds = re.findall(r"a live round into (\.live-[0-9]+) first", log)
+    if not rounds:
+        raise Fail("the dump made no live round")
+    psl = open(os.path.join(b, "final", "ps.log")).read()
+    up = "../../pre"
+    for rd in rounds:
+        at = os.path.join(b, "final", rd)
+        if not os.path.exists(os.path.join(at, "inventory.img")) or os.readlink(os.path.join(at, "parent")) != up:
+            raise Fail("the page server has no whole %s linked to %s" % (rd, up))
+        if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final", rd))):
+            raise Fail("pages of %s written locally although they went to the page server" % rd)
+        up = "../" + rd
+    if os.readlink(os.path.join(b, "final", "parent")) != rounds[-1]:
+        raise Fail("the dump's images at the page server are not linked to the last round")
+    freed = [int(n) for n in re.findall(r"--auto-dedup: ([0-9]+) pages freed", psl)]
+    if len(freed) != len(rounds) + 1 or not all(freed):
+        raise Fail("the page server did not free pages after each round and the dump: %s" % freed)
+    if not reaped(pid):
+        raise Fail("the dumped memhog is still there")
+    for f in os.listdir(os.path.join(a, "final")):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, "final", f)):
+            shutil.copy(os.path.join(a, "final", f), os.path.join(b, "final", f))
+    pidfile = os.path.join(d, "restored.pid")
+    r = criu_in(NS_B, "restore", "-D", os.path.join(b, "final"), "-d", "--pidfile", pidfile, "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    rpid = int(open(pidfile).read())
+    if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
+        raise Fail("memhog did not come back as %d in netns B" % pid)
+    memhog_ok(rpid, d)
+
+
+ROUND_CLIENT = r"""
+import os, socket, struct, sys, time
+d, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+MAGIC, HELLO, PARENT, OPEN, FINISH, REPLY = 0x53504352, 1, 2, 3, 8, 9
+
+
+def msg(cmd, a=0, b=0, data=b""):
+    return struct.pack("=IIQQQQ", cmd, 0, a, b, 0, len(data)) + data
+
+
+def reply(sk):
+    buf = b""
+    while len(buf) < 40:
+        got = sk.recv(40 - len(buf))
+        if not got:
+            sys.exit("the page server closed the connection")
+        buf += got
+    cmd, _, a = struct.unpack("=IIQ", buf[:16])
+    if cmd != REPLY or a:
+        sys.exit("the page server answered %d (%d)" % (cmd, a))
+
+
+sk = socket.create_connection((ip, port), timeout=10)
+sk.sendall(msg(HELLO, MAGIC, 1234, b".live-1"))
+reply(sk)
+sk.sendall(msg(PARENT, data=b"../../pre") + msg(OPEN, 4321, 1))
+deadline = time.monotonic() + 5
+while not os.path.exists(os.path.join(d, ".live-1", "pagemap-4321.img")):
+    if time.monotonic() > deadline:
+        sys.exit("the page server did not begin the round in .live-1")
+    time.sleep(0.02)
+sk.sendall(msg(HELLO, MAGIC, 5678))
+reply(sk)
+sk.sendall(msg(FINISH))
+reply(sk)
+"""
+
+
+def t_round_given_up():
+    """The protocol by hand (include/page-server.h): a round begun, never finished, then the dump's hello."""
+    d = tempfile.mkdtemp(dir=TMP)
+    srv = page_server(NS_B, d)
+    r = subprocess.run(in_ns(NS_A) + [sys.executable, "-c", ROUND_CLIENT, d, IP_B, str(PORT)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise Fail("the client: %s" % r.stderr.strip())
+    if srv.wait(timeout=30):
+        raise Fail("the page server failed after the dump's finish")
+    if os.path.exists(os.path.join(d, ".live-1")):
+        raise Fail("the round given up is still at the page server: %s" % os.listdir(os.path.join(d, ".live-1")))
+    if "live round .live-1 was given up" not in open(os.path.join(d, "ps.log")).read():
+        raise Fail("the page server's log does not say it removed the round")
+
+
+def t_migrate_snapshot():
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(a)
+    pid = start_memhog(NS_A, "random", 64, d, 32)
+    srv = page_server(NS_B, os.path.join(b, "pre"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--track-mem", "-v4", "-o", "pre.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    time.sleep(0.3)     # pages written since the pre-dump
+    srv = page_server(NS_B, os.path.join(b, "final"))
+    r = criu_in(NS_A, "dump", "-t", str(pid), "-D", os.path.join(a, "final"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "--prev-images-dir", "../pre", "-R", "--snapshot", "--auto-dedup", "-v4", "-o",
+                "dump.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("dump -R --snapshot through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    m = re.search(r"--auto-dedup: ([0-9]+) pages freed", open(os.path.join(b, "final", "ps.log")).read())
+    if not m or not int(m.group(1)):
+        raise Fail("the page server freed nothing in the pre-dump's images after the snapshot dump (--auto-dedup)")
+    log = open(os.path.join(a, "final", "dump.log")).read()
+    if not re.search(r" [1-9][0-9]* pages unchanged since the previous dump", log):
+        raise Fail("the snapshot dump did not use the pre-dump the page server has")
+    if not re.search(r"snapshot: %d: copied" % pid, log):
+        raise Fail("the dump was no snapshot dump")
+    if any(f.startswith("pages-") for f in os.listdir(os.path.join(a, "final"))):
+        raise Fail("pages written locally although they went to the page server")
+    if not os.path.exists(os.path.join(b, "final", "inventory.img")):
+        raise Fail("the page server has no inventory.img of the snapshot dump")
+    # left running: it goes here, and comes back in B as it was at the snapshot
+    os.kill(pid, signal.SIGKILL)
+    if not reaped(pid):
+        raise Fail("the original memhog does not go")
+    for f in os.listdir(os.path.join(a, "final")):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, "final", f)):
+            shutil.copy(os.path.join(a, "final", f), os.path.join(b, "final", f))
+    pidfile = os.path.join(d, "restored.pid")
+    r = criu_in(NS_B, "restore", "-D", os.path.join(b, "final"), "-d", "--pidfile", pidfile, "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    rpid = int(open(pidfile).read())
+    if rpid != pid or net_ns_of(rpid) != os.stat("/run/netns/%s" % NS_B).st_ino:
+        raise Fail("memhog did not come back as %d in netns B" % pid)
+    memhog_ok(rpid, d)
+
+
+def t_snapshot_server_dies():
+    d = tempfile.mkdtemp(dir=TMP)
+    pid = start_memhog(NS_A, "random", 512, d, 16)
+    srv = page_server(NS_B, os.path.join(d, "b"))
+    dump = subprocess.Popen(in_ns(NS_A) + [CRIU, "dump", "-t", str(pid), "-D", os.path.join(d, "a"), "-R",
+                                          "--snapshot", "--page-server", "--address", IP_B, "--port", str(PORT),
+                                          "-v4", "-o", "dump.log"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pages = os.path.join(d, "b", "pages-1.img")
+    deadline = time.monotonic() + 30
+    while not (os.path.exists(pages) and os.path.getsize(pages) > (8 << 20)):
+        if dump.poll() is not None or time.monotonic() > deadline:
+            raise Fail("the dump ended before the server got 8 MiB: %s" % dump.stdout.read())
+        time.sleep(0.005)
+    os.killpg(srv.pid, signal.SIGKILL)
+    out, _ = dump.communicate(timeout=60)
+    if dump.returncode == 0:
+        raise Fail("the snapshot dump succeeded without its page server")
+    if "page server" not in out or "left running" not in out:
+        raise Fail("the failed dump does not say why: %s" % out.strip())
+    if "snapshot" not in open(os.path.join(d, "a", "dump.log")).read():
+        raise Fail("the dump was no snapshot dump")
+    if not os.path.exists("/proc/%d" % pid):
+        raise Fail("memhog is gone after the failed dump")
+    harmless(pid)
+    memhog_ok(pid, d)
+
+
 def t_server_dies():
     d = tempfile.mkdtemp(dir=TMP)
     pid = start_memhog(NS_A, "random", 512, d)
@@ -247,7 +479,13 @@ def main():
         setup_net()
         for name, fn, args in (("migrate", t_migrate, ([],)), ("migrate_compress", t_migrate, (["--compress"],)),
                                ("migrate_dedup", t_migrate, (["--auto-dedup"],)),
-                               ("server_dies", t_server_dies, ()), ("no_server", t_no_server, ())):
+                               ("migrate_live", t_migrate_live, ()),
+                               ("live_round_broken", t_migrate_live, (True,)),
+                               ("round_given_up", t_round_given_up, ()),
+                               ("migrate_snapshot", t_migrate_snapshot, ()),
+                               ("server_dies", t_server_dies, ()),
+                               ("snapshot_server_dies", t_snapshot_server_dies, ()),
+                               ("no_server", t_no_server, ())):
             try:
                 fn(*args)
                 print("PASS %s" % name, flush=True)

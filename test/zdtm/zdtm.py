@@ -1794,6 +1794,7 @@ class Run:
         """
         prev = None
         n = max(self.opts.pre, desc.get('pre', 0))
+        common = [o for o in common if o != '--snapshot']    # the dump's, not the pre-dumps'
         # with a small images dir the pre-dumps go in it too: the chain must fit
         top = imgdir if desc.get('imgdir_size') else self.workdir
         up = '' if desc.get('imgdir_size') else '../'
@@ -1820,7 +1821,9 @@ class Run:
                     os.kill(pid, signal.SIGKILL)
                     reap(pid, 5)
                     log('killed the memory tracker %d' % pid)
-        return ['--prev-images-dir', up + os.path.basename(prev), '--track-mem']
+        # a snapshot dump (-R --snapshot) takes the chain but does not go on tracking (refused)
+        snap = self.opts.snapshot or desc.get('snapshot')
+        return ['--prev-images-dir', up + os.path.basename(prev)] + ([] if snap else ['--track-mem'])
 
     def check_netns(self, when):
         """No network lock left in the test's network namespace; with netns_snapshot, all of it as it was."""
@@ -1925,11 +1928,9 @@ class Run:
         if self.opts.remote_lazy_pages and self.flavor == 'h':
             raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
                            'the original, frozen until the memory is in)')
-        if self.opts.pre and desc.get('snapshot'):
-            raise TestSkip('not with --pre: its dumps are snapshot dumps, which make no chain')
         if self.opts.snapshot:
             why = desc.get('no_snapshot') or (
-                'a dump that stops or chains its images' if desc.get('pre') or
+                'a dump that stops, tracks or chains its images its own way' if desc.get('pre') or
                 set(desc.get('dump_opts', [])) & {'-s', '--leave-stopped', '--track-mem', '--prev-images-dir',
                                                   '--page-server', '--lazy-pages'} else None)
             if why:
@@ -2082,8 +2083,8 @@ def cmd_run(opts):
     if opts.pre < 0:
         print('zdtm: --pre must be 0 or more', file=sys.stderr)
         return 2
-    if opts.snapshot and (opts.pre or opts.norestore):
-        print('zdtm: --snapshot goes with neither --pre nor --norestore', file=sys.stderr)
+    if opts.snapshot and opts.norestore:
+        print('zdtm: --snapshot does not go with --norestore', file=sys.stderr)
         return 2
     if opts.pre:
         # the only trace pre-dumps leave in a task: its memory registered for tracking
@@ -2186,7 +2187,8 @@ def main():
                     'parent of the next); the dump takes the rest')
     rp.add_argument('--snapshot', action='store_true',
                     help='dump -R --snapshot (pages copied while the tree runs on), then the tree is killed '
-                    'and restored from the images')
+                    'and restored from the images (with --pre N: on top of the pre-dumps, without '
+                    '--track-mem)')
     rp.add_argument('--lazy-pages', action='store_true',
                     help='restore through a lazy-pages daemon (restore --lazy-pages, criu lazy-pages): '
                     'the runner checks the tree once the daemon put every page in')

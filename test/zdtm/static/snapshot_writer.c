@@ -28,6 +28,15 @@
 #define WORDS		(PAGE / 8)
 
 static uint64_t *mem;
+#ifdef SNAP_STILL_PAGES
+/* written once before the dumps, never after: the pre-dump's pages (in_prev) */
+static uint64_t *still;
+
+static uint64_t still_word(size_t pg)
+{
+	return pg * 7919 + 0x5eed;
+}
+#endif
 static int pfd[2];
 static uint64_t bad, first_bad, bad_was, bad_want, kfail;
 static int kerr;
@@ -73,11 +82,26 @@ int main(int argc, char **argv)
 		test_bug("mmap");
 	for (size_t pg = 0; pg < NPAGES; pg++)
 		mem[pg * WORDS] = mem[pg * WORDS + WORDS - 1] = 0;
+#ifdef SNAP_STILL_PAGES
+	still = mmap(NULL, SNAP_STILL_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (still == MAP_FAILED)
+		test_bug("mmap");
+	for (size_t pg = 0; pg < SNAP_STILL_PAGES; pg++)
+		still[pg * WORDS] = still[pg * WORDS + WORDS - 1] = still_word(pg);
+#endif
 	test_daemon();
 	while (test_go())
 		sweep(gen++);
 	/* the last sweep may have begun before the restore: one more, whole, after it */
 	sweep(gen++);
+#ifdef SNAP_STILL_PAGES
+	for (size_t pg = 0; pg < SNAP_STILL_PAGES; pg++)
+		if (still[pg * WORDS] != still_word(pg) || still[pg * WORDS + WORDS - 1] != still_word(pg)) {
+			fail("page %zu of the area never written after the start holds %lx, not %lx", pg,
+			     (unsigned long)still[pg * WORDS], (unsigned long)still_word(pg));
+			return 1;
+		}
+#endif
 	if (bad)
 		fail("%lu pages not of the images' instant: page %lu held %lu where %lu was due (one sweep "
 		     "before the next write)", (unsigned long)bad, (unsigned long)first_bad, (unsigned long)bad_was,
