@@ -16,6 +16,13 @@
 #                 restored as another container with restore --lazy-pages and
 #                 criu lazy-pages --page-server taking the pages from the
 #                 checkpoint, which ends once every page is across
+#   file-locks    --file-locks with a flock held by the container's init
+#   auto-dedup    --pre-dump, then --parent-path ../pre --auto-dedup
+#   page-server   --page-server 127.0.0.1:PORT to a criu page-server on the
+#                 host (reached from criu's network namespace, not the
+#                 container's)
+#   pid-file      restore --bundle --pid-file (the file names the restored init)
+#   empty-ns      --empty-ns network at checkpoint and restore
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -23,7 +30,8 @@
 set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
-ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy"
+ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
+	page-server pid-file empty-ns"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -37,6 +45,8 @@ bundle() {
 	busybox_rootfs "$cwork/bundle/rootfs"
 	workload_sh >"$cwork/bundle/rootfs/workload.sh"
 	workload_tcp_sh >"$cwork/bundle/rootfs/workload-tcp.sh"
+	workload_lock_sh >"$cwork/bundle/rootfs/workload-lock.sh"
+	[ ! -x "$cwork/lockhold" ] || cp "$cwork/lockhold" "$cwork/bundle/rootfs/"
 	(cd "$cwork/bundle" && runc spec) || return 1
 	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" <<'PY'
 import json, sys
@@ -269,6 +279,88 @@ case_lazy() {
 		{ fail "the pages did not come from the checkpoint"; return; }
 	runc_ state "$ctr" >/dev/null 2>&1 && { fail "the checkpointed container is still there"; return; }
 	ctr=$lazy_ctr lazy_ctr=
+	check_restored "${before:-1}" && pass
+}
+
+# file-locks: the container's init holds a flock (busybox has no flock
+# applet: a static helper takes it on fd 7 and execs the workload)
+workload_lock_sh() {
+	echo 'exec /lockhold /run/lockf /bin/sh /workload.sh'
+}
+
+lockhold_build() {
+	printf '%s\n' '#include <fcntl.h>' '#include <sys/file.h>' '#include <unistd.h>' \
+		'int main(int c, char **v) { int fd = open(v[1], O_RDWR | O_CREAT, 0644);' \
+		'if (fd < 0 || flock(fd, LOCK_EX) || dup2(fd, 7) != 7) return 1; close(fd); execv(v[2], v + 2); return 1; }' \
+		>"$cwork/lockhold.c" && cc -static -O2 -o "$cwork/lockhold" "$cwork/lockhold.c"
+}
+
+case_file-locks() {
+	local before ino
+	lockhold_build || { skip "no static build of the lock helper (cc -static)"; return; }
+	start false /workload-lock.sh || return
+	ino=$(stat -L -c %i "/proc/$pid/root/run/lockf")
+	grep -q "FLOCK.*WRITE $pid .*:$ino " /proc/locks || { fail "the container holds no flock before the checkpoint"; return; }
+	checkpoint --file-locks || return
+	before=$(last_out)
+	restore false --file-locks || return
+	check_restored "${before:-1}" || return
+	# the tmpfs is made again: the file has a new inode
+	ino=$(stat -L -c %i "/proc/$pid/root/run/lockf")
+	grep -q "FLOCK.*WRITE $pid .*:$ino " /proc/locks ||
+		{ fail "the restored init ($pid) holds no flock on /run/lockf ($ino): $(grep FLOCK /proc/locks | head -3)"; return; }
+	pass
+}
+
+case_auto-dedup() {
+	local before
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	start false || return
+	runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
+		>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
+	sleep 0.3
+	checkpoint --parent-path ../pre --auto-dedup || return
+	before=$(last_out)
+	restore false --auto-dedup || return
+	check_restored "${before:-1}" && pass
+}
+
+case_page-server() {
+	local before port=28229 ps rc
+	start false || return
+	mkdir -p "$cwork/img"
+	# the page server listens in criu's network namespace: the address is the host's, not the container's
+	"$CRIU" page-server -D "$cwork/img" --address 127.0.0.1 --port "$port" -o ps.log -v4 </dev/null >/dev/null 2>&1 &
+	ps=$!
+	for _ in $(seq 50); do grep -q listening "$cwork/img/ps.log" 2>/dev/null && break; sleep 0.1; done
+	checkpoint --page-server "127.0.0.1:$port"
+	rc=$?
+	[ $rc = 0 ] || kill "$ps" 2>/dev/null
+	wait "$ps" || { [ $rc = 0 ] && fail "the page server failed"; return; }
+	[ $rc = 0 ] || return
+	ls "$cwork/img"/pages-*.img >/dev/null 2>&1 || { fail "no pages image from the page server"; return; }
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" && pass
+}
+
+case_pid-file() {
+	local before
+	start false || return
+	checkpoint || return
+	before=$(last_out)
+	restore false --bundle "$cwork/bundle" --pid-file "$cwork/pidfile" || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "$cwork/pidfile")" = "$pid" ] || { fail "pid file says $(cat "$cwork/pidfile"), runc state $pid"; return; }
+	pass
+}
+
+case_empty-ns() {
+	local before
+	start false || return
+	checkpoint --empty-ns network || return
+	before=$(last_out)
+	restore false --empty-ns network || return
 	check_restored "${before:-1}" && pass
 }
 
