@@ -30,6 +30,7 @@
 #include "page-server.h"
 #include "util.h"
 
+#define DEFAULT_RPC_LOG	"criu.log"
 #define CAP_BIT(n)	(1ULL << (n))
 #define CAP_SYS_PTRACE_BIT		19
 #define CAP_SYS_ADMIN_BIT		21
@@ -367,6 +368,13 @@ static int setup_request(CriuReq *req, bool dump)
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
 	if (rpc_apply_opts(o, true))
+		return -1;
+	/*
+	 * A request that names no log file (nor log_to_stderr, nor one in its
+	 * config file) still gets one, criu.log in the work dir, as clients
+	 * expect of a criu server: criu's stderr is often the client's /dev/null.
+	 */
+	if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG))
 		return -1;
 	if (o->images_dir_fd < 0) {
 		pr_err("images_dir_fd is required\n");

@@ -496,6 +496,22 @@ def bad_dump(opts_extra, *words, target=True):
     return r
 
 
+def t_default_log_file():
+    """No log_file: the log is criu.log in the work dir (here the images dir), as with other criu servers."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                  "log_level": 4}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump: %r, rc %r" % (r, rc))
+    log = os.path.join(d, "criu.log")
+    expect(os.path.exists(log) and os.path.getsize(log) > 0, "no criu.log in %r" % os.listdir(d))
+    expect(t.alive() and t.counting(), "the tree does not run on")
+    t.kill()
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1076,7 +1092,8 @@ def t_unpriv_dump_own():
 
     def req():
         fd = dir_fd(d)
-        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True}}, fd
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                  "log_level": 4}}, fd
     r = as_nobody_client(req)
     expect(r and r.get("success"), "a client dumping its own task: %r" % r)
     expect(t.alive() and t.counting(), "the tree does not run on")
@@ -1344,6 +1361,7 @@ def main():
         check("restore_no_sibling", t_restore_no_sibling_pid)
         check("wait_pid", t_wait_pid)
         check("second_dump_in_session", t_second_dump_in_session)
+        check("default_log_file", t_default_log_file)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
