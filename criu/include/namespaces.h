@@ -107,6 +107,8 @@ int ns_dump_join_net(pid_t pid);
  * itself works from the tree's (ns_dump_join_net()).
  */
 int ns_criu_net_socket(int family, int type, int protocol);
+/* In a child that runs the user's --action-script: back in criu's own network namespace. */
+int ns_criu_net_enter(void);
 /* After the freeze: read every task's namespaces, refuse what can't be restored, save their state. */
 int ns_dump_collect(const struct ns_task *t, int nr);
 /* The pstree fields of task @pid (pointers into ns.c's storage, valid until ns_dump_free()). */

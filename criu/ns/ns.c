@@ -245,6 +245,15 @@ int ns_dump_join_net(pid_t pid)
 	return 0;
 }
 
+int ns_criu_net_enter(void)
+{
+	if (criu_net_fd >= 0 && setns(criu_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to criu's network namespace");
+		return -1;
+	}
+	return 0;
+}
+
 int ns_criu_net_socket(int family, int type, int protocol)
 {
 	int sk, err;

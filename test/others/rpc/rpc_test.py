@@ -9,6 +9,7 @@ Each check prints "PASS name" or "FAIL name: why"; the last line is
 <repo>/build/criu/criu.
 """
 
+import ctypes
 import os
 import shutil
 import signal
@@ -86,12 +87,14 @@ def new_dir(tag, owner=None):
 class Target:
     """The counter in a session of its own, as a runtime's container init would be."""
 
-    def __init__(self, user=None):
+    def __init__(self, user=None, netns=False):
         self.dir = new_dir("target", user)
         self.file = os.path.join(self.dir, "count")
 
         def pre():
             os.setsid()
+            if netns and ctypes.CDLL(None, use_errno=True).unshare(0x40000000):
+                os._exit(1)
             if user is not None:
                 os.setgroups([])
                 os.setgid(user)
@@ -1143,6 +1146,24 @@ def t_action_script():
     expect(not t.alive(), "the -S restored root is not our child")
 
 
+def t_action_script_netns():
+    """A tree in a network namespace of its own: the dump's scripts still run in criu's."""
+    t = Target(netns=True)
+    d = new_dir("img")
+    log = os.path.join(d, "hooks")
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "-R", "--action-script",
+                        'echo "$CRTOOLS_SCRIPT_ACTION $(readlink /proc/self/ns/net)" >> %s' % log],
+                       capture_output=True, timeout=60)
+    expect(r.returncode == 0, "dump: %r" % r.stderr)
+    ours = os.readlink("/proc/self/ns/net")
+    expect(os.readlink("/proc/%d/ns/net" % t.pid) != ours, "the target has our network namespace")
+    with open(log) as f:
+        got = [l.split() for l in f.read().splitlines()]
+    expect(got and all(g[1] == ours for g in got), "scripts ran in %r, criu's is %s" % (got, ours))
+    expect(t.alive() and t.counting(), "not left running")
+    t.kill()
+
+
 def t_action_script_fails():
     t = Target()
     d = new_dir("img")
@@ -1330,7 +1351,6 @@ def main():
         f.write(COUNTER_C)
     subprocess.run(["cc", "-O2", "-o", COUNTER, src], check=True)
     # a restored root that is not our child comes back to us
-    import ctypes
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
     start = time.time()
     try:
@@ -1397,6 +1417,7 @@ def main():
         check("crun_container", t_crun_container)
         check("action_script", t_action_script)
         check("action_script_fails", t_action_script_fails)
+        check("action_script_netns", t_action_script_netns)
     finally:
         for t in targets:
             t.kill()
