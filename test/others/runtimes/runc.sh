@@ -21,6 +21,8 @@
 #   page-server   --page-server 127.0.0.1:PORT to a criu page-server on the
 #                 host (reached from criu's network namespace, not the
 #                 container's)
+#   pre-dump-page-server  --pre-dump and then the dump (--parent-path ../pre),
+#                 each to a page server on the host
 #   pid-file      restore --bundle --pid-file (the file names the restored init)
 #   empty-ns      --empty-ns network at checkpoint and restore
 # Each checks that the container's state survived: its counter (in memory,
@@ -31,7 +33,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pid-file empty-ns"
+	page-server pre-dump-page-server pid-file empty-ns"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -339,6 +341,43 @@ case_page-server() {
 	wait "$ps" || { [ $rc = 0 ] && fail "the page server failed"; return; }
 	[ $rc = 0 ] || return
 	ls "$cwork/img"/pages-*.img >/dev/null 2>&1 || { fail "no pages image from the page server"; return; }
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" && pass
+}
+
+# pre-dump-page-server: both rounds go to page servers on the host, laid out
+# as the images would be (srv/pre, srv/img: the dump's parent ../pre is
+# the server's)
+case_pre-dump-page-server() {
+	local before port=28231 ps rc
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	start false || return
+	mkdir -p "$cwork/srv/pre" "$cwork/srv/img"
+	for r in pre img; do
+		"$CRIU" page-server -D "$cwork/srv/$r" --address 127.0.0.1 --port "$port" -o ps.log -v4 \
+			</dev/null >/dev/null 2>&1 &
+		ps=$!
+		for _ in $(seq 50); do grep -q listening "$cwork/srv/$r/ps.log" 2>/dev/null && break; sleep 0.1; done
+		if [ $r = pre ]; then
+			runc_ checkpoint --pre-dump --page-server "127.0.0.1:$port" --image-path "$cwork/pre" \
+				--work-path "$cwork/prework" "$ctr" >"$cwork/pre.out" 2>&1
+			rc=$?
+			[ $rc = 0 ] || fail "runc checkpoint --pre-dump --page-server: $(tail -1 "$cwork/pre.out")"
+		else
+			checkpoint --page-server "127.0.0.1:$port" --parent-path ../pre
+			rc=$?
+		fi
+		[ $rc = 0 ] || kill "$ps" 2>/dev/null
+		wait "$ps" || { [ $rc = 0 ] && fail "the page server of $r failed"; return; }
+		[ $rc = 0 ] || return
+		sleep 0.3
+	done
+	grep -q "pages unchanged since the previous dump left out" "$cwork/work/dump.log" ||
+		{ fail "the dump did not use the pre-dump (no unchanged pages in work/dump.log)"; return; }
+	# what restore reads: the dump's own images with the server's pages, and the chain
+	cp -a "$cwork/srv/img/." "$cwork/img/" && rm -rf "$cwork/pre" && cp -a "$cwork/srv/pre" "$cwork/pre" ||
+		{ fail "can't put the images together"; return; }
 	before=$(last_out)
 	restore false || return
 	check_restored "${before:-1}" && pass
