@@ -25,6 +25,8 @@
 #                 each to a page server on the host
 #   pid-file      restore --bundle --pid-file (the file names the restored init)
 #   empty-ns      --empty-ns network at checkpoint and restore
+#   ext-unix-sk   --ext-unix-sk: the container logs to a datagram socket of
+#                 the host (bound in the host's network namespace), as to /dev/log
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -33,7 +35,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -49,15 +51,21 @@ bundle() {
 	workload_tcp_sh >"$cwork/bundle/rootfs/workload-tcp.sh"
 	workload_lock_sh >"$cwork/bundle/rootfs/workload-lock.sh"
 	[ ! -x "$cwork/lockhold" ] || cp "$cwork/lockhold" "$cwork/bundle/rootfs/"
+	workload_log_sh >"$cwork/bundle/rootfs/workload-log.sh"
+	[ ! -f "$cwork/wl" ] || cp "$cwork/wl" "$cwork/bundle/rootfs/workload-ext.sh"
+	[ ! -x "$cwork/logconn" ] || cp "$cwork/logconn" "$cwork/bundle/rootfs/"
 	(cd "$cwork/bundle" && runc spec) || return 1
-	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" <<'PY'
-import json, sys
+	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" "$cwork/ext" <<'PY'
+import json, os, sys
 p = sys.argv[1]
 c = json.load(open(p))
 c["process"]["terminal"] = sys.argv[2] == "true"
 c["process"]["args"] = ["sh", sys.argv[3]]
 c["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                     "options": ["nosuid", "nodev", "mode=755"]})
+if os.path.isdir(sys.argv[4]):
+    # at the same path as on the host, as /dev/log is: the socket's name means the same inside
+    c["mounts"].append({"destination": sys.argv[4], "type": "bind", "source": sys.argv[4], "options": ["rbind"]})
 json.dump(c, open(p, "w"), indent=1)
 PY
 }
@@ -311,6 +319,45 @@ case_file-locks() {
 	ino=$(stat -L -c %i "/proc/$pid/root/run/lockf")
 	grep -q "FLOCK.*WRITE $pid .*:$ino " /proc/locks ||
 		{ fail "the restored init ($pid) holds no flock on /run/lockf ($ino): $(grep FLOCK /proc/locks | head -3)"; return; }
+	pass
+}
+
+# ext-unix-sk: the container logs to a datagram socket of the host (as to
+# /dev/log) through fd 8, connected by a static helper before the workload
+workload_log_sh() {
+	echo 'head -c 12 /dev/urandom | od -An -tx1 | tr -d " \n" > /run/token'
+	echo 'i=0; while :; do i=$((i+1)); echo $i > /run/count; echo "count $i"; echo "log $i" >&8; sleep 0.05; done'
+}
+
+case_ext-unix-sk() {
+	local before got srv
+	printf '%s\n' '#include <string.h>' '#include <sys/socket.h>' '#include <sys/un.h>' '#include <unistd.h>' \
+		'int main(int c, char **v) { struct sockaddr_un a = { .sun_family = AF_UNIX };' \
+		'int s = socket(AF_UNIX, SOCK_DGRAM, 0); strcpy(a.sun_path, v[1]);' \
+		'if (s < 0 || connect(s, (void *)&a, sizeof(a)) || dup2(s, 8) != 8) return 1; close(s);' \
+		'execv(v[2], v + 2); return 1; }' >"$cwork/logconn.c" &&
+		cc -static -O2 -o "$cwork/logconn" "$cwork/logconn.c" || { skip "no static build of the helper"; return; }
+	mkdir -p "$cwork/ext"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+out = open(sys.argv[2], "ab", buffering=0)
+while True: out.write(s.recv(4096))' "$cwork/ext/log" "$cwork/extlog" &
+	srv=$!
+	for _ in $(seq 50); do [ -S "$cwork/ext/log" ] && break; sleep 0.1; done
+	echo "exec /logconn $cwork/ext/log /bin/sh /workload-log.sh" >"$cwork/wl"
+	start false /workload-ext.sh || { kill $srv; return; }
+	checkpoint --ext-unix-sk || { kill $srv; return; }
+	before=$(last_out)
+	restore false --ext-unix-sk || { kill $srv; return; }
+	check_restored "${before:-1}" || { kill $srv; return; }
+	for _ in $(seq 30); do
+		got=$(grep -a '^log ' "$cwork/extlog" | tail -1 | cut -d' ' -f2)
+		[ "${got:-0}" -gt "${before:-1}" ] && break
+		sleep 0.1
+	done
+	kill $srv
+	[ "${got:-0}" -gt "${before:-1}" ] || { fail "the restored container logs nothing to the host's socket (last ${got:-none})"; return; }
 	pass
 }
 
