@@ -12,6 +12,9 @@
  *
  * The same functions are built three times (scalar, AVX2, AVX-512) and the
  * fastest one the CPU and kernel allow is used; all give the same values.
+ * A page's checksum is XXH3_64bits() of its 4096 bytes; the SIMD builds
+ * compute it with a routine of their own (csum-impl.h: fewer instructions
+ * a stripe, the same value; test_csum holds it to xxhash's).
  * The restorer blob carries its own copies and is told by csum_isa() which
  * one to use. At dump the tool hashes pages itself, as it copies them
  * (mem.c): the parasite runs no checksums.

@@ -21,12 +21,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "cow.h"
 #include "compress.h"
@@ -969,12 +972,23 @@ struct huge_fill {
 	int err;			/* its errno */
 	int at_file;
 	uint64_t at_off, at_addr;	/* where */
+	uint64_t check_tsc;		/* TSC cycles spent checking pages, all threads */
 };
 
 enum { HF_OK, HF_READ, HF_SHORT, HF_CSUM, HF_FRAME };
 
 /* Pages go in chunks, each checked right after it is read, while it is in the cache (issue 13). */
 #define HUGE_CHUNK	(256 << 10)
+
+/* Check @nr pages at @p, counting the time it takes (the fill reports what the checks cost). */
+static size_t huge_check(struct huge_fill *hf, const void *p, size_t nr, const uint64_t *csum)
+{
+	uint64_t t0 = __rdtsc();
+	size_t bad = csum_check_pages(p, nr, csum);
+
+	__atomic_fetch_add(&hf->check_tsc, __rdtsc() - t0, __ATOMIC_RELAXED);
+	return bad;
+}
 
 static void huge_fail(struct huge_fill *hf, int why, int err, int file, uint64_t off, uint64_t addr)
 {
@@ -1030,7 +1044,7 @@ static int huge_frame_run(struct huge_fill *hf, struct huge_wctx *w, const struc
 		return -1;
 	}
 	dst += j->to - j->fvaddr;
-	bad = csum_check_pages(dst, j->len >> PAGE_SHIFT, j->csum);
+	bad = huge_check(hf, dst, j->len >> PAGE_SHIFT, j->csum);
 	if (bad < j->len >> PAGE_SHIFT) {
 		huge_fail(hf, HF_CSUM, 0, j->file, j->off, j->vaddr + bad * PAGE_SIZE);
 		return -1;
@@ -1050,7 +1064,7 @@ static int huge_job_run(struct huge_fill *hf, struct huge_wctx *w, const struct 
 
 		if (read_all(hf, j, j->to + done, n, j->off + done))
 			return -1;
-		bad = csum_check_pages((void *)(j->to + done), n >> PAGE_SHIFT, j->csum + (done >> PAGE_SHIFT));
+		bad = huge_check(hf, (void *)(j->to + done), n >> PAGE_SHIFT, j->csum + (done >> PAGE_SHIFT));
 		if (bad < n >> PAGE_SHIFT) {
 			huge_fail(hf, HF_CSUM, 0, j->file, j->off + done + bad * PAGE_SIZE, j->vaddr + done + bad * PAGE_SIZE);
 			return -1;
@@ -1367,9 +1381,30 @@ static int huge_wctx_init(struct huge_fill *hf, struct huge_wctx *w)
 	return 0;
 }
 
+/* Where the fill stands in time: wall (and TSC, to turn the checks' cycles into time), and CPU of all threads. */
+struct fill_clock {
+	uint64_t ns, tsc, cpu_ns;
+};
+
+static void fill_clock(struct fill_clock *c)
+{
+	struct timespec ts;
+	struct rusage ru;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->tsc = __rdtsc();
+	c->ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	/* the fillers are gone by the second call: their time is in the process's */
+	c->cpu_ns = 0;
+	if (!getrusage(RUSAGE_SELF, &ru))
+		c->cpu_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+			    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
 int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 {
 	struct cow_task *t = ct->t[i];
+	struct fill_clock c0, c1;
 	struct huge_fill hf = { 0 };
 	struct filler fillers[HUGE_MAX_FILLERS] = {};
 	struct huge_wctx w[HUGE_MAX_FILLERS] = {};
@@ -1417,6 +1452,7 @@ int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 	}
 	pr_debug("%d: %zu pieces to fill from %d file(s), %d filler thread(s) started\n", t->pid, hf.nr, hf.nr_fds,
 		 nr_fillers);
+	fill_clock(&c0);
 	huge_worker(&hf, &w[0]);
 	for (int k = 0; k < nr_fillers; k++)
 		filler_wait(&fillers[k]);
@@ -1424,8 +1460,11 @@ int cow_fill_huge(struct cow_tree *ct, int i, int dfd, const char *pages_name)
 		huge_report(t, &hf);
 		goto out;
 	}
-	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s)%s)\n", t->pid,
-		(unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1, t->srcs ? ", from the chain" : "");
+	fill_clock(&c1);
+	pr_info("%d: %lu MiB filled in huge pages (%zu pieces, %d thread(s)%s) in %.1f ms, %.1f ms of CPU, of which "
+		"page checks %.1f ms\n", t->pid, (unsigned long)(t->huge.total_pages >> 8), hf.nr, nr_fillers + 1,
+		t->srcs ? ", from the chain" : "", (c1.ns - c0.ns) / 1e6, (c1.cpu_ns - c0.cpu_ns) / 1e6,
+		c1.tsc > c0.tsc ? hf.check_tsc * ((double)(c1.ns - c0.ns) / (c1.tsc - c0.tsc)) / 1e6 : 0.0);
 	ret = 0;
 out:
 	for (int k = 0; k < HUGE_MAX_FILLERS; k++)

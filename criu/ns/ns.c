@@ -290,6 +290,9 @@ static struct mntns_nested *mnt_nested;	/* mount namespaces below the tree's */
 static size_t nr_mnt_nested;
 static NsEntry *ents[NS_NR + 64];	/* the tree's own namespaces, then nested pid ones */
 static int nr_ents;
+/* the tree's own time namespace, read again when written (ns_dump_write()), and a task in it */
+static NsEntry *time_ent;
+static pid_t time_pid;
 static int tree_has_own;
 
 static NsEntry *new_entry(int kind, uint64_t id)
@@ -632,6 +635,10 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 		}
 		if (ns_kinds[k].dump(root->pid, e))
 			return -1;
+		if (k == NS_TIME) {
+			time_ent = e;
+			time_pid = root->pid;
+		}
 	}
 	/* nested pid namespaces, each after its parent (tree order: parents come first) */
 	for (int i = 1; i < nr; i++) {
@@ -704,6 +711,14 @@ int ns_dump_write(int dfd)
 
 	if (!nr_ents)
 		return 0;
+	/*
+	 * The clocks as the tasks read them, as late as can be: after every
+	 * timer was read. The restored clocks go on from these values and the
+	 * timers from what was left of them: read earlier, the timers would
+	 * come due that much sooner against the clocks.
+	 */
+	if (time_ent && time_ns_dump(time_pid, time_ent))
+		return -1;
 	if (net_ns_dump_write(dfd))
 		return -1;
 	img = open_image_at(dfd, CR_FD_NS, O_DUMP);
@@ -720,6 +735,8 @@ void ns_dump_free(void)
 	for (int i = 0; i < nr_ents; i++)
 		free(ents[i]);
 	nr_ents = 0;
+	time_ent = NULL;
+	time_pid = 0;
 	free(tns);
 	tns = NULL;
 	nr_tns = 0;
