@@ -515,6 +515,23 @@ def t_default_log_file():
     t.kill()
 
 
+def t_cr_errno():
+    """cr_errno as libcriu's callers test it: ESRCH for no process, EBADRQC for options not taken."""
+    for o, want in (({"pid": -1}, 3), ({"pid": 999999999}, 3), ({"log_file": "../file.log"}, 56),
+                    ({"manage_cgroups_mode": 77}, 56)):
+        t = Target()
+        d = new_dir("img")
+        fd = dir_fd(d)
+        req = {"images_dir_fd": fd, "pid": t.pid}
+        req.update(o)
+        r, rc = request({"type": T["DUMP"], "opts": req}, pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r.get("success") is False and r.get("cr_errno") == want,
+               "%r: cr_errno %r, not %d (%r)" % (o, r and r.get("cr_errno"), want, r))
+        expect(t.alive() and t.counting(), "the tree was harmed")
+        t.kill()
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1383,6 +1400,7 @@ def main():
         check("wait_pid", t_wait_pid)
         check("second_dump_in_session", t_second_dump_in_session)
         check("default_log_file", t_default_log_file)
+        check("cr_errno", t_cr_errno)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
