@@ -531,6 +531,12 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
+		long spec = -1;
+
+		err = compel_syscall(ctl, __NR_prctl, &spec, PR_GET_SPECULATION_CTRL, i, 0, 0, 0, 0);
+		t->spec[i] = spec;
+	}
 	if (compel_cure(ctl))
 		err = -1;
 	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
@@ -878,6 +884,7 @@ static int run_parasite(struct dump_ctx *dc)
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
 	for (int i = 1; i < dc->nr_th; i++)
@@ -967,11 +974,9 @@ static int fill_mm(struct dump_ctx *dc)
 		pr_perror("can't read the executable of %d", dc->pid);
 		return -1;
 	}
-	if (st.st_nlink == 0) {
-		pr_err("can't dump task %d: its executable %s was unlinked; not supported yet\n", dc->pid, exe);
-		return -1;
-	}
-	if (file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
+	/* unlinked (a binary upgraded under a running daemon): its mapping saved the file already */
+	if (st.st_nlink == 0 ? fileobj_add_exe(dc->files, dc->pid, exe, &st, &mm->exe_file_id) :
+			       file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
 		return -1;
 	mm->n_vmas = dc->md.nr_vmas;
 	mm->vmas = dc->md.vma_ptrs;
@@ -1553,14 +1558,25 @@ static int check_sid_pgid(struct dump_tree *t)
 		int sid = dc->stat.sid, pgid = dc->stat.pgid;
 
 		if (!parent) {	/* the root */
+			/* 0: led by a process its pid namespace doesn't show (the dump agent's view) */
 			if (sid != dc->pid && !opts.shell_job) {
-				pr_err("can't dump task %d: its session leader %d is outside the dump; "
-				       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				if (sid)
+					pr_err("can't dump task %d: its session leader %d is outside the dump; "
+					       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its session is led "
+					       "from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
-				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
-				       dc->pid, pgid);
+				if (pgid)
+					pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
+					       dc->pid, pgid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its process group is "
+					       "led from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			continue;

@@ -2,6 +2,8 @@
 #ifndef CR_DUMP_DUMP_H
 #define CR_DUMP_DUMP_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -80,6 +82,7 @@ struct dump_thread {
 	size_t cpu_words;		/* 0: it may run on every CPU */
 	uint32_t ioprio;
 	int tsc;			/* PR_GET_TSC */
+	int32_t spec[NR_SPEC_CTRL];	/* PR_GET_SPECULATION_CTRL, per PR_SPEC_*; < 0: none */
 	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
 	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */
 	int pdeath_sig;
@@ -149,6 +152,8 @@ struct preread {
 	int *cfd;
 	int nr_th;
 	int said;
+	pthread_t closer;	/* closes the counters once read (close_counters_behind()) */
+	bool closing;
 };
 
 /* The tree being dumped. */

@@ -1269,6 +1269,7 @@ void free_files(struct rst_files *rf)
 	hmap_free(&rf->obj_aliases);
 	free(rf->obj_next);
 	hmap_free(&rf->tree_pids);
+	free(rf->memfd_late);
 	memset(rf, 0, sizeof(*rf));
 }
 

@@ -121,6 +121,8 @@ struct rst_files {
 	int scratch_base;		/* temporaries of a restoring task go at or above this fd */
 	struct hmap obj_aliases;	/* fileobj.c: holder id -> first view opened by another name */
 	uint32_t *obj_next;		/* fileobj.c: id -> the next such view of its holder, 0 */
+	struct memfd_late *memfd_late;	/* memfd.c: seals added once the tree's memory is mapped */
+	size_t nr_memfd_late;
 };
 
 int read_files(int dfd, struct rst_files *rf);

@@ -618,7 +618,7 @@ int ps_connect(void)
 	if (ps_sk < 0) {
 		if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
 			return -1;
-		ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ps_sk = ns_criu_net_socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
 			pr_perror("can't reach the page server at %s port %d", opts.address,
 				  opts.port ? opts.port : PS_DEFAULT_PORT);

@@ -147,6 +147,7 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	m->memory_merge = sys_prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
 	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
 	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
 	ret = dump_pkeys(m);
@@ -175,6 +176,8 @@ static int dump_misc(struct parasite_misc *m)
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
+	for (i = 0; i < NR_SPEC_CTRL; i++)
+		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
 	if (m->mdwe < 0)
 		m->mdwe = 0;
@@ -316,7 +319,7 @@ static int dump_pages(struct parasite_pages *p)
 {
 	unsigned int i, in = 0, out = 0;
 
-	if (p->nr_pipes > (unsigned int)nr_pipes)
+	if (p->first_pipe > (unsigned int)nr_pipes || p->nr_pipes > (unsigned int)nr_pipes - p->first_pipe)
 		return -EINVAL;
 	p->zero_pages = 0;
 	for (i = 0; i < p->nr_pipes; i++) {
@@ -339,7 +342,7 @@ static int dump_pages(struct parasite_pages *p)
 				long cnt = ret - k < 64 ? ret - k : 64, r;
 
 				memcpy(tmp, &p->out[out + k], cnt * sizeof(*tmp));
-				r = splice_iovs(pipes[i], tmp, cnt);
+				r = splice_iovs(pipes[p->first_pipe + i], tmp, cnt);
 				if (r < 0)
 					return r;
 				done += r;

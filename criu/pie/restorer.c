@@ -546,6 +546,9 @@ static void protect_vmas(struct restore_args *a)
 
 		if (v->madv)
 			advise_vma(v);
+		/* merge-any made every area mergeable: one the task took out (MADV_UNMERGEABLE) goes out again */
+		if (a->memory_merge && !(v->madv & (1ULL << MADV_MERGEABLE)))
+			check(sys_madvise(v->start, v->end - v->start, MADV_UNMERGEABLE), "madvise(MADV_UNMERGEABLE)");
 
 		if (v->pkey)
 			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
@@ -585,9 +588,38 @@ static void restore_pkeys(struct restore_args *a)
 #define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
 
 /*
+ * The speculation mitigations a thread asked for with PR_SET_SPECULATION_CTRL
+ * (a browser's sandbox, a task that disabled store bypass for itself): each
+ * thread's own, not inherited from the restorer. A disabled one is
+ * security the task counts on: failing to set it fails the restore. One
+ * enabled that is disabled here (criu itself runs mitigated) stays
+ * disabled: slower, never less safe.
+ */
+#define SPEC_MODES	(PR_SPEC_ENABLE | PR_SPEC_DISABLE | PR_SPEC_FORCE_DISABLE | PR_SPEC_DISABLE_NOEXEC)
+
+static void restore_spec_ctrl(const struct rst_thread *t)
+{
+	for (int i = 0; i < NR_SPEC_CTRL; i++) {
+		uint32_t want = t->spec[i] & SPEC_MODES;
+		long now;
+
+		if (!(t->spec[i] & PR_SPEC_PRCTL) || !want)
+			continue;
+		now = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
+		/* forced off here (criu runs so) is as safe as anything asked for, and can't change */
+		if (now < 0 || (now & SPEC_MODES) == want || (now & PR_SPEC_FORCE_DISABLE))
+			continue;
+		if (want == PR_SPEC_ENABLE)
+			sys_prctl(PR_SET_SPECULATION_CTRL, i, PR_SPEC_ENABLE, 0, 0);
+		else
+			check(sys_prctl(PR_SET_SPECULATION_CTRL, i, want, 0, 0), "PR_SET_SPECULATION_CTRL");
+	}
+}
+
+/*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
- * address, robust list, CPU affinity, I/O priority, TSC access, name.
- * Before the credentials: an I/O class the task kept may need privileges
+ * address, robust list, CPU affinity, I/O priority, TSC access, name,
+ * speculation mitigations. Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
 static void thread_self(struct rst_thread *t)
@@ -606,6 +638,7 @@ static void thread_self(struct rst_thread *t)
 	if (t->tsc)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+	restore_spec_ctrl(t);
 }
 
 static void restore_task_state(struct restore_args *a)
@@ -1323,6 +1356,9 @@ static void restore_memory(struct restore_args *a)
 		restore_pkeys(a);
 	}
 	progress("mapping");
+	/* before the areas come: each is made mergeable as it was, then its own madvise advice applies */
+	if (a->memory_merge)
+		check(sys_prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0), "PR_SET_MEMORY_MERGE");
 	move_premapped(a);
 	map_vmas(a);
 	move_huge(a);

@@ -154,8 +154,8 @@ static int unregister_rseq(void)
 	return syscall(__NR_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
 
-/* Write @val to /proc/self/@name unless it is there already. */
-static int write_self_int(const char *name, long val, const char *what)
+/* Write @val to /proc/self/@name unless it is there already (read in @base: coredump_filter is hex). */
+static int write_self_int_base(const char *name, long val, const char *what, int base)
 {
 	char path[64], buf[32];
 	long cur;
@@ -170,7 +170,7 @@ static int write_self_int(const char *name, long val, const char *what)
 		return -1;
 	}
 	buf[n] = '\0';
-	cur = strtol(buf, NULL, 10);
+	cur = strtol(buf, NULL, base);
 	if (cur == val) {
 		close(fd);
 		return 0;
@@ -185,6 +185,11 @@ static int write_self_int(const char *name, long val, const char *what)
 	return 0;
 }
 
+static int write_self_int(const char *name, long val, const char *what)
+{
+	return write_self_int_base(name, val, what, 10);
+}
+
 static int restore_proc_ints(struct rst_ctx *rc)
 {
 	TaskCoreEntry *tc = rc->core->tc;
@@ -192,6 +197,10 @@ static int restore_proc_ints(struct rst_ctx *rc)
 	if (tc->has_oom_score_adj && write_self_int("oom_score_adj", tc->oom_score_adj, "the OOM score adjustment"))
 		return -1;
 	if (tc->has_loginuid && write_self_int("loginuid", (long)tc->loginuid, "the login uid"))
+		return -1;
+	/* written in decimal, which the kernel takes as well (it shows hex) */
+	if (tc->has_coredump_filter &&
+	    write_self_int_base("coredump_filter", (long)tc->coredump_filter, "the core dump filter", 16))
 		return -1;
 	return 0;
 }

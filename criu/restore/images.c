@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "aio.h"
+#include "fileobj.h"
 #include "rst.h"
 #include "pagechain.h"
 
@@ -987,6 +988,9 @@ int read_tree_images(struct rst_tree *tr)
 		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
 			if (rc->mm->vmas[v]->kind == VMA_KIND__VMA_PACKET_RING)
 				rc->uses[rc->mm->vmas[v]->file_id] = 1;
+		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
+			if (memfd_note_vma(&tr->files, rc->pid, rc->mm->vmas[v]))
+				return -1;
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;
