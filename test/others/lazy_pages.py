@@ -323,7 +323,16 @@ def memhog_verdict(pid, d):
         if "memhog: BAD" in text:
             raise Fail("memory differs: %s" % text.strip().splitlines()[-1])
         time.sleep(0.05)
-    raise Fail("memhog gave no verdict: %s" % read(out)[-300:])
+    try:
+        st = {k: v.strip() for k, v in (l.split(":", 1) for l in read("/proc/%d/status" % pid).splitlines())}
+        if not st:
+            raise ValueError("gone")
+        fate = "state %s, blocked %s, pending %s/%s, caught %s, wchan %s, tracer %s" % (
+            st.get("State"), st.get("SigBlk"), st.get("SigPnd"), st.get("ShdPnd"), st.get("SigCgt"),
+            read("/proc/%d/wchan" % pid), st.get("TracerPid"))
+    except (OSError, ValueError):
+        fate = "gone"
+    raise Fail("memhog %d gave no verdict (%s): %s" % (pid, fate, read(out)[-300:]))
 
 
 def remote(d, ns_a, ns_b, addr, mib):
