@@ -212,24 +212,69 @@ int ns_in_child(pid_t pid, unsigned long flags, int (*fn)(void *arg), void *arg)
 
 /* ---- dump ---- */
 
+/* criu's own network namespace and the tree's, once the dump joined the latter (-1 before) */
+static int criu_net_fd = -1, tree_net_fd = -1;
+
 int ns_dump_join_net(pid_t pid)
 {
 	char path[64];
-	int fd;
+	int fd, own;
 
 	if (ns_id_of(pid, "net") == self_id[NS_NET])
 		return 0;
 	/* sock_diag and the parasites' control sockets see the tree's sockets only from inside */
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0) {
+		pr_perror("can't open criu's own network namespace");
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
 		pr_perror("can't enter the network namespace of %d", pid);
 		if (fd >= 0)
 			close(fd);
+		close(own);
 		return -1;
 	}
-	close(fd);
+	if (criu_net_fd >= 0) {
+		close(criu_net_fd);
+		close(tree_net_fd);
+	}
+	criu_net_fd = own;
+	tree_net_fd = fd;
 	return 0;
+}
+
+int ns_criu_net_enter(void)
+{
+	if (criu_net_fd >= 0 && setns(criu_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to criu's network namespace");
+		return -1;
+	}
+	return 0;
+}
+
+int ns_criu_net_socket(int family, int type, int protocol)
+{
+	int sk, err;
+
+	if (criu_net_fd < 0)
+		return socket(family, type, protocol);
+	if (setns(criu_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to criu's network namespace for a socket");
+		return -1;
+	}
+	sk = socket(family, type, protocol);
+	err = errno;
+	if (setns(tree_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to the tree's network namespace");
+		if (sk >= 0)
+			close(sk);
+		return -1;
+	}
+	errno = err;
+	return sk;
 }
 
 struct task_ns {
