@@ -91,7 +91,6 @@ static struct {
 	} ptys[16];
 	int nr_ptys;
 	int *pre;		/* per mount: criu's clone of its directory (mntns_preclone()), or -1 */
-	bool root_attached;	/* the tree's root mount is over "/" already (attach_root()) */
 } rs;
 
 /* ---- reading, in criu ---- */
@@ -591,7 +590,41 @@ static int pty_index(const char *rel, unsigned int *index)
 	return 1;
 }
 
-static int attach_root(int root);
+/*
+ * The tree's root mount from criu's clone of it (mntns_preclone()): a
+ * detached tree of another namespace's takes no mounts below it, so it is
+ * mounted over "/" of our copy a moment, cloned there into a detached tree
+ * of ours, and unmounted. @pre is closed; the new clone, or -1.
+ */
+static int own_root(int pre)
+{
+	int cwd = open(".", O_PATH | O_CLOEXEC), fd = -1;
+
+	if (cwd < 0) {
+		pr_perror("can't open the current directory");
+		close(pre);
+		return -1;
+	}
+	/* our copy of criu's tree: nothing done here may reach criu's */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    move_mount(pre, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) {
+		pr_perror("can't mount criu's clone of the tree's root mount");
+		goto out;
+	}
+	fd = open_tree(pre, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (fd < 0)
+		pr_perror("can't clone the tree's root mount");
+	if (fchdir(pre) || umount2(".", MNT_DETACH) || fchdir(cwd)) {
+		pr_perror("can't unmount criu's clone of the tree's root mount");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	close(cwd);
+	close(pre);
+	return fd;
+}
 
 static int make_mount(MntEntry *m)
 {
@@ -602,6 +635,8 @@ static int make_mount(MntEntry *m)
 	if (pre) {
 		fd = rs.pre[m->id - 1];
 		rs.pre[m->id - 1] = -1;
+		if (!m->parent && (fd = own_root(fd)) < 0)
+			return -1;
 	} else {
 		fd = clone_mount(rs.origin_fd[m->origin - 1], m);
 		if (fd < 0)
@@ -613,12 +648,8 @@ static int make_mount(MntEntry *m)
 	}
 	rs.new_id[m->id - 1] = sx.stx_mnt_id;
 	rs.fd[m->id - 1] = fd;
-	if (!m->parent) {
-		if (!pre)
-			return 0;
-		rs.root_attached = true;
-		return attach_root(fd);
-	}
+	if (!m->parent)
+		return 0;
 	MntEntry *p = rs.ne->mounts[m->parent - 1];
 	const char *rel = path_below(m->mountpoint, p->mountpoint);
 
@@ -845,34 +876,14 @@ static int make_pty_binds(void)
 	return 0;
 }
 
-/*
- * The tree's root mount, over "/" of our copy of criu's tree. A clone
- * criu made (mntns_preclone()) is attached at once: a detached tree of
- * another namespace's takes no mounts below it.
- */
-static int attach_root(int root)
+static int pivot(int root)
 {
 	/* our copy of criu's tree: nothing done here may reach criu's */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("can't make the copy of criu's mounts private");
 		return -1;
 	}
-	if (move_mount(root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) {
-		pr_perror("can't mount the tree's root mount");
-		return -1;
-	}
-	return 0;
-}
-
-static int pivot(int root)
-{
-	bool attached = rs.root_attached;
-
-	/* once: nested namespaces pivot too, into trees of their own */
-	rs.root_attached = false;
-	if (!attached && attach_root(root))
-		return -1;
-	if (fchdir(root) ||
+	if (move_mount(root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) || fchdir(root) ||
 	    syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/")) {
 		pr_perror("can't make the tree's mounts the namespace's root");
 		return -1;
