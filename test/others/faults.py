@@ -387,7 +387,7 @@ def main():
     try:
         if args.only in (None, "dump"):
             walks.append(dump_walk(work, args, rnd))
-        if args.only in (None, "snapshot") and not args.reads:
+        if args.only == "snapshot" or (args.only is None and not args.reads):
             walks.append(dump_walk(work, args, rnd, ("--snapshot",)))
         if args.only in (None, "restore"):
             walks.append(restore_walk(work, args, rnd))
