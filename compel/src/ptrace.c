@@ -323,6 +323,17 @@ static int task_exiting(pid_t pid)
 	return state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */);
 }
 
+/* The pid tracing @pid (a debugger, strace), 0 if none or unknown. */
+static pid_t tracer_of(pid_t pid)
+{
+	char buf[4096], *p;
+
+	if (compel_read_proc(pid, "status", buf, sizeof(buf)) < 0)
+		return 0;
+	p = strstr(buf, "\nTracerPid:");
+	return p ? (pid_t)atoi(p + strlen("\nTracerPid:")) : 0;
+}
+
 /* 0, or -1 (reported, unless the task is exiting: *@exiting set, when asked). */
 static int seize(pid_t pid, int *exiting)
 {
@@ -336,6 +347,9 @@ static int seize(pid_t pid, int *exiting)
 		}
 		if (errno == ESRCH)
 			cpr_err("no process with pid %d\n", pid);
+		else if (errno == EPERM && tracer_of(pid) > 0)
+			cpr_err("can't seize task %d: it is traced by %d (a debugger or strace?): detach it first\n",
+				pid, tracer_of(pid));
 		else if (errno == EPERM)
 			cpr_err("can't seize task %d: it is traced by someone else or we lack permission\n", pid);
 		else

@@ -11,6 +11,7 @@
 #include "action-scripts.h"
 #include "cr_options.h"
 #include "log.h"
+#include "namespaces.h"
 #include "rpc.h"
 #include "util.h"
 
@@ -61,6 +62,10 @@ static int run_script(const char *script, enum cr_hook h, pid_t pid)
 	}
 	if (child == 0) {
 		char *dir = opts.imgs_dir ? realpath(opts.imgs_dir, NULL) : NULL;
+
+		/* a script locking the network does it from where criu was started, not from inside the tree */
+		if (ns_criu_net_enter())
+			_exit(127);
 
 		setenv("CRTOOLS_SCRIPT_ACTION", names[h], 1);
 		/* under swrk imgs_dir is /proc/self/fd/N, which means nothing to the script */

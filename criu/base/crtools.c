@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "compel/compel.h"
@@ -63,7 +65,9 @@ static void usage(FILE *f)
 "  -j, --shell-job         the tree is a shell job: its terminal comes from the caller\n"
 "  -d, --restore-detached  do not wait for the restored tree\n"
 "  -S, --restore-sibling   restore: the restored root becomes the caller's child (implies -d)\n"
-"      --pidfile FILE      write the restored root's pid to FILE\n"
+"      --pidfile FILE      restore: write the restored root's pid to FILE; page-server, lazy-pages\n"
+"                          --daemon: the daemon's (a relative FILE is in the work dir)\n"
+"      --daemon            page-server, lazy-pages: go to the background once listening (-d too)\n"
 "  -l, --file-locks        dump the file locks the tree holds (flock, POSIX, OFD)\n"
 "      --ghost-limit SIZE  save unlinked open files with up to SIZE bytes of data, holes not\n"
 "                          counted (K/M/G; default 1M); they are saved sparse\n"
@@ -119,7 +123,8 @@ static void usage(FILE *f)
 "                          `criu lazy-pages -D DIR` (started before, or within 5 s);\n"
 "                          dump: that memory is left out of the images; the tree stays frozen and the dump\n"
 "                          serves it on --address, --port to `criu lazy-pages --page-server`, then kills the\n"
-"                          tree (or resumes it if the destination goes away first)\n"
+"                          tree (or resumes it if the destination goes away first); with\n"
+"                          --prev-images-dir, only the pages written since the previous images\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
 "                          are always saved by file handle)\n"
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
@@ -191,6 +196,7 @@ enum {
 	OPT_STATUS_FD,
 	OPT_LAZY_PAGES,
 	OPT_SNAPSHOT,
+	OPT_DAEMON,
 };
 
 static const struct option longopts[] = {
@@ -248,6 +254,7 @@ static const struct option longopts[] = {
 	{ "status-fd", required_argument, NULL, OPT_STATUS_FD },
 	{ "lazy-pages", no_argument, NULL, OPT_LAZY_PAGES },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
+	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -269,7 +276,8 @@ static const struct opt_use {
 	{ 'R', "-R/--leave-running", A_DUMP },
 	{ 's', "-s/--leave-stopped", A_DUMP },
 	{ 'j', "-j/--shell-job", A_DUMP | A_RESTORE },
-	{ 'd', "-d/--restore-detached", A_RESTORE },
+	{ 'd', "-d/--restore-detached", A_RESTORE | A_PAGE_SERVER | A_LAZY },
+	{ OPT_DAEMON, "--daemon", A_PAGE_SERVER | A_LAZY },
 	{ 'S', "-S/--restore-sibling", A_RESTORE },
 	/* these name how the images were made: restore takes them as well */
 	{ 'l', "-l/--file-locks", A_DUMP | A_RESTORE },
@@ -279,7 +287,7 @@ static const struct opt_use {
 	{ OPT_TCP_CLOSE, "--tcp-close", A_DUMP | A_RESTORE },
 	{ OPT_SKIP_IN_FLIGHT, "--skip-in-flight", A_DUMP },
 	{ OPT_NETWORK_LOCK, "--network-lock", A_DUMP | A_RESTORE },
-	{ OPT_PIDFILE, "--pidfile", A_RESTORE },
+	{ OPT_PIDFILE, "--pidfile", A_RESTORE | A_PAGE_SERVER | A_LAZY },
 	{ OPT_FEATURE, "--feature", A_CHECK },
 	{ OPT_FORCE_VDSO_PROXY, "--force-vdso-proxy", A_RESTORE },
 	{ OPT_GHOST_LIMIT, "--ghost-limit", A_DUMP },
@@ -462,6 +470,7 @@ static int handle_option(int c, const char *arg)
 	case 's': opts.leave_stopped = true; break;
 	case 'j': opts.shell_job = true; break;
 	case 'd': opts.restore_detached = true; break;
+	case OPT_DAEMON: opts.daemon = true; break;
 	case 'S': opts.restore_sibling = true; break;
 	case 'l': opts.file_locks = true; break;
 	case OPT_PIDFILE: opts.pidfile = arg; break;
@@ -728,6 +737,79 @@ int cr_setup_log(void)
 	return log_init(path, opts.log_level);
 }
 
+/*
+ * page-server, lazy-pages with --daemon (-d): the server runs in a child
+ * out of our session, its output to its log only; we return once it
+ * listens (its ready byte comes on a pipe of ours, which it takes as its
+ * --status-fd), after writing its pid to --pidfile and passing the byte
+ * on to the caller's --status-fd. A server that fails before that fails
+ * the command.
+ */
+static int run_daemon(const char *action, int (*serve)(void))
+{
+	int p[2], user_fd = opts.status_fd, null;
+	ssize_t n;
+	pid_t child;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("%s --daemon: can't make a pipe", action);
+		return 1;
+	}
+	child = fork();
+	if (child < 0) {
+		pr_perror("%s --daemon: can't fork", action);
+		return 1;
+	}
+	if (child == 0) {
+		close(p[0]);
+		if (user_fd >= 0)
+			close(user_fd);
+		opts.status_fd = p[1];
+		if (setsid() < 0)
+			pr_pwarn("%s --daemon: setsid", action);
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			close(null);
+		}
+		_exit(serve() ? 1 : 0);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n != 1) {
+		waitpid(child, NULL, 0);
+		pr_err("%s --daemon failed before it was listening: see its log (%s)\n", action,
+		       opts.log_file ? opts.log_file : "none");
+		return 1;
+	}
+	if (user_fd >= 0) {
+		if (write(user_fd, "\0", 1) != 1)
+			pr_pwarn("can't write --status-fd %d", user_fd);
+		close(user_fd);
+	}
+	if (opts.pidfile && write_pidfile(opts.pidfile, child)) {
+		kill(child, SIGTERM);
+		return 1;
+	}
+	pr_info("%s: running in the background as %d\n", action, child);
+	return 0;
+}
+
+static int run_server(const char *action, int (*serve)(void))
+{
+	if (opts.daemon)
+		return run_daemon(action, serve);
+	if (opts.pidfile && write_pidfile(opts.pidfile, getpid()))
+		return 1;
+	return serve();
+}
+
 int main(int argc, char **argv)
 {
 	const char *action;
@@ -782,6 +864,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (!strcmp(action, "page-server") || !strcmp(action, "lazy-pages")) {
+		opts.daemon |= opts.restore_detached;
+		if (opts.daemon && !opts.log_file)
+			opts.log_file = !strcmp(action, "page-server") ? "page-server.log" : "lazy-pages.log";
+	}
 	if (cr_setup_log())
 		return 1;
 	pr_info("criu %s: %s\n", CR_VERSION, action);
@@ -802,9 +889,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(action, "pre-dump")) {
 		ret = cr_pre_dump_tasks(opts.pid);
 	} else if (!strcmp(action, "page-server")) {
-		ret = cr_page_server();
+		ret = run_server(action, cr_page_server);
 	} else if (!strcmp(action, "lazy-pages")) {
-		ret = cr_lazy_pages();
+		ret = run_server(action, cr_lazy_pages);
 	} else {
 		pr_err("unknown action '%s'\n", action);
 		usage(stderr);

@@ -24,6 +24,7 @@ static int log_level = DEFAULT_LOGLEVEL;
 static struct timespec log_start;
 static char first_error[1024];	/* since log_keep_errors(): a swrk reply's cr_errmsg */
 static int keep_errors;
+static off_t keep_from;		/* where this request's lines start in the log file (swrk keep_open) */
 
 uint64_t log_start_us(void)
 {
@@ -44,6 +45,7 @@ int log_init(const char *path, int level)
 	}
 	log_fd = fd;
 	log_is_file = 1;
+	keep_from = 0;
 	return 0;
 }
 
@@ -145,8 +147,12 @@ static void keep_error(const char *msg, int len)
 
 void log_keep_errors(void)
 {
+	struct stat st;
+
 	keep_errors = 1;
 	first_error[0] = '\0';
+	/* a session's later request has the same log: its first error is after what is there */
+	keep_from = log_fd != STDERR_FILENO && !fstat(log_fd, &st) && S_ISREG(st.st_mode) ? st.st_size : 0;
 }
 
 /*
@@ -161,7 +167,7 @@ static void first_error_in_file(void)
 
 	if (log_fd == STDERR_FILENO || fstat(log_fd, &st) || !S_ISREG(st.st_mode))
 		return;
-	n = pread(log_fd, buf, sizeof(buf) - 1, 0);
+	n = pread(log_fd, buf, sizeof(buf) - 1, keep_from);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "cr_options.h"
 #include "util.h"
 
 uint64_t now_us(void)
@@ -293,11 +294,20 @@ int check_privileges(void)
 	return -1;
 }
 
+/* A relative @path is in the work dir (the images dir by default), as for -o. */
 int write_pidfile(const char *path, pid_t pid)
 {
-	char buf[32], tmp[4096];
+	char buf[32], tmp[4096], full[4096];
+	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
 	int fd, n;
 
+	if (path[0] != '/' && dir) {
+		if (snprintf(full, sizeof(full), "%s/%s", dir, path) >= (int)sizeof(full)) {
+			pr_err("pidfile path %s/%s is too long\n", dir, path);
+			return -1;
+		}
+		path = full;
+	}
 	n = snprintf(buf, sizeof(buf), "%d", pid);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		pr_err("pidfile path %s is too long\n", path);

@@ -64,7 +64,7 @@ static void fill_regs(UserRegsX86Entry *g, const struct user_regs_struct *r)
 	g->ds = r->ds; g->es = r->es; g->fs = r->fs; g->gs = r->gs;
 }
 
-static int read_int_file(pid_t pid, const char *name, long *val)
+static int read_int_file_base(pid_t pid, const char *name, long *val, int base)
 {
 	char *buf = read_proc_file(pid, name, NULL);
 
@@ -72,12 +72,17 @@ static int read_int_file(pid_t pid, const char *name, long *val)
 		pr_perror("can't read /proc/%d/%s", pid, name);
 		return -1;
 	}
-	*val = strtol(buf, NULL, 10);
+	*val = strtol(buf, NULL, base);
 	free(buf);
 	return 0;
 }
 
-/* Scheduling policy and priority, nice, OOM score adjustment, login uid. */
+static int read_int_file(pid_t pid, const char *name, long *val)
+{
+	return read_int_file_base(pid, name, val, 10);
+}
+
+/* Scheduling policy and priority, nice, OOM score adjustment, login uid, the mm's core dump filter. */
 static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 {
 	struct sched_param sp;
@@ -108,6 +113,11 @@ static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 		tc->has_loginuid = true;
 		tc->loginuid = (uint32_t)v;
 	}
+	/* hex, as the kernel shows it */
+	if (read_int_file_base(dc->pid, "coredump_filter", &v, 16))
+		return -1;
+	tc->has_coredump_filter = true;
+	tc->coredump_filter = (uint32_t)v;
 	return 0;
 }
 
@@ -123,6 +133,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	SigactionEntry sa[NR_SIGNALS], *sap[NR_SIGNALS];
 	RlimitEntry rl[NR_RLIMITS], *rlp[NR_RLIMITS];
 	SiginfoEntry *sp[512], *ssp[512];
+	uint32_t spec[NR_SPEC_CTRL];
 	struct cr_img *img;
 	char personality[32];
 	char *pers;
@@ -167,6 +178,11 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.ioprio = t->ioprio;
 	th.has_tsc = true;
 	th.tsc = t->tsc;
+	/* an unknown or unaffected one (< 0, 0) is no state to restore */
+	for (int i = 0; i < NR_SPEC_CTRL; i++)
+		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;
+	th.n_spec_ctrl = NR_SPEC_CTRL;
+	th.spec_ctrl = (uint32_t *)spec;
 	th.has_sched_policy = th.has_sched_prio = th.has_nice = true;
 	th.sched_policy = t->sched_policy;
 	th.sched_prio = t->sched_prio;
@@ -267,6 +283,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.child_subreaper = dc->misc.child_subreaper;
 	tc.has_thp_disabled = true;
 	tc.thp_disabled = dc->misc.thp_disabled;
+	tc.has_memory_merge = true;
+	tc.memory_merge = dc->misc.memory_merge > 0;
 	tc.has_mdwe = true;
 	tc.mdwe = dc->misc.mdwe;
 	tc.has_mlock_future = true;
@@ -298,6 +316,11 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 		pt[i].interval_ns = sp->interval_sec * 1000000000ULL + sp->interval_nsec;
 		pt[i].has_overrun = true;
 		pt[i].overrun = dc->misc.timers[i].overrun;
+		if (dc->timers[i].pending) {
+			pt[i].has_sig_pending = pt[i].sig_pending = true;
+			pt[i].has_sig_overrun = true;
+			pt[i].sig_overrun = dc->misc.timers[i].sig_overrun;
+		}
 		ptp[i] = &pt[i];
 	}
 	tc.n_posix_timers = dc->nr_timers;

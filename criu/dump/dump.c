@@ -422,6 +422,95 @@ static int copy_state(struct compel_thread_state *dst, const struct compel_threa
  * its securebits),
  * read by running syscalls in it that write into the parasite's area.
  */
+/*
+ * What the parasite does for the leader's timers (timer_overruns() in
+ * parasite.c, timer-pend.h), for a periodic timer whose signal is pending
+ * for thread @t: syscalls run in that thread (the signal is taken from its
+ * own queue; absolute times are those of its time namespace), scratch in
+ * the parasite's arguments.
+ */
+static int thread_timer_overruns(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
+{
+	union parasite_args *args = compel_parasite_args(leader);
+	unsigned long remote = compel_remote_addr(leader, args);
+	struct scratch {
+		uint64_t set, pending;
+		int64_t zero[2], now[2];
+		int32_t info[32];
+		struct k_itimerspec spec;
+	} *s = (struct scratch *)args;
+	unsigned long r = remote;
+	const int64_t nsec = 1000000000LL;
+	struct parasite_ctl *ctl = NULL;
+	int err = -1, id = 0;
+	long ret;
+
+	for (int i = 0; i < dc->nr_timers; i++) {
+		struct parasite_timer *pt = &dc->misc.timers[i];
+		int64_t iv, at;
+
+		if (!dc->timers[i].pending || !(dc->timers[i].notify & SIGEV_THREAD_ID) || dc->timers[i].tid != t->tid)
+			continue;
+		pt->sig_overrun = 0;
+		id = pt->id;
+		iv = pt->spec.interval_sec * nsec + pt->spec.interval_nsec;
+		if (!iv)
+			continue;	/* one-shot: no overruns, nothing to take */
+		if (!ctl && !(ctl = compel_prepare_thread(leader, t->tid)))
+			return -1;
+		memset(s, 0, sizeof(*s));
+		s->set = 1ULL << (pt->signo - 1);
+		if (compel_syscall(ctl, __NR_rt_sigtimedwait, &ret, r + offsetof(struct scratch, set),
+				   r + offsetof(struct scratch, info), r + offsetof(struct scratch, zero), 8, 0, 0) ||
+		    ret != pt->signo) {
+			pr_err("can't take the pending signal %d of POSIX timer %d in thread %d (%ld)\n", pt->signo,
+			       pt->id, t->tid, ret);
+			goto out;
+		}
+		if (s->info[2] != SI_TIMER || s->info[4] != pt->id) {
+			pr_err("thread %d: the signal %d taken is not POSIX timer %d's; it is lost\n", t->tid, pt->signo,
+			       pt->id);
+			goto out;
+		}
+		pt->sig_overrun = s->info[5];
+		if (compel_syscall(ctl, __NR_timer_gettime, &ret, pt->id, r + offsetof(struct scratch, spec), 0, 0, 0,
+				   0) || ret ||
+		    compel_syscall(ctl, __NR_clock_gettime, &ret, pt->clock, r + offsetof(struct scratch, now), 0, 0, 0,
+				   0) || ret)
+			goto lost;
+		pt->spec = s->spec;
+		/* armed at the expiry that queued it: it fires at once, the kernel queues it again */
+		at = s->now[0] * nsec + s->now[1] + s->spec.value_sec * nsec + s->spec.value_nsec -
+		     ((int64_t)pt->sig_overrun + 1) * iv;
+		if (at < 1)
+			at = 1;
+		s->spec.value_sec = at / nsec;
+		s->spec.value_nsec = at % nsec;
+		if (compel_syscall(ctl, __NR_timer_settime, &ret, pt->id, 1 /* TIMER_ABSTIME */,
+				   r + offsetof(struct scratch, spec), 0, 0, 0) || ret)
+			goto lost;
+		for (int n = 0; n < 50000; n++) {
+			if (compel_syscall(ctl, __NR_rt_sigpending, &ret, r + offsetof(struct scratch, pending), 8, 0, 0,
+					   0, 0) || ret)
+				goto lost;
+			if (s->pending & s->set)
+				break;
+			usleep(20);
+		}
+		if (!(s->pending & s->set))
+			goto lost;
+	}
+	err = 0;
+	goto out;
+lost:
+	pr_err("thread %d: the pending signal of POSIX timer %d was taken and could not be made pending again; it is "
+	       "lost\n", t->tid, id);
+out:
+	if (ctl && compel_cure(ctl))
+		err = -1;
+	return err;
+}
+
 static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, struct dump_thread *t)
 {
 	union parasite_args *args = compel_parasite_args(leader);
@@ -442,6 +531,12 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
+		long spec = -1;
+
+		err = compel_syscall(ctl, __NR_prctl, &spec, PR_GET_SPECULATION_CTRL, i, 0, 0, 0, 0);
+		t->spec[i] = spec;
+	}
 	if (compel_cure(ctl))
 		err = -1;
 	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
@@ -454,7 +549,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
 	t->timer_slack = slack;
-	return 0;
+	return thread_timer_overruns(dc, leader, t);
 }
 
 /* A dump that leaves the tree running and goes on tracking write-protects what it dumps. */
@@ -769,8 +864,14 @@ static int run_parasite(struct dump_ctx *dc)
 
 	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
-	for (int i = 0; i < dc->nr_timers; i++)
+	for (int i = 0; i < dc->nr_timers; i++) {
 		pa->misc.timers[i].id = dc->timers[i].id;
+		pa->misc.timers[i].clock = dc->timers[i].clock;
+		pa->misc.timers[i].signo = dc->timers[i].signo;
+		/* a thread's own is taken in that thread (thread_timer_overruns()) */
+		pa->misc.timers[i].pending = dc->timers[i].pending &&
+					     (!(dc->timers[i].notify & SIGEV_THREAD_ID) || dc->timers[i].tid == dc->pid);
+	}
 	if (compel_rpc_call_sync(ctl, PARASITE_CMD_DUMP_MISC) < 0) {
 		pr_perror("parasite failed to collect task state (step %d)",
 			  ((union parasite_args *)compel_parasite_args(ctl))->misc.err_where);
@@ -783,6 +884,7 @@ static int run_parasite(struct dump_ctx *dc)
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
 	for (int i = 1; i < dc->nr_th; i++)
@@ -872,11 +974,9 @@ static int fill_mm(struct dump_ctx *dc)
 		pr_perror("can't read the executable of %d", dc->pid);
 		return -1;
 	}
-	if (st.st_nlink == 0) {
-		pr_err("can't dump task %d: its executable %s was unlinked; not supported yet\n", dc->pid, exe);
-		return -1;
-	}
-	if (file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
+	/* unlinked (a binary upgraded under a running daemon): its mapping saved the file already */
+	if (st.st_nlink == 0 ? fileobj_add_exe(dc->files, dc->pid, exe, &st, &mm->exe_file_id) :
+			       file_table_add_path(dc->files, exe, O_RDONLY, &st, &mm->exe_file_id))
 		return -1;
 	mm->n_vmas = dc->md.nr_vmas;
 	mm->vmas = dc->md.vma_ptrs;
@@ -1324,12 +1424,57 @@ static int in_zombie_session(struct dump_tree *t, struct dump_ctx *dc)
 }
 
 /*
+ * Members of session @sid (leader gone) whose parents outside it are @a
+ * and @b: possible only where one of them, a child of the other, left
+ * the session (setsid()) after forking its members, as a daemon that
+ * makes its own session late does, and the other adopted the orphans (a
+ * subreaper). The one that left, or NULL.
+ */
+static struct dump_ctx *left_of(struct dump_tree *t, pid_t a, pid_t b)
+{
+	struct dump_ctx *pa = tree_find(t, a), *pb = tree_find(t, b);
+
+	if (pb && pb->ppid == a && pb->stat.sid == pb->pid)
+		return pb;
+	if (pa && pa->ppid == b && pa->stat.sid == pa->pid)
+		return pa;
+	return NULL;
+}
+
+/*
+ * @x left session @sid: restore has the session's helper fork it (a
+ * member of the adopter, @x's parent, like the others), and @x forks its
+ * children of the session, then calls setsid() (fork.c). So it leads its
+ * session and group, has no terminal, shares nothing with its parent.
+ * Its children of the session, if marked as the helper's, are its own.
+ */
+static int mark_left(struct dump_tree *t, struct dump_ctx *x, pid_t sid, struct pidmap *parents)
+{
+	if (x->stat.pgid != x->pid || x->zombie || x->stat.tty_nr || x->fs_from || x->files_from || x->vm_from ||
+	    x->session_gone) {
+		pr_err("can't dump task %d: it left session %d, whose leader is gone and where its children are, and "
+		       "%s; not supported\n", x->pid, sid,
+		       x->zombie ? "is a zombie" : x->stat.tty_nr ? "has a terminal" :
+		       x->session_gone ? "another such session" : "shares its parent's fs, fd table or memory, or "
+		       "does not lead its group");
+		return -1;
+	}
+	x->session_gone = sid;
+	for (int i = 0; i < t->nr; i++)
+		if (t->p[i].ppid == x->pid && t->p[i].session_gone == sid)
+			t->p[i].session_gone = 0;
+	pr_info("task %d left session %d, whose leader is gone, after forking members of it\n", x->pid, sid);
+	return pidmap_set(parents, sid, x->ppid);
+}
+
+/*
  * The session of a leader that is gone: a daemon's double fork (fork,
  * setsid, fork, exit), its last child re-parented to a subreaper of the
  * tree. Restore has a helper with the leader's pid, a child of the
  * parent, call setsid() and fork the session's members with CLONE_PARENT,
  * then exit. So the members the parent has (those whose parent is not in
- * the session) must all be of one parent, in the session's group or their
+ * the session) must all be of one parent (but for those of a process
+ * that left the session, mark_left()), in the session's group or their
  * own, and share nothing with it.
  */
 static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidmap *parents)
@@ -1348,15 +1493,24 @@ static int in_gone_session(struct dump_tree *t, struct dump_ctx *dc, struct pidm
 		       "neither the session's nor its own; not supported yet\n", dc->pid, sid, pgid);
 		return -1;
 	}
+	other = pidmap_get(parents, sid);
+	if (other >= 0 && other != dc->ppid) {
+		struct dump_ctx *x = left_of(t, other, dc->ppid);
+
+		if (!x) {
+			pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
+			       "members of two parents are not supported (but for those of a child of the other that "
+			       "left the session)\n", dc->pid, sid, other);
+			return -1;
+		}
+		if (x->session_gone != sid && mark_left(t, x, sid, parents))
+			return -1;
+		if (x->pid == dc->ppid)
+			return 1;	/* forked by its parent before that left the session */
+	}
 	if (dc->fs_from || dc->files_from || dc->vm_from) {
 		pr_err("can't dump task %d: it is in session %d, whose leader is gone, and shares its parent's fs, "
 		       "fd table or memory; not supported\n", dc->pid, sid);
-		return -1;
-	}
-	other = pidmap_get(parents, sid);
-	if (other >= 0 && other != dc->ppid) {
-		pr_err("can't dump task %d: it is in session %d, whose leader is gone, as children of %d are; "
-		       "members of two parents are not supported\n", dc->pid, sid, other);
 		return -1;
 	}
 	if (other < 0 && pidmap_set(parents, sid, dc->ppid))
@@ -1404,14 +1558,25 @@ static int check_sid_pgid(struct dump_tree *t)
 		int sid = dc->stat.sid, pgid = dc->stat.pgid;
 
 		if (!parent) {	/* the root */
+			/* 0: led by a process its pid namespace doesn't show (the dump agent's view) */
 			if (sid != dc->pid && !opts.shell_job) {
-				pr_err("can't dump task %d: its session leader %d is outside the dump; "
-				       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				if (sid)
+					pr_err("can't dump task %d: its session leader %d is outside the dump; "
+					       "use --shell-job if it is a shell job\n", dc->pid, sid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its session is led "
+					       "from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			if (pgid != dc->pid && pgid != sid && !opts.shell_job) {
-				pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
-				       dc->pid, pgid);
+				if (pgid)
+					pr_err("can't dump task %d: its process group %d is led from outside the dump\n",
+					       dc->pid, pgid);
+				else
+					pr_err("can't dump task %d (the init of its pid namespace): its process group is "
+					       "led from outside the namespace; use --shell-job if it is a shell job\n",
+					       dc->pid);
 				goto out;
 			}
 			continue;
@@ -1463,6 +1628,79 @@ static int check_ttys(struct dump_tree *t)
 	ret = tty_check_tree(&t->files, p, t->nr);
 	free(p);
 	return ret;
+}
+
+/* Is the siginfo @si the signal of POSIX timer @id (SI_TIMER, si_tid)? */
+static int is_timer_signal(const uint8_t *si, int id, int signo)
+{
+	int32_t s, code, tid;
+
+	memcpy(&s, si, sizeof(s));
+	memcpy(&code, si + 8, sizeof(code));
+	memcpy(&tid, si + 16, sizeof(tid));
+	return s == signo && code == SI_TIMER && tid == id;
+}
+
+static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += *(const int32_t *)l[i].siginfo.data == signo;
+	return c;
+}
+
+/*
+ * A timer's own signal, pending (it fired while blocked): the kernel keeps
+ * one per timer, and counts the expiries after it as its overruns. It is
+ * not queued again as a signal of its own at restore (it would come twice,
+ * once from the copy and once from the timer, and without its overruns):
+ * the timer is marked, and its entry leaves the list. The parasite reads
+ * its overruns so far by taking it and making the timer queue it again
+ * (dump_misc()): only with no other signal of its number before it, in the
+ * leader (where the parasite runs), and on a clock whose expiries come by
+ * themselves (not CPU time).
+ */
+static int match_timer_signals(struct dump_ctx *dc)
+{
+	for (int i = 0; i < dc->nr_timers; i++) {
+		int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID;
+		SiginfoEntry *l = dc->sig_shared;
+		size_t *n = &dc->nr_sig_shared, j;
+
+		if ((dc->timers[i].notify & ~SIGEV_THREAD_ID) == SIGEV_NONE)
+			continue;
+		for (int t = 0; to_thread && t < dc->nr_th; t++)
+			if (dc->th[t].tid == dc->timers[i].tid) {
+				l = dc->th[t].sig;
+				n = &dc->th[t].nr_sig;
+			}
+		if (to_thread && l == dc->sig_shared)
+			continue;	/* a thread gone: its signal with it */
+		for (j = 0; j < *n && !is_timer_signal(l[j].siginfo.data, id, signo); j++)
+			;
+		if (j == *n)
+			continue;
+		if (count_signo(l, *n, signo) > 1 ||
+		    (!to_thread && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
+			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
+			       "number queued; not supported\n", dc->pid, signo, id);
+			return -1;
+		}
+		if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
+		    clock != CLOCK_TAI) {
+			pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
+			       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo,
+			       id, clock);
+			return -1;
+		}
+		dc->timers[i].pending = 1;
+		memmove(&l[j], &l[j + 1], (*n - j - 1) * sizeof(*l));
+		(*n)--;
+		pr_info("task %d: POSIX timer %d has its signal %d pending\n", dc->pid, id, signo);
+	}
+	return 0;
 }
 
 /* /proc/PID/timers: four lines a timer (ID, signal, notify, ClockID). */
@@ -1834,7 +2072,9 @@ static int collect_process(struct dump_ctx *dc)
 			return -1;
 	if (collect_cgroups(dc) || collect_posix_timers(dc))
 		return -1;
-	return peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
+	if (peek_signals(pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf))
+		return -1;
+	return match_timer_signals(dc);
 }
 
 static int write_tree_images(struct dump_tree *t, pid_t root)

@@ -2,6 +2,8 @@
 #ifndef CR_DUMP_DUMP_H
 #define CR_DUMP_DUMP_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -80,6 +82,7 @@ struct dump_thread {
 	size_t cpu_words;		/* 0: it may run on every CPU */
 	uint32_t ioprio;
 	int tsc;			/* PR_GET_TSC */
+	int32_t spec[NR_SPEC_CTRL];	/* PR_GET_SPECULATION_CTRL, per PR_SPEC_*; < 0: none */
 	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
 	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */
 	int pdeath_sig;
@@ -94,7 +97,7 @@ struct dump_ctx {
 	pid_t fs_from;		/* the parent whose fs it shares (CLONE_FS), or 0 */
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
-	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0 */
+	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0; or the one it left */
 	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
 	uint32_t pages_id;
 	int dfd;
@@ -117,6 +120,7 @@ struct dump_ctx {
 	struct {
 		int id, clock, signo, notify, tid;
 		uint64_t value;
+		int pending;	/* its own signal is pending (match_timer_signals()) */
 	} timers[MAX_POSIX_TIMERS];
 	int nr_timers;
 	SiginfoEntry *sig_shared;
@@ -148,6 +152,8 @@ struct preread {
 	int *cfd;
 	int nr_th;
 	int said;
+	pthread_t closer;	/* closes the counters once read (close_counters_behind()) */
+	bool closing;
 };
 
 /* The tree being dumped. */

@@ -31,6 +31,7 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -316,17 +317,14 @@ static bool proc_quiet(struct preread_proc *p, struct dump_ctx *dc)
 	return true;
 }
 
+static void close_counters_behind(struct preread *pr);
+
 void preread_verify(struct preread *pr, struct dump_tree *t)
 {
 	for (int i = 0; i < pr->nr; i++) {
 		struct preread_proc *p = &pr->p[i];
 		struct dump_ctx *dc = tree_find(t, p->pid);
 
-		/*
-		 * The counters stay open till the tree is let go: closing the
-		 * last one unregisters the tracepoint, which waits for an RCU
-		 * grace period (tens of ms here).
-		 */
 		p->quiet = dc && proc_quiet(p, dc);
 	}
 	/* a process and the child sharing its memory (vm_from) are quiet together or not at all */
@@ -344,6 +342,7 @@ void preread_verify(struct preread *pr, struct dump_tree *t)
 				par->quiet = false;
 		}
 	}
+	close_counters_behind(pr);
 }
 
 static bool same_area(const struct proc_vma *a, const struct proc_vma *b)
@@ -393,8 +392,57 @@ int preread_take(struct preread *pr, struct dump_ctx *dc)
 	return 1;
 }
 
+static void *close_counters(void *arg)
+{
+	int *fds = arg;
+
+	for (int i = 0; fds[i] >= 0; i++)
+		close(fds[i]);
+	free(fds);
+	return NULL;
+}
+
+/*
+ * Once the quiet verdicts are taken (preread_verify()) the counters have
+ * done their job. Closing the last one unregisters the tracepoint, which
+ * waits for RCU grace periods (40 ms and more here, a tenth of a 1 GiB
+ * dump): a thread of ours does it while the dump goes on, so neither the
+ * frozen tree nor the dump's caller waits for it. No thread (out of
+ * memory): they are closed at the end as before.
+ */
+static void close_counters_behind(struct preread *pr)
+{
+	int *fds, nr = 0;
+
+	for (int i = 0; i < pr->nr; i++)
+		nr += pr->p[i].nr_th;
+	if (!nr || pr->closing)
+		return;
+	fds = malloc((nr + 1) * sizeof(*fds));
+	if (!fds)
+		return;
+	nr = 0;
+	for (int i = 0; i < pr->nr; i++)
+		for (int j = 0; j < pr->p[i].nr_th; j++)
+			if (pr->p[i].cfd[j] >= 0)
+				fds[nr++] = pr->p[i].cfd[j];
+	fds[nr] = -1;
+	errno = pthread_create(&pr->closer, NULL, close_counters, fds);
+	if (errno) {
+		pr_warn("can't start a thread to close the syscall counters (%m): closed at the end\n");
+		free(fds);
+		return;
+	}
+	pr->closing = true;
+	for (int i = 0; i < pr->nr; i++)
+		for (int j = 0; j < pr->p[i].nr_th; j++)
+			pr->p[i].cfd[j] = -1;
+}
+
 void preread_free(struct preread *pr)
 {
+	if (pr->closing)
+		pthread_join(pr->closer, NULL);
 	for (int i = 0; i < pr->nr; i++)
 		drop_proc(&pr->p[i]);
 	free(pr->p);

@@ -27,6 +27,7 @@ static const struct fd_kind *const kinds[] = {
 	&fanotify_kind,
 	&nsfs_kind,
 	&tun_kind,
+	&mqueue_kind,
 };
 
 int fd_kind_never_numbered(const FileEntry *fe)

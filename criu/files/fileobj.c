@@ -419,6 +419,21 @@ static int add_view(struct file_table *ft, uint32_t holder, const char *path, in
 	return 0;
 }
 
+int fileobj_add_exe(struct file_table *ft, pid_t pid, const char *exe, const struct stat *st, uint32_t *id)
+{
+	uint32_t holder = fileobj_find(ft, st);
+	const char *del = strstr(exe, " (deleted)");
+	char path[PATH_MAX];
+
+	if (!holder) {
+		pr_err("can't dump task %d: its executable %s was unlinked and is mapped no more; not supported\n",
+		       pid, exe);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%.*s", del ? (int)(del - exe) : (int)strlen(exe), exe);
+	return add_view(ft, holder, path, O_RDONLY, st, id);
+}
+
 int fileobj_add_vma(struct file_table *ft, pid_t pid, const struct proc_vma *p, int flags, uint32_t *id)
 {
 	char mf[128];
@@ -637,6 +652,19 @@ static int make_aliases(struct rst_files *rf, uint32_t id, const char *made, str
 	return 0;
 }
 
+static int reopen_ro(const char *made, int *fd)
+{
+	int ro = open(made, O_RDONLY | O_CLOEXEC);
+
+	if (ro < 0) {
+		pr_perror("can't open %s again read-only", made);
+		return -1;
+	}
+	close(*fd);
+	*fd = ro;
+	return 0;
+}
+
 /*
  * An unlinked file or device node comes back unlinked, and a removed
  * directory removed: made where it was (see free_name(), make_parents()),
@@ -680,6 +708,14 @@ static int object_make(int dfd, struct rst_files *rf, FileEntry *fe)
 		pr_perror("can't fill the unlinked file %s", r->path);
 		goto out;
 	}
+	/*
+	 * Filled: the object is held read-only. Held for writing, it would
+	 * keep the inode written to, and an unlinked executable could not be
+	 * a task's exe again (PR_SET_MM_MAP denies writes to it: EACCES).
+	 * Views are new opens of it, writable ones too.
+	 */
+	if (!dir && !node && reopen_ro(made, &fd))
+		goto out;
 	if (set_owner_mode(fd, r))
 		goto out;
 	names = calloc(rf->nr_objs + 1, sizeof(*names));
@@ -960,7 +996,7 @@ int fileobj_make_all(int dfd, struct rst_files *rf)
 		if (err)
 			goto out;
 		if (fe->type == FILE_TYPE__FT_MEMFD)
-			fd = memfd_make(fe);
+			fd = memfd_make(rf, fe);
 		else if (fe->type == FILE_TYPE__FT_FIFO)
 			fd = fifo_make_unlinked(fe, same);
 		else if (fe->reg->link_remap || fe->reg->other_link)

@@ -24,6 +24,7 @@
 #include "chunks.h"
 #include "cow.h"
 #include "fdkinds.h"
+#include "ipc-mqueue.h"
 #include "file-lock.h"
 #include "epoll.h"
 #include "external.h"
@@ -707,6 +708,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		kind = &tty_kind;
 	if (!kind && !ext && is_tun_dev(&st))
 		kind = &tun_kind;
+	if (!kind && !ext && !path_only && is_mqueue_fd(ft, copy, link, &st))
+		kind = &mqueue_kind;
 
 	if (kind && !ext) {
 		/* aside first: a kind's dump may add descriptions of its own (files in flight on a socket) */
@@ -1266,6 +1269,7 @@ void free_files(struct rst_files *rf)
 	hmap_free(&rf->obj_aliases);
 	free(rf->obj_next);
 	hmap_free(&rf->tree_pids);
+	free(rf->memfd_late);
 	memset(rf, 0, sizeof(*rf));
 }
 

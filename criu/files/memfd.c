@@ -134,9 +134,86 @@ static unsigned int memfd_flags(MemfdEntry *m)
 	return flags;
 }
 
-/* The memfd made again: contents, mode and owner, then seals. An O_RDWR fd of it, or -1. */
-int memfd_make(FileEntry *fe)
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+
+/*
+ * F_SEAL_FUTURE_WRITE forbids new writable shared mappings, not the ones
+ * made before it: such a seal waits until the tree's memory is mapped,
+ * and F_SEAL_SEAL with it (it would forbid adding the other).
+ */
+struct memfd_late {
+	uint32_t id;		/* the memfd's file */
+	uint32_t seals;
+	pid_t pid;		/* a task mapping it, at start-end */
+	uint64_t start, end;
+};
+
+static struct memfd_late *late_of(struct rst_files *rf, uint32_t id)
 {
+	for (size_t i = 0; i < rf->nr_memfd_late; i++)
+		if (rf->memfd_late[i].id == id)
+			return &rf->memfd_late[i];
+	return NULL;
+}
+
+int memfd_note_vma(struct rst_files *rf, pid_t pid, const VmaEntry *v)
+{
+	FileEntry *fe, *h;
+	struct memfd_late *l;
+
+	if (v->kind != VMA_KIND__VMA_FILE_SHARED || !v->has_file_id || !(v->prot & PROT_WRITE))
+		return 0;
+	fe = find_file(rf, v->file_id);
+	if (!fe || fe->type != FILE_TYPE__FT_REG || !fe->reg || !fe->reg->has_same_as)
+		return 0;
+	h = find_file(rf, fe->reg->same_as);
+	if (!h || h->type != FILE_TYPE__FT_MEMFD || !h->memfd || !(h->memfd->seals & F_SEAL_FUTURE_WRITE) ||
+	    late_of(rf, h->id))
+		return 0;
+	l = realloc(rf->memfd_late, (rf->nr_memfd_late + 1) * sizeof(*l));
+	if (!l) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	rf->memfd_late = l;
+	l += rf->nr_memfd_late++;
+	l->id = h->id;
+	l->seals = h->memfd->seals & (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+	l->pid = pid;
+	l->start = v->start;
+	l->end = v->end;
+	return 0;
+}
+
+/* The tree's memory is all mapped (its tasks wait on their final traps): the seals held back. */
+int memfd_seal_late(struct rst_files *rf)
+{
+	for (size_t i = 0; i < rf->nr_memfd_late; i++) {
+		struct memfd_late *l = &rf->memfd_late[i];
+		pid_t host = ns_host_pid(l->pid);
+		int fd = host < 0 ? -1 : proc_open(O_RDWR, "%d/map_files/%lx-%lx", host, (unsigned long)l->start,
+						   (unsigned long)l->end);
+
+		if (fd < 0 || fcntl(fd, F_ADD_SEALS, l->seals)) {
+			pr_perror("can't seal the memfd of file %u again (seals %#x, through the area %lx-%lx of %d)",
+				  l->id, l->seals, (unsigned long)l->start, (unsigned long)l->end, l->pid);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* The memfd made again: contents, mode and owner, then seals (some later). An O_RDWR fd of it, or -1. */
+int memfd_make(struct rst_files *rf, FileEntry *fe)
+{
+	struct memfd_late *late;
+	uint32_t seals;
+
 	MemfdEntry *m = fe->memfd;
 	int fd, ret;
 
@@ -159,7 +236,9 @@ int memfd_make(FileEntry *fe)
 		ret = -1;
 	if (!ret && m->has_uid && m->has_gid && fchown(fd, m->uid, m->gid))
 		ret = -1;
-	if (ret || (m->seals && fcntl(fd, F_ADD_SEALS, m->seals))) {
+	late = late_of(rf, fe->id);
+	seals = m->seals & ~(late ? late->seals : 0);
+	if (ret || (seals && fcntl(fd, F_ADD_SEALS, seals))) {
 		pr_perror("can't make the memfd %s again", m->name);
 		close(fd);
 		return -1;

@@ -146,10 +146,6 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
 	int acc = fi->flags & O_ACCMODE, dup, size;
 	PipeEntry *pe = &d->pipe;
 
-	if (acc == O_RDWR) {
-		pr_err("can't dump task %d: fd %d is a pipe opened read-write; not supported\n", pid, fd);
-		return -1;
-	}
 	pipe_entry__init(pe);
 	pe->ino = st->st_ino;
 	pe->flags = fi->flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT);
@@ -164,7 +160,8 @@ int dump_pipe(pid_t pid, int fd, const struct stat *st, const struct proc_fdinfo
 	}
 	pe->has_pipe_size = true;
 	pe->pipe_size = size;
-	if (acc == O_RDONLY) {
+	/* a read-write description (bash's exec {fd}<> <(:), /proc/PID/fd/N opened O_RDWR) reads too */
+	if (acc == O_RDONLY || acc == O_RDWR) {
 		if (peek_pipe(dup, size, &pe->data.data, &pe->data.len, &pe->packets, &pe->n_packets)) {
 			close(dup);
 			return -1;
@@ -262,7 +259,8 @@ int check_pipes(struct file_table *ft)
 		if (d->fe.type != FILE_TYPE__FT_PIPE)
 			continue;
 		seen = hmap_get(&ends, d->pipe.ino);
-		if (*seen == ((1 << O_RDONLY) | (1 << O_WRONLY)))
+		/* both ends in the tree (a read-write description is both) */
+		if (*seen == ((1 << O_RDONLY) | (1 << O_WRONLY)) || (*seen & (1 << O_RDWR)))
 			continue;
 		if (check_far_end(d))
 			goto out;
@@ -373,8 +371,9 @@ static int create_pipe(struct fd_rst *c, FileEntry *want)
 		pr_perror("can't give pipe:[%lu] its size %u", (unsigned long)pe->ino, pe->pipe_size);
 		goto err;
 	}
+	/* the data every reading description saw (read-write ones too), once */
 	for (fe = first_end(c->rf, pe->ino); fe; fe = next_end(c->rf, fe)) {
-		if (!is_read_end(fe) || !fe->pipe->has_data || !fe->pipe->data.len)
+		if (!fe->pipe->has_data || !fe->pipe->data.len)
 			continue;
 		if (refill_pipe(p[1], fe->pipe)) {
 			pr_perror("can't refill pipe:[%lu] with %zu bytes", (unsigned long)pe->ino, fe->pipe->data.len);
@@ -419,6 +418,25 @@ err:
 	return -1;
 }
 
+/* Another open file description of the pipe that @any is an end of, as /proc/PID/fd/N opens make. */
+static int reopen_end(int any, FileEntry *fe)
+{
+	PipeEntry *pe = fe->pipe;
+	int acc = pe->flags & O_ACCMODE, fd;
+
+	fd = proc_open(acc == O_RDWR ? O_RDWR : acc == O_RDONLY ? O_RDONLY : O_WRONLY, "self/fd/%d", any);
+	if (fd < 0) {
+		pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
+		pr_perror("can't set pipe flags");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int open_pipe_end(struct fd_rst *c, FileEntry *fe)
 {
 	PipeEntry *pe = fe->pipe;
@@ -430,23 +448,19 @@ int open_pipe_end(struct fd_rst *c, FileEntry *fe)
 		return -1;
 	}
 	made = hmap_get(&c->made, MADE_PIPE | pe->ino);
-	if (!made)
-		return create_pipe(c, fe);
-	/* another open file description of a pipe made here, as /proc/PID/fd/N opens make */
+	if (!made) {
+		/* a read-write description: the pipe is made with it as its write end, then opened again */
+		fd = create_pipe(c, fe);
+		if (fd < 0 || (pe->flags & O_ACCMODE) != O_RDWR)
+			return fd;
+		any = reopen_end(fd, fe);
+		close(fd);
+		return any;
+	}
 	any = fd_rst_have(c, *made);
 	if (any < 0) {
 		pr_err("pipe:[%lu] was made here, but none of its ends is left to open again\n", (unsigned long)pe->ino);
 		return -1;
 	}
-	fd = proc_open(is_read_end(fe) ? O_RDONLY : O_WRONLY, "self/fd/%d", any);
-	if (fd < 0) {
-		pr_perror("can't reopen pipe:[%lu]", (unsigned long)pe->ino);
-		return -1;
-	}
-	if (fcntl(fd, F_SETFL, pe->flags & (O_NONBLOCK | O_DIRECT))) {
-		pr_perror("can't set pipe flags");
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return reopen_end(any, fe);
 }

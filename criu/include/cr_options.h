@@ -17,6 +17,7 @@ struct cr_options {
 	bool restore_detached;
 	bool restore_sibling;
 	const char *pidfile;
+	bool daemon;			/* page-server, lazy-pages: in the background once listening */
 	const char *feature;
 	bool force_vdso_proxy;		/* testing: use the vDSO proxy even when not needed */
 	uint64_t ghost_limit;		/* biggest unlinked file whose contents go into the images */

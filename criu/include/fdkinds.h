@@ -77,7 +77,7 @@ const struct fd_kind *fd_kind_by_type(FileType type);
 
 extern const struct fd_kind eventfd_kind, signalfd_kind, timerfd_kind, epoll_kind, memfd_kind, fifo_kind,
 	pidfd_kind, tty_kind, unixsk_kind, inetsk_kind, packetsk_kind, netlinksk_kind, nsfs_kind;
-extern const struct fd_kind inotify_kind, fanotify_kind, tun_kind;
+extern const struct fd_kind inotify_kind, fanotify_kind, tun_kind, mqueue_kind;
 
 struct stat;
 /* /dev/net/tun (criu/net/tun.c) */

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "files.h"
+#include "mm.pb-c.h"
 #include "proc_parse.h"
 
 /* Dump: the holder of the inode @st is, or 0. */
@@ -69,9 +70,23 @@ int fileobj_map_fd(struct rst_files *rf, uint32_t id);
 /* Restore: the tree runs; the link-remap names go. */
 void fileobj_restore_done(struct rst_files *rf);
 
+/*
+ * Dump: file @id for the executable @exe of @pid, unlinked (" (deleted)"),
+ * as a view of the object its text mapping made (fileobj_add_vma()); -1
+ * (said) if no area maps it any more.
+ */
+int fileobj_add_exe(struct file_table *ft, pid_t pid, const char *exe, const struct stat *st, uint32_t *id);
+
 /* memfd.c */
 int memfd_dump_fd(int dup, const char *link, uint32_t flags, uint64_t pos, FileEntry *fe);
-int memfd_make(FileEntry *fe);
+int memfd_make(struct rst_files *rf, FileEntry *fe);
+/*
+ * Restore: task @pid maps @v. A memfd sealed with F_SEAL_FUTURE_WRITE that
+ * a task maps shared and writable gets that seal (and F_SEAL_SEAL) only
+ * once every area is mapped: memfd_seal_late(), through that area.
+ */
+int memfd_note_vma(struct rst_files *rf, pid_t pid, const VmaEntry *v);
+int memfd_seal_late(struct rst_files *rf);
 
 /* A dup of the O_TMPFILE file made for @fe, -1 on error, -2 if it isn't one. */
 int fileobj_dup_tmpfile(struct rst_files *rf, const FileEntry *fe);

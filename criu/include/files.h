@@ -56,6 +56,8 @@ struct file_table {
 	int proc_dev_known;
 	dev_t pipe_dev;			/* pipefs's, once looked up (fd_link_of_stat()) */
 	int pipe_dev_known;
+	dev_t mq_dev;			/* the last anonymous device asked whether it is mqueue's (ipc/mqueue.c) */
+	int mq_dev_is, mq_dev_known;
 	int *inflight;			/* our fds of files in flight on sockets, owners of their descriptions */
 	size_t nr_inflight;
 	struct tty_dump *ttys;		/* tty.c */
@@ -119,6 +121,8 @@ struct rst_files {
 	int scratch_base;		/* temporaries of a restoring task go at or above this fd */
 	struct hmap obj_aliases;	/* fileobj.c: holder id -> first view opened by another name */
 	uint32_t *obj_next;		/* fileobj.c: id -> the next such view of its holder, 0 */
+	struct memfd_late *memfd_late;	/* memfd.c: seals added once the tree's memory is mapped */
+	size_t nr_memfd_late;
 };
 
 int read_files(int dfd, struct rst_files *rf);

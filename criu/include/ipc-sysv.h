@@ -13,6 +13,8 @@
  * tree's. Refuses SEM_UNDO adjustments, which can't be read back.
  */
 int ipc_sysv_check_tree(const pid_t *pids, int nr);
+/* Dump, after ipc_sysv_check_tree(): is the tree's IPC namespace its own (not criu's)? */
+int ipc_sysv_own_ns(void);
 /* Dump: a "/SYSV..." area of @pid: VMA_SYSVSHM (in criu's own namespace, noted for ipc_sysv_dump()). */
 int sysvshm_add_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v);
 /* Dump: ipc-ns.img and the segments' bytes, from inside the tree's namespace; or the segments of criu's the tree attached. */

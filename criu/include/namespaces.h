@@ -101,6 +101,14 @@ int ns_dump_tracker_fork(pid_t *pid, uint64_t *start);
 
 /* The dump works from the tree's network namespace (its unix sockets are seen from there). */
 int ns_dump_join_net(pid_t pid);
+/*
+ * A socket made in criu's own network namespace, where the addresses the
+ * user gave (--page-server --address) mean what the user meant: the dump
+ * itself works from the tree's (ns_dump_join_net()).
+ */
+int ns_criu_net_socket(int family, int type, int protocol);
+/* In a child that runs the user's --action-script: back in criu's own network namespace. */
+int ns_criu_net_enter(void);
 /* After the freeze: read every task's namespaces, refuse what can't be restored, save their state. */
 int ns_dump_collect(const struct ns_task *t, int nr);
 /* The pstree fields of task @pid (pointers into ns.c's storage, valid until ns_dump_free()). */

@@ -34,7 +34,7 @@ enum ps_cmd {
 	PS_FINISH,	/* everything sent (flags: PS_F_DEDUP); reply once it is all written */
 	PS_REPLY,	/* a: 0 or an errno */
 	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
-	PS_GET,		/* lazy: a: pid, b: vaddr, c: nr_pages; reply PS_PAGES (c 0) or PS_REPLY (a: errno) */
+	PS_GET,		/* lazy: a: pid, b: vaddr, c: nr_pages; reply PS_PAGES (c 0) in parts, or PS_REPLY (a: errno) */
 };
 
 /*
@@ -46,6 +46,7 @@ enum ps_cmd {
  */
 #define PS_F_LAZY	4
 #define PS_LAZY_MAX	1024	/* pages per PS_GET */
+#define PS_LAZY_PART	64	/* pages per PS_PAGES answering it: read, summed and sent while in the cache */
 
 #define PS_F_COMPRESS	1
 #define PS_F_IN_PREV	1
@@ -100,10 +101,16 @@ void lazy_dump_fini(void);
 /* criu lazy-pages --page-server: the daemon's side. */
 int ps_lazy_connect(uint64_t dump_id);
 /*
- * @nr pages of @pid at @vaddr into @buf, checked against the checksums they
- * came with; @next_nr pages after them are asked for ahead (0: none). 0 or -1.
+ * Ask for @nr (up to PS_LAZY_MAX) pages of @pid at @vaddr; as many asks may
+ * be in flight as the daemon likes. 0 or -1.
  */
-int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr);
+int ps_lazy_ask(pid_t pid, uint64_t vaddr, uint64_t nr);
+/*
+ * The next part of the answer to the oldest ask still in flight, which is
+ * for @max more pages of @pid from @vaddr: *@nr pages (up to PS_LAZY_PART)
+ * into @buf, checked against the checksums they came with. 0 or -1.
+ */
+int ps_lazy_take(pid_t pid, uint64_t vaddr, uint64_t max, void *buf, uint64_t *nr);
 /* Every page is in: the dump may kill its tree. 0 or -1. */
 int ps_lazy_finish(void);
 

@@ -44,6 +44,12 @@ enum {
 #define PR_GET_MDWE				66
 #endif
 
+/* prctl(PR_SET_MEMORY_MERGE, ...) (Linux 6.4): KSM merges any area of the mm (systemd's MemoryKSM=) */
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE			67
+#define PR_GET_MEMORY_MERGE			68
+#endif
+
 /* seccomp modes of a thread (/proc status "Seccomp:") */
 #define SECCOMP_MODE_NONE	0
 #define SECCOMP_MODE_STRICT_	1
@@ -101,6 +107,16 @@ struct k_sigevent {			/* timer_create() */
 };
 
 #define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
+#define NR_SPEC_CTRL	3		/* PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH, _L1D_FLUSH */
+
+struct parasite_timer {
+	int32_t id;			/* in */
+	int32_t clock, signo;		/* in */
+	int32_t pending;		/* in: its signal is pending (a periodic one: sig_overrun read) */
+	int32_t overrun;
+	int32_t sig_overrun;		/* the pending signal's overruns so far */
+	struct k_itimerspec spec;
+};
 
 struct parasite_misc {
 	struct k_sigaction sa[NR_SIGNALS];	/* index sig - 1 */
@@ -113,21 +129,19 @@ struct parasite_misc {
 	int32_t pdeath_sig;
 	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
 	int32_t mdwe;				/* PR_GET_MDWE */
+	int32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL of the thread it runs in */
 	int32_t err_where;
 	uint64_t tid_address;		/* clear_child_tid of the thread it runs in */
 	struct k_itimerval itimer[NR_ITIMERS];
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t memory_merge;			/* PR_GET_MEMORY_MERGE: the mm's KSM merge-any, < 0 none */
 	int32_t membarrier;			/* MEMBARRIER_CMD_GET_REGISTRATIONS: the mm's, -1 unknown */
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */
 	int32_t nr_timers;			/* in: ids to read */
-	struct {
-		int32_t id;			/* in */
-		int32_t overrun;
-		struct k_itimerspec spec;
-	} timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
+	struct parasite_timer timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 
 /*
@@ -139,6 +153,7 @@ struct parasite_misc {
  */
 struct parasite_pages {
 	uint32_t nr_pipes;
+	uint32_t first_pipe;			/* pipe i of the round is pipe first_pipe + i of TAKE_PIPES */
 	uint32_t skip_zero;
 	uint32_t nr_iovs[PARASITE_MAX_PIPES];	/* iovs for pipe i follow those of pipe i-1 */
 	uint32_t nr_out[PARASITE_MAX_PIPES];	/* out: iovs spliced into pipe i, in out[] likewise */

@@ -109,6 +109,8 @@ struct rst_timer {
 	struct k_itimerspec spec;
 	int32_t overrun;	/* timer_getoverrun() at dump */
 	int32_t made;		/* restorer: made already (with its overrun) */
+	int32_t sig_pending;	/* its signal was pending, with sig_overrun overruns so far (timer-pend.h) */
+	int32_t sig_overrun;
 };
 
 /* Seccomp state of a thread: strict, or filters installed oldest first. */
@@ -151,6 +153,7 @@ struct rst_thread {
 	uint32_t cpu_mask_len;			/* bytes */
 	uint32_t ioprio;			/* 0: never set */
 	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
+	uint32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL as dumped, by PR_SPEC_*; 0: left as it is */
 	int32_t has_sched;			/* a thread but the leader: its own policy and nice */
 	int32_t has_own;			/* a thread but the leader: its own slack, pdeath signal, no_new_privs */
 	uint64_t timer_slack;
@@ -252,6 +255,7 @@ struct restore_args {
 	uint64_t timer_slack;
 	int32_t child_subreaper;
 	int32_t thp_disabled;
+	int32_t memory_merge;		/* PR_SET_MEMORY_MERGE before the areas are mapped */
 	uint32_t mlock_future;		/* mlockall() flags for areas made from now on, or 0 */
 	uint32_t mdwe;			/* PR_SET_MDWE flags, or 0 */
 	uint32_t personality;		/* with READ_IMPLIES_EXEC, set once the memory is back; else 0 (set before) */

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "ipc-mqueue.h"
 #include "ipc-sysv.h"
 #include "ipc.pb-c.h"
 #include "log.h"
@@ -263,6 +264,11 @@ int ipc_sysv_check_tree(const pid_t *pids, int nr)
 	if (ipc_own_ns)
 		pr_info("the tree has an ipc namespace of its own: dumping it\n");
 	return 0;
+}
+
+int ipc_sysv_own_ns(void)
+{
+	return ipc_own_ns;
 }
 
 /* Counts the kernel's nattch way: one per area (a split or a fork adds one). */
@@ -627,51 +633,6 @@ static int dump_sems(IpcNsEntry *ns)
 	return for_each_object(max, stat_sem, "semctl(SEM_STAT_ANY)", dump_sem, -1, ns);
 }
 
-/* POSIX message queues live in the namespace too: refuse any, by name. */
-static int check_mqueues(void)
-{
-	int fs, mnt, dfd;
-	struct dirent *de;
-	DIR *d;
-	int ret = 0;
-
-	fs = syscall(SYS_fsopen, "mqueue", 0);
-	if (fs < 0) {
-		pr_perror("fsopen(mqueue)");
-		return -1;
-	}
-	if (syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0)) {
-		pr_perror("can't make an mqueue mount of the namespace");
-		close(fs);
-		return -1;
-	}
-	mnt = syscall(SYS_fsmount, fs, 0, 0);
-	close(fs);
-	if (mnt < 0) {
-		pr_perror("fsmount(mqueue)");
-		return -1;
-	}
-	dfd = openat(mnt, ".", O_RDONLY | O_DIRECTORY);
-	close(mnt);
-	d = dfd >= 0 ? fdopendir(dfd) : NULL;
-	if (!d) {
-		pr_perror("can't list the POSIX message queues");
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	while ((ret = next_dirent(d, &de, "the POSIX message queues")) > 0) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		pr_err("can't dump the ipc namespace of task %d: it has POSIX message queue /%s; not supported yet\n",
-		       ipc_ns_pid, de->d_name);
-		ret = -1;
-		break;
-	}
-	closedir(d);
-	return ret;
-}
-
 /* Runs in a child that joins the tree's namespace and exits: nothing to free. */
 static int dump_ns(int dfd)
 {
@@ -684,13 +645,15 @@ static int dump_ns(int dfd)
 	ipc_ns_entry__init(ns);
 	if (join_ipc_ns(ipc_ns_pid))
 		goto out;
-	if (check_mqueues() || add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
+	if (add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
 		goto out;
 	if ((ns->n_shms || ns->n_msqs || ns->n_sems) && ns_id_of(ipc_ns_pid, "user") != ns_self_id(NS_USER)) {
 		pr_err("can't dump the ipc namespace of %d: SysV IPC objects in a tree with a user namespace of its "
 		       "own are not supported yet\n", ipc_ns_pid);
 		goto out;
 	}
+	if (mqueue_dump_ns(ns, ipc_ns_pid))
+		goto out;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
 	if (!img)
 		goto out;
@@ -830,10 +793,12 @@ static int check_perm(const IpcPermEntry *p, const char *what)
 
 static int check_ns_entry(IpcNsEntry *ns)
 {
-	if (ns->host && (ns->n_msqs || ns->n_sems || ns->n_sysctls)) {
+	if (ns->host && (ns->n_msqs || ns->n_sems || ns->n_sysctls || ns->n_mqueues)) {
 		pr_err("ipc-ns.img: criu's namespace (host) with queues, semaphores or sysctls\n");
 		return -1;
 	}
+	if (mqueue_check_ns(ns))
+		return -1;
 	for (size_t i = 0; ns->host && i < ns->n_shms; i++)
 		if (ns->shms[i]->perm && !(ns->shms[i]->perm->mode & SHM_DEST) &&
 		    (!ns->shms[i]->has_cpid || !ns->shms[i]->has_ctime)) {
@@ -1151,6 +1116,7 @@ static void note_needs(struct limit *l)
 	for (size_t i = 0; i < rst_ns->n_shms; i++)
 		if (rst_ns->shms[i]->size > l[2].need)
 			l[2].need = rst_ns->shms[i]->size;
+	mqueue_needs(rst_ns, &l[3].need, &l[4].need, &l[5].need);
 }
 
 static int raise_limits(struct limit *l, int nr)
@@ -1217,7 +1183,8 @@ static int restore_host_shms(int dfd)
 
 int ipc_sysv_restore(int dfd)
 {
-	struct limit limits[] = { { "kernel/msgmnb" }, { "kernel/msgmax" }, { "kernel/shmmax" } };
+	struct limit limits[] = { { "kernel/msgmnb" }, { "kernel/msgmax" }, { "kernel/shmmax" },
+				  { "fs/mqueue/msg_max" }, { "fs/mqueue/msgsize_max" }, { "fs/mqueue/queues_max" } };
 
 	if (!rst_ns)
 		return 0;
@@ -1234,6 +1201,8 @@ int ipc_sysv_restore(int dfd)
 	for (size_t i = 0; i < rst_ns->n_sems; i++)
 		if (restore_sem(rst_ns->sems[i]))
 			return -1;
+	if (mqueue_restore_ns(rst_ns))
+		return -1;
 	pr_info("ipc namespace: %zu shm segments, %zu queues, %zu semaphore sets made again\n", rst_ns->n_shms,
 		rst_ns->n_msqs, rst_ns->n_sems);
 	return lower_limits(limits, ARRAY_SIZE(limits)) || write_sysctls(1) ? -1 : 0;

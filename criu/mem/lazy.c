@@ -258,6 +258,17 @@ int lazy_pages_supported(void)
 /* ---- the daemon ---- */
 
 /*
+ * With the dumping host, the background copy keeps LZ_AHEAD asks of
+ * LZ_CHUNK pages in flight, so the dump reads and sends while we check and
+ * copy in: a fault's ask waits behind at most those (8 MiB, a few ms on a
+ * fast link). Faults ask for LZ_FAULT pages.
+ */
+#define LZ_CHUNK	512
+#define LZ_AHEAD	4
+#define LZ_FAULT	16
+#define LZ_ASK_RING	16
+
+/*
  * Pages still to come: [start, end) whose bytes are at off in the source
  * src; for pages with the dumping host (no csum), at address off there.
  */
@@ -287,6 +298,7 @@ struct lz_mm {
 	uint64_t enoent_addr;	/* where UFFDIO_COPY last found no area, since when (ms) */
 	int64_t enoent_since;
 	uint64_t copied, zeroed;
+	uint64_t ahead;		/* with the dumping host: asked for up to here (the background) */
 };
 
 struct lz_expect {
@@ -316,6 +328,14 @@ struct lz {
 	uint64_t copied, zeroed;
 	uint64_t remote;	/* pages fetched from the dumping host */
 	bool need_remote;	/* the images have pages with the dumping host */
+	/* asked of the dumping host and not taken yet, oldest first (a ring) */
+	struct lz_ask {
+		struct lz_mm *m;
+		pid_t pid;		/* of the images: the dump's */
+		uint64_t addr, src, nr, seq;
+	} ask[LZ_ASK_RING];
+	int ask_head, nr_ask;
+	uint64_t ask_seq;
 	int64_t t0;
 };
 
@@ -648,50 +668,13 @@ static int zero_page(struct lz_mm *m, uint64_t addr)
 }
 
 /*
- * Copy up to @max pages from @addr (in a range still to come), each checked
- * first. 0: done (or given up on), 1: try again after the events, -1: fatal,
- * -2: the process is gone.
+ * Copy the @nr pages at @buf in at @addr. 0: done (or given up on), 1: try
+ * again after the events, -1: fatal, -2: the process is gone.
  */
-static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
+static int put_pages(struct lz_mm *m, uint64_t addr, void *buf, size_t nr)
 {
-	struct lz_range *r = range_of(m, addr);
-	struct lz_src *src;
-	struct uffdio_copy cp;
-	size_t nr, bad;
-	uint64_t first;
+	struct uffdio_copy cp = { .dst = addr, .src = (uint64_t)buf, .len = nr * PAGE, .mode = 0 };
 
-	if (!r)
-		return 0;
-	src = &lz->src[r->src];
-	nr = (r->end - addr) / PAGE;
-	if (nr > max)
-		nr = max;
-	first = (addr - r->start) / PAGE;
-	if (!r->csum) {
-		/*
-		 * With the dumping host, at their address there (off: the area may
-		 * have moved here since); checked against the checksums they came with.
-		 */
-		uint64_t left = (r->end - addr) / PAGE - nr;
-
-		/* the background copy goes on in this range: its next chunk is asked for ahead */
-		if (ps_lazy_get(src->pid, r->off + first * PAGE, nr, lz->buf, max >= 256 ? (left < max ? left : max) : 0))
-			return -1;
-		lz->remote += nr;
-	} else if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
-		pr_err("lazy pages: %s: can't read %zu pages at offset %lu (address %lx of process %d): %s\n",
-		       src->name, nr, (unsigned long)(r->off + first * PAGE), (unsigned long)addr, src->pid,
-		       errno ? strerror(errno) : "file too short");
-		return -1;
-	}
-	bad = r->csum ? csum_check_pages(lz->buf, nr, r->csum + first) : nr;
-	if (bad < nr) {
-		pr_err("lazy pages: %s: the page at offset %lu (address %lx of process %d) is damaged (checksum "
-		       "mismatch): the restored tree is killed\n", src->name,
-		       (unsigned long)(r->off + (first + bad) * PAGE), (unsigned long)(addr + bad * PAGE), src->pid);
-		return -1;
-	}
-	cp = (struct uffdio_copy){ .dst = addr, .src = (uint64_t)lz->buf, .len = nr * PAGE, .mode = 0 };
 	if (ioctl(m->uffd, UFFDIO_COPY, &cp) == 0) {
 		m->copied += nr;
 		return ranges_cut(m, addr, addr + nr * PAGE, NULL, NULL) ? -1 : 0;
@@ -709,7 +692,7 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 		/* something is there already: page by page, keeping what is */
 		if (nr > 1) {
 			for (size_t i = 0; i < nr; i++) {
-				int ret = copy_pages(lz, m, addr + i * PAGE, 1);
+				int ret = put_pages(m, addr + i * PAGE, (char *)buf + i * PAGE, 1);
 
 				if (ret)
 					return ret;
@@ -744,6 +727,180 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 	}
 	pr_perror("lazy pages: UFFDIO_COPY at %lx of process %d", (unsigned long)addr, m->pid);
 	return -1;
+}
+
+/* ---- pages with the dumping host: asked for ahead, taken in order ---- */
+
+static struct lz_ask *ask_at(struct lz *lz, int i)
+{
+	return &lz->ask[(lz->ask_head + i) % LZ_ASK_RING];
+}
+
+static int remote_ask(struct lz *lz, struct lz_mm *m, struct lz_range *r, uint64_t addr, uint64_t nr)
+{
+	struct lz_ask *a;
+
+	if (lz->nr_ask == LZ_ASK_RING) {
+		pr_err("lazy pages: too many asks in flight\n");
+		return -1;
+	}
+	a = ask_at(lz, lz->nr_ask);
+	*a = (struct lz_ask){ m, lz->src[r->src].pid, addr, r->off + (addr - r->start), nr, ++lz->ask_seq };
+	if (ps_lazy_ask(a->pid, a->src, nr))
+		return -1;
+	lz->nr_ask++;
+	return 0;
+}
+
+/*
+ * The answer to the oldest ask, copied in where its pages are still to come
+ * (a fault, an mremap() or an MADV_DONTNEED may have taken some since: the
+ * range at each address must still say it is those bytes). @mp, @addrp:
+ * which ask it was. As put_pages(); 1 leaves the rest to be asked again.
+ */
+static int remote_take(struct lz *lz, struct lz_mm **mp, uint64_t *addrp, uint64_t *seqp)
+{
+	struct lz_ask a = lz->ask[lz->ask_head];
+	struct lz_mm *m = a.m;
+	int ret = 0;
+
+	if (!lz->nr_ask) {
+		pr_err("lazy pages: an answer taken that was not asked for\n");
+		return -1;
+	}
+	*seqp = a.seq;
+	lz->ask_head = (lz->ask_head + 1) % LZ_ASK_RING;
+	lz->nr_ask--;
+	*mp = m;
+	*addrp = a.addr;
+	/* part by part, each copied in while it is in the cache */
+	for (uint64_t done = 0, nr; done < a.nr; done += nr) {
+		uint64_t src = a.src + done * PAGE, start = a.addr + done * PAGE, end, at;
+
+		if (ps_lazy_take(a.pid, src, a.nr - done, lz->buf, &nr))
+			return -1;
+		lz->remote += nr;
+		end = start + nr * PAGE;
+		for (at = start; at < end && m->uffd >= 0 && ret >= 0;) {
+			struct lz_range *r = range_of(m, at);
+			uint64_t run;
+			int put;
+
+			if (!r || r->csum || r->off + (at - r->start) != src + (at - start)) {
+				at += PAGE;
+				continue;
+			}
+			run = (r->end < end ? r->end : end) - at;
+			put = put_pages(m, at, lz->buf + (at - start), run / PAGE);
+			if (put)
+				ret = put;
+			if (put == 1)
+				break;	/* the rest of this part: asked for again */
+			at += run;
+		}
+	}
+	if (ret == 1)
+		m->ahead = 0;	/* what is left is asked for again */
+	return ret;
+}
+
+/* Take the oldest answer; a process that went meanwhile is done with. */
+static int remote_take_one(struct lz *lz, struct lz_mm **mp, uint64_t *addrp)
+{
+	uint64_t seq;
+	int ret = remote_take(lz, mp, addrp, &seq);
+
+	if (ret == -2) {
+		mm_done(lz, *mp, "gone");
+		return 0;
+	}
+	return ret;
+}
+
+/* Every answer still to come, taken (and copied in where still wanted). */
+static int remote_drain(struct lz *lz)
+{
+	while (lz->nr_ask) {
+		struct lz_mm *m;
+		uint64_t addr;
+
+		if (remote_take_one(lz, &m, &addr) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A fault at @addr of a range with the dumping host: asked for after what is in flight, all taken. */
+static int remote_fault(struct lz *lz, struct lz_mm *m, struct lz_range *r, uint64_t addr)
+{
+	uint64_t nr = (r->end - addr) / PAGE, seq;
+
+	if (nr > LZ_FAULT)
+		nr = LZ_FAULT;
+	if (remote_ask(lz, m, r, addr, nr))
+		return -1;
+	seq = lz->ask_seq;
+	for (;;) {
+		struct lz_mm *tm;
+		uint64_t ta, ts;
+		int ret = remote_take(lz, &tm, &ta, &ts);
+		bool mine = ts == seq;
+
+		if (mine && ret == 0 && m->uffd >= 0) {
+			/*
+			 * The faulting thread was woken by the copy that filled its
+			 * page (this one or one asked before); a page that is
+			 * still to come moved meanwhile (again, after the events),
+			 * one no longer to come was discarded (a zero page).
+			 */
+			if (range_of(m, addr))
+				return 1;
+			return zero_page(m, addr);
+		}
+		if (mine)
+			return ret;
+		if (ret == -2)
+			mm_done(lz, tm, "gone");
+		else if (ret < 0)
+			return -1;
+	}
+}
+
+/*
+ * Copy up to @max pages from @addr (in a range still to come), each checked
+ * first. 0: done (or given up on), 1: try again after the events, -1: fatal,
+ * -2: the process is gone.
+ */
+static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
+{
+	struct lz_range *r = range_of(m, addr);
+	struct lz_src *src;
+	size_t nr, bad;
+	uint64_t first;
+
+	if (!r)
+		return 0;
+	if (!r->csum)
+		return remote_fault(lz, m, r, addr);
+	src = &lz->src[r->src];
+	nr = (r->end - addr) / PAGE;
+	if (nr > max)
+		nr = max;
+	first = (addr - r->start) / PAGE;
+	if (pread(src->fd, lz->buf, nr * PAGE, r->off + first * PAGE) != (ssize_t)(nr * PAGE)) {
+		pr_err("lazy pages: %s: can't read %zu pages at offset %lu (address %lx of process %d): %s\n",
+		       src->name, nr, (unsigned long)(r->off + first * PAGE), (unsigned long)addr, src->pid,
+		       errno ? strerror(errno) : "file too short");
+		return -1;
+	}
+	bad = csum_check_pages(lz->buf, nr, r->csum + first);
+	if (bad < nr) {
+		pr_err("lazy pages: %s: the page at offset %lu (address %lx of process %d) is damaged (checksum "
+		       "mismatch): the restored tree is killed\n", src->name,
+		       (unsigned long)(r->off + (first + bad) * PAGE), (unsigned long)(addr + bad * PAGE), src->pid);
+		return -1;
+	}
+	return put_pages(m, addr, lz->buf, nr);
 }
 
 static int serve_fault(struct lz *lz, struct lz_mm *m, uint64_t addr)
@@ -1072,9 +1229,85 @@ static bool all_done(struct lz *lz)
 	return true;
 }
 
+/* The first part of a range with the dumping host at or after @from, or NULL. */
+static struct lz_range *remote_after(struct lz_mm *m, uint64_t from)
+{
+	size_t lo = 0, hi = m->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (m->r[mid].end <= from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < m->nr; lo++)
+		if (!m->r[lo].csum)
+			return &m->r[lo];
+	return NULL;
+}
+
+/* Ask for the next background chunk, round robin: 1 asked, 0 nothing left to ask for, -1. */
+static int remote_next(struct lz *lz, int *rr)
+{
+	for (int k = 0; k < lz->nr_mm; k++) {
+		struct lz_mm *m = lz->mm[(*rr + k) % lz->nr_mm];
+		struct lz_range *r;
+		uint64_t addr, nr;
+
+		if (m->uffd < 0 || !m->registered || m->nr_faults)
+			continue;
+		r = remote_after(m, m->ahead);
+		if (!r)
+			continue;
+		addr = r->start > m->ahead ? r->start : m->ahead;
+		nr = (r->end - addr) / PAGE;
+		if (nr > LZ_CHUNK)
+			nr = LZ_CHUNK;
+		m->ahead = addr + nr * PAGE;
+		*rr = (*rr + k + 1) % lz->nr_mm;
+		return remote_ask(lz, m, r, addr, nr) ? -1 : 1;
+	}
+	return 0;
+}
+
+/* The background copy from the dumping host: the asks kept in flight, one answer taken. 0: nothing to do. */
+static int remote_background(struct lz *lz, int *rr)
+{
+	struct lz_mm *m;
+	uint64_t addr;
+
+	while (lz->nr_ask < LZ_AHEAD) {
+		int ret = remote_next(lz, rr);
+
+		if (ret < 0)
+			return -1;
+		if (ret)
+			continue;
+		if (lz->nr_ask)
+			break;
+		/* all asked for and taken: what is left (moved, or to try again) from the start */
+		for (int i = 0; i < lz->nr_mm; i++)
+			lz->mm[i]->ahead = 0;
+		ret = remote_next(lz, rr);
+		if (ret <= 0)
+			return ret;
+	}
+	if (remote_take_one(lz, &m, &addr) < 0)
+		return -1;
+	return 1;
+}
+
 /* One chunk of the background copy, for the next process with pages to come; false if none. */
 static int background(struct lz *lz, int *rr)
 {
+	if (lz->need_remote) {
+		int ret = remote_background(lz, rr);
+
+		if (ret)
+			return ret;
+	}
 	for (int k = 0; k < lz->nr_mm; k++) {
 		struct lz_mm *m = lz->mm[(*rr + k) % lz->nr_mm];
 		int ret;
@@ -1245,7 +1478,7 @@ int cr_lazy_pages(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return 1;
 	}
-	lz.buf = mmap(NULL, 256 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	lz.buf = mmap(NULL, PS_LAZY_MAX * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	/* the images may have pages with the dumping host (dump --lazy-pages): those are ours to take */
 	opts.lazy_pages = true;
 	if (lz.buf == MAP_FAILED || read_images(&lz, &tr))
@@ -1291,6 +1524,9 @@ int cr_lazy_pages(void)
 		pr_info("lazy pages: every page is in: %lu pages in %ld ms\n", (unsigned long)pages,
 			(long)(mono_ms() - lz.t0));
 		if (opts.page_server) {
+			/* answers to asks for pages that came another way meanwhile */
+			if (remote_drain(&lz))
+				pr_warn("lazy pages: the last answers of the dumping host did not come\n");
 			pr_info("lazy pages: %lu pages came from the dumping host\n", (unsigned long)lz.remote);
 			ps_lazy_finish();
 		}

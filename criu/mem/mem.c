@@ -734,10 +734,26 @@ static int scan_vma_pagemap(int pm_fd, const VmaEntry *v, struct page_list *pl)
 
 /* ---- moving pages ---- */
 
+/*
+ * A round the parasite has put into its pipes, as it reported it (a copy:
+ * the parasite fills the next round's pipes meanwhile, writing its args).
+ */
+struct page_round {
+	uint32_t np;			/* pipes used; 0: nothing waiting */
+	uint32_t first;			/* of x->pipes[] */
+	uint32_t nr_out[NR_PIPES];
+	uint64_t len[NR_PIPES];
+	struct iovec out[PARASITE_MAX_IOVS];
+};
+
 struct page_xfer {
 	struct parasite_ctl *ctl;
 	struct parasite_pages *args;
-	int pipes[NR_PIPES][2];
+	int pipes[2 * NR_PIPES][2];	/* two sets: the parasite fills one while we drain the other */
+	int nr_sets;			/* 2 when the pages take more than one round */
+	int set;			/* the set of the next round */
+	struct page_round *round;	/* filled, not yet drained */
+	struct hasher *hasher;		/* more than a round (nr_sets 2): hashes behind the splice */
 	uint64_t pipe_pages;
 	int pages_fd;
 	uint64_t off;			/* end of data in the pages file */
@@ -956,12 +972,284 @@ static void map_setup(struct page_xfer *x)
 }
 
 /*
+ * A dump of more than one round: one thread splices (the only writer of
+ * the pages file, so none waits on its inode lock, spinning) and the
+ * hasher, a thread of its own, checksums the pipes already spliced
+ * through a read-only window mapped on the file, while the next ones
+ * are spliced; it sleeps when it has caught up. When it falls behind
+ * (no core free for it: the machine is busy), the splicing thread
+ * hashes the next pipe itself, 256 KiB at a time right after each
+ * piece's splice, while the copy left it in its cache (the cheapest
+ * way in CPU); at the end of a round it takes what the hasher has not
+ * begun. The windows move HASH_WINDOW at a time, not a mmap()/munmap()
+ * per pipe; where one can't be mapped, the file is read (from the page
+ * cache) instead.
+ */
+#define HASH_WINDOW	(64UL << 20)
+
+struct hash_win {
+	int fd;				/* the pages file, read-only (x->map_fd) */
+	char *map;			/* or MAP_FAILED */
+	uint64_t off;
+	char *buf;			/* COPY_CHUNK, where the window can't be mapped */
+};
+
+struct hasher {
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t more;		/* a pipe spliced, or stop */
+	pthread_cond_t caught_up;	/* a pipe hashed */
+	const struct page_round *r;	/* the round being drained */
+	const uint64_t *off;		/* its pipes' offsets in the file */
+	uint64_t *csum;			/* its checksums, from r's first page */
+	uint64_t base;			/* the file offset of csum[0] */
+	uint32_t spliced;		/* pipes below this are in the file */
+	uint32_t nr_hashed;		/* pipes hashed, by either thread */
+	bool taken[NR_PIPES];		/* pipes someone hashes */
+	bool stop;
+	int err;			/* an errno met hashing */
+	struct hash_win win;		/* the hasher's */
+	struct hash_win own;		/* the splicing thread's */
+};
+
+static int hash_piece(struct hash_win *w, uint64_t pos, uint64_t len, uint64_t *csum)
+{
+	if (w->map == MAP_FAILED || pos < w->off || pos + len > w->off + HASH_WINDOW) {
+		if (w->map != MAP_FAILED)
+			munmap(w->map, HASH_WINDOW);
+		w->off = pos;
+		w->map = mmap(NULL, HASH_WINDOW, PROT_READ, MAP_SHARED, w->fd, pos);
+	}
+	if (w->map != MAP_FAILED) {
+		csum_pages(w->map + (pos - w->off), len >> PAGE_SHIFT, csum);
+		return 0;
+	}
+	if (pread(w->fd, w->buf, len, pos) != (ssize_t)len)
+		return errno ? errno : EIO;
+	csum_pages(w->buf, len >> PAGE_SHIFT, csum);
+	return 0;
+}
+
+static int hash_pipe(struct hasher *h, struct hash_win *w, uint32_t i)
+{
+	uint64_t pos = h->off[i], end = pos + h->r->len[i];
+
+	while (pos < end) {
+		uint64_t n = end - pos < COPY_CHUNK ? end - pos : COPY_CHUNK;
+		int err = hash_piece(w, pos, n, h->csum + ((pos - h->base) >> PAGE_SHIFT));
+
+		if (err)
+			return err;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Under h->lock: the first pipe spliced that nobody hashes, taken; or -1. */
+static int take_pipe(struct hasher *h)
+{
+	for (uint32_t i = 0; i < h->spliced; i++)
+		if (!h->taken[i]) {
+			h->taken[i] = true;
+			return i;
+		}
+	return -1;
+}
+
+/* Under h->lock: pipe @i hashed (@err: an errno, or 0). */
+static void hashed(struct hasher *h, int err)
+{
+	if (err && !h->err)
+		h->err = err;
+	h->nr_hashed++;
+	pthread_cond_signal(&h->caught_up);
+}
+
+static void *hasher_run(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		int i = h->r ? take_pipe(h) : -1, err;
+
+		if (i < 0) {
+			if (h->stop)
+				break;
+			pthread_cond_wait(&h->more, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		err = hash_pipe(h, &h->win, i);
+		pthread_mutex_lock(&h->lock);
+		hashed(h, err);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static void win_init(struct hash_win *w, int fd)
+{
+	w->fd = fd;
+	w->map = MAP_FAILED;
+}
+
+static void win_free(struct hash_win *w)
+{
+	if (w->map != MAP_FAILED)
+		munmap(w->map, HASH_WINDOW);
+	free(w->buf);
+}
+
+/* The hasher for @x, or none (then drain_round() hashes as it splices). */
+static void hasher_start(struct page_xfer *x)
+{
+	struct hasher *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return;
+	win_init(&h->win, x->map_fd);
+	win_init(&h->own, x->map_fd);
+	h->win.buf = malloc(COPY_CHUNK);
+	h->own.buf = malloc(COPY_CHUNK);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->more, NULL);
+	pthread_cond_init(&h->caught_up, NULL);
+	if (!h->win.buf || !h->own.buf || pthread_create(&h->th, NULL, hasher_run, h)) {
+		win_free(&h->win);
+		win_free(&h->own);
+		free(h);
+		return;
+	}
+	x->hasher = h;
+}
+
+static void hasher_stop(struct page_xfer *x)
+{
+	struct hasher *h = x->hasher;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_signal(&h->more);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->th, NULL);
+	win_free(&h->win);
+	win_free(&h->own);
+	free(h);
+	x->hasher = NULL;
+}
+
+/* Pipe @i spliced at its offset and hashed here, a piece at a time while it is in our cache. */
+static int splice_own(struct page_xfer *x, struct hasher *h, uint32_t i, int *err)
+{
+	uint64_t pos = h->off[i], end = pos + h->r->len[i];
+	int rd = x->pipes[h->r->first + i][0];
+
+	while (pos < end) {
+		uint64_t n = end - pos < COPY_CHUNK ? end - pos : COPY_CHUNK;
+
+		if (drain_pipe(x, rd, n, pos))
+			return -1;
+		if (!*err)
+			*err = hash_piece(&h->own, pos, n, h->csum + ((pos - h->base) >> PAGE_SHIFT));
+		pos += n;
+	}
+	return 0;
+}
+
+/* A round's pipes spliced in turn at @off, the hasher behind (or this thread, when it is behind). */
+static int splice_round(struct page_xfer *x, const struct page_round *r, const uint64_t *off)
+{
+	struct hasher *h = x->hasher;
+	int ret = 0, err;
+
+	pthread_mutex_lock(&h->lock);
+	h->r = r;
+	h->off = off;
+	h->csum = x->round_csum;
+	h->base = x->off;
+	h->spliced = h->nr_hashed = 0;
+	memset(h->taken, 0, sizeof(h->taken));
+	pthread_mutex_unlock(&h->lock);
+	for (uint32_t i = 0; i < r->np && !ret; i++) {
+		bool own;
+
+		pthread_mutex_lock(&h->lock);
+		/* the pipe before not begun yet: the hasher is behind, this one is ours */
+		own = i > 0 && !h->taken[i - 1];
+		h->taken[i] = own;
+		pthread_mutex_unlock(&h->lock);
+		err = 0;
+		if (own)
+			ret = splice_own(x, h, i, &err);
+		else
+			ret = drain_pipe(x, x->pipes[r->first + i][0], r->len[i], off[i]);
+		pthread_mutex_lock(&h->lock);
+		if (!ret) {
+			h->spliced = i + 1;
+			pthread_cond_signal(&h->more);
+		}
+		if (own)
+			hashed(h, err);
+		pthread_mutex_unlock(&h->lock);
+	}
+	/* what the hasher has not begun is hashed here */
+	pthread_mutex_lock(&h->lock);
+	for (int i; (i = take_pipe(h)) >= 0;) {
+		pthread_mutex_unlock(&h->lock);
+		err = hash_pipe(h, &h->own, i);
+		pthread_mutex_lock(&h->lock);
+		hashed(h, err);
+	}
+	while (h->nr_hashed < h->spliced + (ret && h->taken[h->spliced] ? 1 : 0))
+		pthread_cond_wait(&h->caught_up, &h->lock);
+	err = h->err;
+	h->err = 0;
+	h->r = NULL;
+	pthread_mutex_unlock(&h->lock);
+	if (err) {
+		errno = err;
+		pr_perror("checksumming the pages file");
+		return -1;
+	}
+	return ret;
+}
+
+/*
+ * The second set's pipes, from @first on, all of size @sz, or none (they
+ * are worth a little time, not a failed dump): pipe buffers count
+ * against the user's pipe-user-pages limits, shared with every other
+ * criu that root runs. true if made.
+ */
+static bool second_set(struct page_xfer *x, int first, long sz)
+{
+	int n = 2 * x->nr_pipes;
+
+	for (int i = first; i < n; i++)
+		if (pipe2(x->pipes[i], O_CLOEXEC) || fcntl(x->pipes[i][1], F_SETPIPE_SZ, sz) < 0) {
+			pr_pwarn("no second set of pipes of %ld bytes (each round drained after it is filled)", sz);
+			for (int j = first; j <= i; j++)
+				for (int k = 0; k < 2; k++)
+					if (x->pipes[j][k] >= 0) {
+						close(x->pipes[j][k]);
+						x->pipes[j][k] = -1;
+					}
+			x->nr_sets = 1;
+			return false;
+		}
+	return true;
+}
+
+/*
  * Pipes for @pages pages: a few pages (an incremental dump) get one small
  * pipe, not NR_PIPES of the biggest size: making those is downtime too.
  */
 static int xfer_setup(struct page_xfer *x, uint64_t pages)
 {
-	int wr[2 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
+	int wr[4 * NR_PIPES];	/* write ends, then read ends (see take_pipes() in the parasite) */
+	int n;
 	long sz = kdat.pipe_max_size, want = 1L << 16;
 
 	while (want < sz && (uint64_t)want < pages * PAGE_SIZE)
@@ -972,6 +1260,9 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		x->nr_pipes = 1;
 	if (x->nr_pipes > NR_PIPES)
 		x->nr_pipes = NR_PIPES;
+	/* more than a round: a second set, for the parasite to fill while the first is drained */
+	x->nr_sets = pages * PAGE_SIZE > (uint64_t)x->nr_pipes * sz ? 2 : 1;
+	n = x->nr_sets * x->nr_pipes;
 	for (int i = 0; i < x->nr_pipes; i++) {
 		if (pipe2(x->pipes[i], O_CLOEXEC)) {
 			pr_perror("pipe");
@@ -984,9 +1275,11 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		}
 		sz = fcntl(x->pipes[i][1], F_GETPIPE_SZ);
 	}
-	for (int i = 0; i < x->nr_pipes; i++) {
+	if (x->nr_sets > 1 && !second_set(x, x->nr_pipes, sz))
+		n = x->nr_pipes;
+	for (int i = 0; i < n; i++) {
 		wr[i] = x->pipes[i][1];
-		wr[x->nr_pipes + i] = x->pipes[i][0];
+		wr[n + i] = x->pipes[i][0];
 	}
 	/* every page may come back as its own iovec: keep a round within out[] */
 	x->pipe_pages = sz / PAGE_SIZE;
@@ -996,6 +1289,11 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 	if (x->pipe_pages * NR_PIPES > PARASITE_MAX_PAGES)
 		x->pipe_pages = PARASITE_MAX_PAGES / NR_PIPES;
 
+	x->round = calloc(1, sizeof(*x->round));
+	if (!x->round) {
+		pr_err("out of memory for the page path\n");
+		return -1;
+	}
 	if (!x->buf && !x->round_csum) {
 		x->round_csum = malloc(PARASITE_MAX_PAGES * sizeof(*x->round_csum));
 		x->chunk[0] = malloc(2 * COPY_CHUNK);
@@ -1008,9 +1306,11 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		if (!getenv("CRIU_PAGES_COPY"))
 			map_setup(x);
 	}
+	if (x->map_fd >= 0 && x->nr_sets > 1 && !x->hasher && csum_isa() != CSUM_NONE)
+		hasher_start(x);
 
-	((union parasite_args *)x->args)->nr_pipes = x->nr_pipes;
-	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * x->nr_pipes) ||
+	((union parasite_args *)x->args)->nr_pipes = n;
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_TAKE_PIPES) || compel_send_fds(x->ctl, wr, 2 * n) ||
 	    compel_rpc_sync(x->ctl, PARASITE_CMD_TAKE_PIPES) < 0) {
 		pr_perror("handing pipes to the parasite");
 		return -1;
@@ -1072,10 +1372,12 @@ static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
 
 static void xfer_close(struct page_xfer *x)
 {
-	for (int i = 0; i < NR_PIPES; i++)
+	for (int i = 0; i < 2 * NR_PIPES; i++)
 		for (int j = 0; j < 2; j++)
 			if (x->pipes[i][j] > 0)
 				close(x->pipes[i][j]);
+	hasher_stop(x);
+	free(x->round);
 }
 
 /*
@@ -1086,8 +1388,9 @@ static void xfer_close(struct page_xfer *x)
  */
 struct drain_job {
 	struct page_xfer *x;
+	const struct page_round *r;
 	uint32_t first, np;		/* pipes first, first + 2, ... below np */
-	uint64_t len[NR_PIPES], off[NR_PIPES];
+	uint64_t off[NR_PIPES];
 	char *buf;			/* COPY_CHUNK bytes of this job's own */
 	int ret;
 };
@@ -1095,14 +1398,16 @@ struct drain_job {
 static int drain_one(struct drain_job *j, uint32_t i)
 {
 	struct page_xfer *x = j->x;
+	int rd = x->pipes[j->r->first + i][0];
+	uint64_t len = j->r->len[i];
 	uint64_t *csum = x->round_csum + ((j->off[i] - x->off) >> PAGE_SHIFT);
 
 	/* CRIU_CSUM_OFF: what the page path costs without checksums, splice() as it was */
 	if (csum_isa() == CSUM_NONE) {
-		memset(csum, 0, (j->len[i] >> PAGE_SHIFT) * sizeof(*csum));
-		return drain_pipe(x, x->pipes[i][0], j->len[i], j->off[i]);
+		memset(csum, 0, (len >> PAGE_SHIFT) * sizeof(*csum));
+		return drain_pipe(x, rd, len, j->off[i]);
 	}
-	return splice_hashed(x, x->pipes[i][0], j->len[i], j->off[i], j->buf, csum);
+	return splice_hashed(x, rd, len, j->off[i], j->buf, csum);
 }
 
 static void *drain_some(void *arg)
@@ -1114,12 +1419,18 @@ static void *drain_some(void *arg)
 	return NULL;
 }
 
-/* The sizes the parasite reports for each pipe of a round must add up. */
-static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
+/*
+ * The round the parasite reports, copied out of its args (they are the
+ * next round's once we call it again) and checked: the sizes of each
+ * pipe's iovecs must add up to what it says went into the pipe.
+ */
+static int take_round(struct page_xfer *x, uint32_t np, uint32_t first)
 {
 	struct parasite_pages *p = x->args;
+	struct page_round *r = x->round;
+	uint32_t k = 0;
 
-	for (uint32_t i = 0, k = 0; i < np; i++) {
+	for (uint32_t i = 0; i < np; i++) {
 		uint64_t expect = 0;
 
 		if (p->nr_out[i] > PARASITE_MAX_IOVS - k) {
@@ -1133,58 +1444,72 @@ static int check_round(struct page_xfer *x, uint32_t np, uint64_t *len)
 			       (unsigned long)expect);
 			return -1;
 		}
-		len[i] = expect;
+		r->nr_out[i] = p->nr_out[i];
+		r->len[i] = expect;
 	}
+	memcpy(r->out, p->out, k * sizeof(*r->out));
+	r->first = first;
+	r->np = np;
 	return 0;
+}
+
+/*
+ * The pipes into the file at @a->off: the hasher behind us, or (a round
+ * or less in all) hashed as they go, by two threads for a big round.
+ * Without checksums one thread: a second would only wait on the file's
+ * inode lock, spinning.
+ */
+static int drain_pipes(struct page_xfer *x, struct drain_job *a, uint64_t total)
+{
+	struct drain_job b = *a;
+	pthread_t th;
+
+	if (x->hasher)
+		return splice_round(x, a->r, a->off);
+	b.first = 1;
+	b.buf = x->chunk[1];
+	if (a->np > 1 && total >= (256 << 10) && csum_isa() != CSUM_NONE &&
+	    pthread_create(&th, NULL, drain_some, &b) == 0) {
+		drain_some(a);
+		pthread_join(th, NULL);
+		return a->ret || b.ret ? -1 : 0;
+	}
+	for (uint32_t i = 0; i < a->np && !a->ret; i++)
+		a->ret = drain_one(a, i);
+	return a->ret ? -1 : 0;
 }
 
 /*
  * Into the pages file: the pipes spliced and hashed (by two threads when
  * it is worth it), then the pagemap entries with the checksums.
  */
-static int drain_round(struct page_xfer *x, uint32_t np)
+static int drain_round(struct page_xfer *x, const struct page_round *r)
 {
-	struct parasite_pages *p = x->args;
-	struct drain_job a = { .x = x, .first = 0, .np = np, .buf = x->chunk[0] }, b;
+	struct drain_job a = { .x = x, .r = r, .first = 0, .np = r->np, .buf = x->chunk[0] };
 	uint64_t off = x->off, total = 0;
-	pthread_t th;
-	int threaded = 0;
+	uint32_t np = r->np;
 
-	if (check_round(x, np, a.len))
-		return -1;
 	for (uint32_t i = 0; i < np; i++) {
 		a.off[i] = off;
-		off += a.len[i];
-		total += a.len[i];
+		off += r->len[i];
+		total += r->len[i];
 	}
 	if ((total >> PAGE_SHIFT) > PARASITE_MAX_PAGES) {
 		pr_err("parasite spliced %lu pages in a round, more than %u\n", (unsigned long)(total >> PAGE_SHIFT),
 		       PARASITE_MAX_PAGES);
 		return -1;
 	}
-	b = a;
-	b.first = 1;
-	b.buf = x->chunk[1];
-	if (np > 1 && total >= (256 << 10))
-		threaded = pthread_create(&th, NULL, drain_some, &b) == 0;
-	if (threaded) {
-		drain_some(&a);
-		pthread_join(th, NULL);
-	} else {
-		for (uint32_t i = 0; i < np && !a.ret; i++)
-			a.ret = drain_one(&a, i);
-	}
-	if (a.ret || b.ret)
+	if (drain_pipes(x, &a, total))
 		return -1;
 	for (uint32_t i = 0, k = 0, pg = 0; i < np; i++) {
 		uint64_t o = a.off[i];
 
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			uint64_t n = p->out[k].iov_len >> PAGE_SHIFT;
+		for (uint32_t j = 0; j < r->nr_out[i]; j++, k++) {
+			uint64_t n = r->out[k].iov_len >> PAGE_SHIFT;
 
-			if (write_pagemap(x, (unsigned long)p->out[k].iov_base, n, o, &x->round_csum[pg]))
+			if (write_pagemap(x, (unsigned long)r->out[k].iov_base, n, o, &x->round_csum[pg]))
 				return -1;
-			o += p->out[k].iov_len;
+			o += r->out[k].iov_len;
 			pg += n;
 		}
 	}
@@ -1197,29 +1522,44 @@ static int drain_round(struct page_xfer *x, uint32_t np)
  * --compress or --page-server: each pipe's bytes come here, are
  * checksummed here as they are (uncompressed), and go out from here.
  */
-static int buffer_round(struct page_xfer *x, uint32_t np)
+static int buffer_round(struct page_xfer *x, const struct page_round *r)
 {
-	struct parasite_pages *p = x->args;
-	uint64_t len[NR_PIPES];
-
-	if (check_round(x, np, len))
-		return -1;
-	for (uint32_t i = 0, k = 0; i < np; i++) {
+	for (uint32_t i = 0, k = 0; i < r->np; i++) {
 		char *d = x->buf;
 
-		if (read_pipe(x->pipes[i][0], x->buf, len[i]))
+		if (read_pipe(x->pipes[r->first + i][0], x->buf, r->len[i]))
 			return -1;
-		for (uint32_t j = 0; j < p->nr_out[i]; j++, k++) {
-			if (store_pages(x, (unsigned long)p->out[k].iov_base, p->out[k].iov_len >> PAGE_SHIFT, d, NULL))
+		for (uint32_t j = 0; j < r->nr_out[i]; j++, k++) {
+			if (store_pages(x, (unsigned long)r->out[k].iov_base, r->out[k].iov_len >> PAGE_SHIFT, d, NULL))
 				return -1;
-			d += p->out[k].iov_len;
+			d += r->out[k].iov_len;
 		}
-		x->st->pages_written += len[i] >> PAGE_SHIFT;
+		x->st->pages_written += r->len[i] >> PAGE_SHIFT;
 	}
 	return 0;
 }
 
-/* One round: fill up to NR_PIPES pipes in the task, then drain them here. */
+/* The round the parasite filled last, out of its pipes; none waiting after. */
+static int drain_waiting(struct page_xfer *x)
+{
+	struct page_round *r = x->round;
+	uint64_t t0 = now_us();
+	int ret;
+
+	if (!r || !r->np)
+		return 0;
+	ret = x->buf ? buffer_round(x, r) : drain_round(x, r);
+	r->np = 0;
+	x->st->memwrite_time += now_us() - t0;
+	return ret;
+}
+
+/*
+ * One round: the parasite fills up to NR_PIPES pipes of one set while we
+ * drain the round before from the other set (with one set, a round is
+ * drained right after it is filled). The round filled now waits for the
+ * next call, or for drain_waiting() after the last.
+ */
 static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
 			  int *done);
 
@@ -1232,12 +1572,13 @@ static int xfer_round(struct page_xfer *x, const struct page_list *pl, struct pa
 }
 
 static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struct page_cursor *cur, int skip_zero,
-		      int *done)
+			  int *done)
 {
 	struct parasite_pages *p = x->args;
+	uint32_t first = x->set * x->nr_pipes;
 	size_t used = 0;
 	uint32_t np = 0;
-	uint64_t t0;
+	uint64_t t0, waited;
 	int ret;
 
 	while (np < (uint32_t)x->nr_pipes && used < PARASITE_MAX_IOVS) {
@@ -1255,21 +1596,33 @@ static int xfer_round_one(struct page_xfer *x, const struct page_list *pl, struc
 		return 0;
 	}
 	p->nr_pipes = np;
+	p->first_pipe = first;
 	p->skip_zero = skip_zero;
 
 	/* The parasite needs the iovecs in the task's terms: they are already task addresses. */
 	t0 = now_us();
-	if (compel_rpc_call_sync(x->ctl, PARASITE_CMD_DUMP_PAGES) < 0) {
+	if (compel_rpc_call(x->ctl, PARASITE_CMD_DUMP_PAGES)) {
 		pr_perror("parasite failed to vmsplice pages");
 		return -1;
 	}
-	x->st->memdump_time += now_us() - t0;
-	x->st->pages_zero += p->zero_pages;
-
+	waited = now_us() - t0;
+	/* the parasite vmsplices into one set while the other is drained here */
+	ret = drain_waiting(x);
 	t0 = now_us();
-	ret = x->buf ? buffer_round(x, np) : drain_round(x, np);
-	x->st->memwrite_time += now_us() - t0;
-	return ret;
+	if (compel_rpc_sync(x->ctl, PARASITE_CMD_DUMP_PAGES) < 0) {
+		pr_perror("parasite failed to vmsplice pages");
+		return -1;
+	}
+	x->st->memdump_time += waited + now_us() - t0;
+	if (ret)
+		return -1;
+	x->st->pages_zero += p->zero_pages;
+	if (take_round(x, np, first))
+		return -1;
+	if (x->nr_sets < 2)
+		return drain_waiting(x);
+	x->set ^= 1;
+	return 0;
 }
 
 /*
@@ -1822,6 +2175,8 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 	while (!done)
 		if (xfer_round(&x, &ps.file, &cur, 0, &done))
 			goto out;
+	if (drain_waiting(&x))
+		goto out;
 	pr_info("task %d: %lu all-zero pages left out\n", pid, (unsigned long)st->pages_zero);
 	if (copy_unreadable(&x, pid, &ps.hidden) || copy_unreadable(&x, pid, &live))
 		goto out;

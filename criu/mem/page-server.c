@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "compress.h"
@@ -617,7 +618,7 @@ int ps_connect(void)
 	if (ps_sk < 0) {
 		if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
 			return -1;
-		ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ps_sk = ns_criu_net_socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
 			pr_perror("can't reach the page server at %s port %d", opts.address,
 				  opts.port ? opts.port : PS_DEFAULT_PORT);
@@ -809,10 +810,9 @@ int lazy_dump_listen(void)
 	socklen_t len;
 	int one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
 
-	if (opts.page_server || opts.prev_images_dir || opts.track_mem || opts.leave_running || opts.leave_stopped) {
+	if (opts.page_server || opts.leave_running || opts.leave_stopped) {
 		pr_err("dump --lazy-pages serves the tree's memory and then kills it: it can't go with %s\n",
-		       opts.page_server ? "--page-server" : opts.prev_images_dir ? "--prev-images-dir" :
-		       opts.track_mem ? "--track-mem" : opts.leave_running ? "--leave-running" : "--leave-stopped");
+		       opts.page_server ? "--page-server" : opts.leave_running ? "--leave-running" : "--leave-stopped");
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -875,18 +875,18 @@ static bool lazy_covered(struct lazy_task *t, uint64_t vaddr, uint64_t nr)
 	       vaddr + nr * PAGE_SIZE <= t->l.r[lo].start + t->l.r[lo].nr_pages * PAGE_SIZE;
 }
 
-static int lazy_get(int sk, struct ps_msg *m)
+/*
+ * @nr pages at @vaddr of @t into @data: one copy, straight from the tree's
+ * pages (/proc/PID/mem copies each page twice, through a page of its own);
+ * /proc/PID/mem only for what process_vm_readv() can't read. 0 or -1.
+ */
+static int lazy_read(struct lazy_task *t, uint64_t vaddr, uint64_t nr, void *data)
 {
-	struct lazy_task *t = lazy_task_of(m->a);
-	uint64_t nr = m->c, *csum = (uint64_t *)ld.buf;
-	char *data;
-	ssize_t n;
+	struct iovec lv = { data, nr * PAGE_SIZE }, rv = { (void *)(uintptr_t)vaddr, nr * PAGE_SIZE };
+	ssize_t n = process_vm_readv(t->pid, &lv, 1, &rv, 1, 0);
 
-	if (!t || !nr || nr > PS_LAZY_MAX || m->b & (PAGE_SIZE - 1) || !lazy_covered(t, m->b, nr)) {
-		pr_err("dump --lazy-pages: asked for %lu pages at %lx of process %d, which are not its lazy pages\n",
-		       (unsigned long)nr, (unsigned long)m->b, (int)m->a);
-		return msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0) ? -2 : 0;
-	}
+	if (n == (ssize_t)(nr * PAGE_SIZE))
+		return 0;
 	if (t->mem < 0) {
 		char path[64];
 
@@ -897,17 +897,44 @@ static int lazy_get(int sk, struct ps_msg *m)
 			return -1;
 		}
 	}
-	data = ld.buf + nr * sizeof(uint64_t);	/* the reply's payload: the checksums, then the data */
-	n = pread(t->mem, data, nr * PAGE_SIZE, m->b);
-	if (n != (ssize_t)(nr * PAGE_SIZE)) {
-		pr_perror("dump --lazy-pages: reading %lu pages at %lx of process %d", (unsigned long)nr,
-			  (unsigned long)m->b, t->pid);
-		return -1;
+	if (pread(t->mem, data, nr * PAGE_SIZE, vaddr) == (ssize_t)(nr * PAGE_SIZE))
+		return 0;
+	pr_perror("dump --lazy-pages: reading %lu pages at %lx of process %d", (unsigned long)nr,
+		  (unsigned long)vaddr, t->pid);
+	return -1;
+}
+
+/*
+ * A PS_GET: answered in parts of up to PS_LAZY_PART pages, each read,
+ * checksummed and sent while its bytes are in the cache (one pass over the
+ * tree's memory, not three). ld.buf: the part's message, checksums, data.
+ */
+static int lazy_get(int sk, struct ps_msg *m)
+{
+	struct lazy_task *t = lazy_task_of(m->a);
+	struct ps_msg *h = (struct ps_msg *)ld.buf;
+	uint64_t *csum = (uint64_t *)(h + 1);
+
+	if (!t || !m->c || m->c > PS_LAZY_MAX || m->b & (PAGE_SIZE - 1) || !lazy_covered(t, m->b, m->c)) {
+		pr_err("dump --lazy-pages: asked for %lu pages at %lx of process %d, which are not its lazy pages\n",
+		       (unsigned long)m->c, (unsigned long)m->b, (int)m->a);
+		return msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0) ? -2 : 0;
 	}
-	csum_pages(data, nr, csum);
-	t->served += nr;
-	/* -2: the destination is gone */
-	return msg_send(sk, PS_PAGES, 0, m->b, nr, 0, ld.buf, nr * (sizeof(uint64_t) + PAGE_SIZE)) ? -2 : 0;
+	for (uint64_t done = 0; done < m->c;) {
+		uint64_t nr = m->c - done < PS_LAZY_PART ? m->c - done : PS_LAZY_PART, vaddr = m->b + done * PAGE_SIZE;
+		char *data = (char *)(csum + nr);
+
+		if (lazy_read(t, vaddr, nr, data))
+			return -1;
+		csum_pages(data, nr, csum);
+		*h = (struct ps_msg){ .cmd = PS_PAGES, .a = vaddr, .b = nr, .len = nr * (sizeof(uint64_t) + PAGE_SIZE) };
+		/* -2: the destination is gone */
+		if (send_all(sk, h, sizeof(*h) + h->len))
+			return -2;
+		t->served += nr;
+		done += nr;
+	}
+	return 0;
 }
 
 static uint64_t lazy_total(bool served)
@@ -1004,7 +1031,7 @@ int lazy_dump_serve(void)
 
 	if (ld.lsk < 0)
 		return 0;
-	ld.buf = malloc(PS_LAZY_MAX * (sizeof(uint64_t) + PAGE_SIZE));
+	ld.buf = malloc(sizeof(struct ps_msg) + PS_LAZY_PART * (sizeof(uint64_t) + PAGE_SIZE));
 	if (!ld.buf) {
 		pr_err("out of memory\n");
 		return -1;
@@ -1056,13 +1083,11 @@ void lazy_dump_fini(void)
 
 /* ---- criu lazy-pages --page-server: pages from the dumping host ---- */
 
-static char *lz_buf;
-/* A PS_GET sent ahead (the next background chunk), whose answer is still to be read. */
-static struct {
-	bool on;
-	pid_t pid;
-	uint64_t vaddr, nr;
-} lz_ahead;
+/*
+ * The daemon asks (ps_lazy_ask) as far ahead as it likes and takes the
+ * answers (ps_lazy_take) in the order it asked: the dump answers in order.
+ */
+static uint64_t *lz_csum;
 
 int ps_lazy_connect(uint64_t dump_id)
 {
@@ -1078,9 +1103,9 @@ int ps_lazy_connect(uint64_t dump_id)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_addr(opts.address, port, &ss, &len))
 		return -1;
-	lz_buf = malloc(PS_LAZY_MAX * sizeof(uint64_t));
+	lz_csum = malloc(PS_LAZY_PART * sizeof(uint64_t));
 	ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!lz_buf || ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
+	if (!lz_csum || ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
 		pr_perror("lazy pages: can't reach the dump --lazy-pages at %s port %d", opts.address, port);
 		ps_close();
 		return -1;
@@ -1106,69 +1131,44 @@ static int lazy_gone_there(void)
 	return -1;
 }
 
-/* The answer to a PS_GET sent ahead that is not wanted after all (a fault came first): read and dropped. */
-static int lazy_drop_ahead(void)
+int ps_lazy_ask(pid_t pid, uint64_t vaddr, uint64_t nr)
 {
-	struct ps_msg m;
-
-	lz_ahead.on = false;
-	if (read_all(ps_sk, &m, sizeof(m)))
-		return lazy_gone_there();
-	if (m.cmd == PS_REPLY)
-		return 0;
-	if (m.cmd != PS_PAGES || m.len != m.b * (sizeof(uint64_t) + PAGE_SIZE) || m.b > PS_LAZY_MAX) {
-		pr_err("lazy pages: a malformed answer from the dumping host\n");
+	if (!nr || nr > PS_LAZY_MAX) {
+		pr_err("lazy pages: %lu pages asked for at once\n", (unsigned long)nr);
 		return -1;
 	}
-	for (uint64_t left = m.len; left;) {
-		uint64_t n = left < PS_LAZY_MAX * sizeof(uint64_t) ? left : PS_LAZY_MAX * sizeof(uint64_t);
-
-		if (read_all(ps_sk, lz_buf, n))
-			return lazy_gone_there();
-		left -= n;
-	}
+	if (msg_send(ps_sk, PS_GET, 0, pid, vaddr, nr, NULL, 0))
+		return lazy_gone_there();
 	return 0;
 }
 
-int ps_lazy_get(pid_t pid, uint64_t vaddr, uint64_t nr, void *buf, uint64_t next_nr)
+int ps_lazy_take(pid_t pid, uint64_t vaddr, uint64_t max, void *buf, uint64_t *nr)
 {
 	struct ps_msg m;
 	size_t bad;
 
-	if (nr > PS_LAZY_MAX)
-		nr = PS_LAZY_MAX;
-	if (next_nr > PS_LAZY_MAX)
-		next_nr = PS_LAZY_MAX;
-	if (lz_ahead.on && (lz_ahead.pid != pid || lz_ahead.vaddr != vaddr || lz_ahead.nr != nr) && lazy_drop_ahead())
-		return -1;
-	if (!lz_ahead.on && msg_send(ps_sk, PS_GET, 0, pid, vaddr, nr, NULL, 0))
-		return lazy_gone_there();
-	lz_ahead.on = false;
-	/* the next chunk is asked for now: the dump reads it while we check and copy this one */
-	if (next_nr) {
-		if (msg_send(ps_sk, PS_GET, 0, pid, vaddr + nr * PAGE_SIZE, next_nr, NULL, 0))
-			return lazy_gone_there();
-		lz_ahead = (typeof(lz_ahead)){ true, pid, vaddr + nr * PAGE_SIZE, next_nr };
-	}
 	if (read_all(ps_sk, &m, sizeof(m)))
 		return lazy_gone_there();
 	if (m.cmd == PS_REPLY) {
-		pr_err("lazy pages: the dumping host can't give %lu pages at %lx of process %d (%s)\n",
-		       (unsigned long)nr, (unsigned long)vaddr, pid, strerror(m.a));
+		pr_err("lazy pages: the dumping host can't give the pages at %lx of process %d (%s)\n",
+		       (unsigned long)vaddr, pid, strerror(m.a));
 		return -1;
 	}
-	if (m.cmd != PS_PAGES || m.a != vaddr || m.b != nr || m.c || m.len != nr * (sizeof(uint64_t) + PAGE_SIZE)) {
+	if (m.cmd != PS_PAGES || m.a != vaddr || !m.b || m.b > max || m.b > PS_LAZY_PART || m.c ||
+	    m.len != m.b * (sizeof(uint64_t) + PAGE_SIZE)) {
 		pr_err("lazy pages: a malformed answer from the dumping host\n");
 		return -1;
 	}
-	if (read_all(ps_sk, lz_buf, nr * sizeof(uint64_t)) || read_all(ps_sk, buf, nr * PAGE_SIZE))
+	if (read_all(ps_sk, lz_csum, m.b * sizeof(uint64_t)) || read_all(ps_sk, buf, m.b * PAGE_SIZE))
 		return lazy_gone_there();
-	bad = csum_check_pages(buf, nr, (uint64_t *)lz_buf);
-	if (bad < nr) {
+	/* checked while the bytes are still in the cache they were just read into */
+	bad = csum_check_pages(buf, m.b, lz_csum);
+	if (bad < m.b) {
 		pr_err("lazy pages: the page at %lx of process %d came from the dumping host with a wrong checksum: "
 		       "the restored tree is killed\n", (unsigned long)(vaddr + bad * PAGE_SIZE), pid);
 		return -1;
 	}
+	*nr = m.b;
 	return 0;
 }
 
@@ -1178,14 +1178,13 @@ int ps_lazy_finish(void)
 
 	if (ps_sk < 0)
 		return 0;
-	if ((lz_ahead.on && lazy_drop_ahead()) || ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) ||
-	    ps_reply(&m, "the end of the lazy pages")) {
+	if (ps_send(PS_FINISH, 0, 0, 0, 0, NULL, 0) || ps_reply(&m, "the end of the lazy pages")) {
 		pr_warn("lazy pages: every page is in, but the dumping host did not hear it: it may resume its tree "
 			"(there would then be two)\n");
 		return -1;
 	}
 	ps_close();
-	free(lz_buf);
-	lz_buf = NULL;
+	free(lz_csum);
+	lz_csum = NULL;
 	return 0;
 }

@@ -173,6 +173,12 @@ static int is_in_prev(const PagemapEntry *pe)
 	return pe->has_in_prev && pe->in_prev;
 }
 
+/* No bytes in this chain to gather: the parent process's, or the dumping host's (dump --lazy-pages). */
+static int not_here(const PagemapEntry *pe)
+{
+	return is_in_parent(pe) || (pe->has_lazy && pe->lazy);
+}
+
 static void level_free(struct level *l)
 {
 	while (l) {
@@ -505,7 +511,7 @@ static void *gather_part_run(void *arg)
 		PagemapEntry *pe = g->pms[i];
 		uint64_t pos = pe->vaddr, end = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
 
-		if (is_in_parent(pe))
+		if (not_here(pe))
 			continue;
 		/* the entry less the skipped ranges, each piece at its place in the entry's room */
 		for (size_t k = g->skip ? page_list_lower_bound(g->skip, pos) : 0; g->skip && k < g->skip->nr && pos < end; k++) {
@@ -556,11 +562,11 @@ int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry *
 	}
 	for (size_t i = 0; i < nr; i++) {
 		out[i] = off;
-		if (!is_in_parent(pms[i]))
+		if (!not_here(pms[i]))
 			off += (uint64_t)pms[i]->nr_pages * PAGE_SIZE;
 	}
 	for (size_t i = 0; i < nr && split == nr; i++) {
-		if (!is_in_parent(pms[i]))
+		if (!not_here(pms[i]))
 			acc += (uint64_t)pms[i]->nr_pages * PAGE_SIZE;
 		if (acc >= off / 2)
 			split = i + 1;
@@ -607,7 +613,7 @@ int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry *
 	for (size_t i = 0; i < nr; i++) {
 		PagemapEntry *pe = pms[i];
 
-		if (is_in_parent(pe))
+		if (not_here(pe))
 			continue;
 		pe->in_prev = pe->has_in_prev = false;
 		pe->has_clen = false;

@@ -819,6 +819,35 @@ static int dump_udp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *d
 	return peek_dgrams(c, e);
 }
 
+/*
+ * A connect() whose SYN got no answer yet: nothing of a connection exists
+ * (the peer has at most a request of its own), so restore connects again
+ * from the same port and the kernel sends a SYN of its own. The peer's
+ * address only sock_diag tells (getpeername() says ENOTCONN). Data a
+ * TCP Fast Open SYN carries would be lost: refused.
+ */
+static int dump_syn_sent(struct dump_ctx *c, InetSkEntry *e, const struct inet_diag_info *di)
+{
+	struct inet_ep peer = { .family = e->family };
+	int outq = 0;
+
+	if (!di) {
+		pr_err("can't dump %s: a connection being made (SYN_SENT) that sock_diag does not show\n", c->who);
+		return -1;
+	}
+	if (ioctl(c->sk, SIOCOUTQ, &outq) || outq) {
+		pr_err("can't dump %s: a connection being made (SYN_SENT) with %d bytes of TCP Fast Open data; "
+		       "not supported\n", c->who, outq);
+		return -1;
+	}
+	if (dump_names(c, e, 0))
+		return -1;
+	memcpy(peer.addr, di->dst, addr_len(e->family));
+	peer.port = di->dport;
+	e->has_bound = e->bound = 1;
+	return set_ep(e, &peer, 1);
+}
+
 static int dump_tcp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *di)
 {
 	struct tcp_info_ext tx;
@@ -869,6 +898,7 @@ static int dump_tcp(struct dump_ctx *c, InetSkEntry *e, struct inet_diag_info *d
 		}
 		return 0;
 	case TCP_SYN_SENT:
+		return dump_syn_sent(c, e, di);
 	case TCP_SYN_RECV:
 		pr_err("can't dump %s: a connection being made (%s); not supported yet\n", c->who,
 		       state_name(e->state));
@@ -1428,6 +1458,31 @@ static int connect_ep(int sk, const InetSkEntry *e, const char *who)
 	return 0;
 }
 
+/* SYN_SENT again: a connect() that does not wait (the task's own flags come last, sk_set_flags()). */
+static int connect_again(int sk, const InetSkEntry *e, const char *who)
+{
+	struct sockaddr_storage ss;
+	struct inet_ep ep;
+	char a[64];
+	socklen_t len;
+
+	if (!e->has_dst_addr) {
+		pr_err("%s: a connection being made without a peer\n", who);
+		return -1;
+	}
+	entry_ep(e, 1, &ep);
+	len = inet_ep_sockaddr(&ep, &ss);
+	if (fcntl(sk, F_SETFL, O_NONBLOCK)) {
+		pr_perror("can't make %s non-blocking", who);
+		return -1;
+	}
+	if (connect(sk, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		pr_perror("can't start connecting %s to %s again", who, inet_ep_str(&ep, a, sizeof(a)));
+		return -1;
+	}
+	return 0;
+}
+
 static int check_entry(const FileEntry *fe)
 {
 	const InetSkEntry *e = fe->isk;
@@ -1503,6 +1558,8 @@ static int open_isk(struct fd_rst *c, FileEntry *fe)
 			goto err;
 		}
 		if (e->type != SOCK_STREAM && e->state == TCP_ESTABLISHED && e->has_dst_addr && connect_ep(sk, e, who))
+			goto err;
+		if (is_tcp(e) && e->state == TCP_SYN_SENT && connect_again(sk, e, who))
 			goto err;
 		if (restore_memberships(sk, e, who) || restore_dgrams(sk, e, who))
 			goto err;

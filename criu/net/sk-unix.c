@@ -489,6 +489,39 @@ static int queue_limit(pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t *limit
 }
 
 
+/*
+ * A datagram socket connected to a socket sock_diag does not show in the
+ * tree's network namespace: one of another namespace (runc's container
+ * logging to the host's /dev/log), reached by its path. Its name, as
+ * getpeername() gives it, is kept in ext_peer for check_peer() to take
+ * (with --ext-unix-sk) when that path is a socket file now.
+ */
+static int outside_peer_name(int sk, UnixSkEntry *e)
+{
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+	struct stat st;
+
+	if (getpeername(sk, (struct sockaddr *)&a, &len) || len <= offsetof(struct sockaddr_un, sun_path) + 1)
+		return 0;
+	len -= offsetof(struct sockaddr_un, sun_path);
+	/* a path: it must still be a socket file (the peer may be gone, its name with it) */
+	if (a.sun_path[0]) {
+		if (len >= sizeof(a.sun_path))
+			len = sizeof(a.sun_path) - 1;
+		a.sun_path[len] = '\0';
+		len = strlen(a.sun_path);
+		if (stat(a.sun_path, &st) || !S_ISSOCK(st.st_mode))
+			return 0;
+	}
+	e->ext_peer.data = malloc(len);
+	if (!e->ext_peer.data)
+		return -1;
+	memcpy(e->ext_peer.data, a.sun_path, len);
+	e->ext_peer.len = len;
+	return 0;
+}
+
 static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, const struct proc_fdinfo *fi, FileEntry *fe)
 {
 	struct unix_diag_info *u;
@@ -566,6 +599,8 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 	if (sk < 0)
 		goto out;
 	if (dump_options(pid, fd, sk, e) || (u->state == TCP_ESTABLISHED && !u->peer && peer_gone(pid, fd, sk, e)))
+		goto close;
+	if (u->type == SOCK_DGRAM && u->peer && !unix_diag_find(ft->usks->diag, u->peer) && outside_peer_name(sk, e))
 		goto close;
 	/* a socket in flight on a socket in flight on it: nothing can send the first one again */
 	if (hmap_get(&ft->usks->dumping, u->ino) && *hmap_get(&ft->usks->dumping, u->ino)) {
@@ -746,6 +781,14 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 	}
 	if (!e->peer || p)
 		return 0;
+	/* in another network namespace: its name came from getpeername() */
+	if (e->type == SOCK_DGRAM && opts.ext_unix_sk && !pu && e->ext_peer.len) {
+		e->has_ext_peer = true;
+		pr_info("fd %d of %d: unix socket %lu will connect again to %s outside the tree (another network "
+			"namespace)\n", d->owner_fd, d->owner_pid, (unsigned long)e->ino,
+			name_str(e->ext_peer.data, e->ext_peer.len, nb, sizeof(nb)));
+		return 0;
+	}
 	if (e->type == SOCK_DGRAM && opts.ext_unix_sk && pu && pu->namelen) {
 		e->has_ext_peer = true;
 		e->ext_peer.len = pu->namelen;
@@ -753,15 +796,16 @@ static int check_peer(struct file_table *ft, struct file_desc *d)
 		if (!e->ext_peer.data)
 			return -1;
 		memcpy(e->ext_peer.data, pu->name, pu->namelen);
-		pr_info("fd %d of %d: unix socket %lu will connect again to %s outside the tree\n", d->owner_pid,
-			d->owner_fd, (unsigned long)e->ino, name_str((uint8_t *)pu->name, pu->namelen, nb, sizeof(nb)));
+		pr_info("fd %d of %d: unix socket %lu will connect again to %s outside the tree\n", d->owner_fd,
+			d->owner_pid, (unsigned long)e->ino, name_str((uint8_t *)pu->name, pu->namelen, nb, sizeof(nb)));
 		return 0;
 	}
 	pr_err("can't dump task %d: fd %d (unix socket %lu) is connected to unix socket %lu (%s) outside the "
 	       "dumped tree; %s\n", d->owner_pid, d->owner_fd, (unsigned long)e->ino, (unsigned long)e->peer,
-	       pu ? name_str((uint8_t *)pu->name, pu->namelen, nb, sizeof(nb)) : "gone",
+	       pu ? name_str((uint8_t *)pu->name, pu->namelen, nb, sizeof(nb))
+	       : e->ext_peer.len ? name_str(e->ext_peer.data, e->ext_peer.len, nb, sizeof(nb)) : "gone",
 	       e->type != SOCK_DGRAM ? "a connection can't be made again with the other side outside"
-	       : pu && pu->namelen ? "use --ext-unix-sk to connect again to its name at restore"
+	       : (pu && pu->namelen) || e->ext_peer.len ? "use --ext-unix-sk to connect again to its name at restore"
 	       : "it has no name to connect to again");
 	return -1;
 }

@@ -222,24 +222,69 @@ int ns_in_child(pid_t pid, unsigned long flags, int (*fn)(void *arg), void *arg)
 
 /* ---- dump ---- */
 
+/* criu's own network namespace and the tree's, once the dump joined the latter (-1 before) */
+static int criu_net_fd = -1, tree_net_fd = -1;
+
 int ns_dump_join_net(pid_t pid)
 {
 	char path[64];
-	int fd;
+	int fd, own;
 
 	if (ns_id_of(pid, "net") == self_id[NS_NET])
 		return 0;
 	/* sock_diag and the parasites' control sockets see the tree's sockets only from inside */
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0) {
+		pr_perror("can't open criu's own network namespace");
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
 		pr_perror("can't enter the network namespace of %d", pid);
 		if (fd >= 0)
 			close(fd);
+		close(own);
 		return -1;
 	}
-	close(fd);
+	if (criu_net_fd >= 0) {
+		close(criu_net_fd);
+		close(tree_net_fd);
+	}
+	criu_net_fd = own;
+	tree_net_fd = fd;
 	return 0;
+}
+
+int ns_criu_net_enter(void)
+{
+	if (criu_net_fd >= 0 && setns(criu_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to criu's network namespace");
+		return -1;
+	}
+	return 0;
+}
+
+int ns_criu_net_socket(int family, int type, int protocol)
+{
+	int sk, err;
+
+	if (criu_net_fd < 0)
+		return socket(family, type, protocol);
+	if (setns(criu_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to criu's network namespace for a socket");
+		return -1;
+	}
+	sk = socket(family, type, protocol);
+	err = errno;
+	if (setns(tree_net_fd, CLONE_NEWNET)) {
+		pr_perror("can't go back to the tree's network namespace");
+		if (sk >= 0)
+			close(sk);
+		return -1;
+	}
+	errno = err;
+	return sk;
 }
 
 struct task_ns {
@@ -256,6 +301,9 @@ static struct mntns_nested *mnt_nested;	/* mount namespaces below the tree's */
 static size_t nr_mnt_nested;
 static NsEntry *ents[NS_NR + 64];	/* the tree's own namespaces, then nested pid ones */
 static int nr_ents;
+/* the tree's own time namespace, read again when written (ns_dump_write()), and a task in it */
+static NsEntry *time_ent;
+static pid_t time_pid;
 static int tree_has_own;
 
 static NsEntry *new_entry(int kind, uint64_t id)
@@ -598,6 +646,10 @@ int ns_dump_collect(const struct ns_task *t, int nr)
 		}
 		if (ns_kinds[k].dump(root->pid, e))
 			return -1;
+		if (k == NS_TIME) {
+			time_ent = e;
+			time_pid = root->pid;
+		}
 	}
 	/* nested pid namespaces, each after its parent (tree order: parents come first) */
 	for (int i = 1; i < nr; i++) {
@@ -670,6 +722,14 @@ int ns_dump_write(int dfd)
 
 	if (!nr_ents)
 		return 0;
+	/*
+	 * The clocks as the tasks read them, as late as can be: after every
+	 * timer was read. The restored clocks go on from these values and the
+	 * timers from what was left of them: read earlier, the timers would
+	 * come due that much sooner against the clocks.
+	 */
+	if (time_ent && time_ns_dump(time_pid, time_ent))
+		return -1;
 	if (net_ns_dump_write(dfd))
 		return -1;
 	img = open_image_at(dfd, CR_FD_NS, O_DUMP);
@@ -686,6 +746,8 @@ void ns_dump_free(void)
 	for (int i = 0; i < nr_ents; i++)
 		free(ents[i]);
 	nr_ents = 0;
+	time_ent = NULL;
+	time_pid = 0;
 	free(tns);
 	tns = NULL;
 	nr_tns = 0;

@@ -346,6 +346,9 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 			pr_warn("the pid namespace's init %d is not dead 10 s after SIGKILL\n", pid);
 		close(initfd);
 	}
+	if (!res.ok)
+		pr_err("dump of %d failed: it was dumped from inside its pid namespace, where it is %d (the pids "
+		       "above are that namespace's)\n", pid, vpid);
 	return res.ok ? 0 : -1;
 }
 

@@ -10,6 +10,7 @@
 
 #include "compel/blob.h"
 #include "parasite.h"
+#include "timer-pend.h"
 
 #ifndef SPLICE_F_NONBLOCK
 #define SPLICE_F_NONBLOCK	0x02
@@ -70,6 +71,43 @@ static long dump_pkeys(struct parasite_misc *m)
 	return 0;
 }
 
+/*
+ * A periodic timer's pending signal: how many times it ran over so far is
+ * known only to whoever takes the signal. Taken (with every signal
+ * blocked, it was the first of its number: the dump checked), it is made
+ * pending again at once, the timer armed at the expiry that queued it
+ * (timer-pend.h): the task finds it as it was, but for timer_getoverrun(),
+ * which reads 0 until the signal is taken, and the spec is the one after.
+ */
+static int timer_overruns(struct parasite_timer *t)
+{
+	uint64_t set = 1ULL << (t->signo - 1);
+	struct { int64_t sec, nsec; } zero = { 0, 0 };
+	int32_t info[32];
+	long ret;
+
+	t->sig_overrun = 0;
+	if (!t->spec.interval_sec && !t->spec.interval_nsec)
+		return 0;	/* a one-shot timer: no overruns, nothing to take */
+	if (t->signo < 1 || t->signo > 64)
+		return -EINVAL;
+	ret = __S(__NR_rt_sigtimedwait, &set, info, &zero, 8, 0, 0);
+	if (ret != t->signo)
+		return ret < 0 ? ret : -EINVAL;
+	if (info[2] != -2 /* SI_TIMER */ || info[4] != t->id) {
+		/* not the timer's after all: back in place (first of its number, as it was) */
+		__S(__NR_rt_tgsigqueueinfo, __S(__NR_getpid, 0, 0, 0, 0, 0, 0), __S(__NR_gettid, 0, 0, 0, 0, 0, 0),
+		    t->signo, info, 0, 0);
+		return -EINVAL;
+	}
+	t->sig_overrun = info[5];
+	ret = __S(__NR_timer_gettime, t->id, &t->spec, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	return timer_pend_signal(t->id, t->clock, t->signo, &t->spec,
+				 t->spec.value_sec * 1000000000LL + t->spec.value_nsec, t->sig_overrun, 1);
+}
+
 static int dump_misc(struct parasite_misc *m)
 {
 	long ret;
@@ -109,6 +147,7 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0) < 0)
 		m->child_subreaper = 0;
 	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) > 0;
+	m->memory_merge = sys_prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
 	/* per mm, and only the mm's own task can ask (Linux 6.3+) */
 	m->membarrier = __S(__NR_membarrier, MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0, 0, 0, 0);
 	ret = dump_pkeys(m);
@@ -124,12 +163,21 @@ static int dump_misc(struct parasite_misc *m)
 		}
 		m->timers[i].overrun = __S(__NR_timer_getoverrun, m->timers[i].id, 0, 0, 0, 0, 0);
 	}
+	for (i = 0; i < m->nr_timers && i < MAX_POSIX_TIMERS; i++) {
+		ret = m->timers[i].pending ? timer_overruns(&m->timers[i]) : 0;
+		if (ret < 0) {
+			m->err_where = 7;
+			return ret;
+		}
+	}
 	if (sys_prctl(PR_GET_TID_ADDRESS, &m->tid_address, 0, 0, 0) < 0)
 		m->tid_address = 0;
 	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
+	for (i = 0; i < NR_SPEC_CTRL; i++)
+		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
 	if (m->mdwe < 0)
 		m->mdwe = 0;
@@ -271,7 +319,7 @@ static int dump_pages(struct parasite_pages *p)
 {
 	unsigned int i, in = 0, out = 0;
 
-	if (p->nr_pipes > (unsigned int)nr_pipes)
+	if (p->first_pipe > (unsigned int)nr_pipes || p->nr_pipes > (unsigned int)nr_pipes - p->first_pipe)
 		return -EINVAL;
 	p->zero_pages = 0;
 	for (i = 0; i < p->nr_pipes; i++) {
@@ -294,7 +342,7 @@ static int dump_pages(struct parasite_pages *p)
 				long cnt = ret - k < 64 ? ret - k : 64, r;
 
 				memcpy(tmp, &p->out[out + k], cnt * sizeof(*tmp));
-				r = splice_iovs(pipes[i], tmp, cnt);
+				r = splice_iovs(pipes[p->first_pipe + i], tmp, cnt);
 				if (r < 0)
 					return r;
 				done += r;

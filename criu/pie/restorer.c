@@ -20,6 +20,7 @@
 #include "compel/blob.h"
 #include "csum.h"
 #include "restorer.h"
+#include "timer-pend.h"
 #include "uffd-move.h"
 
 #define sys_rt_sigqueueinfo(p, s, i)	__S(__NR_rt_sigqueueinfo, p, s, i, 0, 0, 0)
@@ -545,6 +546,9 @@ static void protect_vmas(struct restore_args *a)
 
 		if (v->madv)
 			advise_vma(v);
+		/* merge-any made every area mergeable: one the task took out (MADV_UNMERGEABLE) goes out again */
+		if (a->memory_merge && !(v->madv & (1ULL << MADV_MERGEABLE)))
+			check(sys_madvise(v->start, v->end - v->start, MADV_UNMERGEABLE), "madvise(MADV_UNMERGEABLE)");
 
 		if (v->pkey)
 			check(sys_pkey_mprotect(v->start, v->end - v->start, v->prot, v->pkey),
@@ -584,9 +588,38 @@ static void restore_pkeys(struct restore_args *a)
 #define sys_set_robust_list(h, l)	__S(__NR_set_robust_list, h, l, 0, 0, 0, 0)
 
 /*
+ * The speculation mitigations a thread asked for with PR_SET_SPECULATION_CTRL
+ * (a browser's sandbox, a task that disabled store bypass for itself): each
+ * thread's own, not inherited from the restorer. A disabled one is
+ * security the task counts on: failing to set it fails the restore. One
+ * enabled that is disabled here (criu itself runs mitigated) stays
+ * disabled: slower, never less safe.
+ */
+#define SPEC_MODES	(PR_SPEC_ENABLE | PR_SPEC_DISABLE | PR_SPEC_FORCE_DISABLE | PR_SPEC_DISABLE_NOEXEC)
+
+static void restore_spec_ctrl(const struct rst_thread *t)
+{
+	for (int i = 0; i < NR_SPEC_CTRL; i++) {
+		uint32_t want = t->spec[i] & SPEC_MODES;
+		long now;
+
+		if (!(t->spec[i] & PR_SPEC_PRCTL) || !want)
+			continue;
+		now = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
+		/* forced off here (criu runs so) is as safe as anything asked for, and can't change */
+		if (now < 0 || (now & SPEC_MODES) == want || (now & PR_SPEC_FORCE_DISABLE))
+			continue;
+		if (want == PR_SPEC_ENABLE)
+			sys_prctl(PR_SET_SPECULATION_CTRL, i, PR_SPEC_ENABLE, 0, 0);
+		else
+			check(sys_prctl(PR_SET_SPECULATION_CTRL, i, want, 0, 0), "PR_SET_SPECULATION_CTRL");
+	}
+}
+
+/*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
- * address, robust list, CPU affinity, I/O priority, TSC access, name.
- * Before the credentials: an I/O class the task kept may need privileges
+ * address, robust list, CPU affinity, I/O priority, TSC access, name,
+ * speculation mitigations. Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
 static void thread_self(struct rst_thread *t)
@@ -605,6 +638,7 @@ static void thread_self(struct rst_thread *t)
 	if (t->tsc)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
+	restore_spec_ctrl(t);
 }
 
 static void restore_task_state(struct restore_args *a)
@@ -684,7 +718,8 @@ static int overrun_restorable(struct restore_args *a, const struct rst_timer *t)
 	int64_t value = spec_ns(t->spec.value_sec, t->spec.value_nsec);
 	int64_t iv = spec_ns(t->spec.interval_sec, t->spec.interval_nsec);
 
-	if (t->overrun <= 0 || iv <= 0 || value <= 0 || value > iv)
+	/* one whose signal is pending reads 0 until it is taken: timer_settime() cleared it (timer-pend.h) */
+	if (t->overrun <= 0 || iv <= 0 || value <= 0 || value > iv || t->sig_pending)
 		return 0;
 	if (t->clock != CLOCK_REALTIME && t->clock != CLOCK_MONOTONIC && t->clock != CLOCK_BOOTTIME &&
 	    t->clock != CLOCK_TAI)
@@ -777,7 +812,13 @@ static void restore_timers(struct restore_args *a)
 		check(__S(__NR_timer_create, t->clock, &t->sev, &id, 0, 0, 0), "timer_create");
 		if (id != t->id)
 			fail("timer_create did not give the timer its id back", -EINVAL);
-		check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
+		if (t->sig_pending)
+			check(timer_pend_signal(id, t->clock, t->sev.signo, &t->spec,
+						spec_ns(t->spec.value_sec, t->spec.value_nsec), t->sig_overrun,
+						t->sev.notify != SIGEV_THREAD_ID || t->sev.tid == a->pid),
+			      "making a timer's pending signal pending again");
+		else
+			check(__S(__NR_timer_settime, id, 0, &t->spec, 0, 0, 0), "timer_settime");
 	}
 	check(sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0),
 	      "PR_TIMER_CREATE_RESTORE_IDS");
@@ -1315,6 +1356,9 @@ static void restore_memory(struct restore_args *a)
 		restore_pkeys(a);
 	}
 	progress("mapping");
+	/* before the areas come: each is made mergeable as it was, then its own madvise advice applies */
+	if (a->memory_merge)
+		check(sys_prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0), "PR_SET_MEMORY_MERGE");
 	move_premapped(a);
 	map_vmas(a);
 	move_huge(a);

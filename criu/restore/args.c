@@ -592,6 +592,8 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 		t->spec.interval_sec = p->interval_ns / 1000000000ULL;
 		t->spec.interval_nsec = p->interval_ns % 1000000000ULL;
 		t->overrun = p->has_overrun && p->overrun > 0 ? p->overrun : 0;
+		t->sig_pending = p->has_sig_pending && p->sig_pending;
+		t->sig_overrun = p->has_sig_overrun && p->sig_overrun > 0 ? p->sig_overrun : 0;
 		/* a disarmed timer has value 0; an armed one that is due now must still fire */
 		if (!p->value_ns && p->interval_ns)
 			t->spec.value_nsec = 1;
@@ -600,6 +602,7 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 	a->timer_slack = tc->has_timer_slack_ns ? tc->timer_slack_ns : 0;
 	a->child_subreaper = tc->has_child_subreaper && tc->child_subreaper;
 	a->thp_disabled = tc->has_thp_disabled && tc->thp_disabled;
+	a->memory_merge = tc->has_memory_merge && tc->memory_merge;
 	a->mlock_future = tc->has_mlock_future ? tc->mlock_future : 0;
 	a->mdwe = tc->has_mdwe ? tc->mdwe : 0;
 	a->personality = tc->personality & READ_IMPLIES_EXEC ? tc->personality : 0;
@@ -789,6 +792,8 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
+		for (size_t k = 0; k < th->n_spec_ctrl && k < NR_SPEC_CTRL; k++)
+			t->spec[k] = th->spec_ctrl[k];
 		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {
 			t->has_own = 1;
 			t->timer_slack = th->timer_slack_ns;

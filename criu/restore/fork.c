@@ -95,11 +95,19 @@ static int group_led_apart(struct rst_ctx *rc)
 	return 1;
 }
 
+/* Did it leave a session whose leader is gone, after forking children in it (dump.c)? */
+static int left_session(struct rst_ctx *rc)
+{
+	return rc->pe->has_session_gone && rc->pe->session_gone && rc->pe->session_gone != rc->pe->sid;
+}
+
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
 	pid_t pgid = own_view(rc, rc->pe->pgid);
 
+	if (left_session(rc))
+		return 0;	/* setsid() once its children of the old session are made (restore_task()) */
 	if (rc->pe->sid == rc->pid) {
 		if (setsid() < 0) {
 			pr_perror("setsid");
@@ -146,8 +154,8 @@ static int unregister_rseq(void)
 	return syscall(__NR_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
 
-/* Write @val to /proc/self/@name unless it is there already. */
-static int write_self_int(const char *name, long val, const char *what)
+/* Write @val to /proc/self/@name unless it is there already (read in @base: coredump_filter is hex). */
+static int write_self_int_base(const char *name, long val, const char *what, int base)
 {
 	char path[64], buf[32];
 	long cur;
@@ -162,7 +170,7 @@ static int write_self_int(const char *name, long val, const char *what)
 		return -1;
 	}
 	buf[n] = '\0';
-	cur = strtol(buf, NULL, 10);
+	cur = strtol(buf, NULL, base);
 	if (cur == val) {
 		close(fd);
 		return 0;
@@ -177,6 +185,11 @@ static int write_self_int(const char *name, long val, const char *what)
 	return 0;
 }
 
+static int write_self_int(const char *name, long val, const char *what)
+{
+	return write_self_int_base(name, val, what, 10);
+}
+
 static int restore_proc_ints(struct rst_ctx *rc)
 {
 	TaskCoreEntry *tc = rc->core->tc;
@@ -184,6 +197,10 @@ static int restore_proc_ints(struct rst_ctx *rc)
 	if (tc->has_oom_score_adj && write_self_int("oom_score_adj", tc->oom_score_adj, "the OOM score adjustment"))
 		return -1;
 	if (tc->has_loginuid && write_self_int("loginuid", (long)tc->loginuid, "the login uid"))
+		return -1;
+	/* written in decimal, which the kernel takes as well (it shows hex) */
+	if (tc->has_coredump_filter &&
+	    write_self_int_base("coredump_filter", (long)tc->coredump_filter, "the core dump filter", 16))
 		return -1;
 	return 0;
 }
@@ -440,7 +457,24 @@ static int exit_signal_of(struct rst_ctx *c)
  * Those that share our fd table come last, after the others took their
  * copies of it.
  */
+static int fork_children_in(struct rst_ctx *rc, int which);
+
 static int fork_children(struct rst_ctx *rc)
+{
+	if (!left_session(rc))
+		return fork_children_in(rc, 0);
+	/* those of the session it left first, in it; then its own session, for the others */
+	if (fork_children_in(rc, 1))
+		return -1;
+	if (setsid() < 0) {
+		pr_perror("%d: setsid, leaving session %d", rc->pid, rc->pe->session_gone);
+		return -1;
+	}
+	return fork_children_in(rc, 2);
+}
+
+/* @which: 0 all of them, 1 those in the session @rc left, 2 the others. */
+static int fork_children_in(struct rst_ctx *rc, int which)
 {
 	for (int pass = 0; pass < 3; pass++)
 		for (int i = 0; i < rc->nr_children; i++) {
@@ -448,6 +482,9 @@ static int fork_children(struct rst_ctx *rc)
 			int flags = (c->fs_child ? CLONE_FS : 0) | (c->files_child ? CLONE_FILES : 0) |
 				    (c->clone_parent ? CLONE_PARENT : 0);
 			pid_t pid;
+
+			if (which && (c->pe->sid == rc->pe->session_gone) != (which == 1))
+				continue;
 
 			/*
 			 * Children sharing our memory come last: they change criu's

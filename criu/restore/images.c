@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "aio.h"
+#include "fileobj.h"
 #include "rst.h"
 #include "pagechain.h"
 
@@ -572,8 +573,10 @@ static int check_gone_session(struct rst_tree *tr, struct rst_ctx *rc)
 
 	if (!pe->has_session_gone || !pe->session_gone)
 		return 0;
-	if (pe->sid != pe->session_gone || (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie ||
-	    rc->fs_child || rc->files_child || rc->vm_child || task_of(tr, pe->sid) || rc == &tr->t[0]) {
+	/* or it left that session after forking children in it: it leads its own (fork.c) */
+	if ((pe->sid != pe->session_gone && (pe->sid != rc->pid || pe->pgid != rc->pid)) ||
+	    (pe->pgid != pe->sid && pe->pgid != rc->pid) || rc->zombie || task_of(tr, pe->session_gone) ||
+	    rc->fs_child || rc->files_child || rc->vm_child || rc == &tr->t[0]) {
 		pr_err("pstree.img: process %d can't be forked into session %d by a helper\n", rc->pid,
 		       pe->session_gone);
 		return -1;
@@ -985,6 +988,9 @@ int read_tree_images(struct rst_tree *tr)
 		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
 			if (rc->mm->vmas[v]->kind == VMA_KIND__VMA_PACKET_RING)
 				rc->uses[rc->mm->vmas[v]->file_id] = 1;
+		for (size_t v = 0; !rc->vm_child && v < rc->mm->n_vmas; v++)
+			if (memfd_note_vma(&tr->files, rc->pid, rc->mm->vmas[v]))
+				return -1;
 		memcpy(rc->uses_shared, rc->uses, tr->nr_ids);
 		if (rc->max_fd > max_fd)
 			max_fd = rc->max_fd;

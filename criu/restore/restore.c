@@ -28,6 +28,7 @@
 
 #include "erestart.h"
 #include "rst.h"
+#include "fileobj.h"
 #include "namespaces.h"
 
 pid_t cr_restored_pid;
@@ -407,11 +408,12 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 			return -1;
 	}
 	/*
-	 * The events the restore's own opens queued on inotify and fanotify fds
-	 * go (fsnotify.c); every task back, the network lock goes, then the TCP
+	 * The memfd seals that would have refused the tasks' writable mappings
+	 * (memfd.c); the events the restore's own opens queued on inotify and
+	 * fanotify fds go (fsnotify.c); every task back, the network lock goes, then the TCP
 	 * connections leave repair mode.
 	 */
-	if (with_file_tasks(tr, fsnotify_drain) || ipc_sysv_restore_finish(tr->t[0].pid) ||
+	if (memfd_seal_late(&tr->files) || with_file_tasks(tr, fsnotify_drain) || ipc_sysv_restore_finish(tr->t[0].pid) ||
 	    with_file_tasks(tr, net_restore_finish))
 		return -1;
 	/* threads into their cgroups, then the limits, with every task in place */

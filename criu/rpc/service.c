@@ -30,6 +30,7 @@
 #include "page-server.h"
 #include "util.h"
 
+#define DEFAULT_RPC_LOG	"criu.log"
 #define CAP_BIT(n)	(1ULL << (n))
 #define CAP_SYS_PTRACE_BIT		19
 #define CAP_SYS_ADMIN_BIT		21
@@ -39,7 +40,12 @@ static int sk = -1;
 static bool notify_on;
 static struct ucred peer;
 static bool dumped_or_restored;	/* options of a session are used once */
-static int denied;		/* the request was refused for the client's lack of rights: EPERM */
+/*
+ * The reply's cr_errno, as clients test it (libcriu returns it negated):
+ * EPERM for the client's lack of rights, ESRCH for no process to dump,
+ * EBADRQC for options that can't be taken.
+ */
+static int denied;
 
 bool rpc_notify_wanted(void)
 {
@@ -366,7 +372,16 @@ static int setup_request(CriuReq *req, bool dump)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
-	if (rpc_apply_opts(o, true))
+	if (rpc_apply_opts(o, true)) {
+		denied = EBADRQC;
+		return -1;
+	}
+	/*
+	 * A request that names no log file (nor log_to_stderr, nor one in its
+	 * config file) still gets one, criu.log in the work dir, as clients
+	 * expect of a criu server: criu's stderr is often the client's /dev/null.
+	 */
+	if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG))
 		return -1;
 	if (o->images_dir_fd < 0) {
 		pr_err("images_dir_fd is required\n");
@@ -385,21 +400,47 @@ static int setup_request(CriuReq *req, bool dump)
 	if (cr_setup_log())
 		return -1;
 	pr_info("criu %s: swrk request %d from pid %d (uid %u)\n", CR_VERSION, req->type, peer.pid, peer.uid);
-	if (rpc_apply_opts(o, false))
+	if (rpc_apply_opts(o, false)) {
+		denied = EBADRQC;
 		return -1;
+	}
 	kerndat_init();
+	return 0;
+}
+
+/* The request's pid names no process: said with ESRCH, as clients expect (libcriu's criu_set_pid(-1)). */
+static int bad_pid_field(CriuReq *req, const char *what)
+{
+	if (req->opts && req->opts->has_pid && req->opts->pid <= 0) {
+		pr_err("%s needs opts.pid (a process), not %d\n", what, req->opts->pid);
+		denied = ESRCH;
+		return 1;
+	}
+	return 0;
+}
+
+static int no_such_task(const char *what)
+{
+	if (opts.pid <= 0) {
+		pr_err("%s needs opts.pid (a process), not %d\n", what, opts.pid);
+		denied = ESRCH;
+		return 1;
+	}
+	if (kill(opts.pid, 0) && errno == ESRCH) {
+		pr_err("%s of pid %d: no such process\n", what, opts.pid);
+		denied = ESRCH;
+		return 1;
+	}
 	return 0;
 }
 
 static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (setup_request(req, true))
+	if (bad_pid_field(req, "a dump") || setup_request(req, true))
 		return -1;
-	if (!opts.pid) {
-		pr_err("a dump needs opts.pid\n");
+	if (no_such_task("a dump"))
 		return -1;
-	}
 	if (check_may_dump(opts.pid))
 		return -1;
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
@@ -412,12 +453,10 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (setup_request(req, true))
+	if (bad_pid_field(req, "a pre-dump") || setup_request(req, true))
 		return -1;
-	if (!opts.pid) {
-		pr_err("a pre-dump needs opts.pid\n");
+	if (no_such_task("a pre-dump"))
 		return -1;
-	}
 	if (check_may_dump(opts.pid))
 		return -1;
 	/*

@@ -29,6 +29,11 @@ this same host (in a new one) does not meet the frozen original's pid:
                   kills the restored memhog, the dump says the destination
                   went away, fails, and the original memhog runs on with
                   every byte as it was.
+  remote_chain    a pre-dump (--track-mem) copied to the destination ahead,
+                  then dump --lazy-pages --prev-images-dir while memhog
+                  writes 64 MiB/s: the pages written since come from the
+                  dump, the rest from the copied parent images; every byte
+                  verifies.
   remote_refused  dump --lazy-pages with --leave-running is refused by name;
                   the images of a lazy dump restored without --lazy-pages, or
                   with a daemon not given --page-server, fail saying why.
@@ -227,12 +232,13 @@ def in_ns(ns):
     return ["nsenter", "--net=/run/netns/%s" % ns] if ns else []
 
 
-def start_memhog_pidns(d, mib, ns=None):
+def start_memhog_pidns(d, mib, ns=None, write_mibps=0):
     """memhog as the init of a new pid namespace; its pid here."""
     out = open(os.path.join(d, "memhog.out"), "w")
+    env = dict(os.environ, MEMHOG_WRITE_MIBPS=str(write_mibps)) if write_mibps else None
     p = subprocess.Popen(in_ns(ns) + ["unshare", "-p", "-f", "setsid", MEMHOG, "random", str(mib),
                                       os.path.join(d, "memhog.pid")], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/")
+                         stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/", env=env)
     procs.append(p)
     deadline = time.monotonic() + 60
     while not os.path.exists(os.path.join(d, "memhog.pid")):
@@ -273,9 +279,14 @@ def lazy_dump(ns, pid, img, extra=()):
 
 
 def copy_images(src, dst):
+    """The images of src into dst: with a chain's parent link and the dump's live rounds (.live-N)."""
     os.makedirs(dst, exist_ok=True)
     for f in os.listdir(src):
-        if f.endswith(".img"):
+        if os.path.islink(os.path.join(src, f)):
+            os.symlink(os.readlink(os.path.join(src, f)), os.path.join(dst, f))
+        elif f.startswith(".live-") and os.path.isdir(os.path.join(src, f)):
+            copy_images(os.path.join(src, f), os.path.join(dst, f))
+        elif f.endswith(".img"):
             shutil.copy(os.path.join(src, f), os.path.join(dst, f))
 
 
@@ -312,7 +323,16 @@ def memhog_verdict(pid, d):
         if "memhog: BAD" in text:
             raise Fail("memory differs: %s" % text.strip().splitlines()[-1])
         time.sleep(0.05)
-    raise Fail("memhog gave no verdict: %s" % read(out)[-300:])
+    try:
+        st = {k: v.strip() for k, v in (l.split(":", 1) for l in read("/proc/%d/status" % pid).splitlines())}
+        if not st:
+            raise ValueError("gone")
+        fate = "state %s, blocked %s, pending %s/%s, caught %s, wchan %s, tracer %s" % (
+            st.get("State"), st.get("SigBlk"), st.get("SigPnd"), st.get("ShdPnd"), st.get("SigCgt"),
+            read("/proc/%d/wchan" % pid), st.get("TracerPid"))
+    except (OSError, ValueError):
+        fate = "gone"
+    raise Fail("memhog %d gave no verdict (%s): %s" % (pid, fate, read(out)[-300:]))
 
 
 def remote(d, ns_a, ns_b, addr, mib):
@@ -393,6 +413,42 @@ def t_remote_dest_killed(d):
     memhog_verdict(pid, d)
 
 
+def t_remote_chain(d):
+    """A pre-dump (--track-mem) copied ahead, then dump --lazy-pages --prev-images-dir: the pages unchanged
+    since come from the copied parent images, those written since from the dumping host."""
+    pid = start_memhog_pidns(d, 256, write_mibps=64)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(os.path.join(a, "pre"))
+    p = subprocess.run([CRIU, "pre-dump", "-t", str(pid), "-D", os.path.join(a, "pre"), "--track-mem", "-v4",
+                        "-o", "pre-dump.log"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    if p.returncode:
+        raise Fail("pre-dump failed: %s" % p.stderr.strip()[-300:])
+    copy_images(os.path.join(a, "pre"), os.path.join(b, "pre"))     # ahead, while the tree runs on
+    time.sleep(1)                                                    # memhog writes 64 MiB/s meanwhile
+    dp = lazy_dump(None, pid, os.path.join(a, "dump"), ["--prev-images-dir", "../pre", "--track-mem"])
+    log = read(os.path.join(a, "dump", "dump.log"))
+    if "for dump --lazy-pages to serve" not in log or "unchanged since the previous" not in log:
+        raise Fail("the dump has no lazy pages or nothing from the pre-dump: %s" % log[-600:])
+    copy_images(os.path.join(a, "dump"), os.path.join(b, "dump"))
+    lp = remote_daemon(None, os.path.join(b, "dump"), "127.0.0.1")
+    rpid = remote_restore(None, os.path.join(b, "dump"))
+    hogs.append(rpid)
+    if lp.wait(timeout=120):
+        raise Fail("the daemon failed: %s" % read(os.path.join(b, "dump", "lazy-pages.log"))[-400:])
+    out, _ = dp.communicate(timeout=60)
+    if dp.returncode:
+        raise Fail("the dump failed after serving: %s" % out[-300:])
+    llog = read(os.path.join(b, "dump", "lazy-pages.log"))
+    m = [l for l in llog.splitlines() if "came from the dumping host" in l]
+    remote_pages = int(m[0].split("lazy pages: ")[1].split()[0]) if m else 0
+    if not remote_pages or remote_pages >= (256 << 8) // 2:
+        raise Fail("expected some pages (those written since the pre-dump) from the dump, the rest from the "
+                   "parent: %s" % (m or llog[-300:]))
+    if not gone_within(pid, 10):
+        raise Fail("the dumped memhog %d is still there" % pid)
+    memhog_verdict(rpid, d)
+
+
 def t_remote_refused(d):
     pid = start_memhog_pidns(d, 16)
     p = subprocess.run([CRIU, "dump", "-t", str(pid), "-D", d, "--lazy-pages", "-R"], capture_output=True, text=True)
@@ -438,7 +494,7 @@ def main():
              ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed),
              ("remote_loopback", t_remote_loopback), ("remote_veth", t_remote_veth),
              ("remote_source_killed", t_remote_source_killed), ("remote_dest_killed", t_remote_dest_killed),
-             ("remote_refused", t_remote_refused))
+             ("remote_refused", t_remote_refused), ("remote_chain", t_remote_chain))
     only = sys.argv[1:]
     try:
         setup_net()

@@ -464,6 +464,51 @@ def t_no_server():
     memhog_ok(pid, d)
 
 
+def t_daemon():
+    """page-server --daemon returns once listening (its output detached), its pid in a --pidfile
+    relative to the images dir; -d the same for lazy-pages failing before it listens."""
+    d = tempfile.mkdtemp(dir=TMP)
+    a, b = os.path.join(d, "a"), os.path.join(d, "b")
+    os.makedirs(b)
+    pid = start_memhog(NS_A, "random", 16, d)
+    r = subprocess.run(in_ns(NS_B) + [CRIU, "page-server", "-D", b, "--address", IP_B, "--port", str(PORT),
+                                      "--daemon", "--pidfile", "ps.pid", "-v4"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if r.returncode:
+        raise Fail("page-server --daemon: rc %d %s" % (r.returncode, r.stderr.strip()))
+    spid = int(open(os.path.join(b, "ps.pid")).read())
+    try:
+        if b"page-server" not in open("/proc/%d/cmdline" % spid, "rb").read():
+            raise Fail("the pid in ps.pid (%d) is not the page server" % spid)
+        # it listens already: the dump connects at once
+        r = criu_in(NS_A, "dump", "-t", str(pid), "-D", a, "--page-server", "--address", IP_B, "--port",
+                    str(PORT), "-v4", "-o", "dump.log")
+        if r.returncode:
+            raise Fail("dump to the page server daemon: rc %d %s" % (r.returncode, r.stderr.strip()))
+        if not reaped(spid):
+            raise Fail("the page server daemon did not end after the dump")
+    finally:
+        try:
+            os.kill(spid, signal.SIGKILL)
+        except OSError:
+            pass
+    if "page server: done" not in open(os.path.join(b, "page-server.log")).read():
+        raise Fail("the daemon's log (page-server.log by default) does not say it was done")
+    if not reaped(pid):
+        raise Fail("the dumped memhog is still there")
+    for f in os.listdir(a):
+        if f.endswith(".img") and not os.path.exists(os.path.join(b, f)):
+            shutil.copy(os.path.join(a, f), os.path.join(b, f))
+    r = criu_in(NS_B, "restore", "-D", b, "-d", "--pidfile", "restored.pid", "-v4", "-o", "rst.log")
+    if r.returncode:
+        raise Fail("restore in B: rc %d %s" % (r.returncode, r.stderr.strip()))
+    memhog_ok(int(open(os.path.join(b, "restored.pid")).read()), d)
+    os.makedirs(os.path.join(d, "none"))
+    r = criu_in(NS_B, "lazy-pages", "-D", os.path.join(d, "none"), "-d")
+    if r.returncode == 0 or "failed before it was listening" not in r.stderr:
+        raise Fail("lazy-pages -d failing at once: rc %d %s" % (r.returncode, r.stderr.strip()))
+
+
 def main():
     global TMP
     if os.geteuid() != 0:
@@ -485,7 +530,8 @@ def main():
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
-                               ("no_server", t_no_server, ())):
+                               ("no_server", t_no_server, ()),
+                               ("daemon", t_daemon, ())):
             try:
                 fn(*args)
                 print("PASS %s" % name, flush=True)

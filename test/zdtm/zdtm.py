@@ -1098,10 +1098,11 @@ class Run:
         return p.returncode
 
     def remote_lazy(self, desc):
-        """--remote-lazy-pages for this dump: not for dumps that must fail, go on running or are chained."""
+        """--remote-lazy-pages for this dump: not for dumps that must fail, go on running or whose own
+        desc asks for a chain (--pre N of the runner is fine: the lazy dump follows the pre-dumps)."""
         return self.opts.remote_lazy_pages and not any(desc.get(k) for k in (
             'dump_fail', 'leave_running', 'corrupt', 'restore_fail', 'pre', 'snapshot')) and \
-            not self.opts.pre and not self.opts.snapshot
+            not self.opts.snapshot
 
     def lazy_dump(self, imgdir, extra):
         """--remote-lazy-pages: dump --lazy-pages, serving on a free loopback port once the images are
@@ -1553,7 +1554,8 @@ class Run:
         self.tree_pids = tree_pids(self.pid)
         orig_pid = self.pid
         if self.remote_lazy(desc):
-            rc = self.lazy_dump(imgdir, common + desc.get('dump_opts', []))
+            rc = self.lazy_dump(imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []), imgdir)
+                                + desc.get('dump_opts', []))
         else:
             rc = self.criu('dump', imgdir, common + self.pre_dumps(desc, it, common + desc.get('dump_opts', []),
                                                                     imgdir) + desc.get('dump_opts', []))

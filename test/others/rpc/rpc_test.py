@@ -9,6 +9,7 @@ Each check prints "PASS name" or "FAIL name: why"; the last line is
 <repo>/build/criu/criu.
 """
 
+import ctypes
 import os
 import shutil
 import signal
@@ -86,12 +87,14 @@ def new_dir(tag, owner=None):
 class Target:
     """The counter in a session of its own, as a runtime's container init would be."""
 
-    def __init__(self, user=None):
+    def __init__(self, user=None, netns=False):
         self.dir = new_dir("target", user)
         self.file = os.path.join(self.dir, "count")
 
         def pre():
             os.setsid()
+            if netns and ctypes.CDLL(None, use_errno=True).unshare(0x40000000):
+                os._exit(1)
             if user is not None:
                 os.setgroups([])
                 os.setgid(user)
@@ -494,6 +497,39 @@ def bad_dump(opts_extra, *words, target=True):
         expect(t.alive() and t.counting(), "the tree was harmed")
         t.kill()
     return r
+
+
+def t_default_log_file():
+    """No log_file: the log is criu.log in the work dir (here the images dir), as with other criu servers."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                  "log_level": 4}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump: %r, rc %r" % (r, rc))
+    log = os.path.join(d, "criu.log")
+    expect(os.path.exists(log) and os.path.getsize(log) > 0, "no criu.log in %r" % os.listdir(d))
+    expect(t.alive() and t.counting(), "the tree does not run on")
+    t.kill()
+
+
+def t_cr_errno():
+    """cr_errno as libcriu's callers test it: ESRCH for no process, EBADRQC for options not taken."""
+    for o, want in (({"pid": -1}, 3), ({"pid": 999999999}, 3), ({"log_file": "../file.log"}, 56),
+                    ({"manage_cgroups_mode": 77}, 56)):
+        t = Target()
+        d = new_dir("img")
+        fd = dir_fd(d)
+        req = {"images_dir_fd": fd, "pid": t.pid}
+        req.update(o)
+        r, rc = request({"type": T["DUMP"], "opts": req}, pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r.get("success") is False and r.get("cr_errno") == want,
+               "%r: cr_errno %r, not %d (%r)" % (o, r and r.get("cr_errno"), want, r))
+        expect(t.alive() and t.counting(), "the tree was harmed")
+        t.kill()
 
 
 def t_wrong_images_fd():
@@ -1050,7 +1086,8 @@ def t_unpriv_dump_foreign():
     failed_with(r, "may not dump")
     expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
     expect(t.alive() and t.counting(), "the tree was harmed")
-    expect(not os.listdir(d), "images written: %r" % os.listdir(d))
+    # only the log saying why (criu.log: the request names none)
+    expect(not [f for f in os.listdir(d) if not f.endswith(".log")], "images written: %r" % os.listdir(d))
     t.kill()
 
 
@@ -1076,7 +1113,8 @@ def t_unpriv_dump_own():
 
     def req():
         fd = dir_fd(d)
-        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True}}, fd
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                  "log_level": 4}}, fd
     r = as_nobody_client(req)
     expect(r and r.get("success"), "a client dumping its own task: %r" % r)
     expect(t.alive() and t.counting(), "the tree does not run on")
@@ -1124,6 +1162,24 @@ def t_action_script():
     expect(t.alive() and t.counting(), "not restored")
     t.kill()
     expect(not t.alive(), "the -S restored root is not our child")
+
+
+def t_action_script_netns():
+    """A tree in a network namespace of its own: the dump's scripts still run in criu's."""
+    t = Target(netns=True)
+    d = new_dir("img")
+    log = os.path.join(d, "hooks")
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "-R", "--action-script",
+                        'echo "$CRTOOLS_SCRIPT_ACTION $(readlink /proc/self/ns/net)" >> %s' % log],
+                       capture_output=True, timeout=60)
+    expect(r.returncode == 0, "dump: %r" % r.stderr)
+    ours = os.readlink("/proc/self/ns/net")
+    expect(os.readlink("/proc/%d/ns/net" % t.pid) != ours, "the target has our network namespace")
+    with open(log) as f:
+        got = [l.split() for l in f.read().splitlines()]
+    expect(got and all(g[1] == ours for g in got), "scripts ran in %r, criu's is %s" % (got, ours))
+    expect(t.alive() and t.counting(), "not left running")
+    t.kill()
 
 
 def t_action_script_fails():
@@ -1313,7 +1369,6 @@ def main():
         f.write(COUNTER_C)
     subprocess.run(["cc", "-O2", "-o", COUNTER, src], check=True)
     # a restored root that is not our child comes back to us
-    import ctypes
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
     start = time.time()
     try:
@@ -1344,6 +1399,8 @@ def main():
         check("restore_no_sibling", t_restore_no_sibling_pid)
         check("wait_pid", t_wait_pid)
         check("second_dump_in_session", t_second_dump_in_session)
+        check("default_log_file", t_default_log_file)
+        check("cr_errno", t_cr_errno)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
@@ -1379,6 +1436,7 @@ def main():
         check("crun_container", t_crun_container)
         check("action_script", t_action_script)
         check("action_script_fails", t_action_script_fails)
+        check("action_script_netns", t_action_script_netns)
     finally:
         for t in targets:
             t.kill()

@@ -27,7 +27,7 @@ need_pkgs() {
 
 # busybox_rootfs DIR: a root with a static busybox and its applets.
 busybox_rootfs() {
-	local d=$1
+	local d=$1 c
 	mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,etc,run,root}
 	cp /bin/busybox "$d/bin/"
 	for c in $(/bin/busybox --list); do

@@ -10,19 +10,22 @@
 #   leave-running lxc-checkpoint (left running), lxc-stop -k, then -r
 #   tcp           as stop, with a TCP connection open inside (LXC always
 #                 passes --tcp-established)
+#   veth          as stop, with eth0 a veth on a bridge of the host (LXC
+#                 restores it with --external veth[eth0]:HOST@BRIDGE); pings
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
 #
 # The containers live in a private lxcpath (-P) under /tmp; their network
-# is "empty" (a namespace of their own with lo only), and lxc.tty.max is 0:
+# is "empty" (a namespace of their own with lo only; veth: a bridge made
+# for the case), and lxc.tty.max is 0:
 # LXC 5.0.2's monitor of a restored container dereferences its unallocated
 # tty table when a command client (lxc-info) goes away and dies (SIGSEGV),
 # whatever criu did.
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp"
+ALL="stop leave-running tcp veth"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -37,9 +40,19 @@ start() {
 	local script=${1:-workload.sh}
 	ctr=c$$
 	cat >"$cwork/net.conf" <<'EOF'
-lxc.net.0.type = empty
 lxc.apparmor.profile = unconfined
 EOF
+	if [ -n "${bridge:-}" ]; then
+		cat >>"$cwork/net.conf" <<EOF
+lxc.net.0.type = veth
+lxc.net.0.link = $bridge
+lxc.net.0.flags = up
+lxc.net.0.name = eth0
+lxc.net.0.ipv4.address = 10.231.7.2/24
+EOF
+	else
+		echo "lxc.net.0.type = empty" >>"$cwork/net.conf"
+	fi
 	lxc-create -P "$cwork" -n "$ctr" -f "$cwork/net.conf" -t busybox >"$cwork/create.out" 2>&1 ||
 		{ fail "lxc-create -t busybox: $(tail -1 "$cwork/create.out")"; return 1; }
 	workload_sh >"$cwork/$ctr/rootfs/workload.sh"
@@ -113,12 +126,32 @@ case_tcp() {
 	pass
 }
 
+# veth: the container's eth0 is a veth on a bridge of the host; LXC
+# restores with --external veth[eth0]:HOSTSIDE@BRIDGE
+case_veth() {
+	local before
+	bridge=h2br$$
+	ip link add "$bridge" type bridge && ip addr add 10.231.7.1/24 dev "$bridge" && ip link set "$bridge" up ||
+		{ fail "can't make bridge $bridge"; return; }
+	start || return
+	busybox ping -c3 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the container before the checkpoint: $(ip -o addr show dev "$bridge"; ip -o link show master "$bridge"; nsenter -t "$pid" -n ip -o addr)"; return; }
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	ip -o link show master "$bridge" | grep -q veth || { fail "no veth on $bridge after the restore"; return; }
+	busybox ping -c3 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the restored container"; return; }
+	pass
+}
+
 case_cleanup() {
 	if [ -n "${ctr:-}" ]; then
 		lxc-stop -P "$cwork" -n "$ctr" -k >/dev/null 2>&1
 		lxc-destroy -P "$cwork" -n "$ctr" -f >/dev/null 2>&1
 	fi
 	ctr=
+	[ -z "${bridge:-}" ] || ip link del "$bridge" 2>/dev/null
+	bridge=
 }
 
 # LXC sets clone_children at the cpuset root: set back as it was

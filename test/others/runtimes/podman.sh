@@ -11,6 +11,8 @@
 #   leave-running checkpoint --leave-running, then kill and restore
 #   pre-checkpoint  checkpoint --pre-checkpoint, then --with-previous, restore
 #   export        checkpoint --export to a tarball, remove, restore --import
+#   clone         checkpoint --leave-running --export, restore --import --name:
+#                 a second container while the first runs on
 #   stats         --print-stats at both ends (our stats-dump/stats-restore)
 #   tcp           --tcp-established with a connection open inside
 # The checks are runc.sh's: the counter goes on from where it was (in
@@ -25,7 +27,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export stats tcp"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -206,6 +208,23 @@ case_export() {
 	pm_do restore --import "$cwork/ctr.tar.gz" || return
 	# the logs are the new container's: the count in them must still go on from $before
 	check_restored "${before:-1}" && pass
+}
+
+# clone: checkpoint --leave-running --export, then restore --import --name
+# a second container from it while the first one runs on (a new static IP)
+case_clone() {
+	local before orig
+	start || return
+	pm_do checkpoint --leave-running --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(count_of "/proc/$pid/root")
+	orig=$ctr
+	ctr=$orig-clone
+	pm_do restore --import "$cwork/ctr.tar.gz" --name "$ctr" || { ctr=$orig; return; }
+	check_restored "${before:-1}" || { podman rm -f "$orig" >/dev/null 2>&1; return; }
+	[ "$(podman inspect -f '{{.State.Status}}' "$orig" 2>/dev/null)" = running ] ||
+		{ podman rm -f "$orig" >/dev/null 2>&1; fail "the original stopped"; return; }
+	podman rm -f "$orig" >/dev/null 2>&1
+	pass
 }
 
 # stats_field FILE KEY: the value of KEY in podman's --print-stats JSON.

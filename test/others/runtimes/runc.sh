@@ -16,6 +16,17 @@
 #                 restored as another container with restore --lazy-pages and
 #                 criu lazy-pages --page-server taking the pages from the
 #                 checkpoint, which ends once every page is across
+#   file-locks    --file-locks with a flock held by the container's init
+#   auto-dedup    --pre-dump, then --parent-path ../pre --auto-dedup
+#   page-server   --page-server 127.0.0.1:PORT to a criu page-server on the
+#                 host (reached from criu's network namespace, not the
+#                 container's)
+#   pre-dump-page-server  --pre-dump and then the dump (--parent-path ../pre),
+#                 each to a page server on the host
+#   pid-file      restore --bundle --pid-file (the file names the restored init)
+#   empty-ns      --empty-ns network at checkpoint and restore
+#   ext-unix-sk   --ext-unix-sk: the container logs to a datagram socket of
+#                 the host (bound in the host's network namespace), as to /dev/log
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -23,7 +34,8 @@
 set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
-ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy"
+ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -37,15 +49,23 @@ bundle() {
 	busybox_rootfs "$cwork/bundle/rootfs"
 	workload_sh >"$cwork/bundle/rootfs/workload.sh"
 	workload_tcp_sh >"$cwork/bundle/rootfs/workload-tcp.sh"
+	workload_lock_sh >"$cwork/bundle/rootfs/workload-lock.sh"
+	[ ! -x "$cwork/lockhold" ] || cp "$cwork/lockhold" "$cwork/bundle/rootfs/"
+	workload_log_sh >"$cwork/bundle/rootfs/workload-log.sh"
+	[ ! -f "$cwork/wl" ] || cp "$cwork/wl" "$cwork/bundle/rootfs/workload-ext.sh"
+	[ ! -x "$cwork/logconn" ] || cp "$cwork/logconn" "$cwork/bundle/rootfs/"
 	(cd "$cwork/bundle" && runc spec) || return 1
-	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" <<'PY'
-import json, sys
+	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" "$cwork/ext" <<'PY'
+import json, os, sys
 p = sys.argv[1]
 c = json.load(open(p))
 c["process"]["terminal"] = sys.argv[2] == "true"
 c["process"]["args"] = ["sh", sys.argv[3]]
 c["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                     "options": ["nosuid", "nodev", "mode=755"]})
+if os.path.isdir(sys.argv[4]):
+    # at the same path as on the host, as /dev/log is: the socket's name means the same inside
+    c["mounts"].append({"destination": sys.argv[4], "type": "bind", "source": sys.argv[4], "options": ["rbind"]})
 json.dump(c, open(p, "w"), indent=1)
 PY
 }
@@ -269,6 +289,164 @@ case_lazy() {
 		{ fail "the pages did not come from the checkpoint"; return; }
 	runc_ state "$ctr" >/dev/null 2>&1 && { fail "the checkpointed container is still there"; return; }
 	ctr=$lazy_ctr lazy_ctr=
+	check_restored "${before:-1}" && pass
+}
+
+# file-locks: the container's init holds a flock (busybox has no flock
+# applet: a static helper takes it on fd 7 and execs the workload)
+workload_lock_sh() {
+	echo 'exec /lockhold /run/lockf /bin/sh /workload.sh'
+}
+
+lockhold_build() {
+	printf '%s\n' '#include <fcntl.h>' '#include <sys/file.h>' '#include <unistd.h>' \
+		'int main(int c, char **v) { int fd = open(v[1], O_RDWR | O_CREAT, 0644);' \
+		'if (fd < 0 || flock(fd, LOCK_EX) || dup2(fd, 7) != 7) return 1; close(fd); execv(v[2], v + 2); return 1; }' \
+		>"$cwork/lockhold.c" && cc -static -O2 -o "$cwork/lockhold" "$cwork/lockhold.c"
+}
+
+case_file-locks() {
+	local before ino
+	lockhold_build || { skip "no static build of the lock helper (cc -static)"; return; }
+	start false /workload-lock.sh || return
+	ino=$(stat -L -c %i "/proc/$pid/root/run/lockf")
+	grep -q "FLOCK.*WRITE $pid .*:$ino " /proc/locks || { fail "the container holds no flock before the checkpoint"; return; }
+	checkpoint --file-locks || return
+	before=$(last_out)
+	restore false --file-locks || return
+	check_restored "${before:-1}" || return
+	# the tmpfs is made again: the file has a new inode
+	ino=$(stat -L -c %i "/proc/$pid/root/run/lockf")
+	grep -q "FLOCK.*WRITE $pid .*:$ino " /proc/locks ||
+		{ fail "the restored init ($pid) holds no flock on /run/lockf ($ino): $(grep FLOCK /proc/locks | head -3)"; return; }
+	pass
+}
+
+# ext-unix-sk: the container logs to a datagram socket of the host (as to
+# /dev/log) through fd 8, connected by a static helper before the workload
+workload_log_sh() {
+	echo 'head -c 12 /dev/urandom | od -An -tx1 | tr -d " \n" > /run/token'
+	echo 'i=0; while :; do i=$((i+1)); echo $i > /run/count; echo "count $i"; echo "log $i" >&8; sleep 0.05; done'
+}
+
+case_ext-unix-sk() {
+	local before got srv
+	printf '%s\n' '#include <string.h>' '#include <sys/socket.h>' '#include <sys/un.h>' '#include <unistd.h>' \
+		'int main(int c, char **v) { struct sockaddr_un a = { .sun_family = AF_UNIX };' \
+		'int s = socket(AF_UNIX, SOCK_DGRAM, 0); strcpy(a.sun_path, v[1]);' \
+		'if (s < 0 || connect(s, (void *)&a, sizeof(a)) || dup2(s, 8) != 8) return 1; close(s);' \
+		'execv(v[2], v + 2); return 1; }' >"$cwork/logconn.c" &&
+		cc -static -O2 -o "$cwork/logconn" "$cwork/logconn.c" || { skip "no static build of the helper"; return; }
+	mkdir -p "$cwork/ext"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+out = open(sys.argv[2], "ab", buffering=0)
+while True: out.write(s.recv(4096))' "$cwork/ext/log" "$cwork/extlog" &
+	srv=$!
+	for _ in $(seq 50); do [ -S "$cwork/ext/log" ] && break; sleep 0.1; done
+	echo "exec /logconn $cwork/ext/log /bin/sh /workload-log.sh" >"$cwork/wl"
+	start false /workload-ext.sh || { kill $srv; return; }
+	checkpoint --ext-unix-sk || { kill $srv; return; }
+	before=$(last_out)
+	restore false --ext-unix-sk || { kill $srv; return; }
+	check_restored "${before:-1}" || { kill $srv; return; }
+	for _ in $(seq 30); do
+		got=$(grep -a '^log ' "$cwork/extlog" | tail -1 | cut -d' ' -f2)
+		[ "${got:-0}" -gt "${before:-1}" ] && break
+		sleep 0.1
+	done
+	kill $srv
+	[ "${got:-0}" -gt "${before:-1}" ] || { fail "the restored container logs nothing to the host's socket (last ${got:-none})"; return; }
+	pass
+}
+
+case_auto-dedup() {
+	local before
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	start false || return
+	runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
+		>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
+	sleep 0.3
+	checkpoint --parent-path ../pre --auto-dedup || return
+	before=$(last_out)
+	restore false --auto-dedup || return
+	check_restored "${before:-1}" && pass
+}
+
+case_page-server() {
+	local before port=28229 ps rc
+	start false || return
+	mkdir -p "$cwork/img"
+	# the page server listens in criu's network namespace: the address is the host's, not the container's
+	"$CRIU" page-server -D "$cwork/img" --address 127.0.0.1 --port "$port" -o ps.log -v4 </dev/null >/dev/null 2>&1 &
+	ps=$!
+	for _ in $(seq 50); do grep -q listening "$cwork/img/ps.log" 2>/dev/null && break; sleep 0.1; done
+	checkpoint --page-server "127.0.0.1:$port"
+	rc=$?
+	[ $rc = 0 ] || kill "$ps" 2>/dev/null
+	wait "$ps" || { [ $rc = 0 ] && fail "the page server failed"; return; }
+	[ $rc = 0 ] || return
+	ls "$cwork/img"/pages-*.img >/dev/null 2>&1 || { fail "no pages image from the page server"; return; }
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" && pass
+}
+
+# pre-dump-page-server: both rounds go to page servers on the host, laid out
+# as the images would be (srv/pre, srv/img: the dump's parent ../pre is
+# the server's)
+case_pre-dump-page-server() {
+	local before port=28231 ps rc
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	start false || return
+	mkdir -p "$cwork/srv/pre" "$cwork/srv/img"
+	for r in pre img; do
+		"$CRIU" page-server -D "$cwork/srv/$r" --address 127.0.0.1 --port "$port" -o ps.log -v4 \
+			</dev/null >/dev/null 2>&1 &
+		ps=$!
+		for _ in $(seq 50); do grep -q listening "$cwork/srv/$r/ps.log" 2>/dev/null && break; sleep 0.1; done
+		if [ $r = pre ]; then
+			runc_ checkpoint --pre-dump --page-server "127.0.0.1:$port" --image-path "$cwork/pre" \
+				--work-path "$cwork/prework" "$ctr" >"$cwork/pre.out" 2>&1
+			rc=$?
+			[ $rc = 0 ] || fail "runc checkpoint --pre-dump --page-server: $(tail -1 "$cwork/pre.out")"
+		else
+			checkpoint --page-server "127.0.0.1:$port" --parent-path ../pre
+			rc=$?
+		fi
+		[ $rc = 0 ] || kill "$ps" 2>/dev/null
+		wait "$ps" || { [ $rc = 0 ] && fail "the page server of $r failed"; return; }
+		[ $rc = 0 ] || return
+		sleep 0.3
+	done
+	grep -q "pages unchanged since the previous dump left out" "$cwork/work/dump.log" ||
+		{ fail "the dump did not use the pre-dump (no unchanged pages in work/dump.log)"; return; }
+	# what restore reads: the dump's own images with the server's pages, and the chain
+	cp -a "$cwork/srv/img/." "$cwork/img/" && rm -rf "$cwork/pre" && cp -a "$cwork/srv/pre" "$cwork/pre" ||
+		{ fail "can't put the images together"; return; }
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" && pass
+}
+
+case_pid-file() {
+	local before
+	start false || return
+	checkpoint || return
+	before=$(last_out)
+	restore false --bundle "$cwork/bundle" --pid-file "$cwork/pidfile" || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "$cwork/pidfile")" = "$pid" ] || { fail "pid file says $(cat "$cwork/pidfile"), runc state $pid"; return; }
+	pass
+}
+
+case_empty-ns() {
+	local before
+	start false || return
+	checkpoint --empty-ns network || return
+	before=$(last_out)
+	restore false --empty-ns network || return
 	check_restored "${before:-1}" && pass
 }
 

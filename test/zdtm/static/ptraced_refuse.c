@@ -2,7 +2,7 @@
 /*
  * Negative test: a child of the test is traced (PTRACE_SEIZE) by the test
  * itself, so criu can't seize it: the dump must fail saying the task is
- * traced by someone else (see ptraced_refuse.desc), and leave both
+ * traced, naming the test as its tracer (see ptraced_refuse.desc), and leave both
  * running as before. After SIGTERM the test checks that the child is
  * still alive and still traced by it (TracerPid), then ends it.
  */

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""A failed or killed dump leaves POSIX message queues as they were.
+
+Reading a queue's messages takes them out (criu/ipc/mqueue.c): a process
+of its own puts them back before it hands them over. This checks it on
+mqueue_holder (next to this file: two queues of an IPC namespace of its
+own, one held by an fd, one by its name alone, messages of three
+priorities), which on SIGUSR1 checks every message's place, bytes and
+priority and puts them back:
+
+  walk    `criu dump -R` with a fault at each read step (CRIU_FAULT=N
+          CRIU_FAULT_CALLS=read: the pipe the messages come through among
+          them), failed and then SIGKILLed there (CRIU_FAULT_KILL=1);
+  random  `criu dump -R` sent SIGKILL after a random delay;
+  dump    a whole `criu dump -R`.
+
+After each the holder must be alive, not stopped, and find its queues as
+they were. Run as root: test/others/mqueue_kill.py [--stride N] [--tries N].
+The last line is "mqueue_kill: N passed, M failed".
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import treelib
+from treelib import criu, reap
+
+HOLDER = os.path.join(treelib.BUILD, "test", "others", "mqueue_holder")
+
+
+def wait_file(path, want, timeout=5.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text and (want is None or text == want):
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    return None
+
+
+def state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def ask(pid, out):
+    """The holder's verdict on its queues, once it runs again."""
+    end = time.time() + 5
+    while state(pid) in ("t", "T") and time.time() < end:
+        time.sleep(0.01)
+    if state(pid) in (None, "Z"):
+        return "the holder is gone"
+    try:
+        os.unlink(out)
+    except FileNotFoundError:
+        pass
+    os.kill(pid, signal.SIGUSR1)
+    return wait_file(out, None) or "no answer (state %s)" % state(pid)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--tries", type=int, default=10)
+    args = ap.parse_args()
+    if os.geteuid():
+        raise SystemExit("run as root")
+    treelib.become_subreaper()
+    work = tempfile.mkdtemp(prefix="criu-mqkill.")
+    out = os.path.join(work, "holder.out")
+    img = os.path.join(work, "img")
+    passed = failed = 0
+    holder = subprocess.Popen([HOLDER, out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    try:
+        if wait_file(out, "ready") is None:
+            raise SystemExit("mqueue_holder did not start")
+
+        def one(what, env=None, kill_after=None):
+            nonlocal passed, failed
+            shutil.rmtree(img, ignore_errors=True)
+            os.mkdir(img)
+            cmd = [treelib.CRIU, "dump", "-R", "-t", str(holder.pid), "-D", img, "-o", "dump.log"]
+            e = dict(os.environ)
+            e.update(env or {})
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=e, start_new_session=True)
+            if kill_after is not None:
+                time.sleep(kill_after)
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                rc = p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                rc = p.wait()
+            reap()
+            verdict = ask(holder.pid, out)
+            if verdict == "ok":
+                passed += 1
+            else:
+                failed += 1
+                print("FAIL %s (criu exit %s): %s" % (what, rc, verdict))
+            return rc
+
+        r = criu("dump", "-R", "-t", holder.pid, "-D", img, "-o", "dump.log",
+                 env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": "read"})
+        m = re.search(r"fault injection: (\d+) steps", r.err)
+        steps = int(m.group(1)) if m else 0
+        print("mqueue_kill: %d read steps in a dump" % steps)
+        for n in range(1, steps + 1, args.stride):
+            for kill in ("0", "1"):
+                one("read step %d%s" % (n, " killed" if kill == "1" else ""),
+                    {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": "read", "CRIU_FAULT_KILL": kill})
+        rnd = random.Random(int(os.environ.get("MQKILL_SEED", "1")))
+        for i in range(args.tries):
+            delay = rnd.uniform(0, 0.04)
+            one("killed after %.1f ms" % (delay * 1000), kill_after=delay)
+        if one("a whole dump") != 0:
+            failed += 1
+            print("FAIL the whole dump did not succeed")
+    finally:
+        holder.kill()
+        holder.wait()
+        reap()
+        shutil.rmtree(work, ignore_errors=True)
+    print("mqueue_kill: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
