@@ -950,6 +950,12 @@ static int map_here(struct parasite_ctl *ctl, unsigned long remote, size_t len, 
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->pid, remote, remote + len);
 	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM) {
+		/* e.g. criu run as root of a user namespace: capable there only */
+		cpr_err("open %s: the kernel opens another task's map_files only for a process with "
+			"CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) in the initial user namespace\n", path);
+		return -1;
+	}
 	if (fd < 0) {
 		cpr_perror("open %s", path);
 		return -1;

@@ -79,6 +79,13 @@ int mntns_check_reach(pid_t pid, const char *what, const char *link, const char 
 
 /* In criu, before forking: read mntns.img if there is one; 0, or -1. */
 int mntns_read(int dfd);
+/*
+ * In criu, before cloning the tree's root, for a tree with a user namespace
+ * of its own: clones of the directories its mounts show of criu's mounts,
+ * kept at @base and up for the root; 0, or -1. _done() closes what is left.
+ */
+int mntns_preclone(int base);
+void mntns_preclone_done(void);
 /* Does the tree come back in a mount namespace of its own (mntns.img)? */
 bool mntns_restoring(void);
 /*

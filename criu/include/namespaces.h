@@ -135,6 +135,10 @@ int ns_restore_read(int dfd, const PstreeEntry *root);
 enum ns_pid_mode ns_restore_pid_mode(void);
 /* Parent, before cloning the first process: the time namespace with its offsets. */
 int ns_restore_prepare(void);
+/* Restore, in criu: take the root's groups if its new user namespace can't set them; 0, or -1. */
+int ns_restore_take_groups(int dfd, pid_t root_vpid);
+/* Restore: does the tree come back in a user namespace criu makes? */
+int ns_restore_new_userns(void);
 /* Parent, once the first process is made: back to criu's clocks for its other children. */
 void ns_restore_time_done(void);
 /* The flags the first process is cloned with (pid, user). */

@@ -453,6 +453,49 @@ static int read_host_mounts(void)
 	return 0;
 }
 
+static bool same_file(int dfd1, const char *p1, int dfd2, const char *p2)
+{
+	struct stat a, b;
+
+	return !fstatat(dfd1, p1[0] ? p1 : ".", &a, 0) && !fstatat(dfd2, p2[0] ? p2 : ".", &b, 0) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * A filesystem made anew from its options (--enable-fs) is made before the
+ * tree's mounts are, in a copy of criu's namespace: a path its options name
+ * (overlay's lowerdir, upperdir, workdir) must lead there to what it leads
+ * to in the tree, or restore would make another filesystem (or none).
+ */
+static int path_options(struct dmnt *m)
+{
+	for (uint32_t i = 0; i < m->nr_opts; i++) {
+		char *eq = strchr(m->opts[i], '='), *val, *p, *save = NULL;
+		int bad = 0;
+
+		if (!eq || eq[1] != '/')
+			continue;
+		val = strdup(eq + 1);
+		if (!val)
+			return -1;
+		for (p = strtok_r(val, ":", &save); p && !bad; p = strtok_r(NULL, ":", &save)) {
+			const char *host = ns.host_root == AT_FDCWD ? p : p + 1;
+
+			if (p[0] == '/' && !same_file(m->set->rootfd, p + 1, ns.host_root, host)) {
+				pr_err("mount %u at %s: a %s filesystem made anew (--enable-fs) whose option %.*s names "
+				       "%s, which is not the same directory in criu's mount namespace (restore makes the "
+				       "filesystem there, before the tree's mounts); not supported\n", m->old_id,
+				       m->point, m->fstype, (int)(eq - m->opts[i]), m->opts[i], p);
+				bad = 1;
+			}
+		}
+		free(val);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
 static struct origin *new_origin(struct dmnt *m, MntOriginKind kind, const char *root)
 {
 	struct origin *o = calloc(1, sizeof(*o)), **n;
@@ -583,6 +626,8 @@ static int classify(struct dmnt *m)
 		       "holding it; not supported\n", m->old_id, m->point, m->root, m->fstype);
 		return -1;
 	}
+	if (!fs->dump_contents && path_options(m))
+		return -1;
 	m->origin = new_origin(m, MNT_ORIGIN_KIND__MNT_FRESH, "/");
 	if (!m->origin || ids_inside(m))
 		return -1;
@@ -1049,8 +1094,9 @@ static uint64_t mnt_at(const char *path)
 /*
  * Unmount what covers the copy of @m: walking its mountpoint from "/",
  * every prefix must lead to the deepest of its ancestors mounted there.
+ * 1 if a cover is locked (@locked_ok: a copy in a user namespace).
  */
-static int uncover(struct copy *c, struct dmnt *m)
+static int uncover(struct copy *c, struct dmnt *m, bool locked_ok)
 {
 	char prefix[PATH_MAX];
 	size_t len = strlen(m->point);
@@ -1071,6 +1117,9 @@ static int uncover(struct copy *c, struct dmnt *m)
 			if (mnt_at(prefix) == c->of[pos(c, want)])
 				continue;
 			if (umount2(prefix, MNT_DETACH)) {
+				/* only the mount at prefix can be the cause: the shorter ones are right */
+				if (locked_ok && errno == EINVAL)
+					return 1;
 				pr_perror("can't uncover mount %u at %s (at %s)", m->old_id, m->point, prefix);
 				return -1;
 			}
@@ -1090,6 +1139,25 @@ static void copy_free(struct copy *c)
 	free(c->m);
 	free(c->of);
 	memset(c, 0, sizeof(*c));
+}
+
+static int send_empty_fs(int sk, struct dmnt *m)
+{
+	int fs, fd = -1, ret;
+
+	/* owned by the namespace's root: criu's own ids may have no mapping in it */
+	fs = fsopen(m->fstype, FSOPEN_CLOEXEC);
+	if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "uid", "0", 0) || fsconfig(fs, FSCONFIG_SET_STRING, "gid", "0", 0) ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) || (fd = fsmount(fs, FSMOUNT_CLOEXEC, 0)) < 0) {
+		pr_perror("can't make an empty %s for mount %u at %s", m->fstype, m->old_id, m->point);
+		if (fs >= 0)
+			close(fs);
+		return -1;
+	}
+	close(fs);
+	ret = send_fd(sk, fd);
+	close(fd);
+	return ret;
 }
 
 /*
@@ -1113,8 +1181,23 @@ static int uncovered_userns(void *arg, int sk)
 		pr_perror("can't make a copy of mount namespace %llu", (unsigned long long)m->set->nsid);
 		return -1;
 	}
-	if (uncover(&c, m))
+	switch (uncover(&c, m, true)) {
+	case 0:
+		break;
+	case 1:
+		/*
+		 * A mount the tree's namespace inherited from a more privileged
+		 * one covers it (e.g. criu's /dev/shm over another, copied by
+		 * `unshare -Urm`): the kernel locks such covers, so nothing in the
+		 * tree can ever reach it. Its contents, as the tree could see them,
+		 * are an empty filesystem of its kind.
+		 */
+		pr_info("mount %u at %s: covered by a locked mount, out of the tree's reach: saved empty\n",
+			m->old_id, m->point);
+		return send_empty_fs(sk, m);
+	default:
 		return -1;
+	}
 	fd = open_tree(AT_FDCWD, m->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't read the %s at %s", m->fstype, m->point);
@@ -1157,7 +1240,7 @@ static int content_walk(void *arg, int sk)
 			pr_perror("can't make a copy of the tree's mount namespace");
 			return -1;
 		}
-		if (!o->content->visible && uncover(&c, o->content))
+		if (!o->content->visible && uncover(&c, o->content, false))
 			return -1;
 		/* a copy of this mount alone: what other mounts cover is seen too */
 		fd = open_tree(AT_FDCWD, o->content->point, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);

@@ -47,6 +47,7 @@
 #include "mnt.h"
 #include "mntns.h"
 #include "mount-api.h"
+#include "namespaces.h"
 #include "tty.pb-c.h"
 #include "util.h"
 
@@ -89,6 +90,7 @@ static struct {
 		bool bound;	/* made for a bind; the others only to get to its index */
 	} ptys[16];
 	int nr_ptys;
+	int *pre;		/* per mount: criu's clone of its directory (mntns_preclone()), or -1 */
 } rs;
 
 /* ---- reading, in criu ---- */
@@ -411,30 +413,132 @@ err:
 	return -1;
 }
 
+/* The directory of origin @o, not made anew: O_PATH fd, or -1. */
+static int open_origin_dir(MntOriginEntry *o)
+{
+	const char *path;
+
+	if (o->root_mount && opts.root)
+		return clone_path(o, opts.root, false);
+	if (o->kind != MNT_ORIGIN_KIND__MNT_EXTERNAL)
+		return clone_path(o, o->path, !mnt_ext_auto());
+	path = mnt_ext_path(o->path);
+	if (!path) {
+		pr_err("the tree had the external mount %s: restore needs --external mnt[%s]:PATH "
+		       "(or -M %s:PATH)\n", o->path, o->path, o->path);
+		return -1;
+	}
+	return clone_path(o, path, false);
+}
+
 static int make_origin(int dfd, MntOriginEntry *o)
 {
-	const char *path = o->path;
-
-	if (o->root_mount && opts.root) {
-		if (o->kind == MNT_ORIGIN_KIND__MNT_FRESH)
+	if (o->kind == MNT_ORIGIN_KIND__MNT_FRESH) {
+		if (o->root_mount && opts.root)
 			pr_warn("the root mount was a %s made anew: --root %s is not used\n", o->fstype, opts.root);
-		else
-			return clone_path(o, opts.root, false);
-	}
-	switch (o->kind) {
-	case MNT_ORIGIN_KIND__MNT_FRESH:
 		return make_fresh(dfd, o);
-	case MNT_ORIGIN_KIND__MNT_EXTERNAL:
-		path = mnt_ext_path(o->path);
-		if (!path) {
-			pr_err("the tree had the external mount %s: restore needs --external mnt[%s]:PATH "
-			       "(or -M %s:PATH)\n", o->path, o->path, o->path);
+	}
+	return open_origin_dir(o);
+}
+
+/* A detached private clone of mount @m's directory of its origin @ofd, with its attributes. */
+static int clone_mount(int ofd, MntEntry *m)
+{
+	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
+				.propagation = MS_PRIVATE };
+	int fd;
+
+	/* a clone is private at once (its attributes below): it joins no group of criu's namespace */
+	fd = open_tree(ofd, m->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->root[0] ? 0 : AT_EMPTY_PATH));
+	if (fd < 0) {
+		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
+		return -1;
+	}
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		pr_perror("can't give mount %u at %s its attributes %#llx", m->id, m->mountpoint,
+			  (unsigned long long)m->attr);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A tree with a user namespace of its own makes its mount namespace as a
+ * copy of criu's owned by that user namespace, where the kernel locks
+ * every mount copied to the ones above it: a clone of a directory of
+ * criu's mounts with mounts below it (open_tree() without AT_RECURSIVE)
+ * fails there. So criu clones them first, in its own namespace; the tree's
+ * root may attach such a detached mount in its new namespace. The clones
+ * wait at @base and up (the temporaries' room, unused until files open).
+ */
+static void ns_range(int k, size_t *lo, size_t *hi);
+
+int mntns_preclone(int base)
+{
+	size_t lo, hi;
+
+	if (!rs.ne || !ns_restore_new_userns())
+		return 0;
+	pr_info("the tree has a user namespace of its own: criu clones the directories of its mounts of criu's\n");
+	rs.pre = calloc(rs.ne->n_mounts, sizeof(int));
+	if (!rs.pre)
+		return -1;
+	for (size_t i = 0; i < rs.ne->n_mounts; i++)
+		rs.pre[i] = -1;
+	/* the tree's namespace only: nested ones are built detached, in the root's namespace */
+	ns_range(-1, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		MntEntry *m = rs.ne->mounts[i];
+		MntOriginEntry *o = rs.ne->origins[m->origin - 1];
+		int ofd, fd, high;
+
+		if (o->kind == MNT_ORIGIN_KIND__MNT_FRESH)
+			continue;
+		ofd = open_origin_dir(o);
+		if (ofd < 0)
+			return -1;
+		fd = clone_mount(ofd, m);
+		close(ofd);
+		if (fd < 0)
+			return -1;
+		high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+		close(fd);
+		if (high < 0) {
+			pr_perror("can't move the clone of mount %u above %d", m->id, base);
 			return -1;
 		}
-		return clone_path(o, path, false);
-	default:
-		return clone_path(o, path, !mnt_ext_auto());
+		rs.pre[i] = high;
 	}
+	return 0;
+}
+
+/*
+ * An origin criu cloned mounts of: one of those clones stands for it (its
+ * device), as the directory itself may be closed to the namespace's root.
+ */
+static int premade_origin(MntOriginEntry *o)
+{
+	int first = -1;
+
+	/* a mount of it criu did not clone (a nested namespace's) is cloned from its directory */
+	for (size_t i = 0; rs.pre && i < rs.ne->n_mounts; i++)
+		if (rs.ne->mounts[i]->origin == o->id) {
+			if (rs.pre[i] < 0)
+				return -1;
+			if (first < 0)
+				first = rs.pre[i];
+		}
+	return first < 0 ? -1 : fcntl(first, F_DUPFD_CLOEXEC, 0);
+}
+
+void mntns_preclone_done(void)
+{
+	for (size_t i = 0; rs.pre && i < rs.ne->n_mounts; i++)
+		if (rs.pre[i] >= 0) {
+			close(rs.pre[i]);
+			rs.pre[i] = -1;
+		}
 }
 
 /*
@@ -486,23 +590,57 @@ static int pty_index(const char *rel, unsigned int *index)
 	return 1;
 }
 
-static int make_mount(MntEntry *m)
+/*
+ * The tree's root mount from criu's clone of it (mntns_preclone()): a
+ * detached tree of another namespace's takes no mounts below it, so it is
+ * mounted over "/" of our copy a moment, cloned there into a detached tree
+ * of ours, and unmounted. @pre is closed; the new clone, or -1.
+ */
+static int own_root(int pre)
 {
-	int ofd = rs.origin_fd[m->origin - 1], fd, target;
-	struct statx sx;
-	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
-				.propagation = MS_PRIVATE };
+	int cwd = open(".", O_PATH | O_CLOEXEC), fd = -1;
 
-	/* a clone is private at once (its attributes below): it joins no group of criu's namespace */
-	fd = open_tree(ofd, m->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->root[0] ? 0 : AT_EMPTY_PATH));
-	if (fd < 0) {
-		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
+	if (cwd < 0) {
+		pr_perror("can't open the current directory");
+		close(pre);
 		return -1;
 	}
-	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("can't give mount %u at %s its attributes %#llx", m->id, m->mountpoint,
-			  (unsigned long long)m->attr);
-		goto err;
+	/* our copy of criu's tree: nothing done here may reach criu's */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    move_mount(pre, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) {
+		pr_perror("can't mount criu's clone of the tree's root mount");
+		goto out;
+	}
+	fd = open_tree(pre, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (fd < 0)
+		pr_perror("can't clone the tree's root mount");
+	if (fchdir(pre) || umount2(".", MNT_DETACH) || fchdir(cwd)) {
+		pr_perror("can't unmount criu's clone of the tree's root mount");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+out:
+	close(cwd);
+	close(pre);
+	return fd;
+}
+
+static int make_mount(MntEntry *m)
+{
+	int fd, target;
+	struct statx sx;
+	bool pre = rs.pre && rs.pre[m->id - 1] >= 0;
+
+	if (pre) {
+		fd = rs.pre[m->id - 1];
+		rs.pre[m->id - 1] = -1;
+		if (!m->parent && (fd = own_root(fd)) < 0)
+			return -1;
+	} else {
+		fd = clone_mount(rs.origin_fd[m->origin - 1], m);
+		if (fd < 0)
+			return -1;
 	}
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) || !(sx.stx_mask & STATX_MNT_ID)) {
 		pr_perror("can't read the id of mount %u at %s", m->id, m->mountpoint);
@@ -806,7 +944,9 @@ int mntns_restore(void)
 	for (size_t i = 0; i < rs.ne->n_origins; i++) {
 		struct stat st;
 
-		rs.origin_fd[i] = make_origin(dfd, rs.ne->origins[i]);
+		rs.origin_fd[i] = premade_origin(rs.ne->origins[i]);
+		if (rs.origin_fd[i] < 0)
+			rs.origin_fd[i] = make_origin(dfd, rs.ne->origins[i]);
 		if (rs.origin_fd[i] < 0)
 			return -1;
 		if (fstat(rs.origin_fd[i], &st)) {
@@ -819,6 +959,7 @@ int mntns_restore(void)
 	for (size_t i = 0; i < rs.ne->n_mounts; i++)
 		if (!is_pty_bind(rs.ne->mounts[i]) && make_mount(rs.ne->mounts[i]))
 			return -1;
+	mntns_preclone_done();
 	ns_range(-1, &lo, &hi);
 	if (pivot(rs.fd[0]) || make_pty_binds() || set_propagation(lo, hi))
 		return -1;

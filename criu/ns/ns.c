@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cr_options.h"
+#include "core.pb-c.h"
 #include "external.h"
 #include "image.h"
 #include "ipc-sysv.h"
@@ -800,6 +801,62 @@ static int joined(int k)
 static int is_new(int k)
 {
 	return rst_ent[k] && !joined(k);
+}
+
+/*
+ * In a user namespace whose setgroups is "deny", the tree's tasks kept the
+ * supplementary groups their creator had (`runuser -u USER -- unshare -Ur`
+ * gives USER's): no task there can set them, so criu takes them, as it sees
+ * them, before it clones the tree's root into a new such namespace.
+ */
+int ns_restore_take_groups(int dfd, pid_t root_vpid)
+{
+	const NsEntry *e = rst_ent[NS_USER];
+	struct cr_img *img;
+	CoreEntry *c = NULL;
+	gid_t *g = NULL;
+	int ret = -1;
+	size_t n;
+
+	if (!is_new(NS_USER) || !(e->has_setgroups_deny && e->setgroups_deny))
+		return 0;
+	img = open_image_at(dfd, CR_FD_CORE, O_RDONLY, root_vpid);
+	if (!img)
+		return -1;
+	if (pb_read_one_required(img, (void **)&c) || !c->tc || !c->tc->creds) {
+		pr_err("core-%d.img has no credentials\n", root_vpid);
+		goto out;
+	}
+	n = c->tc->creds->n_groups;
+	g = calloc(n + 1, sizeof(*g));
+	if (!g)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = c->tc->creds->groups[i];
+		size_t k;
+
+		for (k = 0; k < e->n_gid_map; k++)
+			if (id >= e->gid_map[k]->first && id - e->gid_map[k]->first < e->gid_map[k]->count)
+				break;
+		/* unmapped (the overflow gid): the tree can't tell which it was; the restorer says so */
+		g[i] = k < e->n_gid_map ? id - e->gid_map[k]->first + e->gid_map[k]->lower : id;
+	}
+	if (setgroups(n, g)) {
+		pr_perror("can't take the %zu supplementary groups of the tree's root", n);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(g);
+	if (c)
+		core_entry__free_unpacked(c, NULL);
+	close_image(img);
+	return ret;
+}
+
+int ns_restore_new_userns(void)
+{
+	return is_new(NS_USER);
 }
 
 int ns_restore_read(int dfd, const PstreeEntry *root)

@@ -29,6 +29,7 @@
 #include "erestart.h"
 #include "rst.h"
 #include "fileobj.h"
+#include "mntns.h"
 #include "namespaces.h"
 
 pid_t cr_restored_pid;
@@ -845,7 +846,8 @@ int cr_restore_tasks(void)
 		}
 	if (shmem_restore_all(tr.dfd, tr.shmem_base) || ns_restore_image_server(tr.dfd))
 		goto out;
-	if (ns_restore_prepare())
+	if (ns_restore_prepare() || mntns_preclone(tr.scratch_base) ||
+	    ns_restore_take_groups(tr.dfd, tr.t[0].pe->pid))
 		goto out_ns;
 
 	if (ns_restore_pid_mode() != NS_PID_NONE) {
@@ -864,6 +866,7 @@ int cr_restore_tasks(void)
 			goto reap;
 	}
 	ns_restore_parent_done();
+	mntns_preclone_done();
 	ns_restore_image_server_done();
 	cr_restored_pid = pid;
 	/* it runs: nothing to undo if the caller fails here */
@@ -904,6 +907,7 @@ reap:
 out_ns:
 	ns_restore_failed();
 	ns_restore_parent_done();
+	mntns_preclone_done();
 	ns_restore_image_server_done();
 	ret = 1;
 out:
