@@ -2248,10 +2248,11 @@ int cr_dump_tasks(pid_t pid)
 		pr_err("--status-fd: a dump says when it is ready only with --lazy-pages\n");
 		return -1;
 	}
+	if (ns_init_self())
+		return -1;
 	/* in criu's network namespace: the dump may enter the tree's later */
 	if (opts.lazy_pages && lazy_dump_listen())
 		return -1;
-	ns_init_self();
 	/* in the tree's pid namespace, if it is not ours */
 	ret = ns_dump_run(pid, dump_tree_of);
 	lazy_dump_fini();

@@ -192,7 +192,8 @@ int cr_pre_dump_tasks(pid_t pid)
 {
 	if (check_privileges())
 		return -1;
-	ns_init_self();
+	if (ns_init_self())
+		return -1;
 	return ns_dump_run(pid, pre_dump_tree_of);
 }
 

@@ -107,6 +107,14 @@ struct file_desc *file_desc_by_id(struct file_table *ft, uint32_t id)
 	return id && id <= ft->nr ? &ft->d[id - 1] : NULL;
 }
 
+/*
+ * Set when kcmp() could not order two files: the search can't tell
+ * whether an fd shares a description with another that has the same
+ * inode, position and flags (two opens of one file), and either guess
+ * would restore them wrong, so the dump fails.
+ */
+static int order_failed;
+
 /* kcmp's order of the files: <0, 0 (the same open file description) or >0. */
 static int file_order(pid_t pid, int fd, const struct file_desc *d)
 {
@@ -114,7 +122,8 @@ static int file_order(pid_t pid, int fd, const struct file_desc *d)
 
 	if (r < 0) {
 		pr_perror("kcmp of fd %d of %d with fd %d of %d", fd, pid, d->owner_fd, d->owner_pid);
-		return 0;	/* can't tell: treated as the same, which is the safe side for a lookup */
+		order_failed = 1;
+		return 0;	/* ends the search; the caller fails */
 	}
 	return r == 0 ? 0 : r == 1 ? -1 : 1;
 }
@@ -175,18 +184,25 @@ static size_t inode_pos(struct file_table *ft, struct inode_descs *in, pid_t pid
 	return lo;
 }
 
-/* Two fds (of one task or two) sharing one open file description must stay shared. */
+/* Two fds (of one task or two) sharing one open file description must stay shared. -1 in @err: can't tell. */
 static struct file_desc *find_shared(struct file_table *ft, pid_t pid, int fd, const struct stat *st,
-				     const struct proc_fdinfo *fi)
+				     const struct proc_fdinfo *fi, int *err)
 {
 	uint64_t key = share_key(st, fi->pos, fi->flags);
 	struct inode_descs *in = inode_descs(ft, key, 0);
 	struct file_desc *d;
 
 	ft->hint.key = 0;
+	*err = 0;
 	if (!in)
 		return NULL;
+	order_failed = 0;
 	ft->hint.pos = inode_pos(ft, in, pid, fd, st, &d);
+	if (order_failed) {
+		pr_err("can't dump fd %d of %d: can't tell whether it shares its open file with another fd\n", fd, pid);
+		*err = -1;
+		return NULL;
+	}
 	/* where index_owned() puts it, if nothing comes in between */
 	ft->hint.key = key;
 	ft->hint.nr = in->nr;
@@ -205,10 +221,17 @@ static int index_owned(struct file_table *ft, struct file_desc *d)
 		pr_err("out of memory\n");
 		return -1;
 	}
-	if (ft->hint.key == key && ft->hint.nr == in->nr)
+	if (ft->hint.key == key && ft->hint.nr == in->nr) {
 		pos = ft->hint.pos;
-	else
+	} else {
+		order_failed = 0;
 		pos = inode_pos(ft, in, d->owner_pid, d->owner_fd, &d->st, &same);
+		if (order_failed) {
+			pr_err("can't dump fd %d of %d: can't tell whether it shares its open file with another fd\n",
+			       d->owner_fd, d->owner_pid);
+			return -1;
+		}
+	}
 	ft->hint.key = 0;
 	if (same)
 		return 0;
@@ -626,7 +649,7 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	FdinfoEntry *fe;
 	struct stat st;
 	ssize_t len;
-	int locked, copy;
+	int locked, copy, shared_err;
 
 	snprintf(path, sizeof(path), "%d", fd);
 	/* fstat of a copy walks no path; an O_PATH fd gives no copy */
@@ -661,7 +684,11 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		return -1;
 	}
 
-	d = find_shared(ft, pid, fd, &st, &fi);
+	d = find_shared(ft, pid, fd, &st, &fi, &shared_err);
+	if (shared_err) {
+		free(info);
+		return -1;
+	}
 	if (d) {
 		free(info);
 		if (mntns_check_holder(pid, fd, d))

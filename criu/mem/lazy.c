@@ -1694,7 +1694,8 @@ int cr_lazy_pages(void)
 		       "and unmap events (see criu check --feature lazy_pages)\n");
 		return 1;
 	}
-	ns_init_self();
+	if (ns_init_self())
+		return 1;
 	inherit_fd_unused = true;
 	lz.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (lz.dfd < 0) {

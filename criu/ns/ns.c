@@ -153,10 +153,21 @@ uint64_t ns_id_of(pid_t pid, const char *name)
 	return br ? strtoull(br + 1, NULL, 10) : 0;
 }
 
+/*
+ * Every kind is compared against criu's own: an id left 0 would make the
+ * tree's namespaces look like new ones (a dump of a tree in ours recorded
+ * as in a pid namespace of its own), so a failed read stops the run.
+ */
 int ns_init_self(void)
 {
-	for (int k = 0; k < NS_NR; k++)
+	for (int k = 0; k < NS_NR; k++) {
 		self_id[k] = ns_id_of(0, ns_kinds[k].name);
+		if (!self_id[k]) {
+			pr_perror("can't read criu's own %s namespace (/proc/self/ns/%s)", ns_kinds[k].name,
+				  ns_kinds[k].name);
+			return -1;
+		}
+	}
 	return 0;
 }
 

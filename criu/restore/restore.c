@@ -779,7 +779,8 @@ int cr_restore_tasks(void)
 		pr_err("this kernel lacks clone3 set_tid or PR_SET_MM_MAP; see criu check\n");
 		return 1;
 	}
-	ns_init_self();
+	if (ns_init_self())
+		return 1;
 	tr.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (tr.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);

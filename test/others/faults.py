@@ -11,6 +11,9 @@ memory, a signal handler) this walks N over the steps of
             mappings, fds, threads, signal masks, not traced, not stopped,
             and passing its own check; a dump that succeeds all the same
             must restore a tree that passes its check;
+
+  snapshot  the same, for dump -R --snapshot (the pages copied while the
+            tree runs again, its memory write-protected until then);
   restore   a failure must leave nothing behind (no process of the tree)
             and name the step on stderr; a restore that succeeds all the
             same must give a tree that passes its check;
@@ -34,12 +37,13 @@ or a warning in the log after the injected one): a read error taken for
 the end of a file would give a shorter text, and a dump of less than the
 tree had. Every other outcome is a harm, printed as FAIL. Run as root:
 
-  test/others/faults.py [--steps N] [--all] [--reads] [--only dump|restore|chain] [-v]
+  test/others/faults.py [--steps N] [--all] [--reads | --calls C,..] [--only dump|snapshot|twin|restore|chain] [-v]
 
 --steps N tries N steps of each walk, spread over all of them (default 40;
-half as many for the pre-dump and chain walks);
+half as many for the snapshot, pre-dump and chain walks);
 --all walks every step; --reads only the steps that read, in the dump
-and restore walks (CRIU_FAULT_CALLS makes criu count only those). The last line is
+and restore walks (CRIU_FAULT_CALLS makes criu count only those); --calls
+readlink,open walks only the steps of the calls named, the same way. The last line is
 "faults: N passed, M failed".
 """
 
@@ -48,6 +52,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -149,20 +154,21 @@ def restore_tree(work, images, tree):
     return tree.check()
 
 
-def dump_walk(work, args, rnd):
-    w = Walk("dump")
+def dump_walk(work, args, rnd, extra=()):
+    w = Walk(" ".join(("dump",) + tuple(extra)))
     tree = Tree(work, args.mem)
     images = os.path.join(work, "dump")
-    total = count_steps(["dump", "-t", tree.root, "-D", images, "-R"])
-    steps = pick(total, args.steps if not args.all else total, rnd)
-    print("faults: dump -R of the tree takes %d steps%s; trying %d" %
-          (total, " that read" if args.reads else "", len(steps)), flush=True)
+    total = count_steps(["dump", "-t", tree.root, "-D", images, "-R"] + list(extra))
+    nr = total if args.all else max(1, args.steps // (2 if extra else 1))
+    steps = pick(total, nr, rnd)
+    print("faults: %s -R of the tree takes %d steps%s; trying %d" %
+          (w.name, total, " of " + os.environ["CRIU_FAULT_CALLS"] if args.reads else "", len(steps)), flush=True)
     try:
         for n in steps:
             w.tried += 1
             before = settled_snapshot(tree)
             shutil.rmtree(images, ignore_errors=True)
-            r = criu("dump", "-t", tree.root, "-D", images, "-R", "-v4", "-o", "dump.log",
+            r = criu("dump", "-t", tree.root, "-D", images, "-R", "-v4", "-o", "dump.log", *extra,
                      env={"CRIU_FAULT": str(n)}, timeout=args.timeout)
             if args.verbose:
                 print("  dump step %d: rc %s %s" % (n, r.rc, r.err.strip().splitlines()[:1]), flush=True)
@@ -191,6 +197,70 @@ def dump_walk(work, args, rnd):
                 tree = Tree(work, args.mem)
     finally:
         tree.kill()
+    return w
+
+
+KCMP_FILE = 0
+
+
+def kcmp_file(pid, a, b):
+    """kcmp(KCMP_FILE) of fds @a and @b of @pid: 0 if one open file description."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.syscall(312, pid, pid, KCMP_FILE, a, b)
+
+
+def twin_walk(work, args):
+    """Every kcmp() of a dump of a process with two opens of one file (fds 5
+    and 6: the same inode, position and flags, two open file descriptions):
+    the dump fails, or the restore gives two descriptions again, not one."""
+    w = Walk("two opens")
+    images, pidfile = os.path.join(work, "twin"), os.path.join(work, "twin.pid")
+    path = os.path.join(work, "twin.txt")
+    with open(path, "w") as f:
+        f.write("twin\n")
+    env = {"CRIU_FAULT_CALLS": "syscall"}
+
+    def start():
+        p = subprocess.Popen(["sh", "-c", 'exec 5<"$0" 6<"$0"; exec sleep 1000', path], start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists("/proc/%d/fd/6" % p.pid) and "sleep" in open("/proc/%d/comm" % p.pid).read():
+                return p.pid
+            time.sleep(0.01)
+        raise RuntimeError("the two-opens process did not start")
+
+    pid = start()
+    try:
+        total = count_steps(["dump", "-t", pid, "-D", images, "-R"], env=env)
+        print("faults: dump -R of a process with two opens of one file takes %d steps of syscall" % total,
+              flush=True)
+        for n in range(1, total + 1):
+            w.tried += 1
+            shutil.rmtree(images, ignore_errors=True)
+            r = criu("dump", "-t", pid, "-D", images, "-v4", "-o", "dump.log",
+                     env=dict(env, CRIU_FAULT=str(n)), timeout=args.timeout)
+            if r.timed_out or r.crashed:
+                w.harm(n, ("hung: " if r.timed_out else "crashed: ") + r.brief(), r)
+            if r.rc:
+                w.failed_cleanly += 1
+                continue
+            reap()
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+            rr = criu("restore", "-D", images, "-d", "--pidfile", pidfile, timeout=args.timeout)
+            if rr.rc:
+                w.harm(n, "the dump succeeded but the images do not restore: " + rr.brief(), r)
+                pid = start()
+                continue
+            pid = int(open(pidfile).read())
+            w.succeeded += 1
+            if kcmp_file(pid, 5, 6) == 0:
+                w.harm(n, "the dump succeeded but fds 5 and 6 came back as one open file", r)
+                kill_all([pid])
+                pid = start()
+    finally:
+        kill_all([pid])
     return w
 
 
@@ -360,16 +430,18 @@ def main():
     ap.add_argument("--steps", type=int, default=40, help="steps to try in each walk (default 40)")
     ap.add_argument("--all", action="store_true", help="every step")
     ap.add_argument("--reads", action="store_true", help="only the steps that read (dump and restore walks)")
-    ap.add_argument("--only", choices=("dump", "restore", "chain"))
+    ap.add_argument("--calls", help="only the steps of these calls, comma-separated (dump and restore walks)")
+    ap.add_argument("--only", choices=("dump", "snapshot", "twin", "restore", "chain"))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--mem", type=int, default=64, help="KiB of private memory per process")
     ap.add_argument("--timeout", type=int, default=60)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    if args.reads:
-        # criu counts only these calls as steps: N walks the reads
-        os.environ["CRIU_FAULT_CALLS"] = ",".join(READS)
+    if args.reads or args.calls:
+        # criu counts only these calls as steps: N walks the reads (or the calls named)
+        os.environ["CRIU_FAULT_CALLS"] = args.calls or ",".join(READS)
+        args.reads = True
     if os.geteuid():
         raise SystemExit("faults.py must run as root")
     seed = args.seed if args.seed is not None else int(time.time())
@@ -380,6 +452,10 @@ def main():
     try:
         if args.only in (None, "dump"):
             walks.append(dump_walk(work, args, rnd))
+        if args.only == "snapshot" or (args.only is None and not args.reads):
+            walks.append(dump_walk(work, args, rnd, ("--snapshot",)))
+        if args.only == "twin" or (args.only is None and not args.reads):
+            walks.append(twin_walk(work, args))
         if args.only in (None, "restore"):
             walks.append(restore_walk(work, args, rnd))
             if not args.reads:
