@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,38 +269,6 @@ int lazy_pages_supported(void)
 #define LZ_ASK_RING	16
 
 /*
- * The background copy from local images runs on every CPU: the main loop
- * copies one chunk of LZ_BG pages and each worker (one per other CPU, at
- * most LZ_WORKERS) one of its own, all on the same userfaultfd (the kernel
- * takes concurrent copies). The main loop waits for them before it reads
- * the next events, so each chunk sees the layout as of the last events,
- * as a single copier would; faults are answered between chunks.
- */
-#define LZ_BG		256
-#define LZ_WORKERS	7
-
-/* One chunk: read, check, copy in. The worker only fills in what happened; the main loop judges. */
-struct lz_job {
-	int uffd, fd;
-	uint64_t addr, off;
-	size_t nr;
-	const uint64_t *csum;
-	uint8_t *buf;
-	ssize_t rd;		/* what pread() gave, rd_errno if < 0 */
-	int rd_errno;
-	size_t bad;		/* the first damaged page (nr: none) */
-	int cp_ret, cp_errno;	/* UFFDIO_COPY */
-	uint64_t cp_done;	/* bytes copied in */
-};
-
-struct lz_worker {
-	pthread_t t;
-	sem_t go, done;
-	bool quit;
-	struct lz_job job;
-};
-
-/*
  * Pages still to come: [start, end) whose bytes are at off in the source
  * src; for pages with the dumping host (no csum), at address off there.
  */
@@ -371,8 +337,6 @@ struct lz {
 	int ask_head, nr_ask;
 	uint64_t ask_seq;
 	int64_t t0;
-	struct lz_worker *wk;	/* the background copy's other threads */
-	int nr_wk;
 };
 
 static int64_t mono_ms(void)
@@ -939,192 +903,6 @@ static int copy_pages(struct lz *lz, struct lz_mm *m, uint64_t addr, size_t max)
 	return put_pages(m, addr, lz->buf, nr);
 }
 
-/* ---- the background copy on every CPU ---- */
-
-static void job_run(struct lz_job *j)
-{
-	struct uffdio_copy cp = { .dst = j->addr, .src = (uint64_t)j->buf, .len = j->nr * PAGE, .mode = 0 };
-
-	j->bad = j->nr;
-	j->cp_ret = -1;
-	j->cp_errno = 0;
-	j->cp_done = 0;
-	errno = 0;
-	j->rd = pread(j->fd, j->buf, j->nr * PAGE, j->off);
-	j->rd_errno = errno;
-	if (j->rd != (ssize_t)(j->nr * PAGE))
-		return;
-	j->bad = csum_check_pages(j->buf, j->nr, j->csum);
-	if (j->bad < j->nr)
-		return;
-	j->cp_ret = ioctl(j->uffd, UFFDIO_COPY, &cp);
-	j->cp_errno = errno;
-	j->cp_done = j->cp_ret == 0 ? j->nr * PAGE : cp.copy > 0 ? (uint64_t)cp.copy : 0;
-}
-
-static void *worker(void *arg)
-{
-	struct lz_worker *w = arg;
-
-	for (;;) {
-		while (sem_wait(&w->go) && errno == EINTR)
-			;
-		if (w->quit)
-			return NULL;
-		job_run(&w->job);
-		sem_post(&w->done);
-	}
-}
-
-static void workers_stop(struct lz *lz)
-{
-	for (int i = 0; i < lz->nr_wk; i++) {
-		lz->wk[i].quit = true;
-		sem_post(&lz->wk[i].go);
-		pthread_join(lz->wk[i].t, NULL);
-		munmap(lz->wk[i].job.buf, LZ_BG * PAGE);
-	}
-	free(lz->wk);
-	lz->wk = NULL;
-	lz->nr_wk = 0;
-}
-
-/* One worker per CPU besides ours; none (the main loop alone) if they can't be had. */
-static void workers_start(struct lz *lz)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int want = cpus > 1 ? (cpus - 1 < LZ_WORKERS ? cpus - 1 : LZ_WORKERS) : 0;
-
-	lz->wk = want ? calloc(want, sizeof(*lz->wk)) : NULL;
-	if (!lz->wk)
-		return;
-	for (int i = 0; i < want; i++) {
-		struct lz_worker *w = &lz->wk[i];
-
-		w->job.buf = mmap(NULL, LZ_BG * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (w->job.buf == MAP_FAILED)
-			break;
-		sem_init(&w->go, 0, 0);
-		sem_init(&w->done, 0, 0);
-		errno = pthread_create(&w->t, NULL, worker, w);
-		if (errno) {
-			pr_pwarn("lazy pages: a background copy thread");
-			munmap(w->job.buf, LZ_BG * PAGE);
-			break;
-		}
-		lz->nr_wk++;
-	}
-	pr_debug("lazy pages: the background copy on %d threads\n", lz->nr_wk + 1);
-}
-
-/* Up to @max chunks of pages from local images to come in @m, from its first range on. */
-static int jobs_plan(struct lz *lz, struct lz_mm *m, struct lz_job **jobs, int max)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < m->nr && n < max; i++) {
-		struct lz_range *r = &m->r[i];
-
-		if (!r->csum)
-			continue;	/* with the dumping host: its own path */
-		for (uint64_t a = r->start; a < r->end && n < max; n++) {
-			struct lz_job *j = jobs[n];
-			uint64_t first = (a - r->start) / PAGE;
-
-			j->uffd = m->uffd;
-			j->fd = lz->src[r->src].fd;
-			j->addr = a;
-			j->nr = (r->end - a) / PAGE;
-			if (j->nr > LZ_BG)
-				j->nr = LZ_BG;
-			j->off = r->off + first * PAGE;
-			j->csum = r->csum + first;
-			a += j->nr * PAGE;
-		}
-	}
-	return n;
-}
-
-/*
- * What a chunk came to, as put_pages() says: the pages copied in are no
- * longer to come, the rest is copied again here (page by page where
- * something is there already, after the events where the layout changes).
- * @retry: false once a chunk is to be tried again, so that only the first
- * such waits for its event (a missing area is given up on after a while).
- */
-static int job_done(struct lz *lz, struct lz_mm *m, struct lz_job *j, bool *retry)
-{
-	struct lz_src *src = NULL;
-
-	for (int i = 0; i < lz->nr_src; i++)
-		if (lz->src[i].fd == j->fd)
-			src = &lz->src[i];
-	if (j->rd != (ssize_t)(j->nr * PAGE)) {
-		pr_err("lazy pages: %s: can't read %zu pages at offset %lu (address %lx of process %d): %s\n",
-		       src->name, j->nr, (unsigned long)j->off, (unsigned long)j->addr, src->pid,
-		       j->rd < 0 ? strerror(j->rd_errno) : "file too short");
-		return -1;
-	}
-	if (j->bad < j->nr) {
-		pr_err("lazy pages: %s: the page at offset %lu (address %lx of process %d) is damaged (checksum "
-		       "mismatch): the restored tree is killed\n", src->name, (unsigned long)(j->off + j->bad * PAGE),
-		       (unsigned long)(j->addr + j->bad * PAGE), src->pid);
-		return -1;
-	}
-	if (j->cp_done) {
-		m->copied += j->cp_done / PAGE;
-		if (ranges_cut(m, j->addr, j->addr + j->cp_done, NULL, NULL))
-			return -1;
-	}
-	if (j->cp_done == j->nr * PAGE || !*retry)
-		return 0;
-	if (j->cp_errno == ESRCH)
-		return -2;
-	{
-		int ret = put_pages(m, j->addr + j->cp_done, j->buf + j->cp_done, j->nr - j->cp_done / PAGE);
-
-		if (ret == 1)
-			*retry = false;
-		return ret;
-	}
-}
-
-/*
- * The next chunks of @m on every thread, all waited for. As copy_pages();
- * 2 if only the main loop's copier is here (none planned: the caller's path).
- */
-static int copy_parallel(struct lz *lz, struct lz_mm *m)
-{
-	struct lz_job mine = { .buf = lz->buf }, *jobs[LZ_WORKERS + 1];
-	bool retry = true;
-	int n, ret = 0;
-
-	jobs[0] = &mine;
-	for (int i = 0; i < lz->nr_wk; i++)
-		jobs[i + 1] = &lz->wk[i].job;
-	n = jobs_plan(lz, m, jobs, lz->nr_wk + 1);
-	if (n == 0)
-		return 2;
-	for (int i = 1; i < n; i++)
-		sem_post(&lz->wk[i - 1].go);
-	job_run(&mine);
-	for (int i = 1; i < n; i++)
-		while (sem_wait(&lz->wk[i - 1].done) && errno == EINTR)
-			;
-	/* in address order: a chunk to try again stops the retries of those after it */
-	for (int i = 0; i < n; i++) {
-		int r = job_done(lz, m, jobs[i], &retry);
-
-		if (r == -1)
-			return -1;
-		if (r == -2 || (r == 1 && ret == 0))
-			ret = r;
-		if (r == -2)
-			break;
-	}
-	return ret;
-}
-
 static int serve_fault(struct lz *lz, struct lz_mm *m, uint64_t addr)
 {
 	int ret;
@@ -1541,9 +1319,7 @@ static int background(struct lz *lz, int *rr)
 			continue;
 		}
 		*rr = (*rr + k + 1) % lz->nr_mm;
-		ret = lz->nr_wk && m->r[0].csum ? copy_parallel(lz, m) : 2;
-		if (ret == 2)
-			ret = copy_pages(lz, m, m->r[0].start, LZ_BG);
+		ret = copy_pages(lz, m, m->r[0].start, 256);
 		if (ret == 1 && m->enoent_addr)
 			return 2;	/* an event to wait for: not at full speed */
 		if (ret == -2)
@@ -1729,10 +1505,8 @@ int cr_lazy_pages(void)
 			pr_pwarn("--status-fd %d", opts.status_fd);
 		close(opts.status_fd);
 	}
-	workers_start(&lz);
 	if (serve(&lz) == 0)
 		ret = 0;
-	workers_stop(&lz);
 	for (int i = 0; i < lz.nr_mm; i++) {
 		pages += lz.mm[i]->copied;
 		if (lz.mm[i]->uffd >= 0)
