@@ -1745,9 +1745,16 @@ static int collect_posix_timers(struct dump_ctx *dc)
 	return 0;
 }
 
+/* 1 if @a and @b share the kernel object @type, 0 if not, -1 (said) if kcmp() failed: never a guess. */
 static int kcmp_same(pid_t a, pid_t b, int type)
 {
-	return syscall(SYS_kcmp, a, b, type, 0, 0) == 0;
+	long r = syscall(SYS_kcmp, a, b, type, 0, 0);
+
+	if (r < 0) {
+		pr_perror("kcmp(%d, %d, type %d)", a, b, type);
+		return -1;
+	}
+	return r == 0;
 }
 
 /* The process whose fs (or fd table) dc has through its chain of sharing parents. */
@@ -1772,11 +1779,17 @@ static int link_sharing_parents(struct dump_tree *t)
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
 		char root[PATH_MAX], path[64];
 
+		int files, fs;
+
 		if (dc->zombie || !parent || parent->zombie)
 			continue;
-		if (kcmp_same(parent->pid, dc->pid, KCMP_FILES))
+		files = kcmp_same(parent->pid, dc->pid, KCMP_FILES);
+		fs = kcmp_same(parent->pid, dc->pid, KCMP_FS);
+		if (files < 0 || fs < 0)
+			return -1;
+		if (files)
 			dc->files_from = parent->pid;
-		if (!kcmp_same(parent->pid, dc->pid, KCMP_FS))
+		if (!fs)
 			continue;
 		dc->fs_from = parent->pid;
 		snprintf(path, sizeof(path), "/proc/%d/root", dc->pid);
@@ -1830,10 +1843,16 @@ int mark_vm_children(struct dump_tree *t)
 {
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i], *parent = tree_find(t, dc->ppid);
+		int vm, sighand, files, fs;
 		pid_t tid;
 
-		if (dc->zombie || !parent || parent->zombie || !kcmp_same(parent->pid, dc->pid, KCMP_VM) ||
-		    !kcmp_same(parent->pid, dc->pid, KCMP_SIGHAND))
+		if (dc->zombie || !parent || parent->zombie)
+			continue;
+		vm = kcmp_same(parent->pid, dc->pid, KCMP_VM);
+		sighand = kcmp_same(parent->pid, dc->pid, KCMP_SIGHAND);
+		if (vm < 0 || sighand < 0)
+			return -1;
+		if (!vm || !sighand)
 			continue;
 		tid = in_vfork(parent);
 		if (tid) {
@@ -1841,9 +1860,12 @@ int mark_vm_children(struct dump_tree *t)
 			       "in a vfork for it; not supported\n", dc->pid, parent->pid, tid);
 			return -1;
 		}
+		files = kcmp_same(parent->pid, dc->pid, KCMP_FILES);
+		fs = kcmp_same(parent->pid, dc->pid, KCMP_FS);
+		if (files < 0 || fs < 0)
+			return -1;
 		/* not rebuilt yet: untested combinations stay refused */
-		if (kcmp_same(parent->pid, dc->pid, KCMP_FILES) || kcmp_same(parent->pid, dc->pid, KCMP_FS) ||
-		    dc->nr_th > 1) {
+		if (files || fs || dc->nr_th > 1) {
 			pr_err("can't dump: process %d shares its parent's memory (CLONE_VM | CLONE_SIGHAND) and "
 			       "also its fd table or fs (CLONE_FILES, CLONE_FS), or has threads; not supported yet\n",
 			       dc->pid);
@@ -1951,8 +1973,12 @@ static int check_sharing(struct dump_tree *t)
 		}
 		/* a run of sharers: every pair in it must be one restore makes again */
 		for (int a = 0, b; a < n; a = b) {
-			for (b = a + 1; b < n && kcmp_same(live[a]->pid, live[b]->pid, kinds[k].type); b++)
+			int same = 0;
+
+			for (b = a + 1; b < n && (same = kcmp_same(live[a]->pid, live[b]->pid, kinds[k].type)) > 0; b++)
 				;
+			if (same < 0)
+				goto out;
 			for (int x = a; x < b; x++)
 				for (int y = x + 1; y < b; y++)
 					if (check_pair(t, live[x] < live[y] ? live[x] : live[y],
