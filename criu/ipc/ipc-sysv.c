@@ -633,6 +633,38 @@ static int dump_sems(IpcNsEntry *ns)
 	return for_each_object(max, stat_sem, "semctl(SEM_STAT_ANY)", dump_sem, -1, ns);
 }
 
+/* One object's owner and creator as the tree's user namespace sees them. */
+static int perm_inside(IpcPermEntry *p, const char *what)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "SysV %s %d (owner)", what, p->id);
+	if (ns_owner_inside(&p->uid, &p->gid, name))
+		return -1;
+	snprintf(name, sizeof(name), "SysV %s %d (creator)", what, p->id);
+	return ns_owner_inside(&p->cuid, &p->cgid, name);
+}
+
+/*
+ * The kernel gave the ids as criu's user namespace sees them; a tree with
+ * one of its own gets its objects made again from inside it (as the
+ * POSIX queues), so they are saved as the tree sees them. Nothing to do
+ * without one (ns_owner_inside() leaves them).
+ */
+static int perms_inside(IpcNsEntry *ns)
+{
+	for (size_t i = 0; i < ns->n_shms; i++)
+		if (perm_inside(ns->shms[i]->perm, "shm segment"))
+			return -1;
+	for (size_t i = 0; i < ns->n_msqs; i++)
+		if (perm_inside(ns->msqs[i]->perm, "message queue"))
+			return -1;
+	for (size_t i = 0; i < ns->n_sems; i++)
+		if (perm_inside(ns->sems[i]->perm, "semaphore set"))
+			return -1;
+	return 0;
+}
+
 /* Runs in a child that joins the tree's namespace and exits: nothing to free. */
 static int dump_ns(int dfd)
 {
@@ -647,11 +679,8 @@ static int dump_ns(int dfd)
 		goto out;
 	if (add_sysctls(ns) || dump_shms(dfd, ns) || dump_msqs(ns) || dump_sems(ns))
 		goto out;
-	if ((ns->n_shms || ns->n_msqs || ns->n_sems) && ns_id_of(ipc_ns_pid, "user") != ns_self_id(NS_USER)) {
-		pr_err("can't dump the ipc namespace of %d: SysV IPC objects in a tree with a user namespace of its "
-		       "own are not supported yet\n", ipc_ns_pid);
+	if (perms_inside(ns))
 		goto out;
-	}
 	if (mqueue_dump_ns(ns, ipc_ns_pid))
 		goto out;
 	img = open_image_at(dfd, CR_FD_IPC_NS, O_DUMP);
@@ -931,7 +960,8 @@ static int create_with_id(const char *next_id, const IpcPermEntry *p, int (*crea
 	}
 	id = create(arg);
 	err = errno;
-	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1)) {
+	/* a changed euid made us undumpable: /proc/self would be closed to us for the rest of the restore */
+	if (setresuid(-1, 0, -1) || setresgid(-1, 0, -1) || prctl(PR_SET_DUMPABLE, 1)) {
 		pr_perror("can't become root again");
 		return -1;
 	}
