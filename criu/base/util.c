@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc_parse.h"
 #include "cr_options.h"
 #include "util.h"
 
@@ -193,6 +195,43 @@ int write_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* All @len bytes, or -1 (errno ECONNRESET at an early end of file or stream). */
+int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void remove_flat_dir(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	while (d && next_dirent(d, &de, name) == 1)
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 int send_fds(int sk, const void *buf, size_t len, const int *fds, int nr)

@@ -300,22 +300,6 @@ static int64_t written_since(int prev_dfd)
  * writes during the last round, as live migration converges. A round that
  * fails changes nothing: the dump goes on from the images it had.
  */
-static void rm_live_dir(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
-	while (d && next_dirent(d, &de, name) == 1)
-		if (de->d_name[0] != '.')
-			unlinkat(fd, de->d_name, 0);
-	if (d)
-		closedir(d);
-	else if (fd >= 0)
-		close(fd);
-	unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
 int dump_live_rounds(pid_t pid)
 {
 	const char *prev = opts.prev_images_dir;
@@ -360,7 +344,7 @@ int dump_live_rounds(pid_t pid)
 		if (ret) {
 			pr_warn("the live round failed: the dump goes on from %s\n", prev);
 			/* what it left (logs, stats) goes with it */
-			rm_live_dir(dfd, name);
+			remove_flat_dir(dfd, name);
 			ret = 0;
 			break;
 		}

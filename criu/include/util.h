@@ -30,6 +30,9 @@ ssize_t read_link(const char *path, char *buf, size_t size);
 void close_fds(const int *fds, int n);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len);
+/* Remove @name under @dfd and the files in it (a live round's images: no subdirs), as far as it goes. */
+void remove_flat_dir(int dfd, const char *name);
 /*
  * Reading text files of /proc and /sys without mistaking a failure for
  * the end: a read error, or text that does not fit, is reported (naming

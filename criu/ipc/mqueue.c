@@ -210,23 +210,6 @@ struct mq_msg {
 	char *data;
 };
 
-static int read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /*
  * In the reading process: every message out, all of them back in the
  * same order, and only then to @out. 0, 1 if nothing was taken out, 2 if
@@ -306,7 +289,7 @@ static int dump_messages(IpcMqueueEntry *qe, mqd_t q, long curmsgs)
 	}
 	close(p[1]);
 	qe->msgs = calloc(curmsgs + 1, sizeof(*qe->msgs));
-	if (!qe->msgs || read_all(p[0], &nr, sizeof(nr)) || nr != curmsgs)
+	if (!qe->msgs || read_full(p[0], &nr, sizeof(nr)) || nr != curmsgs)
 		goto out;
 	for (long i = 0; i < nr; i++) {
 		IpcMqMsgEntry *me = calloc(1, sizeof(*me));
@@ -316,12 +299,12 @@ static int dump_messages(IpcMqueueEntry *qe, mqd_t q, long curmsgs)
 			goto out;
 		ipc_mq_msg_entry__init(me);
 		qe->msgs[qe->n_msgs++] = me;
-		if (read_all(p[0], &me->prio, sizeof(me->prio)) || read_all(p[0], &len, sizeof(len)) ||
+		if (read_full(p[0], &me->prio, sizeof(me->prio)) || read_full(p[0], &len, sizeof(len)) ||
 		    len > (size_t)qe->msgsize)
 			goto out;
 		me->data.len = len;
 		me->data.data = malloc(len + 1);
-		if (!me->data.data || read_all(p[0], me->data.data, len))
+		if (!me->data.data || read_full(p[0], me->data.data, len))
 			goto out;
 	}
 	ret = 0;

@@ -35,26 +35,6 @@
 #include "rpc.h"
 #include "util.h"
 
-static int read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ECONNRESET;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int send_all(int sk, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -203,7 +183,7 @@ static int srv_pages(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_all(s->sk, s->buf, m->len)) {
+	if (read_full(s->sk, s->buf, m->len)) {
 		pr_perror("page server: the dump went away in the middle of %lu pages", (unsigned long)m->b);
 		return -1;
 	}
@@ -294,7 +274,7 @@ static int srv_inventory(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_all(s->sk, s->buf, m->len)) {
+	if (read_full(s->sk, s->buf, m->len)) {
 		pr_perror("page server: the dump went away in the middle of its inventory");
 		return -1;
 	}
@@ -341,19 +321,8 @@ static void srv_dedup(struct ps_server *s, bool asked)
 /* The images of a live round whose dump went on without it: not a parent of anything, removed. */
 static void srv_drop_round(struct ps_server *s)
 {
-	int fd = openat(s->top, s->round, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
 	pr_info("page server: the live round %s was given up: its images are removed\n", s->round);
-	while (d && next_dirent(d, &de, s->round) == 1)
-		if (de->d_name[0] != '.')
-			unlinkat(fd, de->d_name, 0);
-	if (d)
-		closedir(d);
-	else if (fd >= 0)
-		close(fd);
-	unlinkat(s->top, s->round, AT_REMOVEDIR);
+	remove_flat_dir(s->top, s->round);
 }
 
 /* A live round's subdir: .live-N, made here as the dump made its own. */
@@ -424,7 +393,7 @@ static int srv_hello(struct ps_server *s, struct ps_msg *m)
 
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
 {
-	if (m->len >= max || read_all(s->sk, buf, m->len))
+	if (m->len >= max || read_full(s->sk, buf, m->len))
 		return -1;
 	buf[m->len] = '\0';
 	return 0;
@@ -438,7 +407,7 @@ static int serve(struct ps_server *s)
 		struct ps_msg m;
 		int ret = 0;
 
-		if (read_all(s->sk, &m, sizeof(m))) {
+		if (read_full(s->sk, &m, sizeof(m))) {
 			pr_perror("page server: the dump went away before it was whole");
 			return -1;
 		}
@@ -589,7 +558,7 @@ static int ps_broke(void)
 
 static int ps_reply(struct ps_msg *m, const char *what)
 {
-	if (read_all(ps_sk, m, sizeof(*m)) || m->cmd != PS_REPLY) {
+	if (read_full(ps_sk, m, sizeof(*m)) || m->cmd != PS_REPLY) {
 		pr_perror("the page server did not answer %s", what);
 		return ps_broke();
 	}
@@ -677,7 +646,7 @@ int ps_cover(pid_t pid, struct page_list *out)
 		return ps_broke();
 	}
 	r = malloc(m.len ? m.len : 1);
-	if (!r || read_all(ps_sk, r, m.len)) {
+	if (!r || read_full(ps_sk, r, m.len)) {
 		pr_perror("reading the page server's answer");
 		free(r);
 		return ps_broke();
@@ -994,7 +963,7 @@ static int lazy_session(int sk)
 	for (;;) {
 		if (lazy_wait(sk))
 			return -1;
-		if (read_all(sk, &m, sizeof(m)))
+		if (read_full(sk, &m, sizeof(m)))
 			return lazy_gone();
 		switch (m.cmd) {
 		case PS_HELLO:
@@ -1147,7 +1116,7 @@ int ps_lazy_take(pid_t pid, uint64_t vaddr, uint64_t max, void *buf, uint64_t *n
 	struct ps_msg m;
 	size_t bad;
 
-	if (read_all(ps_sk, &m, sizeof(m)))
+	if (read_full(ps_sk, &m, sizeof(m)))
 		return lazy_gone_there();
 	if (m.cmd == PS_REPLY) {
 		pr_err("lazy pages: the dumping host can't give the pages at %lx of process %d (%s)\n",
@@ -1159,7 +1128,7 @@ int ps_lazy_take(pid_t pid, uint64_t vaddr, uint64_t max, void *buf, uint64_t *n
 		pr_err("lazy pages: a malformed answer from the dumping host\n");
 		return -1;
 	}
-	if (read_all(ps_sk, lz_csum, m.b * sizeof(uint64_t)) || read_all(ps_sk, buf, m.b * PAGE_SIZE))
+	if (read_full(ps_sk, lz_csum, m.b * sizeof(uint64_t)) || read_full(ps_sk, buf, m.b * PAGE_SIZE))
 		return lazy_gone_there();
 	/* checked while the bytes are still in the cache they were just read into */
 	bad = csum_check_pages(buf, m.b, lz_csum);
