@@ -434,6 +434,9 @@ static int orphan_info(int s, TtyEntry *te, const char *link, const struct tty_p
 	ti->ypixel = ws.ws_ypixel;
 	ti->uid = st.st_uid;
 	ti->gid = st.st_gid;
+	/* the restore gives the slave its owner from inside the tree's user namespace */
+	if (ns_owner_inside(&ti->uid, &ti->gid, "the slave of an orphan pts master"))
+		return -1;
 	ti->mode = st.st_mode & 07777;
 	for (int i = 0; i < nr; i++) {
 		dev_t ctty = tty_nr_dev(p[i].tty_nr);

@@ -27,6 +27,14 @@
 #   empty-ns      --empty-ns network at checkpoint and restore
 #   ext-unix-sk   --ext-unix-sk: the container logs to a datagram socket of
 #                 the host (bound in the host's network namespace), as to /dev/log
+#   confined      a spec with seccomp, no_new_privs, ambient caps, rlimits,
+#                 oom_score_adj, hostname, ipc/mqueue sysctls, cwd: all as before
+#   userns        a user namespace (0 -> 200000): runc binds the devices
+#   userns-tty    the same with terminal true: the console's slave is owned
+#                 by the container's root (saved as the container sees it)
+#   restore-as    restored under another name: runc's cgroup path is the new one
+#   twice         checkpoint --leave-running, then two restores under new
+#                 names from the same images while the original runs on
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -35,7 +43,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -55,7 +63,7 @@ bundle() {
 	[ ! -f "$cwork/wl" ] || cp "$cwork/wl" "$cwork/bundle/rootfs/workload-ext.sh"
 	[ ! -x "$cwork/logconn" ] || cp "$cwork/logconn" "$cwork/bundle/rootfs/"
 	(cd "$cwork/bundle" && runc spec) || return 1
-	python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" "$cwork/ext" <<'PY'
+	SPEC_PY=${SPEC_PY:-} python3 - "$cwork/bundle/config.json" "$1" "${2:-/workload.sh}" "$cwork/ext" <<'PY'
 import json, os, sys
 p = sys.argv[1]
 c = json.load(open(p))
@@ -66,6 +74,8 @@ c["mounts"].append({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
 if os.path.isdir(sys.argv[4]):
     # at the same path as on the host, as /dev/log is: the socket's name means the same inside
     c["mounts"].append({"destination": sys.argv[4], "type": "bind", "source": sys.argv[4], "options": ["rbind"]})
+# a case's own changes to the spec (SPEC_PY: python on c)
+exec(os.environ.get("SPEC_PY", ""))
 json.dump(c, open(p, "w"), indent=1)
 PY
 }
@@ -450,8 +460,106 @@ case_empty-ns() {
 	check_restored "${before:-1}" && pass
 }
 
+# confinement PID: what a container's init shows of how it is confined
+confinement() {
+	local p=$1 s
+	grep -E '^(Seccomp|Seccomp_filters|NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)|Uid|Gid|Groups|Umask)' "/proc/$p/status"
+	echo "oom_score_adj $(cat "/proc/$p/oom_score_adj")"
+	grep -E '^Max (open files|processes|core)' "/proc/$p/limits"
+	echo "hostname $(nsenter -t "$p" -u hostname)"
+	for s in kernel/msgmax kernel/msgmnb kernel/shmmax kernel/sem kernel/shm_rmid_forced fs/mqueue/msg_max; do
+		echo "$s $(nsenter -t "$p" -i cat "/proc/sys/$s")"
+	done
+	echo "cwd $(readlink "/proc/$p/cwd")"
+	# mount point, options, fs, super options (runc's masked files are
+	# binds of its /dev/null at checkpoint, of the host's at restore)
+	awk '$4 != "/null" { print $5, $6, $(NF-2), $NF }' "/proc/$p/mountinfo" | sort
+}
+
+# confined_case TERMINAL: the container keeps how it is confined
+confined_case() {
+	local before
+	start "$1" || return
+	confinement "$pid" >"$cwork/confinement.before"
+	checkpoint || return
+	before=$(last_out)
+	restore "$1" || return
+	check_restored "${before:-1}" || return
+	confinement "$pid" >"$cwork/confinement.after"
+	diff "$cwork/confinement.before" "$cwork/confinement.after" >"$cwork/confinement.diff" ||
+		{ fail "not confined as before: $(tr '\n' ' ' <"$cwork/confinement.diff" | head -c 600)"; return; }
+	pass
+}
+
+case_confined() {
+	SPEC_PY='
+c["hostname"] = "confined"
+c["process"]["oomScoreAdj"] = 345
+c["process"]["noNewPrivileges"] = True
+c["process"]["cwd"] = "/tmp"
+c["process"]["capabilities"]["ambient"] = ["CAP_NET_BIND_SERVICE"]
+c["process"]["capabilities"]["inheritable"] = ["CAP_NET_BIND_SERVICE"]
+c["process"]["rlimits"].append({"type": "RLIMIT_CORE", "hard": 12345, "soft": 1234})
+c["linux"]["sysctl"] = {"kernel.msgmax": "9999", "kernel.shmmax": "123456789", "kernel.sem": "251 32000 33 129",
+                        "fs.mqueue.msg_max": "77", "kernel.shm_rmid_forced": "1"}
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                         "syscalls": [{"names": ["mknod", "keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+' confined_case false
+}
+
+USERNS_PY='
+c["linux"]["namespaces"].append({"type": "user"})
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+'
+# the container's root must reach its rootfs under the work dir
+case_userns() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY confined_case false; }
+case_userns-tty() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY confined_case true; }
+
+# restore_as NAME ARGS...: restores the images as container NAME
+restore_as() {
+	local name=$1
+	shift
+	stdio_run runc_ restore -d --image-path "$cwork/img" --work-path "$cwork/work-$name" "$@" "$name" ||
+		{ fail "runc restore as $name: $(grep -a 'level=error' "$cwork/out" | tail -2)"; return 1; }
+}
+
+case_restore-as() {
+	local before cg
+	start false || return
+	checkpoint || return
+	before=$(last_out)
+	ctr=$ctr-new
+	restore_as "$ctr" || return
+	check_restored "${before:-1}" || return
+	cg=$(grep -E '^[0-9]+:pids:' "/proc/$pid/cgroup" | cut -d: -f3)
+	[ "$cg" = "/$ctr" ] || { fail "restored in pids cgroup $cg, not /$ctr"; return; }
+	pass
+}
+
+case_twice() {
+	local before n
+	start false || return
+	checkpoint --leave-running || return
+	before=$(count_of "/proc/$pid/root")
+	orig=$ctr
+	for n in a b; do
+		ctr=$orig-$n
+		restore_as "$ctr" || return
+		check_restored "${before:-1}" || return
+		[ $n = b ] || first=$ctr
+	done
+	runc_ state "$orig" 2>/dev/null | grep -q '"status": "running"' || { fail "the original stopped"; return; }
+	pass
+}
+
 case_cleanup() {
 	cd /
+	for c in ${orig:-} ${first:-}; do
+		runc_ kill "$c" KILL >/dev/null 2>&1
+		for _ in $(seq 20); do runc_ delete -f "$c" >/dev/null 2>&1 && break; sleep 0.1; done
+	done
+	orig= first=
 	if [ -n "${lazy_ctr:-}" ]; then
 		runc_ kill "$lazy_ctr" KILL >/dev/null 2>&1
 		for _ in $(seq 20); do runc_ delete -f "$lazy_ctr" >/dev/null 2>&1 && break; sleep 0.1; done
