@@ -998,6 +998,7 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
 	int32_t *tids = calloc(dc->nr_th + 1, sizeof(*tids));
+	uint32_t ids[6];
 	int ret;
 
 	if (!tids) {
@@ -1031,6 +1032,20 @@ static int write_pstree_entry(struct cr_img *img, struct dump_ctx *dc)
 		pe.has_zombie = pe.has_exit_code = true;
 		pe.zombie = true;
 		pe.exit_code = dc->exit_code;
+		pe.comm = dc->stat.comm;
+		for (int i = 0; i < 3; i++) {
+			ids[i] = dc->status.uid[i];
+			ids[3 + i] = dc->status.gid[i];
+			if (ns_uid_inside(&ids[i], 0) || ns_uid_inside(&ids[3 + i], 1)) {
+				pr_err("can't dump zombie %d: its uid %u or gid %u is not mapped in its user "
+				       "namespace\n", dc->pid, dc->status.uid[i], dc->status.gid[i]);
+				free(tids);
+				return -1;
+			}
+		}
+		pe.n_zombie_uids = pe.n_zombie_gids = 3;
+		pe.zombie_uids = ids;
+		pe.zombie_gids = ids + 3;
 	}
 	ret = pb_write_one(img, &pe);
 	free(tids);
@@ -1285,6 +1300,11 @@ static int seize_process(struct dump_ctx *dc)
 				return -1;
 			dc->zombie = 1;
 			dc->exit_code = dc->stat.exit_code;
+			/* its ids stay: ps and the parent's waitid() show them */
+			if (parse_pid_status(dc->pid, &dc->status)) {
+				pr_err("can't read the status of zombie %d\n", dc->pid);
+				return -1;
+			}
 			return 0;
 		}
 		if (tries == 0) {

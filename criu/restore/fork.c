@@ -303,6 +303,14 @@ int zombie_cores_prepare(struct rst_tree *tr)
 		pr_perror("can't give %s to the user namespace's root", tr->core_dir);
 		return -1;
 	}
+	/*
+	 * and die with their own ids, whoever they are (the core is made as
+	 * them, from their cwd: the directories above need not let them in)
+	 */
+	if (chmod(tr->core_dir, 01733)) {
+		pr_perror("can't open %s to the zombies' ids", tr->core_dir);
+		return -1;
+	}
 	return 0;
 }
 
@@ -341,15 +349,33 @@ static void zombie_core_limit(struct rst_tree *tr, int st)
 	getrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = 0;
 	if (WIFSIGNALED(st) && WCOREDUMP(st) && tr->core_fd >= 0 && !fchdir(tr->core_fd)) {
+		/* dumpable again after zombie_ids(): /proc/self would stay root's */
+		prctl(PR_SET_DUMPABLE, 1);
 		fd = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (write(fd, "0", 1) == 1)
 				rl.rlim_cur = rl.rlim_max;
 			close(fd);
 		}
-		prctl(PR_SET_DUMPABLE, 1);
 	}
 	setrlimit(RLIMIT_CORE, &rl);
+}
+
+/* A zombie's ids (images of older builds have none: it stays ours). */
+static int zombie_ids(struct rst_ctx *rc)
+{
+	const PstreeEntry *pe = rc->pe;
+
+	if (pe->n_zombie_uids != 3 || pe->n_zombie_gids != 3)
+		return 0;
+	if (setresgid(pe->zombie_gids[0], pe->zombie_gids[1], pe->zombie_gids[2]) ||
+	    setresuid(pe->zombie_uids[0], pe->zombie_uids[1], pe->zombie_uids[2])) {
+		pr_perror("can't give zombie %d its uids %u/%u/%u gids %u/%u/%u", rc->pid, pe->zombie_uids[0],
+			  pe->zombie_uids[1], pe->zombie_uids[2], pe->zombie_gids[0], pe->zombie_gids[1],
+			  pe->zombie_gids[2]);
+		return -1;
+	}
+	return 0;
 }
 
 /* A zombie: exit the way it did; its parent reaps it when it wants to. */
@@ -357,6 +383,9 @@ static void __attribute__((noreturn)) become_zombie(struct rst_ctx *rc)
 {
 	int st = rc->exit_code;
 
+	/* the name ps shows, not ours */
+	if (rc->pe->comm)
+		prctl(PR_SET_NAME, rc->pe->comm);
 	zombie_core_limit(rc->tree, st);
 	if (WIFSIGNALED(st)) {
 		sigset_t none;
@@ -602,6 +631,8 @@ int restore_task(struct rst_ctx *rc)
 		if (fork_children(rc))
 			return -1;
 		if (rc->pgrp_late && join_group_when_made(rc->pe->pgid))
+			return -1;
+		if (zombie_ids(rc))
 			return -1;
 		become_zombie(rc);
 	}
