@@ -75,6 +75,15 @@ int images_dir_trusted(const char *dir)
 		return -1;
 	}
 	close(fd);
+	/*
+	 * A directory the caller opened and gave criu as an fd (swrk's
+	 * images_dir_fd, or -D /proc/self/fd/N): every image is read through
+	 * that fd, which renaming the directories above can't redirect. The
+	 * caller vouched for the path when it opened it: podman's bundle
+	 * of a container with a user namespace is the container root's.
+	 */
+	if (!strncmp(dir, "/proc/self/fd/", 14))
+		return 0;
 	while ((slash = strrchr(path, '/'))) {
 		if (slash == path)
 			slash[1] = '\0';

@@ -317,6 +317,37 @@ def t_dump_restore():
     expect(not t.alive(), "the restored root was not our child")
 
 
+def t_images_fd_in_foreign_dir():
+    """podman's bundle of a container with a user namespace belongs to the
+    container's root: the images dir root gives by fd is root's, the one
+    above it someone else's. Read through the fd, it is taken; by its
+    path (criu restore -D) it is still refused."""
+    t = Target()
+    top = new_dir("userdata", NOBODY)
+    os.chmod(top, 0o700)
+    d = os.path.join(top, "checkpoint")
+    os.mkdir(d, 0o700)
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, notify_scripts=False)}, None, (fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    p = subprocess.run([CRIU, "restore", "-d", "-D", d, "-o", "cli.log"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    expect(p.returncode != 0, "criu restore -D %s took images under a directory of uid %d" % (d, NOBODY))
+    r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_level": 4,
+                     "log_file": "restore.log", "rst_sibling": True}}, None, (fd,))
+    os.close(fd)
+    if not (r and r["success"]):
+        with open(os.path.join(d, "restore.log"), errors="replace") as f:
+            errs = [ln for ln in f if "Error" in ln]
+        raise Fail("restore from the fd: %r %s" % (r, " ".join(errs[-2:])))
+    expect(t.alive() and t.counting(), "the restored counter does not count")
+    t.kill()
+
+
 def t_dump_leave_running_no_notify():
     t = Target()
     d = new_dir("img")
@@ -1391,6 +1422,7 @@ def main():
         check("fuzz", t_fuzz)
         check("not_a_socket", t_not_a_socket)
         check("dump_restore", t_dump_restore)
+        check("images_fd_in_foreign_dir", t_images_fd_in_foreign_dir)
         check("dump_leave_running_work_dir", t_dump_leave_running_no_notify)
         for at in DUMP_ORDER:
             check("notify_refused_" + at, t_notify_refused, at)

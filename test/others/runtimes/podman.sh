@@ -15,6 +15,9 @@
 #                 a second container while the first runs on
 #   stats         --print-stats at both ends (our stats-dump/stats-restore)
 #   tcp           --tcp-established with a connection open inside
+#   userns        --uidmap/--gidmap 0:300000:65536 with a terminal (-t): the
+#                 bundle (images dir's parent) is the container root's, the
+#                 console's slave too
 # The checks are runc.sh's: the counter goes on from where it was (in
 # /run/count, a tmpfs, and in `podman logs`), the token in the tmpfs is
 # still there, and for tcp the data goes on over the same connection.
@@ -27,7 +30,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -97,7 +100,7 @@ last_out() { podman logs "$ctr" 2>/dev/null | tr -d '\r' | grep -a '^count ' | t
 start() {
 	local script=${1:-/workload.sh}
 	ctr=e2e-$case-$$
-	podman run -d ${TTY:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
+	podman run -d ${TTY:-} ${PM_ARGS:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
 		>"$cwork/run.out" 2>&1 || { fail "podman run: $(tail -1 "$cwork/run.out")"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && [ "$pid" != 0 ] && wait_count "/proc/$pid/root" 5 ||
@@ -264,6 +267,17 @@ case_tcp() {
 		sleep 0.1
 	done
 	[ "${got:-0}" -gt "${before:-1}" ] || { fail "nothing new over the TCP connection (last ${got:-none})"; return; }
+	pass
+}
+
+case_userns() {
+	local before
+	TTY=-t PM_ARGS="--uidmap 0:300000:65536 --gidmap 0:300000:65536" start || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	grep -q '^ *0 *300000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
 	pass
 }
 
