@@ -873,6 +873,53 @@ static int relocate(int ih, const char *path, char **out)
 	return *out ? 0 : -1;
 }
 
+/*
+ * Cgroup @path of image hierarchy @ih where this restore puts it (the
+ * tree's home moved by --cgroup-root, runc's cg_root): into @out.
+ */
+static int relocate_into(int ih, const char *path, char *out, size_t size)
+{
+	const CgroupHier *ch = rs.e->hiers[ih];
+	const char *to = root_for(ch->controllers);
+
+	if (!to || !cg_path_within(path, ch->home)) {
+		snprintf(out, size, "%s", path);
+		return 0;
+	}
+	if (cg_relocate(path, ch->home, to, out, size)) {
+		pr_err("cgroup %s moved to %s: path too long\n", path, to);
+		return -1;
+	}
+	return 0;
+}
+
+int cgroup_restore_relocate(const char *ctrls, const char *path, char *out, size_t size)
+{
+	for (size_t ih = 0; rs.active && ih < rs.e->n_hiers; ih++)
+		if (same_ctrls(rs.e->hiers[ih]->controllers, ctrls))
+			return relocate_into(ih, path, out, size);
+	snprintf(out, size, "%s", path);
+	return 0;
+}
+
+int cgroup_restore_relocate_dev(dev_t dev, const char *path, char *out, size_t size)
+{
+	char name[16];
+	struct stat st;
+
+	for (size_t ih = 0; rs.active && ih < rs.e->n_hiers; ih++) {
+		int h = rs.map[ih];
+
+		if (h < 0 || use_hier(h))
+			continue;
+		snprintf(name, sizeof(name), "%d", h);
+		if (!fstatat(yard, name, &st, 0) && st.st_dev == dev)
+			return relocate_into(ih, path, out, size);
+	}
+	snprintf(out, size, "%s", path);
+	return 0;
+}
+
 static int read_rst_image(int dfd)
 {
 	void *msg;

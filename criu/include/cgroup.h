@@ -98,6 +98,13 @@ void cg_props_free(CgroupDir *d);
 
 /* criu, once the images are read: cgroups made and their early properties set; the mover started. */
 int cgroup_restore_prepare(int dfd);
+/*
+ * Where cgroup @path (of the hierarchy with controllers @ctrls, or whose
+ * files have st_dev @dev) goes at this restore: the tree's home moved by
+ * --cgroup-root / cg_root, for a cgroup namespace's root and cgroup mounts.
+ */
+int cgroup_restore_relocate(const char *ctrls, const char *path, char *out, size_t size);
+int cgroup_restore_relocate_dev(dev_t dev, const char *path, char *out, size_t size);
 /* The mover's socket, for the restore processes (a service fd from here on). */
 int cgroup_restore_sk(void);
 void cgroup_restore_set_sk(int fd);

@@ -43,6 +43,7 @@
 
 #include "cr_options.h"
 #include "image.h"
+#include "cgroup.h"
 #include "log.h"
 #include "mnt.h"
 #include "mntns.h"
@@ -441,17 +442,43 @@ static int make_origin(int dfd, MntOriginEntry *o)
 	return open_origin_dir(o);
 }
 
-/* A detached private clone of mount @m's directory of its origin @ofd, with its attributes. */
-static int clone_mount(int ofd, MntEntry *m)
+/*
+ * The directory of mount @m in origin @o (@ofd): a cgroup mount's goes
+ * where the restore moves the tree's cgroups (--cgroup-root, runc's
+ * cg_root: a container restored under another name), as its tasks do.
+ */
+static const char *mount_root(MntOriginEntry *o, int ofd, MntEntry *m, char *buf, size_t size)
+{
+	char path[PATH_MAX], to[PATH_MAX];
+	size_t lo = strlen(o->root);
+	struct stat st;
+
+	if ((strcmp(o->fstype, "cgroup") && strcmp(o->fstype, "cgroup2")) || fstat(ofd, &st))
+		return m->root;
+	snprintf(path, sizeof(path), "%s%s%s", o->root, lo && o->root[lo - 1] == '/' ? "" : "/", m->root);
+	if (cgroup_restore_relocate_dev(st.st_dev, path, to, sizeof(to)) || strcmp(path, to) == 0)
+		return m->root;
+	/* back relative to the origin's directory; a root moved out of it stays where it was */
+	if (strncmp(to, o->root, lo) || (to[lo] && to[lo] != '/' && strcmp(o->root, "/")))
+		return m->root;
+	snprintf(buf, size, "%s", to + lo + (to[lo] == '/'));
+	pr_info("cgroup mount %u at %s: %s moved to %s\n", m->id, m->mountpoint, path, to);
+	return buf;
+}
+
+/* A detached private clone of mount @m's directory of its origin @o (@ofd), with its attributes. */
+static int clone_mount(MntOriginEntry *o, int ofd, MntEntry *m)
 {
 	struct mount_attr a = { .attr_set = m->attr & MNT_ATTRS, .attr_clr = MNT_ATTRS,
 				.propagation = MS_PRIVATE };
+	char buf[PATH_MAX];
+	const char *root = mount_root(o, ofd, m, buf, sizeof(buf));
 	int fd;
 
 	/* a clone is private at once (its attributes below): it joins no group of criu's namespace */
-	fd = open_tree(ofd, m->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->root[0] ? 0 : AT_EMPTY_PATH));
+	fd = open_tree(ofd, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (root[0] ? 0 : AT_EMPTY_PATH));
 	if (fd < 0) {
-		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, m->root, m->origin);
+		pr_perror("can't make mount %u at %s (%s of origin %u)", m->id, m->mountpoint, root, m->origin);
 		return -1;
 	}
 	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
@@ -498,7 +525,7 @@ int mntns_preclone(int base)
 		ofd = open_origin_dir(o);
 		if (ofd < 0)
 			return -1;
-		fd = clone_mount(ofd, m);
+		fd = clone_mount(o, ofd, m);
 		close(ofd);
 		if (fd < 0)
 			return -1;
@@ -638,7 +665,7 @@ static int make_mount(MntEntry *m)
 		if (!m->parent && (fd = own_root(fd)) < 0)
 			return -1;
 	} else {
-		fd = clone_mount(rs.origin_fd[m->origin - 1], m);
+		fd = clone_mount(rs.ne->origins[m->origin - 1], rs.origin_fd[m->origin - 1], m);
 		if (fd < 0)
 			return -1;
 	}

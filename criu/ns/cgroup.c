@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "namespaces.h"
 #include "nsfs.h"
@@ -199,12 +200,13 @@ int cgroup_ns_enter_root(const NsEntry *e)
 		return 0;
 	for (size_t i = 0; i < e->n_cg_roots; i++) {
 		const NsCgroupRoot *r = e->cg_roots[i];
-		char mnt[1024], path[4096];
+		char mnt[1024], path[1024 + PATH_MAX + 16], root[PATH_MAX];
 		int fd;
 
-		if (find_mount(r, mnt, sizeof(mnt)))
+		if (find_mount(r, mnt, sizeof(mnt)) ||
+		    cgroup_restore_relocate(r->controllers, r->path, root, sizeof(root)))
 			return -1;
-		snprintf(path, sizeof(path), "%s%s", mnt, strcmp(r->path, "/") ? r->path : "");
+		snprintf(path, sizeof(path), "%s%s", mnt, strcmp(root, "/") ? root : "");
 		if (mkdir_p(path))
 			return -1;
 		strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);

@@ -35,6 +35,9 @@
 #   restore-as    restored under another name: runc's cgroup path is the new one
 #   twice         checkpoint --leave-running, then two restores under new
 #                 names from the same images while the original runs on
+#   cgroupns-as   a cgroup namespace, restored under another name
+#                 (--manage-cgroups-mode full): its root and its cgroup
+#                 mounts are the new container's cgroup, not the old one's
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -43,7 +46,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -550,6 +553,23 @@ case_twice() {
 		[ $n = b ] || first=$ctr
 	done
 	runc_ state "$orig" 2>/dev/null | grep -q '"status": "running"' || { fail "the original stopped"; return; }
+	pass
+}
+
+case_cgroupns-as() {
+	local before old root inside
+	SPEC_PY='c["linux"]["namespaces"].append({"type": "cgroup"})' start false || return
+	old=$ctr
+	checkpoint --manage-cgroups-mode full || return
+	before=$(last_out)
+	ctr=$ctr-new
+	restore_as "$ctr" --manage-cgroups-mode full || return
+	check_restored "${before:-1}" || return
+	root=$(awk '$5 == "/sys/fs/cgroup/pids" { print $4 }' "/proc/$pid/mountinfo")
+	[ "$root" = "/$ctr" ] || { fail "its /sys/fs/cgroup/pids is cgroup $root, not /$ctr"; return; }
+	inside=$(nsenter -t "$pid" -C cat "/proc/$pid/cgroup" | grep -E '^[0-9]+:pids:' | cut -d: -f3)
+	[ "$inside" = / ] || { fail "it sees itself in pids cgroup $inside, not in its namespace's root"; return; }
+	[ ! -d "/sys/fs/cgroup/pids/$old" ] || { rmdir "/sys/fs/cgroup/pids/$old"; fail "the old container's cgroup was made again"; return; }
 	pass
 }
 
