@@ -178,6 +178,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.ioprio = t->ioprio;
 	th.has_tsc = true;
 	th.tsc = t->tsc;
+	th.has_cpuid_faulting = true;
+	th.cpuid_faulting = t->cpuid == 0;
 	/* an unknown or unaffected one (< 0, 0) is no state to restore */
 	for (int i = 0; i < NR_SPEC_CTRL; i++)
 		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <linux/ioprio.h>
 #include <linux/kcmp.h>
+#include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <termios.h>
@@ -516,7 +517,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1;
+	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1, cpuid = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -530,7 +531,8 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_arch_prctl, &cpuid, ARCH_GET_CPUID, 0, 0, 0, 0, 0);
 	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
 		long spec = -1;
 
@@ -549,6 +551,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
 	t->timer_slack = slack;
+	t->cpuid = cpuid;
 	return thread_timer_overruns(dc, leader, t);
 }
 
@@ -884,6 +887,7 @@ static int run_parasite(struct dump_ctx *dc)
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	dc->th[0].cpuid = dc->misc.cpuid;
 	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;

@@ -6,6 +6,7 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
+#include <asm/prctl.h>
 #include <asm/unistd.h>
 
 #include "compel/blob.h"
@@ -26,10 +27,16 @@ static int nr_pipes;
 static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *c)
 {
 	uint32_t b, d;
+	/* a task may have made cpuid fault (ARCH_SET_CPUID 0): let it through here only */
+	int faulting = sys_arch_prctl(ARCH_GET_CPUID, 0) == 0;
 
+	if (faulting)
+		sys_arch_prctl(ARCH_SET_CPUID, 1);
 	*a = leaf;
 	*c = 0;
 	asm volatile("cpuid" : "+a"(*a), "=b"(b), "+c"(*c), "=d"(d));
+	if (faulting)
+		sys_arch_prctl(ARCH_SET_CPUID, 0);
 }
 
 static int ospke(void)
@@ -176,6 +183,7 @@ static int dump_misc(struct parasite_misc *m)
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
+	m->cpuid = sys_arch_prctl(ARCH_GET_CPUID, 0);
 	for (i = 0; i < NR_SPEC_CTRL; i++)
 		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);

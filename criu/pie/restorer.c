@@ -619,7 +619,8 @@ static void restore_spec_ctrl(const struct rst_thread *t)
 /*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
  * address, robust list, CPU affinity, I/O priority, TSC access, name,
- * speculation mitigations. Before the credentials: an I/O class the task kept may need privileges
+ * speculation mitigations, cpuid faulting (nothing runs cpuid after it).
+ * Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
 static void thread_self(struct rst_thread *t)
@@ -639,6 +640,11 @@ static void thread_self(struct rst_thread *t)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 	restore_spec_ctrl(t);
+	/* a thread is cloned from the leader: it may have inherited the leader's faulting */
+	if (t->cpuid_faulting)
+		check(sys_arch_prctl(ARCH_SET_CPUID, 0), "ARCH_SET_CPUID");
+	else if (sys_arch_prctl(ARCH_GET_CPUID, 0) == 0)
+		check(sys_arch_prctl(ARCH_SET_CPUID, 1), "ARCH_SET_CPUID");
 }
 
 static void restore_task_state(struct restore_args *a)
