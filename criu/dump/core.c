@@ -180,6 +180,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.tsc = t->tsc;
 	th.has_cpuid_faulting = true;
 	th.cpuid_faulting = t->cpuid == 0;
+	th.has_mce_kill = t->mce_kill == PR_MCE_KILL_EARLY || t->mce_kill == PR_MCE_KILL_LATE;
+	th.mce_kill = t->mce_kill;
 	/* an unknown or unaffected one (< 0, 0) is no state to restore */
 	for (int i = 0; i < NR_SPEC_CTRL; i++)
 		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;

@@ -518,6 +518,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
 	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1, cpuid = -1;
+	long mce = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -532,7 +533,8 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_arch_prctl, &cpuid, ARCH_GET_CPUID, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_arch_prctl, &cpuid, ARCH_GET_CPUID, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &mce, PR_MCE_KILL_GET, 0, 0, 0, 0, 0);
 	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
 		long spec = -1;
 
@@ -552,6 +554,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
 	t->timer_slack = slack;
 	t->cpuid = cpuid;
+	t->mce_kill = mce;
 	return thread_timer_overruns(dc, leader, t);
 }
 
@@ -888,6 +891,7 @@ static int run_parasite(struct dump_ctx *dc)
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
 	dc->th[0].cpuid = dc->misc.cpuid;
+	dc->th[0].mce_kill = dc->misc.mce_kill;
 	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;

@@ -184,6 +184,7 @@ static int dump_misc(struct parasite_misc *m)
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
 	m->cpuid = sys_arch_prctl(ARCH_GET_CPUID, 0);
+	m->mce_kill = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
 	for (i = 0; i < NR_SPEC_CTRL; i++)
 		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);

@@ -619,7 +619,7 @@ static void restore_spec_ctrl(const struct rst_thread *t)
 /*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
  * address, robust list, CPU affinity, I/O priority, TSC access, name,
- * speculation mitigations, cpuid faulting (nothing runs cpuid after it).
+ * speculation mitigations, machine-check kill policy, cpuid faulting (nothing runs cpuid after it).
  * Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
@@ -640,6 +640,11 @@ static void thread_self(struct rst_thread *t)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 	restore_spec_ctrl(t);
+	/* also per thread and inherited from the leader (below too) */
+	if (t->mce_kill != PR_MCE_KILL_DEFAULT)
+		check(sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET, t->mce_kill, 0, 0), "PR_MCE_KILL");
+	else if (sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0) != PR_MCE_KILL_DEFAULT)
+		check(sys_prctl(PR_MCE_KILL, PR_MCE_KILL_CLEAR, 0, 0, 0), "PR_MCE_KILL");
 	/* a thread is cloned from the leader: it may have inherited the leader's faulting */
 	if (t->cpuid_faulting)
 		check(sys_arch_prctl(ARCH_SET_CPUID, 0), "ARCH_SET_CPUID");

@@ -793,6 +793,7 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
 		t->cpuid_faulting = th->has_cpuid_faulting && th->cpuid_faulting;
+		t->mce_kill = th->has_mce_kill ? th->mce_kill : PR_MCE_KILL_DEFAULT;
 		for (size_t k = 0; k < th->n_spec_ctrl && k < NR_SPEC_CTRL; k++)
 			t->spec[k] = th->spec_ctrl[k];
 		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {
