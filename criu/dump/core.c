@@ -291,6 +291,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.memory_merge = dc->misc.memory_merge > 0;
 	tc.has_mdwe = true;
 	tc.mdwe = dc->misc.mdwe;
+	tc.has_xcomp_perm = true;
+	tc.xcomp_perm = dc->misc.xcomp_perm;
 	tc.has_mlock_future = true;
 	tc.mlock_future = dc->mlock_future;
 	if (dc->misc.membarrier > 0) {

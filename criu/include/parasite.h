@@ -130,6 +130,7 @@ struct parasite_misc {
 	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
 	int32_t cpuid;				/* ARCH_GET_CPUID of the thread it runs in: 0 if it faults */
 	int32_t mce_kill;			/* PR_MCE_KILL_GET of the thread it runs in */
+	uint64_t xcomp_perm;			/* ARCH_GET_XCOMP_PERM: the XSAVE features the process may use */
 	int32_t mdwe;				/* PR_GET_MDWE */
 	int32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL of the thread it runs in */
 	int32_t err_where;

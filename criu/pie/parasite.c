@@ -7,6 +7,9 @@
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
 #include <asm/prctl.h>
+#ifndef ARCH_GET_XCOMP_PERM
+#define ARCH_GET_XCOMP_PERM	0x1022
+#endif
 #include <asm/unistd.h>
 
 #include "compel/blob.h"
@@ -185,6 +188,8 @@ static int dump_misc(struct parasite_misc *m)
 		m->tsc = 0;
 	m->cpuid = sys_arch_prctl(ARCH_GET_CPUID, 0);
 	m->mce_kill = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
+	if (sys_arch_prctl(ARCH_GET_XCOMP_PERM, &m->xcomp_perm))
+		m->xcomp_perm = 0;
 	for (i = 0; i < NR_SPEC_CTRL; i++)
 		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);

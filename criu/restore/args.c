@@ -766,6 +766,11 @@ static ThreadCoreEntry *thread_core(struct rst_ctx *rc, size_t i)
  */
 static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 {
+	TaskCoreEntry *tc = rc->core->tc;
+
+	/* a permission asked for and not used yet (no tile data in any thread's state) */
+	if (tc->has_xcomp_perm && (tc->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) && xstate_request_tiles(rc->pid))
+		return -1;
 	for (size_t i = 0; i <= rc->nr_tcores; i++) {
 		ThreadCoreEntry *th = thread_core(rc, i);
 		struct rst_thread *t = &a->threads[i];
