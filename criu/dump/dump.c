@@ -379,13 +379,44 @@ static int collect_sched(struct dump_thread *t)
 	return 0;
 }
 
+#ifndef PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+#define PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG	0x4211
+#endif
+
+/*
+ * Syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH, how Wine catches
+ * Windows syscalls) is not restored, and with the selector blocking every
+ * syscall we inject outside the allowed range raises SIGSYS, forced with
+ * the handler reset since our code runs with every signal blocked: refused
+ * before anything is injected. A kernel before 6.4 can't tell.
+ */
+static int check_sud(struct dump_ctx *dc, pid_t tid)
+{
+	struct {
+		uint64_t mode, selector, offset, len;
+	} c = { 0 };
+
+	if (ptrace(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, tid, sizeof(c), &c) < 0) {
+		if (errno == EIO)
+			return 0;
+		pr_perror("can't read the syscall user dispatch of thread %d of %d", tid, dc->pid);
+		return -1;
+	}
+	if (!c.mode)
+		return 0;
+	pr_err("can't dump task %d: thread %d has syscall user dispatch on (PR_SET_SYSCALL_USER_DISPATCH, "
+	       "range %llx+%llx): not supported\n", dc->pid, tid, (unsigned long long)c.offset,
+	       (unsigned long long)c.len);
+	return -1;
+}
+
 static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 {
 	char name[64], *comm;
 	long len = 0;
 
 	if (get_rseq(t->tid, &t->rseq) || peek_signals(t->tid, 0, &t->sig, &t->nr_sig, &t->sigbuf) ||
-	    collect_seccomp(dc, t))
+	    collect_seccomp(dc, t) || check_sud(dc, t->tid))
 		return -1;
 	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &len)) {
 		pr_perror("get_robust_list of %d", t->tid);
