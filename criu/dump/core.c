@@ -182,6 +182,16 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.cpuid_faulting = t->cpuid == 0;
 	th.has_mce_kill = t->mce_kill == PR_MCE_KILL_EARLY || t->mce_kill == PR_MCE_KILL_LATE;
 	th.mce_kill = t->mce_kill;
+	if (t->mempolicy > 0) {
+		size_t n = ARRAY_SIZE(t->mempolicy_nodes);
+
+		while (n && !t->mempolicy_nodes[n - 1])
+			n--;
+		th.has_mempolicy = true;
+		th.mempolicy = t->mempolicy;
+		th.n_mempolicy_nodes = n;
+		th.mempolicy_nodes = t->mempolicy_nodes;
+	}
 	/* an unknown or unaffected one (< 0, 0) is no state to restore */
 	for (int i = 0; i < NR_SPEC_CTRL; i++)
 		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;

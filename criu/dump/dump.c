@@ -549,14 +549,14 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
 	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1, cpuid = -1;
-	long mce = -1;
+	long mce = -1, mpol = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
 	if (!ctl)
 		return -1;
 	err = copy_state(&t->regs, compel_orig_state(ctl));
-	memset(args, 0, 64);
+	memset(args, 0, 256 + MEMPOLICY_NODES / 8);
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
@@ -565,7 +565,9 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_arch_prctl, &cpuid, ARCH_GET_CPUID, 0, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &mce, PR_MCE_KILL_GET, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &mce, PR_MCE_KILL_GET, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_get_mempolicy, &mpol, remote + 128, remote + 256, MEMPOLICY_NODES, 0, 0,
+				     0);
 	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
 		long spec = -1;
 
@@ -586,6 +588,11 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	t->timer_slack = slack;
 	t->cpuid = cpuid;
 	t->mce_kill = mce;
+	t->mempolicy = -1;
+	if (!mpol) {
+		memcpy(&t->mempolicy, (char *)args + 128, sizeof(t->mempolicy));
+		memcpy(t->mempolicy_nodes, (char *)args + 256, sizeof(t->mempolicy_nodes));
+	}
 	return thread_timer_overruns(dc, leader, t);
 }
 
@@ -923,6 +930,8 @@ static int run_parasite(struct dump_ctx *dc)
 	dc->th[0].tsc = dc->misc.tsc;
 	dc->th[0].cpuid = dc->misc.cpuid;
 	dc->th[0].mce_kill = dc->misc.mce_kill;
+	dc->th[0].mempolicy = dc->misc.mempolicy;
+	memcpy(dc->th[0].mempolicy_nodes, dc->misc.mempolicy_nodes, sizeof(dc->th[0].mempolicy_nodes));
 	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;

@@ -84,6 +84,8 @@ struct dump_thread {
 	int tsc;			/* PR_GET_TSC */
 	int cpuid;			/* ARCH_GET_CPUID: 0 if cpuid faults, < 0 unknown */
 	int mce_kill;			/* PR_MCE_KILL_GET: PR_MCE_KILL_EARLY, _LATE or _DEFAULT */
+	int mempolicy;			/* get_mempolicy(): mode | flags; MPOL_DEFAULT 0, < 0 unknown */
+	uint64_t mempolicy_nodes[MEMPOLICY_NODES / 64];
 	int32_t spec[NR_SPEC_CTRL];	/* PR_GET_SPECULATION_CTRL, per PR_SPEC_*; < 0: none */
 	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
 	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */

@@ -107,6 +107,7 @@ struct k_sigevent {			/* timer_create() */
 };
 
 #define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
+#define MEMPOLICY_NODES	1024		/* NUMA nodes a memory policy's mask may name (the kernels' MAX_NUMNODES) */
 #define NR_SPEC_CTRL	3		/* PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH, _L1D_FLUSH */
 
 struct parasite_timer {
@@ -131,6 +132,8 @@ struct parasite_misc {
 	int32_t cpuid;				/* ARCH_GET_CPUID of the thread it runs in: 0 if it faults */
 	int32_t mce_kill;			/* PR_MCE_KILL_GET of the thread it runs in */
 	uint64_t xcomp_perm;			/* ARCH_GET_XCOMP_PERM: the XSAVE features the process may use */
+	int32_t mempolicy;			/* get_mempolicy() of the thread it runs in: mode | flags, < 0 unknown */
+	uint64_t mempolicy_nodes[MEMPOLICY_NODES / 64];
 	int32_t mdwe;				/* PR_GET_MDWE */
 	int32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL of the thread it runs in */
 	int32_t err_where;

@@ -190,6 +190,8 @@ static int dump_misc(struct parasite_misc *m)
 	m->mce_kill = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
 	if (sys_arch_prctl(ARCH_GET_XCOMP_PERM, &m->xcomp_perm))
 		m->xcomp_perm = 0;
+	if (__S(__NR_get_mempolicy, &m->mempolicy, m->mempolicy_nodes, MEMPOLICY_NODES, 0, 0, 0))
+		m->mempolicy = -1;
 	for (i = 0; i < NR_SPEC_CTRL; i++)
 		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);

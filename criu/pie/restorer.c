@@ -617,9 +617,27 @@ static void restore_spec_ctrl(const struct rst_thread *t)
 }
 
 /*
+ * The thread's NUMA memory policy. MPOL_DEFAULT too, in place of the one
+ * it was cloned with (criu's, the leader's), but only then: a sandbox may
+ * forbid the calls (docker's seccomp profile without CAP_SYS_NICE).
+ */
+static void restore_mempolicy(const struct rst_thread *t)
+{
+	int cur = 0;
+
+	if (t->mempolicy) {
+		check(__S(__NR_set_mempolicy, t->mempolicy, t->mempolicy_nodes, MEMPOLICY_NODES, 0, 0, 0),
+		      "set_mempolicy");
+		return;
+	}
+	if (!__S(__NR_get_mempolicy, &cur, 0, 0, 0, 0, 0) && cur)
+		check(__S(__NR_set_mempolicy, 0, 0, 0, 0, 0, 0), "set_mempolicy");
+}
+
+/*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
  * address, robust list, CPU affinity, I/O priority, TSC access, name,
- * speculation mitigations, machine-check kill policy, cpuid faulting (nothing runs cpuid after it).
+ * speculation mitigations, memory policy, machine-check kill policy, cpuid faulting (nothing runs cpuid after it).
  * Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
@@ -640,6 +658,7 @@ static void thread_self(struct rst_thread *t)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 	restore_spec_ctrl(t);
+	restore_mempolicy(t);
 	/* also per thread and inherited from the leader (below too) */
 	if (t->mce_kill != PR_MCE_KILL_DEFAULT)
 		check(sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET, t->mce_kill, 0, 0), "PR_MCE_KILL");
