@@ -1090,8 +1090,8 @@ static void open_pidfds(struct restore_args *a)
 		struct late_fd *l = &a->pidfds[i];
 		long fd;
 
-		if (l->kind == LATE_FOWN)
-			continue;	/* set_owners(), with the task's credentials */
+		if (l->kind == LATE_FOWN || l->kind == LATE_EPOLL)
+			continue;	/* set_owners(), with the task's credentials; add_late_targets() */
 		if (l->kind == LATE_PATH) {
 			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
 				 0);
@@ -1110,6 +1110,22 @@ static void open_pidfds(struct restore_args *a)
 		} else if (!(l->fd_flags & 1)) {
 			check(__S(__NR_fcntl, fd, 2 /* F_SETFD */, 0, 0, 0, 0), "clearing FD_CLOEXEC");
 		}
+	}
+}
+
+/* Epoll targets that are pidfds: in the epoll's interest list once they exist. */
+static void add_late_targets(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		struct {
+			uint32_t events;
+			uint64_t data;
+		} __attribute__((packed)) ev = { l->flags, l->pos };
+
+		if (l->kind == LATE_EPOLL)
+			check(__S(__NR_epoll_ctl, l->fd, 1 /* EPOLL_CTL_ADD */, l->pid, (long)&ev, 0, 0),
+			      "adding a pidfd to an epoll");
 	}
 }
 
@@ -1433,6 +1449,7 @@ long blob_main(void *data)
 	start_threads(a);
 	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
+	add_late_targets(a);
 	restore_rlimits(a);
 	progress("creds");
 
