@@ -549,7 +549,7 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
 	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1, cpuid = -1;
-	long mce = -1, mpol = -1;
+	long mce = -1, mpol = -1, kcmp = 0, kcmp_self = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
@@ -574,6 +574,11 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 		err = compel_syscall(ctl, __NR_prctl, &spec, PR_GET_SPECULATION_CTRL, i, 0, 0, 0, 0);
 		t->spec[i] = spec;
 	}
+	/* the probe has the leader's real ids: a thread of other ids can't be asked about it */
+	if (!err && dc->landlock_probe > 0 && t->status.uid[0] == dc->status.uid[0] &&
+	    t->status.gid[0] == dc->status.gid[0])
+		err = compel_syscall(ctl, __NR_kcmp, &kcmp_self, dc->pid, dc->pid, KCMP_VM, 0, 0, 0) ||
+		      (!kcmp_self && compel_syscall(ctl, __NR_kcmp, &kcmp, dc->pid, dc->landlock_probe, KCMP_VM, 0, 0, 0));
 	if (compel_cure(ctl))
 		err = -1;
 	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
@@ -585,6 +590,8 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	t->secbits = secbits;
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
+	if (landlock_check(dc->pid, t->tid, dc->landlock_probe, kcmp))
+		return -1;
 	t->timer_slack = slack;
 	t->cpuid = cpuid;
 	t->mce_kill = mce;
@@ -908,6 +915,10 @@ static int run_parasite(struct dump_ctx *dc)
 
 	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
+	dc->landlock_probe = landlock_probe(dc->pid, &dc->status);
+	if (dc->landlock_probe < 0)
+		goto cure;
+	pa->misc.landlock_probe = dc->landlock_probe;
 	for (int i = 0; i < dc->nr_timers; i++) {
 		pa->misc.timers[i].id = dc->timers[i].id;
 		pa->misc.timers[i].clock = dc->timers[i].clock;
@@ -922,6 +933,8 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	if (landlock_check(dc->pid, dc->pid, dc->landlock_probe, dc->misc.landlock_kcmp))
+		goto cure;
 	fill_actions_not_read(dc);
 	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
 		goto cure;
@@ -2469,6 +2482,7 @@ out_resume:
 	}
 out_close:
 	snapshot_end(&t);
+	landlock_probes_stop();
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);

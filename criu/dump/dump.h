@@ -102,6 +102,7 @@ struct dump_ctx {
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
 	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0; or the one it left */
+	pid_t landlock_probe;	/* the probe with its real ids (dump/landlock.c), 0: none */
 	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
 	uint32_t pages_id;
 	int dfd;
@@ -220,5 +221,10 @@ void preread_tree(struct preread *pr, pid_t root);
 void preread_verify(struct preread *pr, struct dump_tree *t);
 int preread_take(struct preread *pr, struct dump_ctx *dc);
 void preread_free(struct preread *pr);
+
+/* landlock.c: a task restricted by a landlock domain is refused */
+pid_t landlock_probe(pid_t pid, const struct proc_status *st);
+int landlock_check(pid_t pid, pid_t tid, pid_t probe, long kcmp_ret);
+void landlock_probes_stop(void);
 
 #endif

@@ -147,6 +147,8 @@ struct parasite_misc {
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */
 	int32_t nr_timers;			/* in: ids to read */
+	int32_t landlock_probe;			/* in: a pid to ask kcmp() about (dump/landlock.c), 0: none */
+	int32_t landlock_kcmp;			/* what kcmp() said */
 	struct parasite_timer timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 
