@@ -113,6 +113,16 @@ static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 		tc->has_loginuid = true;
 		tc->loginuid = (uint32_t)v;
 	}
+	/* "/autogroup-N nice X": the nice of the session's autogroup (kernels with them) */
+	{
+		char *ag = read_proc_file(dc->pid, "autogroup", NULL), *n = ag ? strstr(ag, " nice ") : NULL;
+
+		if (n && sscanf(n, " nice %ld", &v) == 1 && v) {
+			tc->has_autogroup_nice = true;
+			tc->autogroup_nice = v;
+		}
+		free(ag);
+	}
 	/* hex, as the kernel shows it */
 	if (read_int_file_base(dc->pid, "coredump_filter", &v, 16))
 		return -1;
