@@ -793,6 +793,42 @@ static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/*
+ * An area with a NUMA policy of its own (mbind(); of a shared memory
+ * object, the object's) is not restored yet: refused by name rather than
+ * brought back with the default. One get_mempolicy() per area, in the task.
+ */
+static int check_vma_policies(struct dump_ctx *dc, struct parasite_ctl *ctl)
+{
+	struct parasite_vma_policy *a = &((union parasite_args *)compel_parasite_args(ctl))->vma_policy;
+
+	if (dc->vm_from)
+		return 0;	/* the parent's areas, checked there */
+	for (int i = 0; i < dc->nr_pvmas; i += PARASITE_MAX_VMAS) {
+		int n = dc->nr_pvmas - i < PARASITE_MAX_VMAS ? dc->nr_pvmas - i : PARASITE_MAX_VMAS;
+
+		a->nr = n;
+		for (int j = 0; j < n; j++)
+			a->addr[j] = dc->pvmas[i + j].start;
+		if (compel_rpc_call_sync(ctl, PARASITE_CMD_VMA_POLICY) < 0) {
+			pr_perror("parasite failed to read the memory policies of %d", dc->pid);
+			return -1;
+		}
+		for (int j = 0; j < n; j++) {
+			const struct proc_vma *v = &dc->pvmas[i + j];
+
+			/* an error: an area the kernel keeps out of the mm's tree ([vsyscall]) */
+			if (a->mode[j] <= 0)
+				continue;
+			pr_err("can't dump task %d: memory area %lx-%lx%s%s has a NUMA memory policy of its own "
+			       "(mbind(), mode %d); not supported\n", dc->pid, (unsigned long)v->start,
+			       (unsigned long)v->end, v->name ? " " : "", v->name ? v->name : "", a->mode[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Whether VmFlags of the area holding @addr in /proc/PID/smaps has "lo" (VM_LOCKED) and "lf" (VM_LOCKONFAULT). */
 static int area_lock_state(pid_t pid, unsigned long addr, bool *locked, bool *onfault)
 {
@@ -936,7 +972,7 @@ static int run_parasite(struct dump_ctx *dc)
 	if (landlock_check(dc->pid, dc->pid, dc->landlock_probe, dc->misc.landlock_kcmp))
 		goto cure;
 	fill_actions_not_read(dc);
-	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
+	if (check_restorable(dc) || fd_flags_inside(dc, ctl) || check_vma_policies(dc, ctl))
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;

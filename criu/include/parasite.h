@@ -13,6 +13,7 @@ enum {
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
 	PARASITE_CMD_NEW_UFFD,				/* a userfaultfd of the task's mm from a /dev/userfaultfd fd */
+	PARASITE_CMD_VMA_POLICY,			/* get_mempolicy() of the areas of struct parasite_vma_policy */
 };
 
 /*
@@ -181,10 +182,19 @@ struct parasite_fd_flags {
 	int32_t flags[PARASITE_MAX_FDS];	/* out: F_GETFD's answer, or -errno */
 };
 
+/* The NUMA policy of each area at addr[0..nr) of its own (mbind()), MPOL_DEFAULT for none. */
+#define PARASITE_MAX_VMAS	2048	/* areas of one VMA_POLICY round */
+struct parasite_vma_policy {
+	uint32_t nr;
+	uint64_t addr[PARASITE_MAX_VMAS];
+	int32_t mode[PARASITE_MAX_VMAS];	/* out: mode | flags, or -errno */
+};
+
 union parasite_args {
 	struct parasite_misc misc;
 	struct parasite_pages pages;
 	struct parasite_fd_flags fd_flags;
+	struct parasite_vma_policy vma_policy;
 	int32_t nr_pipes;
 	uint32_t uffd_flags;			/* PARASITE_CMD_NEW_UFFD: USERFAULTFD_IOC_NEW's flags */
 };

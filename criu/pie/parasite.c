@@ -381,6 +381,17 @@ static int fd_flags(struct parasite_fd_flags *f)
 	return 0;
 }
 
+static int vma_policy(struct parasite_vma_policy *v)
+{
+	for (uint32_t i = 0; i < v->nr && i < PARASITE_MAX_VMAS; i++) {
+		int mode = 0;
+		long ret = __S(__NR_get_mempolicy, &mode, 0, 0, v->addr[i], 2 /* MPOL_F_ADDR */, 0);
+
+		v->mode[i] = ret ? ret : mode;
+	}
+	return 0;
+}
+
 static int handle_cmd(unsigned int cmd, void *data)
 {
 	union parasite_args *args = data;
@@ -396,6 +407,8 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return fd_flags(&args->fd_flags);
 	case PARASITE_CMD_NEW_UFFD:
 		return new_uffd(args->uffd_flags);
+	case PARASITE_CMD_VMA_POLICY:
+		return vma_policy(&args->vma_policy);
 	case COMPEL_CMD_FINI:
 		close_pipes();
 		return 0;
