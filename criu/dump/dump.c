@@ -369,6 +369,11 @@ static int collect_sched(struct dump_thread *t)
 		pr_perror("can't read the scheduling policy of thread %d", t->tid);
 		return -1;
 	}
+	/* its runtime, deadline and period are not saved (sched_setscheduler() can't set them) */
+	if ((t->sched_policy & ~SCHED_RESET_ON_FORK) == SCHED_DEADLINE) {
+		pr_err("can't dump thread %d: it runs under SCHED_DEADLINE; not supported\n", t->tid);
+		return -1;
+	}
 	t->sched_prio = sp.sched_priority;
 	errno = 0;
 	t->nice = getpriority(PRIO_PROCESS, t->tid);
