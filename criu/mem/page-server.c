@@ -110,7 +110,55 @@ struct ps_server {
 	bool inventory;		/* the images here are whole */
 	bool compress;		/* the last PS_OPEN's pages come compressed */
 	uint64_t parent_id;	/* the parent dump id its inventory names (0: none) */
+	int stall_ms;		/* how long a message begun may stall */
 };
+
+/*
+ * A message begun must come whole: the dump sends each in one go, so a
+ * part of one and then silence is a peer that will never finish it
+ * (TCP keepalive finds only a peer gone): the server fails rather than
+ * wait for ever. Between messages the dump may be busy for long
+ * (freezing, collecting a big tree): no limit there.
+ * $CRIU_PS_STALL_S changes it (for tests).
+ */
+#define PS_STALL_SECS	60
+
+static int srv_read(struct ps_server *s, void *buf, size_t len, bool begun)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n;
+
+		if (begun) {
+			struct pollfd pf = { .fd = s->sk, .events = POLLIN };
+			int r = poll(&pf, 1, s->stall_ms);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				pr_err("page server: a message stalled half-way for %d s: the other end is stuck, or "
+				       "no criu dump\n", s->stall_ms / 1000);
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (r < 0)
+				return -1;
+		}
+		n = read(s->sk, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
+		begun = true;
+	}
+	return 0;
+}
 
 /* The highest user address there is (57-bit virtual addresses): what an entry may cover. */
 #define PS_ADDR_END	(1ULL << 57)
@@ -196,7 +244,7 @@ static int srv_pages(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_full(s->sk, s->buf, m->len)) {
+	if (srv_read(s, s->buf, m->len, true)) {
 		pr_perror("page server: the dump went away in the middle of %lu pages", (unsigned long)m->b);
 		return -1;
 	}
@@ -287,7 +335,7 @@ static int srv_inventory(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_full(s->sk, s->buf, m->len)) {
+	if (srv_read(s, s->buf, m->len, true)) {
 		pr_perror("page server: the dump went away in the middle of its inventory");
 		return -1;
 	}
@@ -469,7 +517,7 @@ static int srv_hello(struct ps_server *s, struct ps_msg *m)
 
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
 {
-	if (m->len >= max || read_full(s->sk, buf, m->len))
+	if (m->len >= max || srv_read(s, buf, m->len, true))
 		return -1;
 	buf[m->len] = '\0';
 	return 0;
@@ -487,7 +535,7 @@ static int serve(struct ps_server *s)
 		struct ps_msg m;
 		int ret = 0;
 
-		if (read_full(s->sk, &m, sizeof(m))) {
+		if (srv_read(s, &m, sizeof(m), false)) {
 			pr_perror("page server: the dump went away before it was whole");
 			return -1;
 		}
@@ -547,8 +595,13 @@ static int serve(struct ps_server *s)
 
 int ps_serve(int sk, int top)
 {
-	struct ps_server s = { .sk = sk, .dfd = top, .top = top };
-	int ret = serve(&s);
+	struct ps_server s = { .sk = sk, .dfd = top, .top = top, .stall_ms = PS_STALL_SECS * 1000 };
+	const char *stall = getenv("CRIU_PS_STALL_S");
+	int ret;
+
+	if (stall && atoi(stall) > 0)
+		s.stall_ms = atoi(stall) * 1000;
+	ret = serve(&s);
 
 	if (ret)
 		srv_close_images(&s, 0);

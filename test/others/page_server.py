@@ -31,6 +31,9 @@ by a veth pair (Documentation/incremental.md):
                  real pre-dump next to -D) with --auto-dedup but an
                  inventory naming no parent dump id: nothing freed there.
                  The victim's images are unchanged byte for byte.
+  stalled        a client begins a pages message and never finishes it, its
+                 connection open: the server fails after CRIU_PS_STALL_S (2 s
+                 here, 60 by default), saying so (its images left unsealed).
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
                  `dump -R --snapshot --prev-images-dir --page-server
                  --auto-dedup`: frozen only for the snapshot, the pages
@@ -124,11 +127,11 @@ def start_memhog(ns, mode, mib, d, write_mibps=0):
     return int(open(pidfile).read())
 
 
-def page_server(ns, d, port=PORT, extra=()):
+def page_server(ns, d, port=PORT, extra=(), env=None):
     os.makedirs(d, exist_ok=True)
     p = subprocess.Popen(["ip", "netns", "exec", ns, CRIU, "page-server", "-D", d, "--address", IP_B, "--port",
                           str(port), "-v4", "-o", "ps.log"] + list(extra), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env=dict(os.environ, **env) if env else None,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     procs.append(p)
     deadline = time.monotonic() + 10
@@ -434,6 +437,37 @@ def t_parent_refused():
     memhog_ok(pid, d)
 
 
+STALL_CLIENT = r"""
+import socket, struct, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+sk = socket.create_connection((ip, port), timeout=30)
+sk.sendall(struct.pack("=IIQQQQ", 1, 0, 0x53504352, 1234, 0, 0))
+sk.recv(40)
+# a pages message (an OPEN first) whose checksums and data never come whole; the connection stays open
+sk.sendall(struct.pack("=IIQQQQ", 3, 0, 4321, 1, 0, 0) + struct.pack("=IIQQQQ", 4, 0, 0x10000, 1, 0, 4104) + b"x" * 10)
+t = time.monotonic()
+sk.settimeout(30)
+print("closed after %.1f s" % (time.monotonic() - t) if not sk.recv(1) else "answered")
+"""
+
+
+def t_stalled():
+    """A message begun and never finished, the connection kept open: the server gives up (here after 2 s,
+    CRIU_PS_STALL_S; 60 s by default) instead of waiting for ever."""
+    d = tempfile.mkdtemp(dir=TMP)
+    srv = page_server(NS_B, d, env={"CRIU_PS_STALL_S": "2"})
+    r = subprocess.run(in_ns(NS_A) + [sys.executable, "-c", STALL_CLIENT, IP_B, str(PORT)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    try:
+        rc = srv.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise Fail("the page server still waits for the rest of the message")
+    if rc != 1 or "closed after" not in r.stdout:
+        raise Fail("the page server did not fail on the stalled message: rc %d, client %s" % (rc, r.stdout + r.stderr))
+    if "stalled half-way for 2 s" not in open(os.path.join(d, "ps.log")).read():
+        raise Fail("the page server's log does not say the message stalled")
+
+
 def t_migrate_snapshot():
     d = tempfile.mkdtemp(dir=TMP)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
@@ -607,6 +641,7 @@ def main():
                                ("live_round_broken", t_migrate_live, (True,)),
                                ("round_given_up", t_round_given_up, ()),
                                ("parent_refused", t_parent_refused, ()),
+                               ("stalled", t_stalled, ()),
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
