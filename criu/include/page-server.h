@@ -111,6 +111,8 @@ bool lazy_dump_kept(pid_t pid, uint64_t start);
 int lazy_dump_add(pid_t pid, struct page_list *l);
 /* Serve them until the destination has every page (0: the tree may go) or is gone (-1: it resumes). */
 int lazy_dump_serve(void);
+/* The same on the connection @sk (not closed): what lazy_dump_serve() runs once it accepted (the fuzzer's). */
+int lazy_dump_session(int sk);
 void lazy_dump_fini(void);
 
 /* criu lazy-pages --page-server: the daemon's side. */

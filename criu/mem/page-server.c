@@ -1118,16 +1118,38 @@ static int lazy_gone(void)
 	return -1;
 }
 
-static int lazy_session(int sk)
+int lazy_dump_session(int sk)
 {
+	bool hello = false;
 	struct ps_msg m;
 	int ret;
 
+	/* a PS_GET's answer is built here: its parts' headers, checksums and data */
+	if (!ld.buf)
+		ld.buf = malloc(sizeof(struct ps_msg) + PS_LAZY_PART * (sizeof(uint64_t) + PAGE_SIZE));
+	if (!ld.buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (;;) {
 		if (lazy_wait(sk))
 			return -1;
 		if (read_full(sk, &m, sizeof(m)))
 			return lazy_gone();
+		/*
+		 * Only the daemon that named this dump's id may take pages or end
+		 * it (the tree is killed then): anyone can reach the port.
+		 */
+		if (m.cmd != PS_HELLO && !hello) {
+			pr_err("dump --lazy-pages: message %u before a hello from the destination: the tree resumes "
+			       "here\n", m.cmd);
+			return -1;
+		}
+		if (m.len) {
+			pr_err("dump --lazy-pages: message %u with a payload: not a criu lazy-pages on the other end\n",
+			       m.cmd);
+			return -1;
+		}
 		switch (m.cmd) {
 		case PS_HELLO:
 			if (m.a != PS_MAGIC || !(m.flags & PS_F_LAZY) || m.b != img_get_dump_id()) {
@@ -1138,6 +1160,7 @@ static int lazy_session(int sk)
 			}
 			if (msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0))
 				return lazy_gone();
+			hello = true;
 			pr_info("dump --lazy-pages: the destination's lazy-pages daemon is here\n");
 			break;
 		case PS_GET:
@@ -1163,11 +1186,6 @@ int lazy_dump_serve(void)
 
 	if (ld.lsk < 0)
 		return 0;
-	ld.buf = malloc(sizeof(struct ps_msg) + PS_LAZY_PART * (sizeof(uint64_t) + PAGE_SIZE));
-	if (!ld.buf) {
-		pr_err("out of memory\n");
-		return -1;
-	}
 	pr_info("dump --lazy-pages: the images are whole; %lu lazy pages of %d processes to serve\n",
 		(unsigned long)lazy_total(false), ld.nr);
 	if (opts.status_fd >= 0) {
@@ -1188,7 +1206,7 @@ int lazy_dump_serve(void)
 	}
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	keepalive(sk);
-	ret = lazy_session(sk);
+	ret = lazy_dump_session(sk);
 	close(sk);
 	return ret;
 }
