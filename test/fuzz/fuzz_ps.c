@@ -6,12 +6,19 @@
  * the other end sends, fed through a socket pair by a thread that also
  * takes (and drops) the answers, then shuts its end: a connection closed.
  *
- *   byte 0   bit 0: 0 the page server, 1 the lazy-pages daemon;
- *            bit 1: the page server's own --auto-dedup
+ *   byte 0   bit 0: the lazy-pages daemon; else bit 2: the server of
+ *            `dump --lazy-pages`; else the page server, bit 1: its own
+ *            --auto-dedup
  *   page server: the rest is the dump's side of a session (as
- *            test/fuzz/record_ps.py records it)
+ *            test/fuzz/make_ps_corpus.py records them)
  *   lazy:    byte 1 the number N of asks, then N of (u64 vaddr, u16 pages)
  *            the daemon makes in turn, then the dump's answers.
+ *   dump --lazy-pages: the daemon's messages; its lazy pages are LAZY_PAGES
+ *            of this process at LAZY_AREA, its id LAZY_ID; a PS_GET for
+ *            pid 1 is taken as for this process (whose pid varies).
+ *
+ * The lazy restore's socket between criu restore and the daemon carries
+ * fixed-size messages and fds (lazy.c, read_conn()): not fuzzed here.
  *
  * The page server writes into ROOT/top/d (emptied after each input),
  * next to ROOT/top/pre, the images of a pre-dump: the parent a dump's
@@ -35,12 +42,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../criu/restore/rst.h"
 #include "page-server.h"
+#include "pagerange.h"
 
 #define MAX_FILES	256
 
@@ -231,6 +240,39 @@ static int serve_d(int sk, const uint8_t *arg, size_t alen)
 }
 
 #define LAZY_ID		0x6c617a79ULL
+#define LAZY_AREA	0x200000000000ULL
+#define LAZY_PAGES	64
+
+/* The daemon's messages to `dump --lazy-pages` (a PS_GET for pid 1: ours), until it ends or fails. */
+static int lazy_dump_side(int sk, const uint8_t *a, size_t alen)
+{
+	img_set_dump_id(LAZY_ID);
+	return lazy_dump_session(sk);
+}
+
+/* Its pids in PS_GETs: 1 is ours. A copy, fed as it is otherwise. */
+static uint8_t *our_pid(const uint8_t *data, size_t len)
+{
+	uint8_t *out = malloc(len + 1);
+	size_t off = 0;
+
+	if (!out)
+		die("malloc");
+	memcpy(out, data, len);
+	while (len - off >= sizeof(struct ps_msg)) {
+		struct ps_msg m;
+
+		memcpy(&m, out + off, sizeof(m));
+		if (m.cmd == PS_GET && m.a == 1) {
+			m.a = getpid();
+			memcpy(out + off, &m, sizeof(m));
+		}
+		if (m.len > len - off - sizeof(m))
+			break;
+		off += sizeof(m) + m.len;
+	}
+	return out;
+}
 
 /* The daemon: its asks in turn, each answered in parts. */
 static int lazy_asks(int sk, const uint8_t *a, size_t alen)
@@ -335,6 +377,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	d_fd = openat(root_fd, "top/d", O_PATH | O_DIRECTORY);
 	if (d_fd < 0)
 		die("top/d");
+	/* dump --lazy-pages: a lazy area of ours, at an address the corpus can name */
+	{
+		struct page_list l;
+		char *area = mmap((void *)LAZY_AREA, LAZY_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (area != (void *)LAZY_AREA)
+			die("mmap");
+		for (size_t i = 0; i < LAZY_PAGES * PAGE_SIZE; i++)
+			area[i] = i * 7 + (i >> 12);
+		page_list_init(&l);
+		if (page_list_add(&l, LAZY_AREA, LAZY_PAGES) || lazy_dump_add(getpid(), &l))
+			die("lazy_dump_add");
+	}
 	take(&canary, false);
 	take(&pre, true);
 	take(&top, false);
@@ -357,6 +413,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ret = run(data + 2 + asks, size - 2 - asks, lazy_asks, data + 2, asks);
 		if (verbose)
 			fprintf(stderr, "fuzz-ps: lazy-pages daemon: %d\n", ret);
+		return 0;
+	}
+	if (data[0] & 4) {
+		uint8_t *in = our_pid(data + 1, size - 1);
+
+		ret = run(in, size - 1, lazy_dump_side, NULL, 0);
+		/* 0: the dump kills its tree, which only the daemon restoring it may make it do */
+		if (!ret) {
+			struct ps_msg m = {};
+
+			memcpy(&m, in, size - 1 < sizeof(m) ? size - 1 : sizeof(m));
+			if (m.cmd != PS_HELLO || !(m.flags & PS_F_LAZY) || m.a != PS_MAGIC || m.b != LAZY_ID) {
+				fprintf(stderr, "fuzz-ps: FINDING: dump --lazy-pages ended (the tree killed) "
+					"without the daemon's hello\n");
+				abort();
+			}
+		}
+		free(in);
+		if (verbose)
+			fprintf(stderr, "fuzz-ps: dump --lazy-pages: %d\n", ret);
+		img_set_dump_id(0);
 		return 0;
 	}
 	opts.auto_dedup = data[0] & 2;

@@ -8,8 +8,9 @@ criu's. Writes into OUT (test/fuzz/ps-corpus): a pre-dump of `sleep` to
 a page server (pre-dump: also the harness's $FUZZ_PS_PRE, the parent
 images it makes at start), the dump on top of it (--prev-images-dir ../pre --auto-dedup),
 a --compress pre-dump, a live round made by hand, the paths a PARENT
-must not take, and a lazy-pages daemon's side of `dump --lazy-pages`
-(its first asks and their answers).
+must not take, a lazy-pages daemon's side of `dump --lazy-pages`
+(its first asks and their answers), and the daemon's messages to
+`dump --lazy-pages` (made by hand: the harness serves its own memory).
 """
 import os
 import shutil
@@ -213,6 +214,15 @@ def main():
             s = with_parent(final, path)
             seeds["parent-" + n] = b"\0" + (s if n == "up2" else s[:s.index(path) + len(path)])
         seeds["lazy"] = lazy_session(tmp)
+        # the server of dump --lazy-pages (fuzz_ps.c: LAZY_ID, LAZY_AREA, 64 pages; pid 1 taken as the harness's)
+        lazy_id, area = 0x6c617a79, 0x200000000000
+        hello = msg(HELLO, 4, MAGIC, lazy_id)
+        seeds["lazy-dump"] = b"\4" + hello + msg(GET, 0, 1, area, 16) + msg(GET, 0, 1, area + 16 * 4096, 48) + \
+            msg(GET, 0, 1, area + 60 * 4096, 8) + msg(FINISH)
+        seeds["lazy-dump-bad-id"] = b"\4" + msg(HELLO, 4, MAGIC, lazy_id + 1) + msg(FINISH)
+        # the old dump took these, the first killing the tree
+        seeds["lazy-dump-finish-first"] = b"\4" + msg(FINISH)
+        seeds["lazy-dump-get-first"] = b"\4" + msg(GET, 0, 1, area, 1) + msg(FINISH)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for name, data in seeds.items():
