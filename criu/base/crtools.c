@@ -399,6 +399,12 @@ static int check_option_use(const char *action, int nr_args, char **args)
 	}
 	if (opts.snapshot && check_snapshot_use(action))
 		return -1;
+	/* the page server takes no other (security.md, "Over the network"): said now, not once the tree is frozen */
+	if (bit == A_DUMP && opts.page_server && opts.prev_images_dir && !ps_parent_ok(opts.prev_images_dir, 0)) {
+		pr_err("--prev-images-dir %s: with --page-server it must be relative to -D, in it or next to it "
+		       "(NAME or ../NAME): the page server takes no other\n", opts.prev_images_dir);
+		return -1;
+	}
 	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
 		pr_err("restore --auto-dedup can't be used with --lazy-pages: the lazy-pages daemon reads the "
 		       "pages images after restore returns\n");
