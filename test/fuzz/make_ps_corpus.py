@@ -213,6 +213,9 @@ def main():
                         ("dot", b"./../pre")):
             s = with_parent(final, path)
             seeds["parent-" + n] = b"\0" + (s if n == "up2" else s[:s.index(path) + len(path)])
+        # a pages message of 2^20 pages: the old server took up to 2^30 and asked for a 4 GiB buffer
+        seeds["pages-huge"] = b"\0" + msg(HELLO, 0, MAGIC, 7) + msg(OPEN, 0, 1, 1) + \
+            msg(PAGES, 0, 0x10000, 1 << 20, 0, b"")[:-8] + struct.pack("=Q", (1 << 20) * 4104) + b"\0" * 4104
         seeds["lazy"] = lazy_session(tmp)
         # the server of dump --lazy-pages (fuzz_ps.c: LAZY_ID, LAZY_AREA, 64 pages; pid 1 taken as the harness's)
         lazy_id, area = 0x6c617a79, 0x200000000000
