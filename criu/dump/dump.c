@@ -2140,6 +2140,32 @@ static int ns_init_left(struct dump_ctx *dc)
 }
 
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
+/*
+ * A killed process frees its memory in its exit, before the exit reaches
+ * us: for 1 GiB some 40-90 ms of the dump's wall clock after the frozen
+ * time. process_mrelease() (5.15) frees it from here at the same time,
+ * on another core, which about halves that. Best effort: where it fails
+ * (memory shared with a process that lives on, an older kernel) the
+ * exit frees it all as before. @alive: the processes not killed.
+ */
+static void release_memory(struct dump_tree *t, const char *alive)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *p = &t->p[i];
+		int fd;
+
+		if (p->zombie || !p->th || alive[i] || p->vm_from || ns_init_left(p))
+			continue;
+		/* ours until we reap it (we trace it): the pid can't be another's yet */
+		fd = syscall(SYS_pidfd_open, p->pid, 0);
+		if (fd < 0)
+			continue;
+		if (syscall(SYS_process_mrelease, fd, 0))
+			pr_debug("process_mrelease(%d): %s (its exit frees its memory)\n", p->pid, strerror(errno));
+		close(fd);
+	}
+}
+
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0, kill_init = 0;
@@ -2189,6 +2215,7 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 			ret = -1;
 		}
 	}
+	release_memory(t, alive);
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
