@@ -2144,26 +2144,26 @@ static int ns_init_left(struct dump_ctx *dc)
  * A killed process frees its memory in its exit, before the exit reaches
  * us: for 1 GiB some 40-90 ms of the dump's wall clock after the frozen
  * time. process_mrelease() (5.15) frees it from here at the same time,
- * on another core, which about halves that. Best effort: where it fails
- * (memory shared with a process that lives on, an older kernel) the
- * exit frees it all as before. @alive: the processes not killed.
+ * on another core, which about halves that. It has to come before the
+ * process detaches its memory in its exit (ESRCH after that), so the
+ * pidfd is opened before the kill (release_open()) and the call follows
+ * the kill at once (release_memory()). Best effort: where it fails (too
+ * late, memory shared with a process that lives on, an older kernel) the
+ * exit frees it all as before.
  */
-static void release_memory(struct dump_tree *t, const char *alive)
+static int release_open(struct dump_ctx *p)
 {
-	for (int i = 0; i < t->nr; i++) {
-		struct dump_ctx *p = &t->p[i];
-		int fd;
+	/* ours until we reap it (we trace it): the pid can't be another's */
+	return p->vm_from ? -1 : syscall(SYS_pidfd_open, p->pid, 0);
+}
 
-		if (p->zombie || !p->th || alive[i] || p->vm_from || ns_init_left(p))
-			continue;
-		/* ours until we reap it (we trace it): the pid can't be another's yet */
-		fd = syscall(SYS_pidfd_open, p->pid, 0);
-		if (fd < 0)
-			continue;
-		if (syscall(SYS_process_mrelease, fd, 0))
-			pr_debug("process_mrelease(%d): %s (its exit frees its memory)\n", p->pid, strerror(errno));
-		close(fd);
-	}
+static void release_memory(struct dump_ctx *p, int pidfd)
+{
+	if (pidfd < 0)
+		return;
+	if (syscall(SYS_process_mrelease, pidfd, 0))
+		pr_debug("process_mrelease(%d): %s (its exit frees its memory)\n", p->pid, strerror(errno));
+	close(pidfd);
 }
 
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
@@ -2198,24 +2198,28 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		return -1;
 	/*
 	 * Kill every process before reaping any: the frozen time ends with the
-	 * kills, taken before the last (a killed task tearing its memory down
-	 * may take our CPU at once).
+	 * first kill (the tree is dying from then on; the memory freed between
+	 * the kills is not frozen time).
 	 */
 	if (!ns_dump_in_agent())
 		t->st.frozen_time = now_us() - t_frozen;
 	for (int i = 0; i < t->nr; i++) {
+		int pidfd;
+
 		if (t->p[i].zombie || !t->p[i].th || ns_init_left(&t->p[i]))
 			continue;
-		if (!ns_dump_in_agent())
-			t->st.frozen_time = now_us() - t_frozen;
+		pidfd = release_open(&t->p[i]);
 		if (signal_task(t->p[i].pid, SIGKILL)) {
 			/* waiting for an end that does not come would hang us: it runs on */
 			release_threads(&t->p[i]);
 			alive[i] = 1;
 			ret = -1;
+			if (pidfd >= 0)
+				close(pidfd);
+			continue;
 		}
+		release_memory(&t->p[i], pidfd);
 	}
-	release_memory(t, alive);
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
