@@ -576,9 +576,13 @@ int open_prev_images(struct dump_tree *t)
 		}
 		if (chain_link(t->dfd, opts.prev_images_dir))
 			return -1;
-		/* with a page server the previous images are there: its own dir is not read here */
-		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
-		    chain_dump_id(t->prev_dfd, &parent_dump_id))
+		/*
+		 * With a page server the previous images' pages are there, but
+		 * their inventory is here too: its id, in this dump's inventory,
+		 * is what the server asks before it frees anything in them
+		 * (--auto-dedup, srv_dedup()).
+		 */
+		if (image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 && chain_dump_id(t->prev_dfd, &parent_dump_id))
 			return -1;
 	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
 		pr_perror("can't remove the old %s link", PARENT_LINK);
