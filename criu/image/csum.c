@@ -68,6 +68,61 @@ size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want)
 	}
 }
 
+enum csum_aes_isa csum_aes_isa(void)
+{
+	static int isa = -1;
+
+	if (isa >= 0)
+		return isa;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f"))
+		isa = CSUM_AES_VAES512;
+	else if (__builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx2"))
+		isa = CSUM_AES_VAES256;
+	else if (__builtin_cpu_supports("aes"))
+		isa = CSUM_AES_AESNI;
+	else
+		isa = CSUM_AES_SOFT;
+	return isa;
+}
+
+void csum_pages_kind(unsigned kind, const void *p, size_t nr, uint64_t *out)
+{
+	if (kind != CSUM_KIND_AES || csum_isa() == CSUM_NONE) {
+		csum_pages(p, nr, out);
+		return;
+	}
+	switch (csum_aes_isa()) {
+	case CSUM_AES_VAES512:
+		csum_pages_aes_vaes512(p, nr, out);
+		break;
+	case CSUM_AES_VAES256:
+		csum_pages_aes_vaes256(p, nr, out);
+		break;
+	case CSUM_AES_AESNI:
+		csum_pages_aes_aesni(p, nr, out);
+		break;
+	default:
+		csum_pages_aes_soft(p, nr, out);
+	}
+}
+
+size_t csum_check_pages_kind(unsigned kind, const void *p, size_t nr, const uint64_t *want)
+{
+	if (kind != CSUM_KIND_AES || csum_isa() == CSUM_NONE)
+		return csum_check_pages(p, nr, want);
+	switch (csum_aes_isa()) {
+	case CSUM_AES_VAES512:
+		return csum_check_pages_aes_vaes512(p, nr, want);
+	case CSUM_AES_VAES256:
+		return csum_check_pages_aes_vaes256(p, nr, want);
+	case CSUM_AES_AESNI:
+		return csum_check_pages_aes_aesni(p, nr, want);
+	default:
+		return csum_check_pages_aes_soft(p, nr, want);
+	}
+}
+
 uint64_t csum_zero(size_t len)
 {
 	static const unsigned char zero[CSUM_CHUNK];

@@ -50,6 +50,32 @@ CSUM_DECLARE(scalar)
 CSUM_DECLARE(avx2)
 CSUM_DECLARE(avx512)
 
+/*
+ * Kinds of page checksum (pagemap_head.csum_kind): XXH3-64 (above; images
+ * without the field), or the AES page hash (csum-aes-impl.h).
+ */
+enum csum_kind {
+	CSUM_KIND_XXH3 = 0,
+	CSUM_KIND_AES = 1,
+};
+
+/* The builds of the AES page hash; all give the same values. */
+enum csum_aes_isa {
+	CSUM_AES_SOFT,		/* the AES round in C */
+	CSUM_AES_AESNI,		/* AES-NI, 128-bit */
+	CSUM_AES_VAES256,	/* VAES with AVX2 */
+	CSUM_AES_VAES512,	/* VAES with AVX-512 */
+};
+
+#define CSUM_AES_DECLARE(isa)								\
+	void csum_pages_aes_##isa(const void *p, size_t nr, uint64_t *out);		\
+	size_t csum_check_pages_aes_##isa(const void *p, size_t nr, const uint64_t *want);
+
+CSUM_AES_DECLARE(soft)
+CSUM_AES_DECLARE(aesni)
+CSUM_AES_DECLARE(vaes256)
+CSUM_AES_DECLARE(vaes512)
+
 #ifndef CR_BLOB
 /* The ISA this machine hashes with (CPU features and XCR0 both allow it). */
 enum csum_isa csum_isa(void);
@@ -59,6 +85,11 @@ uint64_t csum_buf(const void *p, size_t len);
 void csum_pages(const void *p, size_t nr, uint64_t *out);
 /* Index of the first of @nr pages whose checksum is not @want[i], or @nr. */
 size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want);
+/* The build of the AES page hash this machine runs fastest. */
+enum csum_aes_isa csum_aes_isa(void);
+/* csum_pages() and csum_check_pages() with the page hash of kind @kind (enum csum_kind). */
+void csum_pages_kind(unsigned kind, const void *p, size_t nr, uint64_t *out);
+size_t csum_check_pages_kind(unsigned kind, const void *p, size_t nr, const uint64_t *want);
 /* Checksum of @len (up to CSUM_CHUNK) zero bytes: a hole of a sparse object. */
 uint64_t csum_zero(size_t len);
 
