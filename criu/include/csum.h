@@ -38,6 +38,8 @@ enum csum_isa {
 	 * (images dumped so carry zeros and restore only with it set too).
 	 */
 	CSUM_NONE,
+	/* restore_args.csum_isa of the AES page hash: CSUM_ISA_AES + enum csum_aes_isa */
+	CSUM_ISA_AES = 16,
 };
 
 /* Declared for each ISA by csum-impl.h. */
@@ -85,6 +87,22 @@ uint64_t csum_buf(const void *p, size_t len);
 void csum_pages(const void *p, size_t nr, uint64_t *out);
 /* Index of the first of @nr pages whose checksum is not @want[i], or @nr. */
 size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want);
+/*
+ * The kind of page checksum in effect: one per run. A dump takes
+ * csum_dump_kind() (or its parent images' kind); a restore, show or page
+ * server takes the kind of the images it reads, and refuses images of
+ * another kind in the same run (csum_take_kind()). csum_pages() and
+ * csum_check_pages() hash with it.
+ */
+unsigned csum_kind(void);
+/* CRIU_CSUM_KIND=xxh3|aes in criu's environment, AES if unset; -1 (with a message) if unknown. */
+int csum_dump_kind(void);
+/* Take @kind for this run; -1 with a message naming @what if it is unknown or not the kind taken before. */
+int csum_take_kind(unsigned kind, const char *what);
+/* Forget the kind taken (the fuzz harnesses: each input is a run of its own). */
+void csum_reset_kind(void);
+/* The value of restore_args.csum_isa: which build of which hash the restorer checks pages with. */
+uint32_t csum_restorer_isa(void);
 /* The build of the AES page hash this machine runs fastest. */
 enum csum_aes_isa csum_aes_isa(void);
 /* csum_pages() and csum_check_pages() with the page hash of kind @kind (enum csum_kind). */

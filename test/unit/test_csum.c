@@ -199,31 +199,24 @@ static void test_odd_sizes(void **state)
 
 /* The builds of the AES page hash (csum-aes-impl.h). */
 struct aes_build {
-	const char *name, *cpu, *cpu2;
+	const char *name;
+	enum csum_aes_isa isa;
 	pages_fn pages;
 	check_fn check;
 };
 
 static const struct aes_build aes_builds[] = {
-	{ "soft", NULL, NULL, csum_pages_aes_soft, csum_check_pages_aes_soft },
-	{ "aesni", "aes", NULL, csum_pages_aes_aesni, csum_check_pages_aes_aesni },
-	{ "vaes256", "vaes", "avx2", csum_pages_aes_vaes256, csum_check_pages_aes_vaes256 },
-	{ "vaes512", "vaes", "avx512f", csum_pages_aes_vaes512, csum_check_pages_aes_vaes512 },
+	{ "soft", CSUM_AES_SOFT, csum_pages_aes_soft, csum_check_pages_aes_soft },
+	{ "aesni", CSUM_AES_AESNI, csum_pages_aes_aesni, csum_check_pages_aes_aesni },
+	{ "vaes256", CSUM_AES_VAES256, csum_pages_aes_vaes256, csum_check_pages_aes_vaes256 },
+	{ "vaes512", CSUM_AES_VAES512, csum_pages_aes_vaes512, csum_check_pages_aes_vaes512 },
 };
 #define NR_AES	(sizeof(aes_builds) / sizeof(aes_builds[0]))
 
+/* Each build needs what the ones before it need, and more (csum_aes_isa() picks the last that runs). */
 static int aes_runs(const struct aes_build *b)
 {
-	__builtin_cpu_init();
-	if (!b->cpu)
-		return 1;
-	if (!strcmp(b->cpu, "aes"))
-		return __builtin_cpu_supports("aes");
-	if (!__builtin_cpu_supports("vaes"))
-		return 0;
-	if (!strcmp(b->cpu2, "avx2"))
-		return __builtin_cpu_supports("avx2");
-	return __builtin_cpu_supports("avx512f");
+	return b->isa <= csum_aes_isa();
 }
 
 /* @nr pages at @p: every AES build gives the soft one's values, which are returned in @want. */
@@ -345,6 +338,35 @@ static void test_aes_damage_found(void **state)
 	free(p);
 }
 
+/* One kind a run: csum_pages() hashes with the kind taken; another kind, or an unknown one, is refused. */
+static void test_kind_taken(void **state)
+{
+	unsigned char *p = aligned_alloc(4096, CSUM_PAGE);
+	uint64_t aes, got;
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < CSUM_PAGE; i++)
+		p[i] = (unsigned char)rnd();
+	csum_pages_aes_soft(p, 1, &aes);
+	csum_reset_kind();
+	assert_int_equal(csum_kind(), CSUM_KIND_XXH3);
+	assert_int_equal(csum_take_kind(7, "test"), -1);
+	assert_int_equal(csum_take_kind(CSUM_KIND_AES, "test"), 0);
+	csum_pages(p, 1, &got);
+	assert_true(got == aes);
+	assert_int_equal(csum_check_pages(p, 1, &aes), 1);
+	assert_int_equal(csum_take_kind(CSUM_KIND_AES, "test"), 0);
+	assert_int_equal(csum_take_kind(CSUM_KIND_XXH3, "test"), -1);
+	assert_int_equal(csum_kind(), CSUM_KIND_AES);
+	csum_reset_kind();
+	assert_int_equal(csum_take_kind(CSUM_KIND_XXH3, "test"), 0);
+	csum_pages(p, 1, &got);
+	assert_true(got == XXH3_64bits(p, CSUM_PAGE));
+	csum_reset_kind();
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_aes_builds_agree),
 		cmocka_unit_test(test_aes_vectors),
 		cmocka_unit_test(test_aes_damage_found),
+		cmocka_unit_test(test_kind_taken),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
