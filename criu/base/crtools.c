@@ -105,7 +105,8 @@ static void usage(FILE *f)
 "                          opened by its device number\n"
 "      --track-mem         pre-dump, dump: track the pages the tree writes, for the next dump of the chain\n"
 "      --prev-images-dir DIR  pre-dump, dump: the previous dump of the chain (relative to -D); pages\n"
-"                          unchanged since are left out, linked as DIR/parent\n"
+"                          unchanged since are left out, linked as DIR/parent (with --page-server:\n"
+"                          in -D or next to it, NAME or ../NAME)\n"
 "      --auto-dedup        pre-dump, dump, page-server: free in the previous images what this\n"
 "                          dump replaces; restore: free the pages images once the tree runs\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
@@ -398,6 +399,12 @@ static int check_option_use(const char *action, int nr_args, char **args)
 	}
 	if (opts.snapshot && check_snapshot_use(action))
 		return -1;
+	/* the page server takes no other (security.md, "Over the network"): said now, not once the tree is frozen */
+	if (bit == A_DUMP && opts.page_server && opts.prev_images_dir && !ps_parent_ok(opts.prev_images_dir, 0)) {
+		pr_err("--prev-images-dir %s: with --page-server it must be relative to -D, in it or next to it "
+		       "(NAME or ../NAME): the page server takes no other\n", opts.prev_images_dir);
+		return -1;
+	}
 	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
 		pr_err("restore --auto-dedup can't be used with --lazy-pages: the lazy-pages daemon reads the "
 		       "pages images after restore returns\n");

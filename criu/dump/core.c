@@ -113,6 +113,16 @@ static int fill_sched(struct dump_ctx *dc, TaskCoreEntry *tc)
 		tc->has_loginuid = true;
 		tc->loginuid = (uint32_t)v;
 	}
+	/* "/autogroup-N nice X": the nice of the session's autogroup (kernels with them) */
+	{
+		char *ag = read_proc_file(dc->pid, "autogroup", NULL), *n = ag ? strstr(ag, " nice ") : NULL;
+
+		if (n && sscanf(n, " nice %ld", &v) == 1 && v) {
+			tc->has_autogroup_nice = true;
+			tc->autogroup_nice = v;
+		}
+		free(ag);
+	}
 	/* hex, as the kernel shows it */
 	if (read_int_file_base(dc->pid, "coredump_filter", &v, 16))
 		return -1;
@@ -178,6 +188,20 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.ioprio = t->ioprio;
 	th.has_tsc = true;
 	th.tsc = t->tsc;
+	th.has_cpuid_faulting = true;
+	th.cpuid_faulting = t->cpuid == 0;
+	th.has_mce_kill = t->mce_kill == PR_MCE_KILL_EARLY || t->mce_kill == PR_MCE_KILL_LATE;
+	th.mce_kill = t->mce_kill;
+	if (t->mempolicy > 0) {
+		size_t n = ARRAY_SIZE(t->mempolicy_nodes);
+
+		while (n && !t->mempolicy_nodes[n - 1])
+			n--;
+		th.has_mempolicy = true;
+		th.mempolicy = t->mempolicy;
+		th.n_mempolicy_nodes = n;
+		th.mempolicy_nodes = t->mempolicy_nodes;
+	}
 	/* an unknown or unaffected one (< 0, 0) is no state to restore */
 	for (int i = 0; i < NR_SPEC_CTRL; i++)
 		spec[i] = t->spec[i] > 0 ? t->spec[i] : 0;
@@ -287,6 +311,8 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	tc.memory_merge = dc->misc.memory_merge > 0;
 	tc.has_mdwe = true;
 	tc.mdwe = dc->misc.mdwe;
+	tc.has_xcomp_perm = true;
+	tc.xcomp_perm = dc->misc.xcomp_perm;
 	tc.has_mlock_future = true;
 	tc.mlock_future = dc->mlock_future;
 	if (dc->misc.membarrier > 0) {

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <linux/ioprio.h>
 #include <linux/kcmp.h>
+#include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <termios.h>
@@ -369,6 +370,11 @@ static int collect_sched(struct dump_thread *t)
 		pr_perror("can't read the scheduling policy of thread %d", t->tid);
 		return -1;
 	}
+	/* its runtime, deadline and period are not saved (sched_setscheduler() can't set them) */
+	if ((t->sched_policy & ~SCHED_RESET_ON_FORK) == SCHED_DEADLINE) {
+		pr_err("can't dump thread %d: it runs under SCHED_DEADLINE; not supported\n", t->tid);
+		return -1;
+	}
 	t->sched_prio = sp.sched_priority;
 	errno = 0;
 	t->nice = getpriority(PRIO_PROCESS, t->tid);
@@ -379,13 +385,44 @@ static int collect_sched(struct dump_thread *t)
 	return 0;
 }
 
+#ifndef PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+#define PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG	0x4211
+#endif
+
+/*
+ * Syscall user dispatch (PR_SET_SYSCALL_USER_DISPATCH, how Wine catches
+ * Windows syscalls) is not restored, and with the selector blocking every
+ * syscall we inject outside the allowed range raises SIGSYS, forced with
+ * the handler reset since our code runs with every signal blocked: refused
+ * before anything is injected. A kernel before 6.4 can't tell.
+ */
+static int check_sud(struct dump_ctx *dc, pid_t tid)
+{
+	struct {
+		uint64_t mode, selector, offset, len;
+	} c = { 0 };
+
+	if (ptrace(PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG, tid, sizeof(c), &c) < 0) {
+		if (errno == EIO)
+			return 0;
+		pr_perror("can't read the syscall user dispatch of thread %d of %d", tid, dc->pid);
+		return -1;
+	}
+	if (!c.mode)
+		return 0;
+	pr_err("can't dump task %d: thread %d has syscall user dispatch on (PR_SET_SYSCALL_USER_DISPATCH, "
+	       "range %llx+%llx): not supported\n", dc->pid, tid, (unsigned long long)c.offset,
+	       (unsigned long long)c.len);
+	return -1;
+}
+
 static int collect_thread(struct dump_ctx *dc, struct dump_thread *t)
 {
 	char name[64], *comm;
 	long len = 0;
 
 	if (get_rseq(t->tid, &t->rseq) || peek_signals(t->tid, 0, &t->sig, &t->nr_sig, &t->sigbuf) ||
-	    collect_seccomp(dc, t))
+	    collect_seccomp(dc, t) || check_sud(dc, t->tid))
 		return -1;
 	if (syscall(SYS_get_robust_list, t->tid, &t->robust_list, &len)) {
 		pr_perror("get_robust_list of %d", t->tid);
@@ -517,27 +554,37 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	union parasite_args *args = compel_parasite_args(leader);
 	unsigned long remote = compel_remote_addr(leader, args);
 	struct parasite_ctl *ctl;
-	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1;
+	long ret1 = -1, ret2 = -1, ret3 = -1, ret4 = -1, secbits = -1, slack = -1, cpuid = -1;
+	long mce = -1, mpol = -1, kcmp = 0, kcmp_self = -1;
 	int err;
 
 	ctl = compel_prepare_thread(leader, t->tid);
 	if (!ctl)
 		return -1;
 	err = copy_state(&t->regs, compel_orig_state(ctl));
-	memset(args, 0, 64);
+	memset(args, 0, 256 + MEMPOLICY_NODES / 8);
 	if (!err)
 		err = compel_syscall(ctl, __NR_sigaltstack, &ret1, 0, remote, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret2, PR_GET_TID_ADDRESS, remote + 32, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &secbits, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret3, PR_GET_TSC, remote + 40, 0, 0, 0, 0) ||
 		      compel_syscall(ctl, __NR_prctl, &ret4, PR_GET_PDEATHSIG, remote + 48, 0, 0, 0, 0) ||
-		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0);
+		      compel_syscall(ctl, __NR_prctl, &slack, PR_GET_TIMERSLACK, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_arch_prctl, &cpuid, ARCH_GET_CPUID, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_prctl, &mce, PR_MCE_KILL_GET, 0, 0, 0, 0, 0) ||
+		      compel_syscall(ctl, __NR_get_mempolicy, &mpol, remote + 128, remote + 256, MEMPOLICY_NODES, 0, 0,
+				     0);
 	for (int i = 0; !err && i < NR_SPEC_CTRL; i++) {
 		long spec = -1;
 
 		err = compel_syscall(ctl, __NR_prctl, &spec, PR_GET_SPECULATION_CTRL, i, 0, 0, 0, 0);
 		t->spec[i] = spec;
 	}
+	/* the probe has the leader's real ids: a thread of other ids can't be asked about it */
+	if (!err && dc->landlock_probe > 0 && t->status.uid[0] == dc->status.uid[0] &&
+	    t->status.gid[0] == dc->status.gid[0])
+		err = compel_syscall(ctl, __NR_kcmp, &kcmp_self, dc->pid, dc->pid, KCMP_VM, 0, 0, 0) ||
+		      (!kcmp_self && compel_syscall(ctl, __NR_kcmp, &kcmp, dc->pid, dc->landlock_probe, KCMP_VM, 0, 0, 0));
 	if (compel_cure(ctl))
 		err = -1;
 	if (err || ret1 || ret2 || ret3 || ret4 || secbits < 0 || slack < 0) {
@@ -549,7 +596,16 @@ static int dump_thread_inside(struct dump_ctx *dc, struct parasite_ctl *leader, 
 	t->secbits = secbits;
 	memcpy(&t->tsc, (char *)args + 40, sizeof(t->tsc));
 	memcpy(&t->pdeath_sig, (char *)args + 48, sizeof(t->pdeath_sig));
+	if (landlock_check(dc->pid, t->tid, dc->landlock_probe, kcmp))
+		return -1;
 	t->timer_slack = slack;
+	t->cpuid = cpuid;
+	t->mce_kill = mce;
+	t->mempolicy = -1;
+	if (!mpol) {
+		memcpy(&t->mempolicy, (char *)args + 128, sizeof(t->mempolicy));
+		memcpy(t->mempolicy_nodes, (char *)args + 256, sizeof(t->mempolicy_nodes));
+	}
 	return thread_timer_overruns(dc, leader, t);
 }
 
@@ -579,9 +635,13 @@ int open_prev_images(struct dump_tree *t)
 		}
 		if (chain_link(t->dfd, opts.prev_images_dir))
 			return -1;
-		/* with a page server the previous images are there: its own dir is not read here */
-		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
-		    chain_dump_id(t->prev_dfd, &parent_dump_id))
+		/*
+		 * With a page server the previous images' pages are there, but
+		 * their inventory is here too: its id, in this dump's inventory,
+		 * is what the server asks before it frees anything in them
+		 * (--auto-dedup, srv_dedup()).
+		 */
+		if (image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 && chain_dump_id(t->prev_dfd, &parent_dump_id))
 			return -1;
 		/* a chain keeps the page checksum kind of its first dump: one kind a run at restore */
 		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
@@ -753,6 +813,42 @@ static int fd_flags_inside(struct dump_ctx *dc, struct parasite_ctl *ctl)
 	return 0;
 }
 
+/*
+ * An area with a NUMA policy of its own (mbind(); of a shared memory
+ * object, the object's) is not restored yet: refused by name rather than
+ * brought back with the default. One get_mempolicy() per area, in the task.
+ */
+static int check_vma_policies(struct dump_ctx *dc, struct parasite_ctl *ctl)
+{
+	struct parasite_vma_policy *a = &((union parasite_args *)compel_parasite_args(ctl))->vma_policy;
+
+	if (dc->vm_from)
+		return 0;	/* the parent's areas, checked there */
+	for (int i = 0; i < dc->nr_pvmas; i += PARASITE_MAX_VMAS) {
+		int n = dc->nr_pvmas - i < PARASITE_MAX_VMAS ? dc->nr_pvmas - i : PARASITE_MAX_VMAS;
+
+		a->nr = n;
+		for (int j = 0; j < n; j++)
+			a->addr[j] = dc->pvmas[i + j].start;
+		if (compel_rpc_call_sync(ctl, PARASITE_CMD_VMA_POLICY) < 0) {
+			pr_perror("parasite failed to read the memory policies of %d", dc->pid);
+			return -1;
+		}
+		for (int j = 0; j < n; j++) {
+			const struct proc_vma *v = &dc->pvmas[i + j];
+
+			/* an error: an area the kernel keeps out of the mm's tree ([vsyscall]) */
+			if (a->mode[j] <= 0)
+				continue;
+			pr_err("can't dump task %d: memory area %lx-%lx%s%s has a NUMA memory policy of its own "
+			       "(mbind(), mode %d); not supported\n", dc->pid, (unsigned long)v->start,
+			       (unsigned long)v->end, v->name ? " " : "", v->name ? v->name : "", a->mode[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Whether VmFlags of the area holding @addr in /proc/PID/smaps has "lo" (VM_LOCKED) and "lf" (VM_LOCKONFAULT). */
 static int area_lock_state(pid_t pid, unsigned long addr, bool *locked, bool *onfault)
 {
@@ -875,6 +971,10 @@ static int run_parasite(struct dump_ctx *dc)
 
 	pa->misc.sa_skip = actions_not_read(dc);
 	pa->misc.nr_timers = dc->nr_timers;
+	dc->landlock_probe = landlock_probe(dc->pid, &dc->status);
+	if (dc->landlock_probe < 0)
+		goto cure;
+	pa->misc.landlock_probe = dc->landlock_probe;
 	for (int i = 0; i < dc->nr_timers; i++) {
 		pa->misc.timers[i].id = dc->timers[i].id;
 		pa->misc.timers[i].clock = dc->timers[i].clock;
@@ -889,12 +989,18 @@ static int run_parasite(struct dump_ctx *dc)
 		goto cure;
 	}
 	dc->misc = ((union parasite_args *)compel_parasite_args(ctl))->misc;
+	if (landlock_check(dc->pid, dc->pid, dc->landlock_probe, dc->misc.landlock_kcmp))
+		goto cure;
 	fill_actions_not_read(dc);
-	if (check_restorable(dc) || fd_flags_inside(dc, ctl))
+	if (check_restorable(dc) || fd_flags_inside(dc, ctl) || check_vma_policies(dc, ctl))
 		goto cure;
 	memcpy(&dc->th[0].altstack, &dc->misc.altstack, sizeof(dc->th[0].altstack));
 	dc->th[0].clear_child_tid = dc->misc.tid_address;
 	dc->th[0].tsc = dc->misc.tsc;
+	dc->th[0].cpuid = dc->misc.cpuid;
+	dc->th[0].mce_kill = dc->misc.mce_kill;
+	dc->th[0].mempolicy = dc->misc.mempolicy;
+	memcpy(dc->th[0].mempolicy_nodes, dc->misc.mempolicy_nodes, sizeof(dc->th[0].mempolicy_nodes));
 	memcpy(dc->th[0].spec, dc->misc.spec, sizeof(dc->th[0].spec));
 	dc->th[0].timer_slack = dc->misc.timer_slack;
 	dc->th[0].pdeath_sig = dc->misc.pdeath_sig;
@@ -2151,6 +2257,32 @@ static int ns_init_left(struct dump_ctx *dc)
 }
 
 /* Returns -1 when a process that had to be killed or stopped could not be (it runs on). */
+/*
+ * A killed process frees its memory in its exit, before the exit reaches
+ * us: for 1 GiB some 40-90 ms of the dump's wall clock after the frozen
+ * time. process_mrelease() (5.15) frees it from here at the same time,
+ * on another core, which about halves that. It has to come before the
+ * process detaches its memory in its exit (ESRCH after that), so the
+ * pidfd is opened before the kill (release_open()) and the call follows
+ * the kill at once (release_memory()). Best effort: where it fails (too
+ * late, memory shared with a process that lives on, an older kernel) the
+ * exit frees it all as before.
+ */
+static int release_open(struct dump_ctx *p)
+{
+	/* ours until we reap it (we trace it): the pid can't be another's */
+	return p->vm_from ? -1 : syscall(SYS_pidfd_open, p->pid, 0);
+}
+
+static void release_memory(struct dump_ctx *p, int pidfd)
+{
+	if (pidfd < 0)
+		return;
+	if (syscall(SYS_process_mrelease, pidfd, 0))
+		pr_debug("process_mrelease(%d): %s (its exit frees its memory)\n", p->pid, strerror(errno));
+	close(pidfd);
+}
+
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0, kill_init = 0;
@@ -2183,22 +2315,27 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		return -1;
 	/*
 	 * Kill every process before reaping any: the frozen time ends with the
-	 * kills, taken before the last (a killed task tearing its memory down
-	 * may take our CPU at once).
+	 * first kill (the tree is dying from then on; the memory freed between
+	 * the kills is not frozen time).
 	 */
 	if (!ns_dump_in_agent())
 		t->st.frozen_time = now_us() - t_frozen;
 	for (int i = 0; i < t->nr; i++) {
+		int pidfd;
+
 		if (t->p[i].zombie || !t->p[i].th || ns_init_left(&t->p[i]))
 			continue;
-		if (!ns_dump_in_agent())
-			t->st.frozen_time = now_us() - t_frozen;
+		pidfd = release_open(&t->p[i]);
 		if (signal_task(t->p[i].pid, SIGKILL)) {
 			/* waiting for an end that does not come would hang us: it runs on */
 			release_threads(&t->p[i]);
 			alive[i] = 1;
 			ret = -1;
+			if (pidfd >= 0)
+				close(pidfd);
+			continue;
 		}
+		release_memory(&t->p[i], pidfd);
 	}
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
@@ -2432,6 +2569,7 @@ out_resume:
 	}
 out_close:
 	snapshot_end(&t);
+	landlock_probes_stop();
 	for (int i = 0; i < t.nr; i++)
 		free_ctx(&t.p[i]);
 	free(t.p);

@@ -82,6 +82,10 @@ struct dump_thread {
 	size_t cpu_words;		/* 0: it may run on every CPU */
 	uint32_t ioprio;
 	int tsc;			/* PR_GET_TSC */
+	int cpuid;			/* ARCH_GET_CPUID: 0 if cpuid faults, < 0 unknown */
+	int mce_kill;			/* PR_MCE_KILL_GET: PR_MCE_KILL_EARLY, _LATE or _DEFAULT */
+	int mempolicy;			/* get_mempolicy(): mode | flags; MPOL_DEFAULT 0, < 0 unknown */
+	uint64_t mempolicy_nodes[MEMPOLICY_NODES / 64];
 	int32_t spec[NR_SPEC_CTRL];	/* PR_GET_SPECULATION_CTRL, per PR_SPEC_*; < 0: none */
 	int sched_policy, sched_prio, nice;	/* policy and nice are per thread */
 	uint64_t timer_slack;		/* a thread's but the leader's (whose the parasite reads) */
@@ -98,6 +102,7 @@ struct dump_ctx {
 	pid_t files_from;	/* the parent whose fd table it shares (CLONE_FILES), or 0 */
 	pid_t session_from;	/* the zombie sibling whose session it is in, or 0 */
 	pid_t session_gone;	/* its session, whose leader is gone (a daemon's double fork), or 0; or the one it left */
+	pid_t landlock_probe;	/* the probe with its real ids (dump/landlock.c), 0: none */
 	pid_t vm_from;		/* the parent whose memory and signal handlers it shares, or 0 */
 	uint32_t pages_id;
 	int dfd;
@@ -216,5 +221,10 @@ void preread_tree(struct preread *pr, pid_t root);
 void preread_verify(struct preread *pr, struct dump_tree *t);
 int preread_take(struct preread *pr, struct dump_ctx *dc);
 void preread_free(struct preread *pr);
+
+/* landlock.c: a task restricted by a landlock domain is refused */
+pid_t landlock_probe(pid_t pid, const struct proc_status *st);
+int landlock_check(pid_t pid, pid_t tid, pid_t probe, long kcmp_ret);
+void landlock_probes_stop(void);
 
 #endif

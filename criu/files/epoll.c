@@ -272,6 +272,40 @@ static int add_moved(struct fd_rst *c, int epfd, const EpollTfdEntry *t)
 	return ret;
 }
 
+/*
+ * Target @t is a late fd of ours (a pidfd: the restorer opens it once every
+ * process exists): the restorer adds it too, to the epoll at its own fd.
+ * 1: handed over, 0: not a late fd, -1: error.
+ */
+static int add_late(struct fd_rst *c, const FileEntry *fe, const EpollTfdEntry *t)
+{
+	struct late_fd *l = NULL;
+	int late = 0;
+
+	for (int i = 0; c->late && i < *c->nr_late; i++)
+		if (c->late[i].fd == t->tfd && c->late[i].kind != LATE_FOWN && c->late[i].kind != LATE_EPOLL)
+			late = 1;
+	if (!late)
+		return 0;
+	if (t->has_file_id || fe->id >= c->rf->nr_ids || c->lowest[fe->id] < 0) {
+		pr_err("epoll file %u: its target fd %d is a pidfd, opened once every process exists, and the "
+		       "epoll is not at an fd of %d's own; not supported\n", fe->id, t->tfd, c->pid);
+		return -1;
+	}
+	if (*c->nr_late >= c->max_late) {
+		pr_err("epoll file %u: too many fds for the restorer to finish (at most %d)\n", fe->id, c->max_late);
+		return -1;
+	}
+	l = &c->late[(*c->nr_late)++];
+	memset(l, 0, sizeof(*l));
+	l->kind = LATE_EPOLL;
+	l->fd = c->lowest[fe->id];
+	l->pid = t->tfd;
+	l->flags = t->events;
+	l->pos = t->data;
+	return 1;
+}
+
 int epoll_add_targets(struct fd_rst *c)
 {
 	struct rst_files *rf = c->rf;
@@ -279,7 +313,7 @@ int epoll_add_targets(struct fd_rst *c)
 	for (size_t i = 0; i < rf->nr; i++) {
 		FileEntry *fe = rf->fe[i];
 		EpollEntry *e = fe->type == FILE_TYPE__FT_EPOLL ? fe->epoll : NULL;
-		int epfd = -1;
+		int epfd = -1, ret;
 
 		if (!e || e->n_tfd_pids != e->n_tfds)
 			continue;
@@ -295,7 +329,10 @@ int epoll_add_targets(struct fd_rst *c)
 				       fe->id, c->pid, t->tfd);
 				return -1;
 			}
-			if (t->has_file_id ? add_moved(c, epfd, t) : add_target(epfd, t))
+			ret = add_late(c, fe, t);
+			if (ret < 0)
+				return -1;
+			if (!ret && (t->has_file_id ? add_moved(c, epfd, t) : add_target(epfd, t)))
 				return -1;
 		}
 	}

@@ -360,6 +360,8 @@ static uint32_t add_holder(struct file_table *ft, pid_t pid, const struct proc_v
 	int memfd = !strncmp(p->name, "/memfd:", 7), fd, ret;
 	struct file_desc *d;
 
+	if (!strncmp(p->name, "/secretmem", strlen("/secretmem")))
+		return refuse(pid, p, "memfd_secret() memory is not supported");
 	for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++)
 		if (!strncmp(p->name, internal[i], strlen(internal[i])))
 			return refuse(pid, p, "a kernel-internal file of this kind is not supported");

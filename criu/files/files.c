@@ -427,6 +427,22 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 	return -1;
 }
 
+#ifndef SECRETMEM_MAGIC
+#define SECRETMEM_MAGIC		0x5345434d
+#endif
+
+/* A memfd_secret() fd: a regular file named /secretmem, whose pages no one outside the task can read */
+static int is_secretmem(pid_t pid, int fd, const char *link)
+{
+	char path[64];
+	struct statfs sf;
+
+	if (strncmp(link, "/secretmem", strlen("/secretmem")))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	return !statfs(path, &sf) && sf.f_type == SECRETMEM_MAGIC;
+}
+
 /* The path, position, flags and inode of a regular file, directory or device description @d. */
 /*
  * Is @st, fd @fd of @pid, a file of procfs? Its inode, size and mtime say
@@ -784,6 +800,9 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		if (!d || dump_pipe(pid, fd, &st, &fi, d) || desc_owned(ft, d, pid, fd, &st, &fi))
 			return -1;
 		goto add_fd;
+	} else if (!path_only && is_secretmem(pid, fd, link)) {
+		pr_err("can't dump task %d: fd %d is of an unsupported kind: memfd_secret (%s)\n", pid, fd, link);
+		return -1;
 	} else if (link[0] == '/' && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || path_only ||
 				      (S_ISCHR(st.st_mode) && (!is_tty(&st) || is_system_tty(&st))))) {
 		int ghost = st.st_nlink == 0 || strstr(link, " (deleted)");

@@ -1,7 +1,8 @@
 /*
  * An fd the restorer opens, once every process and thread of the tree
  * exists: a pidfd, or a /proc/PID/... file of one of them; or the SIGIO
- * owner of an fd, when it is another task (it may not exist before).
+ * owner of an fd, when it is another task (it may not exist before); or
+ * an epoll target that is such a late fd (a pidfd an event loop watches).
  * Shared by the restore (which fills them) and the restorer blob.
  */
 #ifndef CR_LATE_FD_H
@@ -13,6 +14,7 @@ enum {
 	LATE_PIDFD,		/* pidfd_open(pid, flags) */
 	LATE_PATH,		/* open(path, flags), then lseek to pos */
 	LATE_FOWN,		/* F_SETOWN_EX(fd, {flags, pid}); pos: the signal, bit 32: O_ASYNC */
+	LATE_EPOLL,		/* epoll fd adds the late fd numbered pid: EPOLL_CTL_ADD {flags, pos} */
 };
 
 #define LATE_PATH_MAX	96

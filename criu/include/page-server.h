@@ -25,7 +25,7 @@
 
 enum ps_cmd {
 	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry, payload: a live round's subdir or none; reply */
-	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D */
+	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D, in or next to it (ps_parent_ok) */
 	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS, PS_F_CSUM_AES */
 	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: b checksums, the data */
 	PS_DATALESS,	/* a: vaddr, b: nr_pages, flags: PS_F_IN_PREV or PS_F_IN_PARENT */
@@ -48,6 +48,9 @@ enum ps_cmd {
 #define PS_LAZY_MAX	1024	/* pages per PS_GET */
 #define PS_LAZY_PART	64	/* pages per PS_PAGES answering it: read, summed and sent while in the cache */
 
+/* PS_PAGES: at most this many pages a message (what the server buffers); the dump sends 256 at most */
+#define PS_PAGES_MAX	1024
+
 #define PS_F_COMPRESS	1
 #define PS_F_CSUM_AES	2	/* PS_OPEN, and PS_PAGES of a lazy dump: the pages' checksums are AES page hashes (csum.h) */
 #define PS_F_IN_PREV	1
@@ -64,6 +67,18 @@ struct ps_msg {
 
 /* criu page-server: serve one dump into opts.imgs_dir. 0 or -1. */
 int cr_page_server(void);
+/*
+ * Serve the dump on the connection @sk into the dir @top (neither is
+ * closed): the message loop of cr_page_server(), also what the fuzzer
+ * (test/fuzz/fuzz_ps.c) feeds. 0 or -1.
+ */
+int ps_serve(int sk, int top);
+/*
+ * @path may be a dump's previous images dir for the server: relative to
+ * its images dir (or, @depth 1, a live round's subdir of it), in it or
+ * next to it. The dumping side checks its own --prev-images-dir so.
+ */
+bool ps_parent_ok(const char *path, int depth);
 
 /* The dumping side: one connection for the whole run. */
 bool ps_active(void);
@@ -97,10 +112,15 @@ bool lazy_dump_kept(pid_t pid, uint64_t start);
 int lazy_dump_add(pid_t pid, struct page_list *l);
 /* Serve them until the destination has every page (0: the tree may go) or is gone (-1: it resumes). */
 int lazy_dump_serve(void);
+/* The same on the connection @sk (not closed): what lazy_dump_serve() runs once it accepted (the fuzzer's). */
+int lazy_dump_session(int sk);
 void lazy_dump_fini(void);
 
 /* criu lazy-pages --page-server: the daemon's side. */
 int ps_lazy_connect(uint64_t dump_id);
+/* The same on the connection @sk (the fuzzer's); ps_lazy_detach() forgets it (not closed). */
+int ps_lazy_attach(int sk, uint64_t dump_id);
+void ps_lazy_detach(void);
 /*
  * Ask for @nr (up to PS_LAZY_MAX) pages of @pid at @vaddr; as many asks may
  * be in flight as the daemon likes. 0 or -1.

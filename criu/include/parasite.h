@@ -13,6 +13,7 @@ enum {
 	PARASITE_CMD_DUMP_PAGES,			/* vmsplice the iovecs into the pipes */
 	PARASITE_CMD_FD_FLAGS,				/* F_GETFD of the fds of struct parasite_fd_flags */
 	PARASITE_CMD_NEW_UFFD,				/* a userfaultfd of the task's mm from a /dev/userfaultfd fd */
+	PARASITE_CMD_VMA_POLICY,			/* get_mempolicy() of the areas of struct parasite_vma_policy */
 };
 
 /*
@@ -107,6 +108,7 @@ struct k_sigevent {			/* timer_create() */
 };
 
 #define NR_ITIMERS	3		/* ITIMER_REAL, _VIRTUAL, _PROF */
+#define MEMPOLICY_NODES	1024		/* NUMA nodes a memory policy's mask may name (the kernels' MAX_NUMNODES) */
 #define NR_SPEC_CTRL	3		/* PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH, _L1D_FLUSH */
 
 struct parasite_timer {
@@ -128,6 +130,11 @@ struct parasite_misc {
 	int32_t umask;
 	int32_t pdeath_sig;
 	int32_t tsc;				/* PR_GET_TSC of the thread it runs in */
+	int32_t cpuid;				/* ARCH_GET_CPUID of the thread it runs in: 0 if it faults */
+	int32_t mce_kill;			/* PR_MCE_KILL_GET of the thread it runs in */
+	uint64_t xcomp_perm;			/* ARCH_GET_XCOMP_PERM: the XSAVE features the process may use */
+	int32_t mempolicy;			/* get_mempolicy() of the thread it runs in: mode | flags, < 0 unknown */
+	uint64_t mempolicy_nodes[MEMPOLICY_NODES / 64];
 	int32_t mdwe;				/* PR_GET_MDWE */
 	int32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL of the thread it runs in */
 	int32_t err_where;
@@ -141,6 +148,8 @@ struct parasite_misc {
 	uint32_t pkeys;				/* the mm's allocated protection keys, bit N for key N (not 0) */
 	uint64_t sa_skip;			/* in: signals whose action is not read (SIGMASK_BIT) */
 	int32_t nr_timers;			/* in: ids to read */
+	int32_t landlock_probe;			/* in: a pid to ask kcmp() about (dump/landlock.c), 0: none */
+	int32_t landlock_kcmp;			/* what kcmp() said */
 	struct parasite_timer timers[MAX_POSIX_TIMERS];		/* which step failed, for messages */
 };
 
@@ -173,10 +182,19 @@ struct parasite_fd_flags {
 	int32_t flags[PARASITE_MAX_FDS];	/* out: F_GETFD's answer, or -errno */
 };
 
+/* The NUMA policy of each area at addr[0..nr) of its own (mbind()), MPOL_DEFAULT for none. */
+#define PARASITE_MAX_VMAS	2048	/* areas of one VMA_POLICY round */
+struct parasite_vma_policy {
+	uint32_t nr;
+	uint64_t addr[PARASITE_MAX_VMAS];
+	int32_t mode[PARASITE_MAX_VMAS];	/* out: mode | flags, or -errno */
+};
+
 union parasite_args {
 	struct parasite_misc misc;
 	struct parasite_pages pages;
 	struct parasite_fd_flags fd_flags;
+	struct parasite_vma_policy vma_policy;
 	int32_t nr_pipes;
 	uint32_t uffd_flags;			/* PARASITE_CMD_NEW_UFFD: USERFAULTFD_IOC_NEW's flags */
 };

@@ -153,6 +153,10 @@ struct rst_thread {
 	uint32_t cpu_mask_len;			/* bytes */
 	uint32_t ioprio;			/* 0: never set */
 	int32_t tsc;				/* PR_SET_TSC, 0: left as it is */
+	int32_t cpuid_faulting;			/* ARCH_SET_CPUID 0, last */
+	int32_t mce_kill;			/* PR_MCE_KILL_SET policy, or PR_MCE_KILL_DEFAULT */
+	int32_t mempolicy;			/* set_mempolicy() mode | flags, 0: MPOL_DEFAULT */
+	uint64_t mempolicy_nodes[MEMPOLICY_NODES / 64];
 	uint32_t spec[NR_SPEC_CTRL];		/* PR_GET_SPECULATION_CTRL as dumped, by PR_SPEC_*; 0: left as it is */
 	int32_t has_sched;			/* a thread but the leader: its own policy and nice */
 	int32_t has_own;			/* a thread but the leader: its own slack, pdeath signal, no_new_privs */

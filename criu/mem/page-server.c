@@ -108,7 +108,66 @@ struct ps_server {
 	pid_t *pids;		/* every PS_OPEN's, for --auto-dedup */
 	size_t nr_pids;
 	bool inventory;		/* the images here are whole */
+	bool compress;		/* the last PS_OPEN's pages come compressed */
+	uint64_t parent_id;	/* the parent dump id its inventory names (0: none) */
+	int stall_ms;		/* how long a message begun may stall */
 };
+
+/*
+ * A message begun must come whole: the dump sends each in one go, so a
+ * part of one and then silence is a peer that will never finish it
+ * (TCP keepalive finds only a peer gone): the server fails rather than
+ * wait for ever. Between messages the dump may be busy for long
+ * (freezing, collecting a big tree): no limit there.
+ * $CRIU_PS_STALL_S changes it (for tests).
+ */
+#define PS_STALL_SECS	60
+
+static int srv_read(struct ps_server *s, void *buf, size_t len, bool begun)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n;
+
+		if (begun) {
+			struct pollfd pf = { .fd = s->sk, .events = POLLIN };
+			int r = poll(&pf, 1, s->stall_ms);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				pr_err("page server: a message stalled half-way for %d s: the other end is stuck, or "
+				       "no criu dump\n", s->stall_ms / 1000);
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			if (r < 0)
+				return -1;
+		}
+		n = read(s->sk, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
+		begun = true;
+	}
+	return 0;
+}
+
+/* The highest user address there is (57-bit virtual addresses): what an entry may cover. */
+#define PS_ADDR_END	(1ULL << 57)
+
+/* [@vaddr, +@nr pages): page aligned, not empty, within any address space. */
+static bool srv_range_ok(uint64_t vaddr, uint64_t nr)
+{
+	return nr && !(vaddr & (PAGE_SIZE - 1)) && vaddr < PS_ADDR_END && nr <= (PS_ADDR_END - vaddr) / PAGE_SIZE;
+}
 
 /* The images of the last PS_OPEN: sealed (@ok) or dropped unsealed, as a failed dump's are. */
 static int srv_close_images(struct ps_server *s, int ok)
@@ -147,7 +206,8 @@ static int srv_open(struct ps_server *s, struct ps_msg *m)
 	if (!s->pagemap || !s->pages)
 		return -1;
 	ph.pages_id = m->b;
-	if (m->flags & PS_F_COMPRESS) {
+	s->compress = m->flags & PS_F_COMPRESS;
+	if (s->compress) {
 		ph.has_compress = true;
 		ph.compress = COMP_ZSTD;
 	}
@@ -174,8 +234,9 @@ static int srv_pages(struct ps_server *s, struct ps_msg *m)
 	uint64_t *csum;
 	char *d;
 
-	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1) || m->b > (1ULL << 30) || m->len != want ||
-	    (m->c && m->c > m->b * PAGE_SIZE)) {
+	/* bounded: what one message may make the server hold (the dump sends far less, ps_send_pages()) */
+	if (!s->pagemap || !srv_range_ok(m->a, m->b) || m->b > PS_PAGES_MAX || m->len != want ||
+	    (m->c && (!s->compress || m->c > m->b * PAGE_SIZE))) {
 		pr_err("page server: a bad pages message (%lx, %lu pages, %lu bytes)\n", (unsigned long)m->a,
 		       (unsigned long)m->b, (unsigned long)m->len);
 		return -1;
@@ -190,7 +251,7 @@ static int srv_pages(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_full(s->sk, s->buf, m->len)) {
+	if (srv_read(s, s->buf, m->len, true)) {
 		pr_perror("page server: the dump went away in the middle of %lu pages", (unsigned long)m->b);
 		return -1;
 	}
@@ -226,7 +287,7 @@ static int srv_dataless(struct ps_server *s, struct ps_msg *m)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
-	if (!s->pagemap || !m->b || m->a & (PAGE_SIZE - 1)) {
+	if (!s->pagemap || !srv_range_ok(m->a, m->b)) {
 		pr_err("page server: a bad message\n");
 		return -1;
 	}
@@ -281,7 +342,7 @@ static int srv_inventory(struct ps_server *s, struct ps_msg *m)
 		s->buf = n;
 		s->cap = m->len;
 	}
-	if (read_full(s->sk, s->buf, m->len)) {
+	if (srv_read(s, s->buf, m->len, true)) {
 		pr_perror("page server: the dump went away in the middle of its inventory");
 		return -1;
 	}
@@ -292,6 +353,7 @@ static int srv_inventory(struct ps_server *s, struct ps_msg *m)
 			inventory_entry__free_unpacked(ie, NULL);
 		return -1;
 	}
+	s->parent_id = ie->has_parent_dump_id ? ie->parent_dump_id : 0;
 	img = open_image_at(s->dfd, CR_FD_INVENTORY, O_DUMP);
 	ret = img ? finish_image(img, pb_write_one(img, ie)) : -1;
 	inventory_entry__free_unpacked(ie, NULL);
@@ -312,6 +374,16 @@ static void srv_dedup(struct ps_server *s, bool asked)
 
 	if (!(asked || opts.auto_dedup) || !s->inventory)
 		return;
+	/*
+	 * It writes (punches) the previous images: only those the dump
+	 * proved it was made on, by their dump id (chain_open_parent() checks
+	 * it then). Without it, anyone reaching the server could have it free
+	 * the pages of another dump next to this one.
+	 */
+	if (!s->parent_id) {
+		pr_warn("--auto-dedup: the dump names no parent dump id: nothing freed\n");
+		return;
+	}
 	up = chain_open_parent(s->dfd);
 	if (up < 0) {
 		pr_info("--auto-dedup: no previous images here\n");
@@ -346,6 +418,58 @@ static int srv_round_dir(const char *name)
 }
 
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max);
+
+/*
+ * The previous images' dir, as the dump names it (relative to the
+ * server's -D, as its own --prev-images-dir is to its own): the server
+ * links its parent there, reads it (COVER) and, with --auto-dedup,
+ * punches holes in it. Anyone reaching the port may send it, so it must
+ * stay where a dump's chain lives: in -D or next to it. Taken: a
+ * relative path, some ".." first (one, or two from a live round's
+ * subdir: up to the dir holding -D), then plain names; no absolute path,
+ * no ".." after a name, no "." or empty part. Plain names may go through
+ * the links already there: the operator's, or parent links the server
+ * made by this same rule. What the dump makes is of this form ("../pre",
+ * "../../pre", ".live-N", "../.live-N"); ps_connect() refuses other.
+ */
+bool ps_parent_ok(const char *path, int depth)
+{
+	int up = 0, names = 0;
+
+	if (!*path || *path == '/')
+		return false;
+	while (*path) {
+		const char *e = strchrnul(path, '/');
+		size_t n = e - path;
+
+		if (!n || (n == 1 && path[0] == '.'))
+			return false;
+		if (n == 2 && !strncmp(path, "..", 2)) {
+			if (names || ++up > depth + 1)
+				return false;
+		} else {
+			names++;
+		}
+		path = *e ? e + 1 : e;
+	}
+	return names > 0;
+}
+
+static int srv_parent(struct ps_server *s, struct ps_msg *m)
+{
+	char path[PATH_MAX];
+
+	if (srv_payload(s, m, path, sizeof(path)) || memchr(path, '\0', m->len)) {
+		pr_err("page server: a bad parent message\n");
+		return -1;
+	}
+	if (!ps_parent_ok(path, s->round[0] ? 1 : 0)) {
+		pr_err("page server: the dump's previous images %s are not in %s or next to it: refused\n", path,
+		       s->round[0] ? "its live round's dir" : "the images dir");
+		return -1;
+	}
+	return chain_link(s->dfd, path);
+}
 
 /*
  * A dump (or one of its live rounds) begins: its dump id, and where its
@@ -400,21 +524,25 @@ static int srv_hello(struct ps_server *s, struct ps_msg *m)
 
 static int srv_payload(struct ps_server *s, struct ps_msg *m, char *buf, size_t max)
 {
-	if (m->len >= max || read_full(s->sk, buf, m->len))
+	if (m->len >= max || srv_read(s, buf, m->len, true))
 		return -1;
 	buf[m->len] = '\0';
 	return 0;
 }
 
+/* Messages that carry no payload: one that does would leave its bytes to be read as the next message. */
+static bool srv_no_payload(uint32_t cmd)
+{
+	return cmd == PS_OPEN || cmd == PS_DATALESS || cmd == PS_CLOSE || cmd == PS_COVER || cmd == PS_FINISH;
+}
+
 static int serve(struct ps_server *s)
 {
-	char path[4096];
-
 	for (;;) {
 		struct ps_msg m;
 		int ret = 0;
 
-		if (read_full(s->sk, &m, sizeof(m))) {
+		if (srv_read(s, &m, sizeof(m), false)) {
 			pr_perror("page server: the dump went away before it was whole");
 			return -1;
 		}
@@ -422,12 +550,16 @@ static int serve(struct ps_server *s)
 			pr_err("page server: message %u before the dump said hello\n", m.cmd);
 			return -1;
 		}
+		if (m.len && srv_no_payload(m.cmd)) {
+			pr_err("page server: message %u with a payload it does not take\n", m.cmd);
+			return -1;
+		}
 		switch (m.cmd) {
 		case PS_HELLO:
 			ret = srv_hello(s, &m);
 			break;
 		case PS_PARENT:
-			ret = srv_payload(s, &m, path, sizeof(path)) || chain_link(s->dfd, path) ? -1 : 0;
+			ret = srv_parent(s, &m);
 			break;
 		case PS_OPEN:
 			ret = srv_open(s, &m);
@@ -468,16 +600,37 @@ static int serve(struct ps_server *s)
 	}
 }
 
+int ps_serve(int sk, int top)
+{
+	struct ps_server s = { .sk = sk, .dfd = top, .top = top, .stall_ms = PS_STALL_SECS * 1000 };
+	const char *stall = getenv("CRIU_PS_STALL_S");
+	int ret;
+
+	if (stall && atoi(stall) > 0)
+		s.stall_ms = atoi(stall) * 1000;
+	ret = serve(&s);
+
+	if (ret)
+		srv_close_images(&s, 0);
+	if (ret && s.open && !s.finished && s.round[0])
+		srv_drop_round(&s);
+	pr_info("page server: %s\n", ret ? "the dump failed" : "done");
+	free(s.buf);
+	free(s.pids);
+	if (s.dfd != s.top)
+		close(s.dfd);
+	return ret;
+}
+
 int cr_page_server(void)
 {
-	struct ps_server s = { .sk = -1, .dfd = -1, .top = -1 };
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int lsk = -1, one = 1, ret = -1;
+	int lsk = -1, sk = -1, top, one = 1, ret = -1;
 
 	signal(SIGPIPE, SIG_IGN);
-	s.top = s.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
-	if (s.dfd < 0) {
+	top = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (top < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return -1;
 	}
@@ -498,28 +651,19 @@ int cr_page_server(void)
 			pr_pwarn("can't write --status-fd");
 		close(opts.status_fd);
 	}
-	s.sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
-	if (s.sk < 0) {
+	sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+	if (sk < 0) {
 		pr_perror("page server: accept");
 		goto out;
 	}
-	setsockopt(s.sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ret = serve(&s);
-	if (ret)
-		srv_close_images(&s, 0);
-	if (ret && s.open && !s.finished && s.round[0])
-		srv_drop_round(&s);
-	pr_info("page server: %s\n", ret ? "the dump failed" : "done");
+	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = ps_serve(sk, top);
 out:
-	if (s.sk >= 0)
-		close(s.sk);
+	if (sk >= 0)
+		close(sk);
 	if (lsk >= 0)
 		close(lsk);
-	free(s.buf);
-	free(s.pids);
-	if (s.dfd != s.top)
-		close(s.dfd);
-	close(s.top);
+	close(top);
 	return ret;
 }
 
@@ -585,6 +729,11 @@ int ps_connect(void)
 		pr_err("--page-server needs --address of the page server\n");
 		return -1;
 	}
+	if (opts.prev_images_dir && !ps_parent_ok(opts.prev_images_dir, ps_subdir[0] ? 1 : 0)) {
+		pr_err("--prev-images-dir %s: with --page-server it must be relative to -D, in it or next to it "
+		       "(NAME or ../NAME): the page server takes no other\n", opts.prev_images_dir);
+		return -1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (ps_lost) {
 		pr_err("the connection to the page server broke during a live round: the dump can't go on\n");
@@ -630,7 +779,21 @@ int ps_send(uint32_t cmd, uint32_t flags, uint64_t a, uint64_t b, uint64_t c, co
 
 int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *csum, const void *data, uint64_t len)
 {
-	struct ps_msg m = { .cmd = PS_PAGES, .a = vaddr, .b = nr, .c = clen, .len = nr * sizeof(*csum) + len };
+	struct ps_msg m = { .cmd = PS_PAGES, .c = clen };
+
+	/* the server takes up to PS_PAGES_MAX a message; frames (clen) are far smaller */
+	while (!clen && nr > PS_PAGES_MAX) {
+		if (ps_send_pages(vaddr, PS_PAGES_MAX, 0, csum, data, PS_PAGES_MAX * PAGE_SIZE))
+			return -1;
+		vaddr += PS_PAGES_MAX * PAGE_SIZE;
+		nr -= PS_PAGES_MAX;
+		csum += PS_PAGES_MAX;
+		data = (const char *)data + PS_PAGES_MAX * PAGE_SIZE;
+		len -= PS_PAGES_MAX * PAGE_SIZE;
+	}
+	m.a = vaddr;
+	m.b = nr;
+	m.len = nr * sizeof(*csum) + len;
 
 	if (send_all(ps_sk, &m, sizeof(m)) || send_all(ps_sk, csum, nr * sizeof(*csum)) || send_all(ps_sk, data, len)) {
 		pr_perror("sending pages to the page server");
@@ -963,16 +1126,38 @@ static int lazy_gone(void)
 	return -1;
 }
 
-static int lazy_session(int sk)
+int lazy_dump_session(int sk)
 {
+	bool hello = false;
 	struct ps_msg m;
 	int ret;
 
+	/* a PS_GET's answer is built here: its parts' headers, checksums and data */
+	if (!ld.buf)
+		ld.buf = malloc(sizeof(struct ps_msg) + PS_LAZY_PART * (sizeof(uint64_t) + PAGE_SIZE));
+	if (!ld.buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
 	for (;;) {
 		if (lazy_wait(sk))
 			return -1;
 		if (read_full(sk, &m, sizeof(m)))
 			return lazy_gone();
+		/*
+		 * Only the daemon that named this dump's id may take pages or end
+		 * it (the tree is killed then): anyone can reach the port.
+		 */
+		if (m.cmd != PS_HELLO && !hello) {
+			pr_err("dump --lazy-pages: message %u before a hello from the destination: the tree resumes "
+			       "here\n", m.cmd);
+			return -1;
+		}
+		if (m.len) {
+			pr_err("dump --lazy-pages: message %u with a payload: not a criu lazy-pages on the other end\n",
+			       m.cmd);
+			return -1;
+		}
 		switch (m.cmd) {
 		case PS_HELLO:
 			if (m.a != PS_MAGIC || !(m.flags & PS_F_LAZY) || m.b != img_get_dump_id()) {
@@ -983,6 +1168,7 @@ static int lazy_session(int sk)
 			}
 			if (msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0))
 				return lazy_gone();
+			hello = true;
 			pr_info("dump --lazy-pages: the destination's lazy-pages daemon is here\n");
 			break;
 		case PS_GET:
@@ -1008,11 +1194,6 @@ int lazy_dump_serve(void)
 
 	if (ld.lsk < 0)
 		return 0;
-	ld.buf = malloc(sizeof(struct ps_msg) + PS_LAZY_PART * (sizeof(uint64_t) + PAGE_SIZE));
-	if (!ld.buf) {
-		pr_err("out of memory\n");
-		return -1;
-	}
 	pr_info("dump --lazy-pages: the images are whole; %lu lazy pages of %d processes to serve\n",
 		(unsigned long)lazy_total(false), ld.nr);
 	if (opts.status_fd >= 0) {
@@ -1033,7 +1214,7 @@ int lazy_dump_serve(void)
 	}
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	keepalive(sk);
-	ret = lazy_session(sk);
+	ret = lazy_dump_session(sk);
 	close(sk);
 	return ret;
 }
@@ -1066,12 +1247,39 @@ void lazy_dump_fini(void)
  */
 static uint64_t *lz_csum;
 
+int ps_lazy_attach(int sk, uint64_t dump_id)
+{
+	struct ps_msg m;
+
+	ps_sk = sk;
+	lz_csum = malloc(PS_LAZY_PART * sizeof(uint64_t));
+	if (!lz_csum) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (msg_send(ps_sk, PS_HELLO, PS_F_LAZY, PS_MAGIC, dump_id, 0, NULL, 0) || ps_reply(&m, "hello"))
+		return -1;
+	if (m.a || m.len) {
+		pr_err("lazy pages: the dump at %s port %d is not the one these images are of\n", opts.address,
+		       opts.port ? opts.port : PS_DEFAULT_PORT);
+		return -1;
+	}
+	return 0;
+}
+
+void ps_lazy_detach(void)
+{
+	ps_sk = -1;
+	ps_lost = false;
+	free(lz_csum);
+	lz_csum = NULL;
+}
+
 int ps_lazy_connect(uint64_t dump_id)
 {
 	struct sockaddr_storage ss;
-	struct ps_msg m;
 	socklen_t len;
-	int one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
+	int sk, one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
 
 	if (!opts.address) {
 		pr_err("lazy-pages --page-server needs --address of the dumping host\n");
@@ -1080,22 +1288,18 @@ int ps_lazy_connect(uint64_t dump_id)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_addr(opts.address, port, &ss, &len))
 		return -1;
-	lz_csum = malloc(PS_LAZY_PART * sizeof(uint64_t));
-	ps_sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!lz_csum || ps_sk < 0 || connect(ps_sk, (struct sockaddr *)&ss, len)) {
+	sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || connect(sk, (struct sockaddr *)&ss, len)) {
 		pr_perror("lazy pages: can't reach the dump --lazy-pages at %s port %d", opts.address, port);
-		ps_close();
+		if (sk >= 0)
+			close(sk);
 		return -1;
 	}
-	setsockopt(ps_sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	keepalive(ps_sk);
-	if (msg_send(ps_sk, PS_HELLO, PS_F_LAZY, PS_MAGIC, dump_id, 0, NULL, 0) || ps_reply(&m, "hello")) {
-		ps_close();
-		return -1;
-	}
-	if (m.a) {
-		pr_err("lazy pages: the dump at %s port %d is not the one these images are of\n", opts.address, port);
-		ps_close();
+	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive(sk);
+	if (ps_lazy_attach(sk, dump_id)) {
+		ps_close_now();
+		ps_lazy_detach();
 		return -1;
 	}
 	pr_info("lazy pages: the lazy pages come from the dump at %s port %d\n", opts.address, port);

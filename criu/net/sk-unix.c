@@ -38,6 +38,7 @@
 #include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
+#include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
 
@@ -306,6 +307,48 @@ static int save_peeked(struct file_table *ft, UnixSkEntry *e, uint8_t *buf, size
 	return ret;
 }
 
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD	76
+#endif
+
+/*
+ * Options that add control messages of their own to what a peek returns
+ * (a pidfd installed in criu, security labels, timestamps): off while the
+ * queue is copied, back as they were after. NR_QUIET values, -1: absent.
+ */
+#define NR_QUIET	6
+static const int quiet_opts[NR_QUIET] = { SO_PASSPIDFD, SO_PASSSEC, SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD,
+					  SO_TIMESTAMP_NEW, SO_TIMESTAMPNS_NEW };
+
+static int quiet_cmsgs(int sk, int *saved)
+{
+	int off = 0;
+
+	for (int i = 0; i < NR_QUIET; i++) {
+		socklen_t len = sizeof(int);
+
+		saved[i] = -1;
+		if (getsockopt(sk, SOL_SOCKET, quiet_opts[i], &saved[i], &len) < 0)
+			saved[i] = -1;
+	}
+	for (int i = 0; i < NR_QUIET; i++)
+		if (saved[i] > 0 && setsockopt(sk, SOL_SOCKET, quiet_opts[i], &off, sizeof(off)))
+			return -1;
+	return 0;
+}
+
+/* Only those that were on: of the timestamp variants at most one reads 1. */
+static int unquiet_cmsgs(int sk, const int *saved)
+{
+	int ret = 0;
+
+	for (int i = 0; i < NR_QUIET; i++)
+		if (saved[i] > 0 && setsockopt(sk, SOL_SOCKET, quiet_opts[i], &saved[i], sizeof(int)) &&
+		    setsockopt(sk, SOL_SOCKET, quiet_opts[i], &saved[i], sizeof(int)))
+			ret = -1;
+	return ret;
+}
+
 /*
  * Copy the receive queue, message by message, leaving it in place: each
  * peek starts at SO_PEEK_OFF, which we set ourselves. SO_PASSCRED is on
@@ -399,6 +442,7 @@ out:
 static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 {
 	int sndbuf, rcvbuf, passcred, peek_off, rcvlowat;
+	char who[64];
 
 	if (getopt_int(sk, SO_SNDBUF, &sndbuf) || getopt_int(sk, SO_RCVBUF, &rcvbuf) ||
 	    getopt_int(sk, SO_PASSCRED, &passcred) || getopt_int(sk, SO_PEEK_OFF, &peek_off) ||
@@ -412,7 +456,14 @@ static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 	e->passcred = passcred;
 	e->peek_off = peek_off;
 	e->rcvlowat = rcvlowat;
-	return 0;
+	/* and the options every socket family has, as the other families save them */
+	snprintf(who, sizeof(who), "unix socket fd %d of %d", fd, pid);
+	e->opts = calloc(1, sizeof(*e->opts));
+	if (!e->opts) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	return sk_opts_dump(sk, e->opts, who);
 }
 
 /*
@@ -612,7 +663,7 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		goto close;
 	/* a stream socket that isn't connected has no queue to read */
 	if (u->type == SOCK_DGRAM || u->state == TCP_ESTABLISHED) {
-		int orig = e->peek_off;
+		int orig = e->peek_off, quiet[NR_QUIET] = { -1, -1, -1, -1, -1, -1 };
 		int64_t limit;
 
 		ret = queue_limit(pid, fd, sk, e, &limit);
@@ -621,7 +672,15 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 			hmap_put(&ft->usks->dumping, u->ino, 0);
 			goto done;
 		}
+		if (!ret && quiet_cmsgs(sk, quiet)) {
+			pr_perror("can't turn the control messages of fd %d of %d off for the moment", fd, pid);
+			ret = -1;
+		}
 		ret = ret ?: peek_queue(ft, pid, fd, sk, e, limit);
+		if (unquiet_cmsgs(sk, quiet)) {
+			pr_perror("can't put the control message options of fd %d of %d back", fd, pid);
+			ret = -1;
+		}
 		/* the task's own peek offset and SO_PASSCRED back as they were: a second try if the first fails */
 		if ((setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig)) &&
 		     setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &orig, sizeof(orig))) ||
@@ -666,6 +725,8 @@ static void free_usk(FileEntry *fe)
 	free(e->name.data);
 	free(e->dir);
 	free(e->ext_peer.data);
+	sk_opts_free(e->opts);
+	free(e->opts);
 	free(e);
 	fe->usk = NULL;
 }
@@ -1733,6 +1794,15 @@ static int finish_member(struct fd_rst *c, struct gm *m)
 		return -1;
 	if (e->has_rcvlowat && e->rcvlowat != 1 && set_int(m->fd, SO_RCVLOWAT, e->rcvlowat, "SO_RCVLOWAT", e->ino))
 		return -1;
+	if (e->opts) {
+		char who[64];
+
+		snprintf(who, sizeof(who), "unix socket %lu", (unsigned long)e->ino);
+		if (sk_opts_restore(m->fd, e->opts, SK_OPT_EARLY, 0, who) ||
+		    sk_opts_restore(m->fd, e->opts, SK_OPT_LATE, 0, who) ||
+		    sk_opts_restore(m->fd, e->opts, SK_OPT_LAST, 0, who))
+			return -1;
+	}
 	if (e->shutdown & SEND_SHUTDOWN && shutdown(m->fd, SHUT_WR) && errno != ENOTCONN) {
 		pr_perror("can't shut unix socket %lu for writing", (unsigned long)e->ino);
 		return -1;

@@ -6,6 +6,10 @@
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
+#include <asm/prctl.h>
+#ifndef ARCH_GET_XCOMP_PERM
+#define ARCH_GET_XCOMP_PERM	0x1022
+#endif
 #include <asm/unistd.h>
 
 #include "compel/blob.h"
@@ -26,10 +30,16 @@ static int nr_pipes;
 static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *c)
 {
 	uint32_t b, d;
+	/* a task may have made cpuid fault (ARCH_SET_CPUID 0): let it through here only */
+	int faulting = sys_arch_prctl(ARCH_GET_CPUID, 0) == 0;
 
+	if (faulting)
+		sys_arch_prctl(ARCH_SET_CPUID, 1);
 	*a = leaf;
 	*c = 0;
 	asm volatile("cpuid" : "+a"(*a), "=b"(b), "+c"(*c), "=d"(d));
+	if (faulting)
+		sys_arch_prctl(ARCH_SET_CPUID, 0);
 }
 
 static int ospke(void)
@@ -176,6 +186,15 @@ static int dump_misc(struct parasite_misc *m)
 	m->secbits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	if (sys_prctl(PR_GET_TSC, &m->tsc, 0, 0, 0) < 0)
 		m->tsc = 0;
+	m->cpuid = sys_arch_prctl(ARCH_GET_CPUID, 0);
+	m->mce_kill = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
+	/* kcmp() about ourselves must work first (no sandbox in the way): then a refusal is the domain's */
+	if (m->landlock_probe > 0 && !__S(__NR_kcmp, sys_getpid(), sys_getpid(), 1 /* KCMP_VM */, 0, 0, 0))
+		m->landlock_kcmp = __S(__NR_kcmp, sys_getpid(), m->landlock_probe, 1 /* KCMP_VM */, 0, 0, 0);
+	if (sys_arch_prctl(ARCH_GET_XCOMP_PERM, &m->xcomp_perm))
+		m->xcomp_perm = 0;
+	if (__S(__NR_get_mempolicy, &m->mempolicy, m->mempolicy_nodes, MEMPOLICY_NODES, 0, 0, 0))
+		m->mempolicy = -1;
 	for (i = 0; i < NR_SPEC_CTRL; i++)
 		m->spec[i] = sys_prctl(PR_GET_SPECULATION_CTRL, i, 0, 0, 0);
 	m->mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
@@ -362,6 +381,17 @@ static int fd_flags(struct parasite_fd_flags *f)
 	return 0;
 }
 
+static int vma_policy(struct parasite_vma_policy *v)
+{
+	for (uint32_t i = 0; i < v->nr && i < PARASITE_MAX_VMAS; i++) {
+		int mode = 0;
+		long ret = __S(__NR_get_mempolicy, &mode, 0, 0, v->addr[i], 2 /* MPOL_F_ADDR */, 0);
+
+		v->mode[i] = ret ? ret : mode;
+	}
+	return 0;
+}
+
 static int handle_cmd(unsigned int cmd, void *data)
 {
 	union parasite_args *args = data;
@@ -377,6 +407,8 @@ static int handle_cmd(unsigned int cmd, void *data)
 		return fd_flags(&args->fd_flags);
 	case PARASITE_CMD_NEW_UFFD:
 		return new_uffd(args->uffd_flags);
+	case PARASITE_CMD_VMA_POLICY:
+		return vma_policy(&args->vma_policy);
 	case COMPEL_CMD_FINI:
 		close_pipes();
 		return 0;

@@ -625,9 +625,28 @@ static void restore_spec_ctrl(const struct rst_thread *t)
 }
 
 /*
+ * The thread's NUMA memory policy. MPOL_DEFAULT too, in place of the one
+ * it was cloned with (criu's, the leader's), but only then: a sandbox may
+ * forbid the calls (docker's seccomp profile without CAP_SYS_NICE).
+ */
+static void restore_mempolicy(const struct rst_thread *t)
+{
+	int cur = 0;
+
+	if (t->mempolicy) {
+		check(__S(__NR_set_mempolicy, t->mempolicy, t->mempolicy_nodes, MEMPOLICY_NODES, 0, 0, 0),
+		      "set_mempolicy");
+		return;
+	}
+	if (!__S(__NR_get_mempolicy, &cur, 0, 0, 0, 0, 0) && cur)
+		check(__S(__NR_set_mempolicy, 0, 0, 0, 0, 0, 0), "set_mempolicy");
+}
+
+/*
  * What each thread, the leader too, sets for itself: TLS bases, rseq, tid
  * address, robust list, CPU affinity, I/O priority, TSC access, name,
- * speculation mitigations. Before the credentials: an I/O class the task kept may need privileges
+ * speculation mitigations, memory policy, machine-check kill policy, cpuid faulting (nothing runs cpuid after it).
+ * Before the credentials: an I/O class the task kept may need privileges
  * to set again.
  */
 static void thread_self(struct rst_thread *t)
@@ -647,6 +666,17 @@ static void thread_self(struct rst_thread *t)
 		check(sys_prctl(PR_SET_TSC, t->tsc, 0, 0, 0), "PR_SET_TSC");
 	check(sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0), "naming a thread");
 	restore_spec_ctrl(t);
+	restore_mempolicy(t);
+	/* also per thread and inherited from the leader (below too) */
+	if (t->mce_kill != PR_MCE_KILL_DEFAULT)
+		check(sys_prctl(PR_MCE_KILL, PR_MCE_KILL_SET, t->mce_kill, 0, 0), "PR_MCE_KILL");
+	else if (sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0) != PR_MCE_KILL_DEFAULT)
+		check(sys_prctl(PR_MCE_KILL, PR_MCE_KILL_CLEAR, 0, 0, 0), "PR_MCE_KILL");
+	/* a thread is cloned from the leader: it may have inherited the leader's faulting */
+	if (t->cpuid_faulting)
+		check(sys_arch_prctl(ARCH_SET_CPUID, 0), "ARCH_SET_CPUID");
+	else if (sys_arch_prctl(ARCH_GET_CPUID, 0) == 0)
+		check(sys_arch_prctl(ARCH_SET_CPUID, 1), "ARCH_SET_CPUID");
 }
 
 static void restore_task_state(struct restore_args *a)
@@ -1068,8 +1098,8 @@ static void open_pidfds(struct restore_args *a)
 		struct late_fd *l = &a->pidfds[i];
 		long fd;
 
-		if (l->kind == LATE_FOWN)
-			continue;	/* set_owners(), with the task's credentials */
+		if (l->kind == LATE_FOWN || l->kind == LATE_EPOLL)
+			continue;	/* set_owners(), with the task's credentials; add_late_targets() */
 		if (l->kind == LATE_PATH) {
 			fd = __S(__NR_openat, -100 /* AT_FDCWD */, l->path, l->flags | 02000000 /* O_CLOEXEC */, 0, 0,
 				 0);
@@ -1088,6 +1118,22 @@ static void open_pidfds(struct restore_args *a)
 		} else if (!(l->fd_flags & 1)) {
 			check(__S(__NR_fcntl, fd, 2 /* F_SETFD */, 0, 0, 0, 0), "clearing FD_CLOEXEC");
 		}
+	}
+}
+
+/* Epoll targets that are pidfds: in the epoll's interest list once they exist. */
+static void add_late_targets(struct restore_args *a)
+{
+	for (int i = 0; i < a->nr_pidfds; i++) {
+		struct late_fd *l = &a->pidfds[i];
+		struct {
+			uint32_t events;
+			uint64_t data;
+		} __attribute__((packed)) ev = { l->flags, l->pos };
+
+		if (l->kind == LATE_EPOLL)
+			check(__S(__NR_epoll_ctl, l->fd, 1 /* EPOLL_CTL_ADD */, l->pid, (long)&ev, 0, 0),
+			      "adding a pidfd to an epoll");
 	}
 }
 
@@ -1411,6 +1457,7 @@ long blob_main(void *data)
 	start_threads(a);
 	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
+	add_late_targets(a);
 	restore_rlimits(a);
 	progress("creds");
 

@@ -766,6 +766,11 @@ static ThreadCoreEntry *thread_core(struct rst_ctx *rc, size_t i)
  */
 static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 {
+	TaskCoreEntry *tc = rc->core->tc;
+
+	/* a permission asked for and not used yet (no tile data in any thread's state) */
+	if (tc->has_xcomp_perm && (tc->xcomp_perm & (1ULL << XFEATURE_XTILEDATA)) && xstate_request_tiles(rc->pid))
+		return -1;
 	for (size_t i = 0; i <= rc->nr_tcores; i++) {
 		ThreadCoreEntry *th = thread_core(rc, i);
 		struct rst_thread *t = &a->threads[i];
@@ -792,6 +797,15 @@ static int fill_threads(struct rst_ctx *rc, struct restore_args *a, char **p)
 		t->cpu_mask_len = th->n_cpu_affinity * sizeof(uint64_t);
 		t->ioprio = th->has_ioprio ? th->ioprio : 0;
 		t->tsc = th->has_tsc ? th->tsc : 0;
+		t->cpuid_faulting = th->has_cpuid_faulting && th->cpuid_faulting;
+		t->mce_kill = th->has_mce_kill ? th->mce_kill : PR_MCE_KILL_DEFAULT;
+		t->mempolicy = th->has_mempolicy ? th->mempolicy : 0;
+		if (th->n_mempolicy_nodes > ARRAY_SIZE(t->mempolicy_nodes)) {
+			pr_err("thread %d: a memory policy naming NUMA nodes past %d\n", t->tid, MEMPOLICY_NODES);
+			return -1;
+		}
+		if (th->n_mempolicy_nodes)
+			memcpy(t->mempolicy_nodes, th->mempolicy_nodes, th->n_mempolicy_nodes * sizeof(uint64_t));
 		for (size_t k = 0; k < th->n_spec_ctrl && k < NR_SPEC_CTRL; k++)
 			t->spec[k] = th->spec_ctrl[k];
 		if (i && th->has_timer_slack_ns && th->has_pdeath_sig && th->has_no_new_privs) {

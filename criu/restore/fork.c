@@ -101,6 +101,27 @@ static int left_session(struct rst_ctx *rc)
 	return rc->pe->has_session_gone && rc->pe->session_gone && rc->pe->session_gone != rc->pe->sid;
 }
 
+/* The nice of the autogroup setsid() just made; its members, forked after, share it. */
+static int restore_autogroup(struct rst_ctx *rc)
+{
+	TaskCoreEntry *tc = rc->core ? rc->core->tc : NULL;	/* none for a zombie */
+	char buf[16];
+	int fd, n;
+
+	if (!tc || !tc->has_autogroup_nice || !tc->autogroup_nice)
+		return 0;
+	fd = proc_open(O_WRONLY, "self/autogroup");
+	n = snprintf(buf, sizeof(buf), "%d", tc->autogroup_nice);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		pr_perror("can't give the autogroup of session %d its nice %d", rc->pid, tc->autogroup_nice);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int setup_session(struct rst_ctx *rc)
 {
 	int root = rc == &rc->tree->t[0];
@@ -113,7 +134,7 @@ static int setup_session(struct rst_ctx *rc)
 			pr_perror("setsid");
 			return -1;
 		}
-		return 0;
+		return restore_autogroup(rc);
 	}
 	if (root && !opts.shell_job) {
 		pr_err("%d was not a session leader: restore it with --shell-job\n", rc->pid);

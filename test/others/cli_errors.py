@@ -1253,6 +1253,11 @@ def t_option_misuse():
         (("restore", "-D", d, "--external", "pipe:[1]"), (r"--external RES", r"nothing for restore")),
         (("restore", "-D", d, "--external", "veth[eth0]"), (r"veth\[eth0\]",)),
         (("restore", "-D", d, "--veth-pair", "eth0"), (r"bad --veth-pair", r"IN=OUT")),
+        # what a page server takes as the previous images (page-server.c, ps_parent_ok())
+        (("dump", "-t", "1", "-D", d, "--page-server", "--address", "127.0.0.1", "--prev-images-dir", "/srv/pre"),
+         (r"--prev-images-dir /srv/pre", r"in it or next to it")),
+        (("pre-dump", "-t", "1", "-D", d, "--page-server", "--address", "127.0.0.1", "--prev-images-dir",
+          "../../pre"), (r"--prev-images-dir \.\./\.\./pre", r"in it or next to it")),
     ]
     for args, keys in cases:
         r = criu(*args)

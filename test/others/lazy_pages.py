@@ -29,6 +29,9 @@ this same host (in a new one) does not meet the frozen original's pid:
                   kills the restored memhog, the dump says the destination
                   went away, fails, and the original memhog runs on with
                   every byte as it was.
+  remote_no_hello a FINISH, then a GET, sent to dump --lazy-pages before any
+                  hello (by anyone who reaches the port): each fails the
+                  dump, memhog resumes and verifies.
   remote_chain    a pre-dump (--track-mem) copied to the destination ahead,
                   then dump --lazy-pages --prev-images-dir while memhog
                   writes 64 MiB/s: the pages written since come from the
@@ -44,6 +47,8 @@ Run as root: python3 test/others/lazy_pages.py. Output: PASS/FAIL lines and
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -471,6 +476,24 @@ def t_remote_refused(d):
     memhog_verdict(pid, d)
 
 
+def t_remote_no_hello(d):
+    """Anyone can reach dump --lazy-pages's port: a FINISH, or a GET, before the daemon's hello (which names the
+    dump's id) fails the dump and the tree resumes (the old dump took the FINISH and killed the tree)."""
+    pid = start_memhog_pidns(d, 16)
+    for n, (cmd, what) in enumerate(((8, "FINISH"), (11, "GET"))):
+        a = os.path.join(d, "a%d" % n)
+        dp = lazy_dump(None, pid, a)
+        sk = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        sk.sendall(struct.pack("=IIQQQQ", cmd, 0, pid, 0x10000, 1, 0))
+        out, _ = dp.communicate(timeout=30)
+        sk.close()
+        if dp.returncode == 0 or "before a hello from the destination" not in out:
+            raise Fail("dump --lazy-pages took a %s before any hello: rc %d %s" % (what, dp.returncode, out[-300:]))
+        if not alive(pid):
+            raise Fail("memhog is gone after a %s from nobody" % what)
+    memhog_verdict(pid, d)
+
+
 def t_check(d):
     for f in ("lazy_pages", "uffd-noncoop"):
         p = subprocess.run([CRIU, "check", "--feature", f], capture_output=True, text=True)
@@ -494,7 +517,8 @@ def main():
              ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed),
              ("remote_loopback", t_remote_loopback), ("remote_veth", t_remote_veth),
              ("remote_source_killed", t_remote_source_killed), ("remote_dest_killed", t_remote_dest_killed),
-             ("remote_refused", t_remote_refused), ("remote_chain", t_remote_chain))
+             ("remote_refused", t_remote_refused), ("remote_no_hello", t_remote_no_hello),
+             ("remote_chain", t_remote_chain))
     only = sys.argv[1:]
     try:
         setup_net()

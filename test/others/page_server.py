@@ -25,6 +25,15 @@ by a veth pair (Documentation/incremental.md):
                  the dump's own images without finishing it (what a dump
                  does when a round fails but the connection is whole): the
                  server removes the round and serves the dump.
+  parent_refused a client speaking the protocol names as the previous images
+                 ../../outside, /etc, ../victim/../../b/victim: the server
+                 refuses each (exits 1, no parent link); and ../victim (a
+                 real pre-dump next to -D) with --auto-dedup but an
+                 inventory naming no parent dump id: nothing freed there.
+                 The victim's images are unchanged byte for byte.
+  stalled        a client begins a pages message and never finishes it, its
+                 connection open: the server fails after CRIU_PS_STALL_S (2 s
+                 here, 60 by default), saying so (its images left unsealed).
   migrate_snapshot  memhog writes on; a pre-dump to the page server, then
                  `dump -R --snapshot --prev-images-dir --page-server
                  --auto-dedup`: frozen only for the snapshot, the pages
@@ -39,7 +48,7 @@ by a veth pair (Documentation/incremental.md):
                  registered area ('uw') left in it.
   no_server      nobody listens: the dump fails at once, memhog untouched.
 
-Run as root: python3 test/others/page_server.py. Output: PASS/FAIL lines and
+Run as root: python3 test/others/page_server.py [CASE...]. Output: PASS/FAIL lines and
 "page_server: N passed, M failed".
 """
 import os
@@ -118,11 +127,11 @@ def start_memhog(ns, mode, mib, d, write_mibps=0):
     return int(open(pidfile).read())
 
 
-def page_server(ns, d, port=PORT, extra=()):
+def page_server(ns, d, port=PORT, extra=(), env=None):
     os.makedirs(d, exist_ok=True)
     p = subprocess.Popen(["ip", "netns", "exec", ns, CRIU, "page-server", "-D", d, "--address", IP_B, "--port",
                           str(port), "-v4", "-o", "ps.log"] + list(extra), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE,
+                         stdout=subprocess.PIPE, env=dict(os.environ, **env) if env else None,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     procs.append(p)
     deadline = time.monotonic() + 10
@@ -355,6 +364,110 @@ def t_round_given_up():
         raise Fail("the page server's log does not say it removed the round")
 
 
+PARENT_CLIENT = r"""
+import socket, struct, sys
+ip, port, parent, inv, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4], int(sys.argv[5])
+MAGIC, HELLO, PARENT, OPEN, CLOSE, FINISH, REPLY, INVENTORY = 0x53504352, 1, 2, 3, 6, 8, 9, 10
+
+
+def msg(cmd, flags=0, a=0, b=0, data=b""):
+    return struct.pack("=IIQQQQ", cmd, flags, a, b, 0, len(data)) + data
+
+
+def reply(sk):
+    buf = b""
+    while len(buf) < 40:
+        got = sk.recv(40 - len(buf))
+        if not got:
+            sys.exit("closed")
+        buf += got
+    return struct.unpack("=IIQ", buf[:16])
+
+
+# the victim's own inventory entry (no parent dump id: the first of its chain), its dump id in the hello
+img = open(inv, "rb").read()
+(n,) = struct.unpack_from("<I", img, 8)
+entry = img[12:12 + n]
+trailer_id = struct.unpack_from("<Q", img, len(img) - 32 + 8)[0]
+sk = socket.create_connection((ip, port), timeout=10)
+sk.sendall(msg(HELLO, a=MAGIC, b=trailer_id))
+reply(sk)
+# a pagemap for the victim's pid with no entry: --auto-dedup would free every page of it up the chain
+sk.sendall(msg(PARENT, data=parent) + msg(INVENTORY, data=entry) + msg(OPEN, a=pid, b=99) + msg(CLOSE) +
+           msg(FINISH, flags=1))
+print("finish %d %d" % reply(sk)[::2])
+"""
+
+
+def t_parent_refused():
+    """A client speaking the protocol names previous images outside the server's dir (and next to it, without
+    proving by their dump id that it was made on them, with --auto-dedup): refused, and nothing outside -D
+    changes; the victim, a real pre-dump next to -D, keeps every page."""
+    d = tempfile.mkdtemp(dir=TMP)
+    b = os.path.join(d, "b")
+    pid = start_memhog(NS_A, "random", 8, d)
+    srv = page_server(NS_B, os.path.join(b, "victim"))
+    r = criu_in(NS_A, "pre-dump", "-t", str(pid), "-D", os.path.join(d, "a"), "--page-server", "--address", IP_B,
+                "--port", str(PORT), "-v4", "-o", "pre.log")
+    if r.returncode or srv.wait(timeout=30):
+        raise Fail("pre-dump through the page server: rc %d %s" % (r.returncode, r.stderr.strip()))
+    victim = os.path.join(b, "victim")
+    inv = os.path.join(victim, "inventory.img")
+
+    def sums():
+        return {f: open(os.path.join(victim, f), "rb").read() for f in os.listdir(victim) if f.endswith(".img")}
+
+    before = sums()
+    for n, (parent, refused) in enumerate((("../../outside", True), ("/etc", True), ("../victim/../../b/victim", True),
+                                           ("../victim", False))):
+        at = os.path.join(b, "d%d" % n)
+        srv = page_server(NS_B, at, extra=["--auto-dedup"])
+        r = subprocess.run(in_ns(NS_A) + [sys.executable, "-c", PARENT_CLIENT, IP_B, str(PORT), parent, inv,
+                                          str(pid)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=60)
+        rc = srv.wait(timeout=30)
+        log = open(os.path.join(at, "ps.log")).read()
+        if refused:
+            if rc != 1 or os.path.lexists(os.path.join(at, "parent")) or "are not in the images dir" not in log:
+                raise Fail("the page server took %s as the parent: rc %d, %s" % (parent, rc, r.stdout + r.stderr))
+        elif "names no parent dump id: nothing freed" not in log:
+            raise Fail("--auto-dedup on a parent not proven by its dump id: %s" % log[-500:])
+        if sums() != before:
+            raise Fail("the images next to the server's dir changed (parent %s)" % parent)
+    memhog_ok(pid, d)
+
+
+STALL_CLIENT = r"""
+import socket, struct, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+sk = socket.create_connection((ip, port), timeout=30)
+sk.sendall(struct.pack("=IIQQQQ", 1, 0, 0x53504352, 1234, 0, 0))
+sk.recv(40)
+# a pages message (an OPEN first) whose checksums and data never come whole; the connection stays open
+sk.sendall(struct.pack("=IIQQQQ", 3, 0, 4321, 1, 0, 0) + struct.pack("=IIQQQQ", 4, 0, 0x10000, 1, 0, 4104) + b"x" * 10)
+t = time.monotonic()
+sk.settimeout(30)
+print("closed after %.1f s" % (time.monotonic() - t) if not sk.recv(1) else "answered")
+"""
+
+
+def t_stalled():
+    """A message begun and never finished, the connection kept open: the server gives up (here after 2 s,
+    CRIU_PS_STALL_S; 60 s by default) instead of waiting for ever."""
+    d = tempfile.mkdtemp(dir=TMP)
+    srv = page_server(NS_B, d, env={"CRIU_PS_STALL_S": "2"})
+    r = subprocess.run(in_ns(NS_A) + [sys.executable, "-c", STALL_CLIENT, IP_B, str(PORT)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    try:
+        rc = srv.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise Fail("the page server still waits for the rest of the message")
+    if rc != 1 or "closed after" not in r.stdout:
+        raise Fail("the page server did not fail on the stalled message: rc %d, client %s" % (rc, r.stdout + r.stderr))
+    if "stalled half-way for 2 s" not in open(os.path.join(d, "ps.log")).read():
+        raise Fail("the page server's log does not say the message stalled")
+
+
 def t_migrate_snapshot():
     d = tempfile.mkdtemp(dir=TMP)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
@@ -527,11 +640,15 @@ def main():
                                ("migrate_live", t_migrate_live, ()),
                                ("live_round_broken", t_migrate_live, (True,)),
                                ("round_given_up", t_round_given_up, ()),
+                               ("parent_refused", t_parent_refused, ()),
+                               ("stalled", t_stalled, ()),
                                ("migrate_snapshot", t_migrate_snapshot, ()),
                                ("server_dies", t_server_dies, ()),
                                ("snapshot_server_dies", t_snapshot_server_dies, ()),
                                ("no_server", t_no_server, ()),
                                ("daemon", t_daemon, ())):
+            if sys.argv[1:] and name not in sys.argv[1:]:
+                continue
             try:
                 fn(*args)
                 print("PASS %s" % name, flush=True)

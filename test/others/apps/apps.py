@@ -396,6 +396,67 @@ class PythonHttp(App):
                 raise Fail("wrong page")
 
 
+ASYNCIO_APP = r'''
+import asyncio, os, sys
+state = {"child": None, "rc": None}
+async def watch():
+    p = await asyncio.create_subprocess_exec("sleep", "1000")
+    state["child"] = p.pid
+    with open(sys.argv[2] + ".tmp", "w") as f:
+        f.write("%d\n" % p.pid)
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    state["rc"] = await p.wait()
+async def serve(r, w):
+    w.write(("alive %d\n" % state["child"] if state["rc"] is None else "exited %d\n" % state["rc"]).encode())
+    await w.drain()
+    w.close()
+async def main():
+    asyncio.get_running_loop().create_task(watch())
+    s = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    async with s:
+        await s.serve_forever()
+asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
+asyncio.run(main())
+'''
+
+
+class PythonAsyncio(App):
+    """An asyncio server whose loop (epoll) watches its child through a pidfd
+    (PidfdChildWatcher, the default from Python 3.12): after the restores it
+    must still see the child exit."""
+    name = "python-asyncio-pidfd"
+    quick = True
+    cmds = (PY,)
+
+    def start(self):
+        with open(self.path("app.py"), "w") as f:
+            f.write(ASYNCIO_APP)
+        self.port = free_port()
+        pid = self.spawn([PY, self.path("app.py"), str(self.port), self.path("child")])
+        wait_for(lambda: os.path.exists(self.path("child")) and self.ask())
+        return pid
+
+    def ask(self):
+        """Its answer, read to the end: the server closes first (no CLOSE_WAIT left to dump)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            data = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    return data.decode(errors="replace").strip()
+                data += b
+
+    def check(self):
+        line = self.ask()
+        if line != "alive %s" % read(self.path("child")).strip():
+            raise Fail("the server says %r" % line)
+
+    def after(self):
+        os.kill(int(read(self.path("child"))), signal.SIGKILL)
+        if not wait_for(lambda: self.ask() == "exited -9", 5):
+            raise Fail("the loop did not see its child exit: %r" % self.ask())
+
+
 SQLITE_APP = r'''
 import sqlite3, sys, threading, time
 db = sys.argv[1]
@@ -1387,7 +1448,7 @@ class Mariadb(App, ConnectedClient):
         self.check()
 
 
-APPS = [PythonHttp, PythonSqlite, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
+APPS = [PythonHttp, PythonSqlite, PythonAsyncio, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
         Redis, Memcached, Nginx, Postgres, Mariadb, Dnsmasq, Sshd, Java, Screen, Chromium, VimShellJob]
 
 
