@@ -1419,6 +1419,23 @@ out:
 	return ret;
 }
 
+/*
+ * Is @st's mtime the dump's @r? Also when whole seconds are all that's left
+ * of it: archivers without sub-second times (tar in ustar/GNU format; podman
+ * puts a container's /dev/shm and rootfs changes back from such tarballs)
+ * write it truncated or rounded to the second, with no nanoseconds.
+ */
+static bool reg_mtime_same(const RegFileEntry *r, const struct stat *st)
+{
+	uint32_t nsec = r->has_mtime_nsec ? r->mtime_nsec : 0;
+
+	if (st->st_mtim.tv_sec == r->mtime_sec && (uint32_t)st->st_mtim.tv_nsec == nsec)
+		return true;
+	if (st->st_mtim.tv_nsec != 0)
+		return false;
+	return st->st_mtim.tv_sec == r->mtime_sec || (st->st_mtim.tv_sec == r->mtime_sec + 1 && nsec >= 500000000);
+}
+
 /* A regular file must be the one dumped: same inode, same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
@@ -1431,8 +1448,7 @@ static int reg_changed(const RegFileEntry *r, const struct stat *st)
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);
 		return 1;
 	}
-	if (r->has_mtime_sec && (st->st_mtim.tv_sec != r->mtime_sec ||
-				 (r->has_mtime_nsec && (uint32_t)st->st_mtim.tv_nsec != r->mtime_nsec))) {
+	if (r->has_mtime_sec && !reg_mtime_same(r, st)) {
 		pr_err("%s was modified since the dump (mtime %ld.%09ld; it was %ld.%09u); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (long)st->st_mtim.tv_sec,
 		       (long)st->st_mtim.tv_nsec, (long)r->mtime_sec, r->has_mtime_nsec ? r->mtime_nsec : 0);

@@ -913,6 +913,42 @@ def touch_file(path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 5 * 10**9 + 1))
 
 
+def seconds_only(path):
+    st = os.stat(path)               # what a tar without sub-second times puts back
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns // 10**9 * 10**9))
+
+
+def t_restore_mtime_whole_seconds():
+    """A file put back by an archiver that keeps whole seconds of its mtime
+    (podman's devshm-checkpoint.tar) is the file dumped; another whole
+    second is not."""
+    t = Target("plain")
+    try:
+        d = new_dir("mtime-secs", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        st = os.stat(t.outpath)
+        if st.st_mtime_ns % 10**9 == 0:
+            raise Fail("setup: the file's mtime has no nanoseconds to lose")
+        seconds_only(t.outpath)
+        pidfile = os.path.join(TMP, "pidfile-mtime-secs")
+        r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+        if r.rc != 0:
+            raise Fail("restore of a file whose mtime lost its nanoseconds failed; %s" % r.brief())
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+        ensure_no_pid(t.pid)
+        os.utime(t.outpath, ns=(st.st_atime_ns, (st.st_mtime_ns // 10**9 - 2) * 10**9))
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"modified since the dump")
+        ensure_no_pid(t.pid)
+    finally:
+        t.kill()
+
+
 def t_restore_changed_file(change, name, pattern):
     """A file that changed since the dump stops the restore, unless told to go on."""
     t = Target("plain")
@@ -1410,6 +1446,7 @@ def main():
               r"changed since the dump")
         check("restore_changed_file_mtime", t_restore_changed_file, touch_file, "touched",
               r"modified since the dump \(mtime \d+\.\d{9}; it was \d+\.\d{9}\)")
+        check("restore_mtime_whole_seconds", t_restore_mtime_whole_seconds)
         check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)
         check("restore_wait_killed", t_restore_wait, signal.SIGKILL, 128 + signal.SIGKILL)
 
