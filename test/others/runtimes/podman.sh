@@ -30,7 +30,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python devshm volume readonly keep rootfs publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -91,6 +91,12 @@ mkdir -p "$pm/rootfs"
 busybox_rootfs "$pm/rootfs"
 workload_sh >"$pm/rootfs/workload.sh"
 workload_tcp_sh >"$pm/rootfs/workload-tcp.sh"
+# the volume variant: the counter also goes to a volume and a host file
+workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >>/data/log; echo $i >\&7|; 1i exec 7>/hostfile' >"$pm/rootfs/workload-vol.sh"
+cp "$(dirname "$0")/workload.py" "$pm/rootfs/"
+ln -s usr/lib64 "$pm/rootfs/lib64"; ln -s usr/lib "$pm/rootfs/lib"
+# an http server (busybox httpd, in the foreground) beside the counter
+{ echo 'httpd -p 8080 -h / &'; workload_sh; } >"$pm/rootfs/workload-http.sh"
 tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
 	{ echo "FAIL podman/import: podman import of a busybox rootfs"; echo "podman: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
@@ -98,13 +104,14 @@ ctr_pid() { podman inspect -f '{{.State.Pid}}' "$ctr" 2>/dev/null; }
 last_out() { podman logs "$ctr" 2>/dev/null | tr -d '\r' | grep -a '^count ' | tail -1 | cut -d' ' -f2; }
 
 start() {
-	local script=${1:-/workload.sh}
+	local script=${1:-/workload.sh} interp=sh
+	case $script in *.py) interp=/usr/bin/python3 ;; esac
 	ctr=e2e-$case-$$
-	podman run -d ${TTY:-} ${PM_ARGS:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" sh "$script" \
+	podman run -d ${TTY:-} ${PM_ARGS:-} --name "$ctr" --mount type=tmpfs,destination=/run "$image" $interp "$script" \
 		>"$cwork/run.out" 2>&1 || { fail "podman run: $(tail -1 "$cwork/run.out")"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && [ "$pid" != 0 ] && wait_count "/proc/$pid/root" 5 ||
-		{ fail "the container does not count"; return 1; }
+		{ fail "the container does not count: $(podman logs "$ctr" 2>&1 | tail -3 | tr '\n' ' ')"; return 1; }
 	token=$(cat "/proc/$pid/root/run/token")
 }
 
@@ -278,6 +285,118 @@ case_userns() {
 	pm_do restore "$ctr" || return
 	check_restored "${before:-1}" || return
 	grep -q '^ *0 *300000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	pass
+}
+
+# devshm: a file in the container's /dev/shm (podman tars it itself on
+# --export: devshm-checkpoint.tar) survives an export/import
+case_devshm() {
+	local before
+	start || return
+	echo "shm-$token" >"/proc/$pid/root/dev/shm/data"
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "/proc/$pid/root/dev/shm/data" 2>/dev/null)" = "shm-$token" ] ||
+		{ fail "/dev/shm/data is gone"; return; }
+	pass
+}
+
+# volume: a named volume and a bind of a host file, written by the
+# workload while it runs (the file stays open in the shell)
+case_volume() {
+	local before
+	echo host >"$cwork/hostfile"
+	podman volume create "vol$$" >/dev/null 2>&1
+	PM_ARGS="-v vol$$:/data -v $cwork/hostfile:/hostfile" start /workload-vol.sh || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	pm_do checkpoint "$ctr" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	before=$(last_out)
+	pm_do restore "$ctr" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	check_restored "${before:-1}" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	sleep 0.3
+	[ "$(tail -1 "/proc/$pid/root/data/log")" -gt "${before:-1}" ] 2>/dev/null ||
+		{ fail "the volume's log does not go on: $(tail -1 "/proc/$pid/root/data/log")"; podman rm -f -t 0 "$ctr" >/dev/null 2>&1; podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	grep -q "^[0-9]" "$cwork/hostfile" || { fail "the host file is not written after the restore"; }
+	podman rm -f -t 0 "$ctr" >/dev/null 2>&1
+	podman volume rm -f "vol$$" >/dev/null 2>&1
+	grep -q "^[0-9]" "$cwork/hostfile" && pass
+}
+
+# readonly: --read-only root with --tmpfs /tmp holding a file
+case_readonly() {
+	local before
+	PM_ARGS="--read-only --tmpfs /tmp" start || return
+	echo "tmp-$token" >"/proc/$pid/root/tmp/data"
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "/proc/$pid/root/tmp/data" 2>/dev/null)" = "tmp-$token" ] || { fail "/tmp/data is gone"; return; }
+	touch "/proc/$pid/root/ro-probe" 2>/dev/null && { fail "the root is writable after the restore"; return; }
+	pass
+}
+
+# keep: checkpoint --keep leaves the images; restore --keep too
+case_keep() {
+	local before
+	start || return
+	pm_do checkpoint --keep "$ctr" || return
+	before=$(last_out)
+	ls "$pm"/graph/overlay-containers/*/userdata/checkpoint/inventory.img >/dev/null 2>&1 ||
+		{ fail "no images kept"; return; }
+	pm_do restore --keep "$ctr" || return
+	check_restored "${before:-1}" && pass
+}
+
+# rootfs: a file written in the container's root (rootfs-diff.tar) and one
+# deleted (deleted.files) carry over an export/import; then --ignore-rootfs
+case_rootfs() {
+	local before
+	start || return
+	echo "root-$token" >"/proc/$pid/root/etc/data"
+	rm -f "/proc/$pid/root/etc/group"
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "/proc/$pid/root/etc/data" 2>/dev/null)" = "root-$token" ] || { fail "/etc/data is gone"; return; }
+	[ -e "/proc/$pid/root/etc/group" ] && { fail "/etc/group is back"; return; }
+	pass
+}
+
+# publish: restore --import --publish a new port map of a clone
+case_publish() {
+	local before orig
+	PM_ARGS="-p 127.0.0.1:18080:8080" start /workload-http.sh || return
+	pm_do checkpoint --leave-running --export "$cwork/ctr.tar.gz" "$ctr" || return
+	orig=$ctr
+	ctr=$orig-pub
+	pm_do restore --import "$cwork/ctr.tar.gz" --name "$ctr" --publish 127.0.0.1:18081:8080 || { ctr=$orig; return; }
+	pid=$(ctr_pid)
+	busybox wget -q -O - http://127.0.0.1:18081/run/token 2>/dev/null | grep -q "$token" ||
+		{ podman rm -f -t 0 "$orig" >/dev/null 2>&1; fail "no answer on the new port"; return; }
+	busybox wget -q -O - http://127.0.0.1:18080/run/token 2>/dev/null | grep -q "$token" ||
+		{ podman rm -f -t 0 "$orig" >/dev/null 2>&1; fail "no answer from the original"; return; }
+	podman rm -f -t 0 "$orig" >/dev/null 2>&1
+	pass
+}
+
+# python: the host's python3 (/usr bound read-only) runs workload.py: SysV
+# and POSIX shm, a flock, a zombie, threads, an http server with a
+# keep-alive client; checkpoint --tcp-established --file-locks and restore;
+# the workload checks its own state each round (/run/bad)
+case_python() {
+	local before
+	PM_ARGS="-v /usr:/usr:ro" start /workload.py || return
+	pm_do checkpoint --tcp-established --file-locks "$ctr" || return
+	before=$(last_out)
+	pm_do restore --tcp-established --file-locks "$ctr" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 

@@ -1,0 +1,53 @@
+# A python workload: SysV shm, POSIX shm in /dev/shm (mmap'ed), a flock,
+# a zombie child, a thread, an http server with a keep-alive client held
+# open; each round checks all of it and writes "bad: why" in /run/bad.
+import ctypes, fcntl, mmap, os, socket, sys, threading, time, http.server, http.client
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+token = os.urandom(8).hex()
+open("/run/token", "w").write(token)
+shmid = libc.shmget(0x4242, 4096, 0o1600)
+assert shmid >= 0
+addr = libc.shmat(shmid, None, 0)
+ctypes.memmove(addr, token.encode(), 16)
+fd = os.open("/dev/shm/pshm", os.O_RDWR | os.O_CREAT, 0o600)
+os.ftruncate(fd, 4096)
+pm = mmap.mmap(fd, 4096)
+pm[:16] = token.encode()
+lk = open("/run/lockfile", "w")
+fcntl.flock(lk, fcntl.LOCK_EX)
+zpid = os.fork()
+if zpid == 0:
+    os._exit(7)
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        b = open("/run/count").read().encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 8000), H)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+cl = http.client.HTTPConnection("127.0.0.1", 8000)
+def bad(why):
+    open("/run/bad", "a").write(why + "\n")
+i = 0
+while True:
+    i += 1
+    open("/run/count", "w").write(str(i))
+    print("count", i, flush=True)
+    if ctypes.string_at(addr, 16).decode() != token: bad("sysv shm")
+    if pm[:16].decode() != token: bad("posix shm")
+    try:
+        st = open("/proc/%d/stat" % zpid).read().split()[2]
+        if st != "Z": bad("zombie state " + st)
+    except OSError as e: bad("zombie gone")
+    try:
+        fcntl.flock(open("/run/lockfile"), fcntl.LOCK_EX | fcntl.LOCK_NB); bad("lock lost")
+    except BlockingIOError: pass
+    try:
+        sk = cl.sock
+        cl.request("GET", "/"); r = cl.getresponse(); r.read()
+        if sk is not None and cl.sock is not sk: bad("http reconnected")
+    except Exception as e: bad("http " + repr(e)); cl.close()
+    time.sleep(0.05)
