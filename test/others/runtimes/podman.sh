@@ -30,7 +30,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python devshm volume readonly keep rootfs publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat devshm volume readonly keep rootfs publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -397,6 +397,72 @@ case_python() {
 	check_restored "${before:-1}" || return
 	sleep 0.3
 	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# python-export: the same, through --export/--import (podman's tarballs of
+# /dev/shm and of the rootfs changes put the files back)
+case_python-export() {
+	local before
+	PM_ARGS="-v /usr:/usr:ro" start /workload.py || return
+	pm_do checkpoint --tcp-established --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --tcp-established --file-locks --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# python-pre: --pre-checkpoint then --with-previous of the python workload
+case_python-pre() {
+	local before
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 ||
+		{ skip "this criu has no memory tracking"; return; }
+	PM_ARGS="-v /usr:/usr:ro" start /workload.py || return
+	pm_do checkpoint --pre-checkpoint "$ctr" || return
+	sleep 0.3
+	pm_do checkpoint --with-previous --tcp-established --file-locks "$ctr" || return
+	before=$(last_out)
+	pm_do restore --tcp-established --file-locks "$ctr" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# hostconn: a client on the host holds a TCP connection to the container's
+# published port across checkpoint/restore --tcp-established (in place)
+case_hostconn() {
+	local before
+	local addr=${HOSTCONN_ADDR:-}
+	[ -n "${HOSTCONN_KEEPER:-}" ] && podman run -d --name "keeper$$" "$image" sleep 1000 >/dev/null
+	PM_ARGS="-v /usr:/usr:ro -p 127.0.0.1:18090:8001" start /workload.py || return
+	[ -n "$addr" ] || addr=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$ctr"):8001
+	python3 - "$cwork" "$addr" >"$cwork/client.out" 2>&1 <<'PY' &
+import socket, sys, time
+h, p = sys.argv[2].rsplit(":", 1)
+s = socket.create_connection((h, int(p)))
+open(sys.argv[1] + "/connected", "w").close()
+while True:
+    d = s.recv(100)
+    if not d:
+        print("closed"); break
+    print(d.decode().strip(), flush=True)
+PY
+	cpid=$!
+	for _ in $(seq 30); do [ -e "$cwork/connected" ] && break; sleep 0.1; done
+	sleep 0.3
+	pm_do checkpoint --tcp-established --file-locks "$ctr" || { kill $cpid; return; }
+	before=$(tail -1 "$cwork/client.out")
+	pm_do restore --tcp-established --file-locks "$ctr" || { kill $cpid; return; }
+	check_restored 1 || { kill $cpid; return; }
+	sleep 0.5
+	kill $cpid 2>/dev/null; wait $cpid 2>/dev/null
+	podman rm -f -t 0 "keeper$$" >/dev/null 2>&1
+	[ "$(tail -1 "$cwork/client.out")" != "$before" ] && ! grep -q closed "$cwork/client.out" ||
+		{ fail "the host's connection does not go on: $(tail -2 "$cwork/client.out" | tr '\n' ' '); the workload says: $(sort -u "/proc/$pid/root/run/bad" 2>&1 | tr '\n' ' ')"; return; }
 	pass
 }
 

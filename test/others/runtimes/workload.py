@@ -29,6 +29,10 @@ class H(http.server.BaseHTTPRequestHandler):
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 8000), H)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 cl = http.client.HTTPConnection("127.0.0.1", 8000)
+# a stream to whoever connects to port 8001 (a client on the host): the count
+conns = []
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", 8001)); ls.listen(4); ls.setblocking(False)
 def bad(why):
     open("/run/bad", "a").write(why + "\n")
 i = 0
@@ -50,4 +54,9 @@ while True:
         cl.request("GET", "/"); r = cl.getresponse(); r.read()
         if sk is not None and cl.sock is not sk: bad("http reconnected")
     except Exception as e: bad("http " + repr(e)); cl.close()
+    try: conns.append(ls.accept()[0])
+    except BlockingIOError: pass
+    for c in conns:
+        try: c.send(b"%d\n" % i)
+        except OSError as e: bad("stream " + repr(e)); conns.remove(c)
     time.sleep(0.05)
