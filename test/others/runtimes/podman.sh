@@ -432,8 +432,18 @@ case_python-pre() {
 	pass
 }
 
-# hostconn: a client on the host holds a TCP connection to the container's
-# published port across checkpoint/restore --tcp-established (in place)
+# hostconn: a client on the host holds a TCP connection to the container
+# (its address, or with nat its published port on 127.0.0.1) across
+# checkpoint/restore --tcp-established (in place).
+# nat: the last container of podman's bridge network going (the checkpoint)
+# takes the bridge down with it (netavark), and the kernel then drops the
+# conntrack entries MASQUERADE made through it: the restored socket's
+# packets reach the host un-NATed and get a reset, whatever criu did. So
+# another container ("keeper") stays on the network meanwhile.
+case_hostconn-nat() {
+	HOSTCONN_KEEPER=1 HOSTCONN_ADDR=127.0.0.1:18090 case_hostconn
+}
+
 case_hostconn() {
 	local before
 	local addr=${HOSTCONN_ADDR:-}
