@@ -30,7 +30,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat devshm volume readonly keep rootfs publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -95,6 +95,7 @@ workload_tcp_sh >"$pm/rootfs/workload-tcp.sh"
 workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >>/data/log; echo $i >\&7|; 1i exec 7>/hostfile' >"$pm/rootfs/workload-vol.sh"
 cp "$(dirname "$0")/workload.py" "$pm/rootfs/"
 ln -s usr/lib64 "$pm/rootfs/lib64"; ln -s usr/lib "$pm/rootfs/lib"
+{ echo 'exec 8<>/dev/fuse'; workload_sh; } >"$pm/rootfs/workload-fuse.sh"
 # an http server (busybox httpd, in the foreground) beside the counter
 { echo 'httpd -p 8080 -h / &'; workload_sh; } >"$pm/rootfs/workload-http.sh"
 tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
@@ -473,6 +474,65 @@ PY
 	podman rm -f -t 0 "keeper$$" >/dev/null 2>&1
 	[ "$(tail -1 "$cwork/client.out")" != "$before" ] && ! grep -q closed "$cwork/client.out" ||
 		{ fail "the host's connection does not go on: $(tail -2 "$cwork/client.out" | tr '\n' ' '); the workload says: $(sort -u "/proc/$pid/root/run/bad" 2>&1 | tr '\n' ' ')"; return; }
+	pass
+}
+
+# ignore: --export with --ignore-rootfs --ignore-volumes, restored from a
+# volume that is still there (the workload's open log in it)
+case_ignore() {
+	local before
+	podman volume create "vol$$" >/dev/null 2>&1
+	echo host >"$cwork/hostfile"
+	PM_ARGS="-v vol$$:/data -v $cwork/hostfile:/hostfile" start /workload-vol.sh || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	pm_do checkpoint --ignore-rootfs --ignore-volumes --export "$cwork/ctr.tar.gz" "$ctr" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --ignore-rootfs --ignore-volumes --import "$cwork/ctr.tar.gz" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	check_restored "${before:-1}" || { podman volume rm -f "vol$$" >/dev/null 2>&1; return; }
+	podman rm -f -t 0 "$ctr" >/dev/null 2>&1
+	podman volume rm -f "vol$$" >/dev/null 2>&1
+	pass
+}
+
+# fuse: --device /dev/fuse, held open by the workload (a character device
+# fd, no fuse mount)
+case_fuse() {
+	local before
+	[ -c /dev/fuse ] || { skip "no /dev/fuse"; return; }
+	PM_ARGS="--device /dev/fuse" start /workload-fuse.sh || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" && pass
+}
+
+# health: a container with a healthcheck (podman runs it with exec, a
+# process that comes and goes in the container)
+case_health() {
+	local before st
+	PM_ARGS="--health-cmd /bin/true --health-interval 1s" start || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	podman healthcheck run "$ctr" >/dev/null 2>&1 || { fail "podman healthcheck run fails after the restore"; return; }
+	pass
+}
+
+# python-notcp: the python workload's TCP connections without
+# --tcp-established (podman refuses that flag with restore --name, so no
+# clone of it): the checkpoint fails naming the socket, the container runs on
+case_python-notcp() {
+	local n
+	PM_ARGS="-v /usr:/usr:ro" start /workload.py || return
+	podman container checkpoint --file-locks "$ctr" >"$cwork/checkpoint.out" 2>&1 &&
+		{ fail "the checkpoint of established TCP connections without --tcp-established worked"; return; }
+	grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log 2>/dev/null | grep -q -i 'tcp.*established\|established.*tcp' ||
+		{ fail "dump.log does not name the connection: $(grep -h -a -m3 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
+	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 
