@@ -4,7 +4,8 @@
  * At dump, an fd that `--external RES` names is not looked into: it goes to
  * files.img as an FT_REG entry whose path is its name as /proc showed it
  * (`pipe:[INO]`, `socket:[INO]`, `/dev/pts/3`, a file path), and
- * ext-files.img lists its file id with that name. Restore refuses such an
+ * ext-files.img lists its file id with the name --external gave it (the
+ * same for a pipe or socket; `tty[RDEV:DEV]` or `file[MNT:INO]` else). Restore refuses such an
  * image unless an `--inherit-fd fd[N]:NAME` gives it criu's fd N.
  *
  * At restore, `--inherit-fd fd[N]:RES` also stands for any other file of
@@ -156,7 +157,7 @@ int external_note(uint32_t id, const char *link, const char *what)
 		return -1;
 	}
 	nr_ext_files++;
-	pr_info("file %u (%s) is external (--external %s)\n", id, link, what);
+	pr_info("file %u (%s) is external (%s)\n", id, link, what);
 	return 0;
 }
 
@@ -173,6 +174,36 @@ int external_dump(int dfd)
 	for (size_t i = 0; i < nr_ext_files && !ret; i++)
 		ret = pb_write_one(img, &ext_files[i]);
 	return finish_image(img, ret);
+}
+
+int external_set_ctty(struct file_table *ft, dev_t rdev, pid_t sid, pid_t pgrp)
+{
+	for (size_t i = 0; i < nr_ext_files; i++) {
+		struct file_desc *d = NULL;
+
+		for (size_t j = 0; j < ft->nr && !d; j++)
+			if (ft->d[j].id == ext_files[i].id)
+				d = &ft->d[j];
+		if (!d || !S_ISCHR(d->st.st_mode) || d->st.st_rdev != rdev)
+			continue;
+		if (ext_files[i].has_ctty_sid) {
+			pr_err("can't dump: external terminal %s is the controlling terminal of sessions %d and %d\n",
+			       ext_files[i].name, ext_files[i].ctty_sid, sid);
+			return -1;
+		}
+		ext_files[i].has_ctty_sid = ext_files[i].has_ctty_pgrp = true;
+		ext_files[i].ctty_sid = sid;
+		ext_files[i].ctty_pgrp = pgrp;
+		pr_info("%s (file %u): the controlling terminal of session %d\n", ext_files[i].name, ext_files[i].id,
+			sid);
+		return 0;
+	}
+	return -1;
+}
+
+const ExtFileEntry *external_file(size_t i)
+{
+	return i < nr_ext_files ? &ext_files[i] : NULL;
 }
 
 void external_free(void)
@@ -263,6 +294,10 @@ int inherit_fd_prepare(int dfd, struct rst_files *rf)
 		ext_files = n;
 		ext_file_entry__init(&n[nr_ext_files]);
 		n[nr_ext_files].id = e->id;
+		n[nr_ext_files].has_ctty_sid = e->has_ctty_sid;
+		n[nr_ext_files].ctty_sid = e->ctty_sid;
+		n[nr_ext_files].has_ctty_pgrp = e->has_ctty_pgrp;
+		n[nr_ext_files].ctty_pgrp = e->ctty_pgrp;
 		n[nr_ext_files++].name = strdup(e->name);
 		pb_free(img, msg);
 	}

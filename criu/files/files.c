@@ -785,7 +785,8 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 	if (ext) {
 		/* not looked into: restore gets it from --inherit-fd */
 		d = file_desc_new(ft);
-		if (!d || external_note(d->id, link, ext))
+		/* named as --external named it: LXC gives its console back as --inherit-fd fd[N]:tty[RDEV:DEV] */
+		if (!d || external_note(d->id, ext, link))
 			return -1;
 		d->fe.type = FILE_TYPE__FT_REG;
 		d->reg.path = strdup(link);

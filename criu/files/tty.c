@@ -30,6 +30,7 @@
 #include "action-scripts.h"
 #include "cr_options.h"
 #include "fdkinds.h"
+#include "external.h"
 #include "log.h"
 #include "mntns.h"
 #include "namespaces.h"
@@ -653,6 +654,10 @@ static int check_cttys(struct file_table *ft, const struct tty_proc *p, int nr)
 			continue;
 		if (is_pts_dev(dev))
 			dp = find_pty(ft, pts_index(dev));
+		/* a terminal given with --external tty[...] (LXC's console): given back by --inherit-fd */
+		if ((!dp || !dp->master) &&
+		    !external_set_ctty(ft, dev, p[i].pid, p[i].tpgid > 0 ? p[i].tpgid : p[i].pid))
+			continue;
 		if (!dp || !dp->master || dp->master->info->sid != p[i].pid) {
 			pr_err("can't dump task %d: its session's controlling terminal (%u:%u) is not a pty whose "
 			       "master is in the dump; not supported\n", p[i].pid, major(dev), minor(dev));
@@ -977,6 +982,32 @@ static int set_fg(int m, pid_t pgrp, uint32_t index)
 	return ret;
 }
 
+/* An external terminal (--inherit-fd) that was a session's controlling terminal. */
+static int tty_restore_ext_ctty(struct fd_rst *c, pid_t sid, pid_t pgrp, pid_t me)
+{
+	const ExtFileEntry *e;
+	pid_t pid = c->pid;
+	int fd;
+
+	for (size_t i = 0; (e = external_file(i)); i++) {
+		if (!e->has_ctty_sid || !sid || ns_pid_view(pid, e->ctty_sid) != sid)
+			continue;
+		if (e->ctty_sid == pid) {
+			fd = fd_rst_get(c, e->id);
+			if (fd < 0 || ioctl(fd, TIOCSCTTY, 0)) {
+				pr_perror("can't make %s the controlling terminal of session %d", e->name, pid);
+				return -1;
+			}
+			pr_info("%s: the controlling terminal of session %d\n", e->name, pid);
+		} else if (e->has_ctty_pgrp && e->ctty_pgrp == pid && pgrp == me) {
+			fd = fd_rst_get(c, e->id);
+			if (fd < 0 || set_fg(fd, me, 0))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int tty_restore_session(struct fd_rst *c)
 {
 	/* getsid() and getpgrp() answer in our pid namespace: the images' pids are seen from there too */
@@ -1004,7 +1035,7 @@ int tty_restore_session(struct fd_rst *c)
 				return -1;
 		}
 	}
-	return 0;
+	return tty_restore_ext_ctty(c, sid, pgrp, me);
 }
 
 /* ---- --orphan-pts-master at restore ---- */

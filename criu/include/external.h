@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "files.h"
+#include "ext-file.pb-c.h"
 
 /* --inherit-fd fds live in service slots 8..18 of the restore processes */
 #define MAX_INHERIT_FD	11
@@ -17,6 +18,10 @@ int inherit_fd_add(const char *arg);
 const char *external_match(const char *link, const struct stat *st, int mnt_id);
 int external_note(uint32_t id, const char *link, const char *what);
 int external_dump(int dfd);
+/* The external file (a terminal) with rdev @rdev becomes session @sid's terminal, @pgrp its foreground: 0 or -1 (none). */
+int external_set_ctty(struct file_table *ft, dev_t rdev, pid_t sid, pid_t pgrp);
+/* At restore: the i-th external file of ext-files.img, NULL past the last. */
+const ExtFileEntry *external_file(size_t i);
 void external_free(void);
 
 /* Restore: every external file must have its --inherit-fd (parent, before forking). */

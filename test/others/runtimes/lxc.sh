@@ -25,7 +25,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth"
+ALL="stop leave-running tcp veth init"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -58,10 +58,22 @@ EOF
 	workload_sh >"$cwork/$ctr/rootfs/workload.sh"
 	workload_tcp_sh >"$cwork/$ctr/rootfs/workload-tcp.sh"
 	sed -i 's/^lxc.tty.max = .*/lxc.tty.max = 0/' "$cwork/$ctr/config"
-	cat >>"$cwork/$ctr/config" <<EOF
+	if [ "$script" = init ]; then
+		# busybox init as the container's init: syslogd from rcS, the
+		# workload respawned, a shell waiting on the console
+		cat >"$cwork/$ctr/rootfs/etc/inittab" <<'EOF'
+::sysinit:/etc/init.d/rcS
+::respawn:/bin/sh /workload.sh
+console::askfirst:/bin/sh
+EOF
+		printf '#!/bin/sh\n/bin/syslogd -n -O /run/messages &\nlogger -t rcS started\n' >"$cwork/$ctr/rootfs/etc/init.d/rcS"
+		echo "lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0" >>"$cwork/$ctr/config"
+	else
+		cat >>"$cwork/$ctr/config" <<EOF
 lxc.init.cmd = /bin/sh /$script
 lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0
 EOF
+	fi
 	lxc-start -P "$cwork" -n "$ctr" -d -o "$cwork/start.log" || { fail "lxc-start"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && wait_count "/proc/$pid/root" 5 || { fail "the container does not count"; return 1; }
@@ -141,6 +153,31 @@ case_veth() {
 	check_restored "${before:-1}" || return
 	ip -o link show master "$bridge" | grep -q veth || { fail "no veth on $bridge after the restore"; return; }
 	busybox ping -c3 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the restored container"; return; }
+	pass
+}
+
+# init: busybox init (the template's /sbin/init) with syslogd (a unix
+# datagram socket /dev/log, its clients' messages in /run/messages), the
+# workload respawned by init, and a shell asked for on the console;
+# lxc-checkpoint -s and -r, then the log still takes messages
+case_init() {
+	local before
+	start init || return
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	[ "$(cat "/proc/$pid/comm")" = init ] || { fail "the container's init is $(cat "/proc/$pid/comm")"; return; }
+	# the console's shell: its session's controlling terminal is the console again
+	local c tty=0
+	for c in $(cat /proc/$pid/task/*/children); do
+		[ "$(awk '{print $6 == $1 ? $7 : 0}' "/proc/$c/stat")" != 0 ] && tty=$c
+	done
+	[ "$tty" != 0 ] || { fail "no session in the container has a controlling terminal"; return; }
+	lxc-attach -P "$cwork" -n "$ctr" -- logger -t after restored >/dev/null 2>&1
+	sleep 0.3
+	grep -q 'after: restored' "/proc/$pid/root/run/messages" ||
+		{ fail "syslogd does not log after the restore: $(tail -2 "/proc/$pid/root/run/messages" | tr '\n' ' ')"; return; }
 	pass
 }
 
