@@ -12,6 +12,11 @@
 #                 passes --tcp-established)
 #   veth          as stop, with eth0 a veth on a bridge of the host (LXC
 #                 restores it with --external veth[eth0]:HOST@BRIDGE); pings
+#   init          busybox init (syslogd, a respawned workload, a shell on the
+#                 console: its controlling terminal, LXC's --external tty)
+#   userns        an unprivileged container (lxc.idmap; root:400000:65536
+#                 goes in /etc/subuid and /etc/subgid for the case)
+#   init-userns   init's case in an unprivileged container
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
@@ -25,7 +30,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth init"
+ALL="stop leave-running tcp veth init userns init-userns"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -42,6 +47,7 @@ start() {
 	cat >"$cwork/net.conf" <<'EOF'
 lxc.apparmor.profile = unconfined
 EOF
+	[ -n "${LXC_IDMAP:-}" ] && printf 'lxc.idmap = u 0 %s 65536\nlxc.idmap = g 0 %s 65536\n' "$LXC_IDMAP" "$LXC_IDMAP" >>"$cwork/net.conf"
 	if [ -n "${bridge:-}" ]; then
 		cat >>"$cwork/net.conf" <<EOF
 lxc.net.0.type = veth
@@ -181,6 +187,48 @@ case_init() {
 	pass
 }
 
+# userns: an unprivileged container (lxc.idmap 0:400000:65536, started by
+# root), lxc-checkpoint -s and -r
+# LXC maps with newuidmap/newgidmap, which want the range in /etc/subuid and
+# /etc/subgid for root too: a line for the case, taken out again
+subid_line="root:400000:65536"
+subid_add() {
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		grep -qx "$subid_line" "$f" 2>/dev/null || { echo "$subid_line" >>"$f"; subid_added=1; }
+	done
+}
+subid_del() {
+	local f
+	[ -n "${subid_added:-}" ] || return 0
+	for f in /etc/subuid /etc/subgid; do
+		sed -i "/^$subid_line\$/d" "$f"
+	done
+	subid_added=
+}
+
+case_userns() {
+	local before
+	subid_add
+	# the container's root walks down to its rootfs
+	chmod 711 "$cwork"
+	LXC_IDMAP=400000 start || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "not in a user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "restored out of its user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	pass
+}
+
+# init-userns: init's case in an unprivileged container
+case_init-userns() {
+	subid_add
+	chmod 711 "$cwork"
+	LXC_IDMAP=400000 case_init
+}
+
 case_cleanup() {
 	if [ -n "${ctr:-}" ]; then
 		lxc-stop -P "$cwork" -n "$ctr" -k >/dev/null 2>&1
@@ -189,6 +237,7 @@ case_cleanup() {
 	ctr=
 	[ -z "${bridge:-}" ] || ip link del "$bridge" 2>/dev/null
 	bridge=
+	subid_del
 }
 
 # LXC sets clone_children at the cpuset root: set back as it was
