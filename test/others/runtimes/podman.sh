@@ -18,6 +18,23 @@
 #   userns        --uidmap/--gidmap 0:300000:65536 with a terminal (-t): the
 #                 bundle (images dir's parent) is the container root's, the
 #                 console's slave too
+#   python        the host's python3 (/usr bound read-only) runs workload.py:
+#                 SysV and POSIX shm, a flock, a zombie, threads, an http
+#                 server with a keep-alive client; --tcp-established
+#                 --file-locks; the workload checks itself (/run/bad)
+#   python-export the same through --export/--import
+#   python-pre    the same with --pre-checkpoint, then --with-previous
+#   python-notcp  without --tcp-established: refused, left running
+#   hostconn      a host client's TCP connection to the container's address
+#   hostconn-nat  the same through a published port (a keeper container on
+#                 the network: netavark takes the bridge down with the last
+#                 one, and the kernel drops the MASQUERADE conntrack entries)
+#   devshm volume readonly keep rootfs publish ignore fuse health: a file in
+#                 /dev/shm over export/import; a named volume and a bind of
+#                 a host file held open; --read-only --tmpfs; --keep; rootfs
+#                 changes over export/import; restore --name --publish;
+#                 --ignore-rootfs --ignore-volumes; --device /dev/fuse held
+#                 open; a healthcheck
 # The checks are runc.sh's: the counter goes on from where it was (in
 # /run/count, a tmpfs, and in `podman logs`), the token in the tmpfs is
 # still there, and for tcp the data goes on over the same connection.
