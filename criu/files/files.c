@@ -1437,13 +1437,23 @@ static bool reg_mtime_same(const RegFileEntry *r, const struct stat *st)
 	return st->st_mtim.tv_sec == r->mtime_sec || (st->st_mtim.tv_sec == r->mtime_sec + 1 && nsec >= 500000000);
 }
 
-/* A regular file must be the one dumped: same inode, same size, not modified since. */
+/* A regular file must be the one dumped: same inode (or a copy of it), same size, not modified since. */
 static int reg_changed(const RegFileEntry *r, const struct stat *st)
 {
 	/* a file of a tmpfs made again is a new inode: its size and mtime are what can tell */
 	bool remade = r->has_dev && mntns_dev_remade(r->dev);
+	/*
+	 * So for a copy that kept the mtime (cp -p, rsync -t, an archive:
+	 * podman --import puts a container's rootfs changes back from its
+	 * rootfs-diff.tar in a new overlay; a root copied to another machine).
+	 */
+	bool copy = r->has_mtime_sec && reg_mtime_same(r, st);
 
-	if ((r->has_ino && !remade && st->st_ino != r->ino) || (r->has_size && (uint64_t)st->st_size != r->size)) {
+	if (r->has_ino && !remade && copy && st->st_ino != r->ino)
+		pr_info("%s is another inode (%lu, was %lu) with the dump's size and mtime: a copy of it\n", r->path,
+			(unsigned long)st->st_ino, (unsigned long)r->ino);
+	if ((r->has_ino && !remade && !copy && st->st_ino != r->ino) ||
+	    (r->has_size && (uint64_t)st->st_size != r->size)) {
 		pr_err("%s changed since the dump (inode %lu, size %lu; it was inode %lu, size %lu); "
 		       "restore with --allow-changed-files to use it anyway\n", r->path, (unsigned long)st->st_ino,
 		       (unsigned long)st->st_size, (unsigned long)r->ino, (unsigned long)r->size);

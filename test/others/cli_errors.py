@@ -949,6 +949,37 @@ def t_restore_mtime_whole_seconds():
         t.kill()
 
 
+def t_restore_file_copied():
+    """A new inode with the dump's size and mtime is a copy of the file
+    dumped (podman --import puts a container's rootfs changes back from a
+    tarball in a new overlay): restored; with another mtime it is not."""
+    t = Target("plain")
+    try:
+        d = new_dir("copied", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        st = os.stat(t.outpath)
+        copy = t.outpath + ".copy"
+        shutil.copyfile(t.outpath, copy)
+        os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns - 3 * 10**9))
+        os.rename(copy, t.outpath)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"changed since the dump \(inode")
+        ensure_no_pid(t.pid)
+        os.utime(t.outpath, ns=(st.st_atime_ns, st.st_mtime_ns))
+        pidfile = os.path.join(TMP, "pidfile-copied")
+        r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+        if r.rc != 0:
+            raise Fail("restore of a copy with the dump's size and mtime failed; %s" % r.brief())
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+    finally:
+        t.kill()
+
+
 def t_restore_changed_file(change, name, pattern):
     """A file that changed since the dump stops the restore, unless told to go on."""
     t = Target("plain")
@@ -1447,6 +1478,7 @@ def main():
         check("restore_changed_file_mtime", t_restore_changed_file, touch_file, "touched",
               r"modified since the dump \(mtime \d+\.\d{9}; it was \d+\.\d{9}\)")
         check("restore_mtime_whole_seconds", t_restore_mtime_whole_seconds)
+        check("restore_file_copied", t_restore_file_copied)
         check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)
         check("restore_wait_killed", t_restore_wait, signal.SIGKILL, 128 + signal.SIGKILL)
 
