@@ -29,7 +29,7 @@
 #   hostconn-nat  the same through a published port (a keeper container on
 #                 the network: netavark takes the bridge down with the last
 #                 one, and the kernel drops the MASQUERADE conntrack entries)
-#   devshm volume readonly keep rootfs publish ignore fuse health: a file in
+#   devshm volume readonly keep rootfs rootfs-open publish ignore fuse health: a file in
 #                 /dev/shm over export/import; a named volume and a bind of
 #                 a host file held open; --read-only --tmpfs; --keep; rootfs
 #                 changes over export/import; restore --name --publish;
@@ -47,7 +47,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -113,6 +113,7 @@ workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >>/data/log; echo 
 cp "$(dirname "$0")/workload.py" "$pm/rootfs/"
 ln -s usr/lib64 "$pm/rootfs/lib64"; ln -s usr/lib "$pm/rootfs/lib"
 { echo 'exec 8<>/dev/fuse'; workload_sh; } >"$pm/rootfs/workload-fuse.sh"
+workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >\&9|; 1i mkdir -p /var; exec 9>>/var/app.log' >"$pm/rootfs/workload-log.sh"
 # an http server (busybox httpd, in the foreground) beside the counter
 { echo 'httpd -p 8080 -h / &'; workload_sh; } >"$pm/rootfs/workload-http.sh"
 tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
@@ -550,6 +551,23 @@ case_python-notcp() {
 	n=$(count_of "/proc/$pid/root")
 	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
 	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# rootfs-open: a file of the container's root (the overlay's upper layer)
+# held open and written: over export/import podman puts it back from
+# rootfs-diff.tar (whole-second mtimes)
+case_rootfs-open() {
+	local before
+	start /workload-log.sh || return
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ "$(tail -1 "/proc/$pid/root/var/app.log")" -gt "${before:-1}" ] 2>/dev/null ||
+		{ fail "/var/app.log does not go on: $(tail -1 "/proc/$pid/root/var/app.log")"; return; }
 	pass
 }
 
