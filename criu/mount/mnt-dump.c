@@ -1228,6 +1228,19 @@ static int content_walk(void *arg, int sk)
 				return -1;
 			}
 		}
+		/*
+		 * A mount in sight is read where it is: the copy made for a
+		 * covered one may have lost what was over it (a tmpfs on a
+		 * tmpfs at the same point, LXC's /dev/shm under a container's
+		 * own): there the top one would read as the one below.
+		 */
+		if (o->content->visible && c.of) {
+			copy_free(&c);
+			if (setns(in->nsfd, CLONE_NEWNS)) {
+				pr_perror("can't enter mount namespace %llu", (unsigned long long)in->nsid);
+				return -1;
+			}
+		}
 		c.s = in;
 		if (!o->content->visible && ns.userns_fd >= 0) {
 			if (mnt_helper(in->nsfd, uncovered_userns, o->content, &fd))
