@@ -30,7 +30,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth init userns init-userns"
+ALL="stop leave-running tcp veth init userns init-userns python"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -74,6 +74,20 @@ console::askfirst:/bin/sh
 EOF
 		printf '#!/bin/sh\n/bin/syslogd -n -O /run/messages &\nlogger -t rcS started\n' >"$cwork/$ctr/rootfs/etc/init.d/rcS"
 		echo "lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0" >>"$cwork/$ctr/config"
+	elif [ "$script" = workload.py ]; then
+		# the host's python3: /usr bound read-only, lib and lib64 into it
+		cp "$(dirname "$0")/workload.py" "$cwork/$ctr/rootfs/"
+		sed -i '/^lxc.mount.entry = .* lib\(64\)\? /d; /^lxc.mount.entry = .* usr\/lib\(64\)\? /d' "$cwork/$ctr/config"
+		rm -rf "$cwork/$ctr/rootfs/lib" "$cwork/$ctr/rootfs/lib64" "$cwork/$ctr/rootfs/usr"
+		mkdir -p "$cwork/$ctr/rootfs/usr" "$cwork/$ctr/rootfs/dev/shm"
+		ln -s usr/lib "$cwork/$ctr/rootfs/lib"
+		ln -s usr/lib64 "$cwork/$ctr/rootfs/lib64"
+		cat >>"$cwork/$ctr/config" <<EOF
+lxc.init.cmd = /usr/bin/python3 /workload.py
+lxc.mount.entry = /usr usr none ro,bind 0 0
+lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0
+lxc.mount.entry = tmpfs dev/shm tmpfs defaults,create=dir 0 0
+EOF
 	else
 		cat >>"$cwork/$ctr/config" <<EOF
 lxc.init.cmd = /bin/sh /$script
@@ -87,7 +101,7 @@ EOF
 }
 
 lxc_ck() {
-	lxc-checkpoint -P "$cwork" -n "$ctr" -D "$cwork/img" "$@" -o "$cwork/lxc.log" >"$cwork/ck.out" 2>&1 ||
+	lxc-checkpoint -P "$cwork" -n "$ctr" -D "$cwork/img" ${LXC_CK_V:+-v} "$@" -o "$cwork/lxc.log" >"$cwork/ck.out" 2>&1 ||
 		{ fail "lxc-checkpoint $*: $(grep -h -v '^ ' "$cwork/ck.out" | tail -2 | tr '\n' ' ')"; return 1; }
 }
 
@@ -227,6 +241,21 @@ case_init-userns() {
 	subid_add
 	chmod 711 "$cwork"
 	LXC_IDMAP=400000 case_init
+}
+
+# python: the python workload (SysV and POSIX shm, a flock, a zombie,
+# threads, an http keep-alive connection) as the container's init; it
+# checks itself each round (/run/bad)
+case_python() {
+	local before
+	start workload.py || return
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
 }
 
 case_cleanup() {
