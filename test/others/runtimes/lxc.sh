@@ -17,6 +17,8 @@
 #   userns        an unprivileged container (lxc.idmap; root:400000:65536
 #                 goes in /etc/subuid and /etc/subgid for the case)
 #   init-userns   init's case in an unprivileged container
+#   python        the python workload (podman.sh's) as init, with /usr bound
+#                 read-only and a tmpfs of its own over LXC's /dev/shm
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
