@@ -862,6 +862,13 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 		}
 		if (S_ISREG(st.st_mode) && check_inode_attrs(pid, fd, link, fi.flags))
 			return -1;
+		/* its reader's place in the kernel log is no offset: the kernel can't be told it again */
+		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 11) && (fi.flags & O_ACCMODE) != O_WRONLY &&
+		    !path_only) {
+			pr_err("can't dump task %d: fd %d (%s) reads the kernel log (/dev/kmsg), whose place in it "
+			       "can't be restored; not supported\n", pid, fd, link);
+			return -1;
+		}
 		d->reg.path = strdup(link);
 	} else {
 		return refuse_fd(pid, fd, link, &st);
