@@ -24,6 +24,8 @@
 #                 --file-locks; the workload checks itself (/run/bad)
 #   python-export the same through --export/--import
 #   python-pre    the same with --pre-checkpoint, then --with-previous
+#   pre-export    the same, both exported; --import-previous and --import
+#   nonet-tty     the same with --network none and a terminal
 #   python-notcp  without --tcp-established: refused, left running
 #   hostconn      a host client's TCP connection to the container's address
 #   hostconn-nat  the same through a published port (a keeper container on
@@ -47,7 +49,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -568,6 +570,37 @@ case_rootfs-open() {
 	sleep 0.3
 	[ "$(tail -1 "/proc/$pid/root/var/app.log")" -gt "${before:-1}" ] 2>/dev/null ||
 		{ fail "/var/app.log does not go on: $(tail -1 "/proc/$pid/root/var/app.log")"; return; }
+	pass
+}
+
+# pre-export: --pre-checkpoint --export, then --with-previous --export;
+# restored elsewhere with --import-previous and --import
+case_pre-export() {
+	local before
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	PM_ARGS="-v /usr:/usr:ro" start /workload.py || return
+	pm_do checkpoint --pre-checkpoint --export "$cwork/pre.tar.gz" "$ctr" || return
+	sleep 0.3
+	pm_do checkpoint --with-previous --tcp-established --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --tcp-established --file-locks --import-previous "$cwork/pre.tar.gz" --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# nonet-tty: the python workload with --network none and a terminal (-t)
+case_nonet-tty() {
+	local before
+	TTY=-t PM_ARGS="-v /usr:/usr:ro --network none" start /workload.py || return
+	pm_do checkpoint --tcp-established --file-locks "$ctr" || return
+	before=$(last_out)
+	pm_do restore --tcp-established --file-locks "$ctr" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 
