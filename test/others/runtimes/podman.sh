@@ -26,6 +26,8 @@
 #   python-pre    the same with --pre-checkpoint, then --with-previous
 #   pre-export    the same, both exported; --import-previous and --import
 #   nonet-tty     the same with --network none and a terminal
+#   confined      --init (catatonit), --cap-drop all,
+#                 no-new-privileges
 #   python-notcp  without --tcp-established: refused, left running
 #   hostconn      a host client's TCP connection to the container's address
 #   hostconn-nat  the same through a published port (a keeper container on
@@ -49,7 +51,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -601,6 +603,22 @@ case_nonet-tty() {
 	check_restored "${before:-1}" || return
 	sleep 0.3
 	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# confined: --init (catatonit is pid 1, the workload its child),
+# no capabilities, no_new_privs
+case_confined() {
+	local before w
+	PM_ARGS="--init --cap-drop all --security-opt no-new-privileges" start || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	w=$(cat "/proc/$pid/task/$pid/children" | awk '{print $1}')
+	[ -n "$w" ] && grep -q '^NoNewPrivs:.*1' "/proc/$w/status" &&
+		grep -q '^CapEff:.*0000000000000000' "/proc/$w/status" ||
+		{ fail "the workload (pid ${w:-none}) lost its no_new_privs or its empty capabilities"; return; }
 	pass
 }
 
