@@ -38,6 +38,7 @@
 #include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
+#include "sk-inet.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
@@ -1541,11 +1542,15 @@ static int inflight_fds(struct group *g, const UnixSkMsg *msg, int *fds)
 	for (size_t i = 0; i < msg->n_fds; i++) {
 		uint64_t *m = hmap_get(&g->by_id, msg->fds[i]);
 
+		FileEntry *fe = m ? NULL : find_file(g->c->rf, msg->fds[i]);
+
 		fds[i] = m ? g->m[*m].fd : fd_rst_get(g->c, msg->fds[i]);
 		if (fds[i] < 0) {
 			pr_err("file %u, in flight on a unix socket, can't be made\n", msg->fds[i]);
 			return -1;
 		}
+		if (fe && inet_inflight_repair_off(fds[i], fe))
+			return -1;
 	}
 	return 0;
 }
