@@ -1603,8 +1603,14 @@ static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, 
 	}
 	if (!mh.msg_controllen)
 		mh.msg_control = NULL;
+	if (by_name && enter_dir(g, to)) {
+		release_pid(held);
+		return -1;
+	}
 	n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	release_pid(held);
+	if (by_name && leave_dir(g, to))
+		return -1;
 	if (n != (ssize_t)msg->data.len) {
 		pr_perror("can't queue %zu bytes on unix socket %lu again", msg->data.len, (unsigned long)to->ino);
 		return -1;
