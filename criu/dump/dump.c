@@ -30,6 +30,7 @@
 
 #include "dump.h"
 #include "snapshot.h"
+#include "csum.h"
 #include "pagechain.h"
 #include "cow.h"
 #include "page-server.h"
@@ -619,6 +620,8 @@ static uint64_t parent_dump_id;
 
 int open_prev_images(struct dump_tree *t)
 {
+	int kind = -1;
+
 	t->prev_dfd = -1;
 	parent_dump_id = 0;
 	if (ps_connect())
@@ -640,10 +643,18 @@ int open_prev_images(struct dump_tree *t)
 		 */
 		if (image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 && chain_dump_id(t->prev_dfd, &parent_dump_id))
 			return -1;
+		/* a chain keeps the page checksum kind of its first dump: one kind a run at restore */
+		if (!opts.page_server && image_exists(t->prev_dfd, CR_FD_INVENTORY) > 0 &&
+		    chain_csum_kind(t->prev_dfd, &kind))
+			return -1;
 	} else if (unlinkat(t->dfd, PARENT_LINK, 0) && errno != ENOENT) {
 		pr_perror("can't remove the old %s link", PARENT_LINK);
 		return -1;
 	}
+	if (kind < 0)
+		kind = csum_dump_kind();
+	if (kind < 0 || csum_take_kind(kind, "this dump"))
+		return -1;
 	/* the previous images' tracking counts whether or not this dump goes on tracking */
 	return track_open(&t->track, t->prev_dfd);
 }

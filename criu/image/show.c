@@ -511,6 +511,14 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 		}
 		/* compressed frames (--compress) take what they take: the file need not be whole pages */
 		*compressed = head->has_compress && head->compress;
+		/* show reads one pagemap at a time: each is checked with its own kind of page checksum */
+		csum_reset_kind();
+		if (csum_take_kind(head->has_csum_kind ? head->csum_kind : CSUM_KIND_XXH3, de->d_name)) {
+			pb_free(pm, head);
+			close_image(pm);
+			ret = -1;
+			break;
+		}
 		pb_free(pm, head);
 		snprintf(by, by_len, "%s", de->d_name);
 		buf = buf ?: malloc(64 * CSUM_PAGE);

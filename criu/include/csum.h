@@ -38,6 +38,8 @@ enum csum_isa {
 	 * (images dumped so carry zeros and restore only with it set too).
 	 */
 	CSUM_NONE,
+	/* restore_args.csum_isa of the AES page hash: CSUM_ISA_AES + enum csum_aes_isa */
+	CSUM_ISA_AES = 16,
 };
 
 /* Declared for each ISA by csum-impl.h. */
@@ -50,6 +52,32 @@ CSUM_DECLARE(scalar)
 CSUM_DECLARE(avx2)
 CSUM_DECLARE(avx512)
 
+/*
+ * Kinds of page checksum (pagemap_head.csum_kind): XXH3-64 (above; images
+ * without the field), or the AES page hash (csum-aes-impl.h).
+ */
+enum csum_kind {
+	CSUM_KIND_XXH3 = 0,
+	CSUM_KIND_AES = 1,
+};
+
+/* The builds of the AES page hash; all give the same values. */
+enum csum_aes_isa {
+	CSUM_AES_SOFT,		/* the AES round in C */
+	CSUM_AES_AESNI,		/* AES-NI, 128-bit */
+	CSUM_AES_VAES256,	/* VAES with AVX2 */
+	CSUM_AES_VAES512,	/* VAES with AVX-512 */
+};
+
+#define CSUM_AES_DECLARE(isa)								\
+	void csum_pages_aes_##isa(const void *p, size_t nr, uint64_t *out);		\
+	size_t csum_check_pages_aes_##isa(const void *p, size_t nr, const uint64_t *want);
+
+CSUM_AES_DECLARE(soft)
+CSUM_AES_DECLARE(aesni)
+CSUM_AES_DECLARE(vaes256)
+CSUM_AES_DECLARE(vaes512)
+
 #ifndef CR_BLOB
 /* The ISA this machine hashes with (CPU features and XCR0 both allow it). */
 enum csum_isa csum_isa(void);
@@ -59,6 +87,27 @@ uint64_t csum_buf(const void *p, size_t len);
 void csum_pages(const void *p, size_t nr, uint64_t *out);
 /* Index of the first of @nr pages whose checksum is not @want[i], or @nr. */
 size_t csum_check_pages(const void *p, size_t nr, const uint64_t *want);
+/*
+ * The kind of page checksum in effect: one per run. A dump takes
+ * csum_dump_kind() (or its parent images' kind); a restore, show or page
+ * server takes the kind of the images it reads, and refuses images of
+ * another kind in the same run (csum_take_kind()). csum_pages() and
+ * csum_check_pages() hash with it.
+ */
+unsigned csum_kind(void);
+/* CRIU_CSUM_KIND=xxh3|aes in criu's environment, AES if unset; -1 (with a message) if unknown. */
+int csum_dump_kind(void);
+/* Take @kind for this run; -1 with a message naming @what if it is unknown or not the kind taken before. */
+int csum_take_kind(unsigned kind, const char *what);
+/* Forget the kind taken (the fuzz harnesses: each input is a run of its own). */
+void csum_reset_kind(void);
+/* The value of restore_args.csum_isa: which build of which hash the restorer checks pages with. */
+uint32_t csum_restorer_isa(void);
+/* The build of the AES page hash this machine runs fastest. */
+enum csum_aes_isa csum_aes_isa(void);
+/* csum_pages() and csum_check_pages() with the page hash of kind @kind (enum csum_kind). */
+void csum_pages_kind(unsigned kind, const void *p, size_t nr, uint64_t *out);
+size_t csum_check_pages_kind(unsigned kind, const void *p, size_t nr, const uint64_t *want);
 /* Checksum of @len (up to CSUM_CHUNK) zero bytes: a hole of a sparse object. */
 uint64_t csum_zero(size_t len);
 

@@ -26,7 +26,7 @@
 enum ps_cmd {
 	PS_HELLO = 1,	/* a: PS_MAGIC, b: the dump id its images carry, payload: a live round's subdir or none; reply */
 	PS_PARENT,	/* payload: the previous images dir, relative to the server's -D, in or next to it (ps_parent_ok) */
-	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS */
+	PS_OPEN,	/* a: pid, b: pages id, flags: PS_F_COMPRESS, PS_F_CSUM_AES */
 	PS_PAGES,	/* a: vaddr, b: nr_pages, c: clen (0: not compressed); payload: b checksums, the data */
 	PS_DATALESS,	/* a: vaddr, b: nr_pages, flags: PS_F_IN_PREV or PS_F_IN_PARENT */
 	PS_CLOSE,	/* the images of the last PS_OPEN are whole */
@@ -52,6 +52,7 @@ enum ps_cmd {
 #define PS_PAGES_MAX	1024
 
 #define PS_F_COMPRESS	1
+#define PS_F_CSUM_AES	2	/* PS_OPEN, and PS_PAGES of a lazy dump: the pages' checksums are AES page hashes (csum.h) */
 #define PS_F_IN_PREV	1
 #define PS_F_IN_PARENT	2
 #define PS_F_DEDUP	1	/* PS_FINISH: --auto-dedup the previous images there */

@@ -23,6 +23,8 @@ int chain_link(int dfd, const char *prev);
 int chain_open_parent(int dfd);
 /* The pages the images in @dfd hold for @pid (stored or in_prev, not the parent process's). 0 or -1. */
 int chain_cover(int dfd, pid_t pid, struct page_list *out);
+/* The kind of page checksum of the images @dfd (csum.h), -1 in @kind if they have no pagemap; 0 or -1. */
+int chain_csum_kind(int dfd, int *kind);
 /*
  * Restore: @pms (the pagemap of @pid in @dfd, whose pages are @pages_name)
  * has in_prev entries: gather every page from the chain into one memfd,

@@ -223,7 +223,7 @@ struct restore_args {
 	uint32_t nr_pms;
 	int32_t pages_fd;
 	char pages_name[32];		/* for messages */
-	uint32_t csum_isa;		/* enum csum_isa: which build of the checksums this CPU runs */
+	uint32_t csum_isa;		/* csum_restorer_isa(): which build of which page hash to check with */
 	uint64_t premap_start, premap_len;	/* the premap region (cow.c), unmapped once moved from */
 	struct rst_range *huge_runs;		/* filled in huge pages in the region (cow.c), sorted */
 	uint32_t nr_huge_runs;

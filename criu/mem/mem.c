@@ -1342,10 +1342,15 @@ static int open_page_images(struct page_xfer *x, PagemapHead *ph, int dfd, pid_t
 {
 	x->ps = ps_active();
 	ph->pages_id = pages_id;
+	if (csum_kind() != CSUM_KIND_XXH3) {
+		ph->has_csum_kind = true;
+		ph->csum_kind = csum_kind();
+	}
 	if (x->ps) {
 		x->pages_fd = -1;
 		return comp_setup(x, ph, pipe_bytes) ||
-		       ps_send(PS_OPEN, opts.compress ? PS_F_COMPRESS : 0, pid, pages_id, 0, NULL, 0) ? -1 : 0;
+		       ps_send(PS_OPEN, (opts.compress ? PS_F_COMPRESS : 0) | (ph->has_csum_kind ? PS_F_CSUM_AES : 0),
+			       pid, pages_id, 0, NULL, 0) ? -1 : 0;
 	}
 	x->pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
 	*pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);

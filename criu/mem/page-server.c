@@ -211,6 +211,13 @@ static int srv_open(struct ps_server *s, struct ps_msg *m)
 		ph.has_compress = true;
 		ph.compress = COMP_ZSTD;
 	}
+	/* the images keep the kind of checksums the dump took; one kind a run, as a chain's levels here */
+	if (m->flags & PS_F_CSUM_AES) {
+		ph.has_csum_kind = true;
+		ph.csum_kind = CSUM_KIND_AES;
+	}
+	if (csum_take_kind(ph.has_csum_kind ? CSUM_KIND_AES : CSUM_KIND_XXH3, "page server: the dump's pages"))
+		return -1;
 	return pb_write_one(s->pagemap, &ph);
 }
 
@@ -1059,7 +1066,8 @@ static int lazy_get(int sk, struct ps_msg *m)
 		if (lazy_read(t, vaddr, nr, data))
 			return -1;
 		csum_pages(data, nr, csum);
-		*h = (struct ps_msg){ .cmd = PS_PAGES, .a = vaddr, .b = nr, .len = nr * (sizeof(uint64_t) + PAGE_SIZE) };
+		*h = (struct ps_msg){ .cmd = PS_PAGES, .flags = csum_kind() == CSUM_KIND_AES ? PS_F_CSUM_AES : 0,
+				      .a = vaddr, .b = nr, .len = nr * (sizeof(uint64_t) + PAGE_SIZE) };
 		/* -2: the destination is gone */
 		if (send_all(sk, h, sizeof(*h) + h->len))
 			return -2;
@@ -1335,7 +1343,7 @@ int ps_lazy_take(pid_t pid, uint64_t vaddr, uint64_t max, void *buf, uint64_t *n
 	if (read_full(ps_sk, lz_csum, m.b * sizeof(uint64_t)) || read_full(ps_sk, buf, m.b * PAGE_SIZE))
 		return lazy_gone_there();
 	/* checked while the bytes are still in the cache they were just read into */
-	bad = csum_check_pages(buf, m.b, lz_csum);
+	bad = csum_check_pages_kind(m.flags & PS_F_CSUM_AES ? CSUM_KIND_AES : CSUM_KIND_XXH3, buf, m.b, lz_csum);
 	if (bad < m.b) {
 		pr_err("lazy pages: the page at %lx of process %d came from the dumping host with a wrong checksum: "
 		       "the restored tree is killed\n", (unsigned long)(vaddr + bad * PAGE_SIZE), pid);

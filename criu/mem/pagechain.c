@@ -3,6 +3,7 @@
  * holds for a pid (the dump's side), and gathering a pid's pages from the
  * whole chain (the restore's side).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -203,6 +204,7 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 {
 	struct level *l = calloc(1, sizeof(*l));
 	PagemapHead *head = NULL;
+	char what[96];
 	void *msg;
 	int r;
 
@@ -228,7 +230,12 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 	if (!l->img || pb_read_one_required(l->img, (void **)&head))
 		goto err;
 	snprintf(l->pages_name, sizeof(l->pages_name), "pages-%u.img", head->pages_id);
+	/* one kind of page checksum a run: a chain follows the kind of its first dump (csum.h) */
+	snprintf(what, sizeof(what), "pagemap-%d.img %d level(s) up the chain", pid, depth);
+	r = csum_take_kind(head->has_csum_kind ? head->csum_kind : CSUM_KIND_XXH3, what);
 	pb_free(l->img, head);
+	if (r)
+		goto err;
 	while ((r = pb_read_one(l->img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
@@ -279,6 +286,49 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 err:
 	level_free(l);
 	return NULL;
+}
+
+int chain_csum_kind(int dfd, int *kind)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+	struct dirent *de;
+	uint64_t id;
+	DIR *d;
+
+	*kind = -1;
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		pr_perror("can't read the previous images' directory");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (*kind < 0 && !ret && (de = readdir(d))) {
+		PagemapHead *head = NULL;
+		struct cr_img *img;
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "pagemap-", 8))
+			continue;
+		pid = strtol(de->d_name + 8, &end, 10);
+		if (pid <= 0 || strcmp(end, ".img"))
+			continue;
+		if (chain_dump_id(dfd, &id))
+			ret = -1;
+		else if (!(img = open_image_of(dfd, id, CR_FD_PAGEMAP, (int)pid)))
+			ret = -1;
+		else {
+			if (pb_read_one_required(img, (void **)&head))
+				ret = -1;
+			else
+				*kind = head->has_csum_kind ? head->csum_kind : CSUM_KIND_XXH3;
+			if (head)
+				pb_free(img, head);
+			close_image(img);
+		}
+	}
+	closedir(d);
+	return ret;
 }
 
 int chain_cover(int dfd, pid_t pid, struct page_list *out)

@@ -386,6 +386,14 @@ static void patch_stack_auxv(struct restore_args *a)
 static size_t check_pages(struct restore_args *a, const void *p, size_t nr, const uint64_t *want)
 {
 	switch (a->csum_isa) {
+	case CSUM_ISA_AES + CSUM_AES_SOFT:
+		return csum_check_pages_aes_soft(p, nr, want);
+	case CSUM_ISA_AES + CSUM_AES_AESNI:
+		return csum_check_pages_aes_aesni(p, nr, want);
+	case CSUM_ISA_AES + CSUM_AES_VAES256:
+		return csum_check_pages_aes_vaes256(p, nr, want);
+	case CSUM_ISA_AES + CSUM_AES_VAES512:
+		return csum_check_pages_aes_vaes512(p, nr, want);
 	case CSUM_AVX512:
 		return csum_check_pages_avx512(p, nr, want);
 	case CSUM_AVX2:

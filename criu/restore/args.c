@@ -1068,7 +1068,7 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	a->pages_fd = pages_fd;
 	a->lazy_sk = a->uffd_dev = -1;
 	snprintf(a->pages_name, sizeof(a->pages_name), "%s", rc->pages_what);
-	a->csum_isa = csum_isa();
+	a->csum_isa = csum_restorer_isa();
 	a->log_fd = cf->base + SVC_LOG;
 	a->err_fd = log_to_file() ? cf->base + SVC_ERR : -1;
 	a->log_level = log_get_level();

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "aio.h"
 #include "fileobj.h"
 #include "rst.h"
@@ -292,6 +293,8 @@ static int read_pagemap(struct rst_ctx *rc)
 		return -1;
 	rc->vma_pages = calloc(rc->mm->n_vmas + 1, 1);
 	if (!rc->vma_pages || pb_read_one_required(img, (void **)&head))
+		goto out;
+	if (csum_take_kind(head->has_csum_kind ? head->csum_kind : CSUM_KIND_XXH3, img->path))
 		goto out;
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "pages-%u.img", head->pages_id);
 	snprintf(rc->pages_what, sizeof(rc->pages_what), "%s", rc->pages_name);

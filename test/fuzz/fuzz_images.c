@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../../criu/restore/rst.h"
+#include "csum.h"
 
 #define MAX_FILES	256
 
@@ -253,6 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	img_set_dump_id(0);
+	csum_reset_kind();	/* each input a run of its own (show took the kind of what it read) */
 	tr.dfd = dup(work_fd);
 	read_all_images(&tr);
 	free_tree(&tr);
