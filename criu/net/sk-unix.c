@@ -361,9 +361,16 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 	size_t size = PEEK_BUF_FIRST, total = 0;
 	uint8_t *buf = malloc(size);
 	int off = 0, ret = -1, one = 1, flags;
+	char oob;
 
 	if (!buf)
 		return -1;
+	/* peeks read the out-of-band byte in line, and no send can queue one back at its place */
+	if (e->type == SOCK_STREAM && recv(sk, &oob, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) == 1) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has an out-of-band byte (MSG_OOB) queued; "
+		       "not supported\n", pid, fd, (unsigned long)e->ino);
+		goto out;
+	}
 	if (setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
 		pr_perror("can't set SO_PASSCRED on fd %d of %d for the moment", fd, pid);
 		goto out;
