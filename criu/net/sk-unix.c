@@ -1929,7 +1929,7 @@ static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 			ret = fd;
 			continue;
 		}
-		if (fd_rst_place(c, g.m[i].id, fd) == -1) {
+		if (fd_rst_place_or_keep(c, g.m[i].id, fd) == -1) {
 			if (ret >= 0)
 				close(ret);
 			ret = -1;
