@@ -1769,6 +1769,13 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 	return to;
 }
 
+int fd_rst_place_or_keep(struct fd_rst *c, uint32_t id, int fd)
+{
+	if (fd >= 0 && home_of(c, id) < 0)
+		return keep_fd(c, id, fd) < 0 ? -1 : -2;
+	return fd_rst_place(c, id, fd);
+}
+
 int fd_rst_get(struct fd_rst *c, uint32_t id)
 {
 	FileEntry *fe = find_file(c->rf, id);
