@@ -863,19 +863,23 @@ static void restore_timers(struct restore_args *a)
 }
 
 /*
- * The leader queues everyone's signals: only a sender whose tid is the
- * tgid may queue kernel-style siginfo to a thread of its own.
+ * Each thread queues its own signals, the leader the shared ones too: the
+ * kernel lets only the target itself queue siginfo of a kernel or tgkill()
+ * origin (si_code >= 0 or SI_TKILL, e.g. from pthread_kill()).
  */
-static void queue_signals(struct restore_args *a)
+static void queue_signals(struct restore_args *a, int32_t tid)
 {
 	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
+		int32_t to = a->siginfo_tid[i];
 		int sig = *(int32_t *)a->siginfo[i];
 		long ret;
 
-		if (!a->siginfo_tid[i])
+		if (to ? to != tid : tid != a->pid)
+			continue;
+		if (!to)
 			ret = sys_rt_sigqueueinfo(a->pid, sig, a->siginfo[i]);
 		else
-			ret = sys_rt_tgsigqueueinfo(a->pid, a->siginfo_tid[i], sig, a->siginfo[i]);
+			ret = sys_rt_tgsigqueueinfo(a->pid, to, sig, a->siginfo[i]);
 		check(ret, "queueing a pending signal");
 	}
 }
@@ -1204,6 +1208,7 @@ static void thread_main(void *arg)
 		check(sys_prctl(PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0), "a thread's PR_SET_PDEATHSIG");
 	if (nnp)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	queue_signals(A, t->tid);
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);
 	drop_kept_admin(t->creds, kept);
@@ -1490,7 +1495,7 @@ long blob_main(void *data)
 	 */
 	if (a->stop_signo)
 		stop_again(a);
-	queue_signals(a);
+	queue_signals(a, a->pid);
 	restore_timers(a);
 	count_steps(a);
 	/* once set it stays: after every change of the memory, before a filter may forbid prctl() */
