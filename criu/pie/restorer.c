@@ -1060,10 +1060,42 @@ static void apply_seccomp(struct rst_seccomp *s, int leader)
  * After the pidfds: one may sit above the RLIMIT_NOFILE soft limit (opened
  * before the limit was lowered), and dup3 to it fails under the limit.
  */
-static void restore_rlimits(struct restore_args *a)
+#define RLIMIT_SIGPENDING_	11
+
+/*
+ * Pending signals are queued against RLIMIT_SIGPENDING: a task that lowered
+ * it below what it has pending gets the lower value once they are all
+ * queued again; a raise is made at once. Returns whether that is left.
+ */
+static int restore_rlimits(struct restore_args *a)
 {
-	for (uint32_t i = 0; i < a->nr_rlim; i++)
-		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
+	struct k_rlimit cur, *sp = &a->rlim[RLIMIT_SIGPENDING_];
+	int later = 0;
+
+	for (uint32_t i = 0; i < a->nr_rlim; i++) {
+		struct k_rlimit r = a->rlim[i];
+
+		if (i == RLIMIT_SIGPENDING_ && a->nr_siginfo) {
+			check(sys_prlimit64(0, i, 0, &cur), "reading RLIMIT_SIGPENDING");
+			r.cur = sp->cur > cur.cur ? sp->cur : cur.cur;
+			r.max = sp->max > cur.max ? sp->max : cur.max;
+			later = r.cur != sp->cur || r.max != sp->max;
+		}
+		check(sys_prlimit64(0, i, &r, 0), "restoring a resource limit");
+	}
+	return later;
+}
+
+static void wait_threads_queued(struct restore_args *a)
+{
+	int32_t n;
+
+	while ((n = __atomic_load_n(&a->threads_queued, __ATOMIC_ACQUIRE)) < (int32_t)a->nr_threads - 1) {
+		long ret = __S(__NR_futex, &a->threads_queued, 0 /* FUTEX_WAIT */, n, 0, 0, 0);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			fail("waiting for the threads' signals", ret);
+	}
 }
 
 /*
@@ -1209,6 +1241,8 @@ static void thread_main(void *arg)
 	if (nnp)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
 	queue_signals(A, t->tid);
+	__atomic_add_fetch(&A->threads_queued, 1, __ATOMIC_RELEASE);
+	check(__S(__NR_futex, &A->threads_queued, 1 /* FUTEX_WAKE */, 1, 0, 0, 0), "waking the leader");
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);
 	drop_kept_admin(t->creds, kept);
@@ -1463,7 +1497,8 @@ long blob_main(void *data)
 	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
 	add_late_targets(a);
-	restore_rlimits(a);
+	int sigpending_later = restore_rlimits(a);
+
 	progress("creds");
 
 	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
@@ -1496,6 +1531,10 @@ long blob_main(void *data)
 	if (a->stop_signo)
 		stop_again(a);
 	queue_signals(a, a->pid);
+	if (sigpending_later) {
+		wait_threads_queued(a);
+		check(sys_prlimit64(0, RLIMIT_SIGPENDING_, &a->rlim[RLIMIT_SIGPENDING_], 0), "restoring RLIMIT_SIGPENDING");
+	}
 	restore_timers(a);
 	count_steps(a);
 	/* once set it stays: after every change of the memory, before a filter may forbid prctl() */
