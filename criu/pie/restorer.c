@@ -1477,6 +1477,15 @@ long blob_main(void *data)
 	struct restore_args *a = data;
 
 	A = a;
+	/*
+	 * Every signal blocked, also the two that glibc's sigprocmask() in criu
+	 * leaves out (32 and 33): a restored timer may send one (glibc's
+	 * SIGEV_THREAD timers do) to a thread not yet back in its own mask,
+	 * whose default action would kill the task. Threads inherit this mask.
+	 */
+	uint64_t all = ~0ULL;
+
+	check(sys_rt_sigprocmask(SIG_SETMASK, &all, 0, 8), "blocking every signal");
 	/* off criu's stack and code: the parent's restore process may go on */
 	if (a->started) {
 		__atomic_store_n(a->started, a->started_val, __ATOMIC_RELEASE);
