@@ -211,7 +211,8 @@ static int classify_vma(pid_t pid, const struct proc_vma *p, VmaEntry *v, struct
 /*
  * VmFlags of /proc/PID/smaps: what madvise/mlock/mseal set on an area is
  * not in maps but must come back. An advice sets bit N of vma_entry.madv
- * (madvise(N)); the MADV_LOCK pseudo-advice means mlock. The others are
+ * (madvise(N)); the VMA_MADV_LOCK pseudo-advice means mlock, with
+ * VMA_MADV_LOCKONFAULT mlock2(MLOCK_ONFAULT). The others are
  * properties of the area (VMF_*).
  */
 enum {
@@ -243,6 +244,7 @@ static const struct vmflag vmflags[] = {
 	{ "sr", MADV_SEQUENTIAL },
 	{ "rr", MADV_RANDOM },
 	{ "lo", VMA_MADV_LOCK },
+	{ "lf", VMA_MADV_LOCKONFAULT },
 	{ "gd", -1, VMF_GROWSDOWN },
 	{ "mw", -1, VMF_MAYWRITE },
 	{ "gu", -1, VMF_GUARD },
