@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -156,8 +157,14 @@ pid_t landlock_probe(pid_t pid, const struct proc_status *st)
 
 int landlock_check(pid_t pid, pid_t tid, pid_t probe, long kcmp_ret)
 {
-	if (probe <= 0 || kcmp_ret != -EPERM)
+	if (probe <= 0 || kcmp_ret >= 0)
 		return 0;
+	/* killed by someone of its uid (or by the task's own sandbox, not a domain): no answer */
+	if (kcmp_ret != -EPERM) {
+		pr_err("can't dump task %d: the probe for landlock domains (%d) could not be asked about from thread "
+		       "%d: %s\n", pid, probe, tid, strerror(-kcmp_ret));
+		return -1;
+	}
 	pr_err("can't dump task %d: thread %d is restricted by a landlock domain (landlock_restrict_self()), which "
 	       "can't be read back; not supported\n", pid, tid);
 	return -1;
