@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,22 +26,57 @@
 #include "dump.h"
 
 /*
+ * The syscall a thread in restart_syscall restarts. A stop (an earlier
+ * pre-dump or dump -R, a debugger, SIGSTOP, a cgroup freeze) cut short a
+ * restart-block syscall (nanosleep, poll, a futex wait with a timeout):
+ * the thread then went on in restart_syscall, whose restart block is the
+ * kernel's only record of the syscall, and is lost with the dump. Its
+ * arguments are still in the registers; its number is in the code that
+ * made it, when that is "mov $NR, %eax; syscall" (as libc's wrappers
+ * are). 0 if the code is another.
+ */
+static long restarted_syscall(pid_t tid, const struct user_regs_struct *r)
+{
+	unsigned char code[7];
+	struct iovec lv = { code, sizeof(code) }, rv = { (void *)(r->rip - sizeof(code)), sizeof(code) };
+	uint32_t nr;
+
+	if (process_vm_readv(tid, &lv, 1, &rv, 1, 0) != sizeof(code) || code[0] != 0xb8 || code[5] != 0x0f ||
+	    code[6] != 0x05)
+		return 0;
+	memcpy(&nr, code + 1, sizeof(nr));
+	return nr == __NR_restart_syscall ? 0 : nr;
+}
+
+/*
  * A task stopped inside a syscall resumes by re-running it; see restore.
  * Returns the -ERESTART* code it had (0: none), which restore gives back
  * at the very end so that a signal arriving then interrupts the syscall
  * as it would have (restart_at_exit() in restore.c).
  */
-static int fixup_syscall_restart(struct user_regs_struct *r)
+static int fixup_syscall_restart(pid_t tid, struct user_regs_struct *r)
 {
 	int code = (int)r->rax;
+	long nr;
 
 	if ((long)r->orig_rax < 0)
 		return 0;
 	switch ((long)(int)r->rax) {
+	case -ERESTART_RESTARTBLOCK:
+		/* 64-bit: for int 0x80, 219 is madvise */
+		if (r->orig_rax == __NR_restart_syscall && r->cs == 0x33) {
+			nr = restarted_syscall(tid, r);
+			if (!nr) {
+				pr_warn("thread %d restarts a syscall criu can't name: it will return EINTR\n", tid);
+				return 0;
+			}
+			pr_debug("thread %d restarts syscall %ld\n", tid, nr);
+			r->orig_rax = nr;
+		}
+		/* fall through */
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
 	case -ERESTARTNOHAND:
-	case -ERESTART_RESTARTBLOCK:
 		/*
 		 * The restart block can't be carried over, so a restart-block
 		 * syscall (nanosleep, poll, futex with timeout) runs again with
@@ -150,7 +186,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	int ret;
 
 	struct user_regs_struct r = t->regs.regs;
-	int restart = fixup_syscall_restart(&r);
+	int restart = fixup_syscall_restart(t->tid, &r);
 
 	fill_regs(&gp, &r);
 	fp.xsave.len = t->regs.xsave_size;
@@ -168,7 +204,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t)
 	th.altstack = &ss;
 	th.comm = t->comm;
 	th.has_in_syscall = true;
-	th.in_syscall = (long)t->regs.regs.orig_rax;
+	th.in_syscall = (long)r.orig_rax;
 	th.has_syscall_restart = restart != 0;
 	th.syscall_restart = restart;
 	th.has_clear_child_tid = true;

@@ -427,6 +427,37 @@ static int refuse_fd(pid_t pid, int fd, const char *link, const struct stat *st)
 	return -1;
 }
 
+/*
+ * A file opened for writing before chattr +a or +i: the kernel opens it so
+ * no more (nor takes O_APPEND off), so restore could not: refused.
+ */
+static int check_inode_attrs(pid_t pid, int fd, const char *link, unsigned int flags)
+{
+	char path[64];
+	struct statx sx;
+	uint64_t attrs;
+
+	if ((flags & O_ACCMODE) == O_RDONLY || (flags & O_PATH))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (statx(AT_FDCWD, path, 0, 0, &sx)) {
+		pr_perror("can't statx fd %d of %d", fd, pid);
+		return -1;
+	}
+	attrs = sx.stx_attributes & sx.stx_attributes_mask;
+	if (attrs & STATX_ATTR_IMMUTABLE) {
+		pr_err("can't dump task %d: fd %d (%s) is open for writing on an immutable file (chattr +i); not "
+		       "supported\n", pid, fd, link);
+		return -1;
+	}
+	if ((attrs & STATX_ATTR_APPEND) && !(flags & O_APPEND)) {
+		pr_err("can't dump task %d: fd %d (%s) is open for writing without O_APPEND on an append-only file "
+		       "(chattr +a); not supported\n", pid, fd, link);
+		return -1;
+	}
+	return 0;
+}
+
 #ifndef SECRETMEM_MAGIC
 #define SECRETMEM_MAGIC		0x5345434d
 #endif
@@ -827,6 +858,15 @@ static int collect_one_fd_held(struct file_table *ft, struct fd_list *fl, pid_t 
 			if (fileobj_dump_unlinked(ft, pid, what, path, link, &st, d))
 				return -1;
 		} else if (mntns_file_mount(pid, fd, fi.mnt_id, link, &st, &d->reg)) {
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && check_inode_attrs(pid, fd, link, fi.flags))
+			return -1;
+		/* its reader's place in the kernel log is no offset: the kernel can't be told it again */
+		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 11) && (fi.flags & O_ACCMODE) != O_WRONLY &&
+		    !path_only) {
+			pr_err("can't dump task %d: fd %d (%s) reads the kernel log (/dev/kmsg), whose place in it "
+			       "can't be restored; not supported\n", pid, fd, link);
 			return -1;
 		}
 		d->reg.path = strdup(link);
@@ -1727,6 +1767,13 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 	if (to == c->lowest[id])
 		c->opened[id] = to;
 	return to;
+}
+
+int fd_rst_place_or_keep(struct fd_rst *c, uint32_t id, int fd)
+{
+	if (fd >= 0 && home_of(c, id) < 0)
+		return keep_fd(c, id, fd) < 0 ? -1 : -2;
+	return fd_rst_place(c, id, fd);
 }
 
 int fd_rst_get(struct fd_rst *c, uint32_t id)

@@ -13,6 +13,8 @@ struct dump_stats;
 
 /* vma_entry.madv bit standing for mlock() rather than an madvise() advice */
 #define VMA_MADV_LOCK	63
+/* with VMA_MADV_LOCK: mlock2(MLOCK_ONFAULT), pages locked as they fault in, not all at once */
+#define VMA_MADV_LOCKONFAULT	62
 
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE	0x08	/* Linux 6.11: a map type of its own */

@@ -971,6 +971,18 @@ int mntns_file_mount(pid_t pid, int fd, int mnt_id, const char *path, const stru
 		       path, m->old_id, m->point);
 		return -1;
 	}
+	/*
+	 * Restore opens it from the mount's root without leaving the mount:
+	 * a mount on the way stops it. (Not one over the mount's root: the
+	 * walk starts below it.)
+	 */
+	for (int k = 0; k < m->nr_kids; k++)
+		if (strcmp(m->kids[k]->point, m->point) && path_within(path, m->kids[k]->point)) {
+			pr_err("can't dump task %d: fd %d (%s) is on mount %u at %s, below mount %u at %s over it; "
+			       "not supported\n", pid, fd, path, m->old_id, m->point, m->kids[k]->old_id,
+			       m->kids[k]->point);
+			return -1;
+		}
 	pr_info("fd %d of %d: %s is on mount %u at %s, which its path does not reach: reopened through it\n",
 		fd, pid, path, m->old_id, m->point);
 	r->has_mnt_id = true;

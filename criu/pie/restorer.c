@@ -510,15 +510,21 @@ static void fill_pages(struct restore_args *a)
 	fill_batch(a, &b);
 }
 
-#define sys_mlock(a, l)	__S(__NR_mlock, a, l, 0, 0, 0, 0)
+#define sys_mlock2(a, l, f)	__S(__NR_mlock2, a, l, f, 0, 0, 0)
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT	0x01
+#endif
 
+/* bits 62 and 63 of madv: VMA_MADV_LOCKONFAULT and VMA_MADV_LOCK of mem.h */
 static void advise_vma(struct rst_vma *v)
 {
-	for (int adv = 0; adv < 63; adv++)
+	for (int adv = 0; adv < 62; adv++)
 		if (v->madv & (1ULL << adv))
 			check(sys_madvise(v->start, v->end - v->start, adv), "madvise");
+	/* on fault: the pages not in yet stay out, as they were */
 	if (v->madv & (1ULL << 63))
-		check(sys_mlock(v->start, v->end - v->start), "mlock");
+		check(sys_mlock2(v->start, v->end - v->start, (v->madv & (1ULL << 62)) ? MLOCK_ONFAULT : 0),
+		      "mlock");
 }
 
 #define MADV_GUARD_INSTALL	102

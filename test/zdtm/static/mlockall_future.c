@@ -3,7 +3,8 @@
  * mlockall(MCL_FUTURE | MCL_ONFAULT): no area is locked now, but every
  * new mapping is. After C/R a fresh mmap() still comes locked-on-fault
  * ("lo" in its VmFlags, and not populated), an area locked before the
- * dump is still locked, and munlockall() clears the setting.
+ * dump is still locked on fault ("lf": its pages not touched are not
+ * brought in), and munlockall() clears the setting.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -15,10 +16,10 @@
 #define MCL_ONFAULT 4
 #endif
 
-/* 1 if the area at @addr is locked (VmFlags has "lo"), 0 if not, -1 on error */
-static int locked(void *addr)
+/* 1 if the area at @addr has VmFlags @flag ("lo": locked, "lf": on fault), 0 if not, -1 on error */
+static int has_flag(void *addr, const char *flag)
 {
-	char *buf, *p, *flags, hdr[32];
+	char *buf, *p, *flags, hdr[32], word[8];
 	int ret = -1;
 
 	if (zdtm_read_file("/proc/self/smaps", &buf) < 0)
@@ -33,7 +34,8 @@ static int locked(void *addr)
 
 			if (eol)
 				*eol = 0;
-			ret = strstr(flags, " lo") != NULL;
+			snprintf(word, sizeof(word), " %s ", flag);
+			ret = strstr(flags, word) != NULL;
 		}
 		break;
 	}
@@ -41,8 +43,15 @@ static int locked(void *addr)
 	return ret;
 }
 
+static int locked(void *addr)
+{
+	return has_flag(addr, "lo");
+}
+
 int main(int argc, char **argv)
 {
+	unsigned char vec[8];
+
 	char *before, *after;
 
 	test_init(argc, argv);
@@ -60,6 +69,12 @@ int main(int argc, char **argv)
 
 	if (locked(before) != 1)
 		failv("the area locked before the dump: %d", locked(before));
+	if (has_flag(before, "lf") != 1)
+		failv("the area locked on fault before the dump is locked at once (%d)", has_flag(before, "lf"));
+	if (mincore(before, sizeof(vec) * 4096, vec))
+		fail("mincore");
+	else if (!(vec[0] & 1) || (vec[7] & 1))
+		failv("the pages in: %d %d, not 1 0", vec[0] & 1, vec[7] & 1);
 	if (before[0] != 0x5a || before[4096])
 		failv("the locked area's data");
 	after = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
