@@ -1812,7 +1812,7 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 	else if (passed)			/* shared with an ancestor or a relative */
 		from = transit_slot(c->tr, e->id);
 	else if ((fd = open_desc(c, fe)) < 0)
-		goto err;
+		goto err_open;
 	/* a dup keeps the description; a new one is opened at the lowest free number, often this one */
 	if (from >= 0 && dup3(from, e->fd, cloexec ? O_CLOEXEC : 0) < 0)
 		goto err;
@@ -1833,6 +1833,10 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 	return 0;
 err:
 	pr_perror("can't restore fd %u (file %u)", e->fd, e->id);
+	return -1;
+err_open:
+	/* open_desc() said why; errno is stale by now */
+	pr_err("can't restore fd %u (file %u)\n", e->fd, e->id);
 	return -1;
 }
 
