@@ -15,6 +15,8 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,6 +47,52 @@ static int same_ns(pid_t pid, const char *ns)
 	return !stat(path, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+/*
+ * What the probe runs: a static x86-64 program, loaded at 0x400000, of
+ * one segment: write(3, any byte, 1); close(3); for (;;) pause();
+ */
+static const unsigned char probe_prog[] = {
+	/* ELF header: 64-bit, little-endian, ET_EXEC, x86-64, entry 0x400078, 1 program header at 64 */
+	0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	2, 0, 0x3e, 0, 1, 0, 0, 0, 0x78, 0, 0x40, 0, 0, 0, 0, 0,
+	64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 64, 0, 56, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+	/* PT_LOAD, R+X, offset 0 at 0x400000, 0xa8 bytes in the file and in memory, 4 KiB aligned */
+	1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0,
+	0xa8, 0, 0, 0, 0, 0, 0, 0, 0xa8, 0, 0, 0, 0, 0, 0, 0,
+	0, 0x10, 0, 0, 0, 0, 0, 0,
+	/* 0x78: mov $3,%edi; lea 0(%rip),%rsi; mov $1,%edx; mov $1,%eax (write); syscall */
+	0xbf, 3, 0, 0, 0, 0x48, 0x8d, 0x35, 0, 0, 0, 0, 0xba, 1, 0, 0, 0, 0xb8, 1, 0, 0, 0, 0x0f, 0x05,
+	/* mov $3,%edi; mov $3,%eax (close); syscall */
+	0xbf, 3, 0, 0, 0, 0xb8, 3, 0, 0, 0, 0x0f, 0x05,
+	/* 1: mov $34,%eax (pause); syscall; jmp 1b */
+	0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7,
+	/* padding to 0xa8 */
+	0, 0, 0,
+};
+
+/*
+ * The probe is a fork of criu: its memory holds what criu read of the
+ * tree so far, and as a dumpable process of the task's uid anyone of that
+ * uid may read it. So it runs probe_prog instead, from a memfd; where that
+ * can't be (memfd exec forbidden), it says ready and waits as it is.
+ */
+static void probe_exec(void)
+{
+	static char *const argv[] = { "criu-landlock-probe", NULL };
+	static char *const envp[] = { NULL };
+	int fd = syscall(SYS_memfd_create, "criu-landlock-probe", MFD_CLOEXEC | 0x10 /* MFD_EXEC */);
+
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_memfd_create, "criu-landlock-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, probe_prog, sizeof(probe_prog)) == sizeof(probe_prog))
+		syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+	close(fd);
+}
+
 /* Says on @ready (a byte) when its ids are in place, then waits to be killed (criu's death too). */
 static void probe_child(unsigned int uid, unsigned int gid, int ready, pid_t parent)
 {
@@ -57,8 +105,11 @@ static void probe_child(unsigned int uid, unsigned int gid, int ready, pid_t par
 	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid) ||
 	    syscall(SYS_capset, &h, d) || prctl(PR_SET_DUMPABLE, 1))
 		_exit(1);
-	/* after the id change, which clears it */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent || write(3, "", 1) != 1)
+	/* after the id change, which clears it (an exec of the same ids keeps it) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(1);
+	probe_exec();
+	if (write(3, "", 1) != 1)
 		_exit(1);
 	close(3);
 	for (;;)
@@ -106,8 +157,14 @@ pid_t landlock_probe(pid_t pid, const struct proc_status *st)
 
 int landlock_check(pid_t pid, pid_t tid, pid_t probe, long kcmp_ret)
 {
-	if (probe <= 0 || kcmp_ret != -EPERM)
+	if (probe <= 0 || kcmp_ret >= 0)
 		return 0;
+	/* killed by someone of its uid (or by the task's own sandbox, not a domain): no answer */
+	if (kcmp_ret != -EPERM) {
+		pr_err("can't dump task %d: the probe for landlock domains (%d) could not be asked about from thread "
+		       "%d: %s\n", pid, probe, tid, strerror(-kcmp_ret));
+		return -1;
+	}
 	pr_err("can't dump task %d: thread %d is restricted by a landlock domain (landlock_restrict_self()), which "
 	       "can't be read back; not supported\n", pid, tid);
 	return -1;

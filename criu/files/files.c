@@ -1796,6 +1796,13 @@ int fd_rst_place(struct fd_rst *c, uint32_t id, int fd)
 	return to;
 }
 
+int fd_rst_place_or_keep(struct fd_rst *c, uint32_t id, int fd)
+{
+	if (fd >= 0 && home_of(c, id) < 0)
+		return keep_fd(c, id, fd) < 0 ? -1 : -2;
+	return fd_rst_place(c, id, fd);
+}
+
 int fd_rst_get(struct fd_rst *c, uint32_t id)
 {
 	FileEntry *fe = find_file(c->rf, id);
@@ -1832,7 +1839,7 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 	else if (passed)			/* shared with an ancestor or a relative */
 		from = transit_slot(c->tr, e->id);
 	else if ((fd = open_desc(c, fe)) < 0)
-		goto err;
+		goto err_open;
 	/* a dup keeps the description; a new one is opened at the lowest free number, often this one */
 	if (from >= 0 && dup3(from, e->fd, cloexec ? O_CLOEXEC : 0) < 0)
 		goto err;
@@ -1853,6 +1860,10 @@ static int place_one_fd(struct fd_rst *c, FdinfoEntry *e)
 	return 0;
 err:
 	pr_perror("can't restore fd %u (file %u)", e->fd, e->id);
+	return -1;
+err_open:
+	/* open_desc() said why; errno is stale by now */
+	pr_err("can't restore fd %u (file %u)\n", e->fd, e->id);
 	return -1;
 }
 

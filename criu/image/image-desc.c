@@ -102,6 +102,11 @@ const struct img_desc img_descs[CR_FD_MAX] = {
 		.magic		= 0,	/* raw: no header */
 		.pb		= NULL,
 	},
+	[CR_FD_PAGES_1] = {
+		.name_fmt	= "pages-%u.1.img",
+		.magic		= 0,	/* raw: no header */
+		.pb		= NULL,
+	},
 	[CR_FD_SHMEM] = {
 		.name_fmt	= "shmem.img",
 		.magic		= SHMEM_MAGIC,
@@ -206,7 +211,13 @@ static const char *const img_type_names[CR_FD_MAX] = {
 	[CR_FD_CGROUP]		= "CGROUP",
 	[CR_FD_TRACK]		= "TRACK",
 	[CR_FD_NETNS]		= "NETNS",
+	[CR_FD_PAGES_1]		= "PAGES",
 };
+
+void pages_file_name(char *buf, size_t len, uint32_t id, int file)
+{
+	snprintf(buf, len, img_descs[file ? CR_FD_PAGES_1 : CR_FD_PAGES].name_fmt, id);
+}
 
 const char *img_type_name(int type)
 {

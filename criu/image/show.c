@@ -382,7 +382,7 @@ static int open_dir_of(const char *path)
 	return fd;
 }
 
-/* The id in a raw image's name ("pages-7.img": 7). */
+/* The id in a raw image's name ("pages-7.img", "pages-7.1.img": 7). */
 static unsigned long raw_id(const char *path)
 {
 	const char *base = strrchr(path, '/'), *dash;
@@ -473,6 +473,7 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 {
 	unsigned long id = raw_id(img->path);
 	int dfd = open_dir_of(img->path), ret = 0;
+	uint32_t file = img->type == CR_FD_PAGES_1;	/* which of the pagemap's pages files (nr_files) */
 	struct dirent *de;
 	char *buf = NULL;
 	DIR *d;
@@ -524,7 +525,10 @@ static int check_pages_file(struct cr_img *img, off_t size, char *by, size_t by_
 		buf = buf ?: malloc(64 * CSUM_PAGE);
 		ret = buf ? 1 : -1;
 		while (ret > 0 && (r = pb_read_one(pm, &msg)) > 0) {
-			if (check_pm_entry(img, msg, pm->nr_read - 1, by, size, buf))
+			PagemapEntry *pe = msg;
+
+			/* the entries of this file only */
+			if ((pe->has_file ? pe->file : 0) == file && check_pm_entry(img, pe, pm->nr_read - 1, by, size, buf))
 				ret = -1;
 			pb_free(pm, msg);
 		}
@@ -597,21 +601,23 @@ static int show_raw(struct cr_img *img, FILE *out)
 	}
 	if (page_size <= 0)
 		page_size = 4096;
-	if (img->type == CR_FD_PAGES)
+	bool pages = img->type == CR_FD_PAGES || img->type == CR_FD_PAGES_1;
+
+	if (pages)
 		ret = check_pages_file(img, st.st_size, by, sizeof(by), &compressed);
 	else
 		ret = check_sparse_file(img, img->type == CR_FD_SHMEM_PAGES ? CR_FD_SHMEM : CR_FD_IPC_NS, by,
 					sizeof(by));
 	if (ret < 0)
 		return -1;
-	if (img->type == CR_FD_PAGES && !compressed && st.st_size % page_size) {
+	if (pages && !compressed && st.st_size % page_size) {
 		pr_err("%s: size %lld is not a whole number of %ld-byte pages\n",
 		       img->path, (long long)st.st_size, page_size);
 		return -1;
 	}
 	if (ret > 0)
 		snprintf(checked, sizeof(checked), ", \"checked_with\": \"%s\"", by);
-	if (img->type != CR_FD_PAGES) {
+	if (!pages) {
 		/* shmem and SysV bytes: sparse, any size */
 		fprintf(out, "{\"magic\": \"%s\", \"size\": %lld%s}\n", img_type_name(img->type),
 			(long long)st.st_size, checked);

@@ -50,6 +50,23 @@ int image_trusted(int fd, const char *path)
 }
 
 /*
+ * @dir names an fd's directory itself: "/proc/self/fd/N", nothing after N
+ * but a slash. A name past it ("/proc/self/fd/N/sub", ".../N/..") is in a
+ * directory the fd does not pin, checked as any path.
+ */
+static int is_fd_dir(const char *dir)
+{
+	const char *p;
+	size_t n;
+
+	if (strncmp(dir, "/proc/self/fd/", strlen("/proc/self/fd/")))
+		return 0;
+	p = dir + strlen("/proc/self/fd/");
+	n = strspn(p, "0123456789");
+	return n && (!p[n] || !strcmp(p + n, "/"));
+}
+
+/*
  * The images directory and each directory above it: whoever can write one
  * of them could put other images in its place. A directory above that
  * everyone may write is fine with the sticky bit (/tmp): only its owner
@@ -82,7 +99,7 @@ int images_dir_trusted(const char *dir)
 	 * caller vouched for the path when it opened it: podman's bundle
 	 * of a container with a user namespace is the container root's.
 	 */
-	if (!strncmp(dir, "/proc/self/fd/", 14))
+	if (is_fd_dir(dir))
 		return 0;
 	while ((slash = strrchr(path, '/'))) {
 		if (slash == path)

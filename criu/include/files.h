@@ -186,6 +186,11 @@ int fd_rst_get(struct fd_rst *c, uint32_t id);
 int fd_rst_have(struct fd_rst *c, uint32_t id);
 /* Restore: @fd is a new description of @id made as a by-product: put where it belongs (or closed). */
 int fd_rst_place(struct fd_rst *c, uint32_t id, int fd);
+/*
+ * Restore: the same, but with no place here @fd is kept (-2) until the task's fds are all placed: a
+ * by-product the task holds only in flight on a unix socket is sent from it later.
+ */
+int fd_rst_place_or_keep(struct fd_rst *c, uint32_t id, int fd);
 /* Restore, planning: how many temporaries may be alive at once (the largest socket group, and some). */
 int fd_rst_scratch_room(struct rst_files *rf);
 /* Restore: @fd up among the temporaries, out of the way of the fd numbers still to place (closing @fd). */

@@ -61,6 +61,7 @@ enum cr_img_type {
 	CR_FD_CGROUP,		/* cgroup.img: the tree's cgroups (criu/cgroup/) */
 	CR_FD_TRACK,		/* track.img: where the dirty tracking of the tree lives (track.c) */
 	CR_FD_NETNS,		/* netns.img: the contents of the tree's network namespace (criu/ns/net*.c) */
+	CR_FD_PAGES_1,		/* pages-ID.1.img, raw: the second pages file (pagemap_head.nr_files 2) */
 	CR_FD_MAX
 };
 
@@ -73,6 +74,8 @@ struct img_desc {
 
 extern const struct img_desc img_descs[CR_FD_MAX];
 
+/* The name of pages file @file (0 or 1) of the pages @id ("pages-7.img", "pages-7.1.img"). */
+void pages_file_name(char *buf, size_t len, uint32_t id, int file);
 /* Short upper-case name of an image type ("CORE", "PAGEMAP", ...). */
 const char *img_type_name(int type);
 /* First header word of @type: IMG_SERVICE_MAGIC for stats, IMG_COMMON_MAGIC otherwise. */

@@ -60,7 +60,7 @@ struct chain_srcs {
 	char (*files)[64];		/* for chain_open_pages() */
 	char (*what)[64];		/* for messages */
 	int nr_files;
-	int top_fd;
+	int top_fd, top_fd1;		/* the top images' pages files (the second: pagemap_head.nr_files 2) */
 	struct level *up;		/* the levels walked */
 };
 

@@ -298,6 +298,7 @@ struct restore_args {
 	uint32_t nr_vm_kids;
 	int32_t shares_mm;		/* the memory and signal handlers are the parent's, restored by it */
 	int32_t mm_ready;		/* set by the parent's restorer (a futex) */
+	int32_t threads_queued;		/* threads whose pending signals are queued (a futex) */
 	int32_t *started;		/* set to started_val and woken once running here (a futex), or NULL */
 	int32_t started_val;
 	int32_t seccomp_synced;		/* the shared filters are in (a futex the threads wait on) */

@@ -63,6 +63,8 @@ void inet_dump_fini(int keep);
 int inet_in_repair(const FileEntry *fe);
 /* Take it out of repair mode through fd @fd of @pid. */
 int inet_repair_off(pid_t pid, int fd, const FileEntry *fe);
+/* Take socket @sk of file @fe out of repair mode before it goes in flight on a unix socket. */
+int inet_inflight_repair_off(int sk, const FileEntry *fe);
 
 /* ---- sk-tcp.c ---- */
 /* TCP options (SOL_TCP). */

@@ -770,9 +770,18 @@ struct page_xfer {
 	uint64_t *round_csum;		/* a round's checksums, in the order of its pages (drain_round()) */
 	char *chunk[2];			/* COPY_CHUNK bytes for each thread of drain_round() */
 	int map_fd;			/* the pages file, read-only (map_setup()), or -1 */
+	/*
+	 * Two writers (pages_files()): the odd pipes of every round go to a
+	 * second file, pages-ID.1.img, spliced and hashed by a thread of
+	 * their own (drain_pipes()): each file's inode lock has one writer.
+	 */
+	struct cr_img *pages1;		/* the second file, or NULL */
+	int fd1, map_fd1;		/* its fd and read-only fd (as map_fd), or -1 */
+	uint64_t off1;			/* end of data in it */
 };
 
-static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
+static int write_pagemap_in(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum,
+			    uint32_t file)
 {
 	if (x->ps) {
 		pr_err("BUG: a pagemap entry without its data to the page server\n");
@@ -785,7 +794,16 @@ static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages,
 	pe.off = off;
 	pe.n_csum = nr_pages;
 	pe.csum = csum;
+	if (file) {
+		pe.has_file = true;
+		pe.file = file;
+	}
 	return pb_write_one(x->pagemap, &pe);
+}
+
+static int write_pagemap(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum)
+{
+	return write_pagemap_in(x, vaddr, nr_pages, off, csum, 0);
 }
 
 /* Checksums of @nr pages at @data that we read ourselves (not through the parasite's pipes). */
@@ -893,12 +911,12 @@ static int read_pipe(int pipe_rd, char *buf, uint64_t len)
 }
 
 
-static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off)
+static int drain_pipe_to(int fd, int pipe_rd, uint64_t len, uint64_t off)
 {
 	loff_t pos = off;
 
 	while (len) {
-		ssize_t n = splice(pipe_rd, NULL, x->pages_fd, &pos, len, SPLICE_F_MOVE);
+		ssize_t n = splice(pipe_rd, NULL, fd, &pos, len, SPLICE_F_MOVE);
 
 		if (n <= 0) {
 			pr_perror("splicing pages into the pages file (%lu bytes left)", (unsigned long)len);
@@ -907,6 +925,11 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
 		len -= n;
 	}
 	return 0;
+}
+
+static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off)
+{
+	return drain_pipe_to(x->pages_fd, pipe_rd, len, off);
 }
 
 /*
@@ -922,7 +945,7 @@ static int drain_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t o
  */
 #define COPY_CHUNK	(256UL << 10)
 
-static int copy_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
+static int copy_pipe(int fd, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
 {
 	while (len) {
 		size_t n = len < COPY_CHUNK ? len : COPY_CHUNK;
@@ -930,7 +953,7 @@ static int copy_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t of
 		if (read_pipe(pipe_rd, buf, n))
 			return -1;
 		csum_pages(buf, n >> PAGE_SHIFT, csum);
-		if (pwrite(x->pages_fd, buf, n, off) != (ssize_t)n) {
+		if (pwrite(fd, buf, n, off) != (ssize_t)n) {
 			pr_perror("writing the pages file at %lu", (unsigned long)off);
 			return -1;
 		}
@@ -941,19 +964,22 @@ static int copy_pipe(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t of
 	return 0;
 }
 
-static int splice_hashed(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_t off, char *buf, uint64_t *csum)
+/* Into the pages file @file (0, or 1 with two writers). */
+static int splice_hashed(struct page_xfer *x, int file, int pipe_rd, uint64_t len, uint64_t off, char *buf,
+			 uint64_t *csum)
 {
+	int fd = file ? x->fd1 : x->pages_fd, map_fd = file ? x->map_fd1 : x->map_fd;
 	char *map = MAP_FAILED;
 	int ret = 0;
 
-	if (x->map_fd >= 0 && !(off & (PAGE_SIZE - 1)))
-		map = mmap(NULL, len, PROT_READ, MAP_SHARED, x->map_fd, off);
+	if (map_fd >= 0 && !(off & (PAGE_SIZE - 1)))
+		map = mmap(NULL, len, PROT_READ, MAP_SHARED, map_fd, off);
 	if (map == MAP_FAILED)
-		return copy_pipe(x, pipe_rd, len, off, buf, csum);
+		return copy_pipe(fd, pipe_rd, len, off, buf, csum);
 	for (uint64_t done = 0; done < len && !ret; done += COPY_CHUNK) {
 		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
 
-		ret = drain_pipe(x, pipe_rd, n, off + done);
+		ret = drain_pipe_to(fd, pipe_rd, n, off + done);
 		if (!ret)
 			csum_pages(map + done, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
 	}
@@ -961,16 +987,25 @@ static int splice_hashed(struct page_xfer *x, int pipe_rd, uint64_t len, uint64_
 	return ret;
 }
 
-/* A read-only fd of the pages file, to map what was spliced into it; -1 where that fails (no harm). */
-static void map_setup(struct page_xfer *x)
+/* A read-only fd of a pages file, to map what was spliced into it; -1 where that fails (no harm). */
+static int map_open(int fd)
 {
 	char path[64];
+	int ro;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", x->pages_fd);
-	x->map_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (x->map_fd < 0)
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
 		pr_warn("can't open %s to read it (%s): pages are checksummed from a copy\n", path,
 			strerror(errno));
+	return ro;
+}
+
+static void map_setup(struct page_xfer *x)
+{
+	x->map_fd = map_open(x->pages_fd);
+	if (x->pages1)
+		x->map_fd1 = map_open(x->fd1);
 }
 
 /*
@@ -1308,7 +1343,8 @@ static int xfer_setup(struct page_xfer *x, uint64_t pages)
 		if (!getenv("CRIU_PAGES_COPY"))
 			map_setup(x);
 	}
-	if (x->map_fd >= 0 && x->nr_sets > 1 && !x->hasher && csum_isa() != CSUM_NONE)
+	/* two writers hash each its own pipes: no hasher behind them */
+	if (x->map_fd >= 0 && x->nr_sets > 1 && !x->hasher && !x->pages1 && csum_isa() != CSUM_NONE)
 		hasher_start(x);
 
 	((union parasite_args *)x->args)->nr_pipes = n;
@@ -1338,9 +1374,30 @@ static int comp_setup(struct page_xfer *x, PagemapHead *ph, long pipe_bytes)
 	return 0;
 }
 
-/* The images of @pid: here, or at the page server. */
+/*
+ * Two pages files, each with a splicing thread of its own, where it pays
+ * and is simple: a local dump (no page server, no --compress, no
+ * --lazy-pages) of more than PAGES_FILES_MIN through the parasite's pipes.
+ * Both splices and write() copy into the page cache under the file's
+ * inode lock, so one file can't go faster than one write() (incremental.md,
+ * "Several writers"). CRIU_PAGES_FILES=1|2 forces one or two (tests).
+ */
+#define PAGES_FILES_MIN		((64ULL << 20) / PAGE_SIZE)
+
+static int pages_files(uint64_t pages)
+{
+	const char *e = getenv("CRIU_PAGES_FILES");
+
+	if (!pages || opts.compress || opts.lazy_pages || opts.snapshot)
+		return 1;
+	if (e && (!strcmp(e, "1") || !strcmp(e, "2")))
+		return *e - '0';
+	return pages > PAGES_FILES_MIN ? 2 : 1;
+}
+
+/* The images of @pid: here, or at the page server; @pages to go through the pipes (0: not that way). */
 static int open_page_images(struct page_xfer *x, PagemapHead *ph, int dfd, pid_t pid, uint32_t pages_id,
-			    long pipe_bytes, struct cr_img **pages)
+			    long pipe_bytes, uint64_t pages, struct cr_img **pages_img)
 {
 	x->ps = ps_active();
 	ph->pages_id = pages_id;
@@ -1355,10 +1412,19 @@ static int open_page_images(struct page_xfer *x, PagemapHead *ph, int dfd, pid_t
 			       pid, pages_id, 0, NULL, 0) ? -1 : 0;
 	}
 	x->pagemap = open_image_at(dfd, CR_FD_PAGEMAP, O_DUMP, pid);
-	*pages = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
-	if (!x->pagemap || !*pages || img_buffer_writes(x->pagemap))
+	*pages_img = open_image_at(dfd, CR_FD_PAGES, O_DUMP, pages_id);
+	if (!x->pagemap || !*pages_img || img_buffer_writes(x->pagemap))
 		return -1;
-	x->pages_fd = (*pages)->fd;
+	x->pages_fd = (*pages_img)->fd;
+	if (pages_files(pages) == 2) {
+		x->pages1 = open_image_at(dfd, CR_FD_PAGES_1, O_DUMP, pages_id);
+		if (!x->pages1)
+			return -1;
+		x->fd1 = x->pages1->fd;
+		ph->has_nr_files = true;
+		ph->nr_files = 2;
+		pr_info("task %d: two pages files, two writers\n", pid);
+	}
 	return comp_setup(x, ph, pipe_bytes) || pb_write_one(x->pagemap, ph) ? -1 : 0;
 }
 
@@ -1374,6 +1440,12 @@ static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
 		ret = finish_image(x->pagemap, ret);
 	if (pages)
 		ret = finish_image(pages, ret);
+	if (x->map_fd1 >= 0)
+		close(x->map_fd1);
+	x->map_fd1 = -1;
+	if (x->pages1)
+		ret = finish_image(x->pages1, ret);
+	x->pages1 = NULL;
 	return ret;
 }
 
@@ -1397,24 +1469,32 @@ struct drain_job {
 	struct page_xfer *x;
 	const struct page_round *r;
 	uint32_t first, np;		/* pipes first, first + 2, ... below np */
-	uint64_t off[NR_PIPES];
+	uint64_t off[NR_PIPES];		/* in the pipe's file (pipe_file()) */
+	uint64_t cidx[NR_PIPES];	/* its first page's place in the round's checksums */
 	char *buf;			/* COPY_CHUNK bytes of this job's own */
 	int ret;
 };
+
+/* The file of a round's pipe @i: with two writers, the odd pipes go to the second (drain_some()'s split). */
+static int pipe_file(const struct page_xfer *x, uint32_t i)
+{
+	return x->pages1 ? (int)(i & 1) : 0;
+}
 
 static int drain_one(struct drain_job *j, uint32_t i)
 {
 	struct page_xfer *x = j->x;
 	int rd = x->pipes[j->r->first + i][0];
 	uint64_t len = j->r->len[i];
-	uint64_t *csum = x->round_csum + ((j->off[i] - x->off) >> PAGE_SHIFT);
+	uint64_t *csum = x->round_csum + j->cidx[i];
+	int f = pipe_file(x, i);
 
 	/* CRIU_CSUM_OFF: what the page path costs without checksums, splice() as it was */
 	if (csum_isa() == CSUM_NONE) {
 		memset(csum, 0, (len >> PAGE_SHIFT) * sizeof(*csum));
-		return drain_pipe(x, rd, len, j->off[i]);
+		return drain_pipe_to(f ? x->fd1 : x->pages_fd, rd, len, j->off[i]);
 	}
-	return splice_hashed(x, rd, len, j->off[i], j->buf, csum);
+	return splice_hashed(x, f, rd, len, j->off[i], j->buf, csum);
 }
 
 static void *drain_some(void *arg)
@@ -1464,7 +1544,7 @@ static int take_round(struct page_xfer *x, uint32_t np, uint32_t first)
  * The pipes into the file at @a->off: the hasher behind us, or (a round
  * or less in all) hashed as they go, by two threads for a big round.
  * Without checksums one thread: a second would only wait on the file's
- * inode lock, spinning.
+ * inode lock, spinning; with two files, two threads always, one a file.
  */
 static int drain_pipes(struct page_xfer *x, struct drain_job *a, uint64_t total)
 {
@@ -1475,7 +1555,7 @@ static int drain_pipes(struct page_xfer *x, struct drain_job *a, uint64_t total)
 		return splice_round(x, a->r, a->off);
 	b.first = 1;
 	b.buf = x->chunk[1];
-	if (a->np > 1 && total >= (256 << 10) && csum_isa() != CSUM_NONE &&
+	if (a->np > 1 && total >= (256 << 10) && (csum_isa() != CSUM_NONE || x->pages1) &&
 	    pthread_create(&th, NULL, drain_some, &b) == 0) {
 		drain_some(a);
 		pthread_join(th, NULL);
@@ -1493,12 +1573,15 @@ static int drain_pipes(struct page_xfer *x, struct drain_job *a, uint64_t total)
 static int drain_round(struct page_xfer *x, const struct page_round *r)
 {
 	struct drain_job a = { .x = x, .r = r, .first = 0, .np = r->np, .buf = x->chunk[0] };
-	uint64_t off = x->off, total = 0;
+	uint64_t off[2] = { x->off, x->off1 }, total = 0;
 	uint32_t np = r->np;
 
 	for (uint32_t i = 0; i < np; i++) {
-		a.off[i] = off;
-		off += r->len[i];
+		int f = pipe_file(x, i);
+
+		a.cidx[i] = total >> PAGE_SHIFT;
+		a.off[i] = off[f];
+		off[f] += r->len[i];
 		total += r->len[i];
 	}
 	if ((total >> PAGE_SHIFT) > PARASITE_MAX_PAGES) {
@@ -1514,13 +1597,15 @@ static int drain_round(struct page_xfer *x, const struct page_round *r)
 		for (uint32_t j = 0; j < r->nr_out[i]; j++, k++) {
 			uint64_t n = r->out[k].iov_len >> PAGE_SHIFT;
 
-			if (write_pagemap(x, (unsigned long)r->out[k].iov_base, n, o, &x->round_csum[pg]))
+			if (write_pagemap_in(x, (unsigned long)r->out[k].iov_base, n, o, &x->round_csum[pg],
+					     pipe_file(x, i)))
 				return -1;
 			o += r->out[k].iov_len;
 			pg += n;
 		}
 	}
-	x->off = off;
+	x->off = off[0];
+	x->off1 = off[1];
 	x->st->pages_written += total >> PAGE_SHIFT;
 	return 0;
 }
@@ -2140,13 +2225,14 @@ static int write_dataless_all(struct cr_img *pagemap, struct page_sets *ps, stru
 int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md, struct dump_stats *st,
 	       uint32_t pages_id, const struct mm_parent *parent, const struct page_opts *po)
 {
-	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st, .map_fd = -1 };
+	struct page_xfer x = { .ctl = ctl, .args = compel_parasite_args(ctl), .st = st, .map_fd = -1, .fd1 = -1,
+			       .map_fd1 = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct page_sets ps;
 	struct page_list live, lazy;
 	struct page_cursor cur = { 0 };
 	struct cr_img *pages = NULL;
-	int done = 0, ret = -1;
+	int done = 0, ret = -1, direct;
 
 	page_sets_init(&ps);
 	page_list_init(&live);
@@ -2161,12 +2247,14 @@ int dump_pages(struct parasite_ctl *ctl, pid_t pid, int dfd, struct mm_dump *md,
 		(unsigned long)ps.anon.total_pages, (unsigned long)ps.file.total_pages,
 		(unsigned long)ps.hidden.total_pages, (unsigned long)st->pages_scanned);
 
-	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size, &pages))
+	/* an incremental dump's few pages; a plain dump's go the parasite's way, however few */
+	direct = po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES &&
+		 ps.anon.nr + ps.file.nr <= DIRECT_MAX_RANGES;
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, kdat.pipe_max_size,
+			     direct ? 0 : ps.anon.total_pages + ps.file.total_pages, &pages))
 		goto out;
 	pr_debug("task %d: pagemap and pages images open\n", pid);
-	/* an incremental dump's few pages; a plain dump's go the parasite's way, however few */
-	if (po && po->tt && po->tt->since_prev && ps.anon.total_pages + ps.file.total_pages <= DIRECT_MAX_PAGES &&
-	    ps.anon.nr + ps.file.nr <= DIRECT_MAX_RANGES) {
+	if (direct) {
 		if (xfer_direct(&x, pid, &ps.anon, &ps.file))
 			goto out;
 		done = 1;
@@ -2328,7 +2416,7 @@ int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id
 int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st,
 		     const struct page_reader *rd)
 {
-	struct page_xfer x = { .st = st, .pages_fd = -1 };
+	struct page_xfer x = { .st = st, .pages_fd = -1, .map_fd = -1, .fd1 = -1, .map_fd1 = -1 };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct cr_img *pages = NULL;
 	char path[64], *buf = NULL;
@@ -2348,7 +2436,7 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
-	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, &pages))
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, 0, &pages))
 		goto out;
 	if (copy_live(&x, mem_fd, rd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, rd, pid, &pp->ps.file, 0, buf) ||
 	    copy_live(&x, mem_fd, rd, pid, &pp->ps.hidden, 0, buf))

@@ -802,6 +802,8 @@ int ps_send_pages(uint64_t vaddr, uint64_t nr, uint64_t clen, const uint64_t *cs
 	return 0;
 }
 
+#define PS_COVER_MAX (1ULL << 24)
+
 int ps_cover(pid_t pid, struct page_list *out)
 {
 	struct page_range *r;
@@ -811,8 +813,14 @@ int ps_cover(pid_t pid, struct page_list *out)
 	page_list_init(out);
 	if (ps_send(PS_COVER, 0, pid, 0, 0, NULL, 0) || ps_reply(&m, "which pages it has"))
 		return -1;
-	if (m.len != m.b * sizeof(*r) || m.b > (1ULL << 32)) {
-		pr_err("the page server's answer is malformed\n");
+	/*
+	 * Ranges are disjoint with a gap between them: 2^24 of them span at
+	 * least 128 GiB of scattered pages. More is a broken or hostile
+	 * server, not a reason to allocate gigabytes.
+	 */
+	if (m.b > PS_COVER_MAX || m.len != m.b * sizeof(*r)) {
+		pr_err("the page server's answer about the pages it has is malformed (%llu ranges, %llu bytes)\n",
+		       (unsigned long long)m.b, (unsigned long long)m.len);
 		return ps_broke();
 	}
 	r = malloc(m.len ? m.len : 1);

@@ -147,15 +147,33 @@ int chain_dump_id(int dfd, uint64_t *id)
 struct level {
 	int dfd;
 	uint64_t dump_id;	/* the dir's own (its inventory's): its images must carry it */
-	int pages_fd;
-	char pages_name[32];
+	int pages_fd[2];	/* its pages files (pagemap_head.nr_files, at most 2) */
+	char pages_name[2][32];
+	int nr_files;
 	PagemapEntry **e;	/* sorted by vaddr; the parent process's (in_parent) left out */
 	size_t n;
 	struct cr_img *img;	/* owns the entries */
 	struct level *up;	/* opened when first needed */
 	int depth;
-	int src_file;		/* its pages file in a chain_srcs, or -1 */
+	int src_file[2];	/* its pages files in a chain_srcs, or -1 */
 };
+
+/* The pages file of a stored entry (pagemap_entry.file). */
+static int pe_file(const PagemapEntry *pe)
+{
+	return pe->has_file ? (int)pe->file : 0;
+}
+
+/* "pages-7.1.img" of "pages-7.img": the second file of a top level named by the caller. */
+static void second_name(char *buf, size_t len, const char *pages_name)
+{
+	size_t n = strlen(pages_name);
+
+	if (n > 4 && !strcmp(pages_name + n - 4, ".img"))
+		snprintf(buf, len, "%.*s.1.img", (int)(n - 4), pages_name);
+	else
+		snprintf(buf, len, "%s.1", pages_name);
+}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -190,8 +208,9 @@ static void level_free(struct level *l)
 		free(l->e);
 		if (l->img)
 			close_image(l->img);
-		if (l->pages_fd >= 0)
-			close(l->pages_fd);
+		for (int f = 0; f < 2; f++)
+			if (l->pages_fd[f] >= 0)
+				close(l->pages_fd[f]);
 		if (l->dfd >= 0)
 			close(l->dfd);
 		free(l);
@@ -213,9 +232,9 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 		return NULL;
 	}
 	l->dfd = dfd;
-	l->pages_fd = -1;
+	l->pages_fd[0] = l->pages_fd[1] = -1;
 	l->depth = depth;
-	l->src_file = -1;
+	l->src_file[0] = l->src_file[1] = -1;
 	if (!image_exists(dfd, CR_FD_PAGEMAP, pid)) {
 		pr_err("the images %d level(s) up the chain have no pagemap-%d.img: the chain is broken "
 		       "(a missing or foreign parent)\n", depth, pid);
@@ -229,7 +248,15 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 	l->img = open_image_of(dfd, l->dump_id, CR_FD_PAGEMAP, pid);
 	if (!l->img || pb_read_one_required(l->img, (void **)&head))
 		goto err;
-	snprintf(l->pages_name, sizeof(l->pages_name), "pages-%u.img", head->pages_id);
+	pages_file_name(l->pages_name[0], sizeof(l->pages_name[0]), head->pages_id, 0);
+	pages_file_name(l->pages_name[1], sizeof(l->pages_name[1]), head->pages_id, 1);
+	l->nr_files = head->has_nr_files ? (int)head->nr_files : 1;
+	if (l->nr_files < 1 || l->nr_files > 2) {
+		pr_err("pagemap-%d.img %d level(s) up the chain: %d pages files, this criu reads 1 or 2\n", pid,
+		       depth, l->nr_files);
+		pb_free(l->img, head);
+		goto err;
+	}
 	/* one kind of page checksum a run: a chain follows the kind of its first dump (csum.h) */
 	snprintf(what, sizeof(what), "pagemap-%d.img %d level(s) up the chain", pid, depth);
 	r = csum_take_kind(head->has_csum_kind ? head->csum_kind : CSUM_KIND_XXH3, what);
@@ -243,16 +270,17 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 			pb_free(l->img, pe);
 			continue;
 		}
-		if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1)) {
+		if (!pe->nr_pages || pe->vaddr & (PAGE_SIZE - 1) || pe->off & (PAGE_SIZE - 1) ||
+		    pe_file(pe) >= l->nr_files) {
 			pr_err("%s: pagemap-%d.img %d level(s) up the chain: a bad entry at %lx\n",
-			       l->pages_name, pid, depth, (unsigned long)pe->vaddr);
+			       l->pages_name[0], pid, depth, (unsigned long)pe->vaddr);
 			pb_free(l->img, pe);
 			goto err;
 		}
 		/* stored pages carry their checksums, which gathering hands down to the entries that take them */
 		if (pe->n_csum != (is_in_prev(pe) ? 0 : pe->nr_pages)) {
 			pr_err("%s: pagemap-%d.img %d level(s) up the chain: the entry at %lx has %zu page checksums "
-			       "for %u pages\n", l->pages_name, pid, depth, (unsigned long)pe->vaddr, pe->n_csum,
+			       "for %u pages\n", l->pages_name[0], pid, depth, (unsigned long)pe->vaddr, pe->n_csum,
 			       pe->nr_pages);
 			pb_free(l->img, pe);
 			goto err;
@@ -276,10 +304,12 @@ static struct level *level_load(int dfd, pid_t pid, int depth, int want_pages)
 		}
 	if (want_pages) {
 		/* as any image file: a regular file, no FIFO to block on, no symlink, trusted */
-		l->pages_fd = open_image_file(dfd, l->pages_name, O_RDONLY);
-		if (l->pages_fd < 0) {
-			pr_err("can't open %s %d level(s) up the chain\n", l->pages_name, depth);
-			goto err;
+		for (int f = 0; f < l->nr_files; f++) {
+			l->pages_fd[f] = open_image_file(dfd, l->pages_name[f], O_RDONLY);
+			if (l->pages_fd[f] < 0) {
+				pr_err("can't open %s %d level(s) up the chain\n", l->pages_name[f], depth);
+				goto err;
+			}
 		}
 	}
 	return l;
@@ -442,6 +472,45 @@ static int copy_range(int to, uint64_t to_off, int from, uint64_t from_off, uint
 	return 0;
 }
 
+/*
+ * Pages copied from a second pages file, checked where they landed: the
+ * restorer checks them again in the gathered memfd, but can only name
+ * that, and damage must be named by the file it is in. Only the pages
+ * outside huge runs come this way (those are read and checked by cow.c
+ * from the file itself): a small share of a dump big enough for two files.
+ */
+static int check_copied(int to, uint64_t to_off, const PagemapEntry *pe, uint64_t s, uint64_t e, const char *what)
+{
+	const uint64_t *csum = pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT);
+	size_t chunk = 64 * PAGE_SIZE, bad;
+	char *buf = malloc(chunk);
+	int ret = -1;
+
+	if (!buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (uint64_t done = 0; done < e - s; done += chunk) {
+		size_t n = e - s - done < chunk ? e - s - done : chunk;
+
+		if (pread(to, buf, n, to_off + done) != (ssize_t)n) {
+			pr_perror("reading the gathered pages back");
+			goto out;
+		}
+		bad = csum_check_pages(buf, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
+		if (bad < n >> PAGE_SHIFT) {
+			pr_err("%s: the page at offset %lu (address %lx) is damaged (checksum mismatch)\n", what,
+			       (unsigned long)(pe->off + (s - pe->vaddr) + done + bad * PAGE_SIZE),
+			       (unsigned long)(s + done + bad * PAGE_SIZE));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
 /* The level above @l (loaded once), whose pages @l marks as in its parent at @addr. 0 or -1. */
 static int level_up(struct level *l, pid_t pid, uint64_t addr)
 {
@@ -490,9 +559,11 @@ static int gather(struct level *l, pid_t pid, uint64_t addr, uint64_t nr, int to
 			if (gather(l->up, pid, s, (e - s) >> PAGE_SHIFT, to, to_off, csum))
 				return -1;
 		} else if (pe->has_clen) {
-			if (copy_frame(to, to_off, l->pages_fd, pe, s, e, l->pages_name))
+			if (copy_frame(to, to_off, l->pages_fd[pe_file(pe)], pe, s, e, l->pages_name[pe_file(pe)]))
 				return -1;
-		} else if (copy_range(to, to_off, l->pages_fd, pe->off + (s - pe->vaddr), e - s, l->pages_name)) {
+		} else if (copy_range(to, to_off, l->pages_fd[pe_file(pe)], pe->off + (s - pe->vaddr), e - s,
+				      l->pages_name[pe_file(pe)]) ||
+			   (pe_file(pe) && check_copied(to, to_off, pe, s, e, l->pages_name[1]))) {
 			return -1;
 		}
 		if (!is_in_prev(pe))
@@ -542,21 +613,32 @@ static int gather_piece(struct gather_part *g, struct level *top, PagemapEntry *
 		return gather(top->up, g->pid, s, (e - s) >> PAGE_SHIFT, g->fd, off,
 			      pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT));
 	}
+	int f = pe_file(pe);
+
+	/* the second pages file of the top images: opened when first needed */
+	if (f && top->pages_fd[1] < 0) {
+		second_name(top->pages_name[1], sizeof(top->pages_name[1]), g->pages_name);
+		top->pages_fd[1] = open_image_file(g->dfd, top->pages_name[1], O_RDONLY);
+		if (top->pages_fd[1] < 0)
+			return -1;
+	}
 	if (pe->has_clen)
-		return copy_frame(g->fd, off, top->pages_fd, pe, s, e, g->pages_name);
-	return copy_range(g->fd, off, top->pages_fd, pe->off + (s - pe->vaddr), e - s, g->pages_name);
+		return copy_frame(g->fd, off, top->pages_fd[f], pe, s, e, top->pages_name[f]);
+	if (copy_range(g->fd, off, top->pages_fd[f], pe->off + (s - pe->vaddr), e - s, top->pages_name[f]))
+		return -1;
+	return f ? check_copied(g->fd, off, pe, s, e, top->pages_name[1]) : 0;
 }
 
 static void *gather_part_run(void *arg)
 {
 	struct gather_part *g = arg;
-	struct level top = { .dfd = -1, .pages_fd = -1, .depth = 0 };
+	struct level top = { .dfd = -1, .pages_fd = { -1, -1 }, .depth = 0 };
 
 	g->ret = -1;
-	top.pages_fd = open_image_file(g->dfd, g->pages_name, O_RDONLY);
-	if (top.pages_fd < 0)
+	top.pages_fd[0] = open_image_file(g->dfd, g->pages_name, O_RDONLY);
+	if (top.pages_fd[0] < 0)
 		return NULL;
-	snprintf(top.pages_name, sizeof(top.pages_name), "%s", g->pages_name);
+	snprintf(top.pages_name[0], sizeof(top.pages_name[0]), "%s", g->pages_name);
 	for (size_t i = g->from; i < g->to; i++) {
 		PagemapEntry *pe = g->pms[i];
 		uint64_t pos = pe->vaddr, end = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
@@ -579,7 +661,9 @@ static void *gather_part_run(void *arg)
 	}
 	g->ret = 0;
 out:
-	close(top.pages_fd);
+	close(top.pages_fd[0]);
+	if (top.pages_fd[1] >= 0)
+		close(top.pages_fd[1]);
 	level_free(top.up);
 	return NULL;
 }
@@ -667,6 +751,8 @@ int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry *
 			continue;
 		pe->in_prev = pe->has_in_prev = false;
 		pe->has_clen = false;
+		pe->has_file = false;
+		pe->file = 0;
 		pe->off = out[i];
 	}
 	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s), "
@@ -764,9 +850,12 @@ static int runs_walk(struct chain_srcs *cs, struct level *l, pid_t pid, uint64_t
 			if (runs_walk(cs, l->up, pid, addr, e))
 				return -1;
 		} else {
-			if (l->src_file < 0 && (l->src_file = src_file(cs, l->pages_fd, l->pages_name, l->depth)) < 0)
+			int f = pe_file(pe);
+
+			if (l->src_file[f] < 0 &&
+			    (l->src_file[f] = src_file(cs, l->pages_fd[f], l->pages_name[f], l->depth)) < 0)
 				return -1;
-			if (src_add(cs, l->src_file, pe, addr, e))
+			if (src_add(cs, l->src_file[f], pe, addr, e))
 				return -1;
 		}
 		addr = e;
@@ -777,10 +866,10 @@ static int runs_walk(struct chain_srcs *cs, struct level *l, pid_t pid, uint64_t
 int chain_runs(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, size_t nr,
 	       const struct page_list *runs, struct chain_srcs *cs)
 {
-	int top = -1;
+	int top[2] = { -1, -1 };
 
 	memset(cs, 0, sizeof(*cs));
-	cs->top_fd = -1;
+	cs->top_fd = cs->top_fd1 = -1;
 	for (size_t i = 0; i < nr; i++) {
 		PagemapEntry *pe = pms[i];
 		uint64_t s = pe->vaddr, end = s + (uint64_t)pe->nr_pages * PAGE_SIZE;
@@ -810,12 +899,20 @@ int chain_runs(int dfd, pid_t pid, const char *pages_name, PagemapEntry **pms, s
 					return -1;
 				continue;
 			}
-			if (top < 0) {
+			if (!pe_file(pe) && top[0] < 0) {
 				cs->top_fd = open_image_file(dfd, pages_name, O_RDONLY);
-				if (cs->top_fd < 0 || (top = src_file(cs, cs->top_fd, pages_name, 0)) < 0)
+				if (cs->top_fd < 0 || (top[0] = src_file(cs, cs->top_fd, pages_name, 0)) < 0)
 					return -1;
 			}
-			if (src_add(cs, top, pe, a, b))
+			if (pe_file(pe) && top[1] < 0) {
+				char name[64];
+
+				second_name(name, sizeof(name), pages_name);
+				cs->top_fd1 = open_image_file(dfd, name, O_RDONLY);
+				if (cs->top_fd1 < 0 || (top[1] = src_file(cs, cs->top_fd1, name, 0)) < 0)
+					return -1;
+			}
+			if (src_add(cs, top[pe_file(pe)], pe, a, b))
 				return -1;
 		}
 	}
@@ -830,8 +927,10 @@ void chain_srcs_free(struct chain_srcs *cs)
 	level_free(cs->up);
 	if (cs->top_fd >= 0)
 		close(cs->top_fd);
+	if (cs->top_fd1 >= 0)
+		close(cs->top_fd1);
 	memset(cs, 0, sizeof(*cs));
-	cs->top_fd = -1;
+	cs->top_fd = cs->top_fd1 = -1;
 }
 
 /* ---- --auto-dedup ---- */
@@ -883,11 +982,11 @@ static int dedup_level(struct level *l, pid_t pid, const struct page_list *keep,
 			/* a compressed frame goes whole or not at all */
 			if (pe->has_clen && (ps != pe->vaddr || pend != pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE))
 				continue;
-			if (fallocate(l->pages_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			if (fallocate(l->pages_fd[pe_file(pe)], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				      pe->off + (pe->has_clen ? 0 : ps - pe->vaddr),
 				      pe->has_clen ? PAGE_ALIGN(pe->clen) : pend - ps)) {
 				pr_perror("--auto-dedup: can't free pages of %d in %s %d level(s) up", pid,
-					  l->pages_name, l->depth);
+					  l->pages_name[pe_file(pe)], l->depth);
 				goto out_lists;
 			}
 			*punched += (pend - ps) >> PAGE_SHIFT;
@@ -948,12 +1047,14 @@ int chain_dedup(int dfd, pid_t pid, uint64_t *punched)
 		else
 			l->up = lv;
 		l = lv;
-		/* it can be written now: reopen the pages file for punching */
-		close(l->pages_fd);
-		l->pages_fd = open_image_file(l->dfd, l->pages_name, O_RDWR);
-		if (l->pages_fd < 0) {
-			pr_err("--auto-dedup: can't open %s %d level(s) up\n", l->pages_name, depth);
-			goto out;
+		/* it can be written now: reopen the pages files for punching */
+		for (int f = 0; f < l->nr_files; f++) {
+			close(l->pages_fd[f]);
+			l->pages_fd[f] = open_image_file(l->dfd, l->pages_name[f], O_RDWR);
+			if (l->pages_fd[f] < 0) {
+				pr_err("--auto-dedup: can't open %s %d level(s) up\n", l->pages_name[f], depth);
+				goto out;
+			}
 		}
 		if (dedup_level(l, pid, &keep, &up, punched))
 			goto out;
@@ -998,16 +1099,19 @@ int chain_free_pages(int dfd, pid_t pid, uint64_t *bytes)
 
 		if (!l)
 			return -1;
-		pfd = open_image_file(l->dfd, l->pages_name, O_RDWR);
-		if (pfd < 0 || fstat(pfd, &st) ||
-		    (st.st_size && fallocate(pfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, st.st_size))) {
-			pr_perror("--auto-dedup: can't free %s of %d %d level(s) up", l->pages_name, pid, depth);
-			ret = -1;
-		} else {
-			*bytes += st.st_size;
+		for (int f = 0; f < l->nr_files && !ret; f++) {
+			pfd = open_image_file(l->dfd, l->pages_name[f], O_RDWR);
+			if (pfd < 0 || fstat(pfd, &st) ||
+			    (st.st_size && fallocate(pfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, st.st_size))) {
+				pr_perror("--auto-dedup: can't free %s of %d %d level(s) up", l->pages_name[f], pid,
+					  depth);
+				ret = -1;
+			} else {
+				*bytes += st.st_size;
+			}
+			if (pfd >= 0)
+				close(pfd);
 		}
-		if (pfd >= 0)
-			close(pfd);
 		fd = ret ? -1 : chain_open_parent(l->dfd);
 		level_free(l);
 		depth++;

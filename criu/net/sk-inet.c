@@ -1610,6 +1610,21 @@ int inet_repair_off(pid_t pid, int fd, const FileEntry *fe)
 	return ret;
 }
 
+/*
+ * A connection in flight on a unix socket (SCM_RIGHTS) leaves criu's reach
+ * once it is queued: it comes out of repair mode now, still behind the lock,
+ * without the window probe the lock would drop anyway.
+ */
+int inet_inflight_repair_off(int sk, const FileEntry *fe)
+{
+	char who[96];
+
+	if (fe->type != FILE_TYPE__FT_INETSK || !inet_in_repair(fe))
+		return 0;
+	snprintf(who, sizeof(who), "%s socket %lu in flight", kind_name(fe->isk), (unsigned long)fe->isk->ino);
+	return tcp_repair_off(sk, fe->isk->opts && fe->isk->opts->reuseaddr, 0, who);
+}
+
 const struct fd_kind inetsk_kind = {
 	.link = "socket:[",
 	.prefix = 1,

@@ -38,6 +38,7 @@
 #include "net.h"
 #include "pipes.h"
 #include "sk-diag.h"
+#include "sk-inet.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
@@ -360,9 +361,16 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 	size_t size = PEEK_BUF_FIRST, total = 0;
 	uint8_t *buf = malloc(size);
 	int off = 0, ret = -1, one = 1, flags;
+	char oob;
 
 	if (!buf)
 		return -1;
+	/* peeks read the out-of-band byte in line, and no send can queue one back at its place */
+	if (e->type == SOCK_STREAM && recv(sk, &oob, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) == 1) {
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has an out-of-band byte (MSG_OOB) queued; "
+		       "not supported\n", pid, fd, (unsigned long)e->ino);
+		goto out;
+	}
 	if (setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
 		pr_perror("can't set SO_PASSCRED on fd %d of %d for the moment", fd, pid);
 		goto out;
@@ -1541,11 +1549,15 @@ static int inflight_fds(struct group *g, const UnixSkMsg *msg, int *fds)
 	for (size_t i = 0; i < msg->n_fds; i++) {
 		uint64_t *m = hmap_get(&g->by_id, msg->fds[i]);
 
+		FileEntry *fe = m ? NULL : find_file(g->c->rf, msg->fds[i]);
+
 		fds[i] = m ? g->m[*m].fd : fd_rst_get(g->c, msg->fds[i]);
 		if (fds[i] < 0) {
 			pr_err("file %u, in flight on a unix socket, can't be made\n", msg->fds[i]);
 			return -1;
 		}
+		if (fe && inet_inflight_repair_off(fds[i], fe))
+			return -1;
 	}
 	return 0;
 }
@@ -1598,8 +1610,14 @@ static int send_one(struct group *g, int from, UnixSkEntry *to, UnixSkMsg *msg, 
 	}
 	if (!mh.msg_controllen)
 		mh.msg_control = NULL;
+	if (by_name && enter_dir(g, to)) {
+		release_pid(held);
+		return -1;
+	}
 	n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	release_pid(held);
+	if (by_name && leave_dir(g, to))
+		return -1;
 	if (n != (ssize_t)msg->data.len) {
 		pr_perror("can't queue %zu bytes on unix socket %lu again", msg->data.len, (unsigned long)to->ino);
 		return -1;
@@ -1911,7 +1929,7 @@ static int build_group(struct fd_rst *c, uint64_t group, uint32_t want)
 			ret = fd;
 			continue;
 		}
-		if (fd_rst_place(c, g.m[i].id, fd) == -1) {
+		if (fd_rst_place_or_keep(c, g.m[i].id, fd) == -1) {
 			if (ret >= 0)
 				close(ret);
 			ret = -1;

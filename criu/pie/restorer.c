@@ -869,19 +869,23 @@ static void restore_timers(struct restore_args *a)
 }
 
 /*
- * The leader queues everyone's signals: only a sender whose tid is the
- * tgid may queue kernel-style siginfo to a thread of its own.
+ * Each thread queues its own signals, the leader the shared ones too: the
+ * kernel lets only the target itself queue siginfo of a kernel or tgkill()
+ * origin (si_code >= 0 or SI_TKILL, e.g. from pthread_kill()).
  */
-static void queue_signals(struct restore_args *a)
+static void queue_signals(struct restore_args *a, int32_t tid)
 {
 	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
+		int32_t to = a->siginfo_tid[i];
 		int sig = *(int32_t *)a->siginfo[i];
 		long ret;
 
-		if (!a->siginfo_tid[i])
+		if (to ? to != tid : tid != a->pid)
+			continue;
+		if (!to)
 			ret = sys_rt_sigqueueinfo(a->pid, sig, a->siginfo[i]);
 		else
-			ret = sys_rt_tgsigqueueinfo(a->pid, a->siginfo_tid[i], sig, a->siginfo[i]);
+			ret = sys_rt_tgsigqueueinfo(a->pid, to, sig, a->siginfo[i]);
 		check(ret, "queueing a pending signal");
 	}
 }
@@ -1062,10 +1066,42 @@ static void apply_seccomp(struct rst_seccomp *s, int leader)
  * After the pidfds: one may sit above the RLIMIT_NOFILE soft limit (opened
  * before the limit was lowered), and dup3 to it fails under the limit.
  */
-static void restore_rlimits(struct restore_args *a)
+#define RLIMIT_SIGPENDING_	11
+
+/*
+ * Pending signals are queued against RLIMIT_SIGPENDING: a task that lowered
+ * it below what it has pending gets the lower value once they are all
+ * queued again; a raise is made at once. Returns whether that is left.
+ */
+static int restore_rlimits(struct restore_args *a)
 {
-	for (uint32_t i = 0; i < a->nr_rlim; i++)
-		check(sys_prlimit64(0, i, &a->rlim[i], 0), "restoring a resource limit");
+	struct k_rlimit cur, *sp = &a->rlim[RLIMIT_SIGPENDING_];
+	int later = 0;
+
+	for (uint32_t i = 0; i < a->nr_rlim; i++) {
+		struct k_rlimit r = a->rlim[i];
+
+		if (i == RLIMIT_SIGPENDING_ && a->nr_siginfo) {
+			check(sys_prlimit64(0, i, 0, &cur), "reading RLIMIT_SIGPENDING");
+			r.cur = sp->cur > cur.cur ? sp->cur : cur.cur;
+			r.max = sp->max > cur.max ? sp->max : cur.max;
+			later = r.cur != sp->cur || r.max != sp->max;
+		}
+		check(sys_prlimit64(0, i, &r, 0), "restoring a resource limit");
+	}
+	return later;
+}
+
+static void wait_threads_queued(struct restore_args *a)
+{
+	int32_t n;
+
+	while ((n = __atomic_load_n(&a->threads_queued, __ATOMIC_ACQUIRE)) < (int32_t)a->nr_threads - 1) {
+		long ret = __S(__NR_futex, &a->threads_queued, 0 /* FUTEX_WAIT */, n, 0, 0, 0);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EINTR)
+			fail("waiting for the threads' signals", ret);
+	}
 }
 
 /*
@@ -1210,6 +1246,9 @@ static void thread_main(void *arg)
 		check(sys_prctl(PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0), "a thread's PR_SET_PDEATHSIG");
 	if (nnp)
 		check(sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS");
+	queue_signals(A, t->tid);
+	__atomic_add_fetch(&A->threads_queued, 1, __ATOMIC_RELEASE);
+	check(__S(__NR_futex, &A->threads_queued, 1 /* FUTEX_WAKE */, 1, 0, 0, 0), "waking the leader");
 	unblock_trap();
 	apply_seccomp(&t->seccomp, 0);
 	drop_kept_admin(t->creds, kept);
@@ -1444,6 +1483,15 @@ long blob_main(void *data)
 	struct restore_args *a = data;
 
 	A = a;
+	/*
+	 * Every signal blocked, also the two that glibc's sigprocmask() in criu
+	 * leaves out (32 and 33): a restored timer may send one (glibc's
+	 * SIGEV_THREAD timers do) to a thread not yet back in its own mask,
+	 * whose default action would kill the task. Threads inherit this mask.
+	 */
+	uint64_t all = ~0ULL;
+
+	check(sys_rt_sigprocmask(SIG_SETMASK, &all, 0, 8), "blocking every signal");
 	/* off criu's stack and code: the parent's restore process may go on */
 	if (a->started) {
 		__atomic_store_n(a->started, a->started_val, __ATOMIC_RELEASE);
@@ -1464,7 +1512,8 @@ long blob_main(void *data)
 	set_sched(a->has_sched, a->sched_policy, a->sched_prio, a->nice);
 	open_pidfds(a);
 	add_late_targets(a);
-	restore_rlimits(a);
+	int sigpending_later = restore_rlimits(a);
+
 	progress("creds");
 
 	/* a table shared with another process (CLONE_FILES): criu closes them when all are done */
@@ -1496,7 +1545,11 @@ long blob_main(void *data)
 	 */
 	if (a->stop_signo)
 		stop_again(a);
-	queue_signals(a);
+	queue_signals(a, a->pid);
+	if (sigpending_later) {
+		wait_threads_queued(a);
+		check(sys_prlimit64(0, RLIMIT_SIGPENDING_, &a->rlim[RLIMIT_SIGPENDING_], 0), "restoring RLIMIT_SIGPENDING");
+	}
 	restore_timers(a);
 	count_steps(a);
 	/* once set it stays: after every change of the memory, before a filter may forbid prctl() */

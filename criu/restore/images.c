@@ -196,13 +196,22 @@ static int check_mm(struct rst_ctx *rc)
 	return 0;
 }
 
-/* Every page must land in a private area, and come from inside the pages file. */
-static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t file_size)
+/* Every page must land in a private area, and come from inside its pages file (of @nr_files, @sizes). */
+static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint32_t nr_files, const uint64_t *sizes)
 {
+	uint32_t file = pe->has_file ? pe->file : 0;
+	uint64_t file_size;
 	MmEntry *mm = rc->mm;
 	uint64_t addr = pe->vaddr, end = pe->vaddr + pe->nr_pages * PAGE_SIZE;
 
 	bool lazy = pe->has_lazy && pe->lazy;
+
+	if (file >= nr_files) {
+		pr_err("pagemap-%d.img: the entry at %lx names pages file %u of %u (corrupt image)\n", rc->pid,
+		       (unsigned long)pe->vaddr, file, nr_files);
+		return -1;
+	}
+	file_size = sizes[file];
 
 	if (lazy && (!opts.lazy_pages || (pe->has_in_parent && pe->in_parent) || (pe->has_in_prev && pe->in_prev) ||
 		     pe->has_clen)) {
@@ -233,7 +242,7 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint64_t fi
 	    pe->off + stored > file_size || pe->off + stored < pe->off) {
 		pr_err("pagemap-%d.img: entry %lx+%u pages at offset %lu does not fit %s, of %lu bytes "
 		       "(truncated or corrupt image)\n", rc->pid, (unsigned long)pe->vaddr, pe->nr_pages,
-		       (unsigned long)pe->off, rc->pages_name, (unsigned long)file_size);
+		       (unsigned long)pe->off, file ? rc->pages1_name : rc->pages_name, (unsigned long)file_size);
 		return -1;
 	}
 	/* none for pages stored elsewhere: the parent process's, or the previous images' (chain_gather() fills those) */
@@ -285,6 +294,8 @@ static int read_pagemap(struct rst_ctx *rc)
 {
 	struct cr_img *img = open_image_at(rc->dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid);
 	PagemapHead *head = NULL;
+	uint64_t sizes[2] = { 0, 0 };
+	uint32_t nr_files;
 	struct stat st;
 	void *msg;
 	int ret = -1, r, chained = 0;
@@ -306,12 +317,31 @@ static int read_pagemap(struct rst_ctx *rc)
 		pr_err("image %s/%s is not a regular file\n", opts.imgs_dir, rc->pages_name);
 		goto out;
 	}
+	sizes[0] = st.st_size;
+	nr_files = head->has_nr_files ? head->nr_files : 1;
+	if (nr_files < 1 || nr_files > 2) {
+		pr_err("pagemap-%d.img: %u pages files, this criu reads 1 or 2\n", rc->pid, nr_files);
+		goto out;
+	}
+	if (nr_files == 2) {
+		pages_file_name(rc->pages1_name, sizeof(rc->pages1_name), head->pages_id, 1);
+		if (fstatat(rc->dfd, rc->pages1_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			pr_perror("can't stat %s/%s (the second pages file of pagemap-%d.img)", opts.imgs_dir,
+				  rc->pages1_name, rc->pid);
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			pr_err("image %s/%s is not a regular file\n", opts.imgs_dir, rc->pages1_name);
+			goto out;
+		}
+		sizes[1] = st.st_size;
+	}
 	while ((r = pb_read_one(img, &msg)) == 1) {
 		PagemapEntry *pe = msg, **n;
 
-		/* pages from the chain, or compressed: gathered below */
-		chained |= (pe->has_in_prev && pe->in_prev) || pe->has_clen;
-		if (check_pagemap_entry(rc, pe, st.st_size)) {
+		/* pages from the chain, compressed or in the second pages file: gathered below */
+		chained |= (pe->has_in_prev && pe->in_prev) || pe->has_clen || (pe->has_file && pe->file);
+		if (check_pagemap_entry(rc, pe, nr_files, sizes)) {
 			pb_free(img, msg);
 			goto out;
 		}

@@ -89,6 +89,7 @@ struct rst_ctx {
 	struct rst_files *files;	/* the tree's */
 	char pages_name[32];
 	char pages_what[32];		/* pages_name for messages (the chain's when gathered) */
+	char pages1_name[32];		/* the second pages file (pagemap_head.nr_files 2), or "" */
 	int chained;			/* pages from the chain or compressed frames: gathered once planned */
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;

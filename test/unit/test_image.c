@@ -564,6 +564,7 @@ static void test_names_and_exists(void **state)
 		{ CR_FD_FDINFO, 42, "fdinfo-42.img" },
 		{ CR_FD_FS, 42, "fs-42.img" },
 		{ CR_FD_PAGES, 3, "pages-3.img" },
+		{ CR_FD_PAGES_1, 3, "pages-3.1.img" },
 		{ CR_FD_FILES, 0, "files.img" },
 		{ CR_FD_PSTREE, 0, "pstree.img" },
 	};
@@ -581,7 +582,7 @@ static void test_names_and_exists(void **state)
 		assert_int_equal(fstatat(fx->dfd, cases[i].name, &st, 0), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
 		/* Raw pages files have no header at all; an empty image is a header and a trailer. */
-		assert_int_equal(st.st_size, cases[i].type == CR_FD_PAGES ? 0 : 8 + IMG_TRAILER_SIZE);
+		assert_int_equal(st.st_size, img_descs[cases[i].type].magic ? 8 + IMG_TRAILER_SIZE : 0);
 		assert_true(image_exists(fx->dfd, cases[i].type, cases[i].id));
 	}
 	assert_false(image_exists(fx->dfd, CR_FD_CORE, 43));
@@ -589,7 +590,7 @@ static void test_names_and_exists(void **state)
 
 	/* Header type magics are all distinct, except the two stats files. */
 	/* raw images (page data, unlinked files' bytes, tmpfs contents) have neither a header nor a schema */
-#define IS_RAW(t)	((t) == CR_FD_PAGES || (t) == CR_FD_SHMEM_PAGES || (t) == CR_FD_SYSVSHM_PAGES || \
+#define IS_RAW(t)	((t) == CR_FD_PAGES || (t) == CR_FD_PAGES_1 || (t) == CR_FD_SHMEM_PAGES || (t) == CR_FD_SYSVSHM_PAGES || \
 		 (t) == CR_FD_GHOST || (t) == CR_FD_TMPFS_DATA)
 	for (t = 0; t < CR_FD_MAX; t++) {
 		assert_non_null(img_descs[t].name_fmt);
@@ -1465,9 +1466,67 @@ static void test_show_pages_checked(void **state)
 				"is damaged (checksum mismatch)"));
 }
 
+/* Two pages files (nr_files 2): each is checked against the entries of its own index. */
+static void test_show_second_pages_file(void **state)
+{
+	struct fixture *fx = *state;
+	PagemapHead h = PAGEMAP_HEAD__INIT;
+	PagemapEntry e = PAGEMAP_ENTRY__INIT;
+	static char pages[2][2 * CSUM_PAGE];
+	uint64_t csum[2][2];
+	struct cr_img *img;
+	char *out = NULL;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(pages[0]); i++) {
+		pages[0][i] = i * 7;
+		pages[1][i] = i * 11 + 1;
+	}
+	write_file(fx, "pages-6.img", pages[0], sizeof(pages[0]));
+	write_file(fx, "pages-6.1.img", pages[1], sizeof(pages[1]));
+	csum_pages(pages[0], 2, csum[0]);
+	csum_pages(pages[1], 2, csum[1]);
+	img = open_image_at(fx->dfd, CR_FD_PAGEMAP, O_DUMP, 41);
+	assert_non_null(img);
+	h.pages_id = 6;
+	h.has_nr_files = true;
+	h.nr_files = 2;
+	assert_int_equal(pb_write_one(img, &h), 0);
+	for (int f = 0; f < 2; f++) {
+		e.vaddr = 0x10000 + f * 0x10000;
+		e.nr_pages = 2;
+		e.n_csum = 2;
+		e.csum = csum[f];
+		e.has_file = f;
+		e.file = f;
+		assert_int_equal(pb_write_one(img, &e), 0);
+	}
+	finish(img);
+
+	for (int f = 0; f < 2; f++) {
+		out = NULL;
+		assert_int_equal(show(fx, f ? "pages-6.1.img" : "pages-6.img", &out), 0);
+		assert_string_equal(out, "{\"magic\": \"PAGES\", \"size\": 8192, \"pages\": 2, "
+					 "\"checked_with\": \"pagemap-41.img\"}\n");
+		free(out);
+	}
+	fd = openat(fx->dfd, "pages-6.1.img", O_WRONLY);
+	assert_int_equal(pwrite(fd, "!", 1, CSUM_PAGE + 9), 1);
+	close(fd);
+	out = NULL;
+	assert_int_equal(show(fx, "pages-6.1.img", &out), -1);
+	free(out);
+	assert_true(log_has(fx, "pages-6.1.img: the page at offset 4096 (address 21000, pagemap-41.img entry #2) "
+				"is damaged (checksum mismatch)"));
+	out = NULL;
+	assert_int_equal(show(fx, "pages-6.img", &out), 0);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_show_second_pages_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inventory_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pstree_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_core_roundtrip, setup, teardown),

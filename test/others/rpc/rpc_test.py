@@ -337,6 +337,15 @@ def t_images_fd_in_foreign_dir():
     p = subprocess.run([CRIU, "restore", "-d", "-D", d, "-o", "cli.log"], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     expect(p.returncode != 0, "criu restore -D %s took images under a directory of uid %d" % (d, NOBODY))
+    # an fd of the directory above is no fd of the images dir: nobody could swap checkpoint/ in it
+    tfd = dir_fd(top)
+    for past in ("checkpoint", "../%s/checkpoint" % os.path.basename(top)):
+        p = subprocess.run([CRIU, "restore", "-d", "-D", "/proc/self/fd/%d/%s" % (tfd, past), "-o", "cli.log"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           pass_fds=(tfd,))
+        expect(p.returncode != 0, "criu restore -D /proc/self/fd/N/%s took images under a directory of uid %d"
+               % (past, NOBODY))
+    os.close(tfd)
     r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_level": 4,
                      "log_file": "restore.log", "rst_sibling": True}}, None, (fd,))
     os.close(fd)

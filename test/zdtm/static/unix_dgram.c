@@ -4,7 +4,8 @@
  * sizes (one empty) queued, and a path-bound dgram socket with datagrams
  * from a bound sender (connected to it) and from an unbound one. After
  * C/R every datagram comes back whole, in order, with its sender's
- * address, and nothing more.
+ * address, and nothing more. A third one is bound to a name relative to
+ * its cwd (not criu's) and has a datagram from the unbound sender.
  */
 #include <errno.h>
 #include <string.h>
@@ -50,13 +51,16 @@ int main(int argc, char **argv)
 {
 	char rpath[108], spath[108];
 	struct sockaddr_un a;
-	int sk[2], r, s, u;
+	int sk[2], r, s, u, rel;
 
 	test_init(argc, argv);
 	test_path(rpath, sizeof(rpath), "zdtm.dgram.r");
 	test_path(spath, sizeof(spath), "zdtm.dgram.s");
 	unlink(rpath);
 	unlink(spath);
+	if (chdir(test_dir()))
+		test_bug("chdir");
+	unlink("zdtm.dgram.rel");
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sk))
 		test_bug("socketpair");
 	for (int i = 0; i < 6; i++) {
@@ -74,6 +78,10 @@ int main(int argc, char **argv)
 	if (send(s, data, 100, 0) != 100 || sendto(u, data, 7, 0, (struct sockaddr *)&a, addr(&a, rpath)) != 7 ||
 	    send(s, data, 30, 0) != 30)
 		test_bug("send to the bound socket");
+	rel = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (bind(rel, (struct sockaddr *)&a, addr(&a, "zdtm.dgram.rel")) ||
+	    sendto(u, data, 9, 0, (struct sockaddr *)&a, addr(&a, "zdtm.dgram.rel")) != 9)
+		test_bug("the socket bound to a relative name");
 
 	test_daemon();
 	test_waitsig();
@@ -95,6 +103,8 @@ int main(int argc, char **argv)
 	if (send(s, "x", 1, 0) != 1)
 		fail("the connected sender can't send");
 	expect(r, "x", 1, spath, 13);
+	expect(rel, data, 9, NULL, 14);
+	unlink("zdtm.dgram.rel");
 	if (test_failures)
 		return 1;
 	pass();

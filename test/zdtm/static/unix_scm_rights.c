@@ -10,10 +10,13 @@
  *    memfd holding "memfd", both closed by us;
  *  - seqpacket pair 44/45: a message carrying a socket that itself has a
  *    file in flight (a message "inner" with a pipe's write end; we keep
- *    that pipe's read end, fd 53).
+ *    that pipe's read end, fd 53);
+ *  - dgram pair 46/47: a datagram carrying one end of a stream pair made
+ *    before it (we keep its peer, fd 38, which sent it "hi" unread), so
+ *    that pair is restored first.
  * After restore each message comes with its fds, which are the same files:
  * the pipe ends connect, the file shares its offset with fd 50, the socket
- * talks to fd 51, the eventfd counts 5, the memfd reads "memfd", and the
+ * talks to fd 51 (and the other one to fd 38 after "hi"), the eventfd counts 5, the memfd reads "memfd", and the
  * nested socket hands out its own file.
  */
 #include <fcntl.h>
@@ -82,6 +85,13 @@ int main(int argc, char **argv)
 	uint64_t cnt;
 
 	test_init(argc, argv);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, q) || zdtm_fd_at(q[0], 38) < 0 || zdtm_fd_at(q[1], 39) < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || zdtm_fd_at(sv[0], 46) < 0 || zdtm_fd_at(sv[1], 47) < 0)
+		test_bug("early pair");
+	fds[0] = 39;
+	if (write(38, "hi", 2) != 2 || send_fds(46, "e", fds, 1))
+		test_bug("send on the early pair");
+	close(39);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || zdtm_fd_at(sv[0], 40) < 0 || zdtm_fd_at(sv[1], 41) < 0)
 		test_bug("stream pair");
 	{
@@ -141,6 +151,11 @@ int main(int argc, char **argv)
 	if (!recv_fds(45, 1, "s", got, 1) && !recv_fds(got[0], 5, "inner", got + 1, 1)) {
 		if (write(got[1], "N", 1) != 1 || read(53, buf, 1) != 1 || buf[0] != 'N')
 			fail("the pipe in flight on the socket in flight");
+	}
+	if (!recv_fds(47, 1, "e", got, 1)) {
+		if (read(got[0], buf, 2) != 2 || memcmp(buf, "hi", 2) || write(got[0], "R", 1) != 1 ||
+		    read(38, buf, 1) != 1 || buf[0] != 'R')
+			fail("the socket in flight whose peer was restored before its carrier");
 	}
 	if (test_failures)
 		return 1;
