@@ -13,7 +13,9 @@
 #include <grp.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,6 +101,14 @@ static void probe_child(unsigned int uid, unsigned int gid, int ready, pid_t par
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2] = {};
 
+	/*
+	 * An exec as uid 0 gives back every capability: the probe would then
+	 * have more than a container's root (runc and podman drop some), and
+	 * the kernel denies kcmp() to a task without them whatever its
+	 * domain. So no root fixups for it; where that can't be set, no exec.
+	 */
+	bool can_exec = uid != 0 || !prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0);
+
 	if (dup2(ready, 3) != 3)
 		_exit(1);
 	syscall(SYS_close_range, 4, ~0U, 0);
@@ -108,7 +118,8 @@ static void probe_child(unsigned int uid, unsigned int gid, int ready, pid_t par
 	/* after the id change, which clears it (an exec of the same ids keeps it) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(1);
-	probe_exec();
+	if (can_exec)
+		probe_exec();
 	if (write(3, "", 1) != 1)
 		_exit(1);
 	close(3);
