@@ -188,7 +188,11 @@ static int dump_misc(struct parasite_misc *m)
 		m->tsc = 0;
 	m->cpuid = sys_arch_prctl(ARCH_GET_CPUID, 0);
 	m->mce_kill = sys_prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
-	/* kcmp() about ourselves must work first (no sandbox in the way): then a refusal is the domain's */
+	/*
+	 * kcmp() about ourselves must work first (no sandbox in the way): then a refusal is the domain's.
+	 * Else no answer (0): the args area holds what an earlier command left there.
+	 */
+	m->landlock_kcmp = 0;
 	if (m->landlock_probe > 0 && !__S(__NR_kcmp, sys_getpid(), sys_getpid(), 1 /* KCMP_VM */, 0, 0, 0))
 		m->landlock_kcmp = __S(__NR_kcmp, sys_getpid(), m->landlock_probe, 1 /* KCMP_VM */, 0, 0, 0);
 	if (sys_arch_prctl(ARCH_GET_XCOMP_PERM, &m->xcomp_perm))
