@@ -778,6 +778,14 @@ struct page_xfer {
 	struct cr_img *pages1;		/* the second file, or NULL */
 	int fd1, map_fd1;		/* its fd and read-only fd (as map_fd), or -1 */
 	uint64_t off1;			/* end of data in it */
+	/*
+	 * splice_hashed()'s read-only windows, one for each thread of
+	 * drain_pipes(), SPLICE_WINDOW long and moved as the file grows: a
+	 * mmap()/munmap() per pipe cost a TLB flush on every CPU we run on.
+	 */
+	char *swin[2];			/* or MAP_FAILED / NULL: none yet */
+	uint64_t swin_off[2];
+	int swin_file[2];		/* the file it maps */
 };
 
 static int write_pagemap_in(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum,
@@ -964,26 +972,58 @@ static int copy_pipe(int fd, int pipe_rd, uint64_t len, uint64_t off, char *buf,
 	return 0;
 }
 
-/* Into the pages file @file (0, or 1 with two writers). */
-static int splice_hashed(struct page_xfer *x, int file, int pipe_rd, uint64_t len, uint64_t off, char *buf,
+#define SPLICE_WINDOW	(64UL << 20)
+
+/*
+ * @len bytes at @off of @file mapped for reading by thread @t: its window
+ * moved if it must; NULL where it can't be.
+ */
+static char *swin_at(struct page_xfer *x, int t, int file, uint64_t off, uint64_t len)
+{
+	int map_fd = file ? x->map_fd1 : x->map_fd;
+	char **w = &x->swin[t];
+
+	if (map_fd < 0 || (off & (PAGE_SIZE - 1)) || len > SPLICE_WINDOW)
+		return NULL;
+	if (*w && *w != MAP_FAILED && x->swin_file[t] == file && off >= x->swin_off[t] &&
+	    off + len <= x->swin_off[t] + SPLICE_WINDOW)
+		return *w + (off - x->swin_off[t]);
+	if (*w && *w != MAP_FAILED)
+		munmap(*w, SPLICE_WINDOW);
+	/* the file is shorter than the window for now: only what the splice wrote is read */
+	*w = mmap(NULL, SPLICE_WINDOW, PROT_READ, MAP_SHARED, map_fd, off);
+	x->swin_off[t] = off;
+	x->swin_file[t] = file;
+	return *w == MAP_FAILED ? NULL : *w;
+}
+
+static void swin_free(struct page_xfer *x)
+{
+	for (int i = 0; i < 2; i++) {
+		if (x->swin[i] && x->swin[i] != MAP_FAILED)
+			munmap(x->swin[i], SPLICE_WINDOW);
+		x->swin[i] = NULL;
+	}
+}
+
+/* Into the pages file @file (0, or 1 with two writers), by thread @t (0 or 1) of drain_pipes(). */
+static int splice_hashed(struct page_xfer *x, int t, int file, int pipe_rd, uint64_t len, uint64_t off, char *buf,
 			 uint64_t *csum)
 {
-	int fd = file ? x->fd1 : x->pages_fd, map_fd = file ? x->map_fd1 : x->map_fd;
-	char *map = MAP_FAILED;
+	int fd = file ? x->fd1 : x->pages_fd;
+	char *map = swin_at(x, t, file, off, len);
 	int ret = 0;
 
-	if (map_fd >= 0 && !(off & (PAGE_SIZE - 1)))
-		map = mmap(NULL, len, PROT_READ, MAP_SHARED, map_fd, off);
-	if (map == MAP_FAILED)
+	if (!map)
 		return copy_pipe(fd, pipe_rd, len, off, buf, csum);
 	for (uint64_t done = 0; done < len && !ret; done += COPY_CHUNK) {
 		size_t n = len - done < COPY_CHUNK ? len - done : COPY_CHUNK;
 
 		ret = drain_pipe_to(fd, pipe_rd, n, off + done);
-		if (!ret)
-			csum_pages(map + done, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
+		if (ret)
+			break;
+		csum_pages(map + done, n >> PAGE_SHIFT, csum + (done >> PAGE_SHIFT));
 	}
-	munmap(map, len);
 	return ret;
 }
 
@@ -1440,6 +1480,7 @@ static int close_images(struct page_xfer *x, struct cr_img *pages, int ret)
 		ret = finish_image(x->pagemap, ret);
 	if (pages)
 		ret = finish_image(pages, ret);
+	swin_free(x);
 	if (x->map_fd1 >= 0)
 		close(x->map_fd1);
 	x->map_fd1 = -1;
@@ -1494,7 +1535,7 @@ static int drain_one(struct drain_job *j, uint32_t i)
 		memset(csum, 0, (len >> PAGE_SHIFT) * sizeof(*csum));
 		return drain_pipe_to(f ? x->fd1 : x->pages_fd, rd, len, j->off[i]);
 	}
-	return splice_hashed(x, f, rd, len, j->off[i], j->buf, csum);
+	return splice_hashed(x, j->first, f, rd, len, j->off[i], j->buf, csum);
 }
 
 static void *drain_some(void *arg)
