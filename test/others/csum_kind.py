@@ -15,99 +15,17 @@ The kinds of page checksum (Documentation/images.md, pagemap_head.csum_kind):
 
 Run as root: python3 test/others/csum_kind.py
 """
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
-HOG = os.path.join(REPO, "build", "test", "bench", "memhog")
-work = tempfile.mkdtemp(prefix="criu-csum-kind-")
-passed = failed = 0
-pids = []
+from hoglib import HogSuite, alive, kill  # noqa: F401 (the cases use them)
 
-
-procs = {}
-
-
-def start():
-    """memhog with 8 MiB of random pages, which it checks on SIGTERM (OK or BAD in hog.out)."""
-    pidf = os.path.join(work, "hog.pid")
-    if os.path.exists(pidf):
-        os.unlink(pidf)
-    out = open(os.path.join(work, "hog.out"), "w")
-    p = subprocess.Popen([HOG, "random", "8", pidf], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-    out.close()
-    while not os.path.exists(pidf):
-        time.sleep(0.05)
-    pids.append(p.pid)
-    procs[p.pid] = p
-    return p.pid
-
-
-def criu(env, *argv):
-    e = dict(os.environ)
-    e.pop("CRIU_CSUM_KIND", None)
-    e.update(env)
-    return subprocess.run([CRIU] + list(argv), env=e, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+S = HogSuite("csum_kind", 8, "CRIU_CSUM_KIND")
+work, start, criu, dump, restore_ok = S.work, S.start, S.criu, S.dump, S.restore_ok
 
 
 def kind(d, pid):
     r = criu({}, "show", "%s/pagemap-%d.img" % (d, pid))
     return json.loads(r.stdout)["entries"][0].get("csum_kind", 0)
-
-
-def kill(pid):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def alive(pid):
-    try:
-        return open("/proc/%d/stat" % pid).read().split(") ")[1][0] not in "ZX"
-    except OSError:
-        return False
-
-
-def restore_ok(d, pid):
-    r = criu({}, "restore", "-d", "-D", d, "-o", "restore.log")
-    if r.returncode or not alive(pid):
-        return "restore failed: " + r.stderr[-500:]
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(200):
-        if not alive(pid):
-            break
-        time.sleep(0.05)
-    out = open(os.path.join(work, "hog.out")).read()
-    if "OK" not in out:
-        return "memhog says: %r" % out
-    return None
-
-
-def case(name, fn):
-    global passed, failed
-    try:
-        why = fn()
-    except Exception as e:  # noqa: BLE001
-        why = "%s: %s" % (type(e).__name__, e)
-    for p in pids:
-        kill(p)
-    pids.clear()
-    if why:
-        failed += 1
-        print("FAIL %s: %s" % (name, why), flush=True)
-    else:
-        passed += 1
-        print("PASS %s" % name, flush=True)
-
-
-def dump(env, pid, d, *extra):
-    os.makedirs(d)
-    r = criu(env, "dump", "-t", str(pid), "-D", d, "-o", "dump.log", *extra)
-    if r.returncode == 0:
-        procs[pid].wait()  # the dumped task is gone: its pid is free for the restore
-    return r
 
 
 def new_dump_aes():
@@ -187,13 +105,5 @@ def bad_switch():
     return None
 
 
-try:
-    for n, f in [("new_dump_aes", new_dump_aes), ("forced_xxh3", forced_xxh3), ("chain_follows", chain_follows),
-                 ("chain_aes_damage", chain_aes_damage), ("bad_switch", bad_switch)]:
-        case(n, f)
-finally:
-    for p in pids:
-        kill(p)
-    shutil.rmtree(work, ignore_errors=True)
-print("csum_kind: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+S.run([("new_dump_aes", new_dump_aes), ("forced_xxh3", forced_xxh3), ("chain_follows", chain_follows),
+       ("chain_aes_damage", chain_aes_damage), ("bad_switch", bad_switch)])

@@ -18,74 +18,17 @@ pages.
 
 Run as root: python3 test/others/pages_files.py
 """
-import glob, json, os, shutil, signal, subprocess, sys, tempfile, time
+import glob, json, os, time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CRIU = os.environ.get("CRIU", os.path.join(REPO, "build", "criu", "criu"))
-HOG = os.path.join(REPO, "build", "test", "bench", "memhog")
-work = tempfile.mkdtemp(prefix="criu-pages-files-")
-passed = failed = 0
-pids = []
-procs = {}
+from hoglib import HogSuite, alive, kill  # noqa: F401 (the cases use them)
 
-
-def start(env=None):
-    """memhog with 16 MiB of random pages, which it checks on SIGTERM (OK or BAD in hog.out)."""
-    pidf = os.path.join(work, "hog.pid")
-    if os.path.exists(pidf):
-        os.unlink(pidf)
-    out = open(os.path.join(work, "hog.out"), "w")
-    e = dict(os.environ)
-    e.update(env or {})
-    p = subprocess.Popen([HOG, "random", "16", pidf], stdin=subprocess.DEVNULL, stdout=out, env=e,
-                         stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
-    out.close()
-    while not os.path.exists(pidf):
-        time.sleep(0.05)
-    pids.append(p.pid)
-    procs[p.pid] = p
-    return p.pid
-
-
-def criu(env, *argv):
-    e = dict(os.environ)
-    e.pop("CRIU_PAGES_FILES", None)
-    e.update(env)
-    return subprocess.run([CRIU] + list(argv), env=e, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+S = HogSuite("pages_files", 16, "CRIU_PAGES_FILES")
+work, start, criu, dump, restore_ok = S.work, S.start, S.criu, S.dump, S.restore_ok
 
 
 def pagemap(d, pid):
     r = criu({}, "show", "%s/pagemap-%d.img" % (d, pid))
     return json.loads(r.stdout)["entries"]
-
-
-def kill(pid):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def alive(pid):
-    try:
-        return open("/proc/%d/stat" % pid).read().split(") ")[1][0] not in "ZX"
-    except OSError:
-        return False
-
-
-def restore_ok(d, pid):
-    r = criu({}, "restore", "-d", "-D", d, "-o", "restore.log")
-    if r.returncode or not alive(pid):
-        return "restore failed: " + r.stderr[-500:]
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(200):
-        if not alive(pid):
-            break
-        time.sleep(0.05)
-    out = open(os.path.join(work, "hog.out")).read()
-    if "OK" not in out:
-        return "memhog says: %r" % out
-    return None
 
 
 def refused(d, pid, name):
@@ -95,31 +38,6 @@ def refused(d, pid, name):
     if name not in r.stderr:
         return "refused without naming %s: %s" % (name, r.stderr[-300:])
     return None
-
-
-def case(name, fn):
-    global passed, failed
-    try:
-        why = fn()
-    except Exception as e:  # noqa: BLE001
-        why = "%s: %s" % (type(e).__name__, e)
-    for p in pids:
-        kill(p)
-    pids.clear()
-    if why:
-        failed += 1
-        print("FAIL %s: %s" % (name, why), flush=True)
-    else:
-        passed += 1
-        print("PASS %s" % name, flush=True)
-
-
-def dump(env, pid, d, *extra):
-    os.makedirs(d)
-    r = criu(env, "dump", "-t", str(pid), "-D", d, "-o", "dump.log", *extra)
-    if r.returncode == 0 and "-R" not in extra:
-        procs[pid].wait()  # the dumped task is gone: its pid is free for the restore
-    return r
 
 
 def two_file_dump(name):
@@ -206,13 +124,5 @@ def one_file():
     return restore_ok(d, pid)
 
 
-try:
-    for n, f in [("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
-                 ("chain_parent", chain_parent), ("one_file", one_file)]:
-        case(n, f)
-finally:
-    for p in pids:
-        kill(p)
-    shutil.rmtree(work, ignore_errors=True)
-print("pages_files: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+S.run([("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
+       ("chain_parent", chain_parent), ("one_file", one_file)])
