@@ -7,6 +7,7 @@
 #include <linux/errno.h>
 
 #include "compel/blob.h"
+#include "compel/frame.h"
 #include "compel/fdmsg.h"
 
 /*
@@ -17,9 +18,10 @@
  * A blob without a daemon ends on a trap the tool waits for.
  *
  * The tool's own syscalls run at __blob_syscall ("syscall; ret") with
- * %rsp at that frame, whose first word points at __blob_sigreturn: if the
+ * %rsp at that frame, whose first word points at __blob_heal: if the
  * tool dies at any instant, the task goes on from there into its own
- * registers, mask and FPU state.
+ * registers, mask and FPU state (__blob_heal_fix() first settles how its
+ * interrupted syscall ends).
  */
 asm(".section .text.blob_head, \"ax\"\n"
     ".globl __blob_start\n"
@@ -31,6 +33,13 @@ asm(".section .text.blob_head, \"ax\"\n"
     "__blob_trap:\n"
     "	int3\n"
     "	jmp __blob_trap\n"
+    ".globl __blob_heal\n"
+    "__blob_heal:\n"		/* a frame's return address: %rsp = frame + 8 */
+    "	leaq -8(%rsp), %rbx\n"
+    "	movq %rbx, %rsp\n"		/* the frame is 16-aligned: room below it */
+    "	movq %rbx, %rdi\n"
+    "	call __blob_heal_fix\n"
+    "	movq %rbx, %rdi\n"
     ".globl __blob_sigreturn_to\n"
     "__blob_sigreturn_to:\n"	/* %rdi = frame */
     "	leaq 8(%rdi), %rsp\n"
@@ -310,6 +319,70 @@ static void wait_tool_blind(void)
 		t = rem;
 }
 
+#define K_SIG_DFL	0UL
+#define K_SIG_IGN	1UL
+#define K_SA_RESTART	0x10000000UL
+#define K_ERESTARTSYS	(-512)
+#define K_ERESTARTNOINTR (-513)
+
+struct k_sigaction {
+	unsigned long handler, flags, restorer;
+	uint64_t mask;
+};
+
+/* SIG_DFL of @sig does nothing to a sleeping syscall: ignored, or a stop (restarted after SIGCONT). */
+static int dfl_harmless(int sig)
+{
+	switch (sig) {
+	case 17: case 18: case 23: case 28:	/* SIGCHLD, SIGCONT, SIGURG, SIGWINCH */
+	case 19: case 20: case 21: case 22:	/* SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU */
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every signal sent to the thread while compel worked in it was blocked;
+ * the rt_sigreturn of the frame unblocks them and the first is delivered
+ * on its way out, with the frame's registers re-entering the interrupted
+ * syscall. Had the signal come without us, the kernel would have ended
+ * that syscall with EINTR if a handler runs (pause(), sigsuspend(), a
+ * sleep; a read without SA_RESTART): re-entered, the handler's wakeup
+ * would be lost. So, like the kernel's restart logic, look at the first
+ * pending signal the task's mask lets through that has a handler, and
+ * make the frame return -EINTR if that signal would have interrupted it.
+ * A signal sent between this look and the rt_sigreturn still finds the
+ * syscall re-entered (Documentation/compel.md, "lost wakeups").
+ */
+void __blob_heal_fix(struct compel_sigframe *f)
+{
+	struct compel_heal_restart *r = &f->restart;
+	struct k_sigaction act;
+	uint64_t pending = 0;
+
+	/* strict mode: any syscall but read and write would heal by the leader's frame */
+	if (__blob_trap_frame || r->magic != COMPEL_HEAL_MAGIC || !r->code || !(r->flags & COMPEL_HEAL_CHECK))
+		return;
+	if (__S(__NR_rt_sigpending, &pending, sizeof(pending), 0, 0, 0, 0))
+		return;
+	pending &= ~f->uc.sigmask;
+	for (int sig = 1; sig <= 64; sig++) {
+		if (!(pending & (1ULL << (sig - 1))))
+			continue;
+		if (sys_rt_sigaction(sig, 0, &act, sizeof(act.mask)))
+			return;
+		if (act.handler == K_SIG_IGN || (act.handler == K_SIG_DFL && dfl_harmless(sig)))
+			continue;
+		if (act.handler == K_SIG_DFL)
+			return;		/* the task dies of it */
+		if (r->code == K_ERESTARTNOINTR || (r->code == K_ERESTARTSYS && (act.flags & K_SA_RESTART)))
+			return;
+		f->uc.mc.rax = -EINTR;
+		f->uc.mc.rip = r->rip;
+		return;
+	}
+}
+
 /*
  * blob_main returned: with a daemon, the tool is gone. Close the channel
  * (unless strict seccomp would kill us for it) and return into the task.
@@ -331,6 +404,7 @@ void __blob_finish(void)
 	} else if (args->wait_tool) {
 		wait_tool_blind();
 	}
+	__blob_heal_fix((struct compel_sigframe *)args->frame);
 	args->healed = 1;
 	__blob_sigreturn_to(args->frame);
 }

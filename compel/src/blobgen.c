@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 	fprintf(out, "\t.entry = %s_sym___blob_start,\n", name);
 	fprintf(out, "\t.syscall_off = %s_sym___blob_syscall,\n", name);
 	fprintf(out, "\t.sigreturn_off = %s_sym___blob_sigreturn,\n", name);
+	fprintf(out, "\t.heal_off = %s_sym___blob_heal,\n", name);
 	fprintf(out, "\t.trap_off = %s_sym___blob_trap,\n", name);
 	fprintf(out, "\t.data_off = %s_sym___blob_data,\n", name);
 	fprintf(out, "};\n");

@@ -11,35 +11,9 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "compel/frame.h"
 #include "internal.h"
 #include "log.h"
-
-/* The kernel's x86-64 signal frame, as rt_sigreturn reads it at %rsp - 8. */
-struct k_sigcontext {
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
-	uint16_t cs, gs, fs, ss;
-	uint64_t err, trapno, oldmask, cr2;
-	uint64_t fpstate;
-	uint64_t reserved1[8];
-};
-
-struct k_sigframe {
-	uint64_t pretcode;
-	struct {
-		uint64_t uc_flags;
-		uint64_t uc_link;
-		struct {
-			uint64_t sp;
-			int32_t flags;
-			int32_t pad;
-			uint64_t size;
-		} uc_stack;
-		struct k_sigcontext mc;
-		uint64_t sigmask;
-	} uc;
-	uint8_t info[128];
-};
 
 #define UC_FP_XSTATE		0x1
 #define UC_SIGCONTEXT_SS	0x2
@@ -78,12 +52,23 @@ static uint32_t xstate_end(uint64_t features)
  * syscall with no handler in the way: the frame carries that, as a signal
  * frame built after restart handling would. A restart block (nanosleep and
  * the like) can't survive rt_sigreturn, so such a syscall is entered again
- * from its start, with its arguments, which are still in place.
+ * from its start, with its arguments, which are still in place. How it was
+ * to end goes along (frame.h): a caught signal blocked while we worked
+ * must make it return -EINTR where the kernel would have (the blob's heal
+ * code, or the tool while no blob is there: infect.c, signal_stop()).
  */
-static void after_restart(const struct user_regs_struct *r, struct k_sigcontext *mc)
+static void after_restart(struct parasite_ctl *ctl, const struct user_regs_struct *r,
+			  struct compel_sigframe *f)
 {
+	struct compel_sigcontext *mc = &f->uc.mc;
+
 	mc->rax = r->rax;
 	mc->rip = r->rip;
+	f->restart.magic = COMPEL_HEAL_MAGIC;
+	/* the heal code's syscalls: killed in strict mode, maybe by a filter */
+	f->restart.flags = ctl->strict_seccomp || ctl->seccomp_filter ? 0 : COMPEL_HEAL_CHECK;
+	ctl->restart_code = 0;
+	ctl->frame_eintr = 0;
 	if ((long)r->orig_rax < 0)
 		return;
 	switch ((long)r->rax) {
@@ -91,6 +76,8 @@ static void after_restart(const struct user_regs_struct *r, struct k_sigcontext 
 	case -513:	/* ERESTARTNOINTR */
 	case -514:	/* ERESTARTNOHAND */
 	case -516:	/* ERESTART_RESTARTBLOCK */
+		f->restart.code = ctl->restart_code = (long)r->rax;
+		f->restart.rip = r->rip;
 		mc->rax = r->orig_rax;
 		mc->rip = r->rip - 2;
 		break;
@@ -104,7 +91,7 @@ int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode)
 	uint64_t features = st->xfeatures, bv;
 	unsigned long top, xaddr, faddr;
 	uint32_t xsize;
-	struct k_sigframe *f;
+	struct compel_sigframe *f;
 	struct iovec local, remote;
 	size_t len;
 	uint8_t *buf;
@@ -130,19 +117,19 @@ int compel_write_frame(struct parasite_ctl *ctl, unsigned long pretcode)
 		cpr_err("out of memory\n");
 		return -1;
 	}
-	f = (struct k_sigframe *)buf;
+	f = (struct compel_sigframe *)buf;
 	f->pretcode = pretcode;
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
 	/* an invalid mode: rt_sigreturn then leaves the sigaltstack as it is */
 	f->uc.uc_stack.flags = 3;
 	f->uc.sigmask = st->sigmask;
-	f->uc.mc = (struct k_sigcontext){
+	f->uc.mc = (struct compel_sigcontext){
 		.r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11, .r12 = r->r12, .r13 = r->r13,
 		.r14 = r->r14, .r15 = r->r15, .rdi = r->rdi, .rsi = r->rsi, .rbp = r->rbp, .rbx = r->rbx,
 		.rdx = r->rdx, .rcx = r->rcx, .rsp = r->rsp, .eflags = r->eflags,
 		.cs = r->cs, .ss = r->ss, .fpstate = xaddr,
 	};
-	after_restart(r, &f->uc.mc);
+	after_restart(ctl, r, f);
 
 	uint8_t *x = buf + (xaddr - faddr);
 	uint32_t sw[5] = { XSTATE_MAGIC1, xsize + 4, 0, 0, xsize };

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compel/frame.h"
 #include "compel/rpc.h"
 #include "internal.h"
 #include "log.h"
@@ -427,8 +429,11 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
 	return 0;
 }
 
-/* The task's seccomp mode (0, 1 strict, 2 filter), or -1 (reported): how it is healed hangs on it. */
-static int seccomp_mode(pid_t pid)
+/*
+ * The task's seccomp mode (0, 1 strict, 2 filter), or -1 (reported): how
+ * it is healed hangs on it; and the signals it catches.
+ */
+static int seccomp_mode(pid_t pid, uint64_t *caught)
 {
 	char path[64], line[256];
 	int mode = -1, r;
@@ -440,9 +445,15 @@ static int seccomp_mode(pid_t pid)
 		cpr_perror("open %s", path);
 		return -1;
 	}
-	while ((r = proc_line(f, line, sizeof(line), path)) > 0)
+	*caught = 0;
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
+		unsigned long long v;
+
+		if (sscanf(line, "SigCgt: %llx", &v) == 1)
+			*caught = v;
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
+	}
 	fclose(f);
 	if (r >= 0 && mode < 0)
 		cpr_err("%s has no Seccomp: line\n", path);
@@ -483,12 +494,12 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 			ctl->sigret_ip = g.sigret_ip;
 		}
 	}
-	mode = seccomp_mode(tid);
+	mode = seccomp_mode(tid, &ctl->caught);
 	if (mode < 0)
 		goto err;
 	ctl->strict_seccomp = mode == 1;
 	ctl->seccomp_filter = mode == 2;
-	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->sigreturn_off : ctl->sigret_ip))
+	if (compel_write_frame(ctl, ctl->remote_map ? ctl->remote_map + ctl->blob->heal_off : ctl->sigret_ip))
 		goto err;
 	return ctl;
 err:
@@ -526,22 +537,128 @@ static int set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 	return 0;
 }
 
+#define K_ERESTARTSYS		(-512)
+#define K_ERESTARTNOHAND	(-514)
+#define K_ERESTART_RESTARTBLOCK	(-516)
+
 /*
- * Block every signal, so that nothing interrupts our code. Only ever done
- * with the registers already on a heal path, which ends in rt_sigreturn
- * of the frame and so gives the task its own mask back.
+ * The caught signals that would have ended the thread's interrupted
+ * syscall with EINTR (or may have: ERESTARTSYS hangs on SA_RESTART), and
+ * the task's mask lets through. While the frame returns into no blob of
+ * ours (before the blob is mapped, at its munmap) only the tool can settle
+ * it: these stay unblocked, and one that comes stops the task for us
+ * (signal_stop()). With the blob, its heal code settles the frame.
+ */
+static uint64_t let_through(struct parasite_ctl *ctl)
+{
+	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr)
+		return 0;
+	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
+	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
+		return 0;
+	return ctl->caught & ~ctl->orig.sigmask & ~(1ULL << (SIGKILL - 1)) & ~(1ULL << (SIGSTOP - 1));
+}
+
+/*
+ * Block every signal (but those of let_through()), so that nothing
+ * interrupts our code. Only ever done with the registers already on a heal
+ * path, which ends in rt_sigreturn of the frame and so gives the task its
+ * own mask back.
  */
 static int arm(struct parasite_ctl *ctl)
 {
-	uint64_t all = ~0ULL;
+	uint64_t mask = ~let_through(ctl);
 
-	if (ctl->armed)
+	if (ctl->armed && ctl->mask_set == mask)
 		return 0;
-	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(mask), &mask)) {
 		cpr_perror("blocking signals of %d", ctl->pid);
 		return -1;
 	}
 	ctl->armed = 1;
+	ctl->mask_set = mask;
+	return 0;
+}
+
+/* The frame returns -EINTR just past the syscall insn, as after a caught signal. */
+static int write_task(pid_t pid, unsigned long addr, const void *buf, size_t len);
+static int frame_eintr(struct parasite_ctl *ctl);
+
+/* The signals pending for the thread or its process (/proc/TID/status), 0 if unknown. */
+static uint64_t pending_signals(pid_t tid)
+{
+	char path[64], line[256];
+	uint64_t pending = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
+			pending |= v;
+	}
+	fclose(f);
+	return pending;
+}
+
+/*
+ * Before the first change of registers: a caught signal that came while
+ * the task was stopped is delivered as soon as the task runs, and if we
+ * die before arm() it runs its handler at our syscall, whose frame would
+ * then re-enter the interrupted syscall. Settle the frame first. (For
+ * ERESTARTSYS its SA_RESTART is read after the first syscall: the
+ * signal, let through, stops the task then, signal_stop().)
+ */
+static int settle_pending(struct parasite_ctl *ctl)
+{
+	uint64_t let = let_through(ctl);
+
+	if (ctl->armed || !let || ctl->restart_code == K_ERESTARTSYS)
+		return 0;
+	if (!(pending_signals(ctl->pid) & let))
+		return 0;
+	return frame_eintr(ctl);
+}
+
+static int frame_eintr(struct parasite_ctl *ctl)
+{
+	uint64_t rax = -EINTR, rip = ctl->orig.regs.rip;
+
+	if (ctl->frame_eintr)
+		return 0;
+	if (write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rax), &rax, sizeof(rax)) ||
+	    write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rip), &rip, sizeof(rip)))
+		return -1;
+	cpr_debug("task %d: a caught signal came: its syscall returns EINTR\n", ctl->pid);
+	ctl->frame_eintr = 1;
+	return 0;
+}
+
+/*
+ * A signal of let_through() is being delivered (signal-delivery-stop):
+ * settle the frame as the kernel would for it, then block every signal
+ * and give the signal back, which the kernel queues again as blocked: it
+ * is delivered when the task is itself again (the heal or the cure). For
+ * ERESTARTSYS its SA_RESTART decides, asked once the syscall under way
+ * is done (compel_syscall()).
+ */
+static int signal_stop(struct parasite_ctl *ctl, int sig)
+{
+	if (ctl->restart_code == K_ERESTARTSYS)
+		ctl->query_sig = sig;
+	else if (frame_eintr(ctl))
+		return -1;
+	ctl->caught = 0;	/* settled, or about to be: block them all */
+	if (arm(ctl))
+		return -1;
+	if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, (void *)(long)sig)) {
+		cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
+		return -1;
+	}
 	return 0;
 }
 
@@ -579,6 +696,12 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 				return -1;
 			}
+			continue;
+		}
+		if (!(status >> 16) && WSTOPSIG(status) <= 64 && (ctl->mask_set & (1ULL << (WSTOPSIG(status) - 1))) == 0 &&
+		    (let_through(ctl) & (1ULL << (WSTOPSIG(status) - 1)))) {
+			if (signal_stop(ctl, WSTOPSIG(status)))
+				return -1;
 			continue;
 		}
 		cpr_err("task %d stopped unexpectedly with signal %d (status 0x%x)\n", ctl->pid,
@@ -640,7 +763,7 @@ static int syscall_bare(struct parasite_ctl *ctl, long nr, const unsigned long *
 		return syscall_at(ctl, ctl->sys_ret_ip, nr, a, out);
 
 	heal_regs(ctl, &regs);
-	if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
+	if (settle_pending(ctl) || set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
 		return -1;
 	regs.orig_rax = nr;
 	regs.rax = -38;		/* -ENOSYS, as at any syscall entry */
@@ -680,7 +803,7 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 		 */
 		regs.rax = NR_RT_SIGRETURN;
 		regs.rsp = ctl->frame + 8;
-		if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
+		if (settle_pending(ctl) || set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY))
 			return -1;
 		if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, &regs)) {
 			cpr_perror("PTRACE_GETREGS of %d", ctl->pid);
@@ -690,7 +813,7 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 		regs.rsp = ctl->frame;
 		if (set_regs(ctl, &regs) || syscall_stop(ctl, SYSCALL_INFO_EXIT))
 			return -1;
-	} else if (set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
+	} else if (settle_pending(ctl) || set_regs(ctl, &regs) || arm(ctl) || syscall_stop(ctl, SYSCALL_INFO_ENTRY) ||
 		   syscall_stop(ctl, SYSCALL_INFO_EXIT))
 		return -1;
 	if (cptrace(PTRACE_GETREGS, ctl->pid, NULL, out)) {
@@ -698,6 +821,33 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A caught signal came while the thread's ERESTARTSYS syscall was
+ * interrupted (signal_stop()): without SA_RESTART it would have returned
+ * EINTR. Its action is read into the stack below the frame, which nothing
+ * uses.
+ */
+static int settle_by_sa_restart(struct parasite_ctl *ctl)
+{
+	struct { uint64_t handler, flags, restorer, mask; } act;
+	struct iovec l = { &act, sizeof(act) }, r = { (void *)(ctl->frame - 64), sizeof(act) };
+	int sig = ctl->query_sig;
+	long ret;
+
+	ctl->query_sig = 0;
+	if (compel_syscall(ctl, __NR_rt_sigaction, &ret, sig, 0, ctl->frame - 64, sizeof(act.mask), 0, 0))
+		return -1;
+	if (ret) {
+		cpr_err("task %d: can't read the action of its signal %d: %s\n", ctl->pid, sig, strerror(-ret));
+		return -1;
+	}
+	if (process_vm_readv(ctl->pid, &l, 1, &r, 1, 0) != sizeof(act)) {
+		cpr_perror("task %d: reading the action of its signal %d", ctl->pid, sig);
+		return -1;
+	}
+	return act.flags & SA_RESTART ? 0 : frame_eintr(ctl);
 }
 
 int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
@@ -719,6 +869,8 @@ int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 	if (!err)
 		*ret = regs.rax;
 	cpr_debug("task %d: syscall %ld = %ld\n", ctl->pid, nr, err ? -1L : (long)regs.rax);
+	if (!err && ctl->query_sig && settle_by_sa_restart(ctl))
+		err = -1;
 	return err;
 }
 
@@ -1114,6 +1266,24 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 
 	compel_blob_load(blob, ctl->local_map, ctl->remote_map);
 	ctl->blob = blob;
+	/*
+	 * From now on the blob's "syscall; ret" returns into the frame too,
+	 * through the blob's heal code (a signal blocked meanwhile must end
+	 * an interrupted pause() as it would have: frame.h). Until here only
+	 * the tool could settle the frame: the sooner the better.
+	 */
+	pretcode = ctl->remote_map + blob->heal_off;
+	if (write_task(ctl->pid, ctl->frame, &pretcode, sizeof(pretcode)))
+		return -1;
+	/*
+	 * Block them all at once: one let through now would be delivered
+	 * where the task stands (our syscall's exit) if we died, and the
+	 * blob's heal code would find it gone.
+	 */
+	ctl->blob_heals = 1;
+	if (ctl->armed && arm(ctl))
+		return -1;
+	cpr_debug("task %d: heals through the blob\n", ctl->pid);
 	a = ctl->args = (char *)ctl->local_map + args_off;
 	a->magic = COMPEL_ARGS_MAGIC;
 	a->user_off = sizeof(*a);
@@ -1129,11 +1299,6 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	ctl->fds_before = list_fds(ctl->pid);
 	if (!ctl->fds_before)
 		return -1;
-	/* from now on the blob's "syscall; ret" returns into the frame too */
-	pretcode = ctl->sigret_ip ? ctl->sigret_ip : ctl->remote_map + blob->sigreturn_off;
-	if (!ctl->sigret_ip && write_task(ctl->pid, ctl->frame, &pretcode, sizeof(pretcode)))
-		return -1;
-
 	/* the daemon heals the task by itself if it can't reach us or loses us */
 	regs = ctl->orig.regs;
 	regs.rip = ctl->remote_map + blob->entry;
@@ -1274,6 +1439,7 @@ static int rebase(struct parasite_ctl *ctl)
 {
 	compel_free_thread_state(&ctl->orig);
 	ctl->armed = 0;
+	ctl->blob_heals = 0;
 	if (compel_get_thread_state(ctl->pid, &ctl->orig) || compel_write_frame(ctl, ctl->sigret_ip))
 		return -1;
 	return 0;
@@ -1296,6 +1462,11 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
+	/* the munmap's "ret" must not return into the area it removes */
+	if (ctl->sys_ret_ip && write_task(ctl->pid, ctl->frame, &ctl->sigret_ip, sizeof(ctl->sigret_ip)))
+		return -1;
+	ctl->blob_heals = 0;	/* the tool settles the frame again (arm()) */
+	cpr_debug("task %d: heals through its own restorer\n", ctl->pid);
 	if (syscall_bare(ctl, __NR_munmap, a, &regs, 1))
 		return -1;
 	if (regs.rax) {

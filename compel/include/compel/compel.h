@@ -41,6 +41,7 @@ struct compel_blob {
 	unsigned long entry;		/* offsets from the load address */
 	unsigned long syscall_off;	/* "syscall; ret": the tool's syscalls, healing on the ret */
 	unsigned long sigreturn_off;	/* "mov $15, %eax; syscall": rt_sigreturn of the frame at %rsp - 8 */
+	unsigned long heal_off;		/* a heal frame's return address: settles the restart, then sigreturn */
 	unsigned long trap_off;		/* the int3 reached when blob_main returns without a daemon */
 	unsigned long data_off;		/* page aligned: code and read-only data before, data and bss from here */
 };
