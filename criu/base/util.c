@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdarg.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -198,13 +199,25 @@ int write_all(int fd, const void *buf, size_t len)
 }
 
 /* All @len bytes, or -1 (errno ECONNRESET at an early end of file or stream). */
-int read_full(int fd, void *buf, size_t len)
+int read_full_stall(int fd, void *buf, size_t len, int stall_ms, bool begun)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n;
 
+		if (begun && stall_ms >= 0) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			int r = poll(&pf, 1, stall_ms);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0)
+				errno = ETIMEDOUT;
+			if (r <= 0)
+				return -1;
+		}
+		n = read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -214,8 +227,14 @@ int read_full(int fd, void *buf, size_t len)
 		}
 		p += n;
 		len -= n;
+		begun = true;
 	}
 	return 0;
+}
+
+int read_full(int fd, void *buf, size_t len)
+{
+	return read_full_stall(fd, buf, len, -1, false);
 }
 
 void remove_flat_dir(int dfd, const char *name)

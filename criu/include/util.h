@@ -2,6 +2,7 @@
 #define CR_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -31,6 +32,11 @@ void close_fds(const int *fds, int n);
 /* Write all of buf; 0 or -1. */
 int write_all(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
+/*
+ * The same, where once a byte has come (or @begun) the rest may not stall
+ * for over @stall_ms (-1: no limit): -1 with ETIMEDOUT then.
+ */
+int read_full_stall(int fd, void *buf, size_t len, int stall_ms, bool begun);
 /* Remove @name under @dfd and the files in it (a live round's images: no subdirs), as far as it goes. */
 void remove_flat_dir(int dfd, const char *name);
 /*

@@ -125,39 +125,12 @@ struct ps_server {
 
 static int srv_read(struct ps_server *s, void *buf, size_t len, bool begun)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n;
-
-		if (begun) {
-			struct pollfd pf = { .fd = s->sk, .events = POLLIN };
-			int r = poll(&pf, 1, s->stall_ms);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r == 0) {
-				pr_err("page server: a message stalled half-way for %d s: the other end is stuck, or "
-				       "no criu dump\n", s->stall_ms / 1000);
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			if (r < 0)
-				return -1;
-		}
-		n = read(s->sk, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ECONNRESET;
-			return -1;
-		}
-		p += n;
-		len -= n;
-		begun = true;
-	}
-	return 0;
+	if (!read_full_stall(s->sk, buf, len, s->stall_ms, begun))
+		return 0;
+	if (errno == ETIMEDOUT)
+		pr_err("page server: a message stalled half-way for %d s: the other end is stuck, or "
+		       "no criu dump\n", s->stall_ms / 1000);
+	return -1;
 }
 
 /* The highest user address there is (57-bit virtual addresses): what an entry may cover. */
