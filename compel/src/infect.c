@@ -542,47 +542,40 @@ static int set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 #define K_ERESTART_RESTARTBLOCK	(-516)
 
 /*
- * The caught signals that would have ended the thread's interrupted
- * syscall with EINTR (or may have: ERESTARTSYS hangs on SA_RESTART), and
- * the task's mask lets through. While the frame returns into no blob of
- * ours (before the blob is mapped, at its munmap) only the tool can settle
- * it: these stay unblocked, and one that comes stops the task for us
- * (signal_stop()). With the blob, its heal code settles the frame.
- */
-static uint64_t let_through(struct parasite_ctl *ctl)
-{
-	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr)
-		return 0;
-	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
-	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
-		return 0;
-	return ctl->caught & ~ctl->orig.sigmask & ~(1ULL << (SIGKILL - 1)) & ~(1ULL << (SIGSTOP - 1));
-}
-
-/*
- * Block every signal (but those of let_through()), so that nothing
- * interrupts our code. Only ever done with the registers already on a heal
- * path, which ends in rt_sigreturn of the frame and so gives the task its
- * own mask back.
+ * Block every signal, so that nothing interrupts our code. Only ever done
+ * with the registers already on a heal path, which ends in rt_sigreturn
+ * of the frame and so gives the task its own mask back.
  */
 static int arm(struct parasite_ctl *ctl)
 {
-	uint64_t mask = ~let_through(ctl);
+	uint64_t all = ~0ULL;
 
-	if (ctl->armed && ctl->mask_set == mask)
+	if (ctl->armed)
 		return 0;
-	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(mask), &mask)) {
+	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(all), &all)) {
 		cpr_perror("blocking signals of %d", ctl->pid);
 		return -1;
 	}
 	ctl->armed = 1;
-	ctl->mask_set = mask;
 	return 0;
 }
 
-/* The frame returns -EINTR just past the syscall insn, as after a caught signal. */
 static int write_task(pid_t pid, unsigned long addr, const void *buf, size_t len);
-static int frame_eintr(struct parasite_ctl *ctl);
+
+/* The frame returns -EINTR just past the syscall insn, as after a caught signal. */
+static int frame_eintr(struct parasite_ctl *ctl)
+{
+	uint64_t rax = -EINTR, rip = ctl->orig.regs.rip;
+
+	if (ctl->frame_eintr)
+		return 0;
+	if (write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rax), &rax, sizeof(rax)) ||
+	    write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rip), &rip, sizeof(rip)))
+		return -1;
+	cpr_debug("task %d: a caught signal is pending: its syscall returns EINTR\n", ctl->pid);
+	ctl->frame_eintr = 1;
+	return 0;
+}
 
 /* The signals pending for the thread or its process (/proc/TID/status), 0 if unknown. */
 static uint64_t pending_signals(pid_t tid)
@@ -606,59 +599,32 @@ static uint64_t pending_signals(pid_t tid)
 }
 
 /*
- * Before the first change of registers: a caught signal that came while
- * the task was stopped is delivered as soon as the task runs, and if we
- * die before arm() it runs its handler at our syscall, whose frame would
- * then re-enter the interrupted syscall. Settle the frame first. (For
- * ERESTARTSYS its SA_RESTART is read after the first syscall: the
- * signal, let through, stops the task then, signal_stop().)
+ * While the frame returns into no blob of ours (before the blob is in, at
+ * the cure's munmap) only the tool can settle it (frame.h): before each
+ * syscall it injects there, a caught signal the task's mask lets through
+ * already pending makes the frame return EINTR where the kernel would
+ * have (for ERESTARTSYS once its SA_RESTART is read, after that syscall:
+ * settle_by_sa_restart()). Signals stay blocked all along: one taken off
+ * the queue and given back would go behind those that came after it.
  */
 static int settle_pending(struct parasite_ctl *ctl)
 {
-	uint64_t let = let_through(ctl);
+	uint64_t want;
 
-	if (ctl->armed || !let || ctl->restart_code == K_ERESTARTSYS)
+	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying)
 		return 0;
-	if (!(pending_signals(ctl->pid) & let))
+	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
+	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
 		return 0;
-	return frame_eintr(ctl);
-}
-
-static int frame_eintr(struct parasite_ctl *ctl)
-{
-	uint64_t rax = -EINTR, rip = ctl->orig.regs.rip;
-
-	if (ctl->frame_eintr)
+	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
+	if (!want)
 		return 0;
-	if (write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rax), &rax, sizeof(rax)) ||
-	    write_task(ctl->pid, ctl->frame + offsetof(struct compel_sigframe, uc.mc.rip), &rip, sizeof(rip)))
-		return -1;
-	cpr_debug("task %d: a caught signal came: its syscall returns EINTR\n", ctl->pid);
-	ctl->frame_eintr = 1;
-	return 0;
-}
-
-/*
- * A signal of let_through() is being delivered (signal-delivery-stop):
- * settle the frame as the kernel would for it, then block every signal
- * and give the signal back, which the kernel queues again as blocked: it
- * is delivered when the task is itself again (the heal or the cure). For
- * ERESTARTSYS its SA_RESTART decides, asked once the syscall under way
- * is done (compel_syscall()).
- */
-static int signal_stop(struct parasite_ctl *ctl, int sig)
-{
-	if (ctl->restart_code == K_ERESTARTSYS)
-		ctl->query_sig = sig;
-	else if (frame_eintr(ctl))
-		return -1;
-	ctl->caught = 0;	/* settled, or about to be: block them all */
-	if (arm(ctl))
-		return -1;
-	if (cptrace(PTRACE_SYSCALL, ctl->pid, NULL, (void *)(long)sig)) {
-		cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
-		return -1;
-	}
+	want &= pending_signals(ctl->pid);
+	if (!want)
+		return 0;
+	if (ctl->restart_code != K_ERESTARTSYS)
+		return frame_eintr(ctl);
+	ctl->query_sig = __builtin_ctzll(want) + 1;
 	return 0;
 }
 
@@ -696,12 +662,6 @@ static int next_syscall_stop(struct parasite_ctl *ctl, int *op)
 				cpr_perror("PTRACE_SYSCALL of %d", ctl->pid);
 				return -1;
 			}
-			continue;
-		}
-		if (!(status >> 16) && WSTOPSIG(status) <= 64 && (ctl->mask_set & (1ULL << (WSTOPSIG(status) - 1))) == 0 &&
-		    (let_through(ctl) & (1ULL << (WSTOPSIG(status) - 1)))) {
-			if (signal_stop(ctl, WSTOPSIG(status)))
-				return -1;
 			continue;
 		}
 		cpr_err("task %d stopped unexpectedly with signal %d (status 0x%x)\n", ctl->pid,
@@ -824,20 +784,23 @@ static int syscall_at(struct parasite_ctl *ctl, unsigned long ip, long nr, const
 }
 
 /*
- * A caught signal came while the thread's ERESTARTSYS syscall was
- * interrupted (signal_stop()): without SA_RESTART it would have returned
- * EINTR. Its action is read into the stack below the frame, which nothing
- * uses.
+ * A caught signal is pending while the thread's ERESTARTSYS syscall was
+ * interrupted (settle_pending()): without SA_RESTART it would have
+ * returned EINTR. Its action is read into the stack below the frame,
+ * which nothing uses.
  */
 static int settle_by_sa_restart(struct parasite_ctl *ctl)
 {
 	struct { uint64_t handler, flags, restorer, mask; } act;
 	struct iovec l = { &act, sizeof(act) }, r = { (void *)(ctl->frame - 64), sizeof(act) };
-	int sig = ctl->query_sig;
+	int sig = ctl->query_sig, err;
 	long ret;
 
+	ctl->querying = 1;
+	err = compel_syscall(ctl, __NR_rt_sigaction, &ret, sig, 0, ctl->frame - 64, sizeof(act.mask), 0, 0);
+	ctl->querying = 0;
 	ctl->query_sig = 0;
-	if (compel_syscall(ctl, __NR_rt_sigaction, &ret, sig, 0, ctl->frame - 64, sizeof(act.mask), 0, 0))
+	if (err)
 		return -1;
 	if (ret) {
 		cpr_err("task %d: can't read the action of its signal %d: %s\n", ctl->pid, sig, strerror(-ret));
@@ -847,7 +810,10 @@ static int settle_by_sa_restart(struct parasite_ctl *ctl)
 		cpr_perror("task %d: reading the action of its signal %d", ctl->pid, sig);
 		return -1;
 	}
-	return act.flags & SA_RESTART ? 0 : frame_eintr(ctl);
+	if (!(act.flags & SA_RESTART))
+		return frame_eintr(ctl);
+	ctl->sa_restart |= 1ULL << (sig - 1);	/* not asked again */
+	return 0;
 }
 
 int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
@@ -869,7 +835,7 @@ int compel_syscall(struct parasite_ctl *ctl, long nr, long *ret,
 	if (!err)
 		*ret = regs.rax;
 	cpr_debug("task %d: syscall %ld = %ld\n", ctl->pid, nr, err ? -1L : (long)regs.rax);
-	if (!err && ctl->query_sig && settle_by_sa_restart(ctl))
+	if (!err && ctl->query_sig && !ctl->querying && settle_by_sa_restart(ctl))
 		err = -1;
 	return err;
 }
@@ -1275,14 +1241,7 @@ int compel_infect(struct parasite_ctl *ctl, const struct compel_blob *blob, size
 	pretcode = ctl->remote_map + blob->heal_off;
 	if (write_task(ctl->pid, ctl->frame, &pretcode, sizeof(pretcode)))
 		return -1;
-	/*
-	 * Block them all at once: one let through now would be delivered
-	 * where the task stands (our syscall's exit) if we died, and the
-	 * blob's heal code would find it gone.
-	 */
 	ctl->blob_heals = 1;
-	if (ctl->armed && arm(ctl))
-		return -1;
 	cpr_debug("task %d: heals through the blob\n", ctl->pid);
 	a = ctl->args = (char *)ctl->local_map + args_off;
 	a->magic = COMPEL_ARGS_MAGIC;
@@ -1440,7 +1399,10 @@ static int rebase(struct parasite_ctl *ctl)
 	compel_free_thread_state(&ctl->orig);
 	ctl->armed = 0;
 	ctl->blob_heals = 0;
-	if (compel_get_thread_state(ctl->pid, &ctl->orig) || compel_write_frame(ctl, ctl->sigret_ip))
+	ctl->sa_restart = 0;
+	/* it ran its own code: its handlers may have changed */
+	if (compel_get_thread_state(ctl->pid, &ctl->orig) || seccomp_mode(ctl->pid, &ctl->caught) < 0 ||
+	    compel_write_frame(ctl, ctl->sigret_ip))
 		return -1;
 	return 0;
 }
@@ -1462,10 +1424,16 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
-	/* the munmap's "ret" must not return into the area it removes */
+	/*
+	 * The munmap's "ret" must not return into the area it removes: the
+	 * frame is the tool's to settle again, while the blob can still run
+	 * the syscall that may take (settle_by_sa_restart()).
+	 */
+	ctl->blob_heals = 0;
+	if (settle_pending(ctl) || (ctl->query_sig && settle_by_sa_restart(ctl)))
+		return -1;
 	if (ctl->sys_ret_ip && write_task(ctl->pid, ctl->frame, &ctl->sigret_ip, sizeof(ctl->sigret_ip)))
 		return -1;
-	ctl->blob_heals = 0;	/* the tool settles the frame again (arm()) */
 	cpr_debug("task %d: heals through its own restorer\n", ctl->pid);
 	if (syscall_bare(ctl, __NR_munmap, a, &regs, 1))
 		return -1;

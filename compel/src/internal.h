@@ -34,11 +34,11 @@ struct parasite_ctl {
 	int seccomp_filter;		/* SECCOMP_MODE_FILTER: the daemon waits for our end before healing */
 	long restart_code;		/* -ERESTART* of the syscall it was stopped in, 0 if none (frame.c) */
 	uint64_t caught;		/* signals with a handler (SigCgt) */
-	uint64_t let_through;		/* caught signals not blocked while the tool alone settles the frame */
-	uint64_t mask_set;		/* the mask arm() gave the task */
+	uint64_t sa_restart;		/* caught signals found with SA_RESTART */
 	int blob_heals;			/* the frame returns into the blob's heal code, which settles it */
 	int frame_eintr;		/* the frame returns -EINTR: settled */
-	int query_sig;			/* a signal that came: its SA_RESTART settles the frame */
+	int query_sig;			/* a pending signal whose SA_RESTART settles the frame */
+	int querying;			/* reading that */
 
 	const struct compel_blob *blob;
 	unsigned long remote_map;	/* shared area in the task */

@@ -449,6 +449,93 @@ static void test_interrupted(void **state)
 	free(after);
 }
 
+static int rt_out = -1;
+
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	int v = si->si_value.sival_int;
+
+	if (write(rt_out, &v, sizeof(v)) != sizeof(v))
+		_exit(3);
+}
+
+/*
+ * Caught real-time signals queued while the tool holds a task stopped in
+ * a read() (-ERESTARTSYS): the task must take them in the order they were
+ * queued, as without the tool. Letting one through to learn of it at its
+ * signal-delivery-stop and giving it back blocked requeues it behind the
+ * others (kernel/signal.c, ptrace_signal()).
+ */
+static void rt_signal_order(int infect)
+{
+	int out[2], in[2], v[3];
+	union sigval sv;
+	struct parasite_ctl *ctl;
+	long ret = 0;
+	pid_t pid;
+	int status;
+
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(pipe(in), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sigaction sa = { .sa_sigaction = on_rt, .sa_flags = SA_SIGINFO };
+		char c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		rt_out = out[1];
+		sigaction(SIGRTMIN, &sa, NULL);
+		while (read(in[0], &c, 1) != 1)
+			;
+		_exit(7);
+	}
+	usleep(50 * 1000);	/* let it reach read() */
+	assert_int_equal(compel_stop_task(pid), COMPEL_TASK_ALIVE);
+	for (int i = 0; !infect && i < 3; i++) {
+		sv.sival_int = i + 1;
+		assert_int_equal(sigqueue(pid, SIGRTMIN, sv), 0);
+	}
+	ctl = compel_prepare(pid);
+	assert_non_null(ctl);
+	assert_int_equal(compel_syscall(ctl, __NR_getpid, &ret, 0, 0, 0, 0, 0, 0), 0);
+	assert_int_equal(ret, pid);
+	if (infect) {
+		/* queued while the parasite runs, all blocked: the cure's munmap must not take one */
+		assert_int_equal(compel_infect(ctl, &testblob_blob, sizeof(struct testblob_args)), 0);
+		for (int i = 0; i < 3; i++) {
+			sv.sival_int = i + 1;
+			assert_int_equal(sigqueue(pid, SIGRTMIN, sv), 0);
+		}
+		assert_int_equal(compel_rpc_call_sync(ctl, TB_CMD_GETPID), 0);
+	}
+	assert_int_equal(compel_cure(ctl), 0);
+	assert_int_equal(compel_resume_task(pid, COMPEL_TASK_ALIVE), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(read(out[0], &v[i], sizeof(v[i])), sizeof(v[i]));
+	assert_int_equal(v[0], 1);
+	assert_int_equal(v[1], 2);
+	assert_int_equal(v[2], 3);
+	assert_int_equal(write(in[1], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	close(out[0]);
+	close(out[1]);
+	close(in[0]);
+	close(in[1]);
+}
+
+static void test_rt_signal_order(void **state)
+{
+	rt_signal_order(0);
+}
+
+static void test_rt_signal_order_cure(void **state)
+{
+	rt_signal_order(1);
+}
+
 static void quiet(int level, const char *fmt, va_list args)
 {
 	if (getenv("COMPEL_TEST_VERBOSE"))
@@ -467,6 +554,8 @@ int main(void)
 		cmocka_unit_test(test_tool_dies_seccomp),
 		cmocka_unit_test(test_tool_dies_strict),
 		cmocka_unit_test(test_cure_closes_unnoted_fds),
+		cmocka_unit_test(test_rt_signal_order),
+		cmocka_unit_test(test_rt_signal_order_cure),
 	};
 
 	compel_set_log(quiet);
