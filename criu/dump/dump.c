@@ -1840,6 +1840,144 @@ static int match_timer_signals(struct dump_ctx *dc)
 	return 0;
 }
 
+static int32_t si_code_of(const SiginfoEntry *e)
+{
+	int32_t code;
+
+	memcpy(&code, e->siginfo.data + 8, sizeof(code));
+	return code;
+}
+
+/*
+ * The list read at collection (@l, @n) and the one read now (@nl, @nn):
+ * while every signal is blocked they only grow, the first read a prefix
+ * of the second but for POSIX timers' own signals (taken out of the first
+ * by match_timer_signals(), taken and queued again by the parasite): those
+ * are left out of the comparison. The signals that came since are moved to
+ * the front of @nl, their number in *@nnew; -1 if the first list is not
+ * there whole (something took a signal while we held the task).
+ */
+static int signals_since(const SiginfoEntry *l, size_t n, SiginfoEntry *nl, size_t nn, size_t *nnew)
+{
+	size_t i = 0, j = 0, k = 0;
+
+	while (i < n || j < nn) {
+		if (i < n && si_code_of(&l[i]) == SI_TIMER) {
+			i++;
+			continue;
+		}
+		if (j < nn && si_code_of(&nl[j]) == SI_TIMER) {
+			j++;
+			continue;
+		}
+		if (i == n)
+			break;
+		if (j == nn || memcmp(l[i].siginfo.data, nl[j].siginfo.data, 128))
+			return -1;
+		i++;
+		j++;
+	}
+	for (; j < nn; j++)
+		if (si_code_of(&nl[j]) != SI_TIMER)
+			nl[k++] = nl[j];
+	*nnew = k;
+	return 0;
+}
+
+/* @list (*@n of them, their bytes in *@bufp) with @nnew more from @add, all in a new buffer. */
+static int append_signals(SiginfoEntry **list, size_t *n, uint8_t (**bufp)[128], const SiginfoEntry *add,
+			  size_t nnew)
+{
+	SiginfoEntry *nl = malloc((*n + nnew) * sizeof(*nl));
+	uint8_t (*nb)[128] = malloc((*n + nnew) * 128);
+
+	if (!nl || !nb) {
+		free(nl);
+		free(nb);
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		nl[i] = (*list)[i];
+		memcpy(nb[i], (*list)[i].siginfo.data, 128);
+	}
+	for (size_t i = 0; i < nnew; i++) {
+		siginfo_entry__init(&nl[*n + i]);
+		nl[*n + i].siginfo.len = 128;
+		memcpy(nb[*n + i], add[i].siginfo.data, 128);
+	}
+	*n += nnew;
+	for (size_t i = 0; i < *n; i++)
+		nl[i].siginfo.data = nb[i];
+	free(*list);
+	free(*bufp);
+	*list = nl;
+	*bufp = nb;
+	return 0;
+}
+
+/* One list (a thread's, or the process's shared one) read again: 1 if it grew, 0, -1. */
+static int recheck_list(pid_t pid, int shared, SiginfoEntry **list, size_t *n, uint8_t (**bufp)[128])
+{
+	SiginfoEntry *nl = NULL;
+	uint8_t (*nb)[128] = NULL;
+	size_t nn = 0, nnew = 0;
+	int ret = -1;
+
+	if (peek_signals(pid, shared, &nl, &nn, &nb))
+		goto out;
+	if (signals_since(*list, *n, nl, nn, &nnew)) {
+		pr_err("can't dump task %d: its %s pending signals changed while it was held\n", pid,
+		       shared ? "shared" : "own");
+		goto out;
+	}
+	ret = 0;
+	if (nnew) {
+		pr_info("task %d: %zu signals came during the dump: they go into its image\n", pid, nnew);
+		ret = append_signals(list, n, bufp, nl, nnew) ? -1 : 1;
+	}
+out:
+	free(nl);
+	free(nb);
+	return ret;
+}
+
+/*
+ * Signals sent to the tree after their lists were read, while it was held:
+ * they are the tree's as much as the ones before, and the killed tree
+ * would lose them. The lists are read again just before the kill and the
+ * cores of a process whose lists grew are written again. What comes
+ * between this and the kill is lost (microseconds). A POSIX timer's own
+ * signal that came meanwhile is left out: the timer is restored as it was
+ * read, and fires again.
+ */
+static int recheck_signals(struct dump_tree *t)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *dc = &t->p[i];
+		int grew = 0, r;
+
+		if (dc->zombie || !dc->th)
+			continue;
+		for (int j = 0; j < dc->nr_th; j++) {
+			struct dump_thread *th = &dc->th[j];
+
+			r = recheck_list(th->tid, 0, &th->sig, &th->nr_sig, &th->sigbuf);
+			if (r < 0)
+				return -1;
+			grew |= r;
+		}
+		r = recheck_list(dc->pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
+		if (r < 0)
+			return -1;
+		grew |= r;
+		for (int j = 0; grew && j < dc->nr_th; j++)
+			if (write_core(dc, &dc->th[j]))
+				return -1;
+	}
+	return 0;
+}
+
 /* /proc/PID/timers: four lines a timer (ID, signal, notify, ClockID). */
 static int collect_posix_timers(struct dump_ctx *dc)
 {
@@ -2538,6 +2676,9 @@ static int dump_tree_of(pid_t pid)
 		goto out_resume;
 	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
 	if (lazy_dump_serve())
+		goto out_resume;
+	/* the last thing before the kill: signals that came meanwhile are the tree's */
+	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
 		goto out_resume;
 	ret = 0;
 out_resume:

@@ -132,10 +132,39 @@ def tool_window(log, pid):
     return blob < 0 or own > blob
 
 
+def dump_restore(pid, tids, out, fifo_w, img, sig_after):
+    """A whole dump with the signals sent while criu holds the holder, then
+    a restore: the signals that came during the dump must come back."""
+    shutil.rmtree(img, ignore_errors=True)
+    os.mkdir(img)
+    p = subprocess.Popen([treelib.CRIU, "dump", "-t", str(pid), "-D", img, "-o", "dump.log", "-v4"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 5
+    while status(pid, "TracerPid") in ("0",) and time.time() < end:
+        pass
+    time.sleep(sig_after)
+    signal_all(pid, tids, out)
+    rc = p.wait(timeout=60)
+    reap()
+    if rc:
+        return "the dump failed (%d)" % rc
+    end = time.time() + 5
+    while state(pid) is not None and time.time() < end:
+        reap()
+        time.sleep(0.005)
+    r = subprocess.run([treelib.CRIU, "restore", "-d", "-D", img, "-o", "restore.log"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       start_new_session=True, timeout=60)
+    if r.returncode:
+        return "the restore failed: %s" % r.stderr.decode(errors="replace").strip()[-300:]
+    return ask(pid, tids, out, fifo_w)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tries", type=int, default=200)
     ap.add_argument("--stride", type=int, default=2)
+    ap.add_argument("--restores", type=int, default=10)
     args = ap.parse_args()
     if os.geteuid():
         raise SystemExit("run as root")
@@ -212,13 +241,24 @@ def main():
         if one("a whole dump", signal_after=0.004) != 0:
             failed += 1
             print("FAIL the whole dump did not succeed")
+        for i in range(args.restores):
+            sig = rnd.uniform(0, 0.004)
+            verdict = dump_restore(holder.pid, tids, out, fifo_w, img, sig)
+            if verdict == "ok":
+                passed += 1
+            else:
+                failed += 1
+                print("FAIL dump and restore, signals %.1f ms after the seize: %s" % (sig * 1000, verdict))
         tries = passed + failed + known
         if known > max(2, tries // 20):
             failed += 1
             print("FAIL %d of %d tries fell in the known window: it is wider than it should be" % (known, tries))
     finally:
-        holder.kill()
-        holder.wait()
+        try:
+            os.kill(holder.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        reap()
         os.close(fifo_w)
         reap()
         shutil.rmtree(work, ignore_errors=True)
