@@ -33,7 +33,10 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,16 +61,53 @@
 static const int harmless[] = { 0, 1, 7, 14, 17, 18, 23, 24, 34, 35, 39, 61, 96,
 				128, 130, 186, 202, 228, 230, 232, 270, 271, 281 };
 
+#define SYS_EXIT_ID	"/sys/kernel/tracing/events/raw_syscalls/sys_exit/id"
+
+/*
+ * No tracefs mounted (a machine booted without systemd's mounts): a
+ * child of ours mounts one in a mount namespace of its own, reads the id
+ * there and says it through a pipe; nothing is mounted for anyone else.
+ */
+static long sys_exit_id_private(void)
+{
+	long long id = -1;
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) || read_num_file(SYS_EXIT_ID, &id))
+			id = -1;
+		_exit(write(p[1], &id, sizeof(id)) == sizeof(id) ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &id, sizeof(id)) != sizeof(id))
+		id = -1;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return id;
+}
+
 static long sys_exit_id(void)
 {
-	static const char *paths[] = { "/sys/kernel/tracing/events/raw_syscalls/sys_exit/id",
-				       "/sys/kernel/debug/tracing/events/raw_syscalls/sys_exit/id" };
+	static const char *paths[] = { SYS_EXIT_ID, "/sys/kernel/debug/tracing/events/raw_syscalls/sys_exit/id" };
 	long long id;
 
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
 		if (!read_num_file(paths[i], &id) && id > 0)
 			return id;
-	return -1;
+	id = sys_exit_id_private();
+	return id > 0 ? id : -1;
 }
 
 static int open_counter(long id, pid_t tid, const char *filter)
