@@ -12,6 +12,12 @@
  * At the end every cgroup of the subtree gets back the freezer state it
  * had, whether the dump worked or not; the dump saves those states, not
  * the thawed ones.
+ *
+ * A thread in a group stop (SIGSTOP) is the exception: PTRACE_SEIZE of a
+ * stopped thread kicks it to move to the traced stop and waits until it
+ * has, which a v1-frozen thread never does before the thaw: criu hung in
+ * ptrace_attach with the container frozen. Those threads are seized
+ * right after the thaw; stopped, they run no code of their own meanwhile.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +59,8 @@ static struct {
 	int nr_dirs;
 	struct fthread *th;
 	int nr_th, cap_th;
+	pid_t *stopped;		/* group-stopped threads, seized after the thaw */
+	int nr_stopped;
 } fz;
 
 static int fz_write(int fd, const char *name, const char *val)
@@ -202,6 +210,43 @@ static bool is_zombie(pid_t tid)
 	return p && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/*
+ * Is @tid, frozen, in a group stop? A frozen thread shows "D" in /proc,
+ * stopped or not; where it sleeps tells.
+ */
+static bool group_stopped(pid_t tid)
+{
+	char path[64], buf[64];
+	int f;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", tid);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return !strcmp(buf, "do_signal_stop");
+}
+
+static int add_thread(pid_t tid)
+{
+	if (fz.nr_th == fz.cap_th) {
+		int cap = fz.cap_th ? fz.cap_th * 2 : 64;
+		struct fthread *th = realloc(fz.th, cap * sizeof(*th));
+
+		if (!th)
+			return -1;
+		fz.th = th;
+		fz.cap_th = cap;
+	}
+	fz.th[fz.nr_th++] = (struct fthread){ .tid = tid };
+	return 0;
+}
+
 static int seize_dir(struct fdir *d)
 {
 	char *buf = malloc(1 << 20), *save = NULL, what[PATH_MAX + 32];
@@ -228,16 +273,16 @@ static int seize_dir(struct fdir *d)
 
 		if (tid <= 0 || cgfreeze_seized(tid))
 			continue;
-		if (fz.nr_th == fz.cap_th) {
-			int cap = fz.cap_th ? fz.cap_th * 2 : 64;
-			struct fthread *th = realloc(fz.th, cap * sizeof(*th));
+		if (!fz.v2 && group_stopped(tid)) {
+			pid_t *s = realloc(fz.stopped, (fz.nr_stopped + 1) * sizeof(*s));
 
-			if (!th) {
+			if (!s) {
 				ret = -1;
 				break;
 			}
-			fz.th = th;
-			fz.cap_th = cap;
+			fz.stopped = s;
+			fz.stopped[fz.nr_stopped++] = tid;
+			continue;
 		}
 		if (compel_seize_task(tid)) {
 			/* an exited thread still listed: nothing to seize */
@@ -247,7 +292,10 @@ static int seize_dir(struct fdir *d)
 			ret = -1;
 			break;
 		}
-		fz.th[fz.nr_th++] = (struct fthread){ .tid = tid };
+		if (add_thread(tid)) {
+			ret = -1;
+			break;
+		}
 	}
 	free(buf);
 	return ret;
@@ -298,13 +346,26 @@ int cgfreeze_begin(void)
 	for (int i = 0; i < fz.nr_dirs; i++)
 		if (seize_dir(&fz.dirs[i]))
 			goto out;
-	pr_info("%d threads of cgroup %s seized while it was frozen\n", fz.nr_th, opts.freeze_cgroup);
+	pr_info("%d threads of cgroup %s seized while it was frozen, %d stopped ones to seize after the thaw\n",
+		fz.nr_th, opts.freeze_cgroup, fz.nr_stopped);
 	ret = 0;
 out:
 	/* everything thawed, for the interrupts to take effect (or, on failure, to let it be) */
 	for (int i = 0; i < fz.nr_dirs; i++)
 		if (own_state(fz.dirs[i].fd) == 1)
 			set_state(&fz.dirs[i], false);
+	for (int i = 0; !ret && i < fz.nr_stopped; i++) {
+		pid_t tid = fz.stopped[i];
+
+		if (compel_seize_task(tid)) {
+			if (is_zombie(tid))
+				continue;
+			pr_err("can't seize the stopped thread %d of cgroup %s\n", tid, opts.freeze_cgroup);
+			ret = -1;
+		} else if (add_thread(tid)) {
+			ret = -1;
+		}
+	}
 	if (ret)
 		cgfreeze_end();
 	return ret;
@@ -362,6 +423,7 @@ void cgfreeze_end(void)
 	}
 	free(fz.dirs);
 	free(fz.th);
+	free(fz.stopped);
 	memset(&fz, 0, sizeof(fz));
 }
 

@@ -8,6 +8,11 @@
  * child does not run; F runs (the forker's count goes on); once the test
  * thaws F/sub its child runs on, with its memory intact.
  *
+ * With --stopped a child in F/run is in a group stop (SIGSTOP): a v1
+ * freezer held it frozen while criu seized it, and the seize waited for
+ * a move to the traced stop that it can't make frozen (criu hung). It
+ * must be stopped after the restore, and run on at SIGCONT.
+ *
  * With --outsider a process that is not in the tree (a grandchild that
  * went to the runner) also runs in F/run: the dump must be refused by
  * name, and everything, the outsider too, left running (or frozen) as it
@@ -24,9 +29,9 @@
 
 #include "zdtmtst.h"
 
-static bool v2, outsider;
+static bool v2, outsider, stopped;
 static char base[PATH_MAX], run[PATH_MAX], sub[PATH_MAX];
-static volatile uint64_t *counters;	/* [0] the forker's, [1] the frozen child's, [2] the outsider's */
+static volatile uint64_t *counters;	/* [0] the forker's, [1] the frozen child's, [2] the outsider's, [4] the stopped one's */
 
 static int frozen(const char *dir)
 {
@@ -93,9 +98,23 @@ static bool moves(int i)
 	return false;
 }
 
+static char state_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	return p && p[1] ? p[2] : '?';
+}
+
 int main(int argc, char **argv)
 {
-	pid_t fk, sl;
+	pid_t fk, sl, st = 0;
 	int status, bad = 0;
 	uint64_t frozen_count;
 
@@ -105,6 +124,8 @@ int main(int argc, char **argv)
 			v2 = true;
 		else if (!strcmp(test_argv[i], "--outsider"))
 			outsider = true;
+		else if (!strcmp(test_argv[i], "--stopped"))
+			stopped = true;
 		else
 			test_bug("bad argument %s", test_argv[i]);
 	snprintf(base, sizeof(base), "%s", zdtm_cg(v2 ? "v2" : "freezer"));
@@ -137,8 +158,23 @@ int main(int argc, char **argv)
 		}
 		_exit(0);
 	}
-	while (!counters[1] || !counters[0] || (outsider && !counters[2]))
+	if (stopped) {
+		st = zdtm_fork();
+		if (st == 0) {
+			signal(SIGTERM, SIG_DFL);
+			while (1) {
+				counters[4]++;
+				usleep(1000);
+			}
+		}
+	}
+	while (!counters[1] || !counters[0] || (outsider && !counters[2]) || (stopped && !counters[4]))
 		usleep(1000);
+	if (stopped) {
+		kill(st, SIGSTOP);
+		while (state_of(st) != 'T')
+			usleep(1000);
+	}
 	set_frozen(sub, true);
 	if (moves(1))
 		test_bug("the child of the frozen %s runs", sub);
@@ -174,6 +210,19 @@ int main(int argc, char **argv)
 			bad = 1;
 		}
 		kill(counters[3], SIGKILL);
+	}
+	if (stopped) {
+		if (state_of(st) != 'T' || moves(4)) {
+			failv("the stopped child is %c, not stopped", state_of(st));
+			bad = 1;
+		}
+		kill(st, SIGCONT);
+		if (!moves(4)) {
+			failv("the stopped child does not run on at SIGCONT");
+			bad = 1;
+		}
+		kill(st, SIGKILL);
+		waitpid(st, &status, 0);
 	}
 	set_frozen(sub, false);
 	if (!moves(1)) {
