@@ -6,6 +6,9 @@
  * until the counter stands right below it; the IN_IGNORED events that
  * leaves are read away before the fd is handed over. Queued events can't
  * be read without taking them from the task: a non-empty queue is refused.
+ * An object on a filesystem the restore makes anew (a tmpfs of the tree's
+ * mount namespace, its contents put back) is a new inode: no handle finds
+ * it, its path (as the tree saw it) does, on the new filesystem.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include "fileobj.h"
 #include "fsnotify.h"
 #include "log.h"
+#include "mntns.h"
 #include "namespaces.h"
 #include "util.h"
 
@@ -231,7 +235,24 @@ static int add_watch(struct rst_files *rf, int fd, const InotifyWdEntry *d)
 		pr_err("inotify watch %u: a bad file handle\n", d->wd);
 		return -1;
 	}
-	ofd = fsn_open_handle(d->sdev, d->ino, &fh);
+	if (mntns_dev_remade(fsn_kdev(d->sdev))) {
+		struct stat st;
+
+		/* this task is in the tree's mount namespace and root: the path means what it did */
+		ofd = d->path && d->path[0] == '/' ? open(d->path, O_PATH | O_CLOEXEC) : -1;
+		if (ofd < 0) {
+			pr_perror("can't find %s again for inotify watch %u (its filesystem was made anew)", name,
+				  d->wd);
+			return -1;
+		}
+		if (fstat(ofd, &st) || st.st_dev != mntns_dev(fsn_kdev(d->sdev))) {
+			pr_err("%s is not on the filesystem made anew for inotify watch %u\n", name, d->wd);
+			close(ofd);
+			return -1;
+		}
+	} else {
+		ofd = fsn_open_handle(d->sdev, d->ino, &fh);
+	}
 	if (ofd < 0) {
 		pr_perror("can't find %s (inode %lu) again for inotify watch %u", name, (unsigned long)d->ino, d->wd);
 		return -1;
@@ -265,9 +286,12 @@ static int verify(int fd, const InotifyEntry *e)
 		for (i = 0; i < e->n_wds; i++)
 			if (e->wds[i]->wd == (uint32_t)w.wd)
 				break;
-		/* a deleted file's object is a new inode */
+		/* a deleted file's object is a new inode, and so is one of a filesystem made anew */
 		if (i == e->n_wds || e->wds[i]->mask != w.mask ||
-		    (!e->wds[i]->has_file_id && (e->wds[i]->ino != w.ino || e->wds[i]->sdev != w.sdev))) {
+		    (!e->wds[i]->has_file_id && !mntns_dev_remade(fsn_kdev(e->wds[i]->sdev)) &&
+		     (e->wds[i]->ino != w.ino || e->wds[i]->sdev != w.sdev)) ||
+		    (mntns_dev_remade(fsn_kdev(e->wds[i]->sdev)) &&
+		     fsn_kdev(w.sdev) != mntns_dev(fsn_kdev(e->wds[i]->sdev)))) {
 			pr_err("restored inotify watch differs from the image: %.200s\n", l);
 			ret = -1;
 		}
