@@ -366,6 +366,35 @@ static int restart_at_exit(struct rst_tree *tr, pid_t tid)
 	return 0;
 }
 
+/* Does thread @tid belong to a process that comes back in a group stop? */
+static bool comes_back_stopped(struct rst_tree *tr, pid_t tid)
+{
+	char buf[4096], *p;
+	pid_t tgid;
+
+	if (compel_read_proc(tid, "status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nTgid:")))
+		return false;
+	tgid = atoi(p + 6);
+	for (int i = 0; i < tr->nr; i++)
+		if (tr->t[i].pid == tgid && !tr->t[i].zombie && tr->t[i].core && tr->t[i].core->tc)
+			return tr->t[i].core->tc->has_stopped && tr->t[i].core->tc->stopped;
+	return false;
+}
+
+/* Wait (a while at most) for @tid to show 'T'. */
+static void wait_group_stopped(pid_t tid)
+{
+	struct timespec ts = { 0, 100000 };
+	char buf[512], *p;
+
+	for (int i = 0; i < 10000; i++) {
+		if (compel_read_stat(tid, buf, sizeof(buf), &p) || !p || p[2] == 'T')
+			return;
+		nanosleep(&ts, NULL);
+	}
+	pr_warn("%d did not go back into its group stop within a second\n", tid);
+}
+
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
@@ -449,12 +478,25 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		}
 	if (reaper_commit())
 		return -1;
-	/* a task that was stopped (its restorer stopped it again) goes back into its group stop */
-	for (size_t i = 0; i < nr; i++)
-		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
-			pr_perror("PTRACE_DETACH of %d", tids[i]);
-			return -1;
+	/*
+	 * A task that was stopped (its restorer stopped it again) goes back
+	 * into its group stop. Those go first: a task let go before them
+	 * could see one still in our traced stop ('t', not 'T').
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < nr; i++) {
+			if (comes_back_stopped(tr, tids[i]) != (pass == 0))
+				continue;
+			if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
+				pr_perror("PTRACE_DETACH of %d", tids[i]);
+				return -1;
+			}
 		}
+		/* let go, they run a moment in the kernel ('R') on their way back into the stop */
+		for (size_t i = 0; pass == 0 && i < nr; i++)
+			if (comes_back_stopped(tr, tids[i]))
+				wait_group_stopped(tids[i]);
+	}
 	return 0;
 }
 
