@@ -39,6 +39,17 @@
 #                 changes over export/import; restore --name --publish;
 #                 --ignore-rootfs --ignore-volumes; --device /dev/fuse held
 #                 open; a healthcheck
+#   deleted       a file of the root (overlay upper layer) open, deleted, written
+#   tmpfs         --tmpfs /data: a file open and one open and deleted
+#   tree          a writer and a reader joined by a pipe
+#   limits        --memory --cpus --pids-limit are back after the restore
+#   bigmem        200 MiB and 4 threads over --export/--import
+#   fds           workload-fds.py: eventfd, epoll, inotify, signalfd, memfd,
+#                 pipe/socketpair data, OFD lock, unlinked mapped shm, a
+#                 stopped child, a removed cwd
+#   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
+#   stopped       a SIGSTOPped job (the v1 freezer once hung the checkpoint)
+#   exec          a podman exec -d process: taken along or refused
 # The checks are runc.sh's: the counter goes on from where it was (in
 # /run/count, a tmpfs, and in `podman logs`), the token in the tmpfs is
 # still there, and for tcp the data goes on over the same connection.
@@ -51,7 +62,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -114,12 +125,72 @@ workload_sh >"$pm/rootfs/workload.sh"
 workload_tcp_sh >"$pm/rootfs/workload-tcp.sh"
 # the volume variant: the counter also goes to a volume and a host file
 workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >>/data/log; echo $i >\&7|; 1i exec 7>/hostfile' >"$pm/rootfs/workload-vol.sh"
-cp "$(dirname "$0")/workload.py" "$pm/rootfs/"
+cp "$(dirname "$0")/workload.py" "$(dirname "$0")/workload-fds.py" "$pm/rootfs/"
 ln -s usr/lib64 "$pm/rootfs/lib64"; ln -s usr/lib "$pm/rootfs/lib"
 { echo 'exec 8<>/dev/fuse'; workload_sh; } >"$pm/rootfs/workload-fuse.sh"
 workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >\&9|; 1i mkdir -p /var; exec 9>>/var/app.log' >"$pm/rootfs/workload-log.sh"
 # an http server (busybox httpd, in the foreground) beside the counter
 { echo 'httpd -p 8080 -h / &'; workload_sh; } >"$pm/rootfs/workload-http.sh"
+# a file of the root (the overlay's upper layer) held open and deleted
+workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >\&9|; 1i mkdir -p /var; exec 9>>/var/del.log; echo start >\&9; rm /var/del.log' >"$pm/rootfs/workload-del.sh"
+# a file of a --tmpfs /data held open, another one open and deleted
+workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >\&8; echo $i >\&9|; 1i exec 8>>/data/log; exec 9>>/data/gone; rm /data/gone' >"$pm/rootfs/workload-tmpfs.sh"
+# busybox inotifyd watching a dir of the /run tmpfs: each new file's name
+# goes to /run/events
+cat >"$pm/rootfs/workload-inotify.py" <<'PY'
+import ctypes, os, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+open("/run/token", "w").write(os.urandom(8).hex())
+os.makedirs("/run/watched")
+ino = libc.inotify_init1(os.O_NONBLOCK)
+assert libc.inotify_add_watch(ino, b"/run/watched", 0x100) == 1  # IN_CREATE
+i = 0
+while True:
+    i += 1
+    try:
+        buf = os.read(ino, 4096)
+        while buf:
+            _, _, _, n = struct.unpack("iIII", buf[:16])
+            open("/run/events", "a").write(buf[16:16 + n].rstrip(b"\0").decode() + "\n")
+            buf = buf[16 + n:]
+    except BlockingIOError:
+        pass
+    open("/run/count", "w").write("%d\n" % i)
+    print("count", i, flush=True)
+    time.sleep(0.05)
+PY
+# a job stopped by SIGSTOP beside the counter
+{ echo 'sleep 100000 & echo $! > /run/stopped; kill -STOP $!'; workload_sh; } >"$pm/rootfs/workload-stop.sh"
+# a tree: a writer and a reader joined by a pipe, in the background
+{ echo '(j=0; while :; do j=$((j+1)); echo $j; sleep 0.05; done) | (while read l; do echo $l > /run/piped; done) &'; workload_sh; } >"$pm/rootfs/workload-tree.sh"
+# 200 MiB of memory, a pattern each page; threads that each keep a counter
+cat >"$pm/rootfs/workload-mem.py" <<'PY'
+import hashlib, os, threading, time
+open("/run/token", "w").write(os.urandom(8).hex())
+mb = int(os.environ.get("MEM_MB", "200"))
+buf = bytearray(mb << 20)
+for off in range(0, len(buf), 4096):
+    buf[off:off + 8] = off.to_bytes(8, "little")
+digest = hashlib.sha1(buf).hexdigest()
+counts = [0] * 4
+def work(n):
+    while True:
+        counts[n] += 1
+        time.sleep(0.01)
+for n in range(4):
+    threading.Thread(target=work, args=(n,), daemon=True).start()
+i = 0
+while True:
+    i += 1
+    if i % 20 == 0 and hashlib.sha1(buf).hexdigest() != digest:
+        open("/run/bad", "a").write("the memory changed\n")
+    seen = list(counts)
+    time.sleep(0.05)
+    if i > 5 and any(a == b for a, b in zip(seen, counts)):
+        open("/run/bad", "a").write("a thread stopped\n")
+    open("/run/count", "w").write("%d\n" % i)
+    print("count", i, flush=True)
+PY
 tar -C "$pm/rootfs" -c . | podman import -q - "$image" >/dev/null ||
 	{ echo "FAIL podman/import: podman import of a busybox rootfs"; echo "podman: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
@@ -619,6 +690,229 @@ case_confined() {
 	[ -n "$w" ] && grep -q '^NoNewPrivs:.*1' "/proc/$w/status" &&
 		grep -q '^CapEff:.*0000000000000000' "/proc/$w/status" ||
 		{ fail "the workload (pid ${w:-none}) lost its no_new_privs or its empty capabilities"; return; }
+	pass
+}
+
+# deleted: a file of the root (overlay upper layer) opened, deleted and
+# written on: in place, then through --export/--import
+case_deleted() {
+	local before
+	start /workload-del.sh || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	deleted_check "$before" || return
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	deleted_check "$before" && pass
+}
+
+deleted_check() {
+	local f=/proc/$pid/fd/9
+	sleep 0.3
+	case $(readlink "$f") in
+	*"(deleted)") ;;
+	*) fail "fd 9 is $(readlink "$f"), not the deleted file"; return 1 ;;
+	esac
+	[ -e "/proc/$pid/root/var/del.log" ] && { fail "/var/del.log came back"; return 1; }
+	[ "$(head -1 "$f")" = start ] || { fail "the deleted file lost its start: $(head -1 "$f")"; return 1; }
+	[ "$(tail -1 "$f")" -gt "$1" ] 2>/dev/null || { fail "the deleted file does not go on: $(tail -1 "$f")"; return 1; }
+}
+
+# tmpfs: --tmpfs /data with a file open and written and one open and deleted,
+# in place and through --export/--import
+case_tmpfs() {
+	local before
+	PM_ARGS="--tmpfs /data" start /workload-tmpfs.sh || return
+	echo "keep-$token" >"/proc/$pid/root/data/keep"
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint "$ctr" || return
+			before=$(last_out)
+			pm_do restore "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		sleep 0.3
+		[ "$(cat "/proc/$pid/root/data/keep" 2>/dev/null)" = "keep-$token" ] || { fail "$how: /data/keep is gone"; return; }
+		[ "$(tail -1 "/proc/$pid/root/data/log")" -gt "${before:-1}" ] 2>/dev/null ||
+			{ fail "$how: /data/log does not go on: $(tail -1 "/proc/$pid/root/data/log")"; return; }
+		[ "$(head -1 "/proc/$pid/root/data/log")" = 1 ] || { fail "$how: /data/log lost its start"; return; }
+		[ "$(tail -1 "/proc/$pid/fd/9")" -gt "${before:-1}" ] 2>/dev/null && [ "$(head -1 "/proc/$pid/fd/9")" = 1 ] ||
+			{ fail "$how: the deleted /data/gone is not as it was: $(head -1 "/proc/$pid/fd/9") .. $(tail -1 "/proc/$pid/fd/9")"; return; }
+	done
+	pass
+}
+
+# tree: a writer and a reader joined by a pipe beside the counter
+case_tree() {
+	local before n
+	start /workload-tree.sh || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	n=$(cat "/proc/$pid/root/run/piped")
+	sleep 0.5
+	[ "$(cat "/proc/$pid/root/run/piped")" -gt "${n:-0}" ] 2>/dev/null || { fail "the pipe's reader does not go on"; return; }
+	pass
+}
+
+# cg_of PID CONTROLLER: the cgroup dir of PID in that v1 hierarchy (or v2)
+cg_of() {
+	local p
+	p=$(awk -F: -v c="$2" '$2 == c || ($1 == 0 && c == "") { print $3 }' "/proc/$1/cgroup")
+	echo "/sys/fs/cgroup/$2$p"
+}
+
+limits_of() {
+	local p=$1
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		cat "$(cg_of "$p" "")"/{memory.max,cpu.max,pids.max}
+	else
+		cat "$(cg_of "$p" memory)/memory.limit_in_bytes" "$(cg_of "$p" cpu,cpuacct)/cpu.cfs_quota_us" \
+			"$(cg_of "$p" cpu,cpuacct)/cpu.cfs_period_us" "$(cg_of "$p" pids)/pids.max" 2>/dev/null ||
+		cat "$(cg_of "$p" memory)/memory.limit_in_bytes" "$(cg_of "$p" cpu)/cpu.cfs_quota_us" \
+			"$(cg_of "$p" cpu)/cpu.cfs_period_us" "$(cg_of "$p" pids)/pids.max"
+	fi
+}
+
+# limits: --memory --cpus --pids-limit are the restored container's too
+case_limits() {
+	local before l0 l1
+	PM_ARGS="--memory 300m --cpus 0.5 --pids-limit 77" start || return
+	l0=$(limits_of "$pid" | tr '\n' ' ')
+	case $l0 in *77*) ;; *) fail "no limits before: $l0"; return ;; esac
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	l1=$(limits_of "$pid" | tr '\n' ' ')
+	[ "$l0" = "$l1" ] || { fail "limits were $l0, now $l1"; return; }
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	l1=$(limits_of "$pid" | tr '\n' ' ')
+	[ "$l0" = "$l1" ] || { fail "after --import limits were $l0, now $l1"; return; }
+	pass
+}
+
+# bigmem: 200 MiB of memory and 4 threads, over --export/--import on the
+# same host; the workload checks its memory and threads (/run/bad)
+case_bigmem() {
+	local before
+	PM_ARGS="-v /usr:/usr:ro" start /workload-mem.py || return
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	pm_do restore --import "$cwork/ctr.tar.gz" || return
+	check_restored "${before:-1}" || return
+	sleep 1.5
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	[ "$(ls "/proc/$pid/task" | wc -l)" = 5 ] || { fail "$(ls "/proc/$pid/task" | wc -l) threads, not 5"; return; }
+	pass
+}
+
+# fds: workload-fds.py's objects (eventfd, epoll, inotify watch, signalfd, memfd,
+# pipe and socketpair data, OFD lock, unlinked mapped shm, a stopped child,
+# a removed cwd), in place and through --export/--import (--file-locks);
+# the stopped child once hung the checkpoint (v1 freezer)
+case_fds() {
+	local before
+	PM_ARGS="-v /usr:/usr:ro" start /workload-fds.py || return
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --file-locks --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint --file-locks "$ctr" || return
+			before=$(last_out)
+			pm_do restore --file-locks "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		[ -e "/proc/$pid/root/run/bad" ] && { fail "$how: the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	done
+	touch "/proc/$pid/root/run/go"
+	for _ in $(seq 30); do [ -e "/proc/$pid/root/run/checked" ] && break; sleep 0.1; done
+	[ -e "/proc/$pid/root/run/checked" ] || { fail "the workload did not read its one-shot objects"; return; }
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# inotify: an inotify watch on a dir of a tmpfs the restore makes anew (a
+# new inode: no file handle finds it), in place and through export/import
+case_inotify() {
+	local before how
+	PM_ARGS="-v /usr:/usr:ro" start /workload-inotify.py || return
+	for how in before inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --import "$cwork/ctr.tar.gz" || return
+		elif [ $how = inplace ]; then
+			pm_do checkpoint "$ctr" || return
+			before=$(last_out)
+			pm_do restore "$ctr" || return
+		fi
+		[ $how = before ] || check_restored "${before:-1}" || return
+		touch "/proc/$pid/root/run/watched/new-$how"
+		for _ in $(seq 30); do grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
+		grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null ||
+			{ fail "$how: inotifyd saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
+	done
+	pass
+}
+
+# stopped: a job stopped by SIGSTOP (the v1 freezer once hung the checkpoint
+# on it); stopped after the restore, running on at SIGCONT
+case_stopped() {
+	local before sp st
+	start /workload-stop.sh || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	sp=$(awk '$1=="NSpid:" && $3=="'"$(cat /proc/$pid/root/run/stopped)"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+	[ -n "$sp" ] || { fail "the stopped job is gone"; return; }
+	st=$(awk '{print $3}' "/proc/$sp/stat")
+	[ "$st" = T ] || { fail "the stopped job is $st ($(grep TracerPid "/proc/$sp/status"))"; return; }
+	kill -CONT "$sp"
+	sleep 0.3
+	st=$(awk '{print $3}' "/proc/$sp/stat")
+	[ "$st" = S ] || { fail "the job is $st after SIGCONT"; return; }
+	pass
+}
+
+# exec: a process started with podman exec -d lives in the container's pid
+# namespace but is no child of its init: the checkpoint must take it or
+# refuse, not lose it
+case_exec() {
+	local before
+	start || return
+	podman exec -d "$ctr" sh -c 'echo $$ > /run/exec.pid; exec sleep 100000' >/dev/null 2>&1 || { fail "podman exec -d"; return; }
+	sleep 0.5
+	if podman container checkpoint "$ctr" >"$cwork/checkpoint.out" 2>&1; then
+		before=$(last_out)
+		pm_do restore "$ctr" || return
+		check_restored "${before:-1}" || return
+		nsenter -t "$pid" -p -m ps 2>/dev/null | grep -q 'sleep 100000' ||
+			{ fail "the exec'd process is gone after the restore"; return; }
+	else
+		[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+	fi
 	pass
 }
 
