@@ -162,6 +162,25 @@ int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh
 	return fd;
 }
 
+bool fsn_sb_decodes(unsigned int sdev)
+{
+	struct file_handle *h = malloc(sizeof(*h) + FSN_HANDLE_MAX);
+	int mfd = fsn_open_sb(sdev), fd = -1, mnt_id, err = errno;
+
+	if (h && mfd >= 0) {
+		h->handle_bytes = FSN_HANDLE_MAX;
+		if (!name_to_handle_at(mfd, "", h, &mnt_id, AT_EMPTY_PATH))
+			fd = open_by_handle_at(mfd, h, O_PATH | O_CLOEXEC);
+	}
+	free(h);
+	if (mfd >= 0)
+		close(mfd);
+	if (fd >= 0)
+		close(fd);
+	errno = err;
+	return fd >= 0;
+}
+
 static int queued(pid_t pid, int fd)
 {
 	int dup = task_fd(pid, fd), n = 0;

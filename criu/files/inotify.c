@@ -48,6 +48,13 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 		return -1;
 	}
 	ofd = fsn_open_handle(w->sdev, w->ino, &w->fh);
+	if (ofd < 0 && errno == ESTALE && !fsn_sb_decodes(w->sdev)) {
+		pr_err("can't dump task %d: inotify fd %d: watch %d is on inode %lu of device %u:%u, whose filesystem "
+		       "can't open files by handle (an overlay without nfs_export=on, like a container's root); "
+		       "not supported\n", pid, fd, w->wd, (unsigned long)w->ino, w->sdev >> KDEV_MINORBITS,
+		       w->sdev & KDEV_MINORMASK);
+		return -1;
+	}
 	if (ofd < 0 && errno == ESTALE) {
 		snprintf(path, size, "(deleted inode %lu)", (unsigned long)w->ino);
 		return 1;

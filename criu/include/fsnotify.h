@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <stdbool.h>
 
 #define FSN_HANDLE_MAX	128	/* MAX_HANDLE_SZ */
 
@@ -94,6 +95,12 @@ int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh
 int fsn_open_mount(int mnt_id);
 /* Any directory of a mount of filesystem @sdev, or -1. */
 int fsn_open_sb(unsigned int sdev);
+/*
+ * Can the filesystem @sdev open its files by handle at all (its root's
+ * own handle tried)? An overlay without nfs_export can't: every handle is
+ * ESTALE there, deleted or not.
+ */
+bool fsn_sb_decodes(unsigned int sdev);
 /*
  * 0 if nothing is queued on fd @fd (a @kind fd) of @pid; -1 if events are
  * queued and not read yet (refused: reading them would take them from the

@@ -48,6 +48,7 @@
 #                 pipe/socketpair data, OFD lock, unlinked mapped shm, a
 #                 stopped child, a removed cwd
 #   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
+#   inotify-root  a watch on a dir of the overlay root: refused by name
 #   stopped       a SIGSTOPped job (the v1 freezer once hung the checkpoint)
 #   exec          a podman exec -d process: taken along or refused
 # The checks are runc.sh's: the counter goes on from where it was (in
@@ -62,7 +63,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -141,9 +142,10 @@ cat >"$pm/rootfs/workload-inotify.py" <<'PY'
 import ctypes, os, struct, time
 libc = ctypes.CDLL(None, use_errno=True)
 open("/run/token", "w").write(os.urandom(8).hex())
-os.makedirs("/run/watched")
+d = os.environ.get("WATCH", "/run/watched")
+os.makedirs(d, exist_ok=True)
 ino = libc.inotify_init1(os.O_NONBLOCK)
-assert libc.inotify_add_watch(ino, b"/run/watched", 0x100) == 1  # IN_CREATE
+assert libc.inotify_add_watch(ino, d.encode(), 0x100) == 1  # IN_CREATE
 i = 0
 while True:
     i += 1
@@ -855,7 +857,7 @@ case_fds() {
 # new inode: no file handle finds it), in place and through export/import
 case_inotify() {
 	local before how
-	PM_ARGS="-v /usr:/usr:ro" start /workload-inotify.py || return
+	PM_ARGS="-v /usr:/usr:ro ${WATCH:+-e WATCH=$WATCH}" start /workload-inotify.py || return
 	for how in before inplace export; do
 		if [ $how = export ]; then
 			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
@@ -868,11 +870,25 @@ case_inotify() {
 			pm_do restore "$ctr" || return
 		fi
 		[ $how = before ] || check_restored "${before:-1}" || return
-		touch "/proc/$pid/root/run/watched/new-$how"
+		touch "/proc/$pid/root${WATCH:-/run/watched}/new-$how"
 		for _ in $(seq 30); do grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
 		grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null ||
 			{ fail "$how: inotifyd saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
 	done
+	pass
+}
+
+# inotify-root: a watch on a dir of the container's root (an overlay,
+# whose files no handle opens): refused by name, the container runs on
+case_inotify-root() {
+	local n
+	WATCH=/var/spool PM_ARGS="-v /usr:/usr:ro -e WATCH=/var/spool" start /workload-inotify.py || return
+	podman container checkpoint "$ctr" >"$cwork/checkpoint.out" 2>&1 && { fail "the checkpoint worked"; return; }
+	grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log 2>/dev/null | grep -q "can't open files by handle" ||
+		{ fail "dump.log does not say why: $(grep -h -a -m3 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
+	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
 	pass
 }
 
