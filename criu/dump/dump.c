@@ -1945,11 +1945,12 @@ out:
 /*
  * Signals sent to the tree after their lists were read, while it was held:
  * they are the tree's as much as the ones before, and the killed tree
- * would lose them. The lists are read again just before the kill and the
- * cores of a process whose lists grew are written again. What comes
- * between this and the kill is lost (microseconds). A POSIX timer's own
- * signal that came meanwhile is left out: the timer is restored as it was
- * read, and fires again.
+ * would lose them. The lists are read again after the post-dump hook,
+ * and the cores of a process whose lists grew are written again. What
+ * comes between this and the kill is lost (microseconds, but for a lazy
+ * dump's serving). A POSIX
+ * timer's own signal that came meanwhile is left out: the timer is
+ * restored as it was read, and fires again.
  */
 static int recheck_signals(struct dump_tree *t)
 {
@@ -2674,11 +2675,17 @@ static int dump_tree_of(pid_t pid)
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
 		goto out_resume;
+	/*
+	 * Signals that came meanwhile (the hook's too) are the tree's: read
+	 * as late as the images may still change. Not after the serving of
+	 * --lazy-pages: its destination reads the images and runs the tree
+	 * as soon as the dump says they are whole, and once it has every
+	 * page a failure here would leave the original running beside it.
+	 */
+	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
+		goto out_resume;
 	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
 	if (lazy_dump_serve())
-		goto out_resume;
-	/* the last thing before the kill: signals that came meanwhile are the tree's */
-	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
 		goto out_resume;
 	ret = 0;
 out_resume:
