@@ -106,7 +106,10 @@ static int peek_signals(pid_t pid, int shared, SiginfoEntry **out, size_t *nr, u
 		long n = ptrace(PTRACE_PEEKSIGINFO, pid, &arg, chunk);
 
 		if (n < 0) {
+			int e = errno;
+
 			pr_perror("PTRACE_PEEKSIGINFO of %d", pid);
+			errno = e;	/* ESRCH: the caller tells why */
 			return -1;
 		}
 		if (n == 0)
@@ -1924,8 +1927,13 @@ static int recheck_list(pid_t pid, int shared, SiginfoEntry **list, size_t *n, u
 	size_t nn = 0, nnew = 0;
 	int ret = -1;
 
-	if (peek_signals(pid, shared, &nl, &nn, &nb))
+	if (peek_signals(pid, shared, &nl, &nn, &nb)) {
+		/* only SIGKILL ends a task criu holds */
+		if (errno == ESRCH)
+			pr_err("can't dump task %d: it died while it was held (SIGKILL?), the images have it alive\n",
+			       pid);
 		goto out;
+	}
 	if (signals_since(*list, *n, nl, nn, &nnew)) {
 		pr_err("can't dump task %d: its %s pending signals changed while it was held\n", pid,
 		       shared ? "shared" : "own");

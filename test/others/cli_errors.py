@@ -409,6 +409,25 @@ def refused_dump(mode, keywords, tree_pid=None):
     return lambda: with_target(mode, body)
 
 
+def t_dump_child_killed():
+    """A child SIGKILLed while criu holds the tree (from the post-dump hook): the dump fails naming it, no
+    whole image set is left (the images would have it alive), the parent runs on untraced."""
+    t = Target("child")
+    try:
+        d = new_dir("dump", create=False)
+        hook = os.path.join(TMP, "kill-child-%d.sh" % t.extra)
+        with open(hook, "w") as f:
+            f.write('#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" != post-dump ] || kill -9 %d\n' % t.extra)
+        os.chmod(hook, 0o755)
+        r = criu("dump", "-t", t.pid, "-D", d, "--action-script", hook)
+        expect_error(r, r"\b%d\b.*died while it was held" % t.extra)
+        if os.path.exists(os.path.join(d, "inventory.img")):
+            raise Fail("the failed dump left a whole image set in %s" % d)
+        t.unharmed()
+    finally:
+        t.kill()
+
+
 # --------------------------------------------------------------------------
 # dump: bad arguments
 
@@ -1433,6 +1452,7 @@ def main():
         check("dump_tree_leave_running", t_dump_tree_leave_running)
         check("dump_userfaultfd", refused_dump("userfaultfd", [r"userfaultfd", r"\bfd {extra}\b"]))
         check("dump_socket", refused_dump("socket", [r"socket", r"\bfd {extra}\b"]))
+        check("dump_child_killed", t_dump_child_killed)
 
         # dump: where the images can't go
         check("dump_dir_is_file", t_dump_dir_is_file)
