@@ -1951,6 +1951,32 @@ out:
 }
 
 /*
+ * The alarm (ITIMER_REAL) went off while the tree was held: its SIGALRM
+ * (SI_KERNEL, which no one else sends) is among the signals that came
+ * since entry @from of the shared list. The timer was read armed before
+ * that: restored so, it would go off again after the restore, a one-shot
+ * alarm twice. It is recorded as the kernel has it now: a one-shot one
+ * spent, a periodic one at 0 with its interval, armed again when its
+ * signal is taken (rearm_fired_itimer() at restore).
+ */
+static void settle_fired_alarm(struct dump_ctx *dc, size_t from)
+{
+	struct k_itimerval *it = &dc->misc.itimer[ITIMER_REAL];
+
+	for (size_t i = from; i < dc->nr_sig_shared; i++) {
+		int32_t signo;
+
+		memcpy(&signo, dc->sig_shared[i].siginfo.data, sizeof(signo));
+		if (signo != SIGALRM || si_code_of(&dc->sig_shared[i]) != SI_KERNEL)
+			continue;
+		if (it->value_sec || it->value_usec)
+			pr_info("task %d: its alarm went off during the dump\n", dc->pid);
+		it->value_sec = it->value_usec = 0;
+		return;
+	}
+}
+
+/*
  * Signals sent to the tree after their lists were read, while it was held:
  * they are the tree's as much as the ones before, and the killed tree
  * would lose them. The lists are read again after the post-dump hook,
@@ -1965,6 +1991,7 @@ static int recheck_signals(struct dump_tree *t)
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i];
 		int grew = 0, r;
+		size_t from;
 
 		if (dc->zombie || !dc->th)
 			continue;
@@ -1976,9 +2003,12 @@ static int recheck_signals(struct dump_tree *t)
 				return -1;
 			grew |= r;
 		}
+		from = dc->nr_sig_shared;
 		r = recheck_list(dc->pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
 		if (r < 0)
 			return -1;
+		if (r)
+			settle_fired_alarm(dc, from);
 		grew |= r;
 		for (int j = 0; grew && j < dc->nr_th; j++)
 			if (write_core(dc, &dc->th[j]))
