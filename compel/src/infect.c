@@ -461,6 +461,32 @@ static int seccomp_mode(pid_t pid, uint64_t *caught)
 }
 
 /*
+ * The waits that end with a bare -EINTR when their task merely stops
+ * (signal(7)): sigtimedwait(), epoll_wait(), semop(). Our interrupt is such
+ * a stop: the task would see an EINTR that no signal of its own caused (a
+ * sigwaitinfo() loop that takes EINTR for an error gives up). Had we not
+ * come, it would still wait: so it is left as a syscall that restarts
+ * unless a handler runs (-ERESTARTNOHAND, pause()'s code), which gives
+ * back the EINTR of a signal that is pending for a handler. The images
+ * carry that code too. A timeout counts from the restart, as a sleep's.
+ */
+static void eintr_wait_restarts(struct user_regs_struct *r)
+{
+	if ((long)(int)r->rax != -EINTR || r->cs != 0x33)	/* 64-bit syscall numbers */
+		return;
+	switch ((long)r->orig_rax) {
+	case __NR_rt_sigtimedwait:
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+	case __NR_semop:
+	case __NR_semtimedop:
+		r->rax = -514;	/* ERESTARTNOHAND */
+		break;
+	}
+}
+
+/*
  * A ctl for @tid with its state saved and its heal frame written (nothing
  * of the task's own is changed yet). @leader, if given, lends its blob for
  * running syscalls; otherwise they run from a syscall insn of the task's.
@@ -479,6 +505,7 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 	ctl->sock = ctl->listen_sock = -1;
 	if (compel_get_thread_state(tid, &ctl->orig))
 		goto err;
+	eintr_wait_restarts(&ctl->orig.regs);
 	if (leader) {
 		ctl->blob = leader->blob;
 		ctl->remote_map = leader->remote_map;
@@ -1401,8 +1428,10 @@ static int rebase(struct parasite_ctl *ctl)
 	ctl->blob_heals = 0;
 	ctl->sa_restart = 0;
 	/* it ran its own code: its handlers may have changed */
-	if (compel_get_thread_state(ctl->pid, &ctl->orig) || seccomp_mode(ctl->pid, &ctl->caught) < 0 ||
-	    compel_write_frame(ctl, ctl->sigret_ip))
+	if (compel_get_thread_state(ctl->pid, &ctl->orig))
+		return -1;
+	eintr_wait_restarts(&ctl->orig.regs);
+	if (seccomp_mode(ctl->pid, &ctl->caught) < 0 || compel_write_frame(ctl, ctl->sigret_ip))
 		return -1;
 	return 0;
 }
