@@ -42,6 +42,7 @@ static void on_usr1(int sig)
 	got_usr1 = 1;
 }
 
+static int msq = -1;		/* msgrcv's queue: removed at the end */
 static sigset_t waitmask;	/* the mask the masked waits put in place: SIGTERM only */
 
 /* One wait in the chosen syscall; its return value. */
@@ -78,17 +79,15 @@ static int wait_once(const char *call)
 		return accept(sk, NULL, NULL);
 	}
 	if (!strcmp(call, "msgrcv")) {
-		static int q = -1;
 		struct { long t; char b[8]; } m;
 
-		if (q < 0)
-			q = msgget(IPC_PRIVATE, 0600);
-		return msgrcv(q, &m, sizeof(m.b), 0, 0);
+		return msgrcv(msq, &m, sizeof(m.b), 0, 0);
 	}
 	if (!strcmp(call, "mq_receive")) {
 		static mqd_t q = -1;
 		char b[8192];
 
+		/* removed at the end (one unlinked while open can't be dumped) */
 		if (q < 0) {
 			mq_unlink("/sig_restart");
 			q = mq_open("/sig_restart", O_RDONLY | O_CREAT, 0600, NULL);
@@ -163,6 +162,8 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &term, NULL))
 		test_bug("sigprocmask");
 	sigprocmask(SIG_BLOCK, NULL, &before);
+	if (!strcmp(call, "msgrcv") && (msq = msgget(IPC_PRIVATE, 0600)) < 0)
+		test_bug("msgget");
 	test_daemon();
 
 	while (!got_usr1) {
@@ -178,6 +179,10 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_UNBLOCK, &term, NULL))
 		fail("sigprocmask");
 	test_waitsig();
+	if (msq >= 0)
+		msgctl(msq, IPC_RMID, NULL);
+	if (!strcmp(call, "mq_receive"))
+		mq_unlink("/sig_restart");
 	if (!eintr)
 		fail("%s never returned EINTR", call);
 	else if (!test_failures)
