@@ -1791,6 +1791,28 @@ static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
 }
 
 /*
+ * Can timer @i of @dc come back with its own signal pending (its list has
+ * @others other signals of that number)? 0, or -1 said.
+ */
+static int timer_pending_ok(struct dump_ctx *dc, int i, size_t others)
+{
+	int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+
+	if (others || (!(dc->timers[i].notify & SIGEV_THREAD_ID) && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
+		pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
+		       "number queued; not supported\n", dc->pid, signo, id);
+		return -1;
+	}
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI) {
+		pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
+		       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo, id,
+		       clock);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A timer's own signal, pending (it fired while blocked): the kernel keeps
  * one per timer, and counts the expiries after it as its overruns. It is
  * not queued again as a signal of its own at restore (it would come twice,
@@ -1804,7 +1826,7 @@ static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
 static int match_timer_signals(struct dump_ctx *dc)
 {
 	for (int i = 0; i < dc->nr_timers; i++) {
-		int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+		int signo = dc->timers[i].signo, id = dc->timers[i].id;
 		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID;
 		SiginfoEntry *l = dc->sig_shared;
 		size_t *n = &dc->nr_sig_shared, j;
@@ -1822,19 +1844,8 @@ static int match_timer_signals(struct dump_ctx *dc)
 			;
 		if (j == *n)
 			continue;
-		if (count_signo(l, *n, signo) > 1 ||
-		    (!to_thread && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
-			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
-			       "number queued; not supported\n", dc->pid, signo, id);
+		if (timer_pending_ok(dc, i, count_signo(l, *n, signo) - 1))
 			return -1;
-		}
-		if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
-		    clock != CLOCK_TAI) {
-			pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
-			       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo,
-			       id, clock);
-			return -1;
-		}
 		dc->timers[i].pending = 1;
 		memmove(&l[j], &l[j + 1], (*n - j - 1) * sizeof(*l));
 		(*n)--;
@@ -1977,6 +1988,58 @@ static void settle_fired_alarm(struct dump_ctx *dc, size_t from)
 }
 
 /*
+ * A one-shot POSIX timer that went off after the signals were read and
+ * before the parasite read the timers: read spent, its signal in no list
+ * (the second read leaves timers' signals out, for a timer fires again
+ * after the restore), it would come back spent with no signal, its expiry
+ * lost. Its signal, pending now, is recorded as such. 1 if one was, 0, -1.
+ */
+static int settle_spent_timers(struct dump_ctx *dc)
+{
+	int found = 0;
+
+	for (int i = 0; i < dc->nr_timers; i++) {
+		struct k_itimerspec *sp = &dc->misc.timers[i].spec;
+		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID, shared = 1, r;
+		SiginfoEntry *l = dc->sig_shared, *nl = NULL;
+		size_t n = dc->nr_sig_shared, nn = 0, j;
+		uint8_t (*nb)[128] = NULL;
+		pid_t from = dc->pid;
+
+		if ((dc->timers[i].notify & ~SIGEV_THREAD_ID) == SIGEV_NONE || dc->timers[i].pending ||
+		    sp->value_sec || sp->value_nsec || sp->interval_sec || sp->interval_nsec)
+			continue;
+		for (int t = 0; to_thread && t < dc->nr_th; t++)
+			if (dc->th[t].tid == dc->timers[i].tid) {
+				l = dc->th[t].sig;
+				n = dc->th[t].nr_sig;
+				from = dc->th[t].tid;
+				shared = 0;
+			}
+		if (to_thread && shared)
+			continue;	/* a thread gone: its signal with it */
+		r = peek_signals(from, shared, &nl, &nn, &nb);
+		for (j = 0; !r && j < nn && !is_timer_signal(nl[j].siginfo.data, dc->timers[i].id, dc->timers[i].signo);
+		     j++)
+			;
+		free(nl);
+		free(nb);
+		if (r)
+			return -1;
+		if (j == nn)
+			continue;
+		if (timer_pending_ok(dc, i, count_signo(l, n, dc->timers[i].signo)))
+			return -1;
+		pr_info("task %d: POSIX timer %d went off during the dump: its signal %d is pending\n", dc->pid,
+			dc->timers[i].id, dc->timers[i].signo);
+		dc->timers[i].pending = 1;
+		dc->misc.timers[i].sig_overrun = 0;
+		found = 1;
+	}
+	return found;
+}
+
+/*
  * Signals sent to the tree after their lists were read, while it was held:
  * they are the tree's as much as the ones before, and the killed tree
  * would lose them. The lists are read again after the post-dump hook,
@@ -2009,6 +2072,10 @@ static int recheck_signals(struct dump_tree *t)
 			return -1;
 		if (r)
 			settle_fired_alarm(dc, from);
+		grew |= r;
+		r = settle_spent_timers(dc);
+		if (r < 0)
+			return -1;
 		grew |= r;
 		for (int j = 0; grew && j < dc->nr_th; j++)
 			if (write_core(dc, &dc->th[j]))
