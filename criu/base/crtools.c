@@ -373,7 +373,7 @@ static int check_snapshot_use(const char *action)
 }
 
 /* Options that don't apply to @action, conflicts, stray arguments: errors. */
-static int check_option_use(const char *action, int nr_args, char **args)
+static int check_option_use(const char *action, int nr_args, char **args, const char *field)
 {
 	int bit = action_bit(action), max_args = !strcmp(action, "show") ? 1 : 0;
 
@@ -381,7 +381,10 @@ static int check_option_use(const char *action, int nr_args, char **args)
 		return 0;	/* swrk takes its own; unknown actions are reported as such */
 	for (size_t i = 0; i < ARRAY_SIZE(opt_uses); i++)
 		if (opts_seen[opt_uses[i].opt] && !(opt_uses[i].actions & bit)) {
-			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
+			if (field)	/* a swrk request's: named as the client knows it */
+				pr_err("%s (%s) means nothing for %s\n", field, opt_uses[i].name, action);
+			else
+				pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
 	if ((bit == A_RESTORE && ext_dump) || (bit == A_DUMP && ext_restore)) {
@@ -630,13 +633,21 @@ static const char *keep_arg(const char *arg)
 	return k->s;
 }
 
-int cr_option_set(const char *name, const char *arg)
+/*
+ * name given by the user (a swrk request's field) rather than by a config
+ * file: like an option of the command line, it is then checked against
+ * the action with cr_option_check_use(). A config file's options are not,
+ * as on the command line: one file serves every action.
+ */
+static int option_set(const char *name, const char *arg, bool given)
 {
 	const struct option *o;
 
 	for (o = longopts; o->name; o++)
 		if (!strcmp(o->name, name))
 			break;
+	if (given && o->name && o->val >= 0 && o->val < (int)sizeof(opts_seen))
+		opts_seen[o->val] = 1;
 	if (!o->name || o->val == 'V' || o->val == 'h') {
 		pr_err("option --%s is not supported yet\n", name);
 		return -2;
@@ -654,6 +665,22 @@ int cr_option_set(const char *name, const char *arg)
 		return -1;
 	}
 	return handle_option(o->val, arg);
+}
+
+int cr_option_set(const char *name, const char *arg)
+{
+	return option_set(name, arg, false);
+}
+
+int cr_option_given(const char *name, const char *arg)
+{
+	return option_set(name, arg, true);
+}
+
+/* The options given so far (cr_option_given) against @action, as for a command line; field: the last one's name. */
+int cr_option_check_use(const char *action, const char *field)
+{
+	return check_option_use(action, 0, NULL, field);
 }
 
 /*
@@ -834,7 +861,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	action = argv[optind];
-	if (check_option_use(action, argc - optind - 1, argv + optind + 1))
+	if (check_option_use(action, argc - optind - 1, argv + optind + 1, NULL))
 		return 1;
 	compel_set_log(compel_log);
 	compel_set_interrupt(interrupted);

@@ -355,9 +355,11 @@ static const char *open_peer_dir(int n, const char *what, int mode, bool check)
 	return out;
 }
 
-static int setup_request(CriuReq *req, bool dump)
+/* action: the criu action the request is, "dump", "restore" or "page-server" */
+static int setup_request(CriuReq *req, const char *action)
 {
 	CriuOpts *o = req->opts;
+	bool dump = strcmp(action, "restore") != 0;
 	bool unpriv = peer.uid != geteuid();
 	uint64_t eff = 0;
 
@@ -372,7 +374,7 @@ static int setup_request(CriuReq *req, bool dump)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
-	if (rpc_apply_opts(o, true)) {
+	if (rpc_apply_opts(o, true, action)) {
 		denied = EBADRQC;
 		return -1;
 	}
@@ -400,7 +402,7 @@ static int setup_request(CriuReq *req, bool dump)
 	if (cr_setup_log())
 		return -1;
 	pr_info("criu %s: swrk request %d from pid %d (uid %u)\n", CR_VERSION, req->type, peer.pid, peer.uid);
-	if (rpc_apply_opts(o, false)) {
+	if (rpc_apply_opts(o, false, action)) {
 		denied = EBADRQC;
 		return -1;
 	}
@@ -437,7 +439,7 @@ static int no_such_task(const char *what)
 static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (bad_pid_field(req, "a dump") || setup_request(req, true))
+	if (bad_pid_field(req, "a dump") || setup_request(req, "dump"))
 		return -1;
 	if (no_such_task("a dump"))
 		return -1;
@@ -453,7 +455,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (bad_pid_field(req, "a pre-dump") || setup_request(req, true))
+	if (bad_pid_field(req, "a pre-dump") || setup_request(req, "dump"))
 		return -1;
 	if (no_such_task("a pre-dump"))
 		return -1;
@@ -481,7 +483,7 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	pid_t pid;
 	char c;
 
-	if (setup_request(req, true))
+	if (setup_request(req, "page-server"))
 		return -1;
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
@@ -516,7 +518,7 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 
 static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 {
-	if (setup_request(req, false) || check_may_restore())
+	if (setup_request(req, "restore") || check_may_restore())
 		return -1;
 	/* the service never stands in for the tree: it answers and goes */
 	opts.restore_detached = true;

@@ -591,6 +591,29 @@ def t_no_images_fd():
     failed_with(r, "images_dir_fd")
 
 
+def t_option_wrong_action():
+    """A field that means nothing for the request is refused by name, as the command line refuses
+    the option (criu dump -S), not taken and forgotten: a DUMP with restore's fields, a RESTORE
+    with dump's."""
+    for extra, cli in (({"rst_sibling": True}, "-S/--restore-sibling"),
+                       ({"inherit_fd": [{"key": "pipe:[1]", "fd": 1}]}, "--inherit-fd"),
+                       ({"lsm_profile": "apparmor:unconfined"}, "--lsm-profile")):
+        field = "criu_opts." + list(extra)[0]
+        r = bad_dump(extra, field, cli, "means nothing for dump")
+        expect(r.get("cr_errno") == 56, "%s: cr_errno %r" % (field, r.get("cr_errno")))
+    d = new_dir("img")
+    fd = dir_fd(d)
+    for extra, cli in (({"leave_running": True}, "-R/--leave-running"), ({"freeze_cgroup": "/x"}, "--freeze-cgroup"),
+                       ({"pid": 1}, "-t/--tree"), ({"ps": {"port": 1234}}, "--page-server")):
+        field = "criu_opts." + list(extra)[0]
+        o = {"images_dir_fd": fd}
+        o.update(extra)
+        r, rc = request({"type": T["RESTORE"], "opts": o}, pass_fds=(fd,))
+        failed_with(r, field, cli, "means nothing for restore")
+        expect(rc not in (0, None), "criu exited %r" % rc)
+    os.close(fd)
+
+
 def t_unsupported_option(field, val, cli):
     bad_dump({field: val}, "--%s is not supported yet" % cli)
 
@@ -1445,6 +1468,7 @@ def main():
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
+        check("option_wrong_action", t_option_wrong_action)
         check("lazy_dump", t_lazy_dump)
         check("lazy_dump_no_dest_close", t_lazy_dump_no_dest, "close")
         check("lazy_dump_no_dest_kill", t_lazy_dump_no_dest, "kill")
