@@ -355,16 +355,19 @@ static const char *open_peer_dir(int n, const char *what, int mode, bool check)
 	return out;
 }
 
-/* action: the criu action the request is, "dump", "restore" or "page-server" */
+/* action: the criu action the request is, "dump", "restore", "page-server" or "check" */
 static int setup_request(CriuReq *req, const char *action)
 {
 	CriuOpts *o = req->opts;
 	bool dump = strcmp(action, "restore") != 0;
+	/* a check reads no images: its dirs are only where its log goes */
+	bool check = !strcmp(action, "check");
 	bool unpriv = peer.uid != geteuid();
 	uint64_t eff = 0;
 
 	if (dumped_or_restored) {
-		pr_err("one dump or restore per swrk session: start another criu swrk\n");
+		pr_err("one dump, restore or check with opts per swrk session (its options would carry over): "
+		       "start another criu swrk\n");
 		return -1;
 	}
 	dumped_or_restored = true;
@@ -383,15 +386,25 @@ static int setup_request(CriuReq *req, const char *action)
 	 * config file) still gets one, criu.log in the work dir, as clients
 	 * expect of a criu server: criu's stderr is often the client's /dev/null.
 	 */
-	if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG))
+	if (check && o->images_dir_fd < 0 && !o->has_work_dir_fd) {
+		if (opts.log_file && strcmp(opts.log_file, "-")) {
+			pr_err("criu_opts.log_file '%s' of a CHECK needs images_dir_fd or work_dir_fd: "
+			       "the log goes in one of them\n", opts.log_file);
+			denied = EBADRQC;
+			return -1;
+		}
+	} else if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG)) {
 		return -1;
-	if (o->images_dir_fd < 0) {
+	}
+	if (o->images_dir_fd < 0 && !check) {
 		pr_err("images_dir_fd is required\n");
 		return -1;
 	}
-	opts.imgs_dir = open_peer_dir(o->images_dir_fd, "images_dir_fd", dump ? W_OK : R_OK, unpriv);
-	if (!opts.imgs_dir)
-		return -1;
+	if (o->images_dir_fd >= 0) {
+		opts.imgs_dir = open_peer_dir(o->images_dir_fd, "images_dir_fd", dump ? W_OK : R_OK, unpriv);
+		if (!opts.imgs_dir)
+			return -1;
+	}
 	if (o->has_work_dir_fd) {
 		opts.work_dir = open_peer_dir(o->work_dir_fd, "work_dir_fd", W_OK, unpriv);
 		if (!opts.work_dir)
@@ -529,10 +542,17 @@ static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 	return 0;
 }
 
-static int do_check(void)
+/*
+ * CHECK: `criu check`. Its opts (libcriu's criu_check() sends the caller's)
+ * are taken as the command line's are: the log where they say, and an
+ * option that means nothing for a check refused, not forgotten.
+ */
+static int do_check(CriuReq *req)
 {
 	int out, save, ret;
 
+	if (req->opts && setup_request(req, "check"))
+		return -1;
 	/* the report is for the log, not for the client's stdout */
 	kerndat_init();
 	fflush(stdout);
@@ -620,7 +640,7 @@ static int handle(CriuReq *req)
 	switch (req->type) {
 	case CRIU_REQ_TYPE__DUMP: ret = do_dump(req, &resp, &d); break;
 	case CRIU_REQ_TYPE__RESTORE: ret = do_restore(req, &resp, &r); break;
-	case CRIU_REQ_TYPE__CHECK: ret = do_check(); break;
+	case CRIU_REQ_TYPE__CHECK: ret = do_check(req); break;
 	case CRIU_REQ_TYPE__VERSION: do_version(&resp, &v); ret = 0; break;
 	case CRIU_REQ_TYPE__FEATURE_CHECK: do_features(&resp, &f); ret = 0; break;
 	case CRIU_REQ_TYPE__WAIT_PID: ret = do_wait_pid(req, &resp); break;

@@ -194,6 +194,27 @@ def t_check():
     expect(rc == 0, "criu exited %r" % rc)
 
 
+def t_check_opts():
+    """CHECK's opts (libcriu's criu_check() sends the caller's) are taken: the log goes where
+    log_file says, an option that means nothing for a check is refused by name; without a dir
+    (libcriu's images_dir_fd -1) the check still runs."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": fd, "log_file": "check.log", "log_level": 4}},
+                    pass_fds=(fd,))
+    expect(r and r["success"] and rc == 0, "check: %r rc %r" % (r, rc))
+    log = os.path.join(d, "check.log")
+    expect(os.path.exists(log) and os.path.getsize(log) > 0, "no check.log in %r" % os.listdir(d))
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": fd, "leave_running": True}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "criu_opts.leave_running", "means nothing for check")
+    expect(rc not in (0, None), "criu exited %r" % rc)
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": -1}})
+    expect(r and r["success"] and rc == 0, "check without a dir: %r rc %r" % (r, rc))
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": -1, "log_file": "check.log"}})
+    failed_with(r, "log_file", "images_dir_fd or work_dir_fd")
+
+
 def t_keep_open():
     s = Swrk(CRIU, stderr=subprocess.DEVNULL)
     r1 = s.call({"type": T["VERSION"], "keep_open": True})
@@ -475,7 +496,7 @@ def t_second_dump_in_session():
     s.close()
     os.close(fd)
     failed_with(r1, "999999999")
-    failed_with(r2, "one dump or restore per swrk session")
+    failed_with(r2, "one dump, restore or check with opts per swrk session")
 
 
 def t_fuzz():
@@ -1438,6 +1459,7 @@ def main():
         check("version", t_version)
         check("feature_check", t_feature_check)
         check("check", t_check)
+        check("check_opts", t_check_opts)
         check("keep_open", t_keep_open)
         check("unknown_type", t_unknown_type)
         check("page_server", t_page_server)
