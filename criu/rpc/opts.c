@@ -68,6 +68,12 @@ static int opt_page_server(const CriuOpts *o, const char *cli)
 {
 	char port[16];
 
+	/* criu's own clients pass a connected socket there: not yet, and never to be listened past */
+	if (o->ps->has_fd) {
+		pr_err("criu_opts.ps.fd (a connected socket for the page server's pages) is not supported yet: "
+		       "give ps.address and ps.port\n");
+		return -1;
+	}
 	/* a PAGE_SERVER request's ps is where the server listens */
 	if (!o->lazy_pages && strcmp(rpc_action, "page-server") && set(cli, NULL))
 		return -1;

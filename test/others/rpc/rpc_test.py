@@ -1394,6 +1394,20 @@ def t_page_server():
     expect(gone, "the page server did not go once the dump was whole")
 
 
+def t_page_server_fd():
+    """ps.fd (a connected socket in place of address and port) is refused by name, not listened past."""
+    srv = new_dir("srv")
+    fd = dir_fd(srv)
+    r, rc = request({"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": 27599, "fd": 0}}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    if r and r.get("ps", {}).get("pid"):
+        os.kill(r["ps"]["pid"], signal.SIGKILL)
+    failed_with(r, "criu_opts.ps.fd")
+    expect(rc not in (0, None), "criu exited %r" % rc)
+    bad_dump({"ps": {"address": "127.0.0.1", "port": 27599, "fd": 0}, "leave_running": True}, "criu_opts.ps.fd")
+
+
 def t_pre_dump(typ):
     """PRE_DUMP (and SINGLE_PRE_DUMP), then DUMP with parent_img and track_mem, then RESTORE."""
     t = Target()
@@ -1463,6 +1477,7 @@ def main():
         check("keep_open", t_keep_open)
         check("unknown_type", t_unknown_type)
         check("page_server", t_page_server)
+        check("page_server_fd", t_page_server_fd)
         for typ, words in (("CPUINFO_DUMP", ["not implemented"]),
                            ("NOTIFY", ["no notification pending"])):
             check("not_yet_" + typ.lower(), t_not_yet, typ, words)
