@@ -492,12 +492,14 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
  */
 static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 {
-	int p[2];
+	int p[2], user_fd;
 	pid_t pid;
 	char c;
 
 	if (setup_request(req, "page-server"))
 		return -1;
+	/* the client's status_fd is told once the server listens, as by criu page-server --status-fd */
+	user_fd = opts.status_fd;
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
 		return -1;
@@ -510,6 +512,8 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	if (pid == 0) {
 		close(p[0]);
 		close(sk);
+		if (user_fd >= 0)
+			close(user_fd);
 		setsid();
 		opts.status_fd = p[1];
 		_exit(cr_page_server() ? 1 : 0);
@@ -522,6 +526,12 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 		return -1;
 	}
 	close(p[0]);
+	if (user_fd >= 0) {
+		if (write(user_fd, "\0", 1) != 1)
+			pr_pwarn("can't write status_fd");
+		close(user_fd);
+		opts.status_fd = -1;
+	}
 	ps->has_pid = ps->has_port = true;
 	ps->pid = pid;
 	ps->port = opts.port ? opts.port : PS_DEFAULT_PORT;

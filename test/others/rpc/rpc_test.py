@@ -1394,6 +1394,29 @@ def t_page_server():
     expect(gone, "the page server did not go once the dump was whole")
 
 
+def t_page_server_status_fd():
+    """PAGE_SERVER's status_fd (an fd of the client's) gets its byte once the server listens."""
+    srv = new_dir("srv")
+    fd = dir_fd(srv)
+    rd, wr = os.pipe()
+    port = 27900 + os.getpid() % 90
+    r, rc = request({"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                        "status_fd": wr}}, pass_fds=(fd,))
+    os.close(fd)
+    os.close(wr)
+    os.set_blocking(rd, False)
+    try:
+        got = os.read(rd, 16)
+    except BlockingIOError:
+        got = None
+    os.close(rd)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    expect(r and r["success"] and rc == 0, "PAGE_SERVER: %r rc %r" % (r, rc))
+    expect(got == b"\0", "status_fd got %r, not one zero byte" % got)
+
+
 def t_page_server_fd():
     """ps.fd (a connected socket in place of address and port) is refused by name, not listened past."""
     srv = new_dir("srv")
@@ -1478,6 +1501,7 @@ def main():
         check("unknown_type", t_unknown_type)
         check("page_server", t_page_server)
         check("page_server_fd", t_page_server_fd)
+        check("page_server_status_fd", t_page_server_status_fd)
         for typ, words in (("CPUINFO_DUMP", ["not implemented"]),
                            ("NOTIFY", ["no notification pending"])):
             check("not_yet_" + typ.lower(), t_not_yet, typ, words)
