@@ -396,6 +396,12 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 			       "macvlan[IN]:OUT are for restore)\n");
 		return -1;
 	}
+	/* cr_pre_dump_tasks() always lets the tree go on: a stopped tree was asked for and not had */
+	if (!strcmp(action, "pre-dump") && opts.leave_stopped) {
+		pr_err("%s-s/--leave-stopped means nothing for pre-dump: the tree always runs on after it\n",
+		       field ? "criu_opts.leave_stopped: " : "");
+		return -1;
+	}
 	if (opts.leave_running && opts.leave_stopped) {
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;

@@ -355,7 +355,7 @@ static const char *open_peer_dir(int n, const char *what, int mode, bool check)
 	return out;
 }
 
-/* action: the criu action the request is, "dump", "restore", "page-server" or "check" */
+/* action: the criu action the request is, "dump", "pre-dump", "restore", "page-server" or "check" */
 static int setup_request(CriuReq *req, const char *action)
 {
 	CriuOpts *o = req->opts;
@@ -468,7 +468,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (bad_pid_field(req, "a pre-dump") || setup_request(req, "dump"))
+	if (bad_pid_field(req, "a pre-dump") || setup_request(req, "pre-dump"))
 		return -1;
 	if (no_such_task("a pre-dump"))
 		return -1;

@@ -1300,6 +1300,7 @@ def t_option_misuse():
     d = new_dir("misuse", create=False)
     cases = [
         (("dump", "-t", "1", "-D", d, "-R", "-s"), (r"leave-running", r"leave-stopped")),
+        (("pre-dump", "-t", "1", "-D", d, "-s"), (r"leave-stopped", r"nothing for pre-dump")),
         (("dump", "-t", "1", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("restore", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("check", "stray"), (r"unexpected argument", r"stray")),

@@ -622,8 +622,15 @@ def t_option_wrong_action():
         field = "criu_opts." + list(extra)[0]
         r = bad_dump(extra, field, cli, "means nothing for dump")
         expect(r.get("cr_errno") == 56, "%s: cr_errno %r" % (field, r.get("cr_errno")))
+    t = Target()
     d = new_dir("img")
     fd = dir_fd(d)
+    # a pre-dump always lets the tree run on
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_stopped": True}},
+                    pass_fds=(fd,))
+    failed_with(r, "criu_opts.leave_stopped", "nothing for pre-dump")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
     for extra, cli in (({"leave_running": True}, "-R/--leave-running"), ({"freeze_cgroup": "/x"}, "--freeze-cgroup"),
                        ({"pid": 1}, "-t/--tree"), ({"ps": {"port": 1234}}, "--page-server")):
         field = "criu_opts." + list(extra)[0]
