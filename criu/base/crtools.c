@@ -135,6 +135,8 @@ static void usage(FILE *f)
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
 "      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
+"      --no-default-config  read neither /etc/criu/default.conf nor ~/.criu/default.conf\n"
+"                          (read before the command line, then $CRIU_CONFIG_FILE, when they exist)\n"
 "\n"
 "Mounts (a tree in a mount namespace of its own; Documentation/mounts.md):\n"
 "  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
@@ -198,6 +200,7 @@ enum {
 	OPT_LAZY_PAGES,
 	OPT_SNAPSHOT,
 	OPT_DAEMON,
+	OPT_NO_DEFAULT_CONFIG,
 };
 
 static const struct option longopts[] = {
@@ -256,6 +259,7 @@ static const struct option longopts[] = {
 	{ "lazy-pages", no_argument, NULL, OPT_LAZY_PAGES },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
+	{ "no-default-config", no_argument, NULL, OPT_NO_DEFAULT_CONFIG },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -573,6 +577,7 @@ static int handle_option(int c, const char *arg)
 	case OPT_EMPTY_NS: return ns_empty_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
+	case OPT_NO_DEFAULT_CONFIG: break;	/* seen by read_default_configs() */
 	case OPT_MANAGE_CGROUPS:
 		opts.manage_cgroups = cg_mode_parse(arg);
 		if (opts.manage_cgroups < 0) {
@@ -742,6 +747,36 @@ int parse_config_file(const char *path, bool missing_ok)
 	return rd < 0 ? -1 : ret;
 }
 
+/*
+ * The config files every criu reads before its command line, as users of
+ * criu expect (a "tcp-established" in /etc/criu/default.conf): the
+ * system's, the user's (~/.criu/default.conf), then $CRIU_CONFIG_FILE's,
+ * each overriding the one before and the command line all of them. A
+ * default file that is not there is skipped; one that can't be read or
+ * holds a bad line fails the command, rather than be left out unsaid.
+ * --no-default-config skips the two default files.
+ */
+static int read_default_configs(int argc, char **argv)
+{
+	const char *home = getenv("HOME"), *env = getenv("CRIU_CONFIG_FILE");
+	char path[PATH_MAX];
+	bool defaults = true;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--no-default-config"))
+			defaults = false;
+	if (defaults) {
+		if (access("/etc/criu/default.conf", F_OK) == 0 && parse_config_file("/etc/criu/default.conf", false))
+			return -1;
+		if (home && *home && snprintf(path, sizeof(path), "%s/.criu/default.conf", home) < (int)sizeof(path) &&
+		    access(path, F_OK) == 0 && parse_config_file(path, false))
+			return -1;
+	}
+	if (env && *env && parse_config_file(env, false))
+		return -1;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv)
 {
 	int c;
@@ -860,7 +895,7 @@ int main(int argc, char **argv)
 	log_init(NULL, DEFAULT_LOGLEVEL);
 	fault_init();
 	compel_set_fault(fault_hit);
-	if (parse_options(argc, argv))
+	if (read_default_configs(argc, argv) || parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {
 		usage(stderr);

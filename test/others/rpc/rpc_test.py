@@ -1099,6 +1099,44 @@ def t_missing_config_ok():
     t.kill()
 
 
+def t_default_config():
+    """The default config files are read, by criu swrk as by the command line: ~/.criu/default.conf
+    (as /etc/criu/default.conf, not written here: it is the machine's) and $CRIU_CONFIG_FILE; the
+    request's fields and the command line override them; --no-default-config skips the default one."""
+    home = new_dir("home")
+    os.mkdir(os.path.join(home, ".criu"))
+    with open(os.path.join(home, ".criu", "default.conf"), "w") as f:
+        f.write("# the user's defaults\nleave-running\n")
+    env = dict(os.environ, HOME=home)
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    s = Swrk(CRIU, pass_fds=(fd,), env=env, stderr=subprocess.DEVNULL)
+    r = s.call({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}})
+    rc = s.close()
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump: %r rc %r" % (r, rc))
+    expect(t.alive() and t.counting(), "~/.criu/default.conf's leave-running was not read: the tree was killed")
+    d = new_dir("img")
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "-o", "d.log"], env=env, capture_output=True)
+    expect(r.returncode == 0 and t.alive() and t.counting(), "criu dump: rc %d, the tree %s: %s" %
+           (r.returncode, "runs" if t.alive() else "killed", r.stderr[-300:]))
+    bad = os.path.join(home, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("no-such-option\n")
+    r = subprocess.run([CRIU, "check"], env=dict(env, CRIU_CONFIG_FILE=bad), capture_output=True)
+    expect(r.returncode != 0 and b"no-such-option" in r.stderr, "CRIU_CONFIG_FILE not read: rc %d %r" %
+           (r.returncode, r.stderr[-300:]))
+    with open(os.path.join(home, ".criu", "default.conf"), "w") as f:
+        f.write("no-such-option\n")
+    r = subprocess.run([CRIU, "check"], env=env, capture_output=True)
+    expect(r.returncode != 0 and b"no-such-option" in r.stderr, "a bad default.conf line was not said: rc %d %r" %
+           (r.returncode, r.stderr[-300:]))
+    r = subprocess.run([CRIU, "--no-default-config", "check"], env=env, capture_output=True)
+    expect(r.returncode == 0, "--no-default-config still read default.conf: %r" % r.stderr[-300:])
+    t.kill()
+
+
 def t_config_file():
     t = Target()
     d = new_dir("img")
@@ -1552,6 +1590,7 @@ def main():
         check("reply_size", t_reply_size)
         check("missing_config_file", t_missing_config_ok)
         check("config_file", t_config_file)
+        check("default_config", t_default_config)
         check("unpriv_dump_foreign", t_unpriv_dump_foreign)
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
