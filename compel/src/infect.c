@@ -577,25 +577,28 @@ static int frame_eintr(struct parasite_ctl *ctl)
 	return 0;
 }
 
-/* The signals pending for the thread or its process (/proc/TID/status), 0 if unknown. */
-static uint64_t pending_signals(pid_t tid)
+/* The signals pending for the thread or its process (/proc/TID/status): 0, -1 (reported). */
+static int pending_signals(pid_t tid, uint64_t *pending)
 {
 	char path[64], line[256];
-	uint64_t pending = 0;
 	FILE *f;
+	int r;
 
+	*pending = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
+	if (!f) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
 		unsigned long long v;
 
 		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
-			pending |= v;
+			*pending |= v;
 	}
 	fclose(f);
-	return pending;
+	return r;
 }
 
 /*
@@ -609,7 +612,7 @@ static uint64_t pending_signals(pid_t tid)
  */
 static int settle_pending(struct parasite_ctl *ctl)
 {
-	uint64_t want;
+	uint64_t want, pending;
 
 	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying)
 		return 0;
@@ -619,7 +622,9 @@ static int settle_pending(struct parasite_ctl *ctl)
 	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
 	if (!want)
 		return 0;
-	want &= pending_signals(ctl->pid);
+	if (pending_signals(ctl->pid, &pending))
+		return -1;
+	want &= pending;
 	if (!want)
 		return 0;
 	if (ctl->restart_code != K_ERESTARTSYS)
