@@ -406,6 +406,12 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 		       field ? "criu_opts.leave_stopped: " : "");
 		return -1;
 	}
+	/* as dump without --lazy-pages: nothing would be written to it, and its reader would wait on */
+	if (!strcmp(action, "pre-dump") && opts.status_fd >= 0) {
+		pr_err("%s--status-fd means nothing for pre-dump: it has no moment to say it is ready at "
+		       "(only dump --lazy-pages has)\n", field ? "criu_opts.status_fd: " : "");
+		return -1;
+	}
 	if (opts.leave_running && opts.leave_stopped) {
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;

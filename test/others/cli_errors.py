@@ -1301,6 +1301,7 @@ def t_option_misuse():
     cases = [
         (("dump", "-t", "1", "-D", d, "-R", "-s"), (r"leave-running", r"leave-stopped")),
         (("pre-dump", "-t", "1", "-D", d, "-s"), (r"leave-stopped", r"nothing for pre-dump")),
+        (("pre-dump", "-t", "1", "-D", d, "--status-fd", "1"), (r"--status-fd", r"pre-dump")),
         (("dump", "-t", "1", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("restore", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("check", "stray"), (r"unexpected argument", r"stray")),

@@ -630,6 +630,14 @@ def t_option_wrong_action():
                     pass_fds=(fd,))
     failed_with(r, "criu_opts.leave_stopped", "nothing for pre-dump")
     expect(t.alive() and t.counting(), "the tree was harmed")
+    # nothing would be written to its status_fd: refused, not left waited on
+    rd, wr = os.pipe()
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "status_fd": wr}},
+                    pass_fds=(fd,))
+    os.close(rd)
+    os.close(wr)
+    failed_with(r, "--status-fd", "pre-dump")
+    expect(t.alive() and t.counting(), "the tree was harmed")
     t.kill()
     for extra, cli in (({"leave_running": True}, "-R/--leave-running"), ({"freeze_cgroup": "/x"}, "--freeze-cgroup"),
                        ({"pid": 1}, "-t/--tree"), ({"ps": {"port": 1234}}, "--page-server")):
