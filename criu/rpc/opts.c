@@ -36,7 +36,7 @@ struct field_opt {
 	int (*custom)(const CriuOpts *o, const char *cli);
 };
 
-/* the criu action the request is ("dump", "restore", "page-server"): its options are checked against it */
+/* the criu action the request is ("dump", "pre-dump", "restore", "page-server", "check"): its fields are checked against it */
 static const char *rpc_action;
 
 static int set(const char *cli, const char *arg)
@@ -68,7 +68,7 @@ static int opt_page_server(const CriuOpts *o, const char *cli)
 {
 	char port[16];
 
-	/* criu's own clients pass a connected socket there: not yet, and never to be listened past */
+	/* a socket the client connected itself, in place of address and port: not yet, and not to be passed over */
 	if (o->ps->has_fd) {
 		pr_err("criu_opts.ps.fd (a connected socket for the page server's pages) is not supported yet: "
 		       "give ps.address and ps.port\n");
