@@ -131,7 +131,8 @@ static void usage(FILE *f)
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
 "                          here is taken (apparmor:unconfined, a module not enabled refuses)\n"
 "      --lsm-mount-context CTX  restore: refused (mount labels are not supported yet)\n"
-"      --feature NAME      with check: test one feature (exit 0 if present)\n"
+"      --feature NAME      with check: test feature NAME (exit 0 if present); repeated or\n"
+"                          NAME,NAME: exit 0 only if every one is\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
 "      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
@@ -468,6 +469,8 @@ static int parse_size(const char *arg, uint64_t *out)
 	return 0;
 }
 
+static const char *keep_arg(const char *arg);
+
 /*
  * One option, from the command line, a config file or a swrk request: all
  * three end here, so an option means the same wherever it comes from.
@@ -500,7 +503,20 @@ static int handle_option(int c, const char *arg)
 	case 'S': opts.restore_sibling = true; break;
 	case 'l': opts.file_locks = true; break;
 	case OPT_PIDFILE: opts.pidfile = arg; break;
-	case OPT_FEATURE: opts.feature = arg; break;
+	case OPT_FEATURE:
+		/* each --feature is asked, not only the last: kept as one list, NAME,NAME */
+		if (opts.feature) {
+			char *both;
+
+			if (asprintf(&both, "%s,%s", opts.feature, arg) < 0)
+				return -1;
+			arg = keep_arg(both);
+			free(both);
+			if (!arg)
+				return -1;
+		}
+		opts.feature = arg;
+		break;
 	case OPT_LINK_REMAP: opts.link_remap = true; break;
 	case OPT_GHOST_FIEMAP: break;	/* holes are always found with SEEK_DATA/SEEK_HOLE */
 	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;

@@ -1092,6 +1092,26 @@ def t_check_feature_known():
         raise Fail("check --feature %s does not name it; %s" % (feats[0], r.brief()))
 
 
+def t_check_feature_many():
+    """--feature given twice (or NAME,NAME): every one is asked, exit 0 only if all are there;
+    a feature not there is not hidden behind a later one that is."""
+    r = criu("check")
+    feats = feature_lines(r.out + r.err)
+    yes = [n for n, v in feats if v == "yes"]
+    no = [n for n, v in feats if v == "no"]
+    if not yes:
+        raise Fail("criu check reports no supported feature; %s" % r.brief())
+    r = criu("check", "--feature", yes[0], "--feature", yes[-1])
+    if r.rc != 0 or yes[0] not in r.out or yes[-1] not in r.out:
+        raise Fail("check --feature %s --feature %s: %s" % (yes[0], yes[-1], r.brief()))
+    for args in ((["--feature", "no_such_feature_xyz", "--feature", yes[0]], "no_such_feature_xyz"),
+                 (["--feature", "%s,no_such_feature_xyz" % yes[0]], "no_such_feature_xyz")) + \
+            (((["--feature", no[0], "--feature", yes[0]], no[0]),) if no else ()):
+        r = criu("check", *args[0])
+        if r.rc == 0 or args[1] not in r.out + r.err:
+            raise Fail("check %s: exit 0 or %s not named; %s" % (" ".join(args[0]), args[1], r.brief()))
+
+
 def t_check_feature_unknown():
     r = criu("check", "--feature", "no_such_feature_xyz")
     expect_error(r, r"unknown|not known|no such|unsupported", "no_such_feature_xyz")
@@ -1489,6 +1509,7 @@ def main():
         check("check", t_check)
         check("check_feature_known", t_check_feature_known)
         check("check_feature_unknown", t_check_feature_unknown)
+        check("check_feature_many", t_check_feature_many)
         check("show_garbage", t_show_garbage)
         check("show_short_file", t_show_short)
         check("show_missing_file", t_show_missing)
