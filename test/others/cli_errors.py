@@ -1339,6 +1339,7 @@ def t_option_misuse():
         (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
         (("dump", "-t", "1", "-D", d, "--external", "veth[eth0]:v0"), (r"veth/macvlan", r"nothing for dump")),
         (("dump", "-t", "1", "-D", d, "--veth-pair", "eth0=v0"), (r"--veth-pair", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--join-ns", "net:/proc/1/ns/net"), (r"--join-ns", r"nothing for dump")),
         (("restore", "-D", d, "--external", "pipe:[1]"), (r"--external RES", r"nothing for restore")),
         (("restore", "-D", d, "--external", "veth[eth0]"), (r"veth\[eth0\]",)),
         (("restore", "-D", d, "--veth-pair", "eth0"), (r"bad --veth-pair", r"IN=OUT")),

@@ -618,7 +618,8 @@ def t_option_wrong_action():
     with dump's."""
     for extra, cli in (({"rst_sibling": True}, "-S/--restore-sibling"),
                        ({"inherit_fd": [{"key": "pipe:[1]", "fd": 1}]}, "--inherit-fd"),
-                       ({"lsm_profile": "apparmor:unconfined"}, "--lsm-profile")):
+                       ({"lsm_profile": "apparmor:unconfined"}, "--lsm-profile"),
+                       ({"join_ns": [{"ns": "net", "ns_file": "/proc/1/ns/net"}]}, "--join-ns")):
         field = "criu_opts." + list(extra)[0]
         r = bad_dump(extra, field, cli, "means nothing for dump")
         expect(r.get("cr_errno") == 56, "%s: cr_errno %r" % (field, r.get("cr_errno")))
