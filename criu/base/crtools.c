@@ -302,6 +302,7 @@ static const struct opt_use {
 	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
 	{ OPT_VETH_PAIR, "--veth-pair", A_RESTORE },
 	{ OPT_JOIN_NS, "--join-ns", A_RESTORE },
+	{ OPT_EMPTY_NS, "--empty-ns", A_DUMP | A_RESTORE },
 	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
 	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
 	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },

@@ -1333,6 +1333,7 @@ def t_option_misuse():
         (("dump", "-t", "1", "-D", d, "--inherit-fd", "fd[0]:x"), (r"--inherit-fd", r"nothing for dump")),
         (("restore", "-D", d, "--ghost-limit", "1M"), (r"--ghost-limit", r"nothing for restore")),
         (("check", "-t", "1"), (r"--tree", r"nothing for check")),
+        (("check", "--empty-ns", "net"), (r"--empty-ns", r"nothing for check")),
         (("dump", "-t", "1", "-D", d, "--feature", "x"), (r"--feature", r"nothing for dump")),
         (("dump", "-t", "1", "-D", d, "--skip-in-flight", "x"), (r"unexpected argument", r"'x'")),
         (("restore", "-D", d, "--skip-in-flight"), (r"--skip-in-flight", r"nothing for restore")),
