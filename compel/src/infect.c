@@ -641,7 +641,8 @@ static int settle_pending(struct parasite_ctl *ctl)
 {
 	uint64_t want, pending;
 
-	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying)
+	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying ||
+	    ctl->settle_failed)
 		return 0;
 	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
 	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
@@ -649,13 +650,18 @@ static int settle_pending(struct parasite_ctl *ctl)
 	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
 	if (!want)
 		return 0;
-	if (pending_signals(ctl->pid, &pending))
-		return -1;
+	if (pending_signals(ctl->pid, &pending)) {
+		ctl->settle_failed = 1;	/* reported: the cure fails for it, nothing else is held up */
+		return 0;
+	}
 	want &= pending;
 	if (!want)
 		return 0;
-	if (ctl->restart_code != K_ERESTARTSYS)
-		return frame_eintr(ctl);
+	if (ctl->restart_code != K_ERESTARTSYS) {
+		if (frame_eintr(ctl))
+			ctl->settle_failed = 1;
+		return 0;
+	}
 	ctl->query_sig = __builtin_ctzll(want) + 1;
 	return 0;
 }
@@ -833,18 +839,21 @@ static int settle_by_sa_restart(struct parasite_ctl *ctl)
 	ctl->querying = 0;
 	ctl->query_sig = 0;
 	if (err)
-		return -1;
+		goto fail;
 	if (ret) {
 		cpr_err("task %d: can't read the action of its signal %d: %s\n", ctl->pid, sig, strerror(-ret));
-		return -1;
+		goto fail;
 	}
 	if (process_vm_readv(ctl->pid, &l, 1, &r, 1, 0) != sizeof(act)) {
 		cpr_perror("task %d: reading the action of its signal %d", ctl->pid, sig);
-		return -1;
+		goto fail;
 	}
 	if (!(act.flags & SA_RESTART))
-		return frame_eintr(ctl);
+		return frame_eintr(ctl) ? (ctl->settle_failed = 1, 0) : 0;
 	ctl->sa_restart |= 1ULL << (sig - 1);	/* not asked again */
+	return 0;
+fail:
+	ctl->settle_failed = 1;	/* reported: the cure fails for it, nothing else is held up */
 	return 0;
 }
 
@@ -1465,7 +1474,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	 */
 	ctl->blob_heals = 0;
 	if (settle_pending(ctl) || (ctl->query_sig && settle_by_sa_restart(ctl)))
-		return -1;
+		ret = -1;
 	if (ctl->sys_ret_ip && write_task(ctl->pid, ctl->frame, &ctl->sigret_ip, sizeof(ctl->sigret_ip)))
 		return -1;
 	cpr_debug("task %d: heals through its own restorer\n", ctl->pid);
@@ -1586,6 +1595,9 @@ int compel_cure(struct parasite_ctl *ctl)
 			ret = -1;
 	}
 	(void)sret;
+	/* a look at its pending signals failed (reported then): the work done is not to be trusted whole */
+	if (ctl->settle_failed)
+		ret = -1;
 	compel_free_thread_state(&ctl->orig);
 	free(ctl->fds_before);
 	free(ctl);
