@@ -461,6 +461,32 @@ static int seccomp_mode(pid_t pid, uint64_t *caught)
 }
 
 /*
+ * The waits that end with a bare -EINTR when their task merely stops
+ * (signal(7)): sigtimedwait(), epoll_wait(), semop(). Our interrupt is such
+ * a stop: the task would see an EINTR that no signal of its own caused (a
+ * sigwaitinfo() loop that takes EINTR for an error gives up). Had we not
+ * come, it would still wait: so it is left as a syscall that restarts
+ * unless a handler runs (-ERESTARTNOHAND, pause()'s code), which gives
+ * back the EINTR of a signal that is pending for a handler. The images
+ * carry that code too. A timeout counts from the restart, as a sleep's.
+ */
+static void eintr_wait_restarts(struct user_regs_struct *r)
+{
+	if ((long)(int)r->rax != -EINTR || r->cs != 0x33)	/* 64-bit syscall numbers */
+		return;
+	switch ((long)r->orig_rax) {
+	case __NR_rt_sigtimedwait:
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+	case __NR_semop:
+	case __NR_semtimedop:
+		r->rax = -514;	/* ERESTARTNOHAND */
+		break;
+	}
+}
+
+/*
  * A ctl for @tid with its state saved and its heal frame written (nothing
  * of the task's own is changed yet). @leader, if given, lends its blob for
  * running syscalls; otherwise they run from a syscall insn of the task's.
@@ -479,6 +505,7 @@ static struct parasite_ctl *prepare(pid_t tid, struct parasite_ctl *leader)
 	ctl->sock = ctl->listen_sock = -1;
 	if (compel_get_thread_state(tid, &ctl->orig))
 		goto err;
+	eintr_wait_restarts(&ctl->orig.regs);
 	if (leader) {
 		ctl->blob = leader->blob;
 		ctl->remote_map = leader->remote_map;
@@ -577,25 +604,28 @@ static int frame_eintr(struct parasite_ctl *ctl)
 	return 0;
 }
 
-/* The signals pending for the thread or its process (/proc/TID/status), 0 if unknown. */
-static uint64_t pending_signals(pid_t tid)
+/* The signals pending for the thread or its process (/proc/TID/status): 0, -1 (reported). */
+static int pending_signals(pid_t tid, uint64_t *pending)
 {
 	char path[64], line[256];
-	uint64_t pending = 0;
 	FILE *f;
+	int r;
 
+	*pending = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
+	if (!f) {
+		cpr_perror("open %s", path);
+		return -1;
+	}
+	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
 		unsigned long long v;
 
 		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
-			pending |= v;
+			*pending |= v;
 	}
 	fclose(f);
-	return pending;
+	return r;
 }
 
 /*
@@ -609,9 +639,10 @@ static uint64_t pending_signals(pid_t tid)
  */
 static int settle_pending(struct parasite_ctl *ctl)
 {
-	uint64_t want;
+	uint64_t want, pending;
 
-	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying)
+	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying ||
+	    ctl->settle_failed)
 		return 0;
 	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
 	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
@@ -619,11 +650,18 @@ static int settle_pending(struct parasite_ctl *ctl)
 	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
 	if (!want)
 		return 0;
-	want &= pending_signals(ctl->pid);
+	if (pending_signals(ctl->pid, &pending)) {
+		ctl->settle_failed = 1;	/* reported: the cure fails for it, nothing else is held up */
+		return 0;
+	}
+	want &= pending;
 	if (!want)
 		return 0;
-	if (ctl->restart_code != K_ERESTARTSYS)
-		return frame_eintr(ctl);
+	if (ctl->restart_code != K_ERESTARTSYS) {
+		if (frame_eintr(ctl))
+			ctl->settle_failed = 1;
+		return 0;
+	}
 	ctl->query_sig = __builtin_ctzll(want) + 1;
 	return 0;
 }
@@ -801,18 +839,21 @@ static int settle_by_sa_restart(struct parasite_ctl *ctl)
 	ctl->querying = 0;
 	ctl->query_sig = 0;
 	if (err)
-		return -1;
+		goto fail;
 	if (ret) {
 		cpr_err("task %d: can't read the action of its signal %d: %s\n", ctl->pid, sig, strerror(-ret));
-		return -1;
+		goto fail;
 	}
 	if (process_vm_readv(ctl->pid, &l, 1, &r, 1, 0) != sizeof(act)) {
 		cpr_perror("task %d: reading the action of its signal %d", ctl->pid, sig);
-		return -1;
+		goto fail;
 	}
 	if (!(act.flags & SA_RESTART))
-		return frame_eintr(ctl);
+		return frame_eintr(ctl) ? (ctl->settle_failed = 1, 0) : 0;
 	ctl->sa_restart |= 1ULL << (sig - 1);	/* not asked again */
+	return 0;
+fail:
+	ctl->settle_failed = 1;	/* reported: the cure fails for it, nothing else is held up */
 	return 0;
 }
 
@@ -1401,8 +1442,10 @@ static int rebase(struct parasite_ctl *ctl)
 	ctl->blob_heals = 0;
 	ctl->sa_restart = 0;
 	/* it ran its own code: its handlers may have changed */
-	if (compel_get_thread_state(ctl->pid, &ctl->orig) || seccomp_mode(ctl->pid, &ctl->caught) < 0 ||
-	    compel_write_frame(ctl, ctl->sigret_ip))
+	if (compel_get_thread_state(ctl->pid, &ctl->orig))
+		return -1;
+	eintr_wait_restarts(&ctl->orig.regs);
+	if (seccomp_mode(ctl->pid, &ctl->caught) < 0 || compel_write_frame(ctl, ctl->sigret_ip))
 		return -1;
 	return 0;
 }
@@ -1431,7 +1474,7 @@ static int unmap_and_put_back(struct parasite_ctl *ctl)
 	 */
 	ctl->blob_heals = 0;
 	if (settle_pending(ctl) || (ctl->query_sig && settle_by_sa_restart(ctl)))
-		return -1;
+		ret = -1;
 	if (ctl->sys_ret_ip && write_task(ctl->pid, ctl->frame, &ctl->sigret_ip, sizeof(ctl->sigret_ip)))
 		return -1;
 	cpr_debug("task %d: heals through its own restorer\n", ctl->pid);
@@ -1552,6 +1595,9 @@ int compel_cure(struct parasite_ctl *ctl)
 			ret = -1;
 	}
 	(void)sret;
+	/* a look at its pending signals failed (reported then): the work done is not to be trusted whole */
+	if (ctl->settle_failed)
+		ret = -1;
 	compel_free_thread_state(&ctl->orig);
 	free(ctl->fds_before);
 	free(ctl);

@@ -39,6 +39,7 @@ struct parasite_ctl {
 	int frame_eintr;		/* the frame returns -EINTR: settled */
 	int query_sig;			/* a pending signal whose SA_RESTART settles the frame */
 	int querying;			/* reading that */
+	int settle_failed;		/* a look at the pending signals failed (reported): no more */
 
 	const struct compel_blob *blob;
 	unsigned long remote_map;	/* shared area in the task */

@@ -131,10 +131,13 @@ static void usage(FILE *f)
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
 "                          here is taken (apparmor:unconfined, a module not enabled refuses)\n"
 "      --lsm-mount-context CTX  restore: refused (mount labels are not supported yet)\n"
-"      --feature NAME      with check: test one feature (exit 0 if present)\n"
+"      --feature NAME      with check: test feature NAME (exit 0 if present); repeated or\n"
+"                          NAME,NAME: exit 0 only if every one is\n"
 "      --action-script SCRIPT  run SCRIPT at each hook (pre-dump, post-dump, post-restore, ...),\n"
 "                          with CRTOOLS_SCRIPT_ACTION set; a failing script fails the action\n"
 "      --config FILE       options from FILE, one a line: long name without dashes, argument\n"
+"      --no-default-config  read neither /etc/criu/default.conf nor ~/.criu/default.conf\n"
+"                          (read before the command line, then $CRIU_CONFIG_FILE, when they exist)\n"
 "\n"
 "Mounts (a tree in a mount namespace of its own; Documentation/mounts.md):\n"
 "  -r, --root DIR          restore: the root mount is a bind of DIR (dump: accepted, not needed)\n"
@@ -198,6 +201,7 @@ enum {
 	OPT_LAZY_PAGES,
 	OPT_SNAPSHOT,
 	OPT_DAEMON,
+	OPT_NO_DEFAULT_CONFIG,
 };
 
 static const struct option longopts[] = {
@@ -256,6 +260,7 @@ static const struct option longopts[] = {
 	{ "lazy-pages", no_argument, NULL, OPT_LAZY_PAGES },
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
+	{ "no-default-config", no_argument, NULL, OPT_NO_DEFAULT_CONFIG },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -296,6 +301,8 @@ static const struct opt_use {
 	/* mnt[KEY]:PATH, veth[IN]:OUT[@BR] and macvlan[IN]:OUT at restore; the other kinds only at dump */
 	{ OPT_EXTERNAL, "--external", A_DUMP | A_RESTORE },
 	{ OPT_VETH_PAIR, "--veth-pair", A_RESTORE },
+	{ OPT_JOIN_NS, "--join-ns", A_RESTORE },
+	{ OPT_EMPTY_NS, "--empty-ns", A_DUMP | A_RESTORE },
 	{ 'r', "-r/--root", A_DUMP | A_RESTORE },
 	{ 'M', "-M/--ext-mount-map", A_DUMP | A_RESTORE },
 	{ OPT_EXT_SHARING, "--enable-external-sharing", A_DUMP | A_RESTORE },
@@ -373,7 +380,7 @@ static int check_snapshot_use(const char *action)
 }
 
 /* Options that don't apply to @action, conflicts, stray arguments: errors. */
-static int check_option_use(const char *action, int nr_args, char **args)
+static int check_option_use(const char *action, int nr_args, char **args, const char *field)
 {
 	int bit = action_bit(action), max_args = !strcmp(action, "show") ? 1 : 0;
 
@@ -381,7 +388,18 @@ static int check_option_use(const char *action, int nr_args, char **args)
 		return 0;	/* swrk takes its own; unknown actions are reported as such */
 	for (size_t i = 0; i < ARRAY_SIZE(opt_uses); i++)
 		if (opts_seen[opt_uses[i].opt] && !(opt_uses[i].actions & bit)) {
-			pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
+			/*
+			 * libcriu's criu_check() sends whatever its caller set
+			 * for a dump: a check has nothing they could get wrong
+			 */
+			if (field && !strcmp(action, "check")) {
+				pr_warn("%s (%s) means nothing for check: ignored\n", field, opt_uses[i].name);
+				continue;
+			}
+			if (field)	/* a swrk request's: named as the client knows it */
+				pr_err("%s (%s) means nothing for %s\n", field, opt_uses[i].name, action);
+			else
+				pr_err("%s means nothing for %s\n", opt_uses[i].name, action);
 			return -1;
 		}
 	if ((bit == A_RESTORE && ext_dump) || (bit == A_DUMP && ext_restore)) {
@@ -391,6 +409,18 @@ static int check_option_use(const char *action, int nr_args, char **args)
 		else
 			pr_err("--external veth/macvlan means nothing for dump (veth[IN]:OUT[@BRIDGE] and "
 			       "macvlan[IN]:OUT are for restore)\n");
+		return -1;
+	}
+	/* cr_pre_dump_tasks() always lets the tree go on: a stopped tree was asked for and not had */
+	if (!strcmp(action, "pre-dump") && opts.leave_stopped) {
+		pr_err("%s-s/--leave-stopped means nothing for pre-dump: the tree always runs on after it\n",
+		       field ? "criu_opts.leave_stopped: " : "");
+		return -1;
+	}
+	/* as dump without --lazy-pages: nothing would be written to it, and its reader would wait on */
+	if (!strcmp(action, "pre-dump") && opts.status_fd >= 0) {
+		pr_err("%s--status-fd means nothing for pre-dump: it has no moment to say it is ready at "
+		       "(only dump --lazy-pages has)\n", field ? "criu_opts.status_fd: " : "");
 		return -1;
 	}
 	if (opts.leave_running && opts.leave_stopped) {
@@ -449,6 +479,8 @@ static int parse_size(const char *arg, uint64_t *out)
 	return 0;
 }
 
+static const char *keep_arg(const char *arg);
+
 /*
  * One option, from the command line, a config file or a swrk request: all
  * three end here, so an option means the same wherever it comes from.
@@ -481,7 +513,20 @@ static int handle_option(int c, const char *arg)
 	case 'S': opts.restore_sibling = true; break;
 	case 'l': opts.file_locks = true; break;
 	case OPT_PIDFILE: opts.pidfile = arg; break;
-	case OPT_FEATURE: opts.feature = arg; break;
+	case OPT_FEATURE:
+		/* each --feature is asked, not only the last: kept as one list, NAME,NAME */
+		if (opts.feature) {
+			char *both;
+
+			if (asprintf(&both, "%s,%s", opts.feature, arg) < 0)
+				return -1;
+			arg = keep_arg(both);
+			free(both);
+			if (!arg)
+				return -1;
+		}
+		opts.feature = arg;
+		break;
 	case OPT_LINK_REMAP: opts.link_remap = true; break;
 	case OPT_GHOST_FIEMAP: break;	/* holes are always found with SEEK_DATA/SEEK_HOLE */
 	case OPT_EXT_UNIX_SK: opts.ext_unix_sk = true; break;
@@ -564,6 +609,7 @@ static int handle_option(int c, const char *arg)
 	case OPT_EMPTY_NS: return ns_empty_add(arg);
 	case OPT_ACTION_SCRIPT: return action_script_add(arg);
 	case OPT_CONFIG: return parse_config_file(arg, false);
+	case OPT_NO_DEFAULT_CONFIG: break;	/* seen by read_default_configs() */
 	case OPT_MANAGE_CGROUPS:
 		opts.manage_cgroups = cg_mode_parse(arg);
 		if (opts.manage_cgroups < 0) {
@@ -630,13 +676,21 @@ static const char *keep_arg(const char *arg)
 	return k->s;
 }
 
-int cr_option_set(const char *name, const char *arg)
+/*
+ * name given by the user (a swrk request's field) rather than by a config
+ * file: like an option of the command line, it is then checked against
+ * the action with cr_option_check_use(). A config file's options are not,
+ * as on the command line: one file serves every action.
+ */
+static int option_set(const char *name, const char *arg, bool given)
 {
 	const struct option *o;
 
 	for (o = longopts; o->name; o++)
 		if (!strcmp(o->name, name))
 			break;
+	if (given && o->name && o->val >= 0 && o->val < (int)sizeof(opts_seen))
+		opts_seen[o->val] = 1;
 	if (!o->name || o->val == 'V' || o->val == 'h') {
 		pr_err("option --%s is not supported yet\n", name);
 		return -2;
@@ -654,6 +708,22 @@ int cr_option_set(const char *name, const char *arg)
 		return -1;
 	}
 	return handle_option(o->val, arg);
+}
+
+int cr_option_set(const char *name, const char *arg)
+{
+	return option_set(name, arg, false);
+}
+
+int cr_option_given(const char *name, const char *arg)
+{
+	return option_set(name, arg, true);
+}
+
+/* The options given so far (cr_option_given) against @action, as for a command line; field: the last one's name. */
+int cr_option_check_use(const char *action, const char *field)
+{
+	return check_option_use(action, 0, NULL, field);
 }
 
 /*
@@ -707,6 +777,36 @@ int parse_config_file(const char *path, bool missing_ok)
 	}
 	fclose(f);
 	return rd < 0 ? -1 : ret;
+}
+
+/*
+ * The config files every criu reads before its command line, as users of
+ * criu expect (a "tcp-established" in /etc/criu/default.conf): the
+ * system's, the user's (~/.criu/default.conf), then $CRIU_CONFIG_FILE's,
+ * each overriding the one before and the command line all of them. A
+ * default file that is not there is skipped; one that can't be read or
+ * holds a bad line fails the command, rather than be left out unsaid.
+ * --no-default-config skips the two default files.
+ */
+static int read_default_configs(int argc, char **argv)
+{
+	const char *home = getenv("HOME"), *env = getenv("CRIU_CONFIG_FILE");
+	char path[PATH_MAX];
+	bool defaults = true;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--no-default-config"))
+			defaults = false;
+	if (defaults) {
+		if (access("/etc/criu/default.conf", F_OK) == 0 && parse_config_file("/etc/criu/default.conf", false))
+			return -1;
+		if (home && *home && snprintf(path, sizeof(path), "%s/.criu/default.conf", home) < (int)sizeof(path) &&
+		    access(path, F_OK) == 0 && parse_config_file(path, false))
+			return -1;
+	}
+	if (env && *env && parse_config_file(env, false))
+		return -1;
+	return 0;
 }
 
 static int parse_options(int argc, char **argv)
@@ -827,14 +927,14 @@ int main(int argc, char **argv)
 	log_init(NULL, DEFAULT_LOGLEVEL);
 	fault_init();
 	compel_set_fault(fault_hit);
-	if (parse_options(argc, argv))
+	if (read_default_configs(argc, argv) || parse_options(argc, argv))
 		return 1;
 	if (optind >= argc) {
 		usage(stderr);
 		return 1;
 	}
 	action = argv[optind];
-	if (check_option_use(action, argc - optind - 1, argv + optind + 1))
+	if (check_option_use(action, argc - optind - 1, argv + optind + 1, NULL))
 		return 1;
 	compel_set_log(compel_log);
 	compel_set_interrupt(interrupted);

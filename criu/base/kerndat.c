@@ -200,17 +200,35 @@ int cr_check(const char *feature)
 
 	mntns = mnt_ns_supported();
 	lazy = lazy_pages_supported();
+	/* NAME[,NAME...] (--feature repeated): each is answered, and all must be there */
 	if (feature) {
-		int have = cr_feature_check(feature);
+		char name[64];
+		int ret = 0;
 
-		if (have < 0) {
-			fprintf(stderr, "unknown feature %s\n", feature);
-			return 1;
+		for (const char *p = feature, *e; *p; p = *e ? e + 1 : e) {
+			int have;
+
+			e = strchrnul(p, ',');
+			if (e == p || e - p >= (long)sizeof(name)) {
+				fprintf(stderr, "bad feature name '%.*s'\n", (int)(e - p), p);
+				ret = 1;
+				continue;
+			}
+			memcpy(name, p, e - p);
+			name[e - p] = '\0';
+			have = cr_feature_check(name);
+			if (have < 0) {
+				fprintf(stderr, "unknown feature %s\n", name);
+				ret = 1;
+				continue;
+			}
+			printf("%s is %ssupported\n", name, have ? "" : "NOT ");
+			if (!have && (!strcmp(name, "lazy_pages") || !strcmp(name, "uffd-noncoop")))
+				printf("  %s\n", lazy_pages_why());
+			if (!have)
+				ret = 1;
 		}
-		printf("%s is %ssupported\n", feature, have ? "" : "NOT ");
-		if (!have && (!strcmp(feature, "lazy_pages") || !strcmp(feature, "uffd-noncoop")))
-			printf("  %s\n", lazy_pages_why());
-		return have ? 0 : 1;
+		return ret;
 	}
 
 	uname(&u);

@@ -106,7 +106,10 @@ static int peek_signals(pid_t pid, int shared, SiginfoEntry **out, size_t *nr, u
 		long n = ptrace(PTRACE_PEEKSIGINFO, pid, &arg, chunk);
 
 		if (n < 0) {
+			int e = errno;
+
 			pr_perror("PTRACE_PEEKSIGINFO of %d", pid);
+			errno = e;	/* ESRCH: the caller tells why */
 			return -1;
 		}
 		if (n == 0)
@@ -1788,6 +1791,28 @@ static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
 }
 
 /*
+ * Can timer @i of @dc come back with its own signal pending (its list has
+ * @others other signals of that number)? 0, or -1 said.
+ */
+static int timer_pending_ok(struct dump_ctx *dc, int i, size_t others)
+{
+	int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+
+	if (others || (!(dc->timers[i].notify & SIGEV_THREAD_ID) && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
+		pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
+		       "number queued; not supported\n", dc->pid, signo, id);
+		return -1;
+	}
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME && clock != CLOCK_TAI) {
+		pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
+		       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo, id,
+		       clock);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A timer's own signal, pending (it fired while blocked): the kernel keeps
  * one per timer, and counts the expiries after it as its overruns. It is
  * not queued again as a signal of its own at restore (it would come twice,
@@ -1801,7 +1826,7 @@ static size_t count_signo(const SiginfoEntry *l, size_t n, int signo)
 static int match_timer_signals(struct dump_ctx *dc)
 {
 	for (int i = 0; i < dc->nr_timers; i++) {
-		int signo = dc->timers[i].signo, id = dc->timers[i].id, clock = dc->timers[i].clock;
+		int signo = dc->timers[i].signo, id = dc->timers[i].id;
 		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID;
 		SiginfoEntry *l = dc->sig_shared;
 		size_t *n = &dc->nr_sig_shared, j;
@@ -1819,19 +1844,8 @@ static int match_timer_signals(struct dump_ctx *dc)
 			;
 		if (j == *n)
 			continue;
-		if (count_signo(l, *n, signo) > 1 ||
-		    (!to_thread && count_signo(dc->th[0].sig, dc->th[0].nr_sig, signo))) {
-			pr_err("can't dump task %d: the signal %d of POSIX timer %d is pending with other signals of that "
-			       "number queued; not supported\n", dc->pid, signo, id);
+		if (timer_pending_ok(dc, i, count_signo(l, *n, signo) - 1))
 			return -1;
-		}
-		if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC && clock != CLOCK_BOOTTIME &&
-		    clock != CLOCK_TAI) {
-			pr_err("can't dump task %d: the signal %d of POSIX timer %d (clock %d) is pending; only timers of "
-			       "the realtime, monotonic, boottime and TAI clocks are supported with one\n", dc->pid, signo,
-			       id, clock);
-			return -1;
-		}
 		dc->timers[i].pending = 1;
 		memmove(&l[j], &l[j + 1], (*n - j - 1) * sizeof(*l));
 		(*n)--;
@@ -1924,8 +1938,13 @@ static int recheck_list(pid_t pid, int shared, SiginfoEntry **list, size_t *n, u
 	size_t nn = 0, nnew = 0;
 	int ret = -1;
 
-	if (peek_signals(pid, shared, &nl, &nn, &nb))
+	if (peek_signals(pid, shared, &nl, &nn, &nb)) {
+		/* only SIGKILL ends a task criu holds */
+		if (errno == ESRCH)
+			pr_err("can't dump task %d: it died while it was held (SIGKILL?), the images have it alive\n",
+			       pid);
 		goto out;
+	}
 	if (signals_since(*list, *n, nl, nn, &nnew)) {
 		pr_err("can't dump task %d: its %s pending signals changed while it was held\n", pid,
 		       shared ? "shared" : "own");
@@ -1943,19 +1962,99 @@ out:
 }
 
 /*
+ * The alarm (ITIMER_REAL) went off while the tree was held: its SIGALRM
+ * (SI_KERNEL, which no one else sends) is among the signals that came
+ * since entry @from of the shared list. The timer was read armed before
+ * that: restored so, it would go off again after the restore, a one-shot
+ * alarm twice. It is recorded as the kernel has it now: a one-shot one
+ * spent, a periodic one at 0 with its interval, armed again when its
+ * signal is taken (rearm_fired_itimer() at restore).
+ */
+static void settle_fired_alarm(struct dump_ctx *dc, size_t from)
+{
+	struct k_itimerval *it = &dc->misc.itimer[ITIMER_REAL];
+
+	for (size_t i = from; i < dc->nr_sig_shared; i++) {
+		int32_t signo;
+
+		memcpy(&signo, dc->sig_shared[i].siginfo.data, sizeof(signo));
+		if (signo != SIGALRM || si_code_of(&dc->sig_shared[i]) != SI_KERNEL)
+			continue;
+		if (it->value_sec || it->value_usec)
+			pr_info("task %d: its alarm went off during the dump\n", dc->pid);
+		it->value_sec = it->value_usec = 0;
+		return;
+	}
+}
+
+/*
+ * A one-shot POSIX timer that went off after the signals were read and
+ * before the parasite read the timers: read spent, its signal in no list
+ * (the second read leaves timers' signals out, for a timer fires again
+ * after the restore), it would come back spent with no signal, its expiry
+ * lost. Its signal, pending now, is recorded as such. 1 if one was, 0, -1.
+ */
+static int settle_spent_timers(struct dump_ctx *dc)
+{
+	int found = 0;
+
+	for (int i = 0; i < dc->nr_timers; i++) {
+		struct k_itimerspec *sp = &dc->misc.timers[i].spec;
+		int to_thread = dc->timers[i].notify & SIGEV_THREAD_ID, shared = 1, r;
+		SiginfoEntry *l = dc->sig_shared, *nl = NULL;
+		size_t n = dc->nr_sig_shared, nn = 0, j;
+		uint8_t (*nb)[128] = NULL;
+		pid_t from = dc->pid;
+
+		if ((dc->timers[i].notify & ~SIGEV_THREAD_ID) == SIGEV_NONE || dc->timers[i].pending ||
+		    sp->value_sec || sp->value_nsec || sp->interval_sec || sp->interval_nsec)
+			continue;
+		for (int t = 0; to_thread && t < dc->nr_th; t++)
+			if (dc->th[t].tid == dc->timers[i].tid) {
+				l = dc->th[t].sig;
+				n = dc->th[t].nr_sig;
+				from = dc->th[t].tid;
+				shared = 0;
+			}
+		if (to_thread && shared)
+			continue;	/* a thread gone: its signal with it */
+		r = peek_signals(from, shared, &nl, &nn, &nb);
+		for (j = 0; !r && j < nn && !is_timer_signal(nl[j].siginfo.data, dc->timers[i].id, dc->timers[i].signo);
+		     j++)
+			;
+		free(nl);
+		free(nb);
+		if (r)
+			return -1;
+		if (j == nn)
+			continue;
+		if (timer_pending_ok(dc, i, count_signo(l, n, dc->timers[i].signo)))
+			return -1;
+		pr_info("task %d: POSIX timer %d went off during the dump: its signal %d is pending\n", dc->pid,
+			dc->timers[i].id, dc->timers[i].signo);
+		dc->timers[i].pending = 1;
+		dc->misc.timers[i].sig_overrun = 0;
+		found = 1;
+	}
+	return found;
+}
+
+/*
  * Signals sent to the tree after their lists were read, while it was held:
  * they are the tree's as much as the ones before, and the killed tree
- * would lose them. The lists are read again just before the kill and the
- * cores of a process whose lists grew are written again. What comes
- * between this and the kill is lost (microseconds). A POSIX timer's own
- * signal that came meanwhile is left out: the timer is restored as it was
- * read, and fires again.
+ * would lose them. The lists are read again after the post-dump hook,
+ * and the cores of a process whose lists grew are written again. What
+ * comes between this and the kill is lost (microseconds, but for a lazy
+ * dump's serving). A POSIX
+ * timer's own signal that came meanwhile is left out: the timer is
+ * restored as it was read, and fires again.
  */
 static int recheck_signals(struct dump_tree *t)
 {
 	for (int i = 0; i < t->nr; i++) {
 		struct dump_ctx *dc = &t->p[i];
 		int grew = 0, r;
+		size_t from;
 
 		if (dc->zombie || !dc->th)
 			continue;
@@ -1967,7 +2066,14 @@ static int recheck_signals(struct dump_tree *t)
 				return -1;
 			grew |= r;
 		}
+		from = dc->nr_sig_shared;
 		r = recheck_list(dc->pid, 1, &dc->sig_shared, &dc->nr_sig_shared, &dc->shared_buf);
+		if (r < 0)
+			return -1;
+		if (r)
+			settle_fired_alarm(dc, from);
+		grew |= r;
+		r = settle_spent_timers(dc);
 		if (r < 0)
 			return -1;
 		grew |= r;
@@ -2674,11 +2780,17 @@ static int dump_tree_of(pid_t pid)
 	/* the last word before the tree is killed: a failure here leaves it running */
 	if (run_hook(HOOK_POST_DUMP, 0, -1))
 		goto out_resume;
+	/*
+	 * Signals that came meanwhile (the hook's too) are the tree's: read
+	 * as late as the images may still change. Not after the serving of
+	 * --lazy-pages: its destination reads the images and runs the tree
+	 * as soon as the dump says they are whole, and once it has every
+	 * page a failure here would leave the original running beside it.
+	 */
+	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
+		goto out_resume;
 	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
 	if (lazy_dump_serve())
-		goto out_resume;
-	/* the last thing before the kill: signals that came meanwhile are the tree's */
-	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
 		goto out_resume;
 	ret = 0;
 out_resume:

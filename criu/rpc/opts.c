@@ -36,9 +36,12 @@ struct field_opt {
 	int (*custom)(const CriuOpts *o, const char *cli);
 };
 
+/* the criu action the request is ("dump", "pre-dump", "restore", "page-server", "check"): its fields are checked against it */
+static const char *rpc_action;
+
 static int set(const char *cli, const char *arg)
 {
-	return cr_option_set(cli, arg) ? -1 : 0;
+	return cr_option_given(cli, arg) ? -1 : 0;
 }
 
 static int opt_log_file(const CriuOpts *o, const char *cli)
@@ -65,7 +68,14 @@ static int opt_page_server(const CriuOpts *o, const char *cli)
 {
 	char port[16];
 
-	if (!o->lazy_pages && set(cli, NULL))
+	/* a socket the client connected itself, in place of address and port: not yet, and not to be passed over */
+	if (o->ps->has_fd) {
+		pr_err("criu_opts.ps.fd (a connected socket for the page server's pages) is not supported yet: "
+		       "give ps.address and ps.port\n");
+		return -1;
+	}
+	/* a PAGE_SERVER request's ps is where the server listens */
+	if (!o->lazy_pages && strcmp(rpc_action, "page-server") && set(cli, NULL))
 		return -1;
 	if (o->ps->address && set("address", o->ps->address))
 		return -1;
@@ -364,16 +374,18 @@ static int is_log_field(const char *name)
  * config file and the log's fields, so that the log is there to tell what
  * is wrong with the rest; then the rest.
  */
-int rpc_apply_opts(const CriuOpts *o, bool log_only)
+int rpc_apply_opts(const CriuOpts *o, bool log_only, const char *action)
 {
 	const ProtobufCMessageDescriptor *d = o->base.descriptor;
 
+	rpc_action = action;
 	/* the request's own fields win over the config file's */
 	if (log_only && o->config_file && parse_config_file(o->config_file, true))
 		return -1;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const struct field_opt *fo = NULL;
+		char name[64];
 
 		if (!field_present(&o->base, f) || is_log_field(f->name) != log_only)
 			continue;
@@ -386,7 +398,13 @@ int rpc_apply_opts(const CriuOpts *o, bool log_only)
 			pr_err("criu_opts.%s is not supported yet\n", f->name);
 			return -1;
 		}
-		if (apply_field(o, f, fo)) {
+		/*
+		 * A field that means nothing for this request (rst_sibling in a
+		 * DUMP, freeze_cgroup in a RESTORE) is refused as the command
+		 * line refuses the option, not taken and forgotten.
+		 */
+		if (apply_field(o, f, fo) || (snprintf(name, sizeof(name), "criu_opts.%s", f->name),
+						cr_option_check_use(rpc_action, name))) {
 			pr_err("bad criu_opts.%s in the request\n", f->name);
 			return -1;
 		}

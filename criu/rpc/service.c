@@ -355,14 +355,19 @@ static const char *open_peer_dir(int n, const char *what, int mode, bool check)
 	return out;
 }
 
-static int setup_request(CriuReq *req, bool dump)
+/* action: the criu action the request is, "dump", "pre-dump", "restore", "page-server" or "check" */
+static int setup_request(CriuReq *req, const char *action)
 {
 	CriuOpts *o = req->opts;
+	bool dump = strcmp(action, "restore") != 0;
+	/* a check reads no images: its dirs are only where its log goes */
+	bool check = !strcmp(action, "check");
 	bool unpriv = peer.uid != geteuid();
 	uint64_t eff = 0;
 
 	if (dumped_or_restored) {
-		pr_err("one dump or restore per swrk session: start another criu swrk\n");
+		pr_err("one dump, restore or check with opts per swrk session (its options would carry over): "
+		       "start another criu swrk\n");
 		return -1;
 	}
 	dumped_or_restored = true;
@@ -372,7 +377,7 @@ static int setup_request(CriuReq *req, bool dump)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
-	if (rpc_apply_opts(o, true)) {
+	if (rpc_apply_opts(o, true, action)) {
 		denied = EBADRQC;
 		return -1;
 	}
@@ -381,15 +386,25 @@ static int setup_request(CriuReq *req, bool dump)
 	 * config file) still gets one, criu.log in the work dir, as clients
 	 * expect of a criu server: criu's stderr is often the client's /dev/null.
 	 */
-	if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG))
+	if (check && o->images_dir_fd < 0 && !o->has_work_dir_fd) {
+		if (opts.log_file && strcmp(opts.log_file, "-")) {
+			pr_err("criu_opts.log_file '%s' of a CHECK needs images_dir_fd or work_dir_fd: "
+			       "the log goes in one of them\n", opts.log_file);
+			denied = EBADRQC;
+			return -1;
+		}
+	} else if (!opts.log_file && cr_option_set("log-file", DEFAULT_RPC_LOG)) {
 		return -1;
-	if (o->images_dir_fd < 0) {
+	}
+	if (o->images_dir_fd < 0 && !check) {
 		pr_err("images_dir_fd is required\n");
 		return -1;
 	}
-	opts.imgs_dir = open_peer_dir(o->images_dir_fd, "images_dir_fd", dump ? W_OK : R_OK, unpriv);
-	if (!opts.imgs_dir)
-		return -1;
+	if (o->images_dir_fd >= 0) {
+		opts.imgs_dir = open_peer_dir(o->images_dir_fd, "images_dir_fd", dump ? W_OK : R_OK, unpriv);
+		if (!opts.imgs_dir)
+			return -1;
+	}
 	if (o->has_work_dir_fd) {
 		opts.work_dir = open_peer_dir(o->work_dir_fd, "work_dir_fd", W_OK, unpriv);
 		if (!opts.work_dir)
@@ -400,7 +415,7 @@ static int setup_request(CriuReq *req, bool dump)
 	if (cr_setup_log())
 		return -1;
 	pr_info("criu %s: swrk request %d from pid %d (uid %u)\n", CR_VERSION, req->type, peer.pid, peer.uid);
-	if (rpc_apply_opts(o, false)) {
+	if (rpc_apply_opts(o, false, action)) {
 		denied = EBADRQC;
 		return -1;
 	}
@@ -437,7 +452,7 @@ static int no_such_task(const char *what)
 static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (bad_pid_field(req, "a dump") || setup_request(req, true))
+	if (bad_pid_field(req, "a dump") || setup_request(req, "dump"))
 		return -1;
 	if (no_such_task("a dump"))
 		return -1;
@@ -453,7 +468,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 {
 	resp->dump = d;
-	if (bad_pid_field(req, "a pre-dump") || setup_request(req, true))
+	if (bad_pid_field(req, "a pre-dump") || setup_request(req, "pre-dump"))
 		return -1;
 	if (no_such_task("a pre-dump"))
 		return -1;
@@ -477,12 +492,14 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
  */
 static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 {
-	int p[2];
+	int p[2], user_fd;
 	pid_t pid;
 	char c;
 
-	if (setup_request(req, true))
+	if (setup_request(req, "page-server"))
 		return -1;
+	/* the client's status_fd is told once the server listens, as by criu page-server --status-fd */
+	user_fd = opts.status_fd;
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe");
 		return -1;
@@ -495,6 +512,8 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	if (pid == 0) {
 		close(p[0]);
 		close(sk);
+		if (user_fd >= 0)
+			close(user_fd);
 		setsid();
 		opts.status_fd = p[1];
 		_exit(cr_page_server() ? 1 : 0);
@@ -507,6 +526,12 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 		return -1;
 	}
 	close(p[0]);
+	if (user_fd >= 0) {
+		if (write(user_fd, "\0", 1) != 1)
+			pr_pwarn("can't write status_fd");
+		close(user_fd);
+		opts.status_fd = -1;
+	}
 	ps->has_pid = ps->has_port = true;
 	ps->pid = pid;
 	ps->port = opts.port ? opts.port : PS_DEFAULT_PORT;
@@ -516,7 +541,7 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 
 static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 {
-	if (setup_request(req, false) || check_may_restore())
+	if (setup_request(req, "restore") || check_may_restore())
 		return -1;
 	/* the service never stands in for the tree: it answers and goes */
 	opts.restore_detached = true;
@@ -527,10 +552,17 @@ static int do_restore(CriuReq *req, CriuResp *resp, CriuRestoreResp *r)
 	return 0;
 }
 
-static int do_check(void)
+/*
+ * CHECK: `criu check`. Its opts (libcriu's criu_check() sends the caller's)
+ * are taken as the command line's are: the log where they say, and an
+ * option that means nothing for a check refused, not forgotten.
+ */
+static int do_check(CriuReq *req)
 {
 	int out, save, ret;
 
+	if (req->opts && setup_request(req, "check"))
+		return -1;
 	/* the report is for the log, not for the client's stdout */
 	kerndat_init();
 	fflush(stdout);
@@ -618,7 +650,7 @@ static int handle(CriuReq *req)
 	switch (req->type) {
 	case CRIU_REQ_TYPE__DUMP: ret = do_dump(req, &resp, &d); break;
 	case CRIU_REQ_TYPE__RESTORE: ret = do_restore(req, &resp, &r); break;
-	case CRIU_REQ_TYPE__CHECK: ret = do_check(); break;
+	case CRIU_REQ_TYPE__CHECK: ret = do_check(req); break;
 	case CRIU_REQ_TYPE__VERSION: do_version(&resp, &v); ret = 0; break;
 	case CRIU_REQ_TYPE__FEATURE_CHECK: do_features(&resp, &f); ret = 0; break;
 	case CRIU_REQ_TYPE__WAIT_PID: ret = do_wait_pid(req, &resp); break;

@@ -409,6 +409,25 @@ def refused_dump(mode, keywords, tree_pid=None):
     return lambda: with_target(mode, body)
 
 
+def t_dump_child_killed():
+    """A child SIGKILLed while criu holds the tree (from the post-dump hook): the dump fails naming it, no
+    whole image set is left (the images would have it alive), the parent runs on untraced."""
+    t = Target("child")
+    try:
+        d = new_dir("dump", create=False)
+        hook = os.path.join(TMP, "kill-child-%d.sh" % t.extra)
+        with open(hook, "w") as f:
+            f.write('#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" != post-dump ] || kill -9 %d\n' % t.extra)
+        os.chmod(hook, 0o755)
+        r = criu("dump", "-t", t.pid, "-D", d, "--action-script", hook)
+        expect_error(r, r"\b%d\b.*died while it was held" % t.extra)
+        if os.path.exists(os.path.join(d, "inventory.img")):
+            raise Fail("the failed dump left a whole image set in %s" % d)
+        t.unharmed()
+    finally:
+        t.kill()
+
+
 # --------------------------------------------------------------------------
 # dump: bad arguments
 
@@ -1092,6 +1111,26 @@ def t_check_feature_known():
         raise Fail("check --feature %s does not name it; %s" % (feats[0], r.brief()))
 
 
+def t_check_feature_many():
+    """--feature given twice (or NAME,NAME): every one is asked, exit 0 only if all are there;
+    a feature not there is not hidden behind a later one that is."""
+    r = criu("check")
+    feats = feature_lines(r.out + r.err)
+    yes = [n for n, v in feats if v == "yes"]
+    no = [n for n, v in feats if v == "no"]
+    if not yes:
+        raise Fail("criu check reports no supported feature; %s" % r.brief())
+    r = criu("check", "--feature", yes[0], "--feature", yes[-1])
+    if r.rc != 0 or yes[0] not in r.out or yes[-1] not in r.out:
+        raise Fail("check --feature %s --feature %s: %s" % (yes[0], yes[-1], r.brief()))
+    for args in ((["--feature", "no_such_feature_xyz", "--feature", yes[0]], "no_such_feature_xyz"),
+                 (["--feature", "%s,no_such_feature_xyz" % yes[0]], "no_such_feature_xyz")) + \
+            (((["--feature", no[0], "--feature", yes[0]], no[0]),) if no else ()):
+        r = criu("check", *args[0])
+        if r.rc == 0 or args[1] not in r.out + r.err:
+            raise Fail("check %s: exit 0 or %s not named; %s" % (" ".join(args[0]), args[1], r.brief()))
+
+
 def t_check_feature_unknown():
     r = criu("check", "--feature", "no_such_feature_xyz")
     expect_error(r, r"unknown|not known|no such|unsupported", "no_such_feature_xyz")
@@ -1300,6 +1339,8 @@ def t_option_misuse():
     d = new_dir("misuse", create=False)
     cases = [
         (("dump", "-t", "1", "-D", d, "-R", "-s"), (r"leave-running", r"leave-stopped")),
+        (("pre-dump", "-t", "1", "-D", d, "-s"), (r"leave-stopped", r"nothing for pre-dump")),
+        (("pre-dump", "-t", "1", "-D", d, "--status-fd", "1"), (r"--status-fd", r"pre-dump")),
         (("dump", "-t", "1", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("restore", "-D", d, "stray"), (r"unexpected argument", r"stray")),
         (("check", "stray"), (r"unexpected argument", r"stray")),
@@ -1311,12 +1352,14 @@ def t_option_misuse():
         (("dump", "-t", "1", "-D", d, "--inherit-fd", "fd[0]:x"), (r"--inherit-fd", r"nothing for dump")),
         (("restore", "-D", d, "--ghost-limit", "1M"), (r"--ghost-limit", r"nothing for restore")),
         (("check", "-t", "1"), (r"--tree", r"nothing for check")),
+        (("check", "--empty-ns", "net"), (r"--empty-ns", r"nothing for check")),
         (("dump", "-t", "1", "-D", d, "--feature", "x"), (r"--feature", r"nothing for dump")),
         (("dump", "-t", "1", "-D", d, "--skip-in-flight", "x"), (r"unexpected argument", r"'x'")),
         (("restore", "-D", d, "--skip-in-flight"), (r"--skip-in-flight", r"nothing for restore")),
         (("dump", "-t", "1", "-D", d, "-vx"), (r"verbosity", r"'x'")),
         (("dump", "-t", "1", "-D", d, "--external", "veth[eth0]:v0"), (r"veth/macvlan", r"nothing for dump")),
         (("dump", "-t", "1", "-D", d, "--veth-pair", "eth0=v0"), (r"--veth-pair", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--join-ns", "net:/proc/1/ns/net"), (r"--join-ns", r"nothing for dump")),
         (("restore", "-D", d, "--external", "pipe:[1]"), (r"--external RES", r"nothing for restore")),
         (("restore", "-D", d, "--external", "veth[eth0]"), (r"veth\[eth0\]",)),
         (("restore", "-D", d, "--veth-pair", "eth0"), (r"bad --veth-pair", r"IN=OUT")),
@@ -1433,6 +1476,7 @@ def main():
         check("dump_tree_leave_running", t_dump_tree_leave_running)
         check("dump_userfaultfd", refused_dump("userfaultfd", [r"userfaultfd", r"\bfd {extra}\b"]))
         check("dump_socket", refused_dump("socket", [r"socket", r"\bfd {extra}\b"]))
+        check("dump_child_killed", t_dump_child_killed)
 
         # dump: where the images can't go
         check("dump_dir_is_file", t_dump_dir_is_file)
@@ -1487,6 +1531,7 @@ def main():
         check("check", t_check)
         check("check_feature_known", t_check_feature_known)
         check("check_feature_unknown", t_check_feature_unknown)
+        check("check_feature_many", t_check_feature_many)
         check("show_garbage", t_show_garbage)
         check("show_short_file", t_show_short)
         check("show_missing_file", t_show_missing)

@@ -37,6 +37,11 @@ this same host (in a new one) does not meet the frozen original's pid:
                   writes 64 MiB/s: the pages written since come from the
                   dump, the rest from the copied parent images; every byte
                   verifies.
+  remote_late_signals  600 real-time signals sent to the frozen original
+                  once its images are whole (the destination may already
+                  run the copy): the dump still ends as asked, the original
+                  killed (they went into no image: the destination has its
+                  images already), and no second copy runs on.
   remote_refused  dump --lazy-pages with --leave-running is refused by name;
                   the images of a lazy dump restored without --lazy-pages, or
                   with a daemon not given --page-server, fail saying why.
@@ -454,6 +459,20 @@ def t_remote_chain(d):
     memhog_verdict(rpid, d)
 
 
+def t_remote_late_signals(d):
+    dp, lp, pid, rpid, b = remote_half(d, 16)
+    for i in range(600):
+        os.kill(pid, signal.SIGRTMIN + 1)
+    if lp.wait(timeout=120):
+        raise Fail("the daemon failed: %s" % read(os.path.join(b, "lazy-pages.log"))[-400:])
+    out, _ = dp.communicate(timeout=60)
+    if dp.returncode:
+        raise Fail("the dump failed after the destination had every page: %s" % out[-300:])
+    if not gone_within(pid, 10):
+        raise Fail("the dumped memhog %d is still there beside its restored copy" % pid)
+    memhog_verdict(rpid, d)
+
+
 def t_remote_refused(d):
     pid = start_memhog_pidns(d, 16)
     p = subprocess.run([CRIU, "dump", "-t", str(pid), "-D", d, "--lazy-pages", "-R"], capture_output=True, text=True)
@@ -517,7 +536,7 @@ def main():
              ("daemon_killed_in_restore", t_daemon_killed_in_restore), ("daemon_killed", t_daemon_killed),
              ("remote_loopback", t_remote_loopback), ("remote_veth", t_remote_veth),
              ("remote_source_killed", t_remote_source_killed), ("remote_dest_killed", t_remote_dest_killed),
-             ("remote_refused", t_remote_refused), ("remote_no_hello", t_remote_no_hello),
+             ("remote_late_signals", t_remote_late_signals), ("remote_refused", t_remote_refused), ("remote_no_hello", t_remote_no_hello),
              ("remote_chain", t_remote_chain))
     only = sys.argv[1:]
     try:

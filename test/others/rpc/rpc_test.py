@@ -194,6 +194,33 @@ def t_check():
     expect(rc == 0, "criu exited %r" % rc)
 
 
+def t_check_opts():
+    """CHECK's opts (libcriu's criu_check() sends the caller's) are taken: the log goes where
+    log_file says, an option that means nothing for a check is ignored, named in the log (a
+    libcriu caller's dump options come along: nothing a check could get wrong); without a dir
+    (libcriu's images_dir_fd -1) the check still runs."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": fd, "log_file": "check.log", "log_level": 4}},
+                    pass_fds=(fd,))
+    expect(r and r["success"] and rc == 0, "check: %r rc %r" % (r, rc))
+    log = os.path.join(d, "check.log")
+    expect(os.path.exists(log) and os.path.getsize(log) > 0, "no check.log in %r" % os.listdir(d))
+    os.unlink(log)
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": fd, "leave_running": True, "pid": 1,
+                                                  "log_file": "check.log"}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "check with a dump's options: %r rc %r" % (r, rc))
+    with open(log) as f:
+        text = f.read()
+    expect("criu_opts.leave_running (" in text and "means nothing for check: ignored" in text,
+           "the check's log does not say the dump's options were ignored")
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": -1}})
+    expect(r and r["success"] and rc == 0, "check without a dir: %r rc %r" % (r, rc))
+    r, rc = request({"type": T["CHECK"], "opts": {"images_dir_fd": -1, "log_file": "check.log"}})
+    failed_with(r, "log_file", "images_dir_fd or work_dir_fd")
+
+
 def t_keep_open():
     s = Swrk(CRIU, stderr=subprocess.DEVNULL)
     r1 = s.call({"type": T["VERSION"], "keep_open": True})
@@ -475,7 +502,7 @@ def t_second_dump_in_session():
     s.close()
     os.close(fd)
     failed_with(r1, "999999999")
-    failed_with(r2, "one dump or restore per swrk session")
+    failed_with(r2, "one dump, restore or check with opts per swrk session")
 
 
 def t_fuzz():
@@ -589,6 +616,45 @@ def t_images_fd_not_dir():
 def t_no_images_fd():
     r, _ = request({"type": T["DUMP"], "opts": {"pid": 1}})
     failed_with(r, "images_dir_fd")
+
+
+def t_option_wrong_action():
+    """A field that means nothing for the request is refused by name, as the command line refuses
+    the option (criu dump -S), not taken and forgotten: a DUMP with restore's fields, a RESTORE
+    with dump's."""
+    for extra, cli in (({"rst_sibling": True}, "-S/--restore-sibling"),
+                       ({"inherit_fd": [{"key": "pipe:[1]", "fd": 1}]}, "--inherit-fd"),
+                       ({"lsm_profile": "apparmor:unconfined"}, "--lsm-profile"),
+                       ({"join_ns": [{"ns": "net", "ns_file": "/proc/1/ns/net"}]}, "--join-ns")):
+        field = "criu_opts." + list(extra)[0]
+        r = bad_dump(extra, field, cli, "means nothing for dump")
+        expect(r.get("cr_errno") == 56, "%s: cr_errno %r" % (field, r.get("cr_errno")))
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    # a pre-dump always lets the tree run on
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_stopped": True}},
+                    pass_fds=(fd,))
+    failed_with(r, "criu_opts.leave_stopped", "nothing for pre-dump")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    # nothing would be written to its status_fd: refused, not left waited on
+    rd, wr = os.pipe()
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "status_fd": wr}},
+                    pass_fds=(fd,))
+    os.close(rd)
+    os.close(wr)
+    failed_with(r, "--status-fd", "pre-dump")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+    for extra, cli in (({"leave_running": True}, "-R/--leave-running"), ({"freeze_cgroup": "/x"}, "--freeze-cgroup"),
+                       ({"pid": 1}, "-t/--tree"), ({"ps": {"port": 1234}}, "--page-server")):
+        field = "criu_opts." + list(extra)[0]
+        o = {"images_dir_fd": fd}
+        o.update(extra)
+        r, rc = request({"type": T["RESTORE"], "opts": o}, pass_fds=(fd,))
+        failed_with(r, field, cli, "means nothing for restore")
+        expect(rc not in (0, None), "criu exited %r" % rc)
+    os.close(fd)
 
 
 def t_unsupported_option(field, val, cli):
@@ -1048,6 +1114,44 @@ def t_missing_config_ok():
     t.kill()
 
 
+def t_default_config():
+    """The default config files are read, by criu swrk as by the command line: ~/.criu/default.conf
+    (as /etc/criu/default.conf, not written here: it is the machine's) and $CRIU_CONFIG_FILE; the
+    request's fields and the command line override them; --no-default-config skips the default one."""
+    home = new_dir("home")
+    os.mkdir(os.path.join(home, ".criu"))
+    with open(os.path.join(home, ".criu", "default.conf"), "w") as f:
+        f.write("# the user's defaults\nleave-running\n")
+    env = dict(os.environ, HOME=home)
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    s = Swrk(CRIU, pass_fds=(fd,), env=env, stderr=subprocess.DEVNULL)
+    r = s.call({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}})
+    rc = s.close()
+    os.close(fd)
+    expect(r and r["success"] and rc == 0, "dump: %r rc %r" % (r, rc))
+    expect(t.alive() and t.counting(), "~/.criu/default.conf's leave-running was not read: the tree was killed")
+    d = new_dir("img")
+    r = subprocess.run([CRIU, "dump", "-t", str(t.pid), "-D", d, "-o", "d.log"], env=env, capture_output=True)
+    expect(r.returncode == 0 and t.alive() and t.counting(), "criu dump: rc %d, the tree %s: %s" %
+           (r.returncode, "runs" if t.alive() else "killed", r.stderr[-300:]))
+    bad = os.path.join(home, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("no-such-option\n")
+    r = subprocess.run([CRIU, "check"], env=dict(env, CRIU_CONFIG_FILE=bad), capture_output=True)
+    expect(r.returncode != 0 and b"no-such-option" in r.stderr, "CRIU_CONFIG_FILE not read: rc %d %r" %
+           (r.returncode, r.stderr[-300:]))
+    with open(os.path.join(home, ".criu", "default.conf"), "w") as f:
+        f.write("no-such-option\n")
+    r = subprocess.run([CRIU, "check"], env=env, capture_output=True)
+    expect(r.returncode != 0 and b"no-such-option" in r.stderr, "a bad default.conf line was not said: rc %d %r" %
+           (r.returncode, r.stderr[-300:]))
+    r = subprocess.run([CRIU, "--no-default-config", "check"], env=env, capture_output=True)
+    expect(r.returncode == 0, "--no-default-config still read default.conf: %r" % r.stderr[-300:])
+    t.kill()
+
+
 def t_config_file():
     t = Target()
     d = new_dir("img")
@@ -1350,6 +1454,43 @@ def t_page_server():
     expect(gone, "the page server did not go once the dump was whole")
 
 
+def t_page_server_status_fd():
+    """PAGE_SERVER's status_fd (an fd of the client's) gets its byte once the server listens."""
+    srv = new_dir("srv")
+    fd = dir_fd(srv)
+    rd, wr = os.pipe()
+    port = 27900 + os.getpid() % 90
+    r, rc = request({"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                        "status_fd": wr}}, pass_fds=(fd,))
+    os.close(fd)
+    os.close(wr)
+    os.set_blocking(rd, False)
+    try:
+        got = os.read(rd, 16)
+    except BlockingIOError:
+        got = None
+    os.close(rd)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    expect(r and r["success"] and rc == 0, "PAGE_SERVER: %r rc %r" % (r, rc))
+    expect(got == b"\0", "status_fd got %r, not one zero byte" % got)
+
+
+def t_page_server_fd():
+    """ps.fd (a connected socket in place of address and port) is refused by name, not listened past."""
+    srv = new_dir("srv")
+    fd = dir_fd(srv)
+    r, rc = request({"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": 27599, "fd": 0}}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    if r and r.get("ps", {}).get("pid"):
+        os.kill(r["ps"]["pid"], signal.SIGKILL)
+    failed_with(r, "criu_opts.ps.fd")
+    expect(rc not in (0, None), "criu exited %r" % rc)
+    bad_dump({"ps": {"address": "127.0.0.1", "port": 27599, "fd": 0}, "leave_running": True}, "criu_opts.ps.fd")
+
+
 def t_pre_dump(typ):
     """PRE_DUMP (and SINGLE_PRE_DUMP), then DUMP with parent_img and track_mem, then RESTORE."""
     t = Target()
@@ -1415,9 +1556,12 @@ def main():
         check("version", t_version)
         check("feature_check", t_feature_check)
         check("check", t_check)
+        check("check_opts", t_check_opts)
         check("keep_open", t_keep_open)
         check("unknown_type", t_unknown_type)
         check("page_server", t_page_server)
+        check("page_server_fd", t_page_server_fd)
+        check("page_server_status_fd", t_page_server_status_fd)
         for typ, words in (("CPUINFO_DUMP", ["not implemented"]),
                            ("NOTIFY", ["no notification pending"])):
             check("not_yet_" + typ.lower(), t_not_yet, typ, words)
@@ -1445,6 +1589,7 @@ def main():
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
+        check("option_wrong_action", t_option_wrong_action)
         check("lazy_dump", t_lazy_dump)
         check("lazy_dump_no_dest_close", t_lazy_dump_no_dest, "close")
         check("lazy_dump_no_dest_kill", t_lazy_dump_no_dest, "kill")
@@ -1460,6 +1605,7 @@ def main():
         check("reply_size", t_reply_size)
         check("missing_config_file", t_missing_config_ok)
         check("config_file", t_config_file)
+        check("default_config", t_default_config)
         check("unpriv_dump_foreign", t_unpriv_dump_foreign)
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
