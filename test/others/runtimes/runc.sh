@@ -38,6 +38,7 @@
 #   cgroupns-as   a cgroup namespace, restored under another name
 #                 (--manage-cgroups-mode full): its root and its cgroup
 #                 mounts are the new container's cgroup, not the old one's
+#   stopped       a SIGSTOPped job (the freezer once hung the checkpoint)
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -46,7 +47,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as stopped"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -570,6 +571,28 @@ case_cgroupns-as() {
 	inside=$(nsenter -t "$pid" -C cat "/proc/$pid/cgroup" | grep -E '^[0-9]+:pids:' | cut -d: -f3)
 	[ "$inside" = / ] || { fail "it sees itself in pids cgroup $inside, not in its namespace's root"; return; }
 	[ ! -d "/sys/fs/cgroup/pids/$old" ] || { rmdir "/sys/fs/cgroup/pids/$old"; fail "the old container's cgroup was made again"; return; }
+	pass
+}
+
+# stopped: a SIGSTOPped job in the container (runc freezes the cgroup for
+# criu: the seize of a stopped task once hung there); stopped after the
+# restore, running on at SIGCONT
+case_stopped() {
+	local before sp st
+	SPEC_PY='c["process"]["args"] = ["sh", "-c", "sleep 100000 & echo $! > /run/stopped; kill -STOP $!; exec sh /workload.sh"]' \
+		start false || return
+	checkpoint || return
+	before=$(last_out)
+	restore false || return
+	check_restored "${before:-1}" || return
+	sp=$(awk '$1=="NSpid:" && $3=="'"$(cat "/proc/$pid/root/run/stopped")"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+	[ -n "$sp" ] || { fail "the stopped job is gone"; return; }
+	st=$(awk '{print $3}' "/proc/$sp/stat")
+	[ "$st" = T ] || { fail "the stopped job is $st"; return; }
+	kill -CONT "$sp"
+	sleep 0.3
+	st=$(awk '{print $3}' "/proc/$sp/stat")
+	[ "$st" = S ] || { fail "the job is $st after SIGCONT"; return; }
 	pass
 }
 
