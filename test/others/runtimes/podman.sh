@@ -63,7 +63,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -161,6 +161,9 @@ while True:
     print("count", i, flush=True)
     time.sleep(0.05)
 PY
+# the shell runs from a copy of busybox in the root, deleted (an upgrade
+# under a running program)
+{ echo '[ -n "$DELEXE" ] || { mkdir -p /var; cp /bin/busybox /var/sh; DELEXE=1 exec /var/sh /workload-delexe.sh; }; rm -f /var/sh'; workload_sh; } >"$pm/rootfs/workload-delexe.sh"
 # a job stopped by SIGSTOP beside the counter
 { echo 'sleep 100000 & echo $! > /run/stopped; kill -STOP $!'; workload_sh; } >"$pm/rootfs/workload-stop.sh"
 # a tree: a writer and a reader joined by a pipe, in the background
@@ -889,6 +892,26 @@ case_inotify-root() {
 	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
 	n=$(count_of "/proc/$pid/root")
 	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+	pass
+}
+
+# delexe: the workload's executable is a deleted file of the overlay root;
+# restored in place (the copy's contents in the images), or refused by name
+case_delexe() {
+	local before n
+	start /workload-delexe.sh || return
+	case $(readlink "/proc/$pid/exe") in *"(deleted)") ;; *) fail "exe is $(readlink "/proc/$pid/exe")"; return ;; esac
+	if podman container checkpoint "$ctr" >"$cwork/checkpoint.out" 2>&1; then
+		before=$(last_out)
+		pm_do restore "$ctr" || return
+		check_restored "${before:-1}" || return
+		cmp -s "/proc/$pid/exe" /bin/busybox || { fail "the restored exe is not the busybox copy"; return; }
+	else
+		grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | head -3 | sed 's/^/    /'
+		[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+		n=$(count_of "/proc/$pid/root")
+		wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+	fi
 	pass
 }
 

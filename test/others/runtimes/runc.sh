@@ -39,6 +39,7 @@
 #                 (--manage-cgroups-mode full): its root and its cgroup
 #                 mounts are the new container's cgroup, not the old one's
 #   stopped       a SIGSTOPped job (the freezer once hung the checkpoint)
+#   stopped-pre   the same with a --pre-dump first (still stopped after it)
 # Each checks that the container's state survived: its counter (in memory,
 # copied to /run/count on a tmpfs) goes on from where it was, the token it
 # wrote once in that tmpfs is still there, and its output goes on where
@@ -47,7 +48,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as stopped"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as stopped stopped-pre"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -581,7 +582,15 @@ case_stopped() {
 	local before sp st
 	SPEC_PY='c["process"]["args"] = ["sh", "-c", "sleep 100000 & echo $! > /run/stopped; kill -STOP $!; exec sh /workload.sh"]' \
 		start false || return
-	checkpoint || return
+	if [ -n "${STOPPED_PRE:-}" ]; then
+		runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
+			>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
+		sp=$(awk '$1=="NSpid:" && $3=="'"$(cat "/proc/$pid/root/run/stopped")"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+		st=$(awk '{print $3}' "/proc/$sp/stat")
+		[ "$st" = T ] || { fail "the stopped job is $st after the pre-dump"; return; }
+		sleep 0.3
+	fi
+	checkpoint ${STOPPED_PRE:+--parent-path ../pre} || return
 	before=$(last_out)
 	restore false || return
 	check_restored "${before:-1}" || return
@@ -594,6 +603,11 @@ case_stopped() {
 	st=$(awk '{print $3}' "/proc/$sp/stat")
 	[ "$st" = S ] || { fail "the job is $st after SIGCONT"; return; }
 	pass
+}
+
+case_stopped-pre() {
+	"$CRIU" check --feature mem_dirty_track >/dev/null 2>&1 || { skip "no memory tracking"; return; }
+	STOPPED_PRE=1 case_stopped
 }
 
 case_cleanup() {
