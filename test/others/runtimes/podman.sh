@@ -49,6 +49,8 @@
 #                 stopped child, a removed cwd
 #   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
 #   inotify-root  a watch on a dir of the overlay root: refused by name
+#   delexe        the executable a deleted file above --ghost-limit: refused
+#   pod           a container of a pod over export, restored into a new pod
 #   stopped       a SIGSTOPped job (the v1 freezer once hung the checkpoint)
 #   exec          a podman exec -d process: taken along or refused
 # The checks are runc.sh's: the counter goes on from where it was (in
@@ -63,7 +65,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -912,6 +914,28 @@ case_delexe() {
 		n=$(count_of "/proc/$pid/root")
 		wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
 	fi
+	pass
+}
+
+# pod: a container in a pod (its network, ipc and uts namespaces are the
+# infra container's): checkpoint --export, then restore --import --pod
+# into a new pod
+case_pod() {
+	local before
+	podman pod create --name "pod$$" >/dev/null 2>&1 || { fail "podman pod create"; return; }
+	PM_ARGS="--pod pod$$" start || { podman pod rm -f "pod$$" >/dev/null 2>&1; return; }
+	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || { podman pod rm -f "pod$$" >/dev/null 2>&1; return; }
+	before=$(last_out)
+	podman rm -f "$ctr" >/dev/null 2>&1
+	podman pod create --name "pod2$$" >"$cwork/pod2.out" 2>&1 && podman pod start "pod2$$" >>"$cwork/pod2.out" 2>&1 ||
+		{ podman pod rm -f "pod$$" >/dev/null 2>&1; fail "the second pod: $(tail -2 "$cwork/pod2.out" | tr '\n' ' ')"; return; }
+	pm_do restore --import "$cwork/ctr.tar.gz" --pod "$(podman pod inspect -f "{{.Id}}" "pod2$$")" || { podman pod rm -f "pod$$" "pod2$$" >/dev/null 2>&1; return; }
+	ctr=$(podman ps -q --filter pod="pod2$$" --filter ancestor="$image" | head -1)
+	check_restored "${before:-1}" || { podman pod rm -f "pod$$" "pod2$$" >/dev/null 2>&1; return; }
+	[ "$(readlink /proc/$pid/ns/net)" = "$(readlink /proc/$(podman inspect -f '{{.State.Pid}}' "$(podman pod inspect -f '{{.InfraContainerID}}' "pod2$$")")/ns/net)" ] ||
+		{ podman pod rm -f "pod$$" "pod2$$" >/dev/null 2>&1; fail "not in the new pod's network namespace"; return; }
+	podman pod rm -f "pod$$" "pod2$$" >/dev/null 2>&1
+	ctr=
 	pass
 }
 
