@@ -51,6 +51,7 @@
 #   inotify-root  a watch on a dir of the overlay root: refused by name
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
+#   bigmem-limit  bigmem under --memory 240m (restored into its limit)
 #   stopped       a SIGSTOPped job (the v1 freezer once hung the checkpoint)
 #   exec          a podman exec -d process: taken along or refused
 # The checks are runc.sh's: the counter goes on from where it was (in
@@ -65,7 +66,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -818,7 +819,7 @@ case_limits() {
 # same host; the workload checks its memory and threads (/run/bad)
 case_bigmem() {
 	local before
-	PM_ARGS="-v /usr:/usr:ro" start /workload-mem.py || return
+	PM_ARGS="-v /usr:/usr:ro ${BIGMEM_ARGS:-}" start /workload-mem.py || return
 	pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
 	before=$(last_out)
 	podman rm -f "$ctr" >/dev/null 2>&1
@@ -938,6 +939,10 @@ case_pod() {
 	ctr=
 	pass
 }
+
+# bigmem-limit: the same under --memory 240m, near what it uses: the
+# restore must fit in the limit it restores into
+case_bigmem-limit() { BIGMEM_ARGS="--memory 240m --memory-swap 240m" case_bigmem; }
 
 # stopped: a job stopped by SIGSTOP (the v1 freezer once hung the checkpoint
 # on it); stopped after the restore, running on at SIGCONT
