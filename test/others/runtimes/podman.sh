@@ -52,6 +52,7 @@
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
 #   bigmem-limit  bigmem under --memory 240m (restored into its limit)
+#   voldel        a file of a bind-mounted host dir open, deleted, written
 #   stopped       a SIGSTOPped job (the v1 freezer once hung the checkpoint)
 #   exec          a podman exec -d process: taken along or refused
 # The checks are runc.sh's: the counter goes on from where it was (in
@@ -66,7 +67,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -167,6 +168,8 @@ PY
 # the shell runs from a copy of busybox in the root, deleted (an upgrade
 # under a running program)
 { echo '[ -n "$DELEXE" ] || { mkdir -p /var; cp /bin/busybox /var/sh; DELEXE=1 exec /var/sh /workload-delexe.sh; }; rm -f /var/sh'; workload_sh; } >"$pm/rootfs/workload-delexe.sh"
+# a file of a bind-mounted host dir held open and deleted
+workload_sh | sed 's|echo "count $i"|echo "count $i"; echo $i >\&9|; 1i exec 9>>/vol/del.log; echo start >\&9; rm /vol/del.log' >"$pm/rootfs/workload-voldel.sh"
 # a job stopped by SIGSTOP beside the counter
 { echo 'sleep 100000 & echo $! > /run/stopped; kill -STOP $!'; workload_sh; } >"$pm/rootfs/workload-stop.sh"
 # a tree: a writer and a reader joined by a pipe, in the background
@@ -943,6 +946,24 @@ case_pod() {
 # bigmem-limit: the same under --memory 240m, near what it uses: the
 # restore must fit in the limit it restores into
 case_bigmem-limit() { BIGMEM_ARGS="--memory 240m --memory-swap 240m" case_bigmem; }
+
+# voldel: a file of a bind-mounted host dir opened, deleted and written on
+case_voldel() {
+	local before f
+	mkdir -p "$cwork/vol"
+	PM_ARGS="-v $cwork/vol:/vol" start /workload-voldel.sh || return
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	sleep 0.3
+	f=/proc/$pid/fd/9
+	case $(readlink "$f") in *"(deleted)") ;; *) fail "fd 9 is $(readlink "$f")"; return ;; esac
+	[ "$(head -1 "$f")" = start ] && [ "$(tail -1 "$f")" -gt "${before:-1}" ] 2>/dev/null ||
+		{ fail "the deleted file is not as it was: $(head -1 "$f") .. $(tail -1 "$f")"; return; }
+	[ -z "$(ls -A "$cwork/vol")" ] || { fail "the host dir has $(ls -A "$cwork/vol" | tr '\n' ' ')"; return; }
+	pass
+}
 
 # stopped: a job stopped by SIGSTOP (the v1 freezer once hung the checkpoint
 # on it); stopped after the restore, running on at SIGCONT
