@@ -99,6 +99,17 @@ wait_count() {
 	return 1
 }
 
+# host_pid_of INIT NSPID: the host pid of the process NSPID of the pid
+# namespace of INIT (a host pid), or nothing.
+host_pid_of() {
+	local ns p
+	ns=$(readlink "/proc/$1/ns/pid")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
+		[ "$(awk '$1 == "NSpid:" { print $NF }' "$p/status" 2>/dev/null)" = "$2" ] && { echo "${p#/proc/}"; return; }
+	done
+}
+
 summary() {
 	echo "$rt: $npass passed, $nfail failed, $nskip skipped"
 	[ $nfail = 0 ]

@@ -974,7 +974,7 @@ case_stopped() {
 	before=$(last_out)
 	pm_do restore "$ctr" || return
 	check_restored "${before:-1}" || return
-	sp=$(awk '$1=="NSpid:" && $3=="'"$(cat /proc/$pid/root/run/stopped)"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+	sp=$(host_pid_of "$pid" "$(cat "/proc/$pid/root/run/stopped")")
 	[ -n "$sp" ] || { fail "the stopped job is gone"; return; }
 	st=$(awk '{print $3}' "/proc/$sp/stat")
 	[ "$st" = T ] || { fail "the stopped job is $st ($(grep TracerPid "/proc/$sp/status"))"; return; }

@@ -585,7 +585,7 @@ case_stopped() {
 	if [ -n "${STOPPED_PRE:-}" ]; then
 		runc_ checkpoint --pre-dump --image-path "$cwork/pre" --work-path "$cwork/prework" "$ctr" \
 			>"$cwork/pre.out" 2>&1 || { fail "runc checkpoint --pre-dump: $(tail -1 "$cwork/pre.out")"; return; }
-		sp=$(awk '$1=="NSpid:" && $3=="'"$(cat "/proc/$pid/root/run/stopped")"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+		sp=$(host_pid_of "$pid" "$(cat "/proc/$pid/root/run/stopped")")
 		st=$(awk '{print $3}' "/proc/$sp/stat")
 		[ "$st" = T ] || { fail "the stopped job is $st after the pre-dump"; return; }
 		sleep 0.3
@@ -594,7 +594,7 @@ case_stopped() {
 	before=$(last_out)
 	restore false || return
 	check_restored "${before:-1}" || return
-	sp=$(awk '$1=="NSpid:" && $3=="'"$(cat "/proc/$pid/root/run/stopped")"'" {print $2}' /proc/[0-9]*/status 2>/dev/null | head -1)
+	sp=$(host_pid_of "$pid" "$(cat "/proc/$pid/root/run/stopped")")
 	[ -n "$sp" ] || { fail "the stopped job is gone"; return; }
 	st=$(awk '{print $3}' "/proc/$sp/stat")
 	[ "$st" = T ] || { fail "the stopped job is $st"; return; }
