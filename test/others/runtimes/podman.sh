@@ -1000,6 +1000,7 @@ case_exec() {
 		nsenter -t "$pid" -p -m ps 2>/dev/null | grep -q 'sleep 100000' ||
 			{ fail "the exec'd process is gone after the restore"; return; }
 	else
+		echo "    (refused: $(grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | head -1))"
 		[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
 	fi
 	pass
