@@ -637,15 +637,16 @@ static int pending_signals(pid_t tid, uint64_t *pending)
  * settle_by_sa_restart()). Signals stay blocked all along: one taken off
  * the queue and given back would go behind those that came after it.
  */
-static int settle_pending(struct parasite_ctl *ctl)
+static int settle_from_proc(struct parasite_ctl *ctl, int can_ask)
 {
 	uint64_t want, pending;
 
-	if (ctl->blob_heals || ctl->borrowed || ctl->frame_eintr || ctl->query_sig || ctl->querying ||
-	    ctl->settle_failed)
+	if (ctl->frame_eintr || ctl->query_sig || ctl->querying || ctl->settle_failed)
 		return 0;
 	if (ctl->restart_code != K_ERESTARTSYS && ctl->restart_code != K_ERESTARTNOHAND &&
 	    ctl->restart_code != K_ERESTART_RESTARTBLOCK)
+		return 0;
+	if (ctl->restart_code == K_ERESTARTSYS && !can_ask)
 		return 0;
 	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
 	if (!want)
@@ -664,6 +665,13 @@ static int settle_pending(struct parasite_ctl *ctl)
 	}
 	ctl->query_sig = __builtin_ctzll(want) + 1;
 	return 0;
+}
+
+static int settle_pending(struct parasite_ctl *ctl)
+{
+	if (ctl->blob_heals || ctl->borrowed)
+		return 0;
+	return settle_from_proc(ctl, 1);
 }
 
 /* Resume to the next syscall stop; *op is SYSCALL_INFO_ENTRY or _EXIT. */
@@ -965,6 +973,14 @@ static int put_back(struct parasite_ctl *ctl)
 		cpr_perror("PTRACE_SETREGSET(NT_X86_XSTATE) of %d", ctl->pid);
 		ret = -1;
 	}
+	/*
+	 * Between its own mask and its own registers the task is on a heal
+	 * path with its signals let through: were we to die there, a pending
+	 * one would run its handler first and the heal would find it gone.
+	 * The frame is settled for it now (no syscall to ask SA_RESTART with).
+	 */
+	if (ctl->armed)
+		settle_from_proc(ctl, 0);
 	if (cptrace(PTRACE_SETSIGMASK, ctl->pid, (void *)sizeof(ctl->orig.sigmask), &ctl->orig.sigmask)) {
 		cpr_perror("PTRACE_SETSIGMASK of %d", ctl->pid);
 		ret = -1;
@@ -972,6 +988,8 @@ static int put_back(struct parasite_ctl *ctl)
 	if (set_regs(ctl, &ctl->orig.regs))
 		return -1;
 	ctl->armed = 0;
+	if (ctl->settle_failed)
+		ret = -1;
 	return run_to_stop(ctl, "we put its state back") ?: ret;
 }
 
