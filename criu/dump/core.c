@@ -67,7 +67,9 @@ static int fixup_syscall_restart(pid_t tid, struct user_regs_struct *r)
 		if (r->orig_rax == __NR_restart_syscall && r->cs == 0x33) {
 			nr = restarted_syscall(tid, r);
 			if (!nr) {
+				/* as the kernel does when restart_syscall has no block to go on with */
 				pr_warn("thread %d restarts a syscall criu can't name: it will return EINTR\n", tid);
+				r->rax = -EINTR;
 				return 0;
 			}
 			pr_debug("thread %d restarts syscall %ld\n", tid, nr);
