@@ -2547,15 +2547,41 @@ static void release_memory(struct dump_ctx *p, int pidfd)
 	close(pidfd);
 }
 
+/* Wait (a second at most) for @pid, let go in its group stop, to show 'T' again. */
+static void wait_group_stopped(pid_t pid)
+{
+	struct timespec ts = { 0, 100000 };
+	char buf[512], *p;
+
+	for (int i = 0; i < 10000; i++) {
+		if (compel_read_stat(pid, buf, sizeof(buf), &p) || !p || p[2] == 'T')
+			return;
+		nanosleep(&ts, NULL);
+	}
+	pr_warn("%d did not go back into its group stop within a second\n", pid);
+}
+
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0, kill_init = 0;
 	char *alive;
 
 	if (!ok || opts.leave_running || opts.leave_stopped) {
-		for (int i = 0; i < t->nr; i++)
-			if (!t->p[i].zombie && t->p[i].th && finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen))
-				ret = -1;
+		/*
+		 * Processes in a group stop go first, and the others once those
+		 * show 'T' again: let go before them, a parent would see its
+		 * stopped child in our traced stop ('t') or on its way back into
+		 * its stop ('R') for a moment.
+		 */
+		for (int pass = 0; pass < 2; pass++) {
+			for (int i = 0; i < t->nr; i++)
+				if (!t->p[i].zombie && t->p[i].th && (t->p[i].state == COMPEL_TASK_STOPPED) == !pass &&
+				    finish_task(&t->p[i], ok, &t->st.frozen_time, t_frozen))
+					ret = -1;
+			for (int i = 0; !pass && !opts.leave_stopped && i < t->nr; i++)
+				if (!t->p[i].zombie && t->p[i].th && t->p[i].state == COMPEL_TASK_STOPPED)
+					wait_group_stopped(t->p[i].pid);
+		}
 		return ret;
 	}
 	/*
