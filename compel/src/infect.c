@@ -433,31 +433,50 @@ static int find_gadgets(pid_t pid, struct gadgets *g)
  * The task's seccomp mode (0, 1 strict, 2 filter), or -1 (reported): how
  * it is healed hangs on it; and the signals it catches.
  */
-static int seccomp_mode(pid_t pid, uint64_t *caught)
+/* What compel needs of /proc/TID/status. */
+struct task_status {
+	uint64_t pending;	/* SigPnd | ShdPnd */
+	uint64_t caught;	/* SigCgt */
+	int seccomp;		/* -1 if the line is missing */
+};
+
+static int read_status(pid_t tid, struct task_status *st)
 {
 	char path[64], line[256];
-	int mode = -1, r;
 	FILE *f;
+	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	*st = (struct task_status){ .seccomp = -1 };
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "re");
 	if (!f) {
 		cpr_perror("open %s", path);
 		return -1;
 	}
-	*caught = 0;
 	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
 		unsigned long long v;
 
-		if (sscanf(line, "SigCgt: %llx", &v) == 1)
-			*caught = v;
-		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
+			st->pending |= v;
+		else if (sscanf(line, "SigCgt: %llx", &v) == 1)
+			st->caught = v;
+		else if (sscanf(line, "Seccomp: %d", &st->seccomp) == 1)
 			break;
 	}
 	fclose(f);
-	if (r >= 0 && mode < 0)
-		cpr_err("%s has no Seccomp: line\n", path);
-	return r < 0 ? -1 : mode;
+	return r < 0 ? -1 : 0;
+}
+
+static int seccomp_mode(pid_t pid, uint64_t *caught)
+{
+	struct task_status st;
+
+	if (read_status(pid, &st))
+		return -1;
+	if (st.seccomp < 0)
+		cpr_err("/proc/%d/status has no Seccomp: line\n", pid);
+	*caught = st.caught;
+	return st.seccomp;
 }
 
 /*
@@ -604,30 +623,6 @@ static int frame_eintr(struct parasite_ctl *ctl)
 	return 0;
 }
 
-/* The signals pending for the thread or its process (/proc/TID/status): 0, -1 (reported). */
-static int pending_signals(pid_t tid, uint64_t *pending)
-{
-	char path[64], line[256];
-	FILE *f;
-	int r;
-
-	*pending = 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f) {
-		cpr_perror("open %s", path);
-		return -1;
-	}
-	while ((r = proc_line(f, line, sizeof(line), path)) > 0) {
-		unsigned long long v;
-
-		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
-			*pending |= v;
-	}
-	fclose(f);
-	return r;
-}
-
 /*
  * While the frame returns into no blob of ours (before the blob is in, at
  * the cure's munmap) only the tool can settle it (frame.h): before each
@@ -639,7 +634,8 @@ static int pending_signals(pid_t tid, uint64_t *pending)
  */
 static int settle_from_proc(struct parasite_ctl *ctl, int can_ask)
 {
-	uint64_t want, pending;
+	struct task_status st;
+	uint64_t want;
 
 	if (ctl->frame_eintr || ctl->query_sig || ctl->querying || ctl->settle_failed)
 		return 0;
@@ -651,11 +647,11 @@ static int settle_from_proc(struct parasite_ctl *ctl, int can_ask)
 	want = ctl->caught & ~ctl->orig.sigmask & ~ctl->sa_restart;
 	if (!want)
 		return 0;
-	if (pending_signals(ctl->pid, &pending)) {
+	if (read_status(ctl->pid, &st)) {
 		ctl->settle_failed = 1;	/* reported: the cure fails for it, nothing else is held up */
 		return 0;
 	}
-	want &= pending;
+	want &= st.pending;
 	if (!want)
 		return 0;
 	if (ctl->restart_code != K_ERESTARTSYS) {

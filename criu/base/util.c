@@ -20,6 +20,7 @@
 #include "proc_parse.h"
 #include "cr_options.h"
 #include "util.h"
+#include "compel/compel.h"
 
 uint64_t now_us(void)
 {
@@ -230,6 +231,19 @@ int read_full_stall(int fd, void *buf, size_t len, int stall_ms, bool begun)
 		begun = true;
 	}
 	return 0;
+}
+
+void wait_group_stopped(pid_t pid)
+{
+	struct timespec ts = { 0, 100000 };
+	char buf[512], *p;
+
+	for (int i = 0; i < 10000; i++) {
+		if (compel_read_stat(pid, buf, sizeof(buf), &p) || !p || p[2] == 'T')
+			return;
+		nanosleep(&ts, NULL);
+	}
+	pr_warn("%d did not go back into its group stop within a second\n", pid);
 }
 
 int read_full(int fd, void *buf, size_t len)

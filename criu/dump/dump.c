@@ -2547,20 +2547,6 @@ static void release_memory(struct dump_ctx *p, int pidfd)
 	close(pidfd);
 }
 
-/* Wait (a second at most) for @pid, let go in its group stop, to show 'T' again. */
-static void wait_group_stopped(pid_t pid)
-{
-	struct timespec ts = { 0, 100000 };
-	char buf[512], *p;
-
-	for (int i = 0; i < 10000; i++) {
-		if (compel_read_stat(pid, buf, sizeof(buf), &p) || !p || p[2] == 'T')
-			return;
-		nanosleep(&ts, NULL);
-	}
-	pr_warn("%d did not go back into its group stop within a second\n", pid);
-}
-
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0, kill_init = 0;

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "compel/frame.h"
 #include "late-fd.h"
 #include "parasite.h"
 
@@ -68,21 +69,11 @@ struct rst_vdso_part {
 	uint64_t start, end;	/* 0, 0 when absent */
 };
 
-/* struct sigcontext on x86-64 as rt_sigreturn reads it. */
-struct rst_sigcontext {
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
-	uint16_t cs, gs, fs, ss;
-	uint64_t err, trapno, oldmask, cr2;
-	uint64_t fpstate;
-	uint64_t reserved1[8];
-};
-
 struct rst_ucontext {
 	uint64_t uc_flags;
 	uint64_t uc_link;
 	struct k_altstack uc_stack;
-	struct rst_sigcontext uc_mcontext;
+	struct compel_sigcontext uc_mcontext;	/* as rt_sigreturn reads it */
 	uint64_t uc_sigmask;
 };
 

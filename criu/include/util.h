@@ -33,6 +33,11 @@ void close_fds(const int *fds, int n);
 int write_all(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
 /*
+ * Wait (a second at most) for @pid, just let go in its group stop, to show
+ * 'T' again: it runs a moment in the kernel ('R') on its way back.
+ */
+void wait_group_stopped(pid_t pid);
+/*
  * The same, where once a byte has come (or @begun) the rest may not stall
  * for over @stall_ms (-1: no limit): -1 with ETIMEDOUT then.
  */

@@ -382,7 +382,7 @@ static int fill_aios(struct rst_ctx *rc, struct restore_args *a, char **p)
 	return 0;
 }
 
-static void fill_regs(struct rst_sigcontext *sc, const UserRegsX86Entry *g)
+static void fill_regs(struct compel_sigcontext *sc, const UserRegsX86Entry *g)
 {
 	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
 	sc->r12 = g->r12; sc->r13 = g->r13; sc->r14 = g->r14; sc->r15 = g->r15;

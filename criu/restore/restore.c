@@ -381,20 +381,6 @@ static bool comes_back_stopped(struct rst_tree *tr, pid_t tid)
 	return false;
 }
 
-/* Wait (a while at most) for @tid to show 'T'. */
-static void wait_group_stopped(pid_t tid)
-{
-	struct timespec ts = { 0, 100000 };
-	char buf[512], *p;
-
-	for (int i = 0; i < 10000; i++) {
-		if (compel_read_stat(tid, buf, sizeof(buf), &p) || !p || p[2] == 'T')
-			return;
-		nanosleep(&ts, NULL);
-	}
-	pr_warn("%d did not go back into its group stop within a second\n", tid);
-}
-
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
