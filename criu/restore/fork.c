@@ -711,8 +711,9 @@ int restore_task(struct rst_ctx *rc)
 	if (!rc->vm_child) {
 		pages_fd = svc_fd(&cf, chain_open_pages(rc->dfd, rc->pages_name), cf.pages);
 		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
+		/* each opener said why already */
 		if (pages_fd < 0 || exe_fd < 0) {
-			pr_perror("can't open the pages file or the executable");
+			pr_err("%d: can't open %s\n", rc->pid, pages_fd < 0 ? "its pages file" : "its executable");
 			return -1;
 		}
 	}
