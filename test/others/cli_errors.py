@@ -1063,6 +1063,41 @@ def t_restore_pid_in_use():
         t.kill()
 
 
+def t_restore_twice_at_once():
+    """The same images restored by two criu at once: one wins the pid, the
+    other fails, and the winner's process must live on (the loser's reaper
+    killed it, as made after it: 2 rounds of 2)."""
+    t = Target("plain")
+    try:
+        d = new_dir("twice", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        for rnd in range(4):
+            ps = [subprocess.Popen([CRIU, "restore", "-D", d, "-d"], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+            outs = [p.communicate(timeout=CRIU_TIMEOUT)[1].decode(errors="replace") for p in ps]
+            rcs = [p.returncode for p in ps]
+            if sorted(rcs) != [0, 1]:
+                raise Fail("round %d: two restores at once exited %s, not one 0 and one 1: %r" % (rnd, rcs, outs))
+            loser = outs[rcs.index(1)]
+            if not re.search(r"in use", loser) or str(t.pid) not in loser:
+                raise Fail("round %d: the losing restore does not name the pid in use: %r" % (rnd, loser))
+            time.sleep(0.3)
+            st = proc_state(t.pid)
+            if st in (None, "Z"):
+                reap_orphans()
+                raise Fail("round %d: the restored process %d died (state %s) after the other restore "
+                           "failed; %r" % (rnd, t.pid, st, loser))
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+            ensure_no_pid(t.pid)
+    finally:
+        t.kill()
+
+
 def t_restore_zombie_reaped_late(reap_after):
     """Right after a dump its tasks are zombies until their parent reaps them
     (here: us, after @reap_after s, or never): a restore at once waits for
@@ -1539,6 +1574,7 @@ def main():
         check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_twice_at_once", t_restore_twice_at_once)
         check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)
         check("restore_zombie_never_reaped", t_restore_zombie_reaped_late, None)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
