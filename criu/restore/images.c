@@ -1066,15 +1066,45 @@ int find_orphaned_groups(struct rst_tree *tr)
 	return 0;
 }
 
+/*
+ * clone3() takes a set_tid only below this pid namespace's kernel.pid_max
+ * (lowered since the dump, or another machine's), and says just EINVAL.
+ */
+static int check_pid_max(pid_t pid, long pid_max)
+{
+	if (pid_max <= 0 || pid < pid_max)
+		return 0;
+	pr_err("can't restore: pid %d is not below kernel.pid_max (%ld) here\n", pid, pid_max);
+	return -1;
+}
+
+/* /proc/sys/kernel/pid_max of our pid namespace, or -1 */
+static long read_pid_max(void)
+{
+	long v = -1;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 int check_pids_free(struct rst_tree *tr)
 {
+	long pid_max = read_pid_max();
+
 	for (int i = 0; i < tr->nr; i++) {
 		PstreeEntry *pe = tr->t[i].pe;
 
-		if (check_pid_free(pe->pid) || (pe->pgid_gone && check_pid_free(pe->pgid)))
+		if (check_pid_max(pe->pid, pid_max) || check_pid_free(pe->pid) ||
+		    (pe->pgid_gone && (check_pid_max(pe->pgid, pid_max) || check_pid_free(pe->pgid))))
 			return -1;
 		for (size_t j = 0; j < pe->n_threads; j++)
-			if (pe->threads[j] != pe->pid && check_pid_free(pe->threads[j]))
+			if (pe->threads[j] != pe->pid &&
+			    (check_pid_max(pe->threads[j], pid_max) || check_pid_free(pe->threads[j])))
 				return -1;
 	}
 	return 0;

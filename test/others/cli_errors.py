@@ -1063,6 +1063,46 @@ def t_restore_pid_in_use():
         t.kill()
 
 
+def t_restore_above_pid_max():
+    """kernel.pid_max lowered below the dumped pid since the dump: refused
+    naming both (it was clone3's bare EINVAL). In a pid namespace of our
+    own, whose pid_max is its own since Linux 6.14: the machine's stays."""
+    if tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2]) < (6, 14):
+        print("note: restore_above_pid_max needs a per-namespace pid_max (Linux 6.14)", file=sys.stderr)
+        return
+    host_max = read_text("/proc/sys/kernel/pid_max")
+    d = new_dir("pidmax", create=False)
+    out = os.path.join(TMP, "pidmax.out")
+    script = """
+        set -u
+        echo 4999 > /proc/sys/kernel/ns_last_pid
+        setsid "$1" plain > "$3" 2>/dev/null </dev/null &
+        P=$!
+        for i in $(seq 100); do grep -q ready "$3" && break; sleep 0.05; done
+        "$2" dump -t $P -D "$4" || { echo "setup: dump of $P failed"; exit 2; }
+        wait $P
+        echo 1000 > /proc/sys/kernel/pid_max
+        "$2" restore -D "$4" -d 2>&1
+        echo "pid=$P rc=$?"
+    """
+    try:
+        p = subprocess.run(["unshare", "-pf", "--mount-proc", "sh", "-c", script, "sh", HELPER, CRIU, out, d],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=CRIU_TIMEOUT * 2, cwd=TMP)
+        text = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        m = re.search(r"pid=(\d+) rc=(\d+)", text)
+        if not m:
+            raise Fail("setup: %r" % text[-600:])
+        if m.group(2) == "0":
+            raise Fail("restore of pid %s with pid_max 1000 succeeded: %r" % (m.group(1), text[-600:]))
+        if not re.search(r"pid %s is not below kernel\.pid_max \(1000\)" % m.group(1), text):
+            raise Fail("the error does not name the pid and pid_max: %r" % text[-600:])
+    finally:
+        if read_text("/proc/sys/kernel/pid_max") != host_max:
+            with open("/proc/sys/kernel/pid_max", "w") as f:
+                f.write(host_max)
+            raise Fail("the machine's kernel.pid_max changed (put back to %s)" % host_max.strip())
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1575,6 +1615,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_above_pid_max", t_restore_above_pid_max)
         check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)
         check("restore_zombie_never_reaped", t_restore_zombie_reaped_late, None)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
