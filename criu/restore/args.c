@@ -30,6 +30,26 @@
 #include "aio.h"
 #include "rst.h"
 
+
+static const char *rlimit_name(unsigned int res)
+{
+	static const char *const names[] = {
+		"RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+		"RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+		"RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+	};
+
+	return res < sizeof(names) / sizeof(names[0]) ? names[res] : "rlimit";
+}
+
+static const char *rlim_str(char *buf, size_t len, unsigned long v)
+{
+	if (v == (unsigned long)RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, len, "%lu", v);
+	return buf;
+}
+
 static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
 
 static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
@@ -541,9 +561,11 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 			continue;
 		getrlimit(r->resource, &cur);
 		if (r->max > cur.rlim_max && !has_cap_sys_resource()) {
-			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
-			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
-			       (unsigned long)cur.rlim_max);
+			char was[24], ours[24];
+
+			pr_err("can't restore %d: its hard %s is %s, above ours (%s), and raising it "
+			       "needs CAP_SYS_RESOURCE\n", rc->pid, rlimit_name(r->resource),
+			       rlim_str(was, sizeof(was), r->max), rlim_str(ours, sizeof(ours), cur.rlim_max));
 			return -1;
 		}
 		a->rlim[r->resource].cur = r->cur;

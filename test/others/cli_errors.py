@@ -15,6 +15,7 @@ import ctypes
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -1103,6 +1104,32 @@ def t_restore_above_pid_max():
             raise Fail("the machine's kernel.pid_max changed (put back to %s)" % host_max.strip())
 
 
+def t_restore_lower_hard_rlimit():
+    """A criu whose hard RLIMIT_AS (ulimit -v) is below the task's, without
+    CAP_SYS_RESOURCE: refused naming the limit and both values (it said
+    "hard limit 9 is 18446744073709551615")."""
+    caps = int(re.search(r"CapEff:\s*([0-9a-f]+)", read_text("/proc/self/status")).group(1), 16)
+    if caps & (1 << 24):
+        print("note: restore_lower_hard_rlimit needs a root without CAP_SYS_RESOURCE", file=sys.stderr)
+        return
+    t = Target("plain")
+    try:
+        d = new_dir("rlimit-as", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        lim = 4 << 30
+        p = subprocess.run([CRIU, "restore", "-D", d, "-d"], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=CRIU_TIMEOUT, cwd=TMP,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))
+        expect_error(Res([], p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")),
+                     r"hard RLIMIT_AS is unlimited, above ours \(%d\)" % lim, str(t.pid))
+        ensure_no_pid(t.pid)
+    finally:
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1616,6 +1643,7 @@ def main():
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
         check("restore_above_pid_max", t_restore_above_pid_max)
+        check("restore_lower_hard_rlimit", t_restore_lower_hard_rlimit)
         check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)
         check("restore_zombie_never_reaped", t_restore_zombie_reaped_late, None)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
