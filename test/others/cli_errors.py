@@ -1130,6 +1130,49 @@ def t_restore_lower_hard_rlimit():
         t.kill()
 
 
+def t_restore_mqueue_made_again():
+    """A POSIX message queue of criu's ipc namespace the task had open,
+    removed and made again with the same attributes since the dump: another
+    queue, refused by name (it was taken as the dumped one). The queue left
+    as it was restores."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class MqAttr(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                    ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+
+    t = Target("mqueue")
+    name = ("/criu-cli-mq-%d" % t.pid).encode()
+    try:
+        d = new_dir("mqueue", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        r = criu("restore", "-D", d, "-d")
+        if r.rc != 0:
+            raise Fail("restore with the queue as it was failed; %s" % r.brief())
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+        ensure_no_pid(t.pid)
+        libc.mq_unlink(name)
+        q = libc.mq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, ctypes.byref(MqAttr(0, 4, 64, 0)))
+        if q < 0:
+            raise Fail("setup: can't make the queue again: %s" % os.strerror(ctypes.get_errno()))
+        os.close(q)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"message queue %s is not the dumped one" % name.decode())
+        ensure_no_pid(t.pid)
+    finally:
+        libc.mq_unlink(name)
+        if proc_state(t.pid) not in (None, "Z"):     # a restore that should have failed
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1642,6 +1685,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_mqueue_made_again", t_restore_mqueue_made_again)
         check("restore_above_pid_max", t_restore_above_pid_max)
         check("restore_lower_hard_rlimit", t_restore_lower_hard_rlimit)
         check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)

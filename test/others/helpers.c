@@ -10,6 +10,8 @@
  *   eventfd  a task holding an eventfd
  *   userfaultfd  a task holding a userfaultfd (a kind criu refuses)
  *   socket   a task holding a vsock socket (a family criu refuses)
+ *   mqueue   a task holding POSIX message queue /criu-cli-mq-PID (4 messages
+ *            of 64 bytes), made by it and left behind
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -25,6 +27,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -161,6 +164,15 @@ int main(int argc, char **argv)
 		extra = fd;
 	} else if (!strcmp(mode, "socket")) {
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 4;
+		extra = fd;
+	} else if (!strcmp(mode, "mqueue")) {
+		struct mq_attr at = { .mq_maxmsg = 4, .mq_msgsize = 64 };
+		char name[64];
+
+		snprintf(name, sizeof(name), "/criu-cli-mq-%d", (int)getpid());
+		fd = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &at);
 		if (fd < 0)
 			return 4;
 		extra = fd;
