@@ -18,6 +18,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -1173,6 +1174,48 @@ def t_restore_mqueue_made_again():
         t.kill()
 
 
+def t_restore_unix_path_bound():
+    """The path of a listening unix socket of the task, bound since the dump
+    by another process's live socket: refused naming it, and the other's
+    socket keeps its file (the restore removed it, taking the name of a live
+    server). A stale socket file left there is removed as before."""
+    t = Target("unixsk")
+    path = os.path.join(TMP, "sk-%d" % t.pid)
+    other = None
+    try:
+        d = new_dir("unixsk", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        os.unlink(path)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        other.bind(path)
+        other.listen(4)
+        ino = os.stat(path).st_ino
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"the path is taken by socket \d+ of another process", re.escape(path))
+        ensure_no_pid(t.pid)
+        if not os.path.exists(path) or os.stat(path).st_ino != ino:
+            raise Fail("the other process's socket file %s was removed" % path)
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        c.close()
+        other.close()
+        other = None
+        r = criu("restore", "-D", d, "-d")
+        if r.rc != 0:
+            raise Fail("restore over a stale socket file failed; %s" % r.brief())
+    finally:
+        if other:
+            other.close()
+        if proc_state(t.pid) not in (None, "Z"):
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1685,6 +1728,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_unix_path_bound", t_restore_unix_path_bound)
         check("restore_mqueue_made_again", t_restore_mqueue_made_again)
         check("restore_above_pid_max", t_restore_above_pid_max)
         check("restore_lower_hard_rlimit", t_restore_lower_hard_rlimit)

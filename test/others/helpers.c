@@ -12,6 +12,7 @@
  *   socket   a task holding a vsock socket (a family criu refuses)
  *   mqueue   a task holding POSIX message queue /criu-cli-mq-PID (4 messages
  *            of 64 bytes), made by it and left behind
+ *   unixsk   a task listening on a unix socket bound to sk-PID in its cwd
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -174,6 +176,14 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "/criu-cli-mq-%d", (int)getpid());
 		fd = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &at);
 		if (fd < 0)
+			return 4;
+		extra = fd;
+	} else if (!strcmp(mode, "unixsk")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "sk-%d", (int)getpid());
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4))
 			return 4;
 		extra = fd;
 	} else {
