@@ -1216,6 +1216,38 @@ def t_restore_unix_path_bound():
         t.kill()
 
 
+def t_restore_mapped_file_shrank():
+    """--allow-changed-files with the task's executable cut short since the
+    dump: its mapped text past the new end would be SIGBUS at the first
+    touch (the restore succeeded and the task died at once): refused,
+    naming the file and both sizes."""
+    global HELPER
+    exe = os.path.join(TMP, "helpers-shrunk")
+    shutil.copy2(HELPER, exe)
+    saved, HELPER = HELPER, exe
+    try:
+        t = Target("plain")
+    finally:
+        HELPER = saved
+    try:
+        d = new_dir("shrank", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        size = os.path.getsize(exe)
+        os.truncate(exe, 4096)
+        r = criu("restore", "-D", d, "-d", "--allow-changed-files")
+        expect_error(r, r"%s is 4096 bytes now \(%d at dump time\)" % (re.escape(exe), size), r"SIGBUS")
+        ensure_no_pid(t.pid)
+    finally:
+        if proc_state(t.pid) not in (None, "Z"):
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1728,6 +1760,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_mapped_file_shrank", t_restore_mapped_file_shrank)
         check("restore_unix_path_bound", t_restore_unix_path_bound)
         check("restore_mqueue_made_again", t_restore_mqueue_made_again)
         check("restore_above_pid_max", t_restore_above_pid_max)
