@@ -1248,6 +1248,31 @@ def t_restore_mapped_file_shrank():
         t.kill()
 
 
+def t_restore_lock_taken():
+    """A POSIX lock of the task (dumped with --file-locks) that another
+    process took since the dump: refused naming the file and the holder
+    (it was "taking back the file lock at fd 1 failed: errno 11")."""
+    import fcntl
+    t = Target("posixlock")
+    f = None
+    try:
+        d = new_dir("lock", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d, "--file-locks")
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        f = open(t.outpath, "r+")
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"POSIX write lock on fd 1 \(%s\)" % re.escape(t.outpath),
+                     r"conflicts with a write lock of pid %d" % os.getpid())
+        ensure_no_pid(t.pid)
+    finally:
+        if f:
+            f.close()
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1760,6 +1785,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_lock_taken", t_restore_lock_taken)
         check("restore_mapped_file_shrank", t_restore_mapped_file_shrank)
         check("restore_unix_path_bound", t_restore_unix_path_bound)
         check("restore_mqueue_made_again", t_restore_mqueue_made_again)

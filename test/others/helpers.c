@@ -13,6 +13,7 @@
  *   mqueue   a task holding POSIX message queue /criu-cli-mq-PID (4 messages
  *            of 64 bytes), made by it and left behind
  *   unixsk   a task listening on a unix socket bound to sk-PID in its cwd
+ *   posixlock  a task holding a POSIX write lock on its stdout, whole
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -186,6 +187,11 @@ int main(int argc, char **argv)
 		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4))
 			return 4;
 		extra = fd;
+	} else if (!strcmp(mode, "posixlock")) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (fcntl(STDOUT_FILENO, F_SETLK, &fl))
+			return 4;
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
