@@ -1273,6 +1273,48 @@ def t_restore_lock_taken():
         t.kill()
 
 
+def sysv_shm_of(cpid):
+    """ids of the SysV shm segments of our ipc namespace that @cpid made"""
+    lines = (read_text("/proc/sysvipc/shm") or "").splitlines()[1:]
+    return [int(l.split()[1]) for l in lines if int(l.split()[4]) == cpid]
+
+
+def t_restore_shm_id_taken():
+    """A SysV shm segment of criu's ipc namespace the task held, marked for
+    removal, whose id another segment took since the dump: refused naming
+    the id, and the segment the restore made under another id is removed
+    (it was left behind)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    t = Target("shmrm")
+    mine = -1
+    try:
+        d = new_dir("shmid", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        with open("/proc/sys/kernel/shm_next_id", "w") as f:
+            f.write(str(t.extra))
+        mine = libc.shmget(0, 4096, 0o1600)
+        if mine != t.extra:
+            raise Fail("setup: the segment made to take id %d got %d" % (t.extra, mine))
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"shm segment %d .*id %d is another's now" % (t.extra, t.extra))
+        ensure_no_pid(t.pid)
+        left = sysv_shm_of(t.pid)
+        if left:
+            raise Fail("the failed restore left SysV shm segments %s behind" % left)
+    finally:
+        # not consumed (-1 can't be written back): by a segment made and removed at once
+        if (read_text("/proc/sys/kernel/shm_next_id") or "-1").strip() != "-1":
+            libc.shmctl(libc.shmget(0, 4096, 0o1600), 0, None)
+        if mine >= 0:
+            libc.shmctl(mine, 0, None)      # IPC_RMID
+        for i in sysv_shm_of(t.pid):
+            libc.shmctl(i, 0, None)
+        t.kill()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1785,6 +1827,7 @@ def main():
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
         check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_shm_id_taken", t_restore_shm_id_taken)
         check("restore_lock_taken", t_restore_lock_taken)
         check("restore_mapped_file_shrank", t_restore_mapped_file_shrank)
         check("restore_unix_path_bound", t_restore_unix_path_bound)

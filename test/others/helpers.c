@@ -14,6 +14,8 @@
  *            of 64 bytes), made by it and left behind
  *   unixsk   a task listening on a unix socket bound to sk-PID in its cwd
  *   posixlock  a task holding a POSIX write lock on its stdout, whole
+ *   shmrm    a task attached to a SysV shm segment of 8 KiB it marked for
+ *            removal (extra: its id)
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -192,6 +195,16 @@ int main(int argc, char **argv)
 
 		if (fcntl(STDOUT_FILENO, F_SETLK, &fl))
 			return 4;
+	} else if (!strcmp(mode, "shmrm")) {
+		int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+		char *p = id < 0 ? (char *)-1 : shmat(id, NULL, 0);
+
+		if (p == (char *)-1)
+			return 4;
+		p[0] = 1;
+		if (shmctl(id, IPC_RMID, NULL))
+			return 4;
+		extra = id;
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
