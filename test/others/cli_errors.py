@@ -1065,6 +1065,42 @@ def t_restore_pid_in_use():
         t.kill()
 
 
+def t_restore_pid_cursor_near():
+    """The kernel's pid cursor just below the dumped pid at restore (pid_max
+    came round again): what criu forks before the tree (its reaper) took the
+    pid, and the restore failed "in use by another process" (zdtm
+    posix_timer_dump_fired, once in a full run). The cursor is moved past
+    the tree's pids now."""
+    for attempt in range(5):
+        t = Target("plain")
+        try:
+            d = new_dir("cursor", create=False)
+            r = criu("dump", "-t", t.pid, "-D", d)
+            if r.rc != 0:
+                raise Fail("setup: dump failed; %s" % r.brief())
+            t.p.wait(timeout=5)
+            ensure_no_pid(t.pid)
+            pidfile = os.path.join(TMP, "pidfile-cursor-%d" % attempt)
+            # criu itself, then its reaper, forked twice, the last just at the pid
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(t.pid - 4))
+            r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+            m = re.search(r"in use by another process \((.*)\)", r.err)
+            if r.rc != 0 and m and m.group(1) != "criu":
+                continue        # something else on the machine forked meanwhile: try again
+            if r.rc != 0:
+                raise Fail("restore with the pid cursor just below the tree's pid failed; %s" % r.brief())
+            if read_text(pidfile).strip() != str(t.pid):
+                raise Fail("restored as pid %s, not %d" % (read_text(pidfile).strip(), t.pid))
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+            return
+        finally:
+            t.kill()
+    print("note: restore_pid_cursor_near: other processes took the pid in 5 tries", file=sys.stderr)
+
+
 def t_restore_above_pid_max():
     """kernel.pid_max lowered below the dumped pid since the dump: refused
     naming both (it was clone3's bare EINVAL). In a pid namespace of our
@@ -1826,6 +1862,7 @@ def main():
         check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_pid_cursor_near", t_restore_pid_cursor_near)
         check("restore_twice_at_once", t_restore_twice_at_once)
         check("restore_shm_id_taken", t_restore_shm_id_taken)
         check("restore_lock_taken", t_restore_lock_taken)
