@@ -45,6 +45,7 @@
 #ifndef TCPOLEN_TSTAMP_APPA
 #define TCPOLEN_TSTAMP_APPA	12
 #endif
+#define RCV_SHUTDOWN		1	/* sock_diag's INET_DIAG_SHUTDOWN bits */
 #define MAX_STREAM_BYTES	(48U << 20)	/* both queues of one connection, to fit one image entry */
 
 static const struct sk_opt tcp_tab[] = {
@@ -599,6 +600,14 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, const char *who)
 		return -1;
 	if (half_close(sk, e, snd_una, who))
 		return -1;
+	/*
+	 * shutdown(SHUT_RD) sends nothing: only the socket knows (reads give EOF,
+	 * poll POLLRDHUP). A peer's FIN set it already in the states that got one.
+	 */
+	if (e->has_shutdown && (e->shutdown & RCV_SHUTDOWN) && !fin_rcvd(e->state) && shutdown(sk, SHUT_RD)) {
+		pr_perror("can't shut the receive side of %s", who);
+		return -1;
+	}
 	if (s->has_rcv_wup) {
 		struct tcp_repair_window w = {
 			.snd_wl1 = s->snd_wl1, .snd_wnd = s->snd_wnd, .max_window = s->max_window,
