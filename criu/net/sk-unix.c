@@ -1142,6 +1142,7 @@ struct gm {
 	bool made;		/* by socket() or socketpair() here: its options are a new socket's */
 	bool grown;		/* its send buffer made room for a queue: not what a new socket has */
 	char *aside;		/* what sat at our path, moved away while we bind */
+	char *made_dir;		/* the topmost directory made for an unlinked path whose directories are gone too */
 	struct file_times dir_times;	/* of the directory of its path, put back once the file is settled */
 };
 
@@ -1231,6 +1232,75 @@ static int leave_dir(struct group *g, UnixSkEntry *e)
 	return 0;
 }
 
+/*
+ * A socket bound in a directory that was removed since (a server's private
+ * temporary directory, cleaned up while it runs): the directories are made
+ * again for the bind (mode 0700: nobody else sees them) and removed with the
+ * file by unlink_paths(). The times saved are those of the directory that
+ * remained, which making and removing the others touch.
+ */
+static int make_dirs(struct gm *m, const char *dir)
+{
+	char top[PATH_MAX], up[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(top, sizeof(top), "%s", dir) >= (int)sizeof(top))
+		return -1;
+	for (;;) {
+		name_dir(top, up, sizeof(up));
+		if (!strcmp(up, top) || !lstat(up, &st))
+			break;
+		if (errno != ENOENT) {
+			pr_perror("can't look at %s", up);
+			return -1;
+		}
+		memcpy(top, up, sizeof(top));
+	}
+	name_dir(top, up, sizeof(up));
+	times_save(up, &m->dir_times);
+	m->made_dir = strdup(top);
+	if (!m->made_dir) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	/* from the top down: each mkdir of a component of @dir past the part that exists */
+	for (const char *p = dir + strlen(top);;) {
+		char part[PATH_MAX];
+
+		snprintf(part, sizeof(part), "%.*s", (int)(p - dir), dir);
+		if (mkdir(part, 0700)) {
+			pr_perror("can't make the removed directory %s again for a unix socket's bind", part);
+			return -1;
+		}
+		if (!*p)
+			break;
+		p = strchr(p + 1, '/') ?: dir + strlen(dir);
+	}
+	return 0;
+}
+
+/* The directories make_dirs() made, deepest first. */
+static void remove_made_dirs(struct gm *m, const char *path)
+{
+	char dir[PATH_MAX], up[PATH_MAX];
+
+	name_dir(path, dir, sizeof(dir));
+	for (;;) {
+		if (rmdir(dir))
+			pr_warn("can't remove %s, made for a unix socket's bind: %s\n", dir, strerror(errno));
+		if (!strcmp(dir, m->made_dir))
+			break;
+		name_dir(dir, up, sizeof(up));
+		if (!strcmp(up, dir))
+			break;
+		memcpy(dir, up, sizeof(dir));
+	}
+	name_dir(m->made_dir, up, sizeof(up));
+	times_put_back(up, &m->dir_times);
+	free(m->made_dir);
+	m->made_dir = NULL;
+}
+
 static int bind_member(struct group *g, struct gm *m)
 {
 	UnixSkEntry *e = m->e;
@@ -1261,6 +1331,8 @@ static int bind_member(struct group *g, struct gm *m)
 	/* the file goes and comes again: its directory looks untouched afterwards */
 	name_dir(path, dir, sizeof(dir));
 	times_save(dir, &m->dir_times);
+	if (e->unlinked && lstat(dir, &st) && errno == ENOENT && make_dirs(m, dir))
+		goto out;
 	if (!lstat(path, &st)) {
 		if (S_ISSOCK(st.st_mode) && !e->unlinked) {
 			/*
@@ -1875,7 +1947,9 @@ static int unlink_paths(struct group *g)
 			pr_perror("can't move %s back to %s", g->m[i].aside, path);
 			ret = -1;
 		}
-		{
+		if (g->m[i].made_dir) {
+			remove_made_dirs(&g->m[i], path);
+		} else {
 			char dir[PATH_MAX];
 
 			name_dir(path, dir, sizeof(dir));
@@ -1963,6 +2037,7 @@ out:
 		if (g.m[i].standin >= 0)
 			close(g.m[i].standin);
 		free(g.m[i].aside);
+		free(g.m[i].made_dir);
 	}
 	if (g.cwd >= 0)
 		close(g.cwd);
