@@ -20,7 +20,9 @@
 #include <string.h>
 #include <signal.h>
 #include <linux/sched.h>
+#include <linux/securebits.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -464,6 +466,22 @@ static int dump_options(pid_t pid, int fd, int sk, UnixSkEntry *e)
 	e->passcred = passcred;
 	e->peek_off = peek_off;
 	e->rcvlowat = rcvlowat;
+	{
+		struct ucred cr;
+		socklen_t l = sizeof(cr);
+		uint32_t uid, gid;
+
+		/* none (not connected, never listened): pid 0; ids the tree can't see: left out */
+		if (!getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &cr, &l) && cr.pid > 0) {
+			uid = cr.uid;
+			gid = cr.gid;
+			if (!ns_uid_inside(&uid, 0) && !ns_uid_inside(&gid, 1)) {
+				e->has_peer_uid = e->has_peer_gid = true;
+				e->peer_uid = uid;
+				e->peer_gid = gid;
+			}
+		}
+	}
 	/* and the options every socket family has, as the other families save them */
 	snprintf(who, sizeof(who), "unix socket fd %d of %d", fd, pid);
 	e->opts = calloc(1, sizeof(*e->opts));
@@ -1418,17 +1436,77 @@ static int connect_to(struct group *g, struct gm *m, UnixSkEntry *dir_of, const 
 }
 
 /* Each member at its own fd number if it lands there, else lifted out of the way of the others'. */
+/*
+ * SO_PEERCRED is taken from the effective ids of whoever makes a pair,
+ * listens or connects: criu does that as the ids the socket had at the dump
+ * (its capabilities kept: SECBIT_NO_SETUID_FIXUP), or a nobody's socket
+ * would show root as its peer. Only this thread's ids change. A change of
+ * effective ids makes the process not dumpable (its /proc files root's),
+ * which is put back too.
+ */
+struct ids {
+	bool on;
+	uint32_t euid, egid;
+	int secbits, dumpable;
+};
+
+static void act_as(const UnixSkEntry *e, struct ids *s)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	s->on = false;
+	if (!e || !e->has_peer_uid || !e->has_peer_gid || getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
+		return;
+	if (eu == e->peer_uid && eg == e->peer_gid)
+		return;
+	s->euid = eu;
+	s->egid = eg;
+	s->dumpable = prctl(PR_GET_DUMPABLE);
+	s->secbits = prctl(PR_GET_SECUREBITS);
+	if (s->secbits < 0 ||
+	    (!(s->secbits & SECBIT_NO_SETUID_FIXUP) &&
+	     prctl(PR_SET_SECUREBITS, s->secbits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0))) {
+		pr_warn("unix socket %lu: its peer credentials will be criu's, not uid %u gid %u: %s\n",
+			(unsigned long)e->ino, e->peer_uid, e->peer_gid, strerror(errno));
+		return;
+	}
+	if (syscall(SYS_setresgid, -1, e->peer_gid, -1) || syscall(SYS_setresuid, -1, e->peer_uid, -1)) {
+		pr_warn("unix socket %lu: its peer credentials will be criu's, not uid %u gid %u: %s\n",
+			(unsigned long)e->ino, e->peer_uid, e->peer_gid, strerror(errno));
+		syscall(SYS_setresgid, -1, eg, -1);
+		prctl(PR_SET_SECUREBITS, s->secbits, 0, 0, 0);
+		prctl(PR_SET_DUMPABLE, s->dumpable, 0, 0, 0);
+		return;
+	}
+	s->on = true;
+}
+
+static void act_back(struct ids *s)
+{
+	if (!s->on)
+		return;
+	if (syscall(SYS_setresuid, -1, s->euid, -1) || syscall(SYS_setresgid, -1, s->egid, -1) ||
+	    prctl(PR_SET_SECUREBITS, s->secbits, 0, 0, 0) || prctl(PR_SET_DUMPABLE, s->dumpable, 0, 0, 0))
+		pr_perror("can't take back criu's own ids");
+	s->on = false;
+}
+
 static int create_members(struct fd_rst *c, struct group *g)
 {
 	for (size_t i = 0; i < g->nr; i++) {
 		struct gm *m = &g->m[i], *p;
-		int sv[2];
+		struct ids ids;
+		int sv[2], ret;
 
 		if (m->fd >= 0 || accepted(m->e))
 			continue;
 		if (m->e->type != SOCK_DGRAM && m->e->peer_gone) {
 			/* connected to a stand-in, which sends the queue and goes */
-			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
+			act_as(m->e, &ids);
+			ret = socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv);
+			act_back(&ids);
+			if (ret) {
 				pr_perror("can't make unix socket %lu with a peer", (unsigned long)m->e->ino);
 				return -1;
 			}
@@ -1439,7 +1517,10 @@ static int create_members(struct fd_rst *c, struct group *g)
 			m->made = true;
 		} else if (mutual(g, m) && !accepted(gm_find(g, m->e->peer)->e)) {
 			p = gm_find(g, m->e->peer);
-			if (socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv)) {
+			act_as(m->e, &ids);
+			ret = socketpair(AF_UNIX, m->e->type | SOCK_CLOEXEC, 0, sv);
+			act_back(&ids);
+			if (ret) {
 				pr_perror("can't make the pair of unix sockets %lu and %lu", (unsigned long)m->e->ino,
 					  (unsigned long)p->e->ino);
 				return -1;
@@ -1513,7 +1594,8 @@ out:
 static int accept_member(struct group *g, struct gm *a, int lfd)
 {
 	struct gm *p = a->e->peer_gone ? NULL : gm_find(g, a->e->peer);
-	int *client = p ? &p->fd : &a->standin, fd;
+	int *client = p ? &p->fd : &a->standin, fd, ret;
+	struct ids ids;
 
 	if (*client < 0) {
 		*client = socket(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0);
@@ -1522,7 +1604,11 @@ static int accept_member(struct group *g, struct gm *a, int lfd)
 			return -1;
 		}
 	}
-	if (connect_to(g, p ? p : a, NULL, &a->e->name))
+	/* the accepted end's peer credentials are the connecting one's */
+	act_as(a->e, &ids);
+	ret = connect_to(g, p ? p : a, NULL, &a->e->name);
+	act_back(&ids);
+	if (ret)
 		return -1;
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0 || (a->fd = fd_rst_lift(g->c, fd)) < 0) {
@@ -1537,14 +1623,23 @@ static int accept_gone(struct group *g, struct gm *a)
 {
 	struct sockaddr_un addr;
 	socklen_t len = make_addr(&addr, &a->e->name);
-	int l = socket(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0), ret = -1;
+	int l = socket(AF_UNIX, a->e->type | SOCK_CLOEXEC, 0), ret = -1, err;
+	struct gm *p = a->e->peer_gone ? NULL : gm_find(g, a->e->peer);
+	struct ids ids;
 	char nb[128];
 
 	if (l < 0) {
 		pr_perror("can't make a unix socket");
 		return -1;
 	}
-	if (bind(l, (struct sockaddr *)&addr, len) || listen(l, 1))
+	/* the client's peer credentials are the listener's */
+	err = bind(l, (struct sockaddr *)&addr, len);
+	if (!err) {
+		act_as(p ? p->e : NULL, &ids);
+		err = listen(l, 1);
+		act_back(&ids);
+	}
+	if (err)
 		pr_perror("can't listen on %s for a moment to accept unix socket %lu again",
 			  name_str(a->e->name.data, a->e->name.len, nb, sizeof(nb)), (unsigned long)a->e->ino);
 	else
@@ -1562,7 +1657,13 @@ static int connect_members(struct group *g)
 		if (accepted(e) && !e->accepted_on && accept_gone(g, m))
 			return -1;
 		if (e->state == TCP_LISTEN) {
-			if (listen(m->fd, e->has_backlog ? (int)e->backlog : SOMAXCONN)) {
+			struct ids ids;
+			int ret;
+
+			act_as(e, &ids);
+			ret = listen(m->fd, e->has_backlog ? (int)e->backlog : SOMAXCONN);
+			act_back(&ids);
+			if (ret) {
 				pr_perror("can't listen on unix socket %lu", (unsigned long)e->ino);
 				return -1;
 			}
