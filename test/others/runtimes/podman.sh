@@ -18,6 +18,10 @@
 #   userns        --uidmap/--gidmap 0:300000:65536 with a terminal (-t): the
 #                 bundle (images dir's parent) is the container root's, the
 #                 console's slave too
+#   userns-auto   --userns=auto (a "containers" line in /etc/subuid and
+#                 /etc/subgid for the case): the python workload, in place
+#                 then over --export/--import
+#   userns-map    the same with --uidmap/--gidmap 0:200000:65536
 #   python        the host's python3 (/usr bound read-only) runs workload.py:
 #                 SysV and POSIX shm, a flock, a zombie, threads, an http
 #                 server with a keep-alive client; --tcp-established
@@ -67,7 +71,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -392,6 +396,57 @@ case_userns() {
 	grep -q '^ *0 *300000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
 	pass
 }
+
+# podman's --userns=auto takes its ranges from the "containers" entries of
+# /etc/subuid and /etc/subgid: a line for the case, taken out again
+subid_line="containers:600000:200000"
+subid_add() {
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		grep -qx "$subid_line" "$f" 2>/dev/null || { echo "$subid_line" >>"$f"; subid_added=1; }
+	done
+}
+subid_del() {
+	local f
+	[ -n "${subid_added:-}" ] || return 0
+	for f in /etc/subuid /etc/subgid; do
+		sed -i "/^$subid_line\$/d" "$f"
+	done
+	subid_added=
+}
+
+# userns-auto: the python workload (files, a pipe, threads, the /run tmpfs,
+# a listening socket, an http keep-alive connection) in a user namespace
+# podman picks (--userns=auto), in place then through --export/--import
+case_userns-auto() {
+	local before how map
+	subid_add
+	PM_ARGS="-v /usr:/usr:ro ${USERNS_ARGS:---userns=auto}" start /workload.py || return
+	map=$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //')
+	echo "    (uid_map $map)"
+	case $map in "0 0 "*|"") fail "not in a user namespace of its own: $map"; return ;; esac
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --tcp-established --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --tcp-established --file-locks --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint --tcp-established --file-locks "$ctr" || return
+			before=$(last_out)
+			pm_do restore --tcp-established --file-locks "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		[ "$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //')" = "$map" ] ||
+			{ fail "$how: uid_map was $map, now $(cat "/proc/$pid/uid_map")"; return; }
+		sleep 0.3
+		[ -e "/proc/$pid/root/run/bad" ] && { fail "$how: the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	done
+	pass
+}
+
+# userns-map: the same with --uidmap/--gidmap 0:200000:65536
+case_userns-map() { USERNS_ARGS="--uidmap 0:200000:65536 --gidmap 0:200000:65536" case_userns-auto; }
 
 # devshm: a file in the container's /dev/shm (podman tars it itself on
 # --export: devshm-checkpoint.tar) survives an export/import
@@ -1009,6 +1064,7 @@ case_exec() {
 case_cleanup() {
 	[ -n "${ctr:-}" ] && podman rm -f -t 0 "$ctr" >/dev/null 2>&1
 	ctr=
+	subid_del
 }
 
 run_cases "$ALL" "$*"
