@@ -162,6 +162,28 @@ int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh
 	return fd;
 }
 
+int fsn_open_restored(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!mntns_dev_remade(fsn_kdev(sdev)))
+		return fsn_open_handle(sdev, ino, fh);
+	if (!path || path[0] != '/') {
+		errno = ENOENT;
+		return -1;
+	}
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_dev != mntns_dev(fsn_kdev(sdev))) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
+}
+
 bool fsn_sb_decodes(unsigned int sdev)
 {
 	struct file_handle *h = malloc(sizeof(*h) + FSN_HANDLE_MAX);

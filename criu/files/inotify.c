@@ -242,26 +242,10 @@ static int add_watch(struct rst_files *rf, int fd, const InotifyWdEntry *d)
 		pr_err("inotify watch %u: a bad file handle\n", d->wd);
 		return -1;
 	}
-	if (mntns_dev_remade(fsn_kdev(d->sdev))) {
-		struct stat st;
-
-		/* this task is in the tree's mount namespace and root: the path means what it did */
-		ofd = d->path && d->path[0] == '/' ? open(d->path, O_PATH | O_CLOEXEC) : -1;
-		if (ofd < 0) {
-			pr_perror("can't find %s again for inotify watch %u (its filesystem was made anew)", name,
-				  d->wd);
-			return -1;
-		}
-		if (fstat(ofd, &st) || st.st_dev != mntns_dev(fsn_kdev(d->sdev))) {
-			pr_err("%s is not on the filesystem made anew for inotify watch %u\n", name, d->wd);
-			close(ofd);
-			return -1;
-		}
-	} else {
-		ofd = fsn_open_handle(d->sdev, d->ino, &fh);
-	}
+	ofd = fsn_open_restored(d->sdev, d->ino, &fh, d->path);
 	if (ofd < 0) {
-		pr_perror("can't find %s (inode %lu) again for inotify watch %u", name, (unsigned long)d->ino, d->wd);
+		pr_perror("can't find %s (inode %lu) again for inotify watch %u%s", name, (unsigned long)d->ino, d->wd,
+			  mntns_dev_remade(fsn_kdev(d->sdev)) ? " (its filesystem was made anew)" : "");
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);

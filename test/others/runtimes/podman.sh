@@ -52,6 +52,9 @@
 #                 pipe/socketpair data, OFD lock, unlinked mapped shm, a
 #                 stopped child, a removed cwd
 #   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
+#   fanotify fanotify-fs fanotify-mount: a fanotify inode, filesystem or
+#                 mount mark on a tmpfs (made anew at restore)
+#   inotify-bind fanotify-bind: a watch / a mark on a dir bound from the host
 #   inotify-root  a watch on a dir of the overlay root: refused by name
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
@@ -71,7 +74,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fanotify fanotify-fs fanotify-mount inotify-bind fanotify-bind inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -163,6 +166,43 @@ while True:
             _, _, _, n = struct.unpack("iIII", buf[:16])
             open("/run/events", "a").write(buf[16:16 + n].rstrip(b"\0").decode() + "\n")
             buf = buf[16 + n:]
+    except BlockingIOError:
+        pass
+    open("/run/count", "w").write("%d\n" % i)
+    print("count", i, flush=True)
+    time.sleep(0.05)
+PY
+# fanotify (FID events: unprivileged for an inode mark) on a dir:
+# each new file's name goes to /run/events; FAN_KIND=fs or mount marks
+# the dir's whole filesystem or mount (CAP_SYS_ADMIN)
+cat >"$pm/rootfs/workload-fanotify.py" <<'PY'
+import ctypes, os, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+open("/run/token", "w").write(os.urandom(8).hex())
+d = os.environ.get("WATCH", "/run/watched")
+kind = {"inode": 0, "mount": 0x10, "fs": 0x100}[os.environ.get("FAN_KIND", "inode")]
+os.makedirs(d, exist_ok=True)
+# FAN_CLASS_NOTIF | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY
+fan = libc.fanotify_init(0x2 | 0xc00, os.O_RDONLY)
+assert fan >= 0, os.strerror(ctypes.get_errno())
+# FAN_MARK_ADD; FAN_CREATE | FAN_ONDIR | FAN_EVENT_ON_CHILD (a mount mark
+# has no dirent events: FAN_CLOSE_WRITE)
+ev = 0x8 if kind == 0x10 else 0x100 | 0x40000000
+r = libc.fanotify_mark(fan, 0x1 | kind, ctypes.c_uint64(ev | 0x08000000), -100, d.encode())
+assert r == 0, os.strerror(ctypes.get_errno())
+i = 0
+while True:
+    i += 1
+    try:
+        buf = os.read(fan, 4096)
+        while buf:
+            elen, _, _, mlen, mask = struct.unpack("IBBHQ", buf[:16])
+            # one info record: header, fsid, file handle, the name
+            ilen = struct.unpack("H", buf[mlen + 2:mlen + 4])[0]
+            hb = struct.unpack("I", buf[mlen + 12:mlen + 16])[0]
+            name = buf[mlen + 20 + hb:mlen + ilen].split(b"\0")[0]
+            open("/run/events", "a").write(name.decode() + "\n")
+            buf = buf[elen:]
     except BlockingIOError:
         pass
     open("/run/count", "w").write("%d\n" % i)
@@ -921,7 +961,7 @@ case_fds() {
 # new inode: no file handle finds it), in place and through export/import
 case_inotify() {
 	local before how
-	PM_ARGS="-v /usr:/usr:ro ${WATCH:+-e WATCH=$WATCH}" start /workload-inotify.py || return
+	PM_ARGS="-v /usr:/usr:ro ${WATCH:+-e WATCH=$WATCH} ${FSN_ARGS:-}" start "${FSN_WORKLOAD:-/workload-inotify.py}" || return
 	for how in before inplace export; do
 		if [ $how = export ]; then
 			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
@@ -937,10 +977,23 @@ case_inotify() {
 		touch "/proc/$pid/root${WATCH:-/run/watched}/new-$how"
 		for _ in $(seq 30); do grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
 		grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null ||
-			{ fail "$how: inotifyd saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
+			{ fail "$how: the watcher saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
 	done
 	pass
 }
+
+# fanotify: the same with a fanotify inode mark (podman's seccomp profile
+# lets fanotify_init through with CAP_SYS_ADMIN only); fanotify-fs: a mark
+# on the whole tmpfs; fanotify-mount: a mark on the mount of a --tmpfs of
+# its own (one on /run would see the workload's own writes, queued at the
+# dump: refused)
+case_fanotify() { FSN_ARGS="--cap-add SYS_ADMIN ${FSN_ARGS:-}" FSN_WORKLOAD=/workload-fanotify.py case_inotify; }
+case_fanotify-fs() { FSN_ARGS="-e FAN_KIND=fs" case_fanotify; }
+case_fanotify-mount() { WATCH=/watch FSN_ARGS="-e FAN_KIND=mount --tmpfs /watch" case_fanotify; }
+# inotify-bind, fanotify-bind: a watch (an inode mark) on a dir of the host
+# bind-mounted into the container (found again by its file handle)
+case_inotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_inotify; }
+case_fanotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_fanotify; }
 
 # inotify-root: a watch on a dir of the container's root (an overlay,
 # whose files no handle opens): refused by name, the container runs on
