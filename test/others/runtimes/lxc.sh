@@ -19,6 +19,9 @@
 #   init-userns   init's case in an unprivileged container
 #   python        the python workload (podman.sh's) as init, with /usr bound
 #                 read-only and a tmpfs of its own over LXC's /dev/shm
+#   limits        lxc.cgroup memory, cpu quota and pids limits: the same after
+#   python-userns veth-userns: python's and veth's cases in an unprivileged
+#                 container
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
@@ -32,7 +35,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth init userns init-userns python"
+ALL="stop leave-running tcp veth init userns init-userns python limits python-userns veth-userns"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -96,6 +99,8 @@ lxc.init.cmd = /bin/sh /$script
 lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0
 EOF
 	fi
+	# a case's own lines (LXC_CONF)
+	[ -z "${LXC_CONF:-}" ] || printf '%s\n' "$LXC_CONF" >>"$cwork/$ctr/config"
 	lxc-start -P "$cwork" -n "$ctr" -d -o "$cwork/start.log" || { fail "lxc-start"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && wait_count "/proc/$pid/root" 5 || { fail "the container does not count"; return 1; }
@@ -258,6 +263,57 @@ case_python() {
 	sleep 0.3
 	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
+}
+
+# the limits of the cgroups of PID (v1: memory, cpu, pids; v2: the one)
+limits_of() {
+	local cg
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		cg=/sys/fs/cgroup$(awk -F: '$1 == 0 { print $3 }' "/proc/$1/cgroup")
+		cat "$cg"/{memory.max,cpu.max,pids.max}
+		return
+	fi
+	for c in memory:memory.limit_in_bytes cpu:cpu.cfs_quota_us pids:pids.max; do
+		cg=$(awk -F: -v c="${c%%:*}" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+		cat "/sys/fs/cgroup/${c%%:*}$cg/${c#*:}" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$cg/${c#*:}"
+	done
+}
+
+# limits: lxc.cgroup memory, cpu quota and pids limits are the restored
+# container's too
+case_limits() {
+	local before l0 l1
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		LXC_CONF=$'lxc.cgroup2.memory.max = 314572800\nlxc.cgroup2.cpu.max = 50000 100000\nlxc.cgroup2.pids.max = 77'
+	else
+		LXC_CONF=$'lxc.cgroup.memory.limit_in_bytes = 314572800\nlxc.cgroup.cpu.cfs_quota_us = 50000\nlxc.cgroup.pids.max = 77'
+	fi
+	LXC_CONF=$LXC_CONF start || return
+	l0=$(limits_of "$pid" | tr '\n' ' ')
+	echo "    (limits $l0)"
+	case $l0 in *77*) ;; *) fail "no limits before: $l0"; return ;; esac
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	l1=$(limits_of "$pid" | tr '\n' ' ')
+	[ "$l0" = "$l1" ] || { fail "limits were $l0, now $l1"; return; }
+	pass
+}
+
+# veth-userns: veth's case in an unprivileged container
+case_veth-userns() {
+	subid_add
+	chmod 711 "$cwork"
+	LXC_IDMAP=400000 case_veth
+}
+
+# python-userns: python's case in an unprivileged container (its /run and
+# /dev/shm tmpfs hold its open files, its lock and its POSIX shm)
+case_python-userns() {
+	subid_add
+	chmod 711 "$cwork"
+	LXC_IDMAP=400000 case_python
 }
 
 case_cleanup() {
