@@ -92,6 +92,24 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 	return 0;
 }
 
+/*
+ * A tree with a user namespace of its own is restored by its root there,
+ * which can't open files by handle (CAP_DAC_READ_SEARCH of criu's user
+ * namespace): an inode mark can be made again only on a filesystem the
+ * restore makes anew (found by path); mount and filesystem marks are found
+ * by a mount point.
+ */
+static int refuse_in_userns(pid_t pid, int fd, const struct fsn_fanotify_mark *m, const char *path)
+{
+	if (!ns_tree_has_userns() || m->type != FSN_MARK_INODE || mntns_dump_dev_fresh(fsn_kdev(m->sdev)))
+		return 0;
+	pr_err("can't dump task %d: fanotify fd %d marks %s (device %u:%u), which restore would have to open by "
+	       "file handle; in a tree with a user namespace of its own only inode marks on a filesystem the "
+	       "restore makes anew (a tmpfs of the tree's) are supported\n", pid, fd, path,
+	       m->sdev >> KDEV_MINORBITS, m->sdev & KDEV_MINORMASK);
+	return -1;
+}
+
 static int add_mark(FanotifyEntry *e, const struct fsn_fanotify_mark *m, const char *path)
 {
 	FanotifyMarkEntry *d = calloc(1, sizeof(*d)), **n;
@@ -149,13 +167,6 @@ static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *i
 	int have_group = 0;
 	const char *l;
 
-	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
-	if (ns_tree_has_userns()) {
-		pr_err("can't dump task %d: fanotify fd %d in a tree with a user namespace of its own is not supported\n",
-		       pid, fd);
-		free(e);
-		return -1;
-	}
 	if (!e)
 		return -1;
 	fanotify_entry__init(e);
@@ -179,7 +190,8 @@ static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *i
 		}
 		if (r == 0)
 			continue;
-		if (check_mark(pid, fd, &m, path, sizeof(path)) || add_mark(e, &m, path))
+		if (check_mark(pid, fd, &m, path, sizeof(path)) || refuse_in_userns(pid, fd, &m, path) ||
+		    add_mark(e, &m, path))
 			goto err;
 		pr_debug("fanotify fd %d of %d: %s mark on %s mask %#x ignored %#x mflags %#x\n", fd, pid,
 			 type_names[m.type], path, m.mask, m.ignored_mask, m.mflags);

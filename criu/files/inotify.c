@@ -82,6 +82,23 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 	return st.st_nlink == 0;
 }
 
+/*
+ * A tree with a user namespace of its own is restored by its root there,
+ * which can't open files by handle (CAP_DAC_READ_SEARCH of criu's user
+ * namespace): only a watch restore finds by path can be made again, one on
+ * a filesystem made anew (a container's /run or /dev/shm).
+ */
+static int refuse_in_userns(pid_t pid, int fd, const struct fsn_inotify_wd *w, const char *path, int deleted)
+{
+	if (!ns_tree_has_userns() || (!deleted && mntns_dump_dev_fresh(fsn_kdev(w->sdev))))
+		return 0;
+	pr_err("can't dump task %d: inotify fd %d watches %s (device %u:%u), %s; in a tree with a user namespace of "
+	       "its own only watches on a filesystem the restore makes anew (a tmpfs of the tree's) are supported\n",
+	       pid, fd, path, w->sdev >> KDEV_MINORBITS, w->sdev & KDEV_MINORMASK,
+	       deleted ? "which was deleted" : "which restore would have to open by file handle");
+	return -1;
+}
+
 static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *path, int deleted)
 {
 	InotifyWdEntry *d = calloc(1, sizeof(*d)), **n;
@@ -128,13 +145,6 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 	char path[PATH_MAX];
 	const char *l;
 
-	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
-	if (ns_tree_has_userns()) {
-		pr_err("can't dump task %d: inotify fd %d in a tree with a user namespace of its own is not supported\n",
-		       pid, fd);
-		free(e);
-		return -1;
-	}
 	if (!e)
 		return -1;
 	inotify_entry__init(e);
@@ -153,7 +163,7 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 		if (r == 0)
 			continue;
 		deleted = check_watch(pid, fd, &w, path, sizeof(path));
-		if (deleted < 0 || add_wd(e, &w, path, deleted))
+		if (deleted < 0 || refuse_in_userns(pid, fd, &w, path, deleted) || add_wd(e, &w, path, deleted))
 			goto err;
 		pr_debug("inotify fd %d of %d: wd %d mask %#x on %s\n", fd, pid, w.wd, w.mask, path);
 	}

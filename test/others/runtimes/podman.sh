@@ -55,6 +55,9 @@
 #   fanotify fanotify-fs fanotify-mount: a fanotify inode, filesystem or
 #                 mount mark on a tmpfs (made anew at restore)
 #   inotify-bind fanotify-bind: a watch / a mark on a dir bound from the host
+#   inotify-userns fanotify-userns: a watch / a mark on /run of a container
+#                 of --userns=auto (found by path at restore)
+#   inotify-userns-bind  a watch on a host dir there: refused by name
 #   inotify-root  a watch on a dir of the overlay root: refused by name
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
@@ -74,7 +77,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fanotify fanotify-fs fanotify-mount inotify-bind fanotify-bind inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fanotify fanotify-fs fanotify-mount inotify-bind fanotify-bind inotify-userns fanotify-userns inotify-userns-bind inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -1002,6 +1005,43 @@ case_fanotify-mount() { WATCH=/watch FSN_ARGS="-e FAN_KIND=mount --tmpfs /watch"
 # bind-mounted into the container (found again by its file handle)
 case_inotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_inotify; }
 case_fanotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_fanotify; }
+
+# inotify-userns: an inotify watch on the /run tmpfs of a container of
+# --userns=auto (its restore runs as the container's root, which opens no
+# file by handle: the watch is found by its path on the tmpfs made anew);
+# fanotify-userns: the same with a fanotify inode mark; inotify-userns-bind:
+# a watch on a dir bound from the host: refused naming it, running on
+case_inotify-userns() {
+	local n before w=${WATCH:-/run/watched}
+	subid_add
+	PM_ARGS="--userns=auto -v /usr:/usr:ro ${FSN_ARGS:-}" start "${FSN_WORKLOAD:-/workload-inotify.py}" || return
+	grep -q '^ *0 *0 ' "/proc/$pid/uid_map" && { fail "not in a user namespace of its own"; return; }
+	if [ -n "${FSN_REFUSED:-}" ]; then
+		podman container checkpoint "$ctr" >"$cwork/checkpoint.out" 2>&1 && { fail "the checkpoint worked"; return; }
+		grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | grep -q "watches $w " ||
+			{ fail "dump.log does not name $w: $(grep -h -a -m2 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
+		[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+		n=$(count_of "/proc/$pid/root")
+		wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+		pass
+		return
+	fi
+	pm_do checkpoint "$ctr" || return
+	before=$(last_out)
+	pm_do restore "$ctr" || return
+	check_restored "${before:-1}" || return
+	# host root is no user of the tmpfs made in the container's user namespace
+	podman exec "$ctr" touch "$w/new-after"
+	for _ in $(seq 30); do grep -q "^new-after$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
+	grep -q "^new-after$" "/proc/$pid/root/run/events" 2>/dev/null || { fail "the watcher saw no new file"; return; }
+	pass
+}
+case_fanotify-userns() { FSN_ARGS="--cap-add SYS_ADMIN" FSN_WORKLOAD=/workload-fanotify.py case_inotify-userns; }
+case_inotify-userns-bind() {
+	mkdir -p "$cwork/vol"
+	chmod 777 "$cwork/vol"
+	WATCH=/vol FSN_REFUSED=1 FSN_ARGS="-v $cwork/vol:/vol -e WATCH=/vol" case_inotify-userns
+}
 
 # inotify-root: a watch on a dir of the container's root (an overlay,
 # whose files no handle opens): refused by name, the container runs on
