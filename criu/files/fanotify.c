@@ -48,7 +48,7 @@ static int open_object(const struct fsn_fanotify_mark *m, const char *path)
 {
 	switch (m->type) {
 	case FSN_MARK_INODE:
-		return path ? fsn_open_restored(m->sdev, m->ino, &m->fh, path) : fsn_open_handle(m->sdev, m->ino, &m->fh);
+		return path ? fsn_open_restored(m->sdev, m->ino, &m->fh, path) : fsn_open_handle_named(m->sdev, m->ino, &m->fh);
 	case FSN_MARK_MOUNT:
 		return fsn_open_mount(m->mnt_id);
 	case FSN_MARK_SB:

@@ -47,7 +47,7 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 		       "back\n", pid, fd, w->wd, INOTIFY_MAX_WD);
 		return -1;
 	}
-	ofd = fsn_open_handle(w->sdev, w->ino, &w->fh);
+	ofd = fsn_open_handle_named(w->sdev, w->ino, &w->fh);
 	if (ofd < 0 && errno == ESTALE && !fsn_sb_decodes(w->sdev)) {
 		pr_err("can't dump task %d: inotify fd %d: watch %d is on inode %lu of device %u:%u, whose filesystem "
 		       "can't open files by handle (an overlay without nfs_export=on, like a container's root); "
