@@ -19,9 +19,8 @@
 #   init-userns   init's case in an unprivileged container
 #   python        the python workload (podman.sh's) as init, with /usr bound
 #                 read-only and a tmpfs of its own over LXC's /dev/shm
-#   limits        lxc.cgroup memory, cpu quota and pids limits: the same after
-#   python-userns veth-userns: python's and veth's cases in an unprivileged
-#                 container
+#   unpriv        an unprivileged container with python's workload, a veth on
+#                 a bridge and lxc.cgroup limits: all as they were after -s/-r
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
@@ -35,7 +34,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth init userns init-userns python limits python-userns veth-userns"
+ALL="stop leave-running tcp veth init userns init-userns python unpriv"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -279,41 +278,41 @@ limits_of() {
 	done
 }
 
-# limits: lxc.cgroup memory, cpu quota and pids limits are the restored
-# container's too
-case_limits() {
+# unpriv: what an unprivileged container often has at once: the python
+# workload (its /run and /dev/shm tmpfs hold its open files, its lock and
+# its POSIX shm; threads, a pipe, sockets), eth0 a veth on a bridge of the
+# host, and lxc.cgroup memory, cpu quota and pids limits; lxc-checkpoint -s
+# and -r: it pings, its limits and user namespace are the same, the
+# workload checks itself
+case_unpriv() {
 	local before l0 l1
+	subid_add
+	chmod 711 "$cwork"
+	bridge=h2br$$
+	ip link add "$bridge" type bridge && ip addr add 10.231.7.1/24 dev "$bridge" && ip link set "$bridge" up ||
+		{ fail "can't make bridge $bridge"; return; }
 	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
 		LXC_CONF=$'lxc.cgroup2.memory.max = 314572800\nlxc.cgroup2.cpu.max = 50000 100000\nlxc.cgroup2.pids.max = 77'
 	else
 		LXC_CONF=$'lxc.cgroup.memory.limit_in_bytes = 314572800\nlxc.cgroup.cpu.cfs_quota_us = 50000\nlxc.cgroup.pids.max = 77'
 	fi
-	LXC_CONF=$LXC_CONF start || return
+	LXC_IDMAP=400000 LXC_CONF=$LXC_CONF start workload.py || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "not in a user namespace: $(cat "/proc/$pid/uid_map")"; return; }
 	l0=$(limits_of "$pid" | tr '\n' ' ')
-	echo "    (limits $l0)"
-	case $l0 in *77*) ;; *) fail "no limits before: $l0"; return ;; esac
+	case $l0 in *314572800*50000*77*) ;; *) fail "no limits before: $l0"; return ;; esac
+	busybox ping -c1 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the container before the checkpoint"; return; }
 	before=$(count_of "/proc/$pid/root")
 	lxc_ck -s || return
 	lxc_ck -r || return
 	check_restored "${before:-1}" || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "restored out of its user namespace: $(cat "/proc/$pid/uid_map")"; return; }
 	l1=$(limits_of "$pid" | tr '\n' ' ')
 	[ "$l0" = "$l1" ] || { fail "limits were $l0, now $l1"; return; }
+	ip -o link show master "$bridge" | grep -q veth || { fail "no veth on $bridge after the restore"; return; }
+	busybox ping -c1 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the restored container"; return; }
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
-}
-
-# veth-userns: veth's case in an unprivileged container
-case_veth-userns() {
-	subid_add
-	chmod 711 "$cwork"
-	LXC_IDMAP=400000 case_veth
-}
-
-# python-userns: python's case in an unprivileged container (its /run and
-# /dev/shm tmpfs hold its open files, its lock and its POSIX shm)
-case_python-userns() {
-	subid_add
-	chmod 711 "$cwork"
-	LXC_IDMAP=400000 case_python
 }
 
 case_cleanup() {
