@@ -15,13 +15,14 @@
 #                 a second container while the first runs on
 #   stats         --print-stats at both ends (our stats-dump/stats-restore)
 #   tcp           --tcp-established with a connection open inside
-#   userns        --uidmap/--gidmap 0:300000:65536 with a terminal (-t): the
-#                 bundle (images dir's parent) is the container root's, the
-#                 console's slave too
+#   userns        --uidmap/--gidmap 0:200000:65536 with a terminal (-t), the
+#                 python workload: the bundle (images dir's parent) is the
+#                 container root's, the console's slave too
 #   userns-auto   --userns=auto (a "containers" line in /etc/subuid and
-#                 /etc/subgid for the case): the python workload, in place
-#                 then over --export/--import
-#   userns-map    the same with --uidmap/--gidmap 0:200000:65536
+#                 /etc/subgid for the case): the python workload and
+#                 watchers (inotify, fanotify inode, filesystem and mount
+#                 marks) on tmpfs; a watch on a host dir refused by name
+#                 first; then in place and over --export/--import
 #   python        the host's python3 (/usr bound read-only) runs workload.py:
 #                 SysV and POSIX shm, a flock, a zombie, threads, an http
 #                 server with a keep-alive client; --tcp-established
@@ -52,12 +53,9 @@
 #                 pipe/socketpair data, OFD lock, unlinked mapped shm, a
 #                 stopped child, a removed cwd
 #   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
-#   fanotify fanotify-fs fanotify-mount: a fanotify inode, filesystem or
-#                 mount mark on a tmpfs (made anew at restore)
-#   inotify-bind fanotify-bind: a watch / a mark on a dir bound from the host
-#   inotify-userns fanotify-userns: a watch / a mark on /run of a container
-#                 of --userns=auto (found by path at restore)
-#   inotify-userns-bind  a watch on a host dir there: refused by name
+#   fsnotify      fanotify inode, filesystem and mount marks on tmpfs (made
+#                 anew at restore), an inotify watch and a fanotify mark on
+#                 a dir bound from the host; in place and over export/import
 #   inotify-root  a watch on a dir of the overlay root: refused by name
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
@@ -77,7 +75,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-map python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fanotify fanotify-fs fanotify-mount inotify-bind fanotify-bind inotify-userns fanotify-userns inotify-userns-bind inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fsnotify inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -175,43 +173,67 @@ while True:
     print("count", i, flush=True)
     time.sleep(0.05)
 PY
-# fanotify (FID events: unprivileged for an inode mark) on a dir:
-# each new file's name goes to /run/events; FAN_KIND=fs or mount marks
-# the dir's whole filesystem or mount (CAP_SYS_ADMIN)
-cat >"$pm/rootfs/workload-fanotify.py" <<'PY'
-import ctypes, os, struct, time
+# watchers of many kinds in one process: WATCHES="KIND:DIR ..." with KIND
+# ino (an inotify watch), fan (a fanotify inode mark), fanfs (a mark on
+# the dir's filesystem) or fanmnt (on its mount); every file made in a dir
+# goes to /run/events as "KIND:DIR NAME". fanotify: FID events, no event fd
+# (podman's seccomp profile lets fanotify_init through with CAP_SYS_ADMIN)
+cat >"$pm/rootfs/workload-fsnotify.py" <<'PY'
+import ctypes, os, struct, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
-open("/run/token", "w").write(os.urandom(8).hex())
-d = os.environ.get("WATCH", "/run/watched")
-kind = {"inode": 0, "mount": 0x10, "fs": 0x100}[os.environ.get("FAN_KIND", "inode")]
-os.makedirs(d, exist_ok=True)
-# FAN_CLASS_NOTIF | FAN_NONBLOCK | FAN_REPORT_DFID_NAME, O_RDONLY
-fan = libc.fanotify_init(0x2 | 0xc00, os.O_RDONLY)
-assert fan >= 0, os.strerror(ctypes.get_errno())
-# FAN_MARK_ADD; FAN_CREATE | FAN_ONDIR | FAN_EVENT_ON_CHILD (a mount mark
-# has no dirent events: FAN_CLOSE_WRITE)
-ev = 0x8 if kind == 0x10 else 0x100 | 0x40000000
-r = libc.fanotify_mark(fan, 0x1 | kind, ctypes.c_uint64(ev | 0x08000000), -100, d.encode())
-assert r == 0, os.strerror(ctypes.get_errno())
+count = not os.environ.get("NOCOUNT")
+if count:
+    open("/run/token", "w").write(os.urandom(8).hex())
+fds = []
+for spec in os.environ["WATCHES"].replace(",", " ").split():
+    kind, d = spec.split(":", 1)
+    os.makedirs(d, exist_ok=True)
+    if kind == "ino":
+        fd = libc.inotify_init1(os.O_NONBLOCK)
+        ok = fd >= 0 and libc.inotify_add_watch(fd, d.encode(), 0x100) >= 0  # IN_CREATE
+    else:
+        # FAN_CLASS_NOTIF | FAN_NONBLOCK | FAN_REPORT_DFID_NAME
+        fd = libc.fanotify_init(0x2 | 0xc00, os.O_RDONLY)
+        # FAN_CREATE | FAN_ONDIR | FAN_EVENT_ON_CHILD; a mount mark has no
+        # dirent events: FAN_CLOSE_WRITE
+        flags, ev = {"fan": (0, 0x100 | 0x40000000), "fanfs": (0x100, 0x100 | 0x40000000),
+                     "fanmnt": (0x10, 0x8)}[kind]
+        ok = fd >= 0 and libc.fanotify_mark(fd, 0x1 | flags, ctypes.c_uint64(ev | 0x08000000), -100, d.encode()) == 0
+    if not ok:
+        sys.exit("%s: %s" % (spec, os.strerror(ctypes.get_errno())))
+    fds.append((spec, kind, fd))
 i = 0
 while True:
     i += 1
-    try:
-        buf = os.read(fan, 4096)
+    for spec, kind, fd in fds:
+        try:
+            buf = os.read(fd, 4096)
+        except BlockingIOError:
+            continue
         while buf:
-            elen, _, _, mlen, mask = struct.unpack("IBBHQ", buf[:16])
-            # one info record: header, fsid, file handle, the name
-            ilen = struct.unpack("H", buf[mlen + 2:mlen + 4])[0]
-            hb = struct.unpack("I", buf[mlen + 12:mlen + 16])[0]
-            name = buf[mlen + 20 + hb:mlen + ilen].split(b"\0")[0]
-            open("/run/events", "a").write(name.decode() + "\n")
+            if kind == "ino":
+                _, _, _, n = struct.unpack("iIII", buf[:16])
+                name, elen = buf[16:16 + n], 16 + n
+            else:
+                # the metadata, one info record: header, fsid, file handle, the name
+                elen, _, _, mlen = struct.unpack("IBBH", buf[:8])
+                ilen = struct.unpack("H", buf[mlen + 2:mlen + 4])[0]
+                hb = struct.unpack("I", buf[mlen + 12:mlen + 16])[0]
+                name = buf[mlen + 20 + hb:mlen + ilen]
+            open("/run/events", "a").write("%s %s\n" % (spec, name.split(b"\0")[0].decode()))
             buf = buf[elen:]
-    except BlockingIOError:
-        pass
-    open("/run/count", "w").write("%d\n" % i)
-    print("count", i, flush=True)
+    if count:
+        open("/run/count", "w").write("%d\n" % i)
+        print("count", i, flush=True)
     time.sleep(0.05)
 PY
+# userns-auto's: the watchers (one on /d/vol apart) beside the python workload
+cat >"$pm/rootfs/workload-userns.sh" <<'SH'
+NOCOUNT=1 /usr/bin/python3 /workload-fsnotify.py &
+NOCOUNT=1 WATCHES=ino:/d/vol /usr/bin/python3 /workload-fsnotify.py &
+echo $! > /run/badwatch.pid
+exec /usr/bin/python3 /workload.py
+SH
 # the shell runs from a copy of busybox in the root, deleted (an upgrade
 # under a running program)
 { echo '[ -n "$DELEXE" ] || { mkdir -p /var; cp /bin/busybox /var/sh; DELEXE=1 exec /var/sh /workload-delexe.sh; }; rm -f /var/sh'; workload_sh; } >"$pm/rootfs/workload-delexe.sh"
@@ -439,12 +461,14 @@ case_tcp() {
 
 case_userns() {
 	local before
-	TTY=-t PM_ARGS="--uidmap 0:300000:65536 --gidmap 0:300000:65536" start || return
-	pm_do checkpoint "$ctr" || return
+	TTY=-t PM_ARGS="-v /usr:/usr:ro --uidmap 0:200000:65536 --gidmap 0:200000:65536" start /workload.py || return
+	pm_do checkpoint --tcp-established --file-locks "$ctr" || return
 	before=$(last_out)
-	pm_do restore "$ctr" || return
+	pm_do restore --tcp-established --file-locks "$ctr" || return
 	check_restored "${before:-1}" || return
-	grep -q '^ *0 *300000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	grep -q '^ *0 *200000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 
@@ -466,16 +490,34 @@ subid_del() {
 	subid_added=
 }
 
-# userns-auto: the python workload (files, a pipe, threads, the /run tmpfs,
-# a listening socket, an http keep-alive connection) in a user namespace
-# podman picks (--userns=auto), in place then through --export/--import
+# userns-auto: a container of --userns=auto (its restore runs as its root
+# there): the python workload (files, a pipe, threads, the /run tmpfs, a
+# listening socket, an http keep-alive connection) and watchers on tmpfs
+# the restore makes anew (an inotify watch and a fanotify inode mark on
+# /run/watched, a filesystem mark on --tmpfs /watch, a mount mark on
+# --tmpfs /watch2: found by path); first with one more inotify watch, on a
+# dir bound from the host: refused naming it, the container running on;
+# that watcher killed, in place then over --export/--import
 case_userns-auto() {
-	local before how map
+	local before how map n w="ino:/run/watched fan:/run/watched fanfs:/watch fanmnt:/watch2"
 	subid_add
-	PM_ARGS="-v /usr:/usr:ro ${USERNS_ARGS:---userns=auto}" start /workload.py || return
-	map=$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //')
-	echo "    (uid_map $map)"
+	mkdir -p "$cwork/vol"
+	# the bound dir one level down: podman mounts /usr, a bind of the same
+	# filesystem, first, and the dump once named the watch "/" (its path
+	# through /usr)
+	PM_ARGS="-v /usr:/usr:ro --userns=auto --cap-add SYS_ADMIN --tmpfs /watch --tmpfs /watch2 -v $cwork/vol:/d/vol --env WATCHES=$(echo $w | tr ' ' ,)" \
+		start /workload-userns.sh || return
+	map=$(tr -s ' ' <"/proc/$pid/uid_map" | sed 's/^ //')
 	case $map in "0 0 "*|"") fail "not in a user namespace of its own: $map"; return ;; esac
+	fsnotify_check before $w || return
+	podman container checkpoint --tcp-established --file-locks "$ctr" >"$cwork/checkpoint.out" 2>&1 &&
+		{ fail "the checkpoint with a watch on /d/vol worked"; return; }
+	grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | grep -q "inotify fd [0-9]* watches /d/vol " ||
+		{ fail "dump.log does not name /d/vol: $(grep -h -a -m2 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
+	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+	podman exec "$ctr" sh -c 'kill $(cat /run/badwatch.pid)'
 	for how in inplace export; do
 		if [ $how = export ]; then
 			pm_do checkpoint --tcp-established --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
@@ -488,16 +530,14 @@ case_userns-auto() {
 			pm_do restore --tcp-established --file-locks "$ctr" || return
 		fi
 		check_restored "${before:-1}" || return
-		[ "$(cat "/proc/$pid/uid_map" | tr -s ' ' | sed 's/^ //')" = "$map" ] ||
+		[ "$(tr -s ' ' <"/proc/$pid/uid_map" | sed 's/^ //')" = "$map" ] ||
 			{ fail "$how: uid_map was $map, now $(cat "/proc/$pid/uid_map")"; return; }
+		fsnotify_check $how $w || return
 		sleep 0.3
 		[ -e "/proc/$pid/root/run/bad" ] && { fail "$how: the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	done
 	pass
 }
-
-# userns-map: the same with --uidmap/--gidmap 0:200000:65536
-case_userns-map() { USERNS_ARGS="--uidmap 0:200000:65536 --gidmap 0:200000:65536" case_userns-auto; }
 
 # devshm: a file in the container's /dev/shm (podman tars it itself on
 # --export: devshm-checkpoint.tar) survives an export/import
@@ -972,7 +1012,7 @@ case_fds() {
 # new inode: no file handle finds it), in place and through export/import
 case_inotify() {
 	local before how
-	PM_ARGS="-v /usr:/usr:ro ${WATCH:+-e WATCH=$WATCH} ${FSN_ARGS:-}" start "${FSN_WORKLOAD:-/workload-inotify.py}" || return
+	PM_ARGS="-v /usr:/usr:ro ${WATCH:+-e WATCH=$WATCH}" start /workload-inotify.py || return
 	for how in before inplace export; do
 		if [ $how = export ]; then
 			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
@@ -988,62 +1028,50 @@ case_inotify() {
 		touch "/proc/$pid/root${WATCH:-/run/watched}/new-$how"
 		for _ in $(seq 30); do grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
 		grep -q "^new-$how$" "/proc/$pid/root/run/events" 2>/dev/null ||
-			{ fail "$how: the watcher saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
+			{ fail "$how: inotifyd saw no new file: $(cat "/proc/$pid/root/run/events" 2>&1 | tr '\n' ' ')"; return; }
 	done
 	pass
 }
 
-# fanotify: the same with a fanotify inode mark (podman's seccomp profile
-# lets fanotify_init through with CAP_SYS_ADMIN only); fanotify-fs: a mark
-# on the whole tmpfs; fanotify-mount: a mark on the mount of a --tmpfs of
-# its own (one on /run would see the workload's own writes, queued at the
-# dump: refused)
-case_fanotify() { FSN_ARGS="--cap-add SYS_ADMIN ${FSN_ARGS:-}" FSN_WORKLOAD=/workload-fanotify.py case_inotify; }
-case_fanotify-fs() { FSN_ARGS="-e FAN_KIND=fs" case_fanotify; }
-case_fanotify-mount() { WATCH=/watch FSN_ARGS="-e FAN_KIND=mount --tmpfs /watch" case_fanotify; }
-# inotify-bind, fanotify-bind: a watch (an inode mark) on a dir of the host
-# bind-mounted into the container (found again by its file handle)
-case_inotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_inotify; }
-case_fanotify-bind() { mkdir -p "$cwork/vol"; WATCH=/vol FSN_ARGS="-v $cwork/vol:/vol" case_fanotify; }
-
-# inotify-userns: an inotify watch on the /run tmpfs of a container of
-# --userns=auto (its restore runs as the container's root, which opens no
-# file by handle: the watch is found by its path on the tmpfs made anew);
-# fanotify-userns: the same with a fanotify inode mark; inotify-userns-bind:
-# a watch on a dir bound from the host: refused naming it, running on
-case_inotify-userns() {
-	local n before w=${WATCH:-/run/watched}
-	subid_add
-	PM_ARGS="--userns=auto -v /usr:/usr:ro ${FSN_ARGS:-}" start "${FSN_WORKLOAD:-/workload-inotify.py}" || return
-	grep -q '^ *0 *0 ' "/proc/$pid/uid_map" && { fail "not in a user namespace of its own"; return; }
-	if [ -n "${FSN_REFUSED:-}" ]; then
-		podman container checkpoint "$ctr" >"$cwork/checkpoint.out" 2>&1 && { fail "the checkpoint worked"; return; }
-		grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | grep -q "watches $w " ||
-			{ fail "dump.log does not name $w: $(grep -h -a -m2 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
-		[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
-		n=$(count_of "/proc/$pid/root")
-		wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
-		pass
-		return
-	fi
-	pm_do checkpoint "$ctr" || return
-	before=$(last_out)
-	pm_do restore "$ctr" || return
-	check_restored "${before:-1}" || return
-	# host root is no user of the tmpfs made in the container's user namespace
-	podman exec "$ctr" touch "$w/new-after"
-	for _ in $(seq 30); do grep -q "^new-after$" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
-	grep -q "^new-after$" "/proc/$pid/root/run/events" 2>/dev/null || { fail "the watcher saw no new file"; return; }
-	pass
+# fsnotify_check HOW SPEC...: a file made in each SPEC's dir (by podman exec:
+# host root is no user of a tmpfs of a container's user namespace) is seen
+fsnotify_check() {
+	local how=$1 spec
+	shift
+	for spec; do podman exec "$ctr" touch "${spec#*:}/new-$how-${spec%%:*}"; done
+	for spec; do
+		for _ in $(seq 30); do grep -qx "$spec new-$how-${spec%%:*}" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
+		grep -qx "$spec new-$how-${spec%%:*}" "/proc/$pid/root/run/events" 2>/dev/null ||
+			{ fail "$how: $spec saw no new file: $(tr '\n' ' ' <"/proc/$pid/root/run/events" 2>&1)"; return 1; }
+	done
 }
-case_fanotify-userns() { FSN_ARGS="--cap-add SYS_ADMIN ${FSN_ARGS:-}" FSN_WORKLOAD=/workload-fanotify.py case_inotify-userns; }
-case_fanotify-userns-fs() { FSN_ARGS="-e FAN_KIND=fs" case_fanotify-userns; }
-case_fanotify-userns-mount() { WATCH=/watch FSN_ARGS="-e FAN_KIND=mount --tmpfs /watch -e WATCH=/watch" case_fanotify-userns; }
-# (one level down: podman mounts /usr, a bind of the same filesystem, first,
-# and the dump once named the watch "/", its path through /usr)
-case_inotify-userns-bind() {
+
+# fsnotify: fanotify marks on tmpfs the restore makes anew (an inode mark
+# on a dir of /run, a filesystem mark on --tmpfs /watch, a mount mark on
+# --tmpfs /watch2) and an inotify watch and a fanotify inode mark on a dir
+# bound from the host (found again by handle); in place, then over
+# --export/--import
+case_fsnotify() {
+	local before how w="fan:/run/watched fanfs:/watch fanmnt:/watch2 ino:/vol fan:/vol"
 	mkdir -p "$cwork/vol"
-	WATCH=/d/vol FSN_REFUSED=1 FSN_ARGS="-v $cwork/vol:/d/vol -e WATCH=/d/vol" case_inotify-userns
+	PM_ARGS="-v /usr:/usr:ro --cap-add SYS_ADMIN --tmpfs /watch --tmpfs /watch2 -v $cwork/vol:/vol --env WATCHES=$(echo $w | tr ' ' ,)" \
+		start /workload-fsnotify.py || return
+	fsnotify_check before $w || return
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint "$ctr" || return
+			before=$(last_out)
+			pm_do restore "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		fsnotify_check $how $w || return
+	done
+	pass
 }
 
 # inotify-root: a watch on a dir of the container's root (an overlay,
