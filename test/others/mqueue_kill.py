@@ -22,7 +22,6 @@ The last line is "mqueue_kill: N passed, M failed".
 import argparse
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -31,7 +30,7 @@ import tempfile
 import time
 
 import treelib
-from treelib import criu, reap
+from treelib import reap
 
 NR_PAUSE = 34       # x86_64
 HOLDER = os.path.join(treelib.BUILD, "test", "others", "mqueue_holder")
@@ -140,25 +139,7 @@ def main():
 
         def one(what, env=None, kill_after=None):
             nonlocal passed, failed
-            shutil.rmtree(img, ignore_errors=True)
-            os.mkdir(img)
-            cmd = [treelib.CRIU, "dump", "-R", "-t", str(holder.pid), "-D", img, "-o", "dump.log"]
-            e = dict(os.environ)
-            e.update(env or {})
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=e, start_new_session=True)
-            if kill_after is not None:
-                time.sleep(kill_after)
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                rc = p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                rc = p.wait()
-            reap()
+            rc = treelib.dump_killed(holder.pid, img, env, kill_after)
             verdict = ask(holder.pid, out)
             if verdict == "ok":
                 passed += 1
@@ -167,10 +148,7 @@ def main():
                 print("FAIL %s (criu exit %s): %s" % (what, rc, verdict))
             return rc
 
-        r = criu("dump", "-R", "-t", holder.pid, "-D", img, "-o", "dump.log",
-                 env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": "read"})
-        m = re.search(r"fault injection: (\d+) steps", r.err)
-        steps = int(m.group(1)) if m else 0
+        steps = treelib.fault_steps(holder.pid, img)
         print("mqueue_kill: %d read steps in a dump" % steps)
         walk = [args.step] if args.step else range(1, steps + 1, args.stride)
         for n in [n for n in walk for _ in range(args.repeat)]:
