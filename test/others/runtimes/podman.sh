@@ -23,6 +23,8 @@
 #                 watchers (inotify, fanotify inode, filesystem and mount
 #                 marks) on tmpfs; a watch on a host dir refused by name
 #                 first; then in place and over --export/--import
+#   userns-clone  a --userns=auto container cloned by --leave-running
+#                 --export and restore --import --name (workload-fds.py)
 #   python        the host's python3 (/usr bound read-only) runs workload.py:
 #                 SysV and POSIX shm, a flock, a zombie, threads, an http
 #                 server with a keep-alive client; --tcp-established
@@ -75,7 +77,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fsnotify inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-clone python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fsnotify inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -536,6 +538,29 @@ case_userns-auto() {
 		sleep 0.3
 		[ -e "/proc/$pid/root/run/bad" ] && { fail "$how: the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	done
+	pass
+}
+
+# userns-clone: a container of --userns=auto cloned (checkpoint
+# --leave-running --export, restore --import --name) while it runs on:
+# the clone's restore runs as its root in a bundle that root can't search
+# (it failed: "can't open the current directory: Permission denied");
+# workload-fds.py (an inotify watch on /run among its objects)
+case_userns-clone() {
+	local before orig
+	subid_add
+	PM_ARGS="-v /usr:/usr:ro --userns=auto" start /workload-fds.py || return
+	pm_do checkpoint --leave-running --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(count_of "/proc/$pid/root")
+	orig=$ctr
+	ctr=$orig-clone
+	pm_do restore --file-locks --import "$cwork/ctr.tar.gz" --name "$ctr" || { podman rm -f "$orig" >/dev/null 2>&1; return; }
+	check_restored "${before:-1}" || { podman rm -f "$orig" >/dev/null 2>&1; return; }
+	podman exec "$ctr" touch /run/go
+	for _ in $(seq 30); do [ -e "/proc/$pid/root/run/checked" ] && break; sleep 0.1; done
+	podman rm -f -t 0 "$orig" >/dev/null 2>&1
+	[ -e "/proc/$pid/root/run/checked" ] || { fail "the clone did not read its one-shot objects"; return; }
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the clone says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 
