@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""A killed `criu dump --tcp-established` leaves no network lock behind.
+
+The dump locks the tree's TCP connections (criu/net/net.c: an nftables
+table or an iptables chain CRIU-<pid>-<time> that drops their packets)
+and puts them in repair mode before it reads them. Should criu die before
+the tree is gone, the tree runs on: its connections must come out of
+repair mode and the lock must go, or they stall for ever.
+
+An echo server (a python process of its own, fds above 2 closed) serves
+one connection from us on 127.0.0.1. Each try dumps it and kills criu:
+
+  walk    at each read step (CRIU_FAULT=N CRIU_FAULT_CALLS=read
+          CRIU_FAULT_KILL=1), with --stride;
+  random  SIGKILL (to criu's process group) after a random delay.
+
+After each the server must echo what we send within 2 s, and no table or
+chain of its lock (CRIU-<pid>-*) may be left (`nft list tables`,
+`iptables -S`, `ip6tables -S`). Each method (nftables, iptables) and
+both `dump -R` and a plain dump are tried. Last, a whole plain dump and a
+restore: the connection must work after it, and no lock be left.
+
+Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
+[--methods nftables,iptables] [--modes R,plain]. The last line is
+"netlock_kill: N passed, M failed".
+"""
+
+import argparse
+import ctypes
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import treelib
+from treelib import criu, reap
+
+SERVER = r"""
+import os, socket, sys
+os.closerange(3, 65536)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(ls.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = ls.accept()
+ls.close()
+while True:
+    d = c.recv(4096)
+    if not d:
+        sys.exit(0)
+    c.sendall(d)
+"""
+
+
+def wait_file(path, timeout=5.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    return None
+
+
+def state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def setns(fd):
+    if LIBC.setns(fd, CLONE_NEWNET):
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+def run_in(nsfd, cmd, **kw):
+    """@cmd in the network namespace @nsfd (None: ours)."""
+    return subprocess.run(cmd, preexec_fn=(lambda: setns(nsfd)) if nsfd is not None else None, pass_fds=(
+        (nsfd,) if nsfd is not None else ()), capture_output=True, text=True, timeout=10, **kw)
+
+
+def locks_left(pair, timeout=0):
+    """The lock tables and chains of a dump of the server still in place (after @timeout s, if any)."""
+    end = time.time() + timeout
+    while True:
+        left = locks_now(pair)
+        if not left or time.time() >= end:
+            return left
+        time.sleep(0.05)
+
+
+def locks_now(pair):
+    left = []
+    pat = re.compile(r"CRIU-%d-[0-9a-f]+" % pair.pid)
+    for cmd in (["nft", "list", "tables"], ["iptables", "-w", "-S"], ["ip6tables", "-w", "-S"]):
+        try:
+            out = run_in(pair.nsfd, cmd).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        left += ["%s: %s" % (cmd[0], m) for m in sorted(set(pat.findall(out)))]
+    return left
+
+
+def remove_locks(pair):
+    for what in locks_left(pair):
+        tool, name = what.split(": ")
+        if tool == "nft":
+            run_in(pair.nsfd, ["nft", "delete", "table", "inet", name])
+        else:
+            for hook in ("INPUT", "OUTPUT"):
+                run_in(pair.nsfd, [tool, "-w", "-D", hook, "-j", name])
+            run_in(pair.nsfd, [tool, "-w", "-F", name])
+            run_in(pair.nsfd, [tool, "-w", "-X", name])
+
+
+class Pair:
+    """The echo server and our connection to it."""
+
+    def __init__(self, work, netns=False):
+        self.work = work
+        self.portfile = os.path.join(work, "port")
+        self.sk = None
+        self.nsfd = None
+        self.n = 0
+        try:
+            os.unlink(self.portfile)
+        except FileNotFoundError:
+            pass
+        cmd = [sys.executable, "-c", SERVER, self.portfile]
+        if netns:
+            # a namespace of its own, which the dump locks whole
+            cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + cmd
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        self.pid = self.p.pid
+        port = wait_file(self.portfile)
+        if port is None:
+            self.kill()
+            raise SystemExit("the echo server did not start")
+        if netns:
+            # our end in its namespace: we are its peer there
+            self.nsfd = os.open("/proc/%d/ns/net" % self.pid, os.O_RDONLY)
+            own = os.open("/proc/self/ns/net", os.O_RDONLY)
+            setns(self.nsfd)
+            try:
+                self.sk = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+            finally:
+                setns(own)
+                os.close(own)
+        else:
+            self.sk = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        if self.echo():
+            raise SystemExit("the echo server does not echo")
+
+    def echo(self, timeout=2.0):
+        """None if the server echoes a new message within @timeout s, else what went wrong."""
+        self.n += 1
+        msg = b"ping %d\n" % self.n
+        end = time.time() + timeout
+        try:
+            self.sk.settimeout(timeout)
+            self.sk.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                left = end - time.time()
+                if left <= 0:
+                    raise socket.timeout()
+                self.sk.settimeout(left)
+                d = self.sk.recv(len(msg) - len(got))
+                if not d:
+                    return "the connection was closed (server state %s)" % state(self.pid)
+                got += d
+        except socket.timeout:
+            return "no echo in %.0f s (server state %s)" % (timeout, state(self.pid))
+        except OSError as e:
+            return "the connection failed: %s (server state %s)" % (e, state(self.pid))
+        return None if got == msg else "echo %r for %r" % (got, msg)
+
+    def kill(self):
+        if self.sk:
+            self.sk.close()
+            self.sk = None
+        if self.nsfd is not None:
+            os.close(self.nsfd)
+            self.nsfd = None
+        treelib.kill_all([self.pid])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--tries", type=int, default=10)
+    ap.add_argument("--methods", default="nftables,iptables")
+    ap.add_argument("--modes", default="R,plain")
+    ap.add_argument("--no-restore", action="store_true")
+    ap.add_argument("--netns", action="store_true", help="the server in a network namespace of its own")
+    args = ap.parse_args()
+    if os.geteuid():
+        raise SystemExit("run as root")
+    treelib.become_subreaper()
+    work = tempfile.mkdtemp(prefix="criu-netlock.")
+    img = os.path.join(work, "img")
+    passed = failed = 0
+    pair = None
+    try:
+        pair = Pair(work, args.netns)
+
+        def one(what, method, mode, env=None, kill_after=None):
+            """A dump killed; the pair must still talk, and no lock be left."""
+            nonlocal passed, failed, pair
+            shutil.rmtree(img, ignore_errors=True)
+            os.mkdir(img)
+            cmd = [treelib.CRIU, "dump", "--tcp-established", "--network-lock", method, "-t", str(pair.pid),
+                   "-D", img, "-o", "dump.log", "-v4"]
+            if mode == "R":
+                cmd.append("-R")
+            e = dict(os.environ)
+            e.update(env or {})
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=e, start_new_session=True)
+            if kill_after is not None:
+                time.sleep(kill_after)
+                try:
+                    os.killpg(p.pid, 9)
+                except ProcessLookupError:
+                    pass
+            try:
+                rc = p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+                rc = p.wait()
+            reap()
+            what = "%s, %s, dump%s: %s" % (method, mode, " -R" if mode == "R" else "", what)
+            if rc == 0 and mode != "R":
+                # the dump was done before the kill: the tree is gone, as it should be
+                if treelib.alive(pair.pid):
+                    failed += 1
+                    print("FAIL %s: the dump succeeded, the server lives on" % what)
+                else:
+                    passed += 1
+                remove_locks(pair)
+                pair.kill()
+                pair = Pair(work, args.netns)
+                return rc
+            # the tree is let go: wait until the server is no longer stopped or traced
+            end = time.time() + 5
+            while state(pair.pid) in ("t", "T") and time.time() < end:
+                time.sleep(0.01)
+            whole = mode != "R" and os.path.exists(os.path.join(img, "inventory.img"))
+            end = time.time() + 1
+            while whole and state(pair.pid) not in (None, "Z") and time.time() < end:
+                time.sleep(0.01)
+            if whole and state(pair.pid) in (None, "Z"):
+                # killed as it killed the tree: the dump is whole, its lock must stay for the restore
+                if locks_left(pair):
+                    passed += 1
+                else:
+                    failed += 1
+                    print("FAIL %s (criu exit %s): killed as it ended the tree, the lock is gone" % (what, rc))
+                remove_locks(pair)
+                pair.kill()
+                pair = Pair(work, args.netns)
+                return rc
+            why = pair.echo()
+            # criu's keeper removes them once criu is gone, a moment after it took the connection out of repair
+            left = locks_left(pair, 2)
+            if why is None and not left:
+                passed += 1
+            else:
+                failed += 1
+                print("FAIL %s (criu exit %s): %s%s" % (what, rc, why or "the connection works",
+                                                        "; left: " + ", ".join(left) if left else ""))
+                sys.stdout.flush()
+                if os.environ.get("NETLOCK_LOG"):
+                    shutil.copy(os.path.join(img, "dump.log"), "%s.%d.log" % (os.environ["NETLOCK_LOG"], failed))
+                remove_locks(pair)
+                if why is not None:
+                    pair.kill()
+                    pair = Pair(work, args.netns)
+            return rc
+
+        methods = args.methods.split(",")
+        modes = args.modes.split(",")
+        r = criu("dump", "-R", "--tcp-established", "-t", pair.pid, "-D", work, "-o", "count.log",
+                 env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": "read"})
+        m = re.search(r"fault injection: (\d+) steps", r.err)
+        steps = int(m.group(1)) if m else 0
+        if not steps:
+            print("FAIL can't count the read steps of a dump: %s" % r.brief())
+            failed += 1
+        print("netlock_kill: %d read steps in a dump" % steps)
+        sys.stdout.flush()
+        rnd = random.Random(int(os.environ.get("NETLOCK_SEED", "1")))
+        for method in methods:
+            for mode in modes:
+                for n in range(1 + rnd.randrange(args.stride), steps + 1, args.stride):
+                    one("killed at read step %d" % n, method, mode,
+                        {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": "read", "CRIU_FAULT_KILL": "1"})
+                for i in range(args.tries):
+                    delay = rnd.uniform(0.005, 0.09)
+                    one("killed after %.1f ms" % (delay * 1000), method, mode, kill_after=delay)
+        # restored, its namespace is a new one, and our end stays in the old one
+        if not args.no_restore and not args.netns:
+            for method in methods:
+                shutil.rmtree(img, ignore_errors=True)
+                os.mkdir(img)
+                what = "%s: a whole dump and restore" % method
+                r = criu("dump", "--tcp-established", "--network-lock", method, "-t", pair.pid, "-D", img,
+                         "-o", "dump.log", "-v4")
+                reap()
+                if r.rc != 0:
+                    failed += 1
+                    print("FAIL %s: the dump failed: %s" % (what, r.brief()))
+                    continue
+                left = locks_left(pair)
+                if not left:
+                    failed += 1
+                    print("FAIL %s: no lock after the dump" % what)
+                r = criu("restore", "-d", "--tcp-established", "-D", img, "-o", "restore.log", "-v4")
+                why = pair.echo() if r.rc == 0 else "the restore failed: %s" % r.brief()
+                left = locks_left(pair)
+                if why is None and not left:
+                    passed += 1
+                else:
+                    failed += 1
+                    print("FAIL %s: %s%s" % (what, why or "the connection works",
+                                            "; left: " + ", ".join(left) if left else ""))
+                    remove_locks(pair)
+                    pair.kill()
+                    pair = Pair(work, args.netns)
+    finally:
+        if pair:
+            remove_locks(pair)
+            pair.kill()
+        reap()
+        shutil.rmtree(work, ignore_errors=True)
+    print("netlock_kill: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
