@@ -20,8 +20,17 @@ chain of its lock (CRIU-<pid>-*) may be left (`nft list tables`,
 both `dump -R` and a plain dump are tried. Last, a whole plain dump and a
 restore: the connection must work after it, and no lock be left.
 
+A plain dump killed once it had begun to kill the tree is a whole dump:
+then the server must be dead and the lock kept (for the restore).
+
+--netns: the server in a network namespace of its own (and our end in
+it), which the dump locks whole; no restore then (it would make a new
+namespace, our end stays in the old one).
+
 Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
-[--methods nftables,iptables] [--modes R,plain]. The last line is
+[--methods nftables,iptables,skip] [--modes R,plain] [--netns]
+[--no-restore]; NETLOCK_SEED picks the delays, NETLOCK_LOG=PREFIX keeps
+the dump log of each failure. The last line is
 "netlock_kill: N passed, M failed".
 """
 
