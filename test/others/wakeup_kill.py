@@ -30,7 +30,6 @@ import argparse
 import ctypes
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +38,7 @@ import tempfile
 import time
 
 import treelib
-from treelib import criu, reap
+from treelib import reap
 
 HOLDER = os.path.join(treelib.BUILD, "test", "others", "wakeup_holder")
 NAMES = ("main", "sleep", "read")
@@ -186,28 +185,10 @@ def main():
 
         def one(what, env=None, kill_after=None, signal_after=0.0):
             nonlocal passed, failed, known
-            shutil.rmtree(img, ignore_errors=True)
-            os.mkdir(img)
-            cmd = [treelib.CRIU, "dump", "-R", "-t", str(holder.pid), "-D", img, "-o", "dump.log", "-v4"]
-            e = dict(os.environ)
-            e.update(env or {})
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=e, start_new_session=True)
             # the signals while criu holds the task (blocked there), or after
-            time.sleep(signal_after)
-            signal_all(holder.pid, tids, out)
-            if kill_after is not None:
-                time.sleep(kill_after)
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                rc = p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                rc = p.wait()
-            reap()
+            rc = treelib.dump_killed(holder.pid, img, env, kill_after, verbose=True,
+                                     before_kill=lambda: (time.sleep(signal_after),
+                                                          signal_all(holder.pid, tids, out)))
             verdict = ask(holder.pid, tids, out, fifo_w)
             if verdict == "ok":
                 passed += 1
@@ -222,10 +203,7 @@ def main():
                     shutil.copy(os.path.join(img, "dump.log"), "%s.%d" % (os.environ["WAKEUP_LOG"], failed))
             return rc
 
-        r = criu("dump", "-R", "-t", holder.pid, "-D", img, "-o", "dump.log",
-                 env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": "read"})
-        m = re.search(r"fault injection: (\d+) steps", r.err)
-        steps = int(m.group(1)) if m else 0
+        steps = treelib.fault_steps(holder.pid, img)
         print("wakeup_kill: %d read steps in a dump" % steps)
         rnd = random.Random(int(os.environ.get("WAKEUP_SEED", "1")))
         for n in range(1, steps + 1, args.stride):
