@@ -234,28 +234,9 @@ def main():
         def one(what, method, mode, env=None, kill_after=None):
             """A dump killed; the pair must still talk, and no lock be left."""
             nonlocal passed, failed, pair
-            shutil.rmtree(img, ignore_errors=True)
-            os.mkdir(img)
-            cmd = [treelib.CRIU, "dump", "--tcp-established", "--network-lock", method, "-t", str(pair.pid),
-                   "-D", img, "-o", "dump.log", "-v4"]
-            if mode == "R":
-                cmd.append("-R")
-            e = dict(os.environ)
-            e.update(env or {})
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=e, start_new_session=True)
-            if kill_after is not None:
-                time.sleep(kill_after)
-                try:
-                    os.killpg(p.pid, 9)
-                except ProcessLookupError:
-                    pass
-            try:
-                rc = p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, 9)
-                rc = p.wait()
-            reap()
+            rc = treelib.dump_killed(pair.pid, img, env=env, kill_after=kill_after, verbose=True,
+                                     args=["--tcp-established", "--network-lock", method],
+                                     leave_running=mode == "R")
             what = "%s, %s, dump%s: %s" % (method, mode, " -R" if mode == "R" else "", what)
             if rc == 0 and mode != "R":
                 # the dump was done before the kill: the tree is gone, as it should be
@@ -307,12 +288,9 @@ def main():
 
         methods = args.methods.split(",")
         modes = args.modes.split(",")
-        r = criu("dump", "-R", "--tcp-established", "-t", pair.pid, "-D", work, "-o", "count.log",
-                 env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": "read"})
-        m = re.search(r"fault injection: (\d+) steps", r.err)
-        steps = int(m.group(1)) if m else 0
+        steps = treelib.fault_steps(pair.pid, work, args=["--tcp-established"])
         if not steps:
-            print("FAIL can't count the read steps of a dump: %s" % r.brief())
+            print("FAIL can't count the read steps of a dump (CRIU_FAULT=count)")
             failed += 1
         print("netlock_kill: %d read steps in a dump" % steps)
         sys.stdout.flush()
