@@ -96,6 +96,9 @@ void net_keeper_commit(pid_t victim);
  * done.
  */
 void net_keeper_end(void);
+/* criu outside the tree's pid namespace, asked by its agent: a keeper for it (its channel), reaped at the end. */
+int net_keeper_fork_outside(void);
+void net_keeper_reap_outside(void);
 
 /*
  * Restore: take the lock of net-lock.img again where it is gone (a reboot,

@@ -33,6 +33,7 @@
 #include "files.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "net.h"
 #include "net.pb-c.h"
 #include "sk-inet.h"
@@ -482,7 +483,7 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * covered: criu fails the dump at its next word to it, as for any other
  * failure.
  */
-enum { KEEP_READY = 1, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END };
+enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END };
 
 struct keep_msg {
 	int type;
@@ -494,7 +495,7 @@ struct keep_msg {
 
 static struct {
 	int ch;			/* criu's end of the channel, -1 if there is no keeper */
-	pid_t pid;
+	pid_t pid;		/* our child's; 0 if criu outside the pid namespace made it */
 	int in_keeper;		/* we are it: our nft runs are ours */
 } keeper = { .ch = -1 };
 
@@ -534,6 +535,8 @@ struct keep_state {
 	int committed;
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
 	int ended;
+	int criu;		/* criu's pidfd, to watch */
+	int netns;		/* KEEP_NETNS: where the locks are (-1: ours) */
 };
 
 /* One message from criu into @st: 1, 0 at the end of the channel (or none now, @nonblock), -1 on an error. */
@@ -583,6 +586,15 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		nh[st->nr_helpers++] = fd;
 		break;
 	}
+	case KEEP_WATCH:
+	case KEEP_NETNS:
+		if (fd < 0)
+			goto bad;
+		if (m.type == KEEP_WATCH)
+			st->criu = fd;
+		else
+			st->netns = fd;
+		break;
 	case KEEP_COMMIT:
 		st->committed = 1;
 		st->victim = fd;
@@ -623,7 +635,7 @@ static void keep_undo(struct keep_state *st)
 	}
 	for (int i = 0; i < st->nr_locks; i++)
 		/* quiet: criu may have died before it was made, or after it removed it */
-		if (!do_unlock(st->locks[i].method, st->locks[i].name, -1, 1))
+		if (!do_unlock(st->locks[i].method, st->locks[i].name, st->netns, 1))
 			pr_info("network lock keeper: criu died; the lock %s is removed\n", st->locks[i].name);
 	pr_info("network lock keeper: criu died; %d connections out of repair mode, the locks gone\n",
 		st->nr_socks);
@@ -651,11 +663,11 @@ static int keep_tree_dies(struct keep_state *st)
 	return 0;
 }
 
-static void keeper_main(int ch, pid_t criu)
+static void keeper_main(int ch, int pidfd)
 {
-	struct keep_state st = { .victim = -1 };
+	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1 };
 	struct keep_msg ready = { .type = KEEP_READY };
-	int pidfd, logfd = log_get_fd(), keep[2], from = 3;
+	int keep[3] = { ch, pidfd, log_get_fd() }, from = 3;
 	sigset_t all;
 
 	keeper.in_keeper = 1;
@@ -666,10 +678,16 @@ static void keeper_main(int ch, pid_t criu)
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	setsid();
 	prctl(PR_SET_NAME, "criu-netlock");
-	/* nothing of the tree's (criu's copies of its files) may live on in us: the log and criu only */
-	keep[0] = ch < logfd ? ch : logfd;
-	keep[1] = ch < logfd ? logfd : ch;
-	for (int i = 0; i < 2; i++) {
+	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (int i = 0; i < 3; i++) {
 		if (keep[i] < from)
 			continue;
 		if (keep[i] > from)
@@ -677,13 +695,10 @@ static void keeper_main(int ch, pid_t criu)
 		from = keep[i] + 1;
 	}
 	syscall(SYS_close_range, from, ~0U, 0);
-	pidfd = syscall(SYS_pidfd_open, criu, 0);
-	if (pidfd < 0 || getppid() != criu)
-		_exit(1);
 	if (write(ch, &ready, sizeof(ready)) != sizeof(ready))
 		_exit(1);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ch, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = ch, .events = POLLIN }, { .fd = st.criu, .events = POLLIN } };
 		int r;
 
 		if (poll(p, 2, -1) < 0)
@@ -707,36 +722,111 @@ static void keeper_main(int ch, pid_t criu)
 	}
 }
 
-/* The keeper, if there is none yet: 0, or -1 (with a message) and the dump can't lock. */
+/* A new keeper: its channel (its pid in @pid), or -1 with a message. @self: criu's pidfd, or -1. */
+static int keeper_fork(int self, pid_t *pid)
+{
+	int sk[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("can't make a channel for the network lock's keeper");
+		return -1;
+	}
+	*pid = fork();
+	if (*pid < 0) {
+		pr_perror("can't fork the network lock's keeper");
+		close_fds(sk, 2);
+		return -1;
+	}
+	if (*pid == 0) {
+		close(sk[0]);
+		keeper_main(sk[1], self);
+		_exit(1);
+	}
+	close(sk[1]);
+	return sk[0];
+}
+
+static pid_t outside_keepers[4];
+
+int net_keeper_fork_outside(void)
+{
+	pid_t pid;
+	int ch = keeper_fork(-1, &pid);
+
+	for (size_t i = 0; ch >= 0 && i < ARRAY_SIZE(outside_keepers); i++)
+		if (!outside_keepers[i]) {
+			outside_keepers[i] = pid;
+			return ch;
+		}
+	if (ch >= 0) {
+		/* it ends at the channel's close, with nothing told */
+		close(ch);
+		waitpid(pid, NULL, 0);
+		pr_err("too many network lock keepers\n");
+	}
+	return -1;
+}
+
+void net_keeper_reap_outside(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(outside_keepers); i++)
+		if (outside_keepers[i]) {
+			while (waitpid(outside_keepers[i], NULL, 0) < 0 && errno == EINTR)
+				;
+			outside_keepers[i] = 0;
+		}
+}
+
+/*
+ * The keeper, if there is none yet: 0, or -1 (with a message) and the
+ * dump can't lock.
+ *
+ * A dump from inside the tree's pid namespace (its agent, ns/pid.c) has
+ * criu outside make it (ns_dump_keeper_fork()): a child of the agent's
+ * would be the namespace's (and its init's, the tree's, once the agent
+ * died; the namespace's end would wait for its reaping too). We tell it
+ * whom to watch and where the locks are then.
+ */
 static int keeper_start(void)
 {
 	struct keep_msg m;
-	pid_t criu = getpid();
-	int sk[2];
+	int self, ret = 0;
 
 	if (keeper.ch >= 0)
 		return 0;
 	if (keeper.in_keeper)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
-		pr_perror("can't make a channel for the network lock's keeper");
+	/* the keeper's view of us: we may be gone before it looks */
+	self = syscall(SYS_pidfd_open, getpid(), 0);
+	if (self < 0) {
+		pr_perror("pidfd_open(self)");
 		return -1;
 	}
-	keeper.pid = fork();
-	if (keeper.pid < 0) {
-		pr_perror("can't fork the network lock's keeper");
-		close_fds(sk, 2);
+	if (ns_dump_in_agent()) {
+		keeper.pid = 0;
+		keeper.ch = ns_dump_keeper_fork();
+	} else {
+		keeper.ch = keeper_fork(self, &keeper.pid);
+	}
+	if (keeper.ch < 0) {
+		close(self);
 		return -1;
 	}
-	if (keeper.pid == 0) {
-		close(sk[0]);
-		keeper_main(sk[1], criu);
-		_exit(1);
-	}
-	close(sk[1]);
-	keeper.ch = sk[0];
 	if (read(keeper.ch, &m, sizeof(m)) != sizeof(m) || m.type != KEEP_READY) {
 		pr_err("the network lock's keeper did not start\n");
+		ret = -1;
+	} else if (!keeper.pid) {
+		struct keep_msg w = { .type = KEEP_WATCH }, n = { .type = KEEP_NETNS };
+		int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+		ret = ns < 0 || keep_send(&w, self) || keep_send(&n, ns) ? -1 : 0;
+		if (ns < 0)
+			pr_perror("can't open our network namespace");
+		else
+			close(ns);
+	}
+	close(self);
+	if (ret) {
 		net_keeper_end();
 		return -1;
 	}
@@ -813,7 +903,8 @@ void net_keeper_end(void)
 	keep_send(&m, -1);
 	close(keeper.ch);
 	keeper.ch = -1;
-	while (waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
+	/* one criu outside made is its to reap */
+	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
 		;
 	pr_debug("network lock keeper %d ended\n", keeper.pid);
 }
