@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "proc_parse.h"
 #include "restorer.h"
+#include "util.h"
 
 struct held_lock {
 	FileLockEntry e;
@@ -291,6 +293,35 @@ int file_locks_read_check(int dfd, int (*is_task)(pid_t pid, void *arg), void *a
 	return ret < 0 ? -1 : 0;
 }
 
+/*
+ * A POSIX or OFD lock someone else took on the file since the dump: the
+ * restorer's F_SETLK would fail with a bare errno. Asked here through the
+ * fd's own description (F_OFD_GETLK), which sees the locks of every other
+ * owner: the tree's own ones coexisted with this one at dump time, so a
+ * conflict is a stranger's. (A flock is not asked: a probe from another
+ * description would conflict with the tree's own lock on a shared one.)
+ */
+static int check_conflict(const FileLockEntry *e)
+{
+	struct flock fl = { .l_type = e->type, .l_whence = SEEK_SET, .l_start = e->start, .l_len = e->len };
+	char link[PATH_MAX] = "?", fdp[32], who[32] = " (an OFD lock)";
+	ssize_t n;
+
+	if (e->kind != FILE_LOCK_KIND__FL_POSIX && e->kind != FILE_LOCK_KIND__FL_OFD)
+		return 0;
+	if (fcntl(e->fd, F_OFD_GETLK, &fl) || fl.l_type == F_UNLCK)
+		return 0;	/* the restorer's own call says what is wrong, if anything */
+	snprintf(fdp, sizeof(fdp), "self/fd/%d", e->fd);
+	n = readlinkat(proc_dir(), fdp, link, sizeof(link) - 1);
+	link[n > 0 ? n : 1] = '\0';
+	if (fl.l_pid > 0)
+		snprintf(who, sizeof(who), " of pid %d", fl.l_pid);
+	pr_err("can't restore %d: its %s %s lock on fd %d (%s) at %lu+%lu conflicts with a %s lock%s taken "
+	       "since the dump\n", e->pid, kind_name(e->kind), e->type == F_WRLCK ? "write" : "read", e->fd, link,
+	       (unsigned long)e->start, (unsigned long)e->len, fl.l_type == F_WRLCK ? "write" : "read", who);
+	return -1;
+}
+
 static int check_entry(const FileLockEntry *e)
 {
 	if (check_fields(e))
@@ -301,7 +332,7 @@ static int check_entry(const FileLockEntry *e)
 		       kind_name(e->kind), e->fd);
 		return -1;
 	}
-	return 0;
+	return check_conflict(e);
 }
 
 int file_locks_prepare(int dfd, pid_t pid, struct restore_args *a)

@@ -1542,6 +1542,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	FileEntry *fe = find_file(rf, id);
 	RegFileEntry *r;
 	struct stat st;
+	bool nonblock = false;
 	int fd;
 
 	if (!fe || fe->type != FILE_TYPE__FT_REG || !fe->reg) {
@@ -1560,6 +1561,15 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	/* a terminal opened by path must not become the restoring session leader's controlling one */
 	if (S_ISCHR(r->mode))
 		flags |= O_NOCTTY;
+	/*
+	 * A regular file by path may be a FIFO now, whose open for reading or
+	 * writing alone waits for a peer that never comes: the restore would
+	 * hang instead of saying so. Not waiting, the kind is checked below.
+	 */
+	if (S_ISREG(r->mode) && !r->has_same_as && !fileobj_is_holder(fe) && !(flags & O_NONBLOCK)) {
+		flags |= O_NONBLOCK;
+		nonblock = true;
+	}
 	if (r->has_same_as)
 		fd = open_same_as(rf, fe, flags);
 	else if (fileobj_is_holder(fe))
@@ -1578,9 +1588,20 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	}
 	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
 		fd = open(r->path, (flags & ~O_NOATIME) | O_CLOEXEC);	/* not ours, and no CAP_FOWNER */
+	/* a lease someone else holds: breaking it is what a plain open waits for */
+	if (fd < 0 && errno == EWOULDBLOCK && nonblock) {
+		flags &= ~O_NONBLOCK;
+		nonblock = false;
+		fd = r->has_mnt_id ? mntns_open_hidden(r, flags) : open(r->path, flags | O_CLOEXEC);
+	}
 	/* a file whose owner a user namespace of the tree's does not map: criu opens it */
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
 		fd = img_open_file(r->path, flags);
+	if (fd < 0 && errno == ENXIO && nonblock && !stat(r->path, &st) && S_ISFIFO(st.st_mode)) {
+		/* a FIFO without a reader, opened for writing */
+		pr_err("%s is not the kind of file it was at dump time (a FIFO now)\n", r->path);
+		return -1;
+	}
 	if (fd < 0) {
 		pr_perror("can't open %s", r->path);
 		return -1;
@@ -1592,6 +1613,10 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	if ((st.st_mode & S_IFMT) != (r->mode & S_IFMT) ||
 	    (S_ISCHR(st.st_mode) && r->has_rdev && st.st_rdev != r->rdev)) {
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
+		goto err;
+	}
+	if (nonblock && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+		pr_perror("can't clear O_NONBLOCK of %s", r->path);
 		goto err;
 	}
 	/* objects made at restore are new inodes (a link-remap file is checked when opened) */

@@ -42,6 +42,8 @@ int unix_diag_parse(struct nlmsghdr *h, struct unix_diag_info *u);
 int unix_diag_collect(struct unix_diag_table *t);
 struct unix_diag_info *unix_diag_find(struct unix_diag_table *t, uint32_t ino);
 void unix_diag_free(struct unix_diag_table *t);
+/* The unix socket of our network namespace bound to the file @dev:@ino: its inode, 0 if none, -1 on error. */
+long unix_diag_bound_to(dev_t dev, ino_t ino);
 
 /* An inet or inet6 TCP, UDP or UDP-Lite socket. */
 struct inet_diag_info {

@@ -941,6 +941,32 @@ static int write_sysctls(int late)
 }
 
 /*
+ * The kind of object @next_id makes: its *ctl(@cmd) on @id (IPC_STAT into
+ * a buffer of ours, IPC_RMID). The key of an object found in *@key.
+ */
+static int ipc_ctl(const char *next_id, int id, int cmd, key_t *key)
+{
+	union {
+		struct shmid_ds shm;
+		struct msqid_ds msq;
+		struct semid_ds sem;
+	} u;
+	int ret;
+
+	if (strstr(next_id, "shm")) {
+		ret = shmctl(id, cmd, &u.shm);
+		*key = u.shm.shm_perm.__key;
+	} else if (strstr(next_id, "msg")) {
+		ret = msgctl(id, cmd, &u.msq);
+		*key = u.msq.msg_perm.__key;
+	} else {
+		ret = semctl(id, 0, cmd, &u.sem);
+		*key = u.sem.sem_perm.__key;
+	}
+	return ret;
+}
+
+/*
  * Make the object under its old id (the kernel takes *_next_id once) and
  * with its creator: the creds we have while calling @create are what the
  * kernel records as cuid/cgid.
@@ -973,7 +999,16 @@ static int create_with_id(const char *next_id, const IpcPermEntry *p, int (*crea
 		return -1;
 	}
 	if (id != p->id) {
-		pr_err("%s %d came back as %d\n", what, p->id, id);
+		key_t key = 0;
+
+		/* the one made under another id is nobody's: criu's namespace would keep it */
+		if (ipc_ctl(next_id, id, IPC_RMID, &key))
+			pr_perror("can't remove %s %d, made for the failed restore", what, id);
+		if (!ipc_ctl(next_id, p->id, IPC_STAT, &key))
+			pr_err("can't make %s %d (key %#x) again: id %d is another's now (key %#x), made since "
+			       "the dump\n", what, p->id, p->key, p->id, (unsigned int)key);
+		else
+			pr_err("%s %d came back as %d\n", what, p->id, id);
 		return -1;
 	}
 	return 0;

@@ -107,6 +107,7 @@ static int dump_mqueue(struct file_table *ft, pid_t pid, int fd, const char *inf
 	int copy = task_fd_held(pid, fd);
 	char path[64], link[PATH_MAX];
 	struct mq_attr attr;
+	struct stat st;
 	MqueueEntry *e;
 	ssize_t len;
 	int np;
@@ -152,6 +153,11 @@ static int dump_mqueue(struct file_table *ft, pid_t pid, int fd, const char *inf
 		e->has_maxmsg = e->has_msgsize = true;
 		e->maxmsg = attr.mq_maxmsg;
 		e->msgsize = attr.mq_msgsize;
+		/* a queue removed and made again with the same attributes is another queue */
+		if (!fstat(copy, &st)) {
+			e->has_ino = true;
+			e->ino = st.st_ino;
+		}
 	}
 	fe->mq = e;
 	return 0;
@@ -162,6 +168,7 @@ static int open_mqueue(struct fd_rst *c, FileEntry *fe)
 	MqueueEntry *e = fe->mq;
 	char name[NAME_MAX + 2];
 	struct mq_attr attr;
+	struct stat st;
 	mqd_t q;
 
 	(void)c;
@@ -180,6 +187,12 @@ static int open_mqueue(struct fd_rst *c, FileEntry *fe)
 	if (e->host && (mq_getattr(q, &attr) || attr.mq_maxmsg != e->maxmsg || attr.mq_msgsize != e->msgsize)) {
 		pr_err("POSIX message queue %s is not the dumped one: mq_maxmsg %ld, mq_msgsize %ld, dumped %ld, %ld\n",
 		       name, (long)attr.mq_maxmsg, (long)attr.mq_msgsize, (long)e->maxmsg, (long)e->msgsize);
+		close(q);
+		return -1;
+	}
+	if (e->host && e->has_ino && (fstat(q, &st) || st.st_ino != e->ino)) {
+		pr_err("POSIX message queue %s is not the dumped one: removed and made again since the dump "
+		       "(inode %lu, was %lu)\n", name, (unsigned long)st.st_ino, (unsigned long)e->ino);
 		close(q);
 		return -1;
 	}

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <sys/sysmacros.h>
 #include <linux/unix_diag.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink_diag.h>
@@ -254,6 +255,40 @@ void unix_diag_free(struct unix_diag_table *t)
 		free(t->s[i].icons);
 	free(t->s);
 	memset(t, 0, sizeof(*t));
+}
+
+struct bound_probe {
+	dev_t dev;
+	ino_t ino;
+	uint32_t sk;		/* the socket bound to that file, 0: none */
+};
+
+static int bound_one(struct nlmsghdr *h, void *arg)
+{
+	struct bound_probe *b = arg;
+	struct unix_diag_info u;
+
+	if (unix_diag_parse(h, &u))
+		return -1;
+	free(u.icons);
+	/* the kernel gives the superblock's dev_t in its own encoding (major << 20 | minor) */
+	if (u.has_vfs && u.vfs_ino == b->ino && makedev(u.vfs_dev >> 20, u.vfs_dev & 0xfffff) == b->dev)
+		b->sk = u.ino;
+	return 0;
+}
+
+long unix_diag_bound_to(dev_t dev, ino_t ino)
+{
+	struct unix_diag_req req = {
+		.sdiag_family = AF_UNIX,
+		.udiag_states = ~0U,
+		.udiag_show = UDIAG_SHOW_VFS,
+	};
+	struct bound_probe b = { .dev = dev, .ino = ino };
+
+	if (sk_diag_request(&req, sizeof(req), bound_one, &b, "the unix sockets bound to a path"))
+		return -1;
+	return b.sk;
 }
 
 /* ---- inet, inet6: TCP, UDP, UDP-Lite ---- */

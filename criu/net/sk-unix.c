@@ -1263,6 +1263,22 @@ static int bind_member(struct group *g, struct gm *m)
 	times_save(dir, &m->dir_times);
 	if (!lstat(path, &st)) {
 		if (S_ISSOCK(st.st_mode) && !e->unlinked) {
+			/*
+			 * Unless a live socket is bound to it: the dumped one is
+			 * gone, so that is a server of someone else's that bound
+			 * the path since the dump, whose name removing the file
+			 * would take away.
+			 */
+			long other = unix_diag_bound_to(st.st_dev, st.st_ino);
+
+			if (other) {
+				if (other > 0)
+					pr_err("can't bind unix socket %lu to %s%s%s: the path is taken by socket %ld "
+					       "of another process, bound to it since the dump\n", (unsigned long)e->ino,
+					       path[0] != '/' && e->dir ? e->dir : "", path[0] != '/' && e->dir ? "/" : "",
+					       path, other);
+				goto out;
+			}
 			/* the file the dumped socket left behind */
 			if (unlink(path)) {
 				pr_perror("can't remove the old socket file %s", path);

@@ -1207,7 +1207,12 @@ static void take_file_locks(struct restore_args *a, int leases)
 		else			/* F_SETLK 6, F_OFD_SETLK 37 */
 			ret = __S(__NR_fcntl, l->fd, l->kind == 2 ? 6 : 37, &fl, 0, 0, 0);
 		if (ret < 0) {
-			blob_snprintf(what, sizeof(what), "taking back the file lock at fd %d", l->fd);
+			static const char *const kinds[] = { "file", "flock", "POSIX", "OFD", "lease" };
+
+			/* EAGAIN, EACCES: a conflicting lock (a POSIX or OFD one was looked for before) */
+			blob_snprintf(what, sizeof(what), "taking back the %s lock at fd %d%s",
+				      kinds[l->kind <= 4 ? l->kind : 0], l->fd,
+				      ret == -11 || ret == -13 ? " (another process holds the file locked now)" : "");
 			fail(what, ret);
 		}
 	}

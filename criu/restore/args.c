@@ -30,6 +30,26 @@
 #include "aio.h"
 #include "rst.h"
 
+
+static const char *rlimit_name(unsigned int res)
+{
+	static const char *const names[] = {
+		"RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+		"RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+		"RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+	};
+
+	return res < sizeof(names) / sizeof(names[0]) ? names[res] : "rlimit";
+}
+
+static const char *rlim_str(char *buf, size_t len, unsigned long v)
+{
+	if (v == (unsigned long)RLIM_INFINITY)
+		return "unlimited";
+	snprintf(buf, len, "%lu", v);
+	return buf;
+}
+
 static uint64_t find_bootstrap_hole(struct rst_ctx *rc, const struct span *self, size_t nr_self, uint64_t len);
 
 static int find_self_vdso(struct self_vdso *sv, struct proc_vma *vmas, int nr)
@@ -276,6 +296,37 @@ static int ring_fd(struct rst_ctx *rc, struct child_fds *cf, const VmaEntry *v, 
 	return fd;
 }
 
+/*
+ * --allow-changed-files takes a file whose size changed as it is, but a
+ * file that shrank under a mapping leaves pages of the area past its end:
+ * the task would die of SIGBUS at its first touch there (and the restorer
+ * itself, filling a dumped private page there). Refused, not restored to
+ * crash. Pages past the end at dump time were so already: not counted.
+ */
+static int vma_past_eof(struct rst_ctx *rc, const VmaEntry *v, int fd)
+{
+	FileEntry *fe = find_file(rc->files, v->file_id);
+	uint64_t now, was, from = v->pgoff, to = v->pgoff + (v->end - v->start);
+	struct stat st;
+
+	if (!opts.allow_changed_files || !fe || !fe->reg || !fe->reg->has_size || fe->reg->has_same_as ||
+	    fileobj_is_holder(fe))
+		return 0;
+	if (fd >= 0 ? fstat(fd, &st) : stat(fe->reg->path, &st))
+		return 0;	/* not reached by path here: opening it says what is wrong */
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= fe->reg->size)
+		return 0;
+	now = ((uint64_t)st.st_size + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+	was = (fe->reg->size + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+	if (to <= now || from >= was)
+		return 0;
+	pr_err("can't restore %d: %s is %lu bytes now (%lu at dump time), and its area at %#lx-%#lx maps it "
+	       "from offset %#lx up to %#lx: past its end the task would get SIGBUS\n", rc->pid, fe->reg->path,
+	       (unsigned long)st.st_size, (unsigned long)fe->reg->size, (unsigned long)v->start,
+	       (unsigned long)v->end, (unsigned long)from, (unsigned long)to);
+	return -1;
+}
+
 static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fds *cf, struct rst_range *guards)
 {
 	struct pidmap slots = { 0 };
@@ -332,6 +383,8 @@ static int fill_vmas(struct rst_ctx *rc, struct restore_args *a, struct child_fd
 			continue;
 		r->kind = v->kind == VMA_KIND__VMA_FILE_SHARED ? RST_VMA_FILE_SHARED : RST_VMA_FILE_PRIVATE;
 		if (!r->premap && (r->fd = direct_file_fd(rc, cf, v, &slots)) < 0)
+			goto out;
+		if (vma_past_eof(rc, v, r->premap ? -1 : r->fd))
 			goto out;
 	}
 	ret = 0;
@@ -541,9 +594,11 @@ static int fill_task(struct rst_ctx *rc, struct restore_args *a, uint32_t *group
 			continue;
 		getrlimit(r->resource, &cur);
 		if (r->max > cur.rlim_max && !has_cap_sys_resource()) {
-			pr_err("can't restore %d: its hard limit %u is %lu, above ours (%lu), and raising it "
-			       "needs CAP_SYS_RESOURCE\n", rc->pid, r->resource, (unsigned long)r->max,
-			       (unsigned long)cur.rlim_max);
+			char was[24], ours[24];
+
+			pr_err("can't restore %d: its hard %s is %s, above ours (%s), and raising it "
+			       "needs CAP_SYS_RESOURCE\n", rc->pid, rlimit_name(r->resource),
+			       rlim_str(was, sizeof(was), r->max), rlim_str(ours, sizeof(ours), cur.rlim_max));
 			return -1;
 		}
 		a->rlim[r->resource].cur = r->cur;

@@ -241,6 +241,26 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_ctx *rc, struc
 /* How long (in ms) a pid held by a helper of another restoring process is waited for. */
 #define PID_BUSY_TRIES	200
 
+/* The name of the process with @pid in our pid namespace, "?" if none: for messages. */
+static const char *pid_comm(pid_t pid)
+{
+	static char comm[64];
+	char path[64];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, comm, sizeof(comm) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return "?";
+	comm[len] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return comm;
+}
+
 /* Clone with pids @tids[0] (innermost pid namespace) .. @tids[n - 1]. */
 pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_signal)
 {
@@ -260,7 +280,8 @@ pid_t clone_with_pids(const pid_t *tids, int n, unsigned long flags, int exit_si
 	}
 	if (ret < 0) {
 		if (errno == EEXIST)
-			pr_err("can't restore: pid %d is in use by another process\n", tids[n - 1]);
+			pr_err("can't restore: pid %d is in use by another process (%s)\n", tids[n - 1],
+			       pid_comm(tids[n - 1]));
 		else
 			pr_perror("clone3 with pid %d (%d levels)", tids[n - 1], n);
 		return -1;
@@ -711,8 +732,9 @@ int restore_task(struct rst_ctx *rc)
 	if (!rc->vm_child) {
 		pages_fd = svc_fd(&cf, chain_open_pages(rc->dfd, rc->pages_name), cf.pages);
 		exe_fd = svc_fd(&cf, open_file(rc->files, rc->mm->exe_file_id, O_RDONLY | O_NOATIME), cf.exe);
+		/* each opener said why already */
 		if (pages_fd < 0 || exe_fd < 0) {
-			pr_perror("can't open the pages file or the executable");
+			pr_err("%d: can't open %s\n", rc->pid, pages_fd < 0 ? "its pages file" : "its executable");
 			return -1;
 		}
 	}

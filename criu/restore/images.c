@@ -1066,15 +1066,118 @@ int find_orphaned_groups(struct rst_tree *tr)
 	return 0;
 }
 
+/*
+ * clone3() takes a set_tid only below this pid namespace's kernel.pid_max
+ * (lowered since the dump, or another machine's), and says just EINVAL.
+ */
+static int check_pid_max(pid_t pid, long pid_max)
+{
+	if (pid_max <= 0 || pid < pid_max)
+		return 0;
+	pr_err("can't restore: pid %d is not below kernel.pid_max (%ld) here\n", pid, pid_max);
+	return -1;
+}
+
+/* /proc/sys/kernel/pid_max of our pid namespace, or -1 */
+static long read_pid_max(void)
+{
+	long v = -1;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * The pids the kernel hands out next go to whatever forks during the
+ * restore: criu's reaper, the nft it runs for the network lock, hook
+ * scripts and their children, anything else on the machine. With a small
+ * kernel.pid_max the cursor comes round again, and the tree's pids may lie
+ * just above it: zdtm posix_timer_dump_fired, pid_max 32768, restored by a
+ * criu with pid 6591 while the tree's root was 6594, found its pid taken
+ * ("in use by another process"). The cursor is moved past every window of
+ * PID_CURSOR_CLEAR pids that holds one of the tree's ids; failing to is
+ * only logged (the clone then retries for a while, then fails naming the
+ * pid).
+ */
+#define PID_CURSOR_CLEAR	1024
+#define PID_RESERVED		300	/* where the kernel starts again after pid_max */
+
+static long read_long_file(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* The last of the tree's ids in the PID_CURSOR_CLEAR pids after @last, or 0. */
+static long tree_id_after(const struct pidmap *ids, long last, long pid_max)
+{
+	long hit = 0, p = last;
+
+	for (int n = 0; n < PID_CURSOR_CLEAR; n++) {
+		if (++p >= pid_max)
+			p = PID_RESERVED;
+		if (pidmap_get(ids, (int32_t)p) >= 0)
+			hit = p;
+	}
+	return hit;
+}
+
+void keep_pid_cursor_clear(const struct rst_tree *tr)
+{
+	long pid_max = read_pid_max(), last, cur;
+	char buf[32];
+	int fd, len;
+
+	if (!tr->cow.ids || pid_max <= PID_RESERVED + PID_CURSOR_CLEAR)
+		return;
+	last = cur = read_long_file("/proc/sys/kernel/ns_last_pid");
+	if (last < 0)
+		return;
+	for (int tries = 0; tries < 64; tries++) {
+		long hit = tree_id_after(tr->cow.ids, cur, pid_max);
+
+		if (!hit)
+			break;
+		cur = hit;
+	}
+	if (cur == last)
+		return;
+	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	len = snprintf(buf, sizeof(buf), "%ld", cur);
+	if (fd < 0 || write(fd, buf, len) != len)
+		pr_warn("can't move the pid cursor past the tree's pids (%ld to %ld): %s; "
+			"a process forked meanwhile may take one\n", last, cur, strerror(errno));
+	else
+		pr_info("pid cursor moved from %ld to %ld: the tree's pids are just above it\n", last, cur);
+	if (fd >= 0)
+		close(fd);
+}
+
 int check_pids_free(struct rst_tree *tr)
 {
+	long pid_max = read_pid_max();
+
 	for (int i = 0; i < tr->nr; i++) {
 		PstreeEntry *pe = tr->t[i].pe;
 
-		if (check_pid_free(pe->pid) || (pe->pgid_gone && check_pid_free(pe->pgid)))
+		if (check_pid_max(pe->pid, pid_max) || check_pid_free(pe->pid) ||
+		    (pe->pgid_gone && (check_pid_max(pe->pgid, pid_max) || check_pid_free(pe->pgid))))
 			return -1;
 		for (size_t j = 0; j < pe->n_threads; j++)
-			if (pe->threads[j] != pe->pid && check_pid_free(pe->threads[j]))
+			if (pe->threads[j] != pe->pid &&
+			    (check_pid_max(pe->threads[j], pid_max) || check_pid_free(pe->threads[j])))
 				return -1;
 	}
 	return 0;

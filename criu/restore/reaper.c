@@ -64,9 +64,19 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 	do {
 		n = read(rd, &c, 1);
 	} while (n < 0 && (errno == EINTR || errors++ < 3));
-	if (n == 1 && c == 'c')
+	/*
+	 * 'c': the tree is whole. 'a': the restore failed and criu ended
+	 * (killed and waited for) all it made itself, or made nothing: a
+	 * pid of the tree's that is alive now is someone else's, such as
+	 * another restore of the same images that won the pid from us.
+	 */
+	if (n == 1 && (c == 'c' || c == 'a'))
 		_exit(0);
-	/* criu is gone (or gave up) before the tree was whole */
+	/*
+	 * criu is gone before the tree was whole. What was born after us at
+	 * a pid of the tree's is taken to be ours (another restore of these
+	 * images at the same moment would lose its process here).
+	 */
 	for (int i = 0; i < nr; i++) {
 		unsigned long long t = start_time(pids[i]);
 
@@ -217,11 +227,22 @@ int reaper_commit(void)
 	return 0;
 }
 
-/* A failed restore: the reaper kills whatever is still there, at once. */
+/*
+ * A failed restore that ended (killed and waited for) everything it made,
+ * or made nothing: the reaper must kill nothing.
+ */
 void reaper_abort(void)
 {
-	if (reaper_fd >= 0)
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+	if (reaper_fd >= 0) {
+		/* a reaper gone or not told kills what was born after it: the pipe's end says so */
+		sigaction(SIGPIPE, &ign, &old);
+		if (write(reaper_fd, "a", 1) != 1)
+			pr_perror("telling the reaper the tree is gone");
+		sigaction(SIGPIPE, &old, NULL);
 		close(reaper_fd);
+	}
 	reaper_fd = -1;
 	reaper_wait();
 }

@@ -822,6 +822,8 @@ int cr_restore_tasks(void)
 	    (ns_restore_pid_mode() == NS_PID_NONE && (check_pids_free(&tr) || find_orphaned_groups(&tr))) ||
 	    zombie_cores_prepare(&tr))
 		goto out;
+	if (ns_restore_pid_mode() == NS_PID_NONE)
+		keep_pid_cursor_clear(&tr);
 	if (run_hook(HOOK_PRE_RESTORE, 0, -1) || tty_orphan_prepare(&tr.files) || cgroup_restore_prepare(tr.dfd))
 		goto out;
 	/* ours, before the root moves into the tree's mount (and pid) namespace */

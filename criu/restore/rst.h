@@ -192,6 +192,8 @@ int read_tree_images(struct rst_tree *tr);
 /* After planning: the huge runs' sources in the chain (cow.c), the rest of the chain's pages into a memfd. */
 int gather_chained(struct rst_ctx *rc);
 int check_pids_free(struct rst_tree *tr);
+/* Move the kernel's pid cursor past the tree's ids (host pid namespace), so that nothing forked meanwhile takes one. */
+void keep_pid_cursor_clear(const struct rst_tree *tr);
 /* Every image of the tree in tr->dfd read and checked, nothing made yet (also what test/fuzz runs). */
 int read_all_images(struct rst_tree *tr);
 

@@ -5,7 +5,8 @@ nothing behind.
 Each check prints "PASS name" or "FAIL name: why"; the last line is
 "cli: N passed, M failed".  Exit status 0 only if nothing failed.
 
-Must run as root.  The criu binary is taken from $CRIU, or else
+Must run as root.  CLI_ONLY=REGEX runs only the checks whose names it
+matches (and the final one for leftovers).  The criu binary is taken from $CRIU, or else
 <repo>/build/criu/criu.  Target processes are built from helpers.c
 (next to this file) into a temporary directory.
 """
@@ -14,8 +15,10 @@ import ctypes
 import os
 import random
 import re
+import resource
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -30,6 +33,7 @@ IMGTOOL = os.path.join(os.path.dirname(CRIU), "..", "test", "others", "imgtool")
 NOBODY = 65534
 CRIU_TIMEOUT = 20
 VERBOSE = os.environ.get("CLI_VERBOSE") == "1"    # show every criu command and its output
+ONLY = os.environ.get("CLI_ONLY")                 # a regex: run only the checks it finds in their names
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -59,6 +63,8 @@ def report(name, why):
 
 
 def check(name, fn, *args):
+    if ONLY and not re.search(ONLY, name) and name != "nothing_left_behind":
+        return
     try:
         fn(*args)
     except Fail as e:
@@ -1023,6 +1029,26 @@ def t_restore_changed_file(change, name, pattern):
         t.kill()
 
 
+def t_restore_file_now_fifo():
+    """A file the task has open (its stdout, for writing) that is a FIFO now:
+    refused by name. The restore's open of it must not wait for a reader
+    that never comes (it hung)."""
+    t = Target("plain")
+    try:
+        d = new_dir("fifo", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        os.unlink(t.outpath)
+        os.mkfifo(t.outpath)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"not the kind of file it was", re.escape(t.outpath))
+        ensure_no_pid(t.pid)
+    finally:
+        t.kill()
+
+
 def t_restore_pid_in_use():
     t = Target("plain")
     try:
@@ -1035,6 +1061,327 @@ def t_restore_pid_in_use():
         expect_error(r, r"in use|already|exists|taken|busy", str(t.pid))
         t.unharmed()
         t.finish()
+    finally:
+        t.kill()
+
+
+def t_restore_pid_cursor_near():
+    """The kernel's pid cursor just below the dumped pid at restore (pid_max
+    came round again): what criu forks before the tree (its reaper) took the
+    pid, and the restore failed "in use by another process" (zdtm
+    posix_timer_dump_fired, once in a full run). The cursor is moved past
+    the tree's pids now."""
+    for attempt in range(5):
+        t = Target("plain")
+        try:
+            d = new_dir("cursor", create=False)
+            r = criu("dump", "-t", t.pid, "-D", d)
+            if r.rc != 0:
+                raise Fail("setup: dump failed; %s" % r.brief())
+            t.p.wait(timeout=5)
+            ensure_no_pid(t.pid)
+            pidfile = os.path.join(TMP, "pidfile-cursor-%d" % attempt)
+            # criu itself, then its reaper, forked twice, the last just at the pid
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(t.pid - 4))
+            r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+            m = re.search(r"in use by another process \((.*)\)", r.err)
+            if r.rc != 0 and m and m.group(1) != "criu":
+                continue        # something else on the machine forked meanwhile: try again
+            if r.rc != 0:
+                raise Fail("restore with the pid cursor just below the tree's pid failed; %s" % r.brief())
+            if read_text(pidfile).strip() != str(t.pid):
+                raise Fail("restored as pid %s, not %d" % (read_text(pidfile).strip(), t.pid))
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+            return
+        finally:
+            t.kill()
+    print("note: restore_pid_cursor_near: other processes took the pid in 5 tries", file=sys.stderr)
+
+
+def t_restore_above_pid_max():
+    """kernel.pid_max lowered below the dumped pid since the dump: refused
+    naming both (it was clone3's bare EINVAL). In a pid namespace of our
+    own, whose pid_max is its own since Linux 6.14: the machine's stays."""
+    if tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2]) < (6, 14):
+        print("note: restore_above_pid_max needs a per-namespace pid_max (Linux 6.14)", file=sys.stderr)
+        return
+    host_max = read_text("/proc/sys/kernel/pid_max")
+    d = new_dir("pidmax", create=False)
+    out = os.path.join(TMP, "pidmax.out")
+    script = """
+        set -u
+        echo 4999 > /proc/sys/kernel/ns_last_pid
+        setsid "$1" plain > "$3" 2>/dev/null </dev/null &
+        P=$!
+        for i in $(seq 100); do grep -q ready "$3" && break; sleep 0.05; done
+        "$2" dump -t $P -D "$4" || { echo "setup: dump of $P failed"; exit 2; }
+        wait $P
+        echo 1000 > /proc/sys/kernel/pid_max
+        "$2" restore -D "$4" -d 2>&1
+        echo "pid=$P rc=$?"
+    """
+    try:
+        p = subprocess.run(["unshare", "-pf", "--mount-proc", "sh", "-c", script, "sh", HELPER, CRIU, out, d],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=CRIU_TIMEOUT * 2, cwd=TMP)
+        text = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+        m = re.search(r"pid=(\d+) rc=(\d+)", text)
+        if not m:
+            raise Fail("setup: %r" % text[-600:])
+        if m.group(2) == "0":
+            raise Fail("restore of pid %s with pid_max 1000 succeeded: %r" % (m.group(1), text[-600:]))
+        if not re.search(r"pid %s is not below kernel\.pid_max \(1000\)" % m.group(1), text):
+            raise Fail("the error does not name the pid and pid_max: %r" % text[-600:])
+    finally:
+        if read_text("/proc/sys/kernel/pid_max") != host_max:
+            with open("/proc/sys/kernel/pid_max", "w") as f:
+                f.write(host_max)
+            raise Fail("the machine's kernel.pid_max changed (put back to %s)" % host_max.strip())
+
+
+def t_restore_lower_hard_rlimit():
+    """A criu whose hard RLIMIT_AS (ulimit -v) is below the task's, without
+    CAP_SYS_RESOURCE: refused naming the limit and both values (it said
+    "hard limit 9 is 18446744073709551615")."""
+    caps = int(re.search(r"CapEff:\s*([0-9a-f]+)", read_text("/proc/self/status")).group(1), 16)
+    if caps & (1 << 24):
+        print("note: restore_lower_hard_rlimit needs a root without CAP_SYS_RESOURCE", file=sys.stderr)
+        return
+    t = Target("plain")
+    try:
+        d = new_dir("rlimit-as", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        lim = 4 << 30
+        p = subprocess.run([CRIU, "restore", "-D", d, "-d"], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=CRIU_TIMEOUT, cwd=TMP,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))
+        expect_error(Res([], p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")),
+                     r"hard RLIMIT_AS is unlimited, above ours \(%d\)" % lim, str(t.pid))
+        ensure_no_pid(t.pid)
+    finally:
+        t.kill()
+
+
+def t_restore_mqueue_made_again():
+    """A POSIX message queue of criu's ipc namespace the task had open,
+    removed and made again with the same attributes since the dump: another
+    queue, refused by name (it was taken as the dumped one). The queue left
+    as it was restores."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class MqAttr(ctypes.Structure):
+        _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                    ("curmsgs", ctypes.c_long), ("pad", ctypes.c_long * 4)]
+
+    t = Target("mqueue")
+    name = ("/criu-cli-mq-%d" % t.pid).encode()
+    try:
+        d = new_dir("mqueue", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        r = criu("restore", "-D", d, "-d")
+        if r.rc != 0:
+            raise Fail("restore with the queue as it was failed; %s" % r.brief())
+        os.kill(t.pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()
+        ensure_no_pid(t.pid)
+        libc.mq_unlink(name)
+        q = libc.mq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, ctypes.byref(MqAttr(0, 4, 64, 0)))
+        if q < 0:
+            raise Fail("setup: can't make the queue again: %s" % os.strerror(ctypes.get_errno()))
+        os.close(q)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"message queue %s is not the dumped one" % name.decode())
+        ensure_no_pid(t.pid)
+    finally:
+        libc.mq_unlink(name)
+        if proc_state(t.pid) not in (None, "Z"):     # a restore that should have failed
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
+def t_restore_unix_path_bound():
+    """The path of a listening unix socket of the task, bound since the dump
+    by another process's live socket: refused naming it, and the other's
+    socket keeps its file (the restore removed it, taking the name of a live
+    server). A stale socket file left there is removed as before."""
+    t = Target("unixsk")
+    path = os.path.join(TMP, "sk-%d" % t.pid)
+    other = None
+    try:
+        d = new_dir("unixsk", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        os.unlink(path)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        other.bind(path)
+        other.listen(4)
+        ino = os.stat(path).st_ino
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"the path is taken by socket \d+ of another process", re.escape(path))
+        ensure_no_pid(t.pid)
+        if not os.path.exists(path) or os.stat(path).st_ino != ino:
+            raise Fail("the other process's socket file %s was removed" % path)
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        c.close()
+        other.close()
+        other = None
+        r = criu("restore", "-D", d, "-d")
+        if r.rc != 0:
+            raise Fail("restore over a stale socket file failed; %s" % r.brief())
+    finally:
+        if other:
+            other.close()
+        if proc_state(t.pid) not in (None, "Z"):
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
+def t_restore_mapped_file_shrank():
+    """--allow-changed-files with the task's executable cut short since the
+    dump: its mapped text past the new end would be SIGBUS at the first
+    touch (the restore succeeded and the task died at once): refused,
+    naming the file and both sizes."""
+    global HELPER
+    exe = os.path.join(TMP, "helpers-shrunk")
+    shutil.copy2(HELPER, exe)
+    saved, HELPER = HELPER, exe
+    try:
+        t = Target("plain")
+    finally:
+        HELPER = saved
+    try:
+        d = new_dir("shrank", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        size = os.path.getsize(exe)
+        os.truncate(exe, 4096)
+        r = criu("restore", "-D", d, "-d", "--allow-changed-files")
+        expect_error(r, r"%s is 4096 bytes now \(%d at dump time\)" % (re.escape(exe), size), r"SIGBUS")
+        ensure_no_pid(t.pid)
+    finally:
+        if proc_state(t.pid) not in (None, "Z"):
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+        t.kill()
+
+
+def t_restore_lock_taken():
+    """A POSIX lock of the task (dumped with --file-locks) that another
+    process took since the dump: refused naming the file and the holder
+    (it was "taking back the file lock at fd 1 failed: errno 11")."""
+    import fcntl
+    t = Target("posixlock")
+    f = None
+    try:
+        d = new_dir("lock", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d, "--file-locks")
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        f = open(t.outpath, "r+")
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"POSIX write lock on fd 1 \(%s\)" % re.escape(t.outpath),
+                     r"conflicts with a write lock of pid %d" % os.getpid())
+        ensure_no_pid(t.pid)
+    finally:
+        if f:
+            f.close()
+        t.kill()
+
+
+def sysv_shm_of(cpid):
+    """ids of the SysV shm segments of our ipc namespace that @cpid made"""
+    lines = (read_text("/proc/sysvipc/shm") or "").splitlines()[1:]
+    return [int(l.split()[1]) for l in lines if int(l.split()[4]) == cpid]
+
+
+def t_restore_shm_id_taken():
+    """A SysV shm segment of criu's ipc namespace the task held, marked for
+    removal, whose id another segment took since the dump: refused naming
+    the id, and the segment the restore made under another id is removed
+    (it was left behind)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    t = Target("shmrm")
+    mine = -1
+    try:
+        d = new_dir("shmid", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        with open("/proc/sys/kernel/shm_next_id", "w") as f:
+            f.write(str(t.extra))
+        mine = libc.shmget(0, 4096, 0o1600)
+        if mine != t.extra:
+            raise Fail("setup: the segment made to take id %d got %d" % (t.extra, mine))
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"shm segment %d .*id %d is another's now" % (t.extra, t.extra))
+        ensure_no_pid(t.pid)
+        left = sysv_shm_of(t.pid)
+        if left:
+            raise Fail("the failed restore left SysV shm segments %s behind" % left)
+    finally:
+        # not consumed (-1 can't be written back): by a segment made and removed at once
+        if (read_text("/proc/sys/kernel/shm_next_id") or "-1").strip() != "-1":
+            libc.shmctl(libc.shmget(0, 4096, 0o1600), 0, None)
+        if mine >= 0:
+            libc.shmctl(mine, 0, None)      # IPC_RMID
+        for i in sysv_shm_of(t.pid):
+            libc.shmctl(i, 0, None)
+        t.kill()
+
+
+def t_restore_twice_at_once():
+    """The same images restored by two criu at once: one wins the pid, the
+    other fails, and the winner's process must live on (the loser's reaper
+    killed it, as made after it: 2 rounds of 2)."""
+    t = Target("plain")
+    try:
+        d = new_dir("twice", create=False)
+        r = criu("dump", "-t", t.pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        t.p.wait(timeout=5)
+        for rnd in range(4):
+            ps = [subprocess.Popen([CRIU, "restore", "-D", d, "-d"], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+            outs = [p.communicate(timeout=CRIU_TIMEOUT)[1].decode(errors="replace") for p in ps]
+            rcs = [p.returncode for p in ps]
+            if sorted(rcs) != [0, 1]:
+                raise Fail("round %d: two restores at once exited %s, not one 0 and one 1: %r" % (rnd, rcs, outs))
+            loser = outs[rcs.index(1)]
+            if not re.search(r"in use", loser) or str(t.pid) not in loser:
+                raise Fail("round %d: the losing restore does not name the pid in use: %r" % (rnd, loser))
+            time.sleep(0.3)
+            st = proc_state(t.pid)
+            if st in (None, "Z"):
+                reap_orphans()
+                raise Fail("round %d: the restored process %d died (state %s) after the other restore "
+                           "failed; %r" % (rnd, t.pid, st, loser))
+            os.kill(t.pid, signal.SIGKILL)
+            time.sleep(0.05)
+            reap_orphans()
+            ensure_no_pid(t.pid)
     finally:
         t.kill()
 
@@ -1515,12 +1862,22 @@ def main():
         check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_pid_cursor_near", t_restore_pid_cursor_near)
+        check("restore_twice_at_once", t_restore_twice_at_once)
+        check("restore_shm_id_taken", t_restore_shm_id_taken)
+        check("restore_lock_taken", t_restore_lock_taken)
+        check("restore_mapped_file_shrank", t_restore_mapped_file_shrank)
+        check("restore_unix_path_bound", t_restore_unix_path_bound)
+        check("restore_mqueue_made_again", t_restore_mqueue_made_again)
+        check("restore_above_pid_max", t_restore_above_pid_max)
+        check("restore_lower_hard_rlimit", t_restore_lower_hard_rlimit)
         check("restore_zombie_reaped_late", t_restore_zombie_reaped_late, 0.7)
         check("restore_zombie_never_reaped", t_restore_zombie_reaped_late, None)
         check("restore_changed_file", t_restore_changed_file, grow_file, "changed",
               r"changed since the dump")
         check("restore_changed_file_mtime", t_restore_changed_file, touch_file, "touched",
               r"modified since the dump \(mtime \d+\.\d{9}; it was \d+\.\d{9}\)")
+        check("restore_file_now_fifo", t_restore_file_now_fifo)
         check("restore_mtime_whole_seconds", t_restore_mtime_whole_seconds)
         check("restore_file_copied", t_restore_file_copied)
         check("restore_wait_exit_status", t_restore_wait, signal.SIGTERM, 0)

@@ -10,6 +10,12 @@
  *   eventfd  a task holding an eventfd
  *   userfaultfd  a task holding a userfaultfd (a kind criu refuses)
  *   socket   a task holding a vsock socket (a family criu refuses)
+ *   mqueue   a task holding POSIX message queue /criu-cli-mq-PID (4 messages
+ *            of 64 bytes), made by it and left behind
+ *   unixsk   a task listening on a unix socket bound to sk-PID in its cwd
+ *   posixlock  a task holding a POSIX write lock on its stdout, whole
+ *   shmrm    a task attached to a SysV shm segment of 8 KiB it marked for
+ *            removal (extra: its id)
  *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
@@ -25,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -164,6 +173,38 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return 4;
 		extra = fd;
+	} else if (!strcmp(mode, "mqueue")) {
+		struct mq_attr at = { .mq_maxmsg = 4, .mq_msgsize = 64 };
+		char name[64];
+
+		snprintf(name, sizeof(name), "/criu-cli-mq-%d", (int)getpid());
+		fd = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &at);
+		if (fd < 0)
+			return 4;
+		extra = fd;
+	} else if (!strcmp(mode, "unixsk")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "sk-%d", (int)getpid());
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4))
+			return 4;
+		extra = fd;
+	} else if (!strcmp(mode, "posixlock")) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (fcntl(STDOUT_FILENO, F_SETLK, &fl))
+			return 4;
+	} else if (!strcmp(mode, "shmrm")) {
+		int id = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+		char *p = id < 0 ? (char *)-1 : shmat(id, NULL, 0);
+
+		if (p == (char *)-1)
+			return 4;
+		p[0] = 1;
+		if (shmctl(id, IPC_RMID, NULL))
+			return 4;
+		extra = id;
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
