@@ -70,6 +70,11 @@ void fault_init(void)
 	}
 }
 
+void fault_off(void)
+{
+	fs = NULL;
+}
+
 void fault_fini(void)
 {
 	if (fs && getpid() == fs->main && !fs->target)

@@ -2596,6 +2596,15 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	 */
 	if (!ns_dump_in_agent())
 		t->st.frozen_time = now_us() - t_frozen;
+	/* the lock stays once the first of them dies, even if we die now (net_keeper_commit()) */
+	{
+		pid_t victim = 0;
+
+		for (int i = 0; i < t->nr && !victim; i++)
+			if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
+				victim = t->p[i].pid;
+		net_keeper_commit(victim);
+	}
 	for (int i = 0; i < t->nr; i++) {
 		int pidfd;
 
@@ -2613,6 +2622,8 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		}
 		release_memory(&t->p[i], pidfd);
 	}
+	/* every process is dying: the keeper may go */
+	net_keeper_end();
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)
@@ -2799,7 +2810,7 @@ static int dump_tree_of(pid_t pid)
 	 * as soon as the dump says they are whole, and once it has every
 	 * page a failure here would leave the original running beside it.
 	 */
-	if (!opts.leave_running && !opts.leave_stopped && recheck_signals(&t))
+	if (!opts.leave_running && !opts.leave_stopped && (recheck_signals(&t) || inet_dump_commit()))
 		goto out_resume;
 	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
 	if (lazy_dump_serve())

@@ -1,7 +1,8 @@
 /*
  * fanotify: the group's init flags and event flags, and each mark (on an
  * inode, a mount or a whole filesystem) with its mask, ignored mask and
- * mark flags, all from fdinfo. Inodes are found again by file handle,
+ * mark flags, all from fdinfo. Inodes are found again by file handle (by
+ * path on a filesystem the restore makes anew, as inotify's watches),
  * mounts by mount id, filesystems by any mount of them. Groups for
  * permission events are refused: an event read and not answered yet would
  * be answered to a group that no longer exists. Queued events are refused
@@ -38,12 +39,16 @@ static const char *const type_names[] = {
 
 static void free_fanotify(FileEntry *fe);
 
-/* The marked object, opened: an O_PATH fd for an inode, a directory of the mount or filesystem. */
-static int open_object(const struct fsn_fanotify_mark *m)
+/*
+ * The marked object, opened: an O_PATH fd for an inode, a directory of the
+ * mount or filesystem. At restore (@path given) an inode of a filesystem
+ * made anew is found by its path.
+ */
+static int open_object(const struct fsn_fanotify_mark *m, const char *path)
 {
 	switch (m->type) {
 	case FSN_MARK_INODE:
-		return fsn_open_handle(m->sdev, m->ino, &m->fh);
+		return path ? fsn_open_restored(m->sdev, m->ino, &m->fh, path) : fsn_open_handle_named(m->sdev, m->ino, &m->fh);
 	case FSN_MARK_MOUNT:
 		return fsn_open_mount(m->mnt_id);
 	case FSN_MARK_SB:
@@ -56,7 +61,7 @@ static int open_object(const struct fsn_fanotify_mark *m)
 static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char *path, size_t size)
 {
 	struct stat st;
-	int ofd = open_object(m);
+	int ofd = open_object(m, NULL);
 
 	if (ofd < 0) {
 		int err = errno;
@@ -85,6 +90,24 @@ static int check_mark(pid_t pid, int fd, const struct fsn_fanotify_mark *m, char
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A tree with a user namespace of its own is restored by its root there,
+ * which can't open files by handle (CAP_DAC_READ_SEARCH of criu's user
+ * namespace): an inode mark can be made again only on a filesystem the
+ * restore makes anew (found by path); mount and filesystem marks are found
+ * by a mount point.
+ */
+static int refuse_in_userns(pid_t pid, int fd, const struct fsn_fanotify_mark *m, const char *path)
+{
+	if (!ns_tree_has_userns() || m->type != FSN_MARK_INODE || mntns_dump_dev_fresh(fsn_kdev(m->sdev)))
+		return 0;
+	pr_err("can't dump task %d: fanotify fd %d marks %s (device %u:%u), which restore would have to open by "
+	       "file handle; in a tree with a user namespace of its own only inode marks on a filesystem the "
+	       "restore makes anew (a tmpfs of the tree's) are supported\n", pid, fd, path,
+	       m->sdev >> KDEV_MINORBITS, m->sdev & KDEV_MINORMASK);
+	return -1;
 }
 
 static int add_mark(FanotifyEntry *e, const struct fsn_fanotify_mark *m, const char *path)
@@ -144,13 +167,6 @@ static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *i
 	int have_group = 0;
 	const char *l;
 
-	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
-	if (ns_tree_has_userns()) {
-		pr_err("can't dump task %d: fanotify fd %d in a tree with a user namespace of its own is not supported\n",
-		       pid, fd);
-		free(e);
-		return -1;
-	}
 	if (!e)
 		return -1;
 	fanotify_entry__init(e);
@@ -174,7 +190,8 @@ static int dump_fanotify(struct file_table *ft, pid_t pid, int fd, const char *i
 		}
 		if (r == 0)
 			continue;
-		if (check_mark(pid, fd, &m, path, sizeof(path)) || add_mark(e, &m, path))
+		if (check_mark(pid, fd, &m, path, sizeof(path)) || refuse_in_userns(pid, fd, &m, path) ||
+		    add_mark(e, &m, path))
 			goto err;
 		pr_debug("fanotify fd %d of %d: %s mark on %s mask %#x ignored %#x mflags %#x\n", fd, pid,
 			 type_names[m.type], path, m.mask, m.ignored_mask, m.mflags);
@@ -230,9 +247,10 @@ static int restore_mark(int fd, const FanotifyMarkEntry *d)
 	m.sdev = m.type == FSN_MARK_SB ? fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) : d->sdev;
 	/* so has a mount of a restored mount namespace */
 	m.mnt_id = m.type == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) : d->mnt_id;
-	ofd = open_object(&m);
+	ofd = open_object(&m, d->path ? d->path : "");
 	if (ofd < 0) {
-		pr_perror("can't find %s again for its fanotify %s mark", d->path ? d->path : "?", type_names[m.type]);
+		pr_perror("can't find %s again for its fanotify %s mark%s", d->path ? d->path : "?", type_names[m.type],
+			  mntns_dev_remade(fsn_kdev(d->sdev)) ? " (its filesystem was made anew)" : "");
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "self/fd/%d", ofd);
@@ -258,6 +276,9 @@ static int same_mark(const FanotifyMarkEntry *d, const struct fsn_fanotify_mark 
 	if (mark_type(d, &t) || t != m->type || d->mask != m->mask || d->ignored_mask != m->ignored_mask ||
 	    d->mflags != m->mflags)
 		return 0;
+	/* an inode of a filesystem made anew is a new inode on the new device */
+	if (t == FSN_MARK_INODE && mntns_dev_remade(fsn_kdev(d->sdev)))
+		return fsn_sdev(mntns_dev(fsn_kdev(d->sdev))) == m->sdev;
 	if (t == FSN_MARK_INODE)
 		return d->ino == m->ino && d->sdev == m->sdev;
 	return t == FSN_MARK_MOUNT ? mntns_mnt_id(d->mnt_id) == m->mnt_id :

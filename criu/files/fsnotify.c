@@ -122,41 +122,126 @@ int fsn_open_sb(unsigned int sdev)
 	return for_each_mount(match_sdev, &sdev);
 }
 
-int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh)
-{
+/* What open_handle() looks for on each mount, and what it found. */
+struct handle_search {
+	unsigned int sdev;
+	uint64_t ino;
 	struct file_handle *h;
+	bool reachable;	/* the object's path through the mount must lead back to it */
+	int first;	/* the object, through a mount its path does not lead back from */
+	int err;	/* the first error decoding the handle */
+};
+
+/* Is the path /proc shows for @fd (as the tree sees it) the way to @st? */
+static bool path_leads_back(int fd, const struct stat *st)
+{
+	char proc[64], path[PATH_MAX], at[PATH_MAX + 64];
+	struct stat there;
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "self/fd/%d", fd);
+	n = readlinkat(proc_dir(), proc, path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return false;
+	path[n] = '\0';
+	return !stat(mntns_path(path, at, sizeof(at)), &there) && there.st_dev == st->st_dev &&
+	       there.st_ino == st->st_ino;
+}
+
+static int decode_on(const struct fsn_mount *m, const void *arg)
+{
+	struct handle_search *s = (struct handle_search *)arg;
 	struct stat st;
-	int mfd, fd, err;
+	int mfd, fd;
+
+	if (makedev(m->maj, m->min) != fsn_kdev(s->sdev))
+		return -1;
+	mfd = open_point(m);
+	if (mfd < 0)
+		return -1;
+	fd = open_by_handle_at(mfd, s->h, O_PATH | O_CLOEXEC);
+	if (fd < 0 && !s->err)
+		s->err = errno;
+	close(mfd);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_ino != s->ino || st.st_dev != fsn_kdev(s->sdev)) {
+		close(fd);
+		if (!s->err)
+			s->err = ESTALE;
+		return -1;
+	}
+	if (!s->reachable || path_leads_back(fd, &st))
+		return fd;
+	/*
+	 * Reached through a mount whose root does not hold it (a bind of
+	 * another directory of the same filesystem): its path would be
+	 * wrong; kept in case no mount does better.
+	 */
+	if (s->first < 0)
+		s->first = fd;
+	else
+		close(fd);
+	return -1;
+}
+
+static int open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh, bool reachable)
+{
+	struct handle_search s = { .sdev = sdev, .ino = ino, .reachable = reachable, .first = -1 };
+	int fd;
 
 	if (!fh->bytes) {
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	mfd = fsn_open_sb(sdev);
-	if (mfd < 0) {
-		errno = ENODEV;
-		return -1;
-	}
-	h = malloc(sizeof(*h) + fh->bytes);
-	if (!h) {
-		close(mfd);
+	s.h = malloc(sizeof(*s.h) + fh->bytes);
+	if (!s.h) {
 		errno = ENOMEM;
 		return -1;
 	}
-	h->handle_bytes = fh->bytes;
-	h->handle_type = fh->type;
-	memcpy(h->f_handle, fh->data, fh->bytes);
-	fd = open_by_handle_at(mfd, h, O_PATH | O_CLOEXEC);
-	err = errno;
-	free(h);
-	close(mfd);
-	if (fd < 0) {
-		errno = err;
+	s.h->handle_bytes = fh->bytes;
+	s.h->handle_type = fh->type;
+	memcpy(s.h->f_handle, fh->data, fh->bytes);
+	fd = for_each_mount(decode_on, &s);
+	free(s.h);
+	if (fd >= 0) {
+		if (s.first >= 0)
+			close(s.first);
+		return fd;
+	}
+	if (s.first >= 0)
+		return s.first;
+	errno = s.err ? s.err : ENODEV;
+	return -1;
+}
+
+int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh)
+{
+	return open_handle(sdev, ino, fh, false);
+}
+
+int fsn_open_handle_named(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh)
+{
+	return open_handle(sdev, ino, fh, true);
+}
+
+int fsn_open_restored(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (!mntns_dev_remade(fsn_kdev(sdev)))
+		return fsn_open_handle(sdev, ino, fh);
+	if (!path || path[0] != '/') {
+		errno = ENOENT;
 		return -1;
 	}
-	if (fstat(fd, &st) || st.st_ino != ino || st.st_dev != fsn_kdev(sdev)) {
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_dev != mntns_dev(fsn_kdev(sdev))) {
 		close(fd);
-		errno = ESTALE;
+		errno = EXDEV;
 		return -1;
 	}
 	return fd;

@@ -47,7 +47,7 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 		       "back\n", pid, fd, w->wd, INOTIFY_MAX_WD);
 		return -1;
 	}
-	ofd = fsn_open_handle(w->sdev, w->ino, &w->fh);
+	ofd = fsn_open_handle_named(w->sdev, w->ino, &w->fh);
 	if (ofd < 0 && errno == ESTALE && !fsn_sb_decodes(w->sdev)) {
 		pr_err("can't dump task %d: inotify fd %d: watch %d is on inode %lu of device %u:%u, whose filesystem "
 		       "can't open files by handle (an overlay without nfs_export=on, like a container's root); "
@@ -80,6 +80,23 @@ static int check_watch(pid_t pid, int fd, const struct fsn_inotify_wd *w, char *
 	}
 	close(ofd);
 	return st.st_nlink == 0;
+}
+
+/*
+ * A tree with a user namespace of its own is restored by its root there,
+ * which can't open files by handle (CAP_DAC_READ_SEARCH of criu's user
+ * namespace): only a watch restore finds by path can be made again, one on
+ * a filesystem made anew (a container's /run or /dev/shm).
+ */
+static int refuse_in_userns(pid_t pid, int fd, const struct fsn_inotify_wd *w, const char *path, int deleted)
+{
+	if (!ns_tree_has_userns() || (!deleted && mntns_dump_dev_fresh(fsn_kdev(w->sdev))))
+		return 0;
+	pr_err("can't dump task %d: inotify fd %d watches %s (device %u:%u), %s; in a tree with a user namespace of "
+	       "its own only watches on a filesystem the restore makes anew (a tmpfs of the tree's) are supported\n",
+	       pid, fd, path, w->sdev >> KDEV_MINORBITS, w->sdev & KDEV_MINORMASK,
+	       deleted ? "which was deleted" : "which restore would have to open by file handle");
+	return -1;
 }
 
 static int add_wd(InotifyEntry *e, const struct fsn_inotify_wd *w, const char *path, int deleted)
@@ -128,13 +145,6 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 	char path[PATH_MAX];
 	const char *l;
 
-	/* restore opens what it watches by handle: that needs capabilities in criu's user namespace */
-	if (ns_tree_has_userns()) {
-		pr_err("can't dump task %d: inotify fd %d in a tree with a user namespace of its own is not supported\n",
-		       pid, fd);
-		free(e);
-		return -1;
-	}
 	if (!e)
 		return -1;
 	inotify_entry__init(e);
@@ -153,7 +163,7 @@ static int dump_inotify(struct file_table *ft, pid_t pid, int fd, const char *in
 		if (r == 0)
 			continue;
 		deleted = check_watch(pid, fd, &w, path, sizeof(path));
-		if (deleted < 0 || add_wd(e, &w, path, deleted))
+		if (deleted < 0 || refuse_in_userns(pid, fd, &w, path, deleted) || add_wd(e, &w, path, deleted))
 			goto err;
 		pr_debug("inotify fd %d of %d: wd %d mask %#x on %s\n", fd, pid, w.wd, w.mask, path);
 	}
@@ -242,26 +252,10 @@ static int add_watch(struct rst_files *rf, int fd, const InotifyWdEntry *d)
 		pr_err("inotify watch %u: a bad file handle\n", d->wd);
 		return -1;
 	}
-	if (mntns_dev_remade(fsn_kdev(d->sdev))) {
-		struct stat st;
-
-		/* this task is in the tree's mount namespace and root: the path means what it did */
-		ofd = d->path && d->path[0] == '/' ? open(d->path, O_PATH | O_CLOEXEC) : -1;
-		if (ofd < 0) {
-			pr_perror("can't find %s again for inotify watch %u (its filesystem was made anew)", name,
-				  d->wd);
-			return -1;
-		}
-		if (fstat(ofd, &st) || st.st_dev != mntns_dev(fsn_kdev(d->sdev))) {
-			pr_err("%s is not on the filesystem made anew for inotify watch %u\n", name, d->wd);
-			close(ofd);
-			return -1;
-		}
-	} else {
-		ofd = fsn_open_handle(d->sdev, d->ino, &fh);
-	}
+	ofd = fsn_open_restored(d->sdev, d->ino, &fh, d->path);
 	if (ofd < 0) {
-		pr_perror("can't find %s (inode %lu) again for inotify watch %u", name, (unsigned long)d->ino, d->wd);
+		pr_perror("can't find %s (inode %lu) again for inotify watch %u%s", name, (unsigned long)d->ino, d->wd,
+			  mntns_dev_remade(fsn_kdev(d->sdev)) ? " (its filesystem was made anew)" : "");
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);

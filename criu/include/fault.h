@@ -21,6 +21,8 @@
 
 /* Read CRIU_FAULT; before anything that may fail, and before forking. */
 void fault_init(void);
+/* In a process of criu's whose calls must not be steps (it fails none, SIGKILLs itself at none). */
+void fault_off(void);
 /* At exit (fault_init() registers it): with CRIU_FAULT=count, the number of steps. */
 void fault_fini(void);
 /* Counts a step; true (with the error logged) when it is the one to fail. */

@@ -91,6 +91,22 @@ static inline const char *fsn_next_line(const char *l)
  * @sdev, or -1 (errno from open_by_handle_at, ESTALE when it is gone).
  */
 int fsn_open_handle(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh);
+/*
+ * The same at dump, through a mount whose path to the object (as /proc
+ * shows it) leads back to it, when there is one: the path fsn_inspect()
+ * then reads is the one the tree would use (a filesystem mounted more than
+ * once, e.g. a container's binds of host directories, gives a wrong one
+ * through a mount whose root does not hold the object).
+ */
+int fsn_open_handle_named(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh);
+/*
+ * At restore, the watched inode @ino of @sdev (as dumped) as an O_PATH fd:
+ * by its handle, or on a filesystem the restore made anew (a tmpfs of the
+ * tree's mount namespace: new inodes, no handle finds them) by its @path
+ * as the tree saw it, checked to be on the new filesystem (EXDEV if not).
+ * The caller is in the tree's mount namespace and root.
+ */
+int fsn_open_restored(unsigned int sdev, uint64_t ino, const struct fsn_handle *fh, const char *path);
 /* A directory fd of the mount with id @mnt_id, or -1. */
 int fsn_open_mount(int mnt_id);
 /* Any directory of a mount of filesystem @sdev, or -1. */

@@ -44,6 +44,12 @@ bool mntns_dump_nested(pid_t pid);
 /* Is the tree in a mount namespace of its own? Then its root, whose /proc/PID shows it. */
 bool mntns_dumping(void);
 pid_t mntns_dump_pid(void);
+/*
+ * Is the filesystem of device @dev (st_dev) made anew at restore (a
+ * filesystem of the tree's mount namespace: new inodes, no handle of the
+ * dump finds its files)? Known once mntns_dump_prepare() ran.
+ */
+bool mntns_dump_dev_fresh(uint64_t dev);
 /* Write mntns.img and the contents of its tmpfs mounts. */
 int mntns_dump(int dfd);
 void mntns_dump_fini(void);

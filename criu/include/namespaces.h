@@ -98,6 +98,8 @@ void ns_dump_agent_report(int ok, int kill_init);
  */
 int ns_dump_tracker_pidfd(pid_t pid, uint64_t start);
 int ns_dump_tracker_fork(pid_t *pid, uint64_t *start);
+/* The agent's network lock keeper, made by criu outside (net.c): its channel, or -1 with a message. */
+int ns_dump_keeper_fork(void);
 
 /* The dump works from the tree's network namespace (its unix sockets are seen from there). */
 int ns_dump_join_net(pid_t pid);

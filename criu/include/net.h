@@ -78,6 +78,27 @@ int net_lock_netns(struct netns_state *ns);
 int net_lock_write(int dfd);
 /* Dump failed or the tree runs on: every lock taken goes. */
 void net_unlock_all(void);
+/*
+ * Dump: a process of criu's (the keeper, net.c) undoes the locks and the
+ * repair mode of the connections if criu dies before it is done. Tell
+ * it of socket @sk (a copy of the tree's, which it keeps) before it goes
+ * into repair mode, with the SO_REUSEADDR to give back after it.
+ */
+int net_keeper_socket(int sk, int reuseaddr, const char *who);
+/*
+ * The tree is to be killed, @victim (a pid, or 0) first: from its death
+ * on, the lock stays for the restore even if criu dies.
+ */
+void net_keeper_commit(pid_t victim);
+/*
+ * criu has undone it all itself, or sent SIGKILL to every process of the
+ * tree (the lock stays for the restore): the keeper goes, with nothing
+ * done.
+ */
+void net_keeper_end(void);
+/* criu outside the tree's pid namespace, asked by its agent: a keeper for it (its channel), reaped at the end. */
+int net_keeper_fork_outside(void);
+void net_keeper_reap_outside(void);
 
 /*
  * Restore: take the lock of net-lock.img again where it is gone (a reboot,

@@ -49,9 +49,12 @@ void inet_ep_unmap(struct inet_ep *ep);
 /*
  * Dump, after every fd of the tree is collected: refuse listeners with
  * connections not accepted yet (or drop them with --skip-in-flight), lock
- * the network for the TCP connections, then read each in repair mode.
+ * the network for the TCP connections, then read each in repair mode
+ * (and take it out again: a tree criu leaves by dying runs at once).
  */
 int inet_dump_streams(struct file_table *ft);
+/* The images are whole and the tree is to be killed: its connections go into repair mode again. */
+int inet_dump_commit(void);
 /*
  * Dump, at the end. @keep: the dump succeeded and the tree dies, so the
  * connections stay in repair (their sockets close silently) and the lock

@@ -126,6 +126,14 @@ pid_t mntns_dump_pid(void)
 	return ns.pid;
 }
 
+bool mntns_dump_dev_fresh(uint64_t dev)
+{
+	for (struct origin *o = ns.on ? u64_map_get(&ns.origin_by_dev, dev) : NULL; o; o = o->next_same_dev)
+		if (o->kind == MNT_ORIGIN_KIND__MNT_FRESH)
+			return true;
+	return false;
+}
+
 /* ---- reading mounts ---- */
 
 static char *str_at(struct cr_statmount *s, uint64_t bit, uint32_t off)

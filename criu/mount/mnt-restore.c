@@ -623,9 +623,27 @@ static int pty_index(const char *rel, unsigned int *index)
  * mounted over "/" of our copy a moment, cloned there into a detached tree
  * of ours, and unmounted. @pre is closed; the new clone, or -1.
  */
+/*
+ * Our cwd, to come back to, or "/" when it is a directory this process may
+ * not search (no relative path would resolve from it anyway): the restore
+ * of a tree with a user namespace runs as its root there, in the runtime's
+ * bundle, which may belong to another id (podman's restore --import --name
+ * of a --userns=auto container: a new range, the bundle not its root's).
+ */
+static int open_cwd(void)
+{
+	int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 && errno == EACCES) {
+		pr_debug("the current directory can't be searched: back to / instead\n");
+		fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	return fd;
+}
+
 static int own_root(int pre)
 {
-	int cwd = open(".", O_PATH | O_CLOEXEC), fd = -1;
+	int cwd = open_cwd(), fd = -1;
 
 	if (cwd < 0) {
 		pr_perror("can't open the current directory");
@@ -1066,9 +1084,12 @@ int mntns_place_fds(int base)
  */
 static int make_nested_nses(void)
 {
-	int self = openat(proc_dir(), "self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), ret = -1;
+	int self, cwd, ret = -1;
 
+	if (!rs.ne->n_nested)
+		return 0;
+	self = openat(proc_dir(), "self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	cwd = open_cwd();
 	if (self < 0 || cwd < 0) {
 		pr_perror("can't open our mount namespace");
 		goto out;

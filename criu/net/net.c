@@ -4,30 +4,36 @@
  * drops every packet of the dumped TCP connections, both ways, except
  * those criu sends itself (marked NET_LOCK_MARK). Taken by the dump before
  * the connections are read, kept while the tree is away, dropped by the
- * restore once every task is back (or by the dump if it fails).
+ * restore once every task is back (or by the dump if it fails, or by the
+ * dump's keeper if criu dies before the tree: see below).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cr_options.h"
+#include "fault.h"
 #include "fdkinds.h"
 #include "files.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "net.h"
 #include "net.pb-c.h"
 #include "sk-inet.h"
@@ -133,6 +139,8 @@ struct netlink_diag_table *netns_netlink_diag(struct netns_state *ns)
 
 void netns_free_all(void)
 {
+	/* the dump is over, whatever it decided */
+	net_keeper_end();
 	for (size_t i = 0; i < nr_states; i++) {
 		unix_diag_free(&states[i].unix_diag);
 		inet_diag_free(&states[i].inet_diag);
@@ -145,16 +153,18 @@ void netns_free_all(void)
 	nr_states = 0;
 }
 
+static int keeper_helper(pid_t pid);
+
 /* ---- running nft / iptables-restore with a batch on stdin ---- */
 
 /* In the network namespace @nsfd (-1: criu's). */
 static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status;
+	pid_t pid, parent = getpid();
 	char buf[4096];
 	size_t got = 0;
 	ssize_t n;
-	pid_t pid;
 
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
 		pr_perror("pipe");
@@ -167,6 +177,12 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
+		/*
+		 * It goes with criu: the keeper (below) undoes the lock once
+		 * criu is gone, and must not find a table made after that.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(127);
 		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) {
 			fprintf(stderr, "can't enter the tree's network namespace: %s\n", strerror(errno));
 			_exit(127);
@@ -179,6 +195,14 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 	}
 	close(in[0]);
 	close(out[1]);
+	/* before it has its batch: the keeper must wait for it to end before it undoes the lock */
+	if (keeper_helper(pid)) {
+		close(in[1]);
+		close(out[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
 	if (batch && write_all(in[1], batch, strlen(batch)))
 		pr_perror("can't write to %s", argv[0]);
 	close(in[1]);
@@ -401,7 +425,7 @@ static int do_lock(int method, const char *name, const struct net_lock_conn *c, 
 	return ret;
 }
 
-static int do_unlock(int method, const char *name, int nsfd)
+static int do_unlock(int method, const char *name, int nsfd, int quiet)
 {
 	char del[256];
 
@@ -409,17 +433,480 @@ static int do_unlock(int method, const char *name, int nsfd)
 		char *argv[] = { "nft", "-f", "-", NULL };
 
 		snprintf(del, sizeof(del), "delete table inet %s\n", name);
-		return run_batch(argv, del, 0, nsfd);
+		return run_batch(argv, del, quiet, nsfd);
 	}
 	snprintf(del, sizeof(del), "*filter\n-D INPUT -j %s\n-D OUTPUT -j %s\n-F %s\n-X %s\nCOMMIT\n", name, name, name,
 		 name);
 	{
 		char *v4[] = { "iptables-restore", "-w", "--noflush", NULL };
 		char *v6[] = { "ip6tables-restore", "-w", "--noflush", NULL };
-		int r4 = run_batch(v4, del, 0, nsfd), r6 = run_batch(v6, del, 0, nsfd);
+		int r4 = run_batch(v4, del, quiet, nsfd), r6 = run_batch(v6, del, quiet, nsfd);
 
 		return r4 || r6 ? -1 : 0;
 	}
+}
+
+/*
+ * ---- the keeper: what a dump locked goes if criu dies ----
+ *
+ * The lock is a netfilter table or chain, and the dump puts the tree's
+ * connections in repair mode while it reads them and again once it is
+ * about to kill the tree (sk-inet.c): neither goes away by itself when
+ * criu dies. Should criu be killed before the tree is (a SIGKILL at any
+ * instant, a timeout of its caller's), the tree runs on at once, and its
+ * connections would stall for ever: the lock drops every packet, and
+ * repair mode makes its recv() fail with EPERM and its send() with EINVAL.
+ *
+ * So a dump that locks or reads a connection forks a process of its own
+ * first, in its own session (a kill of criu's process group, a ^C, miss
+ * it), with every signal but SIGKILL blocked. It is told each lock before
+ * it is made, each socket (a copy, with what repair mode changes) before
+ * it goes into repair mode, and each nft/iptables run before it gets its
+ * batch. When criu dies (its pidfd polls readable, or our channel closes)
+ * without having said it is done, the keeper waits for those runs to end
+ * (they die with criu, PR_SET_PDEATHSIG; one that was sending its batch
+ * finishes it), takes each socket out of repair mode, then removes each
+ * lock, as a failed dump does (inet_dump_fini()).
+ *
+ * criu says it is done (net_keeper_end()) once it has undone all that
+ * itself (a failed dump, dump -R, --leave-stopped), or once it has sent
+ * SIGKILL to every process of the tree. Just before the first kill it
+ * names its first victim (net_keeper_commit()): if criu dies between the
+ * two, the keeper keeps the lock for the restore when that process dies
+ * (the kills had begun, the images are whole), and undoes it all when it
+ * lives on.
+ *
+ * The keeper races the tree, which runs as soon as criu is gone: a task
+ * may see its connection in repair mode for that moment, in the short
+ * windows where it is (one connection being read; between the commit's
+ * repair mode and the kills). A SIGKILL of the keeper itself is not
+ * covered: criu fails the dump at its next word to it, as for any other
+ * failure.
+ */
+enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END };
+
+struct keep_msg {
+	int type;
+	int method;		/* KEEP_LOCK */
+	int reuseaddr;		/* KEEP_SOCKET: what to put back after repair mode */
+	int peek_off;
+	char name[64];		/* KEEP_LOCK */
+};
+
+static struct {
+	int ch;			/* criu's end of the channel, -1 if there is no keeper */
+	pid_t pid;		/* our child's; 0 if criu outside the pid namespace made it */
+	int in_keeper;		/* we are it: our nft runs are ours */
+} keeper = { .ch = -1 };
+
+static int keep_send(const struct keep_msg *m, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(keeper.ch, &mh, MSG_NOSIGNAL) != sizeof(*m)) {
+		pr_perror("can't tell the network lock's keeper (%d)", keeper.pid);
+		return -1;
+	}
+	return 0;
+}
+
+struct keep_state {
+	struct keep_msg locks[8];
+	int nr_locks;
+	struct keep_sock {
+		int fd, reuseaddr, peek_off;
+	} *socks;
+	int nr_socks;
+	int *helpers;		/* pidfds */
+	int nr_helpers;
+	int committed;
+	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
+	int ended;
+	int criu;		/* criu's pidfd, to watch */
+	int netns;		/* KEEP_NETNS: where the locks are (-1: ours) */
+};
+
+/* One message from criu into @st: 1, 0 at the end of the channel (or none now, @nonblock), -1 on an error. */
+static int keep_recv(int ch, struct keep_state *st, int nonblock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct keep_msg m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	n = recvmsg(ch, &mh, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
+	if (n < 0)
+		return nonblock && errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		return 0;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n != sizeof(m))
+		goto bad;
+	switch (m.type) {
+	case KEEP_LOCK:
+		if (st->nr_locks == (int)ARRAY_SIZE(st->locks))
+			goto bad;
+		m.name[sizeof(m.name) - 1] = '\0';
+		st->locks[st->nr_locks++] = m;
+		break;
+	case KEEP_SOCKET: {
+		struct keep_sock *ns = realloc(st->socks, (st->nr_socks + 1) * sizeof(*ns));
+
+		if (fd < 0 || !ns)
+			goto bad;
+		st->socks = ns;
+		ns[st->nr_socks++] = (struct keep_sock){ .fd = fd, .reuseaddr = m.reuseaddr, .peek_off = m.peek_off };
+		break;
+	}
+	case KEEP_HELPER: {
+		int *nh = realloc(st->helpers, (st->nr_helpers + 1) * sizeof(*nh));
+
+		if (fd < 0 || !nh)
+			goto bad;
+		st->helpers = nh;
+		nh[st->nr_helpers++] = fd;
+		break;
+	}
+	case KEEP_WATCH:
+	case KEEP_NETNS:
+		if (fd < 0)
+			goto bad;
+		if (m.type == KEEP_WATCH)
+			st->criu = fd;
+		else
+			st->netns = fd;
+		break;
+	case KEEP_COMMIT:
+		st->committed = 1;
+		st->victim = fd;
+		break;
+	case KEEP_END:
+		st->ended = 1;
+		break;
+	default:
+		goto bad;
+	}
+	return 1;
+bad:
+	pr_err("network lock keeper: a bad message (type %d, %zd bytes)\n", m.type, n);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* criu is gone without a word: undo what it did, as a failed dump does (inet_dump_fini()). */
+static void keep_undo(struct keep_state *st)
+{
+	/* its nft/iptables runs die with it; one that sent its batch has made its table */
+	for (int i = 0; i < st->nr_helpers; i++) {
+		struct pollfd p = { .fd = st->helpers[i], .events = POLLIN };
+
+		if (poll(&p, 1, 10000) != 1)
+			pr_warn("network lock keeper: an nft/iptables run of criu's is not over in 10 s\n");
+	}
+	for (int i = 0; i < st->nr_socks; i++) {
+		struct keep_sock *k = &st->socks[i];
+		char who[64];
+
+		snprintf(who, sizeof(who), "a connection of the tree (#%d)", i);
+		/* the task's own calls fail while it is in repair mode */
+		if (tcp_repair_off(k->fd, k->reuseaddr, 0, who) ||
+		    setsockopt(k->fd, SOL_SOCKET, SO_PEEK_OFF, &k->peek_off, sizeof(k->peek_off)))
+			pr_err("network lock keeper: %s may be left in repair mode\n", who);
+	}
+	for (int i = 0; i < st->nr_locks; i++)
+		/* quiet: criu may have died before it was made, or after it removed it */
+		if (!do_unlock(st->locks[i].method, st->locks[i].name, st->netns, 1))
+			pr_info("network lock keeper: criu died; the lock %s is removed\n", st->locks[i].name);
+	pr_info("network lock keeper: criu died; %d connections out of repair mode, the locks gone\n",
+		st->nr_socks);
+}
+
+/*
+ * criu died as it began to kill the tree (KEEP_COMMIT, then the kills):
+ * if its first victim dies, the kills had begun, the images are whole
+ * and the lock stays for the restore, as if criu had lived. A victim
+ * that lives on means criu died before the first kill, and the tree runs
+ * on. The wait costs only then, and is long: a big process takes a while
+ * to exit.
+ */
+static int keep_tree_dies(struct keep_state *st)
+{
+	struct pollfd p = { .fd = st->victim, .events = POLLIN };
+
+	if (st->victim < 0)
+		return 1;
+	if (poll(&p, 1, 10000) == 1) {
+		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
+		return 1;
+	}
+	pr_warn("network lock keeper: criu died before it killed the tree; the lock goes\n");
+	return 0;
+}
+
+static void keeper_main(int ch, int pidfd)
+{
+	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1 };
+	struct keep_msg ready = { .type = KEEP_READY };
+	int keep[3] = { ch, pidfd, log_get_fd() }, from = 3;
+	sigset_t all;
+
+	keeper.in_keeper = 1;
+	keeper.ch = -1;
+	/* its own calls are no steps of the dump's (fault injection kills or fails them) */
+	fault_off();
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	setsid();
+	prctl(PR_SET_NAME, "criu-netlock");
+	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+	if (write(ch, &ready, sizeof(ready)) != sizeof(ready))
+		_exit(1);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = ch, .events = POLLIN }, { .fd = st.criu, .events = POLLIN } };
+		int r;
+
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[0].revents) {
+			r = keep_recv(ch, &st, 1);
+			if (st.ended)
+				_exit(0);
+			if (r > 0)
+				continue;
+		} else if (!p[1].revents) {
+			continue;
+		}
+		/* criu is gone, or its channel: what it told us before is all there is */
+		while (keep_recv(ch, &st, 1) > 0 && !st.ended)
+			;
+		if (st.ended || (st.committed && keep_tree_dies(&st)))
+			_exit(0);
+		keep_undo(&st);
+		_exit(0);
+	}
+}
+
+/* A new keeper: its channel (its pid in @pid), or -1 with a message. @self: criu's pidfd, or -1. */
+static int keeper_fork(int self, pid_t *pid)
+{
+	int sk[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("can't make a channel for the network lock's keeper");
+		return -1;
+	}
+	*pid = fork();
+	if (*pid < 0) {
+		pr_perror("can't fork the network lock's keeper");
+		close_fds(sk, 2);
+		return -1;
+	}
+	if (*pid == 0) {
+		close(sk[0]);
+		keeper_main(sk[1], self);
+		_exit(1);
+	}
+	close(sk[1]);
+	return sk[0];
+}
+
+static pid_t outside_keepers[4];
+
+int net_keeper_fork_outside(void)
+{
+	pid_t pid;
+	int ch = keeper_fork(-1, &pid);
+
+	for (size_t i = 0; ch >= 0 && i < ARRAY_SIZE(outside_keepers); i++)
+		if (!outside_keepers[i]) {
+			outside_keepers[i] = pid;
+			return ch;
+		}
+	if (ch >= 0) {
+		/* it ends at the channel's close, with nothing told */
+		close(ch);
+		waitpid(pid, NULL, 0);
+		pr_err("too many network lock keepers\n");
+	}
+	return -1;
+}
+
+void net_keeper_reap_outside(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(outside_keepers); i++)
+		if (outside_keepers[i]) {
+			while (waitpid(outside_keepers[i], NULL, 0) < 0 && errno == EINTR)
+				;
+			outside_keepers[i] = 0;
+		}
+}
+
+/*
+ * The keeper, if there is none yet: 0, or -1 (with a message) and the
+ * dump can't lock.
+ *
+ * A dump from inside the tree's pid namespace (its agent, ns/pid.c) has
+ * criu outside make it (ns_dump_keeper_fork()): a child of the agent's
+ * would be the namespace's (and its init's, the tree's, once the agent
+ * died; the namespace's end would wait for its reaping too). We tell it
+ * whom to watch and where the locks are then.
+ */
+static int keeper_start(void)
+{
+	struct keep_msg m;
+	int self, ret = 0;
+
+	if (keeper.ch >= 0)
+		return 0;
+	if (keeper.in_keeper)
+		return -1;
+	/* the keeper's view of us: we may be gone before it looks */
+	self = syscall(SYS_pidfd_open, getpid(), 0);
+	if (self < 0) {
+		pr_perror("pidfd_open(self)");
+		return -1;
+	}
+	if (ns_dump_in_agent()) {
+		keeper.pid = 0;
+		keeper.ch = ns_dump_keeper_fork();
+	} else {
+		keeper.ch = keeper_fork(self, &keeper.pid);
+	}
+	if (keeper.ch < 0) {
+		close(self);
+		return -1;
+	}
+	if (read(keeper.ch, &m, sizeof(m)) != sizeof(m) || m.type != KEEP_READY) {
+		pr_err("the network lock's keeper did not start\n");
+		ret = -1;
+	} else if (!keeper.pid) {
+		struct keep_msg w = { .type = KEEP_WATCH }, n = { .type = KEEP_NETNS };
+		int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+		ret = ns < 0 || keep_send(&w, self) || keep_send(&n, ns) ? -1 : 0;
+		if (ns < 0)
+			pr_perror("can't open our network namespace");
+		else
+			close(ns);
+	}
+	close(self);
+	if (ret) {
+		net_keeper_end();
+		return -1;
+	}
+	pr_debug("network lock keeper %d started\n", keeper.pid);
+	return 0;
+}
+
+static int keeper_helper(pid_t pid)
+{
+	struct keep_msg m = { .type = KEEP_HELPER };
+	int pidfd, ret;
+
+	if (keeper.ch < 0)
+		return 0;
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		pr_perror("pidfd_open(%d)", pid);
+		return -1;
+	}
+	ret = keep_send(&m, pidfd);
+	close(pidfd);
+	return ret;
+}
+
+static int keeper_lock(int method, const char *name)
+{
+	struct keep_msg m = { .type = KEEP_LOCK, .method = method };
+
+	if (keeper_start())
+		return -1;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	return keep_send(&m, -1);
+}
+
+int net_keeper_socket(int sk, int reuseaddr, const char *who)
+{
+	struct keep_msg m = { .type = KEEP_SOCKET, .reuseaddr = reuseaddr };
+	socklen_t len = sizeof(m.peek_off);
+
+	if (getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &m.peek_off, &len)) {
+		pr_perror("can't read SO_PEEK_OFF of %s", who);
+		return -1;
+	}
+	if (keeper_start())
+		return -1;
+	return keep_send(&m, sk);
+}
+
+void net_keeper_commit(pid_t victim)
+{
+	struct keep_msg m = { .type = KEEP_COMMIT };
+	int pidfd = -1;
+
+	if (keeper.ch < 0)
+		return;
+	if (victim > 0) {
+		pidfd = syscall(SYS_pidfd_open, victim, 0);
+		if (pidfd < 0)
+			pr_perror("pidfd_open(%d)", victim);
+	}
+	/* a keeper that can't be told undoes nothing that way: the lock stays, as for the dump it is */
+	keep_send(&m, pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+void net_keeper_end(void)
+{
+	struct keep_msg m = { .type = KEEP_END };
+	int status;
+
+	if (keeper.ch < 0)
+		return;
+	keep_send(&m, -1);
+	close(keeper.ch);
+	keeper.ch = -1;
+	/* one criu outside made is its to reap */
+	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pr_debug("network lock keeper %d ended\n", keeper.pid);
 }
 
 int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
@@ -439,6 +926,8 @@ int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
 		return -1;
 	memcpy(ns->conns, c, n * sizeof(*c));
 	ns->nr_conns = n;
+	if (keeper_lock(ns->lock_method, ns->lock_name))
+		return -1;
 	if (do_lock(ns->lock_method, ns->lock_name, c, n, 0, -1)) {
 		pr_err("can't lock the network (%s) for %zu TCP connections\n", method_name(ns->lock_method), n);
 		return -1;
@@ -459,6 +948,8 @@ int net_lock_netns(struct netns_state *ns)
 		return 0;
 	snprintf(ns->lock_name, sizeof(ns->lock_name), "CRIU-%d-%lx", opts.pid, (unsigned long)time(NULL));
 	ns->lock_method = opts.network_lock;
+	if (keeper_lock(ns->lock_method, ns->lock_name))
+		return -1;
 	if (do_lock(ns->lock_method, ns->lock_name, NULL, 0, 1, -1)) {
 		pr_err("can't lock the network namespace (%s)\n", method_name(ns->lock_method));
 		return -1;
@@ -474,7 +965,7 @@ int net_unlock(struct netns_state *ns)
 	if (!ns->locked)
 		return 0;
 	ns->locked = 0;
-	if (do_unlock(ns->lock_method, ns->lock_name, -1)) {
+	if (do_unlock(ns->lock_method, ns->lock_name, -1, 0)) {
 		pr_err("can't remove the network lock %s (%s); remove it by hand\n", ns->lock_name,
 		       method_name(ns->lock_method));
 		return -1;
@@ -642,7 +1133,7 @@ int net_restore_unlock(void)
 	if (!rst_lock.locked)
 		return 0;
 	rst_lock.locked = 0;
-	if (do_unlock(rst_lock.method, rst_lock.name, rst_lock.nsfd)) {
+	if (do_unlock(rst_lock.method, rst_lock.name, rst_lock.nsfd, 0)) {
 		pr_err("can't remove the network lock %s; remove it by hand\n", rst_lock.name);
 		return -1;
 	}

@@ -1077,11 +1077,21 @@ static void free_isk(FileEntry *fe)
 
 /* ---- the tree-wide part of the dump: locking and reading the connections ---- */
 
-/* A socket put in repair mode by this dump, to be let go if the dump fails. */
+/*
+ * A connection this dump read. It is in repair mode only while it is
+ * read, and again from inet_dump_commit() on, when the tree is about to
+ * be killed (so that its end is silent): a tree that criu leaves when it
+ * dies runs at once, and its calls on a connection in repair mode fail
+ * (recv() EPERM, send() EINVAL) until the keeper (net.c) has taken it
+ * out. Meanwhile the lock keeps everything from and to the peer away, and
+ * the tree is frozen: nothing the images hold of it changes.
+ */
 struct repaired {
 	pid_t pid;
 	int fd;
+	int sk;			/* our copy */
 	int reuseaddr;
+	int state;
 };
 
 static struct repaired *repaired;
@@ -1215,12 +1225,40 @@ int inet_dump_streams(struct file_table *ft)
 		sk = task_fd(d->owner_pid, d->owner_fd);
 		if (sk < 0)
 			return -1;
-		repaired[nr_repaired++] = (struct repaired){ .pid = d->owner_pid, .fd = d->owner_fd,
+		repaired[nr_repaired++] = (struct repaired){ .pid = d->owner_pid, .fd = d->owner_fd, .sk = sk,
 			.reuseaddr = d->fe.isk->opts && d->fe.isk->opts->reuseaddr };
-		ret = tcp_dump_stream(sk, d->fe.isk, who);
-		close(sk);
+		/* should criu die from here on, the keeper takes it out of repair mode */
+		ret = net_keeper_socket(sk, repaired[nr_repaired - 1].reuseaddr, who) ?:
+		      tcp_dump_stream(sk, d->fe.isk, who) ?:
+		      tcp_repair_off(sk, repaired[nr_repaired - 1].reuseaddr, 0, who);
 		if (ret)
 			return -1;
+		repaired[nr_repaired - 1].state = d->fe.isk->state;
+	}
+	return 0;
+}
+
+int inet_dump_commit(void)
+{
+	int on = 1;
+
+	for (size_t i = 0; i < nr_repaired; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		/* locked and frozen since it was read: only a timer of its own could have ended it */
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(repaired[i].sk, SOL_TCP, TCP_INFO, &ti, &len) ||
+		    setsockopt(repaired[i].sk, SOL_TCP, TCP_REPAIR, &on, sizeof(on))) {
+			pr_perror("can't put the connection of fd %d of %d in repair mode again", repaired[i].fd,
+				  repaired[i].pid);
+			return -1;
+		}
+		if (ti.tcpi_state != repaired[i].state) {
+			pr_err("can't dump task %d: the connection of its fd %d went from state %d to %u after it "
+			       "was read\n", repaired[i].pid, repaired[i].fd, repaired[i].state, ti.tcpi_state);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -1231,16 +1269,17 @@ void inet_dump_fini(int keep)
 		/* the tree goes on: its connections leave repair mode before the peers may talk again */
 		for (size_t i = 0; i < nr_repaired; i++) {
 			char who[64];
-			int sk = task_fd(repaired[i].pid, repaired[i].fd);
 
 			snprintf(who, sizeof(who), "fd %d of %d", repaired[i].fd, repaired[i].pid);
-			if (sk < 0 || tcp_repair_off(sk, repaired[i].reuseaddr, 0, who))
+			if (tcp_repair_off(repaired[i].sk, repaired[i].reuseaddr, 0, who))
 				pr_err("%s: can't take the connection out of repair mode\n", who);
-			if (sk >= 0)
-				close(sk);
 		}
 		net_unlock_all();
+		/* all undone: the keeper has nothing left to do */
+		net_keeper_end();
 	}
+	for (size_t i = 0; i < nr_repaired; i++)
+		close(repaired[i].sk);
 	free(repaired);
 	repaired = NULL;
 	nr_repaired = 0;

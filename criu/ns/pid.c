@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "namespaces.h"
+#include "net.h"
 #include "nsfs.h"
 #include "track.h"
 #include "util.h"
@@ -49,6 +50,7 @@ enum {
 	AGENT_RESULT = 1,
 	AGENT_TRACKER_PIDFD,	/* a pidfd of the tracker pid, start time start */
 	AGENT_TRACKER_FORK,	/* a new tracker: its pid, start time and socket */
+	AGENT_KEEPER_FORK,	/* a network lock keeper (net.c): its channel */
 };
 
 struct dump_agent_msg {
@@ -162,6 +164,17 @@ int ns_dump_tracker_fork(pid_t *pid, uint64_t *start)
 	return sk;
 }
 
+int ns_dump_keeper_fork(void)
+{
+	struct dump_agent_msg m = { .type = AGENT_KEEPER_FORK };
+	struct dump_agent_reply r;
+	int ch = agent_ask(&m, &r);
+
+	if (ch < 0)
+		pr_perror("criu outside the pid namespace made no network lock keeper");
+	return ch;
+}
+
 /* Outside: serve the agent's requests until its result comes (0) or it is gone (-1). */
 static int serve_dump_agent(int sk, struct dump_agent_msg *res)
 {
@@ -184,6 +197,9 @@ static int serve_dump_agent(int sk, struct dump_agent_msg *res)
 			break;
 		case AGENT_TRACKER_FORK:
 			fd = tracker_fork(&r.pid, &r.start);
+			break;
+		case AGENT_KEEPER_FORK:
+			fd = net_keeper_fork_outside();
 			break;
 		default:
 			pr_err("the dump agent asked for %d, which is unknown\n", m.type);
@@ -334,6 +350,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	}
 	if (waitpid(agent, &status, 0) != agent)
 		pr_perror("waiting for the dump agent");
+	/* the agent's network lock keeper is ours: it ends once the agent is gone, if not before */
+	net_keeper_reap_outside();
 	if (initfd >= 0) {
 		/*
 		 * The init finishes dying only once its namespace is reaped

@@ -120,21 +120,24 @@ def criu(*args, env=None, timeout=60):
         return Result(p.returncode, out, err, timed_out=True)
 
 
-def fault_steps(pid, img, calls="read"):
-    """How many @calls steps a `criu dump -R` of @pid makes (CRIU_FAULT=count)."""
-    r = criu("dump", "-R", "-t", pid, "-D", img, "-o", "dump.log",
+def fault_steps(pid, img, calls="read", args=()):
+    """How many @calls steps a `criu dump -R [@args]` of @pid makes (CRIU_FAULT=count)."""
+    r = criu("dump", "-R", *args, "-t", pid, "-D", img, "-o", "dump.log",
              env={"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": calls})
     m = re.search(r"fault injection: (\d+) steps", r.err)
     return int(m.group(1)) if m else 0
 
 
-def dump_killed(pid, img, env=None, kill_after=None, before_kill=None, verbose=False):
-    """A `criu dump -R` of @pid into a fresh @img (log dump.log), SIGKILLed
-    @kill_after seconds after @before_kill() (if any) ran, or left to end
-    (60 s at most); children it leaves are reaped. Its exit status."""
+def dump_killed(pid, img, env=None, kill_after=None, before_kill=None, verbose=False, args=(),
+                leave_running=True):
+    """A `criu dump -R [@args]` (without -R if not @leave_running) of @pid into
+    a fresh @img (log dump.log), SIGKILLed @kill_after seconds after
+    @before_kill() (if any) ran, or left to end (60 s at most); children it
+    leaves are reaped. Its exit status."""
     shutil.rmtree(img, ignore_errors=True)
     os.mkdir(img)
-    cmd = [CRIU, "dump", "-R", "-t", str(pid), "-D", img, "-o", "dump.log"] + (["-v4"] if verbose else [])
+    cmd = [CRIU, "dump"] + (["-R"] if leave_running else []) + list(args) + \
+        ["-t", str(pid), "-D", img, "-o", "dump.log"] + (["-v4"] if verbose else [])
     e = dict(os.environ)
     e.update(env or {})
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

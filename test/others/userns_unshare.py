@@ -6,7 +6,8 @@ own, unlike zdtm's uns flavor), setgroups "deny", the user's supplementary
 group kept. criu's namespace (a private one this script makes) has a tmpfs
 covered by another, so the tree's copy has it covered by a locked mount.
 
-Dumped and restored (-d) as root, then checked: the tree runs, its mounts
+Dumped and restored (-d) as root, from a cwd the tree's root can't search
+(as from root's home), then checked: the tree runs, its mounts
 are those it had (mountpoint, root, type, source), its hostname and groups
 are back, and its shell still reads the file it holds open on its own tmpfs
 when asked. Prints "userns_unshare: N passed, M failed". Run as root.
@@ -149,9 +150,13 @@ def inner():
             return
         init = None
         pidfile = os.path.join(tmp, "pid")
+        # from a cwd the tree's root can't search, as from root's home (it failed:
+        # "can't open our mount namespace: Permission denied")
+        priv = os.path.join(tmp, "private")
+        os.mkdir(priv, 0o700)
         r = subprocess.run([CRIU, "restore", "-D", imgs, "-o", "restore.log", "-v4", "--shell-job", "-d",
                             "--allow-changed-files", "--pidfile", pidfile],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=priv)
         if not check("restore", r.returncode == 0, r.stdout.decode(errors="replace")[-600:]):
             return
         with open(pidfile) as f:

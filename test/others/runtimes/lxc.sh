@@ -19,6 +19,8 @@
 #   init-userns   init's case in an unprivileged container
 #   python        the python workload (podman.sh's) as init, with /usr bound
 #                 read-only and a tmpfs of its own over LXC's /dev/shm
+#   unpriv        an unprivileged container with python's workload, a veth on
+#                 a bridge and lxc.cgroup limits: all as they were after -s/-r
 # Checks as runc.sh: the counter (in /run/count, a tmpfs) goes on from
 # where it was, the token in the tmpfs is still there; LXC sees the
 # container RUNNING with the restored init.
@@ -32,7 +34,7 @@
 set -uo pipefail
 rt=lxc
 . "$(dirname "$0")/lib.sh"
-ALL="stop leave-running tcp veth init userns init-userns python"
+ALL="stop leave-running tcp veth init userns init-userns python unpriv"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP lxc: needs root"; exit 0; }
 need_pkgs lxc busybox-static || { echo "SKIP lxc: can't install lxc"; exit 0; }
@@ -96,6 +98,8 @@ lxc.init.cmd = /bin/sh /$script
 lxc.mount.entry = tmpfs run tmpfs defaults,create=dir 0 0
 EOF
 	fi
+	# a case's own lines (LXC_CONF)
+	[ -z "${LXC_CONF:-}" ] || printf '%s\n' "$LXC_CONF" >>"$cwork/$ctr/config"
 	lxc-start -P "$cwork" -n "$ctr" -d -o "$cwork/start.log" || { fail "lxc-start"; return 1; }
 	pid=$(ctr_pid)
 	[ -n "$pid" ] && wait_count "/proc/$pid/root" 5 || { fail "the container does not count"; return 1; }
@@ -255,6 +259,57 @@ case_python() {
 	lxc_ck -s || return
 	lxc_ck -r || return
 	check_restored "${before:-1}" || return
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# the limits of the cgroups of PID (v1: memory, cpu, pids; v2: the one)
+limits_of() {
+	local cg
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		cg=/sys/fs/cgroup$(awk -F: '$1 == 0 { print $3 }' "/proc/$1/cgroup")
+		cat "$cg"/{memory.max,cpu.max,pids.max}
+		return
+	fi
+	for c in memory:memory.limit_in_bytes cpu:cpu.cfs_quota_us pids:pids.max; do
+		cg=$(awk -F: -v c="${c%%:*}" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' "/proc/$1/cgroup")
+		cat "/sys/fs/cgroup/${c%%:*}$cg/${c#*:}" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$cg/${c#*:}"
+	done
+}
+
+# unpriv: what an unprivileged container often has at once: the python
+# workload (its /run and /dev/shm tmpfs hold its open files, its lock and
+# its POSIX shm; threads, a pipe, sockets), eth0 a veth on a bridge of the
+# host, and lxc.cgroup memory, cpu quota and pids limits; lxc-checkpoint -s
+# and -r: it pings, its limits and user namespace are the same, the
+# workload checks itself
+case_unpriv() {
+	local before l0 l1
+	subid_add
+	chmod 711 "$cwork"
+	bridge=h2br$$
+	ip link add "$bridge" type bridge && ip addr add 10.231.7.1/24 dev "$bridge" && ip link set "$bridge" up ||
+		{ fail "can't make bridge $bridge"; return; }
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		LXC_CONF=$'lxc.cgroup2.memory.max = 314572800\nlxc.cgroup2.cpu.max = 50000 100000\nlxc.cgroup2.pids.max = 77'
+	else
+		LXC_CONF=$'lxc.cgroup.memory.limit_in_bytes = 314572800\nlxc.cgroup.cpu.cfs_quota_us = 50000\nlxc.cgroup.pids.max = 77'
+	fi
+	LXC_IDMAP=400000 LXC_CONF=$LXC_CONF start workload.py || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "not in a user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	l0=$(limits_of "$pid" | tr '\n' ' ')
+	case $l0 in *314572800*50000*77*) ;; *) fail "no limits before: $l0"; return ;; esac
+	busybox ping -c1 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the container before the checkpoint"; return; }
+	before=$(count_of "/proc/$pid/root")
+	lxc_ck -s || return
+	lxc_ck -r || return
+	check_restored "${before:-1}" || return
+	grep -q '^ *0 *400000 *65536$' "/proc/$pid/uid_map" || { fail "restored out of its user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	l1=$(limits_of "$pid" | tr '\n' ' ')
+	[ "$l0" = "$l1" ] || { fail "limits were $l0, now $l1"; return; }
+	ip -o link show master "$bridge" | grep -q veth || { fail "no veth on $bridge after the restore"; return; }
+	busybox ping -c1 -W2 10.231.7.2 >/dev/null 2>&1 || { fail "no ping to the restored container"; return; }
 	sleep 0.3
 	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass

@@ -15,9 +15,16 @@
 #                 a second container while the first runs on
 #   stats         --print-stats at both ends (our stats-dump/stats-restore)
 #   tcp           --tcp-established with a connection open inside
-#   userns        --uidmap/--gidmap 0:300000:65536 with a terminal (-t): the
-#                 bundle (images dir's parent) is the container root's, the
-#                 console's slave too
+#   userns        --uidmap/--gidmap 0:200000:65536 with a terminal (-t), the
+#                 python workload: the bundle (images dir's parent) is the
+#                 container root's, the console's slave too
+#   userns-auto   --userns=auto (a "containers" line in /etc/subuid and
+#                 /etc/subgid for the case): the python workload and
+#                 watchers (inotify, fanotify inode, filesystem and mount
+#                 marks) on tmpfs; a watch on a host dir refused by name
+#                 first; then in place and over --export/--import
+#   userns-clone  a --userns=auto container cloned by --leave-running
+#                 --export and restore --import --name (workload-fds.py)
 #   python        the host's python3 (/usr bound read-only) runs workload.py:
 #                 SysV and POSIX shm, a flock, a zombie, threads, an http
 #                 server with a keep-alive client; --tcp-established
@@ -48,6 +55,9 @@
 #                 pipe/socketpair data, OFD lock, unlinked mapped shm, a
 #                 stopped child, a removed cwd
 #   inotify       a watch on a dir of the /run tmpfs (made anew at restore)
+#   fsnotify      fanotify inode, filesystem and mount marks on tmpfs (made
+#                 anew at restore), an inotify watch and a fanotify mark on
+#                 a dir bound from the host; in place and over export/import
 #   inotify-root  a watch on a dir of the overlay root: refused by name
 #   delexe        the executable a deleted file above --ghost-limit: refused
 #   pod           a container of a pod over export, restored into a new pod
@@ -67,7 +77,7 @@
 set -uo pipefail
 rt=podman
 . "$(dirname "$0")/lib.sh"
-ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify inotify-root delexe pod bigmem-limit voldel stopped exec"
+ALL="basic tty leave-running pre-checkpoint export clone stats tcp userns userns-auto userns-clone python python-export python-pre pre-export nonet-tty confined hostconn hostconn-nat python-notcp devshm volume ignore fuse health readonly keep rootfs rootfs-open publish deleted tmpfs tree limits bigmem fds inotify fsnotify inotify-root delexe pod bigmem-limit voldel stopped exec"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP podman: needs root"; exit 0; }
 need_pkgs podman runc busybox-static python3 iptables || { echo "SKIP podman: can't install podman"; exit 0; }
@@ -165,6 +175,67 @@ while True:
     print("count", i, flush=True)
     time.sleep(0.05)
 PY
+# watchers of many kinds in one process: WATCHES="KIND:DIR ..." with KIND
+# ino (an inotify watch), fan (a fanotify inode mark), fanfs (a mark on
+# the dir's filesystem) or fanmnt (on its mount); every file made in a dir
+# goes to /run/events as "KIND:DIR NAME". fanotify: FID events, no event fd
+# (podman's seccomp profile lets fanotify_init through with CAP_SYS_ADMIN)
+cat >"$pm/rootfs/workload-fsnotify.py" <<'PY'
+import ctypes, os, struct, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+count = not os.environ.get("NOCOUNT")
+if count:
+    open("/run/token", "w").write(os.urandom(8).hex())
+fds = []
+for spec in os.environ["WATCHES"].replace(",", " ").split():
+    kind, d = spec.split(":", 1)
+    os.makedirs(d, exist_ok=True)
+    if kind == "ino":
+        fd = libc.inotify_init1(os.O_NONBLOCK)
+        ok = fd >= 0 and libc.inotify_add_watch(fd, d.encode(), 0x100) >= 0  # IN_CREATE
+    else:
+        # FAN_CLASS_NOTIF | FAN_NONBLOCK | FAN_REPORT_DFID_NAME
+        fd = libc.fanotify_init(0x2 | 0xc00, os.O_RDONLY)
+        # FAN_CREATE | FAN_ONDIR | FAN_EVENT_ON_CHILD; a mount mark has no
+        # dirent events: FAN_CLOSE_WRITE
+        flags, ev = {"fan": (0, 0x100 | 0x40000000), "fanfs": (0x100, 0x100 | 0x40000000),
+                     "fanmnt": (0x10, 0x8)}[kind]
+        ok = fd >= 0 and libc.fanotify_mark(fd, 0x1 | flags, ctypes.c_uint64(ev | 0x08000000), -100, d.encode()) == 0
+    if not ok:
+        sys.exit("%s: %s" % (spec, os.strerror(ctypes.get_errno())))
+    fds.append((spec, kind, fd))
+i = 0
+while True:
+    i += 1
+    for spec, kind, fd in fds:
+        try:
+            buf = os.read(fd, 4096)
+        except BlockingIOError:
+            continue
+        while buf:
+            if kind == "ino":
+                _, _, _, n = struct.unpack("iIII", buf[:16])
+                name, elen = buf[16:16 + n], 16 + n
+            else:
+                # the metadata, one info record: header, fsid, file handle, the name
+                elen, _, _, mlen = struct.unpack("IBBH", buf[:8])
+                ilen = struct.unpack("H", buf[mlen + 2:mlen + 4])[0]
+                hb = struct.unpack("I", buf[mlen + 12:mlen + 16])[0]
+                name = buf[mlen + 20 + hb:mlen + ilen]
+            open("/run/events", "a").write("%s %s\n" % (spec, name.split(b"\0")[0].decode()))
+            buf = buf[elen:]
+    if count:
+        open("/run/count", "w").write("%d\n" % i)
+        print("count", i, flush=True)
+    time.sleep(0.05)
+PY
+# userns-auto's: the watchers (one on /d/vol apart) beside the python workload
+cat >"$pm/rootfs/workload-userns.sh" <<'SH'
+NOCOUNT=1 /usr/bin/python3 /workload-fsnotify.py &
+NOCOUNT=1 WATCHES=ino:/d/vol /usr/bin/python3 /workload-fsnotify.py &
+echo $! > /run/badwatch.pid
+exec /usr/bin/python3 /workload.py
+SH
 # the shell runs from a copy of busybox in the root, deleted (an upgrade
 # under a running program)
 { echo '[ -n "$DELEXE" ] || { mkdir -p /var; cp /bin/busybox /var/sh; DELEXE=1 exec /var/sh /workload-delexe.sh; }; rm -f /var/sh'; workload_sh; } >"$pm/rootfs/workload-delexe.sh"
@@ -190,6 +261,13 @@ def work(n):
         time.sleep(0.01)
 for n in range(4):
     threading.Thread(target=work, args=(n,), daemon=True).start()
+# a thread stopped: one whose counter did not move over 3 rounds in a row.
+# One round is not enough: python's sleeps end at a monotonic deadline,
+# so after a restore every thread wakes at once, and the main thread may
+# look before a worker got the GIL back (its window held the whole
+# checkpoint: "a thread stopped" once under --memory 218m, and in about
+# half the C/R rounds of a 1 MiB copy under criu's command line)
+still = [0] * 4
 i = 0
 while True:
     i += 1
@@ -197,8 +275,9 @@ while True:
         open("/run/bad", "a").write("the memory changed\n")
     seen = list(counts)
     time.sleep(0.05)
-    if i > 5 and any(a == b for a, b in zip(seen, counts)):
-        open("/run/bad", "a").write("a thread stopped\n")
+    still = [s + 1 if a == b else 0 for s, a, b in zip(still, seen, counts)]
+    if i > 5 and max(still) >= 3:
+        open("/run/bad", "a").write("a thread stopped: counts %s for %d rounds\n" % (counts, max(still)))
     open("/run/count", "w").write("%d\n" % i)
     print("count", i, flush=True)
 PY
@@ -384,12 +463,104 @@ case_tcp() {
 
 case_userns() {
 	local before
-	TTY=-t PM_ARGS="--uidmap 0:300000:65536 --gidmap 0:300000:65536" start || return
-	pm_do checkpoint "$ctr" || return
+	TTY=-t PM_ARGS="-v /usr:/usr:ro --uidmap 0:200000:65536 --gidmap 0:200000:65536" start /workload.py || return
+	pm_do checkpoint --tcp-established --file-locks "$ctr" || return
 	before=$(last_out)
-	pm_do restore "$ctr" || return
+	pm_do restore --tcp-established --file-locks "$ctr" || return
 	check_restored "${before:-1}" || return
-	grep -q '^ *0 *300000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	grep -q '^ *0 *200000 *65536$' "/proc/$pid/uid_map" || { fail "not in the user namespace: $(cat "/proc/$pid/uid_map")"; return; }
+	sleep 0.3
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	pass
+}
+
+# podman's --userns=auto takes its ranges from the "containers" entries of
+# /etc/subuid and /etc/subgid: a line for the case, taken out again
+subid_line="containers:600000:200000"
+subid_add() {
+	local f
+	for f in /etc/subuid /etc/subgid; do
+		grep -qx "$subid_line" "$f" 2>/dev/null || { echo "$subid_line" >>"$f"; subid_added=1; }
+	done
+}
+subid_del() {
+	local f
+	[ -n "${subid_added:-}" ] || return 0
+	for f in /etc/subuid /etc/subgid; do
+		sed -i "/^$subid_line\$/d" "$f"
+	done
+	subid_added=
+}
+
+# userns-auto: a container of --userns=auto (its restore runs as its root
+# there): the python workload (files, a pipe, threads, the /run tmpfs, a
+# listening socket, an http keep-alive connection) and watchers on tmpfs
+# the restore makes anew (an inotify watch and a fanotify inode mark on
+# /run/watched, a filesystem mark on --tmpfs /watch, a mount mark on
+# --tmpfs /watch2: found by path); first with one more inotify watch, on a
+# dir bound from the host: refused naming it, the container running on;
+# that watcher killed, in place then over --export/--import
+case_userns-auto() {
+	local before how map n w="ino:/run/watched fan:/run/watched fanfs:/watch fanmnt:/watch2"
+	subid_add
+	mkdir -p "$cwork/vol"
+	# the bound dir one level down: podman mounts /usr, a bind of the same
+	# filesystem, first, and the dump once named the watch "/" (its path
+	# through /usr)
+	PM_ARGS="-v /usr:/usr:ro --userns=auto --cap-add SYS_ADMIN --tmpfs /watch --tmpfs /watch2 -v $cwork/vol:/d/vol --env WATCHES=$(echo $w | tr ' ' ,)" \
+		start /workload-userns.sh || return
+	map=$(tr -s ' ' <"/proc/$pid/uid_map" | sed 's/^ //')
+	case $map in "0 0 "*|"") fail "not in a user namespace of its own: $map"; return ;; esac
+	fsnotify_check before $w || return
+	podman container checkpoint --tcp-established --file-locks "$ctr" >"$cwork/checkpoint.out" 2>&1 &&
+		{ fail "the checkpoint with a watch on /d/vol worked"; return; }
+	grep -h -a Error "$pm"/graph/overlay-containers/*/userdata/dump.log | grep -q "inotify fd [0-9]* watches /d/vol " ||
+		{ fail "dump.log does not name /d/vol: $(grep -h -a -m2 Error "$pm"/graph/overlay-containers/*/userdata/dump.log | tr '\n' ' ')"; return; }
+	[ "$(podman inspect -f '{{.State.Status}}' "$ctr" 2>/dev/null)" = running ] || { fail "not running after the refused checkpoint"; return; }
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 3)) || { fail "the counter stopped after the refused checkpoint"; return; }
+	podman exec "$ctr" sh -c 'kill $(cat /run/badwatch.pid)'
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --tcp-established --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --tcp-established --file-locks --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint --tcp-established --file-locks "$ctr" || return
+			before=$(last_out)
+			pm_do restore --tcp-established --file-locks "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		[ "$(tr -s ' ' <"/proc/$pid/uid_map" | sed 's/^ //')" = "$map" ] ||
+			{ fail "$how: uid_map was $map, now $(cat "/proc/$pid/uid_map")"; return; }
+		fsnotify_check $how $w || return
+		sleep 0.3
+		[ -e "/proc/$pid/root/run/bad" ] && { fail "$how: the workload says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
+	done
+	pass
+}
+
+# userns-clone: a container of --userns=auto cloned (checkpoint
+# --leave-running --export, restore --import --name) while it runs on:
+# the clone's restore runs as its root in a bundle that root can't search
+# (it failed: "can't open the current directory: Permission denied");
+# workload-fds.py (an inotify watch on /run among its objects)
+case_userns-clone() {
+	local before orig
+	subid_add
+	PM_ARGS="-v /usr:/usr:ro --userns=auto" start /workload-fds.py || return
+	pm_do checkpoint --leave-running --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
+	before=$(count_of "/proc/$pid/root")
+	orig=$ctr
+	ctr=$orig-clone
+	pm_do restore --file-locks --import "$cwork/ctr.tar.gz" --name "$ctr" || { podman rm -f "$orig" >/dev/null 2>&1; return; }
+	check_restored "${before:-1}" || { podman rm -f "$orig" >/dev/null 2>&1; return; }
+	podman exec "$ctr" touch /run/go
+	for _ in $(seq 30); do [ -e "/proc/$pid/root/run/checked" ] && break; sleep 0.1; done
+	podman rm -f -t 0 "$orig" >/dev/null 2>&1
+	[ -e "/proc/$pid/root/run/checked" ] || { fail "the clone did not read its one-shot objects"; return; }
+	[ -e "/proc/$pid/root/run/bad" ] && { fail "the clone says: $(sort -u "/proc/$pid/root/run/bad" | tr '\n' ' ')"; return; }
 	pass
 }
 
@@ -887,6 +1058,47 @@ case_inotify() {
 	pass
 }
 
+# fsnotify_check HOW SPEC...: a file made in each SPEC's dir (by podman exec:
+# host root is no user of a tmpfs of a container's user namespace) is seen
+fsnotify_check() {
+	local how=$1 spec
+	shift
+	for spec; do podman exec "$ctr" touch "${spec#*:}/new-$how-${spec%%:*}"; done
+	for spec; do
+		for _ in $(seq 30); do grep -qx "$spec new-$how-${spec%%:*}" "/proc/$pid/root/run/events" 2>/dev/null && break; sleep 0.1; done
+		grep -qx "$spec new-$how-${spec%%:*}" "/proc/$pid/root/run/events" 2>/dev/null ||
+			{ fail "$how: $spec saw no new file: $(tr '\n' ' ' <"/proc/$pid/root/run/events" 2>&1)"; return 1; }
+	done
+}
+
+# fsnotify: fanotify marks on tmpfs the restore makes anew (an inode mark
+# on a dir of /run, a filesystem mark on --tmpfs /watch, a mount mark on
+# --tmpfs /watch2) and an inotify watch and a fanotify inode mark on a dir
+# bound from the host (found again by handle); in place, then over
+# --export/--import
+case_fsnotify() {
+	local before how w="fan:/run/watched fanfs:/watch fanmnt:/watch2 ino:/vol fan:/vol"
+	mkdir -p "$cwork/vol"
+	PM_ARGS="-v /usr:/usr:ro --cap-add SYS_ADMIN --tmpfs /watch --tmpfs /watch2 -v $cwork/vol:/vol --env WATCHES=$(echo $w | tr ' ' ,)" \
+		start /workload-fsnotify.py || return
+	fsnotify_check before $w || return
+	for how in inplace export; do
+		if [ $how = export ]; then
+			pm_do checkpoint --export "$cwork/ctr.tar.gz" "$ctr" || return
+			before=$(last_out)
+			podman rm -f "$ctr" >/dev/null 2>&1
+			pm_do restore --import "$cwork/ctr.tar.gz" || return
+		else
+			pm_do checkpoint "$ctr" || return
+			before=$(last_out)
+			pm_do restore "$ctr" || return
+		fi
+		check_restored "${before:-1}" || return
+		fsnotify_check $how $w || return
+	done
+	pass
+}
+
 # inotify-root: a watch on a dir of the container's root (an overlay,
 # whose files no handle opens): refused by name, the container runs on
 case_inotify-root() {
@@ -1009,6 +1221,7 @@ case_exec() {
 case_cleanup() {
 	[ -n "${ctr:-}" ] && podman rm -f -t 0 "$ctr" >/dev/null 2>&1
 	ctr=
+	subid_del
 }
 
 run_cases "$ALL" "$*"

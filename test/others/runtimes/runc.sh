@@ -32,6 +32,8 @@
 #   userns        a user namespace (0 -> 200000): runc binds the devices
 #   userns-tty    the same with terminal true: the console's slave is owned
 #                 by the container's root (saved as the container sees it)
+#   userns-leave-running userns-pre-dump: leave-running's and pre-dump's
+#                 cases in that user namespace
 #   restore-as    restored under another name: runc's cgroup path is the new one
 #   twice         checkpoint --leave-running, then two restores under new
 #                 names from the same images while the original runs on
@@ -48,7 +50,7 @@ set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
 ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
-	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty restore-as twice cgroupns-as stopped stopped-pre"
+	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty userns-leave-running userns-pre-dump restore-as twice cgroupns-as stopped stopped-pre"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
 need_pkgs runc busybox-static python3 || { echo "SKIP runc: can't install runc"; exit 0; }
@@ -520,6 +522,8 @@ c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}
 # the container's root must reach its rootfs under the work dir
 case_userns() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY confined_case false; }
 case_userns-tty() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY confined_case true; }
+case_userns-leave-running() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY case_leave-running; }
+case_userns-pre-dump() { chmod 755 "$cwork"; SPEC_PY=$USERNS_PY case_pre-dump; }
 
 # restore_as NAME ARGS...: restores the images as container NAME
 restore_as() {

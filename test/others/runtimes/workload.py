@@ -1,6 +1,7 @@
 # A python workload: SysV shm, POSIX shm in /dev/shm (mmap'ed), a flock,
 # a zombie child, a thread, an http server with a keep-alive client held
-# open; each round checks all of it and writes "bad: why" in /run/bad.
+# open, a pipe through an echo thread, a file of the root held open and
+# appended to; each round checks all of it and writes "bad: why" in /run/bad.
 import ctypes, fcntl, mmap, os, socket, sys, threading, time, http.server, http.client
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
@@ -40,6 +41,16 @@ cl = http.client.HTTPConnection("127.0.0.1", 8000)
 conns = []
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("0.0.0.0", 8001)); ls.listen(4); ls.setblocking(False)
+# what goes into a pipe comes back out of another through a thread
+p1r, p1w = os.pipe()
+p2r, p2w = os.pipe()
+def echo():
+    while True:
+        os.write(p2w, os.read(p1r, 64))
+threading.Thread(target=echo, daemon=True).start()
+os.makedirs("/tmp", exist_ok=True)
+logf = open("/tmp/wl.log", "w")
+logsize = 0
 def bad(why):
     open("/run/bad", "a").write(why + "\n")
 i = 0
@@ -66,4 +77,10 @@ while True:
     for c in conns:
         try: c.send(b"%d\n" % i)
         except OSError as e: bad("stream " + repr(e)); conns.remove(c)
+    os.write(p1w, b"%d\n" % i)
+    got = os.read(p2r, 64)
+    if got != b"%d\n" % i: bad("pipe echo %r for %d" % (got, i))
+    logf.write("%d\n" % i); logf.flush(); logsize += len("%d\n" % i)
+    if os.fstat(logf.fileno()).st_size != logsize or logf.tell() != logsize:
+        bad("the log file is %d bytes at %d, not %d" % (os.fstat(logf.fileno()).st_size, logf.tell(), logsize))
     time.sleep(0.05)

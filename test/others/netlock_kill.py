@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""A killed `criu dump --tcp-established` leaves no network lock behind.
+
+The dump locks the tree's TCP connections (criu/net/net.c: an nftables
+table or an iptables chain CRIU-<pid>-<time> that drops their packets)
+and puts them in repair mode before it reads them. Should criu die before
+the tree is gone, the tree runs on: its connections must come out of
+repair mode and the lock must go, or they stall for ever.
+
+An echo server (a python process of its own, fds above 2 closed) serves
+one connection from us on 127.0.0.1. Each try dumps it and kills criu:
+
+  walk    at each read step (CRIU_FAULT=N CRIU_FAULT_CALLS=read
+          CRIU_FAULT_KILL=1), with --stride;
+  random  SIGKILL (to criu's process group) after a random delay.
+
+After each the server must echo what we send within 2 s, and no table or
+chain of its lock (CRIU-<pid>-*) may be left (`nft list tables`,
+`iptables -S`, `ip6tables -S`). Each method (nftables, iptables) and
+both `dump -R` and a plain dump are tried. Last, a whole plain dump and a
+restore: the connection must work after it, and no lock be left.
+
+A plain dump killed once it had begun to kill the tree is a whole dump:
+then the server must be dead and the lock kept (for the restore).
+
+--netns: the server in a network namespace of its own (and our end in
+it), which the dump locks whole; no restore then (it would make a new
+namespace, our end stays in the old one).
+
+--pidns: the server a child of a pid namespace's init (which reaps
+nothing), so that criu dumps it from inside the namespace (its agent):
+the keeper must not be left to that init. Other helpers of criu's the
+agent had running when it died are (the init sees children it never
+had exit): counted apart as KNOWN, not failures.
+
+Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
+[--methods nftables,iptables,skip] [--modes R,plain] [--netns | --pidns]
+[--no-restore]; NETLOCK_SEED picks the delays, NETLOCK_LOG=PREFIX keeps
+the dump log of each failure. The last line is
+"netlock_kill: N passed, M failed".
+"""
+
+import argparse
+import ctypes
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import treelib
+from treelib import criu, reap
+
+SERVER = r"""
+import os, socket, sys
+os.closerange(3, 65536)
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(ls.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = ls.accept()
+ls.close()
+while True:
+    d = c.recv(4096)
+    if not d:
+        sys.exit(0)
+    c.sendall(d)
+"""
+
+INIT = r"""
+import os, signal, subprocess, sys, time
+subprocess.Popen(sys.argv[1:], start_new_session=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def children(pid):
+    kids = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+            kids += [int(x) for x in f.read().split()]
+    return kids
+
+
+def strangers(pair):
+    """Processes of criu's newly left in the server's pid namespace (children of its init but the
+    server, which reaps none: those seen before stay)."""
+    if not pair.init:
+        return []
+    return [p for p in children(pair.init) if p != pair.pid and p not in pair.seen]
+
+
+def wait_file(path, timeout=5.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text:
+                return text
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    return None
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return "gone"
+
+
+def state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def setns(fd):
+    if LIBC.setns(fd, CLONE_NEWNET):
+        raise OSError(ctypes.get_errno(), "setns")
+
+
+def run_in(nsfd, cmd, **kw):
+    """@cmd in the network namespace @nsfd (None: ours)."""
+    return subprocess.run(cmd, preexec_fn=(lambda: setns(nsfd)) if nsfd is not None else None, pass_fds=(
+        (nsfd,) if nsfd is not None else ()), capture_output=True, text=True, timeout=10, **kw)
+
+
+def locks_left(pair, timeout=0):
+    """The lock tables and chains of a dump of the server still in place (after @timeout s, if any)."""
+    end = time.time() + timeout
+    while True:
+        left = locks_now(pair)
+        if not left or time.time() >= end:
+            return left
+        time.sleep(0.05)
+
+
+def locks_now(pair):
+    left = []
+    pat = re.compile(r"CRIU-%d-[0-9a-f]+" % pair.pid)
+    for cmd in (["nft", "list", "tables"], ["iptables", "-w", "-S"], ["ip6tables", "-w", "-S"]):
+        try:
+            out = run_in(pair.nsfd, cmd).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        left += ["%s: %s" % (cmd[0], m) for m in sorted(set(pat.findall(out)))]
+    return left
+
+
+def remove_locks(pair):
+    for what in locks_left(pair):
+        tool, name = what.split(": ")
+        if tool == "nft":
+            run_in(pair.nsfd, ["nft", "delete", "table", "inet", name])
+        else:
+            for hook in ("INPUT", "OUTPUT"):
+                run_in(pair.nsfd, [tool, "-w", "-D", hook, "-j", name])
+            run_in(pair.nsfd, [tool, "-w", "-F", name])
+            run_in(pair.nsfd, [tool, "-w", "-X", name])
+
+
+class Pair:
+    """The echo server and our connection to it."""
+
+    def __init__(self, work, netns=False, pidns=False):
+        self.work = work
+        self.portfile = os.path.join(work, "port")
+        self.sk = None
+        self.nsfd = None
+        self.n = 0
+        try:
+            os.unlink(self.portfile)
+        except FileNotFoundError:
+            pass
+        cmd = [sys.executable, "-c", SERVER, self.portfile]
+        if netns:
+            # a namespace of its own, which the dump locks whole
+            cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + cmd
+        self.init = None
+        self.seen = set()
+        if pidns:
+            # a child of a pid namespace's init: criu dumps it from inside that namespace. The init
+            # reaps nothing: a process of criu's left to it shows
+            cmd = ["unshare", "-p", "-f", "--kill-child", sys.executable, "-c", INIT] + cmd
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        self.pid = self.p.pid
+        port = wait_file(self.portfile)
+        if pidns and port is not None:
+            self.init = children(self.p.pid)[0]
+            self.pid = children(self.init)[0]
+        if port is None:
+            self.kill()
+            raise SystemExit("the echo server did not start")
+        if netns:
+            # our end in its namespace: we are its peer there
+            self.nsfd = os.open("/proc/%d/ns/net" % self.pid, os.O_RDONLY)
+            own = os.open("/proc/self/ns/net", os.O_RDONLY)
+            setns(self.nsfd)
+            try:
+                self.sk = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+            finally:
+                setns(own)
+                os.close(own)
+        else:
+            self.sk = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        if self.echo():
+            raise SystemExit("the echo server does not echo")
+
+    def echo(self, timeout=2.0):
+        """None if the server echoes a new message within @timeout s, else what went wrong."""
+        self.n += 1
+        msg = b"ping %d\n" % self.n
+        end = time.time() + timeout
+        try:
+            self.sk.settimeout(timeout)
+            self.sk.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                left = end - time.time()
+                if left <= 0:
+                    raise socket.timeout()
+                self.sk.settimeout(left)
+                d = self.sk.recv(len(msg) - len(got))
+                if not d:
+                    return "the connection was closed (server state %s)" % state(self.pid)
+                got += d
+        except socket.timeout:
+            return "no echo in %.0f s (server state %s)" % (timeout, state(self.pid))
+        except OSError as e:
+            return "the connection failed: %s (server state %s)" % (e, state(self.pid))
+        return None if got == msg else "echo %r for %r" % (got, msg)
+
+    def kill(self):
+        if self.sk:
+            self.sk.close()
+            self.sk = None
+        if self.nsfd is not None:
+            os.close(self.nsfd)
+            self.nsfd = None
+        treelib.kill_all([self.pid, self.p.pid] + ([self.init] if self.init else []))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--tries", type=int, default=10)
+    ap.add_argument("--methods", default="nftables,iptables")
+    ap.add_argument("--modes", default="R,plain")
+    ap.add_argument("--no-restore", action="store_true")
+    ap.add_argument("--netns", action="store_true", help="the server in a network namespace of its own")
+    ap.add_argument("--pidns", action="store_true", help="the server in a pid namespace of its own")
+    args = ap.parse_args()
+    if os.geteuid():
+        raise SystemExit("run as root")
+    treelib.become_subreaper()
+    work = tempfile.mkdtemp(prefix="criu-netlock.")
+    img = os.path.join(work, "img")
+    passed = failed = known = 0
+    pair = None
+    try:
+        pair = Pair(work, args.netns, args.pidns)
+
+        def one(what, method, mode, env=None, kill_after=None):
+            """A dump killed; the pair must still talk, and no lock be left."""
+            nonlocal passed, failed, pair, known
+            rc = treelib.dump_killed(pair.pid, img, env=env, kill_after=kill_after, verbose=True,
+                                     args=["--tcp-established", "--network-lock", method],
+                                     leave_running=mode == "R")
+            what = "%s, %s, dump%s: %s" % (method, mode, " -R" if mode == "R" else "", what)
+            if rc == 0 and mode != "R":
+                # the dump was done before the kill: the tree is gone, as it should be
+                if treelib.alive(pair.pid):
+                    failed += 1
+                    print("FAIL %s: the dump succeeded, the server lives on" % what)
+                else:
+                    passed += 1
+                remove_locks(pair)
+                pair.kill()
+                pair = Pair(work, args.netns, args.pidns)
+                return rc
+            # the tree is let go: wait until the server is no longer stopped or traced
+            end = time.time() + 5
+            while state(pair.pid) in ("t", "T") and time.time() < end:
+                time.sleep(0.01)
+            whole = mode != "R" and os.path.exists(os.path.join(img, "inventory.img"))
+            end = time.time() + 1
+            while whole and state(pair.pid) not in (None, "Z") and time.time() < end:
+                time.sleep(0.01)
+            if whole and state(pair.pid) in (None, "Z"):
+                # killed as it killed the tree: the dump is whole, its lock must stay for the restore
+                if locks_left(pair):
+                    passed += 1
+                else:
+                    failed += 1
+                    print("FAIL %s (criu exit %s): killed as it ended the tree, the lock is gone" % (what, rc))
+                remove_locks(pair)
+                pair.kill()
+                pair = Pair(work, args.netns, args.pidns)
+                return rc
+            why = pair.echo()
+            # criu's keeper removes them once criu is gone, a moment after it took the connection out of repair
+            left = locks_left(pair, 2)
+            end = time.time() + 2
+            while strangers(pair) and time.time() < end:
+                time.sleep(0.05)
+            left_ps = ["%d (%s)" % (p, comm(p)) for p in strangers(pair)]
+            if any("criu-netlock" in x for x in left_ps) and why is None:
+                why = "the keeper went to the init of the server's pid namespace: %s" % ", ".join(left_ps)
+            elif left_ps:
+                # other helpers of criu's that the agent had running when it died (not the lock's)
+                known += 1
+                print("KNOWN %s: left to the init of its pid namespace: %s" % (what, ", ".join(left_ps)))
+            pair.seen |= set(strangers(pair))
+            if why is None and not left:
+                passed += 1
+            else:
+                failed += 1
+                print("FAIL %s (criu exit %s): %s%s" % (what, rc, why or "the connection works",
+                                                        "; left: " + ", ".join(left) if left else ""))
+                sys.stdout.flush()
+                if os.environ.get("NETLOCK_LOG"):
+                    shutil.copy(os.path.join(img, "dump.log"), "%s.%d.log" % (os.environ["NETLOCK_LOG"], failed))
+                remove_locks(pair)
+                if why is not None:
+                    pair.kill()
+                    pair = Pair(work, args.netns, args.pidns)
+            return rc
+
+        methods = args.methods.split(",")
+        modes = args.modes.split(",")
+        steps = treelib.fault_steps(pair.pid, work, args=["--tcp-established"])
+        if not steps:
+            print("FAIL can't count the read steps of a dump (CRIU_FAULT=count)")
+            failed += 1
+        print("netlock_kill: %d read steps in a dump" % steps)
+        sys.stdout.flush()
+        rnd = random.Random(int(os.environ.get("NETLOCK_SEED", "1")))
+        for method in methods:
+            for mode in modes:
+                for n in range(1 + rnd.randrange(args.stride), steps + 1, args.stride):
+                    one("killed at read step %d" % n, method, mode,
+                        {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": "read", "CRIU_FAULT_KILL": "1"})
+                for i in range(args.tries):
+                    delay = rnd.uniform(0.005, 0.09)
+                    one("killed after %.1f ms" % (delay * 1000), method, mode, kill_after=delay)
+        # restored, its namespace is a new one, and our end stays in the old one
+        if not args.no_restore and not args.netns:
+            for method in methods:
+                shutil.rmtree(img, ignore_errors=True)
+                os.mkdir(img)
+                what = "%s: a whole dump and restore" % method
+                r = criu("dump", "--tcp-established", "--network-lock", method, "-t", pair.pid, "-D", img,
+                         "-o", "dump.log", "-v4")
+                reap()
+                if r.rc != 0:
+                    failed += 1
+                    print("FAIL %s: the dump failed: %s" % (what, r.brief()))
+                    continue
+                left = locks_left(pair)
+                if not left:
+                    failed += 1
+                    print("FAIL %s: no lock after the dump" % what)
+                r = criu("restore", "-d", "--tcp-established", "-D", img, "-o", "restore.log", "-v4")
+                why = pair.echo() if r.rc == 0 else "the restore failed: %s" % r.brief()
+                left = locks_left(pair)
+                if why is None and not left:
+                    passed += 1
+                else:
+                    failed += 1
+                    print("FAIL %s: %s%s" % (what, why or "the connection works",
+                                            "; left: " + ", ".join(left) if left else ""))
+                    remove_locks(pair)
+                    pair.kill()
+                    pair = Pair(work, args.netns, args.pidns)
+    finally:
+        if pair:
+            remove_locks(pair)
+            pair.kill()
+        reap()
+        shutil.rmtree(work, ignore_errors=True)
+    if known:
+        print("netlock_kill: %d tries left other helpers of criu's to the init of the pid namespace" % known)
+    print("netlock_kill: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
