@@ -1465,6 +1465,23 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 	return 0;
 }
 
+/*
+ * A datagram queued from someone other than the peer: it came before the
+ * socket connected. A connected socket takes only its peer's, so such a
+ * queue goes in before the connect.
+ */
+static int queued_from_others(const InetSkEntry *e)
+{
+	for (size_t i = 0; i < e->n_queue; i++) {
+		const InetDgramEntry *d = e->queue[i];
+
+		if (d->src_port != e->dst_port || d->src_addr.len != e->dst_addr.len ||
+		    memcmp(d->src_addr.data, e->dst_addr.data, d->src_addr.len))
+			return 1;
+	}
+	return 0;
+}
+
 static int bind_ep(int sk, const InetSkEntry *e, const char *who)
 {
 	struct sockaddr_storage ss;
@@ -1596,12 +1613,21 @@ static int open_isk(struct fd_rst *c, FileEntry *fe)
 			pr_perror("can't listen on %s", who);
 			goto err;
 		}
-		if (e->type != SOCK_STREAM && e->state == TCP_ESTABLISHED && e->has_dst_addr && connect_ep(sk, e, who))
-			goto err;
 		if (is_tcp(e) && e->state == TCP_SYN_SENT && connect_again(sk, e, who))
 			goto err;
-		if (restore_memberships(sk, e, who) || restore_dgrams(sk, e, who))
+		/* multicast datagrams queued come back through the groups */
+		if (restore_memberships(sk, e, who))
 			goto err;
+		if (e->type != SOCK_STREAM && e->state == TCP_ESTABLISHED && e->has_dst_addr) {
+			int early = queued_from_others(e);
+
+			if ((early && restore_dgrams(sk, e, who)) || connect_ep(sk, e, who))
+				goto err;
+			if (!early && restore_dgrams(sk, e, who))
+				goto err;
+		} else if (restore_dgrams(sk, e, who)) {
+			goto err;
+		}
 	}
 	if (sk_opts_restore(sk, e->opts, SK_OPT_LATE, repair || e->n_queue, who) ||
 	    restore_udp_opts(sk, e, SK_OPT_LATE, who))
