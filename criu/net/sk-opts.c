@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "namespaces.h"
 #include "sk-opts.h"
 #include "util.h"
 
@@ -187,6 +190,23 @@ int sk_opts_dump(int sk, SkOptsEntry *e, const char *who)
 	sk_opts_entry__init(e);
 	if (sk_opts_read(sk, sol_socket, ARRAY_SIZE(sol_socket), e, who))
 		return -1;
+	{
+		struct stat st;
+		uint32_t uid, gid;
+
+		if (fstat(sk, &st)) {
+			pr_perror("can't stat %s", who);
+			return -1;
+		}
+		uid = st.st_uid;
+		gid = st.st_gid;
+		/* ids the tree's user namespace doesn't map: it sees the overflow id, as restore would give */
+		if (!ns_uid_inside(&uid, 0) && !ns_uid_inside(&gid, 1)) {
+			e->has_owner_uid = e->has_owner_gid = 1;
+			e->owner_uid = uid;
+			e->owner_gid = gid;
+		}
+	}
 	if (get_int(sk, SO_SNDBUF, &e->sndbuf, &e->has_sndbuf, "SO_SNDBUF", who) ||
 	    get_int(sk, SO_RCVBUF, &e->rcvbuf, &e->has_rcvbuf, "SO_RCVBUF", who) ||
 	    get_int(sk, SO_BUF_LOCK, &e->buf_lock, &e->has_buf_lock, "SO_BUF_LOCK", who) ||
@@ -324,6 +344,18 @@ int sk_opts_restore(int sk, const SkOptsEntry *e, int stage, int bufs_raised, co
 	if (sk_opts_write(sk, sol_socket, ARRAY_SIZE(sol_socket), e, stage, who))
 		return -1;
 	if (stage == SK_OPT_EARLY) {
+		struct stat st;
+
+		/*
+		 * A socket is its creator's (criu's); fchown() gives its owner back,
+		 * before the bind: a SO_REUSEPORT group takes only its owner's sockets.
+		 */
+		if (e->has_owner_uid && e->has_owner_gid && !fstat(sk, &st) &&
+		    (st.st_uid != e->owner_uid || st.st_gid != e->owner_gid) &&
+		    fchown(sk, e->owner_uid, e->owner_gid)) {
+			pr_perror("can't give %s its owner %u:%u", who, e->owner_uid, e->owner_gid);
+			return -1;
+		}
 		if (e->bound_dev &&
 		    setsockopt(sk, SOL_SOCKET, SO_BINDTODEVICE, e->bound_dev, strlen(e->bound_dev) + 1)) {
 			pr_perror("can't bind %s to the device %s", who, e->bound_dev);
