@@ -29,7 +29,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 
@@ -1410,18 +1413,147 @@ static int rmem_alloc(int sk, uint32_t *rmem, const char *who)
 }
 
 /* The queued datagrams, sent again from where they came from, in order. */
+#ifndef SO_DETACH_REUSEPORT_BPF
+#define SO_DETACH_REUSEPORT_BPF	68
+#endif
+
+/*
+ * A socket of a SO_REUSEPORT group gets a datagram the kernel picks it for
+ * by a hash of the addresses (the namespace's own) and the order the group
+ * was joined in: restore need repeat neither, and a datagram queued again
+ * could land on another socket of the group. While criu queues a socket's
+ * datagrams, a program of its own picks that socket for every datagram of
+ * the group (BPF_PROG_TYPE_SK_REUSEPORT, with the socket in a
+ * REUSEPORT_SOCKARRAY). The group has one program: an abstract name of the
+ * port held meanwhile keeps other restoring processes with a socket of the
+ * same group waiting.
+ */
+struct steer {
+	int map, prog, mutex;
+};
+
+static int bpf_sys(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int steer_lock(const InetSkEntry *e, const char *who)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int m = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	socklen_t len;
+
+	if (m < 0) {
+		pr_perror("socket");
+		return -1;
+	}
+	len = offsetof(struct sockaddr_un, sun_path) + 1 +
+	      snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "criu-reuseport-%u-%u-%u", e->family, e->protocol,
+		       e->src_port);
+	for (int i = 0; bind(m, (struct sockaddr *)&a, len); i++) {
+		if (errno != EADDRINUSE || i == 10000) {
+			pr_perror("%s: can't take the name that guards its SO_REUSEPORT group", who);
+			close(m);
+			return -1;
+		}
+		usleep(1000);
+	}
+	return m;
+}
+
+static void unsteer(int sk, struct steer *st)
+{
+	int zero = 0;
+
+	if (st->prog >= 0 && setsockopt(sk, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero)))
+		pr_perror("can't take criu's program off a SO_REUSEPORT group");
+	if (st->prog >= 0)
+		close(st->prog);
+	if (st->map >= 0)
+		close(st->map);
+	if (st->mutex >= 0)
+		close(st->mutex);
+	st->prog = st->map = st->mutex = -1;
+}
+
+/* 1: steered; 0: not needed or not possible (no CAP_BPF: the kernel's hash picks); -1: error */
+static int steer(int sk, const InetSkEntry *e, struct steer *st, const char *who)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1 },
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .off = -4, .imm = 0 },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2, .src_reg = BPF_PSEUDO_MAP_FD },
+		{ 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_3, .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_3, .imm = -4 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_sk_select_reuseport },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = SK_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	uint32_t key = 0;
+	uint64_t val = sk;
+
+	st->map = st->prog = st->mutex = -1;
+	if (!e->opts || !e->opts->has_reuseport || !e->opts->reuseport || !e->n_queue)
+		return 0;
+	st->mutex = steer_lock(e, who);
+	if (st->mutex < 0)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = BPF_MAP_TYPE_REUSEPORT_SOCKARRAY;
+	attr.key_size = sizeof(key);
+	attr.value_size = sizeof(val);
+	attr.max_entries = 1;
+	st->map = bpf_sys(BPF_MAP_CREATE, &attr);
+	if (st->map < 0)
+		goto none;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = st->map;
+	attr.key = (uintptr_t)&key;
+	attr.value = (uintptr_t)&val;
+	if (bpf_sys(BPF_MAP_UPDATE_ELEM, &attr))
+		goto none;
+	insns[2].imm = st->map;
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_SK_REUSEPORT;
+	attr.expected_attach_type = BPF_SK_REUSEPORT_SELECT;
+	attr.insns = (uintptr_t)insns;
+	attr.insn_cnt = ARRAY_SIZE(insns);
+	attr.license = (uintptr_t)"GPL";
+	st->prog = bpf_sys(BPF_PROG_LOAD, &attr);
+	if (st->prog < 0)
+		goto none;
+	if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &st->prog, sizeof(st->prog))) {
+		close(st->prog);
+		st->prog = -1;
+		goto none;
+	}
+	return 1;
+none:
+	pr_warn("%s: can't steer its queued datagrams to it in its SO_REUSEPORT group (%s): the kernel's hash picks "
+		"the socket\n", who, strerror(errno));
+	unsteer(sk, st);
+	return 0;
+}
+
 static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 {
 	struct inet_ep self;
+	struct steer st;
 	size_t total = 0;
 	uint32_t before, now;
-	int tries, cscov = e->udp && e->udp->has_send_cscov ? (int)e->udp->send_cscov : 0;
+	int tries, ret = -1, cscov = e->udp && e->udp->has_send_cscov ? (int)e->udp->send_cscov : 0;
 
 	if (!e->n_queue)
 		return 0;
 	for (size_t i = 0; i < e->n_queue; i++)
 		total += e->queue[i]->data.len;
 	if (sk_raise_bufs(sk, total + e->n_queue * 1024, who))
+		return -1;
+	if (steer(sk, e, &st, who) < 0)
 		return -1;
 	entry_ep(e, 0, &self);
 	for (size_t i = 0; i < e->n_queue; i++) {
@@ -1431,7 +1563,7 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 		if ((int)d->src_addr.len != addr_len(e->family) ||
 		    (d->has_dst_addr && (int)d->dst_addr.len != addr_len(e->family))) {
 			pr_err("%s: datagram #%zu has a bad address\n", who, i);
-			return -1;
+			goto out;
 		}
 		memcpy(from.addr, d->src_addr.data, d->src_addr.len);
 		if (d->has_dst_addr)
@@ -1439,10 +1571,10 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 		inet_ep_unmap(&from);
 		inet_ep_unmap(&to);
 		if (rmem_alloc(sk, &before, who))
-			return -1;
+			goto out;
 		if (inject_udp(e->protocol, &from, &to, d->data.data, d->data.len, cscov)) {
 			pr_err("can't queue datagram #%zu on %s again\n", i, who);
-			return -1;
+			goto out;
 		}
 		/*
 		 * Loopback delivers it from a softirq, maybe later: wait for it
@@ -1452,17 +1584,20 @@ static int restore_dgrams(int sk, const InetSkEntry *e, const char *who)
 		 */
 		for (tries = 0; tries < 1000; tries++) {
 			if (rmem_alloc(sk, &now, who))
-				return -1;
+				goto out;
 			if (now != before)
 				break;
 			usleep(1000);
 		}
 		if (tries == 1000) {
 			pr_err("%s: datagram #%zu of %zu did not come back\n", who, i, e->n_queue);
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	unsteer(sk, &st);
+	return ret;
 }
 
 /*
