@@ -64,6 +64,9 @@
 #ifndef IPV6_FLOWINFO
 #define IPV6_FLOWINFO		11
 #endif
+#ifndef IPV6_RECVPATHMTU
+#define IPV6_RECVPATHMTU	60
+#endif
 #ifndef IPV6_FLOWINFO_SEND
 #define IPV6_FLOWINFO_SEND	33
 #endif
@@ -151,6 +154,15 @@ static const struct sk_opt ip6_tab[] = {
 	SK_OPT(SOL_IPV6, IPV6_RECVFRAGSIZE, IpOptsEntry, recvfragsize6, SK_OPT_EARLY),
 	SK_OPT(SOL_IPV6, IPV6_FLOWINFO, IpOptsEntry, flowinfo, SK_OPT_EARLY),
 	SK_OPT(SOL_IPV6, IPV6_FLOWINFO_SEND, IpOptsEntry, flowinfo_send, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVHOPOPTS, IpOptsEntry, recvhopopts, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVRTHDR, IpOptsEntry, recvrthdr, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVDSTOPTS, IpOptsEntry, recvdstopts, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_RECVPATHMTU, IpOptsEntry, recvpathmtu, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_2292PKTINFO, IpOptsEntry, pktinfo_2292, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_2292HOPOPTS, IpOptsEntry, hopopts_2292, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_2292DSTOPTS, IpOptsEntry, dstopts_2292, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_2292RTHDR, IpOptsEntry, rthdr_2292, SK_OPT_EARLY),
+	SK_OPT(SOL_IPV6, IPV6_2292HOPLIMIT, IpOptsEntry, hoplimit_2292, SK_OPT_EARLY),
 };
 
 /* raw IPv6 sockets only */

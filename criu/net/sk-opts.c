@@ -31,6 +31,12 @@
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD		76
 #endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL	69
+#endif
+#ifndef SO_TXREHASH
+#define SO_TXREHASH		74
+#endif
 #ifndef SO_RCVPRIORITY
 #define SO_RCVPRIORITY		82
 #endif
@@ -43,6 +49,8 @@ static const struct sk_opt sol_socket[] = {
 	SK_OPT(SOL_SOCKET, SO_MARK, SkOptsEntry, mark, SK_OPT_EARLY),
 	SK_OPT(SOL_SOCKET, SO_PRIORITY, SkOptsEntry, priority, SK_OPT_EARLY),
 	SK_OPT(SOL_SOCKET, SO_DONTROUTE, SkOptsEntry, dontroute, SK_OPT_EARLY),
+	/* 255 until a connection takes the sysctl's; a new socket has it, and it can't be set */
+	SK_OPT(SOL_SOCKET, SO_TXREHASH, SkOptsEntry, txrehash, SK_OPT_EARLY),
 	SK_OPT(SOL_SOCKET, SO_RCVLOWAT, SkOptsEntry, rcvlowat, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_PASSCRED, SkOptsEntry, passcred, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_PASSSEC, SkOptsEntry, passsec, SK_OPT_LATE),
@@ -61,6 +69,7 @@ static const struct sk_opt sol_socket[] = {
 	SK_OPT(SOL_SOCKET, SO_RCVMARK, SkOptsEntry, rcvmark, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_RCVPRIORITY, SkOptsEntry, rcvpriority, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_BUSY_POLL, SkOptsEntry, busy_poll, SK_OPT_LATE),
+	SK_OPT(SOL_SOCKET, SO_PREFER_BUSY_POLL, SkOptsEntry, prefer_busy_poll, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_WIFI_STATUS, SkOptsEntry, wifi_status, SK_OPT_LATE),
 };
 

@@ -39,6 +39,15 @@
 #ifndef TCP_AO_INFO
 #define TCP_AO_INFO		40
 #endif
+#ifndef TCP_RTO_MAX_MS
+#define TCP_RTO_MAX_MS		44
+#endif
+#ifndef TCP_RTO_MIN_US
+#define TCP_RTO_MIN_US		45
+#endif
+#ifndef TCP_DELACK_MAX_US
+#define TCP_DELACK_MAX_US	46
+#endif
 #define TCP_CA_NAME_MAX		16
 #define MAX_USER_MSS		32767	/* MAX_TCP_WINDOW: what TCP_MAXSEG accepts */
 #define TCP_MIN_MSS		88
@@ -66,6 +75,9 @@ static const struct sk_opt tcp_tab[] = {
 	SK_OPT(SOL_TCP, TCP_INQ, TcpOptsEntry, inq, SK_OPT_EARLY),
 	SK_OPT(SOL_TCP, TCP_TX_DELAY, TcpOptsEntry, tx_delay, SK_OPT_EARLY),
 	SK_OPT(SOL_TCP, TCP_SAVE_SYN, TcpOptsEntry, save_syn, SK_OPT_EARLY),
+	SK_OPT(SOL_TCP, TCP_RTO_MAX_MS, TcpOptsEntry, rto_max_ms, SK_OPT_EARLY),
+	SK_OPT(SOL_TCP, TCP_RTO_MIN_US, TcpOptsEntry, rto_min_us, SK_OPT_EARLY),
+	SK_OPT(SOL_TCP, TCP_DELACK_MAX_US, TcpOptsEntry, delack_max_us, SK_OPT_EARLY),
 	/* a connection's clamp is one the kernel computed at connect: it goes back at the end */
 	SK_OPT(SOL_TCP, TCP_WINDOW_CLAMP, TcpOptsEntry, window_clamp, SK_OPT_LATE),
 };

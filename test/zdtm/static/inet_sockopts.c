@@ -15,7 +15,10 @@
  * memberships (any source, and source-specific) and classic BPF socket
  * filters (on the TCP server too, as root: the kernel lets only the
  * privileged filter TCP sockets), one locked with SO_LOCK_FILTER (which
- * then can't be detached).
+ * then can't be detached); the IPv6 ancillary data flags IPV6_RECVHOPOPTS,
+ * RECVRTHDR, RECVDSTOPTS, RECVPATHMTU and the RFC 2292 ones, TCP_RTO_MAX_MS,
+ * TCP_RTO_MIN_US (also of a listener), TCP_DELACK_MAX_US, SO_TXREHASH and
+ * SO_PREFER_BUSY_POLL (root).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,6 +32,24 @@
 
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK 72
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_TXREHASH
+#define SO_TXREHASH 74
+#endif
+#ifndef IPV6_RECVPATHMTU
+#define IPV6_RECVPATHMTU 60
+#endif
+#ifndef TCP_RTO_MAX_MS
+#define TCP_RTO_MAX_MS 44
+#endif
+#ifndef TCP_RTO_MIN_US
+#define TCP_RTO_MIN_US 45
+#endif
+#ifndef TCP_DELACK_MAX_US
+#define TCP_DELACK_MAX_US 46
 #endif
 
 enum { L, C, S, U, U6, NSK };
@@ -60,7 +81,12 @@ static struct opt opts[] = {
 	O(C, SOL_TCP, TCP_NOTSENT_LOWAT, 4), O(L, SOL_TCP, TCP_DEFER_ACCEPT, 4), O(L, SOL_TCP, TCP_MAXSEG, 4),
 	O(L, SOL_TCP, TCP_CONGESTION, 16), O(U, SOL_IP, IP_MULTICAST_TTL, 4), O(U, SOL_IP, IP_MULTICAST_LOOP, 4),
 	O(U, SOL_IP, IP_MULTICAST_IF, 4), O(U, SOL_SOCKET, SO_LOCK_FILTER, 4), O(S, SOL_SOCKET, SO_LOCK_FILTER, 4),
-	O(U6, SOL_IPV6, IPV6_UNICAST_HOPS, 4),
+	O(U6, SOL_IPV6, IPV6_UNICAST_HOPS, 4), O(U6, SOL_IPV6, IPV6_RECVHOPOPTS, 4),
+	O(U6, SOL_IPV6, IPV6_RECVRTHDR, 4), O(U6, SOL_IPV6, IPV6_RECVDSTOPTS, 4), O(U6, SOL_IPV6, IPV6_RECVPATHMTU, 4),
+	O(U6, SOL_IPV6, IPV6_2292PKTINFO, 4), O(U6, SOL_IPV6, IPV6_2292HOPLIMIT, 4),
+	O(U6, SOL_IPV6, IPV6_2292HOPOPTS, 4), O(U6, SOL_IPV6, IPV6_2292DSTOPTS, 4), O(U6, SOL_IPV6, IPV6_2292RTHDR, 4),
+	O(C, SOL_TCP, TCP_RTO_MAX_MS, 4), O(C, SOL_TCP, TCP_RTO_MIN_US, 4), O(C, SOL_TCP, TCP_DELACK_MAX_US, 4),
+	O(L, SOL_TCP, TCP_RTO_MIN_US, 4), O(C, SOL_SOCKET, SO_TXREHASH, 4), O(U, SOL_SOCKET, SO_PREFER_BUSY_POLL, 4),
 };
 #define NOPT (int)(sizeof(opts) / sizeof(opts[0]))
 
@@ -195,6 +221,22 @@ int main(int argc, char **argv)
 	SETI(U6, SOL_IPV6, IPV6_RECVPKTINFO, 1);
 	SETI(U6, SOL_IPV6, IPV6_TCLASS, 0x20);
 	SETI(U6, SOL_IPV6, IPV6_UNICAST_HOPS, 17);
+	SETI(U6, SOL_IPV6, IPV6_RECVHOPOPTS, 1);
+	SETI(U6, SOL_IPV6, IPV6_RECVRTHDR, 1);
+	SETI(U6, SOL_IPV6, IPV6_RECVDSTOPTS, 1);
+	SETI(U6, SOL_IPV6, IPV6_RECVPATHMTU, 1);
+	SETI(U6, SOL_IPV6, IPV6_2292PKTINFO, 1);
+	SETI(U6, SOL_IPV6, IPV6_2292HOPLIMIT, 1);
+	SETI(U6, SOL_IPV6, IPV6_2292HOPOPTS, 1);
+	SETI(U6, SOL_IPV6, IPV6_2292DSTOPTS, 1);
+	SETI(U6, SOL_IPV6, IPV6_2292RTHDR, 1);
+	SETI(C, SOL_TCP, TCP_RTO_MAX_MS, 5000);
+	SETI(C, SOL_TCP, TCP_RTO_MIN_US, 50000);
+	SETI(C, SOL_TCP, TCP_DELACK_MAX_US, 20000);
+	SETI(L, SOL_TCP, TCP_RTO_MIN_US, 80000);
+	SETI(C, SOL_SOCKET, SO_TXREHASH, 0);
+	if (root)
+		SETI(U, SOL_SOCKET, SO_PREFER_BUSY_POLL, 1);
 
 	for (int i = 0; i < NOPT; i++) {
 		opts[i].blen = opts[i].size;
