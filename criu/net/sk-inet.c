@@ -612,7 +612,7 @@ err:
 static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 {
 	int v6 = e->family == AF_INET6, pk_level = v6 ? SOL_IPV6 : SOL_IP;
-	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1;
+	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1, peek_orig = -1;
 	size_t size = 65536, total = 0;
 	uint8_t *buf = malloc(size);
 	union {
@@ -620,7 +620,7 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 		struct cmsghdr align;
 	} ctl;
 
-	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) ||
+	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) || get_int(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig) ||
 	    setsockopt(c->sk, pk_level, pk_opt, &on, sizeof(on))) {
 		pr_perror("can't prepare to read the queue of %s", c->who);
 		free(buf);
@@ -683,8 +683,11 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 	}
 	ret = 0;
 out:
-	if (setsockopt(c->sk, pk_level, pk_opt, &pk_orig, sizeof(pk_orig))) {
-		pr_perror("can't put the packet info option of %s back", c->who);
+	/* the task's own peek offset (off, -1, by default): its peeks would start past what we peeked */
+	if ((setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig, sizeof(peek_orig)) &&
+	     setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig, sizeof(peek_orig))) ||
+	    setsockopt(c->sk, pk_level, pk_opt, &pk_orig, sizeof(pk_orig))) {
+		pr_perror("can't put the peek offset and packet info option of %s back", c->who);
 		ret = -1;
 	}
 	free(buf);
