@@ -37,6 +37,9 @@
 #ifndef SO_TXREHASH
 #define SO_TXREHASH		74
 #endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS		83
+#endif
 #ifndef SO_RCVPRIORITY
 #define SO_RCVPRIORITY		82
 #endif
@@ -55,6 +58,8 @@ static const struct sk_opt sol_socket[] = {
 	SK_OPT(SOL_SOCKET, SO_PASSCRED, SkOptsEntry, passcred, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_PASSSEC, SkOptsEntry, passsec, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_PASSPIDFD, SkOptsEntry, passpidfd, SK_OPT_LATE),
+	/* after the queue: messages queued before it was turned off may carry files */
+	SK_OPT(SOL_SOCKET, SO_PASSRIGHTS, SkOptsEntry, passrights, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_NO_CHECK, SkOptsEntry, no_check, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_BROADCAST, SkOptsEntry, broadcast, SK_OPT_LATE),
 	SK_OPT(SOL_SOCKET, SO_KEEPALIVE, SkOptsEntry, keepalive, SK_OPT_LATE),
