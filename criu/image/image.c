@@ -30,6 +30,7 @@
 #include "fault.h"
 #include "image.h"
 #include "log.h"
+#include "mount-api.h"
 
 #define IMG_HDR_SIZE	(2 * sizeof(uint32_t))
 #define IMG_LEN_SIZE	sizeof(uint32_t)
@@ -185,7 +186,7 @@ static const char *file_kind(mode_t mode)
  * them (serve_images()). Each request carries its own reply socket, so
  * that processes sharing the server socket never read each other's fds.
  */
-enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE, IMG_SRV_GATHERED };
+enum { IMG_SRV_OPEN = 1, IMG_SRV_ACCESS, IMG_SRV_FILE, IMG_SRV_GATHERED, IMG_SRV_LOOKUP };
 
 struct img_srv_req {
 	int op;
@@ -205,10 +206,11 @@ int img_served(void)
 	return img_srv >= 0;
 }
 
-static int img_srv_call(int op, const char *name, int flags)
+/* @xfd: a second fd for the request (IMG_SRV_LOOKUP's directory), or -1 */
+static int img_srv_call(int op, const char *name, int flags, int xfd)
 {
 	struct img_srv_req req = { .op = op, .flags = flags };
-	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] __attribute__((aligned(8)));
 	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *ch;
@@ -221,11 +223,14 @@ static int img_srv_call(int op, const char *name, int flags)
 	strcpy(req.name, name);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r))
 		return -1;
+	mh.msg_controllen = CMSG_SPACE((xfd >= 0 ? 2 : 1) * sizeof(int));
 	ch = CMSG_FIRSTHDR(&mh);
 	ch->cmsg_level = SOL_SOCKET;
 	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	ch->cmsg_len = CMSG_LEN((xfd >= 0 ? 2 : 1) * sizeof(int));
 	memcpy(CMSG_DATA(ch), &r[1], sizeof(int));
+	if (xfd >= 0)
+		memcpy(CMSG_DATA(ch) + sizeof(int), &xfd, sizeof(int));
 	if (sendmsg(img_srv, &mh, 0) != sizeof(req)) {
 		err = errno;
 		goto out;
@@ -270,7 +275,7 @@ static int open_file(int dfd, const char *name, int flags, const char *path)
 
 	if (img_srv >= 0 && flags == O_RDONLY) {
 		/* criu opened it, with the checks below and its trust rules */
-		fd = img_srv_call(IMG_SRV_OPEN, name, O_RDONLY);
+		fd = img_srv_call(IMG_SRV_OPEN, name, O_RDONLY, -1);
 		if (fd < 0)
 			pr_perror("Can't open image %s (through criu)", path);
 		return fd;
@@ -605,7 +610,7 @@ int img_open_file(const char *path, int flags)
 		errno = err;
 		return -1;
 	}
-	fd = img_srv_call(IMG_SRV_FILE, path, flags);
+	fd = img_srv_call(IMG_SRV_FILE, path, flags, -1);
 	if (fd >= 0)
 		pr_info("%s: opened by criu (its owner is not mapped in the tree's user namespace)\n", path);
 	return fd;
@@ -649,20 +654,36 @@ static int serve_allowed_fd(const char *name)
 
 int img_open_gathered(const char *name)
 {
-	return img_srv < 0 ? (errno = EINVAL, -1) : img_srv_call(IMG_SRV_GATHERED, name, O_RDONLY);
+	return img_srv < 0 ? (errno = EINVAL, -1) : img_srv_call(IMG_SRV_GATHERED, name, O_RDONLY, -1);
 }
 
 int img_accessat(int dfd, const char *name)
 {
 	if (img_srv < 0)
 		return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW);
-	return img_srv_call(IMG_SRV_ACCESS, name, 0);
+	return img_srv_call(IMG_SRV_ACCESS, name, 0, -1);
+}
+
+/*
+ * @rel below @dirfd (a mount of the tree's being built) as an O_PATH fd,
+ * looked up by criu: the user namespace's root may not search a directory
+ * on the way that belongs to an id it does not map (debugfs's root, mode
+ * 0700, with tracefs mounted on it). Only O_PATH, never across a mount or
+ * through a symlink: the same walk the restore would make.
+ */
+int img_lookup_at(int dirfd, const char *rel)
+{
+	if (img_srv < 0) {
+		errno = EACCES;
+		return -1;
+	}
+	return img_srv_call(IMG_SRV_LOOKUP, rel, 0, dirfd);
 }
 
 /* criu's side: answer until the last holder of the other end is gone. */
 void img_serve(int srv, int dfd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] __attribute__((aligned(8)));
 	struct img_srv_req req;
 
 	for (;;) {
@@ -670,7 +691,7 @@ void img_serve(int srv, int dfd)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *ch;
-		int reply, fd = -1, err = 0;
+		int reply, fd = -1, err = 0, xfd = -1;
 		ssize_t n = recvmsg(srv, &mh, MSG_CMSG_CLOEXEC);
 
 		if (n <= 0) {
@@ -682,8 +703,16 @@ void img_serve(int srv, int dfd)
 		if (n != sizeof(req) || !ch || ch->cmsg_type != SCM_RIGHTS)
 			continue;
 		memcpy(&reply, CMSG_DATA(ch), sizeof(int));
+		if (ch->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+			memcpy(&xfd, CMSG_DATA(ch) + sizeof(int), sizeof(int));
 		req.name[sizeof(req.name) - 1] = '\0';
-		if (req.op == IMG_SRV_FILE) {
+		if (req.op == IMG_SRV_LOOKUP) {
+			fd = xfd < 0 ? (errno = EINVAL, -1) :
+			     cr_openat2(xfd, req.name, O_PATH | O_NOFOLLOW | O_CLOEXEC,
+					RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+			if (fd < 0)
+				err = errno;
+		} else if (req.op == IMG_SRV_FILE) {
 			/* a file of the tree's, where the asking process sees it (its root) */
 			struct ucred cr;
 			socklen_t cl = sizeof(cr);
@@ -729,6 +758,8 @@ void img_serve(int srv, int dfd)
 			pr_perror("can't answer an image request");
 		if (fd >= 0)
 			close(fd);
+		if (xfd >= 0)
+			close(xfd);
 		close(reply);
 	}
 }

@@ -159,6 +159,8 @@ int img_accessat(int dfd, const char *name);
 void img_use_server(int fd);
 int img_served(void);
 int img_open_file(const char *path, int flags);
+/* @rel below @dirfd as an O_PATH fd, looked up by criu (its image server): -1 with errno if none. */
+int img_lookup_at(int dirfd, const char *rel);
 /*
  * Pages criu gathered from a chain (its memfd's /proc path), through its
  * image server; the server gives out only the fds allowed before it was

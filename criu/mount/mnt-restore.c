@@ -701,6 +701,13 @@ static int make_mount(MntEntry *m)
 	/* from the parent's own root, never into another mount: where it was at dump */
 	target = cr_openat2(rs.fd[p->id - 1], rel_or_dot(rel), O_PATH | O_NOFOLLOW | O_CLOEXEC,
 			    RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (target < 0 && errno == EACCES && img_served()) {
+		/* a directory on the way the namespace's root can't search (its owner unmapped) */
+		target = img_lookup_at(rs.fd[p->id - 1], rel_or_dot(rel));
+		if (target >= 0)
+			pr_info("mountpoint %s of mount %u: found by criu (a directory on the way is closed to "
+				"the user namespace's root)\n", m->mountpoint, m->id);
+	}
 	if (target < 0) {
 		pr_perror("can't find the mountpoint %s of mount %u in mount %u", m->mountpoint, m->id, p->id);
 		return -1;

@@ -4,7 +4,9 @@
 own, its mount namespace a copy of criu's (not pivoted into a root of its
 own, unlike zdtm's uns flavor), setgroups "deny", the user's supplementary
 group kept. criu's namespace (a private one this script makes) has a tmpfs
-covered by another, so the tree's copy has it covered by a locked mount.
+covered by another, so the tree's copy has it covered by a locked mount,
+and a tmpfs on a directory of root's the tree's root can't search (mode
+0700, as tracefs on /sys/kernel/debug where debugfs is mounted).
 
 Dumped and restored (-d) as root, from a cwd the tree's root can't search
 (as from root's home), then checked: the tree runs, its mounts
@@ -116,6 +118,13 @@ def inner():
         with open(os.path.join(cov, "under"), "w") as f:
             f.write("under\n")
         subprocess.run(["mount", "-t", "tmpfs", "over", cov], check=True)
+        # a mount on a directory the tree's root can't search (root's, mode 0700), as tracefs on
+        # debugfs's /sys/kernel/debug: the restore's walk to its mountpoint was refused (EACCES)
+        closed = os.path.join(tmp, "closed")
+        os.mkdir(closed)
+        os.chmod(closed, 0o700)
+        os.mkdir(os.path.join(closed, "inner"))
+        subprocess.run(["mount", "-t", "tmpfs", "inner", os.path.join(closed, "inner")], check=True)
         os.mkdir(os.path.join(tmp, "ct"))
         os.chmod(os.path.join(tmp, "ct"), 0o777)
         imgs = os.path.join(tmp, "img")
@@ -185,6 +194,7 @@ def inner():
                 pass
         subprocess.run(["umount", "-l", os.path.join(tmp, "cov")], stderr=subprocess.DEVNULL)
         subprocess.run(["umount", "-l", os.path.join(tmp, "cov")], stderr=subprocess.DEVNULL)
+        subprocess.run(["umount", "-l", os.path.join(tmp, "closed", "inner")], stderr=subprocess.DEVNULL)
         if not os.environ.get("KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
         n = len(results)
