@@ -1176,6 +1176,9 @@ struct group {
 	struct gm *m;
 	size_t nr;
 	int cwd;		/* to come back after binding a relative name */
+	char *made_cwd;		/* the topmost directory made for names bound in a cwd removed since */
+	char *gone_cwd;		/* that cwd */
+	struct file_times made_cwd_times;
 	struct hmap by_ino;	/* inode -> member */
 	struct hmap by_name;	/* hash of the name -> member (the first bound to it) */
 	struct hmap by_id;	/* file id -> member (files in flight may be members) */
@@ -1225,6 +1228,10 @@ static void name_path(const ProtobufCBinaryData *name, char *buf)
 }
 
 /* Relative names are resolved in the directory they were bound in. */
+#define DELETED " (deleted)"
+
+static int make_dirs(const char *dir, char **made, struct file_times *times);
+
 static int enter_dir(struct group *g, UnixSkEntry *e)
 {
 	if (!e->dir)
@@ -1234,11 +1241,31 @@ static int enter_dir(struct group *g, UnixSkEntry *e)
 		pr_perror("can't open the current directory");
 		return -1;
 	}
-	if (chdir(e->dir)) {
-		pr_perror("can't enter %s to bind unix socket %lu", e->dir, (unsigned long)e->ino);
-		return -1;
+	if (!chdir(e->dir))
+		return 0;
+	/*
+	 * A relative name bound in a cwd removed since (/proc shows it with
+	 * " (deleted)"): a directory goes only empty, so the name was unlinked
+	 * first, and binding it anywhere and unlinking it again gives it back.
+	 * Its old path serves, made again for the while if it is not there.
+	 */
+	if (errno == ENOENT && strlen(e->dir) > strlen(DELETED) &&
+	    !strcmp(e->dir + strlen(e->dir) - strlen(DELETED), DELETED)) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%.*s", (int)(strlen(e->dir) - strlen(DELETED)), e->dir);
+		if (!chdir(path))
+			return 0;
+		if (errno == ENOENT && !g->made_cwd) {
+			g->gone_cwd = strdup(path);
+			if (!g->gone_cwd || make_dirs(path, &g->made_cwd, &g->made_cwd_times))
+				return -1;
+			if (!chdir(path))
+				return 0;
+		}
 	}
-	return 0;
+	pr_perror("can't enter %s to bind unix socket %lu", e->dir, (unsigned long)e->ino);
+	return -1;
 }
 
 static int leave_dir(struct group *g, UnixSkEntry *e)
@@ -1257,7 +1284,7 @@ static int leave_dir(struct group *g, UnixSkEntry *e)
  * file by unlink_paths(). The times saved are those of the directory that
  * remained, which making and removing the others touch.
  */
-static int make_dirs(struct gm *m, const char *dir)
+static int make_dirs(const char *dir, char **made, struct file_times *times)
 {
 	char top[PATH_MAX], up[PATH_MAX];
 	struct stat st;
@@ -1275,9 +1302,9 @@ static int make_dirs(struct gm *m, const char *dir)
 		memcpy(top, up, sizeof(top));
 	}
 	name_dir(top, up, sizeof(up));
-	times_save(up, &m->dir_times);
-	m->made_dir = strdup(top);
-	if (!m->made_dir) {
+	times_save(up, times);
+	*made = strdup(top);
+	if (!*made) {
 		pr_err("out of memory\n");
 		return -1;
 	}
@@ -1297,26 +1324,26 @@ static int make_dirs(struct gm *m, const char *dir)
 	return 0;
 }
 
-/* The directories make_dirs() made, deepest first. */
-static void remove_made_dirs(struct gm *m, const char *path)
+/* The directories make_dirs() made, up from @deepest. */
+static void remove_made_dirs(const char *deepest, char **made, struct file_times *times)
 {
 	char dir[PATH_MAX], up[PATH_MAX];
 
-	name_dir(path, dir, sizeof(dir));
+	snprintf(dir, sizeof(dir), "%s", deepest);
 	for (;;) {
 		if (rmdir(dir))
 			pr_warn("can't remove %s, made for a unix socket's bind: %s\n", dir, strerror(errno));
-		if (!strcmp(dir, m->made_dir))
+		if (!strcmp(dir, *made))
 			break;
 		name_dir(dir, up, sizeof(up));
 		if (!strcmp(up, dir))
 			break;
 		memcpy(dir, up, sizeof(dir));
 	}
-	name_dir(m->made_dir, up, sizeof(up));
-	times_put_back(up, &m->dir_times);
-	free(m->made_dir);
-	m->made_dir = NULL;
+	name_dir(*made, up, sizeof(up));
+	times_put_back(up, times);
+	free(*made);
+	*made = NULL;
 }
 
 static int bind_member(struct group *g, struct gm *m)
@@ -1349,7 +1376,7 @@ static int bind_member(struct group *g, struct gm *m)
 	/* the file goes and comes again: its directory looks untouched afterwards */
 	name_dir(path, dir, sizeof(dir));
 	times_save(dir, &m->dir_times);
-	if (e->unlinked && lstat(dir, &st) && errno == ENOENT && make_dirs(m, dir))
+	if (e->unlinked && lstat(dir, &st) && errno == ENOENT && make_dirs(dir, &m->made_dir, &m->dir_times))
 		goto out;
 	if (!lstat(path, &st)) {
 		if (S_ISSOCK(st.st_mode) && !e->unlinked) {
@@ -2049,7 +2076,10 @@ static int unlink_paths(struct group *g)
 			ret = -1;
 		}
 		if (g->m[i].made_dir) {
-			remove_made_dirs(&g->m[i], path);
+			char dir[PATH_MAX];
+
+			name_dir(path, dir, sizeof(dir));
+			remove_made_dirs(dir, &g->m[i].made_dir, &g->m[i].dir_times);
 		} else {
 			char dir[PATH_MAX];
 
@@ -2140,8 +2170,14 @@ out:
 		free(g.m[i].aside);
 		free(g.m[i].made_dir);
 	}
-	if (g.cwd >= 0)
+	if (g.cwd >= 0) {
+		if (g.made_cwd && fchdir(g.cwd))
+			pr_perror("can't go back to the previous directory");
 		close(g.cwd);
+	}
+	if (g.made_cwd)
+		remove_made_dirs(g.gone_cwd, &g.made_cwd, &g.made_cwd_times);
+	free(g.gone_cwd);
 	free(g.m);
 	hmap_free(&g.by_ino);
 	hmap_free(&g.by_name);
