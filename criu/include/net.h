@@ -86,6 +86,19 @@ void net_unlock_all(void);
  */
 int net_keeper_socket(int sk, int reuseaddr, const char *who);
 /*
+ * Dump: socket options criu changes for a moment on a socket of the tree's
+ * (a queue read at a peek offset of ours, with SO_PASSCRED on, ...): the
+ * keeper puts @n values (level, name, value as they are now) back should
+ * criu die before net_keeper_sockopts_done(the handle returned). A handle
+ * (> 0), or -1 with a message: the options must not be changed then.
+ */
+struct net_keep_opt {
+	int level, name, val;
+};
+#define NET_KEEP_MAX_OPTS	10
+int net_keeper_sockopts(int sk, const struct net_keep_opt *o, int n, const char *who);
+void net_keeper_sockopts_done(int handle);
+/*
  * The tree is to be killed, @victim (a pid, or 0) first: from its death
  * on, the lock stays for the restore even if criu dies.
  */

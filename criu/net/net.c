@@ -483,7 +483,8 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * covered: criu fails the dump at its next word to it, as for any other
  * failure.
  */
-enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END };
+enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END,
+       KEEP_OPTS, KEEP_OPTS_DONE };
 
 struct keep_msg {
 	int type;
@@ -491,6 +492,9 @@ struct keep_msg {
 	int reuseaddr;		/* KEEP_SOCKET: what to put back after repair mode */
 	int peek_off;
 	char name[64];		/* KEEP_LOCK */
+	int handle;		/* KEEP_OPTS, KEEP_OPTS_DONE */
+	int nr_opts;		/* KEEP_OPTS: options to put back */
+	struct net_keep_opt opts[NET_KEEP_MAX_OPTS];
 };
 
 static struct {
@@ -532,6 +536,11 @@ struct keep_state {
 	int nr_socks;
 	int *helpers;		/* pidfds */
 	int nr_helpers;
+	struct keep_opts {
+		int fd, handle, nr;
+		struct net_keep_opt o[NET_KEEP_MAX_OPTS];
+	} *optsks;		/* sockets whose options criu has changed for the moment */
+	int nr_optsks;
 	int committed;
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
 	int ended;
@@ -577,6 +586,24 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		ns[st->nr_socks++] = (struct keep_sock){ .fd = fd, .reuseaddr = m.reuseaddr, .peek_off = m.peek_off };
 		break;
 	}
+	case KEEP_OPTS: {
+		struct keep_opts *no = realloc(st->optsks, (st->nr_optsks + 1) * sizeof(*no));
+
+		if (fd < 0 || !no || m.nr_opts < 0 || m.nr_opts > NET_KEEP_MAX_OPTS)
+			goto bad;
+		st->optsks = no;
+		no[st->nr_optsks] = (struct keep_opts){ .fd = fd, .handle = m.handle, .nr = m.nr_opts };
+		memcpy(no[st->nr_optsks++].o, m.opts, sizeof(m.opts));
+		break;
+	}
+	case KEEP_OPTS_DONE:
+		for (int i = 0; i < st->nr_optsks; i++)
+			if (st->optsks[i].handle == m.handle) {
+				close(st->optsks[i].fd);
+				st->optsks[i] = st->optsks[--st->nr_optsks];
+				break;
+			}
+		break;
 	case KEEP_HELPER: {
 		int *nh = realloc(st->helpers, (st->nr_helpers + 1) * sizeof(*nh));
 
@@ -633,6 +660,18 @@ static void keep_undo(struct keep_state *st)
 		    setsockopt(k->fd, SOL_SOCKET, SO_PEEK_OFF, &k->peek_off, sizeof(k->peek_off)))
 			pr_err("network lock keeper: %s may be left in repair mode\n", who);
 	}
+	for (int i = 0; i < st->nr_optsks; i++) {
+		struct keep_opts *k = &st->optsks[i];
+
+		/* the values as they were: the task's peeks start at its own offset again, ... */
+		for (int j = 0; j < k->nr; j++)
+			if (setsockopt(k->fd, k->o[j].level, k->o[j].name, &k->o[j].val, sizeof(int)) &&
+			    setsockopt(k->fd, k->o[j].level, k->o[j].name, &k->o[j].val, sizeof(int)))
+				pr_err("network lock keeper: can't put option %d:%d of a socket of the tree's back: %s\n",
+				       k->o[j].level, k->o[j].name, strerror(errno));
+	}
+	if (st->nr_optsks)
+		pr_info("network lock keeper: criu died; the options of %d sockets put back\n", st->nr_optsks);
 	for (int i = 0; i < st->nr_locks; i++)
 		/* quiet: criu may have died before it was made, or after it removed it */
 		if (!do_unlock(st->locks[i].method, st->locks[i].name, st->netns, 1))
@@ -873,6 +912,33 @@ int net_keeper_socket(int sk, int reuseaddr, const char *who)
 	if (keeper_start())
 		return -1;
 	return keep_send(&m, sk);
+}
+
+int net_keeper_sockopts(int sk, const struct net_keep_opt *o, int n, const char *who)
+{
+	static int last_handle;
+	struct keep_msg m = { .type = KEEP_OPTS, .nr_opts = n };
+
+	if (n < 0 || n > NET_KEEP_MAX_OPTS) {
+		pr_err("%s: %d socket options for the keeper, %d at most\n", who, n, NET_KEEP_MAX_OPTS);
+		return -1;
+	}
+	if (keeper_start()) {
+		pr_err("%s: no keeper to put its options back should criu die: not read\n", who);
+		return -1;
+	}
+	m.handle = ++last_handle;
+	memcpy(m.opts, o, n * sizeof(*o));
+	return keep_send(&m, sk) ? -1 : m.handle;
+}
+
+void net_keeper_sockopts_done(int handle)
+{
+	struct keep_msg m = { .type = KEEP_OPTS_DONE, .handle = handle };
+
+	/* one not told keeps a copy of the socket until the end, and puts values back only if criu dies */
+	if (handle > 0 && keeper.ch >= 0)
+		keep_send(&m, -1);
 }
 
 void net_keeper_commit(pid_t victim)

@@ -612,7 +612,7 @@ err:
 static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 {
 	int v6 = e->family == AF_INET6, pk_level = v6 ? SOL_IPV6 : SOL_IP;
-	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1, peek_orig = -1;
+	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1, peek_orig = -1, keep;
 	size_t size = 65536, total = 0;
 	uint8_t *buf = malloc(size);
 	union {
@@ -620,9 +620,21 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 		struct cmsghdr align;
 	} ctl;
 
-	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) || get_int(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig) ||
-	    setsockopt(c->sk, pk_level, pk_opt, &on, sizeof(on))) {
+	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) || get_int(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig)) {
 		pr_perror("can't prepare to read the queue of %s", c->who);
+		free(buf);
+		return -1;
+	}
+	/* should criu die while they are ours, the keeper puts them back (the tree runs on) */
+	{
+		struct net_keep_opt o[] = { { SOL_SOCKET, SO_PEEK_OFF, peek_orig }, { pk_level, pk_opt, pk_orig } };
+
+		keep = net_keeper_sockopts(c->sk, o, ARRAY_SIZE(o), c->who);
+	}
+	if (keep < 0 || setsockopt(c->sk, pk_level, pk_opt, &on, sizeof(on))) {
+		if (keep > 0)
+			pr_perror("can't prepare to read the queue of %s", c->who);
+		net_keeper_sockopts_done(keep);
 		free(buf);
 		return -1;
 	}
@@ -690,6 +702,7 @@ out:
 		pr_perror("can't put the peek offset and packet info option of %s back", c->who);
 		ret = -1;
 	}
+	net_keeper_sockopts_done(keep);
 	free(buf);
 	return ret;
 }

@@ -323,10 +323,8 @@ static int save_peeked(struct file_table *ft, UnixSkEntry *e, uint8_t *buf, size
 static const int quiet_opts[NR_QUIET] = { SO_PASSPIDFD, SO_PASSSEC, SO_TIMESTAMP_OLD, SO_TIMESTAMPNS_OLD,
 					  SO_TIMESTAMP_NEW, SO_TIMESTAMPNS_NEW };
 
-static int quiet_cmsgs(int sk, int *saved)
+static void quiet_read(int sk, int *saved)
 {
-	int off = 0;
-
 	for (int i = 0; i < NR_QUIET; i++) {
 		socklen_t len = sizeof(int);
 
@@ -334,6 +332,13 @@ static int quiet_cmsgs(int sk, int *saved)
 		if (getsockopt(sk, SOL_SOCKET, quiet_opts[i], &saved[i], &len) < 0)
 			saved[i] = -1;
 	}
+}
+
+/* @saved: from quiet_read() */
+static int quiet_cmsgs(int sk, const int *saved)
+{
+	int off = 0;
+
 	for (int i = 0; i < NR_QUIET; i++)
 		if (saved[i] > 0 && setsockopt(sk, SOL_SOCKET, quiet_opts[i], &off, sizeof(off)))
 			return -1;
@@ -350,6 +355,28 @@ static int unquiet_cmsgs(int sk, const int *saved)
 		    setsockopt(sk, SOL_SOCKET, quiet_opts[i], &saved[i], sizeof(int)))
 			ret = -1;
 	return ret;
+}
+
+/*
+ * What the queue's read changes for the moment (the peek offset,
+ * SO_PASSCRED, the options of quiet_cmsgs()), for the keeper to put back
+ * should criu die meanwhile: the tree runs on then, and a peek offset of
+ * ours would make its MSG_PEEK skip messages. A handle, or -1.
+ */
+static int keep_options(pid_t pid, int fd, int sk, const UnixSkEntry *e, const int *quiet)
+{
+	struct net_keep_opt o[2 + NR_QUIET] = {
+		{ SOL_SOCKET, SO_PEEK_OFF, e->peek_off },
+		{ SOL_SOCKET, SO_PASSCRED, e->passcred },
+	};
+	char who[64];
+	int n = 2;
+
+	for (int i = 0; i < NR_QUIET; i++)
+		if (quiet[i] > 0)
+			o[n++] = (struct net_keep_opt){ SOL_SOCKET, quiet_opts[i], quiet[i] };
+	snprintf(who, sizeof(who), "fd %d of %d (unix socket %lu)", fd, pid, (unsigned long)e->ino);
+	return net_keeper_sockopts(sk, o, n, who);
 }
 
 /*
@@ -689,7 +716,7 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 		goto close;
 	/* a stream socket that isn't connected has no queue to read */
 	if (u->type == SOCK_DGRAM || u->state == TCP_ESTABLISHED) {
-		int orig = e->peek_off, quiet[NR_QUIET] = { -1, -1, -1, -1, -1, -1 };
+		int orig = e->peek_off, quiet[NR_QUIET] = { -1, -1, -1, -1, -1, -1 }, keep = 0;
 		int64_t limit;
 
 		ret = queue_limit(pid, fd, sk, e, &limit);
@@ -697,6 +724,12 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 			/* empty: nothing read, nothing changed */
 			hmap_put(&ft->usks->dumping, u->ino, 0);
 			goto done;
+		}
+		if (!ret) {
+			quiet_read(sk, quiet);
+			keep = keep_options(pid, fd, sk, e, quiet);
+			if (keep < 0)
+				ret = -1;
 		}
 		if (!ret && quiet_cmsgs(sk, quiet)) {
 			pr_perror("can't turn the control messages of fd %d of %d off for the moment", fd, pid);
@@ -715,6 +748,7 @@ static int dump_usk(struct file_table *ft, pid_t pid, int fd, const char *info, 
 			pr_perror("can't put SO_PEEK_OFF and SO_PASSCRED of fd %d of %d back", fd, pid);
 			ret = -1;
 		}
+		net_keeper_sockopts_done(keep);
 		hmap_put(&ft->usks->dumping, u->ino, 0);
 		if (ret)
 			goto close;

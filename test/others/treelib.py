@@ -49,6 +49,15 @@ def alive(pid):
         return False
 
 
+def proc_state(pid):
+    """The state letter of @pid (R, S, t, T, Z...), None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
 def tids(pid):
     try:
         return sorted(int(t) for t in os.listdir("/proc/%d/task" % pid))
