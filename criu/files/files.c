@@ -1565,8 +1565,9 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	 * A regular file by path may be a FIFO now, whose open for reading or
 	 * writing alone waits for a peer that never comes: the restore would
 	 * hang instead of saying so. Not waiting, the kind is checked below.
+	 * (An O_PATH open waits for nothing, and its flags can't be changed.)
 	 */
-	if (S_ISREG(r->mode) && !r->has_same_as && !fileobj_is_holder(fe) && !(flags & O_NONBLOCK)) {
+	if (S_ISREG(r->mode) && !r->has_same_as && !fileobj_is_holder(fe) && !(flags & (O_NONBLOCK | O_PATH))) {
 		flags |= O_NONBLOCK;
 		nonblock = true;
 	}
