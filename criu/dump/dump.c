@@ -2596,12 +2596,17 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	 */
 	if (!ns_dump_in_agent())
 		t->st.frozen_time = now_us() - t_frozen;
-	/* the lock stays once the first of them dies, even if we die now (net_keeper_commit()) */
+	/*
+	 * The lock stays once the first of them dies, even if we die now
+	 * (net_keeper_commit()). The init criu outside kills is the one then:
+	 * it dies only if we live to report, and it runs on (its connections
+	 * wanting the keeper's undo) if we die before, whatever we killed.
+	 */
 	{
 		pid_t victim = 0;
 
 		for (int i = 0; i < t->nr && !victim; i++)
-			if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
+			if (!t->p[i].zombie && t->p[i].th && ns_init_left(&t->p[i]) == kill_init)
 				victim = t->p[i].pid;
 		net_keeper_commit(victim);
 	}
@@ -2622,8 +2627,9 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		}
 		release_memory(&t->p[i], pidfd);
 	}
-	/* every process is dying: the keeper may go */
-	net_keeper_end();
+	/* every process is dying: the keeper may go (the init only once criu outside is told: ns_dump_agent_report()) */
+	if (!kill_init)
+		net_keeper_end();
 	/* we trace every thread; a leader's exit comes only after all its threads' */
 	/* children first: a nested pid namespace's init waits in its exit for its namespace to be reaped */
 	for (int i = t->nr - 1; i >= 0; i--)

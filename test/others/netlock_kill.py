@@ -33,10 +33,21 @@ the keeper must not be left to that init. Other helpers of criu's the
 agent had running when it died are (the init sees children it never
 had exit): counted apart as KNOWN, not failures.
 
+--pidns-init: the server is the init of a pid namespace of its own (a
+container of one process), which criu outside kills once the agent says
+the dump is whole: killed before that, the agent leaves the server
+running, which must get its connection back (the keeper waits 10 s for
+the init to die first; the echo waits as long). The server retries a
+recv() or send() that fails (EPERM, repair mode) instead of exiting,
+which would look like a whole dump. --calls sendmsg walks the steps
+around the commit (the keeper's messages, the agent's report). No
+restore (its parent-death signal, from unshare --kill-child, is refused
+by restore -d).
+
 Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
-[--methods nftables,iptables,skip] [--modes R,plain] [--netns | --pidns]
-[--no-restore]; NETLOCK_SEED picks the delays, NETLOCK_LOG=PREFIX keeps
-the dump log of each failure. The last line is
+[--methods nftables,iptables,skip] [--modes R,plain] [--netns | --pidns |
+--pidns-init] [--calls read|sendmsg] [--no-restore]; NETLOCK_SEED picks
+the delays, NETLOCK_LOG=PREFIX keeps the dump log of each failure. The last line is
 "netlock_kill: N passed, M failed".
 """
 
@@ -73,6 +84,29 @@ while True:
     c.sendall(d)
 """
 
+# the init of its own pid namespace: a session of its own there; it outlives a connection in repair mode
+SERVER_INIT = r"""
+import os, socket, sys, time
+os.closerange(3, 65536)
+os.setsid()
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(ls.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = ls.accept()
+ls.close()
+while True:
+    try:
+        d = c.recv(4096)
+        if not d:
+            sys.exit(0)
+        c.sendall(d)
+    except OSError:
+        time.sleep(0.01)
+"""
+
 INIT = r"""
 import os, signal, subprocess, sys, time
 subprocess.Popen(sys.argv[1:], start_new_session=True)
@@ -91,7 +125,9 @@ def children(pid):
 
 def strangers(pair):
     """Processes of criu's newly left in the server's pid namespace (children of its init but the
-    server, which reaps none: those seen before stay)."""
+    server, which reaps none: those seen before stay; with --pidns-init the server's own children)."""
+    if pair.pidns_init:
+        return [p for p in children(pair.pid) if p not in pair.seen]
     if not pair.init:
         return []
     return [p for p in children(pair.init) if p != pair.pid and p not in pair.seen]
@@ -179,8 +215,9 @@ def remove_locks(pair):
 class Pair:
     """The echo server and our connection to it."""
 
-    def __init__(self, work, netns=False, pidns=False):
+    def __init__(self, work, netns=False, pidns=False, pidns_init=False):
         self.work = work
+        self.pidns_init = pidns_init
         self.portfile = os.path.join(work, "port")
         self.sk = None
         self.nsfd = None
@@ -190,6 +227,8 @@ class Pair:
         except FileNotFoundError:
             pass
         cmd = [sys.executable, "-c", SERVER, self.portfile]
+        if pidns_init:
+            cmd = ["unshare", "-p", "-f", "--kill-child", sys.executable, "-c", SERVER_INIT, self.portfile]
         if netns:
             # a namespace of its own, which the dump locks whole
             cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + cmd
@@ -206,6 +245,8 @@ class Pair:
         if pidns and port is not None:
             self.init = children(self.p.pid)[0]
             self.pid = children(self.init)[0]
+        if pidns_init and port is not None:
+            self.pid = children(self.p.pid)[0]
         if port is None:
             self.kill()
             raise SystemExit("the echo server did not start")
@@ -224,8 +265,10 @@ class Pair:
         if self.echo():
             raise SystemExit("the echo server does not echo")
 
-    def echo(self, timeout=2.0):
+    def echo(self, timeout=None):
         """None if the server echoes a new message within @timeout s, else what went wrong."""
+        if timeout is None:
+            timeout = 12.0 if self.pidns_init else 2.0
         self.n += 1
         msg = b"ping %d\n" % self.n
         end = time.time() + timeout
@@ -267,6 +310,8 @@ def main():
     ap.add_argument("--no-restore", action="store_true")
     ap.add_argument("--netns", action="store_true", help="the server in a network namespace of its own")
     ap.add_argument("--pidns", action="store_true", help="the server in a pid namespace of its own")
+    ap.add_argument("--pidns-init", action="store_true", help="the server the init of a pid namespace")
+    ap.add_argument("--calls", default="read", help="the calls the walk kills criu at (CRIU_FAULT_CALLS)")
     args = ap.parse_args()
     if os.geteuid():
         raise SystemExit("run as root")
@@ -276,7 +321,7 @@ def main():
     passed = failed = known = 0
     pair = None
     try:
-        pair = Pair(work, args.netns, args.pidns)
+        pair = Pair(work, args.netns, args.pidns, args.pidns_init)
 
         def one(what, method, mode, env=None, kill_after=None):
             """A dump killed; the pair must still talk, and no lock be left."""
@@ -294,7 +339,7 @@ def main():
                     passed += 1
                 remove_locks(pair)
                 pair.kill()
-                pair = Pair(work, args.netns, args.pidns)
+                pair = Pair(work, args.netns, args.pidns, args.pidns_init)
                 return rc
             # the tree is let go: wait until the server is no longer stopped or traced
             end = time.time() + 5
@@ -313,7 +358,7 @@ def main():
                     print("FAIL %s (criu exit %s): killed as it ended the tree, the lock is gone" % (what, rc))
                 remove_locks(pair)
                 pair.kill()
-                pair = Pair(work, args.netns, args.pidns)
+                pair = Pair(work, args.netns, args.pidns, args.pidns_init)
                 return rc
             why = pair.echo()
             # criu's keeper removes them once criu is gone, a moment after it took the connection out of repair
@@ -341,28 +386,35 @@ def main():
                 remove_locks(pair)
                 if why is not None:
                     pair.kill()
-                    pair = Pair(work, args.netns, args.pidns)
+                    pair = Pair(work, args.netns, args.pidns, args.pidns_init)
+            # left to the server itself, they would be dumped with it next time
+            if pair.pidns_init and pair.seen:
+                pair.kill()
+                pair = Pair(work, args.netns, args.pidns, args.pidns_init)
             return rc
 
         methods = args.methods.split(",")
         modes = args.modes.split(",")
-        steps = treelib.fault_steps(pair.pid, work, args=["--tcp-established"])
+        steps = treelib.fault_steps(pair.pid, work, calls=args.calls, args=["--tcp-established"])
         if not steps:
-            print("FAIL can't count the read steps of a dump (CRIU_FAULT=count)")
+            print("FAIL can't count the %s steps of a dump (CRIU_FAULT=count)" % args.calls)
             failed += 1
-        print("netlock_kill: %d read steps in a dump" % steps)
+        print("netlock_kill: %d %s steps in a dump -R" % (steps, args.calls))
         sys.stdout.flush()
         rnd = random.Random(int(os.environ.get("NETLOCK_SEED", "1")))
         for method in methods:
             for mode in modes:
-                for n in range(1 + rnd.randrange(args.stride), steps + 1, args.stride):
-                    one("killed at read step %d" % n, method, mode,
-                        {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": "read", "CRIU_FAULT_KILL": "1"})
+                # a plain dump has steps of its own after the last of dump -R's (the commit, the kills)
+                for n in range(1 + rnd.randrange(args.stride), steps + 1 + (3 if mode == "plain" else 0),
+                               args.stride):
+                    one("killed at %s step %d" % (args.calls, n), method, mode,
+                        {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": args.calls, "CRIU_FAULT_KILL": "1"})
                 for i in range(args.tries):
                     delay = rnd.uniform(0.005, 0.09)
                     one("killed after %.1f ms" % (delay * 1000), method, mode, kill_after=delay)
         # restored, its namespace is a new one, and our end stays in the old one
-        if not args.no_restore and not args.netns:
+        # (and unshare --kill-child gives the init a parent-death signal, which restore -d refuses)
+        if not args.no_restore and not args.netns and not args.pidns_init:
             for method in methods:
                 shutil.rmtree(img, ignore_errors=True)
                 os.mkdir(img)
@@ -389,7 +441,7 @@ def main():
                                             "; left: " + ", ".join(left) if left else ""))
                     remove_locks(pair)
                     pair.kill()
-                    pair = Pair(work, args.netns, args.pidns)
+                    pair = Pair(work, args.netns, args.pidns, args.pidns_init)
     finally:
         if pair:
             remove_locks(pair)
