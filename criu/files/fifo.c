@@ -133,10 +133,15 @@ static int open_fifo(struct fd_rst *c, FileEntry *fe)
 		pr_err("file %u: a bad FIFO record\n", fe->id);
 		return -1;
 	}
+	/*
+	 * O_ASYNC comes with the owner (restore_fown(), at the fd's final
+	 * number): an open with it shows it without arming the FIFO's fasync,
+	 * and F_SETFL can't arm it then (only a change of the flag does).
+	 */
 	if (f->unlinked) {
 		/* the keeper is read-write: no open blocks for the other end */
-		fd = fileobj_reopen(c->rf, fe->id, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK);
-		if (fd >= 0 && fcntl(fd, F_SETFL, f->flags & ~O_ACCMODE)) {
+		fd = fileobj_reopen(c->rf, fe->id, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_ASYNC)) | O_NONBLOCK);
+		if (fd >= 0 && fcntl(fd, F_SETFL, f->flags & ~(O_ACCMODE | O_ASYNC))) {
 			pr_perror("can't give the unlinked FIFO %s its flags", f->path);
 			close(fd);
 			return -1;
@@ -148,8 +153,8 @@ static int open_fifo(struct fd_rst *c, FileEntry *fe)
 		pr_perror("can't open the FIFO %s", f->path);
 		goto out;
 	}
-	fd = open(f->path, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || fcntl(fd, F_SETFL, f->flags & ~O_ACCMODE)) {
+	fd = open(f->path, (f->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_ASYNC)) | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fcntl(fd, F_SETFL, f->flags & ~(O_ACCMODE | O_ASYNC))) {
 		pr_perror("can't open the FIFO %s as it was", f->path);
 		goto fail;
 	}

@@ -894,7 +894,8 @@ static int open_current(struct rst_files *rf, const TtyEntry *te)
 		pr_perror("can't open %s", m->tty->info->slave_path);
 		return -1;
 	}
-	fd = open("/dev/tty", (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+	/* O_ASYNC comes with the owner (restore_fown()): opened with it, the tty's fasync is never armed */
+	fd = open("/dev/tty", (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_ASYNC)) | O_NOCTTY | O_CLOEXEC);
 	close(keep);
 	if (fd < 0) {
 		pr_perror("can't open /dev/tty of pts %u", te->index);
@@ -942,14 +943,15 @@ static int open_tty(struct fd_rst *c, FileEntry *fe)
 	if (te->path && strcmp(te->path, m->tty->info->slave_path)) {
 		struct stat st;
 
-		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+		fd = open(te->path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_ASYNC)) | O_NOCTTY | O_CLOEXEC);
 		if (fd >= 0 && (fstat(fd, &st) || st.st_rdev != pts_dev(te->index))) {
 			close(fd);
 			fd = -1;
 		}
 	}
 	if (fd < 0)
-		fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+		fd = open(m->tty->info->slave_path, (te->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_ASYNC)) | O_NOCTTY |
+			  O_CLOEXEC);
 	if (fd < 0 || (m->tty->info->excl_slave && ioctl(fd, TIOCEXCL))) {
 		pr_perror("can't open the slave of pts %u", te->index);
 		if (fd >= 0)
