@@ -1553,9 +1553,8 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 	/* files criu opens for itself (mappings, the exe) leave the file's atime alone */
 	if (flags >= 0 && S_ISREG(r->mode))
 		flags |= O_NOATIME;
-	/* O_ASYNC comes with the owner (restore_fown()): opened with it, a device's fasync is never armed */
 	if (flags < 0)
-		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_ASYNC);
+		flags = r->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC);
 	/* an O_TMPFILE file is opened again as the file it now is */
 	if (S_ISREG(r->mode) && (flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_TMPFILE;
