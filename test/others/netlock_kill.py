@@ -394,6 +394,18 @@ def restore_kills(args, work, img, rnd):
     return passed, failed
 
 
+def print_log_tail(path, n=25):
+    """What a failure's dump log says last, and what the keeper said (it logs there too)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    keeper = [ln for ln in lines[:-n] if "keeper" in ln]
+    for ln in keeper[-5:] + lines[-n:]:
+        print("    " + ln)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--stride", type=int, default=1)
@@ -457,6 +469,7 @@ def main():
                 else:
                     failed += 1
                     print("FAIL %s (criu exit %s): killed as it ended the tree, the lock is gone" % (what, rc))
+                    print_log_tail(os.path.join(img, "dump.log"))
                 remove_locks(pair)
                 pair.kill()
                 pair = Pair(work, args.netns, args.pidns)
