@@ -308,8 +308,8 @@ def restore_kills(args, work, img, rnd):
         if r.rc != 0 or treelib.alive(pair.pid) or not locks_left(pair):
             raise SystemExit("FAIL the dump of the server (%s) failed: %s" % (method, r.brief()))
 
-    def restore(env=None, kill_after=None):
-        cmd = [treelib.CRIU, "restore", "-d", "--tcp-established", "-D", img, "-o", "restore.log", "-v4"]
+    def restore(env=None, kill_after=None, log="restore.log"):
+        cmd = [treelib.CRIU, "restore", "-d", "--tcp-established", "-D", img, "-o", log, "-v4"]
         e = dict(os.environ)
         e.update(env or {})
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -340,7 +340,7 @@ def restore_kills(args, work, img, rnd):
             if keepers:
                 why = "criu's keeper did not end: %s" % keepers
             else:
-                rc2, err = restore()
+                rc2, err = restore(log="restore-again.log")
                 why = None if rc2 == 0 else "the next restore failed: %s" % err.strip().splitlines()[-1:]
         else:
             why = None
@@ -353,6 +353,7 @@ def restore_kills(args, work, img, rnd):
             print("FAIL %s (criu exit %s, %s): %s%s" % (what, rc, "the tree ran" if committed else "the tree died",
                                                        why or "the connection works",
                                                        "; left: " + ", ".join(left) if left else ""))
+            print_log_tail(os.path.join(img, "restore.log"))
             sys.stdout.flush()
             if os.environ.get("NETLOCK_LOG"):
                 shutil.copy(os.path.join(img, "restore.log"), "%s.%d.log" % (os.environ["NETLOCK_LOG"], failed))
