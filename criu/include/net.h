@@ -139,5 +139,8 @@ int net_restore_unlock(void);
  * copies of their fds) and give it back SO_REUSEADDR.
  */
 int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr);
+/* After the commit (the keeper goes), or after a failed restore killed its tree (it locks again). */
+void net_restore_commit(void);
+void net_restore_abort(void);
 
 #endif

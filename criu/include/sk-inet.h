@@ -64,8 +64,6 @@ void inet_dump_fini(int keep);
 
 /* Restore: a TCP connection left in repair mode for net_restore_finish(). */
 int inet_in_repair(const FileEntry *fe);
-/* Take it out of repair mode through fd @fd of @pid. */
-int inet_repair_off(pid_t pid, int fd, const FileEntry *fe);
 /* Take socket @sk of file @fe out of repair mode before it goes in flight on a unix socket. */
 int inet_inflight_repair_off(int sk, const FileEntry *fe);
 

@@ -5,7 +5,8 @@
  * those criu sends itself (marked NET_LOCK_MARK). Taken by the dump before
  * the connections are read, kept while the tree is away, dropped by the
  * restore once every task is back (or by the dump if it fails, or by the
- * dump's keeper if criu dies before the tree: see below).
+ * dump's keeper if criu dies before the tree: see below). A restore's
+ * keeper puts it back if criu dies between the unlock and the commit.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -425,6 +426,45 @@ static int do_lock(int method, const char *name, const struct net_lock_conn *c, 
 	return ret;
 }
 
+/* iptables: is chain @name in the filter table of IPv4 (@v6 0) or IPv6? */
+static int ipt_chain_exists(const char *name, int v6, int nsfd)
+{
+	char *argv[] = { v6 ? "ip6tables" : "iptables", "-w", "-S", (char *)name, NULL };
+
+	return !run_batch(argv, NULL, 1, nsfd);
+}
+
+/*
+ * The lock @name where it is not: 0 if it was all in place, 1 if some
+ * was made, -1 on an error. An iptables lock is two chains, made and
+ * removed by two runs (IPv4, IPv6): a criu killed between them left one.
+ */
+static int lock_missing(int method, const char *name, const struct net_lock_conn *c, size_t n, int whole, int nsfd)
+{
+	int made = 0;
+
+	if (method == NET_LOCK_NFTABLES) {
+		if (lock_exists(method, name, nsfd))
+			return 0;
+		return do_lock(method, name, c, n, whole, nsfd) ? -1 : 1;
+	}
+	for (int v6 = 0; v6 < 2; v6++) {
+		char *argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "-w", "--noflush", NULL };
+		char *batch;
+		int ret;
+
+		if (ipt_chain_exists(name, v6, nsfd))
+			continue;
+		batch = ipt_lock_batch(name, c, n, v6, whole);
+		ret = batch ? run_batch(argv, batch, 0, nsfd) : -1;
+		free(batch);
+		if (ret)
+			return -1;
+		made = 1;
+	}
+	return made;
+}
+
 static int do_unlock(int method, const char *name, int nsfd, int quiet)
 {
 	char del[256];
@@ -440,8 +480,13 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
 	{
 		char *v4[] = { "iptables-restore", "-w", "--noflush", NULL };
 		char *v6[] = { "ip6tables-restore", "-w", "--noflush", NULL };
-		int r4 = run_batch(v4, del, quiet, nsfd), r6 = run_batch(v6, del, quiet, nsfd);
+		int r4 = run_batch(v4, del, 1, nsfd), r6 = run_batch(v6, del, 1, nsfd);
 
+		/* a family's chain that is gone is unlocked (see lock_missing()); again, to say why, if it is not */
+		if (r4 && ipt_chain_exists(name, 0, nsfd))
+			r4 = run_batch(v4, del, quiet, nsfd);
+		if (r6 && ipt_chain_exists(name, 1, nsfd))
+			r6 = run_batch(v6, del, quiet, nsfd);
 		return r4 || r6 ? -1 : 0;
 	}
 }
@@ -484,7 +529,7 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * failure.
  */
 enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END,
-       KEEP_OPTS, KEEP_OPTS_DONE };
+       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE };
 
 struct keep_msg {
 	int type;
@@ -542,6 +587,7 @@ struct keep_state {
 	} *optsks;		/* sockets whose options criu has changed for the moment */
 	int nr_optsks;
 	int committed;
+	int restore;		/* KEEP_RESTORE: a restore's, which locks again (keep_relock()) */
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
 	int ended;
 	int criu;		/* criu's pidfd, to watch */
@@ -622,6 +668,9 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		else
 			st->netns = fd;
 		break;
+	case KEEP_RESTORE:
+		st->restore = 1;
+		break;
 	case KEEP_COMMIT:
 		st->committed = 1;
 		st->victim = fd;
@@ -678,6 +727,36 @@ static void keep_undo(struct keep_state *st)
 			pr_info("network lock keeper: criu died; the lock %s is removed\n", st->locks[i].name);
 	pr_info("network lock keeper: criu died; %d connections out of repair mode, the locks gone\n",
 		st->nr_socks);
+}
+
+static int relock(int nsfd);
+
+/*
+ * A restore's keeper (net_restore_finish()): criu died, or failed, after
+ * the unlock and before its commit, and the tree dies with it. Its
+ * connections live on in our copies: back into repair mode, so that
+ * their close sends nothing, then the lock again, as a killed restore
+ * leaves it before its unlock, for the next restore of the images.
+ */
+static void keep_relock(struct keep_state *st)
+{
+	int on = 1;
+
+	for (int i = 0; i < st->nr_helpers; i++) {
+		struct pollfd p = { .fd = st->helpers[i], .events = POLLIN };
+
+		if (poll(&p, 1, 10000) != 1)
+			pr_warn("network lock keeper: an nft/iptables run of criu's is not over in 10 s\n");
+	}
+	for (int i = 0; i < st->nr_socks; i++)
+		if (setsockopt(st->socks[i].fd, SOL_TCP, TCP_REPAIR, &on, sizeof(on)))
+			pr_perror("network lock keeper: can't put connection #%d back into repair mode", i);
+	if (relock(st->netns))
+		pr_err("network lock keeper: the lock of the images is gone; remove nothing, restore again soon\n");
+	for (int i = 0; i < st->nr_socks; i++)
+		close(st->socks[i].fd);
+	pr_info("network lock keeper: the restore ended before its commit; %d connections closed in repair mode, "
+		"the lock kept\n", st->nr_socks);
 }
 
 /*
@@ -756,7 +835,10 @@ static void keeper_main(int ch, int pidfd)
 			;
 		if (st.ended || (st.committed && keep_tree_dies(&st)))
 			_exit(0);
-		keep_undo(&st);
+		if (st.restore)
+			keep_relock(&st);
+		else
+			keep_undo(&st);
 		_exit(0);
 	}
 }
@@ -1101,6 +1183,9 @@ static struct {
 	int locked, method;
 	int nsfd;		/* where it is: the tree's network namespace (-1: criu's) */
 	char name[64];
+	struct net_lock_conn *conns;	/* what it locks, for the keeper to lock again */
+	size_t nr_conns;
+	int whole;
 } rst_lock;
 
 enum { LOCK_ONLY_NFT = 1, LOCK_NEW_NS = 2 };
@@ -1129,16 +1214,6 @@ static int restore_lock(int dfd, int nsfd, int how)
 		ret = 0;
 		goto free;
 	}
-	rst_lock.method = method;
-	rst_lock.nsfd = nsfd;
-	strcpy(rst_lock.name, e->name);
-	rst_lock.locked = 1;
-	/* a namespace criu just made has none (asking would run the tool once more) */
-	if (!(how & LOCK_NEW_NS) && lock_exists(method, e->name, nsfd)) {
-		pr_info("the network lock %s is still in place\n", e->name);
-		ret = 0;
-		goto free;
-	}
 	c = calloc(e->n_conns + 1, sizeof(*c));
 	if (!c)
 		goto free;
@@ -1157,13 +1232,32 @@ static int restore_lock(int dfd, int nsfd, int how)
 		c[i].sport = nc->src_port;
 		c[i].dport = nc->dst_port;
 	}
-	/* the lock is gone (another boot or host): nothing may reach the connections before they are whole */
-	ret = do_lock(method, e->name, c, e->n_conns, e->has_whole && e->whole, nsfd);
-	if (ret) {
+	rst_lock.method = method;
+	rst_lock.nsfd = nsfd;
+	strcpy(rst_lock.name, e->name);
+	free(rst_lock.conns);
+	rst_lock.conns = c;
+	rst_lock.nr_conns = e->n_conns;
+	rst_lock.whole = e->has_whole && e->whole;
+	c = NULL;
+	rst_lock.locked = 1;
+	/*
+	 * The lock is gone (another boot or host), or part of it (iptables):
+	 * nothing may reach the connections before they are whole. A
+	 * namespace criu just made has none (asking would run the tool once more).
+	 */
+	if (how & LOCK_NEW_NS)
+		ret = do_lock(method, e->name, rst_lock.conns, rst_lock.nr_conns, rst_lock.whole, nsfd) ? -1 : 1;
+	else
+		ret = lock_missing(method, e->name, rst_lock.conns, rst_lock.nr_conns, rst_lock.whole, nsfd);
+	if (ret == 0) {
+		pr_info("the network lock %s is still in place\n", e->name);
+	} else if (ret < 0) {
 		rst_lock.locked = 0;
 		pr_err("can't lock the network again for the restore\n");
 	} else {
 		pr_info("network locked again with %s (%s)\n", method_name(method), e->name);
+		ret = 0;
 	}
 free:
 	free(c);
@@ -1207,8 +1301,59 @@ int net_restore_unlock(void)
 	return 0;
 }
 
+/* In a restore's keeper (criu's memory as it forked it): the images' lock again, unless it is there. */
+static int relock(int nsfd)
+{
+	int r = rst_lock.name[0] ? lock_missing(rst_lock.method, rst_lock.name, rst_lock.conns, rst_lock.nr_conns,
+						 rst_lock.whole, nsfd) : 0;
+
+	if (r > 0)
+		pr_info("network lock keeper: %s is in place again\n", rst_lock.name);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * The keeper, for a restore about to unlock: it gets a copy of each
+ * connection, so that they outlive the tree should criu die (or fail)
+ * before its commit and the tree with it (EXITKILL). It puts them back
+ * into repair mode and locks again (keep_relock()): a connection the
+ * tree took along unlocked would have sent its peer a FIN or a reset,
+ * and a peer that sent to it after would get a reset, which no restore
+ * undoes. What the kernel acknowledged for it between the unlock and the
+ * kill is lost: the window is kept short (finish_restore()).
+ */
+static int rst_keeper_start(const int *sks, int n)
+{
+	struct keep_msg m = { .type = KEEP_RESTORE, .method = rst_lock.method };
+
+	if (keeper_start())
+		return -1;
+	snprintf(m.name, sizeof(m.name), "%s", rst_lock.name);
+	if (keep_send(&m, -1))
+		return -1;
+	if (rst_lock.nsfd >= 0) {
+		struct keep_msg ns = { .type = KEEP_NETNS };
+
+		if (keep_send(&ns, rst_lock.nsfd))
+			return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct keep_msg k = { .type = KEEP_SOCKET };
+
+		if (keep_send(&k, sks[i]))
+			return -1;
+	}
+	return 0;
+}
+
 int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 {
+	struct rst_conn {
+		int sk;
+		const FileEntry *fe;
+		char who[96];
+	} *conns = NULL;
+	int nr_conns = 0, *sks = NULL;
 	uint8_t *done = NULL;
 	uint32_t max_id = 0;
 	int ret = -1, any = 0;
@@ -1220,14 +1365,12 @@ int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 		    rf->fe[i]->type == FILE_TYPE__FT_TUN)
 			any = 1;
 	}
-	/* the peers may talk again: the window probes of repair-off must reach them */
-	if (net_restore_unlock())
-		return -1;
 	if (!any)
-		return 0;
+		return net_restore_unlock();
 	done = calloc(max_id + 1, 1);
 	if (!done)
 		return -1;
+	/* each connection's socket first: from the unlock to the commit, nothing but what must be */
 	for (int i = 0; i < nr; i++) {
 		struct cr_img *img = open_image_at(dfd, CR_FD_FDINFO, O_RDONLY, pids[i]);
 		void *msg;
@@ -1240,9 +1383,23 @@ int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 			FileEntry *fe = fd->id <= max_id && !done[fd->id] ? find_file(rf, fd->id) : NULL;
 
 			if (fe && fe->type == FILE_TYPE__FT_INETSK && inet_in_repair(fe)) {
+				struct rst_conn *nc = realloc(conns, (nr_conns + 1) * sizeof(*nc));
+
 				done[fd->id] = 1;
-				r = inet_repair_off(pids[i], fd->fd, fe);
+				r = -1;
+				if (nc) {
+					conns = nc;
+					nc[nr_conns].fe = fe;
+					nc[nr_conns].sk = task_fd(pids[i], fd->fd);
+					snprintf(nc[nr_conns].who, sizeof(nc->who), "fd %d of %d (TCP socket %lu)", fd->fd,
+						 pids[i], (unsigned long)fe->isk->ino);
+					if (nc[nr_conns].sk >= 0) {
+						nr_conns++;
+						r = 0;
+					}
+				}
 			} else if (fe && fe->type == FILE_TYPE__FT_TUN) {
+				/* not the lock's: before it goes */
 				done[fd->id] = 1;
 				r = tun_restore_persist(pids[i], fd->fd, fe);
 			}
@@ -1254,8 +1411,50 @@ int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr)
 		if (r < 0)
 			goto out;
 	}
+	sks = calloc(nr_conns + 1, sizeof(*sks));
+	if (!sks)
+		goto out;
+	for (int i = 0; i < nr_conns; i++)
+		sks[i] = conns[i].sk;
+	if (rst_lock.locked && nr_conns && rst_keeper_start(sks, nr_conns)) {
+		pr_err("no keeper for the network lock should the restore die after the unlock: not unlocked\n");
+		goto out;
+	}
+	/* the peers may talk again: the window probes of repair-off must reach them */
+	if (net_restore_unlock())
+		goto out;
+	for (int i = 0; i < nr_conns; i++)
+		if (tcp_repair_off(conns[i].sk, conns[i].fe->isk->opts && conns[i].fe->isk->opts->reuseaddr, 1,
+				   conns[i].who))
+			goto out;
 	ret = 0;
 out:
+	for (int i = 0; i < nr_conns; i++)
+		close(conns[i].sk);
+	free(conns);
+	free(sks);
 	free(done);
 	return ret;
+}
+
+/* The tree is committed: it runs on whatever becomes of criu, and the restore's keeper goes. */
+void net_restore_commit(void)
+{
+	net_keeper_end();
+}
+
+/*
+ * The restore failed, its tree killed: a keeper of its, if any, puts the
+ * connections back into repair mode and locks again, as if criu had died.
+ */
+void net_restore_abort(void)
+{
+	int status;
+
+	if (keeper.ch < 0)
+		return;
+	close(keeper.ch);
+	keeper.ch = -1;
+	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
+		;
 }

@@ -1824,20 +1824,6 @@ int inet_in_repair(const FileEntry *fe)
 	return fe->isk && fe->isk->stream && !fe->isk->closed && !opts.tcp_close;
 }
 
-int inet_repair_off(pid_t pid, int fd, const FileEntry *fe)
-{
-	char who[96];
-	int sk = task_fd(pid, fd), ret;
-
-	snprintf(who, sizeof(who), "fd %d of %d (%s socket %lu)", fd, pid, kind_name(fe->isk),
-		 (unsigned long)fe->isk->ino);
-	if (sk < 0)
-		return -1;
-	ret = tcp_repair_off(sk, fe->isk->opts && fe->isk->opts->reuseaddr, 1, who);
-	close(sk);
-	return ret;
-}
-
 /*
  * A connection in flight on a unix socket (SCM_RIGHTS) leaves criu's reach
  * once it is queued: it comes out of repair mode now, still behind the lock,

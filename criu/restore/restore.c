@@ -426,11 +426,9 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/*
 	 * The memfd seals that would have refused the tasks' writable mappings
 	 * (memfd.c); the events the restore's own opens queued on inotify and
-	 * fanotify fds go (fsnotify.c); every task back, the network lock goes, then the TCP
-	 * connections leave repair mode.
+	 * fanotify fds go (fsnotify.c).
 	 */
-	if (memfd_seal_late(&tr->files) || with_file_tasks(tr, fsnotify_drain) || ipc_sysv_restore_finish(tr->t[0].pid) ||
-	    with_file_tasks(tr, net_restore_finish))
+	if (memfd_seal_late(&tr->files) || with_file_tasks(tr, fsnotify_drain) || ipc_sysv_restore_finish(tr->t[0].pid))
 		return -1;
 	/* threads into their cgroups, then the limits, with every task in place */
 	for (int i = 0; i < tr->nr; i++)
@@ -440,15 +438,30 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	if (cgroup_restore_finish())
 		return -1;
 	/* the tree is whole and still held: the caller's last say before it runs */
-	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1) ||
-	    run_hook(HOOK_NETWORK_UNLOCK, 0, -1) || run_hook(HOOK_PRE_RESUME, 0, -1))
+	if (tty_orphan_notify() || run_hook(HOOK_POST_RESTORE, ns_host_pid(tr->t[0].pid), -1))
 		return -1;
 	/* frozen cgroups freeze again while their tasks are still ours (they stay frozen once let go) */
 	if (cgroup_restore_freezer())
 		return -1;
 	if (check_interrupted() || jobctl_take(tr->inv, tr->t[0].pid))
 		return -1;
-	/* nothing of ours forks in the tree's pid namespace any more: its next pid is as it was */
+	/*
+	 * The network lock goes, then the TCP connections leave repair mode
+	 * (their window probes must reach the peers), then the caller's
+	 * network-unlock and pre-resume hooks: the last things before the
+	 * commit. A criu that dies from the unlock on takes the tree along
+	 * (EXITKILL), and would take the lock too: the connections would
+	 * close as any do, and their peers reset them, which no restore of
+	 * the images undoes. So a keeper holds them meanwhile and locks again
+	 * (net_restore_finish()); what the kernel acknowledged for them in
+	 * between is lost: nothing that may take long (cgroups, post-restore,
+	 * the freezer, the terminal) comes after the unlock. Frozen tasks
+	 * are no matter: their sockets are reached through pidfd_getfd().
+	 */
+	if (with_file_tasks(tr, net_restore_finish) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
+	    run_hook(HOOK_PRE_RESUME, 0, -1))
+		return -1;
+	/* nothing of ours (nft, hooks, the keeper) forks in the tree's pid namespace any more: its next pid as it was */
 	if (ns_restore_pid_finish())
 		return -1;
 	/*
@@ -464,6 +477,7 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 		}
 	if (reaper_commit())
 		return -1;
+	net_restore_commit();
 	/*
 	 * A task that was stopped (its restorer stopped it again) goes back
 	 * into its group stop. Those go first: a task let go before them
@@ -626,6 +640,8 @@ kill:
 	for (int i = tr->nr - 1; i >= 0; i--)
 		if (all_ours || traced_by_us(tr->t[i].pid))
 			kill(tr->t[i].pid, SIGKILL);
+	/* past the unlock, the connections go back into repair mode and the lock comes back */
+	net_restore_abort();
 	/* the root, traced yet or not, if it is still our child */
 	if (!opts.restore_sibling && status_field_is(pid, "\nPPid:", getpid()))
 		kill(pid, SIGKILL);

@@ -44,10 +44,24 @@ around the commit (the keeper's messages, the agent's report). No
 restore (its parent-death signal, from unshare --kill-child, is refused
 by restore -d).
 
+--restore-kills: the restore side instead. The server is dumped whole
+(its lock kept for the restore), then `criu restore --tcp-established`
+is killed: at each of the last --last steps of a restore that count
+(CRIU_FAULT=N CRIU_FAULT_CALLS=fork,waitpid,setsockopt,write,sendmsg
+CRIU_FAULT_KILL=1: the end of a restore, where the connections are
+taken out of repair mode, the lock goes and the tree is committed), by
+--stride, and --tries times after a random delay. Killed before its
+commit, the tree dies with criu: the next restore of the same images
+must bring back a connection that works (the peer was not reset, the
+lock was kept or put back by criu's keeper). Killed after it, the tree
+runs: the connection must work. No lock may be left either way; the
+server is dumped again for the next try.
+
 Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
 [--methods nftables,iptables,skip] [--modes R,plain] [--netns | --pidns |
---pidns-init] [--calls read|sendmsg] [--no-restore]; NETLOCK_SEED picks
-the delays, NETLOCK_LOG=PREFIX keeps the dump log of each failure. The last line is
+--pidns-init] [--calls read|sendmsg] [--no-restore] [--restore-kills
+[--last N]]; NETLOCK_SEED picks the delays, NETLOCK_LOG=PREFIX keeps the
+dump log of each failure. The last line is
 "netlock_kill: N passed, M failed".
 """
 
@@ -56,6 +70,7 @@ import ctypes
 import os
 import random
 import re
+import signal
 import shutil
 import socket
 import subprocess
@@ -301,6 +316,129 @@ class Pair:
         treelib.kill_all([self.pid, self.p.pid] + ([self.init] if self.init else []))
 
 
+RESTORE_CALLS = "fork,waitpid,setsockopt,write,sendmsg"
+
+
+def keepers_left(timeout):
+    """Wait for criu's keepers (our children once criu is gone) to end; those still there after @timeout s."""
+    end = time.time() + timeout
+    while True:
+        reap()
+        left = []
+        for d in os.listdir("/proc"):
+            if d.isdigit() and comm(int(d)) == "criu-netlock":
+                try:
+                    with open("/proc/%s/status" % d) as f:
+                        if "\nPPid:\t%d\n" % os.getpid() in f.read():
+                            left.append(int(d))
+                except FileNotFoundError:
+                    pass
+        if not left or time.time() >= end:
+            return left
+        time.sleep(0.01)
+
+
+def restore_kills(args, work, img, rnd):
+    """Kill `criu restore` at the end of a restore's steps and at random instants: see --restore-kills."""
+    passed = failed = 0
+    pair = None
+
+    def dump(method):
+        shutil.rmtree(img, ignore_errors=True)
+        os.mkdir(img)
+        r = criu("dump", "--tcp-established", "--network-lock", method, "-t", pair.pid, "-D", img, "-o",
+                 "dump.log", "-v4")
+        reap()
+        if r.rc != 0 or treelib.alive(pair.pid) or not locks_left(pair):
+            raise SystemExit("FAIL the dump of the server (%s) failed: %s" % (method, r.brief()))
+
+    def restore(env=None, kill_after=None, log="restore.log"):
+        cmd = [treelib.CRIU, "restore", "-d", "--tcp-established", "-D", img, "-o", log, "-v4"]
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, env=e, start_new_session=True)
+        if kill_after is not None:
+            time.sleep(kill_after)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            _, err = p.communicate()
+        reap()
+        return p.returncode, err
+
+    def one(what, method, env=None, kill_after=None):
+        nonlocal passed, failed, pair
+        what = "%s, restore %s" % (method, what)
+        rc, _ = restore(env, kill_after)
+        # the restore's reaper kills a tree that was not committed: at once
+        time.sleep(0.05)
+        keepers = keepers_left(10)
+        committed = treelib.alive(pair.pid)
+        if not committed:
+            if keepers:
+                why = "criu's keeper did not end: %s" % keepers
+            else:
+                rc2, err = restore(log="restore-again.log")
+                why = None if rc2 == 0 else "the next restore failed: %s" % err.strip().splitlines()[-1:]
+        else:
+            why = None
+        why = why or pair.echo()
+        left = locks_left(pair)
+        if why is None and not left:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL %s (criu exit %s, %s): %s%s" % (what, rc, "the tree ran" if committed else "the tree died",
+                                                       why or "the connection works",
+                                                       "; left: " + ", ".join(left) if left else ""))
+            print_log_tail(os.path.join(img, "restore.log"))
+            sys.stdout.flush()
+            if os.environ.get("NETLOCK_LOG"):
+                shutil.copy(os.path.join(img, "restore.log"), "%s.%d.log" % (os.environ["NETLOCK_LOG"], failed))
+        if why is not None or not treelib.alive(pair.pid):
+            # a new server, dumped whole
+            remove_locks(pair)
+            pair.kill()
+            pair = Pair(work)
+        dump(method)
+
+    try:
+        for method in args.methods.split(","):
+            pair = Pair(work)
+            dump(method)
+            rc, err = restore({"CRIU_FAULT": "count", "CRIU_FAULT_CALLS": RESTORE_CALLS})
+            m = re.search(r"fault injection: (\d+) steps", err)
+            steps = int(m.group(1)) if m else 0
+            if rc or not steps or pair.echo():
+                print("FAIL %s: can't count the steps of a restore (rc %s)" % (method, rc))
+                failed += 1
+                break
+            print("netlock_kill: %d steps (%s) in a restore, the last %d walked" % (steps, RESTORE_CALLS, args.last))
+            sys.stdout.flush()
+            dump(method)
+            first = max(1, steps - args.last + 1)
+            for n in range(first + rnd.randrange(args.stride), steps + 1, args.stride):
+                one("killed at step %d" % n, method,
+                    {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": RESTORE_CALLS, "CRIU_FAULT_KILL": "1"})
+            for i in range(args.tries):
+                delay = rnd.uniform(0.005, 0.12)
+                one("killed after %.1f ms" % (delay * 1000), method, kill_after=delay)
+            remove_locks(pair)
+            pair.kill()
+            pair = None
+    finally:
+        if pair:
+            remove_locks(pair)
+            pair.kill()
+    return passed, failed
+
+
 def print_log_tail(path, n=25):
     """What a failure's dump log says last, and what the keeper said (it logs there too)."""
     try:
@@ -324,6 +462,8 @@ def main():
     ap.add_argument("--pidns", action="store_true", help="the server in a pid namespace of its own")
     ap.add_argument("--pidns-init", action="store_true", help="the server the init of a pid namespace")
     ap.add_argument("--calls", default="read", help="the calls the walk kills criu at (CRIU_FAULT_CALLS)")
+    ap.add_argument("--restore-kills", action="store_true", help="kill restores, not dumps")
+    ap.add_argument("--last", type=int, default=30, help="--restore-kills: the last N steps are walked")
     args = ap.parse_args()
     if os.geteuid():
         raise SystemExit("run as root")
@@ -332,6 +472,14 @@ def main():
     img = os.path.join(work, "img")
     passed = failed = known = 0
     pair = None
+    if args.restore_kills:
+        try:
+            passed, failed = restore_kills(args, work, img, random.Random(int(os.environ.get("NETLOCK_SEED", "1"))))
+        finally:
+            reap()
+            shutil.rmtree(work, ignore_errors=True)
+        print("netlock_kill: %d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
     try:
         pair = Pair(work, args.netns, args.pidns, args.pidns_init)
 
