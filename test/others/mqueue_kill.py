@@ -50,12 +50,7 @@ def wait_file(path, want, timeout=5.0):
     return None
 
 
-def state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
+state = treelib.proc_state
 
 
 def in_pause(pid):

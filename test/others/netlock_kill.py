@@ -170,12 +170,7 @@ def comm(pid):
         return "gone"
 
 
-def state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
+state = treelib.proc_state
 
 
 LIBC = ctypes.CDLL(None, use_errno=True)

@@ -74,12 +74,7 @@ def status(pid, key):
     return None
 
 
-def state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
+state = treelib.proc_state
 
 
 def tgkill(pid, tid, sig):
