@@ -141,6 +141,8 @@ int net_restore_unlock(void);
 int net_restore_finish(int dfd, struct rst_files *rf, const pid_t *pids, int nr);
 /* After the commit (the keeper goes), or after a failed restore killed its tree (it locks again). */
 void net_restore_commit(void);
+/* reaper.c: whether criu committed the restore (the tree let go whole), read by the restore's keeper */
+int reaper_committed(void);
 void net_restore_abort(void);
 
 #endif

@@ -835,6 +835,11 @@ static void keeper_main(int ch, int pidfd)
 			;
 		if (st.ended || (st.committed && keep_tree_dies(&st)))
 			_exit(0);
+		/* a restore's commit made (one store, reaper.c) but its end message not sent: the tree runs */
+		if (st.restore && reaper_committed()) {
+			pr_info("network lock keeper: criu died right after the restore's commit; the tree runs unlocked\n");
+			_exit(0);
+		}
 		if (st.restore)
 			keep_relock(&st);
 		else

@@ -18,16 +18,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "rst.h"
 
 static int reaper_fd = -1;
 /* a pidfd of the reaper: readable once it has exited */
 static int reaper_alive = -1;
+/*
+ * The commit itself: one word in a page shared with the reaper and with
+ * the restore's network keeper (forked after it). Set before the byte to
+ * the reaper, it makes the commit one store: a criu that dies after it
+ * and before its word reaches either (the reaper's read, the keeper's
+ * end message) leaves both knowing the tree is let go whole. A pipe's
+ * byte alone would leave the keeper to relock the network of a tree
+ * that runs.
+ */
+static volatile int *commit_word;
+
+int reaper_committed(void)
+{
+	return commit_word && __atomic_load_n(commit_word, __ATOMIC_SEQ_CST);
+}
 
 /* When a process started, in clock ticks since boot (stat field 22); 0 if gone. */
 static unsigned long long start_time(pid_t pid)
@@ -70,7 +87,7 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 	 * pid of the tree's that is alive now is someone else's, such as
 	 * another restore of the same images that won the pid from us.
 	 */
-	if (n == 1 && (c == 'c' || c == 'a'))
+	if ((n == 1 && (c == 'c' || c == 'a')) || reaper_committed())
 		_exit(0);
 	/*
 	 * criu is gone before the tree was whole. What was born after us at
@@ -117,6 +134,15 @@ int reaper_start_pids(const pid_t *pids, int nr)
 	pid_t child;
 	int p[2], q[2], status;
 
+	if (!commit_word) {
+		void *w = mmap(NULL, sizeof(*commit_word), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (w == MAP_FAILED) {
+			pr_perror("shared page for the restore's commit");
+			return -1;
+		}
+		commit_word = w;
+	}
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("pipe for the restore's reaper");
 		return -1;
@@ -213,11 +239,14 @@ int reaper_commit(void)
 
 	if (reaper_fd < 0)
 		return 0;
+	__atomic_store_n(commit_word, 1, __ATOMIC_SEQ_CST);
+	pr_info("the restore is committed: the tree runs whatever becomes of criu\n");
 	/* a reaper gone (killed by someone) is an error of ours, not a SIGPIPE */
 	sigaction(SIGPIPE, &ign, &old);
 	n = write(reaper_fd, "c", 1);
 	sigaction(SIGPIPE, &old, NULL);
 	if (n != 1) {
+		__atomic_store_n(commit_word, 0, __ATOMIC_SEQ_CST);
 		pr_perror("telling the reaper the restore is done");
 		return -1;
 	}
