@@ -366,20 +366,28 @@ int check_privileges(void)
 	return -1;
 }
 
-/* A relative @path is in the work dir (the images dir by default), as for -o. */
+/* A relative @path is in the work dir (the images dir by default), as for -o; NULL if too long. */
+const char *pidfile_path(const char *path, char *full, size_t size)
+{
+	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
+
+	if (path[0] == '/' || !dir)
+		return path;
+	if (snprintf(full, size, "%s/%s", dir, path) >= (int)size) {
+		pr_err("pidfile path %s/%s is too long\n", dir, path);
+		return NULL;
+	}
+	return full;
+}
+
 int write_pidfile(const char *path, pid_t pid)
 {
 	char buf[32], tmp[4096], full[4096];
-	const char *dir = opts.work_dir ? opts.work_dir : opts.imgs_dir;
 	int fd, n;
 
-	if (path[0] != '/' && dir) {
-		if (snprintf(full, sizeof(full), "%s/%s", dir, path) >= (int)sizeof(full)) {
-			pr_err("pidfile path %s/%s is too long\n", dir, path);
-			return -1;
-		}
-		path = full;
-	}
+	path = pidfile_path(path, full, sizeof(full));
+	if (!path)
+		return -1;
 	n = snprintf(buf, sizeof(buf), "%d", pid);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		pr_err("pidfile path %s is too long\n", path);
@@ -401,6 +409,15 @@ int write_pidfile(const char *path, pid_t pid)
 		return -1;
 	}
 	return 0;
+}
+
+void unlink_pidfile(const char *path)
+{
+	char full[4096];
+
+	path = pidfile_path(path, full, sizeof(full));
+	if (path && unlink(path) && errno != ENOENT)
+		pr_perror("can't remove the pidfile %s", path);
 }
 
 /*

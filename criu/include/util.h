@@ -120,8 +120,12 @@ void times_put_back(const char *path, const struct file_times *t);
 /* The directory @path is in, into @buf; 0, or -1 if it has none. */
 int parent_dir(const char *path, char *buf, size_t size);
 
+/* --pidfile's @path as criu sees it (a relative one is in the work dir), in @full if need be; NULL if too long. */
+const char *pidfile_path(const char *path, char *full, size_t size);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
+/* Remove what write_pidfile() wrote (a restore that failed after it). */
+void unlink_pidfile(const char *path);
 
 /*
  * SIGINT, SIGTERM and SIGHUP to criu: noted by a handler, acted on at the

@@ -62,7 +62,29 @@ static unsigned long long start_time(pid_t pid)
 	return t;
 }
 
-static void reaper_main(int rd, const pid_t *pids, int nr)
+/*
+ * The --pidfile a restore writes just before its commit: a criu dead
+ * before the commit leaves its tree killed, and the file would name a
+ * pid that is gone (or someone else's). Removed if it names the root.
+ */
+static void drop_pidfile(const char *path, pid_t root)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		if (atoi(buf) == root)
+			unlink(path);
+	}
+}
+
+static void reaper_main(int rd, const pid_t *pids, int nr, const char *pidfile)
 {
 	unsigned long long born = start_time(getpid());
 	int errors = 0;
@@ -101,6 +123,8 @@ static void reaper_main(int rd, const pid_t *pids, int nr)
 		if (t && t >= born)
 			kill(pids[i], SIGKILL);
 	}
+	if (pidfile)
+		drop_pidfile(pidfile, pids[0]);
 	_exit(0);
 }
 
@@ -131,6 +155,8 @@ int reaper_start(struct rst_tree *tr)
 /* The same for these pids (in a pid namespace of the tree's: its first process, which takes it all along). */
 int reaper_start_pids(const pid_t *pids, int nr)
 {
+	char full[4096];
+	const char *pidfile = opts.pidfile ? pidfile_path(opts.pidfile, full, sizeof(full)) : NULL;
 	pid_t child;
 	int p[2], q[2], status;
 
@@ -176,7 +202,7 @@ int reaper_start_pids(const pid_t *pids, int nr)
 			if (p[0] > 0)
 				syscall(SYS_close_range, 0, p[0] - 1, 0);
 			syscall(SYS_close_range, p[0] + 1, ~0U, 0);
-			reaper_main(p[0], pids, nr);
+			reaper_main(p[0], pids, nr, pidfile);
 		}
 		/* its pid, for criu to wait for its end: it waits for criu's word till then */
 		_exit(write(q[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);

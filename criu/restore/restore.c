@@ -458,12 +458,25 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	 * the freezer, the terminal) comes after the unlock. Frozen tasks
 	 * are no matter: their sockets are reached through pidfd_getfd().
 	 */
+	/*
+	 * --pidfile is written while the restore can still fail: after the
+	 * commit the tree runs, and a restore that says it succeeded must
+	 * have written it (a caller reads it to find the tree). Any failure
+	 * from here on removes it. The supervisor in the tree's pid
+	 * namespace shares criu's mounts: it writes it, with the host's pid.
+	 */
+	if (opts.pidfile) {
+		pid_t host = ns_host_pid(tr->t[0].pid);
+
+		if (host <= 0 || write_pidfile(opts.pidfile, host))
+			return -1;
+	}
 	if (with_file_tasks(tr, net_restore_finish) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
-		return -1;
+		goto unlink_pidfile;
 	/* nothing of ours (nft, hooks, the keeper) forks in the tree's pid namespace any more: its next pid as it was */
 	if (ns_restore_pid_finish())
-		return -1;
+		goto unlink_pidfile;
 	/*
 	 * The commit. Dying before it, criu takes the tree along (EXITKILL,
 	 * and the reaper for what is let go already); after it, the kernel
@@ -473,10 +486,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL, (void *)PTRACE_O_TRACESYSGOOD)) {
 			pr_perror("PTRACE_SETOPTIONS of %d", tids[i]);
-			return -1;
+			goto unlink_pidfile;
 		}
 	if (reaper_commit())
-		return -1;
+		goto unlink_pidfile;
 	net_restore_commit();
 	/*
 	 * A task that was stopped (its restorer stopped it again) goes back
@@ -498,6 +511,10 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 				wait_group_stopped(tids[i]);
 	}
 	return 0;
+unlink_pidfile:
+	if (opts.pidfile)
+		unlink_pidfile(opts.pidfile);
+	return -1;
 }
 
 /*
@@ -918,8 +935,6 @@ int cr_restore_tasks(void)
 	/* it runs: nothing to undo if the caller fails here */
 	if (run_hook(HOOK_POST_RESUME, 0, -1))
 		pr_warn("the tree %d runs, but post-resume failed\n", pid);
-	if (opts.pidfile && write_pidfile(opts.pidfile, pid))
-		pr_warn("the task runs, but its pidfile could not be written\n");
 	cgroup_restore_fini(true);
 	tty_orphan_fini();
 	lazy_restore_end(true);

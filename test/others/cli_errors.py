@@ -1353,6 +1353,41 @@ def t_restore_shm_id_taken():
         t.kill()
 
 
+def t_restore_pidfile_full():
+    """--pidfile on a full file system: the restore fails naming it, and
+    nothing runs (the tree ran, exit 0 with a warning, and no pidfile told
+    the caller which pid it was: written after the commit)."""
+    saved = good_pid[0]
+    d = make_good_dump()
+    pid = good_pid[0]
+    good_pid[0] = saved
+    full = new_dir("pidfile-full")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "cli-full", full], capture_output=True, text=True)
+    if r.returncode:
+        raise Fail("setup: tmpfs: %s" % r.stderr.strip())
+    mounts.append(full)
+    try:
+        with open(os.path.join(full, "filler"), "wb") as f:
+            try:
+                f.write(b"x" * 65536)
+            except OSError:
+                pass
+        pidfile = os.path.join(full, "pid")
+        r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+        if r.rc == 0:
+            os.kill(pid, signal.SIGKILL)
+            reap_orphans()
+            raise Fail("the restore succeeded without its pidfile (%s); %s" %
+                       ("there" if os.path.exists(pidfile) else "missing", r.brief()))
+        expect_error(r, re.escape(pidfile), r"space")
+        ensure_no_pid(pid, "the restored pid")
+        left = sorted(os.listdir(full))
+        if left != ["filler"]:
+            raise Fail("the failed restore left %s; %s" % (left, r.brief()))
+    finally:
+        umount_all()
+
+
 def t_restore_twice_at_once():
     """The same images restored by two criu at once: one wins the pid, the
     other fails, and the winner's process must live on (the loser's reaper
@@ -1864,6 +1899,7 @@ def main():
         check("untrusted_images", t_untrusted_images, good)
         check("restore_intact_control", t_restore_good, good)
         check("restore_pid_in_use", t_restore_pid_in_use)
+        check("restore_pidfile_full", t_restore_pidfile_full)
         check("restore_pid_cursor_near", t_restore_pid_cursor_near)
         check("restore_twice_at_once", t_restore_twice_at_once)
         check("restore_shm_id_taken", t_restore_shm_id_taken)
