@@ -15,6 +15,7 @@ import difflib
 import glob
 import json
 import os
+import random
 import re
 import select
 import socket
@@ -841,6 +842,50 @@ def compare_snapshots(before, after, what):
         what, '\n'.join('    ' + l for l in diff)))
 
 
+def pick_steps(total, n, rnd):
+    """@n of the steps 1..@total, one in each of @n equal stretches (all of them if fewer)."""
+    if n >= total:
+        return list(range(1, total + 1))
+    stride = total / n
+    return sorted({min(total, 1 + int(i * stride + rnd.random() * stride)) for i in range(n)})
+
+
+def world(ours=()):
+    """What criu may leave behind outside a tree: mount points, its files in /tmp,
+    cgroups named for it, network lock tables (files under the test's work
+    directory are listed apart, by Run.files())."""
+    w = set()
+    for l in read_text('/proc/self/mountinfo').splitlines():
+        mp = l.split()[4]
+        # other runs on the machine mount and unmount under their own /tmp/zdtm-* directories
+        if not (mp.startswith('/tmp/') and not any(mp.startswith(s) for s in ours) and
+                'criu' not in mp.lower()):
+            w.add('mount ' + mp)
+    for d in os.listdir('/tmp'):
+        if 'criu' in d.lower() and not d.startswith('cirun'):
+            w.add('/tmp/' + d)
+    for top in ('/sys/fs/cgroup',):
+        for d, subs, _ in os.walk(top):
+            if d.count('/') > 6:
+                subs[:] = []
+            w.update('cgroup ' + os.path.join(d, n) for n in subs if 'criu' in n.lower())
+    try:
+        out = subprocess.run(['nft', 'list', 'tables'], capture_output=True, text=True).stdout
+        w.update('nft ' + t for t in re.findall(r'(CRIU-\S+)', out))
+    except OSError:
+        pass
+    return w
+
+
+def files_below(top, skip=()):
+    """Every path below @top but those under @skip (directories the caller fills)."""
+    out = set()
+    for d, subs, names in os.walk(top):
+        subs[:] = [n for n in subs if os.path.join(d, n) not in skip]
+        out.update(os.path.join(d, n) for n in subs + names)
+    return out
+
+
 # --------------------------------------------------------------------------
 # test descriptions
 
@@ -1551,6 +1596,8 @@ class Run:
         if snap:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--snapshot'])
 
+        if self.opts.faults and it == 1 and not self.remote_lazy(desc) and self.opts.faults_only != 'restore':
+            self.fault_dumps(desc, before, common + desc.get('dump_opts', []))
         self.tree_pids = tree_pids(self.pid)
         orig_pid = self.pid
         if self.remote_lazy(desc):
@@ -1673,6 +1720,9 @@ class Run:
                 raise TestFail('before_restore "%s" failed (%d): %s' % (cmd, p.returncode,
                                (p.stdout + p.stderr).strip()[-500:]))
 
+        if self.opts.faults and it == 1 and self.opts.faults_only != 'dump' and not (desc.get('corrupt') or desc.get('restore_fail') or
+                                                 self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p):
+            self.fault_restores(desc, imgdir, common + desc.get('restore_opts', []))
         pidfile = os.path.join(imgdir, 'restored.pid')
         lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p else None
         rc = self.criu('restore', imgdir,
@@ -1783,6 +1833,189 @@ class Run:
         settled_snapshot(self.tpid, before, 'after restore #%d' % it, self.deadline, fix, self.nsview)
         self.check_netns('after restore #%d' % it)
         return 'next'
+
+    def fault_steps(self, total, rnd):
+        if not self.opts.faults_at:
+            last = range(max(1, total - self.opts.faults_last + 1), total + 1) if self.opts.faults_last else []
+            return sorted(set(pick_steps(total, self.opts.faults, rnd)) | set(last))
+        steps = []
+        for part in self.opts.faults_at.split(','):
+            a, _, b = part.partition('-')
+            steps += range(int(a), int(b or a) + 1)
+        return [n for n in steps if n <= total]
+
+    def fault_env(self, step):
+        env = dict(os.environ, CRIU_FAULT=str(step))
+        if self.opts.faults_calls:
+            env['CRIU_FAULT_CALLS'] = self.opts.faults_calls
+        if self.opts.faults_kill and step != 'count':
+            env['CRIU_FAULT_KILL'] = '1'
+        return env
+
+    def fault_run(self, action, imgdir, extra, step, what):
+        """criu @action with step @step failing (or 'count'); (exit code, its output and log)."""
+        if os.path.exists(imgdir):
+            shutil.rmtree(imgdir)
+        os.mkdir(imgdir)
+        cmd = [self.opts.criu, action] + (['-t', str(self.pid)] if action == 'dump' else []) + \
+            ['-D', imgdir, '-o', action + '.log', '-v4'] + extra + self.flavor_opts(action)
+        if step == 'count' or verbose:
+            log('$ CRIU_FAULT=%s ' % step + ' '.join(cmd))
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               env=self.fault_env(step), start_new_session=True, timeout=min(60, self.remaining()),
+                               pass_fds=((self.ext[1],) if self.ext else ()) + self.pass_fds)
+        except subprocess.TimeoutExpired:
+            raise TestFail('%s: criu %s hung' % (what, action))
+        try:
+            text = read_text(os.path.join(imgdir, action + '.log'))
+        except OSError:
+            text = ''
+        if p.returncode < 0 and not (self.opts.faults_kill and p.returncode == -signal.SIGKILL):
+            raise TestFail('%s: criu %s crashed (%s): %s' % (what, action, describe_status(p.returncode),
+                                                                p.stderr[-1000:]))
+        return p.returncode, p.stderr, text
+
+    def fault_named(self, rc, err, text, step, what):
+        """A failed run names the step it failed at on stderr (a child's error may be in the log only)."""
+        if rc > 0 and not self.opts.faults_kill and 'fault injection: step %d' % step not in err + text:
+            raise TestFail('%s: the error does not name the step: %s' % (what, err.strip()[-600:]))
+
+    def fault_world(self, w0, what, skip=()):
+        """Nothing new in the world, nor in the work directory but under @skip; a criu process killed
+        at a step may leave helpers that undo its work: they get 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            reap_zombies()
+            new = sorted(world([self.workdir]) - w0[0]) + sorted(files_below(self.workdir, skip) - w0[1])
+            if not new or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if new:
+            raise TestFail('%s: left behind %s' % (what, ', '.join(new[:10])))
+
+    def fault_dumps(self, desc, before, extra):
+        """--faults N: N dump -R runs of the test, each failing one step: it must run on as it was."""
+        rnd = random.Random(self.opts.faults_seed)
+        fdir = os.path.join(self.workdir, 'img-fault')
+        extra = [o for o in extra if o not in ('-R', '--leave-running')] + ['-R']
+        rc, err, _ = self.fault_run('dump', fdir, extra, 'count', 'counting the dump\'s steps')
+        m = re.search(r'fault injection: (\d+) steps', err)
+        if not m:
+            raise TestFail('counting the dump\'s steps failed (%d): %s' % (rc, err[-600:]))
+        steps = self.fault_steps(int(m.group(1)), rnd)
+        log('dump -R takes %s steps: failing %s' % (m.group(1), steps))
+        stopped = desc.get('stopped', False)
+        fix = (lambda b, a: (drop_sigblk(b), drop_sigblk(a))) if stopped else None
+        pids = tree_pids(self.pid)
+        # each task's state as it was: a zombie stays one, a stopped task stopped
+        was = {p: (proc_stat(p) or ['X'])[0] for p in pids}
+        w0 = (world([self.workdir]), files_below(self.workdir, [fdir]))
+        failed = 0
+        for n in steps:
+            what = 'dump -R failing step %d%s' % (n, ' (killed there)' if self.opts.faults_kill else '')
+            rc, err, text = self.fault_run('dump', fdir, extra, n, what)
+            failed += rc != 0
+            self.fault_named(rc, err, text, n, what)
+            for p in pids:
+                if was[p] in 'ZX':
+                    now = (proc_stat(p) or ['X'])[0]
+                    if now != was[p]:
+                        raise TestFail('task %d was %s, is %s after %s' % (p, was[p], now, what))
+                    continue
+                check_running(p, 'after ' + what, stopped=stopped if p == self.tpid else was[p] == 'T')
+                st = read_text('/proc/%d/status' % p)
+                if not re.search(r'^TracerPid:\s+0$', st, re.M):
+                    raise TestFail('task %d is left traced after %s' % (p, what))
+            settled_snapshot(self.tpid, before, 'after ' + what, self.deadline, fix, self.nsview)
+            if sorted(tree_pids(self.pid)) != sorted(pids):
+                raise TestFail('the tree was %s, is %s after %s' % (sorted(pids), sorted(tree_pids(self.pid)), what))
+            self.check_netns('after ' + what)
+            left = net_locks(self.pid)
+            if left:
+                raise TestFail('%s left the network lock %s' % (what, left))
+            self.fault_world(w0, what, [fdir])
+        shutil.rmtree(fdir)
+        log('%d of %d dumps failed, the test ran on unchanged' % (failed, len(steps)))
+
+    def fault_restores(self, desc, imgdir, extra):
+        """--faults N: N restores of the images, each failing one step: no process of the tree left,
+        nothing else either; one that succeeds all the same must give the test back running."""
+        rnd = random.Random(self.opts.faults_seed)
+        fdir = os.path.join(self.workdir, 'img-fault')
+        pidfile = os.path.join(fdir, 'restored.pid')
+        extra = ['-d', '--pidfile', pidfile] + extra
+
+        def copy():
+            if os.path.exists(fdir):
+                shutil.rmtree(fdir)
+            shutil.copytree(imgdir, fdir, symlinks=True)
+
+        def run(step, what):
+            copy()
+            cmd = [self.opts.criu, 'restore', '-D', fdir, '-o', 'restore.log', '-v4'] + extra + \
+                self.flavor_opts('restore')
+            if step == 'count' or verbose:
+                log('$ CRIU_FAULT=%s ' % step + ' '.join(cmd))
+            try:
+                p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   env=self.fault_env(step), start_new_session=True,
+                                   timeout=min(60, self.remaining()),
+                                   pass_fds=((self.ext[1],) if self.ext else ()) + self.pass_fds)
+            except subprocess.TimeoutExpired:
+                raise TestFail('%s: criu restore hung' % what)
+            try:
+                text = read_text(os.path.join(fdir, 'restore.log'))
+            except OSError:
+                text = ''
+            if p.returncode < 0 and not (self.opts.faults_kill and p.returncode == -signal.SIGKILL):
+                raise TestFail('%s: criu restore crashed (%s): %s' % (what, describe_status(p.returncode),
+                                                                       p.stderr[-1000:]))
+            return p.returncode, p.stderr, text
+
+        def gone(what):
+            deadline = time.monotonic() + 5
+            while my_children() and time.monotonic() < deadline:
+                reap_zombies()
+                time.sleep(0.05)
+            left = my_children()
+            if left:
+                raise TestFail('%s: left %s behind (%s)' % (what, left, ', '.join(
+                    '%d %s %s' % (p, read_text('/proc/%d/comm' % p).strip(), (proc_stat(p) or '?')[0])
+                    for p in left if proc_stat(p))))
+
+        if my_children():
+            raise TestFail('before the restore walk: %s still there' % my_children())
+        rc, err, _ = run('count', 'counting the restore\'s steps')
+        kill_leftovers(None)
+        if rc:
+            raise TestFail('counting the restore\'s steps failed (%d): %s' % (rc, err[-600:]))
+        m = re.search(r'fault injection: (\d+) steps', err)
+        steps = self.fault_steps(int(m.group(1)), rnd)
+        log('restore takes %s steps: failing %s' % (m.group(1), steps))
+        drop_net_locks(self.pid)
+        w0 = (world([self.workdir]), files_below(self.workdir, [fdir]))
+        failed = 0
+        for n in steps:
+            what = 'restore failing step %d%s' % (n, ' (killed there)' if self.opts.faults_kill else '')
+            rc, err, text = run(n, what)
+            if rc == 0:
+                try:
+                    rpid = int(read_text(pidfile).strip())
+                except (OSError, ValueError) as e:
+                    raise TestFail('%s succeeded, but its pidfile: %s (stderr: %s)' % (what, e, err.strip()[-600:]))
+                check_running(rpid, 'after ' + what, stopped=desc.get('stopped', False))
+                kill_leftovers(None)
+            else:
+                failed += 1
+                self.fault_named(rc, err, text, n, what)
+                if os.path.exists(pidfile) and rc > 0:
+                    raise TestFail('%s wrote a pidfile' % what)
+            gone(what)
+            drop_net_locks(self.pid)
+            self.fault_world(w0, what, [fdir])
+        shutil.rmtree(fdir)
+        log('%d of %d restores failed, none left anything' % (failed, len(steps)))
 
     def pre_dumps(self, desc, it, common, imgdir):
         """--pre N: a chain of N pre-dumps before the dump, which takes the rest.
@@ -2109,6 +2342,10 @@ def cmd_run(opts):
         return 2
 
     set_subreaper()
+    if opts.faults:
+        if opts.faults_seed is None:
+            opts.faults_seed = int(time.time())
+        print('zdtm: --faults %d, seed %d' % (opts.faults, opts.faults_seed), flush=True)
 
     passed = failed = skipped = 0
     stop = False
@@ -2202,6 +2439,20 @@ def main():
                     help='where the tests run: h (the host, default), ns (in new pid, net, '
                     'ipc, uts, time and mount namespaces), uns (ns plus a user namespace); '
                     'a comma-separated list runs each')
+    rp.add_argument('--faults', type=int, default=0, metavar='N',
+                    help='before the first dump, N dump -R runs each failing one step (CRIU_FAULT, spread over '
+                    'the steps): the test must run on unchanged; before the first restore, N restores each '
+                    'failing one step: nothing may be left (test/others/faults.py does it for one tree)')
+    rp.add_argument('--faults-kill', action='store_true',
+                    help='with --faults, criu dies of SIGKILL at the step instead of failing it (CRIU_FAULT_KILL)')
+    rp.add_argument('--faults-calls', metavar='C,..',
+                    help='with --faults, only the steps of these calls (CRIU_FAULT_CALLS)')
+    rp.add_argument('--faults-only', choices=('dump', 'restore'), help='with --faults, only this walk')
+    rp.add_argument('--faults-at', metavar='N,..', help='with --faults, these steps (or A-B ranges), not N spread')
+    rp.add_argument('--faults-last', type=int, default=0, metavar='K',
+                    help='with --faults, the last K steps too (a restore\'s commit, a dump\'s release)')
+    rp.add_argument('--faults-seed', type=int, default=None, metavar='S',
+                    help='with --faults, the seed of the steps picked (default: from the clock, printed)')
     rp.add_argument('-v', '--verbose', action='store_true')
     rp.set_defaults(func=cmd_run)
 
