@@ -367,22 +367,26 @@ static int restart_at_exit(struct rst_tree *tr, pid_t tid)
 }
 
 /* Does thread @tid belong to a process that comes back in a group stop? */
-static bool comes_back_stopped(struct rst_tree *tr, pid_t tid)
+static int comes_back_stopped(struct rst_tree *tr, pid_t tid)
 {
 	char buf[4096], *p;
 	pid_t tgid;
 
-	if (compel_read_proc(tid, "status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nTgid:")))
-		return false;
+	if (compel_read_proc(tid, "status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nTgid:"))) {
+		pr_err("can't read the process of thread %d\n", tid);
+		return -1;
+	}
 	tgid = atoi(p + 6);
 	for (int i = 0; i < tr->nr; i++)
 		if (tr->t[i].pid == tgid && !tr->t[i].zombie && tr->t[i].core && tr->t[i].core->tc)
 			return tr->t[i].core->tc->has_stopped && tr->t[i].core->tc->stopped;
-	return false;
+	return 0;
 }
 
 static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 {
+	char *stopped = NULL;
+
 	/* from here on the tasks' own seccomp filters are in force: not for our syscalls */
 	for (size_t i = 0; i < nr; i++)
 		if (ptrace(PTRACE_SETOPTIONS, tids[i], NULL,
@@ -446,6 +450,41 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	if (check_interrupted() || jobctl_take(tr->inv, tr->t[0].pid))
 		return -1;
 	/*
+	 * Which threads go back into a group stop, known before the commit:
+	 * nothing after it may fail (a failed look there took a thread for a
+	 * running one and detached it twice; the restore failed and killed
+	 * the tree it had just let go).
+	 */
+	stopped = calloc(nr + 1, 1);
+	if (!stopped) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		int s = comes_back_stopped(tr, tids[i]);
+
+		if (s < 0) {
+			free(stopped);
+			return -1;
+		}
+		stopped[i] = s;
+	}
+	/*
+	 * --pidfile is written while the restore can still fail: after the
+	 * commit the tree runs, and a restore that says it succeeded must
+	 * have written it (a caller reads it to find the tree). Any failure
+	 * from here on removes it. The supervisor in the tree's pid
+	 * namespace shares criu's mounts: it writes it, with the host's pid.
+	 */
+	if (opts.pidfile) {
+		pid_t host = ns_host_pid(tr->t[0].pid);
+
+		if (host <= 0 || write_pidfile(opts.pidfile, host)) {
+			free(stopped);
+			return -1;
+		}
+	}
+	/*
 	 * The network lock goes, then the TCP connections leave repair mode
 	 * (their window probes must reach the peers), then the caller's
 	 * network-unlock and pre-resume hooks: the last things before the
@@ -458,19 +497,6 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	 * the freezer, the terminal) comes after the unlock. Frozen tasks
 	 * are no matter: their sockets are reached through pidfd_getfd().
 	 */
-	/*
-	 * --pidfile is written while the restore can still fail: after the
-	 * commit the tree runs, and a restore that says it succeeded must
-	 * have written it (a caller reads it to find the tree). Any failure
-	 * from here on removes it. The supervisor in the tree's pid
-	 * namespace shares criu's mounts: it writes it, with the host's pid.
-	 */
-	if (opts.pidfile) {
-		pid_t host = ns_host_pid(tr->t[0].pid);
-
-		if (host <= 0 || write_pidfile(opts.pidfile, host))
-			return -1;
-	}
 	if (with_file_tasks(tr, net_restore_finish) || run_hook(HOOK_NETWORK_UNLOCK, 0, -1) ||
 	    run_hook(HOOK_PRE_RESUME, 0, -1))
 		goto unlink_pidfile;
@@ -494,24 +520,26 @@ static int finish_restore(struct rst_tree *tr, pid_t *tids, size_t nr)
 	/*
 	 * A task that was stopped (its restorer stopped it again) goes back
 	 * into its group stop. Those go first: a task let go before them
-	 * could see one still in our traced stop ('t', not 'T').
+	 * could see one still in our traced stop ('t', not 'T'). The tree
+	 * runs now, whatever comes: a thread that can't be detached (gone)
+	 * is said, and the rest go on; criu's exit lets any still traced go.
 	 */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < nr; i++) {
-			if (comes_back_stopped(tr, tids[i]) != (pass == 0))
+			if (stopped[i] != (pass == 0))
 				continue;
-			if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL)) {
-				pr_perror("PTRACE_DETACH of %d", tids[i]);
-				return -1;
-			}
+			if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL))
+				pr_pwarn("the tree runs, but PTRACE_DETACH of %d failed", tids[i]);
 		}
 		/* let go, they run a moment in the kernel ('R') on their way back into the stop */
 		for (size_t i = 0; pass == 0 && i < nr; i++)
-			if (comes_back_stopped(tr, tids[i]))
+			if (stopped[i])
 				wait_group_stopped(tids[i]);
 	}
+	free(stopped);
 	return 0;
 unlink_pidfile:
+	free(stopped);
 	if (opts.pidfile)
 		unlink_pidfile(opts.pidfile);
 	return -1;
