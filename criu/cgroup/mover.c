@@ -172,9 +172,15 @@ void cg_mover_stop(void)
 
 	if (mover <= 0)
 		return;
-	kill(mover, SIGKILL);
-	/* a wait for the whole tree may have reaped it already */
-	while (waitpid(mover, &status, 0) < 0 && errno == EINTR)
-		;
+	/*
+	 * A kill that failed leaves it to die with us (PR_SET_PDEATHSIG):
+	 * waiting for it would hang. A wait for the whole tree may have
+	 * reaped it already (ESRCH).
+	 */
+	if (kill(mover, SIGKILL) && errno != ESRCH)
+		pr_pwarn("can't stop the cgroup mover %d: it ends with criu", mover);
+	else
+		while (waitpid(mover, &status, 0) < 0 && errno == EINTR)
+			;
 	mover = -1;
 }
