@@ -1915,6 +1915,8 @@ class Run:
         for n in steps:
             what = 'dump -R failing step %d%s' % (n, ' (killed there)' if self.opts.faults_kill else '')
             rc, err, text = self.fault_run('dump', fdir, extra, n, what)
+            if verbose:
+                log('  rc %d: %s' % (rc, ' | '.join(err.strip().splitlines()[:4])))
             failed += rc != 0
             self.fault_named(rc, err, text, n, what)
             for p in pids:
@@ -1999,6 +2001,8 @@ class Run:
         for n in steps:
             what = 'restore failing step %d%s' % (n, ' (killed there)' if self.opts.faults_kill else '')
             rc, err, text = run(n, what)
+            if verbose:
+                log('  rc %d: %s' % (rc, ' | '.join(err.strip().splitlines()[:4])))
             if rc == 0:
                 try:
                     rpid = int(read_text(pidfile).strip())
