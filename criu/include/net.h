@@ -77,7 +77,7 @@ int net_unlock(struct netns_state *ns);
 int net_lock_netns(struct netns_state *ns);
 int net_lock_write(int dfd);
 /* Dump failed or the tree runs on: every lock taken goes. */
-void net_unlock_all(void);
+int net_unlock_all(void);
 /*
  * Dump: a process of criu's (the keeper, net.c) undoes the locks and the
  * repair mode of the connections if criu dies before it is done. Tell
@@ -109,6 +109,8 @@ void net_keeper_commit(pid_t victim);
  * done.
  */
 void net_keeper_end(void);
+/* What criu could not undo itself (inet_dump_fini()), the keeper undoes now: 0, or -1 said. */
+int net_keeper_undo(void);
 /* criu outside the tree's pid namespace, asked by its agent: a keeper for it (its channel), reaped at the end. */
 int net_keeper_fork_outside(void);
 void net_keeper_reap_outside(void);

@@ -161,7 +161,7 @@ static int keeper_helper(pid_t pid);
 /* In the network namespace @nsfd (-1: criu's). */
 static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status, wrote = 0;
 	pid_t pid, parent = getpid();
 	char buf[4096];
 	size_t got = 0;
@@ -204,19 +204,24 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 		waitpid(pid, &status, 0);
 		return -1;
 	}
-	if (batch && write_all(in[1], batch, strlen(batch)))
+	/* a batch not written whole is a failure whatever the tool says: an empty one succeeds, doing nothing */
+	if (batch && write_all(in[1], batch, strlen(batch))) {
 		pr_perror("can't write to %s", argv[0]);
+		wrote = -1;
+	}
 	close(in[1]);
 	while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += n;
 	buf[got] = '\0';
 	close(out[0]);
-	if (waitpid(pid, &status, 0) != pid) {
+	while (waitpid(pid, &status, 0) != pid) {
+		if (errno == EINTR)
+			continue;
 		pr_perror("waiting for %s", argv[0]);
 		return -1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
+		return wrote;
 	if (!quiet)
 		pr_err("%s failed (status 0x%x): %s\n", argv[0], status, buf);
 	return -1;
@@ -529,7 +534,7 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * failure.
  */
 enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END,
-       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE };
+       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE, KEEP_UNDO };
 
 struct keep_msg {
 	int type;
@@ -587,6 +592,7 @@ struct keep_state {
 	} *optsks;		/* sockets whose options criu has changed for the moment */
 	int nr_optsks;
 	int committed;
+	int undo;		/* KEEP_UNDO: criu lives, but could not undo it all itself */
 	int restore;		/* KEEP_RESTORE: a restore's, which locks again (keep_relock()) */
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
 	int ended;
@@ -677,6 +683,9 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		break;
 	case KEEP_END:
 		st->ended = 1;
+		break;
+	case KEEP_UNDO:
+		st->undo = 1;
 		break;
 	default:
 		goto bad;
@@ -825,6 +834,13 @@ static void keeper_main(int ch, int pidfd)
 			r = keep_recv(ch, &st, 1);
 			if (st.ended)
 				_exit(0);
+			if (st.undo) {
+				/* as if criu had died; it waits for our word, the tree still frozen */
+				keep_undo(&st);
+				if (write(ch, &ready, sizeof(ready)) != sizeof(ready))
+					_exit(1);
+				_exit(0);
+			}
 			if (r > 0)
 				continue;
 		} else if (!p[1].revents) {
@@ -1062,6 +1078,36 @@ void net_keeper_end(void)
 	pr_debug("network lock keeper %d ended\n", keeper.pid);
 }
 
+/*
+ * criu could not take every connection out of repair mode or remove every
+ * lock itself (a failed nft run, say): the keeper does it all, as for a
+ * criu that died, with its own runs, and says when it is done (the tree
+ * must not run before). 0 once it did (its own failures are in the log).
+ */
+int net_keeper_undo(void)
+{
+	struct keep_msg m = { .type = KEEP_UNDO };
+	ssize_t n = -1;
+	int status;
+
+	if (keeper.ch < 0)
+		return -1;
+	if (!keep_send(&m, -1))
+		do
+			n = read(keeper.ch, &m, sizeof(m));
+		while (n < 0 && errno == EINTR);
+	close(keeper.ch);
+	keeper.ch = -1;
+	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(m) || m.type != KEEP_READY) {
+		pr_err("the network lock's keeper %d did not say it undid the lock\n", keeper.pid);
+		return -1;
+	}
+	pr_info("network lock keeper %d undid what criu could not\n", keeper.pid);
+	return 0;
+}
+
 int net_lock(struct netns_state *ns, const struct net_lock_conn *c, size_t n)
 {
 	uint64_t t0 = now_us();
@@ -1119,7 +1165,7 @@ int net_unlock(struct netns_state *ns)
 		return 0;
 	ns->locked = 0;
 	if (do_unlock(ns->lock_method, ns->lock_name, -1, 0)) {
-		pr_err("can't remove the network lock %s (%s); remove it by hand\n", ns->lock_name,
+		pr_err("can't remove the network lock %s (%s)\n", ns->lock_name,
 		       method_name(ns->lock_method));
 		return -1;
 	}
@@ -1127,10 +1173,14 @@ int net_unlock(struct netns_state *ns)
 	return 0;
 }
 
-void net_unlock_all(void)
+int net_unlock_all(void)
 {
+	int ret = 0;
+
 	for (size_t i = 0; i < nr_states; i++)
-		net_unlock(&states[i]);
+		if (net_unlock(&states[i]))
+			ret = -1;
+	return ret;
 }
 
 int net_lock_write(int dfd)

@@ -1297,17 +1297,27 @@ int inet_dump_commit(void)
 void inet_dump_fini(int keep)
 {
 	if (!keep) {
+		int failed = 0;
+
 		/* the tree goes on: its connections leave repair mode before the peers may talk again */
 		for (size_t i = 0; i < nr_repaired; i++) {
 			char who[64];
 
 			snprintf(who, sizeof(who), "fd %d of %d", repaired[i].fd, repaired[i].pid);
-			if (tcp_repair_off(repaired[i].sk, repaired[i].reuseaddr, 0, who))
+			if (tcp_repair_off(repaired[i].sk, repaired[i].reuseaddr, 0, who)) {
 				pr_err("%s: can't take the connection out of repair mode\n", who);
+				failed = 1;
+			}
 		}
-		net_unlock_all();
-		/* all undone: the keeper has nothing left to do */
-		net_keeper_end();
+		if (net_unlock_all())
+			failed = 1;
+		/*
+		 * All undone: the keeper has nothing left to do. Else it undoes
+		 * it all, with runs of its own, before the tree runs (a lock
+		 * left was the tree's network cut off for good).
+		 */
+		if (!failed || net_keeper_undo())
+			net_keeper_end();
 	}
 	for (size_t i = 0; i < nr_repaired; i++)
 		close(repaired[i].sk);
