@@ -14,9 +14,10 @@ memory, a signal handler) this walks N over the steps of
 
   snapshot  the same, for dump -R --snapshot (the pages copied while the
             tree runs again, its memory write-protected until then);
-  restore   a failure must leave nothing behind (no process of the tree)
-            and name the step on stderr; a restore that succeeds all the
-            same must give a tree that passes its check;
+  restore   a failure must leave nothing behind (no process of the tree,
+            no pidfile) and name the step on stderr; a restore that
+            succeeds all the same must have written its pidfile and give
+            a tree that passes its check;
 
   restorer  the same, for a failure of the Nth checked syscall of every
             restorer blob (CRIU_FAULT_RESTORER=N; the blob makes no
@@ -368,7 +369,13 @@ def restore_walk(work, args, rnd, chain=False):
         else:
             why = tree.check() or tree.final()
             call = unreported_read(r, n, os.path.join(good, "restore.log"))
-            if why:
+            try:
+                named = int(open(pidfile).read())
+            except (OSError, ValueError):
+                named = None
+            if named != tree.root:
+                w.harm(n, "the restore succeeded but its pidfile names %s, not %d" % (named, tree.root), r)
+            elif why:
                 w.harm(n, "the restore succeeded but the tree is wrong: " + why, r)
             elif call:
                 w.harm(n, "a failed %s() went unreported: the restore succeeded as if it had read it all" % call, r)
