@@ -1597,7 +1597,7 @@ class Run:
             desc = dict(desc, dump_opts=desc.get('dump_opts', []) + ['--snapshot'])
 
         if self.opts.faults and it == 1 and not self.remote_lazy(desc) and self.opts.faults_only != 'restore':
-            self.fault_dumps(desc, before, common + desc.get('dump_opts', []))
+            before = self.fault_dumps(desc, before, common + desc.get('dump_opts', []))
         self.tree_pids = tree_pids(self.pid)
         orig_pid = self.pid
         if self.remote_lazy(desc):
@@ -1907,7 +1907,17 @@ class Run:
         steps = self.fault_steps(int(m.group(1)), rnd)
         log('dump -R takes %s steps: failing %s' % (m.group(1), steps))
         stopped = desc.get('stopped', False)
-        fix = (lambda b, a: (drop_sigblk(b), drop_sigblk(a))) if stopped else None
+
+        def fix(b, a):
+            if stopped:
+                b, a = drop_sigblk(b), drop_sigblk(a)
+            if self.opts.faults_kill:
+                # compel.md, "Leftovers": after a SIGKILL of criu the parasite's area stays mapped (shared
+                # memory: the others' numbers shift)
+                b, a = ([re.sub(r' #\d+ ', ' # ', l) for l in x
+                         if not re.match(r'maps: \S+ rwxs 00000000 00:\S+ \S+ /dev/zero \(deleted\)', l)]
+                        for x in (b, a))
+            return b, a
         pids = tree_pids(self.pid)
         # each task's state as it was: a zombie stays one, a stopped task stopped
         was = {p: (proc_stat(p) or ['X'])[0] for p in pids}
@@ -1940,6 +1950,8 @@ class Run:
             self.fault_world(w0, what, [fdir])
         shutil.rmtree(fdir)
         log('%d of %d dumps failed, the test ran on unchanged' % (failed, len(steps)))
+        # what the kills left (the parasite's areas) is the test's now: compared from here on
+        return steady_snapshot(self.tpid, self.deadline, self.nsview) if self.opts.faults_kill else before
 
     def fault_restores(self, desc, imgdir, extra):
         """--faults N: N restores of the images, each failing one step: no process of the tree left,
@@ -1988,6 +2000,16 @@ class Run:
                     for p in left if proc_stat(p))))
 
         self.logs.append(os.path.join(fdir, 'restore.log'))   # the last faulted run's, shown on failure
+        # a tree restored all the same runs until killed, and may write its outfile meanwhile (a part of
+        # it killed before another): put back as dumped, or the next restore finds it changed
+        out_st = os.stat(self.outfile)
+        out_data = read_bytes(self.outfile)
+
+        def put_outfile_back():
+            with open(self.outfile, 'r+b') as f:
+                f.truncate(0)
+                f.write(out_data)
+            os.utime(self.outfile, ns=(out_st.st_atime_ns, out_st.st_mtime_ns))
         if my_children():
             raise TestFail('before the restore walk: %s still there' % my_children())
         rc, err, _ = run('count', 'counting the restore\'s steps')
@@ -2005,19 +2027,35 @@ class Run:
             rc, err, text = run(n, what)
             if verbose:
                 log('  rc %d: %s' % (rc, ' | '.join(err.strip().splitlines()[:4])))
-            if rc == 0:
+            if rc != 0 and self.opts.faults_kill and 'the restore is committed' in text:
+                # killed after the commit: the tree runs, whole (restore-flow.md), and is ours to check
+                time.sleep(0.2)
+                reap_zombies()
+                for p in my_children():
+                    # criu's helpers (the reaper, the keeper) end by themselves meanwhile
+                    if (proc_stat(p) or 'Z')[0] in 'ZX' or read_text('/proc/%d/comm' % p).startswith('criu'):
+                        continue
+                    check_running(p, 'after ' + what, stopped=desc.get('stopped', False))
+                    st = read_text('/proc/%d/status' % p)
+                    if not re.search(r'^TracerPid:\s+0$', st, re.M):
+                        raise TestFail('task %d is left traced after %s' % (p, what))
+                kill_leftovers(None)
+                put_outfile_back()
+            elif rc == 0:
                 try:
                     rpid = int(read_text(pidfile).strip())
                 except (OSError, ValueError) as e:
                     raise TestFail('%s succeeded, but its pidfile: %s (stderr: %s)' % (what, e, err.strip()[-600:]))
                 check_running(rpid, 'after ' + what, stopped=desc.get('stopped', False))
                 kill_leftovers(None)
+                put_outfile_back()
             else:
                 failed += 1
                 self.fault_named(rc, err, text, n, what)
                 if os.path.exists(pidfile) and rc > 0:
                     raise TestFail('%s wrote a pidfile' % what)
             gone(what)
+            put_outfile_back()
             drop_net_locks(self.pid)
             self.fault_world(w0, what, [fdir])
         shutil.rmtree(fdir)
