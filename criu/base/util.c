@@ -411,6 +411,44 @@ int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/* The pidfile as it was before the restore: one made since (a new inode: written through a rename) is ours. */
+static struct {
+	int noted, existed;
+	dev_t dev;
+	ino_t ino;
+} pidfile_before;
+
+void pidfile_note(const char *path)
+{
+	char full[4096];
+	struct stat st;
+
+	path = pidfile_path(path, full, sizeof(full));
+	if (!path)
+		return;
+	pidfile_before.noted = 1;
+	pidfile_before.existed = !stat(path, &st);
+	if (pidfile_before.existed) {
+		pidfile_before.dev = st.st_dev;
+		pidfile_before.ino = st.st_ino;
+	}
+}
+
+void pidfile_drop_new(const char *path)
+{
+	char full[4096], tmp[4096];
+	struct stat st;
+
+	path = pidfile_path(path, full, sizeof(full));
+	if (!path || !pidfile_before.noted)
+		return;
+	if (!stat(path, &st) &&
+	    (!pidfile_before.existed || st.st_dev != pidfile_before.dev || st.st_ino != pidfile_before.ino))
+		unlink_pidfile(path);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp))
+		unlink(tmp);
+}
+
 void unlink_pidfile(const char *path)
 {
 	char full[4096];

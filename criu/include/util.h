@@ -126,6 +126,13 @@ const char *pidfile_path(const char *path, char *full, size_t size);
 int write_pidfile(const char *path, pid_t pid);
 /* Remove what write_pidfile() wrote (a restore that failed after it). */
 void unlink_pidfile(const char *path);
+/*
+ * A restore notes the pidfile as it finds it; failed, it removes one made
+ * since, whoever of its processes wrote it (the supervisor in a pid
+ * namespace of the tree's may have died after writing it).
+ */
+void pidfile_note(const char *path);
+void pidfile_drop_new(const char *path);
 
 /*
  * SIGINT, SIGTERM and SIGHUP to criu: noted by a handler, acted on at the

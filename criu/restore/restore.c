@@ -870,6 +870,8 @@ int cr_restore_tasks(void)
 	}
 	if (ns_init_self())
 		return 1;
+	if (opts.pidfile)
+		pidfile_note(opts.pidfile);
 	tr.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (tr.dfd < 0) {
 		pr_perror("can't open images dir %s", opts.imgs_dir);
@@ -1002,6 +1004,8 @@ out_ns:
 out:
 	if (ret)
 		lazy_restore_end(false);
+	if (ret && opts.pidfile)
+		pidfile_drop_new(opts.pidfile);
 	cgroup_restore_fini(ret == 0);
 	tty_orphan_fini();
 	free(taken.s);

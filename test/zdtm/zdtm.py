@@ -1941,8 +1941,13 @@ class Run:
                 if not re.search(r'^TracerPid:\s+0$', st, re.M):
                     raise TestFail('task %d is left traced after %s' % (p, what))
             settled_snapshot(self.tpid, before, 'after ' + what, self.deadline, fix, self.nsview)
+            deadline = time.monotonic() + 5
+            while sorted(tree_pids(self.pid)) != sorted(pids) and time.monotonic() < deadline:
+                time.sleep(0.05)
             if sorted(tree_pids(self.pid)) != sorted(pids):
-                raise TestFail('the tree was %s, is %s after %s' % (sorted(pids), sorted(tree_pids(self.pid)), what))
+                raise TestFail('the tree was %s, is %s after %s' % (sorted(pids), ', '.join(
+                    '%d %s' % (p, (read_text('/proc/%d/comm' % p) if proc_stat(p) else '?').strip())
+                    for p in sorted(tree_pids(self.pid))), what))
             self.check_netns('after ' + what)
             left = net_locks(self.pid)
             if left:
@@ -2027,18 +2032,37 @@ class Run:
             rc, err, text = run(n, what)
             if verbose:
                 log('  rc %d: %s' % (rc, ' | '.join(err.strip().splitlines()[:4])))
-            if rc != 0 and self.opts.faults_kill and 'the restore is committed' in text:
-                # killed after the commit: the tree runs, whole (restore-flow.md), and is ours to check
-                time.sleep(0.2)
-                reap_zombies()
-                for p in my_children():
+            def whole_tree():
+                """The tree criu left, whole and running (its processes, but criu's helpers ending), or None."""
+                deadline = time.monotonic() + 2
+                while True:
+                    reap_zombies()
                     # criu's helpers (the reaper, the keeper) end by themselves meanwhile
-                    if (proc_stat(p) or 'Z')[0] in 'ZX' or read_text('/proc/%d/comm' % p).startswith('criu'):
+                    roots = [p for p in my_children() if (proc_stat(p) or 'Z')[0] not in 'ZX' and
+                             not read_text('/proc/%d/comm' % p).startswith('criu')]
+                    procs = [q for p in roots for q in tree_pids(p)]
+                    if not roots or len(procs) == len(self.tree_pids) or time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
+                if not roots:
+                    return None
+                if len(procs) != len(self.tree_pids):
+                    raise TestFail('%s left %d processes of the tree\'s %d: %s' % (
+                        what, len(procs), len(self.tree_pids), procs))
+                for p in procs:
+                    if (proc_stat(p) or 'X')[0] in 'ZX':
                         continue
-                    check_running(p, 'after ' + what, stopped=desc.get('stopped', False))
                     st = read_text('/proc/%d/status' % p)
                     if not re.search(r'^TracerPid:\s+0$', st, re.M):
                         raise TestFail('task %d is left traced after %s' % (p, what))
+                check_running(roots[0], 'after ' + what, stopped=desc.get('stopped', False))
+                return roots
+
+            roots = whole_tree() if rc != 0 and self.opts.faults_kill else None
+            if roots:
+                # killed after the commit (or its supervisor went on): the tree runs, whole
+                if os.path.exists(pidfile) and int(read_text(pidfile).strip() or 0) not in roots:
+                    raise TestFail('%s: the pidfile names %s, the tree is %s' % (what, read_text(pidfile), roots))
                 kill_leftovers(None)
                 put_outfile_back()
             elif rc == 0:
