@@ -1135,15 +1135,42 @@ static int needs_stream(const FileEntry *fe)
 	return e && is_tcp(e) && tcp_connection_state(e->state) && !e->closed;
 }
 
+/*
+ * Is @c, from sock_diag, a connection in the accept queue of the listener
+ * @l? Those have no inode yet, but neither have the orphans: connections
+ * accepted and closed since (FIN_WAIT*, LAST_ACK, CLOSING) and the
+ * TIME_WAIT ones, of which a busy server has hundreds on its port. A
+ * child is ESTABLISHED, or CLOSE_WAIT if its client closed first, and its
+ * local address is the listener's unless that is a wildcard. (A Fast Open
+ * child, SYN_RECV, can't be told from a request: only counted.)
+ */
+static int in_accept_queue(const struct inet_diag_info *c, const struct inet_ep *l)
+{
+	static const uint8_t any[16];
+	struct inet_ep s;
+
+	if (c->ino || c->protocol != IPPROTO_TCP || c->sport != l->port)
+		return 0;
+	if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
+		return 0;
+	if (!memcmp(l->addr, any, sizeof(any)))
+		return 1;
+	memset(&s, 0, sizeof(s));
+	s.family = c->family;
+	memcpy(s.addr, c->src, 16);
+	inet_ep_unmap(&s);
+	return s.family == l->family && !memcmp(s.addr, l->addr, sizeof(s.addr));
+}
+
 /* Listeners with connections in their accept queue: refused, or with --skip-in-flight left behind. */
 static int check_in_flight(struct file_desc *d, struct inet_diag_table *t)
 {
 	InetSkEntry *e = d->fe.isk;
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	struct inet_ep l, r;
+	struct inet_ep l, lu, r;
 	char a[64], b[64];
-	int sk, n = 0;
+	int sk;
 
 	sk = task_fd(d->owner_pid, d->owner_fd);
 	if (sk < 0)
@@ -1158,31 +1185,34 @@ static int check_in_flight(struct file_desc *d, struct inet_diag_table *t)
 	if (!ti.tcpi_unacked)	/* sk_ack_backlog, for a listener */
 		return 0;
 	entry_ep(e, 0, &l);
+	lu = l;
+	inet_ep_unmap(&lu);
+	inet_ep_str(&l, a, sizeof(a));
+	if (opts.skip_in_flight)
+		pr_warn("fd %d of %d: %u connection%s not accepted yet by the listener %s dropped "
+			"(--skip-in-flight)\n", d->owner_fd, d->owner_pid, ti.tcpi_unacked,
+			ti.tcpi_unacked == 1 ? "" : "s", a);
+	else
+		pr_err("can't dump task %d: fd %d (TCP listener %s) has %u connection%s not accepted yet; the "
+		       "kernel gives no way to put them back in the queue (--skip-in-flight drops them)\n",
+		       d->owner_pid, d->owner_fd, a, ti.tcpi_unacked, ti.tcpi_unacked == 1 ? "" : "s");
 	for (size_t i = 0; i < t->nr; i++) {
 		struct inet_diag_info *c = &t->s[i];
 
-		if (c->ino || c->protocol != IPPROTO_TCP || c->sport != l.port || c->state == TCP_LISTEN)
+		if (!in_accept_queue(c, &lu))
 			continue;
 		r.family = c->family;
 		memcpy(r.addr, c->dst, 16);
 		r.port = c->dport;
 		inet_ep_str(&r, b, sizeof(b));
 		if (opts.skip_in_flight)
-			pr_warn("fd %d of %d: the connection from %s to the listener %s, not accepted yet, is "
-				"dropped (--skip-in-flight)\n", d->owner_fd, d->owner_pid, b, inet_ep_str(&l, a, sizeof(a)));
+			pr_warn("fd %d of %d: the connection from %s to the listener %s, not accepted yet, is dropped\n",
+				d->owner_fd, d->owner_pid, b, a);
 		else
-			pr_err("can't dump task %d: fd %d (TCP listener %s) has a connection from %s not accepted "
-			       "yet; the kernel gives no way to put it back in the queue (--skip-in-flight drops "
-			       "it)\n", d->owner_pid, d->owner_fd, inet_ep_str(&l, a, sizeof(a)), b);
-		n++;
+			pr_err("can't dump task %d: fd %d (TCP listener %s): the connection from %s is not accepted "
+			       "yet\n", d->owner_pid, d->owner_fd, a, b);
 	}
-	if (opts.skip_in_flight)
-		return 0;
-	if (!n)
-		pr_err("can't dump task %d: fd %d (TCP listener %s) has %u connections not accepted yet; the kernel "
-		       "gives no way to put them back in the queue (--skip-in-flight drops them)\n", d->owner_pid,
-		       d->owner_fd, inet_ep_str(&l, a, sizeof(a)), ti.tcpi_unacked);
-	return -1;
+	return opts.skip_in_flight ? 0 : -1;
 }
 
 static int lock_conns(struct file_table *ft, struct netns_state *ns)
