@@ -473,6 +473,71 @@ class PythonHttpLoad(App):
                 raise Fail("the %s client says: %s" % (mode, read(self.path(mode + ".log")).strip()[-300:]))
 
 
+SLOW_ACCEPT_APP = r'''
+import socket, sys, time
+# takes its time before each accept(): a client that connects again as soon
+# as it is answered finds its connection waiting in the accept queue
+l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+n = 0
+while True:
+    time.sleep(0.03)
+    c, _ = l.accept()
+    n += 1
+    c.sendall(b"%d\n" % n)
+    c.close()
+'''
+
+SLOW_ACCEPT_CLI = r'''
+import os, socket, sys
+k = 0
+while True:
+    try:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+            if not s.makefile("rb").readline().strip().isdigit():
+                print("bad answer", flush=True)
+                sys.exit(1)
+        k += 1
+    except (ConnectionRefusedError, ConnectionResetError):
+        pass    # dumped and not yet restored: its port is closed
+    except Exception as e:
+        print("bad: %r" % e, flush=True)
+        sys.exit(1)
+    with open(sys.argv[2] + ".tmp", "w") as o:
+        o.write("%d\n" % k)
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+'''
+
+
+class PythonSlowAccept(App):
+    """A server that sleeps 30 ms before each accept(), and a client that
+    connects again as soon as it is answered: nearly always a connection
+    waits in the accept queue. The dump holds new connections to the
+    tree's listeners (their SYN waits) from before the freeze and lets the
+    server take the one queued: every dump goes through, the first time
+    (were refused, "not accepted yet", nearly each time)."""
+    name = "python-slow-accept"
+    quick = True
+    cmds = (PY,)
+    opts = ("--tcp-established",)
+
+    def start(self):
+        for n, text in (("app.py", SLOW_ACCEPT_APP), ("client.py", SLOW_ACCEPT_CLI)):
+            with open(self.path(n), "w") as f:
+                f.write(text)
+        self.port = free_port()
+        pid = self.spawn([PY, self.path("app.py"), str(self.port)])
+        wait_for(lambda: line_from(self.port))
+        self.sids.append(spawn([PY, self.path("client.py"), str(self.port), self.path("client.count")],
+                               self.path("client.log")))
+        self.reqs = Counter("the client's connections")
+        return pid
+
+    def check(self):
+        self.reqs.grows(lambda: int(read(self.path("client.count")) or "0"))
+        if "bad" in read(self.path("client.log")):
+            raise Fail("the client says: %s" % read(self.path("client.log")).strip()[-300:])
+
+
 ASYNCIO_APP = r'''
 import asyncio, os, sys
 state = {"child": None, "rc": None}
@@ -1525,7 +1590,7 @@ class Mariadb(App, ConnectedClient):
         self.check()
 
 
-APPS = [PythonHttp, PythonHttpLoad, PythonSqlite, PythonAsyncio, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
+APPS = [PythonHttp, PythonHttpLoad, PythonSlowAccept, PythonSqlite, PythonAsyncio, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
         Redis, Memcached, Nginx, Postgres, Mariadb, Dnsmasq, Sshd, Java, Screen, Chromium, VimShellJob]
 
 
