@@ -5,7 +5,8 @@ dereference, and bad input (malformed or unknown requests, wrong fds, a
 client that goes away, a client without the rights to what it asks).
 
 Each check prints "PASS name" or "FAIL name: why"; the last line is
-"rpc: N passed, M failed". Must run as root. The criu binary is $CRIU or
+"rpc: N passed, M failed". Must run as root. Names on the command line
+run only those cases. The criu binary is $CRIU or
 <repo>/build/criu/criu.
 """
 
@@ -59,6 +60,9 @@ class Fail(Exception):
 
 
 def check(name, fn, *args):
+    # rpc_test.py NAME...: only those cases
+    if sys.argv[1:] and name not in sys.argv[1:]:
+        return
     try:
         fn(*args)
     except Fail as e:
@@ -1068,6 +1072,62 @@ def t_cgroups():
                 pass
 
 
+def t_ext_mnt_colon():
+    """runc's and crun's ext_mnt keys are the container's mountpoints, which may hold a ':'
+    ("/mnt/a:b"): the mount is external under its whole path, and the restore binds the
+    source the client gives, not the one it had."""
+    top = new_dir("extmnt")
+    src, src2, mp = (os.path.join(top, n) for n in ("src", "src2", "data:1"))
+    for dd, text in ((src, "old"), (src2, "new"), (mp, None)):
+        os.mkdir(dd)
+        if text:
+            with open(os.path.join(dd, "f"), "w") as f:
+                f.write(text)
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                          'mount --bind "$0" "$1" && exec setsid sleep 1000', src, mp],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = None
+    try:
+        deadline = time.time() + 5
+        while not pid:
+            expect(time.time() < deadline and p.poll() is None, "the target did not start")
+            time.sleep(0.02)
+            try:
+                with open("/proc/%d/mountinfo" % p.pid) as f:
+                    if (" %s " % mp) in f.read() and os.readlink("/proc/%d/exe" % p.pid).endswith("sleep"):
+                        pid = p.pid
+            except OSError:
+                pass
+        d = new_dir("img")
+        fd = dir_fd(d)
+        r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": pid, "log_file": "dump.log",
+                                                      "log_level": 4, "ext_mnt": [{"key": mp, "val": mp}]}},
+                        pass_fds=(fd,))
+        expect(r and r["success"] and rc == 0, "dump: %r" % r)
+        p.wait()
+        with open(os.path.join(d, "dump.log")) as f:
+            expect("key %s\n" % mp in f.read(), "the mount at %s was not dumped as external under its path" % mp)
+        r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_file": "restore.log",
+                                                         "rst_sibling": True, "ext_mnt": [{"key": mp, "val": src2}]}},
+                        pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r["success"] and rc == 0, "restore: %r" % r)
+        pid = r["restore"]["pid"]
+        with open("/proc/%d/root%s/f" % (pid, mp)) as f:
+            got = f.read()
+        expect(got == "new", "the restored mount at %s shows %r, not the ext_mnt source's 'new'" % (mp, got))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if pid and pid != p.pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
 def t_freeze_cgroup_bad():
     bad_dump({"freeze_cgroup": "/sys/fs/cgroup/freezer"}, "freeze-cgroup /sys/fs/cgroup/freezer",
              "root cgroup can't be")
@@ -1615,6 +1675,7 @@ def main():
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
         check("cgroups", t_cgroups)
         check("freeze_cgroup_not_a_cgroup", t_freeze_cgroup_bad)
+        check("ext_mnt_colon", t_ext_mnt_colon)
         check("manage_cgroups_mode_bad", t_cg_mode_bad)
         check("crun_checkpoint_restore", t_crun_checkpoint_restore, False)
         check("crun_checkpoint_leave_running", t_crun_checkpoint_restore, True)
