@@ -688,7 +688,7 @@ static int resp_error(CriuResp *resp)
 /* One request on a connection of its own; the reply in *out (free it). */
 static int call(criu_opts *o, CriuReq *req, CriuResp **out)
 {
-	struct conn c;
+	struct conn c = { .fd = -1 };
 	sigset_t chld, old;
 	int ret;
 
@@ -780,49 +780,32 @@ API int criu_local_restore_child(criu_opts *o)
 	return criu_local_restore(o);
 }
 
+/*
+ * Pre-dumps while more() says so (> 0; < 0 is its error), then the dump,
+ * each in a criu of its own, as runc does: a criu answers one dump or
+ * pre-dump per session (the options of one would carry over to the next).
+ * more() may change the options in between, and its callers do: the next
+ * images dir, parent_images naming the one before.
+ */
 API int criu_local_dump_iters(criu_opts *o, int (*more)(criu_predump_info pi))
 {
-	CriuReq req = CRIU_REQ__INIT;
-	CriuResp *resp = NULL;
-	struct conn c;
-	sigset_t chld, old;
-	int ret;
+	CriuResp *resp;
+	int ret, again;
 
 	if (!more)
 		return -EINVAL;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
-	ret = conn_open(o, &c);
-	if (ret)
-		goto out;
-	req.opts = o->rpc;
-	req.has_keep_open = true;
-	req.keep_open = true;
-	req.type = CRIU_REQ_TYPE__PRE_DUMP;
-	for (;;) {
-		ret = exchange(o, &c, &req, &resp);
-		if (!ret)
-			ret = resp_error(resp);
-		if (resp)
-			criu_resp__free_unpacked(resp, NULL);
-		resp = NULL;
+	do {
+		ret = simple(o, CRIU_REQ_TYPE__PRE_DUMP, true, &resp);
 		if (ret)
-			goto close;
-		if (req.type == CRIU_REQ_TYPE__DUMP || !more(NULL))
-			break;
-	}
-	req.type = CRIU_REQ_TYPE__DUMP;
-	req.keep_open = false;
-	ret = exchange(o, &c, &req, &resp);
-	if (!ret)
-		ret = resp_error(resp);
-	if (resp)
+			return ret;
 		criu_resp__free_unpacked(resp, NULL);
-close:
-	conn_close(&c);
-out:
-	sigprocmask(SIG_SETMASK, &old, NULL);
+		again = more(NULL);
+		if (again < 0)
+			return again;
+	} while (again);
+	ret = simple(o, CRIU_REQ_TYPE__DUMP, true, &resp);
+	if (!ret)
+		criu_resp__free_unpacked(resp, NULL);
 	return ret;
 }
 
