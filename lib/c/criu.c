@@ -201,7 +201,6 @@ BOOL_OPT(tcp_close, tcp_close)
 BOOL_OPT(weak_sysctls, weak_sysctls)
 BOOL_OPT(evasive_devices, evasive_devices)
 BOOL_OPT(shell_job, shell_job)
-BOOL_OPT(orphan_pts_master, orphan_pts_master)
 BOOL_OPT(file_locks, file_locks)
 BOOL_OPT(track_mem, track_mem)
 BOOL_OPT(auto_dedup, auto_dedup)
@@ -424,11 +423,33 @@ API int criu_set_page_server_address_port(const char *address, int port)
 	return g() ? criu_local_set_page_server_address_port(global_opts, address, port) : -ENOMEM;
 }
 
+/*
+ * The new master of the console comes only in the orphan-pts-master
+ * notification: asking for it turns the notifications on, callback or
+ * not (crun may only read criu_get_orphan_pts_master_fd() afterwards),
+ * else criu refuses the restore, no client taking notifications.
+ */
+API void criu_local_set_orphan_pts_master(criu_opts *o, bool val)
+{
+	o->rpc->has_orphan_pts_master = true;
+	o->rpc->orphan_pts_master = val;
+	if (val) {
+		o->rpc->has_notify_scripts = true;
+		o->rpc->notify_scripts = true;
+	}
+}
+
+API void criu_set_orphan_pts_master(bool val)
+{
+	if (g())
+		criu_local_set_orphan_pts_master(global_opts, val);
+}
+
 API void criu_local_set_notify_cb(criu_opts *o, criu_notify_cb cb)
 {
 	o->notify = cb;
 	o->rpc->has_notify_scripts = true;
-	o->rpc->notify_scripts = cb != NULL;
+	o->rpc->notify_scripts = cb != NULL || (o->rpc->has_orphan_pts_master && o->rpc->orphan_pts_master);
 }
 
 API void criu_set_notify_cb(criu_notify_cb cb)

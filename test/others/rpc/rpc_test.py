@@ -1086,7 +1086,7 @@ def t_ext_mnt_colon():
     p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
                           'mount --bind "$0" "$1" && exec setsid sleep 1000', src, mp],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pid = None
+    pid = restored = None
     try:
         deadline = time.time() + 5
         while not pid:
@@ -1112,18 +1112,18 @@ def t_ext_mnt_colon():
                         pass_fds=(fd,))
         os.close(fd)
         expect(r and r["success"] and rc == 0, "restore: %r" % r)
-        pid = r["restore"]["pid"]
-        with open("/proc/%d/root%s/f" % (pid, mp)) as f:
+        restored = r["restore"]["pid"]
+        with open("/proc/%d/root%s/f" % (restored, mp)) as f:
             got = f.read()
         expect(got == "new", "the restored mount at %s shows %r, not the ext_mnt source's 'new'" % (mp, got))
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-        if pid and pid != p.pid:
+        if restored:
             try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                os.kill(restored, signal.SIGKILL)
+                os.waitpid(restored, 0)
             except OSError:
                 pass
 
