@@ -192,8 +192,13 @@ void print_on_level(int level, const char *fmt, ...)
 	int save_errno = errno;
 	int off = 0, n;
 	va_list args;
+	/*
+	 * -v0 writes no errors, but a swrk client is still told in cr_errmsg
+	 * what failed, rather than pointed at a log with nothing in it.
+	 */
+	int keep = level <= LOG_ERROR && keep_errors && !first_error[0];
 
-	if (level > log_level)
+	if (level > log_level && !keep)
 		return;
 
 	if (log_fd != STDERR_FILENO || log_level >= LOG_INFO) {
@@ -214,8 +219,10 @@ void print_on_level(int level, const char *fmt, ...)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 
-	if (level <= LOG_ERROR && keep_errors && !first_error[0])
+	if (keep)
 		keep_error(buf + off, n - off);
+	if (level > log_level)
+		goto out;
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
 	if (level <= LOG_ERROR && forwarding)

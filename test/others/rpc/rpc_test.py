@@ -603,6 +603,16 @@ def t_cr_errno():
         t.kill()
 
 
+def t_errmsg_log_level_0():
+    """log_level 0 writes no errors in the log, but the reply still says what failed."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 999999999, "log_level": 0,
+                                                  "log_file": "dump.log"}}, pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "999999999", "no such process")
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1646,6 +1656,7 @@ def main():
         check("second_dump_in_session", t_second_dump_in_session)
         check("default_log_file", t_default_log_file)
         check("cr_errno", t_cr_errno)
+        check("errmsg_log_level_0", t_errmsg_log_level_0)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
