@@ -172,6 +172,12 @@ static int opt_inherit_fd(const CriuOpts *o, const char *cli)
 	char buf[8192];
 
 	for (size_t i = 0; i < o->n_inherit_fd; i++) {
+		/* not the client's stdio but what we put there (service.c) */
+		if (rpc_fd_filled(o->inherit_fd[i]->fd)) {
+			pr_err("inherit_fd %s: fd %d is not open in criu (its client had it closed)\n",
+			       o->inherit_fd[i]->key, o->inherit_fd[i]->fd);
+			return -1;
+		}
 		snprintf(buf, sizeof(buf), "fd[%d]:%s", o->inherit_fd[i]->fd, o->inherit_fd[i]->key);
 		if (set(cli, buf))
 			return -1;

@@ -700,6 +700,48 @@ static int reply_bad(int type)
 	return -1;
 }
 
+/*
+ * A client whose stdio is closed (a daemon calling libcriu) may hand us
+ * the socket as fd 0, 1 or 2, and with them closed the files we open
+ * would land there: what criu writes to its stderr (errors are copied
+ * there) would reach the client as a reply, a garbled one, in place of
+ * the real one. The socket goes above 2, and 0-2 are /dev/null where
+ * nothing was open (an inherit_fd naming one is refused, as it was when
+ * it was closed). Returns the socket's fd, or -1.
+ */
+static unsigned int stdio_filled;	/* bit i: fd i is our /dev/null, not the client's */
+
+bool rpc_fd_filled(int fd)
+{
+	return fd >= STDIN_FILENO && fd <= STDERR_FILENO && (stdio_filled & (1U << fd));
+}
+
+static int sane_stdio(int n)
+{
+	int fd;
+
+	if (n <= STDERR_FILENO) {
+		fd = fcntl(n, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		if (fd < 0)
+			return -1;
+		close(n);
+		n = fd;
+	}
+	for (int i = STDIN_FILENO; i <= STDERR_FILENO; i++) {
+		if (fcntl(i, F_GETFD) >= 0)
+			continue;
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		stdio_filled |= 1U << i;
+		if (fd != i) {
+			dup2(fd, i);
+			close(fd);
+		}
+	}
+	return n;
+}
+
 int cr_service_work(const char *fd_arg)
 {
 	int type = 0, served = 0, ret = -1, eof;
@@ -715,6 +757,11 @@ int cr_service_work(const char *fd_arg)
 	}
 	if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET) {
 		pr_err("swrk: fd %ld is not a SOCK_SEQPACKET socket\n", n);
+		return -1;
+	}
+	n = sane_stdio(n);
+	if (n < 0) {
+		pr_perror("swrk: can't move the socket off the stdio fds");
 		return -1;
 	}
 	len = sizeof(peer);

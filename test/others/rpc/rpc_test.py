@@ -613,6 +613,37 @@ def t_errmsg_log_level_0():
     failed_with(r, "999999999", "no such process")
 
 
+def t_socket_on_stdio():
+    """A client with its stdio closed (a daemon calling libcriu) hands criu the socket as fd 2, with
+    fd 1 closed: criu's errors, copied to its stderr, must not reach the client as a reply; an
+    inherit_fd naming the closed fd 1 is still refused."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    for o, words in (({"pid": 999999999}, ("999999999", "no such process")),
+                     ({"inherit_fd": [{"key": "pipe:[1]", "fd": 1}]}, ("fd 1 is not open in criu",))):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+        def pre():
+            os.dup2(theirs.fileno(), 2)
+            os.close(1)
+        p = subprocess.Popen([CRIU, "swrk", "2"], preexec_fn=pre, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+        theirs.close()
+        s = Swrk.__new__(Swrk)
+        s.sk, s.p = ours, p
+        req = {"images_dir_fd": fd, "log_file": "criu.log"}
+        req.update(o)
+        typ = "RESTORE" if "inherit_fd" in o else "DUMP"
+        try:
+            r = s.call({"type": T[typ], "opts": req})
+        except Exception as e:      # a garbled reply: what criu wrote to its stderr
+            r = {"success": None, "cr_errmsg": "an unreadable reply: %r" % e}
+        rc = s.close()
+        expect(r is None or r.get("success") is not None, r and r["cr_errmsg"])
+        failed_with(r, *words)
+        expect(rc == 1, "criu exited %r" % rc)
+    os.close(fd)
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1657,6 +1688,7 @@ def main():
         check("default_log_file", t_default_log_file)
         check("cr_errno", t_cr_errno)
         check("errmsg_log_level_0", t_errmsg_log_level_0)
+        check("socket_on_stdio", t_socket_on_stdio)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
