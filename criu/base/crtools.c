@@ -841,7 +841,7 @@ int cr_setup_log(void)
 		fprintf(stderr, "Error: log path too long\n");
 		return -1;
 	}
-	return log_init(path, opts.log_level);
+	return log_init_in_dir(path, opts.log_level, 1);
 }
 
 /*

@@ -33,14 +33,40 @@ uint64_t log_start_us(void)
 
 int log_init(const char *path, int level)
 {
+	return log_init_in_dir(path, level, 0);
+}
+
+/*
+ * in_dir: the log goes in the work dir, whose other files may be anyone's
+ * (a swrk client's with fewer rights than criu, an attacker's in /tmp): a
+ * symbolic or hard link there would have us truncate and write the file
+ * it points to. Only a regular file of one link is taken, and truncated
+ * once checked. A path the user gave whole is taken as it is
+ * (-o /dev/stderr).
+ */
+int log_init_in_dir(const char *path, int level, int in_dir)
+{
+	struct stat st;
+	int fd;
+
 	log_level = level;
 	clock_gettime(CLOCK_MONOTONIC, &log_start);
 	if (!path || !strcmp(path, "-"))
 		return 0;
 
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (!in_dir) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	} else {
+		fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ftruncate(fd, 0))) {
+			pr_err("log file %s is not a regular file of its own (a link?): not written\n", path);
+			close(fd);
+			return -1;
+		}
+	}
 	if (fd < 0) {
-		fprintf(stderr, "Error: can't open log file %s: %s\n", path, strerror(errno));
+		pr_err("can't open log file %s: %s\n", path,
+		       in_dir && errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 		return -1;
 	}
 	log_fd = fd;

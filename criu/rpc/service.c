@@ -237,6 +237,8 @@ static int same_ns(pid_t pid, const char *ns)
  * uids and gids its), and dump.c checks that again for every task once
  * the tree is frozen.
  */
+static int peer_may_access(int dfd, int mode, const char *what);
+
 static int check_may_dump(pid_t pid)
 {
 	struct proc_status st;
@@ -264,6 +266,20 @@ static int check_may_dump(pid_t pid)
 			return -1;
 		}
 	free_pid_status(&st);
+	/* freezing a cgroup stops every task in it, the client's or not: only one it may freeze itself */
+	if (opts.freeze_cgroup) {
+		int fd = open(opts.freeze_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			pr_perror("can't open freeze_cgroup %s", opts.freeze_cgroup);
+			return -1;
+		}
+		if (peer_may_access(fd, W_OK, "freeze_cgroup")) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 	opts.owner_only = true;
 	opts.owner_uid = peer.uid;
 	opts.owner_gid = peer.gid;
@@ -377,6 +393,17 @@ static int setup_request(CriuReq *req, const char *action)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
+	/*
+	 * A config file's options run with criu's rights (action-script runs
+	 * a command, log-file opens any path) and a bad line of it is quoted
+	 * in the reply: a client with fewer rights than criu gives none.
+	 */
+	if (unpriv && o->config_file) {
+		pr_err("config_file %s: the client (pid %d, uid %u) has fewer rights than criu: "
+		       "a config file's options would run with criu's\n", o->config_file, peer.pid, peer.uid);
+		denied = EPERM;
+		return -1;
+	}
 	if (rpc_apply_opts(o, true, action)) {
 		denied = EBADRQC;
 		return -1;

@@ -1376,6 +1376,84 @@ def t_unpriv_restore():
     failed_with(r, "may not restore")
 
 
+def t_unpriv_config_file():
+    """A config file's options run with criu's rights (action-script, log-file) and its bad
+    lines are quoted in the reply: a client with fewer rights gives none."""
+    t = Target(NOBODY)
+    d = new_dir("img", NOBODY)
+    mark = os.path.join(TMP, "config-file-ran.%d" % os.getpid())
+    conf = os.path.join(d, "evil.conf")
+    with open(conf, "w") as f:
+        f.write("action-script id > %s\n" % mark)
+    os.chown(conf, NOBODY, NOBODY)
+    for path in (conf, "/etc/shadow"):
+        def req():
+            fd = dir_fd(d)
+            return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                "config_file": path}}, fd
+        r = as_nobody_client(req)
+        failed_with(r, "config_file %s" % path, "fewer rights than criu")
+        expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+        expect(not os.path.exists(mark), "the config file's action-script ran as root")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_log_symlink():
+    """The log in the client's dir is a link to a file of root's: criu (root) neither truncates
+    nor writes it."""
+    t = Target(NOBODY)
+    d = new_dir("img", NOBODY)
+    victim = os.path.join(TMP, "victim")
+    with open(victim, "w") as f:
+        f.write("root's\n")
+    os.chmod(victim, 0o600)
+    os.symlink(victim, os.path.join(d, "dump.log"))
+    os.lchown(os.path.join(d, "dump.log"), NOBODY, NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                            "log_file": "dump.log", "log_level": 4}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "dump.log", "symbolic link")
+    with open(victim) as f:
+        expect(f.read() == "root's\n", "the file the log links to was written")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_unpriv_freeze_cgroup():
+    """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
+    fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
+    t = Target(NOBODY)
+    other = Target()        # root's, in the same cgroup
+    try:
+        os.makedirs(fz)
+        for x in (t, other):
+            with open(os.path.join(fz, "cgroup.procs"), "w") as f:
+                f.write(str(x.pid))
+        d = new_dir("img", NOBODY)
+
+        def req():
+            fd = dir_fd(d)
+            return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                "freeze_cgroup": fz}}, fd
+        r = as_nobody_client(req)
+        failed_with(r, "freeze_cgroup")
+        expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+        with open(os.path.join(fz, "freezer.state")) as f:
+            expect(f.read().strip() == "THAWED", "the cgroup is left frozen")
+        expect(t.alive() and t.counting() and other.counting(), "a task was harmed")
+    finally:
+        t.kill()
+        other.kill()
+        try:
+            os.rmdir(fz)
+        except OSError:
+            pass
+
+
 # ---- the command line's side of the same hooks
 
 def t_action_script():
@@ -1713,6 +1791,9 @@ def main():
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
         check("unpriv_restore", t_unpriv_restore)
+        check("unpriv_config_file", t_unpriv_config_file)
+        check("log_symlink", t_log_symlink)
+        check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
