@@ -40,6 +40,7 @@ static int sk = -1;
 static bool notify_on;
 static struct ucred peer;
 static bool dumped_or_restored;	/* options of a session are used once */
+static bool client_unpriv;	/* the client has fewer rights than criu (setup_request()) */
 /*
  * The reply's cr_errno, as clients test it (libcriu returns it negated):
  * EPERM for the client's lack of rights, ESRCH for no process to dump,
@@ -393,6 +394,7 @@ static int setup_request(CriuReq *req, const char *action)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
+	client_unpriv = unpriv;
 	/*
 	 * A config file's options run with criu's rights (action-script runs
 	 * a command, log-file opens any path) and a bad line of it is quoted
@@ -450,6 +452,35 @@ static int setup_request(CriuReq *req, const char *action)
 	return 0;
 }
 
+/*
+ * parent_img is read (its pages are this dump's parents) and, with
+ * auto_dedup, written (the pages this dump has again are freed there):
+ * only a dir the client itself could read (and write).
+ */
+static int check_parent_img(void)
+{
+	int fd, ret;
+
+	if (!client_unpriv || !opts.prev_images_dir)
+		return 0;
+	fd = openat(AT_FDCWD, opts.imgs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		int pfd = openat(fd, opts.prev_images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = pfd;
+	}
+	if (fd < 0) {
+		pr_perror("parent_img %s (relative to the images dir)", opts.prev_images_dir);
+		return -1;
+	}
+	ret = peer_may_access(fd, R_OK | X_OK, "parent_img");
+	if (!ret && opts.auto_dedup)
+		ret = peer_may_access(fd, W_OK, "parent_img (auto_dedup frees pages there)");
+	close(fd);
+	return ret;
+}
+
 /* The request's pid names no process: said with ESRCH, as clients expect (libcriu's criu_set_pid(-1)). */
 static int bad_pid_field(CriuReq *req, const char *what)
 {
@@ -483,7 +514,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	if (no_such_task("a dump"))
 		return -1;
-	if (check_may_dump(opts.pid))
+	if (check_may_dump(opts.pid) || check_parent_img())
 		return -1;
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
@@ -499,7 +530,7 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	if (no_such_task("a pre-dump"))
 		return -1;
-	if (check_may_dump(opts.pid))
+	if (check_may_dump(opts.pid) || check_parent_img())
 		return -1;
 	/*
 	 * A pre-dump is there to be the parent of a later dump: runc asks for

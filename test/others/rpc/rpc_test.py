@@ -1423,6 +1423,31 @@ def t_log_symlink():
     t.kill()
 
 
+def t_unpriv_parent_img():
+    """parent_img is read, and with auto_dedup written: a client may only name a dir it could
+    read (and write) itself, not root's pre-dump of its own task."""
+    t = Target(NOBODY)
+    pre = new_dir("pre")        # root's, 0700
+    fd = dir_fd(pre)
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"], "root's pre-dump: %r" % r)
+    before = {f: os.stat(os.path.join(pre, f)).st_blocks for f in os.listdir(pre)}
+    d = new_dir("img", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                            "track_mem": True, "auto_dedup": True,
+                                            "parent_img": "../" + os.path.basename(pre)}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "parent_img")
+    after = {f: os.stat(os.path.join(pre, f)).st_blocks for f in os.listdir(pre)}
+    expect(after == before, "root's images changed: %r -> %r" % (before, after))
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
 def t_unpriv_freeze_cgroup():
     """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
     fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
@@ -1794,6 +1819,7 @@ def main():
         check("unpriv_config_file", t_unpriv_config_file)
         check("log_symlink", t_log_symlink)
         check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
+        check("unpriv_parent_img", t_unpriv_parent_img)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
