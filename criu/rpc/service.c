@@ -325,6 +325,34 @@ static int peer_may_access(int dfd, int mode, const char *what)
 	return 0;
 }
 
+/*
+ * Opened again through /proc, the client's fd N gets our rights, not the
+ * ones it was opened with: a read-only fd of a file of root's, given as
+ * status_fd, would have a root criu write there. Taken for writing only
+ * if the client's own fd is open for writing, and is the file we opened
+ * (its flags and inode read at once from its fdinfo, after our open: a
+ * client swapping fds in between is caught).
+ */
+static bool peer_fd_writable(int n, int ours, const char *what)
+{
+	struct proc_fdinfo theirs, mine;
+
+	if (parse_fdinfo(peer.pid, n, &theirs) || parse_fdinfo(getpid(), ours, &mine)) {
+		pr_err("%s %d: can't read the client's fdinfo\n", what, n);
+		return false;
+	}
+	if ((theirs.flags & O_ACCMODE) == O_RDONLY) {
+		pr_err("%s %d: the client's fd is not open for writing\n", what, n);
+		denied = EPERM;
+		return false;
+	}
+	if (theirs.ino != mine.ino || theirs.mnt_id != mine.mnt_id) {
+		pr_err("%s %d: the client's fd changed while criu opened it\n", what, n);
+		return false;
+	}
+	return true;
+}
+
 /* An fd in the client's table (flags: O_RDONLY / O_WRONLY), opened here as /proc/PEER/fd/N. */
 int rpc_open_peer_fd(int n, const char *what, int flags)
 {
@@ -342,6 +370,11 @@ int rpc_open_peer_fd(int n, const char *what, int flags)
 			pr_err("%s %d: the client (pid %d) has no fd %d\n", what, n, peer.pid, n);
 		else
 			pr_perror("%s %d: can't open the client's fd (%s)", what, n, path);
+		return -1;
+	}
+	if ((flags & O_ACCMODE) != O_RDONLY && !peer_fd_writable(n, fd, what)) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

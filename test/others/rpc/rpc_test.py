@@ -1448,6 +1448,30 @@ def t_unpriv_parent_img():
     t.kill()
 
 
+def t_status_fd_readonly():
+    """status_fd is reopened through /proc with criu's rights: a client's read-only fd of a file
+    of root's must not get a root criu to write in it."""
+    victim = os.path.join(TMP, "status-victim")
+    with open(victim, "w") as f:
+        f.write("root's, world-readable\n")
+    os.chmod(victim, 0o644)
+    d = new_dir("srv", NOBODY)
+    port = 28300 + os.getpid() % 90
+
+    def req():
+        fd = dir_fd(d)
+        vfd = os.open(victim, os.O_RDONLY)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                   "status_fd": vfd}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "status_fd", "not open for writing")
+    with open(victim) as f:
+        expect(f.read() == "root's, world-readable\n", "criu wrote in the file")
+
+
 def t_unpriv_freeze_cgroup():
     """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
     fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
@@ -1820,6 +1844,7 @@ def main():
         check("log_symlink", t_log_symlink)
         check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
         check("unpriv_parent_img", t_unpriv_parent_img)
+        check("status_fd_readonly", t_status_fd_readonly)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
