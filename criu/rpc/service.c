@@ -514,6 +514,31 @@ static int check_parent_img(void)
 	return ret;
 }
 
+/*
+ * A page server (PAGE_SERVER, a lazy DUMP) listens where the request says:
+ * a privileged port only for a client that could bind it itself.
+ */
+static int check_listen_port(void)
+{
+	int port = opts.port ? opts.port : PS_DEFAULT_PORT, start = 1024;
+	FILE *f;
+
+	if (!client_unpriv)
+		return 0;
+	f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+	if (f) {
+		if (fscanf(f, "%d", &start) != 1)
+			start = 1024;
+		fclose(f);
+	}
+	if (port < start) {
+		pr_err("ps.port %d: the client (uid %u) may not listen on a port below %d\n", port, peer.uid, start);
+		denied = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* The request's pid names no process: said with ESRCH, as clients expect (libcriu's criu_set_pid(-1)). */
 static int bad_pid_field(CriuReq *req, const char *what)
 {
@@ -547,7 +572,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	if (no_such_task("a dump"))
 		return -1;
-	if (check_may_dump(opts.pid) || check_parent_img())
+	if (check_may_dump(opts.pid) || check_parent_img() || (opts.lazy_pages && check_listen_port()))
 		return -1;
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
@@ -587,7 +612,7 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	pid_t pid;
 	char c;
 
-	if (setup_request(req, "page-server"))
+	if (setup_request(req, "page-server") || check_listen_port())
 		return -1;
 	/* the client's status_fd is told once the server listens, as by criu page-server --status-fd */
 	user_fd = opts.status_fd;

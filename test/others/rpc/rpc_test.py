@@ -1472,6 +1472,21 @@ def t_status_fd_readonly():
         expect(f.read() == "root's, world-readable\n", "criu wrote in the file")
 
 
+def t_unpriv_ps_port():
+    """A root criu's page server listens for a client with fewer rights only where it could itself."""
+    d = new_dir("srv", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": 81}}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "ps.port 81", "may not listen")
+    expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+
+
 def t_unpriv_freeze_cgroup():
     """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
     fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
@@ -1845,6 +1860,7 @@ def main():
         check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
         check("unpriv_parent_img", t_unpriv_parent_img)
         check("status_fd_readonly", t_status_fd_readonly)
+        check("unpriv_ps_port", t_unpriv_ps_port)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
