@@ -294,10 +294,23 @@ static int check_may_restore(void)
 
 	if (peer_caps(&eff))
 		return -1;
-	if ((eff & CAP_BIT(CAP_SYS_ADMIN_BIT)) || (eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT)))
+	if (eff & CAP_BIT(CAP_SYS_ADMIN_BIT))
 		return 0;
-	pr_err("the client (pid %d, uid %u) has neither CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE: "
-	       "it may not restore\n", peer.pid, peer.uid);
+	/*
+	 * CAP_CHECKPOINT_RESTORE lets the kernel restore pids, not make
+	 * tasks of other uids: a criu of the client's uid is held to that by
+	 * the kernel; a criu with more rights would make whatever creds the
+	 * images say (root's, all capabilities) for it.
+	 */
+	if ((eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT)) && peer.uid == geteuid())
+		return 0;
+	if (eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT))
+		pr_err("the client (pid %d, uid %u) has CAP_CHECKPOINT_RESTORE but not CAP_SYS_ADMIN, and criu more "
+		       "rights (uid %u): the images' credentials would be made with criu's; it may not restore\n",
+		       peer.pid, peer.uid, geteuid());
+	else
+		pr_err("the client (pid %d, uid %u) has neither CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE: "
+		       "it may not restore\n", peer.pid, peer.uid);
 	denied = EPERM;
 	return -1;
 }

@@ -1277,9 +1277,21 @@ def t_config_file():
 
 # ---- a client without the rights to what it asks
 
-def as_nobody_client(build_req, dirs_owner=NOBODY):
-    """A client running as nobody, connected to a root criu swrk (as a root
-    service would be); returns its reply."""
+def keep_caps(bits):
+    """After setuid: only the capabilities @bits, effective and permitted."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    for b in bits:
+        data[(b // 32) * 3] |= 1 << (b % 32)
+        data[(b // 32) * 3 + 1] |= 1 << (b % 32)
+    if libc.capset(hdr, data):
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def as_nobody_client(build_req, dirs_owner=NOBODY, caps=()):
+    """A client running as nobody (with capabilities @caps), connected to a
+    root criu swrk (as a root service would be); returns its reply."""
     path = "\0criu-rpc-test-%d" % os.getpid()
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ls.bind(path)
@@ -1292,7 +1304,11 @@ def as_nobody_client(build_req, dirs_owner=NOBODY):
             os.close(rpipe)
             os.setgroups([])
             os.setgid(NOBODY)
+            if caps:
+                ctypes.CDLL(None).prctl(8, 1, 0, 0, 0)     # PR_SET_KEEPCAPS
             os.setuid(NOBODY)
+            if caps:
+                keep_caps(caps)
             c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             c.connect(path)
             req, keep = build_req()
@@ -1516,6 +1532,30 @@ def t_unpriv_freeze_cgroup():
             os.rmdir(fz)
         except OSError:
             pass
+
+
+def t_unpriv_restore_cr_cap():
+    """CAP_CHECKPOINT_RESTORE alone does not let a task of uid nobody make tasks of other uids: a
+    root criu would make whatever creds the images say, so it refuses such a client, even for
+    images it trusts (root's dump, readable by the client)."""
+    t = Target()
+    d = new_dir("img")
+    os.chmod(d, 0o755)
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"], "root's dump: %r" % r)
+    t.kill()
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["RESTORE"], "opts": {"images_dir_fd": fd}}, fd
+    r = as_nobody_client(req, caps=(40,))
+    if r and r.get("restore", {}).get("pid"):
+        os.kill(r["restore"]["pid"], signal.SIGKILL)
+    failed_with(r, "CAP_CHECKPOINT_RESTORE but not CAP_SYS_ADMIN", "may not restore")
+    expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+    expect(not t.alive(), "root's tree was restored")
 
 
 # ---- the command line's side of the same hooks
@@ -1855,6 +1895,7 @@ def main():
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
         check("unpriv_restore", t_unpriv_restore)
+        check("unpriv_restore_cr_cap", t_unpriv_restore_cr_cap)
         check("unpriv_config_file", t_unpriv_config_file)
         check("log_symlink", t_log_symlink)
         check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
