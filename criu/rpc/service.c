@@ -627,6 +627,17 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 
 	if (setup_request(req, "page-server") || check_listen_port())
 		return -1;
+	/*
+	 * The dump that connects names the previous images, next to the
+	 * server's dir, where auto_dedup frees pages: any dir beside the
+	 * client's (root's in /tmp), which criu can't check for it there.
+	 */
+	if (client_unpriv && opts.auto_dedup) {
+		pr_err("auto_dedup: a page server frees pages in the dir its dump names, which a client "
+		       "with fewer rights than criu (uid %u) may not have\n", peer.uid);
+		denied = EPERM;
+		return -1;
+	}
 	/* the client's status_fd is told once the server listens, as by criu page-server --status-fd */
 	user_fd = opts.status_fd;
 	if (pipe2(p, O_CLOEXEC)) {

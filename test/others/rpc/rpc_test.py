@@ -1503,6 +1503,23 @@ def t_unpriv_ps_port():
     expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
 
 
+def t_unpriv_ps_auto_dedup():
+    """A page server's auto_dedup frees pages in the previous images its dump names, next to its
+    dir: not for a client with fewer rights than criu (root's dirs are next to its own in /tmp)."""
+    d = new_dir("srv", NOBODY)
+    port = 28400 + os.getpid() % 90
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                   "auto_dedup": True}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "auto_dedup", "fewer rights")
+
+
 def t_unpriv_freeze_cgroup():
     """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
     fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
@@ -1902,6 +1919,7 @@ def main():
         check("unpriv_parent_img", t_unpriv_parent_img)
         check("status_fd_readonly", t_status_fd_readonly)
         check("unpriv_ps_port", t_unpriv_ps_port)
+        check("unpriv_ps_auto_dedup", t_unpriv_ps_auto_dedup)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
