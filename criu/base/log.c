@@ -40,9 +40,9 @@ int log_init(const char *path, int level)
  * in_dir: the log goes in the work dir, whose other files may be anyone's
  * (a swrk client's with fewer rights than criu, an attacker's in /tmp): a
  * symbolic or hard link there would have us truncate and write the file
- * it points to. Only a regular file of one link is taken, and truncated
- * once checked. A path the user gave whole is taken as it is
- * (-o /dev/stderr).
+ * it points to. Such a link (or anything but a regular file of one link)
+ * is replaced by a log of our own, not written through. A path the user
+ * gave whole is taken as it is (-o /dev/stderr).
  */
 int log_init_in_dir(const char *path, int level, int in_dir)
 {
@@ -57,7 +57,13 @@ int log_init_in_dir(const char *path, int level, int in_dir)
 	if (!in_dir) {
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	} else {
+		if (!lstat(path, &st) && (!S_ISREG(st.st_mode) || st.st_nlink != 1) && unlink(path) &&
+		    errno != ENOENT) {
+			pr_perror("log file %s is not a regular file of its own and can't be replaced", path);
+			return -1;
+		}
 		fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+		/* made again under our feet: refused rather than written through */
 		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ftruncate(fd, 0))) {
 			pr_err("log file %s is not a regular file of its own (a link?): not written\n", path);
 			close(fd);
