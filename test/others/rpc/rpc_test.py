@@ -609,8 +609,12 @@ def t_errmsg_log_level_0():
     fd = dir_fd(d)
     r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 999999999, "log_level": 0,
                                                   "log_file": "dump.log"}}, pass_fds=(fd,))
-    os.close(fd)
     failed_with(r, "999999999", "no such process")
+    # a log path too long to open says so, not "see the log"
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 999999999, "log_file": "x" * 5000}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "log file", "too long")
 
 
 def t_socket_on_stdio():
