@@ -575,6 +575,24 @@ static int no_such_task(const char *what)
 		denied = ESRCH;
 		return 1;
 	}
+	/*
+	 * A client dumping itself (libcriu's criu_dump() of its own pid) or
+	 * an ancestor: the tree holds this criu, which can't freeze itself.
+	 */
+	for (pid_t p = getpid(); p > 1;) {
+		struct proc_status st;
+
+		if (p == opts.pid) {
+			pr_err("%s of pid %d: criu (pid %d) is in that tree, as the client's child: a client "
+			       "can't have itself or its ancestors dumped by its own criu swrk\n", what, opts.pid,
+			       getpid());
+			return 1;
+		}
+		if (parse_pid_status(p, &st))
+			break;
+		p = st.ppid;
+		free_pid_status(&st);
+	}
 	return 0;
 }
 

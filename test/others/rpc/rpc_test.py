@@ -648,6 +648,28 @@ def t_socket_on_stdio():
     os.close(fd)
 
 
+SELF_DUMP = r"""
+import os, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from criu_rpc import Swrk, TYPES
+fd = os.open(sys.argv[3], os.O_RDONLY)
+s = Swrk(sys.argv[2], pass_fds=(fd,), stderr=subprocess.DEVNULL)
+r = s.call({"type": TYPES["DUMP"], "opts": {"images_dir_fd": fd, "pid": os.getpid(), "leave_running": True}})
+print(repr(r), s.close())
+"""
+
+
+def t_self_dump():
+    """A client dumping itself (libcriu's criu_dump() of its own pid): the tree holds the client's
+    criu swrk, refused saying so (it tried to seize itself), the client running on."""
+    d = new_dir("img")
+    p = subprocess.run([sys.executable, "-c", SELF_DUMP, HERE, CRIU, d], capture_output=True, text=True,
+                       timeout=60, start_new_session=True)
+    out = p.stdout.strip().rsplit(" ", 1)
+    expect(p.returncode == 0 and len(out) == 2, "rc %d %r %r" % (p.returncode, p.stdout, p.stderr[-300:]))
+    failed_with(eval(out[0]), "criu (pid", "is in that tree")
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1901,6 +1923,7 @@ def main():
         check("cr_errno", t_cr_errno)
         check("errmsg_log_level_0", t_errmsg_log_level_0)
         check("socket_on_stdio", t_socket_on_stdio)
+        check("self_dump", t_self_dump)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
