@@ -575,6 +575,21 @@ static int no_such_task(const char *what)
 		denied = ESRCH;
 		return 1;
 	}
+	{
+		struct proc_status st;
+
+		if (!parse_pid_status(opts.pid, &st)) {
+			char state = st.state;
+
+			free_pid_status(&st);
+			if (state == 'Z' || state == 'X') {
+				pr_err("%s of pid %d: it is dead (a zombie its parent has not reaped): no process "
+				       "to dump\n", what, opts.pid);
+				denied = ESRCH;
+				return 1;
+			}
+		}
+	}
 	/*
 	 * A client dumping itself (libcriu's criu_dump() of its own pid) or
 	 * an ancestor: the tree holds this criu, which can't freeze itself.

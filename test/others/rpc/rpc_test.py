@@ -670,6 +670,22 @@ def t_self_dump():
     failed_with(eval(out[0]), "criu (pid", "is in that tree")
 
 
+def t_dump_zombie():
+    """A root that is dead but not reaped: no process to dump, said so (ESRCH)."""
+    z = subprocess.Popen(["true"])
+    deadline = time.time() + 5
+    while proc_state(z.pid) != "Z":
+        expect(time.time() < deadline, "no zombie")
+        time.sleep(0.01)
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": z.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    z.wait()
+    failed_with(r, "zombie")
+    expect(r.get("cr_errno") == 3, "cr_errno %r, not ESRCH" % r.get("cr_errno"))
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1924,6 +1940,7 @@ def main():
         check("errmsg_log_level_0", t_errmsg_log_level_0)
         check("socket_on_stdio", t_socket_on_stdio)
         check("self_dump", t_self_dump)
+        check("dump_zombie", t_dump_zombie)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
