@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -447,6 +448,21 @@ void pidfile_drop_new(const char *path)
 		unlink_pidfile(path);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp))
 		unlink(tmp);
+}
+
+void kill_child(pid_t pid, const char *what)
+{
+	int status, tries = 0;
+
+	while (kill(pid, SIGKILL) && errno != ESRCH)
+		if (++tries == 3) {
+			/* waiting for an end that does not come would hang us */
+			pr_pwarn("can't kill %s %d: left to end with criu", what, pid);
+			return;
+		}
+	/* ESRCH: reaped already by a wait for every child */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }
 
 void unlink_pidfile(const char *path)

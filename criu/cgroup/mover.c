@@ -24,6 +24,7 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "util.h"
 
 struct cg_req {
 	int32_t op;
@@ -168,19 +169,8 @@ out:
 
 void cg_mover_stop(void)
 {
-	int status;
-
 	if (mover <= 0)
 		return;
-	/*
-	 * A kill that failed leaves it to die with us (PR_SET_PDEATHSIG):
-	 * waiting for it would hang. A wait for the whole tree may have
-	 * reaped it already (ESRCH).
-	 */
-	if (kill(mover, SIGKILL) && errno != ESRCH)
-		pr_pwarn("can't stop the cgroup mover %d: it ends with criu", mover);
-	else
-		while (waitpid(mover, &status, 0) < 0 && errno == EINTR)
-			;
+	kill_child(mover, "the cgroup mover");
 	mover = -1;
 }

@@ -184,8 +184,7 @@ int landlock_check(pid_t pid, pid_t tid, pid_t probe, long kcmp_ret)
 void landlock_probes_stop(void)
 {
 	for (int i = 0; i < nr_probes; i++) {
-		kill(probes[i].pid, SIGKILL);
-		waitpid(probes[i].pid, NULL, 0);
+		kill_child(probes[i].pid, "the landlock probe");
 	}
 	nr_probes = 0;
 }

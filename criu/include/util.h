@@ -124,6 +124,12 @@ int parent_dir(const char *path, char *buf, size_t size);
 const char *pidfile_path(const char *path, char *full, size_t size);
 /* Write pid to path (for --pidfile); 0 or -1. */
 int write_pidfile(const char *path, pid_t pid);
+/*
+ * SIGKILL our child @pid (@what it is, for the message) and reap it. A
+ * kill that fails three times is said and not waited on: the wait would
+ * hang criu (our helpers die with us: PR_SET_PDEATHSIG).
+ */
+void kill_child(pid_t pid, const char *what);
 /* Remove what write_pidfile() wrote (a restore that failed after it). */
 void unlink_pidfile(const char *path);
 /*

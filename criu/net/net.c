@@ -200,8 +200,7 @@ static int run_batch(char *const argv[], const char *batch, int quiet, int nsfd)
 	if (keeper_helper(pid)) {
 		close(in[1]);
 		close(out[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		kill_child(pid, argv[0]);
 		return -1;
 	}
 	/* a batch not written whole is a failure whatever the tool says: an empty one succeeds, doing nothing */

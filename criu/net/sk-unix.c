@@ -1788,9 +1788,7 @@ static void release_pid(pid_t pid)
 {
 	if (pid <= 0)
 		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	kill_child(pid, "the holder of a message's pid");
 }
 
 /* The fds of the files in flight on @msg, from the group or the task's. */

@@ -1265,15 +1265,11 @@ int ns_image_server_fd(void)
 
 void ns_restore_image_server_done(void)
 {
-	int status;
-
 	if (img_srv_fd >= 0)
 		close(img_srv_fd);
 	img_srv_fd = -1;
-	if (img_srv_pid > 0) {
-		kill(img_srv_pid, SIGKILL);
-		waitpid(img_srv_pid, &status, 0);
-	}
+	if (img_srv_pid > 0)
+		kill_child(img_srv_pid, "the image server");
 	img_srv_pid = 0;
 }
 

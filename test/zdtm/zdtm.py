@@ -2014,6 +2014,10 @@ class Run:
                     '%d %s %s' % (p, read_text('/proc/%d/comm' % p).strip(), (proc_stat(p) or '?')[0])
                     for p in left if proc_stat(p))))
 
+        if any('.criu-link-remap.' in f for f in files_below(self.workdir)):
+            # a restore that succeeds takes the dump's link-remap files: the next ones could not restore
+            log('the dump left link-remap files: no restore walk')
+            return
         self.logs.append(os.path.join(fdir, 'restore.log'))   # the last faulted run's, shown on failure
         # a tree restored all the same runs until killed, and may write its outfile meanwhile (a part of
         # it killed before another): put back as dumped, or the next restore finds it changed
