@@ -19,6 +19,8 @@ pages.
                    gathers none of the lazy areas' pages (it copied all
                    of the second file's before it started), the daemon
                    reads both files, memhog checks every page.
+  default_two      without CRIU_PAGES_FILES, a dump of 64 MiB writes two
+                   files; of 16 MiB, one.
 
 Run as root: python3 test/others/pages_files.py
 """
@@ -169,5 +171,31 @@ def lazy_two():
     return None if "OK" in out else "memhog says: %r" % out
 
 
+def default_two():
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    d = work + "/def64"
+    r = dump({}, pid, d)
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    if not glob.glob(d + "/pages-*.1.img") or pagemap(d, pid)[0].get("nr_files") != 2:
+        return "64 MiB in one pages file"
+    why = restore_ok(d, pid)
+    if why:
+        return why
+    pid = start()
+    d = work + "/def16"
+    r = dump({}, pid, d)
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    if glob.glob(d + "/pages-*.1.img"):
+        return "16 MiB in two pages files"
+    return restore_ok(d, pid)
+
+
 S.run([("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
-       ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two)])
+       ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two),
+       ("default_two", default_two)])
