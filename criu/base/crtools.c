@@ -838,10 +838,10 @@ int cr_setup_log(void)
 	if (opts.log_file[0] == '/' || !strcmp(opts.log_file, "-"))
 		return log_init(opts.log_file, opts.log_level);
 	if (snprintf(path, sizeof(path), "%s/%s", dir, opts.log_file) >= (int)sizeof(path)) {
-		fprintf(stderr, "Error: log path too long\n");
+		pr_err("log file %s/%.64s...: the path is too long\n", dir, opts.log_file);
 		return -1;
 	}
-	return log_init(path, opts.log_level);
+	return log_init_in_dir(path, opts.log_level, 1);
 }
 
 /*

@@ -33,14 +33,46 @@ uint64_t log_start_us(void)
 
 int log_init(const char *path, int level)
 {
+	return log_init_in_dir(path, level, 0);
+}
+
+/*
+ * in_dir: the log goes in the work dir, whose other files may be anyone's
+ * (a swrk client's with fewer rights than criu, an attacker's in /tmp): a
+ * symbolic or hard link there would have us truncate and write the file
+ * it points to. Such a link (or anything but a regular file of one link)
+ * is replaced by a log of our own, not written through. A path the user
+ * gave whole is taken as it is (-o /dev/stderr).
+ */
+int log_init_in_dir(const char *path, int level, int in_dir)
+{
+	struct stat st;
+	int fd;
+
 	log_level = level;
 	clock_gettime(CLOCK_MONOTONIC, &log_start);
 	if (!path || !strcmp(path, "-"))
 		return 0;
 
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (!in_dir) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	} else {
+		if (!lstat(path, &st) && (!S_ISREG(st.st_mode) || st.st_nlink != 1) && unlink(path) &&
+		    errno != ENOENT) {
+			pr_perror("log file %s is not a regular file of its own and can't be replaced", path);
+			return -1;
+		}
+		fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+		/* made again under our feet: refused rather than written through */
+		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ftruncate(fd, 0))) {
+			pr_err("log file %s is not a regular file of its own (a link?): not written\n", path);
+			close(fd);
+			return -1;
+		}
+	}
 	if (fd < 0) {
-		fprintf(stderr, "Error: can't open log file %s: %s\n", path, strerror(errno));
+		pr_err("can't open log file %s: %s\n", path,
+		       in_dir && errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 		return -1;
 	}
 	log_fd = fd;
@@ -192,8 +224,13 @@ void print_on_level(int level, const char *fmt, ...)
 	int save_errno = errno;
 	int off = 0, n;
 	va_list args;
+	/*
+	 * -v0 writes no errors, but a swrk client is still told in cr_errmsg
+	 * what failed, rather than pointed at a log with nothing in it.
+	 */
+	int keep = level <= LOG_ERROR && keep_errors && !first_error[0];
 
-	if (level > log_level)
+	if (level > log_level && !keep)
 		return;
 
 	if (log_fd != STDERR_FILENO || log_level >= LOG_INFO) {
@@ -214,8 +251,10 @@ void print_on_level(int level, const char *fmt, ...)
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
 
-	if (level <= LOG_ERROR && keep_errors && !first_error[0])
+	if (keep)
 		keep_error(buf + off, n - off);
+	if (level > log_level)
+		goto out;
 	write_all(log_fd, buf, n);
 	/* Errors also reach the person at the terminal when logging to a file. */
 	if (level <= LOG_ERROR && forwarding)

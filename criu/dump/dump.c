@@ -2627,6 +2627,8 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		}
 		release_memory(&t->p[i], pidfd);
 	}
+	/* each is dying, its listeners with it: new connections meet a closed port, not a queue that dies */
+	net_release_listeners();
 	/* every process is dying: the keeper may go (the init only once criu outside is told: ns_dump_agent_report()) */
 	if (!kill_init)
 		net_keeper_end();
@@ -2755,6 +2757,8 @@ static int dump_tree_of(pid_t pid)
 	preload_covers(&t);
 	preread_tree(&t.preread, pid);
 
+	/* a failure from here on goes through out_resume, which lets it go */
+	inet_dump_hold_listeners(pid);
 	t_start = now_us();
 	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
 		goto out_resume;

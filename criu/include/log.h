@@ -19,6 +19,7 @@ enum {
 
 /* path == NULL logs to stderr. Returns 0 or -1 (errno set). */
 int log_init(const char *path, int level);
+int log_init_in_dir(const char *path, int level, int in_dir);
 void log_fini(void);
 void log_set_level(int level);
 int log_get_level(void);

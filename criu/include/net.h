@@ -79,6 +79,16 @@ int net_lock_write(int dfd);
 /* Dump failed or the tree runs on: every lock taken goes. */
 void net_unlock_all(void);
 /*
+ * Dump, before the tree is frozen: new connections to its @n listeners
+ * (address and port in src/sport; an address of zeros: any) wait, their
+ * SYN dropped (the client sends it again a second later), so that none
+ * comes into an accept queue while the tree can't take it. nftables only;
+ * 0, or -1 (nothing held). Released by net_release_listeners(), and by
+ * net_unlock_all(); never kept for a restore, even by the keeper.
+ */
+int net_hold_listeners(const struct net_lock_conn *l, size_t n);
+void net_release_listeners(void);
+/*
  * Dump: a process of criu's (the keeper, net.c) undoes the locks and the
  * repair mode of the connections if criu dies before it is done. Tell
  * it of socket @sk (a copy of the tree's, which it keeps) before it goes

@@ -53,6 +53,8 @@ void inet_ep_unmap(struct inet_ep *ep);
  * (and take it out again: a tree criu leaves by dying runs at once).
  */
 int inet_dump_streams(struct file_table *ft);
+/* Dump, before the freeze: new connections to the tree's listeners wait, those queued are taken (net.c). */
+void inet_dump_hold_listeners(pid_t root);
 /* The images are whole and the tree is to be killed: its connections go into repair mode again. */
 int inet_dump_commit(void);
 /*

@@ -534,6 +534,7 @@ enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELP
 struct keep_msg {
 	int type;
 	int method;		/* KEEP_LOCK */
+	int transient;		/* KEEP_LOCK: for the dump only (the listeners' hold), never kept for a restore */
 	int reuseaddr;		/* KEEP_SOCKET: what to put back after repair mode */
 	int peek_off;
 	char name[64];		/* KEEP_LOCK */
@@ -833,8 +834,16 @@ static void keeper_main(int ch, int pidfd)
 		/* criu is gone, or its channel: what it told us before is all there is */
 		while (keep_recv(ch, &st, 1) > 0 && !st.ended)
 			;
-		if (st.ended || (st.committed && keep_tree_dies(&st)))
+		if (st.ended)
 			_exit(0);
+		if (st.committed && keep_tree_dies(&st)) {
+			/* the connections' lock stays for the restore; the listeners' hold was the dump's only */
+			for (int i = 0; i < st.nr_locks; i++)
+				if (st.locks[i].transient && !do_unlock(st.locks[i].method, st.locks[i].name, st.netns, 1))
+					pr_info("network lock keeper: criu died; the hold %s is removed\n",
+						st.locks[i].name);
+			_exit(0);
+		}
 		/* a restore's commit made (one store, reaper.c) but its end message not sent: the tree runs */
 		if (st.restore && reaper_committed()) {
 			pr_info("network lock keeper: criu died right after the restore's commit; the tree runs unlocked\n");
@@ -977,14 +986,19 @@ static int keeper_helper(pid_t pid)
 	return ret;
 }
 
-static int keeper_lock(int method, const char *name)
+static int keeper_lock_as(int method, const char *name, int transient)
 {
-	struct keep_msg m = { .type = KEEP_LOCK, .method = method };
+	struct keep_msg m = { .type = KEEP_LOCK, .method = method, .transient = transient };
 
 	if (keeper_start())
 		return -1;
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	return keep_send(&m, -1);
+}
+
+static int keeper_lock(int method, const char *name)
+{
+	return keeper_lock_as(method, name, 0);
 }
 
 int net_keeper_socket(int sk, int reuseaddr, const char *who)
@@ -1129,8 +1143,76 @@ int net_unlock(struct netns_state *ns)
 
 void net_unlock_all(void)
 {
+	net_release_listeners();
 	for (size_t i = 0; i < nr_states; i++)
 		net_unlock(&states[i]);
+}
+
+/*
+ * The hold on the tree's listeners (net_hold_listeners()): a table of its
+ * own, apart from the connections' lock, which may outlive the dump.
+ */
+static struct {
+	int on;
+	char name[64];
+} hold;
+
+int net_hold_listeners(const struct net_lock_conn *l, size_t n)
+{
+	char *nft[] = { "nft", "-f", "-", NULL };
+	static const uint8_t any[16];
+	struct sbuf b = { 0 };
+	char a[64];
+	int ret;
+
+	if (!n || hold.on || opts.network_lock != NET_LOCK_NFTABLES)
+		return 0;
+	/* named as the lock is (CRIU-PID-TIME, tools look for it), and apart from it */
+	snprintf(hold.name, sizeof(hold.name), "CRIU-%d-%lx-hold", opts.pid, (unsigned long)time(NULL));
+	sb_add(&b, "add table inet %s\n", hold.name);
+	sb_add(&b, "add chain inet %s input { type filter hook input priority 0; policy accept; }\n", hold.name);
+	for (size_t i = 0; i < n; i++) {
+		/* a connection's first segment only: the rest of the port's traffic goes on */
+		const char *syn = "tcp flags & (syn | ack) == syn drop";
+
+		if (!memcmp(l[i].src, any, sizeof(any))) {
+			/* a wildcard IPv6 listener takes IPv4 connections too */
+			sb_add(&b, "add rule inet %s input %stcp dport %u %s\n", hold.name,
+			       l[i].family == AF_INET ? "meta nfproto ipv4 " : "", l[i].sport, syn);
+			continue;
+		}
+		addr_str(&l[i], l[i].src, a, sizeof(a));
+		sb_add(&b, "add rule inet %s input %s daddr %s tcp dport %u %s\n", hold.name,
+		       conn_v6(&l[i]) ? "ip6" : "ip", a, l[i].sport, syn);
+	}
+	if (b.failed) {
+		free(b.s);
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (keeper_lock_as(NET_LOCK_NFTABLES, hold.name, 1)) {
+		free(b.s);
+		return -1;
+	}
+	ret = run_batch(nft, b.s, 0, -1);
+	free(b.s);
+	if (ret)
+		return -1;
+	hold.on = 1;
+	pr_info("new connections to %zu listeners of the tree wait (%s)\n", n, hold.name);
+	return 0;
+}
+
+void net_release_listeners(void)
+{
+	if (!hold.on)
+		return;
+	hold.on = 0;
+	if (do_unlock(NET_LOCK_NFTABLES, hold.name, -1, 0))
+		pr_err("can't remove the hold on the tree's listeners; remove it by hand: nft delete table inet %s\n",
+		       hold.name);
+	else
+		pr_info("new connections to the tree's listeners go again (%s removed)\n", hold.name);
 }
 
 int net_lock_write(int dfd)

@@ -16,6 +16,7 @@
  * other options and its file flags.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/icmpv6.h>
@@ -33,6 +34,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/bpf.h>
+#include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 
@@ -1135,15 +1137,42 @@ static int needs_stream(const FileEntry *fe)
 	return e && is_tcp(e) && tcp_connection_state(e->state) && !e->closed;
 }
 
+/*
+ * Is @c, from sock_diag, a connection in the accept queue of the listener
+ * @l? Those have no inode yet, but neither have the orphans: connections
+ * accepted and closed since (FIN_WAIT*, LAST_ACK, CLOSING) and the
+ * TIME_WAIT ones, of which a busy server has hundreds on its port. A
+ * child is ESTABLISHED, or CLOSE_WAIT if its client closed first, and its
+ * local address is the listener's unless that is a wildcard. (A Fast Open
+ * child, SYN_RECV, can't be told from a request: only counted.)
+ */
+static int in_accept_queue(const struct inet_diag_info *c, const struct inet_ep *l)
+{
+	static const uint8_t any[16];
+	struct inet_ep s;
+
+	if (c->ino || c->protocol != IPPROTO_TCP || c->sport != l->port)
+		return 0;
+	if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
+		return 0;
+	if (!memcmp(l->addr, any, sizeof(any)))
+		return 1;
+	memset(&s, 0, sizeof(s));
+	s.family = c->family;
+	memcpy(s.addr, c->src, 16);
+	inet_ep_unmap(&s);
+	return s.family == l->family && !memcmp(s.addr, l->addr, sizeof(s.addr));
+}
+
 /* Listeners with connections in their accept queue: refused, or with --skip-in-flight left behind. */
 static int check_in_flight(struct file_desc *d, struct inet_diag_table *t)
 {
 	InetSkEntry *e = d->fe.isk;
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	struct inet_ep l, r;
+	struct inet_ep l, lu, r;
 	char a[64], b[64];
-	int sk, n = 0;
+	int sk;
 
 	sk = task_fd(d->owner_pid, d->owner_fd);
 	if (sk < 0)
@@ -1158,31 +1187,250 @@ static int check_in_flight(struct file_desc *d, struct inet_diag_table *t)
 	if (!ti.tcpi_unacked)	/* sk_ack_backlog, for a listener */
 		return 0;
 	entry_ep(e, 0, &l);
+	lu = l;
+	inet_ep_unmap(&lu);
+	inet_ep_str(&l, a, sizeof(a));
+	if (opts.skip_in_flight)
+		pr_warn("fd %d of %d: %u connection%s not accepted yet by the listener %s dropped "
+			"(--skip-in-flight)\n", d->owner_fd, d->owner_pid, ti.tcpi_unacked,
+			ti.tcpi_unacked == 1 ? "" : "s", a);
+	else
+		pr_err("can't dump task %d: fd %d (TCP listener %s) has %u connection%s not accepted yet; the "
+		       "kernel gives no way to put them back in the queue (--skip-in-flight drops them)\n",
+		       d->owner_pid, d->owner_fd, a, ti.tcpi_unacked, ti.tcpi_unacked == 1 ? "" : "s");
 	for (size_t i = 0; i < t->nr; i++) {
 		struct inet_diag_info *c = &t->s[i];
 
-		if (c->ino || c->protocol != IPPROTO_TCP || c->sport != l.port || c->state == TCP_LISTEN)
+		if (!in_accept_queue(c, &lu))
 			continue;
 		r.family = c->family;
 		memcpy(r.addr, c->dst, 16);
 		r.port = c->dport;
 		inet_ep_str(&r, b, sizeof(b));
 		if (opts.skip_in_flight)
-			pr_warn("fd %d of %d: the connection from %s to the listener %s, not accepted yet, is "
-				"dropped (--skip-in-flight)\n", d->owner_fd, d->owner_pid, b, inet_ep_str(&l, a, sizeof(a)));
+			pr_warn("fd %d of %d: the connection from %s to the listener %s, not accepted yet, is dropped\n",
+				d->owner_fd, d->owner_pid, b, a);
 		else
-			pr_err("can't dump task %d: fd %d (TCP listener %s) has a connection from %s not accepted "
-			       "yet; the kernel gives no way to put it back in the queue (--skip-in-flight drops "
-			       "it)\n", d->owner_pid, d->owner_fd, inet_ep_str(&l, a, sizeof(a)), b);
-		n++;
+			pr_err("can't dump task %d: fd %d (TCP listener %s): the connection from %s is not accepted "
+			       "yet\n", d->owner_pid, d->owner_fd, a, b);
 	}
-	if (opts.skip_in_flight)
+	return opts.skip_in_flight ? 0 : -1;
+}
+
+/* ---- before the freeze: the tree's listeners take no new connection ---- */
+
+#define HOLD_MAX_PROCS	4096
+#define HOLD_DRAIN_MS	1000
+
+/* The TCP listeners and handshakes (SYN_RECV) of our network namespace. */
+struct hold_scan {
+	struct inet_diag_info *s;
+	size_t nr, cap;
+	int failed;
+};
+
+static int hold_one(struct nlmsghdr *h, void *arg)
+{
+	struct hold_scan *sc = arg;
+
+	if (sc->nr == sc->cap) {
+		size_t c = sc->cap ? sc->cap * 2 : 64;
+		struct inet_diag_info *n = realloc(sc->s, c * sizeof(*n));
+
+		if (!n) {
+			sc->failed = 1;
+			return -1;
+		}
+		sc->s = n;
+		sc->cap = c;
+	}
+	if (inet_diag_parse(h, IPPROTO_TCP, &sc->s[sc->nr]))
+		return -1;
+	sc->nr++;
+	return 0;
+}
+
+static int hold_scan(struct hold_scan *sc, uint32_t states)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+
+	sc->nr = 0;
+	for (size_t f = 0; f < 2; f++) {
+		struct inet_diag_req_v2 req = {
+			.sdiag_family = families[f],
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = states,
+		};
+
+		if (sk_diag_request(&req, sizeof(req), hold_one, sc, "the TCP listeners"))
+			return -1;
+	}
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The socket inodes of the tree of @root, sorted, in *@inos; their number, or -1. */
+static ssize_t tree_socket_inodes(pid_t root, uint32_t **inos)
+{
+	pid_t *pids = malloc(HOLD_MAX_PROCS * sizeof(*pids));
+	size_t np = 0, ni = 0, cap = 0;
+	uint32_t *in = NULL;
+
+	if (!pids)
+		return -1;
+	pids[np++] = root;
+	for (size_t i = 0; i < np; i++) {
+		char path[64], link[64];
+		struct dirent *de;
+		DIR *d;
+
+		/* the children of every thread: a walk of a running tree, which the freeze makes sure of later */
+		snprintf(path, sizeof(path), "/proc/%d/task", pids[i]);
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			char cp[320];
+			FILE *f;
+			int c;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", pids[i], de->d_name);
+			f = fopen(cp, "re");
+			while (f && np < HOLD_MAX_PROCS && fscanf(f, "%d", &c) == 1)
+				pids[np++] = c;
+			if (f)
+				fclose(f);
+		}
+		if (d)
+			closedir(d);
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			char fp[320];
+			uint32_t ino;
+
+			snprintf(fp, sizeof(fp), "/proc/%d/fd/%s", pids[i], de->d_name);
+			if (de->d_name[0] == '.' || read_link(fp, link, sizeof(link)) < 0 ||
+			    sscanf(link, "socket:[%u]", &ino) != 1)
+				continue;
+			if (ni == cap) {
+				uint32_t *n = realloc(in, (cap = cap ? cap * 2 : 64) * sizeof(*in));
+
+				if (!n) {
+					closedir(d);
+					free(in);
+					free(pids);
+					return -1;
+				}
+				in = n;
+			}
+			in[ni++] = ino;
+		}
+		if (d)
+			closedir(d);
+	}
+	free(pids);
+	if (ni)
+		qsort(in, ni, sizeof(*in), cmp_u32);
+	*inos = in;
+	return ni;
+}
+
+/* Is @c, a handshake or a listener of the scan, on listener @l (unmapped; its address zeros: any)? */
+static int on_listener(const struct inet_diag_info *c, const struct net_lock_conn *l)
+{
+	static const uint8_t any[16];
+	struct inet_ep s;
+
+	if (c->sport != l->sport)
 		return 0;
-	if (!n)
-		pr_err("can't dump task %d: fd %d (TCP listener %s) has %u connections not accepted yet; the kernel "
-		       "gives no way to put them back in the queue (--skip-in-flight drops them)\n", d->owner_pid,
-		       d->owner_fd, inet_ep_str(&l, a, sizeof(a)), ti.tcpi_unacked);
-	return -1;
+	if (!memcmp(l->src, any, sizeof(any)))
+		return 1;
+	memset(&s, 0, sizeof(s));
+	s.family = c->family;
+	memcpy(s.addr, c->src, 16);
+	inet_ep_unmap(&s);
+	return s.family == l->family && !memcmp(s.addr, l->src, 16);
+}
+
+/*
+ * A server under load has connections coming in all the time: one that
+ * comes while the tree is frozen waits in the accept queue, which no API
+ * refills on restore, and the dump is refused (check_in_flight()), most
+ * of the time for a busy one. So before the freeze (--tcp-established,
+ * the nftables lock), new connections to the tree's listeners wait (their
+ * SYN is dropped, sent again by the client a second later), and the tree,
+ * still running, takes what its accept queues hold and the handshakes
+ * under way, up to HOLD_DRAIN_MS. Whatever is left then is refused as
+ * before. The hold goes when the dump is over (after the kills, or when
+ * the tree goes on). Nothing here fails the dump: without the hold it
+ * is what it was.
+ */
+void inet_dump_hold_listeners(pid_t root)
+{
+	struct hold_scan sc = { 0 };
+	struct net_lock_conn *l = NULL;
+	uint32_t *inos = NULL;
+	ssize_t ni;
+	size_t nl = 0;
+	uint64_t t0 = now_us();
+	int left = 0;
+
+	if (!opts.tcp_established || opts.network_lock != NET_LOCK_NFTABLES)
+		return;
+	ni = tree_socket_inodes(root, &inos);
+	if (ni <= 0 || hold_scan(&sc, 1 << TCP_LISTEN))
+		goto out;
+	l = calloc(sc.nr + 1, sizeof(*l));
+	if (!l)
+		goto out;
+	for (size_t i = 0; i < sc.nr; i++) {
+		struct inet_ep e = { .family = sc.s[i].family, .port = sc.s[i].sport };
+
+		if (!bsearch(&sc.s[i].ino, inos, ni, sizeof(*inos), cmp_u32))
+			continue;
+		memcpy(e.addr, sc.s[i].src, 16);
+		inet_ep_unmap(&e);
+		l[nl].family = e.family;
+		memcpy(l[nl].src, e.addr, 16);
+		l[nl].sport = e.port;
+		nl++;
+	}
+	if (!nl || net_hold_listeners(l, nl)) {
+		if (nl)
+			pr_warn("new connections to the tree's listeners are not held: one that comes while it is "
+				"frozen fails the dump\n");
+		goto out;
+	}
+	for (int ms = 0; ms <= HOLD_DRAIN_MS; ms += 10) {
+		if (hold_scan(&sc, (1 << TCP_LISTEN) | (1 << TCP_SYN_RECV)))
+			goto out;
+		left = 0;
+		for (size_t i = 0; i < sc.nr; i++)
+			for (size_t j = 0; j < nl; j++)
+				if (on_listener(&sc.s[i], &l[j]) &&
+				    ((sc.s[i].state == TCP_LISTEN && sc.s[i].rqueue) ||
+				     (sc.s[i].state == TCP_SYN_RECV && !sc.s[i].ino)))
+					left++;
+		if (!left)
+			break;
+		usleep(10000);
+	}
+	if (left)
+		pr_info("%d connections to the tree's listeners still not accepted after %d ms\n", left, HOLD_DRAIN_MS);
+	else
+		pr_info("the tree's %zu listeners have no connection waiting (%lu us)\n", nl,
+			(unsigned long)(now_us() - t0));
+out:
+	free(sc.s);
+	free(l);
+	free(inos);
 }
 
 static int lock_conns(struct file_table *ft, struct netns_state *ns)

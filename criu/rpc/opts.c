@@ -113,16 +113,33 @@ static int opt_veths(const CriuOpts *o, const char *cli)
 	return 0;
 }
 
+/*
+ * KEY:VAL splits at the first ':', but runc's and crun's keys are the
+ * container's mountpoints, which may hold one ("/mnt/a:b"): such a key
+ * goes as --external mnt[KEY]:VAL, which splits at "]:". Joined as
+ * KEY:VAL it would name another mount, and the one it meant would be
+ * dumped as no external one, then restored from where it was rather
+ * than from where the runtime says.
+ */
 static int opt_ext_mnt(const CriuOpts *o, const char *cli)
 {
 	char buf[8192];
 
 	for (size_t i = 0; i < o->n_ext_mnt; i++) {
-		if (snprintf(buf, sizeof(buf), "%s:%s", o->ext_mnt[i]->key, o->ext_mnt[i]->val) >= (int)sizeof(buf)) {
-			pr_err("ext_mnt %s: too long\n", o->ext_mnt[i]->key);
+		const char *key = o->ext_mnt[i]->key, *val = o->ext_mnt[i]->val;
+		bool colon = strchr(key, ':') != NULL;
+		int len;
+
+		if (colon && strstr(key, "]:")) {
+			pr_err("ext_mnt key '%s': a key with both ':' and \"]:\" is not supported yet\n", key);
 			return -1;
 		}
-		if (set(cli, buf))
+		len = snprintf(buf, sizeof(buf), colon ? "mnt[%s]:%s" : "%s:%s", key, val);
+		if (len >= (int)sizeof(buf)) {
+			pr_err("ext_mnt %s: too long\n", key);
+			return -1;
+		}
+		if (set(colon ? "external" : cli, buf))
 			return -1;
 	}
 	return 0;
@@ -155,6 +172,12 @@ static int opt_inherit_fd(const CriuOpts *o, const char *cli)
 	char buf[8192];
 
 	for (size_t i = 0; i < o->n_inherit_fd; i++) {
+		/* not the client's stdio but what we put there (service.c) */
+		if (rpc_fd_filled(o->inherit_fd[i]->fd)) {
+			pr_err("inherit_fd %s: fd %d is not open in criu (its client had it closed)\n",
+			       o->inherit_fd[i]->key, o->inherit_fd[i]->fd);
+			return -1;
+		}
 		snprintf(buf, sizeof(buf), "fd[%d]:%s", o->inherit_fd[i]->fd, o->inherit_fd[i]->key);
 		if (set(cli, buf))
 			return -1;

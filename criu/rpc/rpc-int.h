@@ -14,5 +14,6 @@ int rpc_apply_opts(const CriuOpts *o, bool log_only, const char *action);
 int rpc_unknown_field(const ProtobufCMessage *m, char *buf, size_t len);
 void rpc_notify_enable(bool on);
 int rpc_open_peer_fd(int n, const char *what, int flags);
+bool rpc_fd_filled(int fd);
 
 #endif

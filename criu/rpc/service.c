@@ -40,6 +40,7 @@ static int sk = -1;
 static bool notify_on;
 static struct ucred peer;
 static bool dumped_or_restored;	/* options of a session are used once */
+static bool client_unpriv;	/* the client has fewer rights than criu (setup_request()) */
 /*
  * The reply's cr_errno, as clients test it (libcriu returns it negated):
  * EPERM for the client's lack of rights, ESRCH for no process to dump,
@@ -237,6 +238,8 @@ static int same_ns(pid_t pid, const char *ns)
  * uids and gids its), and dump.c checks that again for every task once
  * the tree is frozen.
  */
+static int peer_may_access(int dfd, int mode, const char *what);
+
 static int check_may_dump(pid_t pid)
 {
 	struct proc_status st;
@@ -264,6 +267,20 @@ static int check_may_dump(pid_t pid)
 			return -1;
 		}
 	free_pid_status(&st);
+	/* freezing a cgroup stops every task in it, the client's or not: only one it may freeze itself */
+	if (opts.freeze_cgroup) {
+		int fd = open(opts.freeze_cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			pr_perror("can't open freeze_cgroup %s", opts.freeze_cgroup);
+			return -1;
+		}
+		if (peer_may_access(fd, W_OK, "freeze_cgroup")) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
 	opts.owner_only = true;
 	opts.owner_uid = peer.uid;
 	opts.owner_gid = peer.gid;
@@ -277,10 +294,23 @@ static int check_may_restore(void)
 
 	if (peer_caps(&eff))
 		return -1;
-	if ((eff & CAP_BIT(CAP_SYS_ADMIN_BIT)) || (eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT)))
+	if (eff & CAP_BIT(CAP_SYS_ADMIN_BIT))
 		return 0;
-	pr_err("the client (pid %d, uid %u) has neither CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE: "
-	       "it may not restore\n", peer.pid, peer.uid);
+	/*
+	 * CAP_CHECKPOINT_RESTORE lets the kernel restore pids, not make
+	 * tasks of other uids: a criu of the client's uid is held to that by
+	 * the kernel; a criu with more rights would make whatever creds the
+	 * images say (root's, all capabilities) for it.
+	 */
+	if ((eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT)) && peer.uid == geteuid())
+		return 0;
+	if (eff & CAP_BIT(CAP_CHECKPOINT_RESTORE_BIT))
+		pr_err("the client (pid %d, uid %u) has CAP_CHECKPOINT_RESTORE but not CAP_SYS_ADMIN, and criu more "
+		       "rights (uid %u): the images' credentials would be made with criu's; it may not restore\n",
+		       peer.pid, peer.uid, geteuid());
+	else
+		pr_err("the client (pid %d, uid %u) has neither CAP_SYS_ADMIN nor CAP_CHECKPOINT_RESTORE: "
+		       "it may not restore\n", peer.pid, peer.uid);
 	denied = EPERM;
 	return -1;
 }
@@ -308,6 +338,34 @@ static int peer_may_access(int dfd, int mode, const char *what)
 	return 0;
 }
 
+/*
+ * Opened again through /proc, the client's fd N gets our rights, not the
+ * ones it was opened with: a read-only fd of a file of root's, given as
+ * status_fd, would have a root criu write there. Taken for writing only
+ * if the client's own fd is open for writing, and is the file we opened
+ * (its flags and inode read at once from its fdinfo, after our open: a
+ * client swapping fds in between is caught).
+ */
+static bool peer_fd_writable(int n, int ours, const char *what)
+{
+	struct proc_fdinfo theirs, mine;
+
+	if (parse_fdinfo(peer.pid, n, &theirs) || parse_fdinfo(getpid(), ours, &mine)) {
+		pr_err("%s %d: can't read the client's fdinfo\n", what, n);
+		return false;
+	}
+	if ((theirs.flags & O_ACCMODE) == O_RDONLY) {
+		pr_err("%s %d: the client's fd is not open for writing\n", what, n);
+		denied = EPERM;
+		return false;
+	}
+	if (theirs.ino != mine.ino || theirs.mnt_id != mine.mnt_id) {
+		pr_err("%s %d: the client's fd changed while criu opened it\n", what, n);
+		return false;
+	}
+	return true;
+}
+
 /* An fd in the client's table (flags: O_RDONLY / O_WRONLY), opened here as /proc/PEER/fd/N. */
 int rpc_open_peer_fd(int n, const char *what, int flags)
 {
@@ -325,6 +383,11 @@ int rpc_open_peer_fd(int n, const char *what, int flags)
 			pr_err("%s %d: the client (pid %d) has no fd %d\n", what, n, peer.pid, n);
 		else
 			pr_perror("%s %d: can't open the client's fd (%s)", what, n, path);
+		return -1;
+	}
+	if ((flags & O_ACCMODE) != O_RDONLY && !peer_fd_writable(n, fd, what)) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -377,6 +440,18 @@ static int setup_request(CriuReq *req, const char *action)
 	}
 	if (unpriv && !peer_caps(&eff) && (eff & CAP_BIT(CAP_SYS_ADMIN_BIT)))
 		unpriv = false;
+	client_unpriv = unpriv;
+	/*
+	 * A config file's options run with criu's rights (action-script runs
+	 * a command, log-file opens any path) and a bad line of it is quoted
+	 * in the reply: a client with fewer rights than criu gives none.
+	 */
+	if (unpriv && o->config_file) {
+		pr_err("config_file %s: the client (pid %d, uid %u) has fewer rights than criu: "
+		       "a config file's options would run with criu's\n", o->config_file, peer.pid, peer.uid);
+		denied = EPERM;
+		return -1;
+	}
 	if (rpc_apply_opts(o, true, action)) {
 		denied = EBADRQC;
 		return -1;
@@ -423,6 +498,60 @@ static int setup_request(CriuReq *req, const char *action)
 	return 0;
 }
 
+/*
+ * parent_img is read (its pages are this dump's parents) and, with
+ * auto_dedup, written (the pages this dump has again are freed there):
+ * only a dir the client itself could read (and write).
+ */
+static int check_parent_img(void)
+{
+	int fd, ret;
+
+	if (!client_unpriv || !opts.prev_images_dir)
+		return 0;
+	fd = openat(AT_FDCWD, opts.imgs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		int pfd = openat(fd, opts.prev_images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = pfd;
+	}
+	if (fd < 0) {
+		pr_perror("parent_img %s (relative to the images dir)", opts.prev_images_dir);
+		return -1;
+	}
+	ret = peer_may_access(fd, R_OK | X_OK, "parent_img");
+	if (!ret && opts.auto_dedup)
+		ret = peer_may_access(fd, W_OK, "parent_img (auto_dedup frees pages there)");
+	close(fd);
+	return ret;
+}
+
+/*
+ * A page server (PAGE_SERVER, a lazy DUMP) listens where the request says:
+ * a privileged port only for a client that could bind it itself.
+ */
+static int check_listen_port(void)
+{
+	int port = opts.port ? opts.port : PS_DEFAULT_PORT, start = 1024;
+	FILE *f;
+
+	if (!client_unpriv)
+		return 0;
+	f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+	if (f) {
+		if (fscanf(f, "%d", &start) != 1)
+			start = 1024;
+		fclose(f);
+	}
+	if (port < start) {
+		pr_err("ps.port %d: the client (uid %u) may not listen on a port below %d\n", port, peer.uid, start);
+		denied = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* The request's pid names no process: said with ESRCH, as clients expect (libcriu's criu_set_pid(-1)). */
 static int bad_pid_field(CriuReq *req, const char *what)
 {
@@ -446,6 +575,39 @@ static int no_such_task(const char *what)
 		denied = ESRCH;
 		return 1;
 	}
+	{
+		struct proc_status st;
+
+		if (!parse_pid_status(opts.pid, &st)) {
+			char state = st.state;
+
+			free_pid_status(&st);
+			if (state == 'Z' || state == 'X') {
+				pr_err("%s of pid %d: it is dead (a zombie its parent has not reaped): no process "
+				       "to dump\n", what, opts.pid);
+				denied = ESRCH;
+				return 1;
+			}
+		}
+	}
+	/*
+	 * A client dumping itself (libcriu's criu_dump() of its own pid) or
+	 * an ancestor: the tree holds this criu, which can't freeze itself.
+	 */
+	for (pid_t p = getpid(); p > 1;) {
+		struct proc_status st;
+
+		if (p == opts.pid) {
+			pr_err("%s of pid %d: criu (pid %d) is in that tree, as the client's child: a client "
+			       "can't have itself or its ancestors dumped by its own criu swrk\n", what, opts.pid,
+			       getpid());
+			return 1;
+		}
+		if (parse_pid_status(p, &st))
+			break;
+		p = st.ppid;
+		free_pid_status(&st);
+	}
 	return 0;
 }
 
@@ -456,7 +618,7 @@ static int do_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	if (no_such_task("a dump"))
 		return -1;
-	if (check_may_dump(opts.pid))
+	if (check_may_dump(opts.pid) || check_parent_img() || (opts.lazy_pages && check_listen_port()))
 		return -1;
 	/* runtimes give a container's stdio pipes back with inherit_fd, by their names */
 	opts.ext_pipes = true;
@@ -472,7 +634,7 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
 		return -1;
 	if (no_such_task("a pre-dump"))
 		return -1;
-	if (check_may_dump(opts.pid))
+	if (check_may_dump(opts.pid) || check_parent_img())
 		return -1;
 	/*
 	 * A pre-dump is there to be the parent of a later dump: runc asks for
@@ -496,8 +658,19 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	pid_t pid;
 	char c;
 
-	if (setup_request(req, "page-server"))
+	if (setup_request(req, "page-server") || check_listen_port())
 		return -1;
+	/*
+	 * The dump that connects names the previous images, next to the
+	 * server's dir, where auto_dedup frees pages: any dir beside the
+	 * client's (root's in /tmp), which criu can't check for it there.
+	 */
+	if (client_unpriv && opts.auto_dedup) {
+		pr_err("auto_dedup: a page server frees pages in the dir its dump names, which a client "
+		       "with fewer rights than criu (uid %u) may not have\n", peer.uid);
+		denied = EPERM;
+		return -1;
+	}
 	/* the client's status_fd is told once the server listens, as by criu page-server --status-fd */
 	user_fd = opts.status_fd;
 	if (pipe2(p, O_CLOEXEC)) {
@@ -700,6 +873,48 @@ static int reply_bad(int type)
 	return -1;
 }
 
+/*
+ * A client whose stdio is closed (a daemon calling libcriu) may hand us
+ * the socket as fd 0, 1 or 2, and with them closed the files we open
+ * would land there: what criu writes to its stderr (errors are copied
+ * there) would reach the client as a reply, a garbled one, in place of
+ * the real one. The socket goes above 2, and 0-2 are /dev/null where
+ * nothing was open (an inherit_fd naming one is refused, as it was when
+ * it was closed). Returns the socket's fd, or -1.
+ */
+static unsigned int stdio_filled;	/* bit i: fd i is our /dev/null, not the client's */
+
+bool rpc_fd_filled(int fd)
+{
+	return fd >= STDIN_FILENO && fd <= STDERR_FILENO && (stdio_filled & (1U << fd));
+}
+
+static int sane_stdio(int n)
+{
+	int fd;
+
+	if (n <= STDERR_FILENO) {
+		fd = fcntl(n, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		if (fd < 0)
+			return -1;
+		close(n);
+		n = fd;
+	}
+	for (int i = STDIN_FILENO; i <= STDERR_FILENO; i++) {
+		if (fcntl(i, F_GETFD) >= 0)
+			continue;
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+		stdio_filled |= 1U << i;
+		if (fd != i) {
+			dup2(fd, i);
+			close(fd);
+		}
+	}
+	return n;
+}
+
 int cr_service_work(const char *fd_arg)
 {
 	int type = 0, served = 0, ret = -1, eof;
@@ -715,6 +930,11 @@ int cr_service_work(const char *fd_arg)
 	}
 	if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_SEQPACKET) {
 		pr_err("swrk: fd %ld is not a SOCK_SEQPACKET socket\n", n);
+		return -1;
+	}
+	n = sane_stdio(n);
+	if (n < 0) {
+		pr_perror("swrk: can't move the socket off the stdio fds");
 		return -1;
 	}
 	len = sizeof(peer);

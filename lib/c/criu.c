@@ -201,7 +201,6 @@ BOOL_OPT(tcp_close, tcp_close)
 BOOL_OPT(weak_sysctls, weak_sysctls)
 BOOL_OPT(evasive_devices, evasive_devices)
 BOOL_OPT(shell_job, shell_job)
-BOOL_OPT(orphan_pts_master, orphan_pts_master)
 BOOL_OPT(file_locks, file_locks)
 BOOL_OPT(track_mem, track_mem)
 BOOL_OPT(auto_dedup, auto_dedup)
@@ -424,11 +423,33 @@ API int criu_set_page_server_address_port(const char *address, int port)
 	return g() ? criu_local_set_page_server_address_port(global_opts, address, port) : -ENOMEM;
 }
 
+/*
+ * The new master of the console comes only in the orphan-pts-master
+ * notification: asking for it turns the notifications on, callback or
+ * not (crun may only read criu_get_orphan_pts_master_fd() afterwards),
+ * else criu refuses the restore, no client taking notifications.
+ */
+API void criu_local_set_orphan_pts_master(criu_opts *o, bool val)
+{
+	o->rpc->has_orphan_pts_master = true;
+	o->rpc->orphan_pts_master = val;
+	if (val) {
+		o->rpc->has_notify_scripts = true;
+		o->rpc->notify_scripts = true;
+	}
+}
+
+API void criu_set_orphan_pts_master(bool val)
+{
+	if (g())
+		criu_local_set_orphan_pts_master(global_opts, val);
+}
+
 API void criu_local_set_notify_cb(criu_opts *o, criu_notify_cb cb)
 {
 	o->notify = cb;
 	o->rpc->has_notify_scripts = true;
-	o->rpc->notify_scripts = cb != NULL;
+	o->rpc->notify_scripts = cb != NULL || (o->rpc->has_orphan_pts_master && o->rpc->orphan_pts_master);
 }
 
 API void criu_set_notify_cb(criu_notify_cb cb)
@@ -688,7 +709,7 @@ static int resp_error(CriuResp *resp)
 /* One request on a connection of its own; the reply in *out (free it). */
 static int call(criu_opts *o, CriuReq *req, CriuResp **out)
 {
-	struct conn c;
+	struct conn c = { .fd = -1 };
 	sigset_t chld, old;
 	int ret;
 
@@ -780,49 +801,32 @@ API int criu_local_restore_child(criu_opts *o)
 	return criu_local_restore(o);
 }
 
+/*
+ * Pre-dumps while more() says so (> 0; < 0 is its error), then the dump,
+ * each in a criu of its own, as runc does: a criu answers one dump or
+ * pre-dump per session (the options of one would carry over to the next).
+ * more() may change the options in between, and its callers do: the next
+ * images dir, parent_images naming the one before.
+ */
 API int criu_local_dump_iters(criu_opts *o, int (*more)(criu_predump_info pi))
 {
-	CriuReq req = CRIU_REQ__INIT;
-	CriuResp *resp = NULL;
-	struct conn c;
-	sigset_t chld, old;
-	int ret;
+	CriuResp *resp;
+	int ret, again;
 
 	if (!more)
 		return -EINVAL;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
-	ret = conn_open(o, &c);
-	if (ret)
-		goto out;
-	req.opts = o->rpc;
-	req.has_keep_open = true;
-	req.keep_open = true;
-	req.type = CRIU_REQ_TYPE__PRE_DUMP;
-	for (;;) {
-		ret = exchange(o, &c, &req, &resp);
-		if (!ret)
-			ret = resp_error(resp);
-		if (resp)
-			criu_resp__free_unpacked(resp, NULL);
-		resp = NULL;
+	do {
+		ret = simple(o, CRIU_REQ_TYPE__PRE_DUMP, true, &resp);
 		if (ret)
-			goto close;
-		if (req.type == CRIU_REQ_TYPE__DUMP || !more(NULL))
-			break;
-	}
-	req.type = CRIU_REQ_TYPE__DUMP;
-	req.keep_open = false;
-	ret = exchange(o, &c, &req, &resp);
-	if (!ret)
-		ret = resp_error(resp);
-	if (resp)
+			return ret;
 		criu_resp__free_unpacked(resp, NULL);
-close:
-	conn_close(&c);
-out:
-	sigprocmask(SIG_SETMASK, &old, NULL);
+		again = more(NULL);
+		if (again < 0)
+			return again;
+	} while (again);
+	ret = simple(o, CRIU_REQ_TYPE__DUMP, true, &resp);
+	if (!ret)
+		criu_resp__free_unpacked(resp, NULL);
 	return ret;
 }
 

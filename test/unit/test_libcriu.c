@@ -216,6 +216,74 @@ static void test_dump_restore_child(void **state)
 	close(dfd);
 }
 
+/* criu_dump_iters(): the caller's more() moves each pre-dump to a dir of its own, the next one's parent */
+static int iter, iters_fd[3], more_ret;
+
+static int next_iter(criu_predump_info pi)
+{
+	char parent[32];
+
+	if (more_ret < 0)
+		return more_ret;
+	snprintf(parent, sizeof(parent), "../iter%d", iter);
+	iter++;
+	criu_set_images_dir_fd(iters_fd[iter]);
+	assert_int_equal(criu_set_parent_images(parent), 0);
+	return iter < 2;
+}
+
+static void test_dump_iters(void **state)
+{
+	char file[256], path[300];
+	int status, i;
+	pid_t pid, back;
+	long before;
+
+	if (!is_root())
+		skip();
+	snprintf(file, sizeof(file), "%s/count_iters", tmp);
+	pid = start_counter(file);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "iter%d", i);
+		iters_fd[i] = images_dir(path);
+	}
+
+	/* more()'s error ends it there, the tree running on */
+	opts_init();
+	criu_set_images_dir_fd(iters_fd[0]);
+	criu_set_pid(pid);
+	more_ret = -EL3HLT;
+	assert_int_equal(criu_dump_iters(next_iter), -EL3HLT);
+	assert_true(counting(file));
+
+	more_ret = 0;
+	iter = 0;
+	opts_init();
+	criu_set_images_dir_fd(iters_fd[0]);
+	criu_set_pid(pid);
+	criu_set_track_mem(true);
+	criu_set_log_level(4);
+	assert_int_equal(criu_set_log_file("dump.log"), 0);
+	assert_int_equal(criu_dump_iters(next_iter), 0);
+	assert_int_equal(iter, 2);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	before = count_of(file);
+	/* the dump took its pages from the chain of pre-dumps */
+	snprintf(path, sizeof(path), "%s/iter2/parent", tmp);
+	assert_int_equal(access(path, F_OK), 0);
+
+	opts_init();
+	criu_set_images_dir_fd(iters_fd[2]);
+	back = criu_restore_child();
+	assert_int_equal(back, pid);
+	assert_true(counting(file));
+	assert_true(count_of(file) >= before);
+	kill(back, SIGKILL);
+	assert_int_equal(waitpid(back, &status, 0), back);
+	for (i = 0; i < 3; i++)
+		close(iters_fd[i]);
+}
+
 static void test_refused_notify(void **state)
 {
 	char file[256];
@@ -424,17 +492,16 @@ static int echoes(int m, const char *what)
 	return got == want && !memcmp(buf, what, want);
 }
 
-static void test_orphan_pts_restore_child(void **state)
+/* with_cb: crun's way, the master handed on from the callback; without, read once the restore is done */
+static void orphan_pts_restore_child(bool with_cb)
 {
 	int master, index, dfd, status, m;
 	unsigned int n;
 	pid_t pid, back;
 
-	if (!is_root())
-		skip();
 	pid = start_console(&master, &index);
 	assert_true(echoes(master, "before"));
-	dfd = images_dir("img-pts");
+	dfd = images_dir(with_cb ? "img-pts" : "img-pts-no-cb");
 
 	opts_init();
 	criu_set_images_dir_fd(dfd);
@@ -452,13 +519,15 @@ static void test_orphan_pts_restore_child(void **state)
 	criu_set_log_level(4);
 	assert_int_equal(criu_set_log_file("restore.log"), 0);
 	criu_set_orphan_pts_master(true);
-	criu_set_notify_cb(pts_cb);
+	if (with_cb)
+		criu_set_notify_cb(pts_cb);
 	pts_seen = -1;
 	back = criu_restore_child();
 	assert_int_equal(back, pid);
 	m = criu_get_orphan_pts_master_fd();
 	assert_true(m >= 0);
-	assert_int_equal(pts_seen, m);
+	if (with_cb)
+		assert_int_equal(pts_seen, m);
 	assert_int_equal(ioctl(m, TIOCGPTN, &n), 0);
 	assert_int_equal(n, index);
 	assert_true(echoes(m, "after"));
@@ -466,6 +535,20 @@ static void test_orphan_pts_restore_child(void **state)
 	kill(back, SIGKILL);
 	assert_int_equal(waitpid(back, &status, 0), back);
 	close(dfd);
+}
+
+static void test_orphan_pts_restore_child(void **state)
+{
+	if (!is_root())
+		skip();
+	orphan_pts_restore_child(true);
+}
+
+static void test_orphan_pts_no_cb(void **state)
+{
+	if (!is_root())
+		skip();
+	orphan_pts_restore_child(false);
 }
 
 int main(void)
@@ -478,9 +561,11 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_dump_restore_child),
 		cmocka_unit_test(test_refused_notify),
+		cmocka_unit_test(test_dump_iters),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_orphan_pts_master),
 		cmocka_unit_test(test_orphan_pts_restore_child),
+		cmocka_unit_test(test_orphan_pts_no_cb),
 	};
 	char cmd[300];
 	int ret;

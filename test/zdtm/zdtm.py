@@ -332,8 +332,10 @@ def kill_leftovers(test_pid):
             return
 
 
-def net_locks(pid):
-    """The network locks criu left for a dump of pid: nftables tables, iptables chains."""
+def net_locks(pid, since=None):
+    """The network locks criu left for a dump of pid: nftables tables, iptables chains.
+    With @since, only those made from then on (their names end in the time made, in hex):
+    one left by a run before, for another process that had this pid, is not this test's."""
     found = []
     prefix = 'CRIU-%d-' % pid
     for cmd, rx in ((['nft', 'list', 'tables'], r'^table inet (CRIU-\S+)'),
@@ -344,8 +346,15 @@ def net_locks(pid):
         except OSError:
             continue
         for m in re.finditer(rx, out, re.MULTILINE):
-            if m.group(1).startswith(prefix):
-                found.append((cmd[0], m.group(1)))
+            if not m.group(1).startswith(prefix):
+                continue
+            try:
+                made = int(m.group(1)[len(prefix):], 16)
+            except ValueError:
+                made = None
+            if since is not None and made is not None and made < int(since) - 1:
+                continue
+            found.append((cmd[0], m.group(1)))
     return found
 
 
@@ -1379,6 +1388,7 @@ class Run:
                        % (self.pid, self.vpid, kids))
 
     def start(self, desc):
+        self.started = time.time()
         binary = os.path.join(self.opts.build, 'test', 'zdtm', 'static',
                               self.name)
         if not os.access(binary, os.X_OK):
@@ -1880,7 +1890,7 @@ class Run:
             self.check_ext_sk()
         if self.tcp_peer:
             self.tcp_peer.check(self.desc['tcp_peer'], min(30, self.remaining()))
-        left = net_locks(self.pid)
+        left = net_locks(self.pid, self.started)
         if left:
             raise TestFail('criu left the network lock %s in place' % ', '.join(n for _, n in left))
 

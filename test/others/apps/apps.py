@@ -398,6 +398,146 @@ class PythonHttp(App):
                 raise Fail("wrong page")
 
 
+HTTP_LOAD_CLI = r'''
+import http.client, os, random, socket, sys, time
+# keep: one HTTP/1.1 connection kept alive, a request every 10 ms; churn: a
+# new connection for each request, 50-150 ms apart (random: a dump retried
+# at a fixed pace must not meet an arrival each time)
+port, count, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+k = 0
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+while True:
+    try:
+        if mode == "churn":
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/index.html")
+        body = c.getresponse().read()
+        if mode == "churn":
+            c.close()
+        if body != b"hello from the dumped server\n":
+            print("bad page", body[:80], flush=True)
+            sys.exit(1)
+        k += 1
+    except (ConnectionRefusedError, ConnectionResetError) as e:
+        # a host-network server dumped and restored: its port is closed in between
+        if mode == "keep":
+            print("bad: the kept-alive connection (%d requests): %r" % (k, e), flush=True)
+            sys.exit(1)
+        print("gap: %r" % e, flush=True)
+    except Exception as e:
+        print("bad (%d requests): %r" % (k, e), flush=True)
+        sys.exit(1)
+    with open(count + ".tmp", "w") as o:
+        o.write("%d\n" % k)
+    os.rename(count + ".tmp", count)
+    time.sleep(0.01 if mode == "keep" else random.uniform(0.05, 0.15))
+'''
+
+
+class PythonHttpLoad(App):
+    """http.server (HTTP/1.1, threads) with a client kept alive on one
+    connection and another connecting anew all the time: connections come
+    and go while it is frozen. A refusal for a connection not accepted yet
+    is passing (tried again); the kept-alive client goes on through every
+    dump, and the other gets no error but a closed port between a dump and
+    its restore."""
+    name = "python-http-load"
+    quick = True
+    cmds = (PY,)
+    opts = ("--tcp-established",)
+    transient_refusals = (r"not accepted yet",)
+
+    def start(self):
+        os.makedirs(self.path("www"))
+        with open(self.path("www", "index.html"), "w") as f:
+            f.write("hello from the dumped server\n")
+        with open(self.path("client.py"), "w") as f:
+            f.write(HTTP_LOAD_CLI)
+        self.port = free_port()
+        pid = self.spawn([PY, "-m", "http.server", str(self.port), "--bind", "127.0.0.1", "--protocol", "HTTP/1.1",
+                          "--directory", self.path("www")])
+        wait_for(lambda: http_get(self.port))
+        self.counters = {}
+        for mode in ("keep", "churn"):
+            self.sids.append(spawn([PY, self.path("client.py"), str(self.port), self.path(mode + ".count"), mode],
+                                   self.path(mode + ".log")))
+            self.counters[mode] = Counter("the %s client's requests" % mode)
+        return pid
+
+    def check(self):
+        if http_get(self.port) != "hello from the dumped server\n":
+            raise Fail("wrong page")
+        for mode, c in self.counters.items():
+            c.grows(lambda: int(read(self.path(mode + ".count")) or "0"))
+            if "bad" in read(self.path(mode + ".log")):
+                raise Fail("the %s client says: %s" % (mode, read(self.path(mode + ".log")).strip()[-300:]))
+
+
+SLOW_ACCEPT_APP = r'''
+import socket, sys, time
+# takes its time before each accept(): a client that connects again as soon
+# as it is answered finds its connection waiting in the accept queue
+l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+n = 0
+while True:
+    time.sleep(0.03)
+    c, _ = l.accept()
+    n += 1
+    c.sendall(b"%d\n" % n)
+    c.close()
+'''
+
+SLOW_ACCEPT_CLI = r'''
+import os, socket, sys
+k = 0
+while True:
+    try:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+            if not s.makefile("rb").readline().strip().isdigit():
+                print("bad answer", flush=True)
+                sys.exit(1)
+        k += 1
+    except (ConnectionRefusedError, ConnectionResetError):
+        pass    # dumped and not yet restored: its port is closed
+    except Exception as e:
+        print("bad: %r" % e, flush=True)
+        sys.exit(1)
+    with open(sys.argv[2] + ".tmp", "w") as o:
+        o.write("%d\n" % k)
+    os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+'''
+
+
+class PythonSlowAccept(App):
+    """A server that sleeps 30 ms before each accept(), and a client that
+    connects again as soon as it is answered: nearly always a connection
+    waits in the accept queue. The dump holds new connections to the
+    tree's listeners (their SYN waits) from before the freeze and lets the
+    server take the one queued: every dump goes through, the first time
+    (were refused, "not accepted yet", nearly each time)."""
+    name = "python-slow-accept"
+    quick = True
+    cmds = (PY,)
+    opts = ("--tcp-established",)
+
+    def start(self):
+        for n, text in (("app.py", SLOW_ACCEPT_APP), ("client.py", SLOW_ACCEPT_CLI)):
+            with open(self.path(n), "w") as f:
+                f.write(text)
+        self.port = free_port()
+        pid = self.spawn([PY, self.path("app.py"), str(self.port)])
+        wait_for(lambda: line_from(self.port))
+        self.sids.append(spawn([PY, self.path("client.py"), str(self.port), self.path("client.count")],
+                               self.path("client.log")))
+        self.reqs = Counter("the client's connections")
+        return pid
+
+    def check(self):
+        self.reqs.grows(lambda: int(read(self.path("client.count")) or "0"))
+        if "bad" in read(self.path("client.log")):
+            raise Fail("the client says: %s" % read(self.path("client.log")).strip()[-300:])
+
+
 ASYNCIO_APP = r'''
 import asyncio, os, sys
 state = {"child": None, "rc": None}
@@ -1450,7 +1590,7 @@ class Mariadb(App, ConnectedClient):
         self.check()
 
 
-APPS = [PythonHttp, PythonSqlite, PythonAsyncio, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
+APPS = [PythonHttp, PythonHttpLoad, PythonSlowAccept, PythonSqlite, PythonAsyncio, PythonMultiprocessing, Perl, Ruby, Tcl, Node, Pipeline, TailF, Tmux,
         Redis, Memcached, Nginx, Postgres, Mariadb, Dnsmasq, Sshd, Java, Screen, Chromium, VimShellJob]
 
 

@@ -5,7 +5,8 @@ dereference, and bad input (malformed or unknown requests, wrong fds, a
 client that goes away, a client without the rights to what it asks).
 
 Each check prints "PASS name" or "FAIL name: why"; the last line is
-"rpc: N passed, M failed". Must run as root. The criu binary is $CRIU or
+"rpc: N passed, M failed". Must run as root. Names on the command line
+run only those cases. The criu binary is $CRIU or
 <repo>/build/criu/criu.
 """
 
@@ -59,6 +60,9 @@ class Fail(Exception):
 
 
 def check(name, fn, *args):
+    # rpc_test.py NAME...: only those cases
+    if sys.argv[1:] and name not in sys.argv[1:]:
+        return
     try:
         fn(*args)
     except Fail as e:
@@ -599,6 +603,89 @@ def t_cr_errno():
         t.kill()
 
 
+def t_errmsg_log_level_0():
+    """log_level 0 writes no errors in the log, but the reply still says what failed."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 999999999, "log_level": 0,
+                                                  "log_file": "dump.log"}}, pass_fds=(fd,))
+    failed_with(r, "999999999", "no such process")
+    # a log path too long to open says so, not "see the log"
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": 999999999, "log_file": "x" * 5000}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "log file", "too long")
+
+
+def t_socket_on_stdio():
+    """A client with its stdio closed (a daemon calling libcriu) hands criu the socket as fd 2, with
+    fd 1 closed: criu's errors, copied to its stderr, must not reach the client as a reply; an
+    inherit_fd naming the closed fd 1 is still refused."""
+    d = new_dir("img")
+    fd = dir_fd(d)
+    for o, words in (({"pid": 999999999}, ("999999999", "no such process")),
+                     ({"inherit_fd": [{"key": "pipe:[1]", "fd": 1}]}, ("fd 1 is not open in criu",))):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+        def pre():
+            os.dup2(theirs.fileno(), 2)
+            os.close(1)
+        p = subprocess.Popen([CRIU, "swrk", "2"], preexec_fn=pre, pass_fds=(fd,), stdin=subprocess.DEVNULL)
+        theirs.close()
+        s = Swrk.__new__(Swrk)
+        s.sk, s.p = ours, p
+        req = {"images_dir_fd": fd, "log_file": "criu.log"}
+        req.update(o)
+        typ = "RESTORE" if "inherit_fd" in o else "DUMP"
+        try:
+            r = s.call({"type": T[typ], "opts": req})
+        except Exception as e:      # a garbled reply: what criu wrote to its stderr
+            r = {"success": None, "cr_errmsg": "an unreadable reply: %r" % e}
+        rc = s.close()
+        expect(r is None or r.get("success") is not None, r and r["cr_errmsg"])
+        failed_with(r, *words)
+        expect(rc == 1, "criu exited %r" % rc)
+    os.close(fd)
+
+
+SELF_DUMP = r"""
+import os, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from criu_rpc import Swrk, TYPES
+fd = os.open(sys.argv[3], os.O_RDONLY)
+s = Swrk(sys.argv[2], pass_fds=(fd,), stderr=subprocess.DEVNULL)
+r = s.call({"type": TYPES["DUMP"], "opts": {"images_dir_fd": fd, "pid": os.getpid(), "leave_running": True}})
+print(repr(r), s.close())
+"""
+
+
+def t_self_dump():
+    """A client dumping itself (libcriu's criu_dump() of its own pid): the tree holds the client's
+    criu swrk, refused saying so (it tried to seize itself), the client running on."""
+    d = new_dir("img")
+    p = subprocess.run([sys.executable, "-c", SELF_DUMP, HERE, CRIU, d], capture_output=True, text=True,
+                       timeout=60, start_new_session=True)
+    out = p.stdout.strip().rsplit(" ", 1)
+    expect(p.returncode == 0 and len(out) == 2, "rc %d %r %r" % (p.returncode, p.stdout, p.stderr[-300:]))
+    failed_with(eval(out[0]), "criu (pid", "is in that tree")
+
+
+def t_dump_zombie():
+    """A root that is dead but not reaped: no process to dump, said so (ESRCH)."""
+    z = subprocess.Popen(["true"])
+    deadline = time.time() + 5
+    while proc_state(z.pid) != "Z":
+        expect(time.time() < deadline, "no zombie")
+        time.sleep(0.01)
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": z.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    z.wait()
+    failed_with(r, "zombie")
+    expect(r.get("cr_errno") == 3, "cr_errno %r, not ESRCH" % r.get("cr_errno"))
+
+
 def t_wrong_images_fd():
     bad_dump({"images_dir_fd": 987}, "no fd 987")
 
@@ -1068,6 +1155,62 @@ def t_cgroups():
                 pass
 
 
+def t_ext_mnt_colon():
+    """runc's and crun's ext_mnt keys are the container's mountpoints, which may hold a ':'
+    ("/mnt/a:b"): the mount is external under its whole path, and the restore binds the
+    source the client gives, not the one it had."""
+    top = new_dir("extmnt")
+    src, src2, mp = (os.path.join(top, n) for n in ("src", "src2", "data:1"))
+    for dd, text in ((src, "old"), (src2, "new"), (mp, None)):
+        os.mkdir(dd)
+        if text:
+            with open(os.path.join(dd, "f"), "w") as f:
+                f.write(text)
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                          'mount --bind "$0" "$1" && exec setsid sleep 1000', src, mp],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = restored = None
+    try:
+        deadline = time.time() + 5
+        while not pid:
+            expect(time.time() < deadline and p.poll() is None, "the target did not start")
+            time.sleep(0.02)
+            try:
+                with open("/proc/%d/mountinfo" % p.pid) as f:
+                    if (" %s " % mp) in f.read() and os.readlink("/proc/%d/exe" % p.pid).endswith("sleep"):
+                        pid = p.pid
+            except OSError:
+                pass
+        d = new_dir("img")
+        fd = dir_fd(d)
+        r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": pid, "log_file": "dump.log",
+                                                      "log_level": 4, "ext_mnt": [{"key": mp, "val": mp}]}},
+                        pass_fds=(fd,))
+        expect(r and r["success"] and rc == 0, "dump: %r" % r)
+        p.wait()
+        with open(os.path.join(d, "dump.log")) as f:
+            expect("key %s\n" % mp in f.read(), "the mount at %s was not dumped as external under its path" % mp)
+        r, rc = request({"type": T["RESTORE"], "opts": {"images_dir_fd": fd, "log_file": "restore.log",
+                                                         "rst_sibling": True, "ext_mnt": [{"key": mp, "val": src2}]}},
+                        pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r["success"] and rc == 0, "restore: %r" % r)
+        restored = r["restore"]["pid"]
+        with open("/proc/%d/root%s/f" % (restored, mp)) as f:
+            got = f.read()
+        expect(got == "new", "the restored mount at %s shows %r, not the ext_mnt source's 'new'" % (mp, got))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if restored:
+            try:
+                os.kill(restored, signal.SIGKILL)
+                os.waitpid(restored, 0)
+            except OSError:
+                pass
+
+
 def t_freeze_cgroup_bad():
     bad_dump({"freeze_cgroup": "/sys/fs/cgroup/freezer"}, "freeze-cgroup /sys/fs/cgroup/freezer",
              "root cgroup can't be")
@@ -1176,9 +1319,21 @@ def t_config_file():
 
 # ---- a client without the rights to what it asks
 
-def as_nobody_client(build_req, dirs_owner=NOBODY):
-    """A client running as nobody, connected to a root criu swrk (as a root
-    service would be); returns its reply."""
+def keep_caps(bits):
+    """After setuid: only the capabilities @bits, effective and permitted."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    for b in bits:
+        data[(b // 32) * 3] |= 1 << (b % 32)
+        data[(b // 32) * 3 + 1] |= 1 << (b % 32)
+    if libc.capset(hdr, data):
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def as_nobody_client(build_req, dirs_owner=NOBODY, caps=()):
+    """A client running as nobody (with capabilities @caps), connected to a
+    root criu swrk (as a root service would be); returns its reply."""
     path = "\0criu-rpc-test-%d" % os.getpid()
     ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ls.bind(path)
@@ -1191,7 +1346,11 @@ def as_nobody_client(build_req, dirs_owner=NOBODY):
             os.close(rpipe)
             os.setgroups([])
             os.setgid(NOBODY)
+            if caps:
+                ctypes.CDLL(None).prctl(8, 1, 0, 0, 0)     # PR_SET_KEEPCAPS
             os.setuid(NOBODY)
+            if caps:
+                keep_caps(caps)
             c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             c.connect(path)
             req, keep = build_req()
@@ -1273,6 +1432,198 @@ def t_unpriv_restore():
         return {"type": T["RESTORE"], "opts": {"images_dir_fd": fd}}, fd
     r = as_nobody_client(req)
     failed_with(r, "may not restore")
+
+
+def t_unpriv_config_file():
+    """A config file's options run with criu's rights (action-script, log-file) and its bad
+    lines are quoted in the reply: a client with fewer rights gives none."""
+    t = Target(NOBODY)
+    d = new_dir("img", NOBODY)
+    mark = os.path.join(TMP, "config-file-ran.%d" % os.getpid())
+    conf = os.path.join(d, "evil.conf")
+    with open(conf, "w") as f:
+        f.write("action-script id > %s\n" % mark)
+    os.chown(conf, NOBODY, NOBODY)
+    for path in (conf, "/etc/shadow"):
+        def req():
+            fd = dir_fd(d)
+            return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                "config_file": path}}, fd
+        r = as_nobody_client(req)
+        failed_with(r, "config_file %s" % path, "fewer rights than criu")
+        expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+        expect(not os.path.exists(mark), "the config file's action-script ran as root")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_log_symlink():
+    """The log in the client's dir is a link to a file of root's: criu (root) neither truncates
+    nor writes it, but replaces the link with a log of its own."""
+    t = Target(NOBODY)
+    d = new_dir("img", NOBODY)
+    victim = os.path.join(TMP, "victim")
+    with open(victim, "w") as f:
+        f.write("root's\n")
+    os.chmod(victim, 0o600)
+    os.symlink(victim, os.path.join(d, "dump.log"))
+    os.lchown(os.path.join(d, "dump.log"), NOBODY, NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                            "log_file": "dump.log", "log_level": 4}}, fd
+    r = as_nobody_client(req)
+    expect(r and r.get("success"), "dump: %r" % r)
+    with open(victim) as f:
+        expect(f.read() == "root's\n", "the file the log links to was written")
+    log = os.path.join(d, "dump.log")
+    expect(not os.path.islink(log) and os.path.getsize(log) > 0, "the log is not in a file of its own")
+    # a hard link (where fs.protected_hardlinks does not stop it)
+    os.unlink(log)
+    os.link(victim, log)
+    r = as_nobody_client(req)
+    expect(r and r.get("success"), "dump over a hard link: %r" % r)
+    with open(victim) as f:
+        expect(f.read() == "root's\n", "the file the log is a hard link of was written")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_unpriv_parent_img():
+    """parent_img is read, and with auto_dedup written: a client may only name a dir it could
+    read (and write) itself, not root's pre-dump of its own task."""
+    t = Target(NOBODY)
+    pre = new_dir("pre")        # root's, 0700
+    fd = dir_fd(pre)
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"], "root's pre-dump: %r" % r)
+    before = {f: os.stat(os.path.join(pre, f)).st_blocks for f in os.listdir(pre)}
+    d = new_dir("img", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                            "track_mem": True, "auto_dedup": True,
+                                            "parent_img": "../" + os.path.basename(pre)}}, fd
+    r = as_nobody_client(req)
+    failed_with(r, "parent_img")
+    after = {f: os.stat(os.path.join(pre, f)).st_blocks for f in os.listdir(pre)}
+    expect(after == before, "root's images changed: %r -> %r" % (before, after))
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+def t_status_fd_readonly():
+    """status_fd is reopened through /proc with criu's rights: a client's read-only fd of a file
+    of root's must not get a root criu to write in it."""
+    victim = os.path.join(TMP, "status-victim")
+    with open(victim, "w") as f:
+        f.write("root's, world-readable\n")
+    os.chmod(victim, 0o644)
+    d = new_dir("srv", NOBODY)
+    port = 28300 + os.getpid() % 90
+
+    def req():
+        fd = dir_fd(d)
+        vfd = os.open(victim, os.O_RDONLY)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                   "status_fd": vfd}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "status_fd", "not open for writing")
+    with open(victim) as f:
+        expect(f.read() == "root's, world-readable\n", "criu wrote in the file")
+
+
+def t_unpriv_ps_port():
+    """A root criu's page server listens for a client with fewer rights only where it could itself."""
+    d = new_dir("srv", NOBODY)
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": 81}}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "ps.port 81", "may not listen")
+    expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+
+
+def t_unpriv_ps_auto_dedup():
+    """A page server's auto_dedup frees pages in the previous images its dump names, next to its
+    dir: not for a client with fewer rights than criu (root's dirs are next to its own in /tmp)."""
+    d = new_dir("srv", NOBODY)
+    port = 28400 + os.getpid() % 90
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
+                                                   "auto_dedup": True}}, fd
+    r = as_nobody_client(req)
+    pid = r and r.get("ps", {}).get("pid")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    failed_with(r, "auto_dedup", "fewer rights")
+
+
+def t_unpriv_freeze_cgroup():
+    """Freezing a cgroup stops all its tasks: a client may only name one it could freeze itself."""
+    fz = os.path.join("/sys/fs/cgroup/freezer", "criu-rpc-fz.%d" % os.getpid())
+    t = Target(NOBODY)
+    other = Target()        # root's, in the same cgroup
+    try:
+        os.makedirs(fz)
+        for x in (t, other):
+            with open(os.path.join(fz, "cgroup.procs"), "w") as f:
+                f.write(str(x.pid))
+        d = new_dir("img", NOBODY)
+
+        def req():
+            fd = dir_fd(d)
+            return {"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "leave_running": True,
+                                                "freeze_cgroup": fz}}, fd
+        r = as_nobody_client(req)
+        failed_with(r, "freeze_cgroup")
+        expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+        with open(os.path.join(fz, "freezer.state")) as f:
+            expect(f.read().strip() == "THAWED", "the cgroup is left frozen")
+        expect(t.alive() and t.counting() and other.counting(), "a task was harmed")
+    finally:
+        t.kill()
+        other.kill()
+        try:
+            os.rmdir(fz)
+        except OSError:
+            pass
+
+
+def t_unpriv_restore_cr_cap():
+    """CAP_CHECKPOINT_RESTORE alone does not let a task of uid nobody make tasks of other uids: a
+    root criu would make whatever creds the images say, so it refuses such a client, even for
+    images it trusts (root's dump, readable by the client)."""
+    t = Target()
+    d = new_dir("img")
+    os.chmod(d, 0o755)
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"], "root's dump: %r" % r)
+    t.kill()
+
+    def req():
+        fd = dir_fd(d)
+        return {"type": T["RESTORE"], "opts": {"images_dir_fd": fd}}, fd
+    r = as_nobody_client(req, caps=(40,))
+    if r and r.get("restore", {}).get("pid"):
+        os.kill(r["restore"]["pid"], signal.SIGKILL)
+    failed_with(r, "CAP_CHECKPOINT_RESTORE but not CAP_SYS_ADMIN", "may not restore")
+    expect(r.get("cr_errno") == 1, "cr_errno %r, not EPERM" % r.get("cr_errno"))
+    expect(not t.alive(), "root's tree was restored")
 
 
 # ---- the command line's side of the same hooks
@@ -1586,6 +1937,10 @@ def main():
         check("second_dump_in_session", t_second_dump_in_session)
         check("default_log_file", t_default_log_file)
         check("cr_errno", t_cr_errno)
+        check("errmsg_log_level_0", t_errmsg_log_level_0)
+        check("socket_on_stdio", t_socket_on_stdio)
+        check("self_dump", t_self_dump)
+        check("dump_zombie", t_dump_zombie)
         check("wrong_images_fd", t_wrong_images_fd)
         check("images_fd_not_dir", t_images_fd_not_dir)
         check("no_images_fd", t_no_images_fd)
@@ -1610,11 +1965,20 @@ def main():
         check("unpriv_dump_into_foreign_dir", t_unpriv_dump_into_foreign_dir)
         check("unpriv_dump_own", t_unpriv_dump_own)
         check("unpriv_restore", t_unpriv_restore)
+        check("unpriv_restore_cr_cap", t_unpriv_restore_cr_cap)
+        check("unpriv_config_file", t_unpriv_config_file)
+        check("log_symlink", t_log_symlink)
+        check("unpriv_freeze_cgroup", t_unpriv_freeze_cgroup)
+        check("unpriv_parent_img", t_unpriv_parent_img)
+        check("status_fd_readonly", t_status_fd_readonly)
+        check("unpriv_ps_port", t_unpriv_ps_port)
+        check("unpriv_ps_auto_dedup", t_unpriv_ps_auto_dedup)
         check("orphan_pts_master", t_orphan_pts)
         check("orphan_pts_refused_without", t_orphan_pts_refused)
         check("orphan_pts_restore_needs_notify", t_orphan_pts_needs_notify)
         check("cgroups", t_cgroups)
         check("freeze_cgroup_not_a_cgroup", t_freeze_cgroup_bad)
+        check("ext_mnt_colon", t_ext_mnt_colon)
         check("manage_cgroups_mode_bad", t_cg_mode_bad)
         check("crun_checkpoint_restore", t_crun_checkpoint_restore, False)
         check("crun_checkpoint_leave_running", t_crun_checkpoint_restore, True)

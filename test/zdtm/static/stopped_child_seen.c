@@ -6,6 +6,7 @@
  * let the tree's tasks go in their order, the parent before its stopped
  * child (a podman container's workload saw its stopped child as 't').
  */
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,17 +16,20 @@
 
 #include "zdtmtst.h"
 
-static char state_of(pid_t pid)
+/*
+ * The child's state from its stat file, held open and read with pread():
+ * an fd opened and closed in the loop would be caught by the runner's
+ * /proc snapshots now open at one offset, now at another.
+ */
+static char state_of(int fd)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
+	char buf[512], *p;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
+	if (n <= 0)
 		return '?';
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
 	return p && p[1] ? p[2] : '?';
 }
 
@@ -39,8 +43,8 @@ static void on_term(int sig)
 int main(int argc, char **argv)
 {
 	unsigned long seen_t = 0, rounds = 0;
-	char last = 0;
-	int status;
+	char last = 0, path[64];
+	int status, fd;
 	pid_t c;
 
 	test_init(argc, argv);
@@ -51,12 +55,16 @@ int main(int argc, char **argv)
 		raise(SIGSTOP);
 		_exit(0);
 	}
-	while (state_of(c) != 'T')
+	snprintf(path, sizeof(path), "/proc/%d/stat", c);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		test_bug("open %s", path);
+	while (state_of(fd) != 'T')
 		usleep(1000);
 	signal(SIGTERM, on_term);
 	test_daemon();
 	while (!stop) {
-		char s = state_of(c);
+		char s = state_of(fd);
 
 		if (s != 'T') {
 			seen_t++;

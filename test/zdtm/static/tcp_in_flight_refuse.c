@@ -6,6 +6,11 @@
  * listener and the client; the connection stays queued and is accepted
  * afterwards with its data.
  *
+ * Three clients served before it are closed by the server first: the
+ * server's ends stay in TIME_WAIT on the listener's port, without an
+ * inode like a queued connection, but they are not in its queue and must
+ * not be named (a busy http.server has hundreds).
+ *
  * With the argument "skip" (tcp_skip_in_flight, dumped --skip-in-flight)
  * the queued connection is dropped: after restore the accept queue is
  * empty, new clients are accepted, and the old client's connection meets
@@ -29,6 +34,14 @@ int main(int argc, char **argv)
 	if (lsk < 0 || dup2(lsk, 80) != 80)
 		test_bug("listener");
 	close(lsk);
+	for (int i = 0; i < 3; i++) {
+		int c = zdtm_tcp_connect(80, AF_INET, 0), s = c < 0 ? -1 : accept(80, NULL, NULL);
+
+		/* the server closes first; the client's close, on its EOF, puts the server's end in TIME_WAIT */
+		if (s < 0 || close(s) || read(c, buf, sizeof(buf)) != 0)
+			test_bug("a served client");
+		close(c);
+	}
 	cli = zdtm_tcp_connect(80, AF_INET, 0);
 	if (cli < 0 || write(cli, "hello", 5) != 5)
 		test_bug("client");
