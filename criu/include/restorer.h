@@ -60,6 +60,7 @@ struct rst_pagemap {
 	uint64_t nr_pages;
 	uint64_t off;
 	const uint64_t *csum;	/* one per page (csum.h), checked as the pages are read */
+	uint32_t file;		/* of the pagemap's pages files (pagemap_head.nr_files): the restorer's are all 0 */
 };
 
 /* A part of the vDSO: [vvar], [vvar_vclock] or [vdso]. */

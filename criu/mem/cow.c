@@ -1553,6 +1553,7 @@ static int add_pm_piece(struct rst_pagemap *out, size_t *n, size_t max, const Pa
 	out[*n].vaddr = s;
 	out[*n].nr_pages = (e - s) >> PAGE_SHIFT;
 	out[*n].off = pe->off + (s - pe->vaddr);
+	out[*n].file = pe->has_file ? pe->file : 0;
 	out[(*n)++].csum = pe->csum ? pe->csum + ((s - pe->vaddr) >> PAGE_SHIFT) : NULL;	/* NULL: with the dumping host (lazy) */
 	return 0;
 }

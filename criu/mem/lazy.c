@@ -107,6 +107,7 @@ ssize_t lazy_split(struct rst_ctx *rc, struct rst_pagemap *pms, size_t nr, size_
 				out[n].vaddr = s;
 				out[n].nr_pages = (to - s) / PAGE;
 				out[n].off = pms[k].off + (s - pms[k].vaddr);
+				out[n].file = pms[k].file;
 				out[n++].csum = csum_at(pms[k].csum, (s - pms[k].vaddr) / PAGE);
 			}
 			s = to;
@@ -1151,10 +1152,12 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 		return -1;
 	/* every page is the daemon's to serve: none filled in huge pages by a restoring process */
 	tr->cow.no_huge = 1;
+	tr->lazy_serve = 1;
 	if (read_all_images(tr))
 		return -1;
 	lz->exp = calloc(tr->nr + 1, sizeof(*lz->exp));
-	lz->src = calloc(tr->nr + 1, sizeof(*lz->src));
+	/* a process's pages may be in two files (pagemap_head.nr_files): a source each */
+	lz->src = calloc(2 * tr->nr + 1, sizeof(*lz->src));
 	if (!lz->exp || !lz->src)
 		return -1;
 	for (int i = 0; i < tr->nr; i++) {
@@ -1186,6 +1189,14 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 			return -1;
 		snprintf(s->name, sizeof(s->name), "%s", rc->pages_what);
 		s->pid = rc->pid;
+		/* not gathered (gather_chained()): the second file's pages are read from it */
+		if (rc->chained & CHAINED_FILE1) {
+			s[1].fd = chain_open_pages(tr->dfd, rc->pages1_name);
+			if (s[1].fd < 0)
+				return -1;
+			snprintf(s[1].name, sizeof(s[1].name), "%s", rc->pages1_name);
+			s[1].pid = rc->pid;
+		}
 		e = &lz->exp[lz->nr_exp++];
 		e->pid = rc->pid;
 		e->r = calloc(n, sizeof(*e->r));
@@ -1199,13 +1210,20 @@ static int read_images(struct lz *lz, struct rst_tree *tr)
 			e->r[k].off = pms[k].csum ? pms[k].off : pms[k].vaddr;
 			/* the entries (and their checksums) stay with the tree, which we keep */
 			e->r[k].csum = pms[k].csum;
-			e->r[k].src = lz->nr_src;
+			if (pms[k].file && !(rc->chained & CHAINED_FILE1)) {
+				pr_err("lazy pages: process %d: pages at %lx of a second pages file gathered\n", rc->pid,
+				       (unsigned long)pms[k].vaddr);
+				free(pms);
+				return -1;
+			}
+			e->r[k].src = lz->nr_src + pms[k].file;
 		}
 		e->nr = n;
 		qsort(e->r, e->nr, sizeof(*e->r), range_cmp);
-		lz->nr_src++;
+		lz->nr_src += rc->chained & CHAINED_FILE1 ? 2 : 1;
 		free(pms);
-		pr_info("lazy pages: process %d: %zu ranges of %s\n", rc->pid, e->nr, s->name);
+		pr_info("lazy pages: process %d: %zu ranges of %s%s%s\n", rc->pid, e->nr, s->name,
+			rc->chained & CHAINED_FILE1 ? " and " : "", rc->chained & CHAINED_FILE1 ? s[1].name : "");
 	}
 	return 0;
 }

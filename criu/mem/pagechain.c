@@ -590,7 +590,8 @@ struct gather_part {
 	size_t from, to;
 	int fd;
 	int ret;
-	const struct page_list *skip;	/* pages not to copy (read from the chain by cow.c), or NULL */
+	const struct page_list *skip;	/* pages not to copy (read from the chain by cow.c, lazy), or NULL */
+	uint64_t copied;		/* bytes */
 };
 
 /* Copy the pages [s, e) of top entry @pe to the memfd at @off (where its s goes). */
@@ -653,11 +654,16 @@ static void *gather_part_run(void *arg)
 				break;
 			if (ks > pos && gather_piece(g, &top, pe, pos, ks, g->out[i] + (pos - pe->vaddr)))
 				goto out;
+			if (ks > pos)
+				g->copied += ks - pos;
 			if (ke > pos)
 				pos = ke;
 		}
-		if (pos < end && gather_piece(g, &top, pe, pos, end, g->out[i] + (pos - pe->vaddr)))
+		if (pos >= end)
+			continue;
+		if (gather_piece(g, &top, pe, pos, end, g->out[i] + (pos - pe->vaddr)))
 			goto out;
+		g->copied += end - pos;
 	}
 	g->ret = 0;
 out:
@@ -756,9 +762,9 @@ int chain_gather_skip(int dfd, pid_t pid, const char *pages_name, PagemapEntry *
 		pe->off = out[i];
 	}
 	pr_info("%d: %lu KiB of pages gathered (from a chain of %d images dirs, compressed frames expanded%s), "
-		"%lu KiB of huge runs left to the restoring process\n", pid,
-		(unsigned long)((off >> 10) - (skip ? skip->total_pages * 4 : 0)), chain_depth(dfd) + 1,
-		threaded ? ", two threads" : "", (unsigned long)(skip ? skip->total_pages * 4 : 0));
+		"%lu KiB left where they are (huge runs for the restoring process, lazy areas for the daemon)\n",
+		pid, (unsigned long)((part[0].copied + part[1].copied) >> 10), chain_depth(dfd) + 1,
+		threaded ? ", two threads" : "", (unsigned long)((off - part[0].copied - part[1].copied) >> 10));
 	(void)half;
 	if (img_serve_allow_fd(fd))
 		goto out;

@@ -1092,13 +1092,20 @@ struct restore_args *build_bootstrap(struct rst_ctx *rc, struct child_fds *cf, i
 	if (nr_pms < 0)
 		goto err;
 	/* pages with the dumping host (no checksum here) can only come through the daemon */
-	for (ssize_t k = 0; k < nr_pms; k++)
+	for (ssize_t k = 0; k < nr_pms; k++) {
+		/* the restorer reads one file: a second file's pages were gathered (gather_chained()) */
+		if (a->pms[k].file) {
+			pr_err("pagemap-%d.img: the pages at %lx, of the second pages file, were not gathered\n",
+			       rc->pid, (unsigned long)a->pms[k].vaddr);
+			goto err;
+		}
 		if (!a->pms[k].csum) {
 			pr_err("pagemap-%d.img: the pages at %lx are with the dumping host (dump --lazy-pages), but "
 			       "their area is not one filled lazily (not private anonymous, or mlock()ed)\n", rc->pid,
 			       (unsigned long)a->pms[k].vaddr);
 			goto err;
 		}
+	}
 	a->nr_pms = nr_pms;
 	copy_page_csums(a, &p);
 	if (fill_threads(rc, a, &p) || (!rc->vm_child && fill_aios(rc, a, &p)))

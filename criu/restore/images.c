@@ -26,6 +26,7 @@
 #include "fileobj.h"
 #include "rst.h"
 #include "pagechain.h"
+#include "lazy.h"
 
 static int read_one(int dfd, int type, void **msg, ...)
 {
@@ -270,11 +271,18 @@ static int check_pagemap_entry(struct rst_ctx *rc, PagemapEntry *pe, uint32_t nr
  * others are gathered into one memfd, which the restoring processes open
  * through our fd table.
  */
-int gather_chained(struct rst_ctx *rc)
+int gather_chained(struct rst_tree *tr, struct rst_ctx *rc)
 {
-	int fd;
+	struct page_list lazy, skip;
+	int fd, ret;
 
 	if (!rc->chained)
+		return 0;
+	/*
+	 * The lazy-pages daemon reads a second pages file where it is (lazy.c,
+	 * read_images()): only the chain and compressed frames need gathering.
+	 */
+	if (tr->lazy_serve && rc->chained == CHAINED_FILE1)
 		return 0;
 	if (rc->cow.huge.nr) {
 		rc->cow.srcs = calloc(1, sizeof(*rc->cow.srcs));
@@ -282,7 +290,30 @@ int gather_chained(struct rst_ctx *rc)
 						rc->cow.srcs))
 			return -1;
 	}
-	if (chain_gather_skip(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &rc->cow.huge, &fd))
+	/*
+	 * restore --lazy-pages: the daemon fills the lazy areas, from images
+	 * it reads itself, and the restorer never reads their pages: gathering
+	 * them too would copy all of a big dump's memory before the restore
+	 * even starts (1 GiB in two pages files: restore -d 0.8 s, not 0.02 s).
+	 */
+	page_list_init(&lazy);
+	page_list_init(&skip);
+	if (opts.lazy_pages && !tr->lazy_serve && !rc->vm_child && rc->mm)
+		for (size_t i = 0; i < rc->mm->n_vmas; i++)
+			if (lazy_area(rc, i) &&
+			    page_list_add(&lazy, rc->mm->vmas[i]->start,
+					  (rc->mm->vmas[i]->end - rc->mm->vmas[i]->start) >> PAGE_SHIFT)) {
+				page_list_free(&lazy);
+				return -1;
+			}
+	if (page_list_merge(&rc->cow.huge, &lazy, &skip)) {
+		page_list_free(&lazy);
+		return -1;
+	}
+	ret = chain_gather_skip(rc->dfd, rc->pid, rc->pages_name, rc->pms, rc->nr_pms, &skip, &fd);
+	page_list_free(&lazy);
+	page_list_free(&skip);
+	if (ret)
 		return -1;
 	snprintf(rc->pages_what, sizeof(rc->pages_what), "%.20s (gathered)", rc->pages_name);
 	snprintf(rc->pages_name, sizeof(rc->pages_name), "/proc/%d/fd/%d", getpid(), fd);
@@ -340,7 +371,12 @@ static int read_pagemap(struct rst_ctx *rc)
 		PagemapEntry *pe = msg, **n;
 
 		/* pages from the chain, compressed or in the second pages file: gathered below */
-		chained |= (pe->has_in_prev && pe->in_prev) || pe->has_clen || (pe->has_file && pe->file);
+		if (pe->has_in_prev && pe->in_prev)
+			chained |= CHAINED_PREV;
+		if (pe->has_clen)
+			chained |= CHAINED_CLEN;
+		if (pe->has_file && pe->file)
+			chained |= CHAINED_FILE1;
 		if (check_pagemap_entry(rc, pe, nr_files, sizes)) {
 			pb_free(img, msg);
 			goto out;

@@ -610,7 +610,7 @@ static int plan_cow(struct rst_tree *tr)
 	if (cow_plan(&tr->cow))
 		return -1;
 	for (int i = 0; i < tr->nr; i++)
-		if (gather_chained(&tr->t[i]))
+		if (gather_chained(tr, &tr->t[i]))
 			return -1;
 	return 0;
 }

@@ -90,7 +90,7 @@ struct rst_ctx {
 	char pages_name[32];
 	char pages_what[32];		/* pages_name for messages (the chain's when gathered) */
 	char pages1_name[32];		/* the second pages file (pagemap_head.nr_files 2), or "" */
-	int chained;			/* pages from the chain or compressed frames: gathered once planned */
+	int chained;			/* CHAINED_*: pages to gather once planned (gather_chained()) */
 	int sync_pipe[2];
 	uint64_t bootstrap, bootstrap_len;
 	struct restore_stats st;
@@ -105,10 +105,16 @@ struct rst_ctx {
 	int pgrp_late;			/* its group's leader is no ancestor: joined after forking */
 };
 
+/* Why a process's pages are gathered (rst_ctx.chained) */
+#define CHAINED_PREV	1		/* pages in the previous images */
+#define CHAINED_CLEN	2		/* compressed frames */
+#define CHAINED_FILE1	4		/* pages in the second pages file (the restorer reads one) */
+
 struct rst_tree {
 	struct rst_ctx *t;		/* t[0] is the root */
 	int nr;
 	int dfd;
+	int lazy_serve;			/* the lazy-pages daemon's reading: it reads both pages files */
 	InventoryEntry *inv;
 	struct rst_files files;
 	uint32_t nr_ids;
@@ -190,7 +196,7 @@ void free_tree(struct rst_tree *tr);
 int read_pstree(struct rst_tree *tr);
 int read_tree_images(struct rst_tree *tr);
 /* After planning: the huge runs' sources in the chain (cow.c), the rest of the chain's pages into a memfd. */
-int gather_chained(struct rst_ctx *rc);
+int gather_chained(struct rst_tree *tr, struct rst_ctx *rc);
 int check_pids_free(struct rst_tree *tr);
 /* Move the kernel's pid cursor past the tree's ids (host pid namespace), so that nothing forked meanwhile takes one. */
 void keep_pid_cursor_clear(const struct rst_tree *tr);

@@ -379,6 +379,8 @@ def restore_kills(args, work, img, rnd):
         end = time.time() + 3
         while not said and treelib.alive(pair.pid) and time.time() < end:
             time.sleep(0.02)
+        # a tree killed is our zombie (we are its subreaper): its pid must be free for the next restore
+        reap()
         committed = treelib.alive(pair.pid)
         if said and not committed:
             # the commit made, criu's keeper must not take the tree's connections back

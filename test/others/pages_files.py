@@ -15,12 +15,18 @@ pages.
                    the parent, dedup punched the parent's replaced pages,
                    and it restores.
   one_file         CRIU_PAGES_FILES=1: no second file, no nr_files.
+  lazy_two         a two-file dump restored with --lazy-pages: the restore
+                   gathers none of the lazy areas' pages (it copied all
+                   of the second file's before it started), the daemon
+                   reads both files, memhog checks every page.
+  default_two      without CRIU_PAGES_FILES, a dump of 64 MiB writes two
+                   files; of 16 MiB, one.
 
 Run as root: python3 test/others/pages_files.py
 """
-import glob, json, os, time
+import glob, json, os, re, signal, subprocess, time
 
-from hoglib import HogSuite, alive, kill  # noqa: F401 (the cases use them)
+from hoglib import CRIU, HogSuite, alive, kill  # noqa: F401 (the cases use them)
 
 S = HogSuite("pages_files", 16, "CRIU_PAGES_FILES")
 work, start, criu, dump, restore_ok = S.work, S.start, S.criu, S.dump, S.restore_ok
@@ -124,5 +130,72 @@ def one_file():
     return restore_ok(d, pid)
 
 
+def lazy_two():
+    pid, d, second, why = two_file_dump("lazy")
+    if why:
+        return why
+    r, w = os.pipe()
+    lz = subprocess.Popen([CRIU, "lazy-pages", "-D", d, "-o", "lazy-pages.log", "-v4", "--status-fd", str(w)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          pass_fds=(w,))
+    os.close(w)
+    try:
+        with os.fdopen(r, "rb") as rf:
+            if not rf.read(1):
+                return "criu lazy-pages did not start"
+        res = criu({}, "restore", "-d", "-D", d, "-o", "restore.log", "-v4", "--lazy-pages")
+        if res.returncode or not alive(pid):
+            return "lazy restore failed: " + res.stderr[-500:]
+        S.pids.append(pid)
+        lz.wait(timeout=60)
+        if lz.returncode:
+            return "criu lazy-pages exited %d" % lz.returncode
+    finally:
+        if lz.poll() is None:
+            lz.kill()
+            lz.wait()
+    rlog = open(d + "/restore.log").read()
+    m = re.search(r"(\d+) KiB of pages gathered", rlog)
+    if m and int(m.group(1)) > 1024:
+        return "the restore gathered %s KiB of pages (the lazy areas' are the daemon's)" % m.group(1)
+    llog = open(d + "/lazy-pages.log").read()
+    if "(gathered)" in llog or os.path.basename(second) not in llog:
+        return "the daemon did not read %s itself: %s" % (os.path.basename(second),
+                                                          [x for x in llog.splitlines() if "ranges of" in x])
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if not alive(pid):
+            break
+        time.sleep(0.05)
+    out = open(os.path.join(work, "hog.out")).read()
+    return None if "OK" in out else "memhog says: %r" % out
+
+
+def default_two():
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    d = work + "/def64"
+    r = dump({}, pid, d)
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    if not glob.glob(d + "/pages-*.1.img") or pagemap(d, pid)[0].get("nr_files") != 2:
+        return "64 MiB in one pages file"
+    why = restore_ok(d, pid)
+    if why:
+        return why
+    pid = start()
+    d = work + "/def16"
+    r = dump({}, pid, d)
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    if glob.glob(d + "/pages-*.1.img"):
+        return "16 MiB in two pages files"
+    return restore_ok(d, pid)
+
+
 S.run([("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
-       ("chain_parent", chain_parent), ("one_file", one_file)])
+       ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two),
+       ("default_two", default_two)])
