@@ -75,6 +75,20 @@ struct file_desc *file_desc_new(struct file_table *ft)
 	return d;
 }
 
+
+/*
+ * @set on and @clear off in @fd's file status flags. A failed F_GETFL
+ * must not reach F_SETFL: -1 there turns on every flag it may set
+ * (O_APPEND, O_DIRECT, O_NOATIME... on a restored file).
+ */
+static int fd_setfl(int fd, int set, int clear)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, (fl | set) & ~clear);
+}
 static int is_tty(const struct stat *st)
 {
 	unsigned int maj = major(st->st_rdev);
@@ -377,8 +391,7 @@ static int restore_fown(struct fd_rst *c, FileEntry *fe, int fd)
 			return -1;
 		}
 	}
-	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) ||
-	    (o->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))) {
+	if (ret || (o->signum && fcntl(fd, F_SETSIG, o->signum)) || (o->async && fd_setfl(fd, O_ASYNC, 0))) {
 		pr_perror("can't give file %u its owner %d (%d in its namespace; signal %u)", fe->id, o->pid,
 			  owner.pid, o->signum);
 		return -1;
@@ -1616,7 +1629,7 @@ int open_file(struct rst_files *rf, uint32_t id, int flags)
 		pr_err("%s is not the kind of file it was at dump time\n", r->path);
 		goto err;
 	}
-	if (nonblock && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+	if (nonblock && fd_setfl(fd, 0, O_NONBLOCK)) {
 		pr_perror("can't clear O_NONBLOCK of %s", r->path);
 		goto err;
 	}

@@ -91,7 +91,12 @@ def unreported_read(r, n, log):
     return m.group(1)
 
 
+AT = None     # --at: these steps, not a sample
+
+
 def pick(total, n, rnd):
+    if AT is not None:
+        return [k for k in AT if 1 <= k <= total]
     if n >= total:
         return list(range(1, total + 1))
     stride = total / n
@@ -439,12 +444,16 @@ def main():
     ap.add_argument("--reads", action="store_true", help="only the steps that read (dump and restore walks)")
     ap.add_argument("--calls", help="only the steps of these calls, comma-separated (dump and restore walks)")
     ap.add_argument("--only", choices=("dump", "snapshot", "twin", "restore", "chain"))
+    ap.add_argument("--at", help="only these steps, comma-separated (to see one again: a failure names its step)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--mem", type=int, default=64, help="KiB of private memory per process")
     ap.add_argument("--timeout", type=int, default=60)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.at:
+        global AT
+        AT = [int(k) for k in args.at.split(",")]
     if args.reads or args.calls:
         # criu counts only these calls as steps: N walks the reads (or the calls named)
         os.environ["CRIU_FAULT_CALLS"] = args.calls or ",".join(READS)

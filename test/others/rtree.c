@@ -229,9 +229,12 @@ static int check_fds(char *why, size_t len)
 		struct fdrec *a = &was[i], *b = &me.fds[i];
 
 		if (a->fd != b->fd || a->kind != b->kind || a->fl != b->fl || a->fdfl != b->fdfl) {
+			struct fdrec now = *b;
+
+			/* what is said is what we see now: b is overwritten with what was */
 			memcpy(me.fds, was, sizeof(was));
 			BAD("%s: fd %d (kind %o flags %o/%o) is now fd %d (kind %o flags %o/%o)", me.name, a->fd,
-			    a->kind, a->fl, a->fdfl, b->fd, b->kind, b->fl, b->fdfl);
+			    a->kind, a->fl, a->fdfl, now.fd, now.kind, now.fl, now.fdfl);
 		}
 	}
 	return 0;
