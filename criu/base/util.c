@@ -450,6 +450,33 @@ void pidfile_drop_new(const char *path)
 		unlink(tmp);
 }
 
+void proc_children(pid_t pid, int (*cb)(pid_t child, void *arg), void *arg)
+{
+	struct dirent *de;
+	char path[64];
+	int stop = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && !stop && (de = readdir(d))) {
+		char cp[320];
+		FILE *f;
+		int c;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(cp, "re");
+		while (f && !stop && fscanf(f, "%d", &c) == 1)
+			stop = cb(c, arg);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
 void kill_child(pid_t pid, const char *what)
 {
 	int status, tries = 0;

@@ -471,31 +471,19 @@ struct wd_task {
 	pid_t hpid;
 };
 
+static void kill_tree(pid_t pid, int depth);
+
+static int kill_subtree(pid_t child, void *depth)
+{
+	kill_tree(child, *(int *)depth + 1);
+	return 0;
+}
+
 /* @pid and everything below it, children first (their list is read before the kill). */
 static void kill_tree(pid_t pid, int depth)
 {
-	char path[64];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = depth < 64 ? opendir(path) : NULL;
-	while (d && (de = readdir(d))) {
-		char cp[320];
-		FILE *f;
-		int c;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", pid, de->d_name);
-		f = fopen(cp, "r");
-		while (f && fscanf(f, "%d", &c) == 1)
-			kill_tree(c, depth + 1);
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
+	if (depth < 64)
+		proc_children(pid, kill_subtree, &depth);
 	kill(pid, SIGKILL);
 }
 

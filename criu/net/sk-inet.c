@@ -1275,40 +1275,39 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct pid_list {
+	pid_t *pids;
+	size_t np;
+};
+
+static int add_pid(pid_t child, void *arg)
+{
+	struct pid_list *l = arg;
+
+	if (l->np == HOLD_MAX_PROCS)
+		return 1;
+	l->pids[l->np++] = child;
+	return 0;
+}
+
 /* The socket inodes of the tree of @root, sorted, in *@inos; their number, or -1. */
 static ssize_t tree_socket_inodes(pid_t root, uint32_t **inos)
 {
-	pid_t *pids = malloc(HOLD_MAX_PROCS * sizeof(*pids));
-	size_t np = 0, ni = 0, cap = 0;
+	struct pid_list l = { .pids = malloc(HOLD_MAX_PROCS * sizeof(*l.pids)) };
+	pid_t *pids = l.pids;
+	size_t ni = 0, cap = 0;
 	uint32_t *in = NULL;
 
 	if (!pids)
 		return -1;
-	pids[np++] = root;
-	for (size_t i = 0; i < np; i++) {
+	pids[l.np++] = root;
+	for (size_t i = 0; i < l.np; i++) {
 		char path[64], link[64];
 		struct dirent *de;
 		DIR *d;
 
 		/* the children of every thread: a walk of a running tree, which the freeze makes sure of later */
-		snprintf(path, sizeof(path), "/proc/%d/task", pids[i]);
-		d = opendir(path);
-		while (d && (de = readdir(d))) {
-			char cp[320];
-			FILE *f;
-			int c;
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", pids[i], de->d_name);
-			f = fopen(cp, "re");
-			while (f && np < HOLD_MAX_PROCS && fscanf(f, "%d", &c) == 1)
-				pids[np++] = c;
-			if (f)
-				fclose(f);
-		}
-		if (d)
-			closedir(d);
+		proc_children(pids[i], add_pid, &l);
 		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
 		d = opendir(path);
 		while (d && (de = readdir(d))) {
