@@ -49,7 +49,7 @@
 set -uo pipefail
 rt=runc
 . "$(dirname "$0")/lib.sh"
-ALL="pipes tty leave-running pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
+ALL="pipes tty leave-running killed-checkpoint pre-dump cgroups-soft cgroups-full cgroups-strict tcp lazy file-locks auto-dedup
 	page-server pre-dump-page-server pid-file empty-ns ext-unix-sk confined userns userns-tty userns-leave-running userns-pre-dump restore-as twice cgroupns-as stopped stopped-pre"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP runc: needs root"; exit 0; }
@@ -211,6 +211,39 @@ case_leave-running() {
 	for _ in $(seq 50); do runc_ delete "$ctr" 2>/dev/null && break; sleep 0.1; done
 	restore false || return
 	check_restored "$before" && pass
+}
+
+# runc checkpoint --leave-running with criu SIGKILLed half-way, at a few delays: the container
+# counts on, untraced and not stopped, and a checkpoint after that works
+case_killed-checkpoint() {
+	local n st d cpid
+	start false || return
+	for d in 0.005 0.01 0.015 0.02 0.025 0.03 0.035 0.04; do
+		runc_ checkpoint --image-path "$cwork/img" --work-path "$cwork/work" --leave-running "$ctr" \
+			>"$cwork/checkpoint.out" 2>&1 &
+		cpid=$!
+		sleep "$d"
+		pkill -KILL -f -- "--root $cwork/state" 2>/dev/null	# runc, and criu swrk under it
+		pkill -KILL -f "^$CRIU swrk" 2>/dev/null
+		wait "$cpid" 2>/dev/null
+		# a SIGKILLed criu lets go of its tracees as its exit ends, not at once
+		for _ in $(seq 50); do
+			st=$(awk '/^State:/ {print $2} /^TracerPid:/ {print $2}' "/proc/$pid/status" | tr '\n' ' ')
+			case "$st" in "S 0 "|"R 0 ") break ;; esac
+			sleep 0.1
+		done
+		case "$st" in
+		"S 0 "|"R 0 ") ;;
+		*) fail "after a checkpoint killed at $d s the container's init is '$st' (state, tracer $(cat /proc/${st#* }/cmdline 2>/dev/null | tr '\0' ' '))"; return ;;
+		esac
+		n=$(count_of "/proc/$pid/root")
+		wait_count "/proc/$pid/root" $((n + 2)) || { fail "the container stopped counting after a kill at $d s"; return; }
+		rm -rf "$cwork/img" "$cwork/work"
+	done
+	checkpoint --leave-running || return
+	n=$(count_of "/proc/$pid/root")
+	wait_count "/proc/$pid/root" $((n + 2)) || { fail "not left running by the last checkpoint"; return; }
+	pass
 }
 
 case_pre-dump() {
