@@ -432,14 +432,53 @@ int preread_take(struct preread *pr, struct dump_ctx *dc)
 	return 1;
 }
 
+struct closer {
+	int *fds;		/* sorted, ended by -1 */
+	int own;		/* the thread has a table of its own with only these in it */
+	pthread_barrier_t b;
+};
+
+/* Every fd of our table but the @fds (sorted, ended by -1) closed. */
+static void close_all_but(const int *fds)
+{
+	unsigned int from = 0;
+
+	for (int i = 0; fds[i] >= 0; i++) {
+		if ((unsigned int)fds[i] > from)
+			syscall(SYS_close_range, from, fds[i] - 1, 0);
+		from = fds[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+/*
+ * A table of fds of its own, holding only the counters: a SIGKILL of criu
+ * ends the table of the tracing thread at once, and the network lock's
+ * keeper sees its channel close before the tree is let go (net.c). Shared
+ * with us, it would stay open until the last close here ends, tens of ms
+ * after the tree runs again with a connection perhaps in repair mode.
+ */
 static void *close_counters(void *arg)
 {
-	int *fds = arg;
+	struct closer *c = arg;
 
-	for (int i = 0; fds[i] >= 0; i++)
-		close(fds[i]);
-	free(fds);
+	c->own = !unshare(CLONE_FILES);
+	if (c->own)
+		close_all_but(c->fds);
+	pthread_barrier_wait(&c->b);
+	/* our copies are the last once criu has closed its own */
+	pthread_barrier_wait(&c->b);
+	for (int i = 0; c->fds[i] >= 0; i++)
+		close(c->fds[i]);
+	pthread_barrier_destroy(&c->b);
+	free(c->fds);
+	free(c);
 	return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
 }
 
 /*
@@ -452,31 +491,49 @@ static void *close_counters(void *arg)
  */
 static void close_counters_behind(struct preread *pr)
 {
-	int *fds, nr = 0;
+	struct closer *c;
+	int nr = 0;
 
 	for (int i = 0; i < pr->nr; i++)
 		nr += pr->p[i].nr_th;
 	if (!nr || pr->closing)
 		return;
-	fds = malloc((nr + 1) * sizeof(*fds));
-	if (!fds)
+	c = calloc(1, sizeof(*c));
+	if (!c)
 		return;
+	c->fds = malloc((nr + 1) * sizeof(*c->fds));
+	if (!c->fds || pthread_barrier_init(&c->b, NULL, 2)) {
+		free(c->fds);
+		free(c);
+		return;
+	}
 	nr = 0;
 	for (int i = 0; i < pr->nr; i++)
 		for (int j = 0; j < pr->p[i].nr_th; j++)
 			if (pr->p[i].cfd[j] >= 0)
-				fds[nr++] = pr->p[i].cfd[j];
-	fds[nr] = -1;
-	errno = pthread_create(&pr->closer, NULL, close_counters, fds);
+				c->fds[nr++] = pr->p[i].cfd[j];
+	qsort(c->fds, nr, sizeof(*c->fds), cmp_int);
+	c->fds[nr] = -1;
+	errno = pthread_create(&pr->closer, NULL, close_counters, c);
 	if (errno) {
 		pr_warn("can't start a thread to close the syscall counters (%m): closed at the end\n");
-		free(fds);
+		pthread_barrier_destroy(&c->b);
+		free(c->fds);
+		free(c);
 		return;
 	}
+	pthread_barrier_wait(&c->b);
+	if (!c->own)
+		pr_debug("the counters' closer shares our fds (no unshare)\n");
 	pr->closing = true;
 	for (int i = 0; i < pr->nr; i++)
-		for (int j = 0; j < pr->p[i].nr_th; j++)
+		for (int j = 0; j < pr->p[i].nr_th; j++) {
+			/* not the last copies: cheap */
+			if (c->own && pr->p[i].cfd[j] >= 0)
+				close(pr->p[i].cfd[j]);
 			pr->p[i].cfd[j] = -1;
+		}
+	pthread_barrier_wait(&c->b);
 }
 
 void preread_free(struct preread *pr)
