@@ -2608,7 +2608,7 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 		for (int i = 0; i < t->nr && !victim; i++)
 			if (!t->p[i].zombie && t->p[i].th && ns_init_left(&t->p[i]) == kill_init)
 				victim = t->p[i].pid;
-		net_keeper_commit(victim);
+		net_keeper_commit(victim, kill_init);
 	}
 	for (int i = 0; i < t->nr; i++) {
 		int pidfd;
@@ -2625,6 +2625,7 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				close(pidfd);
 			continue;
 		}
+		net_keeper_killed();
 		release_memory(&t->p[i], pidfd);
 	}
 	/* each is dying, its listeners with it: new connections meet a closed port, not a queue that dies */

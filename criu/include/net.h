@@ -112,7 +112,8 @@ void net_keeper_sockopts_done(int handle);
  * The tree is to be killed, @victim (a pid, or 0) first: from its death
  * on, the lock stays for the restore even if criu dies.
  */
-void net_keeper_commit(pid_t victim);
+void net_keeper_commit(pid_t victim, int outside);
+void net_keeper_killed(void);
 /*
  * criu has undone it all itself, or sent SIGKILL to every process of the
  * tree (the lock stays for the restore): the keeper goes, with nothing

@@ -14,12 +14,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -525,15 +527,25 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * (the kills had begun, the images are whole), and undoes it all when it
  * lives on.
  *
- * The keeper races the tree, which runs as soon as criu is gone: a task
- * may see its connection in repair mode for that moment, in the short
- * windows where it is (one connection being read; between the commit's
- * repair mode and the kills). A SIGKILL of the keeper itself is not
- * covered: criu fails the dump at its next word to it, as for any other
- * failure.
+ * The keeper races the tree, which runs as soon as criu is gone (its
+ * tracing thread's exit lets it go). Woken by the close of its channel
+ * it lost that race (CI: a recv() of the tree's failed with EPERM, 10 of
+ * 205 kills at each getsockopt of a dump), so criu's tracing thread holds
+ * a robust mutex in a page shared with the keeper (keeper_guard()): the
+ * kernel hands it to a thread of the keeper's at the start of that exit,
+ * before criu's memory and files go and well before the tree runs, and
+ * that thread takes the connections out of repair mode at once (0 of 615
+ * since). Still not covered: a SIGKILL of the keeper itself (criu fails
+ * the dump at its next word to it, as for any other failure).
  */
 enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END,
-       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE, KEEP_UNDO };
+       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE, KEEP_UNDO, KEEP_GUARD };
+
+/* A page shared by criu and its keeper (keeper_guard()) */
+struct keep_guard {
+	pthread_mutex_t mu;
+	int killed;		/* the first victim has its SIGKILL (net_keeper_killed()) */
+};
 
 struct keep_msg {
 	int type;
@@ -551,6 +563,7 @@ static struct {
 	int ch;			/* criu's end of the channel, -1 if there is no keeper */
 	pid_t pid;		/* our child's; 0 if criu outside the pid namespace made it */
 	int in_keeper;		/* we are it: our nft runs are ours */
+	struct keep_guard *guard;	/* its mutex held by our thread while the keeper is on (keeper_guard()) */
 } keeper = { .ch = -1 };
 
 static int keep_send(const struct keep_msg *m, int fd)
@@ -595,10 +608,19 @@ struct keep_state {
 	int undo;		/* KEEP_UNDO: criu lives, but could not undo it all itself */
 	int restore;		/* KEEP_RESTORE: a restore's, which locks again (keep_relock()) */
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
+	int victim_outside;	/* KEEP_COMMIT: killed by criu outside the pid namespace, after us */
 	int ended;
 	int criu;		/* criu's pidfd, to watch */
 	int netns;		/* KEEP_NETNS: where the locks are (-1: ours) */
+	int socks_off;		/* socks[] and optsks[] put back already (the guard's watcher) */
+	int ch;
 };
+
+/* Taken by the keeper's main loop and its guard's watcher for any use of the state */
+static pthread_mutex_t keep_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct keep_state *keep_st;
+static void *keep_watch_guard(void *arg);
+static void keeper_prio(void);
 
 /* One message from criu into @st: 1, 0 at the end of the channel (or none now, @nonblock), -1 on an error. */
 static int keep_recv(int ch, struct keep_state *st, int nonblock)
@@ -680,6 +702,7 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 	case KEEP_COMMIT:
 		st->committed = 1;
 		st->victim = fd;
+		st->victim_outside = m.method;
 		break;
 	case KEEP_END:
 		st->ended = 1;
@@ -687,6 +710,18 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 	case KEEP_UNDO:
 		st->undo = 1;
 		break;
+	case KEEP_GUARD: {
+		struct keep_guard *g = fd < 0 ? MAP_FAILED :
+			mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		pthread_t th;
+
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		if (g == MAP_FAILED || pthread_create(&th, NULL, keep_watch_guard, g))
+			pr_warn("network lock keeper: no watcher of criu's guard: it wakes on criu's exit only\n");
+		break;
+	}
 	default:
 		goto bad;
 	}
@@ -698,17 +733,64 @@ bad:
 	return -1;
 }
 
-/* criu is gone without a word: undo what it did, as a failed dump does (inet_dump_fini()). */
-static void keep_undo(struct keep_state *st)
+/*
+ * Has the process of @pidfd a SIGKILL pending, or is it exiting or gone?
+ * criu's last act, if any, was that kill: its tracing thread is exiting.
+ */
+static int victim_dying(int pidfd)
 {
-	/* its nft/iptables runs die with it; one that sent its batch has made its table */
-	for (int i = 0; i < st->nr_helpers; i++) {
-		struct pollfd p = { .fd = st->helpers[i], .events = POLLIN };
+	char path[64], line[256];
+	int pid = 0, dying = 0;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	FILE *f;
 
-		if (poll(&p, 1, 10000) != 1)
-			pr_warn("network lock keeper: an nft/iptables run of criu's is not over in 10 s\n");
+	if (pidfd < 0 || poll(&p, 1, 0) == 1)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %d", &pid) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (pid <= 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		/* SIGKILL goes to each thread's own set; dequeued, the task is exiting (State X/Z soon) */
+		if ((sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+		    (mask & (1ULL << (SIGKILL - 1))))
+			dying = 1;
 	}
-	for (int i = 0; i < st->nr_socks; i++) {
+	fclose(f);
+	if (!dying) {
+		unsigned long flags = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			return 1;
+		if (fgets(line, sizeof(line), f)) {
+			char *e = strrchr(line, ')');
+
+			/* field 9, flags: PF_EXITING */
+			if (e && sscanf(e + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x4))
+				dying = 1;
+		}
+		fclose(f);
+	}
+	return dying;
+}
+
+/* The tree's connections out of repair mode, its sockets' options back: the part that can't wait. */
+static void keep_socks_back(struct keep_state *st)
+{
+	for (int i = st->socks_off; i < st->nr_socks; i++) {
 		struct keep_sock *k = &st->socks[i];
 		char who[64];
 
@@ -718,6 +800,7 @@ static void keep_undo(struct keep_state *st)
 		    setsockopt(k->fd, SOL_SOCKET, SO_PEEK_OFF, &k->peek_off, sizeof(k->peek_off)))
 			pr_err("network lock keeper: %s may be left in repair mode\n", who);
 	}
+	st->socks_off = st->nr_socks;
 	for (int i = 0; i < st->nr_optsks; i++) {
 		struct keep_opts *k = &st->optsks[i];
 
@@ -730,6 +813,63 @@ static void keep_undo(struct keep_state *st)
 	}
 	if (st->nr_optsks)
 		pr_info("network lock keeper: criu died; the options of %d sockets put back\n", st->nr_optsks);
+	/* put back once: the watcher's closed, the main loop's may find others */
+	for (int i = 0; i < st->nr_optsks; i++)
+		close(st->optsks[i].fd);
+	st->nr_optsks = 0;
+}
+
+/*
+ * criu's guard (keeper_guard()): a robust mutex criu's tracing thread
+ * holds, which the kernel hands over to our watcher as soon as that thread
+ * dies, in the first steps of its exit: well before its files are closed
+ * (our channel) and its tracees let go, a moment later. The watcher takes
+ * the connections out of repair mode (and the options back) then; the
+ * main loop, woken by the channel, does the rest. Nothing if criu ended
+ * well (it said so before it let the guard go), a restore's keeper, or a
+ * dump that had begun to kill the tree (keep_tree_dies() decides then).
+ */
+static void *keep_watch_guard(void *arg)
+{
+	struct keep_guard *g = arg;
+	struct keep_state *st = keep_st;
+
+	keeper_prio();
+	if (pthread_mutex_lock(&g->mu) != EOWNERDEAD)
+		return NULL;
+	pthread_mutex_lock(&keep_mu);
+	while (!st->ended && keep_recv(st->ch, st, 1) > 0)
+		;
+	if (st->ended || st->restore || st->undo)
+		goto out;
+	if (st->committed) {
+		/* the kills had begun: the connections die in repair mode, for the restore */
+		if (st->victim_outside || __atomic_load_n(&g->killed, __ATOMIC_ACQUIRE) || victim_dying(st->victim))
+			goto out;
+		/* criu died between its commit and its first kill: the tree runs on */
+		st->committed = 0;
+		keep_socks_back(st);
+		pr_warn("network lock keeper: criu died before it killed the tree; its connections are out of repair mode\n");
+		goto out;
+	}
+	keep_socks_back(st);
+out:
+	pthread_mutex_unlock(&keep_mu);
+	return NULL;
+}
+
+/* criu is gone without a word: undo what it did, as a failed dump does (inet_dump_fini()). */
+static void keep_undo(struct keep_state *st)
+{
+	/* first: the tree runs from criu's death on, and a call on a connection in repair mode fails */
+	keep_socks_back(st);
+	/* its nft/iptables runs die with it; one that sent its batch has made its table */
+	for (int i = 0; i < st->nr_helpers; i++) {
+		struct pollfd p = { .fd = st->helpers[i], .events = POLLIN };
+
+		if (poll(&p, 1, 10000) != 1)
+			pr_warn("network lock keeper: an nft/iptables run of criu's is not over in 10 s\n");
+	}
 	for (int i = 0; i < st->nr_locks; i++)
 		/* quiet: criu may have died before it was made, or after it removed it */
 		if (!do_unlock(st->locks[i].method, st->locks[i].name, st->netns, 1))
@@ -790,9 +930,24 @@ static int keep_tree_dies(struct keep_state *st)
 	return 0;
 }
 
+/*
+ * Woken when criu's end of the channel closes, a moment before the tree is
+ * let go (its ptrace ends later in criu's exit): ahead of the tree's tasks,
+ * it takes the connections out of repair mode before they look. The nft
+ * and iptables runs it forks run at the usual priority.
+ */
+static void keeper_prio(void)
+{
+	struct sched_param sp = { .sched_priority = sched_get_priority_max(SCHED_FIFO) };
+
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+		pr_debug("network lock keeper: no real-time priority (%s): it may wake after the tree\n",
+			 strerror(errno));
+}
+
 static void keeper_main(int ch, int pidfd)
 {
-	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1 };
+	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1, .ch = ch };
 	struct keep_msg ready = { .type = KEEP_READY };
 	int keep[3] = { ch, pidfd, log_get_fd() }, from = 3;
 	sigset_t all;
@@ -805,6 +960,7 @@ static void keeper_main(int ch, int pidfd)
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	setsid();
 	prctl(PR_SET_NAME, "criu-netlock");
+	keeper_prio();
 	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
 	for (int i = 0; i < 3; i++)
 		for (int j = i + 1; j < 3; j++)
@@ -822,6 +978,7 @@ static void keeper_main(int ch, int pidfd)
 		from = keep[i] + 1;
 	}
 	syscall(SYS_close_range, from, ~0U, 0);
+	keep_st = &st;
 	if (write(ch, &ready, sizeof(ready)) != sizeof(ready))
 		_exit(1);
 	for (;;) {
@@ -830,6 +987,12 @@ static void keeper_main(int ch, int pidfd)
 
 		if (poll(p, 2, -1) < 0)
 			continue;
+		/*
+		 * Held from here on but for the next round: the guard's watcher
+		 * reads the channel too, only once criu is dead (an empty read
+		 * here means that then, as the end of the channel does)
+		 */
+		pthread_mutex_lock(&keep_mu);
 		if (p[0].revents) {
 			r = keep_recv(ch, &st, 1);
 			if (st.ended)
@@ -841,9 +1004,12 @@ static void keeper_main(int ch, int pidfd)
 					_exit(1);
 				_exit(0);
 			}
-			if (r > 0)
+			if (r > 0) {
+				pthread_mutex_unlock(&keep_mu);
 				continue;
+			}
 		} else if (!p[1].revents) {
+			pthread_mutex_unlock(&keep_mu);
 			continue;
 		}
 		/* criu is gone, or its channel: what it told us before is all there is */
@@ -937,6 +1103,49 @@ void net_keeper_reap_outside(void)
  * died; the namespace's end would wait for its reaping too). We tell it
  * whom to watch and where the locks are then.
  */
+/*
+ * The keeper's guard: a robust, shared mutex this thread (the one that
+ * traces the tree) holds until criu has told the keeper it is done. The
+ * kernel gives it to the keeper's watcher (keep_watch_guard()) early in this
+ * thread's exit, before the tree is let go. Without it (no memfd, ...) the
+ * keeper wakes at the close of its channel, later, and may lose the race.
+ */
+static void keeper_guard(void)
+{
+	struct keep_msg m = { .type = KEEP_GUARD };
+	pthread_mutexattr_t a;
+	struct keep_guard *g;
+	int fd;
+
+	fd = syscall(SYS_memfd_create, "criu-netlock-guard", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, sizeof(*g))) {
+		pr_warn("no guard for the network lock's keeper: %s\n", strerror(errno));
+		goto out;
+	}
+	g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (g == MAP_FAILED) {
+		pr_warn("no guard for the network lock's keeper: mmap: %s\n", strerror(errno));
+		goto out;
+	}
+	if (pthread_mutexattr_init(&a) || pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) || pthread_mutex_init(&g->mu, &a) ||
+	    pthread_mutex_lock(&g->mu)) {
+		pr_warn("no guard for the network lock's keeper: can't make a robust mutex\n");
+		munmap(g, sizeof(*g));
+		goto out;
+	}
+	pthread_mutexattr_destroy(&a);
+	if (keep_send(&m, fd)) {
+		pthread_mutex_unlock(&g->mu);
+		munmap(g, sizeof(*g));
+		goto out;
+	}
+	keeper.guard = g;
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static int keeper_start(void)
 {
 	struct keep_msg m;
@@ -976,6 +1185,8 @@ static int keeper_start(void)
 			close(ns);
 	}
 	close(self);
+	if (!ret)
+		keeper_guard();
 	if (ret) {
 		net_keeper_end();
 		return -1;
@@ -1057,9 +1268,16 @@ void net_keeper_sockopts_done(int handle)
 		keep_send(&m, -1);
 }
 
-void net_keeper_commit(pid_t victim)
+/* The first victim has its SIGKILL: a keeper woken by our guard from here on leaves the repair mode alone */
+void net_keeper_killed(void)
 {
-	struct keep_msg m = { .type = KEEP_COMMIT };
+	if (keeper.guard)
+		__atomic_store_n(&keeper.guard->killed, 1, __ATOMIC_RELEASE);
+}
+
+void net_keeper_commit(pid_t victim, int outside)
+{
+	struct keep_msg m = { .type = KEEP_COMMIT, .method = outside };
 	int pidfd = -1;
 
 	if (keeper.ch < 0)
@@ -1083,6 +1301,12 @@ void net_keeper_end(void)
 	if (keeper.ch < 0)
 		return;
 	keep_send(&m, -1);
+	/* after our word: the watcher that gets it then does nothing */
+	if (keeper.guard) {
+		pthread_mutex_unlock(&keeper.guard->mu);
+		munmap(keeper.guard, sizeof(*keeper.guard));
+		keeper.guard = NULL;
+	}
 	close(keeper.ch);
 	keeper.ch = -1;
 	/* one criu outside made is its to reap */
