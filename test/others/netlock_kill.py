@@ -60,7 +60,7 @@ server is dumped again for the next try.
 Run as root: test/others/netlock_kill.py [--stride N] [--tries N]
 [--methods nftables,iptables,skip] [--modes R,plain] [--netns | --pidns |
 --pidns-init] [--calls read|sendmsg] [--no-restore] [--restore-kills
-[--last N]]; NETLOCK_SEED picks the delays, NETLOCK_LOG=PREFIX keeps the
+[--last N]]; NETLOCK_SEED picks the delays (NETLOCK_DELAYS=LO,HI in ms, of a dump: 5,90), NETLOCK_LOG=PREFIX keeps the
 dump log of each failure. The last line is
 "netlock_kill: N passed, M failed".
 """
@@ -170,7 +170,23 @@ def comm(pid):
         return "gone"
 
 
-state = treelib.proc_state
+def state(pid):
+    """The state letter of @pid; a zombie's with how it ended (its exit code, in /proc/PID/stat)."""
+    st = treelib.proc_state(pid)
+    if st != "Z":
+        return st
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            code = int(f.read().rsplit(")", 1)[1].split()[49])
+    except (OSError, IndexError, ValueError):
+        return st
+    if code & 0x7f:
+        return "Z, killed by signal %d" % (code & 0x7f)
+    return "Z, exit %d" % (code >> 8)
+
+
+# the random delays of a dump's kill, in s (NETLOCK_DELAYS=LO,HI in ms)
+DELAYS = tuple(float(x) / 1000 for x in os.environ.get("NETLOCK_DELAYS", "5,90").split(","))
 
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -576,7 +592,7 @@ def main():
                     one("killed at %s step %d" % (args.calls, n), method, mode,
                         {"CRIU_FAULT": str(n), "CRIU_FAULT_CALLS": args.calls, "CRIU_FAULT_KILL": "1"})
                 for i in range(args.tries):
-                    delay = rnd.uniform(0.005, 0.09)
+                    delay = rnd.uniform(*DELAYS)
                     one("killed after %.1f ms" % (delay * 1000), method, mode, kill_after=delay)
         # restored, its namespace is a new one, and our end stays in the old one
         # (and unshare --kill-child gives the init a parent-death signal, which restore -d refuses)
