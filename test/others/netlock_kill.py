@@ -170,9 +170,12 @@ def comm(pid):
         return "gone"
 
 
-def state(pid):
-    """The state letter of @pid; a zombie's with how it ended (its exit code, in /proc/PID/stat)."""
-    st = treelib.proc_state(pid)
+state = treelib.proc_state
+
+
+def how(pid):
+    """The state letter of @pid, and for a zombie how it ended (its exit code, in /proc/PID/stat)."""
+    st = state(pid)
     if st != "Z":
         return st
     try:
@@ -309,12 +312,12 @@ class Pair:
                 self.sk.settimeout(left)
                 d = self.sk.recv(len(msg) - len(got))
                 if not d:
-                    return "the connection was closed (server state %s)" % state(self.pid)
+                    return "the connection was closed (server state %s)" % how(self.pid)
                 got += d
         except socket.timeout:
-            return "no echo in %.0f s (server state %s)" % (timeout, state(self.pid))
+            return "no echo in %.0f s (server state %s)" % (timeout, how(self.pid))
         except OSError as e:
-            return "the connection failed: %s (server state %s)" % (e, state(self.pid))
+            return "the connection failed: %s (server state %s)" % (e, how(self.pid))
         return None if got == msg else "echo %r for %r" % (got, msg)
 
     def kill(self):
