@@ -380,6 +380,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		if (kill(pid, SIGKILL))
 			pr_perror("can't kill the pid namespace's init %d", pid);
 	}
+	/* the agent's keeper, if it waits for that kill, need not wait on */
+	net_keeper_outside_decided();
 	if (waitpid(agent, &status, 0) != agent) {
 		pr_perror("waiting for the dump agent");
 		status = 0;
