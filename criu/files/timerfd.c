@@ -61,26 +61,14 @@ static int arm_timerfd(int fd, const TimerfdEntry *e, struct itimerspec *its)
 #define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
 #endif
 
-/*
- * A periodic timer that fired and was not read is not re-armed until
- * someone looks: fdinfo would show no time left and too few ticks.
- * timerfd_gettime() on a duplicate brings both up to date (the count a
- * read() would return does not change), so ask it first, then fdinfo.
- */
-static int dump_timerfd(struct file_table *ft, pid_t pid, int fd, const char *stale, const struct proc_fdinfo *fi, FileEntry *fe)
+/* fdinfo of @fd of @pid parsed into @fe->tfd; -1 with a message. */
+static int read_timerfd(pid_t pid, int fd, const struct proc_fdinfo *fi, FileEntry *fe)
 {
-	struct itimerspec its;
 	char name[64], *info;
-	int dup = task_fd(pid, fd), ret;
+	int ret;
 
-	if (dup < 0)
-		return -1;
-	ret = timerfd_gettime(dup, &its);
-	close(dup);
-	if (ret) {
-		pr_perror("timerfd_gettime on fd %d of %d", fd, pid);
-		return -1;
-	}
+	free(fe->tfd);
+	fe->tfd = NULL;
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
 	info = read_proc_file(pid, name, NULL);
 	if (!info) {
@@ -89,6 +77,80 @@ static int dump_timerfd(struct file_table *ft, pid_t pid, int fd, const char *st
 	}
 	ret = parse_timerfd(pid, fd, info, fi, fe);
 	free(info);
+	return ret;
+}
+
+static bool no_time_left(const TimerfdEntry *e)
+{
+	return !e->value_sec && !e->value_nsec;
+}
+
+/*
+ * No time left and an interval: a timer disarmed with an interval set,
+ * or a periodic one that fired again since it was re-armed (or had so
+ * little left that it showed none). The periodic one fires once more
+ * within its interval: its ticks grow. Intervals above 100 ms can't show
+ * none just after a re-arm (that takes microseconds).
+ */
+static int periodic_armed(int dup, pid_t pid, int fd, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	uint64_t before = fe->tfd->ticks;
+	uint64_t ns = fe->tfd->interval_sec * 1000000000ULL + fe->tfd->interval_nsec;
+	struct itimerspec its;
+	struct timespec ts;
+
+	if (ns > 100000000ULL)
+		return 0;
+	if (timerfd_gettime(dup, &its)) {
+		pr_perror("timerfd_gettime on fd %d of %d", fd, pid);
+		return -1;
+	}
+	ns = 2 * ns + 1000000;
+	ts.tv_sec = ns / 1000000000ULL;
+	ts.tv_nsec = ns % 1000000000ULL;
+	nanosleep(&ts, NULL);
+	if (read_timerfd(pid, fd, fi, fe))
+		return -1;
+	return fe->tfd->ticks > before || !no_time_left(fe->tfd);
+}
+
+/*
+ * A periodic timer that fired and was not read is not re-armed until
+ * someone looks: fdinfo would show no time left and too few ticks.
+ * timerfd_gettime() on a duplicate brings both up to date (the count a
+ * read() would return does not change), so ask it first, then fdinfo.
+ * A fast one may fire again in between and show no time left: restored
+ * so, it would never fire again (zdtm timerfd hung once in 700 runs;
+ * timerfd_fast, 50 us, most of the time). Asked again, and if it keeps
+ * showing none, it is overdue: it fires at once after the restore.
+ */
+static int dump_timerfd(struct file_table *ft, pid_t pid, int fd, const char *stale, const struct proc_fdinfo *fi, FileEntry *fe)
+{
+	struct itimerspec its;
+	int dup = task_fd(pid, fd), ret = -1;
+
+	if (dup < 0)
+		return -1;
+	for (int tries = 0; tries < 4; tries++) {
+		if (timerfd_gettime(dup, &its)) {
+			pr_perror("timerfd_gettime on fd %d of %d", fd, pid);
+			goto out;
+		}
+		if (read_timerfd(pid, fd, fi, fe))
+			goto out;
+		if (!no_time_left(fe->tfd) || !(fe->tfd->interval_sec || fe->tfd->interval_nsec)) {
+			ret = 0;
+			goto out;
+		}
+	}
+	ret = periodic_armed(dup, pid, fd, fi, fe);
+	if (ret > 0 && no_time_left(fe->tfd)) {
+		pr_debug("timerfd fd %d of %d: periodic, fires faster than it is read: due at once\n", fd, pid);
+		fe->tfd->value_nsec = 1;
+	}
+	ret = ret < 0 ? -1 : 0;
+out:
+	close(dup);
 	return ret;
 }
 
@@ -148,7 +210,9 @@ static int open_timerfd(struct fd_rst *c, FileEntry *fe)
 	its.it_value.tv_nsec = e->value_nsec;
 	its.it_interval.tv_sec = e->interval_sec;
 	its.it_interval.tv_nsec = e->interval_nsec;
-	if ((its.it_value.tv_sec || its.it_value.tv_nsec) && arm_timerfd(fd, e, &its)) {
+	/* disarmed, it keeps its interval (timerfd_gettime() shows it) */
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) ? arm_timerfd(fd, e, &its) :
+	    (its.it_interval.tv_sec || its.it_interval.tv_nsec) && timerfd_settime(fd, 0, &its, NULL)) {
 		pr_perror("timerfd_settime(clock %d, flags %#x)", e->clockid, e->settime_flags);
 		close(fd);
 		return -1;
