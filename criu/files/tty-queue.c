@@ -30,11 +30,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <asm/termbits.h>
 
 #include "log.h"
@@ -302,7 +304,7 @@ int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q)
 				t.c_cc[canon_specials[i]] = 0;	/* _POSIX_VDISABLE */
 		t.c_lflag |= orig->c_lflag & IEXTEN;	/* VEOL2 counts only with it */
 	}
-	/* the termios may be another already (ttyq_dump() reads a line typed in part with ICANON off) */
+	/* the termios may be another already (take_and_put_back() reads a line typed in part with ICANON off) */
 	if (set_termios(m, &t)) {
 		pr_perror("can't switch the pty's processing off: %zu bytes of output, %zu of input and %zu lines are lost",
 			  q->out.len, q->in.len + q->partial.len, q->nr_lines);
@@ -429,7 +431,7 @@ void ttyq_free(struct ttyq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
+static int take_and_put_back(const struct ttyq_ctx *c, int m, struct ttyq *q)
 {
 	int s, nin = 0, nout = 0, ret = -1, canon, changed = 0;
 	struct termios2 t;
@@ -493,6 +495,109 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
 			q->nr_lines, q->partial.len);
 out:
 	close(s);
+	if (ret)
+		ttyq_free(q);
+	return ret;
+}
+
+static int send_buf(int fd, const struct ttyq_buf *b)
+{
+	return write_all(fd, &b->len, sizeof(b->len)) || (b->len && write_all(fd, b->data, b->len)) ? -1 : 0;
+}
+
+static int recv_buf(int fd, struct ttyq_buf *b)
+{
+	if (read_full(fd, &b->len, sizeof(b->len)) || b->len > TTYQ_READ_MAX)
+		return -1;
+	b->data = malloc(b->len ? b->len : 1);	/* an empty line's too: the image's field takes it */
+	if (!b->data)
+		return -1;
+	return b->len ? read_full(fd, b->data, b->len) : 0;
+}
+
+/* In the reader: the pty as it was, then what it held to @out. */
+static int reader(const struct ttyq_ctx *c, int m, int out)
+{
+	struct ttyq q;
+	int ret = take_and_put_back(c, m, &q);
+
+	if (c->node)
+		times_put_back(c->node, c->times);
+	if (ret)
+		return 1;
+	if (send_buf(out, &q.out) || send_buf(out, &q.in) || send_buf(out, &q.partial) ||
+	    write_all(out, &q.nr_lines, sizeof(q.nr_lines)))
+		return 1;
+	for (size_t i = 0; i < q.nr_lines; i++)
+		if (write_all(out, &q.lines[i].eof, sizeof(q.lines[i].eof)) || send_buf(out, &q.lines[i].b))
+			return 1;
+	return 0;
+}
+
+/*
+ * The queues are taken out and put back by a process of its own, as the
+ * messages of a POSIX message queue are (criu/ipc/mqueue.c): criu killed
+ * meanwhile, it finishes, and the task finds its pty as it was (termios,
+ * lock, queued bytes, the slave node's times). Only a SIGKILL of that
+ * process itself between the first change and the last put-back leaves the
+ * pty changed: ICANON off, unlocked, or bytes gone.
+ */
+int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
+{
+	int p[2], status = 0, ret = -1;
+	pid_t pid;
+
+	memset(q, 0, sizeof(*q));
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t all;
+
+		/*
+		 * No parent-death signal (fork cleared it), no signal but SIGKILL,
+		 * and a process group of its own (a kill of criu's group misses it):
+		 * it finishes what it starts.
+		 */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		setpgid(0, 0);
+		close(p[0]);
+		_exit(reader(c, m, p[1]));
+	}
+	close(p[1]);
+	if (recv_buf(p[0], &q->out) || recv_buf(p[0], &q->in) || recv_buf(p[0], &q->partial) ||
+	    read_full(p[0], &q->nr_lines, sizeof(q->nr_lines)) || q->nr_lines > TTYQ_READ_MAX)
+		goto out;
+	q->lines = calloc(q->nr_lines + 1, sizeof(*q->lines));
+	if (!q->lines) {
+		q->nr_lines = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < q->nr_lines; i++)
+		if (read_full(p[0], &q->lines[i].eof, sizeof(q->lines[i].eof)) || recv_buf(p[0], &q->lines[i].b))
+			goto out;
+	ret = 0;
+out:
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		if (!WIFEXITED(status))
+			pr_err("the reader of the queues of pts %u died (status %#x): the pty may be left changed\n",
+			       c->index, status);
+		ret = -1;
+	} else if (ret) {
+		pr_err("can't take the queues of pts %u from their reader\n", c->index);
+	}
 	if (ret)
 		ttyq_free(q);
 	return ret;
