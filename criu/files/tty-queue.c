@@ -30,11 +30,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <asm/termbits.h>
 
 #include "log.h"
@@ -48,21 +50,72 @@
 /* how long the pty's buffer work may take to show queued bytes */
 #define QUEUE_WAIT_MS	2000
 
+/*
+ * How often a call that takes a queue out or puts it (or the termios)
+ * back is tried: a failure half-way leaves the pty changed (bytes gone, or
+ * the rest ahead of those taken, ICANON off, the lock off), and poll() and
+ * the tty ioctls fail for a moment only (EINTR, ENOMEM) on a pty that works.
+ */
+#define TRIES		3
+
 #define IN_IFLAGS	(ISTRIP | IUCLC | IGNCR | ICRNL | INLCR | IXON | PARMRK)
 #define IN_LFLAGS	(ISIG | ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | IEXTEN)
 
+/* 1 if @fd has @ev now, 0 if not, -1 if poll() kept failing */
+static int poll_now(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	int n = -1;
+
+	for (int i = 0; i < TRIES && n < 0; i++)
+		n = poll(&p, 1, 0);
+	if (n < 0) {
+		pr_perror("poll() on a pty");
+		return -1;
+	}
+	return n == 1 && (p.revents & ev);
+}
+
 static int writable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+	return poll_now(fd, POLLOUT);
 }
 
 static int readable(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll_now(fd, POLLIN);
+}
 
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+static int set_termios(int m, const struct termios2 *t)
+{
+	int ret = -1;
+
+	for (int i = 0; i < TRIES && ret; i++)
+		ret = ioctl(m, TCSETS2, t);
+	return ret;
+}
+
+/* Give master @m the termios @orig back, and see that it has it. */
+static int put_termios(int m, const struct termios2 *orig)
+{
+	struct termios2 now;
+	int ret = -1;
+
+	if (set_termios(m, orig)) {
+		pr_perror("can't give the pty its termios back");
+		return -1;
+	}
+	for (int i = 0; i < TRIES && ret; i++)
+		ret = ioctl(m, TCGETS2, &now);
+	if (ret) {
+		pr_perror("can't read the termios given back to the pty");
+		return -1;
+	}
+	if (memcmp(&now, orig, sizeof(now))) {
+		pr_err("the pty's termios changed while its queues were taken or written back\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* Would a termios change post a packet-mode status byte to the master's reader? */
@@ -82,9 +135,16 @@ static int drain(int fd, int packet, struct ttyq_buf *b)
 	b->len = 0;
 	if (!b->data)
 		return -1;
-	while (readable(fd)) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+	for (;;) {
+		int r = readable(fd), tries = 0;
+		ssize_t n;
 
+		if (r <= 0)
+			return r;
+		/* a failed read takes nothing: given up, the bytes taken would go back behind the rest */
+		do
+			n = read(fd, buf, sizeof(buf));
+		while (n < 0 && errno != EAGAIN && ++tries < TRIES);
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
@@ -108,11 +168,20 @@ static int drain(int fd, int packet, struct ttyq_buf *b)
 
 static int put_all(int fd, const struct ttyq_buf *b, const char *what)
 {
-	ssize_t n = b->len ? write(fd, b->data, b->len) : 0;
+	size_t done = 0;
+	int tries = 0;
 
-	if (n != (ssize_t)b->len) {
-		pr_perror("can't write %zu bytes of %s back into the pty (%zd written)", b->len, what, n);
-		return -1;
+	while (done < b->len) {
+		ssize_t n = write(fd, b->data + done, b->len - done);
+
+		if (n > 0) {
+			done += n;
+			continue;
+		}
+		if (++tries == TRIES) {
+			pr_perror("can't write %zu bytes of %s back into the pty (%zu written)", b->len, what, done);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -121,12 +190,19 @@ static int put_all(int fd, const struct ttyq_buf *b, const char *what)
 static int wait_queued(int fd, size_t len, const char *what)
 {
 	struct timespec d = { 0, 1000 * 1000 };	/* 1 ms a try */
-	int n = 0;
+	int n = 0, failed = 0;
 
+	/*
+	 * Not waiting (a failed FIONREAD) would let the termios go back before
+	 * the bytes are processed: with echo, signals and mapping on.
+	 */
 	for (int i = 0; i < QUEUE_WAIT_MS; i++) {
 		if (ioctl(fd, FIONREAD, &n)) {
-			pr_perror("FIONREAD on a pty");
-			return -1;
+			if (++failed == TRIES) {
+				pr_perror("FIONREAD on a pty");
+				return -1;
+			}
+			continue;
 		}
 		if ((size_t)n >= len)
 			return 0;
@@ -209,7 +285,7 @@ static int lines_fit(const struct termios2 *t, const struct ttyq *q)
 int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q)
 {
 	int canon = q->nr_lines || q->partial.len;
-	struct termios2 t = *orig, now;
+	struct termios2 t = *orig;
 	int ret = 0;
 
 	if (!q->in.len && !q->out.len && !canon)
@@ -228,8 +304,11 @@ int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q)
 				t.c_cc[canon_specials[i]] = 0;	/* _POSIX_VDISABLE */
 		t.c_lflag |= orig->c_lflag & IEXTEN;	/* VEOL2 counts only with it */
 	}
-	if (ioctl(m, TCSETS2, &t)) {
-		pr_perror("can't switch the pty's processing off");
+	/* the termios may be another already (take_and_put_back() reads a line typed in part with ICANON off) */
+	if (set_termios(m, &t)) {
+		pr_perror("can't switch the pty's processing off: %zu bytes of output, %zu of input and %zu lines are lost",
+			  q->out.len, q->in.len + q->partial.len, q->nr_lines);
+		put_termios(m, orig);
 		return -1;
 	}
 	if (put_all(m, &q->in, "input") || put_all(s, &q->out, "output") || (canon && feed_lines(m, orig, q)))
@@ -240,31 +319,27 @@ int ttyq_feed(int m, int s, const struct termios2 *orig, const struct ttyq *q)
 	if (!ret && q->nr_lines && wait_queued(s, canon_bytes(q), "input lines"))
 		ret = -1;
 	/* it came in the same write: taken in with the lines (a poll with no line there waits for it) */
-	if (!ret && q->partial.len && !q->nr_lines)
-		readable(s);
+	if (!ret && q->partial.len && !q->nr_lines && readable(s) < 0)
+		ret = -1;
 	if (!ret && q->out.len && wait_queued(m, q->out.len, "output"))
 		ret = -1;
-	if (ioctl(m, TCSETS2, orig) || ioctl(m, TCGETS2, &now)) {
-		pr_perror("can't give the pty its termios back");
+	if (put_termios(m, orig))
 		return -1;
-	}
-	if (memcmp(&now, orig, sizeof(now))) {
-		pr_err("the pty's termios changed while its queues were written back\n");
-		return -1;
-	}
 	return ret;
 }
 
 /* A slave of the pty for the purpose; a lock only matters to opens, and it is put back. */
 static int open_peer(int m, int locked)
 {
-	int zero = 0, one = 1, s;
+	int zero = 0, one = 1, s, ret = -1;
 
 	if (locked && ioctl(m, TIOCSPTLCK, &zero))
 		return -1;
 	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (locked && ioctl(m, TIOCSPTLCK, &one)) {
-		pr_perror("can't lock the pty again");
+	for (int i = 0; locked && i < TRIES && ret; i++)
+		ret = ioctl(m, TIOCSPTLCK, &one);
+	if (locked && ret) {
+		pr_perror("can't lock the pty again: its slave can be opened by anyone now");
 		if (s >= 0)
 			close(s);
 		return -1;
@@ -297,15 +372,23 @@ static int can_take(const struct ttyq_ctx *c, int m, int s, const struct termios
 }
 
 /* The whole canonical lines the slave @s reads, one per read, then the line typed in part. */
-static int drain_lines(int m, int s, const struct termios2 *t, struct ttyq *q)
+static int drain_lines(int m, int s, const struct termios2 *t, struct ttyq *q, int *changed)
 {
 	struct termios2 raw = *t;
 	uint8_t buf[4097];
 
-	while (readable(s)) {
-		ssize_t n = read(s, buf, sizeof(buf));
+	for (;;) {
+		int r = readable(s), tries = 0;
 		struct ttyq_line *l;
+		ssize_t n;
 
+		if (r < 0)
+			return -1;
+		if (!r)
+			break;
+		do
+			n = read(s, buf, sizeof(buf));
+		while (n < 0 && errno != EAGAIN && ++tries < TRIES);
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n < 0) {
@@ -329,7 +412,8 @@ static int drain_lines(int m, int s, const struct termios2 *t, struct ttyq *q)
 	/* the rest is a line typed in part: readable with ICANON off, and the queue is empty after */
 	raw.c_lflag &= ~ICANON;
 	raw.c_cc[VMIN] = raw.c_cc[VTIME] = 0;
-	if (ioctl(m, TCSETS2, &raw)) {
+	*changed = 1;	/* even if it fails: the caller puts the termios back either way */
+	if (set_termios(m, &raw)) {
 		pr_perror("can't switch canonical mode off for the moment");
 		return -1;
 	}
@@ -347,9 +431,9 @@ void ttyq_free(struct ttyq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
+static int take_and_put_back(const struct ttyq_ctx *c, int m, struct ttyq *q)
 {
-	int s, nin = 0, nout = 0, ret = -1, canon;
+	int s, nin = 0, nout = 0, ret = -1, canon, changed = 0;
 	struct termios2 t;
 
 	memset(q, 0, sizeof(*q));
@@ -380,16 +464,22 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
 		goto out;
 	ret = drain(m, c->packet, &q->out);
 	if (!ret)
-		ret = canon ? drain_lines(m, s, &t, q) : drain(s, 0, &q->in);
+		ret = canon ? drain_lines(m, s, &t, q, &changed) : drain(s, 0, &q->in);
 	if (!ret && canon && lines_fit(&t, q)) {
 		pr_err("can't dump task %d: fd %d is the master of pts %u with a line queued in canonical mode that "
 		       "holds a character ending lines as data (typed after LNEXT); not supported\n", c->pid, c->fd,
 		       c->index);
 		ret = -1;
 	}
-	/* whatever was taken goes back, even if not all could be */
+	/*
+	 * Whatever was taken goes back, even if not all could be; the termios
+	 * goes back too, when nothing was taken (ttyq_feed() then does nothing).
+	 */
 	if (ttyq_feed(m, s, &t, q)) {
 		pr_err("pts %u (fd %d of %d): its queued bytes could not all be put back\n", c->index, c->fd, c->pid);
+		ret = -1;
+	} else if (changed && !q->in.len && !q->out.len && !q->nr_lines && !q->partial.len && put_termios(m, &t)) {
+		pr_err("pts %u (fd %d of %d): left with its canonical mode off\n", c->index, c->fd, c->pid);
 		ret = -1;
 	}
 	if (!ret && (q->out.len < (size_t)nout || q->in.len + canon_bytes(q) < (size_t)nin)) {
@@ -405,6 +495,109 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
 			q->nr_lines, q->partial.len);
 out:
 	close(s);
+	if (ret)
+		ttyq_free(q);
+	return ret;
+}
+
+static int send_buf(int fd, const struct ttyq_buf *b)
+{
+	return write_all(fd, &b->len, sizeof(b->len)) || (b->len && write_all(fd, b->data, b->len)) ? -1 : 0;
+}
+
+static int recv_buf(int fd, struct ttyq_buf *b)
+{
+	if (read_full(fd, &b->len, sizeof(b->len)) || b->len > TTYQ_READ_MAX)
+		return -1;
+	b->data = malloc(b->len ? b->len : 1);	/* an empty line's too: the image's field takes it */
+	if (!b->data)
+		return -1;
+	return b->len ? read_full(fd, b->data, b->len) : 0;
+}
+
+/* In the reader: the pty as it was, then what it held to @out. */
+static int reader(const struct ttyq_ctx *c, int m, int out)
+{
+	struct ttyq q;
+	int ret = take_and_put_back(c, m, &q);
+
+	if (c->node)
+		times_put_back(c->node, c->times);
+	if (ret)
+		return 1;
+	if (send_buf(out, &q.out) || send_buf(out, &q.in) || send_buf(out, &q.partial) ||
+	    write_all(out, &q.nr_lines, sizeof(q.nr_lines)))
+		return 1;
+	for (size_t i = 0; i < q.nr_lines; i++)
+		if (write_all(out, &q.lines[i].eof, sizeof(q.lines[i].eof)) || send_buf(out, &q.lines[i].b))
+			return 1;
+	return 0;
+}
+
+/*
+ * The queues are taken out and put back by a process of its own, as the
+ * messages of a POSIX message queue are (criu/ipc/mqueue.c): criu killed
+ * meanwhile, it finishes, and the task finds its pty as it was (termios,
+ * lock, queued bytes, the slave node's times). Only a SIGKILL of that
+ * process itself between the first change and the last put-back leaves the
+ * pty changed: ICANON off, unlocked, or bytes gone.
+ */
+int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
+{
+	int p[2], status = 0, ret = -1;
+	pid_t pid;
+
+	memset(q, 0, sizeof(*q));
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("fork");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t all;
+
+		/*
+		 * No parent-death signal (fork cleared it), no signal but SIGKILL,
+		 * and a process group of its own (a kill of criu's group misses it):
+		 * it finishes what it starts.
+		 */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		setpgid(0, 0);
+		close(p[0]);
+		_exit(reader(c, m, p[1]));
+	}
+	close(p[1]);
+	if (recv_buf(p[0], &q->out) || recv_buf(p[0], &q->in) || recv_buf(p[0], &q->partial) ||
+	    read_full(p[0], &q->nr_lines, sizeof(q->nr_lines)) || q->nr_lines > TTYQ_READ_MAX)
+		goto out;
+	q->lines = calloc(q->nr_lines + 1, sizeof(*q->lines));
+	if (!q->lines) {
+		q->nr_lines = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < q->nr_lines; i++)
+		if (read_full(p[0], &q->lines[i].eof, sizeof(q->lines[i].eof)) || recv_buf(p[0], &q->lines[i].b))
+			goto out;
+	ret = 0;
+out:
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		if (!WIFEXITED(status))
+			pr_err("the reader of the queues of pts %u died (status %#x): the pty may be left changed\n",
+			       c->index, status);
+		ret = -1;
+	} else if (ret) {
+		pr_err("can't take the queues of pts %u from their reader\n", c->index);
+	}
 	if (ret)
 		ttyq_free(q);
 	return ret;

@@ -585,9 +585,10 @@ static int save_queues(struct file_desc *d)
 	mntns_dump_task(d->owner_pid);
 	here = mntns_path(ti->slave_path, at, sizeof(at));
 	times_save(here, &times);
+	c.node = here;		/* the reader puts them back: it finishes with criu killed */
+	c.times = &times;
 	ret = ttyq_dump(&c, m, &q);
 	close(m);
-	times_put_back(here, &times);
 	if (ret)
 		return -1;
 	if (times.valid) {

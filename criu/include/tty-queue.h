@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 struct termios2;
+struct file_times;
 
 struct ttyq_buf {
 	uint8_t *data;
@@ -35,12 +36,15 @@ struct ttyq_ctx {
 	uint32_t index;
 	int packet;		/* TIOCPKT on */
 	int locked;		/* TIOCGPTLCK */
+	const char *node;	/* the slave's node, whose times go back to @times after */
+	const struct file_times *times;
 };
 
 /*
  * Dump, tree frozen: read what is queued in the pty of master @m (a copy of
- * the task's) into @q, and put it back at once. Refuses (nothing read)
- * what can't be put back exactly.
+ * the task's) into @q, and put it back at once, in a process of its own
+ * that finishes with criu killed. Refuses (nothing read) what can't be put
+ * back exactly.
  */
 int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q);
 void ttyq_free(struct ttyq *q);

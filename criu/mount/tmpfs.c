@@ -28,6 +28,7 @@
 #include "image.h"
 #include "proc_parse.h"
 #include "log.h"
+#include "mount-api.h"
 #include "csum.h"
 #include "mnt.h"
 #include "namespaces.h"
@@ -44,6 +45,7 @@ struct walk {
 	struct u64_map links;		/* inode -> first path, for hard links */
 	char **paths;			/* the strings the map points to */
 	size_t nr_paths;
+	int keep_atime;			/* a symlink's atime is put back after it is read */
 };
 
 static char *join(const char *a, const char *b)
@@ -217,6 +219,9 @@ static int dump_node(struct walk *w, int dirfd, const char *name, const char *pa
 		}
 		target[len] = '\0';
 		n.target = target;
+		if (w->keep_atime &&
+		    utimensat(dirfd, name, (struct timespec[2]){ st.st_atim, { 0, UTIME_OMIT } }, AT_SYMLINK_NOFOLLOW))
+			pr_pwarn("the symlink %s is left with the atime of the dump's read", path);
 	} else if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
 		pr_err("%s is a node of an unknown type (%o); not supported\n", path, st.st_mode);
 		return -1;
@@ -326,6 +331,26 @@ static int dump_tree(struct walk *w, int dfd, const char *name, const char *path
 /* Both images stay open from the first filesystem to tmpfs_contents_done(). */
 static struct cr_img *img, *data;
 
+/*
+ * Reading a symlink touches its atime (readlinkat() has no O_NOATIME, which
+ * the files and directories are opened with), and a dump -R, done or
+ * failed, must leave the tree's files as they were: the copy of the mount
+ * read here (open_tree) is made noatime, which reaches no other mount of
+ * the filesystem. Where the kernel locks the atime flags (a mount a user
+ * namespace inherited), each symlink's atime is put back after its read
+ * instead (that changes its ctime, which nothing can set).
+ */
+static int noatime_copy(int root_fd)
+{
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_NOATIME, .attr_clr = MOUNT_ATTR__ATIME };
+
+	if (!mount_setattr(root_fd, "", AT_EMPTY_PATH, &a, sizeof(a)))
+		return 1;
+	pr_info("can't make the copy of the tmpfs noatime (%s): the symlinks' atimes are put back one by one\n",
+		strerror(errno));
+	return 0;
+}
+
 int tmpfs_dump_contents(int dfd, uint32_t origin, int root_fd, const char *prefix)
 {
 	struct walk w = { .origin = origin };
@@ -337,6 +362,7 @@ int tmpfs_dump_contents(int dfd, uint32_t origin, int root_fd, const char *prefi
 		return -1;
 	w.img = img;
 	w.data_fd = data->fd;
+	w.keep_atime = !noatime_copy(root_fd);
 	ret = dump_node(&w, root_fd, "", prefix);
 	if (!ret)
 		pr_info("tmpfs of origin %u: %llu bytes of data saved\n", origin, (unsigned long long)w.data_off);
