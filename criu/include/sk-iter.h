@@ -19,7 +19,7 @@ struct dgram_empty {
 	uint64_t before;		/* bytes of the datagrams before it */
 	/* unix */
 	int nr_fds;			/* fds in flight with it (can't be put back from here) */
-	int has_cred, cred_known;	/* creds: sent with; their pid as criu sees it is known */
+	int has_cred;			/* credentials as a peek gives them (the pid in criu's pid namespace) */
 	uint32_t pid, uid, gid;
 	struct sockaddr_un src;		/* the sender's address, @srclen 0: none */
 	socklen_t srclen;

@@ -209,7 +209,7 @@ static long btf_off(const struct btf_index *b, const char *st, const char *m, in
 
 enum { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP };
 
-#define MAX_INSNS	256
+#define MAX_INSNS	512
 #define MAX_LABELS	16
 
 struct prog {
@@ -228,6 +228,7 @@ static void emit(struct prog *p, uint8_t code, int dst, int src, int16_t off, in
 #define MOVI(d, i)		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define ADDI(d, i)		emit(p, BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
 #define ADD(d, s)		emit(p, BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
+#define MULI(d, i)		emit(p, BPF_ALU64 | BPF_MUL | BPF_K, d, 0, 0, i)
 #define RSHI(d, i)		emit(p, BPF_ALU64 | BPF_RSH | BPF_K, d, 0, 0, i)
 #define ANDI(d, i)		emit(p, BPF_ALU64 | BPF_AND | BPF_K, d, 0, 0, i)
 #define LDX(sz, d, s, o)	emit(p, BPF_LDX | BPF_MEM | (sz), d, s, o, 0)
@@ -239,7 +240,9 @@ static void emit(struct prog *p, uint8_t code, int dst, int src, int16_t off, in
 
 static void jump(struct prog *p, uint8_t code, int dst, int src, int32_t imm, int label)
 {
-	if (p->nr_fix < (int)ARRAY_SIZE(p->fix_pc)) {
+	if (p->nr_fix == (int)ARRAY_SIZE(p->fix_pc))
+		p->pc = MAX_INSNS;	/* too long: refused below */
+	else {
 		p->fix_pc[p->nr_fix] = p->pc;
 		p->fix_label[p->nr_fix++] = label;
 	}
@@ -250,6 +253,8 @@ static void jump(struct prog *p, uint8_t code, int dst, int src, int32_t imm, in
 #define JNEI(d, i, l)	jump(p, BPF_JMP | BPF_JNE | BPF_K, d, 0, i, l)
 #define JGEI(d, i, l)	jump(p, BPF_JMP | BPF_JGE | BPF_K, d, 0, i, l)
 #define JEQ(d, s, l)	jump(p, BPF_JMP | BPF_JEQ | BPF_X, d, s, 0, l)
+#define JNE(d, s, l)	jump(p, BPF_JMP | BPF_JNE | BPF_X, d, s, 0, l)
+#define JGT(d, s, l)	jump(p, BPF_JMP | BPF_JGT | BPF_X, d, s, 0, l)
 
 /* bpf_probe_read_kernel(fp + @dst, @size, @reg + @off) */
 static void probe_read(struct prog *p, int dst, int size, int reg, long off)
@@ -279,7 +284,7 @@ struct iter_rec {
 	/* EMPTY only from here */
 	uint64_t fp;		/* unix: its scm_fp_list (fds in flight) */
 	uint64_t pid;		/* unix: its struct pid, 0: no credentials */
-	uint32_t pid_level, pid_nr;	/* pid->level, pid->numbers[0].nr */
+	uint32_t pid_level, pid_nr;	/* pid->level; its number in our pid namespace, 0: none */
 	uint32_t uid, gid;
 	uint16_t addr_len, nh;	/* unix: sender's address length; UDP: network header offset */
 	uint16_t th, pad;	/* UDP: transport header offset */
@@ -301,7 +306,8 @@ enum { L_EXIT, L_CB, L_RET1, L_NEXT, L_CNT, L_WRITE, L_NOPID, L_NOADDR, L_OK0, L
 
 struct offsets {
 	long socket, vfs_inode, i_ino, rq, next, len, cb, peeked_bits, reader, head, nh, th, sk;
-	long fp, cb_pid, cb_uid, cb_gid, pid_level, pid_nr, uaddr, ua_len, ua_name;
+	long fp, cb_pid, cb_uid, cb_gid, pid_level, numbers, upid_nr, upid_ns, upid_size, thread_pid;
+	long uaddr, ua_len, ua_name;
 };
 
 static int get_offsets(const struct btf_index *b, int kind, struct offsets *o)
@@ -330,7 +336,14 @@ static int get_offsets(const struct btf_index *b, int kind, struct offsets *o)
 		o->cb_uid = btf_off(b, "unix_skb_parms", "uid", &ok);
 		o->cb_gid = btf_off(b, "unix_skb_parms", "gid", &ok);
 		o->pid_level = btf_off(b, "pid", "level", &ok);
-		o->pid_nr = btf_off(b, "pid", "numbers", &ok) + btf_off(b, "upid", "nr", &ok);
+		o->numbers = btf_off(b, "pid", "numbers", &ok);
+		o->upid_nr = btf_off(b, "upid", "nr", &ok);
+		o->upid_ns = btf_off(b, "upid", "ns", &ok);
+		o->thread_pid = btf_off(b, "task_struct", "thread_pid", &ok);
+		sid = btf_find(b, "upid", BTF_KIND_STRUCT);
+		o->upid_size = sid < 0 ? 0 : b->types[sid]->size;
+		if (!o->upid_size)
+			ok = 0;
 		o->uaddr = btf_off(b, "unix_sock", "addr", &ok);
 		o->ua_len = btf_off(b, "unix_address", "len", &ok);
 		o->ua_name = btf_off(b, "unix_address", "name", &ok);
@@ -438,11 +451,41 @@ static void build(struct prog *p, int kind, const struct offsets *o)
 		probe_read(p, REC + OFF(pid), 8, R8, o->cb + o->cb_pid);
 		probe_read(p, REC + OFF(uid), 4, R8, o->cb + o->cb_uid);
 		probe_read(p, REC + OFF(gid), 4, R8, o->cb + o->cb_gid);
+		/*
+		 * The sender's pid as the dump's peeks would get it (pid_vnr()):
+		 * its number at the level of our pid namespace (criu dumps from
+		 * inside the tree's), 0 if it isn't in ours. Temporaries in addr.
+		 */
 		LDX(BPF_DW, R9, FP, REC + OFF(pid));
 		JEQI(R9, 0, L_NOPID);
+		CALL(BPF_FUNC_get_current_task);
+		probe_read(p, REC + OFF(addr), 8, R0, o->thread_pid);
+		LDX(BPF_DW, R3, FP, REC + OFF(addr));
+		probe_read(p, REC + OFF(addr) + 8, 4, R3, o->pid_level);
+		LDX(BPF_DW, R3, FP, REC + OFF(addr));
+		LDX(BPF_W, R1, FP, REC + OFF(addr) + 8);
+		MULI(R1, o->upid_size);
+		ADD(R3, R1);
+		probe_read(p, REC + OFF(addr) + 16, 8, R3, o->numbers + o->upid_ns);	/* our pid namespace */
 		probe_read(p, REC + OFF(pid_level), 4, R9, o->pid_level);
-		probe_read(p, REC + OFF(pid_nr), 4, R9, o->pid_nr);
+		LDX(BPF_W, R1, FP, REC + OFF(pid_level));
+		LDX(BPF_W, R2, FP, REC + OFF(addr) + 8);
+		JGT(R2, R1, L_NOPID);	/* deeper than the sender's */
+		MOV(R3, R9);
+		MULI(R2, o->upid_size);
+		ADD(R3, R2);
+		probe_read(p, REC + OFF(addr) + 24, 8, R3, o->numbers + o->upid_ns);
+		LDX(BPF_DW, R1, FP, REC + OFF(addr) + 16);
+		LDX(BPF_DW, R2, FP, REC + OFF(addr) + 24);
+		JNE(R1, R2, L_NOPID);	/* a pid of another namespace at that level */
+		LDX(BPF_W, R2, FP, REC + OFF(addr) + 8);
+		MOV(R3, R9);
+		MULI(R2, o->upid_size);
+		ADD(R3, R2);
+		probe_read(p, REC + OFF(pid_nr), 4, R3, o->numbers + o->upid_nr);
 		LABEL(L_NOPID);
+		for (int i = 0; i < 32; i += 8)
+			STI(BPF_DW, FP, REC + OFF(addr) + i, 0);
 		/* the sender's address: the sending socket's (skb->sk), as unix_copy_addr() reads it */
 		probe_read(p, REC + OFF(addr), 8, R8, o->sk);
 		LDX(BPF_DW, R9, FP, REC + OFF(addr));
@@ -707,31 +750,6 @@ out:
 	return ret;
 }
 
-/* The pid as criu sees it: criu's own pid namespace is the initial one. */
-static int in_init_pidns(void)
-{
-	static int known = -1;
-	char buf[4096], *l;
-	int fd, n, nr = 0;
-
-	if (known >= 0)
-		return known;
-	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return known = 0;
-	buf[n] = '\0';
-	l = strstr(buf, "\nNSpid:");
-	if (!l)
-		return known = 0;
-	for (l += 7; *l && *l != '\n'; l++)
-		if (*l >= '0' && *l <= '9' && (l[-1] == ' ' || l[-1] == '\t'))
-			nr++;
-	return known = nr == 1;
-}
-
 static void fill_empty(int kind, const struct iter_rec *r, struct dgram_empty *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -739,8 +757,8 @@ static void fill_empty(int kind, const struct iter_rec *r, struct dgram_empty *d
 	d->before = r->bytes;
 	if (kind == DGRAM_ITER_UNIX) {
 		d->nr_fds = r->fp ? 1 : 0;
-		d->has_cred = r->pid != 0;
-		d->cred_known = !d->has_cred || (in_init_pidns() && r->pid_nr);
+		/* as a peek: a sender outside our pid namespace reads as pid 0, taken for no credentials */
+		d->has_cred = r->pid && r->pid_nr;
 		d->pid = r->pid_nr;
 		d->uid = r->uid;
 		d->gid = r->gid;

@@ -454,14 +454,12 @@ static int put_peeked_empties(struct file_table *ft, pid_t pid, int fd, int sk, 
 		} else {
 			struct ucred cred = { .pid = d->pid, .uid = d->uid, .gid = d->gid };
 
-			if (d->nr_fds || !d->cred_known) {
+			if (d->nr_fds) {
 				pr_err("can't dump task %d: fd %d (unix %s socket %lu) has an empty message already "
 				       "peeked at (message #%u, after %llu bytes) %s; a peek at an offset skips it, and "
 				       "only a read that takes it away could see it\n", pid, fd, kind_str(e),
 				       (unsigned long)e->ino, d->idx, (unsigned long long)d->before,
-				       d->nr_fds ? "carrying fds (SCM_RIGHTS)" :
-						   "whose sender's pid criu can't tell (criu is not in the initial pid "
-						   "namespace)");
+				       "carrying fds (SCM_RIGHTS)");
 				return -1;
 			}
 			if (add_msg(e, &none, 0, &d->src, d->srclen, d->has_cred ? &cred : NULL, NULL, 0))
