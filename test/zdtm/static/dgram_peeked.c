@@ -15,6 +15,7 @@
  *   unix_seqpacket_peeked  a seqpacket pair, an empty message with an fd at
  *                          the head (peeked: a peek at no offset brings it)
  *   udp_peeked             UDP: IPv4, and dual stack IPv6 (v6 and v4 senders)
+ *   dgram_peeked           all three
  *   dgram_peeked_leave     all three, none peeked by the task: the first dump
  *                          (-R) marks them, the second must still see them
  *   unix_dgram_peeked_refuse  an empty datagram already peeked, with an fd,
@@ -365,12 +366,12 @@ static void check_udp(void)
 int main(int argc, char **argv)
 {
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	int all = !strcmp(name, "dgram_peeked_leave");
+	int leave = !strcmp(name, "dgram_peeked_leave"), all = leave || !strcmp(name, "dgram_peeked");
 	int ux = all || !strcmp(name, "unix_dgram_peeked"), sqp = all || !strcmp(name, "unix_seqpacket_peeked");
 	int udp = all || !strcmp(name, "udp_peeked"), refuse = !strcmp(name, "unix_dgram_peeked_refuse");
 
 	test_init(argc, argv);
-	peeking = !all;
+	peeking = !leave;
 	if (ux)
 		build_unix();
 	if (sqp)
