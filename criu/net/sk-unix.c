@@ -550,9 +550,21 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 			       "than fds and credentials queued; not supported\n", pid, fd, (unsigned long)e->ino);
 			goto out;
 		}
-		/* no more data on a shut-down socket reads as 0, with no credentials (SO_PASSCRED is on) */
-		if (p.len == 0 && !p.nr_fds && !p.had_cmsg && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
+		/*
+		 * No more data on a shut-down socket reads as 0: on a stream with
+		 * credentials all the same, on a datagram socket with none (an
+		 * empty datagram comes with them, SO_PASSCRED is on).
+		 */
+		if (p.len == 0 && !p.nr_fds && (e->type == SOCK_STREAM || (!p.had_cmsg && (e->shutdown & RCV_SHUTDOWN))))
 			break;
+		/* more than the iterator saw (and no endless read of empty ones) */
+		if (q && e->n_queue - first >= q->nr_skbs) {
+			close_peeked(&p);
+			pr_err("can't dump task %d: fd %d (unix %s socket %lu) holds more messages than the %u criu's "
+			       "socket iterator saw (some arrived meanwhile)\n", pid, fd, kind_str(e),
+			       (unsigned long)e->ino, q->nr_skbs);
+			goto out;
+		}
 		if ((size_t)p.len > size || (flags & MSG_TRUNC)) {
 			uint8_t *nb = realloc(buf, p.len);
 
