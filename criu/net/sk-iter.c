@@ -614,7 +614,7 @@ static double ms_since(const struct timespec *t0)
 
 static const char *errno_why(int e)
 {
-	if (e == EPERM || e == EACCES)
+	if (e == EPERM)
 		return "not allowed to load a BPF iterator (CAP_BPF and CAP_PERFMON in the initial user namespace "
 		       "are needed; lockdown forbids it too)";
 	if (e == ENOSYS)
@@ -674,7 +674,7 @@ static int load(int kind, const char **why, double *load_ms)
 	a.func_info_rec_size = sizeof(fi[0]);
 	fd = bpf_sys(BPF_PROG_LOAD, &a);
 	e = errno;
-	if (fd < 0 && e != EPERM && e != EACCES) {
+	if (fd < 0 && e != EPERM) {
 		/* again, for the verifier's reasons in our log */
 		a.log_buf = (uintptr_t)log;
 		a.log_size = sizeof(log);
