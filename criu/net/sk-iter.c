@@ -207,6 +207,8 @@ static long btf_off(const struct btf_index *b, const char *st, const char *m, in
 
 /* ---- the program ---- */
 
+static const char *iter_func[DGRAM_ITER_NR] = { "bpf_iter_unix", "bpf_iter_udp" };
+
 enum { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP };
 
 #define MAX_INSNS	512
@@ -602,7 +604,6 @@ struct pass {
 static struct pass passes[DGRAM_ITER_NR];
 static int no_iter_said;
 
-static const char *iter_func[DGRAM_ITER_NR] = { "bpf_iter_unix", "bpf_iter_udp" };
 
 static double ms_since(const struct timespec *t0)
 {
@@ -622,12 +623,44 @@ static const char *errno_why(int e)
 	return "the kernel refused criu's BPF socket iterator";
 }
 
+/*
+ * What the programs need of the kernel's BTF, read once per process (the
+ * kernel doesn't change meanwhile): parsing it is most of a pass's cost.
+ */
+static struct {
+	int ready;
+	struct offsets o[DGRAM_ITER_NR];
+	int attach[DGRAM_ITER_NR], bad[DGRAM_ITER_NR];
+	const char *why;
+} kbtf;
+
+static int kernel_offsets(const char **why)
+{
+	struct btf_index b;
+
+	if (kbtf.ready) {
+		*why = kbtf.why;
+		return kbtf.ready < 0 ? -1 : 0;
+	}
+	if (btf_open(&b, &kbtf.why)) {
+		kbtf.ready = -1;
+		*why = kbtf.why;
+		return -1;
+	}
+	for (int kind = 0; kind < DGRAM_ITER_NR; kind++) {
+		kbtf.attach[kind] = btf_find(&b, iter_func[kind], BTF_KIND_FUNC);
+		kbtf.bad[kind] = get_offsets(&b, kind, &kbtf.o[kind]);
+	}
+	btf_free(&b);
+	kbtf.ready = 1;
+	return 0;
+}
+
 /* Load the program of @kind; its fd, or -1 with @why. */
 static int load(int kind, const char **why, double *load_ms)
 {
 	static char log[1 << 16];
-	struct btf_index b;
-	struct offsets o = { 0 };
+	struct offsets o;
 	struct prog *p;
 	union bpf_attr a;
 	struct bpf_func_info fi[2];
@@ -635,18 +668,17 @@ static int load(int kind, const char **why, double *load_ms)
 	int btf_fd, fd, attach, e;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (btf_open(&b, why))
+	if (kernel_offsets(why))
 		return -1;
-	attach = btf_find(&b, iter_func[kind], BTF_KIND_FUNC);
 	p = calloc(1, sizeof(*p));
-	if (attach < 0 || !p || get_offsets(&b, kind, &o)) {
+	if (!p || kbtf.attach[kind] < 0 || kbtf.bad[kind]) {
 		*why = p ? "the kernel has no socket iterator of that kind, or its structures are not as criu reads them"
 			 : "out of memory";
-		btf_free(&b);
 		free(p);
 		return -1;
 	}
-	btf_free(&b);
+	o = kbtf.o[kind];
+	attach = kbtf.attach[kind];
 	build(p, kind, &o);
 	if (p->pc > MAX_INSNS) {
 		*why = "criu's iterator program is too long (a bug)";
