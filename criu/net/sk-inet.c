@@ -797,11 +797,15 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 	while (q && next < q->nr_empty && q->empty[next].idx == e->n_queue - first)
 		if (add_iter_dgram(c, e, &q->empty[next++]))
 			goto out;
-	if (q && e->n_queue - first != q->nr_skbs) {
-		pr_err("can't dump %s: it holds %u datagrams by criu's socket iterator, criu read %zu (some arrived "
-		       "meanwhile, or were skipped)\n", c->who, q->nr_skbs, e->n_queue - first);
+	/* fewer than the iterator saw: some skipped; more: arrived since its pass, at the tail */
+	if (q && (e->n_queue - first < q->nr_skbs || next != q->nr_empty)) {
+		pr_err("can't dump %s: it holds %u datagrams by criu's socket iterator, criu read %zu\n", c->who,
+		       q->nr_skbs, e->n_queue - first);
 		goto out;
 	}
+	if (q && e->n_queue - first > q->nr_skbs)
+		pr_info("%s: %zu datagrams arrived since the socket iterator's pass\n", c->who,
+			e->n_queue - first - q->nr_skbs);
 	if (noiter) {
 		struct iovec iov = { buf, size };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
