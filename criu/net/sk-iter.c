@@ -230,6 +230,7 @@ static void emit(struct prog *p, uint8_t code, int dst, int src, int16_t off, in
 #define MOVI(d, i)		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define ADDI(d, i)		emit(p, BPF_ALU64 | BPF_ADD | BPF_K, d, 0, 0, i)
 #define ADD(d, s)		emit(p, BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
+#define ORI(d, i)		emit(p, BPF_ALU64 | BPF_OR | BPF_K, d, 0, 0, i)
 #define MULI(d, i)		emit(p, BPF_ALU64 | BPF_MUL | BPF_K, d, 0, 0, i)
 #define RSHI(d, i)		emit(p, BPF_ALU64 | BPF_RSH | BPF_K, d, 0, 0, i)
 #define ANDI(d, i)		emit(p, BPF_ALU64 | BPF_AND | BPF_K, d, 0, 0, i)
@@ -253,6 +254,8 @@ static void jump(struct prog *p, uint8_t code, int dst, int src, int32_t imm, in
 
 #define JEQI(d, i, l)	jump(p, BPF_JMP | BPF_JEQ | BPF_K, d, 0, i, l)
 #define JNEI(d, i, l)	jump(p, BPF_JMP | BPF_JNE | BPF_K, d, 0, i, l)
+#define JLTI(d, i, l)	jump(p, BPF_JMP | BPF_JLT | BPF_K, d, 0, i, l)
+#define JA(l)		jump(p, BPF_JMP | BPF_JA, 0, 0, 0, l)
 #define JGEI(d, i, l)	jump(p, BPF_JMP | BPF_JGE | BPF_K, d, 0, i, l)
 #define JEQ(d, s, l)	jump(p, BPF_JMP | BPF_JEQ | BPF_X, d, s, 0, l)
 #define JNE(d, s, l)	jump(p, BPF_JMP | BPF_JNE | BPF_X, d, s, 0, l)
@@ -295,6 +298,10 @@ struct iter_rec {
 #define QUEUE_REC_SIZE	32
 #define OFF(f)		((int)offsetof(struct iter_rec, f))
 
+/* overflow: a write failed, the walk's bound reached, empty ones past the window not written */
+#define OVF_WRITE	1
+#define OVF_BOUND	2
+#define OVF_WINDOW	4
 #define MAX_EMPTY_RECS	128		/* per socket: the iterator's buffer holds one socket's output whole */
 #define MAX_SKBS	(1 << 20)	/* a queue walked no further: refused */
 
@@ -353,7 +360,12 @@ static int get_offsets(const struct btf_index *b, int kind, struct offsets *o)
 	return ok ? 0 : -1;
 }
 
-static void build(struct prog *p, int kind, const struct offsets *o)
+/*
+ * @only_ino: that socket only (0: all); @skip: its first @skip empty ones
+ * already peeked are counted but not written (a socket's output has to fit
+ * the iterator's buffer: MAX_EMPTY_RECS per pass).
+ */
+static void build(struct prog *p, int kind, const struct offsets *o, uint64_t only_ino, uint32_t skip)
 {
 	int udp = kind == DGRAM_ITER_UDP;
 
@@ -375,6 +387,12 @@ static void build(struct prog *p, int kind, const struct offsets *o)
 	ADDI(R1, CTX + C_INO);
 	MOVI(R2, 8);
 	CALL(BPF_FUNC_probe_read_kernel);
+	if (only_ino) {
+		emit(p, BPF_LD | BPF_DW | BPF_IMM, R2, 0, 0, (uint32_t)only_ino);
+		emit(p, 0, 0, 0, 0, (uint32_t)(only_ino >> 32));
+		LDX(BPF_DW, R1, FP, CTX + C_INO);
+		JNE(R1, R2, L_EXIT);
+	}
 	/* UDP reads its reader queue first, then what arrived since */
 	for (int q = 0; q < (udp ? 2 : 1); q++) {
 		long qoff = udp && q == 0 ? o->reader : o->rq;
@@ -395,7 +413,7 @@ static void build(struct prog *p, int kind, const struct offsets *o)
 		LDX(BPF_DW, R1, FP, CTX + C_CUR);
 		LDX(BPF_DW, R2, FP, CTX + C_HEAD);
 		JEQ(R1, R2, q ? L_OK1 : L_OK0);
-		STI(BPF_W, FP, CTX + C_OVF, 2);	/* the bound, before the end of the queue */
+		STI(BPF_W, FP, CTX + C_OVF, OVF_BOUND);	/* the bound, before the end of the queue */
 		LABEL(q ? L_OK1 : L_OK0);
 	}
 	/* the summary, for every socket (one missing: not in this namespace's table) */
@@ -438,7 +456,9 @@ static void build(struct prog *p, int kind, const struct offsets *o)
 	JEQI(R3, 0, L_NEXT);
 	/* empty and already peeked: a record of it */
 	LDX(BPF_W, R1, R6, C_NPE);
-	JGEI(R1, MAX_EMPTY_RECS, L_WRITE);
+	if (skip)
+		JLTI(R1, skip, L_CNT);
+	JGEI(R1, skip + MAX_EMPTY_RECS, L_WRITE);
 	for (int i = REC; i < -16; i += 8)
 		STI(BPF_DW, FP, i, 0);
 	LDX(BPF_DW, R1, R6, C_INO);
@@ -521,8 +541,12 @@ static void build(struct prog *p, int kind, const struct offsets *o)
 	MOVI(R3, sizeof(struct iter_rec));
 	CALL(BPF_FUNC_seq_write);
 	JEQI(R0, 0, L_CNT);
+	STI(BPF_W, R6, C_OVF, OVF_WRITE);
+	JA(L_CNT);
 	LABEL(L_WRITE);
-	STI(BPF_W, R6, C_OVF, 1);
+	LDX(BPF_W, R1, R6, C_OVF);
+	ORI(R1, OVF_WINDOW);
+	STX(BPF_W, R6, R1, C_OVF);
 	LABEL(L_CNT);
 	LDX(BPF_W, R1, R6, C_NPE);
 	ADDI(R1, 1);
@@ -595,6 +619,8 @@ static int load_prog_btf(void)
 
 struct pass {
 	uint64_t netns;
+	uint64_t only_ino;		/* a pass for that socket only, */
+	uint32_t skip;			/* its empty ones already peeked from this one */
 	int state;			/* 0: not made; 1: done; -1: failed (@why) */
 	const char *why;
 	struct dgram_queue *q;		/* by inode */
@@ -657,7 +683,7 @@ static int kernel_offsets(const char **why)
 }
 
 /* Load the program of @kind; its fd, or -1 with @why. */
-static int load(int kind, const char **why, double *load_ms)
+static int load(int kind, uint64_t only_ino, uint32_t skip, const char **why, double *load_ms)
 {
 	static char log[1 << 16];
 	struct offsets o;
@@ -679,7 +705,7 @@ static int load(int kind, const char **why, double *load_ms)
 	}
 	o = kbtf.o[kind];
 	attach = kbtf.attach[kind];
-	build(p, kind, &o);
+	build(p, kind, &o, only_ino, skip);
 	if (p->pc > MAX_INSNS) {
 		*why = "criu's iterator program is too long (a bug)";
 		free(p);
@@ -836,7 +862,7 @@ static void pass_free(struct pass *ps)
 static int parse(int kind, struct pass *ps, const char *out, size_t len)
 {
 	struct dgram_empty *pend = NULL;
-	size_t nr_pend = 0, cap = 0;
+	size_t nr_pend = 0, cap = 0, want;
 
 	for (size_t i = 0; i + QUEUE_REC_SIZE <= len;) {
 		struct iter_rec r;
@@ -864,8 +890,15 @@ static int parse(int kind, struct pass *ps, const char *out, size_t len)
 				return -1;
 			}
 		}
+		/* the records of a pass: its window's (all, but MAX_EMPTY_RECS at most, past @skip) */
+		want = r.nr_empty > ps->skip ? r.nr_empty - ps->skip : 0;
+		if (want > MAX_EMPTY_RECS)
+			want = MAX_EMPTY_RECS;
+		/* nr_empty: all of them; only nr_pend in @empty while overflow is set (callers refuse it) */
 		ps->q[ps->nr] = (struct dgram_queue){ .ino = r.ino, .nr_skbs = r.idx, .bytes = r.bytes,
-						      .nr_empty = nr_pend, .overflow = r.overflow || nr_pend != r.nr_empty,
+						      .nr_empty = r.nr_empty,
+						      .overflow = r.overflow | (nr_pend != want ? OVF_WRITE : 0) |
+								  (nr_pend != r.nr_empty ? OVF_WINDOW : 0),
 						      .empty = pend };
 		ps->nr++;
 		pend = NULL;
@@ -892,7 +925,7 @@ static int make_pass(int kind, struct pass *ps, double *load_ms, double *run_ms)
 	int prog;
 
 	ps->netns = our_netns();
-	prog = load(kind, &ps->why, load_ms);
+	prog = load(kind, ps->only_ino, ps->skip, &ps->why, load_ms);
 	if (prog < 0)
 		return ps->state = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -911,6 +944,49 @@ static int make_pass(int kind, struct pass *ps, double *load_ms, double *run_ms)
 	if (run_ms)
 		*run_ms = ms_since(&t0);
 	return ps->state = 1;
+}
+
+/*
+ * More empty datagrams already peeked than a pass writes of a socket (the
+ * iterator's buffer holds one socket's output whole): the rest by passes
+ * of that socket alone, MAX_EMPTY_RECS more each. 0, or -1 (left as it is).
+ */
+static int more_empties(int kind, struct dgram_queue *q)
+{
+	struct dgram_empty *all = NULL;
+	uint32_t n = q->nr_empty;
+
+	if (q->overflow != OVF_WINDOW || n > (1U << 16))
+		return -1;
+	all = malloc(n * sizeof(*all));
+	if (!all)
+		return -1;
+	memcpy(all, q->empty, MAX_EMPTY_RECS * sizeof(*all));
+	for (uint32_t done = MAX_EMPTY_RECS; done < n;) {
+		struct pass ps = { .only_ino = q->ino, .skip = done };
+		struct dgram_queue *w;
+		uint32_t got;
+
+		if (make_pass(kind, &ps, NULL, NULL) < 0 || ps.nr != 1)
+			goto fail;
+		w = &ps.q[0];
+		got = n - done < MAX_EMPTY_RECS ? n - done : MAX_EMPTY_RECS;
+		/* the same queue (the tree is frozen): its count and these empty ones */
+		if (w->nr_empty != n || (w->overflow & ~OVF_WINDOW) || w->nr_skbs < q->nr_skbs || !w->empty) {
+			pass_free(&ps);
+			goto fail;
+		}
+		memcpy(all + done, w->empty, got * sizeof(*all));
+		done += got;
+		pass_free(&ps);
+	}
+	free(q->empty);
+	q->empty = all;
+	q->overflow = 0;
+	return 0;
+fail:
+	free(all);
+	return -1;
 }
 
 int dgram_iter_queue(int kind, uint64_t ino, const struct dgram_queue **q, const char **why)
@@ -937,6 +1013,9 @@ int dgram_iter_queue(int kind, uint64_t ino, const struct dgram_queue **q, const
 		return -1;
 	}
 	*q = ps->nr ? bsearch(&key, ps->q, ps->nr, sizeof(key), cmp_queue) : NULL;
+	if (*q && (*q)->overflow == OVF_WINDOW && more_empties(kind, (struct dgram_queue *)*q) == 0)
+		pr_info("%s: %u empty datagrams already peeked on socket %lu, by %u passes\n", iter_func[kind],
+			(*q)->nr_empty, (unsigned long)ino, ((*q)->nr_empty + MAX_EMPTY_RECS - 1) / MAX_EMPTY_RECS);
 	return *q ? 1 : 0;
 }
 

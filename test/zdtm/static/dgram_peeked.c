@@ -212,6 +212,10 @@ static void expect_none(int sk, const char *what)
 		failv("%s: more datagrams than queued", what);
 }
 
+/* a long queue: more empty ones already peeked than one pass of criu's iterator writes of a socket */
+#define LONG_NR	400
+static int lp[2];
+
 static int ux_r, ux_s[2], sq[2], u4, u4s[2], u6, u6s[2], pipefd[2];
 static const struct dg *seq = seq_q;
 static size_t nr_seq = ARRAY_SIZE(seq_q);
@@ -242,6 +246,26 @@ static void build_unix(void)
 	for (size_t i = 0; i < ARRAY_SIZE(unix_q); i++)
 		send_unix(ux_s[unix_q[i].from], &to, tl, &unix_q[i], -1);
 	mark(ux_r, unix_q, ARRAY_SIZE(unix_q), "unix dgram");
+
+	/* a pair: the peer is connected back, so no limit on the queue's length but the send buffer's */
+	{
+		int sndbuf = 1 << 20, off = 0, none = -1;
+		char b[4];
+
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, lp) ||
+		    setsockopt(lp[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)))
+			test_bug("socketpair");
+		for (int i = 0; i < LONG_NR; i++)
+			if (send(lp[0], "z", i % 2, MSG_DONTWAIT) != i % 2)
+				test_bug("send %d to the long queue", i);
+		/* every empty one peeked, as a dump does */
+		if (peeking) {
+			setsockopt(lp[1], SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+			while (recv(lp[1], b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) >= 0)
+				;
+			setsockopt(lp[1], SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none));
+		}
+	}
 }
 
 static void check_unix(void)
@@ -252,6 +276,16 @@ static void check_unix(void)
 	for (size_t i = 0; i < ARRAY_SIZE(unix_q); i++)
 		expect_unix(ux_r, &unix_q[i], i, "unix dgram", unix_q[i].from ? "" : bpath);
 	expect_none(ux_r, "unix dgram");
+	for (int i = 0; i < LONG_NR; i++) {
+		char b[4];
+		ssize_t n = recv(lp[1], b, sizeof(b), MSG_DONTWAIT);
+
+		if (n != i % 2) {
+			failv("long queue: datagram %d: %zd bytes, want %d", i, n, i % 2);
+			break;
+		}
+	}
+	expect_none(lp[1], "long queue");
 	unlink(rpath);
 	unlink(bpath);
 }
