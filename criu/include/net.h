@@ -125,6 +125,7 @@ int net_keeper_undo(void);
 /* criu outside the tree's pid namespace, asked by its agent: a keeper for it (its channel), reaped at the end. */
 int net_keeper_fork_outside(void);
 void net_keeper_reap_outside(void);
+void net_keeper_outside_decided(void);
 
 /*
  * Restore: take the lock of net-lock.img again where it is gone (a reboot,

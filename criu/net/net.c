@@ -615,6 +615,7 @@ struct keep_state {
 	int criu;		/* criu's pidfd, to watch */
 	int netns;		/* KEEP_NETNS: where the locks are (-1: ours) */
 	int socks_off;		/* socks[] and optsks[] put back already (the guard's watcher) */
+	int decided;		/* made by criu outside a pid namespace: readable once it has sent its kill or won't */
 	int ch;
 };
 
@@ -920,11 +921,13 @@ static void keep_relock(struct keep_state *st)
  */
 static int keep_tree_dies(struct keep_state *st)
 {
-	struct pollfd p = { .fd = st->victim, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = st->victim, .events = POLLIN },
+			       { .fd = st->victim_outside ? st->decided : -1, .events = POLLIN } };
 
 	if (st->victim < 0)
 		return 1;
-	if (poll(&p, 1, 10000) == 1) {
+	/* an init criu outside kills: it says when it has sent the kill or won't (it had no report) */
+	if (poll(p, 2, 10000) > 0 && (p[0].revents || victim_dying(st->victim))) {
 		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
 		return 1;
 	}
@@ -947,11 +950,11 @@ static void keeper_prio(void)
 			 strerror(errno));
 }
 
-static void keeper_main(int ch, int pidfd)
+static void keeper_main(int ch, int pidfd, int decided)
 {
-	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1, .ch = ch };
+	struct keep_state st = { .victim = -1, .criu = pidfd, .netns = -1, .ch = ch, .decided = decided };
 	struct keep_msg ready = { .type = KEEP_READY };
-	int keep[3] = { ch, pidfd, log_get_fd() }, from = 3;
+	int keep[4] = { ch, pidfd, log_get_fd(), decided }, from = 3;
 	sigset_t all;
 
 	keeper.in_keeper = 1;
@@ -964,15 +967,15 @@ static void keeper_main(int ch, int pidfd)
 	prctl(PR_SET_NAME, "criu-netlock");
 	keeper_prio();
 	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
-	for (int i = 0; i < 3; i++)
-		for (int j = i + 1; j < 3; j++)
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
 			if (keep[j] < keep[i]) {
 				int t = keep[i];
 
 				keep[i] = keep[j];
 				keep[j] = t;
 			}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (keep[i] < from)
 			continue;
 		if (keep[i] > from)
@@ -1041,7 +1044,7 @@ static void keeper_main(int ch, int pidfd)
 }
 
 /* A new keeper: its channel (its pid in @pid), or -1 with a message. @self: criu's pidfd, or -1. */
-static int keeper_fork(int self, pid_t *pid)
+static int keeper_fork(int self, int decided, pid_t *pid)
 {
 	int sk[2];
 
@@ -1057,7 +1060,7 @@ static int keeper_fork(int self, pid_t *pid)
 	}
 	if (*pid == 0) {
 		close(sk[0]);
-		keeper_main(sk[1], self);
+		keeper_main(sk[1], self, decided);
 		_exit(1);
 	}
 	close(sk[1]);
@@ -1066,16 +1069,36 @@ static int keeper_fork(int self, pid_t *pid)
 
 static pid_t outside_keepers[4];
 
+static int outside_decided[4] = { -1, -1, -1, -1 };
+
+/* criu outside has sent the init its kill, or won't: its keepers stop waiting for that */
+void net_keeper_outside_decided(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(outside_decided); i++)
+		if (outside_decided[i] >= 0) {
+			close(outside_decided[i]);
+			outside_decided[i] = -1;
+		}
+}
+
 int net_keeper_fork_outside(void)
 {
 	pid_t pid;
-	int ch = keeper_fork(-1, &pid);
+	int p[2], ch;
 
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("can't make a pipe for the network lock's keeper");
+		return -1;
+	}
+	ch = keeper_fork(-1, p[0], &pid);
+	close(p[0]);
 	for (size_t i = 0; ch >= 0 && i < ARRAY_SIZE(outside_keepers); i++)
 		if (!outside_keepers[i]) {
 			outside_keepers[i] = pid;
+			outside_decided[i] = p[1];
 			return ch;
 		}
+	close(p[1]);
 	if (ch >= 0) {
 		/* it ends at the channel's close, with nothing told */
 		close(ch);
@@ -1087,6 +1110,7 @@ int net_keeper_fork_outside(void)
 
 void net_keeper_reap_outside(void)
 {
+	net_keeper_outside_decided();
 	for (size_t i = 0; i < ARRAY_SIZE(outside_keepers); i++)
 		if (outside_keepers[i]) {
 			while (waitpid(outside_keepers[i], NULL, 0) < 0 && errno == EINTR)
@@ -1167,7 +1191,7 @@ static int keeper_start(void)
 		keeper.pid = 0;
 		keeper.ch = ns_dump_keeper_fork();
 	} else {
-		keeper.ch = keeper_fork(self, &keeper.pid);
+		keeper.ch = keeper_fork(self, -1, &keeper.pid);
 	}
 	if (keeper.ch < 0) {
 		close(self);

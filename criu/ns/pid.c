@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 
+#include "cr_options.h"
 #include "log.h"
 #include "namespaces.h"
 #include "net.h"
@@ -278,6 +279,37 @@ static int open_pidns(pid_t pid)
 	return fd;
 }
 
+/*
+ * The agent reported a whole dump, then died before its normal end (a
+ * SIGKILL meant for criu, an OOM kill): had it killed the tree? Its first
+ * victim is the root here (the init is not the tree's). Killed, the root
+ * dies within moments: the dump stands. Alive, the agent died before its
+ * kills: the keeper has given the connections back and the tree runs on,
+ * so the dump failed, and its images (whole, of a tree that goes on) lose
+ * their inventory so that no restore takes them.
+ */
+static int agent_died_after_report(pid_t pid, int status)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), dfd;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	if (pidfd < 0 || poll(&p, 1, 1000) == 1) {
+		pr_warn("the dump agent died (status %#x) as it ended the tree; the images are whole\n", status);
+		if (pidfd >= 0)
+			close(pidfd);
+		return 0;
+	}
+	close(pidfd);
+	pr_err("the dump agent died (status %#x) before it ended the tree: %d runs on; the images are not kept\n",
+	       status, pid);
+	dfd = open(opts.imgs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (unlinkat(dfd, "inventory.img", 0) && errno != ENOENT))
+		pr_perror("can't remove the inventory of %s", opts.imgs_dir);
+	if (dfd >= 0)
+		close(dfd);
+	return -1;
+}
+
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 {
 	int nsfd, selffd, p[2], status, vpid, initfd = -1;
@@ -348,8 +380,15 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		if (kill(pid, SIGKILL))
 			pr_perror("can't kill the pid namespace's init %d", pid);
 	}
-	if (waitpid(agent, &status, 0) != agent)
+	/* the agent's keeper, if it waits for that kill, need not wait on */
+	net_keeper_outside_decided();
+	if (waitpid(agent, &status, 0) != agent) {
 		pr_perror("waiting for the dump agent");
+		status = 0;
+	}
+	if (res.ok && !res.kill_init && !opts.leave_running && !opts.leave_stopped &&
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && agent_died_after_report(pid, status))
+		res.ok = 0;
 	/* the agent's network lock keeper is ours: it ends once the agent is gone, if not before */
 	net_keeper_reap_outside();
 	if (initfd >= 0) {

@@ -409,8 +409,9 @@ case_export() {
 case_clone() {
 	local before orig
 	start || return
-	pm_do checkpoint --leave-running --export "$cwork/ctr.tar.gz" "$ctr" || return
+	# read before: the original counts on after the checkpoint, the clone from where it was taken
 	before=$(count_of "/proc/$pid/root")
+	pm_do checkpoint --leave-running --export "$cwork/ctr.tar.gz" "$ctr" || return
 	orig=$ctr
 	ctr=$orig-clone
 	pm_do restore --import "$cwork/ctr.tar.gz" --name "$ctr" || { ctr=$orig; return; }
@@ -550,8 +551,8 @@ case_userns-clone() {
 	local before orig
 	subid_add
 	PM_ARGS="-v /usr:/usr:ro --userns=auto" start /workload-fds.py || return
-	pm_do checkpoint --leave-running --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
 	before=$(count_of "/proc/$pid/root")
+	pm_do checkpoint --leave-running --file-locks --export "$cwork/ctr.tar.gz" "$ctr" || return
 	orig=$ctr
 	ctr=$orig-clone
 	pm_do restore --file-locks --import "$cwork/ctr.tar.gz" --name "$ctr" || { podman rm -f "$orig" >/dev/null 2>&1; return; }

@@ -582,8 +582,9 @@ case_restore-as() {
 case_twice() {
 	local before n
 	start false || return
-	checkpoint --leave-running || return
+	# read before: the original counts on after the checkpoint, the clones from where it was taken
 	before=$(count_of "/proc/$pid/root")
+	checkpoint --leave-running || return
 	orig=$ctr
 	for n in a b; do
 		ctr=$orig-$n
