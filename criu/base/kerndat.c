@@ -20,6 +20,7 @@
 #include "log.h"
 #include "lazy.h"
 #include "namespaces.h"
+#include "sk-iter.h"
 #include "util.h"
 #include "uffd-move.h"
 
@@ -180,13 +181,26 @@ static struct feature feats[] = {
 	{ "mntns", "a tree in a mount namespace of its own (its mount tree)", &mntns, 0 },
 	{ "pidfd_store", "pidfd store for pre-dumps (not implemented yet)", &not_yet, 0 },
 	{ "network_lock_nftables", "network locking with nftables (the nft command)", &kdat.has_nft, 0 },
+	{ "dgram_iter", "BPF socket iterators over datagram queues (without them a unix datagram/seqpacket or UDP "
+	  "socket with datagrams queued is refused)", &kdat.has_dgram_iter, 0 },
 };
+
+static const char *dgram_iter_why;
+static double dgram_iter_load[DGRAM_ITER_NR], dgram_iter_run[DGRAM_ITER_NR];
+
+/* Not at start-up: a dump makes its passes when a queue needs one; this costs a few ms. */
+static void probe_dgram_iter(void)
+{
+	kdat.has_dgram_iter = dgram_iter_probe(&dgram_iter_why, dgram_iter_load, dgram_iter_run);
+}
 
 /* 1: there, 0: not there, -1: no such feature */
 int cr_feature_check(const char *name)
 {
 	mntns = mnt_ns_supported();
 	lazy = lazy_pages_supported();
+	if (!strcmp(name, "dgram_iter"))
+		probe_dgram_iter();
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++)
 		if (!strcmp(feats[i].name, name))
 			return *feats[i].have ? 1 : 0;
@@ -225,17 +239,25 @@ int cr_check(const char *feature)
 			printf("%s is %ssupported\n", name, have ? "" : "NOT ");
 			if (!have && (!strcmp(name, "lazy_pages") || !strcmp(name, "uffd-noncoop")))
 				printf("  %s\n", lazy_pages_why());
+			if (!have && !strcmp(name, "dgram_iter"))
+				printf("  %s\n", dgram_iter_why);
 			if (!have)
 				ret = 1;
 		}
 		return ret;
 	}
 
+	probe_dgram_iter();
 	uname(&u);
 	printf("Kernel %s %s\n", u.release, u.machine);
 	for (size_t i = 0; i < ARRAY_SIZE(feats); i++) {
 		printf("  %-22s %-4s %s%s\n", feats[i].name, *feats[i].have ? "yes" : "no", feats[i].what,
 		       feats[i].required ? " (required)" : "");
+		if (feats[i].have == &kdat.has_dgram_iter && !kdat.has_dgram_iter)
+			printf("  %-22s      %s\n", "", dgram_iter_why);
+		else if (feats[i].have == &kdat.has_dgram_iter)
+			printf("  %-22s      a pass: unix load %.2f ms run %.2f ms, udp load %.2f ms run %.2f ms\n", "",
+			       dgram_iter_load[0], dgram_iter_run[0], dgram_iter_load[1], dgram_iter_run[1]);
 		if (feats[i].required && !*feats[i].have)
 			missing++;
 	}

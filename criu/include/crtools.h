@@ -34,6 +34,7 @@ struct kerndat {
 	int has_uffd_move;	/* UFFDIO_MOVE with a user-mode-only userfaultfd (anyone may make one) */
 	int has_nft;		/* the nft command, for --network-lock nftables */
 	int has_pidfd;
+	int has_dgram_iter;	/* BPF socket iterators read datagram queues (sk-iter.c): probed by check only */
 	int has_mem_track;	/* --track-mem works: PAGEMAP_SCAN and uffd WP_ASYNC + WP_UNPOPULATED */
 	int pipe_max_size;
 	unsigned long task_size;

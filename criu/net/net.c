@@ -40,6 +40,7 @@
 #include "net.h"
 #include "net.pb-c.h"
 #include "sk-inet.h"
+#include "sk-iter.h"
 #include "util.h"
 
 static struct netns_state *states;
@@ -154,6 +155,7 @@ void netns_free_all(void)
 	free(states);
 	states = NULL;
 	nr_states = 0;
+	dgram_iter_reset();
 }
 
 static int keeper_helper(pid_t pid);

@@ -45,6 +45,7 @@
 #include "net.h"
 #include "sk-diag.h"
 #include "sk-inet.h"
+#include "sk-iter.h"
 #include "sk-opts.h"
 #include "util.h"
 
@@ -611,16 +612,96 @@ err:
  * move (SO_PEEK_OFF), each with its source and (IP_PKTINFO, turned on for
  * the while) the address it was sent to. Nothing is taken away.
  */
+/*
+ * Empty datagrams already peeked at are skipped by a peek at an offset; a
+ * BPF socket iterator (sk-iter.c) tells where they are. @*q: this
+ * socket's queue by it, or NULL: no iterator (@*noiter), or nothing
+ * queued (no receive memory charged). -1: refused.
+ */
+static int iter_dgrams(struct dump_ctx *c, InetSkEntry *e, const struct dgram_queue **q, int *noiter)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+	const char *why;
+	int r;
+
+	*q = NULL;
+	*noiter = 0;
+	if (getsockopt(c->sk, SOL_SOCKET, SO_MEMINFO, mem, &len)) {
+		pr_perror("can't read the memory of %s", c->who);
+		return -1;
+	}
+	if (!mem[SK_MEMINFO_RMEM_ALLOC])
+		return 0;
+	r = dgram_iter_queue(DGRAM_ITER_UDP, e->ino, q, &why);
+	if (r == 0 && e->protocol == IPPROTO_UDPLITE) {
+		/*
+		 * bpf_iter_udp walks the UDP table only, UDP-Lite has its own:
+		 * read as before the iterator, an empty datagram already peeked
+		 * at would be lost. Not refused: UDP-Lite queues were dumped so.
+		 */
+		pr_warn("%s: criu's socket iterator does not walk UDP-Lite sockets: an empty datagram already peeked "
+			"at in its queue, if any, is not seen (lost)\n", c->who);
+		*q = NULL;
+		return 0;
+	}
+	if (r <= 0) {
+		/* none here, or a socket it doesn't walk (another namespace) */
+		*q = NULL;
+		*noiter = r < 0 ? 1 : 2;
+		return 0;
+	}
+	if ((*q)->overflow) {
+		pr_err("can't dump %s: it has more datagrams (%u) or empty ones already peeked (%u) than criu's socket "
+		       "iterator reports\n", c->who, (*q)->nr_skbs, (*q)->nr_empty);
+		return -1;
+	}
+	return 0;
+}
+
+/* A datagram the iterator read the headers of, from where they say; -1: refused. */
+static int add_iter_dgram(struct dump_ctx *c, InetSkEntry *e, const struct dgram_empty *d)
+{
+	struct inet_ep ep = { .family = e->family, .port = d->sport };
+	uint8_t dst[16] = { 0 };
+
+	if (!d->has_addr || (e->family == AF_INET && !d->v4)) {
+		pr_err("can't dump %s: it has an empty datagram already peeked at (datagram #%u, after %llu bytes) "
+		       "whose addresses criu's socket iterator could not read\n", c->who, d->idx,
+		       (unsigned long long)d->before);
+		return -1;
+	}
+	if (e->family == AF_INET6 && d->v4) {
+		/* a v6 socket sees an IPv4 packet from a v4-mapped address */
+		ep.addr[10] = ep.addr[11] = dst[10] = dst[11] = 0xff;
+		memcpy(ep.addr + 12, d->saddr, 4);
+		memcpy(dst + 12, d->daddr, 4);
+	} else {
+		memcpy(ep.addr, d->saddr, addr_len(e->family));
+		memcpy(dst, d->daddr, addr_len(e->family));
+	}
+	pr_debug("%s: empty datagram #%u already peeked at, from the socket iterator\n", c->who, d->idx);
+	return add_dgram(e, "", 0, &ep, dst);
+}
+
 static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 {
 	int v6 = e->family == AF_INET6, pk_level = v6 ? SOL_IPV6 : SOL_IP;
 	int pk_opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO, pk_orig = 0, on = 1, off = 0, ret = -1, peek_orig = -1, keep;
-	size_t size = 65536, total = 0;
+	size_t size = 65536, total = 0, first = e->n_queue;
 	uint8_t *buf = malloc(size);
 	union {
 		char b[256];
 		struct cmsghdr align;
 	} ctl;
+	const struct dgram_queue *q;
+	uint32_t next = 0;
+	int noiter;
+
+	if (iter_dgrams(c, e, &q, &noiter)) {
+		free(buf);
+		return -1;
+	}
 
 	if (!buf || get_int(c->sk, pk_level, pk_opt, &pk_orig) || get_int(c->sk, SOL_SOCKET, SO_PEEK_OFF, &peek_orig)) {
 		pr_perror("can't prepare to read the queue of %s", c->who);
@@ -648,12 +729,30 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 		const void *dst = NULL;
 		struct inet_ep ep;
 		ssize_t n;
+		int at = off, head = 0;
 
-		if (setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off))) {
+		/* the iterator's empty datagrams already peeked that come next */
+		while (q && next < q->nr_empty && q->empty[next].idx == e->n_queue - first) {
+			if (q->empty[next].idx == 0) {
+				/* at the head: a peek at no offset returns it, with its addresses */
+				head = 1;
+				at = -1;
+				break;
+			}
+			if (add_iter_dgram(c, e, &q->empty[next++]))
+				goto out;
+		}
+		if (setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &at, sizeof(at))) {
 			pr_perror("can't set SO_PEEK_OFF on %s", c->who);
 			goto out;
 		}
 		n = recvmsg(c->sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (head && n != 0) {
+			pr_err("can't dump %s: its first datagram is not the empty one criu's socket iterator saw "
+			       "there\n", c->who);
+			goto out;
+		}
+		next += head;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
@@ -694,6 +793,36 @@ static int peek_dgrams(struct dump_ctx *c, InetSkEntry *e)
 		 * offset skips a marked empty one: the offset stays where it is.
 		 */
 		off += n;
+	}
+	while (q && next < q->nr_empty && q->empty[next].idx == e->n_queue - first)
+		if (add_iter_dgram(c, e, &q->empty[next++]))
+			goto out;
+	/* fewer than the iterator saw: some skipped; more: arrived since its pass, at the tail */
+	if (q && (e->n_queue - first < q->nr_skbs || next != q->nr_empty)) {
+		pr_err("can't dump %s: it holds %u datagrams by criu's socket iterator, criu read %zu\n", c->who,
+		       q->nr_skbs, e->n_queue - first);
+		goto out;
+	}
+	if (q && e->n_queue - first > q->nr_skbs)
+		pr_info("%s: %zu datagrams arrived since the socket iterator's pass\n", c->who,
+			e->n_queue - first - q->nr_skbs);
+	if (noiter) {
+		struct iovec iov = { buf, size };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		int none = -1;
+		ssize_t n = 0;
+
+		/* nothing read: a peek at no offset returns an empty one already peeked (packet info comes with it) */
+		if (e->n_queue == first && !setsockopt(c->sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none)))
+			n = recvmsg(c->sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (e->n_queue > first || (n >= 0 && (n > 0 || mh.msg_controllen > 0))) {
+			pr_err("can't dump %s: it has datagrams queued and %s: it can't tell whether they include "
+			       "an empty one already peeked, which its peeks skip\n", c->who,
+			       noiter == 1 ? "criu has no socket iterator here (see above)"
+					   : "criu's socket iterator does not see it (another network namespace)");
+			goto out;
+		}
 	}
 	ret = 0;
 out:

@@ -41,6 +41,7 @@
 #include "pipes.h"
 #include "sk-diag.h"
 #include "sk-inet.h"
+#include "sk-iter.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "util.h"
@@ -56,6 +57,7 @@
 #define MAX_QUEUE_BYTES	(64U << 20)	/* per socket */
 #define SCM_MAX_FD	253		/* fds one message carries at most (the kernel's limit) */
 #define PEEK_BUF_FIRST	(256U << 10)	/* a queue is peeked into this much first, more if it holds more */
+#define MAX_ARRIVED	(1U << 20)	/* messages arriving during a dump, at most (an endless read is a bug) */
 #define SNDBUF_MAX	(1U << 29)	/* the send buffer forced to hold a queue again, at most */
 #define SNDBUF_SLACK	(1U << 20)	/* and above the queue's bytes (the kernel counts overhead) */
 
@@ -220,6 +222,7 @@ struct peeked {
 	int has_cred;
 	int fds[SCM_MAX_FD];
 	int nr_fds;
+	int had_cmsg;	/* a control message came: a datagram, not the end of a shut queue */
 };
 
 static void close_peeked(struct peeked *p)
@@ -277,6 +280,7 @@ static int peek_at(int sk, int type, int off, uint8_t *buf, size_t size, struct 
 	p->len = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | (type == SOCK_STREAM ? 0 : MSG_TRUNC));
 	p->srclen = mh.msg_namelen;
 	p->nr_fds = 0;
+	p->had_cmsg = p->len >= 0 && mh.msg_controllen > 0;
 	*flags = mh.msg_flags;
 	if (p->len < 0)
 		return -1;
@@ -385,11 +389,129 @@ static int keep_options(pid_t pid, int fd, int sk, const UnixSkEntry *e, const i
  * meanwhile, so that every message comes with its sender's credentials
  * (and a stream's sends of different senders are not glued).
  */
+/*
+ * The head of the queue, peeked at no offset (SO_PEEK_OFF -1): that peek
+ * returns it even if it is an empty datagram already peeked. 1: a
+ * datagram is there (in @p, its fds in our table), 0: none, -1: error.
+ */
+static int peek_head(int sk, const UnixSkEntry *e, struct peeked *p, pid_t pid, int fd)
+{
+	uint8_t b;
+	int r, flags;
+
+	r = peek_at(sk, e->type, -1, &b, sizeof(b), p, &flags);
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r == -1) {
+		pr_perror("can't peek the queue of fd %d of %d", fd, pid);
+		return -1;
+	}
+	if (r == -2 || (flags & MSG_CTRUNC)) {
+		close_peeked(p);
+		pr_err("can't dump task %d: fd %d (unix socket %lu) has a message carrying control data other "
+		       "than fds and credentials queued; not supported\n", pid, fd, (unsigned long)e->ino);
+		return -1;
+	}
+	/* SO_PASSCRED is on: a datagram comes with credentials, the end of a shut queue with nothing */
+	if (p->len == 0 && !p->had_cmsg && (e->shutdown & RCV_SHUTDOWN))
+		return 0;
+	return 1;
+}
+
+static const char *kind_str(const UnixSkEntry *e)
+{
+	return e->type == SOCK_SEQPACKET ? "seqpacket" : "datagram";
+}
+
+/*
+ * The empty datagrams already peeked (a peek at an offset skips them)
+ * that come next in the queue, by the iterator's record: the one at the
+ * head peeked at no offset, as every other message is; one further on put
+ * in the image from what the iterator read of it (credentials, sender):
+ * unless it carries fds, which nothing can copy without taking it.
+ */
+static int put_peeked_empties(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEntry *e,
+			      const struct dgram_queue *q, uint32_t *next, size_t first)
+{
+	while (*next < q->nr_empty && q->empty[*next].idx == e->n_queue - first) {
+		const struct dgram_empty *d = &q->empty[*next];
+		struct peeked p;
+		uint8_t none = 0;
+
+		if (d->idx == 0) {
+			int r = peek_head(sk, e, &p, pid, fd);
+
+			if (r < 0)
+				return -1;
+			if (!r || p.len != 0) {
+				close_peeked(&p);
+				pr_err("can't dump task %d: fd %d (unix %s socket %lu): its first message is not the "
+				       "empty one criu's socket iterator saw there\n", pid, fd, kind_str(e),
+				       (unsigned long)e->ino);
+				return -1;
+			}
+			if (save_peeked(ft, e, &none, 0, &p))
+				return -1;
+		} else {
+			struct ucred cred = { .pid = d->pid, .uid = d->uid, .gid = d->gid };
+
+			if (d->nr_fds) {
+				pr_err("can't dump task %d: fd %d (unix %s socket %lu) has an empty message already "
+				       "peeked at (message #%u, after %llu bytes) %s; a peek at an offset skips it, and "
+				       "only a read that takes it away could see it\n", pid, fd, kind_str(e),
+				       (unsigned long)e->ino, d->idx, (unsigned long long)d->before,
+				       "carrying fds (SCM_RIGHTS)");
+				return -1;
+			}
+			if (add_msg(e, &none, 0, &d->src, d->srclen, d->has_cred ? &cred : NULL, NULL, 0))
+				return -1;
+			pr_debug("fd %d of %d: empty message #%u already peeked at, from the socket iterator\n", fd,
+				 pid, d->idx);
+		}
+		(*next)++;
+	}
+	return 0;
+}
+
+/*
+ * Datagrams criu's peeks can't see (empty ones already peeked) are found
+ * by a BPF socket iterator (sk-iter.c). @*q: the socket's queue by it; or
+ * NULL if there is no iterator, and then only an empty queue is dumped.
+ */
+static int iter_queue(pid_t pid, int fd, const UnixSkEntry *e, const struct dgram_queue **q)
+{
+	const char *why = NULL;
+	int r;
+
+	*q = NULL;
+	if (e->type == SOCK_STREAM)
+		return 0;
+	r = dgram_iter_queue(DGRAM_ITER_UNIX, e->ino, q, &why);
+	if (r < 0)
+		return 0;
+	if (r == 0) {
+		/* not in its namespace's table: can't tell what it holds */
+		pr_err("can't dump task %d: fd %d (unix %s socket %lu) has messages queued and criu's socket "
+		       "iterator does not see it (a socket of another network namespace): it could hold an empty "
+		       "message already peeked, which criu can't read\n", pid, fd, kind_str(e), (unsigned long)e->ino);
+		return -1;
+	}
+	if ((*q)->overflow) {
+		pr_err("can't dump task %d: fd %d (unix %s socket %lu) has more messages (%u) or empty ones already "
+		       "peeked (%u) than criu's socket iterator reports\n", pid, fd, kind_str(e),
+		       (unsigned long)e->ino, (*q)->nr_skbs, (*q)->nr_empty);
+		return -1;
+	}
+	return 0;
+}
+
 static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEntry *e, int64_t limit)
 {
-	size_t size = PEEK_BUF_FIRST, total = 0;
+	size_t size = PEEK_BUF_FIRST, total = 0, first = e->n_queue;
 	uint8_t *buf = malloc(size);
 	int off = 0, ret = -1, one = 1, flags;
+	const struct dgram_queue *q = NULL;
+	uint32_t next = 0;
 	char oob;
 
 	if (!buf)
@@ -404,10 +526,14 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 		pr_perror("can't set SO_PASSCRED on fd %d of %d for the moment", fd, pid);
 		goto out;
 	}
+	if (iter_queue(pid, fd, e, &q))
+		goto out;
 	for (;;) {
 		struct peeked p;
 		int r;
 
+		if (q && put_peeked_empties(ft, pid, fd, sk, e, q, &next, first))
+			goto out;
 		/* an error pending comes instead of EAGAIN at the end, and the read takes it away */
 		if (limit >= 0 && off >= limit)
 			break;
@@ -425,9 +551,20 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 			       "than fds and credentials queued; not supported\n", pid, fd, (unsigned long)e->ino);
 			goto out;
 		}
-		/* no more data on a shut-down socket reads as 0 */
-		if (p.len == 0 && !p.nr_fds && (e->type == SOCK_STREAM || (e->shutdown & RCV_SHUTDOWN)))
+		/*
+		 * No more data on a shut-down socket reads as 0: on a stream with
+		 * credentials all the same, on a datagram socket with none (an
+		 * empty datagram comes with them, SO_PASSCRED is on).
+		 */
+		if (p.len == 0 && !p.nr_fds && (e->type == SOCK_STREAM || (!p.had_cmsg && (e->shutdown & RCV_SHUTDOWN))))
 			break;
+		/* messages that arrived since the iterator's pass are fine, an endless read of empty ones not */
+		if (q && e->n_queue - first >= (size_t)q->nr_skbs + MAX_ARRIVED) {
+			close_peeked(&p);
+			pr_err("can't dump task %d: fd %d (unix %s socket %lu): %u messages more than the %u criu's socket "
+			       "iterator saw\n", pid, fd, kind_str(e), (unsigned long)e->ino, MAX_ARRIVED, q->nr_skbs);
+			goto out;
+		}
 		if ((size_t)p.len > size || (flags & MSG_TRUNC)) {
 			uint8_t *nb = realloc(buf, p.len);
 
@@ -470,6 +607,32 @@ static int peek_queue(struct file_table *ft, pid_t pid, int fd, int sk, UnixSkEn
 		}
 		off += p.len;
 	}
+	if (e->type != SOCK_STREAM && !q) {
+		struct peeked p;
+		int r = e->n_queue > first ? 1 : peek_head(sk, e, &p, pid, fd);
+
+		if (r == 1 && e->n_queue == first)
+			close_peeked(&p);
+		if (r > 0)
+			pr_err("can't dump task %d: fd %d (unix %s socket %lu) has messages queued and criu has no "
+			       "socket iterator here (see above): it can't tell whether they include an empty one "
+			       "already peeked, which its peeks skip\n", pid, fd, kind_str(e), (unsigned long)e->ino);
+		if (r)
+			goto out;
+	}
+	/*
+	 * Fewer than the iterator saw: some skipped. More: arrived since its
+	 * pass, at the tail (nothing else adds to a queue, and nobody peeked at
+	 * those: the tree is frozen).
+	 */
+	if (q && (e->n_queue - first < q->nr_skbs || next != q->nr_empty)) {
+		pr_err("can't dump task %d: fd %d (unix %s socket %lu) holds %u messages by criu's socket iterator, "
+		       "criu read %zu\n", pid, fd, kind_str(e), (unsigned long)e->ino, q->nr_skbs, e->n_queue - first);
+		goto out;
+	}
+	if (q && e->n_queue - first > q->nr_skbs)
+		pr_info("fd %d of %d: %zu messages arrived since the socket iterator's pass\n", fd, pid,
+			e->n_queue - first - q->nr_skbs);
 	ret = 0;
 out:
 	free(buf);

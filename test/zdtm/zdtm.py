@@ -60,6 +60,8 @@ DESC_KEYS = {
     'skip': str,                # skip the test, the value is the reason
     'vdso_proxy': bool,         # restore through the vDSO proxy (--force-vdso-proxy)
     'leave_running': bool,      # dump with -R: the task must go on untouched, no restore
+    'leave_first': bool,        # the first dump (of 'iters' >= 2) with -R, as leave_running; the next
+                                # ones dump and restore (what a dump -R left behind must not matter)
     'imgdir_size': str,         # images dir on a tmpfs of this size (root only)
     'stopped': bool,            # SIGSTOP the task before the dump; it must come back stopped
     'ext_pipe': bool,           # the test holds the write end of the runner's pipe (fd in
@@ -1155,7 +1157,7 @@ class Run:
         """--remote-lazy-pages for this dump: not for dumps that must fail, go on running or whose own
         desc asks for a chain (--pre N of the runner is fine: the lazy dump follows the pre-dumps)."""
         return self.opts.remote_lazy_pages and not any(desc.get(k) for k in (
-            'dump_fail', 'leave_running', 'corrupt', 'restore_fail', 'pre', 'snapshot')) and \
+            'dump_fail', 'leave_running', 'leave_first', 'corrupt', 'restore_fail', 'pre', 'snapshot')) and \
             not self.opts.snapshot
 
     def lazy_dump(self, imgdir, extra):
@@ -1584,6 +1586,8 @@ class Run:
                             'zdtm-img', imgdir], check=True)
             self.mounts.append(imgdir)
         desc = dict(desc, **{k: self.subst(desc.get(k, [])) for k in ('opts', 'dump_opts', 'restore_opts')})
+        if desc.get('leave_first') and it == 1:
+            desc = dict(desc, leave_running=True)
         common = desc.get('opts', [])
         if self.ext_sk:
             common = common + ['--ext-unix-sk']
