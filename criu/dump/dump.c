@@ -2610,6 +2610,17 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				victim = t->p[i].pid;
 		net_keeper_commit(victim, kill_init);
 	}
+	/* criu outside, should we die before our end, must know whether all of them got their kill */
+	if (ns_dump_in_agent() && !kill_init) {
+		int n = 0;
+
+		for (int i = 0; i < t->nr; i++)
+			if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i])) {
+				ns_dump_agent_victim(t->p[i].pid);
+				n++;
+			}
+		ns_dump_agent_victims(n);
+	}
 	for (int i = 0; i < t->nr; i++) {
 		int pidfd;
 

@@ -91,6 +91,8 @@ void ns_dump_mnt_nested(const struct mntns_nested **n, size_t *nr);
 /* criu's root and mount namespace as the agent can reach them (AT_FDCWD and -1 outside an agent). */
 void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);
+void ns_dump_agent_victim(pid_t pid);
+void ns_dump_agent_victims(int nr);
 /*
  * The memory tracker lives in criu's pid namespace (a process forked in
  * the tree's would be one of the tree's): tracker_pidfd() and

@@ -114,6 +114,8 @@ void net_keeper_sockopts_done(int handle);
  */
 void net_keeper_commit(pid_t victim, int outside);
 void net_keeper_killed(void);
+/* Has the process of @pidfd a SIGKILL pending, or is it exiting or gone? (-1: yes) */
+int pidfd_dying(int pidfd);
 /*
  * criu has undone it all itself, or sent SIGKILL to every process of the
  * tree (the lock stays for the restore): the keeper goes, with nothing

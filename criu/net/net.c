@@ -740,7 +740,7 @@ bad:
  * Has the process of @pidfd a SIGKILL pending, or is it exiting or gone?
  * criu's last act, if any, was that kill: its tracing thread is exiting.
  */
-static int victim_dying(int pidfd)
+int pidfd_dying(int pidfd)
 {
 	char path[64], line[256];
 	int pid = 0, dying = 0;
@@ -847,7 +847,7 @@ static void *keep_watch_guard(void *arg)
 		goto out;
 	if (st->committed) {
 		/* the kills had begun: the connections die in repair mode, for the restore */
-		if (st->victim_outside || __atomic_load_n(&g->killed, __ATOMIC_ACQUIRE) || victim_dying(st->victim))
+		if (st->victim_outside || __atomic_load_n(&g->killed, __ATOMIC_ACQUIRE) || pidfd_dying(st->victim))
 			goto out;
 		/* criu died between its commit and its first kill: the tree runs on */
 		st->committed = 0;
@@ -927,7 +927,7 @@ static int keep_tree_dies(struct keep_state *st)
 	if (st->victim < 0)
 		return 1;
 	/* an init criu outside kills: it says when it has sent the kill or won't (it had no report) */
-	if (poll(p, 2, 10000) > 0 && (p[0].revents || victim_dying(st->victim))) {
+	if (poll(p, 2, 10000) > 0 && (p[0].revents || pidfd_dying(st->victim))) {
 		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
 		return 1;
 	}

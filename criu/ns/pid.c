@@ -52,6 +52,8 @@ enum {
 	AGENT_TRACKER_PIDFD,	/* a pidfd of the tracker pid, start time start */
 	AGENT_TRACKER_FORK,	/* a new tracker: its pid, start time and socket */
 	AGENT_KEEPER_FORK,	/* a network lock keeper (net.c): its channel */
+	AGENT_VICTIM,		/* after the result, before the kills: a pidfd of a process it kills */
+	AGENT_VICTIMS,		/* the last of them: pid is how many */
 };
 
 struct dump_agent_msg {
@@ -111,6 +113,36 @@ void ns_dump_agent_report(int ok, int kill_init)
 	agent_kill_init = kill_init;
 	if (send_fds(agent_fd, &m, sizeof(m), NULL, 0))
 		pr_perror("can't report the dump's result");
+}
+
+/*
+ * In the agent, after a whole dump's report and before its kills: each
+ * process it is about to kill (a pidfd), then their number. Should the
+ * agent die before its normal end, criu outside tells a tree killed whole
+ * (the dump stands) from one that runs on, even in part (it fails).
+ */
+void ns_dump_agent_victim(pid_t pid)
+{
+	struct dump_agent_msg m = { .type = AGENT_VICTIM };
+	int fd;
+
+	if (agent_fd < 0 || !agent_reported || agent_kill_init)
+		return;
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		pr_perror("pidfd_open(%d)", pid);
+	else if (send_fds(agent_fd, &m, sizeof(m), &fd, 1))
+		pr_perror("can't tell criu outside of process %d", pid);
+	if (fd >= 0)
+		close(fd);
+}
+
+void ns_dump_agent_victims(int nr)
+{
+	struct dump_agent_msg m = { .type = AGENT_VICTIMS, .pid = nr };
+
+	if (agent_fd >= 0 && agent_reported && !agent_kill_init && send_fds(agent_fd, &m, sizeof(m), NULL, 0))
+		pr_perror("can't tell criu outside how many processes die");
 }
 
 /* In the agent: ask criu outside; the fd it sends back, or -1 with errno set. */
@@ -279,29 +311,81 @@ static int open_pidns(pid_t pid)
 	return fd;
 }
 
+/* After the agent's result: the processes it is about to kill (AGENT_VICTIM, AGENT_VICTIMS), until it is gone. */
+struct agent_victims {
+	int *fds;
+	int nr;
+	int told;		/* AGENT_VICTIMS's number, -1 until it came */
+};
+
+static void read_victims(int sk, pid_t agent, struct agent_victims *v)
+{
+	int apfd = syscall(SYS_pidfd_open, agent, 0);
+
+	for (int gone = apfd < 0;;) {
+		struct pollfd p[2] = { { .fd = sk, .events = POLLIN }, { .fd = apfd, .events = POLLIN } };
+		struct dump_agent_msg m;
+		int fd = -1, nr = 0;
+		ssize_t n;
+
+		/* once the agent is gone, what it sent is all in the queue */
+		if (!gone && poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			gone = 1;
+		if (!gone && !p[0].revents)
+			continue;
+		if (gone)
+			fcntl(sk, F_SETFL, O_NONBLOCK);
+		n = recv_fds(sk, &m, sizeof(m), &fd, 1, &nr);
+		if (n != sizeof(m)) {
+			if (nr)
+				close(fd);
+			if (n > 0 || gone || !n)
+				break;
+			continue;
+		}
+		if (m.type == AGENT_VICTIM && nr) {
+			int *nf = realloc(v->fds, (v->nr + 1) * sizeof(*nf));
+
+			if (!nf) {
+				close(fd);
+				continue;
+			}
+			v->fds = nf;
+			v->fds[v->nr++] = fd;
+			continue;
+		}
+		if (nr)
+			close(fd);
+		if (m.type == AGENT_VICTIMS)
+			v->told = m.pid;
+	}
+	if (apfd >= 0)
+		close(apfd);
+}
+
 /*
  * The agent reported a whole dump, then died before its normal end (a
- * SIGKILL meant for criu, an OOM kill): had it killed the tree? Its first
- * victim is the root here (the init is not the tree's). Killed, the root
- * dies within moments: the dump stands. Alive, the agent died before its
- * kills: the keeper has given the connections back and the tree runs on,
- * so the dump failed, and its images (whole, of a tree that goes on) lose
- * their inventory so that no restore takes them.
+ * SIGKILL meant for criu, an OOM kill, a kill that failed): had it killed
+ * the tree? It named each process it was to kill before its kills: every
+ * one dead or dying, the dump stands. One that runs on (not killed, or not
+ * named) makes it fail, and the images (of a tree that goes on, in part)
+ * lose their inventory so that no restore makes a second copy of it.
  */
-static int agent_died_after_report(pid_t pid, int status)
+static int agent_died_after_report(struct agent_victims *v, int status)
 {
-	int pidfd = syscall(SYS_pidfd_open, pid, 0), dfd;
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int left = v->told < 0 || v->told != v->nr, dfd;
 
-	if (pidfd < 0 || poll(&p, 1, 1000) == 1) {
+	for (int i = 0; !left && i < v->nr; i++)
+		if (!pidfd_dying(v->fds[i]))
+			left = 1;
+	if (!left) {
 		pr_warn("the dump agent died (status %#x) as it ended the tree; the images are whole\n", status);
-		if (pidfd >= 0)
-			close(pidfd);
 		return 0;
 	}
-	close(pidfd);
-	pr_err("the dump agent died (status %#x) before it ended the tree: %d runs on; the images are not kept\n",
-	       status, pid);
+	pr_err("the dump agent died (status %#x) before it ended the tree (%d of %d processes named): "
+	       "some of it runs on; the images are not kept\n", status, v->nr, v->told);
 	dfd = open(opts.imgs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || (unlinkat(dfd, "inventory.img", 0) && errno != ENOENT))
 		pr_perror("can't remove the inventory of %s", opts.imgs_dir);
@@ -314,6 +398,7 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 {
 	int nsfd, selffd, p[2], status, vpid, initfd = -1;
 	struct dump_agent_msg res = { 0 };
+	struct agent_victims victims = { .told = -1 };
 	pid_t agent;
 
 	uint64_t id = ns_id_of(pid, "pid");
@@ -373,6 +458,8 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	}
 	if (serve_dump_agent(p[0], &res))
 		res.ok = res.kill_init = 0;
+	if (res.ok && !res.kill_init)
+		read_victims(p[0], agent, &victims);
 	close(p[0]);
 	if (res.kill_init) {
 		/* the tree's init, from outside its namespace: all of it goes, the agent too */
@@ -387,8 +474,11 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		status = 0;
 	}
 	if (res.ok && !res.kill_init && !opts.leave_running && !opts.leave_stopped &&
-	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && agent_died_after_report(pid, status))
+	    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && agent_died_after_report(&victims, status))
 		res.ok = 0;
+	for (int i = 0; i < victims.nr; i++)
+		close(victims.fds[i]);
+	free(victims.fds);
 	/* the agent's network lock keeper is ours: it ends once the agent is gone, if not before */
 	net_keeper_reap_outside();
 	if (initfd >= 0) {
