@@ -93,6 +93,7 @@ void ns_dump_criu_mnt(int *root, int *mntns);
 void ns_dump_agent_report(int ok, int kill_init);
 void ns_dump_agent_victim(pid_t pid);
 void ns_dump_agent_victims(int nr);
+int ns_dump_agent_awaits_kill(void);
 /*
  * The memory tracker lives in criu's pid namespace (a process forked in
  * the tree's would be one of the tree's): tracker_pidfd() and

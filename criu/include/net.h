@@ -124,6 +124,8 @@ int pidfd_dying(int pidfd);
 void net_keeper_end(void);
 /* What criu could not undo itself (inet_dump_fini()), the keeper undoes now: 0, or -1 said. */
 int net_keeper_undo(void);
+/* A keeper is on (its channel open) */
+int net_keeper_on(void);
 /* criu outside the tree's pid namespace, asked by its agent: a keeper for it (its channel), reaped at the end. */
 int net_keeper_fork_outside(void);
 void net_keeper_reap_outside(void);

@@ -143,8 +143,13 @@ struct netlink_diag_table *netns_netlink_diag(struct netns_state *ns)
 
 void netns_free_all(void)
 {
-	/* the dump is over, whatever it decided */
-	net_keeper_end();
+	/*
+	 * The dump is over, whatever it decided; but for an agent whose tree's
+	 * init criu outside is to kill: should criu outside die first, its tree
+	 * runs on and the keeper undoes it all (agent_wait_init_kill()).
+	 */
+	if (!ns_dump_agent_awaits_kill())
+		net_keeper_end();
 	for (size_t i = 0; i < nr_states; i++) {
 		unix_diag_free(&states[i].unix_diag);
 		inet_diag_free(&states[i].inet_diag);
@@ -1339,6 +1344,11 @@ void net_keeper_end(void)
 	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
 		;
 	pr_debug("network lock keeper %d ended\n", keeper.pid);
+}
+
+int net_keeper_on(void)
+{
+	return keeper.ch >= 0;
 }
 
 /*

@@ -145,6 +145,12 @@ void ns_dump_agent_victims(int nr)
 		pr_perror("can't tell criu outside how many processes die");
 }
 
+/* In the agent: a whole dump reported, whose tree's init criu outside is to kill */
+int ns_dump_agent_awaits_kill(void)
+{
+	return agent_fd >= 0 && agent_reported && agent_kill_init;
+}
+
 /* In the agent: ask criu outside; the fd it sends back, or -1 with errno set. */
 static int agent_ask(struct dump_agent_msg *m, struct dump_agent_reply *r)
 {
@@ -311,6 +317,17 @@ static int open_pidns(pid_t pid)
 	return fd;
 }
 
+/* Whole images of a tree that goes on: no restore may take them (a second copy of it) */
+static void drop_inventory(void)
+{
+	int dfd = open(opts.imgs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || (unlinkat(dfd, "inventory.img", 0) && errno != ENOENT))
+		pr_perror("can't remove the inventory of %s", opts.imgs_dir);
+	if (dfd >= 0)
+		close(dfd);
+}
+
 /* After the agent's result: the processes it is about to kill (AGENT_VICTIM, AGENT_VICTIMS), until it is gone. */
 struct agent_victims {
 	int *fds;
@@ -375,7 +392,7 @@ static void read_victims(int sk, pid_t agent, struct agent_victims *v)
  */
 static int agent_died_after_report(struct agent_victims *v, int status)
 {
-	int left = v->told < 0 || v->told != v->nr, dfd;
+	int left = v->told < 0 || v->told != v->nr;
 
 	for (int i = 0; !left && i < v->nr; i++)
 		if (!pidfd_dying(v->fds[i]))
@@ -386,12 +403,38 @@ static int agent_died_after_report(struct agent_victims *v, int status)
 	}
 	pr_err("the dump agent died (status %#x) before it ended the tree (%d of %d processes named): "
 	       "some of it runs on; the images are not kept\n", status, v->nr, v->told);
-	dfd = open(opts.imgs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || (unlinkat(dfd, "inventory.img", 0) && errno != ENOENT))
-		pr_perror("can't remove the inventory of %s", opts.imgs_dir);
-	if (dfd >= 0)
-		close(dfd);
+	drop_inventory();
 	return -1;
+}
+
+/*
+ * In the agent, its dump whole and reported: the tree's init stays traced
+ * and stopped until criu outside kills it (and us with it), which it does
+ * before it lets go of our socket. Let go of with the init alive, criu
+ * outside died first (a SIGKILL of its pid alone): the tree runs on, as
+ * when criu dies before its kills. Its connections out of repair mode and
+ * the lock gone first (the keeper, told to undo), its images lose their
+ * inventory (of a tree that goes on), then our exit lets it go. Before,
+ * we paused for ever, the container stopped.
+ */
+static void agent_wait_init_kill(void)
+{
+	struct pollfd p = { .fd = agent_fd, .events = POLLIN };
+	int init;
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	init = syscall(SYS_pidfd_open, 1, 0);
+	if (init < 0 || pidfd_dying(init))
+		for (;;)
+			pause();
+	close(init);
+	pr_err("criu outside the pid namespace is gone before it killed the tree's init: the tree runs on; "
+	       "the images are not kept\n");
+	if (net_keeper_on() && net_keeper_undo())
+		pr_err("the network lock may be left\n");
+	drop_inventory();
+	_exit(1);
 }
 
 int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
@@ -438,9 +481,7 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		ret = dump(vpid);
 		ns_dump_agent_report(ret == 0, 0);
 		if (ret == 0 && agent_kill_init)
-			/* keep the init traced and stopped until criu kills it (and us with it) */
-			for (;;)
-				pause();
+			agent_wait_init_kill();
 		_exit(ret ? 1 : 0);
 	}
 	if (setns(selffd, CLONE_NEWPID))
@@ -460,13 +501,14 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		res.ok = res.kill_init = 0;
 	if (res.ok && !res.kill_init)
 		read_victims(p[0], agent, &victims);
-	close(p[0]);
 	if (res.kill_init) {
 		/* the tree's init, from outside its namespace: all of it goes, the agent too */
 		initfd = syscall(SYS_pidfd_open, pid, 0);
 		if (kill(pid, SIGKILL))
 			pr_perror("can't kill the pid namespace's init %d", pid);
 	}
+	/* after the kill: an agent let go of with the init alive lets the tree run (agent_wait_init_kill()) */
+	close(p[0]);
 	/* the agent's keeper, if it waits for that kill, need not wait on */
 	net_keeper_outside_decided();
 	if (waitpid(agent, &status, 0) != agent) {
