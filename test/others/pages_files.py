@@ -31,6 +31,9 @@ pages.
   pre_lazy         a two-file pre-dump, a dump on top, restored with
                    --lazy-pages: the daemon serves the pre-dump's pages from
                    both of its files, memhog checks every page.
+  pre_full         a two-file pre-dump of 64 MiB into a 40 MiB tmpfs: it
+                   fails, names the full disk, leaves no pages file of
+                   either kind, and memhog runs on unharmed.
   pre_default      without CRIU_PAGES_FILES a pre-dump of 64 MiB writes two
                    files (a dump on top restores); of 16 MiB, one.
 
@@ -322,6 +325,37 @@ def pre_lazy():
     return None if "OK" in out else "memhog says: %r" % out
 
 
+def pre_full():
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    m = work + "/full"
+    os.makedirs(m)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "pages-files-full", m], capture_output=True,
+                       text=True)
+    if r.returncode:
+        return "setup: tmpfs: " + r.stderr
+    try:
+        r = predump({"CRIU_PAGES_FILES": "2"}, pid, m + "/p")
+        if r.returncode == 0:
+            return "a pre-dump of 64 MiB into 40 MiB succeeded"
+        if "No space left" not in r.stderr + open(m + "/p/pre-dump.log").read():
+            return "the failure does not name the full disk: " + r.stderr[-300:]
+        left = [f for f in os.listdir(m + "/p") if f.startswith("pages-") or f.startswith("pagemap-")]
+        if left:
+            return "the failed pre-dump left %s" % left
+    finally:
+        subprocess.run(["umount", m])
+    if not alive(pid):
+        return "memhog is gone"
+    os.kill(pid, signal.SIGTERM)
+    S.procs[pid].wait()
+    out = open(os.path.join(work, "hog.out")).read()
+    return None if "OK" in out else "memhog says: %r" % out
+
+
 def pre_default():
     S.mib = 64
     try:
@@ -354,6 +388,6 @@ def pre_default():
 CASES = [("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
        ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two),
        ("default_two", default_two), ("pre_two", pre_two), ("pre_chain", pre_chain), ("pre_lazy", pre_lazy),
-       ("pre_default", pre_default)]
+       ("pre_full", pre_full), ("pre_default", pre_default)]
 # a case or a few by name: pages_files.py pre_two pre_lazy
 S.run([c for c in CASES if len(sys.argv) < 2 or c[0] in sys.argv[1:]])
