@@ -151,6 +151,8 @@ out_release:
 			unlinkat(t.dfd, name, 0);
 			snprintf(name, sizeof(name), "pages-%u.img", t.p[i].pages_id);
 			unlinkat(t.dfd, name, 0);
+			snprintf(name, sizeof(name), "pages-%u.1.img", t.p[i].pages_id);
+			unlinkat(t.dfd, name, 0);
 		}
 		pr_err("pre-dump of %d failed; the tree was left running\n", pid);
 	}

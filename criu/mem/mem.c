@@ -786,7 +786,57 @@ struct page_xfer {
 	char *swin[2];			/* or MAP_FAILED / NULL: none yet */
 	uint64_t swin_off[2];
 	int swin_file[2];		/* the file it maps */
+	/*
+	 * A pre-dump's writer thread (predump_copy_via()): store_pages()
+	 * writes to file @wfile (pages_fd is that file's) and keeps its
+	 * entries in @ents, written to the pagemap after the threads.
+	 */
+	uint32_t wfile;
+	struct live_ents *ents;
 };
+
+/* The pagemap entries of a writer thread, with their checksums: written after it, in address order. */
+struct live_ent {
+	uint64_t vaddr, nr, off, csum;	/* csum: the first checksum's index in live_ents.csum */
+	uint32_t file;			/* the pages file, and so the writer */
+};
+
+struct live_ents {
+	struct live_ent *e;
+	size_t n, cap;
+	uint64_t *csum;
+	uint64_t nr_csum, csum_cap;
+};
+
+static int live_ent_add(struct live_ents *le, uint64_t vaddr, uint64_t nr, uint64_t off, const uint64_t *csum,
+			uint32_t file)
+{
+	if (le->n == le->cap) {
+		size_t cap = le->cap ? 2 * le->cap : 256;
+		struct live_ent *e = realloc(le->e, cap * sizeof(*e));
+
+		if (!e)
+			return -1;
+		le->e = e;
+		le->cap = cap;
+	}
+	if (le->nr_csum + nr > le->csum_cap) {
+		uint64_t cap = le->csum_cap ? 2 * le->csum_cap : 4096;
+		uint64_t *c;
+
+		while (cap < le->nr_csum + nr)
+			cap *= 2;
+		c = realloc(le->csum, cap * sizeof(*c));
+		if (!c)
+			return -1;
+		le->csum = c;
+		le->csum_cap = cap;
+	}
+	memcpy(le->csum + le->nr_csum, csum, nr * sizeof(*csum));
+	le->e[le->n++] = (struct live_ent){ .vaddr = vaddr, .nr = nr, .off = off, .csum = le->nr_csum, .file = file };
+	le->nr_csum += nr;
+	return 0;
+}
 
 static int write_pagemap_in(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pages, uint64_t off, uint64_t *csum,
 			    uint32_t file)
@@ -794,6 +844,13 @@ static int write_pagemap_in(struct page_xfer *x, uint64_t vaddr, uint64_t nr_pag
 	if (x->ps) {
 		pr_err("BUG: a pagemap entry without its data to the page server\n");
 		return -1;
+	}
+	if (x->ents) {
+		if (live_ent_add(x->ents, vaddr, nr_pages, off, csum, file)) {
+			pr_err("out of memory for the pagemap entries\n");
+			return -1;
+		}
+		return 0;
 	}
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
 
@@ -861,7 +918,8 @@ static int store_pages(struct page_xfer *x, uint64_t vaddr, uint64_t nr, const c
 	if (x->ps && !x->comp)
 		return ps_send_pages(vaddr, nr, 0, csum, data, nr * PAGE_SIZE);
 	if (!x->comp) {
-		if (write_pagemap(x, vaddr, nr, x->off, csum) || pwrite_whole(x->pages_fd, data, nr * PAGE_SIZE, x->off)) {
+		if (write_pagemap_in(x, vaddr, nr, x->off, csum, x->wfile) ||
+		    pwrite_whole(x->pages_fd, data, nr * PAGE_SIZE, x->off)) {
 			pr_perror("writing the pages file");
 			return -1;
 		}
@@ -2410,50 +2468,136 @@ static ssize_t read_live(const struct page_reader *rd, int mem_fd, char *buf, si
 	return rd ? rd->read(rd->arg, buf, len, addr) : pread(mem_fd, buf, len, addr);
 }
 
-static int copy_live(struct page_xfer *x, int mem_fd, const struct page_reader *rd, pid_t pid,
-		     const struct page_list *pl, int skip_zero, char *buf)
+/* @n pages (at most LIVE_CHUNK) at @addr: runs of data become one entry each. */
+static int copy_live_chunk(struct page_xfer *x, int mem_fd, const struct page_reader *rd, pid_t pid, uint64_t addr,
+			   uint64_t left, int skip_zero, char *buf)
+{
+	while (left) {
+		uint64_t n = left, run = 0, run_addr = 0, got;
+		ssize_t r = read_live(rd, mem_fd, buf, n * PAGE_SIZE, addr);
+
+		if (r < 0 && rd && errno == ECANCELED)
+			return -1;	/* the reader gave up (and said why) */
+		if (r < 0 && n > 1) {
+			n = 1;	/* somewhere in there a page went away: find out which, page by page */
+			r = read_live(rd, mem_fd, buf, PAGE_SIZE, addr);
+		}
+		got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
+		if (!got)
+			pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
+		for (uint64_t k = 0; k <= got; k++) {
+			int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
+
+			if (keep && !run++)
+				run_addr = k;
+			if (keep)
+				continue;
+			if (skip_zero && k < got)
+				x->st->pages_zero++;
+			if (!run)
+				continue;
+			if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
+				pr_err("can't write the pre-dump pages of %d\n", pid);
+				return -1;
+			}
+			x->st->pages_written += run;
+			run = 0;
+		}
+		if (!got)
+			got = 1;
+		addr += got * PAGE_SIZE;
+		left -= got;
+	}
+	return 0;
+}
+
+/*
+ * A writer of a pre-dump: its page_xfer (its pages file), what it reads
+ * from, and which chunks are its: the @w-th of every @nw LIVE_CHUNK
+ * pieces of the lists, counted in @chunk from the first list on. Two
+ * writers take turns chunk by chunk, which keeps them even whatever the
+ * memory looks like (a chunk of zero pages costs the read and no write).
+ */
+struct live_job {
+	struct page_xfer x;
+	struct dump_stats st;
+	struct live_ents ents;
+	const struct predump_pages *pp;
+	const struct page_reader *rd;
+	int mem_fd;
+	pid_t pid;
+	int w, nw;
+	uint64_t chunk;
+	char *buf;
+	volatile int *stop;		/* a writer failed: no use going on for the other */
+	int ret;
+};
+
+static int copy_live(struct live_job *j, const struct page_list *pl, int skip_zero)
 {
 	for (size_t i = 0; i < pl->nr; i++) {
 		uint64_t addr = pl->r[i].start, left = pl->r[i].nr_pages;
 
 		while (left) {
-			uint64_t n = left > LIVE_CHUNK ? LIVE_CHUNK : left, run = 0, run_addr = 0, got;
-			ssize_t r = read_live(rd, mem_fd, buf, n * PAGE_SIZE, addr);
+			uint64_t n = left > LIVE_CHUNK ? LIVE_CHUNK : left;
 
-			if (r < 0 && rd && errno == ECANCELED)
-				return -1;	/* the reader gave up (and said why) */
-			if (r < 0 && n > 1) {
-				n = 1;	/* somewhere in there a page went away: find out which, page by page */
-				r = read_live(rd, mem_fd, buf, PAGE_SIZE, addr);
-			}
-			got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
-			if (!got)
-				pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
-			for (uint64_t k = 0; k <= got; k++) {
-				int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
-
-				if (keep && !run++)
-					run_addr = k;
-				if (keep)
-					continue;
-				if (skip_zero && k < got)
-					x->st->pages_zero++;
-				if (!run)
-					continue;
-				if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
-					pr_err("can't write the pre-dump pages of %d\n", pid);
-					return -1;
-				}
-				x->st->pages_written += run;
-				run = 0;
-			}
-			if (!got)
-				got = 1;
-			addr += got * PAGE_SIZE;
-			left -= got;
+			if (j->stop && *j->stop)
+				return -1;
+			if (j->chunk++ % j->nw == (uint64_t)j->w &&
+			    copy_live_chunk(&j->x, j->mem_fd, j->rd, j->pid, addr, n, skip_zero, j->buf))
+				return -1;
+			addr += n * PAGE_SIZE;
+			left -= n;
 		}
 	}
 	return 0;
+}
+
+static void *copy_live_all(void *arg)
+{
+	struct live_job *j = arg;
+	const struct page_sets *ps = &j->pp->ps;
+
+	j->ret = copy_live(j, &ps->anon, 1) || copy_live(j, &ps->file, 0) || copy_live(j, &ps->hidden, 0) ? -1 : 0;
+	if (j->ret && j->stop)
+		*j->stop = 1;
+	return NULL;
+}
+
+static int cmp_live_ent(const void *a, const void *b)
+{
+	const struct live_ent *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* The two writers' entries into the pagemap, in address order (their chunks interleave). */
+static int write_live_ents(struct page_xfer *x, struct live_job *j, int nw)
+{
+	struct live_ent *all;
+	size_t n = 0;
+	int ret = 0;
+
+	for (int w = 0; w < nw; w++)
+		n += j[w].ents.n;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all) {
+		pr_err("out of memory for the pagemap entries\n");
+		return -1;
+	}
+	n = 0;
+	for (int w = 0; w < nw; w++)
+		for (size_t k = 0; k < j[w].ents.n; k++) {
+			all[n++] = j[w].ents.e[k];
+		}
+	qsort(all, n, sizeof(*all), cmp_live_ent);
+	for (size_t k = 0; k < n && !ret; k++) {
+		/* writer w writes file w */
+		ret = write_pagemap_in(x, all[k].vaddr, all[k].nr, all[k].off, j[all[k].file].ents.csum + all[k].csum,
+				       all[k].file);
+	}
+	free(all);
+	return ret;
 }
 
 int predump_copy(struct predump_pages *pp, pid_t pid, int dfd, uint32_t pages_id, struct dump_stats *st)
@@ -2465,11 +2609,14 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 		     const struct page_reader *rd)
 {
 	struct page_xfer x = { .st = st, .pages_fd = -1, .map_fd = -1, .fd1 = -1, .map_fd1 = -1 };
+	struct live_job j[2] = { { .nw = 1 }, { .nw = 1 } };
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct cr_img *pages = NULL;
-	char path[64], *buf = NULL;
-	int mem_fd, ret = -1;
+	char path[64];
+	int mem_fd, ret = -1, nw = 1;
+	volatile int stop = 0;
 	uint64_t t0 = now_us();
+	pthread_t th;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	/* a reader of its own has what it reads from (and says when the task is gone) */
@@ -2479,15 +2626,61 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 		pr_info("pre-dump: process %d exited meanwhile: left out\n", pid);
 		return 0;
 	}
-	buf = malloc(LIVE_CHUNK * PAGE_SIZE);
-	if ((!rd && mem_fd < 0) || !buf) {
+	if (!rd && mem_fd < 0) {
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
-	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0, 0, &pages))
+	/*
+	 * Two pages files, a writer thread each, as a dump has them
+	 * (pages_files()): a thread reading /proc/PID/mem and writing one
+	 * file goes at one write()'s speed at best. A reader of its own
+	 * (the snapshot's) is one writer's.
+	 */
+	if (open_page_images(&x, &ph, dfd, pid, pages_id, 0,
+			     rd ? 0 : pp->ps.anon.total_pages + pp->ps.file.total_pages + pp->ps.hidden.total_pages,
+			     &pages))
 		goto out;
-	if (copy_live(&x, mem_fd, rd, pid, &pp->ps.anon, 1, buf) || copy_live(&x, mem_fd, rd, pid, &pp->ps.file, 0, buf) ||
-	    copy_live(&x, mem_fd, rd, pid, &pp->ps.hidden, 0, buf))
+	if (x.pages1)
+		nw = 2;
+	for (int w = 0; w < nw; w++) {
+		j[w].x = x;
+		j[w].pp = pp;
+		j[w].rd = rd;
+		j[w].mem_fd = mem_fd;
+		j[w].pid = pid;
+		j[w].w = w;
+		j[w].nw = nw;
+		j[w].buf = malloc(LIVE_CHUNK * PAGE_SIZE);
+		if (!j[w].buf) {
+			pr_err("out of memory\n");
+			goto out;
+		}
+		if (nw == 1)
+			continue;
+		/* each its own file, stats and entries (x's own are not thread-safe) */
+		j[w].x.st = &j[w].st;
+		j[w].x.ents = &j[w].ents;
+		j[w].x.csum = NULL;
+		j[w].x.csum_cap = 0;
+		j[w].x.wfile = w;
+		j[w].x.pages_fd = w ? x.fd1 : x.pages_fd;
+		j[w].stop = &stop;
+	}
+	if (nw == 2 && pthread_create(&th, NULL, copy_live_all, &j[1])) {
+		pr_err("can't start the second writer of %d\n", pid);
+		goto out;
+	}
+	copy_live_all(&j[0]);
+	if (nw == 2) {
+		pthread_join(th, NULL);
+		for (int w = 0; w < nw; w++) {
+			st->pages_written += j[w].st.pages_written;
+			st->pages_zero += j[w].st.pages_zero;
+		}
+	}
+	if (j[0].ret || (nw == 2 && j[1].ret))
+		goto out;
+	if (nw == 2 && write_live_ents(&x, j, nw))
 		goto out;
 	if (write_dataless_all(x.pagemap, &pp->ps, st) || close_page_images(&x))
 		goto out;
@@ -2495,9 +2688,13 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 out:
 	st->memwrite_time += now_us() - t0;
 	comp_free(x.comp);
-	free(x.csum);
+	for (int w = 0; w < 2; w++) {
+		free(j[w].buf);
+		free(j[w].x.csum);	/* x's own is never taken: the writers store */
+		free(j[w].ents.e);
+		free(j[w].ents.csum);
+	}
 	if (mem_fd >= 0)
 		close(mem_fd);
-	free(buf);
 	return close_images(&x, pages, ret);
 }

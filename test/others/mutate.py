@@ -22,10 +22,13 @@ pre-dump with --track-mem and --compress in pre/, then a dump with
 --prev-images-dir ../pre --track-mem in dump/, whose unchanged pages are
 in_prev entries taken from pre/'s compressed frames; the mutations hit the
 files of both dirs (and the parent link, and files of one dir put in the
-other's place), and `criu restore -D dump` runs.
+other's place), and `criu restore -D dump` runs. With --chain --two-files
+the pre-dump is not compressed and is written in two pages files
+(CRIU_PAGES_FILES=2: pages-N.img and pages-N.1.img, images.md
+pagemap_head.nr_files), which the mutations hit as well.
 
 The test passes when there is no WRONG, CRASH, HANG or LEFTOVER. Run as
-root: test/others/mutate.py [--count N] [--seed S] [--chain] [--keep] [-v]. The last
+root: test/others/mutate.py [--count N] [--seed S] [--chain [--two-files]] [--keep] [-v]. The last
 line is "mutate: N passed, M failed" (one per outcome class that must stay
 empty, plus the setup), for scripts/test.
 """
@@ -274,6 +277,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=30, help="seconds a restore may take")
     ap.add_argument("--mem", type=int, default=256, help="KiB of private memory per process")
     ap.add_argument("--chain", action="store_true", help="a pre-dump (compressed) and a dump on top of it")
+    ap.add_argument("--two-files", action="store_true",
+                    help="with --chain: the pre-dump uncompressed, in two pages files (CRIU_PAGES_FILES=2)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -298,10 +303,16 @@ def main():
             top = os.path.join(good, "dump")
             os.makedirs(os.path.join(good, "pre"))
             os.makedirs(top)
-            r = criu("pre-dump", "-t", tree.root, "-D", os.path.join(good, "pre"), "--track-mem", "--compress",
-                     "-v4", "-o", "dump.log")
+            pre = os.path.join(good, "pre")
+            if args.two_files:
+                r = criu("pre-dump", "-t", tree.root, "-D", pre, "--track-mem", "-v4", "-o", "dump.log",
+                         env={"CRIU_PAGES_FILES": "2"})
+            else:
+                r = criu("pre-dump", "-t", tree.root, "-D", pre, "--track-mem", "--compress", "-v4", "-o", "dump.log")
             if r.rc:
                 raise RuntimeError("pre-dump failed: " + r.brief())
+            if args.two_files and not any(f.endswith(".1.img") for f in os.listdir(pre)):
+                raise RuntimeError("the pre-dump wrote no second pages file: %s" % sorted(os.listdir(pre)))
             r = criu("dump", "-t", tree.root, "-D", top, "--prev-images-dir", "../pre", "--track-mem",
                      "-v4", "-o", "dump.log")
         else:
@@ -318,7 +329,8 @@ def main():
         muts = mutations(good, args.count, rnd)
         print("mutate: seed %d, %d mutations of %d image files of a %d-process tree%s" %
               (seed, len(muts), len(image_names(good)), len(tree.pids),
-               " (a pre-dump and a dump on top)" if args.chain else ""), flush=True)
+               (" (a pre-dump in two pages files and a dump on top)" if args.two_files else
+                " (a pre-dump and a dump on top)") if args.chain else ""), flush=True)
         for i, m in enumerate(muts):
             run_case(work, good, tree, m, st, args)
             if not args.verbose and (i + 1) % 50 == 0:

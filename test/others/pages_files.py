@@ -21,10 +21,25 @@ pages.
                    reads both files, memhog checks every page.
   default_two      without CRIU_PAGES_FILES, a dump of 64 MiB writes two
                    files; of 16 MiB, one.
+  pre_two          a pre-dump (--track-mem) forced to two files writes both
+                   (nr_files 2, entries of both, `criu show` checks them),
+                   the task writes on, a one-file dump --prev-images-dir
+                   --auto-dedup on top takes pages from it, punched the
+                   pre-dump's second file, and restores.
+  pre_chain        pre-dump in two files, pre-dump in one on top, dump in
+                   two on top of that: restore through the three levels.
+  pre_lazy         a two-file pre-dump, a dump on top, restored with
+                   --lazy-pages: the daemon serves the pre-dump's pages from
+                   both of its files, memhog checks every page.
+  pre_full         a two-file pre-dump of 64 MiB into a 40 MiB tmpfs: it
+                   fails, names the full disk, leaves no pages file of
+                   either kind, and memhog runs on unharmed.
+  pre_default      without CRIU_PAGES_FILES a pre-dump of 64 MiB writes two
+                   files (a dump on top restores); of 16 MiB, one.
 
 Run as root: python3 test/others/pages_files.py
 """
-import glob, json, os, re, signal, subprocess, time
+import glob, json, os, re, signal, subprocess, sys, time
 
 from hoglib import CRIU, HogSuite, alive, kill  # noqa: F401 (the cases use them)
 
@@ -196,6 +211,183 @@ def default_two():
     return restore_ok(d, pid)
 
 
-S.run([("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
+def predump(env, pid, d, *extra):
+    os.makedirs(d)
+    return criu(env, "pre-dump", "-t", str(pid), "-D", d, "-o", "pre-dump.log", "--track-mem", *extra)
+
+
+def has_two(d, pid):
+    """None if the images in d are in two pages files, with entries in both."""
+    if not glob.glob(d + "/pages-*.1.img"):
+        return "%s: one pages file: %s" % (os.path.basename(d), sorted(os.listdir(d)))
+    pm = pagemap(d, pid)
+    if pm[0].get("nr_files") != 2:
+        return "%s: nr_files %r" % (os.path.basename(d), pm[0].get("nr_files"))
+    files = set(e.get("file", 0) for e in pm[1:] if "csum" in e)
+    if files != {0, 1}:
+        return "%s: entries in files %s" % (os.path.basename(d), files)
+    return None
+
+
+def pre_two():
+    pid = start({"MEMHOG_WRITE_MIBPS": "64"})
+    p, d = work + "/pre2", work + "/pre2c"
+    r = predump({"CRIU_PAGES_FILES": "2"}, pid, p)
+    if r.returncode:
+        return "pre-dump failed: " + r.stderr[-500:]
+    why = has_two(p, pid)
+    if why:
+        return why
+    for f in glob.glob(p + "/pages-*.img"):
+        r = criu({}, "show", f)
+        if r.returncode or "checked_with" not in r.stdout:
+            return "show %s: %s" % (f, r.stdout[-300:] + r.stderr[-300:])
+    time.sleep(0.3)
+    r = dump({"CRIU_PAGES_FILES": "1"}, pid, d, "--prev-images-dir", "../pre2", "--track-mem", "--auto-dedup")
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    if not any(e.get("in_prev") for e in pagemap(d, pid)[1:]):
+        return "no pages taken from the pre-dump"
+    second = glob.glob(p + "/pages-*.1.img")[0]
+    st = os.stat(second)
+    if st.st_blocks * 512 >= st.st_size:
+        return "--auto-dedup punched nothing in the pre-dump's second file"
+    return restore_ok(d, pid)
+
+
+def pre_chain():
+    pid = start({"MEMHOG_WRITE_MIBPS": "16"})
+    a, b, c = work + "/ca", work + "/cb", work + "/cc"
+    r = predump({"CRIU_PAGES_FILES": "2"}, pid, a)
+    if r.returncode:
+        return "first pre-dump failed: " + r.stderr[-500:]
+    why = has_two(a, pid)
+    if why:
+        return why
+    time.sleep(0.3)
+    r = predump({"CRIU_PAGES_FILES": "1"}, pid, b, "--prev-images-dir", "../ca")
+    if r.returncode:
+        return "second pre-dump failed: " + r.stderr[-500:]
+    if glob.glob(b + "/pages-*.1.img"):
+        return "CRIU_PAGES_FILES=1 pre-dump in two files"
+    time.sleep(0.3)
+    r = dump({"CRIU_PAGES_FILES": "2"}, pid, c, "--prev-images-dir", "../cb", "--track-mem")
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    return restore_ok(c, pid)
+
+
+def pre_lazy():
+    pid = start()
+    p, d = work + "/lzp", work + "/lzd"
+    r = predump({"CRIU_PAGES_FILES": "2"}, pid, p)
+    if r.returncode:
+        return "pre-dump failed: " + r.stderr[-500:]
+    why = has_two(p, pid)
+    if why:
+        return why
+    r = dump({}, pid, d, "--prev-images-dir", "../lzp", "--track-mem")
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    r, w = os.pipe()
+    lz = subprocess.Popen([CRIU, "lazy-pages", "-D", d, "-o", "lazy-pages.log", "-v4", "--status-fd", str(w)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          pass_fds=(w,))
+    os.close(w)
+    try:
+        with os.fdopen(r, "rb") as rf:
+            if not rf.read(1):
+                return "criu lazy-pages did not start"
+        res = criu({}, "restore", "-d", "-D", d, "-o", "restore.log", "-v4", "--lazy-pages")
+        if res.returncode or not alive(pid):
+            return "lazy restore failed: " + res.stderr[-500:]
+        S.pids.append(pid)
+        lz.wait(timeout=60)
+        if lz.returncode:
+            return "criu lazy-pages exited %d" % lz.returncode
+    finally:
+        if lz.poll() is None:
+            lz.kill()
+            lz.wait()
+    # the restore leaves the lazy areas to the daemon, which gathers them from the chain (both files)
+    m = re.search(r"(\d+) KiB of pages gathered \(from a chain of 2", open(d + "/restore.log").read())
+    if not m or int(m.group(1)) > 1024:
+        return "the restore gathered %s KiB of pages" % (m.group(1) if m else "?")
+    m = re.search(r"(\d+) KiB of pages gathered \(from a chain of 2", open(d + "/lazy-pages.log").read())
+    if not m or int(m.group(1)) < S.mib * 1024:
+        return "the daemon did not take the pages from the chain (%s KiB)" % (m.group(1) if m else "none")
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if not alive(pid):
+            break
+        time.sleep(0.05)
+    out = open(os.path.join(work, "hog.out")).read()
+    return None if "OK" in out else "memhog says: %r" % out
+
+
+def pre_full():
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    m = work + "/full"
+    os.makedirs(m)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "pages-files-full", m], capture_output=True,
+                       text=True)
+    if r.returncode:
+        return "setup: tmpfs: " + r.stderr
+    try:
+        r = predump({"CRIU_PAGES_FILES": "2"}, pid, m + "/p")
+        if r.returncode == 0:
+            return "a pre-dump of 64 MiB into 40 MiB succeeded"
+        if "No space left" not in r.stderr + open(m + "/p/pre-dump.log").read():
+            return "the failure does not name the full disk: " + r.stderr[-300:]
+        left = [f for f in os.listdir(m + "/p") if f.startswith("pages-") or f.startswith("pagemap-")]
+        if left:
+            return "the failed pre-dump left %s" % left
+    finally:
+        subprocess.run(["umount", m])
+    if not alive(pid):
+        return "memhog is gone"
+    os.kill(pid, signal.SIGTERM)
+    S.procs[pid].wait()
+    out = open(os.path.join(work, "hog.out")).read()
+    return None if "OK" in out else "memhog says: %r" % out
+
+
+def pre_default():
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    p, d = work + "/pdef64", work + "/pdef64c"
+    r = predump({}, pid, p)
+    if r.returncode:
+        return "pre-dump failed: " + r.stderr[-500:]
+    why = has_two(p, pid)
+    if why:
+        return "64 MiB: " + why
+    r = dump({}, pid, d, "--prev-images-dir", "../pdef64", "--track-mem")
+    if r.returncode:
+        return "dump failed: " + r.stderr[-500:]
+    why = restore_ok(d, pid)
+    if why:
+        return why
+    pid = start()
+    p = work + "/pdef16"
+    r = predump({}, pid, p)
+    if r.returncode:
+        return "pre-dump failed: " + r.stderr[-500:]
+    if glob.glob(p + "/pages-*.1.img"):
+        return "a pre-dump of 16 MiB in two pages files"
+    return None
+
+
+CASES = [("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
        ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two),
-       ("default_two", default_two)])
+       ("default_two", default_two), ("pre_two", pre_two), ("pre_chain", pre_chain), ("pre_lazy", pre_lazy),
+       ("pre_full", pre_full), ("pre_default", pre_default)]
+# a case or a few by name: pages_files.py pre_two pre_lazy
+S.run([c for c in CASES if len(sys.argv) < 2 or c[0] in sys.argv[1:]])
