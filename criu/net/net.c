@@ -1324,6 +1324,16 @@ void net_keeper_commit(pid_t victim, int outside)
 		close(pidfd);
 }
 
+/* After our last word to the keeper: its watcher, given the guard unlocked, does nothing. */
+static void keeper_guard_drop(void)
+{
+	if (!keeper.guard)
+		return;
+	pthread_mutex_unlock(&keeper.guard->mu);
+	munmap(keeper.guard, sizeof(*keeper.guard));
+	keeper.guard = NULL;
+}
+
 void net_keeper_end(void)
 {
 	struct keep_msg m = { .type = KEEP_END };
@@ -1332,12 +1342,7 @@ void net_keeper_end(void)
 	if (keeper.ch < 0)
 		return;
 	keep_send(&m, -1);
-	/* after our word: the watcher that gets it then does nothing */
-	if (keeper.guard) {
-		pthread_mutex_unlock(&keeper.guard->mu);
-		munmap(keeper.guard, sizeof(*keeper.guard));
-		keeper.guard = NULL;
-	}
+	keeper_guard_drop();
 	close(keeper.ch);
 	keeper.ch = -1;
 	/* one criu outside made is its to reap */
@@ -1369,6 +1374,7 @@ int net_keeper_undo(void)
 		do
 			n = read(keeper.ch, &m, sizeof(m));
 		while (n < 0 && errno == EINTR);
+	keeper_guard_drop();
 	close(keeper.ch);
 	keeper.ch = -1;
 	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
@@ -1851,6 +1857,8 @@ void net_restore_abort(void)
 		return;
 	close(keeper.ch);
 	keeper.ch = -1;
+	/* a restore's keeper: its watcher does nothing either way */
+	keeper_guard_drop();
 	while (keeper.pid && waitpid(keeper.pid, &status, 0) < 0 && errno == EINTR)
 		;
 }
