@@ -331,6 +331,31 @@ class Pair:
         treelib.kill_all([self.pid, self.p.pid] + ([self.init] if self.init else []))
 
 
+def settle(timeout=5.0):
+    """Wait for criu's processes left to us (we are a subreaper) by the last try to end, and reap them:
+    a dump agent that outlived its criu (it lets the tree go first) is a zombie in the server's pid
+    namespace, and the namespace's init, killed by the next dump, can't end before it is reaped."""
+    end = time.time() + timeout
+    me = str(os.getpid())
+    while True:
+        reap()
+        left = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            name, rest = st.split("(", 1)[1].rsplit(")", 1)
+            if rest.split()[1] == me and name.startswith("criu"):
+                left.append(d)
+        if not left or time.time() >= end:
+            return
+        time.sleep(0.02)
+
+
 RESTORE_CALLS = "fork,waitpid,setsockopt,write,sendmsg"
 
 
@@ -511,6 +536,7 @@ def main():
         def one(what, method, mode, env=None, kill_after=None):
             """A dump killed; the pair must still talk, and no lock be left."""
             nonlocal passed, failed, pair, known
+            settle()
             t0 = time.time()
             rc = treelib.dump_killed(pair.pid, img, env=env, kill_after=kill_after, verbose=True,
                                      args=["--tcp-established", "--network-lock", method],
