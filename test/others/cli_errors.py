@@ -1082,11 +1082,15 @@ def t_restore_pid_cursor_near():
             ensure_no_pid(t.pid)
             pidfile = os.path.join(TMP, "pidfile-cursor-%d" % attempt)
             # criu itself, then its reaper, forked twice, the last just at the pid
+            selfpid = os.path.join(TMP, "criupid-cursor-%d" % attempt)
             with open("/proc/sys/kernel/ns_last_pid", "w") as f:
                 f.write(str(t.pid - 4))
-            r = criu("restore", "-D", d, "-d", "--pidfile", pidfile)
+            # through sh, which execs criu: its pid is criu's
+            r = criu("restore", "-D", d, "-d", "--pidfile", pidfile, argv0=[
+                "sh", "-c", 'echo $$ > "$0"; exec "$@"', selfpid, CRIU, "restore", "-D", d, "-d",
+                "--pidfile", pidfile])
             m = re.search(r"in use by another process \((.*)\)", r.err)
-            if r.rc != 0 and m and m.group(1) != "criu":
+            if r.rc != 0 and m and (m.group(1) != "criu" or read_text(selfpid).strip() != str(t.pid - 3)):
                 continue        # something else on the machine forked meanwhile: try again
             if r.rc != 0:
                 raise Fail("restore with the pid cursor just below the tree's pid failed; %s" % r.brief())
