@@ -738,3 +738,25 @@ int proc_open(int flags, const char *fmt, ...)
 		return -1;
 	return openat(dir, path, flags | O_CLOEXEC);
 }
+
+/*
+ * A child that finishes what it starts even if criu dies: no parent-death
+ * signal (fork clears it), every signal but SIGKILL blocked, and with
+ * @own_group a process group of its own (a kill of criu's group misses
+ * it). Its pid, 0 in the child, -1 with a message.
+ */
+pid_t fork_finisher(int own_group)
+{
+	sigset_t all;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		pr_perror("fork");
+	if (pid)
+		return pid;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (own_group)
+		setpgid(0, 0);
+	return 0;
+}

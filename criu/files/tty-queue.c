@@ -552,24 +552,14 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
 		pr_perror("pipe");
 		return -1;
 	}
-	pid = fork();
+	/* a process group of its own too: a kill of criu's group misses it */
+	pid = fork_finisher(1);
 	if (pid < 0) {
-		pr_perror("fork");
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t all;
-
-		/*
-		 * No parent-death signal (fork cleared it), no signal but SIGKILL,
-		 * and a process group of its own (a kill of criu's group misses it):
-		 * it finishes what it starts.
-		 */
-		sigfillset(&all);
-		sigprocmask(SIG_BLOCK, &all, NULL);
-		setpgid(0, 0);
 		close(p[0]);
 		_exit(reader(c, m, p[1]));
 	}

@@ -284,19 +284,13 @@ static int dump_messages(IpcMqueueEntry *qe, mqd_t q, long curmsgs)
 		pr_perror("pipe");
 		return -1;
 	}
-	pid = fork();
+	pid = fork_finisher(0);
 	if (pid < 0) {
-		pr_perror("fork");
 		close(p[0]);
 		close(p[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		sigset_t all;
-
-		/* no parent-death signal (fork cleared it), no signal but SIGKILL: it finishes what it starts */
-		sigfillset(&all);
-		sigprocmask(SIG_BLOCK, &all, NULL);
 		close(p[0]);
 		_exit(take_and_put_back(q, qe->name, qe->msgsize, curmsgs, p[1]));
 	}
