@@ -628,6 +628,8 @@ int cr_page_server(void)
 		}
 		opts.port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port :
 							     ((struct sockaddr_in *)&got)->sin_port);
+		/* at any log level: whoever started it has no other way to learn the port */
+		pr_msg("page server: listening on port %d (--port 0)\n", opts.port);
 	}
 	pr_info("page server: listening on port %d, images into %s\n", opts.port ? opts.port : PS_DEFAULT_PORT,
 		opts.imgs_dir);
