@@ -1796,7 +1796,7 @@ def vfork_target(secs):
     deadline = time.time() + 5
     while proc_state(p.pid) != "D":
         if time.time() > deadline:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             raise Fail("setup: the vfork helper did not get into its vfork")
         time.sleep(0.01)
@@ -1821,7 +1821,7 @@ def t_timeout():
         if proc_state(p.pid) != "D" or st.get("TracerPid") != "0":
             raise Fail("the task was harmed: state %s, tracer %s" % (proc_state(p.pid), st.get("TracerPid")))
     finally:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
         p.wait()
     p = vfork_target(4)
     try:
@@ -1832,7 +1832,7 @@ def t_timeout():
         if proc_state(p.pid) not in ("S", "R") or proc_status(p.pid).get("TracerPid") != "0":
             raise Fail("the task was not left running")
     finally:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
         p.wait()
 
 

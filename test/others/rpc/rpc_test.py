@@ -1745,7 +1745,7 @@ def t_timeout():
         st = open("/proc/%d/status" % p.pid).read()
         expect("TracerPid:\t0\n" in st and proc_state(p.pid) == "D", "the tree was harmed: %s" % st)
     finally:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
         p.wait()
     p = slowstop(4)
     try:
@@ -1758,7 +1758,7 @@ def t_timeout():
         expect(r and r["success"] and rc == 0, "DUMP with timeout 10 of a tree that stops after 4 s: %r" % r)
         expect(proc_state(p.pid) in ("S", "R"), "not left running")
     finally:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
         p.wait()
 
 
