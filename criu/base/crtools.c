@@ -374,6 +374,7 @@ static const struct opt_use {
 	{ OPT_MNTNS_COMPAT_MODE, "--mntns-compat-mode", A_RESTORE },
 };
 
+static bool exec_cmd_asked;		/* --exec-cmd, from wherever: its command must come */
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
 static bool ext_dump, ext_restore;	/* an --external of a dump's kind (not mnt[]), of a restore's kind */
 
@@ -488,7 +489,7 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 		       "pages images after restore returns\n");
 		return -1;
 	}
-	if (opts_seen[OPT_EXEC_CMD] && !opts.exec_cmd) {
+	if (exec_cmd_asked && !opts.exec_cmd && bit == A_RESTORE) {
 		pr_err("--exec-cmd needs the command after the options: criu restore ... --exec-cmd -- CMD [ARG...]\n");
 		return -1;
 	}
@@ -762,7 +763,10 @@ static int handle_option(int c, const char *arg)
 			return -1;
 		}
 		break;
-	case OPT_EXEC_CMD: opts.restore_detached = true; break;
+	case OPT_EXEC_CMD:
+		exec_cmd_asked = true;
+		opts.restore_detached = true;
+		break;
 	/* there is one way mounts are restored here, which needs no compat mode */
 	case OPT_MNTNS_COMPAT_MODE: break;
 	case OPT_SKIP_MNT:
@@ -1119,7 +1123,7 @@ int main(int argc, char **argv)
 	action = argv[optind];
 	nr_args = argc - optind - 1;
 	/* restore --exec-cmd -- CMD [ARG...]: the arguments after the action are the command */
-	if (opts_seen[OPT_EXEC_CMD] && !strcmp(action, "restore") && nr_args > 0) {
+	if (exec_cmd_asked && !strcmp(action, "restore") && nr_args > 0) {
 		opts.exec_cmd = (const char *const *)argv + optind + 1;
 		nr_args = 0;
 	}
