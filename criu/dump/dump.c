@@ -1480,6 +1480,35 @@ static int add_children(struct dump_tree *t, int idx, int *added)
 }
 
 /*
+ * The tree stopped, with its --freeze-cgroup if given. --timeout N bounds
+ * the whole of it: each task's stop is waited for only until N seconds
+ * from the start (in place of 3 s a task; the freezer cgroup's 10 s
+ * become N), and a tree that took longer in all is refused too. A
+ * failure leaves what was seized to the caller's rollback, as any other.
+ */
+int freeze_all(struct dump_tree *t, pid_t root)
+{
+	uint64_t start = now_us();
+	int ret;
+
+	if (opts.timeout) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		compel_set_stop_deadline((ts.tv_sec + (long long)opts.timeout) * 1000000000LL + ts.tv_nsec,
+					 opts.timeout);
+	}
+	ret = cgfreeze_begin() || freeze_tree(t, root) || cgfreeze_check_claimed() ? -1 : 0;
+	compel_set_stop_deadline(0, 0);
+	if (!ret && opts.timeout && now_us() - start > opts.timeout * 1000000ULL) {
+		pr_err("the tree took %.1f s to freeze, more than --timeout %u s\n", (now_us() - start) / 1e6,
+		       opts.timeout);
+		ret = -1;
+	}
+	return ret;
+}
+
+/*
  * Freeze the whole tree: seize each process as it is found, then look
  * again at everyone's children until a pass finds nobody new (a process
  * may have forked before we got to it).
@@ -2817,7 +2846,7 @@ static int dump_tree_of(pid_t pid)
 	/* a failure from here on goes through out_resume, which lets it go */
 	inet_dump_hold_listeners(pid);
 	t_start = now_us();
-	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
+	if (freeze_all(&t, pid) || check_interrupted())
 		goto out_resume;
 	t_frozen = now_us();
 	locked = 1;
