@@ -1032,7 +1032,7 @@ static void keeper_main(int ch, int pidfd, int decided)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	setsid();
-	prctl(PR_SET_NAME, "criu-netlock");
+	name_undoer("netlock-keeper");
 	keeper_prio();
 	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
 	for (int i = 0; i < 4; i++)
