@@ -228,26 +228,46 @@ int net_ns_dump_write(int dfd)
  */
 static int quiesced;
 
-static void set_links(int up);
+static int set_links(int up);
 
 void net_ns_dump_quiesce(void)
 {
 	set_links(0);
 }
 
-/* The tree runs on after all (its init was not killed): its links up again */
+/*
+ * The tree runs on after all (its init was not killed): its links up
+ * again, and what their going down took with it put back from the
+ * images: the kernel removes the IPv4 routes through a link that goes
+ * down (a default route via a gateway is not made again when it comes
+ * up), its IPv6 addresses and their routes, and its neighbour entries,
+ * static ones too. The tree was frozen meanwhile: the images' are its.
+ */
 void net_ns_dump_unquiesce(void)
 {
-	if (quiesced)
-		set_links(1);
+	struct netns_rst r = { .ne = dumped, .nsfd = -1 };
+
+	if (!quiesced || !dumped)
+		return;
+	if (set_links(1))
+		return;
+	if (rtnl_open(&r.rt)) {
+		pr_warn("can't put back the addresses and routes of the dumped network namespace\n");
+		return;
+	}
+	if (netns_addrs_restore(&r) || netns_routes_restore(&r) || netns_neighs_restore(&r))
+		pr_warn("the dumped network namespace's addresses, routes or neighbours may not all be back\n");
+	rtnl_close(&r.rt);
+	net_ns_dump_free();
 }
 
-static void set_links(int up)
+static int set_links(int up)
 {
 	struct rtnl rt;
+	int fail = 0;
 
 	if (!dumped || rtnl_open(&rt))
-		return;
+		return -1;
 	quiesced = !up;
 	for (size_t i = 0; i < dumped->n_links; i++) {
 		const NetnsLink *l = dumped->links[i];
@@ -260,15 +280,25 @@ static void set_links(int up)
 			continue;
 		m = rtnl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 		ret = m ? rtnl_do(&rt, m) : -ENOMEM;
-		if (ret)
+		if (ret) {
 			pr_warn("can't set link %u (%s) of the dumped network namespace %s: %s\n", l->ifindex,
 				l->kind, up ? "up again" : "down", strerror(ret < 0 ? -ret : EIO));
+			fail = -1;
+		}
 	}
 	rtnl_close(&rt);
+	return fail;
 }
 
 void net_ns_dump_free(void)
 {
+	/*
+	 * An agent's tree, its links down, may run on yet if criu outside
+	 * dies before it kills the init: net_ns_dump_unquiesce() needs what
+	 * it had (the agent ends either way soon after).
+	 */
+	if (quiesced && ns_dump_in_agent())
+		return;
 	netns_entry_free(dumped);
 	dumped = NULL;
 }
