@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -27,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -328,6 +330,20 @@ static void drop_inventory(void)
 		close(dfd);
 }
 
+/*
+ * The inventory in the images' dir as it was before the agent: one it
+ * wrote and did not report (it died before its report) is dropped, an
+ * older dump's that it never reached is left alone.
+ */
+static void inventory_id(struct stat *st)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/inventory.img", opts.imgs_dir);
+	if (stat(path, st))
+		memset(st, 0, sizeof(*st));
+}
+
 /* After the agent's result: the processes it is about to kill (AGENT_VICTIM, AGENT_VICTIMS), until it is gone. */
 struct agent_victims {
 	int *fds;
@@ -443,6 +459,7 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 	int nsfd, selffd, p[2], status, vpid, initfd = -1;
 	struct dump_agent_msg res = { 0 };
 	struct agent_victims victims = { .told = -1 };
+	struct stat inv_before, inv_after;
 	pid_t agent;
 
 	uint64_t id = ns_id_of(pid, "pid");
@@ -469,6 +486,7 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		pr_perror("can't enter the pid namespace of %d", pid);
 		return -1;
 	}
+	inventory_id(&inv_before);
 	agent = fork();
 	if (agent == 0) {
 		int ret;
@@ -498,15 +516,32 @@ int ns_dump_run(pid_t pid, int (*dump)(pid_t pid))
 		close(p[0]);
 		return -1;
 	}
-	if (serve_dump_agent(p[0], &res))
+	if (serve_dump_agent(p[0], &res)) {
 		res.ok = res.kill_init = 0;
+		/*
+		 * The agent died before its report (a SIGKILL meant for criu):
+		 * the tree runs on, but the inventory it may have written
+		 * just before (the images were whole) would let a restore make
+		 * a second copy of it.
+		 */
+		inventory_id(&inv_after);
+		if (inv_after.st_ino && (inv_after.st_ino != inv_before.st_ino || inv_after.st_dev != inv_before.st_dev ||
+					 inv_after.st_mtim.tv_sec != inv_before.st_mtim.tv_sec ||
+					 inv_after.st_mtim.tv_nsec != inv_before.st_mtim.tv_nsec)) {
+			pr_err("the dump agent died before its report: the tree runs on; the images are not kept\n");
+			drop_inventory();
+		}
+	}
 	if (res.ok && !res.kill_init)
 		read_victims(p[0], agent, &victims);
 	if (res.kill_init) {
 		/* the tree's init, from outside its namespace: all of it goes, the agent too */
 		initfd = syscall(SYS_pidfd_open, pid, 0);
-		if (kill(pid, SIGKILL))
+		if (kill(pid, SIGKILL)) {
+			/* the agent, let go of with the init alive, lets the tree run on: so do we say */
 			pr_perror("can't kill the pid namespace's init %d", pid);
+			res.ok = 0;
+		}
 	}
 	/* after the kill: an agent let go of with the init alive lets the tree run (agent_wait_init_kill()) */
 	close(p[0]);
