@@ -2662,7 +2662,13 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	 */
 	{
 		pid_t victim = 0;
+		int n = 0;
 
+		for (int i = 0; i < t->nr; i++)
+			n += !t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]);
+		/* the kills of more than one process are one commit only with a keeper */
+		if (!kill_init && n > 1)
+			net_keeper_for_kills();
 		for (int i = 0; i < t->nr && !victim; i++)
 			if (!t->p[i].zombie && t->p[i].th && ns_init_left(&t->p[i]) == kill_init)
 				victim = t->p[i].pid;

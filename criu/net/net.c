@@ -1373,6 +1373,20 @@ void net_keeper_killed(void)
 		__atomic_store_n(&keeper.guard->killed, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * A tree of more than one process and no connections has no keeper, and
+ * its kills need one all the same: PTRACE_O_EXITKILL is set on one
+ * process at a time (exit_kill_tree()), and a criu killed among those
+ * calls would take with it only those it had marked, the others running
+ * on beside images that hold them dead. The keeper, told every victim
+ * and that the kills began, kills them all then.
+ */
+void net_keeper_for_kills(void)
+{
+	if (keeper.ch < 0 && keeper_start())
+		pr_warn("no keeper for the tree's kills: should we die among them, a part of the tree may run on\n");
+}
+
 /* Before the kills: a process criu will kill, which the keeper kills if criu dies among them. */
 void net_keeper_victim(pid_t pid)
 {

@@ -23,7 +23,12 @@ the tree dead and the rest running is a failure either way.
 holding a TCP connection of ours (--tcp-established): criu killed at each
 kill() leaves the tree dead, the lock kept (its keeper kills what criu
 had not reached), and a restore of the images brings back a connection
-that echoes.
+that echoes. Then, without the connection, criu killed at each of its
+PTRACE_SETOPTIONS calls that mark the processes EXITKILL (the last two
+ptrace(0x4200) steps, CRIU_FAULT_CALLS=ptrace): killed once the root is
+marked and its child not, the root died and the child ran on (the
+marks are one process at a time; a tree of more than one process has a
+keeper for its kills now, net_keeper_for_kills()).
 
 Run as root: test/others/agent_kills.py [--host]. The last line is
 "agent_kills: N passed, M failed".
@@ -113,8 +118,10 @@ class NoConn:
         pass
 
 
-def one_host(work, step, tcp=True):
-    """--host: criu killed at kill() number @step of a dump of the tree."""
+def one_host(work, step, tcp=True, calls="kill", listing=None):
+    """--host: criu killed at kill() (@calls) number @step of a dump of the tree.
+
+    @listing: a list, to get the steps' names (CRIU_FAULT=list) instead."""
     import socket
     ready = os.path.join(work, "ready")
     if os.path.exists(ready):
@@ -143,10 +150,16 @@ def one_host(work, step, tcp=True):
         shutil.rmtree(d, ignore_errors=True)
         os.mkdir(d)
         env = dict(os.environ)
-        if step:
-            env.update(CRIU_FAULT=str(step), CRIU_FAULT_CALLS="kill", CRIU_FAULT_KILL="1")
+        if listing is not None:
+            env.update(CRIU_FAULT="list", CRIU_FAULT_CALLS=calls)
+        elif step:
+            env.update(CRIU_FAULT=str(step), CRIU_FAULT_CALLS=calls, CRIU_FAULT_KILL="1")
         r = subprocess.run([treelib_criu(), "dump", "-t", str(root), "-D", d, "-o", "dump.log", "-v4",
-                            "--tcp-established"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "--tcp-established"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+        if listing is not None:
+            listing += r.stderr.splitlines()
+            return r.returncode == 0
         try:
             tree.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -154,8 +167,8 @@ def one_host(work, step, tcp=True):
         time.sleep(0.3)
         alive = [p for p in (root, child) if running(p)]
         inv = os.path.exists(os.path.join(d, "inventory.img"))
-        what = "--host%s kill step %s: criu exit %d, running %s, inventory %s" % (
-            "" if tcp else " (no connection)", step or "none", r.returncode, alive, inv)
+        what = "--host%s %s step %s: criu exit %d, running %s, inventory %s" % (
+            "" if tcp else " (no connection)", calls, step or "none", r.returncode, alive, inv)
         # killed before its commit: the tree runs on whole, its connection back at once
         if alive == [root, child] and r.returncode != 0:
             ok = echo(conn)
@@ -249,6 +262,19 @@ def main():
                 passed += 1
             else:
                 failed += 1
+        # criu killed as it marks each process PTRACE_O_EXITKILL (exit_kill_tree(), no connection, so
+        # no keeper of the lock's): the root marked, its child not yet
+        steps = []
+        if host and one_host(work, None, tcp=False, calls="ptrace", listing=steps):
+            marks = [int(l.split("step ")[1].split(":")[0]) for l in steps if "ptrace(0x4200," in l][-2:]
+            for step in marks:
+                if one_host(work, step, tcp=False, calls="ptrace"):
+                    passed += 1
+                else:
+                    failed += 1
+        elif host:
+            print("FAIL the steps of a dump could not be listed")
+            failed += 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("agent_kills: %d passed, %d failed" % (passed, failed))
