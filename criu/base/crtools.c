@@ -325,7 +325,7 @@ static const struct opt_use {
 	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER | A_LAZY },
 	{ OPT_STATUS_FD, "--status-fd", A_DUMP | A_PAGE_SERVER | A_LAZY },
 	/* dump: the lazy pages stay in the tree, served to criu lazy-pages --page-server; pre-dump refuses it */
-	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE },
+	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE | A_PAGE_SERVER },
 	{ OPT_SNAPSHOT, "--snapshot", A_DUMP },
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
 	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
@@ -996,7 +996,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(action, "pre-dump")) {
 		ret = cr_pre_dump_tasks(opts.pid);
 	} else if (!strcmp(action, "page-server")) {
-		ret = run_server(action, cr_page_server);
+		ret = run_server(action, opts.lazy_pages ? cr_lazy_page_server : cr_page_server);
 	} else if (!strcmp(action, "lazy-pages")) {
 		ret = run_server(action, cr_lazy_pages);
 	} else {
