@@ -1825,13 +1825,14 @@ static int ls_send_dir(int sk, int dfd, bool skip)
 			close(fd);
 		return -1;
 	}
+	rewinddir(d);	/* the dup shares its position with @dfd, maybe listed before */
 	while (!ret && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		struct stat st;
 		int f;
 
 		if (de->d_name[0] == '.' || (len > 4 && !strcmp(de->d_name + len - 4, ".log")) ||
-		    (skip && ls_skipped(de->d_name)))
+		    (skip && ls_skipped(de->d_name)) || !strcmp(de->d_name, "inventory.img"))
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
@@ -1850,8 +1851,24 @@ static int ls_send_dir(int sk, int dfd, bool skip)
 
 static int ls_send_images(int sk)
 {
-	if (ls_send_dir(sk, ls.lz.dfd, true) || ls_send_dir(sk, ls.tmp, false) || lazy_send_images_end(sk))
+	struct stat st;
+	int fd;
+
+	if (ls_send_dir(sk, ls.lz.dfd, true) || ls_send_dir(sk, ls.tmp, false))
 		return -1;
+	/* the last: a dir with an inventory is whole (the daemon takes one as images of its own) */
+	fd = openat(ls.lz.dfd, "inventory.img", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("page-server --lazy-pages: can't open inventory.img");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (lazy_send_image(sk, "inventory.img", fd, st.st_size) || lazy_send_images_end(sk)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
 	pr_info("page-server --lazy-pages: the images are sent\n");
 	return 0;
 }
@@ -1866,6 +1883,8 @@ static void ls_cleanup(void)
 		return;
 	fd = dup(ls.tmp);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d)
+		rewinddir(d);	/* sent: listed to its end through the same position */
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.')
 			unlinkat(ls.tmp, de->d_name, 0);

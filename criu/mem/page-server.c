@@ -1312,7 +1312,7 @@ static uint64_t *lz_csum;
 static int lazy_recv_images(int dfd)
 {
 	size_t bsz = 1 << 20;
-	char *buf = malloc(bsz), name[128];
+	char *buf = malloc(bsz), name[128], (*names)[128] = NULL;
 	uint64_t total = 0;
 	int nr = 0, ret = -1;
 
@@ -1344,6 +1344,19 @@ static int lazy_recv_images(int dfd)
 			pr_perror("lazy pages: can't create %s/%s for the page server's image", opts.imgs_dir, name);
 			goto out;
 		}
+		/* remembered, to be removed if the images don't all come */
+		if (!(nr % 64)) {
+			void *n = realloc(names, (nr + 64) * sizeof(*names));
+
+			if (!n) {
+				pr_err("out of memory\n");
+				close(fd);
+				unlinkat(dfd, name, 0);
+				goto out;
+			}
+			names = n;
+		}
+		memcpy(names[nr++], name, sizeof(name));
 		for (uint64_t left = m.b; left;) {
 			size_t n = left < bsz ? left : bsz;
 
@@ -1360,7 +1373,6 @@ static int lazy_recv_images(int dfd)
 		}
 		close(fd);
 		total += m.b;
-		nr++;
 	}
 	pr_info("lazy pages: %d images (%lu KiB) came from the page server\n", nr, (unsigned long)(total >> 10));
 	ret = 0;
@@ -1368,6 +1380,13 @@ static int lazy_recv_images(int dfd)
 gone:
 	pr_perror("lazy pages: the page server (%s) went away while it sent the images", opts.address);
 out:
+	if (ret) {
+		for (int i = 0; i < nr; i++)
+			unlinkat(dfd, names[i], 0);
+		if (nr)
+			pr_err("lazy pages: the %d images that came are removed from %s\n", nr, opts.imgs_dir);
+	}
+	free(names);
 	free(buf);
 	return ret;
 }

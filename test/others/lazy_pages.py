@@ -590,6 +590,8 @@ def images_whole(d, a, mib, min_served):
         raise Fail("the page server failed: %s" % read(os.path.join(a, "page-server.log"))[-400:])
     if served(b) < min_served:
         raise Fail("%d pages came from the page server, expected at least %d" % (served(b), min_served))
+    if [f for f in os.listdir(a) if f.startswith(".lazy-serve")]:
+        raise Fail("the page server left its temporary dir in %s" % a)
     memhog_verdict(rpid, d)
 
 
@@ -674,11 +676,28 @@ def t_images_refused(d):
                         str(PORT + 1)], capture_output=True, text=True, timeout=60)
     if p.returncode == 0 or "can't reach the page server" not in p.stderr or "refused" not in p.stderr:
         raise Fail("lazy-pages to a wrong port: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
-    # no images
+    # no images, no images dir (not made either)
     p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", b, "--port", str(PORT)], capture_output=True,
                        text=True, timeout=60)
     if p.returncode == 0 or "inventory" not in p.stderr:
         raise Fail("page-server --lazy-pages without images: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    nod = os.path.join(d, "nodir")
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", nod, "--port", str(PORT)], capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode == 0 or "can't open images dir" not in p.stderr or os.path.exists(nod):
+        raise Fail("page-server --lazy-pages of no dir: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    # a destination dir where an image is in the way: the daemon fails, and removes what came
+    with open(os.path.join(b, "pstree.img"), "w") as f:
+        f.write("mine")
+    sp = image_server(a)
+    p = subprocess.run([CRIU, "lazy-pages", "-D", b, "--page-server", "--address", "127.0.0.1", "--port",
+                        str(PORT)], capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "pstree.img" not in p.stderr or os.listdir(b) != ["pstree.img"]:
+        raise Fail("lazy-pages into a dir with an image in the way: rc %d %s, left %s" % (
+            p.returncode, p.stderr.strip()[-300:], os.listdir(b)))
+    sp.communicate(timeout=30)
+    if sp.returncode == 0:
+        raise Fail("the page server ended well although the destination went away")
     # a damaged pagemap: said before it serves
     pm = [f for f in os.listdir(a) if f.startswith("pagemap-")][0]
     shutil.copy(os.path.join(a, pm), os.path.join(d, pm))
@@ -692,7 +711,7 @@ def t_images_refused(d):
     if p.returncode == 0 or pm not in p.stderr:
         raise Fail("page-server --lazy-pages of a damaged pagemap: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
     if any(f.startswith(".lazy-serve") for f in os.listdir(a)):
-        raise Fail("the failed server left its temporary dir in %s" % a)
+        raise Fail("the failed server left its temporary dir in %s: %s" % (a, read(os.path.join(a, "page-server.log"))[-800:]))
     # the images of a dump --lazy-pages have no lazy pages to serve
     os.unlink(os.path.join(d, "memhog.pid"))
     pid = start_memhog_pidns(d, 16)
