@@ -2293,7 +2293,7 @@ class Run:
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
         if (self.opts.lazy_pages or self.opts.remote_lazy_pages or self.opts.lazy_images) and \
-                '--auto-dedup' in desc.get('restore_opts', []):
+                '--auto-dedup' in desc.get('restore_opts', []) + desc.get('opts', []):
             raise TestSkip('not with lazy pages: restore --auto-dedup frees the images the daemon reads')
         if self.opts.remote_lazy_pages and self.flavor == 'h':
             raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
