@@ -440,6 +440,10 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 		       "(NAME or ../NAME): the page server takes no other\n", opts.prev_images_dir);
 		return -1;
 	}
+	if (bit == A_PAGE_SERVER && opts.auto_dedup && opts.lazy_pages) {
+		pr_err("--auto-dedup means nothing for page-server --lazy-pages: it serves images, it writes none\n");
+		return -1;
+	}
 	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
 		pr_err("restore --auto-dedup can't be used with --lazy-pages: the lazy-pages daemon reads the "
 		       "pages images after restore returns\n");

@@ -1873,28 +1873,61 @@ static int ls_send_images(int sk)
 	return 0;
 }
 
-static void ls_cleanup(void)
+/* Empty the dir @tmp (its files only: we made none other) and remove it, @name in @dfd. */
+static void ls_rmdir(int dfd, int tmp, const char *name)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd;
+	int fd = dup(tmp);
 
-	if (ls.tmp < 0)
-		return;
-	fd = dup(ls.tmp);
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d)
 		rewinddir(d);	/* sent: listed to its end through the same position */
 	while (d && (de = readdir(d)))
 		if (de->d_name[0] != '.')
-			unlinkat(ls.tmp, de->d_name, 0);
+			unlinkat(tmp, de->d_name, 0);
 	if (d)
 		closedir(d);
 	else if (fd >= 0)
 		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static void ls_cleanup(void)
+{
+	if (ls.tmp < 0)
+		return;
+	ls_rmdir(ls.lz.dfd, ls.tmp, ls.tmp_name);
 	close(ls.tmp);
 	ls.tmp = -1;
-	unlinkat(ls.lz.dfd, ls.tmp_name, AT_REMOVEDIR);
+}
+
+/* What a server killed before its end left in the images dir: its pid is gone. */
+static void ls_stale(void)
+{
+	int fd = dup(ls.lz.dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int pid, n = 0, t;
+
+		if (sscanf(de->d_name, LS_TMP_FMT "%n", &pid, &n) != 1 || de->d_name[n] || pid <= 0 ||
+		    !(kill(pid, 0) && errno == ESRCH))
+			continue;
+		t = openat(ls.lz.dfd, de->d_name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			continue;
+		pr_info("page-server --lazy-pages: removing %s, left by a server that was killed\n", de->d_name);
+		ls_rmdir(ls.lz.dfd, t, de->d_name);
+		close(t);
+	}
+	closedir(d);
 }
 
 int cr_lazy_page_server(void)
@@ -1924,6 +1957,7 @@ int cr_lazy_page_server(void)
 		       "with the dumped tree, there is nothing here to serve\n", opts.imgs_dir);
 		goto out;
 	}
+	ls_stale();
 	snprintf(ls.tmp_name, sizeof(ls.tmp_name), LS_TMP_FMT, getpid());
 	if (mkdirat(ls.lz.dfd, ls.tmp_name, 0700) ||
 	    (ls.tmp = openat(ls.lz.dfd, ls.tmp_name, O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0) {

@@ -630,6 +630,17 @@ def t_images_server_killed(d):
         raise Fail("the daemon does not say the server went away: %s" % log[-400:])
     if not gone_within(rpid, 10):
         raise Fail("the restored memhog %d is alive without its pages" % rpid)
+    # the killed server's temporary dir: the next server on these images removes it
+    left = ".lazy-serve.%d" % sp.pid
+    if left not in os.listdir(a):
+        raise Fail("the killed server left no %s: nothing tested" % left)
+    sp2 = image_server(a)
+    if left in os.listdir(a):
+        raise Fail("the next server did not remove %s" % left)
+    os.killpg(sp2.pid, signal.SIGTERM)
+    sp2.wait(timeout=30)
+    if [f for f in os.listdir(a) if f.startswith(".lazy-serve")]:
+        raise Fail("a server stopped by SIGTERM left its temporary dir: %s" % os.listdir(a))
 
 
 def flip_lazy_byte(a):
@@ -686,6 +697,10 @@ def t_images_refused(d):
                        text=True, timeout=60)
     if p.returncode == 0 or "can't open images dir" not in p.stderr or os.path.exists(nod):
         raise Fail("page-server --lazy-pages of no dir: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", a, "--port", str(PORT), "--auto-dedup"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "--auto-dedup means nothing" not in p.stderr:
+        raise Fail("page-server --lazy-pages --auto-dedup: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
     # a destination dir where an image is in the way: the daemon fails, and removes what came
     with open(os.path.join(b, "pstree.img"), "w") as f:
         f.write("mine")
