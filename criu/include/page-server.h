@@ -147,6 +147,8 @@ int lazy_send_images_end(int sk);
 int ps_lazy_connect(uint64_t dump_id, int images_dfd);
 /* The same on the connection @sk (the fuzzer's); ps_lazy_detach() forgets it (not closed). */
 int ps_lazy_attach(int sk, uint64_t dump_id);
+/* ... to a page-server --lazy-pages, its images written into @dfd first. */
+int ps_lazy_attach_images(int sk, int dfd);
 void ps_lazy_detach(void);
 /*
  * Ask for @nr (up to PS_LAZY_MAX) pages of @pid at @vaddr; as many asks may

@@ -1421,6 +1421,11 @@ int ps_lazy_attach(int sk, uint64_t dump_id)
 	return lazy_attach(sk, dump_id, -1);
 }
 
+int ps_lazy_attach_images(int sk, int dfd)
+{
+	return lazy_attach(sk, 0, dfd);
+}
+
 void ps_lazy_detach(void)
 {
 	ps_sk = -1;
