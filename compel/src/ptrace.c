@@ -179,6 +179,15 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static long long stop_deadline;		/* compel_set_stop_deadline() */
+static unsigned int stop_deadline_secs;
+
+void compel_set_stop_deadline(long long deadline_ns, unsigned int secs)
+{
+	stop_deadline = deadline_ns;
+	stop_deadline_secs = secs;
+}
+
 /*
  * Why a task doesn't stop: it sleeps where no signal or trap reaches it
  * (state D), e.g. waiting for its vfork child.
@@ -198,7 +207,11 @@ static void report_no_stop(pid_t pid)
 			nr = -1;
 		fclose(f);
 	}
-	if (nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3)
+	if (stop_deadline)
+		cpr_err("can't seize task %d: the tree did not stop within --timeout %u s (state %c, "
+			"syscall %ld%s)\n", pid, stop_deadline_secs, state, nr,
+			nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3 ? ", waiting in a vfork for its child" : "");
+	else if (nr == SYS_vfork || nr == SYS_clone || nr == SYS_clone3)
 		cpr_err("can't seize task %d: it waits in a vfork for its child (state %c, syscall %ld); "
 			"not supported\n", pid, state, nr);
 	else
@@ -213,7 +226,8 @@ static void report_no_stop(pid_t pid)
  */
 static int wait_stop(pid_t pid, int *status)
 {
-	long long deadline = now_ns() + SEIZE_STOP_TIMEOUT_NS;
+	/* --timeout: the whole tree's time, however long one task takes of it */
+	long long deadline = stop_deadline ? stop_deadline : now_ns() + SEIZE_STOP_TIMEOUT_NS;
 	struct timespec pause = { 0, 1000 };
 	int spins = 0;
 

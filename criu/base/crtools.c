@@ -117,7 +117,8 @@ static void usage(FILE *f)
 "                          lazy-pages: fetch the lazy pages from the dump --lazy-pages (or page-server\n"
 "                          --lazy-pages) at --address, --port\n"
 "      --address A, --port N  the page server's address and port (page-server, dump --lazy-pages:\n"
-"                          where it listens; default any address, port 27027)\n"
+"                          where it listens; default any address, port 27027; page-server\n"
+"                          --port 0: any free port, the one bound said in the log)\n"
 "      --status-fd FD      page-server, lazy-pages, dump --lazy-pages: write a byte to FD once listening\n"
 "                          (dump --lazy-pages: once the images are whole)\n"
 "      --snapshot          dump -R: frozen only to take the tree's state and write-protect its\n"
@@ -133,6 +134,19 @@ static void usage(FILE *f)
 "                          page-server: serve a finished dump's images from -D, lazy pages on demand\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
 "                          are always saved by file handle)\n"
+"      --irmap-scan-path DIR  dump: accepted, no effect (the same: no paths are searched for)\n"
+"      --timeout N         dump, pre-dump: the tree must be frozen within N seconds (default:\n"
+"                          3 s for each task to stop, 10 s for --freeze-cgroup), or the dump fails\n"
+"      --pre-dump-mode M   pre-dump: read (default): the pages are copied once the tree runs again;\n"
+"                          splice: copied before, with the tree frozen (dump: accepted, no effect)\n"
+"      --weak-sysctls      restore: a sysctl of the images that can't be set here (missing, refused)\n"
+"                          is a warning, not an error\n"
+"      --cpu-cap[=CAP,...]  dump, restore: fpu (the FPU state must fit this CPU: always checked)\n"
+"                          or none; cpu, ins, image, all (CPUID compared) are refused: not saved\n"
+"      --exec-cmd -- CMD [ARG...]  restore: once the tree runs, criu execs CMD (implies -d):\n"
+"                          the restored root is CMD's child (unless -S), criu's exit status CMD's\n"
+"      --mntns-compat-mode  restore: accepted, no effect (mounts are restored one way)\n"
+"      --skip-mnt, --cgroup-props, --cgroup-props-file  refused: not supported yet\n"
 "      --lsm-profile TYPE:NAME  restore: the tasks' LSM profile; only what needs nothing\n"
 "                          here is taken (apparmor:unconfined, a module not enabled refuses)\n"
 "      --lsm-mount-context CTX  restore: refused (mount labels are not supported yet)\n"
@@ -207,6 +221,16 @@ enum {
 	OPT_SNAPSHOT,
 	OPT_DAEMON,
 	OPT_NO_DEFAULT_CONFIG,
+	OPT_TIMEOUT,
+	OPT_WEAK_SYSCTLS,
+	OPT_PRE_DUMP_MODE,
+	OPT_CPU_CAP,
+	OPT_IRMAP_SCAN_PATH,
+	OPT_EXEC_CMD,
+	OPT_MNTNS_COMPAT_MODE,
+	OPT_SKIP_MNT,
+	OPT_CGROUP_PROPS,
+	OPT_CGROUP_PROPS_FILE,
 };
 
 static const struct option longopts[] = {
@@ -266,6 +290,16 @@ static const struct option longopts[] = {
 	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "no-default-config", no_argument, NULL, OPT_NO_DEFAULT_CONFIG },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "weak-sysctls", no_argument, NULL, OPT_WEAK_SYSCTLS },
+	{ "pre-dump-mode", required_argument, NULL, OPT_PRE_DUMP_MODE },
+	{ "cpu-cap", optional_argument, NULL, OPT_CPU_CAP },
+	{ "irmap-scan-path", required_argument, NULL, OPT_IRMAP_SCAN_PATH },
+	{ "exec-cmd", no_argument, NULL, OPT_EXEC_CMD },
+	{ "mntns-compat-mode", no_argument, NULL, OPT_MNTNS_COMPAT_MODE },
+	{ "skip-mnt", required_argument, NULL, OPT_SKIP_MNT },
+	{ "cgroup-props", required_argument, NULL, OPT_CGROUP_PROPS },
+	{ "cgroup-props-file", required_argument, NULL, OPT_CGROUP_PROPS_FILE },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ },
@@ -335,8 +369,17 @@ static const struct opt_use {
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
 	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
 	{ OPT_LSM_MOUNT_CONTEXT, "--lsm-mount-context", A_RESTORE },
+	{ OPT_TIMEOUT, "--timeout", A_DUMP },
+	{ OPT_WEAK_SYSCTLS, "--weak-sysctls", A_RESTORE },
+	/* pre-dump only (A_DUMP covers both): a dump copies its pages frozen whatever it is told */
+	{ OPT_PRE_DUMP_MODE, "--pre-dump-mode", A_DUMP },
+	{ OPT_CPU_CAP, "--cpu-cap", A_DUMP | A_RESTORE },
+	{ OPT_IRMAP_SCAN_PATH, "--irmap-scan-path", A_DUMP },
+	{ OPT_EXEC_CMD, "--exec-cmd", A_RESTORE },
+	{ OPT_MNTNS_COMPAT_MODE, "--mntns-compat-mode", A_RESTORE },
 };
 
+static bool exec_cmd_asked;		/* --exec-cmd, from wherever: its command must come */
 static unsigned char opts_seen[2048];	/* given on the command line (or its --config) */
 static bool ext_dump, ext_restore;	/* an --external of a dump's kind (not mnt[]), of a restore's kind */
 
@@ -432,6 +475,12 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 		pr_err("-R/--leave-running and -s/--leave-stopped exclude each other\n");
 		return -1;
 	}
+	/* only a server can take any port: it says which it got (the log; a swrk reply's ps.port) */
+	if (opts.port_any && bit != A_PAGE_SERVER) {
+		pr_err("%s--port 0 (any free port) is only for page-server: %s needs the port it is given\n",
+		       field ? "criu_opts.ps.port: " : "", action);
+		return -1;
+	}
 	if (opts.snapshot && check_snapshot_use(action))
 		return -1;
 	/* the page server takes no other (security.md, "Over the network"): said now, not once the tree is frozen */
@@ -447,6 +496,10 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
 		pr_err("restore --auto-dedup can't be used with --lazy-pages: the lazy-pages daemon reads the "
 		       "pages images after restore returns\n");
+		return -1;
+	}
+	if (exec_cmd_asked && !opts.exec_cmd && bit == A_RESTORE) {
+		pr_err("--exec-cmd needs the command after the options: criu restore ... --exec-cmd -- CMD [ARG...]\n");
 		return -1;
 	}
 	if (nr_args > max_args) {
@@ -489,6 +542,59 @@ static int parse_size(const char *arg, uint64_t *out)
 }
 
 static const char *keep_arg(const char *arg);
+
+/*
+ * --cpu-cap[=CAP,...]: what to check of the CPU at restore (the original
+ * tool's names: fpu, cpu, ins, image, all, none; ^CAP takes one away).
+ * Restore always checks that the FPU state fits this CPU (every XSAVE
+ * feature the tasks used is on here, images.c): that is "fpu", and what
+ * "none" gets as well, since registers the CPU can't load can't be
+ * restored. cpu (the same CPUID features), ins (the instruction sets the
+ * tasks may have seen) and image (a cpuinfo image at dump) need the dump's
+ * CPUID, which is not saved: refused by name rather than taken and not
+ * done. No argument means "all", as in the original tool.
+ */
+static int cpu_cap_parse(const char *arg)
+{
+	enum { FPU = 1, CPU = 2, INS = 4, IMAGE = 8, ALL = FPU | CPU | INS | IMAGE };
+	static const struct { const char *name; int bits; } caps[] = {
+		{ "fpu", FPU }, { "cpu", CPU }, { "ins", INS }, { "image", IMAGE }, { "all", ALL }, { "none", ALL },
+	};
+	char buf[256], *tok, *save = NULL;
+	int mask = FPU;
+
+	if (!arg)
+		arg = "all";
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
+		pr_err("bad --cpu-cap '%.64s...': too long\n", arg);
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		bool off = tok[0] == '^';
+		size_t i;
+
+		tok += off;
+		for (i = 0; i < ARRAY_SIZE(caps); i++)
+			if (!strcmp(tok, caps[i].name))
+				break;
+		if (i == ARRAY_SIZE(caps)) {
+			pr_err("bad --cpu-cap '%s': '%s' is none of fpu, cpu, ins, image, all, none\n", arg, tok);
+			return -1;
+		}
+		if (off || !strcmp(tok, "none"))
+			mask &= ~caps[i].bits;
+		else
+			mask |= caps[i].bits;
+	}
+	for (size_t i = 0; i < 3; i++)
+		if (mask & caps[i + 1].bits) {
+			pr_err("--cpu-cap %s: '%s' is not supported yet: the dump does not save its CPU's features "
+			       "(CPUID) to compare with (only fpu, always checked: the FPU state must fit this CPU; "
+			       "or none)\n", arg, caps[i + 1].name);
+			return -1;
+		}
+	return 0;
+}
 
 /*
  * One option, from the command line, a config file or a swrk request: all
@@ -561,11 +667,12 @@ static int handle_option(int c, const char *arg)
 		char *end;
 		long v = strtol(arg, &end, 10);
 
-		if (*end || end == arg || v <= 0 || v > 65535) {
+		if (*end || end == arg || v < 0 || v > 65535) {
 			pr_err("bad --port '%s'\n", arg);
 			return -1;
 		}
 		opts.port = v;
+		opts.port_any = v == 0;
 		break;
 	}
 	case OPT_STATUS_FD: {
@@ -635,6 +742,52 @@ static int handle_option(int c, const char *arg)
 			return -1;
 		}
 		break;
+	case OPT_TIMEOUT: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+
+		if (*end || end == arg || arg[0] == '-' || v == 0 || v > 3600) {
+			pr_err("bad --timeout '%s': seconds, 1 to 3600\n", arg);
+			return -1;
+		}
+		opts.timeout = v;
+		break;
+	}
+	case OPT_WEAK_SYSCTLS: opts.weak_sysctls = true; break;
+	case OPT_PRE_DUMP_MODE:
+		if (!strcmp(arg, "read"))
+			opts.pre_dump_mode = PRE_DUMP_READ;
+		else if (!strcmp(arg, "splice"))
+			opts.pre_dump_mode = PRE_DUMP_SPLICE;
+		else {
+			pr_err("bad --pre-dump-mode '%s': read or splice\n", arg);
+			return -1;
+		}
+		break;
+	case OPT_CPU_CAP: return cpu_cap_parse(arg);
+	/* hints for finding watched files by inode: watches are saved by file handle here, nothing to search */
+	case OPT_IRMAP_SCAN_PATH:
+		if (arg[0] != '/') {
+			pr_err("bad --irmap-scan-path '%s': an absolute path\n", arg);
+			return -1;
+		}
+		break;
+	case OPT_EXEC_CMD:
+		exec_cmd_asked = true;
+		opts.restore_detached = true;
+		break;
+	/* there is one way mounts are restored here, which needs no compat mode */
+	case OPT_MNTNS_COMPAT_MODE: break;
+	case OPT_SKIP_MNT:
+		pr_err("--skip-mnt %s is not supported yet: a mount can't be left out of the dump (its files, and "
+		       "the mounts below it, would be restored wrong or not at all)\n", arg);
+		return -1;
+	case OPT_CGROUP_PROPS:
+	case OPT_CGROUP_PROPS_FILE:
+		pr_err("--cgroup-props%s is not supported yet: criu saves its own list of every settable property "
+		       "of the tree's cgroups (Documentation/cgroups.md), not a list of the caller's\n",
+		       c == OPT_CGROUP_PROPS_FILE ? "-file" : "");
+		return -1;
 	case 'V':
 		printf("Version: %s\n", CR_VERSION);
 		exit(0);
@@ -733,6 +886,40 @@ int cr_option_given(const char *name, const char *arg)
 int cr_option_check_use(const char *action, const char *field)
 {
 	return check_option_use(action, 0, NULL, field);
+}
+
+/*
+ * A swrk request's exec_cmd: the command a RESTORE execs once the tree
+ * runs (as the command line's --exec-cmd -- CMD [ARG...]).
+ */
+int cr_option_exec_cmd(char *const *argv, size_t n)
+{
+	static const char *args[64];
+
+	if (!n || n >= ARRAY_SIZE(args)) {
+		pr_err("exec_cmd: 1 to %zu words, not %zu\n", ARRAY_SIZE(args) - 1, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(args[i] = keep_arg(argv[i]))) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+	args[n] = NULL;
+	opts.exec_cmd = args;
+	return cr_option_given("exec-cmd", NULL);
+}
+
+/*
+ * restore --exec-cmd: once the tree runs, criu becomes the command, so
+ * that the restored root (criu's child unless -S) is the command's child.
+ * Returns only if the exec failed (the tree runs on).
+ */
+void cr_exec_cmd(void)
+{
+	pr_info("the tree runs: exec %s\n", opts.exec_cmd[0]);
+	execvp(opts.exec_cmd[0], (char *const *)opts.exec_cmd);
+	pr_perror("--exec-cmd: can't exec %s (the restored tree runs on)", opts.exec_cmd[0]);
 }
 
 /*
@@ -929,7 +1116,7 @@ static int run_server(const char *action, int (*serve)(void))
 int main(int argc, char **argv)
 {
 	const char *action;
-	int ret;
+	int ret, nr_args;
 
 	/* first: a SIGINT, SIGTERM or SIGHUP from now on rolls back what was done */
 	interrupt_setup();
@@ -943,7 +1130,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	action = argv[optind];
-	if (check_option_use(action, argc - optind - 1, argv + optind + 1, NULL))
+	nr_args = argc - optind - 1;
+	/* restore --exec-cmd -- CMD [ARG...]: the arguments after the action are the command */
+	if (exec_cmd_asked && !strcmp(action, "restore") && nr_args > 0) {
+		opts.exec_cmd = (const char *const *)argv + optind + 1;
+		nr_args = 0;
+	}
+	if (check_option_use(action, nr_args, argv + optind + 1, NULL))
 		return 1;
 	compel_set_log(compel_log);
 	compel_set_interrupt(interrupted);
@@ -1000,8 +1193,10 @@ int main(int argc, char **argv)
 		ret = cr_dump_tasks(opts.pid);
 	} else if (!strcmp(action, "restore")) {
 		ret = cr_restore_tasks();
+		if (!ret && opts.exec_cmd)
+			cr_exec_cmd();	/* returns only if the exec failed */
 		log_fini();
-		return ret;
+		return ret ? ret : (opts.exec_cmd ? 1 : 0);
 	} else if (!strcmp(action, "check")) {
 		ret = cr_check(opts.feature);
 	} else if (!strcmp(action, "pre-dump")) {

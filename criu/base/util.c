@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -740,12 +741,26 @@ int proc_open(int flags, const char *fmt, ...)
 }
 
 /*
+ * A helper of criu's that undoes what criu did should criu die (the
+ * network lock's keeper, a queue's finisher, the lazy daemon's watchdog)
+ * is named without "criu": `killall criu` or `pkill criu` meant for a
+ * criu that hangs would kill it along, and leave the harm it is there to
+ * undo. (`pkill -f criu` still matches its command line, criu's.)
+ */
+void name_undoer(const char *name)
+{
+	if (prctl(PR_SET_NAME, name, 0, 0, 0))
+		pr_debug("can't name %d %s: %s\n", getpid(), name, strerror(errno));
+}
+
+/*
  * A child that finishes what it starts even if criu dies: no parent-death
  * signal (fork clears it), every signal but SIGKILL blocked, and with
  * @own_group a process group of its own (a kill of criu's group misses
- * it). Its pid, 0 in the child, -1 with a message.
+ * it), named @name (name_undoer()). Its pid, 0 in the child, -1 with a
+ * message.
  */
-pid_t fork_finisher(int own_group)
+pid_t fork_finisher(int own_group, const char *name)
 {
 	sigset_t all;
 	pid_t pid = fork();
@@ -758,5 +773,6 @@ pid_t fork_finisher(int own_group)
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	if (own_group)
 		setpgid(0, 0);
+	name_undoer(name);
 	return 0;
 }

@@ -188,16 +188,17 @@ static int add_children(int idx)
 static int wait_frozen(void)
 {
 	struct timespec ts = { 0, 1000000 };
+	int ms = opts.timeout ? (int)opts.timeout * 1000 : FREEZE_TIMEOUT_MS;
 
-	for (int i = 0; i < FREEZE_TIMEOUT_MS; i++) {
+	for (int i = 0; i < ms; i++) {
 		int r = is_frozen(&fz.dirs[0]);
 
 		if (r)
 			return r < 0 ? -1 : 0;
 		nanosleep(&ts, NULL);
 	}
-	pr_err("cgroup %s did not freeze within %d s (a task asleep where the freezer can't reach it?)\n",
-	       opts.freeze_cgroup, FREEZE_TIMEOUT_MS / 1000);
+	pr_err("cgroup %s did not freeze within %d s%s (a task asleep where the freezer can't reach it?)\n",
+	       opts.freeze_cgroup, ms / 1000, opts.timeout ? " (--timeout)" : "");
 	return -1;
 }
 

@@ -1480,6 +1480,35 @@ static int add_children(struct dump_tree *t, int idx, int *added)
 }
 
 /*
+ * The tree stopped, with its --freeze-cgroup if given. --timeout N bounds
+ * the whole of it: each task's stop is waited for only until N seconds
+ * from the start (in place of 3 s a task; the freezer cgroup's 10 s
+ * become N), and a tree that took longer in all is refused too. A
+ * failure leaves what was seized to the caller's rollback, as any other.
+ */
+int freeze_all(struct dump_tree *t, pid_t root)
+{
+	uint64_t start = now_us();
+	int ret;
+
+	if (opts.timeout) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		compel_set_stop_deadline((ts.tv_sec + (long long)opts.timeout) * 1000000000LL + ts.tv_nsec,
+					 opts.timeout);
+	}
+	ret = cgfreeze_begin() || freeze_tree(t, root) || cgfreeze_check_claimed() ? -1 : 0;
+	compel_set_stop_deadline(0, 0);
+	if (!ret && opts.timeout && now_us() - start > opts.timeout * 1000000ULL) {
+		pr_err("the tree took %.1f s to freeze, more than --timeout %u s\n", (now_us() - start) / 1e6,
+		       opts.timeout);
+		ret = -1;
+	}
+	return ret;
+}
+
+/*
  * Freeze the whole tree: seize each process as it is found, then look
  * again at everyone's children until a pass finds nobody new (a process
  * may have forked before we got to it).
@@ -2547,6 +2576,35 @@ static void release_memory(struct dump_ctx *p, int pidfd)
 	close(pidfd);
 }
 
+/*
+ * Once the first process is killed, the images are the tree's last state
+ * and all of it has to go: should we die among the kills (a SIGKILL, a
+ * timeout of our caller's), those we had not reached would run on, and a
+ * restore would make second copies of them. So every one gets
+ * PTRACE_O_EXITKILL first (one thread is enough: its SIGKILL kills the
+ * process), and our tracing thread's exit kills whatever is left. A
+ * network lock keeper kills them too, sooner (net_keeper_victim()).
+ */
+static void exit_kill_tree(struct dump_tree *t)
+{
+	const long opts_ = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+
+	for (int i = 0; i < t->nr; i++) {
+		struct dump_ctx *p = &t->p[i];
+		int j;
+
+		if (p->zombie || !p->th || ns_init_left(p))
+			continue;
+		for (j = 0; j < p->nr_th; j++)
+			if (!ptrace(PTRACE_SETOPTIONS, p->th[j].tid, NULL, (void *)(opts_ | PTRACE_O_SUSPEND_SECCOMP)) ||
+			    !ptrace(PTRACE_SETOPTIONS, p->th[j].tid, NULL, (void *)opts_))
+				break;
+		if (j == p->nr_th)
+			pr_warn("can't mark %d to die with us (%s): should we die among the kills, it may run on\n",
+				p->pid, strerror(errno));
+	}
+}
+
 int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 {
 	int status, ret = 0, kill_init = 0;
@@ -2573,8 +2631,8 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	/*
 	 * In a pid namespace the tree's death may be its init's and so ours:
 	 * the stats go out first (the frozen time ends with the kills), and the
-	 * result too, unless the init is the tree's: criu outside kills it once
-	 * told, so then the rest dies first.
+	 * result too (if the init is the tree's, the result is the commit:
+	 * criu outside kills the init once told, and the rest with it).
 	 */
 	if (ns_dump_in_agent()) {
 		for (int i = 0; i < t->nr; i++)
@@ -2600,7 +2658,7 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 	 * The lock stays once the first of them dies, even if we die now
 	 * (net_keeper_commit()). The init criu outside kills is the one then:
 	 * it dies only if we live to report, and it runs on (its connections
-	 * wanting the keeper's undo) if we die before, whatever we killed.
+	 * wanting the keeper's undo) if we die before.
 	 */
 	{
 		pid_t victim = 0;
@@ -2610,8 +2668,20 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				victim = t->p[i].pid;
 		net_keeper_commit(victim, kill_init);
 	}
+	/*
+	 * The init's death is all of it's: criu outside kills it once told,
+	 * one kill for the whole tree, and nothing dies before. Should criu
+	 * outside die first, the tree runs on whole (agent_wait_init_kill()).
+	 */
+	if (kill_init) {
+		free(alive);
+		net_release_listeners();
+		net_ns_dump_quiesce();
+		ns_dump_agent_report(1, kill_init);
+		return 0;
+	}
 	/* criu outside, should we die before our end, must know whether all of them got their kill */
-	if (ns_dump_in_agent() && !kill_init) {
+	if (ns_dump_in_agent()) {
 		int n = 0;
 
 		for (int i = 0; i < t->nr; i++)
@@ -2621,6 +2691,11 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 			}
 		ns_dump_agent_victims(n);
 	}
+	for (int i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && t->p[i].th && !ns_init_left(&t->p[i]))
+			net_keeper_victim(t->p[i].pid);
+	net_keeper_killed();
+	exit_kill_tree(t);
 	for (int i = 0; i < t->nr; i++) {
 		int pidfd;
 
@@ -2636,7 +2711,6 @@ int finish_tree(struct dump_tree *t, int ok, uint64_t t_frozen)
 				close(pidfd);
 			continue;
 		}
-		net_keeper_killed();
 		release_memory(&t->p[i], pidfd);
 	}
 	/* each is dying, its listeners with it: new connections meet a closed port, not a queue that dies */
@@ -2772,7 +2846,7 @@ static int dump_tree_of(pid_t pid)
 	/* a failure from here on goes through out_resume, which lets it go */
 	inet_dump_hold_listeners(pid);
 	t_start = now_us();
-	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed() || check_interrupted())
+	if (freeze_all(&t, pid) || check_interrupted())
 		goto out_resume;
 	t_frozen = now_us();
 	locked = 1;

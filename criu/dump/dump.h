@@ -189,6 +189,7 @@ int write_core(struct dump_ctx *dc, struct dump_thread *t);
 /* dump.c, for pre-dump (predump.c) */
 int check_task(struct dump_ctx *dc);
 int freeze_tree(struct dump_tree *t, pid_t root);
+int freeze_all(struct dump_tree *t, pid_t root);
 int mark_vm_children(struct dump_tree *t);
 int check_ipc(struct dump_tree *t);
 /* The mount namespace of the tree (criu/mount/): before its areas are read. */

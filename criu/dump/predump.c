@@ -63,6 +63,7 @@ static int pre_dump(pid_t pid, bool hooks)
 	struct predump_pages **pp = NULL;
 	uint64_t t_start, t_frozen = 0;
 	int ret = -1, frozen = 0;
+	bool copied = false;	/* --pre-dump-mode splice: before the tree ran again */
 
 	t.dfd = open(opts.imgs_dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
 	if (t.dfd < 0) {
@@ -89,7 +90,7 @@ static int pre_dump(pid_t pid, bool hooks)
 
 	t_start = now_us();
 	/* --freeze-cgroup as dump does it: a frozen cgroup's tasks are seized frozen */
-	if (cgfreeze_begin() || freeze_tree(&t, pid) || cgfreeze_check_claimed())
+	if (freeze_all(&t, pid))
 		goto out_release;
 	t_frozen = now_us();
 	frozen = 1;
@@ -108,6 +109,19 @@ static int pre_dump(pid_t pid, bool hooks)
 	for (int i = 0; i < t.nr; i++)
 		if (!t.p[i].zombie && !t.p[i].vm_from && find_pages(&t, &t.p[i], &pp[i]))
 			goto out_release;
+	/*
+	 * --pre-dump-mode splice (the original tool's default, where the
+	 * pages go into pipes before the tree runs again): the pages are
+	 * copied now, with the tree frozen, so the images hold its memory as
+	 * of the freeze, for a longer freeze. read (ours): after it runs again.
+	 */
+	if (opts.pre_dump_mode == PRE_DUMP_SPLICE) {
+		pr_info("--pre-dump-mode splice: the pages are copied with the tree frozen\n");
+		for (int i = 0; i < t.nr; i++)
+			if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
+				goto out_release;
+		copied = true;
+	}
 	ret = 0;
 out_release:
 	/* the tree runs again from here; what it writes now is tracked */
@@ -119,7 +133,7 @@ out_release:
 	/* the syscall counters go before the copy: the tree runs again */
 	preread_free(&t.preread);
 	cgfreeze_end();
-	for (int i = 0; i < t.nr && !ret; i++)
+	for (int i = 0; i < t.nr && !ret && !copied; i++)
 		if (pp[i] && predump_copy(pp[i], t.p[i].pid, t.dfd, t.p[i].pages_id, &t.st))
 			ret = -1;
 	/* the inventory goes to the page server too (a parent there): before the end of the pages */

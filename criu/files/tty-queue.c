@@ -553,7 +553,7 @@ int ttyq_dump(const struct ttyq_ctx *c, int m, struct ttyq *q)
 		return -1;
 	}
 	/* a process group of its own too: a kill of criu's group misses it */
-	pid = fork_finisher(1);
+	pid = fork_finisher(1, "ptyq-finisher");
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);

@@ -45,6 +45,12 @@ struct cr_options {
 	bool page_server;		/* dump, pre-dump: pages go to the page server at address:port */
 	const char *address;		/* --address: the page server's (dump) or where it listens */
 	int port;			/* --port, 0: PS_DEFAULT_PORT */
+	bool port_any;			/* page-server --port 0: any free port, the one bound in port */
+	bool status_port;		/* swrk PAGE_SERVER: the port bound follows the ready byte (an int) */
+	unsigned int timeout;		/* --timeout: seconds the tree may take to freeze, 0: the defaults */
+	bool weak_sysctls;		/* restore: a sysctl that can't be set is a warning */
+	int pre_dump_mode;		/* --pre-dump-mode: PRE_DUMP_READ (default) or PRE_DUMP_SPLICE */
+	const char *const *exec_cmd;	/* restore: exec this argv once the tree runs (NULL-terminated) */
 	bool snapshot;			/* dump -R --snapshot: pages copied after the tree runs again (snapshot.c) */
 	bool lazy_pages;		/* restore: private anonymous memory filled by `criu lazy-pages` (lazy.c) */
 	int status_fd;			/* --status-fd: a byte written when ready (page-server), or -1 */
@@ -59,6 +65,8 @@ struct cr_options {
 	uid_t owner_uid;
 	gid_t owner_gid;
 };
+
+enum { PRE_DUMP_READ, PRE_DUMP_SPLICE };
 
 extern struct cr_options opts;
 

@@ -18,6 +18,8 @@ extern pid_t cr_restored_pid;		/* the root of the last restore, once it runs */
 int cr_option_set(const char *name, const char *arg);
 int cr_option_given(const char *name, const char *arg);
 int cr_option_check_use(const char *action, const char *field);
+int cr_option_exec_cmd(char *const *argv, size_t n);
+void cr_exec_cmd(void);
 int parse_config_file(const char *path, bool missing_ok);
 int cr_setup_log(void);
 

@@ -228,6 +228,7 @@ int net_ns_dump(pid_t pid, NsEntry *e);
 int net_ns_dump_write(int dfd);
 /* after the tree is killed: its dumped network namespace takes no packet while it goes */
 void net_ns_dump_quiesce(void);
+void net_ns_dump_unquiesce(void);
 void net_ns_dump_free(void);
 /* A new network namespace owned by @userns_pid's user namespace (0: criu's): its fd, or -1. */
 int net_ns_new(pid_t userns_pid);

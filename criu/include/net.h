@@ -114,6 +114,7 @@ void net_keeper_sockopts_done(int handle);
  */
 void net_keeper_commit(pid_t victim, int outside);
 void net_keeper_killed(void);
+void net_keeper_victim(pid_t pid);
 /* Has the process of @pidfd a SIGKILL pending, or is it exiting or gone? (-1: yes) */
 int pidfd_dying(int pidfd);
 /*

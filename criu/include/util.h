@@ -131,7 +131,8 @@ int write_pidfile(const char *path, pid_t pid);
  */
 void kill_child(pid_t pid, const char *what);
 /* @cb for each child of every thread of @pid (a running tree's: best effort), until it returns nonzero. */
-pid_t fork_finisher(int own_group);
+pid_t fork_finisher(int own_group, const char *name);
+void name_undoer(const char *name);
 void proc_children(pid_t pid, int (*cb)(pid_t child, void *arg), void *arg);
 /* Remove what write_pidfile() wrote (a restore that failed after it). */
 void unlink_pidfile(const char *path);

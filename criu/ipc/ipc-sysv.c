@@ -41,6 +41,7 @@
 #include "ipc-mqueue.h"
 #include "ipc-sysv.h"
 #include "ipc.pb-c.h"
+#include "cr_options.h"
 #include "log.h"
 #include "namespaces.h"
 #include "proc_parse.h"
@@ -934,8 +935,12 @@ static int write_sysctls(int late)
 			continue;
 		if (strstr(se->name, "_next_id") && !strcmp(se->value, "-1"))
 			continue;	/* unset: the default of a new namespace */
-		if (write_sysctl(se->name, se->value))
-			return -1;
+		if (write_sysctl(se->name, se->value)) {
+			/* --weak-sysctls: a setting left as it is; never an id, which the objects need */
+			if (!opts.weak_sysctls || strstr(se->name, "_next_id"))
+				return -1;
+			pr_warn("--weak-sysctls: %s is left as it is\n", se->name);
+		}
 	}
 	return 0;
 }

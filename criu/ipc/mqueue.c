@@ -284,7 +284,7 @@ static int dump_messages(IpcMqueueEntry *qe, mqd_t q, long curmsgs)
 		pr_perror("pipe");
 		return -1;
 	}
-	pid = fork_finisher(0);
+	pid = fork_finisher(0, "mqueue-finisher");
 	if (pid < 0) {
 		close(p[0]);
 		close(p[1]);

@@ -38,6 +38,7 @@
 #include "pagechain.h"
 #include "external.h"
 #include "page-server.h"
+#include "util.h"
 
 #define PAGE	4096UL
 
@@ -492,7 +493,7 @@ static void __attribute__((noreturn)) watchdog(int sk)
 	struct wd_task *t = NULL;
 	int nr = 0;
 
-	prctl(PR_SET_NAME, "criu-lazy-wd", 0, 0, 0);
+	name_undoer("lazy-watchdog");
 	/* only the daemon's end (or SIGKILL) ends it: a ^C to the group stops the daemon, and we act */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);

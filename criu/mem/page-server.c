@@ -608,7 +608,8 @@ int cr_page_server(void)
 		pr_perror("can't open images dir %s", opts.imgs_dir);
 		return -1;
 	}
-	if (parse_addr(opts.address, opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
+	/* --port 0: bound as 0, the kernel picks */
+	if (parse_addr(opts.address, opts.port_any ? 0 : opts.port ? opts.port : PS_DEFAULT_PORT, &ss, &len))
 		goto out;
 	lsk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lsk < 0 || setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -617,12 +618,29 @@ int cr_page_server(void)
 			  opts.port ? opts.port : PS_DEFAULT_PORT);
 		goto out;
 	}
+	/* --port 0: the kernel chose; the port is what the caller needs to know */
+	if (opts.port_any) {
+		struct sockaddr_storage got;
+		socklen_t glen = sizeof(got);
+
+		if (getsockname(lsk, (struct sockaddr *)&got, &glen)) {
+			pr_perror("page server: getsockname");
+			goto out;
+		}
+		opts.port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port :
+							     ((struct sockaddr_in *)&got)->sin_port);
+		/* at any log level: whoever started it has no other way to learn the port */
+		pr_msg("page server: listening on port %d (--port 0)\n", opts.port);
+	}
 	pr_info("page server: listening on port %d, images into %s\n", opts.port ? opts.port : PS_DEFAULT_PORT,
 		opts.imgs_dir);
 	if (opts.status_fd >= 0) {
 		/* ready: as the lazy-pages daemon and runtimes expect, one byte */
 		if (write(opts.status_fd, "\0", 1) != 1)
 			pr_pwarn("can't write --status-fd");
+		/* swrk's own pipe (rpc/service.c): then the port, which its reply says */
+		if (opts.status_port && write(opts.status_fd, &opts.port, sizeof(opts.port)) != sizeof(opts.port))
+			pr_pwarn("can't write the port to swrk");
 		close(opts.status_fd);
 	}
 	sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);

@@ -529,10 +529,11 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * criu says it is done (net_keeper_end()) once it has undone all that
  * itself (a failed dump, dump -R, --leave-stopped), or once it has sent
  * SIGKILL to every process of the tree. Just before the first kill it
- * names its first victim (net_keeper_commit()): if criu dies between the
- * two, the keeper keeps the lock for the restore when that process dies
- * (the kills had begun, the images are whole), and undoes it all when it
- * lives on.
+ * names its first victim (net_keeper_commit()) and every process it will
+ * kill (net_keeper_victim()), then marks the kills begun in the guard's
+ * page (net_keeper_killed()): if criu dies after that, the keeper kills
+ * the rest of the tree and keeps the lock for the restore (the images are
+ * whole); before it, it undoes it all and the tree runs on.
  *
  * The keeper races the tree, which runs as soon as criu is gone (its
  * tracing thread's exit lets it go). Woken by the close of its channel
@@ -546,12 +547,12 @@ static int do_unlock(int method, const char *name, int nsfd, int quiet)
  * the dump at its next word to it, as for any other failure).
  */
 enum { KEEP_READY = 1, KEEP_WATCH, KEEP_NETNS, KEEP_LOCK, KEEP_SOCKET, KEEP_HELPER, KEEP_COMMIT, KEEP_END,
-       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE, KEEP_UNDO, KEEP_GUARD };
+       KEEP_OPTS, KEEP_OPTS_DONE, KEEP_RESTORE, KEEP_UNDO, KEEP_GUARD, KEEP_VICTIM };
 
 /* A page shared by criu and its keeper (keeper_guard()) */
 struct keep_guard {
 	pthread_mutex_t mu;
-	int killed;		/* the first victim has its SIGKILL (net_keeper_killed()) */
+	int killed;		/* the kills have begun (net_keeper_killed()): the tree dies whole */
 };
 
 struct keep_msg {
@@ -615,6 +616,9 @@ struct keep_state {
 	int undo;		/* KEEP_UNDO: criu lives, but could not undo it all itself */
 	int restore;		/* KEEP_RESTORE: a restore's, which locks again (keep_relock()) */
 	int victim;		/* KEEP_COMMIT: the pidfd of the first process criu kills, or -1 */
+	int *victims;		/* KEEP_VICTIM: pidfds of every process criu kills (keep_kill_tree()) */
+	int nr_victims;
+	struct keep_guard *guard;	/* KEEP_GUARD, or NULL */
 	int victim_outside;	/* KEEP_COMMIT: killed by criu outside the pid namespace, after us */
 	int ended;
 	int criu;		/* criu's pidfd, to watch */
@@ -695,6 +699,15 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		nh[st->nr_helpers++] = fd;
 		break;
 	}
+	case KEEP_VICTIM: {
+		int *nv = realloc(st->victims, (st->nr_victims + 1) * sizeof(*nv));
+
+		if (fd < 0 || !nv)
+			goto bad;
+		st->victims = nv;
+		nv[st->nr_victims++] = fd;
+		break;
+	}
 	case KEEP_WATCH:
 	case KEEP_NETNS:
 		if (fd < 0)
@@ -726,6 +739,8 @@ static int keep_recv(int ch, struct keep_state *st, int nonblock)
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
+		if (g != MAP_FAILED)
+			st->guard = g;
 		if (g == MAP_FAILED || pthread_create(&th, NULL, keep_watch_guard, g))
 			pr_warn("network lock keeper: no watcher of criu's guard: it wakes on criu's exit only\n");
 		break;
@@ -795,6 +810,31 @@ int pidfd_dying(int pidfd)
 	return dying;
 }
 
+/* Had criu begun to kill the tree (net_keeper_killed())? */
+static int keep_killing(struct keep_state *st)
+{
+	return st->guard && __atomic_load_n(&st->guard->killed, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * criu died among its kills: the images are whole and the first processes
+ * dying, so the others die too, before they run on with their connections
+ * in repair mode (its own exit kills them too, PTRACE_O_EXITKILL, but
+ * only those it had marked, and later in its exit than our wake-up).
+ */
+static void keep_kill_tree(struct keep_state *st)
+{
+	int n = 0;
+
+	for (int i = 0; i < st->nr_victims; i++)
+		if (!syscall(SYS_pidfd_send_signal, st->victims[i], SIGKILL, NULL, 0))
+			n++;
+		else if (errno != ESRCH)
+			pr_perror("network lock keeper: can't kill process #%d of the tree", i);
+	if (n)
+		pr_info("network lock keeper: criu died among its kills; %d more processes of the tree killed\n", n);
+}
+
 /* The tree's connections out of repair mode, its sockets' options back: the part that can't wait. */
 static void keep_socks_back(struct keep_state *st)
 {
@@ -852,7 +892,11 @@ static void *keep_watch_guard(void *arg)
 		goto out;
 	if (st->committed) {
 		/* the kills had begun: the connections die in repair mode, for the restore */
-		if (st->victim_outside || __atomic_load_n(&g->killed, __ATOMIC_ACQUIRE) || pidfd_dying(st->victim))
+		if (keep_killing(st)) {
+			keep_kill_tree(st);
+			goto out;
+		}
+		if (st->victim_outside || pidfd_dying(st->victim))
 			goto out;
 		/* criu died between its commit and its first kill: the tree runs on */
 		st->committed = 0;
@@ -918,19 +962,38 @@ static void keep_relock(struct keep_state *st)
 
 /*
  * criu died as it began to kill the tree (KEEP_COMMIT, then the kills):
- * if its first victim dies, the kills had begun, the images are whole
- * and the lock stays for the restore, as if criu had lived. A victim
- * that lives on means criu died before the first kill, and the tree runs
- * on. The wait costs only then, and is long: a big process takes a while
- * to exit.
+ * if they had begun (its guard says so, or its first victim is dying),
+ * the images are whole and the lock stays for the restore, as if criu
+ * had lived. A victim that lives on means criu died before the kills,
+ * and the tree runs on: decided at once, since the tree runs meanwhile
+ * (and the guard's watcher waits for us). Only an init criu outside
+ * kills is waited for.
  */
 static int keep_tree_dies(struct keep_state *st)
 {
 	struct pollfd p[2] = { { .fd = st->victim, .events = POLLIN },
 			       { .fd = st->victim_outside ? st->decided : -1, .events = POLLIN } };
 
+	if (keep_killing(st)) {
+		keep_kill_tree(st);
+		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
+		return 1;
+	}
 	if (st->victim < 0)
 		return 1;
+	if (!st->victim_outside) {
+		struct pollfd c = { .fd = st->criu, .events = POLLIN };
+
+		/* woken by the channel's close: what criu's exit sends (PTRACE_O_EXITKILL) is sent once it is over */
+		if (c.fd >= 0)
+			poll(&c, 1, 1000);
+		if (pidfd_dying(st->victim)) {
+			pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
+			return 1;
+		}
+		pr_warn("network lock keeper: criu died before it killed the tree; the lock goes\n");
+		return 0;
+	}
 	/* an init criu outside kills: it says when it has sent the kill or won't (it had no report) */
 	if (poll(p, 2, 10000) > 0 && (p[0].revents || pidfd_dying(st->victim))) {
 		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
@@ -969,7 +1032,7 @@ static void keeper_main(int ch, int pidfd, int decided)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	setsid();
-	prctl(PR_SET_NAME, "criu-netlock");
+	name_undoer("netlock-keeper");
 	keeper_prio();
 	/* nothing of the tree's (criu's copies of its files) may live on in us: criu's channel and pidfd, the log */
 	for (int i = 0; i < 4; i++)
@@ -1299,11 +1362,32 @@ void net_keeper_sockopts_done(int handle)
 		keep_send(&m, -1);
 }
 
-/* The first victim has its SIGKILL: a keeper woken by our guard from here on leaves the repair mode alone */
+/*
+ * The kills begin (the keeper knows each victim, net_keeper_victim()): a
+ * keeper woken by our death from here on leaves the repair mode alone and
+ * kills the rest of the tree.
+ */
 void net_keeper_killed(void)
 {
 	if (keeper.guard)
 		__atomic_store_n(&keeper.guard->killed, 1, __ATOMIC_RELEASE);
+}
+
+/* Before the kills: a process criu will kill, which the keeper kills if criu dies among them. */
+void net_keeper_victim(pid_t pid)
+{
+	struct keep_msg m = { .type = KEEP_VICTIM };
+	int pidfd;
+
+	if (keeper.ch < 0)
+		return;
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		pr_perror("pidfd_open(%d)", pid);
+		return;
+	}
+	keep_send(&m, pidfd);
+	close(pidfd);
 }
 
 void net_keeper_commit(pid_t victim, int outside)

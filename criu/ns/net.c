@@ -226,15 +226,33 @@ int net_ns_dump_write(int dfd)
  * contents the images hold (the restore makes it anew) and whose tasks are
  * gone: locked whole, it was of no use to anybody any more.
  */
+static int quiesced;
+
+static void set_links(int up);
+
 void net_ns_dump_quiesce(void)
+{
+	set_links(0);
+}
+
+/* The tree runs on after all (its init was not killed): its links up again */
+void net_ns_dump_unquiesce(void)
+{
+	if (quiesced)
+		set_links(1);
+}
+
+static void set_links(int up)
 {
 	struct rtnl rt;
 
 	if (!dumped || rtnl_open(&rt))
 		return;
+	quiesced = !up;
 	for (size_t i = 0; i < dumped->n_links; i++) {
 		const NetnsLink *l = dumped->links[i];
-		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = l->ifindex, .ifi_change = IFF_UP };
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = l->ifindex, .ifi_change = IFF_UP,
+					 .ifi_flags = up ? IFF_UP : 0 };
 		struct nl_msg *m;
 		int ret;
 
@@ -243,8 +261,8 @@ void net_ns_dump_quiesce(void)
 		m = rtnl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 		ret = m ? rtnl_do(&rt, m) : -ENOMEM;
 		if (ret)
-			pr_warn("can't set link %u (%s) of the dumped network namespace down: %s\n", l->ifindex,
-				l->kind, strerror(ret < 0 ? -ret : EIO));
+			pr_warn("can't set link %u (%s) of the dumped network namespace %s: %s\n", l->ifindex,
+				l->kind, up ? "up again" : "down", strerror(ret < 0 ? -ret : EIO));
 	}
 	rtnl_close(&rt);
 }

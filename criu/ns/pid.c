@@ -433,6 +433,7 @@ static void agent_wait_init_kill(void)
 	       "the images are not kept\n");
 	if (net_keeper_on() && net_keeper_undo())
 		pr_err("the network lock may be left\n");
+	net_ns_dump_unquiesce();
 	drop_inventory();
 	_exit(1);
 }

@@ -248,6 +248,40 @@ static int opt_pre_dump_mode(const CriuOpts *o, const char *cli)
 	return -1;
 }
 
+/* a bit mask of the original tool's: 1 fpu, 2 cpu, 4 ins, 8 image; its default, every bit, is "all" */
+static int opt_cpu_cap(const CriuOpts *o, const char *cli)
+{
+	static const char *const names[] = { "fpu", "cpu", "ins", "image" };
+	char buf[64] = "";
+
+	if (o->cpu_cap == 0xffffffff)
+		return set(cli, "all");
+	if (o->cpu_cap & ~0xfu) {
+		pr_err("cpu_cap %#x: no such capability bits (1 fpu, 2 cpu, 4 ins, 8 image)\n", o->cpu_cap);
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		if (o->cpu_cap & (1u << i))
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", *buf ? "," : "", names[i]);
+	return set(cli, *buf ? buf : "none");
+}
+
+/* 0, as in the original tool, is no limit of the request's own: the defaults */
+static int opt_timeout(const CriuOpts *o, const char *cli)
+{
+	char num[16];
+
+	if (!o->timeout)
+		return 0;
+	snprintf(num, sizeof(num), "%u", o->timeout);
+	return set(cli, num);
+}
+
+static int opt_exec_cmd(const CriuOpts *o, const char *cli)
+{
+	return cr_option_exec_cmd(o->exec_cmd, o->n_exec_cmd);
+}
+
 static int opt_network_lock(const CriuOpts *o, const char *cli)
 {
 	static const char *const methods[] = {
@@ -293,9 +327,9 @@ static const struct field_opt table[] = {
 	{ "auto_dedup", "auto-dedup", FLAG },
 	{ "link_remap", "link-remap", FLAG },
 	{ "veths", "veth-pair", CUSTOM, opt_veths },
-	{ "cpu_cap", "cpu-cap", VALUE },
+	{ "cpu_cap", "cpu-cap", CUSTOM, opt_cpu_cap },
 	{ "force_irmap", "force-irmap", FLAG },
-	{ "exec_cmd", "exec-cmd", EACH },
+	{ "exec_cmd", "exec-cmd", CUSTOM, opt_exec_cmd },
 	{ "ext_mnt", "ext-mount-map", CUSTOM, opt_ext_mnt },
 	{ "auto_ext_mnt", "ext-mount-map", CUSTOM, opt_auto_ext_mnt },
 	{ "ext_sharing", "enable-external-sharing", FLAG },
@@ -318,7 +352,7 @@ static const struct field_opt table[] = {
 	{ "external", "external", EACH },
 	{ "empty_ns", "empty-ns", CUSTOM, opt_empty_ns },
 	{ "join_ns", "join-ns", CUSTOM, opt_join_ns },
-	{ "timeout", "timeout", VALUE },
+	{ "timeout", "timeout", CUSTOM, opt_timeout },
 	{ "weak_sysctls", "weak-sysctls", FLAG },
 	{ "lazy_pages", "lazy-pages", FLAG },
 	{ "status_fd", "status-fd", CUSTOM, opt_status_fd },

@@ -536,7 +536,8 @@ static int check_listen_port(void)
 	int port = opts.port ? opts.port : PS_DEFAULT_PORT, start = 1024;
 	FILE *f;
 
-	if (!client_unpriv)
+	/* ps.port 0: the kernel picks one of its ephemeral range, any client's to bind */
+	if (!client_unpriv || opts.port_any)
 		return 0;
 	f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
 	if (f) {
@@ -654,7 +655,7 @@ static int do_pre_dump(CriuReq *req, CriuResp *resp, CriuDumpResp *d)
  */
 static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 {
-	int p[2], user_fd;
+	int p[2], user_fd, port = 0;
 	pid_t pid;
 	char c;
 
@@ -689,11 +690,14 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 			close(user_fd);
 		setsid();
 		opts.status_fd = p[1];
+		opts.status_port = true;
 		_exit(cr_page_server() ? 1 : 0);
 	}
 	close(p[1]);
-	if (read(p[0], &c, 1) != 1) {
+	/* the ready byte, then the port it listens on (ps.port 0: the one the kernel chose) */
+	if (read(p[0], &c, 1) != 1 || read(p[0], &port, sizeof(port)) != sizeof(port) || port <= 0) {
 		close(p[0]);
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		pr_err("the page server did not start (see the log)\n");
 		return -1;
@@ -707,7 +711,7 @@ static int do_page_server(CriuReq *req, CriuResp *resp, CriuPageServerInfo *ps)
 	}
 	ps->has_pid = ps->has_port = true;
 	ps->pid = pid;
-	ps->port = opts.port ? opts.port : PS_DEFAULT_PORT;
+	ps->port = port;
 	resp->ps = ps;
 	return 0;
 }
@@ -915,6 +919,27 @@ static int sane_stdio(int n)
 	return n;
 }
 
+/*
+ * exec_cmd: once the RESTORE reply is sent, this criu becomes the command
+ * (as the original tool does): the session ends, the client waits for the
+ * command as it would for criu, and the restored root, criu's child
+ * unless rst_sibling, is the command's. Its stdout and stderr go to the
+ * restore's log, not to whatever the client gave criu. Returns only if
+ * the exec failed (the tree runs on).
+ */
+static void exec_after_restore(void)
+{
+	int lfd = log_get_fd();
+
+	close(sk);
+	sk = -1;
+	if (lfd > STDERR_FILENO) {
+		dup2(lfd, STDOUT_FILENO);
+		dup2(lfd, STDERR_FILENO);
+	}
+	cr_exec_cmd();
+}
+
 int cr_service_work(const char *fd_arg)
 {
 	int type = 0, served = 0, ret = -1, eof;
@@ -962,6 +987,12 @@ int cr_service_work(const char *fd_arg)
 		served++;
 		log_keep_errors();
 		ret = handle(req);
+		if (!ret && req->type == CRIU_REQ_TYPE__RESTORE && opts.exec_cmd) {
+			criu_req__free_unpacked(req, NULL);
+			exec_after_restore();
+			ret = -1;
+			break;
+		}
 		eof = !req->keep_open;
 		criu_req__free_unpacked(req, NULL);
 		if (eof)

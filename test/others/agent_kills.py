@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A dump agent that dies among its kills makes criu fail unless the whole tree dies.
+"""A dump killed among its kills kills the whole tree, never a part of it.
 
 criu dumps a process in another pid namespace from inside it (its agent,
 criu/ns/pid.c), which reports a whole dump to criu outside, then kills
@@ -14,7 +14,18 @@ namespace's init that reaps nothing. The agent is killed at each of its
 kill() calls in turn (CRIU_FAULT=N CRIU_FAULT_CALLS=kill
 CRIU_FAULT_KILL=1), and once not at all.
 
-Run as root: test/others/agent_kills.py. The last line is
+Every process gets PTRACE_O_EXITKILL before the first kill
+(criu/dump/dump.c, exit_kill_tree()): an agent (or criu) that dies after
+that takes the whole tree with it, and the images are whole. A part of
+the tree dead and the rest running is a failure either way.
+
+--host: the same tree dumped by criu itself (no pid namespace), the child
+holding a TCP connection of ours (--tcp-established): criu killed at each
+kill() leaves the tree dead, the lock kept (its keeper kills what criu
+had not reached), and a restore of the images brings back a connection
+that echoes.
+
+Run as root: test/others/agent_kills.py [--host]. The last line is
 "agent_kills: N passed, M failed".
 """
 
@@ -29,10 +40,21 @@ import time
 CRIU = os.environ.get("CRIU", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/criu/criu"))
 
 TREE = r"""
-import os, sys, time
+import os, socket, sys, time
 os.closerange(3, 65536)
 pid = os.fork()
 if pid == 0:
+    if len(sys.argv) > 2:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+        while True:
+            # a call on a connection left in repair mode fails: retry, not die (that looks like a kill)
+            try:
+                b = s.recv(100)
+                if not b:
+                    os._exit(0)
+                s.sendall(b)
+            except OSError:
+                time.sleep(0.05)
     while True:
         time.sleep(3600)
 with open(sys.argv[1] + ".tmp", "w") as f:
@@ -66,6 +88,115 @@ def running(pid):
         return False
 
 
+def echo(conn):
+    conn.settimeout(3)
+    try:
+        conn.sendall(b"ping")
+        return conn.recv(100) == b"ping"
+    except OSError:
+        return False
+
+
+class NoConn:
+    """The tree without a connection (no keeper: its processes' PTRACE_O_EXITKILL alone)"""
+
+    def sendall(self, b):
+        pass
+
+    def recv(self, n):
+        return b"ping"
+
+    def settimeout(self, t):
+        pass
+
+    def close(self):
+        pass
+
+
+def one_host(work, step, tcp=True):
+    """--host: criu killed at kill() number @step of a dump of the tree."""
+    import socket
+    ready = os.path.join(work, "ready")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    lsk = socket.socket()
+    lsk.bind(("127.0.0.1", 0))
+    lsk.listen(1)
+    tree = subprocess.Popen([sys.executable, "-c", TREE, ready] + ([str(lsk.getsockname()[1])] if tcp else []),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, close_fds=True)
+    pgid = tree.pid
+    conn = lsk.accept()[0] if tcp else NoConn()
+    lsk.close()
+    d = os.path.join(work, "d")
+    tables = nft_tables()
+    try:
+        for _ in range(100):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.05)
+        root = tree.pid
+        child = kids(root)[0]
+        if not echo(conn):
+            print("FAIL kill step %s: the tree does not echo before the dump" % step)
+            return False
+        shutil.rmtree(d, ignore_errors=True)
+        os.mkdir(d)
+        env = dict(os.environ)
+        if step:
+            env.update(CRIU_FAULT=str(step), CRIU_FAULT_CALLS="kill", CRIU_FAULT_KILL="1")
+        r = subprocess.run([treelib_criu(), "dump", "-t", str(root), "-D", d, "-o", "dump.log", "-v4",
+                            "--tcp-established"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            tree.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.3)
+        alive = [p for p in (root, child) if running(p)]
+        inv = os.path.exists(os.path.join(d, "inventory.img"))
+        what = "--host%s kill step %s: criu exit %d, running %s, inventory %s" % (
+            "" if tcp else " (no connection)", step or "none", r.returncode, alive, inv)
+        # killed before its commit: the tree runs on whole, its connection back at once
+        if alive == [root, child] and r.returncode != 0:
+            ok = echo(conn)
+            print("%s %s; the tree runs on, its connection %s" % ("PASS" if ok else "FAIL", what,
+                                                                 "echoes" if ok else "does not echo"), flush=True)
+            return ok
+        if alive or not inv:
+            print("FAIL " + what, flush=True)
+            return False
+        rr = subprocess.run([treelib_criu(), "restore", "-d", "-D", d, "-o", "restore.log", "-v4",
+                             "--tcp-established"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if rr.returncode != 0:
+            print("FAIL %s; restore failed: %s" % (what, rr.stderr.strip()[-200:]), flush=True)
+            return False
+        if not echo(conn):
+            print("FAIL %s; the restored connection does not echo" % what, flush=True)
+            return False
+        print("PASS %s; restored, its connection echoes" % what, flush=True)
+        return True
+    finally:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        conn.close()
+        # restore -d: the restored root is not our child; its zombie is init's
+        time.sleep(0.1)
+        # a lock a failure left
+        for t in nft_tables() - tables:
+            subprocess.run(["nft", "delete", "table", "inet", t])
+
+
+def nft_tables():
+    r = subprocess.run(["nft", "list", "tables"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return set(line.split()[-1] for line in r.stdout.splitlines() if "CRIU-" in line)
+
+
+def treelib_criu():
+    return CRIU
+
+
 def one(work, step):
     port = os.path.join(work, "ready")
     if os.path.exists(port):
@@ -93,9 +224,8 @@ def one(work, step):
         alive = [p for p in (root, child) if running(p)]
         inv = os.path.exists(os.path.join(d, "inventory.img"))
         what = "kill step %s: criu exit %d, running %s, inventory %s" % (step or "none", r.returncode, alive, inv)
-        ok = (r.returncode == 0 and not alive and inv) or (r.returncode != 0 and alive and not inv)
-        if alive == [root, child] and r.returncode == 0:
-            ok = False
+        # a part of the tree dead and the rest running is a harm either way
+        ok = (r.returncode == 0 and not alive and inv) or (r.returncode != 0 and alive == [root, child] and not inv)
         print(("PASS " if ok else "FAIL ") + what, flush=True)
         return ok
     finally:
@@ -104,12 +234,18 @@ def one(work, step):
 
 
 def main():
+    host = "--host" in sys.argv[1:]
     work = tempfile.mkdtemp(prefix="agent_kills.")
     passed = failed = 0
     try:
         # kill 1: the root, 2: its child; then criu's own helpers, if any
         for step in (1, 2, 3, None):
-            if one(work, step):
+            if (one_host if host else one)(work, step):
+                passed += 1
+            else:
+                failed += 1
+        for step in (2,) if host else ():
+            if one_host(work, step, tcp=False):
                 passed += 1
             else:
                 failed += 1

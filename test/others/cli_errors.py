@@ -1756,6 +1756,26 @@ def t_option_misuse():
          (r"--prev-images-dir /srv/pre", r"in it or next to it")),
         (("pre-dump", "-t", "1", "-D", d, "--page-server", "--address", "127.0.0.1", "--prev-images-dir",
           "../../pre"), (r"--prev-images-dir \.\./\.\./pre", r"in it or next to it")),
+        # the options of a mature tool's clients: taken where they mean something, refused by name otherwise
+        (("dump", "-t", "1", "-D", d, "--timeout", "0"), (r"bad --timeout '0'",)),
+        (("dump", "-t", "1", "-D", d, "--timeout", "5s"), (r"bad --timeout '5s'",)),
+        (("restore", "-D", d, "--timeout", "5"), (r"--timeout", r"nothing for restore")),
+        (("pre-dump", "-t", "1", "-D", d, "--pre-dump-mode", "copy"), (r"bad --pre-dump-mode 'copy'", r"read or splice")),
+        (("restore", "-D", d, "--pre-dump-mode", "read"), (r"--pre-dump-mode", r"nothing for restore")),
+        (("dump", "-t", "1", "-D", d, "--weak-sysctls"), (r"--weak-sysctls", r"nothing for dump")),
+        (("restore", "-D", d, "--cpu-cap"), (r"--cpu-cap all", r"'cpu' is not supported yet")),
+        (("restore", "-D", d, "--cpu-cap=fpu,ins"), (r"'ins' is not supported yet", r"CPUID")),
+        (("restore", "-D", d, "--cpu-cap=fast"), (r"bad --cpu-cap 'fast'",)),
+        (("restore", "-D", d, "--exec-cmd"), (r"--exec-cmd needs the command",)),
+        (("dump", "-t", "1", "-D", d, "--exec-cmd", "--", "true"), (r"--exec-cmd", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--irmap-scan-path", "tmp"), (r"bad --irmap-scan-path 'tmp'",)),
+        (("restore", "-D", d, "--irmap-scan-path", "/tmp"), (r"--irmap-scan-path", r"nothing for restore")),
+        (("dump", "-t", "1", "-D", d, "--mntns-compat-mode"), (r"--mntns-compat-mode", r"nothing for dump")),
+        (("dump", "-t", "1", "-D", d, "--skip-mnt", "/proc"), (r"--skip-mnt /proc is not supported yet",)),
+        (("dump", "-t", "1", "-D", d, "--cgroup-props", "x"), (r"--cgroup-props is not supported yet",)),
+        (("dump", "-t", "1", "-D", d, "--cgroup-props-file", "x"), (r"--cgroup-props-file is not supported yet",)),
+        (("dump", "-t", "1", "-D", d, "--page-server", "--port", "0"), (r"--port 0", r"only for page-server")),
+        (("lazy-pages", "-D", d, "--page-server", "--port", "0"), (r"--port 0", r"only for page-server")),
     ]
     for args, keys in cases:
         r = criu(*args)
@@ -1765,6 +1785,167 @@ def t_option_misuse():
 
 
 # --------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------
+# the options of a mature tool's clients
+
+def vfork_target(secs):
+    """A task that can't be stopped for @secs seconds (it waits in a vfork for its sleeping child)."""
+    p = subprocess.Popen([HELPER, "vfork", str(secs)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True, cwd=TMP)
+    deadline = time.time() + 5
+    while proc_state(p.pid) != "D":
+        if time.time() > deadline:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            raise Fail("setup: the vfork helper did not get into its vfork")
+        time.sleep(0.01)
+    return p
+
+
+def t_timeout():
+    """--timeout N: the tree must stop within N s. 1 s for a task that can't stop for 30: refused in
+    about 1 s naming it, no images, the task as it was; 10 s for one that stops after 4 s: dumped
+    (the default, 3 s a task, refuses that one)."""
+    p = vfork_target(30)
+    try:
+        d = new_dir("timeout", create=False)
+        t0 = time.time()
+        r = criu("dump", "-t", p.pid, "-D", d, "--timeout", "1")
+        took = time.time() - t0
+        expect_error(r, r"did not stop within --timeout 1 s", r"vfork")
+        expect_no_images(d)
+        if took > 2.9:
+            raise Fail("the dump took %.1f s to give up" % took)
+        st = proc_status(p.pid)
+        if proc_state(p.pid) != "D" or st.get("TracerPid") != "0":
+            raise Fail("the task was harmed: state %s, tracer %s" % (proc_state(p.pid), st.get("TracerPid")))
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
+        p.wait()
+    p = vfork_target(4)
+    try:
+        d = new_dir("timeout", create=False)
+        r = criu("dump", "-t", p.pid, "-D", d, "-R", "--timeout", "10")
+        if r.rc != 0:
+            raise Fail("dump --timeout 10 of a task that stops after 4 s failed; %s" % r.brief())
+        if proc_state(p.pid) not in ("S", "R") or proc_status(p.pid).get("TracerPid") != "0":
+            raise Fail("the task was not left running")
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
+        p.wait()
+
+
+def t_exec_cmd():
+    """restore --exec-cmd -- CMD: once the tree runs criu becomes CMD, whose child the restored task
+    is, and whose exit status criu's is."""
+    good = make_good_dump()
+    pid = good_pid[0]
+    out = os.path.join(TMP, "exec-cmd-children")
+    try:
+        r = criu("restore", "-D", good, "-o", "restore.log", "--exec-cmd", "--", "sh", "-c",
+                 "cat /proc/$$/task/$$/children > %s; exit 7" % out)
+        if r.rc != 7:
+            raise Fail("criu restore --exec-cmd exited %d, not as the command (7); %s" % (r.rc, r.brief()))
+        kids = (read_text(out) or "").split()
+        if str(pid) not in kids:
+            raise Fail("the restored task %d is not the command's child (children: %r)" % (pid, kids))
+        if proc_state(pid) in (None, "Z"):
+            raise Fail("the restored task %d does not run" % pid)
+    finally:
+        if proc_state(pid) not in (None, "Z"):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+        reap_orphans()
+
+
+def t_page_server_any_port():
+    """page-server --port 0: it listens on a port the kernel picks, said in its log; a dump sends it
+    its pages there."""
+    srv = new_dir("ps-any")
+    r = criu("page-server", "-D", srv, "--port", "0", "-d", "-o", "ps.log", "--pidfile", "ps.pid")
+    if r.rc != 0:
+        raise Fail("page-server --port 0 -d failed; %s" % r.brief())
+    pspid = int((read_text(os.path.join(srv, "ps.pid")) or "0").strip() or 0)
+    try:
+        m = re.search(r"listening on port (\d+)", read_text(os.path.join(srv, "ps.log")) or "")
+        if not m or int(m.group(1)) in (0, 27027):
+            raise Fail("the log does not say the port bound: %r" % (m and m.group(0)))
+        def body(t):
+            d = new_dir("dump-any", create=False)
+            r = criu("dump", "-t", t.pid, "-D", d, "-R", "--page-server", "--address", "127.0.0.1",
+                     "--port", m.group(1))
+            if r.rc != 0:
+                raise Fail("dump to the page server's port %s failed; %s" % (m.group(1), r.brief()))
+            if not any(f.startswith("pages-") for f in os.listdir(srv)):
+                raise Fail("the page server wrote no pages")
+        with_target("plain", body)
+    finally:
+        if pspid > 0 and proc_state(pspid) not in (None, "Z"):
+            os.kill(pspid, signal.SIGKILL)
+        time.sleep(0.02)
+        reap_orphans()
+
+
+def t_pre_dump_mode():
+    """--pre-dump-mode splice copies the pages with the tree frozen (the log says so), read once it runs."""
+    def body(t):
+        for mode, frozen in (("splice", True), ("read", False)):
+            d = new_dir("pre-" + mode, create=False)
+            r = criu("pre-dump", "-t", t.pid, "-D", d, "-v4", "-o", "pre.log", "--pre-dump-mode", mode)
+            if r.rc != 0:
+                raise Fail("pre-dump --pre-dump-mode %s failed; %s" % (mode, r.brief()))
+            said = "copied with the tree frozen" in (read_text(os.path.join(d, "pre.log")) or "")
+            if said != frozen:
+                raise Fail("--pre-dump-mode %s: the log %s a frozen copy" % (mode, "says" if said else "has no"))
+    with_target("plain", body)
+
+
+def t_weak_sysctls():
+    """restore --weak-sysctls: a sysctl of the images this kernel lacks is a warning. A task in a
+    network namespace of its own, its images' sysctl renamed to one that does not exist: refused
+    without the option, restored with it."""
+    p = subprocess.Popen(["unshare", "-n", HELPER, "vfork", "0"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+                         start_new_session=True, cwd=TMP)
+    pid = p.pid
+    try:
+        deadline = time.time() + 5
+        while proc_state(pid) != "S" or os.readlink("/proc/%d/ns/net" % pid) == os.readlink("/proc/self/ns/net"):
+            if time.time() > deadline:
+                raise Fail("setup: the task did not start in a network namespace of its own")
+            time.sleep(0.01)
+        d = new_dir("weak", create=False)
+        r = criu("dump", "-t", pid, "-D", d)
+        if r.rc != 0:
+            raise Fail("setup: dump failed; %s" % r.brief())
+        p.wait()
+        path = os.path.join(d, "netns.img")
+        b = open(path, "rb").read()
+        name = b"ipv4/conf/lo/forwarding"
+        if b.count(name) != 1:
+            raise Fail("setup: netns.img has no %r" % name)
+        with open(path, "wb") as f:
+            f.write(b.replace(name, b"ipv4/conf/lo/forwardinX"))
+        reseal(path)
+        r = criu("restore", "-D", d, "-d")
+        expect_error(r, r"can't set sysctl net\.ipv4\.conf\.lo\.forwardinX")
+        if proc_state(pid) not in (None, "Z"):
+            raise Fail("the failed restore left task %d" % pid)
+        r = criu("restore", "-D", d, "-d", "--weak-sysctls")
+        if r.rc != 0:
+            raise Fail("restore --weak-sysctls failed; %s" % r.brief())
+        if not re.search(r"--weak-sysctls: sysctl net\.ipv4\.conf\.lo\.forwardinX is not set", r.err):
+            raise Fail("no warning naming the sysctl; %s" % r.brief())
+        if proc_state(pid) in (None, "Z"):
+            raise Fail("the restored task %d does not run" % pid)
+    finally:
+        if proc_state(pid) not in (None, "Z"):
+            os.kill(pid, signal.SIGKILL)
+        p.poll()
+        time.sleep(0.02)
+        reap_orphans()
+
 
 # --------------------------------------------------------------------------
 # pre-dump and chains of images
@@ -1955,6 +2136,11 @@ def main():
         check("lsm_options", t_lsm_options)
         check("duplicate_keys", t_duplicate_keys)
         check("inherit_fd_missing", t_inherit_fd_missing)
+        check("timeout", t_timeout)
+        check("exec_cmd", t_exec_cmd)
+        check("page_server_any_port", t_page_server_any_port)
+        check("pre_dump_mode", t_pre_dump_mode)
+        check("weak_sysctls", t_weak_sysctls)
 
         # nothing may be left: processes, mounts
         def t_leftovers():

@@ -17,6 +17,12 @@
  *   shmrm    a task attached to a SysV shm segment of 8 KiB it marked for
  *            removal (extra: its id)
  *
+ *
+ *   helpers vfork SECS
+ *
+ * a task that can't stop for ptrace for SECS seconds: it waits in a vfork
+ * for its child, which sleeps that long; then it pauses for ever.
+ *
  * The task fills a buffer with a known pattern, reports on stdout
  *   ready pid=P extra=N
  * (N is the thread id, the child pid or the fd number of the special
@@ -47,6 +53,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PATTERN_SIZE (64 * 1024)
@@ -131,6 +138,19 @@ int main(int argc, char **argv)
 	pthread_t th;
 	int extra = -1, fd = -1;
 	const char *bad = NULL;
+
+	if (!strcmp(mode, "vfork") && argc > 2) {
+		struct timespec ts = { atoi(argv[2]), 0 };
+		pid_t p = vfork();
+
+		if (p == 0) {
+			nanosleep(&ts, NULL);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		for (;;)
+			pause();
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -12,7 +12,10 @@ one connection from us on 127.0.0.1. Each try dumps it and kills criu:
 
   walk    at each read step (CRIU_FAULT=N CRIU_FAULT_CALLS=read
           CRIU_FAULT_KILL=1), with --stride;
-  random  SIGKILL (to criu's process group) after a random delay.
+  random  SIGKILL (to criu's process group) after a random delay;
+          --pkill: also to every process under criu whose name has
+          "criu" in it, as `pkill -9 criu` does (the keeper must not
+          be one of them).
 
 After each the server must echo what we send within 2 s, and no table or
 chain of its lock (CRIU-<pid>-*) may be left (`nft list tables`,
@@ -366,7 +369,7 @@ def keepers_left(timeout):
         reap()
         left = []
         for d in os.listdir("/proc"):
-            if d.isdigit() and comm(int(d)) == "criu-netlock":
+            if d.isdigit() and comm(int(d)) == "netlock-keeper":
                 try:
                     with open("/proc/%s/status" % d) as f:
                         if "\nPPid:\t%d\n" % os.getpid() in f.read():
@@ -513,6 +516,8 @@ def main():
     ap.add_argument("--pidns-init", action="store_true", help="the server the init of a pid namespace")
     ap.add_argument("--calls", default="read", help="the calls the walk kills criu at (CRIU_FAULT_CALLS)")
     ap.add_argument("--restore-kills", action="store_true", help="kill restores, not dumps")
+    ap.add_argument("--pkill", action="store_true",
+                    help="random kills as `pkill -9 criu` does: every process of criu's named *criu*")
     ap.add_argument("--last", type=int, default=30, help="--restore-kills: the last N steps are walked")
     args = ap.parse_args()
     if os.geteuid():
@@ -540,7 +545,7 @@ def main():
             t0 = time.time()
             rc = treelib.dump_killed(pair.pid, img, env=env, kill_after=kill_after, verbose=True,
                                      args=["--tcp-established", "--network-lock", method],
-                                     leave_running=mode == "R")
+                                     leave_running=mode == "R", pkill=args.pkill)
             took = time.time() - t0
             what = "%s, %s, dump%s: %s" % (method, mode, " -R" if mode == "R" else "", what)
             if took > 5:
@@ -590,7 +595,7 @@ def main():
             while strangers(pair) and time.time() < end:
                 time.sleep(0.05)
             left_ps = ["%d (%s)" % (p, comm(p)) for p in strangers(pair)]
-            if any("criu-netlock" in x for x in left_ps) and why is None:
+            if any("netlock-keeper" in x for x in left_ps) and why is None:
                 why = "the keeper went to the init of the server's pid namespace: %s" % ", ".join(left_ps)
             elif left_ps:
                 # other helpers of criu's that the agent had running when it died (not the lock's)

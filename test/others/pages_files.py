@@ -36,10 +36,20 @@ pages.
                    either kind, and memhog runs on unharmed.
   pre_default      without CRIU_PAGES_FILES a pre-dump of 64 MiB writes two
                    files (a dump on top restores); of 16 MiB, one.
+  exact_size       dumps of 64 MiB in two files and in one: each pages file
+                   ends where its last entry's pages end (the dump sets
+                   their sizes ahead while it splices, and cuts them back).
+  hash_faults      where the kernel maps a large folio of a file's page
+                   cache whole on one fault (Linux 6.18 does when the file
+                   goes on past it; probed first, else skipped): the
+                   checksums of a 64 MiB dump cost criu under one page
+                   fault per 128 KiB of pages more than a dump without
+                   them (CRIU_CSUM_OFF=1): one per 64 KiB (the
+                   fault-around) before the sizes were set ahead.
 
 Run as root: python3 test/others/pages_files.py
 """
-import glob, json, os, re, signal, subprocess, sys, time
+import glob, json, os, re, resource, signal, subprocess, sys, time
 
 from hoglib import CRIU, HogSuite, alive, kill  # noqa: F401 (the cases use them)
 
@@ -385,9 +395,98 @@ def pre_default():
     return None
 
 
+def data_ends(d, pid):
+    """Where each pages file's data ends, by the pagemap."""
+    ends = {}
+    for e in pagemap(d, pid)[1:]:
+        if "csum" in e and "off" in e:
+            f = e.get("file", 0)
+            ends[f] = max(ends.get(f, 0), e["off"] + e["nr_pages"] * 4096)
+    return ends
+
+
+def exact_size():
+    S.mib = 64
+    try:
+        for files in ("2", "1"):
+            pid = start()
+            d = work + "/exact" + files
+            r = dump({"CRIU_PAGES_FILES": files}, pid, d, "-R")
+            if r.returncode:
+                return "dump failed: " + r.stderr[-500:]
+            ends = data_ends(d, pid)
+            names = sorted(glob.glob(d + "/pages-*.img"))
+            if len(names) != int(files) or len(ends) != int(files):
+                return "%s files: %s, entries in %s" % (files, names, sorted(ends))
+            for f, n in enumerate(names if files == "1" else [names[1], names[0]]):
+                if os.path.getsize(n) != ends[f]:
+                    return "%s: %d bytes, its data ends at %d" % (n, os.path.getsize(n), ends[f])
+            kill(pid)
+    finally:
+        S.mib = 16
+    return None
+
+
+def whole_folio_faults():
+    """Faults to read 4 MiB of a file written 256 KiB at a time, the file going on past it."""
+    import mmap
+    p = work + "/probe"
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        for i in range(17):
+            os.pwrite(fd, os.urandom(256 << 10), i << 18)
+        m = mmap.mmap(fd, 4 << 20, mmap.MAP_SHARED, mmap.PROT_READ)
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        sum(m[i] for i in range(0, 4 << 20, 4096))
+        f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        m.close()
+        return f1 - f0
+    finally:
+        os.close(fd)
+        os.unlink(p)
+
+
+def dump_faults(env, pid, d):
+    """A dump -R's page faults (criu's minor faults, its threads' included)."""
+    os.makedirs(d)
+    e = dict(os.environ)
+    e.pop("CRIU_PAGES_FILES", None)
+    e.update(env)
+    p = subprocess.Popen([CRIU, "dump", "-R", "-t", str(pid), "-D", d, "-o", "dump.log"], env=e,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    return ru.ru_minflt if status == 0 else None
+
+
+def hash_faults():
+    n = whole_folio_faults()
+    if n >= 32:
+        print("  (skipped: this kernel took %d faults to map 4 MiB of 256 KiB folios)" % n)
+        return None
+    S.mib = 64
+    try:
+        pid = start()
+    finally:
+        S.mib = 16
+    on, off = [], []
+    for i in range(3):
+        on.append(dump_faults({}, pid, "%s/hf-on%d" % (work, i)))
+        off.append(dump_faults({"CRIU_CSUM_OFF": "1"}, pid, "%s/hf-off%d" % (work, i)))
+    kill(pid)
+    if None in on or None in off:
+        return "a dump failed: faults %s, off %s" % (on, off)
+    more = min(on) - min(off)
+    # 64 MiB: 256 faults at one per 256 KiB piece, 1024 at one per 64 KiB
+    print("  %d page faults more with the checksums (%s against %s)" % (more, on, off))
+    if more > 512:
+        return "the checksums took %d page faults more (%s against %s)" % (more, on, off)
+    return None
+
+
 CASES = [("two_files", two_files), ("damaged_second", damaged_second), ("missing_second", missing_second),
        ("chain_parent", chain_parent), ("one_file", one_file), ("lazy_two", lazy_two),
        ("default_two", default_two), ("pre_two", pre_two), ("pre_chain", pre_chain), ("pre_lazy", pre_lazy),
-       ("pre_full", pre_full), ("pre_default", pre_default)]
+       ("pre_full", pre_full), ("pre_default", pre_default), ("exact_size", exact_size),
+       ("hash_faults", hash_faults)]
 # a case or a few by name: pages_files.py pre_two pre_lazy
 S.run([c for c in CASES if len(sys.argv) < 2 or c[0] in sys.argv[1:]])

@@ -137,12 +137,41 @@ def fault_steps(pid, img, calls="read", args=()):
     return int(m.group(1)) if m else 0
 
 
+def pkill_criu(pid):
+    """SIGKILL to criu @pid and each process under it whose name has "criu" in
+    it: `pkill -9 criu` (or `killall`), kept to this criu's processes."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append((int(d), comm))
+    todo, hit = [pid], [pid]
+    while todo:
+        for k, comm in kids.get(todo.pop(), []):
+            todo.append(k)
+            if "criu" in comm:
+                hit.append(k)
+    for k in hit:
+        try:
+            os.kill(k, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return hit
+
+
 def dump_killed(pid, img, env=None, kill_after=None, before_kill=None, verbose=False, args=(),
-                leave_running=True):
+                leave_running=True, pkill=False):
     """A `criu dump -R [@args]` (without -R if not @leave_running) of @pid into
     a fresh @img (log dump.log), SIGKILLed @kill_after seconds after
-    @before_kill() (if any) ran, or left to end (60 s at most); children it
-    leaves are reaped. Its exit status."""
+    @before_kill() (if any) ran (with @pkill as pkill_criu() does), or left
+    to end (60 s at most); children it leaves are reaped. Its exit status."""
     shutil.rmtree(img, ignore_errors=True)
     os.mkdir(img)
     cmd = [CRIU, "dump"] + (["-R"] if leave_running else []) + list(args) + \
@@ -155,6 +184,8 @@ def dump_killed(pid, img, env=None, kill_after=None, before_kill=None, verbose=F
         before_kill()
     if kill_after is not None:
         time.sleep(kill_after)
+        if pkill:
+            pkill_criu(p.pid)
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -65,6 +65,12 @@ void compel_set_fault(compel_fault_fn fn);
  */
 void compel_set_interrupt(int (*fn)(void));
 int compel_interrupted(void);
+/*
+ * A deadline (CLOCK_MONOTONIC, ns) for the stops of seized tasks, from
+ * the caller's --timeout of @secs seconds, in place of the per-task
+ * default; 0: the default again.
+ */
+void compel_set_stop_deadline(long long deadline_ns, unsigned int secs);
 
 enum compel_task_state {
 	COMPEL_TASK_ALIVE	= 1,	/* was running or sleeping */

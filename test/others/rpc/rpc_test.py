@@ -1687,6 +1687,189 @@ def t_action_script_fails():
     t.kill()
 
 
+# ---- the options of a mature tool's clients: timeout, pre_dump_mode, weak_sysctls, exec_cmd, cpu_cap, ...
+
+SLOWSTOP_C = r"""
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+/* a parent that can't stop for ptrace while its vfork child sleeps argv[1] seconds */
+int main(int argc, char **argv)
+{
+	struct timespec ts = { atoi(argv[1]), 0 };
+	pid_t p = vfork();
+
+	if (p == 0) {
+		nanosleep(&ts, NULL);
+		_exit(0);
+	}
+	waitpid(p, NULL, 0);
+	for (;;)
+		pause();
+}
+"""
+
+
+def slowstop(secs):
+    """A tree whose root can't be stopped for @secs seconds (in a vfork for its sleeping child)."""
+    exe = os.path.join(TMP, "slowstop")
+    if not os.path.exists(exe):
+        with open(exe + ".c", "w") as f:
+            f.write(SLOWSTOP_C)
+        subprocess.run(["cc", "-O2", "-o", exe, exe + ".c"], check=True)
+    p = subprocess.Popen([exe, str(secs)], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+    deadline = time.time() + 5
+    while proc_state(p.pid) != "D":
+        expect(time.time() < deadline, "slowstop did not get into its vfork")
+        time.sleep(0.01)
+    return p
+
+
+def t_timeout():
+    """timeout: the tree must be frozen within that many seconds. 1 s for a root that can't stop for
+    30: refused in about 1 s naming the timeout, the tree as it was; 10 s for one that stops after 4:
+    the dump is made (the default, 3 s a task, refuses it)."""
+    p = slowstop(30)
+    try:
+        d = new_dir("img")
+        fd = dir_fd(d)
+        t0 = time.time()
+        r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": p.pid, "timeout": 1,
+                                                     "log_file": "dump.log"}}, pass_fds=(fd,))
+        took = time.time() - t0
+        os.close(fd)
+        failed_with(r, "--timeout 1 s")
+        expect(took < 2.9, "the dump took %.1f s to give up" % took)
+        st = open("/proc/%d/status" % p.pid).read()
+        expect("TracerPid:\t0\n" in st and proc_state(p.pid) == "D", "the tree was harmed: %s" % st)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
+        p.wait()
+    p = slowstop(4)
+    try:
+        d = new_dir("img")
+        fd = dir_fd(d)
+        r, rc = request({"type": T["DUMP"], "opts": {"images_dir_fd": fd, "pid": p.pid, "timeout": 10,
+                                                     "leave_running": True, "log_file": "dump.log"}},
+                        pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r["success"] and rc == 0, "DUMP with timeout 10 of a tree that stops after 4 s: %r" % r)
+        expect(proc_state(p.pid) in ("S", "R"), "not left running")
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)     # its vfork child too
+        p.wait()
+
+
+def t_pre_dump_mode():
+    """pre_dump_mode SPLICE copies the pages with the tree frozen (as the log says), VM_READ once it runs
+    again; both make a parent the dump uses; a mode that is neither is refused by name."""
+    t = Target()
+    for mode, frozen in ((1, True), (2, False)):
+        pre, d = new_dir("pre"), new_dir("img")
+        fd = dir_fd(pre)
+        r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "track_mem": True,
+                                                         "pre_dump_mode": mode, "log_level": 4,
+                                                         "log_file": "pre.log"}}, pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r["success"] and rc == 0, "PRE_DUMP mode %d: %r" % (mode, r))
+        log = open(os.path.join(pre, "pre.log")).read()
+        expect(("copied with the tree frozen" in log) == frozen, "mode %d: the log says %s" %
+               (mode, "frozen" if not frozen else "nothing of a frozen copy"))
+        expect(t.alive() and t.counting(), "the pre-dump harmed the tree")
+        fd = dir_fd(d)
+        r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, parent_img="../" + os.path.basename(pre),
+                                                             track_mem=True, leave_running=True,
+                                                             notify_scripts=False)}, pass_fds=(fd,))
+        os.close(fd)
+        expect(r and r["success"] and rc == 0, "dump after the pre-dump: %r" % r)
+        log = open(os.path.join(d, "dump.log")).read()
+        expect("unchanged since the previous dump" in log, "the dump did not use the pre-dump of mode %d" % mode)
+    pre = new_dir("pre")
+    fd = dir_fd(pre)
+    r, rc = request({"type": T["PRE_DUMP"], "opts": {"images_dir_fd": fd, "pid": t.pid, "pre_dump_mode": 3}},
+                    pass_fds=(fd,))
+    os.close(fd)
+    failed_with(r, "pre_dump_mode 3")
+    expect(t.alive() and t.counting(), "the tree was harmed")
+    t.kill()
+
+
+IMGTOOL = os.path.join(os.path.dirname(os.path.dirname(CRIU)), "test", "others", "imgtool")
+
+
+def t_weak_sysctls():
+    """weak_sysctls: a sysctl of the images this kernel lacks is a warning, not the end of the restore.
+    The images of a tree in a network namespace of its own get a sysctl renamed to one that does not
+    exist: refused without the field, restored with it."""
+    t = Target(netns=True)
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, notify_scripts=False)}, pass_fds=(fd,))
+    expect(r and r["success"], "dump: %r" % r)
+    t.kill()
+    path = os.path.join(d, "netns.img")
+    b = open(path, "rb").read()
+    name = b"ipv4/conf/lo/forwarding"
+    expect(b.count(name) == 1, "netns.img has no %r" % name)
+    with open(path, "wb") as f:
+        f.write(b.replace(name, b"ipv4/conf/lo/forwardinX"))
+    expect(subprocess.run([IMGTOOL, "seal", path], capture_output=True).returncode == 0, "imgtool seal failed")
+    ro = {"images_dir_fd": fd, "rst_sibling": True, "log_level": 4, "log_file": "restore.log"}
+    r, rc = request({"type": T["RESTORE"], "opts": ro}, pass_fds=(fd,))
+    failed_with(r, "net.ipv4.conf.lo.forwardinX")
+    expect(not t.alive(), "a failed restore left the tree")
+    ro["weak_sysctls"] = True
+    r, rc = request({"type": T["RESTORE"], "opts": ro}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and r.get("restore", {}).get("pid") == t.pid, "restore with weak_sysctls: %r" % r)
+    expect(t.alive() and t.counting(), "the restored counter does not count")
+    log = open(os.path.join(d, "restore.log")).read()
+    expect("forwardinX is not set" in log, "no warning in the log")
+    t.kill()
+
+
+def t_exec_cmd():
+    """exec_cmd: once the RESTORE reply is sent criu becomes the command, whose child the restored root
+    is (no rst_sibling) and whose exit status the client gets. Also taken on the way: cpu_cap fpu (dump)
+    and none (restore), irmap_scan_paths (dump), mntns_compat_mode (restore)."""
+    t = Target()
+    d = new_dir("img")
+    fd = dir_fd(d)
+    r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, notify_scripts=False, cpu_cap=1,
+                                                         irmap_scan_paths=["/tmp", "/"])}, pass_fds=(fd,))
+    expect(r and r["success"] and rc == 0, "dump: %r" % r)
+    try:
+        os.waitpid(t.pid, 0)
+    except ChildProcessError:
+        pass
+    out = os.path.join(d, "children")
+    r, rc = request({"type": T["RESTORE"], "opts": {
+        "images_dir_fd": fd, "log_file": "restore.log", "cpu_cap": 0, "mntns_compat_mode": True,
+        "exec_cmd": ["sh", "-c", 'cat /proc/$$/task/$$/children > %s; exit 7' % out]}}, pass_fds=(fd,))
+    os.close(fd)
+    expect(r and r["success"] and r.get("restore", {}).get("pid") == t.pid, "restore: %r" % r)
+    expect(rc == 7, "criu exited %r, not as the command (7)" % rc)
+    kids = open(out).read().split() if os.path.exists(out) else None
+    expect(kids is not None and str(t.pid) in kids, "the command's children: %r" % kids)
+    expect(t.alive() and t.counting(), "the restored counter does not count")
+    t.kill()
+
+
+def t_refused_by_name():
+    """What is not done is refused by name, the tree unharmed."""
+    bad_dump({"skip_mnt": ["/proc"]}, "--skip-mnt /proc is not supported yet")
+    bad_dump({"cgroup_props": "cpu: [cpu.shares]"}, "--cgroup-props is not supported yet")
+    bad_dump({"cgroup_props_file": "/etc/props.yaml"}, "--cgroup-props-file is not supported yet")
+    bad_dump({"cpu_cap": 0xffffffff}, "--cpu-cap all", "'cpu' is not supported yet")
+    bad_dump({"cpu_cap": 5}, "--cpu-cap fpu,ins", "'ins' is not supported yet")
+    bad_dump({"cpu_cap": 0x10}, "cpu_cap 0x10")
+    bad_dump({"ps": {"address": "127.0.0.1", "port": 0}, "leave_running": True}, "--port 0", "only for page-server")
+    bad_dump({"exec_cmd": ["true"]}, "criu_opts.exec_cmd", "means nothing for dump")
+    bad_dump({"weak_sysctls": True}, "criu_opts.weak_sysctls", "means nothing for dump")
+
+
 # ---- crun's calls through libcriu.so.2
 
 CRUN_CLIENT = os.path.join(REPO, "build", "test", "others", "libcriu", "crun_client")
@@ -1775,17 +1958,31 @@ def t_crun_pre_dump():
     t.kill()
 
 
-def t_page_server():
-    """PAGE_SERVER: a page server starts and answers with its pid and port; a dump sends it the pages."""
+def t_page_server(any_port=False):
+    """PAGE_SERVER: a page server starts and answers with its pid and port; a dump sends it the pages.
+    any_port: ps.port 0, the server binds a port the kernel picks and the reply says which."""
     t = Target()
     srv, d = new_dir("srv"), new_dir("img")
     fd = dir_fd(srv)
-    port = 27600 + os.getpid() % 300
+    port = 0 if any_port else 27600 + os.getpid() % 300
     r, rc = request({"type": T["PAGE_SERVER"], "opts": {"images_dir_fd": fd, "ps": {"port": port},
                                                         "log_file": "ps.log", "log_level": 4}}, pass_fds=(fd,))
     os.close(fd)
     expect(r and r["success"] and rc == 0, "PAGE_SERVER: %r rc %r" % (r, rc))
     ps = r.get("ps", {})
+    try:
+        page_server_dump(t, srv, d, ps, port, any_port)
+    except Fail:
+        if ps.get("pid", 0) > 0:     # not left listening for a dump that won't come
+            os.kill(ps["pid"], signal.SIGKILL)
+        raise
+
+
+def page_server_dump(t, srv, d, ps, port, any_port):
+    if any_port:
+        expect(ps.get("port", 0) > 0 and ps.get("port") != 27027 and ps.get("pid", 0) > 0,
+               "page server info %r: not the port bound" % ps)
+        port = ps["port"]
     expect(ps.get("port") == port and ps.get("pid", 0) > 0, "page server info %r" % ps)
     fd = dir_fd(d)
     r, rc = request({"type": T["DUMP"], "opts": dump_opts(fd, t.pid, ps={"address": "127.0.0.1", "port": port},
@@ -1913,6 +2110,12 @@ def main():
         check("page_server", t_page_server)
         check("page_server_fd", t_page_server_fd)
         check("page_server_status_fd", t_page_server_status_fd)
+        check("page_server_any_port", t_page_server, True)
+        check("timeout", t_timeout)
+        check("pre_dump_mode", t_pre_dump_mode)
+        check("weak_sysctls", t_weak_sysctls)
+        check("exec_cmd", t_exec_cmd)
+        check("refused_by_name", t_refused_by_name)
         for typ, words in (("CPUINFO_DUMP", ["not implemented"]),
                            ("NOTIFY", ["no notification pending"])):
             check("not_yet_" + typ.lower(), t_not_yet, typ, words)
