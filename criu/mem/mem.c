@@ -2510,28 +2510,105 @@ static int all_zero(const char *p)
  * out: the next dump finds them gone, or written, and does not take them
  * from here. Runs of data become one entry each.
  */
-static ssize_t read_live(const struct page_reader *rd, int mem_fd, char *buf, size_t len, uint64_t addr)
+#define PM_PRESENT	(1ULL << 63)
+#define PM_FILE		(1ULL << 61)
+#define PM_EXCLUSIVE	(1ULL << 56)	/* mapped once (mapcount 1) */
+
+/*
+ * Where a pre-dump reads the running task from. /proc/PID/mem copies a
+ * page at a time (access_remote_vm(): a get_user_pages_remote() of one
+ * page, a copy into a kernel page, a copy out), which bounds the copy at
+ * ~1.8x a write() of the same bytes; process_vm_readv() walks the page
+ * tables in batches and copies once. But it pins (FOLL_PIN), and a
+ * read-only pin of an anonymous page that is not exclusive to the task
+ * (shared copy-on-write after a fork) makes the kernel unshare it
+ * (gup_must_unshare(): a copy for the task, the sharing lost). So it
+ * only reads what /proc/PID/pagemap, read just before, says is present
+ * and either page cache (never unshared by a short-term pin) or mapped
+ * once; the rest (shared, swapped, gone, unreadable) through
+ * /proc/PID/mem as before. A read-only pin changes no page table entry:
+ * the userfaultfd write-protect bit stays and a later write is still
+ * seen. A page mapped once that is not marked exclusive (its sharer
+ * exited) is made exclusive in place (wp_can_reuse_anon_folio()), no
+ * copy. CRIU_PREDUMP_PVM=0: /proc/PID/mem only (to compare).
+ */
+struct live_src {
+	const struct page_reader *rd;	/* the snapshot's own reader, or NULL */
+	int mem_fd;			/* /proc/PID/mem */
+	int pm_fd;			/* /proc/PID/pagemap, or -1: mem_fd only */
+	pid_t pid;
+	uint64_t pm[LIVE_CHUNK];
+	uint64_t pvm_pages, mem_pages;	/* how many went which way (the log) */
+};
+
+static bool pvm_ok(uint64_t e)
 {
-	return rd ? rd->read(rd->arg, buf, len, addr) : pread(mem_fd, buf, len, addr);
+	return (e & PM_PRESENT) && (e & (PM_FILE | PM_EXCLUSIVE));
+}
+
+/* As pread() of @len (at most LIVE_CHUNK pages) at @addr answers: what was read from @addr on, or -1. */
+static ssize_t read_live(struct live_src *src, char *buf, size_t len, uint64_t addr)
+{
+	size_t n = len >> PAGE_SHIFT, done = 0;
+
+	if (src->rd)
+		return src->rd->read(src->rd->arg, buf, len, addr);
+	if (src->pm_fd < 0 || pread(src->pm_fd, src->pm, n * sizeof(uint64_t), (addr >> PAGE_SHIFT) * sizeof(uint64_t)) !=
+				      (ssize_t)(n * sizeof(uint64_t))) {
+		src->mem_pages += n;
+		return pread(src->mem_fd, buf, len, addr);
+	}
+	while (done < n) {
+		size_t k = done;
+		bool fast = pvm_ok(src->pm[done]);
+		ssize_t r = -1;
+
+		while (k < n && pvm_ok(src->pm[k]) == fast)
+			k++;
+		if (fast) {
+			struct iovec lv = { buf + done * PAGE_SIZE, (k - done) * PAGE_SIZE };
+			struct iovec rv = { (void *)(uintptr_t)(addr + done * PAGE_SIZE), (k - done) * PAGE_SIZE };
+
+			r = process_vm_readv(src->pid, &lv, 1, &rv, 1, 0);
+			if (r > 0)
+				src->pvm_pages += r >> PAGE_SHIFT;
+			/* short (unmapped, made unreadable meanwhile): the rest of the run as before */
+			if (r > 0 && r < (ssize_t)lv.iov_len) {
+				done += r >> PAGE_SHIFT;
+				continue;
+			}
+		}
+		if (!fast || r < 0) {
+			r = pread(src->mem_fd, buf + done * PAGE_SIZE, (k - done) * PAGE_SIZE, addr + done * PAGE_SIZE);
+			if (r > 0)
+				src->mem_pages += r >> PAGE_SHIFT;
+		}
+		if (r <= 0)
+			return done ? (ssize_t)(done * PAGE_SIZE) : r;
+		done += r >> PAGE_SHIFT;
+		if (done < k)
+			break;	/* a short read: stop there, as pread() would */
+	}
+	return done * PAGE_SIZE;
 }
 
 /* @n pages (at most LIVE_CHUNK) at @addr: runs of data become one entry each. */
-static int copy_live_chunk(struct page_xfer *x, int mem_fd, const struct page_reader *rd, pid_t pid, uint64_t addr,
-			   uint64_t left, int skip_zero, char *buf)
+static int copy_live_chunk(struct page_xfer *x, struct live_src *src, uint64_t addr, uint64_t left, int skip_zero,
+			   char *buf)
 {
 	while (left) {
 		uint64_t n = left, run = 0, run_addr = 0, got;
-		ssize_t r = read_live(rd, mem_fd, buf, n * PAGE_SIZE, addr);
+		ssize_t r = read_live(src, buf, n * PAGE_SIZE, addr);
 
-		if (r < 0 && rd && errno == ECANCELED)
+		if (r < 0 && src->rd && errno == ECANCELED)
 			return -1;	/* the reader gave up (and said why) */
 		if (r < 0 && n > 1) {
 			n = 1;	/* somewhere in there a page went away: find out which, page by page */
-			r = read_live(rd, mem_fd, buf, PAGE_SIZE, addr);
+			r = read_live(src, buf, PAGE_SIZE, addr);
 		}
 		got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
 		if (!got)
-			pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
+			pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, src->pid);
 		for (uint64_t k = 0; k <= got; k++) {
 			int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
 
@@ -2544,7 +2621,7 @@ static int copy_live_chunk(struct page_xfer *x, int mem_fd, const struct page_re
 			if (!run)
 				continue;
 			if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
-				pr_err("can't write the pre-dump pages of %d\n", pid);
+				pr_err("can't write the pre-dump pages of %d\n", src->pid);
 				return -1;
 			}
 			x->st->pages_written += run;
@@ -2570,9 +2647,7 @@ struct live_job {
 	struct dump_stats st;
 	struct live_ents ents;
 	const struct predump_pages *pp;
-	const struct page_reader *rd;
-	int mem_fd;
-	pid_t pid;
+	struct live_src src;
 	int w, nw;
 	uint64_t chunk;
 	char *buf;
@@ -2591,7 +2666,7 @@ static int copy_live(struct live_job *j, const struct page_list *pl, int skip_ze
 			if (j->stop && *j->stop)
 				return -1;
 			if (j->chunk++ % j->nw == (uint64_t)j->w &&
-			    copy_live_chunk(&j->x, j->mem_fd, j->rd, j->pid, addr, n, skip_zero, j->buf))
+			    copy_live_chunk(&j->x, &j->src, addr, n, skip_zero, j->buf))
 				return -1;
 			addr += n * PAGE_SIZE;
 			left -= n;
@@ -2660,7 +2735,8 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct cr_img *pages = NULL;
 	char path[64];
-	int mem_fd, ret = -1, nw = 1;
+	int mem_fd, pm_fd = -1, ret = -1, nw = 1;
+	const char *pvm = getenv("CRIU_PREDUMP_PVM");
 	volatile int stop = 0;
 	uint64_t t0 = now_us();
 	pthread_t th;
@@ -2677,6 +2753,14 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
+	if (!rd && !(pvm && !strcmp(pvm, "0"))) {
+		/* which pages process_vm_readv() may read (read_live()); without it, /proc/PID/mem for all */
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+		pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (pm_fd < 0)
+			pr_warn("pre-dump: can't open %s (%s): reading through /proc/PID/mem only\n", path,
+				strerror(errno));
+	}
 	/*
 	 * Two pages files, a writer thread each, as a dump has them
 	 * (pages_files()): a thread reading /proc/PID/mem and writing one
@@ -2692,9 +2776,10 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 	for (int w = 0; w < nw; w++) {
 		j[w].x = x;
 		j[w].pp = pp;
-		j[w].rd = rd;
-		j[w].mem_fd = mem_fd;
-		j[w].pid = pid;
+		j[w].src.rd = rd;
+		j[w].src.mem_fd = mem_fd;
+		j[w].src.pm_fd = pm_fd;
+		j[w].src.pid = pid;
 		j[w].w = w;
 		j[w].nw = nw;
 		j[w].buf = malloc(LIVE_CHUNK * PAGE_SIZE);
@@ -2741,7 +2826,13 @@ out:
 		free(j[w].ents.e);
 		free(j[w].ents.csum);
 	}
+	if (!rd)
+		pr_info("pre-dump of %d: %lu pages read by process_vm_readv(), %lu through /proc/PID/mem\n", pid,
+			(unsigned long)(j[0].src.pvm_pages + j[1].src.pvm_pages),
+			(unsigned long)(j[0].src.mem_pages + j[1].src.mem_pages));
 	if (mem_fd >= 0)
 		close(mem_fd);
+	if (pm_fd >= 0)
+		close(pm_fd);
 	return close_images(&x, pages, ret);
 }
