@@ -2451,7 +2451,77 @@ out:
 
 struct predump_pages {
 	struct page_sets ps;
+	/* areas where anonymous large folios may be (read_live()): [start, end) pairs */
+	uint64_t *thp;
+	size_t nr_thp;
 };
+
+/*
+ * Whether anonymous memory may come in large folios: 2 in every area (a
+ * size "always", or "inherit" of an "always"), 1 in MADV_HUGEPAGE areas,
+ * 0 never (MADV_COLLAPSE aside, which PAGEMAP_SCAN finds).
+ */
+static int thp_mode(void)
+{
+	static int mode = -1;
+	char path[128], buf[64];
+	int m = 0;
+	bool top_always = false, top_madv = false;
+	FILE *f;
+
+	if (mode >= 0)
+		return mode;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f && fgets(buf, sizeof(buf), f)) {
+		top_always = strstr(buf, "[always]");
+		top_madv = strstr(buf, "[madvise]");
+	}
+	if (f)
+		fclose(f);
+	m = top_always ? 2 : top_madv ? 1 : 0;
+	for (int order = 2; order <= 21; order++) {
+		snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
+			 (unsigned long)(PAGE_SIZE << order) >> 10);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			int o = strstr(buf, "[always]") ? 2 : strstr(buf, "[madvise]") ? 1 :
+				strstr(buf, "[inherit]") ? (top_always ? 2 : top_madv ? 1 : 0) : 0;
+
+			m = o > m ? o : m;
+		}
+		fclose(f);
+	}
+	mode = m;
+	return mode;
+}
+
+/* The areas of @md where the task's anonymous pages may be large folios (see read_live()). */
+static int find_thp_areas(struct predump_pages *pp, const struct mm_dump *md)
+{
+	int mode = thp_mode();
+
+	for (size_t i = 0; i < md->nr_vmas; i++) {
+		const VmaEntry *v = &md->vmas[i];
+		uint64_t madv = v->has_madv ? v->madv : 0;
+		uint64_t *n;
+
+		if (!(mode == 2 && !(madv & (1ULL << MADV_NOHUGEPAGE))) &&
+		    !(mode >= 1 && (madv & (1ULL << MADV_HUGEPAGE))))
+			continue;
+		n = realloc(pp->thp, (pp->nr_thp + 1) * 2 * sizeof(*n));
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		pp->thp = n;
+		n[pp->nr_thp * 2] = v->start;
+		n[pp->nr_thp * 2 + 1] = v->end;
+		pp->nr_thp++;
+	}
+	return 0;
+}
 
 struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct dump_stats *st,
 					  const struct page_opts *po, const struct mm_parent *parent)
@@ -2463,7 +2533,7 @@ struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct 
 		return NULL;
 	}
 	page_sets_init(&pp->ps);
-	if (collect_pages(pid, md, &pp->ps, st, po, parent)) {
+	if (collect_pages(pid, md, &pp->ps, st, po, parent) || find_thp_areas(pp, md)) {
 		predump_free(pp);
 		return NULL;
 	}
@@ -2489,6 +2559,7 @@ void predump_free(struct predump_pages *pp)
 	if (!pp)
 		return;
 	page_sets_free(&pp->ps);
+	free(pp->thp);
 	free(pp);
 }
 
@@ -2533,6 +2604,7 @@ static int all_zero(const char *p)
  * copy. CRIU_PREDUMP_PVM=0: /proc/PID/mem only (to compare).
  */
 struct live_src {
+	const struct predump_pages *pp;
 	const struct page_reader *rd;	/* the snapshot's own reader, or NULL */
 	int mem_fd;			/* /proc/PID/mem */
 	int pm_fd;			/* /proc/PID/pagemap, or -1: mem_fd only */
@@ -2544,6 +2616,49 @@ struct live_src {
 static bool pvm_ok(uint64_t e)
 {
 	return (e & PM_PRESENT) && (e & (PM_FILE | PM_EXCLUSIVE));
+}
+
+static void not_exclusive(struct live_src *src, uint64_t addr, size_t n, uint64_t s, uint64_t e)
+{
+	s = s > addr ? s : addr;
+	e = e < addr + n * PAGE_SIZE ? e : addr + n * PAGE_SIZE;
+	for (; s < e; s += PAGE_SIZE)
+		src->pm[(s - addr) >> PAGE_SHIFT] &= ~PM_EXCLUSIVE;
+}
+
+/*
+ * Large folios: pagemap's bit 56 is wrong for a PMD-mapped THP (the
+ * head page's mapcount, for all 512: a page a child shares reads as
+ * exclusive), and a page mapped once of a large folio a child still
+ * maps partly is copied by the unshare (the folio can't be reused).
+ * Page cache pages are never unshared (PM_FILE): they stay fast.
+ */
+static void not_exclusive_thp(struct live_src *src, uint64_t addr, size_t n)
+{
+	struct page_region r[16];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = addr,
+		.end = addr + n * PAGE_SIZE,
+		.vec = (unsigned long)r,
+		.vec_len = ARRAY_SIZE(r),
+		.category_anyof_mask = PAGE_IS_HUGE,
+		.return_mask = PAGE_IS_HUGE,
+	};
+	long got;
+
+	for (size_t i = 0; src->pp && i < src->pp->nr_thp; i++)
+		not_exclusive(src, addr, n, src->pp->thp[2 * i], src->pp->thp[2 * i + 1]);
+	/* PMD-mapped anywhere (MADV_COLLAPSE works in any area) */
+	do {
+		got = ioctl(src->pm_fd, PAGEMAP_SCAN, &arg);
+		if (got < 0) {
+			not_exclusive(src, addr, n, addr, addr + n * PAGE_SIZE);
+			return;
+		}
+		for (long i = 0; i < got; i++)
+			not_exclusive(src, addr, n, r[i].start, r[i].end);
+	} while (got == (long)ARRAY_SIZE(r) && arg.walk_end < arg.end && (arg.start = arg.walk_end));
 }
 
 /* As pread() of @len (at most LIVE_CHUNK pages) at @addr answers: what was read from @addr on, or -1. */
@@ -2558,6 +2673,7 @@ static ssize_t read_live(struct live_src *src, char *buf, size_t len, uint64_t a
 		src->mem_pages += n;
 		return pread(src->mem_fd, buf, len, addr);
 	}
+	not_exclusive_thp(src, addr, n);
 	while (done < n) {
 		size_t k = done;
 		bool fast = pvm_ok(src->pm[done]);
@@ -2776,6 +2892,7 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 	for (int w = 0; w < nw; w++) {
 		j[w].x = x;
 		j[w].pp = pp;
+		j[w].src.pp = pp;
 		j[w].src.rd = rd;
 		j[w].src.mem_fd = mem_fd;
 		j[w].src.pm_fd = pm_fd;

@@ -17,6 +17,10 @@ once: what process_vm_readv() reads).
                its live rounds), none other of the two own areas (all in
                the pre-dump); restored, both
                processes find their memory as it was written.
+  cow_thp      cow_kept with the 64 MiB in huge pages (MADV_HUGEPAGE),
+               the child having written the first page of each: the
+               parent's stay mapped whole and pagemap says all their
+               pages are mapped once (skipped without huge pages).
 
 Run as root: python3 test/others/predump_cow.py
 """
@@ -32,11 +36,20 @@ out = sys.argv[1]
 def fill(m, n):
     for o in range(0, n, 1 << 20):
         m[o:o + (1 << 20)] = os.urandom(1 << 20)
+thp = len(sys.argv) > 2
 shared = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+if thp:
+    shared.madvise(mmap.MADV_HUGEPAGE)
 fill(shared, 64 << 20)
 pid = os.fork()
 own = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 fill(own, 16 << 20)
+addr = lambda m: __import__("ctypes").addressof(__import__("ctypes").c_char.from_buffer(m))
+if thp and not pid:
+    # the child writes the first page of every huge page: the parent's huge pages stay mapped whole, and
+    # pagemap reads them all as mapped once (the head page's count)
+    for o in range(-addr(shared) % (2 << 20), 64 << 20, 2 << 20):
+        shared[o] ^= 1
 def write(sig, fr):
     own[3 * 4096] ^= 0xff
     shared[5 * 4096] ^= 0xff
@@ -46,7 +59,6 @@ def check(sig, fr):
 signal.signal(signal.SIGUSR1, write)
 signal.signal(signal.SIGUSR2, check)
 check(0, None)
-addr = lambda m: __import__("ctypes").addressof(__import__("ctypes").c_char.from_buffer(m))
 open("%s.%d.addr" % (out, os.getpid()), "w").write("%d %d" % (addr(shared), addr(own)))
 if pid:
     open(out + ".pids", "w").write("%d %d" % (os.getpid(), pid))
@@ -91,9 +103,9 @@ def wait_file(path, t=30):
     raise RuntimeError("no " + path)
 
 
-def start():
-    out = work + "/tree"
-    p = subprocess.Popen([sys.executable, "-c", TREE, out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+def start(*extra):
+    out = work + "/tree" + "".join(extra)
+    p = subprocess.Popen([sys.executable, "-c", TREE, out] + list(extra), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
     parent, child = map(int, wait_file(out + ".pids").split())
     for q in (parent, child):
@@ -124,13 +136,19 @@ def data_pages(d, pid):
 state = {}
 
 
-def cow_kept():
-    p, out, parent, child = start()
-    state.update(p=p, out=out, parent=parent, child=child)
+def cow_kept(thp=False):
+    p, out, parent, child = start(*(["thp"] if thp else []))
+    if thp:
+        state["thp"] = (p, parent, child)
+        huge = rollup(parent).get("AnonHugePages", 0)
+        if huge < 32 * MIB:
+            return "skipped: the parent has %d MiB of huge pages" % (huge // MIB)
+    else:
+        state.update(p=p, out=out, parent=parent, child=child)
     before = (shared(parent), shared(child), rollup(parent)["Pss"])
     if min(before[:2]) < 60 * MIB:
         return "the tree shares only %d/%d bytes before the pre-dump" % before[:2]
-    d = work + "/pre"
+    d = work + ("/pre-thp" if thp else "/pre")
     os.makedirs(d)
     r = criu("pre-dump", "-t", str(parent), "-D", d, "-o", "pre.log", "-v4", "--track-mem")
     if r.returncode:
@@ -196,12 +214,14 @@ def dirty_kept():
 
 
 try:
-    for n, f in (("cow_kept", cow_kept), ("dirty_kept", dirty_kept)):
+    for n, f in (("cow_kept", cow_kept), ("dirty_kept", dirty_kept), ("cow_thp", lambda: cow_kept(True))):
         try:
             why = f()
         except Exception as e:  # noqa: BLE001
             why = "%s: %s" % (type(e).__name__, e)
-        if why:
+        if why and why.startswith("skipped"):
+            print("SKIP %s: %s" % (n, why), flush=True)
+        elif why:
             failed += 1
             print("FAIL %s: %s" % (n, why), flush=True)
         else:
@@ -216,6 +236,13 @@ finally:
                 pass
     if "p" in state and state["p"].poll() is None:
         state["p"].kill()
+    if "thp" in state:
+        for q in state["thp"][1:]:
+            try:
+                os.kill(q, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        state["thp"][0].kill()
     if not os.environ.get("KEEP"):
         shutil.rmtree(work, ignore_errors=True)
     else:
