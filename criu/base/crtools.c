@@ -46,9 +46,12 @@ static void usage(FILE *f)
 "  criu pre-dump -t PID -D DIR [--track-mem] [--prev-images-dir DIR]   memory only, the tree runs on\n"
 "  criu page-server -D DIR [--address A] [--port N]   receive the pages of one dump into DIR\n"
 "                                                     (and of its live rounds, into DIR/.live-N)\n"
+"  criu page-server --lazy-pages -D DIR [--address A] [--port N]   serve the images of the finished\n"
+"                          dump in DIR to one criu lazy-pages --page-server: the images, then the lazy pages\n"
 "  criu lazy-pages -D DIR [--status-fd FD]   fill the memory of a restore --lazy-pages from DIR\n"
 "  criu lazy-pages -D DIR --page-server --address A [--port N]   ... fetching the pages a\n"
-"                          dump --lazy-pages left in its tree from that dump\n"
+"                          dump --lazy-pages left in its tree from that dump (or, DIR empty, the images\n"
+"                          and their lazy pages from a page-server --lazy-pages)\n"
 "  criu check [--feature NAME]\n"
 "  criu show FILE\n"
 "  criu swrk FD            serve a client over the SOCK_SEQPACKET socket FD (Documentation/rpc.md)\n"
@@ -111,7 +114,8 @@ static void usage(FILE *f)
 "                          dump replaces; restore: free the pages images once the tree runs\n"
 "      --compress          pre-dump, dump: pages files compressed (zstd); restore reads both\n"
 "      --page-server       pre-dump, dump: send the pages to the page server at --address, --port;\n"
-"                          lazy-pages: fetch the lazy pages from the dump --lazy-pages at --address, --port\n"
+"                          lazy-pages: fetch the lazy pages from the dump --lazy-pages (or page-server\n"
+"                          --lazy-pages) at --address, --port\n"
 "      --address A, --port N  the page server's address and port (page-server, dump --lazy-pages:\n"
 "                          where it listens; default any address, port 27027; page-server\n"
 "                          --port 0: any free port, the one bound said in the log)\n"
@@ -126,7 +130,8 @@ static void usage(FILE *f)
 "                          dump: that memory is left out of the images; the tree stays frozen and the dump\n"
 "                          serves it on --address, --port to `criu lazy-pages --page-server`, then kills the\n"
 "                          tree (or resumes it if the destination goes away first); with\n"
-"                          --prev-images-dir, only the pages written since the previous images\n"
+"                          --prev-images-dir, only the pages written since the previous images;\n"
+"                          page-server: serve a finished dump's images from -D, lazy pages on demand\n"
 "      --force-irmap       dump: accepted for LXC, no effect (inotify and fanotify watches\n"
 "                          are always saved by file handle)\n"
 "      --irmap-scan-path DIR  dump: accepted, no effect (the same: no paths are searched for)\n"
@@ -359,7 +364,7 @@ static const struct opt_use {
 	{ OPT_PORT, "--port", A_DUMP | A_PAGE_SERVER | A_LAZY },
 	{ OPT_STATUS_FD, "--status-fd", A_DUMP | A_PAGE_SERVER | A_LAZY },
 	/* dump: the lazy pages stay in the tree, served to criu lazy-pages --page-server; pre-dump refuses it */
-	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE },
+	{ OPT_LAZY_PAGES, "--lazy-pages", A_DUMP | A_RESTORE | A_PAGE_SERVER },
 	{ OPT_SNAPSHOT, "--snapshot", A_DUMP },
 	{ OPT_FORCE_IRMAP, "--force-irmap", A_DUMP },
 	{ OPT_LSM_PROFILE, "--lsm-profile", A_RESTORE },
@@ -482,6 +487,10 @@ static int check_option_use(const char *action, int nr_args, char **args, const 
 	if (bit == A_DUMP && opts.page_server && opts.prev_images_dir && !ps_parent_ok(opts.prev_images_dir, 0)) {
 		pr_err("--prev-images-dir %s: with --page-server it must be relative to -D, in it or next to it "
 		       "(NAME or ../NAME): the page server takes no other\n", opts.prev_images_dir);
+		return -1;
+	}
+	if (bit == A_PAGE_SERVER && opts.auto_dedup && opts.lazy_pages) {
+		pr_err("--auto-dedup means nothing for page-server --lazy-pages: it serves images, it writes none\n");
 		return -1;
 	}
 	if (bit == A_RESTORE && opts.auto_dedup && opts.lazy_pages) {
@@ -1159,7 +1168,9 @@ int main(int argc, char **argv)
 			pr_perror("can't create work dir %s", opts.work_dir);
 			return 1;
 		}
-		if (strcmp(action, "restore") && strcmp(action, "lazy-pages") && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
+		/* page-server --lazy-pages serves images that must be there */
+		if (strcmp(action, "restore") && strcmp(action, "lazy-pages") &&
+		    !(!strcmp(action, "page-server") && opts.lazy_pages) && mkdir(opts.imgs_dir, 0700) && errno != EEXIST) {
 			pr_perror("can't create images dir %s", opts.imgs_dir);
 			return 1;
 		}
@@ -1191,7 +1202,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(action, "pre-dump")) {
 		ret = cr_pre_dump_tasks(opts.pid);
 	} else if (!strcmp(action, "page-server")) {
-		ret = run_server(action, cr_page_server);
+		ret = run_server(action, opts.lazy_pages ? cr_lazy_page_server : cr_page_server);
 	} else if (!strcmp(action, "lazy-pages")) {
 		ret = run_server(action, cr_lazy_pages);
 	} else {

@@ -39,6 +39,8 @@ void lazy_restore_end(bool committed);
 
 /* criu lazy-pages */
 int cr_lazy_pages(void);
+/* criu page-server --lazy-pages: serve the lazy pages (and the images) of a finished dump */
+int cr_lazy_page_server(void);
 /* check: the kernel lets criu do it (events, kernel faults) */
 int lazy_pages_supported(void);
 /* Why not, after lazy_pages_supported() said no. */

@@ -35,6 +35,7 @@ enum ps_cmd {
 	PS_REPLY,	/* a: 0 or an errno */
 	PS_INVENTORY,	/* payload: the dump's inventory_entry, written as inventory.img */
 	PS_GET,		/* lazy: a: pid, b: vaddr, c: nr_pages; reply PS_PAGES (c 0) in parts, or PS_REPLY (a: errno) */
+	PS_IMAGE,	/* lazy, from an image server: a: name length (= len), b: size; payload: the name; then b bytes */
 };
 
 /*
@@ -45,6 +46,15 @@ enum ps_cmd {
  * The connection closed before: the dump resumes the tree.
  */
 #define PS_F_LAZY	4
+/*
+ * PS_HELLO with PS_F_LAZY | PS_F_IMAGES (b 0): to a `criu page-server
+ * --lazy-pages`, which serves the lazy pages of a finished dump's images
+ * and first sends the images the restore needs (PS_IMAGE each, then
+ * PS_CLOSE): the dump's, with the pages of the areas the daemon fills left
+ * with the server (pagemap entries marked lazy, as dump --lazy-pages
+ * writes them).
+ */
+#define PS_F_IMAGES	8
 #define PS_LAZY_MAX	1024	/* pages per PS_GET */
 #define PS_LAZY_PART	64	/* pages per PS_PAGES answering it: read, summed and sent while in the cache */
 
@@ -116,10 +126,29 @@ int lazy_dump_serve(void);
 int lazy_dump_session(int sk);
 void lazy_dump_fini(void);
 
-/* criu lazy-pages --page-server: the daemon's side. */
-int ps_lazy_connect(uint64_t dump_id);
+/*
+ * criu page-server --lazy-pages: the lazy pages come from images, not a
+ * frozen tree. read: @nr pages of @pid at @vaddr (in its lazy pages, maybe
+ * across ranges) into @data, their checksums into @csum, checked (a damaged
+ * page: -1, said in the log). send_images: the images for PS_F_IMAGES.
+ */
+struct lazy_source {
+	int (*read)(pid_t pid, uint64_t vaddr, uint64_t nr, void *data, uint64_t *csum);
+	int (*send_images)(int sk);
+};
+void lazy_dump_from(const struct lazy_source *src);
+int lazy_send_image(int sk, const char *name, int fd, uint64_t size);
+int lazy_send_images_end(int sk);
+
+/*
+ * criu lazy-pages --page-server: the daemon's side. @images_dfd >= 0: the
+ * server is a page-server --lazy-pages and sends the images into it first.
+ */
+int ps_lazy_connect(uint64_t dump_id, int images_dfd);
 /* The same on the connection @sk (the fuzzer's); ps_lazy_detach() forgets it (not closed). */
 int ps_lazy_attach(int sk, uint64_t dump_id);
+/* ... to a page-server --lazy-pages, its images written into @dfd first. */
+int ps_lazy_attach_images(int sk, int dfd);
 void ps_lazy_detach(void);
 /*
  * Ask for @nr (up to PS_LAZY_MAX) pages of @pid at @vaddr; as many asks may

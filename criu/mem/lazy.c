@@ -1481,6 +1481,7 @@ int cr_lazy_pages(void)
 	struct lz lz = { .dfd = -1, .lsk = -1, .wd_sk = -1 };
 	int ret = 1, status;
 	uint64_t pages = 0;
+	bool connected = false;
 
 	lz.t0 = mono_ms();
 	if (!lazy_pages_supported()) {
@@ -1499,6 +1500,15 @@ int cr_lazy_pages(void)
 	lz.buf = mmap(NULL, PS_LAZY_MAX * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	/* the images may have pages with the dumping host (dump --lazy-pages): those are ours to take */
 	opts.lazy_pages = true;
+	/*
+	 * No images here: they come from the page server (page-server
+	 * --lazy-pages), before we read them, over the same connection.
+	 */
+	if (opts.page_server && faccessat(lz.dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
+		if (ps_lazy_connect(0, lz.dfd))
+			goto out;
+		connected = true;
+	}
 	if (lz.buf == MAP_FAILED || read_images(&lz, &tr))
 		goto out;
 	if (lz.need_remote && !opts.page_server) {
@@ -1511,7 +1521,7 @@ int cr_lazy_pages(void)
 	 * tree when the connection closes, so if we die that happens only once the
 	 * watchdog has killed the tree here (never two trees running).
 	 */
-	if (opts.page_server && ps_lazy_connect(img_get_dump_id()))
+	if (opts.page_server && !connected && ps_lazy_connect(img_get_dump_id(), -1))
 		goto out;
 	if (listen_socket(&lz) || start_watchdog(&lz))
 		goto out;
@@ -1567,5 +1577,427 @@ out:
 		if (!socket_path(&a))
 			unlink(a.sun_path);
 	}
+	return ret;
+}
+
+/* ---- criu page-server --lazy-pages: the lazy pages of a finished dump's images ---- */
+
+/*
+ * The source of a migration from images: a plain `criu dump` (a chain,
+ * compressed, in two pages files: read as the daemon reads them,
+ * read_images()) serves over TCP, in the protocol of dump --lazy-pages,
+ * (1) the images the restore needs, with the pages of the areas the
+ * daemon fills left here (pagemap entries marked lazy, one uncompressed
+ * pages file holding the rest: the pages the restore fills itself), then
+ * (2) the lazy pages, each checked against its checksum before it goes
+ * (a damaged page is refused, naming file and offset). The destination
+ * needs no copy of its own. See Documentation/lazy-pages.md.
+ */
+#define LS_TMP_FMT	".lazy-serve.%d"
+
+static struct {
+	struct lz lz;
+	struct rst_tree tr;
+	int tmp;		/* the rewritten pagemaps and pages files */
+	char tmp_name[32];
+	char **skip;		/* the names in -D they replace */
+	int nr_skip;
+} ls = { .tmp = -1 };
+
+static struct lz_expect *ls_expect(pid_t pid)
+{
+	for (int i = 0; i < ls.lz.nr_exp; i++)
+		if (ls.lz.exp[i].pid == pid)
+			return &ls.lz.exp[i];
+	return NULL;
+}
+
+static struct lz_range *ls_range(struct lz_expect *e, uint64_t addr)
+{
+	size_t lo = 0, hi = e->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (e->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < e->nr && e->r[lo].start <= addr ? &e->r[lo] : NULL;
+}
+
+static int ls_read(pid_t pid, uint64_t vaddr, uint64_t nr, void *data, uint64_t *csum)
+{
+	struct lz_expect *e = ls_expect(pid);
+
+	for (uint64_t done = 0, n; done < nr; done += n) {
+		uint64_t addr = vaddr + done * PAGE, first, off;
+		struct lz_range *r = e ? ls_range(e, addr) : NULL;
+		struct lz_src *src;
+		size_t bad;
+
+		if (!r || !r->csum) {
+			pr_err("page-server --lazy-pages: no lazy page at %lx of process %d\n", (unsigned long)addr, pid);
+			return -1;
+		}
+		src = &ls.lz.src[r->src];
+		n = (r->end - addr) / PAGE;
+		if (n > nr - done)
+			n = nr - done;
+		first = (addr - r->start) / PAGE;
+		off = r->off + first * PAGE;
+		errno = 0;
+		if (pread(src->fd, (char *)data + done * PAGE, n * PAGE, off) != (ssize_t)(n * PAGE)) {
+			pr_err("page-server --lazy-pages: %s: can't read %lu pages at offset %lu (address %lx of process "
+			       "%d): %s\n", src->name, (unsigned long)n, (unsigned long)off, (unsigned long)addr, pid,
+			       errno ? strerror(errno) : "file too short");
+			return -1;
+		}
+		bad = csum_check_pages((char *)data + done * PAGE, n, r->csum + first);
+		if (bad < n) {
+			pr_err("page-server --lazy-pages: %s: the page at offset %lu (address %lx of process %d) is "
+			       "damaged (checksum mismatch): refused, the destination's restore fails\n", src->name,
+			       (unsigned long)(off + bad * PAGE), (unsigned long)(addr + bad * PAGE), pid);
+			return -1;
+		}
+		memcpy(csum + done, r->csum + first, n * sizeof(*csum));
+	}
+	return 0;
+}
+
+static int ls_skip_add(const char *name)
+{
+	char **n = realloc(ls.skip, (ls.nr_skip + 1) * sizeof(*n));
+
+	if (!n || !(n[ls.nr_skip] = strdup(name)))
+		return -1;
+	ls.skip = n;
+	ls.nr_skip++;
+	return 0;
+}
+
+static bool ls_skipped(const char *name)
+{
+	for (int i = 0; i < ls.nr_skip; i++)
+		if (!strcmp(ls.skip[i], name))
+			return true;
+	return false;
+}
+
+/* [s, e) of @pe, whose bytes are at @off of @fd (@what), checked and appended to @pages at *@woff. */
+static int ls_copy(int fd, const char *what, uint64_t off, PagemapEntry *pe, uint64_t s, uint64_t e,
+		   struct cr_img *pages, uint64_t *woff, pid_t pid)
+{
+	for (uint64_t at = s; at < e;) {
+		uint64_t n = (e - at) / PAGE, first = (at - pe->vaddr) / PAGE, o = off + (at - s);
+		size_t bad;
+
+		if (n > PS_LAZY_MAX)
+			n = PS_LAZY_MAX;
+		errno = 0;
+		if (pread(fd, ls.lz.buf, n * PAGE, o) != (ssize_t)(n * PAGE)) {
+			pr_err("page-server --lazy-pages: %s: can't read %lu pages at offset %lu (process %d): %s\n", what,
+			       (unsigned long)n, (unsigned long)o, pid, errno ? strerror(errno) : "file too short");
+			return -1;
+		}
+		bad = csum_check_pages(ls.lz.buf, n, pe->csum + first);
+		if (bad < n) {
+			pr_err("page-server --lazy-pages: %s: the page at offset %lu (address %lx of process %d) is "
+			       "damaged (checksum mismatch)\n", what, (unsigned long)(o + bad * PAGE),
+			       (unsigned long)(at + bad * PAGE), pid);
+			return -1;
+		}
+		if (write(pages->fd, ls.lz.buf, n * PAGE) != (ssize_t)(n * PAGE)) {
+			pr_perror("page-server --lazy-pages: can't write the pages of %d", pid);
+			return -1;
+		}
+		*woff += n * PAGE;
+		at += n * PAGE;
+	}
+	return 0;
+}
+
+/*
+ * pagemap-PID.img and pages-ID.img for the destination: the entries of
+ * the lazy areas marked lazy (no data: served later), the others with
+ * their pages (gathered from the chain, expanded, from either file) in one
+ * plain pages file; what the parent process shares stays in_parent.
+ */
+static int ls_rewrite(struct rst_ctx *rc)
+{
+	struct cr_img *old = open_image_at(ls.tr.dfd, CR_FD_PAGEMAP, O_RDONLY, rc->pid), *pm = NULL, *pages = NULL;
+	PagemapHead *oh = NULL, head = PAGEMAP_HEAD__INIT;
+	int fds[2] = { -1, -1 }, ret = -1;
+	uint64_t woff = 0, lazy = 0;
+	char name[64];
+
+	if (!old || pb_read_one_required(old, (void **)&oh))
+		goto out;
+	head.pages_id = oh->pages_id;
+	head.has_csum_kind = oh->has_csum_kind;
+	head.csum_kind = oh->csum_kind;
+	snprintf(name, sizeof(name), "pagemap-%d.img", rc->pid);
+	if (ls_skip_add(name))
+		goto out;
+	for (int f = 0; f < 2; f++) {
+		pages_file_name(name, sizeof(name), oh->pages_id, f);
+		if (ls_skip_add(name))
+			goto out;
+	}
+	fds[0] = chain_open_pages(ls.tr.dfd, rc->pages_name);
+	if (fds[0] < 0 || (rc->chained & CHAINED_FILE1 && (fds[1] = chain_open_pages(ls.tr.dfd, rc->pages1_name)) < 0))
+		goto out;
+	pm = open_image_at(ls.tmp, CR_FD_PAGEMAP, O_DUMP, rc->pid);
+	pages = open_image_at(ls.tmp, CR_FD_PAGES, O_DUMP, oh->pages_id);
+	if (!pm || !pages || img_buffer_writes(pm) || pb_write_one(pm, &head))
+		goto out;
+	for (size_t k = 0; k < rc->nr_pms; k++) {
+		PagemapEntry *pe = rc->pms[k];
+		uint64_t s = pe->vaddr, e = s + (uint64_t)pe->nr_pages * PAGE;
+		int f = pe->has_file ? pe->file : 0;
+
+		if (pe->has_in_parent && pe->in_parent) {
+			PagemapEntry ne = PAGEMAP_ENTRY__INIT;
+
+			ne.vaddr = pe->vaddr;
+			ne.nr_pages = pe->nr_pages;
+			ne.has_in_parent = ne.in_parent = true;
+			if (pb_write_one(pm, &ne))
+				goto out;
+			continue;
+		}
+		if ((pe->has_in_prev && pe->in_prev) || pe->has_clen || f > 1 || fds[f] < 0 || pe->n_csum != pe->nr_pages) {
+			pr_err("page-server --lazy-pages: pagemap-%d.img: the pages at %lx were not gathered\n", rc->pid,
+			       (unsigned long)pe->vaddr);
+			goto out;
+		}
+		while (s < e) {
+			PagemapEntry ne = PAGEMAP_ENTRY__INIT;
+			ssize_t i = area_of(rc->mm, s);
+			uint64_t to = i < 0 ? e : (rc->mm->vmas[i]->end < e ? rc->mm->vmas[i]->end : e);
+
+			ne.vaddr = s;
+			ne.nr_pages = (to - s) / PAGE;
+			if (i >= 0 && lazy_area(rc, i)) {
+				ne.has_lazy = ne.lazy = true;
+				lazy += ne.nr_pages;
+			} else {
+				ne.off = woff;
+				ne.n_csum = ne.nr_pages;
+				ne.csum = pe->csum + (s - pe->vaddr) / PAGE;
+				if (ls_copy(fds[f], f ? rc->pages1_name : rc->pages_what, pe->off + (s - pe->vaddr), pe, s, to,
+					    pages, &woff, rc->pid))
+					goto out;
+			}
+			if (pb_write_one(pm, &ne))
+				goto out;
+			s = to;
+		}
+	}
+	pr_info("page-server --lazy-pages: process %d: %lu pages the restore fills itself, %lu lazy\n", rc->pid,
+		(unsigned long)(woff / PAGE), (unsigned long)lazy);
+	ret = 0;
+out:
+	if (pm)
+		ret = finish_image(pm, ret);
+	if (pages)
+		ret = finish_image(pages, ret);
+	for (int f = 0; f < 2; f++)
+		if (fds[f] >= 0)
+			close(fds[f]);
+	if (oh)
+		pb_free(old, oh);
+	if (old)
+		close_image(old);
+	return ret;
+}
+
+/* Send every regular file of @dfd but the skipped ones, logs and hidden ones. */
+static int ls_send_dir(int sk, int dfd, bool skip)
+{
+	DIR *d;
+	struct dirent *de;
+	int ret = 0, fd = dup(dfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		pr_perror("page-server --lazy-pages: can't list the images");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rewinddir(d);	/* the dup shares its position with @dfd, maybe listed before */
+	while (!ret && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		int f;
+
+		if (de->d_name[0] == '.' || (len > 4 && !strcmp(de->d_name + len - 4, ".log")) ||
+		    (skip && ls_skipped(de->d_name)) || !strcmp(de->d_name, "inventory.img"))
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		f = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (f < 0) {
+			pr_perror("page-server --lazy-pages: can't open %s", de->d_name);
+			ret = -1;
+			break;
+		}
+		ret = lazy_send_image(sk, de->d_name, f, st.st_size);
+		close(f);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int ls_send_images(int sk)
+{
+	struct stat st;
+	int fd;
+
+	if (ls_send_dir(sk, ls.lz.dfd, true) || ls_send_dir(sk, ls.tmp, false))
+		return -1;
+	/* the last: a dir with an inventory is whole (the daemon takes one as images of its own) */
+	fd = openat(ls.lz.dfd, "inventory.img", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("page-server --lazy-pages: can't open inventory.img");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (lazy_send_image(sk, "inventory.img", fd, st.st_size) || lazy_send_images_end(sk)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	pr_info("page-server --lazy-pages: the images are sent\n");
+	return 0;
+}
+
+/* Empty the dir @tmp (its files only: we made none other) and remove it, @name in @dfd. */
+static void ls_rmdir(int dfd, int tmp, const char *name)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(tmp);
+
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d)
+		rewinddir(d);	/* sent: listed to its end through the same position */
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(tmp, de->d_name, 0);
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static void ls_cleanup(void)
+{
+	if (ls.tmp < 0)
+		return;
+	ls_rmdir(ls.lz.dfd, ls.tmp, ls.tmp_name);
+	close(ls.tmp);
+	ls.tmp = -1;
+}
+
+/* What a server killed before its end left in the images dir: its pid is gone. */
+static void ls_stale(void)
+{
+	int fd = dup(ls.lz.dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int pid, n = 0, t;
+
+		if (sscanf(de->d_name, LS_TMP_FMT "%n", &pid, &n) != 1 || de->d_name[n] || pid <= 0 ||
+		    !(kill(pid, 0) && errno == ESRCH))
+			continue;
+		t = openat(ls.lz.dfd, de->d_name, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (t < 0)
+			continue;
+		pr_info("page-server --lazy-pages: removing %s, left by a server that was killed\n", de->d_name);
+		ls_rmdir(ls.lz.dfd, t, de->d_name);
+		close(t);
+	}
+	closedir(d);
+}
+
+int cr_lazy_page_server(void)
+{
+	static const struct lazy_source src = { .read = ls_read, .send_images = ls_send_images };
+	int ret = 1;
+
+	ls.tr = (struct rst_tree){ .dfd = -1, .core_fd = -1 };
+	ls.lz = (struct lz){ .dfd = -1, .lsk = -1, .wd_sk = -1 };
+	if (ns_init_self())
+		return 1;
+	inherit_fd_unused = true;
+	ls.lz.dfd = open(opts.imgs_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (ls.lz.dfd < 0) {
+		pr_perror("can't open images dir %s", opts.imgs_dir);
+		return 1;
+	}
+	ls.lz.buf = mmap(NULL, PS_LAZY_MAX * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ls.lz.buf == MAP_FAILED)
+		goto out;
+	/* what is lazy is what a restore --lazy-pages of these images leaves to the daemon */
+	opts.lazy_pages = true;
+	if (read_images(&ls.lz, &ls.tr))
+		goto out;
+	if (ls.lz.need_remote) {
+		pr_err("page-server --lazy-pages: %s are the images of a dump --lazy-pages: their lazy pages stayed "
+		       "with the dumped tree, there is nothing here to serve\n", opts.imgs_dir);
+		goto out;
+	}
+	ls_stale();
+	snprintf(ls.tmp_name, sizeof(ls.tmp_name), LS_TMP_FMT, getpid());
+	if (mkdirat(ls.lz.dfd, ls.tmp_name, 0700) ||
+	    (ls.tmp = openat(ls.lz.dfd, ls.tmp_name, O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0) {
+		pr_perror("page-server --lazy-pages: can't make %s/%s", opts.imgs_dir, ls.tmp_name);
+		unlinkat(ls.lz.dfd, ls.tmp_name, AT_REMOVEDIR);
+		goto out;
+	}
+	for (int i = 0; i < ls.tr.nr; i++) {
+		struct rst_ctx *rc = &ls.tr.t[i];
+
+		if (rc->zombie || rc->vm_child || !rc->mm)
+			continue;
+		if (ls_rewrite(rc))
+			goto out;
+	}
+	for (int i = 0; i < ls.lz.nr_exp; i++) {
+		struct lz_expect *e = &ls.lz.exp[i];
+		struct page_list l;
+
+		page_list_init(&l);
+		for (size_t k = 0; k < e->nr; k++)
+			if (page_list_add(&l, e->r[k].start, (e->r[k].end - e->r[k].start) / PAGE)) {
+				page_list_free(&l);
+				goto out;
+			}
+		if (lazy_dump_add(e->pid, &l)) {
+			page_list_free(&l);
+			goto out;
+		}
+	}
+	lazy_dump_from(&src);
+	if (lazy_dump_listen())
+		goto out;
+	if (lazy_dump_serve() == 0)
+		ret = 0;
+out:
+	lazy_dump_fini();
+	lazy_dump_from(NULL);
+	ls_cleanup();
+	pr_info("page-server --lazy-pages: %s\n", ret ? "failed" : "done");
 	return ret;
 }

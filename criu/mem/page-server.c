@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -904,7 +905,44 @@ static struct {
 	struct lazy_kept *kept;
 	size_t nr_kept;
 	bool kept_sorted;
+	const struct lazy_source *from;	/* page-server --lazy-pages: images, not a frozen tree */
 } ld = { .lsk = -1 };
+
+void lazy_dump_from(const struct lazy_source *src)
+{
+	ld.from = src;
+}
+
+int lazy_send_image(int sk, const char *name, int fd, uint64_t size)
+{
+	size_t len = strlen(name);
+	off_t off = 0;
+
+	if (msg_send(sk, PS_IMAGE, 0, len, size, 0, name, len))
+		return -1;
+	while ((uint64_t)off < size) {
+		ssize_t n = sendfile(sk, fd, &off, size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_perror("page-server --lazy-pages: can't send %s", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int lazy_send_images_end(int sk)
+{
+	return msg_send(sk, PS_CLOSE, 0, 0, 0, 0, NULL, 0);
+}
+
+/* Who we are, for messages: the dump serving its tree, or the page server serving images. */
+static const char *ld_who(void)
+{
+	return ld.from ? "page-server --lazy-pages" : "dump --lazy-pages";
+}
 
 int lazy_dump_keep(pid_t pid, uint64_t start)
 {
@@ -948,7 +986,7 @@ int lazy_dump_listen(void)
 	socklen_t len;
 	int one = 1, port = opts.port ? opts.port : PS_DEFAULT_PORT;
 
-	if (opts.page_server || opts.leave_running || opts.leave_stopped) {
+	if (!ld.from && (opts.page_server || opts.leave_running || opts.leave_stopped)) {
 		pr_err("dump --lazy-pages serves the tree's memory and then kills it: it can't go with %s\n",
 		       opts.page_server ? "--page-server" : opts.leave_running ? "--leave-running" : "--leave-stopped");
 		return -1;
@@ -959,11 +997,11 @@ int lazy_dump_listen(void)
 	ld.lsk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ld.lsk < 0 || setsockopt(ld.lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(ld.lsk, (struct sockaddr *)&ss, len) || listen(ld.lsk, 1)) {
-		pr_perror("dump --lazy-pages: can't listen on %s port %d", opts.address ? opts.address : "(any)", port);
+		pr_perror("%s: can't listen on %s port %d", ld_who(), opts.address ? opts.address : "(any)", port);
 		lazy_dump_fini();
 		return -1;
 	}
-	pr_info("dump --lazy-pages: will serve the lazy pages on %s port %d\n", opts.address ? opts.address : "(any)",
+	pr_info("%s: will serve the lazy pages on %s port %d\n", ld_who(), opts.address ? opts.address : "(any)",
 		port);
 	return 0;
 }
@@ -1043,6 +1081,30 @@ static int lazy_read(struct lazy_task *t, uint64_t vaddr, uint64_t nr, void *dat
 }
 
 /*
+ * Tell the destination a page can't be had (it fails, and kills its tree,
+ * saying why), and let it read that: closing with its further asks unread
+ * would reset the connection, and the reset could overtake the answer.
+ */
+static void lazy_refuse(int sk)
+{
+	char junk[4096];
+
+	if (msg_send(sk, PS_REPLY, 0, EBADMSG, 0, 0, NULL, 0))
+		return;
+	shutdown(sk, SHUT_WR);
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = { .fd = sk, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			return;
+		n = recv(sk, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return;	/* the destination closed: it has the answer */
+	}
+}
+
+/*
  * A PS_GET: answered in parts of up to PS_LAZY_PART pages, each read,
  * checksummed and sent while its bytes are in the cache (one pass over the
  * tree's memory, not three). ld.buf: the part's message, checksums, data.
@@ -1054,7 +1116,7 @@ static int lazy_get(int sk, struct ps_msg *m)
 	uint64_t *csum = (uint64_t *)(h + 1);
 
 	if (!t || !m->c || m->c > PS_LAZY_MAX || m->b & (PAGE_SIZE - 1) || !lazy_covered(t, m->b, m->c)) {
-		pr_err("dump --lazy-pages: asked for %lu pages at %lx of process %d, which are not its lazy pages\n",
+		pr_err("%s: asked for %lu pages at %lx of process %d, which are not its lazy pages\n", ld_who(),
 		       (unsigned long)m->c, (unsigned long)m->b, (int)m->a);
 		return msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0) ? -2 : 0;
 	}
@@ -1062,9 +1124,21 @@ static int lazy_get(int sk, struct ps_msg *m)
 		uint64_t nr = m->c - done < PS_LAZY_PART ? m->c - done : PS_LAZY_PART, vaddr = m->b + done * PAGE_SIZE;
 		char *data = (char *)(csum + nr);
 
-		if (lazy_read(t, vaddr, nr, data))
-			return -1;
-		csum_pages(data, nr, csum);
+		if (ld.from) {
+			/*
+			 * From the images: read and checked against their checksums,
+			 * which go along. A damaged page is refused, and said so to the
+			 * destination too, which then fails (its tree is killed).
+			 */
+			if (ld.from->read(t->pid, vaddr, nr, data, csum)) {
+				lazy_refuse(sk);
+				return -1;
+			}
+		} else {
+			if (lazy_read(t, vaddr, nr, data))
+				return -1;
+			csum_pages(data, nr, csum);
+		}
 		*h = (struct ps_msg){ .cmd = PS_PAGES, .flags = csum_kind() == CSUM_KIND_AES ? PS_F_CSUM_AES : 0,
 				      .a = vaddr, .b = nr, .len = nr * (sizeof(uint64_t) + PAGE_SIZE) };
 		/* -2: the destination is gone */
@@ -1120,8 +1194,9 @@ static int lazy_wait(int fd)
 
 static int lazy_gone(void)
 {
-	pr_err("dump --lazy-pages: the destination went away before it had every page (%lu of %lu lazy pages "
-	       "sent): the tree resumes here\n", (unsigned long)lazy_total(true), (unsigned long)lazy_total(false));
+	pr_err("%s: the destination went away before it had every page (%lu of %lu lazy pages sent)%s\n", ld_who(),
+	       (unsigned long)lazy_total(true), (unsigned long)lazy_total(false),
+	       ld.from ? "" : ": the tree resumes here");
 	return -1;
 }
 
@@ -1148,27 +1223,29 @@ int lazy_dump_session(int sk)
 		 * it (the tree is killed then): anyone can reach the port.
 		 */
 		if (m.cmd != PS_HELLO && !hello) {
-			pr_err("dump --lazy-pages: message %u before a hello from the destination: the tree resumes "
-			       "here\n", m.cmd);
+			pr_err("%s: message %u before a hello from the destination\n", ld_who(), m.cmd);
 			return -1;
 		}
 		if (m.len) {
-			pr_err("dump --lazy-pages: message %u with a payload: not a criu lazy-pages on the other end\n",
+			pr_err("%s: message %u with a payload: not a criu lazy-pages on the other end\n", ld_who(),
 			       m.cmd);
 			return -1;
 		}
 		switch (m.cmd) {
 		case PS_HELLO:
-			if (m.a != PS_MAGIC || !(m.flags & PS_F_LAZY) || m.b != img_get_dump_id()) {
-				pr_err("dump --lazy-pages: the other end is not a criu lazy-pages restoring this dump's "
-				       "images\n");
+			/* the image server also sends the images themselves (PS_F_IMAGES) */
+			if (hello || m.a != PS_MAGIC || !(m.flags & PS_F_LAZY) ||
+			    ((m.flags & PS_F_IMAGES) ? !ld.from || m.b : m.b != img_get_dump_id())) {
+				pr_err("%s: the other end is not a criu lazy-pages restoring these images\n", ld_who());
 				msg_send(sk, PS_REPLY, 0, EINVAL, 0, 0, NULL, 0);
 				return -1;
 			}
 			if (msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0))
 				return lazy_gone();
 			hello = true;
-			pr_info("dump --lazy-pages: the destination's lazy-pages daemon is here\n");
+			pr_info("%s: the destination's lazy-pages daemon is here\n", ld_who());
+			if ((m.flags & PS_F_IMAGES) && ld.from->send_images(sk))
+				return lazy_gone();
 			break;
 		case PS_GET:
 			ret = lazy_get(sk, &m);
@@ -1176,12 +1253,13 @@ int lazy_dump_session(int sk)
 				return ret == -2 ? lazy_gone() : -1;
 			break;
 		case PS_FINISH:
-			pr_info("dump --lazy-pages: the destination has every page (%lu sent of %lu lazy pages): the tree "
-				"goes\n", (unsigned long)lazy_total(true), (unsigned long)lazy_total(false));
+			pr_info("%s: the destination has every page (%lu sent of %lu lazy pages)%s\n", ld_who(),
+				(unsigned long)lazy_total(true), (unsigned long)lazy_total(false),
+				ld.from ? "" : ": the tree goes");
 			msg_send(sk, PS_REPLY, 0, 0, 0, 0, NULL, 0);
 			return 0;
 		default:
-			pr_err("dump --lazy-pages: unknown message %u from the destination\n", m.cmd);
+			pr_err("%s: unknown message %u from the destination\n", ld_who(), m.cmd);
 			return -1;
 		}
 	}
@@ -1193,8 +1271,7 @@ int lazy_dump_serve(void)
 
 	if (ld.lsk < 0)
 		return 0;
-	pr_info("dump --lazy-pages: the images are whole; %lu lazy pages of %d processes to serve\n",
-		(unsigned long)lazy_total(false), ld.nr);
+	pr_info("%s: %lu lazy pages of %d processes to serve\n", ld_who(), (unsigned long)lazy_total(false), ld.nr);
 	if (opts.status_fd >= 0) {
 		if (write(opts.status_fd, "\0", 1) != 1)
 			pr_pwarn("can't write --status-fd");
@@ -1208,7 +1285,7 @@ int lazy_dump_serve(void)
 		return -1;
 	sk = accept4(ld.lsk, NULL, NULL, SOCK_CLOEXEC);
 	if (sk < 0) {
-		pr_perror("dump --lazy-pages: accept");
+		pr_perror("%s: accept", ld_who());
 		return -1;
 	}
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1246,7 +1323,93 @@ void lazy_dump_fini(void)
  */
 static uint64_t *lz_csum;
 
-int ps_lazy_attach(int sk, uint64_t dump_id)
+/*
+ * The images an image server sends (PS_F_IMAGES), into @dfd: each a PS_IMAGE
+ * (its name, then its bytes), then PS_CLOSE. Only plain names, new files.
+ */
+static int lazy_recv_images(int dfd)
+{
+	size_t bsz = 1 << 20;
+	char *buf = malloc(bsz), name[128], (*names)[128] = NULL;
+	uint64_t total = 0;
+	int nr = 0, ret = -1;
+
+	if (!buf) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	for (;;) {
+		struct ps_msg m;
+		int fd;
+
+		if (read_full(ps_sk, &m, sizeof(m)))
+			goto gone;
+		if (m.cmd == PS_CLOSE && !m.len)
+			break;
+		if (m.cmd != PS_IMAGE || !m.len || m.len >= sizeof(name) || m.a != m.len) {
+			pr_err("lazy pages: a malformed image from the page server\n");
+			goto out;
+		}
+		if (read_full(ps_sk, name, m.len))
+			goto gone;
+		name[m.len] = 0;
+		if (strchr(name, '/') || name[0] == '.' || strlen(name) != m.len) {
+			pr_err("lazy pages: the page server sent an image named %.40s: refused\n", name);
+			goto out;
+		}
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			pr_perror("lazy pages: can't create %s/%s for the page server's image", opts.imgs_dir, name);
+			goto out;
+		}
+		/* remembered, to be removed if the images don't all come */
+		if (!(nr % 64)) {
+			void *n = realloc(names, (nr + 64) * sizeof(*names));
+
+			if (!n) {
+				pr_err("out of memory\n");
+				close(fd);
+				unlinkat(dfd, name, 0);
+				goto out;
+			}
+			names = n;
+		}
+		memcpy(names[nr++], name, sizeof(name));
+		for (uint64_t left = m.b; left;) {
+			size_t n = left < bsz ? left : bsz;
+
+			if (read_full(ps_sk, buf, n)) {
+				close(fd);
+				goto gone;
+			}
+			if (write(fd, buf, n) != (ssize_t)n) {
+				pr_perror("lazy pages: can't write %s/%s", opts.imgs_dir, name);
+				close(fd);
+				goto out;
+			}
+			left -= n;
+		}
+		close(fd);
+		total += m.b;
+	}
+	pr_info("lazy pages: %d images (%lu KiB) came from the page server\n", nr, (unsigned long)(total >> 10));
+	ret = 0;
+	goto out;
+gone:
+	pr_perror("lazy pages: the page server (%s) went away while it sent the images", opts.address);
+out:
+	if (ret) {
+		for (int i = 0; i < nr; i++)
+			unlinkat(dfd, names[i], 0);
+		if (nr)
+			pr_err("lazy pages: the %d images that came are removed from %s\n", nr, opts.imgs_dir);
+	}
+	free(names);
+	free(buf);
+	return ret;
+}
+
+static int lazy_attach(int sk, uint64_t dump_id, int images_dfd)
 {
 	struct ps_msg m;
 
@@ -1256,14 +1419,29 @@ int ps_lazy_attach(int sk, uint64_t dump_id)
 		pr_err("out of memory\n");
 		return -1;
 	}
-	if (msg_send(ps_sk, PS_HELLO, PS_F_LAZY, PS_MAGIC, dump_id, 0, NULL, 0) || ps_reply(&m, "hello"))
+	if (msg_send(ps_sk, PS_HELLO, PS_F_LAZY | (images_dfd >= 0 ? PS_F_IMAGES : 0), PS_MAGIC, dump_id, 0, NULL,
+		     0) || ps_reply(&m, "hello"))
 		return -1;
 	if (m.a || m.len) {
-		pr_err("lazy pages: the dump at %s port %d is not the one these images are of\n", opts.address,
-		       opts.port ? opts.port : PS_DEFAULT_PORT);
+		if (images_dfd >= 0)
+			pr_err("lazy pages: the server at %s port %d has no images to send (it is a dump --lazy-pages: "
+			       "copy its images here)\n", opts.address, opts.port ? opts.port : PS_DEFAULT_PORT);
+		else
+			pr_err("lazy pages: the dump at %s port %d is not the one these images are of\n", opts.address,
+			       opts.port ? opts.port : PS_DEFAULT_PORT);
 		return -1;
 	}
-	return 0;
+	return images_dfd >= 0 ? lazy_recv_images(images_dfd) : 0;
+}
+
+int ps_lazy_attach(int sk, uint64_t dump_id)
+{
+	return lazy_attach(sk, dump_id, -1);
+}
+
+int ps_lazy_attach_images(int sk, int dfd)
+{
+	return lazy_attach(sk, 0, dfd);
 }
 
 void ps_lazy_detach(void)
@@ -1274,7 +1452,7 @@ void ps_lazy_detach(void)
 	lz_csum = NULL;
 }
 
-int ps_lazy_connect(uint64_t dump_id)
+int ps_lazy_connect(uint64_t dump_id, int images_dfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -1289,14 +1467,15 @@ int ps_lazy_connect(uint64_t dump_id)
 		return -1;
 	sk = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sk < 0 || connect(sk, (struct sockaddr *)&ss, len)) {
-		pr_perror("lazy pages: can't reach the dump --lazy-pages at %s port %d", opts.address, port);
+		pr_perror("lazy pages: can't reach the page server (dump --lazy-pages or page-server --lazy-pages) at "
+			  "%s port %d", opts.address, port);
 		if (sk >= 0)
 			close(sk);
 		return -1;
 	}
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	keepalive(sk);
-	if (ps_lazy_attach(sk, dump_id)) {
+	if (lazy_attach(sk, dump_id, images_dfd)) {
 		ps_close_now();
 		ps_lazy_detach();
 		return -1;

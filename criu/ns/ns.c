@@ -898,7 +898,8 @@ check:
 	for (int k = 0; k < NS_NR; k++) {
 		int fd;
 
-		if (!rst_ent[k] || !rst_ent[k]->external || join_path[k])
+		/* the lazy-pages daemon and page-server --lazy-pages read the images and join nothing */
+		if (!rst_ent[k] || !rst_ent[k]->external || join_path[k] || inherit_fd_unused)
 			continue;
 		fd = open_join(k);	/* only to say early that it is missing */
 		if (fd < 0)

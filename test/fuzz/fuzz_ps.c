@@ -7,12 +7,14 @@
  * takes (and drops) the answers, then shuts its end: a connection closed.
  *
  *   byte 0   bit 0: the lazy-pages daemon; else bit 2: the server of
- *            `dump --lazy-pages`; else the page server, bit 1: its own
- *            --auto-dedup
+ *            `dump --lazy-pages`; else bit 3: the daemon fetching the
+ *            images of a `page-server --lazy-pages` into ROOT/top/d; else
+ *            the page server, bit 1: its own --auto-dedup
  *   page server: the rest is the dump's side of a session (as
  *            test/fuzz/make_ps_corpus.py records them)
  *   lazy:    byte 1 the number N of asks, then N of (u64 vaddr, u16 pages)
  *            the daemon makes in turn, then the dump's answers.
+ *   images:  the server's answer to the hello, its PS_IMAGEs and PS_CLOSE.
  *   dump --lazy-pages: the daemon's messages; its lazy pages are LAZY_PAGES
  *            of this process at LAZY_AREA, its id LAZY_ID; a PS_GET for
  *            pid 1 is taken as for this process (whose pid varies).
@@ -300,6 +302,15 @@ static int lazy_asks(int sk, const uint8_t *a, size_t alen)
 	return ret;
 }
 
+/* The daemon with an empty images dir: the images of a page-server --lazy-pages into top/d. */
+static int lazy_images(int sk, const uint8_t *a, size_t alen)
+{
+	int ret = ps_lazy_attach_images(sk, d_fd);
+
+	ps_lazy_detach();
+	return ret;
+}
+
 static uint8_t *slurp(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY);
@@ -437,9 +448,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	opts.auto_dedup = data[0] & 2;
-	ret = run(data + 1, size - 1, serve_d, NULL, 0);
+	ret = run(data + 1, size - 1, data[0] & 8 ? lazy_images : serve_d, NULL, 0);
 	if (verbose)
-		fprintf(stderr, "fuzz-ps: page server: %d\n", ret);
+		fprintf(stderr, "fuzz-ps: %s: %d\n", data[0] & 8 ? "lazy-pages images" : "page server", ret);
 	opts.auto_dedup = false;
 	img_set_dump_id(0);
 	check(&canary, true);

@@ -26,7 +26,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "test", "others"))
 CRIU = os.path.join(TOP, "build", "criu", "criu")
-HELLO, PARENT, OPEN, PAGES, DATALESS, CLOSE, COVER, FINISH, REPLY, INVENTORY, GET = range(1, 12)
+HELLO, PARENT, OPEN, PAGES, DATALESS, CLOSE, COVER, FINISH, REPLY, INVENTORY, GET, IMAGE = range(1, 13)
 MAGIC = 0x53504352
 HDR = struct.Struct("=IIQQQQ")
 BASE_PORT = 29300 + os.getpid() % 500
@@ -226,6 +226,10 @@ def main():
         # the old dump took these, the first killing the tree
         seeds["lazy-dump-finish-first"] = b"\4" + msg(FINISH)
         seeds["lazy-dump-get-first"] = b"\4" + msg(GET, 0, 1, area, 1) + msg(FINISH)
+        # the images a page-server --lazy-pages sends the daemon into its empty dir: a good one, then a name
+        # out of the dir (refused: what came is removed)
+        seeds["lazy-images"] = b"\x08" + msg(REPLY) + msg(IMAGE, 0, 5, 6, 0, b"x.img") + b"hello!" + \
+            msg(IMAGE, 0, 8, 0, 0, b"../y.img") + msg(CLOSE)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for name, data in seeds.items():

@@ -46,6 +46,24 @@ this same host (in a new one) does not meet the frozen original's pid:
                   the images of a lazy dump restored without --lazy-pages, or
                   with a daemon not given --page-server, fail saying why.
 
+Lazy pages from the images of a plain dump (criu page-server --lazy-pages
+serving criu lazy-pages --page-server into an empty dir: the images come
+over the connection, less the lazy pages, which come as the tree needs them):
+  images_loopback 256 MiB (two pages files) dumped plainly, served over
+                  127.0.0.1; the destination dir starts empty; most pages come
+                  from the server; every byte verifies.
+  images_chain    a pre-dump (--track-mem), then a --compress dump of its
+                  chain while memhog writes: served from the chain and the
+                  compressed frames; every byte verifies.
+  images_server_killed  the page server SIGKILLed while 512 MiB still come:
+                  the daemon says the server went away, its watchdog kills
+                  the restored memhog.
+  images_damaged  a byte flipped in a lazy page of the pages file: the server
+                  refuses it naming file and offset, the daemon fails saying
+                  the server can't give it, the restored memhog is killed.
+  images_refused  a wrong port, a missing or damaged images dir, the images
+                  of a dump --lazy-pages: each fails saying why.
+
 Run as root: python3 test/others/lazy_pages.py. Output: PASS/FAIL lines and
 "lazy_pages: N passed, M failed".
 """
@@ -242,11 +260,16 @@ def in_ns(ns):
     return ["nsenter", "--net=/run/netns/%s" % ns] if ns else []
 
 
-def start_memhog_pidns(d, mib, ns=None, write_mibps=0):
-    """memhog as the init of a new pid namespace; its pid here."""
+def start_memhog_pidns(d, mib, ns=None, write_mibps=0, own_out=False):
+    """memhog as the init of a new pid namespace; its pid here. @own_out: unshare's complaint when memhog is
+    killed (a plain dump) goes elsewhere, so that memhog.out is as dumped for the restore."""
     out = open(os.path.join(d, "memhog.out"), "w")
     env = dict(os.environ, MEMHOG_WRITE_MIBPS=str(write_mibps)) if write_mibps else None
-    p = subprocess.Popen(in_ns(ns) + ["unshare", "-p", "-f", "setsid", MEMHOG, "random", str(mib),
+    hog = ["sh", "-c", 'exec "$0" "$@" >"$MEMHOG_OUT" 2>&1'] if own_out else []
+    if own_out:
+        env = dict(env or os.environ, MEMHOG_OUT=os.path.join(d, "memhog.out"))
+        out = open(os.path.join(d, "unshare.out"), "w")
+    p = subprocess.Popen(in_ns(ns) + ["unshare", "-p", "-f", "setsid"] + hog + [MEMHOG, "random", str(mib),
                                       os.path.join(d, "memhog.pid")], stdin=subprocess.DEVNULL, stdout=out,
                          stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, cwd="/", env=env)
     procs.append(p)
@@ -378,8 +401,9 @@ def t_remote_veth(d):
 
 
 def remote_half(d, mib):
-    """A lazy restore under way: (dump, daemon, original pid, restored pid, dest img)."""
-    pid = start_memhog_pidns(d, mib)
+    """A lazy restore under way: (dump, daemon, original pid, restored pid, dest img). unshare's complaint
+    when the dump kills the original goes elsewhere: in memhog.out it could land on the copy's verdict."""
+    pid = start_memhog_pidns(d, mib, own_out=True)
     a, b = os.path.join(d, "a"), os.path.join(d, "b")
     dp = lazy_dump(None, pid, a)
     copy_images(a, b)
@@ -516,6 +540,207 @@ def t_remote_no_hello(d):
     memhog_verdict(pid, d)
 
 
+# ---- criu page-server --lazy-pages: from the images of a plain dump ----
+
+def plain_dump(pid, img, extra=(), action="dump"):
+    os.makedirs(img, exist_ok=True)
+    p = subprocess.run([CRIU, action, "-t", str(pid), "-D", img, "-v4", "-o", action + ".log"] + list(extra),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    if p.returncode:
+        raise Fail("%s failed: %s" % (action, p.stderr.strip()[-300:]))
+
+
+def image_server(img, port=None):
+    r, w = os.pipe()
+    p = subprocess.Popen([CRIU, "page-server", "--lazy-pages", "-D", img, "--port", str(port or PORT), "-o",
+                          "page-server.log", "-v4", "--status-fd", str(w)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, pass_fds=(w,),
+                         start_new_session=True)
+    procs.append(p)
+    os.close(w)
+    status_wait(r, "page-server --lazy-pages", p, os.path.join(img, "page-server.log"))
+    return p
+
+
+def served(b):
+    log = read(os.path.join(b, "lazy-pages.log"))
+    m = [l for l in log.splitlines() if "came from the dumping host" in l]
+    return int(m[0].split("lazy pages: ")[1].split()[0]) if m else 0
+
+
+def images_restore(d, a, mib):
+    """Serve @a, restore into an empty dir; (server, daemon, restored pid, dest dir)."""
+    b = os.path.join(d, "b")
+    os.makedirs(b)
+    sp = image_server(a)
+    lp = remote_daemon(None, b, "127.0.0.1")
+    big = [f for f in os.listdir(b) if f.startswith("pages-") and os.path.getsize(os.path.join(b, f)) > (1 << 20)]
+    if big:
+        raise Fail("the server sent the lazy pages with the images: %s" % big)
+    rpid = remote_restore(None, b)
+    hogs.append(rpid)
+    return sp, lp, rpid, b
+
+
+def images_whole(d, a, mib, min_served):
+    sp, lp, rpid, b = images_restore(d, a, mib)
+    if lp.wait(timeout=120):
+        raise Fail("the daemon failed: %s" % read(os.path.join(b, "lazy-pages.log"))[-400:])
+    out, _ = sp.communicate(timeout=60)
+    if sp.returncode:
+        raise Fail("the page server failed: %s" % read(os.path.join(a, "page-server.log"))[-400:])
+    if served(b) < min_served:
+        raise Fail("%d pages came from the page server, expected at least %d" % (served(b), min_served))
+    if [f for f in os.listdir(a) if f.startswith(".lazy-serve")]:
+        raise Fail("the page server left its temporary dir in %s" % a)
+    memhog_verdict(rpid, d)
+
+
+def t_images_loopback(d):
+    pid = start_memhog_pidns(d, 256, own_out=True)
+    a = os.path.join(d, "a")
+    plain_dump(pid, a)
+    if not any(f.endswith(".1.img") for f in os.listdir(a)):
+        raise Fail("the dump of 256 MiB made one pages file: the second is not tested")
+    images_whole(d, a, 256, (256 << 8) // 2)
+
+
+def t_images_chain(d):
+    pid = start_memhog_pidns(d, 128, own_out=True, write_mibps=64)
+    a = os.path.join(d, "a")
+    plain_dump(pid, os.path.join(a, "pre"), ["--track-mem"], action="pre-dump")
+    time.sleep(0.5)
+    plain_dump(pid, os.path.join(a, "dump"), ["--prev-images-dir", "../pre", "--track-mem", "--compress"])
+    log = read(os.path.join(a, "dump", "dump.log"))
+    if "unchanged since the previous" not in log:
+        raise Fail("the dump took nothing from the pre-dump: %s" % log[-400:])
+    images_whole(d, os.path.join(a, "dump"), 128, (128 << 8) // 2)
+
+
+def t_images_server_killed(d):
+    pid = start_memhog_pidns(d, 512, own_out=True)
+    a = os.path.join(d, "a")
+    plain_dump(pid, a)
+    sp, lp, rpid, b = images_restore(d, a, 512)
+    os.killpg(sp.pid, signal.SIGKILL)
+    sp.wait()
+    if lp.wait(timeout=60) == 0:
+        raise Fail("the daemon had every page before the server was killed: nothing tested")
+    log = read(os.path.join(b, "lazy-pages.log"))
+    if "went away with pages still to come" not in log:
+        raise Fail("the daemon does not say the server went away: %s" % log[-400:])
+    if not gone_within(rpid, 10):
+        raise Fail("the restored memhog %d is alive without its pages" % rpid)
+    # the killed server's temporary dir: the next server on these images removes it
+    left = ".lazy-serve.%d" % sp.pid
+    if left not in os.listdir(a):
+        raise Fail("the killed server left no %s: nothing tested" % left)
+    sp2 = image_server(a)
+    if left in os.listdir(a):
+        raise Fail("the next server did not remove %s" % left)
+    os.killpg(sp2.pid, signal.SIGTERM)
+    sp2.wait(timeout=30)
+    if [f for f in os.listdir(a) if f.startswith(".lazy-serve")]:
+        raise Fail("a server stopped by SIGTERM left its temporary dir: %s" % os.listdir(a))
+
+
+def flip_lazy_byte(a):
+    """Flip a byte in the middle of the biggest pages file (memhog's heap: lazy)."""
+    f = max((x for x in os.listdir(a) if x.startswith("pages-")), key=lambda x: os.path.getsize(os.path.join(a, x)))
+    path = os.path.join(a, f)
+    off = os.path.getsize(path) // 2 + 100
+    with open(path, "r+b") as fh:
+        fh.seek(off)
+        c = fh.read(1)
+        fh.seek(off)
+        fh.write(bytes([c[0] ^ 0x5a]))
+    return f, off & ~4095
+
+
+def t_images_damaged(d):
+    pid = start_memhog_pidns(d, 64, own_out=True)
+    a = os.path.join(d, "a")
+    plain_dump(pid, a)
+    f, off = flip_lazy_byte(a)
+    sp, lp, rpid, b = images_restore(d, a, 64)
+    if lp.wait(timeout=60) == 0:
+        raise Fail("the daemon took a damaged page")
+    sp.communicate(timeout=30)
+    slog = read(os.path.join(a, "page-server.log"))
+    want = "%s: the page at offset %d " % (f, off)
+    if want not in slog or "damaged" not in slog:
+        raise Fail("the server does not name the damaged page (%s): %s" % (want, slog[-400:]))
+    log = read(os.path.join(b, "lazy-pages.log"))
+    if "can't give the pages" not in log:
+        raise Fail("the daemon does not say the server refused the pages: %s" % log[-400:])
+    if not gone_within(rpid, 10):
+        raise Fail("the restored memhog %d is alive with a damaged page" % rpid)
+
+
+def t_images_refused(d):
+    pid = start_memhog_pidns(d, 16, own_out=True)
+    a = os.path.join(d, "a")
+    plain_dump(pid, a)
+    # the daemon at a port nobody serves
+    b = os.path.join(d, "b")
+    os.makedirs(b)
+    p = subprocess.run([CRIU, "lazy-pages", "-D", b, "--page-server", "--address", "127.0.0.1", "--port",
+                        str(PORT + 1)], capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "can't reach the page server" not in p.stderr or "refused" not in p.stderr:
+        raise Fail("lazy-pages to a wrong port: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    # no images, no images dir (not made either)
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", b, "--port", str(PORT)], capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode == 0 or "inventory" not in p.stderr:
+        raise Fail("page-server --lazy-pages without images: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    nod = os.path.join(d, "nodir")
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", nod, "--port", str(PORT)], capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode == 0 or "can't open images dir" not in p.stderr or os.path.exists(nod):
+        raise Fail("page-server --lazy-pages of no dir: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", a, "--port", str(PORT), "--auto-dedup"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "--auto-dedup means nothing" not in p.stderr:
+        raise Fail("page-server --lazy-pages --auto-dedup: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    # a destination dir where an image is in the way: the daemon fails, and removes what came
+    with open(os.path.join(b, "pstree.img"), "w") as f:
+        f.write("mine")
+    sp = image_server(a)
+    p = subprocess.run([CRIU, "lazy-pages", "-D", b, "--page-server", "--address", "127.0.0.1", "--port",
+                        str(PORT)], capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "pstree.img" not in p.stderr or os.listdir(b) != ["pstree.img"]:
+        raise Fail("lazy-pages into a dir with an image in the way: rc %d %s, left %s" % (
+            p.returncode, p.stderr.strip()[-300:], os.listdir(b)))
+    sp.communicate(timeout=30)
+    if sp.returncode == 0:
+        raise Fail("the page server ended well although the destination went away")
+    # a damaged pagemap: said before it serves
+    pm = [f for f in os.listdir(a) if f.startswith("pagemap-")][0]
+    shutil.copy(os.path.join(a, pm), os.path.join(d, pm))
+    with open(os.path.join(a, pm), "r+b") as fh:
+        fh.seek(40)
+        c = fh.read(1)
+        fh.seek(40)
+        fh.write(bytes([c[0] ^ 1]))
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", a, "--port", str(PORT)], capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode == 0 or pm not in p.stderr:
+        raise Fail("page-server --lazy-pages of a damaged pagemap: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    if any(f.startswith(".lazy-serve") for f in os.listdir(a)):
+        raise Fail("the failed server left its temporary dir in %s: %s" % (a, read(os.path.join(a, "page-server.log"))[-800:]))
+    # the images of a dump --lazy-pages have no lazy pages to serve
+    os.unlink(os.path.join(d, "memhog.pid"))
+    pid = start_memhog_pidns(d, 16)
+    c = os.path.join(d, "c")
+    dp = lazy_dump(None, pid, c)
+    p = subprocess.run([CRIU, "page-server", "--lazy-pages", "-D", c, "--port", str(PORT + 2)],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode == 0 or "nothing here to serve" not in p.stderr:
+        raise Fail("page-server --lazy-pages of a lazy dump: rc %d %s" % (p.returncode, p.stderr.strip()[-300:]))
+    os.killpg(dp.pid, signal.SIGINT)
+    dp.communicate(timeout=30)
+
+
 def t_check(d):
     for f in ("lazy_pages", "uffd-noncoop"):
         p = subprocess.run([CRIU, "check", "--feature", f], capture_output=True, text=True)
@@ -540,7 +765,9 @@ def main():
              ("remote_loopback", t_remote_loopback), ("remote_veth", t_remote_veth),
              ("remote_source_killed", t_remote_source_killed), ("remote_dest_killed", t_remote_dest_killed),
              ("remote_late_signals", t_remote_late_signals), ("remote_refused", t_remote_refused), ("remote_no_hello", t_remote_no_hello),
-             ("remote_chain", t_remote_chain))
+             ("remote_chain", t_remote_chain), ("images_loopback", t_images_loopback),
+             ("images_chain", t_images_chain), ("images_server_killed", t_images_server_killed),
+             ("images_damaged", t_images_damaged), ("images_refused", t_images_refused))
     only = sys.argv[1:]
     try:
         setup_net()

@@ -1055,6 +1055,7 @@ class Run:
         self.ext_ns = None      # (kind, path of the namespace, key) with ext_ns
         self.pass_fds = ()      # more fds for criu (an external namespace's)
         self.lazy_dump_p = None  # --remote-lazy-pages: the dump serving the memory
+        self.lazy_srv_p = None   # --lazy-images: criu page-server --lazy-pages serving the images
         self.lazy_port = 0
         self.binds = []         # ns flavors: host paths bound read-only into the root
         self.root_inside = False  # the dump's root is a task inside a pid namespace, not its init
@@ -1213,12 +1214,53 @@ class Run:
                 break
             time.sleep(0.02)
 
+    def lazy_images_server(self, imgdir):
+        """--lazy-images: the plain dump's images move to IMGDIR.src, served over a free loopback port
+        by criu page-server --lazy-pages; IMGDIR is left empty: the daemon fetches the images into it (less the
+        lazy pages, which it fetches as the tree needs them)."""
+        src = imgdir.rstrip('/') + '.src'
+        os.rename(imgdir, src)
+        os.mkdir(imgdir)
+        with socket.socket() as sk:
+            sk.bind(('127.0.0.1', 0))
+            self.lazy_port = sk.getsockname()[1]
+        r, w = os.pipe()
+        cmd = [self.opts.criu, 'page-server', '--lazy-pages', '-D', src, '-o', 'page-server.log', '-v4',
+               '--address', '127.0.0.1', '--port', str(self.lazy_port), '--status-fd', str(w)]
+        out = self.out_path(src, 'page-server')
+        self.logs += [out, os.path.join(src, 'page-server.log')]
+        log('$ ' + ' '.join(cmd))
+        with open(out, 'wb') as f:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, pass_fds=(w,))
+        os.close(w)
+        with os.fdopen(r, 'rb') as rf:
+            ready = rf.read(1)
+        if not ready:
+            p.wait()
+            raise TestFail('criu page-server --lazy-pages failed to start (%d)' % p.returncode)
+        self.lazy_srv_p = p
+
+    def end_lazy_images_server(self, ok):
+        """The server exits 0 once the daemon had every page."""
+        p, self.lazy_srv_p = self.lazy_srv_p, None
+        try:
+            rc = p.wait(timeout=max(1, min(self.remaining(), 60)) if ok else 5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            if ok:
+                raise TestFail('criu page-server --lazy-pages did not end after serving')
+            return
+        log('criu page-server --lazy-pages exited with %d' % rc)
+        if ok and rc:
+            raise TestFail('criu page-server --lazy-pages failed with exit code %d' % rc)
+
     def start_lazy(self, imgdir):
         """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
         r, w = os.pipe()
         cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4',
                '--status-fd', str(w)]
-        if self.lazy_dump_p:
+        if self.lazy_dump_p or self.lazy_srv_p:
             cmd += ['--page-server', '--address', '127.0.0.1', '--port', str(self.lazy_port)]
         out = self.out_path(imgdir, 'lazy-pages')
         self.logs += [out, os.path.join(imgdir, 'lazy-pages.log')]
@@ -1735,10 +1777,14 @@ class Run:
                                (p.stdout + p.stderr).strip()[-500:]))
 
         if self.opts.faults and it == 1 and self.opts.faults_only != 'dump' and not (desc.get('corrupt') or desc.get('restore_fail') or
-                                                 self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p):
+                                                 self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p or
+                                                 self.opts.lazy_images):
             self.fault_restores(desc, imgdir, common + desc.get('restore_opts', []))
+        if self.opts.lazy_images and not self.lazy_dump_p and not (desc.get('corrupt') or desc.get('restore_fail')):
+            self.lazy_images_server(imgdir)
         pidfile = os.path.join(imgdir, 'restored.pid')
-        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p else None
+        lazy = self.start_lazy(imgdir) if self.opts.lazy_pages or desc.get('lazy') or self.lazy_dump_p or \
+            self.lazy_srv_p else None
         rc = self.criu('restore', imgdir,
                        ['-d', '--pidfile', pidfile] + common +
                        desc.get('restore_opts', []) + (['--lazy-pages'] if lazy else []))
@@ -1766,6 +1812,10 @@ class Run:
             return 'done'
         if lazy:
             self.end_lazy(lazy, imgdir, rc == 0 and not desc.get('restore_fail') and not desc.get('corrupt'))
+        if self.lazy_srv_p:
+            self.end_lazy_images_server(rc == 0)
+            m = re.search(r'(\d+) pages came from the dumping host', read_text(os.path.join(imgdir, 'lazy-pages.log')))
+            log('%s pages came from the page server' % (m.group(1) if m else 'no'))
         if self.lazy_dump_p:
             self.end_lazy_dump(orig_pid)
             m = re.search(r'(\d+) pages came from the dumping host', read_text(os.path.join(imgdir, 'lazy-pages.log')))
@@ -2242,7 +2292,8 @@ class Run:
             raise TestSkip('not in the %s flavor: %s' % (self.flavor, desc['flavor_reason']))
         if self.opts.pre and desc.get('no_pre'):
             raise TestSkip('not with --pre: %s' % desc['no_pre'])
-        if (self.opts.lazy_pages or self.opts.remote_lazy_pages) and '--auto-dedup' in desc.get('restore_opts', []):
+        if (self.opts.lazy_pages or self.opts.remote_lazy_pages or self.opts.lazy_images) and \
+                '--auto-dedup' in desc.get('restore_opts', []) + desc.get('opts', []):
             raise TestSkip('not with lazy pages: restore --auto-dedup frees the images the daemon reads')
         if self.opts.remote_lazy_pages and self.flavor == 'h':
             raise TestSkip('--remote-lazy-pages: not in the h flavor (the restore here would meet the pids of '
@@ -2308,6 +2359,9 @@ class Run:
         if self.lazy_dump_p and self.lazy_dump_p.poll() is None:
             self.lazy_dump_p.kill()
             self.lazy_dump_p.wait()
+        if self.lazy_srv_p and self.lazy_srv_p.poll() is None:
+            self.lazy_srv_p.kill()
+            self.lazy_srv_p.wait()
         # a frozen task dies only once thawed
         for name, (fs, _, v2) in self.cgroups.items():
             for d, _, _ in os.walk(fs):
@@ -2518,6 +2572,9 @@ def main():
     rp.add_argument('--remote-lazy-pages', action='store_true',
                     help='dump --lazy-pages serves the memory over loopback to criu lazy-pages --page-server '
                     '(ns and uns flavors: in h the restore would meet the frozen original\'s pids)')
+    rp.add_argument('--lazy-images', action='store_true',
+                    help='a plain dump, then its images served by criu page-server --lazy-pages over loopback '
+                    'to criu lazy-pages --page-server, which fetches them into an empty images dir (all flavors)')
     rp.add_argument('--wait', type=float, default=0.2, metavar='SEC',
                     help='let the test run this long before the dump and '
                     'before SIGTERM (default 0.2)')
