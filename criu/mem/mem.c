@@ -2686,6 +2686,8 @@ static ssize_t read_live(struct live_src *src, char *buf, size_t len, uint64_t a
 			struct iovec rv = { (void *)(uintptr_t)(addr + done * PAGE_SIZE), (k - done) * PAGE_SIZE };
 
 			r = process_vm_readv(src->pid, &lv, 1, &rv, 1, 0);
+			if (r >= 0 && r < PAGE_SIZE)
+				r = -1;	/* not even a page: through /proc/PID/mem, which says why */
 			if (r > 0)
 				src->pvm_pages += r >> PAGE_SHIFT;
 			/* short (unmapped, made unreadable meanwhile): the rest of the run as before */
