@@ -2451,7 +2451,77 @@ out:
 
 struct predump_pages {
 	struct page_sets ps;
+	/* areas where anonymous large folios may be (read_live()): [start, end) pairs */
+	uint64_t *thp;
+	size_t nr_thp;
 };
+
+/*
+ * Whether anonymous memory may come in large folios: 2 in every area (a
+ * size "always", or "inherit" of an "always"), 1 in MADV_HUGEPAGE areas,
+ * 0 never (MADV_COLLAPSE aside, which PAGEMAP_SCAN finds).
+ */
+static int thp_mode(void)
+{
+	static int mode = -1;
+	char path[128], buf[64];
+	int m = 0;
+	bool top_always = false, top_madv = false;
+	FILE *f;
+
+	if (mode >= 0)
+		return mode;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f && fgets(buf, sizeof(buf), f)) {
+		top_always = strstr(buf, "[always]");
+		top_madv = strstr(buf, "[madvise]");
+	}
+	if (f)
+		fclose(f);
+	m = top_always ? 2 : top_madv ? 1 : 0;
+	for (int order = 2; order <= 21; order++) {
+		snprintf(path, sizeof(path), "/sys/kernel/mm/transparent_hugepage/hugepages-%lukB/enabled",
+			 (unsigned long)(PAGE_SIZE << order) >> 10);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f)) {
+			int o = strstr(buf, "[always]") ? 2 : strstr(buf, "[madvise]") ? 1 :
+				strstr(buf, "[inherit]") ? (top_always ? 2 : top_madv ? 1 : 0) : 0;
+
+			m = o > m ? o : m;
+		}
+		fclose(f);
+	}
+	mode = m;
+	return mode;
+}
+
+/* The areas of @md where the task's anonymous pages may be large folios (see read_live()). */
+static int find_thp_areas(struct predump_pages *pp, const struct mm_dump *md)
+{
+	int mode = thp_mode();
+
+	for (size_t i = 0; i < md->nr_vmas; i++) {
+		const VmaEntry *v = &md->vmas[i];
+		uint64_t madv = v->has_madv ? v->madv : 0;
+		uint64_t *n;
+
+		if (!(mode == 2 && !(madv & (1ULL << MADV_NOHUGEPAGE))) &&
+		    !(mode >= 1 && (madv & (1ULL << MADV_HUGEPAGE))))
+			continue;
+		n = realloc(pp->thp, (pp->nr_thp + 1) * 2 * sizeof(*n));
+		if (!n) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		pp->thp = n;
+		n[pp->nr_thp * 2] = v->start;
+		n[pp->nr_thp * 2 + 1] = v->end;
+		pp->nr_thp++;
+	}
+	return 0;
+}
 
 struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct dump_stats *st,
 					  const struct page_opts *po, const struct mm_parent *parent)
@@ -2463,7 +2533,7 @@ struct predump_pages *predump_find_shared(pid_t pid, struct mm_dump *md, struct 
 		return NULL;
 	}
 	page_sets_init(&pp->ps);
-	if (collect_pages(pid, md, &pp->ps, st, po, parent)) {
+	if (collect_pages(pid, md, &pp->ps, st, po, parent) || find_thp_areas(pp, md)) {
 		predump_free(pp);
 		return NULL;
 	}
@@ -2489,6 +2559,7 @@ void predump_free(struct predump_pages *pp)
 	if (!pp)
 		return;
 	page_sets_free(&pp->ps);
+	free(pp->thp);
 	free(pp);
 }
 
@@ -2510,28 +2581,152 @@ static int all_zero(const char *p)
  * out: the next dump finds them gone, or written, and does not take them
  * from here. Runs of data become one entry each.
  */
-static ssize_t read_live(const struct page_reader *rd, int mem_fd, char *buf, size_t len, uint64_t addr)
+#define PM_PRESENT	(1ULL << 63)
+#define PM_FILE		(1ULL << 61)
+#define PM_EXCLUSIVE	(1ULL << 56)	/* mapped once (mapcount 1) */
+
+/*
+ * Where a pre-dump reads the running task from. /proc/PID/mem copies a
+ * page at a time (access_remote_vm(): a get_user_pages_remote() of one
+ * page, a copy into a kernel page, a copy out), which bounds the copy at
+ * ~1.8x a write() of the same bytes; process_vm_readv() walks the page
+ * tables in batches and copies once. But it pins (FOLL_PIN), and a
+ * read-only pin of an anonymous page that is not exclusive to the task
+ * (shared copy-on-write after a fork) makes the kernel unshare it
+ * (gup_must_unshare(): a copy for the task, the sharing lost). So it
+ * only reads what /proc/PID/pagemap, read just before, says is present
+ * and either page cache (never unshared by a short-term pin) or mapped
+ * once; the rest (shared, swapped, gone, unreadable) through
+ * /proc/PID/mem as before. A read-only pin changes no page table entry:
+ * the userfaultfd write-protect bit stays and a later write is still
+ * seen. A page mapped once that is not marked exclusive (its sharer
+ * exited) is made exclusive in place (wp_can_reuse_anon_folio()), no
+ * copy. CRIU_PREDUMP_PVM=0: /proc/PID/mem only (to compare).
+ */
+struct live_src {
+	const struct predump_pages *pp;
+	const struct page_reader *rd;	/* the snapshot's own reader, or NULL */
+	int mem_fd;			/* /proc/PID/mem */
+	int pm_fd;			/* /proc/PID/pagemap, or -1: mem_fd only */
+	pid_t pid;
+	uint64_t pm[LIVE_CHUNK];
+	uint64_t pvm_pages, mem_pages;	/* how many went which way (the log) */
+};
+
+static bool pvm_ok(uint64_t e)
 {
-	return rd ? rd->read(rd->arg, buf, len, addr) : pread(mem_fd, buf, len, addr);
+	return (e & PM_PRESENT) && (e & (PM_FILE | PM_EXCLUSIVE));
+}
+
+static void not_exclusive(struct live_src *src, uint64_t addr, size_t n, uint64_t s, uint64_t e)
+{
+	s = s > addr ? s : addr;
+	e = e < addr + n * PAGE_SIZE ? e : addr + n * PAGE_SIZE;
+	for (; s < e; s += PAGE_SIZE)
+		src->pm[(s - addr) >> PAGE_SHIFT] &= ~PM_EXCLUSIVE;
+}
+
+/*
+ * Large folios: pagemap's bit 56 is wrong for a PMD-mapped THP (the
+ * head page's mapcount, for all 512: a page a child shares reads as
+ * exclusive), and a page mapped once of a large folio a child still
+ * maps partly is copied by the unshare (the folio can't be reused).
+ * Page cache pages are never unshared (PM_FILE): they stay fast.
+ */
+static void not_exclusive_thp(struct live_src *src, uint64_t addr, size_t n)
+{
+	struct page_region r[16];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = addr,
+		.end = addr + n * PAGE_SIZE,
+		.vec = (unsigned long)r,
+		.vec_len = ARRAY_SIZE(r),
+		.category_anyof_mask = PAGE_IS_HUGE,
+		.return_mask = PAGE_IS_HUGE,
+	};
+	long got;
+
+	for (size_t i = 0; src->pp && i < src->pp->nr_thp; i++)
+		not_exclusive(src, addr, n, src->pp->thp[2 * i], src->pp->thp[2 * i + 1]);
+	/* PMD-mapped anywhere (MADV_COLLAPSE works in any area) */
+	do {
+		got = ioctl(src->pm_fd, PAGEMAP_SCAN, &arg);
+		if (got < 0) {
+			not_exclusive(src, addr, n, addr, addr + n * PAGE_SIZE);
+			return;
+		}
+		for (long i = 0; i < got; i++)
+			not_exclusive(src, addr, n, r[i].start, r[i].end);
+	} while (got == (long)ARRAY_SIZE(r) && arg.walk_end < arg.end && (arg.start = arg.walk_end));
+}
+
+/* As pread() of @len (at most LIVE_CHUNK pages) at @addr answers: what was read from @addr on, or -1. */
+static ssize_t read_live(struct live_src *src, char *buf, size_t len, uint64_t addr)
+{
+	size_t n = len >> PAGE_SHIFT, done = 0;
+
+	if (src->rd)
+		return src->rd->read(src->rd->arg, buf, len, addr);
+	if (src->pm_fd < 0 || pread(src->pm_fd, src->pm, n * sizeof(uint64_t), (addr >> PAGE_SHIFT) * sizeof(uint64_t)) !=
+				      (ssize_t)(n * sizeof(uint64_t))) {
+		src->mem_pages += n;
+		return pread(src->mem_fd, buf, len, addr);
+	}
+	not_exclusive_thp(src, addr, n);
+	while (done < n) {
+		size_t k = done;
+		bool fast = pvm_ok(src->pm[done]);
+		ssize_t r = -1;
+
+		while (k < n && pvm_ok(src->pm[k]) == fast)
+			k++;
+		if (fast) {
+			struct iovec lv = { buf + done * PAGE_SIZE, (k - done) * PAGE_SIZE };
+			struct iovec rv = { (void *)(uintptr_t)(addr + done * PAGE_SIZE), (k - done) * PAGE_SIZE };
+
+			r = process_vm_readv(src->pid, &lv, 1, &rv, 1, 0);
+			if (r >= 0 && r < PAGE_SIZE)
+				r = -1;	/* not even a page: through /proc/PID/mem, which says why */
+			if (r > 0)
+				src->pvm_pages += r >> PAGE_SHIFT;
+			/* short (unmapped, made unreadable meanwhile): the rest of the run as before */
+			if (r > 0 && r < (ssize_t)lv.iov_len) {
+				done += r >> PAGE_SHIFT;
+				continue;
+			}
+		}
+		if (!fast || r < 0) {
+			r = pread(src->mem_fd, buf + done * PAGE_SIZE, (k - done) * PAGE_SIZE, addr + done * PAGE_SIZE);
+			if (r > 0)
+				src->mem_pages += r >> PAGE_SHIFT;
+		}
+		if (r <= 0)
+			return done ? (ssize_t)(done * PAGE_SIZE) : r;
+		done += r >> PAGE_SHIFT;
+		if (done < k)
+			break;	/* a short read: stop there, as pread() would */
+	}
+	return done * PAGE_SIZE;
 }
 
 /* @n pages (at most LIVE_CHUNK) at @addr: runs of data become one entry each. */
-static int copy_live_chunk(struct page_xfer *x, int mem_fd, const struct page_reader *rd, pid_t pid, uint64_t addr,
-			   uint64_t left, int skip_zero, char *buf)
+static int copy_live_chunk(struct page_xfer *x, struct live_src *src, uint64_t addr, uint64_t left, int skip_zero,
+			   char *buf)
 {
 	while (left) {
 		uint64_t n = left, run = 0, run_addr = 0, got;
-		ssize_t r = read_live(rd, mem_fd, buf, n * PAGE_SIZE, addr);
+		ssize_t r = read_live(src, buf, n * PAGE_SIZE, addr);
 
-		if (r < 0 && rd && errno == ECANCELED)
+		if (r < 0 && src->rd && errno == ECANCELED)
 			return -1;	/* the reader gave up (and said why) */
 		if (r < 0 && n > 1) {
 			n = 1;	/* somewhere in there a page went away: find out which, page by page */
-			r = read_live(rd, mem_fd, buf, PAGE_SIZE, addr);
+			r = read_live(src, buf, PAGE_SIZE, addr);
 		}
 		got = r > 0 ? (uint64_t)r >> PAGE_SHIFT : 0;
 		if (!got)
-			pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, pid);
+			pr_debug("pre-dump: page %lx of %d went away while we copied\n", (unsigned long)addr, src->pid);
 		for (uint64_t k = 0; k <= got; k++) {
 			int keep = k < got && !(skip_zero && all_zero(buf + k * PAGE_SIZE));
 
@@ -2544,7 +2739,7 @@ static int copy_live_chunk(struct page_xfer *x, int mem_fd, const struct page_re
 			if (!run)
 				continue;
 			if (store_pages(x, addr + run_addr * PAGE_SIZE, run, buf + run_addr * PAGE_SIZE, NULL)) {
-				pr_err("can't write the pre-dump pages of %d\n", pid);
+				pr_err("can't write the pre-dump pages of %d\n", src->pid);
 				return -1;
 			}
 			x->st->pages_written += run;
@@ -2570,9 +2765,7 @@ struct live_job {
 	struct dump_stats st;
 	struct live_ents ents;
 	const struct predump_pages *pp;
-	const struct page_reader *rd;
-	int mem_fd;
-	pid_t pid;
+	struct live_src src;
 	int w, nw;
 	uint64_t chunk;
 	char *buf;
@@ -2591,7 +2784,7 @@ static int copy_live(struct live_job *j, const struct page_list *pl, int skip_ze
 			if (j->stop && *j->stop)
 				return -1;
 			if (j->chunk++ % j->nw == (uint64_t)j->w &&
-			    copy_live_chunk(&j->x, j->mem_fd, j->rd, j->pid, addr, n, skip_zero, j->buf))
+			    copy_live_chunk(&j->x, &j->src, addr, n, skip_zero, j->buf))
 				return -1;
 			addr += n * PAGE_SIZE;
 			left -= n;
@@ -2660,7 +2853,8 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 	PagemapHead ph = PAGEMAP_HEAD__INIT;
 	struct cr_img *pages = NULL;
 	char path[64];
-	int mem_fd, ret = -1, nw = 1;
+	int mem_fd, pm_fd = -1, ret = -1, nw = 1;
+	const char *pvm = getenv("CRIU_PREDUMP_PVM");
 	volatile int stop = 0;
 	uint64_t t0 = now_us();
 	pthread_t th;
@@ -2677,6 +2871,14 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 		pr_perror("can't read the memory of %d", pid);
 		goto out;
 	}
+	if (!rd && !(pvm && !strcmp(pvm, "0"))) {
+		/* which pages process_vm_readv() may read (read_live()); without it, /proc/PID/mem for all */
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+		pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (pm_fd < 0)
+			pr_warn("pre-dump: can't open %s (%s): reading through /proc/PID/mem only\n", path,
+				strerror(errno));
+	}
 	/*
 	 * Two pages files, a writer thread each, as a dump has them
 	 * (pages_files()): a thread reading /proc/PID/mem and writing one
@@ -2692,9 +2894,11 @@ int predump_copy_via(struct predump_pages *pp, pid_t pid, int dfd, uint32_t page
 	for (int w = 0; w < nw; w++) {
 		j[w].x = x;
 		j[w].pp = pp;
-		j[w].rd = rd;
-		j[w].mem_fd = mem_fd;
-		j[w].pid = pid;
+		j[w].src.pp = pp;
+		j[w].src.rd = rd;
+		j[w].src.mem_fd = mem_fd;
+		j[w].src.pm_fd = pm_fd;
+		j[w].src.pid = pid;
 		j[w].w = w;
 		j[w].nw = nw;
 		j[w].buf = malloc(LIVE_CHUNK * PAGE_SIZE);
@@ -2741,7 +2945,13 @@ out:
 		free(j[w].ents.e);
 		free(j[w].ents.csum);
 	}
+	if (!rd)
+		pr_info("pre-dump of %d: %lu pages read by process_vm_readv(), %lu through /proc/PID/mem\n", pid,
+			(unsigned long)(j[0].src.pvm_pages + j[1].src.pvm_pages),
+			(unsigned long)(j[0].src.mem_pages + j[1].src.mem_pages));
 	if (mem_fd >= 0)
 		close(mem_fd);
+	if (pm_fd >= 0)
+		close(pm_fd);
 	return close_images(&x, pages, ret);
 }
