@@ -2513,6 +2513,21 @@ static int collect_process(struct dump_ctx *dc)
 	return match_timer_signals(dc);
 }
 
+/*
+ * A dump that kills its tree writes its inventory (what makes the images
+ * restorable) last, right before the kills: a criu killed before it (in
+ * the post-dump hook, say) leaves the tree running and no images a
+ * restore would take for its last state. Not with --lazy-pages (its
+ * destination takes the images while the tree is frozen), to a page
+ * server (the inventory goes there before the pages' end) nor in a pid
+ * namespace's agent (criu outside rules on its images: ns_dump_run()).
+ */
+static bool late_inventory(void)
+{
+	return !opts.leave_running && !opts.leave_stopped && !opts.snapshot && !opts.lazy_pages &&
+	       !opts.page_server && !ns_dump_in_agent();
+}
+
 static int write_tree_images(struct dump_tree *t, pid_t root)
 {
 	struct cr_img *img;
@@ -2536,8 +2551,8 @@ static int write_tree_images(struct dump_tree *t, pid_t root)
 		ret = ns_dump_write(t->dfd);
 	if (finish_image(img, ret))
 		return -1;
-	/* --snapshot: written once the pages are (snapshot_copy()) */
-	return opts.snapshot ? 0 : write_inventory(t->dfd, root, false, &t->p[0]);
+	/* --snapshot: written once the pages are (snapshot_copy()); a dump that kills: just before (late_inventory()) */
+	return opts.snapshot || late_inventory() ? 0 : write_inventory(t->dfd, root, false, &t->p[0]);
 }
 
 /*
@@ -2916,6 +2931,8 @@ static int dump_tree_of(pid_t pid)
 		goto out_resume;
 	/* --lazy-pages: the tree stays frozen while the destination takes its lazy pages */
 	if (lazy_dump_serve())
+		goto out_resume;
+	if (late_inventory() && write_inventory(t.dfd, pid, false, &t.p[0]))
 		goto out_resume;
 	ret = 0;
 out_resume:
