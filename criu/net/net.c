@@ -996,10 +996,11 @@ static int keep_tree_dies(struct keep_state *st)
 	}
 	/* an init criu outside kills: it says when it has sent the kill or won't (it had no report) */
 	if (poll(p, 2, 10000) > 0 && (p[0].revents || pidfd_dying(st->victim))) {
-		pr_info("network lock keeper: criu died while it killed the tree; the lock stays\n");
+		pr_info("network lock keeper: the tree's init was killed by criu outside its pid namespace; the lock "
+			"stays\n");
 		return 1;
 	}
-	pr_warn("network lock keeper: criu died before it killed the tree; the lock goes\n");
+	pr_warn("network lock keeper: criu outside the pid namespace did not kill the tree's init; the lock goes\n");
 	return 0;
 }
 
