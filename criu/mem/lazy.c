@@ -1247,19 +1247,27 @@ static bool all_done(struct lz *lz)
 	return true;
 }
 
-/* The first part of a range with the dumping host at or after @from, or NULL. */
-static struct lz_range *remote_after(struct lz_mm *m, uint64_t from)
+/* Index of the first of @nr sorted ranges that ends after @addr (@nr if none). */
+static size_t range_after(const struct lz_range *r, size_t nr, uint64_t addr)
 {
-	size_t lo = 0, hi = m->nr;
+	size_t lo = 0, hi = nr;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (m->r[mid].end <= from)
+		if (r[mid].end <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The first part of a range with the dumping host at or after @from, or NULL. */
+static struct lz_range *remote_after(struct lz_mm *m, uint64_t from)
+{
+	size_t lo = range_after(m->r, m->nr, from);
+
 	for (; lo < m->nr; lo++)
 		if (!m->r[lo].csum)
 			return &m->r[lo];
@@ -1614,16 +1622,8 @@ static struct lz_expect *ls_expect(pid_t pid)
 
 static struct lz_range *ls_range(struct lz_expect *e, uint64_t addr)
 {
-	size_t lo = 0, hi = e->nr;
+	size_t lo = range_after(e->r, e->nr, addr);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (e->r[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < e->nr && e->r[lo].start <= addr ? &e->r[lo] : NULL;
 }
 

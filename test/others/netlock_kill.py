@@ -339,21 +339,10 @@ def settle(timeout=5.0):
     a dump agent that outlived its criu (it lets the tree go first) is a zombie in the server's pid
     namespace, and the namespace's init, killed by the next dump, can't end before it is reaped."""
     end = time.time() + timeout
-    me = str(os.getpid())
+    me = os.getpid()
     while True:
         reap()
-        left = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            name, rest = st.split("(", 1)[1].rsplit(")", 1)
-            if rest.split()[1] == me and name.startswith("criu"):
-                left.append(d)
+        left = [p for p, name, ppid in treelib.processes() if ppid == me and name.startswith("criu")]
         if not left or time.time() >= end:
             return
         time.sleep(0.02)

@@ -137,10 +137,9 @@ def fault_steps(pid, img, calls="read", args=()):
     return int(m.group(1)) if m else 0
 
 
-def pkill_criu(pid):
-    """SIGKILL to criu @pid and each process under it whose name has "criu" in
-    it: `pkill -9 criu` (or `killall`), kept to this criu's processes."""
-    kids = {}
+def processes():
+    """(pid, name, parent's pid) of every process now."""
+    out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -149,9 +148,17 @@ def pkill_criu(pid):
                 st = f.read()
         except OSError:
             continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        ppid = int(st[st.rindex(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append((int(d), comm))
+        name, rest = st.split("(", 1)[1].rsplit(")", 1)
+        out.append((int(d), name, int(rest.split()[1])))
+    return out
+
+
+def pkill_criu(pid):
+    """SIGKILL to criu @pid and each process under it whose name has "criu" in
+    it: `pkill -9 criu` (or `killall`), kept to this criu's processes."""
+    kids = {}
+    for k, comm, ppid in processes():
+        kids.setdefault(ppid, []).append((k, comm))
     todo, hit = [pid], [pid]
     while todo:
         for k, comm in kids.get(todo.pop(), []):

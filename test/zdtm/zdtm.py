@@ -1224,11 +1224,17 @@ class Run:
         with socket.socket() as sk:
             sk.bind(('127.0.0.1', 0))
             self.lazy_port = sk.getsockname()[1]
-        r, w = os.pipe()
         cmd = [self.opts.criu, 'page-server', '--lazy-pages', '-D', src, '-o', 'page-server.log', '-v4',
-               '--address', '127.0.0.1', '--port', str(self.lazy_port), '--status-fd', str(w)]
-        out = self.out_path(src, 'page-server')
-        self.logs += [out, os.path.join(src, 'page-server.log')]
+               '--address', '127.0.0.1', '--port', str(self.lazy_port)]
+        self.lazy_srv_p = self.start_ready(cmd, src, 'page-server', 'criu page-server --lazy-pages')
+
+    def start_ready(self, cmd, imgdir, name, what):
+        """@cmd run with --status-fd, its output in @imgdir's @name.out and log @name.log; once it says it is
+        ready, its Popen (TestFail if it ends first)."""
+        r, w = os.pipe()
+        cmd = cmd + ['--status-fd', str(w)]
+        out = self.out_path(imgdir, name)
+        self.logs += [out, os.path.join(imgdir, name + '.log')]
         log('$ ' + ' '.join(cmd))
         with open(out, 'wb') as f:
             p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, pass_fds=(w,))
@@ -1237,8 +1243,8 @@ class Run:
             ready = rf.read(1)
         if not ready:
             p.wait()
-            raise TestFail('criu page-server --lazy-pages failed to start (%d)' % p.returncode)
-        self.lazy_srv_p = p
+            raise TestFail('%s failed to start (%d)' % (what, p.returncode))
+        return p
 
     def end_lazy_images_server(self, ok):
         """The server exits 0 once the daemon had every page."""
@@ -1257,23 +1263,10 @@ class Run:
 
     def start_lazy(self, imgdir):
         """--lazy-pages: a lazy-pages daemon for the restore, listening once it returns."""
-        r, w = os.pipe()
-        cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4',
-               '--status-fd', str(w)]
+        cmd = [self.opts.criu, 'lazy-pages', '-D', imgdir, '-o', 'lazy-pages.log', '-v4']
         if self.lazy_dump_p or self.lazy_srv_p:
             cmd += ['--page-server', '--address', '127.0.0.1', '--port', str(self.lazy_port)]
-        out = self.out_path(imgdir, 'lazy-pages')
-        self.logs += [out, os.path.join(imgdir, 'lazy-pages.log')]
-        log('$ ' + ' '.join(cmd))
-        with open(out, 'wb') as f:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, pass_fds=(w,))
-        os.close(w)
-        with os.fdopen(r, 'rb') as rf:
-            ready = rf.read(1)
-        if not ready:
-            p.wait()
-            raise TestFail('criu lazy-pages failed to start (%d)' % p.returncode)
-        return p
+        return self.start_ready(cmd, imgdir, 'lazy-pages', 'criu lazy-pages')
 
     def end_lazy(self, p, imgdir, ok, wait=10):
         """The daemon exits once every page is in (0), or the restore failed (1). Its exit code."""

@@ -1689,36 +1689,13 @@ def t_action_script_fails():
 
 # ---- the options of a mature tool's clients: timeout, pre_dump_mode, weak_sysctls, exec_cmd, cpu_cap, ...
 
-SLOWSTOP_C = r"""
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-/* a parent that can't stop for ptrace while its vfork child sleeps argv[1] seconds */
-int main(int argc, char **argv)
-{
-	struct timespec ts = { atoi(argv[1]), 0 };
-	pid_t p = vfork();
-
-	if (p == 0) {
-		nanosleep(&ts, NULL);
-		_exit(0);
-	}
-	waitpid(p, NULL, 0);
-	for (;;)
-		pause();
-}
-"""
-
-
 def slowstop(secs):
     """A tree whose root can't be stopped for @secs seconds (in a vfork for its sleeping child)."""
-    exe = os.path.join(TMP, "slowstop")
+    # test/others/helpers.c's vfork mode: a parent that can't stop for ptrace while its child sleeps
+    exe = os.path.join(TMP, "helpers")
     if not os.path.exists(exe):
-        with open(exe + ".c", "w") as f:
-            f.write(SLOWSTOP_C)
-        subprocess.run(["cc", "-O2", "-o", exe, exe + ".c"], check=True)
-    p = subprocess.Popen([exe, str(secs)], start_new_session=True, stdin=subprocess.DEVNULL,
+        subprocess.run(["cc", "-O1", "-pthread", "-o", exe, os.path.join(HERE, "..", "helpers.c")], check=True)
+    p = subprocess.Popen([exe, "vfork", str(secs)], start_new_session=True, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
     deadline = time.time() + 5
     while proc_state(p.pid) != "D":
